@@ -1,0 +1,49 @@
+# Two commands: `make run` and `make test`. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck unit integration e2e bench schemas lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cachexia up
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
+
+schemas: $(STAMP)
+	$(BIN)/python -m shared.contracts.export schemas
+
+bench: $(STAMP)
+	$(BIN)/python bench/outbox_relay.py
+
+# Re-pin the full dependency set after changing pyproject.toml.
+lock:
+	$(BIN)/python -m pip install --quiet ".[dev]"
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^lena-ccs-platform' > requirements.lock
+
+clean:
+	rm -rf .data

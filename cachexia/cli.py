@@ -1,0 +1,73 @@
+"""`cachexia`: the one console command that runs and operates the platform."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import asyncpg
+
+from shared.auth import Role, create_token
+from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
+from shared.jsonlog import configure_logging
+from shared.settings import SERVICE_NAMES, PlatformSettings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cachexia", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the whole platform in this terminal")
+    service = commands.add_parser("service", help="run one service")
+    service.add_argument("name", choices=SERVICE_NAMES)
+    commands.add_parser("migrate", help="apply every service's pending migrations")
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", required=True)
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if args.command == "up":
+        from cachexia.up import run_platform  # noqa: PLC0415 - keeps `service` start-up lean
+
+        return run_platform(settings)
+    if args.command == "service":
+        return run_service(args.name, settings)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    return asyncio.run(_create_token(settings, Role(args.role), args.name))
+
+
+def run_service(name: str, settings: PlatformSettings) -> int:
+    from cachexia.services import service_definition  # noqa: PLC0415
+    from shared.runtime import ServiceRuntime  # noqa: PLC0415
+
+    configure_logging(name, settings.log_level)
+    runtime = ServiceRuntime(service_definition(name), settings)
+    asyncio.run(runtime.run())
+    return 0
+
+
+async def _migrate(settings: PlatformSettings) -> int:
+    from cachexia.platform import migrate_all  # noqa: PLC0415
+
+    for service, applied in (await migrate_all(settings)).items():
+        sys.stdout.write(f"{service}: {len(applied)} applied\n")
+    return 0
+
+
+async def _create_token(settings: PlatformSettings, role: Role, name: str) -> int:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+        token = await create_token(conn, name, role)
+    finally:
+        await conn.close()
+    sys.stdout.write(f"{token}\n")
+    sys.stderr.write("Keep this token now: only its hash is stored; it cannot be shown again.\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

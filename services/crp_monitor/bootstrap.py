@@ -1,0 +1,38 @@
+"""Composition root of crp-monitor: builds the real adapters and hands them to the runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
+from services.crp_monitor.entrypoints import http
+from services.crp_monitor.service_layer.handlers import HANDLERS
+from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
+from shared.subjects import SUBJECT_MIGRATION_SET
+from shared.service import ConsumerDefinition, ServiceContext, ServiceDefinition, ServiceParts
+
+NAME = "crp-monitor"
+
+
+def build(context: ServiceContext) -> ServiceParts:
+    def uow() -> CrpMonitorUnitOfWork:
+        return CrpMonitorUnitOfWork(context.pool, NAME)
+
+    return ServiceParts(
+        routes=http.routes(context.pool),
+        openapi_paths=http.OPENAPI_PATHS,
+        consumers=[
+            ConsumerDefinition(
+                name=NAME, topics=[LAB_RESULTS, TRIAL_SUBJECTS], handlers=HANDLERS, uow_factory=uow
+            )
+        ],
+    )
+
+
+definition = ServiceDefinition(
+    name=NAME,
+    schema="crp_monitor",
+    migrations=Path(__file__).resolve().parent / "migrations",
+    build=build,
+    shared_migrations=(SUBJECT_MIGRATION_SET,),
+)

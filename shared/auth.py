@@ -1,0 +1,79 @@
+"""Bearer tokens with roles. Only the SHA-256 digest of a token is ever stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+import asyncpg
+
+
+class Role(StrEnum):
+    LAB = "lab"
+    SITE = "site"
+    SAFETY = "safety"
+    UNBLINDED = "unblinded"
+    OPS = "ops"
+
+
+TOKEN_PREFIX = "cx_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: uuid.UUID
+    name: str
+    role: Role
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create_token(conn: asyncpg.Connection, name: str, role: Role) -> str:
+    """Store a new token's digest and return the token itself (shown once, never kept)."""
+    token = new_token()
+    await conn.execute(
+        "INSERT INTO auth.api_tokens (token_id, name, role, token_sha256) VALUES ($1, $2, $3, $4)",
+        uuid.uuid4(),
+        name,
+        role.value,
+        token_digest(token),
+    )
+    return token
+
+
+class TokenStore:
+    """Resolves tokens to principals, caching answers briefly to keep requests cheap."""
+
+    def __init__(self, pool: asyncpg.Pool, cache_seconds: float = 30.0) -> None:
+        self._pool = pool
+        self._cache_seconds = cache_seconds
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+
+    async def authenticate(self, token: str) -> Principal | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        digest = token_digest(token)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        row = await self._pool.fetchrow(
+            "SELECT token_id, name, role FROM auth.api_tokens"
+            " WHERE token_sha256 = $1 AND revoked_at IS NULL",
+            digest,
+        )
+        principal = Principal(row["token_id"], row["name"], Role(row["role"])) if row else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self._cache_seconds, principal)
+        return principal

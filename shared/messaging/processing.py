@@ -1,0 +1,198 @@
+"""Apply batches of consumed events: inbox, handlers, dead letters, one transaction per batch.
+
+Framework-agnostic: the faust agent (or any other consumer) hands over a list of
+``ConsumedMessage`` and acknowledges them only after ``process_until_done`` returned.
+
+- Every event in the batch is decoded and validated first; one that cannot be is a poison
+  message and goes to the dead-letter table and topic with its reason.
+- The batch runs in one transaction. If a handler raises, the transaction is rolled back and
+  the batch is run again with one savepoint per event, so only the culprit is dead-lettered
+  and the partition keeps flowing.
+- Transient infrastructure errors are retried with back-off and never dead-letter anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.contracts.base import EventPayload
+from shared.contracts.envelope import Envelope
+from shared.contracts.registry import UnknownEventType, decode_payload
+from shared.contracts.topics import TOPICS
+from shared.db.pool import TRANSIENT_DB_ERRORS
+from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.messaging.consumed import ConsumedMessage
+from shared.metrics import ConsumerMetrics
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Any, Envelope, EventPayload], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """Raise from a handler for an event that can never be applied (bad data)."""
+
+    def __init__(self, reason_code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.reason_code = reason_code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    message: ConsumedMessage
+    envelope: Envelope
+    payload: EventPayload
+
+
+@dataclass
+class Decoded:
+    events: list[DecodedEvent] = field(default_factory=list)
+    poison: list[tuple[ConsumedMessage, str, str]] = field(default_factory=list)
+
+
+def decode_message(message: ConsumedMessage) -> DecodedEvent:
+    """Parse and validate one message; raise PoisonMessage with the reason if impossible."""
+    if not message.value:
+        raise PoisonMessage("empty-value", "the message has no value")
+    try:
+        envelope = Envelope.from_bytes(message.value)
+    except ValidationError as exc:
+        raise PoisonMessage("invalid-envelope", _summary(exc)) from None
+    spec = TOPICS.get(message.topic)
+    if spec is not None and envelope.event_type not in {p.event_type for p in spec.payloads}:
+        raise PoisonMessage(
+            "unknown-event-type", f"{envelope.event_type!r} is not carried by {message.topic}"
+        )
+    try:
+        payload = decode_payload(envelope)
+    except UnknownEventType as exc:
+        raise PoisonMessage("unknown-event-type", str(exc)) from None
+    except ValidationError as exc:
+        raise PoisonMessage("invalid-payload", _summary(exc)) from None
+    return DecodedEvent(message, envelope, payload)
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()]
+    return "; ".join(parts[:10])
+
+
+class BatchProcessor:
+    """Applies batches for one consumer (a service reading some topics)."""
+
+    def __init__(
+        self,
+        *,
+        consumer: str,
+        uow_factory: Callable[[], PostgresUnitOfWork],
+        handlers: Mapping[str, EventHandler],
+        metrics: ConsumerMetrics,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self.consumer = consumer
+        self._uow_factory = uow_factory
+        self._handlers = dict(handlers)
+        self._metrics = metrics
+        self._max_backoff = max_backoff_seconds
+
+    async def process_until_done(
+        self, messages: Sequence[ConsumedMessage], should_stop: Callable[[], bool]
+    ) -> None:
+        """Apply the batch, retrying transient errors until it succeeds or we are stopping."""
+        backoff = 0.1
+        while True:
+            try:
+                await self.process(messages)
+                return
+            except TRANSIENT_DB_ERRORS as exc:
+                if should_stop():
+                    raise
+                self._metrics.count_retry()
+                log.warning(
+                    "batch failed on a transient error; retrying",
+                    extra={"consumer": self.consumer, "error": type(exc).__name__},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def process(self, messages: Sequence[ConsumedMessage]) -> None:
+        decoded = self._decode(messages)
+        started = time.perf_counter()
+        try:
+            await self._apply(decoded, isolate=False)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:
+            log.warning("a handler failed; re-running the batch event by event",
+                        extra={"consumer": self.consumer})  # fmt: skip
+            await self._apply(decoded, isolate=True)
+        self._metrics.time_batch(self.consumer).observe(time.perf_counter() - started)
+
+    def _decode(self, messages: Sequence[ConsumedMessage]) -> Decoded:
+        decoded = Decoded()
+        for message in messages:
+            self._metrics.count_consumed(message.topic)
+            try:
+                event = decode_message(message)
+            except PoisonMessage as poison:
+                decoded.poison.append((message, poison.reason_code, poison.reason))
+                continue
+            if event.envelope.event_type in self._handlers:
+                decoded.events.append(event)
+        return decoded
+
+    async def _apply(self, decoded: Decoded, *, isolate: bool) -> None:
+        poison = list(decoded.poison)
+        async with self._uow_factory() as uow:
+            fresh = await uow.inbox(self.consumer).claim([e.envelope.event_id for e in decoded.events])
+            applied: set[uuid.UUID] = set()
+            for event in decoded.events:
+                event_id = event.envelope.event_id
+                if event_id not in fresh or event_id in applied:
+                    self._metrics.count_duplicate(event.message.topic)
+                    continue
+                applied.add(event_id)
+                handler = self._handlers[event.envelope.event_type]
+                if isolate:
+                    failure = await self._apply_isolated(uow, handler, event)
+                    if failure is not None:
+                        poison.append((event.message, *failure))
+                        continue
+                else:
+                    await handler(uow, event.envelope, event.payload)
+                self._metrics.count_applied(event.message.topic)
+            for message, code, reason in poison:
+                await uow.dead_letters.add(message, self.consumer, code, reason)
+            await uow.commit()
+        for message, code, _ in poison:
+            self._metrics.count_dead_letter(message.topic, code)
+            log.error("message dead-lettered", extra={
+                "consumer": self.consumer, "topic": message.topic, "partition": message.partition,
+                "offset": message.offset, "reason_code": code,
+            })  # fmt: skip
+
+    async def _apply_isolated(
+        self, uow: PostgresUnitOfWork, handler: EventHandler, event: DecodedEvent
+    ) -> tuple[str, str] | None:
+        mark = uow.outbox.mark()
+        try:
+            async with uow.savepoint():
+                await handler(uow, event.envelope, event.payload)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except PoisonMessage as poison:
+            uow.outbox.discard_since(mark)
+            return poison.reason_code, poison.reason
+        except Exception as exc:
+            uow.outbox.discard_since(mark)
+            return "handler-error", f"{type(exc).__name__}: {exc}"
+        return None

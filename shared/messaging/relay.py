@@ -1,0 +1,189 @@
+"""The outbox relay: publishes committed events in order, then marks them sent.
+
+At-least-once: a crash between publishing and marking republishes the batch, and the
+consumers' inboxes drop the duplicates. Published rows are kept for a retention period and
+their Kafka positions recorded, so that when the broker lost its data (the embedded broker
+keeps messages in memory only) the relay notices that a partition's end offset went below
+what it had published, re-creates the topics and republishes every retained event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from shared.db.pool import TRANSIENT_DB_ERRORS
+from shared.messaging.kafka import Delivery, KafkaPublisher, Record
+from shared.metrics import OutboxMetrics
+
+log = logging.getLogger(__name__)
+
+_FETCH = """SELECT id, topic, message_key, envelope FROM outbox
+            WHERE published_at IS NULL ORDER BY id LIMIT $1"""
+_MARK = """UPDATE outbox SET published_at = now(), kafka_partition = u.p, kafka_offset = u.o
+           FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS u(id, p, o)
+           WHERE outbox.id = u.id"""
+_HIGH_WATER = """SELECT topic, kafka_partition AS partition, max(kafka_offset) AS max_offset
+                 FROM outbox WHERE published_at IS NOT NULL GROUP BY topic, kafka_partition"""
+_REQUEUE = """UPDATE outbox SET published_at = NULL, kafka_partition = NULL, kafka_offset = NULL
+              WHERE published_at IS NOT NULL"""
+_BACKLOG = """SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+              FROM outbox WHERE published_at IS NULL"""
+_PURGE = "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    channel: str
+    batch_size: int = 500
+    poll_seconds: float = 0.05
+    check_broker_seconds: float = 2.0
+    retention_seconds: float = 14 * 24 * 3600.0
+    backlog_every_seconds: float = 1.0
+
+
+EnsureTopics = Callable[[], Awaitable[object]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: KafkaPublisher,
+        ensure_topics: EnsureTopics,
+        metrics: OutboxMetrics,
+        settings: RelaySettings,
+        after_publish: Callable[[Sequence[int]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._ensure_topics = ensure_topics
+        self._metrics = metrics
+        self._settings = settings
+        self._after_publish = after_publish  # test seam: runs between publish and mark
+        self._wakeup = asyncio.Event()
+        self._high_water: dict[tuple[str, int], int] = {}
+        self._next_broker_check = 0.0
+        self._next_backlog = 0.0
+        self._next_purge = 0.0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Publish until ``stopping`` is set; survive broker and database outages."""
+        backoff = 0.2
+        while not stopping.is_set():
+            try:
+                await self._run_connected(stopping)
+            except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
+                self._metrics.count_publish_error()
+                log.warning("outbox relay interrupted; retrying", extra={"error": repr(exc)[:300]})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _run_connected(self, stopping: asyncio.Event) -> None:
+        await self._publisher.start()
+        async with self._pool.acquire() as listener:
+            await self._wait_for_leadership(listener, stopping)
+            await listener.add_listener(self._settings.channel, self._on_notify)
+            try:
+                await self._load_high_water()
+                while not stopping.is_set():
+                    await self._housekeeping()
+                    if await self.publish_batch() == 0:
+                        self._wakeup.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+            finally:
+                with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                    await listener.remove_listener(self._settings.channel, self._on_notify)
+                    await listener.execute("SELECT pg_advisory_unlock_all()")
+
+    async def _wait_for_leadership(self, conn: asyncpg.Connection, stopping: asyncio.Event) -> None:
+        """One relay per service schema publishes; others wait (several instances on Kafka)."""
+        key = f"outbox-relay:{self._settings.channel}"
+        while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 1.0)
+            if stopping.is_set():
+                return
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def publish_batch(self) -> int:
+        rows = await self._pool.fetch(_FETCH, self._settings.batch_size)
+        if not rows:
+            return 0
+        started = time.perf_counter()
+        records = [Record(r["topic"], r["message_key"], bytes(r["envelope"])) for r in rows]
+        try:
+            deliveries = await self._publisher.publish(records)
+        except KafkaError:
+            await self._ensure_topics()  # the broker may have come back empty
+            raise
+        ids = [r["id"] for r in rows]
+        if self._after_publish is not None:
+            await self._after_publish(ids)
+        await self._pool.execute(
+            _MARK, ids, [d.partition for d in deliveries], [d.offset for d in deliveries]
+        )
+        self._record_high_water(records, deliveries)
+        self._metrics.time_publish().observe(time.perf_counter() - started)
+        for topic in {r.topic for r in records}:
+            self._metrics.count_produced(topic, sum(1 for r in records if r.topic == topic))
+        return len(rows)
+
+    def _record_high_water(self, records: Sequence[Record], deliveries: Sequence[Delivery]) -> None:
+        for record, delivery in zip(records, deliveries, strict=True):
+            key = (record.topic, delivery.partition)
+            if delivery.offset > self._high_water.get(key, -1):
+                self._high_water[key] = delivery.offset
+
+    async def _load_high_water(self) -> None:
+        rows = await self._pool.fetch(_HIGH_WATER)
+        self._high_water = {(r["topic"], r["partition"]): r["max_offset"] for r in rows}
+        self._next_broker_check = 0.0
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_broker_check:
+            self._next_broker_check = now + self._settings.check_broker_seconds
+            await self.republish_if_broker_lost_data()
+        if now >= self._next_backlog:
+            self._next_backlog = now + self._settings.backlog_every_seconds
+            row = await self._pool.fetchrow(_BACKLOG)
+            if row is not None:
+                self._metrics.set_backlog(row["n"], float(row["age"]))
+        if now >= self._next_purge:
+            self._next_purge = now + 600
+            await self._pool.execute(_PURGE, self._settings.retention_seconds)
+
+    async def republish_if_broker_lost_data(self) -> int:
+        """Queue every retained event again if a partition is behind what we published."""
+        if not self._high_water:
+            return 0
+        end_offsets = await self._publisher.end_offsets(list(self._high_water))
+        lost = [tp for tp, offset in self._high_water.items() if end_offsets.get(tp, -1) <= offset]
+        if not lost:
+            return 0
+        log.warning(
+            "the broker lost published events; re-creating topics and republishing",
+            extra={"partitions_behind": len(lost)},
+        )
+        await self._ensure_topics()
+        result = await self._pool.execute(_REQUEUE)
+        self._high_water.clear()
+        requeued = int(result.split()[-1])
+        self._metrics.count_republished(requeued)
+        self._wakeup.set()
+        return requeued

@@ -1,0 +1,136 @@
+"""Prometheus metrics, one object per component, each built from an injected registry.
+
+Names end in ``_total`` (counters), ``_seconds`` (durations, ages) or ``_bytes``; gauges that
+count things carry the unit in the name (``_events``, ``_messages``). Labels are few and
+bounded: service, topic, partition, reason code, handler, dependency.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.process_collector import ProcessCollector
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def new_registry() -> CollectorRegistry:
+    """A registry with the process collector (RSS, CPU, open files) registered."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    return registry
+
+
+class ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self._service = service
+        self.consumed = Counter(
+            "cachexia_events_consumed_total", "Events read from Kafka",
+            ["service", "topic"], registry=registry,
+        )  # fmt: skip
+        self.applied = Counter(
+            "cachexia_events_applied_total", "Events applied by a handler",
+            ["service", "topic"], registry=registry,
+        )  # fmt: skip
+        self.duplicates = Counter(
+            "cachexia_events_duplicate_total", "Events dropped by the inbox as already applied",
+            ["service", "topic"], registry=registry,
+        )  # fmt: skip
+        self.failed = Counter(
+            "cachexia_events_failed_total", "Events that could not be processed",
+            ["service", "topic", "reason"], registry=registry,
+        )  # fmt: skip
+        self.dead_letters = Counter(
+            "cachexia_dead_letters_total", "Messages sent to the dead-letter topic",
+            ["service", "topic", "reason"], registry=registry,
+        )  # fmt: skip
+        self.batch_retries = Counter(
+            "cachexia_batch_retries_total", "Batches retried after a transient error",
+            ["service"], registry=registry,
+        )  # fmt: skip
+        self.handler_duration = Histogram(
+            "cachexia_handler_duration_seconds", "Time to apply one batch of events",
+            ["service", "handler"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.lag = Gauge(
+            "cachexia_consumer_lag_messages", "High-water mark minus next position",
+            ["service", "topic", "partition"], registry=registry,
+        )  # fmt: skip
+
+    def count_consumed(self, topic: str, n: int = 1) -> None:
+        self.consumed.labels(self._service, topic).inc(n)
+
+    def count_applied(self, topic: str) -> None:
+        self.applied.labels(self._service, topic).inc()
+
+    def count_duplicate(self, topic: str) -> None:
+        self.duplicates.labels(self._service, topic).inc()
+
+    def count_dead_letter(self, topic: str, reason: str) -> None:
+        self.failed.labels(self._service, topic, reason).inc()
+        self.dead_letters.labels(self._service, topic, reason).inc()
+
+    def count_retry(self) -> None:
+        self.batch_retries.labels(self._service).inc()
+
+    def time_batch(self, handler: str) -> Histogram:
+        return self.handler_duration.labels(self._service, handler)  # type: ignore[no-any-return]  # labels() is untyped
+
+    def set_lag(self, topic: str, partition: int, lag: int) -> None:
+        self.lag.labels(self._service, topic, str(partition)).set(max(lag, 0))
+
+
+class OutboxMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self._service = service
+        self.produced = Counter(
+            "cachexia_events_produced_total", "Events published to Kafka by the outbox relay",
+            ["service", "topic"], registry=registry,
+        )  # fmt: skip
+        self.publish_errors = Counter(
+            "cachexia_outbox_publish_errors_total", "Failed publish attempts (retried)",
+            ["service"], registry=registry,
+        )  # fmt: skip
+        self.republished = Counter(
+            "cachexia_outbox_republished_total", "Events queued again after the broker lost data",
+            ["service"], registry=registry,
+        )  # fmt: skip
+        self.backlog = Gauge(
+            "cachexia_outbox_backlog_events", "Events recorded but not yet published",
+            ["service"], registry=registry,
+        )  # fmt: skip
+        self.oldest_age = Gauge(
+            "cachexia_outbox_oldest_age_seconds", "Age of the oldest unpublished event",
+            ["service"], registry=registry,
+        )  # fmt: skip
+        self.publish_duration = Histogram(
+            "cachexia_outbox_publish_duration_seconds", "Time to publish and mark one batch",
+            ["service"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+
+    def count_produced(self, topic: str, n: int) -> None:
+        self.produced.labels(self._service, topic).inc(n)
+
+    def count_publish_error(self) -> None:
+        self.publish_errors.labels(self._service).inc()
+
+    def count_republished(self, n: int) -> None:
+        self.republished.labels(self._service).inc(n)
+
+    def set_backlog(self, events: int, oldest_age_seconds: float) -> None:
+        self.backlog.labels(self._service).set(events)
+        self.oldest_age.labels(self._service).set(oldest_age_seconds)
+
+    def time_publish(self) -> Histogram:
+        return self.publish_duration.labels(self._service)  # type: ignore[no-any-return]  # labels() is untyped
+
+
+class ReadinessMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self._service = service
+        self.ready = Gauge(
+            "cachexia_ready", "1 when the dependency answered the last readiness check",
+            ["service", "dependency"], registry=registry,
+        )  # fmt: skip
+
+    def set_ready(self, dependency: str, ok: bool) -> None:
+        self.ready.labels(self._service, dependency).set(1 if ok else 0)

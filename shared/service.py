@@ -1,0 +1,60 @@
+"""What a service's composition root hands to the shared runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shared.db.migrations import MigrationSet
+from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.messaging.processing import EventHandler
+from shared.settings import PlatformSettings
+
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """The real infrastructure, built by the runtime and given to the composition root."""
+
+    service: str
+    settings: PlatformSettings
+    pool: asyncpg.Pool
+    registry: CollectorRegistry
+
+
+@dataclass(frozen=True)
+class ConsumerDefinition:
+    """A consumer: the topics it reads and a handler per event type it applies."""
+
+    name: str
+    topics: Sequence[str]
+    handlers: Mapping[str, EventHandler]
+    uow_factory: Callable[[], PostgresUnitOfWork]
+
+
+@dataclass
+class ServiceParts:
+    routes: list[web.RouteDef] = field(default_factory=list)
+    openapi_paths: dict[str, Any] = field(default_factory=dict)
+    consumers: list[ConsumerDefinition] = field(default_factory=list)
+    background: list[BackgroundTask] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """A service as the runtime sees it: name, schema, migrations, composition root."""
+
+    name: str
+    schema: str
+    migrations: Path
+    build: Callable[[ServiceContext], ServiceParts]
+    shared_migrations: tuple[MigrationSet, ...] = ()

@@ -1,0 +1,139 @@
+"""The faust app factory and the batch agent every consuming service uses.
+
+At-least-once, without Kafka transactions or idempotent producers (the embedded broker has
+neither): faust reads and commits offsets, our agents apply each batch in one PostgreSQL
+transaction with the inbox, and faust acknowledges the batch only after that commit. A batch
+that could not be applied when the worker must stop is never acknowledged: rather than let
+faust commit its offsets on the way out, the process exits hard and the batch is read again
+by the next instance (the inbox drops what had been applied).
+
+Events are published by the outbox relay (aiokafka), never by faust's producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.processing import BatchProcessor
+from shared.metrics import ConsumerMetrics
+
+log = logging.getLogger(__name__)
+
+EXIT_UNAPPLIED_BATCH = 75
+
+
+def create_faust_app(
+    service: str,
+    bootstrap_servers: str,
+    data_dir: Path,
+    *,
+    session_timeout_seconds: float = 10.0,
+    commit_interval_seconds: float = 1.0,
+) -> faust.App:
+    """A faust app for one service: consumer group = service name, no web, no tables."""
+    datadir = data_dir / "faust" / service
+    datadir.mkdir(parents=True, exist_ok=True)
+    servers = ";".join(f"kafka://{s.strip()}" for s in bootstrap_servers.split(",") if s.strip())
+    return faust.App(
+        service,
+        broker=servers,
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(datadir),
+        store="memory://",
+        processing_guarantee="at_least_once",
+        topic_allow_declare=False,  # topics are created explicitly, 12 partitions each
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",  # no committed offset: read from the beginning
+        broker_session_timeout=session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, session_timeout_seconds / 3),
+        broker_commit_interval=commit_interval_seconds,
+        stream_wait_empty=False,
+        producer_acks=-1,
+    )
+
+
+def _to_message(event: EventT) -> ConsumedMessage:
+    message = event.message
+    key = message.key if isinstance(message.key, bytes | type(None)) else str(message.key).encode()
+    value = message.value if isinstance(message.value, bytes | type(None)) else None
+    return ConsumedMessage(message.topic, message.partition, message.offset, key, value)
+
+
+def _exit_hard() -> None:  # pragma: no cover - ends the process
+    os._exit(EXIT_UNAPPLIED_BATCH)
+
+
+class BatchAgent:
+    """Reads ``topics`` in batches and hands each batch to a ``BatchProcessor``."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        topics: Sequence[str],
+        processor: BatchProcessor,
+        metrics: ConsumerMetrics,
+        *,
+        batch_size: int,
+        batch_window_seconds: float,
+        shutdown_deadline_seconds: float,
+        on_unapplied_at_shutdown: Callable[[], None] = _exit_hard,
+    ) -> None:
+        self._app = app
+        self._processor = processor
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._window = batch_window_seconds
+        self._deadline = shutdown_deadline_seconds
+        self._on_unapplied = on_unapplied_at_shutdown
+        self.stopping = False
+        channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+        app.agent(channel, name=f"{processor.consumer}.batch")(self._run)
+
+    async def _run(self, stream: Any) -> None:
+        async for events in stream.take_events(self._batch_size, within=self._window):
+            messages = [_to_message(e) for e in events]
+            work = asyncio.ensure_future(
+                self._processor.process_until_done(messages, lambda: self.stopping)
+            )
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                await self._finish_before_exit(work)
+                raise
+            self._update_lag(messages)
+
+    async def _finish_before_exit(self, work: asyncio.Future[None]) -> None:
+        self.stopping = True
+        try:
+            await asyncio.wait_for(asyncio.shield(work), self._deadline / 2)
+            return
+        except Exception:
+            log.critical(
+                "a consumed batch could not be applied before shutdown; exiting without "
+                "committing its offsets so that it is read again",
+                extra={"consumer": self._processor.consumer},
+            )
+        self._on_unapplied()
+
+    def _update_lag(self, messages: Sequence[ConsumedMessage]) -> None:
+        last: dict[tuple[str, int], int] = {}
+        for m in messages:
+            last[(m.topic, m.partition)] = m.offset
+        consumer = self._app.consumer
+        for (topic, partition), offset in last.items():
+            try:
+                highwater = consumer.highwater(consumer._new_topicpartition(topic, partition))  # noqa: SLF001 - faust builds its TP type here
+            except Exception:  # noqa: BLE001 - lag is best-effort telemetry
+                continue
+            if highwater is not None:
+                self._metrics.set_lag(topic, partition, int(highwater) - offset - 1)

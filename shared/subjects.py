@@ -1,0 +1,106 @@
+"""A service's local copy of the enrolled subjects, fed from `trial.subjects.v1`.
+
+Several services need to know who is enrolled; each keeps its own ``enrolled_subjects``
+table (no service reads another's tables), created by the shared ``subjects`` migration set.
+This is the contract's reference data, not a service's domain rule, so the adapter and its
+two handlers live in the shared library.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from shared.contracts.base import EventPayload
+from shared.contracts.envelope import Envelope
+from shared.contracts.events.trial import SubjectEnrolled, SubjectWithdrawn
+from shared.contracts.topics import TRIAL_SUBJECTS
+from shared.db.migrations import MigrationSet
+from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.messaging.processing import EventHandler, PoisonMessage
+from shared.service import ConsumerDefinition
+
+SUBJECT_MIGRATIONS = Path(__file__).resolve().parent / "subject_migrations"
+
+
+class SubjectDirectory:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> None:
+        await self._conn.execute(
+            """INSERT INTO enrolled_subjects
+                   (subject_id, site_id, site_timezone, hospital_id_hmac, day1, enrolled_at)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (subject_id) DO UPDATE SET site_id = EXCLUDED.site_id,
+                   site_timezone = EXCLUDED.site_timezone,
+                   hospital_id_hmac = EXCLUDED.hospital_id_hmac, day1 = EXCLUDED.day1""",
+            subject_id,
+            enrolled.site_id,
+            enrolled.site_timezone,
+            enrolled.hospital_id_hmac,
+            enrolled.day1,
+            enrolled.enrolled_at,
+        )
+
+    async def withdraw(self, subject_id: str, at: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE enrolled_subjects SET withdrawn_at = $2 WHERE subject_id = $1", subject_id, at
+        )
+
+    async def is_enrolled(self, subject_id: str) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT 1 FROM enrolled_subjects WHERE subject_id = $1 AND withdrawn_at IS NULL",
+            subject_id,
+        )
+        return found is not None
+
+
+class SubjectsUnitOfWork(PostgresUnitOfWork):
+    """A unit of work with the subject directory bound; services extend it."""
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        super().bind(conn)
+        self.subjects = SubjectDirectory(conn)
+
+
+async def register_subject(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+    assert isinstance(payload, SubjectEnrolled)
+    if envelope.subject_id is None:
+        raise PoisonMessage("missing-subject", "an enrolment without subject_id")
+    await uow.subjects.enrol(envelope.subject_id, payload)
+
+
+async def withdraw_subject(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+    assert isinstance(payload, SubjectWithdrawn)
+    if envelope.subject_id is None:
+        raise PoisonMessage("missing-subject", "a withdrawal without subject_id")
+    await uow.subjects.withdraw(envelope.subject_id, payload.withdrawn_at)
+
+
+SUBJECT_HANDLERS: dict[str, EventHandler] = {
+    SubjectEnrolled.event_type: register_subject,
+    SubjectWithdrawn.event_type: withdraw_subject,
+}
+
+
+SUBJECT_MIGRATION_SET = MigrationSet("subjects", SUBJECT_MIGRATIONS)
+
+
+def subject_directory_consumer(
+    service: str, pool: asyncpg.Pool, handlers: dict[str, EventHandler] | None = None
+) -> ConsumerDefinition:
+    """A consumer of `trial.subjects.v1` that keeps the service's subject directory."""
+
+    def uow() -> SubjectsUnitOfWork:
+        return SubjectsUnitOfWork(pool, service)
+
+    return ConsumerDefinition(
+        name=service,
+        topics=[TRIAL_SUBJECTS],
+        handlers={**SUBJECT_HANDLERS, **(handlers or {})},
+        uow_factory=uow,
+    )

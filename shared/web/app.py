@@ -1,0 +1,155 @@
+"""The HTTP side every service shares: health, readiness, metrics, OpenAPI and auth.
+
+Services add their own routes; a route that needs a role is wrapped with ``requires``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.auth import Principal, Role, TokenStore
+from shared.metrics import ReadinessMetrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Check = Callable[[], Awaitable[bool]]
+
+PRINCIPAL_KEY = web.AppKey("principal", Principal)
+TOKENS_KEY = web.AppKey("tokens", TokenStore)
+
+
+@dataclass
+class ReadinessChecks:
+    """Named dependency checks; results are cached briefly so probes stay cheap."""
+
+    checks: dict[str, Check]
+    metrics: ReadinessMetrics
+    cache_seconds: float = 1.0
+    _last: tuple[float, dict[str, bool]] = field(default=(0.0, {}))
+
+    async def run(self) -> dict[str, bool]:
+        now = time.monotonic()
+        if now - self._last[0] < self.cache_seconds and self._last[1]:
+            return self._last[1]
+        names = list(self.checks)
+        results = await asyncio.gather(*(self.checks[n]() for n in names), return_exceptions=True)
+        status = {n: r is True for n, r in zip(names, results, strict=True)}
+        for name, ok in status.items():
+            self.metrics.set_ready(name, ok)
+        self._last = (now, status)
+        return status
+
+
+def problem(status: int, title: str, detail: str) -> web.Response:
+    return web.json_response(
+        {"title": title, "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    """Only callers whose bearer token has one of ``roles`` reach the handler."""
+    allowed = frozenset(roles)
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return _unauthorised("a bearer token is required")
+            principal = await request.app[TOKENS_KEY].authenticate(token.strip())
+            if principal is None:
+                return _unauthorised("the token is unknown or revoked")
+            if principal.role not in allowed:
+                names = ", ".join(sorted(r.value for r in allowed))
+                return problem(403, "Forbidden", f"this resource needs the role: {names}")
+            request[PRINCIPAL_KEY] = principal
+            return await handler(request)
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    return wrap
+
+
+def _unauthorised(detail: str) -> web.Response:
+    response = problem(401, "Unauthorized", detail)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="cachexia"'
+    return response
+
+
+def build_http_app(
+    *,
+    service: str,
+    registry: CollectorRegistry,
+    readiness: ReadinessChecks,
+    tokens: TokenStore,
+    routes: Iterable[web.RouteDef] = (),
+    openapi_paths: dict[str, Any] | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[TOKENS_KEY] = tokens
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": service})
+
+    async def readyz(_: web.Request) -> web.Response:
+        status = await readiness.run()
+        ready = all(status.values())
+        body = {"ready": ready, "service": service, "checks": status}
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(registry))
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return response
+
+    document = openapi_document(service, openapi_paths or {})
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(document), content_type="application/json")
+
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics),
+            web.get("/openapi.json", openapi),
+            *routes,
+        ]
+    )
+    return app
+
+
+def openapi_document(service: str, paths: dict[str, Any]) -> dict[str, Any]:
+    probe = {"responses": {"200": {"description": "OK"}}}
+    base_paths: dict[str, Any] = {
+        "/healthz": {"get": {"summary": "Liveness", **probe}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: PostgreSQL and Kafka reachable",
+                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+            }
+        },
+        "/metrics": {"get": {"summary": "Prometheus metrics (text format)", **probe}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"LENA-CCS {service}", "version": "1"},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {**base_paths, **paths},
+    }
