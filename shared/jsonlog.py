@@ -30,8 +30,20 @@ _STANDARD_ATTRS = frozenset(
 _ALLOWED = frozenset({"service", "consumer", "event_id", "subject_id", "topic", "reason_code"})
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_RUN_TOGETHER = re.compile(
+    r"(firstname|lastname|fullname|givenname|familyname|surname|dateofbirth|birthdate|"
+    r"phonenumber|streetaddress|patientname|mothersmaidenname)",
+    re.IGNORECASE,
+)
+
+
 def is_phi_field(name: str) -> bool:
-    return name not in _ALLOWED and bool(_PHI_FIELD.search(name))
+    """True for a field name that may hold a person's identity, however it is spelled."""
+    if name in _ALLOWED:
+        return False
+    words = re.sub(r"[^0-9A-Za-z]+", "_", _CAMEL.sub("_", name))
+    return bool(_PHI_FIELD.search(words) or _RUN_TOGETHER.search(name))
 
 
 class JsonFormatter(logging.Formatter):

@@ -110,6 +110,14 @@ def load_settings() -> PlatformSettings:
     try:
         return PlatformSettings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        lines = [f"  {_variable(err['loc'])}: {err['msg']}" for err in exc.errors()]
         sys.stderr.write("cachexia: invalid settings\n" + "\n".join(lines) + "\n")
         raise SystemExit(2) from exc
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """The environment variable behind an error location."""
+    name = str(location[0]) if location else "?"
+    if name.isupper():  # an alias such as DATABASE_URL
+        return name
+    return f"CACHEXIA_{name.upper()}"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 class EventPayload(BaseModel):
     """A payload model. ``event_type`` and ``schema_version`` identify it on the wire."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1

@@ -46,7 +46,7 @@ class MigrationSet:
     def load(self) -> list[Migration]:
         migrations = []
         for path in sorted(self.folder.glob("*.sql")):
-            match = _FILE.match(path.name)
+            match = _FILE.fullmatch(path.name)
             if not match:
                 raise MigrationError(f"{path}: migration files are named NNNN_name.sql")
             version, name = int(match.group(1)), match.group(2)
@@ -58,7 +58,7 @@ class MigrationSet:
 
 
 def quote_schema(schema: str) -> str:
-    if not _IDENT.match(schema):
+    if not _IDENT.fullmatch(schema):
         raise MigrationError(f"invalid schema name {schema!r}")
     return f'"{schema}"'
 

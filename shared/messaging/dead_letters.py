@@ -13,6 +13,7 @@ from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.outbox import OutboxWriter, make_envelope
 
 MAX_REASON_CHARS = 2000
+MAX_SUBJECT_ID_CHARS = 64
 
 
 class DeadLetterWriter:
@@ -27,6 +28,7 @@ class DeadLetterWriter:
         self, message: ConsumedMessage, consumer: str, reason_code: str, reason: str
     ) -> None:
         reason = reason[:MAX_REASON_CHARS]
+        reason_code = reason_code[:64]
         value = message.value or b""
         key = message.key.decode(errors="replace")[:200] if message.key else None
         await self._conn.execute(
@@ -53,5 +55,7 @@ class DeadLetterWriter:
             reason=reason,
             failed_at=utc_now(),
         )
-        envelope = make_envelope(payload, producer=self._service, subject_id=key)
+        # the key is the subject id on every platform topic; a longer one is not a subject id
+        subject_id = key if key is not None and len(key) <= MAX_SUBJECT_ID_CHARS else None
+        envelope = make_envelope(payload, producer=self._service, subject_id=subject_id)
         self._outbox.add(dead_letter_topic(self._service), envelope)

@@ -8,6 +8,7 @@ inboxes, not on Kafka's exactly-once machinery.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class KafkaPublisher:
             client_id=f"{client_id}-offsets",
             enable_auto_commit=False,
             request_timeout_ms=10_000,
+            auto_offset_reset="none",
         )
         self._started = False
 
@@ -96,24 +98,46 @@ class KafkaPublisher:
         metadata = await asyncio.gather(*futures)
         return [Delivery(m.partition, m.offset) for m in metadata]
 
-    async def end_offsets(self, topic_partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """Next offset of each partition; a partition that does not exist is left out."""
-        known = {}
-        for topic in {t for t, _ in topic_partitions}:
-            partitions = self._offsets.partitions_for_topic(topic)
-            if partitions is None:
-                await self._offsets._client.force_metadata_update()  # noqa: SLF001 - no public refresh
-                partitions = self._offsets.partitions_for_topic(topic)
-            known[topic] = partitions or set()
-        wanted = [TopicPartition(t, p) for t, p in topic_partitions if p in known.get(t, set())]
+    async def event_ids_at(
+        self, positions: dict[tuple[str, int], int], timeout: float = 2.0
+    ) -> dict[tuple[str, int], str | None]:
+        """The ``event_id`` stored at each (topic, partition) offset, None where none is.
+
+        Used to tell whether the broker still holds what we published: end offsets cannot
+        be trusted for that (the embedded broker reports the last batch's base offset + 1).
+        """
+        wanted = {TopicPartition(t, p): offset for (t, p), offset in positions.items()}
+        found: dict[tuple[str, int], str | None] = {tp: None for tp in positions}
+        existing = await self.topics()
+        wanted = {tp: o for tp, o in wanted.items() if tp.topic in existing}
         if not wanted:
-            return {}
-        offsets = await self._offsets.end_offsets(wanted)
-        return {(tp.topic, tp.partition): offset for tp, offset in offsets.items()}
+            return found
+        self._offsets.assign(list(wanted))
+        for tp, offset in wanted.items():
+            self._offsets.seek(tp, offset)
+        pending = set(wanted)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while pending and asyncio.get_running_loop().time() < deadline:
+            batches = await self._offsets.getmany(*pending, timeout_ms=200, max_records=1)
+            for tp, messages in batches.items():
+                pending.discard(tp)
+                first = messages[0] if messages else None
+                if first is not None and first.offset == wanted[tp] and first.value:
+                    found[(tp.topic, tp.partition)] = _event_id(first.value)
+        self._offsets.assign([])
+        return found
 
     async def topics(self) -> set[str]:
         await self._offsets._client.force_metadata_update()  # noqa: SLF001 - no public refresh
         return set(await self._offsets.topics())
+
+
+def _event_id(value: bytes) -> str | None:
+    try:
+        event_id = json.loads(value).get("event_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(event_id) if event_id is not None else None
 
 
 async def kafka_reachable(bootstrap_servers: str, timeout: float = 2.0) -> bool:

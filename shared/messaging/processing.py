@@ -86,6 +86,27 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts[:10])
 
 
+@dataclass
+class Tally:
+    """What one attempt did; reported to metrics only once its transaction committed."""
+
+    poison: list[tuple[ConsumedMessage, str, str]] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+    def report(self, metrics: ConsumerMetrics, consumer: str) -> None:
+        for topic in self.applied:
+            metrics.count_applied(topic)
+        for topic in self.duplicates:
+            metrics.count_duplicate(topic)
+        for message, code, _ in self.poison:
+            metrics.count_dead_letter(message.topic, code)
+            log.error("message dead-lettered", extra={
+                "consumer": consumer, "topic": message.topic, "partition": message.partition,
+                "offset": message.offset, "reason_code": code,
+            })  # fmt: skip
+
+
 class BatchProcessor:
     """Applies batches for one consumer (a service reading some topics)."""
 
@@ -108,10 +129,11 @@ class BatchProcessor:
         self, messages: Sequence[ConsumedMessage], should_stop: Callable[[], bool]
     ) -> None:
         """Apply the batch, retrying transient errors until it succeeds or we are stopping."""
+        decoded = self._decode(messages)
         backoff = 0.1
         while True:
             try:
-                await self.process(messages)
+                await self._process_decoded(decoded)
                 return
             except TRANSIENT_DB_ERRORS as exc:
                 if should_stop():
@@ -125,17 +147,21 @@ class BatchProcessor:
                 backoff = min(backoff * 2, self._max_backoff)
 
     async def process(self, messages: Sequence[ConsumedMessage]) -> None:
-        decoded = self._decode(messages)
+        """Apply the batch once; transient errors propagate to the caller."""
+        await self._process_decoded(self._decode(messages))
+
+    async def _process_decoded(self, decoded: Decoded) -> None:
         started = time.perf_counter()
         try:
-            await self._apply(decoded, isolate=False)
+            tally = await self._apply(decoded, isolate=False)
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:
             log.warning("a handler failed; re-running the batch event by event",
                         extra={"consumer": self.consumer})  # fmt: skip
-            await self._apply(decoded, isolate=True)
+            tally = await self._apply(decoded, isolate=True)
         self._metrics.time_batch(self.consumer).observe(time.perf_counter() - started)
+        tally.report(self._metrics, self.consumer)
 
     def _decode(self, messages: Sequence[ConsumedMessage]) -> Decoded:
         decoded = Decoded()
@@ -150,35 +176,30 @@ class BatchProcessor:
                 decoded.events.append(event)
         return decoded
 
-    async def _apply(self, decoded: Decoded, *, isolate: bool) -> None:
-        poison = list(decoded.poison)
+    async def _apply(self, decoded: Decoded, *, isolate: bool) -> Tally:
+        tally = Tally(poison=list(decoded.poison))
         async with self._uow_factory() as uow:
             fresh = await uow.inbox(self.consumer).claim([e.envelope.event_id for e in decoded.events])
             applied: set[uuid.UUID] = set()
             for event in decoded.events:
                 event_id = event.envelope.event_id
                 if event_id not in fresh or event_id in applied:
-                    self._metrics.count_duplicate(event.message.topic)
+                    tally.duplicates.append(event.message.topic)
                     continue
                 applied.add(event_id)
                 handler = self._handlers[event.envelope.event_type]
                 if isolate:
                     failure = await self._apply_isolated(uow, handler, event)
                     if failure is not None:
-                        poison.append((event.message, *failure))
+                        tally.poison.append((event.message, *failure))
                         continue
                 else:
                     await handler(uow, event.envelope, event.payload)
-                self._metrics.count_applied(event.message.topic)
-            for message, code, reason in poison:
+                tally.applied.append(event.message.topic)
+            for message, code, reason in tally.poison:
                 await uow.dead_letters.add(message, self.consumer, code, reason)
             await uow.commit()
-        for message, code, _ in poison:
-            self._metrics.count_dead_letter(message.topic, code)
-            log.error("message dead-lettered", extra={
-                "consumer": self.consumer, "topic": message.topic, "partition": message.partition,
-                "offset": message.offset, "reason_code": code,
-            })  # fmt: skip
+        return tally
 
     async def _apply_isolated(
         self, uow: PostgresUnitOfWork, handler: EventHandler, event: DecodedEvent

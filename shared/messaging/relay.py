@@ -3,8 +3,8 @@
 At-least-once: a crash between publishing and marking republishes the batch, and the
 consumers' inboxes drop the duplicates. Published rows are kept for a retention period and
 their Kafka positions recorded, so that when the broker lost its data (the embedded broker
-keeps messages in memory only) the relay notices that a partition's end offset went below
-what it had published, re-creates the topics and republishes every retained event.
+keeps messages in memory only) the relay notices that the last event it published to a
+partition is gone, re-creates the topics and republishes every retained event.
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from shared.metrics import OutboxMetrics
 
 log = logging.getLogger(__name__)
 
-_FETCH = """SELECT id, topic, message_key, envelope FROM outbox
+_FETCH = """SELECT id, event_id, topic, message_key, envelope FROM outbox
             WHERE published_at IS NULL ORDER BY id LIMIT $1"""
 _MARK = """UPDATE outbox SET published_at = now(), kafka_partition = u.p, kafka_offset = u.o
            FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS u(id, p, o)
            WHERE outbox.id = u.id"""
-_HIGH_WATER = """SELECT topic, kafka_partition AS partition, max(kafka_offset) AS max_offset
-                 FROM outbox WHERE published_at IS NOT NULL GROUP BY topic, kafka_partition"""
+_LAST_PUBLISHED = """SELECT DISTINCT ON (topic, kafka_partition)
+                            topic, kafka_partition AS partition, kafka_offset, event_id
+                     FROM outbox WHERE published_at IS NOT NULL
+                     ORDER BY topic, kafka_partition, kafka_offset DESC"""
 _REQUEUE = """UPDATE outbox SET published_at = NULL, kafka_partition = NULL, kafka_offset = NULL
               WHERE published_at IS NOT NULL"""
 _BACKLOG = """SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
@@ -69,7 +71,8 @@ class OutboxRelay:
         self._settings = settings
         self._after_publish = after_publish  # test seam: runs between publish and mark
         self._wakeup = asyncio.Event()
-        self._high_water: dict[tuple[str, int], int] = {}
+        # (topic, partition) -> (offset, event_id) of the last event we published there
+        self._last_published: dict[tuple[str, int], tuple[int, str]] = {}
         self._next_broker_check = 0.0
         self._next_backlog = 0.0
         self._next_purge = 0.0
@@ -96,7 +99,7 @@ class OutboxRelay:
             await self._wait_for_leadership(listener, stopping)
             await listener.add_listener(self._settings.channel, self._on_notify)
             try:
-                await self._load_high_water()
+                await self._load_last_published()
                 while not stopping.is_set():
                     await self._housekeeping()
                     if await self.publish_batch() == 0:
@@ -137,21 +140,25 @@ class OutboxRelay:
         await self._pool.execute(
             _MARK, ids, [d.partition for d in deliveries], [d.offset for d in deliveries]
         )
-        self._record_high_water(records, deliveries)
+        self._record_last_published(rows, deliveries)
         self._metrics.time_publish().observe(time.perf_counter() - started)
         for topic in {r.topic for r in records}:
             self._metrics.count_produced(topic, sum(1 for r in records if r.topic == topic))
         return len(rows)
 
-    def _record_high_water(self, records: Sequence[Record], deliveries: Sequence[Delivery]) -> None:
-        for record, delivery in zip(records, deliveries, strict=True):
-            key = (record.topic, delivery.partition)
-            if delivery.offset > self._high_water.get(key, -1):
-                self._high_water[key] = delivery.offset
+    def _record_last_published(
+        self, rows: Sequence[asyncpg.Record], deliveries: Sequence[Delivery]
+    ) -> None:
+        for row, delivery in zip(rows, deliveries, strict=True):
+            key = (row["topic"], delivery.partition)
+            if delivery.offset > self._last_published.get(key, (-1, ""))[0]:
+                self._last_published[key] = (delivery.offset, str(row["event_id"]))
 
-    async def _load_high_water(self) -> None:
-        rows = await self._pool.fetch(_HIGH_WATER)
-        self._high_water = {(r["topic"], r["partition"]): r["max_offset"] for r in rows}
+    async def _load_last_published(self) -> None:
+        rows = await self._pool.fetch(_LAST_PUBLISHED)
+        self._last_published = {
+            (r["topic"], r["partition"]): (r["kafka_offset"], str(r["event_id"])) for r in rows
+        }
         self._next_broker_check = 0.0
 
     async def _housekeeping(self) -> None:
@@ -169,20 +176,27 @@ class OutboxRelay:
             await self._pool.execute(_PURGE, self._settings.retention_seconds)
 
     async def republish_if_broker_lost_data(self) -> int:
-        """Queue every retained event again if a partition is behind what we published."""
-        if not self._high_water:
+        """Queue every retained event again if the broker no longer holds what we published.
+
+        For each partition we wrote to, the event at our last recorded offset is read back;
+        if it is missing or another event, the broker lost its data (or the topic was
+        re-created) and everything retained is republished, in order. Consumers' inboxes
+        drop what they had already applied.
+        """
+        if not self._last_published:
             return 0
-        end_offsets = await self._publisher.end_offsets(list(self._high_water))
-        lost = [tp for tp, offset in self._high_water.items() if end_offsets.get(tp, -1) <= offset]
+        positions = {tp: offset for tp, (offset, _) in self._last_published.items()}
+        stored = await self._publisher.event_ids_at(positions)
+        lost = [tp for tp, (_, event_id) in self._last_published.items() if stored.get(tp) != event_id]
         if not lost:
             return 0
         log.warning(
             "the broker lost published events; re-creating topics and republishing",
-            extra={"partitions_behind": len(lost)},
+            extra={"partitions_lost": len(lost)},
         )
         await self._ensure_topics()
         result = await self._pool.execute(_REQUEUE)
-        self._high_water.clear()
+        self._last_published.clear()
         requeued = int(result.split()[-1])
         self._metrics.count_republished(requeued)
         self._wakeup.set()

@@ -1,0 +1,71 @@
+"""Session-scoped real infrastructure: embedded PostgreSQL and the Tansu broker.
+
+Each test gets a fresh database (cheap: CREATE DATABASE) and, where it needs one, its own
+broker on a free port (memory storage starts in milliseconds), so tests never share
+consumer groups or topics.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.embedded.postgres import EmbeddedPostgres
+from shared.embedded.tansu import EmbeddedTansu
+from shared.settings import PlatformSettings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database(pg_server: EmbeddedPostgres) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(pg_server.dsn("postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    yield pg_server.dsn(name)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[EmbeddedTansu]:
+    tansu = EmbeddedTansu(free_port(), tmp_path / "tansu.log")
+    tansu.start()
+    yield tansu
+    tansu.kill()
+
+
+@pytest.fixture
+def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSettings:
+    return PlatformSettings(
+        database_url=database,
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        data_dir=tmp_path / "data",
+        lab_ingestion_http_port=free_port(),
+        lab_ingestion_mllp_port=free_port(),
+        crp_monitor_http_port=free_port(),
+        dose_decision_http_port=free_port(),
+        safety_alerting_http_port=free_port(),
+        outcome_scoring_http_port=free_port(),
+        kafka_session_timeout_seconds=6,
+        outbox_check_broker_seconds=0.5,
+        shutdown_deadline_seconds=5,
+    )

@@ -1,0 +1,58 @@
+"""Builders of valid events for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+from shared.contracts.envelope import Envelope, utc_now
+from shared.contracts.events.lab import (
+    Analyte,
+    Channel,
+    LabResultCancelled,
+    LabResultRecorded,
+    ResultStatus,
+)
+from shared.contracts.events.trial import SubjectEnrolled
+from shared.messaging.outbox import make_envelope
+
+
+def subject_enrolled(subject_id: str) -> Envelope:
+    payload = SubjectEnrolled(
+        site_id="CH-01",
+        site_timezone="Europe/Zurich",
+        hospital_id_hmac=hashlib.sha256(subject_id.encode()).hexdigest(),
+        enrolled_at=utc_now(),
+        day1=dt.date(2026, 11, 2),
+    )
+    return make_envelope(payload, producer="dose-decision", subject_id=subject_id)
+
+
+def crp_result(subject_id: str, value: float, *, supersedes: uuid.UUID | None = None) -> Envelope:
+    payload = LabResultRecorded(
+        result_id=uuid.uuid4(),
+        analyte=Analyte.CRP,
+        loinc="1988-5",
+        value=value,
+        unit="mg/L",
+        original_value=str(value),
+        original_unit="mg/L",
+        status=ResultStatus.CORRECTED if supersedes else ResultStatus.FINAL,
+        supersedes_result_id=supersedes,
+        collected_at=utc_now() - dt.timedelta(hours=2),
+        source="LAB^HOSP",
+        channel=Channel.MLLP,
+    )
+    return make_envelope(payload, producer="lab-ingestion", subject_id=subject_id)
+
+
+def crp_cancelled(subject_id: str, cancelled: uuid.UUID) -> Envelope:
+    payload = LabResultCancelled(
+        result_id=uuid.uuid4(),
+        cancelled_result_id=cancelled,
+        analyte=Analyte.CRP,
+        reason="deleted",
+        source="LAB^HOSP",
+    )
+    return make_envelope(payload, producer="lab-ingestion", subject_id=subject_id)

@@ -1,0 +1,119 @@
+"""The outbox publishes exactly what was committed; the inbox applies each event once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from shared.contracts.base import EventPayload
+from shared.contracts.envelope import Envelope
+from shared.contracts.topics import LAB_RESULTS
+from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.embedded.tansu import EmbeddedTansu
+from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.processing import BatchProcessor
+from shared.metrics import ConsumerMetrics
+from tests.factories import crp_result
+from tests.integration.messaging_fixtures import (
+    make_relay,
+    migrated_pool,
+    read_topic,
+    record,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class RelayKilled(Exception):
+    pass
+
+
+async def count_applied(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+    del payload
+    await uow.connection.execute(
+        """INSERT INTO applied_events (event_id, times) VALUES ($1, 1)
+           ON CONFLICT (event_id) DO UPDATE SET times = applied_events.times + 1""",
+        envelope.event_id,
+    )
+
+
+def counting_processor(pool: Any) -> BatchProcessor:
+    return BatchProcessor(
+        consumer="counter",
+        uow_factory=lambda: PostgresUnitOfWork(pool, "test"),
+        handlers={"LabResultRecorded": count_applied},
+        metrics=ConsumerMetrics(CollectorRegistry(), "test"),
+    )
+
+
+async def run_relay_until_idle(relay: Any, seconds: float = 1.5) -> None:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(relay.run(stopping))
+    await asyncio.sleep(seconds)
+    stopping.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_rolled_back_event_is_never_published_and_committed_one_is_published_once(
+    database: str, broker: EmbeddedTansu
+) -> None:
+    pool = await migrated_pool(database, "producer")
+    rolled_back, committed = crp_result("S-1", 40.0), crp_result("S-1", 41.0)
+    await record(pool, LAB_RESULTS, [rolled_back], commit=False)
+    await record(pool, LAB_RESULTS, [committed], commit=True)
+
+    await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "producer"))
+
+    published = [Envelope.from_bytes(v).event_id for v in await read_topic(broker.bootstrap_servers, LAB_RESULTS, 1)]
+    assert published == [committed.event_id]
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    await pool.close()
+
+
+async def test_relay_killed_between_publish_and_mark_republishes_and_inbox_drops_duplicate(
+    database: str, broker: EmbeddedTansu
+) -> None:
+    pool = await migrated_pool(database, "producer")
+    events = [crp_result(f"S-{i}", 30.0 + i) for i in range(5)]
+    await record(pool, LAB_RESULTS, events, commit=True)
+
+    async def crash(_: Any) -> None:
+        raise RelayKilled  # the process dies after Kafka acknowledged, before marking
+
+    killed = make_relay(pool, broker.bootstrap_servers, "producer", after_publish=crash)
+    with pytest.raises(RelayKilled):
+        await asyncio.wait_for(killed.run(asyncio.Event()), 15)
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 5
+
+    await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "producer"))
+    values = await read_topic(broker.bootstrap_servers, LAB_RESULTS, 10)
+    assert len(values) == 10  # each event went out twice: at-least-once
+
+    consumer_pool = await migrated_pool(database, "consumer")
+    processor = counting_processor(consumer_pool)
+    messages = [ConsumedMessage(LAB_RESULTS, 0, i, b"k", v) for i, v in enumerate(values)]
+    await processor.process(messages[:7])
+    await processor.process(messages[7:])
+
+    rows = await consumer_pool.fetch("SELECT event_id, times FROM applied_events")
+    assert {r["event_id"] for r in rows} == {e.event_id for e in events}
+    assert all(r["times"] == 1 for r in rows)
+    await pool.close()
+    await consumer_pool.close()
+
+
+async def test_the_same_event_delivered_twice_changes_state_once(database: str) -> None:
+    pool = await migrated_pool(database, "consumer")
+    processor = counting_processor(pool)
+    event = crp_result("S-9", 55.0)
+    message = ConsumedMessage(LAB_RESULTS, 3, 10, b"S-9", event.to_bytes())
+    await processor.process([message])
+    await processor.process([message])  # redelivered after a crash before the offset commit
+    await processor.process([message, message])  # and twice in one batch
+
+    assert await pool.fetchval("SELECT times FROM applied_events WHERE event_id = $1", event.event_id) == 1
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'counter'") == 1
+    await pool.close()

@@ -1,0 +1,170 @@
+"""crp-monitor run in-process against real PostgreSQL and the broker, driven through Kafka
+and HTTP: dead letters, authentication, readiness and recovery from a broker restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from cachexia.services import service_definition
+from shared.auth import Role, create_token
+from shared.contracts.envelope import Envelope
+from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS, all_topic_names, dead_letter_topic
+from shared.embedded.tansu import EmbeddedTansu
+from shared.messaging.kafka import KafkaPublisher
+from shared.runtime import ServiceRuntime
+from shared.settings import PlatformSettings
+from tests.factories import crp_result, subject_enrolled
+from tests.integration.messaging_fixtures import (
+    make_relay,
+    migrated_pool,
+    read_topic,
+    record,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Running:
+    runtime: ServiceRuntime
+    producer_pool: asyncpg.Pool
+    base_url: str
+
+    async def crp_count(self, subject_id: str) -> int:
+        assert self.runtime.pool is not None
+        return int(
+            await self.runtime.pool.fetchval(
+                "SELECT count(*) FROM crp_results WHERE subject_id = $1", subject_id
+            )
+        )
+
+
+@pytest.fixture
+async def crp_monitor(settings: PlatformSettings, database: str) -> AsyncIterator[Running]:
+    """crp-monitor as a real service, plus a producer relaying lab results to it."""
+    runtime = ServiceRuntime(service_definition("crp-monitor"), settings)
+    service_task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    await asyncio.wait_for(runtime.started.wait(), 60)
+    producer_pool = await migrated_pool(database, "producer")
+    stopping = asyncio.Event()
+    relay_task = asyncio.create_task(
+        make_relay(producer_pool, settings.kafka_servers, "producer").run(stopping)
+    )
+    yield Running(runtime, producer_pool, f"http://127.0.0.1:{settings.crp_monitor_http_port}")
+    stopping.set()
+    runtime.stopping.set()
+    await asyncio.wait_for(asyncio.gather(relay_task, service_task), 30)
+    await producer_pool.close()
+
+
+async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(
+    crp_monitor: Running, settings: PlatformSettings
+) -> None:
+    before, after = crp_result("S-1", 80.0), crp_result("S-1", 60.0)
+    await record(crp_monitor.producer_pool, TRIAL_SUBJECTS, [subject_enrolled("S-1")], commit=True)
+    await record(crp_monitor.producer_pool, LAB_RESULTS, [before], commit=True)
+    await wait_until(lambda: _has(crp_monitor, "S-1", 1))
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers)
+    await producer.start()
+    await producer.send_and_wait(LAB_RESULTS, b"{not json", key=b"S-1")  # same partition
+    await producer.stop()
+    await record(crp_monitor.producer_pool, LAB_RESULTS, [after], commit=True)
+
+    await wait_until(lambda: _has(crp_monitor, "S-1", 2))
+    pool = crp_monitor.runtime.pool
+    assert pool is not None
+    dead = await pool.fetch("SELECT topic, reason_code, reason, value FROM dead_letters")
+    assert [(d["topic"], d["reason_code"], bytes(d["value"])) for d in dead] == [
+        (LAB_RESULTS, "invalid-envelope", b"{not json")
+    ]
+    announced = await read_topic(settings.kafka_servers, dead_letter_topic("crp-monitor"), 1)
+    payload = Envelope.from_bytes(announced[0]).payload
+    assert payload["reason_code"] == "invalid-envelope"
+    assert payload["topic"] == LAB_RESULTS
+    assert payload["reason"]
+
+
+async def test_crp_series_needs_a_token_with_a_reading_role(crp_monitor: Running) -> None:
+    await record(crp_monitor.producer_pool, TRIAL_SUBJECTS, [subject_enrolled("S-2")], commit=True)
+    first = crp_result("S-2", 90.0)
+    await record(crp_monitor.producer_pool, LAB_RESULTS, [first], commit=True)
+    await wait_until(lambda: _has(crp_monitor, "S-2", 1))
+    pool = crp_monitor.runtime.pool
+    assert pool is not None
+    async with pool.acquire() as conn:
+        site = await create_token(conn, "site-1", Role.SITE)
+        lab = await create_token(conn, "lab-1", Role.LAB)
+    url = f"{crp_monitor.base_url}/v1/subjects/S-2/crp"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as anonymous:
+            assert anonymous.status == 401
+        async with http.get(url, headers={"Authorization": "Bearer cx_unknown"}) as unknown:
+            assert unknown.status == 401
+        async with http.get(url, headers={"Authorization": f"Bearer {lab}"}) as wrong_role:
+            assert wrong_role.status == 403
+        async with http.get(url, headers={"Authorization": f"Bearer {site}"}) as allowed:
+            assert allowed.status == 200
+            body = await allowed.json()
+        assert [p["crp_mg_l"] for p in body["series"]] == [90.0]
+        async with http.get(f"{crp_monitor.base_url}/metrics") as metrics:
+            text = await metrics.text()
+        assert 'cachexia_events_consumed_total{service="crp-monitor",topic="lab.results.v1"}' in text
+        assert "cachexia_consumer_lag_messages" in text
+        assert "process_resident_memory_bytes" in text
+        async with http.get(f"{crp_monitor.base_url}/openapi.json") as openapi:
+            assert "/v1/subjects/{subject_id}/crp" in (await openapi.json())["paths"]
+
+
+async def test_after_a_broker_restart_services_recover_and_nothing_is_lost_or_applied_twice(
+    crp_monitor: Running, broker: EmbeddedTansu, settings: PlatformSettings
+) -> None:
+    await record(crp_monitor.producer_pool, TRIAL_SUBJECTS, [subject_enrolled("S-3")], commit=True)
+    first = [crp_result("S-3", 100.0 + i) for i in range(20)]
+    await record(crp_monitor.producer_pool, LAB_RESULTS, first, commit=True)
+    await wait_until(lambda: _has(crp_monitor, "S-3", 20))
+
+    broker.kill()  # memory storage: everything on the broker is gone
+    await wait_until(lambda: _ready_status(crp_monitor, 503), timeout=15)
+    broker.start()
+
+    second = [crp_result("S-3", 200.0 + i) for i in range(10)]
+    await record(crp_monitor.producer_pool, LAB_RESULTS, second, commit=True)
+    await wait_until(lambda: _has(crp_monitor, "S-3", 30), timeout=60)
+    await wait_until(lambda: _ready_status(crp_monitor, 200), timeout=15)
+
+    publisher = KafkaPublisher(settings.kafka_servers, "check")
+    await publisher.start()
+    try:
+        assert set(all_topic_names()) <= await publisher.topics()
+    finally:
+        await publisher.stop()
+    await asyncio.sleep(2)  # let any late redelivery arrive: it must change nothing
+    pool = crp_monitor.runtime.pool
+    assert pool is not None
+    values = await pool.fetch("SELECT value_mg_l FROM crp_results WHERE subject_id = 'S-3'")
+    assert sorted(v["value_mg_l"] for v in values) == sorted(
+        [100.0 + i for i in range(20)] + [200.0 + i for i in range(10)]
+    )
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def _has(running: Running, subject_id: str, n: int) -> bool:
+    return await running.crp_count(subject_id) >= n
+
+
+async def _ready_status(running: Running, status: int) -> bool:
+    with contextlib.suppress(aiohttp.ClientError):
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{running.base_url}/readyz") as response:
+                return response.status == status
+    return False

@@ -1,0 +1,132 @@
+"""Bearer tokens: generation, digests, and the caching TokenStore (fake pool, no database)."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+import uuid
+from typing import Any
+
+import pytest
+
+from shared.auth import TOKEN_PREFIX, Principal, Role, TokenStore, new_token, token_digest
+
+URLSAFE = set(string.ascii_letters + string.digits + "-_")
+
+
+class ForbiddenPool:
+    """A pool the code must not touch."""
+
+    async def fetchrow(self, *args: Any) -> Any:
+        raise AssertionError("the database was queried for a token that cannot be valid")
+
+
+class CountingPool:
+    def __init__(self, rows: dict[bytes, dict[str, Any]] | None = None) -> None:
+        self.rows = rows or {}
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        self.calls.append((sql, args))
+        return self.rows.get(args[0])
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def test_new_token_has_the_prefix_and_enough_entropy() -> None:
+    token = new_token()
+    assert token.startswith(TOKEN_PREFIX)
+    assert len(token) >= 40
+    body = token.removeprefix(TOKEN_PREFIX)
+    assert set(body) <= URLSAFE
+    assert len(body) >= 43  # 32 random bytes, base64url
+
+
+def test_new_tokens_differ() -> None:
+    tokens = {new_token() for _ in range(500)}
+    assert len(tokens) == 500
+    # no shared long prefix beyond TOKEN_PREFIX: the randomness is in the whole body
+    assert len({t[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + 4] for t in tokens}) > 400
+
+
+def test_token_digest_is_sha256() -> None:
+    digest = token_digest("abc")
+    assert isinstance(digest, bytes)
+    assert len(digest) == 32
+    assert digest.hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_token_digest_is_deterministic_and_distinguishes_tokens() -> None:
+    token = new_token()
+    assert token_digest(token) == token_digest(token)
+    assert token_digest(token) == hashlib.sha256(token.encode()).digest()
+    assert token_digest(token) != token_digest(token + "x")
+
+
+# --- TokenStore -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "abc", "Bearer cx_abc", "CX_abc", "cx", " cx_abc", "cx_" + "a" * 198],
+)
+async def test_tokens_that_cannot_be_valid_never_reach_the_database(token: str) -> None:
+    store = TokenStore(ForbiddenPool())  # type: ignore[arg-type]
+    assert await store.authenticate(token) is None
+
+
+async def test_a_known_token_resolves_to_its_principal() -> None:
+    token, token_id = new_token(), uuid.uuid4()
+    pool = CountingPool(
+        {token_digest(token): {"token_id": token_id, "name": "lab-1", "role": "lab"}}
+    )
+    store = TokenStore(pool)  # type: ignore[arg-type]
+
+    principal = await store.authenticate(token)
+    assert principal == Principal(token_id, "lab-1", Role.LAB)
+    [(sql, args)] = pool.calls
+    assert args == (token_digest(token),), "only the digest is sent to the database"
+    assert token not in sql
+    assert "revoked_at IS NULL" in sql
+
+
+async def test_answers_are_cached() -> None:
+    token = new_token()
+    pool = CountingPool(
+        {token_digest(token): {"token_id": uuid.uuid4(), "name": "n", "role": "ops"}}
+    )
+    store = TokenStore(pool)  # type: ignore[arg-type]
+
+    first = await store.authenticate(token)
+    second = await store.authenticate(token)
+    assert first is not None
+    assert first == second
+    assert first.role is Role.OPS
+    assert len(pool.calls) == 1
+
+
+async def test_unknown_tokens_are_cached_too() -> None:
+    pool = CountingPool()
+    store = TokenStore(pool)  # type: ignore[arg-type]
+    token = new_token()
+    assert await store.authenticate(token) is None
+    assert await store.authenticate(token) is None
+    assert len(pool.calls) == 1
+
+
+async def test_the_cache_is_per_token() -> None:
+    pool = CountingPool()
+    store = TokenStore(pool)  # type: ignore[arg-type]
+    await store.authenticate(new_token())
+    await store.authenticate(new_token())
+    assert len(pool.calls) == 2
+
+
+async def test_cached_answers_expire() -> None:
+    pool = CountingPool()
+    store = TokenStore(pool, cache_seconds=0)  # type: ignore[arg-type]
+    token = new_token()
+    await store.authenticate(token)
+    await store.authenticate(token)
+    assert len(pool.calls) == 2

@@ -1,0 +1,129 @@
+"""current_series: the CRP values that stand for one subject."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.crp_monitor.domain.model import CrpMeasurement, current_series
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def measurement(
+    hours: float,
+    value: float = 10.0,
+    *,
+    supersedes: uuid.UUID | None = None,
+    cancelled: bool = False,
+    result_id: uuid.UUID | None = None,
+) -> CrpMeasurement:
+    return CrpMeasurement(
+        result_id=result_id or uuid.uuid4(),
+        subject_id="S-0001",
+        value_mg_l=value,
+        collected_at=T0 + timedelta(hours=hours),
+        status="corrected" if supersedes else "final",
+        supersedes_result_id=supersedes,
+        cancelled=cancelled,
+    )
+
+
+def test_empty_series() -> None:
+    assert current_series([]) == []
+
+
+def test_series_is_sorted_by_collection_time() -> None:
+    late, early, middle = measurement(48, 30.0), measurement(0, 10.0), measurement(24, 20.0)
+    assert current_series([late, early, middle]) == [early, middle, late]
+
+
+def test_a_correction_replaces_the_superseded_result() -> None:
+    original = measurement(0, 100.0)
+    other = measurement(24, 12.0)
+    correction = measurement(0, 10.0, supersedes=original.result_id)
+    series = current_series([original, other, correction])
+    assert series == [correction, other]
+    assert original not in series
+
+
+def test_a_correction_arriving_first_still_wins() -> None:
+    original = measurement(0, 100.0)
+    correction = measurement(0, 10.0, supersedes=original.result_id)
+    assert current_series([correction, original]) == [correction]
+
+
+def test_a_chain_of_corrections_keeps_only_the_last() -> None:
+    first = measurement(0, 100.0)
+    second = measurement(0, 50.0, supersedes=first.result_id)
+    third = measurement(0, 10.0, supersedes=second.result_id)
+    assert current_series([third, first, second]) == [third]
+
+
+def test_cancelled_results_are_excluded() -> None:
+    kept, cancelled = measurement(0), measurement(12, cancelled=True)
+    assert current_series([cancelled, kept]) == [kept]
+
+
+def test_all_cancelled_gives_an_empty_series() -> None:
+    assert current_series([measurement(0, cancelled=True), measurement(1, cancelled=True)]) == []
+
+
+def test_equal_collection_times_are_ordered_deterministically() -> None:
+    a = measurement(0, result_id=uuid.UUID(int=1))
+    b = measurement(0, result_id=uuid.UUID(int=2))
+    assert current_series([b, a]) == current_series([a, b]) == [a, b]
+
+
+def test_input_is_not_modified() -> None:
+    items = [measurement(5), measurement(1, cancelled=True), measurement(3)]
+    snapshot = list(items)
+    current_series(items)
+    assert items == snapshot
+
+
+# --- property ---------------------------------------------------------------------------------
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[CrpMeasurement]:
+    count = draw(st.integers(min_value=0, max_value=12))
+    ids = [uuid.UUID(int=i + 1) for i in range(count)]
+    items: list[CrpMeasurement] = []
+    for i, result_id in enumerate(ids):
+        supersedes = draw(st.none() | st.sampled_from(ids[:i])) if i else None
+        items.append(
+            measurement(
+                draw(st.integers(min_value=0, max_value=20 * 24)),
+                draw(st.floats(min_value=0, max_value=500)),
+                supersedes=supersedes,
+                cancelled=draw(st.booleans()),
+                result_id=result_id,
+            )
+        )
+    return draw(st.permutations(items))
+
+
+@given(histories())
+def test_series_never_holds_a_cancelled_or_superseded_value_and_is_sorted(
+    items: list[CrpMeasurement],
+) -> None:
+    series = current_series(items)
+    superseded = {m.supersedes_result_id for m in items if m.supersedes_result_id is not None}
+
+    assert not any(m.cancelled for m in series)
+    assert not any(m.result_id in superseded for m in series)
+    times = [m.collected_at for m in series]
+    assert times == sorted(times)
+    # nothing that stands is lost, and nothing is duplicated
+    standing = [m for m in items if not m.cancelled and m.result_id not in superseded]
+    assert sorted(series, key=lambda m: m.result_id) == sorted(standing, key=lambda m: m.result_id)
+    assert len({m.result_id for m in series}) == len(series)
+
+
+@given(histories())
+def test_series_does_not_depend_on_arrival_order(items: list[CrpMeasurement]) -> None:
+    assert current_series(items) == current_series(list(reversed(items)))
