@@ -92,12 +92,18 @@ class Platform:
             await asyncio.to_thread(self.postgres.create_database)
         if self.settings.uses_embedded_kafka:
             self.broker = EmbeddedTansu(self.settings.embedded_kafka_port, self.logs / "tansu.log")
-            say(f"starting embedded broker (Tansu, memory storage) on {self.broker.bootstrap_servers} ...")
+            say(
+                "starting embedded broker (Tansu, memory storage) on "
+                f"{self.broker.bootstrap_servers} ..."
+            )
             await asyncio.to_thread(self.broker.start)
         await wait_for_postgres(self.settings.postgres_dsn)
         await wait_for_kafka(self.settings.kafka_servers)
         created = await create_topics(self.settings)
-        say(f"topics ready ({len(created)} created, {self.settings.topic_partitions} partitions each)")
+        say(
+            f"topics ready ({len(created)} created, "
+            f"{self.settings.topic_partitions} partitions each)"
+        )
         applied = await migrate_all(self.settings)
         say(f"migrations applied: {sum(len(v) for v in applied.values())}")
 
@@ -119,7 +125,9 @@ class Platform:
         pending = {s.name for s in self.services}
         while pending and time.monotonic() < deadline and not self.stopping.is_set():
             for name in list(pending):
-                if await asyncio.to_thread(_answers, f"http://{host}:{self.settings.http_port(name)}/healthz"):
+                if await asyncio.to_thread(
+                    _answers, f"http://{host}:{self.settings.http_port(name)}/healthz"
+                ):
                     pending.discard(name)
             await asyncio.sleep(0.2)
         say("")
@@ -151,7 +159,10 @@ class Platform:
                     service.restarts += 1
                     delay = min(2.0**service.restarts, RESTART_BACKOFF_MAX)
                     service.next_start = now + delay
-                    say(f"{service.name} exited with {code}; restarting in {delay:.0f} s (see {service.log_file})")
+                    say(
+                        f"{service.name} exited with {code}; restarting in {delay:.0f} s "
+                        f"(see {service.log_file})"
+                    )
                 elif now >= service.next_start:
                     service.next_start = 0.0
                     service.start(env)

@@ -20,7 +20,7 @@ class Role(StrEnum):
     OPS = "ops"
 
 
-TOKEN_PREFIX = "cx_"
+TOKEN_PREFIX = "cx_"  # noqa: S105 - a public prefix that marks our tokens, not a secret
 
 
 @dataclass(frozen=True)

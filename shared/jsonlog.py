@@ -25,7 +25,8 @@ _PHI_FIELD = re.compile(
 )
 
 _STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime", "taskName"}
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
 )
 _ALLOWED = frozenset({"service", "consumer", "event_id", "subject_id", "topic", "reason_code"})
 

@@ -73,7 +73,7 @@ class ConsumerMetrics:
         self.batch_retries.labels(self._service).inc()
 
     def time_batch(self, handler: str) -> Histogram:
-        return self.handler_duration.labels(self._service, handler)  # type: ignore[no-any-return]  # labels() is untyped
+        return self.handler_duration.labels(self._service, handler)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.lag.labels(self._service, topic, str(partition)).set(max(lag, 0))
@@ -121,7 +121,7 @@ class OutboxMetrics:
         self.oldest_age.labels(self._service).set(oldest_age_seconds)
 
     def time_publish(self) -> Histogram:
-        return self.publish_duration.labels(self._service)  # type: ignore[no-any-return]  # labels() is untyped
+        return self.publish_duration.labels(self._service)
 
 
 class ReadinessMetrics:

@@ -154,7 +154,9 @@ class ServiceRuntime:
 
     def _start_relay(self, schema: str) -> None:
         assert self.pool is not None
-        self._publisher = KafkaPublisher(self.settings.kafka_servers, client_id=f"{self.name}-relay")
+        self._publisher = KafkaPublisher(
+            self.settings.kafka_servers, client_id=f"{self.name}-relay"
+        )
         self.relay = OutboxRelay(
             self.pool,
             self._publisher,
@@ -233,7 +235,9 @@ class ServiceRuntime:
             except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
                 if self.stopping.is_set():
                     raise
-                log.warning("waiting for a dependency", extra={"dependency": what, "error": repr(exc)[:200]})
+                log.warning(
+                    "waiting for a dependency", extra={"dependency": what, "error": repr(exc)[:200]}
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -243,5 +247,5 @@ class ServiceRuntime:
             await asyncio.wait_for(awaitable, seconds)
         except TimeoutError:
             log.warning("shutdown step timed out", extra={"step": what, "seconds": seconds})
-        except Exception as exc:  # noqa: BLE001 - shutdown goes on whatever one step raised
+        except Exception as exc:
             log.warning("shutdown step failed", extra={"step": what, "error": repr(exc)[:200]})

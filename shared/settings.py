@@ -44,7 +44,9 @@ class PlatformSettings(BaseSettings):
     data_dir: Path = Path(".data")
     kafka_bootstrap_servers: str = Field(
         default="",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CACHEXIA_KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "CACHEXIA_KAFKA_BOOTSTRAP_SERVERS"
+        ),
         description="host:port[,host:port]; empty means the embedded broker",
     )
     database_url: str = Field(

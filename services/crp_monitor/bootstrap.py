@@ -8,8 +8,8 @@ from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
 from services.crp_monitor.entrypoints import http
 from services.crp_monitor.service_layer.handlers import HANDLERS
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
-from shared.subjects import SUBJECT_MIGRATION_SET
 from shared.service import ConsumerDefinition, ServiceContext, ServiceDefinition, ServiceParts
+from shared.subjects import SUBJECT_MIGRATION_SET
 
 NAME = "crp-monitor"
 

@@ -37,18 +37,12 @@ def dead_letter_topic(service: str) -> str:
 
 
 _DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(
-        LAB_RESULTS, "lab-ingestion", (lab.LabResultRecorded, lab.LabResultCancelled)
-    ),
+    TopicSpec(LAB_RESULTS, "lab-ingestion", (lab.LabResultRecorded, lab.LabResultCancelled)),
     TopicSpec(LAB_REJECTED, "lab-ingestion", (lab.LabMessageRejected,)),
     TopicSpec(CRP_ASSESSMENTS, "crp-monitor", (crp.CrpAssessed,)),
     TopicSpec(CRP_OVERDUE, "crp-monitor", (crp.CrpOverdue,)),
-    TopicSpec(
-        TRIAL_SUBJECTS, "dose-decision", (trial.SubjectEnrolled, trial.SubjectWithdrawn)
-    ),
-    TopicSpec(
-        TRIAL_RANDOMISATION, "dose-decision", (trial.SubjectRandomised,), unblinded=True
-    ),
+    TopicSpec(TRIAL_SUBJECTS, "dose-decision", (trial.SubjectEnrolled, trial.SubjectWithdrawn)),
+    TopicSpec(TRIAL_RANDOMISATION, "dose-decision", (trial.SubjectRandomised,), unblinded=True),
     TopicSpec(DOSE_DECISIONS, "dose-decision", (dose.DoseDecided,)),
     TopicSpec(DOSE_DISPENSING, "dose-decision", (dose.DoseDispensed,), unblinded=True),
     TopicSpec(SAFETY_SAE_REPORTS, "safety-alerting", (safety.SaeReported,)),

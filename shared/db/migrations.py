@@ -81,7 +81,9 @@ async def apply_migrations(
                 applied_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (set_name, version))"""
         )
-        rows = await conn.fetch(f"SELECT set_name, version, checksum FROM {quoted}.schema_migrations")
+        rows = await conn.fetch(
+            f"SELECT set_name, version, checksum FROM {quoted}.schema_migrations"
+        )
         done = {(r["set_name"], r["version"]): r["checksum"] for r in rows}
         for migration_set in sets:
             for migration in migration_set.load():
@@ -117,5 +119,7 @@ async def migrate_service(
     and the service's own tables."""
     applied = await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
     sets = [MigrationSet("platform", PLATFORM_MIGRATIONS), *extra_sets]
-    applied += await apply_migrations(conn, schema, [*sets, MigrationSet("service", service_folder)])
+    applied += await apply_migrations(
+        conn, schema, [*sets, MigrationSet("service", service_folder)]
+    )
     return applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -46,7 +47,7 @@ class PostgresUnitOfWork:
     def connection(self) -> asyncpg.Connection:
         if self._conn is None:
             raise RuntimeError("unit of work used outside `async with`")
-        return self._conn  # type: ignore[return-value]  # the pool proxy behaves as a Connection
+        return self._conn
 
     def bind(self, conn: asyncpg.Connection) -> None:
         """Create repositories on ``conn``; override and call super()."""
@@ -96,7 +97,6 @@ class PostgresUnitOfWork:
     async def rollback(self) -> None:
         tx, self._tx = self._tx, None
         if tx is not None:
-            try:
+            # a connection that is already gone committed nothing
+            with contextlib.suppress(asyncpg.InterfaceError):
                 await tx.rollback()
-            except asyncpg.InterfaceError:
-                pass  # the connection is already gone: nothing was committed

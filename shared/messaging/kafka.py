@@ -8,6 +8,7 @@ inboxes, not on Kafka's exactly-once machinery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -43,12 +44,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
+            # another process may create them between our two calls
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(n, partitions, replication_factor) for n in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our two calls
         return missing
     finally:
         await admin.close()
@@ -85,7 +85,9 @@ class KafkaPublisher:
     async def stop(self) -> None:
         if self._started:
             self._started = False
-            await asyncio.gather(self._producer.stop(), self._offsets.stop(), return_exceptions=True)
+            await asyncio.gather(
+                self._producer.stop(), self._offsets.stop(), return_exceptions=True
+            )
 
     async def publish(self, records: Sequence[Record]) -> list[Delivery]:
         """Send all records and wait for every acknowledgement; raise if any failed."""
@@ -128,7 +130,7 @@ class KafkaPublisher:
         return found
 
     async def topics(self) -> set[str]:
-        await self._offsets._client.force_metadata_update()  # noqa: SLF001 - no public refresh
+        await self._offsets._client.force_metadata_update()
         return set(await self._offsets.topics())
 
 

@@ -179,7 +179,9 @@ class BatchProcessor:
     async def _apply(self, decoded: Decoded, *, isolate: bool) -> Tally:
         tally = Tally(poison=list(decoded.poison))
         async with self._uow_factory() as uow:
-            fresh = await uow.inbox(self.consumer).claim([e.envelope.event_id for e in decoded.events])
+            fresh = await uow.inbox(self.consumer).claim(
+                [e.envelope.event_id for e in decoded.events]
+            )
             applied: set[uuid.UUID] = set()
             for event in decoded.events:
                 event_id = event.envelope.event_id

@@ -62,6 +62,7 @@ class OutboxRelay:
         ensure_topics: EnsureTopics,
         metrics: OutboxMetrics,
         settings: RelaySettings,
+        *,
         after_publish: Callable[[Sequence[int]], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
@@ -187,7 +188,9 @@ class OutboxRelay:
             return 0
         positions = {tp: offset for tp, (offset, _) in self._last_published.items()}
         stored = await self._publisher.event_ids_at(positions)
-        lost = [tp for tp, (_, event_id) in self._last_published.items() if stored.get(tp) != event_id]
+        lost = [
+            tp for tp, (_, event_id) in self._last_published.items() if stored.get(tp) != event_id
+        ]
         if not lost:
             return 0
         log.warning(

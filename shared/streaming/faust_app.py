@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
@@ -62,7 +62,7 @@ def create_faust_app(
     )
 
 
-def _to_message(event: EventT) -> ConsumedMessage:
+def _to_message(event: EventT[Any]) -> ConsumedMessage:
     message = event.message
     key = message.key if isinstance(message.key, bytes | type(None)) else str(message.key).encode()
     value = message.value if isinstance(message.value, bytes | type(None)) else None
@@ -132,8 +132,9 @@ class BatchAgent:
         consumer = self._app.consumer
         for (topic, partition), offset in last.items():
             try:
-                highwater = consumer.highwater(consumer._new_topicpartition(topic, partition))  # noqa: SLF001 - faust builds its TP type here
-            except Exception:  # noqa: BLE001 - lag is best-effort telemetry
+                highwater = consumer.highwater(TP(topic, partition))
+            except Exception:  # lag is best-effort telemetry; never fail a batch over it
+                log.debug("no high-water mark yet", extra={"topic": topic})
                 continue
             if highwater is not None:
                 self._metrics.set_lag(topic, partition, int(highwater) - offset - 1)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Check = Callable[[], Awaitable[bool]]
 
-PRINCIPAL_KEY = web.AppKey("principal", Principal)
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TOKENS_KEY = web.AppKey("tokens", TokenStore)
 
 

@@ -60,7 +60,9 @@ def make_relay(
     )
 
 
-async def record(pool: asyncpg.Pool, topic: str, envelopes: list[Envelope], *, commit: bool) -> None:
+async def record(
+    pool: asyncpg.Pool, topic: str, envelopes: list[Envelope], *, commit: bool
+) -> None:
     async with PostgresUnitOfWork(pool, "test") as uow:
         for envelope in envelopes:
             uow.outbox.add(topic, envelope)
@@ -71,7 +73,9 @@ async def record(pool: asyncpg.Pool, topic: str, envelopes: list[Envelope], *, c
             await uow.rollback()
 
 
-async def read_topic(servers: str, topic: str, expect_at_least: int, timeout: float = 15) -> list[bytes]:
+async def read_topic(
+    servers: str, topic: str, expect_at_least: int, timeout: float = 15
+) -> list[bytes]:
     """Everything on ``topic`` (reading until ``expect_at_least`` or quiet for 1.5 s)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=servers, auto_offset_reset="earliest", enable_auto_commit=False

@@ -67,7 +67,10 @@ async def test_rolled_back_event_is_never_published_and_committed_one_is_publish
 
     await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "producer"))
 
-    published = [Envelope.from_bytes(v).event_id for v in await read_topic(broker.bootstrap_servers, LAB_RESULTS, 1)]
+    published = [
+        Envelope.from_bytes(v).event_id
+        for v in await read_topic(broker.bootstrap_servers, LAB_RESULTS, 1)
+    ]
     assert published == [committed.event_id]
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
     await pool.close()
@@ -114,6 +117,9 @@ async def test_the_same_event_delivered_twice_changes_state_once(database: str) 
     await processor.process([message])  # redelivered after a crash before the offset commit
     await processor.process([message, message])  # and twice in one batch
 
-    assert await pool.fetchval("SELECT times FROM applied_events WHERE event_id = $1", event.event_id) == 1
+    assert (
+        await pool.fetchval("SELECT times FROM applied_events WHERE event_id = $1", event.event_id)
+        == 1
+    )
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'counter'") == 1
     await pool.close()

@@ -118,7 +118,9 @@ async def test_crp_series_needs_a_token_with_a_reading_role(crp_monitor: Running
         assert [p["crp_mg_l"] for p in body["series"]] == [90.0]
         async with http.get(f"{crp_monitor.base_url}/metrics") as metrics:
             text = await metrics.text()
-        assert 'cachexia_events_consumed_total{service="crp-monitor",topic="lab.results.v1"}' in text
+        assert (
+            'cachexia_events_consumed_total{service="crp-monitor",topic="lab.results.v1"}' in text
+        )
         assert "cachexia_consumer_lag_messages" in text
         assert "process_resident_memory_bytes" in text
         async with http.get(f"{crp_monitor.base_url}/openapi.json") as openapi:
@@ -164,7 +166,9 @@ async def _has(running: Running, subject_id: str, n: int) -> bool:
 
 async def _ready_status(running: Running, status: int) -> bool:
     with contextlib.suppress(aiohttp.ClientError):
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{running.base_url}/readyz") as response:
-                return response.status == status
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{running.base_url}/readyz") as response,
+        ):
+            return response.status == status
     return False

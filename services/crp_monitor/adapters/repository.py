@@ -31,7 +31,8 @@ class CrpSeriesRepository:
 
     async def cancel(self, result_id: uuid.UUID, at: datetime) -> bool:
         status = await self._conn.execute(
-            "UPDATE crp_results SET cancelled_at = $2 WHERE result_id = $1 AND cancelled_at IS NULL",
+            """UPDATE crp_results SET cancelled_at = $2
+               WHERE result_id = $1 AND cancelled_at IS NULL""",
             result_id,
             at,
         )

@@ -1,0 +1,110 @@
+"""`make run` brings the whole platform up, and Ctrl-C stops every process within 10 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("lab-ingestion", "crp-monitor", "dose-decision", "safety-alerting", "outcome-scoring")
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in SERVICES}
+    env = {
+        **os.environ,
+        "CACHEXIA_DATA_DIR": str(tmp_path / "data"),
+        "CACHEXIA_EMBEDDED_POSTGRES_PORT": str(free_port()),
+        "CACHEXIA_EMBEDDED_KAFKA_PORT": str(free_port()),
+        "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(free_port()),
+        **{f"CACHEXIA_{n.upper().replace('-', '_')}_HTTP_PORT": str(p) for n, p in ports.items()},
+    }
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    env.pop("DATABASE_URL", None)
+    make = subprocess.Popen(
+        ["make", "-s", "run"], cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    output: list[str] = []
+    try:
+        assert make.stdout is not None
+        deadline = time.monotonic() + 180
+        for line in make.stdout:
+            output.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        assert any("LENA-CCS platform is up" in line for line in output), "".join(output)
+        for name, port in ports.items():
+            assert f"http://127.0.0.1:{port}" in "".join(output)
+            _wait_for(f"http://127.0.0.1:{port}/readyz", 200, name)
+            assert _status(f"http://127.0.0.1:{port}/metrics") == 200
+
+        processes = _descendants(make.pid)
+        postmaster = (tmp_path / "data" / "postgres" / "postmaster.pid").read_text().split()[0]
+        processes.add(int(postmaster))
+        assert len(processes) >= 7  # cachexia up, the broker, five services (+ PostgreSQL)
+
+        started = time.monotonic()
+        os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        make.wait(15)
+        elapsed = time.monotonic() - started
+        rest = make.stdout.read()
+        assert elapsed <= 10, f"stopping took {elapsed:.1f} s\n{rest}"
+        survivors = [pid for pid in processes if _alive(pid)]
+        assert survivors == [], f"left behind: {survivors}"
+        assert "stopped" in rest
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+
+
+def _wait_for(url: str, status: int, name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while _status(url) != status:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name}: {url} did not answer {status}")
+        time.sleep(0.3)
