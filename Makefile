@@ -38,7 +38,7 @@ schemas: $(STAMP)
 	$(BIN)/python -m shared.contracts.export schemas
 
 bench: $(STAMP)
-	$(BIN)/python bench/outbox_relay.py
+	PYTHONPATH=. $(BIN)/python bench/stream_service.py
 
 # Re-pin the full dependency set after changing pyproject.toml.
 lock:
