@@ -37,6 +37,10 @@ T = TypeVar("T")
 TOPIC_WATCH_SECONDS = 5.0
 
 
+class StartAborted(Exception):
+    """Asked to stop while still waiting for a dependency: nothing to report."""
+
+
 class ServiceRuntime:
     def __init__(self, definition: ServiceDefinition, settings: PlatformSettings) -> None:
         self.definition = definition
@@ -76,6 +80,8 @@ class ServiceRuntime:
         try:
             await self.start()
             await self.stopping.wait()
+        except StartAborted:
+            log.info("stopped before start-up completed")
         finally:
             await self.stop()
 
@@ -234,7 +240,7 @@ class ServiceRuntime:
                 return await attempt()
             except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
                 if self.stopping.is_set():
-                    raise
+                    raise StartAborted from exc
                 log.warning(
                     "waiting for a dependency", extra={"dependency": what, "error": repr(exc)[:200]}
                 )

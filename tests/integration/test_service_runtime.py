@@ -21,6 +21,7 @@ from shared.embedded.tansu import EmbeddedTansu
 from shared.messaging.kafka import KafkaPublisher
 from shared.runtime import ServiceRuntime
 from shared.settings import PlatformSettings
+from tests.conftest import free_port
 from tests.factories import crp_result, subject_enrolled
 from tests.integration.messaging_fixtures import (
     make_relay,
@@ -172,3 +173,26 @@ async def _ready_status(running: Running, status: int) -> bool:
         ):
             return response.status == status
     return False
+
+
+async def test_readyz_is_503_while_postgres_is_unreachable_and_healthz_still_answers(
+    settings: PlatformSettings,
+) -> None:
+    unreachable = settings.model_copy(
+        update={"database_url": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"}
+    )
+    runtime = ServiceRuntime(service_definition("crp-monitor"), unreachable)
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    base = f"http://127.0.0.1:{unreachable.crp_monitor_http_port}"
+    try:
+        running = Running(runtime, None, base)  # type: ignore[arg-type]  # no producer needed
+        await wait_until(lambda: _ready_status(running, 503), timeout=20)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/readyz") as ready:
+                body = await ready.json()
+            async with http.get(f"{base}/healthz") as health:
+                assert health.status == 200
+        assert body["checks"] == {"postgres": False, "kafka": True}
+    finally:
+        runtime.stopping.set()
+        await asyncio.wait_for(task, 20)
