@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     create = token_commands.add_parser("create", help="create a token (printed once)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", required=True)
+    source = commands.add_parser("source", help="manage the HL7 senders allowed to deliver")
+    source_commands = source.add_subparsers(dest="source_command", required=True)
+    add = source_commands.add_parser("add", help="allow an HL7 sender (MSH-3 and MSH-4)")
+    add.add_argument("--application", required=True, help="MSH-3 sending application")
+    add.add_argument("--facility", required=True, help="MSH-4 sending facility")
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "up":
@@ -36,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_service(args.name, settings)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "source":
+        return asyncio.run(_add_source(settings, args.application, args.facility))
     return asyncio.run(_create_token(settings, Role(args.role), args.name))
 
 
@@ -66,6 +73,21 @@ async def _create_token(settings: PlatformSettings, role: Role, name: str) -> in
         await conn.close()
     sys.stdout.write(f"{token}\n")
     sys.stderr.write("Keep this token now: only its hash is stored; it cannot be shown again.\n")
+    return 0
+
+
+async def _add_source(settings: PlatformSettings, application: str, facility: str) -> int:
+    from cachexia.platform import migrate_all  # noqa: PLC0415
+    from services.lab_ingestion.adapters.repository import add_source  # noqa: PLC0415
+
+    await migrate_all(settings)
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        added = await add_source(conn, application.strip(), facility.strip())
+    finally:
+        await conn.close()
+    state = "allowed" if added else "already allowed"
+    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}\n")
     return 0
 
 

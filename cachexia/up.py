@@ -20,6 +20,7 @@ from pathlib import Path
 from cachexia.platform import create_topics, migrate_all, wait_for_kafka, wait_for_postgres
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
+from shared.secrets import subject_hmac_key
 from shared.settings import SERVICE_NAMES, PlatformSettings
 
 SERVICE_STOP_GRACE = 6.0
@@ -104,6 +105,7 @@ class Platform:
             f"topics ready ({len(created)} created, "
             f"{self.settings.topic_partitions} partitions each)"
         )
+        subject_hmac_key(self.settings)  # created once, before the services share it
         applied = await migrate_all(self.settings)
         say(f"migrations applied: {sum(len(v) for v in applied.values())}")
 

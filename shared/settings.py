@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES: tuple[str, ...] = (
@@ -65,6 +65,12 @@ class PlatformSettings(BaseSettings):
     dose_decision_http_port: Port = DEFAULT_HTTP_PORTS["dose-decision"]
     safety_alerting_http_port: Port = DEFAULT_HTTP_PORTS["safety-alerting"]
     outcome_scoring_http_port: Port = DEFAULT_HTTP_PORTS["outcome-scoring"]
+    subject_hmac_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="key of the HMAC of hospital identifiers; empty: a key kept in the data dir",
+    )
+    mllp_max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
+    ingest_batch_size: int = Field(default=256, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_deadline_seconds: float = Field(default=8.0, gt=0, le=60)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -1,14 +1,22 @@
-"""Composition root of lab-ingestion: builds the real adapters and hands them to the runtime.
-
-The foundation wires the platform's plumbing (HTTP probes, migrations, outbox relay) and
-the subject directory fed from `trial.subjects.v1`; the service's own work items add
-their routes, handlers and tables here.
-"""
+"""Composition root of lab-ingestion: builds the real adapters and hands them to the runtime."""
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from pathlib import Path
 
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
+from services.lab_ingestion.domain.matching import hospital_id_hmac
+from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from services.lab_ingestion.entrypoints.http import LabRoutes
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
+from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
+from services.lab_ingestion.service_layer.group_commit import GroupCommitter
+from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from shared.secrets import subject_hmac_key
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
 
@@ -16,7 +24,30 @@ NAME = "lab-ingestion"
 
 
 def build(context: ServiceContext) -> ServiceParts:
-    return ServiceParts(consumers=[subject_directory_consumer(NAME, context.pool)])
+    settings = context.settings
+    hasher = partial(hospital_id_hmac, subject_hmac_key(settings))
+    ingestor = BatchIngestor(lambda: LabIngestionUnitOfWork(context.pool, NAME), hasher)
+    committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
+        ingestor, max_batch=settings.ingest_batch_size
+    )
+    metrics = LabIngestionMetrics(context.registry)
+    acknowledger = Hl7Acknowledger(committer.submit, hasher, metrics)
+    mllp = MllpListener(
+        acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,
+        settings.mllp_max_message_bytes,
+    )  # fmt: skip
+    routes = LabRoutes(committer.submit, acknowledger, hasher, metrics)
+
+    async def serve_mllp(stopping: asyncio.Event) -> None:
+        await mllp.serve(stopping)
+
+    return ServiceParts(
+        routes=routes.routes(),
+        openapi_paths=OPENAPI_PATHS,
+        consumers=[subject_directory_consumer(NAME, context.pool)],
+        background=[committer.run, serve_mllp],
+        addresses={"mllp": f"{settings.bind_host}:{settings.lab_ingestion_mllp_port}"},
+    )
 
 
 definition = ServiceDefinition(

@@ -1,0 +1,429 @@
+"""FHIR R4 intake for lab-ingestion: ``POST /fhir/Observation`` and ``POST /fhir`` (Bundle).
+
+Models come from ``fhir.resources.R4B`` (FHIR 4.3.0). fhir.resources 8.x makes R5 its default
+package and ships only ``R4B`` and ``STU3`` besides it: there is no ``R4`` subpackage. R4B is
+R4's technical-correction release; Observation, Patient, Bundle and OperationOutcome are the
+same on the wire, so R4 payloads validate as they are.
+
+- Diagnostics never echo submitted values (they may be PHI).
+- Decode bodies with ``json.loads(body, parse_float=decimal.Decimal)`` so that ``1.50`` keeps
+  its trailing zero in ``ObservationInput.value``.
+- A dateTime with a time but no offset is invalid FHIR and is reported as an issue; a date-only
+  or partial date is valid but cannot place a result in time, so ``collected_at`` is None.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import unquote
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.quantity import Quantity
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from pydantic import ValidationError
+
+from services.lab_ingestion.adapters.json_parser import copy_json, scrub_secrets
+from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
+from shared.contracts.events.lab import Channel
+
+STATUS_CODES: dict[str, str] = {
+    "final": "F",
+    "amended": "C",
+    "corrected": "C",
+    "preliminary": "P",
+    "registered": "P",
+    "cancelled": "X",
+    "entered-in-error": "D",
+}
+BUNDLE_TYPES = frozenset({"transaction", "batch"})
+_MAX_ISSUES = 50
+_STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
+
+M = TypeVar("M", bound=FHIRAbstractModel)
+
+
+class Issue(NamedTuple):
+    """One OperationOutcome issue."""
+
+    severity: str
+    code: str
+    diagnostics: str
+    expression: str | None = None
+
+
+class FhirInputError(ValueError):
+    """The input is not a usable FHIR resource; ``issues`` feed an OperationOutcome."""
+
+    def __init__(self, issues: Sequence[Issue | tuple[str, str, str, str | None]]) -> None:
+        self.issues = [Issue(s, c, d, e or None) for s, c, d, e in issues]
+        super().__init__(
+            "; ".join(
+                f"{i.expression}: {i.diagnostics}" if i.expression else i.diagnostics
+                for i in self.issues
+            )
+        )
+
+
+def _error(code: str, diagnostics: str, expression: str) -> FhirInputError:
+    return FhirInputError([Issue("error", code, diagnostics, expression)])
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _validate(model: type[M], data: object, where: str) -> M:
+    expected = model.get_resource_type()
+    if not isinstance(data, dict):
+        raise _error("structure", "expected a JSON object", where)
+    if data.get("resourceType") != expected:
+        raise _error("invalid", f"resourceType must be {expected}", f"{where}.resourceType")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise FhirInputError(_issues(exc, where)) from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        # fhir.resources raises these for e.g. an unknown contained resourceType
+        raise _error("structure", f"not a valid FHIR R4 {expected}", where) from None
+
+
+def _issues(exc: ValidationError, where: str) -> list[Issue]:
+    issues = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        kind = err["type"]
+        code = "required" if kind == "missing" else "invalid"
+        if kind in _STRUCTURE_ERRORS or kind.endswith("_type"):
+            code = "structure"
+        issues.append(Issue("error", code, err["msg"].removeprefix("Value error, "), where + path))
+    return issues[:_MAX_ISSUES]
+
+
+# --- mapping ------------------------------------------------------------------------------
+
+
+def parse_observation(
+    resource: dict[str, Any], source_application: str, source_facility: str
+) -> LabMessage:
+    """One FHIR R4 Observation as a ``LabMessage``; raises ``FhirInputError``."""
+    observation = _validate(Observation, resource, "Observation")
+    return _message(observation, "Observation", {}, source_application, source_facility)
+
+
+def parse_bundle(
+    bundle: dict[str, Any], source_application: str, source_facility: str
+) -> list[LabMessage]:
+    """Each Observation of a transaction/batch Bundle as a ``LabMessage``.
+
+    Patient entries only resolve ``subject.reference``; other resource types are ignored.
+    """
+    entries = _bundle_entries(bundle)
+    patients: dict[str, str | None] = {}
+    observations: list[tuple[Observation, str]] = []
+    issues: list[Issue] = []
+    for index, entry in enumerate(entries):
+        where = f"Bundle.entry[{index}].resource"
+        resource = entry.get("resource")
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        try:
+            if kind == "Patient":
+                patient = _validate(Patient, resource, where)
+                for key in _patient_keys(entry.get("fullUrl"), patient.id):
+                    patients[key] = _first_identifier(patient)
+            elif kind == "Observation":
+                observations.append((_validate(Observation, resource, where), where))
+        except FhirInputError as exc:
+            issues.extend(exc.issues)
+    messages = []
+    for obs, where in observations:
+        try:
+            messages.append(_message(obs, where, patients, source_application, source_facility))
+        except FhirInputError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise FhirInputError(issues[:_MAX_ISSUES])
+    return messages
+
+
+def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
+    if not isinstance(bundle, dict):
+        raise _error("structure", "expected a JSON object", "Bundle")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise _error("structure", "entry must be a list of objects", "Bundle.entry")
+    # the envelope is validated without its resources, which are validated one by one
+    envelope = dict(bundle)
+    if entries:
+        envelope["entry"] = [{k: v for k, v in e.items() if k != "resource"} for e in entries]
+    _validate(Bundle, envelope, "Bundle")
+    if bundle.get("type") not in BUNDLE_TYPES:
+        raise _error("not-supported", "Bundle type must be transaction or batch", "Bundle.type")
+    return entries
+
+
+def _message(
+    obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
+) -> LabMessage:
+    if not obs.status:
+        raise _error("required", "status is required", f"{where}.status")
+    key = _result_key(obs, where)
+    return LabMessage(
+        channel=Channel.FHIR,
+        source_application=app,
+        source_facility=facility,
+        control_id=key,
+        patient_identifier=_patient_identifier(obs, patients),
+        observations=(_observation_input(obs, key),),
+    )
+
+
+def _observation_input(obs: Observation, key: str) -> ObservationInput:
+    value, unit = _value(obs)
+    flags = obs.interpretation[0].coding if obs.interpretation else None
+    return ObservationInput(
+        result_key=key,
+        codes=tuple(Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
+        value=value,
+        unit=unit,
+        reference_range=_reference_range(obs),
+        abnormal_flag=(flags[0].code or None) if flags else None,
+        status=STATUS_CODES.get(obs.status or "", obs.status or ""),
+        collected_at=_collected_at(obs),
+        reported_at=_aware(obs.issued),
+    )
+
+
+def _result_key(obs: Observation, where: str) -> str:
+    for ident in obs.identifier or []:
+        if ident.value:
+            return f"{ident.system}|{ident.value}" if ident.system else ident.value
+    if obs.id:
+        return f"Observation/{obs.id}"
+    raise _error("required", "an identifier or id is needed to track corrections", where)
+
+
+def _patient_identifier(obs: Observation, patients: Mapping[str, str | None]) -> str | None:
+    subject = obs.subject
+    if subject is None:
+        return None
+    if subject.identifier is not None and subject.identifier.value:
+        return subject.identifier.value
+    reference = subject.reference or ""
+    if reference.startswith("#"):
+        for resource in obs.contained or []:
+            if isinstance(resource, Patient) and resource.id == reference[1:]:
+                return _first_identifier(resource)
+        return None
+    return patients.get(reference) or patients.get(_relative(reference))
+
+
+def _first_identifier(patient: Patient) -> str | None:
+    return next((i.value for i in patient.identifier or [] if i.value), None)
+
+
+def _patient_keys(full_url: object, patient_id: str | None) -> Iterator[str]:
+    if isinstance(full_url, str) and full_url:
+        yield full_url
+        yield _relative(full_url)
+    if patient_id:
+        yield f"Patient/{patient_id}"
+
+
+def _relative(reference: str) -> str:
+    parts = reference.split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    return "/".join(parts[-2:])
+
+
+def _value(obs: Observation) -> tuple[str, tuple[str, ...]]:
+    if obs.valueQuantity is not None:
+        quantity = obs.valueQuantity
+        text = _decimal(quantity.value)
+        return (f"{quantity.comparator or ''}{text}" if text else ""), _units(quantity)
+    if obs.valueString is not None:
+        return obs.valueString, ()
+    if obs.valueInteger is not None:
+        return str(obs.valueInteger), ()
+    if obs.valueBoolean is not None:
+        return ("true" if obs.valueBoolean else "false"), ()
+    if obs.valueCodeableConcept is not None:
+        concept = obs.valueCodeableConcept
+        codes = [c.code for c in concept.coding or [] if c.code]
+        return (codes[0] if codes else concept.text or ""), ()
+    return "", ()
+
+
+def _units(quantity: Quantity) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(u for u in (quantity.code, quantity.unit) if u))
+
+
+def _decimal(value: object) -> str:
+    if value is None:
+        return ""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    # plain notation as labs write it; huge exponents stay scientific (bounded length)
+    return format(number, "f") if abs(number.adjusted()) <= 20 else str(number)
+
+
+def _reference_range(obs: Observation) -> str | None:
+    if not obs.referenceRange:
+        return None
+    ref = obs.referenceRange[0]
+    low = _decimal(ref.low.value if ref.low else None)
+    high = _decimal(ref.high.value if ref.high else None)
+    if low and high:
+        return f"{low}-{high}"
+    if high:
+        return f"<{high}"
+    if low:
+        return f">{low}"
+    return ref.text or None
+
+
+def _collected_at(obs: Observation) -> datetime | None:
+    if obs.effectiveDateTime is not None:
+        return _aware(obs.effectiveDateTime)
+    if obs.effectivePeriod is not None:
+        return _aware(obs.effectivePeriod.start)
+    return _aware(obs.effectiveInstant)
+
+
+def _aware(value: object) -> datetime | None:
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value
+    return None
+
+
+# --- OperationOutcome ---------------------------------------------------------------------
+
+
+def operation_outcome(issues: Sequence[Issue | tuple[str, str, str, str | None]]) -> dict[str, Any]:
+    """A valid FHIR R4 OperationOutcome (JSON dict); no issues gives one informational issue."""
+    items = [Issue(*i) for i in issues] or [Issue("information", "informational", "ok")]
+    body = [
+        {
+            "severity": i.severity,
+            "code": i.code,
+            "diagnostics": i.diagnostics[:1000],
+            **({"expression": [i.expression]} if i.expression else {}),
+        }
+        for i in items
+    ]
+    outcome = OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": body})
+    result: dict[str, Any] = json.loads(outcome.model_dump_json())
+    return result
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+_PATIENT_DEMOGRAPHICS = ("name", "birthDate", "_birthDate", "address", "telecom", "photo")
+_PATIENT_PHI = frozenset(
+    {
+        *_PATIENT_DEMOGRAPHICS,
+        "contact",
+        "text",
+        "extension",
+        "modifierExtension",
+        "deceasedDateTime",
+    }
+)
+_URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
+_IDENTIFIER_QUERY = re.compile(r"(identifier(?::[A-Za-z-]+)?=)([^&#]*)")
+_REDACTED = "[redacted]"
+
+
+def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
+    """A copy safe to store with a rejection: Patient demographics dropped, identifiers hashed.
+
+    Also hashes identifiers in references and conditional URLs, and replaces any other
+    occurrence of a removed name, birth date, phone or identifier. Never raises on JSON-like
+    input (non-objects give ``{}``).
+    """
+    if not isinstance(payload, dict):
+        return {}
+    redactor = _Redactor(hash_identifier)
+    try:
+        result: dict[str, Any] = scrub_secrets(redactor.node(payload), redactor.secrets)
+    except RecursionError:
+        return {}
+    return result
+
+
+class _Redactor:
+    def __init__(self, hash_identifier: Callable[[str], str]) -> None:
+        self.hash_identifier = hash_identifier
+        self.secrets: dict[str, str] = {}  # original text -> its hash or _REDACTED
+
+    def node(self, node: object) -> Any:
+        if isinstance(node, list | tuple):
+            return [self.node(item) for item in node]
+        if not isinstance(node, dict):
+            return copy_json(node)
+        out = {key: self.node(value) for key, value in node.items()}
+        if out.get("resourceType") == "Patient":
+            self.patient(out)
+        for reference in (out.get("subject"), out.get("patient")):
+            if isinstance(reference, dict):
+                reference.pop("display", None)
+                if isinstance(reference.get("identifier"), dict):
+                    self.hash_value(reference["identifier"])
+        for key in _URL_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = self.query(out[key])
+        return out
+
+    def patient(self, patient: dict[Any, Any]) -> None:
+        for text in _demographics(patient):
+            if isinstance(text, str) and text:
+                self.secrets.setdefault(text, _REDACTED)
+        for key in _PATIENT_PHI:
+            patient.pop(key, None)
+        for identifier in _dicts(patient.get("identifier")):
+            self.hash_value(identifier)
+
+    def hash_value(self, holder: dict[Any, Any]) -> None:
+        value = holder.get("value")
+        if isinstance(value, str) and value:
+            holder["value"] = self.hashed(value)
+        else:
+            holder.pop("value", None)
+
+    def hashed(self, value: str) -> str:
+        if self.secrets.get(value, _REDACTED) == _REDACTED:
+            self.secrets[value] = self.hash_identifier(value)
+        return self.secrets[value]
+
+    def query(self, text: str) -> str:
+        """Hash the identifier in a conditional URL such as ``Patient?identifier=sys|MRN``."""
+
+        def replace(match: re.Match[str]) -> str:
+            system, bar, value = unquote(match.group(2)).rpartition("|")
+            if not value:
+                return match.group(0)
+            return f"{match.group(1)}{system}{bar}{self.hashed(value)}"
+
+        return _IDENTIFIER_QUERY.sub(replace, text) if "identifier" in text else text
+
+
+def _demographics(patient: dict[Any, Any]) -> Iterator[object]:
+    for name in _dicts(patient.get("name")):
+        given = name.get("given")
+        yield from (
+            name.get("family"),
+            name.get("text"),
+            *(given if isinstance(given, list) else ()),
+        )
+    yield from (t.get("value") for t in _dicts(patient.get("telecom")))
+    yield patient.get("birthDate")
+
+
+def _dicts(value: object) -> list[dict[Any, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

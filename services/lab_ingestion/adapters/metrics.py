@@ -1,0 +1,38 @@
+"""lab-ingestion's metrics, built from the injected registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+ACK_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class LabIngestionMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.received = Counter(
+            "lab_messages_received_total", "Inbound lab messages",
+            ["channel", "source"], registry=registry,
+        )  # fmt: skip
+        self.accepted = Counter(
+            "lab_messages_accepted_total", "Messages accepted (stored or acknowledged again)",
+            ["channel", "source"], registry=registry,
+        )  # fmt: skip
+        self.rejected = Counter(
+            "lab_messages_rejected_total", "Messages rejected, by reason",
+            ["channel", "source", "reason"], registry=registry,
+        )  # fmt: skip
+        self.duplicates = Counter(
+            "lab_messages_duplicate_total", "Messages received again (same source and MSH-10)",
+            ["channel"], registry=registry,
+        )  # fmt: skip
+        self.unmatched = Counter(
+            "lab_unmatched_patient_total", "Messages about patients not enrolled (discarded)",
+            ["channel"], registry=registry,
+        )  # fmt: skip
+        self.results = Counter(
+            "lab_results_stored_total", "Trial results stored", ["channel"], registry=registry
+        )
+        self.ack_latency = Histogram(
+            "lab_ack_latency_seconds", "Time from a complete message to its acknowledgement",
+            ["channel"], buckets=ACK_BUCKETS, registry=registry,
+        )  # fmt: skip

@@ -1,0 +1,240 @@
+"""The trial's analytes and their units (PROTOCOL section 6). Pure: no I/O.
+
+LOINC codings identify an analyte; OBX-6 style unit components are recognised by UCUM code or
+by a known local spelling and converted linearly to the analyte's canonical unit. A unit that
+is not listed for the analyte is rejected, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from services.lab_ingestion.domain.model import Coding, Rejected, RejectionCode
+from shared.contracts.events.lab import Analyte
+
+
+@dataclass(frozen=True)
+class UnitParameters:
+    """Conversion factors that are laboratory conventions, kept as protocol parameters."""
+
+    crp_nmol_per_mg_l: float = 9.524
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.crp_nmol_per_mg_l) and self.crp_nmol_per_mg_l > 0):
+            raise ValueError("crp_nmol_per_mg_l must be a positive, finite number")
+
+
+DEFAULT_UNIT_PARAMETERS: Final = UnitParameters()
+
+LOINC_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
+    {
+        "1988-5": Analyte.CRP,
+        "30522-7": Analyte.CRP,
+        "751-8": Analyte.NEUTROPHILS,
+        "26499-4": Analyte.NEUTROPHILS,
+        "777-3": Analyte.PLATELETS,
+        "26515-7": Analyte.PLATELETS,
+        "718-7": Analyte.HAEMOGLOBIN,
+        "1742-6": Analyte.ALT,
+        "1920-8": Analyte.AST,
+        "1975-2": Analyte.BILIRUBIN,
+        "2160-0": Analyte.CREATININE,
+        "14682-9": Analyte.CREATININE,
+    }
+)
+
+LOINC_SYSTEMS: Final = frozenset(
+    {"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"}
+)
+
+CANONICAL_UNITS: Final[Mapping[Analyte, str]] = MappingProxyType(
+    {
+        Analyte.CRP: "mg/L",
+        Analyte.NEUTROPHILS: "10*9/L",
+        Analyte.PLATELETS: "10*9/L",
+        Analyte.HAEMOGLOBIN: "g/dL",
+        Analyte.ALT: "U/L",
+        Analyte.AST: "U/L",
+        Analyte.BILIRUBIN: "mg/dL",
+        Analyte.CREATININE: "mg/dL",
+    }
+)
+
+CRP_MG_L_PER_MG_DL: Final = 10.0
+CELLS_PER_UL_PER_10_9_L: Final = 1000.0
+HB_G_L_PER_G_DL: Final = 10.0
+HB_G_DL_PER_MMOL_L: Final = 1.611
+ENZYME_U_L_PER_UKAT_L: Final = 60.0
+BILIRUBIN_UMOL_L_PER_MG_DL: Final = 17.1
+CREATININE_UMOL_L_PER_MG_DL: Final = 88.4
+
+# UCUM code -> the local spellings also accepted for it (matched after removing whitespace
+# and writing both micro signs as "u"). Spellings written in one case throughout also match
+# in the other case, unless that would make them another unit (G/L is giga, g/L is gram).
+_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "mg/L": (),
+        "mg/dL": (),
+        "nmol/L": (),
+        "10*9/L": (
+            *("x10*9/L", "10^9/L", "x10^9/L", "10E9/L", "x10E9/L", "x10e9/L"),
+            *("10e9/L", "G/L", "G/l", "Gpt/L", "/nL"),
+        ),
+        "10*3/uL": (
+            *("x10*3/uL", "10^3/uL", "x10^3/uL", "10E3/uL", "x10E3/uL", "x10e3/uL"),
+            *("10e3/uL", "K/uL", "k/uL", "thou/uL", "10^3/mm3", "x10^3/mm3", "K/mm3"),
+        ),
+        "/uL": ("cells/uL", "/mm3", "cells/mm3"),
+        "g/dL": ("g/dl", "gm/dL"),
+        "g/L": ("g/l",),
+        "mmol/L": (),
+        "U/L": ("U/l", "IU/L", "IU/l"),
+        "ukat/L": (),
+        "umol/L": (),
+    }
+)
+
+_MICRO_SIGNS: Final = ("\u00b5", "\u03bc")  # MICRO SIGN and GREEK SMALL LETTER MU
+_MAX_UNIT_TEXT: Final = 40
+
+
+@dataclass(frozen=True)
+class UnitConversion:
+    """How one recognised unit component converts to its analyte's canonical unit."""
+
+    analyte: Analyte
+    source_text: str
+    source_unit: str
+    multiplier: float
+    divisor: float
+
+    @property
+    def canonical_unit(self) -> str:
+        return CANONICAL_UNITS[self.analyte]
+
+    def apply(self, value: float) -> float:
+        return value * self.multiplier / self.divisor
+
+
+def _build_indexes() -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """Exact spelling -> UCUM, and case-folded spelling -> UCUM where the fold is unambiguous."""
+    exact: dict[str, str] = {}
+    folded: dict[str, set[str]] = {}
+    for ucum, spellings in _SPELLINGS.items():
+        for spelling in (ucum, *spellings):
+            if exact.setdefault(spelling, ucum) != ucum:
+                raise ValueError(f"unit spelling {spelling!r} is listed twice")
+            folded.setdefault(spelling.lower(), set()).add(ucum)
+    unambiguous = {key: next(iter(units)) for key, units in folded.items() if len(units) == 1}
+    return MappingProxyType(exact), MappingProxyType(unambiguous)
+
+
+_EXACT, _FOLDED = _build_indexes()
+
+
+def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
+    """The first trial analyte among LOINC codings (a missing system counts as LOINC)."""
+    for coding in codes:
+        system = (coding.system or "").strip().lower().rstrip("/")
+        code = coding.code.strip()
+        if (not system or system in LOINC_SYSTEMS) and code in LOINC_CODES:
+            return LOINC_CODES[code], code
+    return None
+
+
+def canonical_unit(analyte: Analyte) -> str:
+    return CANONICAL_UNITS[analyte]
+
+
+def recognise_unit(text: str) -> str | None:
+    """The UCUM code a unit spelling stands for, or None if it is not a known spelling."""
+    compact = "".join(text.split()).replace("\u00d7", "x").replace("\u00b3", "3")
+    bare = compact
+    for sign in _MICRO_SIGNS:
+        compact = compact.replace(sign, "u")
+        bare = bare.replace(sign, "")
+    if compact in _EXACT:
+        return _EXACT[compact]
+    if bare in {bare.upper(), bare.lower()}:  # one case throughout: the case carries no meaning
+        return _FOLDED.get(compact.lower())
+    return None
+
+
+def accepted_units(
+    analyte: Analyte, params: UnitParameters = DEFAULT_UNIT_PARAMETERS
+) -> Mapping[str, tuple[float, float]]:
+    """UCUM code -> (multiplier, divisor) to the canonical unit, for each accepted unit."""
+    counts = {"10*9/L": (1.0, 1.0), "10*3/uL": (1.0, 1.0), "/uL": (1.0, CELLS_PER_UL_PER_10_9_L)}
+    enzymes = {"U/L": (1.0, 1.0), "ukat/L": (ENZYME_U_L_PER_UKAT_L, 1.0)}
+    tables: dict[Analyte, dict[str, tuple[float, float]]] = {
+        Analyte.CRP: {
+            "mg/L": (1.0, 1.0),
+            "mg/dL": (CRP_MG_L_PER_MG_DL, 1.0),
+            "nmol/L": (1.0, params.crp_nmol_per_mg_l),
+        },
+        Analyte.NEUTROPHILS: counts,
+        Analyte.PLATELETS: counts,
+        Analyte.HAEMOGLOBIN: {
+            "g/dL": (1.0, 1.0),
+            "g/L": (1.0, HB_G_L_PER_G_DL),
+            "mmol/L": (HB_G_DL_PER_MMOL_L, 1.0),
+        },
+        Analyte.ALT: enzymes,
+        Analyte.AST: enzymes,
+        Analyte.BILIRUBIN: {"mg/dL": (1.0, 1.0), "umol/L": (1.0, BILIRUBIN_UMOL_L_PER_MG_DL)},
+        Analyte.CREATININE: {"mg/dL": (1.0, 1.0), "umol/L": (1.0, CREATININE_UMOL_L_PER_MG_DL)},
+    }
+    return MappingProxyType(tables[analyte])
+
+
+def resolve_unit(
+    analyte: Analyte,
+    unit_components: Sequence[str],
+    params: UnitParameters = DEFAULT_UNIT_PARAMETERS,
+) -> UnitConversion | Rejected:
+    """The first component that is an accepted unit for ``analyte`` decides the conversion."""
+    if isinstance(unit_components, str):
+        unit_components = (unit_components,)
+    given = [component.strip() for component in unit_components if component.strip()]
+    if not given:
+        return Rejected(RejectionCode.MISSING_UNIT, f"no unit given for {analyte.value}")
+    accepted = accepted_units(analyte, params)
+    for text in given:
+        ucum = recognise_unit(text)
+        if ucum is not None and ucum in accepted:
+            multiplier, divisor = accepted[ucum]
+            return UnitConversion(analyte, text, ucum, multiplier, divisor)
+    return Rejected(
+        RejectionCode.UNCONVERTIBLE_UNIT,
+        f"unit {_quote('^'.join(given))} cannot be converted to "
+        f"{canonical_unit(analyte)} for {analyte.value}",
+    )
+
+
+def to_canonical(
+    analyte: Analyte,
+    value: float,
+    unit_components: Sequence[str],
+    params: UnitParameters = DEFAULT_UNIT_PARAMETERS,
+) -> tuple[float, str] | Rejected:
+    """``value`` in the analyte's canonical unit, with that unit's canonical string."""
+    conversion = resolve_unit(analyte, unit_components, params)
+    if isinstance(conversion, Rejected):
+        return conversion
+    converted = conversion.apply(value)
+    if not math.isfinite(converted):
+        return Rejected(
+            RejectionCode.NON_NUMERIC_VALUE, f"{analyte.value} value is not a finite number"
+        )
+    return converted, conversion.canonical_unit
+
+
+def _quote(text: str) -> str:
+    """A bounded, escaped rendering of lab-supplied text for a rejection reason."""
+    if len(text) > _MAX_UNIT_TEXT:
+        text = text[:_MAX_UNIT_TEXT] + "..."
+    return repr(text)

@@ -1,0 +1,103 @@
+"""What lab-ingestion reasons about, independent of HL7, FHIR or JSON (pure: no I/O).
+
+Every channel's parser turns its input into a ``LabMessage`` of ``ObservationInput`` items;
+normalisation turns each observation into a ``NormalisedResult`` or a ``Rejected`` reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from shared.contracts.events.lab import Analyte, Channel
+
+
+class RejectionCode(StrEnum):
+    """Why an input or one of its results could not be used (bounded: a metric label)."""
+
+    MALFORMED = "malformed-message"
+    UNSUPPORTED_MESSAGE = "unsupported-message-type"
+    UNKNOWN_SOURCE = "unknown-source"
+    UNKNOWN_ANALYTE = "unknown-analyte"
+    MISSING_UNIT = "missing-unit"
+    UNCONVERTIBLE_UNIT = "unconvertible-unit"
+    NON_NUMERIC_VALUE = "non-numeric-value"
+    MISSING_COLLECTION_TIME = "missing-collection-time"
+    UNKNOWN_STATUS = "unknown-result-status"
+    MISSING_PATIENT = "missing-patient-identifier"
+    UNKNOWN_CORRECTED_RESULT = "unknown-corrected-result"
+
+
+class ResultStatusCode(StrEnum):
+    """HL7 OBX-11 codes the platform acts on (FHIR statuses are mapped onto these)."""
+
+    FINAL = "F"
+    CORRECTED = "C"
+    PRELIMINARY = "P"
+    CANNOT_OBTAIN = "X"
+    DELETED = "D"
+
+
+@dataclass(frozen=True)
+class Coding:
+    code: str
+    system: str | None = None
+    display: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservationInput:
+    """One result as a lab sent it, before any interpretation.
+
+    ``result_key`` identifies the result across its corrections and cancellations within a
+    source (HL7: filler order number + OBX-3 identifier + OBX-4 sub-id; FHIR: the
+    Observation's identifier or id).
+    """
+
+    result_key: str
+    codes: tuple[Coding, ...]
+    value: str
+    unit: tuple[str, ...] = ()
+    reference_range: str | None = None
+    abnormal_flag: str | None = None
+    status: str = "F"
+    collected_at: datetime | None = None
+    reported_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LabMessage:
+    """One inbound message. ``patient_identifier`` is PHI: it is hashed at once, never kept."""
+
+    channel: Channel
+    source_application: str
+    source_facility: str
+    control_id: str
+    patient_identifier: str | None
+    observations: tuple[ObservationInput, ...] = field(default=())
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_application}^{self.source_facility}"
+
+
+@dataclass(frozen=True)
+class NormalisedResult:
+    """A result in the protocol's canonical unit, with what the lab originally sent."""
+
+    analyte: Analyte
+    loinc: str
+    value: float
+    unit: str
+    original_value: str
+    original_unit: str
+    reference_low: float | None
+    reference_high: float | None
+    abnormal_flag: str | None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    code: RejectionCode
+    reason: str

@@ -1,0 +1,156 @@
+"""One observation as a lab sent it -> a result in the canonical unit (PROTOCOL section 6).
+
+Pure: no I/O. Observations of analytes the trial does not follow yield None (the caller
+ignores them); unusable trial results yield a ``Rejected`` with a bounded code and a reason
+that never echoes free text (a value field may carry a comment, and comments may carry PHI).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from services.lab_ingestion.domain.analytes import (
+    DEFAULT_UNIT_PARAMETERS,
+    UnitConversion,
+    UnitParameters,
+    identify_analyte,
+    recognise_unit,
+    resolve_unit,
+)
+from services.lab_ingestion.domain.model import (
+    NormalisedResult,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+)
+from shared.contracts.events.lab import Analyte
+
+__all__ = ["DEFAULT_UNIT_PARAMETERS", "UnitParameters", "normalise", "parse_reference_range"]
+
+_NUMBER: Final = r"[+-]?(?:[0-9]+(?:[.,][0-9]+)?|\.[0-9]+)"
+_LOWER_THAN: Final = r"<=|<|\u2264"
+_GREATER_THAN: Final = r">=|>|\u2265"
+_VALUE: Final = re.compile(rf"(?:{_LOWER_THAN}|{_GREATER_THAN})?\s*(?P<number>{_NUMBER})")
+_INTERVAL: Final = re.compile(
+    rf"\s*(?P<low>{_NUMBER})\s*[-\u2013]\s*(?P<high>{_NUMBER})(?P<rest>.*)", re.DOTALL
+)
+_HIGH_ONLY: Final = re.compile(
+    rf"\s*(?:{_LOWER_THAN})\s*(?P<high>{_NUMBER})(?P<rest>.*)", re.DOTALL
+)
+_LOW_ONLY: Final = re.compile(
+    rf"\s*(?:{_GREATER_THAN})\s*(?P<low>{_NUMBER})(?P<rest>.*)", re.DOTALL
+)
+_EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
+_SHOWABLE_VALUE: Final = re.compile(r"[0-9.,<>=+\- \u2264\u2265]{1,32}")
+_MAX_VALUE_LENGTH: Final = 32
+_MAX_RANGE_LENGTH: Final = 100
+
+Bounds = tuple[float | None, float | None]
+
+
+def normalise(
+    observation: ObservationInput, params: UnitParameters = DEFAULT_UNIT_PARAMETERS
+) -> NormalisedResult | Rejected | None:
+    """The observation in its analyte's canonical unit; None if it is not a trial analyte."""
+    identified = identify_analyte(observation.codes)
+    if identified is None:
+        return None
+    analyte, loinc = identified
+    if observation.collected_at is None:
+        return Rejected(
+            RejectionCode.MISSING_COLLECTION_TIME, f"{analyte.value} result has no collection time"
+        )
+    conversion = resolve_unit(analyte, observation.unit, params)
+    if isinstance(conversion, Rejected):
+        return conversion
+    value = parse_value(analyte, observation.value)
+    if isinstance(value, Rejected):
+        return value
+    low, high = parse_reference_range(observation.reference_range)
+    return NormalisedResult(
+        analyte=analyte,
+        loinc=loinc,
+        value=conversion.apply(value),
+        unit=conversion.canonical_unit,
+        original_value=observation.value.strip(),
+        original_unit=conversion.source_text,
+        reference_low=_convert(conversion, low),
+        reference_high=_convert(conversion, high),
+        abnormal_flag=(observation.abnormal_flag or "").strip() or None,
+    )
+
+
+def parse_value(analyte: Analyte, text: str) -> float | Rejected:
+    """A plain decimal, optionally after a comparator (``<5`` is 5); anything else is rejected."""
+    stripped = text.strip()
+    if not stripped:
+        return _non_numeric(f"{analyte.value} value is empty")
+    if len(stripped) > _MAX_VALUE_LENGTH:
+        return _non_numeric(f"{analyte.value} value is too long ({len(stripped)} characters)")
+    match = _VALUE.fullmatch(stripped)
+    if match is None:
+        return _non_numeric(f"{analyte.value} value {_show(stripped)} is not a plain decimal")
+    number = _decimal(match["number"])
+    if number is None:
+        return _non_numeric(
+            f"{analyte.value} value {_show(stripped)} is ambiguous: "
+            "the comma may be a thousands separator"
+        )
+    return number
+
+
+def parse_reference_range(text: str | None) -> Bounds:
+    """OBX-7 style ``low-high``, ``<high`` or ``>low`` (a trailing unit is ignored).
+
+    Anything else, or a low bound above the high one, gives (None, None).
+    """
+    if text is None or len(text) > _MAX_RANGE_LENGTH:
+        return None, None
+    if (match := _INTERVAL.fullmatch(text)) and _is_trailing_unit(match["rest"]):
+        low, high = _decimal(match["low"]), _decimal(match["high"])
+        if low is None or high is None or low > high:
+            return None, None
+        return low, high
+    if (match := _HIGH_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
+        return None, _decimal(match["high"])
+    if (match := _LOW_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
+        return _decimal(match["low"]), None
+    return None, None
+
+
+def _decimal(number: str) -> float | None:
+    """A regex-checked number with ``.`` or a lone decimal comma; None if the comma is ambiguous.
+
+    ``1,500`` may be one and a half or fifteen hundred, so three digits after a comma are
+    not read as decimals.
+    """
+    if "," in number:
+        whole, _, fraction = number.partition(",")
+        if len(fraction) == 3:
+            return None
+        number = f"{whole}.{fraction}"
+    return float(number)
+
+
+def _is_trailing_unit(rest: str) -> bool:
+    """Text after a range's numbers may be a unit or a note, never more of a number."""
+    tail = rest.strip()
+    if not tail or recognise_unit(tail) is not None:
+        return True
+    return tail[0] not in "0123456789.,+-\u2013" and _EXPONENT.match(rest) is None
+
+
+def _convert(conversion: UnitConversion, bound: float | None) -> float | None:
+    return None if bound is None else conversion.apply(bound)
+
+
+def _show(value: str) -> str:
+    """The value itself if it is only digits and signs; otherwise only its length."""
+    if _SHOWABLE_VALUE.fullmatch(value):
+        return repr(value)
+    return f"(text of {len(value)} characters)"
+
+
+def _non_numeric(reason: str) -> Rejected:
+    return Rejected(RejectionCode.NON_NUMERIC_VALUE, reason)

@@ -1,0 +1,47 @@
+"""What lab-ingestion stores: one record per message, result and rejection (pure data)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message_id: uuid.UUID
+    source: str
+    control_id: str
+    channel: str
+    outcome: str  # "accepted" or "not-enrolled"
+    subject_id: str | None
+    result_count: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    result_id: uuid.UUID
+    message_id: uuid.UUID
+    subject_id: str
+    source: str
+    result_key: str
+    status: str  # F, C or P
+    result: NormalisedResult
+    collected_at: datetime
+    reported_at: datetime | None
+    supersedes_result_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class RejectionRecord:
+    rejection_id: uuid.UUID
+    channel: str
+    source: str | None
+    control_id: str | None
+    code: RejectionCode
+    reason: str
+    payload: str  # redacted
+    received_at: datetime

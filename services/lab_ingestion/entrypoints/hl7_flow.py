@@ -1,0 +1,117 @@
+"""One ER7 message in, one ACK out: decode, parse, hand on, acknowledge.
+
+Shared by the MLLP listener and ``POST /v1/hl7``. The ACK is built only after the service
+layer answered, and the service layer answers only after the batch committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from services.lab_ingestion.adapters.hl7_codec import (
+    Header,
+    Hl7InputError,
+    build_ack,
+    parse_oru,
+    read_header,
+    redact,
+)
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS, count_outcome
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
+from shared.contracts.envelope import utc_now
+from shared.contracts.events.lab import Channel
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[Command], Awaitable[IngestOutcome]]
+
+
+def decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # every byte is a character: never fails
+
+
+class Hl7Acknowledger:
+    def __init__(
+        self, submit: Submit, hash_identifier: Callable[[str], str], metrics: LabIngestionMetrics
+    ) -> None:
+        self._submit = submit
+        self._hash = hash_identifier
+        self._metrics = metrics
+
+    async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
+        """The ACK code (AA, AE, AR) and the ACK message for one inbound message."""
+        text = decode(raw)
+        received_at = utc_now()
+        try:
+            message, header = parse_oru(text, channel)
+        except Hl7InputError as error:
+            return await self._reject(text, error, channel, received_at)
+        command = IngestLabMessage(message, lambda: redact(text, self._hash), received_at)
+        outcome = await self._submit_or_error(command)
+        count_outcome(self._metrics, channel.value, message.source, outcome)
+        return self._ack(header, outcome)
+
+    async def _reject(
+        self, text: str, error: Hl7InputError, channel: Channel, received_at: datetime
+    ) -> tuple[str, str]:
+        header = error.header or read_header(text)
+        source = f"{header.sending_application}^{header.sending_facility}" if header else None
+        command = RecordRejectedInput(
+            channel, error.code, error.reason, redact(text, self._hash), received_at,
+            source=source, control_id=header.control_id if header else None,
+        )  # fmt: skip
+        outcome = await self._submit_or_error(command)
+        count_outcome(self._metrics, channel.value, "unknown", outcome)
+        return self._ack(header, outcome)
+
+    async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
+        """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""
+        text = decode(raw)
+        command = RecordRejectedInput(
+            Channel.MLLP, code, reason, redact(text, self._hash), utc_now()
+        )
+        outcome = await self._submit_or_error(command)
+        count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
+        header = read_header(text) if text.lstrip().startswith("MSH") else None
+        return self._ack(header, outcome)[1]
+
+    async def _submit_or_error(self, command: Command) -> IngestOutcome:
+        try:
+            return await self._submit(command)
+        except Exception:  # nothing was stored: the sender must try again
+            log.exception("could not process an HL7 message")
+            return IngestOutcome(
+                accepted=False, reason="temporary internal error; nothing was stored, resend"
+            )
+
+    @staticmethod
+    def _ack(header: Header | None, outcome: IngestOutcome) -> tuple[str, str]:
+        if outcome.accepted:
+            code, reason = "AA", _accepted_text(outcome)
+        else:
+            code = "AR" if outcome.code in MESSAGE_REJECTIONS else "AE"
+            reason = outcome.reason
+        error = None if outcome.accepted else outcome.code or RejectionCode.MALFORMED
+        ack = build_ack(header, code, text=reason, error=error, control_id=uuid.uuid4().hex[:20])
+        return code, ack
+
+
+def _accepted_text(outcome: IngestOutcome) -> str:
+    if outcome.duplicate:
+        return "duplicate message; already stored"
+    if not outcome.enrolled:
+        return "accepted; patient not enrolled, discarded"
+    return f"accepted; {outcome.results} result(s) stored"

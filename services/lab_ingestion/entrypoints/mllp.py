@@ -1,0 +1,105 @@
+"""The MLLP listener: frames in, one ACK per frame out, using python-hl7's MLLP streams.
+
+Messages on one connection are answered in order; a message split across TCP reads is
+reassembled by the stream reader; a frame without its start byte is answered AR and kept;
+a connection closed in the middle of a frame leaves a rejection record (nobody is left to
+answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
+from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
+
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from shared.contracts.events.lab import Channel
+
+log = logging.getLogger(__name__)
+
+
+class MllpListener:
+    def __init__(
+        self,
+        acknowledger: Hl7Acknowledger,
+        metrics: LabIngestionMetrics,
+        host: str,
+        port: int,
+        max_message_bytes: int,
+    ) -> None:
+        self._acknowledger = acknowledger
+        self._metrics = metrics
+        self._host = host
+        self._port = port
+        self._limit = max_message_bytes
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def serve(self, stopping: asyncio.Event) -> None:
+        server = await start_hl7_server(
+            self._on_connection, self._host, self._port, limit=self._limit, reuse_address=True
+        )
+        log.info("MLLP listener started", extra={"port": self._port})
+        try:
+            await stopping.wait()
+        finally:
+            server.close()
+            for task in list(self._connections):
+                task.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 2)
+
+    async def _on_connection(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        try:
+            await self._converse(reader, writer)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            if task is not None:
+                self._connections.discard(task)
+            writer.close()
+
+    async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        while True:
+            try:
+                frame = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
+            except asyncio.IncompleteReadError as incomplete:
+                if incomplete.partial.strip():
+                    await self._acknowledger.reject_frame(
+                        incomplete.partial, RejectionCode.MALFORMED,
+                        "connection closed in the middle of an MLLP frame (truncated message)",
+                    )  # fmt: skip
+                return
+            except asyncio.LimitOverrunError:
+                ack = await self._acknowledger.reject_frame(
+                    b"", RejectionCode.MALFORMED, f"message larger than {self._limit} bytes"
+                )
+                await self._send(writer, ack)
+                return  # the stream cannot be resynchronised: close the connection
+            started = time.perf_counter()
+            frame = frame.lstrip(b"\r\n\t ")  # tolerate line noise between frames
+            if not frame.startswith(START_BLOCK):
+                ack = await self._acknowledger.reject_frame(
+                    frame[:-2],
+                    RejectionCode.MALFORMED,
+                    "MLLP frame does not start with <VT> (0x0B)",
+                )
+            else:
+                _, ack = await self._acknowledger.acknowledge(frame[1:-2], Channel.MLLP)
+            await self._send(writer, ack)
+            self._metrics.ack_latency.labels(Channel.MLLP.value).observe(
+                time.perf_counter() - started
+            )
+
+    @staticmethod
+    async def _send(writer: HL7StreamWriter, ack: str) -> None:
+        writer.writeblock(ack.encode())
+        await writer.drain()

@@ -1,0 +1,30 @@
+"""Count what happened to one inbound message (shared by every channel)."""
+
+from __future__ import annotations
+
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.service_layer.commands import IngestOutcome
+
+MESSAGE_REJECTIONS = {
+    RejectionCode.MALFORMED,
+    RejectionCode.UNSUPPORTED_MESSAGE,
+    RejectionCode.UNKNOWN_SOURCE,
+}
+
+
+def count_outcome(
+    metrics: LabIngestionMetrics, channel: str, source: str, outcome: IngestOutcome
+) -> None:
+    label = source if outcome.code is not RejectionCode.UNKNOWN_SOURCE else "unknown"
+    metrics.received.labels(channel, label).inc()
+    if outcome.accepted:
+        metrics.accepted.labels(channel, label).inc()
+        if outcome.duplicate:
+            metrics.duplicates.labels(channel).inc()
+        if not outcome.enrolled:
+            metrics.unmatched.labels(channel).inc()
+        metrics.results.labels(channel).inc(outcome.results)
+    else:
+        reason = outcome.code.value if outcome.code else "unknown"
+        metrics.rejected.labels(channel, label, reason).inc()

@@ -1,0 +1,50 @@
+"""Commands lab-ingestion's entrypoints hand to the service layer, and what comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from shared.contracts.events.lab import Channel
+
+
+@dataclass(frozen=True)
+class IngestLabMessage:
+    """Store a parsed message's trial results (or its rejection) durably."""
+
+    message: LabMessage
+    redact: Callable[[], str]  # the payload without identifying fields, for a rejection
+    received_at: datetime
+    check_source: bool = True  # HL7 senders must be on the allow-list
+
+
+@dataclass(frozen=True)
+class RecordRejectedInput:
+    """Keep an input that could not even be parsed."""
+
+    channel: Channel
+    code: RejectionCode
+    reason: str
+    redacted_payload: str
+    received_at: datetime
+    source: str | None = None
+    control_id: str | None = None
+
+
+Command = IngestLabMessage | RecordRejectedInput
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    accepted: bool
+    code: RejectionCode | None = None
+    reason: str = ""
+    duplicate: bool = False
+    enrolled: bool = True
+    results: int = 0
+
+    @classmethod
+    def rejected(cls, code: RejectionCode, reason: str) -> IngestOutcome:
+        return cls(accepted=False, code=code, reason=reason)

@@ -1,0 +1,73 @@
+"""The events lab-ingestion emits, built from what it stored (no PHI in any of them)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.lab_ingestion.domain.model import ResultStatusCode
+from services.lab_ingestion.domain.records import RejectionRecord, ResultRecord
+from shared.contracts.envelope import Envelope
+from shared.contracts.events.lab import (
+    Analyte,
+    Channel,
+    LabMessageRejected,
+    LabResultCancelled,
+    LabResultRecorded,
+    ResultStatus,
+)
+from shared.messaging.outbox import make_envelope
+
+PRODUCER = "lab-ingestion"
+
+
+def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
+    result = record.result
+    status = ResultStatus.CORRECTED if record.status == "C" else ResultStatus.FINAL
+    payload = LabResultRecorded(
+        result_id=record.result_id,
+        analyte=result.analyte,
+        loinc=result.loinc,
+        value=result.value,
+        unit=result.unit,
+        original_value=result.original_value[:64],
+        original_unit=result.original_unit[:64],
+        reference_low=result.reference_low,
+        reference_high=result.reference_high,
+        abnormal_flag=(result.abnormal_flag or None) and result.abnormal_flag[:10],
+        status=status,
+        supersedes_result_id=record.supersedes_result_id,
+        collected_at=record.collected_at,
+        reported_at=record.reported_at,
+        source=record.source[:100],
+        channel=channel,
+    )
+    return make_envelope(
+        payload, producer=PRODUCER, subject_id=record.subject_id, occurred_at=record.collected_at
+    )
+
+
+def cancelled_event(
+    subject_id: str, cancelled: uuid.UUID, analyte: Analyte, status: str, source: str
+) -> Envelope:
+    reason = "deleted" if status == ResultStatusCode.DELETED.value else "cannot-be-obtained"
+    payload = LabResultCancelled(
+        result_id=uuid.uuid4(),
+        cancelled_result_id=cancelled,
+        analyte=analyte,
+        reason=reason,
+        source=source[:100],
+    )
+    return make_envelope(payload, producer=PRODUCER, subject_id=subject_id)
+
+
+def rejected_event(record: RejectionRecord) -> Envelope:
+    payload = LabMessageRejected(
+        rejection_id=record.rejection_id,
+        channel=Channel(record.channel),
+        source=record.source[:100] if record.source else None,
+        message_control_id=record.control_id[:64] if record.control_id else None,
+        reason_code=record.code.value,
+        reason=record.reason[:500],
+        received_at=record.received_at,
+    )
+    return make_envelope(payload, producer=PRODUCER, subject_id=None)

@@ -1,0 +1,236 @@
+"""Store a batch of lab messages in one unit of work: match, normalise, record, emit.
+
+Rules (issue 3, PROTOCOL section 6):
+- HL7 senders must be on the allow-list (else AR); a duplicate (source, control id) is
+  accepted again and stored once.
+- The patient identifier is hashed at once; results of patients who are not enrolled are
+  counted and discarded with no identifier kept.
+- Observations of analytes the trial does not use are ignored. A trial result that cannot be
+  used (unit, value, collection time, status) rejects the whole message (AE): the lab fixes
+  and resends it, and no half of a message is ever stored.
+- F and C are emitted on `lab.results.v1` (a correction names the result it supersedes);
+  P is stored but not emitted; X and D cancel the earlier result with an event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    NormalisedResult,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+    ResultStatusCode,
+)
+from services.lab_ingestion.domain.normalise import UnitParameters, normalise
+from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
+from services.lab_ingestion.service_layer.events import (
+    cancelled_event,
+    recorded_event,
+    rejected_event,
+)
+from shared.contracts.envelope import utc_now
+from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
+
+SourceKey = tuple[str, str]
+EMITTED = {ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value}
+CANCELLING = {ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value}
+KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
+
+
+@dataclass
+class BatchContext:
+    """What the batch read from the database, and what it will write."""
+
+    allowed: set[SourceKey]
+    known: set[SourceKey]
+    subjects: dict[str, str]
+    latest: dict[SourceKey, uuid.UUID]
+    messages: list[MessageRecord] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
+    cancellations: list[uuid.UUID] = field(default_factory=list)
+    rejections: list[RejectionRecord] = field(default_factory=list)
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class BatchIngestor:
+    def __init__(
+        self,
+        uow_factory: Callable[[], Any],
+        hash_identifier: Callable[[str], str],
+        params: UnitParameters | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._hash = hash_identifier
+        self._params = params or UnitParameters()
+
+    async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
+        ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
+        async with self._uow_factory() as uow:
+            context = await self._load(uow, ingests)
+            outcomes = [self._apply(context, command) for command in commands]
+            await self._store(uow, context)
+            await uow.commit()
+        return outcomes
+
+    async def _load(self, uow: Any, ingests: list[IngestLabMessage]) -> BatchContext:
+        messages = [c.message for c in ingests]
+        hmacs = [self._hash(m.patient_identifier) for m in messages if m.patient_identifier]
+        result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
+        return BatchContext(
+            allowed=await uow.labs.allowed_sources(),
+            known=await uow.labs.known_messages([(m.source, m.control_id) for m in messages]),
+            subjects=await uow.labs.subjects_by_hmac(hmacs),
+            latest=await uow.labs.latest_results(result_keys),
+        )
+
+    def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
+        if isinstance(command, RecordRejectedInput):
+            self._reject(context, command, command.code, command.reason)
+            return IngestOutcome.rejected(command.code, command.reason)
+        outcome = self._check(context, command)
+        if outcome is not None:
+            if not outcome.accepted and outcome.code is not None:
+                self._reject(context, command, outcome.code, outcome.reason)
+            return outcome
+        return self._accept(context, command)
+
+    def _check(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome | None:
+        """An early answer for a message (rejection or duplicate), or None to go on."""
+        message = command.message
+        key = (message.source, message.control_id)
+        sender = (message.source_application, message.source_facility)
+        if command.check_source and sender not in context.allowed:
+            return IngestOutcome.rejected(
+                RejectionCode.UNKNOWN_SOURCE,
+                f"sender {message.source!r} (MSH-3^MSH-4) is not on the allow-list",
+            )
+        if key in context.known:
+            return IngestOutcome(accepted=True, duplicate=True)
+        if not message.patient_identifier:
+            return IngestOutcome.rejected(
+                RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
+            )
+        return None
+
+    def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
+        message = command.message
+        assert message.patient_identifier is not None
+        subject_id = context.subjects.get(self._hash(message.patient_identifier))
+        planned = self._plan(message)
+        if isinstance(planned, Rejected):
+            self._reject(context, command, planned.code, planned.reason)
+            return IngestOutcome.rejected(planned.code, planned.reason)
+        context.known.add((message.source, message.control_id))
+        message_id = uuid.uuid4()
+        outcome = "accepted" if subject_id else "not-enrolled"
+        context.messages.append(
+            MessageRecord(
+                message_id, message.source, message.control_id, message.channel.value, outcome,
+                subject_id, len(planned) if subject_id else 0, command.received_at,
+            )
+        )  # fmt: skip
+        if subject_id is None:
+            return IngestOutcome(accepted=True, enrolled=False)
+        for observation, normalised in planned:
+            self._record(
+                context, message=message, message_id=message_id, subject_id=subject_id,
+                observation=observation, normalised=normalised,
+            )  # fmt: skip
+        return IngestOutcome(accepted=True, results=len(planned))
+
+    def _plan(
+        self, message: LabMessage
+    ) -> list[tuple[ObservationInput, NormalisedResult | None]] | Rejected:
+        """Each trial observation with its normalised value (None for a cancellation)."""
+        planned: list[tuple[ObservationInput, NormalisedResult | None]] = []
+        for observation in message.observations:
+            if identify_analyte(observation.codes) is None:
+                continue
+            status = observation.status.strip().upper()
+            if status not in KNOWN_STATUSES:
+                return Rejected(
+                    RejectionCode.UNKNOWN_STATUS, f"result status {observation.status!r} unknown"
+                )
+            if status in CANCELLING:
+                planned.append((observation, None))
+                continue
+            normalised = normalise(observation, self._params)
+            if isinstance(normalised, Rejected):
+                return normalised
+            if normalised is not None:
+                planned.append((observation, normalised))
+        if not planned:
+            return Rejected(
+                RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
+            )
+        return planned
+
+    def _record(
+        self,
+        context: BatchContext,
+        *,
+        message: LabMessage,
+        message_id: uuid.UUID,
+        subject_id: str,
+        observation: ObservationInput,
+        normalised: NormalisedResult | None,
+    ) -> None:
+        key = (message.source, observation.result_key)
+        previous = context.latest.get(key)
+        status = observation.status.strip().upper()
+        if normalised is None:  # X or D: withdraw the earlier result, if there is one
+            if previous is not None:
+                context.cancellations.append(previous)
+                del context.latest[key]
+                analyte = identify_analyte(observation.codes)
+                assert analyte is not None
+                event = cancelled_event(subject_id, previous, analyte[0], status, message.source)
+                context.events.append((LAB_RESULTS, event))
+            return
+        result_id = uuid.uuid4()
+        assert observation.collected_at is not None  # normalise() rejects a missing time
+        record = ResultRecord(
+            result_id, message_id, subject_id, message.source, observation.result_key, status,
+            normalised, observation.collected_at, observation.reported_at, previous,
+        )  # fmt: skip
+        context.results.append(record)
+        context.latest[key] = result_id
+        if status in EMITTED:
+            context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
+
+    def _reject(
+        self, context: BatchContext, command: Command, code: RejectionCode, reason: str
+    ) -> None:
+        if isinstance(command, RecordRejectedInput):
+            channel, source, control_id = command.channel, command.source, command.control_id
+            payload, received_at = command.redacted_payload, command.received_at
+        else:
+            message = command.message
+            channel, source, control_id = message.channel, message.source, message.control_id
+            payload, received_at = command.redact(), command.received_at
+        record = RejectionRecord(
+            uuid.uuid4(), channel.value, source, control_id, code, reason, payload, received_at
+        )
+        context.rejections.append(record)
+        context.events.append((LAB_REJECTED, rejected_event(record)))
+
+    async def _store(self, uow: Any, context: BatchContext) -> None:
+        await uow.labs.add_messages(context.messages)
+        await uow.labs.add_results(context.results)
+        await uow.labs.cancel_results(context.cancellations, utc_now())
+        await uow.labs.add_rejections(context.rejections)
+        for topic, envelope in context.events:
+            uow.outbox.add(topic, envelope)

@@ -1,0 +1,91 @@
+"""Helpers to drive lab-ingestion through its real interfaces: MLLP socket and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+VT, FS, CR = b"\x0b", b"\x1c", b"\r"
+MRN = "MRN4711"
+NAME = "DOE^JOHN"
+BIRTH = "19580214"
+TS = "20261120081500+0100"
+
+
+def frame(message: str) -> bytes:
+    return VT + message.encode() + FS + CR
+
+
+def oru(
+    control_id: str,
+    observations: Sequence[str],
+    *,
+    mrn: str = MRN,
+    application: str = "LIS",
+    facility: str = "HOSP",
+    version: str = "2.5.1",
+    separator: str = "\r",
+    order: str = "ORD1",
+    order_time: str = TS,
+) -> str:
+    """An ORU^R01 with one OBR and the given OBX segments (without their set ids)."""
+    segments = [
+        f"MSH|^~\\&|{application}|{facility}|LENA|TRIAL|20261120090000+0100||ORU^R01|"
+        f"{control_id}|P|{version}",
+        f"PID|1||{mrn}^^^HOSP^MR||{NAME}^^^^^L|SMITH|{BIRTH}|M|||1 Main St^^Bern^^3000^CH"
+        "||+41311234567",
+        "NK1|1|DOE^JANE|SPO",
+        f"OBR|1|PLC1|{order}|LAB^Lab panel|||{order_time}",
+    ]
+    segments += [f"OBX|{i}|{obx}" for i, obx in enumerate(observations, start=1)]
+    return separator.join(segments) + separator
+
+
+def obx(
+    loinc: str,
+    value: str,
+    unit: str,
+    *,
+    status: str = "F",
+    sub_id: str = "",
+    ref: str = "",
+    observed: str = TS,
+) -> str:
+    """OBX fields 2..14 (value type through observation time)."""
+    return f"NM|{loinc}^Test^LN|{sub_id}|{value}|{unit}|{ref}||||{status}|||{observed}"
+
+
+class MllpClient:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int) -> MllpClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def ack(self, timeout: float = 15) -> str:
+        block = await asyncio.wait_for(self.reader.readuntil(FS + CR), timeout)
+        assert block.startswith(VT), block
+        return block[1:-2].decode()
+
+    async def exchange(self, message: str) -> str:
+        await self.send(frame(message))
+        return await self.ack()
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+def msa(ack: str) -> list[str]:
+    """The MSA fields of an ACK: [MSA, code, control id, text]."""
+    for segment in ack.split("\r"):
+        if segment.startswith("MSA"):
+            return segment.split("|")
+    raise AssertionError(f"no MSA in {ack!r}")

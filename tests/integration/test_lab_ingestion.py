@@ -1,0 +1,367 @@
+"""lab-ingestion through its real interfaces (MLLP socket, HTTP) on PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+import pytest
+
+from cachexia.services import service_definition
+from services.lab_ingestion.adapters.repository import add_source
+from services.lab_ingestion.domain.matching import hospital_id_hmac
+from shared.auth import Role, create_token
+from shared.contracts.envelope import Envelope
+from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS, TRIAL_SUBJECTS
+from shared.runtime import ServiceRuntime
+from shared.secrets import subject_hmac_key
+from shared.settings import PlatformSettings
+from tests.factories import subject_enrolled
+from tests.integration.lab_fixtures import (
+    BIRTH,
+    MRN,
+    VT,
+    MllpClient,
+    frame,
+    msa,
+    obx,
+    oru,
+)
+from tests.integration.messaging_fixtures import (
+    make_relay,
+    migrated_pool,
+    read_topic,
+    record,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+SUBJECT = "S-100"
+
+
+@dataclass
+class Lab:
+    runtime: ServiceRuntime
+    settings: PlatformSettings
+    http: str
+    lab_token: str
+    site_token: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self.runtime.pool is not None
+        return self.runtime.pool
+
+    async def mllp(self) -> MllpClient:
+        return await MllpClient.connect(self.settings.lab_ingestion_mllp_port)
+
+    async def events(self, topic: str, at_least: int) -> list[Envelope]:
+        values = await read_topic(self.settings.kafka_servers, topic, at_least)
+        return [Envelope.from_bytes(v) for v in values]
+
+
+@pytest.fixture
+async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
+    runtime = ServiceRuntime(service_definition("lab-ingestion"), settings)
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    await asyncio.wait_for(runtime.started.wait(), 60)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn:
+        await add_source(conn, "LIS", "HOSP")
+        lab_token = await create_token(conn, "central-lab", Role.LAB)
+        site_token = await create_token(conn, "site", Role.SITE)
+    producer = await migrated_pool(database, "producer")
+    enrolment = subject_enrolled(SUBJECT)
+    hmac = hospital_id_hmac(subject_hmac_key(settings), MRN)
+    enrolment = enrolment.model_copy(
+        update={"payload": {**enrolment.payload, "hospital_id_hmac": hmac}}
+    )
+    await record(producer, TRIAL_SUBJECTS, [enrolment], commit=True)
+    stopping = asyncio.Event()
+    relay = asyncio.create_task(
+        make_relay(producer, settings.kafka_servers, "producer").run(stopping)
+    )
+    pool = runtime.pool
+
+    async def enrolled() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM enrolled_subjects"))
+
+    await wait_until(enrolled, timeout=30)
+    yield Lab(
+        runtime,
+        settings,
+        f"http://127.0.0.1:{settings.lab_ingestion_http_port}",
+        lab_token,
+        site_token,
+    )
+    stopping.set()
+    runtime.stopping.set()
+    await asyncio.wait_for(asyncio.gather(relay, task), 30)
+    await producer.close()
+
+
+CONVERSIONS = [
+    # loinc, value, unit as sent, analyte, canonical value, canonical unit
+    ("1988-5", "12.5", "mg/L", "crp", 12.5, "mg/L"),
+    ("30522-7", "1.5", "mg/dL", "crp", 15.0, "mg/L"),
+    ("1988-5", "95.24", "nmol/L", "crp", 10.0, "mg/L"),
+    ("751-8", "2.1", "10*9/L", "neutrophils", 2.1, "10*9/L"),
+    ("26499-4", "2.1", "10*3/uL", "neutrophils", 2.1, "10*9/L"),
+    ("751-8", "2100", "/uL", "neutrophils", 2.1, "10*9/L"),
+    ("777-3", "150", "x10\\S\\9/L", "platelets", 150.0, "10*9/L"),  # x10^9/L, escaped
+    ("26515-7", "150", "K/uL", "platelets", 150.0, "10*9/L"),
+    ("718-7", "12.5", "g/dL", "haemoglobin", 12.5, "g/dL"),
+    ("718-7", "125", "g/L", "haemoglobin", 12.5, "g/dL"),
+    ("718-7", "7.76", "mmol/L", "haemoglobin", 7.76 * 1.611, "g/dL"),
+    ("1742-6", "30", "U/L", "alt", 30.0, "U/L"),
+    ("1920-8", "0.5", "ukat/L", "ast", 30.0, "U/L"),
+    ("1975-2", "1.2", "mg/dL", "bilirubin", 1.2, "mg/dL"),
+    ("1975-2", "17.1", "umol/L", "bilirubin", 1.0, "mg/dL"),
+    ("2160-0", "1.1", "mg/dL", "creatinine", 1.1, "mg/dL"),
+    ("14682-9", "88.4", "µmol/L", "creatinine", 1.0, "mg/dL"),
+]
+
+
+async def test_every_analyte_and_unit_is_normalised_stored_and_emitted(lab: Lab) -> None:
+    observations = [
+        obx(loinc, value, unit, sub_id=str(i))
+        for i, (loinc, value, unit, *_) in enumerate(CONVERSIONS)
+    ]
+    observations.append(obx("2345-7", "5.5", "mmol/L", sub_id="glucose"))  # not a trial analyte
+    client = await lab.mllp()
+    ack = await client.exchange(oru("ALL-1", observations))
+    await client.close()
+    assert msa(ack)[1:3] == ["AA", "ALL-1"], ack
+
+    rows = await lab.pool.fetch(
+        "SELECT result_key, analyte, value, unit FROM results ORDER BY result_key"
+    )
+    assert len(rows) == len(CONVERSIONS)
+    by_sub_id = {r["result_key"].rsplit("|", 1)[1]: r for r in rows}
+    for i, (_, _, _, analyte, value, unit) in enumerate(CONVERSIONS):
+        row = by_sub_id[str(i)]
+        assert (row["analyte"], row["unit"]) == (analyte, unit)
+        assert row["value"] == pytest.approx(value, rel=1e-6)
+    events = await lab.events(LAB_RESULTS, len(CONVERSIONS))
+    assert len(events) == len(CONVERSIONS)
+    assert {e.subject_id for e in events} == {SUBJECT}
+    assert all(e.payload["status"] == "final" for e in events)
+
+
+async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
+    client = await lab.mllp()
+    assert msa(await client.exchange(oru("C-1", [obx("1988-5", "40", "mg/L")])))[1] == "AA"
+    assert (
+        msa(await client.exchange(oru("C-2", [obx("1988-5", "35", "mg/L", status="C")])))[1] == "AA"
+    )
+    assert msa(await client.exchange(oru("C-3", [obx("1988-5", "", "", status="D")])))[1] == "AA"
+    prelim = oru("C-4", [obx("718-7", "11", "g/dL", status="P")], order="ORD2")
+    assert msa(await client.exchange(prelim))[1] == "AA"
+    await client.close()
+
+    events = await lab.events(LAB_RESULTS, 3)
+    kinds = [(e.event_type, e.payload.get("status")) for e in events]
+    assert kinds == [
+        ("LabResultRecorded", "final"),
+        ("LabResultRecorded", "corrected"),
+        ("LabResultCancelled", None),
+    ]
+    original, correction, cancel = (e.payload for e in events)
+    assert correction["supersedes_result_id"] == original["result_id"]
+    assert cancel["cancelled_result_id"] == correction["result_id"]
+    assert cancel["reason"] == "deleted"
+    stored = await lab.pool.fetch(
+        "SELECT status, cancelled_at IS NOT NULL AS cancelled FROM results ORDER BY recorded_at"
+    )
+    assert [(r["status"], r["cancelled"]) for r in stored] == [
+        ("F", False),
+        ("C", True),
+        ("P", False),
+    ]
+
+
+async def test_duplicate_message_is_acknowledged_again_and_stored_once(lab: Lab) -> None:
+    message = oru("DUP-1", [obx("1988-5", "50", "mg/L")])
+    client = await lab.mllp()
+    first, second = await client.exchange(message), await client.exchange(message)
+    await client.close()
+    assert msa(first)[1:3] == msa(second)[1:3] == ["AA", "DUP-1"]
+    assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 1
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    assert len(await lab.events(LAB_RESULTS, 1)) == 1
+
+
+async def test_patient_not_enrolled_is_acknowledged_counted_and_discarded(lab: Lab) -> None:
+    client = await lab.mllp()
+    ack = await client.exchange(oru("NE-1", [obx("1988-5", "50", "mg/L")], mrn="MRN9999"))
+    await client.close()
+    assert msa(ack)[1] == "AA"
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+    assert await lab.pool.fetchval("SELECT outcome FROM messages") == "not-enrolled"
+    async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
+        metrics = await response.text()
+    assert 'lab_unmatched_patient_total{channel="mllp"} 1.0' in metrics
+    assert "MRN9999" not in await _everything_stored(lab.pool)
+
+
+@pytest.mark.parametrize(
+    ("message", "reason_part"),
+    [
+        (oru("AE-1", [obx("2345-7", "5.5", "mmol/L")]), "no result of a trial analyte"),
+        (oru("AE-1", [obx("1988-5", "12", "U/L")]), "U/L"),
+        (oru("AE-1", [obx("1988-5", "12", "mg/L", observed="")], order_time=""), "collect"),
+        (oru("AE-1", [obx("1988-5", "twelve", "mg/L")]), "not a plain decimal"),
+    ],
+)
+async def test_unusable_results_are_answered_ae_with_reason_and_kept(
+    lab: Lab, message: str, reason_part: str
+) -> None:
+    client = await lab.mllp()
+    ack = await client.exchange(message)
+    await client.close()
+    fields = msa(ack)
+    assert fields[1:3] == ["AE", "AE-1"], ack
+    assert reason_part.lower() in fields[3].lower()
+    assert "\rERR|" in ack
+    rejection = await lab.pool.fetchrow("SELECT reason_code, payload FROM rejections")
+    assert rejection is not None
+    assert MRN not in rejection["payload"] and "DOE" not in rejection["payload"]
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+    rejected = await lab.events(LAB_REJECTED, 1)
+    assert rejected[0].payload["reason_code"] == rejection["reason_code"]
+
+
+async def test_unknown_sender_is_rejected_ar(lab: Lab) -> None:
+    client = await lab.mllp()
+    ack = await client.exchange(oru("UNK-1", [obx("1988-5", "50", "mg/L")], application="ROGUE"))
+    await client.close()
+    assert msa(ack)[1:3] == ["AR", "UNK-1"]
+    assert "allow-list" in msa(ack)[3]
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
+
+
+async def test_framing_split_reads_pipelining_garbage_and_truncation(lab: Lab) -> None:
+    client = await lab.mllp()
+    data = frame(oru("SPLIT-1", [obx("1988-5", "20", "mg/L")], separator="\r\n"))
+    for part in (data[:7], data[7:60], data[60:]):  # one message over three TCP writes
+        await client.send(part)
+        await asyncio.sleep(0.05)
+    assert msa(await client.ack())[1:3] == ["AA", "SPLIT-1"]
+
+    pipelined = b"".join(
+        frame(oru(f"PIPE-{i}", [obx("1988-5", str(20 + i), "mg/L")], order=f"P{i}", separator="\n"))
+        for i in range(3)
+    )
+    await client.send(pipelined)  # several messages on one connection, one write
+    assert [msa(await client.ack())[2] for _ in range(3)] == ["PIPE-0", "PIPE-1", "PIPE-2"]
+
+    await client.send(b"this is not MLLP\x1c\r")
+    garbage = msa(await client.ack())
+    assert garbage[1] == "AR" and "VT" in garbage[3]
+    await client.send(VT + b"MSH|^~\\&|LIS|HOSP|LENA|TRIAL|2026||ORU^R01|TRUNC")
+    await client.close()  # closed in the middle of a frame: nobody to answer, but kept
+
+    async def truncation_kept() -> bool:
+        reasons = await lab.pool.fetch("SELECT reason FROM rejections")
+        return any("truncated" in r["reason"] for r in reasons)
+
+    await wait_until(truncation_kept, timeout=10)
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 4
+
+
+async def test_http_channels_need_the_lab_role(lab: Lab) -> None:
+    hl7 = oru("HTTP-1", [obx("1988-5", "30", "mg/L")])
+    fhir = {
+        "resourceType": "Observation",
+        "id": "crp-1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
+        "subject": {"identifier": {"system": "urn:hosp", "value": MRN}},
+        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
+        "valueQuantity": {
+            "value": 3.1,
+            "unit": "mg/dL",
+            "system": "http://unitsofmeasure.org",
+            "code": "mg/dL",
+        },
+    }
+    body = {
+        "message_id": "J-1",
+        "source": {"application": "LIS", "facility": "HOSP"},
+        "patient": {"identifier": MRN},
+        "results": [{"result_id": "R1", "loinc": "777-3", "value": "180", "unit": "10*9/L",
+                     "status": "final", "collected_at": "2026-11-20T08:00:00+01:00"}],
+    }  # fmt: skip
+    lab_auth = {"Authorization": f"Bearer {lab.lab_token}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{lab.http}/v1/hl7", data=hl7) as anonymous:
+            assert anonymous.status == 401
+        async with http.post(
+            f"{lab.http}/v1/hl7", data=hl7, headers={"Authorization": f"Bearer {lab.site_token}"}
+        ) as site:
+            assert site.status == 403
+        async with http.post(f"{lab.http}/v1/hl7", data=hl7, headers=lab_auth) as ack:
+            assert ack.status == 200
+            assert msa(await ack.text())[1:3] == ["AA", "HTTP-1"]
+        async with http.post(
+            f"{lab.http}/fhir/Observation", json=fhir, headers=lab_auth
+        ) as created:
+            assert created.status == 201, await created.text()
+            assert (await created.json())["resourceType"] == "OperationOutcome"
+        async with http.post(
+            f"{lab.http}/fhir/Observation", json={"resourceType": "Observation"}, headers=lab_auth
+        ) as invalid:
+            assert invalid.status == 400
+            assert (await invalid.json())["resourceType"] == "OperationOutcome"
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "batch",
+            "entry": [{"resource": {**fhir, "id": "crp-2"}}],
+        }
+        async with http.post(f"{lab.http}/fhir", json=bundle, headers=lab_auth) as batch:
+            assert batch.status == 200
+            assert (await batch.json())["entry"][0]["response"]["status"].startswith("201")
+        async with http.post(f"{lab.http}/v1/lab-results", json=body, headers=lab_auth) as accepted:
+            assert accepted.status == 202, await accepted.text()
+        async with http.post(
+            f"{lab.http}/v1/lab-results", data=b"{oops", headers=lab_auth
+        ) as broken:
+            assert broken.status == 400
+    values = {
+        (r["analyte"], r["value"])
+        for r in await lab.pool.fetch("SELECT analyte, value FROM results")
+    }
+    assert values == {("crp", 30.0), ("crp", 31.0), ("platelets", 180.0)}
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 2
+
+
+async def test_no_phi_leaves_the_edge(lab: Lab) -> None:
+    client = await lab.mllp()
+    await client.exchange(oru("PHI-1", [obx("1988-5", "50", "mg/L")]))
+    await client.exchange(oru("PHI-2", [obx("1988-5", "50", "furlongs")]))
+    await client.exchange("MSH|^~\\&|LIS|HOSP|broken\rPID|1||" + MRN + "||DOE^JOHN||" + BIRTH)
+    await client.close()
+    stored = await _everything_stored(lab.pool)
+    for phi in (MRN, "DOE", "JOHN", BIRTH, "Main St", "SMITH", "+41311234567"):
+        assert phi not in stored, phi
+    published = json.dumps([e.payload for e in await lab.events(LAB_RESULTS, 1)])
+    published += json.dumps([e.payload for e in await lab.events(LAB_REJECTED, 2)])
+    for phi in (MRN, "DOE", BIRTH):
+        assert phi not in published
+
+
+async def _everything_stored(pool: asyncpg.Pool) -> str:
+    rows = []
+    for table in ("messages", "results", "rejections", "outbox", "dead_letters"):
+        rows += [dict(r) for r in await pool.fetch(f"SELECT * FROM {table}")]
+    return json.dumps(
+        rows,
+        default=lambda v: (
+            bytes(v).decode(errors="replace") if isinstance(v, bytes | memoryview) else str(v)
+        ),
+    )

@@ -1,0 +1,572 @@
+"""FHIR R4 Observation/Bundle parsing, OperationOutcome and redaction (lab-ingestion)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.lab_ingestion.adapters.fhir_parser import (
+    FhirInputError,
+    Issue,
+    operation_outcome,
+    parse_bundle,
+    parse_observation,
+    redact_fhir,
+)
+from services.lab_ingestion.domain.model import Coding, LabMessage
+from shared.contracts.events.lab import Channel
+
+MRN = "MRN-4711-0815"
+MRN_SYSTEM = "urn:oid:1.2.276.0.76.4.8"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+PATIENT_UUID = "urn:uuid:7f1d8c9e-3b7a-4c1e-9f52-2a6b0c4d5e61"
+
+CRP_OBSERVATION_JSON = """
+{
+  "resourceType": "Observation",
+  "id": "crp-20261120-1",
+  "identifier": [{"system": "urn:oid:1.2.276.0.76.3.1.99.1", "value": "LIS-R-000123"}],
+  "status": "final",
+  "category": [{"coding": [{
+    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+    "code": "laboratory"}]}],
+  "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5",
+    "display": "C reactive protein [Mass/volume] in Serum or Plasma"}]},
+  "subject": {"identifier": {"system": "urn:oid:1.2.276.0.76.4.8", "value": "MRN-4711-0815"},
+              "display": "Doe, Jane"},
+  "effectiveDateTime": "2026-11-20T08:00:00+01:00",
+  "issued": "2026-11-20T10:15:00.000+01:00",
+  "valueQuantity": {"value": 1.50, "unit": "mg/dL", "system": "http://unitsofmeasure.org",
+                    "code": "mg/dL"},
+  "interpretation": [{"coding": [{
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "code": "H"}]}],
+  "referenceRange": [{"high": {"value": 0.5, "unit": "mg/dL",
+    "system": "http://unitsofmeasure.org", "code": "mg/dL"}}]
+}
+"""
+
+
+def crp() -> dict[str, Any]:
+    """The CRP Observation decoded as the HTTP entrypoint does (decimals kept exact)."""
+    return json.loads(CRP_OBSERVATION_JSON, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+def hash_identifier(value: str) -> str:
+    return hmac.new(b"test-key", value.encode(), hashlib.sha256).hexdigest()
+
+
+def patient_resource() -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "id": "pat-1",
+        "identifier": [
+            {
+                "type": {"coding": [{"code": "MR"}]},
+                "system": MRN_SYSTEM,
+                "value": MRN,
+            }
+        ],
+        "name": [{"use": "official", "family": "Doe", "given": ["Jane", "Mary"]}],
+        "gender": "female",
+        "birthDate": "1957-03-14",
+        "address": [{"line": ["12 Elm Street"], "city": "Springfield", "postalCode": "12345"}],
+        "telecom": [{"system": "phone", "value": "+49 30 1234567"}],
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">Jane Doe, 1957-03-14</div>',
+        },
+    }
+
+
+def observation(**changes: Any) -> dict[str, Any]:
+    resource = crp()
+    for key, value in changes.items():
+        if value is None:
+            resource.pop(key, None)
+        else:
+            resource[key] = value
+    return resource
+
+
+def transaction(*entries: dict[str, Any], kind: str = "transaction") -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def post(resource: dict[str, Any], full_url: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"]},
+    }
+    if full_url:
+        entry["fullUrl"] = full_url
+    return entry
+
+
+def parse(resource: dict[str, Any]) -> LabMessage:
+    return parse_observation(resource, "LIS", "HOSP")
+
+
+def only_issue(exc: pytest.ExceptionInfo[FhirInputError]) -> Issue:
+    assert len(exc.value.issues) == 1, exc.value.issues
+    return exc.value.issues[0]
+
+
+# --- Observation ---------------------------------------------------------------------------
+
+
+def test_crp_in_mg_dl_maps_every_field() -> None:
+    message = parse(crp())
+
+    assert message.channel is Channel.FHIR
+    assert (message.source_application, message.source_facility) == ("LIS", "HOSP")
+    assert message.patient_identifier == MRN
+    assert message.control_id == "urn:oid:1.2.276.0.76.3.1.99.1|LIS-R-000123"
+    (obs,) = message.observations
+    assert obs.result_key == message.control_id
+    assert obs.codes == (
+        Coding("1988-5", LOINC, "C reactive protein [Mass/volume] in Serum or Plasma"),
+    )
+    assert obs.value == "1.50"  # the decimal as sent, trailing zero kept
+    assert obs.unit == ("mg/dL",)
+    assert obs.reference_range == "<0.5"
+    assert obs.abnormal_flag == "H"
+    assert obs.status == "F"
+    cet = timezone(timedelta(hours=1))
+    assert obs.collected_at == datetime(2026, 11, 20, 8, 0, tzinfo=cet)
+    assert obs.collected_at is not None and obs.collected_at.utcoffset() is not None
+    assert obs.reported_at == datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
+
+
+def test_float_decoded_value_and_distinct_ucum_code_and_local_unit() -> None:
+    quantity = {"value": 12, "unit": "mg/l", "system": UCUM, "code": "mg/L"}
+    resource = json.loads(CRP_OBSERVATION_JSON) | {"valueQuantity": quantity}
+    (obs,) = parse(resource).observations
+    assert obs.value == "12"
+    assert obs.unit == ("mg/L", "mg/l")
+
+
+def test_quantity_comparator_is_kept_so_the_value_is_not_taken_as_exact() -> None:
+    quantity = {"value": Decimal("0.3"), "comparator": "<", "unit": "mg/L", "code": "mg/L"}
+    (obs,) = parse(observation(valueQuantity=quantity)).observations
+    assert obs.value == "<0.3"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(Decimal("1E-2"), "0.01"), (Decimal("2.0E+2"), "200"), (Decimal("1E+100000"), "1E+100000")],
+)
+def test_decimal_text_is_plain_and_bounded(value: Decimal, text: str) -> None:
+    (obs,) = parse(observation(valueQuantity={"value": value, "code": "mg/L"})).observations
+    assert obs.value == text
+
+
+def test_value_string_has_no_unit() -> None:
+    (obs,) = parse(observation(valueQuantity=None, valueString="haemolysed")).observations
+    assert (obs.value, obs.unit) == ("haemolysed", ())
+
+
+def test_value_integer() -> None:
+    (obs,) = parse(observation(valueQuantity=None, valueInteger=250)).observations
+    assert obs.value == "250"
+
+
+@pytest.mark.parametrize(
+    ("reference_range", "expected"),
+    [
+        ({"low": {"value": Decimal("3.5")}, "high": {"value": Decimal("5.0")}}, "3.5-5.0"),
+        ({"low": {"value": 60}}, ">60"),
+        ({"high": {"value": 5}}, "<5"),
+        ({"low": {"value": 0.5}, "text": "0.5 or more"}, ">0.5"),
+        ({"text": "see report"}, "see report"),
+    ],
+)
+def test_reference_range(reference_range: dict[str, Any], expected: str) -> None:
+    resource = observation(referenceRange=[reference_range])
+    assert parse(resource).observations[0].reference_range == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("final", "F"),
+        ("amended", "C"),
+        ("corrected", "C"),
+        ("preliminary", "P"),
+        ("registered", "P"),
+        ("cancelled", "X"),
+        ("entered-in-error", "D"),
+        ("unknown", "unknown"),  # kept raw: the caller rejects it as an unknown status
+    ],
+)
+def test_status_maps_to_obx11(status: str, code: str) -> None:
+    assert parse(observation(status=status)).observations[0].status == code
+
+
+def test_amended_observation_keeps_the_result_key_of_the_original() -> None:
+    original = parse(crp()).observations[0]
+    amended = parse(observation(status="amended", valueQuantity={"value": 2.1, "code": "mg/dL"}))
+    assert amended.observations[0].result_key == original.result_key
+    assert amended.observations[0].status == "C"
+
+
+def test_entered_in_error_without_value() -> None:
+    resource = observation(status="entered-in-error", valueQuantity=None)
+    (obs,) = parse(resource).observations
+    assert (obs.status, obs.value, obs.unit) == ("D", "", ())
+
+
+@pytest.mark.parametrize("effective", ["2026-11-20", "2026-11", "2026"])
+def test_date_only_effective_cannot_place_the_result(effective: str) -> None:
+    (obs,) = parse(observation(effectiveDateTime=effective)).observations
+    assert obs.collected_at is None
+
+
+def test_effective_period_start_and_instant() -> None:
+    period = {"start": "2026-11-20T07:55:00Z", "end": "2026-11-20T08:05:00Z"}
+    by_period = parse(observation(effectiveDateTime=None, effectivePeriod=period))
+    by_instant = parse(observation(effectiveDateTime=None, effectiveInstant="2026-11-20T07:55:00Z"))
+    expected = datetime(2026, 11, 20, 7, 55, tzinfo=UTC)
+    assert by_period.observations[0].collected_at == expected
+    assert by_instant.observations[0].collected_at == expected
+
+
+def test_datetime_with_time_but_no_offset_is_invalid_fhir() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(effectiveDateTime="2026-11-20T08:00:00"))
+    assert only_issue(exc).expression == "Observation.effectiveDateTime"
+
+
+def test_missing_effective_gives_no_collection_time() -> None:
+    assert parse(observation(effectiveDateTime=None)).observations[0].collected_at is None
+
+
+def test_invalid_value_names_the_element_without_echoing_it() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(valueQuantity={"value": "twelve", "code": "mg/L"}))
+    issue = only_issue(exc)
+    assert issue == Issue("error", "invalid", issue.diagnostics, "Observation.valueQuantity.value")
+    assert "twelve" not in issue.diagnostics
+    assert isinstance(exc.value, ValueError)
+
+
+def test_unknown_element_is_a_structure_issue() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(patientName="Jane Doe"))
+    issue = only_issue(exc)
+    assert (issue.code, issue.expression) == ("structure", "Observation.patientName")
+    assert "Jane" not in str(exc.value)
+
+
+def test_missing_code_is_required() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(code=None))
+    assert only_issue(exc)[1:] == ("required", "Field required", "Observation.code")
+
+
+def test_missing_status_is_reported() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(status=None))
+    assert only_issue(exc).expression == "Observation.status"
+
+
+def test_wrong_resource_type() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(patient_resource())
+    assert only_issue(exc).expression == "Observation.resourceType"
+
+
+def test_unknown_contained_resource_type_is_an_input_error() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(contained=[{"resourceType": "NoSuchThing", "id": "x"}]))
+    assert only_issue(exc).code == "structure"
+
+
+def test_observation_without_identifier_or_id_cannot_be_tracked() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(identifier=None, id=None))
+    assert only_issue(exc).code == "required"
+
+
+def test_id_is_the_result_key_without_identifier() -> None:
+    message = parse(observation(identifier=None))
+    assert message.control_id == message.observations[0].result_key == "Observation/crp-20261120-1"
+
+
+def test_identifier_without_system() -> None:
+    message = parse(observation(identifier=[{"value": "R-1"}]))
+    assert message.observations[0].result_key == "R-1"
+
+
+def test_contained_patient_reference() -> None:
+    resource = observation(
+        contained=[patient_resource() | {"id": "p"}], subject={"reference": "#p"}
+    )
+    assert parse(resource).patient_identifier == MRN
+
+
+def test_subject_without_identifier_is_missing_patient() -> None:
+    assert parse(observation(subject=None)).patient_identifier is None
+    unresolved = observation(subject={"reference": "Patient/elsewhere"})
+    assert parse(unresolved).patient_identifier is None
+
+
+# --- Bundle --------------------------------------------------------------------------------
+
+
+def test_transaction_resolves_patient_by_urn_uuid_full_url() -> None:
+    subject = {"reference": PATIENT_UUID}
+    second = observation(
+        id="crp-2", identifier=[{"system": "urn:lis", "value": "R-2"}], subject=subject
+    )
+    bundle = transaction(
+        post(patient_resource(), PATIENT_UUID),
+        post(observation(subject=subject), "urn:uuid:0d2c1b8e-1111-4c1e-9f52-2a6b0c4d5e62"),
+        post(second),
+    )
+    messages = parse_bundle(bundle, "LIS", "HOSP")
+    assert [m.patient_identifier for m in messages] == [MRN, MRN]
+    assert [m.control_id for m in messages] == [
+        "urn:oid:1.2.276.0.76.3.1.99.1|LIS-R-000123",
+        "urn:lis|R-2",
+    ]
+    assert all(m.channel is Channel.FHIR for m in messages)
+
+
+def test_batch_resolves_relative_reference_against_absolute_full_url() -> None:
+    bundle = transaction(
+        post(observation(subject={"reference": "Patient/pat-1"})),
+        post(patient_resource(), "https://hosp.example/fhir/Patient/pat-1"),
+        {"resource": {"resourceType": "Specimen", "id": "s1"}},  # ignored
+        kind="batch",
+    )
+    (message,) = parse_bundle(bundle, "LIS", "HOSP")
+    assert message.patient_identifier == MRN
+
+
+def test_collection_bundle_is_rejected() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse_bundle(transaction(post(crp()), kind="collection"), "LIS", "HOSP")
+    assert only_issue(exc).expression == "Bundle.type"
+
+
+def test_not_a_bundle() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse_bundle(crp(), "LIS", "HOSP")
+    assert only_issue(exc).expression == "Bundle.resourceType"
+
+
+def test_invalid_entry_is_named_by_index() -> None:
+    bad = observation(valueQuantity={"value": "n/a"})
+    bundle = transaction(post(patient_resource()), post(crp()), post(bad))
+    with pytest.raises(FhirInputError) as exc:
+        parse_bundle(bundle, "LIS", "HOSP")
+    assert only_issue(exc).expression == "Bundle.entry[2].resource.valueQuantity.value"
+
+
+def test_invalid_patient_entry_is_named_by_index() -> None:
+    bundle = transaction(post(patient_resource() | {"birthDate": "14.03.1957"}), post(crp()))
+    with pytest.raises(FhirInputError) as exc:
+        parse_bundle(bundle, "LIS", "HOSP")
+    assert only_issue(exc).expression == "Bundle.entry[0].resource.birthDate"
+    assert "14.03.1957" not in str(exc.value)
+
+
+def test_invalid_envelope() -> None:
+    bundle = transaction(post(crp()))
+    bundle["entry"][0]["request"]["method"] = 7
+    with pytest.raises(FhirInputError) as exc:
+        parse_bundle(bundle, "LIS", "HOSP")
+    assert only_issue(exc).expression == "Bundle.entry[0].request.method"
+
+
+def test_empty_transaction_has_no_messages() -> None:
+    assert parse_bundle(transaction(), "LIS", "HOSP") == []
+
+
+# --- OperationOutcome ----------------------------------------------------------------------
+
+
+def test_operation_outcome_from_input_error_is_valid_fhir() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(valueQuantity={"value": "x"}, effectiveDateTime="2026-11-20T08:00"))
+    outcome = operation_outcome(exc.value.issues)
+    OperationOutcome.model_validate(outcome)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert {tuple(i["expression"]) for i in outcome["issue"]} == {
+        ("Observation.valueQuantity.value",),
+        ("Observation.effectiveDateTime",),
+    }
+    assert all(i["severity"] == "error" for i in outcome["issue"])
+    json.dumps(outcome)
+
+
+def test_operation_outcome_without_issues_is_informational() -> None:
+    outcome = operation_outcome([])
+    assert outcome["issue"] == [
+        {"severity": "information", "code": "informational", "diagnostics": "ok"}
+    ]
+
+
+def test_operation_outcome_accepts_plain_tuples() -> None:
+    outcome = operation_outcome([("warning", "not-supported", "ignored", None)])
+    assert outcome["issue"] == [
+        {"severity": "warning", "code": "not-supported", "diagnostics": "ignored"}
+    ]
+
+
+# --- redaction -----------------------------------------------------------------------------
+
+PHI_STRINGS = (MRN, "Doe", "Jane", "1957-03-14", "Elm Street", "1234567")
+
+
+def assert_no_phi(redacted: dict[str, Any]) -> None:
+    text = json.dumps(redacted, default=str)
+    for phi in PHI_STRINGS:
+        assert phi not in text, phi
+
+
+def test_redacts_top_level_patient() -> None:
+    redacted = redact_fhir(patient_resource(), hash_identifier)
+    for field in ("name", "birthDate", "address", "telecom", "text"):
+        assert field not in redacted
+    assert redacted["identifier"][0]["value"] == hash_identifier(MRN)
+    assert redacted["identifier"][0]["system"] == MRN_SYSTEM
+    assert redacted["gender"] == "female"
+    assert_no_phi(redacted)
+
+
+def test_redacts_observation_subject_and_contained_patient() -> None:
+    resource = observation(contained=[patient_resource()])
+    resource["text"] = {"status": "generated", "div": "<div>CRP for Jane Doe (MRN-4711-0815)</div>"}
+    redacted = redact_fhir(resource, hash_identifier)
+    assert redacted["subject"] == {
+        "identifier": {"system": MRN_SYSTEM, "value": hash_identifier(MRN)}
+    }
+    assert "name" not in redacted["contained"][0]
+    assert redacted["valueQuantity"]["value"] == Decimal("1.50")
+    assert redacted["code"] == crp()["code"]
+    assert_no_phi(redacted)
+
+
+def test_redacts_bundle_entries_and_conditional_create() -> None:
+    patient_entry = post(patient_resource(), PATIENT_UUID)
+    patient_entry["request"]["ifNoneExist"] = f"identifier={MRN_SYSTEM}%7C{MRN}"
+    bundle = transaction(
+        patient_entry,
+        post(observation(subject={"reference": PATIENT_UUID, "display": "Jane Doe"})),
+        post(observation(subject={"reference": f"Patient?identifier={MRN_SYSTEM}|{MRN}"})),
+    )
+    original = copy.deepcopy(bundle)
+    redacted = redact_fhir(bundle, hash_identifier)
+    assert bundle == original  # the input is not touched
+    patient = redacted["entry"][0]["resource"]
+    assert set(patient) == {"resourceType", "id", "identifier", "gender"}
+    assert redacted["entry"][1]["resource"]["subject"] == {"reference": PATIENT_UUID}
+    hashed = hash_identifier(MRN)
+    assert redacted["entry"][0]["request"]["ifNoneExist"] == f"identifier={MRN_SYSTEM}|{hashed}"
+    assert redacted["entry"][2]["resource"]["subject"]["reference"].endswith(hashed)
+    assert_no_phi(redacted)
+
+
+def test_redacted_bundle_is_still_valid_fhir() -> None:
+    observation_entry = post(observation(subject={"reference": PATIENT_UUID}))
+    bundle = transaction(post(patient_resource(), PATIENT_UUID), observation_entry)
+    (message,) = parse_bundle(redact_fhir(bundle, hash_identifier), "LIS", "HOSP")
+    assert message.patient_identifier == hash_identifier(MRN)  # only the keyed hash is left
+
+
+@pytest.mark.parametrize("payload", [None, [], "Patient", 42, [{"resourceType": "Patient"}]])
+def test_redact_non_object_gives_empty_object(payload: object) -> None:
+    assert redact_fhir(payload, hash_identifier) == {}
+
+
+def test_redact_malformed_patient_is_best_effort() -> None:
+    malformed = {
+        "resourceType": "Patient",
+        "identifier": [{"value": 12345}, "MRN", {"system": "x"}],
+        "name": "Jane Doe",
+        "telecom": [None],
+        "birthDate": ["1957"],
+    }
+    redacted = redact_fhir(malformed, hash_identifier)
+    assert redacted == {"resourceType": "Patient", "identifier": [{}, "MRN", {"system": "x"}]}
+
+
+def test_redact_very_deep_input_does_not_raise() -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    assert isinstance(redact_fhir(deep, hash_identifier), dict)
+
+
+# --- properties ----------------------------------------------------------------------------
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+FHIR_KEYS = st.sampled_from(
+    [
+        "resourceType", "id", "identifier", "status", "code", "subject", "contained",
+        "valueQuantity", "valueString", "effectiveDateTime", "effectivePeriod", "issued",
+        "referenceRange", "interpretation", "name", "birthDate", "telecom", "entry",
+        "resource", "fullUrl", "request", "type", "value", "reference", "display",
+    ]
+)  # fmt: skip
+fhir_like = st.recursive(
+    json_scalars | st.sampled_from(["Patient", "Observation", "Bundle", "transaction"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(FHIR_KEYS, children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@given(json_values)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_redact_never_raises_on_arbitrary_json(payload: object) -> None:
+    result = redact_fhir(payload, hash_identifier)
+    assert isinstance(result, dict)
+    json.dumps(result)
+
+
+@given(fhir_like)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_redact_never_raises_on_fhir_shaped_json(payload: object) -> None:
+    assert isinstance(redact_fhir(payload, hash_identifier), dict)
+
+
+@given(st.dictionaries(FHIR_KEYS, fhir_like, max_size=8))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_parsers_raise_only_fhir_input_error(payload: dict[str, Any]) -> None:
+    for kind, parser in (("Observation", parse_observation), ("Bundle", parse_bundle)):
+        try:
+            parser(payload | {"resourceType": kind}, "LIS", "HOSP")
+        except FhirInputError as exc:
+            assert exc.issues
+            operation_outcome(exc.issues)
+
+
+def test_input_error_accepts_plain_tuples_and_empty_expression() -> None:
+    error = FhirInputError([("error", "structure", "the body is not a JSON object", "")])
+    assert error.issues == [Issue("error", "structure", "the body is not a JSON object")]
+    assert str(error) == "the body is not a JSON object"
+    assert "expression" not in operation_outcome(error.issues)["issue"][0]

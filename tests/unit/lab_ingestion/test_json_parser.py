@@ -1,0 +1,289 @@
+"""The platform's JSON lab-result format (``POST /v1/lab-results``) and its redaction."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.lab_ingestion.adapters.json_parser import (
+    MAX_RESULTS,
+    JsonInputError,
+    LabResultsIn,
+    parse_lab_results,
+    redact_json,
+)
+from services.lab_ingestion.domain.model import Coding, LabMessage
+from shared.contracts.events.lab import Channel
+
+MRN = "MRN-4711-0815"
+
+EXAMPLE = b"""
+{"message_id": "LAB-2026-0001", "source": {"application": "LIS", "facility": "HOSP"},
+ "patient": {"identifier": "MRN-4711-0815"},
+ "results": [{"result_id": "R1", "loinc": "1988-5", "value": "12.5", "unit": "mg/L",
+              "reference_range": "0-5", "abnormal_flag": "H",
+              "status": "final", "collected_at": "2026-11-20T08:00:00+01:00",
+              "reported_at": null}]}
+"""
+
+
+def body(**result_changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(EXAMPLE)
+    result = payload["results"][0]
+    for key, value in result_changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return payload
+
+
+def hash_identifier(value: str) -> str:
+    return hmac.new(b"test-key", value.encode(), hashlib.sha256).hexdigest()
+
+
+def errors_of(payload: bytes | dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(JsonInputError) as exc:
+        parse_lab_results(payload)
+    assert isinstance(exc.value, ValueError)
+    return exc.value.errors
+
+
+def locations(payload: bytes | dict[str, Any]) -> list[str]:
+    return [loc for loc, _ in errors_of(payload)]
+
+
+@pytest.mark.parametrize("payload", [EXAMPLE, json.loads(EXAMPLE)], ids=["bytes", "dict"])
+def test_example_maps_to_a_lab_message(payload: bytes | dict[str, Any]) -> None:
+    message = parse_lab_results(payload)
+
+    assert message.channel is Channel.JSON
+    assert (message.source_application, message.source_facility) == ("LIS", "HOSP")
+    assert message.control_id == "LAB-2026-0001"
+    assert message.patient_identifier == MRN
+    (obs,) = message.observations
+    assert obs.result_key == "R1"
+    assert obs.codes == (Coding("1988-5", "http://loinc.org"),)
+    assert (obs.value, obs.unit) == ("12.5", ("mg/L",))
+    assert (obs.reference_range, obs.abnormal_flag, obs.status) == ("0-5", "H", "F")
+    assert obs.collected_at == datetime(2026, 11, 20, 8, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert obs.reported_at is None
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("final", "F"),
+        ("corrected", "C"),
+        ("preliminary", "P"),
+        ("cancelled", "X"),
+        ("entered-in-error", "D"),
+    ],
+)
+def test_status_maps_to_obx11(status: str, code: str) -> None:
+    assert parse_lab_results(body(status=status)).observations[0].status == code
+
+
+def test_cancelled_result_needs_no_value_or_unit() -> None:
+    payload = body(status="cancelled", value=None, unit=None, reference_range=None)
+    (obs,) = parse_lab_results(payload).observations
+    assert (obs.value, obs.unit, obs.reference_range, obs.status) == ("", (), None, "X")
+
+
+def test_optional_times() -> None:
+    (obs,) = parse_lab_results(
+        body(collected_at=None, reported_at="2026-11-20T09:30:00Z")
+    ).observations
+    assert obs.collected_at is None
+    assert obs.reported_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def test_several_results() -> None:
+    payload = body()
+    payload["results"].append(payload["results"][0] | {"result_id": "R2", "loinc": "718-7"})
+    message = parse_lab_results(payload)
+    assert [o.result_key for o in message.observations] == ["R1", "R2"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"collected_at": "2026-11-20T08:00:00"}, "results[0].collected_at"),
+        ({"collected_at": "2026-11-20"}, "results[0].collected_at"),
+        ({"collected_at": 1795000000}, "results[0].collected_at"),
+        ({"reported_at": "2026-11-20T08:00:00"}, "results[0].reported_at"),
+        ({"status": "amended"}, "results[0].status"),
+        ({"value": 12.5}, "results[0].value"),  # strict: no coercion of numbers
+        ({"value": "1" * 65}, "results[0].value"),
+        ({"loinc": "CRP"}, "results[0].loinc"),
+        ({"abnormal_flag": "HHHHHHHHHHH"}, "results[0].abnormal_flag"),
+        ({"result_id": ""}, "results[0].result_id"),
+        ({"status": None}, "results[0].status"),
+        ({"comment": "x"}, "results[0].comment"),
+    ],
+)
+def test_invalid_result_fields_are_located(changes: dict[str, Any], location: str) -> None:
+    assert locations(body(**changes)) == [location]
+
+
+def test_error_message_lists_location_and_problem() -> None:
+    with pytest.raises(JsonInputError) as exc:
+        parse_lab_results(body(collected_at="2026-11-20T08:00:00", status="amended"))
+    message = str(exc.value)
+    assert "results[0].collected_at: Input should have timezone info" in message
+    assert "results[0].status: " in message
+
+
+def test_errors_never_echo_the_patient_identifier() -> None:
+    payload = body()
+    payload["patient"]["identifier"] = MRN * 10
+    assert locations(payload) == ["patient.identifier"]
+    with pytest.raises(JsonInputError) as exc:
+        parse_lab_results(payload)
+    assert MRN not in str(exc.value)
+
+
+def test_patient_extra_fields_are_rejected() -> None:
+    payload = body()
+    payload["patient"]["name"] = "Jane Doe"
+    assert locations(payload) == ["patient.name"]
+
+
+def test_missing_top_level_fields() -> None:
+    assert sorted(locations({"results": []})) == ["message_id", "patient", "results", "source"]
+
+
+def test_results_must_not_be_empty_or_too_many() -> None:
+    payload = body()
+    payload["results"] = []
+    assert locations(payload) == ["results"]
+    payload["results"] = [body(result_id=f"R{i}")["results"][0] for i in range(MAX_RESULTS + 1)]
+    assert locations(payload) == ["results"]
+
+
+def test_result_ids_must_be_unique() -> None:
+    payload = body()
+    payload["results"].append(payload["results"][0])
+    (error,) = errors_of(payload)
+    assert "unique" in error[1]
+
+
+def test_long_source_is_rejected() -> None:
+    payload = body()
+    payload["source"]["facility"] = "F" * 50
+    assert locations(payload) == ["source.facility"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b'"x"', b"\xff\xfe", b"{}" * 2])
+def test_not_a_json_object(raw: bytes) -> None:
+    assert errors_of(raw)
+
+
+def test_dict_that_is_not_json_is_an_input_error() -> None:
+    payload = body()
+    payload["message_id"] = {1, 2}
+    assert errors_of(payload) == [("", "body is not representable as JSON")]
+
+
+def test_request_model_has_a_json_schema_for_openapi() -> None:
+    schema = LabResultsIn.model_json_schema()
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {"message_id", "source", "patient", "results"}
+
+
+# --- redaction -----------------------------------------------------------------------------
+
+
+def test_redact_hashes_identifier_and_drops_demographics() -> None:
+    payload = body()
+    payload["message_id"] = f"LAB-{MRN}-1"
+    payload["patient"] |= {
+        "name": "Jane Doe",
+        "birth_date": "1957-03-14",
+        "address": "12 Elm Street",
+        "phone": "+49 30 1234567",
+    }
+    original = copy.deepcopy(payload)
+    redacted = redact_json(payload, hash_identifier)
+    assert payload == original
+    assert redacted["patient"] == {"identifier": hash_identifier(MRN)}
+    assert redacted["results"] == original["results"]
+    text = json.dumps(redacted)
+    for phi in (MRN, "Jane", "1957-03-14", "Elm Street", "1234567"):
+        assert phi not in text
+
+
+def test_redact_patient_given_as_a_bare_string() -> None:
+    payload = body()
+    payload["patient"] = MRN
+    payload["message_id"] = MRN
+    redacted = redact_json(payload, hash_identifier)
+    assert "patient" not in redacted
+    assert MRN not in json.dumps(redacted)
+
+
+@pytest.mark.parametrize("payload", [None, [], "x", 1, [body()]])
+def test_redact_non_object_gives_empty_object(payload: object) -> None:
+    assert redact_json(payload, hash_identifier) == {}
+
+
+# --- properties ----------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+FIELDS = ["message_id", "source", "patient", "results", "application", "facility", "identifier"]
+RESULT_FIELDS = list(json.loads(EXAMPLE)["results"][0])
+
+
+@given(json_values)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_redact_never_raises(payload: object) -> None:
+    assert isinstance(redact_json(payload, hash_identifier), dict)
+
+
+@given(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), json_values, max_size=6))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_arbitrary_dicts_parse_or_raise_json_input_error(payload: dict[str, Any]) -> None:
+    try:
+        assert isinstance(parse_lab_results(payload), LabMessage)
+    except JsonInputError as exc:
+        assert exc.errors
+
+
+@given(st.sampled_from(RESULT_FIELDS), json_values)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_results_parse_or_raise_json_input_error(field: str, value: object) -> None:
+    payload = body()
+    payload["results"][0][field] = value
+    try:
+        assert isinstance(parse_lab_results(payload), LabMessage)
+    except JsonInputError as exc:
+        assert exc.errors
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=200)
+def test_arbitrary_bytes_parse_or_raise_json_input_error(raw: bytes) -> None:
+    try:
+        assert isinstance(parse_lab_results(raw), LabMessage)
+    except JsonInputError as exc:
+        assert exc.errors
+
+
+def test_input_error_from_a_plain_message() -> None:
+    error = JsonInputError("the body is not valid JSON")
+    assert error.errors == [("", "the body is not valid JSON")]
+    assert str(error) == "the body is not valid JSON"

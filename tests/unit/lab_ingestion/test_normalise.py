@@ -1,0 +1,530 @@
+"""Lab normalisation: analyte identity, unit conversion and value parsing (PROTOCOL section 6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.lab_ingestion.domain.analytes import (
+    LOINC_CODES,
+    UnitParameters,
+    accepted_units,
+    canonical_unit,
+    identify_analyte,
+    recognise_unit,
+    to_canonical,
+)
+from services.lab_ingestion.domain.model import (
+    Coding,
+    NormalisedResult,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+)
+from services.lab_ingestion.domain.normalise import normalise, parse_reference_range
+from shared.contracts.events.lab import Analyte
+
+COLLECTED = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+LOINC_OF = {
+    Analyte.CRP: "1988-5",
+    Analyte.NEUTROPHILS: "751-8",
+    Analyte.PLATELETS: "777-3",
+    Analyte.HAEMOGLOBIN: "718-7",
+    Analyte.ALT: "1742-6",
+    Analyte.AST: "1920-8",
+    Analyte.BILIRUBIN: "1975-2",
+    Analyte.CREATININE: "2160-0",
+}
+
+
+def observation(
+    analyte: Analyte = Analyte.CRP,
+    value: str = "12.5",
+    unit: tuple[str, ...] = ("mg/L",),
+    *,
+    reference_range: str | None = None,
+    abnormal_flag: str | None = None,
+    collected_at: datetime | None = COLLECTED,
+    codes: tuple[Coding, ...] | None = None,
+) -> ObservationInput:
+    return ObservationInput(
+        result_key="ORD1^1988-5^1",
+        codes=codes if codes is not None else (Coding(LOINC_OF[analyte], "LN"),),
+        value=value,
+        unit=unit,
+        reference_range=reference_range,
+        abnormal_flag=abnormal_flag,
+        collected_at=collected_at,
+    )
+
+
+def accepted(result: NormalisedResult | Rejected | None) -> NormalisedResult:
+    assert isinstance(result, NormalisedResult), result
+    return result
+
+
+def rejected(result: NormalisedResult | Rejected | None, code: RejectionCode) -> Rejected:
+    assert isinstance(result, Rejected), result
+    assert result.code is code, result
+    return result
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loinc", "analyte"),
+    [
+        ("1988-5", Analyte.CRP),
+        ("30522-7", Analyte.CRP),
+        ("751-8", Analyte.NEUTROPHILS),
+        ("26499-4", Analyte.NEUTROPHILS),
+        ("777-3", Analyte.PLATELETS),
+        ("26515-7", Analyte.PLATELETS),
+        ("718-7", Analyte.HAEMOGLOBIN),
+        ("1742-6", Analyte.ALT),
+        ("1920-8", Analyte.AST),
+        ("1975-2", Analyte.BILIRUBIN),
+        ("2160-0", Analyte.CREATININE),
+        ("14682-9", Analyte.CREATININE),
+    ],
+)
+def test_every_protocol_loinc_code_identifies_its_analyte(loinc: str, analyte: Analyte) -> None:
+    assert identify_analyte([Coding(loinc, "LN")]) == (analyte, loinc)
+    result = accepted(
+        normalise(observation(analyte, "1", (canonical_unit(analyte),), codes=(Coding(loinc),)))
+    )
+    assert (result.analyte, result.loinc) == (analyte, loinc)
+
+
+def test_catalogue_holds_exactly_the_protocol_codes() -> None:
+    assert len(LOINC_CODES) == 12
+    assert set(LOINC_CODES.values()) == set(Analyte)
+
+
+@pytest.mark.parametrize(
+    "system", ["LN", "ln", "LOINC", "loinc", "http://loinc.org", "HTTP://LOINC.ORG", None, "", " "]
+)
+def test_loinc_like_systems_match(system: str | None) -> None:
+    assert identify_analyte([Coding("1988-5", system)]) == (Analyte.CRP, "1988-5")
+
+
+@pytest.mark.parametrize("system", ["L", "99LAB", "http://snomed.info/sct", "LN2"])
+def test_a_loinc_looking_code_in_another_system_is_not_a_trial_analyte(system: str) -> None:
+    assert identify_analyte([Coding("1988-5", system)]) is None
+    assert normalise(observation(codes=(Coding("1988-5", system),))) is None
+
+
+def test_the_loinc_coding_is_found_after_a_local_one() -> None:
+    codes = (Coding("CRP", "99LAB", "C-reactive protein"), Coding(" 30522-7 ", "LN"))
+    assert identify_analyte(codes) == (Analyte.CRP, "30522-7")
+
+
+def test_an_unknown_loinc_code_is_ignored_not_rejected() -> None:
+    assert normalise(observation(codes=(Coding("2345-7", "LN"),), unit=())) is None
+    assert normalise(observation(codes=())) is None
+
+
+# --- conversions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("analyte", "value", "unit", "expected"),
+    [
+        (Analyte.CRP, "12.5", "mg/L", 12.5),
+        (Analyte.CRP, "1.25", "mg/dL", 12.5),
+        (Analyte.CRP, "95.24", "nmol/L", 10.0),
+        (Analyte.NEUTROPHILS, "2.5", "10*9/L", 2.5),
+        (Analyte.NEUTROPHILS, "2.5", "10*3/uL", 2.5),
+        (Analyte.NEUTROPHILS, "2500", "/uL", 2.5),
+        (Analyte.PLATELETS, "150", "10*9/L", 150.0),
+        (Analyte.PLATELETS, "150", "10*3/uL", 150.0),
+        (Analyte.PLATELETS, "150000", "/uL", 150.0),
+        (Analyte.HAEMOGLOBIN, "13.5", "g/dL", 13.5),
+        (Analyte.HAEMOGLOBIN, "135", "g/L", 13.5),
+        (Analyte.HAEMOGLOBIN, "8.0", "mmol/L", 12.888),
+        (Analyte.ALT, "40", "U/L", 40.0),
+        (Analyte.ALT, "0.5", "ukat/L", 30.0),
+        (Analyte.AST, "35", "U/L", 35.0),
+        (Analyte.AST, "1.2", "ukat/L", 72.0),
+        (Analyte.BILIRUBIN, "1.2", "mg/dL", 1.2),
+        (Analyte.BILIRUBIN, "34.2", "umol/L", 2.0),
+        (Analyte.CREATININE, "0.9", "mg/dL", 0.9),
+        (Analyte.CREATININE, "176.8", "umol/L", 2.0),
+    ],
+)
+def test_every_protocol_conversion(
+    analyte: Analyte, value: str, unit: str, expected: float
+) -> None:
+    result = accepted(normalise(observation(analyte, value, (unit,))))
+    assert result.value == pytest.approx(expected)
+    assert result.unit == canonical_unit(analyte)
+    assert (result.original_value, result.original_unit) == (value, unit)
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit"),
+    [
+        (Analyte.CRP, "mg/L"),
+        (Analyte.NEUTROPHILS, "10*9/L"),
+        (Analyte.PLATELETS, "10*9/L"),
+        (Analyte.HAEMOGLOBIN, "g/dL"),
+        (Analyte.ALT, "U/L"),
+        (Analyte.AST, "U/L"),
+        (Analyte.BILIRUBIN, "mg/dL"),
+        (Analyte.CREATININE, "mg/dL"),
+    ],
+)
+def test_canonical_units(analyte: Analyte, unit: str) -> None:
+    assert canonical_unit(analyte) == unit
+    assert to_canonical(analyte, 7.0, (unit,)) == (7.0, unit)
+
+
+def test_the_crp_nmol_factor_is_a_protocol_parameter() -> None:
+    params = UnitParameters(crp_nmol_per_mg_l=10.0)
+    converted = to_canonical(Analyte.CRP, 95.24, ("nmol/L",), params)
+    assert isinstance(converted, tuple)
+    assert converted[0] == pytest.approx(9.524)
+    assert converted[1] == "mg/L"
+    result = accepted(normalise(observation(value="50", unit=("nmol/L",)), params))
+    assert result.value == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("factor", [0.0, -9.524, float("nan"), float("inf")])
+def test_a_nonsensical_crp_nmol_factor_is_refused(factor: float) -> None:
+    with pytest.raises(ValueError, match="crp_nmol_per_mg_l"):
+        UnitParameters(crp_nmol_per_mg_l=factor)
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit", "value", "expected"),
+    [
+        (Analyte.CRP, "mg/l", "5", 5.0),
+        (Analyte.CRP, "MG/L", "5", 5.0),
+        (Analyte.CRP, "mg/dl", "0.5", 5.0),
+        (Analyte.CRP, "NMOL/L", "95.24", 10.0),
+        (Analyte.NEUTROPHILS, "x10^9/L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "10^9/L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "x10E9/L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "10E9/L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "X10^9/L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "\u00d7 10^9 /L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "G/L", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "K/uL", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "K/UL", "2.5", 2.5),
+        (Analyte.NEUTROPHILS, "cells/uL", "2500", 2.5),
+        (Analyte.NEUTROPHILS, "/mm3", "2500", 2.5),
+        (Analyte.NEUTROPHILS, "/\u00b5L", "2500", 2.5),
+        (Analyte.PLATELETS, "10^3/uL", "150", 150.0),
+        (Analyte.PLATELETS, "x10^3/uL", "150", 150.0),
+        (Analyte.PLATELETS, "thou/uL", "150", 150.0),
+        (Analyte.PLATELETS, "10*3/\u03bcL", "150", 150.0),
+        (Analyte.PLATELETS, "/mm\u00b3", "150000", 150.0),
+        (Analyte.HAEMOGLOBIN, "g/dl", "13.5", 13.5),
+        (Analyte.HAEMOGLOBIN, "G/DL", "13.5", 13.5),
+        (Analyte.HAEMOGLOBIN, "g/l", "135", 13.5),
+        (Analyte.HAEMOGLOBIN, "MMOL/L", "8", 12.888),
+        (Analyte.HAEMOGLOBIN, "mmol/l", "8", 12.888),
+        (Analyte.ALT, "IU/L", "40", 40.0),
+        (Analyte.ALT, "U/l", "40", 40.0),
+        (Analyte.ALT, "\u00b5kat/L", "0.5", 30.0),
+        (Analyte.AST, "\u03bckat/L", "0.5", 30.0),
+        (Analyte.AST, "UKAT/L", "0.5", 30.0),
+        (Analyte.BILIRUBIN, "\u00b5mol/L", "17.1", 1.0),
+        (Analyte.BILIRUBIN, "\u03bcmol/L", "17.1", 1.0),
+        (Analyte.BILIRUBIN, "umol/l", "17.1", 1.0),
+        (Analyte.CREATININE, "UMOL/L", "88.4", 1.0),
+        (Analyte.CREATININE, "\u00b5mol/l", "88.4", 1.0),
+    ],
+)
+def test_local_spellings(analyte: Analyte, unit: str, value: str, expected: float) -> None:
+    result = accepted(normalise(observation(analyte, value, (unit,))))
+    assert result.value == pytest.approx(expected)
+    assert result.original_unit == unit.strip()
+
+
+def test_milli_micro_and_nano_moles_are_never_confused() -> None:
+    assert recognise_unit("mmol/L") == recognise_unit("MMOL/L") == "mmol/L"
+    assert recognise_unit("umol/L") == recognise_unit("\u00b5mol/L") == "umol/L"
+    assert recognise_unit("UMOL/L") == recognise_unit("\u03bcMOL/L") == "umol/L"
+    assert recognise_unit("nmol/L") == recognise_unit("NMOL/L") == "nmol/L"
+    assert recognise_unit("Mmol/L") is None  # mega-mole: not a case variant of mmol
+    assert recognise_unit("mMol/L") is None
+
+
+def test_giga_and_gram_are_never_confused() -> None:
+    assert recognise_unit("G/L") == "10*9/L"
+    assert recognise_unit("g/L") == "g/L"
+    rejected(
+        normalise(observation(Analyte.HAEMOGLOBIN, "135", ("G/L",))),
+        RejectionCode.UNCONVERTIBLE_UNIT,
+    )
+    rejected(
+        normalise(observation(Analyte.PLATELETS, "150", ("g/L",))), RejectionCode.UNCONVERTIBLE_UNIT
+    )
+
+
+@pytest.mark.parametrize(
+    ("analyte", "components", "expected", "original_unit"),
+    [
+        (Analyte.CREATININE, ("", "\u00b5mol/L", "L"), 1.0, "\u00b5mol/L"),
+        (Analyte.CREATININE, ("CREA-U", "micromoles per litre", "umol/L"), 1.0, "umol/L"),
+        (Analyte.PLATELETS, ("PLT units", "K/uL", "ISO+"), 88.4, "K/uL"),
+        (Analyte.CRP, ("U/L", "mg/L"), 88.4, "mg/L"),  # first *accepted for CRP* wins
+        (Analyte.CREATININE, ("mg/dL", "umol/L"), 88.4, "mg/dL"),  # first accepted wins
+    ],
+)
+def test_the_unit_may_be_in_any_obx6_component(
+    analyte: Analyte, components: tuple[str, ...], expected: float, original_unit: str
+) -> None:
+    result = accepted(normalise(observation(analyte, "88.4", components)))
+    assert result.value == pytest.approx(expected)
+    assert result.original_unit == original_unit
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit"),
+    [
+        (Analyte.CRP, "U/L"),
+        (Analyte.CRP, "g/L"),
+        (Analyte.PLATELETS, "mg/dL"),
+        (Analyte.NEUTROPHILS, "%"),
+        (Analyte.HAEMOGLOBIN, "Mmol/L"),
+        (Analyte.HAEMOGLOBIN, "mg/dL"),
+        (Analyte.CREATININE, "mmol/L"),
+        (Analyte.BILIRUBIN, "nmol/L"),
+        (Analyte.ALT, "nkat/L"),
+        (Analyte.AST, "umol/L"),
+        (Analyte.CRP, "mg/L of something"),
+    ],
+)
+def test_an_unconvertible_unit_is_rejected_not_guessed(analyte: Analyte, unit: str) -> None:
+    result = rejected(
+        normalise(observation(analyte, "1", ("", unit))), RejectionCode.UNCONVERTIBLE_UNIT
+    )
+    assert repr(unit) in result.reason
+    assert analyte.value in result.reason
+    assert to_canonical(analyte, 1.0, (unit,)) == result
+
+
+@pytest.mark.parametrize("components", [(), ("",), ("", "  ", "\t")])
+def test_a_missing_unit_is_rejected(components: tuple[str, ...]) -> None:
+    result = rejected(
+        normalise(observation(Analyte.PLATELETS, "150", components)), RejectionCode.MISSING_UNIT
+    )
+    assert "platelets" in result.reason
+
+
+def test_a_long_unit_is_named_but_bounded_in_the_reason() -> None:
+    result = rejected(normalise(observation(unit=("x" * 500,))), RejectionCode.UNCONVERTIBLE_UNIT)
+    assert len(result.reason) < 120
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.5", 12.5),
+        (" 12 ", 12.0),
+        ("0", 0.0),
+        (".5", 0.5),
+        ("-2", -2.0),
+        ("+3.25", 3.25),
+        ("<5", 5.0),
+        ("< 5", 5.0),
+        (">200", 200.0),
+        ("<=5", 5.0),
+        (">= 10.5", 10.5),
+        ("12,5", 12.5),
+        ("<0,5", 0.5),
+    ],
+)
+def test_numeric_values(value: str, expected: float) -> None:
+    result = accepted(normalise(observation(value=value)))
+    assert result.value == pytest.approx(expected)
+    assert result.original_value == value.strip()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "POS",
+        "see comment",
+        "NaN",
+        "nan",
+        "inf",
+        "-Infinity",
+        "1e2",
+        "1E-2",
+        "12.5.1",
+        "1,2,3",
+        "12,5.0",
+        "1.234,5",
+        "12.5 mg/L",
+        "5-10",
+        "=5",
+        "<>5",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "1" * 40,
+    ],
+)
+def test_non_numeric_values_are_rejected(value: str) -> None:
+    result = rejected(normalise(observation(value=value)), RejectionCode.NON_NUMERIC_VALUE)
+    assert "crp" in result.reason
+
+
+def test_a_comma_before_three_digits_may_be_a_thousands_separator_so_is_rejected() -> None:
+    result = rejected(
+        normalise(observation(Analyte.NEUTROPHILS, "1,500", ("/uL",))),
+        RejectionCode.NON_NUMERIC_VALUE,
+    )
+    assert "thousands" in result.reason
+
+
+def test_free_text_values_are_not_echoed_in_the_reason() -> None:
+    result = rejected(
+        normalise(observation(value="called to Dr Smith re Jane Doe")),
+        RejectionCode.NON_NUMERIC_VALUE,
+    )
+    assert "Smith" not in result.reason
+    assert "Doe" not in result.reason
+
+
+def test_missing_collection_time_is_rejected() -> None:
+    result = rejected(
+        normalise(observation(collected_at=None)), RejectionCode.MISSING_COLLECTION_TIME
+    )
+    assert "crp" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"), [(" H ", "H"), ("LL", "LL"), ("", None), (None, None)]
+)
+def test_abnormal_flag_is_passed_through(flag: str | None, expected: str | None) -> None:
+    assert accepted(normalise(observation(abnormal_flag=flag))).abnormal_flag == expected
+
+
+# --- reference ranges -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.5-5.0", (3.5, 5.0)),
+        ("3.5 - 5.0", (3.5, 5.0)),
+        (" 0-5 ", (0.0, 5.0)),
+        ("0-5 mg/L", (0.0, 5.0)),
+        ("0-5mg/L", (0.0, 5.0)),
+        ("150-400 10^9/L", (150.0, 400.0)),
+        ("3.5\u20135.0", (3.5, 5.0)),
+        ("3,5-5,0", (3.5, 5.0)),
+        ("-2-2", (-2.0, 2.0)),
+        ("-2 - 2", (-2.0, 2.0)),
+        ("-5--1", (-5.0, -1.0)),
+        ("<5", (None, 5.0)),
+        ("<= 5 mg/L", (None, 5.0)),
+        (">60", (60.0, None)),
+        ("> 60 mL/min", (60.0, None)),
+        (None, (None, None)),
+        ("", (None, None)),
+        ("normal", (None, None)),
+        ("see report", (None, None)),
+        ("5", (None, None)),
+        ("5-3", (None, None)),
+        ("3.5-5.0-7.0", (None, None)),
+        ("1-2 3", (None, None)),
+        ("1-2e3", (None, None)),
+        ("1,500-4,000", (None, None)),
+        ("NaN-inf", (None, None)),
+    ],
+)
+def test_reference_ranges(text: str | None, expected: tuple[float | None, float | None]) -> None:
+    assert parse_reference_range(text) == expected
+    result = accepted(normalise(observation(reference_range=text)))
+    assert (result.reference_low, result.reference_high) == expected
+
+
+def test_reference_range_is_converted_with_the_value() -> None:
+    result = accepted(
+        normalise(observation(Analyte.CREATININE, "106", ("umol/L",), reference_range="53-106"))
+    )
+    assert result.reference_low == pytest.approx(53 / 88.4)
+    assert result.reference_high == pytest.approx(106 / 88.4)
+    assert result.value == pytest.approx(result.reference_high)
+    crp = accepted(normalise(observation(value="0.3", unit=("mg/dL",), reference_range="<0.5")))
+    assert crp.reference_low is None
+    assert crp.reference_high == pytest.approx(5.0)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+KNOWN_UNITS = sorted({u for a in Analyte for u in accepted_units(a)} | {"G/L", "K/uL", "Mmol/L"})
+lab_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(KNOWN_UNITS),
+    st.from_regex(r"[<>=\u2264 ]{0,2}[+-]?[0-9]{0,6}[.,]?[0-9]{0,4}", fullmatch=True),
+    st.from_regex(r"-?[0-9]{1,4}([.,][0-9]{1,3})? ?[-\u2013] ?-?[0-9]{1,4}.{0,6}", fullmatch=True),
+)
+
+
+@given(
+    loinc=st.sampled_from([*LOINC_CODES, "2345-7"]),
+    value=lab_text,
+    unit=st.lists(lab_text, max_size=4).map(tuple),
+    reference_range=st.none() | lab_text,
+    flag=st.none() | st.text(max_size=5),
+    collected=st.booleans(),
+)
+def test_normalise_never_raises(
+    loinc: str,
+    value: str,
+    unit: tuple[str, ...],
+    reference_range: str | None,
+    flag: str | None,
+    collected: bool,
+) -> None:
+    item = ObservationInput(
+        result_key="k",
+        codes=(Coding(loinc, "LN"),),
+        value=value,
+        unit=unit,
+        reference_range=reference_range,
+        abnormal_flag=flag,
+        collected_at=COLLECTED if collected else None,
+    )
+    result = normalise(item)
+    assert result is None or isinstance(result, NormalisedResult | Rejected)
+    if isinstance(result, NormalisedResult):
+        assert result.unit == canonical_unit(result.analyte)
+
+
+analyte_and_unit = st.sampled_from([(a, u) for a in Analyte for u in accepted_units(a)])
+magnitudes = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False)
+
+
+@given(analyte_and_unit=analyte_and_unit, value=magnitudes, k=st.floats(1e-3, 1e3))
+def test_conversion_is_linear(
+    analyte_and_unit: tuple[Analyte, str], value: float, k: float
+) -> None:
+    analyte, unit = analyte_and_unit
+    base = to_canonical(analyte, value, (unit,))
+    scaled = to_canonical(analyte, value * k, (unit,))
+    assert isinstance(base, tuple)
+    assert isinstance(scaled, tuple)
+    assert scaled[0] == pytest.approx(k * base[0], rel=1e-9)
+    assert scaled[1] == base[1] == canonical_unit(analyte)
+
+
+@given(analyte=st.sampled_from(list(Analyte)), value=st.floats(-1e9, 1e9))
+def test_the_canonical_unit_converts_with_factor_one(analyte: Analyte, value: float) -> None:
+    assert to_canonical(analyte, value, (canonical_unit(analyte),)) == (
+        value,
+        canonical_unit(analyte),
+    )
