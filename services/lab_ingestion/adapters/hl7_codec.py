@@ -23,7 +23,11 @@ from services.lab_ingestion.domain.model import (
 from shared.contracts.events.lab import Channel
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
-_TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$")
+_TS = re.compile(
+    r"^([0-9]{4})([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?"
+    r"(?:\.([0-9]{1,4}))?([+-][0-9]{4})?$"
+)
+_LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
 class Hl7InputError(ValueError):
@@ -52,7 +56,7 @@ class Header:
 
 def normalise_separators(text: str) -> str:
     """Segments may end in \\r, \\n or \\r\\n; HL7 wants \\r."""
-    return text.replace("\r\n", "\r").replace("\n", "\r").strip("\r \t\x00")
+    return _LINE_BREAKS.sub("\r", text).strip("\r \t\x00")
 
 
 def parse_oru(text: str, channel: Channel = Channel.MLLP) -> tuple[LabMessage, Header]:
@@ -185,8 +189,11 @@ def parse_ts(value: str) -> datetime | None:
     fraction = match.group(7) or "0"
     offset = match.group(8)
     sign = 1 if offset[0] == "+" else -1
-    tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+    hours, minutes = int(offset[1:3]), int(offset[3:5])
+    if hours > 14 or minutes > 59:
+        return None
     try:
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
         local = datetime(
             year, month or 1, day or 1, hour, minute, second,
             int(fraction.ljust(6, "0")[:6]), tzinfo=tz,
@@ -196,6 +203,7 @@ def parse_ts(value: str) -> datetime | None:
     return local.astimezone(UTC)
 
 
+_INTERNAL_ERROR = "207^Application internal error"
 _ERROR_CODES = {
     RejectionCode.MALFORMED: "100^Segment sequence error",
     RejectionCode.UNSUPPORTED_MESSAGE: "200^Unsupported message type",
@@ -228,8 +236,8 @@ def build_ack(
         control_id, _esc(h.processing_id) or "P", _esc(h.version) or "2.5.1",
     ]  # fmt: skip
     segments = ["|".join(msh), "|".join(["MSA", code, _esc(h.control_id), _esc(text)[:200]])]
-    if error is not None:
-        hl7_error = _ERROR_CODES.get(error, "207^Application internal error")
+    if code != "AA":
+        hl7_error = _ERROR_CODES.get(error, _INTERNAL_ERROR) if error else _INTERNAL_ERROR
         segments.append(f"ERR|||{hl7_error}^HL70357|E||||{_esc(text)[:200]}")
     return "\r".join(segments) + "\r"
 
@@ -246,26 +254,41 @@ def _esc(value: str) -> str:
     )
 
 
-_BLANKED_PID_FIELDS = (5, 6, 7, 11, 13, 14, 19)
+# PROTOCOL section 6 names PID-5/6/7/11/13/14/19; PID-2, PID-4, PID-18 and PID-20 can hold
+# identifiers too (patient id in v2.3, alternate ids, account and licence numbers).
+_BLANKED_PID_FIELDS = (2, 4, 5, 6, 7, 11, 13, 14, 18, 19, 20)
 
 
 def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     """The message without identifying fields: PID-3 hashed; PID-5/6/7/11/13/14/19 blanked;
     NK1 segments dropped. Works on unparseable text too (line by line)."""
     lines = normalise_separators(text).split("\r")
+    field, component, repetition = _separators(text)
     return "\r".join(
-        _redact_pid(line, hash_identifier) if line.startswith("PID") else line
+        _redact_pid(line, hash_identifier, field, component, repetition)
+        if line.startswith("PID")
+        else line
         for line in lines
         if not line.startswith("NK1")
     )
 
 
-def _redact_pid(line: str, hash_identifier: Callable[[str], str]) -> str:
-    fields = line.split("|")
+def _separators(text: str) -> tuple[str, str, str]:
+    """Field, component and repetition separators declared in MSH-1/MSH-2 (or the defaults)."""
+    text = text.lstrip()
+    if text.startswith("MSH") and len(text) >= 7:
+        return text[3], text[4], text[5]
+    return "|", "^", "~"
+
+
+def _redact_pid(
+    line: str, hash_identifier: Callable[[str], str], field: str, component: str, repetition: str
+) -> str:
+    fields = line.split(field)
     if len(fields) > 3 and fields[3]:
-        identifier = fields[3].split("~")[0].split("^")[0]
+        identifier = fields[3].split(repetition)[0].split(component)[0]
         fields[3] = f"HMAC:{hash_identifier(identifier)}"
     for index in _BLANKED_PID_FIELDS:
         if len(fields) > index:
             fields[index] = ""
-    return "|".join(fields)
+    return field.join(fields)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -21,98 +23,124 @@ class LabRepository:
         rows = await self._conn.fetch("SELECT application, facility FROM sources")
         return {(r["application"], r["facility"]) for r in rows}
 
-    async def known_messages(self, keys: Sequence[SourceKey]) -> set[SourceKey]:
-        """Which (source, control id) pairs were stored before."""
-        if not keys:
-            return set()
+    async def lookup(
+        self,
+        message_keys: Sequence[SourceKey],
+        hospital_id_hmacs: Sequence[str],
+        result_keys: Sequence[SourceKey],
+    ) -> BatchLookup:
+        """In one round trip: which messages were stored before, which hashes belong to
+        enrolled subjects, and the newest standing result per (source, result key)."""
         rows = await self._conn.fetch(
-            """SELECT source, control_id FROM messages
-               WHERE (source, control_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
+            _LOOKUP,
+            [k[0] for k in message_keys],
+            [k[1] for k in message_keys],
+            list(set(hospital_id_hmacs)),
+            [k[0] for k in result_keys],
+            [k[1] for k in result_keys],
         )
-        return {(r["source"], r["control_id"]) for r in rows}
+        lookup = BatchLookup()
+        for row in rows:
+            if row["kind"] == "message":
+                lookup.known.add((row["key1"], row["key2"]))
+            elif row["kind"] == "subject":
+                lookup.subjects[row["key1"]] = row["key2"]
+            else:
+                lookup.latest[(row["key1"], row["key2"])] = row["result_id"]
+        return lookup
 
-    async def subjects_by_hmac(self, hmacs: Sequence[str]) -> dict[str, str]:
-        if not hmacs:
-            return {}
-        rows = await self._conn.fetch(
-            """SELECT hospital_id_hmac, subject_id FROM enrolled_subjects
-               WHERE hospital_id_hmac = ANY($1::text[]) AND withdrawn_at IS NULL""",
-            list(set(hmacs)),
+    async def save(
+        self,
+        messages: Sequence[MessageRecord],
+        results: Sequence[ResultRecord],
+        cancellations: Sequence[uuid.UUID],
+        rejections: Sequence[RejectionRecord],
+        cancelled_at: datetime,
+    ) -> None:
+        """Write a batch in one statement (one round trip, whatever its size)."""
+        if not (messages or results or cancellations or rejections):
+            return
+        await self._conn.execute(
+            _SAVE,
+            *_columns(messages, _MESSAGE_COLUMNS),
+            *_columns(results, _RESULT_COLUMNS),
+            list(cancellations),
+            cancelled_at,
+            *_columns(rejections, _REJECTION_COLUMNS),
         )
-        return {r["hospital_id_hmac"]: r["subject_id"] for r in rows}
 
-    async def latest_results(self, keys: Sequence[SourceKey]) -> dict[SourceKey, uuid.UUID]:
-        """The newest standing result per (source, result key)."""
-        if not keys:
-            return {}
-        rows = await self._conn.fetch(
-            """SELECT DISTINCT ON (source, result_key) source, result_key, result_id
-               FROM results
-               WHERE (source, result_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-                 AND cancelled_at IS NULL
-               ORDER BY source, result_key, recorded_at DESC""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
-        return {(r["source"], r["result_key"]): r["result_id"] for r in rows}
 
-    async def add_messages(self, records: Sequence[MessageRecord]) -> None:
-        if not records:
-            return
-        await self._conn.executemany(
-            """INSERT INTO messages (message_id, source, control_id, channel, outcome,
-                                     subject_id, result_count, received_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            [
-                (m.message_id, m.source, m.control_id, m.channel, m.outcome, m.subject_id,
-                 m.result_count, m.received_at)
-                for m in records
-            ],
-        )  # fmt: skip
+@dataclass
+class BatchLookup:
+    known: set[SourceKey] = field(default_factory=set)
+    subjects: dict[str, str] = field(default_factory=dict)
+    latest: dict[SourceKey, uuid.UUID] = field(default_factory=dict)
 
-    async def add_results(self, records: Sequence[ResultRecord]) -> None:
-        if not records:
-            return
-        await self._conn.executemany(
-            """INSERT INTO results (result_id, message_id, subject_id, source, result_key,
-                   analyte, loinc, value, unit, original_value, original_unit, reference_low,
-                   reference_high, abnormal_flag, status, collected_at, reported_at,
-                   supersedes_result_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18)""",
-            [
-                (r.result_id, r.message_id, r.subject_id, r.source, r.result_key,
-                 r.result.analyte.value, r.result.loinc, r.result.value, r.result.unit,
-                 r.result.original_value, r.result.original_unit, r.result.reference_low,
-                 r.result.reference_high, r.result.abnormal_flag, r.status, r.collected_at,
-                 r.reported_at, r.supersedes_result_id)
-                for r in records
-            ],
-        )  # fmt: skip
 
-    async def cancel_results(self, result_ids: Sequence[uuid.UUID], at: datetime) -> None:
-        if result_ids:
-            await self._conn.execute(
-                "UPDATE results SET cancelled_at = $2 WHERE result_id = ANY($1::uuid[])",
-                list(result_ids),
-                at,
-            )
+_LOOKUP = """
+SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id
+  FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
+  JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
+UNION ALL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL
+  FROM enrolled_subjects s
+ WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
+UNION ALL
+SELECT 'result', k.source, k.result_key, latest.result_id
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      SELECT r.result_id FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
+       ORDER BY r.recorded_at DESC LIMIT 1) AS latest
+"""
 
-    async def add_rejections(self, records: Sequence[RejectionRecord]) -> None:
-        if not records:
-            return
-        await self._conn.executemany(
-            """INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code,
-                                       reason, payload, received_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            [
-                (r.rejection_id, r.channel, r.source, r.control_id, r.code.value, r.reason,
-                 r.payload, r.received_at)
-                for r in records
-            ],
-        )  # fmt: skip
+_SAVE = """
+WITH new_messages AS (
+    INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
+                          result_count, received_at)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::int[], $8::timestamptz[])
+), new_results AS (
+    INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
+                         value, unit, original_value, original_unit, reference_low,
+                         reference_high, abnormal_flag, status, collected_at, reported_at,
+                         supersedes_result_id, cancelled_at)
+    SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[],
+                         $14::text[], $15::text[], $16::float8[], $17::text[], $18::text[],
+                         $19::text[], $20::float8[], $21::float8[], $22::text[], $23::text[],
+                         $24::timestamptz[], $25::timestamptz[], $26::uuid[], $27::timestamptz[])
+), cancelled AS (
+    UPDATE results SET cancelled_at = $29 WHERE result_id = ANY($28::uuid[])
+)
+INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason, payload,
+                        received_at)
+SELECT * FROM unnest($30::uuid[], $31::text[], $32::text[], $33::text[], $34::text[],
+                     $35::text[], $36::text[], $37::timestamptz[])
+"""
+
+_MESSAGE_COLUMNS: tuple[Callable[[Any], Any], ...] = (
+    lambda m: m.message_id, lambda m: m.source, lambda m: m.control_id, lambda m: m.channel,
+    lambda m: m.outcome, lambda m: m.subject_id, lambda m: m.result_count,
+    lambda m: m.received_at,
+)  # fmt: skip
+_RESULT_COLUMNS: tuple[Callable[[Any], Any], ...] = (
+    lambda r: r.result_id, lambda r: r.message_id, lambda r: r.subject_id, lambda r: r.source,
+    lambda r: r.result_key, lambda r: r.result.analyte.value, lambda r: r.result.loinc,
+    lambda r: r.result.value, lambda r: r.result.unit, lambda r: r.result.original_value,
+    lambda r: r.result.original_unit, lambda r: r.result.reference_low,
+    lambda r: r.result.reference_high, lambda r: r.result.abnormal_flag, lambda r: r.status,
+    lambda r: r.collected_at, lambda r: r.reported_at, lambda r: r.supersedes_result_id,
+    lambda r: r.cancelled_at,
+)  # fmt: skip
+_REJECTION_COLUMNS: tuple[Callable[[Any], Any], ...] = (
+    lambda r: r.rejection_id, lambda r: r.channel, lambda r: r.source, lambda r: r.control_id,
+    lambda r: r.code.value, lambda r: r.reason, lambda r: r.payload, lambda r: r.received_at,
+)  # fmt: skip
+
+
+def _columns(records: Sequence[Any], columns: tuple[Callable[[Any], Any], ...]) -> list[list[Any]]:
+    """Rows to one array per column, for ``unnest``."""
+    return [[column(record) for record in records] for column in columns]
 
 
 async def add_source(conn: asyncpg.Connection, application: str, facility: str) -> bool:

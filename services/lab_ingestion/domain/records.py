@@ -33,6 +33,7 @@ class ResultRecord:
     collected_at: datetime
     reported_at: datetime | None
     supersedes_result_id: uuid.UUID | None
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,9 @@ class Hl7Acknowledger:
         else:
             code = "AR" if outcome.code in MESSAGE_REJECTIONS else "AE"
             reason = outcome.reason
-        error = None if outcome.accepted else outcome.code or RejectionCode.MALFORMED
-        ack = build_ack(header, code, text=reason, error=error, control_id=uuid.uuid4().hex[:20])
+        ack = build_ack(
+            header, code, text=reason, error=outcome.code, control_id=uuid.uuid4().hex[:20]
+        )
         return code, ack
 
 

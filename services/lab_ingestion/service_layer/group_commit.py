@@ -26,8 +26,10 @@ class GroupCommitter(Generic[C, R]):
         process: Callable[[Sequence[C]], Awaitable[list[R]]],
         *,
         max_batch: int = 256,
+        concurrency: int = 1,
         max_backoff_seconds: float = 2.0,
     ) -> None:
+        self._concurrency = concurrency
         self._process = process
         self._max_batch = max_batch
         self._max_backoff = max_backoff_seconds
@@ -39,6 +41,14 @@ class GroupCommitter(Generic[C, R]):
         return await future
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Run ``concurrency`` committers: while one batch waits on its commit, the next one
+        is already being written, so the database round trips of batches overlap."""
+        try:
+            await asyncio.gather(*(self._worker(stopping) for _ in range(self._concurrency)))
+        finally:
+            self._fail_waiting()
+
+    async def _worker(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             getter = asyncio.ensure_future(self._queue.get())
             stop = asyncio.ensure_future(stopping.wait())
@@ -51,7 +61,6 @@ class GroupCommitter(Generic[C, R]):
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             await self._commit(batch, stopping)
-        self._fail_waiting()
 
     async def _commit(
         self, batch: list[tuple[C, asyncio.Future[R]]], stopping: asyncio.Event

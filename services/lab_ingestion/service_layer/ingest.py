@@ -14,6 +14,8 @@ Rules (issue 3, PROTOCOL section 6):
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ SourceKey = tuple[str, str]
 EMITTED = {ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value}
 CANCELLING = {ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value}
 KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
+SOURCES_TTL_SECONDS = 2.0
 
 
 @dataclass
@@ -75,6 +78,8 @@ class BatchIngestor:
         self._uow_factory = uow_factory
         self._hash = hash_identifier
         self._params = params or UnitParameters()
+        self._sources: set[SourceKey] | None = None
+        self._sources_read_at = 0.0
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
@@ -89,12 +94,23 @@ class BatchIngestor:
         messages = [c.message for c in ingests]
         hmacs = [self._hash(m.patient_identifier) for m in messages if m.patient_identifier]
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
+        message_keys = [(m.source, m.control_id) for m in messages]
+        lookup = await uow.labs.lookup(message_keys, hmacs, result_keys)
         return BatchContext(
-            allowed=await uow.labs.allowed_sources(),
-            known=await uow.labs.known_messages([(m.source, m.control_id) for m in messages]),
-            subjects=await uow.labs.subjects_by_hmac(hmacs),
-            latest=await uow.labs.latest_results(result_keys),
+            allowed=await self._allowed_sources(uow),
+            known=lookup.known,
+            subjects=lookup.subjects,
+            latest=lookup.latest,
         )
+
+    async def _allowed_sources(self, uow: Any) -> set[SourceKey]:
+        """The allow-list, re-read at most every few seconds (a new sender is live within
+        ``SOURCES_TTL_SECONDS``)."""
+        now = time.monotonic()
+        if self._sources is None or now - self._sources_read_at > SOURCES_TTL_SECONDS:
+            self._sources = await uow.labs.allowed_sources()
+            self._sources_read_at = now
+        return self._sources
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
         if isinstance(command, RecordRejectedInput):
@@ -193,7 +209,7 @@ class BatchIngestor:
         status = observation.status.strip().upper()
         if normalised is None:  # X or D: withdraw the earlier result, if there is one
             if previous is not None:
-                context.cancellations.append(previous)
+                self._cancel(context, previous)
                 del context.latest[key]
                 analyte = identify_analyte(observation.codes)
                 assert analyte is not None
@@ -210,6 +226,15 @@ class BatchIngestor:
         context.latest[key] = result_id
         if status in EMITTED:
             context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
+
+    @staticmethod
+    def _cancel(context: BatchContext, result_id: uuid.UUID) -> None:
+        """Withdraw a stored result, or one this batch is about to store."""
+        for index, record in enumerate(context.results):
+            if record.result_id == result_id:
+                context.results[index] = dataclasses.replace(record, cancelled_at=utc_now())
+                return
+        context.cancellations.append(result_id)
 
     def _reject(
         self, context: BatchContext, command: Command, code: RejectionCode, reason: str
@@ -228,9 +253,9 @@ class BatchIngestor:
         context.events.append((LAB_REJECTED, rejected_event(record)))
 
     async def _store(self, uow: Any, context: BatchContext) -> None:
-        await uow.labs.add_messages(context.messages)
-        await uow.labs.add_results(context.results)
-        await uow.labs.cancel_results(context.cancellations, utc_now())
-        await uow.labs.add_rejections(context.rejections)
+        await uow.labs.save(
+            context.messages, context.results, context.cancellations, context.rejections,
+            utc_now(),
+        )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)

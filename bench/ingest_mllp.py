@@ -1,0 +1,197 @@
+"""Benchmark: MLLP ingestion with durable ACKs against a bare parse-and-ACK server.
+
+SPEC section 5: >= 1,500 ORU messages/s over 8 concurrent connections with ACK only after
+the durable commit, and >= 60 % of a bare server on the same MLLP and HL7 libraries (same
+client, same run). Starts embedded PostgreSQL and the broker, runs lab-ingestion as its own
+process (so its RSS is its own), enrols the subjects, then pushes N messages through each
+server with the same asyncio client and prints messages/s, ACK latency p50/p99 and RSS.
+
+    PYTHONPATH=. .venv/bin/python bench/ingest_mllp.py [N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+
+from cachexia.platform import create_topics, migrate_all
+from services.lab_ingestion.adapters.repository import add_source
+from services.lab_ingestion.domain.matching import hospital_id_hmac
+from shared.embedded.postgres import EmbeddedPostgres
+from shared.embedded.tansu import EmbeddedTansu, port_open
+from shared.secrets import subject_hmac_key
+from shared.settings import PlatformSettings
+
+CONNECTIONS = 8
+SUBJECTS = 200
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def oru(i: int) -> bytes:
+    mrn = f"MRN{i % SUBJECTS:05d}"
+    segments = [
+        f"MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|BENCH-{i}|P|2.5.1",
+        f"PID|1||{mrn}^^^HOSP^MR||DOE^JOHN||19580214|M",
+        f"OBR|1|PLC{i}|ORD{i}|LAB^Lab panel|||20261120081500+0100",
+        f"OBX|1|NM|1988-5^CRP^LN||{20 + i % 50}|mg/L|0-5|H|||F|||20261120081500+0100",
+    ]
+    return b"\x0b" + "\r".join(segments).encode() + b"\r\x1c\r"
+
+
+async def push(port: int, first: int, n: int) -> tuple[float, list[float], int]:
+    """N messages over CONNECTIONS connections; (elapsed, latencies, non-AA count)."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def connection(indices: range) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in indices:
+            started = time.perf_counter()
+            writer.write(oru(i))
+            await writer.drain()
+            ack = await reader.readuntil(b"\x1c\r")
+            latencies.append(time.perf_counter() - started)
+            if b"MSA|AA|" not in ack:
+                errors += 1
+        writer.close()
+
+    per = n // CONNECTIONS
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(connection(range(first + c * per, first + (c + 1) * per)) for c in range(CONNECTIONS))
+    )
+    return time.perf_counter() - started, latencies, errors
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    values = {
+        k: v.split()[0]
+        for k, _, v in (line.partition(":") for line in status.splitlines())
+        if v.split()
+    }
+    return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
+
+
+def report(name: str, n: int, elapsed: float, latencies: list[float], errors: int) -> float:
+    rate = n / elapsed
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(
+        f"{name:<34} {rate:8.0f} msg/s   ACK p50 {quantiles[49] * 1000:6.2f} ms"
+        f"   p99 {quantiles[98] * 1000:6.2f} ms   non-AA {errors}"
+    )
+    return rate
+
+
+async def prepare(settings: PlatformSettings) -> None:
+    await create_topics(settings)
+    await migrate_all(settings)
+    key = subject_hmac_key(settings)
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await add_source(conn, "LIS", "HOSP")
+        await conn.executemany(
+            """INSERT INTO lab_ingestion.enrolled_subjects
+                   (subject_id, site_id, site_timezone, hospital_id_hmac, day1, enrolled_at)
+               VALUES ($1, 'CH-01', 'Europe/Zurich', $2, '2026-11-02', now())""",
+            [(f"S-{i:05d}", hospital_id_hmac(key, f"MRN{i:05d}")) for i in range(SUBJECTS)],
+        )
+    finally:
+        await conn.close()
+
+
+def wait_ready(url: str) -> None:
+    while urllib.request.urlopen(url).status != 200:
+        time.sleep(0.2)
+
+
+def wait_for(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on {port}")
+        time.sleep(0.1)
+
+
+async def main(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        postgres = EmbeddedPostgres(data / "pg", free_port())
+        broker = EmbeddedTansu(free_port(), data / "tansu.log")
+        postgres.start()
+        postgres.create_database()
+        broker.start()
+        settings = PlatformSettings(
+            database_url=postgres.dsn(), kafka_bootstrap_servers=broker.bootstrap_servers,
+            data_dir=data / "state", lab_ingestion_http_port=free_port(),
+            lab_ingestion_mllp_port=free_port(),
+        )  # fmt: skip
+        env = {
+            **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.postgres_dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_servers,
+            "CACHEXIA_DATA_DIR": str(settings.data_dir), "CACHEXIA_LOG_LEVEL": "WARNING",
+            "CACHEXIA_LAB_INGESTION_HTTP_PORT": str(settings.lab_ingestion_http_port),
+            "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(settings.lab_ingestion_mllp_port),
+        }  # fmt: skip
+        bare_port = free_port()
+        processes = []
+        try:
+            await prepare(settings)
+            bare = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "bare_mllp_server.py"), str(bare_port)],
+                env=env,
+            )
+            service = subprocess.Popen(
+                [sys.executable, "-m", "cachexia.cli", "service", "lab-ingestion"],
+                env=env, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            processes = [bare, service]
+            wait_for(bare_port)
+            wait_for(settings.lab_ingestion_mllp_port)
+            url = f"http://127.0.0.1:{settings.lab_ingestion_http_port}/readyz"
+            await asyncio.to_thread(wait_ready, url)
+            await push(bare_port, 10_000_000, 800)  # warm-up
+            await push(settings.lab_ingestion_mllp_port, 10_000_000, 800)
+            if os.environ.get("BENCH_PROFILE"):
+                profiler = subprocess.Popen(
+                    ["/tmp/pyspy/bin/py-spy", "record", "-o", os.environ["BENCH_PROFILE"],
+                     "-f", "raw", "-d", "12", "-p", str(service.pid)],
+                )  # fmt: skip
+                processes.append(profiler)
+            print(f"{n} ORU^R01 messages, {CONNECTIONS} connections, one client process")
+            reference = report("bare parse+ACK server (reference)", n, *await push(bare_port, 0, n))
+            measured = report(
+                "lab-ingestion (durable ACK)",
+                n,
+                *await push(settings.lab_ingestion_mllp_port, 0, n),
+            )
+            rss, peak = rss_mb(service.pid)
+            print(f"ratio {measured / reference:.0%}  (bars: >= 1,500 msg/s and >= 60 %)")
+            print(f"lab-ingestion RSS {rss:.0f} MB (peak {peak:.0f} MB; bar < 150 MB)")
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(10)
+            broker.kill()
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))

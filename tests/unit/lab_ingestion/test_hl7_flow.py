@@ -1,0 +1,680 @@
+"""One ER7 message in, exactly one ACK out (Hl7Acknowledger), with a hand-written submit."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import hl7
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
+from shared.contracts.events.lab import Channel
+
+FAST = settings(max_examples=200, deadline=None)
+HASH = "h" * 64
+SUPPORTED = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+UNSUPPORTED = ("2.1", "2.2", "2.6", "2.7", "2.8", "3.0", "")
+MESSAGE_LEVEL = {
+    RejectionCode.MALFORMED,
+    RejectionCode.UNSUPPORTED_MESSAGE,
+    RejectionCode.UNKNOWN_SOURCE,
+}
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Sync entry for hypothesis tests: a fresh event loop per example."""
+    return asyncio.run(coro)
+
+
+class FakeSubmit:
+    """Records every command; answers like the service layer would, or as configured."""
+
+    def __init__(
+        self, outcome: IngestOutcome | None = None, error: Exception | None = None
+    ) -> None:
+        self.commands: list[Command] = []
+        self.outcome = outcome
+        self.error = error
+
+    async def __call__(self, command: Command) -> IngestOutcome:
+        self.commands.append(command)
+        if self.error is not None:
+            raise self.error
+        if isinstance(command, RecordRejectedInput):
+            return IngestOutcome.rejected(command.code, command.reason)
+        if self.outcome is not None:
+            return self.outcome
+        return IngestOutcome(accepted=True, results=len(command.message.observations))
+
+
+def acknowledger(submit: FakeSubmit, registry: CollectorRegistry | None = None) -> Hl7Acknowledger:
+    metrics = LabIngestionMetrics(registry or CollectorRegistry())
+    return Hl7Acknowledger(submit, lambda s: "h" * 64, metrics)
+
+
+def field(message: hl7.Message, segment: str, number: int, component: int = 1) -> str:
+    return str(message.segment(segment).extract_field(1, number, 1, component))
+
+
+def check_ack(code: str, ack: str) -> hl7.Message:
+    """The invariants every ACK must satisfy, whatever came in."""
+    assert code in {"AA", "AE", "AR"}
+    assert isinstance(ack, str)
+    assert ack.startswith("MSH|^~\\&|")
+    assert ack.endswith("\r")
+    assert "\n" not in ack
+    parsed = hl7.parse(ack)
+    assert str(parsed[0][0]) == "MSH"
+    assert field(parsed, "MSH", 9, 1) == "ACK"
+    assert len(parsed.segments("MSA")) == 1
+    assert field(parsed, "MSA", 1) == code
+    has_err = any(str(s[0]) == "ERR" for s in parsed)
+    assert has_err is (code != "AA")
+    assert all(str(s[0]) in {"MSH", "MSA", "ERR"} for s in parsed)
+    return parsed
+
+
+# --- A realistic message ------------------------------------------------------------------
+
+MRN = "MRN0042"
+FAMILY = "DOEFAMILY"
+GIVEN = "JANEGIVEN"
+MESSAGE = "\r".join([
+    "MSH|^~\\&|LABSYS|NORTHLAB|LENA-CCS|TRIAL|20261102091500+0000||ORU^R01^ORU_R01|CTRL0001|P|2.5.1",
+    f"PID|1||{MRN}^^^NORTHLAB^MR~NHS999^^^NHS^NH||{FAMILY}^{GIVEN}^Q|MAIDEN|19600101|F|||"
+    "1 MAIN ST^^TOWN^^LS1 4AB||0113-555-0100|0113-555-0199|||||123-45-6789",
+    f"NK1|1|{FAMILY}^JOHN|SPO",
+    "OBR|1|PL1|FL1|CRP^CRP^L|||20261102070000+0000",
+    "OBX|1|NM|1988-5^CRP^LN|1|12.5|mg/L|0-5|H|||F",
+    "OBX|2|NM|751-8^Neutrophils^LN|1|3.1|10*9/L||||F|||20261102071500+0100",
+]) + "\r"  # fmt: skip
+RAW = MESSAGE.encode()
+
+
+async def test_accepted_message_gets_aa_echoing_msh10() -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(RAW, Channel.MLLP)
+
+    assert code == "AA"
+    parsed = check_ack(code, ack)
+    assert "\rMSA|AA|CTRL0001|" in ack
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert field(parsed, "MSA", 3) == "accepted; 2 result(s) stored"
+    assert field(parsed, "MSH", 5) == "LABSYS"
+    assert field(parsed, "MSH", 6) == "NORTHLAB"
+    assert field(parsed, "MSH", 12) == "2.5.1"
+    assert field(parsed, "MSH", 10) not in {"", "CTRL0001"}  # the ACK's own control id
+
+    (command,) = submit.commands
+    assert isinstance(command, IngestLabMessage)
+    assert command.message.channel is Channel.MLLP
+    assert command.message.control_id == "CTRL0001"
+    assert command.message.source == "LABSYS^NORTHLAB"
+    assert command.message.patient_identifier == MRN
+    assert [o.result_key for o in command.message.observations] == [
+        "FL1|1988-5|1",
+        "FL1|751-8|1",
+    ]
+    assert command.check_source is True
+    assert command.received_at.tzinfo is not None
+    assert abs(datetime.now(UTC) - command.received_at) < timedelta(minutes=1)
+
+
+async def test_each_ack_has_its_own_control_id() -> None:
+    ack_handler = acknowledger(FakeSubmit())
+    _, first = await ack_handler.acknowledge(RAW, Channel.MLLP)
+    _, second = await ack_handler.acknowledge(RAW, Channel.MLLP)
+    assert field(hl7.parse(first), "MSH", 10) != field(hl7.parse(second), "MSH", 10)
+
+
+async def test_channel_is_passed_through() -> None:
+    submit = FakeSubmit()
+    code, _ = await acknowledger(submit).acknowledge(RAW, Channel.HL7_HTTP)
+    assert code == "AA"
+    assert submit.commands[0].message.channel is Channel.HL7_HTTP  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "text"),
+    [
+        (IngestOutcome(accepted=True, duplicate=True), "duplicate message; already stored"),
+        (IngestOutcome(accepted=True, enrolled=False), "accepted; patient not enrolled, discarded"),
+        (IngestOutcome(accepted=True, results=0), "accepted; 0 result(s) stored"),
+    ],
+)
+async def test_other_acceptances_are_aa_with_their_text(outcome: IngestOutcome, text: str) -> None:
+    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+    assert code == "AA"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 3) == text
+
+
+async def test_data_rejection_is_ae_with_reason_and_err() -> None:
+    reason = "OBX 1: unit 'furlongs|fortnight' cannot be converted to mg/L"
+    outcome = IngestOutcome.rejected(RejectionCode.UNCONVERTIBLE_UNIT, reason)
+    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+
+    assert code == "AE"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert field(parsed, "MSA", 3) == reason
+    assert field(parsed, "ERR", 3, 1) == "103"
+    assert field(parsed, "ERR", 8) == reason
+
+
+async def test_unknown_sender_is_ar() -> None:
+    outcome = IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, "sender not on allow-list")
+    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+
+    assert code == "AR"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert field(parsed, "MSA", 3) == "sender not on allow-list"
+    assert field(parsed, "ERR", 3, 1) == "204"
+
+
+@pytest.mark.parametrize("rejection", list(RejectionCode))
+async def test_every_rejection_code_maps_to_ae_or_ar(rejection: RejectionCode) -> None:
+    outcome = IngestOutcome.rejected(rejection, f"because {rejection.value}")
+    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+    assert code == ("AR" if rejection in MESSAGE_LEVEL else "AE")
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert field(parsed, "MSA", 3) == f"because {rejection.value}"
+
+
+MALFORMED = (
+    "MSH|^~\\&|LABSYS|NORTHLAB|LENA-CCS|TRIAL|20261102091500+0000||ORU^R01|BROKEN-7|P|2.5.1\r"
+    f"PID|1||{MRN}^^^NORTHLAB^MR||{FAMILY}^{GIVEN}|||F\r"
+    "OBX|1|NM|1988-5^CRP^LN||\\.spX\\|mg/L||||F\r"  # an escape python-hl7 cannot decode
+)
+
+
+async def test_malformed_input_is_recorded_redacted_and_answered_ar() -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(MALFORMED.encode(), Channel.MLLP)
+
+    assert code == "AR"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "BROKEN-7"
+    assert field(parsed, "ERR", 3, 1) == "100"
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.code is RejectionCode.MALFORMED
+    assert command.channel is Channel.MLLP
+    assert command.source == "LABSYS^NORTHLAB"
+    assert command.control_id == "BROKEN-7"
+    assert field(parsed, "MSA", 3) == command.reason
+    assert MRN not in command.redacted_payload
+    assert FAMILY not in command.redacted_payload
+    assert f"HMAC:{HASH}" in command.redacted_payload
+    assert "OBX|1|NM|1988-5" in command.redacted_payload  # the rest is kept for inspection
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"hello", b"\x00\xff\xfe garbage", f"PID|1||{MRN}||{FAMILY}".encode(), b"MSH"],
+)
+async def test_garbage_is_ar_without_msa2(raw: bytes) -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(raw, Channel.MLLP)
+
+    assert code == "AR"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == ""
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.code is RejectionCode.MALFORMED
+    assert command.source is None
+    assert command.control_id is None
+    assert MRN not in command.redacted_payload
+    assert FAMILY not in command.redacted_payload
+
+
+async def test_non_oru_is_ar_unsupported_with_msh10_echoed() -> None:
+    adt = MESSAGE.replace("ORU^R01^ORU_R01", "ADT^A01^ADT_A01").replace("CTRL0001", "ADT-1")
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(adt.encode(), Channel.MLLP)
+
+    assert code == "AR"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "ADT-1"
+    assert field(parsed, "MSH", 9, 2) == "A01"
+    assert field(parsed, "ERR", 3, 1) == "200"
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.code is RejectionCode.UNSUPPORTED_MESSAGE
+    assert command.control_id == "ADT-1"
+    assert MRN not in command.redacted_payload
+
+
+async def test_unsupported_version_is_ar() -> None:
+    v26 = MESSAGE.replace("|P|2.5.1", "|P|2.6")
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(v26.encode(), Channel.MLLP)
+    assert code == "AR"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert submit.commands[0].code is RejectionCode.UNSUPPORTED_MESSAGE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("lead", ["\x0b", "\x0c", "\x1c", "\x0b\r\n"])
+async def test_leading_framing_or_whitespace_still_echoes_msh10(lead: str) -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge((lead + MESSAGE).encode(), Channel.MLLP)
+    assert field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+    assert len(submit.commands) == 1
+
+
+async def test_latin1_bytes_are_decoded() -> None:
+    raw = MESSAGE.replace(FAMILY, "MÜLLER").encode("latin-1")
+    submit = FakeSubmit()
+    code, _ = await acknowledger(submit).acknowledge(raw, Channel.MLLP)
+    assert code == "AA"
+    command = submit.commands[0]
+    assert isinstance(command, IngestLabMessage)
+    assert command.message.patient_identifier == MRN
+
+
+@pytest.mark.parametrize("sep", ["\n", "\r\n"])
+async def test_other_separators_are_acknowledged_alike(sep: str) -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(
+        MESSAGE.replace("\r", sep).encode(), Channel.MLLP
+    )
+    assert code == "AA"
+    assert field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+    assert len(submit.commands[0].message.observations) == 2  # type: ignore[union-attr]
+
+
+async def test_submit_raising_is_ae_asking_to_resend() -> None:
+    submit = FakeSubmit(error=RuntimeError("database is down"))
+    code, ack = await acknowledger(submit).acknowledge(RAW, Channel.MLLP)
+
+    assert code == "AE"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert "resend" in field(parsed, "MSA", 3)
+    assert "database is down" not in ack  # internals are not sent back
+    assert len(submit.commands) == 1
+
+
+async def test_submit_raising_on_a_rejected_input_is_still_one_ack() -> None:
+    submit = FakeSubmit(error=RuntimeError("database is down"))
+    code, ack = await acknowledger(submit).acknowledge(b"garbage", Channel.MLLP)
+    assert code == "AE"
+    assert "resend" in field(check_ack(code, ack), "MSA", 3)
+    assert len(submit.commands) == 1
+
+
+async def test_submit_raising_reports_application_internal_error() -> None:
+    submit = FakeSubmit(error=RuntimeError("database is down"))
+    code, ack = await acknowledger(submit).acknowledge(RAW, Channel.MLLP)
+    assert field(check_ack(code, ack), "ERR", 3, 1) == "207"
+
+
+async def test_command_redact_hides_identifiers() -> None:
+    submit = FakeSubmit()
+    await acknowledger(submit).acknowledge(RAW, Channel.MLLP)
+    command = submit.commands[0]
+    assert isinstance(command, IngestLabMessage)
+    payload = command.redact()
+    for phi in (MRN, "NHS999", FAMILY, GIVEN, "MAIDEN", "19600101", "MAIN ST", "0113-555"):
+        assert phi not in payload, phi
+    assert "123-45-6789" not in payload
+    assert f"HMAC:{HASH}" in payload
+    assert "NK1" not in payload
+    assert "OBX|1|NM|1988-5^CRP^LN|1|12.5|mg/L|0-5|H|||F" in payload
+
+
+async def test_metrics_count_the_message() -> None:
+    registry = CollectorRegistry()
+    handler = acknowledger(FakeSubmit(), registry)
+    await handler.acknowledge(RAW, Channel.MLLP)
+    await handler.acknowledge(b"garbage", Channel.MLLP)
+    labels = {"channel": "mllp", "source": "LABSYS^NORTHLAB"}
+    assert registry.get_sample_value("lab_messages_received_total", labels) == 1
+    assert registry.get_sample_value("lab_messages_accepted_total", labels) == 1
+    assert registry.get_sample_value("lab_results_stored_total", {"channel": "mllp"}) == 2
+    rejected = {"channel": "mllp", "source": "unknown", "reason": "malformed-message"}
+    assert registry.get_sample_value("lab_messages_rejected_total", rejected) == 1
+
+
+@pytest.mark.parametrize("blank", ["\r\r", "\n\n", "\r\n\r\n"])
+async def test_blank_line_between_segments_keeps_msh10_in_ack(blank: str) -> None:
+    raw = MESSAGE.replace("\r", blank, 1).encode()
+    code, ack = await acknowledger(FakeSubmit()).acknowledge(raw, Channel.MLLP)
+    assert field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+
+
+# --- reject_frame -------------------------------------------------------------------------
+
+
+async def test_reject_frame_is_ar_with_header_echo_and_redacted_payload() -> None:
+    submit = FakeSubmit()
+    ack = await acknowledger(submit).reject_frame(RAW, RejectionCode.MALFORMED, "no end block")
+    parsed = check_ack("AR", ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert field(parsed, "MSA", 3) == "no end block"
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.channel is Channel.MLLP
+    assert command.code is RejectionCode.MALFORMED
+    assert MRN not in command.redacted_payload
+    assert FAMILY not in command.redacted_payload
+
+
+async def test_reject_frame_of_garbage_is_ar_without_msa2() -> None:
+    ack = await acknowledger(FakeSubmit()).reject_frame(
+        b"\xff\xfe junk", RejectionCode.MALFORMED, "frame too large"
+    )
+    parsed = check_ack("AR", ack)
+    assert field(parsed, "MSA", 2) == ""
+
+
+# --- Generated ORU messages ---------------------------------------------------------------
+
+SAFE = st.characters(exclude_categories=("Cc", "Cs"))
+ANY_TEXT = st.text(alphabet=SAFE, max_size=16)
+CODE = st.from_regex(r"[A-Z0-9][A-Z0-9.-]{0,7}", fullmatch=True)
+
+
+def esc(value: str) -> str:
+    """HL7 escaping, written independently of the code under test."""
+    out = []
+    for char in value:
+        out.append(
+            {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}.get(char, char)
+        )
+    return "".join(out)
+
+
+@dataclass
+class Expected:
+    control_id: str  # MSH-10 as the sender meant it (unescaped, trimmed)
+    source: str
+    usable: bool  # ORU^R01, supported version and a control id
+    readable: bool  # MSH-10 can be read once the bytes are decoded
+    rejection: RejectionCode | None
+    mrn: str
+    family: str
+    patient: str | None
+    observations: list[tuple[str, str, str, datetime | None]]
+
+
+@st.composite
+def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | None]:
+    if draw(st.booleans()):
+        naive = draw(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 12, 31)))
+        sign = draw(st.sampled_from([1, -1]))
+        hours, minutes = draw(st.integers(0, 14)), draw(st.sampled_from([0, 15, 30, 45, 59]))
+        offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        precision = draw(st.sampled_from(["hour", "minute", "second", "fraction"]))
+        text = naive.strftime(
+            {"hour": "%Y%m%d%H", "minute": "%Y%m%d%H%M"}.get(precision, "%Y%m%d%H%M%S")
+        )
+        value = naive.replace(microsecond=0)
+        if precision == "hour":
+            value = value.replace(minute=0, second=0)
+        elif precision == "minute":
+            value = value.replace(second=0)
+        elif precision == "fraction":
+            digits = draw(st.from_regex(r"[0-9]{1,4}", fullmatch=True))
+            text += "." + digits
+            value = value.replace(microsecond=int(digits.ljust(6, "0")))
+        text += f"{'+' if sign > 0 else '-'}{hours:02d}{minutes:02d}"
+        return text, value.replace(tzinfo=offset).astimezone(UTC)
+    invalid = [
+        "",
+        "20261102",
+        "20261102083000",
+        "20261332",
+        "20261332083000+0000",
+        "20260230083000+0100",
+        "20261102250000+0000",
+        "not a date",
+        "2026-11-02T08:30:00Z",
+    ]
+    if hostile:
+        invalid += ["20261102083000+2400", "20261102083000-9999", "\\.br\\", "20261102|0800"]
+    return draw(st.sampled_from(invalid)), None
+
+
+@st.composite
+def oru_messages(draw: st.DrawFn, hostile: bool = False) -> tuple[bytes, Expected]:
+    app, facility, control_id = draw(ANY_TEXT), draw(ANY_TEXT), draw(ANY_TEXT)
+    version = draw(st.sampled_from(SUPPORTED + UNSUPPORTED))
+    message_type = draw(
+        st.sampled_from(["ORU^R01", "ORU^R01^ORU_R01"] * 4 + ["ADT^A01^ADT_A01", "ORU^R30"])
+    )
+    mrn = draw(st.from_regex(r"MRN[0-9]{6,9}", fullmatch=True))
+    family = draw(st.from_regex(r"FAM[A-Z]{4,8}", fullmatch=True))
+    other_ids = draw(st.lists(ANY_TEXT, max_size=2))
+    pid3 = "~".join([f"{mrn}^^^{esc(draw(ANY_TEXT))}^MR", *(esc(i) for i in other_ids)])
+    segments = [
+        "MSH|^~\\&|" + "|".join([
+            esc(app), esc(facility), "LENA-CCS", "TRIAL", "20261102091500+0000", "",
+            message_type, esc(control_id), "P", version,
+        ]),
+        "|".join(["PID", "1", "", pid3, "", f"{family}^{esc(draw(ANY_TEXT))}",
+                  esc(draw(ANY_TEXT)), "19600101", draw(st.sampled_from(["F", "M", "U", ""]))]),
+    ]  # fmt: skip
+    if draw(st.booleans()):
+        segments.append(f"NK1|1|{family}^{esc(draw(ANY_TEXT))}|SPO")
+    observations: list[tuple[str, str, str, datetime | None]] = []
+    for group in range(1, draw(st.integers(1, 4)) + 1):
+        filler = draw(CODE)
+        obr7, obr_time = draw(timestamps(hostile))
+        segments.append(f"OBR|{group}|PL{group}|{filler}|PANEL^Panel^L|||{obr7}")
+        for index in range(1, draw(st.integers(1, 5)) + 1):
+            code, sub_id = draw(CODE), draw(st.sampled_from(["", "1", "2", "a"]))
+            value_type = draw(st.sampled_from(["NM", "ST", "TX", "CE", "SN"]))
+            value = draw(
+                st.one_of(
+                    st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str),
+                    ANY_TEXT,
+                )
+            )
+            raw_value = value if hostile and draw(st.booleans()) else esc(value)
+            unit = draw(
+                st.sampled_from(["mg/L", "g/dL", "10*9/L", "^^^mg/L^^L", "umol/L^^UCUM", ""])
+            )
+            status = draw(st.sampled_from(["F", "C", "P", "X", "D", "Z"]))
+            obx14, obx_time = draw(timestamps(hostile))
+            segments.append(
+                f"OBX|{index}|{value_type}|{code}^Name^LN|{sub_id}|{raw_value}|{unit}||||"
+                f"|{status}|||{obx14}"
+            )
+            observations.append(
+                (f"{filler}|{code}|{sub_id}", value.strip(), status, obx_time or obr_time)
+            )
+    if hostile:
+        seps = draw(st.lists(st.sampled_from(["\r", "\n", "\r\n"]), min_size=len(segments),
+                             max_size=len(segments)))  # fmt: skip
+    else:
+        seps = [draw(st.sampled_from(["\r", "\n", "\r\n"]))] * len(segments)
+    text = "".join(s + sep for s, sep in zip(segments, seps, strict=True))
+    if hostile and draw(st.booleans()):  # cut somewhere after MSH
+        cut = draw(st.integers(len(segments[0]) + 1, len(text)))
+        text = text[:cut]
+    supported = message_type.startswith("ORU^R01") and version in SUPPORTED
+    cid = control_id.strip()
+    rejection = (
+        RejectionCode.UNSUPPORTED_MESSAGE
+        if not supported
+        else RejectionCode.MALFORMED
+        if not cid
+        else None
+    )
+    expected = Expected(
+        control_id=cid,
+        source=f"{app.strip()}^{facility.strip()}",
+        usable=rejection is None,
+        readable=True,
+        rejection=rejection,
+        mrn=mrn,
+        family=family,
+        patient=mrn,
+        observations=observations,
+    )
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16"])) if hostile else "utf-8"
+    expected.readable = encoding == "utf-8"
+    return text.encode(encoding), expected
+
+
+@FAST
+@given(case=oru_messages())
+def test_generated_oru_is_acknowledged_once_and_parsed_faithfully(
+    case: tuple[bytes, Expected],
+) -> None:
+    raw, expected = case
+    submit = FakeSubmit()
+
+    code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
+
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == expected.control_id
+    assert len(submit.commands) == 1
+    command = submit.commands[0]
+    if expected.usable:
+        assert code == "AA"
+        assert isinstance(command, IngestLabMessage)
+        message = command.message
+        assert message.control_id == expected.control_id
+        assert message.source == expected.source
+        assert message.patient_identifier == expected.patient
+        got = [(o.result_key, o.value, o.status, o.collected_at) for o in message.observations]
+        assert got == expected.observations
+        payload = command.redact()
+    else:
+        assert code == "AR"
+        assert isinstance(command, RecordRejectedInput)
+        assert command.code is expected.rejection
+        assert command.control_id == expected.control_id
+        assert command.source == expected.source
+        payload = command.redacted_payload
+    assert expected.mrn not in payload
+    assert expected.family not in payload
+
+
+OUTCOMES = st.one_of(
+    st.just(None),
+    st.builds(IngestOutcome, accepted=st.just(True), duplicate=st.booleans(),
+              enrolled=st.booleans(), results=st.integers(0, 30)),
+    st.builds(IngestOutcome.rejected, st.sampled_from(list(RejectionCode)), ANY_TEXT),
+)  # fmt: skip
+
+
+@FAST
+@given(case=oru_messages(hostile=True), outcome=OUTCOMES, fails=st.booleans())
+def test_hostile_oru_always_gets_exactly_one_ack(
+    case: tuple[bytes, Expected], outcome: IngestOutcome | None, fails: bool
+) -> None:
+    raw, expected = case
+    submit = FakeSubmit(outcome, RuntimeError("boom") if fails else None)
+
+    code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
+
+    parsed = check_ack(code, ack)
+    assert len(submit.commands) == 1
+    command = submit.commands[0]
+    if expected.readable:
+        assert field(parsed, "MSA", 2) == expected.control_id
+    else:  # UTF-16: not HL7 once decoded, so there is no MSH-10 to echo
+        assert field(parsed, "MSA", 2) == ""
+        assert isinstance(command, RecordRejectedInput)
+        assert command.code is RejectionCode.MALFORMED
+    if fails:
+        assert code == "AE"
+        assert "resend" in field(parsed, "MSA", 3)
+    elif isinstance(command, RecordRejectedInput):
+        assert code == "AR"
+        assert command.code in MESSAGE_LEVEL
+    elif outcome is None or outcome.accepted:
+        assert code == "AA"
+    else:
+        assert code == ("AR" if outcome.code in MESSAGE_LEVEL else "AE")
+        assert field(parsed, "MSA", 3) == outcome.reason
+    payload = (
+        command.redacted_payload if isinstance(command, RecordRejectedInput) else command.redact()
+    )
+    assert expected.mrn not in payload
+    assert expected.family not in payload
+
+
+def collapse_blank_lines(text: str) -> str:
+    return re.sub(r"[\r\n]+", "\r", text).lstrip("\r")
+
+
+@FAST
+@given(
+    control_id=ANY_TEXT,
+    tail=st.text(max_size=300).map(collapse_blank_lines),
+    sep=st.sampled_from(["\r", "\n", "\r\n"]),
+)
+def test_valid_msh_with_arbitrary_tail_echoes_msh10(control_id: str, tail: str, sep: str) -> None:
+    header = (
+        "MSH|^~\\&|LABSYS|NORTHLAB|LENA-CCS|TRIAL|20261102091500+0000||ORU^R01|"
+        f"{esc(control_id)}|P|2.5.1"
+    )
+    submit = FakeSubmit()
+    code, ack = run(acknowledger(submit).acknowledge(f"{header}{sep}{tail}".encode(), Channel.MLLP))
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == control_id.strip()
+    assert len(submit.commands) == 1
+
+
+@FAST
+@given(raw=st.binary(max_size=400))
+def test_arbitrary_bytes_get_exactly_one_ack(raw: bytes) -> None:
+    submit = FakeSubmit()
+    code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
+    check_ack(code, ack)
+    assert len(submit.commands) == 1
+    if isinstance(submit.commands[0], RecordRejectedInput):
+        assert code == "AR"
+    else:
+        assert code == "AA"
+
+
+@FAST
+@given(text=st.text(max_size=400), prefix=st.sampled_from(["", "MSH|^~\\&|", "MSH|"]))
+def test_arbitrary_text_gets_exactly_one_ack(text: str, prefix: str) -> None:
+    submit = FakeSubmit(IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no PID"))
+    raw = (prefix + text).encode("utf-8", errors="surrogatepass")
+    code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
+    check_ack(code, ack)
+    assert len(submit.commands) == 1
+    command = submit.commands[0]
+    if isinstance(command, RecordRejectedInput):
+        assert code == "AR"
+        assert command.code in MESSAGE_LEVEL
+    else:
+        assert code == "AE"  # parsed, then rejected by the (fake) service layer
+
+
+@FAST
+@given(raw=st.binary(max_size=200), code=st.sampled_from(list(RejectionCode)))
+def test_reject_frame_always_returns_one_parseable_ack(raw: bytes, code: RejectionCode) -> None:
+    submit = FakeSubmit()
+    ack = run(acknowledger(submit).reject_frame(raw, code, "broken frame"))
+    expected = "AR" if code in MESSAGE_LEVEL else "AE"
+    check_ack(expected, ack)
+    assert len(submit.commands) == 1
