@@ -190,12 +190,6 @@ async def main(n: int) -> None:
             await asyncio.to_thread(wait_ready, url)
             await push(bare_port, 10_000_000, 800)  # warm-up
             await push(settings.lab_ingestion_mllp_port, 10_000_000, 800)
-            if os.environ.get("BENCH_PROFILE"):
-                profiler = subprocess.Popen(
-                    ["/tmp/pyspy/bin/py-spy", "record", "-o", os.environ["BENCH_PROFILE"],
-                     "-f", "raw", "-d", "12", "-p", str(service.pid)],
-                )  # fmt: skip
-                processes.append(profiler)
             print(f"{n} ORU^R01 messages, {CONNECTIONS} connections, one client process")
             reference = report("bare parse+ACK server (reference)", n, *await push(bare_port, 0, n))
             before = cpu_seconds(service.pid, broker, postgres)
