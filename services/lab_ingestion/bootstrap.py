@@ -28,7 +28,7 @@ def build(context: ServiceContext) -> ServiceParts:
     hasher = partial(hospital_id_hmac, subject_hmac_key(settings))
     ingestor = BatchIngestor(lambda: LabIngestionUnitOfWork(context.pool, NAME), hasher)
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        ingestor, max_batch=settings.ingest_batch_size
+        ingestor, max_batch=settings.ingest_batch_size, concurrency=settings.ingest_committers
     )
     metrics = LabIngestionMetrics(context.registry)
     acknowledger = Hl7Acknowledger(committer.submit, hasher, metrics)

@@ -13,10 +13,12 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ class KafkaPublisher:
             auto_offset_reset="none",
         )
         self._started = False
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
+        self._key_partitions: dict[tuple[str, bytes], int] = {}
 
     async def start(self) -> None:
         if not self._started:
@@ -90,15 +95,66 @@ class KafkaPublisher:
             )
 
     async def publish(self, records: Sequence[Record]) -> list[Delivery]:
-        """Send all records and wait for every acknowledgement; raise if any failed."""
-        futures = [
-            await self._producer.send(
-                r.topic, value=r.value, key=r.key.encode() if r.key is not None else None
-            )
-            for r in records
-        ]
-        metadata = await asyncio.gather(*futures)
-        return [Delivery(m.partition, m.offset) for m in metadata]
+        """Send all records and wait for every acknowledgement; raise if any failed.
+
+        Records are grouped into one producer batch per partition (keyed like the default
+        partitioner: murmur2 of the key), which keeps their order within each partition
+        and costs one future per batch instead of one per record.
+        """
+        keys = [r.key.encode() if r.key is not None else None for r in records]
+        groups: dict[tuple[str, int], list[int]] = {}
+        for index, record in enumerate(records):
+            partition = await self._partition_of(record.topic, keys[index])
+            groups.setdefault((record.topic, partition), []).append(index)
+        sent: list[tuple[asyncio.Future[Any], list[tuple[int, int]], int]] = []
+        for (topic, partition), indices in groups.items():
+            batch = self._producer.create_batch()
+            members: list[tuple[int, int]] = []
+            for index in indices:
+                appended = batch.append(key=keys[index], value=records[index].value, timestamp=None)
+                if appended is None:  # the batch is full: send it and start another
+                    sent.append((await self._send(batch, topic, partition), members, partition))
+                    batch, members = self._producer.create_batch(), []
+                    appended = batch.append(
+                        key=keys[index], value=records[index].value, timestamp=None
+                    )
+                    if appended is None:
+                        raise ValueError(f"a record for {topic} is larger than a producer batch")
+                members.append((index, appended.offset))
+            sent.append((await self._send(batch, topic, partition), members, partition))
+        deliveries: list[Delivery] = [Delivery(-1, -1)] * len(records)
+        for future, members, partition in sent:
+            metadata = await future
+            for index, relative_offset in members:
+                deliveries[index] = Delivery(partition, metadata.offset + relative_offset)
+        return deliveries
+
+    async def _send(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self._producer.send_batch(
+            batch, topic, partition=partition
+        )
+        return future
+
+    async def _partition_of(self, topic: str, key: bytes | None) -> int:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = sorted(await self._producer.partitions_for(topic))
+            self._partitions[topic] = partitions
+            self._key_partitions.clear()
+        if key is None:
+            return int(self._partitioner(None, partitions, partitions))
+        cached = self._key_partitions.get((topic, key))
+        if cached is None:
+            if len(self._key_partitions) > 100_000:
+                self._key_partitions.clear()
+            cached = int(self._partitioner(key, partitions, partitions))
+            self._key_partitions[(topic, key)] = cached
+        return cached
+
+    def forget_partitions(self) -> None:
+        """Re-read partition counts (after topics were re-created)."""
+        self._partitions.clear()
+        self._key_partitions.clear()
 
     async def event_ids_at(
         self, positions: dict[tuple[str, int], int], timeout: float = 2.0

@@ -144,6 +144,7 @@ class OutboxRelay:
             deliveries = await self._publisher.publish(records)
         except KafkaError:
             await self._ensure_topics()  # the broker may have come back empty
+            self._publisher.forget_partitions()
             raise
         ids = [r["id"] for r in rows]
         if self._after_publish is not None:
@@ -208,6 +209,7 @@ class OutboxRelay:
             extra={"partitions_lost": len(lost)},
         )
         await self._ensure_topics()
+        self._publisher.forget_partitions()
         result = await self._pool.execute(_REQUEUE)
         self._last_published.clear()
         requeued = int(result.split()[-1])
