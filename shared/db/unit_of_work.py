@@ -87,9 +87,13 @@ class PostgresUnitOfWork:
                 await self._pool.release(self._conn)
             self._conn = None
 
+    async def flush(self) -> None:
+        """Write what repositories buffered (batched inserts); override and call super()."""
+
     async def commit(self) -> None:
         if self._tx is None:
             raise RuntimeError("nothing to commit")
+        await self.flush()
         await self.outbox.flush()
         tx, self._tx = self._tx, None
         await tx.commit()

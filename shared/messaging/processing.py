@@ -210,6 +210,7 @@ class BatchProcessor:
         try:
             async with uow.savepoint():
                 await handler(uow, event.envelope, event.payload)
+                await uow.flush()  # buffered writes fail here, inside the savepoint
         except TRANSIENT_DB_ERRORS:
             raise
         except PoisonMessage as poison:

@@ -177,6 +177,10 @@ class FakeUnitOfWork:
         self.commits += 1
         self._open = False
 
+    async def flush(self) -> None:
+        """Buffered repository writes: the fake keeps none."""
+        assert self._open, "flush outside the unit of work"
+
     def inbox(self, consumer: str) -> FakeInbox:
         return FakeInbox(self, consumer)
 

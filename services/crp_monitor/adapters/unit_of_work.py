@@ -12,3 +12,7 @@ class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         super().bind(conn)
         self.crp = CrpSeriesRepository(conn)
+
+    async def flush(self) -> None:
+        await super().flush()
+        await self.crp.flush()
