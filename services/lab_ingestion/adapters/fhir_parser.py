@@ -15,12 +15,10 @@ same on the wire, so R4 payloads validate as they are.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import unquote
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
@@ -30,7 +28,6 @@ from fhir.resources.R4B.quantity import Quantity
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
-from services.lab_ingestion.adapters.json_parser import copy_json, scrub_secrets
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 
@@ -320,110 +317,3 @@ def operation_outcome(issues: Sequence[Issue | tuple[str, str, str, str | None]]
     outcome = OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": body})
     result: dict[str, Any] = json.loads(outcome.model_dump_json())
     return result
-
-
-# --- redaction ----------------------------------------------------------------------------
-
-_PATIENT_DEMOGRAPHICS = ("name", "birthDate", "_birthDate", "address", "telecom", "photo")
-_PATIENT_PHI = frozenset(
-    {
-        *_PATIENT_DEMOGRAPHICS,
-        "contact",
-        "text",
-        "extension",
-        "modifierExtension",
-        "deceasedDateTime",
-    }
-)
-_URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
-_IDENTIFIER_QUERY = re.compile(r"(identifier(?::[A-Za-z-]+)?=)([^&#]*)")
-_REDACTED = "[redacted]"
-
-
-def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
-    """A copy safe to store with a rejection: Patient demographics dropped, identifiers hashed.
-
-    Also hashes identifiers in references and conditional URLs, and replaces any other
-    occurrence of a removed name, birth date, phone or identifier. Never raises on JSON-like
-    input (non-objects give ``{}``).
-    """
-    if not isinstance(payload, dict):
-        return {}
-    redactor = _Redactor(hash_identifier)
-    try:
-        result: dict[str, Any] = scrub_secrets(redactor.node(payload), redactor.secrets)
-    except RecursionError:
-        return {}
-    return result
-
-
-class _Redactor:
-    def __init__(self, hash_identifier: Callable[[str], str]) -> None:
-        self.hash_identifier = hash_identifier
-        self.secrets: dict[str, str] = {}  # original text -> its hash or _REDACTED
-
-    def node(self, node: object) -> Any:
-        if isinstance(node, list | tuple):
-            return [self.node(item) for item in node]
-        if not isinstance(node, dict):
-            return copy_json(node)
-        out = {key: self.node(value) for key, value in node.items()}
-        if out.get("resourceType") == "Patient":
-            self.patient(out)
-        for reference in (out.get("subject"), out.get("patient")):
-            if isinstance(reference, dict):
-                reference.pop("display", None)
-                if isinstance(reference.get("identifier"), dict):
-                    self.hash_value(reference["identifier"])
-        for key in _URL_KEYS:
-            if isinstance(out.get(key), str):
-                out[key] = self.query(out[key])
-        return out
-
-    def patient(self, patient: dict[Any, Any]) -> None:
-        for text in _demographics(patient):
-            if isinstance(text, str) and text:
-                self.secrets.setdefault(text, _REDACTED)
-        for key in _PATIENT_PHI:
-            patient.pop(key, None)
-        for identifier in _dicts(patient.get("identifier")):
-            self.hash_value(identifier)
-
-    def hash_value(self, holder: dict[Any, Any]) -> None:
-        value = holder.get("value")
-        if isinstance(value, str) and value:
-            holder["value"] = self.hashed(value)
-        else:
-            holder.pop("value", None)
-
-    def hashed(self, value: str) -> str:
-        if self.secrets.get(value, _REDACTED) == _REDACTED:
-            self.secrets[value] = self.hash_identifier(value)
-        return self.secrets[value]
-
-    def query(self, text: str) -> str:
-        """Hash the identifier in a conditional URL such as ``Patient?identifier=sys|MRN``."""
-
-        def replace(match: re.Match[str]) -> str:
-            system, bar, value = unquote(match.group(2)).rpartition("|")
-            if not value:
-                return match.group(0)
-            return f"{match.group(1)}{system}{bar}{self.hashed(value)}"
-
-        return _IDENTIFIER_QUERY.sub(replace, text) if "identifier" in text else text
-
-
-def _demographics(patient: dict[Any, Any]) -> Iterator[object]:
-    for name in _dicts(patient.get("name")):
-        given = name.get("given")
-        yield from (
-            name.get("family"),
-            name.get("text"),
-            *(given if isinstance(given, list) else ()),
-        )
-    yield from (t.get("value") for t in _dicts(patient.get("telecom")))
-    yield patient.get("birthDate")
-
-
-def _dicts(value: object) -> list[dict[Any, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -8,8 +8,6 @@ field and the problem but never echo the submitted value (it may be PHI).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -148,69 +146,3 @@ def _observation(result: ResultIn) -> ObservationInput:
         collected_at=result.collected_at,
         reported_at=result.reported_at,
     )
-
-
-# --- redaction (shared with the FHIR adapter) ---------------------------------------------
-
-
-def copy_json(node: object) -> Any:
-    """A deep copy of a JSON-like tree; values that are not JSON scalars become ``None``."""
-    if isinstance(node, dict):
-        return {key: copy_json(value) for key, value in node.items()}
-    if isinstance(node, list | tuple):
-        return [copy_json(value) for value in node]
-    if node is None or isinstance(node, str | int | float | Decimal):
-        return node
-    return None
-
-
-def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
-    """Replace every occurrence of a secret (3+ characters) inside any string of the tree."""
-    pairs = sorted(((s, r) for s, r in secrets.items() if len(s) >= 3), key=lambda p: -len(p[0]))
-    keep = set(secrets.values())
-    if not pairs:
-        return node
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: walk(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [walk(item) for item in value]
-        if isinstance(value, str) and value not in keep:
-            for secret, replacement in pairs:
-                value = value.replace(secret, replacement)
-        return value
-
-    return walk(node)
-
-
-_PATIENT_KEPT = frozenset({"identifier"})
-
-
-def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
-    """A copy safe to store with a rejection: MRN hashed, other patient fields dropped.
-
-    Best effort on malformed input; never raises (non-object input gives ``{}``).
-    """
-    if not isinstance(payload, dict):
-        return {}
-    try:
-        out: dict[str, Any] = copy_json(payload)
-        patient = out.pop("patient", None)
-        secrets: dict[str, str] = {}
-        if isinstance(patient, str) and patient:
-            secrets[patient] = hash_identifier(patient)
-        if not isinstance(patient, dict):
-            scrubbed_out: dict[str, Any] = scrub_secrets(out, secrets)
-            return scrubbed_out
-        kept = {k: v for k, v in patient.items() if k in _PATIENT_KEPT}
-        identifier = kept.get("identifier")
-        if isinstance(identifier, str) and identifier:
-            kept["identifier"] = secrets[identifier] = hash_identifier(identifier)
-        else:
-            kept.pop("identifier", None)
-        out["patient"] = kept
-        scrubbed: dict[str, Any] = scrub_secrets(out, secrets)
-        return scrubbed
-    except RecursionError:
-        return {}

@@ -19,14 +19,13 @@ from services.lab_ingestion.adapters.fhir_parser import (
     operation_outcome,
     parse_bundle,
     parse_observation,
-    redact_fhir,
 )
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
     parse_lab_results,
-    redact_json,
 )
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.adapters.redaction import redact_fhir, redact_json
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
 from services.lab_ingestion.entrypoints.outcomes import count_outcome

@@ -21,8 +21,8 @@ from services.lab_ingestion.adapters.fhir_parser import (
     operation_outcome,
     parse_bundle,
     parse_observation,
-    redact_fhir,
 )
+from services.lab_ingestion.adapters.redaction import redact_fhir
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from shared.contracts.events.lab import Channel
 
