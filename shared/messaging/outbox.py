@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -66,16 +67,39 @@ class OutboxWriter:
 
     async def flush(self) -> int:
         """Write queued events in one statement. Called by the unit of work before commit."""
-        if not self._pending:
+        events = self.take_pending()
+        if not events:
             return 0
-        events, self._pending = self._pending, []
         await self._conn.execute(
-            """INSERT INTO outbox (event_id, topic, message_key, event_type, envelope)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[])""",
-            [e.envelope.event_id for e in events],
-            [e.topic for e in events],
-            [e.key for e in events],
-            [e.envelope.event_type for e in events],
-            [e.envelope.to_bytes() for e in events],
+            f"INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(1)}",  # noqa: S608 - fixed columns and placeholders
+            *outbox_arrays(events),
         )
         return len(events)
+
+    def take_pending(self) -> list[OutgoingEvent]:
+        """Hand the queued events to a unit of work that writes them in its own statement."""
+        events, self._pending = self._pending, []
+        return events
+
+
+OUTBOX_COLUMNS = "(event_id, topic, message_key, event_type, envelope)"
+
+
+def outbox_unnest(first_parameter: int) -> str:
+    """``unnest(...)`` of the five outbox columns, numbered from ``first_parameter``."""
+    p = first_parameter
+    return (
+        f"unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[], "
+        f"${p + 4}::bytea[])"
+    )
+
+
+def outbox_arrays(events: list[OutgoingEvent]) -> list[list[Any]]:
+    """The outbox rows of ``events`` as one array per column, for ``outbox_unnest``."""
+    return [
+        [e.envelope.event_id for e in events],
+        [e.topic for e in events],
+        [e.key for e in events],
+        [e.envelope.event_type for e in events],
+        [e.envelope.to_bytes() for e in events],
+    ]

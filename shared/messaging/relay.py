@@ -108,9 +108,17 @@ class OutboxRelay:
                     if published < self._settings.batch_size:
                         await self._wait_for_more(published)
             finally:
-                with contextlib.suppress(*TRANSIENT_DB_ERRORS):
-                    await listener.remove_listener(self._settings.channel, self._on_notify)
-                    await listener.execute("SELECT pg_advisory_unlock_all()")
+                await self._release_session(listener)
+
+    async def _release_session(self, conn: asyncpg.Connection) -> None:
+        """Stop listening and give up leadership before the connection goes back to the
+        pool (which keeps sessions as they are); if that fails, end the session, and its
+        lock with it."""
+        try:
+            await conn.remove_listener(self._settings.channel, self._on_notify)
+            await conn.execute("SELECT pg_advisory_unlock_all()")
+        except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError):
+            conn.terminate()
 
     async def _wait_for_leadership(self, conn: asyncpg.Connection, stopping: asyncio.Event) -> None:
         """One relay per service schema publishes; others wait (several instances on Kafka)."""

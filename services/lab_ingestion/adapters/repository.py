@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
+from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_arrays, outbox_unnest
 
 SourceKey = tuple[str, str]
 
@@ -18,6 +19,7 @@ SourceKey = tuple[str, str]
 class LabRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
+        self._staged: StagedBatch | None = None
 
     async def allowed_sources(self) -> set[SourceKey]:
         rows = await self._conn.fetch("SELECT application, facility FROM sources")
@@ -49,7 +51,7 @@ class LabRepository:
                 lookup.latest[(row["key1"], row["key2"])] = row["result_id"]
         return lookup
 
-    async def save(
+    def stage(
         self,
         messages: Sequence[MessageRecord],
         results: Sequence[ResultRecord],
@@ -57,17 +59,38 @@ class LabRepository:
         rejections: Sequence[RejectionRecord],
         cancelled_at: datetime,
     ) -> None:
-        """Write a batch in one statement (one round trip, whatever its size)."""
-        if not (messages or results or cancellations or rejections):
-            return
-        await self._conn.execute(
-            _SAVE,
-            *_columns(messages, _MESSAGE_COLUMNS),
-            *_columns(results, _RESULT_COLUMNS),
-            list(cancellations),
-            cancelled_at,
-            *_columns(rejections, _REJECTION_COLUMNS),
+        """Keep a batch's writes until the unit of work commits them."""
+        self._staged = StagedBatch(
+            list(messages), list(results), list(cancellations), list(rejections), cancelled_at
         )
+
+    def discard(self) -> None:
+        self._staged = None
+
+    async def write(self, outbox: list[OutgoingEvent]) -> None:
+        """Write the staged batch and its events in ONE statement: PostgreSQL applies a
+        statement atomically, so this is the batch's transaction (one round trip)."""
+        staged, self._staged = self._staged, None
+        if staged is None:
+            staged = StagedBatch([], [], [], [], None)
+        await self._conn.execute(
+            _WRITE,
+            *_columns(staged.messages, _MESSAGE_COLUMNS),
+            *_columns(staged.results, _RESULT_COLUMNS),
+            staged.cancellations,
+            staged.cancelled_at,
+            *_columns(staged.rejections, _REJECTION_COLUMNS),
+            *outbox_arrays(outbox),
+        )
+
+
+@dataclass
+class StagedBatch:
+    messages: list[MessageRecord]
+    results: list[ResultRecord]
+    cancellations: list[uuid.UUID]
+    rejections: list[RejectionRecord]
+    cancelled_at: datetime | None
 
 
 @dataclass
@@ -94,7 +117,7 @@ SELECT 'result', k.source, k.result_key, latest.result_id
        ORDER BY r.recorded_at DESC LIMIT 1) AS latest
 """
 
-_SAVE = """
+_WRITE = f"""
 WITH new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at)
@@ -111,12 +134,14 @@ WITH new_messages AS (
                          $24::timestamptz[], $25::timestamptz[], $26::uuid[], $27::timestamptz[])
 ), cancelled AS (
     UPDATE results SET cancelled_at = $29 WHERE result_id = ANY($28::uuid[])
+), new_rejections AS (
+    INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
+                            payload, received_at)
+    SELECT * FROM unnest($30::uuid[], $31::text[], $32::text[], $33::text[], $34::text[],
+                         $35::text[], $36::text[], $37::timestamptz[])
 )
-INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason, payload,
-                        received_at)
-SELECT * FROM unnest($30::uuid[], $31::text[], $32::text[], $33::text[], $34::text[],
-                     $35::text[], $36::text[], $37::timestamptz[])
-"""
+INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(38)}
+"""  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
 
 _MESSAGE_COLUMNS: tuple[Callable[[Any], Any], ...] = (
     lambda m: m.message_id, lambda m: m.source, lambda m: m.control_id, lambda m: m.channel,

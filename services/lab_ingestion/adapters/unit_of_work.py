@@ -1,14 +1,58 @@
-"""The lab-ingestion unit of work: the shared transaction plus this service's repository."""
+"""The lab-ingestion unit of work: a batch written by one atomic statement.
+
+Ingesting a batch reads (duplicates, subjects, earlier results) and then writes messages,
+results, cancellations, rejections and outbox events. The reads need no transaction of their
+own, and the writes go out as one statement with data-modifying CTEs, which PostgreSQL
+applies atomically: the unit of work still owns the commit, but it costs one round trip
+instead of BEGIN, several statements and COMMIT. A concurrent batch that stored the same
+message first makes the statement fail on the unique key, and nothing of it is written.
+"""
 
 from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
 
 import asyncpg
 
 from services.lab_ingestion.adapters.repository import LabRepository
-from shared.subjects import SubjectsUnitOfWork
+from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.messaging.outbox import OutboxWriter
 
 
-class LabIngestionUnitOfWork(SubjectsUnitOfWork):
+class LabIngestionUnitOfWork(PostgresUnitOfWork):
+    _open = False
+
     def bind(self, conn: asyncpg.Connection) -> None:
-        super().bind(conn)
+        self.outbox = OutboxWriter(conn)
         self.labs = LabRepository(conn)
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._pool.acquire()
+        self.bind(self.connection)
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+        if self._conn is not None:
+            await self._pool.release(self._conn)
+        self._conn = None
+
+    async def commit(self) -> None:
+        if not self._open:
+            raise RuntimeError("nothing to commit")
+        self._open = False
+        await self.labs.write(self.outbox.take_pending())
+
+    async def rollback(self) -> None:
+        """Nothing was written yet: drop what was staged."""
+        self._open = False
+        if self._conn is not None:
+            self.labs.discard()
+            self.outbox.take_pending()

@@ -253,7 +253,7 @@ class BatchIngestor:
         context.events.append((LAB_REJECTED, rejected_event(record)))
 
     async def _store(self, uow: Any, context: BatchContext) -> None:
-        await uow.labs.save(
+        uow.labs.stage(
             context.messages, context.results, context.cancellations, context.rejections,
             utc_now(),
         )  # fmt: skip
