@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import asyncpg
 
+from bench.infra import embedded_infrastructure, free_port
 from cachexia.platform import create_topics, migrate_all
 from services.lab_ingestion.adapters.repository import add_source
 from services.lab_ingestion.domain.matching import hospital_id_hmac
@@ -35,12 +34,6 @@ from shared.settings import PlatformSettings
 CONNECTIONS = 8
 SUBJECTS = 200
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def oru(i: int) -> bytes:
@@ -152,13 +145,8 @@ def wait_for(port: int, timeout: float = 60) -> None:
 
 
 async def main(n: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        postgres = EmbeddedPostgres(data / "pg", free_port())
-        broker = EmbeddedTansu(free_port(), data / "tansu.log")
-        postgres.start()
-        postgres.create_database()
-        broker.start()
+    with embedded_infrastructure() as infra:
+        data, postgres, broker = infra.data, infra.postgres, infra.broker
         settings = PlatformSettings(
             database_url=postgres.dsn(), kafka_bootstrap_servers=broker.bootstrap_servers,
             data_dir=data / "state", lab_ingestion_http_port=free_port(),
@@ -206,8 +194,6 @@ async def main(n: int) -> None:
             for process in processes:
                 process.terminate()
                 process.wait(10)
-            broker.kill()
-            postgres.stop()
 
 
 if __name__ == "__main__":

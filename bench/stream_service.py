@@ -14,29 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import faust
 from aiokafka import AIOKafkaProducer
 
+from bench.infra import embedded_infrastructure, free_port
 from cachexia.platform import create_topics
 from cachexia.services import service_definition
 from shared.contracts.topics import LAB_RESULTS
-from shared.embedded.postgres import EmbeddedPostgres
-from shared.embedded.tansu import EmbeddedTansu
 from shared.runtime import ServiceRuntime
 from shared.settings import PlatformSettings
 from tests.factories import crp_result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def preload(servers: str, n: int) -> None:
@@ -98,27 +89,17 @@ async def service(settings: PlatformSettings, n: int) -> float:
 
 
 async def main(n: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        postgres = EmbeddedPostgres(data / "pg", free_port())
-        broker = EmbeddedTansu(free_port(), data / "tansu.log")
-        postgres.start()
-        postgres.create_database()
-        broker.start()
-        try:
-            settings = PlatformSettings(
-                database_url=postgres.dsn(),
-                kafka_bootstrap_servers=broker.bootstrap_servers,
-                data_dir=data / "state",
-                crp_monitor_http_port=free_port(),
-            )
-            await create_topics(settings)
-            await preload(settings.kafka_servers, n)
-            reference = await noop_faust(settings.kafka_servers, n, data)
-            measured = await service(settings, n)
-        finally:
-            broker.kill()
-            postgres.stop()
+    with embedded_infrastructure() as infra:
+        settings = PlatformSettings(
+            database_url=infra.postgres.dsn(),
+            kafka_bootstrap_servers=infra.broker.bootstrap_servers,
+            data_dir=infra.data / "state",
+            crp_monitor_http_port=free_port(),
+        )
+        await create_topics(settings)
+        await preload(settings.kafka_servers, n)
+        reference = await noop_faust(settings.kafka_servers, n, infra.data)
+        measured = await service(settings, n)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"events: {n}")
     print(f"no-op faust agent:        {reference:10.0f} events/s")
