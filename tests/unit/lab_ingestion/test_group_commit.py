@@ -1,0 +1,83 @@
+"""GroupCommitter: batches what is queued, isolates a breaking command, retries transient errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from services.lab_ingestion.service_layer.group_commit import GroupCommitter
+
+
+class Recorder:
+    """A batch processor that doubles numbers and fails as told."""
+
+    def __init__(self, *, poison: int | None = None, transient_failures: int = 0) -> None:
+        self.batches: list[list[int]] = []
+        self.poison = poison
+        self.transient_failures = transient_failures
+
+    async def __call__(self, commands: Sequence[int]) -> list[int]:
+        await asyncio.sleep(0.01)  # a commit takes time: later submissions queue up meanwhile
+        if self.transient_failures:
+            self.transient_failures -= 1
+            raise ConnectionError("connection reset")
+        if self.poison in commands:
+            raise ValueError("bad command")
+        self.batches.append(list(commands))
+        return [c * 2 for c in commands]
+
+
+async def run_with(committer: GroupCommitter[int, int], commands: list[int]) -> list[object]:
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(committer.run(stopping))
+    try:
+        return await asyncio.gather(
+            *(committer.submit(c) for c in commands), return_exceptions=True
+        )
+    finally:
+        stopping.set()
+        await asyncio.wait_for(worker, 5)
+
+
+async def test_commands_that_arrive_together_share_a_batch_and_get_their_own_outcome() -> None:
+    recorder = Recorder()
+    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), list(range(20)))
+    assert outcomes == [c * 2 for c in range(20)]
+    assert len(recorder.batches) < 20  # grouped
+    assert sorted(c for batch in recorder.batches for c in batch) == list(range(20))
+
+
+async def test_batch_size_is_bounded() -> None:
+    recorder = Recorder()
+    await run_with(GroupCommitter(recorder, max_batch=3, concurrency=1), list(range(10)))
+    assert max(len(batch) for batch in recorder.batches) <= 3
+
+
+async def test_a_command_that_breaks_its_batch_fails_alone() -> None:
+    recorder = Recorder(poison=7)
+    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), list(range(10)))
+    assert isinstance(outcomes[7], RuntimeError)
+    assert [o for i, o in enumerate(outcomes) if i != 7] == [c * 2 for c in range(10) if c != 7]
+
+
+async def test_transient_errors_are_retried_until_the_batch_commits() -> None:
+    recorder = Recorder(transient_failures=2)
+    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), [1, 2, 3])
+    assert outcomes == [2, 4, 6]
+
+
+async def test_commands_still_queued_at_shutdown_fail_instead_of_hanging() -> None:
+    committer: GroupCommitter[int, int] = GroupCommitter(Recorder(), max_batch=1, concurrency=1)
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(committer.run(stopping))
+    first = asyncio.create_task(committer.submit(1))
+    await asyncio.sleep(0.001)  # the worker took the first command and is committing it
+    second = asyncio.create_task(committer.submit(2))
+    await asyncio.sleep(0)
+    stopping.set()
+    assert await first == 2  # what was being committed completes
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await asyncio.wait_for(second, 2)
+    await asyncio.wait_for(worker, 2)
