@@ -365,3 +365,41 @@ async def _everything_stored(pool: asyncpg.Pool) -> str:
             bytes(v).decode(errors="replace") if isinstance(v, bytes | memoryview) else str(v)
         ),
     )
+
+
+def _crp_observation(identifier: str, unit: str) -> dict[str, object]:
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": "urn:lab", "value": identifier}],
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
+        "subject": {"identifier": {"system": "urn:hosp", "value": MRN}},
+        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
+        "valueQuantity": {
+            "value": 20,
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+        },
+    }
+
+
+async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: Lab) -> None:
+    entries = [
+        {"resource": _crp_observation("T-1", "mg/L")},
+        {"resource": _crp_observation("T-2", "U/L")},
+    ]
+    headers = {"Authorization": f"Bearer {lab.lab_token}"}
+    async with aiohttp.ClientSession() as http:
+        transaction = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        async with http.post(f"{lab.http}/fhir", json=transaction, headers=headers) as response:
+            statuses = [e["response"]["status"] for e in (await response.json())["entry"]]
+        assert [s.split()[0] for s in statuses] == ["422", "422"]
+        assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+        assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 1
+
+        batch = {"resourceType": "Bundle", "type": "batch", "entry": entries}
+        async with http.post(f"{lab.http}/fhir", json=batch, headers=headers) as response:
+            statuses = [e["response"]["status"] for e in (await response.json())["entry"]]
+        assert [s.split()[0] for s in statuses] == ["201", "422"]
+        assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1

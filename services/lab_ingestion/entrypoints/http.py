@@ -32,6 +32,7 @@ from services.lab_ingestion.entrypoints.outcomes import count_outcome
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
     IngestOutcome,
+    IngestTransaction,
     RecordRejectedInput,
 )
 from shared.auth import Role
@@ -91,9 +92,15 @@ class LabRoutes:
             messages = parse_bundle(body, application, "FHIR")
         except FhirInputError as error:
             return await self._fhir_rejected(body, application, error)
-        outcomes = await asyncio.gather(
-            *(self._ingest(m, lambda: _dump(redact_fhir(body, self._hash))) for m in messages)
-        )
+        redacted = lambda: _dump(redact_fhir(body, self._hash))  # noqa: E731 - computed only on rejection
+        if body.get("type") == "transaction":
+            outcome = await self._submit_counted(
+                IngestTransaction(tuple(messages), redacted, utc_now()), Channel.FHIR,
+                f"{application}^FHIR",
+            )  # fmt: skip
+            outcomes = [outcome] * len(messages)
+        else:
+            outcomes = list(await asyncio.gather(*(self._ingest(m, redacted) for m in messages)))
         return web.json_response(_response_bundle(body, outcomes), content_type=FHIR_JSON)
 
     async def post_json(self, request: web.Request) -> web.StreamResponse:
@@ -123,11 +130,16 @@ class LabRoutes:
         self, message: LabMessage, redact: Callable[[], str], *, check_source: bool = False
     ) -> IngestOutcome:
         command = IngestLabMessage(message, redact, utc_now(), check_source=check_source)
+        return await self._submit_counted(command, message.channel, message.source)
+
+    async def _submit_counted(
+        self, command: IngestLabMessage | IngestTransaction, channel: Channel, source: str
+    ) -> IngestOutcome:
         try:
             outcome = await self._submit(command)
         except Exception:
             outcome = IngestOutcome(accepted=False, reason="temporary internal error; resend")
-        count_outcome(self._metrics, message.channel.value, message.source, outcome)
+        count_outcome(self._metrics, channel.value, source, outcome)
         return outcome
 
     async def _fhir_rejected(

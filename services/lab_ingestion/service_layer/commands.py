@@ -33,7 +33,16 @@ class RecordRejectedInput:
     control_id: str | None = None
 
 
-Command = IngestLabMessage | RecordRejectedInput
+@dataclass(frozen=True)
+class IngestTransaction:
+    """Store several messages all together or not at all (a FHIR transaction Bundle)."""
+
+    messages: tuple[LabMessage, ...]
+    redact: Callable[[], str]
+    received_at: datetime
+
+
+Command = IngestLabMessage | IngestTransaction | RecordRejectedInput
 
 
 @dataclass(frozen=True)

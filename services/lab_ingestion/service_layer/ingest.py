@@ -36,6 +36,7 @@ from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
     IngestOutcome,
+    IngestTransaction,
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.events import (
@@ -67,6 +68,16 @@ class BatchContext:
     rejections: list[RejectionRecord] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
 
+    def snapshot(self) -> BatchContext:
+        return BatchContext(
+            set(self.allowed), set(self.known), dict(self.subjects), dict(self.latest),
+            list(self.messages), list(self.results), list(self.cancellations),
+            list(self.rejections), list(self.events),
+        )  # fmt: skip
+
+    def restore(self, saved: BatchContext) -> None:
+        self.__dict__.update(saved.__dict__)
+
 
 class BatchIngestor:
     def __init__(
@@ -83,6 +94,12 @@ class BatchIngestor:
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
+        ingests += [
+            IngestLabMessage(m, c.redact, c.received_at, check_source=False)
+            for c in commands
+            if isinstance(c, IngestTransaction)
+            for m in c.messages
+        ]
         async with self._uow_factory() as uow:
             context = await self._load(uow, ingests)
             outcomes = [self._apply(context, command) for command in commands]
@@ -113,6 +130,8 @@ class BatchIngestor:
         return self._sources
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
+        if isinstance(command, IngestTransaction):
+            return self._apply_transaction(context, command)
         if isinstance(command, RecordRejectedInput):
             self._reject(context, command, command.code, command.reason)
             return IngestOutcome.rejected(command.code, command.reason)
@@ -122,6 +141,26 @@ class BatchIngestor:
                 self._reject(context, command, outcome.code, outcome.reason)
             return outcome
         return self._accept(context, command)
+
+    def _apply_transaction(
+        self, context: BatchContext, command: IngestTransaction
+    ) -> IngestOutcome:
+        """Every message of the transaction, or none: the first rejection undoes the rest."""
+        saved = context.snapshot()
+        results = 0
+        for message in command.messages:
+            single = IngestLabMessage(
+                message, command.redact, command.received_at, check_source=False
+            )
+            outcome = self._apply(context, single)
+            if not outcome.accepted:
+                context.restore(saved)
+                code = outcome.code or RejectionCode.MALFORMED
+                reason = f"transaction rejected: {outcome.reason}"
+                self._reject(context, single, code, reason)
+                return IngestOutcome.rejected(code, reason)
+            results += outcome.results
+        return IngestOutcome(accepted=True, results=results)
 
     def _check(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome | None:
         """An early answer for a message (rejection or duplicate), or None to go on."""
@@ -237,7 +276,11 @@ class BatchIngestor:
         context.cancellations.append(result_id)
 
     def _reject(
-        self, context: BatchContext, command: Command, code: RejectionCode, reason: str
+        self,
+        context: BatchContext,
+        command: IngestLabMessage | RecordRejectedInput,
+        code: RejectionCode,
+        reason: str,
     ) -> None:
         if isinstance(command, RecordRejectedInput):
             channel, source, control_id = command.channel, command.source, command.control_id
