@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.embedded.tansu import port_open
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -83,6 +85,8 @@ def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
             _wait_for(f"http://127.0.0.1:{port}/readyz", 200, name)
             assert _status(f"http://127.0.0.1:{port}/metrics") == 200
 
+        _an_hl7_sender_can_be_allowed_and_heard(env)
+
         processes = _descendants(make.pid)
         postmaster = (tmp_path / "data" / "postgres" / "postmaster.pid").read_text().split()[0]
         processes.add(int(postmaster))
@@ -98,8 +102,41 @@ def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
         assert survivors == [], f"left behind: {survivors}"
         assert "stopped" in rest
     finally:
-        if make.poll() is None:
-            os.killpg(make.pid, signal.SIGKILL)
+        if make.poll() is None:  # a failed assertion: still stop the platform cleanly
+            os.killpg(make.pid, signal.SIGINT)
+            try:
+                make.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(make.pid, signal.SIGKILL)
+
+
+def _an_hl7_sender_can_be_allowed_and_heard(env: dict[str, str]) -> None:
+    """`cachexia source add` works against the running platform; MLLP then answers AA."""
+    added = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cachexia"), "source", "add",
+         "--application", "LIS", "--facility", "HOSP"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    time.sleep(2.5)  # the allow-list is re-read every 2 s
+    message = (
+        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|E2E-1|P|2.5.1\r"
+        "PID|1||MRN1^^^HOSP^MR\rOBR|1||O1|X|||20261120081500+0100\r"
+        "OBX|1|NM|1988-5^CRP^LN||12|mg/L|||||F|||20261120081500+0100\r"
+    )
+    port = int(env["CACHEXIA_LAB_INGESTION_MLLP_PORT"])
+    deadline = time.monotonic() + 30
+    while not port_open("127.0.0.1", port):  # the listener starts once topics and tables exist
+        assert time.monotonic() < deadline, "the MLLP listener did not start"
+        time.sleep(0.2)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"\x0b" + message.encode() + b"\x1c\r")
+        ack = b""
+        while not ack.endswith(b"\x1c\r"):
+            chunk = connection.recv(4096)
+            assert chunk, "connection closed before the ACK"
+            ack += chunk
+    assert b"MSA|AA|E2E-1" in ack, ack
 
 
 def _wait_for(url: str, status: int, name: str, timeout: float = 60) -> None:
