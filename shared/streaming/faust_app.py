@@ -110,6 +110,16 @@ class BatchAgent:
             except asyncio.CancelledError:
                 await self._finish_before_exit(work)
                 raise
+            except Exception:
+                # faust would acknowledge the batch on the way out of ``take_events``: never
+                # let a batch that was not applied be committed. Exit; it is read again.
+                log.critical(
+                    "a consumed batch could not be applied; exiting without committing it",
+                    extra={"consumer": self._processor.consumer},
+                    exc_info=True,
+                )
+                self._on_unapplied()
+                raise
             self._update_lag(messages)
 
     async def _finish_before_exit(self, work: asyncio.Future[None]) -> None:
