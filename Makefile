@@ -40,6 +40,7 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/stream_service.py
 	PYTHONPATH=. $(BIN)/python bench/ingest_mllp.py
+	PYTHONPATH=. $(BIN)/python bench/fuzz_inputs.py
 
 # Re-pin the full dependency set after changing pyproject.toml.
 lock:

@@ -131,6 +131,18 @@ async def prepare(settings: PlatformSettings) -> None:
         await conn.close()
 
 
+def service_env(settings: PlatformSettings) -> dict[str, str]:
+    """The environment of a lab-ingestion process on the benchmark's infrastructure."""
+    return {
+        **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.postgres_dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_servers,
+        "CACHEXIA_DATA_DIR": str(settings.data_dir), "CACHEXIA_LOG_LEVEL": "WARNING",
+        "CACHEXIA_INGEST_COMMITTERS": os.environ.get("CACHEXIA_INGEST_COMMITTERS", "2"),
+        "CACHEXIA_LAB_INGESTION_HTTP_PORT": str(settings.lab_ingestion_http_port),
+        "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(settings.lab_ingestion_mllp_port),
+    }  # fmt: skip
+
+
 def wait_ready(url: str) -> None:
     while urllib.request.urlopen(url).status != 200:
         time.sleep(0.2)
@@ -152,14 +164,7 @@ async def main(n: int) -> None:
             data_dir=data / "state", lab_ingestion_http_port=free_port(),
             lab_ingestion_mllp_port=free_port(),
         )  # fmt: skip
-        env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.postgres_dsn,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_servers,
-            "CACHEXIA_DATA_DIR": str(settings.data_dir), "CACHEXIA_LOG_LEVEL": "WARNING",
-            "CACHEXIA_INGEST_COMMITTERS": os.environ.get("CACHEXIA_INGEST_COMMITTERS", "2"),
-            "CACHEXIA_LAB_INGESTION_HTTP_PORT": str(settings.lab_ingestion_http_port),
-            "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(settings.lab_ingestion_mllp_port),
-        }  # fmt: skip
+        env = service_env(settings)
         bare_port = free_port()
         processes = []
         try:

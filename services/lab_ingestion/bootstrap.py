@@ -6,6 +6,7 @@ import asyncio
 from functools import partial
 from pathlib import Path
 
+from services.lab_ingestion.adapters.hl7_codec import silence_library_logging
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.matching import hospital_id_hmac
@@ -24,6 +25,7 @@ NAME = "lab-ingestion"
 
 
 def build(context: ServiceContext) -> ServiceParts:
+    silence_library_logging()
     settings = context.settings
     hasher = partial(hospital_id_hmac, subject_hmac_key(settings))
     ingestor = BatchIngestor(lambda: LabIngestionUnitOfWork(context.pool, NAME), hasher)

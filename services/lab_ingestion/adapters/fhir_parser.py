@@ -168,8 +168,23 @@ def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
 def _message(
     obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
 ) -> LabMessage:
+    try:
+        return _map_message(obs, where, patients, app, facility)
+    except FhirInputError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        # the models accept explicit nulls where FHIR requires a value; whatever else a
+        # resource lacks, it is bad input, never a server error
+        raise _error("structure", f"unreadable resource ({type(exc).__name__})", where) from None
+
+
+def _map_message(
+    obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
+) -> LabMessage:
     if not obs.status:
         raise _error("required", "status is required", f"{where}.status")
+    if obs.code is None:  # required by FHIR, but the models accept an explicit null
+        raise _error("required", "code is required", f"{where}.code")
     key = _result_key(obs, where)
     return LabMessage(
         channel=Channel.FHIR,

@@ -7,6 +7,7 @@ identifying fields of a message kept for inspection (PROTOCOL section 6).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import hl7
+import hl7.containers
+import hl7.parser
+import hl7.util
 from hl7.util import unescape
 
 from services.lab_ingestion.domain.model import (
@@ -30,6 +34,14 @@ _TS = re.compile(
     r"(?:\.([0-9]{1,4}))?([+-][0-9]{4})?$"
 )
 _LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def silence_library_logging() -> None:
+    """python-hl7 logs parse problems with the offending field's content, which can be a
+    patient's name or birth date; its loggers (named after its files) are switched off. Parse
+    problems are reported by this module instead, as rejections without PHI."""
+    for module in (hl7.util, hl7.containers, hl7.parser):
+        logging.getLogger(module.__file__).disabled = True
 
 
 class Hl7InputError(ValueError):

@@ -570,3 +570,17 @@ def test_input_error_accepts_plain_tuples_and_empty_expression() -> None:
     assert error.issues == [Issue("error", "structure", "the body is not a JSON object")]
     assert str(error) == "the body is not a JSON object"
     assert "expression" not in operation_outcome(error.issues)["issue"][0]
+
+
+def test_an_explicit_null_code_is_an_input_error_not_a_crash() -> None:
+    resource = {
+        "resourceType": "Observation",
+        "id": "o-1",
+        "status": "final",
+        "code": None,
+        "subject": {"identifier": {"value": "MRN1"}},
+        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
+        "valueQuantity": {"value": 3.1, "unit": "mg/dL", "code": "mg/dL"},
+    }
+    with pytest.raises(FhirInputError, match="code is required"):
+        parse_observation(resource, "LIS", "HOSP")

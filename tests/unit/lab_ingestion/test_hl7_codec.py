@@ -17,6 +17,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
     parse_ts,
     read_header,
     redact,
+    silence_library_logging,
 )
 from services.lab_ingestion.domain.model import Coding, RejectionCode
 from shared.contracts.events.lab import Channel
@@ -854,3 +855,18 @@ def test_redact_honours_declared_field_separator() -> None:
     assert "MRN0042" not in out
     assert "DOE" not in out
     assert "19600101" not in out
+
+
+def test_python_hl7_does_not_log_field_contents_once_silenced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    silence_library_logging()
+    message = (
+        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1\r"
+        "PID|1||SECRET\\Xzz\\42||DOE^JOHN\r"
+        "OBR|1||O1|X|||20261120081500+0100\r"
+        "OBX|1|NM|1988-5^CRP^LN||12\\Xzz\\|mg/L|||||F|||20261120081500+0100\r"
+    )
+    with caplog.at_level("DEBUG"):
+        parse_oru(message)
+    assert "SECRET" not in caplog.text  # python-hl7 would log the hospital identifier
