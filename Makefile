@@ -41,6 +41,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/stream_service.py
 	PYTHONPATH=. $(BIN)/python bench/ingest_mllp.py
 	PYTHONPATH=. $(BIN)/python bench/fuzz_inputs.py
+	PYTHONPATH=. $(BIN)/python bench/crash_test.py
 
 # Re-pin the full dependency set after changing pyproject.toml.
 lock:
