@@ -133,7 +133,8 @@ WITH new_messages AS (
                          $19::text[], $20::float8[], $21::float8[], $22::text[], $23::text[],
                          $24::timestamptz[], $25::timestamptz[], $26::uuid[], $27::timestamptz[])
 ), cancelled AS (
-    UPDATE results SET cancelled_at = $29 WHERE result_id = ANY($28::uuid[])
+    UPDATE results SET cancelled_at = $29
+     WHERE cardinality($28::uuid[]) > 0 AND result_id = ANY($28::uuid[])
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at)
