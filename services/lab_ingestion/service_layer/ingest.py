@@ -62,6 +62,7 @@ class BatchContext:
     known: set[SourceKey]
     subjects: dict[str, str]
     latest: dict[SourceKey, uuid.UUID]
+    hmacs: dict[str, str] = field(default_factory=dict)  # hospital identifier -> its HMAC
     messages: list[MessageRecord] = field(default_factory=list)
     results: list[ResultRecord] = field(default_factory=list)
     cancellations: list[uuid.UUID] = field(default_factory=list)
@@ -71,7 +72,7 @@ class BatchContext:
     def snapshot(self) -> BatchContext:
         return BatchContext(
             set(self.allowed), set(self.known), dict(self.subjects), dict(self.latest),
-            list(self.messages), list(self.results), list(self.cancellations),
+            self.hmacs, list(self.messages), list(self.results), list(self.cancellations),
             list(self.rejections), list(self.events),
         )  # fmt: skip
 
@@ -109,15 +110,17 @@ class BatchIngestor:
 
     async def _load(self, uow: Any, ingests: list[IngestLabMessage]) -> BatchContext:
         messages = [c.message for c in ingests]
-        hmacs = [self._hash(m.patient_identifier) for m in messages if m.patient_identifier]
+        hmacs = {m.patient_identifier: self._hash(m.patient_identifier)
+                 for m in messages if m.patient_identifier}  # fmt: skip
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
         message_keys = [(m.source, m.control_id) for m in messages]
-        lookup = await uow.labs.lookup(message_keys, hmacs, result_keys)
+        lookup = await uow.labs.lookup(message_keys, list(hmacs.values()), result_keys)
         return BatchContext(
             allowed=await self._allowed_sources(uow),
             known=lookup.known,
             subjects=lookup.subjects,
             latest=lookup.latest,
+            hmacs=hmacs,
         )
 
     async def _allowed_sources(self, uow: Any) -> set[SourceKey]:
@@ -183,7 +186,8 @@ class BatchIngestor:
     def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
         message = command.message
         assert message.patient_identifier is not None
-        subject_id = context.subjects.get(self._hash(message.patient_identifier))
+        identifier = message.patient_identifier
+        subject_id = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
         planned = self._plan(message)
         if isinstance(planned, Rejected):
             self._reject(context, command, planned.code, planned.reason)
