@@ -17,8 +17,8 @@ import pytest
 
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.bootstrap import definition
-from services.lab_ingestion.domain.model import NormalisedResult
-from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
+from services.lab_ingestion.domain.model import NormalisedResult, StaleBatch
+from services.lab_ingestion.domain.records import BatchAssumptions, MessageRecord, ResultRecord
 from shared.contracts.events.lab import Analyte
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
@@ -79,3 +79,67 @@ async def test_a_batch_that_cancels_nothing_does_not_read_the_results_table(
             "SELECT cancelled_at FROM results WHERE result_id = $1", standing
         )
     assert cancelled == NOW
+
+
+async def fill(conn: asyncpg.Connection, n: int) -> None:
+    """``n`` stored messages with one result each, and fresh planner statistics."""
+    await conn.execute(
+        """INSERT INTO messages
+           SELECT gen_random_uuid(), 'LIS^HOSP', 'F-' || i, 'mllp', 'accepted', 'S-1', 1, now()
+             FROM generate_series(1, $1) AS i""",
+        n,
+    )
+    await conn.execute(
+        """INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte,
+                                loinc, value, unit, original_value, original_unit, status,
+                                collected_at)
+           SELECT gen_random_uuid(), message_id, 'S-1', source, 'K-' || control_id, 'crp',
+                  '1988-5', 12, 'mg/L', '12', 'mg/L', 'F', now()
+             FROM messages""",
+    )
+    await conn.execute("ANALYZE messages; ANALYZE results")
+
+
+async def test_checking_a_fast_path_batch_probes_the_index_for_each_result_key(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await fill(conn, 5000)
+        read = "SELECT pg_stat_get_xact_tuples_returned('results'::regclass)"
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            before = await conn.fetchval(read)
+            repository = LabRepository(conn)
+            message, result = message_with_result(2000)
+            assumed = BatchAssumptions(new_result_keys=[("LIS^HOSP", "R-2000")])
+            repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+            await repository.write([])
+            rows_read = await conn.fetchval(read) - before
+    assert rows_read <= 1  # a scan of the table would have read all 5,000 rows
+
+
+async def test_a_batch_assuming_no_standing_result_is_refused_when_there_is_one(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await scans_of_results(conn, 1, [])  # stores R-1
+        repository = LabRepository(conn)
+        message, result = message_with_result(2)
+        assumed = BatchAssumptions(new_result_keys=[("LIS^HOSP", "R-1")])
+        repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+        with pytest.raises(StaleBatch):
+            await repository.write([])
+        stored = await conn.fetchval("SELECT count(*) FROM messages WHERE control_id = 'M-2'")
+    assert stored == 0
+
+
+async def test_a_batch_whose_message_was_stored_meanwhile_is_refused_as_stale(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await scans_of_results(conn, 3, [])
+        repository = LabRepository(conn)
+        again = MessageRecord(uuid.uuid4(), "LIS^HOSP", "M-3", "mllp", "accepted", "S-1", 1, NOW)
+        repository.stage([again], [], [], [], NOW)
+        with pytest.raises(StaleBatch):
+            await repository.write([])

@@ -10,10 +10,18 @@ from typing import Any
 
 import asyncpg
 
-from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
+from services.lab_ingestion.domain.model import StaleBatch
+from services.lab_ingestion.domain.records import (
+    BatchAssumptions,
+    MessageRecord,
+    RejectionRecord,
+    ResultRecord,
+)
 from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_arrays, outbox_unnest
 
 SourceKey = tuple[str, str]
+STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002)
+DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
 
 
 class LabRepository:
@@ -58,23 +66,47 @@ class LabRepository:
         cancellations: Sequence[uuid.UUID],
         rejections: Sequence[RejectionRecord],
         cancelled_at: datetime,
+        *,
+        assumptions: BatchAssumptions | None = None,
     ) -> None:
-        """Keep a batch's writes until the unit of work commits them."""
+        """Keep a batch's writes until the unit of work commits them. A batch planned
+        without a lookup names its ``assumptions``; they are checked by the write itself."""
         self._staged = StagedBatch(
-            list(messages), list(results), list(cancellations), list(rejections), cancelled_at
-        )
+            list(messages), list(results), list(cancellations), list(rejections), cancelled_at,
+            assumptions or BatchAssumptions(),
+        )  # fmt: skip
 
     def discard(self) -> None:
         self._staged = None
 
     async def write(self, outbox: list[OutgoingEvent]) -> None:
         """Write the staged batch and its events in ONE statement: PostgreSQL applies a
-        statement atomically, so this is the batch's transaction (one round trip)."""
+        statement atomically, so this is the batch's transaction (one round trip).
+
+        Raises ``StaleBatch`` (and writes nothing) when one of the batch's messages was
+        stored before, or when its assumptions no longer hold."""
         staged, self._staged = self._staged, None
         if staged is None:
-            staged = StagedBatch([], [], [], [], None)
+            staged = StagedBatch([], [], [], [], None, BatchAssumptions())
+        try:
+            await self._execute_write(staged, outbox)
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name != DUPLICATE_MESSAGE_CONSTRAINT:
+                raise
+            raise StaleBatch("a message of the batch was stored meanwhile") from error
+        except asyncpg.PostgresError as error:
+            if error.sqlstate != STALE_BATCH_SQLSTATE:
+                raise
+            raise StaleBatch("the batch's assumptions no longer hold") from error
+
+    async def _execute_write(self, staged: StagedBatch, outbox: list[OutgoingEvent]) -> None:
+        assumed = staged.assumptions
         await self._conn.execute(
             _WRITE,
+            [h for h, _ in assumed.subjects],
+            [s for _, s in assumed.subjects],
+            [k[0] for k in assumed.new_result_keys],
+            [k[1] for k in assumed.new_result_keys],
             *_columns(staged.messages, _MESSAGE_COLUMNS),
             *_columns(staged.results, _RESULT_COLUMNS),
             staged.cancellations,
@@ -91,6 +123,7 @@ class StagedBatch:
     cancellations: list[uuid.UUID]
     rejections: list[RejectionRecord]
     cancelled_at: datetime | None
+    assumptions: BatchAssumptions
 
 
 @dataclass
@@ -118,30 +151,33 @@ SELECT 'result', k.source, k.result_key, latest.result_id
 """
 
 _WRITE = f"""
-WITH new_messages AS (
+WITH guard AS (
+    SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[]) AS current
+), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::text[], $7::int[], $8::timestamptz[])
+    SELECT * FROM unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::text[], $11::int[], $12::timestamptz[])
+     WHERE (SELECT current FROM guard)
 ), new_results AS (
     INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
                          supersedes_result_id, cancelled_at)
-    SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[],
-                         $14::text[], $15::text[], $16::float8[], $17::text[], $18::text[],
-                         $19::text[], $20::float8[], $21::float8[], $22::text[], $23::text[],
-                         $24::timestamptz[], $25::timestamptz[], $26::uuid[], $27::timestamptz[])
+    SELECT * FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::text[],
+                         $18::text[], $19::text[], $20::float8[], $21::text[], $22::text[],
+                         $23::text[], $24::float8[], $25::float8[], $26::text[], $27::text[],
+                         $28::timestamptz[], $29::timestamptz[], $30::uuid[], $31::timestamptz[])
 ), cancelled AS (
-    UPDATE results SET cancelled_at = $29
-     WHERE cardinality($28::uuid[]) > 0 AND result_id = ANY($28::uuid[])
+    UPDATE results SET cancelled_at = $33
+     WHERE cardinality($32::uuid[]) > 0 AND result_id = ANY($32::uuid[])
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at)
-    SELECT * FROM unnest($30::uuid[], $31::text[], $32::text[], $33::text[], $34::text[],
-                         $35::text[], $36::text[], $37::timestamptz[])
+    SELECT * FROM unnest($34::uuid[], $35::text[], $36::text[], $37::text[], $38::text[],
+                         $39::text[], $40::text[], $41::timestamptz[])
 )
-INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(38)}
+INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(42)}
 """  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
 
 _MESSAGE_COLUMNS: tuple[Callable[[Any], Any], ...] = (

@@ -39,6 +39,11 @@ class ResultStatusCode(StrEnum):
     DELETED = "D"
 
 
+class StaleBatch(Exception):
+    """The stored state a batch was planned on changed before it was written: nothing of the
+    batch was stored, and it must be planned again from a fresh read."""
+
+
 @dataclass(frozen=True)
 class Coding:
     code: str

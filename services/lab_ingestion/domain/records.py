@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode
@@ -46,3 +46,12 @@ class RejectionRecord:
     reason: str
     payload: str  # redacted
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchAssumptions:
+    """What a batch planned without reading the database took for granted: the enrolled
+    subject (or None) of each hashed identifier, and result keys with no standing result."""
+
+    subjects: list[tuple[str, str | None]] = field(default_factory=list)
+    new_result_keys: list[tuple[str, str]] = field(default_factory=list)

@@ -10,6 +10,13 @@ Rules (issue 3, PROTOCOL section 6):
   and resends it, and no half of a message is ever stored.
 - F and C are emitted on `lab.results.v1` (a correction names the result it supersedes);
   P is stored but not emitted; X and D cancel the earlier result with an event.
+
+Most batches hold new final results, and then the read before the write can be skipped (the
+fast path): the batch assumes its messages are new, that the subjects remembered from earlier
+reads are still the enrolled ones (anyone else is not enrolled), and that its result keys have
+no standing result. The write statement checks all of that and stores nothing if any of it
+no longer holds; the batch is then planned again from a fresh read (the careful path), which
+also refreshes what is remembered. Corrections and cancellations always take the careful path.
 """
 
 from __future__ import annotations
@@ -18,7 +25,6 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from services.lab_ingestion.domain.analytes import identify_analyte
@@ -29,9 +35,11 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
     ResultStatusCode,
+    StaleBatch,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
+from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
@@ -50,34 +58,9 @@ from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 SourceKey = tuple[str, str]
 EMITTED = {ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value}
 CANCELLING = {ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value}
+NEEDS_EARLIER_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
 SOURCES_TTL_SECONDS = 2.0
-
-
-@dataclass
-class BatchContext:
-    """What the batch read from the database, and what it will write."""
-
-    allowed: set[SourceKey]
-    known: set[SourceKey]
-    subjects: dict[str, str]
-    latest: dict[SourceKey, uuid.UUID]
-    hmacs: dict[str, str] = field(default_factory=dict)  # hospital identifier -> its HMAC
-    messages: list[MessageRecord] = field(default_factory=list)
-    results: list[ResultRecord] = field(default_factory=list)
-    cancellations: list[uuid.UUID] = field(default_factory=list)
-    rejections: list[RejectionRecord] = field(default_factory=list)
-    events: list[tuple[str, Any]] = field(default_factory=list)
-
-    def snapshot(self) -> BatchContext:
-        return BatchContext(
-            set(self.allowed), set(self.known), dict(self.subjects), dict(self.latest),
-            self.hmacs, list(self.messages), list(self.results), list(self.cancellations),
-            list(self.rejections), list(self.events),
-        )  # fmt: skip
-
-    def restore(self, saved: BatchContext) -> None:
-        self.__dict__.update(saved.__dict__)
 
 
 class BatchIngestor:
@@ -92,6 +75,8 @@ class BatchIngestor:
         self._params = params or UnitParameters()
         self._sources: set[SourceKey] | None = None
         self._sources_read_at = 0.0
+        self._enrolled: dict[str, str] = {}  # HMAC -> subject id, as last read
+        self.replanned = 0  # fast-path batches planned again after a fresh read
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
@@ -101,20 +86,48 @@ class BatchIngestor:
             if isinstance(c, IngestTransaction)
             for m in c.messages
         ]
+        if _fast_path_applies(commands):
+            try:
+                return await self._ingest(commands, ingests, fast=True)
+            except StaleBatch:
+                self.replanned += 1
+        return await self._ingest(commands, ingests, fast=False)
+
+    async def _ingest(
+        self, commands: Sequence[Command], ingests: list[IngestLabMessage], *, fast: bool
+    ) -> list[IngestOutcome]:
         async with self._uow_factory() as uow:
-            context = await self._load(uow, ingests)
+            if fast:
+                context = self._assume(ingests, await self._allowed_sources(uow))
+            else:
+                context = await self._load(uow, ingests)
             outcomes = [self._apply(context, command) for command in commands]
             await self._store(uow, context)
             await uow.commit()
         return outcomes
 
+    def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
+        return {c.message.patient_identifier: self._hash(c.message.patient_identifier)
+                for c in ingests if c.message.patient_identifier}  # fmt: skip
+
+    def _assume(self, ingests: list[IngestLabMessage], allowed: set[SourceKey]) -> BatchContext:
+        """A batch context without a read: new messages, the subjects remembered, no
+        standing results; the write checks these assumptions."""
+        hmacs = self._hmacs(ingests)
+        subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
+        return BatchContext(allowed, set(), subjects, {}, hmacs, assumed=True)
+
     async def _load(self, uow: Any, ingests: list[IngestLabMessage]) -> BatchContext:
         messages = [c.message for c in ingests]
-        hmacs = {m.patient_identifier: self._hash(m.patient_identifier)
-                 for m in messages if m.patient_identifier}  # fmt: skip
+        hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
         message_keys = [(m.source, m.control_id) for m in messages]
         lookup = await uow.labs.lookup(message_keys, list(hmacs.values()), result_keys)
+        for hmac in hmacs.values():  # remember who is enrolled, for the fast path
+            if hmac in lookup.subjects:
+                self._enrolled[hmac] = lookup.subjects[hmac]
+            else:
+                self._enrolled.pop(hmac, None)
         return BatchContext(
             allowed=await self._allowed_sources(uow),
             known=lookup.known,
@@ -302,7 +315,20 @@ class BatchIngestor:
     async def _store(self, uow: Any, context: BatchContext) -> None:
         uow.labs.stage(
             context.messages, context.results, context.cancellations, context.rejections,
-            utc_now(),
+            utc_now(), assumptions=context.assumptions(),
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
+
+
+def _fast_path_applies(commands: Sequence[Command]) -> bool:
+    """Single messages and rejections of new results only: a correction or cancellation
+    needs the earlier result, and a transaction is kept on the careful path."""
+    for command in commands:
+        if isinstance(command, IngestTransaction):
+            return False
+        if isinstance(command, IngestLabMessage):
+            for observation in command.message.observations:
+                if observation.status.strip().upper() in NEEDS_EARLIER_RESULT:
+                    return False
+    return True

@@ -1,0 +1,56 @@
+"""What one batch read from the database (or assumed), and what it will write."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.lab_ingestion.domain.records import (
+    BatchAssumptions,
+    MessageRecord,
+    RejectionRecord,
+    ResultRecord,
+)
+
+SourceKey = tuple[str, str]
+
+
+@dataclass
+class BatchContext:
+    """What the batch read from the database, and what it will write."""
+
+    allowed: set[SourceKey]
+    known: set[SourceKey]
+    subjects: dict[str, str]
+    latest: dict[SourceKey, uuid.UUID]
+    hmacs: dict[str, str] = field(default_factory=dict)  # hospital identifier -> its HMAC
+    assumed: bool = False  # planned without a read: the write must check the assumptions
+    messages: list[MessageRecord] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
+    cancellations: list[uuid.UUID] = field(default_factory=list)
+    rejections: list[RejectionRecord] = field(default_factory=list)
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def snapshot(self) -> BatchContext:
+        return BatchContext(
+            set(self.allowed), set(self.known), dict(self.subjects), dict(self.latest),
+            self.hmacs, self.assumed, list(self.messages), list(self.results),
+            list(self.cancellations), list(self.rejections), list(self.events),
+        )  # fmt: skip
+
+    def restore(self, saved: BatchContext) -> None:
+        self.__dict__.update(saved.__dict__)
+
+    def assumptions(self) -> BatchAssumptions | None:
+        """For a batch planned without a read: who it took to be enrolled (None: nobody),
+        and the result keys it took to have no standing result."""
+        if not self.assumed:
+            return None
+        keys = {
+            (r.source, r.result_key): None for r in self.results if r.supersedes_result_id is None
+        }
+        return BatchAssumptions(
+            subjects=[(h, self.subjects.get(h)) for h in dict.fromkeys(self.hmacs.values())],
+            new_result_keys=list(keys),
+        )

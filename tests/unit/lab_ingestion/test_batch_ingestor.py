@@ -1,0 +1,183 @@
+"""BatchIngestor's two paths, against a hand-written in-memory database.
+
+The fast path plans a batch without reading; the fake refuses a write whose assumptions do
+not hold (as ``assert_batch_current`` and the unique key do), and the batch must then be
+planned again from a fresh read and stored exactly as the careful path alone would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from services.lab_ingestion.adapters.repository import BatchLookup
+from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput, StaleBatch
+from services.lab_ingestion.domain.records import BatchAssumptions, MessageRecord, ResultRecord
+from services.lab_ingestion.service_layer.commands import IngestLabMessage
+from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from shared.contracts.events.lab import Channel
+
+AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+CRP = (Coding("1988-5", "http://loinc.org"),)
+
+
+@dataclass
+class FakeDatabase:
+    enrolled: dict[str, str] = field(default_factory=dict)  # hmac -> subject
+    messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
+    results: list[ResultRecord] = field(default_factory=list)
+    lookups: int = 0
+    refused: int = 0
+
+    def standing(self, source: str, key: str) -> ResultRecord | None:
+        found = [r for r in self.results if (r.source, r.result_key) == (source, key)]
+        return found[-1] if found else None
+
+
+class FakeLabs:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self._staged: tuple[Any, ...] = ()
+
+    async def allowed_sources(self) -> set[tuple[str, str]]:
+        return {("LIS", "HOSP")}
+
+    async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
+        self._db.lookups += 1
+        lookup = BatchLookup()
+        lookup.known = {k for k in message_keys if k in self._db.messages}
+        lookup.subjects = {h: self._db.enrolled[h] for h in hmacs if h in self._db.enrolled}
+        for source, key in result_keys:
+            standing = self._db.standing(source, key)
+            if standing is not None:
+                lookup.latest[(source, key)] = standing.result_id
+        return lookup
+
+    def stage(self, messages: Any, results: Any, *_: Any, assumptions: Any = None) -> None:
+        self._staged = (messages, results, assumptions)
+
+    def write(self) -> None:
+        messages, results, assumed = self._staged
+        if any((m.source, m.control_id) in self._db.messages for m in messages) or (
+            assumed is not None and not self._holds(assumed)
+        ):
+            self._db.refused += 1
+            raise StaleBatch("refused")
+        self._db.messages.update({(m.source, m.control_id): m for m in messages})
+        self._db.results.extend(results)
+
+    def _holds(self, assumed: BatchAssumptions) -> bool:
+        subjects_hold = all(self._db.enrolled.get(h) == s for h, s in assumed.subjects)
+        keys_new = all(self._db.standing(*k) is None for k in assumed.new_result_keys)
+        return subjects_hold and keys_new
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def add(self, topic: str, envelope: Any) -> None:
+        self.events.append((topic, envelope))
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.labs = FakeLabs(db)
+        self.outbox = FakeOutbox()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        return None
+
+    async def commit(self) -> None:
+        self.labs.write()
+
+
+def ingestor(db: FakeDatabase) -> BatchIngestor:
+    return BatchIngestor(lambda: FakeUnitOfWork(db), lambda identifier: f"h({identifier})")
+
+
+def message(
+    control_id: str, mrn: str = "MRN1", status: str = "F", key: str = ""
+) -> IngestLabMessage:
+    observation = ObservationInput(
+        key or f"K-{control_id}", CRP, "12", ("mg/L",), status=status, collected_at=AT
+    )
+    lab = LabMessage(Channel.MLLP, "LIS", "HOSP", control_id, mrn, (observation,))
+    return IngestLabMessage(lab, lambda: "", AT)
+
+
+async def test_a_known_subject_is_matched_without_a_read() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    first = await ingest([message("1")])  # nobody remembered yet: refused, read, stored
+    second = await ingest([message("2")])
+    assert [o.results for o in first + second] == [1, 1]
+    assert (db.lookups, ingest.replanned) == (1, 1)
+    assert [r.subject_id for r in db.results] == ["S-1", "S-1"]
+
+
+async def test_a_patient_nobody_enrolled_is_discarded_without_a_read() -> None:
+    db = FakeDatabase()
+    outcomes = await ingestor(db)([message("1", mrn="MRN9")])
+    assert not outcomes[0].enrolled
+    assert db.lookups == 0
+    assert db.messages[("LIS^HOSP", "1")].outcome == "not-enrolled"
+    assert db.results == []
+
+
+async def test_a_subject_enrolled_since_the_last_read_is_not_discarded() -> None:
+    db = FakeDatabase()
+    ingest = ingestor(db)
+    await ingest([message("1")])  # MRN1 not enrolled then
+    db.enrolled["h(MRN1)"] = "S-1"
+    outcomes = await ingest([message("2")])
+    assert outcomes[0].enrolled and outcomes[0].results == 1
+    assert db.results[-1].subject_id == "S-1"
+
+
+async def test_a_withdrawn_subject_is_no_longer_matched() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1")])
+    del db.enrolled["h(MRN1)"]
+    outcomes = await ingest([message("2")])
+    assert not outcomes[0].enrolled
+    assert len(db.results) == 1
+
+
+async def test_a_message_stored_before_is_acknowledged_as_a_duplicate_and_kept_once() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1")])
+    outcomes = await ingest([message("1"), message("2")])
+    assert [o.duplicate for o in outcomes] == [True, False]
+    assert len(db.results) == 2
+
+
+async def test_a_repeated_final_result_supersedes_the_standing_one() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="K")])
+    await ingest([message("2", key="K")])
+    first, second = db.results
+    assert second.supersedes_result_id == first.result_id
+
+
+async def test_corrections_take_the_careful_path_at_once() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="K")])
+    lookups, refused = db.lookups, db.refused
+    await ingest([message("2", status="C", key="K")])
+    assert (db.lookups, db.refused) == (lookups + 1, refused)
+    assert db.results[-1].supersedes_result_id == db.results[0].result_id
+    assert isinstance(db.results[0].result_id, uuid.UUID)
