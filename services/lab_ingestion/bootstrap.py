@@ -28,11 +28,14 @@ def build(context: ServiceContext) -> ServiceParts:
     silence_library_logging()
     settings = context.settings
     hasher = partial(hospital_id_hmac, subject_hmac_key(settings))
-    ingestor = BatchIngestor(lambda: LabIngestionUnitOfWork(context.pool, NAME), hasher)
+    metrics = LabIngestionMetrics(context.registry)
+    ingestor = BatchIngestor(
+        lambda: LabIngestionUnitOfWork(context.pool, NAME), hasher,
+        on_replan=metrics.replanned.inc,
+    )  # fmt: skip
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, max_batch=settings.ingest_batch_size, concurrency=settings.ingest_committers
     )
-    metrics = LabIngestionMetrics(context.registry)
     acknowledger = Hl7Acknowledger(committer.submit, hasher, metrics)
     mllp = MllpListener(
         acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,

@@ -32,6 +32,11 @@ class LabIngestionMetrics:
         self.results = Counter(
             "lab_results_stored_total", "Trial results stored", ["channel"], registry=registry
         )
+        self.replanned = Counter(
+            "lab_batches_replanned_total",
+            "Batches planned without a read whose assumptions no longer held (planned again)",
+            registry=registry,
+        )
         self.ack_latency = Histogram(
             "lab_ack_latency_seconds", "Time from a complete message to its acknowledgement",
             ["channel"], buckets=ACK_BUCKETS, registry=registry,

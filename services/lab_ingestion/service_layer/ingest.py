@@ -69,14 +69,15 @@ class BatchIngestor:
         uow_factory: Callable[[], Any],
         hash_identifier: Callable[[str], str],
         params: UnitParameters | None = None,
+        on_replan: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._on_replan = on_replan
         self._hash = hash_identifier
         self._params = params or UnitParameters()
         self._sources: set[SourceKey] | None = None
         self._sources_read_at = 0.0
         self._enrolled: dict[str, str] = {}  # HMAC -> subject id, as last read
-        self.replanned = 0  # fast-path batches planned again after a fresh read
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
@@ -90,7 +91,7 @@ class BatchIngestor:
             try:
                 return await self._ingest(commands, ingests, fast=True)
             except StaleBatch:
-                self.replanned += 1
+                self._on_replan()
         return await self._ingest(commands, ingests, fast=False)
 
     async def _ingest(

@@ -31,6 +31,7 @@ class FakeDatabase:
     results: list[ResultRecord] = field(default_factory=list)
     lookups: int = 0
     refused: int = 0
+    replans: int = 0
 
     def standing(self, source: str, key: str) -> ResultRecord | None:
         found = [r for r in self.results if (r.source, r.result_key) == (source, key)]
@@ -102,7 +103,12 @@ class FakeUnitOfWork:
 
 
 def ingestor(db: FakeDatabase) -> BatchIngestor:
-    return BatchIngestor(lambda: FakeUnitOfWork(db), lambda identifier: f"h({identifier})")
+    def replanned() -> None:
+        db.replans += 1
+
+    return BatchIngestor(
+        lambda: FakeUnitOfWork(db), lambda identifier: f"h({identifier})", on_replan=replanned
+    )
 
 
 def message(
@@ -121,7 +127,7 @@ async def test_a_known_subject_is_matched_without_a_read() -> None:
     first = await ingest([message("1")])  # nobody remembered yet: refused, read, stored
     second = await ingest([message("2")])
     assert [o.results for o in first + second] == [1, 1]
-    assert (db.lookups, ingest.replanned) == (1, 1)
+    assert (db.lookups, db.replans) == (1, 1)
     assert [r.subject_id for r in db.results] == ["S-1", "S-1"]
 
 
