@@ -33,34 +33,49 @@ class GroupCommitter(Generic[C, R]):
         self._process = process
         self._max_batch = max_batch
         self._max_backoff = max_backoff_seconds
-        self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]]] = asyncio.Queue()
+        # None marks the end of work for one committer (see run)
+        self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]] | None] = asyncio.Queue()
+        self._closed = False
 
     async def submit(self, command: C) -> R:
+        if self._closed:
+            raise RuntimeError("shutting down")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        await self._queue.put((command, future))
+        self._queue.put_nowait((command, future))  # unbounded: never waits
         return await future
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run ``concurrency`` committers: while one batch waits on its commit, the next one
-        is already being written, so the database round trips of batches overlap."""
+        is already being written, so the database round trips of batches overlap. When
+        ``stopping`` is set, what was submitted before is still committed; then they end."""
+        workers = [asyncio.ensure_future(self._worker(stopping)) for _ in range(self._concurrency)]
         try:
-            await asyncio.gather(*(self._worker(stopping) for _ in range(self._concurrency)))
+            await stopping.wait()
+            for _ in workers:
+                self._queue.put_nowait(None)  # one end-of-work mark per committer
+            await asyncio.gather(*workers)
         finally:
+            self._closed = True
+            for worker in workers:
+                worker.cancel()
             self._fail_waiting()
 
     async def _worker(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            getter = asyncio.ensure_future(self._queue.get())
-            stop = asyncio.ensure_future(stopping.wait())
-            await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            if not getter.done():
-                getter.cancel()
-                break
-            batch = [getter.result()]
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            last = False
             while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
+                if item is None:
+                    last = True
+                    break
+                batch.append(item)
             await self._commit(batch, stopping)
+            if last:
+                return
 
     async def _commit(
         self, batch: list[tuple[C, asyncio.Future[R]]], stopping: asyncio.Event
@@ -99,6 +114,6 @@ class GroupCommitter(Generic[C, R]):
 
     def _fail_waiting(self) -> None:
         while not self._queue.empty():
-            _, future = self._queue.get_nowait()
-            if not future.done():
-                future.set_exception(RuntimeError("shutting down"))
+            item = self._queue.get_nowait()
+            if item is not None and not item[1].done():
+                item[1].set_exception(RuntimeError("shutting down"))

@@ -68,7 +68,7 @@ async def test_transient_errors_are_retried_until_the_batch_commits() -> None:
     assert outcomes == [2, 4, 6]
 
 
-async def test_commands_still_queued_at_shutdown_fail_instead_of_hanging() -> None:
+async def test_commands_queued_before_shutdown_are_committed_and_later_ones_refused() -> None:
     committer: GroupCommitter[int, int] = GroupCommitter(Recorder(), max_batch=1, concurrency=1)
     stopping = asyncio.Event()
     worker = asyncio.create_task(committer.run(stopping))
@@ -78,6 +78,7 @@ async def test_commands_still_queued_at_shutdown_fail_instead_of_hanging() -> No
     await asyncio.sleep(0)
     stopping.set()
     assert await first == 2  # what was being committed completes
-    with pytest.raises(RuntimeError, match="shutting down"):
-        await asyncio.wait_for(second, 2)
+    assert await asyncio.wait_for(second, 2) == 4  # what was queued before is committed too
     await asyncio.wait_for(worker, 2)
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await asyncio.wait_for(committer.submit(3), 2)
