@@ -34,10 +34,15 @@ from services.lab_ingestion.domain.model import (
     ObservationInput,
     Rejected,
     RejectionCode,
-    ResultStatusCode,
     StaleBatch,
 )
-from services.lab_ingestion.domain.normalise import UnitParameters, normalise
+from services.lab_ingestion.domain.normalise import UnitParameters
+from services.lab_ingestion.domain.planning import (
+    EMITTED,
+    needs_earlier_result,
+    plan_results,
+    status_of,
+)
 from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
@@ -56,10 +61,6 @@ from shared.contracts.envelope import utc_now
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 
 SourceKey = tuple[str, str]
-EMITTED = {ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value}
-CANCELLING = {ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value}
-NEEDS_EARLIER_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
-KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
 SOURCES_TTL_SECONDS = 2.0
 
 
@@ -202,7 +203,7 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         subject_id = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
-        planned = self._plan(message)
+        planned = plan_results(message, self._params)
         if isinstance(planned, Rejected):
             self._reject(context, command, planned.code, planned.reason)
             return IngestOutcome.rejected(planned.code, planned.reason)
@@ -224,33 +225,6 @@ class BatchIngestor:
             )  # fmt: skip
         return IngestOutcome(accepted=True, results=len(planned))
 
-    def _plan(
-        self, message: LabMessage
-    ) -> list[tuple[ObservationInput, NormalisedResult | None]] | Rejected:
-        """Each trial observation with its normalised value (None for a cancellation)."""
-        planned: list[tuple[ObservationInput, NormalisedResult | None]] = []
-        for observation in message.observations:
-            if identify_analyte(observation.codes) is None:
-                continue
-            status = observation.status.strip().upper()
-            if status not in KNOWN_STATUSES:
-                return Rejected(
-                    RejectionCode.UNKNOWN_STATUS, f"result status {observation.status!r} unknown"
-                )
-            if status in CANCELLING:
-                planned.append((observation, None))
-                continue
-            normalised = normalise(observation, self._params)
-            if isinstance(normalised, Rejected):
-                return normalised
-            if normalised is not None:
-                planned.append((observation, normalised))
-        if not planned:
-            return Rejected(
-                RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
-            )
-        return planned
-
     def _record(
         self,
         context: BatchContext,
@@ -263,7 +237,7 @@ class BatchIngestor:
     ) -> None:
         key = (message.source, observation.result_key)
         previous = context.latest.get(key)
-        status = observation.status.strip().upper()
+        status = status_of(observation)
         if normalised is None:  # X or D: withdraw the earlier result, if there is one
             if previous is not None:
                 self._cancel(context, previous)
@@ -328,8 +302,6 @@ def _fast_path_applies(commands: Sequence[Command]) -> bool:
     for command in commands:
         if isinstance(command, IngestTransaction):
             return False
-        if isinstance(command, IngestLabMessage):
-            for observation in command.message.observations:
-                if observation.status.strip().upper() in NEEDS_EARLIER_RESULT:
-                    return False
+        if isinstance(command, IngestLabMessage) and needs_earlier_result(command.message):
+            return False
     return True
