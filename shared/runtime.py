@@ -172,6 +172,7 @@ class ServiceRuntime:
                 channel=f"{schema}_outbox",
                 batch_size=self.settings.outbox_batch_size,
                 poll_seconds=self.settings.outbox_poll_seconds,
+                coalesce_seconds=self.settings.outbox_coalesce_seconds,
                 check_broker_seconds=self.settings.outbox_check_broker_seconds,
                 retention_seconds=self.settings.outbox_retention_hours * 3600,
             ),

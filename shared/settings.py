@@ -79,6 +79,8 @@ class PlatformSettings(BaseSettings):
     kafka_session_timeout_seconds: float = Field(default=10.0, ge=1, le=300)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    # after a publish, let this much time pass so that a busy service is relayed in batches
+    outbox_coalesce_seconds: float = Field(default=0.02, ge=0, le=1)
     outbox_retention_hours: float = Field(default=24 * 14, gt=0)
     outbox_check_broker_seconds: float = Field(default=2.0, gt=0, le=300)
 

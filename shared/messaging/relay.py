@@ -46,7 +46,7 @@ class RelaySettings:
     channel: str
     batch_size: int = 500
     poll_seconds: float = 0.05
-    coalesce_seconds: float = 0.005
+    coalesce_seconds: float = 0.02
     check_broker_seconds: float = 2.0
     retention_seconds: float = 14 * 24 * 3600.0
     backlog_every_seconds: float = 1.0
