@@ -45,9 +45,10 @@ class GroupCommitter(Generic[C, R]):
         return await future
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Run ``concurrency`` committers: while one batch waits on its commit, the next one
-        is already being written, so the database round trips of batches overlap. When
-        ``stopping`` is set, what was submitted before is still committed; then they end."""
+        """Run ``concurrency`` committers; each takes what queued up during its previous
+        commit (with several, their database round trips overlap, but batches get smaller).
+        When ``stopping`` is set, what was submitted before is still committed; then they
+        end."""
         workers = [asyncio.ensure_future(self._worker(stopping)) for _ in range(self._concurrency)]
         try:
             await stopping.wait()
