@@ -7,11 +7,17 @@ planned again from a fresh read and stored exactly as the careful path alone wou
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
+from unittest.mock import patch
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.repository import BatchLookup
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput, StaleBatch
@@ -29,12 +35,19 @@ class FakeDatabase:
     enrolled: dict[str, str] = field(default_factory=dict)  # hmac -> subject
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
+    cancelled: set[uuid.UUID] = field(default_factory=set)
     lookups: int = 0
     refused: int = 0
     replans: int = 0
 
     def standing(self, source: str, key: str) -> ResultRecord | None:
-        found = [r for r in self.results if (r.source, r.result_key) == (source, key)]
+        found = [
+            r
+            for r in self.results
+            if (r.source, r.result_key) == (source, key)
+            and r.cancelled_at is None
+            and r.result_id not in self.cancelled
+        ]
         return found[-1] if found else None
 
 
@@ -57,11 +70,13 @@ class FakeLabs:
                 lookup.latest[(source, key)] = standing.result_id
         return lookup
 
-    def stage(self, messages: Any, results: Any, *_: Any, assumptions: Any = None) -> None:
-        self._staged = (messages, results, assumptions)
+    def stage(
+        self, messages: Any, results: Any, cancellations: Any, *_: Any, assumptions: Any = None
+    ) -> None:
+        self._staged = (messages, results, cancellations, assumptions)
 
     def write(self) -> None:
-        messages, results, assumed = self._staged
+        messages, results, cancellations, assumed = self._staged
         if any((m.source, m.control_id) in self._db.messages for m in messages) or (
             assumed is not None and not self._holds(assumed)
         ):
@@ -69,6 +84,7 @@ class FakeLabs:
             raise StaleBatch("refused")
         self._db.messages.update({(m.source, m.control_id): m for m in messages})
         self._db.results.extend(results)
+        self._db.cancelled.update(cancellations)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:
         subjects_hold = all(self._db.enrolled.get(h) == s for h, s in assumed.subjects)
@@ -187,3 +203,68 @@ async def test_corrections_take_the_careful_path_at_once() -> None:
     assert (db.lookups, db.refused) == (lookups + 1, refused)
     assert db.results[-1].supersedes_result_id == db.results[0].result_id
     assert isinstance(db.results[0].result_id, uuid.UUID)
+
+
+# ---- property: the fast path stores exactly what the careful path alone would ----------
+
+MRNS = ("MRN1", "MRN2", "MRN3")
+Step = tuple[str, Any]  # ("batch", [(control id, mrn, status, key)]), ("enrol", mrn), ...
+
+statuses = st.sampled_from(["F", "F", "F", "P", "C", "X", "D"])
+one_message = st.tuples(
+    st.sampled_from([str(n) for n in range(12)]), st.sampled_from(MRNS), statuses,
+    st.sampled_from(["K1", "K2"]),
+)  # fmt: skip
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("batch"), st.lists(one_message, min_size=1, max_size=5)),
+        st.tuples(st.just("enrol"), st.sampled_from(MRNS)),
+        st.tuples(st.just("withdraw"), st.sampled_from(MRNS)),
+    ),
+    max_size=12,
+)
+
+
+async def replay(scenario: list[Step], *, careful_only: bool) -> tuple[Any, ...]:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    outcomes = []
+    with (
+        patch(f"{BatchIngestor.__module__}._fast_path_applies", return_value=False)
+        if (careful_only)
+        else nullcontext()
+    ):
+        for kind, detail in scenario:
+            if kind == "enrol":
+                db.enrolled[f"h({detail})"] = f"S-{detail}"
+            elif kind == "withdraw":
+                db.enrolled.pop(f"h({detail})", None)
+            else:
+                batch = [message(c, mrn, s, k) for c, mrn, s, k in detail]
+                outcomes += await ingest(batch)
+    return tuple(outcomes), stored_state(db)
+
+
+def stored_state(db: FakeDatabase) -> tuple[Any, ...]:
+    """What is stored, with random ids replaced by positions."""
+    position = {r.result_id: n for n, r in enumerate(db.results)}
+    messages = sorted(
+        (m.control_id, m.outcome, m.subject_id, m.result_count) for m in db.messages.values()
+    )
+    results = [
+        (
+            r.result_key, r.status, r.subject_id,
+            position.get(r.supersedes_result_id) if r.supersedes_result_id else None,
+            r.cancelled_at is not None or r.result_id in db.cancelled,
+        )
+        for r in db.results
+    ]  # fmt: skip
+    return tuple(messages), tuple(results)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps)
+def test_the_fast_path_stores_what_the_careful_path_would(scenario: list[Step]) -> None:
+    fast = asyncio.run(replay(scenario, careful_only=False))
+    careful = asyncio.run(replay(scenario, careful_only=True))
+    assert fast == careful
