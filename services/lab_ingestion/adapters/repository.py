@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,11 +107,11 @@ class LabRepository:
             [s for _, s in assumed.subjects],
             [k[0] for k in assumed.new_result_keys],
             [k[1] for k in assumed.new_result_keys],
-            *_columns(staged.messages, _MESSAGE_COLUMNS),
-            *_columns(staged.results, _RESULT_COLUMNS),
+            [_message_row(m) for m in staged.messages],
+            [_result_row(r) for r in staged.results],
             staged.cancellations,
             staged.cancelled_at,
-            *_columns(staged.rejections, _REJECTION_COLUMNS),
+            [_rejection_row(r) for r in staged.rejections],
             *outbox_arrays(outbox),
         )
 
@@ -156,53 +156,50 @@ WITH guard AS (
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at)
-    SELECT * FROM unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                         $10::text[], $11::int[], $12::timestamptz[])
+    SELECT * FROM unnest($5::message_row[])
      WHERE (SELECT current FROM guard)
 ), new_results AS (
     INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
                          supersedes_result_id, cancelled_at)
-    SELECT * FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::text[],
-                         $18::text[], $19::text[], $20::float8[], $21::text[], $22::text[],
-                         $23::text[], $24::float8[], $25::float8[], $26::text[], $27::text[],
-                         $28::timestamptz[], $29::timestamptz[], $30::uuid[], $31::timestamptz[])
+    SELECT * FROM unnest($6::result_row[])
 ), cancelled AS (
-    UPDATE results SET cancelled_at = $33
-     WHERE cardinality($32::uuid[]) > 0 AND result_id = ANY($32::uuid[])
+    UPDATE results SET cancelled_at = $8
+     WHERE cardinality($7::uuid[]) > 0 AND result_id = ANY($7::uuid[])
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at)
-    SELECT * FROM unnest($34::uuid[], $35::text[], $36::text[], $37::text[], $38::text[],
-                         $39::text[], $40::text[], $41::timestamptz[])
+    SELECT * FROM unnest($9::rejection_row[])
 )
-INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(42)}
+INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(10)}
 """  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
 
-_MESSAGE_COLUMNS: tuple[Callable[[Any], Any], ...] = (
-    lambda m: m.message_id, lambda m: m.source, lambda m: m.control_id, lambda m: m.channel,
-    lambda m: m.outcome, lambda m: m.subject_id, lambda m: m.result_count,
-    lambda m: m.received_at,
-)  # fmt: skip
-_RESULT_COLUMNS: tuple[Callable[[Any], Any], ...] = (
-    lambda r: r.result_id, lambda r: r.message_id, lambda r: r.subject_id, lambda r: r.source,
-    lambda r: r.result_key, lambda r: r.result.analyte.value, lambda r: r.result.loinc,
-    lambda r: r.result.value, lambda r: r.result.unit, lambda r: r.result.original_value,
-    lambda r: r.result.original_unit, lambda r: r.result.reference_low,
-    lambda r: r.result.reference_high, lambda r: r.result.abnormal_flag, lambda r: r.status,
-    lambda r: r.collected_at, lambda r: r.reported_at, lambda r: r.supersedes_result_id,
-    lambda r: r.cancelled_at,
-)  # fmt: skip
-_REJECTION_COLUMNS: tuple[Callable[[Any], Any], ...] = (
-    lambda r: r.rejection_id, lambda r: r.channel, lambda r: r.source, lambda r: r.control_id,
-    lambda r: r.code.value, lambda r: r.reason, lambda r: r.payload, lambda r: r.received_at,
-)  # fmt: skip
+
+# One tuple per row, in the field order of the row types (migration 0003)
+def _message_row(m: MessageRecord) -> tuple[Any, ...]:
+    return (
+        m.message_id, m.source, m.control_id, m.channel, m.outcome, m.subject_id,
+        m.result_count, m.received_at,
+    )  # fmt: skip
 
 
-def _columns(records: Sequence[Any], columns: tuple[Callable[[Any], Any], ...]) -> list[list[Any]]:
-    """Rows to one array per column, for ``unnest``."""
-    return [[column(record) for record in records] for column in columns]
+def _result_row(r: ResultRecord) -> tuple[Any, ...]:
+    result = r.result
+    return (
+        r.result_id, r.message_id, r.subject_id, r.source, r.result_key,
+        result.analyte.value, result.loinc, result.value, result.unit, result.original_value,
+        result.original_unit, result.reference_low, result.reference_high,
+        result.abnormal_flag, r.status, r.collected_at, r.reported_at,
+        r.supersedes_result_id, r.cancelled_at,
+    )  # fmt: skip
+
+
+def _rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
+    return (
+        r.rejection_id, r.channel, r.source, r.control_id, r.code.value, r.reason, r.payload,
+        r.received_at,
+    )  # fmt: skip
 
 
 async def add_source(conn: asyncpg.Connection, application: str, facility: str) -> bool:
