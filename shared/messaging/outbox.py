@@ -72,7 +72,7 @@ class OutboxWriter:
             return 0
         await self._conn.execute(
             f"INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(1)}",  # noqa: S608 - fixed columns and placeholders
-            *outbox_arrays(events),
+            outbox_rows(events),
         )
         return len(events)
 
@@ -85,21 +85,14 @@ class OutboxWriter:
 OUTBOX_COLUMNS = "(event_id, topic, message_key, event_type, envelope)"
 
 
-def outbox_unnest(first_parameter: int) -> str:
-    """``unnest(...)`` of the five outbox columns, numbered from ``first_parameter``."""
-    p = first_parameter
-    return (
-        f"unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[], "
-        f"${p + 4}::bytea[])"
-    )
+def outbox_unnest(parameter: int) -> str:
+    """``unnest`` of the outbox rows passed as parameter ``parameter`` (see ``outbox_rows``)."""
+    return f"unnest(${parameter}::outbox_row[])"
 
 
-def outbox_arrays(events: list[OutgoingEvent]) -> list[list[Any]]:
-    """The outbox rows of ``events`` as one array per column, for ``outbox_unnest``."""
+def outbox_rows(events: list[OutgoingEvent]) -> list[tuple[Any, ...]]:
+    """One ``outbox_row`` (shared migration 0002) per event, for ``outbox_unnest``."""
     return [
-        [e.envelope.event_id for e in events],
-        [e.topic for e in events],
-        [e.key for e in events],
-        [e.envelope.event_type for e in events],
-        [e.envelope.to_bytes() for e in events],
+        (e.envelope.event_id, e.topic, e.key, e.envelope.event_type, e.envelope.to_bytes())
+        for e in events
     ]

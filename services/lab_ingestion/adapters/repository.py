@@ -17,7 +17,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
 )
-from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_arrays, outbox_unnest
+from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, outbox_unnest
 
 SourceKey = tuple[str, str]
 STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002)
@@ -112,7 +112,7 @@ class LabRepository:
             staged.cancellations,
             staged.cancelled_at,
             [_rejection_row(r) for r in staged.rejections],
-            *outbox_arrays(outbox),
+            outbox_rows(outbox),
         )
 
 
