@@ -7,6 +7,7 @@ is not listed for the analyte is rejected, never guessed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,11 @@ def accepted_units(
     analyte: Analyte, params: UnitParameters = DEFAULT_UNIT_PARAMETERS
 ) -> Mapping[str, tuple[float, float]]:
     """UCUM code -> (multiplier, divisor) to the canonical unit, for each accepted unit."""
+    return _unit_tables(params)[analyte]
+
+
+@functools.lru_cache(maxsize=8)  # built once per set of parameters, not once per result
+def _unit_tables(params: UnitParameters) -> Mapping[Analyte, Mapping[str, tuple[float, float]]]:
     counts = {"10*9/L": (1.0, 1.0), "10*3/uL": (1.0, 1.0), "/uL": (1.0, CELLS_PER_UL_PER_10_9_L)}
     enzymes = {"U/L": (1.0, 1.0), "ukat/L": (ENZYME_U_L_PER_UKAT_L, 1.0)}
     tables: dict[Analyte, dict[str, tuple[float, float]]] = {
@@ -188,7 +194,7 @@ def accepted_units(
         Analyte.BILIRUBIN: {"mg/dL": (1.0, 1.0), "umol/L": (1.0, BILIRUBIN_UMOL_L_PER_MG_DL)},
         Analyte.CREATININE: {"mg/dL": (1.0, 1.0), "umol/L": (1.0, CREATININE_UMOL_L_PER_MG_DL)},
     }
-    return MappingProxyType(tables[analyte])
+    return MappingProxyType({a: MappingProxyType(dict(t)) for a, t in tables.items()})
 
 
 def resolve_unit(
