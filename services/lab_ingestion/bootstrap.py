@@ -17,6 +17,7 @@ from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
@@ -29,8 +30,9 @@ def build(context: ServiceContext) -> ServiceParts:
     settings = context.settings
     hasher = partial(hospital_id_hmac, subject_hmac_key(settings))
     metrics = LabIngestionMetrics(context.registry)
+    connections = ReservedConnections(context.pool, keep=settings.ingest_committers)
     ingestor = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(context.pool, NAME), hasher,
+        lambda: LabIngestionUnitOfWork(connections, NAME), hasher,
         on_replan=metrics.replanned.inc,
     )  # fmt: skip
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
@@ -46,11 +48,17 @@ def build(context: ServiceContext) -> ServiceParts:
     async def serve_mllp(stopping: asyncio.Event) -> None:
         await mllp.serve(stopping)
 
+    async def commit(stopping: asyncio.Event) -> None:
+        try:
+            await committer.run(stopping)
+        finally:
+            await connections.close()  # before the runtime closes the pool
+
     return ServiceParts(
         routes=routes.routes(),
         openapi_paths=OPENAPI_PATHS,
         consumers=[subject_directory_consumer(NAME, context.pool)],
-        background=[committer.run, serve_mllp],
+        background=[commit, serve_mllp],
         addresses={"mllp": f"{settings.bind_host}:{settings.lab_ingestion_mllp_port}"},
     )
 

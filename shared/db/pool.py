@@ -53,6 +53,51 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     del conn
 
 
+class ReservedConnections:
+    """A few connections taken from the pool once and lent again and again.
+
+    For one hot caller (lab-ingestion's group commit: a transaction every few milliseconds),
+    lending a connection then costs a list operation instead of asyncpg's pool round trip of
+    holder bookkeeping and an inactivity timer per release. A connection whose work failed,
+    or that is closed or inside a transaction, goes back to the pool, which checks or
+    replaces it; ``close`` returns the others (call it before the pool closes).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, keep: int = 1) -> None:
+        self.pool = pool
+        self._keep = keep
+        self._idle: list[asyncpg.Connection] = []
+
+    async def acquire(self) -> asyncpg.Connection:
+        while self._idle:
+            idle = self._idle.pop()
+            if _usable(idle):
+                return idle
+            await self.pool.release(idle)  # a no-op for one the pool took back already
+        conn: asyncpg.Connection = await self.pool.acquire()
+        return conn
+
+    async def release(self, conn: asyncpg.Connection, *, failed: bool = False) -> None:
+        if not failed and _usable(conn) and len(self._idle) < self._keep:
+            self._idle.append(conn)
+        else:
+            await self.pool.release(conn)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await self.pool.release(conn)
+
+
+def _usable(conn: asyncpg.Connection) -> bool:
+    """Open and outside a transaction. A connection that broke has been taken back by the
+    pool, and asking it anything raises InterfaceError."""
+    try:
+        return not (conn.is_closed() or conn.is_in_transaction())
+    except asyncpg.InterfaceError:
+        return False
+
+
 async def postgres_reachable(pool: asyncpg.Pool, timeout: float = 1.0) -> bool:
     try:
         async with asyncio.timeout(timeout):
