@@ -98,7 +98,7 @@ class Platform:
                 f"{self.broker.bootstrap_servers} ..."
             )
             await asyncio.to_thread(self.broker.start)
-        await wait_for_postgres(self.settings.postgres_dsn)
+        await wait_for_postgres(self.postgres_dsn)
         await wait_for_kafka(self.settings.kafka_servers)
         created = await create_topics(self.settings)
         say(
@@ -109,9 +109,16 @@ class Platform:
         applied = await migrate_all(self.settings)
         say(f"migrations applied: {sum(len(v) for v in applied.values())}")
 
+    @property
+    def postgres_dsn(self) -> str:
+        """The embedded server's Unix socket when it runs here, else the configured URL."""
+        if self.postgres is not None:
+            return self.postgres.dsn()
+        return self.settings.postgres_dsn
+
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["DATABASE_URL"] = self.settings.postgres_dsn
+        env["DATABASE_URL"] = self.postgres_dsn
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.settings.kafka_servers
         env["CACHEXIA_DATA_DIR"] = str(self.data_dir)
         return env
@@ -134,7 +141,7 @@ class Platform:
             await asyncio.sleep(0.2)
         say("")
         say("LENA-CCS platform is up")
-        say(f"  PostgreSQL      {self.settings.postgres_dsn}")
+        say(f"  PostgreSQL      {self.postgres_dsn}")
         say(f"  Kafka           {self.settings.kafka_servers}")
         say(f"  lab-ingestion   MLLP {host}:{self.settings.lab_ingestion_mllp_port}")
         for service in self.services:
