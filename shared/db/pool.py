@@ -60,12 +60,14 @@ class ReservedConnections:
     lending a connection then costs a list operation instead of asyncpg's pool round trip of
     holder bookkeeping and an inactivity timer per release. A connection whose work failed,
     or that is closed or inside a transaction, goes back to the pool, which checks or
-    replaces it; ``close`` returns the others (call it before the pool closes).
+    replaces it; ``close`` returns the others (call it before the pool closes). It keeps at
+    most half the pool, so that the service's other users (relay, consumers, HTTP) always
+    find connections.
     """
 
     def __init__(self, pool: asyncpg.Pool, keep: int = 1) -> None:
         self.pool = pool
-        self._keep = keep
+        self._keep = min(keep, pool.get_max_size() // 2)
         self._idle: list[asyncpg.Connection] = []
 
     async def acquire(self) -> asyncpg.Connection:

@@ -82,3 +82,13 @@ async def test_close_returns_every_kept_connection_so_that_the_pool_can_close(
         await reserved.release(conn)
     await reserved.close()
     await asyncio.wait_for(pool.close(), 5)  # waits forever for a connection never returned
+
+
+async def test_it_keeps_at_most_half_the_pool(pool: asyncpg.Pool) -> None:
+    reserved = ReservedConnections(pool, keep=16)  # the pool holds at most 4
+    lent = [await reserved.acquire() for _ in range(4)]
+    for conn in lent:
+        await reserved.release(conn)
+    assert pool.get_idle_size() >= 2  # two kept, two back in the pool for everyone else
+    await reserved.close()
+    assert pool.get_idle_size() == 4
