@@ -123,3 +123,23 @@ async def test_the_same_event_delivered_twice_changes_state_once(database: str) 
     )
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'counter'") == 1
     await pool.close()
+
+
+async def test_relay_relaxes_only_its_own_commit_and_leaves_pooled_sessions_durable(
+    database: str, broker: EmbeddedTansu
+) -> None:
+    pool = await migrated_pool(database, "producer")  # its pool keeps session state
+    await record(pool, LAB_RESULTS, [crp_result("S-1", 40.0)], commit=True)
+    await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "producer"))
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+    # the mark commits without a WAL flush of its own (SET LOCAL): every connection the pool
+    # lends afterwards, the one that marked among them, still commits synchronously
+    sessions = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        settings = [await c.fetchval("SHOW synchronous_commit") for c in sessions]
+    finally:
+        for conn in sessions:
+            await pool.release(conn)
+    assert settings and set(settings) == {"on"}
+    await pool.close()
