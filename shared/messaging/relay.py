@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 
 _FETCH = """SELECT id, event_id, topic, message_key, envelope FROM outbox
             WHERE published_at IS NULL ORDER BY id LIMIT $1"""
-_MARK = """UPDATE outbox SET published_at = now(), kafka_partition = u.p, kafka_offset = u.o
-           FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS u(id, p, o)
+# set_config(..., true) lasts until the end of the statement's own transaction, so only
+# this mark commits without waiting for its WAL flush (see _mark_published)
+_MARK = """WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+           UPDATE outbox SET published_at = now(), kafka_partition = u.p, kafka_offset = u.o
+           FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS u(id, p, o), relaxed
            WHERE outbox.id = u.id"""
 _LAST_PUBLISHED = """SELECT DISTINCT ON (topic, kafka_partition)
                             topic, kafka_partition AS partition, kafka_offset, event_id
@@ -169,12 +172,10 @@ class OutboxRelay:
         of its own (it is flushed with the next durable commit, or by the WAL writer within
         a fraction of a second). If PostgreSQL crashes before that, the batch is published
         again and the consumers' inboxes drop it. The services' own writes stay durable,
-        and do not queue behind the relay's flushes."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit TO off")
-            await conn.execute(
-                _MARK, ids, [d.partition for d in deliveries], [d.offset for d in deliveries]
-            )
+        and do not queue behind the relay's flushes. One statement, one round trip."""
+        await self._pool.execute(
+            _MARK, ids, [d.partition for d in deliveries], [d.offset for d in deliveries]
+        )
 
     def _record_last_published(
         self, rows: Sequence[asyncpg.Record], deliveries: Sequence[Delivery]

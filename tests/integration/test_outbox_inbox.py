@@ -133,8 +133,9 @@ async def test_relay_relaxes_only_its_own_commit_and_leaves_pooled_sessions_dura
     await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "producer"))
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
-    # the mark commits without a WAL flush of its own (SET LOCAL): every connection the pool
-    # lends afterwards, the one that marked among them, still commits synchronously
+    # the mark commits without a WAL flush of its own (a setting local to its transaction):
+    # every connection the pool lends afterwards, the one that marked among them, still
+    # commits synchronously
     sessions = [await pool.acquire() for _ in range(pool.get_size())]
     try:
         settings = [await c.fetchval("SHOW synchronous_commit") for c in sessions]
