@@ -32,7 +32,8 @@ def build(context: ServiceContext) -> ServiceParts:
     metrics = LabIngestionMetrics(context.registry)
     connections = ReservedConnections(context.pool, keep=settings.ingest_committers)
     ingestor = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, NAME), hasher,
+        lambda: LabIngestionUnitOfWork(connections, NAME, metrics.commit_duration.observe),
+        hasher,
         on_replan=metrics.replanned.inc,
     )  # fmt: skip
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(

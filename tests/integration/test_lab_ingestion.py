@@ -209,6 +209,17 @@ async def test_patient_not_enrolled_is_acknowledged_counted_and_discarded(lab: L
     assert "MRN9999" not in await _everything_stored(lab.pool)
 
 
+async def test_each_durable_batch_write_is_timed(lab: Lab) -> None:
+    client = await lab.mllp()
+    for i in range(3):
+        assert msa(await client.exchange(oru(f"T-{i}", [obx("1988-5", "12", "mg/L")])))[1] == "AA"
+    await client.close()
+    async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
+        metrics = await response.text()
+    # one message at a time on one connection: three batches, each written before its ACK
+    assert "lab_commit_duration_seconds_count 3.0" in metrics
+
+
 @pytest.mark.parametrize(
     ("message", "reason_part"),
     [

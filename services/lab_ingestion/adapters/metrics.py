@@ -37,6 +37,12 @@ class LabIngestionMetrics:
             "Batches planned without a read whose assumptions no longer held (planned again)",
             registry=registry,
         )
+        self.commit_duration = Histogram(
+            "lab_commit_duration_seconds",
+            "Time to store one batch of messages durably (its write, WAL flush included);"
+            " the count is the number of batches",
+            buckets=ACK_BUCKETS, registry=registry,
+        )  # fmt: skip
         self.ack_latency = Histogram(
             "lab_ack_latency_seconds", "Time from a complete message to its acknowledgement",
             ["channel"], buckets=ACK_BUCKETS, registry=registry,

@@ -10,6 +10,8 @@ message first makes the statement fail on the unique key, and nothing of it is w
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -27,9 +29,15 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
 
     _open = False
 
-    def __init__(self, connections: ReservedConnections, service: str) -> None:
+    def __init__(
+        self,
+        connections: ReservedConnections,
+        service: str,
+        observe_commit: Callable[[float], None] = lambda seconds: None,
+    ) -> None:
         super().__init__(connections.pool, service)
         self._connections = connections
+        self._observe_commit = observe_commit  # seconds of each durable write
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.outbox = OutboxWriter(conn)
@@ -56,7 +64,9 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         if not self._open:
             raise RuntimeError("nothing to commit")
         self._open = False
+        started = time.perf_counter()
         await self.labs.write(self.outbox.take_pending())
+        self._observe_commit(time.perf_counter() - started)
 
     async def rollback(self) -> None:
         """Nothing was written yet: drop what was staged."""
