@@ -1,4 +1,5 @@
-"""lab-ingestion's batch write statement on real PostgreSQL: what its cached plan reads.
+"""lab-ingestion's batch write statement on real PostgreSQL: what its cached plan reads, and
+how it refuses a batch planned without a read whose assumptions no longer hold.
 
 asyncpg prepares every statement, and after a few executions PostgreSQL may keep one generic
 plan for it. A generic plan of ``result_id = ANY($n)`` scans ``results`` even when the array
@@ -143,3 +144,74 @@ async def test_a_batch_whose_message_was_stored_meanwhile_is_refused_as_stale(
         repository.stage([again], [], [], [], NOW)
         with pytest.raises(StaleBatch):
             await repository.write([])
+
+
+# The subject half of the fast path's guard. A batch planned without a read takes the
+# patients it has not seen enrolled for not enrolled; only the write's refusal makes the
+# service read again and learn otherwise. Without it, every result of a newly enrolled
+# patient would be discarded as "not enrolled" (a variant without this check, tried in a
+# benchmark, stored no result at all).
+
+
+async def enrol(conn: asyncpg.Connection, subject_id: str, hmac: str, *, withdrawn: bool) -> None:
+    await conn.execute(
+        """INSERT INTO enrolled_subjects (subject_id, site_id, site_timezone, hospital_id_hmac,
+                                          day1, enrolled_at, withdrawn_at)
+           VALUES ($1, 'CH-01', 'Europe/Zurich', $2, '2026-11-02', now(),
+                   CASE WHEN $3 THEN now() END)""",
+        subject_id, hmac, withdrawn,
+    )  # fmt: skip
+
+
+async def messages_stored(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM messages"))
+
+
+async def assert_refused(
+    conn: asyncpg.Connection,
+    message: MessageRecord,
+    results: list[ResultRecord],
+    assumed: BatchAssumptions,
+) -> None:
+    repository = LabRepository(conn)
+    repository.stage([message], results, [], [], NOW, assumptions=assumed)
+    with pytest.raises(StaleBatch):
+        await repository.write([])
+    assert await messages_stored(conn) == 0
+
+
+async def test_a_batch_that_took_an_enrolled_patient_for_not_enrolled_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await enrol(conn, "S-7", "hmac-7", withdrawn=False)
+        discarded = MessageRecord(
+            uuid.uuid4(), "LIS^HOSP", "M-7", "mllp", "not-enrolled", None, 0, NOW
+        )
+        await assert_refused(conn, discarded, [], BatchAssumptions(subjects=[("hmac-7", None)]))
+
+
+async def test_a_batch_that_took_a_withdrawn_subject_for_enrolled_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await enrol(conn, "S-1", "hmac-1", withdrawn=True)
+        message, result = message_with_result(8)
+        assumed = BatchAssumptions(subjects=[("hmac-1", "S-1")])
+        await assert_refused(conn, message, [result], assumed)
+
+
+async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await enrol(conn, "S-1", "hmac-1", withdrawn=False)
+        await enrol(conn, "S-2", "hmac-2", withdrawn=True)
+        repository = LabRepository(conn)
+        message, result = message_with_result(9)
+        assumed = BatchAssumptions(
+            subjects=[("hmac-1", "S-1"), ("hmac-2", None), ("hmac-unknown", None)],
+            new_result_keys=[("LIS^HOSP", "R-9")],
+        )
+        repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+        await repository.write([])
+        stored = await conn.fetchval("SELECT count(*) FROM results WHERE result_key = 'R-9'")
+        assert (await messages_stored(conn), stored) == (1, 1)
