@@ -49,6 +49,7 @@ class ServiceRuntime:
         self.registry = new_registry()
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
+        self._outbox_written = asyncio.Event()  # wakes the relay (see ServiceContext)
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self.parts: ServiceParts | None = None
@@ -91,7 +92,9 @@ class ServiceRuntime:
         # answer (and say what is missing) while PostgreSQL is not reachable yet.
         self.pool = await create_pool(self.settings.postgres_dsn, schema, self.name, min_size=0)
         self._tokens = TokenStore(self.pool)
-        context = ServiceContext(self.name, self.settings, self.pool, self.registry)
+        context = ServiceContext(
+            self.name, self.settings, self.pool, self.registry, self._outbox_written.set
+        )
         self.parts = self.definition.build(context)
         await self._start_http(self.parts)
         applied = await self._retry("postgres", self._migrate)
@@ -176,6 +179,7 @@ class ServiceRuntime:
                 check_broker_seconds=self.settings.outbox_check_broker_seconds,
                 retention_seconds=self.settings.outbox_retention_hours * 3600,
             ),
+            wakeup=self._outbox_written,
         )
         self._spawn(self.relay.run(self.stopping))
 

@@ -20,6 +20,10 @@ from shared.settings import PlatformSettings
 BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
 
 
+def _nobody_listens() -> None:
+    """Default of ``ServiceContext.outbox_written`` outside a runtime (tests)."""
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     """The real infrastructure, built by the runtime and given to the composition root."""
@@ -28,6 +32,9 @@ class ServiceContext:
     settings: PlatformSettings
     pool: asyncpg.Pool
     registry: CollectorRegistry
+    # Call after a commit that wrote outbox events: the service's relay publishes them at
+    # once instead of at its next poll (for services whose outbox does not NOTIFY)
+    outbox_written: Callable[[], None] = _nobody_listens
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ def build(context: ServiceContext) -> ServiceParts:
     metrics = LabIngestionMetrics(context.registry)
     connections = ReservedConnections(context.pool, keep=settings.ingest_committers)
     ingestor = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, NAME, metrics.commit_duration.observe),
+        lambda: LabIngestionUnitOfWork(
+            connections, NAME, metrics.commit_duration.observe, context.outbox_written
+        ),
         hasher,
         on_replan=metrics.replanned.inc,
     )  # fmt: skip

@@ -68,6 +68,7 @@ class OutboxRelay:
         settings: RelaySettings,
         *,
         after_publish: Callable[[Sequence[int]], Awaitable[None]] | None = None,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self._pool = pool
         self._publisher = publisher
@@ -75,7 +76,8 @@ class OutboxRelay:
         self._metrics = metrics
         self._settings = settings
         self._after_publish = after_publish  # test seam: runs between publish and mark
-        self._wakeup = asyncio.Event()
+        # set by NOTIFY from the outbox trigger, or by the service itself after a commit
+        self._wakeup = wakeup if wakeup is not None else asyncio.Event()
         # (topic, partition) -> (offset, event_id) of the last event we published there
         self._last_published: dict[tuple[str, int], tuple[int, str]] = {}
         self._next_broker_check = 0.0
@@ -107,6 +109,7 @@ class OutboxRelay:
                 await self._load_last_published()
                 while not stopping.is_set():
                     await self._housekeeping()
+                    self._wakeup.clear()  # before the read: a commit after it wakes us again
                     published = await self.publish_batch()
                     if published < self._settings.batch_size:
                         await self._wait_for_more(published)
@@ -137,7 +140,6 @@ class OutboxRelay:
         ``coalesce_seconds`` more go by, so that a busy producer is relayed in batches
         instead of one round trip per committed transaction."""
         if published == 0:
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
         await asyncio.sleep(self._settings.coalesce_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,6 +68,12 @@ class Lab:
 
 @pytest.fixture
 async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
+    async with running_lab(settings, database) as lab:
+        yield lab
+
+
+@contextlib.asynccontextmanager
+async def running_lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
     runtime = ServiceRuntime(service_definition("lab-ingestion"), settings)
     task = asyncio.create_task(runtime.run(install_signal_handlers=False))
     await asyncio.wait_for(runtime.started.wait(), 60)
@@ -254,6 +261,29 @@ async def test_unknown_sender_is_rejected_ar(lab: Lab) -> None:
     assert msa(ack)[1:3] == ["AR", "UNK-1"]
     assert "allow-list" in msa(ack)[3]
     assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
+
+
+async def test_committed_events_are_relayed_at_once_not_at_the_next_poll(
+    settings: PlatformSettings, database: str
+) -> None:
+    """lab-ingestion's outbox has no NOTIFY trigger (migration 0004): the unit of work wakes
+    the relay itself. With a 10 s poll, only that wake-up publishes within seconds."""
+    slow_poll = settings.model_copy(update={"outbox_poll_seconds": 10.0})
+    async with running_lab(slow_poll, database) as lab:
+        triggers = "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'outbox'::regclass"
+        assert await lab.pool.fetchval(triggers) == 0
+        await asyncio.sleep(0.5)  # the relay has found nothing and waits for its next poll
+        client = await lab.mllp()
+        ack = await client.exchange(oru("WAKE-1", [obx("1988-5", "12", "mg/L")]))
+        await client.close()
+        assert msa(ack)[1] == "AA", ack
+
+        async def published() -> bool:
+            unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            return await lab.pool.fetchval(unpublished) == 0
+
+        await wait_until(published, timeout=4)
+        assert [e.payload["analyte"] for e in await lab.events(LAB_RESULTS, 1)] == ["crp"]
 
 
 async def test_framing_split_reads_pipelining_garbage_and_truncation(lab: Lab) -> None:

@@ -34,10 +34,12 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         connections: ReservedConnections,
         service: str,
         observe_commit: Callable[[float], None] = lambda seconds: None,
+        outbox_written: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(connections.pool, service)
         self._connections = connections
         self._observe_commit = observe_commit  # seconds of each durable write
+        self._outbox_written = outbox_written  # wakes the relay (migration 0004)
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.outbox = OutboxWriter(conn)
@@ -65,8 +67,11 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
             raise RuntimeError("nothing to commit")
         self._open = False
         started = time.perf_counter()
-        await self.labs.write(self.outbox.take_pending())
+        events = self.outbox.take_pending()
+        await self.labs.write(events)
         self._observe_commit(time.perf_counter() - started)
+        if events:
+            self._outbox_written()
 
     async def rollback(self) -> None:
         """Nothing was written yet: drop what was staged."""
