@@ -75,7 +75,7 @@ async def service(settings: PlatformSettings, n: int) -> float:
     assert runtime.pool is not None
     first: float | None = None
     while True:
-        done = await runtime.pool.fetchval("SELECT count(*) FROM crp_results")
+        done = int(await runtime.pool.fetchval("SELECT count(*) FROM crp_results"))
         if done and first is None:
             first = time.perf_counter()
             start_count = done
