@@ -16,22 +16,18 @@ figures are over all rounds, with each round's ratio shown too.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
-import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import asyncpg
 
 from bench.infra import (
-    Scheduling,
     cpu_of,
     cpu_seconds,
     embedded_infrastructure,
@@ -41,6 +37,15 @@ from bench.infra import (
     schedstats,
     scheduling_since,
 )
+from bench.mllp_report import (
+    BARE,
+    DURABLE,
+    SERVICE,
+    Pushed,
+    Tally,
+    stalled_seconds,
+    summarise,
+)
 from cachexia.platform import create_topics, migrate_all
 from services.lab_ingestion.adapters.repository import add_source
 from services.lab_ingestion.domain.matching import hospital_id_hmac
@@ -49,10 +54,7 @@ from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings
 
 CONNECTIONS = 8
-BARE = "bare parse+ACK server (reference)"
-SERVICE = "lab-ingestion (durable ACK)"
 SUBJECTS = 200
-STALL_SECONDS = 0.025  # no ACK at all for this long, with 8 messages outstanding, is a stall
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -65,14 +67,6 @@ def oru(i: int) -> bytes:
         f"OBX|1|NM|1988-5^CRP^LN||{20 + i % 50}|mg/L|0-5|H|||F|||20261120081500+0100",
     ]
     return b"\x0b" + "\r".join(segments).encode() + b"\r\x1c\r"
-
-
-@dataclass
-class Pushed:
-    elapsed: float
-    latencies: list[float]
-    errors: int
-    stalled: float  # seconds in which no connection received an ACK for over STALL_SECONDS
 
 
 async def push(port: int, first: int, n: int) -> Pushed:
@@ -102,25 +96,6 @@ async def push(port: int, first: int, n: int) -> Pushed:
     )
     elapsed = time.perf_counter() - started
     return Pushed(elapsed, latencies, errors, stalled_seconds([started, *acked_at]))
-
-
-def stalled_seconds(acked_at: list[float]) -> float:
-    """Total length of the gaps between consecutive ACKs (on any connection) longer than
-    STALL_SECONDS: time in which the server answered nobody."""
-    return sum(
-        gap for gap in (b - a for a, b in itertools.pairwise(acked_at))
-        if gap > STALL_SECONDS
-    )  # fmt: skip
-
-
-def report(name: str, n: int, elapsed: float, latencies: list[float], errors: int) -> float:
-    rate = n / elapsed
-    quantiles = statistics.quantiles(latencies, n=100)
-    print(
-        f"{name:<34} {rate:8.0f} msg/s   ACK p50 {quantiles[49] * 1000:6.2f} ms"
-        f"   p99 {quantiles[98] * 1000:6.2f} ms   non-AA {errors}"
-    )
-    return rate
 
 
 async def prepare(settings: PlatformSettings) -> None:
@@ -166,34 +141,6 @@ def wait_for(port: int, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-@dataclass
-class Tally:
-    """What one server did over all rounds."""
-
-    elapsed: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    cpu: float = 0.0
-    stalled: float = 0.0
-    rates: list[float] = field(default_factory=list)
-    loop_on_cpu: float = 0.0  # the server's event-loop thread
-    client_waiting: float = 0.0  # the load client, in the run queue
-    postgres_waiting: float = 0.0  # PostgreSQL's processes, in the run queue
-
-    def add(self, n: int, pushed: Pushed, cpu: float) -> None:
-        self.elapsed += pushed.elapsed
-        self.latencies += pushed.latencies
-        self.errors += pushed.errors
-        self.stalled += pushed.stalled
-        self.cpu += cpu
-        self.rates.append(n / pushed.elapsed)
-
-    def add_scheduling(self, loop: Scheduling, client: Scheduling, postgres: Scheduling) -> None:
-        self.loop_on_cpu += loop.on_cpu
-        self.client_waiting += client.waiting
-        self.postgres_waiting += postgres.waiting
-
-
 async def measure(
     ports: dict[str, int],
     pids: dict[str, int],
@@ -230,7 +177,7 @@ async def main(n: int, rounds: int) -> None:
             lab_ingestion_mllp_port=free_port(),
         )  # fmt: skip
         env = service_env(settings)
-        bare_port = free_port()
+        bare_port, durable_port = free_port(), free_port()
         processes = []
         try:
             await prepare(settings)
@@ -242,19 +189,27 @@ async def main(n: int, rounds: int) -> None:
                 [sys.executable, "-m", "cachexia.cli", "service", "lab-ingestion"],
                 env=env, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-            processes = [bare, service]
+            durable = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "durable_mllp_server.py"),
+                 str(durable_port), postgres.dsn()],
+                env=env,
+            )  # fmt: skip
+            processes = [bare, service, durable]
             wait_for(bare_port)
+            wait_for(durable_port)
             wait_for(settings.lab_ingestion_mllp_port)
             url = f"http://127.0.0.1:{settings.lab_ingestion_http_port}/readyz"
             await asyncio.to_thread(wait_ready, url)
             await push(bare_port, 10_000_000, 800)  # warm-up
             await push(settings.lab_ingestion_mllp_port, 10_000_000, 800)
+            await push(durable_port, 10_000_000, 800)
             print(f"{n} ORU^R01 messages per server in {rounds} alternating rounds, "
                   f"{CONNECTIONS} connections, one client process")  # fmt: skip
             before = cpu_seconds(service.pid, broker, postgres)
             tallies = await measure(
-                {BARE: bare_port, SERVICE: settings.lab_ingestion_mllp_port},
-                {BARE: bare.pid, SERVICE: service.pid}, partial(postgres_pids, postgres), n, rounds,
+                {BARE: bare_port, SERVICE: settings.lab_ingestion_mllp_port, DURABLE: durable_port},
+                {BARE: bare.pid, SERVICE: service.pid, DURABLE: durable.pid},
+                partial(postgres_pids, postgres), n, rounds,
             )  # fmt: skip
             after = cpu_seconds(service.pid, broker, postgres)
             summarise(n - n % rounds, tallies, before, after)
@@ -264,62 +219,6 @@ async def main(n: int, rounds: int) -> None:
             for process in processes:
                 process.terminate()
                 process.wait(10)
-
-
-def summarise(
-    n: int, tallies: dict[str, Tally], before: dict[str, float], after: dict[str, float]
-) -> None:
-    reference = report(
-        BARE, n, tallies[BARE].elapsed, tallies[BARE].latencies, tallies[BARE].errors
-    )
-    measured = report(
-        SERVICE, n, tallies[SERVICE].elapsed, tallies[SERVICE].latencies, tallies[SERVICE].errors
-    )
-    ratios = [s / b for s, b in zip(tallies[SERVICE].rates, tallies[BARE].rates, strict=True)]
-    print("per-round ratios: " + ", ".join(f"{r:.0%}" for r in ratios))
-    used = ", ".join(f"{k} {after[k] - before[k]:.1f} s" for k in after)
-    print(f"CPU used during all rounds (both servers' runs): {used}")
-    print(
-        f"server CPU per message: bare {tallies[BARE].cpu / n * 1000:.3f} ms, "
-        f"lab-ingestion {tallies[SERVICE].cpu / n * 1000:.3f} ms"
-    )
-    print(
-        f"ratio {measured / reference:.0%} overall, median round "
-        f"{statistics.median(ratios):.0%}  (bars: >= 1,500 msg/s and >= 60 %)"
-    )
-    print_stalls(n, tallies[BARE], tallies[SERVICE])
-    print_scheduling(n, tallies[BARE], tallies[SERVICE])
-
-
-def print_stalls(n: int, bare: Tally, service: Tally) -> None:
-    """Stalls: stretches in which a server answered nobody for over STALL_SECONDS. A durable
-    ACK waits for PostgreSQL's WAL flush, so a storage hiccup stops every ACK at once, which
-    the bare server never waits for; the rate outside stalls shows what is left."""
-    print(
-        f"stalls (no ACK for > {STALL_SECONDS * 1000:.0f} ms): bare {bare.stalled:.2f} s of "
-        f"{bare.elapsed:.1f} s, lab-ingestion {service.stalled:.2f} s of {service.elapsed:.1f} s"
-    )
-    outside = [n / (t.elapsed - t.stalled) for t in (bare, service)]
-    print(
-        f"outside stalls (a diagnostic, not the bar): bare {outside[0]:.0f} msg/s, "
-        f"lab-ingestion {outside[1]:.0f} msg/s, ratio {outside[1] / outside[0]:.0%}"
-    )
-
-
-def print_scheduling(n: int, bare: Tally, service: Tally) -> None:
-    """Where the time went (a diagnostic): how much of the run each server's event-loop
-    thread was on a CPU (the rest it was idle, waiting for something), and how long the
-    client and PostgreSQL waited for a CPU per message (2 cores shared by all of them)."""
-    print(
-        f"event-loop thread on a CPU: bare {bare.loop_on_cpu / bare.elapsed:.0%}, "
-        f"lab-ingestion {service.loop_on_cpu / service.elapsed:.0%} of the run"
-    )
-    print(
-        "waiting for a CPU per message: client "
-        f"{bare.client_waiting / n * 1000:.3f} ms (bare) / "
-        f"{service.client_waiting / n * 1000:.3f} ms (lab-ingestion), PostgreSQL "
-        f"{service.postgres_waiting / n * 1000:.3f} ms (lab-ingestion)"
-    )
 
 
 if __name__ == "__main__":
