@@ -102,7 +102,8 @@ def print_durable_reference(n: int, bare_rate: float, service_rate: float, durab
     print(
         f"diagnostic: the minimal durable server reached {rate / bare_rate:.0%} of the bare "
         f"server, lab-ingestion {service_rate / rate:.0%} of the minimal durable server "
-        f"(CPU per message {durable.cpu / n * 1000:.3f} ms)"
+        f"(CPU per message {durable.cpu / n * 1000:.3f} ms; stalls {durable.stalled:.2f} s "
+        f"of {durable.elapsed:.1f} s)"
     )
 
 
