@@ -14,6 +14,7 @@ same on the wire, so R4 payloads validate as they are.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -41,6 +42,14 @@ STATUS_CODES: dict[str, str] = {
     "entered-in-error": "D",
 }
 BUNDLE_TYPES = frozenset({"transaction", "batch"})
+# What makes one version of a result: a resend of the same is a duplicate, a correction or a
+# cancellation under the same identifier is not. No subject, performer, note or narrative
+# (they may carry PHI, and even a digest of them is not kept).
+_VERSION_FIELDS = frozenset({
+    "identifier", "status", "code", "valueQuantity", "valueString", "valueInteger",
+    "valueBoolean", "valueCodeableConcept", "effectiveDateTime", "effectivePeriod",
+    "effectiveInstant", "issued", "interpretation", "referenceRange", "dataAbsentReason",
+})  # fmt: skip
 _MAX_ISSUES = 50
 _STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
 
@@ -190,7 +199,7 @@ def _map_message(
         channel=Channel.FHIR,
         source_application=app,
         source_facility=facility,
-        control_id=key,
+        control_id=_control_id(obs),
         patient_identifier=_patient_identifier(obs, patients),
         observations=(_observation_input(obs, key),),
     )
@@ -219,6 +228,24 @@ def _result_key(obs: Observation, where: str) -> str:
     if obs.id:
         return f"Observation/{obs.id}"
     raise _error("required", "an identifier or id is needed to track corrections", where)
+
+
+def _control_id(obs: Observation) -> str:
+    """The message identity of this version of the Observation (the duplicate check keys on
+    it): the identifier alone would make a correction or cancellation, which keeps the
+    identifier, look like a resend, and it would be dropped as a duplicate."""
+    version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
+    canonical = json.dumps(version, sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return "fhir-" + digest[:40]
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, FHIRAbstractModel):  # an element: no resource, so no PHI below it
+        return value.model_dump_json(exclude_none=True)
+    return None if value is None else str(value)
 
 
 def _patient_identifier(obs: Observation, patients: Mapping[str, str | None]) -> str | None:

@@ -132,9 +132,8 @@ def test_crp_in_mg_dl_maps_every_field() -> None:
     assert message.channel is Channel.FHIR
     assert (message.source_application, message.source_facility) == ("LIS", "HOSP")
     assert message.patient_identifier == MRN
-    assert message.control_id == "urn:oid:1.2.276.0.76.3.1.99.1|LIS-R-000123"
     (obs,) = message.observations
-    assert obs.result_key == message.control_id
+    assert obs.result_key == "urn:oid:1.2.276.0.76.3.1.99.1|LIS-R-000123"
     assert obs.codes == (
         Coding("1988-5", LOINC, "C reactive protein [Mass/volume] in Serum or Plasma"),
     )
@@ -301,7 +300,40 @@ def test_observation_without_identifier_or_id_cannot_be_tracked() -> None:
 
 def test_id_is_the_result_key_without_identifier() -> None:
     message = parse(observation(identifier=None))
-    assert message.control_id == message.observations[0].result_key == "Observation/crp-20261120-1"
+    assert message.observations[0].result_key == "Observation/crp-20261120-1"
+
+
+def test_a_resend_of_the_same_observation_is_the_same_message() -> None:
+    reordered = dict(reversed(list(crp().items())))
+    resent = observation(meta={"versionId": "7", "lastUpdated": "2026-11-21T09:00:00+01:00"})
+    assert parse(reordered).control_id == parse(crp()).control_id == parse(resent).control_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "corrected"},
+        {"status": "amended"},
+        {"status": "entered-in-error"},
+        {"status": "cancelled"},
+        {"valueQuantity": {"value": Decimal("2.10"), "unit": "mg/dL", "code": "mg/dL"}},
+        {"effectiveDateTime": "2026-11-20T07:30:00+01:00"},
+    ],
+)
+def test_a_correction_or_cancellation_is_a_new_message_for_the_same_result(
+    change: dict[str, Any],
+) -> None:
+    """FHIR keeps the identifier across versions: keyed on it alone, a correction would be
+    taken for a resend and dropped as a duplicate."""
+    original, changed = parse(crp()), parse(observation(**change))
+    assert changed.control_id != original.control_id
+    assert changed.observations[0].result_key == original.observations[0].result_key
+
+
+def test_the_message_identity_does_not_depend_on_patient_details() -> None:
+    other = observation(subject={"identifier": {"system": MRN_SYSTEM, "value": "MRN-1"}})
+    assert parse(other).control_id == parse(crp()).control_id
+    assert MRN not in parse(crp()).control_id
 
 
 def test_identifier_without_system() -> None:
@@ -337,7 +369,7 @@ def test_transaction_resolves_patient_by_urn_uuid_full_url() -> None:
     )
     messages = parse_bundle(bundle, "LIS", "HOSP")
     assert [m.patient_identifier for m in messages] == [MRN, MRN]
-    assert [m.control_id for m in messages] == [
+    assert [m.observations[0].result_key for m in messages] == [
         "urn:oid:1.2.276.0.76.3.1.99.1|LIS-R-000123",
         "urn:lis|R-2",
     ]
