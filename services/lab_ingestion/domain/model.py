@@ -23,10 +23,13 @@ class RejectionCode(StrEnum):
     MISSING_UNIT = "missing-unit"
     UNCONVERTIBLE_UNIT = "unconvertible-unit"
     NON_NUMERIC_VALUE = "non-numeric-value"
+    CENSORED_VALUE = "censored-value"
+    IMPLAUSIBLE_VALUE = "implausible-value"
     MISSING_COLLECTION_TIME = "missing-collection-time"
     UNKNOWN_STATUS = "unknown-result-status"
     MISSING_PATIENT = "missing-patient-identifier"
     UNKNOWN_CORRECTED_RESULT = "unknown-corrected-result"
+    OTHER_PATIENTS_RESULT = "result-of-another-patient"
 
 
 class ResultStatusCode(StrEnum):

@@ -3,6 +3,10 @@
 Pure: no I/O. Observations of analytes the trial does not follow yield None (the caller
 ignores them); unusable trial results yield a ``Rejected`` with a bounded code and a reason
 that never echoes free text (a value field may carry a comment, and comments may carry PHI).
+
+A censored value (``<10``, ``>200``) is rejected, never read as its bound: the events carry a
+number, and ``<10`` read as 10 is not a CRP response, ``<0.5`` neutrophils read as 0.5 is
+grade 3 instead of 4. A negative value is no measurement of any trial analyte.
 """
 
 from __future__ import annotations
@@ -26,12 +30,17 @@ from services.lab_ingestion.domain.model import (
 )
 from shared.contracts.events.lab import Analyte
 
-__all__ = ["DEFAULT_UNIT_PARAMETERS", "UnitParameters", "normalise", "parse_reference_range"]
+__all__ = [
+    "DEFAULT_UNIT_PARAMETERS", "UnitParameters", "normalise", "parse_reference_range",
+    "range_unit",
+]  # fmt: skip
 
 _NUMBER: Final = r"[+-]?(?:[0-9]+(?:[.,][0-9]+)?|\.[0-9]+)"
 _LOWER_THAN: Final = r"<=|<|\u2264"
 _GREATER_THAN: Final = r">=|>|\u2265"
-_VALUE: Final = re.compile(rf"(?:{_LOWER_THAN}|{_GREATER_THAN})?\s*(?P<number>{_NUMBER})")
+_VALUE: Final = re.compile(
+    rf"(?P<comparator>{_LOWER_THAN}|{_GREATER_THAN})?\s*(?P<number>{_NUMBER})"
+)
 _INTERVAL: Final = re.compile(
     rf"\s*(?P<low>{_NUMBER})\s*[-\u2013]\s*(?P<high>{_NUMBER})(?P<rest>.*)", re.DOTALL
 )
@@ -67,7 +76,7 @@ def normalise(
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
         return value
-    low, high = parse_reference_range(observation.reference_range)
+    low, high = _reference_range(analyte, observation.reference_range, conversion, params)
     return NormalisedResult(
         analyte=analyte,
         loinc=loinc,
@@ -75,14 +84,15 @@ def normalise(
         unit=conversion.canonical_unit,
         original_value=observation.value.strip(),
         original_unit=conversion.source_text,
-        reference_low=_convert(conversion, low),
-        reference_high=_convert(conversion, high),
+        reference_low=low,
+        reference_high=high,
         abnormal_flag=(observation.abnormal_flag or "").strip() or None,
     )
 
 
 def parse_value(analyte: Analyte, text: str) -> float | Rejected:
-    """A plain decimal, optionally after a comparator (``<5`` is 5); anything else is rejected."""
+    """A plain decimal that is not negative; a censored value (``<5``) or anything else is
+    rejected."""
     stripped = text.strip()
     if not stripped:
         return _non_numeric(f"{analyte.value} value is empty")
@@ -91,32 +101,71 @@ def parse_value(analyte: Analyte, text: str) -> float | Rejected:
     match = _VALUE.fullmatch(stripped)
     if match is None:
         return _non_numeric(f"{analyte.value} value {_show(stripped)} is not a plain decimal")
-    number = _decimal(match["number"])
+    if match["comparator"]:
+        return Rejected(
+            RejectionCode.CENSORED_VALUE,
+            f"{analyte.value} value {_show(stripped)} is censored (a limit, not a measured "
+            "value): send the measured value",
+        )
+    return _measured(analyte, stripped, match["number"])
+
+
+def _measured(analyte: Analyte, stripped: str, number_text: str) -> float | Rejected:
+    number = _decimal(number_text)
     if number is None:
         return _non_numeric(
             f"{analyte.value} value {_show(stripped)} is ambiguous: "
             "the comma may be a thousands separator"
         )
+    if number < 0:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_VALUE, f"{analyte.value} value {_show(stripped)} is negative"
+        )
     return number
 
 
 def parse_reference_range(text: str | None) -> Bounds:
-    """OBX-7 style ``low-high``, ``<high`` or ``>low`` (a trailing unit is ignored).
+    """OBX-7 style ``low-high``, ``<high`` or ``>low``, in the unit the range is written in
+    (see ``range_unit``). Anything else, or a low bound above the high one, gives
+    (None, None)."""
+    return _parse_range(text)[0]
 
-    Anything else, or a low bound above the high one, gives (None, None).
-    """
+
+def range_unit(text: str | None) -> str | None:
+    """The unit written after a range's numbers (``0-5 mg/L``), if it is a known unit."""
+    tail = _parse_range(text)[1].strip()
+    return tail if tail and recognise_unit(tail) is not None else None
+
+
+def _parse_range(text: str | None) -> tuple[Bounds, str]:
     if text is None or len(text) > _MAX_RANGE_LENGTH:
-        return None, None
+        return (None, None), ""
     if (match := _INTERVAL.fullmatch(text)) and _is_trailing_unit(match["rest"]):
         low, high = _decimal(match["low"]), _decimal(match["high"])
         if low is None or high is None or low > high:
-            return None, None
-        return low, high
+            return (None, None), ""
+        return (low, high), match["rest"]
     if (match := _HIGH_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
-        return None, _decimal(match["high"])
+        return (None, _decimal(match["high"])), match["rest"]
     if (match := _LOW_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
-        return _decimal(match["low"]), None
-    return None, None
+        return (_decimal(match["low"]), None), match["rest"]
+    return (None, None), ""
+
+
+def _reference_range(
+    analyte: Analyte, text: str | None, value_unit: UnitConversion, params: UnitParameters
+) -> Bounds:
+    """The range in the canonical unit: converted as the value is, unless the range names
+    its own unit (``0-5 mg/L`` next to a value in mg/dL); a range in a unit that cannot be
+    converted is dropped rather than read in the value's unit (LLN and ULN grade toxicity)."""
+    low, high = parse_reference_range(text)
+    conversion = value_unit
+    if (unit := range_unit(text)) is not None:
+        own = resolve_unit(analyte, (unit,), params)
+        if isinstance(own, Rejected):
+            return None, None
+        conversion = own
+    return _convert(conversion, low), _convert(conversion, high)
 
 
 def _decimal(number: str) -> float | None:

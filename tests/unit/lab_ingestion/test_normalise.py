@@ -333,21 +333,44 @@ def test_a_long_unit_is_named_but_bounded_in_the_reason() -> None:
         (" 12 ", 12.0),
         ("0", 0.0),
         (".5", 0.5),
-        ("-2", -2.0),
+        ("-0", 0.0),
         ("+3.25", 3.25),
-        ("<5", 5.0),
-        ("< 5", 5.0),
-        (">200", 200.0),
-        ("<=5", 5.0),
-        (">= 10.5", 10.5),
         ("12,5", 12.5),
-        ("<0,5", 0.5),
     ],
 )
 def test_numeric_values(value: str, expected: float) -> None:
     result = accepted(normalise(observation(value=value)))
     assert result.value == pytest.approx(expected)
     assert result.original_value == value.strip()
+
+
+@pytest.mark.parametrize(
+    ("analyte", "value"),
+    [
+        (Analyte.CRP, "<10"),
+        (Analyte.CRP, "< 5"),
+        (Analyte.CRP, ">200"),
+        (Analyte.CRP, "<=5"),
+        (Analyte.CRP, ">= 10.5"),
+        (Analyte.CRP, "\u226410"),
+        (Analyte.NEUTROPHILS, "<0,5"),
+    ],
+)
+def test_censored_values_are_rejected_never_read_as_their_limit(
+    analyte: Analyte, value: str
+) -> None:
+    """``<10`` read as 10 is no CRP response (it is < 10), ``<0.5`` neutrophils read as 0.5
+    grades 3 instead of 4: the events carry a number, so a limit cannot pass as one."""
+    unit = ("mg/L",) if analyte is Analyte.CRP else ("10*9/L",)
+    result = rejected(normalise(observation(analyte, value, unit)), RejectionCode.CENSORED_VALUE)
+    assert "censored" in result.reason
+
+
+@pytest.mark.parametrize("value", ["-2", "-0.1", "- 3"])
+def test_negative_values_are_rejected(value: str) -> None:
+    result = normalise(observation(Analyte.PLATELETS, value, ("10*9/L",)))
+    assert isinstance(result, Rejected)
+    assert result.code in {RejectionCode.IMPLAUSIBLE_VALUE, RejectionCode.NON_NUMERIC_VALUE}
 
 
 @pytest.mark.parametrize(
@@ -448,7 +471,39 @@ def test_abnormal_flag_is_passed_through(flag: str | None, expected: str | None)
 def test_reference_ranges(text: str | None, expected: tuple[float | None, float | None]) -> None:
     assert parse_reference_range(text) == expected
     result = accepted(normalise(observation(reference_range=text)))
+    if text == "150-400 10^9/L":  # a count's unit next to a CRP: the range is dropped
+        expected = (None, None)
     assert (result.reference_low, result.reference_high) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "reference_range", "expected"),
+    [
+        ("1.5", "mg/dL", "0-5 mg/L", (0.0, 5.0)),  # the range in its own unit
+        ("1.5", "mg/dL", "0-0.5 mg/dL", (0.0, 5.0)),
+        ("1.5", "mg/dL", "0-0.5", (0.0, 5.0)),  # no unit: the value's
+        ("15", "mg/L", "<0.5 mg/dL", (None, 5.0)),
+        ("15", "mg/L", "0-5 g/L", (None, None)),  # not a CRP unit: dropped, never misread
+    ],
+)
+def test_a_reference_range_in_its_own_unit_is_converted_by_that_unit(
+    value: str, unit: str, reference_range: str, expected: tuple[float | None, float | None]
+) -> None:
+    result = accepted(
+        normalise(observation(value=value, unit=(unit,), reference_range=reference_range))
+    )
+    assert result.reference_low == pytest.approx(expected[0])
+    assert result.reference_high == pytest.approx(expected[1])
+
+
+def test_haemoglobin_range_in_g_dl_next_to_a_value_in_mmol_l() -> None:
+    result = accepted(
+        normalise(
+            observation(Analyte.HAEMOGLOBIN, "7.5", ("mmol/L",), reference_range="11.5-16.0 g/dL")
+        )
+    )
+    assert result.value == pytest.approx(7.5 * 1.611)
+    assert (result.reference_low, result.reference_high) == (11.5, 16.0)
 
 
 def test_reference_range_is_converted_with_the_value() -> None:
