@@ -186,7 +186,7 @@ async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
         "SELECT status, cancelled_at IS NOT NULL AS cancelled FROM results ORDER BY recorded_at"
     )
     assert [(r["status"], r["cancelled"]) for r in stored] == [
-        ("F", False),
+        ("F", True),  # deleting the result withdraws its every version
         ("C", True),
         ("P", False),
     ]

@@ -9,6 +9,7 @@ is empty; that made every batch slower as the table grew (0.2 ms to 1 ms per bat
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,7 +20,12 @@ import pytest
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.model import NormalisedResult, StaleBatch
-from services.lab_ingestion.domain.records import BatchAssumptions, MessageRecord, ResultRecord
+from services.lab_ingestion.domain.records import (
+    BatchAssumptions,
+    EarlierResult,
+    MessageRecord,
+    ResultRecord,
+)
 from shared.contracts.events.lab import Analyte
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
@@ -215,3 +221,52 @@ async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: async
         await repository.write([])
         stored = await conn.fetchval("SELECT count(*) FROM results WHERE result_key = 'R-9'")
         assert (await messages_stored(conn), stored) == (1, 1)
+
+
+async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """The head is the standing final or corrected result no other supersedes (rows of one
+    batch may share a timestamp); a preliminary never heads a chain. Cancelling the head
+    withdraws every version of that patient's result, and no other patient's."""
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        message, final = message_with_result(1)
+        corrected = dataclasses.replace(
+            final, result_id=uuid.uuid4(), status="C", supersedes_result_id=final.result_id
+        )
+        preliminary = dataclasses.replace(final, result_id=uuid.uuid4(), status="P")
+        other_message, other = message_with_result(2)
+        other = dataclasses.replace(other, result_key="R-1", subject_id="S-2")
+        # the final is written last: by timestamp alone it would look like the newest
+        repository.stage(
+            [message, other_message], [corrected, preliminary, final, other], [], [], NOW
+        )
+        await repository.write([])
+        lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
+        assert lookup.latest[("LIS^HOSP", "R-1")] in {
+            EarlierResult(corrected.result_id, "S-1"),
+            EarlierResult(other.result_id, "S-2"),
+        }
+        cancel_message, _ = message_with_result(3)
+        repository.stage([cancel_message], [], [corrected.result_id], [], NOW)
+        await repository.write([])
+        rows = await conn.fetch("SELECT result_id, cancelled_at FROM results")
+    cancelled = {r["result_id"] for r in rows if r["cancelled_at"] is not None}
+    assert cancelled == {final.result_id, corrected.result_id, preliminary.result_id}
+
+
+async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        message, final = message_with_result(1)
+        corrected = dataclasses.replace(
+            final, result_id=uuid.uuid4(), status="C", supersedes_result_id=final.result_id
+        )
+        preliminary = dataclasses.replace(final, result_id=uuid.uuid4(), status="P")
+        repository.stage([message], [corrected, preliminary, final], [], [], NOW)
+        await repository.write([])
+        lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
+    assert lookup.latest == {("LIS^HOSP", "R-1"): EarlierResult(corrected.result_id, "S-1")}

@@ -13,6 +13,7 @@ import asyncpg
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
+    EarlierResult,
     MessageRecord,
     RejectionRecord,
     ResultRecord,
@@ -40,7 +41,8 @@ class LabRepository:
         result_keys: Sequence[SourceKey],
     ) -> BatchLookup:
         """In one round trip: which messages were stored before, which hashes belong to
-        enrolled subjects, and the newest standing result per (source, result key)."""
+        enrolled subjects, and the head of each (source, result key)'s chain: its newest
+        standing final or corrected result that no standing result supersedes."""
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
@@ -56,7 +58,9 @@ class LabRepository:
             elif row["kind"] == "subject":
                 lookup.subjects[row["key1"]] = row["key2"]
             else:
-                lookup.latest[(row["key1"], row["key2"])] = row["result_id"]
+                lookup.latest[(row["key1"], row["key2"])] = EarlierResult(
+                    row["result_id"], row["subject_id"]
+                )
         return lookup
 
     def stage(
@@ -130,24 +134,29 @@ class StagedBatch:
 class BatchLookup:
     known: set[SourceKey] = field(default_factory=set)
     subjects: dict[str, str] = field(default_factory=dict)
-    latest: dict[SourceKey, uuid.UUID] = field(default_factory=dict)
+    latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
 
 _LOOKUP = """
-SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id
+SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
+       NULL::text AS subject_id
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
-SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
 UNION ALL
-SELECT 'result', k.source, k.result_key, latest.result_id
+SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id FROM results r
+      SELECT r.result_id, r.subject_id FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
-       ORDER BY r.recorded_at DESC LIMIT 1) AS latest
+         AND r.status IN ('F', 'C')
+         AND NOT EXISTS (SELECT 1 FROM results s
+                          WHERE s.supersedes_result_id = r.result_id
+                            AND s.cancelled_at IS NULL AND s.status IN ('F', 'C'))
+       ORDER BY r.recorded_at DESC LIMIT 1) AS head
 """
 
 _WRITE = f"""
@@ -165,8 +174,12 @@ WITH guard AS (
                          supersedes_result_id, cancelled_at)
     SELECT * FROM unnest($6::result_row[])
 ), cancelled AS (
+    -- a cancellation withdraws the result with every earlier version of it (same patient)
     UPDATE results SET cancelled_at = $8
-     WHERE cardinality($7::uuid[]) > 0 AND result_id = ANY($7::uuid[])
+     WHERE cardinality($7::uuid[]) > 0 AND cancelled_at IS NULL
+       AND (source, result_key, subject_id) IN (
+           SELECT c.source, c.result_key, c.subject_id FROM results c
+            WHERE c.result_id = ANY($7::uuid[]))
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at)

@@ -8,6 +8,9 @@ trial does not follow are ignored.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -18,6 +21,7 @@ from services.lab_ingestion.domain.model import (
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
+from services.lab_ingestion.domain.records import EarlierResult
 
 EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
 CANCELLING = frozenset({ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value})
@@ -25,6 +29,7 @@ KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
 NEEDS_EARLIER_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
+_NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
 
 
 def status_of(observation: ObservationInput) -> str:
@@ -60,3 +65,40 @@ def plan_results(message: LabMessage, params: UnitParameters) -> list[PlannedRes
 def needs_earlier_result(message: LabMessage) -> bool:
     """A correction or cancellation names the result it replaces: it needs a lookup."""
     return any(status_of(o) in NEEDS_EARLIER_RESULT for o in message.observations)
+
+
+def check_earlier_results(
+    message: LabMessage,
+    planned: list[PlannedResult],
+    subject_id: str,
+    heads: Mapping[tuple[str, str], EarlierResult],
+) -> Rejected | None:
+    """A correction or cancellation needs the result it acts on, and that result must be the
+    same patient's: a result key that holds another patient's result (a wrong-patient fix,
+    or two orders sharing a number) is never superseded or withdrawn across patients.
+
+    ``heads`` holds each key's current result, as stored or as this batch left it; the
+    message's own observations are taken in order (an F then its C in one message)."""
+    own: dict[tuple[str, str], EarlierResult | None] = {}
+    for observation, _ in planned:
+        key = (message.source, observation.result_key)
+        head = own[key] if key in own else heads.get(key)
+        status = status_of(observation)
+        if head is not None and head.subject_id != subject_id:
+            return Rejected(
+                RejectionCode.OTHER_PATIENTS_RESULT,
+                "the order and test of this result hold another patient's result: correct or "
+                "cancel it for that patient, then send this one under a new order number",
+            )
+        if head is None and status in NEEDS_EARLIER_RESULT:
+            action = "correction" if status == ResultStatusCode.CORRECTED.value else "cancellation"
+            return Rejected(
+                RejectionCode.UNKNOWN_CORRECTED_RESULT,
+                f"{action} of a result that is not stored (no final result under this order "
+                "and test): send the final result first",
+            )
+        if status in EMITTED:
+            own[key] = EarlierResult(head.result_id if head else _NEW, subject_id)
+        elif status in CANCELLING:
+            own[key] = None
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode
 
@@ -46,6 +47,13 @@ class RejectionRecord:
     reason: str
     payload: str  # redacted
     received_at: datetime
+
+
+class EarlierResult(NamedTuple):
+    """The head of a result key's chain: the result a correction or cancellation acts on."""
+
+    result_id: uuid.UUID
+    subject_id: str
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
+    EarlierResult,
     MessageRecord,
     RejectionRecord,
     ResultRecord,
@@ -23,7 +24,7 @@ class BatchContext:
     allowed: set[SourceKey]
     known: set[SourceKey]
     subjects: dict[str, str]
-    latest: dict[SourceKey, uuid.UUID]
+    latest: dict[SourceKey, EarlierResult]  # the head of each key's chain
     hmacs: dict[str, str] = field(default_factory=dict)  # hospital identifier -> its HMAC
     assumed: bool = False  # planned without a read: the write must check the assumptions
     messages: list[MessageRecord] = field(default_factory=list)

@@ -3,13 +3,16 @@
 Rules (issue 3, PROTOCOL section 6):
 - HL7 senders must be on the allow-list (else AR); a duplicate (source, control id) is
   accepted again and stored once.
-- The patient identifier is hashed at once; results of patients who are not enrolled are
-  counted and discarded with no identifier kept.
+- The patient identifier is hashed at once; a message about a patient who is not enrolled
+  is counted and discarded before its results are looked at (no rejection row keeps it).
 - Observations of analytes the trial does not use are ignored. A trial result that cannot be
   used (unit, value, collection time, status) rejects the whole message (AE): the lab fixes
   and resends it, and no half of a message is ever stored.
 - F and C are emitted on `lab.results.v1` (a correction names the result it supersedes);
-  P is stored but not emitted; X and D cancel the earlier result with an event.
+  P is stored but not emitted and heads no chain; X and D cancel the result, every version
+  of it, with an event. A C, X or D needs a stored result of the same patient under its key
+  (``check_earlier_results``): otherwise the message is rejected, never applied across
+  patients.
 
 Most batches hold new final results, and then the read before the write can be skipped (the
 fast path): the batch assumes its messages are new, that the subjects remembered from earlier
@@ -21,29 +24,21 @@ also refreshes what is remembered. Corrections and cancellations always take the
 
 from __future__ import annotations
 
-import dataclasses
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import (
-    LabMessage,
-    NormalisedResult,
-    ObservationInput,
     Rejected,
     RejectionCode,
     StaleBatch,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import (
-    EMITTED,
+    check_earlier_results,
     needs_earlier_result,
     plan_results,
-    status_of,
 )
-from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -52,13 +47,8 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
-from services.lab_ingestion.service_layer.events import (
-    cancelled_event,
-    recorded_event,
-    rejected_event,
-)
+from services.lab_ingestion.service_layer.recording import keep_message, record_result, reject
 from shared.contracts.envelope import utc_now
-from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 
 SourceKey = tuple[str, str]
 SOURCES_TTL_SECONDS = 2.0
@@ -151,12 +141,12 @@ class BatchIngestor:
         if isinstance(command, IngestTransaction):
             return self._apply_transaction(context, command)
         if isinstance(command, RecordRejectedInput):
-            self._reject(context, command, command.code, command.reason)
+            reject(context, command, command.code, command.reason)
             return IngestOutcome.rejected(command.code, command.reason)
         outcome = self._check(context, command)
         if outcome is not None:
             if not outcome.accepted and outcome.code is not None:
-                self._reject(context, command, outcome.code, outcome.reason)
+                reject(context, command, outcome.code, outcome.reason)
             return outcome
         return self._accept(context, command)
 
@@ -175,7 +165,7 @@ class BatchIngestor:
                 context.restore(saved)
                 code = outcome.code or RejectionCode.MALFORMED
                 reason = f"transaction rejected: {outcome.reason}"
-                self._reject(context, single, code, reason)
+                reject(context, single, code, reason)
                 return IngestOutcome.rejected(code, reason)
             results += outcome.results
         return IngestOutcome(accepted=True, results=results)
@@ -203,89 +193,22 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         subject_id = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
-        planned = plan_results(message, self._params)
-        if isinstance(planned, Rejected):
-            self._reject(context, command, planned.code, planned.reason)
-            return IngestOutcome.rejected(planned.code, planned.reason)
-        context.known.add((message.source, message.control_id))
-        message_id = uuid.uuid4()
-        outcome = "accepted" if subject_id else "not-enrolled"
-        context.messages.append(
-            MessageRecord(
-                message_id, message.source, message.control_id, message.channel.value, outcome,
-                subject_id, len(planned) if subject_id else 0, command.received_at,
-            )
-        )  # fmt: skip
-        if subject_id is None:
+        if subject_id is None:  # not enrolled: discarded before anything of it is kept
+            keep_message(context, command, None, 0)
             return IngestOutcome(accepted=True, enrolled=False)
+        planned = plan_results(message, self._params)
+        if not isinstance(planned, Rejected):
+            planned = check_earlier_results(message, planned, subject_id, context.latest) or planned
+        if isinstance(planned, Rejected):
+            reject(context, command, planned.code, planned.reason)
+            return IngestOutcome.rejected(planned.code, planned.reason)
+        message_id = keep_message(context, command, subject_id, len(planned))
         for observation, normalised in planned:
-            self._record(
+            record_result(
                 context, message=message, message_id=message_id, subject_id=subject_id,
                 observation=observation, normalised=normalised,
             )  # fmt: skip
         return IngestOutcome(accepted=True, results=len(planned))
-
-    def _record(
-        self,
-        context: BatchContext,
-        *,
-        message: LabMessage,
-        message_id: uuid.UUID,
-        subject_id: str,
-        observation: ObservationInput,
-        normalised: NormalisedResult | None,
-    ) -> None:
-        key = (message.source, observation.result_key)
-        previous = context.latest.get(key)
-        status = status_of(observation)
-        if normalised is None:  # X or D: withdraw the earlier result, if there is one
-            if previous is not None:
-                self._cancel(context, previous)
-                del context.latest[key]
-                analyte = identify_analyte(observation.codes)
-                assert analyte is not None
-                event = cancelled_event(subject_id, previous, analyte[0], status, message.source)
-                context.events.append((LAB_RESULTS, event))
-            return
-        result_id = uuid.uuid4()
-        assert observation.collected_at is not None  # normalise() rejects a missing time
-        record = ResultRecord(
-            result_id, message_id, subject_id, message.source, observation.result_key, status,
-            normalised, observation.collected_at, observation.reported_at, previous,
-        )  # fmt: skip
-        context.results.append(record)
-        context.latest[key] = result_id
-        if status in EMITTED:
-            context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
-
-    @staticmethod
-    def _cancel(context: BatchContext, result_id: uuid.UUID) -> None:
-        """Withdraw a stored result, or one this batch is about to store."""
-        for index, record in enumerate(context.results):
-            if record.result_id == result_id:
-                context.results[index] = dataclasses.replace(record, cancelled_at=utc_now())
-                return
-        context.cancellations.append(result_id)
-
-    def _reject(
-        self,
-        context: BatchContext,
-        command: IngestLabMessage | RecordRejectedInput,
-        code: RejectionCode,
-        reason: str,
-    ) -> None:
-        if isinstance(command, RecordRejectedInput):
-            channel, source, control_id = command.channel, command.source, command.control_id
-            payload, received_at = command.redacted_payload, command.received_at
-        else:
-            message = command.message
-            channel, source, control_id = message.channel, message.source, message.control_id
-            payload, received_at = command.redact(), command.received_at
-        record = RejectionRecord(
-            uuid.uuid4(), channel.value, source, control_id, code, reason, payload, received_at
-        )
-        context.rejections.append(record)
-        context.events.append((LAB_REJECTED, rejected_event(record)))
 
     async def _store(self, uow: Any, context: BatchContext) -> None:
         uow.labs.stage(

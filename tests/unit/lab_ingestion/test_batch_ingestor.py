@@ -8,6 +8,7 @@ planned again from a fresh read and stored exactly as the careful path alone wou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,8 +21,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.repository import BatchLookup
-from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput, StaleBatch
-from services.lab_ingestion.domain.records import BatchAssumptions, MessageRecord, ResultRecord
+from services.lab_ingestion.domain.model import (
+    Coding,
+    LabMessage,
+    ObservationInput,
+    RejectionCode,
+    StaleBatch,
+)
+from services.lab_ingestion.domain.records import (
+    BatchAssumptions,
+    EarlierResult,
+    MessageRecord,
+    ResultRecord,
+)
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
@@ -41,14 +53,24 @@ class FakeDatabase:
     replans: int = 0
 
     def standing(self, source: str, key: str) -> ResultRecord | None:
+        """The head of the key's chain: its newest standing final or corrected result."""
         found = [
             r
             for r in self.results
             if (r.source, r.result_key) == (source, key)
+            and r.status in {"F", "C"}
             and r.cancelled_at is None
             and r.result_id not in self.cancelled
         ]
         return found[-1] if found else None
+
+    def cancel_chains(self, result_ids: Any) -> None:
+        """As the write statement: a cancellation withdraws every version (same patient)."""
+        chains = {(r.source, r.result_key, r.subject_id) for r in self.results
+                  if r.result_id in set(result_ids)}  # fmt: skip
+        self.cancelled.update(
+            r.result_id for r in self.results if (r.source, r.result_key, r.subject_id) in chains
+        )
 
 
 class FakeLabs:
@@ -67,7 +89,9 @@ class FakeLabs:
         for source, key in result_keys:
             standing = self._db.standing(source, key)
             if standing is not None:
-                lookup.latest[(source, key)] = standing.result_id
+                lookup.latest[(source, key)] = EarlierResult(
+                    standing.result_id, standing.subject_id
+                )
         return lookup
 
     def stage(
@@ -84,7 +108,7 @@ class FakeLabs:
             raise StaleBatch("refused")
         self._db.messages.update({(m.source, m.control_id): m for m in messages})
         self._db.results.extend(results)
-        self._db.cancelled.update(cancellations)
+        self._db.cancel_chains(cancellations)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:
         subjects_hold = all(self._db.enrolled.get(h) == s for h, s in assumed.subjects)
@@ -203,6 +227,62 @@ async def test_corrections_take_the_careful_path_at_once() -> None:
     assert (db.lookups, db.refused) == (lookups + 1, refused)
     assert db.results[-1].supersedes_result_id == db.results[0].result_id
     assert isinstance(db.results[0].result_id, uuid.UUID)
+
+
+async def test_a_result_key_holding_another_patients_result_is_never_crossed() -> None:
+    """A wrong-patient fix (or two orders sharing a number) must not supersede or withdraw
+    another patient's result: the message is rejected and the other result stands."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1", "h(MRN2)": "S-2"})
+    ingest = ingestor(db)
+    await ingest([message("1", mrn="MRN1", key="K")])
+    outcomes = await ingest(
+        [message("2", mrn="MRN2", status="C", key="K"), message("3", mrn="MRN2", status="D", key="K"),
+         message("4", mrn="MRN2", status="F", key="K")]
+    )  # fmt: skip
+    assert [o.code for o in outcomes] == [RejectionCode.OTHER_PATIENTS_RESULT] * 3
+    assert len(db.results) == 1 and not db.cancelled
+    assert db.standing("LIS^HOSP", "K") == db.results[0]
+
+
+async def test_a_correction_or_cancellation_of_no_stored_result_is_rejected() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    outcomes = await ingestor(db)(
+        [message("1", status="C", key="K"), message("2", status="X", key="L")]
+    )
+    assert [o.code for o in outcomes] == [RejectionCode.UNKNOWN_CORRECTED_RESULT] * 2
+    assert "correction" in outcomes[0].reason and "cancellation" in outcomes[1].reason
+    assert db.results == []
+
+
+async def test_a_preliminary_result_does_not_stand_between_a_final_and_its_correction() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    for control_id, status in (("1", "F"), ("2", "P"), ("3", "C")):
+        await ingest([message(control_id, status=status, key="K")])
+    final, _, corrected = db.results
+    assert corrected.supersedes_result_id == final.result_id
+
+
+async def test_a_cancellation_withdraws_every_version_of_the_result() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    for control_id, status in (("1", "F"), ("2", "C"), ("3", "D")):
+        await ingest([message(control_id, status=status, key="K")])
+    assert {r.result_id for r in db.results} <= db.cancelled
+    assert db.standing("LIS^HOSP", "K") is None
+
+
+async def test_a_patient_not_enrolled_is_discarded_before_the_results_are_checked() -> None:
+    """No rejection row (it would keep the patient's message) for someone not enrolled."""
+    db = FakeDatabase()
+    unusable = message("1", mrn="MRN9")
+    observation = unusable.message.observations[0]
+    lab = dataclasses.replace(
+        unusable.message, observations=(dataclasses.replace(observation, unit=("mg/mL",)),)
+    )
+    outcomes = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert outcomes[0].accepted and not outcomes[0].enrolled
+    assert db.messages[("LIS^HOSP", "1")].outcome == "not-enrolled"
 
 
 # ---- property: the fast path stores exactly what the careful path alone would ----------

@@ -1,0 +1,113 @@
+"""What one batch records: its messages, results, cancellations and rejections, each with
+the events it emits (pure bookkeeping on the ``BatchContext``; the write stores it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    NormalisedResult,
+    ObservationInput,
+    RejectionCode,
+)
+from services.lab_ingestion.domain.planning import EMITTED, status_of
+from services.lab_ingestion.domain.records import (
+    EarlierResult,
+    MessageRecord,
+    RejectionRecord,
+    ResultRecord,
+)
+from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
+from services.lab_ingestion.service_layer.events import (
+    cancelled_event,
+    recorded_event,
+    rejected_event,
+)
+from shared.contracts.envelope import utc_now
+from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
+
+
+def keep_message(
+    context: BatchContext, command: IngestLabMessage, subject_id: str | None, results: int
+) -> uuid.UUID:
+    message = command.message
+    context.known.add((message.source, message.control_id))
+    message_id = uuid.uuid4()
+    outcome = "accepted" if subject_id else "not-enrolled"
+    context.messages.append(
+        MessageRecord(
+            message_id, message.source, message.control_id, message.channel.value, outcome,
+            subject_id, results, command.received_at,
+        )
+    )  # fmt: skip
+    return message_id
+
+
+def record_result(
+    context: BatchContext,
+    *,
+    message: LabMessage,
+    message_id: uuid.UUID,
+    subject_id: str,
+    observation: ObservationInput,
+    normalised: NormalisedResult | None,
+) -> None:
+    key = (message.source, observation.result_key)
+    head = context.latest.get(key)
+    previous = head.result_id if head else None
+    status = status_of(observation)
+    if normalised is None:  # X or D: withdraw the result (check_earlier_results: it exists)
+        if previous is not None:
+            cancel(context, previous)
+            del context.latest[key]
+            analyte = identify_analyte(observation.codes)
+            assert analyte is not None
+            event = cancelled_event(subject_id, previous, analyte[0], status, message.source)
+            context.events.append((LAB_RESULTS, event))
+        return
+    result_id = uuid.uuid4()
+    assert observation.collected_at is not None  # normalise() rejects a missing time
+    record = ResultRecord(
+        result_id, message_id, subject_id, message.source, observation.result_key, status,
+        normalised, observation.collected_at, observation.reported_at, previous,
+    )  # fmt: skip
+    context.results.append(record)
+    if status in EMITTED:  # a preliminary result is stored, but heads no chain
+        context.latest[key] = EarlierResult(result_id, subject_id)
+        context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
+
+
+def cancel(context: BatchContext, result_id: uuid.UUID) -> None:
+    """Withdraw a stored result with its earlier versions (the write cancels its chain),
+    or one this batch is about to store, and then the stored versions it supersedes."""
+    for index, record in enumerate(context.results):
+        if record.result_id == result_id:
+            context.results[index] = dataclasses.replace(record, cancelled_at=utc_now())
+            if record.supersedes_result_id is not None:
+                context.cancellations.append(record.supersedes_result_id)
+            return
+    context.cancellations.append(result_id)
+
+
+def reject(
+    context: BatchContext,
+    command: IngestLabMessage | RecordRejectedInput,
+    code: RejectionCode,
+    reason: str,
+) -> None:
+    if isinstance(command, RecordRejectedInput):
+        channel, source, control_id = command.channel, command.source, command.control_id
+        payload, received_at = command.redacted_payload, command.received_at
+    else:
+        message = command.message
+        channel, source, control_id = message.channel, message.source, message.control_id
+        payload, received_at = command.redact(), command.received_at
+    record = RejectionRecord(
+        uuid.uuid4(), channel.value, source, control_id, code, reason, payload, received_at
+    )
+    context.rejections.append(record)
+    context.events.append((LAB_REJECTED, rejected_event(record)))
