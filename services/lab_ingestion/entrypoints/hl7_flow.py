@@ -94,15 +94,19 @@ class Hl7Acknowledger:
         except Exception:  # nothing was stored: the sender must try again
             log.exception("could not process an HL7 message")
             return IngestOutcome(
-                accepted=False, reason="temporary internal error; nothing was stored, resend"
-            )
+                accepted=False, transient=True,
+                reason="temporary internal error; nothing was stored, resend",
+            )  # fmt: skip
 
     @staticmethod
     def _ack(header: Header | None, outcome: IngestOutcome) -> tuple[str, str]:
         if outcome.accepted:
             code, reason = "AA", _accepted_text(outcome)
         else:
-            code = "AR" if outcome.code in MESSAGE_REJECTIONS else "AE"
+            # AR also when the system failed (HL7 original mode: rejected for reasons
+            # unrelated to the content, so senders resend it); AE means the content is unusable
+            rejected = outcome.transient or outcome.code in MESSAGE_REJECTIONS
+            code = "AR" if rejected else "AE"
             reason = outcome.reason
         ack = build_ack(
             header, code, text=reason, error=outcome.code, control_id=uuid.uuid4().hex[:20]

@@ -53,6 +53,7 @@ class IngestOutcome:
     duplicate: bool = False
     enrolled: bool = True
     results: int = 0
+    transient: bool = False  # nothing was stored because of an internal error: resend
 
     @classmethod
     def rejected(cls, code: RejectionCode, reason: str) -> IngestOutcome:

@@ -304,11 +304,13 @@ async def test_other_separators_are_acknowledged_alike(sep: str) -> None:
     assert len(submit.commands[0].message.observations) == 2  # type: ignore[union-attr]
 
 
-async def test_submit_raising_is_ae_asking_to_resend() -> None:
+async def test_submit_raising_is_ar_asking_to_resend() -> None:
+    """HL7 original mode: AR is a rejection for reasons unrelated to the content (the system
+    failed), which senders resend; AE says the content is unusable, and is not resent."""
     submit = FakeSubmit(error=RuntimeError("database is down"))
     code, ack = await acknowledger(submit).acknowledge(RAW, Channel.MLLP)
 
-    assert code == "AE"
+    assert code == "AR"
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 2) == "CTRL0001"
     assert "resend" in field(parsed, "MSA", 3)
@@ -319,7 +321,7 @@ async def test_submit_raising_is_ae_asking_to_resend() -> None:
 async def test_submit_raising_on_a_rejected_input_is_still_one_ack() -> None:
     submit = FakeSubmit(error=RuntimeError("database is down"))
     code, ack = await acknowledger(submit).acknowledge(b"garbage", Channel.MLLP)
-    assert code == "AE"
+    assert code == "AR"
     assert "resend" in field(check_ack(code, ack), "MSA", 3)
     assert len(submit.commands) == 1
 
@@ -602,7 +604,7 @@ def test_hostile_oru_always_gets_exactly_one_ack(
         assert isinstance(command, RecordRejectedInput)
         assert command.code is RejectionCode.MALFORMED
     if fails:
-        assert code == "AE"
+        assert code == "AR"
         assert "resend" in field(parsed, "MSA", 3)
     elif isinstance(command, RecordRejectedInput):
         assert code == "AR"
