@@ -121,7 +121,6 @@ def service_env(settings: PlatformSettings) -> dict[str, str]:
         **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.postgres_dsn,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_servers,
         "CACHEXIA_DATA_DIR": str(settings.data_dir), "CACHEXIA_LOG_LEVEL": "WARNING",
-        "CACHEXIA_INGEST_COMMITTERS": os.environ.get("CACHEXIA_INGEST_COMMITTERS", "1"),
         "CACHEXIA_INGEST_BATCH_SIZE": os.environ.get("CACHEXIA_INGEST_BATCH_SIZE", "256"),
         "CACHEXIA_LAB_INGESTION_HTTP_PORT": str(settings.lab_ingestion_http_port),
         "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(settings.lab_ingestion_mllp_port),

@@ -71,7 +71,6 @@ class PlatformSettings(BaseSettings):
     )
     mllp_max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
     ingest_batch_size: int = Field(default=256, ge=1, le=10_000)
-    ingest_committers: int = Field(default=1, ge=1, le=16)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_deadline_seconds: float = Field(default=8.0, gt=0, le=60)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
