@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Check = Callable[[], Awaitable[bool]]
+# (status, title, detail) -> the error response; routes with their own error format (FHIR's
+# OperationOutcome) pass theirs to ``requires``
+ErrorRenderer = Callable[[int, str, str], web.Response]
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TOKENS_KEY = web.AppKey("tokens", TokenStore)
@@ -58,8 +61,9 @@ def problem(status: int, title: str, detail: str) -> web.Response:
     )
 
 
-def requires(*roles: Role) -> Callable[[Handler], Handler]:
-    """Only callers whose bearer token has one of ``roles`` reach the handler."""
+def requires(*roles: Role, render: ErrorRenderer = problem) -> Callable[[Handler], Handler]:
+    """Only callers whose bearer token has one of ``roles`` reach the handler; 401 and 403
+    are answered by ``render`` (problem+json unless the route says otherwise)."""
     allowed = frozenset(roles)
 
     def wrap(handler: Handler) -> Handler:
@@ -67,13 +71,13 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token:
-                return _unauthorised("a bearer token is required")
+                return _unauthorised("a bearer token is required", render)
             principal = await request.app[TOKENS_KEY].authenticate(token.strip())
             if principal is None:
-                return _unauthorised("the token is unknown or revoked")
+                return _unauthorised("the token is unknown or revoked", render)
             if principal.role not in allowed:
                 names = ", ".join(sorted(r.value for r in allowed))
-                return problem(403, "Forbidden", f"this resource needs the role: {names}")
+                return render(403, "Forbidden", f"this resource needs the role: {names}")
             request[PRINCIPAL_KEY] = principal
             return await handler(request)
 
@@ -84,8 +88,8 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def _unauthorised(detail: str) -> web.Response:
-    response = problem(401, "Unauthorized", detail)
+def _unauthorised(detail: str, render: ErrorRenderer) -> web.Response:
+    response = render(401, "Unauthorized", detail)
     response.headers["WWW-Authenticate"] = 'Bearer realm="cachexia"'
     return response
 

@@ -362,7 +362,8 @@ async def test_http_channels_need_the_lab_role(lab: Lab) -> None:
         bundle = {
             "resourceType": "Bundle",
             "type": "batch",
-            "entry": [{"resource": {**fhir, "id": "crp-2"}}],
+            # a result of its own: the same content under another id would be a duplicate
+            "entry": [{"resource": {**fhir, "id": "crp-2", "identifier": [{"value": "crp-2"}]}}],
         }
         async with http.post(f"{lab.http}/fhir", json=bundle, headers=lab_auth) as batch:
             assert batch.status == 200
@@ -428,19 +429,66 @@ def _crp_observation(identifier: str, unit: str) -> dict[str, object]:
 async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: Lab) -> None:
     entries = [
         {"resource": _crp_observation("T-1", "mg/L")},
-        {"resource": _crp_observation("T-2", "U/L")},
+        {"resource": _crp_observation("T-2", "U/L")},  # CRP in U/L cannot be converted
     ]
+    invalid = {"resource": {**_crp_observation("T-3", "mg/L"), "valueQuantity": {"value": "x"}}}
+    specimen = {"resource": {"resourceType": "Specimen", "id": "s1"}}
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     async with aiohttp.ClientSession() as http:
         transaction = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
         async with http.post(f"{lab.http}/fhir", json=transaction, headers=headers) as response:
-            statuses = [e["response"]["status"] for e in (await response.json())["entry"]]
-        assert [s.split()[0] for s in statuses] == ["422", "422"]
+            assert response.status == 422, await response.text()
+            assert response.content_type == "application/fhir+json"
+            outcome = await response.json()
+        assert outcome["resourceType"] == "OperationOutcome"
+        assert outcome["issue"][0]["code"] == "processing"
         assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
         assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 1
 
-        batch = {"resourceType": "Bundle", "type": "batch", "entry": entries}
+        transaction["entry"] = [*entries, invalid]
+        async with http.post(f"{lab.http}/fhir", json=transaction, headers=headers) as response:
+            assert response.status == 400, await response.text()
+            outcome = await response.json()
+        expressions = [i["expression"] for i in outcome["issue"]]
+        assert expressions == [["Bundle.entry[2].resource.valueQuantity.value"]]
+        assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 2
+
+        batch = {"resourceType": "Bundle", "type": "batch", "entry": [*entries, invalid, specimen]}
         async with http.post(f"{lab.http}/fhir", json=batch, headers=headers) as response:
-            statuses = [e["response"]["status"] for e in (await response.json())["entry"]]
-        assert [s.split()[0] for s in statuses] == ["201", "422"]
-        assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+            assert response.status == 200, await response.text()
+            response_bundle = await response.json()
+    assert response_bundle["type"] == "batch-response"
+    statuses = [e["response"]["status"] for e in response_bundle["entry"]]
+    assert [s.split()[0] for s in statuses] == ["201", "422", "400", "400"]
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    rejections = await lab.pool.fetch(
+        "SELECT reason_code, reason, payload FROM rejections ORDER BY received_at OFFSET 2"
+    )
+    by_code = sorted((r["reason_code"], r["reason"], r["payload"]) for r in rejections)
+    assert [code for code, _, _ in by_code] == [
+        "malformed-message", "unconvertible-unit", "unsupported-message-type",
+    ]  # fmt: skip
+    _, reason, payload = by_code[0]
+    assert reason.startswith("Bundle.entry[2].resource.valueQuantity.value: ")
+    assert "T-3" in payload and "T-1" not in payload  # its own entry only
+    assert MRN not in await _everything_stored(lab.pool)
+
+
+async def test_fhir_correction_is_stored_and_supersedes_the_final_result(lab: Lab) -> None:
+    final = _crp_observation("FC-1", "mg/L")  # 20 mg/L
+    corrected = _crp_observation("FC-1", "mg/L") | {"status": "corrected"}
+    corrected["valueQuantity"] = {"value": 25, "unit": "mg/L", "code": "mg/L"}
+    headers = {"Authorization": f"Bearer {lab.lab_token}"}
+    async with aiohttp.ClientSession() as http:
+        for resource in (final, corrected):
+            async with http.post(
+                f"{lab.http}/fhir/Observation", json=resource, headers=headers
+            ) as response:
+                assert response.status == 201, await response.text()
+    stored = await lab.pool.fetch("SELECT status, value FROM results ORDER BY recorded_at")
+    assert [(r["status"], r["value"]) for r in stored] == [("F", 20.0), ("C", 25.0)]
+    events = await lab.events(LAB_RESULTS, 2)
+    original, correction = (e.payload for e in events)
+    assert (original["status"], original["value"]) == ("final", 20.0)
+    assert (correction["status"], correction["value"]) == ("corrected", 25.0)
+    assert correction["supersedes_result_id"] == original["result_id"]

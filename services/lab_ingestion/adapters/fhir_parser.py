@@ -1,4 +1,4 @@
-"""FHIR R4 intake for lab-ingestion: ``POST /fhir/Observation`` and ``POST /fhir`` (Bundle).
+"""FHIR R4 intake for lab-ingestion: ``POST /fhir/Observation`` (Bundles: ``fhir_bundle``).
 
 Models come from ``fhir.resources.R4B`` (FHIR 4.3.0). fhir.resources 8.x makes R5 its default
 package and ships only ``R4B`` and ``STU3`` besides it: there is no ``R4`` subpackage. R4B is
@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
@@ -41,7 +40,6 @@ STATUS_CODES: dict[str, str] = {
     "cancelled": "X",
     "entered-in-error": "D",
 }
-BUNDLE_TYPES = frozenset({"transaction", "batch"})
 # What makes one version of a result: a resend of the same is a duplicate, a correction or a
 # cancellation under the same identifier is not. No subject, performer, note or narrative
 # (they may carry PHI, and even a digest of them is not kept).
@@ -50,7 +48,7 @@ _VERSION_FIELDS = frozenset({
     "valueBoolean", "valueCodeableConcept", "effectiveDateTime", "effectivePeriod",
     "effectiveInstant", "issued", "interpretation", "referenceRange", "dataAbsentReason",
 })  # fmt: skip
-_MAX_ISSUES = 50
+MAX_ISSUES = 50
 _STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
 
 M = TypeVar("M", bound=FHIRAbstractModel)
@@ -78,26 +76,26 @@ class FhirInputError(ValueError):
         )
 
 
-def _error(code: str, diagnostics: str, expression: str) -> FhirInputError:
+def input_error(code: str, diagnostics: str, expression: str) -> FhirInputError:
     return FhirInputError([Issue("error", code, diagnostics, expression)])
 
 
 # --- validation ---------------------------------------------------------------------------
 
 
-def _validate(model: type[M], data: object, where: str) -> M:
+def validate_resource(model: type[M], data: object, where: str) -> M:
     expected = model.get_resource_type()
     if not isinstance(data, dict):
-        raise _error("structure", "expected a JSON object", where)
+        raise input_error("structure", "expected a JSON object", where)
     if data.get("resourceType") != expected:
-        raise _error("invalid", f"resourceType must be {expected}", f"{where}.resourceType")
+        raise input_error("invalid", f"resourceType must be {expected}", f"{where}.resourceType")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise FhirInputError(_issues(exc, where)) from None
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         # fhir.resources raises these for e.g. an unknown contained resourceType
-        raise _error("structure", f"not a valid FHIR R4 {expected}", where) from None
+        raise input_error("structure", f"not a valid FHIR R4 {expected}", where) from None
 
 
 def _issues(exc: ValidationError, where: str) -> list[Issue]:
@@ -109,7 +107,7 @@ def _issues(exc: ValidationError, where: str) -> list[Issue]:
         if kind in _STRUCTURE_ERRORS or kind.endswith("_type"):
             code = "structure"
         issues.append(Issue("error", code, err["msg"].removeprefix("Value error, "), where + path))
-    return issues[:_MAX_ISSUES]
+    return issues[:MAX_ISSUES]
 
 
 # --- mapping ------------------------------------------------------------------------------
@@ -119,62 +117,11 @@ def parse_observation(
     resource: dict[str, Any], source_application: str, source_facility: str
 ) -> LabMessage:
     """One FHIR R4 Observation as a ``LabMessage``; raises ``FhirInputError``."""
-    observation = _validate(Observation, resource, "Observation")
-    return _message(observation, "Observation", {}, source_application, source_facility)
+    observation = validate_resource(Observation, resource, "Observation")
+    return observation_message(observation, "Observation", {}, source_application, source_facility)
 
 
-def parse_bundle(
-    bundle: dict[str, Any], source_application: str, source_facility: str
-) -> list[LabMessage]:
-    """Each Observation of a transaction/batch Bundle as a ``LabMessage``.
-
-    Patient entries only resolve ``subject.reference``; other resource types are ignored.
-    """
-    entries = _bundle_entries(bundle)
-    patients: dict[str, str | None] = {}
-    observations: list[tuple[Observation, str]] = []
-    issues: list[Issue] = []
-    for index, entry in enumerate(entries):
-        where = f"Bundle.entry[{index}].resource"
-        resource = entry.get("resource")
-        kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        try:
-            if kind == "Patient":
-                patient = _validate(Patient, resource, where)
-                for key in _patient_keys(entry.get("fullUrl"), patient.id):
-                    patients[key] = _first_identifier(patient)
-            elif kind == "Observation":
-                observations.append((_validate(Observation, resource, where), where))
-        except FhirInputError as exc:
-            issues.extend(exc.issues)
-    messages = []
-    for obs, where in observations:
-        try:
-            messages.append(_message(obs, where, patients, source_application, source_facility))
-        except FhirInputError as exc:
-            issues.extend(exc.issues)
-    if issues:
-        raise FhirInputError(issues[:_MAX_ISSUES])
-    return messages
-
-
-def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
-    if not isinstance(bundle, dict):
-        raise _error("structure", "expected a JSON object", "Bundle")
-    entries = bundle.get("entry") or []
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise _error("structure", "entry must be a list of objects", "Bundle.entry")
-    # the envelope is validated without its resources, which are validated one by one
-    envelope = dict(bundle)
-    if entries:
-        envelope["entry"] = [{k: v for k, v in e.items() if k != "resource"} for e in entries]
-    _validate(Bundle, envelope, "Bundle")
-    if bundle.get("type") not in BUNDLE_TYPES:
-        raise _error("not-supported", "Bundle type must be transaction or batch", "Bundle.type")
-    return entries
-
-
-def _message(
+def observation_message(
     obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
 ) -> LabMessage:
     try:
@@ -184,22 +131,24 @@ def _message(
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
         # the models accept explicit nulls where FHIR requires a value; whatever else a
         # resource lacks, it is bad input, never a server error
-        raise _error("structure", f"unreadable resource ({type(exc).__name__})", where) from None
+        raise input_error(
+            "structure", f"unreadable resource ({type(exc).__name__})", where
+        ) from None
 
 
 def _map_message(
     obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
 ) -> LabMessage:
     if not obs.status:
-        raise _error("required", "status is required", f"{where}.status")
+        raise input_error("required", "status is required", f"{where}.status")
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
-        raise _error("required", "code is required", f"{where}.code")
+        raise input_error("required", "code is required", f"{where}.code")
     key = _result_key(obs, where)
     return LabMessage(
         channel=Channel.FHIR,
         source_application=app,
         source_facility=facility,
-        control_id=_control_id(obs),
+        control_id=_control_id(obs, key),
         patient_identifier=_patient_identifier(obs, patients),
         observations=(_observation_input(obs, key),),
     )
@@ -227,14 +176,15 @@ def _result_key(obs: Observation, where: str) -> str:
             return f"{ident.system}|{ident.value}" if ident.system else ident.value
     if obs.id:
         return f"Observation/{obs.id}"
-    raise _error("required", "an identifier or id is needed to track corrections", where)
+    raise input_error("required", "an identifier or id is needed to track corrections", where)
 
 
-def _control_id(obs: Observation) -> str:
+def _control_id(obs: Observation, result_key: str) -> str:
     """The message identity of this version of the Observation (the duplicate check keys on
     it): the identifier alone would make a correction or cancellation, which keeps the
     identifier, look like a resend, and it would be dropped as a duplicate."""
     version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
+    version["resultKey"] = result_key  # the id, for an Observation without an identifier
     canonical = json.dumps(version, sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     return "fhir-" + digest[:40]
@@ -258,24 +208,16 @@ def _patient_identifier(obs: Observation, patients: Mapping[str, str | None]) ->
     if reference.startswith("#"):
         for resource in obs.contained or []:
             if isinstance(resource, Patient) and resource.id == reference[1:]:
-                return _first_identifier(resource)
+                return first_identifier(resource)
         return None
-    return patients.get(reference) or patients.get(_relative(reference))
+    return patients.get(reference) or patients.get(relative_reference(reference))
 
 
-def _first_identifier(patient: Patient) -> str | None:
+def first_identifier(patient: Patient) -> str | None:
     return next((i.value for i in patient.identifier or [] if i.value), None)
 
 
-def _patient_keys(full_url: object, patient_id: str | None) -> Iterator[str]:
-    if isinstance(full_url, str) and full_url:
-        yield full_url
-        yield _relative(full_url)
-    if patient_id:
-        yield f"Patient/{patient_id}"
-
-
-def _relative(reference: str) -> str:
+def relative_reference(reference: str) -> str:
     parts = reference.split("/")
     if "_history" in parts:
         parts = parts[: parts.index("_history")]

@@ -8,6 +8,8 @@ field and the problem but never echo the submitted value (it may be PHI).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,8 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from services.lab_ingestion.adapters.redaction import Secrets, scrub_secrets
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
+from shared.jsonlog import is_phi_field
 
 LOINC_SYSTEM = "http://loinc.org"
 MAX_RESULTS = 1000
@@ -146,3 +150,96 @@ def _observation(result: ResultIn) -> ObservationInput:
         collected_at=result.collected_at,
         reported_at=result.reported_at,
     )
+
+
+# --- redaction ---------------------------------------------------------------------------
+
+
+DROPPED_KEY = "_dropped_fields"  # where the dropped keys are named (never their values)
+_MAX_DROPPED = 50
+_RESULT_FIELDS = frozenset(ResultIn.model_fields)
+_SOURCE_FIELDS = frozenset(SourceIn.model_fields)
+_PATIENT_KEPT = frozenset(PatientIn.model_fields)  # the identifier, hashed
+_TOP_FIELDS = frozenset(LabResultsIn.model_fields)
+
+
+def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
+    """A copy safe to store with a rejection: only the fields of the schema are kept (the
+    MRN hashed); the names of dropped keys are listed under ``DROPPED_KEY``, their values
+    are not kept, and a dropped patient detail is replaced wherever else it occurs.
+
+    Best effort on malformed input; never raises (non-object input gives ``{}``).
+    """
+    if not isinstance(payload, dict):
+        return {}
+    try:
+        return _JsonRedactor(hash_identifier).message(payload)
+    except RecursionError:
+        return {}
+
+
+class _JsonRedactor:
+    def __init__(self, hash_identifier: Callable[[str], str]) -> None:
+        self.hash_identifier = hash_identifier
+        self.secrets = Secrets()
+        self.dropped: list[str] = []
+
+    def message(self, payload: dict[Any, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in payload.items():
+            if key == "patient":
+                patient = self.patient(value)
+                if patient is not None:
+                    out["patient"] = patient
+            elif key == "source":
+                out[key] = self.fields(value, _SOURCE_FIELDS, "source")
+            elif key == "results" and isinstance(value, list):
+                out[key] = [self.fields(r, _RESULT_FIELDS, f"results[{i}]")
+                            for i, r in enumerate(value)]  # fmt: skip
+            elif key in _TOP_FIELDS:
+                out[key] = self.scalar(value, str(key))
+            else:
+                self.drop(key, value, "")
+        if self.dropped:
+            out[DROPPED_KEY] = self.dropped[:_MAX_DROPPED]
+        result: dict[str, Any] = scrub_secrets(out, self.secrets)
+        return result
+
+    def patient(self, value: object) -> Any:
+        if isinstance(value, str) and value:  # a bare identifier: hashed wherever it occurs
+            self.secrets.hashed(value, self.hash_identifier)
+            return None
+        if not isinstance(value, dict):
+            return self.scalar(value, "patient")
+        kept: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _PATIENT_KEPT and isinstance(item, str) and item:
+                kept[key] = self.secrets.hashed(item, self.hash_identifier)
+            else:  # every patient detail but the identifier is PHI
+                self.drop(key, item, "patient.", phi=True)
+        return kept
+
+    def fields(self, value: object, known: frozenset[str], where: str) -> Any:
+        if not isinstance(value, dict):
+            return self.scalar(value, where)
+        out = {}
+        for key, item in value.items():
+            if key in known:
+                out[key] = self.scalar(item, f"{where}.{key}")
+            else:
+                self.drop(key, item, f"{where}.")
+        return out
+
+    def scalar(self, value: object, where: str) -> Any:
+        """A value where the schema has a scalar; a structure there is dropped."""
+        if value is None or isinstance(value, str | int | float | Decimal):
+            return value
+        self.dropped.append(where[:100])
+        return None
+
+    def drop(self, key: object, value: object, prefix: str, *, phi: bool = False) -> None:
+        """Leave out a key the schema does not know, noting its name but not its value; the
+        value of a key named like a person's detail is replaced wherever else it occurs."""
+        self.dropped.append(f"{prefix}{key}"[:100])
+        if phi or is_phi_field(str(key)):
+            self.secrets.strings(value, as_name="name" in str(key).lower())

@@ -1,18 +1,28 @@
-"""Redacted copies of rejected JSON and FHIR payloads (PROTOCOL section 6).
+"""What every redaction of a rejected payload shares (PROTOCOL section 6); FHIR payloads
+are redacted in ``fhir_redaction``, the platform's JSON format in ``json_parser``.
 
 A rejected input is kept for inspection and replay, but never with a person's identity:
 the hospital identifier is replaced by its keyed hash and demographics are dropped, and
-any other copy of a removed value found elsewhere in the payload is replaced too. Both
-functions are best effort on malformed input and never raise.
+every removed value (names, reference displays, birth dates, phones, identifiers) becomes a
+secret: any copy of it found in another string of the payload (a note, a narrative, a
+message id) is replaced too, whatever its case. Every redaction is best effort on malformed
+input and never raises.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import unquote
+
+REDACTED = "[redacted]"
+_MIN_SECRET = 3
+# name parts that identify nobody; a whole display is a secret all the same
+_NOT_A_NAME = frozenset({"patient", "unknown", "anonymous", "test", "the", "and", "mrs", "von"})
+_NAME_PART = re.compile(r"[^\s,;:/()\[\]\"]+")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
 def copy_json(node: object) -> Any:
@@ -27,11 +37,25 @@ def copy_json(node: object) -> Any:
 
 
 def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
-    """Replace every occurrence of a secret (3+ characters) inside any string of the tree."""
-    pairs = sorted(((s, r) for s, r in secrets.items() if len(s) >= 3), key=lambda p: -len(p[0]))
-    keep = set(secrets.values())
-    if not pairs:
+    """Replace every occurrence (any case) of a secret of 3+ characters inside any string.
+
+    The secrets are matched by one regular expression shaped as a trie, so the time per
+    character does not grow with their number. A pathological set of secrets raises
+    ``RecursionError``, on which the callers keep nothing.
+    """
+    found = [s for s in secrets if len(s) >= _MIN_SECRET]
+    if not found:
         return node
+    # a hash already in the text is matched as itself, so that no name is found inside it
+    kept = [r for r in set(secrets.values()) if r != REDACTED and len(r) >= _MIN_SECRET]
+    replacements = {r.lower(): r for r in kept}
+    for secret in found:
+        replacements.setdefault(secret.lower(), secrets[secret])
+    pattern = re.compile(_trie_pattern(replacements), re.IGNORECASE)
+    keep = set(secrets.values())
+
+    def replace(match: re.Match[str]) -> str:
+        return replacements.get(match.group(0).lower(), REDACTED)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
@@ -39,145 +63,86 @@ def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
         if isinstance(value, list):
             return [walk(item) for item in value]
         if isinstance(value, str) and value not in keep:
-            for secret, replacement in pairs:
-                value = value.replace(secret, replacement)
+            return pattern.sub(replace, value)
         return value
 
     return walk(node)
 
 
-_PATIENT_KEPT = frozenset({"identifier"})
+_END = ""  # marks the end of a word in a trie node
 
 
-def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
-    """A copy safe to store with a rejection: MRN hashed, other patient fields dropped.
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regular expression matching any of ``words``, the longest where several match."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[_END] = {}
+    return _node_pattern(trie)
 
-    Best effort on malformed input; never raises (non-object input gives ``{}``).
-    """
-    if not isinstance(payload, dict):
-        return {}
-    try:
-        out: dict[str, Any] = copy_json(payload)
-        patient = out.pop("patient", None)
-        secrets: dict[str, str] = {}
-        if isinstance(patient, str) and patient:
-            secrets[patient] = hash_identifier(patient)
-        if not isinstance(patient, dict):
-            scrubbed_out: dict[str, Any] = scrub_secrets(out, secrets)
-            return scrubbed_out
-        kept = {k: v for k, v in patient.items() if k in _PATIENT_KEPT}
-        identifier = kept.get("identifier")
-        if isinstance(identifier, str) and identifier:
-            kept["identifier"] = secrets[identifier] = hash_identifier(identifier)
+
+def _node_pattern(node: dict[str, Any]) -> str:
+    branches = []
+    for first in sorted(c for c in node if c != _END):
+        text, child = re.escape(first), node[first]
+        while len(child) == 1 and _END not in child:  # a run without a choice: one literal
+            ((char, child),) = child.items()
+            text += re.escape(char)
+        branches.append(text + _node_pattern(child))
+    if not branches:
+        return ""
+    if _END in node:  # a word may end here: the longer match is tried first (greedy)
+        return f"(?:{'|'.join(branches)})?"
+    return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+
+class Secrets(dict[str, str]):
+    """Removed text -> what replaces its other copies (a keyed hash or ``REDACTED``)."""
+
+    def text(self, value: object) -> None:
+        """A removed value; a date also in the other ways it is commonly written."""
+        if not isinstance(value, str) or len(value.strip()) < _MIN_SECRET:
+            return
+        self.setdefault(value.strip(), REDACTED)
+        date = _DATE.match(value.strip())
+        if date:
+            year, month, day = date.groups()
+            for variant in (f"{year}{month}{day}", f"{day}.{month}.{year}",
+                            f"{day}/{month}/{year}", f"{month}/{day}/{year}"):  # fmt: skip
+                self.setdefault(variant, REDACTED)
+
+    def name(self, value: object) -> None:
+        """A removed name or display: the whole of it and each of its parts."""
+        self.text(value)
+        if isinstance(value, str):
+            for part in _NAME_PART.findall(value):
+                if len(part.strip(".'-")) >= _MIN_SECRET and part.lower() not in _NOT_A_NAME:
+                    self.setdefault(part, REDACTED)
+
+    def strings(self, node: object, *, as_name: bool) -> None:
+        """Every string below a removed node."""
+        if isinstance(node, dict):
+            for value in node.values():
+                self.strings(value, as_name=as_name)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                self.strings(value, as_name=as_name)
+        elif as_name:
+            self.name(node)
         else:
-            kept.pop("identifier", None)
-        out["patient"] = kept
-        scrubbed: dict[str, Any] = scrub_secrets(out, secrets)
-        return scrubbed
-    except RecursionError:
-        return {}
+            self.text(node)
+
+    def hashed(self, value: str, hash_identifier: Callable[[str], str]) -> str:
+        if self.get(value, REDACTED) == REDACTED:
+            self[value] = hash_identifier(value)
+        return self[value]
 
 
-_PATIENT_DEMOGRAPHICS = ("name", "birthDate", "_birthDate", "address", "telecom", "photo")
-_PATIENT_PHI = frozenset(
-    {
-        *_PATIENT_DEMOGRAPHICS,
-        "contact",
-        "text",
-        "extension",
-        "modifierExtension",
-        "deceasedDateTime",
-    }
-)
-_URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
-_IDENTIFIER_QUERY = re.compile(r"(identifier(?::[A-Za-z-]+)?=)([^&#]*)")
-_REDACTED = "[redacted]"
-
-
-def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
-    """A copy safe to store with a rejection: Patient demographics dropped, identifiers hashed.
-
-    Also hashes identifiers in references and conditional URLs, and replaces any other
-    occurrence of a removed name, birth date, phone or identifier. Never raises on JSON-like
-    input (non-objects give ``{}``).
-    """
-    if not isinstance(payload, dict):
-        return {}
-    redactor = _Redactor(hash_identifier)
+def dump_json(value: Any) -> str:
+    """A redacted copy as stored text (best effort: what cannot be written is not kept)."""
     try:
-        result: dict[str, Any] = scrub_secrets(redactor.node(payload), redactor.secrets)
-    except RecursionError:
-        return {}
-    return result
-
-
-class _Redactor:
-    def __init__(self, hash_identifier: Callable[[str], str]) -> None:
-        self.hash_identifier = hash_identifier
-        self.secrets: dict[str, str] = {}  # original text -> its hash or _REDACTED
-
-    def node(self, node: object) -> Any:
-        if isinstance(node, list | tuple):
-            return [self.node(item) for item in node]
-        if not isinstance(node, dict):
-            return copy_json(node)
-        out = {key: self.node(value) for key, value in node.items()}
-        if out.get("resourceType") == "Patient":
-            self.patient(out)
-        for reference in (out.get("subject"), out.get("patient")):
-            if isinstance(reference, dict):
-                reference.pop("display", None)
-                if isinstance(reference.get("identifier"), dict):
-                    self.hash_value(reference["identifier"])
-        for key in _URL_KEYS:
-            if isinstance(out.get(key), str):
-                out[key] = self.query(out[key])
-        return out
-
-    def patient(self, patient: dict[Any, Any]) -> None:
-        for text in _demographics(patient):
-            if isinstance(text, str) and text:
-                self.secrets.setdefault(text, _REDACTED)
-        for key in _PATIENT_PHI:
-            patient.pop(key, None)
-        for identifier in _dicts(patient.get("identifier")):
-            self.hash_value(identifier)
-
-    def hash_value(self, holder: dict[Any, Any]) -> None:
-        value = holder.get("value")
-        if isinstance(value, str) and value:
-            holder["value"] = self.hashed(value)
-        else:
-            holder.pop("value", None)
-
-    def hashed(self, value: str) -> str:
-        if self.secrets.get(value, _REDACTED) == _REDACTED:
-            self.secrets[value] = self.hash_identifier(value)
-        return self.secrets[value]
-
-    def query(self, text: str) -> str:
-        """Hash the identifier in a conditional URL such as ``Patient?identifier=sys|MRN``."""
-
-        def replace(match: re.Match[str]) -> str:
-            system, bar, value = unquote(match.group(2)).rpartition("|")
-            if not value:
-                return match.group(0)
-            return f"{match.group(1)}{system}{bar}{self.hashed(value)}"
-
-        return _IDENTIFIER_QUERY.sub(replace, text) if "identifier" in text else text
-
-
-def _demographics(patient: dict[Any, Any]) -> Iterator[object]:
-    for name in _dicts(patient.get("name")):
-        given = name.get("given")
-        yield from (
-            name.get("family"),
-            name.get("text"),
-            *(given if isinstance(given, list) else ()),
-        )
-    yield from (t.get("value") for t in _dicts(patient.get("telecom")))
-    yield patient.get("birthDate")
-
-
-def _dicts(value: object) -> list[dict[Any, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return ""

@@ -1,35 +1,54 @@
 """HTTP routes of lab-ingestion (port 8081, role `lab`): HL7, FHIR R4 and JSON pushes.
 
 Routes only translate: read the body, parse it with the channel's adapter, hand a command to
-the service layer, render its outcome. Unparseable input is kept as a rejection too.
+the service layer, render its outcome. Input that cannot be used is kept as a rejection
+(redacted, with a specific reason), and an internal error is answered 503 with Retry-After:
+nothing was stored, so the sender resends. FHIR routes answer in FHIR (OperationOutcome),
+the others in problem+json.
 """
 
 from __future__ import annotations
 
 import asyncio
-import decimal
-import json
+import logging
+import traceback
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
+from services.lab_ingestion.adapters.fhir_bundle import (
+    TRANSACTION,
+    BundleEntry,
+    ParsedBundle,
+    parse_bundle,
+)
 from services.lab_ingestion.adapters.fhir_parser import (
     FhirInputError,
     operation_outcome,
-    parse_bundle,
     parse_observation,
 )
+from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
     parse_lab_results,
+    redact_json,
 )
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
-from services.lab_ingestion.adapters.redaction import redact_fhir, redact_json
+from services.lab_ingestion.adapters.redaction import dump_json
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
 from services.lab_ingestion.entrypoints.outcomes import count_outcome
+from services.lab_ingestion.entrypoints.request_body import (
+    UnreadableBody,
+    decode_json,
+    fingerprint,
+    read_body,
+)
 from services.lab_ingestion.service_layer.commands import (
+    Command,
     IngestLabMessage,
     IngestOutcome,
     IngestTransaction,
@@ -40,8 +59,9 @@ from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.web.app import PRINCIPAL_KEY, problem, requires
 
+log = logging.getLogger(__name__)
+
 ER7 = "x-application/hl7-v2+er7"
-FHIR_JSON = "application/fhir+json"
 HL7_STATUS = {"AA": 200, "AE": 422, "AR": 400}
 
 
@@ -60,68 +80,113 @@ class LabRoutes:
 
     def routes(self) -> list[web.RouteDef]:
         lab = requires(Role.LAB)
+        lab_fhir = requires(Role.LAB, render=fhir.fhir_error)
         return [
             web.post("/v1/hl7", lab(self.post_hl7)),
-            web.post("/fhir/Observation", lab(self.post_fhir_observation)),
-            web.post("/fhir", lab(self.post_fhir_bundle)),
+            web.post("/fhir/Observation", lab_fhir(self.post_fhir_observation)),
+            web.post("/fhir", lab_fhir(self.post_fhir_bundle)),
             web.post("/v1/lab-results", lab(self.post_json)),
         ]
 
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:
-        code, ack = await self._acknowledger.acknowledge(await request.read(), Channel.HL7_HTTP)
-        return web.Response(text=ack, status=HL7_STATUS[code], content_type=ER7)
+        try:
+            raw = await read_body(request)
+        except UnreadableBody as error:
+            source = f"{request[PRINCIPAL_KEY].name}^http"
+            return await self._unreadable_problem(Channel.HL7_HTTP, error, source)
+        code, ack = await self._acknowledger.acknowledge(raw, Channel.HL7_HTTP)
+        if code == "AR" and _internal_error(ack):
+            return web.Response(text=ack, status=503, content_type=ER7, headers=fhir.RETRY_AFTER)
+        return web.Response(text=ack, status=HL7_STATUS.get(code, 400), content_type=ER7)
 
     async def post_fhir_observation(self, request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
         application = request[PRINCIPAL_KEY].name
+        source = f"{application}^FHIR"
+        try:
+            raw = await read_body(request)
+            body = decode_json(raw)
+        except UnreadableBody as error:
+            return await self._unreadable_fhir(error, source)
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
             message = parse_observation(body, application, "FHIR")
         except FhirInputError as error:
-            return await self._fhir_rejected(body, application, error)
-        outcome = await self._ingest(message, lambda: _dump(redact_fhir(body, self._hash)))
-        return _fhir_response(outcome, created=True)
+            return await self._fhir_rejected(raw, body, error, source)
+        outcome = await self._ingest(message, RedactedFhir(body, self._hash).whole, source)
+        return fhir.observation_response(outcome)
 
     async def post_fhir_bundle(self, request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
         application = request[PRINCIPAL_KEY].name
+        source = f"{application}^FHIR"
+        try:
+            raw = await read_body(request)
+            body = decode_json(raw)
+        except UnreadableBody as error:
+            return await self._unreadable_fhir(error, source)
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
-            messages = parse_bundle(body, application, "FHIR")
+            bundle = parse_bundle(body, application, "FHIR")
         except FhirInputError as error:
-            return await self._fhir_rejected(body, application, error)
-        redacted = lambda: _dump(redact_fhir(body, self._hash))  # noqa: E731 - computed only on rejection
-        if body.get("type") == "transaction":
-            outcome = await self._submit_counted(
-                IngestTransaction(tuple(messages), redacted, utc_now()), Channel.FHIR,
-                f"{application}^FHIR",
-            )  # fmt: skip
-            outcomes = [outcome] * len(messages)
-        else:
-            outcomes = list(await asyncio.gather(*(self._ingest(m, redacted) for m in messages)))
-        return web.json_response(_response_bundle(body, outcomes), content_type=FHIR_JSON)
+            return await self._fhir_rejected(raw, body, error, source)
+        redacted = RedactedFhir(body, self._hash)
+        if bundle.type == TRANSACTION:
+            return await self._transaction(bundle, redacted, source)
+        return await self._batch(bundle, redacted, source)
+
+    async def _transaction(
+        self, bundle: ParsedBundle, redacted: RedactedFhir, source: str
+    ) -> web.Response:
+        outcome = IngestOutcome(accepted=True)  # only Patients: nothing to store
+        if bundle.messages:
+            command = IngestTransaction(bundle.messages, redacted.whole, utc_now())
+            outcome = await self._submit_counted(command, Channel.FHIR, source)
+        return fhir.transaction_response(bundle, outcome)
+
+    async def _batch(
+        self, bundle: ParsedBundle, redacted: RedactedFhir, source: str
+    ) -> web.Response:
+        async def one(entry: BundleEntry) -> IngestOutcome | None:
+            payload = partial(redacted.entry, entry.index)
+            if entry.error is not None:
+                code, reason = fhir.rejection_of(entry.error)
+                return await self._record_rejection(Channel.FHIR, code, reason, payload(), source)
+            if entry.message is not None:
+                return await self._ingest(entry.message, payload, source)
+            return None  # a Patient: used for matching, never stored
+
+        outcomes = await asyncio.gather(*(one(entry) for entry in bundle.entries))
+        handled = [outcome for outcome in outcomes if outcome is not None]
+        if handled and all(outcome.transient for outcome in handled):
+            return fhir.unavailable()
+        return fhir.batch_response(bundle, outcomes)
 
     async def post_json(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+        source = f"{request[PRINCIPAL_KEY].name}^http"
+        try:
+            raw = await read_body(request)
+            body = decode_json(raw)
+        except UnreadableBody as error:
+            return await self._unreadable_problem(Channel.JSON, error, source)
         try:
             message = parse_lab_results(raw)
         except JsonInputError as error:
-            body = _loads(raw)
-            await self._record_rejection(
-                Channel.JSON, str(error), _dump(redact_json(body, self._hash)) if body else "",
-                source=f"{request[PRINCIPAL_KEY].name}^http",
-            )  # fmt: skip
-            return problem(400, "Invalid lab results", str(error))
-        body = _loads(raw)
-        # the metric's source label is the authenticated caller: bounded, unlike the body's
+            payload = dump_json(redact_json(body, self._hash)) if isinstance(body, dict) else ""
+            reason = str(error) if payload else f"{error}; {fingerprint(raw)}"
+            rejected = await self._record_rejection(
+                Channel.JSON, RejectionCode.MALFORMED, reason, payload, source
+            )
+            if rejected.transient:
+                return _unavailable_problem()
+            return problem(400, "Invalid lab results", reason)
         outcome = await self._ingest(
-            message, lambda: _dump(redact_json(body, self._hash)),
-            label=f"{request[PRINCIPAL_KEY].name}^http",
-        )  # fmt: skip
+            message, lambda: dump_json(redact_json(body, self._hash)), source
+        )
+        if outcome.transient:
+            return _unavailable_problem()
         if not outcome.accepted:
-            return problem(422, "Lab results rejected", f"{outcome.code}: {outcome.reason}")
+            return problem(422, "Lab results rejected", fhir.outcome_reason(outcome))
         return web.json_response(
             {"status": "duplicate" if outcome.duplicate else "accepted",
              "enrolled": outcome.enrolled, "results_stored": outcome.results},
@@ -129,83 +194,95 @@ class LabRoutes:
         )  # fmt: skip
 
     async def _ingest(
-        self, message: LabMessage, redact: Callable[[], str], *, label: str | None = None
+        self, message: LabMessage, redact: Callable[[], str], source: str
     ) -> IngestOutcome:
-        """HTTP callers are authenticated by token, so the HL7 sender allow-list is not used."""
+        """HTTP callers are authenticated by token, so the HL7 sender allow-list is not used.
+        The metric's source label is the authenticated caller: bounded, unlike the body's."""
         command = IngestLabMessage(message, redact, utc_now(), check_source=False)
-        return await self._submit_counted(command, message.channel, label or message.source)
+        return await self._submit_counted(command, message.channel, source)
 
     async def _submit_counted(
-        self, command: IngestLabMessage | IngestTransaction, channel: Channel, source: str
+        self, command: Command, channel: Channel, source: str
     ) -> IngestOutcome:
         try:
             outcome = await self._submit(command)
-        except Exception:
-            outcome = IngestOutcome(accepted=False, reason="temporary internal error; resend")
+        except Exception as error:  # nothing was stored: the sender must try again
+            _log_internal_error(error, channel, source)
+            outcome = IngestOutcome(accepted=False, reason=fhir.TRANSIENT_TEXT, transient=True)
         count_outcome(self._metrics, channel.value, source, outcome)
         return outcome
 
-    async def _fhir_rejected(
-        self, body: Any, application: str, error: FhirInputError
-    ) -> web.Response:
-        redacted = _dump(redact_fhir(body, self._hash)) if isinstance(body, dict) else ""
-        reason = "; ".join(issue[2] for issue in error.issues)[:500] or "invalid FHIR resource"
-        await self._record_rejection(Channel.FHIR, reason, redacted, source=f"{application}^FHIR")
-        return web.json_response(
-            operation_outcome(error.issues), status=400, content_type=FHIR_JSON
-        )
-
     async def _record_rejection(
-        self, channel: Channel, reason: str, payload: str, *, source: str
-    ) -> None:
+        self, channel: Channel, code: RejectionCode, reason: str, payload: str, source: str
+    ) -> IngestOutcome:
         command = RecordRejectedInput(
-            channel, RejectionCode.MALFORMED, reason, payload, utc_now(), source=source
+            channel, code, reason[: fhir.MAX_REASON], payload, utc_now(), source=source
         )
-        outcome = await self._submit(command)
-        count_outcome(self._metrics, channel.value, source, outcome)
+        return await self._submit_counted(command, channel, source)
+
+    async def _fhir_rejected(
+        self, raw: bytes, body: Any, error: FhirInputError, source: str
+    ) -> web.Response:
+        code, reason = fhir.rejection_of(error)
+        if isinstance(body, dict):
+            payload = RedactedFhir(body, self._hash).whole()
+        else:  # not an object: nothing the redaction can vouch for is stored
+            payload, reason = "", f"{reason}; {fingerprint(raw)}"
+        outcome = await self._record_rejection(Channel.FHIR, code, reason, payload, source)
+        return fhir.unavailable() if outcome.transient else fhir.invalid(error)
+
+    async def _unreadable_fhir(self, error: UnreadableBody, source: str) -> web.Response:
+        outcome = await self._keep_unreadable(Channel.FHIR, error, source)
+        if outcome.transient:
+            return fhir.unavailable()
+        issue_code = "too-costly" if error.status == 413 else "structure"
+        return fhir.fhir_json(
+            operation_outcome([("error", issue_code, error.reason, None)]), error.status
+        )
+
+    async def _unreadable_problem(
+        self, channel: Channel, error: UnreadableBody, source: str
+    ) -> web.Response:
+        outcome = await self._keep_unreadable(channel, error, source)
+        if outcome.transient:
+            return _unavailable_problem()
+        title = "Payload Too Large" if error.status == 413 else "Unreadable body"
+        return problem(error.status, title, error.reason)
+
+    async def _keep_unreadable(
+        self, channel: Channel, error: UnreadableBody, source: str
+    ) -> IngestOutcome:
+        """An unreadable body is rejected with its reason but no payload (it cannot be
+        redacted); the reason names its length and digest instead."""
+        return await self._record_rejection(
+            channel, RejectionCode.MALFORMED, error.reason, "", source
+        )
 
 
-async def _json_body(request: web.Request) -> Any:
-    return _loads(await request.read())
+def _internal_error(ack: str) -> bool:
+    """An ACK whose ERR-3 is HL7 table 0357 code 207, Application internal error."""
+    for segment in ack.split("\r"):
+        fields = segment.split("|")
+        if fields[0] == "ERR" and len(fields) > 3:
+            return fields[3].split("^")[0] == "207"
+    return False
 
 
-def _loads(raw: bytes) -> Any:
-    """The decoded body, or None; decimals stay exact so the original value is kept as sent."""
-    try:
-        return json.loads(raw, parse_float=decimal.Decimal)
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _unavailable_problem() -> web.Response:
+    response = problem(503, "Service Unavailable", fhir.TRANSIENT_TEXT)
+    response.headers.update(fhir.RETRY_AFTER)
+    return response
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def _fhir_response(outcome: IngestOutcome, *, created: bool) -> web.Response:
-    if outcome.accepted:
-        text = "duplicate; already stored" if outcome.duplicate else "accepted"
-        if not outcome.enrolled:
-            text = "accepted; patient not enrolled, discarded"
-        issues = [("information", "informational", text, "")]
-        status = 201 if created and not outcome.duplicate else 200
-    else:
-        issues = [("error", "processing", f"{outcome.code}: {outcome.reason}", "")]
-        status = 422
-    return web.json_response(operation_outcome(issues), status=status, content_type=FHIR_JSON)
-
-
-def _response_bundle(
-    request_bundle: dict[str, Any], outcomes: list[IngestOutcome]
-) -> dict[str, Any]:
-    kind = (
-        "transaction-response" if request_bundle.get("type") == "transaction" else "batch-response"
-    )
-    entries = []
-    for outcome in outcomes:
-        if outcome.accepted:
-            status, issue = "201 Created", ("information", "informational", "accepted", "")
-        else:
-            status = "422 Unprocessable Entity"
-            issue = ("error", "processing", f"{outcome.code}: {outcome.reason}", "")
-        entries.append({"response": {"status": status, "outcome": operation_outcome([issue])}})
-    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+def _log_internal_error(error: Exception, channel: Channel, source: str) -> None:
+    """The error's type and where it happened, never its message (it may quote the input)."""
+    causes: list[str] = []
+    cause: BaseException | None = error
+    while cause is not None and len(causes) < 5:
+        causes.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    where = "".join(traceback.format_tb(error.__traceback__))
+    log.error(
+        "internal error storing a %s push from %s (%s); answered 503, nothing stored\n%s",
+        channel.value, source, " <- ".join(causes), where,
+    )  # fmt: skip

@@ -5,6 +5,66 @@ from __future__ import annotations
 from typing import Any
 
 _SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
+_FHIR = "application/fhir+json"
+_PROBLEM = "application/problem+json"
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before resending",
+        "schema": {"type": "integer"},
+    }
+}
+_OUTCOME_SCHEMA = {
+    "type": "object",
+    "description": "FHIR R4 OperationOutcome",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"const": "OperationOutcome"},
+        "issue": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+_OUTCOME = {_FHIR: {"schema": _OUTCOME_SCHEMA}}
+_PROBLEM_BODY = {_PROBLEM: {"schema": _PROBLEM_SCHEMA}}
+
+
+def _fhir(description: str) -> dict[str, Any]:
+    return {"description": f"{description} (OperationOutcome)", "content": _OUTCOME}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _PROBLEM_BODY}
+
+
+_FHIR_ERRORS: dict[str, Any] = {
+    "400": _fhir(
+        "invalid or unparseable body; the issues name each location (expression); kept as a"
+        " rejection (an unparseable body by its length and SHA-256 only)"
+    ),
+    "401": _fhir("no or unknown bearer token (issue code login)"),
+    "403": _fhir("the token lacks the role lab (issue code forbidden)"),
+    "413": _fhir("body larger than 2 MiB (issue code too-costly)"),
+    "503": {
+        **_fhir("temporary internal error, nothing was stored: resend (issue code transient)"),
+        "headers": _RETRY_AFTER,
+    },
+}
+_PROBLEM_ERRORS: dict[str, Any] = {
+    "401": _problem("no or unknown bearer token"),
+    "403": _problem("the token lacks the role lab"),
+    "413": _problem("body larger than 2 MiB"),
+    "503": {
+        **_problem("temporary internal error, nothing was stored: resend"),
+        "headers": _RETRY_AFTER,
+    },
+}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/hl7": {
@@ -18,6 +78,12 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "200": {"description": "AA: accepted and durably stored"},
                 "400": {"description": "AR: malformed, unsupported or unknown sender"},
                 "422": {"description": "AE: well-formed but unusable (reason in MSA-3/ERR)"},
+                **_PROBLEM_ERRORS,
+                "503": {
+                    "description": "AR with ERR-3 207 (application internal error): nothing"
+                    " was stored, resend; the body is the ACK",
+                    "headers": _RETRY_AFTER,
+                },
             },
         }
     },
@@ -25,29 +91,57 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             **_SECURED,
             "summary": "One FHIR R4 Observation",
+            "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},
             "responses": {
-                "201": {"description": "accepted (OperationOutcome)"},
-                "400": {"description": "invalid resource (OperationOutcome)"},
-                "422": {"description": "unusable result (OperationOutcome)"},
+                "201": _fhir("accepted and stored"),
+                "200": _fhir(
+                    "accepted, nothing created: a duplicate, or the patient is not enrolled"
+                ),
+                "422": _fhir("valid but unusable result, kept as a rejection"),
+                **_FHIR_ERRORS,
             },
         }
     },
     "/fhir": {
         "post": {
             **_SECURED,
-            "summary": "A FHIR R4 transaction or batch Bundle of Observations",
-            "responses": {"200": {"description": "response Bundle, one entry per Observation"}},
+            "summary": "A FHIR R4 transaction or batch Bundle of Observations (and Patients)",
+            "description": (
+                "Patient entries only match the Observations' subject and are never stored;"
+                " other resource types are not supported. A transaction is all or nothing:"
+                " any invalid or unsupported entry fails it with 400, a rejected result with"
+                " 422 (one OperationOutcome each, one rejection kept). A batch takes each"
+                " entry on its own: valid Observations are ingested, each invalid entry is"
+                " answered 400 in its response entry and kept as its own rejection. The"
+                " response Bundle has one entry per request entry, in order: 201 Created"
+                " (stored), 200 OK (duplicate, patient not enrolled, or a Patient entry),"
+                " 400, 422 or 503, each with an OperationOutcome."
+            ),
+            "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": {
+                    "description": "transaction-response or batch-response Bundle",
+                    "content": {_FHIR: {"schema": {"type": "object"}}},
+                },
+                "422": _fhir("transaction rejected as a whole: nothing was stored"),
+                **_FHIR_ERRORS,
+            },
         }
     },
     "/v1/lab-results": {
         "post": {
             **_SECURED,
             "summary": "Lab results in the platform's JSON format",
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {
                 "202": {"description": "accepted"},
                 "200": {"description": "duplicate of a stored message"},
-                "400": {"description": "invalid body"},
-                "422": {"description": "unusable result"},
+                "400": _problem(
+                    "invalid body, kept as a rejection; the detail names each field (an"
+                    " unparseable body is kept by its length and SHA-256 only)"
+                ),
+                "422": _problem("unusable result, kept as a rejection"),
+                **_PROBLEM_ERRORS,
             },
         }
     },

@@ -15,14 +15,14 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_parser import (
     FhirInputError,
     Issue,
     operation_outcome,
-    parse_bundle,
     parse_observation,
 )
-from services.lab_ingestion.adapters.redaction import redact_fhir
+from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from shared.contracts.events.lab import Channel
 
@@ -116,6 +116,10 @@ def post(resource: dict[str, Any], full_url: str | None = None) -> dict[str, Any
 
 def parse(resource: dict[str, Any]) -> LabMessage:
     return parse_observation(resource, "LIS", "HOSP")
+
+
+def messages_of(bundle: dict[str, Any]) -> list[LabMessage]:
+    return list(parse_bundle(bundle, "LIS", "HOSP").messages)
 
 
 def only_issue(exc: pytest.ExceptionInfo[FhirInputError]) -> Issue:
@@ -330,6 +334,11 @@ def test_a_correction_or_cancellation_is_a_new_message_for_the_same_result(
     assert changed.observations[0].result_key == original.observations[0].result_key
 
 
+def test_observations_without_identifier_differing_only_in_id_are_two_messages() -> None:
+    first, second = observation(identifier=None), observation(identifier=None, id="crp-2")
+    assert parse(first).control_id != parse(second).control_id
+
+
 def test_the_message_identity_does_not_depend_on_patient_details() -> None:
     other = observation(subject={"identifier": {"system": MRN_SYSTEM, "value": "MRN-1"}})
     assert parse(other).control_id == parse(crp()).control_id
@@ -367,7 +376,7 @@ def test_transaction_resolves_patient_by_urn_uuid_full_url() -> None:
         post(observation(subject=subject), "urn:uuid:0d2c1b8e-1111-4c1e-9f52-2a6b0c4d5e62"),
         post(second),
     )
-    messages = parse_bundle(bundle, "LIS", "HOSP")
+    messages = messages_of(bundle)
     assert [m.patient_identifier for m in messages] == [MRN, MRN]
     assert [m.observations[0].result_key for m in messages] == [
         "urn:oid:1.2.276.0.76.3.1.99.1|LIS-R-000123",
@@ -380,10 +389,9 @@ def test_batch_resolves_relative_reference_against_absolute_full_url() -> None:
     bundle = transaction(
         post(observation(subject={"reference": "Patient/pat-1"})),
         post(patient_resource(), "https://hosp.example/fhir/Patient/pat-1"),
-        {"resource": {"resourceType": "Specimen", "id": "s1"}},  # ignored
         kind="batch",
     )
-    (message,) = parse_bundle(bundle, "LIS", "HOSP")
+    (message,) = messages_of(bundle)
     assert message.patient_identifier == MRN
 
 
@@ -424,7 +432,9 @@ def test_invalid_envelope() -> None:
 
 
 def test_empty_transaction_has_no_messages() -> None:
-    assert parse_bundle(transaction(), "LIS", "HOSP") == []
+    parsed = parse_bundle(transaction(), "LIS", "HOSP")
+    assert parsed.messages == ()
+    assert parsed.entries == ()
 
 
 # --- OperationOutcome ----------------------------------------------------------------------
@@ -515,7 +525,7 @@ def test_redacts_bundle_entries_and_conditional_create() -> None:
 def test_redacted_bundle_is_still_valid_fhir() -> None:
     observation_entry = post(observation(subject={"reference": PATIENT_UUID}))
     bundle = transaction(post(patient_resource(), PATIENT_UUID), observation_entry)
-    (message,) = parse_bundle(redact_fhir(bundle, hash_identifier), "LIS", "HOSP")
+    (message,) = messages_of(redact_fhir(bundle, hash_identifier))
     assert message.patient_identifier == hash_identifier(MRN)  # only the keyed hash is left
 
 

@@ -1,0 +1,158 @@
+"""FHIR R4 Bundles for ``POST /fhir``: a transaction (all or nothing) or a batch (each entry
+on its own), parsed entry by entry and in order.
+
+- An Observation entry becomes a ``LabMessage``.
+- A Patient entry only resolves the Observations' ``subject.reference`` (patient matching);
+  it is never stored.
+- Any other entry cannot be used: in a batch it is answered on its own (``BundleEntry.error``,
+  ``not-supported`` for another resource type), in a transaction it fails the whole Bundle.
+
+Diagnostics never echo submitted values; a resource type is named only when it is one of
+FHIR's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.resource import Resource
+
+from services.lab_ingestion.adapters.fhir_parser import (
+    MAX_ISSUES,
+    FhirInputError,
+    first_identifier,
+    input_error,
+    observation_message,
+    relative_reference,
+    validate_resource,
+)
+from services.lab_ingestion.domain.model import LabMessage
+
+TRANSACTION = "transaction"
+BATCH = "batch"
+BUNDLE_TYPES = frozenset({TRANSACTION, BATCH})
+_ACCEPTED = "only Observation (and Patient, to match the patient) can be posted"
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    """One request entry: an Observation to ingest (``message``), an entry that cannot be used
+    (``error``), or neither: a Patient, used for matching only."""
+
+    index: int
+    message: LabMessage | None = None
+    error: FhirInputError | None = None
+
+    @property
+    def is_patient(self) -> bool:
+        return self.message is None and self.error is None
+
+
+@dataclass(frozen=True)
+class ParsedBundle:
+    type: str  # TRANSACTION or BATCH
+    entries: tuple[BundleEntry, ...]  # one per request entry, in order
+
+    @property
+    def messages(self) -> tuple[LabMessage, ...]:
+        return tuple(e.message for e in self.entries if e.message is not None)
+
+
+def parse_bundle(
+    bundle: dict[str, Any], source_application: str, source_facility: str
+) -> ParsedBundle:
+    """Every entry of a transaction or batch Bundle, in order.
+
+    Raises ``FhirInputError`` when the Bundle itself is unusable and, for a transaction, when
+    any of its entries is (with the issues of all of them).
+    """
+    entries = _bundle_entries(bundle)
+    patients: dict[str, str | None] = {}
+    parsed: dict[int, BundleEntry] = {}
+    observations: list[tuple[int, Observation, str]] = []
+    for index, entry in enumerate(entries):
+        where = f"Bundle.entry[{index}].resource"
+        try:
+            resource = entry.get("resource")
+            if _resource_type(resource, where) == "Patient":
+                patient = validate_resource(Patient, resource, where)
+                for key in _patient_keys(entry.get("fullUrl"), patient.id):
+                    patients[key] = first_identifier(patient)
+                parsed[index] = BundleEntry(index)
+            else:
+                observations.append((index, validate_resource(Observation, resource, where), where))
+        except FhirInputError as exc:
+            parsed[index] = BundleEntry(index, error=exc)
+    # after every Patient entry is known: an Observation may come before its Patient
+    for index, observation, where in observations:
+        try:
+            message = observation_message(
+                observation, where, patients, source_application, source_facility
+            )
+            parsed[index] = BundleEntry(index, message=message)
+        except FhirInputError as exc:
+            parsed[index] = BundleEntry(index, error=exc)
+    result = ParsedBundle(bundle["type"], tuple(parsed[i] for i in range(len(entries))))
+    if result.type == TRANSACTION:
+        issues = [issue for e in result.entries if e.error for issue in e.error.issues]
+        if issues:
+            raise FhirInputError(issues[:MAX_ISSUES])
+    return result
+
+
+def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
+    if not isinstance(bundle, dict):
+        raise input_error("structure", "expected a JSON object", "Bundle")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise input_error("structure", "entry must be a list of objects", "Bundle.entry")
+    # the envelope is validated without its resources, which are validated one by one
+    envelope = dict(bundle)
+    if entries:
+        envelope["entry"] = [{k: v for k, v in e.items() if k != "resource"} for e in entries]
+    validate_resource(Bundle, envelope, "Bundle")
+    if bundle.get("type") not in BUNDLE_TYPES:
+        raise input_error(
+            "not-supported", "Bundle type must be transaction or batch", "Bundle.type"
+        )
+    return entries
+
+
+def _resource_type(resource: object, where: str) -> str:
+    """Observation or Patient; anything else is an input error."""
+    if not isinstance(resource, dict):
+        code = "required" if resource is None else "structure"
+        raise input_error(code, f"the entry has no resource; {_ACCEPTED}", where)
+    kind = resource.get("resourceType")
+    if kind in ("Observation", "Patient"):
+        return str(kind)
+    if isinstance(kind, str) and _is_fhir_resource_type(kind):
+        raise input_error(
+            "not-supported", f"{kind} is not supported; {_ACCEPTED}", f"{where}.resourceType"
+        )
+    raise input_error(
+        "invalid", f"resourceType is missing or unknown; {_ACCEPTED}", f"{where}.resourceType"
+    )
+
+
+def _is_fhir_resource_type(name: str) -> bool:
+    if not name.isascii() or not name.isalpha() or len(name) > 64:
+        return False
+    try:
+        return issubclass(get_fhir_model_class(name), Resource)
+    except ValueError:
+        return False
+
+
+def _patient_keys(full_url: object, patient_id: str | None) -> Iterator[str]:
+    if isinstance(full_url, str) and full_url:
+        yield full_url
+        yield relative_reference(full_url)
+    if patient_id:
+        yield f"Patient/{patient_id}"

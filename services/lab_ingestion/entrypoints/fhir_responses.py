@@ -1,0 +1,136 @@
+"""What lab-ingestion answers on its FHIR routes: OperationOutcomes and response Bundles.
+
+Every answer is ``application/fhir+json``: errors of authentication, size and availability
+too. A response Bundle has exactly one entry per request entry, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from services.lab_ingestion.adapters.fhir_bundle import BundleEntry, ParsedBundle
+from services.lab_ingestion.adapters.fhir_parser import FhirInputError, Issue, operation_outcome
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.service_layer.commands import IngestOutcome
+
+FHIR_JSON = "application/fhir+json"
+MAX_REASON = 500  # characters of a stored rejection reason
+RETRY_AFTER = {"Retry-After": "5"}
+TRANSIENT_TEXT = "temporary internal error; nothing was stored, resend later"
+PATIENT_TEXT = "Patient used for matching only; it is not stored"
+_ISSUE_CODES = {401: "login", 403: "forbidden", 413: "too-costly", 503: "transient"}
+_REASONS = {
+    200: "200 OK",
+    201: "201 Created",
+    400: "400 Bad Request",
+    422: "422 Unprocessable Entity",
+    503: "503 Service Unavailable",
+}
+
+
+def fhir_json(body: dict[str, Any], status: int = 200) -> web.Response:
+    headers = RETRY_AFTER if status == 503 else None
+    return web.json_response(body, status=status, content_type=FHIR_JSON, headers=headers)
+
+
+def fhir_error(status: int, title: str, detail: str) -> web.Response:
+    """An error as an OperationOutcome (401 login, 403 forbidden, 413 too-costly, ...)."""
+    code = _ISSUE_CODES.get(status, "processing")
+    return fhir_json(operation_outcome([Issue("error", code, f"{title}: {detail}")]), status)
+
+
+def invalid(error: FhirInputError) -> web.Response:
+    return fhir_json(operation_outcome(error.issues), 400)
+
+
+def unavailable() -> web.Response:
+    return fhir_error(503, "Service Unavailable", TRANSIENT_TEXT)
+
+
+def rejection_of(error: FhirInputError) -> tuple[RejectionCode, str]:
+    """The rejection code and stored reason of invalid input: each issue's location and
+    diagnostics ("Observation.code: Field required")."""
+    unsupported = bool(error.issues) and all(i.code == "not-supported" for i in error.issues)
+    code = RejectionCode.UNSUPPORTED_MESSAGE if unsupported else RejectionCode.MALFORMED
+    return code, (str(error) or "invalid FHIR resource")[:MAX_REASON]
+
+
+def outcome_reason(outcome: IngestOutcome) -> str:
+    """Why a message was not accepted: its rejection code and reason."""
+    return f"{outcome.code.value}: {outcome.reason}" if outcome.code else outcome.reason
+
+
+def observation_response(outcome: IngestOutcome) -> web.Response:
+    """The answer to ``POST /fhir/Observation``."""
+    status, issue = _result(outcome)
+    return fhir_json(operation_outcome([issue]), status)
+
+
+def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Response:
+    """All or nothing: a rejected transaction is one OperationOutcome (422), an accepted one
+    a transaction-response with one entry per request entry."""
+    if outcome.transient or not outcome.accepted:
+        return observation_response(outcome)
+    observations = len(bundle.messages)
+    if outcome.results >= observations:
+        result: tuple[int, Issue] = (201, _info("accepted and stored"))
+    elif outcome.results == 0:
+        text = "accepted; nothing new was stored (already stored, or patient not enrolled)"
+        result = (200, _info(text))
+    else:  # the service layer answers for the transaction as a whole
+        text = (
+            f"accepted; {outcome.results} of the transaction's {observations} results were"
+            " stored (the others were already stored or are for patients not enrolled)"
+        )
+        result = (200, _info(text))
+    patient = (200, _info(PATIENT_TEXT))
+    entries = [patient if e.is_patient else result for e in bundle.entries]
+    return fhir_json(_response_bundle("transaction-response", [(s, [i]) for s, i in entries]))
+
+
+def batch_response(bundle: ParsedBundle, outcomes: Sequence[IngestOutcome | None]) -> web.Response:
+    """Each entry on its own; ``outcomes[i]`` is what storing entry ``i`` (or its
+    rejection) gave, None for a Patient."""
+    entries = [_batch_entry(e, o) for e, o in zip(bundle.entries, outcomes, strict=True)]
+    return fhir_json(_response_bundle("batch-response", entries))
+
+
+def _batch_entry(entry: BundleEntry, outcome: IngestOutcome | None) -> tuple[int, list[Issue]]:
+    if entry.error is not None and not (outcome and outcome.transient):
+        return 400, entry.error.issues  # and its rejection was kept
+    if outcome is None:
+        return 200, [_info(PATIENT_TEXT)]
+    status, issue = _result(outcome)
+    return status, [issue]
+
+
+def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
+    if outcome.transient:
+        return 503, Issue("error", "transient", TRANSIENT_TEXT)
+    if not outcome.accepted:
+        return 422, Issue("error", "processing", outcome_reason(outcome))
+    if outcome.duplicate:
+        return 200, _info("duplicate of a result already stored; nothing changed")
+    if not outcome.enrolled:
+        return 200, _info("accepted; the patient is not enrolled, so nothing was stored")
+    return 201, _info("accepted and stored")
+
+
+def _info(text: str) -> Issue:
+    return Issue("information", "informational", text)
+
+
+def _response_bundle(kind: str, entries: Sequence[tuple[int, list[Issue]]]) -> dict[str, Any]:
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": kind}
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = [
+            {"response": {
+                "status": _REASONS[status],
+                "outcome": operation_outcome(issues),
+            }}
+            for status, issues in entries
+        ]  # fmt: skip
+    return bundle

@@ -1,0 +1,68 @@
+"""Reading and decoding the body of an HTTP push, with a specific reason when that fails.
+
+A body that cannot be read or decoded cannot be redacted either, so it is never stored: the
+rejection keeps an empty payload, and its reason names the body's length and SHA-256 so that
+the sender can tell which of its messages it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+
+class UnreadableBody(Exception):
+    """The body could not be read (413) or decoded (400); ``reason`` says why, specifically."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class _NotJsonConstant(ValueError):
+    pass
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        declared = request.content_length
+        told = f" (Content-Length {declared})" if declared is not None else ""
+        limit = request.client_max_size
+        raise UnreadableBody(413, f"body is larger than the limit of {limit} bytes{told}") from None
+
+
+def decode_json(raw: bytes) -> Any:
+    """The decoded body (decimals kept exact, as sent), or ``UnreadableBody`` (400)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableBody(
+            400, f"body is not UTF-8 (invalid byte at offset {exc.start}); {fingerprint(raw)}"
+        ) from None
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:  # its messages never quote the input
+        reason = f"body is not valid JSON: line {exc.lineno} column {exc.colno} ({exc.msg})"
+    except _NotJsonConstant:
+        reason = "body is not valid JSON: NaN and Infinity are not JSON numbers"
+    except ValueError:
+        reason = "body is not usable JSON: a number has too many digits"
+    except RecursionError:
+        reason = "body is not usable JSON: it is nested too deeply"
+    raise UnreadableBody(400, f"{reason}; {fingerprint(raw)}")
+
+
+def fingerprint(raw: bytes) -> str:
+    """What identifies a body that is not stored: its length and SHA-256."""
+    return f"{len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}"
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJsonConstant(name)

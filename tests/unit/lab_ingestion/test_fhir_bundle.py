@@ -1,0 +1,80 @@
+"""FHIR Bundles entry by entry: a batch keeps each entry on its own, a transaction is all or
+nothing, and every request entry has its place in the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.lab_ingestion.adapters.fhir_bundle import BATCH, TRANSACTION, parse_bundle
+from services.lab_ingestion.adapters.fhir_parser import FhirInputError
+from tests.unit.lab_ingestion.route_fakes import MRN, PATIENT, PATIENT_URL, bundle, observation
+
+INVALID = observation(valueQuantity={"value": "n/a"})
+SPECIMEN = {"resourceType": "Specimen", "id": "s1"}
+
+
+def parse(body: dict[str, Any]) -> Any:
+    return parse_bundle(body, "LIS", "FHIR")
+
+
+def test_a_batch_keeps_the_valid_entries_next_to_the_invalid_one() -> None:
+    parsed = parse(bundle(BATCH, observation(), INVALID, PATIENT))
+    assert parsed.type == BATCH
+    valid, invalid, patient = parsed.entries
+    assert [e.index for e in parsed.entries] == [0, 1, 2]
+    assert valid.message is not None and valid.message.patient_identifier == MRN
+    assert invalid.message is None and invalid.error is not None
+    assert [i.expression for i in invalid.error.issues] == [
+        "Bundle.entry[1].resource.valueQuantity.value"
+    ]
+    assert patient.is_patient
+    assert len(parsed.messages) == 1
+
+
+def test_an_observation_before_its_patient_is_matched() -> None:
+    parsed = parse(bundle(BATCH, observation(subject={"reference": PATIENT_URL}), PATIENT))
+    assert parsed.messages[0].patient_identifier == MRN
+
+
+def test_another_resource_type_is_not_supported_in_a_batch_entry() -> None:
+    (entry,) = parse(bundle(BATCH, SPECIMEN)).entries
+    assert entry.error is not None
+    (issue,) = entry.error.issues
+    assert (issue.code, issue.expression) == (
+        "not-supported",
+        "Bundle.entry[0].resource.resourceType",
+    )
+    assert "Specimen" in issue.diagnostics
+
+
+def test_a_transaction_fails_on_any_invalid_or_unsupported_entry() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(bundle(TRANSACTION, observation(), INVALID, SPECIMEN))
+    assert [(i.code, i.expression) for i in exc.value.issues] == [  # in entry order
+        ("invalid", "Bundle.entry[1].resource.valueQuantity.value"),
+        ("not-supported", "Bundle.entry[2].resource.resourceType"),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["Jane Doe", "NoSuchThing", "Coding", 7])
+def test_an_unknown_resource_type_is_not_echoed(kind: object) -> None:
+    (entry,) = parse(bundle(BATCH, {"resourceType": kind})).entries
+    assert entry.error is not None
+    assert entry.error.issues[0].code == "invalid"
+    assert str(kind) not in str(entry.error)
+
+
+def test_an_entry_without_a_resource_is_an_error_of_its_own() -> None:
+    body = bundle(BATCH, observation())
+    body["entry"].append({"request": {"method": "GET", "url": "Patient/1"}})
+    first, second = parse(body).entries
+    assert first.message is not None
+    assert second.error is not None and second.error.issues[0].code == "required"
+
+
+def test_a_bundle_of_another_type_is_still_rejected_as_a_whole() -> None:
+    with pytest.raises(FhirInputError) as exc:
+        parse(bundle("collection", observation()))
+    assert exc.value.issues[0].expression == "Bundle.type"

@@ -1,0 +1,219 @@
+"""POST /v1/lab-results and POST /v1/hl7 through the real aiohttp app, with a fake submit;
+the OpenAPI document of the routes."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from services.lab_ingestion.adapters.hl7_codec import Header, build_ack
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
+from services.lab_ingestion.service_layer.commands import IngestOutcome
+from tests.unit.lab_ingestion.route_fakes import (
+    JSON_BODY,
+    LAB,
+    MRN,
+    SITE_TOKEN,
+    FakeAcknowledger,
+    FakeSubmit,
+    lab_client,
+)
+
+PROBLEM = "application/problem+json"
+
+
+async def post_json(
+    submit: FakeSubmit, body: Any = None, *, data: bytes | None = None, **kw: Any
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    headers = kw.pop("headers", LAB)
+    async with lab_client(submit) as client:
+        raw = data if data is not None else json.dumps(body).encode()
+        response = await client.post("/v1/lab-results", data=raw, headers=headers)
+        return response.status, await response.json(), dict(response.headers)
+
+
+def lab_results(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(JSON_BODY)
+    body.update(changes)
+    return body
+
+
+async def test_accepted_json_is_202() -> None:
+    submit = FakeSubmit()
+    status, body, _ = await post_json(submit, lab_results())
+    assert (status, body["status"], body["results_stored"]) == (202, "accepted", 1)
+    assert submit.ingests[0].message.patient_identifier == MRN
+
+
+# --- item 1: PHI in a stored JSON rejection ----------------------------------------------
+
+
+async def test_unknown_fields_and_patient_details_are_not_stored() -> None:
+    body = lab_results(
+        patient_name="Jane Roe",
+        comment="Jane Roe born 1961-03-04",
+        message_id="LAB-Jane-Roe",
+        patient={"identifier": MRN, "name": "Jane Roe", "birth_date": "1961-03-04"},
+    )
+    submit = FakeSubmit()
+    status, problem, _ = await post_json(submit, body)
+    assert status == 400
+    assert "patient_name" in problem["detail"]
+    (rejection,) = submit.rejections
+    payload = rejection.redacted_payload
+    for phi in ("Jane", "Roe", "1961-03-04", MRN):
+        assert phi not in payload, phi
+    stored = json.loads(payload)
+    assert sorted(stored["_dropped_fields"]) == [
+        "comment", "patient.birth_date", "patient.name", "patient_name",
+    ]  # fmt: skip
+    assert stored["results"] == JSON_BODY["results"]
+
+
+# --- item 2: deeply nested JSON ------------------------------------------------------------
+
+
+async def test_deeply_nested_json_is_400_and_kept() -> None:
+    raw = b"[" * 100_000 + b"]" * 100_000
+    submit = FakeSubmit()
+    status, problem, headers = await post_json(submit, data=raw)
+    assert status == 400
+    assert headers["Content-Type"].startswith(PROBLEM)
+    assert "nested too deeply" in problem["detail"]
+    (rejection,) = submit.rejections
+    assert rejection.redacted_payload == ""
+    assert hashlib.sha256(raw).hexdigest() in rejection.reason
+
+
+# --- item 3: internal errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body", [lab_results(), lab_results(results=[])], ids=["ingest", "rejection"]
+)
+async def test_an_internal_error_is_503_with_retry_after_and_logged(
+    body: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    submit = FakeSubmit(error=ConnectionRefusedError(f"no database for {MRN}"))
+    with caplog.at_level(logging.ERROR):
+        status, problem, headers = await post_json(submit, body)
+    assert status == 503
+    assert headers["Content-Type"].startswith(PROBLEM)
+    assert headers["Retry-After"].isdigit()
+    assert "None" not in problem["detail"] and "resend" in problem["detail"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ConnectionRefusedError" in logged and MRN not in logged
+
+
+async def test_a_rejection_has_its_code_not_none() -> None:
+    submit = FakeSubmit(lambda _: IngestOutcome.rejected(RejectionCode.MISSING_UNIT, "no unit"))
+    status, problem, _ = await post_json(submit, lab_results())
+    assert (status, problem["detail"]) == (422, "missing-unit: no unit")
+
+
+async def test_an_internal_error_ack_on_post_hl7_is_503() -> None:
+    header = Header(sending_application="LIS", sending_facility="HOSP", control_id="C1")
+    internal = build_ack(header, "AR", text="resend", control_id="A1")
+    malformed = build_ack(header, "AR", text="bad", error=RejectionCode.MALFORMED, control_id="A2")
+    for ack, status in ((internal, 503), (malformed, 400)):
+        async with lab_client(FakeSubmit(), FakeAcknowledger("AR", ack)) as client:
+            response = await client.post("/v1/hl7", data=b"MSH|...", headers=LAB)
+            assert response.status == status
+            assert await response.text() == ack
+            assert ("Retry-After" in response.headers) is (status == 503)
+
+
+HL7 = (
+    "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1\r"
+    "PID|1||MRN1^^^HOSP^MR\r"
+    "OBR|1|P1|F1|CRP|||20261120080000+0100\r"
+    "OBX|1|NM|1988-5^CRP^LN||12|mg/L|||||F|||20261120080000+0100\r"
+)
+
+
+async def test_post_hl7_answers_503_when_the_service_failed() -> None:
+    async with lab_client(FakeSubmit(error=RuntimeError("database is down"))) as client:
+        response = await client.post("/v1/hl7", data=HL7.encode(), headers=LAB)
+        assert response.status == 503
+        assert "Retry-After" in response.headers
+        assert "\rMSA|AR|C1|" in await response.text()
+
+
+@pytest.mark.parametrize("code", list(RejectionCode))
+async def test_post_hl7_never_answers_503_for_a_rejected_message(code: RejectionCode) -> None:
+    async with lab_client(FakeSubmit(lambda _: IngestOutcome.rejected(code, "no"))) as client:
+        response = await client.post("/v1/hl7", data=HL7.encode(), headers=LAB)
+        assert response.status in (400, 422)
+
+
+# --- item 6: other routes keep problem+json ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/lab-results", "/v1/hl7"])
+async def test_auth_and_size_errors_elsewhere_are_problem_json(path: str) -> None:
+    site = {"Authorization": f"Bearer {SITE_TOKEN}"}
+    submit = FakeSubmit()
+    async with lab_client(submit) as client:
+        for headers, data, status in (
+            ({}, b"{}", 401),
+            (site, b"{}", 403),
+            (LAB, b" " * (3 * 1024 * 1024), 413),
+        ):
+            response = await client.post(path, data=data, headers=headers)
+            assert response.status == status
+            assert response.content_type == PROBLEM
+    assert [r.redacted_payload for r in submit.rejections] == [""]  # the 413, kept
+
+
+# --- item 7: specific reasons --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{oops", "body is not valid JSON: line 1 column 2"),
+        (b"\xff\xfe{}", "body is not UTF-8"),
+    ],
+)
+async def test_an_unparseable_body_is_kept_by_length_and_digest_only(
+    raw: bytes, reason: str
+) -> None:
+    submit = FakeSubmit()
+    status, problem, _ = await post_json(submit, data=raw)
+    assert status == 400
+    assert problem["detail"].startswith(reason)
+    (rejection,) = submit.rejections
+    assert rejection.reason.startswith(reason)
+    assert f"{len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}" in rejection.reason
+    assert rejection.redacted_payload == ""
+
+
+async def test_the_stored_reason_names_the_field() -> None:
+    submit = FakeSubmit()
+    body = lab_results()
+    del body["results"][0]["loinc"]
+    status, _, _ = await post_json(submit, body)
+    assert status == 400
+    assert submit.rejections[0].reason == "results[0].loinc: Field required"
+
+
+# --- OpenAPI -----------------------------------------------------------------------------
+
+
+def test_openapi_describes_the_new_statuses_and_formats() -> None:
+    for path in ("/fhir", "/fhir/Observation"):
+        responses = OPENAPI_PATHS[path]["post"]["responses"]
+        for status in ("400", "401", "403", "413", "503"):
+            assert "application/fhir+json" in responses[status]["content"], (path, status)
+        assert "Retry-After" in responses["503"]["headers"]
+    assert "batch" in OPENAPI_PATHS["/fhir"]["post"]["description"]
+    json_responses = OPENAPI_PATHS["/v1/lab-results"]["post"]["responses"]
+    for status in ("401", "403", "413", "503"):
+        assert "application/problem+json" in json_responses[status]["content"]
+    assert "503" in OPENAPI_PATHS["/v1/hl7"]["post"]["responses"]
