@@ -280,7 +280,7 @@ async def test_committed_events_are_relayed_at_once_not_at_the_next_poll(
 
         async def published() -> bool:
             unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            return await lab.pool.fetchval(unpublished) == 0
+            return bool(await lab.pool.fetchval(unpublished) == 0)
 
         await wait_until(published, timeout=4)
         assert [e.payload["analyte"] for e in await lab.events(LAB_RESULTS, 1)] == ["crp"]
