@@ -30,6 +30,7 @@ class RejectionCode(StrEnum):
     MISSING_PATIENT = "missing-patient-identifier"
     UNKNOWN_CORRECTED_RESULT = "unknown-corrected-result"
     OTHER_PATIENTS_RESULT = "result-of-another-patient"
+    MULTIPLE_PATIENTS = "several-patients-in-message"
 
 
 class ResultStatusCode(StrEnum):

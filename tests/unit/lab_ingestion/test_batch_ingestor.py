@@ -236,7 +236,8 @@ async def test_a_result_key_holding_another_patients_result_is_never_crossed() -
     ingest = ingestor(db)
     await ingest([message("1", mrn="MRN1", key="K")])
     outcomes = await ingest(
-        [message("2", mrn="MRN2", status="C", key="K"), message("3", mrn="MRN2", status="D", key="K"),
+        [message("2", mrn="MRN2", status="C", key="K"),
+         message("3", mrn="MRN2", status="D", key="K"),
          message("4", mrn="MRN2", status="F", key="K")]
     )  # fmt: skip
     assert [o.code for o in outcomes] == [RejectionCode.OTHER_PATIENTS_RESULT] * 3

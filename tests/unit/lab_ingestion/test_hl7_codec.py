@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
-import hl7
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import (
-    Header,
     Hl7InputError,
     build_ack,
     parse_oru,
     parse_ts,
     read_header,
     redact,
-    silence_library_logging,
 )
-from services.lab_ingestion.domain.model import Coding, RejectionCode
+from services.lab_ingestion.domain.model import Coding, Rejected, RejectionCode
+from services.lab_ingestion.domain.normalise import normalise
+from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS
 from shared.contracts.events.lab import Channel
 
 FAST = settings(max_examples=200, deadline=None)
@@ -65,8 +65,8 @@ def join(segments: list[str], sep: str = "\r") -> str:
     return sep.join(segments) + sep
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- Realistic messages, one per supported version -------------------------------------------
@@ -242,12 +242,12 @@ def test_several_obr_groups_each_observation_keyed_and_timed_by_its_group() -> N
         # no OBX-14: the OBR-7 of its own group
         ("FILL-A|1988-5|2", "13.0", "F", utc(2026, 11, 2, 7, 0)),
         ("FILL-B|751-8|", "3.1", "C", utc(2026, 11, 2, 8, 0)),
-        # an unusable OBX-14 (date only) falls back to OBR-7
-        ("FILL-B|777-3|", "210", "F", utc(2026, 11, 2, 8, 0)),
+        # an unusable OBX-14 (date only) is no collection time: no fallback to OBR-7
+        ("FILL-B|777-3|", "210", "F", None),
         # no filler order: the placer order; OBR-7 date only: no collection time
         ("PLC|2160-0|", "88", "X", None),
-        # no filler nor placer: the OBR set id, and no time from the previous group
-        ("4|1975-2|", "9", "D", None),
+        # no filler nor placer: never the OBR set id; no time from the previous group
+        ("@|1975-2|", "9", "D", None),
     ]
 
 
@@ -264,10 +264,10 @@ def test_message_without_obx_has_no_observations_and_without_pid_no_patient() ->
     assert header.control_id == "EMPTY-1"
 
 
-def test_missing_obx_status_defaults_to_final() -> None:
+def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
     text = join([msh(), seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "1"})])
     message, _ = parse_oru(text)
-    assert message.observations[0].status == "F"
+    assert message.observations[0].status == ""
 
 
 # --- Repeating PID-3 ----------------------------------------------------------------------
@@ -280,11 +280,16 @@ def test_missing_obx_status_defaults_to_final() -> None:
         ("MRN0042~OTHER", "MRN0042"),
         ("  MRN0042  ^^^A^MR", "MRN0042"),
         ("MRN\\T\\42^^^A^MR", "MRN&42"),
-        ("^^^NORTHLAB^MR~MRN0042", None),
+        ("NHS9434765919^^^NHS^NH~MRN0042^^^NORTHLAB^MR", "MRN0042"),
+        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^B^MR", "MRN0042"),
+        ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", "NHS9434765919"),
+        ("~X1^^^Y^PI", "X1"),
+        ("^^^NORTHLAB^MR~MRN0042", "MRN0042"),  # an empty MR: the first with a value
+        ("^^^A^MR~^^^B^PI", None),
         ("", None),
     ],
 )
-def test_patient_identifier_is_first_repetition_of_pid3(pid3: str, expected: str | None) -> None:
+def test_patient_identifier_is_the_mr_repetition_of_pid3(pid3: str, expected: str | None) -> None:
     text = join([msh(), seg("PID", {1: "1", 3: pid3, 5: "DOE^JANE"})])
     message, _ = parse_oru(text)
     assert message.patient_identifier == expected
@@ -346,7 +351,7 @@ def test_segment_separators_parse_identically(text: str, sep: str) -> None:
 def test_crlf_message_keeps_every_group() -> None:
     message, _ = parse_oru(MULTI.replace("\r", "\r\n"))
     assert len(message.observations) == 6
-    assert message.observations[-1].result_key == "4|1975-2|"
+    assert message.observations[-1].result_key == "@|1975-2|"
 
 
 # --- Units --------------------------------------------------------------------------------
@@ -367,6 +372,170 @@ def test_unit_components(obx6: str, expected: tuple[str, ...]) -> None:
     text = join([msh(), seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "2", 6: obx6})])
     message, _ = parse_oru(text)
     assert message.observations[0].unit == expected
+
+
+# --- Result keys without an order number --------------------------------------------------
+
+
+def crp_order(mrn: str, obr: dict[int, str], obx14: str = "", control_id: str = "K-1") -> str:
+    return join([
+        msh(control_id=control_id),
+        seg("PID", {1: "1", 3: f"{mrn}^^^NORTHLAB^MR"}),
+        seg("OBR", {1: "1", **obr}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F",
+                    14: obx14}),
+    ])  # fmt: skip
+
+
+def test_result_key_without_order_numbers_is_not_the_obr_set_id() -> None:
+    first, _ = parse_oru(crp_order("MRN0001", {7: "20261102070000+0000"}))
+    later, _ = parse_oru(crp_order("MRN0002", {7: "20261103070000+0000"}, control_id="K-2"))
+    first_key = first.observations[0].result_key
+    assert first_key == "@2026-11-02T07:00:00+00:00|1988-5|"
+    assert later.observations[0].result_key != first_key
+    assert not first_key.startswith("1|")
+
+
+def test_result_key_without_order_numbers_uses_obx14_before_obr7() -> None:
+    message, _ = parse_oru(
+        crp_order("MRN0001", {7: "20261102070000+0000"}, obx14="20261102081500+0100")
+    )
+    assert message.observations[0].result_key == "@2026-11-02T07:15:00+00:00|1988-5|"
+
+
+def test_result_key_same_instant_in_another_offset_is_the_same_key() -> None:
+    original, _ = parse_oru(crp_order("MRN0001", {7: "20261102070000+0000"}))
+    correction, _ = parse_oru(crp_order("MRN0001", {7: "20261102080000+0100"}, control_id="K-2"))
+    assert original.observations[0].result_key == correction.observations[0].result_key
+
+
+@pytest.mark.parametrize(
+    ("obr", "expected"),
+    [
+        ({2: "PL9", 3: "FL9"}, "FL9|1988-5|"),
+        ({2: "PL9"}, "PL9|1988-5|"),
+        ({3: "FL9"}, "FL9|1988-5|"),
+    ],
+)
+def test_result_key_prefers_filler_then_placer_order(obr: dict[int, str], expected: str) -> None:
+    message, _ = parse_oru(crp_order("MRN0001", {**obr, 7: "20261102070000+0000"}))
+    assert message.observations[0].result_key == expected
+
+
+# --- One patient per message ----------------------------------------------------------------
+
+
+def test_message_with_two_patients_is_rejected_as_unusable() -> None:
+    text = join([
+        msh(control_id="TWO-PIDS"),
+        seg("PID", {1: "1", 3: "MRN0001^^^NORTHLAB^MR", 5: "DOE^JANE"}),
+        seg("OBR", {1: "1", 3: "FA", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F"}),
+        seg("PID", {1: "2", 3: "MRN0002^^^NORTHLAB^MR", 5: "ROE^RICHARD"}),
+        seg("OBR", {1: "1", 3: "FB", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "80", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(text)
+    assert info.value.code is RejectionCode.MULTIPLE_PATIENTS
+    assert info.value.code not in MESSAGE_REJECTIONS  # a well-formed message: AE, not AR
+    assert "one patient per message: found 2 PID segments" in info.value.reason
+    assert "MRN000" not in info.value.reason
+    assert info.value.header is not None
+    assert info.value.header.control_id == "TWO-PIDS"
+    from tests.unit.lab_ingestion.test_hl7_ack import NOW, field, parse_ack  # noqa: PLC0415 - no import cycle
+
+    ack = parse_ack(build_ack(info.value.header, "AE", text=info.value.reason,
+                              error=info.value.code, control_id="A", now=NOW))  # fmt: skip
+    assert field(ack, "MSA", 3) == info.value.reason  # fits MSA-3's 80 characters
+    kept = redact(text, fake_hash)  # what the rejection stores
+    for secret in ("MRN0001", "MRN0002", "DOE", "JANE", "ROE", "RICHARD"):
+        assert secret not in kept
+
+
+# --- Structured numeric (SN) values ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("obx5", "expected"),
+    [
+        ("<^5", "<5"),
+        ("^12.5", "12.5"),
+        (">=^10", ">=10"),
+        ("=^7", "7"),
+        ("^1^:^2", "1:2"),
+        ("1^:^2", "1:2"),
+        ("^10^-^20", "10-20"),
+        ("^2^+", "2+"),
+        ("12.5", "12.5"),
+        ("", ""),
+    ],
+)
+def test_structured_numeric_value_is_comparator_and_number(obx5: str, expected: str) -> None:
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "SN", 3: "1988-5^CRP^LN", 5: obx5, 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].value == expected
+    assert message.observations[0].unit == ("mg/L",)
+
+
+def test_structured_numeric_ratio_is_rejected_as_non_numeric_by_normalisation() -> None:
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "SN", 3: "1988-5^CRP^LN", 5: "^1^:^2", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    result = normalise(message.observations[0])
+    assert isinstance(result, Rejected)
+    assert result.code is RejectionCode.NON_NUMERIC_VALUE
+
+
+def test_non_sn_value_keeps_its_first_component_only() -> None:
+    text = join([
+        msh(),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "<^5", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].value == "<"
+
+
+# --- Hex escapes (\X..\) in values and units -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("obx6", "expected"),
+    [
+        ("\\XC2B5\\mol/L", "µmol/L"),  # UTF-8 bytes of µ
+        ("\\XC2\\\\XB5\\mol/L", "µmol/L"),  # the bytes split over two escapes
+        ("\\XB5\\mol/L", "µmol/L"),  # not UTF-8: latin-1
+        ("\\Xc2b5\\mol/L", "µmol/L"),  # lower-case hex digits
+        ("10\\S\\9/L\\XC2A0\\", "10^9/L"),  # other escapes still decoded; NBSP trimmed
+        ("\\E\\XC2B5\\E\\", "\\XC2B5\\"),  # an escaped backslash is no hex escape
+        ("\\X5C\\", "\\"),  # a decoded escape character stays literal
+    ],
+)
+def test_hex_escapes_in_units_are_utf8(obx6: str, expected: str) -> None:
+    text = join([
+        msh(),
+        seg("OBX", {1: "1", 2: "NM", 3: "14682-9^Creatinine^LN", 5: "88", 6: obx6, 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].unit == (expected,)
+
+
+def test_hex_escapes_in_values_and_ranges_are_utf8() -> None:
+    text = join([
+        msh(),
+        seg("OBX", {1: "1", 2: "ST", 3: "X-1^Note^L", 5: "see \\XC3A9\\t\\XC3A9\\",
+                    6: "mg/L", 7: "\\XE289A4\\5", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].value == "see été"
+    assert message.observations[0].reference_range == "≤5"
 
 
 # --- Rejections ---------------------------------------------------------------------------
@@ -459,6 +628,59 @@ def test_read_header_best_effort() -> None:
     assert read_header("") is None
 
 
+# --- Property: parse_oru raises nothing but Hl7InputError ------------------------------------
+
+FIELD_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from([
+        "<^5", "^1^:^2", "=^", "^^^^^", "\\XC2B5\\", "\\XC2\\", "\\XZZ\\", "\\X\\", "\\X1\\",
+        "\\E\\X41\\E\\", "\\", "\\\\", "\\.br\\", "\\H\\", "20240015083000", "20261102083000",
+        "20261102083000+2400", "2026110208", "A^^^X^MR~B^^^Y^MR", "~~~", "&&", "^~\\&",
+    ]),
+)  # fmt: skip
+
+
+@FAST
+@given(
+    version=st.sampled_from(["2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", ""]),
+    msh7=FIELD_TEXT,
+    segments=st.lists(
+        st.tuples(
+            st.sampled_from(["PID", "OBR", "OBX", "NTE", " PID", "\tOBX", "ZZZ"]),
+            st.lists(FIELD_TEXT, max_size=20),
+        ),
+        max_size=6,
+    ),
+    sep=st.sampled_from(["\r", "\n", "\r\n"]),
+)
+def test_parse_oru_raises_only_hl7_input_error(
+    version: str, msh7: str, segments: list[tuple[str, list[str]]], sep: str
+) -> None:
+    text = join([
+        msh(control_id="P-1", version=version, extra={7: msh7.replace("|", "")}),
+        *("|".join([name, *fields]) for name, fields in segments),
+    ], sep)  # fmt: skip
+    try:
+        message, header = parse_oru(text)
+    except Hl7InputError as error:
+        assert error.reason
+        assert isinstance(error.code, RejectionCode)
+        return
+    assert header.control_id == "P-1"
+    for observation in message.observations:
+        assert isinstance(observation.value, str)
+        assert observation.collected_at is None or observation.collected_at.tzinfo is UTC
+    redact(text, fake_hash)
+    build_ack(header, "AE", text=str(message.observations), control_id="A")
+
+
+@FAST
+@given(text=st.text(max_size=300), prefix=st.sampled_from(["", "MSH|^~\\&|", "MSH|", "MSH"]))
+def test_parse_oru_of_arbitrary_text_raises_only_hl7_input_error(text: str, prefix: str) -> None:
+    with contextlib.suppress(Hl7InputError):  # anything else fails the test
+        parse_oru(prefix + text)
+
+
 # --- Timestamps ---------------------------------------------------------------------------
 
 
@@ -526,347 +748,65 @@ def test_out_of_range_offset_in_obx14_only_loses_the_collection_time() -> None:
     assert message.observations[0].collected_at is None
 
 
-# --- ACK ----------------------------------------------------------------------------------
-
-SENDER = Header(
-    sending_application="LABSYS",
-    sending_facility="NORTHLAB",
-    receiving_application="LENA-CCS",
-    receiving_facility="TRIAL",
-    control_id="CTRL-0001",
-    version="2.4",
-    trigger="R01",
-    processing_id="T",
-)
-NOW = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)
-
-
-def parse_ack(ack: str) -> hl7.Message:
-    assert ack.endswith("\r")
-    assert "\n" not in ack
-    return hl7.parse(ack)
-
-
-def field(message: hl7.Message, segment: str, number: int, component: int = 1) -> str:
-    return str(message.segment(segment).extract_field(1, number, 1, component))
-
-
-@pytest.mark.parametrize("code", ["AA", "AE", "AR"])
-def test_ack_msa_echoes_code_and_inbound_control_id(code: str) -> None:
-    error = None if code == "AA" else RejectionCode.UNCONVERTIBLE_UNIT
-    ack = build_ack(SENDER, code, text="why", error=error, control_id="ACK-1", now=NOW)
-    parsed = parse_ack(ack)
-    assert len(parsed.segments("MSA")) == 1
-    assert field(parsed, "MSA", 1) == code
-    assert field(parsed, "MSA", 2) == "CTRL-0001"
-    assert field(parsed, "MSA", 3) == "why"
-    assert str(parsed[0][0]) == "MSH"
-    assert str(parsed[1][0]) == "MSA"
-
-
-def test_ack_header_swaps_sender_and_receiver() -> None:
-    ack = build_ack(SENDER, "AA", control_id="ACK-1", now=NOW)
-    parsed = parse_ack(ack)
-    assert field(parsed, "MSH", 3) == "LENA-CCS"
-    assert field(parsed, "MSH", 4) == "TRIAL"
-    assert field(parsed, "MSH", 5) == "LABSYS"
-    assert field(parsed, "MSH", 6) == "NORTHLAB"
-    assert field(parsed, "MSH", 7) == "20261102090000+0000"
-    assert field(parsed, "MSH", 9, 1) == "ACK"
-    assert field(parsed, "MSH", 9, 2) == "R01"
-    assert field(parsed, "MSH", 10) == "ACK-1"
-    assert field(parsed, "MSH", 11) == "T"
-    assert field(parsed, "MSH", 12) == "2.4"
-
-
-def test_ack_err_absent_for_aa_present_for_ae_and_ar() -> None:
-    aa = parse_ack(build_ack(SENDER, "AA", text="ok", control_id="A", now=NOW))
-    with pytest.raises(KeyError):
-        aa.segment("ERR")
-    ae = parse_ack(
-        build_ack(SENDER, "AE", text="bad unit", error=RejectionCode.UNCONVERTIBLE_UNIT,
-                  control_id="A", now=NOW)
-    )  # fmt: skip
-    assert field(ae, "ERR", 3, 1) == "103"
-    assert field(ae, "ERR", 3, 3) == "HL70357"
-    assert field(ae, "ERR", 4) == "E"
-    assert field(ae, "ERR", 8) == "bad unit"
-    ar = parse_ack(
-        build_ack(SENDER, "AR", text="who?", error=RejectionCode.UNKNOWN_SOURCE,
-                  control_id="A", now=NOW)
-    )  # fmt: skip
-    assert field(ar, "ERR", 3, 1) == "204"
-    assert len(ar.segments("ERR")) == 1
+@pytest.mark.parametrize(
+    "value",
+    ["20240015083000+0000", "20240001083000+0000", "20240015", "20240100083000+0000",
+     "20241100083000+0000", "00001102083000+0000"],
+)  # fmt: skip
+def test_parse_ts_month_or_day_00_is_invalid(value: str) -> None:
+    assert parse_ts(value) is None
+    assert parse_ts(value, "+0000") is None
 
 
 @pytest.mark.parametrize(
-    ("error", "hl7_code"),
+    ("value", "default", "expected"),
     [
-        (RejectionCode.MALFORMED, "100"),
-        (RejectionCode.UNSUPPORTED_MESSAGE, "200"),
-        (RejectionCode.UNKNOWN_SOURCE, "204"),
-        (RejectionCode.MISSING_PATIENT, "101"),
-        (RejectionCode.MISSING_COLLECTION_TIME, "101"),
-        (RejectionCode.MISSING_UNIT, "101"),
-        (RejectionCode.UNKNOWN_ANALYTE, "103"),
-        (RejectionCode.UNCONVERTIBLE_UNIT, "103"),
-        (RejectionCode.UNKNOWN_STATUS, "103"),
-        (RejectionCode.NON_NUMERIC_VALUE, "102"),
-        (RejectionCode.UNKNOWN_CORRECTED_RESULT, "207"),
+        ("20261102083000", "+0100", utc(2026, 11, 2, 7, 30)),
+        ("202611020830", "-0500", utc(2026, 11, 2, 13, 30)),
+        ("20261102083000+0000", "+0100", utc(2026, 11, 2, 8, 30)),  # its own offset wins
+        ("20261102083000", "", None),
+        ("20261102", "+0100", None),
+        ("20261102083000", "+2400", None),
     ],
 )
-def test_ack_err_code_per_rejection(error: RejectionCode, hl7_code: str) -> None:
-    parsed = parse_ack(build_ack(SENDER, "AE", text="x", error=error, control_id="A", now=NOW))
-    assert field(parsed, "ERR", 3, 1) == hl7_code
-
-
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "unit 'mg|dL' not convertible",
-        "a^b&c~d\\e|f",
-        "\\F\\ literally",
-        "||||",
-        "^^^",
-        "~",
-        "\\",
-        "line one\rline two\nline three",
-    ],
-)
-def test_ack_reason_with_delimiters_keeps_structure(reason: str) -> None:
-    ack = build_ack(SENDER, "AE", text=reason, error=RejectionCode.MALFORMED,
-                    control_id="A", now=NOW)  # fmt: skip
-    parsed = parse_ack(ack)
-    assert [str(s[0]) for s in parsed] == ["MSH", "MSA", "ERR"]
-    expected = reason.replace("\r", " ").replace("\n", " ")
-    assert field(parsed, "MSA", 3) == expected
-    assert field(parsed, "ERR", 8) == expected
-    assert len(parsed.segment("MSA")) == 4  # MSA + three fields: nothing leaked out of MSA-3
-
-
-@FAST
-@given(reason=st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=60))
-def test_ack_reason_round_trips_through_hl7_parse(reason: str) -> None:
-    ack = build_ack(SENDER, "AE", text=reason, error=RejectionCode.NON_NUMERIC_VALUE,
-                    control_id="A", now=NOW)  # fmt: skip
-    parsed = parse_ack(ack)
-    assert [str(s[0]) for s in parsed] == ["MSH", "MSA", "ERR"]
-    assert field(parsed, "MSA", 1) == "AE"
-    assert field(parsed, "MSA", 2) == "CTRL-0001"
-    assert field(parsed, "MSA", 3) == reason.replace("\r", " ").replace("\n", " ")
-
-
-def test_ack_long_reason_is_truncated_to_a_prefix() -> None:
-    reason = "x" * 198 + "|^&~\\" * 20
-    parsed = parse_ack(
-        build_ack(SENDER, "AE", text=reason, error=RejectionCode.MALFORMED, control_id="A")
-    )
-    msa3 = field(parsed, "MSA", 3)
-    assert 0 < len(msa3) <= 200
-    assert reason.startswith(msa3)
-    assert [str(s[0]) for s in parsed] == ["MSH", "MSA", "ERR"]
-
-
-@pytest.mark.parametrize(
-    "control_id", ["A|B", "A^B", "A&B", "A~B", "A\\B", "|^~\\&", "CTRL 42 é ✓"]
-)
-def test_ack_escapes_control_id_and_sender(control_id: str) -> None:
-    header = Header(
-        sending_application="APP|X^Y",
-        sending_facility="FAC~Z&W",
-        control_id=control_id,
-        version="2.5.1",
-    )
-    parsed = parse_ack(build_ack(header, "AR", text="r", error=RejectionCode.MALFORMED,
-                                 control_id="A", now=NOW))  # fmt: skip
-    assert field(parsed, "MSA", 2) == control_id
-    assert field(parsed, "MSH", 5) == "APP|X^Y"
-    assert field(parsed, "MSH", 6) == "FAC~Z&W"
-    assert field(parsed, "MSH", 12) == "2.5.1"
-
-
-def test_ack_without_header_is_still_valid_with_empty_msa2() -> None:
-    parsed = parse_ack(build_ack(None, "AR", text="garbage", error=RejectionCode.MALFORMED,
-                                 control_id="A1"))  # fmt: skip
-    assert field(parsed, "MSA", 1) == "AR"
-    assert field(parsed, "MSA", 2) == ""
-    assert field(parsed, "MSA", 3) == "garbage"
-    assert field(parsed, "MSH", 10) == "A1"
-    assert field(parsed, "MSH", 12) == "2.5.1"
-    assert field(parsed, "MSH", 9, 2) == "R01"
-
-
-def test_ack_from_parsed_header_round_trip() -> None:
-    _, header = parse_oru(V231)
-    parsed = parse_ack(build_ack(header, "AA", text="ok", control_id="Z9", now=NOW))
-    assert field(parsed, "MSA", 2) == "MSG231-77"
-    assert field(parsed, "MSH", 5) == "LABSYS"
-    assert field(parsed, "MSH", 6) == "EASTLAB"
-    assert field(parsed, "MSH", 12) == "2.3.1"
-
-
-# --- Redaction ----------------------------------------------------------------------------
-
-PHI = {
-    "mrn": "MRN0042",
-    "second_mrn": "NHS9434765919",
-    "family": "DOEFAMILY",
-    "given": "JANEGIVEN",
-    "maiden": "MAIDENNAME",
-    "birth": "19600101",
-    "street": "1 MAIN STREET",
-    "city": "SMALLTOWN",
-    "postcode": "LS1 4AB",
-    "home_phone": "0113-555-0100",
-    "work_phone": "0113-555-0199",
-    "ssn": "123-45-6789",
-    "kin": "KINSMAN",
-    "kin_phone": "0777-000-111",
-}
-
-PHI_PID = seg("PID", {
-    1: "1",
-    3: f"{PHI['mrn']}^^^NORTHLAB^MR~{PHI['second_mrn']}^^^NHS^NH",
-    5: f"{PHI['family']}^{PHI['given']}^Q",
-    6: f"{PHI['maiden']}",
-    7: PHI["birth"],
-    8: "F",
-    11: f"{PHI['street']}^^{PHI['city']}^^{PHI['postcode']}^GB",
-    13: PHI["home_phone"],
-    14: PHI["work_phone"],
-    19: PHI["ssn"],
-})  # fmt: skip
-OBX_LINES = [
-    seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 4: "1", 5: "12.5", 6: "mg/L", 11: "F",
-                14: "20261102071500+0100"}),
-    seg("OBX", {1: "2", 2: "ST", 3: "X-1^Note^L", 5: "a \\T\\ b", 11: "F"}),
-]  # fmt: skip
-PHI_MESSAGE = [
-    msh(control_id="PHI-1"),
-    PHI_PID,
-    seg("NK1", {1: "1", 2: f"{PHI['kin']}^JOHN", 3: "SPO", 5: PHI["kin_phone"]}),
-    seg("NK1", {1: "2", 2: "OTHER^KIN", 3: "CHD"}),
-    seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 7: "20261102070000+0000"}),
-    *OBX_LINES,
-]
-
-
-@pytest.mark.parametrize("sep", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
-def test_redact_removes_every_identifying_value(sep: str) -> None:
-    seen: list[str] = []
-
-    def hasher(value: str) -> str:
-        seen.append(value)
-        return HASH
-
-    out = redact(join(PHI_MESSAGE, sep), hasher)
-
-    for name, value in PHI.items():
-        assert value not in out, name
-    assert seen == [PHI["mrn"]]  # keyed hash of the first PID-3 identifier only
-    lines = out.split("\r")
-    pid = next(line for line in lines if line.startswith("PID"))
-    fields = pid.split("|")
-    assert fields[3] == f"HMAC:{HASH}"
-    for blanked in (5, 6, 7, 11, 13, 14, 19):
-        assert fields[blanked] == "", blanked
-    assert fields[8] == "F"  # sex is kept
-    assert len(fields) == len(PHI_PID.split("|"))
-
-
-def test_redact_drops_nk1_and_keeps_other_segments_unchanged() -> None:
-    out = redact(join(PHI_MESSAGE), fake_hash)
-    lines = out.split("\r")
-    assert not any(line.startswith("NK1") for line in lines)
-    assert [line[:3] for line in lines] == ["MSH", "PID", "OBR", "OBX", "OBX"]
-    assert lines[0] == PHI_MESSAGE[0]
-    assert lines[2] == PHI_MESSAGE[4]
-    assert lines[3:] == OBX_LINES
-    assert "\n" not in out
-
-
-def test_redacted_message_still_parses_with_hashed_identifier() -> None:
-    message, header = parse_oru(redact(join(PHI_MESSAGE), fake_hash))
-    assert message.patient_identifier == f"HMAC:{HASH}"
-    assert header.control_id == "PHI-1"
-    assert [o.value for o in message.observations] == ["12.5", "a & b"]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "PID",
-        "PID|",
-        "PID|1|",
-        "PID|1||",
-        "PID|1||MRN0042",
-        "PID|1||^^^A^MR",
-        "garbage\nPID|1||MRN0042|x|DOE^JANE\nNK1|1|KIN\nmore garbage",
-        "",
-    ],
-)
-def test_redact_short_and_unparseable_input(text: str) -> None:
-    out = redact(text, fake_hash)
-    assert "MRN0042" not in out
-    assert "DOE" not in out
-    assert "KIN" not in out
-
-
-@FAST
-@given(text=st.text())
-def test_redact_never_raises_on_arbitrary_text(text: str) -> None:
-    out = redact(text, fake_hash)
-    assert isinstance(out, str)
-    assert not any(line.startswith("NK1") for line in out.split("\r"))
-    assert "\n" not in out
-
-
-@FAST
-@given(
-    mrn=st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=6, max_size=12),
-    family=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=6, max_size=12),
-    sep=st.sampled_from(["\r", "\n", "\r\n"]),
-    noise=st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs")), max_size=20),
-)
-def test_redact_hides_generated_identifiers(mrn: str, family: str, sep: str, noise: str) -> None:
-    text = join([
-        msh(),
-        seg("PID", {1: "1", 3: f"{mrn}^^^A^MR", 5: f"{family}^X", 7: "19600101"}),
-        seg("NK1", {1: "1", 2: f"{family}^Y"}),
-        seg("NTE", {1: "1", 3: noise.replace("|", "")}),
-    ], sep)  # fmt: skip
-    out = redact(text, fake_hash)
-    pid = next(line for line in out.split("\r") if line.startswith("PID"))
-    assert mrn not in pid
-    assert family not in pid
-    assert "19600101" not in pid
-    assert not any(line.startswith("NK1") for line in out.split("\r"))
-
-
-def test_redact_honours_declared_field_separator() -> None:
-    text = (
-        "MSH#^~\\&#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#SEP-1#P#2.5.1\r"
-        "PID#1##MRN0042^^^NORTHLAB^MR##DOE^JANE##19600101#F\r"
-        "OBX#1#NM#1988-5^CRP^LN##12.5#mg/L#####F\r"
-    )
-    message, _ = parse_oru(text)
-    assert message.patient_identifier == "MRN0042"  # the parser reads the declared separator
-    out = redact(text, fake_hash)
-    assert "MRN0042" not in out
-    assert "DOE" not in out
-    assert "19600101" not in out
-
-
-def test_python_hl7_does_not_log_field_contents_once_silenced(
-    caplog: pytest.LogCaptureFixture,
+def test_parse_ts_without_offset_takes_the_senders(
+    value: str, default: str, expected: datetime | None
 ) -> None:
-    silence_library_logging()
-    message = (
-        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1\r"
-        "PID|1||SECRET\\Xzz\\42||DOE^JOHN\r"
-        "OBR|1||O1|X|||20261120081500+0100\r"
-        "OBX|1|NM|1988-5^CRP^LN||12\\Xzz\\|mg/L|||||F|||20261120081500+0100\r"
-    )
-    with caplog.at_level("DEBUG"):
-        parse_oru(message)
-    assert "SECRET" not in caplog.text  # python-hl7 would log the hospital identifier
+    assert parse_ts(value, default) == expected
+
+
+def timed(msh7: str, obr7: str, obx14: str, obx19: str = "") -> str:
+    return join([
+        msh(extra={7: msh7}),
+        seg("PID", {1: "1", 3: "MRN0042"}),
+        seg("OBR", {1: "1", 3: "F1", 7: obr7}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "3", 6: "mg/L", 11: "F",
+                    14: obx14, 19: obx19}),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("msh7", "obr7", "obx14", "expected"),
+    [
+        # OBX-14 without offset: in the sender's zone (MSH-7's offset)
+        ("20261102091500+0100", "20261102060000+0000", "20261102081500", utc(2026, 11, 2, 7, 15)),
+        # OBX-14 present but unusable: no collection time, never OBR-7 instead
+        ("20261102091500", "20261102060000+0000", "20261102081500", None),
+        ("20261102091500+0000", "20261102060000+0000", "20261102", None),
+        ("20261102091500+0000", "20261102060000+0000", "20261302081500+0000", None),
+        # no OBX-14: OBR-7, also in the sender's zone
+        ("20261102091500-0300", "20261102060000", "", utc(2026, 11, 2, 9, 0)),
+        ("20261102091500", "20261102060000", "", None),
+        ("20261102091500", "20261102060000+0200", "", utc(2026, 11, 2, 4, 0)),
+        ("", "20240015060000+0000", "", None),
+    ],
+)
+def test_collection_time_rules(msh7: str, obr7: str, obx14: str, expected: datetime | None) -> None:
+    message, _ = parse_oru(timed(msh7, obr7, obx14))
+    assert message.observations[0].collected_at == expected
+
+
+def test_reported_time_without_offset_takes_the_senders() -> None:
+    text = timed("20261102091500+0100", "20261102060000+0000", "", "20261102083000")
+    message, _ = parse_oru(text)
+    assert message.observations[0].reported_at == utc(2026, 11, 2, 7, 30)

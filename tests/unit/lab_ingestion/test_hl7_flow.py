@@ -446,7 +446,7 @@ def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | 
     invalid = [
         "",
         "20261102",
-        "20261102083000",
+        "20261102083000",  # no offset: the sender's, from MSH-7 (+0000)
         "20261332",
         "20261332083000+0000",
         "20260230083000+0100",
@@ -456,7 +456,8 @@ def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | 
     ]
     if hostile:
         invalid += ["20261102083000+2400", "20261102083000-9999", "\\.br\\", "20261102|0800"]
-    return draw(st.sampled_from(invalid)), None
+    text = draw(st.sampled_from(invalid))
+    return text, datetime(2026, 11, 2, 8, 30, tzinfo=UTC) if text == "20261102083000" else None
 
 
 @st.composite
@@ -505,7 +506,13 @@ def oru_messages(draw: st.DrawFn, hostile: bool = False) -> tuple[bytes, Expecte
                 f"|{status}|||{obx14}"
             )
             observations.append(
-                (f"{filler}|{code}|{sub_id}", value.strip(), status, obx_time or obr_time)
+                # OBX-14 when present, even unusable; OBR-7 only without it
+                (
+                    f"{filler}|{code}|{sub_id}",
+                    value.strip(),
+                    status,
+                    obx_time if obx14 else obr_time,
+                )
             )
     if hostile:
         seps = draw(st.lists(st.sampled_from(["\r", "\n", "\r\n"]), min_size=len(segments),

@@ -1,0 +1,104 @@
+"""HL7 v2 acknowledgements: the ACK of one inbound message, for the MLLP listener and
+``POST /v1/hl7`` (MSA echoes MSH-10; ERR by version; reasons cut before escaping)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.lab_ingestion.domain.model import RejectionCode
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an ACK echoes from the inbound MSH."""
+
+    sending_application: str = ""
+    sending_facility: str = ""
+    receiving_application: str = ""
+    receiving_facility: str = ""
+    control_id: str = ""
+    version: str = "2.5.1"
+    trigger: str = "R01"
+    processing_id: str = "P"
+
+
+# HL7 table 0357 (message error condition codes)
+_INTERNAL_ERROR = ("207", "Application internal error")
+_REQUIRED_FIELD_MISSING = ("101", "Required field missing")
+_TABLE_VALUE_NOT_FOUND = ("103", "Table value not found")
+_DATA_TYPE_ERROR = ("102", "Data type error")
+_ERROR_CODES = {
+    RejectionCode.MALFORMED: ("100", "Segment sequence error"),
+    RejectionCode.UNSUPPORTED_MESSAGE: ("200", "Unsupported message type"),
+    RejectionCode.UNKNOWN_SOURCE: ("204", "Unknown key identifier"),
+    RejectionCode.MISSING_PATIENT: _REQUIRED_FIELD_MISSING,
+    RejectionCode.MISSING_COLLECTION_TIME: _REQUIRED_FIELD_MISSING,
+    RejectionCode.UNKNOWN_ANALYTE: _TABLE_VALUE_NOT_FOUND,
+    RejectionCode.UNCONVERTIBLE_UNIT: _TABLE_VALUE_NOT_FOUND,
+    RejectionCode.MISSING_UNIT: _REQUIRED_FIELD_MISSING,
+    RejectionCode.NON_NUMERIC_VALUE: _DATA_TYPE_ERROR,
+    RejectionCode.CENSORED_VALUE: _DATA_TYPE_ERROR,
+    RejectionCode.IMPLAUSIBLE_VALUE: _DATA_TYPE_ERROR,
+    RejectionCode.UNKNOWN_STATUS: _TABLE_VALUE_NOT_FOUND,
+    # a legal ORU^R01 (several PATIENT_RESULT groups) that this application does not split
+    RejectionCode.MULTIPLE_PATIENTS: ("100", "Segment sequence error"),
+    RejectionCode.UNKNOWN_CORRECTED_RESULT: ("204", "Unknown key identifier"),
+    RejectionCode.OTHER_PATIENTS_RESULT: ("205", "Duplicate key identifier"),
+}  # 207 (application internal error) is kept for failures of the service itself
+MSA3_LENGTH = 80  # MSA-3 (text message) is ST(80) in v2.3-2.5.1
+ERR_TEXT_LENGTH = 200  # ERR-8 (user message, v2.5+)
+
+
+def build_ack(
+    header: Header | None,
+    code: str,
+    *,
+    text: str = "",
+    error: RejectionCode | None = None,
+    control_id: str,
+    now: datetime | None = None,
+) -> str:
+    """An ACK (MSA-1 ``code``, MSA-2 the inbound MSH-10, MSA-3 the reason, ERR on error).
+
+    The reason is cut before it is escaped, so a cut never splits an escape sequence. The
+    ERR segment follows the version echoed in MSH-12: ERR-1 (segment ^ sequence ^ field ^
+    code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on.
+    """
+    h = header or Header()
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
+    version = _esc(h.version) or "2.5.1"
+    msh = [
+        "MSH", "^~\\&", "LENA-CCS", "TRIAL", _esc(h.sending_application),
+        _esc(h.sending_facility), stamp, "", f"ACK^{_esc(h.trigger) or 'R01'}^ACK",
+        control_id, _esc(h.processing_id) or "P", version,
+    ]  # fmt: skip
+    msa = ["MSA", code, _esc(h.control_id), _esc(text[:MSA3_LENGTH])]
+    segments = ["|".join(msh), "|".join(msa)]
+    if code != "AA":
+        number, name = _ERROR_CODES.get(error, _INTERNAL_ERROR) if error else _INTERNAL_ERROR
+        if _before_v25(h.version):
+            segments.append(f"ERR|^^^{number}&{name}&HL70357")
+        else:
+            user_message = _esc(text[:ERR_TEXT_LENGTH])
+            segments.append(f"ERR|||{number}^{name}^HL70357|E||||{user_message}")
+    return "\r".join(segments) + "\r"
+
+
+def _before_v25(version: str) -> bool:
+    """v2.3 and v2.4 define ERR-1 only (ERR-2 onwards arrived with v2.5)."""
+    major, _, rest = version.partition(".")
+    minor = rest.partition(".")[0]
+    return major.isdigit() and minor.isdigit() and (int(major), int(minor)) < (2, 5)
+
+
+def _esc(value: str) -> str:
+    return (
+        value.replace("\\", "\\E\\")
+        .replace("|", "\\F\\")
+        .replace("^", "\\S\\")
+        .replace("&", "\\T\\")
+        .replace("~", "\\R\\")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )

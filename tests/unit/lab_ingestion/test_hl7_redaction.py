@@ -1,0 +1,400 @@
+"""HL7 v2 redaction of what a rejection keeps: PID fields, segments and copies of PHI."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from services.lab_ingestion.adapters.hl7_codec import (
+    Header,
+    build_ack,
+    parse_oru,
+    redact,
+    silence_library_logging,
+)
+from services.lab_ingestion.domain.model import RejectionCode
+
+FAST = settings(max_examples=200, deadline=None)
+HASH = "h" * 64
+
+
+def fake_hash(_: str) -> str:
+    return HASH
+
+
+def seg(name: str, fields: dict[int, str]) -> str:
+    """A segment with ``fields`` (1-based field number -> raw ER7 text) and blanks between."""
+    last = max(fields)
+    return "|".join([name, *(fields.get(i, "") for i in range(1, last + 1))])
+
+
+def msh(
+    app: str = "LABSYS",
+    facility: str = "NORTHLAB",
+    control_id: str = "CTRL0001",
+    version: str = "2.5.1",
+    message_type: str = "ORU^R01^ORU_R01",
+    extra: dict[int, str] | None = None,
+) -> str:
+    """MSH-1 is the field separator itself, so MSH-n sits at list position n - 1."""
+    fields = {
+        3: app,
+        4: facility,
+        5: "LENA-CCS",
+        6: "TRIAL",
+        7: "20261102091500+0000",
+        9: message_type,
+        10: control_id,
+        11: "P",
+        12: version,
+        **(extra or {}),
+    }
+    last = max(fields)
+    return "MSH|^~\\&|" + "|".join(fields.get(i, "") for i in range(3, last + 1))
+
+
+def join(segments: list[str], sep: str = "\r") -> str:
+    return sep.join(segments) + sep
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+# --- Redaction ----------------------------------------------------------------------------
+
+PHI = {
+    "mrn": "MRN0042",
+    "second_mrn": "NHS9434765919",
+    "family": "DOEFAMILY",
+    "given": "JANEGIVEN",
+    "maiden": "MAIDENNAME",
+    "birth": "19600101",
+    "street": "1 MAIN STREET",
+    "city": "SMALLTOWN",
+    "postcode": "LS1 4AB",
+    "home_phone": "0113-555-0100",
+    "work_phone": "0113-555-0199",
+    "ssn": "123-45-6789",
+    "kin": "KINSMAN",
+    "kin_phone": "0777-000-111",
+}
+
+PHI_PID = seg("PID", {
+    1: "1",
+    3: f"{PHI['mrn']}^^^NORTHLAB^MR~{PHI['second_mrn']}^^^NHS^NH",
+    5: f"{PHI['family']}^{PHI['given']}^Q",
+    6: f"{PHI['maiden']}",
+    7: PHI["birth"],
+    8: "F",
+    11: f"{PHI['street']}^^{PHI['city']}^^{PHI['postcode']}^GB",
+    13: PHI["home_phone"],
+    14: PHI["work_phone"],
+    19: PHI["ssn"],
+})  # fmt: skip
+OBX_LINES = [
+    seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 4: "1", 5: "12.5", 6: "mg/L", 11: "F",
+                14: "20261102071500+0100"}),
+    seg("OBX", {1: "2", 2: "ST", 3: "X-1^Note^L", 5: "a \\T\\ b", 11: "F"}),
+]  # fmt: skip
+PHI_MESSAGE = [
+    msh(control_id="PHI-1"),
+    PHI_PID,
+    seg("NK1", {1: "1", 2: f"{PHI['kin']}^JOHN", 3: "SPO", 5: PHI["kin_phone"]}),
+    seg("NK1", {1: "2", 2: "OTHER^KIN", 3: "CHD"}),
+    seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 7: "20261102070000+0000"}),
+    *OBX_LINES,
+]
+
+
+@pytest.mark.parametrize("sep", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
+def test_redact_removes_every_identifying_value(sep: str) -> None:
+    seen: list[str] = []
+
+    def hasher(value: str) -> str:
+        seen.append(value)
+        return HASH
+
+    out = redact(join(PHI_MESSAGE, sep), hasher)
+
+    for name, value in PHI.items():
+        assert value not in out, name
+    assert seen == [PHI["mrn"]]  # keyed hash of the first PID-3 identifier only
+    lines = out.split("\r")
+    pid = next(line for line in lines if line.startswith("PID"))
+    fields = pid.split("|")
+    assert fields[3] == f"HMAC:{HASH}"
+    for blanked in (5, 6, 7, 11, 13, 14, 19):
+        assert fields[blanked] == "", blanked
+    assert fields[8] == "F"  # sex is kept
+    assert len(fields) == len(PHI_PID.split("|"))
+
+
+def test_redact_drops_nk1_and_keeps_other_segments_unchanged() -> None:
+    out = redact(join(PHI_MESSAGE), fake_hash)
+    lines = out.split("\r")
+    assert not any(line.startswith("NK1") for line in lines)
+    assert [line[:3] for line in lines] == ["MSH", "PID", "OBR", "OBX", "OBX"]
+    assert lines[0] == PHI_MESSAGE[0]
+    assert lines[2] == PHI_MESSAGE[4]
+    assert lines[3:] == OBX_LINES
+    assert "\n" not in out
+
+
+def test_redacted_message_still_parses_with_hashed_identifier() -> None:
+    message, header = parse_oru(redact(join(PHI_MESSAGE), fake_hash))
+    assert message.patient_identifier == f"HMAC:{HASH}"
+    assert header.control_id == "PHI-1"
+    assert [o.value for o in message.observations] == ["12.5", "a & b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PID",
+        "PID|",
+        "PID|1|",
+        "PID|1||",
+        "PID|1||MRN0042",
+        "PID|1||^^^A^MR",
+        "garbage\nPID|1||MRN0042|x|DOE^JANE\nNK1|1|KIN\nmore garbage",
+        "",
+    ],
+)
+def test_redact_short_and_unparseable_input(text: str) -> None:
+    out = redact(text, fake_hash)
+    assert "MRN0042" not in out
+    assert "DOE" not in out
+    assert "KIN" not in out
+
+
+@FAST
+@given(text=st.text(), prefix=st.sampled_from(["", "MSH", "MSH|^~\\&|", "MSHabcde", "MSH|||||"]))
+def test_redact_never_raises_on_arbitrary_text(text: str, prefix: str) -> None:
+    out = redact(prefix + text, fake_hash)
+    assert isinstance(out, str)
+    assert not any(line.startswith("NK1") for line in out.split("\r"))
+    assert "\n" not in out
+
+
+@FAST
+@given(
+    mrn=st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=6, max_size=12),
+    family=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=6, max_size=12),
+    sep=st.sampled_from(["\r", "\n", "\r\n"]),
+    noise=st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs")), max_size=20),
+)
+def test_redact_hides_generated_identifiers(mrn: str, family: str, sep: str, noise: str) -> None:
+    text = join([
+        msh(),
+        seg("PID", {1: "1", 3: f"{mrn}^^^A^MR", 5: f"{family}^X", 7: "19600101"}),
+        seg("NK1", {1: "1", 2: f"{family}^Y"}),
+        seg("NTE", {1: "1", 3: noise.replace("|", "")}),
+    ], sep)  # fmt: skip
+    out = redact(text, fake_hash)
+    pid = next(line for line in out.split("\r") if line.startswith("PID"))
+    assert mrn not in pid
+    assert family not in pid
+    assert "19600101" not in pid
+    assert not any(line.startswith("NK1") for line in out.split("\r"))
+
+
+@FAST
+@given(
+    mrn=st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=6, max_size=12),
+    family=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=12),
+    given_name=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=12),
+    birth=st.dates(min_value=date(1900, 1, 1)).map(lambda d: d.strftime("%Y%m%d")),
+    sep=st.sampled_from(["\r", "\n", "\r\n"]),
+    lead=st.sampled_from(["", " ", "\t", "  "]),
+    noise=st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs")), max_size=20),
+)
+def test_redact_scrubs_copies_of_identifiers_everywhere(
+    mrn: str, family: str, given_name: str, birth: str, sep: str, lead: str, noise: str
+) -> None:
+    assume({family, given_name}.isdisjoint({"MSH", "PID", "OBR", "OBX", "NTE", "HMAC"}))
+    noise = noise.replace("|", "")
+    text = join([
+        msh(),
+        lead + seg("PID", {1: "1", 3: f"{mrn}^^^A^MR", 5: f"{family}^{given_name}", 7: birth}),
+        seg("OBR", {1: "1", 2: f"{mrn}-01", 3: "F1", 13: f"{noise} {given_name} {family}"}),
+        seg("OBX", {1: "1", 2: "TX", 3: "X-1^Note^L",
+                    5: f"{noise} patient {family.lower()}, {given_name.title()} ({birth})"}),
+        seg("NTE", {1: "1", 3: f"{noise} MRN {mrn}; DOB {birth}."}),
+    ], sep)  # fmt: skip
+    out = redact(text, fake_hash)
+    for secret in (mrn, birth):
+        assert secret not in out
+    for name in (family, given_name):  # as a word: "BR" may stay in "OBR"
+        assert not re.search(rf"(?<!\w){name}(?!\w)", out, re.IGNORECASE), name
+    assert out.split("\r")[1].startswith(f"PID|1||HMAC:{HASH}")
+
+
+PHI_EXTRA = {"alias": "ALIASNAME", "mother_id": "MOTHER7788", "birthplace": "BIRTHTOWN"}
+
+
+def test_redact_blanks_alias_mothers_identifier_and_birth_place() -> None:
+    pid = seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR", 5: "DOE^JANE", 8: "F",
+                      9: f"{PHI_EXTRA['alias']}^ALIASGIVEN", 21: f"{PHI_EXTRA['mother_id']}^^^X^MR",
+                      23: PHI_EXTRA["birthplace"], 24: "N"})  # fmt: skip
+    out = redact(join([msh(), pid]), fake_hash)
+    fields = out.split("\r")[1].split("|")
+    for index in (9, 21, 23):
+        assert fields[index] == "", index
+    for value in PHI_EXTRA.values():
+        assert value not in out
+    assert fields[8] == "F"
+    assert fields[24] == "N"
+
+
+@pytest.mark.parametrize("lead", [" ", "\t", "   ", "\x0b", " \t"])
+@pytest.mark.parametrize("sep", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
+def test_redact_recognises_segments_after_leading_whitespace(lead: str, sep: str) -> None:
+    text = sep.join([PHI_MESSAGE[0], lead + PHI_PID, lead + PHI_MESSAGE[2], *PHI_MESSAGE[4:]])
+    out = redact(text, fake_hash)
+    for name, value in PHI.items():
+        assert value not in out, name
+    assert [line[:3] for line in out.split("\r")] == ["MSH", "PID", "OBR", "OBX", "OBX"]
+
+
+def test_parser_reads_a_pid_after_leading_whitespace_too() -> None:
+    message, _ = parse_oru(join([msh(), " " + PHI_PID, *OBX_LINES]))
+    assert message.patient_identifier == PHI["mrn"]
+
+
+@pytest.mark.parametrize(
+    ("segment", "secrets"),
+    [
+        (seg("GT1", {1: "1", 3: "GUARANTORNAME^GUS", 5: "9 GUARANTOR ROAD"}),
+         ["GUARANTORNAME", "GUS", "9 GUARANTOR ROAD"]),
+        (seg("IN1", {1: "1", 2: "PLAN9", 16: "INSUREDNAME^IVY", 36: "POLICY123"}),
+         ["INSUREDNAME", "IVY", "POLICY123"]),
+        (seg("IN2", {1: "INSURED-EMP-ID-55", 2: "SSN-55"}), ["INSURED-EMP-ID-55", "SSN-55"]),
+        (seg("IN3", {1: "1", 2: "CERTIFICATE-77"}), ["CERTIFICATE-77"]),
+        (seg("MRG", {1: "OLDMRN999^^^NORTHLAB^MR", 7: "OLDNAME^OLGA"}),
+         ["OLDMRN999", "OLDNAME", "OLGA"]),
+    ],
+    ids=["GT1", "IN1", "IN2", "IN3", "MRG"],
+)  # fmt: skip
+def test_redact_drops_guarantor_insurance_and_merge_segments(
+    segment: str, secrets: list[str]
+) -> None:
+    text = join([PHI_MESSAGE[0], PHI_PID, segment, PHI_MESSAGE[4], *OBX_LINES])
+    out = redact(text, fake_hash)
+    assert [line[:3] for line in out.split("\r")] == ["MSH", "PID", "OBR", "OBX", "OBX"]
+    for secret in secrets:
+        assert secret not in out, secret
+
+
+def test_redact_scrubs_copies_of_names_from_dropped_segments() -> None:
+    text = join([
+        PHI_MESSAGE[0], PHI_PID,
+        seg("MRG", {1: "OLDMRN999^^^NORTHLAB^MR", 7: "OLDNAME^OLGA"}),
+        seg("NK1", {1: "1", 2: "KINSMAN^JOHN"}),
+        seg("NTE", {1: "1", 3: "merged from OLDMRN999 (Olga Oldname); kin John Kinsman"}),
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    assert out.split("\r")[-1] == (
+        "NTE|1||merged from [redacted] ([redacted] [redacted]); kin [redacted] [redacted]"
+    )
+
+
+def test_redact_scrubs_copies_in_nte_obr_and_obx() -> None:
+    text = join([
+        *PHI_MESSAGE[:2],
+        seg("OBR", {1: "1", 2: f"{PHI['mrn']}-01", 3: "FL1", 7: "20261102070000+0000",
+                    13: f"pt {PHI['family']} {PHI['given']}, NHS {PHI['second_mrn']}"}),
+        seg("OBX", {1: "1", 2: "TX", 3: "X-1^Note^L",
+                    5: f"Called Mrs Doefamily (dob {PHI['birth']}) at {PHI['home_phone']}"}),
+        seg("NTE", {1: "1", 3: f"Janegiven lives at {PHI['street']}, {PHI['city']} "
+                               f"{PHI['postcode']}; kin {PHI['kin']}"}),
+        seg("NTE", {1: "2", 3: f"birth time {PHI['birth']}0830 maiden name {PHI['maiden']}"}),
+        seg("NK1", {1: "1", 2: f"{PHI['kin']}^JOHN", 3: "SPO"}),
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    for name, value in PHI.items():
+        assert value.lower() not in out.lower(), name
+    obr = out.split("\r")[2].split("|")
+    assert obr[2] == f"HMAC:{HASH}-01"  # a copy of the hashed identifier becomes its hash
+    assert obr[3] == "FL1"
+    assert obr[7] == "20261102070000+0000"
+    message, _ = parse_oru(out)
+    assert message.observations[0].value.startswith("Called Mrs [redacted] (dob [redacted])")
+
+
+def test_redact_scrubs_two_letter_names_as_whole_words_only() -> None:
+    text = join([
+        msh(app="LENA-LAB"),
+        seg("PID", {1: "1", 3: "N251A^^^NORTHLAB^MR", 5: "NGUYEN^LE", 8: "F"}),
+        seg("OBR", {1: "1", 3: "FL251", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "ST", 3: "X-1^Note^L", 5: "Le Nguyen: see\\.br\\LEVEL \\XC2B5\\",
+                    6: "mg/L", 11: "F"}),
+        seg("NTE", {1: "1", 3: "LE, N251A"}),
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    lines = out.split("\r")
+    assert lines[0] == text.split("\r")[0]  # LENA-LAB, LENA-CCS untouched
+    assert lines[3].split("|")[5] == "[redacted] [redacted]: see\\.br\\LEVEL \\XC2B5\\"
+    assert lines[4] == f"NTE|1||[redacted], HMAC:{HASH}"
+
+
+def test_redact_hashes_the_mr_repetition_of_pid3_and_scrubs_the_others() -> None:
+    seen: list[str] = []
+
+    def hasher(value: str) -> str:
+        seen.append(value)
+        return HASH
+
+    text = join([
+        msh(),
+        seg("PID", {1: "1", 3: "NHS9434765919^^^NHS^NH~MRN0042^^^NORTHLAB^MR", 5: "DOE^JANE"}),
+        seg("NTE", {1: "1", 3: "NHS9434765919 / MRN0042"}),
+    ])  # fmt: skip
+    out = redact(text, hasher)
+    assert seen == ["MRN0042"]  # the identifier the parser reads (PID-3 type MR)
+    assert out.split("\r")[2] == f"NTE|1||[redacted] / HMAC:{HASH}"
+    message, _ = parse_oru(text)
+    assert message.patient_identifier == "MRN0042"
+
+
+def test_redact_honours_declared_field_separator() -> None:
+    text = (
+        "MSH#^~\\&#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#SEP-1#P#2.5.1\r"
+        "PID#1##MRN0042^^^NORTHLAB^MR##DOE^JANE##19600101#F\r"
+        "OBX#1#NM#1988-5^CRP^LN##12.5#mg/L#####F\r"
+    )
+    message, _ = parse_oru(text)
+    assert message.patient_identifier == "MRN0042"  # the parser reads the declared separator
+    out = redact(text, fake_hash)
+    assert "MRN0042" not in out
+    assert "DOE" not in out
+    assert "19600101" not in out
+
+
+def test_python_hl7_does_not_log_field_contents_once_silenced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    silence_library_logging()
+    message = (
+        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1\r"
+        "PID|1||SECRET\\Xzz\\42||DOE^JOHN\r"
+        "OBR|1||O1|X|||20261120081500+0100\r"
+        "OBX|1|NM|1988-5^CRP^LN||12\\Xzz\\|mg/L|||||F|||20261120081500+0100\r"
+    )
+    with caplog.at_level("DEBUG"):
+        parse_oru(message)
+    assert "SECRET" not in caplog.text  # python-hl7 would log the hospital identifier
+
+
+@pytest.mark.parametrize("code", list(RejectionCode))
+def test_every_rejection_has_its_own_error_code_never_internal_error(code: RejectionCode) -> None:
+    """207 (application internal error) is kept for failures of the service itself: senders
+    and ``POST /v1/hl7`` (503) tell a resend-worthy failure from unusable content by it."""
+    for version in ("2.3", "2.5.1"):
+        ack = build_ack(Header(control_id="X", version=version), "AE", text="t", error=code,
+                        control_id="A")  # fmt: skip
+        assert "207" not in ack.split("\r")[2], (code, ack)
