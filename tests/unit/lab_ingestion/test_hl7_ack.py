@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import hl7
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import (
@@ -16,54 +16,10 @@ from services.lab_ingestion.adapters.hl7_codec import (
     parse_oru,
 )
 from services.lab_ingestion.domain.model import RejectionCode
+from tests.unit.lab_ingestion.hl7_samples import (
+    FAST,
+)
 from tests.unit.lab_ingestion.test_hl7_codec import V231
-
-FAST = settings(max_examples=200, deadline=None)
-HASH = "h" * 64
-
-
-def fake_hash(_: str) -> str:
-    return HASH
-
-
-def seg(name: str, fields: dict[int, str]) -> str:
-    """A segment with ``fields`` (1-based field number -> raw ER7 text) and blanks between."""
-    last = max(fields)
-    return "|".join([name, *(fields.get(i, "") for i in range(1, last + 1))])
-
-
-def msh(
-    app: str = "LABSYS",
-    facility: str = "NORTHLAB",
-    control_id: str = "CTRL0001",
-    version: str = "2.5.1",
-    message_type: str = "ORU^R01^ORU_R01",
-    extra: dict[int, str] | None = None,
-) -> str:
-    """MSH-1 is the field separator itself, so MSH-n sits at list position n - 1."""
-    fields = {
-        3: app,
-        4: facility,
-        5: "LENA-CCS",
-        6: "TRIAL",
-        7: "20261102091500+0000",
-        9: message_type,
-        10: control_id,
-        11: "P",
-        12: version,
-        **(extra or {}),
-    }
-    last = max(fields)
-    return "MSH|^~\\&|" + "|".join(fields.get(i, "") for i in range(3, last + 1))
-
-
-def join(segments: list[str], sep: str = "\r") -> str:
-    return sep.join(segments) + sep
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
 
 # --- ACK ----------------------------------------------------------------------------------
 

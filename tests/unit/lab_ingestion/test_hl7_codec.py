@@ -6,7 +6,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import (
@@ -21,53 +21,14 @@ from services.lab_ingestion.domain.model import Coding, Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import normalise
 from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS
 from shared.contracts.events.lab import Channel
-
-FAST = settings(max_examples=200, deadline=None)
-HASH = "h" * 64
-
-
-def fake_hash(_: str) -> str:
-    return HASH
-
-
-def seg(name: str, fields: dict[int, str]) -> str:
-    """A segment with ``fields`` (1-based field number -> raw ER7 text) and blanks between."""
-    last = max(fields)
-    return "|".join([name, *(fields.get(i, "") for i in range(1, last + 1))])
-
-
-def msh(
-    app: str = "LABSYS",
-    facility: str = "NORTHLAB",
-    control_id: str = "CTRL0001",
-    version: str = "2.5.1",
-    message_type: str = "ORU^R01^ORU_R01",
-    extra: dict[int, str] | None = None,
-) -> str:
-    """MSH-1 is the field separator itself, so MSH-n sits at list position n - 1."""
-    fields = {
-        3: app,
-        4: facility,
-        5: "LENA-CCS",
-        6: "TRIAL",
-        7: "20261102091500+0000",
-        9: message_type,
-        10: control_id,
-        11: "P",
-        12: version,
-        **(extra or {}),
-    }
-    last = max(fields)
-    return "MSH|^~\\&|" + "|".join(fields.get(i, "") for i in range(3, last + 1))
-
-
-def join(segments: list[str], sep: str = "\r") -> str:
-    return sep.join(segments) + sep
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
+from tests.unit.lab_ingestion.hl7_samples import (
+    FAST,
+    fake_hash,
+    join,
+    msh,
+    seg,
+    utc,
+)
 
 # --- Realistic messages, one per supported version -------------------------------------------
 
@@ -632,12 +593,33 @@ def test_read_header_best_effort() -> None:
 
 FIELD_TEXT = st.one_of(
     st.text(max_size=12),
-    st.sampled_from([
-        "<^5", "^1^:^2", "=^", "^^^^^", "\\XC2B5\\", "\\XC2\\", "\\XZZ\\", "\\X\\", "\\X1\\",
-        "\\E\\X41\\E\\", "\\", "\\\\", "\\.br\\", "\\H\\", "20240015083000", "20261102083000",
-        "20261102083000+2400", "2026110208", "A^^^X^MR~B^^^Y^MR", "~~~", "&&", "^~\\&",
-    ]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "<^5",
+            "^1^:^2",
+            "=^",
+            "^^^^^",
+            "\\XC2B5\\",
+            "\\XC2\\",
+            "\\XZZ\\",
+            "\\X\\",
+            "\\X1\\",
+            "\\E\\X41\\E\\",
+            "\\",
+            "\\\\",
+            "\\.br\\",
+            "\\H\\",
+            "20240015083000",
+            "20261102083000",
+            "20261102083000+2400",
+            "2026110208",
+            "A^^^X^MR~B^^^Y^MR",
+            "~~~",
+            "&&",
+            "^~\\&",
+        ]
+    ),
+)
 
 
 @FAST
@@ -750,9 +732,15 @@ def test_out_of_range_offset_in_obx14_only_loses_the_collection_time() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["20240015083000+0000", "20240001083000+0000", "20240015", "20240100083000+0000",
-     "20241100083000+0000", "00001102083000+0000"],
-)  # fmt: skip
+    [
+        "20240015083000+0000",
+        "20240001083000+0000",
+        "20240015",
+        "20240100083000+0000",
+        "20241100083000+0000",
+        "00001102083000+0000",
+    ],
+)
 def test_parse_ts_month_or_day_00_is_invalid(value: str) -> None:
     assert parse_ts(value) is None
     assert parse_ts(value, "+0000") is None

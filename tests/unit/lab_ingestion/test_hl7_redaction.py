@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import (
@@ -17,53 +17,14 @@ from services.lab_ingestion.adapters.hl7_codec import (
     silence_library_logging,
 )
 from services.lab_ingestion.domain.model import RejectionCode
-
-FAST = settings(max_examples=200, deadline=None)
-HASH = "h" * 64
-
-
-def fake_hash(_: str) -> str:
-    return HASH
-
-
-def seg(name: str, fields: dict[int, str]) -> str:
-    """A segment with ``fields`` (1-based field number -> raw ER7 text) and blanks between."""
-    last = max(fields)
-    return "|".join([name, *(fields.get(i, "") for i in range(1, last + 1))])
-
-
-def msh(
-    app: str = "LABSYS",
-    facility: str = "NORTHLAB",
-    control_id: str = "CTRL0001",
-    version: str = "2.5.1",
-    message_type: str = "ORU^R01^ORU_R01",
-    extra: dict[int, str] | None = None,
-) -> str:
-    """MSH-1 is the field separator itself, so MSH-n sits at list position n - 1."""
-    fields = {
-        3: app,
-        4: facility,
-        5: "LENA-CCS",
-        6: "TRIAL",
-        7: "20261102091500+0000",
-        9: message_type,
-        10: control_id,
-        11: "P",
-        12: version,
-        **(extra or {}),
-    }
-    last = max(fields)
-    return "MSH|^~\\&|" + "|".join(fields.get(i, "") for i in range(3, last + 1))
-
-
-def join(segments: list[str], sep: str = "\r") -> str:
-    return sep.join(segments) + sep
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
+from tests.unit.lab_ingestion.hl7_samples import (
+    FAST,
+    HASH,
+    fake_hash,
+    join,
+    msh,
+    seg,
+)
 
 # --- Redaction ----------------------------------------------------------------------------
 
@@ -269,17 +230,23 @@ def test_parser_reads_a_pid_after_leading_whitespace_too() -> None:
 @pytest.mark.parametrize(
     ("segment", "secrets"),
     [
-        (seg("GT1", {1: "1", 3: "GUARANTORNAME^GUS", 5: "9 GUARANTOR ROAD"}),
-         ["GUARANTORNAME", "GUS", "9 GUARANTOR ROAD"]),
-        (seg("IN1", {1: "1", 2: "PLAN9", 16: "INSUREDNAME^IVY", 36: "POLICY123"}),
-         ["INSUREDNAME", "IVY", "POLICY123"]),
+        (
+            seg("GT1", {1: "1", 3: "GUARANTORNAME^GUS", 5: "9 GUARANTOR ROAD"}),
+            ["GUARANTORNAME", "GUS", "9 GUARANTOR ROAD"],
+        ),
+        (
+            seg("IN1", {1: "1", 2: "PLAN9", 16: "INSUREDNAME^IVY", 36: "POLICY123"}),
+            ["INSUREDNAME", "IVY", "POLICY123"],
+        ),
         (seg("IN2", {1: "INSURED-EMP-ID-55", 2: "SSN-55"}), ["INSURED-EMP-ID-55", "SSN-55"]),
         (seg("IN3", {1: "1", 2: "CERTIFICATE-77"}), ["CERTIFICATE-77"]),
-        (seg("MRG", {1: "OLDMRN999^^^NORTHLAB^MR", 7: "OLDNAME^OLGA"}),
-         ["OLDMRN999", "OLDNAME", "OLGA"]),
+        (
+            seg("MRG", {1: "OLDMRN999^^^NORTHLAB^MR", 7: "OLDNAME^OLGA"}),
+            ["OLDMRN999", "OLDNAME", "OLGA"],
+        ),
     ],
     ids=["GT1", "IN1", "IN2", "IN3", "MRG"],
-)  # fmt: skip
+)
 def test_redact_drops_guarantor_insurance_and_merge_segments(
     segment: str, secrets: list[str]
 ) -> None:
