@@ -84,7 +84,7 @@ def json_body(i: int) -> dict[str, Any]:
     return {
         "message_id": f"J-{i}", "source": {"application": "LIS", "facility": "HOSP"},
         "patient": {"identifier": f"MRN{i % 200:05d}"},
-        "results": [{"result_id": "R1", "loinc": "1988-5", "value": "12.5", "unit": "mg/L",
+        "results": [{"result_id": f"R-{i}", "loinc": "1988-5", "value": "12.5", "unit": "mg/L",
                      "status": "final", "collected_at": "2026-11-20T08:00:00+01:00"}],
     }  # fmt: skip
 
