@@ -69,9 +69,11 @@ class Hl7Acknowledger:
     ) -> tuple[str, str]:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
+        sender = (header.sending_application, header.sending_facility) if header else None
         command = RecordRejectedInput(
             channel, error.code, error.reason, redact(text, self._hash), received_at,
             source=source, control_id=header.control_id if header else None,
+            sender=sender if channel is Channel.MLLP else None,  # HTTP callers hold a token
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, "unknown", outcome)

@@ -31,6 +31,9 @@ class RecordRejectedInput:
     received_at: datetime
     source: str | None = None
     control_id: str | None = None
+    # MSH-3/MSH-4 of an MLLP message, checked against the allow-list: an unknown sender is
+    # answered as such (AR) whatever else is wrong with its message
+    sender: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

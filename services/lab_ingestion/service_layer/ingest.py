@@ -141,8 +141,11 @@ class BatchIngestor:
         if isinstance(command, IngestTransaction):
             return self._apply_transaction(context, command)
         if isinstance(command, RecordRejectedInput):
-            reject(context, command, command.code, command.reason)
-            return IngestOutcome.rejected(command.code, command.reason)
+            code, reason = command.code, command.reason
+            if command.sender is not None and command.sender not in context.allowed:
+                code, reason = RejectionCode.UNKNOWN_SOURCE, _unknown_sender(command.source)
+            reject(context, command, code, reason)
+            return IngestOutcome.rejected(code, reason)
         outcome = self._check(context, command)
         if outcome is not None:
             if not outcome.accepted and outcome.code is not None:
@@ -176,10 +179,7 @@ class BatchIngestor:
         key = (message.source, message.control_id)
         sender = (message.source_application, message.source_facility)
         if command.check_source and sender not in context.allowed:
-            return IngestOutcome.rejected(
-                RejectionCode.UNKNOWN_SOURCE,
-                f"sender {message.source!r} (MSH-3^MSH-4) is not on the allow-list",
-            )
+            return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _unknown_sender(key[0]))
         if key in context.known:
             return IngestOutcome(accepted=True, duplicate=True)
         if not message.patient_identifier:
@@ -217,6 +217,10 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
+
+
+def _unknown_sender(source: str | None) -> str:
+    return f"sender {source!r} (MSH-3^MSH-4) is not on the allow-list"
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:

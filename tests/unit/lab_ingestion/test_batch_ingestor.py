@@ -34,7 +34,7 @@ from services.lab_ingestion.domain.records import (
     MessageRecord,
     ResultRecord,
 )
-from services.lab_ingestion.service_layer.commands import IngestLabMessage
+from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
 
@@ -349,3 +349,18 @@ def test_the_fast_path_stores_what_the_careful_path_would(scenario: list[Step]) 
     fast = asyncio.run(replay(scenario, careful_only=False))
     careful = asyncio.run(replay(scenario, careful_only=True))
     assert fast == careful
+
+
+async def test_an_unusable_message_from_an_unknown_sender_is_rejected_as_unknown_sender() -> None:
+    """An unknown sender is answered as such (AR) whatever else is wrong with its message."""
+    rejection = RecordRejectedInput(
+        Channel.MLLP, RejectionCode.MULTIPLE_PATIENTS, "one patient per message", "", AT,
+        source="ROGUE^LAB", sender=("ROGUE", "LAB"),
+    )  # fmt: skip
+    known = dataclasses.replace(rejection, source="LIS^HOSP", sender=("LIS", "HOSP"))
+    over_http = dataclasses.replace(rejection, channel=Channel.HL7_HTTP, sender=None)
+    outcomes = await ingestor(FakeDatabase())([rejection, known, over_http])
+    assert [o.code for o in outcomes] == [
+        RejectionCode.UNKNOWN_SOURCE, RejectionCode.MULTIPLE_PATIENTS,
+        RejectionCode.MULTIPLE_PATIENTS,
+    ]  # fmt: skip

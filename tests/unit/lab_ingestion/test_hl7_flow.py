@@ -687,3 +687,16 @@ def test_reject_frame_always_returns_one_parseable_ack(raw: bytes, code: Rejecti
     expected = "AR" if code in MESSAGE_LEVEL else "AE"
     check_ack(expected, ack)
     assert len(submit.commands) == 1
+
+
+@pytest.mark.parametrize(("channel", "sender"), [(Channel.MLLP, ("LABSYS", "NORTHLAB")),
+                                                 (Channel.HL7_HTTP, None)])  # fmt: skip
+async def test_a_rejected_mllp_message_names_its_sender_for_the_allow_list(
+    channel: Channel, sender: tuple[str, str] | None
+) -> None:
+    submit = FakeSubmit()
+    unsupported = RAW.replace(b"ORU^R01", b"ADT^A01")
+    await acknowledger(submit).acknowledge(unsupported, channel)
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.sender == sender
