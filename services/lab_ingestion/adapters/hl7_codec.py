@@ -76,11 +76,11 @@ def parse_oru(text: str, channel: Channel = Channel.MLLP) -> tuple[LabMessage, H
         parsed = hl7.parse(text)
         msh = parsed[0]  # the text starts with MSH
         header = _header(msh)
+        message_type = _get(msh, 9, 1, 1)  # unescaping may raise too (e.g. ``\.in+x\``)
     except Exception as exc:  # python-hl7 raises assorted errors on broken input
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
         ) from None
-    message_type = _get(msh, 9, 1, 1)
     if message_type != "ORU" or header.trigger != "R01":
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,

@@ -798,3 +798,23 @@ def test_reported_time_without_offset_takes_the_senders() -> None:
     text = timed("20261102091500+0100", "20261102060000+0000", "", "20261102083000")
     message, _ = parse_oru(text)
     assert message.observations[0].reported_at == utc(2026, 11, 2, 7, 30)
+
+
+@pytest.mark.parametrize(
+    "escape", ["\\.in+x\\", "\\.ti+\\", "\\.sp\\", "\\H\\", "\\Zxx\\", "\\X\\"]
+)
+@pytest.mark.parametrize("field", ["ORU{}^R01", "MRN{}^^^HOSP^MR", "1{}2", "mg{}/L"])
+def test_formatting_escapes_anywhere_raise_only_hl7_input_error(escape: str, field: str) -> None:
+    """python-hl7's unescape raises ValueError on some formatting escapes (``\\.in+x\\``):
+    that must never escape parse_oru (it closed the MLLP connection without an ACK)."""
+    value = field.format(escape)
+    text = join([
+        msh(message_type=value if "R01" in value else "ORU^R01"),
+        seg("PID", {1: "1", 3: value if "MRN" in value else "MRN1^^^HOSP^MR"}),
+        seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 4: "PANEL^Panel^L"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: value if value[0] == "1" else "5",
+                    6: value if value.startswith("mg") else "mg/L", 11: "F",
+                    14: "20261102080000+0000"}),
+    ])  # fmt: skip
+    with contextlib.suppress(Hl7InputError):  # any other exception fails the test
+        parse_oru(text)
