@@ -82,15 +82,26 @@ def record_result(
 
 
 def cancel(context: BatchContext, result_id: uuid.UUID) -> None:
-    """Withdraw a stored result with its earlier versions (the write cancels its chain),
-    or one this batch is about to store, and then the stored versions it supersedes."""
+    """Withdraw a result with every earlier version of it (same key and patient).
+
+    Stored versions are cancelled by the write, which finds the chain from a stored id but
+    sees only rows committed before it; versions this batch is about to store are marked
+    here, and the stored one they supersede is handed to the write."""
+    own = {record.result_id: record for record in context.results}
+    if result_id not in own:
+        context.cancellations.append(result_id)
+        return
+    target = own[result_id]
+    chain = (target.source, target.result_key, target.subject_id)
+    now = utc_now()
     for index, record in enumerate(context.results):
-        if record.result_id == result_id:
-            context.results[index] = dataclasses.replace(record, cancelled_at=utc_now())
-            if record.supersedes_result_id is not None:
-                context.cancellations.append(record.supersedes_result_id)
-            return
-    context.cancellations.append(result_id)
+        if (record.source, record.result_key, record.subject_id) != chain:
+            continue
+        if record.cancelled_at is None:
+            context.results[index] = dataclasses.replace(record, cancelled_at=now)
+        stored = record.supersedes_result_id
+        if stored is not None and stored not in own:
+            context.cancellations.append(stored)
 
 
 def reject(

@@ -65,7 +65,8 @@ class FakeDatabase:
         return found[-1] if found else None
 
     def cancel_chains(self, result_ids: Any) -> None:
-        """As the write statement: a cancellation withdraws every version (same patient)."""
+        """As the write statement: a cancellation withdraws every stored version (same
+        patient); rows the same write adds are not seen (the statement's snapshot)."""
         chains = {(r.source, r.result_key, r.subject_id) for r in self.results
                   if r.result_id in set(result_ids)}  # fmt: skip
         self.cancelled.update(
@@ -107,8 +108,8 @@ class FakeLabs:
             self._db.refused += 1
             raise StaleBatch("refused")
         self._db.messages.update({(m.source, m.control_id): m for m in messages})
+        self._db.cancel_chains(cancellations)  # as the statement: committed rows only
         self._db.results.extend(results)
-        self._db.cancel_chains(cancellations)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:
         subjects_hold = all(self._db.enrolled.get(h) == s for h, s in assumed.subjects)
@@ -284,6 +285,23 @@ async def test_a_patient_not_enrolled_is_discarded_before_the_results_are_checke
     outcomes = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
     assert outcomes[0].accepted and not outcomes[0].enrolled
     assert db.messages[("LIS^HOSP", "1")].outcome == "not-enrolled"
+
+
+async def test_a_withdrawal_in_the_batch_of_the_versions_it_withdraws_cancels_them_all() -> None:
+    """F and C stored by the same batch as the D (or a stored F, then C, C, D in one batch):
+    every version is withdrawn, and a later correction has nothing to correct."""
+    for stored, batch in ((["F"], ["C", "C", "D"]), ([], ["F", "C", "D"])):
+        db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+        ingest = ingestor(db)
+        for n, status in enumerate(stored):
+            await ingest([message(f"s{n}", status=status, key="K")])
+        await ingest([message(f"b{n}", status=s, key="K") for n, s in enumerate(batch)])
+        standing = [
+            r for r in db.results if r.cancelled_at is None and r.result_id not in db.cancelled
+        ]
+        assert standing == [], (stored, batch)
+        later = await ingest([message("later", status="C", key="K")])
+        assert later[0].code is RejectionCode.UNKNOWN_CORRECTED_RESULT
 
 
 # ---- property: the fast path stores exactly what the careful path alone would ----------
