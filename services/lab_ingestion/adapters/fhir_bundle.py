@@ -26,6 +26,7 @@ from fhir.resources.R4B.resource import Resource
 from services.lab_ingestion.adapters.fhir_parser import (
     MAX_ISSUES,
     FhirInputError,
+    Identify,
     first_identifier,
     input_error,
     observation_message,
@@ -65,7 +66,10 @@ class ParsedBundle:
 
 
 def parse_bundle(
-    bundle: dict[str, Any], source_application: str, source_facility: str
+    bundle: dict[str, Any],
+    source_application: str,
+    source_facility: str,
+    identify: Identify | None = None,
 ) -> ParsedBundle:
     """Every entry of a transaction or batch Bundle, in order.
 
@@ -93,8 +97,9 @@ def parse_bundle(
     for index, observation, where in observations:
         try:
             message = observation_message(
-                observation, where, patients, source_application, source_facility
-            )
+                observation, where, patients, source_application, source_facility,
+                identify=identify,
+            )  # fmt: skip
             parsed[index] = BundleEntry(index, message=message)
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)

@@ -14,9 +14,8 @@ same on the wire, so R4 payloads validate as they are.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
@@ -28,6 +27,7 @@ from fhir.resources.R4B.quantity import Quantity
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
+from services.lab_ingestion.adapters.fhir_identity import version_identity
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 
@@ -40,17 +40,10 @@ STATUS_CODES: dict[str, str] = {
     "cancelled": "X",
     "entered-in-error": "D",
 }
-# What makes one version of a result: a resend of the same is a duplicate, a correction or a
-# cancellation under the same identifier is not. No subject, performer, note or narrative
-# (they may carry PHI, and even a digest of them is not kept).
-_VERSION_FIELDS = frozenset({
-    "identifier", "status", "code", "valueQuantity", "valueString", "valueInteger",
-    "valueBoolean", "valueCodeableConcept", "effectiveDateTime", "effectivePeriod",
-    "effectiveInstant", "issued", "interpretation", "referenceRange", "dataAbsentReason",
-})  # fmt: skip
 MAX_ISSUES = 50
 _STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
 
+Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
 M = TypeVar("M", bound=FHIRAbstractModel)
 
 
@@ -114,18 +107,32 @@ def _issues(exc: ValidationError, where: str) -> list[Issue]:
 
 
 def parse_observation(
-    resource: dict[str, Any], source_application: str, source_facility: str
+    resource: dict[str, Any],
+    source_application: str,
+    source_facility: str,
+    identify: Identify | None = None,
 ) -> LabMessage:
-    """One FHIR R4 Observation as a ``LabMessage``; raises ``FhirInputError``."""
+    """One FHIR R4 Observation as a ``LabMessage``; raises ``FhirInputError``.
+
+    ``identify`` (the keyed hash of a patient identifier) makes the message identity the
+    patient's: the same content for another patient is another message."""
     observation = validate_resource(Observation, resource, "Observation")
-    return observation_message(observation, "Observation", {}, source_application, source_facility)
+    return observation_message(
+        observation, "Observation", {}, source_application, source_facility, identify=identify
+    )
 
 
 def observation_message(
-    obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
+    obs: Observation,
+    where: str,
+    patients: Mapping[str, str | None],
+    app: str,
+    facility: str,
+    *,
+    identify: Identify | None = None,
 ) -> LabMessage:
     try:
-        return _map_message(obs, where, patients, app, facility)
+        return _map_message(obs, where, patients, app, facility, identify=identify)
     except FhirInputError:
         raise
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
@@ -137,19 +144,27 @@ def observation_message(
 
 
 def _map_message(
-    obs: Observation, where: str, patients: Mapping[str, str | None], app: str, facility: str
+    obs: Observation,
+    where: str,
+    patients: Mapping[str, str | None],
+    app: str,
+    facility: str,
+    *,
+    identify: Identify | None,
 ) -> LabMessage:
     if not obs.status:
         raise input_error("required", "status is required", f"{where}.status")
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     key = _result_key(obs, where)
+    patient = _patient_identifier(obs, patients)
+    whose = identify(patient) if identify is not None and patient else ""
     return LabMessage(
         channel=Channel.FHIR,
         source_application=app,
         source_facility=facility,
-        control_id=_control_id(obs, key),
-        patient_identifier=_patient_identifier(obs, patients),
+        control_id=version_identity(obs, key, whose),
+        patient_identifier=patient,
         observations=(_observation_input(obs, key),),
     )
 
@@ -177,25 +192,6 @@ def _result_key(obs: Observation, where: str) -> str:
     if obs.id:
         return f"Observation/{obs.id}"
     raise input_error("required", "an identifier or id is needed to track corrections", where)
-
-
-def _control_id(obs: Observation, result_key: str) -> str:
-    """The message identity of this version of the Observation (the duplicate check keys on
-    it): the identifier alone would make a correction or cancellation, which keeps the
-    identifier, look like a resend, and it would be dropped as a duplicate."""
-    version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
-    version["resultKey"] = result_key  # the id, for an Observation without an identifier
-    canonical = json.dumps(version, sort_keys=True)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return "fhir-" + digest[:40]
-
-
-def _canonical(value: object) -> object:
-    if isinstance(value, list):
-        return [_canonical(item) for item in value]
-    if isinstance(value, FHIRAbstractModel):  # an element: no resource, so no PHI below it
-        return value.model_dump_json(exclude_none=True)
-    return None if value is None else str(value)
 
 
 def _patient_identifier(obs: Observation, patients: Mapping[str, str | None]) -> str | None:

@@ -110,7 +110,7 @@ class LabRoutes:
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
-            message = parse_observation(body, application, "FHIR")
+            message = parse_observation(body, application, "FHIR", self._hash)
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         outcome = await self._ingest(message, RedactedFhir(body, self._hash).whole, source)
@@ -127,7 +127,7 @@ class LabRoutes:
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
-            bundle = parse_bundle(body, application, "FHIR")
+            bundle = parse_bundle(body, application, "FHIR", self._hash)
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         redacted = RedactedFhir(body, self._hash)

@@ -345,6 +345,17 @@ def test_the_message_identity_does_not_depend_on_patient_details() -> None:
     assert MRN not in parse(crp()).control_id
 
 
+def test_with_a_keyed_hash_the_same_result_for_another_patient_is_another_message() -> None:
+    """A wrong-patient fix resends the same final for the right patient: not a duplicate."""
+    other = observation(subject={"identifier": {"system": MRN_SYSTEM, "value": "MRN-1"}})
+    first = parse_observation(crp(), "LIS", "HOSP", identify=hash_identifier)
+    second = parse_observation(other, "LIS", "HOSP", identify=hash_identifier)
+    again = parse_observation(crp(), "LIS", "HOSP", identify=hash_identifier)
+    assert first.control_id != second.control_id
+    assert first.control_id == again.control_id
+    assert MRN not in first.control_id and hash_identifier(MRN) not in first.control_id
+
+
 def test_identifier_without_system() -> None:
     message = parse(observation(identifier=[{"value": "R-1"}]))
     assert message.observations[0].result_key == "R-1"

@@ -1,0 +1,39 @@
+"""The identity of one version of a FHIR Observation: the control id its duplicate check
+keys on (FHIR keeps an Observation's identifier across its corrections and cancellations)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from fhir.resources.R4B.observation import Observation
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+
+# What makes one version of a result: a resend of the same is a duplicate, a correction or a
+# cancellation under the same identifier is not. No subject, performer, note or narrative
+# (they may carry PHI, and even a digest of them is not kept).
+_VERSION_FIELDS = frozenset({
+    "identifier", "status", "code", "valueQuantity", "valueString", "valueInteger",
+    "valueBoolean", "valueCodeableConcept", "effectiveDateTime", "effectivePeriod",
+    "effectiveInstant", "issued", "interpretation", "referenceRange", "dataAbsentReason",
+})  # fmt: skip
+
+
+def version_identity(obs: Observation, result_key: str, whose: str) -> str:
+    """The message identity of this version of the Observation (the duplicate check keys on
+    it): the identifier alone would make a correction or cancellation, which keeps the
+    identifier, look like a resend, and it would be dropped as a duplicate."""
+    version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
+    version["resultKey"] = result_key  # the id, for an Observation without an identifier
+    version["patient"] = whose  # keyed hash: the same final for another patient is not a resend
+    canonical = json.dumps(version, sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return "fhir-" + digest[:40]
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, FHIRAbstractModel):  # an element: no resource, so no PHI below it
+        return value.model_dump_json(exclude_none=True)
+    return None if value is None else str(value)
