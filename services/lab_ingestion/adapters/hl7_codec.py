@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -65,8 +67,13 @@ class Hl7InputError(ValueError):
         self.header = header
 
 
-def parse_oru(text: str, channel: Channel = Channel.MLLP) -> tuple[LabMessage, Header]:
-    """Parse one ORU^R01 (and its header, for the ACK); raise Hl7InputError if unusable."""
+def parse_oru(
+    text: str, channel: Channel = Channel.MLLP, *, identify: Callable[[str], str] | None = None
+) -> tuple[LabMessage, Header]:
+    """Parse one ORU^R01 (and its header, for the ACK); raise Hl7InputError if unusable.
+
+    ``identify`` (the keyed hash of a patient identifier) scopes result keys without an order
+    number to their patient: two patients' samples drawn the same minute are two results."""
     text = normalise_separators(text)
     if not text.startswith("MSH") or len(text) < 8:
         raise Hl7InputError(
@@ -97,6 +104,8 @@ def parse_oru(text: str, channel: Channel = Channel.MLLP) -> tuple[LabMessage, H
         raise Hl7InputError(RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header)
     try:
         patient, observations = _body(parsed, _offset(_get(msh, 7)))
+        if identify is not None and patient:
+            observations = _scoped_to(identify(patient)[:16], observations)
         message = LabMessage(
             channel=channel,
             source_application=header.sending_application,
@@ -216,6 +225,22 @@ def _body(message: hl7.Message, offset: str) -> tuple[str | None, list[Observati
     return (_patient_identifier(patients[0]) if patients else None), observations
 
 
+def _key_time(text: str, parsed: datetime | None) -> str:
+    """The instant when the time states its offset (one sample, written in another offset, is
+    the same key); else the text as written: an offset taken from MSH-7 changes with the
+    message (a resend across a clock change), the time as written does not."""
+    if parsed is not None and _OFFSET.search(text):
+        return parsed.isoformat()
+    return text
+
+
+def _scoped_to(whose: str, observations: list[ObservationInput]) -> list[ObservationInput]:
+    return [
+        replace(o, result_key=f"{o.result_key}|{whose}") if o.result_key.startswith("@") else o
+        for o in observations
+    ]
+
+
 def _patient_identifier(pid: hl7.Segment) -> str | None:
     """PID-3: its MR (medical record number) repetition, else its first with a value."""
     count = len(pid[3]) if len(pid) > 3 else 0
@@ -239,7 +264,7 @@ def _observation(
     else:
         collected_text, collected = order_text, order_time
     if not order_key:  # no order number: the collection time tells one order from the next
-        order_key = f"@{collected.isoformat() if collected else collected_text}"
+        order_key = f"@{_key_time(collected_text, collected)}"  # parse_oru adds whose it is
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
     return ObservationInput(
         result_key=f"{order_key}|{codes[0].code}|{_get(obx, 4)}",

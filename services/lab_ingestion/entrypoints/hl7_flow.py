@@ -56,7 +56,7 @@ class Hl7Acknowledger:
         text = decode(raw)
         received_at = utc_now()
         try:
-            message, header = parse_oru(text, channel)
+            message, header = parse_oru(text, channel, identify=self._hash)
         except Hl7InputError as error:
             return await self._reject(text, error, channel, received_at)
         command = IngestLabMessage(message, lambda: redact(text, self._hash), received_at)

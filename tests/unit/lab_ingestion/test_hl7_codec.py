@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -368,6 +369,36 @@ def test_result_key_same_instant_in_another_offset_is_the_same_key() -> None:
     original, _ = parse_oru(crp_order("MRN0001", {7: "20261102070000+0000"}))
     correction, _ = parse_oru(crp_order("MRN0001", {7: "20261102080000+0100"}, control_id="K-2"))
     assert original.observations[0].result_key == correction.observations[0].result_key
+
+
+def keyed_hash(identifier: str) -> str:
+    return hashlib.sha256(b"key" + identifier.encode()).hexdigest()
+
+
+def test_without_order_numbers_two_patients_drawn_the_same_minute_have_two_keys() -> None:
+    def key(mrn: str, obr: dict[int, str]) -> str:
+        message, _ = parse_oru(crp_order(mrn, obr), identify=keyed_hash)
+        return message.observations[0].result_key
+
+    at = {7: "20261102070000+0000"}
+    assert key("MRN0001", at) != key("MRN0002", at)
+    assert key("MRN0001", at) == key("MRN0001", at)
+    assert "MRN0001" not in key("MRN0001", at)
+    assert key("MRN0001", {**at, 3: "FL9"}) == "FL9|1988-5|"  # an order number is unique
+
+
+def test_a_time_without_offset_keys_the_same_across_a_clock_change() -> None:
+    """A naive time takes MSH-7's offset; a resend across a clock change has another
+    offset in MSH-7, but it is the same sample: the key is the time as written."""
+
+    def key(message_time: str) -> str:
+        text = crp_order("MRN0001", {7: "20261024100000"}).replace(
+            "20261102091500+0000", message_time
+        )
+        message, _ = parse_oru(text)
+        return message.observations[0].result_key
+
+    assert key("20261024110000+0200") == key("20261026090000+0100")
 
 
 @pytest.mark.parametrize(
