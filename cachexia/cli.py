@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     add = source_commands.add_parser("add", help="allow an HL7 sender (MSH-3 and MSH-4)")
     add.add_argument("--application", required=True, help="MSH-3 sending application")
     add.add_argument("--facility", required=True, help="MSH-4 sending facility")
+    add.add_argument(
+        "--time-zone", type=_time_zone, default=None,
+        help="IANA zone the sender writes times without a UTC offset in (e.g. Europe/Zurich)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "up":
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "source":
-        return asyncio.run(_add_source(settings, args.application, args.facility))
+        return asyncio.run(_add_source(settings, args.application, args.facility, args.time_zone))
     return asyncio.run(_create_token(settings, Role(args.role), args.name))
 
 
@@ -76,18 +81,30 @@ async def _create_token(settings: PlatformSettings, role: Role, name: str) -> in
     return 0
 
 
-async def _add_source(settings: PlatformSettings, application: str, facility: str) -> int:
+def _time_zone(name: str) -> str:
+    """An IANA time zone name, checked now (a bad one fails here, not at the first message)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from error
+    return name
+
+
+async def _add_source(
+    settings: PlatformSettings, application: str, facility: str, time_zone: str | None
+) -> int:
     from cachexia.platform import migrate_all  # noqa: PLC0415
     from services.lab_ingestion.adapters.repository import add_source  # noqa: PLC0415
 
     await migrate_all(settings)
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        added = await add_source(conn, application.strip(), facility.strip())
+        added = await add_source(conn, application.strip(), facility.strip(), time_zone)
     finally:
         await conn.close()
     state = "allowed" if added else "already allowed"
-    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}\n")
+    zone = f"; local times in {time_zone}" if time_zone else ""
+    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{zone}\n")
     return 0
 
 

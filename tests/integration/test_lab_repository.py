@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.repository import LabRepository, add_source
 from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.model import NormalisedResult, StaleBatch
 from services.lab_ingestion.domain.records import (
@@ -270,3 +270,15 @@ async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result
         await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
     assert lookup.latest == {("LIS^HOSP", "R-1"): EarlierResult(corrected.result_id, "S-1")}
+
+
+async def test_a_sender_is_allowed_with_the_time_zone_it_writes_local_times_in(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        assert await add_source(conn, "LIS", "ZH", "Europe/Zurich") is True
+        assert await add_source(conn, "LIS", "ZH") is False  # kept, zone unchanged
+        assert await add_source(conn, "LIS", "BE") is True
+        sources = await LabRepository(conn).allowed_sources()
+    assert sources[("LIS", "ZH")] == "Europe/Zurich"
+    assert sources[("LIS", "BE")] is None

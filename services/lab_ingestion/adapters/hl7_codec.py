@@ -266,6 +266,7 @@ def _observation(
     if not order_key:  # no order number: the collection time tells one order from the next
         order_key = f"@{_key_time(collected_text, collected)}"  # parse_oru adds whose it is
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
+    local = parse_local(collected_text) if collected_text else None
     return ObservationInput(
         result_key=f"{order_key}|{codes[0].code}|{_get(obx, 4)}",
         codes=tuple(c for c in codes if c.code),
@@ -276,6 +277,7 @@ def _observation(
         status=_get(obx, 11),  # empty stays empty: the service rejects an unknown status
         collected_at=collected,
         reported_at=parse_ts(_get(obx, 19), offset),
+        collected_local=local,
     )
 
 
@@ -292,6 +294,15 @@ def _offset(value: str) -> str:
     """The UTC offset of an HL7 time (``+0100``), or "" if it has none."""
     match = _TS.match(value)
     return (match.group(8) or "") if match else ""
+
+
+def parse_local(value: str) -> datetime | None:
+    """An HL7 DTM written without a UTC offset, as a naive local time (None otherwise)."""
+    match = _TS.match(value.strip())
+    if not match or match.group(4) is None or match.group(8) is not None:
+        return None
+    parsed = parse_ts(value, "+0000")  # the same checks; the offset is set aside below
+    return parsed.replace(tzinfo=None) if parsed is not None else None
 
 
 def parse_ts(value: str, default_offset: str = "") -> datetime | None:

@@ -30,9 +30,10 @@ class LabRepository:
         self._conn = conn
         self._staged: StagedBatch | None = None
 
-    async def allowed_sources(self) -> set[SourceKey]:
-        rows = await self._conn.fetch("SELECT application, facility FROM sources")
-        return {(r["application"], r["facility"]) for r in rows}
+    async def allowed_sources(self) -> dict[SourceKey, str | None]:
+        """The allow-list: each sender with the time zone it writes local times in."""
+        rows = await self._conn.fetch("SELECT application, facility, time_zone FROM sources")
+        return {(r["application"], r["facility"]): r["time_zone"] for r in rows}
 
     async def lookup(
         self,
@@ -215,11 +216,16 @@ def _rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-async def add_source(conn: asyncpg.Connection, application: str, facility: str) -> bool:
-    status = await conn.execute(
-        "INSERT INTO lab_ingestion.sources (application, facility) VALUES ($1, $2)"
-        " ON CONFLICT DO NOTHING",
-        application,
-        facility,
-    )
-    return bool(status.endswith(" 1"))
+async def add_source(
+    conn: asyncpg.Connection, application: str, facility: str, time_zone: str | None = None
+) -> bool:
+    """Allow a sender (True if it is new); a time zone given replaces the one kept."""
+    added = await conn.fetchval(
+        """INSERT INTO lab_ingestion.sources (application, facility, time_zone)
+           VALUES ($1, $2, $3)
+           ON CONFLICT (application, facility) DO UPDATE
+              SET time_zone = coalesce(EXCLUDED.time_zone, sources.time_zone)
+           RETURNING xmax = 0""",
+        application, facility, time_zone,
+    )  # fmt: skip
+    return bool(added)

@@ -73,6 +73,9 @@ class ObservationInput:
     status: str = "F"
     collected_at: datetime | None = None
     reported_at: datetime | None = None
+    # a collection time written without a UTC offset, as written (naive): the service reads
+    # it in the sender's configured time zone (``in_site_time``)
+    collected_local: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, tzinfo
 
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import (
@@ -60,6 +62,19 @@ def plan_results(message: LabMessage, params: UnitParameters) -> list[PlannedRes
             RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
         )
     return planned
+
+
+def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage:
+    """Collection times written without an offset, read in the sender's time zone (the
+    offset in force at that local time, clock changes included)."""
+    if all(o.collected_local is None for o in message.observations):
+        return message
+    observations = tuple(
+        o if o.collected_local is None
+        else replace(o, collected_at=o.collected_local.replace(tzinfo=zone).astimezone(UTC))
+        for o in message.observations
+    )  # fmt: skip
+    return replace(message, observations=observations)
 
 
 def needs_earlier_result(message: LabMessage) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ SourceKey = tuple[str, str]
 class BatchContext:
     """What the batch read from the database, and what it will write."""
 
-    allowed: set[SourceKey]
+    allowed: Mapping[SourceKey, str | None]  # allowed senders -> their time zone
     known: set[SourceKey]
     subjects: dict[str, str]
     latest: dict[SourceKey, EarlierResult]  # the head of each key's chain
@@ -35,7 +36,7 @@ class BatchContext:
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
-            set(self.allowed), set(self.known), dict(self.subjects), dict(self.latest),
+            self.allowed, set(self.known), dict(self.subjects), dict(self.latest),
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
         )  # fmt: skip

@@ -24,9 +24,11 @@ also refreshes what is remembered. Corrections and cancellations always take the
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.lab_ingestion.domain.model import (
     Rejected,
@@ -36,6 +38,7 @@ from services.lab_ingestion.domain.model import (
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import (
     check_earlier_results,
+    in_site_time,
     needs_earlier_result,
     plan_results,
 )
@@ -66,7 +69,7 @@ class BatchIngestor:
         self._on_replan = on_replan
         self._hash = hash_identifier
         self._params = params or UnitParameters()
-        self._sources: set[SourceKey] | None = None
+        self._sources: dict[SourceKey, str | None] | None = None
         self._sources_read_at = 0.0
         self._enrolled: dict[str, str] = {}  # HMAC -> subject id, as last read
 
@@ -102,7 +105,9 @@ class BatchIngestor:
         return {c.message.patient_identifier: self._hash(c.message.patient_identifier)
                 for c in ingests if c.message.patient_identifier}  # fmt: skip
 
-    def _assume(self, ingests: list[IngestLabMessage], allowed: set[SourceKey]) -> BatchContext:
+    def _assume(
+        self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, str | None]
+    ) -> BatchContext:
         """A batch context without a read: new messages, the subjects remembered, no
         standing results; the write checks these assumptions."""
         hmacs = self._hmacs(ingests)
@@ -128,7 +133,7 @@ class BatchIngestor:
             hmacs=hmacs,
         )
 
-    async def _allowed_sources(self, uow: Any) -> set[SourceKey]:
+    async def _allowed_sources(self, uow: Any) -> dict[SourceKey, str | None]:
         """The allow-list, re-read at most every few seconds (a new sender is live within
         ``SOURCES_TTL_SECONDS``)."""
         now = time.monotonic()
@@ -196,6 +201,8 @@ class BatchIngestor:
         if subject_id is None:  # not enrolled: discarded before anything of it is kept
             keep_message(context, command, None, 0)
             return IngestOutcome(accepted=True, enrolled=False)
+        if zone := context.allowed.get((message.source_application, message.source_facility)):
+            message = in_site_time(message, site_zone(zone))
         planned = plan_results(message, self._params)
         if not isinstance(planned, Rejected):
             planned = check_earlier_results(message, planned, subject_id, context.latest) or planned
@@ -217,6 +224,11 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
+
+
+@functools.cache
+def site_zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)  # names are checked when a sender is added
 
 
 def _unknown_sender(source: str | None) -> str:

@@ -48,6 +48,7 @@ class FakeDatabase:
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
     cancelled: set[uuid.UUID] = field(default_factory=set)
+    time_zone: str | None = None  # of the sender LIS^HOSP
     lookups: int = 0
     refused: int = 0
     replans: int = 0
@@ -79,8 +80,8 @@ class FakeLabs:
         self._db = db
         self._staged: tuple[Any, ...] = ()
 
-    async def allowed_sources(self) -> set[tuple[str, str]]:
-        return {("LIS", "HOSP")}
+    async def allowed_sources(self) -> dict[tuple[str, str], str | None]:
+        return {("LIS", "HOSP"): self._db.time_zone}
 
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         self._db.lookups += 1
@@ -302,6 +303,35 @@ async def test_a_withdrawal_in_the_batch_of_the_versions_it_withdraws_cancels_th
         assert standing == [], (stored, batch)
         later = await ingest([message("later", status="C", key="K")])
         assert later[0].code is RejectionCode.UNKNOWN_CORRECTED_RESULT
+
+
+async def test_a_local_time_is_read_in_the_senders_zone_across_a_clock_change() -> None:
+    """Drawn 23:30 local on 24 Oct (summer time, +02:00), sent after the change: MSH-7's
+    offset (+01:00) would place it an hour late; the sender's zone places it right."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="Europe/Zurich")
+    local = datetime(2026, 10, 24, 23, 30)
+    command = message("1")
+    observation = dataclasses.replace(
+        command.message.observations[0],
+        collected_at=datetime(2026, 10, 24, 22, 30, tzinfo=UTC),  # as MSH-7's +0100 read it
+        collected_local=local,
+    )
+    lab = dataclasses.replace(command.message, observations=(observation,))
+    await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert db.results[0].collected_at == datetime(2026, 10, 24, 21, 30, tzinfo=UTC)
+
+
+async def test_without_a_zone_for_the_sender_the_message_offset_stands() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    command = message("1")
+    observation = dataclasses.replace(
+        command.message.observations[0],
+        collected_at=datetime(2026, 10, 24, 22, 30, tzinfo=UTC),
+        collected_local=datetime(2026, 10, 24, 23, 30),
+    )
+    lab = dataclasses.replace(command.message, observations=(observation,))
+    await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert db.results[0].collected_at == datetime(2026, 10, 24, 22, 30, tzinfo=UTC)
 
 
 # ---- property: the fast path stores exactly what the careful path alone would ----------

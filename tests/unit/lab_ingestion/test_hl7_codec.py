@@ -849,3 +849,14 @@ def test_formatting_escapes_anywhere_raise_only_hl7_input_error(escape: str, fie
     ])  # fmt: skip
     with contextlib.suppress(Hl7InputError):  # any other exception fails the test
         parse_oru(text)
+
+
+def test_a_collection_time_without_offset_is_also_kept_as_written() -> None:
+    """For the service to read it in the sender's zone (the offset of MSH-7 is the
+    fallback, wrong across a clock change)."""
+    message, _ = parse_oru(crp_order("MRN0001", {3: "FL1"}, obx14="20261024233000"))
+    (observation,) = message.observations
+    assert observation.collected_local == datetime(2026, 10, 24, 23, 30)
+    assert observation.collected_at == datetime(2026, 10, 24, 23, 30, tzinfo=UTC)  # MSH-7 +0000
+    with_offset, _ = parse_oru(crp_order("MRN0001", {3: "FL1"}, obx14="20261024233000+0200"))
+    assert with_offset.observations[0].collected_local is None
