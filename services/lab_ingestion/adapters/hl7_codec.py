@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import hl7
@@ -27,6 +27,7 @@ from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
 )
+from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_local, parse_ts
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,
@@ -41,11 +42,6 @@ __all__ = [
 ]  # fmt: skip
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
-_TS = re.compile(
-    r"^([0-9]{4})([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?"
-    r"(?:\.([0-9]{1,4}))?([+-][0-9]{4})?$"
-)
-_OFFSET = re.compile(r"[+-][0-9]{4}")
 _HEX_RUNS: dict[str, re.Pattern[str]] = {}
 
 
@@ -103,7 +99,7 @@ def parse_oru(
     if not header.control_id:
         raise Hl7InputError(RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header)
     try:
-        patient, observations = _body(parsed, _offset(_get(msh, 7)))
+        patient, observations = _body(parsed, offset_of(_get(msh, 7)))
         if identify is not None and patient:
             observations = _scoped_to(identify(patient)[:16], observations)
         message = LabMessage(
@@ -225,15 +221,6 @@ def _body(message: hl7.Message, offset: str) -> tuple[str | None, list[Observati
     return (_patient_identifier(patients[0]) if patients else None), observations
 
 
-def _key_time(text: str, parsed: datetime | None) -> str:
-    """The instant when the time states its offset (one sample, written in another offset, is
-    the same key); else the text as written: an offset taken from MSH-7 changes with the
-    message (a resend across a clock change), the time as written does not."""
-    if parsed is not None and _OFFSET.search(text):
-        return parsed.isoformat()
-    return text
-
-
 def _scoped_to(whose: str, observations: list[ObservationInput]) -> list[ObservationInput]:
     return [
         replace(o, result_key=f"{o.result_key}|{whose}") if o.result_key.startswith("@") else o
@@ -264,7 +251,7 @@ def _observation(
     else:
         collected_text, collected = order_text, order_time
     if not order_key:  # no order number: the collection time tells one order from the next
-        order_key = f"@{_key_time(collected_text, collected)}"  # parse_oru adds whose it is
+        order_key = f"@{key_time(collected_text, collected)}"  # parse_oru adds whose it is
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
     local = parse_local(collected_text) if collected_text else None
     return ObservationInput(
@@ -288,49 +275,3 @@ def _structured_numeric(obx: hl7.Segment) -> str:
     if separator or second:
         return f"{comparator}{number}{separator}{second}"
     return number if comparator == "=" and number else f"{comparator}{number}"
-
-
-def _offset(value: str) -> str:
-    """The UTC offset of an HL7 time (``+0100``), or "" if it has none."""
-    match = _TS.match(value)
-    return (match.group(8) or "") if match else ""
-
-
-def parse_local(value: str) -> datetime | None:
-    """An HL7 DTM written without a UTC offset, as a naive local time (None otherwise)."""
-    match = _TS.match(value.strip())
-    if not match or match.group(4) is None or match.group(8) is not None:
-        return None
-    parsed = parse_ts(value, "+0000")  # the same checks; the offset is set aside below
-    return parsed.replace(tzinfo=None) if parsed is not None else None
-
-
-def parse_ts(value: str, default_offset: str = "") -> datetime | None:
-    """An HL7 DTM (YYYYMMDDHH[MM[SS[.S]]][+/-ZZZZ]) to an aware datetime in UTC.
-
-    A time without an offset is in the sender's time zone (``default_offset``, the offset of
-    MSH-7); without either it is ambiguous and therefore unusable (None), as is a date alone
-    or a month or day 00: a collection time must be exact for the 72-hour CRP window.
-    """
-    match = _TS.match(value.strip())
-    if not match or match.group(4) is None:
-        return None
-    offset = match.group(8)
-    if offset is None:
-        if not _OFFSET.fullmatch(default_offset):
-            return None
-        offset = default_offset
-    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
-    fraction = match.group(7) or "0"
-    sign = 1 if offset[0] == "+" else -1
-    hours, minutes = int(offset[1:3]), int(offset[3:5])
-    if hours > 14 or minutes > 59:
-        return None
-    try:
-        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-        local = datetime(
-            year, month, day, hour, minute, second, int(fraction.ljust(6, "0")[:6]), tzinfo=tz
-        )
-    except ValueError:
-        return None
-    return local.astimezone(UTC)

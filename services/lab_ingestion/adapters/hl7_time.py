@@ -1,0 +1,67 @@
+"""HL7 v2 times (DTM): to aware UTC datetimes, naive local times, and result-key times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+_TS = re.compile(
+    r"^([0-9]{4})([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?"
+    r"(?:\.([0-9]{1,4}))?([+-][0-9]{4})?$"
+)
+_OFFSET = re.compile(r"[+-][0-9]{4}")
+
+
+def key_time(text: str, parsed: datetime | None) -> str:
+    """The instant when the time states its offset (one sample, written in another offset, is
+    the same key); else the text as written: an offset taken from MSH-7 changes with the
+    message (a resend across a clock change), the time as written does not."""
+    if parsed is not None and _OFFSET.search(text):
+        return parsed.isoformat()
+    return text
+
+
+def offset_of(value: str) -> str:
+    """The UTC offset of an HL7 time (``+0100``), or "" if it has none."""
+    match = _TS.match(value)
+    return (match.group(8) or "") if match else ""
+
+
+def parse_local(value: str) -> datetime | None:
+    """An HL7 DTM written without a UTC offset, as a naive local time (None otherwise)."""
+    match = _TS.match(value.strip())
+    if not match or match.group(4) is None or match.group(8) is not None:
+        return None
+    parsed = parse_ts(value, "+0000")  # the same checks; the offset is set aside below
+    return parsed.replace(tzinfo=None) if parsed is not None else None
+
+
+def parse_ts(value: str, default_offset: str = "") -> datetime | None:
+    """An HL7 DTM (YYYYMMDDHH[MM[SS[.S]]][+/-ZZZZ]) to an aware datetime in UTC.
+
+    A time without an offset is in the sender's time zone (``default_offset``, the offset of
+    MSH-7); without either it is ambiguous and therefore unusable (None), as is a date alone
+    or a month or day 00: a collection time must be exact for the 72-hour CRP window.
+    """
+    match = _TS.match(value.strip())
+    if not match or match.group(4) is None:
+        return None
+    offset = match.group(8)
+    if offset is None:
+        if not _OFFSET.fullmatch(default_offset):
+            return None
+        offset = default_offset
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
+    fraction = match.group(7) or "0"
+    sign = 1 if offset[0] == "+" else -1
+    hours, minutes = int(offset[1:3]), int(offset[3:5])
+    if hours > 14 or minutes > 59:
+        return None
+    try:
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        local = datetime(
+            year, month, day, hour, minute, second, int(fraction.ljust(6, "0")[:6]), tzinfo=tz
+        )
+    except ValueError:
+        return None
+    return local.astimezone(UTC)
