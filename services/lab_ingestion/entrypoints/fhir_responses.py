@@ -71,24 +71,20 @@ def observation_response(outcome: IngestOutcome) -> web.Response:
 
 def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Response:
     """All or nothing: a rejected transaction is one OperationOutcome (422), an accepted one
-    a transaction-response with one entry per request entry."""
+    a transaction-response with one entry per request entry (each Observation's own
+    result: 201 stored, 200 duplicate or patient not enrolled)."""
     if outcome.transient or not outcome.accepted:
         return observation_response(outcome)
-    observations = len(bundle.messages)
-    if outcome.results >= observations:
-        result: tuple[int, Issue] = (201, _info("accepted and stored"))
-    elif outcome.results == 0:
-        text = "accepted; nothing new was stored (already stored, or patient not enrolled)"
-        result = (200, _info(text))
-    else:  # the service layer answers for the transaction as a whole
-        text = (
-            f"accepted; {outcome.results} of the transaction's {observations} results were"
-            " stored (the others were already stored or are for patients not enrolled)"
-        )
-        result = (200, _info(text))
-    patient = (200, _info(PATIENT_TEXT))
-    entries = [patient if e.is_patient else result for e in bundle.entries]
-    return fhir_json(_response_bundle("transaction-response", [(s, [i]) for s, i in entries]))
+    parts = iter(outcome.parts)
+    entries = [
+        (200, [_info(PATIENT_TEXT)]) if e.is_patient else _with_issues(_result(next(parts)))
+        for e in bundle.entries
+    ]
+    return fhir_json(_response_bundle("transaction-response", entries))
+
+
+def _with_issues(result: tuple[int, Issue]) -> tuple[int, list[Issue]]:
+    return result[0], [result[1]]
 
 
 def batch_response(bundle: ParsedBundle, outcomes: Sequence[IngestOutcome | None]) -> web.Response:

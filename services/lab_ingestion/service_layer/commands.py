@@ -57,6 +57,7 @@ class IngestOutcome:
     enrolled: bool = True
     results: int = 0
     transient: bool = False  # nothing was stored because of an internal error: resend
+    parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
 
     @classmethod
     def rejected(cls, code: RejectionCode, reason: str) -> IngestOutcome:

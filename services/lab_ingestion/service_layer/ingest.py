@@ -163,7 +163,7 @@ class BatchIngestor:
     ) -> IngestOutcome:
         """Every message of the transaction, or none: the first rejection undoes the rest."""
         saved = context.snapshot()
-        results = 0
+        results, parts = 0, []
         for message in command.messages:
             single = IngestLabMessage(
                 message, command.redact, command.received_at, check_source=False
@@ -176,7 +176,8 @@ class BatchIngestor:
                 reject(context, single, code, reason)
                 return IngestOutcome.rejected(code, reason)
             results += outcome.results
-        return IngestOutcome(accepted=True, results=results)
+            parts.append(outcome)
+        return IngestOutcome(accepted=True, results=results, parts=tuple(parts))
 
     def _check(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome | None:
         """An early answer for a message (rejection or duplicate), or None to go on."""
@@ -205,7 +206,10 @@ class BatchIngestor:
             message = in_site_time(message, site_zone(zone))
         planned = plan_results(message, self._params)
         if not isinstance(planned, Rejected):
-            planned = check_earlier_results(message, planned, subject_id, context.latest) or planned
+            conflict = check_earlier_results(message, planned, subject_id, context.latest)
+            if conflict is not None and context.assumed:  # decided on assumptions: read first
+                raise StaleBatch("a result key's chain must be read before rejecting")
+            planned = conflict or planned
         if isinstance(planned, Rejected):
             reject(context, command, planned.code, planned.reason)
             return IngestOutcome.rejected(planned.code, planned.reason)

@@ -74,7 +74,8 @@ class FakeSubmit:
         if self.answer is not None:
             return self.answer(command)
         if isinstance(command, IngestTransaction):
-            return IngestOutcome(accepted=True, results=len(command.messages))
+            parts = tuple(IngestOutcome(accepted=True, results=1) for _ in command.messages)
+            return IngestOutcome(accepted=True, results=len(parts), parts=parts)
         return IngestOutcome(accepted=True, results=len(command.message.observations))
 
     @property

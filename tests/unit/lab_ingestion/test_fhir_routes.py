@@ -225,6 +225,20 @@ async def test_a_transaction_response_has_one_entry_per_request_entry_in_order()
     assert statuses(body) == ["201 Created", "200 OK", "201 Created"]
 
 
+async def test_each_observation_of_a_transaction_is_answered_for_itself() -> None:
+    stored, duplicate = (
+        IngestOutcome(accepted=True, results=1),
+        IngestOutcome(accepted=True, duplicate=True),
+    )
+    submit = FakeSubmit(
+        lambda _: IngestOutcome(accepted=True, results=1, parts=(duplicate, stored))
+    )
+    second = observation(identifier=[{"system": "urn:lis", "value": "R-2"}])
+    _, body, _ = await post(submit, "/fhir", bundle("transaction", observation(), second))
+    assert statuses(body) == ["200 OK", "201 Created"]
+    assert "duplicate" in body["entry"][0]["response"]["outcome"]["issue"][0]["diagnostics"]
+
+
 @pytest.mark.parametrize(
     ("outcome", "text"),
     [
