@@ -1,0 +1,116 @@
+"""Copies of removed personal values inside free text, replaced in bounded time.
+
+A redaction removes names, identifiers, birth dates, phones and addresses from their own
+fields; each removed value is also a secret whose copies elsewhere (a note, a narrative, an
+NTE segment) must go. Secrets are matched as whole words (no letter or digit right before or
+after), ignoring case: a name "Rubin" does not hit "Bilirubin", a postal code does not hit a
+value or a timestamp. Numbers of fewer than six digits are everyday values (house numbers,
+postal codes, results) and are not searched for; their own fields are blanked all the same.
+
+Each secret is found with ``str.find`` (linear in the text), never with one regular
+expression of all of them, which backtracks quadratically on adversarial input. A string
+that would need more work than ``MAX_CANDIDATES`` occurrences to check is replaced whole:
+the time stays bounded and nothing personal is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+REDACTED = "[redacted]"
+MIN_LENGTH = 3
+MIN_DIGITS_ONLY = 6
+MAX_SECRETS = 256
+MAX_CANDIDATES = 20_000
+
+Span = tuple[int, int, str]
+
+
+class Scrubber:
+    """Replaces every whole-word copy of a secret (``secret -> replacement``) in a string."""
+
+    def __init__(
+        self,
+        replacements: Mapping[str, str],
+        *,
+        min_length: int = MIN_LENGTH,
+        protected: re.Pattern[str] | None = None,
+    ) -> None:
+        kept: dict[str, str] = {}
+        for secret, replacement in replacements.items():
+            value = secret.strip()
+            if _worth_searching(value, min_length):
+                kept.setdefault(value, replacement)
+        self._secrets = sorted(kept.items(), key=lambda item: len(item[0]), reverse=True)
+        self._too_many = len(self._secrets) > MAX_SECRETS
+        self._protected = protected  # spans never touched (HL7 escape sequences)
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def __call__(self, text: str) -> str:
+        if not self._secrets or len(text) < MIN_LENGTH:
+            return text
+        if self._too_many:
+            return REDACTED
+        spans = self._spans(text)
+        if spans is None:
+            return REDACTED
+        return _replaced(text, spans)
+
+    def _spans(self, text: str) -> list[Span] | None:
+        lowered = text.lower()
+        aligned = len(lowered) == len(text)  # lower() may lengthen a few letters ("İ")
+        taken = bytearray(len(text))
+        if self._protected is not None:
+            for match in self._protected.finditer(text):
+                taken[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
+        spans: list[Span] = []
+        budget = MAX_CANDIDATES
+        for secret, replacement in self._secrets:
+            for haystack, needle in _searches(text, lowered, aligned, secret):
+                start = haystack.find(needle)
+                while start != -1:
+                    budget -= 1
+                    if budget < 0:
+                        return None
+                    end = start + len(needle)
+                    if _whole_word(text, start, end) and not any(taken[start:end]):
+                        spans.append((start, end, replacement))
+                        taken[start:end] = b"\x01" * (end - start)
+                    start = haystack.find(needle, start + 1)
+        return spans
+
+
+def _worth_searching(value: str, min_length: int) -> bool:
+    if len(value) < min_length or not any(c.isalnum() for c in value):
+        return False
+    return not (value.isdigit() and len(value) < MIN_DIGITS_ONLY)
+
+
+def _searches(text: str, lowered: str, aligned: bool, secret: str) -> list[tuple[str, str]]:
+    folded = secret.lower()
+    if aligned and len(folded) == len(secret):
+        return [(lowered, folded)]
+    # case folding changes lengths here: search the text as written, in the usual cases
+    return [(text, variant) for variant in dict.fromkeys((secret, secret.upper(), folded))]
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not before.isalnum() and not after.isalnum()
+
+
+def _replaced(text: str, spans: list[Span]) -> str:
+    if not spans:
+        return text
+    parts: list[str] = []
+    position = 0
+    for start, end, replacement in sorted(spans):
+        parts.append(text[position:start])
+        parts.append(replacement)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
