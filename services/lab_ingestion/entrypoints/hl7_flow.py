@@ -53,6 +53,12 @@ class Hl7Acknowledger:
 
     async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
         """The ACK code (AA, AE, AR) and the ACK message for one inbound message."""
+        code, ack, _ = await self.acknowledge_outcome(raw, channel)
+        return code, ack
+
+    async def acknowledge_outcome(self, raw: bytes, channel: Channel) -> tuple[str, str, bool]:
+        """As ``acknowledge``, and whether nothing was stored because the service failed
+        (an AR to resend, which HTTP answers 503)."""
         text = decode(raw)
         received_at = utc_now()
         try:
@@ -62,11 +68,11 @@ class Hl7Acknowledger:
         command = IngestLabMessage(message, lambda: redact(text, self._hash), received_at)
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
-        return self._ack(header, outcome)
+        return (*self._ack(header, outcome), outcome.transient)
 
     async def _reject(
         self, text: str, error: Hl7InputError, channel: Channel, received_at: datetime
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, bool]:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
@@ -77,7 +83,7 @@ class Hl7Acknowledger:
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, "unknown", outcome)
-        return self._ack(header, outcome)
+        return (*self._ack(header, outcome), outcome.transient)
 
     async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
         """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""

@@ -94,8 +94,8 @@ class LabRoutes:
         except UnreadableBody as error:
             source = f"{request[PRINCIPAL_KEY].name}^http"
             return await self._unreadable_problem(Channel.HL7_HTTP, error, source)
-        code, ack = await self._acknowledger.acknowledge(raw, Channel.HL7_HTTP)
-        if code == "AR" and _internal_error(ack):
+        code, ack, failed = await self._acknowledger.acknowledge_outcome(raw, Channel.HL7_HTTP)
+        if failed:
             return web.Response(text=ack, status=503, content_type=ER7, headers=fhir.RETRY_AFTER)
         return web.Response(text=ack, status=HL7_STATUS.get(code, 400), content_type=ER7)
 
@@ -257,15 +257,6 @@ class LabRoutes:
         return await self._record_rejection(
             channel, RejectionCode.MALFORMED, error.reason, "", source
         )
-
-
-def _internal_error(ack: str) -> bool:
-    """An ACK whose ERR-3 is HL7 table 0357 code 207, Application internal error."""
-    for segment in ack.split("\r"):
-        fields = segment.split("|")
-        if fields[0] == "ERR" and len(fields) > 3:
-            return fields[3].split("^")[0] == "207"
-    return False
 
 
 def _unavailable_problem() -> web.Response:

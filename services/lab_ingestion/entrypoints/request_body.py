@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 
 class UnreadableBody(Exception):
@@ -36,6 +37,11 @@ async def read_body(request: web.Request) -> bytes:
         told = f" (Content-Length {declared})" if declared is not None else ""
         limit = request.client_max_size
         raise UnreadableBody(413, f"body is larger than the limit of {limit} bytes{told}") from None
+    except RequestPayloadError as error:  # e.g. a corrupt gzip Content-Encoding
+        raise UnreadableBody(
+            400,
+            f"body could not be read ({type(error).__name__}: bad transfer or content encoding)",
+        ) from None
 
 
 def decode_json(raw: bytes) -> Any:

@@ -88,14 +88,15 @@ class FakeSubmit:
 
 
 class FakeAcknowledger(Hl7Acknowledger):
-    """Answers every HL7 message with the given ACK."""
+    """Answers every HL7 message with the given ACK (``failed``: the service failed)."""
 
-    def __init__(self, code: str, ack: str) -> None:  # nothing of the real one is needed
+    def __init__(self, code: str, ack: str, failed: bool = False) -> None:  # nothing else
         self.code = code
         self.ack = ack
+        self.failed = failed
 
-    async def acknowledge(self, raw: bytes, channel: object) -> tuple[str, str]:
-        return self.code, self.ack
+    async def acknowledge_outcome(self, raw: bytes, channel: object) -> tuple[str, str, bool]:
+        return self.code, self.ack, self.failed
 
 
 @contextlib.asynccontextmanager

@@ -121,8 +121,8 @@ async def test_an_internal_error_ack_on_post_hl7_is_503() -> None:
     header = Header(sending_application="LIS", sending_facility="HOSP", control_id="C1")
     internal = build_ack(header, "AR", text="resend", control_id="A1")
     malformed = build_ack(header, "AR", text="bad", error=RejectionCode.MALFORMED, control_id="A2")
-    for ack, status in ((internal, 503), (malformed, 400)):
-        async with lab_client(FakeSubmit(), FakeAcknowledger("AR", ack)) as client:
+    for ack, failed, status in ((internal, True, 503), (malformed, False, 400)):
+        async with lab_client(FakeSubmit(), FakeAcknowledger("AR", ack, failed)) as client:
             response = await client.post("/v1/hl7", data=b"MSH|...", headers=LAB)
             assert response.status == status
             assert await response.text() == ack
@@ -143,6 +143,25 @@ async def test_post_hl7_answers_503_when_the_service_failed() -> None:
         assert response.status == 503
         assert "Retry-After" in response.headers
         assert "\rMSA|AR|C1|" in await response.text()
+
+
+@pytest.mark.parametrize("version", ["2.3", "2.4", "2.5.1"])
+async def test_post_hl7_answers_503_when_the_service_failed_in_every_version(version: str) -> None:
+    """Before 2.5 the ACK's error code is in ERR-1, not ERR-3: reading the ACK missed it."""
+    async with lab_client(FakeSubmit(error=RuntimeError("database is down"))) as client:
+        message = HL7.replace("|P|2.5.1\r", f"|P|{version}\r")
+        response = await client.post("/v1/hl7", data=message.encode(), headers=LAB)
+        assert response.status == 503
+
+
+@pytest.mark.parametrize("path", ["/v1/hl7", "/fhir/Observation", "/fhir", "/v1/lab-results"])
+async def test_a_corrupt_compressed_body_is_a_400_and_kept(path: str) -> None:
+    submit = FakeSubmit()
+    async with lab_client(submit) as client:
+        headers = {**LAB, "Content-Encoding": "gzip", "Content-Type": "application/json"}
+        response = await client.post(path, data=b"\x1f\x8b not gzip at all", headers=headers)
+        assert response.status == 400
+    assert len(submit.rejections) == 1
 
 
 @pytest.mark.parametrize("code", list(RejectionCode))
