@@ -94,8 +94,10 @@ def validate_resource(model: type[M], data: object, where: str) -> M:
 def _issues(exc: ValidationError, where: str) -> list[Issue]:
     issues = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        kind = err["type"]
+        kind, loc = err["type"], list(err["loc"])
+        if kind == "extra_forbidden" and loc:  # an unknown element's name may be PHI
+            loc[-1] = "<unknown element>"
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
         code = "required" if kind == "missing" else "invalid"
         if kind in _STRUCTURE_ERRORS or kind.endswith("_type"):
             code = "structure"

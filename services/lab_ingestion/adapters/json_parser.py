@@ -206,18 +206,32 @@ class _JsonRedactor:
         return result
 
     def patient(self, value: object) -> Any:
-        if isinstance(value, str) and value:  # a bare identifier: hashed wherever it occurs
-            self.secrets.hashed(value, self.hash_identifier)
-            return None
+        """Only the identifier, hashed; a bare identifier (a string or a number) is hashed
+        wherever it occurs and not kept, nor is anything else in place of the object."""
         if not isinstance(value, dict):
-            return self.scalar(value, "patient")
+            if value is not None and not _is_identifier(value):
+                self.dropped.append("patient")
+            self.identifiers(value)
+            return None
         kept: dict[str, Any] = {}
         for key, item in value.items():
-            if key in _PATIENT_KEPT and isinstance(item, str) and item:
-                kept[key] = self.secrets.hashed(item, self.hash_identifier)
+            if key in _PATIENT_KEPT and _is_identifier(item):
+                kept[key] = self.secrets.hashed(str(item), self.hash_identifier)
             else:  # every patient detail but the identifier is PHI
                 self.drop(key, item, "patient.", phi=True)
+                self.identifiers(item, strings=key in _PATIENT_KEPT)
         return kept
+
+    def identifiers(self, value: object, *, strings: bool = True) -> None:
+        """Every identifier-like value below ``value`` (numbers; strings too if told) is
+        replaced by its keyed hash wherever else it occurs."""
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            for item in value:
+                self.identifiers(item, strings=strings)
+        elif _is_identifier(value) and (strings or not isinstance(value, str)):
+            self.secrets.hashed(str(value), self.hash_identifier)
 
     def fields(self, value: object, known: frozenset[str], where: str) -> Any:
         if not isinstance(value, dict):
@@ -243,3 +257,10 @@ class _JsonRedactor:
         self.dropped.append(f"{prefix}{key}"[:100])
         if phi or is_phi_field(str(key)):
             self.secrets.strings(value, as_name="name" in str(key).lower())
+
+
+def _is_identifier(value: object) -> bool:
+    """A non-empty string or a number (a hospital identifier may be sent as either)."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)

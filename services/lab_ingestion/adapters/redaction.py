@@ -5,17 +5,20 @@ A rejected input is kept for inspection and replay, but never with a person's id
 the hospital identifier is replaced by its keyed hash and demographics are dropped, and
 every removed value (names, reference displays, birth dates, phones, identifiers) becomes a
 secret: any copy of it found in another string of the payload (a note, a narrative, a
-message id) is replaced too, whatever its case. Every redaction is best effort on malformed
-input and never raises.
+message id) is replaced too, as a whole word, whatever its case. Every redaction is best
+effort on malformed input and never raises.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
+
+from services.lab_ingestion.adapters.scrub import Scrubber
 
 REDACTED = "[redacted]"
 _MIN_SECRET = 3
@@ -37,65 +40,37 @@ def copy_json(node: object) -> Any:
 
 
 def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
-    """Replace every occurrence (any case) of a secret of 3+ characters inside any string.
+    """Replace every whole-word copy (any case) of a secret of 3+ characters in any string.
 
-    The secrets are matched by one regular expression shaped as a trie, so the time per
-    character does not grow with their number. A pathological set of secrets raises
-    ``RecursionError``, on which the callers keep nothing.
+    Matching is by ``Scrubber``: bounded, linear time (a pathological string is replaced
+    whole), whole words only ("Rubin" leaves "Bilirubin" alone). A string equal to a
+    replacement (an identifier's hash) is left as it is, and a hash inside a longer string
+    is matched as itself, so that no name is found inside it. A number whose digits are a
+    secret (an identifier sent as a number) becomes its replacement.
     """
-    found = [s for s in secrets if len(s) >= _MIN_SECRET]
+    found = {s: r for s, r in secrets.items() if len(s.strip()) >= _MIN_SECRET}
     if not found:
         return node
-    # a hash already in the text is matched as itself, so that no name is found inside it
-    kept = [r for r in set(secrets.values()) if r != REDACTED and len(r) >= _MIN_SECRET]
-    replacements = {r.lower(): r for r in kept}
-    for secret in found:
-        replacements.setdefault(secret.lower(), secrets[secret])
-    pattern = re.compile(_trie_pattern(replacements), re.IGNORECASE)
     keep = set(secrets.values())
-
-    def replace(match: re.Match[str]) -> str:
-        return replacements.get(match.group(0).lower(), REDACTED)
+    replacements = {r: r for r in keep if r != REDACTED and len(r) >= _MIN_SECRET}
+    for secret, replacement in found.items():
+        replacements.setdefault(secret, replacement)
+    scrub = Scrubber(replacements)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             return {key: walk(item) for key, item in value.items()}
         if isinstance(value, list):
             return [walk(item) for item in value]
-        if isinstance(value, str) and value not in keep:
-            return pattern.sub(replace, value)
+        if isinstance(value, str):
+            return value if value in keep else scrub(value)
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            text = str(value)
+            scrubbed = scrub(text)
+            return value if scrubbed == text else scrubbed
         return value
 
     return walk(node)
-
-
-_END = ""  # marks the end of a word in a trie node
-
-
-def _trie_pattern(words: Iterable[str]) -> str:
-    """A regular expression matching any of ``words``, the longest where several match."""
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[_END] = {}
-    return _node_pattern(trie)
-
-
-def _node_pattern(node: dict[str, Any]) -> str:
-    branches = []
-    for first in sorted(c for c in node if c != _END):
-        text, child = re.escape(first), node[first]
-        while len(child) == 1 and _END not in child:  # a run without a choice: one literal
-            ((char, child),) = child.items()
-            text += re.escape(char)
-        branches.append(text + _node_pattern(child))
-    if not branches:
-        return ""
-    if _END in node:  # a word may end here: the longer match is tried first (greedy)
-        return f"(?:{'|'.join(branches)})?"
-    return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
 
 
 class Secrets(dict[str, str]):
@@ -120,6 +95,8 @@ class Secrets(dict[str, str]):
             for part in _NAME_PART.findall(value):
                 if len(part.strip(".'-")) >= _MIN_SECRET and part.lower() not in _NOT_A_NAME:
                     self.setdefault(part, REDACTED)
+                    # also as often written without its marks ("İbrahim" as "IBRAHIM")
+                    self.setdefault(_plain_letters(part), REDACTED)
 
     def strings(self, node: object, *, as_name: bool) -> None:
         """Every string below a removed node."""
@@ -138,6 +115,17 @@ class Secrets(dict[str, str]):
         if self.get(value, REDACTED) == REDACTED:
             self[value] = hash_identifier(value)
         return self[value]
+
+
+_UNMARKED = str.maketrans(
+    {"\u0131": "i", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"}
+)
+
+
+def _plain_letters(text: str) -> str:
+    """``text`` without diacritics: "İbrahim" -> "Ibrahim", "Müller" -> "Muller"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def dump_json(value: Any) -> str:

@@ -230,6 +230,28 @@ def test_redact_patient_given_as_a_bare_string() -> None:
     assert MRN not in json.dumps(redacted)
 
 
+@pytest.mark.parametrize("patient", [47110815, [47110815], {"identifier": 47110815}])
+def test_redact_a_patient_identifier_sent_as_a_number_is_hashed(patient: object) -> None:
+    payload = body()
+    payload["patient"] = patient
+    payload["message_id"] = "LAB-47110815"
+    payload["results"][0]["result_id"] = 47110815
+    redacted = redact_json(payload, hash_identifier)
+    assert "47110815" not in json.dumps(redacted)
+    assert redacted["message_id"] == f"LAB-{hash_identifier('47110815')}"
+    assert redacted["results"][0]["result_id"] == hash_identifier("47110815")
+    assert redacted.get("patient", {}) in ({}, {"identifier": hash_identifier("47110815")})
+
+
+def test_redact_numbers_among_patient_details_are_hashed_wherever_they_occur() -> None:
+    payload = body()
+    payload["patient"] |= {"phone": 41791234567, "ids": {"insurance": "80756012345678"}}
+    payload["message_id"] = "call 41791234567 / 80756012345678"
+    redacted = redact_json(payload, hash_identifier)
+    for phi in ("41791234567", "80756012345678"):
+        assert phi not in json.dumps(redacted), phi
+
+
 @pytest.mark.parametrize("payload", [None, [], "x", 1, [body()]])
 def test_redact_non_object_gives_empty_object(payload: object) -> None:
     assert redact_json(payload, hash_identifier) == {}
