@@ -5,14 +5,26 @@ A rejected message is kept for inspection and replay without the patient's ident
 is replaced by the keyed hash of the patient's identifier, the other identifying PID fields
 are blanked, segments about other people (next of kin, guarantor, insured, merged patient)
 are dropped, and every other copy of a removed name, identifier, birth date, phone or
-address found elsewhere in the message (NTE text, OBR fields, OBX-5 comments) is replaced.
+address found elsewhere in the message (NTE text, OBR fields, OBX-5 comments) is replaced,
+as a whole word in any case, by ``scrub.Scrubber`` in bounded time (numbers of fewer than six
+digits are not searched for: a postal code 8000 must not hit a result 8000 or a timestamp).
 Works line by line on any text, parseable or not, and never raises.
+
+Also searched for: a birth date YYYYMMDD as ``YYYY-MM-DD`` and ``DD.MM.YYYY``, and a phone as
+its digits only (``079 123 45 67`` -> ``0791234567``). Limits: a birth date inside a longer
+number (a timestamp) is not found; a phone written with a country code (``+41 79 123 45 67``)
+is not turned into its national form (``079...``) nor the other way round; other spellings
+(``4 March 1961``, ``079-123 45 67``) are not found. Where the scrubber gives up (more than
+``scrub.MAX_SECRETS`` secrets, or too many candidate copies in a few KB of fields), those
+fields are replaced whole: nothing personal is kept, at the cost of the clinical text.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from services.lab_ingestion.adapters.scrub import REDACTED, Scrubber
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 MEDICAL_RECORD_NUMBER = "MR"  # HL7 table 0203 identifier type code (CX-5)
@@ -42,28 +54,45 @@ def choose_identifier(candidates: Iterable[tuple[str, str]]) -> str | None:
 _BLANKED_PID_FIELDS = (2, 4, 5, 6, 7, 9, 11, 12, 13, 14, 18, 19, 20, 21, 23, 29)
 # Segments about the patient's relatives, guarantor, insurance or a merged record.
 _DROPPED_SEGMENTS = frozenset({"NK1", "GT1", "IN1", "IN2", "IN3", "MRG"})
-# Where the values whose copies are scrubbed from the rest of the message are read.
-_NAME_FIELDS = {"PID": (5, 6, 9), "NK1": (2,), "GT1": (3,), "IN1": (16,), "MRG": (7,)}
-_IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "MRG": (1, 2, 3, 4, 5, 6)}
-_DATE_FIELDS = {"PID": (7, 29)}
-_ADDRESS_FIELDS = {"PID": (11,)}  # street, other designation, city, postal code
-_PHONE_FIELDS = {"PID": (13, 14)}  # XTN-1 (v2.3 number), XTN-7 (local), XTN-12 (unformatted)
-_REDACTED = "[redacted]"
+# Where the values whose copies are scrubbed from the rest of the message are read (v2.5.1):
+# NK1 name, mother's maiden name, contact person; GT1 guarantor, spouse, contact person;
+# IN1 insured; IN2 Medicaid case name, military sponsor; MRG prior name.
+_NAME_FIELDS = {"PID": (5, 6, 9), "NK1": (2, 26, 30), "GT1": (3, 4, 30), "IN1": (16,),
+                "IN2": (7, 9), "MRG": (7,)}  # fmt: skip
+# NK1 employee number, identifiers, contact's SSN; GT1 number, SSN, employee id; IN1
+# insured's group employee id, policy number, insured's id; IN2 employee id, SSN, Medicare,
+# Medicaid and military numbers; MRG prior identifiers.
+_IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "NK1": (12, 33, 37),
+                      "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
+                      "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
+_DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
+# Street, other designation, city, postal code.
+_ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
+# XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
+_PHONE_FIELDS = {"PID": (13, 14), "NK1": (5, 6, 31, 40, 41), "GT1": (6, 7, 31)}
 _SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c"
+_BATCH = 4096  # characters of fields scrubbed in one call
+# Searched as their usual letter: capital I with dot (whose lower case is two characters),
+# dotless i, long s, sigma (lower case would make a final one); the text keeps them.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u03c2": "\u03c3",
+                       "\u03a3": "\u03c3"})  # fmt: skip
+# HL7 escape sequences, never broken by a replacement: \T\, \XC2B5\, \.br\, \H\ ...
+_KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
 
 
 def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     """The message without identifying data: PID-3 replaced by ``HMAC:`` and the keyed hash
     of the patient's identifier; PID-2/4/5/6/7/9/11/12/13/14/18/19/20/21/23/29 blanked; NK1,
     GT1, IN1-3 and MRG segments dropped; every other occurrence of a removed value replaced
-    (names case-insensitively as whole words, so ``LE`` does not hit ``LENA``)."""
+    case-insensitively as a whole word (``LE`` does not hit ``LENA``, ``8000`` not
+    ``18000``), a copy of the hashed identifier by its hash."""
     separators = _separators(text)
     field = separators[0]
     segments = [
         (line[:3].upper(), line.split(field))
         for line in (raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r"))
     ]
-    secrets: dict[str, str] = {}
+    secrets: dict[str, tuple[str, str]] = {}  # lower case -> (value, replacement)
     for name, fields in segments:
         if name == "PID" and len(fields) > 3 and fields[3]:
             candidates = list(_identifier_candidates(fields[3], separators))
@@ -75,21 +104,91 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
                 _add(secrets, value, 3)
             fields[3] = hashed
         _collect_secrets(name, fields, separators, secrets)
-    scrub = _scrubber(secrets, separators[3])
-    out = []
-    for name, fields in segments:
-        if name in _DROPPED_SEGMENTS:
-            continue
+    kept = [(name, fields) for name, fields in segments if name not in _DROPPED_SEGMENTS]
+    scrubbed: list[tuple[list[str], int]] = []  # (fields, index) of every value to scrub
+    for name, fields in kept:
         if name == "PID":
             for index in _BLANKED_PID_FIELDS:
                 if len(fields) > index:
                     fields[index] = ""
         first = 2 if name == "MSH" else 1  # MSH-1/MSH-2 are the separators themselves
-        for index in range(first, len(fields)):
-            if fields[index] and not (name == "PID" and index == 3):
-                fields[index] = scrub(fields[index])
-        out.append(field.join(fields))
-    return "\r".join(out)
+        scrubbed.extend(
+            (fields, index)
+            for index in range(first, len(fields))
+            if fields[index] and not (name == "PID" and index == 3)
+        )
+    protected = re.compile(f"{re.escape(separators[3])}{_KEPT_ESCAPES}{re.escape(separators[3])}")
+    markers = _markers(text, [replacement for _, replacement in secrets.values()])
+    scrubber = Scrubber(
+        {
+            value: markers.get(replacement, "") * len(value)
+            for value, replacement in secrets.values()
+        },
+        min_length=2,
+        protected=protected,
+    )
+    if scrubber and "" in markers.values():
+        for fields, index in scrubbed:  # adversarial: no character left to mark copies with
+            fields[index] = REDACTED
+    elif scrubber:
+        runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
+        replacements = {marker: replacement for replacement, marker in markers.items()}
+        _scrub_in_batches(scrubbed, lambda value: _replaced(value, scrubber, runs, replacements))
+    return "\r".join(field.join(fields) for _, fields in kept)
+
+
+def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
+    """A character the message does not hold for each replacement (none when there are
+    too few such characters left)."""
+    used = set(text)
+    free = (c for c in map(chr, range(0xE000, 0xF900)) if c not in used)  # private use
+    return {replacement: next(free, "") for replacement in dict.fromkeys(replacements)}
+
+
+def _replaced(
+    text: str, scrubber: Scrubber, runs: re.Pattern[str], replacements: Mapping[str, str]
+) -> str:
+    """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
+    (same length), where it writes the replacement's marker over each copy it finds; the
+    marked runs are then replaced in the original text, whose other characters are kept."""
+    marked = scrubber(text.translate(_FOLD))
+    if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
+        return REDACTED
+    pieces: list[str] = []
+    position = 0
+    for run in runs.finditer(marked):
+        pieces += (text[position : run.start()], replacements[run.group()[0]])
+        position = run.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _scrub_in_batches(values: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
+    """Scrub the values a few thousand characters at a time: one call per value would cost
+    values x secrets. A long value is a batch of its own, so that a batch the scrubber gives
+    up on (replaced whole) takes no unrelated field with it."""
+    batch: list[tuple[list[str], int]] = []
+    size = 0
+    for fields, index in values:
+        length = len(fields[index]) + 1
+        if batch and size + length > _BATCH:
+            _scrub_batch(batch, scrub)
+            batch, size = [], 0
+        batch.append((fields, index))
+        size += length
+    if batch:
+        _scrub_batch(batch, scrub)
+
+
+def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
+    """The values joined by \\r, which no secret holds and which is no letter or digit, so
+    that a match never spans two values; padded, so that the text is never too short."""
+    joined = "\r".join(fields[index] for fields, index in batch)
+    out = scrub(f"\r{joined}\r").split("\r")[1:-1]
+    if len(out) != len(batch):  # given up on: nothing of the batch is kept
+        out = [REDACTED] * len(batch)
+    for (fields, index), value in zip(batch, out, strict=True):
+        fields[index] = value
 
 
 def _separators(text: str) -> tuple[str, str, str, str, str]:
@@ -120,7 +219,7 @@ def _collect_secrets(
     name: str,
     fields: list[str],
     separators: tuple[str, str, str, str, str],
-    secrets: dict[str, str],
+    secrets: dict[str, tuple[str, str]],
 ) -> None:
     """Record the values this segment holds that must not appear anywhere else."""
 
@@ -140,51 +239,28 @@ def _collect_secrets(
     for value in values(_IDENTIFIER_FIELDS, (0,)):
         _add(secrets, value, 3)
     for value in values(_DATE_FIELDS, (0,)):
-        if len(value) >= 8:  # YYYYMMDD[HHMM...]: the value, and the date within it
-            _add(secrets, value, 8)
-            _add(secrets, value[:8], 8)
+        day = value[:8]
+        if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]
+            for variant in (value, day, f"{day[:4]}-{day[4:6]}-{day[6:]}",
+                            f"{day[6:]}.{day[4:6]}.{day[:4]}"):  # fmt: skip
+                _add(secrets, variant, 8)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)
-    for value in values(_PHONE_FIELDS, (0, 6, 11)):
+    for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
+        _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
 
 
 def _add(
-    secrets: dict[str, str], value: str, min_length: int, replacement: str = _REDACTED
+    secrets: dict[str, tuple[str, str]],
+    value: str,
+    min_length: int,
+    replacement: str = REDACTED,
 ) -> None:
-    """A value to scrub: long enough not to hit unrelated text, never only punctuation."""
-    if len(value) >= min_length and any(c.isalnum() for c in value):
-        secrets.setdefault(value, replacement)
-
-
-_KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
-
-
-def _scrubber(secrets: dict[str, str], escape: str) -> Callable[[str], str]:
-    """Replace every occurrence of a secret. Values with a digit (identifiers, dates, phones,
-    street addresses) are replaced wherever they occur; the rest (names, towns) as whole
-    words; both ignoring case. Escape sequences (``\\T\\``, ``\\XC2B5\\``, ``\\.br\\``) are
-    kept intact, so that a two-letter name never breaks one."""
-    anywhere = sorted((s for s in secrets if len(s) >= 4 and any(c.isdigit() for c in s)),
-                      key=len, reverse=True)  # fmt: skip
-    words = sorted((s for s in secrets if s not in anywhere), key=len, reverse=True)
-    if not anywhere and not words:
-        return lambda value: value
-    replacements: dict[str, str] = {}
-    for secret, replacement in secrets.items():
-        if replacement != _REDACTED or secret.lower() not in replacements:
-            replacements[secret.lower()] = replacement
-    esc = re.escape(escape)
-    alternatives = [f"(?P<escape>{esc}{_KEPT_ESCAPES}{esc})"]
-    if anywhere:
-        alternatives.append("|".join(re.escape(s) for s in anywhere))
-    if words:
-        alternatives.append(r"(?<!\w)(?:" + "|".join(re.escape(s) for s in words) + r")(?!\w)")
-    pattern = re.compile("|".join(alternatives), re.IGNORECASE)
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group("escape"):
-            return match.group(0)
-        return replacements.get(match.group(0).lower(), _REDACTED)
-
-    return lambda value: pattern.sub(replace, value)
+    """A value to scrub: long enough not to hit unrelated text, never only punctuation. A
+    value met again in another case keeps its first replacement, unless it is the hash."""
+    value = value.strip().translate(_FOLD)  # the text is searched folded the same way
+    key = value.lower()
+    long_enough = len(value) >= min_length and any(c.isalnum() for c in value)
+    if long_enough and (key not in secrets or replacement != REDACTED):
+        secrets[key] = (value, replacement)

@@ -188,10 +188,8 @@ def test_redact_scrubs_copies_of_identifiers_everywhere(
         seg("NTE", {1: "1", 3: f"{noise} MRN {mrn}; DOB {birth}."}),
     ], sep)  # fmt: skip
     out = redact(text, fake_hash)
-    for secret in (mrn, birth):
-        assert secret not in out
-    for name in (family, given_name):  # as a word: "BR" may stay in "OBR"
-        assert not re.search(rf"(?<!\w){name}(?!\w)", out, re.IGNORECASE), name
+    for secret in (mrn, birth, family, given_name):  # as a word: "BR" may stay in "OBR"
+        assert not re.search(rf"(?<![^\W_]){secret}(?![^\W_])", out, re.IGNORECASE), secret
     assert out.split("\r")[1].startswith(f"PID|1||HMAC:{HASH}")
 
 
@@ -279,7 +277,7 @@ def test_redact_scrubs_copies_in_nte_obr_and_obx() -> None:
                     5: f"Called Mrs Doefamily (dob {PHI['birth']}) at {PHI['home_phone']}"}),
         seg("NTE", {1: "1", 3: f"Janegiven lives at {PHI['street']}, {PHI['city']} "
                                f"{PHI['postcode']}; kin {PHI['kin']}"}),
-        seg("NTE", {1: "2", 3: f"birth time {PHI['birth']}0830 maiden name {PHI['maiden']}"}),
+        seg("NTE", {1: "2", 3: f"birth time {PHI['birth']} 0830 maiden name {PHI['maiden']}"}),
         seg("NK1", {1: "1", 2: f"{PHI['kin']}^JOHN", 3: "SPO"}),
     ])  # fmt: skip
     out = redact(text, fake_hash)
@@ -365,3 +363,179 @@ def test_every_rejection_has_its_own_error_code_never_internal_error(code: Rejec
         ack = build_ack(Header(control_id="X", version=version), "AE", text="t", error=code,
                         control_id="A")  # fmt: skip
         assert "207" not in ack.split("\r")[2], (code, ack)
+
+
+# --- Scrubbing in bounded time, by whole words ---------------------------------------------
+
+
+def test_redact_of_an_adversarial_name_of_a_few_hundred_kb_finishes() -> None:
+    """PID-5 "A A A ... B" made the old single regular expression quadratic (11 s for
+    256 KB). No time is asserted: a regression shows as a test that hangs."""
+    name = "A " * 150_000 + "B"
+    text = join([
+        msh(),
+        seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR", 5: name}),
+        seg("NTE", {1: "1", 3: f"x {name} y"}),
+        seg("NTE", {1: "2", 3: "A " * 150_000}),
+        *OBX_LINES,
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    lines = out.split("\r")
+    assert lines[1].split("|")[5] == ""
+    assert lines[2] == "NTE|1||x [redacted] y"
+    assert "B" not in lines[3]
+    assert lines[4:] == OBX_LINES
+
+
+def test_redact_of_many_secrets_and_many_fields_finishes() -> None:
+    kin = [seg("NK1", {1: str(i), 2: f"KIN{i:03d}X^GIVEN{i:03d}Y"}) for i in range(120)]
+    notes = [seg("NTE", {1: str(i), 3: f"note {i} KIN{i % 120:03d}X ok"}) for i in range(8000)]
+    out = redact(join([msh(), PHI_PID, *kin, *notes]), fake_hash)
+    lines = out.split("\r")
+    assert len(lines) == 2 + len(notes)
+    assert lines[2] == "NTE|0||note 0 [redacted] ok"
+    assert lines[-1] == "NTE|7999||note 7999 [redacted] ok"
+
+
+def test_redact_keeps_results_ranges_and_times_that_contain_a_short_postal_code() -> None:
+    """A PID-11 postal code 8000 used to be replaced anywhere: in OBX-5, in a range and
+    inside OBR-7/OBX-14 timestamps. Numbers of fewer than six digits are not searched."""
+    kept = [
+        seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 7: "20261120080000+0100"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "777-3^Platelets^LN", 5: "8000", 6: "10*9/L",
+                    7: "1800-8000", 11: "F", 14: "20261120080000+0100"}),
+        seg("NTE", {1: "1", 3: "range 1800-8000, drawn 202611200800, 8000 /uL"}),
+    ]  # fmt: skip
+    pid = seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR", 5: "MUSTER^ANNA", 7: "19610304",
+                      11: "Bahnhofstrasse 1^^Zuerich^^8000^CH"})  # fmt: skip
+    out = redact(join([msh(), pid, *kept]), fake_hash)
+    lines = out.split("\r")
+    assert lines[1].split("|")[11] == ""  # the postal code's own field is still blanked
+    assert lines[2:] == kept
+
+
+# --- Copies of values from NK1, IN1 and GT1 --------------------------------------------------
+
+RELATED = {
+    "nk1_street": "12 KIN ROAD",
+    "nk1_city": "KINTOWN",
+    "nk1_postcode": "KT1 9ZZ",
+    "nk1_phone": "0777-000-111",
+    "nk1_business_phone": "0777-000-222",
+    "nk1_employee_number": "EMP-4411",
+    "nk1_identifier": "KINID-5566",
+    "contact_street": "3 CONTACT LANE",
+    "contact_phone": "0777-000-333",
+    "in1_policy": "POLICY123456",
+    "in1_insured_id": "INSURED-ID-778899",
+    "in1_group_emp_id": "GRPEMP-9911",
+    "in1_street": "5 INSURED WAY",
+    "in1_city": "INSTOWN",
+    "gt1_number": "GUAR-NO-3344",
+    "gt1_street": "9 GUARANTOR ROAD",
+    "gt1_phone": "0113-555-0777",
+    "gt1_business_phone": "0113-555-0888",
+    "gt1_ssn": "987-65-4321",
+    "gt1_employee_id": "GEMP-2233",
+}
+
+
+def test_redact_scrubs_copies_of_nk1_in1_and_gt1_addresses_phones_and_identifiers() -> None:
+    r = RELATED
+    text = join([
+        msh(), PHI_PID,
+        seg("NK1", {1: "1", 2: "KINSMAN^JOHN", 3: "SPO",
+                    4: f"{r['nk1_street']}^^{r['nk1_city']}^^{r['nk1_postcode']}^GB",
+                    5: r["nk1_phone"], 6: r["nk1_business_phone"], 12: r["nk1_employee_number"],
+                    30: "CONTACTNAME^CARL", 31: r["contact_phone"],
+                    32: f"{r['contact_street']}^^CONTOWN", 33: f"{r['nk1_identifier']}^^^NHS^NH"}),
+        seg("IN1", {1: "1", 2: "PLAN9", 3: "INSCO^^^X", 10: r["in1_group_emp_id"],
+                    16: "INSUREDNAME^IVY", 19: f"{r['in1_street']}^^{r['in1_city']}",
+                    36: r["in1_policy"], 49: f"{r['in1_insured_id']}^^^X"}),
+        seg("GT1", {1: "1", 2: r["gt1_number"], 3: "GUARANTORNAME^GUS",
+                    5: f"{r['gt1_street']}^^GUARTOWN", 6: r["gt1_phone"],
+                    7: r["gt1_business_phone"], 12: r["gt1_ssn"], 19: r["gt1_employee_id"]}),
+        seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "TX", 3: "X-1^Note^L", 11: "F",
+                    5: f"policy {r['in1_policy']}, insured {r['in1_insured_id']} "
+                       f"({r['in1_group_emp_id']}), {r['in1_street']} {r['in1_city']}"}),
+        seg("NTE", {1: "1", 3: f"kin: {r['nk1_street']}, {r['nk1_city']} {r['nk1_postcode']}, "
+                               f"tel {r['nk1_phone']} / {r['nk1_business_phone']}, "
+                               f"{r['nk1_identifier']}, {r['nk1_employee_number']}; contact "
+                               f"{r['contact_street']} {r['contact_phone']}"}),
+        seg("NTE", {1: "2", 3: f"guarantor {r['gt1_number']}, {r['gt1_street']}, "
+                               f"{r['gt1_phone']}/{r['gt1_business_phone']}, "
+                               f"SSN {r['gt1_ssn']}, {r['gt1_employee_id']}"}),
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    for name, value in RELATED.items():
+        assert value not in out, name
+    lines = out.split("\r")
+    assert [line[:3] for line in lines] == ["MSH", "PID", "OBR", "OBX", "NTE", "NTE"]
+    assert lines[3].split("|")[5] == (
+        "policy [redacted], insured [redacted] ([redacted]), [redacted] [redacted]"
+    )
+    assert lines[5] == (
+        "NTE|2||guarantor [redacted], [redacted], [redacted]/[redacted], SSN [redacted], [redacted]"
+    )
+
+
+# --- Formatting variants of birth dates and phones -----------------------------------------
+
+
+def test_redact_scrubs_reformatted_birth_dates_and_phones() -> None:
+    pid = seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR", 5: "MUSTER^ANNA", 7: "19610304",
+                      13: "079 123 45 67", 14: "+41 79 765 43 21"})  # fmt: skip
+    text = join([
+        msh(), pid,
+        seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 7: "20261120080000+0100"}),
+        seg("OBX", {1: "1", 2: "TX", 3: "X-1^Note^L", 5: "DOB 1961-03-04, ok", 11: "F"}),
+        seg("NTE", {1: "1", 3: "born 04.03.1961 (1961-03-04); call 0791234567 or +41797654321"}),
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    lines = out.split("\r")
+    assert lines[3].split("|")[5] == "DOB [redacted], ok"
+    assert lines[4] == "NTE|1||born [redacted] ([redacted]); call [redacted] or +[redacted]"
+
+
+def test_redact_scrubs_a_birth_date_with_time_and_its_date_part_as_whole_words() -> None:
+    pid = seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR", 5: "MUSTER^ANNA",
+                      7: "196103040830"})  # fmt: skip
+    note = seg("NTE", {1: "1", 3: "born 196103040830, dob 19610304 / 1961-03-04"})
+    out = redact(join([msh(), pid, note]), fake_hash)
+    assert out.split("\r")[2] == "NTE|1||born [redacted], dob [redacted] / [redacted]"
+
+
+def test_redact_scrubs_a_two_letter_name_that_is_a_whole_field() -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: "N251A^^^NORTHLAB^MR", 5: "NGUYEN^LE"}),
+                 seg("NK1", {1: "1", 2: "KO^AN"}), seg("NTE", {1: "LE", 3: "ko"})])  # fmt: skip
+    assert redact(text, fake_hash).split("\r")[2] == "NTE|[redacted]||[redacted]"
+
+
+def test_a_field_too_costly_to_search_is_replaced_whole_and_alone() -> None:
+    """Tens of thousands of copies of a two-letter name: that field goes, the rest stays."""
+    text = join([
+        msh(), seg("PID", {1: "1", 3: "N251A^^^NORTHLAB^MR", 5: "NGUYEN^LE"}),
+        seg("NTE", {1: "1", 3: "le " * 90_000}), *OBX_LINES,
+    ])  # fmt: skip
+    lines = redact(text, fake_hash).split("\r")
+    assert lines[0] == text.split("\r")[0]
+    assert lines[2] == "NTE|1||[redacted]"
+    assert lines[3:] == OBX_LINES
+
+
+def test_redact_scrubs_turkish_and_greek_spellings_in_any_case() -> None:
+    """Copies are searched with the dotted capital and the dotless I as "i", a final sigma
+    as a sigma; a dotted capital I anywhere in a note must not stop other names from being
+    found in any case (``Scrubber`` alone then matches only the written, upper and lower
+    case of a secret)."""
+    dotted, dotless = "\u0130", "\u0131"
+    papas, nikos = "\u03a0\u0391\u03a0\u0391\u03a3", "\u039d\u0399\u039a\u039f\u03a3"
+    papas_text, nikos_text = "\u03a0\u03b1\u03c0\u03b1\u03c2", "\u039d\u03b9\u03ba\u03bf\u03c2"
+    pid = seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR",
+                      5: f"YILMAZ^{dotted}SMA{dotted}L~{papas}^{nikos}"})  # fmt: skip
+    text = f"{dotted}la\u00e7: {dotted}smail Y{dotless}lmaz, ismail; {nikos_text} {papas_text} ok"
+    out = redact(join([msh(), pid, seg("NTE", {1: "1", 3: text})]), fake_hash)
+    assert out.split("\r")[2] == (
+        f"NTE|1||{dotted}la\u00e7: [redacted] [redacted], [redacted]; [redacted] [redacted] ok"
+    )
