@@ -60,8 +60,7 @@ class Scrubber:
         return _replaced(text, spans)
 
     def _spans(self, text: str) -> list[Span] | None:
-        lowered = text.lower()
-        aligned = len(lowered) == len(text)  # lower() may lengthen a few letters ("İ")
+        lowered = _fold(text)
         taken = bytearray(len(text))
         if self._protected is not None:
             for match in self._protected.finditer(text):
@@ -69,17 +68,17 @@ class Scrubber:
         spans: list[Span] = []
         budget = MAX_CANDIDATES
         for secret, replacement in self._secrets:
-            for haystack, needle in _searches(text, lowered, aligned, secret):
-                start = haystack.find(needle)
-                while start != -1:
-                    budget -= 1
-                    if budget < 0:
-                        return None
-                    end = start + len(needle)
-                    if _whole_word(text, start, end) and not any(taken[start:end]):
-                        spans.append((start, end, replacement))
-                        taken[start:end] = b"\x01" * (end - start)
-                    start = haystack.find(needle, start + 1)
+            needle = _fold(secret)
+            start = lowered.find(needle)
+            while start != -1:
+                budget -= 1
+                if budget < 0:
+                    return None
+                end = start + len(needle)
+                if _whole_word(text, start, end) and not any(taken[start:end]):
+                    spans.append((start, end, replacement))
+                    taken[start:end] = b"\x01" * (end - start)
+                start = lowered.find(needle, start + 1)
         return spans
 
 
@@ -89,12 +88,13 @@ def _worth_searching(value: str, min_length: int) -> bool:
     return not (value.isdigit() and len(value) < MIN_DIGITS_ONLY)
 
 
-def _searches(text: str, lowered: str, aligned: bool, secret: str) -> list[tuple[str, str]]:
-    folded = secret.lower()
-    if aligned and len(folded) == len(secret):
-        return [(lowered, folded)]
-    # case folding changes lengths here: search the text as written, in the usual cases
-    return [(text, variant) for variant in dict.fromkeys((secret, secret.upper(), folded))]
+def _fold(text: str) -> str:
+    """Lower case with the text's length kept: a letter whose lower case is longer ("İ" ->
+    "i" and a combining dot) keeps the first character, so positions still match."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower()[:1] or c for c in text)
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:

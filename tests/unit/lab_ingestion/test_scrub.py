@@ -76,3 +76,10 @@ def test_no_secret_survives_as_a_whole_word(text: str, secrets: list[str]) -> No
         pattern = re.compile(rf"(?<![^\W_]){re.escape(value)}(?![^\W_])", re.IGNORECASE)
         if len(value.lower()) == len(value) and len(text.lower()) == len(text):
             assert not pattern.search(result.replace(REDACTED, " ")), (text, secrets, result)
+
+
+def test_a_capital_dotted_i_elsewhere_does_not_weaken_the_search() -> None:
+    """With "İ" in the text, lower() changes its length; every spelling is still found."""
+    text = "İzmir: Aa-Bb, aA-bB, İSMAIL, ismail"
+    result = scrub(text, "Aa-Bb", "İsmail")
+    assert "aA-bB" not in result and "ismail" not in result.lower()
