@@ -100,7 +100,8 @@ def parse_oru(
         raise Hl7InputError(RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header)
     try:
         patient, observations = _body(parsed, offset_of(_get(msh, 7)))
-        if identify is not None and patient:
+        untracked = any(o.result_key.startswith("@") for o in observations)
+        if untracked and identify is not None and patient:  # hashed only when needed
             observations = _scoped_to(identify(patient)[:16], observations)
         message = LabMessage(
             channel=channel,
