@@ -37,6 +37,7 @@ class Scrubber:
         min_length: int = MIN_LENGTH,
         protected: re.Pattern[str] | None = None,
     ) -> None:
+        """``protected``: spans (HL7 escape sequences) a match may hold whole but never cut."""
         kept: dict[str, str] = {}
         for secret, replacement in replacements.items():
             value = secret.strip()
@@ -61,10 +62,11 @@ class Scrubber:
 
     def _spans(self, text: str) -> list[Span] | None:
         lowered = _fold(text)
-        taken = bytearray(len(text))
+        taken = bytearray(len(text))  # characters already replaced
+        inside = bytearray(len(text) + 1)  # strictly inside a protected span
         if self._protected is not None:
             for match in self._protected.finditer(text):
-                taken[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
+                inside[match.start() + 1 : match.end()] = b"\x01" * (len(match.group()) - 1)
         spans: list[Span] = []
         budget = MAX_CANDIDATES
         for secret, replacement in self._secrets:
@@ -75,7 +77,9 @@ class Scrubber:
                 if budget < 0:
                     return None
                 end = start + len(needle)
-                if _whole_word(text, start, end) and not any(taken[start:end]):
+                # a copy may hold a whole escape sequence (M\XFC\LLER), never cut one
+                cuts = inside[start] or inside[end]
+                if _whole_word(text, start, end) and not cuts and not any(taken[start:end]):
                     spans.append((start, end, replacement))
                     taken[start:end] = b"\x01" * (end - start)
                 start = lowered.find(needle, start + 1)
@@ -88,13 +92,19 @@ def _worth_searching(value: str, min_length: int) -> bool:
     return not (value.isdigit() and len(value) < MIN_DIGITS_ONLY)
 
 
+# letters that lower() leaves apart from their plain forms, or lengthens
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u03c2": "\u03c3"})
+
+
 def _fold(text: str) -> str:
-    """Lower case with the text's length kept: a letter whose lower case is longer ("İ" ->
-    "i" and a combining dot) keeps the first character, so positions still match."""
-    lowered = text.lower()
+    """Lower case with the text's length kept (so positions match): dotted and dotless i,
+    long s and final sigma folded to their plain letters; a letter whose lower case is
+    longer keeps its first character."""
+    plain = text.translate(_FOLD)
+    lowered = plain.lower().translate(_FOLD)  # lower() writes a final sigma at word ends
     if len(lowered) == len(text):
         return lowered
-    return "".join(c.lower()[:1] or c for c in text)
+    return "".join(c.lower()[:1] or c for c in plain).translate(_FOLD)
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:

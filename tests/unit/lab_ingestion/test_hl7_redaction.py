@@ -539,3 +539,16 @@ def test_redact_scrubs_turkish_and_greek_spellings_in_any_case() -> None:
     assert out.split("\r")[2] == (
         f"NTE|1||{dotted}la\u00e7: [redacted] [redacted], [redacted]; [redacted] [redacted] ok"
     )
+
+
+def test_a_name_written_with_an_escape_sequence_is_scrubbed_in_its_copies() -> None:
+    """Senders without umlauts write Müller as M\\XFC\\LLER; its copy holds the escape."""
+    message = (
+        "MSH|^~\\&|LIS|HOSP|A|B|20261102091500+0000||ORU^R01|C1|P|2.5.1\r"
+        "PID|1||MRN123456^^^H^MR||M\\XFC\\LLER^HANS||19610304\r"
+        "NTE|1||Patient M\\XFC\\LLER called; keep \\XFC\\ alone\r"
+        "OBX|1|NM|1988-5^CRP^LN||5|mg/L|||||F\r"
+    )
+    kept = redact(message, fake_hash)
+    assert "LLER" not in kept
+    assert "NTE|1||Patient [redacted] called; keep \\XFC\\ alone" in kept

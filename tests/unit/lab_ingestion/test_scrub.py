@@ -83,3 +83,16 @@ def test_a_capital_dotted_i_elsewhere_does_not_weaken_the_search() -> None:
     text = "İzmir: Aa-Bb, aA-bB, İSMAIL, ismail"
     result = scrub(text, "Aa-Bb", "İsmail")
     assert "aA-bB" not in result and "ismail" not in result.lower()
+
+
+def test_a_copy_holding_a_whole_escape_sequence_is_replaced() -> None:
+    """Senders without umlauts write M\\XFC\\LLER: the name's copy holds the escape."""
+    escapes = re.compile(r"\\(?:[FSTRE]|X[0-9A-Fa-f]*)\\")
+    scrubber = Scrubber({r"M\XFC\LLER": REDACTED, r"SMITH\T\JONES": REDACTED}, protected=escapes)
+    text = r"Patient M\XFC\LLER called; SMITH\T\JONES too; keep \XFC\ and \T\ alone"
+    assert scrubber(text) == rf"Patient {REDACTED} called; {REDACTED} too; keep \XFC\ and \T\ alone"
+
+
+def test_a_final_sigma_is_the_same_letter_with_a_dotted_i_in_the_text() -> None:
+    assert "ΠΑΠΑΔΟΠΟΥΛΟΣ" not in scrub("İstanbul: ΠΑΠΑΔΟΠΟΥΛΟΣ seen", "ΠΑΠΑΔΟΠΟΥΛΟΣ")
+    assert "Παπαδόπουλος" not in scrub("Παπαδόπουλος", "ΠΑΠΑΔΌΠΟΥΛΟΣ")
