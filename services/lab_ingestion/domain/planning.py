@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import (
@@ -64,17 +64,35 @@ def plan_results(message: LabMessage, params: UnitParameters) -> list[PlannedRes
     return planned
 
 
-def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage:
+def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
     """Collection times written without an offset, read in the sender's time zone (the
-    offset in force at that local time, clock changes included)."""
+    offset in force at that local time, clock changes included). A local time the clock
+    skipped, or passed twice, cannot place a sample exactly: the message is rejected."""
     if all(o.collected_local is None for o in message.observations):
         return message
-    observations = tuple(
-        o if o.collected_local is None
-        else replace(o, collected_at=o.collected_local.replace(tzinfo=zone).astimezone(UTC))
-        for o in message.observations
-    )  # fmt: skip
-    return replace(message, observations=observations)
+    observations = []
+    for observation in message.observations:
+        local = observation.collected_local
+        exact = None if local is None else _exact_instant(local, zone)
+        if local is not None and exact is None:
+            return Rejected(
+                RejectionCode.MISSING_COLLECTION_TIME,
+                f"collection time {local:%Y-%m-%d %H:%M} is skipped or repeated by a clock "
+                f"change in {zone}: send it with its UTC offset",
+            )
+        observations.append(
+            observation if exact is None else replace(observation, collected_at=exact)
+        )
+    return replace(message, observations=tuple(observations))
+
+
+def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:
+    """The instant of a local time, or None when it does not exist (a gap) or exists twice
+    (a fold): the two readings of such a time differ."""
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        return None
+    return first.astimezone(UTC)
 
 
 def needs_earlier_result(message: LabMessage) -> bool:

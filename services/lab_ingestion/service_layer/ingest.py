@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.lab_ingestion.domain.model import (
+    LabMessage,
     Rejected,
     RejectionCode,
     StaleBatch,
@@ -202,9 +203,10 @@ class BatchIngestor:
         if subject_id is None:  # not enrolled: discarded before anything of it is kept
             keep_message(context, command, None, 0)
             return IngestOutcome(accepted=True, enrolled=False)
-        if zone := context.allowed.get((message.source_application, message.source_facility)):
-            message = in_site_time(message, site_zone(zone))
-        planned = plan_results(message, self._params)
+        sited = _in_site_time(context, message)
+        if not isinstance(sited, Rejected):
+            message = sited
+        planned = sited if isinstance(sited, Rejected) else plan_results(sited, self._params)
         if not isinstance(planned, Rejected):
             conflict = check_earlier_results(message, planned, subject_id, context.latest)
             if conflict is not None and context.assumed:  # decided on assumptions: read first
@@ -228,6 +230,12 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
+
+
+def _in_site_time(context: BatchContext, message: LabMessage) -> LabMessage | Rejected:
+    """Local collection times read in the sender's zone, when one is configured."""
+    zone = context.allowed.get((message.source_application, message.source_facility))
+    return in_site_time(message, site_zone(zone)) if zone else message
 
 
 @functools.cache

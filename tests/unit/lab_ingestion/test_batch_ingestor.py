@@ -430,3 +430,19 @@ async def test_an_unusable_message_from_an_unknown_sender_is_rejected_as_unknown
         RejectionCode.UNKNOWN_SOURCE, RejectionCode.MULTIPLE_PATIENTS,
         RejectionCode.MULTIPLE_PATIENTS,
     ]  # fmt: skip
+
+
+async def test_a_local_time_a_clock_change_skips_or_repeats_is_rejected() -> None:
+    """02:30 on 31 Mar does not exist in Zurich, 02:30 on 27 Oct exists twice: neither
+    places a sample exactly (the 72-hour CRP window)."""
+    for local in (datetime(2024, 3, 31, 2, 30), datetime(2024, 10, 27, 2, 30)):
+        db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="Europe/Zurich")
+        command = message("1")
+        observation = dataclasses.replace(
+            command.message.observations[0], collected_at=None, collected_local=local
+        )
+        lab = dataclasses.replace(command.message, observations=(observation,))
+        (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+        assert outcome.code is RejectionCode.MISSING_COLLECTION_TIME, local
+        assert "clock change" in outcome.reason
+        assert db.results == []
