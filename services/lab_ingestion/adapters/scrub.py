@@ -108,9 +108,11 @@ def _fold(text: str) -> str:
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    return not before.isalnum() and not after.isalnum()
+    """No letter or digit runs on across either end (an end that is punctuation itself,
+    as in "-AA", needs no boundary there)."""
+    runs_in = start > 0 and text[start].isalnum() and text[start - 1].isalnum()
+    runs_out = end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+    return not runs_in and not runs_out
 
 
 def _replaced(text: str, spans: list[Span]) -> str:
