@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from services.lab_ingestion.adapters.scrub import REDACTED, Scrubber
+from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 MEDICAL_RECORD_NUMBER = "MR"  # HL7 table 0203 identifier type code (CX-5)
@@ -72,10 +72,6 @@ _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 _PHONE_FIELDS = {"PID": (13, 14), "NK1": (5, 6, 31, 40, 41), "GT1": (6, 7, 31)}
 _SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c"
 _BATCH = 4096  # characters of fields scrubbed in one call
-# Searched as their usual letter: capital I with dot (whose lower case is two characters),
-# dotless i, long s, sigma (lower case would make a final one); the text keeps them.
-_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u03c2": "\u03c3",
-                       "\u03a3": "\u03c3"})  # fmt: skip
 # HL7 escape sequences, never broken by a replacement: \T\, \XC2B5\, \.br\, \H\ ...
 _KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
 
@@ -151,7 +147,7 @@ def _replaced(
     """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
     (same length), where it writes the replacement's marker over each copy it finds; the
     marked runs are then replaced in the original text, whose other characters are kept."""
-    marked = scrubber(text.translate(_FOLD))
+    marked = scrubber(text.translate(FOLDED_LETTERS))
     if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
         return REDACTED
     pieces: list[str] = []
@@ -259,7 +255,7 @@ def _add(
 ) -> None:
     """A value to scrub: long enough not to hit unrelated text, never only punctuation. A
     value met again in another case keeps its first replacement, unless it is the hash."""
-    value = value.strip().translate(_FOLD)  # the text is searched folded the same way
+    value = value.strip().translate(FOLDED_LETTERS)  # the text is searched folded the same way
     key = value.lower()
     long_enough = len(value) >= min_length and any(c.isalnum() for c in value)
     if long_enough and (key not in secrets or replacement != REDACTED):

@@ -92,19 +92,21 @@ def _worth_searching(value: str, min_length: int) -> bool:
     return not (value.isdigit() and len(value) < MIN_DIGITS_ONLY)
 
 
-# letters that lower() leaves apart from their plain forms, or lengthens
-_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u03c2": "\u03c3"})
+# Searched as their usual letter: capital I with dot (whose lower case is two characters),
+# dotless i, long s, sigma (lower case would make a final one); the text keeps them.
+FOLDED_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s",
+                                "\u03c2": "\u03c3", "\u03a3": "\u03c3"})  # fmt: skip
 
 
 def _fold(text: str) -> str:
     """Lower case with the text's length kept (so positions match): dotted and dotless i,
     long s and final sigma folded to their plain letters; a letter whose lower case is
     longer keeps its first character."""
-    plain = text.translate(_FOLD)
-    lowered = plain.lower().translate(_FOLD)  # lower() writes a final sigma at word ends
+    plain = text.translate(FOLDED_LETTERS)
+    lowered = plain.lower().translate(FOLDED_LETTERS)  # lower() writes a final sigma at word ends
     if len(lowered) == len(text):
         return lowered
-    return "".join(c.lower()[:1] or c for c in plain).translate(_FOLD)
+    return "".join(c.lower()[:1] or c for c in plain).translate(FOLDED_LETTERS)
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
