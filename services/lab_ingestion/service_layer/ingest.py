@@ -38,6 +38,7 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import (
+    PlannedResult,
     check_earlier_results,
     in_site_time,
     needs_earlier_result,
@@ -203,18 +204,11 @@ class BatchIngestor:
         if subject_id is None:  # not enrolled: discarded before anything of it is kept
             keep_message(context, command, None, 0)
             return IngestOutcome(accepted=True, enrolled=False)
-        sited = _in_site_time(context, message)
-        if not isinstance(sited, Rejected):
-            message = sited
-        planned = sited if isinstance(sited, Rejected) else plan_results(sited, self._params)
-        if not isinstance(planned, Rejected):
-            conflict = check_earlier_results(message, planned, subject_id, context.latest)
-            if conflict is not None and context.assumed:  # decided on assumptions: read first
-                raise StaleBatch("a result key's chain must be read before rejecting")
-            planned = conflict or planned
-        if isinstance(planned, Rejected):
-            reject(context, command, planned.code, planned.reason)
-            return IngestOutcome.rejected(planned.code, planned.reason)
+        plan = self._plan(context, message, subject_id)
+        if isinstance(plan, Rejected):
+            reject(context, command, plan.code, plan.reason)
+            return IngestOutcome.rejected(plan.code, plan.reason)
+        message, planned = plan
         message_id = keep_message(context, command, subject_id, len(planned))
         for observation, normalised in planned:
             record_result(
@@ -222,6 +216,22 @@ class BatchIngestor:
                 observation=observation, normalised=normalised,
             )  # fmt: skip
         return IngestOutcome(accepted=True, results=len(planned))
+
+    def _plan(
+        self, context: BatchContext, message: LabMessage, subject_id: str
+    ) -> tuple[LabMessage, list[PlannedResult]] | Rejected:
+        """The message's results, read in the sender's zone and checked against the chains
+        they continue, or why they cannot be used."""
+        sited = _in_site_time(context, message)
+        if isinstance(sited, Rejected):
+            return sited
+        planned = plan_results(sited, self._params)
+        if isinstance(planned, Rejected):
+            return planned
+        conflict = check_earlier_results(sited, planned, subject_id, context.latest)
+        if conflict is not None and context.assumed:  # decided on assumptions: read first
+            raise StaleBatch("a result key's chain must be read before rejecting")
+        return conflict or (sited, planned)
 
     async def _store(self, uow: Any, context: BatchContext) -> None:
         uow.labs.stage(
