@@ -99,14 +99,24 @@ class LabRoutes:
             return web.Response(text=ack, status=503, content_type=ER7, headers=fhir.RETRY_AFTER)
         return web.Response(text=ack, status=HL7_STATUS.get(code, 400), content_type=ER7)
 
-    async def post_fhir_observation(self, request: web.Request) -> web.StreamResponse:
+    async def _read_fhir(
+        self, request: web.Request
+    ) -> tuple[str, str, bytes, Any] | web.StreamResponse:
+        """The caller, the metric source, the raw body and its JSON; or the answer to a body
+        that cannot be read (kept as a rejection)."""
         application = request[PRINCIPAL_KEY].name
         source = f"{application}^FHIR"
         try:
             raw = await read_body(request)
-            body = decode_json(raw)
+            return application, source, raw, decode_json(raw)
         except UnreadableBody as error:
             return await self._unreadable_fhir(error, source)
+
+    async def post_fhir_observation(self, request: web.Request) -> web.StreamResponse:
+        read = await self._read_fhir(request)
+        if isinstance(read, web.StreamResponse):
+            return read
+        application, source, raw, body = read
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
@@ -117,13 +127,10 @@ class LabRoutes:
         return fhir.observation_response(outcome)
 
     async def post_fhir_bundle(self, request: web.Request) -> web.StreamResponse:
-        application = request[PRINCIPAL_KEY].name
-        source = f"{application}^FHIR"
-        try:
-            raw = await read_body(request)
-            body = decode_json(raw)
-        except UnreadableBody as error:
-            return await self._unreadable_fhir(error, source)
+        read = await self._read_fhir(request)
+        if isinstance(read, web.StreamResponse):
+            return read
+        application, source, raw, body = read
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from services.lab_ingestion.service_layer.commands import (
     RecordRejectedInput,
 )
 from shared.contracts.events.lab import Channel
+from tests.unit.lab_ingestion.route_fakes import FakeSubmit
 
 FAST = settings(max_examples=200, deadline=None)
 HASH = "h" * 64
@@ -43,25 +44,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-class FakeSubmit:
-    """Records every command; answers like the service layer would, or as configured."""
-
-    def __init__(
-        self, outcome: IngestOutcome | None = None, error: Exception | None = None
-    ) -> None:
-        self.commands: list[Command] = []
-        self.outcome = outcome
-        self.error = error
-
-    async def __call__(self, command: Command) -> IngestOutcome:
-        self.commands.append(command)
-        if self.error is not None:
-            raise self.error
-        if isinstance(command, RecordRejectedInput):
-            return IngestOutcome.rejected(command.code, command.reason)
-        if self.outcome is not None:
-            return self.outcome
-        return IngestOutcome(accepted=True, results=len(command.message.observations))
+def answering(outcome: IngestOutcome | None) -> Callable[[Command], IngestOutcome] | None:
+    """A fake service layer that answers every message with ``outcome`` (None: as usual)."""
+    return None if outcome is None else lambda _: outcome
 
 
 def acknowledger(submit: FakeSubmit, registry: CollectorRegistry | None = None) -> Hl7Acknowledger:
@@ -160,7 +145,7 @@ async def test_channel_is_passed_through() -> None:
     ],
 )
 async def test_other_acceptances_are_aa_with_their_text(outcome: IngestOutcome, text: str) -> None:
-    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+    code, ack = await acknowledger(FakeSubmit(answering(outcome))).acknowledge(RAW, Channel.MLLP)
     assert code == "AA"
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 3) == text
@@ -169,7 +154,7 @@ async def test_other_acceptances_are_aa_with_their_text(outcome: IngestOutcome, 
 async def test_data_rejection_is_ae_with_reason_and_err() -> None:
     reason = "OBX 1: unit 'furlongs|fortnight' cannot be converted to mg/L"
     outcome = IngestOutcome.rejected(RejectionCode.UNCONVERTIBLE_UNIT, reason)
-    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+    code, ack = await acknowledger(FakeSubmit(answering(outcome))).acknowledge(RAW, Channel.MLLP)
 
     assert code == "AE"
     parsed = check_ack(code, ack)
@@ -181,7 +166,7 @@ async def test_data_rejection_is_ae_with_reason_and_err() -> None:
 
 async def test_unknown_sender_is_ar() -> None:
     outcome = IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, "sender not on allow-list")
-    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+    code, ack = await acknowledger(FakeSubmit(answering(outcome))).acknowledge(RAW, Channel.MLLP)
 
     assert code == "AR"
     parsed = check_ack(code, ack)
@@ -193,7 +178,7 @@ async def test_unknown_sender_is_ar() -> None:
 @pytest.mark.parametrize("rejection", list(RejectionCode))
 async def test_every_rejection_code_maps_to_ae_or_ar(rejection: RejectionCode) -> None:
     outcome = IngestOutcome.rejected(rejection, f"because {rejection.value}")
-    code, ack = await acknowledger(FakeSubmit(outcome)).acknowledge(RAW, Channel.MLLP)
+    code, ack = await acknowledger(FakeSubmit(answering(outcome))).acknowledge(RAW, Channel.MLLP)
     assert code == ("AR" if rejection in MESSAGE_LEVEL else "AE")
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 2) == "CTRL0001"
@@ -597,7 +582,7 @@ def test_hostile_oru_always_gets_exactly_one_ack(
     case: tuple[bytes, Expected], outcome: IngestOutcome | None, fails: bool
 ) -> None:
     raw, expected = case
-    submit = FakeSubmit(outcome, RuntimeError("boom") if fails else None)
+    submit = FakeSubmit(answering(outcome), RuntimeError("boom") if fails else None)
 
     code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
 
@@ -666,7 +651,7 @@ def test_arbitrary_bytes_get_exactly_one_ack(raw: bytes) -> None:
 @FAST
 @given(text=st.text(max_size=400), prefix=st.sampled_from(["", "MSH|^~\\&|", "MSH|"]))
 def test_arbitrary_text_gets_exactly_one_ack(text: str, prefix: str) -> None:
-    submit = FakeSubmit(IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no PID"))
+    submit = FakeSubmit(answering(IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no PID")))
     raw = (prefix + text).encode("utf-8", errors="surrogatepass")
     code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
     check_ack(code, ack)
