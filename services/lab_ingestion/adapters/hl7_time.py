@@ -64,4 +64,7 @@ def parse_ts(value: str, default_offset: str = "") -> datetime | None:
         )
     except ValueError:
         return None
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999: kept as written, the plausibility check rejects it
+        return local

@@ -26,6 +26,7 @@ class RejectionCode(StrEnum):
     CENSORED_VALUE = "censored-value"
     IMPLAUSIBLE_VALUE = "implausible-value"
     MISSING_COLLECTION_TIME = "missing-collection-time"
+    IMPLAUSIBLE_TIME = "implausible-time"
     UNKNOWN_STATUS = "unknown-result-status"
     MISSING_PATIENT = "missing-patient-identifier"
     UNKNOWN_CORRECTED_RESULT = "unknown-corrected-result"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import (
@@ -31,6 +31,11 @@ KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
 NEEDS_EARLIER_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
+# A sample is not taken before the laboratory systems of the trial's era, nor after it reached
+# us (beyond clock skew): a time outside is a typo or a wrong time zone, and a result dated in
+# the future would stay the "latest" value for every decision until then.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(hours=1)
 _NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
 
 
@@ -38,12 +43,17 @@ def status_of(observation: ObservationInput) -> str:
     return observation.status.strip().upper()
 
 
-def plan_results(message: LabMessage, params: UnitParameters) -> list[PlannedResult] | Rejected:
+def plan_results(
+    message: LabMessage, params: UnitParameters, received_at: datetime
+) -> list[PlannedResult] | Rejected:
     """Each trial observation with its normalised value (None for a cancellation)."""
     planned: list[PlannedResult] = []
     for observation in message.observations:
         if identify_analyte(observation.codes) is None:
             continue
+        implausible = check_times(observation, received_at)
+        if implausible is not None:
+            return implausible
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
             return Rejected(
@@ -62,6 +72,22 @@ def plan_results(message: LabMessage, params: UnitParameters) -> list[PlannedRes
             RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
         )
     return planned
+
+
+def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:
+    """Collection and report times between ``EARLIEST_TIME`` and the message's arrival
+    (plus ``CLOCK_SKEW``)."""
+    latest = received_at + CLOCK_SKEW
+    collected, reported = observation.collected_at, observation.reported_at
+    for name, moment in (("collection", collected), ("report", reported)):
+        if moment is not None and not EARLIEST_TIME <= moment <= latest:
+            return Rejected(
+                RejectionCode.IMPLAUSIBLE_TIME,
+                f"{name} time {moment.isoformat(timespec='minutes')} is before "
+                f"{EARLIEST_TIME:%Y} or after the message arrived: check the date and the time "
+                "zone",
+            )
+    return None
 
 
 def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:

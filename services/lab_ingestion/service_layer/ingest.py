@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -204,7 +205,7 @@ class BatchIngestor:
         if subject_id is None:  # not enrolled: discarded before anything of it is kept
             keep_message(context, command, None, 0)
             return IngestOutcome(accepted=True, enrolled=False)
-        plan = self._plan(context, message, subject_id)
+        plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             reject(context, command, plan.code, plan.reason)
             return IngestOutcome.rejected(plan.code, plan.reason)
@@ -218,14 +219,14 @@ class BatchIngestor:
         return IngestOutcome(accepted=True, results=len(planned))
 
     def _plan(
-        self, context: BatchContext, message: LabMessage, subject_id: str
+        self, context: BatchContext, message: LabMessage, subject_id: str, received_at: datetime
     ) -> tuple[LabMessage, list[PlannedResult]] | Rejected:
         """The message's results, read in the sender's zone and checked against the chains
         they continue, or why they cannot be used."""
         sited = _in_site_time(context, message)
         if isinstance(sited, Rejected):
             return sited
-        planned = plan_results(sited, self._params)
+        planned = plan_results(sited, self._params, received_at)
         if isinstance(planned, Rejected):
             return planned
         conflict = check_earlier_results(sited, planned, subject_id, context.latest)

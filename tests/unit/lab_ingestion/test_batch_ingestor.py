@@ -12,7 +12,7 @@ import dataclasses
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Self
 from unittest.mock import patch
@@ -445,4 +445,20 @@ async def test_a_local_time_a_clock_change_skips_or_repeats_is_rejected() -> Non
         (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
         assert outcome.code is RejectionCode.MISSING_COLLECTION_TIME, local
         assert "clock change" in outcome.reason
+        assert db.results == []
+
+
+async def test_a_collection_time_outside_the_plausible_window_is_rejected_not_stored() -> None:
+    """Year 1 at +01:00 is before UTC's first year: stored, it would fail the write and the
+    message would be answered "resend" for ever; a year typo would be the latest CRP."""
+    for collected in (
+        datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2062, 11, 20, 7, 15, tzinfo=UTC),
+    ):
+        db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+        command = message("1")
+        observation = dataclasses.replace(command.message.observations[0], collected_at=collected)
+        lab = dataclasses.replace(command.message, observations=(observation,))
+        (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+        assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME, collected
         assert db.results == []

@@ -749,6 +749,12 @@ def test_parse_ts_out_of_range_offset_is_none(value: str) -> None:
     assert parse_ts(value) is None
 
 
+def test_parse_ts_of_a_time_before_utcs_first_year_is_kept_as_written() -> None:
+    """Converted to UTC it would overflow: kept in its offset, for the plausibility check."""
+    parsed = parse_ts("00010101003000+0100")
+    assert parsed is not None and (parsed.year, parsed.utcoffset()) == (1, timedelta(hours=1))
+
+
 def test_out_of_range_offset_in_obx14_only_loses_the_collection_time() -> None:
     text = join([
         msh(),
