@@ -315,6 +315,26 @@ async def test_framing_split_reads_pipelining_garbage_and_truncation(lab: Lab) -
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 4
 
 
+async def test_nul_bytes_are_rejected_and_kept_not_resent_for_ever(lab: Lab) -> None:
+    """PostgreSQL's text cannot hold NUL: a message carrying one could never be stored, and
+    was answered "internal error, resend" on every resend. It is malformed, and kept."""
+    client = await lab.mllp()
+    ack = await client.exchange(oru("NUL-1", [obx("1988-5", "12\x00", "mg/L")]))
+    assert msa(ack)[1:3] == ["AR", "NUL-1"] and "NUL" in msa(ack)[3]
+    await client.send(b"garbage\x00more\x1c\r")  # a frame without <VT>, with a NUL
+    assert msa(await client.ack())[1] == "AR"
+    await client.close()
+    body = b'{"message_id": "J-NUL", "patient": {"identifier": "x\\u0000"}}'
+    headers = {"Authorization": f"Bearer {lab.lab_token}", "Content-Type": "application/json"}
+    url = f"{lab.http}/v1/lab-results"
+    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as got:
+        assert got.status == 400 and "NUL" in await got.text()
+    payloads = [r["payload"] for r in await lab.pool.fetch("SELECT payload FROM rejections")]
+    assert len(payloads) == 3
+    assert sum("\\x00" in p for p in payloads) == 2  # kept as the visible escape
+    assert MRN not in "".join(payloads)
+
+
 async def test_http_channels_need_the_lab_role(lab: Lab) -> None:
     hl7 = oru("HTTP-1", [obx("1988-5", "30", "mg/L")])
     fhir = {

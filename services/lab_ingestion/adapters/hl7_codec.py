@@ -98,6 +98,8 @@ def parse_oru(
         )
     if not header.control_id:
         raise Hl7InputError(RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header)
+    if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
+        raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
     try:
         patient, observations = _body(parsed, offset_of(_get(msh, 7)))
         untracked = any(o.result_key.startswith("@") for o in observations)

@@ -210,10 +210,16 @@ def _result_row(r: ResultRecord) -> tuple[Any, ...]:
 
 
 def _rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
+    """A rejection keeps whatever was sent, NUL bytes too, which PostgreSQL's text cannot
+    hold: they are kept as the visible escape ``\\x00``."""
     return (
-        r.rejection_id, r.channel, r.source, r.control_id, r.code.value, r.reason, r.payload,
-        r.received_at,
+        r.rejection_id, r.channel, _storable(r.source), _storable(r.control_id), r.code.value,
+        _storable(r.reason), _storable(r.payload), r.received_at,
     )  # fmt: skip
+
+
+def _storable(text: str | None) -> str | None:
+    return text.replace("\x00", "\\x00") if text and "\x00" in text else text
 
 
 async def add_source(

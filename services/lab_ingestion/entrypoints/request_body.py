@@ -53,7 +53,7 @@ def decode_json(raw: bytes) -> Any:
             400, f"body is not UTF-8 (invalid byte at offset {exc.start}); {fingerprint(raw)}"
         ) from None
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+        decoded = json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:  # its messages never quote the input
         reason = f"body is not valid JSON: line {exc.lineno} column {exc.colno} ({exc.msg})"
     except _NotJsonConstant:
@@ -62,7 +62,29 @@ def decode_json(raw: bytes) -> Any:
         reason = "body is not usable JSON: a number has too many digits"
     except RecursionError:
         reason = "body is not usable JSON: it is nested too deeply"
+    else:
+        # only the escape can put a NUL in a string (raw control characters are invalid)
+        if "\\u0000" not in text or not _holds_nul(decoded):
+            return decoded
+        reason = "body is not usable JSON: a string holds the NUL character (\\u0000)"
     raise UnreadableBody(400, f"{reason}; {fingerprint(raw)}")
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a decoded JSON value has a NUL in a string or key (PostgreSQL's text cannot
+    hold one, so the message could never be stored)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def fingerprint(raw: bytes) -> str:

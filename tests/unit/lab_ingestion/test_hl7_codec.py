@@ -749,6 +749,18 @@ def test_parse_ts_out_of_range_offset_is_none(value: str) -> None:
     assert parse_ts(value) is None
 
 
+def test_a_nul_byte_makes_the_message_malformed_with_its_header_for_the_ack() -> None:
+    text = join([
+        msh(),
+        seg("PID", {1: "1", 3: "MRN0042"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "3\x00", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    with pytest.raises(Hl7InputError) as exc:
+        parse_oru(text)
+    assert exc.value.code is RejectionCode.MALFORMED and "NUL" in exc.value.reason
+    assert exc.value.header is not None
+
+
 def test_parse_ts_of_a_time_before_utcs_first_year_is_kept_as_written() -> None:
     """Converted to UTC it would overflow: kept in its offset, for the plausibility check."""
     parsed = parse_ts("00010101003000+0100")

@@ -91,6 +91,22 @@ async def test_deeply_nested_json_is_400_and_kept() -> None:
     assert hashlib.sha256(raw).hexdigest() in rejection.reason
 
 
+@pytest.mark.parametrize(
+    ("text", "rejected"),
+    [
+        ('{"message_id": "x\\u0000"}', True),
+        ('{"a": [{"x\\u0000y": 1}]}', True),  # in a key too
+        ('{"message_id": "x\\\\u0000"}', False),  # an escaped backslash, then "u0000"
+    ],
+)
+async def test_a_nul_character_in_a_json_string_is_400(text: str, rejected: bool) -> None:
+    """PostgreSQL's text cannot hold NUL: such a message could never be stored."""
+    submit = FakeSubmit()
+    status, problem, _ = await post_json(submit, data=text.encode())
+    assert status == 400
+    assert ("NUL" in problem["detail"]) is rejected, problem["detail"]
+
+
 # --- item 3: internal errors -----------------------------------------------------------------
 
 
