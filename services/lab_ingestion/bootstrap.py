@@ -17,6 +17,7 @@ from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
@@ -42,8 +43,9 @@ def build(context: ServiceContext) -> ServiceParts:
     # never races the result it corrects (two concurrent batches would each see the chain as
     # it was before both). Overlapping writes measured no faster on two cores.
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        ingestor, max_batch=settings.ingest_batch_size, concurrency=1
-    )
+        ingestor, max_batch=settings.ingest_batch_size, concurrency=1,
+        on_failure=partial(keep_unprocessable, ingestor),
+    )  # fmt: skip
     acknowledger = Hl7Acknowledger(committer.submit, hasher, metrics)
     mllp = MllpListener(
         acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,

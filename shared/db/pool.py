@@ -8,19 +8,21 @@ import asyncpg
 
 from shared.db.migrations import quote_schema
 
-# Errors after which the same work may succeed later: the database is restarting, the
-# network blinked, or the pool is exhausted. Anything else is a bug or bad data.
+# Errors after which the same work may succeed later: the database is restarting or
+# crashed (class 57: shutdowns, a cancelled statement), out of connections, memory or disk
+# (53), read-only after a fail-over, failed on its own I/O (58), the network blinked, or two
+# transactions collided (40). Anything else is a bug or bad data.
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     ConnectionError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.AdminShutdownError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.PostgresSystemError,
+    asyncpg.exceptions.TransactionRollbackError,
 )
 
 

@@ -28,8 +28,13 @@ class GroupCommitter(Generic[C, R]):
         max_batch: int = 256,
         concurrency: int = 1,
         max_backoff_seconds: float = 2.0,
+        on_failure: Callable[[C], Awaitable[R]] | None = None,
     ) -> None:
         self._concurrency = concurrency
+        # answers a command that fails on its own with a non-transient error (a poison
+        # message): without it the caller gets an error, and a sender that resends on errors
+        # would resend it for ever, holding up everything queued behind it
+        self._on_failure = on_failure
         self._process = process
         self._max_batch = max_batch
         self._max_backoff = max_backoff_seconds
@@ -95,10 +100,11 @@ class GroupCommitter(Generic[C, R]):
                             extra={"error": type(exc).__name__})  # fmt: skip
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
-            except Exception:
+            except Exception as exc:
                 if len(batch) == 1:
-                    log.exception("processing a message failed")
-                    self._fail(batch, RuntimeError("internal error"))
+                    # the type only: an error's text can quote the data (asyncpg's DETAIL)
+                    log.error("processing a message failed", extra={"error": type(exc).__name__})
+                    await self._settle_failed(batch[0])
                     return
                 for item in batch:  # isolate the message that breaks the batch
                     await self._commit([item], stopping)
@@ -106,6 +112,19 @@ class GroupCommitter(Generic[C, R]):
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
+
+    async def _settle_failed(self, item: tuple[C, asyncio.Future[R]]) -> None:
+        command, future = item
+        if self._on_failure is not None:
+            try:
+                outcome = await self._on_failure(command)
+            except Exception as exc:
+                log.error("keeping a failed message failed", extra={"error": type(exc).__name__})
+            else:
+                if not future.done():
+                    future.set_result(outcome)
+                return
+        self._fail([item], RuntimeError("internal error"))
 
     @staticmethod
     def _fail(batch: list[tuple[C, asyncio.Future[R]]], exc: BaseException) -> None:

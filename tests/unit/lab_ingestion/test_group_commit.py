@@ -82,3 +82,27 @@ async def test_commands_queued_before_shutdown_are_committed_and_later_ones_refu
     await asyncio.wait_for(worker, 2)
     with pytest.raises(RuntimeError, match="shutting down"):
         await asyncio.wait_for(committer.submit(3), 2)
+
+
+async def test_a_command_that_fails_alone_is_answered_by_the_failure_handler() -> None:
+    """A poison message is handed to ``on_failure`` (kept as a rejection), not answered with
+    an error that its sender would resend for ever; the rest of its batch commits."""
+    handled: list[int] = []
+
+    async def keep(command: int) -> int:
+        handled.append(command)
+        return -command
+
+    committer = GroupCommitter(Recorder(poison=3), on_failure=keep)
+    outcomes = await run_with(committer, [1, 2, 3, 4])
+    assert outcomes == [2, 4, -3, 8]
+    assert handled == [3]
+
+
+async def test_when_the_failure_handler_fails_too_the_caller_gets_an_error() -> None:
+    async def broken(command: int) -> int:
+        raise ValueError("cannot keep it either")
+
+    committer = GroupCommitter(Recorder(poison=3), on_failure=broken)
+    outcomes = await run_with(committer, [3])
+    assert isinstance(outcomes[0], RuntimeError)

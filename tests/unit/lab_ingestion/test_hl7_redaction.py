@@ -355,14 +355,20 @@ def test_python_hl7_does_not_log_field_contents_once_silenced(
     assert "SECRET" not in caplog.text  # python-hl7 would log the hospital identifier
 
 
-@pytest.mark.parametrize("code", list(RejectionCode))
+@pytest.mark.parametrize("code", sorted(set(RejectionCode) - {RejectionCode.PROCESSING_FAILED}))
 def test_every_rejection_has_its_own_error_code_never_internal_error(code: RejectionCode) -> None:
-    """207 (application internal error) is kept for failures of the service itself: senders
-    and ``POST /v1/hl7`` (503) tell a resend-worthy failure from unusable content by it."""
+    """207 (application internal error) is kept for failures of the service itself: with AR
+    nothing was stored (resend), with AE the message is kept as processing-failed."""
     for version in ("2.3", "2.5.1"):
         ack = build_ack(Header(control_id="X", version=version), "AE", text="t", error=code,
                         control_id="A")  # fmt: skip
         assert "207" not in ack.split("\r")[2], (code, ack)
+
+
+def test_a_message_the_service_failed_on_is_reported_as_an_internal_error() -> None:
+    ack = build_ack(Header(control_id="X", version="2.5.1"), "AE", text="t",
+                    error=RejectionCode.PROCESSING_FAILED, control_id="A")  # fmt: skip
+    assert "207^Application internal error" in ack.split("\r")[2]
 
 
 # --- Scrubbing in bounded time, by whole words ---------------------------------------------

@@ -1,0 +1,69 @@
+"""A message the service itself fails on, every time (a poison message), is kept as a
+rejection and answered as unusable.
+
+Answered "internal error, resend" instead, a lab's engine would resend it for ever and, as
+most engines send in order, hold up every result queued behind it. Kept here, it can be
+inspected and replayed once the fault is fixed; its ACK (AE, HL7 error 207) tells the lab.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
+from shared.contracts.events.lab import Channel
+from shared.db.pool import TRANSIENT_DB_ERRORS
+
+log = logging.getLogger(__name__)
+
+Ingest = Callable[[Sequence[Command]], Awaitable[list[IngestOutcome]]]
+REASON = (
+    "the service failed on this message (an internal error); it is kept for inspection and "
+    "replay: do not resend"
+)
+NOT_KEPT = "(payload not kept: it could not be stored)"
+
+
+async def keep_unprocessable(ingest: Ingest, command: Command) -> IngestOutcome:
+    """Store the command as a rejection, with its redacted payload if that can be stored."""
+    try:
+        (outcome,) = await ingest([as_rejection(command, keep_payload=True)])
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception as exc:  # the payload itself may be what fails
+        log.error("keeping a failed message's payload failed", extra={"error": type(exc).__name__})
+        (outcome,) = await ingest([as_rejection(command, keep_payload=False)])
+    return outcome
+
+
+def as_rejection(command: Command, *, keep_payload: bool) -> RecordRejectedInput:
+    if isinstance(command, RecordRejectedInput):
+        channel, source, control_id = command.channel, command.source, command.control_id
+        payload = command.redacted_payload if keep_payload else NOT_KEPT
+    elif isinstance(command, IngestLabMessage):
+        message = command.message
+        channel, source, control_id = message.channel, message.source, message.control_id
+        payload = _redacted(command.redact) if keep_payload else NOT_KEPT
+    else:
+        channel, control_id = Channel.FHIR, None
+        source = command.messages[0].source if command.messages else None
+        payload = _redacted(command.redact) if keep_payload else NOT_KEPT
+    return RecordRejectedInput(
+        channel, RejectionCode.PROCESSING_FAILED, REASON, payload, command.received_at,
+        source=source, control_id=control_id,
+    )  # fmt: skip
+
+
+def _redacted(redact: Callable[[], str]) -> str:
+    try:
+        return redact()
+    except Exception as exc:  # never store what could not be redacted
+        log.error("redacting a failed message failed", extra={"error": type(exc).__name__})
+        return NOT_KEPT

@@ -1,0 +1,81 @@
+"""A message the service fails on every time is kept as a rejection (processing-failed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
+from services.lab_ingestion.service_layer.unprocessable import NOT_KEPT, keep_unprocessable
+from shared.contracts.events.lab import Channel
+
+AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+MESSAGE = LabMessage(Channel.MLLP, "LIS", "HOSP", "MSG-1", "MRN1", ())
+
+
+class FakeIngest:
+    """Records what it is asked to store; fails the first ``failures`` calls with ``error``."""
+
+    def __init__(self, failures: int = 0, error: Exception | None = None) -> None:
+        self.stored: list[Command] = []
+        self.failures = failures
+        self.error = error or ValueError("cannot store")
+
+    async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+        self.stored.extend(commands)
+        return [IngestOutcome.rejected(RejectionCode.PROCESSING_FAILED, "kept")]
+
+
+async def test_a_failed_message_is_kept_with_its_redacted_payload() -> None:
+    ingest = FakeIngest()
+    command = IngestLabMessage(MESSAGE, lambda: "MSH|^~\\&|LIS|HOSP", AT)
+
+    outcome = await keep_unprocessable(ingest, command)
+
+    assert outcome.code is RejectionCode.PROCESSING_FAILED
+    (kept,) = ingest.stored
+    assert isinstance(kept, RecordRejectedInput)
+    assert (kept.channel, kept.source, kept.control_id) == (Channel.MLLP, "LIS^HOSP", "MSG-1")
+    assert kept.code is RejectionCode.PROCESSING_FAILED and "do not resend" in kept.reason
+    assert kept.redacted_payload == "MSH|^~\\&|LIS|HOSP"
+    assert kept.received_at == AT and kept.sender is None
+
+
+async def test_when_the_payload_cannot_be_stored_the_rejection_is_kept_without_it() -> None:
+    ingest = FakeIngest(failures=1)
+    command = IngestLabMessage(MESSAGE, lambda: "payload", AT)
+
+    await keep_unprocessable(ingest, command)
+
+    (kept,) = ingest.stored
+    assert isinstance(kept, RecordRejectedInput) and kept.redacted_payload == NOT_KEPT
+
+
+async def test_a_payload_that_cannot_be_redacted_is_never_stored() -> None:
+    def broken() -> str:
+        raise RecursionError("too deep")
+
+    ingest = FakeIngest()
+    await keep_unprocessable(ingest, IngestLabMessage(MESSAGE, broken, AT))
+
+    (kept,) = ingest.stored
+    assert isinstance(kept, RecordRejectedInput) and kept.redacted_payload == NOT_KEPT
+
+
+async def test_a_database_outage_is_not_turned_into_a_rejection() -> None:
+    """Transient: the caller answers "resend"; the message was not at fault."""
+    ingest = FakeIngest(failures=1, error=ConnectionError("reset"))
+    with pytest.raises(ConnectionError):
+        await keep_unprocessable(ingest, IngestLabMessage(MESSAGE, lambda: "p", AT))
+    assert ingest.stored == []
