@@ -4,7 +4,8 @@ Rules (issue 3, PROTOCOL section 6):
 - HL7 senders must be on the allow-list (else AR); a duplicate (source, control id) is
   accepted again and stored once.
 - The patient identifier is hashed at once; a message about a patient who is not enrolled
-  is counted and discarded before its results are looked at (no rejection row keeps it).
+  is counted and discarded before its results are looked at: nothing of it is kept (no
+  rejection, not even its message id: resent once the enrolment reached us, it is stored).
 - Observations of analytes the trial does not use are ignored. A trial result that cannot be
   used (unit, value, collection time, status) rejects the whole message (AE): the lab fixes
   and resends it, and no half of a message is ever stored.
@@ -183,14 +184,13 @@ class BatchIngestor:
         return IngestOutcome(accepted=True, results=results, parts=tuple(parts))
 
     def _check(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome | None:
-        """An early answer for a message (rejection or duplicate), or None to go on."""
+        """An early answer for a message (a rejection), or None to go on."""
         message = command.message
-        key = (message.source, message.control_id)
         sender = (message.source_application, message.source_facility)
         if command.check_source and sender not in context.allowed:
-            return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _unknown_sender(key[0]))
-        if key in context.known:
-            return IngestOutcome(accepted=True, duplicate=True)
+            return IngestOutcome.rejected(
+                RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source)
+            )
         if not message.patient_identifier:
             return IngestOutcome.rejected(
                 RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
@@ -202,9 +202,12 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         subject_id = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
-        if subject_id is None:  # not enrolled: discarded before anything of it is kept
-            keep_message(context, command, None, 0)
+        if subject_id is None:
+            # not enrolled: discarded, nothing of it kept, not even its message id, so that a
+            # resend after the enrolment reached us is stored, not taken for a duplicate
             return IngestOutcome(accepted=True, enrolled=False)
+        if (message.source, message.control_id) in context.known:
+            return IngestOutcome(accepted=True, duplicate=True)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             reject(context, command, plan.code, plan.reason)

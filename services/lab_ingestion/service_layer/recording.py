@@ -32,15 +32,15 @@ from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 
 
 def keep_message(
-    context: BatchContext, command: IngestLabMessage, subject_id: str | None, results: int
+    context: BatchContext, command: IngestLabMessage, subject_id: str, results: int
 ) -> uuid.UUID:
+    """An enrolled subject's message, kept so that a resend is known as a duplicate."""
     message = command.message
     context.known.add((message.source, message.control_id))
     message_id = uuid.uuid4()
-    outcome = "accepted" if subject_id else "not-enrolled"
     context.messages.append(
         MessageRecord(
-            message_id, message.source, message.control_id, message.channel.value, outcome,
+            message_id, message.source, message.control_id, message.channel.value, "accepted",
             subject_id, results, command.received_at,
         )
     )  # fmt: skip

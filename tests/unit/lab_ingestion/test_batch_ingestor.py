@@ -182,8 +182,7 @@ async def test_a_patient_nobody_enrolled_is_discarded_without_a_read() -> None:
     outcomes = await ingestor(db)([message("1", mrn="MRN9")])
     assert not outcomes[0].enrolled
     assert db.lookups == 0
-    assert db.messages[("LIS^HOSP", "1")].outcome == "not-enrolled"
-    assert db.results == []
+    assert db.messages == {} and db.results == []
 
 
 async def test_a_subject_enrolled_since_the_last_read_is_not_discarded() -> None:
@@ -194,6 +193,19 @@ async def test_a_subject_enrolled_since_the_last_read_is_not_discarded() -> None
     outcomes = await ingest([message("2")])
     assert outcomes[0].enrolled and outcomes[0].results == 1
     assert db.results[-1].subject_id == "S-1"
+
+
+async def test_a_result_sent_before_its_enrolment_arrived_is_stored_when_resent() -> None:
+    """The lab's message beat ``SubjectEnrolled`` to this service: discarded then, its
+    resend (same control id) must be stored, not answered as a duplicate of nothing."""
+    db = FakeDatabase()
+    ingest = ingestor(db)
+    (first,) = await ingest([message("1")])
+    db.enrolled["h(MRN1)"] = "S-1"
+    (resent,) = await ingest([message("1")])
+    assert not first.enrolled
+    assert resent.enrolled and not resent.duplicate and resent.results == 1
+    assert [r.subject_id for r in db.results] == ["S-1"]
 
 
 async def test_a_withdrawn_subject_is_no_longer_matched() -> None:
@@ -289,7 +301,7 @@ async def test_a_patient_not_enrolled_is_discarded_before_the_results_are_checke
     )
     outcomes = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
     assert outcomes[0].accepted and not outcomes[0].enrolled
-    assert db.messages[("LIS^HOSP", "1")].outcome == "not-enrolled"
+    assert db.messages == {}
 
 
 async def test_a_withdrawal_in_the_batch_of_the_versions_it_withdraws_cancels_them_all() -> None:
