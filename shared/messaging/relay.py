@@ -20,7 +20,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from shared.db.pool import TRANSIENT_DB_ERRORS
-from shared.messaging.kafka import Delivery, KafkaPublisher, Record
+from shared.messaging.kafka import Delivery, KafkaPublisher, Readback, Record
 from shared.metrics import OutboxMetrics
 
 log = logging.getLogger(__name__)
@@ -88,17 +88,31 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Publish until ``stopping`` is set; survive broker and database outages."""
+        """Publish until ``stopping`` is set; survive broker and database outages.
+
+        Any failure is retried with back-off, not only those we foresaw: a relay that ended
+        would leave the service accepting events into an outbox nobody publishes.
+        Cancellation is not a failure and ends it.
+        """
         backoff = 0.2
         while not stopping.is_set():
             try:
                 await self._run_connected(stopping)
-            except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
-                self._metrics.count_publish_error()
-                log.warning("outbox relay interrupted; retrying", extra={"error": repr(exc)[:300]})
+            except Exception as exc:  # any failure is retried (see above)
+                self._report_interruption(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _report_interruption(self, exc: Exception) -> None:
+        """Count it and log its type only: a message can quote the data of an event."""
+        self._metrics.count_publish_error()
+        foreseen = isinstance(exc, (KafkaError, *TRANSIENT_DB_ERRORS))
+        log.log(
+            logging.WARNING if foreseen else logging.ERROR,
+            "outbox relay interrupted; retrying",
+            extra={"error": type(exc).__name__},
+        )
 
     async def _run_connected(self, stopping: asyncio.Event) -> None:
         await self._publisher.start()
@@ -123,7 +137,7 @@ class OutboxRelay:
         try:
             await conn.remove_listener(self._settings.channel, self._on_notify)
             await conn.execute("SELECT pg_advisory_unlock_all()")
-        except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError):
+        except Exception:  # whatever failed, ending the session is the way out
             conn.terminate()
 
     async def _wait_for_leadership(self, conn: asyncpg.Connection, stopping: asyncio.Event) -> None:
@@ -195,15 +209,19 @@ class OutboxRelay:
         self._next_broker_check = 0.0
 
     async def _housekeeping(self) -> None:
+        """The backlog gauge first: when the broker check keeps failing (and so nothing is
+        published) the gauge must show the backlog growing, not freeze. The check runs before
+        any publishing after a (re)connection: publishing onto a broker that lost its data
+        could move our last known positions past what it lost, hiding the loss."""
         now = time.monotonic()
-        if now >= self._next_broker_check:
-            self._next_broker_check = now + self._settings.check_broker_seconds
-            await self.republish_if_broker_lost_data()
         if now >= self._next_backlog:
             self._next_backlog = now + self._settings.backlog_every_seconds
             row = await self._pool.fetchrow(_BACKLOG)
             if row is not None:
                 self._metrics.set_backlog(row["n"], float(row["age"]))
+        if now >= self._next_broker_check:
+            self._next_broker_check = now + self._settings.check_broker_seconds
+            await self.republish_if_broker_lost_data()
         if now >= self._next_purge:
             self._next_purge = now + 600
             await self._pool.execute(_PURGE, self._settings.retention_seconds)
@@ -214,14 +232,17 @@ class OutboxRelay:
         For each partition we wrote to, the event at our last recorded offset is read back;
         if it is missing or another event, the broker lost its data (or the topic was
         re-created) and everything retained is republished, in order. Consumers' inboxes
-        drop what they had already applied.
+        drop what they had already applied. An offset that retention deleted is no loss: that
+        event was consumed long ago, and republishing would flood every consumer.
         """
         if not self._last_published:
             return 0
         positions = {tp: offset for tp, (offset, _) in self._last_published.items()}
-        stored = await self._publisher.event_ids_at(positions)
+        stored = await self._publisher.read_back(positions)
         lost = [
-            tp for tp, (_, event_id) in self._last_published.items() if stored.get(tp) != event_id
+            tp
+            for tp, (_, event_id) in self._last_published.items()
+            if not stored.get(tp, Readback()).confirms(event_id)
         ]
         if not lost:
             return 0
