@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,19 @@ class Record:
 class Delivery:
     partition: int
     offset: int
+
+
+@dataclass(frozen=True)
+class Readback:
+    """What a partition holds at an offset we published to (see ``read_back``)."""
+
+    event_id: str | None = None  # the event found there; None: nothing (readable) is there
+    expired: bool = False  # below the partition's log start: retention deleted it
+
+    def confirms(self, event_id: str) -> bool:
+        """The broker still holds ``event_id`` here, or deleted it by retention: an event
+        published that long ago was consumed long ago, so the broker lost nothing."""
+        return self.expired or self.event_id == event_id
 
 
 async def ensure_topics(
@@ -156,38 +169,109 @@ class KafkaPublisher:
         self._partitions.clear()
         self._key_partitions.clear()
 
-    async def event_ids_at(
+    async def read_back(
         self, positions: dict[tuple[str, int], int], timeout: float = 2.0
-    ) -> dict[tuple[str, int], str | None]:
-        """The ``event_id`` stored at each (topic, partition) offset, None where none is.
-
-        Used to tell whether the broker still holds what we published: end offsets cannot
-        be trusted for that (the embedded broker reports the last batch's base offset + 1).
-        """
-        wanted = {TopicPartition(t, p): offset for (t, p), offset in positions.items()}
-        found: dict[tuple[str, int], str | None] = {tp: None for tp in positions}
-        existing = await self.topics()
-        wanted = {tp: o for tp, o in wanted.items() if tp.topic in existing}
-        if not wanted:
-            return found
-        self._offsets.assign(list(wanted))
-        for tp, offset in wanted.items():
-            self._offsets.seek(tp, offset)
-        pending = set(wanted)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while pending and asyncio.get_running_loop().time() < deadline:
-            batches = await self._offsets.getmany(*pending, timeout_ms=200, max_records=1)
-            for tp, messages in batches.items():
-                pending.discard(tp)
-                first = messages[0] if messages else None
-                if first is not None and first.offset == wanted[tp] and first.value:
-                    found[(tp.topic, tp.partition)] = _event_id(first.value)
-        self._offsets.assign([])
+    ) -> dict[tuple[str, int], Readback]:
+        """What each (topic, partition) holds at the offset given, to tell whether the
+        broker still has what we published (see ``read_back_offsets``). A partition that
+        does not exist (nor its topic) holds nothing: it is not asked for offsets, which
+        would time out and so stall the check."""
+        found = {tp: Readback() for tp in positions}
+        cluster = await self._offsets._client.fetch_all_metadata()
+        wanted = {
+            TopicPartition(t, p): offset
+            for (t, p), offset in positions.items()
+            if p in (cluster.partitions_for_topic(t) or ())
+        }
+        if wanted:
+            found.update(await read_back_offsets(self._offsets, wanted, timeout))
         return found
 
     async def topics(self) -> set[str]:
         await self._offsets._client.force_metadata_update()
         return set(await self._offsets.topics())
+
+
+async def read_back_offsets(
+    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], timeout: float
+) -> dict[tuple[str, int], Readback]:
+    """What each partition holds at the offset we once published there.
+
+    Below the partition's log start, retention deleted the event: it was published (and
+    consumed) long ago and the broker lost nothing, so it reads as ``expired``. An empty
+    partition holds nothing. Anything else is fetched, even at or past the end offset: the
+    embedded broker reports its last batch's base offset + 1 as the end, so on it the end
+    cannot tell that an offset is not there. A fetch refused as out of range (Apache Kafka,
+    past the end: the log was truncated or the topic re-created) reads as nothing there,
+    unless retention has meanwhile moved the log start past it.
+    """
+    partitions = list(wanted)
+    starts = await consumer.beginning_offsets(partitions)
+    ends = await consumer.end_offsets(partitions)
+    found: dict[TopicPartition, Readback] = {}
+    to_fetch: dict[TopicPartition, int] = {}
+    for tp, offset in wanted.items():
+        if offset < starts[tp]:
+            found[tp] = Readback(expired=True)
+        elif ends[tp] <= starts[tp]:
+            found[tp] = Readback()  # an empty partition: nothing to fetch
+        else:
+            to_fetch[tp] = offset
+    if to_fetch:
+        found.update(await _fetch_at(consumer, to_fetch, timeout))
+    return {(tp.topic, tp.partition): readback for tp, readback in found.items()}
+
+
+async def _fetch_at(
+    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], timeout: float
+) -> dict[TopicPartition, Readback]:
+    """The event at each offset; nothing where none arrives within ``timeout``."""
+    found = {tp: Readback() for tp in wanted}
+    consumer.assign(list(wanted))
+    try:
+        for tp, offset in wanted.items():
+            consumer.seek(tp, offset)
+        pending = set(wanted)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while pending and loop.time() < deadline:
+            try:
+                batches = await consumer.getmany(*pending, timeout_ms=200, max_records=1)
+            except OffsetOutOfRangeError as error:
+                gone = _out_of_range(error, wanted) & pending
+                pending -= gone
+                found.update(await _expired_or_missing(consumer, {tp: wanted[tp] for tp in gone}))
+                continue
+            for tp, messages in batches.items():
+                pending.discard(tp)
+                first = messages[0] if messages else None
+                if first is not None and first.offset == wanted[tp] and first.value:
+                    found[tp] = Readback(_event_id(first.value))
+    finally:
+        consumer.assign([])
+    return found
+
+
+def _out_of_range(
+    error: OffsetOutOfRangeError, wanted: dict[TopicPartition, int]
+) -> set[TopicPartition]:
+    """The partitions an out-of-range fetch error names at the offsets we sought. aiokafka
+    raises it with ``{partition: fetch offset}``; a partition named at another offset is a
+    stale answer to an earlier read, and an error of another form is not ours to interpret."""
+    named = error.args[0] if error.args and isinstance(error.args[0], dict) else None
+    if named is None:
+        raise error
+    return {tp for tp, offset in named.items() if wanted.get(tp) == offset}
+
+
+async def _expired_or_missing(
+    consumer: AIOKafkaConsumer, gone: dict[TopicPartition, int]
+) -> dict[TopicPartition, Readback]:
+    """Retention may have removed the offset since we read the log start: ask again."""
+    if not gone:
+        return {}
+    starts = await consumer.beginning_offsets(list(gone))
+    return {tp: Readback(expired=offset < starts[tp]) for tp, offset in gone.items()}
 
 
 def _event_id(value: bytes) -> str | None:

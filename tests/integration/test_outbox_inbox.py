@@ -10,10 +10,11 @@ from prometheus_client import CollectorRegistry
 
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope
-from shared.contracts.topics import LAB_RESULTS
+from shared.contracts.topics import LAB_RESULTS, all_topic_names
 from shared.db.unit_of_work import PostgresUnitOfWork
 from shared.embedded.tansu import EmbeddedTansu
 from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.kafka import KafkaPublisher, Readback, ensure_topics
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_result
@@ -27,8 +28,8 @@ from tests.integration.messaging_fixtures import (
 pytestmark = pytest.mark.integration
 
 
-class RelayKilled(Exception):
-    pass
+class RelayKilled(BaseException):
+    """The process dying: not an Exception, which the relay would retry."""
 
 
 async def count_applied(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
@@ -144,3 +145,37 @@ async def test_relay_relaxes_only_its_own_commit_and_leaves_pooled_sessions_dura
             await pool.release(conn)
     assert settings and set(settings) == {"on"}
     await pool.close()
+
+
+async def test_the_broker_check_reads_back_what_the_broker_kept_and_misses_what_it_lost(
+    database: str, broker: EmbeddedTansu
+) -> None:
+    pool = await migrated_pool(database, "producer")
+    await record(pool, LAB_RESULTS, [crp_result("S-1", 30.0 + i) for i in range(5)], commit=True)
+    await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "producer"))
+    last = await pool.fetchrow(
+        """SELECT topic, kafka_partition, kafka_offset, event_id FROM outbox
+           ORDER BY kafka_offset DESC LIMIT 1"""
+    )
+    assert last is not None and last["kafka_offset"] == 4  # one batch: 0..4 on one partition
+    position = {(last["topic"], last["kafka_partition"]): last["kafka_offset"]}
+
+    # the embedded broker reports that batch's end as 1: the event at 4 is read all the same
+    kept = await _read_back(broker.bootstrap_servers, position)
+    assert kept == {(LAB_RESULTS, last["kafka_partition"]): Readback(str(last["event_id"]))}
+
+    broker.kill()  # memory storage: the log is gone
+    broker.start()
+    await ensure_topics(broker.bootstrap_servers, all_topic_names(), 12)
+    lost = await _read_back(broker.bootstrap_servers, position)
+    assert lost == {(LAB_RESULTS, last["kafka_partition"]): Readback()}
+    await pool.close()
+
+
+async def _read_back(servers: str, position: dict[tuple[str, int], int]) -> dict[Any, Readback]:
+    publisher = KafkaPublisher(servers, client_id="read-back")
+    await publisher.start()
+    try:
+        return await publisher.read_back(position)
+    finally:
+        await publisher.stop()
