@@ -53,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_service(name: str, settings: PlatformSettings) -> int:
     from cachexia.services import service_definition  # noqa: PLC0415
-    from shared.runtime import ServiceRuntime  # noqa: PLC0415
+    from shared.runtime import BackgroundTaskFailed, ServiceRuntime  # noqa: PLC0415
 
     configure_logging(name, settings.log_level)
     runtime = ServiceRuntime(service_definition(name), settings)
-    asyncio.run(runtime.run())
+    try:
+        asyncio.run(runtime.run())
+    except BackgroundTaskFailed:  # logged by the runtime; the supervisor restarts us
+        return 1
     return 0
 
 

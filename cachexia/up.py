@@ -22,8 +22,10 @@ from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.secrets import subject_hmac_key
 from shared.settings import SERVICE_NAMES, PlatformSettings
+from shared.shutdown import WATCHDOG_MARGIN_SECONDS
 
-SERVICE_STOP_GRACE = 6.0
+# past a service's own shutdown deadline: its watchdog ends it first (shared/shutdown.py)
+SERVICE_STOP_GRACE_BEYOND_DEADLINE = WATCHDOG_MARGIN_SECONDS + 1.0
 RESTART_BACKOFF_MAX = 30.0
 
 
@@ -180,7 +182,8 @@ class Platform:
         say("stopping ...")
         for service in self.services:
             service.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + SERVICE_STOP_GRACE
+        grace = self.settings.shutdown_deadline_seconds + SERVICE_STOP_GRACE_BEYOND_DEADLINE
+        deadline = time.monotonic() + grace
         for service in self.services:
             if service.process is None:
                 continue

@@ -1,13 +1,16 @@
 """Runs one service: HTTP, database, migrations, topics, outbox relay, faust consumers.
 
 Start-up order lets ``/healthz`` answer at once and ``/readyz`` say what is missing while
-PostgreSQL or Kafka are not there yet. Shutdown (SIGINT/SIGTERM) has a hard deadline.
+PostgreSQL or Kafka are not there yet. Shutdown (SIGINT/SIGTERM) has a hard deadline. A
+background task that ends while the service runs stops the service with a failure, so that
+the process exits non-zero and its supervisor restarts it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -28,6 +31,12 @@ from shared.messaging.relay import OutboxRelay, RelaySettings
 from shared.metrics import ConsumerMetrics, OutboxMetrics, ReadinessMetrics, new_registry
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings
+from shared.shutdown import (
+    WATCHDOG_MARGIN_SECONDS,
+    ShutdownBudget,
+    ShutdownWatchdog,
+    run_bounded,
+)
 from shared.streaming.faust_app import BatchAgent, create_faust_app
 from shared.web.app import ReadinessChecks, build_http_app
 
@@ -39,6 +48,15 @@ TOPIC_WATCH_SECONDS = 5.0
 
 class StartAborted(Exception):
     """Asked to stop while still waiting for a dependency: nothing to report."""
+
+
+class BackgroundTaskFailed(Exception):
+    """A task the runtime ran for the service ended while the service was not stopping.
+
+    ``ServiceRuntime.run`` raises it after an orderly stop. ``cachexia service`` lets it
+    escape ``asyncio.run``, so the process exits with status 1 and its supervisor
+    (``cachexia up``, the container's restart policy) starts it again.
+    """
 
 
 class ServiceRuntime:
@@ -55,7 +73,8 @@ class ServiceRuntime:
         self.parts: ServiceParts | None = None
         self._faust: faust.App | None = None
         self._agents: list[BatchAgent] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Future[None]] = []
+        self._failure: str | None = None  # the background task that ended on its own
         self._http: web.AppRunner | None = None
         self._publisher: KafkaPublisher | None = None
         self._tokens: TokenStore | None = None
@@ -72,19 +91,35 @@ class ServiceRuntime:
         return await kafka_reachable(self.settings.kafka_servers)
 
     # ---- lifecycle -------------------------------------------------------------------
-    async def run(self, install_signal_handlers: bool = True) -> None:
-        """Start, serve until SIGINT/SIGTERM (or ``stopping`` is set), then stop."""
+    async def run(
+        self, install_signal_handlers: bool = True, watchdog: ShutdownWatchdog | None = None
+    ) -> None:
+        """Start, serve until SIGINT/SIGTERM (or ``stopping`` is set), then stop.
+
+        ``install_signal_handlers``: this runtime owns the process (``cachexia service``):
+        signals stop it and, unless ``watchdog`` is given, a ShutdownWatchdog ends the
+        process should it outlive the shutdown deadline. Callers running it in-process
+        (tests) get neither unless they pass a ``watchdog``. It is armed when shutdown
+        begins and left armed when ``run`` returns: ``asyncio.run``'s clean-up, which can
+        wait for leftover tasks without limit, comes after; the interpreter's exit disarms
+        it. Raises BackgroundTaskFailed, once stopped, if a background task ended on its own.
+        """
         if install_signal_handlers:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stopping.set)
+            watchdog = watchdog if watchdog is not None else ShutdownWatchdog()
         try:
             await self.start()
             await self.stopping.wait()
         except StartAborted:
             log.info("stopped before start-up completed")
         finally:
+            if watchdog is not None:
+                watchdog.arm(self.settings.shutdown_deadline_seconds + WATCHDOG_MARGIN_SECONDS)
             await self.stop()
+        if self._failure is not None:
+            raise BackgroundTaskFailed(f"background task {self._failure} ended")
 
     async def start(self) -> None:
         schema = self.definition.schema
@@ -104,8 +139,8 @@ class ServiceRuntime:
         self._start_relay(schema)
         await self._start_consumers(self.parts)
         for task in self.parts.background:
-            self._spawn(task(self.stopping))
-        self._spawn(self._watch_topics())
+            self._spawn(str(getattr(task, "__name__", "background")), task(self.stopping))
+        self._spawn("topic-watch", self._watch_topics())
         self.started.set()
         log.info("service started", extra={"addresses": self.addresses()})
 
@@ -125,22 +160,24 @@ class ServiceRuntime:
         return {"http": f"http://{host}:{port}", **extra}
 
     async def stop(self) -> None:
+        """Stop every part in order, each step bounded, all within the shutdown deadline."""
         self.stopping.set()
-        deadline = self.settings.shutdown_deadline_seconds
+        budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
         for agent in self._agents:
             agent.stopping = True
         if self._faust is not None:
-            await self._bounded("faust", self._faust.stop(), deadline * 0.6)
+            await run_bounded("faust", self._faust.stop(), budget.allow(budget.seconds * 0.6))
         for task in self._tasks:
             task.cancel()
         if self._tasks:
-            await self._bounded("tasks", asyncio.gather(*self._tasks, return_exceptions=True), 2.0)
+            gathered = asyncio.gather(*self._tasks, return_exceptions=True)
+            await run_bounded("tasks", gathered, budget.allow(2.0))
         if self._publisher is not None:
-            await self._bounded("publisher", self._publisher.stop(), 2.0)
+            await run_bounded("publisher", self._publisher.stop(), budget.allow(2.0))
         if self._http is not None:
-            await self._bounded("http", self._http.cleanup(), 1.0)
+            await run_bounded("http", self._http.cleanup(), budget.allow(1.0))
         if self.pool is not None:
-            await self._bounded("postgres", self.pool.close(), 1.0)
+            await run_bounded("postgres", self.pool.close(), budget.allow(1.0))
             self.pool.terminate()
         log.info("service stopped")
 
@@ -181,7 +218,7 @@ class ServiceRuntime:
             ),
             wakeup=self._outbox_written,
         )
-        self._spawn(self.relay.run(self.stopping))
+        self._spawn("outbox-relay", self.relay.run(self.stopping))
 
     async def _start_consumers(self, parts: ServiceParts) -> None:
         if not parts.consumers:
@@ -235,8 +272,35 @@ class ServiceRuntime:
                 await self._ensure_topics()
 
     # ---- helpers -------------------------------------------------------------------
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
+    def _spawn(self, name: str, coro: Awaitable[None]) -> None:
+        """Run ``coro`` until the service stops, watched by ``_on_task_done``."""
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(functools.partial(self._on_task_done, name))
+        self._tasks.append(task)
+
+    def _on_task_done(self, name: str, task: asyncio.Future[None]) -> None:
+        """A background task runs until the service stops. One that ends before, by a crash
+        or a return, would leave the service up and ready but silently doing less (a dead
+        relay: /readyz says 200, results are acknowledged, nothing is published), so the
+        service stops and ``run`` reports it. Logged by type only: a message can quote data.
+        """
+        if task.cancelled():
+            return
+        error = task.exception()
+        outcome = "returned" if error is None else type(error).__name__
+        if self.stopping.is_set():
+            if error is not None:
+                log.warning(
+                    "background task failed while stopping", extra={"task": name, "error": outcome}
+                )
+            return
+        log.error(
+            "background task ended while the service was running; stopping the service",
+            extra={"task": name, "error": outcome},
+        )
+        if self._failure is None:
+            self._failure = f"{name} ({outcome})"
+        self.stopping.set()
 
     async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         backoff = 0.2
@@ -252,11 +316,3 @@ class ServiceRuntime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
-
-    async def _bounded(self, what: str, awaitable: Awaitable[object], seconds: float) -> None:
-        try:
-            await asyncio.wait_for(awaitable, seconds)
-        except TimeoutError:
-            log.warning("shutdown step timed out", extra={"step": what, "seconds": seconds})
-        except Exception as exc:
-            log.warning("shutdown step failed", extra={"step": what, "error": repr(exc)[:200]})

@@ -1,10 +1,12 @@
 """crp-monitor run in-process against real PostgreSQL and the broker, driven through Kafka
-and HTTP: dead letters, authentication, readiness and recovery from a broker restart."""
+and HTTP: dead letters, authentication, readiness, recovery from a broker restart and the stop
+of a service whose background task crashed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,7 +21,8 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS, all_topic_names, dead_letter_topic
 from shared.embedded.tansu import EmbeddedTansu
 from shared.messaging.kafka import KafkaPublisher
-from shared.runtime import ServiceRuntime
+from shared.runtime import BackgroundTaskFailed, ServiceRuntime
+from shared.service import ServiceContext, ServiceParts
 from shared.settings import PlatformSettings
 from tests.conftest import free_port
 from tests.factories import crp_result, subject_enrolled
@@ -196,3 +199,32 @@ async def test_readyz_is_503_while_postgres_is_unreachable_and_healthz_still_ans
     finally:
         runtime.stopping.set()
         await asyncio.wait_for(task, 20)
+
+
+async def test_a_background_task_that_crashes_stops_the_service_with_a_failure(
+    settings: PlatformSettings,
+) -> None:
+    """Not a service that stays up, ready, silently doing less: it stops, and ``run`` raises
+    (``cachexia service`` then exits non-zero and is restarted)."""
+    crp_monitor = service_definition("crp-monitor")
+
+    async def crashes(stopping: asyncio.Event) -> None:
+        del stopping
+        await asyncio.sleep(0.5)
+        raise asyncpg.exceptions.CrashShutdownError("terminating connection for S-4711")
+
+    def build(context: ServiceContext) -> ServiceParts:
+        parts = crp_monitor.build(context)
+        parts.background.append(crashes)
+        return parts
+
+    runtime = ServiceRuntime(dataclasses.replace(crp_monitor, build=build), settings)
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    await asyncio.wait_for(runtime.started.wait(), 60)
+    with pytest.raises(BackgroundTaskFailed, match=r"crashes \(CrashShutdownError\)") as failed:
+        await asyncio.wait_for(task, 30)
+    assert "S-4711" not in str(failed.value)
+    base = f"http://127.0.0.1:{settings.crp_monitor_http_port}"
+    with pytest.raises(aiohttp.ClientConnectionError):  # nobody is told it is ready
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz"):
+            pass
