@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         "--time-zone", type=_time_zone, default=None,
         help="IANA zone the sender writes times without a UTC offset in (e.g. Europe/Zurich)",
     )  # fmt: skip
+    add.add_argument(
+        "--site", default=None,
+        help="the trial site whose patients the sender reports (its subjects only are matched)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "up":
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "source":
-        return asyncio.run(_add_source(settings, args.application, args.facility, args.time_zone))
+        return asyncio.run(_add_source(settings, args))
     return asyncio.run(_create_token(settings, Role(args.role), args.name))
 
 
@@ -93,21 +97,22 @@ def _time_zone(name: str) -> str:
     return name
 
 
-async def _add_source(
-    settings: PlatformSettings, application: str, facility: str, time_zone: str | None
-) -> int:
+async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> int:
     from cachexia.platform import migrate_all  # noqa: PLC0415
     from services.lab_ingestion.adapters.repository import add_source  # noqa: PLC0415
 
+    application, facility = args.application.strip(), args.facility.strip()
+    site = args.site.strip() if args.site else None
     await migrate_all(settings)
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        added = await add_source(conn, application.strip(), facility.strip(), time_zone)
+        added = await add_source(conn, application, facility, args.time_zone, site)
     finally:
         await conn.close()
     state = "allowed" if added else "already allowed"
-    zone = f"; local times in {time_zone}" if time_zone else ""
-    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{zone}\n")
+    zone = f"; local times in {args.time_zone}" if args.time_zone else ""
+    at_site = f"; patients of site {site}" if site else ""
+    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{zone}{at_site}\n")
     return 0
 
 

@@ -216,6 +216,26 @@ async def test_patient_not_enrolled_is_acknowledged_counted_and_discarded(lab: L
     assert "MRN9999" not in await _everything_stored(lab.pool)
 
 
+async def test_a_sender_of_another_site_is_not_matched_to_this_sites_subject(lab: Lab) -> None:
+    """The subject (site CH-01) and a patient of CH-02's hospital share a hospital number:
+    a result from CH-02's laboratory is that other person's, never the subject's."""
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "LIS", "CH02LAB", site_id="CH-02")
+        await add_source(conn, "LIS", "CH01LAB", site_id="CH-01")
+    client = await lab.mllp()
+    other_site = await client.exchange(
+        oru("SITE-2", [obx("1988-5", "50", "mg/L")], facility="CH02LAB")
+    )
+    own_site = await client.exchange(
+        oru("SITE-1", [obx("1988-5", "51", "mg/L")], facility="CH01LAB")
+    )
+    await client.close()
+    assert msa(other_site)[1] == msa(own_site)[1] == "AA"
+    assert "not enrolled" in msa(other_site)[3]
+    stored = await lab.pool.fetch("SELECT source, subject_id FROM results")
+    assert [(r["source"], r["subject_id"]) for r in stored] == [("LIS^CH01LAB", SUBJECT)]
+
+
 async def test_each_durable_batch_write_is_timed(lab: Lab) -> None:
     client = await lab.mllp()
     for i in range(3):

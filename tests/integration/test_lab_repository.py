@@ -23,8 +23,10 @@ from services.lab_ingestion.domain.model import NormalisedResult, StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
+    EnrolledSubject,
     MessageRecord,
     ResultRecord,
+    Sender,
 )
 from shared.contracts.events.lab import Analyte
 from shared.db.migrations import migrate_service
@@ -203,7 +205,26 @@ async def test_a_batch_that_took_a_withdrawn_subject_for_enrolled_is_refused(
     async with pool.acquire() as conn:
         await enrol(conn, "S-1", "hmac-1", withdrawn=True)
         message, result = message_with_result(8)
-        assumed = BatchAssumptions(subjects=[("hmac-1", "S-1")])
+        assumed = BatchAssumptions(subjects=[("hmac-1", EnrolledSubject("S-1", "CH-01"))])
+        await assert_refused(conn, message, [result], assumed)
+
+
+@pytest.mark.parametrize(
+    "assumed_subject",
+    [EnrolledSubject("S-5", "CH-01"), EnrolledSubject("S-5", "CH-02")],
+    ids=["another-subject-shares-the-identifier", "enrolled-at-another-site"],
+)
+async def test_a_batch_that_assumed_one_subject_where_the_directory_differs_is_refused(
+    pool: asyncpg.Pool, assumed_subject: EnrolledSubject
+) -> None:
+    """The guard compares the whole set of subjects enrolled under the hash (ids and
+    sites): a second subject, or a move to another site, sends the batch to a fresh read."""
+    async with pool.acquire() as conn:
+        await enrol(conn, "S-5", "hmac-5", withdrawn=False)
+        if assumed_subject.site_id == "CH-01":
+            await enrol(conn, "S-6", "hmac-5", withdrawn=False)
+        message, result = message_with_result(5)
+        assumed = BatchAssumptions(subjects=[("hmac-5", assumed_subject)])
         await assert_refused(conn, message, [result], assumed)
 
 
@@ -214,7 +235,11 @@ async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: async
         repository = LabRepository(conn)
         message, result = message_with_result(9)
         assumed = BatchAssumptions(
-            subjects=[("hmac-1", "S-1"), ("hmac-2", None), ("hmac-unknown", None)],
+            subjects=[
+                ("hmac-1", EnrolledSubject("S-1", "CH-01")),
+                ("hmac-2", None),
+                ("hmac-unknown", None),
+            ],
             new_result_keys=[("LIS^HOSP", "R-9")],
         )
         repository.stage([message], [result], [], [], NOW, assumptions=assumed)
@@ -279,6 +304,7 @@ async def test_a_sender_is_allowed_with_the_time_zone_it_writes_local_times_in(
         assert await add_source(conn, "LIS", "ZH", "Europe/Zurich") is True
         assert await add_source(conn, "LIS", "ZH") is False  # kept, zone unchanged
         assert await add_source(conn, "LIS", "BE") is True
+        assert await add_source(conn, "LIS", "BE", site_id="CH-02") is False  # site set
         sources = await LabRepository(conn).allowed_sources()
-    assert sources[("LIS", "ZH")] == "Europe/Zurich"
-    assert sources[("LIS", "BE")] is None
+    assert sources[("LIS", "ZH")] == Sender("Europe/Zurich", None)
+    assert sources[("LIS", "BE")] == Sender(None, "CH-02")

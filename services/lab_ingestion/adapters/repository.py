@@ -14,14 +14,16 @@ from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
+    EnrolledSubject,
     MessageRecord,
     RejectionRecord,
     ResultRecord,
+    Sender,
 )
 from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, outbox_unnest
 
 SourceKey = tuple[str, str]
-STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002)
+STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migrations 0002, 0007)
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
 
 
@@ -30,10 +32,13 @@ class LabRepository:
         self._conn = conn
         self._staged: StagedBatch | None = None
 
-    async def allowed_sources(self) -> dict[SourceKey, str | None]:
-        """The allow-list: each sender with the time zone it writes local times in."""
-        rows = await self._conn.fetch("SELECT application, facility, time_zone FROM sources")
-        return {(r["application"], r["facility"]): r["time_zone"] for r in rows}
+    async def allowed_sources(self) -> dict[SourceKey, Sender]:
+        """The allow-list: each sender with the time zone of its local times and its site."""
+        rows = await self._conn.fetch(
+            "SELECT application, facility, time_zone, site_id FROM sources"
+        )
+        return {(r["application"], r["facility"]): Sender(r["time_zone"], r["site_id"])
+                for r in rows}  # fmt: skip
 
     async def lookup(
         self,
@@ -41,9 +46,9 @@ class LabRepository:
         hospital_id_hmacs: Sequence[str],
         result_keys: Sequence[SourceKey],
     ) -> BatchLookup:
-        """In one round trip: which messages were stored before, which hashes belong to
-        enrolled subjects, and the head of each (source, result key)'s chain: its newest
-        standing final or corrected result that no standing result supersedes."""
+        """In one round trip: which messages were stored before, the subjects (with their
+        sites) enrolled under each hash, and the head of each (source, result key)'s chain:
+        its newest standing final or corrected result that no standing result supersedes."""
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
@@ -57,7 +62,8 @@ class LabRepository:
             if row["kind"] == "message":
                 lookup.known.add((row["key1"], row["key2"]))
             elif row["kind"] == "subject":
-                lookup.subjects[row["key1"]] = row["key2"]
+                enrolled = EnrolledSubject(row["key2"], row["site_id"])
+                lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
             else:
                 lookup.latest[(row["key1"], row["key2"])] = EarlierResult(
                     row["result_id"], row["subject_id"]
@@ -109,7 +115,8 @@ class LabRepository:
         await self._conn.execute(
             _WRITE,
             [h for h, _ in assumed.subjects],
-            [s for _, s in assumed.subjects],
+            [s.subject_id if s else None for _, s in assumed.subjects],
+            [s.site_id if s else None for _, s in assumed.subjects],
             [k[0] for k in assumed.new_result_keys],
             [k[1] for k in assumed.new_result_keys],
             [_message_row(m) for m in staged.messages],
@@ -134,21 +141,21 @@ class StagedBatch:
 @dataclass
 class BatchLookup:
     known: set[SourceKey] = field(default_factory=set)
-    subjects: dict[str, str] = field(default_factory=dict)
+    subjects: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
 
 _LOOKUP = """
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
-       NULL::text AS subject_id
+       NULL::text AS subject_id, NULL::text AS site_id
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
-SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
 UNION ALL
-SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id
+SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT r.result_id, r.subject_id FROM results r
@@ -162,31 +169,32 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id
 
 _WRITE = f"""
 WITH guard AS (
-    SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[]) AS current
+    SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+           AS current
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at)
-    SELECT * FROM unnest($5::message_row[])
+    SELECT * FROM unnest($6::message_row[])
      WHERE (SELECT current FROM guard)
 ), new_results AS (
     INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
                          supersedes_result_id, cancelled_at)
-    SELECT * FROM unnest($6::result_row[])
+    SELECT * FROM unnest($7::result_row[])
 ), cancelled AS (
     -- a cancellation withdraws the result with every earlier version of it (same patient)
-    UPDATE results SET cancelled_at = $8
-     WHERE cardinality($7::uuid[]) > 0 AND cancelled_at IS NULL
+    UPDATE results SET cancelled_at = $9
+     WHERE cardinality($8::uuid[]) > 0 AND cancelled_at IS NULL
        AND (source, result_key, subject_id) IN (
            SELECT c.source, c.result_key, c.subject_id FROM results c
-            WHERE c.result_id = ANY($7::uuid[]))
+            WHERE c.result_id = ANY($8::uuid[]))
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at)
-    SELECT * FROM unnest($9::rejection_row[])
+    SELECT * FROM unnest($10::rejection_row[])
 )
-INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(10)}
+INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(11)}
 """  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
 
 
@@ -223,15 +231,20 @@ def _storable(text: str | None) -> str | None:
 
 
 async def add_source(
-    conn: asyncpg.Connection, application: str, facility: str, time_zone: str | None = None
+    conn: asyncpg.Connection,
+    application: str,
+    facility: str,
+    time_zone: str | None = None,
+    site_id: str | None = None,
 ) -> bool:
-    """Allow a sender (True if it is new); a time zone given replaces the one kept."""
+    """Allow a sender (True if it is new); a time zone or site given replaces the one kept."""
     added = await conn.fetchval(
-        """INSERT INTO lab_ingestion.sources (application, facility, time_zone)
-           VALUES ($1, $2, $3)
+        """INSERT INTO lab_ingestion.sources (application, facility, time_zone, site_id)
+           VALUES ($1, $2, $3, $4)
            ON CONFLICT (application, facility) DO UPDATE
-              SET time_zone = coalesce(EXCLUDED.time_zone, sources.time_zone)
+              SET time_zone = coalesce(EXCLUDED.time_zone, sources.time_zone),
+                  site_id = coalesce(EXCLUDED.site_id, sources.site_id)
            RETURNING xmax = 0""",
-        application, facility, time_zone,
+        application, facility, time_zone, site_id,
     )  # fmt: skip
     return bool(added)

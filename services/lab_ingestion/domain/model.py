@@ -32,6 +32,7 @@ class RejectionCode(StrEnum):
     UNKNOWN_CORRECTED_RESULT = "unknown-corrected-result"
     OTHER_PATIENTS_RESULT = "result-of-another-patient"
     MULTIPLE_PATIENTS = "several-patients-in-message"
+    AMBIGUOUS_PATIENT = "ambiguous-patient"  # the identifier names several enrolled subjects
     PROCESSING_FAILED = "processing-failed"  # the service's fault, kept for replay
 
 

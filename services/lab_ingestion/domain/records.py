@@ -16,7 +16,7 @@ class MessageRecord:
     source: str
     control_id: str
     channel: str
-    outcome: str  # "accepted" or "not-enrolled"
+    outcome: str  # "accepted" ("not-enrolled" in rows of earlier versions)
     subject_id: str | None
     result_count: int
     received_at: datetime
@@ -49,6 +49,20 @@ class RejectionRecord:
     received_at: datetime
 
 
+class EnrolledSubject(NamedTuple):
+    """A subject a hashed hospital identifier names, with the trial site enrolling them."""
+
+    subject_id: str
+    site_id: str
+
+
+class Sender(NamedTuple):
+    """An allowed sender's settings: the time zone of its local times, the site it serves."""
+
+    time_zone: str | None = None
+    site_id: str | None = None
+
+
 class EarlierResult(NamedTuple):
     """The head of a result key's chain: the result a correction or cancellation acts on."""
 
@@ -58,8 +72,8 @@ class EarlierResult(NamedTuple):
 
 @dataclass(frozen=True)
 class BatchAssumptions:
-    """What a batch planned without reading the database took for granted: the enrolled
+    """What a batch planned without reading the database took for granted: the one enrolled
     subject (or None) of each hashed identifier, and result keys with no standing result."""
 
-    subjects: list[tuple[str, str | None]] = field(default_factory=list)
+    subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)

@@ -10,9 +10,11 @@ from typing import Any
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
+    EnrolledSubject,
     MessageRecord,
     RejectionRecord,
     ResultRecord,
+    Sender,
 )
 
 SourceKey = tuple[str, str]
@@ -22,9 +24,9 @@ SourceKey = tuple[str, str]
 class BatchContext:
     """What the batch read from the database, and what it will write."""
 
-    allowed: Mapping[SourceKey, str | None]  # allowed senders -> their time zone
+    allowed: Mapping[SourceKey, Sender]  # allowed senders -> their zone and site
     known: set[SourceKey]
-    subjects: dict[str, str]
+    subjects: dict[str, tuple[EnrolledSubject, ...]]  # HMAC -> the subjects enrolled under it
     latest: dict[SourceKey, EarlierResult]  # the head of each key's chain
     hmacs: dict[str, str] = field(default_factory=dict)  # hospital identifier -> its HMAC
     assumed: bool = False  # planned without a read: the write must check the assumptions
@@ -53,6 +55,14 @@ class BatchContext:
             (r.source, r.result_key): None for r in self.results if r.supersedes_result_id is None
         }
         return BatchAssumptions(
-            subjects=[(h, self.subjects.get(h)) for h in dict.fromkeys(self.hmacs.values())],
+            subjects=[(h, self.only_subject(h)) for h in dict.fromkeys(self.hmacs.values())],
             new_result_keys=list(keys),
         )
+
+    def only_subject(self, hmac: str) -> EnrolledSubject | None:
+        """The one subject enrolled under ``hmac`` (None: nobody); a batch that knows of
+        several takes the careful path, it never assumes."""
+        enrolled = self.subjects.get(hmac, ())
+        if len(enrolled) > 1:
+            raise ValueError("several subjects enrolled under one identifier: read, not assume")
+        return enrolled[0] if enrolled else None

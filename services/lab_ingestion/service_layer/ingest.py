@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
@@ -46,6 +47,7 @@ from services.lab_ingestion.domain.planning import (
     needs_earlier_result,
     plan_results,
 )
+from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -73,9 +75,9 @@ class BatchIngestor:
         self._on_replan = on_replan
         self._hash = hash_identifier
         self._params = params or UnitParameters()
-        self._sources: dict[SourceKey, str | None] | None = None
+        self._sources: dict[SourceKey, Sender] | None = None
         self._sources_read_at = 0.0
-        self._enrolled: dict[str, str] = {}  # HMAC -> subject id, as last read
+        self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
@@ -110,12 +112,14 @@ class BatchIngestor:
                 for c in ingests if c.message.patient_identifier}  # fmt: skip
 
     def _assume(
-        self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, str | None]
+        self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
     ) -> BatchContext:
         """A batch context without a read: new messages, the subjects remembered, no
         standing results; the write checks these assumptions."""
         hmacs = self._hmacs(ingests)
         subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
+        if any(len(enrolled) > 1 for enrolled in subjects.values()):
+            raise StaleBatch("several subjects share an identifier: read before matching")
         return BatchContext(allowed, set(), subjects, {}, hmacs, assumed=True)
 
     async def _load(self, uow: Any, ingests: list[IngestLabMessage]) -> BatchContext:
@@ -137,7 +141,7 @@ class BatchIngestor:
             hmacs=hmacs,
         )
 
-    async def _allowed_sources(self, uow: Any) -> dict[SourceKey, str | None]:
+    async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
         """The allow-list, re-read at most every few seconds (a new sender is live within
         ``SOURCES_TTL_SECONDS``)."""
         now = time.monotonic()
@@ -201,7 +205,12 @@ class BatchIngestor:
         message = command.message
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
-        subject_id = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
+        enrolled = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
+        sender = context.allowed.get((message.source_application, message.source_facility))
+        subject_id = match_subject(enrolled or (), sender.site_id if sender else None)
+        if isinstance(subject_id, Rejected):
+            reject(context, command, subject_id.code, subject_id.reason)
+            return IngestOutcome.rejected(subject_id.code, subject_id.reason)
         if subject_id is None:
             # not enrolled: discarded, nothing of it kept, not even its message id, so that a
             # resend after the enrolment reached us is stored, not taken for a duplicate
@@ -248,7 +257,8 @@ class BatchIngestor:
 
 def _in_site_time(context: BatchContext, message: LabMessage) -> LabMessage | Rejected:
     """Local collection times read in the sender's zone, when one is configured."""
-    zone = context.allowed.get((message.source_application, message.source_facility))
+    sender = context.allowed.get((message.source_application, message.source_facility))
+    zone = sender.time_zone if sender else None
     return in_site_time(message, site_zone(zone)) if zone else message
 
 

@@ -31,8 +31,10 @@ from services.lab_ingestion.domain.model import (
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
+    EnrolledSubject,
     MessageRecord,
     ResultRecord,
+    Sender,
 )
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
@@ -43,12 +45,15 @@ from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
 
 AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+SITE = "CH-01"
 CRP = (Coding("1988-5", "http://loinc.org"),)
 
 
 @dataclass
 class FakeDatabase:
-    enrolled: dict[str, str] = field(default_factory=dict)  # hmac -> subject
+    enrolled: dict[str, str] = field(default_factory=dict)  # hmac -> subject at SITE
+    more_enrolled: list[tuple[str, EnrolledSubject]] = field(default_factory=list)  # by hmac
+    sender_site: str | None = None  # of the sender LIS^HOSP
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
     cancelled: set[uuid.UUID] = field(default_factory=set)
@@ -56,6 +61,10 @@ class FakeDatabase:
     lookups: int = 0
     refused: int = 0
     replans: int = 0
+
+    def enrolled_under(self, hmac: str) -> tuple[EnrolledSubject, ...]:
+        first = (EnrolledSubject(self.enrolled[hmac], SITE),) if hmac in self.enrolled else ()
+        return first + tuple(s for h, s in self.more_enrolled if h == hmac)
 
     def standing(self, source: str, key: str) -> ResultRecord | None:
         """The head of the key's chain: its newest standing final or corrected result."""
@@ -84,14 +93,15 @@ class FakeLabs:
         self._db = db
         self._staged: tuple[Any, ...] = ()
 
-    async def allowed_sources(self) -> dict[tuple[str, str], str | None]:
-        return {("LIS", "HOSP"): self._db.time_zone}
+    async def allowed_sources(self) -> dict[tuple[str, str], Sender]:
+        return {("LIS", "HOSP"): Sender(self._db.time_zone, self._db.sender_site)}
 
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         self._db.lookups += 1
         lookup = BatchLookup()
         lookup.known = {k for k in message_keys if k in self._db.messages}
-        lookup.subjects = {h: self._db.enrolled[h] for h in hmacs if h in self._db.enrolled}
+        lookup.subjects = {h: self._db.enrolled_under(h) for h in hmacs
+                           if self._db.enrolled_under(h)}  # fmt: skip
         for source, key in result_keys:
             standing = self._db.standing(source, key)
             if standing is not None:
@@ -117,7 +127,9 @@ class FakeLabs:
         self._db.results.extend(results)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:
-        subjects_hold = all(self._db.enrolled.get(h) == s for h, s in assumed.subjects)
+        subjects_hold = all(
+            self._db.enrolled_under(h) == ((s,) if s else ()) for h, s in assumed.subjects
+        )
         keys_new = all(self._db.standing(*k) is None for k in assumed.new_result_keys)
         return subjects_hold and keys_new
 
@@ -206,6 +218,42 @@ async def test_a_result_sent_before_its_enrolment_arrived_is_stored_when_resent(
     assert not first.enrolled
     assert resent.enrolled and not resent.duplicate and resent.results == 1
     assert [r.subject_id for r in db.results] == ["S-1"]
+
+
+async def test_a_sender_with_a_site_matches_only_that_sites_subjects() -> None:
+    """Hospital numbers are unique per hospital: MRN1 of site CH-02's hospital is not the
+    subject S-1 of site CH-01, whose hospital gave that subject the same number."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, sender_site="CH-02")
+    (outcome,) = await ingestor(db)([message("1")])
+    assert outcome.accepted and not outcome.enrolled
+    assert db.results == [] and db.messages == {}
+
+
+async def test_an_identifier_that_names_several_subjects_is_never_matched_to_one() -> None:
+    """Two sites' subjects share a hospital number, and the sender has no site: the result
+    could be either person's, so the message is rejected, on the fast path as well."""
+    other = [("h(MRN1)", EnrolledSubject("S-9", "CH-02"))]
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, more_enrolled=other)
+    ingest = ingestor(db)
+    outcomes = [*await ingest([message("1")]), *await ingest([message("2")])]
+    assert [o.code for o in outcomes] == [RejectionCode.AMBIGUOUS_PATIENT] * 2
+    assert "2 enrolled subjects" in outcomes[0].reason
+    assert db.results == []
+    db.sender_site = "CH-02"
+    ingest = ingestor(db)  # reads the sender's site afresh
+    (matched,) = await ingest([message("3")])
+    assert matched.results == 1 and db.results[-1].subject_id == "S-9"
+
+
+async def test_a_second_subject_enrolled_under_a_remembered_identifier_is_noticed() -> None:
+    """The fast path assumed MRN1 is S-1 alone; the write's guard sees S-9 as well."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1")])
+    db.more_enrolled.append(("h(MRN1)", EnrolledSubject("S-9", "CH-02")))
+    (outcome,) = await ingest([message("2")])
+    assert outcome.code is RejectionCode.AMBIGUOUS_PATIENT
+    assert db.refused >= 1 and len(db.results) == 1
 
 
 async def test_a_withdrawn_subject_is_no_longer_matched() -> None:
@@ -374,6 +422,7 @@ steps = st.lists(
     st.one_of(
         st.tuples(st.just("batch"), st.lists(one_message, min_size=1, max_size=5)),
         st.tuples(st.just("enrol"), st.sampled_from(MRNS)),
+        st.tuples(st.just("enrol elsewhere"), st.sampled_from(MRNS)),  # the same MRN, CH-02
         st.tuples(st.just("withdraw"), st.sampled_from(MRNS)),
     ),
     max_size=12,
@@ -392,8 +441,11 @@ async def replay(scenario: list[Step], *, careful_only: bool) -> tuple[Any, ...]
         for kind, detail in scenario:
             if kind == "enrol":
                 db.enrolled[f"h({detail})"] = f"S-{detail}"
+            elif kind == "enrol elsewhere":
+                db.more_enrolled.append((f"h({detail})", EnrolledSubject(f"T-{detail}", "CH-02")))
             elif kind == "withdraw":
                 db.enrolled.pop(f"h({detail})", None)
+                db.more_enrolled = [(h, e) for h, e in db.more_enrolled if h != f"h({detail})"]
             else:
                 batch = [message(c, mrn, s, k) for c, mrn, s, k in detail]
                 outcomes += await ingest(batch)
