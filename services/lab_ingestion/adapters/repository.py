@@ -66,7 +66,7 @@ class LabRepository:
                 lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
             else:
                 lookup.latest[(row["key1"], row["key2"])] = EarlierResult(
-                    row["result_id"], row["subject_id"]
+                    row["result_id"], row["subject_id"], row["analyte"]
                 )
         return lookup
 
@@ -147,18 +147,18 @@ class BatchLookup:
 
 _LOOKUP = """
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
-       NULL::text AS subject_id, NULL::text AS site_id
+       NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
-SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
 UNION ALL
-SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL
+SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id, r.subject_id FROM results r
+      SELECT r.result_id, r.subject_id, r.analyte FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
          AND NOT EXISTS (SELECT 1 FROM results s

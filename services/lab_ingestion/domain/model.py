@@ -33,6 +33,7 @@ class RejectionCode(StrEnum):
     OTHER_PATIENTS_RESULT = "result-of-another-patient"
     MULTIPLE_PATIENTS = "several-patients-in-message"
     AMBIGUOUS_PATIENT = "ambiguous-patient"  # the identifier names several enrolled subjects
+    OTHER_ANALYTES_RESULT = "result-of-another-analyte"  # the key holds another test's result
     PROCESSING_FAILED = "processing-failed"  # the service's fault, kept for replay
 
 

@@ -121,6 +121,12 @@ def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:
     return first.astimezone(UTC)
 
 
+def _analyte_of(observation: ObservationInput) -> str:
+    identified = identify_analyte(observation.codes)
+    assert identified is not None  # plan_results keeps trial analytes only
+    return identified[0].value
+
+
 def needs_earlier_result(message: LabMessage) -> bool:
     """A correction or cancellation names the result it replaces: it needs a lookup."""
     return any(status_of(o) in NEEDS_EARLIER_RESULT for o in message.observations)
@@ -134,7 +140,9 @@ def check_earlier_results(
 ) -> Rejected | None:
     """A correction or cancellation needs the result it acts on, and that result must be the
     same patient's: a result key that holds another patient's result (a wrong-patient fix,
-    or two orders sharing a number) is never superseded or withdrawn across patients.
+    or two orders sharing a number) is never superseded or withdrawn across patients. Nor
+    across analytes: an ALT value never supersedes a CRP result, nor does a cancellation
+    sent as ALT withdraw it (a key holds one test; HL7 keys name it, JSON ones need not).
 
     ``heads`` holds each key's current result, as stored or as this batch left it; the
     message's own observations are taken in order (an F then its C in one message)."""
@@ -143,11 +151,18 @@ def check_earlier_results(
         key = (message.source, observation.result_key)
         head = own[key] if key in own else heads.get(key)
         status = status_of(observation)
+        analyte = _analyte_of(observation)
         if head is not None and head.subject_id != subject_id:
             return Rejected(
                 RejectionCode.OTHER_PATIENTS_RESULT,
                 "the order and test of this result hold another patient's result: correct or "
                 "cancel it for that patient, then send this one under a new order number",
+            )
+        if head is not None and head.analyte != analyte:
+            return Rejected(
+                RejectionCode.OTHER_ANALYTES_RESULT,
+                f"the result under this key is {head.analyte}, not {analyte}: a correction or "
+                "cancellation must name the same test, and a new test needs a key of its own",
             )
         if head is None and status in NEEDS_EARLIER_RESULT:
             action = "correction" if status == ResultStatusCode.CORRECTED.value else "cancellation"
@@ -157,7 +172,7 @@ def check_earlier_results(
                 "and test): send the final result first",
             )
         if status in EMITTED:
-            own[key] = EarlierResult(head.result_id if head else _NEW, subject_id)
+            own[key] = EarlierResult(head.result_id if head else _NEW, subject_id, analyte)
         elif status in CANCELLING:
             own[key] = None
     return None

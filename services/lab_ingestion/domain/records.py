@@ -68,6 +68,7 @@ class EarlierResult(NamedTuple):
 
     result_id: uuid.UUID
     subject_id: str
+    analyte: str  # a correction or cancellation of it must be of the same analyte
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def record_result(
     )  # fmt: skip
     context.results.append(record)
     if status in EMITTED:  # a preliminary result is stored, but heads no chain
-        context.latest[key] = EarlierResult(result_id, subject_id)
+        context.latest[key] = EarlierResult(result_id, subject_id, normalised.analyte.value)
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
 
 

@@ -106,7 +106,7 @@ class FakeLabs:
             standing = self._db.standing(source, key)
             if standing is not None:
                 lookup.latest[(source, key)] = EarlierResult(
-                    standing.result_id, standing.subject_id
+                    standing.result_id, standing.subject_id, standing.result.analyte.value
                 )
         return lookup
 
@@ -526,3 +526,22 @@ async def test_a_collection_time_outside_the_plausible_window_is_rejected_not_st
         (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
         assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME, collected
         assert db.results == []
+
+
+async def test_a_correction_or_cancellation_of_another_analyte_is_rejected() -> None:
+    """JSON keys are the sender's result ids, which need not name the test: an ALT value
+    sent as a correction of a CRP result must not supersede it, nor withdraw it."""
+    alt = (Coding("1742-6", "http://loinc.org"),)
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="R1")])
+    outcomes = []
+    for control_id, status in (("2", "C"), ("3", "X"), ("4", "F")):
+        command = message(control_id, status=status, key="R1")
+        observation = dataclasses.replace(command.message.observations[0], codes=alt, unit=("U/L",))
+        lab = dataclasses.replace(command.message, observations=(observation,))
+        outcomes += await ingest([IngestLabMessage(lab, lambda: "", AT)])
+    assert [o.code for o in outcomes] == [RejectionCode.OTHER_ANALYTES_RESULT] * 3
+    assert "crp, not alt" in outcomes[0].reason
+    assert [(r.status, r.result.analyte.value) for r in db.results] == [("F", "crp")]
+    assert db.standing("LIS^HOSP", "R1") is not None
