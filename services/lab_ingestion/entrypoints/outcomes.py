@@ -16,7 +16,10 @@ MESSAGE_REJECTIONS = {
 def count_outcome(
     metrics: LabIngestionMetrics, channel: str, source: str, outcome: IngestOutcome
 ) -> None:
-    label = source if outcome.code is not RejectionCode.UNKNOWN_SOURCE else "unknown"
+    # a sender not (yet) checked against the allow-list is not a label: MSH-3^MSH-4 of
+    # anyone who can reach the port would make the metric's series unbounded
+    unchecked = outcome.transient or outcome.code is RejectionCode.UNKNOWN_SOURCE
+    label = "unknown" if unchecked else source
     metrics.received.labels(channel, label).inc()
     if outcome.accepted:
         metrics.accepted.labels(channel, label).inc()

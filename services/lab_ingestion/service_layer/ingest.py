@@ -195,7 +195,7 @@ class BatchIngestor:
             return IngestOutcome.rejected(
                 RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source)
             )
-        if not message.patient_identifier:
+        if not (message.patient_identifier or "").strip():
             return IngestOutcome.rejected(
                 RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
             )

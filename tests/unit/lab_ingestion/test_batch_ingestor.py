@@ -545,3 +545,9 @@ async def test_a_correction_or_cancellation_of_another_analyte_is_rejected() -> 
     assert "crp, not alt" in outcomes[0].reason
     assert [(r.status, r.result.analyte.value) for r in db.results] == [("F", "crp")]
     assert db.standing("LIS^HOSP", "R1") is not None
+
+
+async def test_a_blank_patient_identifier_is_missing_not_a_patient() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    (outcome,) = await ingestor(db)([message("1", mrn="  ")])
+    assert outcome.code is RejectionCode.MISSING_PATIENT

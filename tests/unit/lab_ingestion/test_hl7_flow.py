@@ -344,6 +344,18 @@ async def test_metrics_count_the_message() -> None:
     assert registry.get_sample_value("lab_messages_rejected_total", rejected) == 1
 
 
+async def test_a_sender_not_checked_against_the_allow_list_is_no_metric_label() -> None:
+    """An internal error answers before the sender was checked: its MSH-3^MSH-4, from anyone
+    who can reach the port, would make the series unbounded."""
+    registry = CollectorRegistry()
+    handler = acknowledger(FakeSubmit(error=RuntimeError("database is down")), registry)
+    await handler.acknowledge(RAW, Channel.MLLP)
+    labels = {"channel": "mllp", "source": "unknown"}
+    assert registry.get_sample_value("lab_messages_received_total", labels) == 1
+    named = {"channel": "mllp", "source": "LABSYS^NORTHLAB"}
+    assert registry.get_sample_value("lab_messages_received_total", named) is None
+
+
 @pytest.mark.parametrize("blank", ["\r\r", "\n\n", "\r\n\r\n"])
 async def test_blank_line_between_segments_keeps_msh10_in_ack(blank: str) -> None:
     raw = MESSAGE.replace("\r", blank, 1).encode()
