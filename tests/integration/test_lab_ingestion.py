@@ -196,8 +196,11 @@ async def test_duplicate_message_is_acknowledged_again_and_stored_once(lab: Lab)
     message = oru("DUP-1", [obx("1988-5", "50", "mg/L")])
     client = await lab.mllp()
     first, second = await client.exchange(message), await client.exchange(message)
+    # the same id with another value is no resend: answered, never dropped unseen
+    reused = await client.exchange(oru("DUP-1", [obx("1988-5", "55", "mg/L")]))
     await client.close()
     assert msa(first)[1:3] == msa(second)[1:3] == ["AA", "DUP-1"]
+    assert msa(reused)[1] == "AE" and "used before" in msa(reused)[3]
     assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 1
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
     assert len(await lab.events(LAB_RESULTS, 1)) == 1

@@ -60,7 +60,7 @@ class LabRepository:
         lookup = BatchLookup()
         for row in rows:
             if row["kind"] == "message":
-                lookup.known.add((row["key1"], row["key2"]))
+                lookup.known[(row["key1"], row["key2"])] = row["digest"]
             elif row["kind"] == "subject":
                 enrolled = EnrolledSubject(row["key2"], row["site_id"])
                 lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
@@ -140,22 +140,24 @@ class StagedBatch:
 
 @dataclass
 class BatchLookup:
-    known: set[SourceKey] = field(default_factory=set)
+    known: dict[SourceKey, str | None] = field(default_factory=dict)  # -> content digest
     subjects: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
 
 _LOOKUP = """
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
-       NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte
+       NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
+       m.content_digest AS digest
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
-SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
 UNION ALL
-SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte
+SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
+       NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT r.result_id, r.subject_id, r.analyte FROM results r
@@ -173,7 +175,7 @@ WITH guard AS (
            AS current
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
-                          result_count, received_at)
+                          result_count, received_at, content_digest)
     SELECT * FROM unnest($6::message_row[])
      WHERE (SELECT current FROM guard)
 ), new_results AS (
@@ -198,11 +200,11 @@ INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(11)}
 """  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
 
 
-# One tuple per row, in the field order of the row types (migration 0003)
+# One tuple per row, in the field order of the row types (migrations 0003, 0008)
 def _message_row(m: MessageRecord) -> tuple[Any, ...]:
     return (
         m.message_id, m.source, m.control_id, m.channel, m.outcome, m.subject_id,
-        m.result_count, m.received_at,
+        m.result_count, m.received_at, m.content_digest,
     )  # fmt: skip
 
 

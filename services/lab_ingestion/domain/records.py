@@ -20,6 +20,7 @@ class MessageRecord:
     subject_id: str | None
     result_count: int
     received_at: datetime
+    content_digest: str | None = None  # what the message said (``content_digest``)
 
 
 @dataclass(frozen=True)

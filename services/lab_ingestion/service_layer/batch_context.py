@@ -25,7 +25,7 @@ class BatchContext:
     """What the batch read from the database, and what it will write."""
 
     allowed: Mapping[SourceKey, Sender]  # allowed senders -> their zone and site
-    known: set[SourceKey]
+    known: dict[SourceKey, str | None]  # stored messages -> their content digest
     subjects: dict[str, tuple[EnrolledSubject, ...]]  # HMAC -> the subjects enrolled under it
     latest: dict[SourceKey, EarlierResult]  # the head of each key's chain
     hmacs: dict[str, str] = field(default_factory=dict)  # hospital identifier -> its HMAC
@@ -38,7 +38,7 @@ class BatchContext:
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
-            self.allowed, set(self.known), dict(self.subjects), dict(self.latest),
+            self.allowed, dict(self.known), dict(self.subjects), dict(self.latest),
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
         )  # fmt: skip

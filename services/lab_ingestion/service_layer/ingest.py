@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.lab_ingestion.domain.matching import match_subject
+from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
@@ -120,7 +121,7 @@ class BatchIngestor:
         subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
         if any(len(enrolled) > 1 for enrolled in subjects.values()):
             raise StaleBatch("several subjects share an identifier: read before matching")
-        return BatchContext(allowed, set(), subjects, {}, hmacs, assumed=True)
+        return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
 
     async def _load(self, uow: Any, ingests: list[IngestLabMessage]) -> BatchContext:
         messages = [c.message for c in ingests]
@@ -205,7 +206,8 @@ class BatchIngestor:
         message = command.message
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
-        enrolled = context.subjects.get(context.hmacs.get(identifier) or self._hash(identifier))
+        patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
+        enrolled = context.subjects.get(patient_hmac)
         sender = context.allowed.get((message.source_application, message.source_facility))
         subject_id = match_subject(enrolled or (), sender.site_id if sender else None)
         if isinstance(subject_id, Rejected):
@@ -215,14 +217,16 @@ class BatchIngestor:
             # not enrolled: discarded, nothing of it kept, not even its message id, so that a
             # resend after the enrolment reached us is stored, not taken for a duplicate
             return IngestOutcome(accepted=True, enrolled=False)
-        if (message.source, message.control_id) in context.known:
-            return IngestOutcome(accepted=True, duplicate=True)
+        digest = content_digest(message, patient_hmac)
+        key = (message.source, message.control_id)
+        if key in context.known:
+            return _resent(context, command, context.known[key], digest)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             reject(context, command, plan.code, plan.reason)
             return IngestOutcome.rejected(plan.code, plan.reason)
         message, planned = plan
-        message_id = keep_message(context, command, subject_id, len(planned))
+        message_id = keep_message(context, command, subject_id, len(planned), digest)
         for observation, normalised in planned:
             record_result(
                 context, message=message, message_id=message_id, subject_id=subject_id,
@@ -265,6 +269,22 @@ def _in_site_time(context: BatchContext, message: LabMessage) -> LabMessage | Re
 @functools.cache
 def site_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)  # names are checked when a sender is added
+
+
+def _resent(
+    context: BatchContext, command: IngestLabMessage, stored: str | None, digest: str
+) -> IngestOutcome:
+    """A resend (the same content, or a message stored before digests were kept) is a
+    duplicate; other content under a stored message's id is a reused id, never dropped."""
+    if stored is None or stored == digest:
+        return IngestOutcome(accepted=True, duplicate=True)
+    reason = (
+        f"message id {command.message.control_id[:40]!r} was used before for a message with "
+        "other results, values or statuses: send every message, a correction too, under an "
+        "id of its own"
+    )
+    reject(context, command, RejectionCode.REUSED_MESSAGE_ID, reason)
+    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, reason)
 
 
 def _unknown_sender(source: str | None) -> str:

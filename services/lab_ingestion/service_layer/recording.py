@@ -32,16 +32,16 @@ from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 
 
 def keep_message(
-    context: BatchContext, command: IngestLabMessage, subject_id: str, results: int
+    context: BatchContext, command: IngestLabMessage, subject_id: str, results: int, digest: str
 ) -> uuid.UUID:
     """An enrolled subject's message, kept so that a resend is known as a duplicate."""
     message = command.message
-    context.known.add((message.source, message.control_id))
+    context.known[(message.source, message.control_id)] = digest
     message_id = uuid.uuid4()
     context.messages.append(
         MessageRecord(
             message_id, message.source, message.control_id, message.channel.value, "accepted",
-            subject_id, results, command.received_at,
+            subject_id, results, command.received_at, digest,
         )
     )  # fmt: skip
     return message_id

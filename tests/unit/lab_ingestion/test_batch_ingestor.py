@@ -99,7 +99,8 @@ class FakeLabs:
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         self._db.lookups += 1
         lookup = BatchLookup()
-        lookup.known = {k for k in message_keys if k in self._db.messages}
+        lookup.known = {k: self._db.messages[k].content_digest for k in message_keys
+                        if k in self._db.messages}  # fmt: skip
         lookup.subjects = {h: self._db.enrolled_under(h) for h in hmacs
                            if self._db.enrolled_under(h)}  # fmt: skip
         for source, key in result_keys:
@@ -551,3 +552,16 @@ async def test_a_blank_patient_identifier_is_missing_not_a_patient() -> None:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     (outcome,) = await ingestor(db)([message("1", mrn="  ")])
     assert outcome.code is RejectionCode.MISSING_PATIENT
+
+
+async def test_a_stored_message_id_with_other_content_is_a_reused_id_not_a_duplicate() -> None:
+    """A correction sent under the id of the message it corrects would be dropped as a
+    duplicate; the same content under that id is a resend, answered as a duplicate."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="R1")])
+    (resent,) = await ingest([message("1", key="R1")])
+    (corrected,) = await ingest([message("1", status="C", key="R1")])
+    assert resent.duplicate
+    assert corrected.code is RejectionCode.REUSED_MESSAGE_ID and "id of its own" in corrected.reason
+    assert len(db.results) == 1
