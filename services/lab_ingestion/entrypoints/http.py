@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from functools import partial
@@ -89,12 +90,15 @@ class LabRoutes:
         ]
 
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
         try:
             raw = await read_body(request)
         except UnreadableBody as error:
             source = f"{request[PRINCIPAL_KEY].name}^http"
             return await self._unreadable_problem(Channel.HL7_HTTP, error, source)
         code, ack, failed = await self._acknowledger.acknowledge_outcome(raw, Channel.HL7_HTTP)
+        latency = time.perf_counter() - started
+        self._metrics.ack_latency.labels(Channel.HL7_HTTP.value).observe(latency)
         if failed:
             return web.Response(text=ack, status=503, content_type=ER7, headers=fhir.RETRY_AFTER)
         return web.Response(text=ack, status=HL7_STATUS.get(code, 400), content_type=ER7)

@@ -23,10 +23,11 @@ def count_outcome(
     metrics.received.labels(channel, label).inc()
     if outcome.accepted:
         metrics.accepted.labels(channel, label).inc()
-        if outcome.duplicate:
-            metrics.duplicates.labels(channel).inc()
-        if not outcome.enrolled:
-            metrics.unmatched.labels(channel).inc()
+        for part in outcome.parts or (outcome,):  # a transaction's messages, one by one
+            if part.duplicate:
+                metrics.duplicates.labels(channel).inc()
+            if not part.enrolled:
+                metrics.unmatched.labels(channel).inc()
         metrics.results.labels(channel).inc(outcome.results)
     else:
         reason = outcome.code.value if outcome.code else "unknown"

@@ -153,6 +153,14 @@ HL7 = (
 )
 
 
+async def test_post_hl7_acknowledgements_are_timed_like_mllp_ones() -> None:
+    async with lab_client(FakeSubmit()) as client:
+        response = await client.post("/v1/hl7", data=HL7.encode(), headers=LAB)
+        assert response.status == 200
+        metrics = await (await client.get("/metrics")).text()
+    assert 'lab_ack_latency_seconds_count{channel="hl7-http"} 1.0' in metrics
+
+
 async def test_post_hl7_answers_503_when_the_service_failed() -> None:
     async with lab_client(FakeSubmit(error=RuntimeError("database is down"))) as client:
         response = await client.post("/v1/hl7", data=HL7.encode(), headers=LAB)
