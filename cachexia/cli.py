@@ -99,7 +99,10 @@ def _time_zone(name: str) -> str:
 
 async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> int:
     from cachexia.platform import migrate_all  # noqa: PLC0415
-    from services.lab_ingestion.adapters.repository import add_source  # noqa: PLC0415
+    from services.lab_ingestion.adapters.repository import (  # noqa: PLC0415
+        add_source,
+        enrolled_sites,
+    )
 
     application, facility = args.application.strip(), args.facility.strip()
     site = args.site.strip() if args.site else None
@@ -107,8 +110,15 @@ async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> i
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
         added = await add_source(conn, application, facility, args.time_zone, site)
+        sites = await enrolled_sites(conn)
     finally:
         await conn.close()
+    if site and site not in sites:  # a typo would discard every result of the sender
+        known = ", ".join(sorted(sites)) or "none yet"
+        sys.stderr.write(
+            f"warning: no subject of site {site} is enrolled (sites with subjects: {known}); "
+            "the sender's results are matched to that site's subjects only: check the name\n"
+        )
     state = "allowed" if added else "already allowed"
     zone = f"; local times in {args.time_zone}" if args.time_zone else ""
     at_site = f"; patients of site {site}" if site else ""

@@ -118,6 +118,12 @@ def _an_hl7_sender_can_be_allowed_and_heard(env: dict[str, str]) -> None:
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+    mistyped = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cachexia"), "source", "add",
+         "--application", "LIS", "--facility", "SITE9", "--site", "CH09"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert mistyped.returncode == 0 and "no subject of site CH09" in mistyped.stderr
     time.sleep(2.5)  # the allow-list is re-read every 2 s
     message = (
         "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|E2E-1|P|2.5.1\r"

@@ -232,6 +232,12 @@ def _storable(text: str | None) -> str | None:
     return text.replace("\x00", "\\x00") if text and "\x00" in text else text
 
 
+async def enrolled_sites(conn: asyncpg.Connection) -> set[str]:
+    """The sites that have subjects in lab-ingestion's copy of the subject directory."""
+    rows = await conn.fetch("SELECT DISTINCT site_id FROM lab_ingestion.enrolled_subjects")
+    return {r["site_id"] for r in rows}
+
+
 async def add_source(
     conn: asyncpg.Connection,
     application: str,

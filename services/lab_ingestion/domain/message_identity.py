@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 
-from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 
 
 def content_digest(message: LabMessage, patient_hmac: str) -> str:
@@ -20,9 +21,23 @@ def content_digest(message: LabMessage, patient_hmac: str) -> str:
         [
             o.result_key, sorted([c.code, c.system or ""] for c in o.codes), o.value.strip(),
             [u.strip() for u in o.unit], o.status.strip().upper(),
-            str(o.collected_at or o.collected_local or ""),
+            _collected(o),
         ]
         for o in message.observations
     ]  # fmt: skip
     canonical = json.dumps([patient_hmac, results], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _collected(observation: ObservationInput) -> str:
+    """The collection time as written when it has no offset (a resend after a clock change
+    reads it with another MSH-7 offset: the same sample), else its instant in UTC (the same
+    instant written with another offset is the same sample)."""
+    if observation.collected_local is not None:
+        return observation.collected_local.isoformat()
+    if observation.collected_at is None:
+        return ""
+    try:
+        return observation.collected_at.astimezone(UTC).isoformat()
+    except OverflowError:  # year 1 or 9999: rejected anyway (implausible-time)
+        return observation.collected_at.isoformat()

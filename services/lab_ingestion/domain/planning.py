@@ -51,17 +51,17 @@ def plan_results(
     for observation in message.observations:
         if identify_analyte(observation.codes) is None:
             continue
-        implausible = check_times(observation, received_at)
-        if implausible is not None:
-            return implausible
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
             return Rejected(
                 RejectionCode.UNKNOWN_STATUS, f"result status {observation.status!r} unknown"
             )
-        if status in CANCELLING:
+        if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))
             continue
+        implausible = check_times(observation, received_at)
+        if implausible is not None:
+            return implausible
         normalised = normalise(observation, params)
         if isinstance(normalised, Rejected):
             return normalised
@@ -118,7 +118,10 @@ def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:
     first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
         return None
-    return first.astimezone(UTC)
+    try:
+        return first.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999: kept in its zone, the plausibility check rejects it
+        return first
 
 
 def _analyte_of(observation: ObservationInput) -> str:

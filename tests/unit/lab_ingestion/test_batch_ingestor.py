@@ -565,3 +565,17 @@ async def test_a_stored_message_id_with_other_content_is_a_reused_id_not_a_dupli
     assert resent.duplicate
     assert corrected.code is RejectionCode.REUSED_MESSAGE_ID and "id of its own" in corrected.reason
     assert len(db.results) == 1
+
+
+async def test_a_local_time_beyond_utcs_range_in_the_senders_zone_is_implausible() -> None:
+    """Year 9999 read in New York overflows UTC: rejected as implausible, not an internal
+    error (which would keep it as processing-failed)."""
+    for local in (datetime(9999, 12, 31, 23, 59), datetime(1, 1, 1, 0, 0)):
+        db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="America/New_York")
+        command = message("1")
+        observation = dataclasses.replace(
+            command.message.observations[0], collected_at=None, collected_local=local
+        )
+        lab = dataclasses.replace(command.message, observations=(observation,))
+        (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+        assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME, local

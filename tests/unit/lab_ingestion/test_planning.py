@@ -81,6 +81,14 @@ def test_a_time_outside_the_plausible_window_rejects_the_message(
     assert "time zone" in planned.reason
 
 
+def test_a_cancellation_withdraws_a_result_whatever_time_it_repeats() -> None:
+    """A result stored with a wrong date (before this check) must still be cancellable."""
+    future = replace(observation(status="D"), collected_at=RECEIVED + timedelta(days=30))
+    planned = plan_results(message(future), UnitParameters(), RECEIVED)
+    assert not isinstance(planned, Rejected)
+    assert planned[0][1] is None
+
+
 def test_a_sample_within_the_clock_skew_is_accepted() -> None:
     skewed = replace(observation(), collected_at=RECEIVED + CLOCK_SKEW, reported_at=RECEIVED)
     planned = plan_results(message(skewed), UnitParameters(), RECEIVED)

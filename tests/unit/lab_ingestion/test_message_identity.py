@@ -1,0 +1,40 @@
+"""A resend has the digest of the message it repeats; other content has another."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+from services.lab_ingestion.domain.message_identity import content_digest
+from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
+from shared.contracts.events.lab import Channel
+
+AT = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+CRP = ObservationInput("K1", (Coding("1988-5", "http://loinc.org"),), "12", ("mg/L",),
+                       collected_at=AT)  # fmt: skip
+
+
+def digest(*observations: ObservationInput) -> str:
+    return content_digest(LabMessage(Channel.MLLP, "LIS", "HOSP", "M1", "MRN1", observations), "h")
+
+
+def test_a_local_time_read_with_another_msh7_offset_is_the_same_sample() -> None:
+    """Sent before a clock change and resent after it, OBX-14 without an offset is read with
+    MSH-7's offset of the moment: an hour apart, yet the same sample and the same message."""
+    local = datetime(2026, 3, 29, 1, 30)
+    before = replace(CRP, collected_local=local, collected_at=AT)
+    after = replace(CRP, collected_local=local, collected_at=AT - timedelta(hours=1))
+    assert digest(before) == digest(after)
+
+
+def test_the_same_instant_written_with_another_offset_is_the_same_sample() -> None:
+    zurich = replace(CRP, collected_at=AT.astimezone(timezone(timedelta(hours=1))))
+    assert digest(zurich) == digest(CRP)
+
+
+def test_another_value_status_or_time_is_another_message() -> None:
+    others = [
+        replace(CRP, value="13"), replace(CRP, status="C"), replace(CRP, unit=("mg/dL",)),
+        replace(CRP, collected_at=AT + timedelta(minutes=1)), replace(CRP, result_key="K2"),
+    ]  # fmt: skip
+    assert len({digest(CRP), *(digest(o) for o in others)}) == 1 + len(others)
