@@ -180,6 +180,17 @@ def message(
     return IngestLabMessage(lab, lambda: "", AT)
 
 
+def collected_locally(local: datetime) -> IngestLabMessage:
+    """Message "1" with its collection time written without an offset (read in the
+    sender's zone)."""
+    command = message("1")
+    observation = dataclasses.replace(
+        command.message.observations[0], collected_at=None, collected_local=local
+    )
+    lab = dataclasses.replace(command.message, observations=(observation,))
+    return IngestLabMessage(lab, lambda: "", AT)
+
+
 async def test_a_known_subject_is_matched_without_a_read() -> None:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     ingest = ingestor(db)
@@ -502,12 +513,7 @@ async def test_a_local_time_a_clock_change_skips_or_repeats_is_rejected() -> Non
     places a sample exactly (the 72-hour CRP window)."""
     for local in (datetime(2024, 3, 31, 2, 30), datetime(2024, 10, 27, 2, 30)):
         db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="Europe/Zurich")
-        command = message("1")
-        observation = dataclasses.replace(
-            command.message.observations[0], collected_at=None, collected_local=local
-        )
-        lab = dataclasses.replace(command.message, observations=(observation,))
-        (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+        (outcome,) = await ingestor(db)([collected_locally(local)])
         assert outcome.code is RejectionCode.MISSING_COLLECTION_TIME, local
         assert "clock change" in outcome.reason
         assert db.results == []
@@ -572,10 +578,5 @@ async def test_a_local_time_beyond_utcs_range_in_the_senders_zone_is_implausible
     error (which would keep it as processing-failed)."""
     for local in (datetime(9999, 12, 31, 23, 59), datetime(1, 1, 1, 0, 0)):
         db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="America/New_York")
-        command = message("1")
-        observation = dataclasses.replace(
-            command.message.observations[0], collected_at=None, collected_local=local
-        )
-        lab = dataclasses.replace(command.message, observations=(observation,))
-        (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+        (outcome,) = await ingestor(db)([collected_locally(local)])
         assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME, local
