@@ -32,7 +32,8 @@ MAX_RESULTS = 1000
 _MAX_ERRORS = 20
 
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-_SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49)]
+# no "^": the source is application^facility, and "A^B"+"C" would be the sender "A"+"B^C"
+_SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49, pattern=r"^[^^]+$")]
 _Short = Annotated[str, StringConstraints(max_length=64)]
 _Loinc = Annotated[str, StringConstraints(max_length=20, pattern=r"^[0-9]{1,7}-[0-9]$")]
 _Flag = Annotated[str, StringConstraints(max_length=10)]

@@ -182,6 +182,13 @@ def test_long_source_is_rejected() -> None:
     assert locations(payload) == ["source.facility"]
 
 
+def test_a_source_part_with_the_component_separator_is_rejected() -> None:
+    """LIS^HOSP + LAB and LIS + HOSP^LAB would be one sender, sharing result keys."""
+    payload = body()
+    payload["source"]["application"] = "LIS^HOSP"
+    assert locations(payload) == ["source.application"]
+
+
 @pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b'"x"', b"\xff\xfe", b"{}" * 2])
 def test_not_a_json_object(raw: bytes) -> None:
     assert errors_of(raw)
