@@ -48,7 +48,7 @@ from bench.mllp_report import (
 )
 from cachexia.platform import create_topics, migrate_all
 from services.lab_ingestion.adapters.repository import add_source
-from services.lab_ingestion.domain.matching import hospital_id_hmac
+from shared.contracts.identity import hospital_id_hmac
 from shared.embedded.tansu import port_open
 from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings

@@ -9,7 +9,6 @@ from pathlib import Path
 from services.lab_ingestion.adapters.hl7_codec import silence_library_logging
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
-from services.lab_ingestion.domain.matching import hospital_id_hmac
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.http import LabRoutes
 from services.lab_ingestion.entrypoints.mllp import MllpListener
@@ -18,6 +17,7 @@ from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
+from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts

@@ -14,9 +14,9 @@ import pytest
 
 from cachexia.services import service_definition
 from services.lab_ingestion.adapters.repository import add_source
-from services.lab_ingestion.domain.matching import hospital_id_hmac
 from shared.auth import Role, create_token
 from shared.contracts.envelope import Envelope
+from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS, TRIAL_SUBJECTS
 from shared.runtime import ServiceRuntime
 from shared.secrets import subject_hmac_key

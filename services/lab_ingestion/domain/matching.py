@@ -9,18 +9,10 @@ person's): the message is rejected.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.records import EnrolledSubject
-
-
-def hospital_id_hmac(key: bytes, hospital_identifier: str) -> str:
-    """HMAC-SHA256 (hex) of a normalised hospital identifier; the identifier is never kept."""
-    normalised = hospital_identifier.strip().upper()
-    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
 
 
 def match_subject(

@@ -25,7 +25,8 @@ class SubjectEnrolled(EventPayload):
     site_id: str = Field(max_length=32)
     site_timezone: str = Field(max_length=64, description="IANA zone, e.g. Europe/Zurich")
     hospital_id_hmac: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of the hospital identifier"
+        pattern=r"^[0-9a-f]{64}$",
+        description="HMAC-SHA256 of the normalised hospital identifier (shared.contracts.identity)",
     )
     enrolled_at: AwareDatetime
     day1: dt.date = Field(description="study day 1, the first dose")

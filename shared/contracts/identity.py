@@ -1,0 +1,25 @@
+"""How a hospital identifier becomes the keyed hash on `trial.subjects.v1` (PROTOCOL 6).
+
+Part of the contract: the service that enrols subjects and every service that matches
+patients (lab-ingestion) must hash alike, or nobody is ever matched. The identifier is
+normalised first, so that the same number written differently is the same patient:
+compatibility forms folded (full-width digits, ligatures: Unicode NFKC), surrounding and
+inner white space removed, letters upper-cased.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+
+def normalise_hospital_identifier(identifier: str) -> str:
+    folded = unicodedata.normalize("NFKC", identifier)
+    return "".join(folded.split()).upper()
+
+
+def hospital_id_hmac(key: bytes, hospital_identifier: str) -> str:
+    """HMAC-SHA256 (hex) of the normalised hospital identifier; the identifier is never kept."""
+    normalised = normalise_hospital_identifier(hospital_identifier)
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
