@@ -169,6 +169,10 @@ async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
     assert msa(await client.exchange(oru("C-3", [obx("1988-5", "", "", status="D")])))[1] == "AA"
     prelim = oru("C-4", [obx("718-7", "11", "g/dL", status="P")], order="ORD2")
     assert msa(await client.exchange(prelim))[1] == "AA"
+    prelim_2 = oru("C-5", [obx("718-7", "12", "g/dL", status="P")], order="ORD3")
+    assert msa(await client.exchange(prelim_2))[1] == "AA"
+    withdrawn = oru("C-6", [obx("718-7", "", "", status="X")], order="ORD3")
+    assert msa(await client.exchange(withdrawn))[1] == "AA"  # a preliminary can be cancelled
     await client.close()
 
     events = await lab.events(LAB_RESULTS, 3)
@@ -189,6 +193,7 @@ async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
         ("F", True),  # deleting the result withdraws its every version
         ("C", True),
         ("P", False),
+        ("P", True),  # cancelled quietly: it was never emitted
     ]
 
 

@@ -48,7 +48,8 @@ class LabRepository:
     ) -> BatchLookup:
         """In one round trip: which messages were stored before, the subjects (with their
         sites) enrolled under each hash, and the head of each (source, result key)'s chain:
-        its newest standing final or corrected result that no standing result supersedes."""
+        its newest standing final or corrected result that no standing result supersedes
+        (and its newest standing preliminary result, which only a cancellation acts on)."""
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
@@ -65,9 +66,9 @@ class LabRepository:
                 enrolled = EnrolledSubject(row["key2"], row["site_id"])
                 lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
             else:
-                lookup.latest[(row["key1"], row["key2"])] = EarlierResult(
-                    row["result_id"], row["subject_id"], row["analyte"]
-                )
+                found = EarlierResult(row["result_id"], row["subject_id"], row["analyte"])
+                heads = lookup.latest if row["kind"] == "result" else lookup.preliminary
+                heads[(row["key1"], row["key2"])] = found
         return lookup
 
     def stage(
@@ -143,6 +144,7 @@ class BatchLookup:
     known: dict[SourceKey, str | None] = field(default_factory=dict)  # -> content digest
     subjects: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
 
 _LOOKUP = """
@@ -167,6 +169,14 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, 
                           WHERE s.supersedes_result_id = r.result_id
                             AND s.cancelled_at IS NULL AND s.status IN ('F', 'C'))
        ORDER BY r.recorded_at DESC LIMIT 1) AS head
+UNION ALL
+SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      SELECT r.result_id, r.subject_id, r.analyte FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
+         AND r.status = 'P'
+       ORDER BY r.recorded_at DESC LIMIT 1) AS p
 """
 
 _WRITE = f"""

@@ -140,6 +140,7 @@ def check_earlier_results(
     planned: list[PlannedResult],
     subject_id: str,
     heads: Mapping[tuple[str, str], EarlierResult],
+    preliminaries: Mapping[tuple[str, str], EarlierResult] | None = None,
 ) -> Rejected | None:
     """A correction or cancellation needs the result it acts on, and that result must be the
     same patient's: a result key that holds another patient's result (a wrong-patient fix,
@@ -148,12 +149,16 @@ def check_earlier_results(
     sent as ALT withdraw it (a key holds one test; HL7 keys name it, JSON ones need not).
 
     ``heads`` holds each key's current result, as stored or as this batch left it; the
-    message's own observations are taken in order (an F then its C in one message)."""
+    message's own observations are taken in order (an F then its C in one message). A key
+    that holds only a preliminary result (``preliminaries``) can be cancelled, not corrected.
+    """
     own: dict[tuple[str, str], EarlierResult | None] = {}
     for observation, _ in planned:
         key = (message.source, observation.result_key)
         head = own[key] if key in own else heads.get(key)
         status = status_of(observation)
+        if head is None and status in CANCELLING and key not in own:
+            head = (preliminaries or {}).get(key)
         analyte = _analyte_of(observation)
         if head is not None and head.subject_id != subject_id:
             return Rejected(

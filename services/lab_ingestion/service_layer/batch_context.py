@@ -35,12 +35,15 @@ class BatchContext:
     cancellations: list[uuid.UUID] = field(default_factory=list)
     rejections: list[RejectionRecord] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
+    # each key's newest standing preliminary result (only a cancellation acts on it)
+    preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
             self.allowed, dict(self.known), dict(self.subjects), dict(self.latest),
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
+            dict(self.preliminary),
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:

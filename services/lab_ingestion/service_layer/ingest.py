@@ -140,6 +140,7 @@ class BatchIngestor:
             subjects=lookup.subjects,
             latest=lookup.latest,
             hmacs=hmacs,
+            preliminary=lookup.preliminary,
         )
 
     async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
@@ -245,7 +246,9 @@ class BatchIngestor:
         planned = plan_results(sited, self._params, received_at)
         if isinstance(planned, Rejected):
             return planned
-        conflict = check_earlier_results(sited, planned, subject_id, context.latest)
+        conflict = check_earlier_results(
+            sited, planned, subject_id, context.latest, context.preliminary
+        )
         if conflict is not None and context.assumed:  # decided on assumptions: read first
             raise StaleBatch("a result key's chain must be read before rejecting")
         return conflict or (sited, planned)

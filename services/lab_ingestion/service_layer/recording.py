@@ -61,6 +61,9 @@ def record_result(
     previous = head.result_id if head else None
     status = status_of(observation)
     if normalised is None:  # X or D: withdraw the result (check_earlier_results: it exists)
+        preliminary = context.preliminary.pop(key, None)
+        if previous is None and preliminary is not None:  # never emitted: no event either
+            cancel(context, preliminary.result_id)
         if previous is not None:
             cancel(context, previous)
             del context.latest[key]
@@ -76,9 +79,12 @@ def record_result(
         normalised, observation.collected_at, observation.reported_at, previous,
     )  # fmt: skip
     context.results.append(record)
-    if status in EMITTED:  # a preliminary result is stored, but heads no chain
-        context.latest[key] = EarlierResult(result_id, subject_id, normalised.analyte.value)
+    head = EarlierResult(result_id, subject_id, normalised.analyte.value)
+    if status in EMITTED:
+        context.latest[key] = head
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
+    else:  # a preliminary result is stored, not emitted, and heads no chain
+        context.preliminary[key] = head
 
 
 def cancel(context: BatchContext, result_id: uuid.UUID) -> None:

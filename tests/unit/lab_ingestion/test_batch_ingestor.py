@@ -57,6 +57,7 @@ class FakeDatabase:
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
     cancelled: set[uuid.UUID] = field(default_factory=set)
+    events: list[tuple[str, Any]] = field(default_factory=list)  # committed outbox events
     time_zone: str | None = None  # of the sender LIS^HOSP
     lookups: int = 0
     refused: int = 0
@@ -66,13 +67,16 @@ class FakeDatabase:
         first = (EnrolledSubject(self.enrolled[hmac], SITE),) if hmac in self.enrolled else ()
         return first + tuple(s for h, s in self.more_enrolled if h == hmac)
 
-    def standing(self, source: str, key: str) -> ResultRecord | None:
-        """The head of the key's chain: its newest standing final or corrected result."""
+    def standing(
+        self, source: str, key: str, statuses: frozenset[str] | set[str] = frozenset("FC")
+    ) -> ResultRecord | None:
+        """The head of the key's chain: its newest standing final or corrected result (or,
+        with ``statuses`` P, its newest standing preliminary one)."""
         found = [
             r
             for r in self.results
             if (r.source, r.result_key) == (source, key)
-            and r.status in {"F", "C"}
+            and r.status in statuses
             and r.cancelled_at is None
             and r.result_id not in self.cancelled
         ]
@@ -93,6 +97,10 @@ class FakeLabs:
         self._db = db
         self._staged: tuple[Any, ...] = ()
 
+    @property
+    def db(self) -> FakeDatabase:
+        return self._db
+
     async def allowed_sources(self) -> dict[tuple[str, str], Sender]:
         return {("LIS", "HOSP"): Sender(self._db.time_zone, self._db.sender_site)}
 
@@ -104,11 +112,12 @@ class FakeLabs:
         lookup.subjects = {h: self._db.enrolled_under(h) for h in hmacs
                            if self._db.enrolled_under(h)}  # fmt: skip
         for source, key in result_keys:
-            standing = self._db.standing(source, key)
-            if standing is not None:
-                lookup.latest[(source, key)] = EarlierResult(
-                    standing.result_id, standing.subject_id, standing.result.analyte.value
-                )
+            for heads, statuses in ((lookup.latest, {"F", "C"}), (lookup.preliminary, {"P"})):
+                standing = self._db.standing(source, key, statuses)
+                if standing is not None:
+                    heads[(source, key)] = EarlierResult(
+                        standing.result_id, standing.subject_id, standing.result.analyte.value
+                    )
         return lookup
 
     def stage(
@@ -159,6 +168,7 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.labs.write()
+        self.labs.db.events.extend(self.outbox.events)
 
 
 def ingestor(db: FakeDatabase) -> BatchIngestor:
@@ -580,3 +590,18 @@ async def test_a_local_time_beyond_utcs_range_in_the_senders_zone_is_implausible
         db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="America/New_York")
         (outcome,) = await ingestor(db)([collected_locally(local)])
         assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME, local
+
+
+async def test_a_result_that_is_only_preliminary_can_be_cancelled_without_an_event() -> None:
+    """Not emitted, the preliminary result is withdrawn quietly; a correction of it stays
+    refused (there is no final result to correct)."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", status="P", key="R1")])
+    (corrected,) = await ingest([message("2", status="C", key="R1")])
+    (cancelled,) = await ingest([message("3", status="X", key="R1")])
+    assert corrected.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
+    assert cancelled.accepted, cancelled.reason
+    assert db.standing("LIS^HOSP", "R1", {"P"}) is None
+    # the correction's rejection only: a preliminary result is never emitted, nor cancelled
+    assert [topic for topic, _ in db.events] == ["lab.rejected.v1"]
