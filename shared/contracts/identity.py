@@ -15,8 +15,16 @@ import unicodedata
 
 
 def normalise_hospital_identifier(identifier: str) -> str:
-    folded = unicodedata.normalize("NFKC", identifier)
-    return "".join(folded.split()).upper()
+    """NFKC, no white space, upper case, repeated until nothing changes: removing a space can
+    leave a combining mark next to a letter it then composes with, and upper-casing can
+    decompose (two rounds settle every identifier seen; the bound is a guard)."""
+    current = identifier
+    for _ in range(8):
+        settled = "".join(unicodedata.normalize("NFKC", current).split()).upper()
+        if settled == current:
+            break
+        current = settled
+    return current
 
 
 def hospital_id_hmac(key: bytes, hospital_identifier: str) -> str:
