@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +29,18 @@ def make_envelope(
     subject_id: str | None,
     occurred_at: object = None,
     causation: Envelope | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """Wrap a payload; a caused event inherits the correlation id of its cause."""
+    """Wrap a payload; a caused event inherits the correlation id of its cause. An
+    ``event_id`` derived from what the event records makes writing it twice harmless (the
+    outbox keeps one row per event id)."""
     correlation_id = None
     causation_id = None
     if causation is not None:
         correlation_id = causation.correlation_id or causation.event_id
         causation_id = causation.event_id
     return Envelope(
+        event_id=event_id or uuid.uuid4(),
         event_type=payload.event_type,
         schema_version=payload.schema_version,
         occurred_at=occurred_at or utc_now(),

@@ -19,18 +19,22 @@ import pytest
 
 from services.lab_ingestion.adapters.repository import LabRepository, add_source
 from services.lab_ingestion.bootstrap import definition
-from services.lab_ingestion.domain.model import NormalisedResult, StaleBatch
+from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode, StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
     EnrolledSubject,
     MessageRecord,
+    RejectionRecord,
     ResultRecord,
     Sender,
 )
+from services.lab_ingestion.service_layer.events import rejected_event
 from shared.contracts.events.lab import Analyte
+from shared.contracts.topics import LAB_REJECTED
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
+from shared.messaging.outbox import OutgoingEvent
 
 pytestmark = pytest.mark.integration
 
@@ -226,6 +230,26 @@ async def test_a_batch_that_assumed_one_subject_where_the_directory_differs_is_r
         message, result = message_with_result(5)
         assumed = BatchAssumptions(subjects=[("hmac-5", assumed_subject)])
         await assert_refused(conn, message, [result], assumed)
+
+
+async def test_a_rejection_written_again_is_stored_and_emitted_once(pool: asyncpg.Pool) -> None:
+    """A batch re-run after a commit whose answer was lost writes its rejections again,
+    with the same ids (fixed with the command): one row, one event."""
+    rejection = RejectionRecord(
+        uuid.uuid4(), "mllp", "LIS^HOSP", "M-R", RejectionCode.UNKNOWN_ANALYTE, "no analyte",
+        "MSH|...", NOW,
+    )  # fmt: skip
+    event = OutgoingEvent(LAB_REJECTED, rejected_event(rejection))
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        for _ in range(2):
+            repository.stage([], [], [], [rejection], NOW)
+            await repository.write([event])
+        rows = await conn.fetchval("SELECT count(*) FROM rejections WHERE control_id = 'M-R'")
+        events = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_id = $1", event.envelope.event_id
+        )
+    assert (rows, events) == (1, 1)
 
 
 async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: asyncpg.Pool) -> None:

@@ -205,8 +205,10 @@ WITH guard AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at)
     SELECT * FROM unnest($10::rejection_row[])
+    ON CONFLICT (rejection_id) DO NOTHING  -- a batch re-run after a lost commit answer
 )
 INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(11)}
+ON CONFLICT (event_id) DO NOTHING  -- the rejection's event, likewise
 """  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
@@ -18,6 +19,9 @@ class IngestLabMessage:
     redact: Callable[[], str]  # the payload without identifying fields, for a rejection
     received_at: datetime
     check_source: bool = True  # HL7 senders must be on the allow-list
+    # the id of its rejection, should it be rejected: fixed with the command, so that a
+    # batch re-run after a commit whose answer was lost stores and emits it once
+    rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class RecordRejectedInput:
     # MSH-3/MSH-4 of an MLLP message, checked against the allow-list: an unknown sender is
     # answered as such (AR) whatever else is wrong with its message
     sender: tuple[str, str] | None = None
+    rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)  # as IngestLabMessage's
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class IngestTransaction:
     messages: tuple[LabMessage, ...]
     redact: Callable[[], str]
     received_at: datetime
+    rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)  # as IngestLabMessage's
 
 
 Command = IngestLabMessage | IngestTransaction | RecordRejectedInput

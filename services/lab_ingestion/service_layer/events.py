@@ -70,4 +70,6 @@ def rejected_event(record: RejectionRecord) -> Envelope:
         reason=record.reason[:500],
         received_at=record.received_at,
     )
-    return make_envelope(payload, producer=PRODUCER, subject_id=None)
+    # the event's id follows from the rejection's: emitted once however often it is written
+    event_id = uuid.uuid5(record.rejection_id, "lab.rejected.v1")
+    return make_envelope(payload, producer=PRODUCER, subject_id=None, event_id=event_id)

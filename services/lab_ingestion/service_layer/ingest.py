@@ -176,8 +176,9 @@ class BatchIngestor:
         results, parts = 0, []
         for message in command.messages:
             single = IngestLabMessage(
-                message, command.redact, command.received_at, check_source=False
-            )
+                message, command.redact, command.received_at, check_source=False,
+                rejection_id=command.rejection_id,
+            )  # fmt: skip
             outcome = self._apply(context, single)
             if not outcome.accepted:
                 context.restore(saved)

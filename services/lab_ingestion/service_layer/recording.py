@@ -124,7 +124,8 @@ def reject(
         channel, source, control_id = message.channel, message.source, message.control_id
         payload, received_at = command.redact(), command.received_at
     record = RejectionRecord(
-        uuid.uuid4(), channel.value, source, control_id, code, reason, payload, received_at
-    )
+        command.rejection_id, channel.value, source, control_id, code, reason, payload,
+        received_at,
+    )  # fmt: skip
     context.rejections.append(record)
     context.events.append((LAB_REJECTED, rejected_event(record)))

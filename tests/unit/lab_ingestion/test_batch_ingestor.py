@@ -605,3 +605,15 @@ async def test_a_result_that_is_only_preliminary_can_be_cancelled_without_an_eve
     assert db.standing("LIS^HOSP", "R1", {"P"}) is None
     # the correction's rejection only: a preliminary result is never emitted, nor cancelled
     assert [topic for topic, _ in db.events] == ["lab.rejected.v1"]
+
+
+async def test_a_rejected_command_run_again_is_the_same_rejection_and_event() -> None:
+    """After a commit whose answer was lost the batch runs again: its rejections carry the
+    ids fixed with their commands (the write keeps one row and one event per id)."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    command = message("1", status="Q")  # an unknown status
+    for _ in range(2):
+        (outcome,) = await ingestor(db)([command])
+        assert outcome.code is RejectionCode.UNKNOWN_STATUS
+    first, second = (envelope.event_id for topic, envelope in db.events)
+    assert first == second
