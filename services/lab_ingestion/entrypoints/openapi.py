@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.lab_ingestion.adapters.json_parser import LabResultsIn
+
 _SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
 _FHIR = "application/fhir+json"
 _PROBLEM = "application/problem+json"
@@ -65,6 +67,23 @@ _PROBLEM_ERRORS: dict[str, Any] = {
         "headers": _RETRY_AFTER,
     },
 }
+
+# the request model's own JSON Schema; its $id makes its "#/$defs/..." references its own
+_LAB_RESULTS_SCHEMA = {"$id": "urn:lena-ccs:lab-results-in", **LabResultsIn.model_json_schema()}
+
+
+def _json_answer(description: str) -> dict[str, Any]:
+    answer = {
+        "type": "object",
+        "required": ["status", "enrolled", "results_stored"],
+        "properties": {
+            "status": {"enum": ["accepted", "duplicate"]},
+            "enrolled": {"type": "boolean", "description": "false: discarded, nothing kept"},
+            "results_stored": {"type": "integer", "minimum": 0},
+        },
+    }
+    return {"description": description, "content": {"application/json": {"schema": answer}}}
+
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/hl7": {
@@ -132,10 +151,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             **_SECURED,
             "summary": "Lab results in the platform's JSON format",
-            "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+            "requestBody": {"content": {"application/json": {"schema": _LAB_RESULTS_SCHEMA}}},
             "responses": {
-                "202": {"description": "accepted"},
-                "200": {"description": "duplicate of a stored message"},
+                "202": _json_answer("accepted (stored, or discarded: patient not enrolled)"),
+                "200": _json_answer("duplicate of a stored message"),
                 "400": _problem(
                     "invalid body, kept as a rejection; the detail names each field (an"
                     " unparseable body is kept by its length and SHA-256 only)"

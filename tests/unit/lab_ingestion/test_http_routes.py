@@ -7,6 +7,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -260,3 +261,16 @@ def test_openapi_describes_the_new_statuses_and_formats() -> None:
     for status in ("401", "403", "413", "503"):
         assert "application/problem+json" in json_responses[status]["content"]
     assert "503" in OPENAPI_PATHS["/v1/hl7"]["post"]["responses"]
+
+
+def test_openapi_gives_the_json_request_and_answer_schemas() -> None:
+    """The request schema is the model's own; its references resolve inside it ($id)."""
+    post = OPENAPI_PATHS["/v1/lab-results"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["$id"] and set(schema["required"]) == {"message_id", "source", "patient",
+                                                        "results"}  # fmt: skip
+    refs = re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema))
+    assert refs and all(ref in schema["$defs"] for ref in refs)
+    for status in ("200", "202"):
+        answer = post["responses"][status]["content"]["application/json"]["schema"]
+        assert set(answer["required"]) == {"status", "enrolled", "results_stored"}
