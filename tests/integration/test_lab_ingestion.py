@@ -434,13 +434,17 @@ async def test_no_phi_leaves_the_edge(lab: Lab) -> None:
     client = await lab.mllp()
     await client.exchange(oru("PHI-1", [obx("1988-5", "50", "mg/L")]))
     await client.exchange(oru("PHI-2", [obx("1988-5", "50", "furlongs")]))
+    # message ids some laboratory systems build from the hospital number: stored masked
+    built = await client.exchange(oru(f"{MRN}-3", [obx("1988-5", "51", "mg/L")], order="O3"))
+    assert msa(built)[1:3] == ["AA", f"{MRN}-3"]  # the ACK echoes MSH-10 as sent
+    await client.exchange(oru(f"{MRN}-4", [obx("1988-5", "51", "furlongs")], order="O4"))
     await client.exchange("MSH|^~\\&|LIS|HOSP|broken\rPID|1||" + MRN + "||DOE^JOHN||" + BIRTH)
     await client.close()
     stored = await _everything_stored(lab.pool)
     for phi in (MRN, "DOE", "JOHN", BIRTH, "Main St", "SMITH", "+41311234567"):
         assert phi not in stored, phi
     published = json.dumps([e.payload for e in await lab.events(LAB_RESULTS, 1)])
-    published += json.dumps([e.payload for e in await lab.events(LAB_REJECTED, 2)])
+    published += json.dumps([e.payload for e in await lab.events(LAB_REJECTED, 3)])
     for phi in (MRN, "DOE", BIRTH):
         assert phi not in published
 

@@ -28,6 +28,7 @@ from services.lab_ingestion.adapters.hl7_redaction import (
     redact,
 )
 from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_local, parse_ts
+from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,
@@ -113,6 +114,8 @@ def parse_oru(
             patient_identifier=patient,
             observations=tuple(observations),
         )
+        if identify is not None:  # the ACK still echoes MSH-10 as sent (header)
+            message = mask_identifier_in_id(message, identify)
         return message, header
     except Hl7InputError as exc:
         raise Hl7InputError(exc.code, exc.reason, header) from None

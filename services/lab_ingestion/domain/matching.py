@@ -9,10 +9,27 @@ person's): the message is rejected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
 from services.lab_ingestion.domain.records import EnrolledSubject
+
+MIN_MASKED_LENGTH = 4  # shorter identifiers would be found inside unrelated ids
+
+
+def mask_identifier_in_id(message: LabMessage, identify: Callable[[str], str]) -> LabMessage:
+    """The message with its own id cleared of the patient's hospital number (some
+    laboratory systems build message ids from it; the id is stored and published). The
+    number gives way to a prefix of its keyed hash, so that two patients' ids stay two ids
+    and a resend still finds its message."""
+    identifier = (message.patient_identifier or "").strip()
+    if len(identifier) < MIN_MASKED_LENGTH or identifier.upper() not in message.control_id.upper():
+        return message  # (the common case, checked without a pattern)
+    pattern = re.compile(re.escape(identifier), re.IGNORECASE)
+    masked = pattern.sub(f"#{identify(identifier)[:12]}", message.control_id)
+    return replace(message, control_id=masked)
 
 
 def match_subject(

@@ -38,6 +38,7 @@ from services.lab_ingestion.adapters.json_parser import (
 )
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.redaction import dump_json
+from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
@@ -181,7 +182,7 @@ class LabRoutes:
         except UnreadableBody as error:
             return await self._unreadable_problem(Channel.JSON, error, source)
         try:
-            message = parse_lab_results(raw)
+            message = mask_identifier_in_id(parse_lab_results(raw), self._hash)
         except JsonInputError as error:
             payload = dump_json(redact_json(body, self._hash)) if isinstance(body, dict) else ""
             reason = str(error) if payload else f"{error}; {fingerprint(raw)}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.lab_ingestion.domain.matching import match_subject
-from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.matching import mask_identifier_in_id, match_subject
+from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
 from services.lab_ingestion.domain.records import EnrolledSubject
+from shared.contracts.events.lab import Channel
 
 ZH, BE = EnrolledSubject("S-1", "CH-01"), EnrolledSubject("S-2", "CH-02")
 
@@ -37,3 +38,34 @@ def test_several_subjects_under_one_identifier_are_never_matched(
     matched = match_subject(enrolled, site)
     assert isinstance(matched, Rejected)
     assert matched.code is RejectionCode.AMBIGUOUS_PATIENT and advice in matched.reason
+
+
+def hash_of(identifier: str) -> str:
+    return f"{identifier.upper()}-hash".encode().hex()
+
+
+def lab_message(control_id: str, identifier: str | None = "MRN004711") -> LabMessage:
+    return LabMessage(Channel.JSON, "LIS", "HOSP", control_id, identifier, ())
+
+
+@pytest.mark.parametrize(
+    ("control_id", "identifier", "masked"),
+    [
+        ("LAB-MRN004711-1", "MRN004711", f"LAB-#{hash_of('MRN004711')[:12]}-1"),
+        ("lab-mrn004711-1", "MRN004711", f"lab-#{hash_of('MRN004711')[:12]}-1"),
+        ("LAB-20261120-1", "MRN004711", "LAB-20261120-1"),  # no number in it: as sent
+        ("LAB-123-1", "123", "LAB-123-1"),  # too short to tell from other digits
+        ("LAB-1", None, "LAB-1"),
+    ],
+)
+def test_a_message_id_built_from_the_hospital_number_is_masked(
+    control_id: str, identifier: str | None, masked: str
+) -> None:
+    assert mask_identifier_in_id(lab_message(control_id, identifier), hash_of).control_id == masked
+
+
+def test_two_patients_ids_stay_two_ids_and_a_resend_finds_its_message() -> None:
+    first = mask_identifier_in_id(lab_message("X-MRN1111-1", "MRN1111"), hash_of)
+    other = mask_identifier_in_id(lab_message("X-MRN2222-1", "MRN2222"), hash_of)
+    again = mask_identifier_in_id(lab_message("X-MRN1111-1", "MRN1111"), hash_of)
+    assert first.control_id != other.control_id and first.control_id == again.control_id
