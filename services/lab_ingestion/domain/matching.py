@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
 from services.lab_ingestion.domain.records import EnrolledSubject
+from shared.contracts.identity import normalise_hospital_identifier
 
 MIN_MASKED_LENGTH = 4  # shorter identifiers would be found inside unrelated ids
 
@@ -25,9 +26,13 @@ def mask_identifier_in_id(message: LabMessage, identify: Callable[[str], str]) -
     number gives way to a prefix of its keyed hash, so that two patients' ids stay two ids
     and a resend still finds its message."""
     identifier = (message.patient_identifier or "").strip()
-    if len(identifier) < MIN_MASKED_LENGTH or identifier.upper() not in message.control_id.upper():
+    control_id = message.control_id.upper()
+    found = [form for form in {identifier, normalise_hospital_identifier(identifier)}
+             if len(form) >= MIN_MASKED_LENGTH and form.upper() in control_id]  # fmt: skip
+    if not found:
         return message  # (the common case, checked without a pattern)
-    pattern = re.compile(re.escape(identifier), re.IGNORECASE)
+    longest_first = sorted(found, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
     masked = pattern.sub(f"#{identify(identifier)[:12]}", message.control_id)
     return replace(message, control_id=masked)
 

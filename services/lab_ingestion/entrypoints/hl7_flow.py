@@ -76,9 +76,11 @@ class Hl7Acknowledger:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
+        redacted = redact(text, self._hash)
+        kept_header = read_header(redacted)  # MSH-10 with any hospital number scrubbed
         command = RecordRejectedInput(
-            channel, error.code, error.reason, redact(text, self._hash), received_at,
-            source=source, control_id=header.control_id if header else None,
+            channel, error.code, error.reason, redacted, received_at,
+            source=source, control_id=kept_header.control_id if kept_header else None,
             sender=sender if channel is Channel.MLLP else None,  # HTTP callers hold a token
         )  # fmt: skip
         outcome = await self._submit_or_error(command)

@@ -35,15 +35,17 @@ class BatchContext:
     cancellations: list[uuid.UUID] = field(default_factory=list)
     rejections: list[RejectionRecord] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
-    # each key's newest standing preliminary result (only a cancellation acts on it)
+    # each key's newest standing preliminary result (only a cancellation acts on it), as
+    # stored or as this batch left it; and as stored (the write cancels stored rows by it)
     preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    stored_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
             self.allowed, dict(self.known), dict(self.subjects), dict(self.latest),
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
-            dict(self.preliminary),
+            dict(self.preliminary), dict(self.stored_preliminary),
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:

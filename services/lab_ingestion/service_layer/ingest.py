@@ -140,7 +140,8 @@ class BatchIngestor:
             subjects=lookup.subjects,
             latest=lookup.latest,
             hmacs=hmacs,
-            preliminary=lookup.preliminary,
+            preliminary=dict(lookup.preliminary),
+            stored_preliminary=lookup.preliminary,
         )
 
     async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:

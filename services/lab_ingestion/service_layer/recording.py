@@ -61,11 +61,11 @@ def record_result(
     previous = head.result_id if head else None
     status = status_of(observation)
     if normalised is None:  # X or D: withdraw the result (check_earlier_results: it exists)
-        preliminary = context.preliminary.pop(key, None)
-        if previous is None and preliminary is not None:  # never emitted: no event either
-            cancel(context, preliminary.result_id)
-        if previous is not None:
-            cancel(context, previous)
+        context.preliminary.pop(key, None)
+        stored_preliminary = context.stored_preliminary.pop(key, None)
+        stored = [previous, stored_preliminary.result_id if stored_preliminary else None]
+        withdraw(context, key, subject_id, [i for i in stored if i is not None])
+        if previous is not None:  # a preliminary result alone was never emitted: no event
             del context.latest[key]
             analyte = identify_analyte(observation.codes)
             assert analyte is not None
@@ -87,27 +87,27 @@ def record_result(
         context.preliminary[key] = head
 
 
-def cancel(context: BatchContext, result_id: uuid.UUID) -> None:
-    """Withdraw a result with every earlier version of it (same key and patient).
+def withdraw(
+    context: BatchContext, key: tuple[str, str], subject_id: str, results: list[uuid.UUID]
+) -> None:
+    """Withdraw a result with every version of it (same key and patient), preliminary ones
+    included. ``results``: versions known by id (the chain's head, its stored preliminary).
 
-    Stored versions are cancelled by the write, which finds the chain from a stored id but
-    sees only rows committed before it; versions this batch is about to store are marked
-    here, and the stored one they supersede is handed to the write."""
-    own = {record.result_id: record for record in context.results}
-    if result_id not in own:
-        context.cancellations.append(result_id)
-        return
-    target = own[result_id]
-    chain = (target.source, target.result_key, target.subject_id)
+    The versions this batch is about to store are marked here; stored versions are cancelled
+    by the write, which finds the whole chain from any stored id of it but sees only rows
+    committed before it: it is handed every stored id this batch knows of the chain."""
+    own = {record.result_id for record in context.results}
+    stored = {result_id for result_id in results if result_id not in own}
+    chain = (*key, subject_id)
     now = utc_now()
     for index, record in enumerate(context.results):
         if (record.source, record.result_key, record.subject_id) != chain:
             continue
         if record.cancelled_at is None:
             context.results[index] = dataclasses.replace(record, cancelled_at=now)
-        stored = record.supersedes_result_id
-        if stored is not None and stored not in own:
-            context.cancellations.append(stored)
+        if record.supersedes_result_id is not None and record.supersedes_result_id not in own:
+            stored.add(record.supersedes_result_id)
+    context.cancellations.extend(sorted(stored))
 
 
 def reject(

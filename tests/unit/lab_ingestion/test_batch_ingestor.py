@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 from unittest.mock import patch
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -617,3 +618,20 @@ async def test_a_rejected_command_run_again_is_the_same_rejection_and_event() ->
         assert outcome.code is RejectionCode.UNKNOWN_STATUS
     first, second = (envelope.event_id for topic, envelope in db.events)
     assert first == second
+
+
+@pytest.mark.parametrize("stored_status", ["P", "F"])
+async def test_a_cancellation_in_the_batch_of_a_new_preliminary_withdraws_all_versions(
+    stored_status: str,
+) -> None:
+    """A stored P (or F) and, in one batch, a new P and then X: every version under the key
+    is withdrawn, as when the three arrive one batch at a time."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", status=stored_status, key="R1")])
+    outcomes = await ingest(
+        [message("2", status="P", key="R1"), message("3", status="X", key="R1")]
+    )
+    assert all(o.accepted for o in outcomes), outcomes
+    standing = [r for r in db.results if r.cancelled_at is None and r.result_id not in db.cancelled]
+    assert standing == []

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from services.lab_ingestion.adapters.hl7_codec import read_header
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
@@ -344,6 +345,23 @@ async def test_metrics_count_the_message() -> None:
     assert registry.get_sample_value("lab_messages_rejected_total", rejected) == 1
 
 
+@pytest.mark.parametrize("message_type", ["ORU^R01", "ADT^A01"])
+async def test_a_message_id_built_from_the_hospital_number_is_kept_without_it(
+    message_type: str,
+) -> None:
+    """Accepted or rejected before its patient is read, the id kept and published holds no
+    hospital number; the ACK still echoes MSH-10 as sent."""
+    raw = MESSAGE.replace("CTRL0001", f"{MRN}-9").replace("ORU^R01^ORU_R01", message_type)
+    submit = FakeSubmit()
+    _, ack = await acknowledger(submit).acknowledge(raw.encode(), Channel.MLLP)
+    (command,) = submit.commands
+    kept = command.control_id if isinstance(command, RecordRejectedInput) else (
+        command.message.control_id if isinstance(command, IngestLabMessage) else None
+    )  # fmt: skip
+    assert kept and MRN not in kept
+    assert f"|{MRN}-9|" in ack.split("\r")[1]  # MSA-2
+
+
 async def test_a_sender_not_checked_against_the_allow_list_is_no_metric_label() -> None:
     """An internal error answers before the sender was checked: its MSH-3^MSH-4, from anyone
     who can reach the port, would make the series unbounded."""
@@ -573,7 +591,10 @@ def test_generated_oru_is_acknowledged_once_and_parsed_faithfully(
         assert code == "AR"
         assert isinstance(command, RecordRejectedInput)
         assert command.code is expected.rejection
-        assert command.control_id == expected.control_id
+        # MSH-10 as the kept payload has it: copies of removed fields scrubbed from it too
+        kept = read_header(command.redacted_payload)
+        assert command.control_id == (kept.control_id if kept else None)
+        assert expected.mrn not in (command.control_id or "")
         assert command.source == expected.source
         payload = command.redacted_payload
     assert expected.mrn not in payload

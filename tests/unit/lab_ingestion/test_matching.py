@@ -56,6 +56,7 @@ def lab_message(control_id: str, identifier: str | None = "MRN004711") -> LabMes
         ("LAB-20261120-1", "MRN004711", "LAB-20261120-1"),  # no number in it: as sent
         ("LAB-123-1", "123", "LAB-123-1"),  # too short to tell from other digits
         ("LAB-1", None, "LAB-1"),
+        ("LAB-MRN004711-1", "mrn 004711", f"LAB-#{hash_of('mrn 004711')[:12]}-1"),  # as matched
     ],
 )
 def test_a_message_id_built_from_the_hospital_number_is_masked(
