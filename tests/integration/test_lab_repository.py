@@ -64,6 +64,16 @@ def message_with_result(n: int) -> tuple[MessageRecord, ResultRecord]:
     return message, result
 
 
+def chain_of_versions() -> tuple[MessageRecord, ResultRecord, ResultRecord, ResultRecord]:
+    """Message 1 with its final result R-1, a correction of it, and a preliminary one."""
+    message, final = message_with_result(1)
+    corrected = dataclasses.replace(
+        final, result_id=uuid.uuid4(), status="C", supersedes_result_id=final.result_id
+    )
+    preliminary = dataclasses.replace(final, result_id=uuid.uuid4(), status="P")
+    return message, final, corrected, preliminary
+
+
 async def scans_of_results(conn: asyncpg.Connection, n: int, cancel: list[uuid.UUID]) -> int:
     """How often writing one batch (under a generic plan) read the results table."""
     count = "SELECT pg_stat_get_xact_numscans('results'::regclass)"
@@ -280,11 +290,7 @@ async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws
     withdraws every version of that patient's result, and no other patient's."""
     async with pool.acquire() as conn:
         repository = LabRepository(conn)
-        message, final = message_with_result(1)
-        corrected = dataclasses.replace(
-            final, result_id=uuid.uuid4(), status="C", supersedes_result_id=final.result_id
-        )
-        preliminary = dataclasses.replace(final, result_id=uuid.uuid4(), status="P")
+        message, final, corrected, preliminary = chain_of_versions()
         other_message, other = message_with_result(2)
         other = dataclasses.replace(other, result_key="R-1", subject_id="S-2")
         # the final is written last: by timestamp alone it would look like the newest
@@ -310,11 +316,7 @@ async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result
 ) -> None:
     async with pool.acquire() as conn:
         repository = LabRepository(conn)
-        message, final = message_with_result(1)
-        corrected = dataclasses.replace(
-            final, result_id=uuid.uuid4(), status="C", supersedes_result_id=final.result_id
-        )
-        preliminary = dataclasses.replace(final, result_id=uuid.uuid4(), status="P")
+        message, final, corrected, preliminary = chain_of_versions()
         repository.stage([message], [corrected, preliminary, final], [], [], NOW)
         await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
