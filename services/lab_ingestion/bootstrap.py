@@ -41,7 +41,8 @@ def build(context: ServiceContext) -> ServiceParts:
     )  # fmt: skip
     # One committer: batches are planned and written one after the other, so a correction
     # never races the result it corrects (two concurrent batches would each see the chain as
-    # it was before both). Overlapping writes measured no faster on two cores.
+    # it was before both; other instances are held off by the chain lock, see ingest.py).
+    # Overlapping writes measured no faster on two cores.
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, max_batch=settings.ingest_batch_size, concurrency=1,
         on_failure=partial(keep_unprocessable, ingestor),

@@ -25,6 +25,10 @@ from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, 
 SourceKey = tuple[str, str]
 STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migrations 0002, 0007)
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
+# a chain that another writer changed meanwhile (migration 0009): planned again from a read
+CHAIN_CONSTRAINTS = frozenset({"results_superseded_once", "results_one_standing_root"})
+# pg_advisory_xact_lock's two-key form (its own key space: no clash with the relay's lock)
+CHAIN_LOCK = (0x4C41, 0x4348)
 
 
 class LabRepository:
@@ -39,6 +43,12 @@ class LabRepository:
         )
         return {(r["application"], r["facility"]): Sender(r["time_zone"], r["site_id"])
                 for r in rows}  # fmt: skip
+
+    async def lock_chains(self) -> None:
+        """Wait for, and hold until the transaction ends, the right to change result chains:
+        a batch that corrects or cancels reads the chains it changes only after every other
+        writer (another instance) that was changing chains committed. Needs a transaction."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
 
     async def lookup(
         self,
@@ -96,13 +106,16 @@ class LabRepository:
         statement atomically, so this is the batch's transaction (one round trip).
 
         Raises ``StaleBatch`` (and writes nothing) when one of the batch's messages was
-        stored before, or when its assumptions no longer hold."""
+        stored before, when its assumptions no longer hold, or when it would fork a result
+        chain that another writer changed meanwhile."""
         staged, self._staged = self._staged, None
         if staged is None:
             staged = StagedBatch([], [], [], [], None, BatchAssumptions())
         try:
             await self._execute_write(staged, outbox)
         except asyncpg.UniqueViolationError as error:
+            if error.constraint_name in CHAIN_CONSTRAINTS:
+                raise StaleBatch("a result chain of the batch changed meanwhile") from error
             if error.constraint_name != DUPLICATE_MESSAGE_CONSTRAINT:
                 raise
             raise StaleBatch("a message of the batch was stored meanwhile") from error

@@ -6,6 +6,10 @@ own, and the writes go out as one statement with data-modifying CTEs, which Post
 applies atomically: the unit of work still owns the commit, but it costs one round trip
 instead of BEGIN, several statements and COMMIT. A concurrent batch that stored the same
 message first makes the statement fail on the unique key, and nothing of it is written.
+
+A batch that corrects or cancels results first takes the chain lock (``serialise_chains``):
+then its reads, write and commit form one transaction, which waits for any other instance
+changing chains, so that it reads every chain as the last writer left it.
 """
 
 from __future__ import annotations
@@ -62,6 +66,13 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
             await self._connections.release(self._conn, failed=exc_type is not None)
         self._conn = None
 
+    async def serialise_chains(self) -> None:
+        """Begin a transaction holding the chain lock (before the batch reads anything)."""
+        if self._tx is None:
+            self._tx = self.connection.transaction()
+            await self._tx.start()
+            await self.labs.lock_chains()
+
     async def commit(self) -> None:
         if not self._open:
             raise RuntimeError("nothing to commit")
@@ -69,13 +80,17 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         started = time.perf_counter()
         events = self.outbox.take_pending()
         await self.labs.write(events)
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            await tx.commit()
         self._observe_commit(time.perf_counter() - started)
         if events:
             self._outbox_written()
 
     async def rollback(self) -> None:
-        """Nothing was written yet: drop what was staged."""
+        """Drop what was staged (and end the chain lock's transaction, if one is open)."""
         self._open = False
         if self._conn is not None:
             self.labs.discard()
             self.outbox.take_pending()
+        await super().rollback()

@@ -21,6 +21,10 @@ reads are still the enrolled ones (anyone else is not enrolled), and that its re
 no standing result. The write statement checks all of that and stores nothing if any of it
 no longer holds; the batch is then planned again from a fresh read (the careful path), which
 also refreshes what is remembered. Corrections and cancellations always take the careful path.
+
+Several instances may write at once (scaled out): a batch on the careful path holds the
+chain lock from its read to its commit, so chains are changed one batch at a time, and a write
+that would fork a chain or store a message twice is refused and planned again.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ from shared.contracts.envelope import utc_now
 
 SourceKey = tuple[str, str]
 SOURCES_TTL_SECONDS = 2.0
+# the careful path is refused only when another instance wrote the same message or chain
+# between its read and its write; each refusal is read again, and the next attempt sees it
+CAREFUL_ATTEMPTS = 5
 
 
 class BatchIngestor:
@@ -93,6 +100,11 @@ class BatchIngestor:
                 return await self._ingest(commands, ingests, fast=True)
             except StaleBatch:
                 self._on_replan()
+        for _ in range(CAREFUL_ATTEMPTS - 1):
+            try:
+                return await self._ingest(commands, ingests, fast=False)
+            except StaleBatch:  # another instance stored one of its messages or results first
+                self._on_replan()
         return await self._ingest(commands, ingests, fast=False)
 
     async def _ingest(
@@ -102,6 +114,7 @@ class BatchIngestor:
             if fast:
                 context = self._assume(ingests, await self._allowed_sources(uow))
             else:
+                await uow.serialise_chains()  # before reading the chains it may change
                 context = await self._load(uow, ingests)
             outcomes = [self._apply(context, command) for command in commands]
             await self._store(uow, context)

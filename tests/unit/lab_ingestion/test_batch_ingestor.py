@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -63,6 +64,10 @@ class FakeDatabase:
     lookups: int = 0
     refused: int = 0
     replans: int = 0
+    locked: bool = False  # a unit of work holds the chain lock
+    unlocked_lookups: int = 0  # careful-path reads made without it
+    # another instance's batch, written between a batch's read and its write (once each)
+    meanwhile: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def enrolled_under(self, hmac: str) -> tuple[EnrolledSubject, ...]:
         first = (EnrolledSubject(self.enrolled[hmac], SITE),) if hmac in self.enrolled else ()
@@ -107,6 +112,7 @@ class FakeLabs:
 
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         self._db.lookups += 1
+        self._db.unlocked_lookups += not self._db.locked
         lookup = BatchLookup()
         lookup.known = {k: self._db.messages[k].content_digest for k in message_keys
                         if k in self._db.messages}  # fmt: skip
@@ -165,9 +171,15 @@ class FakeUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:  # fmt: skip
-        return None
+        self.labs.db.locked = False  # the transaction ends: committed or rolled back
+
+    async def serialise_chains(self) -> None:
+        assert not self.labs.db.locked, "one unit of work at a time holds the chain lock"
+        self.labs.db.locked = True
 
     async def commit(self) -> None:
+        if self.labs.db.meanwhile:
+            await self.labs.db.meanwhile.pop(0)()
         self.labs.write()
         self.labs.db.events.extend(self.outbox.events)
 
@@ -316,6 +328,35 @@ async def test_corrections_take_the_careful_path_at_once() -> None:
     assert (db.lookups, db.refused) == (lookups + 1, refused)
     assert db.results[-1].supersedes_result_id == db.results[0].result_id
     assert isinstance(db.results[0].result_id, uuid.UUID)
+
+
+async def test_the_careful_path_reads_only_while_holding_the_chain_lock() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="K")])  # refused on the fast path, then read
+    await ingest([message("2", status="C", key="K")])
+    assert db.lookups == 2 and db.unlocked_lookups == 0
+    assert not db.locked
+
+
+async def test_a_message_another_instance_stored_first_is_answered_as_a_duplicate() -> None:
+    """Resent to two instances at once: this instance's write (on the careful path, for the
+    correction beside it) is refused, read again, and the message is a duplicate here, never
+    a failure that the lab would be told to fix."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest, other = ingestor(db), ingestor(db)
+    await ingest([message("1", key="K")])
+    await other([message("2")])  # the other instance remembers S-1: it takes the fast path
+
+    async def other_instance_stores_it() -> None:
+        (stored,) = await other([message("4")])
+        assert stored.results == 1
+
+    db.meanwhile = [other_instance_stores_it]
+    corrected, resent = await ingest([message("3", status="C", key="K"), message("4")])
+    assert corrected.results == 1
+    assert resent.accepted and resent.duplicate
+    assert len(db.messages) == len(db.results) == 4 and db.unlocked_lookups == 0
 
 
 async def test_a_result_key_holding_another_patients_result_is_never_crossed() -> None:

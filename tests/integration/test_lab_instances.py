@@ -1,0 +1,170 @@
+"""Two instances of lab-ingestion writing to one database at once (scaled out on Kafka).
+
+Each instance is the real BatchIngestor on its own connections; the chain lock and the
+indexes of migration 0009 must keep every result's chain one line: a correction racing
+another correction continues the chain, a cancellation racing a correction leaves nothing
+standing, and the database itself refuses a fork.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import partial
+
+import asyncpg
+import pytest
+
+from services.lab_ingestion.adapters.repository import LabRepository, add_source
+from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
+from services.lab_ingestion.bootstrap import definition
+from services.lab_ingestion.domain.model import (
+    Coding,
+    LabMessage,
+    NormalisedResult,
+    ObservationInput,
+    StaleBatch,
+)
+from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
+from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
+from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from shared.contracts.events.lab import Analyte, Channel
+from shared.contracts.identity import hospital_id_hmac
+from shared.db.migrations import migrate_service
+from shared.db.pool import ReservedConnections, create_pool
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+HMAC = partial(hospital_id_hmac, b"k" * 32)
+CRP = (Coding("1988-5", "http://loinc.org"),)
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    conn = await asyncpg.connect(database)
+    try:
+        await migrate_service(
+            conn, definition.schema, definition.migrations, definition.shared_migrations
+        )
+    finally:
+        await conn.close()
+    pool = await create_pool(database, definition.schema, "test-lab-instances", max_size=8)
+    async with pool.acquire() as conn:
+        await add_source(conn, "LIS", "HOSP")
+        await conn.execute(
+            """INSERT INTO enrolled_subjects (subject_id, site_id, site_timezone,
+                                              hospital_id_hmac, day1, enrolled_at)
+               VALUES ('S-1', 'CH-01', 'Europe/Zurich', $1, '2026-11-02', now())""",
+            HMAC("MRN1"),
+        )
+    yield pool
+    await pool.close()
+
+
+@dataclasses.dataclass
+class Instance:
+    ingest: BatchIngestor
+    connections: ReservedConnections
+    replans: int = 0
+
+    async def send(self, control_id: str, status: str = "F", value: str = "12") -> IngestOutcome:
+        observation = ObservationInput("K", CRP, value, ("mg/L",), status=status, collected_at=AT)
+        lab = LabMessage(Channel.MLLP, "LIS", "HOSP", control_id, "MRN1", (observation,))
+        (outcome,) = await self.ingest([IngestLabMessage(lab, lambda: "", AT)])
+        return outcome
+
+
+@pytest.fixture
+async def instances(pool: asyncpg.Pool) -> AsyncIterator[tuple[Instance, Instance]]:
+    made = instance(pool), instance(pool)
+    yield made
+    for each in made:
+        await each.connections.close()  # before the pool closes: it waits for them
+
+
+def instance(pool: asyncpg.Pool) -> Instance:
+    connections = ReservedConnections(pool, keep=1)
+    made = Instance(None, connections)  # type: ignore[arg-type]  # set below: it counts replans
+    made.ingest = BatchIngestor(
+        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion"), HMAC,
+        on_replan=lambda: setattr(made, "replans", made.replans + 1),
+    )  # fmt: skip
+    return made
+
+
+async def chain(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """SELECT result_id, status, value, supersedes_result_id, cancelled_at FROM results
+            WHERE result_key = 'K' ORDER BY recorded_at"""
+    )
+    return rows
+
+
+async def test_two_instances_correcting_one_result_at_once_keep_one_chain(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance]
+) -> None:
+    a, b = instances
+    assert (await a.send("M-1")).results == 1
+    for round_ in range(5):  # each round: both correct the chain's head at the same moment
+        outcomes = await asyncio.gather(
+            a.send(f"A-{round_}", "C", "13"), b.send(f"B-{round_}", "C", "14")
+        )
+        assert [o.results for o in outcomes] == [1, 1]
+    rows = await chain(pool)
+    assert len(rows) == 11
+    # one line: the final result, then each correction superseding the one before it
+    assert [r["supersedes_result_id"] for r in rows] == [None, *(r["result_id"] for r in rows[:-1])]
+    # the chain lock made the second writer wait and read, rather than be refused and retry
+    assert (a.replans, b.replans) == (1, 0)  # a's first batch: nobody remembered yet
+
+
+async def test_a_cancellation_racing_a_correction_leaves_no_result_standing(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance]
+) -> None:
+    a, b = instances
+    for round_ in range(5):
+        await a.send(f"M-{round_}")  # a new chain (the last one was cancelled)
+        cancelled, corrected = await asyncio.gather(
+            a.send(f"X-{round_}", "X"), b.send(f"C-{round_}", "C", "15")
+        )
+        assert cancelled.accepted
+        rows = await chain(pool)
+        standing = [r for r in rows if r["cancelled_at"] is None]
+        # the correction was either written first and withdrawn with its chain, or read the
+        # chain cancelled and was rejected: never a correction left standing after the cancel
+        assert standing == [], (round_, corrected)
+
+
+async def test_the_database_refuses_to_fork_a_chain_or_to_start_a_second_one(
+    pool: asyncpg.Pool,
+) -> None:
+    crp = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", 0, 5, "H")
+
+    def stored(control_id: str, supersedes: uuid.UUID | None) -> tuple[MessageRecord, ResultRecord]:
+        message = MessageRecord(
+            uuid.uuid4(), "LIS^HOSP", control_id, "mllp", "accepted", "S-1", 1, AT
+        )
+        result = ResultRecord(
+            uuid.uuid4(), message.message_id, "S-1", "LIS^HOSP", "K", "F" if supersedes is None
+            else "C", crp, AT, None, supersedes,
+        )  # fmt: skip
+        return message, result
+
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        first_message, first = stored("1", None)
+        repository.stage([first_message], [first], [], [], AT)
+        await repository.write([])
+        correction_message, correction = stored("2", first.result_id)
+        repository.stage([correction_message], [correction], [], [], AT)
+        await repository.write([])
+        for control_id, supersedes in (("3", first.result_id), ("4", None)):
+            message, result = stored(control_id, supersedes)  # a fork; a second first result
+            repository.stage([message], [result], [], [], AT)
+            with pytest.raises(StaleBatch, match="chain"):
+                await repository.write([])
+    assert len(await chain(pool)) == 2
