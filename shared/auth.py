@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +29,8 @@ class Principal:
     token_id: uuid.UUID
     name: str
     role: Role
+    # the senders (application^facility) a lab token may deliver as; None: any
+    senders: frozenset[str] | None = None
 
 
 def new_token() -> str:
@@ -38,16 +41,20 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def create_token(conn: asyncpg.Connection, name: str, role: Role) -> str:
-    """Store a new token's digest and return the token itself (shown once, never kept)."""
+async def create_token(
+    conn: asyncpg.Connection, name: str, role: Role, senders: Sequence[str] | None = None
+) -> str:
+    """Store a new token's digest and return the token itself (shown once, never kept).
+    ``senders`` binds a lab token to the senders it may deliver results as."""
+    if senders is not None and role is not Role.LAB:
+        raise ValueError("only a lab token delivers results: --sender needs --role lab")
     token = new_token()
     await conn.execute(
-        "INSERT INTO auth.api_tokens (token_id, name, role, token_sha256) VALUES ($1, $2, $3, $4)",
-        uuid.uuid4(),
-        name,
-        role.value,
-        token_digest(token),
-    )
+        """INSERT INTO auth.api_tokens (token_id, name, role, token_sha256, senders)
+           VALUES ($1, $2, $3, $4, $5)""",
+        uuid.uuid4(), name, role.value, token_digest(token),
+        sorted(set(senders)) if senders is not None else None,
+    )  # fmt: skip
     return token
 
 
@@ -68,12 +75,20 @@ class TokenStore:
         if cached is not None and cached[0] > now:
             return cached[1]
         row = await self._pool.fetchrow(
-            "SELECT token_id, name, role FROM auth.api_tokens"
+            "SELECT token_id, name, role, senders FROM auth.api_tokens"
             " WHERE token_sha256 = $1 AND revoked_at IS NULL",
             digest,
         )
-        principal = Principal(row["token_id"], row["name"], Role(row["role"])) if row else None
+        principal = _principal(row) if row else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now + self._cache_seconds, principal)
         return principal
+
+
+def _principal(row: asyncpg.Record) -> Principal:
+    senders = row["senders"]
+    return Principal(
+        row["token_id"], row["name"], Role(row["role"]),
+        frozenset(senders) if senders is not None else None,
+    )  # fmt: skip

@@ -72,19 +72,27 @@ def test_token_digest_is_deterministic_and_distinguishes_tokens() -> None:
     ["", "abc", "Bearer cx_abc", "CX_abc", "cx", " cx_abc", "cx_" + "a" * 198],
 )
 async def test_tokens_that_cannot_be_valid_never_reach_the_database(token: str) -> None:
-    store = TokenStore(ForbiddenPool())  # type: ignore[arg-type]
+    store = TokenStore(ForbiddenPool())  # type: ignore[arg-type]  # a fake of the pool
     assert await store.authenticate(token) is None
 
 
 async def test_a_known_token_resolves_to_its_principal() -> None:
     token, token_id = new_token(), uuid.uuid4()
     pool = CountingPool(
-        {token_digest(token): {"token_id": token_id, "name": "lab-1", "role": "lab"}}
+        {
+            token_digest(token): {
+                "token_id": token_id,
+                "name": "lab-1",
+                "role": "lab",
+                "senders": None,
+            }
+        }
     )
-    store = TokenStore(pool)  # type: ignore[arg-type]
+    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
 
     principal = await store.authenticate(token)
     assert principal == Principal(token_id, "lab-1", Role.LAB)
+    assert principal.senders is None  # not bound: any sender
     [(sql, args)] = pool.calls
     assert args == (token_digest(token),), "only the digest is sent to the database"
     assert token not in sql
@@ -94,9 +102,16 @@ async def test_a_known_token_resolves_to_its_principal() -> None:
 async def test_answers_are_cached() -> None:
     token = new_token()
     pool = CountingPool(
-        {token_digest(token): {"token_id": uuid.uuid4(), "name": "n", "role": "ops"}}
+        {
+            token_digest(token): {
+                "token_id": uuid.uuid4(),
+                "name": "n",
+                "role": "ops",
+                "senders": None,
+            }
+        }
     )
-    store = TokenStore(pool)  # type: ignore[arg-type]
+    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
 
     first = await store.authenticate(token)
     second = await store.authenticate(token)
@@ -108,7 +123,7 @@ async def test_answers_are_cached() -> None:
 
 async def test_unknown_tokens_are_cached_too() -> None:
     pool = CountingPool()
-    store = TokenStore(pool)  # type: ignore[arg-type]
+    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
     token = new_token()
     assert await store.authenticate(token) is None
     assert await store.authenticate(token) is None
@@ -117,7 +132,7 @@ async def test_unknown_tokens_are_cached_too() -> None:
 
 async def test_the_cache_is_per_token() -> None:
     pool = CountingPool()
-    store = TokenStore(pool)  # type: ignore[arg-type]
+    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
     await store.authenticate(new_token())
     await store.authenticate(new_token())
     assert len(pool.calls) == 2
@@ -125,8 +140,16 @@ async def test_the_cache_is_per_token() -> None:
 
 async def test_cached_answers_expire() -> None:
     pool = CountingPool()
-    store = TokenStore(pool, cache_seconds=0)  # type: ignore[arg-type]
+    store = TokenStore(pool, cache_seconds=0)  # type: ignore[arg-type]  # a fake of the pool
     token = new_token()
     await store.authenticate(token)
     await store.authenticate(token)
     assert len(pool.calls) == 2
+
+
+async def test_a_token_bound_to_senders_resolves_with_them() -> None:
+    token = new_token()
+    row = {"token_id": uuid.uuid4(), "name": "lis", "role": "lab", "senders": ["LIS^HOSP"]}
+    store = TokenStore(CountingPool({token_digest(token): row}))  # type: ignore[arg-type]  # a fake pool
+    principal = await store.authenticate(token)
+    assert principal is not None and principal.senders == frozenset({"LIS^HOSP"})

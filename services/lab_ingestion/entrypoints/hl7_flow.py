@@ -56,16 +56,22 @@ class Hl7Acknowledger:
         code, ack, _ = await self.acknowledge_outcome(raw, channel)
         return code, ack
 
-    async def acknowledge_outcome(self, raw: bytes, channel: Channel) -> tuple[str, str, bool]:
+    async def acknowledge_outcome(
+        self, raw: bytes, channel: Channel, permitted_senders: frozenset[str] | None = None
+    ) -> tuple[str, str, bool]:
         """As ``acknowledge``, and whether nothing was stored because the service failed
-        (an AR to resend, which HTTP answers 503)."""
+        (an AR to resend, which HTTP answers 503). ``permitted_senders``: those the HTTP
+        caller's token may deliver as (None: any)."""
         text = decode(raw)
         received_at = utc_now()
         try:
             message, header = parse_oru(text, channel, identify=self._hash)
         except Hl7InputError as error:
             return await self._reject(text, error, channel, received_at)
-        command = IngestLabMessage(message, lambda: redact(text, self._hash), received_at)
+        command = IngestLabMessage(
+            message, lambda: redact(text, self._hash), received_at,
+            permitted_senders=permitted_senders,
+        )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
         return (*self._ack(header, outcome), outcome.transient)

@@ -97,7 +97,9 @@ class LabRoutes:
         except UnreadableBody as error:
             source = f"{request[PRINCIPAL_KEY].name}^http"
             return await self._unreadable_problem(Channel.HL7_HTTP, error, source)
-        code, ack, failed = await self._acknowledger.acknowledge_outcome(raw, Channel.HL7_HTTP)
+        code, ack, failed = await self._acknowledger.acknowledge_outcome(
+            raw, Channel.HL7_HTTP, request[PRINCIPAL_KEY].senders
+        )
         latency = time.perf_counter() - started
         self._metrics.ack_latency.labels(Channel.HL7_HTTP.value).observe(latency)
         if failed:
@@ -175,7 +177,8 @@ class LabRoutes:
         return fhir.batch_response(bundle, outcomes)
 
     async def post_json(self, request: web.Request) -> web.StreamResponse:
-        source = f"{request[PRINCIPAL_KEY].name}^http"
+        principal = request[PRINCIPAL_KEY]
+        source = f"{principal.name}^http"
         try:
             raw = await read_body(request)
             body = decode_json(raw)
@@ -193,24 +196,25 @@ class LabRoutes:
                 return _unavailable_problem()
             return problem(400, "Invalid lab results", reason)
         outcome = await self._ingest(
-            message, lambda: dump_json(redact_json(body, self._hash)), source
-        )
-        if outcome.transient:
-            return _unavailable_problem()
-        if not outcome.accepted:
-            return problem(422, "Lab results rejected", fhir.outcome_reason(outcome))
-        return web.json_response(
-            {"status": "duplicate" if outcome.duplicate else "accepted",
-             "enrolled": outcome.enrolled, "results_stored": outcome.results},
-            status=200 if outcome.duplicate else 202,
+            message, lambda: dump_json(redact_json(body, self._hash)), source,
+            permitted_senders=principal.senders,
         )  # fmt: skip
+        return _json_answer(outcome)
 
     async def _ingest(
-        self, message: LabMessage, redact: Callable[[], str], source: str
+        self,
+        message: LabMessage,
+        redact: Callable[[], str],
+        source: str,
+        *,
+        permitted_senders: frozenset[str] | None = None,
     ) -> IngestOutcome:
-        """HTTP callers are authenticated by token, so the HL7 sender allow-list is not used.
-        The metric's source label is the authenticated caller: bounded, unlike the body's."""
-        command = IngestLabMessage(message, redact, utc_now(), check_source=False)
+        """HTTP callers are authenticated by token, so the HL7 sender allow-list is not used
+        (a token bound to senders is checked instead). The metric's source label is the
+        authenticated caller: bounded, unlike the body's."""
+        command = IngestLabMessage(
+            message, redact, utc_now(), check_source=False, permitted_senders=permitted_senders
+        )
         return await self._submit_counted(command, message.channel, source)
 
     async def _submit_counted(
@@ -269,6 +273,20 @@ class LabRoutes:
         return await self._record_rejection(
             channel, RejectionCode.MALFORMED, error.reason, "", source
         )
+
+
+def _json_answer(outcome: IngestOutcome) -> web.Response:
+    if outcome.transient:
+        return _unavailable_problem()
+    if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # a sender the token is not for
+        return problem(403, "Sender not permitted", fhir.outcome_reason(outcome))
+    if not outcome.accepted:
+        return problem(422, "Lab results rejected", fhir.outcome_reason(outcome))
+    return web.json_response(
+        {"status": "duplicate" if outcome.duplicate else "accepted",
+         "enrolled": outcome.enrolled, "results_stored": outcome.results},
+        status=200 if outcome.duplicate else 202,
+    )  # fmt: skip
 
 
 def _unavailable_problem() -> web.Response:

@@ -161,6 +161,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                 ),
                 "422": _problem("unusable result, kept as a rejection"),
                 **_PROBLEM_ERRORS,
+                "403": _problem(
+                    "the token lacks the role lab, or it is bound to other senders than the"
+                    " body's source (then kept as a rejection)"
+                ),
             },
         }
     },

@@ -19,6 +19,8 @@ class IngestLabMessage:
     redact: Callable[[], str]  # the payload without identifying fields, for a rejection
     received_at: datetime
     check_source: bool = True  # HL7 senders must be on the allow-list
+    # the senders the caller's token may deliver as (HTTP; None: any, or not a token)
+    permitted_senders: frozenset[str] | None = None
     # the id of its rejection, should it be rejected: fixed with the command, so that a
     # batch re-run after a commit whose answer was lost stores and emits it once
     rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)

@@ -212,6 +212,12 @@ class BatchIngestor:
             return IngestOutcome.rejected(
                 RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source)
             )
+        permitted = command.permitted_senders
+        if permitted is not None and message.source not in permitted:
+            return IngestOutcome.rejected(
+                RejectionCode.UNKNOWN_SOURCE,
+                f"sender {message.source!r} is not one this token may deliver results as",
+            )
         if not (message.patient_identifier or "").strip():
             return IngestOutcome.rejected(
                 RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"

@@ -95,7 +95,9 @@ class FakeAcknowledger(Hl7Acknowledger):
         self.ack = ack
         self.failed = failed
 
-    async def acknowledge_outcome(self, raw: bytes, channel: object) -> tuple[str, str, bool]:
+    async def acknowledge_outcome(
+        self, raw: bytes, channel: object, permitted_senders: frozenset[str] | None = None
+    ) -> tuple[str, str, bool]:
         return self.code, self.ack, self.failed
 
 

@@ -359,6 +359,17 @@ async def test_a_message_another_instance_stored_first_is_answered_as_a_duplicat
     assert len(db.messages) == len(db.results) == 4 and db.unlocked_lookups == 0
 
 
+async def test_a_token_bound_to_senders_delivers_only_as_them() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    own = dataclasses.replace(message("1"), permitted_senders=frozenset({"LIS^HOSP"}))
+    other = dataclasses.replace(message("2"), permitted_senders=frozenset({"LIS^ELSE"}))
+    accepted, refused = await ingest([own, other])
+    assert accepted.results == 1
+    assert refused.code is RejectionCode.UNKNOWN_SOURCE and "this token" in refused.reason
+    assert len(db.results) == 1
+
+
 async def test_a_result_key_holding_another_patients_result_is_never_crossed() -> None:
     """A wrong-patient fix (or two orders sharing a number) must not supersede or withdraw
     another patient's result: the message is rejected and the other result stands."""

@@ -1,0 +1,31 @@
+"""`cachexia token create --sender`: what a sender looks like, and who may be bound."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cachexia.cli import _sender, main
+
+PART = st.text(st.characters(blacklist_characters="^", blacklist_categories=["Cs"]), min_size=1)
+
+
+@given(PART.filter(str.strip), PART.filter(str.strip))
+def test_application_and_facility_make_a_sender(application: str, facility: str) -> None:
+    assert _sender(f"{application}^{facility}") == f"{application.strip()}^{facility.strip()}"
+
+
+@pytest.mark.parametrize("text", ["LIS", "LIS^", "^HOSP", " ^HOSP", "LIS^HOSP^X", ""])
+def test_anything_else_is_refused_with_an_example(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="LIS\\^HOSP"):
+        _sender(text)
+
+
+def test_only_a_lab_token_is_bound_to_senders(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["token", "create", "--role", "site", "--name", "s", "--sender", "LIS^HOSP"])
+    assert exit_.value.code == 2
+    assert "--role lab" in capsys.readouterr().err
