@@ -168,3 +168,58 @@ async def test_the_database_refuses_to_fork_a_chain_or_to_start_a_second_one(
             with pytest.raises(StaleBatch, match="chain"):
                 await repository.write([])
     assert len(await chain(pool)) == 2
+
+
+async def test_a_chain_whose_correction_alone_was_deleted_can_be_corrected_again(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance]
+) -> None:
+    """Earlier versions withdrew a deleted correction alone, and its original stood again:
+    that original is the chain's head, and a new correction supersedes it."""
+    a, _ = instances
+    await a.send("M-1")
+    await a.send("C-1", "C", "13")
+    await pool.execute("UPDATE results SET cancelled_at = now() WHERE status = 'C'")
+    assert (await a.send("C-2", "C", "14")).results == 1
+    final, _, corrected = await chain(pool)
+    assert corrected["supersedes_result_id"] == final["result_id"]
+    assert corrected["cancelled_at"] is None
+
+
+async def test_the_migration_stops_with_advice_on_chains_forked_before_it(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance]
+) -> None:
+    a, _ = instances
+    await a.send("M-1")
+    await pool.execute("DROP INDEX results_superseded_once; DROP INDEX results_one_standing_root")
+    await a.send("C-1", "C", "13")
+    await pool.execute(  # a second correction of the final result, as two instances wrote it
+        """INSERT INTO messages SELECT gen_random_uuid(), source, 'C-2', channel, outcome,
+                  subject_id, result_count, received_at FROM messages WHERE control_id = 'C-1';
+           INSERT INTO results SELECT gen_random_uuid(), m.message_id, r.subject_id, r.source,
+                  r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
+                  r.reference_low, r.reference_high, r.abnormal_flag, 'C', r.collected_at,
+                  r.reported_at, r.supersedes_result_id
+             FROM results r, messages m WHERE r.status = 'C' AND m.control_id = 'C-2'"""
+    )
+    migration = (definition.migrations / "0009_chain_integrity.sql").read_text()
+    with pytest.raises(asyncpg.RaiseError, match="1 result\\(s\\) superseded") as raised:
+        await pool.execute(migration)
+    assert "cancelled_at" in (raised.value.hint or "")
+
+
+async def test_a_unit_of_work_whose_rollback_fails_still_gives_its_connection_back(
+    pool: asyncpg.Pool, database: str
+) -> None:
+    own = await create_pool(database, definition.schema, "test-rollback-fails", max_size=2)
+    connections = ReservedConnections(own, keep=1)
+    with pytest.raises(RuntimeError, match="rollback fails too"):  # the batch's own error
+        async with LabIngestionUnitOfWork(connections, "lab-ingestion") as uow:
+            await uow.serialise_chains()  # in a transaction, holding the chain lock
+            server_pid = uow.connection.get_server_pid()
+            await pool.execute("SELECT pg_terminate_backend($1)", server_pid)
+            raise RuntimeError("the batch failed; then its rollback fails too")
+    await connections.close()
+    async with asyncio.timeout(10):  # closing waits for every connection lent out
+        await own.close()
+    locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    assert await pool.fetchval(locks) == 0  # the chain lock was not left behind

@@ -61,10 +61,20 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.rollback()
-        if self._conn is not None:
-            await self._connections.release(self._conn, failed=exc_type is not None)
-        self._conn = None
+        rolled_back = False
+        try:
+            await self.rollback()
+            rolled_back = True
+        except Exception:
+            if exc_type is None:
+                raise
+            # the batch failed already, on a connection that is broken too: the batch's own
+            # error is the one to handle (a lost connection is transient: it is retried)
+        finally:
+            if self._conn is not None:  # a failed one is rolled back or closed by the pool,
+                failed = exc_type is not None or not rolled_back  # ending the chain lock
+                await self._connections.release(self._conn, failed=failed)
+            self._conn = None
 
     async def serialise_chains(self) -> None:
         """Begin a transaction holding the chain lock (before the batch reads anything)."""
