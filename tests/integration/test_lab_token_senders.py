@@ -69,3 +69,20 @@ async def test_a_bound_token_delivers_only_as_its_senders(lab: Lab) -> None:
         ("B-2", "unknown-source"), ("J-2", "unknown-source"),
     ]  # fmt: skip
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 3
+
+
+async def test_another_senders_unusable_message_is_answered_as_not_the_tokens(lab: Lab) -> None:
+    """Whatever else is wrong with it (here: two patients), a bound token's message under
+    another sender's name is rejected as such, not kept as that sender's mistake."""
+    async with lab.pool.acquire() as conn:
+        token = await create_token(conn, "hosp-lis", Role.LAB, ["LIS^HOSP"])
+    message = oru("B-3", [obx("1988-5", "12", "mg/L")], application="OTHER", facility="LAB")
+    two_patients = message.replace("\rNK1|", f"\rPID|2||{MRN}9^^^HOSP^MR\rNK1|", 1)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{lab.http}/v1/hl7", data=two_patients, headers=auth) as got,
+    ):
+        fields = msa(await got.text())
+    assert fields[1:3] == ["AR", "B-3"] and "this token" in fields[3]
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"

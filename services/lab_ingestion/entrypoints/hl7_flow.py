@@ -67,7 +67,7 @@ class Hl7Acknowledger:
         try:
             message, header = parse_oru(text, channel, identify=self._hash)
         except Hl7InputError as error:
-            return await self._reject(text, error, channel, received_at)
+            return await self._reject(text, error, channel, received_at, permitted_senders)
         command = IngestLabMessage(
             message, lambda: redact(text, self._hash), received_at,
             permitted_senders=permitted_senders,
@@ -77,7 +77,12 @@ class Hl7Acknowledger:
         return (*self._ack(header, outcome), outcome.transient)
 
     async def _reject(
-        self, text: str, error: Hl7InputError, channel: Channel, received_at: datetime
+        self,
+        text: str,
+        error: Hl7InputError,
+        channel: Channel,
+        received_at: datetime,
+        permitted_senders: frozenset[str] | None,
     ) -> tuple[str, str, bool]:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
@@ -88,6 +93,7 @@ class Hl7Acknowledger:
             channel, error.code, error.reason, redacted, received_at,
             source=source, control_id=kept_header.control_id if kept_header else None,
             sender=sender if channel is Channel.MLLP else None,  # HTTP callers hold a token
+            permitted_senders=permitted_senders,
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, "unknown", outcome)

@@ -40,6 +40,9 @@ class RecordRejectedInput:
     # MSH-3/MSH-4 of an MLLP message, checked against the allow-list: an unknown sender is
     # answered as such (AR) whatever else is wrong with its message
     sender: tuple[str, str] | None = None
+    # of an HTTP caller's token (as IngestLabMessage's): another sender's input is answered
+    # as such, whatever else is wrong with it
+    permitted_senders: frozenset[str] | None = None
     rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)  # as IngestLabMessage's
 
 

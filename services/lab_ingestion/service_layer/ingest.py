@@ -173,6 +173,8 @@ class BatchIngestor:
             code, reason = command.code, command.reason
             if command.sender is not None and command.sender not in context.allowed:
                 code, reason = RejectionCode.UNKNOWN_SOURCE, _unknown_sender(command.source)
+            elif not _permitted(command.permitted_senders, command.source):
+                code, reason = RejectionCode.UNKNOWN_SOURCE, _not_permitted(command.source)
             reject(context, command, code, reason)
             return IngestOutcome.rejected(code, reason)
         outcome = self._check(context, command)
@@ -212,11 +214,9 @@ class BatchIngestor:
             return IngestOutcome.rejected(
                 RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source)
             )
-        permitted = command.permitted_senders
-        if permitted is not None and message.source not in permitted:
+        if not _permitted(command.permitted_senders, message.source):
             return IngestOutcome.rejected(
-                RejectionCode.UNKNOWN_SOURCE,
-                f"sender {message.source!r} is not one this token may deliver results as",
+                RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source)
             )
         if not (message.patient_identifier or "").strip():
             return IngestOutcome.rejected(
@@ -313,6 +313,15 @@ def _resent(
 
 def _unknown_sender(source: str | None) -> str:
     return f"sender {source!r} (MSH-3^MSH-4) is not on the allow-list"
+
+
+def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
+    """A token bound to senders delivers only as them (an input naming none is no claim)."""
+    return permitted is None or source is None or source in permitted
+
+
+def _not_permitted(source: str | None) -> str:
+    return f"sender {source!r} is not one this token may deliver results as"
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:
