@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from shared.auth import Role, create_token
+from shared.auth import Role, create_token, revoke_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.jsonlog import configure_logging
 from shared.settings import SERVICE_NAMES, PlatformSettings, load_settings
@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a lab token may deliver results only as this sender (MSH-3^MSH-4, or a JSON "
         "body's source); repeat for several; without it, as any sender",
     )  # fmt: skip
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke every token of that name (refused within 30 s)"
+    )
+    revoke.add_argument("--name", required=True)
     source = commands.add_parser("source", help="manage the HL7 senders allowed to deliver")
     source_commands = source.add_subparsers(dest="source_command", required=True)
     add = source_commands.add_parser("add", help="allow an HL7 sender (MSH-3 and MSH-4)")
@@ -59,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "source":
         return asyncio.run(_add_source(settings, args))
+    if args.token_command == "revoke":  # noqa: S105 - a sub-command name, not a secret
+        return asyncio.run(_revoke_tokens(settings, args.name))
     return asyncio.run(_create_token(settings, Role(args.role), args.name, args.senders))
 
 
@@ -99,6 +105,20 @@ async def _create_token(
             "This lab token may deliver results under any sender's name; bind it to its "
             "senders with --sender APPLICATION^FACILITY.\n"
         )
+    return 0
+
+
+async def _revoke_tokens(settings: PlatformSettings, name: str) -> int:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+        revoked = await revoke_tokens(conn, name)
+    finally:
+        await conn.close()
+    if not revoked:
+        sys.stderr.write(f"no token named {name!r} is in use\n")
+        return 1
+    sys.stdout.write(f"{revoked} token(s) named {name!r} revoked; refused within 30 s\n")
     return 0
 
 

@@ -58,6 +58,16 @@ async def create_token(
     return token
 
 
+async def revoke_tokens(conn: asyncpg.Connection, name: str) -> int:
+    """Revoke every token in use under ``name``; how many. Services refuse a revoked token
+    once their cache of it expires (``TokenStore``: 30 s)."""
+    result: str = await conn.execute(
+        "UPDATE auth.api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+        name,
+    )
+    return int(result.rsplit(maxsplit=1)[-1])  # "UPDATE <count>"
+
+
 class TokenStore:
     """Resolves tokens to principals, caching answers briefly to keep requests cheap."""
 
