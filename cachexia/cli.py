@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from shared.auth import Role, create_token, revoke_tokens
-from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
+from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
 from shared.jsonlog import configure_logging
 from shared.settings import SERVICE_NAMES, PlatformSettings, load_settings
 
@@ -22,20 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     service = commands.add_parser("service", help="run one service")
     service.add_argument("name", choices=SERVICE_NAMES)
     commands.add_parser("migrate", help="apply every service's pending migrations")
-    token = commands.add_parser("token", help="manage API tokens")
-    token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="create a token (printed once)")
-    create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--name", required=True)
-    create.add_argument(
-        "--sender", action="append", type=_sender, dest="senders", metavar="APPLICATION^FACILITY",
-        help="a lab token may deliver results only as this sender (MSH-3^MSH-4, or a JSON "
-        "body's source); repeat for several; without it, as any sender",
-    )  # fmt: skip
-    revoke = token_commands.add_parser(
-        "revoke", help="revoke every token of that name (refused within 30 s)"
-    )
-    revoke.add_argument("--name", required=True)
+    add_token_commands(commands)
     source = commands.add_parser("source", help="manage the HL7 senders allowed to deliver")
     source_commands = source.add_subparsers(dest="source_command", required=True)
     add = source_commands.add_parser("add", help="allow an HL7 sender (MSH-3 and MSH-4)")
@@ -50,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the trial site whose patients the sender reports (its subjects only are matched)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if getattr(args, "senders", None) and args.role != Role.LAB.value:
-        parser.error("--sender binds a lab token: use it with --role lab")
+    check_token_arguments(parser, args)
     settings = load_settings()
     if args.command == "up":
         from cachexia.up import run_platform  # noqa: PLC0415 - keeps `service` start-up lean
@@ -63,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "source":
         return asyncio.run(_add_source(settings, args))
-    if args.token_command == "revoke":  # noqa: S105 - a sub-command name, not a secret
-        return asyncio.run(_revoke_tokens(settings, args.name))
-    return asyncio.run(_create_token(settings, Role(args.role), args.name, args.senders))
+    return asyncio.run(run_token_command(settings, args))
 
 
 def run_service(name: str, settings: PlatformSettings) -> int:
@@ -87,47 +70,6 @@ async def _migrate(settings: PlatformSettings) -> int:
     for service, applied in (await migrate_all(settings)).items():
         sys.stdout.write(f"{service}: {len(applied)} applied\n")
     return 0
-
-
-async def _create_token(
-    settings: PlatformSettings, role: Role, name: str, senders: list[str] | None
-) -> int:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
-        token = await create_token(conn, name, role, senders)
-    finally:
-        await conn.close()
-    sys.stdout.write(f"{token}\n")
-    sys.stderr.write("Keep this token now: only its hash is stored; it cannot be shown again.\n")
-    if role is Role.LAB and not senders:
-        sys.stderr.write(
-            "This lab token may deliver results under any sender's name; bind it to its "
-            "senders with --sender APPLICATION^FACILITY.\n"
-        )
-    return 0
-
-
-async def _revoke_tokens(settings: PlatformSettings, name: str) -> int:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
-        revoked = await revoke_tokens(conn, name)
-    finally:
-        await conn.close()
-    if not revoked:
-        sys.stderr.write(f"no token named {name!r} is in use\n")
-        return 1
-    sys.stdout.write(f"{revoked} token(s) named {name!r} revoked; refused within 30 s\n")
-    return 0
-
-
-def _sender(text: str) -> str:
-    """APPLICATION^FACILITY, both parts present (as HL7 MSH-3^MSH-4 and JSON sources)."""
-    application, caret, facility = text.partition("^")
-    if not caret or not application.strip() or not facility.strip() or "^" in facility:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected APPLICATION^FACILITY, e.g. LIS^HOSP")
-    return f"{application.strip()}^{facility.strip()}"
 
 
 def _time_zone(name: str) -> str:

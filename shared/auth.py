@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import asyncpg
@@ -41,31 +42,77 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def create_token(
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never kept
+    token_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What is kept of a token (never the token itself)."""
+
+    token_id: uuid.UUID
+    name: str
+    role: Role
+    senders: tuple[str, ...] | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def issue_token(
     conn: asyncpg.Connection, name: str, role: Role, senders: Sequence[str] | None = None
-) -> str:
-    """Store a new token's digest and return the token itself (shown once, never kept).
+) -> IssuedToken:
+    """Store a new token's digest; return the token itself and its id (to revoke it by).
     ``senders`` binds a lab token to the senders it may deliver results as."""
     if senders is not None and role is not Role.LAB:
         raise ValueError("only a lab token delivers results: --sender needs --role lab")
-    token = new_token()
+    issued = IssuedToken(new_token(), uuid.uuid4())
     await conn.execute(
         """INSERT INTO auth.api_tokens (token_id, name, role, token_sha256, senders)
            VALUES ($1, $2, $3, $4, $5)""",
-        uuid.uuid4(), name, role.value, token_digest(token),
+        issued.token_id, name, role.value, token_digest(issued.token),
         sorted(set(senders)) if senders is not None else None,
     )  # fmt: skip
-    return token
+    return issued
 
 
-async def revoke_tokens(conn: asyncpg.Connection, name: str) -> int:
-    """Revoke every token in use under ``name``; how many. Services refuse a revoked token
-    once their cache of it expires (``TokenStore``: 30 s)."""
+async def create_token(
+    conn: asyncpg.Connection, name: str, role: Role, senders: Sequence[str] | None = None
+) -> str:
+    """As ``issue_token``; the token alone."""
+    return (await issue_token(conn, name, role, senders)).token
+
+
+async def revoke_tokens(
+    conn: asyncpg.Connection, *, name: str | None = None, token_id: uuid.UUID | None = None
+) -> int:
+    """Revoke the token ``token_id``, or every token in use under ``name``; how many.
+    Services refuse a revoked token once their cache of it expires (``TokenStore``: 30 s)."""
+    if (name is None) == (token_id is None):
+        raise ValueError("revoke by name or by id, one of them")
     result: str = await conn.execute(
-        "UPDATE auth.api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
-        name,
-    )
+        """UPDATE auth.api_tokens SET revoked_at = now()
+            WHERE revoked_at IS NULL AND (token_id = $1 OR name = $2)""",
+        token_id, name,
+    )  # fmt: skip
     return int(result.rsplit(maxsplit=1)[-1])  # "UPDATE <count>"
+
+
+async def list_tokens(conn: asyncpg.Connection) -> list[TokenRecord]:
+    rows = await conn.fetch(
+        """SELECT token_id, name, role, senders, created_at, revoked_at FROM auth.api_tokens
+            ORDER BY created_at"""
+    )
+    return [_token_record(r) for r in rows]
+
+
+def _token_record(row: asyncpg.Record) -> TokenRecord:
+    senders = row["senders"]
+    return TokenRecord(
+        row["token_id"], row["name"], Role(row["role"]),
+        tuple(senders) if senders is not None else None, row["created_at"], row["revoked_at"],
+    )  # fmt: skip
 
 
 class TokenStore:

@@ -8,20 +8,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cachexia.cli import _sender, main
+from cachexia.cli import main
+from cachexia.tokens import sender
 
 PART = st.text(st.characters(blacklist_characters="^", blacklist_categories=["Cs"]), min_size=1)
 
 
 @given(PART.filter(str.strip), PART.filter(str.strip))
-def test_application_and_facility_make_a_sender(application: str, facility: str) -> None:
-    assert _sender(f"{application}^{facility}") == f"{application.strip()}^{facility.strip()}"
+def test_application_and_facility_make_asender(application: str, facility: str) -> None:
+    assert sender(f"{application}^{facility}") == f"{application.strip()}^{facility.strip()}"
 
 
 @pytest.mark.parametrize("text", ["LIS", "LIS^", "^HOSP", " ^HOSP", "LIS^HOSP^X", ""])
 def test_anything_else_is_refused_with_an_example(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="LIS\\^HOSP"):
-        _sender(text)
+        sender(text)
 
 
 def test_only_a_lab_token_is_bound_to_senders(capsys: pytest.CaptureFixture[str]) -> None:

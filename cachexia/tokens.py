@@ -1,0 +1,92 @@
+"""`cachexia token create | list | revoke`: API tokens, of which only digests are kept."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from typing import Any
+
+import asyncpg
+
+from shared.auth import Role, TokenRecord, issue_token, list_tokens, revoke_tokens
+from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
+from shared.settings import PlatformSettings
+
+
+def add_token_commands(commands: Any) -> None:
+    """``commands``: the subparsers of the ``cachexia`` command."""
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--sender", action="append", type=sender, dest="senders", metavar="APPLICATION^FACILITY",
+        help="a lab token may deliver results only as this sender (MSH-3^MSH-4, or a JSON "
+        "body's source); repeat for several; without it, as any sender",
+    )  # fmt: skip
+    token_commands.add_parser("list", help="every token's id, name, role, senders and state")
+    revoke = token_commands.add_parser("revoke", help="revoke tokens (refused within 30 s)")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=uuid.UUID, dest="token_id", help="one token (see list)")
+    which.add_argument("--name", help="every token in use under this name")
+
+
+def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if getattr(args, "senders", None) and args.role != Role.LAB.value:
+        parser.error("--sender binds a lab token: use it with --role lab")
+
+
+async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+        command = args.token_command
+        if command == "list":
+            return _print_tokens(await list_tokens(conn))
+        if command == "revoke":
+            return _report_revoked(
+                await revoke_tokens(conn, name=args.name, token_id=args.token_id)
+            )
+        issued = await issue_token(conn, args.name, Role(args.role), args.senders)
+    finally:
+        await conn.close()
+    sys.stdout.write(f"{issued.token}\n")
+    sys.stderr.write(
+        f"Token id {issued.token_id}. Keep this token now: only its hash is stored; it cannot "
+        "be shown again.\n"
+    )
+    if args.role == Role.LAB.value and not args.senders:
+        sys.stderr.write(
+            "This lab token may deliver results under any sender's name; bind it to its "
+            "senders with --sender APPLICATION^FACILITY.\n"
+        )
+    return 0
+
+
+def sender(text: str) -> str:
+    """APPLICATION^FACILITY, both parts present (as HL7 MSH-3^MSH-4 and JSON sources)."""
+    application, caret, facility = text.partition("^")
+    if not caret or not application.strip() or not facility.strip() or "^" in facility:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected APPLICATION^FACILITY, e.g. LIS^HOSP")
+    return f"{application.strip()}^{facility.strip()}"
+
+
+def _print_tokens(tokens: list[TokenRecord]) -> int:
+    for t in tokens:
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "in use"
+        senders = ",".join(t.senders) if t.senders is not None else "any sender"
+        sys.stdout.write(
+            f"{t.token_id}  {t.role.value:<9} {t.name!r}  created {t.created_at:%Y-%m-%d %H:%M}"
+            f"  {state}" + (f"  senders: {senders}" if t.role is Role.LAB else "") + "\n"
+        )
+    return 0
+
+
+def _report_revoked(revoked: int) -> int:
+    if not revoked:
+        sys.stderr.write("no such token in use\n")
+        return 1
+    sys.stdout.write(f"{revoked} token(s) revoked; services refuse them within 30 s\n")
+    return 0
