@@ -75,10 +75,10 @@ def sender(text: str) -> str:
 
 def _print_tokens(tokens: list[TokenRecord]) -> int:
     for t in tokens:
-        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "in use"
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M %Z}" if t.revoked_at else "in use"
         senders = ",".join(t.senders) if t.senders is not None else "any sender"
         sys.stdout.write(
-            f"{t.token_id}  {t.role.value:<9} {t.name!r}  created {t.created_at:%Y-%m-%d %H:%M}"
+            f"{t.token_id}  {t.role.value:<9} {t.name!r}  created {t.created_at:%Y-%m-%d %H:%M %Z}"
             f"  {state}" + (f"  senders: {senders}" if t.role is Role.LAB else "") + "\n"
         )
     return 0

@@ -102,7 +102,7 @@ async def revoke_tokens(
 async def list_tokens(conn: asyncpg.Connection) -> list[TokenRecord]:
     rows = await conn.fetch(
         """SELECT token_id, name, role, senders, created_at, revoked_at FROM auth.api_tokens
-            ORDER BY created_at"""
+            ORDER BY created_at, token_id"""
     )
     return [_token_record(r) for r in rows]
 

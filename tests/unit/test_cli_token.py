@@ -15,7 +15,7 @@ PART = st.text(st.characters(blacklist_characters="^", blacklist_categories=["Cs
 
 
 @given(PART.filter(str.strip), PART.filter(str.strip))
-def test_application_and_facility_make_asender(application: str, facility: str) -> None:
+def test_application_and_facility_make_a_sender(application: str, facility: str) -> None:
     assert sender(f"{application}^{facility}") == f"{application.strip()}^{facility.strip()}"
 
 
