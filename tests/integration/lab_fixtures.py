@@ -1,15 +1,33 @@
-"""Helpers to drive lab-ingestion through its real interfaces: MLLP socket and HTTP."""
+"""Helpers for lab-ingestion tests: its real interfaces (MLLP socket, HTTP) and database."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
+import asyncpg
+
+from services.lab_ingestion.bootstrap import definition
+from shared.db.migrations import migrate_service
+from shared.db.pool import create_pool
+
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 MRN = "MRN4711"
 NAME = "DOE^JOHN"
 BIRTH = "19580214"
 TS = "20261120081500+0100"
+
+
+async def migrated_lab_pool(database: str, application_name: str, **sizes: int) -> asyncpg.Pool:
+    """A pool on ``database`` once lab-ingestion's migrations are applied to it."""
+    conn = await asyncpg.connect(database)
+    try:
+        await migrate_service(
+            conn, definition.schema, definition.migrations, definition.shared_migrations
+        )
+    finally:
+        await conn.close()
+    return await create_pool(database, definition.schema, application_name, **sizes)
 
 
 def frame(message: str) -> bytes:

@@ -33,8 +33,8 @@ from services.lab_ingestion.service_layer.commands import IngestLabMessage, Inge
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Analyte, Channel
 from shared.contracts.identity import hospital_id_hmac
-from shared.db.migrations import migrate_service
-from shared.db.pool import ReservedConnections, create_pool
+from shared.db.pool import ReservedConnections
+from tests.integration.lab_fixtures import migrated_lab_pool
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +45,7 @@ CRP = (Coding("1988-5", "http://loinc.org"),)
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    conn = await asyncpg.connect(database)
-    try:
-        await migrate_service(
-            conn, definition.schema, definition.migrations, definition.shared_migrations
-        )
-    finally:
-        await conn.close()
-    pool = await create_pool(database, definition.schema, "test-lab-instances", max_size=8)
+    pool = await migrated_lab_pool(database, "test-lab-instances", max_size=8)
     async with pool.acquire() as conn:
         await add_source(conn, "LIS", "HOSP")
         await conn.execute(
@@ -210,7 +203,7 @@ async def test_the_migration_stops_with_advice_on_chains_forked_before_it(
 async def test_a_unit_of_work_whose_rollback_fails_still_gives_its_connection_back(
     pool: asyncpg.Pool, database: str
 ) -> None:
-    own = await create_pool(database, definition.schema, "test-rollback-fails", max_size=2)
+    own = await migrated_lab_pool(database, "test-rollback-fails", max_size=2)
     connections = ReservedConnections(own, keep=1)
     with pytest.raises(RuntimeError, match="rollback fails too"):  # the batch's own error
         async with LabIngestionUnitOfWork(connections, "lab-ingestion") as uow:

@@ -18,7 +18,6 @@ import asyncpg
 import pytest
 
 from services.lab_ingestion.adapters.repository import LabRepository, add_source
-from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode, StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
@@ -32,9 +31,8 @@ from services.lab_ingestion.domain.records import (
 from services.lab_ingestion.service_layer.events import rejected_event
 from shared.contracts.events.lab import Analyte
 from shared.contracts.topics import LAB_REJECTED
-from shared.db.migrations import migrate_service
-from shared.db.pool import create_pool
 from shared.messaging.outbox import OutgoingEvent
+from tests.integration.lab_fixtures import migrated_lab_pool
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +41,7 @@ NOW = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    conn = await asyncpg.connect(database)
-    try:
-        await migrate_service(
-            conn, definition.schema, definition.migrations, definition.shared_migrations
-        )
-    finally:
-        await conn.close()
-    pool = await create_pool(database, definition.schema, "test-lab-repository")
+    pool = await migrated_lab_pool(database, "test-lab-repository")
     yield pool
     await pool.close()
 
