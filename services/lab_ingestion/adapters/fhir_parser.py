@@ -28,6 +28,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
 from services.lab_ingestion.adapters.fhir_identity import version_identity
+from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 
@@ -253,17 +254,25 @@ def _decimal(value: object) -> str:
 
 
 def _reference_range(obs: Observation) -> str | None:
+    """The range as HL7 writes it, with its own unit (``12-16 g/dL``: converted as that unit
+    is, not as the value's); a range whose quantities name different units is dropped."""
     if not obs.referenceRange:
         return None
     ref = obs.referenceRange[0]
     low = _decimal(ref.low.value if ref.low else None)
     high = _decimal(ref.high.value if ref.high else None)
+    written = sorted({u for q in (ref.low, ref.high) if q is not None for u in _units(q)})
+    known = {ucum for u in written if (ucum := recognise_unit(u)) is not None}
+    if len(known) > 1:
+        return None
+    # an unknown unit is kept too: the range is then dropped, never read in the value's unit
+    unit = f" {known.pop()}" if known else (f" {written[0]}" if written else "")
     if low and high:
-        return f"{low}-{high}"
+        return f"{low}-{high}{unit}"
     if high:
-        return f"<{high}"
+        return f"<{high}{unit}"
     if low:
-        return f">{low}"
+        return f">{low}{unit}"
     return ref.text or None
 
 

@@ -44,6 +44,7 @@ __all__ = [
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 _HEX_RUNS: dict[str, re.Pattern[str]] = {}
+_PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
 
 def silence_library_logging() -> None:
@@ -276,8 +277,12 @@ def _observation(
 
 def _structured_numeric(obx: hl7.Segment) -> str:
     """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
-    ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``) stays text, which is no number."""
+    ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
+    stays text as sent, which is no number."""
     comparator, number, separator, second = (_get(obx, 5, 1, c, hex_text=True) for c in range(1, 5))
     if separator or second:
-        return f"{comparator}{number}{separator}{second}"
+        joined = f"{comparator}{number}{separator}{second}"
+        if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1
+            return "^".join((comparator, number, separator, second))
+        return joined
     return number if comparator == "=" and number else f"{comparator}{number}"

@@ -202,18 +202,28 @@ def resolve_unit(
     unit_components: Sequence[str],
     params: UnitParameters = DEFAULT_UNIT_PARAMETERS,
 ) -> UnitConversion | Rejected:
-    """The first component that is an accepted unit for ``analyte`` decides the conversion."""
+    """The first component that is an accepted unit for ``analyte`` decides the conversion,
+    unless another component names an accepted unit with another factor (``mg/dL^mg/L``, or
+    a FHIR code and unit that disagree): then the unit is a guess, and it is rejected."""
     if isinstance(unit_components, str):
         unit_components = (unit_components,)
     given = [component.strip() for component in unit_components if component.strip()]
     if not given:
         return Rejected(RejectionCode.MISSING_UNIT, f"no unit given for {analyte.value}")
     accepted = accepted_units(analyte, params)
-    for text in given:
-        ucum = recognise_unit(text)
-        if ucum is not None and ucum in accepted:
-            multiplier, divisor = accepted[ucum]
-            return UnitConversion(analyte, text, ucum, multiplier, divisor)
+    conversions = [
+        UnitConversion(analyte, text, ucum, *accepted[ucum])
+        for text, ucum in ((text, recognise_unit(text)) for text in given)
+        if ucum is not None and ucum in accepted
+    ]
+    if len({c.apply(1.0) for c in conversions}) > 1:
+        return Rejected(
+            RejectionCode.UNCONVERTIBLE_UNIT,
+            f"unit {_quote('^'.join(given))} names units that disagree for {analyte.value}: "
+            "send one unit",
+        )
+    if conversions:
+        return conversions[0]
     return Rejected(
         RejectionCode.UNCONVERTIBLE_UNIT,
         f"unit {_quote('^'.join(given))} cannot be converted to "

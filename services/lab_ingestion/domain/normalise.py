@@ -51,7 +51,10 @@ _LOW_ONLY: Final = re.compile(
     rf"\s*(?:{_GREATER_THAN})\s*(?P<low>{_NUMBER})(?P<rest>.*)", re.DOTALL
 )
 _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
+# 250.000/uL: German labs write thousands so; cells per microlitre are never fractional
+_THOUSANDS_DOT: Final = re.compile(r"\+?[0-9]{1,3}\.[0-9]{3}")
 _SHOWABLE_VALUE: Final = re.compile(r"[0-9.,<>=+\- \u2264\u2265]{1,32}")
+_RANGE_WORDS: Final = re.compile(r"[\s()\[\],;]+")
 _MAX_VALUE_LENGTH: Final = 32
 _MAX_RANGE_LENGTH: Final = 100
 
@@ -76,6 +79,11 @@ def normalise(
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
         return value
+    if conversion.source_unit == "/uL" and _THOUSANDS_DOT.fullmatch(observation.value.strip()):
+        return _non_numeric(
+            f"{analyte.value} value {_show(observation.value.strip())} per microlitre is "
+            "ambiguous: a count has no decimals, the dot may be a thousands separator"
+        )
     low, high = _reference_range(analyte, observation.reference_range, conversion, params)
     return NormalisedResult(
         analyte=analyte,
@@ -132,9 +140,13 @@ def parse_reference_range(text: str | None) -> Bounds:
 
 
 def range_unit(text: str | None) -> str | None:
-    """The unit written after a range's numbers (``0-5 mg/L``), if it is a known unit."""
+    """The unit written after a range's numbers (``0-5 mg/L``, ``12-16 g/dL (F)``), if its
+    first word is a known unit."""
     tail = _parse_range(text)[1].strip()
-    return tail if tail and recognise_unit(tail) is not None else None
+    if not tail or recognise_unit(tail) is not None:
+        return tail or None
+    first = _RANGE_WORDS.split(tail.lstrip("([ "), maxsplit=1)[0]
+    return first if recognise_unit(first) is not None else None
 
 
 def _parse_range(text: str | None) -> tuple[Bounds, str]:
@@ -157,10 +169,13 @@ def _reference_range(
 ) -> Bounds:
     """The range in the canonical unit: converted as the value is, unless the range names
     its own unit (``0-5 mg/L`` next to a value in mg/dL); a range in a unit that cannot be
-    converted is dropped rather than read in the value's unit (LLN and ULN grade toxicity)."""
-    low, high = parse_reference_range(text)
+    converted, or followed by words that are no unit (``0-5 (adult)``: its unit cannot be
+    told), is dropped rather than read in the value's unit (LLN and ULN grade toxicity)."""
+    (low, high), tail = _parse_range(text)
     conversion = value_unit
-    if (unit := range_unit(text)) is not None:
+    if (unit := range_unit(text)) is None and tail.strip():
+        return None, None
+    if unit is not None:
         own = resolve_unit(analyte, (unit,), params)
         if isinstance(own, Rejected):
             return None, None

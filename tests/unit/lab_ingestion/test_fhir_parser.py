@@ -143,7 +143,7 @@ def test_crp_in_mg_dl_maps_every_field() -> None:
     )
     assert obs.value == "1.50"  # the decimal as sent, trailing zero kept
     assert obs.unit == ("mg/dL",)
-    assert obs.reference_range == "<0.5"
+    assert obs.reference_range == "<0.5 mg/dL"  # with its own unit
     assert obs.abnormal_flag == "H"
     assert obs.status == "F"
     cet = timezone(timedelta(hours=1))
@@ -193,9 +193,16 @@ def test_value_integer() -> None:
         ({"high": {"value": 5}}, "<5"),
         ({"low": {"value": 0.5}, "text": "0.5 or more"}, ">0.5"),
         ({"text": "see report"}, "see report"),
+        # a range's own unit goes with it: converted as that unit, never as the value's
+        (
+            {"low": {"value": 12, "unit": "g/dL"}, "high": {"value": 16, "code": "g/dL"}},
+            "12-16 g/dL",
+        ),
+        ({"high": {"value": 5, "code": "mg/L", "unit": "milligram per litre"}}, "<5 mg/L"),
+        ({"low": {"value": 12, "unit": "g/dL"}, "high": {"value": 160, "unit": "g/L"}}, None),
     ],
 )
-def test_reference_range(reference_range: dict[str, Any], expected: str) -> None:
+def test_reference_range(reference_range: dict[str, Any], expected: str | None) -> None:
     resource = observation(referenceRange=[reference_range])
     assert parse(resource).observations[0].reference_range == expected
 

@@ -459,6 +459,8 @@ def test_message_with_two_patients_is_rejected_as_unusable() -> None:
         ("1^:^2", "1:2"),
         ("^10^-^20", "10-20"),
         ("^2^+", "2+"),
+        ("^1^.^5", "^1^.^5"),  # no decimal in HL7's SN: kept as sent, which is no number
+        ("^1^,^5", "^1^,^5"),
         ("12.5", "12.5"),
         ("", ""),
     ],

@@ -274,7 +274,8 @@ def test_giga_and_gram_are_never_confused() -> None:
         (Analyte.CREATININE, ("CREA-U", "micromoles per litre", "umol/L"), 1.0, "umol/L"),
         (Analyte.PLATELETS, ("PLT units", "K/uL", "ISO+"), 88.4, "K/uL"),
         (Analyte.CRP, ("U/L", "mg/L"), 88.4, "mg/L"),  # first *accepted for CRP* wins
-        (Analyte.CREATININE, ("mg/dL", "umol/L"), 88.4, "mg/dL"),  # first accepted wins
+        (Analyte.CREATININE, ("mg/dL", "mg/dL", "UCUM"), 88.4, "mg/dL"),
+        (Analyte.PLATELETS, ("10*9/L", "10^3/uL"), 88.4, "10*9/L"),  # the same factor
     ],
 )
 def test_the_unit_may_be_in_any_obx6_component(
@@ -283,6 +284,38 @@ def test_the_unit_may_be_in_any_obx6_component(
     result = accepted(normalise(observation(analyte, "88.4", components)))
     assert result.value == pytest.approx(expected)
     assert result.original_unit == original_unit
+
+
+@pytest.mark.parametrize(
+    ("analyte", "components"),
+    [
+        (Analyte.CREATININE, ("mg/dL", "umol/L")),  # 88.4 apart
+        (Analyte.CRP, ("mg/dL", "mg/L", "UCUM")),  # a FHIR code and unit that disagree
+        (Analyte.HAEMOGLOBIN, ("g/L", "", "", "g/dL")),
+    ],
+)
+def test_components_naming_units_that_disagree_are_rejected_not_chosen_between(
+    analyte: Analyte, components: tuple[str, ...]
+) -> None:
+    result = normalise(observation(analyte, "12", components))
+    rejected(result, RejectionCode.UNCONVERTIBLE_UNIT)
+    assert isinstance(result, Rejected) and "disagree" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [("250.000", "/uL", None), ("1.500", "cells/uL", None), ("+2.100", "/mm3", None),
+     ("2100", "/uL", 2.1), ("250.5", "/uL", 0.2505), ("2.100", "10*3/uL", 2.1)],
+)  # fmt: skip
+def test_a_dot_before_three_digits_of_a_count_per_microlitre_is_ambiguous(
+    value: str, unit: str, expected: float | None
+) -> None:
+    """German labs write 250.000/µl for 250,000: read as a decimal, 0.25 x10^9/L is grade 4."""
+    result = normalise(observation(Analyte.PLATELETS, value, (unit,)))
+    if expected is None:
+        rejected(result, RejectionCode.NON_NUMERIC_VALUE)
+    else:
+        assert accepted(result).value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -471,7 +504,7 @@ def test_abnormal_flag_is_passed_through(flag: str | None, expected: str | None)
 def test_reference_ranges(text: str | None, expected: tuple[float | None, float | None]) -> None:
     assert parse_reference_range(text) == expected
     result = accepted(normalise(observation(reference_range=text)))
-    if text == "150-400 10^9/L":  # a count's unit next to a CRP: the range is dropped
+    if text in ("150-400 10^9/L", "> 60 mL/min"):  # a count's unit, or one unknown: dropped
         expected = (None, None)
     assert (result.reference_low, result.reference_high) == expected
 
@@ -484,6 +517,9 @@ def test_reference_ranges(text: str | None, expected: tuple[float | None, float 
         ("1.5", "mg/dL", "0-0.5", (0.0, 5.0)),  # no unit: the value's
         ("15", "mg/L", "<0.5 mg/dL", (None, 5.0)),
         ("15", "mg/L", "0-5 g/L", (None, None)),  # not a CRP unit: dropped, never misread
+        ("1.5", "mg/dL", "0-5 mg/L (adult)", (0.0, 5.0)),  # its unit, then a note
+        ("15", "mg/L", "0-0.5 (mg/dL)", (0.0, 5.0)),
+        ("15", "mg/L", "0-5 (adult)", (None, None)),  # a note, no unit: the unit is unknown
     ],
 )
 def test_a_reference_range_in_its_own_unit_is_converted_by_that_unit(
