@@ -103,6 +103,12 @@ async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> i
             f"warning: no subject of site {site} is enrolled (sites with subjects: {known}); "
             "the sender's results are matched to that site's subjects only: check the name\n"
         )
+    if not args.time_zone:  # MSH-7's offset is the send time's: an hour off across a change
+        sys.stderr.write(
+            "note: without --time-zone, a collection time written without a UTC offset is read "
+            "with MSH-7's offset, which is an hour off for a sample drawn before a clock change "
+            "and sent after it; give the zone the sender writes local times in\n"
+        )
     state = "allowed" if added else "already allowed"
     zone = f"; local times in {args.time_zone}" if args.time_zone else ""
     at_site = f"; patients of site {site}" if site else ""

@@ -118,6 +118,7 @@ def _an_hl7_sender_can_be_allowed_and_heard(env: dict[str, str]) -> None:
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+    assert "without --time-zone" in added.stderr  # offset-less times: MSH-7's offset
     mistyped = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cachexia"), "source", "add",
          "--application", "LIS", "--facility", "SITE9", "--site", "CH09"],
