@@ -209,11 +209,32 @@ def _patient_identifier(obs: Observation, patients: Mapping[str, str | None]) ->
             if isinstance(resource, Patient) and resource.id == reference[1:]:
                 return first_identifier(resource)
         return None
-    return patients.get(reference) or patients.get(relative_reference(reference))
+    return _referenced(patients, reference)
+
+
+def _referenced(patients: Mapping[str, str | None], reference: str) -> str | None:
+    """A Bundle's Patient by its fullUrl or relative reference; another server's Patient/1
+    (an absolute URL not in the Bundle) is not this Bundle's Patient/1."""
+    if reference in patients or "://" in reference:
+        return patients.get(reference)
+    return patients.get(relative_reference(reference))
 
 
 def first_identifier(patient: Patient) -> str | None:
-    return next((i.value for i in patient.identifier or [] if i.value), None)
+    """The hospital's medical record number (identifier typed MR, HL7 table 0203), as HL7
+    PID-3's MR repetition is chosen; without one typed MR, the first identifier with a
+    value. One typed MR without a value is no identifier: never another number instead."""
+    identifiers = patient.identifier or []
+    typed_mr = [i for i in identifiers if _is_medical_record_number(i)]
+    if typed_mr:
+        return next((i.value.strip() for i in typed_mr if i.value and i.value.strip()), None)
+    return next((i.value for i in identifiers if i.value), None)
+
+
+def _is_medical_record_number(identifier: Any) -> bool:
+    kind = identifier.type
+    codings = (kind.coding or []) if kind is not None else []
+    return any((c.code or "").upper() == "MR" for c in codings)
 
 
 def relative_reference(reference: str) -> str:

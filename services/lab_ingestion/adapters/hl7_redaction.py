@@ -38,14 +38,14 @@ def normalise_separators(text: str) -> str:
 
 def choose_identifier(candidates: Iterable[tuple[str, str]]) -> str | None:
     """PID-3 (value, identifier type code) repetitions -> the patient's identifier: the
-    first medical record number (type MR), else the first repetition with a value."""
-    first = None
-    for value, kind in candidates:
-        if value:
-            if kind == MEDICAL_RECORD_NUMBER:
-                return value
-            first = first or value
-    return first
+    first medical record number (type MR, in any case), else, when no repetition is typed
+    MR, the first repetition with a value. An MR repetition without a value is no
+    identifier: never an account or visit number in its place (None: missing)."""
+    listed = list(candidates)
+    records = [value for value, kind in listed if kind.upper() == MEDICAL_RECORD_NUMBER]
+    if records:
+        return next((value for value in records if value), None)
+    return next((value for value, _ in listed if value), None)
 
 
 # PROTOCOL section 6 names PID-5/6/7/11/13/14/19. PID-2, PID-4, PID-18, PID-20 and PID-21

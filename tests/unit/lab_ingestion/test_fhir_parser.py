@@ -423,6 +423,36 @@ def test_batch_resolves_relative_reference_against_absolute_full_url() -> None:
     assert message.patient_identifier == MRN
 
 
+def test_another_servers_patient_is_not_this_bundles_patient_of_the_same_id() -> None:
+    bundle = transaction(
+        post(observation(subject={"reference": "https://ehr.other/fhir/Patient/pat-1"})),
+        post(patient_resource(), "https://hosp.example/fhir/Patient/pat-1"),
+        kind="batch",
+    )
+    (message,) = messages_of(bundle)
+    assert message.patient_identifier is None  # missing-patient-identifier, not MRN
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "expected"),
+    [
+        # the medical record number wherever it stands, not a national or insurance number
+        ([{"system": "urn:ahv", "value": "756.1234"}, {"type": {"coding": [{"code": "MR"}]},
+          "value": MRN}], MRN),
+        ([{"type": {"coding": [{"code": "mr"}]}, "value": f" {MRN} "}], MRN),
+        # a typed MR without a value: missing, never the other number
+        ([{"type": {"coding": [{"code": "MR"}]}}, {"system": "urn:ahv", "value": "756.1"}], None),
+        ([{"system": "urn:hosp", "value": MRN}], MRN),  # untyped: the first with a value
+    ],
+)  # fmt: skip
+def test_a_patients_identifier_is_its_medical_record_number(
+    identifiers: list[dict[str, Any]], expected: str | None
+) -> None:
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    resource = observation(contained=[contained], subject={"reference": "#p"})
+    assert parse(resource).patient_identifier == expected
+
+
 def test_collection_bundle_is_rejected() -> None:
     with pytest.raises(FhirInputError) as exc:
         parse_bundle(transaction(post(crp()), kind="collection"), "LIS", "HOSP")

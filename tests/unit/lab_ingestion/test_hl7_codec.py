@@ -246,7 +246,10 @@ def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
         ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^B^MR", "MRN0042"),
         ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", "NHS9434765919"),
         ("~X1^^^Y^PI", "X1"),
-        ("^^^NORTHLAB^MR~MRN0042", "MRN0042"),  # an empty MR: the first with a value
+        # an empty MR is no identifier: never an untyped, account or visit number instead
+        ("^^^NORTHLAB^MR~MRN0042", None),
+        ("^^^HOSP^MR~55555^^^HOSP^AN", None),
+        ("55555^^^HOSP^AN~MRN0042^^^HOSP^mr", "MRN0042"),  # the type in any case
         ("^^^A^MR~^^^B^PI", None),
         ("", None),
     ],
