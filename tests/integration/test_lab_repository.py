@@ -291,8 +291,8 @@ async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws
         await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
         assert lookup.latest[("LIS^HOSP", "R-1")] in {
-            EarlierResult(corrected.result_id, "S-1", "crp"),
-            EarlierResult(other.result_id, "S-2", "crp"),
+            EarlierResult(corrected.result_id, "S-1", "crp", NOW),
+            EarlierResult(other.result_id, "S-2", "crp", NOW),
         }
         cancel_message, _ = message_with_result(3)
         repository.stage([cancel_message], [], [corrected.result_id], [], NOW)
@@ -311,7 +311,9 @@ async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result
         repository.stage([message], [corrected, preliminary, final], [], [], NOW)
         await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
-    assert lookup.latest == {("LIS^HOSP", "R-1"): EarlierResult(corrected.result_id, "S-1", "crp")}
+    assert lookup.latest == {
+        ("LIS^HOSP", "R-1"): EarlierResult(corrected.result_id, "S-1", "crp", NOW)
+    }
 
 
 async def test_a_sender_is_allowed_with_the_time_zone_it_writes_local_times_in(

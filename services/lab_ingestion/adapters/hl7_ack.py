@@ -48,6 +48,7 @@ _ERROR_CODES = {
     RejectionCode.OTHER_PATIENTS_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.AMBIGUOUS_PATIENT: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_ANALYTES_RESULT: ("205", "Duplicate key identifier"),
+    RejectionCode.OTHER_SAMPLES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.REUSED_MESSAGE_ID: ("205", "Duplicate key identifier"),
     RejectionCode.PROCESSING_FAILED: _INTERNAL_ERROR,
 }  # 207 (application internal error): failures of the service itself

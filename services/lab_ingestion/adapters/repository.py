@@ -76,7 +76,9 @@ class LabRepository:
                 enrolled = EnrolledSubject(row["key2"], row["site_id"])
                 lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
             else:
-                found = EarlierResult(row["result_id"], row["subject_id"], row["analyte"])
+                found = EarlierResult(
+                    row["result_id"], row["subject_id"], row["analyte"], row["collected_at"]
+                )
                 heads = lookup.latest if row["kind"] == "result" else lookup.preliminary
                 heads[(row["key1"], row["key2"])] = found
         return lookup
@@ -163,19 +165,19 @@ class BatchLookup:
 _LOOKUP = """
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
        NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
-       m.content_digest AS digest
+       m.content_digest AS digest, NULL::timestamptz AS collected_at
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
-SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
 UNION ALL
 SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
-       NULL
+       NULL, head.collected_at
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id, r.subject_id, r.analyte FROM results r
+      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
          AND NOT EXISTS (SELECT 1 FROM results s
@@ -183,10 +185,11 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, 
                             AND s.cancelled_at IS NULL AND s.status IN ('F', 'C'))
        ORDER BY r.recorded_at DESC LIMIT 1) AS head
 UNION ALL
-SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL
+SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL,
+       p.collected_at
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id, r.subject_id, r.analyte FROM results r
+      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status = 'P'
        ORDER BY r.recorded_at DESC LIMIT 1) AS p

@@ -34,6 +34,7 @@ class RejectionCode(StrEnum):
     MULTIPLE_PATIENTS = "several-patients-in-message"
     AMBIGUOUS_PATIENT = "ambiguous-patient"  # the identifier names several enrolled subjects
     OTHER_ANALYTES_RESULT = "result-of-another-analyte"  # the key holds another test's result
+    OTHER_SAMPLES_RESULT = "result-of-another-sample"  # a final result of another collection
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
     PROCESSING_FAILED = "processing-failed"  # the service's fault, kept for replay
 

@@ -172,6 +172,13 @@ def check_earlier_results(
                 f"the result under this key is {head.analyte}, not {analyte}: a correction or "
                 "cancellation must name the same test, and a new test needs a key of its own",
             )
+        if _another_sample(head, status, observation.collected_at):
+            return Rejected(
+                RejectionCode.OTHER_SAMPLES_RESULT,
+                "the order and test of this final result hold a result collected at another "
+                "time: a new sample needs an order number of its own (a wrong collection time "
+                "is corrected with status C)",
+            )
         if head is None and status in NEEDS_EARLIER_RESULT:
             action = "correction" if status == ResultStatusCode.CORRECTED.value else "cancellation"
             return Rejected(
@@ -180,7 +187,19 @@ def check_earlier_results(
                 "and test): send the final result first",
             )
         if status in EMITTED:
-            own[key] = EarlierResult(head.result_id if head else _NEW, subject_id, analyte)
+            earlier = head.result_id if head else _NEW
+            own[key] = EarlierResult(earlier, subject_id, analyte, observation.collected_at)
         elif status in CANCELLING:
             own[key] = None
     return None
+
+
+def _another_sample(head: EarlierResult | None, status: str, collected_at: datetime | None) -> bool:
+    """A final result restating the head of its key is of the same sample: under an order
+    number that already holds another collection's result, it would supersede (and so hide)
+    that earlier sample's value."""
+    return (
+        head is not None and status == ResultStatusCode.FINAL.value
+        and head.collected_at is not None and collected_at is not None
+        and head.collected_at != collected_at
+    )  # fmt: skip

@@ -70,6 +70,7 @@ class EarlierResult(NamedTuple):
     result_id: uuid.UUID
     subject_id: str
     analyte: str  # a correction or cancellation of it must be of the same analyte
+    collected_at: datetime | None = None  # a final result restating it is of this sample
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def record_result(
         normalised, observation.collected_at, observation.reported_at, previous,
     )  # fmt: skip
     context.results.append(record)
-    head = EarlierResult(result_id, subject_id, normalised.analyte.value)
+    head = EarlierResult(result_id, subject_id, normalised.analyte.value, record.collected_at)
     if status in EMITTED:
         context.latest[key] = head
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))

@@ -123,8 +123,9 @@ class FakeLabs:
                 standing = self._db.standing(source, key, statuses)
                 if standing is not None:
                     heads[(source, key)] = EarlierResult(
-                        standing.result_id, standing.subject_id, standing.result.analyte.value
-                    )
+                        standing.result_id, standing.subject_id, standing.result.analyte.value,
+                        standing.collected_at,
+                    )  # fmt: skip
         return lookup
 
     def stage(
@@ -317,6 +318,30 @@ async def test_a_repeated_final_result_supersedes_the_standing_one() -> None:
     await ingest([message("2", key="K")])
     first, second = db.results
     assert second.supersedes_result_id == first.result_id
+
+
+async def test_a_final_result_of_another_sample_under_a_used_key_is_rejected() -> None:
+    """Order K held the 20 Nov sample; a final result of an 18 Nov sample under K would
+    supersede it, and the other value would vanish from the subject's CRP series."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="K")])
+    later = message("2", key="K")
+    observation = dataclasses.replace(
+        later.message.observations[0], collected_at=AT - timedelta(days=2)
+    )
+    later = dataclasses.replace(
+        later, message=dataclasses.replace(later.message, observations=(observation,))
+    )
+    (outcome,) = await ingest([later])
+    assert outcome.code is RejectionCode.OTHER_SAMPLES_RESULT
+    corrected = dataclasses.replace(
+        later.message, control_id="3",
+        observations=(dataclasses.replace(observation, status="C"),),
+    )  # fmt: skip
+    (correction,) = await ingest([dataclasses.replace(later, message=corrected)])
+    assert correction.results == 1  # a correction may fix the collection time
+    assert [r.collected_at for r in db.results] == [AT, AT - timedelta(days=2)]
 
 
 async def test_corrections_take_the_careful_path_at_once() -> None:
