@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         "--site", default=None,
         help="the trial site whose patients the sender reports (its subjects only are matched)",
     )  # fmt: skip
+    add.add_argument(
+        "--identifier-authority", default=None,
+        help="assigning authority (PID-3 CX-4, FHIR Identifier.system) of the hospital numbers "
+        "subjects are enrolled by: chooses among a message's numbers of several authorities",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     check_token_arguments(parser, args)
     settings = load_settings()
@@ -90,10 +95,14 @@ async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> i
 
     application, facility = args.application.strip(), args.facility.strip()
     site = args.site.strip() if args.site else None
+    authority = args.identifier_authority.strip() if args.identifier_authority else None
     await migrate_all(settings)
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        added = await add_source(conn, application, facility, args.time_zone, site)
+        added = await add_source(
+            conn, application, facility,
+            time_zone=args.time_zone, site_id=site, identifier_authority=authority,
+        )  # fmt: skip
         sites = await enrolled_sites(conn)
     finally:
         await conn.close()
@@ -112,7 +121,8 @@ async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> i
     state = "allowed" if added else "already allowed"
     zone = f"; local times in {args.time_zone}" if args.time_zone else ""
     at_site = f"; patients of site {site}" if site else ""
-    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{zone}{at_site}\n")
+    numbers = f"; patients matched by numbers of {authority}" if authority else ""
+    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{zone}{at_site}{numbers}\n")
     return 0
 
 

@@ -114,10 +114,11 @@ def _an_hl7_sender_can_be_allowed_and_heard(env: dict[str, str]) -> None:
     """`cachexia source add` works against the running platform; MLLP then answers AA."""
     added = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cachexia"), "source", "add",
-         "--application", "LIS", "--facility", "HOSP"],
+         "--application", "LIS", "--facility", "HOSP", "--identifier-authority", "HOSP"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+    assert "matched by numbers of HOSP" in added.stdout
     assert "without --time-zone" in added.stderr  # offset-less times: MSH-7's offset
     mistyped = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cachexia"), "source", "add",

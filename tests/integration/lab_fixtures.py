@@ -45,12 +45,15 @@ def oru(
     separator: str = "\r",
     order: str = "ORD1",
     order_time: str = TS,
+    pid3: str | None = None,
 ) -> str:
-    """An ORU^R01 with one OBR and the given OBX segments (without their set ids)."""
+    """An ORU^R01 with one OBR and the given OBX segments (without their set ids); PID-3 is
+    ``pid3`` as given, else ``mrn`` as the HOSP medical record number."""
+    identifiers = pid3 or f"{mrn}^^^HOSP^MR"
     segments = [
         f"MSH|^~\\&|{application}|{facility}|LENA|TRIAL|20261120090000+0100||ORU^R01|"
         f"{control_id}|P|{version}",
-        f"PID|1||{mrn}^^^HOSP^MR||{NAME}^^^^^L|SMITH|{BIRTH}|M|||1 Main St^^Bern^^3000^CH"
+        f"PID|1||{identifiers}||{NAME}^^^^^L|SMITH|{BIRTH}|M|||1 Main St^^Bern^^3000^CH"
         "||+41311234567",
         "NK1|1|DOE^JANE|SPO",
         f"OBR|1|PLC1|{order}|LAB^Lab panel|||{order_time}",

@@ -320,10 +320,12 @@ async def test_a_sender_is_allowed_with_the_time_zone_it_writes_local_times_in(
     pool: asyncpg.Pool,
 ) -> None:
     async with pool.acquire() as conn:
-        assert await add_source(conn, "LIS", "ZH", "Europe/Zurich") is True
+        assert await add_source(conn, "LIS", "ZH", time_zone="Europe/Zurich") is True
         assert await add_source(conn, "LIS", "ZH") is False  # kept, zone unchanged
         assert await add_source(conn, "LIS", "BE") is True
         assert await add_source(conn, "LIS", "BE", site_id="CH-02") is False  # site set
+        assert not await add_source(conn, "LIS", "ZH", identifier_authority="HOSP-ZH")
+        assert not await add_source(conn, "LIS", "ZH", site_id="CH-01")  # authority kept
         sources = await LabRepository(conn).allowed_sources()
-    assert sources[("LIS", "ZH")] == Sender("Europe/Zurich", None)
+    assert sources[("LIS", "ZH")] == Sender("Europe/Zurich", "CH-01", "HOSP-ZH")
     assert sources[("LIS", "BE")] == Sender(None, "CH-02")

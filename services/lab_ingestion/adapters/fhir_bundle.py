@@ -27,11 +27,14 @@ from services.lab_ingestion.adapters.fhir_parser import (
     MAX_ISSUES,
     FhirInputError,
     Identify,
-    first_identifier,
     input_error,
     observation_message,
-    relative_reference,
     validate_resource,
+)
+from services.lab_ingestion.adapters.fhir_patient import (
+    Candidates,
+    patient_identifiers,
+    relative_reference,
 )
 from services.lab_ingestion.domain.model import LabMessage
 
@@ -77,7 +80,7 @@ def parse_bundle(
     any of its entries is (with the issues of all of them).
     """
     entries = _bundle_entries(bundle)
-    patients: dict[str, str | None] = {}
+    patients: dict[str, Candidates] = {}
     parsed: dict[int, BundleEntry] = {}
     observations: list[tuple[int, Observation, str]] = []
     for index, entry in enumerate(entries):
@@ -87,7 +90,7 @@ def parse_bundle(
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 for key in _patient_keys(entry.get("fullUrl"), patient.id):
-                    patients[key] = first_identifier(patient)
+                    patients[key] = patient_identifiers(patient)
                 parsed[index] = BundleEntry(index)
             else:
                 observations.append((index, validate_resource(Observation, resource, where), where))

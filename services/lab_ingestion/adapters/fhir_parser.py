@@ -22,14 +22,15 @@ from typing import Any, NamedTuple, TypeVar
 
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.quantity import Quantity
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
 from services.lab_ingestion.adapters.fhir_identity import version_identity
+from services.lab_ingestion.adapters.fhir_patient import Candidates, subject_identifiers
 from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
+from services.lab_ingestion.domain.patient_identity import default_identifier
 from shared.contracts.events.lab import Channel
 
 STATUS_CODES: dict[str, str] = {
@@ -128,7 +129,7 @@ def parse_observation(
 def observation_message(
     obs: Observation,
     where: str,
-    patients: Mapping[str, str | None],
+    patients: Mapping[str, Candidates],
     app: str,
     facility: str,
     *,
@@ -149,7 +150,7 @@ def observation_message(
 def _map_message(
     obs: Observation,
     where: str,
-    patients: Mapping[str, str | None],
+    patients: Mapping[str, Candidates],
     app: str,
     facility: str,
     *,
@@ -160,8 +161,11 @@ def _map_message(
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     key = _result_key(obs, where)
-    patient = _patient_identifier(obs, patients)
-    whose = identify(patient) if identify is not None and patient else ""
+    candidates = subject_identifiers(obs, patients)
+    patient = default_identifier(candidates)
+    # numbers of several authorities (the sender's configuration chooses later): all of them
+    named = patient or "\x1f".join(sorted(c.value for c in candidates))
+    whose = identify(named) if identify is not None and named else ""
     return LabMessage(
         channel=Channel.FHIR,
         source_application=app,
@@ -169,6 +173,7 @@ def _map_message(
         control_id=version_identity(obs, key, whose),
         patient_identifier=patient,
         observations=(_observation_input(obs, key),),
+        identifier_candidates=candidates,
     )
 
 
@@ -195,53 +200,6 @@ def _result_key(obs: Observation, where: str) -> str:
     if obs.id:
         return f"Observation/{obs.id}"
     raise input_error("required", "an identifier or id is needed to track corrections", where)
-
-
-def _patient_identifier(obs: Observation, patients: Mapping[str, str | None]) -> str | None:
-    subject = obs.subject
-    if subject is None:
-        return None
-    if subject.identifier is not None and subject.identifier.value:
-        return subject.identifier.value
-    reference = subject.reference or ""
-    if reference.startswith("#"):
-        for resource in obs.contained or []:
-            if isinstance(resource, Patient) and resource.id == reference[1:]:
-                return first_identifier(resource)
-        return None
-    return _referenced(patients, reference)
-
-
-def _referenced(patients: Mapping[str, str | None], reference: str) -> str | None:
-    """A Bundle's Patient by its fullUrl or relative reference; another server's Patient/1
-    (an absolute URL not in the Bundle) is not this Bundle's Patient/1."""
-    if reference in patients or "://" in reference:
-        return patients.get(reference)
-    return patients.get(relative_reference(reference))
-
-
-def first_identifier(patient: Patient) -> str | None:
-    """The hospital's medical record number (identifier typed MR, HL7 table 0203), as HL7
-    PID-3's MR repetition is chosen; without one typed MR, the first identifier with a
-    value. One typed MR without a value is no identifier: never another number instead."""
-    identifiers = patient.identifier or []
-    typed_mr = [i for i in identifiers if _is_medical_record_number(i)]
-    if typed_mr:
-        return next((i.value.strip() for i in typed_mr if i.value and i.value.strip()), None)
-    return next((i.value for i in identifiers if i.value), None)
-
-
-def _is_medical_record_number(identifier: Any) -> bool:
-    kind = identifier.type
-    codings = (kind.coding or []) if kind is not None else []
-    return any((c.code or "").upper() == "MR" for c in codings)
-
-
-def relative_reference(reference: str) -> str:
-    parts = reference.split("/")
-    if "_history" in parts:
-        parts = parts[: parts.index("_history")]
-    return "/".join(parts[-2:])
 
 
 def _value(obs: Observation) -> tuple[str, tuple[str, ...]]:

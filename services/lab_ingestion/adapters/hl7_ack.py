@@ -47,6 +47,7 @@ _ERROR_CODES = {
     RejectionCode.UNKNOWN_CORRECTED_RESULT: ("204", "Unknown key identifier"),
     RejectionCode.OTHER_PATIENTS_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.AMBIGUOUS_PATIENT: ("205", "Duplicate key identifier"),
+    RejectionCode.AMBIGUOUS_IDENTIFIER: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_ANALYTES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_SAMPLES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.REUSED_MESSAGE_ID: ("205", "Duplicate key identifier"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +22,9 @@ from hl7.util import unescape
 
 from services.lab_ingestion.adapters.hl7_ack import Header, build_ack
 from services.lab_ingestion.adapters.hl7_redaction import (
-    choose_identifier,
+    MEDICAL_RECORD_NUMBER as MEDICAL_RECORD,
+)
+from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
 )
@@ -31,10 +32,12 @@ from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     Coding,
+    IdentifierCandidate,
     LabMessage,
     ObservationInput,
     RejectionCode,
 )
+from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
 from shared.contracts.events.lab import Channel
 
 __all__ = [
@@ -103,10 +106,11 @@ def parse_oru(
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
         raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
     try:
-        patient, observations = _body(parsed, offset_of(_get(msh, 7)))
+        candidates, observations = _body(parsed, offset_of(_get(msh, 7)))
+        patient = default_identifier(candidates)
         untracked = any(o.result_key.startswith("@") for o in observations)
         if untracked and identify is not None and patient:  # hashed only when needed
-            observations = _scoped_to(identify(patient)[:16], observations)
+            observations = list(scoped_to_patient(observations, identify(patient)))
         message = LabMessage(
             channel=channel,
             source_application=header.sending_application,
@@ -114,6 +118,7 @@ def parse_oru(
             control_id=header.control_id,
             patient_identifier=patient,
             observations=tuple(observations),
+            identifier_candidates=candidates,
         )
         if identify is not None:  # the ACK still echoes MSH-10 as sent (header)
             message = mask_identifier_in_id(message, identify)
@@ -148,14 +153,21 @@ def _header(msh: hl7.Segment) -> Header:
 
 
 def _get(
-    segment: hl7.Segment, field: int, repeat: int = 1, component: int = 1, *, hex_text: bool = False
+    segment: hl7.Segment,
+    field: int,
+    repeat: int = 1,
+    component: int = 1,
+    *,
+    hex_text: bool = False,
+    subcomponent: int = 1,
 ) -> str:
     """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent.
 
     Walks python-hl7's containers directly (its ``extract_field`` builds an accessor per
     call, which doubles the cost of reading a message); a deeper value yields its first
-    sub-component, as ``extract_field`` does. With ``hex_text``, ``\\X..\\`` hex escapes are
-    read as UTF-8 bytes (else latin-1), not one character per byte as python-hl7 does.
+    sub-component, as ``extract_field`` does, or the one ``subcomponent`` names. With
+    ``hex_text``, ``\\X..\\`` hex escapes are read as UTF-8 bytes (else latin-1), not one
+    character per byte as python-hl7 does.
     """
     if field >= len(segment):
         return ""
@@ -169,6 +181,10 @@ def _get(
         return ""
     else:
         node = node[component - 1]
+        if subcomponent > 1:
+            if isinstance(node, str) or subcomponent > len(node):
+                return ""
+            node = node[subcomponent - 1]
         while not isinstance(node, str):
             node = node[0] if len(node) else ""
         value = node
@@ -204,8 +220,10 @@ def _decode_hex(value: str, esc: str) -> str:
     return pattern.sub(decode, value)
 
 
-def _body(message: hl7.Message, offset: str) -> tuple[str | None, list[ObservationInput]]:
-    """The patient's identifier and the observations, in one pass over the segments."""
+def _body(
+    message: hl7.Message, offset: str
+) -> tuple[tuple[IdentifierCandidate, ...], list[ObservationInput]]:
+    """The patient's identifiers and the observations, in one pass over the segments."""
     observations = []
     patients = []
     order_key, order_time, order_text = "", None, ""
@@ -225,22 +243,27 @@ def _body(message: hl7.Message, offset: str) -> tuple[str | None, list[Observati
             f"one patient per message: found {len(patients)} PID segments; "
             "send one message per patient",
         )
-    return (_patient_identifier(patients[0]) if patients else None), observations
+    return (_patient_identifiers(patients[0]) if patients else ()), observations
 
 
-def _scoped_to(whose: str, observations: list[ObservationInput]) -> list[ObservationInput]:
-    return [
-        replace(o, result_key=f"{o.result_key}|{whose}") if o.result_key.startswith("@") else o
-        for o in observations
-    ]
-
-
-def _patient_identifier(pid: hl7.Segment) -> str | None:
-    """PID-3: its MR (medical record number) repetition, else its first with a value."""
+def _patient_identifiers(pid: hl7.Segment) -> tuple[IdentifierCandidate, ...]:
+    """PID-3's numbers the patient may be matched by, with their assigning authorities
+    (CX-4): its MR (medical record number) repetitions with a value, else, when no
+    repetition is typed MR, every repetition with a value. MR repetitions without a value
+    are no identifier: never an account or visit number in their place (none: missing)."""
     count = len(pid[3]) if len(pid) > 3 else 0
     if count <= 1:
-        return _get(pid, 3) or None
-    return choose_identifier((_get(pid, 3, r), _get(pid, 3, r, 5)) for r in range(1, count + 1))
+        value = _get(pid, 3)
+        return (IdentifierCandidate(value, _authority(pid, 1)),) if value else ()
+    repetitions = [(r, _get(pid, 3, r)) for r in range(1, count + 1)]
+    records = [(r, v) for r, v in repetitions if _get(pid, 3, r, 5).upper() == MEDICAL_RECORD]
+    chosen = [(r, v) for r, v in (records or repetitions) if v]
+    return tuple(IdentifierCandidate(v, _authority(pid, r)) for r, v in chosen)
+
+
+def _authority(pid: hl7.Segment, repeat: int) -> str:
+    """CX-4 (assigning authority, HD): its namespace id, else its universal id."""
+    return _get(pid, 3, repeat, 4) or _get(pid, 3, repeat, 4, subcomponent=2)
 
 
 def _observation(

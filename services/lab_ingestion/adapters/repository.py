@@ -37,12 +37,17 @@ class LabRepository:
         self._staged: StagedBatch | None = None
 
     async def allowed_sources(self) -> dict[SourceKey, Sender]:
-        """The allow-list: each sender with the time zone of its local times and its site."""
+        """The allow-list: each sender with the time zone of its local times, its site and
+        the assigning authority of the numbers its patients are matched by."""
         rows = await self._conn.fetch(
-            "SELECT application, facility, time_zone, site_id FROM sources"
+            "SELECT application, facility, time_zone, site_id, identifier_authority FROM sources"
         )
-        return {(r["application"], r["facility"]): Sender(r["time_zone"], r["site_id"])
-                for r in rows}  # fmt: skip
+        return {
+            (r["application"], r["facility"]): Sender(
+                r["time_zone"], r["site_id"], r["identifier_authority"]
+            )
+            for r in rows
+        }
 
     async def lock_chains(self) -> None:
         """Wait for, and hold until the transaction ends, the right to change result chains:
@@ -270,17 +275,23 @@ async def add_source(
     conn: asyncpg.Connection,
     application: str,
     facility: str,
+    *,
     time_zone: str | None = None,
     site_id: str | None = None,
+    identifier_authority: str | None = None,
 ) -> bool:
-    """Allow a sender (True if it is new); a time zone or site given replaces the one kept."""
+    """Allow a sender (True if it is new); a time zone, site or identifier authority given
+    replaces the one kept."""
     added = await conn.fetchval(
-        """INSERT INTO lab_ingestion.sources (application, facility, time_zone, site_id)
-           VALUES ($1, $2, $3, $4)
+        """INSERT INTO lab_ingestion.sources
+                  (application, facility, time_zone, site_id, identifier_authority)
+           VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (application, facility) DO UPDATE
               SET time_zone = coalesce(EXCLUDED.time_zone, sources.time_zone),
-                  site_id = coalesce(EXCLUDED.site_id, sources.site_id)
+                  site_id = coalesce(EXCLUDED.site_id, sources.site_id),
+                  identifier_authority =
+                      coalesce(EXCLUDED.identifier_authority, sources.identifier_authority)
            RETURNING xmax = 0""",
-        application, facility, time_zone, site_id,
+        application, facility, time_zone, site_id, identifier_authority,
     )  # fmt: skip
     return bool(added)

@@ -21,19 +21,26 @@ MIN_MASKED_LENGTH = 4  # shorter identifiers would be found inside unrelated ids
 
 
 def mask_identifier_in_id(message: LabMessage, identify: Callable[[str], str]) -> LabMessage:
-    """The message with its own id cleared of the patient's hospital number (some
-    laboratory systems build message ids from it; the id is stored and published). The
+    """The message with its own id cleared of the patient's hospital numbers (some
+    laboratory systems build message ids from them; the id is stored and published). A
     number gives way to a prefix of its keyed hash, so that two patients' ids stay two ids
     and a resend still finds its message."""
-    identifier = (message.patient_identifier or "").strip()
+    numbers = {c.value.strip() for c in message.identifier_candidates}
+    numbers.add((message.patient_identifier or "").strip())
     control_id = message.control_id.upper()
-    found = [form for form in {identifier, normalise_hospital_identifier(identifier)}
-             if len(form) >= MIN_MASKED_LENGTH and form.upper() in control_id]  # fmt: skip
+    found = {
+        form.upper(): number
+        for number in numbers
+        for form in (number, normalise_hospital_identifier(number))
+        if len(form) >= MIN_MASKED_LENGTH and form.upper() in control_id
+    }
     if not found:
         return message  # (the common case, checked without a pattern)
     longest_first = sorted(found, key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
-    masked = pattern.sub(f"#{identify(identifier)[:12]}", message.control_id)
+    masked = pattern.sub(
+        lambda match: f"#{identify(found[match.group(0).upper()])[:12]}", message.control_id
+    )
     return replace(message, control_id=masked)
 
 

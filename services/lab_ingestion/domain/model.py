@@ -33,6 +33,8 @@ class RejectionCode(StrEnum):
     OTHER_PATIENTS_RESULT = "result-of-another-patient"
     MULTIPLE_PATIENTS = "several-patients-in-message"
     AMBIGUOUS_PATIENT = "ambiguous-patient"  # the identifier names several enrolled subjects
+    # several hospital numbers of different assigning authorities, none chosen by the sender's
+    AMBIGUOUS_IDENTIFIER = "ambiguous-patient-identifier"
     OTHER_ANALYTES_RESULT = "result-of-another-analyte"  # the key holds another test's result
     OTHER_SAMPLES_RESULT = "result-of-another-sample"  # a final result of another collection
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
@@ -85,8 +87,22 @@ class ObservationInput:
 
 
 @dataclass(frozen=True)
+class IdentifierCandidate:
+    """A hospital number the message names its patient by (PHI: hashed, never kept), with
+    its assigning authority (HL7 CX-4, FHIR Identifier.system; "" when not given)."""
+
+    value: str
+    authority: str = ""
+
+
+@dataclass(frozen=True)
 class LabMessage:
-    """One inbound message. ``patient_identifier`` is PHI: it is hashed at once, never kept."""
+    """One inbound message. ``patient_identifier`` is PHI: it is hashed at once, never kept.
+
+    ``identifier_candidates`` are the numbers the patient could be matched by (PID-3's MR
+    repetitions, else its repetitions with a value). ``patient_identifier`` is the parser's
+    choice among them, None when they are numbers of different assigning authorities: only
+    the sender's configured authority can choose then (``resolve_patient_identifier``)."""
 
     channel: Channel
     source_application: str
@@ -94,6 +110,7 @@ class LabMessage:
     control_id: str
     patient_identifier: str | None
     observations: tuple[ObservationInput, ...] = field(default=())
+    identifier_candidates: tuple[IdentifierCandidate, ...] = field(default=())
 
     @property
     def source(self) -> str:

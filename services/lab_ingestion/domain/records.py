@@ -58,10 +58,12 @@ class EnrolledSubject(NamedTuple):
 
 
 class Sender(NamedTuple):
-    """An allowed sender's settings: the time zone of its local times, the site it serves."""
+    """An allowed sender's settings: the time zone of its local times, the site it serves,
+    the assigning authority of the hospital numbers its patients are matched by."""
 
     time_zone: str | None = None
     site_id: str | None = None
+    identifier_authority: str | None = None
 
 
 class EarlierResult(NamedTuple):

@@ -61,6 +61,12 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.identification import (
+    identifiers_to_hash,
+    identify_commands,
+    is_unresolved,
+    unresolved_outcome,
+)
 from services.lab_ingestion.service_layer.recording import keep_message, record_result, reject
 from shared.contracts.envelope import utc_now
 
@@ -88,42 +94,36 @@ class BatchIngestor:
         self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
-        ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
-        ingests += [
-            IngestLabMessage(m, c.redact, c.received_at, check_source=False)
-            for c in commands
-            if isinstance(c, IngestTransaction)
-            for m in c.messages
-        ]
         if _fast_path_applies(commands):
             try:
-                return await self._ingest(commands, ingests, fast=True)
+                return await self._ingest(commands, fast=True)
             except StaleBatch:
                 self._on_replan()
         for _ in range(CAREFUL_ATTEMPTS - 1):
             try:
-                return await self._ingest(commands, ingests, fast=False)
+                return await self._ingest(commands, fast=False)
             except StaleBatch:  # another instance stored one of its messages or results first
                 self._on_replan()
-        return await self._ingest(commands, ingests, fast=False)
+        return await self._ingest(commands, fast=False)
 
-    async def _ingest(
-        self, commands: Sequence[Command], ingests: list[IngestLabMessage], *, fast: bool
-    ) -> list[IngestOutcome]:
+    async def _ingest(self, commands: Sequence[Command], *, fast: bool) -> list[IngestOutcome]:
         async with self._uow_factory() as uow:
+            allowed = await self._allowed_sources(uow)
+            commands = identify_commands(commands, allowed, self._hash)
+            ingests = _messages_of(commands)
             if fast:
-                context = self._assume(ingests, await self._allowed_sources(uow))
+                context = self._assume(ingests, allowed)
             else:
                 await uow.serialise_chains()  # before reading the chains it may change
-                context = await self._load(uow, ingests)
+                context = await self._load(uow, ingests, allowed)
             outcomes = [self._apply(context, command) for command in commands]
             await self._store(uow, context)
             await uow.commit()
         return outcomes
 
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
-        return {c.message.patient_identifier: self._hash(c.message.patient_identifier)
-                for c in ingests if c.message.patient_identifier}  # fmt: skip
+        return {identifier: self._hash(identifier)
+                for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
 
     def _assume(
         self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
@@ -136,7 +136,9 @@ class BatchIngestor:
             raise StaleBatch("several subjects share an identifier: read before matching")
         return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
 
-    async def _load(self, uow: Any, ingests: list[IngestLabMessage]) -> BatchContext:
+    async def _load(
+        self, uow: Any, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
+    ) -> BatchContext:
         messages = [c.message for c in ingests]
         hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
@@ -148,7 +150,7 @@ class BatchIngestor:
             else:
                 self._enrolled.pop(hmac, None)
         return BatchContext(
-            allowed=await self._allowed_sources(uow),
+            allowed=allowed,
             known=lookup.known,
             subjects=lookup.subjects,
             latest=lookup.latest,
@@ -218,7 +220,7 @@ class BatchIngestor:
             return IngestOutcome.rejected(
                 RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source)
             )
-        if not (message.patient_identifier or "").strip():
+        if not (message.patient_identifier or "").strip() and not is_unresolved(message):
             return IngestOutcome.rejected(
                 RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
             )
@@ -226,6 +228,11 @@ class BatchIngestor:
 
     def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
         message = command.message
+        if is_unresolved(message):  # no number to match by: discarded or rejected
+            outcome = unresolved_outcome(context, message, self._hash)
+            if outcome.code is not None:
+                reject(context, command, outcome.code, outcome.reason)
+            return outcome
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
@@ -322,6 +329,18 @@ def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
 
 def _not_permitted(source: str | None) -> str:
     return f"sender {source!r} is not one this token may deliver results as"
+
+
+def _messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:
+    """Every message the batch may store, those of transactions too."""
+    ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
+    ingests += [
+        IngestLabMessage(m, c.redact, c.received_at, check_source=False)
+        for c in commands
+        if isinstance(c, IngestTransaction)
+        for m in c.messages
+    ]
+    return ingests
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:

@@ -61,6 +61,7 @@ class FakeDatabase:
     cancelled: set[uuid.UUID] = field(default_factory=set)
     events: list[tuple[str, Any]] = field(default_factory=list)  # committed outbox events
     time_zone: str | None = None  # of the sender LIS^HOSP
+    identifier_authority: str | None = None  # of the sender LIS^HOSP
     lookups: int = 0
     refused: int = 0
     replans: int = 0
@@ -108,7 +109,8 @@ class FakeLabs:
         return self._db
 
     async def allowed_sources(self) -> dict[tuple[str, str], Sender]:
-        return {("LIS", "HOSP"): Sender(self._db.time_zone, self._db.sender_site)}
+        sender = Sender(self._db.time_zone, self._db.sender_site, self._db.identifier_authority)
+        return {("LIS", "HOSP"): sender}
 
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         self._db.lookups += 1

@@ -443,6 +443,11 @@ def test_another_servers_patient_is_not_this_bundles_patient_of_the_same_id() ->
         # a typed MR without a value: missing, never the other number
         ([{"type": {"coding": [{"code": "MR"}]}}, {"system": "urn:ahv", "value": "756.1"}], None),
         ([{"system": "urn:hosp", "value": MRN}], MRN),  # untyped: the first with a value
+        # medical record numbers of two authorities (systems): the sender's config chooses
+        ([{"type": {"coding": [{"code": "MR"}]}, "system": "urn:region", "value": "R-77"},
+          {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN}], None),
+        ([{"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": "R-77"},
+          {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN}], "R-77"),
     ],
 )  # fmt: skip
 def test_a_patients_identifier_is_its_medical_record_number(
@@ -451,6 +456,28 @@ def test_a_patients_identifier_is_its_medical_record_number(
     contained = patient_resource() | {"id": "p", "identifier": identifiers}
     resource = observation(contained=[contained], subject={"reference": "#p"})
     assert parse(resource).patient_identifier == expected
+
+
+def test_a_patients_numbers_are_kept_with_their_systems_or_assigners() -> None:
+    mr = {"coding": [{"code": "MR"}]}
+    identifiers = [
+        {"type": mr, "system": "urn:region", "value": "R-77"},
+        {"type": mr, "assigner": {"display": "Hospital"}, "value": MRN},
+        {"type": mr, "system": "urn:empty"},  # no value: no number
+        {"system": "urn:ahv", "value": "756.1"},  # not typed MR while others are
+    ]
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    pairs = [(c.value, c.authority) for c in message.identifier_candidates]
+    assert pairs == [("R-77", "urn:region"), (MRN, "Hospital")]
+    assert message.patient_identifier is None
+
+
+def test_a_logical_reference_is_one_number_of_its_system() -> None:
+    subject = {"identifier": {"system": "urn:hosp", "value": MRN}}
+    message = parse(observation(subject=subject))
+    assert [(c.value, c.authority) for c in message.identifier_candidates] == [(MRN, "urn:hosp")]
+    assert message.patient_identifier == MRN
 
 
 def test_collection_bundle_is_rejected() -> None:

@@ -243,8 +243,13 @@ def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
         ("  MRN0042  ^^^A^MR", "MRN0042"),
         ("MRN\\T\\42^^^A^MR", "MRN&42"),
         ("NHS9434765919^^^NHS^NH~MRN0042^^^NORTHLAB^MR", "MRN0042"),
-        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^B^MR", "MRN0042"),
-        ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", "NHS9434765919"),
+        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0042^^^B^MR", "MRN0042"),  # one number, two authorities
+        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^A^MR", "MRN0042"),  # one authority: its first
+        ("NHS9434765919^^NH~X1^^PI", "NHS9434765919"),  # no authorities: the first
+        # numbers of several authorities: only the sender's configured authority may choose
+        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^B^MR", None),
+        ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", None),
+        ("MRN0042^^^A^MR~MRN0043^^^^MR", None),  # no authority is not A's
         ("~X1^^^Y^PI", "X1"),
         # an empty MR is no identifier: never an untyped, account or visit number instead
         ("^^^NORTHLAB^MR~MRN0042", None),
@@ -258,6 +263,46 @@ def test_patient_identifier_is_the_mr_repetition_of_pid3(pid3: str, expected: st
     text = join([msh(), seg("PID", {1: "1", 3: pid3, 5: "DOE^JANE"})])
     message, _ = parse_oru(text)
     assert message.patient_identifier == expected
+
+
+@pytest.mark.parametrize(
+    ("pid3", "candidates"),
+    [
+        ("MRN0042^^^NORTHLAB^MR", [("MRN0042", "NORTHLAB")]),
+        ("MRN0042", [("MRN0042", "")]),
+        # CX-4 without a namespace id: its universal id
+        ("MRN0042^^^&2.16.840.1.113883.3.42&ISO^MR", [("MRN0042", "2.16.840.1.113883.3.42")]),
+        (
+            "X1^^^Y^PI~MRN0042^^^A^MR~^^^C^MR~MRN0043^^^B^MR",  # MR ones with a value only
+            [("MRN0042", "A"), ("MRN0043", "B")],
+        ),
+        ("NHS1^^^NHS^NH~~X1^^^Y^PI", [("NHS1", "NHS"), ("X1", "Y")]),  # no MR: all with a value
+        ("^^^A^MR~X1^^^Y^PI", []),  # an MR without a value: none
+    ],
+)
+def test_pid3_numbers_are_kept_with_their_assigning_authorities(
+    pid3: str, candidates: list[tuple[str, str]]
+) -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: pid3, 5: "DOE^JANE"})])
+    message, _ = parse_oru(text)
+    assert [(c.value, c.authority) for c in message.identifier_candidates] == candidates
+
+
+def test_numbers_of_several_authorities_are_masked_in_the_message_id_and_keys_left_unscoped() -> (
+    None
+):
+    pid3 = "4711^^^REGION^MR~8150^^^HOSP^MR"
+    header = msh(control_id="R-8150-4711-1")
+    obx = seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "7", 6: "mg/L", 11: "F",
+                      14: "20261120081500+0100"})  # fmt: skip
+    text = join([header, seg("PID", {1: "1", 3: pid3}), seg("OBR", {1: "1"}), obx])
+    hashes = {"8150": "a" * 64, "4711": "b" * 64}
+    message, _ = parse_oru(text, identify=hashes.__getitem__)
+    assert message.patient_identifier is None
+    assert message.control_id == f"R-#{'a' * 12}-#{'b' * 12}-1"
+    # no patient could be chosen: the key is scoped once the sender's authority chooses
+    assert message.observations[0].result_key.startswith("@")
+    assert message.observations[0].result_key.count("|") == 2
 
 
 # --- Escape sequences ---------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""Which hospital number a batch's messages are matched by, given their senders' assigning
+authorities (``domain.patient_identity`` has the rules).
+
+Before a batch is planned, a message whose sender has an authority gets the number of that
+authority (and, when the parser could not choose, its result keys scoped to the patient); a
+message left without a number it can be matched by is *unresolved*. An unresolved message is
+never matched by a guess: if none of its numbers names an enrolled subject the patient is not
+the trial's and the message is discarded like any other such patient's (nothing kept); if one
+does, the message is rejected with the reason, kept for the lab to correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from services.lab_ingestion.domain.matching import match_subject
+from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
+from services.lab_ingestion.domain.patient_identity import identified, resolve_patient_identifier
+from services.lab_ingestion.domain.records import Sender
+from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+    IngestTransaction,
+)
+
+SourceKey = tuple[str, str]
+Hash = Callable[[str], str]
+
+
+def identify_commands(
+    commands: Sequence[Command], allowed: Mapping[SourceKey, Sender], hash_identifier: Hash
+) -> list[Command]:
+    """The commands with each message's number chosen by its sender's authority (the same
+    commands when no sender has one, the common case)."""
+    authorities = {
+        key: sender.identifier_authority
+        for key, sender in allowed.items()
+        if sender.identifier_authority
+    }
+    if not authorities:
+        return list(commands)
+    identify = _Identifier(authorities, hash_identifier)
+    return [identify.command(c) for c in commands]
+
+
+def is_unresolved(message: LabMessage) -> bool:
+    """No number to match by, but numbers that could name the patient."""
+    return message.patient_identifier is None and bool(message.identifier_candidates)
+
+
+def unresolved_outcome(
+    context: BatchContext, message: LabMessage, hash_identifier: Hash
+) -> IngestOutcome:
+    """Discarded (not enrolled) when none of the message's numbers names an enrolled subject
+    at the sender's site; otherwise rejected with why no number could be chosen."""
+    sender = context.allowed.get((message.source_application, message.source_facility))
+    site = sender.site_id if sender else None
+    enrolled = False
+    for candidate in message.identifier_candidates:
+        patient_hmac = context.hmacs.get(candidate.value) or hash_identifier(candidate.value)
+        if match_subject(context.subjects.get(patient_hmac, ()), site) is not None:
+            enrolled = True
+    if not enrolled:
+        return IngestOutcome(accepted=True, enrolled=False)
+    reason = resolve_patient_identifier(message, sender.identifier_authority if sender else None)
+    if isinstance(reason, Rejected):
+        return IngestOutcome.rejected(reason.code, reason.reason)
+    return IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no patient identifier")
+
+
+def identifiers_to_hash(message: LabMessage) -> list[str]:
+    """The numbers whose enrolment the batch must know: the one chosen, or, when none could
+    be, all of them (to tell a patient who is not the trial's from one who may be)."""
+    if message.patient_identifier:
+        return [message.patient_identifier]
+    return [c.value for c in message.identifier_candidates]
+
+
+class _Identifier:
+    def __init__(self, authorities: Mapping[SourceKey, str | None], hash_identifier: Hash) -> None:
+        self._authorities = authorities
+        self._hash = hash_identifier
+
+    def command(self, command: Command) -> Command:
+        if isinstance(command, IngestLabMessage):
+            message = self.message(command.message)
+            return command if message is command.message else replace(command, message=message)
+        if isinstance(command, IngestTransaction):
+            messages = tuple(self.message(m) for m in command.messages)
+            return replace(command, messages=messages)
+        return command
+
+    def message(self, message: LabMessage) -> LabMessage:
+        authority = self._authorities.get((message.source_application, message.source_facility))
+        if authority is None or not message.identifier_candidates:
+            return message
+        chosen = resolve_patient_identifier(message, authority)
+        if isinstance(chosen, Rejected) or chosen is None:
+            return replace(message, patient_identifier=None)  # unresolved
+        return identified(message, chosen, self._hash(chosen))

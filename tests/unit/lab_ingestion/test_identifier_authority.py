@@ -1,0 +1,102 @@
+"""A message naming its patient by numbers of several assigning authorities, in a batch: the
+sender's authority chooses; without it the message is never matched by a guess (discarded
+when none of its numbers is enrolled, else rejected and kept)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from services.lab_ingestion.domain.model import IdentifierCandidate, RejectionCode
+from services.lab_ingestion.domain.patient_identity import default_identifier
+from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestTransaction
+from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
+from tests.unit.lab_ingestion.test_batch_ingestor import AT, FakeDatabase, ingestor, message
+
+REGIONAL, HOSPITAL = ("R-77", "REGION"), ("MRN1", "HOSP")
+
+
+def naming(control_id: str, *pairs: tuple[str, str], key: str = "") -> IngestLabMessage:
+    """Message ``control_id`` with PID-3's numbers ``pairs`` (value, authority), as parsed."""
+    command = message(control_id, key=key)
+    candidates = tuple(IdentifierCandidate(value, authority) for value, authority in pairs)
+    lab = dataclasses.replace(
+        command.message,
+        patient_identifier=default_identifier(candidates),
+        identifier_candidates=candidates,
+    )
+    return dataclasses.replace(command, message=lab)
+
+
+def topics(db: FakeDatabase) -> list[str]:
+    return [topic for topic, _ in db.events]
+
+
+async def test_numbers_of_several_authorities_of_an_enrolled_patient_are_rejected() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    (outcome,) = await ingestor(db)([naming("1", REGIONAL, HOSPITAL)])
+    assert outcome.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+    assert "REGION, HOSP" in outcome.reason
+    assert db.results == [] and topics(db) == [LAB_REJECTED]
+
+
+async def test_numbers_of_several_authorities_of_nobody_enrolled_are_discarded() -> None:
+    db = FakeDatabase(enrolled={"h(MRN2)": "S-2"})
+    (outcome,) = await ingestor(db)([naming("1", REGIONAL, HOSPITAL)])
+    assert outcome.accepted and not outcome.enrolled
+    assert db.results == [] and db.events == [] and db.messages == {}
+
+
+async def test_a_number_enrolled_since_the_last_read_is_not_discarded() -> None:
+    """The fast path assumed every number of the message not enrolled: the write refuses
+    once one is, and the message is rejected, not discarded."""
+    db = FakeDatabase()
+    ingest = ingestor(db)
+    (first,) = await ingest([naming("1", REGIONAL, HOSPITAL)])
+    db.enrolled["h(R-77)"] = "S-9"
+    (second,) = await ingest([naming("2", REGIONAL, HOSPITAL)])
+    assert not first.enrolled
+    assert second.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+
+
+async def test_the_senders_authority_chooses_the_number() -> None:
+    """R-77 is the regional number of the patient, and another person's hospital number
+    enrolled as S-9: the sender's authority (HOSP) names the subject, S-1."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1", "h(R-77)": "S-9"}, identifier_authority="hosp")
+    untracked = "@202611200715|1988-5|"
+    (outcome,) = await ingestor(db)([naming("1", REGIONAL, HOSPITAL, key=untracked)])
+    assert outcome.accepted and outcome.results == 1
+    assert [r.subject_id for r in db.results] == ["S-1"]
+    # the key without an order number is the patient's, as the parser scopes it
+    assert db.results[0].result_key == f"{untracked}|{'h(MRN1)'[:16]}"
+    assert topics(db) == [LAB_RESULTS]
+
+
+async def test_a_number_of_another_authority_is_never_matched() -> None:
+    db = FakeDatabase(enrolled={"h(R-77)": "S-9"}, identifier_authority="HOSP")
+    (enrolled,) = await ingestor(db)([naming("1", REGIONAL)])
+    assert enrolled.code is RejectionCode.MISSING_PATIENT
+    assert "'HOSP'" in enrolled.reason and "R-77" not in enrolled.reason
+    (nobody,) = await ingestor(FakeDatabase(identifier_authority="HOSP"))([naming("2", REGIONAL)])
+    assert nobody.accepted and not nobody.enrolled
+
+
+async def test_a_number_without_authority_is_the_senders() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, identifier_authority="HOSP")
+    (outcome,) = await ingestor(db)([naming("1", ("MRN1", ""))])
+    assert outcome.results == 1 and db.results[0].subject_id == "S-1"
+
+
+async def test_an_unresolved_message_rejects_its_transaction() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    good, unresolved = message("1").message, naming("2", REGIONAL, HOSPITAL).message
+    transaction = IngestTransaction((good, unresolved), lambda: "", AT)
+    (outcome,) = await ingestor(db)([transaction])
+    assert outcome.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+    assert db.results == []
+
+
+async def test_the_senders_authority_chooses_in_a_transaction_too() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1", "h(R-77)": "S-9"}, identifier_authority="HOSP")
+    chosen = naming("2", REGIONAL, HOSPITAL).message
+    (outcome,) = await ingestor(db)([IngestTransaction((chosen,), lambda: "", AT)])
+    assert outcome.accepted and [r.subject_id for r in db.results] == ["S-1"]

@@ -1,0 +1,135 @@
+"""Which of a message's hospital numbers names its patient: the parser's default and the
+sender's assigning authority (domain.patient_identity)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.lab_ingestion.domain.model import (
+    IdentifierCandidate,
+    LabMessage,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+)
+from services.lab_ingestion.domain.patient_identity import (
+    default_identifier,
+    identified,
+    of_several_authorities,
+    resolve_patient_identifier,
+)
+from shared.contracts.events.lab import Channel
+
+
+def numbers(*pairs: tuple[str, str]) -> tuple[IdentifierCandidate, ...]:
+    return tuple(IdentifierCandidate(value, authority) for value, authority in pairs)
+
+
+def lab_message(*pairs: tuple[str, str], keys: tuple[str, ...] = ("ORD1|1988-5|",)) -> LabMessage:
+    candidates = numbers(*pairs)
+    observations = tuple(ObservationInput(key, (), "1") for key in keys)
+    return LabMessage(
+        Channel.MLLP, "LIS", "HOSP", "C-1", default_identifier(candidates), observations,
+        identifier_candidates=candidates,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pairs", "several"),
+    [
+        ((), False),
+        ((("1", "A"),), False),
+        ((("1", "A"), ("2", "A")), False),  # one authority: the first is its primary number
+        ((("1", "A"), ("1", "B")), False),  # one number, named by two authorities
+        ((("1", "A"), (" 1 ", "b")), False),  # the same number written differently
+        ((("1", ""), ("2", "")), False),  # no authority at all
+        ((("1", "A"), ("2", "B")), True),
+        ((("1", "A"), ("2", "")), True),  # a number without authority is not A's
+        ((("1", "A"), ("2", "a")), False),  # authorities compared without case
+    ],
+)
+def test_numbers_of_several_authorities(pairs: tuple[tuple[str, str], ...], several: bool) -> None:
+    candidates = numbers(*pairs)
+    assert of_several_authorities(candidates) is several
+    expected = None if several or not candidates else candidates[0].value
+    assert default_identifier(candidates) == expected
+
+
+@pytest.mark.parametrize(
+    ("pairs", "authority", "expected"),
+    [
+        # no authority configured: the parser's choice, or a rejection when it had none
+        ((("1", "A"),), None, "1"),
+        ((("1", "A"), ("2", "B")), None, RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ((("1", "A"), ("2", "B")), "  ", RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ((), None, None),
+        # the sender's authority chooses, in any case
+        ((("1", "A"), ("2", "B")), "B", "2"),
+        ((("1", "A"), ("2", "B")), "b", "2"),
+        ((("1", "A"), ("2", "B"), ("3", "B")), "B", "2"),
+        ((("1", "A"),), "A", "1"),
+        # numbers without authority are the sender's own
+        ((("1", ""),), "A", "1"),
+        ((("1", ""), ("2", "")), "A", "1"),
+        # a number of another authority is never matched
+        ((("1", "B"),), "A", RejectionCode.MISSING_PATIENT),
+        ((("1", "B"), ("2", "")), "A", RejectionCode.MISSING_PATIENT),
+    ],
+)
+def test_the_senders_authority_chooses(
+    pairs: tuple[tuple[str, str], ...], authority: str | None, expected: object
+) -> None:
+    chosen = resolve_patient_identifier(lab_message(*pairs), authority)
+    if isinstance(expected, RejectionCode):
+        assert isinstance(chosen, Rejected) and chosen.code is expected
+    else:
+        assert chosen == expected
+
+
+def test_a_rejection_names_the_authorities_never_the_numbers() -> None:
+    chosen = resolve_patient_identifier(lab_message(("MRN4711", "REGION"), ("8150", "")), None)
+    assert isinstance(chosen, Rejected)
+    assert "REGION, none given" in chosen.reason
+    assert "4711" not in chosen.reason and "8150" not in chosen.reason
+    assert "--identifier-authority" in chosen.reason
+    other = resolve_patient_identifier(lab_message(("MRN4711", "REGION")), "HOSP")
+    assert isinstance(other, Rejected) and "'HOSP'" in other.reason and "4711" not in other.reason
+
+
+def test_a_number_chosen_after_parsing_scopes_untracked_keys_once() -> None:
+    message = lab_message(("1", "A"), ("2", "B"), keys=("@202611200815|1988-5|", "ORD|1988-5|"))
+    chosen = identified(message, "2", "f" * 64)
+    assert chosen.patient_identifier == "2"
+    assert [o.result_key for o in chosen.observations] == [
+        f"@202611200815|1988-5||{'f' * 16}",
+        "ORD|1988-5|",
+    ]
+    assert identified(chosen, "2", "f" * 64) is chosen  # chosen before: as it is
+
+
+authorities = st.sampled_from(["", "A", "a", "B", "REGION"])
+candidate_lists = st.lists(
+    st.tuples(st.sampled_from(["1", "2", " 1", "X9"]), authorities), max_size=4
+)
+
+
+@given(candidate_lists, st.one_of(st.none(), authorities))
+def test_a_chosen_number_is_of_the_senders_authority_or_of_none(
+    pairs: list[tuple[str, str]], authority: str | None
+) -> None:
+    """Whatever the message names: a number is chosen only when the choice is not a guess
+    between authorities, and never a number of an authority other than the sender's."""
+    message = lab_message(*pairs)
+    chosen = resolve_patient_identifier(message, authority)
+    candidates = message.identifier_candidates
+    if isinstance(chosen, Rejected) or chosen is None:
+        return
+    assert chosen in [c.value for c in candidates]
+    if authority and authority.strip():
+        of_sender = [c for c in candidates if c.authority.casefold() == authority.casefold()]
+        unqualified = all(not c.authority for c in candidates)
+        assert (of_sender and chosen == of_sender[0].value) or unqualified
+    else:
+        assert not of_several_authorities(candidates)
