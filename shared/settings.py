@@ -61,6 +61,9 @@ class PlatformSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1, le=5)
     lab_ingestion_http_port: Port = DEFAULT_HTTP_PORTS["lab-ingestion"]
     lab_ingestion_mllp_port: Port = 2575
+    # HL7 MSH-11 (processing id) of the messages this deployment takes: P in the trial, T
+    # in a training or test deployment; a message of another is answered AR, never stored
+    lab_ingestion_processing_id: Literal["P", "T", "D"] = "P"
     crp_monitor_http_port: Port = DEFAULT_HTTP_PORTS["crp-monitor"]
     dose_decision_http_port: Port = DEFAULT_HTTP_PORTS["dose-decision"]
     safety_alerting_http_port: Port = DEFAULT_HTTP_PORTS["safety-alerting"]

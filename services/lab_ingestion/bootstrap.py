@@ -47,7 +47,9 @@ def build(context: ServiceContext) -> ServiceParts:
         ingestor, max_batch=settings.ingest_batch_size, concurrency=1,
         on_failure=partial(keep_unprocessable, ingestor),
     )  # fmt: skip
-    acknowledger = Hl7Acknowledger(committer.submit, hasher, metrics)
+    acknowledger = Hl7Acknowledger(
+        committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id
+    )
     mllp = MllpListener(
         acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,
         settings.mllp_max_message_bytes,

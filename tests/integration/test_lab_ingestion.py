@@ -291,6 +291,20 @@ async def test_unknown_sender_is_rejected_ar(lab: Lab) -> None:
     assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
 
 
+async def test_a_training_message_is_rejected_ar_and_never_stored(lab: Lab) -> None:
+    """MSH-11 T (a laboratory's training system) sent to the trial's production platform."""
+    training = oru("TRAIN-1", [obx("1988-5", "50", "mg/L")]).replace("|P|2.5.1", "|T|2.5.1")
+    client = await lab.mllp()
+    ack = await client.exchange(training)
+    await client.close()
+    assert msa(ack)[1:3] == ["AR", "TRAIN-1"]
+    assert "|202^" in ack.split("\r")[2]
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == (
+        "unsupported-processing-id"
+    )
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+
+
 async def test_committed_events_are_relayed_at_once_not_at_the_next_poll(
     settings: PlatformSettings, database: str
 ) -> None:

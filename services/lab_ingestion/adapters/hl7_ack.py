@@ -31,6 +31,7 @@ _DATA_TYPE_ERROR = ("102", "Data type error")
 _ERROR_CODES = {
     RejectionCode.MALFORMED: ("100", "Segment sequence error"),
     RejectionCode.UNSUPPORTED_MESSAGE: ("200", "Unsupported message type"),
+    RejectionCode.WRONG_PROCESSING_ID: ("202", "Unsupported processing id"),
     RejectionCode.UNKNOWN_SOURCE: ("204", "Unknown key identifier"),
     RejectionCode.MISSING_PATIENT: _REQUIRED_FIELD_MISSING,
     RejectionCode.MISSING_COLLECTION_TIME: _REQUIRED_FIELD_MISSING,

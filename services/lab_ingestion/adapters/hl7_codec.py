@@ -41,11 +41,14 @@ from services.lab_ingestion.domain.patient_identity import default_identifier, s
 from shared.contracts.events.lab import Channel
 
 __all__ = [
-    "Header", "Hl7InputError", "build_ack", "normalise_separators", "parse_oru", "parse_ts",
+    "PRODUCTION", "Header", "Hl7InputError", "build_ack", "normalise_separators", "parse_oru",
+    "parse_ts",
     "read_header", "redact", "silence_library_logging",
 ]  # fmt: skip
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+PRODUCTION = "P"
+PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
 _HEX_RUNS: dict[str, re.Pattern[str]] = {}
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
@@ -69,12 +72,19 @@ class Hl7InputError(ValueError):
 
 
 def parse_oru(
-    text: str, channel: Channel = Channel.MLLP, *, identify: Callable[[str], str] | None = None
+    text: str,
+    channel: Channel = Channel.MLLP,
+    *,
+    identify: Callable[[str], str] | None = None,
+    processing_id: str = PRODUCTION,
 ) -> tuple[LabMessage, Header]:
     """Parse one ORU^R01 (and its header, for the ACK); raise Hl7InputError if unusable.
 
     ``identify`` (the keyed hash of a patient identifier) scopes result keys without an order
-    number to their patient: two patients' samples drawn the same minute are two results."""
+    number to their patient: two patients' samples drawn the same minute are two results.
+    ``processing_id``: the MSH-11 this deployment takes (P: production); a training or
+    debugging message is never taken for a patient's result, nor a production one by a test
+    deployment."""
     text = normalise_separators(text)
     if not text.startswith("MSH") or len(text) < 8:
         raise Hl7InputError(
@@ -99,6 +109,13 @@ def parse_oru(
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
             f"HL7 version {header.version!r} not supported",
+            header,
+        )
+    if header.processing_id.upper() != processing_id:
+        raise Hl7InputError(
+            RejectionCode.WRONG_PROCESSING_ID,
+            f"MSH-11 processing id {header.processing_id[:10]!r} is not this system's "
+            f"({processing_id}: {PROCESSING_IDS.get(processing_id, processing_id)})",
             header,
         )
     if not header.control_id:

@@ -18,6 +18,8 @@ class RejectionCode(StrEnum):
 
     MALFORMED = "malformed-message"
     UNSUPPORTED_MESSAGE = "unsupported-message-type"
+    # MSH-11 names another environment (training, debugging) than this deployment's
+    WRONG_PROCESSING_ID = "unsupported-processing-id"
     UNKNOWN_SOURCE = "unknown-source"
     UNKNOWN_ANALYTE = "unknown-analyte"
     MISSING_UNIT = "missing-unit"

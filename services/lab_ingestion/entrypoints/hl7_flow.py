@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from services.lab_ingestion.adapters.hl7_codec import (
+    PRODUCTION,
     Header,
     Hl7InputError,
     build_ack,
@@ -45,11 +46,17 @@ def decode(raw: bytes) -> str:
 
 class Hl7Acknowledger:
     def __init__(
-        self, submit: Submit, hash_identifier: Callable[[str], str], metrics: LabIngestionMetrics
+        self,
+        submit: Submit,
+        hash_identifier: Callable[[str], str],
+        metrics: LabIngestionMetrics,
+        *,
+        processing_id: str = PRODUCTION,
     ) -> None:
         self._submit = submit
         self._hash = hash_identifier
         self._metrics = metrics
+        self._processing_id = processing_id  # MSH-11 of the messages this deployment takes
 
     async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
         """The ACK code (AA, AE, AR) and the ACK message for one inbound message."""
@@ -65,7 +72,9 @@ class Hl7Acknowledger:
         text = decode(raw)
         received_at = utc_now()
         try:
-            message, header = parse_oru(text, channel, identify=self._hash)
+            message, header = parse_oru(
+                text, channel, identify=self._hash, processing_id=self._processing_id
+            )
         except Hl7InputError as error:
             return await self._reject(text, error, channel, received_at, permitted_senders)
         command = IngestLabMessage(

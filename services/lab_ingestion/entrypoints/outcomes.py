@@ -9,6 +9,7 @@ from services.lab_ingestion.service_layer.commands import IngestOutcome
 MESSAGE_REJECTIONS = {
     RejectionCode.MALFORMED,
     RejectionCode.UNSUPPORTED_MESSAGE,
+    RejectionCode.WRONG_PROCESSING_ID,
     RejectionCode.UNKNOWN_SOURCE,
 }
 

@@ -618,6 +618,33 @@ def test_unsupported_versions_are_rejected_with_header(version: str) -> None:
     assert info.value.header.version == version
 
 
+@pytest.mark.parametrize(
+    ("sent", "taken", "accepted"),
+    [
+        ("P", "P", True),
+        ("p", "P", True),
+        ("P^T", "P", True),  # processing mode (current processing): still production
+        ("", "P", True),  # not given: production, as before
+        ("T", "P", False),  # a training message never enters the trial
+        ("D", "P", False),
+        ("T", "T", True),  # a test deployment takes training messages
+        ("P", "T", False),  # and never a patient's production result
+    ],
+)
+def test_only_this_deployments_processing_id_is_taken(
+    sent: str, taken: str, accepted: bool
+) -> None:
+    text = join([msh(control_id="PID-1", extra={11: sent})])
+    if accepted:
+        parse_oru(text, processing_id=taken)
+        return
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(text, processing_id=taken)
+    assert info.value.code is RejectionCode.WRONG_PROCESSING_ID
+    assert f"{sent!r} is not this system's ({taken}:" in info.value.reason
+    assert info.value.header is not None and info.value.header.control_id == "PID-1"
+
+
 def test_version_with_internationalisation_component_is_supported() -> None:
     _, header = parse_oru(join([msh(version="2.5.1^GBR^ISO3166")]))
     assert header.version == "2.5.1"

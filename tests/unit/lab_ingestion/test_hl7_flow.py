@@ -35,6 +35,7 @@ UNSUPPORTED = ("2.1", "2.2", "2.6", "2.7", "2.8", "3.0", "")
 MESSAGE_LEVEL = {
     RejectionCode.MALFORMED,
     RejectionCode.UNSUPPORTED_MESSAGE,
+    RejectionCode.WRONG_PROCESSING_ID,
     RejectionCode.UNKNOWN_SOURCE,
 }
 T = TypeVar("T")
@@ -259,6 +260,29 @@ async def test_unsupported_version_is_ar() -> None:
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 2) == "CTRL0001"
     assert submit.commands[0].code is RejectionCode.UNSUPPORTED_MESSAGE  # type: ignore[union-attr]
+
+
+async def test_a_training_message_is_ar_unsupported_processing_id() -> None:
+    training = MESSAGE.replace("|P|2.5.1", "|T|2.5.1")
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(training.encode(), Channel.MLLP)
+    assert code == "AR"
+    parsed = check_ack(code, ack)
+    assert field(parsed, "MSA", 2) == "CTRL0001"
+    assert field(parsed, "ERR", 3, 1) == "202"
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.code is RejectionCode.WRONG_PROCESSING_ID
+    assert MRN not in command.redacted_payload
+
+
+async def test_a_test_deployment_takes_training_messages_only() -> None:
+    submit = FakeSubmit()
+    metrics = LabIngestionMetrics(CollectorRegistry())
+    test_system = Hl7Acknowledger(submit, lambda s: "h" * 64, metrics, processing_id="T")
+    training = MESSAGE.replace("|P|2.5.1", "|T|2.5.1")
+    assert (await test_system.acknowledge(training.encode(), Channel.MLLP))[0] == "AA"
+    assert (await test_system.acknowledge(RAW, Channel.MLLP))[0] == "AR"
 
 
 @pytest.mark.parametrize("lead", ["\x0b", "\x0c", "\x1c", "\x0b\r\n"])
