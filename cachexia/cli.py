@@ -118,6 +118,13 @@ async def _add_source(settings: PlatformSettings, args: argparse.Namespace) -> i
             "with MSH-7's offset, which is an hour off for a sample drawn before a clock change "
             "and sent after it; give the zone the sender writes local times in\n"
         )
+    if not authority:  # numbers of several authorities cannot be chosen between
+        sys.stderr.write(
+            "note: without --identifier-authority, a message naming its patient by numbers of "
+            "several assigning authorities (PID-3 CX-4, FHIR Identifier.system; say the "
+            "laboratory's own number beside the hospital's) is rejected when one of them is "
+            "enrolled; give the authority of the numbers subjects are enrolled by\n"
+        )
     state = "allowed" if added else "already allowed"
     zone = f"; local times in {args.time_zone}" if args.time_zone else ""
     at_site = f"; patients of site {site}" if site else ""

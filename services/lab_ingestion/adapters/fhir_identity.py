@@ -3,7 +3,6 @@ keys on (FHIR keeps an Observation's identifier across its corrections and cance
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from fhir.resources.R4B.observation import Observation
@@ -19,16 +18,14 @@ _VERSION_FIELDS = frozenset({
 })  # fmt: skip
 
 
-def version_identity(obs: Observation, result_key: str, whose: str) -> str:
-    """The message identity of this version of the Observation (the duplicate check keys on
-    it): the identifier alone would make a correction or cancellation, which keeps the
-    identifier, look like a resend, and it would be dropped as a duplicate."""
+def version_basis(obs: Observation, result_key: str) -> str:
+    """What makes this version of the Observation (canonical JSON, no patient): its message
+    identity is made of it with the patient's keyed hash (``versioned_control_id``); the
+    identifier alone would make a correction or cancellation, which keeps the identifier,
+    look like a resend, and it would be dropped as a duplicate."""
     version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
     version["resultKey"] = result_key  # the id, for an Observation without an identifier
-    version["patient"] = whose  # keyed hash: the same final for another patient is not a resend
-    canonical = json.dumps(version, sort_keys=True)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return "fhir-" + digest[:40]
+    return json.dumps(version, sort_keys=True)
 
 
 def _canonical(value: object) -> object:

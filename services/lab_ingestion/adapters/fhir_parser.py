@@ -26,9 +26,10 @@ from fhir.resources.R4B.quantity import Quantity
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
-from services.lab_ingestion.adapters.fhir_identity import version_identity
+from services.lab_ingestion.adapters.fhir_identity import version_basis
 from services.lab_ingestion.adapters.fhir_patient import Candidates, subject_identifiers
 from services.lab_ingestion.domain.analytes import recognise_unit
+from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from services.lab_ingestion.domain.patient_identity import default_identifier
 from shared.contracts.events.lab import Channel
@@ -163,17 +164,19 @@ def _map_message(
     key = _result_key(obs, where)
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
-    # numbers of several authorities (the sender's configuration chooses later): all of them
-    named = patient or "\x1f".join(sorted(c.value for c in candidates))
-    whose = identify(named) if identify is not None and named else ""
+    # no patient chosen (numbers of several authorities): the id is made again once the
+    # sender's authority chose one (``patient_identity.identified``)
+    whose = identify(patient) if identify is not None and patient else ""
+    basis = version_basis(obs, key)
     return LabMessage(
         channel=Channel.FHIR,
         source_application=app,
         source_facility=facility,
-        control_id=version_identity(obs, key, whose),
+        control_id=versioned_control_id(basis, whose),
         patient_identifier=patient,
         observations=(_observation_input(obs, key),),
         identifier_candidates=candidates,
+        control_id_basis=basis,
     )
 
 

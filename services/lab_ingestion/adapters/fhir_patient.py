@@ -2,10 +2,10 @@
 
 The subject is a logical reference (``subject.identifier``), a contained Patient (``#p1``)
 or a Patient of the same Bundle (by fullUrl or relative reference). A Patient's numbers are
-its identifiers typed MR (medical record number, HL7 table 0203), as HL7 PID-3's MR
-repetitions are; without one typed MR, its identifiers with a value. The assigning authority
-of each is its ``system`` (else its assigner's name): which number is matched is decided by
-``domain.patient_identity``.
+its current identifiers (not ``use: old``) of patient number types (HL7 table 0203: MR, PI,
+PT, PN, PE, or untyped; never a national, insurance or account number), each with its
+assigning authority: its ``system`` and its assigner's name. Which number is matched is
+decided by ``domain.patient_identity``, as for HL7 PID-3.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from typing import Any
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
-from services.lab_ingestion.domain.model import IdentifierCandidate
+from services.lab_ingestion.domain.model import (
+    MEDICAL_RECORD,
+    PATIENT_NUMBER_TYPES,
+    IdentifierCandidate,
+)
 
 Candidates = tuple[IdentifierCandidate, ...]
 
@@ -26,8 +30,9 @@ def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) ->
     subject = obs.subject
     if subject is None:
         return ()
-    if subject.identifier is not None and subject.identifier.value:
-        return (_candidate(subject.identifier),)
+    if subject.identifier is not None and (subject.identifier.value or "").strip():
+        candidate = _candidate(subject.identifier)
+        return (candidate,) if candidate.kind in PATIENT_NUMBER_TYPES else ()
     reference = subject.reference or ""
     if reference.startswith("#"):
         for resource in obs.contained or []:
@@ -38,13 +43,10 @@ def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) ->
 
 
 def patient_identifiers(patient: Patient) -> Candidates:
-    """The Patient's medical record numbers (typed MR) with a value, else, when none is typed
-    MR, its identifiers with a value. Typed MR numbers without a value are no identifier:
-    never another number in their place (none: missing)."""
-    identifiers = patient.identifier or []
-    typed_mr = [i for i in identifiers if _is_medical_record_number(i)]
-    chosen = typed_mr or identifiers
-    return tuple(_candidate(i) for i in chosen if i.value and i.value.strip())
+    """The Patient's current numbers of patient number types; one typed MR without a value
+    stays a candidate (it names an authority: never another number in its place)."""
+    candidates = (_candidate(i) for i in patient.identifier or [] if i.use != "old")
+    return tuple(c for c in candidates if c.kind in PATIENT_NUMBER_TYPES)
 
 
 def relative_reference(reference: str) -> str:
@@ -64,11 +66,16 @@ def _referenced(patients: Mapping[str, Candidates], reference: str) -> Candidate
 
 def _candidate(identifier: Any) -> IdentifierCandidate:
     assigner = identifier.assigner
-    authority = identifier.system or (assigner.display if assigner is not None else None)
-    return IdentifierCandidate(identifier.value.strip(), (authority or "").strip())
+    return IdentifierCandidate(
+        (identifier.value or "").strip(),
+        (identifier.system or "").strip(),
+        _kind(identifier),
+        ((assigner.display if assigner is not None else None) or "").strip(),
+    )
 
 
-def _is_medical_record_number(identifier: Any) -> bool:
+def _kind(identifier: Any) -> str:
+    """The identifier's type code (HL7 table 0203, upper case): MR if any coding says so."""
     kind = identifier.type
-    codings = (kind.coding or []) if kind is not None else []
-    return any((c.code or "").upper() == "MR" for c in codings)
+    codes = [(c.code or "").strip().upper() for c in (kind.coding or [])] if kind else []
+    return MEDICAL_RECORD if MEDICAL_RECORD in codes else next((c for c in codes if c), "")

@@ -22,15 +22,14 @@ from hl7.util import unescape
 
 from services.lab_ingestion.adapters.hl7_ack import Header, build_ack
 from services.lab_ingestion.adapters.hl7_redaction import (
-    MEDICAL_RECORD_NUMBER as MEDICAL_RECORD,
-)
-from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
 )
 from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_local, parse_ts
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
+    MEDICAL_RECORD,
+    PATIENT_NUMBER_TYPES,
     Coding,
     IdentifierCandidate,
     LabMessage,
@@ -123,7 +122,7 @@ def parse_oru(
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
         raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
     try:
-        candidates, observations = _body(parsed, offset_of(_get(msh, 7)))
+        (candidates, numbers), observations = _body(parsed, offset_of(_get(msh, 7)))
         patient = default_identifier(candidates)
         untracked = any(o.result_key.startswith("@") for o in observations)
         if untracked and identify is not None and patient:  # hashed only when needed
@@ -138,7 +137,7 @@ def parse_oru(
             identifier_candidates=candidates,
         )
         if identify is not None:  # the ACK still echoes MSH-10 as sent (header)
-            message = mask_identifier_in_id(message, identify)
+            message = mask_identifier_in_id(message, identify, numbers)
         return message, header
     except Hl7InputError as exc:
         raise Hl7InputError(exc.code, exc.reason, header) from None
@@ -239,8 +238,9 @@ def _decode_hex(value: str, esc: str) -> str:
 
 def _body(
     message: hl7.Message, offset: str
-) -> tuple[tuple[IdentifierCandidate, ...], list[ObservationInput]]:
-    """The patient's identifiers and the observations, in one pass over the segments."""
+) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
+    """The patient's numbers (``_patient_identifiers``) and the observations, in one pass
+    over the segments."""
     observations = []
     patients = []
     order_key, order_time, order_text = "", None, ""
@@ -260,27 +260,29 @@ def _body(
             f"one patient per message: found {len(patients)} PID segments; "
             "send one message per patient",
         )
-    return (_patient_identifiers(patients[0]) if patients else ()), observations
+    return (_patient_identifiers(patients[0]) if patients else ((), [])), observations
 
 
-def _patient_identifiers(pid: hl7.Segment) -> tuple[IdentifierCandidate, ...]:
-    """PID-3's numbers the patient may be matched by, with their assigning authorities
-    (CX-4): its MR (medical record number) repetitions with a value, else, when no
-    repetition is typed MR, every repetition with a value. MR repetitions without a value
-    are no identifier: never an account or visit number in their place (none: missing)."""
+def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:
+    """PID-3's repetitions of patient number types (``PATIENT_NUMBER_TYPES``), each with its
+    identifier type (CX-5) and assigning authority (CX-4), a repetition naming an authority
+    or typed MR without a number too (it says the number is missing); and every number of
+    PID-3, whatever its type (none may stay in the message's id)."""
     count = len(pid[3]) if len(pid) > 3 else 0
-    if count <= 1:
-        value = _get(pid, 3)
-        return (IdentifierCandidate(value, _authority(pid, 1)),) if value else ()
-    repetitions = [(r, _get(pid, 3, r)) for r in range(1, count + 1)]
-    records = [(r, v) for r, v in repetitions if _get(pid, 3, r, 5).upper() == MEDICAL_RECORD]
-    chosen = [(r, v) for r, v in (records or repetitions) if v]
-    return tuple(IdentifierCandidate(v, _authority(pid, r)) for r, v in chosen)
-
-
-def _authority(pid: hl7.Segment, repeat: int) -> str:
-    """CX-4 (assigning authority, HD): its namespace id, else its universal id."""
-    return _get(pid, 3, repeat, 4) or _get(pid, 3, repeat, 4, subcomponent=2)
+    candidates, numbers = [], []
+    for repeat in range(1, max(count, 1) + 1):
+        value = _get(pid, 3, repeat)
+        value = "" if value == '""' else value  # HL7's explicit null: no number
+        if value:
+            numbers.append(value)
+        kind = _get(pid, 3, repeat, 5).upper()
+        if kind not in PATIENT_NUMBER_TYPES:
+            continue
+        authority = _get(pid, 3, repeat, 4)
+        universal = _get(pid, 3, repeat, 4, subcomponent=2)
+        if value or authority or universal or kind == MEDICAL_RECORD:
+            candidates.append(IdentifierCandidate(value, authority, kind, universal))
+    return tuple(candidates), numbers
 
 
 def _observation(

@@ -25,27 +25,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
+from services.lab_ingestion.domain.model import PATIENT_NUMBER_TYPES
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
-MEDICAL_RECORD_NUMBER = "MR"  # HL7 table 0203 identifier type code (CX-5)
 
 
 def normalise_separators(text: str) -> str:
     """Segments may end in \\r, \\n or \\r\\n (HL7 wants \\r); blanks before a segment's
     name are dropped, so that `` PID|...`` is read (and redacted) as a PID segment."""
     return _LINE_BREAKS.sub("\r", text).strip("\r \t\x00")
-
-
-def choose_identifier(candidates: Iterable[tuple[str, str]]) -> str | None:
-    """PID-3 (value, identifier type code) repetitions -> the patient's identifier: the
-    first medical record number (type MR, in any case), else, when no repetition is typed
-    MR, the first repetition with a value. An MR repetition without a value is no
-    identifier: never an account or visit number in its place (None: missing)."""
-    listed = list(candidates)
-    records = [value for value, kind in listed if kind.upper() == MEDICAL_RECORD_NUMBER]
-    if records:
-        return next((value for value in records if value), None)
-    return next((value for value, _ in listed if value), None)
 
 
 # PROTOCOL section 6 names PID-5/6/7/11/13/14/19. PID-2, PID-4, PID-18, PID-20 and PID-21
@@ -91,14 +79,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     secrets: dict[str, tuple[str, str]] = {}  # lower case -> (value, replacement)
     for name, fields in segments:
         if name == "PID" and len(fields) > 3 and fields[3]:
-            candidates = list(_identifier_candidates(fields[3], separators))
-            identifier = choose_identifier(candidates)
-            hashed = f"HMAC:{hash_identifier(identifier)}" if identifier else ""
-            if identifier:
-                _add(secrets, identifier, 3, hashed)
-            for value, _ in candidates:  # the patient's other identifiers
-                _add(secrets, value, 3)
-            fields[3] = hashed
+            fields[3] = _hashed_identifiers(fields[3], separators, hash_identifier, secrets)
         _collect_secrets(name, fields, separators, secrets)
     kept = [(name, fields) for name, fields in segments if name not in _DROPPED_SEGMENTS]
     scrubbed: list[tuple[list[str], int]] = []  # (fields, index) of every value to scrub
@@ -202,13 +183,33 @@ def _separators(text: str) -> tuple[str, str, str, str, str]:
     return "|", "^", "~", "\\", "&"
 
 
-def _identifier_candidates(
-    value: str, separators: tuple[str, str, str, str, str]
-) -> Iterator[tuple[str, str]]:
-    _, component, repetition, _, _ = separators
+def _hashed_identifiers(
+    value: str,
+    separators: tuple[str, str, str, str, str],
+    hash_identifier: Callable[[str], str],
+    secrets: dict[str, tuple[str, str]],
+) -> str:
+    """PID-3 with each patient number (a repetition of ``PATIENT_NUMBER_TYPES``) replaced by
+    ``HMAC:`` and its keyed hash, keeping its assigning authority (CX-4) and type (CX-5):
+    whoever inspects a rejection can tell which number of which authority the message named.
+    Other numbers (national, account, visit) are dropped. Every copy of a number elsewhere
+    in the message gives way to its hash, or is scrubbed."""
+    _, component, repetition, _, sub = separators
+    kept = []
     for item in value.split(repetition):
         parts = item.split(component)
-        yield parts[0].strip(), parts[4].strip() if len(parts) > 4 else ""
+        number = parts[0].split(sub)[0].strip()
+        kind = parts[4] if len(parts) > 4 else ""
+        if not number or number == '""':
+            continue
+        if kind.strip().upper() not in PATIENT_NUMBER_TYPES:
+            _add(secrets, number, 3)
+            continue
+        hashed = f"HMAC:{hash_identifier(number)}"
+        _add(secrets, number, 3, hashed)
+        authority = parts[3] if len(parts) > 3 else ""
+        kept.append(component.join([hashed, "", "", authority, kind]).rstrip(component))
+    return repetition.join(kept)
 
 
 def _collect_secrets(

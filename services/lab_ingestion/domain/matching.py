@@ -10,7 +10,7 @@ person's): the message is rejected.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
@@ -20,12 +20,16 @@ from shared.contracts.identity import normalise_hospital_identifier
 MIN_MASKED_LENGTH = 4  # shorter identifiers would be found inside unrelated ids
 
 
-def mask_identifier_in_id(message: LabMessage, identify: Callable[[str], str]) -> LabMessage:
-    """The message with its own id cleared of the patient's hospital numbers (some
-    laboratory systems build message ids from them; the id is stored and published). A
-    number gives way to a prefix of its keyed hash, so that two patients' ids stay two ids
-    and a resend still finds its message."""
+def mask_identifier_in_id(
+    message: LabMessage, identify: Callable[[str], str], also: Iterable[str] = ()
+) -> LabMessage:
+    """The message with its own id cleared of the patient's hospital numbers (its candidates
+    and ``also``: every number the message names the patient by; some laboratory systems
+    build message ids from them, and the id is stored and published). A number gives way to
+    a prefix of its keyed hash, so that two patients' ids stay two ids and a resend still
+    finds its message."""
     numbers = {c.value.strip() for c in message.identifier_candidates}
+    numbers.update(number.strip() for number in also)
     numbers.add((message.patient_identifier or "").strip())
     control_id = message.control_id.upper()
     found = {
@@ -38,10 +42,14 @@ def mask_identifier_in_id(message: LabMessage, identify: Callable[[str], str]) -
         return message  # (the common case, checked without a pattern)
     longest_first = sorted(found, key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
-    masked = pattern.sub(
-        lambda match: f"#{identify(found[match.group(0).upper()])[:12]}", message.control_id
-    )
-    return replace(message, control_id=masked)
+
+    def masked(match: re.Match[str]) -> str:
+        # a case-insensitive match can be a form whose upper case is another (the Kelvin
+        # sign): its own hash, which is the number's (the hash folds compatibility forms)
+        number = found.get(match.group(0).upper(), match.group(0))
+        return f"#{identify(number)[:12]}"
+
+    return replace(message, control_id=pattern.sub(masked, message.control_id))
 
 
 def match_subject(

@@ -16,6 +16,17 @@ from datetime import UTC
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 
 
+def versioned_control_id(basis: str, patient_hash: str) -> str:
+    """The id of one version of a FHIR Observation (its duplicate check keys on it): the
+    canonical JSON of the version's content (``basis``, no patient) with the keyed hash of
+    the patient's number ("" when none could be chosen): the same content for another
+    patient is another message."""
+    version = json.loads(basis)
+    version["patient"] = patient_hash
+    canonical = json.dumps(version, sort_keys=True)
+    return "fhir-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
 def content_digest(message: LabMessage, patient_hmac: str) -> str:
     results = [
         [

@@ -88,23 +88,50 @@ class ObservationInput:
     collected_local: datetime | None = None
 
 
+# Identifier types (HL7 table 0203) a hospital's patient record number is sent as: medical
+# record number, patient internal / external identifier, person number, enterprise number;
+# "" untyped. Never an account, visit, insurance, national or licence number.
+PATIENT_NUMBER_TYPES = frozenset({"MR", "PI", "PT", "PN", "PE", ""})
+MEDICAL_RECORD = "MR"
+
+
 @dataclass(frozen=True)
 class IdentifierCandidate:
-    """A hospital number the message names its patient by (PHI: hashed, never kept), with
-    its assigning authority (HL7 CX-4, FHIR Identifier.system; "" when not given)."""
+    """A number the message names its patient by (PHI: hashed, never kept), with its
+    identifier type (upper case, "" untyped) and assigning authority: HL7 CX-4's namespace
+    and universal ids, FHIR Identifier.system and the assigner's name. ``value`` is "" for
+    a repetition that names an authority but holds no number."""
 
     value: str
     authority: str = ""
+    kind: str = ""
+    alternate_authority: str = ""
+
+    @property
+    def authority_names(self) -> frozenset[str]:
+        """The authority's names, compared without case and ``urn:oid:``."""
+        names = (authority_name(self.authority), authority_name(self.alternate_authority))
+        return frozenset(name for name in names if name)
+
+    @property
+    def shown_authority(self) -> str:
+        return self.authority or self.alternate_authority
+
+
+def authority_name(name: str) -> str:
+    text = name.strip().casefold()
+    return text.removeprefix("urn:oid:")
 
 
 @dataclass(frozen=True)
 class LabMessage:
     """One inbound message. ``patient_identifier`` is PHI: it is hashed at once, never kept.
 
-    ``identifier_candidates`` are the numbers the patient could be matched by (PID-3's MR
-    repetitions, else its repetitions with a value). ``patient_identifier`` is the parser's
-    choice among them, None when they are numbers of different assigning authorities: only
-    the sender's configured authority can choose then (``resolve_patient_identifier``)."""
+    ``identifier_candidates`` are the numbers the patient could be matched by (PID-3's
+    repetitions of patient number types, FHIR Patient identifiers). ``patient_identifier``
+    is the parser's choice among them, None when they are numbers of different assigning
+    authorities: only the sender's configured authority can choose then
+    (``resolve_patient_identifier``)."""
 
     channel: Channel
     source_application: str
@@ -113,6 +140,9 @@ class LabMessage:
     patient_identifier: str | None
     observations: tuple[ObservationInput, ...] = field(default=())
     identifier_candidates: tuple[IdentifierCandidate, ...] = field(default=())
+    # FHIR: the version's content the control id is made of with the patient's keyed hash
+    # (``versioned_control_id``), to make it again once the patient is chosen
+    control_id_basis: str | None = None
 
     @property
     def source(self) -> str:

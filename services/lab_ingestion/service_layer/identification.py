@@ -15,7 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from services.lab_ingestion.domain.matching import match_subject
-from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import (
+    IdentifierCandidate,
+    LabMessage,
+    Rejected,
+    RejectionCode,
+)
 from services.lab_ingestion.domain.patient_identity import identified, resolve_patient_identifier
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -48,7 +53,9 @@ def identify_commands(
 
 def is_unresolved(message: LabMessage) -> bool:
     """No number to match by, but numbers that could name the patient."""
-    return message.patient_identifier is None and bool(message.identifier_candidates)
+    return message.patient_identifier is None and any(
+        c.value for c in message.identifier_candidates
+    )
 
 
 def unresolved_outcome(
@@ -59,7 +66,7 @@ def unresolved_outcome(
     sender = context.allowed.get((message.source_application, message.source_facility))
     site = sender.site_id if sender else None
     enrolled = False
-    for candidate in message.identifier_candidates:
+    for candidate in _numbers(message):
         patient_hmac = context.hmacs.get(candidate.value) or hash_identifier(candidate.value)
         if match_subject(context.subjects.get(patient_hmac, ()), site) is not None:
             enrolled = True
@@ -76,7 +83,11 @@ def identifiers_to_hash(message: LabMessage) -> list[str]:
     be, all of them (to tell a patient who is not the trial's from one who may be)."""
     if message.patient_identifier:
         return [message.patient_identifier]
-    return [c.value for c in message.identifier_candidates]
+    return [c.value for c in _numbers(message)]
+
+
+def _numbers(message: LabMessage) -> list[IdentifierCandidate]:
+    return [c for c in message.identifier_candidates if c.value]
 
 
 class _Identifier:

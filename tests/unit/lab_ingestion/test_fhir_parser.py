@@ -458,19 +458,38 @@ def test_a_patients_identifier_is_its_medical_record_number(
     assert parse(resource).patient_identifier == expected
 
 
-def test_a_patients_numbers_are_kept_with_their_systems_or_assigners() -> None:
+def test_a_patients_numbers_are_kept_with_their_types_and_authorities() -> None:
     mr = {"coding": [{"code": "MR"}]}
     identifiers = [
         {"type": mr, "system": "urn:region", "value": "R-77"},
         {"type": mr, "assigner": {"display": "Hospital"}, "value": MRN},
-        {"type": mr, "system": "urn:empty"},  # no value: no number
-        {"system": "urn:ahv", "value": "756.1"},  # not typed MR while others are
+        {"type": mr, "system": "urn:empty"},  # no number, but names an authority
+        {"system": "urn:ahv", "value": "756.1"},  # untyped
+        {"type": {"coding": [{"code": "SS"}]}, "value": "756.2"},  # a national number
+        {"type": mr, "system": "urn:old", "value": "OLD9", "use": "old"},  # no longer used
     ]
     contained = patient_resource() | {"id": "p", "identifier": identifiers}
     message = parse(observation(contained=[contained], subject={"reference": "#p"}))
-    pairs = [(c.value, c.authority) for c in message.identifier_candidates]
-    assert pairs == [("R-77", "urn:region"), (MRN, "Hospital")]
-    assert message.patient_identifier is None
+    found = [
+        (c.value, c.authority, c.kind, c.alternate_authority) for c in message.identifier_candidates
+    ]
+    assert found == [
+        ("R-77", "urn:region", "MR", ""),
+        (MRN, "", "MR", "Hospital"),
+        ("", "urn:empty", "MR", ""),
+        ("756.1", "urn:ahv", "", ""),
+    ]
+    assert message.patient_identifier is None  # two authorities: the sender's chooses
+
+
+def test_an_untyped_number_beside_a_medical_record_number_is_not_the_patients() -> None:
+    identifiers = [
+        {"system": "urn:oid:2.16.756.5.32", "value": "756.1"},
+        {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN},
+    ]
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert message.patient_identifier == MRN
 
 
 def test_a_logical_reference_is_one_number_of_its_system() -> None:

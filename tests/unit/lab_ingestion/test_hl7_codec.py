@@ -79,7 +79,7 @@ V251 = join([
     msh("LABSYS", "NORTHLAB", "CTRL251-42", "2.5.1", "ORU^R01^ORU_R01",
         extra={21: "LRI_Common_Component^^2.16.840.1.113883.9.16^ISO"}),
     seg("SFT", {1: "Vendor Inc", 2: "7.0", 3: "LabSys", 4: "700"}),
-    seg("PID", {1: "1", 3: "N251A^^^NORTHLAB^MR~X-999^^^OTHER^PI", 5: "NGUYEN^LE",
+    seg("PID", {1: "1", 3: "N251A^^^NORTHLAB^MR~X-999^^^OTHER^VN", 5: "NGUYEN^LE",
                 7: "19751230", 8: "F"}),
     seg("ORC", {1: "RE", 2: "PL251", 3: "FL251"}),
     seg("OBR", {1: "1", 2: "PL251", 3: "FL251^NORTHLAB", 4: "CRP^CRP^L",
@@ -238,19 +238,26 @@ def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
 @pytest.mark.parametrize(
     ("pid3", "expected"),
     [
-        ("MRN0042^^^NORTHLAB^MR~NHS9434765919^^^NHS^NH~X1^^^Y^PI", "MRN0042"),
+        ("MRN0042^^^NORTHLAB^MR~NHS9434765919^^^NHS^NH", "MRN0042"),  # a national number
         ("MRN0042~OTHER", "MRN0042"),
         ("  MRN0042  ^^^A^MR", "MRN0042"),
         ("MRN\\T\\42^^^A^MR", "MRN&42"),
         ("NHS9434765919^^^NHS^NH~MRN0042^^^NORTHLAB^MR", "MRN0042"),
-        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0042^^^B^MR", "MRN0042"),  # one number, two authorities
-        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^A^MR", "MRN0042"),  # one authority: its first
-        ("NHS9434765919^^NH~X1^^PI", "NHS9434765919"),  # no authorities: the first
+        ("X1^^^Y^PI~MRN0042^^^Y^MR", "MRN0042"),  # one authority: its MR
+        ("MRN0042^^^A^MR~MRN0042^^^B^MR", "MRN0042"),  # one number, two authorities
+        ("MRN0042^^^A^MR~MRN0043^^^A^MR", "MRN0042"),  # one authority: its first
+        ("MRN0042^^^A^MR~756.1", "MRN0042"),  # beside an MR, untyped numbers do not count
+        ("NHS9434765919^^^^NH~X1^^^^PI", "X1"),  # a national number is never the patient's
+        ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", "X1"),
+        ("55555^^^HOSP^AN", None),  # an account number alone: no patient number
         # numbers of several authorities: only the sender's configured authority may choose
-        ("X1^^^Y^PI~MRN0042^^^A^MR~MRN0043^^^B^MR", None),
-        ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", None),
+        ("X1^^^Y^PI~MRN0042^^^A^MR", None),  # the lab's own number beside the hospital's
+        ("4711^^^REGION^MR~8150^^^HOSP^PI", None),
         ("MRN0042^^^A^MR~MRN0043^^^^MR", None),  # no authority is not A's
+        ("^^^HOSP^MR~4711^^^REGION^MR", None),  # the hospital's MR is empty: not REGION's
+        ("MRN0042^^^HOSP&1.2.3&ISO^MR~MRN0043^^^&1.2.3&ISO^MR", "MRN0042"),  # one authority
         ("~X1^^^Y^PI", "X1"),
+        ('""^^^A^MR~X1^^^A^PI', None),  # HL7's explicit null: an empty MR, never X1
         # an empty MR is no identifier: never an untyped, account or visit number instead
         ("^^^NORTHLAB^MR~MRN0042", None),
         ("^^^HOSP^MR~55555^^^HOSP^AN", None),
@@ -268,24 +275,43 @@ def test_patient_identifier_is_the_mr_repetition_of_pid3(pid3: str, expected: st
 @pytest.mark.parametrize(
     ("pid3", "candidates"),
     [
-        ("MRN0042^^^NORTHLAB^MR", [("MRN0042", "NORTHLAB")]),
-        ("MRN0042", [("MRN0042", "")]),
-        # CX-4 without a namespace id: its universal id
-        ("MRN0042^^^&2.16.840.1.113883.3.42&ISO^MR", [("MRN0042", "2.16.840.1.113883.3.42")]),
+        ("MRN0042^^^NORTHLAB^MR", [("MRN0042", "NORTHLAB", "MR", "")]),
+        ("MRN0042", [("MRN0042", "", "", "")]),
+        # CX-4's universal id beside (or without) its namespace id
         (
-            "X1^^^Y^PI~MRN0042^^^A^MR~^^^C^MR~MRN0043^^^B^MR",  # MR ones with a value only
-            [("MRN0042", "A"), ("MRN0043", "B")],
+            "MRN0042^^^HOSP&2.16.840.1.113883.3.42&ISO^MR",
+            [("MRN0042", "HOSP", "MR", "2.16.840.1.113883.3.42")],
         ),
-        ("NHS1^^^NHS^NH~~X1^^^Y^PI", [("NHS1", "NHS"), ("X1", "Y")]),  # no MR: all with a value
-        ("^^^A^MR~X1^^^Y^PI", []),  # an MR without a value: none
+        (
+            "X1^^^Y^PI~MRN0042^^^A^MR~^^^C^MR~MRN0043^^^B^mr",  # an empty MR names C
+            [
+                ("X1", "Y", "PI", ""),
+                ("MRN0042", "A", "MR", ""),
+                ("", "C", "MR", ""),
+                ("MRN0043", "B", "MR", ""),
+            ],
+        ),
+        # national, account and visit numbers are no patient numbers; an empty repetition
+        ("NHS1^^^NHS^NH~~X1^^^Y^PI~A1^^^H^AN~V1^^^H^VN", [("X1", "Y", "PI", "")]),
     ],
 )
-def test_pid3_numbers_are_kept_with_their_assigning_authorities(
-    pid3: str, candidates: list[tuple[str, str]]
+def test_pid3_numbers_are_kept_with_their_types_and_authorities(
+    pid3: str, candidates: list[tuple[str, str, str, str]]
 ) -> None:
     text = join([msh(), seg("PID", {1: "1", 3: pid3, 5: "DOE^JANE"})])
     message, _ = parse_oru(text)
-    assert [(c.value, c.authority) for c in message.identifier_candidates] == candidates
+    found = [
+        (c.value, c.authority, c.kind, c.alternate_authority) for c in message.identifier_candidates
+    ]
+    assert found == candidates
+
+
+def test_every_pid3_number_is_masked_in_the_message_id_whatever_its_type() -> None:
+    pid3 = "8150^^^HOSP^MR~4711^^^REGION^AN"
+    text = join([msh(control_id="C-8150-4711"), seg("PID", {1: "1", 3: pid3})])
+    hashes = {"8150": "a" * 64, "4711": "b" * 64}
+    message, _ = parse_oru(text, identify=hashes.__getitem__)
+    assert message.control_id == f"C-#{'a' * 12}-#{'b' * 12}"
 
 
 def test_numbers_of_several_authorities_are_masked_in_the_message_id_and_keys_left_unscoped() -> (

@@ -88,7 +88,7 @@ def test_redact_removes_every_identifying_value(sep: str) -> None:
     lines = out.split("\r")
     pid = next(line for line in lines if line.startswith("PID"))
     fields = pid.split("|")
-    assert fields[3] == f"HMAC:{HASH}"
+    assert fields[3] == f"HMAC:{HASH}^^^NORTHLAB^MR"  # the national number (NH) dropped
     for blanked in (5, 6, 7, 11, 13, 14, 19):
         assert fields[blanked] == "", blanked
     assert fields[8] == "F"  # sex is kept
@@ -307,6 +307,18 @@ def test_redact_scrubs_two_letter_names_as_whole_words_only() -> None:
     assert lines[4] == f"NTE|1||[redacted], HMAC:{HASH}"
 
 
+def test_redact_hashes_each_patient_number_with_its_authority_and_drops_the_others() -> None:
+    text = join([
+        msh(),
+        seg("PID", {1: "1", 3: "R4711^^^REGION^MR~H8150&x^^^HOSP&1.2.3&ISO^PI~ACC1^^^H^AN"}),
+        seg("NTE", {1: "1", 3: "R4711 H8150 ACC1"}),
+    ])  # fmt: skip
+    out = redact(text, lambda number: f"h{number[0]}")
+    lines = out.split("\r")
+    assert lines[1].split("|")[3] == "HMAC:hR^^^REGION^MR~HMAC:hH^^^HOSP&1.2.3&ISO^PI"
+    assert lines[2] == "NTE|1||HMAC:hR HMAC:hH [redacted]"
+
+
 def test_redact_hashes_the_mr_repetition_of_pid3_and_scrubs_the_others() -> None:
     seen: list[str] = []
 
@@ -320,7 +332,7 @@ def test_redact_hashes_the_mr_repetition_of_pid3_and_scrubs_the_others() -> None
         seg("NTE", {1: "1", 3: "NHS9434765919 / MRN0042"}),
     ])  # fmt: skip
     out = redact(text, hasher)
-    assert seen == ["MRN0042"]  # the identifier the parser reads (PID-3 type MR)
+    assert seen == ["MRN0042"]  # the patient number (PID-3 type MR), not the national one
     assert out.split("\r")[2] == f"NTE|1||[redacted] / HMAC:{HASH}"
     message, _ = parse_oru(text)
     assert message.patient_identifier == "MRN0042"

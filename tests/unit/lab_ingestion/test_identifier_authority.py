@@ -15,10 +15,11 @@ from tests.unit.lab_ingestion.test_batch_ingestor import AT, FakeDatabase, inges
 REGIONAL, HOSPITAL = ("R-77", "REGION"), ("MRN1", "HOSP")
 
 
-def naming(control_id: str, *pairs: tuple[str, str], key: str = "") -> IngestLabMessage:
-    """Message ``control_id`` with PID-3's numbers ``pairs`` (value, authority), as parsed."""
+def naming(control_id: str, *pairs: tuple[str, ...], key: str = "") -> IngestLabMessage:
+    """Message ``control_id`` with PID-3's numbers ``pairs`` (value, authority[, type: MR by
+    default]), as parsed."""
     command = message(control_id, key=key)
-    candidates = tuple(IdentifierCandidate(value, authority) for value, authority in pairs)
+    candidates = tuple(IdentifierCandidate(p[0], p[1], p[2] if len(p) > 2 else "MR") for p in pairs)
     lab = dataclasses.replace(
         command.message,
         patient_identifier=default_identifier(candidates),
@@ -71,6 +72,13 @@ async def test_the_senders_authority_chooses_the_number() -> None:
     assert topics(db) == [LAB_RESULTS]
 
 
+async def test_the_senders_authority_chooses_its_number_whatever_its_type() -> None:
+    """The hospital types its own number PI beside a regional MR: its authority finds it."""
+    db = FakeDatabase(enrolled={"h(8150)": "S-1", "h(4711)": "S-9"}, identifier_authority="HOSP")
+    (outcome,) = await ingestor(db)([naming("1", ("4711", "REGION"), ("8150", "HOSP", "PI"))])
+    assert outcome.results == 1 and [r.subject_id for r in db.results] == ["S-1"]
+
+
 async def test_a_number_of_another_authority_is_never_matched() -> None:
     db = FakeDatabase(enrolled={"h(R-77)": "S-9"}, identifier_authority="HOSP")
     (enrolled,) = await ingestor(db)([naming("1", REGIONAL)])
@@ -82,7 +90,7 @@ async def test_a_number_of_another_authority_is_never_matched() -> None:
 
 async def test_a_number_without_authority_is_the_senders() -> None:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, identifier_authority="HOSP")
-    (outcome,) = await ingestor(db)([naming("1", ("MRN1", ""))])
+    (outcome,) = await ingestor(db)([naming("1", ("MRN1", "", ""))])
     assert outcome.results == 1 and db.results[0].subject_id == "S-1"
 
 

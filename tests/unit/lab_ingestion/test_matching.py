@@ -70,3 +70,10 @@ def test_two_patients_ids_stay_two_ids_and_a_resend_finds_its_message() -> None:
     other = mask_identifier_in_id(lab_message("X-MRN2222-1", "MRN2222"), hash_of)
     again = mask_identifier_in_id(lab_message("X-MRN1111-1", "MRN1111"), hash_of)
     assert first.control_id != other.control_id and first.control_id == again.control_id
+
+
+def test_a_case_variant_of_a_number_in_the_message_id_is_masked_never_a_crash() -> None:
+    """The Kelvin sign matches K without case but is not K in upper case."""
+    message = lab_message("X-K4711-\u212a4711", "K4711")
+    masked = mask_identifier_in_id(message, lambda number: "c" * 64)
+    assert masked.control_id == f"X-#{'c' * 12}-#{'c' * 12}"

@@ -3,10 +3,13 @@ sender's assigning authority (domain.patient_identity)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
     IdentifierCandidate,
     LabMessage,
@@ -24,10 +27,11 @@ from shared.contracts.events.lab import Channel
 
 
 def numbers(*pairs: tuple[str, str]) -> tuple[IdentifierCandidate, ...]:
-    return tuple(IdentifierCandidate(value, authority) for value, authority in pairs)
+    return tuple(IdentifierCandidate(value, authority, "MR") for value, authority in pairs)
 
 
 def lab_message(*pairs: tuple[str, str], keys: tuple[str, ...] = ("ORD1|1988-5|",)) -> LabMessage:
+    """A message naming its patient by ``pairs`` (number, authority), all typed MR."""
     candidates = numbers(*pairs)
     observations = tuple(ObservationInput(key, (), "1") for key in keys)
     return LabMessage(
@@ -88,6 +92,48 @@ def test_the_senders_authority_chooses(
         assert chosen == expected
 
 
+def test_an_authority_is_known_by_its_namespace_or_universal_id_without_case_or_urn_oid() -> None:
+    hospital = IdentifierCandidate("1", "HOSP", "MR", "2.16.756.5.30")
+    same = IdentifierCandidate("1", "", "MR", "urn:oid:2.16.756.5.30")
+    other = IdentifierCandidate("2", "", "PI", "URN:OID:2.16.756.5.30")
+    assert not of_several_authorities((hospital, same, other))
+    message = dataclasses.replace(
+        lab_message(), patient_identifier=None,
+        identifier_candidates=(IdentifierCandidate("9", "REGION", "MR"), other),
+    )  # fmt: skip
+    assert resolve_patient_identifier(message, "urn:oid:2.16.756.5.30") == "2"
+    assert resolve_patient_identifier(message, " region ") == "9"
+
+
+def test_an_empty_repetition_names_its_authority() -> None:
+    """The hospital's MR is empty and a regional number follows: not the hospital's."""
+    empty_hospital, regional = (
+        IdentifierCandidate("", "HOSP", "MR"),
+        IdentifierCandidate("4711", "REGION", "MR"),
+    )
+    assert of_several_authorities((empty_hospital, regional))
+    assert default_identifier((empty_hospital, regional)) is None
+    message = dataclasses.replace(
+        lab_message(), patient_identifier=None, identifier_candidates=(empty_hospital, regional)
+    )
+    chosen = resolve_patient_identifier(message, "HOSP")
+    assert isinstance(chosen, Rejected) and chosen.code is RejectionCode.MISSING_PATIENT
+
+
+def test_beside_a_medical_record_number_untyped_numbers_do_not_count() -> None:
+    record, untyped = IdentifierCandidate("1", "HOSP", "MR"), IdentifierCandidate("2", "AHV")
+    assert default_identifier((untyped, record)) == "1"
+    typed = IdentifierCandidate("2", "LAB", "PI")  # the lab's own number: typed, it counts
+    assert default_identifier((typed, record)) is None
+
+
+def test_a_rejection_shows_an_authority_only_in_safe_characters() -> None:
+    message = lab_message(("1", "Doe, Jane <1958>"), ("2", "B"))
+    chosen = resolve_patient_identifier(message, None)
+    assert isinstance(chosen, Rejected)
+    assert "Doe? Jane ?1958?" in chosen.reason and "<" not in chosen.reason
+
+
 def test_a_rejection_names_the_authorities_never_the_numbers() -> None:
     chosen = resolve_patient_identifier(lab_message(("MRN4711", "REGION"), ("8150", "")), None)
     assert isinstance(chosen, Rejected)
@@ -96,6 +142,14 @@ def test_a_rejection_names_the_authorities_never_the_numbers() -> None:
     assert "--identifier-authority" in chosen.reason
     other = resolve_patient_identifier(lab_message(("MRN4711", "REGION")), "HOSP")
     assert isinstance(other, Rejected) and "'HOSP'" in other.reason and "4711" not in other.reason
+
+
+def test_a_fhir_message_chosen_after_parsing_gets_the_patients_version_id() -> None:
+    basis = '{"resultKey": "urn:lab|R1", "status": "final"}'
+    message = dataclasses.replace(lab_message(("1", "A"), ("2", "B")), control_id_basis=basis)
+    chosen = identified(message, "2", "f" * 64)
+    assert chosen.control_id == versioned_control_id(basis, "f" * 64)
+    assert chosen.control_id != versioned_control_id(basis, "e" * 64)
 
 
 def test_a_number_chosen_after_parsing_scopes_untracked_keys_once() -> None:
