@@ -33,6 +33,7 @@ from services.lab_ingestion.adapters.fhir_parser import (
 )
 from services.lab_ingestion.adapters.fhir_patient import (
     Candidates,
+    TooManyIdentifiers,
     patient_identifiers,
     relative_reference,
 )
@@ -89,8 +90,12 @@ def parse_bundle(
             resource = entry.get("resource")
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
+                try:
+                    numbers = patient_identifiers(patient)
+                except TooManyIdentifiers as exc:
+                    raise input_error("too-costly", str(exc), f"{where}.identifier") from None
                 for key in _patient_keys(entry.get("fullUrl"), patient.id):
-                    patients[key] = patient_identifiers(patient)
+                    patients[key] = numbers
                 parsed[index] = BundleEntry(index)
             else:
                 observations.append((index, validate_resource(Observation, resource, where), where))

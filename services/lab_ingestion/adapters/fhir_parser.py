@@ -27,7 +27,11 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
 from services.lab_ingestion.adapters.fhir_identity import version_basis
-from services.lab_ingestion.adapters.fhir_patient import Candidates, subject_identifiers
+from services.lab_ingestion.adapters.fhir_patient import (
+    Candidates,
+    TooManyIdentifiers,
+    subject_identifiers,
+)
 from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
@@ -140,6 +144,8 @@ def observation_message(
         return _map_message(obs, where, patients, app, facility, identify=identify)
     except FhirInputError:
         raise
+    except TooManyIdentifiers as exc:
+        raise input_error("too-costly", str(exc), where) from None
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
         # the models accept explicit nulls where FHIR requires a value; whatever else a
         # resource lacks, it is bad input, never a server error

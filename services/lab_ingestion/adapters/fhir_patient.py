@@ -10,19 +10,24 @@ decided by ``domain.patient_identity``, as for HL7 PID-3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
 from services.lab_ingestion.domain.model import (
+    MAX_PATIENT_NUMBERS,
     MEDICAL_RECORD,
-    PATIENT_NUMBER_TYPES,
     IdentifierCandidate,
+    patient_number_type,
 )
 
 Candidates = tuple[IdentifierCandidate, ...]
+
+
+class TooManyIdentifiers(ValueError):
+    """More identifiers than a patient has: not read (each is compared with each)."""
 
 
 def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) -> Candidates:
@@ -30,9 +35,10 @@ def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) ->
     subject = obs.subject
     if subject is None:
         return ()
+    if subject.type not in (None, "Patient"):
+        return ()  # a Group, Device or Location is no patient
     if subject.identifier is not None and (subject.identifier.value or "").strip():
-        candidate = _candidate(subject.identifier)
-        return (candidate,) if candidate.kind in PATIENT_NUMBER_TYPES else ()
+        return _candidates([subject.identifier])
     reference = subject.reference or ""
     if reference.startswith("#"):
         for resource in obs.contained or []:
@@ -45,8 +51,7 @@ def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) ->
 def patient_identifiers(patient: Patient) -> Candidates:
     """The Patient's current numbers of patient number types; one typed MR without a value
     stays a candidate (it names an authority: never another number in its place)."""
-    candidates = (_candidate(i) for i in patient.identifier or [] if i.use != "old")
-    return tuple(c for c in candidates if c.kind in PATIENT_NUMBER_TYPES)
+    return _candidates(patient.identifier or [])
 
 
 def relative_reference(reference: str) -> str:
@@ -64,18 +69,34 @@ def _referenced(patients: Mapping[str, Candidates], reference: str) -> Candidate
     return patients.get(relative_reference(reference), ())
 
 
-def _candidate(identifier: Any) -> IdentifierCandidate:
-    assigner = identifier.assigner
-    return IdentifierCandidate(
-        (identifier.value or "").strip(),
-        (identifier.system or "").strip(),
-        _kind(identifier),
-        ((assigner.display if assigner is not None else None) or "").strip(),
-    )
+def _candidates(identifiers: Sequence[Any]) -> Candidates:
+    """The current identifiers (not ``use: old``) of patient number types."""
+    if len(identifiers) > MAX_PATIENT_NUMBERS:
+        raise TooManyIdentifiers(
+            f"{len(identifiers)} identifiers of one patient; at most {MAX_PATIENT_NUMBERS} are read"
+        )
+    candidates = []
+    for identifier in identifiers:
+        kind = _kind(identifier)
+        if identifier.use == "old" or kind is None:
+            continue
+        assigner = identifier.assigner
+        candidates.append(
+            IdentifierCandidate(
+                (identifier.value or "").strip(),
+                (identifier.system or "").strip(),
+                kind,
+                ((assigner.display if assigner is not None else None) or "").strip(),
+            )
+        )
+    return tuple(candidates)
 
 
-def _kind(identifier: Any) -> str:
-    """The identifier's type code (HL7 table 0203, upper case): MR if any coding says so."""
+def _kind(identifier: Any) -> str | None:
+    """The identifier's patient number type (MR if any coding says so; None: none)."""
     kind = identifier.type
-    codes = [(c.code or "").strip().upper() for c in (kind.coding or [])] if kind else []
-    return MEDICAL_RECORD if MEDICAL_RECORD in codes else next((c for c in codes if c), "")
+    codes = [c.code or "" for c in (kind.coding or [])] if kind else []
+    kinds = [patient_number_type(code) for code in codes if code.strip()]
+    if MEDICAL_RECORD in kinds:
+        return MEDICAL_RECORD
+    return kinds[0] if kinds else ""

@@ -28,13 +28,14 @@ from services.lab_ingestion.adapters.hl7_redaction import (
 from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_local, parse_ts
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
+    MAX_PATIENT_NUMBERS,
     MEDICAL_RECORD,
-    PATIENT_NUMBER_TYPES,
     Coding,
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
     RejectionCode,
+    patient_number_type,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
 from shared.contracts.events.lab import Channel
@@ -48,6 +49,7 @@ __all__ = [
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 PRODUCTION = "P"
 PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
+CURRENT_PROCESSING = ("", "T")  # HL7 table 0207: not present, or current processing
 _HEX_RUNS: dict[str, re.Pattern[str]] = {}
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
@@ -110,13 +112,7 @@ def parse_oru(
             f"HL7 version {header.version!r} not supported",
             header,
         )
-    if header.processing_id.upper() != processing_id:
-        raise Hl7InputError(
-            RejectionCode.WRONG_PROCESSING_ID,
-            f"MSH-11 processing id {header.processing_id[:10]!r} is not this system's "
-            f"({processing_id}: {PROCESSING_IDS.get(processing_id, processing_id)})",
-            header,
-        )
+    _check_processing(msh, header, processing_id)
     if not header.control_id:
         raise Hl7InputError(RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header)
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
@@ -124,7 +120,7 @@ def parse_oru(
     try:
         (candidates, numbers), observations = _body(parsed, offset_of(_get(msh, 7)))
         patient = default_identifier(candidates)
-        untracked = any(o.result_key.startswith("@") for o in observations)
+        untracked = any(o.unscoped_key is not None for o in observations)
         if untracked and identify is not None and patient:  # hashed only when needed
             observations = list(scoped_to_patient(observations, identify(patient)))
         message = LabMessage(
@@ -145,6 +141,27 @@ def parse_oru(
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unreadable segment structure: {type(exc).__name__}", header
         ) from None
+
+
+def _check_processing(msh: hl7.Segment, header: Header, processing_id: str) -> None:
+    """MSH-11 must name this deployment's processing id (required in HL7; none is no
+    production message) and current processing: no archive, restore or initial load."""
+    sent, mode = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
+    if sent != processing_id:
+        shown = repr(sent[:10]) if sent else "empty"
+        raise Hl7InputError(
+            RejectionCode.WRONG_PROCESSING_ID,
+            f"MSH-11 processing id {shown} is not this system's "
+            f"({processing_id}: {PROCESSING_IDS.get(processing_id, processing_id)})",
+            header,
+        )
+    if mode not in CURRENT_PROCESSING:
+        raise Hl7InputError(
+            RejectionCode.WRONG_PROCESSING_ID,
+            f"MSH-11 processing mode {mode[:10]!r} (archive, restore or initial load) is not "
+            "taken: only current results are",
+            header,
+        )
 
 
 def read_header(text: str) -> Header | None:
@@ -264,19 +281,24 @@ def _body(
 
 
 def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:
-    """PID-3's repetitions of patient number types (``PATIENT_NUMBER_TYPES``), each with its
+    """PID-3's repetitions of patient number types (``patient_number_type``), each with its
     identifier type (CX-5) and assigning authority (CX-4), a repetition naming an authority
     or typed MR without a number too (it says the number is missing); and every number of
     PID-3, whatever its type (none may stay in the message's id)."""
     count = len(pid[3]) if len(pid) > 3 else 0
+    if count > MAX_PATIENT_NUMBERS:
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            f"PID-3 repeats {count} times; at most {MAX_PATIENT_NUMBERS} patient numbers are read",
+        )
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
         value = _get(pid, 3, repeat)
         value = "" if value == '""' else value  # HL7's explicit null: no number
         if value:
             numbers.append(value)
-        kind = _get(pid, 3, repeat, 5).upper()
-        if kind not in PATIENT_NUMBER_TYPES:
+        kind = patient_number_type(_get(pid, 3, repeat, 5))
+        if kind is None:
             continue
         authority = _get(pid, 3, repeat, 4)
         universal = _get(pid, 3, repeat, 4, subcomponent=2)
@@ -299,12 +321,14 @@ def _observation(
         collected = parse_ts(collected_text, offset)
     else:
         collected_text, collected = order_text, order_time
-    if not order_key:  # no order number: the collection time tells one order from the next
+    untracked = not order_key
+    if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected)}"  # parse_oru adds whose it is
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
     local = parse_local(collected_text) if collected_text else None
+    key = f"{order_key}|{codes[0].code}|{_get(obx, 4)}"
     return ObservationInput(
-        result_key=f"{order_key}|{codes[0].code}|{_get(obx, 4)}",
+        result_key=key,
         codes=tuple(c for c in codes if c.code),
         value=value,
         unit=unit,
@@ -314,6 +338,7 @@ def _observation(
         collected_at=collected,
         reported_at=parse_ts(_get(obx, 19), offset),
         collected_local=local,
+        unscoped_key=key if untracked else None,
     )
 
 

@@ -198,7 +198,7 @@ def _hashed_identifiers(
     kept = []
     for item in value.split(repetition):
         parts = item.split(component)
-        number = parts[0].split(sub)[0].strip()
+        number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
         kind = parts[4] if len(parts) > 4 else ""
         if not number or number == '""':
             continue
@@ -210,6 +210,16 @@ def _hashed_identifiers(
         authority = parts[3] if len(parts) > 3 else ""
         kept.append(component.join([hashed, "", "", authority, kind]).rstrip(component))
     return repetition.join(kept)
+
+
+def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:
+    """The separator escapes (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``) read as their characters."""
+    field, component, repetition, escape, sub = separators
+    if escape not in text:
+        return text
+    meaning = {"F": field, "S": component, "T": sub, "R": repetition, "E": escape}
+    pattern = re.compile(f"{re.escape(escape)}([FSTRE]){re.escape(escape)}")
+    return pattern.sub(lambda match: meaning[match.group(1)], text)
 
 
 def _collect_secrets(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 from shared.contracts.events.lab import Analyte, Channel
 
@@ -86,13 +87,26 @@ class ObservationInput:
     # a collection time written without a UTC offset, as written (naive): the service reads
     # it in the sender's configured time zone (``in_site_time``)
     collected_local: datetime | None = None
+    # HL7 without an order number: the key made of the collection time, before it is made
+    # the patient's (``scoped_to_patient``); None for a key of the lab's own
+    unscoped_key: str | None = None
 
 
 # Identifier types (HL7 table 0203) a hospital's patient record number is sent as: medical
 # record number, patient internal / external identifier, person number, enterprise number;
-# "" untyped. Never an account, visit, insurance, national or licence number.
+# untyped or unspecified (U). Never an account, visit, insurance, national or licence number.
 PATIENT_NUMBER_TYPES = frozenset({"MR", "PI", "PT", "PN", "PE", ""})
 MEDICAL_RECORD = "MR"
+_TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": ""}  # a common local code; "unspecified"
+MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, FHIR)
+
+
+def patient_number_type(code: str) -> str | None:
+    """The identifier type a code names (upper case, "" untyped), None when it is no
+    patient number type."""
+    kind = code.strip().upper()
+    kind = _TYPE_SPELLINGS.get(kind, kind)
+    return kind if kind in PATIENT_NUMBER_TYPES else None
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ class IdentifierCandidate:
     kind: str = ""
     alternate_authority: str = ""
 
-    @property
+    @cached_property
     def authority_names(self) -> frozenset[str]:
         """The authority's names, compared without case and ``urn:oid:``."""
         names = (authority_name(self.authority), authority_name(self.alternate_authority))

@@ -9,7 +9,8 @@ and among them:
 
 - numbers of one assigning authority (or one number): the first medical record number
   (type MR), else the first number; an MR repetition without a number is missing, never
-  another number in its place; beside an MR, untyped numbers are not considered;
+  another number in its place; beside an MR, untyped numbers of no other authority are not
+  considered;
 - numbers of several authorities (a repetition naming an authority without a number
   counts): the sender's configured authority chooses (``cachexia source add
   --identifier-authority``, matched against CX-4's namespace or universal id, FHIR's system,
@@ -22,7 +23,7 @@ and among them:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from services.lab_ingestion.domain.message_identity import versioned_control_id
@@ -39,7 +40,6 @@ from shared.contracts.identity import normalise_hospital_identifier
 
 SHOWN_AUTHORITIES = 3  # named in a rejection's reason (organisations, never people)
 AUTHORITY_TEXT_LENGTH = 40
-UNTRACKED_PREFIX = "@"  # a result key without an order number (HL7: collection time)
 _UNSHOWN = re.compile(r"[^A-Za-z0-9 .:/_-]")
 
 
@@ -91,14 +91,17 @@ def resolve_patient_identifier(message: LabMessage, authority: str | None) -> st
     )
 
 
-def identified(message: LabMessage, identifier: str, patient_hash: str) -> LabMessage:
-    """The message with its patient chosen after parsing, when the parser could not choose
-    (numbers of several authorities): its result keys without an order number scoped to the
-    patient, as the parser scopes them, and a FHIR message's id made with the patient's hash.
-    A message the parser chose for is kept as it is (a sender's authority only ever confirms
-    that choice or rejects the message)."""
-    if message.patient_identifier is not None:
+def identified(
+    message: LabMessage, identifier: str, hash_identifier: Callable[[str], str]
+) -> LabMessage:
+    """The message matched by ``identifier`` (the sender's authority's choice) when it is not
+    the number the parser chose: its result keys without an order number made that
+    patient's and a FHIR message's id made with that patient's hash, as the parser makes
+    them for its own choice."""
+    chosen = message.patient_identifier
+    if chosen is not None and _same_number(chosen, identifier):
         return message
+    patient_hash = hash_identifier(identifier)
     observations = scoped_to_patient(message.observations, patient_hash)
     control_id = message.control_id
     if message.control_id_basis is not None:
@@ -111,15 +114,19 @@ def identified(message: LabMessage, identifier: str, patient_hash: str) -> LabMe
 def scoped_to_patient(
     observations: Sequence[ObservationInput], patient_hash: str
 ) -> tuple[ObservationInput, ...]:
-    """Result keys without an order number (``@`` and the collection time) made the
-    patient's: two patients' samples drawn the same minute are two results."""
+    """Result keys without an order number (HL7: the collection time) made the patient's:
+    two patients' samples drawn the same minute are two results."""
     whose = patient_hash[:16]
     return tuple(
-        replace(o, result_key=f"{o.result_key}|{whose}")
-        if o.result_key.startswith(UNTRACKED_PREFIX)
-        else o
+        o if o.unscoped_key is None else replace(o, result_key=f"{o.unscoped_key}|{whose}")
         for o in observations
     )
+
+
+def has_missing_number(candidates: Sequence[IdentifierCandidate]) -> bool:
+    """A repetition naming an authority (or typed MR) without a number: whether the patient
+    is the trial's cannot be told from the other numbers."""
+    return any(not c.value for c in candidates)
 
 
 def _same_authority(first: IdentifierCandidate, second: IdentifierCandidate) -> bool:
@@ -134,9 +141,21 @@ def _number(candidate: IdentifierCandidate) -> str:
 def _typed_if_records(
     candidates: Sequence[IdentifierCandidate],
 ) -> Sequence[IdentifierCandidate]:
-    if any(c.kind == MEDICAL_RECORD for c in candidates):
-        return [c for c in candidates if c.kind]
-    return candidates
+    """Beside a medical record number, an untyped number of no authority (or of the MR's)
+    is not taken for the patient's; an untyped number of another authority still counts
+    (a FHIR hospital identifier is often untyped)."""
+    records = [c for c in candidates if c.kind == MEDICAL_RECORD]
+    if not records:
+        return candidates
+    return [
+        c
+        for c in candidates
+        if c.kind or (c.authority_names and not any(_same_authority(c, r) for r in records))
+    ]
+
+
+def _same_number(first: str, second: str) -> bool:
+    return normalise_hospital_identifier(first) == normalise_hospital_identifier(second)
 
 
 def _first_number(candidates: Sequence[IdentifierCandidate]) -> str | None:

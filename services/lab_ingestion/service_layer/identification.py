@@ -21,7 +21,11 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
-from services.lab_ingestion.domain.patient_identity import identified, resolve_patient_identifier
+from services.lab_ingestion.domain.patient_identity import (
+    has_missing_number,
+    identified,
+    resolve_patient_identifier,
+)
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
@@ -62,10 +66,11 @@ def unresolved_outcome(
     context: BatchContext, message: LabMessage, hash_identifier: Hash
 ) -> IngestOutcome:
     """Discarded (not enrolled) when none of the message's numbers names an enrolled subject
-    at the sender's site; otherwise rejected with why no number could be chosen."""
+    at the sender's site and none is missing; otherwise rejected with why no number could
+    be chosen (an empty MR may be an enrolled subject's: never discarded unseen)."""
     sender = context.allowed.get((message.source_application, message.source_facility))
     site = sender.site_id if sender else None
-    enrolled = False
+    enrolled = has_missing_number(message.identifier_candidates)
     for candidate in _numbers(message):
         patient_hmac = context.hmacs.get(candidate.value) or hash_identifier(candidate.value)
         if match_subject(context.subjects.get(patient_hmac, ()), site) is not None:
@@ -75,7 +80,11 @@ def unresolved_outcome(
     reason = resolve_patient_identifier(message, sender.identifier_authority if sender else None)
     if isinstance(reason, Rejected):
         return IngestOutcome.rejected(reason.code, reason.reason)
-    return IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no patient identifier")
+    return IngestOutcome.rejected(
+        RejectionCode.MISSING_PATIENT,
+        "no patient number: the medical record number (PID-3 MR) or the sender's authority's "
+        "number is empty",
+    )
 
 
 def identifiers_to_hash(message: LabMessage) -> list[str]:
@@ -111,4 +120,4 @@ class _Identifier:
         chosen = resolve_patient_identifier(message, authority)
         if isinstance(chosen, Rejected) or chosen is None:
             return replace(message, patient_identifier=None)  # unresolved
-        return identified(message, chosen, self._hash(chosen))
+        return identified(message, chosen, self._hash)

@@ -437,8 +437,10 @@ def test_another_servers_patient_is_not_this_bundles_patient_of_the_same_id() ->
     ("identifiers", "expected"),
     [
         # the medical record number wherever it stands, not a national or insurance number
+        ([{"value": "756.1234"}, {"type": {"coding": [{"code": "MR"}]}, "value": MRN}], MRN),
+        # an untyped number of another system may be the hospital's: the sender chooses
         ([{"system": "urn:ahv", "value": "756.1234"}, {"type": {"coding": [{"code": "MR"}]},
-          "value": MRN}], MRN),
+          "value": MRN}], None),
         ([{"type": {"coding": [{"code": "mr"}]}, "value": f" {MRN} "}], MRN),
         # a typed MR without a value: missing, never the other number
         ([{"type": {"coding": [{"code": "MR"}]}}, {"system": "urn:ahv", "value": "756.1"}], None),
@@ -482,14 +484,27 @@ def test_a_patients_numbers_are_kept_with_their_types_and_authorities() -> None:
     assert message.patient_identifier is None  # two authorities: the sender's chooses
 
 
-def test_an_untyped_number_beside_a_medical_record_number_is_not_the_patients() -> None:
+def test_an_untyped_number_of_the_records_system_is_not_the_patients() -> None:
     identifiers = [
-        {"system": "urn:oid:2.16.756.5.32", "value": "756.1"},
+        {"system": "urn:hosp", "value": "756.1"},
         {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN},
     ]
     contained = patient_resource() | {"id": "p", "identifier": identifiers}
     message = parse(observation(contained=[contained], subject={"reference": "#p"}))
     assert message.patient_identifier == MRN
+
+
+def test_a_subject_that_is_no_patient_names_no_patient_number() -> None:
+    subject = {"type": "Device", "identifier": {"system": "urn:hosp", "value": MRN}}
+    assert parse(observation(subject=subject)).identifier_candidates == ()
+
+
+def test_a_patient_of_too_many_identifiers_is_not_read() -> None:
+    identifiers = [{"system": f"urn:s{i}", "value": str(i)} for i in range(2000)]
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    with pytest.raises(FhirInputError) as exc:
+        parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert only_issue(exc).code == "too-costly"
 
 
 def test_a_logical_reference_is_one_number_of_its_system() -> None:

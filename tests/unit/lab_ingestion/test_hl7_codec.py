@@ -306,6 +306,19 @@ def test_pid3_numbers_are_kept_with_their_types_and_authorities(
     assert found == candidates
 
 
+def test_a_pid3_of_thousands_of_repetitions_is_rejected_at_once() -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: "~".join(['"1"'] * 4000)})])
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(text)
+    assert info.value.code is RejectionCode.MALFORMED and "4000" in info.value.reason
+
+
+def test_pid3_numbers_of_patient_number_types_only_and_common_spellings() -> None:
+    pid3 = "1^^^A^MRN~2^^^B^U~3^^^C^SS~4^^^D^XX"
+    message, _ = parse_oru(join([msh(), seg("PID", {1: "1", 3: pid3})]))
+    assert [(c.value, c.kind) for c in message.identifier_candidates] == [("1", "MR"), ("2", "")]
+
+
 def test_every_pid3_number_is_masked_in_the_message_id_whatever_its_type() -> None:
     pid3 = "8150^^^HOSP^MR~4711^^^REGION^AN"
     text = join([msh(control_id="C-8150-4711"), seg("PID", {1: "1", 3: pid3})])
@@ -650,10 +663,12 @@ def test_unsupported_versions_are_rejected_with_header(version: str) -> None:
         ("P", "P", True),
         ("p", "P", True),
         ("P^T", "P", True),  # processing mode (current processing): still production
-        ("", "P", True),  # not given: production, as before
+        ("", "P", False),  # required: none is no production message
         ("T", "P", False),  # a training message never enters the trial
         ("D", "P", False),
         ("T", "T", True),  # a test deployment takes training messages
+        ("P^A", "P", False),  # archive: not a current result
+        ("P^I", "P", False),  # initial load
         ("P", "T", False),  # and never a patient's production result
     ],
 )
@@ -667,7 +682,7 @@ def test_only_this_deployments_processing_id_is_taken(
     with pytest.raises(Hl7InputError) as info:
         parse_oru(text, processing_id=taken)
     assert info.value.code is RejectionCode.WRONG_PROCESSING_ID
-    assert f"{sent!r} is not this system's ({taken}:" in info.value.reason
+    assert "MSH-11 processing" in info.value.reason
     assert info.value.header is not None and info.value.header.control_id == "PID-1"
 
 

@@ -319,6 +319,14 @@ def test_redact_hashes_each_patient_number_with_its_authority_and_drops_the_othe
     assert lines[2] == "NTE|1||HMAC:hR HMAC:hH [redacted]"
 
 
+def test_redact_hashes_a_number_as_the_parser_reads_it() -> None:
+    seen: list[str] = []
+    text = join([msh(), seg("PID", {1: "1", 3: "12\\T\\34567^^^HOSP^MR"})])
+    redact(text, lambda number: seen.append(number) or HASH)  # type: ignore[func-returns-value]
+    parsed, _ = parse_oru(text)
+    assert seen == [parsed.patient_identifier] == ["12&34567"]
+
+
 def test_redact_hashes_the_mr_repetition_of_pid3_and_scrubs_the_others() -> None:
     seen: list[str] = []
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
+from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.domain.model import IdentifierCandidate, RejectionCode
 from services.lab_ingestion.domain.patient_identity import default_identifier
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestTransaction
@@ -20,10 +23,15 @@ def naming(control_id: str, *pairs: tuple[str, ...], key: str = "") -> IngestLab
     default]), as parsed."""
     command = message(control_id, key=key)
     candidates = tuple(IdentifierCandidate(p[0], p[1], p[2] if len(p) > 2 else "MR") for p in pairs)
+    observations = tuple(
+        dataclasses.replace(o, unscoped_key=o.result_key if o.result_key[0] == "@" else None)
+        for o in command.message.observations
+    )
     lab = dataclasses.replace(
         command.message,
         patient_identifier=default_identifier(candidates),
         identifier_candidates=candidates,
+        observations=observations,
     )
     return dataclasses.replace(command, message=lab)
 
@@ -108,3 +116,39 @@ async def test_the_senders_authority_chooses_in_a_transaction_too() -> None:
     chosen = naming("2", REGIONAL, HOSPITAL).message
     (outcome,) = await ingestor(db)([IngestTransaction((chosen,), lambda: "", AT)])
     assert outcome.accepted and [r.subject_id for r in db.results] == ["S-1"]
+
+
+def oru(pid3: str) -> IngestLabMessage:
+    """An ORU^R01 from LIS^HOSP with PID-3 ``pid3``, parsed as the service parses it."""
+    text = "\r".join([
+        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|M-1|P|2.5.1",
+        f"PID|1||{pid3}",
+        "OBR|1||ORD1|CRP|||20261120081500+0100",
+        "OBX|1|NM|1988-5^CRP^LN||12|mg/L|||||F",
+    ])  # fmt: skip
+    parsed, _ = parse_oru(text, identify=lambda number: f"h({number})")
+    return IngestLabMessage(parsed, lambda: "", AT)
+
+
+async def test_the_authority_finds_its_untyped_number_beside_another_authoritys_mr() -> None:
+    db = FakeDatabase(enrolled={"h(8150)": "S-1", "h(4711)": "S-9"}, identifier_authority="HOSP")
+    (outcome,) = await ingestor(db)([oru("4711^^^REGION^MR~8150^^^HOSP")])
+    assert outcome.results == 1 and [r.subject_id for r in db.results] == ["S-1"]
+    unconfigured = FakeDatabase(enrolled={"h(8150)": "S-1", "h(4711)": "S-9"})
+    (ambiguous,) = await ingestor(unconfigured)([oru("4711^^^REGION^MR~8150^^^HOSP")])
+    assert ambiguous.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+
+
+@pytest.mark.parametrize(
+    "pid3", ["^^^HOSP^MR~99887766^^^LAB^PI", '""^^^^MR~99887766^^^^PI', "^^^^MR~99887766"]
+)
+@pytest.mark.parametrize("authority", [None, "HOSP"])
+async def test_an_empty_medical_record_number_is_never_discarded_unseen(
+    pid3: str, authority: str | None
+) -> None:
+    """Nobody is enrolled under the other number, but the empty MR may be a subject's."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, identifier_authority=authority)
+    (outcome,) = await ingestor(db)([oru(pid3)])
+    assert not outcome.accepted
+    assert outcome.code in {RejectionCode.MISSING_PATIENT, RejectionCode.AMBIGUOUS_IDENTIFIER}
+    assert topics(db) == [LAB_REJECTED]

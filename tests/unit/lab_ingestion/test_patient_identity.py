@@ -33,7 +33,10 @@ def numbers(*pairs: tuple[str, str]) -> tuple[IdentifierCandidate, ...]:
 def lab_message(*pairs: tuple[str, str], keys: tuple[str, ...] = ("ORD1|1988-5|",)) -> LabMessage:
     """A message naming its patient by ``pairs`` (number, authority), all typed MR."""
     candidates = numbers(*pairs)
-    observations = tuple(ObservationInput(key, (), "1") for key in keys)
+    observations = tuple(
+        ObservationInput(key, (), "1", unscoped_key=key if key.startswith("@") else None)
+        for key in keys
+    )
     return LabMessage(
         Channel.MLLP, "LIS", "HOSP", "C-1", default_identifier(candidates), observations,
         identifier_candidates=candidates,
@@ -120,11 +123,33 @@ def test_an_empty_repetition_names_its_authority() -> None:
     assert isinstance(chosen, Rejected) and chosen.code is RejectionCode.MISSING_PATIENT
 
 
-def test_beside_a_medical_record_number_untyped_numbers_do_not_count() -> None:
-    record, untyped = IdentifierCandidate("1", "HOSP", "MR"), IdentifierCandidate("2", "AHV")
-    assert default_identifier((untyped, record)) == "1"
+def test_beside_a_medical_record_number_untyped_numbers_of_no_other_authority_do_not_count() -> (
+    None
+):
+    record = IdentifierCandidate("1", "HOSP", "MR")
+    assert default_identifier((IdentifierCandidate("2"), record)) == "1"
+    assert default_identifier((IdentifierCandidate("2", "hosp"), record)) == "1"
+    # an untyped number of another authority may be the hospital's own (FHIR): it counts
+    assert default_identifier((IdentifierCandidate("2", "AHV"), record)) is None
     typed = IdentifierCandidate("2", "LAB", "PI")  # the lab's own number: typed, it counts
     assert default_identifier((typed, record)) is None
+
+
+def test_the_senders_authority_overrides_the_parsers_choice() -> None:
+    """Whatever number the parser took, the sender's authority's number is the one matched,
+    its untracked keys scoped to it."""
+    region, hospital = (
+        IdentifierCandidate("4711", "REGION", "MR"),
+        IdentifierCandidate("8150", "HOSP"),
+    )
+    message = dataclasses.replace(
+        lab_message(), patient_identifier=None, identifier_candidates=(region, hospital)
+    )
+    assert resolve_patient_identifier(message, "HOSP") == "8150"
+    chosen = identified(
+        dataclasses.replace(message, patient_identifier="4711"), "8150", lambda n: n * 16
+    )
+    assert chosen.patient_identifier == "8150"
 
 
 def test_a_rejection_shows_an_authority_only_in_safe_characters() -> None:
@@ -147,20 +172,27 @@ def test_a_rejection_names_the_authorities_never_the_numbers() -> None:
 def test_a_fhir_message_chosen_after_parsing_gets_the_patients_version_id() -> None:
     basis = '{"resultKey": "urn:lab|R1", "status": "final"}'
     message = dataclasses.replace(lab_message(("1", "A"), ("2", "B")), control_id_basis=basis)
-    chosen = identified(message, "2", "f" * 64)
+    chosen = identified(message, "2", lambda number: "f" * 64)
     assert chosen.control_id == versioned_control_id(basis, "f" * 64)
     assert chosen.control_id != versioned_control_id(basis, "e" * 64)
 
 
+def test_a_fhir_identifier_starting_with_at_is_no_untracked_key() -> None:
+    message = lab_message(("1", "A"), ("2", "B"))
+    fhir = dataclasses.replace(message, observations=(ObservationInput("@LAB-42", (), "1"),))
+    chosen = identified(fhir, "2", lambda number: "f" * 64)
+    assert chosen.observations[0].result_key == "@LAB-42"
+
+
 def test_a_number_chosen_after_parsing_scopes_untracked_keys_once() -> None:
     message = lab_message(("1", "A"), ("2", "B"), keys=("@202611200815|1988-5|", "ORD|1988-5|"))
-    chosen = identified(message, "2", "f" * 64)
+    chosen = identified(message, "2", lambda number: "f" * 64)
     assert chosen.patient_identifier == "2"
     assert [o.result_key for o in chosen.observations] == [
         f"@202611200815|1988-5||{'f' * 16}",
         "ORD|1988-5|",
     ]
-    assert identified(chosen, "2", "f" * 64) is chosen  # chosen before: as it is
+    assert identified(chosen, " 2", lambda number: "e" * 64) is chosen  # the same number
 
 
 authorities = st.sampled_from(["", "A", "a", "B", "REGION"])
