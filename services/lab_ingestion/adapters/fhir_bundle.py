@@ -13,7 +13,6 @@ FHIR's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +31,9 @@ from services.lab_ingestion.adapters.fhir_parser import (
     validate_resource,
 )
 from services.lab_ingestion.adapters.fhir_patient import (
-    Candidates,
+    BundlePatients,
     TooManyIdentifiers,
     patient_identifiers,
-    relative_reference,
 )
 from services.lab_ingestion.domain.model import LabMessage
 
@@ -81,9 +79,9 @@ def parse_bundle(
     any of its entries is (with the issues of all of them).
     """
     entries = _bundle_entries(bundle)
-    patients: dict[str, Candidates] = {}
+    patients = BundlePatients()
     parsed: dict[int, BundleEntry] = {}
-    observations: list[tuple[int, Observation, str]] = []
+    observations: list[tuple[int, Observation, str, object]] = []
     for index, entry in enumerate(entries):
         where = f"Bundle.entry[{index}].resource"
         try:
@@ -94,18 +92,18 @@ def parse_bundle(
                     numbers = patient_identifiers(patient)
                 except TooManyIdentifiers as exc:
                     raise input_error("too-costly", str(exc), f"{where}.identifier") from None
-                for key in _patient_keys(entry.get("fullUrl"), patient.id):
-                    patients[key] = numbers
+                patients.add(entry.get("fullUrl"), patient.id, numbers)
                 parsed[index] = BundleEntry(index)
             else:
-                observations.append((index, validate_resource(Observation, resource, where), where))
+                observation = validate_resource(Observation, resource, where)
+                observations.append((index, observation, where, entry.get("fullUrl")))
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)
     # after every Patient entry is known: an Observation may come before its Patient
-    for index, observation, where in observations:
+    for index, observation, where, full_url in observations:
         try:
             message = observation_message(
-                observation, where, patients, source_application, source_facility,
+                observation, where, patients.entry(full_url), source_application, source_facility,
                 identify=identify,
             )  # fmt: skip
             parsed[index] = BundleEntry(index, message=message)
@@ -161,11 +159,3 @@ def _is_fhir_resource_type(name: str) -> bool:
         return issubclass(get_fhir_model_class(name), Resource)
     except ValueError:
         return False
-
-
-def _patient_keys(full_url: object, patient_id: str | None) -> Iterator[str]:
-    if isinstance(full_url, str) and full_url:
-        yield full_url
-        yield relative_reference(full_url)
-    if patient_id:
-        yield f"Patient/{patient_id}"

@@ -15,7 +15,7 @@ same on the wire, so R4 payloads validate as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from services.lab_ingestion.adapters.fhir_identity import version_basis
 from services.lab_ingestion.adapters.fhir_patient import (
-    Candidates,
+    BundlePatients,
     TooManyIdentifiers,
     subject_identifiers,
 )
@@ -127,14 +127,14 @@ def parse_observation(
     patient's: the same content for another patient is another message."""
     observation = validate_resource(Observation, resource, "Observation")
     return observation_message(
-        observation, "Observation", {}, source_application, source_facility, identify=identify
+        observation, "Observation", None, source_application, source_facility, identify=identify
     )
 
 
 def observation_message(
     obs: Observation,
     where: str,
-    patients: Mapping[str, Candidates],
+    patients: BundlePatients | None,
     app: str,
     facility: str,
     *,
@@ -157,7 +157,7 @@ def observation_message(
 def _map_message(
     obs: Observation,
     where: str,
-    patients: Mapping[str, Candidates],
+    patients: BundlePatients | None,
     app: str,
     facility: str,
     *,

@@ -10,7 +10,7 @@ decided by ``domain.patient_identity``, as for HL7 PID-3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
@@ -24,13 +24,14 @@ from services.lab_ingestion.domain.model import (
 )
 
 Candidates = tuple[IdentifierCandidate, ...]
+IDENTIFIER_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 
 class TooManyIdentifiers(ValueError):
     """More identifiers than a patient has: not read (each is compared with each)."""
 
 
-def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) -> Candidates:
+def subject_identifiers(obs: Observation, patients: BundlePatients | None = None) -> Candidates:
     """The numbers of the Observation's subject; () when it names none that can be read."""
     subject = obs.subject
     if subject is None:
@@ -45,7 +46,74 @@ def subject_identifiers(obs: Observation, patients: Mapping[str, Candidates]) ->
             if isinstance(resource, Patient) and resource.id == reference[1:]:
                 return patient_identifiers(resource)
         return ()
-    return _referenced(patients, reference)
+    return patients.resolve(reference) if patients is not None else ()
+
+
+class BundlePatients:
+    """A Bundle's Patients, found by the references of one of its entries (FHIR's Bundle
+    resolution): an absolute reference by the fullUrl it names; a relative one from an entry
+    whose fullUrl is a server's URL by that server's URL of it (never another server's
+    Patient of the same id), else by a Patient of no server URL of that id; a relative one
+    from an entry of no server URL by the Patient of that type and id. Two Patients claiming
+    one reference with different numbers resolve to none (missing)."""
+
+    def __init__(self) -> None:
+        self._absolute: dict[str, Candidates | None] = {}
+        self._local: dict[str, Candidates | None] = {}  # Patients of no server URL
+        self._any: dict[str, Candidates | None] = {}  # every Patient, by type and id
+        self._base: str | None = None  # of the entry whose references are resolved
+
+    def add(self, full_url: object, patient_id: str | None, numbers: Candidates) -> None:
+        url = full_url if isinstance(full_url, str) and full_url else None
+        if url is not None:
+            _claim(self._absolute, _without_history(url), numbers)
+        if url is not None and _is_server_url(url):
+            _claim(self._any, relative_reference(url), numbers)
+        elif patient_id:
+            _claim(self._local, f"Patient/{patient_id}", numbers)
+            _claim(self._any, f"Patient/{patient_id}", numbers)
+
+    def entry(self, full_url: object) -> BundlePatients:
+        """The Patients as the entry of ``full_url`` sees them."""
+        view = BundlePatients()
+        view._absolute, view._local, view._any = self._absolute, self._local, self._any
+        view._base = _server_base(full_url)
+        return view
+
+    def resolve(self, reference: str) -> Candidates:
+        if "://" in reference or reference.startswith("urn:"):
+            return self._absolute.get(_without_history(reference)) or ()
+        relative = relative_reference(reference)
+        if self._base is None:
+            return self._any.get(relative) or ()
+        absolute = f"{self._base}/{relative}"
+        if absolute in self._absolute:
+            return self._absolute[absolute] or ()
+        return self._local.get(relative) or ()
+
+
+def _claim(keys: dict[str, Candidates | None], key: str, numbers: Candidates) -> None:
+    if key in keys and keys[key] != numbers:
+        keys[key] = None  # two Patients, two patients: neither
+    else:
+        keys[key] = numbers
+
+
+def _is_server_url(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _without_history(url: str) -> str:
+    parts = url.split("/")
+    return "/".join(parts[: parts.index("_history")]) if "_history" in parts else url
+
+
+def _server_base(full_url: object) -> str | None:
+    """``https://host/fhir`` of ``https://host/fhir/Observation/1``; None for a urn."""
+    if not isinstance(full_url, str) or not _is_server_url(full_url):
+        return None
+    parts = _without_history(full_url).rstrip("/").split("/")
+    return "/".join(parts[:-2]) if len(parts) > 4 else None
 
 
 def patient_identifiers(patient: Patient) -> Candidates:
@@ -61,14 +129,6 @@ def relative_reference(reference: str) -> str:
     return "/".join(parts[-2:])
 
 
-def _referenced(patients: Mapping[str, Candidates], reference: str) -> Candidates:
-    """A Bundle's Patient by its fullUrl or relative reference; another server's Patient/1
-    (an absolute URL not in the Bundle) is not this Bundle's Patient/1."""
-    if reference in patients or "://" in reference:
-        return patients.get(reference, ())
-    return patients.get(relative_reference(reference), ())
-
-
 def _candidates(identifiers: Sequence[Any]) -> Candidates:
     """The current identifiers (not ``use: old``) of patient number types."""
     if len(identifiers) > MAX_PATIENT_NUMBERS:
@@ -81,22 +141,36 @@ def _candidates(identifiers: Sequence[Any]) -> Candidates:
         if identifier.use == "old" or kind is None:
             continue
         assigner = identifier.assigner
-        candidates.append(
-            IdentifierCandidate(
-                (identifier.value or "").strip(),
-                (identifier.system or "").strip(),
-                kind,
-                ((assigner.display if assigner is not None else None) or "").strip(),
-            )
+        candidate = IdentifierCandidate(
+            (identifier.value or "").strip(),
+            (identifier.system or "").strip(),
+            kind,
+            ((assigner.display if assigner is not None else None) or "").strip(),
         )
+        # as in HL7: an identifier without a value counts only when it names an authority
+        # or is typed MR (it says the patient's number is missing)
+        if candidate.value or candidate.authority_names or kind == MEDICAL_RECORD:
+            candidates.append(candidate)
     return tuple(candidates)
 
 
 def _kind(identifier: Any) -> str | None:
-    """The identifier's patient number type (MR if any coding says so; None: none)."""
+    """The identifier's patient number type: MR if any coding says so, else the first
+    coding of a patient number type; a local coding (another system) says nothing ("");
+    None when a coding of HL7 table 0203 names another type (national, account, ...)."""
     kind = identifier.type
-    codes = [c.code or "" for c in (kind.coding or [])] if kind else []
-    kinds = [patient_number_type(code) for code in codes if code.strip()]
+    kinds, other_type = [], False
+    for coding in (kind.coding or []) if kind else []:
+        code = (coding.code or "").strip()
+        if not code or (coding.system and coding.system != IDENTIFIER_TYPES):
+            continue  # a local code and its translation may come in any order
+        found = patient_number_type(code)
+        if found is None:
+            other_type = True
+        else:
+            kinds.append(found)
     if MEDICAL_RECORD in kinds:
         return MEDICAL_RECORD
-    return kinds[0] if kinds else ""
+    if kinds:
+        return kinds[0]
+    return None if other_type else ""

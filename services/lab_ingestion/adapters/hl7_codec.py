@@ -294,17 +294,21 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
         value = _get(pid, 3, repeat)
-        value = "" if value == '""' else value  # HL7's explicit null: no number
+        value = _not_null(value)
         if value:
             numbers.append(value)
         kind = patient_number_type(_get(pid, 3, repeat, 5))
         if kind is None:
             continue
-        authority = _get(pid, 3, repeat, 4)
-        universal = _get(pid, 3, repeat, 4, subcomponent=2)
+        authority = _not_null(_get(pid, 3, repeat, 4))
+        universal = _not_null(_get(pid, 3, repeat, 4, subcomponent=2))
         if value or authority or universal or kind == MEDICAL_RECORD:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers
+
+
+def _not_null(value: str) -> str:
+    return "" if value == '""' else value  # HL7's explicit null: no value
 
 
 def _observation(

@@ -21,11 +21,15 @@ fields are replaced whole: nothing personal is kept, at the cost of the clinical
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+import hl7
+from hl7.util import unescape
+
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
-from services.lab_ingestion.domain.model import PATIENT_NUMBER_TYPES
+from services.lab_ingestion.domain.model import patient_number_type
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
@@ -202,24 +206,36 @@ def _hashed_identifiers(
         kind = parts[4] if len(parts) > 4 else ""
         if not number or number == '""':
             continue
-        if kind.strip().upper() not in PATIENT_NUMBER_TYPES:
+        if patient_number_type(kind) is None:
             _add(secrets, number, 3)
             continue
         hashed = f"HMAC:{hash_identifier(number)}"
         _add(secrets, number, 3, hashed)
         authority = parts[3] if len(parts) > 3 else ""
+        if authority == '""' or _NUMBER_LIKE.search(authority):
+            authority = ""  # a patient's number misplaced in CX-4 is not kept
         kept.append(component.join([hashed, "", "", authority, kind]).rstrip(component))
     return repetition.join(kept)
 
 
+_NUMBER_LIKE = re.compile(r"(?<![\d.])\d{5,}(?![\d.])")  # five digits or more, not an OID
+
+
 def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:
-    """The separator escapes (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``) read as their characters."""
-    field, component, repetition, escape, sub = separators
-    if escape not in text:
+    """The value as the parser reads it (python-hl7's unescaping: separators, ``\\X..\\``,
+    ``\\H\\``, ...), so that its hash is the one it is matched by; as sent if unreadable."""
+    if separators[3] not in text:
         return text
-    meaning = {"F": field, "S": component, "T": sub, "R": repetition, "E": escape}
-    pattern = re.compile(f"{re.escape(escape)}([FSTRE]){re.escape(escape)}")
-    return pattern.sub(lambda match: meaning[match.group(1)], text)
+    try:
+        return str(unescape(_escaping(separators), text))
+    except Exception:  # python-hl7 raises assorted errors on broken escapes
+        return text
+
+
+@functools.cache
+def _escaping(separators: tuple[str, str, str, str, str]) -> hl7.Message:
+    """A message declaring ``separators``: what python-hl7 unescapes a value against."""
+    return hl7.parse("MSH" + "".join(separators[:2]) + separators[2] + "".join(separators[3:]))
 
 
 def _collect_secrets(

@@ -41,6 +41,7 @@ from shared.contracts.identity import normalise_hospital_identifier
 SHOWN_AUTHORITIES = 3  # named in a rejection's reason (organisations, never people)
 AUTHORITY_TEXT_LENGTH = 40
 _UNSHOWN = re.compile(r"[^A-Za-z0-9 .:/_-]")
+_NUMBER_LIKE = re.compile(r"(?<![\d.])\d{5,}(?![\d.])")  # five digits or more, not in an OID
 
 
 def of_several_authorities(candidates: Sequence[IdentifierCandidate]) -> bool:
@@ -68,8 +69,7 @@ def resolve_patient_identifier(message: LabMessage, authority: str | None) -> st
     """The number to match the message's patient by, given the sender's assigning authority
     (None: not configured); a rejection when it cannot be told; None when there is none."""
     candidates = message.identifier_candidates
-    wanted = authority_name(authority or "")
-    if not wanted:
+    if not authority or not authority_name(authority):
         if message.patient_identifier or not of_several_authorities(_typed_if_records(candidates)):
             return message.patient_identifier
         return Rejected(
@@ -77,16 +77,47 @@ def resolve_patient_identifier(message: LabMessage, authority: str | None) -> st
             f"patient numbers of several assigning authorities ({_authorities(candidates)}) "
             "and none configured for the sender (cachexia source add --identifier-authority)",
         )
-    of_sender = [c for c in candidates if wanted in c.authority_names]
-    if of_sender:
-        chosen = _first_number(of_sender)
-        if chosen:
-            return chosen
-    elif all(not c.authority_names for c in candidates):
+    if all(not c.authority_names for c in candidates):
         return message.patient_identifier  # no number names an authority: the sender's own
+    return _of_authority(candidates, authority)
+
+
+def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> str | Rejected:
+    """The number of the sender's authority: its MR, else its first number; missing when
+    the MR, or an MR naming no authority (it may be the sender's), is empty."""
+    wanted = authority_name(authority)
+    of_sender = [c for c in candidates if wanted in c.authority_names]
+    records = [c for c in of_sender if c.kind == MEDICAL_RECORD]
+    if records:  # the sender's medical record number, or none: missing
+        return next((c.value for c in records if c.value), None) or _missing(authority)
+    # an MR naming no authority may be the sender's too
+    unqualified = [c for c in candidates if c.kind == MEDICAL_RECORD and not c.authority_names]
+    if any(not c.value for c in unqualified):
+        return _missing(authority)
+    chosen = _first_number(of_sender)
+    if chosen is None:
+        return _missing(authority) if of_sender else _not_of(authority, candidates)
+    if any(not _same_number(c.value, chosen) for c in unqualified):
+        return Rejected(
+            RejectionCode.AMBIGUOUS_IDENTIFIER,
+            f"a patient number of the sender's assigning authority {_shown(authority)!r} and "
+            "a medical record number naming no authority: which is the patient's cannot be told",
+        )
+    return chosen
+
+
+def _missing(authority: str) -> Rejected:
     return Rejected(
         RejectionCode.MISSING_PATIENT,
-        f"no patient number of the sender's assigning authority {_shown(authority or '')!r}; "
+        "the patient's medical record number is empty (PID-3 MR, or the number of the "
+        f"sender's assigning authority {_shown(authority)!r})",
+    )
+
+
+def _not_of(authority: str, candidates: Sequence[IdentifierCandidate]) -> Rejected:
+    return Rejected(
+        RejectionCode.MISSING_PATIENT,
+        f"no patient number of the sender's assigning authority {_shown(authority)!r}; "
         f"the message names numbers of {_authorities(candidates)}",
     )
 
@@ -175,5 +206,7 @@ def _authorities(candidates: Sequence[IdentifierCandidate]) -> str:
 def _shown(authority: str) -> str:
     """The authority's name as a reason may carry it: a sender's free text, so limited to
     the characters of organisation names, OIDs and URIs, and short."""
+    if _NUMBER_LIKE.search(authority):  # a patient's number misplaced in CX-4, say
+        return "(a number)"
     text = _UNSHOWN.sub("?", authority.strip())
     return text if len(text) <= AUTHORITY_TEXT_LENGTH else text[: AUTHORITY_TEXT_LENGTH - 3] + "..."

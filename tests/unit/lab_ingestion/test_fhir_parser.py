@@ -494,6 +494,51 @@ def test_an_untyped_number_of_the_records_system_is_not_the_patients() -> None:
     assert message.patient_identifier == MRN
 
 
+def test_a_local_coding_before_the_identifier_type_does_not_hide_it() -> None:
+    local_then_pi = {"coding": [{"system": "urn:local", "code": "PATNR"},
+                                {"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                 "code": "PI"}]}  # fmt: skip
+    national = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                            "code": "SS"}]}  # fmt: skip
+    identifiers = [
+        {"type": local_then_pi, "system": "urn:hosp", "value": MRN},
+        {"type": national, "system": "urn:ahv", "value": "756.1"},
+        {"use": "secondary"},  # no value, no system: nothing
+    ]
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert [(c.value, c.kind) for c in message.identifier_candidates] == [(MRN, "PI")]
+    assert message.patient_identifier == MRN
+
+
+def test_a_relative_reference_of_a_servers_entry_is_never_another_servers_patient() -> None:
+    other = patient_resource() | {"id": "1", "identifier": [{"value": "MRN-OTHER"}]}
+    own = patient_resource() | {"id": "1", "identifier": [{"value": "MRN-LAB"}]}
+    referencing = post(observation(subject={"reference": "Patient/1"}),
+                       "http://lab.example/fhir/Observation/o1")  # fmt: skip
+    (alone,) = messages_of(transaction(
+        referencing, post(other, "http://other.example/fhir/Patient/1"), kind="batch"
+    ))  # fmt: skip
+    assert alone.identifier_candidates == ()
+    both = transaction(
+        post(own, "http://lab.example/fhir/Patient/1"), referencing,
+        post(other, "http://other.example/fhir/Patient/1"), kind="batch",
+    )  # fmt: skip
+    (message,) = messages_of(both)
+    assert message.patient_identifier == "MRN-LAB"
+    # an entry of no server URL: the one Patient of that id, never one of two
+    unplaced = post(observation(subject={"reference": "Patient/1"}))
+    (one,) = messages_of(transaction(
+        unplaced, post(other, "http://other.example/fhir/Patient/1"), kind="batch"
+    ))  # fmt: skip
+    assert one.patient_identifier == "MRN-OTHER"
+    (two,) = messages_of(transaction(
+        unplaced, post(own, "http://lab.example/fhir/Patient/1"),
+        post(other, "http://other.example/fhir/Patient/1"), kind="batch",
+    ))  # fmt: skip
+    assert two.patient_identifier is None
+
+
 def test_a_subject_that_is_no_patient_names_no_patient_number() -> None:
     subject = {"type": "Device", "identifier": {"system": "urn:hosp", "value": MRN}}
     assert parse(observation(subject=subject)).identifier_candidates == ()

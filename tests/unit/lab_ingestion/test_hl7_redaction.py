@@ -319,12 +319,22 @@ def test_redact_hashes_each_patient_number_with_its_authority_and_drops_the_othe
     assert lines[2] == "NTE|1||HMAC:hR HMAC:hH [redacted]"
 
 
-def test_redact_hashes_a_number_as_the_parser_reads_it() -> None:
+@pytest.mark.parametrize(
+    ("pid3", "number"),
+    [("12\\T\\34567^^^HOSP^MR", "12&34567"), ("12\\X33\\45678^^^HOSP^MR", "12345678")],
+)
+def test_redact_hashes_a_number_as_the_parser_reads_it(pid3: str, number: str) -> None:
     seen: list[str] = []
-    text = join([msh(), seg("PID", {1: "1", 3: "12\\T\\34567^^^HOSP^MR"})])
-    redact(text, lambda number: seen.append(number) or HASH)  # type: ignore[func-returns-value]
+    text = join([msh(), seg("PID", {1: "1", 3: pid3})])
+    redact(text, lambda value: seen.append(value) or HASH)  # type: ignore[func-returns-value]
     parsed, _ = parse_oru(text)
-    assert seen == [parsed.patient_identifier] == ["12&34567"]
+    assert seen == [parsed.patient_identifier] == [number]
+
+
+def test_redact_keeps_a_number_typed_in_a_common_spelling_and_no_number_in_cx4() -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: "12345678^^^HOSP^MRN~999^^^87654321^PI"})])
+    pid3 = redact(text, lambda value: "h").split("\r")[1].split("|")[3]
+    assert pid3 == "HMAC:h^^^HOSP^MRN~HMAC:h^^^^PI"
 
 
 def test_redact_hashes_the_mr_repetition_of_pid3_and_scrubs_the_others() -> None:

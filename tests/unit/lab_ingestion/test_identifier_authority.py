@@ -152,3 +152,22 @@ async def test_an_empty_medical_record_number_is_never_discarded_unseen(
     assert not outcome.accepted
     assert outcome.code in {RejectionCode.MISSING_PATIENT, RejectionCode.AMBIGUOUS_IDENTIFIER}
     assert topics(db) == [LAB_REJECTED]
+
+
+@pytest.mark.parametrize(
+    ("pid3", "code"),
+    [
+        ('99887766^^^HOSP^PI~""^^^^MR', RejectionCode.MISSING_PATIENT),
+        ("^^^^MR~99887766^^^HOSP", RejectionCode.MISSING_PATIENT),
+        ("99887766^^^HOSP^PI~123^^^^MR", RejectionCode.AMBIGUOUS_IDENTIFIER),
+    ],
+)
+@pytest.mark.parametrize("enrolled", [{"h(123)": "S-2"}, {"h(99887766)": "S-1"}])
+async def test_an_mr_naming_no_authority_may_be_the_senders(
+    pid3: str, code: RejectionCode, enrolled: dict[str, str]
+) -> None:
+    """Its number empty, or another than the authority's: never the authority's number
+    matched in its place, never discarded."""
+    db = FakeDatabase(enrolled=dict(enrolled), identifier_authority="HOSP")
+    (outcome,) = await ingestor(db)([oru(pid3)])
+    assert outcome.code is code and db.results == []
