@@ -24,7 +24,11 @@ from services.lab_ingestion.domain.model import (
 )
 
 Candidates = tuple[IdentifierCandidate, ...]
-IDENTIFIER_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# HL7 table 0203 as FHIR R4 names it, as STU3 did (still sent), and by its OID
+IDENTIFIER_TYPES = frozenset({
+    "http://terminology.hl7.org/CodeSystem/v2-0203", "http://hl7.org/fhir/v2/0203",
+    "urn:oid:2.16.840.1.113883.18.108", "urn:oid:2.16.840.1.113883.12.203",
+})  # fmt: skip
 
 
 class TooManyIdentifiers(ValueError):
@@ -39,7 +43,9 @@ def subject_identifiers(obs: Observation, patients: BundlePatients | None = None
     if subject.type not in (None, "Patient"):
         return ()  # a Group, Device or Location is no patient
     if subject.identifier is not None and (subject.identifier.value or "").strip():
-        return _candidates([subject.identifier])
+        numbers = _candidates([subject.identifier])
+        if numbers or not subject.reference:
+            return numbers  # else: not a patient number, the reference may name the Patient
     reference = subject.reference or ""
     if reference.startswith("#"):
         for resource in obs.contained or []:
@@ -68,6 +74,9 @@ class BundlePatients:
         if url is not None:
             _claim(self._absolute, _without_history(url), numbers)
         if url is not None and _is_server_url(url):
+            _claim(self._any, relative_reference(url), numbers)
+        elif url is not None and not url.startswith("urn:") and "/" in url:  # "Patient/1"
+            _claim(self._local, relative_reference(url), numbers)
             _claim(self._any, relative_reference(url), numbers)
         elif patient_id:
             _claim(self._local, f"Patient/{patient_id}", numbers)
@@ -162,7 +171,7 @@ def _kind(identifier: Any) -> str | None:
     kinds, other_type = [], False
     for coding in (kind.coding or []) if kind else []:
         code = (coding.code or "").strip()
-        if not code or (coding.system and coding.system != IDENTIFIER_TYPES):
+        if not code or (coding.system and coding.system not in IDENTIFIER_TYPES):
             continue  # a local code and its translation may come in any order
         found = patient_number_type(code)
         if found is None:

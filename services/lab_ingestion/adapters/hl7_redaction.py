@@ -30,6 +30,7 @@ from hl7.util import unescape
 
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
 from services.lab_ingestion.domain.model import patient_number_type
+from services.lab_ingestion.domain.patient_identity import showable_authority
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
@@ -193,7 +194,7 @@ def _hashed_identifiers(
     hash_identifier: Callable[[str], str],
     secrets: dict[str, tuple[str, str]],
 ) -> str:
-    """PID-3 with each patient number (a repetition of ``PATIENT_NUMBER_TYPES``) replaced by
+    """PID-3 with each patient number (a repetition of a patient number type) replaced by
     ``HMAC:`` and its keyed hash, keeping its assigning authority (CX-4) and type (CX-5):
     whoever inspects a rejection can tell which number of which authority the message named.
     Other numbers (national, account, visit) are dropped. Every copy of a number elsewhere
@@ -204,21 +205,20 @@ def _hashed_identifiers(
         parts = item.split(component)
         number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
         kind = parts[4] if len(parts) > 4 else ""
+        if patient_number_type(kind.split(sub)[0]) is not None:
+            kind = kind.split(sub)[0]  # as the parser reads it
         if not number or number == '""':
             continue
-        if patient_number_type(kind) is None:
+        if patient_number_type(kind.split(sub)[0]) is None:
             _add(secrets, number, 3)
             continue
         hashed = f"HMAC:{hash_identifier(number)}"
         _add(secrets, number, 3, hashed)
         authority = parts[3] if len(parts) > 3 else ""
-        if authority == '""' or _NUMBER_LIKE.search(authority):
+        if not showable_authority(_unescaped(authority.split(sub)[0], separators)):
             authority = ""  # a patient's number misplaced in CX-4 is not kept
         kept.append(component.join([hashed, "", "", authority, kind]).rstrip(component))
     return repetition.join(kept)
-
-
-_NUMBER_LIKE = re.compile(r"(?<![\d.])\d{5,}(?![\d.])")  # five digits or more, not an OID
 
 
 def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:
@@ -232,7 +232,7 @@ def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:
         return text
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # separators are the sender's: never an unbounded cache
 def _escaping(separators: tuple[str, str, str, str, str]) -> hl7.Message:
     """A message declaring ``separators``: what python-hl7 unescapes a value against."""
     return hl7.parse("MSH" + "".join(separators[:2]) + separators[2] + "".join(separators[3:]))

@@ -92,21 +92,29 @@ class ObservationInput:
     unscoped_key: str | None = None
 
 
-# Identifier types (HL7 table 0203) a hospital's patient record number is sent as: medical
-# record number, patient internal / external identifier, person number, enterprise number;
-# untyped or unspecified (U). Never an account, visit, insurance, national or licence number.
-PATIENT_NUMBER_TYPES = frozenset({"MR", "PI", "PT", "PN", "PE", ""})
+# Identifier types (HL7 table 0203) that are no patient's record number: account, visit,
+# insurance, national, licence, staff and organisation numbers. Every other code (MR, PI,
+# PT, a local code) may be one; "", '""' and U (unspecified) are untyped.
+OTHER_NUMBER_TYPES = frozenset({
+    "AN", "ANC", "AND", "ANT", "BA", "BC", "BR", "BRN", "CC", "DL", "DN", "DR", "EI", "EN",
+    "FI", "GI", "GL", "GN", "HC", "JHN", "LN", "LR", "MA", "MB", "MC", "MCD", "MCN", "MCR",
+    "MI", "NH", "NI", "NII", "NIIP", "NPI", "PCN", "PEN", "PPN", "PRC", "PRN", "RI", "RN",
+    "RR", "RRI", "SL", "SN", "SR", "SS", "TAX", "TN", "UPIN", "VN", "WC", "WCN", "XX",
+})  # fmt: skip
+NATIONAL_PERSON_PREFIX = "NN"  # NNxxx: national person identifier of country xxx
 MEDICAL_RECORD = "MR"
-_TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": ""}  # a common local code; "unspecified"
+_TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": "", '""': ""}  # local spelling; unspecified
 MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, FHIR)
 
 
 def patient_number_type(code: str) -> str | None:
-    """The identifier type a code names (upper case, "" untyped), None when it is no
-    patient number type."""
+    """The identifier type a code names (upper case; "" untyped), None when it names a
+    number that is no patient's record number (``OTHER_NUMBER_TYPES``)."""
     kind = code.strip().upper()
     kind = _TYPE_SPELLINGS.get(kind, kind)
-    return kind if kind in PATIENT_NUMBER_TYPES else None
+    if kind in OTHER_NUMBER_TYPES or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5):
+        return None
+    return kind
 
 
 @dataclass(frozen=True)

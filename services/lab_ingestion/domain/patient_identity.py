@@ -4,7 +4,8 @@ A message may name its patient by several numbers: PID-3 repeats (the hospital's
 record number, a regional or the laboratory's own number), a FHIR Patient has several
 identifiers. A number is unique only within its assigning authority: a regional number 123
 can be another hospital's record number 123 of another person. Only numbers of patient
-number types count (``PATIENT_NUMBER_TYPES``: never an account, visit or national number),
+number types count (never an account, visit, national or insurance number:
+``OTHER_NUMBER_TYPES``),
 and among them:
 
 - numbers of one assigning authority (or one number): the first medical record number
@@ -41,7 +42,8 @@ from shared.contracts.identity import normalise_hospital_identifier
 SHOWN_AUTHORITIES = 3  # named in a rejection's reason (organisations, never people)
 AUTHORITY_TEXT_LENGTH = 40
 _UNSHOWN = re.compile(r"[^A-Za-z0-9 .:/_-]")
-_NUMBER_LIKE = re.compile(r"(?<![\d.])\d{5,}(?![\d.])")  # five digits or more, not in an OID
+_NUMBER_LIKE = re.compile(r"\d{5,}")
+_OID = re.compile(r"[0-2](?:\.\d+)+")  # ISO object identifiers start with arc 0, 1 or 2
 
 
 def of_several_authorities(candidates: Sequence[IdentifierCandidate]) -> bool:
@@ -83,8 +85,9 @@ def resolve_patient_identifier(message: LabMessage, authority: str | None) -> st
 
 
 def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> str | Rejected:
-    """The number of the sender's authority: its MR, else its first number; missing when
-    the MR, or an MR naming no authority (it may be the sender's), is empty."""
+    """The number of the sender's authority: its MR, else its first number, else the MR
+    naming no authority (the sender's own, unqualified); missing when the MR, or an MR
+    naming no authority, is empty; ambiguous when an MR naming none differs from it."""
     wanted = authority_name(authority)
     of_sender = [c for c in candidates if wanted in c.authority_names]
     records = [c for c in of_sender if c.kind == MEDICAL_RECORD]
@@ -94,9 +97,11 @@ def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> 
     unqualified = [c for c in candidates if c.kind == MEDICAL_RECORD and not c.authority_names]
     if any(not c.value for c in unqualified):
         return _missing(authority)
+    if not of_sender:
+        return _unqualified_record(unqualified) or _not_of(authority, candidates)
     chosen = _first_number(of_sender)
     if chosen is None:
-        return _missing(authority) if of_sender else _not_of(authority, candidates)
+        return _missing(authority)
     if any(not _same_number(c.value, chosen) for c in unqualified):
         return Rejected(
             RejectionCode.AMBIGUOUS_IDENTIFIER,
@@ -104,6 +109,13 @@ def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> 
             "a medical record number naming no authority: which is the patient's cannot be told",
         )
     return chosen
+
+
+def _unqualified_record(unqualified: Sequence[IdentifierCandidate]) -> str | None:
+    """The MRs naming no authority, taken as the sender's when they are one number."""
+    if unqualified and len({_number(c) for c in unqualified}) == 1:
+        return unqualified[0].value
+    return None
 
 
 def _missing(authority: str) -> Rejected:
@@ -160,6 +172,17 @@ def has_missing_number(candidates: Sequence[IdentifierCandidate]) -> bool:
     return any(not c.value for c in candidates)
 
 
+def showable_authority(text: str) -> bool:
+    """An authority's name that may be kept and shown: an organisation's name or URI (a
+    letter, no run of five digits outside an OID) or an OID; never what may be a person's
+    number misplaced in its place (123-45-6789, 756.1234.5678.97, 7601001234567)."""
+    name = text.strip().removeprefix("urn:oid:")
+    if _OID.fullmatch(name):
+        return True
+    outside_oids = _OID.sub("", name)
+    return any(c.isalpha() for c in outside_oids) and not _NUMBER_LIKE.search(outside_oids)
+
+
 def _same_authority(first: IdentifierCandidate, second: IdentifierCandidate) -> bool:
     names, others = first.authority_names, second.authority_names
     return bool(names & others) or (not names and not others)
@@ -206,7 +229,7 @@ def _authorities(candidates: Sequence[IdentifierCandidate]) -> str:
 def _shown(authority: str) -> str:
     """The authority's name as a reason may carry it: a sender's free text, so limited to
     the characters of organisation names, OIDs and URIs, and short."""
-    if _NUMBER_LIKE.search(authority):  # a patient's number misplaced in CX-4, say
-        return "(a number)"
+    if authority.strip() and not showable_authority(authority):  # a number misplaced in CX-4
+        return "(not shown)"
     text = _UNSHOWN.sub("?", authority.strip())
     return text if len(text) <= AUTHORITY_TEXT_LENGTH else text[: AUTHORITY_TEXT_LENGTH - 3] + "..."

@@ -511,6 +511,30 @@ def test_a_local_coding_before_the_identifier_type_does_not_hide_it() -> None:
     assert message.patient_identifier == MRN
 
 
+def test_identifier_types_under_table_0203s_older_uri_are_read() -> None:
+    old = "http://hl7.org/fhir/v2/0203"
+    identifiers = [
+        {"type": {"coding": [{"system": old, "code": "MR"}]}, "system": "urn:hosp", "value": MRN},
+        {"type": {"coding": [{"system": old, "code": "SS"}]}, "system": "urn:ahv", "value": "7"},
+        {"type": {"coding": [{"code": "EPI"}]}, "system": "urn:hosp", "value": MRN},  # local
+    ]
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert [(c.value, c.kind) for c in message.identifier_candidates] == [
+        (MRN, "MR"), (MRN, "EPI")
+    ]  # fmt: skip
+    assert message.patient_identifier == MRN
+
+
+def test_a_patient_entry_of_a_relative_full_url_is_found_by_it() -> None:
+    patient = {k: v for k, v in patient_resource().items() if k != "id"}
+    (message,) = messages_of(transaction(
+        post(observation(subject={"reference": "Patient/1"})), post(patient, "Patient/1"),
+        kind="batch",
+    ))  # fmt: skip
+    assert message.patient_identifier == MRN
+
+
 def test_a_relative_reference_of_a_servers_entry_is_never_another_servers_patient() -> None:
     other = patient_resource() | {"id": "1", "identifier": [{"value": "MRN-OTHER"}]}
     own = patient_resource() | {"id": "1", "identifier": [{"value": "MRN-LAB"}]}

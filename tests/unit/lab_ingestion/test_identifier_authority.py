@@ -171,3 +171,32 @@ async def test_an_mr_naming_no_authority_may_be_the_senders(
     db = FakeDatabase(enrolled=dict(enrolled), identifier_authority="HOSP")
     (outcome,) = await ingestor(db)([oru(pid3)])
     assert outcome.code is code and db.results == []
+
+
+@pytest.mark.parametrize(
+    ("pid3", "authority", "subject", "code"),
+    [
+        # a local type code (EPI) or an explicit null type: a patient number, never dropped
+        ("123456^^^HOSP^EPI~654321", None, None, RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ('123456^^^HOSP^""~654321', None, None, RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ("123456^^^HOSP^EPI~654321", "HOSP", "S-1", None),
+        ("123456^^^HOSP^EPI~L-555^^^LAB^PI", "HOSP", "S-1", None),
+        ("123456^^^HOSP^EPI", None, "S-1", None),
+        ('123456^^^HOSP^""', None, "S-1", None),
+        # the hospital's MR naming no authority beside the lab's qualified number
+        ("123456^^^^MR~L-555^^^LAB^PI", "HOSP", "S-1", None),
+        ("123456^^^^MR~L-555^^^LAB^PI", "LAB", None, RejectionCode.AMBIGUOUS_IDENTIFIER),
+        # a national or account number is never the patient's
+        ("654321^^^NHS^NH~123456^^^HOSP^PI", None, "S-1", None),
+        ("654321^^^CH^NNCHE~123456^^^HOSP^PI", None, "S-1", None),
+    ],
+)
+async def test_numbers_of_local_types_and_unqualified_mrs(
+    pid3: str, authority: str | None, subject: str | None, code: RejectionCode | None
+) -> None:
+    db = FakeDatabase(
+        enrolled={"h(123456)": "S-1", "h(654321)": "S-2"}, identifier_authority=authority
+    )
+    (outcome,) = await ingestor(db)([oru(pid3)])
+    assert outcome.code is code
+    assert [r.subject_id for r in db.results] == ([subject] if subject else [])

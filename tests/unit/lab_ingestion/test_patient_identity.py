@@ -22,6 +22,7 @@ from services.lab_ingestion.domain.patient_identity import (
     identified,
     of_several_authorities,
     resolve_patient_identifier,
+    showable_authority,
 )
 from shared.contracts.events.lab import Channel
 
@@ -82,7 +83,8 @@ def test_numbers_of_several_authorities(pairs: tuple[tuple[str, str], ...], seve
         ((("1", ""), ("2", "")), "A", "1"),
         # a number of another authority is never matched
         ((("1", "B"),), "A", RejectionCode.MISSING_PATIENT),
-        ((("1", "B"), ("2", "")), "A", RejectionCode.MISSING_PATIENT),
+        ((("1", "B"), ("2", "")), "A", "2"),  # an MR naming no authority: the sender's own
+        ((("1", "B"), ("2", ""), ("3", "")), "A", RejectionCode.MISSING_PATIENT),
     ],
 )
 def test_the_senders_authority_chooses(
@@ -152,6 +154,20 @@ def test_the_senders_authority_overrides_the_parsers_choice() -> None:
     assert chosen.patient_identifier == "8150"
 
 
+@pytest.mark.parametrize(
+    ("authority", "shown"),
+    [
+        ("HOSP", True), ("urn:oid:2.16.756.5.30.1.1", True), ("2.16.756.5.30", True),
+        ("http://hosp.example/mrn", True), ("123-45-6789", False), ("756.1234.5678.97", False),
+        ("7601001234567", False), ("HOSP1234567", False), ("", False),
+    ],
+)  # fmt: skip
+def test_an_authority_that_may_be_a_persons_number_is_never_shown(
+    authority: str, shown: bool
+) -> None:
+    assert showable_authority(authority) is shown
+
+
 def test_a_rejection_shows_an_authority_only_in_safe_characters() -> None:
     message = lab_message(("1", "Doe, Jane <1958>"), ("2", "B"))
     chosen = resolve_patient_identifier(message, None)
@@ -215,7 +231,10 @@ def test_a_chosen_number_is_of_the_senders_authority_or_of_none(
     assert chosen in [c.value for c in candidates]
     if authority and authority.strip():
         of_sender = [c for c in candidates if c.authority.casefold() == authority.casefold()]
-        unqualified = all(not c.authority for c in candidates)
-        assert (of_sender and chosen == of_sender[0].value) or unqualified
+        unqualified = [c.value for c in candidates if not c.authority]
+        if of_sender:
+            assert chosen == of_sender[0].value
+        else:  # an MR naming no authority is the sender's own
+            assert chosen in unqualified
     else:
         assert not of_several_authorities(candidates)
