@@ -3,8 +3,9 @@
 The subject is a logical reference (``subject.identifier``), a contained Patient (``#p1``)
 or a Patient of the same Bundle (by fullUrl or relative reference). A Patient's numbers are
 its current identifiers (not ``use: old``) of patient number types (HL7 table 0203: MR, PI,
-PT, PN, PE, or untyped; never a national, insurance or account number), each with its
-assigning authority: its ``system`` and its assigner's name. Which number is matched is
+PT, PN, PE, MRT, or untyped, as a local type code is; never a national, insurance, account
+or other number of ``OTHER_NUMBER_TYPES``), each with its assigning authority: its
+``system`` and its assigner's name. Which number is matched is
 decided by ``domain.patient_identity``, as for HL7 PID-3.
 """
 
@@ -165,8 +166,8 @@ def _candidates(identifiers: Sequence[Any]) -> Candidates:
 
 def _kind(identifier: Any) -> str | None:
     """The identifier's patient number type: MR if any coding says so, else the first
-    coding of a patient number type; a local coding (another system) says nothing ("");
-    None when a coding of HL7 table 0203 names another type (national, account, ...)."""
+    coding of a patient number type; a local coding (another system, or a code of none)
+    says nothing (""); None when a coding names another type (national, account, ...)."""
     kind = identifier.type
     kinds, other_type = [], False
     for coding in (kind.coding or []) if kind else []:
@@ -176,7 +177,7 @@ def _kind(identifier: Any) -> str | None:
         found = patient_number_type(code)
         if found is None:
             other_type = True
-        else:
+        elif found:
             kinds.append(found)
     if MEDICAL_RECORD in kinds:
         return MEDICAL_RECORD

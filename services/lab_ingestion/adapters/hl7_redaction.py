@@ -195,30 +195,39 @@ def _hashed_identifiers(
     secrets: dict[str, tuple[str, str]],
 ) -> str:
     """PID-3 with each patient number (a repetition of a patient number type) replaced by
-    ``HMAC:`` and its keyed hash, keeping its assigning authority (CX-4) and type (CX-5):
-    whoever inspects a rejection can tell which number of which authority the message named.
+    ``HMAC:`` and its keyed hash, keeping its assigning authority (CX-4, organisation names
+    and ids only) and its type as the parser reads it (CX-5: MR, PI, ..., "" for a local
+    code, which is never kept verbatim): whoever inspects a rejection can tell which number
+    of which authority the message named.
     Other numbers (national, account, visit) are dropped. Every copy of a number elsewhere
     in the message gives way to its hash, or is scrubbed."""
     _, component, repetition, _, sub = separators
     kept = []
     for item in value.split(repetition):
-        parts = item.split(component)
+        parts = [*item.split(component), "", "", "", ""]
         number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
-        kind = parts[4] if len(parts) > 4 else ""
-        if patient_number_type(kind.split(sub)[0]) is not None:
-            kind = kind.split(sub)[0]  # as the parser reads it
+        kind = patient_number_type(_unescaped(parts[4].split(sub)[0], separators))
         if not number or number == '""':
             continue
-        if patient_number_type(kind.split(sub)[0]) is None:
+        if kind is None:
             _add(secrets, number, 3)
             continue
         hashed = f"HMAC:{hash_identifier(number)}"
         _add(secrets, number, 3, hashed)
-        authority = parts[3] if len(parts) > 3 else ""
-        if not showable_authority(_unescaped(authority.split(sub)[0], separators)):
-            authority = ""  # a patient's number misplaced in CX-4 is not kept
+        authority = _showable_authority(parts[3], separators)
         kept.append(component.join([hashed, "", "", authority, kind]).rstrip(component))
     return repetition.join(kept)
+
+
+def _showable_authority(authority: str, separators: tuple[str, str, str, str, str]) -> str:
+    """CX-4 with each subcomponent (namespace, universal id, its type) kept only when it is
+    an organisation's name or id: a patient's number misplaced in it is dropped."""
+    sub = separators[4]
+    kept = [
+        part if showable_authority(_unescaped(part, separators)) else ""
+        for part in authority.split(sub)
+    ]
+    return sub.join(kept).rstrip(sub)
 
 
 def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:

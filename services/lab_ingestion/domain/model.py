@@ -92,29 +92,42 @@ class ObservationInput:
     unscoped_key: str | None = None
 
 
-# Identifier types (HL7 table 0203) that are no patient's record number: account, visit,
-# insurance, national, licence, staff and organisation numbers. Every other code (MR, PI,
-# PT, a local code) may be one; "", '""' and U (unspecified) are untyped.
+# Identifier types (HL7 table 0203) of a patient's record number, ranked after MR when one
+# authority's numbers are several: patient internal/external, person, enterprise, temporary.
+MEDICAL_RECORD = "MR"
+PATIENT_NUMBER_TYPES = (MEDICAL_RECORD, "PI", "PT", "PN", "PE", "MRT")
+# Identifier types that are no patient's record number: account, visit, encounter,
+# insurance, national, licence, staff, specimen and organisation numbers (HL7 table 0203,
+# and local spellings labs send: SSN, NHS, FIN, ACCT, ...). Any other code is a local one
+# that says nothing: such a number counts as untyped ("").
 OTHER_NUMBER_TYPES = frozenset({
-    "AN", "ANC", "AND", "ANT", "BA", "BC", "BR", "BRN", "CC", "DL", "DN", "DR", "EI", "EN",
-    "FI", "GI", "GL", "GN", "HC", "JHN", "LN", "LR", "MA", "MB", "MC", "MCD", "MCN", "MCR",
-    "MI", "NH", "NI", "NII", "NIIP", "NPI", "PCN", "PEN", "PPN", "PRC", "PRN", "RI", "RN",
-    "RR", "RRI", "SL", "SN", "SR", "SS", "TAX", "TN", "UPIN", "VN", "WC", "WCN", "XX",
+    "ACSN", "AM", "AMA", "AN", "ANC", "AND", "ANON", "ANT", "APRN", "BA", "BC", "BCFN",
+    "BCT", "BR", "BRN", "CC", "CONM", "CY", "CZ", "DC", "DDS", "DEA", "DFN", "DI", "DL",
+    "DN", "DO", "DP", "DPM", "DR", "DS", "EI", "EN", "ESN", "FI", "FILL", "GI", "GL", "GN",
+    "HC", "IND", "JHN", "LACSN", "LANR", "LI", "LN", "LR", "MA", "MB", "MC", "MCD", "MCN",
+    "MCR", "MCT", "MD", "MI", "MS", "NBSNR", "NCT", "NE", "NH", "NI", "NII", "NIIP", "NP",
+    "NPI", "OBI", "OD", "PA", "PC", "PCN", "PEN", "PGN", "PHC", "PLAC", "PNT", "PPIN", "PPN",
+    "PRC", "PRN", "QA", "RI", "RN", "RPH", "RR", "RRI", "RRP", "SB", "SID", "SL", "SN",
+    "SNBSN", "SNO", "SP", "SR", "SS", "STN", "TAX", "TN", "TPR", "UDI", "UPIN", "USID", "VN",
+    "VP", "VS", "WC", "WCN", "WP", "XV", "XX",
+    # local spellings: social security, national health service, financial, account,
+    # encounter, contact serial and hospital account numbers
+    "SSN", "NHS", "NHSN", "FIN", "ACCT", "ACC", "ENC", "CSN", "HAR", "VISIT",
 })  # fmt: skip
 NATIONAL_PERSON_PREFIX = "NN"  # NNxxx: national person identifier of country xxx
-MEDICAL_RECORD = "MR"
 _TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": "", '""': ""}  # local spelling; unspecified
 MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, FHIR)
 
 
 def patient_number_type(code: str) -> str | None:
-    """The identifier type a code names (upper case; "" untyped), None when it names a
-    number that is no patient's record number (``OTHER_NUMBER_TYPES``)."""
+    """The patient number type a code names (``PATIENT_NUMBER_TYPES``; "" for untyped and
+    for a local code that names none), None when it names a number that is no patient's
+    record number (``OTHER_NUMBER_TYPES``, national person numbers NNxxx)."""
     kind = code.strip().upper()
     kind = _TYPE_SPELLINGS.get(kind, kind)
     if kind in OTHER_NUMBER_TYPES or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5):
         return None
-    return kind
+    return kind if kind in PATIENT_NUMBER_TYPES else ""
 
 
 @dataclass(frozen=True)

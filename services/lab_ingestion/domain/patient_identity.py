@@ -5,13 +5,12 @@ record number, a regional or the laboratory's own number), a FHIR Patient has se
 identifiers. A number is unique only within its assigning authority: a regional number 123
 can be another hospital's record number 123 of another person. Only numbers of patient
 number types count (never an account, visit, national or insurance number:
-``OTHER_NUMBER_TYPES``),
-and among them:
+``OTHER_NUMBER_TYPES``; a local type code names none: untyped), and among them:
 
 - numbers of one assigning authority (or one number): the first medical record number
-  (type MR), else the first number; an MR repetition without a number is missing, never
-  another number in its place; beside an MR, untyped numbers of no other authority are not
-  considered;
+  (type MR), else the first of PI, PT, PN, PE, MRT, else the first untyped number (a local
+  code's); an MR repetition without a number is missing, never another number in its
+  place; beside an MR, untyped numbers of no other authority are not considered;
 - numbers of several authorities (a repetition naming an authority without a number
   counts): the sender's configured authority chooses (``cachexia source add
   --identifier-authority``, matched against CX-4's namespace or universal id, FHIR's system,
@@ -30,6 +29,7 @@ from dataclasses import replace
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
     MEDICAL_RECORD,
+    PATIENT_NUMBER_TYPES,
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
@@ -214,9 +214,16 @@ def _same_number(first: str, second: str) -> bool:
 
 def _first_number(candidates: Sequence[IdentifierCandidate]) -> str | None:
     """The first medical record number; an MR repetition without one is missing, never an
-    untyped or other number in its place. Without MR repetitions, the first number."""
-    records = [c for c in candidates if c.kind == MEDICAL_RECORD]
-    return next((c.value for c in records or candidates if c.value), None)
+    untyped or other number in its place. Without MR repetitions, the first number of the
+    first patient number type present (PI, PT, ...: ``PATIENT_NUMBER_TYPES``), else the first
+    untyped one (a local type code names none)."""
+    for kind in (*PATIENT_NUMBER_TYPES, ""):
+        of_kind = [c for c in candidates if c.kind == kind]
+        if of_kind and kind == MEDICAL_RECORD:
+            return next((c.value for c in of_kind if c.value), None)
+        if found := next((c.value for c in of_kind if c.value), None):
+            return found
+    return None
 
 
 def _authorities(candidates: Sequence[IdentifierCandidate]) -> str:

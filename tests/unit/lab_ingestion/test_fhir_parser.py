@@ -511,6 +511,9 @@ def test_a_local_coding_before_the_identifier_type_does_not_hide_it() -> None:
     assert message.patient_identifier == MRN
 
 
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
+
 def test_identifier_types_under_table_0203s_older_uri_are_read() -> None:
     old = "http://hl7.org/fhir/v2/0203"
     identifiers = [
@@ -521,8 +524,40 @@ def test_identifier_types_under_table_0203s_older_uri_are_read() -> None:
     contained = patient_resource() | {"id": "p", "identifier": identifiers}
     message = parse(observation(contained=[contained], subject={"reference": "#p"}))
     assert [(c.value, c.kind) for c in message.identifier_candidates] == [
-        (MRN, "MR"), (MRN, "EPI")
+        (MRN, "MR"), (MRN, "")  # a local type code names no type: untyped
     ]  # fmt: skip
+    assert message.patient_identifier == MRN
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"type": {"coding": [{"code": "SSN"}]}, "system": "urn:ssa", "value": "7"},
+        {"type": {"coding": [{"system": V2_0203, "code": "FILL"}]}, "system": "urn:l",
+         "value": "7"},
+        {"type": {"coding": [{"code": "FIN"}, {"system": "urn:local", "code": "MRN"}]},
+         "system": "urn:fin", "value": "7"},
+    ],
+)  # fmt: skip
+def test_a_national_or_financial_number_beside_the_mr_is_not_the_patients(
+    other: dict[str, Any],
+) -> None:
+    record = {"type": {"coding": [{"system": V2_0203, "code": "MR"}]}, "system": "urn:hosp",
+              "value": MRN}  # fmt: skip
+    contained = patient_resource() | {"id": "p", "identifier": [other, record]}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert [c.value for c in message.identifier_candidates] == [MRN]
+    assert message.patient_identifier == MRN
+
+
+def test_a_local_type_code_ranks_after_a_typed_patient_number() -> None:
+    identifiers = [
+        {"type": {"coding": [{"code": "XYZ"}]}, "system": "urn:hosp", "value": "7"},
+        {"type": {"coding": [{"system": V2_0203, "code": "PI"}]}, "system": "urn:hosp",
+         "value": MRN},
+    ]  # fmt: skip
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
     assert message.patient_identifier == MRN
 
 

@@ -334,7 +334,28 @@ def test_redact_hashes_a_number_as_the_parser_reads_it(pid3: str, number: str) -
 def test_redact_keeps_a_number_typed_in_a_common_spelling_and_no_number_in_cx4() -> None:
     text = join([msh(), seg("PID", {1: "1", 3: "12345678^^^HOSP^MRN~999^^^87654321^PI"})])
     pid3 = redact(text, lambda value: "h").split("\r")[1].split("|")[3]
-    assert pid3 == "HMAC:h^^^HOSP^MRN~HMAC:h^^^^PI"
+    assert pid3 == "HMAC:h^^^HOSP^MR~HMAC:h^^^^PI"  # the type as the parser reads it
+
+
+@pytest.mark.parametrize(
+    ("pid3", "kept"),
+    [
+        # a local type code is never kept verbatim (it may be anything the sender typed)
+        ("123^^^HOSP^Doe Jane", "HMAC:h^^^HOSP"),
+        ("123^^^HOSP^123-45-6789", "HMAC:h^^^HOSP"),
+        # each CX-4 subcomponent is checked: a number in the universal id is dropped alone
+        ("123^^^HOSP&7601001234567&ISO^MR", "HMAC:h^^^HOSP&&ISO^MR"),
+        # an authority named by its universal id only is kept
+        ("123^^^&2.16.840.1.113883.3.1&ISO^MR", "HMAC:h^^^&2.16.840.1.113883.3.1&ISO^MR"),
+        ("123^^^7601001234567&2.16.756.5.30&ISO^PI", "HMAC:h^^^&2.16.756.5.30&ISO^PI"),
+    ],
+)
+def test_redact_keeps_only_the_read_type_and_showable_authority_parts(pid3: str, kept: str) -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: pid3})])
+    out = redact(text, lambda value: "h")
+    assert out.split("\r")[1].split("|")[3] == kept
+    for secret in ("Doe", "Jane", "123-45-6789", "7601001234567"):
+        assert secret not in out
 
 
 def test_redact_hashes_the_mr_repetition_of_pid3_and_scrubs_the_others() -> None:

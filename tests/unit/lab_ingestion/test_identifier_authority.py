@@ -189,6 +189,19 @@ async def test_an_mr_naming_no_authority_may_be_the_senders(
         # a national or account number is never the patient's
         ("654321^^^NHS^NH~123456^^^HOSP^PI", None, "S-1", None),
         ("654321^^^CH^NNCHE~123456^^^HOSP^PI", None, "S-1", None),
+        # local spellings of account, financial, national numbers: never the patient's
+        ("654321^^^HOSP^ACCT~123456^^^HOSP^PI", None, "S-1", None),
+        ("654321^^^HOSP^ACCT~123456^^^HOSP^PI", "HOSP", "S-1", None),
+        ("654321^^^HOSP^FIN~123456^^^HOSP^MR", None, "S-1", None),
+        ("654321^^^SSA^SSN~123456^^^HOSP^MR", None, "S-1", None),
+        ("654321^^^NHS^NHS~123456^^^HOSP^MR", None, "S-1", None),
+        ("654321^^^HOSP^CSN~123456^^^HOSP^MRN", "HOSP", "S-1", None),
+        # an unknown local code is untyped: a typed patient number of its authority first,
+        # and beside an MR of no other authority it is not considered
+        ("654321^^^HOSP^XYZ~123456^^^HOSP^PI", None, "S-1", None),
+        ("654321^^^HOSP^XYZ~123456^^^HOSP^PI", "HOSP", "S-1", None),
+        ("654321^^^HOSP^XYZ~123456^^^HOSP^MR", None, "S-1", None),
+        ("654321^^^^XYZ~123456^^^^MR", None, "S-1", None),
     ],
 )
 async def test_numbers_of_local_types_and_unqualified_mrs(
