@@ -165,16 +165,19 @@ def _candidates(identifiers: Sequence[Any]) -> Candidates:
 
 
 def _kind(identifier: Any) -> str | None:
-    """The identifier's patient number type: MR if any coding says so, else the first
-    coding of a patient number type; a local coding (another system, or a code of none)
-    says nothing (""); None when a coding names another type (national, account, ...)."""
+    """The identifier's patient number type: MR if an HL7 table 0203 coding says so, else
+    the first such coding of a patient number type; None when a coding of the table names
+    another type (national, account, ...), and, without a patient number type of the table,
+    when a local coding (another system) or ``type.text`` spells one (``FIN``, ``SSN``);
+    otherwise untyped (""): a local code never names a patient number type."""
     kind = identifier.type
     kinds, other_type = [], False
     for coding in (kind.coding or []) if kind else []:
         code = (coding.code or "").strip()
-        if not code or (coding.system and coding.system not in IDENTIFIER_TYPES):
-            continue  # a local code and its translation may come in any order
-        found = patient_number_type(code)
+        found = patient_number_type(code) if code else ""
+        if coding.system and coding.system not in IDENTIFIER_TYPES:
+            other_type = other_type or found is None  # a local code and its translation
+            continue  # may come in any order; a local code names no patient number type
         if found is None:
             other_type = True
         elif found:
@@ -183,4 +186,5 @@ def _kind(identifier: Any) -> str | None:
         return MEDICAL_RECORD
     if kinds:
         return kinds[0]
-    return None if other_type else ""
+    text = (kind.text or "").strip() if kind else ""
+    return None if other_type or (text and patient_number_type(text) is None) else ""

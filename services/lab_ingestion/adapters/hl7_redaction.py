@@ -24,12 +24,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 import hl7
 from hl7.util import unescape
 
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
-from services.lab_ingestion.domain.model import patient_number_type
+from services.lab_ingestion.domain.model import MEDICAL_RECORD, patient_number_type
 from services.lab_ingestion.domain.patient_identity import showable_authority
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
@@ -82,12 +83,26 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         for line in (raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r"))
     ]
     secrets: dict[str, tuple[str, str]] = {}  # lower case -> (value, replacement)
+    numbers: list[tuple[list[str], list[_KeptNumber]]] = []  # each PID's fields, its PID-3
     for name, fields in segments:
         if name == "PID" and len(fields) > 3 and fields[3]:
-            fields[3] = _hashed_identifiers(fields[3], separators, hash_identifier, secrets)
+            kept_numbers, dropped = _patient_numbers(fields[3], separators, hash_identifier)
+            numbers.append((fields, kept_numbers))
+            for number in kept_numbers:
+                _add(secrets, number.value, 3, number.hashed or REDACTED)
+            for other in dropped:
+                _add(secrets, other, 3)
         _collect_secrets(name, fields, separators, secrets)
     kept = [(name, fields) for name, fields in segments if name not in _DROPPED_SEGMENTS]
-    scrubbed: list[tuple[list[str], int]] = []  # (fields, index) of every value to scrub
+    # (fields, index) of every value to scrub: the kept fields, and each kept authority's
+    # subcomponents (another repetition's number, a name or a date misplaced in CX-4)
+    scrubbed: list[tuple[list[str], int]] = [
+        (number.authority, index)
+        for _, kept_numbers in numbers
+        for number in kept_numbers
+        for index, part in enumerate(number.authority)
+        if part
+    ]
     for name, fields in kept:
         if name == "PID":
             for index in _BLANKED_PID_FIELDS:
@@ -116,6 +131,8 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
         replacements = {marker: replacement for replacement, marker in markers.items()}
         _scrub_in_batches(scrubbed, lambda value: _replaced(value, scrubber, runs, replacements))
+    for fields, kept_numbers in numbers:
+        fields[3] = separators[2].join(number.joined(separators) for number in kept_numbers)
     return "\r".join(field.join(fields) for _, fields in kept)
 
 
@@ -188,46 +205,57 @@ def _separators(text: str) -> tuple[str, str, str, str, str]:
     return "|", "^", "~", "\\", "&"
 
 
-def _hashed_identifiers(
-    value: str,
-    separators: tuple[str, str, str, str, str],
-    hash_identifier: Callable[[str], str],
-    secrets: dict[str, tuple[str, str]],
-) -> str:
-    """PID-3 with each patient number (a repetition of a patient number type) replaced by
-    ``HMAC:`` and its keyed hash, keeping its assigning authority (CX-4, organisation names
-    and ids only) and its type as the parser reads it (CX-5: MR, PI, ..., "" for a local
-    code, which is never kept verbatim): whoever inspects a rejection can tell which number
-    of which authority the message named.
-    Other numbers (national, account, visit) are dropped. Every copy of a number elsewhere
-    in the message gives way to its hash, or is scrubbed."""
+@dataclass
+class _KeptNumber:
+    """A PID-3 repetition of a patient number type as the redacted message keeps it: the
+    number (PHI, never written) as ``HMAC:`` and its keyed hash, its authority's showable
+    subcomponents (scrubbed like any field before they are written) and its type."""
+
+    value: str
+    hashed: str
+    authority: list[str]
+    kind: str
+
+    def joined(self, separators: tuple[str, str, str, str, str]) -> str:
+        _, component, _, _, sub = separators
+        authority = sub.join(self.authority).rstrip(sub)
+        return component.join([self.hashed, "", "", authority, self.kind]).rstrip(component)
+
+
+def _patient_numbers(
+    value: str, separators: tuple[str, str, str, str, str], hash_identifier: Callable[[str], str]
+) -> tuple[list[_KeptNumber], list[str]]:
+    """PID-3's repetitions as kept: each patient number (a repetition of a patient number
+    type) replaced by ``HMAC:`` and its keyed hash, with its assigning authority (CX-4,
+    organisation names and ids only) and its type as the parser reads it (CX-5: MR, PI, ...,
+    "" for a local code, which is never kept verbatim), so that whoever inspects a rejection
+    can tell which number of which authority the message named; a repetition naming an
+    authority (or typed MR) without a number is kept empty (it says the number is missing).
+    Other numbers (national, account, visit) are dropped (the second list). Every copy of a
+    number elsewhere in the message gives way to its hash, or is scrubbed."""
     _, component, repetition, _, sub = separators
-    kept = []
+    kept, dropped = [], []
     for item in value.split(repetition):
         parts = [*item.split(component), "", "", "", ""]
         number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
+        number = "" if number == '""' else number
         kind = patient_number_type(_unescaped(parts[4].split(sub)[0], separators))
-        if not number or number == '""':
-            continue
-        if kind is None:
-            _add(secrets, number, 3)
-            continue
-        hashed = f"HMAC:{hash_identifier(number)}"
-        _add(secrets, number, 3, hashed)
         authority = _showable_authority(parts[3], separators)
-        kept.append(component.join([hashed, "", "", authority, kind]).rstrip(component))
-    return repetition.join(kept)
+        if kind is None:
+            dropped.append(number)
+        elif number or any(authority) or kind == MEDICAL_RECORD:
+            hashed = f"HMAC:{hash_identifier(number)}" if number else ""
+            kept.append(_KeptNumber(number, hashed, authority, kind))
+    return kept, dropped
 
 
-def _showable_authority(authority: str, separators: tuple[str, str, str, str, str]) -> str:
-    """CX-4 with each subcomponent (namespace, universal id, its type) kept only when it is
-    an organisation's name or id: a patient's number misplaced in it is dropped."""
-    sub = separators[4]
-    kept = [
+def _showable_authority(authority: str, separators: tuple[str, str, str, str, str]) -> list[str]:
+    """CX-4's subcomponents (namespace, universal id, its type), each kept only when it is
+    an organisation's name or id: a patient's number or a date misplaced in it is dropped."""
+    return [
         part if showable_authority(_unescaped(part, separators)) else ""
-        for part in authority.split(sub)
+        for part in authority.split(separators[4])
     ]
-    return sub.join(kept).rstrip(sub)
 
 
 def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:

@@ -6,6 +6,7 @@ normalisation turns each observation into a ``NormalisedResult`` or a ``Rejected
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -92,42 +93,59 @@ class ObservationInput:
     unscoped_key: str | None = None
 
 
-# Identifier types (HL7 table 0203) of a patient's record number, ranked after MR when one
-# authority's numbers are several: patient internal/external, person, enterprise, temporary.
+# Identifier types (HL7 table 0203) of a patient's record number: medical record, patient
+# internal/external, person, enterprise, temporary record and temporary living subject
+# numbers. Among one authority's numbers an MR decides; two different numbers of the others
+# are ambiguous (``domain.patient_identity``).
 MEDICAL_RECORD = "MR"
-PATIENT_NUMBER_TYPES = (MEDICAL_RECORD, "PI", "PT", "PN", "PE", "MRT")
-# Identifier types that are no patient's record number: account, visit, encounter,
-# insurance, national, licence, staff, specimen and organisation numbers (HL7 table 0203,
-# and local spellings labs send: SSN, NHS, FIN, ACCT, ...). Any other code is a local one
-# that says nothing: such a number counts as untyped ("").
+PATIENT_NUMBER_TYPES = frozenset({MEDICAL_RECORD, "PI", "PT", "PN", "PE", "MRT", "PNT"})
+# Identifier types that are no patient's record number: account, visit, encounter, order,
+# insurance, national, registry, licence, staff, specimen and organisation numbers (HL7
+# table 0203, and local spellings labs send: SSN, NHS, FIN, ACCT, ...). Any other code is a
+# local one that says nothing: such a number counts as untyped ("").
 OTHER_NUMBER_TYPES = frozenset({
-    "ACSN", "AM", "AMA", "AN", "ANC", "AND", "ANON", "ANT", "APRN", "BA", "BC", "BCFN",
-    "BCT", "BR", "BRN", "CC", "CONM", "CY", "CZ", "DC", "DDS", "DEA", "DFN", "DI", "DL",
-    "DN", "DO", "DP", "DPM", "DR", "DS", "EI", "EN", "ESN", "FI", "FILL", "GI", "GL", "GN",
-    "HC", "IND", "JHN", "LACSN", "LANR", "LI", "LN", "LR", "MA", "MB", "MC", "MCD", "MCN",
-    "MCR", "MCT", "MD", "MI", "MS", "NBSNR", "NCT", "NE", "NH", "NI", "NII", "NIIP", "NP",
-    "NPI", "OBI", "OD", "PA", "PC", "PCN", "PEN", "PGN", "PHC", "PLAC", "PNT", "PPIN", "PPN",
-    "PRC", "PRN", "QA", "RI", "RN", "RPH", "RR", "RRI", "RRP", "SB", "SID", "SL", "SN",
-    "SNBSN", "SNO", "SP", "SR", "SS", "STN", "TAX", "TN", "TPR", "UDI", "UPIN", "USID", "VN",
-    "VP", "VS", "WC", "WCN", "WP", "XV", "XX",
+    "AC", "ACSN", "AIN", "AM", "AMA", "AN", "ANC", "AND", "ANON", "ANT", "APRN", "ASID", "BA",
+    "BC", "BCFN", "BCT", "BR", "BRN", "BSNR", "CAAI", "CC", "CONM", "CY", "CZ", "DC", "DCFN",
+    "DDS", "DEA", "DFN", "DI", "DL", "DN", "DO", "DP", "DPM", "DR", "DS", "DSG", "EI", "EN",
+    "ESN", "FDR", "FDRFN", "FGN", "FI", "FILL", "GI", "GIN", "GL", "GN", "HC", "IND", "JHN",
+    "L&I", "LACSN", "LANR", "LI", "LN", "LR", "MA", "MB", "MC", "MCD", "MCN", "MCR", "MCT",
+    "MD", "MI", "MS", "NBSNR", "NCT", "NE", "NH", "NI", "NII", "NIIP", "NP", "NPI", "OBI",
+    "OD", "PA", "PC", "PCN", "PEN", "PGN", "PHC", "PHE", "PHO", "PIN", "PLAC", "PPIN", "PPN",
+    "PRC", "PRN", "QA", "RI", "RN", "RPH", "RR", "RRI", "RRP", "SAMN", "SB", "SID", "SL",
+    "SN", "SNBSN", "SNO", "SP", "SR", "SRX", "SS", "STN", "TAX", "TN", "TPR", "TRL", "UDI",
+    "UPIN", "USID", "VN", "VP", "VS", "WC", "WCN", "WP", "XV", "XX",
     # local spellings: social security, national health service, financial, account,
-    # encounter, contact serial and hospital account numbers
-    "SSN", "NHS", "NHSN", "FIN", "ACCT", "ACC", "ENC", "CSN", "HAR", "VISIT",
+    # encounter, contact serial, hospital account, Swiss (AHV) and Dutch (BSN) national
+    # numbers, and the first words of spelt-out names (FHIR ``type.text``); compared also
+    # by a code's first word (``FIN NBR``, ``SSN#``, ``Social Security Number``)
+    "SSN", "NHS", "NHSN", "FIN", "ACCT", "ACC", "ACCOUNT", "ENC", "ENCOUNTER", "CSN", "HAR",
+    "VISIT", "AHV", "AVS", "BSN", "INSURANCE", "POLICY", "SOCIAL", "NATIONAL", "PASSPORT",
+    "DRIVER", "DRIVERS", "LICENSE", "LICENCE", "FINANCIAL", "MEDICARE", "MEDICAID",
+    "EMPLOYEE", "BILLING", "ORDER", "SPECIMEN", "ACCESSION",
 })  # fmt: skip
 NATIONAL_PERSON_PREFIX = "NN"  # NNxxx: national person identifier of country xxx
 _TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": "", '""': ""}  # local spelling; unspecified
+_FIRST_WORD = re.compile(r"[A-Z0-9&]+")
 MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, FHIR)
 
 
 def patient_number_type(code: str) -> str | None:
     """The patient number type a code names (``PATIENT_NUMBER_TYPES``; "" for untyped and
     for a local code that names none), None when it names a number that is no patient's
-    record number (``OTHER_NUMBER_TYPES``, national person numbers NNxxx)."""
+    record number (``OTHER_NUMBER_TYPES``, also as a local spelling's first word, and
+    national person numbers NNxxx)."""
     kind = code.strip().upper()
     kind = _TYPE_SPELLINGS.get(kind, kind)
-    if kind in OTHER_NUMBER_TYPES or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5):
+    if kind in PATIENT_NUMBER_TYPES or not kind:
+        return kind
+    first_word = _FIRST_WORD.match(kind)
+    if (
+        kind in OTHER_NUMBER_TYPES
+        or (first_word is not None and first_word.group() in OTHER_NUMBER_TYPES)
+        or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5)
+    ):
         return None
-    return kind if kind in PATIENT_NUMBER_TYPES else ""
+    return ""
 
 
 @dataclass(frozen=True)

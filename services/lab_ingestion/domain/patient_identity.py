@@ -1,23 +1,29 @@
 """Which of a message's hospital numbers names its patient (PROTOCOL section 6).
 
 A message may name its patient by several numbers: PID-3 repeats (the hospital's medical
-record number, a regional or the laboratory's own number), a FHIR Patient has several
-identifiers. A number is unique only within its assigning authority: a regional number 123
-can be another hospital's record number 123 of another person. Only numbers of patient
-number types count (never an account, visit, national or insurance number:
+record number, an enterprise or the laboratory's own number), a FHIR Patient has several
+identifiers. A number is unique only within its assigning authority: the laboratory's number
+123 can be the hospital's record number 123 of another person. Only numbers of patient
+number types count (never an account, visit, national, registry or insurance number:
 ``OTHER_NUMBER_TYPES``; a local type code names none: untyped), and among them:
 
-- numbers of one assigning authority (or one number): the first medical record number
-  (type MR), else the first of PI, PT, PN, PE, MRT, else the first untyped number (a local
-  code's); an MR repetition without a number is missing, never another number in its
-  place; beside an MR, untyped numbers of no other authority are not considered;
+- numbers of one assigning authority (or one number): the medical record number (type MR);
+  two different MRs, or, without an MR, two different numbers of any other patient number
+  type or untyped (a PI beside a PT, an MRT beside a PE), are ambiguous: which is the
+  patient's cannot be told, so none is matched (never the one that comes first); an MR
+  repetition without a number is missing, never another number in its place, and so is,
+  without an MR, any repetition without a number; beside an MR, untyped numbers of no
+  other authority are not considered;
 - numbers of several authorities (a repetition naming an authority without a number
   counts): the sender's configured authority chooses (``cachexia source add
   --identifier-authority``, matched against CX-4's namespace or universal id, FHIR's system,
-  without case or ``urn:oid:``); without one the message is never matched by the number
-  that happens to come first;
+  without case or ``urn:oid:``), by the same rules among that authority's numbers; without
+  one the message is never matched by the number that happens to come first;
 - a sender with an authority: a number of another authority is never matched; when no
   number names any authority, they are taken as the sender's.
+
+A message left without a number (ambiguous or missing) is *unresolved*: discarded when none
+of its numbers is an enrolled subject's, rejected otherwise (``service_layer.identification``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ from dataclasses import replace
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
     MEDICAL_RECORD,
-    PATIENT_NUMBER_TYPES,
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
@@ -43,7 +48,18 @@ SHOWN_AUTHORITIES = 3  # named in a rejection's reason (organisations, never peo
 AUTHORITY_TEXT_LENGTH = 40
 _UNSHOWN = re.compile(r"[^A-Za-z0-9 .:/_-]")
 _NUMBER_LIKE = re.compile(r"\d{5,}")
-_OID = re.compile(r"[0-2](?:\.\d+)+")  # ISO object identifiers start with arc 0, 1 or 2
+# ISO object identifiers start with arc 0, 1 or 2 and have four arcs or more (1.3.1961 is a
+# date); an assigning authority's are long (2.16.756.5.30.1...)
+_OID = re.compile(r"[0-2](?:\.\d+){3,}")
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+# dates (4.3.1961, 1961-03-04, 04MAR1961, 4 March 61) and person numbers (123-45-6789)
+_DATE_OR_PERSON_NUMBER = re.compile(
+    r"\d{1,4}[-./ ]\d{1,2}[-./ ]\d{2,4}"
+    rf"|\d{{1,2}}[-./ ]?(?:{_MONTHS})[A-Z]*\.?[-./ ]?\d{{2,4}}"
+    r"|\d{3}-\d{2}-\d{4}|\d{6,}",
+    re.IGNORECASE,
+)
+MAX_AUTHORITY_DIGITS = 5  # an organisation's name holds a few digits, a person's number more
 
 
 def of_several_authorities(candidates: Sequence[IdentifierCandidate]) -> bool:
@@ -57,51 +73,55 @@ def of_several_authorities(candidates: Sequence[IdentifierCandidate]) -> bool:
 
 
 def default_identifier(candidates: Sequence[IdentifierCandidate]) -> str | None:
-    """The parser's choice: the first medical record number (else the first number), unless
-    numbers of several authorities make the choice the sender's configuration's (None).
-    Beside a medical record number, untyped numbers (a FHIR national number without a type,
-    say) are not taken for the patient's record number; typed ones (PI, PT, ...) are."""
+    """The parser's choice: the patient's number when one can be told (``_chosen``), None when
+    the numbers are ambiguous, missing, or of several authorities (the choice is then the
+    sender's configuration's). Beside a medical record number, untyped numbers (a FHIR
+    national number without a type, say) are not taken for the patient's record number."""
     pool = _typed_if_records(candidates)
     if not pool or of_several_authorities(pool):
         return None
-    return _first_number(pool)
+    chosen = _chosen(pool)
+    return chosen if isinstance(chosen, str) else None
 
 
 def resolve_patient_identifier(message: LabMessage, authority: str | None) -> str | Rejected | None:
     """The number to match the message's patient by, given the sender's assigning authority
     (None: not configured); a rejection when it cannot be told; None when there is none."""
     candidates = message.identifier_candidates
+    if message.patient_identifier and (not authority or not authority_name(authority)):
+        return message.patient_identifier
     if not authority or not authority_name(authority):
-        if message.patient_identifier or not of_several_authorities(_typed_if_records(candidates)):
-            return message.patient_identifier
-        return Rejected(
-            RejectionCode.AMBIGUOUS_IDENTIFIER,
-            f"patient numbers of several assigning authorities ({_authorities(candidates)}) "
-            "and none configured for the sender (cachexia source add --identifier-authority)",
-        )
-    if all(not c.authority_names for c in candidates):
-        return message.patient_identifier  # no number names an authority: the sender's own
+        pool = _typed_if_records(candidates)
+        if of_several_authorities(pool):
+            return Rejected(
+                RejectionCode.AMBIGUOUS_IDENTIFIER,
+                f"patient numbers of several assigning authorities ({_authorities(candidates)}) "
+                "and none configured for the sender (cachexia source add --identifier-authority)",
+            )
+        return _chosen(pool) if pool else None
+    if all(not c.authority_names for c in candidates):  # no number names an authority
+        return message.patient_identifier or _chosen(_typed_if_records(candidates))
     return _of_authority(candidates, authority)
 
 
 def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> str | Rejected:
-    """The number of the sender's authority: its MR, else its first number, else the MR
-    naming no authority (the sender's own, unqualified); missing when the MR, or an MR
-    naming no authority, is empty; ambiguous when an MR naming none differs from it."""
+    """The number of the sender's authority (``_chosen`` among its numbers), else the MR
+    naming no authority (the sender's own, unqualified); missing when the authority's
+    number, or an MR naming no authority, is empty; ambiguous when the authority's numbers
+    differ, or an MR naming none differs from the authority's number other than its MR."""
     wanted = authority_name(authority)
     of_sender = [c for c in candidates if wanted in c.authority_names]
-    records = [c for c in of_sender if c.kind == MEDICAL_RECORD]
-    if records:  # the sender's medical record number, or none: missing
-        return next((c.value for c in records if c.value), None) or _missing(authority)
+    if any(c.kind == MEDICAL_RECORD for c in of_sender):  # the sender's MR decides
+        return _chosen(of_sender) or _missing(authority)
     # an MR naming no authority may be the sender's too
     unqualified = [c for c in candidates if c.kind == MEDICAL_RECORD and not c.authority_names]
     if any(not c.value for c in unqualified):
         return _missing(authority)
     if not of_sender:
         return _unqualified_record(unqualified) or _not_of(authority, candidates)
-    chosen = _first_number(of_sender)
-    if chosen is None:
-        return _missing(authority)
+    chosen = _chosen(of_sender)
+    if not isinstance(chosen, str):
+        return chosen or _missing(authority)
     if any(not _same_number(c.value, chosen) for c in unqualified):
         return Rejected(
             RejectionCode.AMBIGUOUS_IDENTIFIER,
@@ -109,6 +129,28 @@ def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> 
             "a medical record number naming no authority: which is the patient's cannot be told",
         )
     return chosen
+
+
+def _chosen(pool: Sequence[IdentifierCandidate]) -> str | Rejected | None:
+    """The patient's number among numbers of one authority: its medical record number; else
+    the one number of the other patient number types and untyped. Ambiguous (a rejection)
+    when those are two different numbers, whatever their types: a hospital's PT beside a
+    laboratory's PI is as likely as the other way round. None (missing) when there is no
+    MR number, or, without an MR, when a repetition holds no number (an empty PI beside an
+    untyped number may be the patient's real number, missing)."""
+    records = [c for c in pool if c.kind == MEDICAL_RECORD]
+    if not records and any(not c.value for c in pool):
+        return None
+    deciding = records or pool
+    numbers = [c.value for c in deciding if c.value]
+    if len({normalise_hospital_identifier(n) for n in numbers}) > 1:
+        kinds = "medical record numbers" if records else "patient numbers and no MR"
+        return Rejected(
+            RejectionCode.AMBIGUOUS_IDENTIFIER,
+            f"different {kinds} of one assigning authority "
+            f"({_authorities(deciding)}): which is the patient's cannot be told",
+        )
+    return numbers[0] if numbers else None
 
 
 def _unqualified_record(unqualified: Sequence[IdentifierCandidate]) -> str | None:
@@ -174,13 +216,19 @@ def has_missing_number(candidates: Sequence[IdentifierCandidate]) -> bool:
 
 def showable_authority(text: str) -> bool:
     """An authority's name that may be kept and shown: an organisation's name or URI (a
-    letter, no run of five digits outside an OID) or an OID; never what may be a person's
-    number misplaced in its place (123-45-6789, 756.1234.5678.97, 7601001234567)."""
+    letter; outside OIDs no run of five digits, at most five digits in all, no date) or an
+    OID; never what may be a person's number or birth date misplaced in its place
+    (123-45-6789, SSN 123-45-6789, 756.1234.5678.97, 7601001234567, 04MAR1961, 1.3.1961)."""
     name = text.strip().removeprefix("urn:oid:")
     if _OID.fullmatch(name):
         return True
     outside_oids = _OID.sub("", name)
-    return any(c.isalpha() for c in outside_oids) and not _NUMBER_LIKE.search(outside_oids)
+    return (
+        any(c.isalpha() for c in outside_oids)
+        and not _NUMBER_LIKE.search(outside_oids)
+        and not _DATE_OR_PERSON_NUMBER.search(outside_oids)
+        and sum(c.isdigit() for c in outside_oids) <= MAX_AUTHORITY_DIGITS
+    )
 
 
 def _same_authority(first: IdentifierCandidate, second: IdentifierCandidate) -> bool:
@@ -210,20 +258,6 @@ def _typed_if_records(
 
 def _same_number(first: str, second: str) -> bool:
     return normalise_hospital_identifier(first) == normalise_hospital_identifier(second)
-
-
-def _first_number(candidates: Sequence[IdentifierCandidate]) -> str | None:
-    """The first medical record number; an MR repetition without one is missing, never an
-    untyped or other number in its place. Without MR repetitions, the first number of the
-    first patient number type present (PI, PT, ...: ``PATIENT_NUMBER_TYPES``), else the first
-    untyped one (a local type code names none)."""
-    for kind in (*PATIENT_NUMBER_TYPES, ""):
-        of_kind = [c for c in candidates if c.kind == kind]
-        if of_kind and kind == MEDICAL_RECORD:
-            return next((c.value for c in of_kind if c.value), None)
-        if found := next((c.value for c in of_kind if c.value), None):
-            return found
-    return None
 
 
 def _authorities(candidates: Sequence[IdentifierCandidate]) -> str:

@@ -448,8 +448,9 @@ def test_another_servers_patient_is_not_this_bundles_patient_of_the_same_id() ->
         # medical record numbers of two authorities (systems): the sender's config chooses
         ([{"type": {"coding": [{"code": "MR"}]}, "system": "urn:region", "value": "R-77"},
           {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN}], None),
+        # one system's two medical record numbers: which is the patient's cannot be told
         ([{"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": "R-77"},
-          {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN}], "R-77"),
+          {"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp", "value": MRN}], None),
     ],
 )  # fmt: skip
 def test_a_patients_identifier_is_its_medical_record_number(
@@ -550,7 +551,8 @@ def test_a_national_or_financial_number_beside_the_mr_is_not_the_patients(
     assert message.patient_identifier == MRN
 
 
-def test_a_local_type_code_ranks_after_a_typed_patient_number() -> None:
+def test_a_local_type_codes_number_beside_a_typed_one_is_ambiguous() -> None:
+    """No type but MR ranks first: the local code's number may be the hospital's."""
     identifiers = [
         {"type": {"coding": [{"code": "XYZ"}]}, "system": "urn:hosp", "value": "7"},
         {"type": {"coding": [{"system": V2_0203, "code": "PI"}]}, "system": "urn:hosp",
@@ -558,6 +560,32 @@ def test_a_local_type_code_ranks_after_a_typed_patient_number() -> None:
     ]  # fmt: skip
     contained = patient_resource() | {"id": "p", "identifier": identifiers}
     message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert message.patient_identifier is None
+    assert [c.value for c in message.identifier_candidates] == ["7", MRN]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        {"coding": [{"system": "urn:local:types", "code": "FIN"}]},
+        {"coding": [{"system": "urn:local:types", "code": "SSN#"}]},
+        {"coding": [{"code": "FIN NBR"}]},
+        {"text": "Social Security Number"},
+        {"text": "Account"},
+    ],
+)
+def test_a_local_coding_or_text_naming_a_non_patient_number_is_not_the_patients(
+    kind: dict[str, Any],
+) -> None:
+    """As in HL7 (PID-3 CX-5 FIN, SSN): a financial or national number, whatever system."""
+    identifiers = [
+        {"type": kind, "system": "urn:hosp", "value": "999888"},
+        {"type": {"coding": [{"system": V2_0203, "code": "PI"}]}, "system": "urn:hosp",
+         "value": MRN},
+    ]  # fmt: skip
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert [c.value for c in message.identifier_candidates] == [MRN]
     assert message.patient_identifier == MRN
 
 

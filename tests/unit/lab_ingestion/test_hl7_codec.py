@@ -239,13 +239,13 @@ def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
     ("pid3", "expected"),
     [
         ("MRN0042^^^NORTHLAB^MR~NHS9434765919^^^NHS^NH", "MRN0042"),  # a national number
-        ("MRN0042~OTHER", "MRN0042"),
+        ("MRN0042~OTHER", None),  # two numbers of one (no) authority: which is unknown
         ("  MRN0042  ^^^A^MR", "MRN0042"),
         ("MRN\\T\\42^^^A^MR", "MRN&42"),
         ("NHS9434765919^^^NHS^NH~MRN0042^^^NORTHLAB^MR", "MRN0042"),
         ("X1^^^Y^PI~MRN0042^^^Y^MR", "MRN0042"),  # one authority: its MR
         ("MRN0042^^^A^MR~MRN0042^^^B^MR", "MRN0042"),  # one number, two authorities
-        ("MRN0042^^^A^MR~MRN0043^^^A^MR", "MRN0042"),  # one authority: its first
+        ("MRN0042^^^A^MR~MRN0043^^^A^MR", None),  # one authority's two MRs: ambiguous
         ("MRN0042^^^A^MR~756.1", "MRN0042"),  # beside an MR, untyped numbers do not count
         ("NHS9434765919^^^^NH~X1^^^^PI", "X1"),  # a national number is never the patient's
         ("NHS9434765919^^^NHS^NH~X1^^^Y^PI", "X1"),
@@ -255,7 +255,16 @@ def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
         ("4711^^^REGION^MR~8150^^^HOSP^PI", None),
         ("MRN0042^^^A^MR~MRN0043^^^^MR", None),  # no authority is not A's
         ("^^^HOSP^MR~4711^^^REGION^MR", None),  # the hospital's MR is empty: not REGION's
-        ("MRN0042^^^HOSP&1.2.3&ISO^MR~MRN0043^^^&1.2.3&ISO^MR", "MRN0042"),  # one authority
+        ("MRN0042^^^HOSP&1.2.3&ISO^MR~MRN0043^^^&1.2.3&ISO^MR", None),  # one authority's two
+        ("MRN0042^^^HOSP&1.2.3&ISO^MR~MRN0042^^^&1.2.3&ISO^PI", "MRN0042"),
+        # without an MR, two numbers of one authority are ambiguous whatever their types: the
+        # hospital's PT beside the laboratory's PI, a temporary beside an enterprise number
+        ("HOSPNUM^^^^PT~LABNUM^^^^PI", None),
+        ("111^^^HOSP^MRT~222^^^HOSP^PE", None),
+        ("111^^^HOSP^XYZ~222^^^HOSP^PI", None),  # a local code's number counts as well
+        ("X1^^^Y^PI~X1^^^Y^PT", "X1"),  # one number, two types
+        ("MRN0042^^^A^PNT", "MRN0042"),  # a temporary living subject number
+        ("^^^HOSP^PI~123^^^HOSP", None),  # an empty PI: the number may be missing
         ("~X1^^^Y^PI", "X1"),
         ('""^^^A^MR~X1^^^A^PI', None),  # HL7's explicit null: an empty MR, never X1
         # an empty MR is no identifier: never an untyped, account or visit number instead

@@ -177,7 +177,8 @@ def test_redact_hides_generated_identifiers(mrn: str, family: str, sep: str, noi
 def test_redact_scrubs_copies_of_identifiers_everywhere(
     mrn: str, family: str, given_name: str, birth: str, sep: str, lead: str, noise: str
 ) -> None:
-    assume({family, given_name}.isdisjoint({"MSH", "PID", "OBR", "OBX", "NTE", "HMAC"}))
+    # segment names, the hash's prefix and PID-3's kept type (MR) may stay as words
+    assume({family, given_name}.isdisjoint({"MSH", "PID", "OBR", "OBX", "NTE", "HMAC", "MR"}))
     noise = noise.replace("|", "")
     text = join([
         msh(),
@@ -315,7 +316,7 @@ def test_redact_hashes_each_patient_number_with_its_authority_and_drops_the_othe
     ])  # fmt: skip
     out = redact(text, lambda number: f"h{number[0]}")
     lines = out.split("\r")
-    assert lines[1].split("|")[3] == "HMAC:hR^^^REGION^MR~HMAC:hH^^^HOSP&1.2.3&ISO^PI"
+    assert lines[1].split("|")[3] == "HMAC:hR^^^REGION^MR~HMAC:hH^^^HOSP&&ISO^PI"  # 1.2.3: no OID
     assert lines[2] == "NTE|1||HMAC:hR HMAC:hH [redacted]"
 
 
@@ -329,6 +330,34 @@ def test_redact_hashes_a_number_as_the_parser_reads_it(pid3: str, number: str) -
     redact(text, lambda value: seen.append(value) or HASH)  # type: ignore[func-returns-value]
     parsed, _ = parse_oru(text)
     assert seen == [parsed.patient_identifier] == [number]
+
+
+@pytest.mark.parametrize(
+    ("pid3", "others", "kept"),
+    [
+        # another repetition's number, a name or a date misplaced in a kept authority
+        ("123456^^^HOSP^MR~L-77^^^LAB&AB1234&L^PI~AB1234^^^HOSP^AN", {},
+         "HMAC:h^^^HOSP^MR~HMAC:h^^^LAB&[redacted]&L^PI"),
+        ("123456^^^HOSP&&DOE^MR", {5: "DOE^JANE"}, "HMAC:h^^^HOSP&&[redacted]^MR"),
+        ("123456^^^HOSP&&Jane Doe^MR", {5: "DOE^JANE"}, "HMAC:h^^^HOSP&&[redacted] [redacted]^MR"),
+        ("123456^^^SSN 123-45-6789^MR", {}, "HMAC:h^^^^MR"),
+        ("123456^^^HOSP&04MAR1961&L^MR", {}, "HMAC:h^^^HOSP&&L^MR"),
+        ("123456^^^1.3.1961^MR", {}, "HMAC:h^^^^MR"),
+        ("123456^^^HOSP&19610304^MR", {7: "19610304"}, "HMAC:h^^^HOSP^MR"),
+        ("L-77^^^HOSP&L-77 DOE&L^MR", {5: "DOE"}, "HMAC:h^^^HOSP&HMAC:h [redacted]&L^MR"),
+        # an empty MR naming its authority is kept: it says the number is missing
+        ("^^^HOSP^MR~123456^^^LAB^PI", {}, "^^^HOSP^MR~HMAC:h^^^LAB^PI"),
+    ],
+)  # fmt: skip
+def test_redact_scrubs_what_a_kept_authority_holds_of_the_patient(
+    pid3: str, others: dict[int, str], kept: str
+) -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: pid3, **others})])
+    out = redact(text, lambda value: "h")
+    assert out.split("\r")[1].split("|")[3] == kept
+    for secret in ("AB1234", "DOE", "Doe", "Jane", "123-45-6789", "04MAR1961", "1.3.1961",
+                   "19610304", "L-77"):  # fmt: skip
+        assert secret not in out
 
 
 def test_redact_keeps_a_number_typed_in_a_common_spelling_and_no_number_in_cx4() -> None:

@@ -196,10 +196,15 @@ async def test_an_mr_naming_no_authority_may_be_the_senders(
         ("654321^^^SSA^SSN~123456^^^HOSP^MR", None, "S-1", None),
         ("654321^^^NHS^NHS~123456^^^HOSP^MR", None, "S-1", None),
         ("654321^^^HOSP^CSN~123456^^^HOSP^MRN", "HOSP", "S-1", None),
-        # an unknown local code is untyped: a typed patient number of its authority first,
-        # and beside an MR of no other authority it is not considered
-        ("654321^^^HOSP^XYZ~123456^^^HOSP^PI", None, "S-1", None),
-        ("654321^^^HOSP^XYZ~123456^^^HOSP^PI", "HOSP", "S-1", None),
+        ("654321^^^HOSP^FIN NBR~123456^^^HOSP^PI", None, "S-1", None),
+        ("654321^^^HOSP^SSN#~123456^^^HOSP^PI", "HOSP", "S-1", None),
+        ("654321^^^HOSP^AHV~123456^^^HOSP^PI", None, "S-1", None),
+        # an unknown local code is untyped: beside another number of its authority other
+        # than an MR, which is the patient's cannot be told (never the typed one first);
+        # beside an MR of no other authority it is not considered
+        ("654321^^^HOSP^XYZ~123456^^^HOSP^PI", None, None, RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ("654321^^^HOSP^XYZ~123456^^^HOSP^PI", "HOSP", None, RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ("123456^^^HOSP^PNT", "HOSP", "S-1", None),  # a temporary living subject number
         ("654321^^^HOSP^XYZ~123456^^^HOSP^MR", None, "S-1", None),
         ("654321^^^^XYZ~123456^^^^MR", None, "S-1", None),
     ],
@@ -213,3 +218,34 @@ async def test_numbers_of_local_types_and_unqualified_mrs(
     (outcome,) = await ingestor(db)([oru(pid3)])
     assert outcome.code is code
     assert [r.subject_id for r in db.results] == ([subject] if subject else [])
+
+
+@pytest.mark.parametrize(
+    "pid3",
+    ["HOSPNUM^^^^PT~LABNUM^^^^PI", "LABNUM^^^^PI~HOSPNUM^^^^PT", "HOSPNUM^^^^MRT~LABNUM^^^^PE"],
+)
+@pytest.mark.parametrize("authority", [None, "HOSP"])
+async def test_two_numbers_of_one_authority_without_an_mr_are_never_matched_by_type(
+    pid3: str, authority: str | None
+) -> None:
+    """The hospital's PT beside the laboratory's PI (neither naming an authority): neither
+    type ranks first, so neither is matched; rejected when one is enrolled, whichever."""
+    for enrolled in ({"h(HOSPNUM)": "S-1"}, {"h(LABNUM)": "S-2"}):
+        db = FakeDatabase(enrolled=dict(enrolled), identifier_authority=authority)
+        (outcome,) = await ingestor(db)([oru(pid3)])
+        assert outcome.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+        assert db.results == [] and topics(db) == [LAB_REJECTED]
+    db = FakeDatabase(enrolled={"h(OTHER)": "S-3"}, identifier_authority=authority)
+    (outcome,) = await ingestor(db)([oru(pid3)])
+    assert outcome.accepted and not outcome.enrolled and topics(db) == []
+
+
+@pytest.mark.parametrize("authority", [None, "HOSP"])
+async def test_an_empty_number_beside_another_of_its_authority_is_missing(
+    authority: str | None,
+) -> None:
+    """An empty PI beside an untyped number of its authority: the patient's number may be
+    the missing one; never discarded, never matched by the other."""
+    db = FakeDatabase(enrolled={"h(OTHER)": "S-3"}, identifier_authority=authority)
+    (outcome,) = await ingestor(db)([oru("^^^HOSP^PI~123456^^^HOSP")])
+    assert outcome.code is RejectionCode.MISSING_PATIENT and db.results == []

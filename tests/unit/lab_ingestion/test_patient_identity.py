@@ -45,24 +45,27 @@ def lab_message(*pairs: tuple[str, str], keys: tuple[str, ...] = ("ORD1|1988-5|"
 
 
 @pytest.mark.parametrize(
-    ("pairs", "several"),
+    ("pairs", "several", "chosen"),
     [
-        ((), False),
-        ((("1", "A"),), False),
-        ((("1", "A"), ("2", "A")), False),  # one authority: the first is its primary number
-        ((("1", "A"), ("1", "B")), False),  # one number, named by two authorities
-        ((("1", "A"), (" 1 ", "b")), False),  # the same number written differently
-        ((("1", ""), ("2", "")), False),  # no authority at all
-        ((("1", "A"), ("2", "B")), True),
-        ((("1", "A"), ("2", "")), True),  # a number without authority is not A's
-        ((("1", "A"), ("2", "a")), False),  # authorities compared without case
+        ((), False, None),
+        ((("1", "A"),), False, "1"),
+        # one authority's two medical record numbers: which is the patient's cannot be told
+        ((("1", "A"), ("2", "A")), False, None),
+        ((("1", "A"), ("1", "B")), False, "1"),  # one number, named by two authorities
+        ((("1", "A"), (" 1 ", "b")), False, "1"),  # the same number written differently
+        ((("1", ""), ("2", "")), False, None),  # no authority at all: two numbers of one
+        ((("1", "A"), ("2", "B")), True, None),
+        ((("1", "A"), ("2", "")), True, None),  # a number without authority is not A's
+        ((("1", "A"), ("2", "a")), False, None),  # authorities compared without case
+        ((("1", "A"), ("", "A")), False, "1"),  # an empty MR beside the authority's MR
     ],
 )
-def test_numbers_of_several_authorities(pairs: tuple[tuple[str, str], ...], several: bool) -> None:
+def test_numbers_of_several_authorities(
+    pairs: tuple[tuple[str, str], ...], several: bool, chosen: str | None
+) -> None:
     candidates = numbers(*pairs)
     assert of_several_authorities(candidates) is several
-    expected = None if several or not candidates else candidates[0].value
-    assert default_identifier(candidates) == expected
+    assert default_identifier(candidates) == chosen
 
 
 @pytest.mark.parametrize(
@@ -76,11 +79,15 @@ def test_numbers_of_several_authorities(pairs: tuple[tuple[str, str], ...], seve
         # the sender's authority chooses, in any case
         ((("1", "A"), ("2", "B")), "B", "2"),
         ((("1", "A"), ("2", "B")), "b", "2"),
-        ((("1", "A"), ("2", "B"), ("3", "B")), "B", "2"),
+        ((("1", "A"), ("2", "B"), ("2", "B")), "B", "2"),
+        # the authority's two different MRs: ambiguous, never the first
+        ((("1", "A"), ("2", "B"), ("3", "B")), "B", RejectionCode.AMBIGUOUS_IDENTIFIER),
         ((("1", "A"),), "A", "1"),
         # numbers without authority are the sender's own
         ((("1", ""),), "A", "1"),
-        ((("1", ""), ("2", "")), "A", "1"),
+        ((("1", ""), ("1", "")), "A", "1"),
+        ((("1", ""), ("2", "")), "A", RejectionCode.AMBIGUOUS_IDENTIFIER),
+        ((("1", ""), ("2", "")), None, RejectionCode.AMBIGUOUS_IDENTIFIER),
         # a number of another authority is never matched
         ((("1", "B"),), "A", RejectionCode.MISSING_PATIENT),
         ((("1", "B"), ("2", "")), "A", "2"),  # an MR naming no authority: the sender's own
