@@ -47,7 +47,7 @@ from bench.mllp_report import (
     summarise,
 )
 from cachexia.platform import create_topics, migrate_all
-from services.lab_ingestion.adapters.repository import add_source
+from services.lab_ingestion.adapters.sources import add_source
 from shared.contracts.identity import hospital_id_hmac
 from shared.embedded.tansu import port_open
 from shared.secrets import subject_hmac_key

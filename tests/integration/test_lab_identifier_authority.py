@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.lab_ingestion.adapters.repository import add_source
+from services.lab_ingestion.adapters.sources import add_source
 from shared.contracts.topics import LAB_REJECTED
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import MRN, msa, obx, oru

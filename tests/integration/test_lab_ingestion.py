@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from cachexia.services import service_definition
-from services.lab_ingestion.adapters.repository import add_source
+from services.lab_ingestion.adapters.sources import add_source
 from shared.auth import Role, create_token
 from shared.contracts.envelope import Envelope
 from shared.contracts.identity import hospital_id_hmac

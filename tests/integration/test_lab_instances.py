@@ -18,7 +18,8 @@ from functools import partial
 import asyncpg
 import pytest
 
-from services.lab_ingestion.adapters.repository import LabRepository, add_source
+from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.model import (

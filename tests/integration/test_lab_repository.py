@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from services.lab_ingestion.adapters.repository import LabRepository, add_source
+from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode, StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from services.lab_ingestion.adapters.repository import add_source
+from services.lab_ingestion.adapters.sources import add_source
 from shared.auth import Role, create_token
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import MRN, msa, obx, oru

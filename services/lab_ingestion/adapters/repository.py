@@ -263,35 +263,3 @@ def _rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
 
 def _storable(text: str | None) -> str | None:
     return text.replace("\x00", "\\x00") if text and "\x00" in text else text
-
-
-async def enrolled_sites(conn: asyncpg.Connection) -> set[str]:
-    """The sites that have subjects in lab-ingestion's copy of the subject directory."""
-    rows = await conn.fetch("SELECT DISTINCT site_id FROM lab_ingestion.enrolled_subjects")
-    return {r["site_id"] for r in rows}
-
-
-async def add_source(
-    conn: asyncpg.Connection,
-    application: str,
-    facility: str,
-    *,
-    time_zone: str | None = None,
-    site_id: str | None = None,
-    identifier_authority: str | None = None,
-) -> bool:
-    """Allow a sender (True if it is new); a time zone, site or identifier authority given
-    replaces the one kept."""
-    added = await conn.fetchval(
-        """INSERT INTO lab_ingestion.sources
-                  (application, facility, time_zone, site_id, identifier_authority)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (application, facility) DO UPDATE
-              SET time_zone = coalesce(EXCLUDED.time_zone, sources.time_zone),
-                  site_id = coalesce(EXCLUDED.site_id, sources.site_id),
-                  identifier_authority =
-                      coalesce(EXCLUDED.identifier_authority, sources.identifier_authority)
-           RETURNING xmax = 0""",
-        application, facility, time_zone, site_id, identifier_authority,
-    )  # fmt: skip
-    return bool(added)

@@ -1,0 +1,172 @@
+"""`cachexia source add | list | remove`: the HL7 senders allowed to deliver (MSH-3^MSH-4)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+
+from shared.settings import PlatformSettings
+
+if TYPE_CHECKING:  # the service's modules are imported only when a source command runs
+    from services.lab_ingestion.domain.records import Sender
+
+
+def add_source_commands(commands: Any) -> None:
+    """``commands``: the subparsers of the ``cachexia`` command."""
+    source = commands.add_parser("source", help="manage the HL7 senders allowed to deliver")
+    source_commands = source.add_subparsers(dest="source_command", required=True)
+    add = source_commands.add_parser(
+        "add", help="allow an HL7 sender (MSH-3 and MSH-4), or change its settings"
+    )
+    _sender_arguments(add)
+    _setting(
+        add, "--time-zone", type=_time_zone,
+        help="IANA zone the sender writes times without a UTC offset in (e.g. Europe/Zurich)",
+    )  # fmt: skip
+    _setting(
+        add, "--site",
+        help="the trial site whose patients the sender reports (its subjects only are matched)",
+    )  # fmt: skip
+    _setting(
+        add, "--identifier-authority",
+        help="assigning authority (PID-3 CX-4, FHIR Identifier.system) of the hospital numbers "
+        "subjects are enrolled by: chooses among a message's numbers of several authorities",
+    )  # fmt: skip
+    source_commands.add_parser("list", help="every allowed sender with its settings")
+    remove = source_commands.add_parser(
+        "remove", help="take a sender off the allow-list (its messages are then refused, AR)"
+    )
+    _sender_arguments(remove)
+
+
+async def run_source_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
+    from cachexia.platform import migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
+
+    await migrate_all(settings)
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        if args.source_command == "list":
+            return await _list(conn)
+        if args.source_command == "remove":
+            return await _remove(conn, args.application.strip(), args.facility.strip())
+        return await _add(conn, args)
+    finally:
+        await conn.close()
+
+
+def _sender_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--application", required=True, help="MSH-3 sending application")
+    parser.add_argument("--facility", required=True, help="MSH-4 sending facility")
+
+
+def _setting(parser: argparse.ArgumentParser, option: str, **kwargs: Any) -> None:
+    """``--NAME VALUE`` sets it, ``--no-NAME`` forgets it; without either it is kept."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(option, default=None, **kwargs)
+    group.add_argument(
+        f"--no-{option.removeprefix('--')}", action="store_true",
+        help=f"forget the sender's {option.removeprefix('--').replace('-', ' ')}",
+    )  # fmt: skip
+
+
+def _time_zone(name: str) -> str:
+    """An IANA time zone name, checked now (a bad one fails here, not at the first message)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from error
+    return name
+
+
+async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
+    from services.lab_ingestion.adapters.sources import (  # noqa: PLC0415
+        Cleared,
+        add_source,
+        enrolled_sites,
+        sender_settings,
+    )
+
+    application, facility = args.application.strip(), args.facility.strip()
+    site = _given(args.site)
+    authority = _given(args.identifier_authority)
+    cleared = Cleared(args.no_time_zone, args.no_site, args.no_identifier_authority)
+    added = await add_source(
+        conn, application, facility,
+        time_zone=args.time_zone, site_id=site, identifier_authority=authority, cleared=cleared,
+    )  # fmt: skip
+    sender = await sender_settings(conn, application, facility)
+    if site and site not in await enrolled_sites(conn):  # a typo would discard every result
+        known = ", ".join(sorted(await enrolled_sites(conn))) or "none yet"
+        sys.stderr.write(
+            f"warning: no subject of site {site} is enrolled (sites with subjects: {known}); "
+            "the sender's results are matched to that site's subjects only: check the name\n"
+        )
+    if (
+        sender is None or sender.time_zone is None
+    ):  # MSH-7's offset is the send time's: an hour off across a change
+        sys.stderr.write(
+            "note: without --time-zone, a collection time written without a UTC offset is read "
+            "with MSH-7's offset, which is an hour off for a sample drawn before a clock change "
+            "and sent after it; give the zone the sender writes local times in\n"
+        )
+    if (
+        sender is None or sender.identifier_authority is None
+    ):  # numbers of several authorities: no choice
+        sys.stderr.write(
+            "note: without --identifier-authority, a message naming its patient by numbers of "
+            "several assigning authorities (PID-3 CX-4, FHIR Identifier.system; say the "
+            "laboratory's own number beside the hospital's) is rejected when one of them is "
+            "enrolled; give the authority of the numbers subjects are enrolled by\n"
+        )
+    state = "allowed" if added else "already allowed"
+    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{_described(sender)}\n")
+    return 0
+
+
+async def _list(conn: asyncpg.Connection) -> int:
+    from services.lab_ingestion.adapters.sources import list_sources  # noqa: PLC0415
+
+    senders = await list_sources(conn)
+    for s in senders:
+        sys.stdout.write(
+            f"{s.application}^{s.facility}  added {s.added_at:%Y-%m-%d %H:%M %Z}"
+            f"{_described(s.settings)}\n"
+        )
+    if not senders:
+        sys.stderr.write("no HL7 sender is allowed yet (cachexia source add)\n")
+    return 0
+
+
+async def _remove(conn: asyncpg.Connection, application: str, facility: str) -> int:
+    from services.lab_ingestion.adapters.sources import remove_source  # noqa: PLC0415
+
+    if not await remove_source(conn, application, facility):
+        sys.stderr.write(f"no HL7 sender {application}^{facility} is allowed\n")
+        return 1
+    sys.stdout.write(
+        f"HL7 sender {application}^{facility} removed; its messages are refused (AR) within "
+        "a few seconds\n"
+    )
+    return 0
+
+
+def _given(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+def _described(sender: Sender | None) -> str:
+    """``; local times in Z; patients of site S; patients matched by numbers of A``."""
+    if sender is None:
+        return ""
+    zone = f"; local times in {sender.time_zone}" if sender.time_zone else ""
+    at_site = f"; patients of site {sender.site_id}" if sender.site_id else ""
+    numbers = (
+        f"; patients matched by numbers of {sender.identifier_authority}"
+        if sender.identifier_authority
+        else ""
+    )
+    return f"{zone}{at_site}{numbers}"

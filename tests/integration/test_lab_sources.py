@@ -1,0 +1,85 @@
+"""The HL7 sender allow-list on real PostgreSQL: `cachexia source add | list | remove`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from cachexia.cli import main
+from services.lab_ingestion.adapters.sources import (
+    Cleared,
+    add_source,
+    list_sources,
+    remove_source,
+    sender_settings,
+)
+from services.lab_ingestion.domain.records import Sender
+from tests.integration.lab_fixtures import migrated_lab_pool
+
+pytestmark = pytest.mark.integration
+
+
+async def test_settings_are_kept_replaced_or_forgotten_one_by_one(database: str) -> None:
+    pool = await migrated_lab_pool(database, "sources-test")
+    try:
+        async with pool.acquire() as conn:
+            assert await add_source(
+                conn, "LIS", "ZH", time_zone="Europe/Zurich", site_id="CH-01",
+                identifier_authority="HOSP",
+            )  # fmt: skip
+            assert not await add_source(conn, "LIS", "ZH", site_id="CH-02")
+            assert await sender_settings(conn, "LIS", "ZH") == Sender(
+                "Europe/Zurich", "CH-02", "HOSP"
+            )
+            forget = Cleared(identifier_authority=True)
+            assert not await add_source(conn, "LIS", "ZH", cleared=forget)
+            assert await sender_settings(conn, "LIS", "ZH") == Sender("Europe/Zurich", "CH-02")
+            both = Cleared(time_zone=True, site_id=True)
+            assert not await add_source(conn, "LIS", "ZH", identifier_authority="H2", cleared=both)
+            assert await sender_settings(conn, "LIS", "ZH") == Sender(None, None, "H2")
+            assert await add_source(conn, "AAA", "BE")
+            listed = await list_sources(conn)
+            assert [(s.application, s.facility) for s in listed] == [("AAA", "BE"), ("LIS", "ZH")]
+            assert await remove_source(conn, "LIS", "ZH")
+            assert not await remove_source(conn, "LIS", "ZH")
+            assert await sender_settings(conn, "LIS", "ZH") is None
+            assert [s.facility for s in await list_sources(conn)] == ["BE"]
+    finally:
+        await pool.close()
+
+
+async def test_the_source_commands_add_list_forget_and_remove(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database)
+
+    def cachexia(*args: str) -> int:
+        return main(["source", *args])
+
+    sender = ("--application", "LIS", "--facility", "HOSP")
+    assert await asyncio.to_thread(cachexia, "list") == 0
+    assert "no HL7 sender is allowed yet" in capsys.readouterr().err
+    added = await asyncio.to_thread(
+        cachexia, "add", *sender, "--time-zone", "Europe/Zurich", "--identifier-authority", "H"
+    )
+    out, err = capsys.readouterr()
+    assert added == 0 and "allowed; local times in Europe/Zurich" in out
+    assert "matched by numbers of H" in out and "without --" not in err
+    # a setting given again alone keeps the others; --no-... forgets one
+    assert await asyncio.to_thread(cachexia, "add", *sender, "--no-identifier-authority") == 0
+    out, err = capsys.readouterr()
+    assert "already allowed; local times in Europe/Zurich\n" in out
+    assert "without --identifier-authority" in err and "without --time-zone" not in err
+    assert await asyncio.to_thread(cachexia, "list") == 0
+    assert capsys.readouterr().out.startswith("LIS^HOSP  added ")
+    assert await asyncio.to_thread(cachexia, "remove", *sender) == 0
+    assert "removed" in capsys.readouterr().out
+    assert await asyncio.to_thread(cachexia, "remove", *sender) == 1
+    assert "no HL7 sender LIS^HOSP is allowed" in capsys.readouterr().err
+    conn = await asyncpg.connect(database)
+    try:
+        assert await list_sources(conn) == []
+    finally:
+        await conn.close()
