@@ -33,11 +33,13 @@ async def test_numbers_of_several_authorities_are_rejected_without_configuration
     await client.close()
     fields = msa(ack)
     assert fields[1:3] == ["AE", "AUTH-1"], ack
-    assert "several assigning authorities" in fields[3]
+    assert "2 assigning authorities" in fields[3]
     assert "|205^" in ack.split("\r")[2]  # ERR: HL7 error 205
     rejection = await lab.pool.fetchrow("SELECT reason_code, reason, payload FROM rejections")
     assert rejection is not None and rejection["reason_code"] == "ambiguous-patient-identifier"
-    assert "REGION, HOSP" in rejection["reason"] and "--identifier-authority" in rejection["reason"]
+    assert "--identifier-authority" in rejection["reason"]
+    assert "REGION" not in rejection["reason"]  # CX-4 is free text: counted, never named
+    assert "^^^REGION^MR~HMAC:" in rejection["payload"]  # the kept message shows them
     assert MRN not in rejection["payload"] and "R-4711" not in rejection["payload"]
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
     (event,) = await lab.events(LAB_REJECTED, 1)

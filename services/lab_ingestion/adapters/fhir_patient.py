@@ -127,8 +127,9 @@ def _server_base(full_url: object) -> str | None:
 
 
 def patient_identifiers(patient: Patient) -> Candidates:
-    """The Patient's current numbers of patient number types; one typed MR without a value
-    stays a candidate (it names an authority: never another number in its place)."""
+    """The Patient's current numbers of patient number types; one without a value stays a
+    candidate when it is typed or names an authority (the number is missing: never another
+    number in its place)."""
     return _candidates(patient.identifier or [])
 
 
@@ -158,8 +159,8 @@ def _candidates(identifiers: Sequence[Any]) -> Candidates:
             ((assigner.display if assigner is not None else None) or "").strip(),
         )
         # as in HL7: an identifier without a value counts only when it names an authority
-        # or is typed MR (it says the patient's number is missing)
-        if candidate.value or candidate.authority_names or kind == MEDICAL_RECORD:
+        # or a patient number type (it says the patient's number is missing)
+        if candidate.value or candidate.authority_names or kind:
             candidates.append(candidate)
     return tuple(candidates)
 

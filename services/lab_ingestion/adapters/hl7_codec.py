@@ -29,7 +29,6 @@ from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,
-    MEDICAL_RECORD,
     Coding,
     IdentifierCandidate,
     LabMessage,
@@ -283,8 +282,8 @@ def _body(
 def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:
     """PID-3's repetitions of patient number types (``patient_number_type``), each with its
     identifier type (CX-5) and assigning authority (CX-4), a repetition naming an authority
-    or typed MR without a number too (it says the number is missing); and every number of
-    PID-3, whatever its type (none may stay in the message's id)."""
+    or a patient number type without a number too (it says the number is missing); and
+    every number of PID-3, whatever its type (none may stay in the message's id)."""
     count = len(pid[3]) if len(pid) > 3 else 0
     if count > MAX_PATIENT_NUMBERS:
         raise Hl7InputError(
@@ -302,7 +301,7 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
             continue
         authority = _not_null(_get(pid, 3, repeat, 4))
         universal = _not_null(_get(pid, 3, repeat, 4, subcomponent=2))
-        if value or authority or universal or kind == MEDICAL_RECORD:
+        if value or authority or universal or kind:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers
 

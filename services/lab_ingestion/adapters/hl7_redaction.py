@@ -21,17 +21,16 @@ fields are replaced whole: nothing personal is kept, at the cost of the clinical
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
-import hl7
-from hl7.util import unescape
-
+from services.lab_ingestion.adapters.hl7_pid3 import (
+    KeptNumber,
+    Separators,
+    drop_personal_parts,
+    patient_numbers,
+)
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
-from services.lab_ingestion.domain.model import MEDICAL_RECORD, patient_number_type
-from services.lab_ingestion.domain.patient_identity import showable_authority
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
@@ -82,20 +81,13 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         (line[:3].upper(), line.split(field))
         for line in (raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r"))
     ]
-    secrets: dict[str, tuple[str, str]] = {}  # lower case -> (value, replacement)
-    numbers: list[tuple[list[str], list[_KeptNumber]]] = []  # each PID's fields, its PID-3
-    for name, fields in segments:
-        if name == "PID" and len(fields) > 3 and fields[3]:
-            kept_numbers, dropped = _patient_numbers(fields[3], separators, hash_identifier)
-            numbers.append((fields, kept_numbers))
-            for number in kept_numbers:
-                _add(secrets, number.value, 3, number.hashed or REDACTED)
-            for other in dropped:
-                _add(secrets, other, 3)
-        _collect_secrets(name, fields, separators, secrets)
+    secrets, numbers = _secrets_and_numbers(segments, separators, hash_identifier)
     kept = [(name, fields) for name, fields in segments if name not in _DROPPED_SEGMENTS]
+    for _, kept_numbers in numbers:
+        for number in kept_numbers:
+            drop_personal_parts(number.authority, separators[3], secrets)
     # (fields, index) of every value to scrub: the kept fields, and each kept authority's
-    # subcomponents (another repetition's number, a name or a date misplaced in CX-4)
+    # subcomponents (a short name misplaced in CX-4 as a word of its own)
     scrubbed: list[tuple[list[str], int]] = [
         (number.authority, index)
         for _, kept_numbers in numbers
@@ -114,7 +106,40 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
             for index in range(first, len(fields))
             if fields[index] and not (name == "PID" and index == 3)
         )
-    protected = re.compile(f"{re.escape(separators[3])}{_KEPT_ESCAPES}{re.escape(separators[3])}")
+    _scrub(text, secrets, scrubbed, separators[3])
+    for fields, kept_numbers in numbers:
+        fields[3] = separators[2].join(number.joined(separators) for number in kept_numbers)
+    return "\r".join(field.join(fields) for _, fields in kept)
+
+
+Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
+PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3
+
+
+def _secrets_and_numbers(
+    segments: list[tuple[str, list[str]]],
+    separators: Separators,
+    hash_identifier: Callable[[str], str],
+) -> tuple[Secrets, PatientNumbers]:
+    """Every value removed from the message (whose copies are scrubbed), and each PID's
+    patient numbers as kept."""
+    secrets: Secrets = {}
+    numbers: PatientNumbers = []
+    for name, fields in segments:
+        if name == "PID" and len(fields) > 3 and fields[3]:
+            kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
+            numbers.append((fields, kept_numbers))
+            for number in kept_numbers:
+                _add(secrets, number.value, 3, number.hashed or REDACTED)
+            for other in dropped:
+                _add(secrets, other, 3)
+        _collect_secrets(name, fields, separators, secrets)
+    return secrets, numbers
+
+
+def _scrub(text: str, secrets: Secrets, scrubbed: list[tuple[list[str], int]], escape: str) -> None:
+    """Replace every copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole)."""
+    protected = re.compile(f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}")
     markers = _markers(text, [replacement for _, replacement in secrets.values()])
     scrubber = Scrubber(
         {
@@ -131,9 +156,6 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
         replacements = {marker: replacement for replacement, marker in markers.items()}
         _scrub_in_batches(scrubbed, lambda value: _replaced(value, scrubber, runs, replacements))
-    for fields, kept_numbers in numbers:
-        fields[3] = separators[2].join(number.joined(separators) for number in kept_numbers)
-    return "\r".join(field.join(fields) for _, fields in kept)
 
 
 def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
@@ -190,7 +212,7 @@ def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]
         fields[index] = value
 
 
-def _separators(text: str) -> tuple[str, str, str, str, str]:
+def _separators(text: str) -> Separators:
     """Field, component, repetition, escape and sub-component separators declared in
     MSH-1/MSH-2, or the defaults when they are missing or unusable (letters, digits, blanks
     or repeated characters would split the segments where the parser does not)."""
@@ -205,80 +227,10 @@ def _separators(text: str) -> tuple[str, str, str, str, str]:
     return "|", "^", "~", "\\", "&"
 
 
-@dataclass
-class _KeptNumber:
-    """A PID-3 repetition of a patient number type as the redacted message keeps it: the
-    number (PHI, never written) as ``HMAC:`` and its keyed hash, its authority's showable
-    subcomponents (scrubbed like any field before they are written) and its type."""
-
-    value: str
-    hashed: str
-    authority: list[str]
-    kind: str
-
-    def joined(self, separators: tuple[str, str, str, str, str]) -> str:
-        _, component, _, _, sub = separators
-        authority = sub.join(self.authority).rstrip(sub)
-        return component.join([self.hashed, "", "", authority, self.kind]).rstrip(component)
-
-
-def _patient_numbers(
-    value: str, separators: tuple[str, str, str, str, str], hash_identifier: Callable[[str], str]
-) -> tuple[list[_KeptNumber], list[str]]:
-    """PID-3's repetitions as kept: each patient number (a repetition of a patient number
-    type) replaced by ``HMAC:`` and its keyed hash, with its assigning authority (CX-4,
-    organisation names and ids only) and its type as the parser reads it (CX-5: MR, PI, ...,
-    "" for a local code, which is never kept verbatim), so that whoever inspects a rejection
-    can tell which number of which authority the message named; a repetition naming an
-    authority (or typed MR) without a number is kept empty (it says the number is missing).
-    Other numbers (national, account, visit) are dropped (the second list). Every copy of a
-    number elsewhere in the message gives way to its hash, or is scrubbed."""
-    _, component, repetition, _, sub = separators
-    kept, dropped = [], []
-    for item in value.split(repetition):
-        parts = [*item.split(component), "", "", "", ""]
-        number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
-        number = "" if number == '""' else number
-        kind = patient_number_type(_unescaped(parts[4].split(sub)[0], separators))
-        authority = _showable_authority(parts[3], separators)
-        if kind is None:
-            dropped.append(number)
-        elif number or any(authority) or kind == MEDICAL_RECORD:
-            hashed = f"HMAC:{hash_identifier(number)}" if number else ""
-            kept.append(_KeptNumber(number, hashed, authority, kind))
-    return kept, dropped
-
-
-def _showable_authority(authority: str, separators: tuple[str, str, str, str, str]) -> list[str]:
-    """CX-4's subcomponents (namespace, universal id, its type), each kept only when it is
-    an organisation's name or id: a patient's number or a date misplaced in it is dropped."""
-    return [
-        part if showable_authority(_unescaped(part, separators)) else ""
-        for part in authority.split(separators[4])
-    ]
-
-
-def _unescaped(text: str, separators: tuple[str, str, str, str, str]) -> str:
-    """The value as the parser reads it (python-hl7's unescaping: separators, ``\\X..\\``,
-    ``\\H\\``, ...), so that its hash is the one it is matched by; as sent if unreadable."""
-    if separators[3] not in text:
-        return text
-    try:
-        return str(unescape(_escaping(separators), text))
-    except Exception:  # python-hl7 raises assorted errors on broken escapes
-        return text
-
-
-@functools.lru_cache(maxsize=8)  # separators are the sender's: never an unbounded cache
-def _escaping(separators: tuple[str, str, str, str, str]) -> hl7.Message:
-    """A message declaring ``separators``: what python-hl7 unescapes a value against."""
-    return hl7.parse("MSH" + "".join(separators[:2]) + separators[2] + "".join(separators[3:]))
-
-
 def _collect_secrets(
     name: str,
     fields: list[str],
-    separators: tuple[str, str, str, str, str],
+    separators: Separators,
     secrets: dict[str, tuple[str, str]],
 ) -> None:
     """Record the values this segment holds that must not appear anywhere else."""

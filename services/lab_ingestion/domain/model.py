@@ -101,8 +101,8 @@ MEDICAL_RECORD = "MR"
 PATIENT_NUMBER_TYPES = frozenset({MEDICAL_RECORD, "PI", "PT", "PN", "PE", "MRT", "PNT"})
 # Identifier types that are no patient's record number: account, visit, encounter, order,
 # insurance, national, registry, licence, staff, specimen and organisation numbers (HL7
-# table 0203, and local spellings labs send: SSN, NHS, FIN, ACCT, ...). Any other code is a
-# local one that says nothing: such a number counts as untyped ("").
+# table 0203). Any other code (but ``OTHER_NUMBER_WORDS``) is a local one that says nothing:
+# such a number counts as untyped ("").
 OTHER_NUMBER_TYPES = frozenset({
     "AC", "ACSN", "AIN", "AM", "AMA", "AN", "ANC", "AND", "ANON", "ANT", "APRN", "ASID", "BA",
     "BC", "BCFN", "BCT", "BR", "BRN", "BSNR", "CAAI", "CC", "CONM", "CY", "CZ", "DC", "DCFN",
@@ -114,34 +114,38 @@ OTHER_NUMBER_TYPES = frozenset({
     "PRC", "PRN", "QA", "RI", "RN", "RPH", "RR", "RRI", "RRP", "SAMN", "SB", "SID", "SL",
     "SN", "SNBSN", "SNO", "SP", "SR", "SRX", "SS", "STN", "TAX", "TN", "TPR", "TRL", "UDI",
     "UPIN", "USID", "VN", "VP", "VS", "WC", "WCN", "WP", "XV", "XX",
-    # local spellings: social security, national health service, financial, account,
-    # encounter, contact serial, hospital account, Swiss (AHV) and Dutch (BSN) national
-    # numbers, and the first words of spelt-out names (FHIR ``type.text``); compared also
-    # by a code's first word (``FIN NBR``, ``SSN#``, ``Social Security Number``)
-    "SSN", "NHS", "NHSN", "FIN", "ACCT", "ACC", "ACCOUNT", "ENC", "ENCOUNTER", "CSN", "HAR",
-    "VISIT", "AHV", "AVS", "BSN", "INSURANCE", "POLICY", "SOCIAL", "NATIONAL", "PASSPORT",
-    "DRIVER", "DRIVERS", "LICENSE", "LICENCE", "FINANCIAL", "MEDICARE", "MEDICAID",
-    "EMPLOYEE", "BILLING", "ORDER", "SPECIMEN", "ACCESSION",
 })  # fmt: skip
+# Local spellings labs send for such numbers, and words of spelt-out names (FHIR
+# ``type.text``): social security, national health service, financial, account, encounter,
+# contact serial, hospital account, Swiss (AHV, AVS) and Dutch (BSN) national numbers, ...;
+# any word of a code counts (``FIN NBR``, ``SSN#``, ``US Social Security Number``).
+OTHER_NUMBER_WORDS = frozenset({
+    "SSN", "NHS", "NHSN", "FIN", "ACCT", "ACC", "ACCOUNT", "ENC", "ENCOUNTER", "CSN", "HAR",
+    "VISIT", "AHV", "AVS", "BSN", "INSURANCE", "POLICY", "SOCIAL", "PASSPORT", "DRIVER",
+    "DRIVERS", "LICENSE", "LICENCE", "FINANCIAL", "MEDICARE", "MEDICAID", "EMPLOYEE",
+    "BILLING", "ORDER", "SPECIMEN", "ACCESSION",
+})  # fmt: skip
+_OTHER_NUMBER_FIRST_WORDS = frozenset({"NATIONAL"})  # National ID, not Royal National Hospital
 NATIONAL_PERSON_PREFIX = "NN"  # NNxxx: national person identifier of country xxx
 _TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": "", '""': ""}  # local spelling; unspecified
-_FIRST_WORD = re.compile(r"[A-Z0-9&]+")
+_WORDS = re.compile(r"[A-Z0-9&]+")
 MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, FHIR)
 
 
 def patient_number_type(code: str) -> str | None:
     """The patient number type a code names (``PATIENT_NUMBER_TYPES``; "" for untyped and
     for a local code that names none), None when it names a number that is no patient's
-    record number (``OTHER_NUMBER_TYPES``, also as a local spelling's first word, and
+    record number (``OTHER_NUMBER_TYPES``; ``OTHER_NUMBER_WORDS`` anywhere in a local code;
     national person numbers NNxxx)."""
     kind = code.strip().upper()
     kind = _TYPE_SPELLINGS.get(kind, kind)
     if kind in PATIENT_NUMBER_TYPES or not kind:
         return kind
-    first_word = _FIRST_WORD.match(kind)
+    words = _WORDS.findall(kind)
     if (
         kind in OTHER_NUMBER_TYPES
-        or (first_word is not None and first_word.group() in OTHER_NUMBER_TYPES)
+        or (words and words[0] in _OTHER_NUMBER_FIRST_WORDS)
+        or not OTHER_NUMBER_WORDS.isdisjoint(words)
         or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5)
     ):
         return None

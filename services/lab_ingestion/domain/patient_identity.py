@@ -44,20 +44,17 @@ from services.lab_ingestion.domain.model import (
 )
 from shared.contracts.identity import normalise_hospital_identifier
 
-SHOWN_AUTHORITIES = 3  # named in a rejection's reason (organisations, never people)
 AUTHORITY_TEXT_LENGTH = 40
 _UNSHOWN = re.compile(r"[^A-Za-z0-9 .:/_-]")
 _NUMBER_LIKE = re.compile(r"\d{5,}")
 # ISO object identifiers start with arc 0, 1 or 2 and have four arcs or more (1.3.1961 is a
 # date); an assigning authority's are long (2.16.756.5.30.1...)
 _OID = re.compile(r"[0-2](?:\.\d+){3,}")
-_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
-# dates (4.3.1961, 1961-03-04, 04MAR1961, 4 March 61) and person numbers (123-45-6789)
-_DATE_OR_PERSON_NUMBER = re.compile(
-    r"\d{1,4}[-./ ]\d{1,2}[-./ ]\d{2,4}"
-    rf"|\d{{1,2}}[-./ ]?(?:{_MONTHS})[A-Z]*\.?[-./ ]?\d{{2,4}}"
-    r"|\d{3}-\d{2}-\d{4}|\d{6,}",
-    re.IGNORECASE,
+# dates in digits (4.3.1961, 1961-03-04, 61-3-4, 4 3 61) and person numbers (123-45-6789)
+_DATE_OR_PERSON_NUMBER = re.compile(r"\d{1,4}[-./ ]\d{1,2}[-./ ]\d{1,4}|\d{3}-\d{2}-\d{4}")
+# a month's name (04MAR1961, Mar 4 1961, 1961 March 4): with any digit, taken for a date
+_MONTH = re.compile(
+    r"(?:^|[^A-Z])(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)", re.IGNORECASE
 )
 MAX_AUTHORITY_DIGITS = 5  # an organisation's name holds a few digits, a person's number more
 
@@ -95,8 +92,8 @@ def resolve_patient_identifier(message: LabMessage, authority: str | None) -> st
         if of_several_authorities(pool):
             return Rejected(
                 RejectionCode.AMBIGUOUS_IDENTIFIER,
-                f"patient numbers of several assigning authorities ({_authorities(candidates)}) "
-                "and none configured for the sender (cachexia source add --identifier-authority)",
+                f"patient numbers of {_authorities(candidates)} and none configured for the "
+                "sender (cachexia source add --identifier-authority)",
             )
         return _chosen(pool) if pool else None
     if all(not c.authority_names for c in candidates):  # no number names an authority
@@ -111,12 +108,12 @@ def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> 
     differ, or an MR naming none differs from the authority's number other than its MR."""
     wanted = authority_name(authority)
     of_sender = [c for c in candidates if wanted in c.authority_names]
-    if any(c.kind == MEDICAL_RECORD for c in of_sender):  # the sender's MR decides
-        return _chosen(of_sender) or _missing(authority)
-    # an MR naming no authority may be the sender's too
+    # an MR naming no authority may be the sender's too: empty, the number may be missing
     unqualified = [c for c in candidates if c.kind == MEDICAL_RECORD and not c.authority_names]
     if any(not c.value for c in unqualified):
         return _missing(authority)
+    if any(c.kind == MEDICAL_RECORD for c in of_sender):  # the sender's MR decides
+        return _chosen(of_sender) or _missing(authority)
     if not of_sender:
         return _unqualified_record(unqualified) or _not_of(authority, candidates)
     chosen = _chosen(of_sender)
@@ -135,11 +132,11 @@ def _chosen(pool: Sequence[IdentifierCandidate]) -> str | Rejected | None:
     """The patient's number among numbers of one authority: its medical record number; else
     the one number of the other patient number types and untyped. Ambiguous (a rejection)
     when those are two different numbers, whatever their types: a hospital's PT beside a
-    laboratory's PI is as likely as the other way round. None (missing) when there is no
-    MR number, or, without an MR, when a repetition holds no number (an empty PI beside an
-    untyped number may be the patient's real number, missing)."""
+    laboratory's PI is as likely as the other way round. None (missing) when an MR holds no
+    number (beside another MR too), or, without an MR, when any repetition holds none (an
+    empty PT beside a PI may be the patient's real number, missing)."""
     records = [c for c in pool if c.kind == MEDICAL_RECORD]
-    if not records and any(not c.value for c in pool):
+    if any(not c.value for c in records or pool):
         return None
     deciding = records or pool
     numbers = [c.value for c in deciding if c.value]
@@ -147,8 +144,7 @@ def _chosen(pool: Sequence[IdentifierCandidate]) -> str | Rejected | None:
         kinds = "medical record numbers" if records else "patient numbers and no MR"
         return Rejected(
             RejectionCode.AMBIGUOUS_IDENTIFIER,
-            f"different {kinds} of one assigning authority "
-            f"({_authorities(deciding)}): which is the patient's cannot be told",
+            f"different {kinds} of one assigning authority: which is the patient's cannot be told",
         )
     return numbers[0] if numbers else None
 
@@ -218,16 +214,19 @@ def showable_authority(text: str) -> bool:
     """An authority's name that may be kept and shown: an organisation's name or URI (a
     letter; outside OIDs no run of five digits, at most five digits in all, no date) or an
     OID; never what may be a person's number or birth date misplaced in its place
-    (123-45-6789, SSN 123-45-6789, 756.1234.5678.97, 7601001234567, 04MAR1961, 1.3.1961)."""
+    (123-45-6789, SSN 123-45-6789, 756.1234.5678.97, 7601001234567, 04MAR1961, 1.3.1961,
+    Mar 4 1961: a month's name with any digit)."""
     name = text.strip().removeprefix("urn:oid:")
     if _OID.fullmatch(name):
         return True
     outside_oids = _OID.sub("", name)
+    digits = sum(c.isdigit() for c in outside_oids)
     return (
         any(c.isalpha() for c in outside_oids)
         and not _NUMBER_LIKE.search(outside_oids)
         and not _DATE_OR_PERSON_NUMBER.search(outside_oids)
-        and sum(c.isdigit() for c in outside_oids) <= MAX_AUTHORITY_DIGITS
+        and not (digits and _MONTH.search(outside_oids))
+        and digits <= MAX_AUTHORITY_DIGITS
     )
 
 
@@ -261,10 +260,20 @@ def _same_number(first: str, second: str) -> bool:
 
 
 def _authorities(candidates: Sequence[IdentifierCandidate]) -> str:
-    names = list(dict.fromkeys(_shown(c.shown_authority) or "none given" for c in candidates))
-    more = len(names) - SHOWN_AUTHORITIES
-    shown = ", ".join(names[:SHOWN_AUTHORITIES])
-    return f"{shown} and {more} more" if more > 0 else shown
+    """How many assigning authorities the numbers name, never their names: a sender's CX-4
+    may hold anything, a person's name or birth date too, and a reason is stored and
+    published; the kept (redacted) message shows the authorities, scrubbed."""
+    groups: list[frozenset[str]] = []
+    for names in (c.authority_names for c in candidates if c.authority_names):
+        same = [g for g in groups if g & names]
+        groups = [g for g in groups if not g & names] + [names.union(*same)]
+    unnamed = " and none" if any(not c.authority_names for c in candidates) else ""
+    if not groups:
+        return "no named assigning authority"
+    count = (
+        "one assigning authority" if len(groups) == 1 else f"{len(groups)} assigning authorities"
+    )
+    return f"{count}{unnamed} (the kept message shows them)"
 
 
 def _shown(authority: str) -> str:

@@ -571,6 +571,9 @@ def test_a_local_type_codes_number_beside_a_typed_one_is_ambiguous() -> None:
         {"coding": [{"system": "urn:local:types", "code": "SSN#"}]},
         {"coding": [{"code": "FIN NBR"}]},
         {"text": "Social Security Number"},
+        {"text": "US Social Security Number"},
+        {"text": "Patient SSN"},
+        {"text": "National ID"},
         {"text": "Account"},
     ],
 )
@@ -878,3 +881,15 @@ def test_an_explicit_null_code_is_an_input_error_not_a_crash() -> None:
     }
     with pytest.raises(FhirInputError, match="code is required"):
         parse_observation(resource, "LIS", "HOSP")
+
+
+def test_an_empty_typed_identifier_beside_another_number_is_missing() -> None:
+    """As in HL7 (``123^^^^PI~^^^^PT``): the empty one may be the patient's number."""
+    identifiers = [
+        {"type": {"coding": [{"system": V2_0203, "code": "PI"}]}, "value": MRN},
+        {"type": {"coding": [{"system": V2_0203, "code": "PT"}]}},
+    ]
+    contained = patient_resource() | {"id": "p", "identifier": identifiers}
+    message = parse(observation(contained=[contained], subject={"reference": "#p"}))
+    assert message.patient_identifier is None
+    assert [(c.value, c.kind) for c in message.identifier_candidates] == [(MRN, "PI"), ("", "PT")]

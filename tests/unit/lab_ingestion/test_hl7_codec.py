@@ -265,6 +265,9 @@ def test_missing_obx_status_stays_empty_for_the_service_to_reject() -> None:
         ("X1^^^Y^PI~X1^^^Y^PT", "X1"),  # one number, two types
         ("MRN0042^^^A^PNT", "MRN0042"),  # a temporary living subject number
         ("^^^HOSP^PI~123^^^HOSP", None),  # an empty PI: the number may be missing
+        ("123^^^^PI~^^^^PT", None),  # an empty PT naming no authority: missing too
+        ("^^^^MR~123^^^^MR", None),  # an empty MR beside another MR: missing
+        ("^^^HOSP^MR~123^^^HOSP^MR", None),
         ("~X1^^^Y^PI", "X1"),
         ('""^^^A^MR~X1^^^A^PI', None),  # HL7's explicit null: an empty MR, never X1
         # an empty MR is no identifier: never an untyped, account or visit number instead

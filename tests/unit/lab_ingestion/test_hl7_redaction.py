@@ -337,16 +337,22 @@ def test_redact_hashes_a_number_as_the_parser_reads_it(pid3: str, number: str) -
     [
         # another repetition's number, a name or a date misplaced in a kept authority
         ("123456^^^HOSP^MR~L-77^^^LAB&AB1234&L^PI~AB1234^^^HOSP^AN", {},
-         "HMAC:h^^^HOSP^MR~HMAC:h^^^LAB&[redacted]&L^PI"),
-        ("123456^^^HOSP&&DOE^MR", {5: "DOE^JANE"}, "HMAC:h^^^HOSP&&[redacted]^MR"),
-        ("123456^^^HOSP&&Jane Doe^MR", {5: "DOE^JANE"}, "HMAC:h^^^HOSP&&[redacted] [redacted]^MR"),
+         "HMAC:h^^^HOSP^MR~HMAC:h^^^LAB&&L^PI"),
+        ("123456^^^HOSP&&DOE^MR", {5: "DOE^JANE"}, "HMAC:h^^^HOSP^MR"),
+        ("123456^^^HOSP&&Jane Doe^MR", {5: "DOE^JANE"}, "HMAC:h^^^HOSP^MR"),
+        ("123456^^^HOSPSMITH^MR", {5: "SMITH^JANE"}, "HMAC:h^^^^MR"),  # inside a word too
+        ("123456^^^HOSP&\\X534D495448\\^MR", {5: "SMITH"}, "HMAC:h^^^HOSP^MR"),  # escaped
+        ("123456^^^HOSP&Mar 4 1961^MR", {7: "19610304"}, "HMAC:h^^^HOSP^MR"),
+        # a name of two letters is scrubbed as a word of its own
+        ("123456^^^HOSP&&LI LAB^MR", {5: "LI^WEI"}, "HMAC:h^^^HOSP&&[redacted] LAB^MR"),
         ("123456^^^SSN 123-45-6789^MR", {}, "HMAC:h^^^^MR"),
         ("123456^^^HOSP&04MAR1961&L^MR", {}, "HMAC:h^^^HOSP&&L^MR"),
         ("123456^^^1.3.1961^MR", {}, "HMAC:h^^^^MR"),
         ("123456^^^HOSP&19610304^MR", {7: "19610304"}, "HMAC:h^^^HOSP^MR"),
-        ("L-77^^^HOSP&L-77 DOE&L^MR", {5: "DOE"}, "HMAC:h^^^HOSP&HMAC:h [redacted]&L^MR"),
+        ("L-77^^^HOSP&L-77 DOE&L^MR", {5: "DOE"}, "HMAC:h^^^HOSP&&L^MR"),
         # an empty MR naming its authority is kept: it says the number is missing
         ("^^^HOSP^MR~123456^^^LAB^PI", {}, "^^^HOSP^MR~HMAC:h^^^LAB^PI"),
+        ("123456^^^^PI~^^^^PT", {}, "HMAC:h^^^^PI~^^^^PT"),  # an empty typed one too
     ],
 )  # fmt: skip
 def test_redact_scrubs_what_a_kept_authority_holds_of_the_patient(
@@ -356,7 +362,7 @@ def test_redact_scrubs_what_a_kept_authority_holds_of_the_patient(
     out = redact(text, lambda value: "h")
     assert out.split("\r")[1].split("|")[3] == kept
     for secret in ("AB1234", "DOE", "Doe", "Jane", "123-45-6789", "04MAR1961", "1.3.1961",
-                   "19610304", "L-77"):  # fmt: skip
+                   "19610304", "L-77", "SMITH", "X534D495448", "Mar 4", "LI "):  # fmt: skip
         assert secret not in out
 
 

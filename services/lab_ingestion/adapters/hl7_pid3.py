@@ -1,0 +1,101 @@
+"""PID-3 as a redacted HL7 message keeps it (``hl7_redaction``): each patient number as
+its keyed hash with its type and the showable parts of its assigning authority."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import hl7
+from hl7.util import unescape
+
+from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS
+from services.lab_ingestion.domain.model import patient_number_type
+from services.lab_ingestion.domain.patient_identity import showable_authority
+
+Separators = tuple[str, str, str, str, str]  # field, component, repetition, escape, sub
+
+
+@dataclass
+class KeptNumber:
+    """A PID-3 repetition of a patient number type as the redacted message keeps it: the
+    number (PHI, never written) as ``HMAC:`` and its keyed hash, its authority's showable
+    subcomponents (scrubbed like any field before they are written) and its type."""
+
+    value: str
+    hashed: str
+    authority: list[str]
+    kind: str
+
+    def joined(self, separators: Separators) -> str:
+        _, component, _, _, sub = separators
+        authority = sub.join(self.authority).rstrip(sub)
+        return component.join([self.hashed, "", "", authority, self.kind]).rstrip(component)
+
+
+def patient_numbers(
+    value: str, separators: Separators, hash_identifier: Callable[[str], str]
+) -> tuple[list[KeptNumber], list[str]]:
+    """PID-3's repetitions as kept: each patient number (a repetition of a patient number
+    type) replaced by ``HMAC:`` and its keyed hash, with its assigning authority (CX-4,
+    organisation names and ids only) and its type as the parser reads it (CX-5: MR, PI, ...,
+    "" for a local code, which is never kept verbatim), so that whoever inspects a rejection
+    can tell which number of which authority the message named; a repetition naming an
+    authority or a patient number type without a number is kept empty (it says the number
+    is missing).
+    Other numbers (national, account, visit) are dropped (the second list). Every copy of a
+    number elsewhere in the message gives way to its hash, or is scrubbed."""
+    _, component, repetition, _, sub = separators
+    kept, dropped = [], []
+    for item in value.split(repetition):
+        parts = [*item.split(component), "", "", "", ""]
+        number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
+        number = "" if number == '""' else number
+        kind = patient_number_type(_unescaped(parts[4].split(sub)[0], separators))
+        authority = _showable_authority(parts[3], separators)
+        if kind is None:
+            dropped.append(number)
+        elif number or any(authority) or kind:
+            hashed = f"HMAC:{hash_identifier(number)}" if number else ""
+            kept.append(KeptNumber(number, hashed, authority, kind))
+    return kept, dropped
+
+
+def drop_personal_parts(
+    authority: list[str], escape: str, secrets: Mapping[str, tuple[str, str]]
+) -> None:
+    """Empty each CX-4 subcomponent that holds, anywhere in it, a value removed from the
+    message (a name, another number, a birth date) of three characters or more, or an
+    escape sequence (which could spell one: ``\\X534D495448\\``): an authority is shown
+    only as the sender wrote an organisation's name."""
+    for index, part in enumerate(authority):
+        folded = part.translate(FOLDED_LETTERS).lower()
+        if escape in part or any(len(key) >= 3 and key in folded for key in secrets):
+            authority[index] = ""
+
+
+def _showable_authority(authority: str, separators: Separators) -> list[str]:
+    """CX-4's subcomponents (namespace, universal id, its type), each kept only when it is
+    an organisation's name or id: a patient's number or a date misplaced in it is dropped."""
+    return [
+        part if showable_authority(_unescaped(part, separators)) else ""
+        for part in authority.split(separators[4])
+    ]
+
+
+def _unescaped(text: str, separators: Separators) -> str:
+    """The value as the parser reads it (python-hl7's unescaping: separators, ``\\X..\\``,
+    ``\\H\\``, ...), so that its hash is the one it is matched by; as sent if unreadable."""
+    if separators[3] not in text:
+        return text
+    try:
+        return str(unescape(_escaping(separators), text))
+    except Exception:  # python-hl7 raises assorted errors on broken escapes
+        return text
+
+
+@functools.lru_cache(maxsize=8)  # separators are the sender's: never an unbounded cache
+def _escaping(separators: Separators) -> hl7.Message:
+    """A message declaring ``separators``: what python-hl7 unescapes a value against."""
+    return hl7.parse("MSH" + "".join(separators[:2]) + separators[2] + "".join(separators[3:]))
