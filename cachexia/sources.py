@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
+from shared.auth import Role, list_tokens
+from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
 
 if TYPE_CHECKING:  # the service's modules are imported only when a source command runs
@@ -77,7 +79,7 @@ def _time_zone(name: str) -> str:
     """An IANA time zone name, checked now (a bad one fails here, not at the first message)."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # Europe: a directory
         raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from error
     return name
 
@@ -147,11 +149,31 @@ async def _remove(conn: asyncpg.Connection, application: str, facility: str) -> 
     if not await remove_source(conn, application, facility):
         sys.stderr.write(f"no HL7 sender {application}^{facility} is allowed\n")
         return 1
+    sender = f"{application}^{facility}"
     sys.stdout.write(
-        f"HL7 sender {application}^{facility} removed; its messages are refused (AR) within "
-        "a few seconds\n"
+        f"HL7 sender {sender} removed; its HL7 messages (MLLP, /v1/hl7) are refused (AR) "
+        "within a few seconds\n"
     )
+    await _warn_of_tokens(conn, sender)
     return 0
+
+
+async def _warn_of_tokens(conn: asyncpg.Connection, sender: str) -> None:
+    """JSON and FHIR deliveries are authorised by lab tokens, not by the allow-list: name
+    those that may still deliver as the sender (now without its site, zone or authority)."""
+    await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+    tokens = [
+        t for t in await list_tokens(conn)
+        if t.role is Role.LAB and t.revoked_at is None
+        and (t.senders is None or sender in t.senders)
+    ]  # fmt: skip
+    if tokens:
+        names = ", ".join(sorted({repr(t.name) for t in tokens}))
+        sys.stderr.write(
+            f"warning: lab tokens in use may still deliver JSON or FHIR results as {sender} "
+            f"(bound to it, or to any sender): {names}; revoke them (cachexia token revoke "
+            "--name NAME) or bind them to other senders\n"
+        )
 
 
 def _given(value: str | None) -> str | None:

@@ -16,6 +16,8 @@ from services.lab_ingestion.adapters.sources import (
     sender_settings,
 )
 from services.lab_ingestion.domain.records import Sender
+from shared.auth import Role, issue_token
+from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from tests.integration.lab_fixtures import migrated_lab_pool
 
 pytestmark = pytest.mark.integration
@@ -74,8 +76,18 @@ async def test_the_source_commands_add_list_forget_and_remove(
     assert "without --identifier-authority" in err and "without --time-zone" not in err
     assert await asyncio.to_thread(cachexia, "list") == 0
     assert capsys.readouterr().out.startswith("LIS^HOSP  added ")
+    conn = await asyncpg.connect(database)
+    try:
+        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+        await issue_token(conn, "hosp-lis", Role.LAB, ["LIS^HOSP"])
+        await issue_token(conn, "other-lis", Role.LAB, ["LIS^OTHER"])
+    finally:
+        await conn.close()
     assert await asyncio.to_thread(cachexia, "remove", *sender) == 0
-    assert "removed" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "removed; its HL7 messages (MLLP, /v1/hl7) are refused" in out
+    # JSON and FHIR are authorised by tokens: those that may still deliver as it are named
+    assert "'hosp-lis'" in err and "other-lis" not in err and "token revoke" in err
     assert await asyncio.to_thread(cachexia, "remove", *sender) == 1
     assert "no HL7 sender LIS^HOSP is allowed" in capsys.readouterr().err
     conn = await asyncpg.connect(database)

@@ -16,6 +16,8 @@ SENDER = ["source", "add", "--application", "LIS", "--facility", "HOSP"]
         (["--identifier-authority", "H", "--no-identifier-authority"], "not allowed with"),
         (["--time-zone", "Europe/Zurich", "--no-time-zone"], "not allowed with"),
         (["--time-zone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["--time-zone", "Europe"], "unknown time zone 'Europe'"),  # a directory of zones
+        (["--time-zone", "A" * 300], "unknown time zone"),
     ],
 )
 def test_a_setting_given_and_forgotten_at_once_or_an_unknown_zone_is_refused(

@@ -25,6 +25,7 @@ from services.lab_ingestion.adapters.redaction import (
     dump_json,
     scrub_secrets,
 )
+from services.lab_ingestion.domain.patient_identity import showable_authority
 from shared.jsonlog import is_phi_field
 
 _COMMON = frozenset({"resourceType", "id", "meta", "implicitRules", "language", "contained"})
@@ -41,6 +42,7 @@ _KEPT = {  # what a resource about a person keeps besides _COMMON and its identi
 }  # fmt: skip
 _IDENTIFIER_KEYS = frozenset({"identifier", "subscriberId"})
 _IDENTIFIER_FIELDS = frozenset({"id", "extension", "use", "type", "system", "period", "assigner"})
+_AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_authority``
 _PERSON_REFS = frozenset({"subject", "patient", "subscriber", "beneficiary", "policyHolder"})
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
 _EXTENSION_KEYS = frozenset({"extension", "modifierExtension"})
@@ -154,6 +156,9 @@ class _FhirRedactor:
             hashed = self.hashed(item) if name == "value" else None
             if hashed is not None:
                 out[name] = hashed
+            elif name in _AUTHORITY_FIELDS and not _showable(item):
+                for leaf in _texts(item, frozenset(), inside=True):  # as HL7's CX-4: a birth
+                    self.hashed(leaf)  # date or a person's number there is never kept
             elif name in _IDENTIFIER_FIELDS:
                 out[name] = self.node(item, name)
             else:
@@ -298,3 +303,15 @@ class RedactedFhir:
         if isinstance(entries, list) and 0 <= index < len(entries):
             return dump_json(entries[index])
         return ""
+
+
+def _showable(authority: object) -> bool:
+    """An identifier's system, or its assigner's display, that may be kept: an
+    organisation's name, URI or OID (``showable_authority``), never what may be a person's
+    number or birth date (``urn:x:04MAR1961``)."""
+    if isinstance(authority, str):
+        return showable_authority(authority)
+    if isinstance(authority, dict):
+        display = authority.get("display")
+        return not isinstance(display, str) or showable_authority(display)
+    return True

@@ -135,8 +135,8 @@ MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, 
 def patient_number_type(code: str) -> str | None:
     """The patient number type a code names (``PATIENT_NUMBER_TYPES``; "" for untyped and
     for a local code that names none), None when it names a number that is no patient's
-    record number (``OTHER_NUMBER_TYPES``; ``OTHER_NUMBER_WORDS`` anywhere in a local code;
-    national person numbers NNxxx)."""
+    record number (``OTHER_NUMBER_TYPES``, also as a local code's first word: ``AN#``,
+    ``VN NBR``; ``OTHER_NUMBER_WORDS`` anywhere in it; national person numbers NNxxx)."""
     kind = code.strip().upper()
     kind = _TYPE_SPELLINGS.get(kind, kind)
     if kind in PATIENT_NUMBER_TYPES or not kind:
@@ -144,7 +144,7 @@ def patient_number_type(code: str) -> str | None:
     words = _WORDS.findall(kind)
     if (
         kind in OTHER_NUMBER_TYPES
-        or (words and words[0] in _OTHER_NUMBER_FIRST_WORDS)
+        or (words and words[0] in OTHER_NUMBER_TYPES | _OTHER_NUMBER_FIRST_WORDS)
         or not OTHER_NUMBER_WORDS.isdisjoint(words)
         or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5)
     ):

@@ -198,6 +198,11 @@ async def test_an_mr_naming_no_authority_may_be_the_senders(
         ("654321^^^NHS^NHS~123456^^^HOSP^MR", None, "S-1", None),
         ("654321^^^HOSP^CSN~123456^^^HOSP^MRN", "HOSP", "S-1", None),
         ("654321^^^HOSP^FIN NBR~123456^^^HOSP^PI", None, "S-1", None),
+        # a table 0203 code with a local suffix is still that type: never the patient's
+        ("654321^^^HOSP^VN NBR~123456^^^HOSP^PI", None, "S-1", None),
+        ("654321^^^HOSP^AN#~123456^^^HOSP^PI", "HOSP", "S-1", None),
+        ("654321^^^^VN#", None, None, RejectionCode.MISSING_PATIENT),
+        ("654321^^^HOSP^AN#", "HOSP", None, RejectionCode.MISSING_PATIENT),
         ("654321^^^HOSP^SSN#~123456^^^HOSP^PI", "HOSP", "S-1", None),
         ("654321^^^HOSP^AHV~123456^^^HOSP^PI", None, "S-1", None),
         # an unknown local code is untyped: beside another number of its authority other

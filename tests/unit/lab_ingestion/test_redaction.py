@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,24 @@ def test_a_subject_display_is_scrubbed_from_notes_whatever_its_case() -> None:
     assert redacted["note"][0]["text"] == REDACTED
     assert "SMITH" not in text_of(redacted) and "JOHN" not in text_of(redacted)
     assert redacted["note"][1]["text"].endswith(" called")
+
+
+@pytest.mark.parametrize("authority", ["04MAR1961", "Mar 4 1961", "123-45-6789", "7601001234567"])
+def test_an_identifier_authority_that_may_be_a_persons_is_never_kept(authority: str) -> None:
+    """As HL7's CX-4: a system or assigner that may hold a birth date or a person's number."""
+    patient = PATIENT | {"identifier": [
+        {"system": f"urn:x:{authority}", "value": MRN},
+        {"system": "urn:oid:2.16.756.5.30.1", "assigner": {"display": authority}, "value": "X9"},
+        {"system": "https://hospital.example/mrn", "assigner": {"display": "Hospital"},
+         "value": "X8"},
+    ]}  # fmt: skip
+    redacted = redact_fhir(patient, hash_identifier)
+    kept = redacted["identifier"]
+    assert authority not in text_of(redacted)
+    assert "system" not in kept[0] and "assigner" not in kept[1]
+    assert kept[1]["system"] == "urn:oid:2.16.756.5.30.1"
+    assert kept[2]["assigner"] == {"display": "Hospital"}
+    assert kept[2]["system"] == "https://hospital.example/mrn"
 
 
 def test_the_display_of_any_reference_to_the_patient_is_dropped() -> None:
