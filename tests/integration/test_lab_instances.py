@@ -1,9 +1,10 @@
 """Two instances of lab-ingestion writing to one database at once (scaled out on Kafka).
 
 Each instance is the real BatchIngestor on its own connections; the chain lock and the
-indexes of migration 0009 must keep every result's chain one line: a correction racing
-another correction continues the chain, a cancellation racing a correction leaves nothing
-standing, and the database itself refuses a fork.
+indexes of migrations 0009 and 0011 must keep every result's chain one line: a correction
+racing another correction continues the chain, a cancellation racing a correction leaves
+nothing standing, two patients' first results under one key never both stand, and the
+database itself refuses a fork.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
         await conn.execute(
             """INSERT INTO enrolled_subjects (subject_id, site_id, site_timezone,
                                               hospital_id_hmac, day1, enrolled_at)
-               VALUES ('S-1', 'CH-01', 'Europe/Zurich', $1, '2026-11-02', now())""",
-            HMAC("MRN1"),
-        )
+               VALUES ('S-1', 'CH-01', 'Europe/Zurich', $1, '2026-11-02', now()),
+                      ('S-2', 'CH-01', 'Europe/Zurich', $2, '2026-11-02', now())""",
+            HMAC("MRN1"), HMAC("MRN2"),
+        )  # fmt: skip
     yield pool
     await pool.close()
 
@@ -65,9 +67,11 @@ class Instance:
     connections: ReservedConnections
     replans: int = 0
 
-    async def send(self, control_id: str, status: str = "F", value: str = "12") -> IngestOutcome:
+    async def send(
+        self, control_id: str, status: str = "F", value: str = "12", mrn: str = "MRN1"
+    ) -> IngestOutcome:
         observation = ObservationInput("K", CRP, value, ("mg/L",), status=status, collected_at=AT)
-        lab = LabMessage(Channel.MLLP, "LIS", "HOSP", control_id, "MRN1", (observation,))
+        lab = LabMessage(Channel.MLLP, "LIS", "HOSP", control_id, mrn, (observation,))
         (outcome,) = await self.ingest([IngestLabMessage(lab, lambda: "", AT)])
         return outcome
 
@@ -162,6 +166,74 @@ async def test_the_database_refuses_to_fork_a_chain_or_to_start_a_second_one(
             with pytest.raises(StaleBatch, match="chain"):
                 await repository.write([])
     assert len(await chain(pool)) == 2
+
+
+async def test_two_patients_first_results_under_one_key_at_once_never_both_stand(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance]
+) -> None:
+    """Both instances take the fast path (no standing result assumed); the database refuses
+    the second writer, which reads, finds the other patient's result and rejects its own."""
+    a, b = instances
+    await a.send("warm-a")  # each instance remembers both subjects: the fast path applies
+    await b.send("warm-b", mrn="MRN2")
+    await pool.execute("UPDATE results SET cancelled_at = now()")
+    for round_ in range(5):
+        first, second = await asyncio.gather(
+            a.send(f"A-{round_}"), b.send(f"B-{round_}", mrn="MRN2")
+        )
+        rows = await pool.fetch(
+            "SELECT subject_id FROM results WHERE result_key = 'K' AND cancelled_at IS NULL"
+        )
+        assert len(rows) == 1, (round_, first, second)
+        stored = first if rows[0]["subject_id"] == "S-1" else second
+        refused = second if stored is first else first
+        assert stored.results == 1 and refused.code is not None
+        assert refused.code.value == "result-of-another-patient"
+        await pool.execute("UPDATE results SET cancelled_at = now()")
+
+
+async def test_the_database_refuses_a_second_patients_first_result_under_a_key(
+    pool: asyncpg.Pool,
+) -> None:
+    crp = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", 0, 5, "H")
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        for control_id, subject in (("1", "S-1"), ("2", "S-2")):
+            message = MessageRecord(
+                uuid.uuid4(), "LIS^HOSP", control_id, "mllp", "accepted", subject, 1, AT
+            )
+            result = ResultRecord(
+                uuid.uuid4(), message.message_id, subject, "LIS^HOSP", "K", "F", crp, AT, None,
+                None,
+            )  # fmt: skip
+            repository.stage([message], [result], [], [], AT)
+            if subject == "S-1":
+                await repository.write([])
+                continue
+            with pytest.raises(StaleBatch, match="chain"):
+                await repository.write([])
+    assert [r["status"] for r in await chain(pool)] == ["F"]
+
+
+async def test_migration_0011_stops_with_advice_on_keys_two_patients_share(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance]
+) -> None:
+    a, _ = instances
+    await a.send("M-1")
+    await pool.execute("DROP INDEX results_one_standing_root")
+    await pool.execute(  # the other patient's first result under the key, as a race wrote it
+        """INSERT INTO messages SELECT gen_random_uuid(), source, 'M-2', channel, outcome,
+                  'S-2', result_count, received_at FROM messages WHERE control_id = 'M-1';
+           INSERT INTO results SELECT gen_random_uuid(), m.message_id, 'S-2', r.source,
+                  r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
+                  r.reference_low, r.reference_high, r.abnormal_flag, 'F', r.collected_at,
+                  r.reported_at, NULL
+             FROM results r, messages m WHERE m.control_id = 'M-2'"""
+    )
+    migration = (definition.migrations / "0011_one_chain_per_key.sql").read_text()
+    with pytest.raises(asyncpg.RaiseError, match="1 result key\\(s\\)") as raised:
+        await pool.execute(migration)
+    assert "cancelled_at" in (raised.value.hint or "")
 
 
 async def test_a_chain_whose_correction_alone_was_deleted_can_be_corrected_again(
