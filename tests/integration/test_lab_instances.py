@@ -94,6 +94,30 @@ def instance(pool: asyncpg.Pool) -> Instance:
     return made
 
 
+async def written_by_a_race(
+    pool: asyncpg.Pool,
+    like: str,
+    control_id: str,
+    *,
+    subject: str = "subject_id",
+    supersedes: str = "r.supersedes_result_id",
+) -> None:
+    """A copy of message ``like`` and its result (value 14) under ``control_id`` (of
+    ``subject``, SQL), written past the indexes as concurrent instances of an earlier
+    version could have."""
+    await pool.execute(
+        f"""INSERT INTO messages SELECT gen_random_uuid(), source, '{control_id}', channel,
+                   outcome, {subject}, result_count, received_at
+              FROM messages WHERE control_id = '{like}';
+            INSERT INTO results SELECT gen_random_uuid(), m.message_id, m.subject_id, r.source,
+                   r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
+                   r.reference_low, r.reference_high, r.abnormal_flag, r.status, r.collected_at,
+                   r.reported_at, {supersedes}
+              FROM results r JOIN messages o ON o.message_id = r.message_id, messages m
+             WHERE o.control_id = '{like}' AND m.control_id = '{control_id}'"""
+    )  # fmt: skip
+
+
 async def chain(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
         """SELECT result_id, status, value, supersedes_result_id, cancelled_at FROM results
@@ -221,15 +245,8 @@ async def test_migration_0011_stops_with_advice_on_keys_two_patients_share(
     a, _ = instances
     await a.send("M-1")
     await pool.execute("DROP INDEX results_one_standing_root")
-    await pool.execute(  # the other patient's first result under the key, as a race wrote it
-        """INSERT INTO messages SELECT gen_random_uuid(), source, 'M-2', channel, outcome,
-                  'S-2', result_count, received_at FROM messages WHERE control_id = 'M-1';
-           INSERT INTO results SELECT gen_random_uuid(), m.message_id, 'S-2', r.source,
-                  r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
-                  r.reference_low, r.reference_high, r.abnormal_flag, 'F', r.collected_at,
-                  r.reported_at, NULL
-             FROM results r, messages m WHERE m.control_id = 'M-2'"""
-    )
+    # the other patient's first result under the key, as a race wrote it
+    await written_by_a_race(pool, "M-1", "M-2", subject="'S-2'", supersedes="NULL")
     migration = (definition.migrations / "0011_one_chain_per_key.sql").read_text()
     with pytest.raises(asyncpg.RaiseError, match="1 result key\\(s\\)") as raised:
         await pool.execute(migration)
@@ -258,15 +275,8 @@ async def test_the_migration_stops_with_advice_on_chains_forked_before_it(
     await a.send("M-1")
     await pool.execute("DROP INDEX results_superseded_once; DROP INDEX results_one_standing_root")
     await a.send("C-1", "C", "13")
-    await pool.execute(  # a second correction of the final result, as two instances wrote it
-        """INSERT INTO messages SELECT gen_random_uuid(), source, 'C-2', channel, outcome,
-                  subject_id, result_count, received_at FROM messages WHERE control_id = 'C-1';
-           INSERT INTO results SELECT gen_random_uuid(), m.message_id, r.subject_id, r.source,
-                  r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
-                  r.reference_low, r.reference_high, r.abnormal_flag, 'C', r.collected_at,
-                  r.reported_at, r.supersedes_result_id
-             FROM results r, messages m WHERE r.status = 'C' AND m.control_id = 'C-2'"""
-    )
+    # a second correction of the final result, as two instances wrote it
+    await written_by_a_race(pool, "C-1", "C-2")
     migration = (definition.migrations / "0009_chain_integrity.sql").read_text()
     with pytest.raises(asyncpg.RaiseError, match="1 result\\(s\\) superseded") as raised:
         await pool.execute(migration)
