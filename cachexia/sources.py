@@ -146,10 +146,11 @@ async def _list(conn: asyncpg.Connection) -> int:
 async def _remove(conn: asyncpg.Connection, application: str, facility: str) -> int:
     from services.lab_ingestion.adapters.sources import remove_source  # noqa: PLC0415
 
-    if not await remove_source(conn, application, facility):
-        sys.stderr.write(f"no HL7 sender {application}^{facility} is allowed\n")
-        return 1
     sender = f"{application}^{facility}"
+    if not await remove_source(conn, application, facility):
+        sys.stderr.write(f"no HL7 sender {sender} is allowed\n")
+        await _warn_of_tokens(conn, sender)  # a JSON or FHIR sender needs no allow-listing
+        return 1
     sys.stdout.write(
         f"HL7 sender {sender} removed; its HL7 messages (MLLP, /v1/hl7) are refused (AR) "
         "within a few seconds\n"

@@ -100,6 +100,7 @@ async def written_by_a_race(
     control_id: str,
     *,
     subject: str = "subject_id",
+    status: str = "r.status",
     supersedes: str = "r.supersedes_result_id",
 ) -> None:
     """A copy of message ``like`` and its result (value 14) under ``control_id`` (of
@@ -111,7 +112,7 @@ async def written_by_a_race(
               FROM messages WHERE control_id = '{like}';
             INSERT INTO results SELECT gen_random_uuid(), m.message_id, m.subject_id, r.source,
                    r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
-                   r.reference_low, r.reference_high, r.abnormal_flag, r.status, r.collected_at,
+                   r.reference_low, r.reference_high, r.abnormal_flag, {status}, r.collected_at,
                    r.reported_at, {supersedes}
               FROM results r JOIN messages o ON o.message_id = r.message_id, messages m
              WHERE o.control_id = '{like}' AND m.control_id = '{control_id}'"""
@@ -250,7 +251,17 @@ async def test_migration_0011_stops_with_advice_on_keys_two_patients_share(
     migration = (definition.migrations / "0011_one_chain_per_key.sql").read_text()
     with pytest.raises(asyncpg.RaiseError, match="1 result key\\(s\\)") as raised:
         await pool.execute(migration)
-    assert "cancelled_at" in (raised.value.hint or "")
+    assert "every version of the others" in (raised.value.hint or "")
+    # the other patient's result was corrected too: cancelling its first result alone
+    # would leave the correction standing, and the key refusing every later result
+    b_first = await pool.fetchval("SELECT result_id FROM results WHERE subject_id = 'S-2'")
+    await written_by_a_race(pool, "M-2", "C-2", status="'C'", supersedes=f"'{b_first}'")
+    await pool.execute("UPDATE results SET cancelled_at = now() WHERE result_id = $1", b_first)
+    with pytest.raises(asyncpg.RaiseError, match="1 result key\\(s\\)"):
+        await pool.execute(migration)
+    await pool.execute("UPDATE results SET cancelled_at = now() WHERE subject_id = 'S-2'")
+    await pool.execute(migration)  # as advised: every version of the other patient's
+    assert (await a.send("C-1", "C", "13")).results == 1  # the key's owner corrects it
 
 
 async def test_a_chain_whose_correction_alone_was_deleted_can_be_corrected_again(

@@ -157,8 +157,8 @@ class _FhirRedactor:
             if hashed is not None:
                 out[name] = hashed
             elif name in _AUTHORITY_FIELDS and not _showable(item):
-                for leaf in _texts(item, frozenset(), inside=True):  # as HL7's CX-4: a birth
-                    self.hashed(leaf)  # date or a person's number there is never kept
+                for leaf in _leaves(item):  # as HL7's CX-4: a birth date or a person's
+                    self.hashed(leaf)  # number there is never kept, nor copies of it
             elif name in _IDENTIFIER_FIELDS:
                 out[name] = self.node(item, name)
             else:
@@ -306,12 +306,28 @@ class RedactedFhir:
 
 
 def _showable(authority: object) -> bool:
-    """An identifier's system, or its assigner's display, that may be kept: an
-    organisation's name, URI or OID (``showable_authority``), never what may be a person's
-    number or birth date (``urn:x:04MAR1961``)."""
+    """An identifier's system, or its assigner, that may be kept: a system that is an
+    organisation's URI or OID, an assigner whose every value (display, reference, its own
+    identifier) is an organisation's name, URI or id (``showable_authority``); never what
+    may be a person's number or birth date (``urn:x:04MAR1961``), nor a value of another
+    shape (a number, a list)."""
     if isinstance(authority, str):
         return showable_authority(authority)
-    if isinstance(authority, dict):
-        display = authority.get("display")
-        return not isinstance(display, str) or showable_authority(display)
-    return True
+    if not isinstance(authority, dict):
+        return False
+    leaves = list(_leaves(authority))
+    return bool(leaves) and all(
+        isinstance(leaf, str) and showable_authority(leaf) for leaf in leaves
+    )
+
+
+def _leaves(value: object) -> Iterator[object]:
+    """Every value below a JSON object's elements (not its keys)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value

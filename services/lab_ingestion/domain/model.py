@@ -129,6 +129,9 @@ _OTHER_NUMBER_FIRST_WORDS = frozenset({"NATIONAL"})  # National ID, not Royal Na
 NATIONAL_PERSON_PREFIX = "NN"  # NNxxx: national person identifier of country xxx
 _TYPE_SPELLINGS = {"MRN": MEDICAL_RECORD, "U": "", '""': ""}  # local spelling; unspecified
 _WORDS = re.compile(r"[A-Z0-9&]+")
+# "number" or "id" written after a type (FINNBR, VISITNO, ACCTID, MR#, MR NBR)
+_NUMBER_SUFFIX = re.compile(r"(?:NUMBER|NBR|NUM|NO|ID)$")
+_NUMBER_WORDS = frozenset({"NUMBER", "NBR", "NUM", "NO", "ID"})
 MAX_PATIENT_NUMBERS = 32  # identifiers read of one patient (PID-3 repetitions, FHIR)
 
 
@@ -136,12 +139,14 @@ def patient_number_type(code: str) -> str | None:
     """The patient number type a code names (``PATIENT_NUMBER_TYPES``; "" for untyped and
     for a local code that names none), None when it names a number that is no patient's
     record number (``OTHER_NUMBER_TYPES``, also as a local code's first word: ``AN#``,
-    ``VN NBR``; ``OTHER_NUMBER_WORDS`` anywhere in it; national person numbers NNxxx)."""
+    ``VN NBR``, ``VNNBR``; ``OTHER_NUMBER_WORDS`` anywhere in it; national person numbers
+    NNxxx). A patient number type with "number" or "id" after it is that type (``MR#``)."""
     kind = code.strip().upper()
     kind = _TYPE_SPELLINGS.get(kind, kind)
     if kind in PATIENT_NUMBER_TYPES or not kind:
         return kind
-    words = _WORDS.findall(kind)
+    words = [_stem(word) for word in _WORDS.findall(kind)]
+    words = [word for word in words if word not in _NUMBER_WORDS]
     if (
         kind in OTHER_NUMBER_TYPES
         or (words and words[0] in OTHER_NUMBER_TYPES | _OTHER_NUMBER_FIRST_WORDS)
@@ -149,7 +154,17 @@ def patient_number_type(code: str) -> str | None:
         or (kind.startswith(NATIONAL_PERSON_PREFIX) and len(kind) == 5)
     ):
         return None
+    if len(words) == 1:  # MR#, MR NBR, PTID: a patient number type with "number" after it
+        spelled = _TYPE_SPELLINGS.get(words[0], words[0])
+        if spelled in PATIENT_NUMBER_TYPES:
+            return spelled
     return ""
+
+
+def _stem(word: str) -> str:
+    """The word without "number" or "id" written after it (FINNBR -> FIN); the word itself
+    when it is nothing else (NBR)."""
+    return _NUMBER_SUFFIX.sub("", word) or word
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,12 @@ async def test_an_mr_naming_no_authority_may_be_the_senders(
         ("654321^^^HOSP^VN NBR~123456^^^HOSP^PI", None, "S-1", None),
         ("654321^^^HOSP^AN#~123456^^^HOSP^PI", "HOSP", "S-1", None),
         ("654321^^^^VN#", None, None, RejectionCode.MISSING_PATIENT),
+        # ... or run on (FINNBR, VISITNO, ACCTID); MR# is a medical record number
+        ("654321^^^^FINNBR", None, None, RejectionCode.MISSING_PATIENT),
+        ("654321^^^^VISITNO", None, None, RejectionCode.MISSING_PATIENT),
+        ("654321^^^HOSP^ACCTID~123456^^^HOSP^PI", None, "S-1", None),
+        ("123456^^^HOSP^MR#~654321^^^HOSP^PI", None, "S-1", None),
+        ("123456^^^HOSP^MR NBR~654321^^^HOSP^PI", "HOSP", "S-1", None),
         ("654321^^^HOSP^AN#", "HOSP", None, RejectionCode.MISSING_PATIENT),
         ("654321^^^HOSP^SSN#~123456^^^HOSP^PI", "HOSP", "S-1", None),
         ("654321^^^HOSP^AHV~123456^^^HOSP^PI", None, "S-1", None),

@@ -64,6 +64,29 @@ def test_an_identifier_authority_that_may_be_a_persons_is_never_kept(authority: 
     assert kept[2]["system"] == "https://hospital.example/mrn"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "secret"),
+    [
+        ("assigner", {"display": 19610304}, "19610304"),  # a number where a name belongs
+        ("assigner", [{"display": "04MAR1961"}], "04MAR1961"),  # a list
+        ("assigner", {"identifier": {"system": "urn:x:04MAR1961"}}, "04MAR1961"),
+        ("assigner", {"reference": "Organization/04MAR1961"}, "04MAR1961"),
+        ("assigner", {"display": "Hospital", "identifier": {"value": "7601001234567"}},
+         "7601001234567"),
+        ("system", 7561234567897, "7561234567897"),
+    ],
+)  # fmt: skip
+def test_an_identifier_authority_of_another_shape_is_never_kept(
+    field: str, value: object, secret: str
+) -> None:
+    """Whatever its shape (the input may be rejected for that very shape, and its redacted
+    copy is kept): every value of the authority must be an organisation's."""
+    patient = PATIENT | {"identifier": [{field: value, "value": MRN}]}
+    redacted = redact_fhir(patient, hash_identifier)
+    assert secret not in text_of(redacted)
+    assert field not in redacted["identifier"][0]
+
+
 def test_the_display_of_any_reference_to_the_patient_is_dropped() -> None:
     resource = observation(
         performer=[
