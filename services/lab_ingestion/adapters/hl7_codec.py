@@ -37,6 +37,7 @@ from services.lab_ingestion.domain.model import (
     patient_number_type,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
+from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, PROCESSING_CODE, VERSION, shown
 from shared.contracts.events.lab import Channel
 
 __all__ = [
@@ -102,13 +103,14 @@ def parse_oru(
     if message_type != "ORU" or header.trigger != "R01":
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
-            f"only ORU^R01 is accepted, got {message_type}^{header.trigger}",
+            f"only ORU^R01 is accepted, got {shown(message_type, MESSAGE_TYPE)}^"
+            f"{shown(header.trigger, EVENT)}",
             header,
         )
     if header.version not in SUPPORTED_VERSIONS:
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
-            f"HL7 version {header.version!r} not supported",
+            f"HL7 version {shown(header.version, VERSION)} not supported",
             header,
         )
     _check_processing(msh, header, processing_id)
@@ -147,17 +149,17 @@ def _check_processing(msh: hl7.Segment, header: Header, processing_id: str) -> N
     production message) and current processing: no archive, restore or initial load."""
     sent, mode = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
     if sent != processing_id:
-        shown = repr(sent[:10]) if sent else "empty"
         raise Hl7InputError(
             RejectionCode.WRONG_PROCESSING_ID,
-            f"MSH-11 processing id {shown} is not this system's "
+            f"MSH-11 processing id {shown(sent, PROCESSING_CODE)} is not this system's "
             f"({processing_id}: {PROCESSING_IDS.get(processing_id, processing_id)})",
             header,
         )
     if mode not in CURRENT_PROCESSING:
         raise Hl7InputError(
             RejectionCode.WRONG_PROCESSING_ID,
-            f"MSH-11 processing mode {mode[:10]!r} (archive, restore or initial load) is not "
+            f"MSH-11 processing mode {shown(mode, PROCESSING_CODE)} (archive, restore or "
+            "initial load) is not "
             "taken: only current results are",
             header,
         )

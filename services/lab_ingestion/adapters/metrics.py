@@ -32,6 +32,10 @@ class LabIngestionMetrics:
         self.results = Counter(
             "lab_results_stored_total", "Trial results stored", ["channel"], registry=registry
         )
+        self.cancelled = Counter(
+            "lab_results_cancelled_total", "Earlier results cancelled or deleted (OBX-11 X, D)",
+            ["channel"], registry=registry,
+        )  # fmt: skip
         self.replanned = Counter(
             "lab_batches_replanned_total",
             "Batches planned without a read whose assumptions no longer held (planned again)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -219,14 +220,13 @@ def resolve_unit(
     if len({c.apply(1.0) for c in conversions}) > 1:
         return Rejected(
             RejectionCode.UNCONVERTIBLE_UNIT,
-            f"unit {_quote('^'.join(given))} names units that disagree for {analyte.value}: "
-            "send one unit",
+            f"unit {_quote(given)} names units that disagree for {analyte.value}: send one unit",
         )
     if conversions:
         return conversions[0]
     return Rejected(
         RejectionCode.UNCONVERTIBLE_UNIT,
-        f"unit {_quote('^'.join(given))} cannot be converted to "
+        f"unit {_quote(given)} cannot be converted to "
         f"{canonical_unit(analyte)} for {analyte.value}",
     )
 
@@ -249,8 +249,22 @@ def to_canonical(
     return converted, conversion.canonical_unit
 
 
-def _quote(text: str) -> str:
-    """A bounded, escaped rendering of lab-supplied text for a rejection reason."""
-    if len(text) > _MAX_UNIT_TEXT:
-        text = text[:_MAX_UNIT_TEXT] + "..."
+def _quote(components: Sequence[str]) -> str:
+    """The unit as a rejection's reason may show it: quoted (bounded) when every word of it
+    is a unit's (mg, Mmol, nkat, L, %, 10*9); otherwise only its length (a sender's free
+    text there may be a misplaced name or number, and a reason is stored and published)."""
+    text = "^".join(components)
+    words = _LETTER_RUNS.findall(text)
+    if len(text) > _MAX_UNIT_TEXT or any(w.casefold() not in _UNIT_WORDS for w in words):
+        return f"(text of {len(text)} characters, no unit)"
     return repr(text)
+
+
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")
+# a unit's words: a metric prefix (or none) and a base unit, compared without case; the
+# x and E of 10E9 written x10E9
+_UNIT_WORDS = frozenset(
+    prefix + base
+    for prefix in ("", "t", "g", "k", "d", "c", "m", "u", "\u00b5", "\u03bc", "n", "p", "f")
+    for base in ("g", "mol", "l", "kat", "u", "iu", "eq", "gm", "m")
+) | {"x", "e"}

@@ -53,6 +53,7 @@ _LOW_ONLY: Final = re.compile(
 _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
 # 250.000/uL: German labs write thousands so; cells per microlitre are never fractional
 _THOUSANDS_DOT: Final = re.compile(r"\+?[0-9]{1,3}\.[0-9]{3}")
+_THOUSANDS_DOT_IN_RANGE: Final = re.compile(r"(?<![0-9.])[0-9]{1,3}\.[0-9]{3}(?![0-9])")
 _SHOWABLE_VALUE: Final = re.compile(r"[0-9.,<>=+\- \u2264\u2265]{1,32}")
 _RANGE_WORDS: Final = re.compile(r"[\s()\[\],;]+")
 _MAX_VALUE_LENGTH: Final = 32
@@ -170,7 +171,9 @@ def _reference_range(
     """The range in the canonical unit: converted as the value is, unless the range names
     its own unit (``0-5 mg/L`` next to a value in mg/dL); a range in a unit that cannot be
     converted, or followed by words that are no unit (``0-5 (adult)``: its unit cannot be
-    told), is dropped rather than read in the value's unit (LLN and ULN grade toxicity)."""
+    told), or a count per microlitre with a dot before three digits (``150.000-400.000``:
+    a thousands separator, or decimals?), is dropped rather than misread (LLN and ULN grade
+    toxicity)."""
     (low, high), tail = _parse_range(text)
     conversion = value_unit
     if (unit := range_unit(text)) is None and tail.strip():
@@ -180,6 +183,8 @@ def _reference_range(
         if isinstance(own, Rejected):
             return None, None
         conversion = own
+    if conversion.source_unit == "/uL" and _THOUSANDS_DOT_IN_RANGE.search(text or ""):
+        return None, None  # 150.000-400.000 /uL: a count has no decimals (as for the value)
     return _convert(conversion, low), _convert(conversion, high)
 
 

@@ -24,6 +24,7 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.records import EarlierResult
+from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
 
 EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
 CANCELLING = frozenset({ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value})
@@ -54,7 +55,8 @@ def plan_results(
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
             return Rejected(
-                RejectionCode.UNKNOWN_STATUS, f"result status {observation.status!r} unknown"
+                RejectionCode.UNKNOWN_STATUS,
+                f"result status {shown(observation.status, RESULT_STATUS)} unknown",
             )
         if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))

@@ -105,7 +105,7 @@ class Hl7Acknowledger:
             permitted_senders=permitted_senders,
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
-        count_outcome(self._metrics, channel.value, "unknown", outcome)
+        count_outcome(self._metrics, channel.value, _label(source, command, outcome), outcome)
         return (*self._ack(header, outcome), outcome.transient)
 
     async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
@@ -145,9 +145,21 @@ class Hl7Acknowledger:
         return code, ack
 
 
+def _label(source: str | None, command: RecordRejectedInput, outcome: IngestOutcome) -> str:
+    """A rejection's source label: the sender once the service found it allowed (an MLLP
+    sender on the allow-list, or one the HTTP caller's token is bound to), else "unknown"
+    (a label is never whatever a sender wrote: the metric's labels stay few)."""
+    checked = command.sender is not None or (
+        command.permitted_senders is not None and source in command.permitted_senders
+    )
+    allowed = outcome.code is not None and outcome.code is not RejectionCode.UNKNOWN_SOURCE
+    return source if source and checked and allowed else "unknown"
+
+
 def _accepted_text(outcome: IngestOutcome) -> str:
     if outcome.duplicate:
         return "duplicate message; already stored"
     if not outcome.enrolled:
         return "accepted; patient not enrolled, discarded"
-    return f"accepted; {outcome.results} result(s) stored"
+    cancelled = f", {outcome.cancelled} earlier result(s) cancelled" if outcome.cancelled else ""
+    return f"accepted; {outcome.results} result(s) stored{cancelled}"

@@ -284,7 +284,8 @@ def _json_answer(outcome: IngestOutcome) -> web.Response:
         return problem(422, "Lab results rejected", fhir.outcome_reason(outcome))
     return web.json_response(
         {"status": "duplicate" if outcome.duplicate else "accepted",
-         "enrolled": outcome.enrolled, "results_stored": outcome.results},
+         "enrolled": outcome.enrolled, "results_stored": outcome.results,
+         "results_cancelled": outcome.cancelled},
         status=200 if outcome.duplicate else 202,
     )  # fmt: skip
 

@@ -75,11 +75,16 @@ _LAB_RESULTS_SCHEMA = {"$id": "urn:lena-ccs:lab-results-in", **LabResultsIn.mode
 def _json_answer(description: str) -> dict[str, Any]:
     answer = {
         "type": "object",
-        "required": ["status", "enrolled", "results_stored"],
+        "required": ["status", "enrolled", "results_stored", "results_cancelled"],
         "properties": {
             "status": {"enum": ["accepted", "duplicate"]},
             "enrolled": {"type": "boolean", "description": "false: discarded, nothing kept"},
             "results_stored": {"type": "integer", "minimum": 0},
+            "results_cancelled": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "earlier results cancelled or deleted by this message",
+            },
         },
     }
     return {"description": description, "content": {"application/json": {"schema": answer}}}

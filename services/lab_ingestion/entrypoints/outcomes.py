@@ -30,6 +30,7 @@ def count_outcome(
             if not part.enrolled:
                 metrics.unmatched.labels(channel).inc()
         metrics.results.labels(channel).inc(outcome.results)
+        metrics.cancelled.labels(channel).inc(outcome.cancelled)
     else:
         reason = outcome.code.value if outcome.code else "unknown"
         metrics.rejected.labels(channel, label, reason).inc()

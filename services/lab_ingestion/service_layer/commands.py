@@ -66,7 +66,8 @@ class IngestOutcome:
     reason: str = ""
     duplicate: bool = False
     enrolled: bool = True
-    results: int = 0
+    results: int = 0  # results stored (final, corrected, preliminary)
+    cancelled: int = 0  # earlier results cancelled or deleted (X, D)
     transient: bool = False  # nothing was stored because of an internal error: resend
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
 

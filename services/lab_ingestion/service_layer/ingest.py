@@ -191,7 +191,7 @@ class BatchIngestor:
     ) -> IngestOutcome:
         """Every message of the transaction, or none: the first rejection undoes the rest."""
         saved = context.snapshot()
-        results, parts = 0, []
+        results, cancelled, parts = 0, 0, []
         for message in command.messages:
             single = IngestLabMessage(
                 message, command.redact, command.received_at, check_source=False,
@@ -205,8 +205,11 @@ class BatchIngestor:
                 reject(context, single, code, reason)
                 return IngestOutcome.rejected(code, reason)
             results += outcome.results
+            cancelled += outcome.cancelled
             parts.append(outcome)
-        return IngestOutcome(accepted=True, results=results, parts=tuple(parts))
+        return IngestOutcome(
+            accepted=True, results=results, cancelled=cancelled, parts=tuple(parts)
+        )
 
     def _check(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome | None:
         """An early answer for a message (a rejection), or None to go on."""
@@ -255,13 +258,14 @@ class BatchIngestor:
             reject(context, command, plan.code, plan.reason)
             return IngestOutcome.rejected(plan.code, plan.reason)
         message, planned = plan
-        message_id = keep_message(context, command, subject_id, len(planned), digest)
+        stored = sum(1 for _, normalised in planned if normalised is not None)
+        message_id = keep_message(context, command, subject_id, stored, digest)
         for observation, normalised in planned:
             record_result(
                 context, message=message, message_id=message_id, subject_id=subject_id,
                 observation=observation, normalised=normalised,
             )  # fmt: skip
-        return IngestOutcome(accepted=True, results=len(planned))
+        return IngestOutcome(accepted=True, results=stored, cancelled=len(planned) - stored)
 
     def _plan(
         self, context: BatchContext, message: LabMessage, subject_id: str, received_at: datetime
@@ -310,9 +314,8 @@ def _resent(
     if stored is None or stored == digest:
         return IngestOutcome(accepted=True, duplicate=True)
     reason = (
-        f"message id {command.message.control_id[:40]!r} was used before for a message with "
-        "other results, values or statuses: send every message, a correction too, under an "
-        "id of its own"
+        "this message id (MSH-10) was used before for a message with other results, values "
+        "or statuses: send every message, a correction too, under an id of its own"
     )
     reject(context, command, RejectionCode.REUSED_MESSAGE_ID, reason)
     return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, reason)

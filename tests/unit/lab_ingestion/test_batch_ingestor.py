@@ -714,3 +714,13 @@ async def test_a_cancellation_in_the_batch_of_a_new_preliminary_withdraws_all_ve
     assert all(o.accepted for o in outcomes), outcomes
     standing = [r for r in db.results if r.cancelled_at is None and r.result_id not in db.cancelled]
     assert standing == []
+
+
+async def test_a_cancellation_is_counted_as_cancelled_never_as_a_result_stored() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    (stored,) = await ingest([message("1", key="K")])
+    (cancelling,) = await ingest([message("2", status="X", key="K")])
+    assert (stored.results, stored.cancelled) == (1, 0)
+    assert (cancelling.results, cancelling.cancelled) == (0, 1)
+    assert [m.result_count for m in db.messages.values()] == [1, 0]

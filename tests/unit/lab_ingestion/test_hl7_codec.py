@@ -643,7 +643,7 @@ def test_non_oru_message_is_unsupported_with_header() -> None:
     with pytest.raises(Hl7InputError) as info:
         parse_oru(text)
     assert info.value.code is RejectionCode.UNSUPPORTED_MESSAGE
-    assert "ADT^A01" in info.value.reason
+    assert "'ADT'^'A01'" in info.value.reason
     assert info.value.header is not None
     assert info.value.header.control_id == "ADT-777"
     assert info.value.header.trigger == "A01"

@@ -146,6 +146,10 @@ async def test_channel_is_passed_through() -> None:
         (IngestOutcome(accepted=True, duplicate=True), "duplicate message; already stored"),
         (IngestOutcome(accepted=True, enrolled=False), "accepted; patient not enrolled, discarded"),
         (IngestOutcome(accepted=True, results=0), "accepted; 0 result(s) stored"),
+        (
+            IngestOutcome(accepted=True, cancelled=1),
+            "accepted; 0 result(s) stored, 1 earlier result(s) cancelled",
+        ),
     ],
 )
 async def test_other_acceptances_are_aa_with_their_text(outcome: IngestOutcome, text: str) -> None:
@@ -276,6 +280,30 @@ async def test_a_training_message_is_ar_unsupported_processing_id() -> None:
     assert isinstance(command, RecordRejectedInput)
     assert command.code is RejectionCode.WRONG_PROCESSING_ID
     assert MRN not in command.redacted_payload
+
+
+class RefusingSenders(FakeSubmit):
+    """The service layer finding the rejected message's sender not on the allow-list."""
+
+    async def __call__(self, command: Command) -> IngestOutcome:
+        self.commands.append(command)
+        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, "not on the allow-list")
+
+
+@pytest.mark.parametrize(("submit", "label"), [(FakeSubmit, "LABSYS^NORTHLAB"),
+                                                (RefusingSenders, "unknown")])  # fmt: skip
+async def test_a_rejection_of_an_allowed_sender_is_counted_under_its_name(
+    submit: type[FakeSubmit], label: str
+) -> None:
+    """Rejected by the parser (a training message), then by source and reason: the
+    sender's name once the service found it allowed, never a name a stranger wrote."""
+    registry = CollectorRegistry()
+    training = MESSAGE.replace("|P|2.5.1", "|T|2.5.1")
+    await acknowledger(submit(), registry).acknowledge(training.encode(), Channel.MLLP)
+    labels = {"channel": "mllp", "source": label}
+    reason = "unsupported-processing-id" if label != "unknown" else "unknown-source"
+    counted = registry.get_sample_value("lab_messages_rejected_total", labels | {"reason": reason})
+    assert counted == 1
 
 
 async def test_a_test_deployment_takes_training_messages_only() -> None:

@@ -273,4 +273,9 @@ def test_openapi_gives_the_json_request_and_answer_schemas() -> None:
     assert refs and all(ref in schema["$defs"] for ref in refs)
     for status in ("200", "202"):
         answer = post["responses"][status]["content"]["application/json"]["schema"]
-        assert set(answer["required"]) == {"status", "enrolled", "results_stored"}
+        assert set(answer["required"]) == {
+            "status",
+            "enrolled",
+            "results_stored",
+            "results_cancelled",
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -19,13 +20,15 @@ from services.lab_ingestion.domain.analytes import (
 )
 from services.lab_ingestion.domain.model import (
     Coding,
+    LabMessage,
     NormalisedResult,
     ObservationInput,
     Rejected,
     RejectionCode,
 )
 from services.lab_ingestion.domain.normalise import normalise, parse_reference_range
-from shared.contracts.events.lab import Analyte
+from services.lab_ingestion.domain.planning import plan_results
+from shared.contracts.events.lab import Analyte, Channel
 
 COLLECTED = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 LOINC_OF = {
@@ -338,7 +341,8 @@ def test_an_unconvertible_unit_is_rejected_not_guessed(analyte: Analyte, unit: s
     result = rejected(
         normalise(observation(analyte, "1", ("", unit))), RejectionCode.UNCONVERTIBLE_UNIT
     )
-    assert repr(unit) in result.reason
+    shown = repr(unit) if unit != "mg/L of something" else "(text of 17 characters, no unit)"
+    assert shown in result.reason
     assert analyte.value in result.reason
     assert to_canonical(analyte, 1.0, (unit,)) == result
 
@@ -619,3 +623,36 @@ def test_the_canonical_unit_converts_with_factor_one(analyte: Analyte, value: fl
         value,
         canonical_unit(analyte),
     )
+
+
+@pytest.mark.parametrize(
+    ("unit", "status"), [(("DOE", "JOHN"), "F"), (("mg/L",), "F DOE JOHN 19580214")]
+)
+def test_a_reason_never_quotes_a_unit_or_status_that_may_be_a_name(
+    unit: tuple[str, ...], status: str
+) -> None:
+    """A reason is stored, published and sent back: a sender's text there is quoted only
+    when it has the shape of a unit or a status code, else described by its length."""
+    single = dataclasses.replace(observation(unit=unit), status=status)
+    message = LabMessage(Channel.MLLP, "LIS", "HOSP", "C-1", "MRN1", (single,))
+    planned = plan_results(message, UnitParameters(), COLLECTED)
+    assert isinstance(planned, Rejected)
+    assert "DOE" not in planned.reason and "19580214" not in planned.reason
+    assert "characters" in planned.reason
+
+
+@pytest.mark.parametrize("reference_range", ["150.000-400.000", "1.500 - 7.000 /uL", "<400.000"])
+def test_a_per_microlitre_range_with_a_thousands_dot_is_dropped_never_misread(
+    reference_range: str,
+) -> None:
+    """As the value: 150.000 per microlitre is 150 thousand, or 150 with decimals."""
+    result = normalise(
+        observation(Analyte.PLATELETS, "250000", ("/uL",), reference_range=reference_range)
+    )
+    assert isinstance(result, NormalisedResult)
+    assert (result.reference_low, result.reference_high) == (None, None)
+    readable = normalise(
+        observation(Analyte.PLATELETS, "250000", ("/uL",), reference_range="150000-400000")
+    )
+    assert isinstance(readable, NormalisedResult)
+    assert (readable.reference_low, readable.reference_high) == (150.0, 400.0)
