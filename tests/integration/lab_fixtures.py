@@ -30,8 +30,8 @@ async def migrated_lab_pool(database: str, application_name: str, **sizes: int) 
     return await create_pool(database, definition.schema, application_name, **sizes)
 
 
-def frame(message: str) -> bytes:
-    return VT + message.encode() + FS + CR
+def frame(message: str, encoding: str = "utf-8") -> bytes:
+    return VT + message.encode(encoding) + FS + CR
 
 
 def oru(

@@ -328,6 +328,16 @@ async def test_committed_events_are_relayed_at_once_not_at_the_next_poll(
         assert [e.payload["analyte"] for e in await lab.events(LAB_RESULTS, 1)] == ["crp"]
 
 
+async def test_an_iso_8859_1_message_is_acknowledged_in_its_own_bytes(lab: Lab) -> None:
+    """MSA-2 echoes MSH-10 byte for byte: a sender in ISO 8859-1 matches its ACK."""
+    client = await lab.mllp()
+    message = oru("\u00c44", [obx("1988-5", "20", "mg/L")], order="LATIN1")
+    await client.send(frame(message, encoding="latin-1"))
+    block = await asyncio.wait_for(client.reader.readuntil(b"\x1c\r"), 15)
+    await client.close()
+    assert b"MSA|AA|\xc44|" in block
+
+
 async def test_framing_split_reads_pipelining_garbage_and_truncation(lab: Lab) -> None:
     client = await lab.mllp()
     data = frame(oru("SPLIT-1", [obx("1988-5", "20", "mg/L")], separator="\r\n"))

@@ -24,8 +24,11 @@ class Header:
 
 
 # HL7 table 0357 (message error condition codes)
+Condition = tuple[str, str]
 _INTERNAL_ERROR = ("207", "Application internal error")
-_REQUIRED_FIELD_MISSING = ("101", "Required field missing")
+REQUIRED_FIELD_MISSING = _REQUIRED_FIELD_MISSING = ("101", "Required field missing")
+UNSUPPORTED_EVENT = ("201", "Unsupported event code")
+UNSUPPORTED_VERSION = ("203", "Unsupported version id")
 _TABLE_VALUE_NOT_FOUND = ("103", "Table value not found")
 _DATA_TYPE_ERROR = ("102", "Data type error")
 _ERROR_CODES = {
@@ -64,6 +67,7 @@ def build_ack(
     *,
     text: str = "",
     error: RejectionCode | None = None,
+    condition: Condition | None = None,
     control_id: str,
     now: datetime | None = None,
 ) -> str:
@@ -71,7 +75,8 @@ def build_ack(
 
     The reason is cut before it is escaped, so a cut never splits an escape sequence. The
     ERR segment follows the version echoed in MSH-12: ERR-1 (segment ^ sequence ^ field ^
-    code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on.
+    code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on; its condition is the
+    error's (``condition``, else the one of ``error``'s rejection code).
     """
     h = header or Header()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
@@ -84,7 +89,9 @@ def build_ack(
     msa = ["MSA", code, _esc(h.control_id), _esc(text[:MSA3_LENGTH])]
     segments = ["|".join(msh), "|".join(msa)]
     if code != "AA":
-        number, name = _ERROR_CODES.get(error, _INTERNAL_ERROR) if error else _INTERNAL_ERROR
+        number, name = condition or (
+            _ERROR_CODES.get(error, _INTERNAL_ERROR) if error else _INTERNAL_ERROR
+        )
         if _before_v25(h.version):
             segments.append(f"ERR|^^^{number}&{name}&HL70357")
         else:

@@ -20,7 +20,14 @@ import hl7.parser
 import hl7.util
 from hl7.util import unescape
 
-from services.lab_ingestion.adapters.hl7_ack import Header, build_ack
+from services.lab_ingestion.adapters.hl7_ack import (
+    REQUIRED_FIELD_MISSING,
+    UNSUPPORTED_EVENT,
+    UNSUPPORTED_VERSION,
+    Condition,
+    Header,
+    build_ack,
+)
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -65,11 +72,18 @@ def silence_library_logging() -> None:
 class Hl7InputError(ValueError):
     """The message cannot be used. ``header`` is set when MSH could be read."""
 
-    def __init__(self, code: RejectionCode, reason: str, header: Header | None = None) -> None:
+    def __init__(
+        self,
+        code: RejectionCode,
+        reason: str,
+        header: Header | None = None,
+        condition: Condition | None = None,
+    ) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
         self.header = header
+        self.condition = condition  # HL7 table 0357, when finer than the code's
 
 
 def parse_oru(
@@ -106,16 +120,21 @@ def parse_oru(
             f"only ORU^R01 is accepted, got {shown(message_type, MESSAGE_TYPE)}^"
             f"{shown(header.trigger, EVENT)}",
             header,
+            UNSUPPORTED_EVENT if message_type == "ORU" else None,
         )
     if header.version not in SUPPORTED_VERSIONS:
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
             f"HL7 version {shown(header.version, VERSION)} not supported",
             header,
+            UNSUPPORTED_VERSION,
         )
     _check_processing(msh, header, processing_id)
     if not header.control_id:
-        raise Hl7InputError(RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header)
+        raise Hl7InputError(
+            RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header,
+            REQUIRED_FIELD_MISSING,
+        )  # fmt: skip
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
         raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
     try:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from services.lab_ingestion.adapters.hl7_ack import Condition
 from services.lab_ingestion.adapters.hl7_codec import (
     PRODUCTION,
     Header,
@@ -106,7 +107,8 @@ class Hl7Acknowledger:
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, _label(source, command, outcome), outcome)
-        return (*self._ack(header, outcome), outcome.transient)
+        condition = error.condition if outcome.code is error.code else None
+        return (*self._ack(header, outcome, condition), outcome.transient)
 
     async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
         """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""
@@ -130,7 +132,9 @@ class Hl7Acknowledger:
             )  # fmt: skip
 
     @staticmethod
-    def _ack(header: Header | None, outcome: IngestOutcome) -> tuple[str, str]:
+    def _ack(
+        header: Header | None, outcome: IngestOutcome, condition: Condition | None = None
+    ) -> tuple[str, str]:
         if outcome.accepted:
             code, reason = "AA", _accepted_text(outcome)
         else:
@@ -140,8 +144,9 @@ class Hl7Acknowledger:
             code = "AR" if rejected else "AE"
             reason = outcome.reason
         ack = build_ack(
-            header, code, text=reason, error=outcome.code, control_id=uuid.uuid4().hex[:20]
-        )
+            header, code, text=reason, error=outcome.code, condition=condition,
+            control_id=uuid.uuid4().hex[:20],
+        )  # fmt: skip
         return code, ack
 
 

@@ -94,12 +94,23 @@ class MllpListener:
                 )
             else:
                 _, ack = await self._acknowledger.acknowledge(frame[1:-2], Channel.MLLP)
-            await self._send(writer, ack)
+            await self._send(writer, ack, _charset_of(frame))
             self._metrics.ack_latency.labels(Channel.MLLP.value).observe(
                 time.perf_counter() - started
             )
 
     @staticmethod
-    async def _send(writer: HL7StreamWriter, ack: str) -> None:
-        writer.writeblock(ack.encode())
+    async def _send(writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
+        """The ACK in the inbound message's character set, so that MSA-2 is the sender's
+        MSH-10 byte for byte (a character the set lacks, in our own text, becomes ?)."""
+        writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
+
+
+def _charset_of(frame: bytes) -> str:
+    """The set ``hl7_flow.decode`` read the message in: UTF-8, else ISO 8859-1."""
+    try:
+        frame.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"

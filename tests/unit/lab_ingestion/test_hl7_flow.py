@@ -266,6 +266,26 @@ async def test_unsupported_version_is_ar() -> None:
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 2) == "CTRL0001"
     assert submit.commands[0].code is RejectionCode.UNSUPPORTED_MESSAGE  # type: ignore[union-attr]
+    assert field(parsed, "ERR", 3, 1) == "203"  # HL7 table 0357: unsupported version id
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "condition"),
+    [
+        ("ORU^R01^ORU_R01", "ORU^R30^ORU_R30", "201"),  # unsupported event code
+        ("ORU^R01^ORU_R01", "ADT^A01^ADT_A01", "200"),  # unsupported message type
+        ("|CTRL0001|", "||", "101"),  # required field missing
+    ],
+)
+async def test_an_unusable_header_gets_its_own_error_condition(
+    old: str, new: str, condition: str
+) -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(
+        MESSAGE.replace(old, new).encode(), Channel.MLLP
+    )
+    assert code == "AR"
+    assert field(check_ack(code, ack), "ERR", 3, 1) == condition
 
 
 async def test_a_training_message_is_ar_unsupported_processing_id() -> None:
