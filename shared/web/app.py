@@ -17,9 +17,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.auth import Principal, Role, TokenStore
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.metrics import ReadinessMetrics
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5  # when a request could not be served for a passing failure
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Check = Callable[[], Awaitable[bool]]
@@ -72,7 +74,11 @@ def requires(*roles: Role, render: ErrorRenderer = problem) -> Callable[[Handler
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 return _unauthorised("a bearer token is required", render)
-            principal = await request.app[TOKENS_KEY].authenticate(token.strip())
+            try:
+                principal = await request.app[TOKENS_KEY].authenticate(token.strip())
+            except TRANSIENT_DB_ERRORS as error:  # the token cannot be checked: try again
+                log.warning("token check failed", extra={"error": type(error).__name__})
+                return _unavailable(render)
             if principal is None:
                 return _unauthorised("the token is unknown or revoked", render)
             if principal.role not in allowed:
@@ -86,6 +92,16 @@ def requires(*roles: Role, render: ErrorRenderer = problem) -> Callable[[Handler
         return guarded
 
     return wrap
+
+
+def _unavailable(render: ErrorRenderer) -> web.Response:
+    """The token store cannot be read (the database is down): nothing was done, resend."""
+    response = render(
+        503, "Service Unavailable", "the service cannot check tokens now; nothing was stored, "
+        "send again later",
+    )  # fmt: skip
+    response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+    return response
 
 
 def _unauthorised(detail: str, render: ErrorRenderer) -> web.Response:

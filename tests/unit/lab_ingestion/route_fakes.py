@@ -101,9 +101,18 @@ class FakeAcknowledger(Hl7Acknowledger):
         return self.code, self.ack, self.failed
 
 
+class UnreachableTokens(FakeTokens):
+    """The token store's database is down."""
+
+    async def authenticate(self, token: str) -> Principal | None:
+        raise ConnectionRefusedError("the database is down")
+
+
 @contextlib.asynccontextmanager
 async def lab_client(
-    submit: FakeSubmit, acknowledger: Hl7Acknowledger | None = None
+    submit: FakeSubmit,
+    acknowledger: Hl7Acknowledger | None = None,
+    tokens: TokenStore | None = None,
 ) -> AsyncIterator[TestClient[Any, Any]]:
     registry = CollectorRegistry()
     metrics = LabIngestionMetrics(registry)
@@ -113,7 +122,7 @@ async def lab_client(
         service="lab-ingestion",
         registry=registry,
         readiness=ReadinessChecks({}, ReadinessMetrics(registry, "lab-ingestion")),
-        tokens=FakeTokens(),
+        tokens=tokens or FakeTokens(),
         routes=routes.routes(),
         openapi_paths=OPENAPI_PATHS,
     )

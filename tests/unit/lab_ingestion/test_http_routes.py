@@ -23,6 +23,7 @@ from tests.unit.lab_ingestion.route_fakes import (
     SITE_TOKEN,
     FakeAcknowledger,
     FakeSubmit,
+    UnreachableTokens,
     lab_client,
 )
 
@@ -279,3 +280,21 @@ def test_openapi_gives_the_json_request_and_answer_schemas() -> None:
             "results_stored",
             "results_cancelled",
         }
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/v1/lab-results", PROBLEM), ("/v1/hl7", PROBLEM),
+     ("/fhir/Observation", "application/fhir+json"), ("/fhir", "application/fhir+json")],
+)  # fmt: skip
+async def test_a_token_that_cannot_be_checked_is_answered_503_retry_after(
+    path: str, content_type: str
+) -> None:
+    """The database behind the tokens is down: nothing was done, the sender resends."""
+    submit = FakeSubmit()
+    async with lab_client(submit, tokens=UnreachableTokens()) as client:
+        response = await client.post(path, data=b"{}", headers=LAB)
+        assert response.status == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.headers["Content-Type"].startswith(content_type)
+    assert submit.commands == []
