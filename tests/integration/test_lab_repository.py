@@ -215,6 +215,23 @@ async def test_a_batch_that_took_a_withdrawn_subject_for_enrolled_is_refused(
         await assert_refused(conn, message, [result], assumed)
 
 
+async def test_a_batch_that_took_a_withdrawn_subjects_identifier_for_nobodys_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    """Only a read tells whether the message corrects their results or was collected before
+    the withdrawal (migration 0012); the read returns them apart from those enrolled."""
+    async with pool.acquire() as conn:
+        await enrol(conn, "S-1", "hmac-1", withdrawn=True)
+        discarded = MessageRecord(
+            uuid.uuid4(), "LIS^HOSP", "M-1", "mllp", "not-enrolled", None, 0, NOW
+        )
+        await assert_refused(conn, discarded, [], BatchAssumptions(subjects=[("hmac-1", None)]))
+        lookup = await LabRepository(conn).lookup([], ["hmac-1"], [])
+    assert lookup.subjects == {}
+    ((subject, withdrawn_at),) = lookup.withdrawn["hmac-1"]
+    assert subject == EnrolledSubject("S-1", "CH-01") and withdrawn_at is not None
+
+
 @pytest.mark.parametrize(
     "assumed_subject",
     [EnrolledSubject("S-5", "CH-01"), EnrolledSubject("S-5", "CH-02")],
@@ -257,13 +274,12 @@ async def test_a_rejection_written_again_is_stored_and_emitted_once(pool: asyncp
 async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await enrol(conn, "S-1", "hmac-1", withdrawn=False)
-        await enrol(conn, "S-2", "hmac-2", withdrawn=True)
+        await enrol(conn, "S-2", "hmac-1", withdrawn=True)  # withdrawn under S-1's: no matter
         repository = LabRepository(conn)
         message, result = message_with_result(9)
         assumed = BatchAssumptions(
             subjects=[
                 ("hmac-1", EnrolledSubject("S-1", "CH-01")),
-                ("hmac-2", None),
                 ("hmac-unknown", None),
             ],
             new_result_keys=[("LIS^HOSP", "R-9")],

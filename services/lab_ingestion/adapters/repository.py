@@ -19,6 +19,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    WithdrawnSubject,
 )
 from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, outbox_unnest
 
@@ -79,7 +80,14 @@ class LabRepository:
                 lookup.known[(row["key1"], row["key2"])] = row["digest"]
             elif row["kind"] == "subject":
                 enrolled = EnrolledSubject(row["key2"], row["site_id"])
-                lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
+                if row["collected_at"] is None:
+                    lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
+                else:
+                    withdrawn = WithdrawnSubject(enrolled, row["collected_at"])
+                    lookup.withdrawn[row["key1"]] = (
+                        *lookup.withdrawn.get(row["key1"], ()),
+                        withdrawn,
+                    )
             else:
                 found = EarlierResult(
                     row["result_id"], row["subject_id"], row["analyte"], row["collected_at"]
@@ -163,6 +171,9 @@ class StagedBatch:
 class BatchLookup:
     known: dict[SourceKey, str | None] = field(default_factory=dict)  # -> content digest
     subjects: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
+    # subjects withdrawn from the trial, by hash: their earlier results may still be
+    # corrected or cancelled (never taken for enrolled: only the careful path reads them)
+    withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
     preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
@@ -174,9 +185,10 @@ SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS 
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
-SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL, NULL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL,
+       s.withdrawn_at  -- in the collected_at column: NULL while the subject takes part
   FROM enrolled_subjects s
- WHERE s.hospital_id_hmac = ANY($3::text[]) AND s.withdrawn_at IS NULL
+ WHERE s.hospital_id_hmac = ANY($3::text[])
 UNION ALL
 SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
        NULL, head.collected_at

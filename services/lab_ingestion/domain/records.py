@@ -57,6 +57,14 @@ class EnrolledSubject(NamedTuple):
     site_id: str
 
 
+class WithdrawnSubject(NamedTuple):
+    """A subject withdrawn from the trial, and when: results collected until then are the
+    trial's, and earlier results of theirs may still be corrected or cancelled."""
+
+    subject: EnrolledSubject
+    withdrawn_at: datetime
+
+
 class Sender(NamedTuple):
     """An allowed sender's settings: the time zone of its local times, the site it serves,
     the assigning authority of the hospital numbers its patients are matched by."""

@@ -15,6 +15,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    WithdrawnSubject,
 )
 
 SourceKey = tuple[str, str]
@@ -39,13 +40,15 @@ class BatchContext:
     # stored or as this batch left it; and as stored (the write cancels stored rows by it)
     preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
     stored_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    # subjects withdrawn from the trial, by HMAC (read on the careful path only)
+    withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
             self.allowed, dict(self.known), dict(self.subjects), dict(self.latest),
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
-            dict(self.preliminary), dict(self.stored_preliminary),
+            dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:

@@ -51,6 +51,7 @@ from services.lab_ingestion.domain.planning import (
     in_site_time,
     needs_earlier_result,
     plan_results,
+    withdrawn_subject_of,
 )
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -92,6 +93,7 @@ class BatchIngestor:
         self._sources: dict[SourceKey, Sender] | None = None
         self._sources_read_at = 0.0
         self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
+        self._withdrawn: set[str] = set()  # HMACs a withdrawn subject was enrolled under
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         if _fast_path_applies(commands):
@@ -134,6 +136,8 @@ class BatchIngestor:
         subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
         if any(len(enrolled) > 1 for enrolled in subjects.values()):
             raise StaleBatch("several subjects share an identifier: read before matching")
+        if not self._withdrawn.isdisjoint(hmacs.values()):
+            raise StaleBatch("a withdrawn subject's identifier: read before matching")
         return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
 
     async def _load(
@@ -149,6 +153,10 @@ class BatchIngestor:
                 self._enrolled[hmac] = lookup.subjects[hmac]
             else:
                 self._enrolled.pop(hmac, None)
+            if hmac in lookup.withdrawn:  # read again each time: never assumed
+                self._withdrawn.add(hmac)
+            else:
+                self._withdrawn.discard(hmac)
         return BatchContext(
             allowed=allowed,
             known=lookup.known,
@@ -157,6 +165,7 @@ class BatchIngestor:
             hmacs=hmacs,
             preliminary=dict(lookup.preliminary),
             stored_preliminary=lookup.preliminary,
+            withdrawn=lookup.withdrawn,
         )
 
     async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
@@ -245,6 +254,8 @@ class BatchIngestor:
         if isinstance(subject_id, Rejected):
             reject(context, command, subject_id.code, subject_id.reason)
             return IngestOutcome.rejected(subject_id.code, subject_id.reason)
+        if subject_id is None and patient_hmac in context.withdrawn:
+            subject_id = _withdrawn_subject(context, message, patient_hmac, sender)
         if subject_id is None:
             # not enrolled: discarded, nothing of it kept, not even its message id, so that a
             # resend after the enrolment reached us is stored, not taken for a duplicate
@@ -299,6 +310,18 @@ def _in_site_time(context: BatchContext, message: LabMessage) -> LabMessage | Re
     sender = context.allowed.get((message.source_application, message.source_facility))
     zone = sender.time_zone if sender else None
     return in_site_time(message, site_zone(zone)) if zone else message
+
+
+def _withdrawn_subject(
+    context: BatchContext, message: LabMessage, patient_hmac: str, sender: Sender | None
+) -> str | None:
+    """The withdrawn subject whose earlier results the message corrects or cancels, or who
+    gave its sample before the withdrawal (``withdrawn_subject_of``)."""
+    sited = _in_site_time(context, message)
+    if isinstance(sited, Rejected):
+        return None
+    site = sender.site_id if sender else None
+    return withdrawn_subject_of(sited, context.withdrawn[patient_hmac], site)
 
 
 @functools.cache

@@ -37,6 +37,7 @@ from services.lab_ingestion.domain.records import (
     MessageRecord,
     ResultRecord,
     Sender,
+    WithdrawnSubject,
 )
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
@@ -55,6 +56,7 @@ CRP = (Coding("1988-5", "http://loinc.org"),)
 class FakeDatabase:
     enrolled: dict[str, str] = field(default_factory=dict)  # hmac -> subject at SITE
     more_enrolled: list[tuple[str, EnrolledSubject]] = field(default_factory=list)  # by hmac
+    withdrawn: dict[str, WithdrawnSubject] = field(default_factory=dict)  # by hmac
     sender_site: str | None = None  # of the sender LIS^HOSP
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
@@ -120,6 +122,7 @@ class FakeLabs:
                         if k in self._db.messages}  # fmt: skip
         lookup.subjects = {h: self._db.enrolled_under(h) for h in hmacs
                            if self._db.enrolled_under(h)}  # fmt: skip
+        lookup.withdrawn = {h: (self._db.withdrawn[h],) for h in hmacs if h in self._db.withdrawn}
         for source, key in result_keys:
             for heads, statuses in ((lookup.latest, {"F", "C"}), (lookup.preliminary, {"P"})):
                 standing = self._db.standing(source, key, statuses)
@@ -147,8 +150,10 @@ class FakeLabs:
         self._db.results.extend(results)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:
-        subjects_hold = all(
-            self._db.enrolled_under(h) == ((s,) if s else ()) for h, s in assumed.subjects
+        subjects_hold = all(  # as migration 0012: nobody means nobody, withdrawn or not
+            self._db.enrolled_under(h) == ((s,) if s else ())
+            and (s is not None or h not in self._db.withdrawn)
+            for h, s in assumed.subjects
         )
         keys_new = all(self._db.standing(*k) is None for k in assumed.new_result_keys)
         return subjects_hold and keys_new
@@ -724,3 +729,56 @@ async def test_a_cancellation_is_counted_as_cancelled_never_as_a_result_stored()
     assert (stored.results, stored.cancelled) == (1, 0)
     assert (cancelling.results, cancelling.cancelled) == (0, 1)
     assert [m.result_count for m in db.messages.values()] == [1, 0]
+
+
+WITHDRAWN_AT = AT + timedelta(days=1)
+
+
+def withdrawn_db() -> FakeDatabase:
+    """S-1 (MRN1) withdrawn the day after AT, a final result of theirs stored under K."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    return db
+
+
+async def withdraw(db: FakeDatabase, ingest: BatchIngestor) -> None:
+    (stored,) = await ingest([message("1", key="K")])
+    assert stored.results == 1
+    del db.enrolled["h(MRN1)"]
+    db.withdrawn["h(MRN1)"] = WithdrawnSubject(EnrolledSubject("S-1", SITE), WITHDRAWN_AT)
+
+
+@pytest.mark.parametrize(("status", "results", "cancelled"), [("C", 1, 0), ("X", 0, 1)])
+async def test_a_withdrawn_subjects_result_is_still_corrected_or_cancelled(
+    status: str, results: int, cancelled: int
+) -> None:
+    """Their earlier results stay the trial's: never left standing uncorrected, whoever
+    sent the correction, even to an instance that never read them (the write refuses the
+    fast path's 'nobody')."""
+    db = withdrawn_db()
+    ingest = ingestor(db)
+    await withdraw(db, ingest)
+    (outcome,) = await ingest([message("2", status=status, key="K")])
+    assert (outcome.results, outcome.cancelled, outcome.enrolled) == (results, cancelled, True)
+    assert [r.subject_id for r in db.results] == ["S-1"] * (1 + results)
+
+
+@pytest.mark.parametrize(
+    ("collected", "kept"), [(AT, True), (WITHDRAWN_AT + timedelta(hours=1), False)]
+)
+async def test_a_late_result_of_a_withdrawn_subject_is_kept_when_collected_before(
+    collected: datetime, kept: bool
+) -> None:
+    """A sample collected before the withdrawal is the trial's; after it, nobody's (the
+    patient no longer takes part): discarded like any patient's who is not enrolled."""
+    db = withdrawn_db()
+    ingest = ingestor(db)
+    await withdraw(db, ingest)
+    fresh = ingestor(db)  # another instance, or after a restart: nothing remembered
+    late = message("3", key="K-late")
+    observation = dataclasses.replace(late.message.observations[0], collected_at=collected)
+    late = IngestLabMessage(dataclasses.replace(late.message, observations=(observation,)),
+                            lambda: "", AT)  # fmt: skip
+    refused = db.refused
+    (outcome,) = await fresh([late])
+    assert (outcome.results, outcome.enrolled) == ((1, True) if kept else (0, False))
+    assert db.refused == refused + 1  # the fast path took MRN1 for nobody's: refused
