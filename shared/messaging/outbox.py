@@ -30,11 +30,12 @@ def make_envelope(
     occurred_at: object = None,
     causation: Envelope | None = None,
     event_id: uuid.UUID | None = None,
+    correlation_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """Wrap a payload; a caused event inherits the correlation id of its cause. An
-    ``event_id`` derived from what the event records makes writing it twice harmless (the
-    outbox keeps one row per event id)."""
-    correlation_id = None
+    """Wrap a payload; a caused event inherits the correlation id of its cause (an event
+    of no cause may name one: the input it came from). An ``event_id`` derived from what
+    the event records makes writing it twice harmless (the outbox keeps one row per event
+    id)."""
     causation_id = None
     if causation is not None:
         correlation_id = causation.correlation_id or causation.event_id

@@ -42,12 +42,19 @@ def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
         channel=channel,
     )
     return make_envelope(
-        payload, producer=PRODUCER, subject_id=record.subject_id, occurred_at=record.collected_at
-    )
+        payload, producer=PRODUCER, subject_id=record.subject_id, occurred_at=record.collected_at,
+        correlation_id=record.message_id,
+    )  # fmt: skip
 
 
 def cancelled_event(
-    subject_id: str, cancelled: uuid.UUID, analyte: Analyte, status: str, source: str
+    subject_id: str,
+    cancelled: uuid.UUID,
+    analyte: Analyte,
+    status: str,
+    source: str,
+    *,
+    message_id: uuid.UUID,
 ) -> Envelope:
     reason = "deleted" if status == ResultStatusCode.DELETED.value else "cannot-be-obtained"
     payload = LabResultCancelled(
@@ -57,7 +64,9 @@ def cancelled_event(
         reason=reason,
         source=source[:100],
     )
-    return make_envelope(payload, producer=PRODUCER, subject_id=subject_id)
+    return make_envelope(
+        payload, producer=PRODUCER, subject_id=subject_id, correlation_id=message_id
+    )
 
 
 def rejected_event(record: RejectionRecord) -> Envelope:
@@ -72,4 +81,7 @@ def rejected_event(record: RejectionRecord) -> Envelope:
     )
     # the event's id follows from the rejection's: emitted once however often it is written
     event_id = uuid.uuid5(record.rejection_id, "lab.rejected.v1")
-    return make_envelope(payload, producer=PRODUCER, subject_id=None, event_id=event_id)
+    return make_envelope(
+        payload, producer=PRODUCER, subject_id=None, event_id=event_id,
+        correlation_id=record.rejection_id,
+    )  # fmt: skip

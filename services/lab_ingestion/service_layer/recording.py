@@ -69,7 +69,9 @@ def record_result(
             del context.latest[key]
             analyte = identify_analyte(observation.codes)
             assert analyte is not None
-            event = cancelled_event(subject_id, previous, analyte[0], status, message.source)
+            event = cancelled_event(
+                subject_id, previous, analyte[0], status, message.source, message_id=message_id
+            )
             context.events.append((LAB_RESULTS, event))
         return
     result_id = uuid.uuid4()

@@ -782,3 +782,17 @@ async def test_a_late_result_of_a_withdrawn_subject_is_kept_when_collected_befor
     (outcome,) = await fresh([late])
     assert (outcome.results, outcome.enrolled) == ((1, True) if kept else (0, False))
     assert db.refused == refused + 1  # the fast path took MRN1 for nobody's: refused
+
+
+async def test_every_event_of_a_message_carries_its_message_as_correlation_id() -> None:
+    """A result, its cancellation and a rejection can be traced back to what was sent."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", key="K")])
+    await ingest([message("2", status="X", key="K")])
+    await ingest([message("3", status="C", key="K-unknown")])  # nothing to correct
+    recorded, cancelled, rejected = (envelope for _, envelope in db.events)
+    first, second = db.messages.values()
+    assert recorded.correlation_id == first.message_id
+    assert cancelled.correlation_id == second.message_id
+    assert str(rejected.correlation_id) == rejected.payload["rejection_id"]
