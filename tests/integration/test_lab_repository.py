@@ -226,8 +226,12 @@ async def test_a_batch_that_took_a_withdrawn_subjects_identifier_for_nobodys_is_
             uuid.uuid4(), "LIS^HOSP", "M-1", "mllp", "not-enrolled", None, 0, NOW
         )
         await assert_refused(conn, discarded, [], BatchAssumptions(subjects=[("hmac-1", None)]))
+        await enrol(conn, "S-3", "hmac-1", withdrawn=False)  # enrolled again, as S-3
+        message, result = message_with_result(8)
+        assumed = BatchAssumptions(subjects=[("hmac-1", EnrolledSubject("S-3", "CH-01"))])
+        await assert_refused(conn, message, [result], assumed)  # S-1's late result, maybe
         lookup = await LabRepository(conn).lookup([], ["hmac-1"], [])
-    assert lookup.subjects == {}
+    assert lookup.subjects == {"hmac-1": (EnrolledSubject("S-3", "CH-01"),)}
     ((subject, withdrawn_at),) = lookup.withdrawn["hmac-1"]
     assert subject == EnrolledSubject("S-1", "CH-01") and withdrawn_at is not None
 
@@ -274,7 +278,7 @@ async def test_a_rejection_written_again_is_stored_and_emitted_once(pool: asyncp
 async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await enrol(conn, "S-1", "hmac-1", withdrawn=False)
-        await enrol(conn, "S-2", "hmac-1", withdrawn=True)  # withdrawn under S-1's: no matter
+        await enrol(conn, "S-2", "hmac-2", withdrawn=True)  # under another identifier
         repository = LabRepository(conn)
         message, result = message_with_result(9)
         assumed = BatchAssumptions(

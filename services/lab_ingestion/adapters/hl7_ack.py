@@ -55,6 +55,7 @@ _ERROR_CODES = {
     RejectionCode.OTHER_ANALYTES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_SAMPLES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.REUSED_MESSAGE_ID: ("205", "Duplicate key identifier"),
+    RejectionCode.SUBJECT_WITHDRAWN: ("204", "Unknown key identifier"),
     RejectionCode.PROCESSING_FAILED: _INTERNAL_ERROR,
 }  # 207 (application internal error): failures of the service itself
 MSA3_LENGTH = 80  # MSA-3 (text message) is ST(80) in v2.3-2.5.1

@@ -42,6 +42,8 @@ class RejectionCode(StrEnum):
     OTHER_ANALYTES_RESULT = "result-of-another-analyte"  # the key holds another test's result
     OTHER_SAMPLES_RESULT = "result-of-another-sample"  # a final result of another collection
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
+    # about a subject withdrawn from the trial, and whose it is cannot be told safely
+    SUBJECT_WITHDRAWN = "subject-withdrawn"
     PROCESSING_FAILED = "processing-failed"  # the service's fault, kept for replay
 
 

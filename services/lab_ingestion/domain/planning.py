@@ -23,7 +23,7 @@ from services.lab_ingestion.domain.model import (
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
-from services.lab_ingestion.domain.records import EarlierResult, WithdrawnSubject
+from services.lab_ingestion.domain.records import EarlierResult
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
 
 EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
@@ -38,30 +38,6 @@ PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a canc
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(hours=1)
 _NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
-
-
-def withdrawn_subject_of(
-    message: LabMessage, withdrawn: tuple[WithdrawnSubject, ...], site_id: str | None
-) -> str | None:
-    """The withdrawn subject a message about nobody enrolled is still about: the one
-    withdrawn under its identifier (at the sender's site) when every trial result of it
-    corrects or cancels an earlier result (their earlier results stay the trial's and must
-    not stand uncorrected) or was collected before the withdrawal (a late trial result).
-    None otherwise: a result collected after the withdrawal is not the trial's (discarded,
-    as any patient's who is not enrolled). ``message``: its times read in the site's zone."""
-    eligible = [w for w in withdrawn if site_id is None or w.subject.site_id == site_id]
-    if len({w.subject.subject_id for w in eligible}) != 1:
-        return None
-    subject = eligible[0]
-    for observation in message.observations:
-        if identify_analyte(observation.codes) is None:
-            continue
-        if status_of(observation) in NEEDS_EARLIER_RESULT:
-            continue
-        collected = observation.collected_at
-        if collected is None or collected > subject.withdrawn_at:
-            return None
-    return subject.subject.subject_id
 
 
 def status_of(observation: ObservationInput) -> str:

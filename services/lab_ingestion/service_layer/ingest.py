@@ -51,9 +51,9 @@ from services.lab_ingestion.domain.planning import (
     in_site_time,
     needs_earlier_result,
     plan_results,
-    withdrawn_subject_of,
 )
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
+from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -248,14 +248,10 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
-        enrolled = context.subjects.get(patient_hmac)
-        sender = context.allowed.get((message.source_application, message.source_facility))
-        subject_id = match_subject(enrolled or (), sender.site_id if sender else None)
+        subject_id = _subject_of(context, message, patient_hmac)
         if isinstance(subject_id, Rejected):
             reject(context, command, subject_id.code, subject_id.reason)
             return IngestOutcome.rejected(subject_id.code, subject_id.reason)
-        if subject_id is None and patient_hmac in context.withdrawn:
-            subject_id = _withdrawn_subject(context, message, patient_hmac, sender)
         if subject_id is None:
             # not enrolled: discarded, nothing of it kept, not even its message id, so that a
             # resend after the enrolment reached us is stored, not taken for a duplicate
@@ -312,16 +308,24 @@ def _in_site_time(context: BatchContext, message: LabMessage) -> LabMessage | Re
     return in_site_time(message, site_zone(zone)) if zone else message
 
 
-def _withdrawn_subject(
-    context: BatchContext, message: LabMessage, patient_hmac: str, sender: Sender | None
-) -> str | None:
-    """The withdrawn subject whose earlier results the message corrects or cancels, or who
-    gave its sample before the withdrawal (``withdrawn_subject_of``)."""
+def _subject_of(
+    context: BatchContext, message: LabMessage, patient_hmac: str
+) -> str | Rejected | None:
+    """The subject the message is about: the one enrolled under its identifier at the
+    sender's site, unless subjects withdrawn under it (read on the careful path only) may
+    own it (``subject_with_withdrawn``); a rejection when that cannot be told, or when its
+    times cannot be read (never discarded unseen); None: nobody's."""
+    sender = context.allowed.get((message.source_application, message.source_facility))
+    site = sender.site_id if sender else None
+    active = match_subject(context.subjects.get(patient_hmac, ()), site)
+    withdrawn = context.withdrawn.get(patient_hmac)
+    if isinstance(active, Rejected) or not withdrawn:
+        return active
     sited = _in_site_time(context, message)
     if isinstance(sited, Rejected):
-        return None
-    site = sender.site_id if sender else None
-    return withdrawn_subject_of(sited, context.withdrawn[patient_hmac], site)
+        return sited
+    heads = {**context.preliminary, **context.latest}
+    return subject_with_withdrawn(sited, active, withdrawn, heads, site)
 
 
 @functools.cache

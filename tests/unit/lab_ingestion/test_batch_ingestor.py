@@ -150,9 +150,8 @@ class FakeLabs:
         self._db.results.extend(results)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:
-        subjects_hold = all(  # as migration 0012: nobody means nobody, withdrawn or not
-            self._db.enrolled_under(h) == ((s,) if s else ())
-            and (s is not None or h not in self._db.withdrawn)
+        subjects_hold = all(  # as migration 0012: never assumed where one was withdrawn
+            self._db.enrolled_under(h) == ((s,) if s else ()) and h not in self._db.withdrawn
             for h, s in assumed.subjects
         )
         keys_new = all(self._db.standing(*k) is None for k in assumed.new_result_keys)
