@@ -29,14 +29,11 @@ that would fork a chain or store a message twice is refused and planned again.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -48,12 +45,10 @@ from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import (
     PlannedResult,
     check_earlier_results,
-    in_site_time,
     needs_earlier_result,
     plan_results,
 )
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
-from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -69,6 +64,7 @@ from services.lab_ingestion.service_layer.identification import (
     unresolved_outcome,
 )
 from services.lab_ingestion.service_layer.recording import keep_message, record_result, reject
+from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_of
 from shared.contracts.envelope import utc_now
 
 SourceKey = tuple[str, str]
@@ -248,7 +244,7 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
-        subject_id = _subject_of(context, message, patient_hmac)
+        subject_id = subject_of(context, message, patient_hmac)
         if isinstance(subject_id, Rejected):
             reject(context, command, subject_id.code, subject_id.reason)
             return IngestOutcome.rejected(subject_id.code, subject_id.reason)
@@ -279,7 +275,7 @@ class BatchIngestor:
     ) -> tuple[LabMessage, list[PlannedResult]] | Rejected:
         """The message's results, read in the sender's zone and checked against the chains
         they continue, or why they cannot be used."""
-        sited = _in_site_time(context, message)
+        sited = in_sender_time(context, message)
         if isinstance(sited, Rejected):
             return sited
         planned = plan_results(sited, self._params, received_at)
@@ -299,38 +295,6 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
-
-
-def _in_site_time(context: BatchContext, message: LabMessage) -> LabMessage | Rejected:
-    """Local collection times read in the sender's zone, when one is configured."""
-    sender = context.allowed.get((message.source_application, message.source_facility))
-    zone = sender.time_zone if sender else None
-    return in_site_time(message, site_zone(zone)) if zone else message
-
-
-def _subject_of(
-    context: BatchContext, message: LabMessage, patient_hmac: str
-) -> str | Rejected | None:
-    """The subject the message is about: the one enrolled under its identifier at the
-    sender's site, unless subjects withdrawn under it (read on the careful path only) may
-    own it (``subject_with_withdrawn``); a rejection when that cannot be told, or when its
-    times cannot be read (never discarded unseen); None: nobody's."""
-    sender = context.allowed.get((message.source_application, message.source_facility))
-    site = sender.site_id if sender else None
-    active = match_subject(context.subjects.get(patient_hmac, ()), site)
-    withdrawn = context.withdrawn.get(patient_hmac)
-    if isinstance(active, Rejected) or not withdrawn:
-        return active
-    sited = _in_site_time(context, message)
-    if isinstance(sited, Rejected):
-        return sited
-    heads = {**context.preliminary, **context.latest}
-    return subject_with_withdrawn(sited, active, withdrawn, heads, site)
-
-
-@functools.cache
-def site_zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)  # names are checked when a sender is added
 
 
 def _resent(
