@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from shared.contracts.events.lab import Channel
@@ -21,9 +22,16 @@ class IngestLabMessage:
     check_source: bool = True  # HL7 senders must be on the allow-list
     # the senders the caller's token may deliver as (HTTP; None: any, or not a token)
     permitted_senders: frozenset[str] | None = None
-    # the id of its rejection, should it be rejected: fixed with the command, so that a
-    # batch re-run after a commit whose answer was lost stores and emits it once
-    rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # the messages of a FHIR transaction are rejected under the transaction's id
+    transaction_rejection_id: uuid.UUID | None = None
+
+    @cached_property
+    def rejection_id(self) -> uuid.UUID:
+        """The id of its rejection, should it be rejected: fixed with the command, so that a
+        batch re-run after a commit whose answer was lost stores and emits it once. Drawn
+        when first asked for: most messages are accepted, and a random id per message
+        showed in profiles of the MLLP path."""
+        return self.transaction_rejection_id or uuid.uuid4()
 
 
 @dataclass(frozen=True)

@@ -514,6 +514,19 @@ async def test_a_transaction_answers_for_each_of_its_messages() -> None:
     assert [(p.duplicate, p.results) for p in outcome.parts] == [(True, 0), (False, 1)]
 
 
+async def test_a_rejected_transaction_is_kept_under_its_own_rejection_id() -> None:
+    """Run again after a lost commit answer, it is the same rejection and event."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    fine, unknown_status = message("1").message, message("2", status="Q").message
+    transaction = IngestTransaction((fine, unknown_status), lambda: "", AT)
+    for _ in range(2):
+        (outcome,) = await ingestor(db)([transaction])
+        assert not outcome.accepted and outcome.code is RejectionCode.UNKNOWN_STATUS
+    kept = {e.payload["rejection_id"] for topic, e in db.events if topic == "lab.rejected.v1"}
+    assert kept == {str(transaction.rejection_id)}
+    assert db.results == []
+
+
 # ---- property: the fast path stores exactly what the careful path alone would ----------
 
 MRNS = ("MRN1", "MRN2", "MRN3")
@@ -701,6 +714,7 @@ async def test_a_rejected_command_run_again_is_the_same_rejection_and_event() ->
         assert outcome.code is RejectionCode.UNKNOWN_STATUS
     first, second = (envelope.event_id for topic, envelope in db.events)
     assert first == second
+    assert message("1", status="Q").rejection_id != command.rejection_id  # one per command
 
 
 @pytest.mark.parametrize("stored_status", ["P", "F"])
