@@ -247,7 +247,9 @@ class ServiceRuntime:
                     processor,
                     metrics,
                     batch_size=self.settings.consumer_batch_size,
-                    batch_window_seconds=self.settings.consumer_batch_window_seconds,
+                    batch_window_seconds=consumer.window_seconds(
+                        self.settings.consumer_batch_window_seconds
+                    ),
                     shutdown_deadline_seconds=self.settings.shutdown_deadline_seconds,
                 )
             )

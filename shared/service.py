@@ -45,6 +45,14 @@ class ConsumerDefinition:
     topics: Sequence[str]
     handlers: Mapping[str, EventHandler]
     uow_factory: Callable[[], PostgresUnitOfWork]
+    # how long a batch waits to fill (None: the platform's consumer_batch_window_seconds);
+    # faust's take_events also wakes the idle agent this often, which costs CPU
+    batch_window_seconds: float | None = None
+
+    def window_seconds(self, platform_default: float) -> float:
+        if self.batch_window_seconds is None:
+            return platform_default
+        return self.batch_window_seconds
 
 
 @dataclass
