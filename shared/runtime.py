@@ -25,7 +25,6 @@ from shared.auth import TokenStore
 from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
 from shared.db.pool import TRANSIENT_DB_ERRORS, create_pool, postgres_reachable
-from shared.heap import settle_start_up_heap
 from shared.messaging.kafka import KafkaPublisher, ensure_topics, kafka_reachable
 from shared.messaging.processing import BatchProcessor
 from shared.messaging.relay import OutboxRelay, RelaySettings
@@ -112,8 +111,6 @@ class ServiceRuntime:
             watchdog = watchdog if watchdog is not None else ShutdownWatchdog()
         try:
             await self.start()
-            if install_signal_handlers:  # this process runs only this service
-                settle_start_up_heap()
             await self.stopping.wait()
         except StartAborted:
             log.info("stopped before start-up completed")
