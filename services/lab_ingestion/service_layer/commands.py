@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 
@@ -22,8 +22,9 @@ class IngestLabMessage:
     check_source: bool = True  # HL7 senders must be on the allow-list
     # the senders the caller's token may deliver as (HTTP; None: any, or not a token)
     permitted_senders: frozenset[str] | None = None
-    # the messages of a FHIR transaction are rejected under the transaction's id
-    transaction_rejection_id: uuid.UUID | None = None
+    # the rejection id of the input this command stands for (a FHIR transaction, or this
+    # message before its patient's number was chosen): one input, one rejection id
+    inherited_rejection_id: uuid.UUID | None = None
 
     @cached_property
     def rejection_id(self) -> uuid.UUID:
@@ -31,7 +32,12 @@ class IngestLabMessage:
         batch re-run after a commit whose answer was lost stores and emits it once. Drawn
         when first asked for: most messages are accepted, and a random id per message
         showed in profiles of the MLLP path."""
-        return self.transaction_rejection_id or uuid.uuid4()
+        return self.inherited_rejection_id or uuid.uuid4()
+
+    def for_message(self, message: LabMessage) -> IngestLabMessage:
+        """This command for ``message`` (its patient identified), under the same rejection
+        id (``replace`` alone would draw another)."""
+        return replace(self, message=message, inherited_rejection_id=self.rejection_id)
 
 
 @dataclass(frozen=True)

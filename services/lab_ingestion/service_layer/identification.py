@@ -107,7 +107,7 @@ class _Identifier:
     def command(self, command: Command) -> Command:
         if isinstance(command, IngestLabMessage):
             message = self.message(command.message)
-            return command if message is command.message else replace(command, message=message)
+            return command if message is command.message else command.for_message(message)
         if isinstance(command, IngestTransaction):
             messages = tuple(self.message(m) for m in command.messages)
             return replace(command, messages=messages)

@@ -200,7 +200,7 @@ class BatchIngestor:
         for message in command.messages:
             single = IngestLabMessage(
                 message, command.redact, command.received_at, check_source=False,
-                transaction_rejection_id=command.rejection_id,
+                inherited_rejection_id=command.rejection_id,
             )  # fmt: skip
             outcome = self._apply(context, single)
             if not outcome.accepted:

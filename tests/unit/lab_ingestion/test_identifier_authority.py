@@ -261,3 +261,25 @@ async def test_an_empty_number_beside_another_of_its_authority_is_missing(
     db = FakeDatabase(enrolled={"h(OTHER)": "S-3"}, identifier_authority=authority)
     (outcome,) = await ingestor(db)([oru("^^^HOSP^PI~123456^^^HOSP")])
     assert outcome.code is RejectionCode.MISSING_PATIENT and db.results == []
+
+
+async def test_a_rejection_keeps_its_id_when_the_senders_authority_chose_the_number() -> None:
+    """Choosing the number makes a new command: run again after a lost commit answer, it
+    must still be the same rejection and event (one row and one event per id)."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, identifier_authority="hosp")
+    command = naming("1", REGIONAL, HOSPITAL)
+    command = dataclasses.replace(
+        command,
+        message=dataclasses.replace(
+            command.message,
+            observations=tuple(
+                dataclasses.replace(o, status="Q") for o in command.message.observations
+            ),
+        ),
+    )
+    for _ in range(2):
+        (outcome,) = await ingestor(db)([command])
+        assert outcome.code is RejectionCode.UNKNOWN_STATUS
+    first, second = (envelope for topic, envelope in db.events)
+    assert first.event_id == second.event_id
+    assert first.payload["rejection_id"] == str(command.rejection_id)
