@@ -49,6 +49,11 @@ class ConsumerDefinition:
     # faust's take_events also wakes the idle agent this often, which costs CPU
     batch_window_seconds: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.batch_window_seconds is not None and not 0 < self.batch_window_seconds <= 5:
+            # 0 would be faust's "no timeout": an agent that holds its batch indefinitely
+            raise ValueError(f"consumer {self.name}: batch window must be in (0, 5] seconds")
+
     def window_seconds(self, platform_default: float) -> float:
         if self.batch_window_seconds is None:
             return platform_default

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from shared.service import ConsumerDefinition
 from shared.subjects import SUBJECT_DIRECTORY_WINDOW_SECONDS, subject_directory_consumer
 
@@ -24,3 +26,9 @@ def test_the_subject_directory_waits_longer_than_the_platform_default() -> None:
     consumer = subject_directory_consumer("lab-ingestion", pool)
     assert consumer.batch_window_seconds == SUBJECT_DIRECTORY_WINDOW_SECONDS
     assert consumer.window_seconds(0.02) == SUBJECT_DIRECTORY_WINDOW_SECONDS >= 0.2
+
+
+@pytest.mark.parametrize("window", [0.0, -1.0, 6.0])
+def test_a_window_faust_would_misread_is_refused(window: float) -> None:
+    with pytest.raises(ValueError, match="batch window"):
+        _consumer(window)
