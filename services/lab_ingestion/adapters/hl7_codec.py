@@ -109,7 +109,9 @@ def parse_oru(
         parsed = hl7.parse(text)
         msh = parsed[0]  # the text starts with MSH
         header = _header(msh)
-        message_type = _get(msh, 9, 1, 1)  # unescaping may raise too (e.g. ``\.in+x\``)
+        # unescaping may raise too (``\.in+x\``), in any field read here
+        message_type = _get(msh, 9, 1, 1)
+        processing = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
     except Exception as exc:  # python-hl7 raises assorted errors on broken input
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
@@ -129,7 +131,7 @@ def parse_oru(
             header,
             UNSUPPORTED_VERSION,
         )
-    _check_processing(msh, header, processing_id)
+    _check_processing(processing, header, processing_id)
     if not header.control_id:
         raise Hl7InputError(
             RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header,
@@ -163,10 +165,10 @@ def parse_oru(
         ) from None
 
 
-def _check_processing(msh: hl7.Segment, header: Header, processing_id: str) -> None:
+def _check_processing(processing: tuple[str, str], header: Header, processing_id: str) -> None:
     """MSH-11 must name this deployment's processing id (required in HL7; none is no
     production message) and current processing: no archive, restore or initial load."""
-    sent, mode = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
+    sent, mode = processing
     if sent != processing_id:
         raise Hl7InputError(
             RejectionCode.WRONG_PROCESSING_ID,

@@ -78,6 +78,13 @@ class Hl7Acknowledger:
             )
         except Hl7InputError as error:
             return await self._reject(text, error, channel, received_at, permitted_senders)
+        except Exception as exc:  # a parser defect: the input is still answered and kept
+            log.error("parsing an HL7 message failed unexpectedly",
+                      extra={"error": type(exc).__name__})  # fmt: skip
+            unparseable = Hl7InputError(
+                RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
+            )
+            return await self._reject(text, unparseable, channel, received_at, permitted_senders)
         command = IngestLabMessage(
             message, lambda: redact(text, self._hash), received_at,
             permitted_senders=permitted_senders,
@@ -124,8 +131,10 @@ class Hl7Acknowledger:
     async def _submit_or_error(self, command: Command) -> IngestOutcome:
         try:
             return await self._submit(command)
-        except Exception:  # nothing was stored: the sender must try again
-            log.exception("could not process an HL7 message")
+        except Exception as exc:  # nothing was stored: the sender must try again
+            # the type only: an error's text can quote the input (asyncpg's DETAIL)
+            log.error("could not process an HL7 message; answered AR to resend",
+                      extra={"error": type(exc).__name__})  # fmt: skip
             return IngestOutcome(
                 accepted=False, transient=True,
                 reason="temporary internal error; nothing was stored, resend",

@@ -62,6 +62,10 @@ class MllpListener:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except Exception as exc:  # a defect: no ACK for this frame, the sender resends it
+            # the type only: an error's text can quote the input
+            log.error("MLLP connection closed on an internal error",
+                      extra={"error": type(exc).__name__})  # fmt: skip
         finally:
             if task is not None:
                 self._connections.discard(task)

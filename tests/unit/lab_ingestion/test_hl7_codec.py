@@ -1008,3 +1008,24 @@ def test_a_collection_time_without_offset_is_also_kept_as_written() -> None:
     assert observation.collected_at == datetime(2026, 10, 24, 23, 30, tzinfo=UTC)  # MSH-7 +0000
     with_offset, _ = parse_oru(crp_order("MRN0001", {3: "FL1"}, obx14="20261024233000+0200"))
     assert with_offset.observations[0].collected_local is None
+
+
+_MSH = ["^~\\&", "LIS", "HOSP", "R", "F", "20261120080000+0100", "", "ORU^R01", "C1", "P", "2.5.1"]
+_BODY = (
+    "\rPID|||MRN-4711^^^HOSP^MR||SMITH^JOHN\rOBR|1||ORD1\r"
+    "OBX|1|NM|1988-5^CRP^LN||40|mg/L|||||F|||20261120080000+0100\r"
+)
+
+
+@pytest.mark.parametrize("escape", ["\\.in+x\\", "\\.sp+x\\", "\\X4\\", "\\Zx\\", "\\", "\\.br\\"])
+@pytest.mark.parametrize("layout", ["{e}", "{v}^{e}", "{v}^x^{e}"])
+@pytest.mark.parametrize("number", range(3, 13))
+def test_an_escape_anywhere_in_msh_is_an_input_error_never_another(
+    number: int, layout: str, escape: str
+) -> None:
+    """python-hl7 raises a bare ValueError unescaping ``\\.in+x\\``; MSH-11's second
+    component once let it out of the parser (the MLLP connection closed without an ACK)."""
+    fields = list(_MSH)
+    fields[number - 2] = layout.format(e=escape, v=fields[number - 2] or "x")
+    with contextlib.suppress(Hl7InputError):
+        parse_oru("MSH|" + "|".join(fields) + _BODY)

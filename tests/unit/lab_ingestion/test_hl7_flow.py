@@ -378,6 +378,18 @@ async def test_submit_raising_is_ar_asking_to_resend() -> None:
     assert len(submit.commands) == 1
 
 
+async def test_submit_raising_logs_the_error_type_never_its_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error's text can quote the input (asyncpg's DETAIL names the row's values)."""
+    submit = FakeSubmit(error=RuntimeError(f"Key (control_id)=({MRN}) already exists"))
+    await acknowledger(submit).acknowledge(RAW, Channel.MLLP)
+    (record,) = [r for r in caplog.records if "could not process" in r.getMessage()]
+    assert record.__dict__["error"] == "RuntimeError"
+    assert record.exc_info is None
+    assert MRN not in caplog.text
+
+
 async def test_submit_raising_on_a_rejected_input_is_still_one_ack() -> None:
     submit = FakeSubmit(error=RuntimeError("database is down"))
     code, ack = await acknowledger(submit).acknowledge(b"garbage", Channel.MLLP)
@@ -803,3 +815,33 @@ async def test_a_rejected_mllp_message_names_its_sender_for_the_allow_list(
     (command,) = submit.commands
     assert isinstance(command, RecordRejectedInput)
     assert command.sender == sender
+
+
+async def kept_as_malformed(raw: bytes) -> tuple[str, RecordRejectedInput]:
+    """The ACK (AR, echoing MSH-10) and the kept rejection of an input that is unreadable."""
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(raw, Channel.MLLP)
+    assert code == "AR" and field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert command.code is RejectionCode.MALFORMED
+    assert MRN not in command.redacted_payload and FAMILY not in command.redacted_payload
+    return ack, command
+
+
+async def test_an_escape_in_msh11_is_answered_ar_and_kept() -> None:
+    await kept_as_malformed(MESSAGE.replace("|CTRL0001|P|", "|CTRL0001|P^\\.in+x\\|").encode())
+
+
+async def test_a_parser_defect_is_still_answered_and_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the parser raises, the sender gets its one ACK and the input is kept."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise KeyError(MRN)  # its text must reach neither the ACK nor the kept reason
+
+    monkeypatch.setattr("services.lab_ingestion.entrypoints.hl7_flow.parse_oru", broken)
+    ack, command = await kept_as_malformed(RAW)
+    assert command.reason == "unparseable HL7: KeyError"
+    assert MRN not in ack

@@ -171,6 +171,14 @@ async def test_post_hl7_answers_503_when_the_service_failed() -> None:
         assert "\rMSA|AR|C1|" in await response.text()
 
 
+async def test_post_hl7_with_an_escape_in_msh11_is_an_ar_not_a_server_error() -> None:
+    message = HL7.replace("|C1|P|", "|C1|P^\\.in+x\\|")
+    async with lab_client(FakeSubmit()) as client:
+        response = await client.post("/v1/hl7", data=message.encode(), headers=LAB)
+        assert response.status == 400  # malformed, as any other AR of unreadable HL7
+        assert "\rMSA|AR|C1|unparseable HL7" in await response.text()
+
+
 @pytest.mark.parametrize("version", ["2.3", "2.4", "2.5.1"])
 async def test_post_hl7_answers_503_when_the_service_failed_in_every_version(version: str) -> None:
     """Before 2.5 the ACK's error code is in ERR-1, not ERR-3: reading the ACK missed it."""
