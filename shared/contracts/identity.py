@@ -30,4 +30,6 @@ def normalise_hospital_identifier(identifier: str) -> str:
 def hospital_id_hmac(key: bytes, hospital_identifier: str) -> str:
     """HMAC-SHA256 (hex) of the normalised hospital identifier; the identifier is never kept."""
     normalised = normalise_hospital_identifier(hospital_identifier)
-    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+    # surrogatepass: a lone surrogate (JSON's "\ud800") is no identifier anyone enrols, but
+    # hashing it for redaction must not fail; every valid string encodes as plain UTF-8
+    return hmac.new(key, normalised.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

@@ -28,3 +28,13 @@ def test_another_number_or_key_is_another_hash() -> None:
 def test_normalising_is_idempotent(identifier: str) -> None:
     once = normalise_hospital_identifier(identifier)
     assert normalise_hospital_identifier(once) == once
+
+
+def test_a_lone_surrogate_is_hashed_and_valid_text_hashes_as_utf8() -> None:
+    """JSON may carry "\\ud800"; hashing it to redact the input must not fail."""
+    import hashlib  # noqa: PLC0415 - this test's own reference computation
+    import hmac  # noqa: PLC0415
+
+    assert len(hospital_id_hmac(KEY, "MRN\ud800")) == 64
+    plain = hmac.new(KEY, b"MRN004711", hashlib.sha256).hexdigest()
+    assert hospital_id_hmac(KEY, "MRN004711") == plain

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -101,11 +102,17 @@ def build_ack(
     return "\r".join(segments) + "\r"
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _before_v25(version: str) -> bool:
     """v2.3 and v2.4 define ERR-1 only (ERR-2 onwards arrived with v2.5)."""
     major, _, rest = version.partition(".")
     minor = rest.partition(".")[0]
-    return major.isdigit() and minor.isdigit() and (int(major), int(minor)) < (2, 5)
+    # ASCII digits only: "²".isdigit() holds, and int("²") raises
+    if not (_DIGITS.fullmatch(major) and _DIGITS.fullmatch(minor)):
+        return False
+    return (int(major), int(minor)) < (2, 5)
 
 
 def _esc(value: str) -> str:

@@ -18,7 +18,6 @@ import hl7
 import hl7.containers
 import hl7.parser
 import hl7.util
-from hl7.util import unescape
 
 from services.lab_ingestion.adapters.hl7_ack import (
     REQUIRED_FIELD_MISSING,
@@ -28,6 +27,7 @@ from services.lab_ingestion.adapters.hl7_ack import (
     Header,
     build_ack,
 )
+from services.lab_ingestion.adapters.hl7_escapes import OversizedEscape, bounded_unescape
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -112,6 +112,8 @@ def parse_oru(
         # unescaping may raise too (``\.in+x\``), in any field read here
         message_type = _get(msh, 9, 1, 1)
         processing = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
+    except OversizedEscape as exc:
+        raise Hl7InputError(RejectionCode.MALFORMED, str(exc)) from None
     except Exception as exc:  # python-hl7 raises assorted errors on broken input
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
@@ -159,6 +161,8 @@ def parse_oru(
         return message, header
     except Hl7InputError as exc:
         raise Hl7InputError(exc.code, exc.reason, header) from None
+    except OversizedEscape as exc:
+        raise Hl7InputError(RejectionCode.MALFORMED, str(exc), header) from None
     except Exception as exc:
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unreadable segment structure: {type(exc).__name__}", header
@@ -247,7 +251,7 @@ def _get(
     if esc in value:
         if hex_text and f"{esc}X" in value:
             value = _decode_hex(value, esc)
-        value = unescape(segment, value)
+        value = bounded_unescape(segment, value)
     return str(value).strip()
 
 

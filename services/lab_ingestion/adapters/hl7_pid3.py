@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import hl7
-from hl7.util import unescape
 
+from services.lab_ingestion.adapters.hl7_escapes import bounded_unescape
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS
 from services.lab_ingestion.domain.model import patient_number_type
 from services.lab_ingestion.domain.patient_identity import showable_authority
@@ -90,7 +90,7 @@ def _unescaped(text: str, separators: Separators) -> str:
     if separators[3] not in text:
         return text
     try:
-        return str(unescape(_escaping(separators), text))
+        return bounded_unescape(_escaping(separators), text)
     except Exception:  # python-hl7 raises assorted errors on broken escapes
         return text
 

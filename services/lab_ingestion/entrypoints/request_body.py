@@ -44,6 +44,22 @@ async def read_body(request: web.Request) -> bytes:
         ) from None
 
 
+# fhir.resources turns decimals into int(Decimal(...)) when it serialises them: 1e999999999
+# (11 bytes) would hold the event loop for minutes
+MAX_DECIMAL_EXPONENT = 100
+
+
+class _ExponentOutOfRange(ValueError):
+    pass
+
+
+def _decimal(text: str) -> Decimal:
+    number = Decimal(text)
+    if abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise _ExponentOutOfRange
+    return number
+
+
 def decode_json(raw: bytes) -> Any:
     """The decoded body (decimals kept exact, as sent), or ``UnreadableBody`` (400)."""
     try:
@@ -53,11 +69,16 @@ def decode_json(raw: bytes) -> Any:
             400, f"body is not UTF-8 (invalid byte at offset {exc.start}); {fingerprint(raw)}"
         ) from None
     try:
-        decoded = json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+        decoded = json.loads(text, parse_float=_decimal, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:  # its messages never quote the input
         reason = f"body is not valid JSON: line {exc.lineno} column {exc.colno} ({exc.msg})"
     except _NotJsonConstant:
         reason = "body is not valid JSON: NaN and Infinity are not JSON numbers"
+    except _ExponentOutOfRange:
+        reason = (
+            f"body is not usable JSON: a number lies beyond 1e±{MAX_DECIMAL_EXPONENT} "
+            "(no measurement does)"
+        )
     except ValueError:
         reason = "body is not usable JSON: a number has too many digits"
     except RecursionError:

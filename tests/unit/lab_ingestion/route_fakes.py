@@ -37,7 +37,8 @@ PATIENT_URL = "urn:uuid:7f1d8c9e-3b7a-4c1e-9f52-2a6b0c4d5e61"
 
 
 def hash_identifier(value: str) -> str:
-    return hmac.new(b"test-key", value.encode(), hashlib.sha256).hexdigest()
+    encoded = value.encode("utf-8", "surrogatepass")  # as hospital_id_hmac
+    return hmac.new(b"test-key", encoded, hashlib.sha256).hexdigest()
 
 
 class FakeTokens(TokenStore):

@@ -1015,6 +1015,7 @@ _BODY = (
     "\rPID|||MRN-4711^^^HOSP^MR||SMITH^JOHN\rOBR|1||ORD1\r"
     "OBX|1|NM|1988-5^CRP^LN||40|mg/L|||||F|||20261120080000+0100\r"
 )
+_MSH_TEXT = "MSH|" + "|".join(_MSH) + _BODY
 
 
 @pytest.mark.parametrize("escape", ["\\.in+x\\", "\\.sp+x\\", "\\X4\\", "\\Zx\\", "\\", "\\.br\\"])
@@ -1029,3 +1030,19 @@ def test_an_escape_anywhere_in_msh_is_an_input_error_never_another(
     fields[number - 2] = layout.format(e=escape, v=fields[number - 2] or "x")
     with contextlib.suppress(Hl7InputError):
         parse_oru("MSH|" + "|".join(fields) + _BODY)
+
+
+def test_a_formatting_escape_repeated_beyond_a_page_is_refused_not_expanded() -> None:
+    """15 bytes (\\.in50000000\\) had become 200 million characters."""
+    message = _MSH_TEXT.replace("||40|mg/L|", "||A\\.in50000000\\B|mg/L|")
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(message)
+    assert info.value.code is RejectionCode.MALFORMED
+    assert "repeats more than 100 times" in info.value.reason
+    assert info.value.header is not None  # the ACK still echoes MSH-10
+
+
+def test_a_short_formatting_escape_is_still_read() -> None:
+    message = _MSH_TEXT.replace("||40|mg/L|", "||40\\.sk2\\|mg/L|")
+    parsed, _ = parse_oru(message)
+    assert parsed.observations[0].value.startswith("40")

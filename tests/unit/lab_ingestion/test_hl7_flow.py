@@ -817,14 +817,16 @@ async def test_a_rejected_mllp_message_names_its_sender_for_the_allow_list(
     assert command.sender == sender
 
 
-async def kept_as_malformed(raw: bytes) -> tuple[str, RecordRejectedInput]:
-    """The ACK (AR, echoing MSH-10) and the kept rejection of an input that is unreadable."""
+async def kept_as_malformed(
+    raw: bytes, expected: RejectionCode = RejectionCode.MALFORMED
+) -> tuple[str, RecordRejectedInput]:
+    """The ACK (AR, echoing MSH-10) and the kept rejection of an input that is unusable."""
     submit = FakeSubmit()
     code, ack = await acknowledger(submit).acknowledge(raw, Channel.MLLP)
     assert code == "AR" and field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
     (command,) = submit.commands
     assert isinstance(command, RecordRejectedInput)
-    assert command.code is RejectionCode.MALFORMED
+    assert command.code is expected
     assert MRN not in command.redacted_payload and FAMILY not in command.redacted_payload
     return ack, command
 
@@ -845,3 +847,10 @@ async def test_a_parser_defect_is_still_answered_and_kept(
     ack, command = await kept_as_malformed(RAW)
     assert command.reason == "unparseable HL7: KeyError"
     assert MRN not in ack
+
+
+@pytest.mark.parametrize("version", ["2.\u00b2", "\u00b2.5", "2.\u0665"])
+async def test_a_version_of_non_ascii_digits_is_answered_ar_and_kept(version: str) -> None:
+    """ "\u00b2".isdigit() holds and int("\u00b2") raises: building the ACK had failed."""
+    raw = MESSAGE.replace("|P|2.5.1", f"|P|{version}").encode()
+    await kept_as_malformed(raw, RejectionCode.UNSUPPORTED_MESSAGE)

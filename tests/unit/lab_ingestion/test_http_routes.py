@@ -25,6 +25,7 @@ from tests.unit.lab_ingestion.route_fakes import (
     FakeSubmit,
     UnreachableTokens,
     lab_client,
+    observation,
 )
 
 PROBLEM = "application/problem+json"
@@ -306,3 +307,25 @@ async def test_a_token_that_cannot_be_checked_is_answered_503_retry_after(
         assert response.headers["Retry-After"] == "5"
         assert response.headers["Content-Type"].startswith(content_type)
     assert submit.commands == []
+
+
+async def test_a_lone_surrogate_in_the_patient_identifier_is_kept_not_a_500() -> None:
+    raw = json.dumps(lab_results(patient={"identifier": "@@"})).replace('"@@"', '"MRN\\ud800"')
+    submit = FakeSubmit()
+    status, _, _ = await post_json(submit, data=raw.encode())
+    assert status == 400
+    (rejection,) = submit.rejections
+    assert "MRN" not in rejection.redacted_payload
+
+
+async def test_a_number_beyond_any_measurement_is_refused_before_it_is_read() -> None:
+    """fhir.resources serialises decimals through int(Decimal(...)): 1e999999999 would hold
+    the event loop for minutes."""
+    submit = FakeSubmit()
+    raw = json.dumps(observation()).replace('"value": 1.5', '"value": 1e999999999')
+    assert "1e999999999" in raw
+    async with lab_client(submit) as client:
+        response = await client.post("/fhir/Observation", data=raw.encode(), headers=LAB)
+        assert response.status == 400
+        assert "beyond 1e" in await response.text()
+    assert len(submit.rejections) == 1
