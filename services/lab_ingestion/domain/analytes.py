@@ -204,20 +204,24 @@ def resolve_unit(
     params: UnitParameters = DEFAULT_UNIT_PARAMETERS,
 ) -> UnitConversion | Rejected:
     """The first component that is an accepted unit for ``analyte`` decides the conversion,
-    unless another component names an accepted unit with another factor (``mg/dL^mg/L``, or
-    a FHIR code and unit that disagree): then the unit is a guess, and it is rejected."""
+    unless another component names a unit with another factor (``mg/dL^mg/L``, or a FHIR
+    code and unit that disagree), or a known unit this analyte is never reported in
+    (creatinine ``mg/L^mg/dL``): then the unit is a guess, and it is rejected. Components
+    that name no known unit (a description, a coding system) are passed over."""
     if isinstance(unit_components, str):
         unit_components = (unit_components,)
     given = [component.strip() for component in unit_components if component.strip()]
     if not given:
         return Rejected(RejectionCode.MISSING_UNIT, f"no unit given for {analyte.value}")
     accepted = accepted_units(analyte, params)
+    recognised = [(text, ucum) for text, ucum in ((t, recognise_unit(t)) for t in given) if ucum]
     conversions = [
         UnitConversion(analyte, text, ucum, *accepted[ucum])
-        for text, ucum in ((text, recognise_unit(text)) for text in given)
-        if ucum is not None and ucum in accepted
+        for text, ucum in recognised
+        if ucum in accepted
     ]
-    if len({c.apply(1.0) for c in conversions}) > 1:
+    foreign = len(conversions) < len(recognised)  # a known unit, not one of this analyte's
+    if len({c.apply(1.0) for c in conversions}) > 1 or (conversions and foreign):
         return Rejected(
             RejectionCode.UNCONVERTIBLE_UNIT,
             f"unit {_quote(given)} names units that disagree for {analyte.value}: send one unit",

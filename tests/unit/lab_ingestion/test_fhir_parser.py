@@ -160,6 +160,20 @@ def test_float_decoded_value_and_distinct_ucum_code_and_local_unit() -> None:
     assert obs.unit == ("mg/L", "mg/l")
 
 
+@pytest.mark.parametrize("system", [UCUM, UCUM + "/"])
+def test_an_unknown_ucum_code_goes_alone_so_its_display_cannot_stand_in(system: str) -> None:
+    # 10*6/L shown as 10^9/L: read by the display, 40 platelets per nL would be a guess
+    quantity = {"value": 40, "unit": "10^9/L", "system": system, "code": "10*6/L"}
+    (obs,) = parse(observation(valueQuantity=quantity)).observations
+    assert obs.unit == ("10*6/L",)
+
+
+def test_a_local_code_keeps_its_display_as_a_candidate() -> None:
+    quantity = {"value": 40, "unit": "10^9/L", "system": "urn:lab:units", "code": "PLTU"}
+    (obs,) = parse(observation(valueQuantity=quantity)).observations
+    assert obs.unit == ("PLTU", "10^9/L")
+
+
 def test_quantity_comparator_is_kept_so_the_value_is_not_taken_as_exact() -> None:
     quantity = {"value": Decimal("0.3"), "comparator": "<", "unit": "mg/L", "code": "mg/L"}
     (obs,) = parse(observation(valueQuantity=quantity)).observations

@@ -276,7 +276,6 @@ def test_giga_and_gram_are_never_confused() -> None:
         (Analyte.CREATININE, ("", "\u00b5mol/L", "L"), 1.0, "\u00b5mol/L"),
         (Analyte.CREATININE, ("CREA-U", "micromoles per litre", "umol/L"), 1.0, "umol/L"),
         (Analyte.PLATELETS, ("PLT units", "K/uL", "ISO+"), 88.4, "K/uL"),
-        (Analyte.CRP, ("U/L", "mg/L"), 88.4, "mg/L"),  # first *accepted for CRP* wins
         (Analyte.CREATININE, ("mg/dL", "mg/dL", "UCUM"), 88.4, "mg/dL"),
         (Analyte.PLATELETS, ("10*9/L", "10^3/uL"), 88.4, "10*9/L"),  # the same factor
     ],
@@ -295,6 +294,10 @@ def test_the_unit_may_be_in_any_obx6_component(
         (Analyte.CREATININE, ("mg/dL", "umol/L")),  # 88.4 apart
         (Analyte.CRP, ("mg/dL", "mg/L", "UCUM")),  # a FHIR code and unit that disagree
         (Analyte.HAEMOGLOBIN, ("g/L", "", "", "g/dL")),
+        # a known unit this analyte is never reported in, beside one it is: not passed over
+        (Analyte.CREATININE, ("mg/L", "mg/dL")),  # a FHIR code and display: 0.9 read as 9
+        (Analyte.CRP, ("U/L", "mg/L")),
+        (Analyte.PLATELETS, ("10*9/L", "g/L")),
     ],
 )
 def test_components_naming_units_that_disagree_are_rejected_not_chosen_between(
