@@ -3,8 +3,9 @@
 A lab resends a message under its id when it got no answer; a different message under an
 id already used (a correction sent with the original id, say) is not a resend, and answered
 as a duplicate it would be dropped unseen. The digest covers what the trial uses of each
-result (key, test, value, unit, status, collection time) and the patient's keyed hash, never
-the identifier itself (a plain digest of a hospital number can be reversed by trying them).
+result (key, test, value, unit, status, collection time, and the reference range and
+abnormal flag its toxicity grade is read from) and the patient's keyed hash, never the
+identifier itself (a plain digest of a hospital number can be reversed by trying them).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def content_digest(message: LabMessage, patient_hmac: str) -> str:
         [
             o.result_key, sorted([c.code, c.system or ""] for c in o.codes), o.value.strip(),
             [u.strip() for u in o.unit], o.status.strip().upper(),
-            _collected(o),
+            _collected(o), (o.reference_range or "").strip(), (o.abnormal_flag or "").strip(),
         ]
         for o in message.observations
     ]  # fmt: skip

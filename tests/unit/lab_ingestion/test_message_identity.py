@@ -36,5 +36,7 @@ def test_another_value_status_or_time_is_another_message() -> None:
     others = [
         replace(CRP, value="13"), replace(CRP, status="C"), replace(CRP, unit=("mg/dL",)),
         replace(CRP, collected_at=AT + timedelta(minutes=1)), replace(CRP, result_key="K2"),
+        # the grade is read from them: ALT 100 is grade 1 against 0-40, grade 3 against 0-19
+        replace(CRP, reference_range="0-5"), replace(CRP, abnormal_flag="H"),
     ]  # fmt: skip
     assert len({digest(CRP), *(digest(o) for o in others)}) == 1 + len(others)
