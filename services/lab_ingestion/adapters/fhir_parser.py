@@ -33,6 +33,7 @@ from services.lab_ingestion.adapters.fhir_patient import (
     subject_identifiers,
 )
 from services.lab_ingestion.domain.analytes import recognise_unit
+from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from services.lab_ingestion.domain.patient_identity import default_identifier
@@ -174,7 +175,7 @@ def _map_message(
     # sender's authority chose one (``patient_identity.identified``)
     whose = identify(patient) if identify is not None and patient else ""
     basis = version_basis(obs, key)
-    return LabMessage(
+    message = LabMessage(
         channel=Channel.FHIR,
         source_application=app,
         source_facility=facility,
@@ -184,6 +185,8 @@ def _map_message(
         identifier_candidates=candidates,
         control_id_basis=basis,
     )
+    # an Observation identifier built from the patient's number is stored as the result key
+    return mask_identifier_in_id(message, identify) if identify is not None else message
 
 
 def _observation_input(obs: Observation, key: str) -> ObservationInput:

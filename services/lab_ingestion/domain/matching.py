@@ -23,33 +23,59 @@ MIN_MASKED_LENGTH = 4  # shorter identifiers would be found inside unrelated ids
 def mask_identifier_in_id(
     message: LabMessage, identify: Callable[[str], str], also: Iterable[str] = ()
 ) -> LabMessage:
-    """The message with its own id cleared of the patient's hospital numbers (its candidates
-    and ``also``: every number the message names the patient by; some laboratory systems
-    build message ids from them, and the id is stored and published). A number gives way to
-    a prefix of its keyed hash, so that two patients' ids stay two ids and a resend still
-    finds its message."""
-    numbers = {c.value.strip() for c in message.identifier_candidates}
-    numbers.update(number.strip() for number in also)
-    numbers.add((message.patient_identifier or "").strip())
-    control_id = message.control_id.upper()
-    found = {
-        form.upper(): number
-        for number in numbers
-        for form in (number, normalise_hospital_identifier(number))
-        if len(form) >= MIN_MASKED_LENGTH and form.upper() in control_id
-    }
-    if not found:
-        return message  # (the common case, checked without a pattern)
-    longest_first = sorted(found, key=len, reverse=True)
+    """The message with its own id and its results' keys cleared of the patient's hospital
+    numbers (its candidates and ``also``: every number the message names the patient by;
+    some laboratory systems build message ids and order numbers from them, and both are
+    stored and published). A number gives way to a prefix of its keyed hash, so that two
+    patients' ids stay two ids, a resend still finds its message and a correction its
+    result."""
+    numbers = {c.value for c in message.identifier_candidates}
+    numbers.update(also)
+    numbers.add(message.patient_identifier or "")
+    masked = numbers_masked(numbers, identify)
+    observations = tuple(
+        replace(o, result_key=masked(o.result_key),
+                unscoped_key=masked(o.unscoped_key) if o.unscoped_key else o.unscoped_key)
+        for o in message.observations
+    )  # fmt: skip
+    control_id = masked(message.control_id)
+    if control_id == message.control_id and observations == message.observations:
+        return message  # (the common case)
+    return replace(message, control_id=control_id, observations=observations)
+
+
+def numbers_masked(numbers: Iterable[str], identify: Callable[[str], str]) -> Callable[[str], str]:
+    """A function that writes each of ``numbers`` (and its normalised form) found inside a
+    text, in any case, as ``#`` and a prefix of its keyed hash (``ORD4711815`` ->
+    ``ORD#c3d33d695dec``). Numbers shorter than MIN_MASKED_LENGTH are left: they would be
+    found inside unrelated ids."""
+    forms: dict[str, str] = {}
+    for number in (n.strip() for n in numbers):
+        for form in (number, normalise_hospital_identifier(number)):
+            if len(form) >= MIN_MASKED_LENGTH:
+                forms.setdefault(form.upper(), number)
+    if not forms:
+        return _unchanged
+    longest_first = sorted(forms, key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
 
-    def masked(match: re.Match[str]) -> str:
+    def masked_match(match: re.Match[str]) -> str:
         # a case-insensitive match can be a form whose upper case is another (the Kelvin
         # sign): its own hash, which is the number's (the hash folds compatibility forms)
-        number = found.get(match.group(0).upper(), match.group(0))
+        number = forms.get(match.group(0).upper(), match.group(0))
         return f"#{identify(number)[:12]}"
 
-    return replace(message, control_id=pattern.sub(masked, message.control_id))
+    def masked(text: str) -> str:
+        upper = text.upper()
+        if not any(form in upper for form in forms):
+            return text  # (the common case, checked without the pattern)
+        return pattern.sub(masked_match, text)
+
+    return masked
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 def match_subject(

@@ -160,6 +160,13 @@ def test_float_decoded_value_and_distinct_ucum_code_and_local_unit() -> None:
     assert obs.unit == ("mg/L", "mg/l")
 
 
+def test_an_observation_identifier_built_from_the_patients_number_is_masked_in_its_key() -> None:
+    identifier = [{"system": "urn:lab", "value": "MRN-4711-0815-CRP-1"}]
+    message = parse_observation(observation(identifier=identifier), "LIS", "HOSP", hash_identifier)
+    masked = f"urn:lab|#{hash_identifier('MRN-4711-0815')[:12]}-CRP-1"
+    assert message.observations[0].result_key == masked
+
+
 @pytest.mark.parametrize("system", [UCUM, UCUM + "/"])
 def test_an_unknown_ucum_code_goes_alone_so_its_display_cannot_stand_in(system: str) -> None:
     # 10*6/L shown as 10^9/L: read by the display, 40 platelets per nL would be a guess

@@ -339,6 +339,15 @@ def test_every_pid3_number_is_masked_in_the_message_id_whatever_its_type() -> No
     assert message.control_id == f"C-#{'a' * 12}-#{'b' * 12}"
 
 
+def test_an_order_number_built_from_the_patients_number_is_masked_in_the_result_key() -> None:
+    obr = seg("OBR", {1: "1", 2: "4711815-0001", 3: "4711815-0001", 4: "1988-5^CRP^LN"})
+    obx = seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "7", 6: "mg/L", 11: "F",
+                      14: "20261120081500+0100"})  # fmt: skip
+    text = join([msh(), seg("PID", {1: "1", 3: "4711815^^^HOSP^MR"}), obr, obx])
+    message, _ = parse_oru(text, identify=lambda number: "a" * 64)
+    assert [o.result_key for o in message.observations] == [f"#{'a' * 12}-0001|1988-5|"]
+
+
 def test_numbers_of_several_authorities_are_masked_in_the_message_id_and_keys_left_unscoped() -> (
     None
 ):

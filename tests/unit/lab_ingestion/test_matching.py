@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from services.lab_ingestion.domain.matching import mask_identifier_in_id, match_subject
-from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import (
+    Coding,
+    LabMessage,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+)
 from services.lab_ingestion.domain.records import EnrolledSubject
 from shared.contracts.events.lab import Channel
 
@@ -77,3 +83,22 @@ def test_a_case_variant_of_a_number_in_the_message_id_is_masked_never_a_crash() 
     message = lab_message("X-K4711-\u212a4711", "K4711")
     masked = mask_identifier_in_id(message, lambda number: "c" * 64)
     assert masked.control_id == f"X-#{'c' * 12}-#{'c' * 12}"
+
+
+def test_result_keys_built_from_the_hospital_number_are_masked_as_the_message_id() -> None:
+    """An order number made of the patient's number is stored as the result key: masked the
+    same way each time, so that a correction still finds the result it corrects."""
+    key = "4711815-0001|1988-5|"
+    result = ObservationInput(key, (Coding("1988-5"),), "12", ("mg/L",))
+    message = LabMessage(Channel.MLLP, "LIS", "HOSP", "C-1", "4711815", (result,))
+    masked = mask_identifier_in_id(message, hash_of)
+    again = mask_identifier_in_id(message, hash_of)
+    assert masked.observations[0].result_key == f"#{hash_of('4711815')[:12]}-0001|1988-5|"
+    assert masked.observations == again.observations
+    assert masked.control_id == "C-1"
+
+
+def test_a_message_without_a_number_in_its_ids_is_returned_as_it_is() -> None:
+    result = ObservationInput("ORD-1|1988-5|", (Coding("1988-5"),), "12", ("mg/L",))
+    message = LabMessage(Channel.MLLP, "LIS", "HOSP", "C-1", "4711815", (result,))
+    assert mask_identifier_in_id(message, hash_of) is message
