@@ -8,7 +8,11 @@ are dropped, and every other copy of a removed name, identifier, birth date, pho
 address found elsewhere in the message (NTE text, OBR fields, OBX-5 comments) is replaced,
 as a whole word in any case, by ``scrub.Scrubber`` in bounded time (numbers of fewer than six
 digits are not searched for: a postal code 8000 must not hit a result 8000 or a timestamp).
-Works line by line on any text, parseable or not, and never raises.
+Works line by line on any text, parseable or not, and never raises. The separators are read
+as python-hl7 reads them (MSH-2 may be short); a message whose separators are unusable keeps
+only its segment names. A line that is no segment (text after a raw line break inside a
+field) is scrubbed whole. A patient's number run into the message id or an order number
+(``ORD4711815``) is masked as the accepted path masks it.
 
 Also searched for: a birth date YYYYMMDD as ``YYYY-MM-DD`` and ``DD.MM.YYYY``, and a phone as
 its digits only (``079 123 45 67`` -> ``0791234567``). Limits: a birth date inside a longer
@@ -31,6 +35,7 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
     patient_numbers,
 )
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
+from services.lab_ingestion.domain.matching import numbers_masked
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
@@ -63,7 +68,11 @@ _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
 _PHONE_FIELDS = {"PID": (13, 14), "NK1": (5, 6, 31, 40, 41), "GT1": (6, 7, 31)}
-_SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c"
+_SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c\ufeff"  # and a byte-order mark before MSH
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
+# MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
+# the result keys): ids some systems build from the patient's number
+_ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3)}
 _BATCH = 4096  # characters of fields scrubbed in one call
 # HL7 escape sequences, never broken by a replacement: \T\, \XC2B5\, \.br\, \H\ ...
 _KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
@@ -72,16 +81,20 @@ _KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
 def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     """The message without identifying data: PID-3 replaced by ``HMAC:`` and the keyed hash
     of the patient's identifier; PID-2/4/5/6/7/9/11/12/13/14/18/19/20/21/23/29 blanked; NK1,
-    GT1, IN1-3 and MRG segments dropped; every other occurrence of a removed value replaced
-    case-insensitively as a whole word (``LE`` does not hit ``LENA``, ``8000`` not
-    ``18000``), a copy of the hashed identifier by its hash."""
-    separators = _separators(text)
+    GT1, IN1-3 and MRG segments dropped; a patient's number inside the message id or an
+    order number (``ORD4711815``) masked as the accepted path masks it; every other
+    occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
+    not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
+    A message whose separators cannot be read as the parser reads them keeps nothing but
+    its segment names."""
+    lines = [raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r")]
+    separators = _separators(lines)
+    if separators is None:
+        return "\r".join(_withheld(line) for line in lines)
     field = separators[0]
-    segments = [
-        (line[:3].upper(), line.split(field))
-        for line in (raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r"))
-    ]
-    secrets, numbers = _secrets_and_numbers(segments, separators, hash_identifier)
+    segments = [(line[:3].upper(), line.split(field)) for line in lines]
+    secrets, numbers, named = _secrets_and_numbers(segments, separators, hash_identifier)
+    _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
     kept = [(name, fields) for name, fields in segments if name not in _DROPPED_SEGMENTS]
     for _, kept_numbers in numbers:
         for number in kept_numbers:
@@ -100,7 +113,9 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
             for index in _BLANKED_PID_FIELDS:
                 if len(fields) > index:
                     fields[index] = ""
-        first = 2 if name == "MSH" else 1  # MSH-1/MSH-2 are the separators themselves
+        # MSH-1/MSH-2 are the separators themselves; a line that is no segment (free text
+        # after a line break inside a field) is scrubbed whole
+        first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
         scrubbed.extend(
             (fields, index)
             for index in range(first, len(fields))
@@ -116,25 +131,51 @@ Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
 PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3
 
 
+def _hash_sign(separators: Separators) -> str:
+    """``#`` as a field may hold it: escaped when it is one of the message's separators."""
+    field, component, repetition, escape, sub = separators
+    codes = {field: "F", component: "S", repetition: "R", escape: "E", sub: "T"}
+    return f"{escape}{codes['#']}{escape}" if "#" in codes else "#"
+
+
+def _withheld(line: str) -> str:
+    """A line of a message whose separators are unreadable: its segment name at most."""
+    return f"{line[:3]} {REDACTED}" if _SEGMENT_ID.fullmatch(line[:3]) else REDACTED
+
+
+def _mask_numbers_in_ids(
+    segments: list[tuple[str, list[str]]], masked: Callable[[str], str]
+) -> None:
+    """Every PID-3 number inside MSH-10 or an order number, masked as ``parse_oru`` masks
+    the message id and result keys of an accepted message (the rejection keeps MSH-10 as
+    its control id): a number run into other characters is no whole word to scrub."""
+    for name, fields in segments:
+        for index in _ID_FIELDS.get(name, ()):
+            if index < len(fields) and fields[index]:
+                fields[index] = masked(fields[index])
+
+
 def _secrets_and_numbers(
     segments: list[tuple[str, list[str]]],
     separators: Separators,
     hash_identifier: Callable[[str], str],
-) -> tuple[Secrets, PatientNumbers]:
-    """Every value removed from the message (whose copies are scrubbed), and each PID's
-    patient numbers as kept."""
+) -> tuple[Secrets, PatientNumbers, list[str]]:
+    """Every value removed from the message (whose copies are scrubbed), each PID's
+    patient numbers as kept, and every number PID-3 names (kept or dropped)."""
     secrets: Secrets = {}
     numbers: PatientNumbers = []
+    named: list[str] = []
     for name, fields in segments:
         if name == "PID" and len(fields) > 3 and fields[3]:
             kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
             numbers.append((fields, kept_numbers))
+            named += [number.value for number in kept_numbers] + dropped
             for number in kept_numbers:
                 _add(secrets, number.value, 3, number.hashed or REDACTED)
             for other in dropped:
                 _add(secrets, other, 3)
         _collect_secrets(name, fields, separators, secrets)
-    return secrets, numbers
+    return secrets, numbers, named
 
 
 def _scrub(text: str, secrets: Secrets, scrubbed: list[tuple[list[str], int]], escape: str) -> None:
@@ -212,19 +253,25 @@ def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]
         fields[index] = value
 
 
-def _separators(text: str) -> Separators:
-    """Field, component, repetition, escape and sub-component separators declared in
-    MSH-1/MSH-2, or the defaults when they are missing or unusable (letters, digits, blanks
-    or repeated characters would split the segments where the parser does not)."""
-    text = text.lstrip()
-    declared = text[3:8] if text.startswith("MSH") else ""
-    if (
-        len(declared) == 5
-        and len(set(declared)) == 5
-        and not any(c.isalnum() or c.isspace() for c in declared)
-    ):
-        return declared[0], declared[1], declared[2], declared[3], declared[4]
-    return "|", "^", "~", "\\", "&"
+def _separators(lines: list[str]) -> Separators | None:
+    """Field, component, repetition, escape and sub-component separators as python-hl7
+    reads them from the first MSH segment: MSH-1, then MSH-2 up to the next field
+    separator, a missing encoding character taking its default (``MSH#^~\\#...`` is read
+    with ``&``). The defaults without an MSH segment (no parser reads the text); None when
+    the separators are unusable (letters, digits, blanks or repeated characters would
+    split the segments where the parser does not)."""
+    header = next((line for line in lines if line[:3].upper() == "MSH"), None)
+    if header is None or len(header) < 4:
+        return "|", "^", "~", "\\", "&"
+    field = header[3]
+    end = header.find(field, 4)
+    encoding = header[4 : end if end != -1 else None]
+    defaults = "^~\\&"
+    found = [encoding[i] if i < len(encoding) else defaults[i] for i in range(4)]
+    separators = (field, *found)
+    if len(set(separators)) < 5 or any(c.isalnum() or c.isspace() for c in separators):
+        return None
+    return separators[0], separators[1], separators[2], separators[3], separators[4]
 
 
 def _collect_secrets(

@@ -44,11 +44,14 @@ def mask_identifier_in_id(
     return replace(message, control_id=control_id, observations=observations)
 
 
-def numbers_masked(numbers: Iterable[str], identify: Callable[[str], str]) -> Callable[[str], str]:
+def numbers_masked(
+    numbers: Iterable[str], identify: Callable[[str], str], mark: str = "#"
+) -> Callable[[str], str]:
     """A function that writes each of ``numbers`` (and its normalised form) found inside a
     text, in any case, as ``#`` and a prefix of its keyed hash (``ORD4711815`` ->
-    ``ORD#c3d33d695dec``). Numbers shorter than MIN_MASKED_LENGTH are left: they would be
-    found inside unrelated ids."""
+    ``ORD#c3d33d695dec``; ``mark`` is how ``#`` is written: escaped where it is a
+    separator). Numbers shorter than MIN_MASKED_LENGTH are left: they would be found inside
+    unrelated ids."""
     forms: dict[str, str] = {}
     for number in (n.strip() for n in numbers):
         for form in (number, normalise_hospital_identifier(number)):
@@ -63,7 +66,7 @@ def numbers_masked(numbers: Iterable[str], identify: Callable[[str], str]) -> Ca
         # a case-insensitive match can be a form whose upper case is another (the Kelvin
         # sign): its own hash, which is the number's (the hash folds compatibility forms)
         number = forms.get(match.group(0).upper(), match.group(0))
-        return f"#{identify(number)[:12]}"
+        return f"{mark}{identify(number)[:12]}"
 
     def masked(text: str) -> str:
         upper = text.upper()

@@ -13,6 +13,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
     Header,
     build_ack,
     parse_oru,
+    read_header,
     redact,
     silence_library_logging,
 )
@@ -285,7 +286,8 @@ def test_redact_scrubs_copies_in_nte_obr_and_obx() -> None:
     for name, value in PHI.items():
         assert value.lower() not in out.lower(), name
     obr = out.split("\r")[2].split("|")
-    assert obr[2] == f"HMAC:{HASH}-01"  # a copy of the hashed identifier becomes its hash
+    # the patient's number in an order number: masked as the accepted path masks the key
+    assert obr[2] == f"#{HASH[:12]}-01"
     assert obr[3] == "FL1"
     assert obr[7] == "20261102070000+0000"
     message, _ = parse_oru(out)
@@ -424,6 +426,69 @@ def test_redact_honours_declared_field_separator() -> None:
     assert "MRN0042" not in out
     assert "DOE" not in out
     assert "19600101" not in out
+
+
+SHORT_MSH2_PID = "PID#1##MRN0042^^^NORTHLAB^MR##DOE^JANE##19600101#F###1 MAIN ST^^SMALLTOWN"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "MSH#^~\\#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#SEP-2#P#2.5.1",
+        "MSH#^#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#SEP-2#P#2.5.1",
+        "\ufeffMSH#^~\\&#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#SEP-2#P",
+    ],
+    ids=["three-encoding-characters", "one-encoding-character", "byte-order-mark"],
+)
+def test_redact_reads_the_separators_as_the_parser_does(header: str) -> None:
+    """python-hl7 takes MSH-2 up to the next field separator and fills in defaults; read
+    with other separators, PID could not be split and would be kept whole."""
+    out = redact(f"{header}\r{SHORT_MSH2_PID}\r", fake_hash)
+    for value in ("MRN0042", "DOE", "JANE", "19600101", "MAIN ST", "SMALLTOWN"):
+        assert value not in out, value
+    assert f"HMAC:{HASH}" in out
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["MSH|^^\\&|LAB|HOSP|LENA|TRIAL|20261102+0000||ORU^R01|C1|P|2.5.1", "MSHa^~\\&a"],
+    ids=["repeated-separator", "letter-as-separator"],
+)
+def test_redact_keeps_only_segment_names_when_the_separators_are_unusable(header: str) -> None:
+    out = redact(f"{header}\r{PHI_PID}\rNTE|1||{PHI['family']}", fake_hash)
+    assert out.split("\r") == ["MSH [redacted]", "PID [redacted]", "NTE [redacted]"]
+
+
+def test_redact_scrubs_free_text_continued_after_a_raw_line_break() -> None:
+    """A line break inside NTE text splits it into a line that is no segment: its whole text
+    is scrubbed, its first word included."""
+    note = f"NTE|1||Called ward re patient\n{PHI['family']} {PHI['given']}, born {PHI['birth']}"
+    out = redact(join([*PHI_MESSAGE, note]), fake_hash)
+    assert out.split("\r")[-1] == "[redacted] [redacted], born [redacted]"
+
+
+def test_redact_masks_the_patients_number_run_into_the_message_id_and_order_numbers() -> None:
+    text = join([
+        msh(control_id=f"ORD{PHI['mrn']}"), PHI_PID,
+        seg("ORC", {1: "RE", 2: f"P{PHI['mrn']}", 3: f"F{PHI['mrn']}"}),
+        seg("OBR", {1: "1", 2: f"P{PHI['mrn']}", 3: f"F{PHI['mrn']}"}), *OBX_LINES,
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    assert PHI["mrn"] not in out
+    masked = f"#{HASH[:12]}"
+    header = read_header(out)
+    assert header is not None and header.control_id == f"ORD{masked}"
+    orc, obr = (line.split("|") for line in out.split("\r")[2:4])
+    assert (orc[2], orc[3], obr[2], obr[3]) == (f"P{masked}", f"F{masked}") * 2
+
+
+def test_a_masked_number_is_escaped_where_the_hash_sign_is_the_field_separator() -> None:
+    text = (
+        "MSH#^~\\&#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#ORDMRN0042#P#2.5.1"
+        "\rPID#1##MRN0042^^^NORTHLAB^MR"
+    )
+    header = read_header(redact(text, fake_hash))
+    assert header is not None and header.control_id == f"ORD#{HASH[:12]}"
 
 
 def test_python_hl7_does_not_log_field_contents_once_silenced(
