@@ -27,7 +27,11 @@ from services.lab_ingestion.adapters.hl7_ack import (
     Header,
     build_ack,
 )
-from services.lab_ingestion.adapters.hl7_escapes import OversizedEscape, bounded_unescape
+from services.lab_ingestion.adapters.hl7_escapes import (
+    OversizedEscape,
+    bounded_unescape,
+    decode_hex_runs,
+)
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -57,7 +61,6 @@ SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 PRODUCTION = "P"
 PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
 CURRENT_PROCESSING = ("", "T")  # HL7 table 0207: not present, or current processing
-_HEX_RUNS: dict[str, re.Pattern[str]] = {}
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
 
@@ -250,33 +253,9 @@ def _get(
     esc = segment.esc
     if esc in value:
         if hex_text and f"{esc}X" in value:
-            value = _decode_hex(value, esc)
+            value = decode_hex_runs(value, esc)
         value = bounded_unescape(segment, value)
     return str(value).strip()
-
-
-def _decode_hex(value: str, esc: str) -> str:
-    """Runs of ``\\X..\\`` escapes decoded as UTF-8 (latin-1 if they are not UTF-8), the other
-    escapes left for python-hl7; an escape character in the result is re-escaped."""
-    pattern = _HEX_RUNS.get(esc)
-    if pattern is None:
-        e = re.escape(esc)
-        pattern = _HEX_RUNS[esc] = re.compile(rf"(?:{e}X([0-9A-Fa-f]*){e})+|{e}[^{e}]*{e}")
-
-    def decode(match: re.Match[str]) -> str:
-        if match.group(1) is None:
-            return match.group(0)  # another escape sequence
-        try:
-            data = bytes.fromhex("".join(h[1:] for h in match.group(0).split(esc)[1::2]))
-        except ValueError:
-            return match.group(0)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-        return text.replace(esc, f"{esc}E{esc}")
-
-    return pattern.sub(decode, value)
 
 
 def _body(

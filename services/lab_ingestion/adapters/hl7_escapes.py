@@ -8,6 +8,8 @@ No field this service reads needs more than a page of them.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from hl7.util import unescape
@@ -37,3 +39,29 @@ def _count(text: str) -> int:
         return abs(int(text))  # as python-hl7 reads it
     except ValueError:
         return 0  # python-hl7 raises on it: the caller's guard answers that
+
+
+def decode_hex_runs(value: str, esc: str) -> str:
+    """Runs of ``\\X..\\`` escapes decoded as UTF-8 (latin-1 if they are not UTF-8), the other
+    escapes left for python-hl7; an escape character in the result is re-escaped."""
+
+    def decode(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)  # another escape sequence
+        try:
+            data = bytes.fromhex("".join(h[1:] for h in match.group(0).split(esc)[1::2]))
+        except ValueError:
+            return match.group(0)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        return text.replace(esc, f"{esc}E{esc}")
+
+    return _hex_runs(esc).sub(decode, value)
+
+
+@functools.lru_cache(maxsize=8)  # the escape character is the sender's: a bounded cache
+def _hex_runs(esc: str) -> re.Pattern[str]:
+    e = re.escape(esc)
+    return re.compile(rf"(?:{e}X([0-9A-Fa-f]*){e})+|{e}[^{e}]*{e}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import hl7
 
-from services.lab_ingestion.adapters.hl7_escapes import bounded_unescape
+from services.lab_ingestion.adapters.hl7_escapes import bounded_unescape, decode_hex_runs
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS
 from services.lab_ingestion.domain.model import patient_number_type
 from services.lab_ingestion.domain.patient_identity import showable_authority
@@ -93,6 +93,23 @@ def _unescaped(text: str, separators: Separators) -> str:
         return bounded_unescape(_escaping(separators), text)
     except Exception:  # python-hl7 raises assorted errors on broken escapes
         return text
+
+
+def decoded_text(text: str, separators: Separators) -> str:
+    """Free text as it reads: ``\\X..\\`` runs as UTF-8 (as the parser reads a result's
+    text), the other escapes as python-hl7 reads them; as written if unreadable."""
+    if separators[3] not in text:
+        return text
+    try:
+        return bounded_unescape(_escaping(separators), decode_hex_runs(text, separators[3]))
+    except Exception:  # python-hl7 raises assorted errors on broken escapes
+        return text
+
+
+def escaped_text(text: str, separators: Separators) -> str:
+    """Text written as a field value in ``separators`` (python-hl7's escaping: separators,
+    line breaks and non-ASCII characters as escape sequences)."""
+    return str(hl7.util.escape(_escaping(separators), text))
 
 
 @functools.lru_cache(maxsize=8)  # separators are the sender's: never an unbounded cache

@@ -26,15 +26,17 @@ fields are replaced whole: nothing personal is kept, at the cost of the clinical
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from services.lab_ingestion.adapters.hl7_pid3 import (
     KeptNumber,
     Separators,
+    decoded_text,
     drop_personal_parts,
     patient_numbers,
 )
-from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
+from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets, scrub_fields
+from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED
 from services.lab_ingestion.domain.matching import numbers_masked
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
@@ -73,9 +75,6 @@ _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 # MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
 # the result keys): ids some systems build from the patient's number
 _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3)}
-_BATCH = 4096  # characters of fields scrubbed in one call
-# HL7 escape sequences, never broken by a replacement: \T\, \XC2B5\, \.br\, \H\ ...
-_KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
 
 
 def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
@@ -121,13 +120,12 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
             for index in range(first, len(fields))
             if fields[index] and not (name == "PID" and index == 3)
         )
-    _scrub(text, secrets, scrubbed, separators[3])
+    scrub_fields(text, secrets, scrubbed, separators)
     for fields, kept_numbers in numbers:
         fields[3] = separators[2].join(number.joined(separators) for number in kept_numbers)
     return "\r".join(field.join(fields) for _, fields in kept)
 
 
-Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
 PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3
 
 
@@ -175,82 +173,10 @@ def _secrets_and_numbers(
             for other in dropped:
                 _add(secrets, other, 3)
         _collect_secrets(name, fields, separators, secrets)
+    for value, replacement in list(secrets.values()):  # a value as it reads: MÜLLER
+        if separators[3] in value:
+            _add(secrets, decoded_text(value, separators), 2, replacement)
     return secrets, numbers, named
-
-
-def _scrub(text: str, secrets: Secrets, scrubbed: list[tuple[list[str], int]], escape: str) -> None:
-    """Replace every copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole)."""
-    protected = re.compile(f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}")
-    markers = _markers(text, [replacement for _, replacement in secrets.values()])
-    scrubber = Scrubber(
-        {
-            value: markers.get(replacement, "") * len(value)
-            for value, replacement in secrets.values()
-        },
-        min_length=2,
-        protected=protected,
-    )
-    if scrubber and "" in markers.values():
-        for fields, index in scrubbed:  # adversarial: no character left to mark copies with
-            fields[index] = REDACTED
-    elif scrubber:
-        runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
-        replacements = {marker: replacement for replacement, marker in markers.items()}
-        _scrub_in_batches(scrubbed, lambda value: _replaced(value, scrubber, runs, replacements))
-
-
-def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
-    """A character the message does not hold for each replacement (none when there are
-    too few such characters left)."""
-    used = set(text)
-    free = (c for c in map(chr, range(0xE000, 0xF900)) if c not in used)  # private use
-    return {replacement: next(free, "") for replacement in dict.fromkeys(replacements)}
-
-
-def _replaced(
-    text: str, scrubber: Scrubber, runs: re.Pattern[str], replacements: Mapping[str, str]
-) -> str:
-    """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
-    (same length), where it writes the replacement's marker over each copy it finds; the
-    marked runs are then replaced in the original text, whose other characters are kept."""
-    marked = scrubber(text.translate(FOLDED_LETTERS))
-    if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
-        return REDACTED
-    pieces: list[str] = []
-    position = 0
-    for run in runs.finditer(marked):
-        pieces += (text[position : run.start()], replacements[run.group()[0]])
-        position = run.end()
-    pieces.append(text[position:])
-    return "".join(pieces)
-
-
-def _scrub_in_batches(values: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
-    """Scrub the values a few thousand characters at a time: one call per value would cost
-    values x secrets. A long value is a batch of its own, so that a batch the scrubber gives
-    up on (replaced whole) takes no unrelated field with it."""
-    batch: list[tuple[list[str], int]] = []
-    size = 0
-    for fields, index in values:
-        length = len(fields[index]) + 1
-        if batch and size + length > _BATCH:
-            _scrub_batch(batch, scrub)
-            batch, size = [], 0
-        batch.append((fields, index))
-        size += length
-    if batch:
-        _scrub_batch(batch, scrub)
-
-
-def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
-    """The values joined by \\r, which no secret holds and which is no letter or digit, so
-    that a match never spans two values; padded, so that the text is never too short."""
-    joined = "\r".join(fields[index] for fields, index in batch)
-    out = scrub(f"\r{joined}\r").split("\r")[1:-1]
-    if len(out) != len(batch):  # given up on: nothing of the batch is kept
-        out = [REDACTED] * len(batch)
-    for (fields, index), value in zip(batch, out, strict=True):
-        fields[index] = value
 
 
 def _separators(lines: list[str]) -> Separators | None:

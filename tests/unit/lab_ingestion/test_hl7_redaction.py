@@ -491,6 +491,30 @@ def test_a_masked_number_is_escaped_where_the_hash_sign_is_the_field_separator()
     assert header is not None and header.control_id == f"ORD#{HASH[:12]}"
 
 
+@pytest.mark.parametrize(
+    ("pid5", "note"),
+    [
+        ("M\u00dcLLER^J\u00dcRGEN", "for M\\XC3BC\\LLER J\\XC3BC\\RGEN"),  # hex in the note
+        ("M\\XC3BC\\LLER^J\\XC3BC\\RGEN", "for M\u00dcLLER J\u00dcRGEN"),  # hex in PID-5
+        ("M\\XC3BC\\LLER^J\\XC3BC\\RGEN", "for M\\XDC\\LLER J\\XDC\\RGEN"),  # latin-1
+    ],
+    ids=["note-escaped", "name-escaped", "other-escape"],
+)
+def test_redact_finds_a_copy_spelled_with_other_escapes(pid5: str, note: str) -> None:
+    text = join([msh(), seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR", 5: pid5}),
+                 seg("NTE", {1: "1", 3: note})])  # fmt: skip
+    assert redact(text, fake_hash).split("\r")[-1] == "NTE|1||for [redacted] [redacted]"
+
+
+def test_redact_finds_a_number_written_in_hex_and_writes_the_field_again_escaped() -> None:
+    note = "mrn \\X4D524E30303432\\ seen\\.br\\ok"  # MRN0042
+    text = join([msh(), seg("PID", {1: "1", 3: "MRN0042^^^NORTHLAB^MR"}),
+                 seg("NTE", {1: "1", 3: note})])  # fmt: skip
+    out = redact(text, fake_hash)
+    assert "4D524E30303432" not in out
+    assert out.split("\r")[-1] == f"NTE|1||mrn HMAC:{HASH} seen\\.br\\ok"
+
+
 def test_python_hl7_does_not_log_field_contents_once_silenced(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

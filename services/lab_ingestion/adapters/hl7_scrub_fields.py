@@ -1,0 +1,121 @@
+"""Copies of a redacted HL7 message's removed values, replaced in its remaining fields.
+
+``hl7_redaction`` collects the secrets (names, numbers, dates, phones, addresses) and the
+fields to search; this replaces each copy as a whole word in any case, through
+``scrub.Scrubber`` (bounded time), a few thousand characters of fields at a time, and then
+in each field holding escape sequences as it reads, so that a copy spelled with other
+escapes is found too.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
+from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
+
+Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
+_BATCH = 4096  # characters of fields scrubbed in one call
+# HL7 escape sequences, never broken by a replacement: \T\, \XC2B5\, \.br\, \H\ ...
+_KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
+
+
+def scrub_fields(
+    text: str, secrets: Secrets, scrubbed: list[tuple[list[str], int]], separators: Separators
+) -> None:
+    """Replace every copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole),
+    then in each value that holds escapes, as it reads (``_scrub_decoded``)."""
+    escape = separators[3]
+    protected = re.compile(f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}")
+    markers = _markers(text, [replacement for _, replacement in secrets.values()])
+    scrubber = Scrubber(
+        {
+            value: markers.get(replacement, "") * len(value)
+            for value, replacement in secrets.values()
+        },
+        min_length=2,
+        protected=protected,
+    )
+    if scrubber and "" in markers.values():
+        for fields, index in scrubbed:  # adversarial: no character left to mark copies with
+            fields[index] = REDACTED
+    elif scrubber:
+        runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
+        replacements = {marker: replacement for replacement, marker in markers.items()}
+        scrub = functools.partial(
+            _replaced, scrubber=scrubber, runs=runs, replacements=replacements
+        )
+        _scrub_in_batches(scrubbed, scrub)
+        _scrub_decoded(scrubbed, scrub, separators)
+
+
+def _scrub_decoded(
+    values: list[tuple[list[str], int]], scrub: Callable[[str], str], separators: Separators
+) -> None:
+    """A copy spelled with other escapes (``M\\XC3BC\\LLER`` for MÜLLER, a number written
+    in hex) is found in the value as it reads; a value where one is found is written again,
+    escaped. Few values hold escapes: each is scrubbed on its own."""
+    for fields, index in values:
+        value = fields[index]
+        if separators[3] not in value:
+            continue
+        decoded = decoded_text(value, separators)
+        cleaned = scrub(decoded) if decoded != value else decoded
+        if cleaned != decoded:
+            fields[index] = REDACTED if cleaned == REDACTED else escaped_text(cleaned, separators)
+
+
+def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
+    """A character the message does not hold for each replacement (none when there are
+    too few such characters left)."""
+    used = set(text)
+    free = (c for c in map(chr, range(0xE000, 0xF900)) if c not in used)  # private use
+    return {replacement: next(free, "") for replacement in dict.fromkeys(replacements)}
+
+
+def _replaced(
+    text: str, *, scrubber: Scrubber, runs: re.Pattern[str], replacements: Mapping[str, str]
+) -> str:
+    """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
+    (same length), where it writes the replacement's marker over each copy it finds; the
+    marked runs are then replaced in the original text, whose other characters are kept."""
+    marked = scrubber(text.translate(FOLDED_LETTERS))
+    if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
+        return REDACTED
+    pieces: list[str] = []
+    position = 0
+    for run in runs.finditer(marked):
+        pieces += (text[position : run.start()], replacements[run.group()[0]])
+        position = run.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _scrub_in_batches(values: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
+    """Scrub the values a few thousand characters at a time: one call per value would cost
+    values x secrets. A long value is a batch of its own, so that a batch the scrubber gives
+    up on (replaced whole) takes no unrelated field with it."""
+    batch: list[tuple[list[str], int]] = []
+    size = 0
+    for fields, index in values:
+        length = len(fields[index]) + 1
+        if batch and size + length > _BATCH:
+            _scrub_batch(batch, scrub)
+            batch, size = [], 0
+        batch.append((fields, index))
+        size += length
+    if batch:
+        _scrub_batch(batch, scrub)
+
+
+def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
+    """The values joined by \\r, which no secret holds and which is no letter or digit, so
+    that a match never spans two values; padded, so that the text is never too short."""
+    joined = "\r".join(fields[index] for fields, index in batch)
+    out = scrub(f"\r{joined}\r").split("\r")[1:-1]
+    if len(out) != len(batch):  # given up on: nothing of the batch is kept
+        out = [REDACTED] * len(batch)
+    for (fields, index), value in zip(batch, out, strict=True):
+        fields[index] = value
