@@ -2,17 +2,18 @@
 helpers the codec shares with it.
 
 A rejected message is kept for inspection and replay without the patient's identity: PID-3
-is replaced by the keyed hash of the patient's identifier, the other identifying PID fields
-are blanked, segments about other people (next of kin, guarantor, insured, merged patient)
-are dropped, and every other copy of a removed name, identifier, birth date, phone or
-address found elsewhere in the message (NTE text, OBR fields, OBX-5 comments) is replaced,
-as a whole word in any case, by ``scrub.Scrubber`` in bounded time (numbers of fewer than six
-digits are not searched for: a postal code 8000 must not hit a result 8000 or a timestamp).
-Works line by line on any text, parseable or not, and never raises. The separators are read
-as python-hl7 reads them (MSH-2 may be short); a message whose separators are unusable keeps
-only its segment names. A line that is no segment (text after a raw line break inside a
-field) is scrubbed whole. A patient's number run into the message id or an order number
-(``ORD4711815``) is masked as the accepted path masks it.
+is replaced by the keyed hash of the patient's identifier, every other PID field but its set
+id and a few one-letter codes is blanked (a visit number in PV1 too), segments about other
+people (next of kin, guarantor, insured, merged patient) are dropped, and every other copy
+of a removed name, identifier, birth date, phone or address found elsewhere in the message
+(NTE text, OBR fields, OBX-5 comments) is replaced, as a whole word in any case, by
+``scrub.Scrubber`` in bounded time (numbers of fewer than six digits are not searched for: a
+postal code 8000 must not hit a result 8000 or a timestamp). Works line by line on any text,
+parseable or not, and never raises. The separators are read as python-hl7 reads them (MSH-2
+may be short); a message whose separators are unusable keeps only its segment names. A line
+that is no segment (text after a raw line break inside a field) is scrubbed whole. A
+patient's number run into the message id or an order number (``ORD4711815``) is masked as
+the accepted path masks it.
 
 Also searched for: a birth date YYYYMMDD as ``YYYY-MM-DD`` and ``DD.MM.YYYY``, and a phone as
 its digits only (``079 123 45 67`` -> ``0791234567``). Limits: a birth date inside a longer
@@ -48,10 +49,14 @@ def normalise_separators(text: str) -> str:
     return _LINE_BREAKS.sub("\r", text).strip("\r \t\x00")
 
 
-# PROTOCOL section 6 names PID-5/6/7/11/13/14/19. PID-2, PID-4, PID-18, PID-20 and PID-21
-# hold identifiers too (v2.3 patient id, alternate ids, account, licence, mother's id);
-# PID-9 is an alias name, PID-23 the birth place, PID-12 the county, PID-29 the death date.
-_BLANKED_PID_FIELDS = (2, 4, 5, 6, 7, 9, 11, 12, 13, 14, 18, 19, 20, 21, 23, 29)
+# PROTOCOL section 6 names PID-5/6/7/11/13/14/19; PID-2, 4, 9, 12, 18, 20, 21, 23 and 29
+# hold identifiers, an alias, the county, birth place and death date. A redacted PID keeps
+# only its set id (PID-1, digits), PID-3 (hashed) and these one-letter codes: the sex and
+# the multiple-birth and death indicators. Every other field is blanked, so that a value
+# shifted by a missing separator (an address in PID-10, a next of kin run into PID) is too.
+_KEPT_PID_CODES = {8: frozenset("FMOUANX"), 24: frozenset("YN"), 30: frozenset("YN")}
+# PV1-19 and PV1-50: the visit number and the alternate visit id (identifiers of the patient)
+_BLANKED_FIELDS = {"PV1": (19, 50)}
 # Segments about the patient's relatives, guarantor, insurance or a merged record.
 _DROPPED_SEGMENTS = frozenset({"NK1", "GT1", "IN1", "IN2", "IN3", "MRG"})
 # Where the values whose copies are scrubbed from the rest of the message are read (v2.5.1):
@@ -62,7 +67,7 @@ _NAME_FIELDS = {"PID": (5, 6, 9), "NK1": (2, 26, 30), "GT1": (3, 4, 30), "IN1": 
 # NK1 employee number, identifiers, contact's SSN; GT1 number, SSN, employee id; IN1
 # insured's group employee id, policy number, insured's id; IN2 employee id, SSN, Medicare,
 # Medicaid and military numbers; MRG prior identifiers.
-_IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "NK1": (12, 33, 37),
+_IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": (12, 33, 37),
                       "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
@@ -79,9 +84,10 @@ _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3)}
 
 def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     """The message without identifying data: PID-3 replaced by ``HMAC:`` and the keyed hash
-    of the patient's identifier; PID-2/4/5/6/7/9/11/12/13/14/18/19/20/21/23/29 blanked; NK1,
-    GT1, IN1-3 and MRG segments dropped; a patient's number inside the message id or an
-    order number (``ORD4711815``) masked as the accepted path masks it; every other
+    of the patient's identifier; every other PID field blanked but PID-1 and the codes of
+    PID-8/24/30; PV1-19/50 (visit numbers) blanked; NK1, GT1, IN1-3 and MRG segments
+    dropped; a patient's number inside the message id or an order number (``ORD4711815``)
+    masked as the accepted path masks it; every other
     occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
     not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
     A message whose separators cannot be read as the parser reads them keeps nothing but
@@ -109,9 +115,10 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     ]
     for name, fields in kept:
         if name == "PID":
-            for index in _BLANKED_PID_FIELDS:
-                if len(fields) > index:
-                    fields[index] = ""
+            _blank_pid(fields)
+        for index in _BLANKED_FIELDS.get(name, ()):
+            if index < len(fields):
+                fields[index] = ""
         # MSH-1/MSH-2 are the separators themselves; a line that is no segment (free text
         # after a line break inside a field) is scrubbed whole
         first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
@@ -127,6 +134,15 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
 
 
 PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3
+
+
+def _blank_pid(fields: list[str]) -> None:
+    """PID with every field blanked but its set id, PID-3 and the codes it may keep."""
+    for index in range(1, len(fields)):
+        value = fields[index]
+        kept = (index == 1 and value.isascii() and value.isdigit()) or index == 3
+        if not kept and value not in _KEPT_PID_CODES.get(index, ()):
+            fields[index] = ""
 
 
 def _hash_sign(separators: Separators) -> str:

@@ -212,6 +212,35 @@ def test_redact_blanks_alias_mothers_identifier_and_birth_place() -> None:
     assert fields[24] == "N"
 
 
+@pytest.mark.parametrize(
+    "pid",
+    [
+        # one separator missing before the address: it lands in PID-10
+        "PID|1||MRN0042^^^NORTHLAB^MR||DOE^JANE||19600101|F||1 MAIN ST^^SMALLTOWN^^LS1 4AB",
+        # no segment break before NK1: the next of kin runs on inside PID
+        "PID|1||MRN0042^^^NORTHLAB^MR||DOE^JANE|||F|||||||||||||||||||||NK1|1|KINSMAN^JOHN",
+        # a long value where a one-letter code belongs
+        "PID|1||MRN0042^^^NORTHLAB^MR||||||SMALLTOWN|||||||||||||||KINSMAN",
+    ],
+    ids=["address-in-pid10", "nk1-run-into-pid", "text-in-a-code-field"],
+)
+def test_redact_keeps_no_pid_field_but_its_set_id_number_and_codes(pid: str) -> None:
+    out = redact(join([msh(), pid]), fake_hash)
+    fields = out.split("\r")[1].split("|")
+    for value in ("MAIN ST", "SMALLTOWN", "LS1 4AB", "KINSMAN", "JOHN", "DOE", "JANE"):
+        assert value not in out, value
+    assert fields[1] == "1" and fields[3].startswith(f"HMAC:{HASH}")
+    assert {i for i, field in enumerate(fields) if field} <= {0, 1, 3, 8}
+
+
+def test_redact_blanks_visit_numbers_and_their_copies() -> None:
+    pv1 = seg("PV1", {1: "1", 2: "O", 19: "VN88776655", 50: "ALTVISIT991"})
+    note = seg("NTE", {1: "1", 3: "visit VN88776655 / ALTVISIT991"})
+    out = redact(join([msh(), PHI_PID, pv1, note]), fake_hash)
+    assert "VN88776655" not in out and "ALTVISIT991" not in out
+    assert out.split("\r")[2].split("|")[:3] == ["PV1", "1", "O"]
+
+
 @pytest.mark.parametrize("lead", [" ", "\t", "   ", "\x0b", " \t"])
 @pytest.mark.parametrize("sep", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
 def test_redact_recognises_segments_after_leading_whitespace(lead: str, sep: str) -> None:
