@@ -130,7 +130,7 @@ def _measured(analyte: Analyte, stripped: str, number_text: str) -> float | Reje
         return Rejected(
             RejectionCode.IMPLAUSIBLE_VALUE, f"{analyte.value} value {_show(stripped)} is negative"
         )
-    return number
+    return number + 0.0  # -0 is 0 (a float keeps the sign, which no lab value has)
 
 
 def parse_reference_range(text: str | None) -> Bounds:

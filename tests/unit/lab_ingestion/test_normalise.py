@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -381,6 +382,7 @@ def test_a_long_unit_is_named_but_bounded_in_the_reason() -> None:
 def test_numeric_values(value: str, expected: float) -> None:
     result = accepted(normalise(observation(value=value)))
     assert result.value == pytest.approx(expected)
+    assert math.copysign(1.0, result.value) == 1.0  # never -0.0 ("-0" is 0)
     assert result.original_value == value.strip()
 
 
