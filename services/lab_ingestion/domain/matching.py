@@ -59,8 +59,6 @@ def numbers_masked(
                 forms.setdefault(form.upper(), number)
     if not forms:
         return _unchanged
-    longest_first = sorted(forms, key=len, reverse=True)
-    pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
 
     def masked_match(match: re.Match[str]) -> str:
         # a case-insensitive match can be a form whose upper case is another (the Kelvin
@@ -70,8 +68,11 @@ def numbers_masked(
 
     def masked(text: str) -> str:
         upper = text.upper()
-        if not any(form in upper for form in forms):
-            return text  # (the common case, checked without the pattern)
+        found = [form for form in forms if form in upper]
+        if not found:
+            return text  # (the common case, checked without a pattern)
+        longest_first = sorted(found, key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
         return pattern.sub(masked_match, text)
 
     return masked
