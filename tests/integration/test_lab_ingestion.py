@@ -197,6 +197,46 @@ async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
     ]
 
 
+async def test_a_final_result_resent_after_its_correction_never_replaces_it(lab: Lab) -> None:
+    """F 40, C 4, then the original F 40 again under a new MSH-10 (a delayed copy): only a
+    correction changes a final result (HL7 table 0085), so the correction stands."""
+    client = await lab.mllp()
+    acks = [
+        await client.exchange(oru(control_id, [obx("1988-5", value, "mg/L", status=status)]))
+        for control_id, value, status in (("L-1", "40", "F"), ("L-2", "4", "C"), ("L-3", "40", "F"))
+    ]
+    await client.close()
+    assert [msa(ack)[1] for ack in acks] == ["AA", "AA", "AE"]
+    assert "as a correction (OBX-11 C" in msa(acks[2])[3]
+    stored = await lab.pool.fetch("SELECT status, value FROM results ORDER BY recorded_at")
+    assert [(r["status"], r["value"]) for r in stored] == [("F", 40.0), ("C", 4.0)]
+    rejected = await lab.events(LAB_REJECTED, 1)
+    assert rejected[0].payload["reason_code"] == "result-of-another-sample"
+    events = await lab.events(LAB_RESULTS, 2)
+    assert [(e.payload["status"], e.payload["value"]) for e in events] == [
+        ("final", 40.0),
+        ("corrected", 4.0),
+    ]
+
+
+async def test_a_final_result_resent_under_a_new_id_is_a_duplicate_of_the_stored_one(
+    lab: Lab,
+) -> None:
+    """An interface engine resending a stored final result under a new MSH-10: the lookup
+    reads what the standing result says, and the same content is a duplicate."""
+    client = await lab.mllp()
+    result = [obx("1988-5", "40", "mg/L", ref="0-5")]
+    first = await client.exchange(oru("R-1", result))
+    await asyncio.sleep(0.1)  # another batch: the original is read from the database
+    again = await client.exchange(oru("R-2", result))
+    await client.close()
+    assert msa(first)[1] == msa(again)[1] == "AA"
+    assert "duplicate" in msa(again)[3]
+    stored = await lab.pool.fetch("SELECT control_id FROM messages ORDER BY received_at")
+    assert [r["control_id"] for r in stored] == ["R-1"]
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+
+
 async def test_duplicate_message_is_acknowledged_again_and_stored_once(lab: Lab) -> None:
     message = oru("DUP-1", [obx("1988-5", "50", "mg/L")])
     client = await lab.mllp()

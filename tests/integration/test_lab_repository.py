@@ -20,6 +20,7 @@ import pytest
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode, StaleBatch
+from services.lab_ingestion.domain.planning import content_of
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
@@ -312,8 +313,10 @@ async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws
         )
         await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
+        # with what it says, so that a final result restating it is told from a change
+        content = content_of(corrected.result, NOW)
         assert lookup.latest[("LIS^HOSP", "R-1")] == EarlierResult(
-            corrected.result_id, "S-1", "crp", NOW
+            corrected.result_id, "S-1", "crp", NOW, content
         )
         cancel_message, _ = message_with_result(3)
         repository.stage([cancel_message], [], [corrected.result_id], [], NOW)
@@ -333,7 +336,9 @@ async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result
         await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
     assert lookup.latest == {
-        ("LIS^HOSP", "R-1"): EarlierResult(corrected.result_id, "S-1", "crp", NOW)
+        ("LIS^HOSP", "R-1"): EarlierResult(
+            corrected.result_id, "S-1", "crp", NOW, content_of(corrected.result, NOW)
+        )
     }
 
 

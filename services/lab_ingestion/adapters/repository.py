@@ -13,6 +13,7 @@ import asyncpg
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
+    Content,
     EarlierResult,
     EnrolledSubject,
     MessageRecord,
@@ -20,6 +21,7 @@ from services.lab_ingestion.domain.records import (
     ResultRecord,
     Sender,
     WithdrawnSubject,
+    result_content,
 )
 from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, outbox_unnest
 
@@ -88,12 +90,10 @@ class LabRepository:
                         *lookup.withdrawn.get(row["key1"], ()),
                         withdrawn,
                     )
+            elif row["kind"] == "result":  # a chain's head, with what it says
+                lookup.latest[(row["key1"], row["key2"])] = _earlier(row, _content(row))
             else:
-                found = EarlierResult(
-                    row["result_id"], row["subject_id"], row["analyte"], row["collected_at"]
-                )
-                heads = lookup.latest if row["kind"] == "result" else lookup.preliminary
-                heads[(row["key1"], row["key2"])] = found
+                lookup.preliminary[(row["key1"], row["key2"])] = _earlier(row, None)
         return lookup
 
     def stage(
@@ -157,6 +157,20 @@ class LabRepository:
         )
 
 
+def _earlier(row: asyncpg.Record, content: Content | None) -> EarlierResult:
+    return EarlierResult(
+        row["result_id"], row["subject_id"], row["analyte"], row["collected_at"], content
+    )
+
+
+def _content(row: asyncpg.Record) -> Content:
+    reference = (row["reference_low"], row["reference_high"])
+    return result_content(
+        row["loinc"], row["value"], row["unit"], reference,
+        abnormal_flag=row["abnormal_flag"], collected_at=row["collected_at"],
+    )  # fmt: skip
+
+
 @dataclass
 class StagedBatch:
     messages: list[MessageRecord]
@@ -181,20 +195,25 @@ class BatchLookup:
 _LOOKUP = """
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
        NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
-       m.content_digest AS digest, NULL::timestamptz AS collected_at
+       m.content_digest AS digest, NULL::timestamptz AS collected_at, NULL::text AS loinc,
+       NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
+       NULL::float8 AS reference_high, NULL::text AS abnormal_flag
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
 SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL,
-       s.withdrawn_at  -- in the collected_at column: NULL while the subject takes part
+       s.withdrawn_at,  -- in the collected_at column: NULL while the subject takes part
+       NULL, NULL, NULL, NULL, NULL, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[])
 UNION ALL
 SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
-       NULL, head.collected_at
+       NULL, head.collected_at, head.loinc, head.value, head.unit, head.reference_low,
+       head.reference_high, head.abnormal_flag
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at FROM results r
+      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at, r.loinc, r.value, r.unit,
+             r.reference_low, r.reference_high, r.abnormal_flag FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
          AND NOT EXISTS (SELECT 1 FROM results s
@@ -203,7 +222,7 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, 
        ORDER BY r.recorded_at DESC LIMIT 1) AS head
 UNION ALL
 SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL,
-       p.collected_at
+       p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT r.result_id, r.subject_id, r.analyte, r.collected_at FROM results r

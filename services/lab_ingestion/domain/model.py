@@ -40,7 +40,9 @@ class RejectionCode(StrEnum):
     # several hospital numbers of different assigning authorities, none chosen by the sender's
     AMBIGUOUS_IDENTIFIER = "ambiguous-patient-identifier"
     OTHER_ANALYTES_RESULT = "result-of-another-analyte"  # the key holds another test's result
-    OTHER_SAMPLES_RESULT = "result-of-another-sample"  # a final result of another collection
+    # a final result under a key whose final result it does not restate (another sample, or a
+    # changed value, which only a correction may bring)
+    OTHER_SAMPLES_RESULT = "result-of-another-sample"
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
     # about a subject withdrawn from the trial, and whose it is cannot be told safely
     SUBJECT_WITHDRAWN = "subject-withdrawn"

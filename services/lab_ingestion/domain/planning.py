@@ -1,7 +1,9 @@
 """Which of a message's observations the trial keeps, and as what (pure: no I/O).
 
 Result status (OBX-11, PROTOCOL section 6): ``F`` final and ``C`` corrected are emitted for
-decisions, ``P`` preliminary is stored only, ``X`` and ``D`` withdraw the earlier result.
+decisions, ``P`` preliminary is stored only, ``X`` and ``D`` withdraw the earlier result. Only a
+correction changes a final result (HL7 table 0085): a final result never supersedes a final or
+corrected one (``check_earlier_results``).
 A trial result that cannot be used rejects the whole message; observations of analytes the
 trial does not follow are ignored.
 """
@@ -23,7 +25,7 @@ from services.lab_ingestion.domain.model import (
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
-from services.lab_ingestion.domain.records import EarlierResult
+from services.lab_ingestion.domain.records import Content, EarlierResult, result_content
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
 
 EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
@@ -137,25 +139,50 @@ def needs_earlier_result(message: LabMessage) -> bool:
     return any(status_of(o) in NEEDS_EARLIER_RESULT for o in message.observations)
 
 
+def content_of(result: NormalisedResult, collected_at: datetime | None) -> Content:
+    """What the trial uses of a result (its test, value and unit, reference range, abnormal
+    flag and sample), as ``content_digest`` tells a resent message: a final result that says
+    it again is a duplicate, one that says anything else is no restatement."""
+    reference = (result.reference_low, result.reference_high)
+    return result_content(
+        result.loinc, result.value, result.unit, reference,
+        abnormal_flag=result.abnormal_flag, collected_at=collected_at,
+    )  # fmt: skip
+
+
 def check_earlier_results(
     message: LabMessage,
     planned: list[PlannedResult],
     subject_id: str,
     heads: Mapping[tuple[str, str], EarlierResult],
     preliminaries: Mapping[tuple[str, str], EarlierResult] | None = None,
-) -> Rejected | None:
-    """A correction or cancellation needs the result it acts on, and that result must be the
+    *,
+    contents: Mapping[tuple[str, str], Content] | None = None,
+) -> list[PlannedResult] | Rejected:
+    """The message's results to record, or why the message is rejected.
+
+    A correction or cancellation needs the result it acts on, and that result must be the
     same patient's: a result key that holds another patient's result (a wrong-patient fix,
     or two orders sharing a number) is never superseded or withdrawn across patients. Nor
     across analytes: an ALT value never supersedes a CRP result, nor does a cancellation
     sent as ALT withdraw it (a key holds one test; HL7 keys name it, JSON ones need not).
+
+    A final result never replaces a final or corrected one (HL7 table 0085: only a
+    correction changes it, PROTOCOL section 3): under a key that holds one, a final result
+    saying what it says (``contents``: the heads' contents where known) is a duplicate, left
+    out of the results returned (nothing stored, nothing emitted), and any other (or one
+    under a head whose content is not known) rejects the message. A final result after a
+    preliminary one alone is a new final result.
 
     ``heads`` holds each key's current result, as stored or as this batch left it; the
     message's own observations are taken in order (an F then its C in one message). A key
     that holds only a preliminary result (``preliminaries``) can be cancelled, not corrected.
     """
     own: dict[tuple[str, str], EarlierResult | None] = {}
-    for observation, _ in planned:
+    # what each key's head says (None: not known), as this message's results leave it
+    said: dict[tuple[str, str], Content | None] = dict(contents or {})
+    kept: list[PlannedResult] = []
+    for observation, normalised in planned:
         key = (message.source, observation.result_key)
         head = own[key] if key in own else heads.get(key)
         status = status_of(observation)
@@ -188,12 +215,37 @@ def check_earlier_results(
                 f"{action} of a result that is not stored (no final result under this order "
                 "and test): send the final result first",
             )
+        content = None if normalised is None else content_of(normalised, observation.collected_at)
+        if head is not None and status == ResultStatusCode.FINAL.value:
+            if said.get(key) != content:
+                return _changed_final(within_message=key in own)
+            continue  # a duplicate of the standing result
         if status in EMITTED:
             earlier = head.result_id if head else _NEW
             own[key] = EarlierResult(earlier, subject_id, analyte, observation.collected_at)
+            said[key] = content
         elif status in CANCELLING:
             own[key] = None
-    return None
+        kept.append((observation, normalised))
+    return kept
+
+
+def _changed_final(*, within_message: bool) -> Rejected:
+    """A final result under a key whose final or corrected result it does not restate (the
+    instruction first: MSA-3 shows 80 characters)."""
+    if within_message:
+        reason = (
+            "results under one order and test disagree in this message: give each a sub-id "
+            "(OBX-4) of its own, or send a changed result as a correction (OBX-11 C; status "
+            "corrected)"
+        )
+    else:
+        reason = (
+            "send a changed final result as a correction (OBX-11 C; status corrected): this "
+            "order and test already hold a final or corrected result, which only a correction "
+            "changes (a new result needs an order number of its own)"
+        )
+    return Rejected(RejectionCode.OTHER_SAMPLES_RESULT, reason)
 
 
 def _another_sample(head: EarlierResult | None, status: str, collected_at: datetime | None) -> bool:

@@ -74,6 +74,25 @@ class Sender(NamedTuple):
     identifier_authority: str | None = None
 
 
+# What a result says that the trial uses (``result_content``): a final result saying it
+# again is a duplicate
+Content = tuple[object, ...]
+
+
+def result_content(
+    loinc: str,
+    value: float | None,
+    unit: str | None,
+    reference: tuple[float | None, float | None],
+    *,
+    abnormal_flag: str | None,
+    collected_at: datetime | None,
+) -> Content:
+    """A result's test, canonical value and unit, reference range, abnormal flag and sample,
+    as stored and as planned alike."""
+    return (loinc, value, unit, *reference, (abnormal_flag or "").strip(), collected_at)
+
+
 class EarlierResult(NamedTuple):
     """The head of a result key's chain: the result a correction or cancellation acts on."""
 
@@ -81,6 +100,7 @@ class EarlierResult(NamedTuple):
     subject_id: str
     analyte: str  # a correction or cancellation of it must be of the same analyte
     collected_at: datetime | None = None  # a final result restating it is of this sample
+    content: Content | None = None  # what it says (None: not read)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ Rules (issue 3, PROTOCOL section 6):
   P is stored but not emitted and heads no chain; X and D cancel the result, every version
   of it, with an event. A C, X or D needs a stored result of the same patient under its key
   (``check_earlier_results``): otherwise the message is rejected, never applied across
-  patients.
+  patients. Only a C changes an F or C: an F under a key that holds one is a duplicate when
+  it says the same (a message of duplicates alone is answered as one), else rejected.
 
 Most batches hold new final results, and then the read before the write can be skipped (the
 fast path): the batch assumes its messages are new, that the subjects remembered from earlier
@@ -63,7 +64,12 @@ from services.lab_ingestion.service_layer.identification import (
     is_unresolved,
     unresolved_outcome,
 )
-from services.lab_ingestion.service_layer.recording import keep_message, record_result, reject
+from services.lab_ingestion.service_layer.recording import (
+    head_contents,
+    record_planned,
+    reject,
+    resent,
+)
 from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_of
 from shared.contracts.envelope import utc_now
 
@@ -255,38 +261,36 @@ class BatchIngestor:
         digest = content_digest(message, patient_hmac)
         key = (message.source, message.control_id)
         if key in context.known:
-            return _resent(context, command, context.known[key], digest)
+            return resent(context, command, context.known[key], digest)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             reject(context, command, plan.code, plan.reason)
             return IngestOutcome.rejected(plan.code, plan.reason)
         message, planned = plan
-        stored = sum(1 for _, normalised in planned if normalised is not None)
-        message_id = keep_message(context, command, subject_id, stored, digest)
-        for observation, normalised in planned:
-            record_result(
-                context, message=message, message_id=message_id, subject_id=subject_id,
-                observation=observation, normalised=normalised,
-            )  # fmt: skip
-        return IngestOutcome(accepted=True, results=stored, cancelled=len(planned) - stored)
+        return record_planned(
+            context, command, message=message, subject_id=subject_id, planned=planned,
+            digest=digest,
+        )  # fmt: skip
 
     def _plan(
         self, context: BatchContext, message: LabMessage, subject_id: str, received_at: datetime
     ) -> tuple[LabMessage, list[PlannedResult]] | Rejected:
-        """The message's results, read in the sender's zone and checked against the chains
-        they continue, or why they cannot be used."""
+        """The message's results to record, read in the sender's zone and checked against
+        the chains they continue (none: final results their chains hold already), or why they
+        cannot be used."""
         sited = in_sender_time(context, message)
         if isinstance(sited, Rejected):
             return sited
         planned = plan_results(sited, self._params, received_at)
         if isinstance(planned, Rejected):
             return planned
-        conflict = check_earlier_results(
-            sited, planned, subject_id, context.latest, context.preliminary
-        )
-        if conflict is not None and context.assumed:  # decided on assumptions: read first
+        checked = check_earlier_results(
+            sited, planned, subject_id, context.latest, context.preliminary,
+            contents=head_contents(context, sited),
+        )  # fmt: skip
+        if isinstance(checked, Rejected) and context.assumed:  # on assumptions: read first
             raise StaleBatch("a result key's chain must be read before rejecting")
-        return conflict or (sited, planned)
+        return checked if isinstance(checked, Rejected) else (sited, checked)
 
     async def _store(self, uow: Any, context: BatchContext) -> None:
         uow.labs.stage(
@@ -295,21 +299,6 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
-
-
-def _resent(
-    context: BatchContext, command: IngestLabMessage, stored: str | None, digest: str
-) -> IngestOutcome:
-    """A resend (the same content, or a message stored before digests were kept) is a
-    duplicate; other content under a stored message's id is a reused id, never dropped."""
-    if stored is None or stored == digest:
-        return IngestOutcome(accepted=True, duplicate=True)
-    reason = (
-        "this message id (MSH-10) was used before for a message with other results, values "
-        "or statuses: send every message, a correction too, under an id of its own"
-    )
-    reject(context, command, RejectionCode.REUSED_MESSAGE_ID, reason)
-    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, reason)
 
 
 def _unknown_sender(source: str | None) -> str:

@@ -12,16 +12,27 @@ from services.lab_ingestion.domain.model import (
     NormalisedResult,
     ObservationInput,
     RejectionCode,
+    ResultStatusCode,
 )
-from services.lab_ingestion.domain.planning import EMITTED, status_of
+from services.lab_ingestion.domain.planning import (
+    EMITTED,
+    PlannedResult,
+    content_of,
+    status_of,
+)
 from services.lab_ingestion.domain.records import (
+    Content,
     EarlierResult,
     MessageRecord,
     RejectionRecord,
     ResultRecord,
 )
 from services.lab_ingestion.service_layer.batch_context import BatchContext
-from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
+from services.lab_ingestion.service_layer.commands import (
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
 from services.lab_ingestion.service_layer.events import (
     cancelled_event,
     recorded_event,
@@ -45,6 +56,38 @@ def keep_message(
         )
     )  # fmt: skip
     return message_id
+
+
+def record_planned(
+    context: BatchContext,
+    command: IngestLabMessage,
+    *,
+    message: LabMessage,
+    subject_id: str,
+    planned: list[PlannedResult],
+    digest: str,
+) -> IngestOutcome:
+    """Keep an enrolled subject's message (``message``: as read in the sender's zone) with
+    its planned results. None planned: every result a final one that its chain holds
+    already, a resend under another message id, of which nothing is kept."""
+    if not planned:
+        return IngestOutcome(accepted=True, duplicate=True)
+    stored = sum(1 for _, normalised in planned if normalised is not None)
+    message_id = keep_message(context, command, subject_id, stored, digest)
+    for observation, normalised in planned:
+        record_result(
+            context, message=message, message_id=message_id, subject_id=subject_id,
+            observation=observation, normalised=normalised,
+        )  # fmt: skip
+    return IngestOutcome(accepted=True, results=stored, cancelled=len(planned) - stored)
+
+
+def head_contents(context: BatchContext, message: LabMessage) -> dict[tuple[str, str], Content]:
+    """What the heads of the message's result keys say (a final result restating one is a
+    duplicate): as stored (read by the lookup) or as this batch left them."""
+    keys = {(message.source, o.result_key) for o in message.observations}
+    heads = {key: context.latest[key] for key in keys if key in context.latest}
+    return {key: head.content for key, head in heads.items() if head.content is not None}
 
 
 def record_result(
@@ -74,6 +117,9 @@ def record_result(
             )
             context.events.append((LAB_RESULTS, event))
         return
+    # only a correction supersedes: check_earlier_results never lets a final result through
+    # under a standing final or corrected one (HL7 table 0085)
+    assert previous is None or status != ResultStatusCode.FINAL.value, "a final supersedes"
     result_id = uuid.uuid4()
     assert observation.collected_at is not None  # normalise() rejects a missing time
     record = ResultRecord(
@@ -81,7 +127,10 @@ def record_result(
         normalised, observation.collected_at, observation.reported_at, previous,
     )  # fmt: skip
     context.results.append(record)
-    head = EarlierResult(result_id, subject_id, normalised.analyte.value, record.collected_at)
+    head = EarlierResult(
+        result_id, subject_id, normalised.analyte.value, record.collected_at,
+        content_of(normalised, record.collected_at),
+    )  # fmt: skip
     if status in EMITTED:
         context.latest[key] = head
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
@@ -110,6 +159,21 @@ def withdraw(
         if record.supersedes_result_id is not None and record.supersedes_result_id not in own:
             stored.add(record.supersedes_result_id)
     context.cancellations.extend(sorted(stored))
+
+
+def resent(
+    context: BatchContext, command: IngestLabMessage, stored: str | None, digest: str
+) -> IngestOutcome:
+    """A resend (the same content, or a message stored before digests were kept) is a
+    duplicate; other content under a stored message's id is a reused id, never dropped."""
+    if stored is None or stored == digest:
+        return IngestOutcome(accepted=True, duplicate=True)
+    reason = (
+        "this message id (MSH-10) was used before for a message with other results, values "
+        "or statuses: send every message, a correction too, under an id of its own"
+    )
+    reject(context, command, RejectionCode.REUSED_MESSAGE_ID, reason)
+    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, reason)
 
 
 def reject(

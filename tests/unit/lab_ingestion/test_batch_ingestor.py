@@ -30,6 +30,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
     StaleBatch,
 )
+from services.lab_ingestion.domain.planning import content_of
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
@@ -127,9 +128,10 @@ class FakeLabs:
             for heads, statuses in ((lookup.latest, {"F", "C"}), (lookup.preliminary, {"P"})):
                 standing = self._db.standing(source, key, statuses)
                 if standing is not None:
+                    content = content_of(standing.result, standing.collected_at)
                     heads[(source, key)] = EarlierResult(
                         standing.result_id, standing.subject_id, standing.result.analyte.value,
-                        standing.collected_at,
+                        standing.collected_at, content if statuses == {"F", "C"} else None,
                     )  # fmt: skip
         return lookup
 
@@ -201,10 +203,10 @@ def ingestor(db: FakeDatabase) -> BatchIngestor:
 
 
 def message(
-    control_id: str, mrn: str = "MRN1", status: str = "F", key: str = ""
+    control_id: str, mrn: str = "MRN1", status: str = "F", key: str = "", *, value: str = "12"
 ) -> IngestLabMessage:
     observation = ObservationInput(
-        key or f"K-{control_id}", CRP, "12", ("mg/L",), status=status, collected_at=AT
+        key or f"K-{control_id}", CRP, value, ("mg/L",), status=status, collected_at=AT
     )
     lab = LabMessage(Channel.MLLP, "LIS", "HOSP", control_id, mrn, (observation,))
     return IngestLabMessage(lab, lambda: "", AT)
@@ -317,13 +319,105 @@ async def test_a_message_stored_before_is_acknowledged_as_a_duplicate_and_kept_o
     assert len(db.results) == 2
 
 
-async def test_a_repeated_final_result_supersedes_the_standing_one() -> None:
+def recorded(db: FakeDatabase) -> list[tuple[str, float, int | None]]:
+    """The results emitted: status, value and the position of the result superseded."""
+    position: dict[str, int] = {}
+    emitted = []
+    for _, envelope in db.events:
+        if envelope.event_type != "LabResultRecorded":
+            continue
+        payload = envelope.payload
+        position[str(payload["result_id"])] = len(position)
+        superseded = payload["supersedes_result_id"]
+        emitted.append(
+            (payload["status"], payload["value"], superseded and position[str(superseded)])
+        )
+    return emitted
+
+
+@pytest.mark.parametrize(("stored", "late_value"), [(["F"], "41"), (["F", "C"], "40")])
+async def test_a_final_result_never_replaces_a_final_or_corrected_one(
+    stored: list[str], late_value: str
+) -> None:
+    """F 40 (then C 4), then another F under a new message id (a delayed copy of the
+    original after its correction, a changed value sent as final): the standing result
+    stays, no final result is emitted again, and the lab is told that only a correction
+    changes a final result (HL7 table 0085)."""
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     ingest = ingestor(db)
-    await ingest([message("1", key="K")])
-    await ingest([message("2", key="K")])
-    first, second = db.results
-    assert second.supersedes_result_id == first.result_id
+    for n, status in enumerate(stored):
+        await ingest([message(f"s{n}", status=status, key="K", value="40" if n == 0 else "4")])
+    before = recorded(db)
+    (late,) = await ingest([message("late", key="K", value=late_value)])
+    assert not late.accepted and late.code is RejectionCode.OTHER_SAMPLES_RESULT
+    assert "as a correction (OBX-11 C" in late.reason
+    assert recorded(db) == before  # still ends on the standing result
+    assert len(db.results) == len(stored) and ("LIS^HOSP", "late") not in db.messages
+    assert [t for t, _ in db.events].count("lab.rejected.v1") == 1  # kept as a rejection
+
+
+@pytest.mark.parametrize("stored", [["F"], ["F", "C"]])
+async def test_a_final_result_restating_the_stored_one_under_a_new_id_is_a_duplicate(
+    stored: list[str],
+) -> None:
+    """An interface engine resending the standing result under a new message id: read from
+    the database, it says the same, so nothing is stored or emitted and it is answered as a
+    duplicate, whether or not it shares a batch with the original."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    for n, status in enumerate(stored):
+        await ingest([message(f"s{n}", status=status, key="K", value="40" if n == 0 else "4")])
+    before, results = recorded(db), len(db.results)
+    standing = "40" if stored == ["F"] else "4"
+    (again,) = await ingest([message("again", key="K", value=standing)])
+    assert again.accepted and again.duplicate and again.results == 0
+    assert recorded(db) == before and len(db.results) == results
+
+
+async def test_a_final_result_restating_one_of_its_batch_is_a_duplicate() -> None:
+    """The same final result under two message ids in one batch: stored and emitted once,
+    the second answered as a duplicate; another value is rejected, never emitted."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    outcomes = await ingestor(db)(
+        [message("1", key="K"), message("2", key="K"), message("3", key="K", value="13")]
+    )
+    assert [(o.accepted, o.duplicate, o.results) for o in outcomes[:2]] == [
+        (True, False, 1),
+        (True, True, 0),
+    ]
+    assert outcomes[2].code is RejectionCode.OTHER_SAMPLES_RESULT
+    assert recorded(db) == [("final", 12.0, None)]
+    assert sorted(control_id for _, control_id in db.messages) == ["1"]
+
+
+@pytest.mark.parametrize(("second", "stored"), [("4", 0), ("40", 1)])
+async def test_two_results_under_one_key_in_a_message_are_never_both_emitted(
+    second: str, stored: int
+) -> None:
+    """Two OBX of one test in one OBR with no sub-id: disagreeing, the message is rejected
+    (as any message with an unusable result); the same twice is stored once."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    first = message("1", key="K", value="40")
+    repeated = dataclasses.replace(first.message.observations[0], value=second)
+    lab = dataclasses.replace(first.message, observations=(*first.message.observations, repeated))
+    (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert outcome.accepted is bool(stored) and outcome.results == stored
+    assert recorded(db) == [("final", 40.0, None)] * stored
+    if not stored:
+        assert outcome.code is RejectionCode.OTHER_SAMPLES_RESULT
+        assert "sub-id (OBX-4)" in outcome.reason
+
+
+async def test_a_final_result_after_a_preliminary_one_is_a_new_final_result() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    await ingest([message("1", status="P", key="K", value="30")])
+    (final,) = await ingest([message("2", key="K", value="40")])
+    assert final.accepted and final.results == 1
+    assert recorded(db) == [("final", 40.0, None)]
+    (corrected,) = await ingest([message("3", status="C", key="K", value="4")])
+    assert corrected.results == 1
+    assert recorded(db) == [("final", 40.0, None), ("corrected", 4.0, 0)]
 
 
 async def test_a_final_result_of_another_sample_under_a_used_key_is_rejected() -> None:
@@ -809,3 +903,49 @@ async def test_every_event_of_a_message_carries_its_message_as_correlation_id() 
     assert recorded.correlation_id == first.message_id
     assert cancelled.correlation_id == second.message_id
     assert str(rejected.correlation_id) == rejected.payload["rejection_id"]
+
+
+# ---- property: a final result never supersedes a final or corrected one -----------------
+
+one_version = st.tuples(st.sampled_from(["F", "F", "C", "P"]), st.sampled_from(["4", "40"]))
+versions = st.lists(st.lists(one_version, min_size=1, max_size=3), min_size=1, max_size=5)
+
+
+async def send_versions(
+    batches: list[list[tuple[str, str]]], *, careful_only: bool
+) -> tuple[Any, ...]:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    outcomes = []
+    with (
+        patch(f"{BatchIngestor.__module__}._fast_path_applies", return_value=False)
+        if careful_only
+        else nullcontext()
+    ):
+        for b, batch in enumerate(batches):
+            commands = [
+                message(f"{b}-{n}", status=status, key="K", value=value)
+                for n, (status, value) in enumerate(batch)
+            ]
+            outcomes += [
+                (o.accepted, o.duplicate, o.code, o.results) for o in await ingest(commands)
+            ]
+    return tuple(outcomes), tuple(recorded(db))
+
+
+@settings(max_examples=300, deadline=None)
+@given(versions)
+@example([[("F", "40")], [("C", "4")], [("F", "40")]])  # the reviewer's late final result
+@example([[("F", "40"), ("C", "4"), ("F", "4"), ("F", "40")]])
+def test_any_final_and_corrected_results_of_a_key_emit_one_line(
+    batches: list[list[tuple[str, str]]],
+) -> None:
+    """For any F, C and P results under one key, sent in any batches: one final result is
+    emitted, first and superseding nothing, and each correction supersedes the result
+    emitted before it, so the series never ends on a final result after a correction. The
+    fast path answers and emits as the careful path alone would."""
+    outcomes, emitted = asyncio.run(send_versions(batches, careful_only=False))
+    assert (outcomes, emitted) == asyncio.run(send_versions(batches, careful_only=True))
+    assert [status for status, _, _ in emitted].count("final") <= 1
+    for position, (status, _, superseded) in enumerate(emitted):
+        assert superseded == (None if status == "final" else position - 1), emitted

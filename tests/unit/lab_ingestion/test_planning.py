@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,
+    NormalisedResult,
     ObservationInput,
     Rejected,
     RejectionCode,
 )
-from services.lab_ingestion.domain.normalise import UnitParameters
+from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.planning import (
     CLOCK_SKEW,
+    PlannedResult,
+    check_earlier_results,
+    content_of,
     needs_earlier_result,
     plan_results,
 )
+from services.lab_ingestion.domain.records import EarlierResult
 from shared.contracts.events.lab import Channel
 
 AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
@@ -104,3 +112,114 @@ def test_corrections_and_cancellations_need_the_earlier_result(
 ) -> None:
     observations = [observation(status=s) for s in statuses]
     assert needs_earlier_result(message(*observations)) is needed
+
+
+# --- a final result never replaces a final or corrected one (HL7 table 0085) ---------------
+
+STORED = uuid.UUID(int=7)
+
+
+def crp(value: str, status: str = "F") -> ObservationInput:
+    return ObservationInput("K", CRP, value, ("mg/L",), status=status, collected_at=AT)
+
+
+def check(
+    *observations: ObservationInput, head: bool = False, said: str | None = None
+) -> list[PlannedResult] | Rejected:
+    """check_earlier_results for one message of ``observations`` of subject S-1, under a key
+    that holds a stored final result (``head``) whose content is known when ``said``."""
+    lab = message(*observations)
+    planned = plan_results(lab, UnitParameters(), RECEIVED)
+    assert not isinstance(planned, Rejected)
+    key = (lab.source, "K")
+    heads = {key: EarlierResult(STORED, "S-1", "crp", AT)} if head else {}
+    contents = {}
+    if said is not None:
+        normalised = normalise(crp(said), UnitParameters())
+        assert isinstance(normalised, NormalisedResult)
+        contents[key] = content_of(normalised, AT)
+    return check_earlier_results(lab, planned, "S-1", heads, contents=contents)
+
+
+def test_a_final_result_restating_the_standing_one_is_a_duplicate_left_out() -> None:
+    assert check(crp("40.0"), head=True, said="40") == []
+
+
+@pytest.mark.parametrize("said", ["4", None])  # another value; a stored head's unread content
+def test_a_final_result_changing_the_standing_one_rejects_the_message(said: str | None) -> None:
+    checked = check(crp("40"), head=True, said=said)
+    assert isinstance(checked, Rejected)
+    assert checked.code is RejectionCode.OTHER_SAMPLES_RESULT
+    assert "as a correction (OBX-11 C" in checked.reason
+
+
+def test_a_final_result_saying_the_same_in_another_range_or_flag_is_no_restatement() -> None:
+    for changed in (
+        replace(crp("40"), reference_range="0-10"),
+        replace(crp("40"), abnormal_flag="H"),
+    ):
+        checked = check(changed, head=True, said="40")
+        assert isinstance(checked, Rejected), changed
+
+
+def test_a_correction_of_the_standing_result_is_kept() -> None:
+    checked = check(crp("4", "C"), head=True, said="40")
+    assert not isinstance(checked, Rejected) and len(checked) == 1
+
+
+def test_two_results_under_one_key_that_disagree_reject_their_message() -> None:
+    checked = check(crp("40"), crp("4"))
+    assert isinstance(checked, Rejected)
+    assert checked.code is RejectionCode.OTHER_SAMPLES_RESULT
+    assert "sub-id (OBX-4)" in checked.reason
+    # the original final result after its correction in one message: no restatement either
+    assert isinstance(check(crp("40"), crp("4", "C"), crp("40")), Rejected)
+
+
+def test_a_result_repeated_in_its_message_is_kept_once() -> None:
+    checked = check(crp("40"), crp("40"))
+    assert not isinstance(checked, Rejected)
+    assert [o.value for o, _ in checked] == ["40"]
+
+
+def test_a_final_result_after_a_preliminary_one_alone_is_a_new_final_result() -> None:
+    checked = check(crp("30", "P"), crp("40"))
+    assert not isinstance(checked, Rejected)
+    assert [o.status for o, _ in checked] == ["P", "F"]
+
+
+def test_a_final_result_after_a_cancellation_in_its_message_starts_a_new_chain() -> None:
+    checked = check(crp("", "D"), crp("4"), head=True, said="40")
+    assert not isinstance(checked, Rejected)
+    assert [o.status for o, _ in checked] == ["D", "F"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("FCP"), st.sampled_from(["4", "40"])), min_size=1, max_size=6
+    ),
+    st.sampled_from([None, "4", "40", "unread"]),
+)
+def test_a_final_result_is_kept_only_where_its_key_holds_no_final_or_corrected_one(
+    results: list[tuple[str, str]], stored: str | None
+) -> None:
+    """Whatever the message's F, C and P results under one key (and its stored head): a
+    final result is kept only as the chain's first, and one left out says what the chain's
+    head says at that point."""
+    observations = [crp(value, status) for status, value in results]
+    said = None if stored in (None, "unread") else stored
+    checked = check(*observations, head=stored is not None, said=said)
+    if isinstance(checked, Rejected):
+        return
+    standing = said if stored is not None else None  # None: no final or corrected result
+    unread = stored == "unread"
+    kept = iter(checked)
+    for observation in observations:
+        if observation.status == "F" and (standing is not None or unread):
+            assert not unread and observation.value == standing  # a duplicate, left out
+            continue
+        assert next(kept)[0] is observation
+        if observation.status in "FC":
+            standing, unread = observation.value, False
+    assert next(kept, None) is None
