@@ -1,13 +1,15 @@
 """Redacted copies of rejected FHIR payloads (PROTOCOL section 6).
 
-Patients and the other resources about a person (RelatedPerson, Person, Coverage) keep only
-their identifiers, hashed, and what identifies nobody (gender, links, codes). Identifiers
-are hashed in references and conditional URLs too; a URL that searches by anything else
-(``Patient?family=Roe``) is replaced whole. The display of every reference to a person,
-every element named like a person's detail and every extension about a patient are
+First pruned to the elements FHIR R4 defines (``fhir_elements``): an element the resource
+or datatype does not define is dropped, every extension keeps its url but no value, a
+narrative's div is replaced. Patients and the other resources about a person
+(RelatedPerson, Person, Coverage) keep only their identifiers, hashed, and what identifies
+nobody (gender, links, codes). Identifiers are hashed in references and conditional URLs
+too; a URL that searches by anything else (``Patient?family=Roe``) is replaced whole. The
+display of every reference to a person and every element named like a person's detail are
 dropped; what is not in its expected shape there is hashed or dropped. Each removed value
-is then replaced wherever else it occurs (a note, a narrative). The result is still
-FHIR-shaped, for inspection and replay. Never raises.
+(an unknown element's, a personal extension's too) is then replaced wherever else it
+occurs (a note). The result is still FHIR-shaped, for inspection and replay. Never raises.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
+from services.lab_ingestion.adapters.fhir_elements import (
+    DETAIL_TEXT,
+    NAME_TEXT,
+    PERSON_REFS,
+    PERSON_TEXT,
+    prune,
+    texts_below,
+)
 from services.lab_ingestion.adapters.redaction import (
     REDACTED,
     Secrets,
@@ -43,13 +53,7 @@ _KEPT = {  # what a resource about a person keeps besides _COMMON and its identi
 _IDENTIFIER_KEYS = frozenset({"identifier", "subscriberId"})
 _IDENTIFIER_FIELDS = frozenset({"id", "extension", "use", "type", "system", "period", "assigner"})
 _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_authority``
-_PERSON_REFS = frozenset({"subject", "patient", "subscriber", "beneficiary", "policyHolder"})
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
-_EXTENSION_KEYS = frozenset({"extension", "modifierExtension"})
-_PERSONAL_EXTENSION = ("patient-", "mothersmaidenname", "birthplace")  # in a url, any case
-_NAME_TEXT = frozenset({"family", "given", "text"})
-_PERSON_TEXT = frozenset({"family", "given", "text", "line", "value", "display", "prefix"})
-_DETAIL_TEXT = frozenset({"line", "text", "postalCode", "value"})  # address, telecom
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
 _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
 
@@ -57,47 +61,48 @@ _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", r
 def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
     """A copy safe to store with a rejection: personal details dropped, identifiers hashed.
 
-    Also hashes identifiers in references and conditional URLs, drops the display of every
-    reference to a person, and replaces any other copy of a removed name, display, birth
-    date, phone, address or identifier. Never raises (non-objects give ``{}``).
+    Also drops what FHIR R4 does not define there, extension values and narratives, hashes
+    identifiers in references and conditional URLs, drops the display of every reference
+    to a person, and replaces any other copy of a removed name, display, birth date, phone,
+    address, identifier or unknown element. Never raises (non-objects give ``{}``).
     """
     if not isinstance(payload, dict):
         return {}
     try:
-        redactor = _FhirRedactor(hash_identifier, set(_person_urls(payload)))
-        result: dict[str, Any] = scrub_secrets(redactor.node(payload), redactor.secrets)
+        secrets = Secrets()
+        pruned = prune(payload, secrets)
+        redactor = _FhirRedactor(hash_identifier, set(_person_urls(pruned)), secrets)
+        result: dict[str, Any] = scrub_secrets(redactor.node(pruned), secrets)
     except RecursionError:
         return {}
     return result
 
 
 class _FhirRedactor:
-    def __init__(self, hash_identifier: Callable[[str], str], person_urls: set[str]) -> None:
+    def __init__(
+        self, hash_identifier: Callable[[str], str], person_urls: set[str], secrets: Secrets
+    ) -> None:
         self.hash_identifier = hash_identifier
         self.person_urls = person_urls
-        self.secrets = Secrets()
+        self.secrets = secrets
 
     def node(self, node: object, key: object = None) -> Any:
         if isinstance(node, list | tuple):
-            if key in _EXTENSION_KEYS:
-                node = [item for item in node if not self.personal_extension(item)]
             return [self.node(item, key) for item in node]
         if not isinstance(node, dict):
             # a bare identifier where a reference to a person belongs is hashed
-            hashed = self.hashed(node) if key in _PERSON_REFS else None
+            hashed = self.hashed(node) if key in PERSON_REFS else None
             return copy_json(node) if hashed is None else hashed
-        if key in _EXTENSION_KEYS and self.personal_extension(node):
-            return None  # one extension where a list belongs
         kind = _person_type(node)
         if kind is not None:
             return self.person(node, _KEPT[kind])
-        if key in _PERSON_REFS or self.is_person_reference(node):
+        if key in PERSON_REFS or self.is_person_reference(node):
             return self.reference(node)
         out = {}
         for name, value in node.items():
-            if name not in _PERSON_REFS and is_phi_field(str(name)):
-                # an element named like a person's detail ("patientName", an unknown element
-                # that got the input rejected, or a contained Practitioner's name)
+            if name not in PERSON_REFS and is_phi_field(str(name)):
+                # an element named like a person's detail (a contained Practitioner's name
+                # or telecom; unknown elements are gone already)
                 self.names(value)
             else:
                 out[name] = self.node(value, name)
@@ -116,13 +121,11 @@ class _FhirRedactor:
             elif name in _COMMON or name in kept:
                 out[name] = self.node(value, name)
             elif name == "name":
-                self.names(value, _NAME_TEXT)
+                self.names(value, NAME_TEXT)
             elif name == "contact":  # next of kin: their names, phones and addresses
                 for contact in _dicts(value if isinstance(value, list) else [value]):
-                    self.names(contact.get("name"), _NAME_TEXT)
+                    self.names(contact.get("name"), NAME_TEXT)
                     self.texts(contact.get("telecom"), contact.get("address"))
-            elif name in _EXTENSION_KEYS:
-                self.node(value, name)  # the values of the personal ones become secrets
             elif name in {"address", "telecom", "birthDate", "deceasedDateTime"}:
                 self.texts(value)
             elif is_phi_field(str(name)):
@@ -162,7 +165,7 @@ class _FhirRedactor:
             elif name in _IDENTIFIER_FIELDS:
                 out[name] = self.node(item, name)
             else:
-                for leaf in _texts(item, frozenset(), inside=True):
+                for leaf in texts_below(item, frozenset(), inside=True):
                     self.hashed(leaf)
         return out
 
@@ -184,30 +187,13 @@ class _FhirRedactor:
             bool(_PERSON_TARGET.search(target)) or target in self.person_urls
         )
 
-    def personal_extension(self, extension: object) -> bool:
-        """Is this an extension about a patient (mother's maiden name, birth place, ...)?
-        If so, its values become secrets."""
-        url = extension.get("url") if isinstance(extension, dict) else None
-        if not isinstance(url, str) or not any(m in url.lower() for m in _PERSONAL_EXTENSION):
-            return False
-        self.extension_values(extension, as_name="name" in url.lower())
-        return True
-
-    def extension_values(self, extension: object, *, as_name: bool) -> None:
-        for item in _dicts(extension if isinstance(extension, list) else [extension]):
-            for name, value in item.items():
-                if name in _EXTENSION_KEYS:  # a complex extension's parts
-                    self.extension_values(value, as_name=as_name)
-                elif str(name).startswith("value"):
-                    (self.names if as_name else self.texts)(value)
-
-    def names(self, value: object, parts: frozenset[str] = _PERSON_TEXT) -> None:
-        for text in _texts(value, parts):
+    def names(self, value: object, parts: frozenset[str] = PERSON_TEXT) -> None:
+        for text in texts_below(value, parts):
             self.secrets.name(text)
 
     def texts(self, *values: object) -> None:
         for value in values:
-            for text in _texts(value, _DETAIL_TEXT | _PERSON_TEXT):
+            for text in texts_below(value, DETAIL_TEXT | PERSON_TEXT):
                 self.secrets.text(text)
 
     def url(self, text: str) -> str:
@@ -254,25 +240,6 @@ def _person_urls(payload: dict[Any, Any]) -> Iterator[str]:
         for contained in _dicts(resource.get("contained")):
             if _person_type(contained) and isinstance(contained.get("id"), str):
                 yield f"#{contained['id']}"
-
-
-def _texts(
-    value: object, parts: frozenset[str], *, wanted: bool = True, inside: bool = False
-) -> Iterator[str]:
-    """The texts of a dropped element: itself if a string or a number, else every string
-    below its elements named in ``parts`` (not codes such as a name's ``use``)."""
-    if isinstance(value, str) or (
-        isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-    ):
-        if wanted:
-            yield str(value)
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            below = inside or name in parts
-            yield from _texts(item, parts, wanted=below, inside=below)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _texts(item, parts, wanted=wanted, inside=inside)
 
 
 def _dicts(value: object) -> list[dict[Any, Any]]:

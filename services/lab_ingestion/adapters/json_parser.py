@@ -2,7 +2,9 @@
 
 The request models are strict (no type coercion, unknown fields rejected) and are validated in
 JSON mode, so timestamps must be ISO 8601 strings with an offset. Error messages name the
-field and the problem but never echo the submitted value (it may be PHI).
+field and the problem but never echo the submitted value (it may be PHI), nor the name of a
+key the schema does not know (``"Smith, John *04.03.1961": ...``): that is written
+``UNKNOWN_KEY``, in the reason and in the redacted copy alike.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from shared.jsonlog import is_phi_field
 LOINC_SYSTEM = "http://loinc.org"
 MAX_RESULTS = 1000
 _MAX_ERRORS = 20
+UNKNOWN_KEY = "<unknown element>"  # in place of a key's name that may be PHI
 
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # no "^": the source is application^facility, and "A^B"+"C" would be the sender "A"+"B^C"
@@ -128,13 +131,17 @@ def _validate(payload: object) -> LabResultsIn:
 
 def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    out = [(_location(err["loc"]), err["msg"].removeprefix("Value error, ")) for err in errors]
+    out = [(_location(err["loc"], unknown=err["type"] == "extra_forbidden"),
+            err["msg"].removeprefix("Value error, ")) for err in errors]  # fmt: skip
     if len(out) > _MAX_ERRORS:
         out = [*out[:_MAX_ERRORS], ("", f"... and {len(out) - _MAX_ERRORS} more errors")]
     return out
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def _location(loc: tuple[int | str, ...], *, unknown: bool = False) -> str:
+    """``results[0].unit``; the last key masked if the schema does not know it."""
+    if unknown and loc:
+        loc = (*loc[:-1], UNKNOWN_KEY)
     text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
     return text.removeprefix(".")
 
@@ -166,8 +173,9 @@ _TOP_FIELDS = frozenset(LabResultsIn.model_fields)
 
 def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
     """A copy safe to store with a rejection: only the fields of the schema are kept (the
-    MRN hashed); the names of dropped keys are listed under ``DROPPED_KEY``, their values
-    are not kept, and a dropped patient detail is replaced wherever else it occurs.
+    MRN hashed); the dropped keys are listed under ``DROPPED_KEY`` (a key the schema does not
+    know as ``UNKNOWN_KEY``, never by its name), their values are not kept, and a dropped
+    patient detail is replaced wherever else it occurs.
 
     Best effort on malformed input; never raises (non-object input gives ``{}``).
     """
@@ -219,7 +227,7 @@ class _JsonRedactor:
             if key in _PATIENT_KEPT and _is_identifier(item):
                 kept[key] = self.secrets.hashed(str(item), self.hash_identifier)
             else:  # every patient detail but the identifier is PHI
-                self.drop(key, item, "patient.", phi=True)
+                self.drop(key, item, "patient.", phi=True, known=_PATIENT_KEPT)
                 self.identifiers(item, strings=key in _PATIENT_KEPT)
         return kept
 
@@ -252,10 +260,19 @@ class _JsonRedactor:
         self.dropped.append(where[:100])
         return None
 
-    def drop(self, key: object, value: object, prefix: str, *, phi: bool = False) -> None:
-        """Leave out a key the schema does not know, noting its name but not its value; the
-        value of a key named like a person's detail is replaced wherever else it occurs."""
-        self.dropped.append(f"{prefix}{key}"[:100])
+    def drop(
+        self,
+        key: object,
+        value: object,
+        prefix: str,
+        *,
+        phi: bool = False,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
+        """Leave out a key, noting where but not its value (nor its name unless the schema
+        knows it: a name may be PHI); the value of a key named like a person's detail is
+        replaced wherever else it occurs."""
+        self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
         if phi or is_phi_field(str(key)):
             self.secrets.strings(value, as_name="name" in str(key).lower())
 

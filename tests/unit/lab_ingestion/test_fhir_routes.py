@@ -85,6 +85,56 @@ async def test_an_unknown_element_naming_the_patient_is_not_stored() -> None:
     assert "Jane" not in payload and "Roe" not in payload
 
 
+async def test_an_unknown_element_with_a_harmless_name_is_not_stored_either() -> None:
+    """Review 17: an element FHIR R4 does not define ("comment") was kept with its value."""
+    resource = observation(comment="Pt John Smith, born 1961-03-04, phone 079 123 45 67")
+    submit = FakeSubmit()
+    status, outcome, _ = await post(submit, "/fhir/Observation", resource)
+    assert status == 400
+    assert issue(outcome)["expression"] == ["Observation.<unknown element>"]
+    payload = json.loads(submit.rejections[0].redacted_payload)
+    assert "comment" not in payload and payload["code"] == resource["code"]
+    for phi in ("John", "Smith", "1961", "079"):
+        assert phi not in json.dumps(payload), phi
+
+
+async def test_extensions_and_narratives_about_the_patient_are_not_stored() -> None:
+    """Review 17: an extension url without "patient-" kept its value; so did a narrative."""
+    base = "http://lab.example.org/fhir/StructureDefinition/"
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">CRP for SMITH, John (04.03.1961)</div>'
+    resource = observation(
+        valueQuantity=INVALID,
+        extension=[
+            {"url": base + "ordering-patient-name", "valueString": "John Smith"},
+            {"url": base + "patientDOB", "valueDate": "1961-03-04"},
+        ],
+        text={"status": "generated", "div": div},
+    )
+    submit = FakeSubmit()
+    status, _, _ = await post(submit, "/fhir/Observation", resource)
+    assert status == 400
+    payload = json.loads(submit.rejections[0].redacted_payload)
+    assert payload["extension"] == [{"url": base + "ordering-patient-name"},
+                                    {"url": base + "patientDOB"}]  # fmt: skip
+    assert payload["text"]["status"] == "generated"
+    for phi in ("John", "Smith", "1961"):
+        assert phi not in json.dumps(payload), phi
+
+
+async def test_a_patients_city_district_and_state_are_scrubbed_from_a_rejected_entry() -> None:
+    patient = PATIENT | {"address": [{"line": ["12 Baker Street"], "city": "Springfield",
+                                      "district": "Northside", "state": "Vaud"}]}  # fmt: skip
+    note = [{"text": "drawn at home: 12 Baker Street, Northside, Springfield (Vaud)"}]
+    other = observation(subject={"reference": PATIENT_URL}, note=note, valueQuantity=INVALID)
+    submit = FakeSubmit()
+    status, _, _ = await post(submit, "/fhir", bundle("batch", patient, other))
+    assert status == 200
+    (rejection,) = submit.rejections
+    for phi in ("Baker", "Northside", "Springfield", "Vaud"):
+        assert phi not in rejection.redacted_payload, phi
+    assert "drawn at home" in rejection.redacted_payload
+
+
 # --- item 2: deeply nested JSON ------------------------------------------------------------
 
 

@@ -67,16 +67,37 @@ async def test_unknown_fields_and_patient_details_are_not_stored() -> None:
     submit = FakeSubmit()
     status, problem, _ = await post_json(submit, body)
     assert status == 400
-    assert "patient_name" in problem["detail"]
+    assert "<unknown element>" in problem["detail"]
+    assert "patient_name" not in problem["detail"]  # a key's name may be PHI
     (rejection,) = submit.rejections
     payload = rejection.redacted_payload
     for phi in ("Jane", "Roe", "1961-03-04", MRN):
         assert phi not in payload, phi
     stored = json.loads(payload)
     assert sorted(stored["_dropped_fields"]) == [
-        "comment", "patient.birth_date", "patient.name", "patient_name",
+        "<unknown element>", "<unknown element>", "patient.<unknown element>",
+        "patient.<unknown element>",
     ]  # fmt: skip
     assert stored["results"] == JSON_BODY["results"]
+
+
+async def test_an_unknown_key_is_never_echoed_by_name() -> None:
+    """Review 17: a key "Smith, John *04.03.1961" was echoed in the 400, the stored reason
+    (and so the lab.rejected.v1 event) and the stored payload's dropped fields."""
+    key = "Smith, John *04.03.1961"
+    body = lab_results(patient={"identifier": MRN, key: "see chart"})
+    body["results"] = [body["results"][0] | {key: "x"}]
+    submit = FakeSubmit()
+    status, problem, _ = await post_json(submit, body)
+    assert status == 400
+    (rejection,) = submit.rejections
+    for text in (problem["detail"], rejection.reason, rejection.redacted_payload):
+        for phi in ("Smith", "John", "1961"):
+            assert phi not in text, (phi, text)
+    assert "patient.<unknown element>" in rejection.reason
+    assert sorted(json.loads(rejection.redacted_payload)["_dropped_fields"]) == [
+        "patient.<unknown element>", "results[0].<unknown element>",
+    ]  # fmt: skip
 
 
 # --- item 2: deeply nested JSON ------------------------------------------------------------

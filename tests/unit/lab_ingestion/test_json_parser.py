@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.json_parser import (
     MAX_RESULTS,
+    UNKNOWN_KEY,
     JsonInputError,
     LabResultsIn,
     parse_lab_results,
@@ -127,7 +128,7 @@ def test_several_results() -> None:
         ({"abnormal_flag": "HHHHHHHHHHH"}, "results[0].abnormal_flag"),
         ({"result_id": ""}, "results[0].result_id"),
         ({"status": None}, "results[0].status"),
-        ({"comment": "x"}, "results[0].comment"),
+        ({"comment": "x"}, "results[0].<unknown element>"),  # a key's name may be PHI
     ],
 )
 def test_invalid_result_fields_are_located(changes: dict[str, Any], location: str) -> None:
@@ -154,7 +155,23 @@ def test_errors_never_echo_the_patient_identifier() -> None:
 def test_patient_extra_fields_are_rejected() -> None:
     payload = body()
     payload["patient"]["name"] = "Jane Doe"
-    assert locations(payload) == ["patient.name"]
+    assert locations(payload) == ["patient.<unknown element>"]
+
+
+@pytest.mark.parametrize("where", ["", "source", "patient", "results"])
+def test_an_unknown_key_is_never_named_in_errors_or_the_redacted_copy(where: str) -> None:
+    """A key may itself be PHI ("Smith, John *04.03.1961"): masked as FHIR's are."""
+    key = "Smith, John *04.03.1961"
+    payload = body()
+    target = payload if not where else payload[where]
+    (target[0] if isinstance(target, list) else target)[key] = "see chart"
+    with pytest.raises(JsonInputError) as exc:
+        parse_lab_results(payload)
+    redacted = json.dumps(redact_json(payload, hash_identifier))
+    for text in (str(exc.value), redacted):
+        for phi in ("Smith", "John", "1961"):
+            assert phi not in text, (phi, text)
+        assert UNKNOWN_KEY in text
 
 
 def test_missing_top_level_fields() -> None:

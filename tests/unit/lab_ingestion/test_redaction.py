@@ -146,7 +146,7 @@ def test_json_patient_name_is_scrubbed_from_every_other_field() -> None:
     assert redacted["patient"] == {"identifier": hash_identifier(MRN)}
     for phi in ("Jane", "Roe", "roe", "1961", MRN):
         assert phi not in text_of(redacted), phi
-    assert sorted(redacted[DROPPED_KEY]) == ["patient.dob", "patient.name"]
+    assert redacted[DROPPED_KEY] == ["patient.<unknown element>"] * 2
 
 
 def test_json_keeps_only_schema_fields_and_names_the_dropped_keys() -> None:
@@ -157,7 +157,8 @@ def test_json_keeps_only_schema_fields_and_names_the_dropped_keys() -> None:
     redacted = redact_json(payload, hash_identifier)
     assert "Jane" not in text_of(redacted) and "1961" not in text_of(redacted)
     assert sorted(redacted[DROPPED_KEY]) == [
-        "comment", "patient_name", "results[0].note", "source.contact",
+        "<unknown element>", "<unknown element>", "results[0].<unknown element>",
+        "source.<unknown element>",
     ]  # fmt: skip
     assert set(redacted) == {"message_id", "source", "patient", "results", DROPPED_KEY}
 
@@ -166,7 +167,7 @@ def test_json_an_unknown_key_with_a_harmless_name_does_not_scrub_its_value_elsew
     payload = copy.deepcopy(JSON_BODY) | {"comment": "final"}
     redacted = redact_json(payload, hash_identifier)
     assert redacted["results"][0]["status"] == "final"
-    assert redacted[DROPPED_KEY] == ["comment"]
+    assert redacted[DROPPED_KEY] == ["<unknown element>"]
 
 
 def test_json_a_structure_where_a_value_belongs_is_dropped() -> None:
@@ -362,7 +363,7 @@ def test_related_person_and_coverage_are_redacted_like_a_patient() -> None:
         assert phi not in text, phi
 
 
-def test_personal_extensions_are_dropped_wherever_they_are() -> None:
+def test_extensions_keep_only_their_url_and_personal_values_are_secrets() -> None:
     maiden = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
     place = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
     other = "http://example.org/fhir/StructureDefinition/lab-batch"
@@ -372,13 +373,146 @@ def test_personal_extensions_are_dropped_wherever_they_are() -> None:
             {"url": place, "valueAddress": {"city": "Olten", "text": "Spital Olten"}},
             {"url": other, "valueString": "B-17"},
         ],
-        note=[{"text": "mother born Huber in Spital Olten"}],
+        note=[{"text": "mother born Huber in Spital Olten, batch B-17"}],
     )
     resource["subject"]["extension"] = [{"url": maiden, "valueString": "Huber"}]
     redacted = redact_fhir(resource, hash_identifier)
-    assert redacted["extension"] == [{"url": other, "valueString": "B-17"}]
-    assert not redacted["subject"].get("extension")
-    assert "Huber" not in text_of(redacted) and "Spital Olten" not in text_of(redacted)
+    assert redacted["extension"] == [{"url": maiden}, {"url": place}, {"url": other}]
+    assert redacted["subject"]["extension"] == [{"url": maiden}]
+    assert "Huber" not in text_of(redacted) and "Olten" not in text_of(redacted)
+    assert redacted["note"][0]["text"].endswith("batch B-17")  # not about a person
+
+
+# --- adversarial review 17: what FHIR does not define, free-form extensions --------------
+
+
+def test_an_element_unknown_to_fhir_is_dropped_and_its_text_scrubbed() -> None:
+    """Only elements named like a person's detail were dropped: "comment" was kept."""
+    note = "Pt John Smith, born 1961-03-04, phone 079 123 45 67"
+    resource = observation(comment=note, note=[{"text": note}])
+    redacted = redact_fhir(resource, hash_identifier)
+    assert "comment" not in redacted
+    assert redacted["note"] == [{"text": REDACTED}]
+    assert set(redacted) == {*observation(), "note"}
+    for phi in ("John", "Smith", "1961", "079 123"):
+        assert phi not in text_of(redacted), phi
+
+
+def test_an_element_a_datatype_does_not_define_is_dropped() -> None:
+    resource = observation(
+        subject={"reference": "Patient/p1", "name": "John Smith"},
+        valueQuantity={"value": 1.5, "unit": "mg/dL", "remark": "for Jane Roe"},
+        code={"coding": [{"system": "http://loinc.org", "code": "1988-5", "who": "Roe"}]},
+        note=[{"text": "John Smith", "authorString": "Dr Who", "ordered_by": "Jane"}],
+    )
+    redacted = redact_fhir(resource, hash_identifier)
+    assert redacted["subject"] == {"reference": "Patient/p1"}
+    assert redacted["valueQuantity"] == {"value": 1.5, "unit": "mg/dL"}
+    assert redacted["code"] == {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]}
+    assert redacted["note"] == [{"text": REDACTED, "authorString": "Dr Who"}]
+    for phi in ("John", "Smith", "Jane", "Roe"):
+        assert phi not in text_of(redacted), phi
+
+
+def test_choice_types_primitive_extensions_and_bundles_keep_their_elements() -> None:
+    status_ext = {"extension": [{"url": "http://example.org/x", "valueCode": "a"}]}
+    resource = observation(
+        _status=status_ext,
+        _effectiveDateTime={"id": "t"},
+        _unknown={"id": "Roe"},
+        valueQuantity=None,
+        valueString="trace",
+        component=[{"code": {"text": "CRP"}, "valueInteger": 3, "interpretationText": "Roe"}],
+    )
+    entry = {"fullUrl": "urn:uuid:1", "resource": resource, "request": {
+        "method": "POST", "url": "Observation"}, "note": "Roe"}  # fmt: skip
+    payload = {"resourceType": "Bundle", "type": "batch", "entry": [entry], "sender": "Roe"}
+    redacted = redact_fhir(payload, hash_identifier)
+    kept = redacted["entry"][0]
+    assert set(redacted) == {"resourceType", "type", "entry"}
+    assert set(kept) == {"fullUrl", "resource", "request"}
+    assert kept["resource"]["_status"] == {"extension": [{"url": "http://example.org/x"}]}
+    assert kept["resource"]["_effectiveDateTime"] == {"id": "t"}
+    assert kept["resource"]["valueString"] == "trace"
+    assert kept["resource"]["component"] == [{"code": {"text": "CRP"}, "valueInteger": 3}]
+    assert "_unknown" not in kept["resource"] and "Roe" not in text_of(redacted)
+
+
+def test_a_structure_where_a_primitive_belongs_or_the_reverse_is_dropped() -> None:
+    resource = observation(
+        status={"name": "Jane Roe"},
+        note="Jane Roe called",
+        performer=["Dr Jones for Jane Roe", {"reference": "Practitioner/1"}],
+    )
+    redacted = redact_fhir(resource, hash_identifier)
+    assert "status" not in redacted and "note" not in redacted
+    assert redacted["performer"] == [{"reference": "Practitioner/1"}]
+    assert "Jane" not in text_of(redacted)
+
+
+def test_a_resource_of_a_type_fhir_r4_does_not_know_keeps_only_what_any_resource_has() -> None:
+    contained = {"resourceType": "LabPatient", "id": "x", "meta": {"versionId": "1"},
+                 "fullName": "Jane Roe", "born": "1961-03-04"}  # fmt: skip
+    resource = observation(contained=[contained], note=[{"text": "Jane Roe"}])
+    redacted = redact_fhir(resource, hash_identifier)
+    assert redacted["contained"] == [
+        {"resourceType": "LabPatient", "id": "x", "meta": {"versionId": "1"}}
+    ]
+    top = redact_fhir({"resourceType": "Nonsense", "id": "a", "name": "Jane Roe"}, hash_identifier)
+    assert top == {"resourceType": "Nonsense", "id": "a"}
+    headless = redact_fhir({"status": "final", "note": [{"text": "x"}]}, hash_identifier)
+    assert headless == {}
+    assert "Jane" not in text_of(redacted) and "1961" not in text_of(redacted)
+
+
+def test_an_extension_whose_url_names_the_patient_keeps_no_value_nor_copies_of_it() -> None:
+    base = "http://lab.example.org/fhir/StructureDefinition/"
+    resource = observation(
+        extension=[
+            {"url": base + "ordering-patient-name", "valueString": "John Smith"},
+            {"url": base + "patientDOB", "valueDate": "1961-03-04"},
+            {"url": base + "home", "extension": [
+                {"url": "telecom", "valueContactPoint": {"value": "079 123 45 67"}},
+                {"url": "street", "valueString": "12 Baker Street"},
+            ]},
+            {"url": base + "kin", "extension": [{"url": "a", "valueHumanName": {
+                "family": "Roe", "given": ["Jane"]}}]},
+        ],
+        note=[{"text": "for John Smith 04.03.1961, 079 123 45 67, Jane Roe"}],
+    )  # fmt: skip
+    redacted = redact_fhir(resource, hash_identifier)
+    assert redacted["extension"] == [
+        {"url": base + "ordering-patient-name"},
+        {"url": base + "patientDOB"},
+        {"url": base + "home", "extension": [{"url": "telecom"}, {"url": "street"}]},
+        {"url": base + "kin", "extension": [{"url": "a"}]},
+    ]
+    for phi in ("John", "Smith", "04.03.1961", "079 123", "Jane", "Roe"):
+        assert phi not in text_of(redacted), phi
+
+
+def test_a_narrative_is_replaced_whole() -> None:
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">CRP for SMITH, John (04.03.1961)</div>'
+    resource = observation(text={"status": "generated", "div": div})
+    resource["contained"] = [PATIENT | {"id": "p", "text": {"status": "generated", "div": div}}]
+    redacted = redact_fhir(resource, hash_identifier)
+    assert redacted["text"] == {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml">[redacted]</div>',
+    }
+    assert "1961" not in text_of(redacted) and "John" not in text_of(redacted)
+
+
+def test_a_patient_city_district_and_state_are_secrets() -> None:
+    address = {"line": ["12 Baker Street"], "city": "Springfield", "district": "Northside",
+               "state": "Vaud", "postalCode": "8000", "country": "CH"}  # fmt: skip
+    patient = PATIENT | {"address": [address]}
+    note = [{"text": "drawn at home: 12 Baker Street, Northside, Springfield, Vaud"}]
+    other = observation(subject={"reference": PATIENT_URL}, note=note)
+    redacted = redact_fhir(bundle("batch", patient, other), hash_identifier)
+    assert redacted["entry"][1]["resource"]["note"][0]["text"] == "drawn at home: " + ", ".join(
+        [REDACTED] * 4
+    )
 
 
 def test_a_patient_postal_code_is_a_secret_but_a_short_one_wipes_no_value() -> None:

@@ -1,0 +1,207 @@
+"""A rejected FHIR payload pruned to what FHIR R4 defines, before ``fhir_redaction`` redacts
+what is about a person (PROTOCOL section 6).
+
+Element names come from the fhir.resources R4B models (R4's technical correction; the
+package ships no R4 models): an element that the resource or datatype it sits in does not
+define is dropped, choice types (``valueQuantity``) and primitive extensions (``_birthDate``)
+being elements like any other; so is a structure where a primitive belongs, and a bare value
+where a structure belongs (but for an identifier, or a reference to a person, which the
+redaction hashes). A resource of a type R4 does not know keeps only what every resource may
+have (id, meta, narrative, contained resources, extensions). Every string of what is dropped
+becomes a secret, so that its copies elsewhere are scrubbed.
+
+Extensions are free-form: each keeps its ``url`` (and those of its parts), never a value; the
+values of one whose URL suggests a person (patient, name, birth date, address, phone,
+mother, contact...) become secrets. A narrative's ``div`` is replaced by ``NARRATIVE``.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Iterator
+from decimal import Decimal
+from functools import cache, lru_cache
+from typing import Any
+
+from fhir.resources.R4B import fhirtypes, get_fhir_model_class
+from fhir.resources.R4B.domainresource import DomainResource
+from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.narrative import Narrative
+from fhir.resources.R4B.reference import Reference
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+
+from services.lab_ingestion.adapters.redaction import Secrets, copy_json
+from shared.jsonlog import is_phi_field
+
+NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">[redacted]</div>'
+PERSON_REFS = frozenset({"subject", "patient", "subscriber", "beneficiary", "policyHolder"})
+NAME_TEXT = frozenset({"family", "given", "text"})  # HumanName
+PERSON_TEXT = NAME_TEXT | {"line", "value", "display", "prefix"}
+# Address and ContactPoint: what places or reaches a person (not its `use`, `type`, `system`)
+DETAIL_TEXT = frozenset({"line", "text", "city", "district", "state", "postalCode", "value"})
+_PERSONAL_URL = re.compile(
+    r"patient|person|name|birth|dob|address|phone|telecom|email|mother|maiden|contact"
+    r"|next-?of-?kin|(?<![a-z])kin(?![a-z])|relative|guardian|ssn|mrn|identifier|insur"
+    r"|nationality|citizen"
+)
+_RESOURCE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+_PRIMITIVE, _RESOURCE = "primitive", "resource"
+_GONE = object()  # what a dropped value becomes before it is left out
+
+Model = type[FHIRAbstractModel]
+Kind = Model | str  # a datatype's model, ``_PRIMITIVE`` or ``_RESOURCE`` (any resource)
+
+
+def prune(payload: dict[Any, Any], secrets: Secrets) -> dict[Any, Any]:
+    """A copy of a FHIR resource (or Bundle) with only the elements R4 defines, extension
+    values and narratives removed; what is removed is added to ``secrets``."""
+    return _Pruner(secrets).resource(payload)
+
+
+def resource_model(kind: object) -> Model | None:
+    """The R4B model of a resource type, whatever its case; None if not a resource's."""
+    if not isinstance(kind, str) or not _RESOURCE_TYPE.fullmatch(kind):
+        return None
+    name = kind if hasattr(fhirtypes, f"{kind}Type") else _type_names().get(kind.lower())
+    try:
+        model = get_fhir_model_class(name) if name else None
+    except (ValueError, ImportError, AttributeError):
+        return None
+    return model if model is not None and model.has_resource_base() else None
+
+
+class _Pruner:
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+
+    def resource(self, node: dict[Any, Any]) -> dict[Any, Any]:
+        model = resource_model(node.get("resourceType"))
+        out = self.element(node, model or DomainResource)
+        kind = node.get("resourceType")
+        if model is None and _is_type(kind):
+            out["resourceType"] = kind  # unknown to R4: what every resource may have
+        return out
+
+    def element(self, node: dict[Any, Any], model: Model) -> dict[Any, Any]:
+        if model is Extension:
+            return self.extension(node, "")
+        elements = _elements(model)
+        out = {}
+        for name, value in node.items():
+            kind = elements.get(name) if isinstance(name, str) else None
+            if kind is None:  # (a resource where a datatype belongs: its type is no secret)
+                self.drop(name, value, secret=name != "resourceType" or not _is_type(value))
+            elif model is Narrative and name == "div":
+                out[name] = NARRATIVE  # free text: often the patient's name, birth date
+            else:
+                kept = self.value(value, kind, name)
+                if kept is not _GONE:
+                    out[name] = kept
+        return out
+
+    def extension(self, node: dict[Any, Any], context: str) -> dict[Any, Any]:
+        """An extension's url and id, and its parts' (never a value); the values of one
+        about a person (by its or its parent's url) become secrets."""
+        url = node.get("url")
+        context = f"{context} {url}".lower() if isinstance(url, str) else context
+        personal = bool(_PERSONAL_URL.search(context))
+        out: dict[Any, Any] = {}
+        for name, value in node.items():
+            if name in {"url", "id"} and isinstance(value, str):
+                out[name] = value
+            elif name == "extension":  # a complex extension's parts
+                items = value if isinstance(value, list) else [value]
+                out[name] = [self.extension(i, context) for i in items if isinstance(i, dict)]
+                self.drop(name, [i for i in items if not isinstance(i, dict)])
+            elif personal and str(name).lstrip("_").startswith("value"):
+                parts = PERSON_TEXT if "name" in context else DETAIL_TEXT | PERSON_TEXT
+                for text in texts_below(value, parts):
+                    (self.secrets.name if "name" in context else self.secrets.text)(text)
+            else:
+                self.drop(name, value, secret=not str(name).lstrip("_").startswith("value"))
+        return out
+
+    def value(self, value: object, kind: Kind, name: str) -> Any:
+        if isinstance(value, list | tuple):
+            items = [self.item(item, kind, name) for item in value]
+            if kind == _PRIMITIVE:  # kept in place: `_given` lines up with `given`
+                return [None if item is _GONE else item for item in items]
+            return [item for item in items if item is not _GONE]
+        return self.item(value, kind, name)
+
+    def item(self, value: object, kind: Kind, name: str) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, list | tuple) or (kind == _PRIMITIVE and isinstance(value, dict)):
+            self.drop(name, value)  # a list in a list, a structure where a value belongs
+            return _GONE
+        if kind == _PRIMITIVE:
+            return copy_json(value)
+        if isinstance(value, dict):
+            return self.element(value, kind) if not isinstance(kind, str) else self.resource(value)
+        if kind is Identifier or (kind is Reference and name in PERSON_REFS):
+            return copy_json(value)  # a bare identifier: hashed by the redaction
+        self.drop(name, value)  # a bare value where a structure belongs
+        return _GONE
+
+    def drop(self, name: object, value: object, *, secret: bool = True) -> None:
+        """Leave out an element; its strings become secrets (parts of a name if it is
+        named like a person's detail)."""
+        if secret:
+            self.secrets.strings(value, as_name=is_phi_field(str(name)))
+
+
+def _is_type(value: object) -> bool:
+    return isinstance(value, str) and bool(_RESOURCE_TYPE.fullmatch(value))
+
+
+def texts_below(
+    value: object, parts: frozenset[str], *, wanted: bool = True, inside: bool = False
+) -> Iterator[str]:
+    """The texts of a dropped element: itself if a string or a number, else every string
+    below its elements named in ``parts`` (not codes such as a name's ``use``)."""
+    if isinstance(value, str) or (
+        isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    ):
+        if wanted:
+            yield str(value)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            below = inside or name in parts
+            yield from texts_below(item, parts, wanted=below, inside=below)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from texts_below(item, parts, wanted=wanted, inside=inside)
+
+
+@cache
+def _elements(model: Model) -> dict[str, Kind]:
+    """The JSON names of a model's elements (primitive extensions ``_x`` included) and what
+    each holds."""
+    out: dict[str, Kind] = {"resourceType": _PRIMITIVE} if model.has_resource_base() else {}
+    names = set(model.elements_sequence())
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        if alias in names or (alias.startswith("_") and alias[1:] in names):
+            out[alias] = _kind(field.annotation)
+    return out
+
+
+def _kind(annotation: object) -> Kind:
+    for arg in typing.get_args(annotation):
+        found = _kind(arg)
+        if found != _PRIMITIVE:
+            return found
+    get_model = getattr(annotation, "get_model_klass", None)
+    if not callable(get_model):
+        return _PRIMITIVE
+    model: Model = get_model()
+    return _RESOURCE if model.has_resource_base() else model
+
+
+@lru_cache(maxsize=1)
+def _type_names() -> dict[str, str]:
+    names = (name.removesuffix("Type") for name in dir(fhirtypes) if name.endswith("Type"))
+    return {name.lower(): name for name in names}
