@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 R = TypeVar("R")
 
+# How long a batch is retried on transient database errors (a connection lost, a failover)
+# before its callers are answered "nothing stored, resend" (503 with Retry-After, HL7 AR):
+# a sender waiting longer would time out itself and resend blind.
+GIVE_UP_AFTER_SECONDS = 5.0
+
 
 class GroupCommitter(Generic[C, R]):
     def __init__(
@@ -28,9 +33,11 @@ class GroupCommitter(Generic[C, R]):
         max_batch: int = 256,
         concurrency: int = 1,
         max_backoff_seconds: float = 2.0,
+        give_up_after_seconds: float = GIVE_UP_AFTER_SECONDS,
         on_failure: Callable[[C], Awaitable[R]] | None = None,
     ) -> None:
         self._concurrency = concurrency
+        self._give_up_after = give_up_after_seconds
         # answers a command that fails on its own with a non-transient error (a poison
         # message): without it the caller gets an error, and a sender that resends on errors
         # would resend it for ever, holding up everything queued behind it
@@ -88,12 +95,18 @@ class GroupCommitter(Generic[C, R]):
     ) -> None:
         commands = [c for c, _ in batch]
         backoff = 0.05
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._give_up_after
         while True:
             try:
                 outcomes = await self._process(commands)
                 break
             except TRANSIENT_DB_ERRORS as exc:
-                if stopping.is_set():
+                # the transaction failed: nothing of the batch is stored, so its callers are
+                # told to resend rather than kept waiting through an outage
+                if stopping.is_set() or loop.time() + backoff > deadline:
+                    log.warning("group commit gave up on a transient error; answered resend",
+                                extra={"error": type(exc).__name__})  # fmt: skip
                     self._fail(batch, exc)
                     return
                 log.warning("group commit failed on a transient error; retrying",

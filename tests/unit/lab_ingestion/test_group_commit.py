@@ -68,6 +68,26 @@ async def test_transient_errors_are_retried_until_the_batch_commits() -> None:
     assert outcomes == [2, 4, 6]
 
 
+async def test_through_an_outage_callers_are_told_to_resend_within_the_deadline() -> None:
+    """A database that stays down: each batch is retried until its deadline, then its
+    callers get the error (answered 503 / AR: nothing was stored), never left waiting."""
+    recorder = Recorder(transient_failures=10_000)
+    committer = GroupCommitter(recorder, concurrency=1, give_up_after_seconds=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await run_with(committer, [1, 2, 3])
+    assert all(isinstance(o, ConnectionError) for o in outcomes)
+    assert loop.time() - started < 2.0
+    assert recorder.batches == []  # nothing committed
+
+
+async def test_the_service_retries_a_batch_for_seconds_before_giving_up() -> None:
+    """A short blip (a connection reset, a quick failover) is ridden out, not answered."""
+    recorder = Recorder(transient_failures=3)
+    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), [1, 2])
+    assert outcomes == [2, 4]
+
+
 async def test_commands_queued_before_shutdown_are_committed_and_later_ones_refused() -> None:
     committer: GroupCommitter[int, int] = GroupCommitter(Recorder(), max_batch=1, concurrency=1)
     stopping = asyncio.Event()
