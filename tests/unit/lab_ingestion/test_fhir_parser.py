@@ -235,7 +235,7 @@ def test_reference_range(reference_range: dict[str, Any], expected: str | None) 
         ("amended", "C"),
         ("corrected", "C"),
         ("preliminary", "P"),
-        ("registered", "P"),
+        ("registered", "registered"),  # no result yet: rejected as an unknown status
         ("cancelled", "X"),
         ("entered-in-error", "D"),
         ("unknown", "unknown"),  # kept raw: the caller rejects it as an unknown status
@@ -243,6 +243,34 @@ def test_reference_range(reference_range: dict[str, Any], expected: str | None) 
 )
 def test_status_maps_to_obx11(status: str, code: str) -> None:
     assert parse(observation(status=status)).observations[0].status == code
+
+
+INVALIDATED = {"url": "http://example.org/fhir/result-invalidated", "valueBoolean": True}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expression"),
+    [
+        ({"modifierExtension": [INVALIDATED]}, "Observation.modifierExtension"),
+        ({"implicitRules": "http://example.org/rules"}, "Observation.implicitRules"),
+        (
+            {"referenceRange": [{"high": {"value": 5, "code": "mg/L"},
+                                 "modifierExtension": [INVALIDATED]}]},
+            "Observation.referenceRange[0].modifierExtension",
+        ),
+        (
+            {"dataAbsentReason": {"coding": [{"code": "error"}]}},
+            "Observation.dataAbsentReason",
+        ),
+    ],
+    ids=["modifier-extension", "implicit-rules", "nested-modifier", "data-absent-with-value"],
+)  # fmt: skip
+def test_what_may_change_the_meaning_of_a_result_is_refused(
+    changes: dict[str, Any], expression: str
+) -> None:
+    with pytest.raises(FhirInputError) as info:
+        parse(observation(**changes))
+    assert only_issue(info).expression == expression
 
 
 def test_amended_observation_keeps_the_result_key_of_the_original() -> None:
