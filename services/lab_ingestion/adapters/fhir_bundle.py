@@ -4,6 +4,8 @@ on its own), parsed entry by entry and in order.
 - An Observation entry becomes a ``LabMessage``.
 - A Patient entry only resolves the Observations' ``subject.reference`` (patient matching);
   it is never stored.
+- An Observation entry's request, when given, is a POST (a create); another method cannot be
+  used.
 - Any other entry cannot be used: in a batch it is answered on its own (``BundleEntry.error``,
   ``not-supported`` for another resource type), in a transaction it fails the whole Bundle.
 
@@ -95,6 +97,7 @@ def parse_bundle(
                 patients.add(entry.get("fullUrl"), patient.id, numbers)
                 parsed[index] = BundleEntry(index)
             else:
+                _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
                 observation = validate_resource(Observation, resource, where)
                 observations.append((index, observation, where, entry.get("fullUrl")))
         except FhirInputError as exc:
@@ -133,6 +136,20 @@ def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
             "not-supported", "Bundle type must be transaction or batch", "Bundle.type"
         )
     return entries
+
+
+def _check_create(request: object, where: str) -> None:
+    """An Observation entry is a create: its request, when given, is a POST. A PUT, DELETE
+    or GET of a result is another operation, which this service does not perform (a changed
+    result is a new Observation with status corrected; a withdrawn one, entered-in-error)."""
+    method = request.get("method") if isinstance(request, dict) else None
+    if method is not None and method != "POST":
+        shown = method if method in {"PUT", "PATCH", "DELETE", "GET", "HEAD"} else "this method"
+        raise input_error(
+            "not-supported", f"{shown} is not supported: an Observation is posted (POST); "
+            "send a change as status corrected, a withdrawal as entered-in-error",
+            f"{where}.method",
+        )  # fmt: skip
 
 
 def _resource_type(resource: object, where: str) -> str:

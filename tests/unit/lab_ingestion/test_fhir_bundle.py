@@ -78,3 +78,23 @@ def test_a_bundle_of_another_type_is_still_rejected_as_a_whole() -> None:
     with pytest.raises(FhirInputError) as exc:
         parse(bundle("collection", observation()))
     assert exc.value.issues[0].expression == "Bundle.type"
+
+
+@pytest.mark.parametrize(
+    ("method", "shown"), [("DELETE", "DELETE"), ("PUT", "PUT"), ("GET", "GET"), ("BOGUS", "this")]
+)
+def test_an_observation_entry_that_is_not_a_create_is_refused(method: str, shown: str) -> None:
+    """A DELETE or PUT of a result is no new result: never stored as one."""
+    body = bundle(BATCH, observation(), observation())
+    body["entry"][1]["request"] = {"method": method, "url": "Observation/o1"}
+    kept, refused = parse(body).entries
+    assert kept.message is not None and refused.message is None and refused.error is not None
+    (issue,) = refused.error.issues
+    assert (issue.code, issue.expression) == ("not-supported", "Bundle.entry[1].request.method")
+    assert issue.diagnostics.startswith(shown)
+
+
+def test_a_post_or_no_request_is_a_create() -> None:
+    body = bundle(BATCH, observation(), observation())
+    body["entry"][0]["request"] = {"method": "POST", "url": "Observation"}
+    assert len(parse(body).messages) == 2
