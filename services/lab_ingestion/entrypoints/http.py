@@ -127,7 +127,10 @@ class LabRoutes:
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
-            message = parse_observation(body, application, "FHIR", self._hash)
+            # parsed off the event loop: a large resource must not hold up every sender
+            message = await asyncio.to_thread(
+                parse_observation, body, application, "FHIR", self._hash
+            )
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         outcome = await self._ingest(message, RedactedFhir(body, self._hash).whole, source)
@@ -141,10 +144,12 @@ class LabRoutes:
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
-            bundle = parse_bundle(body, application, "FHIR", self._hash)
+            bundle = await asyncio.to_thread(parse_bundle, body, application, "FHIR", self._hash)
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         redacted = RedactedFhir(body, self._hash)
+        if any(entry.error is not None for entry in bundle.entries):
+            await asyncio.to_thread(redacted.whole)  # redacted once, off the loop
         if bundle.type == TRANSACTION:
             return await self._transaction(bundle, redacted, source)
         return await self._batch(bundle, redacted, source)
@@ -174,7 +179,7 @@ class LabRoutes:
         handled = [outcome for outcome in outcomes if outcome is not None]
         if handled and all(outcome.transient for outcome in handled):
             return fhir.unavailable()
-        return fhir.batch_response(bundle, outcomes)
+        return await asyncio.to_thread(fhir.batch_response, bundle, outcomes)  # one per entry
 
     async def post_json(self, request: web.Request) -> web.StreamResponse:
         principal = request[PRINCIPAL_KEY]
@@ -241,7 +246,7 @@ class LabRoutes:
     ) -> web.Response:
         code, reason = fhir.rejection_of(error)
         if isinstance(body, dict):
-            payload = RedactedFhir(body, self._hash).whole()
+            payload = await asyncio.to_thread(RedactedFhir(body, self._hash).whole)
         else:  # not an object: nothing the redaction can vouch for is stored
             payload, reason = "", f"{reason}; {fingerprint(raw)}"
         outcome = await self._record_rejection(Channel.FHIR, code, reason, payload, source)

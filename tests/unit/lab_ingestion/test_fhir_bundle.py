@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.fhir_bundle import BATCH, TRANSACTION, parse_bundle
+from services.lab_ingestion.adapters.fhir_bundle import (
+    BATCH,
+    MAX_BUNDLE_ENTRIES,
+    TRANSACTION,
+    parse_bundle,
+)
 from services.lab_ingestion.adapters.fhir_parser import FhirInputError
 from tests.unit.lab_ingestion.route_fakes import MRN, PATIENT, PATIENT_URL, bundle, observation
 
@@ -98,3 +103,11 @@ def test_a_post_or_no_request_is_a_create() -> None:
     body = bundle(BATCH, observation(), observation())
     body["entry"][0]["request"] = {"method": "POST", "url": "Observation"}
     assert len(parse(body).messages) == 2
+
+
+def test_a_bundle_of_more_entries_than_a_lab_sends_is_refused_before_parsing() -> None:
+    body = bundle(BATCH, *([observation()] * (MAX_BUNDLE_ENTRIES + 1)))
+    with pytest.raises(FhirInputError) as exc:
+        parse(body)
+    (issue,) = exc.value.issues
+    assert (issue.code, issue.expression) == ("too-costly", "Bundle.entry")
