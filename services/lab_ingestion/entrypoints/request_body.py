@@ -29,7 +29,16 @@ class _NotJsonConstant(ValueError):
     pass
 
 
+# what aiohttp decodes; a body in another encoding would be read as if it were plain
+READABLE_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+
+
 async def read_body(request: web.Request) -> bytes:
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in READABLE_ENCODINGS:
+        shown = encoding if encoding.isascii() and encoding.isalnum() and len(encoding) < 20 else ""
+        raise UnreadableBody(400, f"content encoding {shown!r} is not supported: send "
+                                  "identity, gzip or deflate")  # fmt: skip
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:

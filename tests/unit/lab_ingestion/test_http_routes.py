@@ -220,6 +220,21 @@ async def test_a_corrupt_compressed_body_is_a_400_and_kept(path: str) -> None:
     assert len(submit.rejections) == 1
 
 
+@pytest.mark.parametrize("path", ["/v1/hl7", "/fhir/Observation", "/fhir", "/v1/lab-results"])
+@pytest.mark.parametrize("encoding", ["x-foo", "compress", "x-lab-pack"])
+async def test_a_body_in_an_encoding_the_service_cannot_read_is_a_400_and_kept(
+    path: str, encoding: str
+) -> None:
+    """Read as if it were plain, an unknown encoding's body would be taken at face value."""
+    submit = FakeSubmit()
+    async with lab_client(submit) as client:
+        headers = {**LAB, "Content-Encoding": encoding, "Content-Type": "application/json"}
+        response = await client.post(path, data=json.dumps(JSON_BODY).encode(), headers=headers)
+        assert response.status == 400
+    (rejection,) = submit.rejections
+    assert "not supported" in rejection.reason and not submit.ingests
+
+
 @pytest.mark.parametrize("code", list(RejectionCode))
 async def test_post_hl7_never_answers_503_for_a_rejected_message(code: RejectionCode) -> None:
     async with lab_client(FakeSubmit(lambda _: IngestOutcome.rejected(code, "no"))) as client:
