@@ -2,14 +2,15 @@
 
 Works on the embedded broker (no transactions, no idempotent producer) and on Apache Kafka:
 the producer waits for all in-sync replicas and relies on the outbox and the consumers'
-inboxes, not on Kafka's exactly-once machinery.
+inboxes, not on Kafka's exactly-once machinery. The producer is fenced (``fence.py``): it
+opens connections only in a session the relay opens to check the broker, so it never
+publishes to a restarted broker the relay has not checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,8 +18,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
+
+from shared.messaging.fence import ConnectionFence, Session
+from shared.messaging.read_back import Readback, read_back_offsets
+
+__all__ = [
+    "Delivery", "KafkaPublisher", "Readback", "Record", "Session", "ensure_topics",
+    "kafka_reachable", "read_back_offsets",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +43,6 @@ class Record:
 class Delivery:
     partition: int
     offset: int
-
-
-@dataclass(frozen=True)
-class Readback:
-    """What a partition holds at an offset we published to (see ``read_back``)."""
-
-    event_id: str | None = None  # the event found there; None: nothing (readable) is there
-    expired: bool = False  # below the partition's log start: retention deleted it
-
-    def confirms(self, event_id: str) -> bool:
-        """The broker still holds ``event_id`` here, or deleted it by retention: an event
-        published that long ago was consumed long ago, so the broker lost nothing."""
-        return self.expired or self.event_id == event_id
 
 
 async def ensure_topics(
@@ -89,6 +85,7 @@ class KafkaPublisher:
             request_timeout_ms=10_000,
             auto_offset_reset="none",
         )
+        self._fence = ConnectionFence(self._producer.client)
         self._started = False
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
@@ -164,6 +161,23 @@ class KafkaPublisher:
             self._key_partitions[(topic, key)] = cached
         return cached
 
+    async def open_session(self) -> Session:
+        """Let the producer connect to the brokers, before the relay checks what they hold.
+
+        A batch left from a failed publish is waited for first (it is delivered over a
+        trusted connection, or expires): it must not go out over the new connections,
+        ahead of the events the check may find lost."""
+        await self._producer.flush()
+        return await self._fence.open_session()
+
+    def trust(self, session: Session) -> None:
+        """The broker was checked after ``session`` opened: publish over its connections."""
+        self._fence.trust(session)
+
+    def trusted(self) -> bool:
+        """The producer can only reach the broker the relay last checked."""
+        return self._fence.trusted()
+
     def forget_partitions(self) -> None:
         """Re-read partition counts (after topics were re-created)."""
         self._partitions.clear()
@@ -190,96 +204,6 @@ class KafkaPublisher:
     async def topics(self) -> set[str]:
         await self._offsets._client.force_metadata_update()
         return set(await self._offsets.topics())
-
-
-async def read_back_offsets(
-    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], timeout: float
-) -> dict[tuple[str, int], Readback]:
-    """What each partition holds at the offset we once published there.
-
-    Below the partition's log start, retention deleted the event: it was published (and
-    consumed) long ago and the broker lost nothing, so it reads as ``expired``. An empty
-    partition holds nothing. Anything else is fetched, even at or past the end offset: the
-    embedded broker reports its last batch's base offset + 1 as the end, so on it the end
-    cannot tell that an offset is not there. A fetch refused as out of range (Apache Kafka,
-    past the end: the log was truncated or the topic re-created) reads as nothing there,
-    unless retention has meanwhile moved the log start past it.
-    """
-    partitions = list(wanted)
-    starts = await consumer.beginning_offsets(partitions)
-    ends = await consumer.end_offsets(partitions)
-    found: dict[TopicPartition, Readback] = {}
-    to_fetch: dict[TopicPartition, int] = {}
-    for tp, offset in wanted.items():
-        if offset < starts[tp]:
-            found[tp] = Readback(expired=True)
-        elif ends[tp] <= starts[tp]:
-            found[tp] = Readback()  # an empty partition: nothing to fetch
-        else:
-            to_fetch[tp] = offset
-    if to_fetch:
-        found.update(await _fetch_at(consumer, to_fetch, timeout))
-    return {(tp.topic, tp.partition): readback for tp, readback in found.items()}
-
-
-async def _fetch_at(
-    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], timeout: float
-) -> dict[TopicPartition, Readback]:
-    """The event at each offset; nothing where none arrives within ``timeout``."""
-    found = {tp: Readback() for tp in wanted}
-    consumer.assign(list(wanted))
-    try:
-        for tp, offset in wanted.items():
-            consumer.seek(tp, offset)
-        pending = set(wanted)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while pending and loop.time() < deadline:
-            try:
-                batches = await consumer.getmany(*pending, timeout_ms=200, max_records=1)
-            except OffsetOutOfRangeError as error:
-                gone = _out_of_range(error, wanted) & pending
-                pending -= gone
-                found.update(await _expired_or_missing(consumer, {tp: wanted[tp] for tp in gone}))
-                continue
-            for tp, messages in batches.items():
-                pending.discard(tp)
-                first = messages[0] if messages else None
-                if first is not None and first.offset == wanted[tp] and first.value:
-                    found[tp] = Readback(_event_id(first.value))
-    finally:
-        consumer.assign([])
-    return found
-
-
-def _out_of_range(
-    error: OffsetOutOfRangeError, wanted: dict[TopicPartition, int]
-) -> set[TopicPartition]:
-    """The partitions an out-of-range fetch error names at the offsets we sought. aiokafka
-    raises it with ``{partition: fetch offset}``; a partition named at another offset is a
-    stale answer to an earlier read, and an error of another form is not ours to interpret."""
-    named = error.args[0] if error.args and isinstance(error.args[0], dict) else None
-    if named is None:
-        raise error
-    return {tp for tp, offset in named.items() if wanted.get(tp) == offset}
-
-
-async def _expired_or_missing(
-    consumer: AIOKafkaConsumer, gone: dict[TopicPartition, int]
-) -> dict[TopicPartition, Readback]:
-    """Retention may have removed the offset since we read the log start: ask again."""
-    if not gone:
-        return {}
-    starts = await consumer.beginning_offsets(list(gone))
-    return {tp: Readback(expired=offset < starts[tp]) for tp, offset in gone.items()}
-
-
-def _event_id(value: bytes) -> str | None:
-    try:
-        event_id = json.loads(value).get("event_id")
-    except (ValueError, AttributeError):
-        return None
-    return str(event_id) if event_id is not None else None
 
 
 async def kafka_reachable(bootstrap_servers: str, timeout: float = 2.0) -> bool:

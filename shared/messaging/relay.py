@@ -1,10 +1,36 @@
 """The outbox relay: publishes committed events in order, then marks them sent.
 
 At-least-once: a crash between publishing and marking republishes the batch, and the
-consumers' inboxes drop the duplicates. Published rows are kept for a retention period and
-their Kafka positions recorded, so that when the broker lost its data (the embedded broker
-keeps messages in memory only) the relay notices that the last event it published to a
-partition is gone, re-creates the topics and republishes every retained event.
+consumers' inboxes (keyed by event id) drop the duplicates. Published rows are kept for a
+retention period and their Kafka positions recorded, so that when the broker lost its data
+(the embedded broker keeps messages in memory only) the relay notices that the last event
+it published to a partition is gone, re-creates the topics and republishes every retained
+event.
+
+Ordering, per partition and so per key (``lab.results.v1`` is keyed by subject): every
+event reaches a partition's log after every event committed before it (outbox id order),
+broker restarts included. A restarted broker's log is empty, and the republished events
+must come first in it. So:
+
+* the relay publishes only while its producer is ``trusted``: the producer may open a
+  connection only in the session the relay opens to read back what the broker holds
+  (``fence.py``). A restarted broker breaks the producer's connections, so the relay reads
+  back before its next publish (and every ``check_broker_seconds`` besides) and, when the
+  last event it published to any partition is gone, queues every retained event again:
+  they go out, in order, ahead of any event not yet published. A batch in flight when the
+  broker went down is not resent over a new connection: it fails, and is published again
+  in its turn.
+* a delivery at or below an offset the relay already published to in that partition
+  (a topic re-created on a live broker) proves the log lost: that batch is not marked, and
+  everything retained is republished, that batch after it. Only here can a consumer have
+  applied events of that one batch ahead of the lost ones.
+* a read-back without an answer in time is "unknown": nothing is requeued (that would
+  republish up to the retention period to every consumer); an unconfirmed relay keeps
+  trying before it publishes.
+
+Consumers of a re-created log read it from the beginning (their group's offsets were on
+the broker too) and their inboxes drop what they had applied, so each consumer applies
+each event once, in order.
 """
 
 from __future__ import annotations
@@ -58,6 +84,10 @@ class RelaySettings:
 EnsureTopics = Callable[[], Awaitable[object]]
 
 
+class BrokerUnconfirmed(Exception):
+    """The broker did not confirm (in time) that it still holds what was published."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -107,7 +137,7 @@ class OutboxRelay:
     def _report_interruption(self, exc: Exception) -> None:
         """Count it and log its type only: a message can quote the data of an event."""
         self._metrics.count_publish_error()
-        foreseen = isinstance(exc, (KafkaError, *TRANSIENT_DB_ERRORS))
+        foreseen = isinstance(exc, (KafkaError, BrokerUnconfirmed, *TRANSIENT_DB_ERRORS))
         log.log(
             logging.WARNING if foreseen else logging.ERROR,
             "outbox relay interrupted; retrying",
@@ -162,6 +192,10 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def publish_batch(self) -> int:
+        if not self._publisher.trusted():  # the producer may reach a restarted broker
+            await self.republish_if_broker_lost_data()
+            if not self._publisher.trusted():
+                raise BrokerUnconfirmed()
         rows = await self._pool.fetch(_FETCH, self._settings.batch_size)
         if not rows:
             return 0
@@ -173,6 +207,10 @@ class OutboxRelay:
             await self._ensure_topics()  # the broker may have come back empty
             self._publisher.forget_partitions()
             raise
+        overtaken = self._overtaken(rows, deliveries)
+        if overtaken:  # these are republished after what the broker lost, not marked now
+            await self._requeue_everything(overtaken)
+            return 0
         ids = [r["id"] for r in rows]
         if self._after_publish is not None:
             await self._after_publish(ids)
@@ -182,6 +220,18 @@ class OutboxRelay:
         for topic in {r.topic for r in records}:
             self._metrics.count_produced(topic, sum(1 for r in records if r.topic == topic))
         return len(rows)
+
+    def _overtaken(self, rows: Sequence[asyncpg.Record], deliveries: Sequence[Delivery]) -> int:
+        """How many partitions took this batch at or below an offset we had published to
+        there (before or earlier in this batch): their log was lost and began again."""
+        last = {tp: offset for tp, (offset, _) in self._last_published.items()}
+        overtaken = set()
+        for row, delivery in zip(rows, deliveries, strict=True):
+            tp = (row["topic"], delivery.partition)
+            if delivery.offset <= last.get(tp, -1):
+                overtaken.add(tp)
+            last[tp] = delivery.offset
+        return len(overtaken)
 
     async def _mark_published(self, ids: Sequence[int], deliveries: Sequence[Delivery]) -> None:
         """Mark a published batch, committed asynchronously: the mark needs no WAL flush
@@ -198,8 +248,7 @@ class OutboxRelay:
     ) -> None:
         for row, delivery in zip(rows, deliveries, strict=True):
             key = (row["topic"], delivery.partition)
-            if delivery.offset > self._last_published.get(key, (-1, ""))[0]:
-                self._last_published[key] = (delivery.offset, str(row["event_id"]))
+            self._last_published[key] = (delivery.offset, str(row["event_id"]))
 
     async def _load_last_published(self) -> None:
         rows = await self._pool.fetch(_LAST_PUBLISHED)
@@ -210,9 +259,9 @@ class OutboxRelay:
 
     async def _housekeeping(self) -> None:
         """The backlog gauge first: when the broker check keeps failing (and so nothing is
-        published) the gauge must show the backlog growing, not freeze. The check runs before
-        any publishing after a (re)connection: publishing onto a broker that lost its data
-        could move our last known positions past what it lost, hiding the loss."""
+        published) the gauge must show the backlog growing, not freeze. The periodic check
+        republishes what a restarted broker lost even when no new event comes; before any
+        publishing the producer must be trusted besides (see ``publish_batch``)."""
         now = time.monotonic()
         if now >= self._next_backlog:
             self._next_backlog = now + self._settings.backlog_every_seconds
@@ -220,7 +269,6 @@ class OutboxRelay:
             if row is not None:
                 self._metrics.set_backlog(row["n"], float(row["age"]))
         if now >= self._next_broker_check:
-            self._next_broker_check = now + self._settings.check_broker_seconds
             await self.republish_if_broker_lost_data()
         if now >= self._next_purge:
             self._next_purge = now + 600
@@ -229,26 +277,45 @@ class OutboxRelay:
     async def republish_if_broker_lost_data(self) -> int:
         """Queue every retained event again if the broker no longer holds what we published.
 
-        For each partition we wrote to, the event at our last recorded offset is read back;
-        if it is missing or another event, the broker lost its data (or the topic was
-        re-created) and everything retained is republished, in order. Consumers' inboxes
-        drop what they had already applied. An offset that retention deleted is no loss: that
-        event was consumed long ago, and republishing would flood every consumer.
+        The producer's connections are opened first (``open_session``) and trusted only once
+        the broker is confirmed or everything is queued again. For each partition we wrote
+        to, the event at our last recorded offset is read back; if it is missing or another
+        event, the broker lost its data (or the topic was re-created) and everything retained
+        is republished, in order. Consumers' inboxes drop what they had already applied. An
+        offset that retention deleted is no loss: that event was consumed long ago, and
+        republishing would flood every consumer. A partition that did not answer in time is
+        neither: nothing is requeued, the producer is not trusted anew, and the check runs
+        again (before the next publish, if the producer is not trusted).
         """
+        self._next_broker_check = time.monotonic() + self._settings.check_broker_seconds
+        session = await self._publisher.open_session()
         if not self._last_published:
+            self._publisher.trust(session)  # nothing published: nothing to lose
             return 0
         positions = {tp: offset for tp, (offset, _) in self._last_published.items()}
         stored = await self._publisher.read_back(positions)
-        lost = [
-            tp
-            for tp, (_, event_id) in self._last_published.items()
-            if not stored.get(tp, Readback()).confirms(event_id)
-        ]
-        if not lost:
+        answers = {
+            tp: (stored.get(tp, Readback()), eid) for tp, (_, eid) in self._last_published.items()
+        }
+        lost = sum(1 for readback, eid in answers.values() if readback.loses(eid))
+        if lost:
+            requeued = await self._requeue_everything(lost)
+            self._publisher.trust(session)
+            return requeued
+        unknown = sum(1 for readback, _ in answers.values() if readback.unknown)
+        if unknown:
+            log.warning(
+                "the broker did not answer the read-back in time; checking again",
+                extra={"partitions_unknown": unknown},
+            )
             return 0
+        self._publisher.trust(session)
+        return 0
+
+    async def _requeue_everything(self, partitions_lost: int) -> int:
         log.warning(
             "the broker lost published events; re-creating topics and republishing",
-            extra={"partitions_lost": len(lost)},
+            extra={"partitions_lost": partitions_lost},
         )
         await self._ensure_topics()
         self._publisher.forget_partitions()

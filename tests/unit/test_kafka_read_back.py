@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
-from shared.messaging.kafka import Readback, read_back_offsets
+from shared.messaging.read_back import Readback, read_back_offsets
 
 P0 = TopicPartition("lab.results.v1", 0)
 P1 = TopicPartition("lab.results.v1", 1)
@@ -29,6 +29,7 @@ class Partition:
     starts: list[int] = field(default_factory=lambda: [0])
     reported_end: int | None = None  # the embedded broker reports last batch base + 1
     refuses_past_end: bool = True  # Apache Kafka: a fetch past the end is out of range
+    answers: bool = True  # False: a slow broker, no fetch answer arrives in time
 
     @property
     def start(self) -> int:
@@ -72,17 +73,22 @@ class FakeConsumer:
         self.positions[tp] = offset
 
     async def getmany(
-        self, *tps: TopicPartition, timeout_ms: int, max_records: int
+        self, *tps: TopicPartition, timeout_ms: int, max_records: int | None = None
     ) -> dict[TopicPartition, list[Any]]:
-        assert max_records == 1
+        """The records from the position to the end of the log, for the first partition
+        that has any, the way a fetch answers."""
+        assert max_records is None
         self.fetches += 1
         for tp in tps:
             partition, offset = self.partitions[tp], self.positions[tp]
+            if not partition.answers:
+                continue
             past_end = offset > partition.end and partition.refuses_past_end
             if offset < partition.start or past_end:
                 raise OffsetOutOfRangeError({tp: offset})
-            if offset in partition.messages:
-                return {tp: [SimpleNamespace(offset=offset, value=partition.messages[offset])]}
+            held = sorted(o for o in partition.messages if o >= offset)
+            if held:
+                return {tp: [SimpleNamespace(offset=o, value=partition.messages[o]) for o in held]}
         await asyncio.sleep(timeout_ms / 1000)
         return {}
 
@@ -143,3 +149,24 @@ async def test_each_partition_gets_its_own_answer() -> None:
     consumer = FakeConsumer({P0: Partition(events(range(3))), P1: Partition(events(range(9)))})
     found = await read(consumer, {P0: 8, P1: 8})
     assert found == {("lab.results.v1", 0): Readback(), ("lab.results.v1", 1): Readback("e-8")}
+
+
+async def test_an_offset_past_the_end_of_the_embedded_brokers_log_is_not_there_at_once() -> None:
+    # re-created with 5 events, last batch at base 3; the broker answers nothing past the end
+    partition = Partition(events(range(5)), reported_end=4, refuses_past_end=False)
+    consumer = FakeConsumer({P0: partition})
+    found = await read(consumer, {P0: 40})
+    assert found == {("lab.results.v1", 0): Readback()}
+    assert consumer.fetches == 1  # the fetch from the last batch showed it: no waiting
+
+
+async def test_a_partition_that_does_not_answer_in_time_is_unknown_not_lost() -> None:
+    consumer = FakeConsumer(
+        {P0: Partition(events(range(10)), answers=False), P1: Partition(events(range(9)))}
+    )
+    found = await read(consumer, {P0: 7, P1: 8})
+    slow = found[("lab.results.v1", 0)]
+    assert slow == Readback(unknown=True)
+    assert not slow.confirms("e-7") and not slow.loses("e-7")
+    assert found[("lab.results.v1", 1)] == Readback("e-8")
+    assert found[("lab.results.v1", 1)].confirms("e-8")

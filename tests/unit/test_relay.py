@@ -4,6 +4,7 @@ only deleted old events by retention. Hand-written fakes of the pool and the pub
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -16,8 +17,8 @@ from aiokafka.errors import OffsetOutOfRangeError
 from prometheus_client import CollectorRegistry
 
 from shared.messaging import relay as relay_module
-from shared.messaging.kafka import Delivery, Readback, Record
-from shared.messaging.relay import OutboxRelay, RelaySettings
+from shared.messaging.kafka import Delivery, Readback, Record, Session
+from shared.messaging.relay import BrokerUnconfirmed, OutboxRelay, RelaySettings
 from shared.metrics import OutboxMetrics
 
 TOPIC = "lab.results.v1"
@@ -112,13 +113,19 @@ class FakePool:
 
 
 class FakePublisher:
-    """One partition per topic; ``read_back`` answers what ``stored`` says, or raises."""
+    """One partition per topic, its log in memory (``log``, emptied by ``restart``).
+    ``read_back`` answers what ``stored`` says, or else what the log holds, or raises.
+    Connections: ``connection`` counts the producer's connections, a restart breaks the
+    current one; the relay's ``trust`` in a session holds while that connection does."""
 
     def __init__(self) -> None:
-        self.published: list[bytes] = []
+        self.published: list[bytes] = []  # everything ever sent
+        self.log: list[bytes] = []  # what the broker holds
         self.stored: dict[tuple[str, int], Readback] = {}
         self.read_back_error: Exception | None = None
         self.positions_asked: list[dict[tuple[str, int], int]] = []
+        self.connection = 0
+        self.trusted_connection: int | None = None
 
     async def start(self) -> None:
         pass
@@ -126,12 +133,29 @@ class FakePublisher:
     async def publish(self, records: Sequence[Record]) -> list[Delivery]:
         deliveries = []
         for record in records:
-            deliveries.append(Delivery(0, len(self.published)))
+            deliveries.append(Delivery(0, len(self.log)))
             self.published.append(record.value)
+            self.log.append(record.value)
         return deliveries
+
+    def restart(self, *, reconnect: bool = True) -> None:
+        """The broker comes back empty; without ``reconnect``, a topic re-created on a
+        live broker (the producer's connection stays)."""
+        self.log = []
+        if reconnect:
+            self.connection += 1
 
     def forget_partitions(self) -> None:
         pass
+
+    async def open_session(self) -> Session:
+        return Session((self.connection,))
+
+    def trust(self, session: Session) -> None:
+        self.trusted_connection = session.connections[0]
+
+    def trusted(self) -> bool:
+        return self.trusted_connection == self.connection
 
     async def read_back(
         self, positions: dict[tuple[str, int], int]
@@ -139,7 +163,15 @@ class FakePublisher:
         self.positions_asked.append(positions)
         if self.read_back_error is not None:
             raise self.read_back_error
-        return {tp: self.stored.get(tp, Readback()) for tp in positions}
+        return {tp: self.stored.get(tp, self._held(offset)) for tp, offset in positions.items()}
+
+    def _held(self, offset: int) -> Readback:
+        if offset >= len(self.log):
+            return Readback()
+        return Readback(json.loads(self.log[offset])["event_id"])
+
+    def event_ids(self) -> list[str]:
+        return [json.loads(value)["event_id"] for value in self.log]
 
 
 @dataclass
@@ -154,7 +186,7 @@ class Harness:
         return self.registry.get_sample_value(name, {"service": "unit"})
 
 
-def harness(pool: FakePool) -> Harness:
+def harness(pool: FakePool, check_broker_seconds: float = 0.05) -> Harness:
     publisher, registry, ensured = FakePublisher(), CollectorRegistry(), []
 
     async def ensure_topics() -> None:
@@ -167,7 +199,7 @@ def harness(pool: FakePool) -> Harness:
         OutboxMetrics(registry, "unit"),
         RelaySettings(
             channel="unit_outbox", poll_seconds=0.01, coalesce_seconds=0.0,
-            check_broker_seconds=0.05, backlog_every_seconds=0.05,
+            check_broker_seconds=check_broker_seconds, backlog_every_seconds=0.05,
         ),
     )  # fmt: skip
     return Harness(relay, pool, publisher, registry, ensured)
@@ -279,3 +311,86 @@ async def test_the_backlog_gauge_moves_while_the_broker_check_keeps_failing() ->
     assert h.metric("cachexia_outbox_backlog_events") == 4
     assert h.metric("cachexia_outbox_oldest_age_seconds") == 1.5
     assert h.publisher.published == []  # nothing goes out before the check has passed
+
+
+async def publish_all(relay: OutboxRelay) -> None:
+    while await relay.publish_batch():
+        pass
+
+
+def applied_in_order(seen: list[str], log: list[str]) -> list[str]:
+    """What a consumer whose inbox holds ``seen`` applies, reading ``log`` from the start."""
+    applied, order = set(seen), []
+    for event_id in log:
+        if event_id not in applied:
+            applied.add(event_id)
+            order.append(event_id)
+    return order
+
+
+async def test_a_restarted_broker_gets_the_lost_events_before_any_new_one() -> None:
+    pool = FakePool(outbox(3))  # e-1..e-3: one subject, one partition of lab.results.v1
+    h = harness(pool, check_broker_seconds=3600)  # no periodic check comes to the rescue
+    await publish_all(h.relay)
+    consumed = h.publisher.event_ids()[:2]  # the consumer applied e-1 and e-2
+    h.publisher.restart()  # killed and restarted at once: no error reaches the relay
+    pool.rows += [OutboxRow(4, "e-4"), OutboxRow(5, "e-5")]  # e.g. e-5 cancels e-3
+
+    await publish_all(h.relay)
+
+    assert h.publisher.event_ids() == ["e-1", "e-2", "e-3", "e-4", "e-5"]
+    assert applied_in_order(consumed, h.publisher.event_ids()) == ["e-3", "e-4", "e-5"]
+    assert [r.offset for r in pool.rows] == [0, 1, 2, 3, 4]
+    assert h.metric("cachexia_outbox_republished_total") == 3
+
+
+async def test_new_events_overtaking_the_lost_offset_do_not_hide_the_loss() -> None:
+    pool = FakePool(outbox(3))
+    h = harness(pool, check_broker_seconds=3600)
+    await publish_all(h.relay)
+    h.publisher.restart(reconnect=False)  # a topic re-created on a live broker
+    pool.rows += [OutboxRow(i, f"e-{i}") for i in range(4, 8)]  # past e-3's offset 2
+
+    assert await h.relay.publish_batch() == 0  # at offsets 0..3: the log began again
+    assert pool.unpublished() == pool.rows  # those four are not marked ahead of e-1..e-3
+    assert await h.relay.republish_if_broker_lost_data() == 0  # already queued again
+    await publish_all(h.relay)
+
+    new, lost = ["e-4", "e-5", "e-6", "e-7"], ["e-1", "e-2", "e-3"]
+    assert h.publisher.event_ids() == [*new, *lost, *new]  # every event, each in order
+    assert [r.offset for r in pool.rows] == list(range(4, 11))  # marked where they follow
+    assert h.metric("cachexia_outbox_republished_total") == 3
+
+
+async def test_a_read_back_without_an_answer_in_time_requeues_nothing() -> None:
+    pool = FakePool([OutboxRow(1, "e-1", 0, 6), OutboxRow(2, "e-2", 0, 7), OutboxRow(3, "e-3")])
+    h = harness(pool)
+    h.publisher.stored[(TOPIC, 0)] = Readback(unknown=True)  # the partition is slow
+    await h.relay._load_last_published()
+
+    assert await h.relay.republish_if_broker_lost_data() == 0
+    assert pool.requeues == 0
+    assert h.topics_ensured == []
+    assert not h.publisher.trusted()  # unconfirmed: nothing is published yet
+    with pytest.raises(BrokerUnconfirmed):
+        await h.relay.publish_batch()
+    assert h.publisher.published == []
+
+    del h.publisher.stored[(TOPIC, 0)]  # it answers, and holds no e-2 at 7: lost after all
+    assert await h.relay.publish_batch() == 3
+    assert h.publisher.event_ids() == ["e-1", "e-2", "e-3"]
+
+
+async def test_a_slow_periodic_check_does_not_stop_a_trusted_producer() -> None:
+    pool = FakePool(outbox(2))
+    h = harness(pool)
+    await publish_all(h.relay)
+    h.publisher.stored[(TOPIC, 0)] = Readback(unknown=True)
+    pool.rows.append(OutboxRow(3, "e-3"))
+
+    await run_until(
+        h.relay, lambda: not pool.unpublished() and len(h.publisher.positions_asked) > 2
+    )
+
+    assert pool.requeues == 0
+    assert h.publisher.event_ids() == ["e-1", "e-2", "e-3"]
