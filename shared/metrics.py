@@ -7,6 +7,8 @@ bounded: service, topic, partition, reason code, handler, dependency.
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
@@ -40,7 +42,9 @@ class ConsumerMetrics:
             ["service", "topic", "reason"], registry=registry,
         )  # fmt: skip
         self.dead_letters = Counter(
-            "cachexia_dead_letters_total", "Messages sent to the dead-letter topic",
+            "cachexia_dead_letters_total",
+            "Messages stored in dead_letters and announced on the dead-letter topic (reason "
+            "dead-letter-not-stored: could not be stored and was skipped; see the log)",
             ["service", "topic", "reason"], registry=registry,
         )  # fmt: skip
         self.batch_retries = Counter(
@@ -52,7 +56,8 @@ class ConsumerMetrics:
             ["service", "handler"], buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.lag = Gauge(
-            "cachexia_consumer_lag_messages", "High-water mark minus next position",
+            "cachexia_consumer_lag_messages",
+            "High-water mark minus the group's committed offset, per assigned partition",
             ["service", "topic", "partition"], registry=registry,
         )  # fmt: skip
 
@@ -77,6 +82,11 @@ class ConsumerMetrics:
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.lag.labels(self._service, topic, str(partition)).set(max(lag, 0))
+
+    def remove_lag(self, topic: str, partition: int) -> None:
+        """Drop the series of a partition this instance no longer reads (revoked)."""
+        with contextlib.suppress(KeyError):
+            self.lag.remove(self._service, topic, str(partition))
 
 
 class OutboxMetrics:

@@ -8,12 +8,19 @@ Framework-agnostic: the faust agent (or any other consumer) hands over a list of
 - The batch runs in one transaction. If a handler raises, the transaction is rolled back and
   the batch is run again with one savepoint per event, so only the culprit is dead-lettered
   and the partition keeps flowing.
+- Each dead letter is written in its own savepoint. One that cannot be stored as is (a
+  database error that is not transient) is stored again in a plain form (ASCII texts, raw
+  bytes); one that cannot be stored at all is logged (critical) and counted with reason
+  ``dead-letter-not-stored``, and the batch goes on: the message is unprocessable anyway, it
+  stays in Kafka at the logged position, and a partition blocked behind it would stop every
+  later event of the trial (the process would exit, restart and fail on it forever).
 - Transient infrastructure errors are retried with back-off and never dead-letter anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
@@ -86,6 +93,9 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts[:10])
 
 
+DEAD_LETTER_NOT_STORED = "dead-letter-not-stored"
+
+
 @dataclass
 class Tally:
     """What one attempt did; reported to metrics only once its transaction committed."""
@@ -93,18 +103,22 @@ class Tally:
     poison: list[tuple[ConsumedMessage, str, str]] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    dead_lettered: list[tuple[ConsumedMessage, str]] = field(default_factory=list)
+    not_stored: list[ConsumedMessage] = field(default_factory=list)
 
     def report(self, metrics: ConsumerMetrics, consumer: str) -> None:
         for topic in self.applied:
             metrics.count_applied(topic)
         for topic in self.duplicates:
             metrics.count_duplicate(topic)
-        for message, code, _ in self.poison:
+        for message, code in self.dead_lettered:
             metrics.count_dead_letter(message.topic, code)
             log.error("message dead-lettered", extra={
                 "consumer": consumer, "topic": message.topic, "partition": message.partition,
                 "offset": message.offset, "reason_code": code,
             })  # fmt: skip
+        for message in self.not_stored:  # logged (critical) when it failed
+            metrics.count_dead_letter(message.topic, DEAD_LETTER_NOT_STORED)
 
 
 class BatchProcessor:
@@ -199,9 +213,58 @@ class BatchProcessor:
                     await handler(uow, event.envelope, event.payload)
                 tally.applied.append(event.message.topic)
             for message, code, reason in tally.poison:
-                await uow.dead_letters.add(message, self.consumer, code, reason)
+                await self._dead_letter(uow, tally, message, code, reason)
             await uow.commit()
         return tally
+
+    async def _dead_letter(
+        self,
+        uow: PostgresUnitOfWork,
+        tally: Tally,
+        message: ConsumedMessage,
+        code: str,
+        reason: str,
+    ) -> None:
+        """Store one dead letter in a savepoint; never fail the batch over it (see above)."""
+        errors: list[Exception] = []
+        for plain in (False, True):
+            if plain:
+                reason = f"stored in plain form after {type(errors[0]).__name__}; {reason}"
+            mark = uow.outbox.mark()
+            try:
+                async with uow.savepoint():
+                    stored = await uow.dead_letters.add(
+                        message, self.consumer, code, reason, plain=plain
+                    )
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                uow.outbox.discard_since(mark)
+                errors.append(exc)
+                continue
+            if stored:
+                tally.dead_lettered.append((message, code))
+            else:
+                log.info("dead letter already stored (redelivered)", extra={
+                    "consumer": self.consumer, "topic": message.topic,
+                    "partition": message.partition, "offset": message.offset,
+                })  # fmt: skip
+            return
+        tally.not_stored.append(message)
+        value = message.value or b""
+        log.critical(
+            "a dead letter could not be stored; the message is skipped and stays in Kafka "
+            "at this position until retention",
+            extra={
+                "consumer": self.consumer, "topic": message.topic,
+                "partition": message.partition, "offset": message.offset,
+                "reason_code": code.encode("ascii", "backslashreplace").decode()[:64],
+                "value_bytes": len(value), "value_sha256": hashlib.sha256(value).hexdigest(),
+                "errors": [
+                    f"{type(e).__name__}({getattr(e, 'sqlstate', None) or ''})" for e in errors
+                ],
+            },
+        )  # fmt: skip
 
     async def _apply_isolated(
         self, uow: PostgresUnitOfWork, handler: EventHandler, event: DecodedEvent

@@ -7,7 +7,8 @@ that could not be applied when the worker must stop is never acknowledged: rathe
 faust commit its offsets on the way out, the process exits hard and the batch is read again
 by the next instance (the inbox drops what had been applied).
 
-Events are published by the outbox relay (aiokafka), never by faust's producer.
+Events are published by the outbox relay (aiokafka), never by faust's producer. Consumer lag
+is computed on a timer for every assigned partition (see ``shared.streaming.lag``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from faust.types import TP, EventT
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
+from shared.streaming.lag import LAG_INTERVAL_SECONDS, LagMonitor, LagSource
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class BatchAgent:
         batch_window_seconds: float,
         shutdown_deadline_seconds: float,
         on_unapplied_at_shutdown: Callable[[], None] = _exit_hard,
+        lag_interval_seconds: float = LAG_INTERVAL_SECONDS,
     ) -> None:
         self._app = app
         self._processor = processor
@@ -96,8 +99,40 @@ class BatchAgent:
         self._deadline = shutdown_deadline_seconds
         self._on_unapplied = on_unapplied_at_shutdown
         self.stopping = False
+        self._seek_grace = min(1.0, lag_interval_seconds / 2)
+        self._pending_refresh: asyncio.Future[None] | None = None
         channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
         app.agent(channel, name=f"{processor.consumer}.batch")(self._run)
+        self.lag = LagMonitor(
+            topics, metrics, self._lag_source, timeout_seconds=lag_interval_seconds
+        )
+        app.timer(lag_interval_seconds, name=f"{processor.consumer}.lag")(self.lag.refresh)
+        # mode's handler type rejects even a handler of its own signature: hence the ignores
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+
+    def _lag_source(self) -> LagSource:
+        return self._app.consumer
+
+    async def _on_assigned(
+        self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any
+    ) -> None:
+        """Report lag soon after an assignment, not an interval later (a process that exits
+        on a batch may not live that long). In the background: faust seeks the partitions to
+        their committed offsets after this signal, and the rebalance must not wait."""
+        del sender, args, signal, kwargs
+        if self._pending_refresh is None or self._pending_refresh.done():
+            self._pending_refresh = self._app.add_future(self._refresh_after_seek())
+
+    async def _refresh_after_seek(self) -> None:
+        await asyncio.sleep(self._seek_grace)
+        await self.lag.refresh()
+
+    async def _on_revoked(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        """faust's signal: ``receiver(app, revoked, signal=...)``."""
+        del sender, signal, kwargs
+        revoked: set[TP] = args[0] if args else set()
+        self.lag.forget(revoked)
 
     async def _run(self, stream: Any) -> None:
         async for events in stream.take_events(self._batch_size, within=self._window):
@@ -120,7 +155,6 @@ class BatchAgent:
                 )
                 self._on_unapplied()
                 raise
-            self._update_lag(messages)
 
     async def _finish_before_exit(self, work: asyncio.Future[None]) -> None:
         self.stopping = True
@@ -134,17 +168,3 @@ class BatchAgent:
                 extra={"consumer": self._processor.consumer},
             )
         self._on_unapplied()
-
-    def _update_lag(self, messages: Sequence[ConsumedMessage]) -> None:
-        last: dict[tuple[str, int], int] = {}
-        for m in messages:
-            last[(m.topic, m.partition)] = m.offset
-        consumer = self._app.consumer
-        for (topic, partition), offset in last.items():
-            try:
-                highwater = consumer.highwater(TP(topic, partition))
-            except Exception:  # lag is best-effort telemetry; never fail a batch over it
-                log.debug("no high-water mark yet", extra={"topic": topic})
-                continue
-            if highwater is not None:
-                self._metrics.set_lag(topic, partition, int(highwater) - offset - 1)

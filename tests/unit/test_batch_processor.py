@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,11 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope
-from shared.contracts.events.dead_letter import MessageDeadLettered
-from shared.contracts.registry import decode_payload
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.dead_letters import MAX_REASON_CHARS, DeadLetterWriter
-from shared.messaging.outbox import OutboxWriter
 from shared.messaging.processing import BatchProcessor, EventHandler, PoisonMessage
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_result, subject_enrolled
@@ -39,6 +34,7 @@ class DeadLetter:
     consumer: str
     reason_code: str
     reason: str
+    plain: bool = False
 
 
 @dataclass
@@ -84,13 +80,26 @@ class FakeOutbox:
 
 
 class FakeDeadLetters:
-    def __init__(self) -> None:
+    """``failures`` maps an offset to the errors its next writes raise (a plain write too)."""
+
+    def __init__(self, failures: dict[int, list[BaseException]] | None = None) -> None:
         self.pending: list[DeadLetter] = []
+        self.failures = failures if failures is not None else {}
 
     async def add(
-        self, message: ConsumedMessage, consumer: str, reason_code: str, reason: str
-    ) -> None:
-        self.pending.append(DeadLetter(message, consumer, reason_code, reason))
+        self,
+        message: ConsumedMessage,
+        consumer: str,
+        reason_code: str,
+        reason: str,
+        *,
+        plain: bool = False,
+    ) -> bool:
+        errors = self.failures.get(message.offset)
+        if errors:
+            raise errors.pop(0)
+        self.pending.append(DeadLetter(message, consumer, reason_code, reason, plain))
+        return True
 
 
 class FakeSavepoint:
@@ -119,9 +128,16 @@ class FakeSavepoint:
 class FakeUnitOfWork:
     """One fake 'transaction' per ``async with``; only ``commit`` makes writes durable."""
 
+    dead_letters_type = FakeDeadLetters
+
     def __init__(
-        self, *, failing_commits: int = 0, commit_error: BaseException | None = None
+        self,
+        *,
+        failing_commits: int = 0,
+        commit_error: BaseException | None = None,
+        dead_letter_failures: dict[int, list[BaseException]] | None = None,
     ) -> None:
+        self.dead_letter_failures = dead_letter_failures if dead_letter_failures else {}
         self.committed = Committed()
         self.failing_commits = failing_commits
         self.commit_error = commit_error or ConnectionError("connection reset")
@@ -137,7 +153,7 @@ class FakeUnitOfWork:
         self.pending_claims: dict[str, set[uuid.UUID]] = {}
         self.pending_applied: list[uuid.UUID] = []
         self.outbox = FakeOutbox()
-        self.dead_letters = FakeDeadLetters()
+        self.dead_letters = self.dead_letters_type(self.dead_letter_failures)
         self._open = False
 
     # what handlers call
@@ -389,9 +405,9 @@ async def test_a_failing_handler_dead_letters_only_its_event(
     assert letter.reason_code == "handler-error"
     assert "ValueError" in letter.reason
     assert "boom" in letter.reason
-    # first attempt rolled back, then one savepoint per event
+    # first attempt rolled back, then one savepoint per event and one for the dead letter
     assert (uow.transactions, uow.rollbacks, uow.commits) == (2, 1, 1)
-    assert (uow.savepoints, uow.savepoint_rollbacks) == (3, 1)
+    assert (uow.savepoints, uow.savepoint_rollbacks) == (4, 1)
     # the culprit is claimed too, so a redelivery is not applied again
     assert uow.committed.inbox[CONSUMER] == {a.event_id, b.event_id, c.event_id}
     assert sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="handler-error") == 1
@@ -539,52 +555,117 @@ async def test_metrics_count_each_event_once_after_a_transient_retry(
     assert sample(registry, "cachexia_events_consumed_total", topic=LAB) == 1
 
 
-# --- the real dead-letter writer on a fake connection -----------------------------------------
+# --- dead letters that cannot be stored -------------------------------------------------------
 
 
-class RecordingConnection:
-    def __init__(self) -> None:
-        self.executed: list[tuple[str, tuple[Any, ...]]] = []
-
-    async def execute(self, sql: str, *args: Any) -> str:
-        self.executed.append((sql, args))
-        return "INSERT 0 1"
+class NotStorable(Exception):
+    """Like asyncpg's CharacterNotInRepertoireError: a database error that is not transient."""
 
 
-def dead_letter_writer() -> tuple[RecordingConnection, OutboxWriter, DeadLetterWriter]:
-    conn = RecordingConnection()
-    outbox = OutboxWriter(conn)  # type: ignore[arg-type]
-    return conn, outbox, DeadLetterWriter(conn, outbox, CONSUMER)  # type: ignore[arg-type]
+async def test_a_dead_letter_that_cannot_be_stored_as_is_is_stored_plain(
+    registry: CollectorRegistry, msg: Offsets
+) -> None:
+    good = crp_result("S-1", 1.0)
+    garbage = msg(None, value=b"garbage")
+    uow = FakeUnitOfWork(dead_letter_failures={garbage.offset: [NotStorable()]})
+    await processor(uow, registry).process_until_done([garbage, msg(good)], never)
 
-
-async def test_dead_letter_writer_stores_the_row_and_announces_it() -> None:
-    conn, outbox, writer = dead_letter_writer()
-    message = ConsumedMessage(LAB, 3, 42, b"S-1", b"\x00raw")
-    await writer.add(message, CONSUMER, "invalid-envelope", "r" * 5000)
-
-    [(sql, args)] = conn.executed
-    assert "dead_letters" in sql
-    assert args[:7] == (CONSUMER, LAB, 3, 42, "S-1", b"\x00raw", "invalid-envelope")
-    assert len(args[7]) == MAX_REASON_CHARS
-    [event] = outbox._pending
-    assert event.topic == "dlq.crp-monitor.v1"
-    assert event.key == "S-1"
-    payload = decode_payload(event.envelope)
-    assert isinstance(payload, MessageDeadLettered)
-    assert base64.b64decode(payload.value_base64) == b"\x00raw"
-    assert (payload.partition, payload.offset, payload.reason_code) == (3, 42, "invalid-envelope")
-
-
-async def test_dead_letter_writer_handles_a_message_without_key_or_value() -> None:
-    conn, outbox, writer = dead_letter_writer()
-    await writer.add(ConsumedMessage(LAB, 0, 0, None, None), CONSUMER, "empty-value", "empty")
-    assert conn.executed[0][1][4:6] == (None, b"")
-    assert outbox._pending[0].key is None
-
-
-async def test_dead_letter_writer_accepts_any_kafka_key() -> None:
-    _, outbox, writer = dead_letter_writer()
-    await writer.add(
-        ConsumedMessage(LAB, 0, 1, b"k" * 100, b"junk"), CONSUMER, "invalid-envelope", "x"
+    assert uow.committed.applied == [good.event_id]
+    assert [d.message for d in uow.committed.dead_letters] == [garbage]
+    assert uow.commits == 1
+    [letter] = uow.committed.dead_letters
+    assert letter.plain
+    assert letter.reason_code == "invalid-envelope"
+    assert "NotStorable" in letter.reason, "the plain form says why it is plain"
+    assert uow.savepoint_rollbacks == 1
+    assert (
+        sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="invalid-envelope") == 1
     )
-    assert len(outbox._pending) == 1
+
+
+async def test_a_dead_letter_that_cannot_be_stored_at_all_does_not_block_the_partition(
+    registry: CollectorRegistry, msg: Offsets, caplog: pytest.LogCaptureFixture
+) -> None:
+    before, after = crp_result("S-1", 1.0), crp_result("S-1", 2.0)
+    garbage = msg(None, value=b"garbage")
+    uow = FakeUnitOfWork(
+        dead_letter_failures={garbage.offset: [NotStorable(), NotStorable(), NotStorable()]}
+    )
+    messages = [msg(before), garbage, msg(after)]
+    await processor(uow, registry).process_until_done(messages, never)
+
+    assert uow.committed.applied == [before.event_id, after.event_id]
+    assert uow.committed.dead_letters == []
+    assert uow.commits == 1, "the batch commits: the partition is not blocked"
+    assert uow.rollbacks == 0
+    assert (
+        sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="dead-letter-not-stored")
+        == 1
+    )
+    assert (
+        sample(registry, "cachexia_events_failed_total", topic=LAB, reason="dead-letter-not-stored")
+        == 1
+    )
+    assert (
+        sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="invalid-envelope") == 0
+    )
+    [record] = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert record.offset == garbage.offset  # type: ignore[attr-defined]
+    assert record.reason_code == "invalid-envelope"  # type: ignore[attr-defined]
+    assert record.errors == ["NotStorable()", "NotStorable()"]  # type: ignore[attr-defined]
+    assert len(record.value_sha256) == 64  # type: ignore[attr-defined]
+
+
+async def test_a_dead_letter_not_stored_discards_the_events_it_queued(
+    registry: CollectorRegistry, msg: Offsets
+) -> None:
+    class QueuesThenFails(FakeDeadLetters):
+        outbox: FakeOutbox
+
+        async def add(self, *args: Any, **kwargs: Any) -> bool:
+            self.outbox.add("dlq.test.v1", crp_result("S-9", 9.0))
+            raise NotStorable
+
+    class Uow(FakeUnitOfWork):
+        dead_letters_type = QueuesThenFails
+
+        def _reset(self) -> None:
+            super()._reset()
+            self.dead_letters.outbox = self.outbox  # type: ignore[attr-defined]
+
+    uow, good = Uow(), crp_result("S-1", 1.0)
+    await processor(uow, registry).process([msg(None, value=b"junk"), msg(good)])
+    assert uow.commits == 1
+    assert [env.event_id for _, env in uow.committed.outbox] == [good.event_id]
+
+
+async def test_a_transient_error_storing_a_dead_letter_retries_the_batch(
+    registry: CollectorRegistry, msg: Offsets
+) -> None:
+    garbage = msg(None, value=b"garbage")
+    uow = FakeUnitOfWork(dead_letter_failures={garbage.offset: [ConnectionError("reset")]})
+    await processor(uow, registry).process_until_done([garbage], never)
+
+    assert [(d.message, d.plain) for d in uow.committed.dead_letters] == [(garbage, False)], (
+        "a transient error is retried, not worked around"
+    )
+    assert (uow.transactions, uow.commits) == (2, 1)
+    assert sample(registry, "cachexia_batch_retries_total") == 1
+
+
+async def test_a_dead_letter_stored_before_is_not_counted_again(
+    registry: CollectorRegistry, msg: Offsets
+) -> None:
+    class AlreadyStored(FakeDeadLetters):
+        async def add(self, *args: Any, **kwargs: Any) -> bool:
+            return False
+
+    class Uow(FakeUnitOfWork):
+        dead_letters_type = AlreadyStored
+
+    uow = Uow()
+    await processor(uow, registry).process([msg(None, value=b"junk")])
+    assert uow.commits == 1
+    assert (
+        sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="invalid-envelope") == 0
+    )
