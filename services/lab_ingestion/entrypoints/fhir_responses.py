@@ -21,7 +21,20 @@ MAX_REASON = 500  # characters of a stored rejection reason
 RETRY_AFTER = {"Retry-After": "5"}
 TRANSIENT_TEXT = "temporary internal error; nothing was stored, resend later"
 PATIENT_TEXT = "Patient used for matching only; it is not stored"
-_ISSUE_CODES = {401: "login", 403: "forbidden", 413: "too-costly", 503: "transient"}
+_ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+                413: "too-costly", 503: "transient"}  # fmt: skip
+FHIR_POST_PATHS = ("/fhir", "/fhir/Observation")
+
+
+async def fhir_fallback(request: web.Request) -> web.Response:
+    """Any other method or path under /fhir, answered as an OperationOutcome too."""
+    if request.path in FHIR_POST_PATHS:
+        response = fhir_error(405, "Method Not Allowed", f"{request.path} takes POST only")
+        response.headers["Allow"] = "POST"
+        return response
+    return fhir_error(404, "Not Found", "this service takes POST /fhir/Observation and POST /fhir")
+
+
 _REASONS = {
     200: "200 OK",
     201: "201 Created",

@@ -88,6 +88,9 @@ class LabRoutes:
             web.post("/fhir/Observation", lab_fhir(self.post_fhir_observation)),
             web.post("/fhir", lab_fhir(self.post_fhir_bundle)),
             web.post("/v1/lab-results", lab(self.post_json)),
+            # README: FHIR paths always answer an OperationOutcome, 404 and 405 too
+            web.route("*", "/fhir", fhir.fhir_fallback),
+            web.route("*", "/fhir/{rest:.*}", fhir.fhir_fallback),
         ]
 
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:

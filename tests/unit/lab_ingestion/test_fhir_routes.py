@@ -393,3 +393,23 @@ async def test_a_long_reason_is_capped_at_500_characters() -> None:
     status, _, _ = await post(submit, "/fhir/Observation", resource)
     assert status == 400
     assert len(submit.rejections[0].reason) == 500
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/fhir/Observation", 405, "not-supported"),
+        ("DELETE", "/fhir", 405, "not-supported"),
+        ("POST", "/fhir/Patient", 404, "not-found"),
+        ("GET", "/fhir/Observation/o1", 404, "not-found"),
+    ],
+)
+async def test_other_methods_and_paths_under_fhir_answer_an_operation_outcome(
+    method: str, path: str, status: int, code: str
+) -> None:
+    async with lab_client(FakeSubmit()) as client:
+        response = await client.request(method, path, headers=LAB)
+        assert response.status == status
+        outcome = await response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == code
