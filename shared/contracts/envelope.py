@@ -14,15 +14,19 @@ def utc_now() -> datetime:
 
 
 class Envelope(BaseModel):
-    """Metadata plus a payload; the payload is validated against its registered model."""
+    """Metadata plus a payload; the payload is validated against its registered model.
+
+    ``event_id`` and ``recorded_at`` are required: decoding must never make them up, or a
+    redelivered event would get a new id and pass every inbox (``make_envelope`` draws them
+    for a new event)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID
     event_type: str = Field(min_length=1, max_length=100)
     schema_version: int = Field(ge=1)
     occurred_at: AwareDatetime
-    recorded_at: AwareDatetime = Field(default_factory=utc_now)
+    recorded_at: AwareDatetime
     producer: str = Field(min_length=1, max_length=100)
     subject_id: str | None = Field(default=None, max_length=64)
     correlation_id: uuid.UUID | None = None

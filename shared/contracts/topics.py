@@ -14,6 +14,9 @@ class TopicSpec:
     producer: str
     payloads: tuple[type[EventPayload], ...]
     unblinded: bool = False
+    # every event is about one subject, keyed by its subject_id (SPEC section 2): one
+    # subject's events stay ordered in one partition
+    keyed_by_subject: bool = True
 
 
 SERVICES = ("lab-ingestion", "crp-monitor", "dose-decision", "safety-alerting", "outcome-scoring")
@@ -38,7 +41,8 @@ def dead_letter_topic(service: str) -> str:
 
 _DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(LAB_RESULTS, "lab-ingestion", (lab.LabResultRecorded, lab.LabResultCancelled)),
-    TopicSpec(LAB_REJECTED, "lab-ingestion", (lab.LabMessageRejected,)),
+    # a rejection is about no matched subject
+    TopicSpec(LAB_REJECTED, "lab-ingestion", (lab.LabMessageRejected,), keyed_by_subject=False),
     TopicSpec(CRP_ASSESSMENTS, "crp-monitor", (crp.CrpAssessed,)),
     TopicSpec(CRP_OVERDUE, "crp-monitor", (crp.CrpOverdue,)),
     TopicSpec(TRIAL_SUBJECTS, "dose-decision", (trial.SubjectEnrolled, trial.SubjectWithdrawn)),
@@ -56,7 +60,12 @@ _DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
 )
 
 _DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = tuple(
-    TopicSpec(dead_letter_topic(service), service, (dead_letter.MessageDeadLettered,))
+    TopicSpec(
+        dead_letter_topic(service),
+        service,
+        (dead_letter.MessageDeadLettered,),
+        keyed_by_subject=False,
+    )
     for service in SERVICES
 )
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope, utc_now
+from shared.contracts.topics import TOPICS
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def make_envelope(
         event_type=payload.event_type,
         schema_version=payload.schema_version,
         occurred_at=occurred_at or utc_now(),
+        recorded_at=utc_now(),
         producer=producer,
         subject_id=subject_id,
         correlation_id=correlation_id,
@@ -61,7 +63,12 @@ class OutboxWriter:
         self._pending: list[OutgoingEvent] = []
 
     def add(self, topic: str, envelope: Envelope) -> None:
-        """Queue an event; it is written by ``flush`` before the transaction commits."""
+        """Queue an event; it is written by ``flush`` before the transaction commits. An
+        event without a subject on a topic keyed by subject is a defect of its producer,
+        refused here rather than published where its subject's other events are not."""
+        spec = TOPICS.get(topic)
+        if spec is not None and spec.keyed_by_subject and envelope.subject_id is None:
+            raise ValueError(f"{envelope.event_type} on {topic} needs a subject_id (its key)")
         self._pending.append(OutgoingEvent(topic, envelope))
 
     def mark(self) -> int:

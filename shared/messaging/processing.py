@@ -79,6 +79,8 @@ def decode_message(message: ConsumedMessage) -> DecodedEvent:
         raise PoisonMessage(
             "unknown-event-type", f"{envelope.event_type!r} is not carried by {message.topic}"
         )
+    if spec is not None and spec.keyed_by_subject:
+        _check_subject_key(message, envelope)
     try:
         payload = decode_payload(envelope)
     except UnknownEventType as exc:
@@ -86,6 +88,16 @@ def decode_message(message: ConsumedMessage) -> DecodedEvent:
     except ValidationError as exc:
         raise PoisonMessage("invalid-payload", _summary(exc)) from None
     return DecodedEvent(message, envelope, payload)
+
+
+def _check_subject_key(message: ConsumedMessage, envelope: Envelope) -> None:
+    """A topic keyed by subject carries each event under its subject's id (SPEC section 2):
+    one without, or under another key, sits in a partition where its subject's other events
+    are not, and would be applied out of their order."""
+    if envelope.subject_id is None:
+        raise PoisonMessage("missing-subject", f"{message.topic} is keyed by subject_id; none")
+    if message.key != envelope.subject_id.encode():
+        raise PoisonMessage("wrong-key", "the message key is not the envelope's subject_id")
 
 
 def _summary(exc: ValidationError) -> str:

@@ -193,7 +193,7 @@ def test_payload_with_an_unknown_field_is_invalid_payload() -> None:
 
 def test_valid_message_decodes() -> None:
     envelope = crp_result("S-9", 17.0)
-    msg = message(envelope.to_bytes(), topic=LAB_RESULTS)
+    msg = message(envelope.to_bytes(), topic=LAB_RESULTS, key=b"S-9")
     event = decode_message(msg)
     assert isinstance(event, DecodedEvent)
     assert event.message is msg
@@ -213,3 +213,29 @@ def test_poison_message_attributes() -> None:
     assert poison.reason_code == "x"
     assert poison.reason == "y"
     assert str(poison) == "y"
+
+
+@pytest.mark.parametrize(
+    ("key", "subject", "reason"),
+    [(b"S-1", "S-9", "wrong-key"), (None, "S-9", "wrong-key"), (b"S-9", None, "missing-subject")],
+)
+def test_an_event_not_under_its_subjects_key_is_poison(
+    key: bytes | None, subject: str | None, reason: str
+) -> None:
+    """On a topic keyed by subject, an event under another key (or none) sits where its
+    subject's other events are not: applied, it could overtake them."""
+    raw = json.loads(crp_result("S-9", 17.0).to_bytes())
+    raw["subject_id"] = subject
+    with pytest.raises(PoisonMessage) as poison:
+        decode_message(message(json.dumps(raw).encode(), topic=LAB_RESULTS, key=key))
+    assert poison.value.reason_code == reason
+
+
+@pytest.mark.parametrize("field", ["event_id", "recorded_at"])
+def test_an_envelope_without_its_id_or_recording_time_is_poison(field: str) -> None:
+    """Made up on decoding, a redelivery would get a new id and pass every inbox."""
+    raw = json.loads(crp_result("S-9", 17.0).to_bytes())
+    del raw[field]
+    with pytest.raises(PoisonMessage) as poison:
+        decode_message(message(json.dumps(raw).encode(), key=b"S-9"))
+    assert poison.value.reason_code == "invalid-envelope" and field in poison.value.reason
