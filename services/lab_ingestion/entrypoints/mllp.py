@@ -23,6 +23,14 @@ from shared.contracts.events.lab import Channel
 
 log = logging.getLogger(__name__)
 
+# A laboratory keeps a few connections open; each may buffer a frame of up to the message
+# limit, so an unbounded number (anyone who reaches the port, before the allow-list is read)
+# could exhaust memory. A connection beyond the cap is closed at once.
+MAX_CONNECTIONS = 32
+# A frame begun and then not continued for this long (a stalled or hostile sender) ends its
+# connection, kept as a truncated frame; an idle connection between frames may wait for ever.
+FRAME_STALL_SECONDS = 60.0
+
 
 class MllpListener:
     def __init__(
@@ -32,6 +40,9 @@ class MllpListener:
         host: str,
         port: int,
         max_message_bytes: int,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        frame_stall_seconds: float = FRAME_STALL_SECONDS,
     ) -> None:
         self._acknowledger = acknowledger
         self._metrics = metrics
@@ -39,6 +50,8 @@ class MllpListener:
         self._port = port
         self._limit = max_message_bytes
         self._connections: set[asyncio.Task[None]] = set()
+        self._max_connections = max_connections
+        self._stall = frame_stall_seconds
 
     async def serve(self, stopping: asyncio.Event) -> None:
         server = await start_hl7_server(
@@ -55,6 +68,11 @@ class MllpListener:
                 await asyncio.wait_for(server.wait_closed(), 2)
 
     async def _on_connection(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        if len(self._connections) >= self._max_connections:
+            log.warning("MLLP connection refused: too many open",
+                        extra={"limit": self._max_connections})  # fmt: skip
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
@@ -74,7 +92,13 @@ class MllpListener:
     async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         while True:
             try:
-                frame = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
+                frame = await self._next_frame(reader)
+            except _StalledFrame as stalled:
+                await self._acknowledger.reject_frame(
+                    stalled.partial, RejectionCode.MALFORMED,
+                    f"MLLP frame not continued for {self._stall:.0f} s (connection closed)",
+                )  # fmt: skip
+                return
             except asyncio.IncompleteReadError as incomplete:
                 if incomplete.partial.strip():
                     await self._acknowledger.reject_frame(
@@ -103,12 +127,33 @@ class MllpListener:
                 time.perf_counter() - started
             )
 
+    async def _next_frame(self, reader: HL7StreamReader) -> bytes:
+        """The next frame; ``_StalledFrame`` when one has begun and made no progress for the
+        stall time (a cancelled ``readuntil`` keeps what it buffered)."""
+        buffered = -1
+        while True:
+            try:
+                async with asyncio.timeout(self._stall):  # a timer, not a task, per frame
+                    frame: bytes = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
+                    return frame
+            except TimeoutError:
+                now = len(getattr(reader, "_buffer", b""))  # asyncio.StreamReader's buffer
+                if now and now == buffered:
+                    raise _StalledFrame(bytes(getattr(reader, "_buffer", b""))) from None
+                buffered = now
+
     @staticmethod
     async def _send(writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
         """The ACK in the inbound message's character set, so that MSA-2 is the sender's
         MSH-10 byte for byte (a character the set lacks, in our own text, becomes ?)."""
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
+
+
+class _StalledFrame(Exception):
+    def __init__(self, partial: bytes) -> None:
+        super().__init__("stalled MLLP frame")
+        self.partial = partial
 
 
 def _charset_of(frame: bytes) -> str:

@@ -53,3 +53,75 @@ async def test_a_defect_closes_the_connection_and_logs_only_its_type(
     (record,) = [r for r in caplog.records if "internal error" in r.getMessage()]
     assert record.__dict__["error"] == "KeyError"
     assert MRN not in caplog.text
+
+
+class CountingAcknowledger:
+    def __init__(self) -> None:
+        self.frames: list[tuple[bytes, str]] = []
+
+    async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
+        return "AA", "MSH|^~\\&|ACK\rMSA|AA|1\r"
+
+    async def reject_frame(self, raw: bytes, code: object, reason: str) -> str:
+        self.frames.append((raw, reason))
+        return "MSH|^~\\&|ACK\rMSA|AR|\r"
+
+
+async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    for _ in range(100):
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+    raise AssertionError("the listener did not start")
+
+
+async def test_connections_beyond_the_cap_are_closed_and_the_others_answered() -> None:
+    port, stopping = free_port(), asyncio.Event()
+    listener = MllpListener(
+        CountingAcknowledger(),  # type: ignore[arg-type]  # a hand-written stand-in
+        LabIngestionMetrics(CollectorRegistry()), "127.0.0.1", port, 1 << 20, max_connections=2,
+    )  # fmt: skip
+    serving = asyncio.create_task(listener.serve(stopping))
+    try:
+        held = [await connect(port) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        reader, writer = await connect(port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed at once
+        writer.close()
+        first_reader, first_writer = held[0]
+        first_writer.write(b"\x0bMSH|^~\\&|LIS|HOSP\r\x1c\r")
+        await first_writer.drain()
+        assert b"MSA|AA" in await asyncio.wait_for(first_reader.readuntil(b"\x1c\r"), 5)
+        for _, w in held:
+            w.close()
+    finally:
+        stopping.set()
+        await serving
+
+
+async def test_a_frame_begun_and_not_continued_ends_its_connection_and_is_kept() -> None:
+    port, stopping = free_port(), asyncio.Event()
+    acknowledger = CountingAcknowledger()
+    listener = MllpListener(
+        acknowledger,  # type: ignore[arg-type]  # a hand-written stand-in
+        LabIngestionMetrics(CollectorRegistry()), "127.0.0.1", port, 1 << 20,
+        frame_stall_seconds=0.2,
+    )  # fmt: skip
+    serving = asyncio.create_task(listener.serve(stopping))
+    try:
+        idle_reader, idle_writer = await connect(port)  # between frames: may wait for ever
+        reader, writer = await connect(port)
+        writer.write(b"\x0bMSH|^~\\&|LIS|HOSP\rPID|1||MRN")  # and then nothing
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        ((partial, reason),) = acknowledger.frames
+        assert partial.startswith(b"\x0bMSH") and "not continued" in reason
+        idle_writer.write(b"\x0bMSH|^~\\&|LIS|HOSP\r\x1c\r")  # still served
+        await idle_writer.drain()
+        assert b"MSA|AA" in await asyncio.wait_for(idle_reader.readuntil(b"\x1c\r"), 5)
+        writer.close()
+        idle_writer.close()
+    finally:
+        stopping.set()
+        await serving
