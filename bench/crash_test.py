@@ -20,7 +20,7 @@ import time
 
 import asyncpg
 
-from bench.infra import embedded_infrastructure, free_port
+from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_port
 from bench.ingest_mllp import oru, prepare, service_env, wait_for, wait_ready
 from shared.embedded.tansu import EmbeddedTansu
 from shared.settings import PlatformSettings
@@ -98,6 +98,7 @@ async def chaos(
 async def main(n: int) -> None:
     with embedded_infrastructure() as infra:
         settings = PlatformSettings(
+            subject_hmac_key=BENCH_SUBJECT_HMAC_KEY,
             database_url=infra.postgres.dsn(),
             kafka_bootstrap_servers=infra.broker.bootstrap_servers,
             data_dir=infra.data / "state",

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bench.infra import embedded_infrastructure, free_port
+from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_port
 from bench.ingest_mllp import oru, prepare, service_env, wait_for, wait_ready
 from shared.auth import Role, create_token
 from shared.settings import PlatformSettings
@@ -162,6 +162,7 @@ async def main(n: int) -> None:
     rng = random.Random(SEED)
     with embedded_infrastructure() as infra:
         settings = PlatformSettings(
+            subject_hmac_key=BENCH_SUBJECT_HMAC_KEY,
             database_url=infra.postgres.dsn(),
             kafka_bootstrap_servers=infra.broker.bootstrap_servers,
             data_dir=infra.data / "state", lab_ingestion_http_port=free_port(),

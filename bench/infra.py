@@ -4,6 +4,7 @@ the memory and CPU time of the processes under test."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -13,6 +14,10 @@ from pathlib import Path
 
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
+
+# the key of the patient-identifier hash for one benchmark run (external infrastructure
+# needs one given; every process of the run gets the same)
+BENCH_SUBJECT_HMAC_KEY = secrets.token_hex(32)
 
 
 def free_port() -> int:

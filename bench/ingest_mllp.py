@@ -28,6 +28,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.infra import (
+    BENCH_SUBJECT_HMAC_KEY,
     cpu_of,
     cpu_seconds,
     embedded_infrastructure,
@@ -124,6 +125,7 @@ def service_env(settings: PlatformSettings) -> dict[str, str]:
         "CACHEXIA_INGEST_BATCH_SIZE": os.environ.get("CACHEXIA_INGEST_BATCH_SIZE", "256"),
         "CACHEXIA_LAB_INGESTION_HTTP_PORT": str(settings.lab_ingestion_http_port),
         "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(settings.lab_ingestion_mllp_port),
+        "CACHEXIA_SUBJECT_HMAC_KEY": settings.subject_hmac_key.get_secret_value(),
     }  # fmt: skip
 
 
@@ -171,6 +173,7 @@ async def main(n: int, rounds: int) -> None:
     with embedded_infrastructure() as infra:
         data, postgres, broker = infra.data, infra.postgres, infra.broker
         settings = PlatformSettings(
+            subject_hmac_key=BENCH_SUBJECT_HMAC_KEY,
             database_url=postgres.dsn(), kafka_bootstrap_servers=broker.bootstrap_servers,
             data_dir=data / "state", lab_ingestion_http_port=free_port(),
             lab_ingestion_mllp_port=free_port(),

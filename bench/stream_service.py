@@ -21,7 +21,7 @@ from pathlib import Path
 import faust
 from aiokafka import AIOKafkaProducer
 
-from bench.infra import embedded_infrastructure, free_port
+from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_port
 from cachexia.platform import create_topics
 from cachexia.services import service_definition
 from shared.contracts.topics import LAB_RESULTS
@@ -91,6 +91,7 @@ async def service(settings: PlatformSettings, n: int) -> float:
 async def main(n: int) -> None:
     with embedded_infrastructure() as infra:
         settings = PlatformSettings(
+            subject_hmac_key=BENCH_SUBJECT_HMAC_KEY,
             database_url=infra.postgres.dsn(),
             kafka_bootstrap_servers=infra.broker.bootstrap_servers,
             data_dir=infra.data / "state",

@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import sys
 
+from cachexia.errors import EXIT_USAGE, InfrastructureError
 from cachexia.sources import add_source_commands, run_source_command
 from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
 from shared.jsonlog import configure_logging
+from shared.secrets import SubjectKeyError, subject_hmac_key
 from shared.settings import SERVICE_NAMES, PlatformSettings, load_settings
+
+# the services that hash hospital identifiers: only they need (and should be given) the key
+SERVICES_WITH_SUBJECT_KEY = frozenset({"lab-ingestion"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_token_arguments(parser, args)
     settings = load_settings()
+    try:
+        return _run(args, settings)
+    except SubjectKeyError as error:
+        sys.stderr.write(f"cachexia: {error}\n")
+        return EXIT_USAGE
+    except InfrastructureError as error:  # unreachable or malformed: one line, no traceback
+        sys.stderr.write(f"cachexia: {error}\n")
+        return error.exit_code
+
+
+def _run(args: argparse.Namespace, settings: PlatformSettings) -> int:
+    if args.command == "up" or (
+        args.command == "service" and args.name in SERVICES_WITH_SUBJECT_KEY
+    ):  # before anything starts: no key, or an unusable key file, stops us here
+        subject_hmac_key(settings)
     if args.command == "up":
         from cachexia.up import run_platform  # noqa: PLC0415 - keeps `service` start-up lean
 

@@ -3,37 +3,138 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 
+from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
 from cachexia.services import service_definition
 from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
 from shared.messaging.kafka import ensure_topics, kafka_reachable
-from shared.settings import SERVICE_NAMES, PlatformSettings
+from shared.settings import SERVICE_NAMES, PlatformSettings, masked_url
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_SECONDS = 10.0
+# what asyncpg raises for a URL it cannot use (parsed only when connecting)
+_MALFORMED = (ValueError, OverflowError, asyncpg.ClientConfigurationError)
+_UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-async def wait_for_postgres(dsn: str, timeout: float = 30.0) -> None:
+async def connect_postgres(
+    dsn: str, timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> asyncpg.Connection:
+    """A connection, or InfrastructureError naming the database (password masked)."""
+    try:
+        return await asyncpg.connect(dsn, timeout=timeout)
+    except _MALFORMED as exc:
+        raise InfrastructureError(
+            f"the PostgreSQL URL {masked_url(dsn)} is malformed ({_reason(exc, dsn)}): "
+            "correct DATABASE_URL (postgresql://user:password@host:port/database)",
+            EXIT_USAGE,
+        ) from exc
+    except _UNREACHABLE as exc:
+        raise InfrastructureError(_unreachable(dsn, exc)) from exc
+
+
+def _reason(exc: BaseException, dsn: str) -> str:
+    """The error's text, never with the URL's password in it (were a driver to quote it)."""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    masked = masked_url(dsn)
+    if masked != dsn:
+        reason = reason.replace(dsn, masked)
+        for secret in _passwords(dsn) - {""}:
+            reason = reason.replace(secret, "***")
+    return reason
+
+
+def _passwords(dsn: str) -> set[str]:
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(dsn)
+        query = dict(parse_qsl(parts.query))
+        return {parts.password or "", unquote(parts.password or ""), query.get("password", "")}
+    return set()
+
+
+def _unreachable(dsn: str, exc: BaseException) -> str:
+    return (
+        f"PostgreSQL at {masked_url(dsn)} could not be reached ({_reason(exc, dsn)}); start "
+        "the platform with `make run` (or `cachexia up`), or check DATABASE_URL if it points "
+        "at your own server"
+    )
+
+
+class StopRequested(Exception):
+    """Asked to stop (Ctrl-C, SIGTERM) while waiting: nothing failed, nothing to report."""
+
+
+async def unless_stopped(step: Callable[[], Awaitable[T]], stopping: asyncio.Event | None) -> T:
+    """``step()``'s result; cancelled, and StopRequested raised, as soon as ``stopping`` is
+    set (also when it was set before). Without ``stopping``, just ``step()``."""
+    if stopping is None:
+        return await step()
+    if stopping.is_set():
+        raise StopRequested
+    running = asyncio.ensure_future(step())
+    stop_requested = asyncio.ensure_future(stopping.wait())
+    either: set[asyncio.Future[Any]] = {running, stop_requested}
+    try:
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_requested.cancel()
+        finished = running.done()
+        if not finished:  # left to unwind on its own; its outcome is of no interest now
+            running.add_done_callback(_discard_outcome)
+            running.cancel()
+    if finished:
+        return running.result()
+    raise StopRequested
+
+
+def _discard_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def _pause(seconds: float, stopping: asyncio.Event | None) -> None:
+    await unless_stopped(lambda: asyncio.sleep(seconds), stopping)
+
+
+async def wait_for_postgres(
+    dsn: str, timeout: float = 30.0, stopping: asyncio.Event | None = None
+) -> None:
+    """Return once PostgreSQL accepts a connection; StopRequested as soon as ``stopping``
+    is set, whatever the wait is doing (connecting, pausing between attempts)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            conn = await asyncpg.connect(dsn, timeout=2)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not answer within {timeout} s: {exc}") from exc
-            await asyncio.sleep(0.2)
+            conn = await unless_stopped(lambda: connect_postgres(dsn, timeout=2), stopping)
+        except InfrastructureError as exc:
+            if exc.exit_code != EXIT_FAILURE or time.monotonic() > deadline:
+                raise
+            await _pause(0.2, stopping)
         else:
             await conn.close()
             return
 
 
-async def wait_for_kafka(servers: str, timeout: float = 30.0) -> None:
+async def wait_for_kafka(
+    servers: str, timeout: float = 30.0, stopping: asyncio.Event | None = None
+) -> None:
+    """Return once the cluster answers; StopRequested as soon as ``stopping`` is set."""
     deadline = time.monotonic() + timeout
-    while not await kafka_reachable(servers):
+    while not await unless_stopped(lambda: kafka_reachable(servers), stopping):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"Kafka at {servers} did not answer within {timeout} s")
-        await asyncio.sleep(0.2)
+            raise InfrastructureError(
+                f"Kafka at {servers} did not answer within {timeout:.0f} s: check "
+                "KAFKA_BOOTSTRAP_SERVERS and that the brokers run"
+            )
+        await _pause(0.2, stopping)
 
 
 async def create_topics(settings: PlatformSettings) -> list[str]:
@@ -46,7 +147,7 @@ async def create_topics(settings: PlatformSettings) -> list[str]:
 
 
 async def migrate_all(settings: PlatformSettings) -> dict[str, list[str]]:
-    conn = await asyncpg.connect(settings.postgres_dsn)
+    conn = await connect_postgres(settings.postgres_dsn)
     try:
         applied = {}
         for name in SERVICE_NAMES:

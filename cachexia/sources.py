@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
+from cachexia.tokens import is_sender_part
 from shared.auth import Role, list_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
@@ -24,7 +25,7 @@ def add_source_commands(commands: Any) -> None:
     add = source_commands.add_parser(
         "add", help="allow an HL7 sender (MSH-3 and MSH-4), or change its settings"
     )
-    _sender_arguments(add)
+    _sender_arguments(add, part=_sender_part)
     _setting(
         add, "--time-zone", type=_time_zone,
         help="IANA zone the sender writes times without a UTC offset in (e.g. Europe/Zurich)",
@@ -46,10 +47,10 @@ def add_source_commands(commands: Any) -> None:
 
 
 async def run_source_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    from cachexia.platform import migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
+    from cachexia.platform import connect_postgres, migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
 
     await migrate_all(settings)
-    conn = await asyncpg.connect(settings.postgres_dsn)
+    conn = await connect_postgres(settings.postgres_dsn)
     try:
         if args.source_command == "list":
             return await _list(conn)
@@ -60,9 +61,23 @@ async def run_source_command(settings: PlatformSettings, args: argparse.Namespac
         await conn.close()
 
 
-def _sender_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--application", required=True, help="MSH-3 sending application")
-    parser.add_argument("--facility", required=True, help="MSH-4 sending facility")
+def _sender_arguments(parser: argparse.ArgumentParser, part: Any = str) -> None:
+    """``part``: checks each (``remove`` takes any, so that an entry stored by an earlier
+    version that accepted anything can still be removed)."""
+    parser.add_argument("--application", required=True, type=part, help="MSH-3 sending application")
+    parser.add_argument("--facility", required=True, type=part, help="MSH-4 sending facility")
+
+
+def _sender_part(text: str) -> str:
+    """A sending application or facility that can match a message (as ``token create
+    --sender`` takes them): not blank, no ``^``; only MSH-3's and MSH-4's first component is
+    read, so give e.g. LIS, not LIS^1.2.3^ISO."""
+    if not is_sender_part(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a non-blank name without '^' (the first component of MSH-3 "
+            "or MSH-4, e.g. LIS or HOSP)"
+        )
+    return text.strip()
 
 
 def _setting(parser: argparse.ArgumentParser, option: str, **kwargs: Any) -> None:

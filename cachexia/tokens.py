@@ -7,8 +7,6 @@ import sys
 import uuid
 from typing import Any
 
-import asyncpg
-
 from shared.auth import Role, TokenRecord, issue_token, list_tokens, revoke_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
@@ -20,7 +18,7 @@ def add_token_commands(commands: Any) -> None:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="create a token (printed once)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=_name)
     create.add_argument(
         "--sender", action="append", type=sender, dest="senders", metavar="APPLICATION^FACILITY",
         help="a lab token may deliver results only as this sender (MSH-3^MSH-4, or a JSON "
@@ -39,7 +37,9 @@ def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
 
 
 async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    conn = await asyncpg.connect(settings.postgres_dsn)
+    from cachexia.platform import connect_postgres  # noqa: PLC0415 - keeps start-up lean
+
+    conn = await connect_postgres(settings.postgres_dsn)
     try:
         await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
         command = args.token_command
@@ -68,9 +68,21 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
 def sender(text: str) -> str:
     """APPLICATION^FACILITY, both parts present (as HL7 MSH-3^MSH-4 and JSON sources)."""
     application, caret, facility = text.partition("^")
-    if not caret or not application.strip() or not facility.strip() or "^" in facility:
+    if not caret or not is_sender_part(application) or not is_sender_part(facility):
         raise argparse.ArgumentTypeError(f"{text!r}: expected APPLICATION^FACILITY, e.g. LIS^HOSP")
     return f"{application.strip()}^{facility.strip()}"
+
+
+def is_sender_part(text: str) -> bool:
+    """An application or facility a sender can be known by: not blank, and without ``^``
+    (only the first component of MSH-3 and MSH-4 is read, so one with a ``^`` never matches)."""
+    return bool(text.strip()) and "^" not in text
+
+
+def _name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a token needs a name (e.g. the laboratory's)")
+    return text.strip()
 
 
 def _print_tokens(tokens: list[TokenRecord]) -> int:

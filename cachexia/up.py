@@ -1,7 +1,11 @@
 """`cachexia up`: embedded PostgreSQL and broker, topics, migrations, the five services.
 
-Everything runs in one terminal; Ctrl-C (SIGINT) or SIGTERM stops every process within
-about 10 s and leaves none behind. Data and logs live under the data folder.
+Everything runs in one terminal; Ctrl-C (SIGINT) or SIGTERM stops every process, at any
+point (also while waiting for PostgreSQL or Kafka), and leaves none behind: the services get
+their shutdown deadline plus a second, then their process groups are killed; the broker and
+the embedded PostgreSQL then stop together. About 10 s with the default 8 s deadline; see
+``Platform._stop_everything`` for the one step that can take longer. Data and logs live
+under the data folder.
 """
 
 from __future__ import annotations
@@ -12,20 +16,30 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cachexia.platform import create_topics, migrate_all, wait_for_kafka, wait_for_postgres
+from cachexia.platform import (
+    StopRequested,
+    create_topics,
+    migrate_all,
+    unless_stopped,
+    wait_for_kafka,
+    wait_for_postgres,
+)
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.secrets import subject_hmac_key
-from shared.settings import SERVICE_NAMES, PlatformSettings
-from shared.shutdown import WATCHDOG_MARGIN_SECONDS
+from shared.settings import SERVICE_NAMES, PlatformSettings, masked_url
 
-# past a service's own shutdown deadline: its watchdog ends it first (shared/shutdown.py)
-SERVICE_STOP_GRACE_BEYOND_DEADLINE = WATCHDOG_MARGIN_SECONDS + 1.0
+# A service's stop ends within its shutdown deadline (each step bounded, shared/shutdown.py);
+# this long past the deadline it is killed, before its own watchdog (deadline + 2 s) would
+SERVICE_EXIT_SLACK_SECONDS = 1.0
+SERVICE_KILLED_WAIT_SECONDS = 1.0  # SIGKILL is not refused: only reaping is left
+BROKER_STOP_GRACE_SECONDS = 1.0  # memory storage: nothing to flush, SIGKILL after this
 RESTART_BACKOFF_MAX = 30.0
 
 
@@ -54,9 +68,29 @@ class ServiceProcess:
         self.started_at = time.monotonic()
 
     def signal_group(self, sig: signal.Signals) -> None:
+        """Signal the service's process group while the service itself runs."""
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, sig)
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left in the service's process group: the service, and any
+        process it started, also once the service itself has exited (the group outlives
+        its leader; its id is not reused while a member is alive)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def stop_by(self, deadline: float) -> None:
+        """Wait for the service (already sent SIGTERM) until ``deadline`` (monotonic), then
+        kill its group: the service if it is still there, and any straggler."""
+        if self.process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        self.kill_group()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(SERVICE_KILLED_WAIT_SECONDS)
 
 
 class Platform:
@@ -68,21 +102,26 @@ class Platform:
         self.broker: EmbeddedTansu | None = None
         self.services = [ServiceProcess(n, self.logs / f"{n}.log") for n in SERVICE_NAMES]
         self.stopping = asyncio.Event()
+        self.subject_key: bytes | None = None
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
         try:
-            await self._start_infrastructure()
+            with contextlib.suppress(StopRequested):  # Ctrl-C while starting: said below
+                await self._start_infrastructure()
             if self.stopping.is_set():
+                say("asked to stop before the platform was up")
                 return 0
             self._start_services()
             await self._announce()
             await self._supervise()
             return 0
         finally:
-            await asyncio.to_thread(self._stop_everything)
+            await asyncio.to_thread(self._stop_everything)  # a second Ctrl-C changes nothing
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
     async def _start_infrastructure(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,25 +130,34 @@ class Platform:
                 self.data_dir / "postgres", self.settings.embedded_postgres_port
             )
             say(f"starting embedded PostgreSQL on 127.0.0.1:{self.postgres.port} ...")
+            # not cut short (a thread, and a server left half-started would outlive us):
+            # pg_ctl bounds it; a stop request is honoured right after
             await asyncio.to_thread(self.postgres.start)
             await asyncio.to_thread(self.postgres.create_database)
         if self.settings.uses_embedded_kafka:
+            self._check_stopping()
             self.broker = EmbeddedTansu(self.settings.embedded_kafka_port, self.logs / "tansu.log")
             say(
                 "starting embedded broker (Tansu, memory storage) on "
                 f"{self.broker.bootstrap_servers} ..."
             )
             await asyncio.to_thread(self.broker.start)
-        await wait_for_postgres(self.postgres_dsn)
-        await wait_for_kafka(self.settings.kafka_servers)
-        created = await create_topics(self.settings)
+        await wait_for_postgres(self.postgres_dsn, stopping=self.stopping)
+        await wait_for_kafka(self.settings.kafka_servers, stopping=self.stopping)
+        created = await unless_stopped(lambda: create_topics(self.settings), self.stopping)
         say(
             f"topics ready ({len(created)} created, "
             f"{self.settings.topic_partitions} partitions each)"
         )
-        subject_hmac_key(self.settings)  # created once, before the services share it
-        applied = await migrate_all(self.settings)
+        # created once, before the services share it (_child_env)
+        self.subject_key = subject_hmac_key(self.settings)
+        # cut short, a service's migration rolls back (one transaction each)
+        applied = await unless_stopped(lambda: migrate_all(self.settings), self.stopping)
         say(f"migrations applied: {sum(len(v) for v in applied.values())}")
+
+    def _check_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise StopRequested
 
     @property
     def postgres_dsn(self) -> str:
@@ -123,6 +171,10 @@ class Platform:
         env["DATABASE_URL"] = self.postgres_dsn
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.settings.kafka_servers
         env["CACHEXIA_DATA_DIR"] = str(self.data_dir)
+        if self.subject_key is not None:
+            # the services see DATABASE_URL set, as with external infrastructure, where they
+            # would refuse to use a key of the data directory: they are given ours
+            env["CACHEXIA_SUBJECT_HMAC_KEY"] = self.subject_key.decode()
         return env
 
     def _start_services(self) -> None:
@@ -143,7 +195,7 @@ class Platform:
             await asyncio.sleep(0.2)
         say("")
         say("LENA-CCS platform is up")
-        say(f"  PostgreSQL      {self.postgres_dsn}")
+        say(f"  PostgreSQL      {masked_url(self.postgres_dsn)}")
         say(f"  Kafka           {self.settings.kafka_servers}")
         say(f"  lab-ingestion   MLLP {host}:{self.settings.lab_ingestion_mllp_port}")
         for service in self.services:
@@ -167,6 +219,7 @@ class Platform:
                 if code is None:
                     continue
                 if service.next_start == 0.0:
+                    service.kill_group()  # what it left behind (would hold its ports)
                     service.restarts += 1
                     delay = min(2.0**service.restarts, RESTART_BACKOFF_MAX)
                     service.next_start = now + delay
@@ -179,25 +232,39 @@ class Platform:
                     service.start(env)
 
     def _stop_everything(self) -> None:
+        """Stop everything: services first (they still use both), then the infrastructure.
+
+        The services get their shutdown deadline plus SERVICE_EXIT_SLACK_SECONDS, all at
+        once; then their process groups are killed (stragglers too). The broker (SIGTERM,
+        SIGKILL after BROKER_STOP_GRACE_SECONDS) and the embedded PostgreSQL then stop
+        together. PostgreSQL's fast shutdown is the one step not cut short: it writes a
+        checkpoint, normally well under a second, and pg_ctl waits up to 20 s for it; a
+        server killed in its checkpoint would need crash recovery at the next start, and
+        one left running would be found "already running" by the next ``cachexia up``.
+        """
         say("stopping ...")
         for service in self.services:
             service.signal_group(signal.SIGTERM)
-        grace = self.settings.shutdown_deadline_seconds + SERVICE_STOP_GRACE_BEYOND_DEADLINE
-        deadline = time.monotonic() + grace
+        deadline = (
+            time.monotonic() + self.settings.shutdown_deadline_seconds + SERVICE_EXIT_SLACK_SECONDS
+        )
         for service in self.services:
-            if service.process is None:
-                continue
-            try:
-                service.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                service.signal_group(signal.SIGKILL)
-                service.process.wait(2)
-            service.signal_group(signal.SIGKILL)  # any straggler left in the group
-        if self.broker is not None:
-            self.broker.stop(grace=1.0)
+            service.stop_by(deadline)
+        self._stop_infrastructure()
+        say("stopped")
+
+    def _stop_infrastructure(self) -> None:
+        broker = self.broker
+        stopping_broker = None
+        if broker is not None:
+            stopping_broker = threading.Thread(
+                target=broker.stop, kwargs={"grace": BROKER_STOP_GRACE_SECONDS}, daemon=True
+            )
+            stopping_broker.start()
         if self.postgres is not None:
             self.postgres.stop()
-        say("stopped")
+        if stopping_broker is not None:
+            stopping_broker.join()
 
 
 def _answers(url: str) -> bool:

@@ -1,8 +1,12 @@
 """The platform's keyed-hash secret for patient matching (PROTOCOL section 6).
 
-``CACHEXIA_SUBJECT_HMAC_KEY`` sets it in production (every service that hashes hospital
-identifiers must use the same key). Without it, the embedded platform keeps a random key in
-``<data dir>/secrets/subject-hmac.key`` (created once, readable by its owner only).
+``CACHEXIA_SUBJECT_HMAC_KEY`` sets it (at least 32 random characters, see
+``shared.settings``); every process that hashes hospital identifiers must use the same key,
+or hashes stop matching enrolments. With external infrastructure (``DATABASE_URL`` or
+``KAFKA_BOOTSTRAP_SERVERS`` set), where processes on other machines have other data
+directories, it is required: nothing is generated. On embedded infrastructure alone, the
+platform keeps a random key in ``<data dir>/secrets/subject-hmac.key``: created once,
+atomically (a crash leaves no empty or partial key), readable by its owner only.
 """
 
 from __future__ import annotations
@@ -10,21 +14,88 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
-from shared.settings import PlatformSettings
+from shared.settings import (
+    SUBJECT_HMAC_KEY_MIN_DISTINCT,
+    SUBJECT_HMAC_KEY_MIN_LENGTH,
+    PlatformSettings,
+)
 
 KEY_FILE = Path("secrets") / "subject-hmac.key"
+KEY_VARIABLE = "CACHEXIA_SUBJECT_HMAC_KEY"
+
+
+class SubjectKeyError(Exception):
+    """The key is missing where it must be configured, or its file is unusable."""
+
+
+def check_subject_hmac_key(settings: PlatformSettings) -> None:
+    """Raise SubjectKeyError if no key may be used: with external infrastructure the key
+    must be configured (a key generated in each data directory would differ per machine)."""
+    if settings.subject_hmac_key.get_secret_value() or not settings.uses_external_infrastructure:
+        return
+    raise SubjectKeyError(
+        f"{KEY_VARIABLE} is not set: with external infrastructure (DATABASE_URL or "
+        "KAFKA_BOOTSTRAP_SERVERS set) every service that hashes hospital identifiers must "
+        f"share one key; set it to the deployment's key (at least {SUBJECT_HMAC_KEY_MIN_LENGTH}"
+        " random characters, e.g. `openssl rand -hex 32`, created once and kept)"
+    )
 
 
 def subject_hmac_key(settings: PlatformSettings) -> bytes:
+    """The configured key; else (embedded infrastructure only) the data directory's key,
+    created if missing. Raises SubjectKeyError (see ``check_subject_hmac_key``)."""
+    check_subject_hmac_key(settings)
     configured = settings.subject_hmac_key.get_secret_value()
     if configured:
         return configured.encode()
     path = settings.data_dir / KEY_FILE
+    if not path.exists():
+        _create_key_file(path)
+    return _read_key_file(path)
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key to a temporary file, flush it to disk, then link it into place: the
+    key file is complete or absent, and a key another process created first is kept."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(FileExistsError):
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".subject-hmac-")
+    try:  # mkstemp: mode 0600
         with os.fdopen(descriptor, "w") as key_file:
             key_file.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+            key_file.flush()
+            os.fsync(key_file.fileno())
+        try:
+            os.link(temporary, path)  # fails if it exists: never replaces a key in use
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+        _sync_directory(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def _sync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system can open a directory
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _read_key_file(path: Path) -> bytes:
+    key = path.read_text().strip()
+    if len(key) < SUBJECT_HMAC_KEY_MIN_LENGTH or len(set(key)) < SUBJECT_HMAC_KEY_MIN_DISTINCT:
+        state = "is empty" if not key else "holds too short or weak a key"
+        raise SubjectKeyError(
+            f"the patient-matching key file {path} {state} (left by an interrupted first start "
+            "or edited by hand). If no subject was enrolled or result matched with it, delete "
+            f"it and start again to generate a new key; otherwise restore it, or set {KEY_VARIABLE}"
+        )
+    return key.encode()

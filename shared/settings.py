@@ -8,9 +8,11 @@ names the variable.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,12 +35,24 @@ DEFAULT_HTTP_PORTS: dict[str, int] = {
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+# A key of the hospital identifiers' HMAC: at least this many characters (of which at least
+# SUBJECT_HMAC_KEY_MIN_DISTINCT differ), so 128 bits even as hex; `openssl rand -hex 32`
+# gives 64 characters (256 bits), as the generated key does.
+SUBJECT_HMAC_KEY_MIN_LENGTH = 32
+SUBJECT_HMAC_KEY_MIN_DISTINCT = 8
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+
 
 class PlatformSettings(BaseSettings):
     """Settings every process of the platform reads."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CACHEXIA_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="CACHEXIA_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a DATABASE_URL's password or the key never in an error
     )
 
     data_dir: Path = Path(".data")
@@ -49,8 +63,9 @@ class PlatformSettings(BaseSettings):
         ),
         description="host:port[,host:port]; empty means the embedded broker",
     )
-    database_url: str = Field(
-        default="",
+    # secret: its password never shows in a repr, a log line or an error (masked_url)
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
         validation_alias=AliasChoices("DATABASE_URL", "CACHEXIA_DATABASE_URL"),
         description="postgresql://...; empty means the embedded PostgreSQL",
     )
@@ -63,14 +78,15 @@ class PlatformSettings(BaseSettings):
     lab_ingestion_mllp_port: Port = 2575
     # HL7 MSH-11 (processing id) of the messages this deployment takes: P in the trial, T
     # in a training or test deployment; a message of another is answered AR, never stored
-    lab_ingestion_processing_id: Literal["P", "T", "D"] = "P"
+    lab_ingestion_processing_id: Literal["P", "T"] = "P"
     crp_monitor_http_port: Port = DEFAULT_HTTP_PORTS["crp-monitor"]
     dose_decision_http_port: Port = DEFAULT_HTTP_PORTS["dose-decision"]
     safety_alerting_http_port: Port = DEFAULT_HTTP_PORTS["safety-alerting"]
     outcome_scoring_http_port: Port = DEFAULT_HTTP_PORTS["outcome-scoring"]
     subject_hmac_key: SecretStr = Field(
         default=SecretStr(""),
-        description="key of the HMAC of hospital identifiers; empty: a key kept in the data dir",
+        description="key of the HMAC of hospital identifiers; empty: a key kept in the data dir "
+        "(embedded infrastructure only)",
     )
     mllp_max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
     ingest_batch_size: int = Field(default=256, ge=1, le=10_000)
@@ -83,14 +99,39 @@ class PlatformSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
     # after a publish, let this much time pass so that a busy service is relayed in batches
     outbox_coalesce_seconds: float = Field(default=0.02, ge=0, le=1)
-    outbox_retention_hours: float = Field(default=24 * 14, gt=0)
+    outbox_retention_hours: float = Field(
+        default=24 * 14, gt=0, le=24 * 366 * 10, allow_inf_nan=False
+    )
     outbox_check_broker_seconds: float = Field(default=2.0, gt=0, le=300)
 
     @field_validator("database_url")
     @classmethod
-    def _postgres_url(cls, value: str) -> str:
-        if value and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("must start with postgresql:// (or be empty for the embedded server)")
+    def _postgres_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url:  # the message never repeats the URL: it may hold a password
+            _check_postgres_url(url)
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_list(cls, value: str) -> str:
+        if value:
+            for entry in value.split(","):
+                _check_host_port(entry.strip())
+        return value
+
+    @field_validator("subject_hmac_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value()
+        if key and (
+            len(key.strip()) < SUBJECT_HMAC_KEY_MIN_LENGTH
+            or len(set(key)) < SUBJECT_HMAC_KEY_MIN_DISTINCT
+        ):
+            raise ValueError(
+                f"too weak: at least {SUBJECT_HMAC_KEY_MIN_LENGTH} random characters (e.g. "
+                "`openssl rand -hex 32`); it keys the hash that pseudonymises hospital numbers"
+            )
         return value
 
     @property
@@ -99,7 +140,13 @@ class PlatformSettings(BaseSettings):
 
     @property
     def uses_embedded_postgres(self) -> bool:
-        return not self.database_url
+        return not _secret_text(self.database_url)
+
+    @property
+    def uses_external_infrastructure(self) -> bool:
+        """KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL is set: processes that may run on other
+        machines (other data directories) share the data, and so must share their keys."""
+        return not (self.uses_embedded_kafka and self.uses_embedded_postgres)
 
     @property
     def kafka_servers(self) -> str:
@@ -109,8 +156,9 @@ class PlatformSettings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
-        if self.database_url:
-            return self.database_url
+        """The URL to connect with (it may hold a password: print ``masked_url`` of it)."""
+        if url := _secret_text(self.database_url):
+            return url
         return f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/cachexia"
 
     def http_port(self, service: str) -> int:
@@ -126,6 +174,57 @@ def load_settings() -> PlatformSettings:
         lines = [f"  {_variable(err['loc'])}: {err['msg']}" for err in exc.errors()]
         sys.stderr.write("cachexia: invalid settings\n" + "\n".join(lines) + "\n")
         raise SystemExit(2) from exc
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) as ``***``:
+    what may be printed or logged of a database URL."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    query_at = rest.find("?")
+    authority_end = len(rest) if query_at < 0 else query_at
+    at = rest.rfind("@", 0, authority_end)  # the last one: a password may hold an "@"
+    if at >= 0:
+        user, colon, _password = rest[:at].partition(":")
+        rest = f"{user}{':***' if colon else ''}{rest[at:]}"
+    rest = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", rest)
+    return f"{scheme}://{rest}"
+
+
+def _secret_text(value: SecretStr | str) -> str:
+    """A SecretStr's text (a plain str too: ``model_copy(update=...)`` does not validate)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _check_postgres_url(url: str) -> None:
+    """Raise ValueError unless ``url`` is a postgresql:// URL whose ports are numbers."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must start with postgresql:// (or be empty for the embedded server)")
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # e.g. an unclosed [IPv6 literal
+        raise ValueError(f"malformed URL ({error})") from None
+    hosts = parts.netloc.rpartition("@")[2]
+    ports = [h.rpartition("]")[2].rpartition(":")[2] for h in hosts.split(",") if ":" in h]
+    ports += [p for k, v in parse_qsl(parts.query) if k == "port" for p in v.split(",")]
+    for port in ports:
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(f"port {port!r} is not a number from 1 to 65535")
+
+
+def _check_host_port(entry: str) -> None:
+    """Raise ValueError unless ``entry`` is ``host:port`` (a host name, IPv4 or [IPv6])."""
+    host, colon, port = entry.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        valid_host = len(host) > 2 and all(c in "0123456789abcdefABCDEF:." for c in host[1:-1])
+    else:
+        valid_host = bool(_HOST_NAME.fullmatch(host))
+    if not (colon and valid_host and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(
+            f"{entry!r} is not host:port (a comma-separated list of them, e.g. kafka-1:9092,"
+            "kafka-2:9092)"
+        )
 
 
 def _variable(location: tuple[int | str, ...]) -> str:

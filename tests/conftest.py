@@ -26,6 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+TEST_SUBJECT_HMAC_KEY = "test-only-subject-hmac-key-0123456789abcdef"
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port())
@@ -68,4 +71,6 @@ def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSe
         kafka_session_timeout_seconds=6,
         outbox_check_broker_seconds=0.5,
         shutdown_deadline_seconds=5,
+        # external infrastructure: the key must be given (never one per data directory)
+        subject_hmac_key=TEST_SUBJECT_HMAC_KEY,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from cachexia.cli import main
@@ -33,3 +34,39 @@ def test_remove_names_the_sender(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["source", "remove", "--application", "LIS"])
     assert "--facility" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused sender must be refused before anything is connected to or stored."""
+
+    async def connect(*args: object, **kwargs: object) -> None:
+        raise AssertionError("connected to the database")
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+
+
+@pytest.mark.parametrize(
+    ("application", "facility", "refused"),
+    [
+        ("", "HOSP", "--application"),
+        ("   ", "HOSP", "--application"),
+        ("LIS", "", "--facility"),
+        ("LIS", "  ", "--facility"),
+        ("LIS^1.2.3^ISO", "HOSP", "--application"),  # only MSH-3's first component is read
+        ("LIS", "HOSP^2.16.756^ISO", "--facility"),
+    ],
+)
+def test_a_sender_that_could_never_match_is_refused(
+    application: str,
+    facility: str,
+    refused: str,
+    no_database: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["source", "add", "--application", application, "--facility", facility])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {refused}" in err
+    assert "without '^'" in err

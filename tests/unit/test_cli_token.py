@@ -30,3 +30,11 @@ def test_only_a_lab_token_is_bound_to_senders(capsys: pytest.CaptureFixture[str]
         main(["token", "create", "--role", "site", "--name", "s", "--sender", "LIS^HOSP"])
     assert exit_.value.code == 2
     assert "--role lab" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_token_needs_a_name(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["token", "create", "--role", "lab", "--name", name])
+    assert exit_.value.code == 2
+    assert "needs a name" in capsys.readouterr().err

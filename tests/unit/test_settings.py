@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import DEFAULT_HTTP_PORTS, SERVICE_NAMES, PlatformSettings, load_settings
+from shared.settings import (
+    DEFAULT_HTTP_PORTS,
+    SERVICE_NAMES,
+    PlatformSettings,
+    load_settings,
+    masked_url,
+)
 
 SPEC_HTTP_PORTS = {
     "lab-ingestion": 8081,
@@ -43,7 +49,8 @@ def test_spec_ports_are_the_defaults() -> None:
 def test_embedded_infrastructure_by_default() -> None:
     settings = PlatformSettings()
     assert settings.kafka_bootstrap_servers == ""
-    assert settings.database_url == ""
+    assert settings.database_url.get_secret_value() == ""
+    assert not settings.uses_external_infrastructure
     assert settings.uses_embedded_kafka
     assert settings.uses_embedded_postgres
     assert settings.postgres_dsn.startswith("postgresql://")
@@ -60,16 +67,43 @@ def test_kafka_bootstrap_servers_is_honoured(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.kafka_servers == "kafka-1:9092,kafka-2:9092"
     assert not settings.uses_embedded_kafka
     assert settings.uses_embedded_postgres
+    assert settings.uses_external_infrastructure
 
 
 def test_database_url_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     dsn = "postgresql://cachexia:secret@db.internal:5432/cachexia"
     monkeypatch.setenv("DATABASE_URL", dsn)
     settings = load_settings()
-    assert settings.database_url == dsn
+    assert settings.database_url.get_secret_value() == dsn
     assert settings.postgres_dsn == dsn
     assert not settings.uses_embedded_postgres
     assert settings.uses_embedded_kafka
+    assert settings.uses_external_infrastructure
+
+
+def test_the_database_password_never_shows_in_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://cachexia:s3cr3t-pw@db:5432/cachexia")
+    settings = load_settings()
+    assert "s3cr3t-pw" not in repr(settings)
+    assert "s3cr3t-pw" not in str(settings)
+    assert "s3cr3t-pw" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://cachexia:secret@db:5432/cachexia", "postgresql://cachexia:***@db:5432/cachexia"),
+        ("postgresql://u:p@ss/w@h/db", "postgresql://u:***@h/db"),  # an unencoded "@" and "/"
+        ("postgresql://u@h/db?password=x&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        ("postgresql://u:@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://postgres@/cachexia?host=/tmp/pg&port=55432", "postgresql://postgres@/cachexia?host=/tmp/pg&port=55432"),
+        ("postgresql://h:5432/db", "postgresql://h:5432/db"),
+    ],
+)  # fmt: skip
+def test_masked_url_hides_only_the_password(url: str, shown: str) -> None:
+    assert masked_url(url) == shown
 
 
 def test_postgres_scheme_alias_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,6 +125,64 @@ def test_settings_are_frozen() -> None:
     settings = PlatformSettings()
     with pytest.raises(ValidationError):
         settings.database_url = "postgresql://x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("KAFKA_BOOTSTRAP_SERVERS", "not a host list", "host:port"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "kafka:notaport", "host:port"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,", "host:port"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "kafka:70000", "host:port"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "PLAINTEXT://kafka:9092", "host:port"),
+        ("DATABASE_URL", "postgresql://u:pw-x@db:notaport/db", "port 'notaport'"),
+        ("DATABASE_URL", "postgresql://u:pw-x@db:5432,db2:x/db", "port 'x'"),
+        ("DATABASE_URL", "postgresql://u:pw-x@/db?host=/tmp&port=abc", "port 'abc'"),
+        ("DATABASE_URL", "postgresql://u:pw-x@[::1/db", "malformed"),
+        ("CACHEXIA_OUTBOX_RETENTION_HOURS", "inf", "finite"),
+        ("CACHEXIA_OUTBOX_RETENTION_HOURS", "nan", "finite"),
+        ("CACHEXIA_OUTBOX_RETENTION_HOURS", "1e300", "less than or equal"),
+        ("CACHEXIA_LAB_INGESTION_PROCESSING_ID", "D", "'P' or 'T'"),
+        ("CACHEXIA_SUBJECT_HMAC_KEY", "   ", "at least 32"),
+        ("CACHEXIA_SUBJECT_HMAC_KEY", "a", "at least 32"),
+        ("CACHEXIA_SUBJECT_HMAC_KEY", "a" * 64, "at least 32"),  # one character repeated
+    ],
+)
+def test_a_value_that_would_fail_later_stops_start_up_naming_the_variable(
+    variable: str,
+    value: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as info:
+        load_settings()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{variable}: " in err
+    assert message in err
+    assert "pw-x" not in err  # a database password is never repeated
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092, kafka-2.example.org:19092"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "[::1]:9092,10.0.0.5:9092"),
+        ("DATABASE_URL", "postgresql://u:p@db-1:5432,db-2:5433/cachexia?sslmode=require"),
+        ("DATABASE_URL", "postgresql://u@[::1]:5432/db"),
+        ("DATABASE_URL", "postgresql://postgres@/cachexia?host=/tmp/pg&port=55432"),
+        ("CACHEXIA_OUTBOX_RETENTION_HOURS", "720"),
+        ("CACHEXIA_LAB_INGESTION_PROCESSING_ID", "T"),
+        ("CACHEXIA_SUBJECT_HMAC_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+    ],
+)
+def test_valid_values_are_accepted(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    load_settings()
 
 
 @pytest.mark.parametrize("url", ["mysql://root@db/x", "db.internal:5432", "sqlite:///x.db"])

@@ -1,0 +1,226 @@
+"""`cachexia`: PostgreSQL down or its URL malformed is one line and an exit status, never a
+traceback or the password; the patient-matching key is checked before anything starts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+import cachexia.platform as platform
+from cachexia.cli import main
+from cachexia.up import Platform
+from shared.secrets import KEY_FILE
+from shared.settings import PlatformSettings, load_settings
+
+PASSWORD = "s3cr3t-pw"
+DATABASE_URL = f"postgresql://cachexia:{PASSWORD}@db.internal:5432/cachexia"
+DATABASE_COMMANDS = [
+    ["token", "list"],
+    ["token", "create", "--role", "lab", "--name", "lis"],
+    ["token", "revoke", "--name", "lis"],
+    ["source", "add", "--application", "LIS", "--facility", "HOSP"],
+    ["source", "list"],
+    ["source", "remove", "--application", "LIS", "--facility", "HOSP"],
+    ["migrate"],
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("CACHEXIA_") or name in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path / "data"))
+
+
+def _connect_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> list[str]:
+    tried: list[str] = []
+
+    async def connect(dsn: str, **kwargs: object) -> None:
+        tried.append(dsn)
+        raise error
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    return tried
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "Connect call failed ('10.0.0.9', 5432)"),
+        OSError(-2, "Name or service not known"),
+        TimeoutError(),
+        asyncpg.InvalidPasswordError('password authentication failed for user "cachexia"'),
+    ],
+)
+def test_postgres_out_of_reach_is_one_line_and_exit_1(
+    command: list[str],
+    error: BaseException,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    tried = _connect_raising(monkeypatch, error)
+    assert main(command) == 1
+    assert tried == [DATABASE_URL]
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("cachexia: PostgreSQL at ")
+    assert (
+        "postgresql://cachexia:***@db.internal:5432/cachexia could not be reached" in captured.err
+    )
+    assert "make run" in captured.err
+    assert PASSWORD not in captured.err + captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_the_embedded_database_not_running_says_to_start_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _connect_raising(monkeypatch, ConnectionRefusedError(111, "Connect call failed"))
+    assert main(["token", "list"]) == 1
+    err = capsys.readouterr().err
+    assert f"postgresql://postgres@127.0.0.1:{load_settings().embedded_postgres_port}/" in err
+    assert "`make run`" in err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("invalid literal for int() with base 10: 'x'"),
+        OverflowError("connect(): port must be 0-65535."),
+        asyncpg.ClientConfigurationError("`sslmode` parameter must be one of: disable, ..."),
+    ],
+)
+@pytest.mark.parametrize("command", [["token", "list"], ["source", "list"], ["migrate"]])
+def test_a_url_postgres_cannot_use_is_one_line_and_exit_2(
+    command: list[str],
+    error: BaseException,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{DATABASE_URL}?sslmode=bogus")
+    _connect_raising(monkeypatch, error)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is malformed" in err
+    assert "DATABASE_URL" in err
+    assert PASSWORD not in err
+
+
+def test_a_real_refused_connection_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:{PASSWORD}@127.0.0.1:1/db")
+    assert main(["token", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "postgresql://u:***@127.0.0.1:1/db could not be reached" in err
+    assert PASSWORD not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "infrastructure"),
+    [
+        (["service", "lab-ingestion"], {"DATABASE_URL": DATABASE_URL}),
+        (["service", "lab-ingestion"], {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}),
+        (["up"], {"DATABASE_URL": DATABASE_URL, "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}),
+    ],
+)
+def test_external_infrastructure_without_the_key_stops_before_anything_starts(
+    command: list[str],
+    infrastructure: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    for name, value in infrastructure.items():
+        monkeypatch.setenv(name, value)
+    started: list[str] = []
+    monkeypatch.setattr("cachexia.cli.run_service", lambda *a: started.append("service") or 0)
+    monkeypatch.setattr("cachexia.up.run_platform", lambda *a: started.append("up") or 0)
+    assert main(command) == 2
+    assert started == []
+    err = capsys.readouterr().err
+    assert "CACHEXIA_SUBJECT_HMAC_KEY is not set" in err
+    assert not (tmp_path / "data" / KEY_FILE).exists()
+
+
+def test_an_empty_key_file_stops_the_embedded_platform_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "data" / KEY_FILE
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("")
+    monkeypatch.setattr("cachexia.up.run_platform", lambda *a: pytest.fail("started"))
+    assert main(["up"]) == 2
+    assert f"{key_file} is empty" in capsys.readouterr().err
+
+
+def test_a_service_that_hashes_nothing_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    started: list[str] = []
+    monkeypatch.setattr("cachexia.cli.run_service", lambda name, s: started.append(name) or 0)
+    assert main(["service", "crp-monitor"]) == 0
+    assert started == ["crp-monitor"]
+
+
+def test_up_announces_the_database_without_its_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    settings = PlatformSettings(
+        data_dir=tmp_path, database_url=DATABASE_URL, kafka_bootstrap_servers="kafka-1:9092"
+    )
+
+    async def announce() -> None:
+        up = Platform(settings)
+        up.stopping.set()
+        await up._announce()
+
+    asyncio.run(announce())
+    out = capsys.readouterr().out
+    assert "postgresql://cachexia:***@db.internal:5432/cachexia" in out
+    assert PASSWORD not in out
+
+
+def test_up_gives_its_services_the_embedded_platforms_key(tmp_path: Path) -> None:
+    """They see DATABASE_URL set (the embedded server's socket), as with external
+    infrastructure, where they would refuse the data directory's key."""
+    up = Platform(PlatformSettings(data_dir=tmp_path))
+    up.subject_key = b"0123456789abcdef" * 4
+    env = up._child_env()
+    assert env["CACHEXIA_SUBJECT_HMAC_KEY"] == "0123456789abcdef" * 4
+    child = PlatformSettings(
+        data_dir=tmp_path,
+        database_url=env["DATABASE_URL"],
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        subject_hmac_key=env["CACHEXIA_SUBJECT_HMAC_KEY"],
+    )
+    assert child.uses_external_infrastructure
+
+
+def test_wait_for_postgres_gives_up_with_the_masked_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _connect_raising(monkeypatch, ConnectionRefusedError(111, "refused"))
+    with pytest.raises(platform.InfrastructureError) as error:
+        asyncio.run(platform.wait_for_postgres(DATABASE_URL, timeout=0))
+    assert "cachexia:***@db.internal" in str(error.value)
+    assert PASSWORD not in str(error.value)
+
+
+def test_an_error_quoting_the_url_or_password_is_masked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    _connect_raising(monkeypatch, ValueError(f"bad DSN {DATABASE_URL} near {PASSWORD!r}"))
+    assert main(["token", "list"]) == 2
+    err = capsys.readouterr().err
+    assert PASSWORD not in err
+    assert "bad DSN postgresql://cachexia:***@db.internal:5432/cachexia near '***'" in err

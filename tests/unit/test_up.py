@@ -1,0 +1,185 @@
+"""`cachexia up`: a stop request is honoured while it waits for infrastructure, and its stop
+is bounded: services killed (stragglers too) past their deadline, then the broker and
+PostgreSQL stopped together. No infrastructure: a listener that never answers, fakes for
+the embedded servers, and small real processes for the services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import cachexia.platform as platform
+from cachexia.platform import StopRequested, wait_for_kafka, wait_for_postgres
+from cachexia.up import SERVICE_EXIT_SLACK_SECONDS, Platform, ServiceProcess
+from shared.settings import PlatformSettings
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A TCP port that accepts connections and never answers (a hung PostgreSQL)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    yield int(server.sockets[0].getsockname()[1])
+    for writer in held:
+        writer.close()
+    server.close()
+
+
+async def stop_after(stopping: asyncio.Event, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    stopping.set()
+
+
+async def test_waiting_for_postgres_ends_when_asked_to_stop(silent_port: int) -> None:
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.3, stopping.set)
+    started = time.monotonic()
+    with pytest.raises(StopRequested):  # in the middle of a connection attempt
+        await wait_for_postgres(f"postgresql://u:p@127.0.0.1:{silent_port}/db", stopping=stopping)
+    assert time.monotonic() - started < 1.0
+
+
+async def test_waiting_for_kafka_ends_when_asked_to_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = 0
+
+    async def unreachable(servers: str) -> bool:
+        nonlocal attempts
+        attempts += 1
+        return False
+
+    monkeypatch.setattr(platform, "kafka_reachable", unreachable)
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.5, stopping.set)
+    started = time.monotonic()
+    with pytest.raises(StopRequested):  # between attempts
+        await wait_for_kafka("127.0.0.1:1", stopping=stopping)
+    assert time.monotonic() - started < 1.0
+    assert attempts >= 2
+
+
+async def test_a_stop_while_waiting_for_infrastructure_stops_the_platform(
+    silent_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = PlatformSettings(
+        database_url=f"postgresql://u:p@127.0.0.1:{silent_port}/db",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        data_dir=tmp_path,
+    )
+    up = Platform(settings)
+    asyncio.get_running_loop().call_later(0.5, up.stopping.set)  # Ctrl-C
+    started = time.monotonic()
+    assert await asyncio.wait_for(up.run(), 10) == 0
+    assert time.monotonic() - started < 2.0
+    assert capsys.readouterr().out.splitlines() == [
+        "asked to stop before the platform was up",
+        "stopping ...",
+        "stopped",
+    ]
+    assert all(s.process is None for s in up.services)
+
+
+def is_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # ended, not yet reaped
+    except FileNotFoundError:
+        return True
+
+
+def wait_for_file(path: Path) -> str:
+    for _ in range(200):
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never written")
+
+
+def start_service(tmp_path: Path, name: str, script: str) -> ServiceProcess:
+    service = ServiceProcess(name, tmp_path / f"{name}.log")
+    service.process = subprocess.Popen(["sh", "-c", script], start_new_session=True)
+    return service
+
+
+def test_a_straggler_left_in_a_stopped_services_group_is_killed(tmp_path: Path) -> None:
+    """The service exits at SIGTERM, a process it started ignores it and stays behind."""
+    pid_file = tmp_path / "straggler.pid"
+    service = start_service(
+        tmp_path,
+        "straggles",
+        f"(trap '' TERM; exec sleep 600) & echo $! > {pid_file}; exec sleep 600",
+    )
+    straggler = int(wait_for_file(pid_file))
+    up = Platform(PlatformSettings(data_dir=tmp_path, shutdown_deadline_seconds=2))
+    up.services = [service]
+    try:
+        started = time.monotonic()
+        up._stop_everything()
+        assert time.monotonic() - started < 1.5  # the service itself did not wait for it
+        assert service.process is not None and service.process.returncode == -signal.SIGTERM
+        for _ in range(100):
+            if is_gone(straggler):
+                break
+            time.sleep(0.02)
+        assert is_gone(straggler)
+    finally:
+        if not is_gone(straggler):
+            os.kill(straggler, signal.SIGKILL)
+
+
+class SlowStop:
+    """An embedded server whose stop takes a while."""
+
+    def __init__(self, seconds: float, stops: list[tuple[str, float, float]], name: str) -> None:
+        self.seconds, self.stops, self.name = seconds, stops, name
+
+    def stop(self, grace: float = 0.0) -> None:
+        begun = time.monotonic()
+        time.sleep(self.seconds)
+        self.stops.append((self.name, begun, time.monotonic()))
+
+
+def test_the_whole_stop_is_the_deadline_plus_a_second_plus_the_infrastructure(
+    tmp_path: Path,
+) -> None:
+    """Services that ignore SIGTERM are killed at deadline + 1 s (not left to their own
+    watchdog, deadline + 2 s, and more); broker and PostgreSQL then stop together."""
+    deadline = 0.5
+    ignores = "trap '' TERM; sleep 600 & wait"
+    up = Platform(PlatformSettings(data_dir=tmp_path, shutdown_deadline_seconds=deadline))
+    up.services = [start_service(tmp_path, f"svc{i}", ignores) for i in range(3)]
+    stops: list[tuple[str, float, float]] = []
+    up.broker = SlowStop(0.6, stops, "broker")  # type: ignore[assignment]
+    up.postgres = SlowStop(0.6, stops, "postgres")  # type: ignore[assignment]
+    time.sleep(0.2)  # the shells have set their trap
+    started = time.monotonic()
+    up._stop_everything()
+    elapsed = time.monotonic() - started
+    assert all(
+        s.process is not None and s.process.returncode == -signal.SIGKILL for s in up.services
+    )
+    services_took = min(begun for _, begun, _ in stops) - started
+    assert deadline + SERVICE_EXIT_SLACK_SECONDS - 0.05 <= services_took < deadline + 1.5
+    assert elapsed < deadline + SERVICE_EXIT_SLACK_SECONDS + 0.6 + 0.5  # not 0.6 + 0.6
+    assert sorted(name for name, _, _ in stops) == ["broker", "postgres"]
+
+
+def test_a_service_that_stops_in_time_is_not_waited_for_longer(tmp_path: Path) -> None:
+    up = Platform(PlatformSettings(data_dir=tmp_path, shutdown_deadline_seconds=5))
+    up.services = [start_service(tmp_path, f"svc{i}", "exec sleep 600") for i in range(5)]
+    started = time.monotonic()
+    up._stop_everything()
+    assert time.monotonic() - started < 1.0
+    assert all(
+        s.process is not None and s.process.returncode == -signal.SIGTERM for s in up.services
+    )
