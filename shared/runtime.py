@@ -1,7 +1,10 @@
 """Runs one service: HTTP, database, migrations, topics, outbox relay, faust consumers.
 
 Start-up order lets ``/healthz`` answer at once and ``/readyz`` say what is missing while
-PostgreSQL or Kafka are not there yet. Shutdown (SIGINT/SIGTERM) has a hard deadline. A
+PostgreSQL or Kafka are not there yet; ``/readyz`` says ready only once start-up has finished
+and until shutdown begins. Shutdown (SIGINT/SIGTERM) has a hard deadline, counted from the
+stop request whatever the service was doing then, start-up included: the start-up step under
+way is cancelled (abandoned if it ignores that) and the watchdog is armed at once. A
 background task that ends while the service runs stops the service with a failure, so that
 the process exits non-zero and its supervisor restarts it.
 """
@@ -14,7 +17,7 @@ import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import faust
@@ -44,6 +47,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOPIC_WATCH_SECONDS = 5.0
+# A start-up cut short by a stop request gets at most this share of the shutdown deadline
+# to unwind (a step that ignores cancellation, faust's start, is abandoned after it)
+START_UNWIND_SHARE = 0.2
+START_UNWIND_MAX_SECONDS = 1.0
 
 
 class StartAborted(Exception):
@@ -81,6 +88,8 @@ class ServiceRuntime:
         self._readiness = ReadinessChecks(
             {"postgres": self._postgres_ok, "kafka": self._kafka_ok},
             ReadinessMetrics(self.registry, self.name),
+            started=self.started.is_set,
+            stopping=self.stopping.is_set,
         )
 
     # ---- readiness -------------------------------------------------------------------
@@ -99,27 +108,59 @@ class ServiceRuntime:
         ``install_signal_handlers``: this runtime owns the process (``cachexia service``):
         signals stop it and, unless ``watchdog`` is given, a ShutdownWatchdog ends the
         process should it outlive the shutdown deadline. Callers running it in-process
-        (tests) get neither unless they pass a ``watchdog``. It is armed when shutdown
-        begins and left armed when ``run`` returns: ``asyncio.run``'s clean-up, which can
-        wait for leftover tasks without limit, comes after; the interpreter's exit disarms
-        it. Raises BackgroundTaskFailed, once stopped, if a background task ended on its own.
+        (tests) get neither unless they pass a ``watchdog``.
+
+        Start-up runs as a task that a stop request cancels, whatever step it is in
+        (connecting, migrating, creating topics, starting faust): the shutdown deadline
+        counts from the request, and the watchdog is armed at that moment, not once
+        start-up has given up. The watchdog is left armed when ``run`` returns:
+        ``asyncio.run``'s clean-up, which can wait for leftover tasks (an abandoned
+        start-up step among them) without limit, comes after; the interpreter's exit
+        disarms it. Raises what start-up raised (other than a stop), once stopped, and
+        BackgroundTaskFailed if a background task ended on its own.
         """
         if install_signal_handlers:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stopping.set)
             watchdog = watchdog if watchdog is not None else ShutdownWatchdog()
+        starting = asyncio.ensure_future(self.start())
         try:
-            await self.start()
-            await self.stopping.wait()
+            await self._start_or_stop_request(starting)
+            if starting.done():
+                starting.result()  # start-up's failure, if any, after the stop below
+                await self.stopping.wait()
         except StartAborted:
             log.info("stopped before start-up completed")
         finally:
+            self.stopping.set()  # not ready from now on, and background tasks wind down
             if watchdog is not None:
                 watchdog.arm(self.settings.shutdown_deadline_seconds + WATCHDOG_MARGIN_SECONDS)
-            await self.stop()
+            budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
+            await self._abandon_start(starting, budget)
+            await self.stop(budget)
         if self._failure is not None:
             raise BackgroundTaskFailed(f"background task {self._failure} ended")
+
+    async def _start_or_stop_request(self, starting: asyncio.Future[None]) -> None:
+        """Wait until start-up is over or a stop is requested, whichever comes first."""
+        stop_requested = asyncio.ensure_future(self.stopping.wait())
+        either: set[asyncio.Future[Any]] = {starting, stop_requested}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_requested.cancel()
+
+    async def _abandon_start(self, starting: asyncio.Future[None], budget: ShutdownBudget) -> None:
+        """Cancel a start-up still under way; give it a moment to unwind, then leave it."""
+        if starting.done():
+            if not starting.cancelled():
+                starting.exception()  # retrieved: raised above, or run itself was cancelled
+            return
+        log.info("stopped before start-up completed")
+        starting.cancel()
+        allowance = min(budget.seconds * START_UNWIND_SHARE, START_UNWIND_MAX_SECONDS)
+        await run_bounded("start-up", starting, budget.allow(allowance))
 
     async def start(self) -> None:
         schema = self.definition.schema
@@ -159,10 +200,12 @@ class ServiceRuntime:
         extra = self.parts.addresses if self.parts else {}
         return {"http": f"http://{host}:{port}", **extra}
 
-    async def stop(self) -> None:
-        """Stop every part in order, each step bounded, all within the shutdown deadline."""
+    async def stop(self, budget: ShutdownBudget | None = None) -> None:
+        """Stop every part in order, each step bounded, all within the shutdown deadline
+        (what is left of ``budget``: ``run`` starts it when the stop was requested)."""
         self.stopping.set()
-        budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
+        if budget is None:
+            budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
         for agent in self._agents:
             agent.stopping = True
         if self._faust is not None:
@@ -307,6 +350,8 @@ class ServiceRuntime:
     async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         backoff = 0.2
         while True:
+            if self.stopping.is_set():  # no new attempt once a stop is requested
+                raise StartAborted
             try:
                 return await attempt()
             except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:

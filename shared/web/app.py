@@ -33,13 +33,31 @@ PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TOKENS_KEY = web.AppKey("tokens", TokenStore)
 
 
+def _always() -> bool:
+    return True
+
+
+def _never() -> bool:
+    return False
+
+
 @dataclass
 class ReadinessChecks:
-    """Named dependency checks; results are cached briefly so probes stay cheap."""
+    """Named dependency checks; results are cached briefly so probes stay cheap.
+
+    A service is ready only once it has ``started`` (start-up finished: migrations applied,
+    topics there, consumers and listeners started) and until it begins ``stopping``, and
+    only while every dependency check passes. ``started`` and ``stopping`` are read on every
+    probe, never cached, so that readiness goes at the moment shutdown begins. While
+    stopping, the dependency checks are not run again (the pool is being closed): the report
+    keeps their last results.
+    """
 
     checks: dict[str, Check]
     metrics: ReadinessMetrics
     cache_seconds: float = 1.0
+    started: Callable[[], bool] = _always
+    stopping: Callable[[], bool] = _never
     _last: tuple[float, dict[str, bool]] = field(default=(0.0, {}))
 
     async def run(self) -> dict[str, bool]:
@@ -53,6 +71,15 @@ class ReadinessChecks:
             self.metrics.set_ready(name, ok)
         self._last = (now, status)
         return status
+
+    async def report(self) -> dict[str, Any]:
+        """``ready``, why not (``started``, ``stopping``) and each dependency's check."""
+        started, stopping = self.started(), self.stopping()
+        checks = dict(self._last[1]) if stopping else await self.run()
+        if self.stopping():  # it began while the checks ran
+            stopping = True
+        ready = started and not stopping and all(checks.values())
+        return {"ready": ready, "started": started, "stopping": stopping, "checks": checks}
 
 
 def problem(status: int, title: str, detail: str) -> web.Response:
@@ -126,10 +153,9 @@ def build_http_app(
         return web.json_response({"status": "ok", "service": service})
 
     async def readyz(_: web.Request) -> web.Response:
-        status = await readiness.run()
-        ready = all(status.values())
-        body = {"ready": ready, "service": service, "checks": status}
-        return web.json_response(body, status=200 if ready else 503)
+        report = await readiness.report()
+        body = {"ready": report["ready"], "service": service, **report}
+        return web.json_response(body, status=200 if report["ready"] else 503)
 
     async def metrics(_: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(registry))
@@ -159,7 +185,7 @@ def openapi_document(service: str, paths: dict[str, Any]) -> dict[str, Any]:
         "/healthz": {"get": {"summary": "Liveness", **probe}},
         "/readyz": {
             "get": {
-                "summary": "Readiness: PostgreSQL and Kafka reachable",
+                "summary": "Readiness: started, not stopping, PostgreSQL and Kafka reachable",
                 "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
             }
         },

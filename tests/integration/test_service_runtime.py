@@ -1,14 +1,21 @@
 """crp-monitor run in-process against real PostgreSQL and the broker, driven through Kafka
-and HTTP: dead letters, authentication, readiness, recovery from a broker restart and the stop
-of a service whose background task crashed."""
+and HTTP: dead letters, authentication, readiness, recovery from a broker restart, the stop
+of a service whose background task crashed, and stops requested during start-up (in-process,
+and of the `cachexia service` and `cachexia up` processes)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+import os
+import secrets
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -228,3 +235,134 @@ async def test_a_background_task_that_crashes_stops_the_service_with_a_failure(
     with pytest.raises(aiohttp.ClientConnectionError):  # nobody is told it is ready
         async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz"):
             pass
+
+
+async def test_a_stop_while_a_migration_waits_for_its_lock_ends_within_the_deadline(
+    settings: PlatformSettings, database: str
+) -> None:
+    """Another instance holds the migration lock: /readyz says not started (its dependencies
+    answer), and a stop request cancels the waiting migration instead of waiting with it."""
+    crp_monitor = service_definition("crp-monitor")
+    holder = await asyncpg.connect(database)
+    lock = holder.transaction()
+    await lock.start()
+    await holder.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{crp_monitor.schema}"
+    )
+    runtime = ServiceRuntime(crp_monitor, settings)
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    base = f"http://127.0.0.1:{settings.crp_monitor_http_port}"
+    try:
+        running = Running(runtime, None, base)  # type: ignore[arg-type]  # no producer needed
+        await wait_until(lambda: _ready_status(running, 503))
+        await asyncio.sleep(1.5)  # past the checks' cache: both dependencies answer by now
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as ready:
+            body = await ready.json()
+        assert (ready.status, body["started"], body["stopping"]) == (503, False, False)
+        assert body["checks"] == {"postgres": True, "kafka": True}
+        waiting = await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+        assert waiting == 1  # the service's migration, waiting on the lock
+
+        runtime.stopping.set()
+        started = time.monotonic()
+        await asyncio.wait_for(task, settings.shutdown_deadline_seconds + 1)
+        assert time.monotonic() - started <= settings.shutdown_deadline_seconds + 0.5
+        assert not runtime.started.is_set()
+    finally:
+        runtime.stopping.set()
+        await lock.rollback()
+        await holder.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A TCP port that accepts connections and never answers (a hung PostgreSQL)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    yield int(server.sockets[0].getsockname()[1])
+    for writer in held:
+        writer.close()
+    server.close()
+
+
+async def _command(args: list[str], env: dict[str, str], sig: signal.Signals, after: float,
+                   limit: float) -> tuple[int, float, str]:  # fmt: skip
+    """Run ``cachexia ARGS``, send ``sig`` ``after`` seconds; exit status, seconds from the
+    signal to the exit, output. Killed (and the test failed) if it outlives ``limit``."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cachexia.cli", *args,
+        env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    output = asyncio.ensure_future(process.communicate())
+    await asyncio.sleep(after)
+    assert process.returncode is None, "ended before the signal"
+    process.send_signal(sig)
+    signalled = time.monotonic()
+    try:
+        done, _ = await asyncio.wait({output}, timeout=limit)
+        elapsed = time.monotonic() - signalled
+        assert done, f"still running {limit} s after {sig.name}"
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await output
+    stdout, _ = output.result()
+    assert process.returncode is not None
+    return process.returncode, elapsed, stdout.decode(errors="replace")
+
+
+async def test_sigterm_while_a_service_connects_to_a_silent_database_ends_it_in_time(
+    silent_port: int, tmp_path: Path
+) -> None:
+    """The connection attempt would wait 60 s for an answer: the stop does not."""
+    deadline = 2
+    status, elapsed, output = await _command(
+        ["service", "crp-monitor"],
+        {
+            "DATABASE_URL": f"postgresql://u:p@127.0.0.1:{silent_port}/db",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "CACHEXIA_DATA_DIR": str(tmp_path),
+            "CACHEXIA_SHUTDOWN_DEADLINE_SECONDS": str(deadline),
+            "CACHEXIA_CRP_MONITOR_HTTP_PORT": str(free_port()),
+        },
+        signal.SIGTERM,
+        after=3.0,
+        limit=deadline + 2 + 3,
+    )
+    assert elapsed < deadline + 2, output
+    assert status in (0, 70), output
+    assert "stopped before start-up completed" in output
+
+
+async def test_ctrl_c_while_up_waits_for_infrastructure_stops_it_without_a_traceback(
+    silent_port: int, tmp_path: Path
+) -> None:
+    status, elapsed, output = await _command(
+        ["up"],
+        {
+            "DATABASE_URL": f"postgresql://u:p@127.0.0.1:{silent_port}/db",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "CACHEXIA_DATA_DIR": str(tmp_path),
+            "CACHEXIA_SUBJECT_HMAC_KEY": secrets.token_hex(32),
+        },
+        signal.SIGINT,
+        after=2.0,
+        limit=15,
+    )
+    assert elapsed < 10, output
+    assert status == 0, output
+    assert "Traceback" not in output
+    assert output.splitlines()[-3:] == [
+        "asked to stop before the platform was up",
+        "stopping ...",
+        "stopped",
+    ]

@@ -207,3 +207,98 @@ def test_a_disarmed_watchdog_never_fires() -> None:
     watchdog.disarm()
     time.sleep(0.3)
     assert exits == []
+
+
+class StartsSlowly(BackgroundOnly):
+    """``start`` is stuck in a step (a dependency that accepts and never answers, a migration
+    waiting on its lock); ``stubborn`` makes it swallow the cancellation too (faust's start)."""
+
+    def __init__(self, deadline: float, stubborn: bool = False) -> None:
+        super().__init__([], deadline=deadline)
+        self.entered = asyncio.Event()
+        self.step = Stubborn() if stubborn else None
+        self.cancelled = False
+
+    async def start(self) -> None:
+        self.entered.set()
+        try:
+            if self.step is not None:
+                await self.step()
+            else:
+                await self._retry("postgres", never_answers)  # no failure to look at stopping
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        self.started.set()
+
+
+async def never_answers() -> None:
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("stubborn", [False, True], ids=["cancellable", "ignores-cancel"])
+async def test_a_stop_during_start_up_arms_the_watchdog_at_once_and_ends_within_the_deadline(
+    stubborn: bool,
+) -> None:
+    deadline = 1.0
+    runtime = StartsSlowly(deadline, stubborn=stubborn)
+    watchdog = RecordingWatchdog()
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False, watchdog=watchdog))
+    try:
+        await asyncio.wait_for(runtime.entered.wait(), 5)
+        runtime.stopping.set()  # SIGTERM
+        await asyncio.sleep(0.05)
+        assert watchdog.armed == [deadline + WATCHDOG_MARGIN_SECONDS]  # not once start gave up
+        elapsed = await returns_within(task, deadline + 0.5)
+        assert elapsed <= deadline
+        assert runtime.cancelled or stubborn
+        assert not runtime.started.is_set()
+    finally:
+        if runtime.step is not None:
+            runtime.step.released.set()
+        await asyncio.sleep(0.01)
+
+
+async def test_a_start_up_failure_still_stops_the_service_and_is_raised() -> None:
+    class FailsToStart(BackgroundOnly):
+        async def start(self) -> None:
+            self._spawn("topic-watch", until_stopped(self.stopping))
+            raise ValueError("bad migration")
+
+    runtime = FailsToStart([])
+    watchdog = RecordingWatchdog()
+    with pytest.raises(ValueError, match="bad migration"):
+        await asyncio.wait_for(runtime.run(install_signal_handlers=False, watchdog=watchdog), 5)
+    assert runtime.stopping.is_set()
+    assert all(task.done() for task in runtime._tasks)
+    assert watchdog.armed == [1.0 + WATCHDOG_MARGIN_SECONDS]
+
+
+async def test_readiness_waits_for_start_up_and_goes_the_moment_stopping_begins() -> None:
+    release = asyncio.Event()
+
+    class MigratesSlowly(BackgroundOnly):
+        async def start(self) -> None:
+            await release.wait()  # migrations pending, listeners not started
+            await super().start()
+
+    async def answers() -> bool:
+        return True
+
+    runtime = MigratesSlowly([("topic-watch", until_stopped)])
+    runtime._readiness.checks = {"postgres": answers, "kafka": answers}
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    await asyncio.sleep(0.05)
+    starting = await runtime._readiness.report()
+    assert starting["ready"] is False
+    assert starting["started"] is False
+    assert starting["checks"] == {"postgres": True, "kafka": True}  # still says what is there
+
+    release.set()
+    await asyncio.wait_for(runtime.started.wait(), 5)
+    assert (await runtime._readiness.report())["ready"] is True
+
+    runtime.stopping.set()  # within the checks' cache time: not ready all the same
+    stopping = await runtime._readiness.report()
+    assert (stopping["ready"], stopping["stopping"]) == (False, True)
+    await asyncio.wait_for(task, 5)
