@@ -36,7 +36,7 @@ from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
 )
-from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_local, parse_ts
+from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_ts, read_ts
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,
@@ -265,7 +265,8 @@ def _body(
     over the segments."""
     observations = []
     patients = []
-    order_key, order_time, order_text = "", None, ""
+    order_key, order_text = "", ""
+    order_time: _Time = (None, None)
     for segment in message:
         kind = str(segment[0])
         if kind == "OBX":
@@ -273,7 +274,7 @@ def _body(
         elif kind == "OBR":
             order_key = _get(segment, 3) or _get(segment, 2)  # filler, else placer order
             order_text = _get(segment, 7)
-            order_time = parse_ts(order_text, offset)
+            order_time = read_ts(order_text, offset)
         elif kind == "PID":
             patients.append(segment)
     if len(patients) > 1:
@@ -289,7 +290,10 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
     """PID-3's repetitions of patient number types (``patient_number_type``), each with its
     identifier type (CX-5) and assigning authority (CX-4), a repetition naming an authority
     or a patient number type without a number too (it says the number is missing); and
-    every number of PID-3, whatever its type (none may stay in the message's id)."""
+    every number of PID-3, whatever its type (none may stay in the message's id).
+
+    ``\\X..\\`` hex escapes are read as UTF-8 (``M\\XC39C\\LLER1`` is MÜLLER1, as the
+    enrolment's number is hashed), as the redaction reads them (``hl7_pid3``)."""
     count = len(pid[3]) if len(pid) > 3 else 0
     if count > MAX_PATIENT_NUMBERS:
         raise Hl7InputError(
@@ -298,15 +302,16 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
         )
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
-        value = _get(pid, 3, repeat)
-        value = _not_null(value)
+        value = _not_null(_get(pid, 3, repeat, hex_text=True))
         if value:
             numbers.append(value)
-        kind = patient_number_type(_get(pid, 3, repeat, 5))
+            if not value.isascii():  # also as the message id reads it: one byte a character
+                numbers.append(_not_null(_get(pid, 3, repeat)))
+        kind = patient_number_type(_get(pid, 3, repeat, 5, hex_text=True))
         if kind is None:
             continue
-        authority = _not_null(_get(pid, 3, repeat, 4))
-        universal = _not_null(_get(pid, 3, repeat, 4, subcomponent=2))
+        authority = _not_null(_get(pid, 3, repeat, 4, hex_text=True))
+        universal = _not_null(_get(pid, 3, repeat, 4, subcomponent=2, hex_text=True))
         if value or authority or universal or kind:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers
@@ -316,8 +321,11 @@ def _not_null(value: str) -> str:
     return "" if value == '""' else value  # HL7's explicit null: no value
 
 
+_Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
+
+
 def _observation(
-    obx: hl7.Segment, order_key: str, order_time: datetime | None, order_text: str, offset: str
+    obx: hl7.Segment, order_key: str, order_time: _Time, order_text: str, offset: str
 ) -> ObservationInput:
     codes = [Coding(_get(obx, 3, 1, 1), _get(obx, 3, 1, 3) or None, _get(obx, 3, 1, 2) or None)]
     alternate = _get(obx, 3, 1, 4)
@@ -327,14 +335,15 @@ def _observation(
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
     collected_text = _get(obx, 14)
     if collected_text:
-        collected = parse_ts(collected_text, offset)
+        collected, local = read_ts(collected_text, offset)
     else:
-        collected_text, collected = order_text, order_time
+        collected_text, (collected, local) = order_text, order_time
+    # OBX-19 as OBX-14: without an offset, kept as written for the sender's zone too
+    reported, reported_local = read_ts(_get(obx, 19), offset)
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected)}"  # parse_oru adds whose it is
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
-    local = parse_local(collected_text) if collected_text else None
     key = f"{order_key}|{codes[0].code}|{_get(obx, 4)}"
     return ObservationInput(
         result_key=key,
@@ -345,8 +354,9 @@ def _observation(
         abnormal_flag=_get(obx, 8) or None,
         status=_get(obx, 11),  # empty stays empty: the service rejects an unknown status
         collected_at=collected,
-        reported_at=parse_ts(_get(obx, 19), offset),
+        reported_at=reported,
         collected_local=local,
+        reported_local=reported_local,
         unscoped_key=key if untracked else None,
     )
 

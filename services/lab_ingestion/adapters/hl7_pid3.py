@@ -50,9 +50,9 @@ def patient_numbers(
     kept, dropped = [], []
     for item in value.split(repetition):
         parts = [*item.split(component), "", "", "", ""]
-        number = _unescaped(parts[0].split(sub)[0], separators).strip()  # as the parser reads it
+        number = decoded_text(parts[0].split(sub)[0], separators).strip()  # as parse_oru reads it
         number = "" if number == '""' else number
-        kind = patient_number_type(_unescaped(parts[4].split(sub)[0], separators))
+        kind = patient_number_type(decoded_text(parts[4].split(sub)[0], separators))
         authority = _showable_authority(parts[3], separators)
         if kind is None:
             dropped.append(number)
@@ -79,25 +79,15 @@ def _showable_authority(authority: str, separators: Separators) -> list[str]:
     """CX-4's subcomponents (namespace, universal id, its type), each kept only when it is
     an organisation's name or id: a patient's number or a date misplaced in it is dropped."""
     return [
-        part if showable_authority(_unescaped(part, separators)) else ""
+        part if showable_authority(decoded_text(part, separators)) else ""
         for part in authority.split(separators[4])
     ]
 
 
-def _unescaped(text: str, separators: Separators) -> str:
-    """The value as the parser reads it (python-hl7's unescaping: separators, ``\\X..\\``,
-    ``\\H\\``, ...), so that its hash is the one it is matched by; as sent if unreadable."""
-    if separators[3] not in text:
-        return text
-    try:
-        return bounded_unescape(_escaping(separators), text)
-    except Exception:  # python-hl7 raises assorted errors on broken escapes
-        return text
-
-
 def decoded_text(text: str, separators: Separators) -> str:
-    """Free text as it reads: ``\\X..\\`` runs as UTF-8 (as the parser reads a result's
-    text), the other escapes as python-hl7 reads them; as written if unreadable."""
+    """Text as it reads, and a PID-3 value as the parser reads it (so that its hash is the
+    one it is matched by): ``\\X..\\`` runs as UTF-8 (as the parser reads a result's text
+    and PID-3), the other escapes as python-hl7 reads them; as written if unreadable."""
     if separators[3] not in text:
         return text
     try:

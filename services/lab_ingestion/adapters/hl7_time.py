@@ -29,11 +29,7 @@ def offset_of(value: str) -> str:
 
 def parse_local(value: str) -> datetime | None:
     """An HL7 DTM written without a UTC offset, as a naive local time (None otherwise)."""
-    match = _TS.match(value.strip())
-    if not match or match.group(4) is None or match.group(8) is not None:
-        return None
-    parsed = parse_ts(value, "+0000")  # the same checks; the offset is set aside below
-    return parsed.replace(tzinfo=None) if parsed is not None else None
+    return read_ts(value)[1]
 
 
 def parse_ts(value: str, default_offset: str = "") -> datetime | None:
@@ -43,27 +39,39 @@ def parse_ts(value: str, default_offset: str = "") -> datetime | None:
     MSH-7); without either it is ambiguous and therefore unusable (None), as is a date alone
     or a month or day 00: a collection time must be exact for the 72-hour CRP window.
     """
+    return read_ts(value, default_offset)[0]
+
+
+def read_ts(value: str, default_offset: str = "") -> tuple[datetime | None, datetime | None]:
+    """``parse_ts`` and ``parse_local`` of one HL7 DTM, read once: its instant (a time
+    without an offset in ``default_offset``), and the naive local time as written when it
+    has no offset, for the service to read in the sender's configured zone (None when it
+    has one, or is unusable)."""
     match = _TS.match(value.strip())
     if not match or match.group(4) is None:
-        return None
-    offset = match.group(8)
-    if offset is None:
-        if not _OFFSET.fullmatch(default_offset):
-            return None
-        offset = default_offset
+        return None, None
     year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
     fraction = match.group(7) or "0"
+    try:
+        written = datetime(year, month, day, hour, minute, second, int(fraction.ljust(6, "0")[:6]))
+    except ValueError:
+        return None, None
+    offset = match.group(8)
+    if offset is not None:
+        return _instant(written, offset), None
+    if not _OFFSET.fullmatch(default_offset):
+        return None, written
+    return _instant(written, default_offset), written
+
+
+def _instant(written: datetime, offset: str) -> datetime | None:
+    """A time as written at a UTC offset (``+0100``), in UTC; None for an offset beyond
+    +/-14:59."""
     sign = 1 if offset[0] == "+" else -1
     hours, minutes = int(offset[1:3]), int(offset[3:5])
     if hours > 14 or minutes > 59:
         return None
-    try:
-        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-        local = datetime(
-            year, month, day, hour, minute, second, int(fraction.ljust(6, "0")[:6]), tzinfo=tz
-        )
-    except ValueError:
-        return None
+    local = written.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
     try:
         return local.astimezone(UTC)
     except OverflowError:  # year 1 or 9999: kept as written, the plausibility check rejects it

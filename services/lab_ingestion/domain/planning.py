@@ -95,25 +95,43 @@ def check_times(observation: ObservationInput, received_at: datetime) -> Rejecte
 
 
 def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
-    """Collection times written without an offset, read in the sender's time zone (the
-    offset in force at that local time, clock changes included). A local time the clock
-    skipped, or passed twice, cannot place a sample exactly: the message is rejected."""
-    if all(o.collected_local is None for o in message.observations):
+    """Collection and report times written without an offset, read in the sender's time
+    zone (the offset in force at that local time, clock changes included). A local time the
+    clock skipped, or passed twice, cannot place a sample exactly: the message is rejected,
+    and a report time so written is no more trusted (it is stored and published)."""
+    if all(o.collected_local is None and o.reported_local is None for o in message.observations):
         return message
     observations = []
     for observation in message.observations:
-        local = observation.collected_local
-        exact = None if local is None else _exact_instant(local, zone)
-        if local is not None and exact is None:
+        sited = _observation_in_site_time(observation, zone)
+        if isinstance(sited, Rejected):
+            return sited
+        observations.append(sited)
+    return replace(message, observations=tuple(observations))
+
+
+def _observation_in_site_time(
+    observation: ObservationInput, zone: tzinfo
+) -> ObservationInput | Rejected:
+    collected, reported = observation.collected_local, observation.reported_local
+    collected_at, reported_at = observation.collected_at, observation.reported_at
+    if collected is not None:
+        collected_at = _exact_instant(collected, zone)
+        if collected_at is None:
             return Rejected(
                 RejectionCode.MISSING_COLLECTION_TIME,
-                f"collection time {local:%Y-%m-%d %H:%M} is skipped or repeated by a clock "
+                f"collection time {collected:%Y-%m-%d %H:%M} is skipped or repeated by a clock "
                 f"change in {zone}: send it with its UTC offset",
             )
-        observations.append(
-            observation if exact is None else replace(observation, collected_at=exact)
-        )
-    return replace(message, observations=tuple(observations))
+    if reported is not None:
+        reported_at = _exact_instant(reported, zone)
+        if reported_at is None:
+            return Rejected(
+                RejectionCode.IMPLAUSIBLE_TIME,
+                f"report time {reported:%Y-%m-%d %H:%M} is skipped or repeated by a clock "
+                f"change in {zone}: send it with its UTC offset",
+            )
+    return replace(observation, collected_at=collected_at, reported_at=reported_at)
 
 
 def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:

@@ -4,8 +4,9 @@ authorities (``domain.patient_identity`` has the rules).
 Before a batch is planned, a message whose sender has an authority gets the number of that
 authority (and, when the parser could not choose, its result keys scoped to the patient); a
 message left without a number it can be matched by is *unresolved*. An unresolved message is
-never matched by a guess: if none of its numbers names an enrolled subject the patient is not
-the trial's and the message is discarded like any other such patient's (nothing kept); if one
+never matched by a guess: if none of its numbers names a subject it could be about (enrolled,
+or withdrawn and the message theirs or not to be told: ``subject_of``) the patient is not the
+trial's and the message is discarded like any other such patient's (nothing kept); if one
 does, the message is rejected with the reason, kept for the lab to correct.
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
-from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import (
     IdentifierCandidate,
     LabMessage,
@@ -34,6 +35,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     IngestTransaction,
 )
+from services.lab_ingestion.service_layer.subjects import subject_of
 
 SourceKey = tuple[str, str]
 Hash = Callable[[str], str]
@@ -63,17 +65,18 @@ def is_unresolved(message: LabMessage) -> bool:
 
 
 def unresolved_outcome(
-    context: BatchContext, message: LabMessage, hash_identifier: Hash
+    context: BatchContext, message: LabMessage, hash_identifier: Hash, received_at: datetime
 ) -> IngestOutcome:
-    """Discarded (not enrolled) when none of the message's numbers names an enrolled subject
-    at the sender's site and none is missing; otherwise rejected with why no number could
-    be chosen (an empty MR may be an enrolled subject's: never discarded unseen)."""
+    """Discarded (not enrolled) when none of the message's numbers names a subject at the
+    sender's site it could be about (enrolled, or withdrawn: ``subject_of``) and none is
+    missing; otherwise rejected with why no number could be chosen (an empty MR may be an
+    enrolled subject's, a withdrawn subject's late result is theirs: never discarded
+    unseen)."""
     sender = context.allowed.get((message.source_application, message.source_facility))
-    site = sender.site_id if sender else None
     enrolled = has_missing_number(message.identifier_candidates)
     for candidate in _numbers(message):
         patient_hmac = context.hmacs.get(candidate.value) or hash_identifier(candidate.value)
-        if match_subject(context.subjects.get(patient_hmac, ()), site) is not None:
+        if subject_of(context, message, patient_hmac, received_at) is not None:
             enrolled = True
     if not enrolled:
         return IngestOutcome(accepted=True, enrolled=False)

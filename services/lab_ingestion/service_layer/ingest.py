@@ -243,14 +243,14 @@ class BatchIngestor:
     def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
         message = command.message
         if is_unresolved(message):  # no number to match by: discarded or rejected
-            outcome = unresolved_outcome(context, message, self._hash)
+            outcome = unresolved_outcome(context, message, self._hash, command.received_at)
             if outcome.code is not None:
                 reject(context, command, outcome.code, outcome.reason)
             return outcome
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
-        subject_id = subject_of(context, message, patient_hmac)
+        subject_id = subject_of(context, message, patient_hmac, command.received_at)
         if isinstance(subject_id, Rejected):
             reject(context, command, subject_id.code, subject_id.reason)
             return IngestOutcome.rejected(subject_id.code, subject_id.reason)

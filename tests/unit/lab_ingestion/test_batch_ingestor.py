@@ -585,6 +585,38 @@ async def test_a_local_time_is_read_in_the_senders_zone_across_a_clock_change() 
     assert db.results[0].collected_at == datetime(2026, 10, 24, 21, 30, tzinfo=UTC)
 
 
+async def test_a_local_report_time_is_read_in_the_senders_zone_stored_and_published() -> None:
+    """Reported 00:10 local on 25 Oct (summer time, +02:00), sent after the change: MSH-7's
+    +01:00 put the report an hour late, in the store and on lab.results.v1."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="Europe/Zurich")
+    command = message("1")
+    observation = dataclasses.replace(
+        command.message.observations[0],
+        reported_at=datetime(2026, 10, 24, 23, 10, tzinfo=UTC),  # as MSH-7's +0100 read it
+        reported_local=datetime(2026, 10, 25, 0, 10),
+    )
+    lab = dataclasses.replace(command.message, observations=(observation,))
+    (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert outcome.accepted, outcome.reason
+    reported = datetime(2026, 10, 24, 22, 10, tzinfo=UTC)
+    assert db.results[0].reported_at == reported
+    (published,) = [e.payload for _, e in db.events if e.event_type == "LabResultRecorded"]
+    assert datetime.fromisoformat(str(published["reported_at"])) == reported
+
+
+async def test_a_local_report_time_a_clock_change_repeats_is_rejected_not_stored() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="Europe/Zurich")
+    command = message("1")
+    observation = dataclasses.replace(
+        command.message.observations[0], reported_local=datetime(2026, 10, 25, 2, 30)
+    )
+    lab = dataclasses.replace(command.message, observations=(observation,))
+    (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME
+    assert "report time" in outcome.reason and "clock change" in outcome.reason
+    assert db.results == []
+
+
 async def test_without_a_zone_for_the_sender_the_message_offset_stands() -> None:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     command = message("1")
@@ -883,8 +915,9 @@ async def test_a_late_result_of_a_withdrawn_subject_is_kept_when_collected_befor
     fresh = ingestor(db)  # another instance, or after a restart: nothing remembered
     late = message("3", key="K-late")
     observation = dataclasses.replace(late.message.observations[0], collected_at=collected)
+    arrived = WITHDRAWN_AT + timedelta(hours=2)  # after either sample was collected
     late = IngestLabMessage(dataclasses.replace(late.message, observations=(observation,)),
-                            lambda: "", AT)  # fmt: skip
+                            lambda: "", arrived)  # fmt: skip
     refused = db.refused
     (outcome,) = await fresh([late])
     assert (outcome.results, outcome.enrolled) == ((1, True) if kept else (0, False))

@@ -339,6 +339,41 @@ def test_every_pid3_number_is_masked_in_the_message_id_whatever_its_type() -> No
     assert message.control_id == f"C-#{'a' * 12}-#{'b' * 12}"
 
 
+@pytest.mark.parametrize(
+    "pid3",
+    [
+        "M\\XC39C\\LLER1^^^HOSP^MR",  # UTF-8 in hex escapes, as the sender's bytes
+        "M\\XC3\\\\X9C\\LLER1^^^HOSP^MR",  # one byte an escape
+        "M\\Xc39c\\LLER1^^^HOSP^MR",
+        "MÜLLER1^^^HOSP^MR",  # as raw UTF-8
+    ],
+)
+def test_a_pid3_number_in_hex_escapes_reads_as_utf8_as_the_enrolled_number(pid3: str) -> None:
+    """The enrolment hashes MÜLLER1: read one byte a character (MÃ\\x9cLLER1), the number
+    hashed to another and the enrolled patient's result was discarded as not enrolled."""
+    message, _ = parse_oru(join([msh(), seg("PID", {1: "1", 3: pid3})]))
+    assert message.patient_identifier == "MÜLLER1"
+    assert [c.value for c in message.identifier_candidates] == ["MÜLLER1"]
+
+
+def test_a_pid3_type_and_authority_in_hex_escapes_read_as_utf8() -> None:
+    pid3 = "4711^^^H\\XC394\\PITAL&1.2.\\X33\\&ISO^\\X4D52\\"
+    message, _ = parse_oru(join([msh(), seg("PID", {1: "1", 3: pid3})]))
+    found = [(c.value, c.authority, c.kind, c.alternate_authority)
+             for c in message.identifier_candidates]  # fmt: skip
+    assert found == [("4711", "HÔPITAL", "MR", "1.2.3")]
+
+
+def test_a_pid3_number_in_hex_escapes_is_masked_in_the_message_id_as_it_reads_there() -> None:
+    """The message id is read one byte a character (as before, so that a resend still finds
+    its message): the number is masked in it in that reading too."""
+    text = join([msh(control_id="C-M\\XC39C\\LLER1"),
+                 seg("PID", {1: "1", 3: "M\\XC39C\\LLER1^^^HOSP^MR"})])  # fmt: skip
+    message, _ = parse_oru(text, identify=lambda number: "a" * 64)
+    assert message.patient_identifier == "MÜLLER1"
+    assert message.control_id == f"C-#{'a' * 12}"
+
+
 def test_an_order_number_built_from_the_patients_number_is_masked_in_the_result_key() -> None:
     obr = seg("OBR", {1: "1", 2: "4711815-0001", 3: "4711815-0001", 4: "1988-5^CRP^LN"})
     obx = seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "7", 6: "mg/L", 11: "F",
@@ -986,6 +1021,35 @@ def test_reported_time_without_offset_takes_the_senders() -> None:
     text = timed("20261102091500+0100", "20261102060000+0000", "", "20261102083000")
     message, _ = parse_oru(text)
     assert message.observations[0].reported_at == utc(2026, 11, 2, 7, 30)
+
+
+@pytest.mark.parametrize(
+    ("msh7", "obx19", "reported_at", "reported_local"),
+    [
+        # without an offset: kept as written too, for the sender's zone (as OBX-14 is)
+        ("20261102091500+0100", "20261102083000", utc(2026, 11, 2, 7, 30),
+         datetime(2026, 11, 2, 8, 30)),
+        # without MSH-7's offset either: only the sender's zone can place it
+        ("20261102091500", "20261102083000", None, datetime(2026, 11, 2, 8, 30)),
+        # with its own offset: an instant, nothing to read in another zone
+        ("20261102091500", "20261102083000+0200", utc(2026, 11, 2, 6, 30), None),
+        ("20261102091500+0100", "", None, None),
+        ("20261102091500+0100", "20261102", None, None),
+    ],
+)  # fmt: skip
+def test_a_report_time_without_offset_is_also_kept_as_written(
+    msh7: str, obx19: str, reported_at: datetime | None, reported_local: datetime | None
+) -> None:
+    message, _ = parse_oru(timed(msh7, "", "20261102081500+0100", obx19))
+    (observation,) = message.observations
+    assert (observation.reported_at, observation.reported_local) == (reported_at, reported_local)
+
+
+def test_a_collection_time_from_obr7_without_offset_is_kept_as_written() -> None:
+    message, _ = parse_oru(timed("20261102091500+0100", "20261102060000", ""))
+    (observation,) = message.observations
+    assert observation.collected_local == datetime(2026, 11, 2, 6, 0)
+    assert observation.collected_at == utc(2026, 11, 2, 5, 0)
 
 
 @pytest.mark.parametrize(

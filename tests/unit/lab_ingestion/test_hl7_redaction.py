@@ -353,7 +353,15 @@ def test_redact_hashes_each_patient_number_with_its_authority_and_drops_the_othe
 
 @pytest.mark.parametrize(
     ("pid3", "number"),
-    [("12\\T\\34567^^^HOSP^MR", "12&34567"), ("12\\X33\\45678^^^HOSP^MR", "12345678")],
+    [
+        ("12\\T\\34567^^^HOSP^MR", "12&34567"),
+        ("12\\X33\\45678^^^HOSP^MR", "12345678"),
+        # hex escapes as UTF-8 (the enrolment's MÜLLER1), never one byte a character
+        ("M\\XC39C\\LLER1^^^HOSP^MR", "MÜLLER1"),
+        ("M\\XC3\\\\X9C\\LLER1^^^HOSP^MR", "MÜLLER1"),
+        ("MRN\\XEFBC91\\^^^HOSP^MR", "MRN\uff11"),
+        ("M\\XC39C\\LLER1^^^HOSP^\\X4D52\\", "MÜLLER1"),  # the type in hex too
+    ],
 )
 def test_redact_hashes_a_number_as_the_parser_reads_it(pid3: str, number: str) -> None:
     seen: list[str] = []
@@ -361,6 +369,16 @@ def test_redact_hashes_a_number_as_the_parser_reads_it(pid3: str, number: str) -
     redact(text, lambda value: seen.append(value) or HASH)  # type: ignore[func-returns-value]
     parsed, _ = parse_oru(text)
     assert seen == [parsed.patient_identifier] == [number]
+
+
+def test_a_copy_of_a_number_sent_in_hex_escapes_gives_way_to_its_hash_however_spelt() -> None:
+    """PID-3 ``M\\XC39C\\LLER1`` reads MÜLLER1: its copies, escaped or not, are found."""
+    note = "for M\\XC39C\\LLER1, MÜLLER1 and m\\XC3BC\\ller1"
+    text = join([msh(), seg("PID", {1: "1", 3: "M\\XC39C\\LLER1^^^HOSP^MR"}),
+                 seg("NTE", {1: "1", 3: note})])  # fmt: skip
+    lines = redact(text, lambda value: "h").split("\r")
+    assert lines[1].split("|")[3] == "HMAC:h^^^HOSP^MR"
+    assert lines[2] == "NTE|1||for HMAC:h, HMAC:h and HMAC:h"
 
 
 @pytest.mark.parametrize(

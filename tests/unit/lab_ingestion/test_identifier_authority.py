@@ -1,16 +1,19 @@
 """A message naming its patient by numbers of several assigning authorities, in a batch: the
 sender's authority chooses; without it the message is never matched by a guess (discarded
-when none of its numbers is enrolled, else rejected and kept)."""
+when none of its numbers names a subject it may be about, enrolled or withdrawn, else
+rejected and kept)."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.domain.model import IdentifierCandidate, RejectionCode
 from services.lab_ingestion.domain.patient_identity import default_identifier
+from services.lab_ingestion.domain.records import EnrolledSubject, WithdrawnSubject
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestTransaction
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from tests.unit.lab_ingestion.test_batch_ingestor import AT, FakeDatabase, ingestor, message
@@ -283,3 +286,48 @@ async def test_a_rejection_keeps_its_id_when_the_senders_authority_chose_the_num
     first, second = (envelope for topic, envelope in db.events)
     assert first.event_id == second.event_id
     assert first.payload["rejection_id"] == str(command.rejection_id)
+
+
+@pytest.mark.parametrize(
+    ("withdrawn_at", "kept"),
+    [
+        (AT + timedelta(days=5), True),  # collected before: the withdrawn subject's, late
+        (AT - timedelta(days=5), False),  # collected after: nobody's
+    ],
+)
+@pytest.mark.parametrize("pid3", ["MRN1^^^HOSP^MR~L-55^^^LAB^PI", "L-55^^^LAB^PI~MRN1^^^HOSP^MR"])
+async def test_numbers_of_several_authorities_of_a_withdrawn_subject_are_never_lost_unseen(
+    withdrawn_at: datetime, kept: bool, pid3: str
+) -> None:
+    """S-1 (MRN1) withdrawn, the sender without an authority: a sample collected before the
+    withdrawal may be S-1's, so the message is rejected as for an enrolled subject; one
+    collected after it is nobody's, discarded like any stranger's."""
+    withdrawn = WithdrawnSubject(EnrolledSubject("S-1", "CH-01"), withdrawn_at)
+    db = FakeDatabase(withdrawn={"h(MRN1)": withdrawn})
+    (outcome,) = await ingestor(db)([oru(pid3)])
+    if kept:
+        assert outcome.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+        assert topics(db) == [LAB_REJECTED]
+    else:
+        assert outcome.accepted and not outcome.enrolled and db.events == []
+    assert db.results == []
+
+
+@pytest.mark.parametrize("obx14", ["202611200815", "205211200815+0100"])
+async def test_numbers_of_a_withdrawn_subject_with_an_unusable_time_are_rejected(
+    obx14: str,
+) -> None:
+    """A missing (no offset, no zone, MSH-7 without one) or implausible collection time
+    tells nothing about the withdrawal: never taken for nobody's."""
+    withdrawn = WithdrawnSubject(EnrolledSubject("S-1", "CH-01"), AT - timedelta(days=5))
+    db = FakeDatabase(withdrawn={"h(MRN1)": withdrawn})
+    text = "\r".join([
+        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000||ORU^R01|M-1|P|2.5.1",
+        "PID|1||MRN1^^^HOSP^MR~L-55^^^LAB^PI",
+        "OBR|1||ORD1|CRP",
+        f"OBX|1|NM|1988-5^CRP^LN||12|mg/L|||||F|||{obx14}",
+    ])  # fmt: skip
+    parsed, _ = parse_oru(text, identify=lambda number: f"h({number})")
+    (outcome,) = await ingestor(db)([IngestLabMessage(parsed, lambda: "", AT)])
+    assert outcome.code is RejectionCode.AMBIGUOUS_IDENTIFIER
+    assert db.results == [] and topics(db) == [LAB_REJECTED]

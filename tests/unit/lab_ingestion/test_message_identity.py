@@ -40,3 +40,18 @@ def test_another_value_status_or_time_is_another_message() -> None:
         replace(CRP, reference_range="0-5"), replace(CRP, abnormal_flag="H"),
     ]  # fmt: skip
     assert len({digest(CRP), *(digest(o) for o in others)}) == 1 + len(others)
+
+
+def test_a_local_report_time_read_with_another_msh7_offset_is_the_same_message() -> None:
+    """OBX-19 without an offset is read with MSH-7's offset of the moment too: the resend
+    after a clock change reports the same result an hour apart, and is still a resend."""
+    collected, reported = datetime(2026, 3, 29, 1, 30), datetime(2026, 3, 29, 1, 50)
+    before = replace(
+        CRP, collected_local=collected, reported_local=reported,
+        reported_at=AT + timedelta(minutes=20),
+    )  # fmt: skip
+    after = replace(
+        before, collected_at=AT - timedelta(hours=1),
+        reported_at=AT - timedelta(hours=1) + timedelta(minutes=20),
+    )  # fmt: skip
+    assert digest(before) == digest(after) == digest(replace(after, reported_local=None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +24,9 @@ from services.lab_ingestion.domain.planning import (
     CLOCK_SKEW,
     PlannedResult,
     check_earlier_results,
+    check_times,
     content_of,
+    in_site_time,
     needs_earlier_result,
     plan_results,
 )
@@ -101,6 +104,60 @@ def test_a_sample_within_the_clock_skew_is_accepted() -> None:
     skewed = replace(observation(), collected_at=RECEIVED + CLOCK_SKEW, reported_at=RECEIVED)
     planned = plan_results(message(skewed), UnitParameters(), RECEIVED)
     assert not isinstance(planned, Rejected)
+
+
+ZURICH = ZoneInfo("Europe/Zurich")
+
+
+def test_a_report_time_without_offset_is_read_in_the_senders_zone_as_the_collection_time() -> None:
+    """Drawn 22:30 and reported 23:40 local on 24 Oct (summer time, +02:00), sent after the
+    change: MSH-7's +01:00 put both an hour late; the zone places both right."""
+    sent = replace(
+        observation(),
+        collected_at=datetime(2026, 10, 24, 21, 30, tzinfo=UTC),  # as MSH-7's +0100 read them
+        reported_at=datetime(2026, 10, 24, 22, 40, tzinfo=UTC),
+        collected_local=datetime(2026, 10, 24, 22, 30),
+        reported_local=datetime(2026, 10, 24, 23, 40),
+    )
+    sited = in_site_time(message(sent), ZURICH)
+    assert not isinstance(sited, Rejected)
+    (read,) = sited.observations
+    assert read.collected_at == datetime(2026, 10, 24, 20, 30, tzinfo=UTC)
+    assert read.reported_at == datetime(2026, 10, 24, 21, 40, tzinfo=UTC)
+
+
+def test_a_report_time_alone_without_offset_is_read_in_the_senders_zone() -> None:
+    """The collection time has its offset; the report time (stored, published) has none:
+    read in the zone even so, or MSH-7's offset (UTC) put a Tokyo report 9 hours late."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    sent = replace(
+        observation(),
+        reported_at=datetime(2026, 11, 20, 18, 30, tzinfo=UTC),  # as MSH-7's +0000 read it
+        reported_local=datetime(2026, 11, 20, 18, 30),
+    )
+    sited = in_site_time(message(sent), tokyo)
+    assert not isinstance(sited, Rejected)
+    (read,) = sited.observations
+    assert read.reported_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    assert read.collected_at == AT
+    assert check_times(read, AT + timedelta(hours=3)) is None
+    assert check_times(sent, AT + timedelta(hours=3)) is not None  # as MSH-7 read it
+
+
+def test_sited_without_local_times_the_message_is_itself() -> None:
+    sent = message(replace(observation(), reported_at=AT))
+    assert in_site_time(sent, ZURICH) is sent
+
+
+@pytest.mark.parametrize(
+    "local", [datetime(2024, 3, 31, 2, 30), datetime(2024, 10, 27, 2, 30)]
+)  # fmt: skip
+def test_a_report_time_a_clock_change_skips_or_repeats_is_rejected(local: datetime) -> None:
+    sent = replace(observation(), reported_at=None, reported_local=local)
+    sited = in_site_time(message(sent), ZURICH)
+    assert isinstance(sited, Rejected)
+    assert sited.code is RejectionCode.IMPLAUSIBLE_TIME
+    assert sited.reason.startswith("report time 2024-") and "clock change" in sited.reason
 
 
 @pytest.mark.parametrize(
