@@ -13,7 +13,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+)
 from services.lab_ingestion.domain.records import EnrolledSubject
 from shared.contracts.identity import normalise_hospital_identifier
 
@@ -33,15 +38,26 @@ def mask_identifier_in_id(
     numbers.update(also)
     numbers.add(message.patient_identifier or "")
     masked = numbers_masked(numbers, identify)
-    observations = tuple(
-        replace(o, result_key=masked(o.result_key),
-                unscoped_key=masked(o.unscoped_key) if o.unscoped_key else o.unscoped_key)
-        for o in message.observations
-    )  # fmt: skip
+    if masked is _unchanged:
+        return message
+    observations = tuple(_masked_keys(o, masked) for o in message.observations)
     control_id = masked(message.control_id)
-    if control_id == message.control_id and observations == message.observations:
+    if control_id == message.control_id and all(
+        new is old for new, old in zip(observations, message.observations, strict=True)
+    ):
         return message  # (the common case)
     return replace(message, control_id=control_id, observations=observations)
+
+
+def _masked_keys(observation: ObservationInput, masked: Callable[[str], str]) -> ObservationInput:
+    """The observation itself when no key holds a number (the common case: no copy)."""
+    key = masked(observation.result_key)
+    unscoped = (
+        masked(observation.unscoped_key) if observation.unscoped_key else observation.unscoped_key
+    )
+    if key == observation.result_key and unscoped == observation.unscoped_key:
+        return observation
+    return replace(observation, result_key=key, unscoped_key=unscoped)
 
 
 def numbers_masked(

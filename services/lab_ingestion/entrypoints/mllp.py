@@ -52,15 +52,21 @@ class MllpListener:
         self._connections: set[asyncio.Task[None]] = set()
         self._max_connections = max_connections
         self._stall = frame_stall_seconds
+        # each open connection's streams, for the stall sweep (no timer per frame: the hot
+        # path pays nothing), and the connections it closed
+        self._streams: dict[asyncio.Task[None], tuple[HL7StreamReader, HL7StreamWriter]] = {}
+        self._stalled: set[asyncio.Task[None]] = set()
 
     async def serve(self, stopping: asyncio.Event) -> None:
         server = await start_hl7_server(
             self._on_connection, self._host, self._port, limit=self._limit, reuse_address=True
         )
         log.info("MLLP listener started", extra={"port": self._port})
+        sweep = asyncio.ensure_future(self._sweep_stalled_frames())
         try:
             await stopping.wait()
         finally:
+            sweep.cancel()
             server.close()
             for task in list(self._connections):
                 task.cancel()
@@ -76,6 +82,7 @@ class MllpListener:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
+            self._streams[task] = (reader, writer)
         try:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
@@ -87,24 +94,25 @@ class MllpListener:
         finally:
             if task is not None:
                 self._connections.discard(task)
+                self._streams.pop(task, None)
+                self._stalled.discard(task)
             writer.close()
 
     async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         while True:
             try:
-                frame = await self._next_frame(reader)
-            except _StalledFrame as stalled:
-                await self._acknowledger.reject_frame(
-                    stalled.partial, RejectionCode.MALFORMED,
-                    f"MLLP frame not continued for {self._stall:.0f} s (connection closed)",
-                )  # fmt: skip
-                return
+                frame = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
             except asyncio.IncompleteReadError as incomplete:
                 if incomplete.partial.strip():
+                    stalled = asyncio.current_task() in self._stalled
+                    reason = (
+                        f"MLLP frame not continued for {self._stall:.0f} s (connection closed)"
+                        if stalled
+                        else "connection closed in the middle of an MLLP frame (truncated message)"
+                    )
                     await self._acknowledger.reject_frame(
-                        incomplete.partial, RejectionCode.MALFORMED,
-                        "connection closed in the middle of an MLLP frame (truncated message)",
-                    )  # fmt: skip
+                        incomplete.partial, RejectionCode.MALFORMED, reason
+                    )
                 return
             except asyncio.LimitOverrunError:
                 ack = await self._acknowledger.reject_frame(
@@ -127,20 +135,21 @@ class MllpListener:
                 time.perf_counter() - started
             )
 
-    async def _next_frame(self, reader: HL7StreamReader) -> bytes:
-        """The next frame; ``_StalledFrame`` when one has begun and made no progress for the
-        stall time (a cancelled ``readuntil`` keeps what it buffered)."""
-        buffered = -1
+    async def _sweep_stalled_frames(self) -> None:
+        """Every stall period, close each connection whose frame has begun and not grown
+        since the last look: its reader then ends with the partial frame, which is kept."""
+        seen: dict[asyncio.Task[None], int] = {}
         while True:
-            try:
-                async with asyncio.timeout(self._stall):  # a timer, not a task, per frame
-                    frame: bytes = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
-                    return frame
-            except TimeoutError:
-                now = len(getattr(reader, "_buffer", b""))  # asyncio.StreamReader's buffer
-                if now and now == buffered:
-                    raise _StalledFrame(bytes(getattr(reader, "_buffer", b""))) from None
-                buffered = now
+            await asyncio.sleep(self._stall)
+            buffered = {
+                task: len(getattr(reader, "_buffer", b""))  # asyncio.StreamReader's buffer
+                for task, (reader, _) in self._streams.items()
+            }
+            for task, size in buffered.items():
+                if size and seen.get(task) == size:
+                    self._stalled.add(task)
+                    self._streams[task][1].close()
+            seen = buffered
 
     @staticmethod
     async def _send(writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
@@ -148,12 +157,6 @@ class MllpListener:
         MSH-10 byte for byte (a character the set lacks, in our own text, becomes ?)."""
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
-
-
-class _StalledFrame(Exception):
-    def __init__(self, partial: bytes) -> None:
-        super().__init__("stalled MLLP frame")
-        self.partial = partial
 
 
 def _charset_of(frame: bytes) -> str:
