@@ -288,8 +288,10 @@ class BatchIngestor:
             sited, planned, subject_id, context.latest, context.preliminary,
             contents=head_contents(context, sited),
         )  # fmt: skip
-        if isinstance(checked, Rejected) and context.assumed:  # on assumptions: read first
-            raise StaleBatch("a result key's chain must be read before rejecting")
+        # on assumptions, read first before rejecting, or before answering a message as a
+        # restatement (nothing of it is written, so the write could not refute its id)
+        if context.assumed and (isinstance(checked, Rejected) or len(checked) < len(planned)):
+            raise StaleBatch("a result key's chain must be read before rejecting or dropping")
         return checked if isinstance(checked, Rejected) else (sited, checked)
 
     async def _store(self, uow: Any, context: BatchContext) -> None:
