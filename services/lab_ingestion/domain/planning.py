@@ -113,25 +113,31 @@ def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
 def _observation_in_site_time(
     observation: ObservationInput, zone: tzinfo
 ) -> ObservationInput | Rejected:
-    collected, reported = observation.collected_local, observation.reported_local
-    collected_at, reported_at = observation.collected_at, observation.reported_at
-    if collected is not None:
-        collected_at = _exact_instant(collected, zone)
-        if collected_at is None:
-            return Rejected(
-                RejectionCode.MISSING_COLLECTION_TIME,
-                f"collection time {collected:%Y-%m-%d %H:%M} is skipped or repeated by a clock "
-                f"change in {zone}: send it with its UTC offset",
-            )
-    if reported is not None:
-        reported_at = _exact_instant(reported, zone)
-        if reported_at is None:
-            return Rejected(
-                RejectionCode.IMPLAUSIBLE_TIME,
-                f"report time {reported:%Y-%m-%d %H:%M} is skipped or repeated by a clock "
-                f"change in {zone}: send it with its UTC offset",
-            )
+    collected_at = _in_zone(observation.collected_local, observation.collected_at, zone)
+    if isinstance(collected_at, Rejected):
+        return Rejected(RejectionCode.MISSING_COLLECTION_TIME, f"collection {collected_at.reason}")
+    reported_at = _in_zone(observation.reported_local, observation.reported_at, zone)
+    if isinstance(reported_at, Rejected):
+        return Rejected(RejectionCode.IMPLAUSIBLE_TIME, f"report {reported_at.reason}")
     return replace(observation, collected_at=collected_at, reported_at=reported_at)
+
+
+def _in_zone(
+    local: datetime | None, instant: datetime | None, zone: tzinfo
+) -> datetime | Rejected | None:
+    """A time written without an offset, read in the sender's zone (``instant`` as read
+    before when there is none); why not, when a clock change skips or repeats it (the
+    caller names the time and gives the code)."""
+    if local is None:
+        return instant
+    exact = _exact_instant(local, zone)
+    if exact is None:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_TIME,
+            f"time {local:%Y-%m-%d %H:%M} is skipped or repeated by a clock change in {zone}: "
+            "send it with its UTC offset",
+        )
+    return exact
 
 
 def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:
