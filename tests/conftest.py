@@ -7,6 +7,8 @@ consumer groups or topics.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -74,3 +76,27 @@ def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSe
         # external infrastructure: the key must be given (never one per data directory)
         subject_hmac_key=TEST_SUBJECT_HMAC_KEY,
     )
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A TCP port that accepts connections and never answers (a hung PostgreSQL)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    yield int(server.sockets[0].getsockname()[1])
+    for writer in held:
+        writer.close()
+    server.close()
+
+
+@pytest.fixture
+def clean_platform_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No platform setting inherited from the environment; run in an empty directory."""
+    for name in list(os.environ):
+        if name.startswith("CACHEXIA_") or name in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

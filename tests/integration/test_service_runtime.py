@@ -278,21 +278,6 @@ async def test_a_stop_while_a_migration_waits_for_its_lock_ends_within_the_deadl
             await asyncio.wait_for(task, 20)
 
 
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A TCP port that accepts connections and never answers (a hung PostgreSQL)."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    yield int(server.sockets[0].getsockname()[1])
-    for writer in held:
-        writer.close()
-    server.close()
-
-
 async def _command(args: list[str], env: dict[str, str], sig: signal.Signals, after: float,
                    limit: float) -> tuple[int, float, str]:  # fmt: skip
     """Run ``cachexia ARGS``, send ``sig`` ``after`` seconds; exit status, seconds from the

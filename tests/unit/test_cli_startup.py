@@ -4,7 +4,6 @@ traceback or the password; the patient-matching key is checked before anything s
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +14,14 @@ from cachexia.cli import main
 from cachexia.up import Platform
 from shared.secrets import KEY_FILE
 from shared.settings import PlatformSettings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(
+    clean_platform_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path / "data"))
+
 
 PASSWORD = "s3cr3t-pw"
 DATABASE_URL = f"postgresql://cachexia:{PASSWORD}@db.internal:5432/cachexia"
@@ -27,15 +34,6 @@ DATABASE_COMMANDS = [
     ["source", "remove", "--application", "LIS", "--facility", "HOSP"],
     ["migrate"],
 ]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("CACHEXIA_") or name in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path / "data"))
 
 
 def _connect_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> list[str]:

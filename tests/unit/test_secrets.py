@@ -13,20 +13,14 @@ import shared.secrets as secrets_module
 from shared.secrets import KEY_FILE, SubjectKeyError, subject_hmac_key
 from shared.settings import PlatformSettings
 
+pytestmark = pytest.mark.usefixtures("clean_platform_environment")
+
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0aa55"
 EXTERNAL = [
     {"database_url": "postgresql://cachexia:secret@db:5432/cachexia"},
     {"kafka_bootstrap_servers": "kafka:9092"},
     {"database_url": "postgresql://u@db/x", "kafka_bootstrap_servers": "kafka:9092"},
 ]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("CACHEXIA_") or name in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.mark.parametrize("infrastructure", EXTERNAL)

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,6 @@ import cachexia.platform as platform
 from cachexia.platform import StopRequested, wait_for_kafka, wait_for_postgres
 from cachexia.up import SERVICE_EXIT_SLACK_SECONDS, Platform, ServiceProcess
 from shared.settings import PlatformSettings
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A TCP port that accepts connections and never answers (a hung PostgreSQL)."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    yield int(server.sockets[0].getsockname()[1])
-    for writer in held:
-        writer.close()
-    server.close()
 
 
 async def stop_after(stopping: asyncio.Event, seconds: float) -> None:
