@@ -198,20 +198,28 @@ async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
 
 
 async def test_a_final_result_resent_after_its_correction_never_replaces_it(lab: Lab) -> None:
-    """F 40, C 4, then the original F 40 again under a new MSH-10 (a delayed copy): only a
-    correction changes a final result (HL7 table 0085), so the correction stands."""
+    """F 40, C 4, then the original F 40 again under a new MSH-10 (a delayed copy), and an
+    F 41: only a correction changes a final result (HL7 table 0085), so the correction
+    stands; the copy is a duplicate (read from the database: the chain's earlier versions),
+    the changed value is rejected."""
     client = await lab.mllp()
-    acks = [
-        await client.exchange(oru(control_id, [obx("1988-5", value, "mg/L", status=status)]))
-        for control_id, value, status in (("L-1", "40", "F"), ("L-2", "4", "C"), ("L-3", "40", "F"))
-    ]
+    acks = []
+    for control_id, value, status in (
+        ("L-1", "40", "F"), ("L-2", "4", "C"), ("L-3", "40", "F"), ("L-4", "41", "F"),
+    ):  # fmt: skip
+        acks.append(
+            await client.exchange(oru(control_id, [obx("1988-5", value, "mg/L", status=status)]))
+        )
+        await asyncio.sleep(0.05)  # each its own batch: the chain is read from the database
     await client.close()
-    assert [msa(ack)[1] for ack in acks] == ["AA", "AA", "AE"]
-    assert "as a correction (OBX-11 C" in msa(acks[2])[3]
+    assert [msa(ack)[1] for ack in acks] == ["AA", "AA", "AA", "AE"]
+    assert "duplicate" in msa(acks[2])[3]
+    assert "as a correction (OBX-11 C" in msa(acks[3])[3]
     stored = await lab.pool.fetch("SELECT status, value FROM results ORDER BY recorded_at")
     assert [(r["status"], r["value"]) for r in stored] == [("F", 40.0), ("C", 4.0)]
     rejected = await lab.events(LAB_REJECTED, 1)
     assert rejected[0].payload["reason_code"] == "result-of-another-sample"
+    assert rejected[0].payload["message_control_id"] == "L-4"
     events = await lab.events(LAB_RESULTS, 2)
     assert [(e.payload["status"], e.payload["value"]) for e in events] == [
         ("final", 40.0),

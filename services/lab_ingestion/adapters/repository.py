@@ -66,8 +66,9 @@ class LabRepository:
     ) -> BatchLookup:
         """In one round trip: which messages were stored before, the subjects (with their
         sites) enrolled under each hash, and the head of each (source, result key)'s chain:
-        its newest standing final or corrected result that no standing result supersedes
-        (and its newest standing preliminary result, which only a cancellation acts on)."""
+        its newest standing final or corrected result that no standing result supersedes,
+        with what it and the chain's earlier standing versions say (and its newest standing
+        preliminary result, which only a cancellation acts on)."""
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
@@ -77,6 +78,7 @@ class LabRepository:
             [k[1] for k in result_keys],
         )
         lookup = BatchLookup()
+        versions: dict[SourceKey, set[Content]] = {}
         for row in rows:
             if row["kind"] == "message":
                 lookup.known[(row["key1"], row["key2"])] = row["digest"]
@@ -92,8 +94,14 @@ class LabRepository:
                     )
             elif row["kind"] == "result":  # a chain's head, with what it says
                 lookup.latest[(row["key1"], row["key2"])] = _earlier(row, _content(row))
+            elif row["kind"] == "version":  # what a standing version of a chain says
+                versions.setdefault((row["key1"], row["key2"]), set()).add(_content(row))
             else:
                 lookup.preliminary[(row["key1"], row["key2"])] = _earlier(row, None)
+        for key, head in list(lookup.latest.items()):
+            said = versions.get(key, set()) - {head.content}
+            if said:
+                lookup.latest[key] = head._replace(superseded=frozenset(said))
         return lookup
 
     def stage(
@@ -220,6 +228,17 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, 
                           WHERE s.supersedes_result_id = r.result_id
                             AND s.cancelled_at IS NULL AND s.status IN ('F', 'C'))
        ORDER BY r.recorded_at DESC LIMIT 1) AS head
+UNION ALL
+SELECT 'version', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, v.collected_at,
+       v.loinc, v.value, v.unit, v.reference_low, v.reference_high, v.abnormal_flag
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      -- every standing final or corrected version (a delayed copy of one changes nothing)
+      SELECT r.collected_at, r.loinc, r.value, r.unit, r.reference_low, r.reference_high,
+             r.abnormal_flag FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
+         AND r.status IN ('F', 'C')
+       ORDER BY r.recorded_at DESC LIMIT 100) AS v
 UNION ALL
 SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL,
        p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL

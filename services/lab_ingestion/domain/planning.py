@@ -193,10 +193,11 @@ def check_earlier_results(
 
     A final result never replaces a final or corrected one (HL7 table 0085: only a
     correction changes it, PROTOCOL section 3): under a key that holds one, a final result
-    saying what it says (``contents``: the heads' contents where known) is a duplicate, left
-    out of the results returned (nothing stored, nothing emitted), and any other (or one
-    under a head whose content is not known) rejects the message. A final result after a
-    preliminary one alone is a new final result.
+    saying what it says (``contents``: the heads' contents where known) or what an earlier
+    version of the chain said (``EarlierResult.superseded``: a delayed copy of the original)
+    is a duplicate, left out of the results returned (nothing stored, nothing emitted), and
+    any other (or one under a head whose content is not known) rejects the message. A final
+    result after a preliminary one alone is a new final result.
 
     ``heads`` holds each key's current result, as stored or as this batch left it; the
     message's own observations are taken in order (an F then its C in one message). A key
@@ -225,6 +226,9 @@ def check_earlier_results(
                 f"the result under this key is {head.analyte}, not {analyte}: a correction or "
                 "cancellation must name the same test, and a new test needs a key of its own",
             )
+        content = None if normalised is None else content_of(normalised, observation.collected_at)
+        if _restates_superseded(head, status, content, within_message=key in own):
+            continue  # a delayed copy of a version its correction replaced: nothing changes
         if _another_sample(head, status, observation.collected_at):
             return Rejected(
                 RejectionCode.OTHER_SAMPLES_RESULT,
@@ -239,7 +243,6 @@ def check_earlier_results(
                 f"{action} of a result that is not stored (no final result under this order "
                 "and test): send the final result first",
             )
-        content = None if normalised is None else content_of(normalised, observation.collected_at)
         if head is not None and status == ResultStatusCode.FINAL.value:
             if said.get(key) != content:
                 return _changed_final(within_message=key in own)
@@ -252,6 +255,20 @@ def check_earlier_results(
             own[key] = None
         kept.append((observation, normalised))
     return kept
+
+
+def _restates_superseded(
+    head: EarlierResult | None, status: str, content: Content | None, *, within_message: bool
+) -> bool:
+    """A final result saying what an earlier version of its chain said, one a correction
+    has since replaced: a delayed copy of the original (resent under a new message id),
+    not news. It changes nothing (the correction stands) and is answered as a duplicate;
+    rejecting it would ask the lab for a correction that could undo the standing one. Within
+    one message, results under one key that disagree still reject it."""
+    return (
+        head is not None and not within_message and status == ResultStatusCode.FINAL.value
+        and content is not None and content in head.superseded
+    )  # fmt: skip
 
 
 def _changed_final(*, within_message: bool) -> Rejected:

@@ -101,6 +101,8 @@ class EarlierResult(NamedTuple):
     analyte: str  # a correction or cancellation of it must be of the same analyte
     collected_at: datetime | None = None  # a final result restating it is of this sample
     content: Content | None = None  # what it says (None: not read)
+    # what the chain's earlier standing versions said (a delayed copy of one is no change)
+    superseded: frozenset[Content] = frozenset()
 
 
 @dataclass(frozen=True)

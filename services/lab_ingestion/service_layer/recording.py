@@ -127,15 +127,25 @@ def record_result(
         normalised, observation.collected_at, observation.reported_at, previous,
     )  # fmt: skip
     context.results.append(record)
-    head = EarlierResult(
-        result_id, subject_id, normalised.analyte.value, record.collected_at,
-        content_of(normalised, record.collected_at),
+    content = content_of(normalised, record.collected_at)
+    new_head = EarlierResult(
+        result_id, subject_id, normalised.analyte.value, record.collected_at, content,
+        _said_before(head, content),
     )  # fmt: skip
     if status in EMITTED:
-        context.latest[key] = head
+        context.latest[key] = new_head
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
     else:  # a preliminary result is stored, not emitted, and heads no chain
-        context.preliminary[key] = head
+        context.preliminary[key] = new_head
+
+
+def _said_before(head: EarlierResult | None, content: Content) -> frozenset[Content]:
+    """What a chain's versions before a new head said: the head it replaces and that head's
+    own earlier versions (a final result restating any of them is a delayed copy)."""
+    if head is None:
+        return frozenset()
+    said = set(head.superseded) | ({head.content} if head.content is not None else set())
+    return frozenset(said - {content})
 
 
 def withdraw(

@@ -129,11 +129,22 @@ class FakeLabs:
                 standing = self._db.standing(source, key, statuses)
                 if standing is not None:
                     content = content_of(standing.result, standing.collected_at)
+                    final = statuses == {"F", "C"}
                     heads[(source, key)] = EarlierResult(
                         standing.result_id, standing.subject_id, standing.result.analyte.value,
-                        standing.collected_at, content if statuses == {"F", "C"} else None,
+                        standing.collected_at, content if final else None,
+                        self._versions(source, key) - {content} if final else frozenset(),
                     )  # fmt: skip
         return lookup
+
+    def _versions(self, source: str, key: str) -> frozenset[Any]:
+        """What every standing final or corrected version under the key says."""
+        return frozenset(
+            content_of(r.result, r.collected_at)
+            for r in self._db.results
+            if (r.source, r.result_key) == (source, key) and r.status in "FC"
+            and r.cancelled_at is None and r.result_id not in self._db.cancelled
+        )  # fmt: skip
 
     def stage(
         self, messages: Any, results: Any, cancellations: Any, *_: Any, assumptions: Any = None
@@ -335,14 +346,13 @@ def recorded(db: FakeDatabase) -> list[tuple[str, float, int | None]]:
     return emitted
 
 
-@pytest.mark.parametrize(("stored", "late_value"), [(["F"], "41"), (["F", "C"], "40")])
+@pytest.mark.parametrize(("stored", "late_value"), [(["F"], "41"), (["F", "C"], "41")])
 async def test_a_final_result_never_replaces_a_final_or_corrected_one(
     stored: list[str], late_value: str
 ) -> None:
-    """F 40 (then C 4), then another F under a new message id (a delayed copy of the
-    original after its correction, a changed value sent as final): the standing result
-    stays, no final result is emitted again, and the lab is told that only a correction
-    changes a final result (HL7 table 0085)."""
+    """F 40 (then C 4), then another F under a new message id (a changed value sent as
+    final): the standing result stays, no final result is emitted again, and the lab is told
+    that only a correction changes a final result (HL7 table 0085)."""
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     ingest = ingestor(db)
     for n, status in enumerate(stored):
@@ -372,6 +382,30 @@ async def test_a_final_result_restating_the_stored_one_under_a_new_id_is_a_dupli
     (again,) = await ingest([message("again", key="K", value=standing)])
     assert again.accepted and again.duplicate and again.results == 0
     assert recorded(db) == before and len(db.results) == results
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+async def test_a_delayed_copy_of_the_original_after_its_correction_is_a_duplicate(
+    same_batch: bool,
+) -> None:
+    """F 40, C 4 (then C 5), then the original F 40 again under a new message id (an
+    interface engine's delayed copy): it changes nothing, so it is answered as a duplicate;
+    rejecting it would ask the lab for a correction that could undo the standing one."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    ingest = ingestor(db)
+    sent = [message("s0", key="K", value="40"), message("s1", status="C", key="K", value="4"),
+            message("s2", status="C", key="K", value="5")]  # fmt: skip
+    late = message("late", key="K", value="40")
+    if same_batch:
+        outcomes = await ingest([*sent, late])
+    else:
+        outcomes = [*[o for m in sent for o in await ingest([m])], *await ingest([late])]
+    assert all(o.accepted for o in outcomes) and outcomes[-1].duplicate
+    assert [(status, value) for status, value, _ in recorded(db)] == [
+        ("final", 40.0), ("corrected", 4.0), ("corrected", 5.0),
+    ]  # fmt: skip
+    assert len(db.results) == 3 and ("LIS^HOSP", "late") not in db.messages
+    assert "lab.rejected.v1" not in [t for t, _ in db.events]
 
 
 async def test_a_final_result_restating_one_of_its_batch_is_a_duplicate() -> None:

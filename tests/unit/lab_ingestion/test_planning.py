@@ -30,7 +30,7 @@ from services.lab_ingestion.domain.planning import (
     needs_earlier_result,
     plan_results,
 )
-from services.lab_ingestion.domain.records import EarlierResult
+from services.lab_ingestion.domain.records import Content, EarlierResult
 from shared.contracts.events.lab import Channel
 
 AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
@@ -181,21 +181,38 @@ def crp(value: str, status: str = "F") -> ObservationInput:
 
 
 def check(
-    *observations: ObservationInput, head: bool = False, said: str | None = None
+    *observations: ObservationInput,
+    head: bool = False,
+    said: str | None = None,
+    said_before: tuple[str, ...] = (),
 ) -> list[PlannedResult] | Rejected:
     """check_earlier_results for one message of ``observations`` of subject S-1, under a key
-    that holds a stored final result (``head``) whose content is known when ``said``."""
+    that holds a stored final result (``head``) whose content is known when ``said``, and
+    whose chain's earlier versions said ``said_before``."""
     lab = message(*observations)
     planned = plan_results(lab, UnitParameters(), RECEIVED)
     assert not isinstance(planned, Rejected)
     key = (lab.source, "K")
-    heads = {key: EarlierResult(STORED, "S-1", "crp", AT)} if head else {}
-    contents = {}
-    if said is not None:
-        normalised = normalise(crp(said), UnitParameters())
-        assert isinstance(normalised, NormalisedResult)
-        contents[key] = content_of(normalised, AT)
+    superseded = frozenset(content(value) for value in said_before)
+    heads = {key: EarlierResult(STORED, "S-1", "crp", AT, None, superseded)} if head else {}
+    contents = {key: content(said)} if said is not None else {}
     return check_earlier_results(lab, planned, "S-1", heads, contents=contents)
+
+
+def content(value: str) -> Content:
+    normalised = normalise(crp(value), UnitParameters())
+    assert isinstance(normalised, NormalisedResult)
+    return content_of(normalised, AT)
+
+
+def test_a_delayed_copy_of_a_corrected_version_is_a_duplicate_left_out() -> None:
+    """F 40 corrected to 4: a later F 40 restates the original, and changes nothing."""
+    assert check(crp("40"), head=True, said="4", said_before=("40",)) == []
+    changed = check(crp("41"), head=True, said="4", said_before=("40",))
+    assert isinstance(changed, Rejected) and changed.code is RejectionCode.OTHER_SAMPLES_RESULT
+    # a correction is no copy: it changes the result even to what it said before
+    corrected = check(crp("40", "C"), head=True, said="4", said_before=("40",))
+    assert not isinstance(corrected, Rejected) and len(corrected) == 1
 
 
 def test_a_final_result_restating_the_standing_one_is_a_duplicate_left_out() -> None:
