@@ -182,6 +182,8 @@ class ServiceRuntime:
         for task in self.parts.background:
             self._spawn(str(getattr(task, "__name__", "background")), task(self.stopping))
         self._spawn("topic-watch", self._watch_topics())
+        for listening in self.parts.listening:  # ready only once every listener listens
+            await listening()
         self.started.set()
         log.info("service started", extra={"addresses": self.addresses()})
 

@@ -67,6 +67,9 @@ class ServiceParts:
     consumers: list[ConsumerDefinition] = field(default_factory=list)
     background: list[BackgroundTask] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)
+    # each returns once a listener a background task opens takes connections: the service
+    # says it started (ready) only after all have (a stop request ends the wait)
+    listening: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

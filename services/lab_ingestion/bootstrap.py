@@ -71,6 +71,7 @@ def build(context: ServiceContext) -> ServiceParts:
         consumers=[subject_directory_consumer(NAME, context.pool)],
         background=[commit, serve_mllp],
         addresses={"mllp": f"{settings.bind_host}:{settings.lab_ingestion_mllp_port}"},
+        listening=[mllp.listening],
     )
 
 

@@ -77,6 +77,9 @@ async def running_lab(settings: PlatformSettings, database: str) -> AsyncIterato
     runtime = ServiceRuntime(service_definition("lab-ingestion"), settings)
     task = asyncio.create_task(runtime.run(install_signal_handlers=False))
     await asyncio.wait_for(runtime.started.wait(), 60)
+    # started (ready) means the MLLP port listens: a connection is taken at once
+    _, probe = await asyncio.open_connection("127.0.0.1", settings.lab_ingestion_mllp_port)
+    probe.close()
     assert runtime.pool is not None
     async with runtime.pool.acquire() as conn:
         await add_source(conn, "LIS", "HOSP")

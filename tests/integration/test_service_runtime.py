@@ -237,6 +237,49 @@ async def test_a_background_task_that_crashes_stops_the_service_with_a_failure(
             pass
 
 
+async def test_a_service_is_ready_only_once_its_listeners_listen(
+    settings: PlatformSettings,
+) -> None:
+    """A listener a background task opens (lab-ingestion's MLLP port): until it takes
+    connections, /readyz says not started, so nobody is sent before it listens."""
+    crp_monitor = service_definition("crp-monitor")
+    opened = asyncio.Event()
+
+    async def opens_late(stopping: asyncio.Event) -> None:
+        await asyncio.sleep(1.0)  # binding a port, say
+        opened.set()
+        await stopping.wait()
+
+    async def listening() -> None:
+        await opened.wait()
+
+    def build(context: ServiceContext) -> ServiceParts:
+        parts = crp_monitor.build(context)
+        parts.background.append(opens_late)
+        parts.listening.append(listening)
+        return parts
+
+    runtime = ServiceRuntime(dataclasses.replace(crp_monitor, build=build), settings)
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    base = f"http://127.0.0.1:{settings.crp_monitor_http_port}"
+    running = Running(runtime, None, base)  # type: ignore[arg-type]  # no producer needed
+    try:
+        await wait_until(lambda: _ready_status(running, 503))
+        while not opened.is_set():  # every answer until then: not started
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{running.base_url}/readyz") as ready,
+            ):
+                body = await ready.json()
+            assert opened.is_set() or (ready.status, body["started"]) == (503, False)
+            await asyncio.sleep(0.05)
+        await wait_until(lambda: _ready_status(running, 200))
+        assert runtime.started.is_set()
+    finally:
+        runtime.stopping.set()
+        await asyncio.wait_for(task, 20)
+
+
 async def test_a_stop_while_a_migration_waits_for_its_lock_ends_within_the_deadline(
     settings: PlatformSettings, database: str
 ) -> None:

@@ -56,11 +56,17 @@ class MllpListener:
         # path pays nothing), and the connections it closed
         self._streams: dict[asyncio.Task[None], tuple[HL7StreamReader, HL7StreamWriter]] = {}
         self._stalled: set[asyncio.Task[None]] = set()
+        self._listening = asyncio.Event()
+
+    async def listening(self) -> None:
+        """Return once the listener takes connections."""
+        await self._listening.wait()
 
     async def serve(self, stopping: asyncio.Event) -> None:
         server = await start_hl7_server(
             self._on_connection, self._host, self._port, limit=self._limit, reuse_address=True
         )
+        self._listening.set()
         log.info("MLLP listener started", extra={"port": self._port})
         sweep = asyncio.ensure_future(self._sweep_stalled_frames())
         try:
