@@ -76,24 +76,34 @@ def outcome_reason(outcome: IngestOutcome) -> str:
     return f"{outcome.code.value}: {outcome.reason}" if outcome.code else outcome.reason
 
 
-def observation_response(outcome: IngestOutcome) -> web.Response:
-    """The answer to ``POST /fhir/Observation``."""
+def observation_response(outcome: IngestOutcome, expression: str | None = None) -> web.Response:
+    """The answer to ``POST /fhir/Observation`` (``expression``: where the issue lies)."""
     status, issue = _result(outcome)
-    return fhir_json(operation_outcome([issue]), status)
+    return fhir_json(operation_outcome([issue._replace(expression=expression)]), status)
 
 
 def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Response:
-    """All or nothing: a rejected transaction is one OperationOutcome (422), an accepted one
-    a transaction-response with one entry per request entry (each Observation's own
-    result: 201 stored, 200 duplicate or patient not enrolled)."""
+    """All or nothing: a rejected transaction is one OperationOutcome (422) naming the entry
+    that failed it, an accepted one a transaction-response with one entry per request entry
+    (each Observation's own result: 201 stored, 200 duplicate or patient not enrolled)."""
     if outcome.transient or not outcome.accepted:
-        return observation_response(outcome)
+        return observation_response(outcome, _failed_entry(bundle, outcome))
     parts = iter(outcome.parts)
     entries = [
         (200, [_info(PATIENT_TEXT)]) if e.is_patient else _with_issues(_result(next(parts)))
         for e in bundle.entries
     ]
     return fhir_json(_response_bundle("transaction-response", entries))
+
+
+def _failed_entry(bundle: ParsedBundle, outcome: IngestOutcome) -> str | None:
+    """``Bundle.entry[i].resource`` of the Observation that failed a transaction: its
+    messages are the request's entries other than the Patient, in order."""
+    observations = [index for index, entry in enumerate(bundle.entries) if not entry.is_patient]
+    part = outcome.failed_part
+    if part is None or not 0 <= part < len(observations):
+        return None
+    return f"Bundle.entry[{observations[part]}].resource"
 
 
 def _with_issues(result: tuple[int, Issue]) -> tuple[int, list[Issue]]:

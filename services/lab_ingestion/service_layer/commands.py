@@ -84,6 +84,7 @@ class IngestOutcome:
     cancelled: int = 0  # earlier results cancelled or deleted (X, D)
     transient: bool = False  # nothing was stored because of an internal error: resend
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
+    failed_part: int | None = None  # of a rejected transaction: the message that failed it
 
     @classmethod
     def rejected(cls, code: RejectionCode, reason: str) -> IngestOutcome:

@@ -203,7 +203,7 @@ class BatchIngestor:
         """Every message of the transaction, or none: the first rejection undoes the rest."""
         saved = context.snapshot()
         results, cancelled, parts = 0, 0, []
-        for message in command.messages:
+        for index, message in enumerate(command.messages):
             single = IngestLabMessage(
                 message, command.redact, command.received_at, check_source=False,
                 inherited_rejection_id=command.rejection_id,
@@ -214,7 +214,7 @@ class BatchIngestor:
                 code = outcome.code or RejectionCode.MALFORMED
                 reason = f"transaction rejected: {outcome.reason}"
                 reject(context, single, code, reason)
-                return IngestOutcome.rejected(code, reason)
+                return IngestOutcome(accepted=False, code=code, reason=reason, failed_part=index)
             results += outcome.results
             cancelled += outcome.cancelled
             parts.append(outcome)

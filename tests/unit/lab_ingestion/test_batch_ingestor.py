@@ -682,6 +682,7 @@ async def test_a_rejected_transaction_is_kept_under_its_own_rejection_id() -> No
     for _ in range(2):
         (outcome,) = await ingestor(db)([transaction])
         assert not outcome.accepted and outcome.code is RejectionCode.UNKNOWN_STATUS
+        assert outcome.failed_part == 1  # the message that failed it (FHIR names its entry)
     kept = {e.payload["rejection_id"] for topic, e in db.events if topic == "lab.rejected.v1"}
     assert kept == {str(transaction.rejection_id)}
     assert db.results == []

@@ -223,16 +223,22 @@ async def test_a_batch_ingests_the_valid_entry_and_rejects_the_invalid_one_alone
 
 
 async def test_a_transaction_rejected_by_processing_is_one_422_operation_outcome() -> None:
+    """It names the entry that failed it: the second Observation, after the Patient."""
+
     def answer(command: Command) -> IngestOutcome:
         assert isinstance(command, IngestTransaction)
-        return IngestOutcome.rejected(RejectionCode.UNCONVERTIBLE_UNIT, "transaction rejected")
+        return IngestOutcome(
+            accepted=False, code=RejectionCode.UNCONVERTIBLE_UNIT,
+            reason="transaction rejected", failed_part=1,
+        )  # fmt: skip
 
     status, outcome, _ = await post(
-        FakeSubmit(answer), "/fhir", bundle("transaction", observation(), observation())
+        FakeSubmit(answer), "/fhir", bundle("transaction", observation(), PATIENT, observation())
     )
     assert status == 422
     assert issue(outcome)["code"] == "processing"
     assert issue(outcome)["diagnostics"].startswith("unconvertible-unit: ")
+    assert issue(outcome)["expression"] == ["Bundle.entry[2].resource"]
 
 
 async def test_an_invalid_transaction_is_400_and_one_rejection_of_the_whole_bundle() -> None:
