@@ -13,6 +13,9 @@ becomes a secret, so that its copies elsewhere are scrubbed.
 Extensions are free-form: each keeps its ``url`` (and those of its parts), never a value; the
 values of one whose URL suggests a person (patient, name, birth date, address, phone,
 mother, contact...) become secrets. A narrative's ``div`` is replaced by ``NARRATIVE``.
+A note (Annotation), free text that can name or reach anyone and that no result is read
+from, keeps neither its text (replaced by ``REDACTED``) nor its author's name; their copies
+elsewhere are scrubbed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from fhir.resources.R4B import fhirtypes, get_fhir_model_class
+from fhir.resources.R4B.annotation import Annotation
 from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.identifier import Identifier
@@ -32,10 +36,11 @@ from fhir.resources.R4B.narrative import Narrative
 from fhir.resources.R4B.reference import Reference
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
-from services.lab_ingestion.adapters.redaction import Secrets, copy_json
+from services.lab_ingestion.adapters.redaction import REDACTED, Secrets, copy_json
 from shared.jsonlog import is_phi_field
 
 NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">[redacted]</div>'
+FREE_NOTE = frozenset({"text", "authorString"})  # an Annotation's (a note's) free text
 PERSON_REFS = frozenset({"subject", "patient", "subscriber", "beneficiary", "policyHolder"})
 NAME_TEXT = frozenset({"family", "given", "text"})  # HumanName
 PERSON_TEXT = NAME_TEXT | {"line", "value", "display", "prefix"}
@@ -95,6 +100,11 @@ class _Pruner:
                 self.drop(name, value, secret=name != "resourceType" or not _is_type(value))
             elif model is Narrative and name == "div":
                 out[name] = NARRATIVE  # free text: often the patient's name, birth date
+            elif model is Annotation and name in FREE_NOTE:
+                # a note: free text about anyone ("call back on 079 ..."), never read
+                self.secrets.strings(value, as_name=name == "authorString")
+                if name == "text":
+                    out[name] = REDACTED  # an Annotation's text is required: kept in shape
             else:
                 kept = self.value(value, kind, name)
                 if kept is not _GONE:

@@ -6,10 +6,11 @@ narrative's div is replaced. Patients and the other resources about a person
 (RelatedPerson, Person, Coverage) keep only their identifiers, hashed, and what identifies
 nobody (gender, links, codes). Identifiers are hashed in references and conditional URLs
 too; a URL that searches by anything else (``Patient?family=Roe``) is replaced whole. The
-display of every reference to a person and every element named like a person's detail are
-dropped; what is not in its expected shape there is hashed or dropped. Each removed value
-(an unknown element's, a personal extension's too) is then replaced wherever else it
-occurs (a note). The result is still FHIR-shaped, for inspection and replay. Never raises.
+display of every reference (an identifier's assigner's but for an organisation's name), a
+note's text and author, and every element named like a person's detail are dropped; what
+is not in its expected shape there is hashed or dropped. Each removed value (an unknown
+element's, a personal extension's too) is then replaced wherever else it occurs (a code's
+text). The result is still FHIR-shaped, for inspection and replay. Never raises.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[
     Also drops what FHIR R4 does not define there, extension values and narratives, hashes
     identifiers in references and conditional URLs, drops the display of every reference
     to a person, and replaces any other copy of a removed name, display, birth date, phone,
-    address, identifier or unknown element. Never raises (non-objects give ``{}``).
+    address, identifier or unknown element. The display of any other reference goes too
+    (its copies scrubbed), and so do notes (``fhir_elements``). Never raises (non-objects
+    give ``{}``).
     """
     if not isinstance(payload, dict):
         return {}
@@ -98,6 +101,9 @@ class _FhirRedactor:
             return self.person(node, _KEPT[kind])
         if key in PERSON_REFS or self.is_person_reference(node):
             return self.reference(node)
+        if _has_free_display(node, key):  # "Blood of John Smith": its copies are scrubbed
+            self.secrets.text(node["display"])
+            node = {name: value for name, value in node.items() if name != "display"}
         out = {}
         for name, value in node.items():
             if name not in PERSON_REFS and is_phi_field(str(name)):
@@ -218,6 +224,14 @@ class _FhirRedactor:
                 identifier = self.secrets.hashed(identifier, self.hash_identifier)
             params.append(f"{name}={system}{bar}{identifier}")
         return REDACTED if whole else f"{base}{mark}{'&'.join(params)}"
+
+
+def _has_free_display(node: dict[Any, Any], key: object) -> bool:
+    """A reference's display (any other than an identifier's assigner, an organisation
+    whose display the identifier's redaction checks): free text that can name anyone and
+    that no result is read from. Of the datatypes, only a Reference and a Coding have a
+    display, and a Coding has its code or system."""
+    return "display" in node and key != "assigner" and not {"code", "system"} & node.keys()
 
 
 def _person_type(node: dict[Any, Any]) -> str | None:

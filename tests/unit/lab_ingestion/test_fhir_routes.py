@@ -11,6 +11,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from services.lab_ingestion.adapters.redaction import REDACTED
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -64,7 +65,8 @@ async def test_a_rejected_observation_keeps_no_patient_name_from_displays() -> N
         valueQuantity=INVALID,
         subject={"identifier": {"value": MRN}, "display": "John Smith"},
         performer=[{"reference": "Practitioner/p1", "display": "Dr Jones for JOHN SMITH"}],
-        note=[{"text": "John Smith, drawn at home"}],
+        method={"text": "John Smith, drawn at home"},
+        note=[{"text": "JOHN SMITH, call back"}],
     )
     submit = FakeSubmit()
     status, _, _ = await post(submit, "/fhir/Observation", resource)
@@ -72,7 +74,10 @@ async def test_a_rejected_observation_keeps_no_patient_name_from_displays() -> N
     (rejection,) = submit.rejections
     for phi in ("John", "Smith", "JOHN", "SMITH", MRN):
         assert phi not in rejection.redacted_payload, phi
-    assert "drawn at home" in rejection.redacted_payload  # the rest of the note is kept
+    stored = json.loads(rejection.redacted_payload)
+    assert stored["method"]["text"].endswith(", drawn at home")  # the rest of it is kept
+    assert stored["note"] == [{"text": REDACTED}]  # a note, free text, is not
+    assert stored["performer"] == [{"reference": "Practitioner/p1"}]
 
 
 async def test_an_unknown_element_naming_the_patient_is_not_stored() -> None:
@@ -124,8 +129,8 @@ async def test_extensions_and_narratives_about_the_patient_are_not_stored() -> N
 async def test_a_patients_city_district_and_state_are_scrubbed_from_a_rejected_entry() -> None:
     patient = PATIENT | {"address": [{"line": ["12 Baker Street"], "city": "Springfield",
                                       "district": "Northside", "state": "Vaud"}]}  # fmt: skip
-    note = [{"text": "drawn at home: 12 Baker Street, Northside, Springfield (Vaud)"}]
-    other = observation(subject={"reference": PATIENT_URL}, note=note, valueQuantity=INVALID)
+    method = {"text": "drawn at home: 12 Baker Street, Northside, Springfield (Vaud)"}
+    other = observation(subject={"reference": PATIENT_URL}, method=method, valueQuantity=INVALID)
     submit = FakeSubmit()
     status, _, _ = await post(submit, "/fhir", bundle("batch", patient, other))
     assert status == 200
