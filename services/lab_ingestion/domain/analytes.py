@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
@@ -119,7 +120,13 @@ class UnitConversion:
         return CANONICAL_UNITS[self.analyte]
 
     def apply(self, value: float) -> float:
-        return value * self.multiplier / self.divisor
+        """The value in the canonical unit, computed in decimal: 1.12 mg/dL is 11.2 mg/L,
+        as if sent so (binary floats gave 11.200000000000001, another value than the same
+        result sent in mg/L, which changes a threshold's comparison or a duplicate's)."""
+        if self.multiplier == 1 and self.divisor == 1:
+            return value
+        exact = Decimal(repr(value)) * Decimal(repr(self.multiplier))
+        return float(exact / Decimal(repr(self.divisor)))
 
 
 def _build_indexes() -> tuple[Mapping[str, str], Mapping[str, str]]:

@@ -661,3 +661,29 @@ def test_a_per_microlitre_range_with_a_thousands_dot_is_dropped_never_misread(
     )
     assert isinstance(readable, NormalisedResult)
     assert (readable.reference_low, readable.reference_high) == (150.0, 400.0)
+
+
+@given(
+    hundredths=st.integers(0, 10**6),
+    unit_factor=st.sampled_from([(Analyte.CRP, "mg/dL", 10), (Analyte.ALT, "ukat/L", 60)]),
+)
+def test_a_result_converted_exactly_is_the_value_sent_in_the_canonical_unit(
+    hundredths: int, unit_factor: tuple[Analyte, str, int]
+) -> None:
+    """1.12 mg/dL is 11.2 mg/L, the very float "11.2" reads as (binary arithmetic gave
+    11.200000000000001: another value than the same result sent in mg/L)."""
+    analyte, unit, factor = unit_factor
+    sent = f"{hundredths // 100}.{hundredths % 100:02d}"
+    canonical = f"{hundredths * factor // 100}.{hundredths * factor % 100:02d}"
+    converted = accepted(normalise(observation(analyte, sent, (unit,))))
+    direct = accepted(normalise(observation(analyte, canonical, (canonical_unit(analyte),))))
+    assert converted.value == direct.value == float(canonical)
+
+
+def test_known_conversions_carry_no_binary_float_noise() -> None:
+    examples = [
+        (Analyte.CRP, "1.12", "mg/dL", 11.2),
+        (Analyte.ALT, "0.09", "ukat/L", 5.4),
+    ]
+    for analyte, value, unit, expected in examples:
+        assert accepted(normalise(observation(analyte, value, (unit,)))).value == expected
