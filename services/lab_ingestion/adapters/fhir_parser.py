@@ -47,6 +47,8 @@ STATUS_CODES: dict[str, str] = {
     "cancelled": "X",
     "entered-in-error": "D",
 }
+# R4's ObservationStatus (a required binding): any other code is no FHIR status at all
+OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "registered", "unknown"})
 MAX_ISSUES = 50
 _STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
 
@@ -165,6 +167,12 @@ def _map_message(
 ) -> LabMessage:
     if not obs.status:
         raise input_error("required", "status is required", f"{where}.status")
+    if obs.status not in OBSERVATION_STATUSES:  # never read as an HL7 code ("d": deleted)
+        raise input_error(
+            "code-invalid",
+            f"status is not an R4 Observation status ({', '.join(sorted(OBSERVATION_STATUSES))})",
+            f"{where}.status",
+        )
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     _refuse_what_it_cannot_read(obs, where)

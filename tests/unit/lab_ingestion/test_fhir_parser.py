@@ -245,6 +245,15 @@ def test_status_maps_to_obx11(status: str, code: str) -> None:
     assert parse(observation(status=status)).observations[0].status == code
 
 
+@pytest.mark.parametrize("status", ["d", "F", "c", "x", "Final", "p"])
+def test_a_status_outside_r4s_value_set_is_invalid_never_an_hl7_code(status: str) -> None:
+    """ "d" read as HL7's D withdrew the published result; FHIR's codes are exact."""
+    with pytest.raises(FhirInputError) as error:
+        parse(observation(status=status))
+    (issue,) = error.value.issues
+    assert (issue.code, issue.expression) == ("code-invalid", "Observation.status")
+
+
 INVALIDATED = {"url": "http://example.org/fhir/result-invalidated", "valueBoolean": True}
 
 
