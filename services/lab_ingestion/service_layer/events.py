@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import RejectionRecord, ResultRecord
@@ -18,6 +19,13 @@ from shared.contracts.events.lab import (
 from shared.messaging.outbox import make_envelope
 
 PRODUCER = "lab-ingestion"
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time in UTC, whichever offset the sender wrote it with: the same sample reads the
+    same in every channel's event (HL7's times are read as UTC, FHIR's and JSON's kept
+    their offset), and a consumer taking its calendar date gets one answer."""
+    return moment.astimezone(UTC)
 
 
 def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
@@ -36,13 +44,14 @@ def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
         abnormal_flag=(result.abnormal_flag or None) and result.abnormal_flag[:10],
         status=status,
         supersedes_result_id=record.supersedes_result_id,
-        collected_at=record.collected_at,
-        reported_at=record.reported_at,
+        collected_at=_utc(record.collected_at),
+        reported_at=_utc(record.reported_at) if record.reported_at else None,
         source=record.source[:100],
         channel=channel,
     )
     return make_envelope(
-        payload, producer=PRODUCER, subject_id=record.subject_id, occurred_at=record.collected_at,
+        payload, producer=PRODUCER, subject_id=record.subject_id,
+        occurred_at=_utc(record.collected_at),
         correlation_id=record.message_id,
     )  # fmt: skip
 

@@ -1022,3 +1022,22 @@ def test_any_final_and_corrected_results_of_a_key_emit_one_line(
     assert [status for status, _, _ in emitted].count("final") <= 1
     for position, (status, _, superseded) in enumerate(emitted):
         assert superseded == (None if status == "final" else position - 1), emitted
+
+
+async def test_an_event_gives_its_times_in_utc_whatever_offset_the_sender_wrote() -> None:
+    """FHIR and JSON times keep their offset when read, HL7's are UTC: the same sample is
+    published the same way from every channel."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    command = message("1")
+    zurich = timezone(timedelta(hours=1))
+    observation = dataclasses.replace(
+        command.message.observations[0],
+        collected_at=AT.astimezone(zurich),
+        reported_at=(AT + timedelta(hours=1)).astimezone(zurich),
+    )
+    lab = dataclasses.replace(command.message, observations=(observation,))
+    await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    (envelope,) = [e for t, e in db.events if t == "lab.results.v1"]
+    assert envelope.payload["collected_at"] == "2026-11-20T07:15:00Z"  # AT
+    assert envelope.payload["reported_at"] == "2026-11-20T08:15:00Z"
+    assert envelope.occurred_at.utcoffset() == timedelta(0)
