@@ -332,6 +332,8 @@ def _observation(
     if alternate:
         codes.append(Coding(alternate, _get(obx, 3, 1, 6) or None, _get(obx, 3, 1, 5) or None))
     unit = tuple(u for u in (_get(obx, 6, 1, c, hex_text=True) for c in range(1, 7)) if u)
+    if _repeats(obx, 6):  # OBX-6 does not repeat: another unit is one that may disagree
+        unit += tuple(part for parts in _later_repetitions(obx, 6, 6) for part in parts if part)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
     collected_text = _get(obx, 14)
     if collected_text:
@@ -344,6 +346,8 @@ def _observation(
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected)}"  # parse_oru adds whose it is
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
+    if _repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
+        value = "~".join([value, *("^".join(p).rstrip("^") for p in _later_repetitions(obx, 5, 4))])
     key = f"{order_key}|{codes[0].code}|{_get(obx, 4)}"
     return ObservationInput(
         result_key=key,
@@ -359,6 +363,22 @@ def _observation(
         reported_local=reported_local,
         unscoped_key=key if untracked else None,
     )
+
+
+def _repeats(segment: hl7.Segment, field: int) -> bool:
+    return field < len(segment) and len(segment[field]) > 1
+
+
+def _later_repetitions(segment: hl7.Segment, field: int, components: int) -> list[tuple[str, ...]]:
+    """The components of each repetition of a field after its first (empty ones left out)."""
+    later = []
+    for repeat in range(2, len(segment[field]) + 1):
+        parts = tuple(
+            _get(segment, field, repeat, c, hex_text=True) for c in range(1, components + 1)
+        )
+        if any(parts):
+            later.append(parts)
+    return later
 
 
 def _structured_numeric(obx: hl7.Segment) -> str:

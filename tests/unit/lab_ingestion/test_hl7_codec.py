@@ -1119,3 +1119,37 @@ def test_a_short_formatting_escape_is_still_read() -> None:
     message = _MSH_TEXT.replace("||40|mg/L|", "||40\\.sk2\\|mg/L|")
     parsed, _ = parse_oru(message)
     assert parsed.observations[0].value.startswith("40")
+
+
+@pytest.mark.parametrize(
+    ("obx2", "obx5", "obx6", "code"),
+    [
+        ("NM", "5~50", "mg/L", RejectionCode.NON_NUMERIC_VALUE),  # two values, no number
+        ("SN", "^5~^50", "mg/L", RejectionCode.NON_NUMERIC_VALUE),
+        ("NM", "5", "mg/L~mg/dL", RejectionCode.UNCONVERTIBLE_UNIT),  # units tenfold apart
+    ],
+)
+def test_a_repeated_value_or_unit_is_not_read_as_its_first_repetition(
+    obx2: str, obx5: str, obx6: str, code: RejectionCode
+) -> None:
+    """OBX-5 "5~50" was stored as 5 mg/L, OBX-6 "mg/L~mg/dL" as mg/L: a trial result whose
+    value or unit field repeats is rejected (any other observation is still ignored)."""
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: obx2, 3: "1988-5^CRP^LN", 5: obx5, 6: obx6, 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    result = normalise(message.observations[0])
+    assert isinstance(result, Rejected) and result.code is code, result
+
+
+def test_a_repeated_unit_that_agrees_is_one_unit() -> None:
+    text = join([
+        msh(),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "5", 6: "mg/L~~mg/L", 11: "F",
+                    14: "20261102070000+0000"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].unit == ("mg/L", "mg/L")
+    assert not isinstance(normalise(message.observations[0]), Rejected)
