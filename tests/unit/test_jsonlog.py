@@ -158,15 +158,46 @@ def test_nested_phi_fields_are_redacted() -> None:
     assert SECRET not in json.dumps(entry)
 
 
-def test_exceptions_are_included() -> None:
+def test_exceptions_are_included_as_frames_and_types_never_their_text() -> None:
+    """An exception's text may quote data (asyncpg's DETAIL, a parser's input)."""
     try:
-        raise ValueError("kaboom")
+        try:
+            raise KeyError("MRN4711")
+        except KeyError as inner:
+            raise ValueError("DOE^JOHN 19580214") from inner
     except ValueError:
         record = make_record("failed", (), exc_info=sys.exc_info())
-    entry = render(record)
+    entry = json.loads(JsonFormatter("svc").format(record))
     assert entry["msg"] == "failed"
-    assert "ValueError: kaboom" in entry["exc"]
-    assert "Traceback" in entry["exc"]
+    assert "Traceback" in entry["exc"] and "test_jsonlog.py" in entry["exc"]
+    assert entry["exc"].index("KeyError") < entry["exc"].index("ValueError")  # cause first
+    for text in ("MRN4711", "DOE^JOHN", "19580214"):
+        if text in entry["exc"]:  # only as this test's own source line, never as the text
+            assert all(text not in line or "raise" in line for line in entry["exc"].splitlines())
+
+
+def library_record(name: str, msg: str, args: tuple[Any, ...]) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "msg", "args", "expected"),
+    [
+        # aiohttp's server quoting the bytes of a request it could not parse
+        ("aiohttp.server", "Error handling request from %s: %s", ("1.2.3.4", "PID|MRN4711"),
+         "Error handling request from %s: %s"),
+        ("aiokafka.conn", "Connection to node %s failed after %s s", (3, 1.5),
+         "Connection to node 3 failed after 1.5 s"),
+        ("asyncio", "Task exception was never retrieved\nfuture: <Task exception=ValueError("
+         "'DOE^JOHN')>", (), "Task exception was never retrieved"),
+        ("shared.runtime", "started %s", ("lab-ingestion",), "started lab-ingestion"),  # ours
+    ],
+)  # fmt: skip
+def test_a_librarys_message_keeps_its_template_and_numbers_only(
+    name: str, msg: str, args: tuple[Any, ...], expected: str
+) -> None:
+    entry = json.loads(JsonFormatter("svc").format(library_record(name, msg, args)))
+    assert entry["msg"] == expected
 
 
 def test_configure_logging_installs_the_formatter(capsys: pytest.CaptureFixture[str]) -> None:
