@@ -44,12 +44,21 @@ async def keep_unprocessable(ingest: Ingest, command: Command) -> IngestOutcome:
 
 
 def as_rejection(command: Command, *, keep_payload: bool) -> RecordRejectedInput:
+    """The command as a rejection, still checked as the command would have been: a sender
+    not on the allow-list, or not one the caller's token may deliver as, is answered as
+    such (AR unknown-source), never kept as the service's own failure."""
+    sender: tuple[str, str] | None = None
+    permitted: frozenset[str] | None = None
     if isinstance(command, RecordRejectedInput):
         channel, source, control_id = command.channel, command.source, command.control_id
+        sender, permitted = command.sender, command.permitted_senders
         payload = command.redacted_payload if keep_payload else NOT_KEPT
     elif isinstance(command, IngestLabMessage):
         message = command.message
         channel, source, control_id = message.channel, message.source, message.control_id
+        if command.check_source:
+            sender = (message.source_application, message.source_facility)
+        permitted = command.permitted_senders
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
     else:
         channel, control_id = Channel.FHIR, None
@@ -57,7 +66,7 @@ def as_rejection(command: Command, *, keep_payload: bool) -> RecordRejectedInput
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
     return RecordRejectedInput(
         channel, RejectionCode.PROCESSING_FAILED, REASON, payload, command.received_at,
-        source=source, control_id=control_id,
+        source=source, control_id=control_id, sender=sender, permitted_senders=permitted,
     )  # fmt: skip
 
 

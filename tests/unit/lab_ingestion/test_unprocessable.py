@@ -16,6 +16,7 @@ from services.lab_ingestion.service_layer.commands import (
 )
 from services.lab_ingestion.service_layer.unprocessable import NOT_KEPT, keep_unprocessable
 from shared.contracts.events.lab import Channel
+from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 MESSAGE = LabMessage(Channel.MLLP, "LIS", "HOSP", "MSG-1", "MRN1", ())
@@ -49,7 +50,7 @@ async def test_a_failed_message_is_kept_with_its_redacted_payload() -> None:
     assert (kept.channel, kept.source, kept.control_id) == (Channel.MLLP, "LIS^HOSP", "MSG-1")
     assert kept.code is RejectionCode.PROCESSING_FAILED and "do not resend" in kept.reason
     assert kept.redacted_payload == "MSH|^~\\&|LIS|HOSP"
-    assert kept.received_at == AT and kept.sender is None
+    assert kept.received_at == AT and kept.sender == ("LIS", "HOSP")  # checked as before
 
 
 async def test_when_the_payload_cannot_be_stored_the_rejection_is_kept_without_it() -> None:
@@ -79,3 +80,23 @@ async def test_a_database_outage_is_not_turned_into_a_rejection() -> None:
     with pytest.raises(ConnectionError):
         await keep_unprocessable(ingest, IngestLabMessage(MESSAGE, lambda: "p", AT))
     assert ingest.stored == []
+
+
+UNKNOWN_SENDER = LabMessage(Channel.MLLP, "MADE-UP", "HOSP", "MSG-1", "MRN1", ())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [  # a sender not on the allow-list; one the caller's token may not deliver as
+        IngestLabMessage(UNKNOWN_SENDER, lambda: "p", AT),
+        IngestLabMessage(MESSAGE, lambda: "p", AT, permitted_senders=frozenset({"A^B"})),
+    ],
+)
+async def test_a_failed_message_of_a_sender_it_may_not_come_from_is_answered_as_such(
+    command: IngestLabMessage,
+) -> None:
+    """Kept as the service's own failure (AE 207, "do not resend", labelled by the sender
+    it named), a made-up sender's poison message would add a metric series each time."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    outcome = await keep_unprocessable(ingestor(db), command)
+    assert outcome.code is RejectionCode.UNKNOWN_SOURCE
