@@ -1,4 +1,9 @@
-"""lab-ingestion's metrics, built from the injected registry."""
+"""lab-ingestion's metrics, built from the injected registry.
+
+Every counter counts messages: an HL7 message, a JSON body, a FHIR Observation (each of a
+Bundle's, a transaction's too). The ACK latency is observed once per answer: per MLLP frame,
+per HTTP request (README: Metrics).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ class LabIngestionMetrics:
             buckets=ACK_BUCKETS, registry=registry,
         )  # fmt: skip
         self.ack_latency = Histogram(
-            "lab_ack_latency_seconds", "Time from a complete message to its acknowledgement",
+            "lab_ack_latency_seconds",
+            "Time from a complete MLLP frame, or the start of an HTTP request, to its answer",
             ["channel"], buckets=ACK_BUCKETS, registry=registry,
         )  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import traceback
 from collections.abc import Callable
 from functools import partial
@@ -42,7 +41,7 @@ from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
-from services.lab_ingestion.entrypoints.outcomes import count_outcome
+from services.lab_ingestion.entrypoints.outcomes import count_outcome, timed
 from services.lab_ingestion.entrypoints.request_body import (
     UnreadableBody,
     decode_json,
@@ -83,18 +82,18 @@ class LabRoutes:
     def routes(self) -> list[web.RouteDef]:
         lab = requires(Role.LAB)
         lab_fhir = requires(Role.LAB, render=fhir.fhir_error)
+        time = partial(timed, self._metrics)  # every answer: 401, 403 and 503 too
         return [
-            web.post("/v1/hl7", lab(self.post_hl7)),
-            web.post("/fhir/Observation", lab_fhir(self.post_fhir_observation)),
-            web.post("/fhir", lab_fhir(self.post_fhir_bundle)),
-            web.post("/v1/lab-results", lab(self.post_json)),
+            web.post("/v1/hl7", time(Channel.HL7_HTTP, lab(self.post_hl7))),
+            web.post("/fhir/Observation", time(Channel.FHIR, lab_fhir(self.post_fhir_observation))),
+            web.post("/fhir", time(Channel.FHIR, lab_fhir(self.post_fhir_bundle))),
+            web.post("/v1/lab-results", time(Channel.JSON, lab(self.post_json))),
             # README: FHIR paths always answer an OperationOutcome, 404 and 405 too
             web.route("*", "/fhir", fhir.fhir_fallback),
             web.route("*", "/fhir/{rest:.*}", fhir.fhir_fallback),
         ]
 
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
         try:
             raw = await read_body(request)
         except UnreadableBody as error:
@@ -103,8 +102,6 @@ class LabRoutes:
         code, ack, failed = await self._acknowledger.acknowledge_outcome(
             raw, Channel.HL7_HTTP, request[PRINCIPAL_KEY].senders
         )
-        latency = time.perf_counter() - started
-        self._metrics.ack_latency.labels(Channel.HL7_HTTP.value).observe(latency)
         if failed:
             return web.Response(text=ack, status=503, content_type=ER7, headers=fhir.RETRY_AFTER)
         return web.Response(text=ack, status=HL7_STATUS.get(code, 400), content_type=ER7)
@@ -233,7 +230,9 @@ class LabRoutes:
         except Exception as error:  # nothing was stored: the sender must try again
             _log_internal_error(error, channel, source)
             outcome = IngestOutcome(accepted=False, reason=fhir.TRANSIENT_TEXT, transient=True)
-        count_outcome(self._metrics, channel.value, source, outcome)
+        # every counter counts messages: a transaction's Observations, even rejected ones
+        messages = len(command.messages) if isinstance(command, IngestTransaction) else 1
+        count_outcome(self._metrics, channel.value, source, outcome, messages=messages)
         return outcome
 
     async def _record_rejection(

@@ -120,11 +120,12 @@ class MllpListener:
                         incomplete.partial, RejectionCode.MALFORMED, reason
                     )
                 return
-            except asyncio.LimitOverrunError:
+            except asyncio.LimitOverrunError:  # timed from when the limit was reached
+                started = time.perf_counter()
                 ack = await self._acknowledger.reject_frame(
                     b"", RejectionCode.MALFORMED, f"message larger than {self._limit} bytes"
                 )
-                await self._send(writer, ack)
+                await self._answer(writer, ack, started)
                 return  # the stream cannot be resynchronised: close the connection
             started = time.perf_counter()
             frame = frame.lstrip(b"\r\n\t ")  # tolerate line noise between frames
@@ -136,10 +137,14 @@ class MllpListener:
                 )
             else:
                 _, ack = await self._acknowledger.acknowledge(frame[1:-2], Channel.MLLP)
-            await self._send(writer, ack, _charset_of(frame))
-            self._metrics.ack_latency.labels(Channel.MLLP.value).observe(
-                time.perf_counter() - started
-            )
+            await self._answer(writer, ack, started, _charset_of(frame))
+
+    async def _answer(
+        self, writer: HL7StreamWriter, ack: str, started: float, charset: str = "utf-8"
+    ) -> None:
+        """Send ``ack`` and observe its latency: every ACK of a frame is timed."""
+        await self._send(writer, ack, charset)
+        self._metrics.ack_latency.labels(Channel.MLLP.value).observe(time.perf_counter() - started)
 
     async def _sweep_stalled_frames(self) -> None:
         """Every stall period, close each connection whose frame has begun and not grown

@@ -1,10 +1,19 @@
-"""Count what happened to one inbound message (shared by every channel)."""
+"""Count what happened to each inbound message, and time its answer (shared by every
+channel).
+
+The unit of every counter is the message: an HL7 message, a JSON body, a FHIR Observation
+(in a Bundle too, each of a transaction's as if sent alone). README: Metrics.
+"""
 
 from __future__ import annotations
+
+from aiohttp import web
 
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import IngestOutcome
+from shared.contracts.events.lab import Channel
+from shared.web.app import Handler
 
 MESSAGE_REJECTIONS = {
     RejectionCode.MALFORMED,
@@ -15,15 +24,23 @@ MESSAGE_REJECTIONS = {
 
 
 def count_outcome(
-    metrics: LabIngestionMetrics, channel: str, source: str, outcome: IngestOutcome
+    metrics: LabIngestionMetrics,
+    channel: str,
+    source: str,
+    outcome: IngestOutcome,
+    *,
+    messages: int = 1,
 ) -> None:
+    """Count ``outcome`` once per message it is of: an accepted transaction's parts, else
+    ``messages`` (a rejected transaction's Observations: none of them was stored)."""
+    count = len(outcome.parts) or messages
     # a sender not (yet) checked against the allow-list is not a label: MSH-3^MSH-4 of
     # anyone who can reach the port would make the metric's series unbounded
     unchecked = outcome.transient or outcome.code is RejectionCode.UNKNOWN_SOURCE
     label = "unknown" if unchecked else source
-    metrics.received.labels(channel, label).inc()
+    metrics.received.labels(channel, label).inc(count)
     if outcome.accepted:
-        metrics.accepted.labels(channel, label).inc()
+        metrics.accepted.labels(channel, label).inc(count)
         for part in outcome.parts or (outcome,):  # a transaction's messages, one by one
             if part.duplicate:
                 metrics.duplicates.labels(channel).inc()
@@ -33,4 +50,18 @@ def count_outcome(
         metrics.cancelled.labels(channel).inc(outcome.cancelled)
     else:
         reason = outcome.code.value if outcome.code else "unknown"
-        metrics.rejected.labels(channel, label, reason).inc()
+        metrics.rejected.labels(channel, label, reason).inc(count)
+
+
+def timed(metrics: LabIngestionMetrics, channel: Channel, handler: Handler) -> Handler:
+    """``handler``, observing the time from the start of each request to its answer as the
+    channel's ACK latency: every answer, early ones (401, 403, 413, 503) included."""
+    latency = metrics.ack_latency.labels(channel.value)
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        with latency.time():
+            return await handler(request)
+
+    answer.__name__ = handler.__name__
+    answer.__doc__ = handler.__doc__
+    return answer
