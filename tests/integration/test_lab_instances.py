@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import asyncpg
@@ -34,8 +34,10 @@ from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Analyte, Channel
+from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
+from shared.subjects import SubjectDirectory
 from tests.integration.lab_fixtures import migrated_lab_pool
 
 pytestmark = pytest.mark.integration
@@ -310,3 +312,27 @@ async def test_a_unit_of_work_whose_rollback_fails_still_gives_its_connection_ba
         await own.close()
     locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
     assert await pool.fetchval(locks) == 0  # the chain lock was not left behind
+
+
+@pytest.mark.parametrize("change", ["re-enrolled after a withdrawal", "a second enrolment"])
+async def test_a_resend_after_the_subject_directory_changed_is_a_duplicate(
+    pool: asyncpg.Pool, instances: tuple[Instance, Instance], change: str
+) -> None:
+    """MRN1's result is stored for S-1 and the ACK lost; then S-1 is withdrawn and the
+    patient re-enrolled as S-6 (or S-6 is enrolled beside S-1). The lab resends the message,
+    same MSH-10 and content, to the other instance: it was stored, so it is answered as a
+    duplicate, not rejected (subject-withdrawn, ambiguous-patient) and kept for replay."""
+    a, b = instances
+    assert (await a.send("M-1")).results == 1
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        if change.startswith("re-enrolled"):
+            await directory.withdraw("S-1", AT + timedelta(hours=1))
+        await directory.enrol("S-6", SubjectEnrolled(
+            site_id="CH-01", site_timezone="Europe/Zurich", hospital_id_hmac=HMAC("MRN1"),
+            enrolled_at=AT + timedelta(days=1), day1=date(2026, 11, 22),
+        ))  # fmt: skip
+    resent = await b.send("M-1")
+    assert (resent.accepted, resent.duplicate, resent.code) == (True, True, None), resent
+    assert await pool.fetchval("SELECT count(*) FROM rejections") == 0
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE control_id = 'M-1'") == 1

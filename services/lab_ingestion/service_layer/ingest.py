@@ -70,7 +70,7 @@ from services.lab_ingestion.service_layer.recording import (
     reject,
     resent,
 )
-from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_of
+from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_or_answer
 from shared.contracts.envelope import utc_now
 
 SourceKey = tuple[str, str]
@@ -250,17 +250,12 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
-        subject_id = subject_of(context, message, patient_hmac, command.received_at)
-        if isinstance(subject_id, Rejected):
-            reject(context, command, subject_id.code, subject_id.reason)
-            return IngestOutcome.rejected(subject_id.code, subject_id.reason)
-        if subject_id is None:
-            # not enrolled: discarded, nothing of it kept, not even its message id, so that a
-            # resend after the enrolment reached us is stored, not taken for a duplicate
-            return IngestOutcome(accepted=True, enrolled=False)
         digest = content_digest(message, patient_hmac)
         key = (message.source, message.control_id)
-        if key in context.known:
+        subject_id = subject_or_answer(context, command, patient_hmac, digest)
+        if isinstance(subject_id, IngestOutcome):
+            return subject_id
+        if key in context.known:  # the id of a stored message, other content: a reused id
             return resent(context, command, context.known[key], digest)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):

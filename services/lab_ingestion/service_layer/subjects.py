@@ -8,10 +8,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.lab_ingestion.domain.matching import match_subject
-from services.lab_ingestion.domain.model import LabMessage, Rejected
+from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
 from services.lab_ingestion.domain.planning import in_site_time
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
+from services.lab_ingestion.service_layer.recording import reject, resent
 
 
 def in_sender_time(context: BatchContext, message: LabMessage) -> LabMessage | Rejected:
@@ -45,3 +47,27 @@ def subject_of(
 @functools.cache
 def site_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)  # names are checked when a sender is added
+
+
+def subject_or_answer(
+    context: BatchContext, command: IngestLabMessage, patient_hmac: str, digest: str
+) -> str | IngestOutcome:
+    """The subject a message is about, or its answer without one: discarded (nobody's),
+    rejected, or, stored before, a duplicate."""
+    message = command.message
+    subject_id = subject_of(context, message, patient_hmac, command.received_at)
+    if subject_id is None:
+        # not enrolled: discarded, nothing of it kept, not even its message id, so that a
+        # resend after the enrolment reached us is stored, not taken for a duplicate
+        return IngestOutcome(accepted=True, enrolled=False)
+    if not isinstance(subject_id, Rejected):
+        return subject_id
+    if context.assumed:  # read first: the message may be stored already
+        raise StaleBatch("a message's subject must be read before rejecting it")
+    key = (message.source, message.control_id)
+    if key in context.known and context.known[key] in (None, digest):
+        # stored before: a resend (a lost ACK) is a duplicate, whatever the subject
+        # directory says since (a withdrawal, a second enrolment)
+        return resent(context, command, context.known[key], digest)
+    reject(context, command, subject_id.code, subject_id.reason)
+    return IngestOutcome.rejected(subject_id.code, subject_id.reason)
