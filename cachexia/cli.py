@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from cachexia.errors import EXIT_USAGE, InfrastructureError
+from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
 from cachexia.sources import add_source_commands, run_source_command
 from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
 from shared.jsonlog import configure_logging
@@ -58,15 +58,19 @@ def _run(args: argparse.Namespace, settings: PlatformSettings) -> int:
 
 
 def run_service(name: str, settings: PlatformSettings) -> int:
-    from cachexia.services import service_definition  # noqa: PLC0415
-    from shared.runtime import BackgroundTaskFailed, ServiceRuntime  # noqa: PLC0415
+    # imported here, not at the top: the other commands need not load every service
+    from cachexia.services import service_definition  # noqa: PLC0415 - see above
+    from shared.listening import ListenError  # noqa: PLC0415 - see above
+    from shared.runtime import BackgroundTaskFailed, ServiceRuntime  # noqa: PLC0415 - see above
 
     configure_logging(name, settings.log_level)
     runtime = ServiceRuntime(service_definition(name), settings)
     try:
         asyncio.run(runtime.run())
     except BackgroundTaskFailed:  # logged by the runtime; the supervisor restarts us
-        return 1
+        return EXIT_FAILURE
+    except ListenError as error:  # a port in use, or not this machine's: a setting to correct
+        raise InfrastructureError(str(error), EXIT_USAGE) from None
     return 0
 
 

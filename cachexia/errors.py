@@ -8,7 +8,8 @@ EXIT_USAGE = 2
 
 
 class InfrastructureError(Exception):
-    """PostgreSQL or Kafka cannot be used: ``str()`` is the line for the operator."""
+    """PostgreSQL or Kafka cannot be used, or a service cannot open its port: ``str()`` is
+    the line for the operator."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
         super().__init__(message)

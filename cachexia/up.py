@@ -33,7 +33,7 @@ from cachexia.platform import (
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.secrets import subject_hmac_key
-from shared.settings import SERVICE_NAMES, PlatformSettings, masked_url
+from shared.settings import SERVICE_NAMES, PlatformSettings, host_port, masked_url
 
 # A service's stop ends within its shutdown deadline (each step bounded, shared/shutdown.py);
 # this long past the deadline it is killed, before its own watchdog (deadline + 2 s) would
@@ -41,6 +41,8 @@ SERVICE_EXIT_SLACK_SECONDS = 1.0
 SERVICE_KILLED_WAIT_SECONDS = 1.0  # SIGKILL is not refused: only reaping is left
 BROKER_STOP_GRACE_SECONDS = 1.0  # memory storage: nothing to flush, SIGKILL after this
 RESTART_BACKOFF_MAX = 30.0
+# how much of a log's end is read for the line a service wrote on its way out
+EXIT_REASON_TAIL_BYTES = 4096
 
 
 def say(text: str) -> None:
@@ -56,16 +58,29 @@ class ServiceProcess:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    log_start: int = 0  # where this run's output begins in the log
 
     def start(self, env: dict[str, str]) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
+            self.log_start = log.tell()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cachexia.cli", "service", self.name],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, start_new_session=True,
             )  # fmt: skip
         self.started_at = time.monotonic()
+
+    def exit_reason(self) -> str | None:
+        """The one line (``cachexia: ...``) this run of the service wrote on its way out,
+        such as a port in use, if it wrote one."""
+        with contextlib.suppress(OSError), self.log_file.open("rb") as log:
+            end = log.seek(0, os.SEEK_END)
+            log.seek(max(self.log_start, end - EXIT_REASON_TAIL_BYTES))
+            lines = log.read().decode(errors="replace").splitlines()
+            said = [line for line in lines if line.startswith("cachexia: ")]
+            return said[-1].removeprefix("cachexia: ") if said else None
+        return None
 
     def signal_group(self, sig: signal.Signals) -> None:
         """Signal the service's process group while the service itself runs."""
@@ -184,24 +199,29 @@ class Platform:
 
     async def _announce(self) -> None:
         host = self.settings.bind_host
+        http_at = {s.name: host_port(host, self.settings.http_port(s.name)) for s in self.services}
         deadline = time.monotonic() + 60
-        pending = {s.name for s in self.services}
+        pending = {s.name: s for s in self.services}
+        state = dict.fromkeys(pending, "starting")
         while pending and time.monotonic() < deadline and not self.stopping.is_set():
-            for name in list(pending):
-                if await asyncio.to_thread(
-                    _answers, f"http://{host}:{self.settings.http_port(name)}/healthz"
-                ):
-                    pending.discard(name)
+            for name, service in list(pending.items()):
+                if service.process is not None and service.process.poll() is not None:
+                    state[name] = "exited"  # the supervisor says why, and restarts it
+                elif await asyncio.to_thread(_answers, f"http://{http_at[name]}/healthz"):
+                    state[name] = "up"
+                if state[name] != "starting":
+                    del pending[name]
             await asyncio.sleep(0.2)
         say("")
         say("LENA-CCS platform is up")
         say(f"  PostgreSQL      {masked_url(self.postgres_dsn)}")
         say(f"  Kafka           {self.settings.kafka_servers}")
-        say(f"  lab-ingestion   MLLP {host}:{self.settings.lab_ingestion_mllp_port}")
+        say(f"  lab-ingestion   MLLP {host_port(host, self.settings.lab_ingestion_mllp_port)}")
         for service in self.services:
-            port = self.settings.http_port(service.name)
-            state = "starting" if service.name in pending else "up"
-            say(f"  {service.name:<15} http://{host}:{port}  (/healthz /readyz /metrics) [{state}]")
+            say(
+                f"  {service.name:<15} http://{http_at[service.name]}  "
+                f"(/healthz /readyz /metrics) [{state[service.name]}]"
+            )
         say(f"  logs            {self.logs}")
         say("Press Ctrl-C to stop.")
 
@@ -223,9 +243,10 @@ class Platform:
                     service.restarts += 1
                     delay = min(2.0**service.restarts, RESTART_BACKOFF_MAX)
                     service.next_start = now + delay
+                    reason = service.exit_reason()
                     say(
-                        f"{service.name} exited with {code}; restarting in {delay:.0f} s "
-                        f"(see {service.log_file})"
+                        f"{service.name} exited with {code}{f': {reason}' if reason else ''}; "
+                        f"restarting in {delay:.0f} s (see {service.log_file})"
                     )
                 elif now >= service.next_start:
                     service.next_start = 0.0

@@ -28,12 +28,13 @@ from shared.auth import TokenStore
 from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
 from shared.db.pool import TRANSIENT_DB_ERRORS, create_pool, postgres_reachable
+from shared.listening import listen_error, listener_failure
 from shared.messaging.kafka import KafkaPublisher, ensure_topics, kafka_reachable
 from shared.messaging.processing import BatchProcessor
 from shared.messaging.relay import OutboxRelay, RelaySettings
 from shared.metrics import ConsumerMetrics, OutboxMetrics, ReadinessMetrics, new_registry
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
-from shared.settings import PlatformSettings
+from shared.settings import PlatformSettings, host_port
 from shared.shutdown import (
     WATCHDOG_MARGIN_SECONDS,
     ShutdownBudget,
@@ -81,7 +82,7 @@ class ServiceRuntime:
         self._faust: faust.App | None = None
         self._agents: list[BatchAgent] = []
         self._tasks: list[asyncio.Future[None]] = []
-        self._failure: str | None = None  # the background task that ended on its own
+        self._failure: Exception | None = None  # raised by run: a task ended on its own
         self._http: web.AppRunner | None = None
         self._publisher: KafkaPublisher | None = None
         self._tokens: TokenStore | None = None
@@ -117,7 +118,8 @@ class ServiceRuntime:
         ``asyncio.run``'s clean-up, which can wait for leftover tasks (an abandoned
         start-up step among them) without limit, comes after; the interpreter's exit
         disarms it. Raises what start-up raised (other than a stop), once stopped, and
-        BackgroundTaskFailed if a background task ended on its own.
+        BackgroundTaskFailed if a background task ended on its own (ListenError if it could
+        not open its port).
         """
         if install_signal_handlers:
             loop = asyncio.get_running_loop()
@@ -140,7 +142,7 @@ class ServiceRuntime:
             await self._abandon_start(starting, budget)
             await self.stop(budget)
         if self._failure is not None:
-            raise BackgroundTaskFailed(f"background task {self._failure} ended")
+            raise self._failure
 
     async def _start_or_stop_request(self, starting: asyncio.Future[None]) -> None:
         """Wait until start-up is over or a stop is requested, whichever comes first."""
@@ -198,9 +200,9 @@ class ServiceRuntime:
             )
 
     def addresses(self) -> dict[str, str]:
-        host, port = self.settings.bind_host, self.settings.http_port(self.name)
+        address = host_port(self.settings.bind_host, self.settings.http_port(self.name))
         extra = self.parts.addresses if self.parts else {}
-        return {"http": f"http://{host}:{port}", **extra}
+        return {"http": f"http://{address}", **extra}
 
     async def stop(self, budget: ShutdownBudget | None = None) -> None:
         """Stop every part in order, each step bounded, all within the shutdown deadline
@@ -239,9 +241,12 @@ class ServiceRuntime:
         )
         self._http = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._http.setup()
-        port = self.settings.http_port(self.name)
-        site = web.TCPSite(self._http, self.settings.bind_host, port, reuse_address=True)
-        await site.start()
+        host, port = self.settings.bind_host, self.settings.http_port(self.name)
+        site = web.TCPSite(self._http, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as error:
+            raise listen_error(self.settings, self.name, host, port, error) from None
 
     def _start_relay(self, schema: str) -> None:
         assert self.pool is not None
@@ -329,7 +334,8 @@ class ServiceRuntime:
         """A background task runs until the service stops. One that ends before, by a crash
         or a return, would leave the service up and ready but silently doing less (a dead
         relay: /readyz says 200, results are acknowledged, nothing is published), so the
-        service stops and ``run`` reports it. Logged by type only: a message can quote data.
+        service stops and ``run`` reports it. Logged by type only: a message can quote data;
+        a listener's port it could not open is named, with the setting to change.
         """
         if task.cancelled():
             return
@@ -341,12 +347,17 @@ class ServiceRuntime:
                     "background task failed while stopping", extra={"task": name, "error": outcome}
                 )
             return
+        failure = listener_failure(self.settings, self.name, error)
         log.error(
-            "background task ended while the service was running; stopping the service",
+            f"{failure}; stopping the service"
+            if failure is not None
+            else "background task ended while the service was running; stopping the service",
             extra={"task": name, "error": outcome},
         )
         if self._failure is None:
-            self._failure = f"{name} ({outcome})"
+            self._failure = failure or BackgroundTaskFailed(
+                f"background task {name} ({outcome}) ended"
+            )
         self.stopping.set()
 
     async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:

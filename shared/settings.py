@@ -8,6 +8,7 @@ names the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 from pathlib import Path
@@ -42,6 +43,8 @@ SUBJECT_HMAC_KEY_MIN_LENGTH = 32
 SUBJECT_HMAC_KEY_MIN_DISTINCT = 8
 
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+# one label of a host name (RFC 1123; "_" too, as container names have it)
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 class PlatformSettings(BaseSettings):
@@ -112,6 +115,16 @@ class PlatformSettings(BaseSettings):
             _check_postgres_url(url)
         return value
 
+    @field_validator("bind_host")
+    @classmethod
+    def _listenable_host(cls, value: str) -> str:
+        if not is_bind_host(value):
+            raise ValueError(
+                "must be an IP address (e.g. 127.0.0.1, 0.0.0.0 for every interface, ::1) or "
+                "a host name of letters, digits, '-', '_' and '.' (e.g. localhost)"
+            )
+        return value
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _host_list(cls, value: str) -> str:
@@ -165,6 +178,16 @@ class PlatformSettings(BaseSettings):
         port: int = getattr(self, f"{service.replace('-', '_')}_http_port")
         return port
 
+    def port_variables(self, service: str, port: int) -> list[str]:
+        """The environment variables of ``service``'s ports that are set to ``port``: what
+        to change when it cannot be opened."""
+        prefix = f"{service.replace('-', '_')}_"
+        return [
+            setting_variable(field)
+            for field in type(self).model_fields
+            if field.startswith(prefix) and field.endswith("_port") and getattr(self, field) == port
+        ]
+
 
 def load_settings() -> PlatformSettings:
     """Read settings from the environment; on error print which variable is wrong and exit."""
@@ -174,6 +197,31 @@ def load_settings() -> PlatformSettings:
         lines = [f"  {_variable(err['loc'])}: {err['msg']}" for err in exc.errors()]
         sys.stderr.write("cachexia: invalid settings\n" + "\n".join(lines) + "\n")
         raise SystemExit(2) from exc
+
+
+def setting_variable(field: str) -> str:
+    """The environment variable of a setting (``bind_host``: ``CACHEXIA_BIND_HOST``)."""
+    return f"CACHEXIA_{field.upper()}"
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets (``[::1]:8081``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_bind_host(host: str) -> bool:
+    """An IP address, or a name that could resolve: dot-separated labels of letters, digits,
+    '-' (not first or last) and '_', the last not all digits (no DNS lookup here)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return (
+            len(host) <= 253
+            and all(_HOST_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit()  # 999.1.1.1 or 10.1 is no address, and no name
+        )
+    return True
 
 
 def masked_url(url: str) -> str:
@@ -232,4 +280,4 @@ def _variable(location: tuple[int | str, ...]) -> str:
     name = str(location[0]) if location else "?"
     if name.isupper():  # an alias such as DATABASE_URL
         return name
-    return f"CACHEXIA_{name.upper()}"
+    return setting_variable(name)

@@ -79,6 +79,15 @@ def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSe
 
 
 @pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port something else listens on (the platform `make run` started, say)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+@pytest.fixture
 async def silent_port() -> AsyncIterator[int]:
     """A TCP port that accepts connections and never answers (a hung PostgreSQL)."""
     held: list[asyncio.StreamWriter] = []

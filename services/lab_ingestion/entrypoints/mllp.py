@@ -20,6 +20,7 @@ from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from shared.contracts.events.lab import Channel
+from shared.listening import BindFailed
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,13 @@ class MllpListener:
         await self._listening.wait()
 
     async def serve(self, stopping: asyncio.Event) -> None:
-        server = await start_hl7_server(
-            self._on_connection, self._host, self._port, limit=self._limit, reuse_address=True
-        )
+        try:
+            server = await start_hl7_server(
+                self._on_connection, self._host, self._port, limit=self._limit,
+                reuse_address=True,
+            )  # fmt: skip
+        except OSError as error:  # the runtime names the address and the setting to change
+            raise BindFailed(self._host, self._port, error) from error
         self._listening.set()
         log.info("MLLP listener started", extra={"port": self._port})
         sweep = asyncio.ensure_future(self._sweep_stalled_frames())
