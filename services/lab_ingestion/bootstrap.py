@@ -21,6 +21,7 @@ from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
+from shared.settings import host_port
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
 
 NAME = "lab-ingestion"
@@ -70,7 +71,7 @@ def build(context: ServiceContext) -> ServiceParts:
         openapi_paths=OPENAPI_PATHS,
         consumers=[subject_directory_consumer(NAME, context.pool)],
         background=[commit, serve_mllp],
-        addresses={"mllp": f"{settings.bind_host}:{settings.lab_ingestion_mllp_port}"},
+        addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],
     )
 
