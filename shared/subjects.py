@@ -8,6 +8,7 @@ two handlers live in the shared library.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,19 +26,27 @@ from shared.service import ConsumerDefinition
 
 SUBJECT_MIGRATIONS = Path(__file__).resolve().parent / "subject_migrations"
 
+log = logging.getLogger(__name__)
+
 
 class SubjectDirectory:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> None:
+        """Keep (or update) an enrolment; a withdrawal read before it still stands."""
         await self._conn.execute(
-            """INSERT INTO enrolled_subjects
-                   (subject_id, site_id, site_timezone, hospital_id_hmac, day1, enrolled_at)
-               VALUES ($1, $2, $3, $4, $5, $6)
+            """WITH early AS (
+                   DELETE FROM early_withdrawals WHERE subject_id = $1 RETURNING withdrawn_at
+               )
+               INSERT INTO enrolled_subjects (subject_id, site_id, site_timezone,
+                                              hospital_id_hmac, day1, enrolled_at, withdrawn_at)
+               VALUES ($1, $2, $3, $4, $5, $6, (SELECT withdrawn_at FROM early))
                ON CONFLICT (subject_id) DO UPDATE SET site_id = EXCLUDED.site_id,
                    site_timezone = EXCLUDED.site_timezone,
-                   hospital_id_hmac = EXCLUDED.hospital_id_hmac, day1 = EXCLUDED.day1""",
+                   hospital_id_hmac = EXCLUDED.hospital_id_hmac, day1 = EXCLUDED.day1,
+                   withdrawn_at = COALESCE(enrolled_subjects.withdrawn_at,
+                                           EXCLUDED.withdrawn_at)""",
             subject_id,
             enrolled.site_id,
             enrolled.site_timezone,
@@ -47,9 +56,23 @@ class SubjectDirectory:
         )
 
     async def withdraw(self, subject_id: str, at: datetime) -> None:
-        await self._conn.execute(
-            "UPDATE enrolled_subjects SET withdrawn_at = $2 WHERE subject_id = $1", subject_id, at
+        """Withdraw an enrolled subject; one whose enrolment has not been read yet (the
+        topic re-published, a replay) is withdrawn as soon as it is."""
+        early = await self._conn.fetchval(
+            """WITH withdrawn AS (
+                   UPDATE enrolled_subjects SET withdrawn_at = $2 WHERE subject_id = $1
+                   RETURNING 1
+               )
+               INSERT INTO early_withdrawals (subject_id, withdrawn_at)
+               SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM withdrawn)
+               ON CONFLICT (subject_id) DO UPDATE SET withdrawn_at = EXCLUDED.withdrawn_at
+               RETURNING true""",
+            subject_id,
+            at,
         )
+        if early:
+            log.warning("a withdrawal arrived before its enrolment; kept until it comes",
+                        extra={"subject_id": subject_id})  # fmt: skip
 
     async def is_enrolled(self, subject_id: str) -> bool:
         found = await self._conn.fetchval(

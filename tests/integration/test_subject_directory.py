@@ -1,0 +1,59 @@
+"""The subject directory every service keeps from trial.subjects.v1, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from shared.contracts.events.trial import SubjectEnrolled
+from shared.subjects import SubjectDirectory
+from tests.integration.lab_fixtures import migrated_lab_pool
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+ENROLMENT = SubjectEnrolled(
+    site_id="CH-01", site_timezone="Europe/Zurich", hospital_id_hmac="a" * 64,
+    enrolled_at=AT, day1=date(2026, 11, 21),
+)  # fmt: skip
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await migrated_lab_pool(database, "test-subject-directory")
+    yield pool
+    await pool.close()
+
+
+async def test_a_withdrawal_read_before_its_enrolment_still_withdraws_the_subject(
+    pool: asyncpg.Pool,
+) -> None:
+    """After a re-published topic or a replay, the withdrawal may be read first: it was an
+    UPDATE of nothing, marked processed and lost, and the subject counted as enrolled."""
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        await directory.withdraw("S-9", AT + timedelta(days=3))
+        await directory.enrol("S-9", ENROLMENT)
+        assert not await directory.is_enrolled("S-9")
+        withdrawn_at = await conn.fetchval(
+            "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = 'S-9'"
+        )
+        assert withdrawn_at == AT + timedelta(days=3)
+        await directory.enrol("S-9", ENROLMENT)  # a redelivered enrolment changes nothing
+        assert not await directory.is_enrolled("S-9")
+        assert await conn.fetchval("SELECT count(*) FROM early_withdrawals") == 0
+
+
+async def test_a_withdrawal_of_an_enrolled_subject_is_not_kept_as_early(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        await directory.enrol("S-8", ENROLMENT)
+        assert await directory.is_enrolled("S-8")
+        await directory.withdraw("S-8", AT + timedelta(days=1))
+        assert not await directory.is_enrolled("S-8")
+        assert await conn.fetchval("SELECT count(*) FROM early_withdrawals") == 0
