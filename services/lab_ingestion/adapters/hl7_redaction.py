@@ -90,11 +90,13 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     masked as the accepted path masks it; every other
     occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
     not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
-    A message whose separators cannot be read as the parser reads them keeps nothing but
-    its segment names."""
+    A message whose separators cannot be read as the parser reads them, or that has no MSH
+    segment, keeps nothing but its segment names."""
     lines = [raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r")]
     separators = _separators(lines)
-    if separators is None:
+    if separators is None or not any(line[:3].upper() == "MSH" for line in lines):
+        # unusable separators, or no header to read them from: no parser reads it, and its
+        # text may be anything (compressed or base64 HL7 holds the whole patient)
         return "\r".join(_withheld(line) for line in lines)
     field = separators[0]
     segments = [(line[:3].upper(), line.split(field)) for line in lines]

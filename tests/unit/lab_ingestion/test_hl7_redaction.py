@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 from datetime import date
 
@@ -17,6 +19,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
     redact,
     silence_library_logging,
 )
+from services.lab_ingestion.adapters.redaction import REDACTED
 from services.lab_ingestion.domain.model import RejectionCode
 from tests.unit.lab_ingestion.hl7_samples import (
     FAST,
@@ -780,3 +783,20 @@ def test_a_name_written_with_an_escape_sequence_is_scrubbed_in_its_copies() -> N
     kept = redact(message, fake_hash)
     assert "LLER" not in kept
     assert "NTE|1||Patient [redacted] called; keep \\XFC\\ alone" in kept
+
+
+@pytest.mark.parametrize("encoding", ["base64", "gzip", "headless"])
+def test_a_body_without_an_msh_segment_keeps_nothing_but_segment_names(encoding: str) -> None:
+    """Compressed or base64 HL7 (a body the service could not read as ER7) holds the whole
+    patient, and had nothing to redact: it was kept as sent."""
+    message = join(PHI_MESSAGE).encode()
+    text = {
+        "base64": base64.b64encode(message).decode(),
+        "gzip": gzip.compress(message).decode("latin-1"),
+        "headless": join(PHI_MESSAGE[1:]),  # PID and the rest, no MSH
+    }[encoding]
+    out = redact(text, fake_hash)
+    for line in out.split("\r"):
+        assert line == REDACTED or re.fullmatch(rf"[A-Z][A-Z0-9]{{2}} {re.escape(REDACTED)}", line)
+    if encoding == "headless":
+        assert out.split("\r")[0] == f"PID {REDACTED}"
