@@ -18,6 +18,7 @@ import json
 from datetime import UTC
 
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
+from shared.contracts.events.lab import Channel
 
 
 def versioned_control_id(basis: str, patient_hash: str) -> str:
@@ -32,6 +33,22 @@ def versioned_control_id(basis: str, patient_hash: str) -> str:
 
 
 def content_digest(message: LabMessage, patient_hmac: str) -> str:
+    """The digest of what the message says; a JSON body's results in any order (each has a
+    ``result_id`` of its own, so their order says nothing: a resend rebuilt from an unordered
+    source is the same message). HL7 and FHIR keep their order (F then C under one key)."""
+    return _digest(message, patient_hmac, ordered=message.channel is not Channel.JSON)
+
+
+def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_hmac: str) -> bool:
+    """Whether a stored message's digest is this message's (None: stored before digests were
+    kept). A JSON message stored before its results' order stopped counting has the digest of
+    its results in the order sent."""
+    if stored is None or stored == digest:
+        return True
+    return message.channel is Channel.JSON and stored == _digest(message, patient_hmac)
+
+
+def _digest(message: LabMessage, patient_hmac: str, *, ordered: bool = True) -> str:
     results = [
         [
             o.result_key, sorted([c.code, c.system or ""] for c in o.codes), o.value.strip(),
@@ -40,6 +57,8 @@ def content_digest(message: LabMessage, patient_hmac: str) -> str:
         ]
         for o in message.observations
     ]  # fmt: skip
+    if not ordered:
+        results.sort(key=lambda result: json.dumps(result, separators=(",", ":")))
     canonical = json.dumps([patient_hmac, results], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

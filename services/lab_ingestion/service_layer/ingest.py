@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.lab_ingestion.domain.message_identity import content_digest
+from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
 from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
@@ -255,8 +255,9 @@ class BatchIngestor:
         subject_id = subject_or_answer(context, command, patient_hmac, digest)
         if isinstance(subject_id, IngestOutcome):
             return subject_id
-        if key in context.known:  # the id of a stored message, other content: a reused id
-            return resent(context, command, context.known[key], digest)
+        if key in context.known:  # a stored message's id: a resend, or a reused id
+            same = says_the_same(context.known[key], digest, message, patient_hmac)
+            return resent(context, command, same=same)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             reject(context, command, plan.code, plan.reason)

@@ -171,12 +171,10 @@ def withdraw(
     context.cancellations.extend(sorted(stored))
 
 
-def resent(
-    context: BatchContext, command: IngestLabMessage, stored: str | None, digest: str
-) -> IngestOutcome:
-    """A resend (the same content, or a message stored before digests were kept) is a
-    duplicate; other content under a stored message's id is a reused id, never dropped."""
-    if stored is None or stored == digest:
+def resent(context: BatchContext, command: IngestLabMessage, *, same: bool) -> IngestOutcome:
+    """A resend (``same``: the same content, ``says_the_same``) is a duplicate; other
+    content under a stored message's id is a reused id, never dropped."""
+    if same:
         return IngestOutcome(accepted=True, duplicate=True)
     reason = (
         "this message id (MSH-10) was used before for a message with other results, values "

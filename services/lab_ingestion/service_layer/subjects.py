@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.lab_ingestion.domain.matching import match_subject
+from services.lab_ingestion.domain.message_identity import says_the_same
 from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
 from services.lab_ingestion.domain.planning import in_site_time
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
@@ -65,9 +66,9 @@ def subject_or_answer(
     if context.assumed:  # read first: the message may be stored already
         raise StaleBatch("a message's subject must be read before rejecting it")
     key = (message.source, message.control_id)
-    if key in context.known and context.known[key] in (None, digest):
+    if key in context.known and says_the_same(context.known[key], digest, message, patient_hmac):
         # stored before: a resend (a lost ACK) is a duplicate, whatever the subject
         # directory says since (a withdrawal, a second enrolment)
-        return resent(context, command, context.known[key], digest)
+        return resent(context, command, same=True)
     reject(context, command, subject_id.code, subject_id.reason)
     return IngestOutcome.rejected(subject_id.code, subject_id.reason)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
-from services.lab_ingestion.domain.message_identity import content_digest
+from services.lab_ingestion.domain.message_identity import (  # _digest: as kept before
+    _digest,
+    content_digest,
+    says_the_same,
+)
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 
@@ -55,3 +59,28 @@ def test_a_local_report_time_read_with_another_msh7_offset_is_the_same_message()
         reported_at=AT - timedelta(hours=1) + timedelta(minutes=20),
     )  # fmt: skip
     assert digest(before) == digest(after) == digest(replace(after, reported_local=None))
+
+
+def message_of(channel: Channel, *observations: ObservationInput) -> LabMessage:
+    return LabMessage(channel, "LIS", "HOSP", "M1", "MRN1", observations)
+
+
+def test_a_json_bodys_results_in_another_order_are_the_same_message() -> None:
+    """Each JSON result has a result_id of its own: a resend rebuilt from an unordered
+    source is a resend, not a reused id (HL7 keeps its order: F then C under one key)."""
+    other = replace(CRP, result_key="K2", value="30")
+    for channel, same in ((Channel.JSON, True), (Channel.MLLP, False)):
+        first = content_digest(message_of(channel, CRP, other), "h")
+        again = content_digest(message_of(channel, other, CRP), "h")
+        assert (first == again) is same
+
+
+def test_a_json_message_stored_with_its_results_in_the_order_sent_is_still_known() -> None:
+    """Its digest was kept before the order stopped counting: a resend in that order is
+    the same message; in another order it cannot be told from a reused id."""
+    other = replace(CRP, result_key="K2", value="30")
+    sent = message_of(Channel.JSON, other, CRP)
+    stored = _digest(sent, "h")  # as kept before
+    assert says_the_same(stored, content_digest(sent, "h"), sent, "h")
+    assert not says_the_same("0" * 32, content_digest(sent, "h"), sent, "h")
+    assert says_the_same(None, content_digest(sent, "h"), sent, "h")
