@@ -1,6 +1,8 @@
 """The HTTP side every service shares: health, readiness, metrics, OpenAPI and auth.
 
-Services add their own routes; a route that needs a role is wrapped with ``requires``.
+Services add their own routes; a route that needs a role is wrapped with ``requires``. A
+route that fails on a passing error (the database is down: ``TRANSIENT_DB_ERRORS``) is
+answered 503 with Retry-After, in the route's error format, never 500.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ Check = Callable[[], Awaitable[bool]]
 ErrorRenderer = Callable[[int, str, str], web.Response]
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+# how the route answers errors, set by ``requires`` for the 503 of ``answer_passing_failures``
+RENDER_KEY = web.RequestKey[ErrorRenderer]("render")
 TOKENS_KEY = web.AppKey("tokens", TokenStore)
 
 
@@ -105,13 +109,14 @@ def requires(*roles: Role, render: ErrorRenderer = problem) -> Callable[[Handler
                 principal = await request.app[TOKENS_KEY].authenticate(token.strip())
             except TRANSIENT_DB_ERRORS as error:  # the token cannot be checked: try again
                 log.warning("token check failed", extra={"error": type(error).__name__})
-                return _unavailable(render)
+                return _unavailable(render, _TOKENS_UNCHECKED)
             if principal is None:
                 return _unauthorised("the token is unknown or revoked", render)
             if principal.role not in allowed:
                 names = ", ".join(sorted(r.value for r in allowed))
                 return render(403, "Forbidden", f"this resource needs the role: {names}")
             request[PRINCIPAL_KEY] = principal
+            request[RENDER_KEY] = render
             return await handler(request)
 
         guarded.__name__ = handler.__name__
@@ -121,12 +126,34 @@ def requires(*roles: Role, render: ErrorRenderer = problem) -> Callable[[Handler
     return wrap
 
 
-def _unavailable(render: ErrorRenderer) -> web.Response:
-    """The token store cannot be read (the database is down): nothing was done, resend."""
-    response = render(
-        503, "Service Unavailable", "the service cannot check tokens now; nothing was stored, "
-        "send again later",
-    )  # fmt: skip
+_TOKENS_UNCHECKED = "the service cannot check tokens now; nothing was stored, send again later"
+_DATABASE_UNREACHABLE = "the service cannot reach its database now; send the request again later"
+
+
+@web.middleware
+async def answer_passing_failures(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that failed on a passing error (the database is down or restarting, the
+    connection broke: ``TRANSIENT_DB_ERRORS``) is answered 503 with Retry-After in the
+    route's error format, never 500: the client may send it again. Logged by type only (an
+    error's text can quote data)."""
+    try:
+        return await handler(request)
+    except TRANSIENT_DB_ERRORS as error:
+        log.warning("a request failed on a passing error; answered 503", extra={
+            "error": type(error).__name__, "route": _route_of(request),
+        })  # fmt: skip
+        return _unavailable(request.get(RENDER_KEY, problem), _DATABASE_UNREACHABLE)
+
+
+def _route_of(request: web.Request) -> str:
+    """The route's template (``/v1/subjects/{subject_id}/crp``), not the path with its ids."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unknown"
+
+
+def _unavailable(render: ErrorRenderer, detail: str) -> web.Response:
+    """A passing failure (the database is down): answer 503 and say when to send again."""
+    response = render(503, "Service Unavailable", detail)
     response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return response
 
@@ -146,7 +173,7 @@ def build_http_app(
     routes: Iterable[web.RouteDef] = (),
     openapi_paths: dict[str, Any] | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[answer_passing_failures])
     app[TOKENS_KEY] = tokens
 
     async def healthz(_: web.Request) -> web.Response:

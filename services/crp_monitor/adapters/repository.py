@@ -3,19 +3,51 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import asyncpg
 
-from services.crp_monitor.domain.model import CrpMeasurement
+from services.crp_monitor.domain.model import (
+    CancellationNoted,
+    CancellationOutcome,
+    CrpCancellation,
+    CrpMeasurement,
+)
+
+# Results are stored already cancelled when a cancellation of theirs is pending (same result
+# and subject); the pending cancellations of every result stored are then released, each
+# reported as applied or, when it named another subject, as not applied.
+_STORE_RESULTS = """
+WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
+               supersedes_result_id, source_event_id) AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::timestamptz[],
+                         $5::text[], $6::uuid[], $7::uuid[])
+), stored AS (
+    INSERT INTO crp_results (result_id, subject_id, value_mg_l, collected_at, status,
+                             supersedes_result_id, source_event_id, cancelled_at)
+    SELECT i.result_id, i.subject_id, i.value_mg_l, i.collected_at, i.status,
+           i.supersedes_result_id, i.source_event_id, p.cancelled_at
+    FROM incoming i
+    LEFT JOIN crp_pending_cancellations p
+           ON p.result_id = i.result_id AND p.subject_id = i.subject_id
+    ON CONFLICT (result_id) DO NOTHING
+    RETURNING result_id, subject_id
+)
+DELETE FROM crp_pending_cancellations p USING stored s
+WHERE p.result_id = s.result_id
+RETURNING p.result_id, p.subject_id, p.source_event_id, p.subject_id = s.subject_id AS applied
+"""
 
 
 class CrpSeriesRepository:
-    """Adds are buffered and written in one statement when the unit of work flushes."""
+    """Adds are buffered and written in one statement when the unit of work flushes.
+
+    What a flush did to pending cancellations is noted; ``take_noted`` hands the notes over.
+    """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._pending: list[tuple[CrpMeasurement, uuid.UUID]] = []
+        self._noted: list[CancellationNoted] = []
 
     async def add(self, measurement: CrpMeasurement, source_event_id: uuid.UUID) -> None:
         self._pending.append((measurement, source_event_id))
@@ -24,12 +56,8 @@ class CrpSeriesRepository:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        await self._conn.execute(
-            """INSERT INTO crp_results (result_id, subject_id, value_mg_l, collected_at, status,
-                                        supersedes_result_id, source_event_id)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::timestamptz[],
-                                    $5::text[], $6::uuid[], $7::uuid[])
-               ON CONFLICT (result_id) DO NOTHING""",
+        released = await self._conn.fetch(
+            _STORE_RESULTS,
             [m.result_id for m, _ in pending],
             [m.subject_id for m, _ in pending],
             [m.value_mg_l for m, _ in pending],
@@ -38,16 +66,43 @@ class CrpSeriesRepository:
             [m.supersedes_result_id for m, _ in pending],
             [event_id for _, event_id in pending],
         )
+        self._noted.extend(_released(row) for row in released)
 
-    async def cancel(self, result_id: uuid.UUID, at: datetime) -> bool:
+    def take_noted(self) -> list[CancellationNoted]:
+        noted, self._noted = self._noted, []
+        return noted
+
+    async def cancel(self, cancellation: CrpCancellation) -> bool:
+        """Cancel the subject's stored result; False if there is none not cancelled yet."""
         await self.flush()  # the result may be among the buffered ones
         status = await self._conn.execute(
-            """UPDATE crp_results SET cancelled_at = $2
-               WHERE result_id = $1 AND cancelled_at IS NULL""",
-            result_id,
-            at,
+            """UPDATE crp_results SET cancelled_at = $3
+               WHERE result_id = $1 AND subject_id = $2 AND cancelled_at IS NULL""",
+            cancellation.result_id,
+            cancellation.subject_id,
+            cancellation.cancelled_at,
         )
         return bool(status.endswith(" 1"))
+
+    async def subject_of(self, result_id: uuid.UUID) -> str | None:
+        """The subject of a stored result (None: not stored)."""
+        subject_id: str | None = await self._conn.fetchval(
+            "SELECT subject_id FROM crp_results WHERE result_id = $1", result_id
+        )
+        return subject_id
+
+    async def keep_pending(self, cancellation: CrpCancellation) -> None:
+        """Keep a cancellation until its result is stored (``flush`` applies it)."""
+        await self._conn.execute(
+            """INSERT INTO crp_pending_cancellations
+                   (result_id, subject_id, cancelled_at, source_event_id)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (result_id, subject_id) DO NOTHING""",
+            cancellation.result_id,
+            cancellation.subject_id,
+            cancellation.cancelled_at,
+            cancellation.event_id,
+        )
 
     async def for_subject(self, subject_id: str) -> list[CrpMeasurement]:
         rows = await self._conn.fetch(
@@ -57,3 +112,12 @@ class CrpSeriesRepository:
             subject_id,
         )
         return [CrpMeasurement(**dict(row)) for row in rows]
+
+
+def _released(row: asyncpg.Record) -> CancellationNoted:
+    outcome = (
+        CancellationOutcome.APPLIED_ON_ARRIVAL
+        if row["applied"]
+        else CancellationOutcome.OTHER_SUBJECT
+    )
+    return CancellationNoted(outcome, row["result_id"], row["subject_id"], row["source_event_id"])

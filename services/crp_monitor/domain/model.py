@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,41 @@ class CrpMeasurement:
     status: str
     supersedes_result_id: uuid.UUID | None = None
     cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class CrpCancellation:
+    """A lab's withdrawal (HL7 X/D) of one subject's CRP result."""
+
+    result_id: uuid.UUID
+    subject_id: str
+    cancelled_at: datetime
+    event_id: uuid.UUID  # of the LabResultCancelled
+
+
+class CancellationOutcome(StrEnum):
+    """What became of a cancellation (the label of crp-monitor's cancellation counter)."""
+
+    APPLIED = "applied"  # its stored result is now cancelled
+    REPEATED = "repeated"  # its result was cancelled already
+    PENDING = "pending"  # its result is not stored yet: kept until it arrives
+    APPLIED_ON_ARRIVAL = "applied-on-arrival"  # a pending one, as its result arrived
+    # a pending one whose result arrived under another subject: not applied (discarded)
+    OTHER_SUBJECT = "other-subject"
+
+
+@dataclass(frozen=True)
+class CancellationNoted:
+    """An outcome to log and count once the unit of work that produced it committed."""
+
+    outcome: CancellationOutcome
+    result_id: uuid.UUID
+    subject_id: str  # the cancellation's subject
+    event_id: uuid.UUID  # of the cancellation
+
+    @classmethod
+    def of(cls, outcome: CancellationOutcome, cancellation: CrpCancellation) -> CancellationNoted:
+        return cls(outcome, cancellation.result_id, cancellation.subject_id, cancellation.event_id)
 
 
 def current_series(measurements: list[CrpMeasurement]) -> list[CrpMeasurement]:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.crp_monitor.domain.model import CrpMeasurement
+from services.crp_monitor.domain.model import (
+    CancellationNoted,
+    CancellationOutcome,
+    CrpCancellation,
+    CrpMeasurement,
+)
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import Analyte, LabResultCancelled, LabResultRecorded
 from shared.messaging.processing import EventHandler, PoisonMessage
 from shared.subjects import SUBJECT_HANDLERS
+
+# the dead-letter reason of a cancellation naming a result another subject's events stored
+CANCELLED_RESULT_OF_ANOTHER_SUBJECT = "result-of-another-subject"
 
 
 async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
@@ -32,9 +40,37 @@ async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload)
 
 
 async def cancel_lab_result(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+    """Cancel the subject's result; one not stored yet is kept until it arrives (a topic
+    re-published after a broker restart, or a replay, can deliver the cancellation first)."""
     assert isinstance(payload, LabResultCancelled)
-    if payload.analyte is Analyte.CRP:
-        await uow.crp.cancel(payload.cancelled_result_id, envelope.occurred_at)
+    if payload.analyte is not Analyte.CRP:
+        return
+    if envelope.subject_id is None:
+        raise PoisonMessage("missing-subject", "a lab result cancellation without subject_id")
+    cancellation = CrpCancellation(
+        result_id=payload.cancelled_result_id,
+        subject_id=envelope.subject_id,
+        cancelled_at=envelope.occurred_at,
+        event_id=envelope.event_id,
+    )
+    outcome = await _cancel(uow, cancellation)
+    uow.note(CancellationNoted.of(outcome, cancellation))
+
+
+async def _cancel(uow: Any, cancellation: CrpCancellation) -> CancellationOutcome:
+    if await uow.crp.cancel(cancellation):
+        return CancellationOutcome.APPLIED
+    owner = await uow.crp.subject_of(cancellation.result_id)
+    if owner is None:
+        await uow.crp.keep_pending(cancellation)
+        return CancellationOutcome.PENDING
+    if owner != cancellation.subject_id:
+        # like an event under another subject's key: it is not in its subject's partition
+        raise PoisonMessage(
+            CANCELLED_RESULT_OF_ANOTHER_SUBJECT,
+            "the cancelled result belongs to another subject than the event's subject_id",
+        )
+    return CancellationOutcome.REPEATED
 
 
 HANDLERS: dict[str, EventHandler] = {

@@ -1,0 +1,27 @@
+"""crp-monitor's own metrics, built from the injected registry (README: What runs where).
+
+The consumer's metrics (events consumed, applied, dead-lettered) are the platform's,
+``shared.metrics.ConsumerMetrics``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from services.crp_monitor.domain.model import CancellationOutcome
+
+
+class CrpMonitorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.cancellations = Counter(
+            "crp_cancellations_total",
+            "CRP result cancellations applied, by outcome (pending: read before its result "
+            "and kept; applied-on-arrival: a pending one applied as its result arrived; "
+            "other-subject: a pending one whose result arrived under another subject)",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
+        for outcome in CancellationOutcome:  # every series exists from the start, at 0
+            self.cancellations.labels(outcome.value)
+
+    def count_cancellation(self, outcome: CancellationOutcome) -> None:
+        self.cancellations.labels(outcome.value).inc()
