@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
+from cachexia.rejections import add_rejection_commands, run_rejection_command
 from cachexia.sources import add_source_commands, run_source_command
 from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
 from shared.jsonlog import configure_logging
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply every service's pending migrations")
     add_token_commands(commands)
     add_source_commands(commands)
+    add_rejection_commands(commands)
     args = parser.parse_args(argv)
     check_token_arguments(parser, args)
     settings = load_settings()
@@ -54,6 +56,8 @@ def _run(args: argparse.Namespace, settings: PlatformSettings) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "source":
         return asyncio.run(run_source_command(settings, args))
+    if args.command in ("rejection", "replay"):
+        return asyncio.run(run_rejection_command(settings, args))
     return asyncio.run(run_token_command(settings, args))
 
 

@@ -6,9 +6,18 @@ import asyncio
 from functools import partial
 from pathlib import Path
 
-from services.lab_ingestion.adapters.hl7_codec import silence_library_logging
+import asyncpg
+
+from services.lab_ingestion.adapters.hl7_codec import (
+    Hl7InputError,
+    parse_oru,
+    silence_library_logging,
+)
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
+from services.lab_ingestion.domain.kept_copy import kept_copy_hash
+from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.http import LabRoutes
 from services.lab_ingestion.entrypoints.mllp import MllpListener
@@ -16,12 +25,14 @@ from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from services.lab_ingestion.service_layer.replay import Replayer
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
+from shared.contracts.events.lab import Channel
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
-from shared.settings import host_port
+from shared.settings import PlatformSettings, host_port
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
 
 NAME = "lab-ingestion"
@@ -46,7 +57,7 @@ def build(context: ServiceContext) -> ServiceParts:
     # Overlapping writes measured no faster on two cores.
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, max_batch=settings.ingest_batch_size, concurrency=1,
-        on_failure=partial(keep_unprocessable, ingestor),
+        on_failure=partial(keep_unprocessable, ingestor, identify=hasher),
     )  # fmt: skip
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id
@@ -74,6 +85,30 @@ def build(context: ServiceContext) -> ServiceParts:
         addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],
     )
+
+
+def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings) -> Replayer:
+    """``cachexia replay``'s replay of one kept rejection, on ``pool`` (lab-ingestion's
+    schema): the copy read as HL7 is, ingested by a batch ingestor of its own that takes
+    kept copies' hashes as computed (it writes as another instance would: chains locked,
+    the write checked; the running service's relay publishes what it stores)."""
+    connections = ReservedConnections(pool, keep=0)
+    ingestor = BatchIngestor(
+        lambda: LabIngestionUnitOfWork(connections, NAME), kept_copy_hash,
+        reads_kept_copies=True,
+    )  # fmt: skip
+
+    def read_copy(rejection: KeptRejection) -> LabMessage:
+        try:
+            message, _ = parse_oru(
+                rejection.payload, Channel(rejection.channel), identify=kept_copy_hash,
+                processing_id=settings.lab_ingestion_processing_id,
+            )  # fmt: skip
+        except Hl7InputError as error:
+            raise ValueError(error.reason) from None
+        return message
+
+    return Replayer(read_copy, ingestor)
 
 
 definition = ServiceDefinition(

@@ -58,6 +58,7 @@ _ERROR_CODES = {
     RejectionCode.REUSED_MESSAGE_ID: ("205", "Duplicate key identifier"),
     RejectionCode.SUBJECT_WITHDRAWN: ("204", "Unknown key identifier"),
     RejectionCode.PROCESSING_FAILED: _INTERNAL_ERROR,
+    RejectionCode.KEPT_COPY: _DATA_TYPE_ERROR,  # PID-3 holds a hash, no hospital number
 }  # 207 (application internal error): failures of the service itself
 MSA3_LENGTH = 80  # MSA-3 (text message) is ST(80) in v2.3-2.5.1
 ERR_TEXT_LENGTH = 200  # ERR-8 (user message, v2.5+)

@@ -274,7 +274,7 @@ WITH guard AS (
             WHERE c.result_id = ANY($8::uuid[]))
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
-                            payload, received_at)
+                            payload, received_at, patient_hmac, content_digest)
     SELECT * FROM unnest($10::rejection_row[])
     ON CONFLICT (rejection_id) DO NOTHING  -- a batch re-run after a lost commit answer
 )
@@ -307,7 +307,8 @@ def _rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
     hold: they are kept as the visible escape ``\\x00``."""
     return (
         r.rejection_id, r.channel, _storable(r.source), _storable(r.control_id), r.code.value,
-        _storable(r.reason), _storable(r.payload), r.received_at,
+        _storable(r.reason), _storable(r.payload), r.received_at, r.patient_hmac,
+        r.content_digest,
     )  # fmt: skip
 
 

@@ -47,6 +47,8 @@ class RejectionCode(StrEnum):
     # about a subject withdrawn from the trial, and whose it is cannot be told safely
     SUBJECT_WITHDRAWN = "subject-withdrawn"
     PROCESSING_FAILED = "processing-failed"  # the service's fault, kept for replay
+    # the kept (redacted) copy of a rejected message, sent in: replayed, never ingested
+    KEPT_COPY = "kept-copy-of-a-rejection"
 
 
 class ResultStatusCode(StrEnum):

@@ -48,6 +48,29 @@ class RejectionRecord:
     reason: str
     payload: str  # redacted
     received_at: datetime
+    # what a replay checks the kept copy against: the patient's keyed hash and the
+    # message's content digest as read (None: not read, or no one patient's)
+    patient_hmac: str | None = None
+    content_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class KeptRejection:
+    """A stored rejection, as a replay reads it: its kept (redacted) copy and what the
+    copy must read back as (``RejectionRecord``'s patient hash and content digest)."""
+
+    rejection_id: uuid.UUID
+    channel: str
+    source: str | None
+    control_id: str | None
+    reason_code: str
+    reason: str
+    payload: str
+    received_at: datetime
+    patient_hmac: str | None
+    content_digest: str | None
+    replayed_at: datetime | None
+    replay_outcome: str | None
 
 
 class EnrolledSubject(NamedTuple):

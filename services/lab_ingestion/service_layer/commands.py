@@ -58,6 +58,9 @@ class RecordRejectedInput:
     # as such, whatever else is wrong with it
     permitted_senders: frozenset[str] | None = None
     rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)  # as IngestLabMessage's
+    # of a message read before it failed: what a replay checks its copy against
+    patient_hmac: str | None = None
+    content_digest: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON, is_kept_copy_identifier
 from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -87,9 +88,13 @@ class BatchIngestor:
         hash_identifier: Callable[[str], str],
         params: UnitParameters | None = None,
         on_replan: Callable[[], None] = lambda: None,
+        *,
+        reads_kept_copies: bool = False,
     ) -> None:
         self._uow_factory = uow_factory
         self._on_replan = on_replan
+        # a replay's: patient identifiers are kept copies' keyed hashes (``kept_copy``)
+        self._reads_kept_copies = reads_kept_copies
         self._hash = hash_identifier
         self._params = params or UnitParameters()
         self._sources: dict[SourceKey, Sender] | None = None
@@ -234,6 +239,10 @@ class BatchIngestor:
             return IngestOutcome.rejected(
                 RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source)
             )
+        if not self._reads_kept_copies and any(
+            is_kept_copy_identifier(c.value) for c in message.identifier_candidates
+        ):
+            return IngestOutcome.rejected(RejectionCode.KEPT_COPY, KEPT_COPY_REASON)
         if not (message.patient_identifier or "").strip() and not is_unresolved(message):
             return IngestOutcome.rejected(
                 RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"

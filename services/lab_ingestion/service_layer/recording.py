@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 
 from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
@@ -190,16 +191,22 @@ def reject(
     code: RejectionCode,
     reason: str,
 ) -> None:
+    patient_hmac: str | None = None
+    digest: str | None = None
     if isinstance(command, RecordRejectedInput):
         channel, source, control_id = command.channel, command.source, command.control_id
         payload, received_at = command.redacted_payload, command.received_at
+        patient_hmac, digest = command.patient_hmac, command.content_digest
     else:
         message = command.message
         channel, source, control_id = message.channel, message.source, message.control_id
         payload, received_at = command.redact(), command.received_at
+        patient_hmac = context.hmacs.get(message.patient_identifier or "")
+        if patient_hmac is not None:  # what a replay of the kept copy must find again
+            digest = content_digest(message, patient_hmac)
     record = RejectionRecord(
         command.rejection_id, channel.value, source, control_id, code, reason, payload,
-        received_at,
+        received_at, patient_hmac, digest,
     )  # fmt: skip
     context.rejections.append(record)
     context.events.append((LAB_REJECTED, rejected_event(record)))

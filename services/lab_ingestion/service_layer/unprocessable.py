@@ -3,7 +3,9 @@ rejection and answered as unusable.
 
 Answered "internal error, resend" instead, a lab's engine would resend it for ever and, as
 most engines send in order, hold up every result queued behind it. Kept here, it can be
-inspected and replayed once the fault is fixed; its ACK (AE, HL7 error 207) tells the lab.
+inspected and replayed (``cachexia replay``) once the fault is fixed; its ACK (AE, HL7 error
+207) tells the lab. One whose copy could not be kept cannot be replayed: the lab is asked to
+resend it once the fault is fixed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -25,16 +28,23 @@ log = logging.getLogger(__name__)
 
 Ingest = Callable[[Sequence[Command]], Awaitable[list[IngestOutcome]]]
 REASON = (
-    "the service failed on this message (an internal error); it is kept for inspection and "
-    "replay: do not resend"
+    "the service failed on this message (an internal error); it is kept and will be replayed "
+    "once the fault is fixed: do not resend"
+)
+REASON_NOT_KEPT = (
+    "the service failed on this message (an internal error) and could not keep a copy: "
+    "resend it once the platform's operators say the fault is fixed"
 )
 NOT_KEPT = "(payload not kept: it could not be stored)"
 
 
-async def keep_unprocessable(ingest: Ingest, command: Command) -> IngestOutcome:
-    """Store the command as a rejection, with its redacted payload if that can be stored."""
+async def keep_unprocessable(
+    ingest: Ingest, command: Command, identify: Callable[[str], str] | None = None
+) -> IngestOutcome:
+    """Store the command as a rejection, with its redacted payload if that can be stored
+    (``identify``: the keyed hash of a patient's number, for what a replay checks)."""
     try:
-        (outcome,) = await ingest([as_rejection(command, keep_payload=True)])
+        (outcome,) = await ingest([as_rejection(command, keep_payload=True, identify=identify)])
     except TRANSIENT_DB_ERRORS:
         raise
     except Exception as exc:  # the payload itself may be what fails
@@ -43,12 +53,15 @@ async def keep_unprocessable(ingest: Ingest, command: Command) -> IngestOutcome:
     return outcome
 
 
-def as_rejection(command: Command, *, keep_payload: bool) -> RecordRejectedInput:
+def as_rejection(
+    command: Command, *, keep_payload: bool, identify: Callable[[str], str] | None = None
+) -> RecordRejectedInput:
     """The command as a rejection, still checked as the command would have been: a sender
     not on the allow-list, or not one the caller's token may deliver as, is answered as
     such (AR unknown-source), never kept as the service's own failure."""
     sender: tuple[str, str] | None = None
     permitted: frozenset[str] | None = None
+    patient_hmac = digest = None
     if isinstance(command, RecordRejectedInput):
         channel, source, control_id = command.channel, command.source, command.control_id
         sender, permitted = command.sender, command.permitted_senders
@@ -60,13 +73,19 @@ def as_rejection(command: Command, *, keep_payload: bool) -> RecordRejectedInput
             sender = (message.source_application, message.source_facility)
         permitted = command.permitted_senders
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
+        if identify is not None and message.patient_identifier:
+            patient_hmac = identify(message.patient_identifier)
+            digest = content_digest(message, patient_hmac)
     else:
         channel, control_id = Channel.FHIR, None
         source = command.messages[0].source if command.messages else None
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
+    kept = payload not in (NOT_KEPT, "")
     return RecordRejectedInput(
-        channel, RejectionCode.PROCESSING_FAILED, REASON, payload, command.received_at,
-        source=source, control_id=control_id, sender=sender, permitted_senders=permitted,
+        channel, RejectionCode.PROCESSING_FAILED, REASON if kept else REASON_NOT_KEPT, payload,
+        command.received_at, source=source, control_id=control_id, sender=sender,
+        permitted_senders=permitted, patient_hmac=patient_hmac if kept else None,
+        content_digest=digest if kept else None,
     )  # fmt: skip
 
 

@@ -100,3 +100,24 @@ async def test_a_failed_message_of_a_sender_it_may_not_come_from_is_answered_as_
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     outcome = await keep_unprocessable(ingestor(db), command)
     assert outcome.code is RejectionCode.UNKNOWN_SOURCE
+
+
+async def test_a_kept_failure_records_what_its_replay_checks_and_says_do_not_resend() -> None:
+    ingest = FakeIngest()
+    command = IngestLabMessage(MESSAGE, lambda: "MSH|^~\\&|LIS|HOSP", AT)
+    await keep_unprocessable(ingest, command, identify=lambda number: f"hash-of-{number}")
+    (kept,) = ingest.stored
+    assert isinstance(kept, RecordRejectedInput)
+    assert kept.patient_hmac == "hash-of-MRN1" and kept.content_digest
+    assert "replayed once the fault is fixed: do not resend" in kept.reason
+
+
+async def test_a_failure_whose_copy_was_not_kept_asks_the_lab_to_resend_it_later() -> None:
+    """It cannot be replayed: told "kept ... do not resend", the lab would drop it."""
+    ingest = FakeIngest(failures=1)
+    command = IngestLabMessage(MESSAGE, lambda: "payload", AT)
+    await keep_unprocessable(ingest, command, identify=lambda number: f"hash-of-{number}")
+    (kept,) = ingest.stored
+    assert isinstance(kept, RecordRejectedInput) and kept.redacted_payload == NOT_KEPT
+    assert "could not keep a copy: resend it once" in kept.reason
+    assert kept.patient_hmac is None and kept.content_digest is None

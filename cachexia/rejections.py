@@ -1,0 +1,157 @@
+"""`cachexia rejection list | show` and `cachexia replay`: lab-ingestion's kept rejections.
+
+A rejection keeps its input's redacted copy (no PHI), so listing and showing them is safe.
+`replay` ingests a kept HL7 message again once its cause is fixed (a sender added to the
+allow-list, a patient enrolled, a fault of the service fixed): see
+services/lab_ingestion/service_layer/replay.py for what is replayed and what is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cachexia.errors import EXIT_FAILURE, EXIT_USAGE
+from shared.settings import PlatformSettings
+
+if TYPE_CHECKING:  # the service's modules are imported only when these commands run
+    import asyncpg
+
+    from services.lab_ingestion.domain.records import KeptRejection
+
+
+def add_rejection_commands(commands: Any) -> None:
+    """``commands``: the subparsers of the ``cachexia`` command."""
+    rejection = commands.add_parser("rejection", help="inspect lab-ingestion's rejections")
+    rejection_commands = rejection.add_subparsers(dest="rejection_command", required=True)
+    listing = rejection_commands.add_parser("list", help="the newest rejections first")
+    listing.add_argument("--source", help="only this sender's (MSH-3^MSH-4, e.g. LIS^HOSP)")
+    listing.add_argument("--reason", help="only this reason code (e.g. unknown-source)")
+    listing.add_argument("--since", type=_moment, help="received at or after (ISO 8601)")
+    listing.add_argument("--open", action="store_true", help="only those not yet replayed")
+    listing.add_argument("--limit", type=_count, default=50, help="at most this many (50)")
+    show = rejection_commands.add_parser("show", help="one rejection with its redacted copy")
+    show.add_argument("rejection_id", type=_rejection_id)
+    replay = commands.add_parser(
+        "replay", help="ingest a kept HL7 rejection again, once its cause is fixed"
+    )
+    replay.add_argument("rejection_id", type=_rejection_id)
+    replay.add_argument(
+        "--dry-run", action="store_true", help="check that it can be replayed; store nothing"
+    )
+
+
+async def run_rejection_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
+    from cachexia.platform import migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
+    from services.lab_ingestion.bootstrap import definition  # noqa: PLC0415 - likewise
+    from shared.db.pool import create_pool  # noqa: PLC0415 - likewise
+
+    await migrate_all(settings)  # connects first: an unreachable database is one line
+    pool = await create_pool(settings.postgres_dsn, definition.schema, "cachexia", max_size=2)
+    try:
+        if args.command == "replay":
+            return await _replay(pool, settings, args.rejection_id, dry_run=args.dry_run)
+        if args.rejection_command == "show":
+            return await _show(pool, args.rejection_id)
+        return await _list(pool, args)
+    finally:
+        await pool.close()
+
+
+async def _list(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
+
+    async with pool.acquire() as conn:
+        found = await RejectionStore(conn).newest(
+            source=args.source, reason_code=args.reason, since=args.since,
+            open_only=args.open, limit=args.limit,
+        )  # fmt: skip
+    for kept in found:
+        state = "replayed" if kept.replayed_at else "open"
+        sys.stdout.write(
+            f"{kept.rejection_id}  {kept.received_at:%Y-%m-%d %H:%M:%S}  {kept.channel:<8} "
+            f"{kept.source or '-':<20} {kept.reason_code:<28} {state}"
+            f"{f'  ({kept.replay_outcome})' if kept.replay_outcome else ''}\n"
+        )
+    if not found:
+        sys.stderr.write("no rejection matches\n")
+    return 0
+
+
+async def _show(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> int:
+    kept = await _kept(pool, rejection_id)
+    if kept is None:
+        return EXIT_USAGE
+    for name, value in (
+        ("rejection", kept.rejection_id), ("received", kept.received_at),
+        ("channel", kept.channel), ("source", kept.source), ("message id", kept.control_id),
+        ("reason", f"{kept.reason_code}: {kept.reason}"),
+        ("replayed", kept.replayed_at or "no"), ("last replay", kept.replay_outcome or "-"),
+    ):  # fmt: skip
+        sys.stdout.write(f"{name + ':':<13}{value}\n")
+    sys.stdout.write("copy (redacted):\n" + kept.payload.replace("\r", "\n") + "\n")
+    return 0
+
+
+async def _replay(
+    pool: asyncpg.Pool, settings: PlatformSettings, rejection_id: uuid.UUID, *, dry_run: bool
+) -> int:
+    from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
+    from services.lab_ingestion.bootstrap import build_replayer  # noqa: PLC0415 - likewise
+    from services.lab_ingestion.service_layer.replay import ReplayRefused  # noqa: PLC0415 - lean
+
+    kept = await _kept(pool, rejection_id)
+    if kept is None:
+        return EXIT_USAGE
+    replayer = build_replayer(pool, settings)
+    try:
+        if dry_run:
+            replayer.check(kept)
+            sys.stdout.write(f"{rejection_id}: its copy reads back as the message; replayable\n")
+            return 0
+        replayed = await replayer.replay(kept)
+    except ReplayRefused as refused:
+        sys.stderr.write(f"cachexia: {rejection_id} is not replayed: {refused}\n")
+        return EXIT_FAILURE
+    async with pool.acquire() as conn:
+        await RejectionStore(conn).mark_replay(
+            rejection_id, replayed.summary, settled=replayed.settled
+        )
+    sys.stdout.write(f"{rejection_id}: {replayed.summary}\n")
+    return 0 if replayed.settled else EXIT_FAILURE
+
+
+async def _kept(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> KeptRejection | None:
+    from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
+
+    async with pool.acquire() as conn:
+        kept = await RejectionStore(conn).get(rejection_id)
+    if kept is None:
+        sys.stderr.write(f"cachexia: no rejection {rejection_id}\n")
+    return kept
+
+
+def _rejection_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rejection id (a UUID)") from None
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (e.g. 2026-12-03T08:00Z)")
+    return moment
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number from 1 to 10000")
+    return int(text)

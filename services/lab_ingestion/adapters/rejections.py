@@ -1,0 +1,65 @@
+"""The stored rejections, as operators inspect them and a replay reads and marks them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from services.lab_ingestion.domain.records import KeptRejection
+
+_COLUMNS = """rejection_id, channel, source, control_id, reason_code, reason, payload,
+              received_at, patient_hmac, content_digest, replayed_at, replay_outcome"""
+
+
+class RejectionStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, rejection_id: uuid.UUID) -> KeptRejection | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM rejections WHERE rejection_id = $1",  # noqa: S608 - fixed column list
+            rejection_id,
+        )
+        return _kept(row) if row is not None else None
+
+    async def newest(
+        self,
+        *,
+        source: str | None = None,
+        reason_code: str | None = None,
+        since: datetime | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+    ) -> list[KeptRejection]:
+        """The newest rejections first, those matching every filter given."""
+        rows = await self._conn.fetch(
+            f"""SELECT {_COLUMNS} FROM rejections
+                 WHERE ($1::text IS NULL OR source = $1)
+                   AND ($2::text IS NULL OR reason_code = $2)
+                   AND ($3::timestamptz IS NULL OR received_at >= $3)
+                   AND (NOT $4 OR replayed_at IS NULL)
+                 ORDER BY received_at DESC LIMIT $5""",  # noqa: S608 - fixed column list
+            source, reason_code, since, open_only, limit,
+        )  # fmt: skip
+        return [_kept(row) for row in rows]
+
+    async def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
+        """How a replay went; ``settled``: the message is stored (or was already), so the
+        rejection is closed (replayed_at), else it stays open for another replay."""
+        await self._conn.execute(
+            """UPDATE rejections
+                  SET replay_outcome = $2,
+                      replayed_at = CASE WHEN $3 THEN now() ELSE replayed_at END
+                WHERE rejection_id = $1""",
+            rejection_id, outcome, settled,
+        )  # fmt: skip
+
+
+def _kept(row: asyncpg.Record) -> KeptRejection:
+    return KeptRejection(
+        row["rejection_id"], row["channel"], row["source"], row["control_id"],
+        row["reason_code"], row["reason"], row["payload"], row["received_at"],
+        row["patient_hmac"], row["content_digest"], row["replayed_at"], row["replay_outcome"],
+    )  # fmt: skip

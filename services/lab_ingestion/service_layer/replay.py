@@ -1,0 +1,118 @@
+"""Replay a kept rejection once its cause is fixed (``cachexia replay``).
+
+The kept, redacted copy is read again and ingested as its sender's message, as a lab's
+resend would be, at the time it first arrived. Only what can be told safe is replayed: an
+HL7 message (MLLP or ``POST /v1/hl7``) whose copy reads back as the message it was: the same
+message id, the same patient's keyed hash, the same content digest, all recorded when it was
+rejected (a redaction that changed what the message says is caught here). It then takes the
+path every message takes: the allow-list as it is now, the subject as enrolled now, a
+message stored since is a duplicate, chains checked. A replay that stores nothing for want of
+an enrolled patient, or is rejected again, leaves the rejection open.
+
+FHIR and JSON copies are not replayed: their copies hold the hash wherever the input held
+the patient's number, ids included, so they cannot be read back as what was sent; the lab
+resends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from services.lab_ingestion.domain.kept_copy import is_kept_copy_identifier, kept_copy_hash
+from services.lab_ingestion.domain.message_identity import content_digest
+from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.records import KeptRejection
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestOutcome,
+)
+from shared.contracts.events.lab import Channel
+
+REPLAYABLE_CHANNELS = frozenset({Channel.MLLP.value, Channel.HL7_HTTP.value})
+ReadCopy = Callable[[KeptRejection], LabMessage]  # the copy parsed; ValueError: unreadable
+Ingest = Callable[[Sequence[Command]], Awaitable[list[IngestOutcome]]]
+
+
+class ReplayRefused(Exception):
+    """Why a rejection is not replayed; ``str()`` is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    outcome: IngestOutcome
+    settled: bool  # the message is stored (now, or before): the rejection is closed
+    summary: str  # one line for the operator and the rejection's replay_outcome
+
+
+def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
+    """The kept copy read back as the message it was, or ReplayRefused saying why not."""
+    if rejection.replayed_at is not None:
+        raise ReplayRefused(f"already replayed at {rejection.replayed_at:%Y-%m-%d %H:%M:%S %Z}")
+    if rejection.channel not in REPLAYABLE_CHANNELS:
+        raise ReplayRefused(
+            f"a {rejection.channel} input is not replayed (its copy holds the patient's hash "
+            "in its ids too): ask the lab to resend it"
+        )
+    if rejection.patient_hmac is None or rejection.content_digest is None:
+        raise ReplayRefused(
+            "its copy cannot be checked (not read as one patient's message, kept without its "
+            "copy, or kept before replays existed): ask the lab to resend it"
+        )
+    try:
+        message = read_copy(rejection)
+    except ValueError as error:
+        raise ReplayRefused(
+            f"its kept copy cannot be read ({error}): ask the lab to resend it"
+        ) from None
+    numbers = [c.value for c in message.identifier_candidates if c.value]
+    if not numbers or not all(is_kept_copy_identifier(number) for number in numbers):
+        raise ReplayRefused("its kept copy names no patient by a keyed hash")
+    patient = message.patient_identifier
+    patient_hmac = kept_copy_hash(patient) if patient else None
+    if (
+        message.control_id != rejection.control_id
+        or patient_hmac != rejection.patient_hmac
+        or content_digest(message, patient_hmac) != rejection.content_digest
+    ):
+        raise ReplayRefused(
+            "its kept copy does not read as the message did (the redaction changed what it "
+            "says): ask the lab to resend it"
+        )
+    return message
+
+
+@dataclass(frozen=True)
+class Replayer:
+    """Replays kept rejections: ``read_copy`` parses a copy, ``ingest`` is a batch ingestor
+    that reads kept copies' hashes (``BatchIngestor(reads_kept_copies=True)``)."""
+
+    read_copy: ReadCopy
+    ingest: Ingest
+
+    def check(self, rejection: KeptRejection) -> LabMessage:
+        """The copy read back as the message it was (ReplayRefused: why not)."""
+        return checked_copy(rejection, self.read_copy)
+
+    async def replay(self, rejection: KeptRejection) -> Replayed:
+        """Ingest the rejection's checked copy as its sender's message."""
+        message = self.check(rejection)
+        command = IngestLabMessage(
+            message, lambda: rejection.payload, rejection.received_at,
+            inherited_rejection_id=rejection.rejection_id,  # rejected again: the same one
+        )  # fmt: skip
+        (outcome,) = await self.ingest([command])
+        return Replayed(outcome, outcome.accepted and outcome.enrolled, _summary(outcome))
+
+
+def _summary(outcome: IngestOutcome) -> str:
+    if outcome.transient:
+        return "not stored: a passing failure; replay it again"
+    if not outcome.accepted:
+        return f"rejected again: {outcome.code.value if outcome.code else ''}: {outcome.reason}"
+    if outcome.duplicate:
+        return "already stored: the lab resent it"
+    if not outcome.enrolled:
+        return "not stored: the patient is not enrolled (yet); replay it again once they are"
+    return f"stored: {outcome.results} result(s), {outcome.cancelled} cancelled"

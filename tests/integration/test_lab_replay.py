@@ -1,0 +1,164 @@
+"""`cachexia rejection` and `cachexia replay` against the running lab-ingestion: a kept
+HL7 rejection replayed once its cause is fixed, and what a replay refuses."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cachexia.rejections import run_rejection_command
+from services.lab_ingestion.adapters.sources import add_source
+from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON
+from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.service_layer import ingest as ingest_module
+from shared.contracts.topics import LAB_RESULTS
+from shared.settings import PlatformSettings
+from tests.integration.lab_fixtures import MRN, msa, obx, oru
+from tests.integration.test_lab_ingestion import SUBJECT, Lab, running_lab
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
+    async with running_lab(settings, database) as lab:
+        yield lab
+
+
+async def cli(lab: Lab, command: str, rejection_id: uuid.UUID, **options: object) -> int:
+    args = argparse.Namespace(
+        command=command, rejection_command=options.pop("sub", None),
+        rejection_id=rejection_id, dry_run=options.pop("dry_run", False),
+    )  # fmt: skip
+    return await run_rejection_command(lab.settings, args)
+
+
+async def rejection_of(lab: Lab, control_id: str) -> uuid.UUID:
+    found = await lab.pool.fetchval(
+        "SELECT rejection_id FROM rejections WHERE control_id = $1", control_id
+    )
+    assert found is not None
+    return uuid.UUID(str(found))
+
+
+async def unknown_senders_rejection(lab: Lab, control_id: str) -> uuid.UUID:
+    """A CRP result from the sender NEW^HOSP, not (yet) on the allow-list: AR, kept."""
+    client = await lab.mllp()
+    await client.exchange(oru(control_id, [obx("1988-5", "42", "mg/L")], application="NEW"))
+    await client.close()
+    return await rejection_of(lab, control_id)
+
+
+async def test_a_rejection_of_an_unknown_sender_is_replayed_once_the_sender_is_allowed(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = await lab.mllp()
+    ack = await client.exchange(oru("NEW-1", [obx("1988-5", "42", "mg/L")], application="NEW"))
+    assert msa(ack)[1] == "AR"
+    rejection = await rejection_of(lab, "NEW-1")
+
+    # not yet allowed: rejected again, nothing stored, the rejection stays open
+    assert await cli(lab, "replay", rejection) == 1
+    assert "rejected again: unknown-source" in capsys.readouterr().out
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 1
+
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "NEW", "HOSP")
+    assert await cli(lab, "replay", rejection, dry_run=True) == 0
+    assert "replayable" in capsys.readouterr().out
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+
+    assert await cli(lab, "replay", rejection) == 0
+    assert "stored: 1 result(s)" in capsys.readouterr().out
+    stored = await lab.pool.fetchrow("SELECT subject_id, value FROM results")
+    assert (stored["subject_id"], stored["value"]) == (SUBJECT, 42.0)
+    (event,) = await lab.events(LAB_RESULTS, 1)
+    assert event.subject_id == SUBJECT and event.payload["value"] == 42.0
+    replayed = await lab.pool.fetchval(
+        "SELECT replayed_at IS NOT NULL FROM rejections WHERE rejection_id = $1", rejection
+    )
+    assert replayed
+
+    assert await cli(lab, "replay", rejection) == 1  # once only
+    assert "already replayed" in capsys.readouterr().err
+    # the lab resends the original after all: a duplicate of the replayed message
+    again = await client.exchange(oru("NEW-1", [obx("1988-5", "42", "mg/L")], application="NEW"))
+    await client.close()
+    assert "duplicate" in msa(again)[3]
+
+
+async def test_a_kept_copy_sent_in_as_a_message_is_refused_with_a_reason(lab: Lab) -> None:
+    """Its PID-3 is a keyed hash: hashed again it matched nobody, and the copy was answered
+    "accepted; patient not enrolled" and discarded, silently."""
+    client = await lab.mllp()
+    await client.exchange(oru("NEW-2", [obx("1988-5", "42", "mg/L")], application="NEW"))
+    copy = await lab.pool.fetchval("SELECT payload FROM rejections WHERE control_id = 'NEW-2'")
+    assert MRN not in copy and "HMAC:" in copy
+    ack = await client.exchange(copy.replace("|NEW|", "|LIS|", 1))
+    await client.close()
+    assert msa(ack)[1] == "AE"  # the content is unusable: no resend helps
+    assert msa(ack)[3] in KEPT_COPY_REASON
+    kept = await lab.pool.fetchval(
+        "SELECT count(*) FROM rejections WHERE reason_code = 'kept-copy-of-a-rejection'"
+    )
+    assert kept == 1
+
+
+async def test_a_copy_that_no_longer_reads_as_its_message_is_not_replayed(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rejection = await unknown_senders_rejection(lab, "NEW-3")
+    await lab.pool.execute(  # the copy changed (a scrubbed value, say): not what was sent
+        "UPDATE rejections SET payload = replace(payload, '|42|', '|24|')"
+    )
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "NEW", "HOSP")
+    assert await cli(lab, "replay", rejection) == 1
+    assert "does not read as the message did" in capsys.readouterr().err
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+
+
+async def test_rejections_are_listed_and_shown_without_sql(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rejection = await unknown_senders_rejection(lab, "NEW-4")
+    listing = argparse.Namespace(
+        command="rejection", rejection_command="list", source="NEW^HOSP",
+        reason="unknown-source", since=None, open=True, limit=10,
+    )  # fmt: skip
+    assert await run_rejection_command(lab.settings, listing) == 0
+    out = capsys.readouterr().out
+    assert str(rejection) in out and "unknown-source" in out and "open" in out
+    assert await cli(lab, "rejection", rejection, sub="show") == 0
+    shown = capsys.readouterr().out
+    assert "NEW-4" in shown and "HMAC:" in shown and MRN not in shown
+
+
+async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fixed(
+    lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answered AE 207 "kept, do not resend": the replay is what stores it in the end."""
+    planned = ingest_module.plan_results
+
+    def broken(message: LabMessage, *args: object, **kwargs: object) -> object:
+        if message.control_id.startswith("POISON"):
+            raise RuntimeError("a defect of the service")
+        return planned(message, *args, **kwargs)  # type: ignore[arg-type]  # passed through
+
+    monkeypatch.setattr(ingest_module, "plan_results", broken)
+    client = await lab.mllp()
+    ack = await client.exchange(oru("POISON-1", [obx("1988-5", "42", "mg/L")]))
+    await client.close()
+    assert msa(ack)[1] == "AE"
+    rejection = await rejection_of(lab, "POISON-1")
+    code = await lab.pool.fetchval(
+        "SELECT reason_code FROM rejections WHERE rejection_id = $1", rejection
+    )
+    assert code == "processing-failed"
+    monkeypatch.setattr(ingest_module, "plan_results", planned)  # the fault is fixed
+    assert await cli(lab, "replay", rejection) == 0
+    assert "stored: 1 result(s)" in capsys.readouterr().out
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
