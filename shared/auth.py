@@ -124,7 +124,9 @@ class TokenStore:
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
 
     async def authenticate(self, token: str) -> Principal | None:
-        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        """The token's principal; None for an unknown, revoked or malformed token. Ours are
+        ASCII: a header's other bytes arrive as surrogate escapes, which cannot be hashed."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200 or not token.isascii():
             return None
         digest = token_digest(token)
         cached = self._cache.get(digest)

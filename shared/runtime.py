@@ -42,7 +42,7 @@ from shared.shutdown import (
     run_bounded,
 )
 from shared.streaming.faust_app import BatchAgent, create_faust_app
-from shared.web.app import ReadinessChecks, build_http_app
+from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -239,7 +239,7 @@ class ServiceRuntime:
             routes=parts.routes,
             openapi_paths=parts.openapi_paths,
         )
-        self._http = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._http = web.AppRunner(app, access_log=None, handle_signals=False, **HANDLER_ARGS)
         await self._http.setup()
         host, port = self.settings.bind_host, self.settings.http_port(self.name)
         site = web.TCPSite(self._http, host, port, reuse_address=True)

@@ -31,6 +31,11 @@ Check = Callable[[], Awaitable[bool]]
 # OperationOutcome) pass theirs to ``requires``
 ErrorRenderer = Callable[[int, str, str], web.Response]
 
+# the request handler's settings (``AppRunner``, ``TestServer``): aiohttp does not decode
+# Content-Encoding itself (it took a truncated gzip body for a whole one); a route that
+# reads a body decodes it strictly (lab-ingestion's ``request_body.read_body``)
+HANDLER_ARGS: dict[str, Any] = {"auto_decompress": False}
+
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 # how the route answers errors, set by ``requires`` for the 503 of ``answer_passing_failures``
 RENDER_KEY = web.RequestKey[ErrorRenderer]("render")
@@ -207,22 +212,58 @@ def build_http_app(
 
 
 def openapi_document(service: str, paths: dict[str, Any]) -> dict[str, Any]:
-    probe = {"responses": {"200": {"description": "OK"}}}
-    base_paths: dict[str, Any] = {
-        "/healthz": {"get": {"summary": "Liveness", **probe}},
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: started, not stopping, PostgreSQL and Kafka reachable",
-                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
-            }
-        },
-        "/metrics": {"get": {"summary": "Prometheus metrics (text format)", **probe}},
-    }
     return {
         "openapi": "3.1.0",
         "info": {"title": f"LENA-CCS {service}", "version": "1"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {**base_paths, **paths},
+        "paths": {**_BASE_PATHS, **paths},
     }
+
+
+def _get(summary: str, responses: dict[str, tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
+    """A GET without a token; ``responses``: status -> (description, media type, schema)."""
+    return {"get": {"summary": summary, "responses": {
+        status: {"description": description, "content": {media: {"schema": schema}}}
+        for status, (description, media, schema) in responses.items()
+    }}}  # fmt: skip
+
+
+_HEALTH = {
+    "type": "object",
+    "required": ["status", "service"],
+    "properties": {"status": {"const": "ok"}, "service": {"type": "string"}},
+}
+_READINESS = {
+    "type": "object",
+    "required": ["ready", "service", "started", "stopping", "checks"],
+    "properties": {
+        "ready": {"type": "boolean"},
+        "service": {"type": "string"},
+        "started": {"type": "boolean", "description": "start-up finished"},
+        "stopping": {"type": "boolean", "description": "shutdown has begun"},
+        "checks": {
+            "type": "object",
+            "description": "each dependency (postgres, kafka): reachable",
+            "additionalProperties": {"type": "boolean"},
+        },
+    },
+}
+_BASE_PATHS: dict[str, Any] = {
+    "/healthz": _get("Liveness", {"200": ("alive", "application/json", _HEALTH)}),
+    "/readyz": _get(
+        "Readiness: started, not stopping, PostgreSQL and Kafka reachable",
+        {
+            "200": ("ready", "application/json", _READINESS),
+            "503": ("not ready: the body says why", "application/json", _READINESS),
+        },
+    ),
+    "/metrics": _get(
+        "Prometheus metrics",
+        {"200": ("the text exposition format", "text/plain", {"type": "string"})},
+    ),
+    "/openapi.json": _get(
+        "This document", {"200": ("OpenAPI 3.1", "application/json", {"type": "object"})}
+    ),
+}

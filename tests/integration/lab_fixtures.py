@@ -110,3 +110,21 @@ def msa(ack: str) -> list[str]:
         if segment.startswith("MSA"):
             return segment.split("|")
     raise AssertionError(f"no MSA in {ack!r}")
+
+
+def crp_observation(identifier: str, unit: str = "mg/L") -> dict[str, object]:
+    """A FHIR CRP Observation of the patient ``MRN`` (20 ``unit``)."""
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": "urn:lab", "value": identifier}],
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
+        "subject": {"identifier": {"system": "urn:hosp", "value": MRN}},
+        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
+        "valueQuantity": {
+            "value": 20,
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+        },
+    }

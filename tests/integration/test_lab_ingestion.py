@@ -27,6 +27,7 @@ from tests.integration.lab_fixtures import (
     MRN,
     VT,
     MllpClient,
+    crp_observation,
     frame,
     msa,
     obx,
@@ -434,7 +435,8 @@ async def test_nul_bytes_are_rejected_and_kept_not_resent_for_ever(lab: Lab) -> 
         assert got.status == 400 and "NUL" in await got.text()
     payloads = [r["payload"] for r in await lab.pool.fetch("SELECT payload FROM rejections")]
     assert len(payloads) == 3
-    assert sum("\\x00" in p for p in payloads) == 2  # kept as the visible escape
+    assert sum("\\x00" in p for p in payloads) == 1  # kept as the visible escape
+    assert "[redacted]" in payloads  # the frame without an MSH segment: nothing of its text
     assert MRN not in "".join(payloads)
 
 
@@ -536,29 +538,12 @@ async def _everything_stored(pool: asyncpg.Pool) -> str:
     )
 
 
-def _crp_observation(identifier: str, unit: str) -> dict[str, object]:
-    return {
-        "resourceType": "Observation",
-        "identifier": [{"system": "urn:lab", "value": identifier}],
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
-        "subject": {"identifier": {"system": "urn:hosp", "value": MRN}},
-        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
-        "valueQuantity": {
-            "value": 20,
-            "unit": unit,
-            "system": "http://unitsofmeasure.org",
-            "code": unit,
-        },
-    }
-
-
 async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: Lab) -> None:
     entries = [
-        {"resource": _crp_observation("T-1", "mg/L")},
-        {"resource": _crp_observation("T-2", "U/L")},  # CRP in U/L cannot be converted
+        {"resource": crp_observation("T-1", "mg/L")},
+        {"resource": crp_observation("T-2", "U/L")},  # CRP in U/L cannot be converted
     ]
-    invalid = {"resource": {**_crp_observation("T-3", "mg/L"), "valueQuantity": {"value": "x"}}}
+    invalid = {"resource": {**crp_observation("T-3", "mg/L"), "valueQuantity": {"value": "x"}}}
     specimen = {"resource": {"resourceType": "Specimen", "id": "s1"}}
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     async with aiohttp.ClientSession() as http:
@@ -603,8 +588,8 @@ async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: La
 
 
 async def test_fhir_correction_is_stored_and_supersedes_the_final_result(lab: Lab) -> None:
-    final = _crp_observation("FC-1", "mg/L")  # 20 mg/L
-    corrected = _crp_observation("FC-1", "mg/L") | {"status": "corrected"}
+    final = crp_observation("FC-1", "mg/L")  # 20 mg/L
+    corrected = crp_observation("FC-1", "mg/L") | {"status": "corrected"}
     corrected["valueQuantity"] = {"value": 25, "unit": "mg/L", "code": "mg/L"}
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     async with aiohttp.ClientSession() as http:

@@ -257,10 +257,12 @@ class LabRoutes:
     async def _unreadable_fhir(self, error: UnreadableBody, source: str) -> web.Response:
         outcome = await self._keep_unreadable(Channel.FHIR, error, source)
         if outcome.transient:
-            return fhir.unavailable()
+            return _closing(fhir.unavailable())
         issue_code = "too-costly" if error.status == 413 else "structure"
-        return fhir.fhir_json(
-            operation_outcome([("error", issue_code, error.reason, None)]), error.status
+        return _closing(
+            fhir.fhir_json(
+                operation_outcome([("error", issue_code, error.reason, None)]), error.status
+            )
         )
 
     async def _unreadable_problem(
@@ -268,9 +270,9 @@ class LabRoutes:
     ) -> web.Response:
         outcome = await self._keep_unreadable(channel, error, source)
         if outcome.transient:
-            return _unavailable_problem()
+            return _closing(_unavailable_problem())
         title = "Payload Too Large" if error.status == 413 else "Unreadable body"
-        return problem(error.status, title, error.reason)
+        return _closing(problem(error.status, title, error.reason))
 
     async def _keep_unreadable(
         self, channel: Channel, error: UnreadableBody, source: str
@@ -295,6 +297,13 @@ def _json_answer(outcome: IngestOutcome) -> web.Response:
          "results_cancelled": outcome.cancelled},
         status=200 if outcome.duplicate else 202,
     )  # fmt: skip
+
+
+def _closing(response: web.Response) -> web.Response:
+    """An answer to a body that could not be read says ``Connection: close``: aiohttp closes
+    the connection after it (the rest of the body cannot be told from a next request)."""
+    response.force_close()
+    return response
 
 
 def _unavailable_problem() -> web.Response:

@@ -9,11 +9,19 @@ from services.lab_ingestion.adapters.json_parser import LabResultsIn
 _SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
 _FHIR = "application/fhir+json"
 _PROBLEM = "application/problem+json"
+_ER7 = "x-application/hl7-v2+er7"
+_TEXT = "text/plain"
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "seconds to wait before resending",
         "schema": {"type": "integer"},
     }
+}
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"description": "the scheme to use: Bearer", "schema": {"type": "string"}}
+}
+_ALLOW = {
+    "Allow": {"description": "the methods this path takes: POST", "schema": {"type": "string"}}
 }
 _OUTCOME_SCHEMA = {
     "type": "object",
@@ -27,14 +35,32 @@ _OUTCOME_SCHEMA = {
 _PROBLEM_SCHEMA = {
     "type": "object",
     "description": "RFC 9457 problem details",
+    "required": ["title", "status", "detail"],
     "properties": {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
     },
 }
+_BUNDLE_SCHEMA = {
+    "type": "object",
+    "description": "FHIR R4 Bundle: one entry per request entry, in order",
+    "required": ["resourceType", "type"],
+    "properties": {
+        "resourceType": {"const": "Bundle"},
+        "type": {"enum": ["transaction-response", "batch-response"]},
+        "entry": {"type": "array", "items": {"type": "object"}},
+    },
+}
 _OUTCOME = {_FHIR: {"schema": _OUTCOME_SCHEMA}}
 _PROBLEM_BODY = {_PROBLEM: {"schema": _PROBLEM_SCHEMA}}
+_ACK = {_ER7: {"schema": {"type": "string", "description": "the HL7 v2 ACK (ER7)"}}}
+_TOO_LARGE = "body larger than 2 MiB, once decoded if it was sent compressed; kept as a rejection"
+_UNREADABLE = (
+    "the body could not be read (a Content-Encoding other than identity, gzip, x-gzip or"
+    " deflate, or a corrupt one), kept as a rejection by its length and SHA-256 only; the"
+    " answer closes the connection"
+)
 
 
 def _fhir(description: str) -> dict[str, Any]:
@@ -45,27 +71,49 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": _PROBLEM_BODY}
 
 
+def _ack(description: str) -> dict[str, Any]:
+    return {"description": f"{description}; the body is the ACK", "content": _ACK}
+
+
+def _ack_or_problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {**_ACK, **_PROBLEM_BODY}}
+
+
+def _unauthorised(answer: dict[str, Any]) -> dict[str, Any]:
+    return {**answer, "headers": _WWW_AUTHENTICATE}
+
+
+def _resend(answer: dict[str, Any]) -> dict[str, Any]:
+    return {**answer, "headers": _RETRY_AFTER}
+
+
+def _not_allowed(content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": "another method than POST (no token needed); the path takes POST only",
+        "content": content,
+        "headers": _ALLOW,
+    }
+
+
 _FHIR_ERRORS: dict[str, Any] = {
     "400": _fhir(
         "invalid or unparseable body; the issues name each location (expression); kept as a"
-        " rejection (an unparseable body by its length and SHA-256 only)"
+        f" rejection (an unparseable body by its length and SHA-256 only); or {_UNREADABLE}"
     ),
-    "401": _fhir("no or unknown bearer token (issue code login)"),
+    "401": _unauthorised(_fhir("no or unknown bearer token (issue code login)")),
     "403": _fhir("the token lacks the role lab (issue code forbidden)"),
-    "413": _fhir("body larger than 2 MiB (issue code too-costly)"),
-    "503": {
-        **_fhir("temporary internal error, nothing was stored: resend (issue code transient)"),
-        "headers": _RETRY_AFTER,
-    },
+    "405": _not_allowed(_OUTCOME),
+    "413": _fhir(f"{_TOO_LARGE} (issue code too-costly)"),
+    "503": _resend(
+        _fhir("temporary internal error, nothing was stored: resend (issue code transient)")
+    ),
 }
 _PROBLEM_ERRORS: dict[str, Any] = {
-    "401": _problem("no or unknown bearer token"),
+    "401": _unauthorised(_problem("no or unknown bearer token")),
     "403": _problem("the token lacks the role lab"),
-    "413": _problem("body larger than 2 MiB"),
-    "503": {
-        **_problem("temporary internal error, nothing was stored: resend"),
-        "headers": _RETRY_AFTER,
-    },
+    "405": _not_allowed({_TEXT: {"schema": {"type": "string"}}}),
+    "413": _problem(_TOO_LARGE),
+    "503": _resend(_problem("temporary internal error, nothing was stored: resend")),
 }
 
 # the request model's own JSON Schema; its $id makes its "#/$defs/..." references its own
@@ -90,24 +138,28 @@ def _json_answer(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": answer}}}
 
 
+_NOT_SERVED = {"responses": {"404": _fhir("not served by this service (issue code not-found)")}}
+
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/hl7": {
         "post": {
             **_SECURED,
             "summary": "One HL7 v2 ORU^R01 message (ER7); returns its ACK",
-            "requestBody": {
-                "content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}
-            },
+            "requestBody": {"content": {_ER7: {"schema": {"type": "string"}}}},
             "responses": {
-                "200": {"description": "AA: accepted and durably stored"},
-                "400": {"description": "AR: malformed, unsupported or unknown sender"},
-                "422": {"description": "AE: well-formed but unusable (reason in MSA-3/ERR)"},
+                "200": _ack("AA: accepted and durably stored"),
+                "400": _ack_or_problem(
+                    f"AR: malformed, unsupported or unknown sender; or a problem: {_UNREADABLE}"
+                ),
+                "422": _ack("AE: well-formed but unusable (reason in MSA-3/ERR)"),
                 **_PROBLEM_ERRORS,
-                "503": {
-                    "description": "AR with ERR-3 207 (application internal error): nothing"
-                    " was stored, resend; the body is the ACK",
-                    "headers": _RETRY_AFTER,
-                },
+                "503": _resend(
+                    _ack_or_problem(
+                        "nothing was stored, resend: AR with HL7 error 207 (application internal"
+                        " error) when storing the message failed; a problem when the token could"
+                        " not be checked or an unreadable body could not be kept"
+                    )
+                ),
             },
         }
     },
@@ -145,12 +197,24 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "transaction-response or batch-response Bundle",
-                    "content": {_FHIR: {"schema": {"type": "object"}}},
+                    "content": {_FHIR: {"schema": _BUNDLE_SCHEMA}},
                 },
                 "422": _fhir("transaction rejected as a whole: nothing was stored"),
                 **_FHIR_ERRORS,
             },
         }
+    },
+    "/fhir/{path}": {
+        "summary": "Any other path under /fhir: not served",
+        "description": (
+            "This service takes POST /fhir/Observation and POST /fhir only: any other path"
+            " under /fhir, with any method and without a token, is answered 404 with an"
+            " OperationOutcome (issue code not-found)."
+        ),
+        "parameters": [
+            {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        **{method: _NOT_SERVED for method in ("get", "put", "post", "delete", "patch")},
     },
     "/v1/lab-results": {
         "post": {
@@ -162,7 +226,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "200": _json_answer("duplicate of a stored message"),
                 "400": _problem(
                     "invalid body, kept as a rejection; the detail names each field (an"
-                    " unparseable body is kept by its length and SHA-256 only)"
+                    " unparseable body is kept by its length and SHA-256 only); or"
+                    f" {_UNREADABLE}"
                 ),
                 "422": _problem("unusable result, kept as a rejection"),
                 **_PROBLEM_ERRORS,

@@ -1,14 +1,19 @@
 """Reading and decoding the body of an HTTP push, with a specific reason when that fails.
 
-A body that cannot be read or decoded cannot be redacted either, so it is never stored: the
-rejection keeps an empty payload, and its reason names the body's length and SHA-256 so that
-the sender can tell which of its messages it was.
+Bodies in gzip, x-gzip (the same) or deflate are decoded here, strictly: aiohttp's own
+decoding is off (``shared.web.app.HANDLER_ARGS``), as it took a truncated gzip body for a
+whole one, and a message cut short was acknowledged AA with some of its results. The size
+limit applies to the decoded body. A body that cannot be read or decoded cannot be
+redacted either, so it is never stored: the rejection keeps an empty payload, and its reason
+names the body's length and SHA-256 so that the sender can tell which of its messages it was.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -29,28 +34,98 @@ class _NotJsonConstant(ValueError):
     pass
 
 
-# what aiohttp decodes; a body in another encoding would be read as if it were plain
-READABLE_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+# HTTP/1.1 (RFC 9110 8.4.1.3): x-gzip is gzip
+GZIP_ENCODINGS = frozenset({"gzip", "x-gzip"})
+DEFLATE = "deflate"
+READABLE_ENCODINGS = frozenset({"", "identity", DEFLATE, *GZIP_ENCODINGS})
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+_ZLIB_WBITS = zlib.MAX_WBITS  # deflate as HTTP means it: the zlib format (RFC 1950)
+_RAW_WBITS = -zlib.MAX_WBITS  # bare deflate, which some clients send as "deflate"
 
 
 async def read_body(request: web.Request) -> bytes:
+    """The body, decoded from its Content-Encoding, at most ``client_max_size`` bytes once
+    decoded; or ``UnreadableBody``. After one, the connection cannot be trusted to carry
+    another request (aiohttp closes it): its answer should say ``Connection: close``."""
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in READABLE_ENCODINGS:
         shown = encoding if encoding.isascii() and encoding.isalnum() and len(encoding) < 20 else ""
         raise UnreadableBody(400, f"content encoding {shown!r} is not supported: send "
                                   "identity, gzip or deflate")  # fmt: skip
     try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        declared = request.content_length
-        told = f" (Content-Length {declared})" if declared is not None else ""
-        limit = request.client_max_size
-        raise UnreadableBody(413, f"body is larger than the limit of {limit} bytes{told}") from None
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # the bytes sent, before any decoding
+        raise _too_large(request, None) from None
     except RequestPayloadError as error:  # e.g. a corrupt gzip Content-Encoding
         raise UnreadableBody(
             400,
             f"body could not be read ({type(error).__name__}: bad transfer or content encoding)",
         ) from None
+    if encoding not in GZIP_ENCODINGS and encoding != DEFLATE:
+        return raw
+    decode = gunzip if encoding in GZIP_ENCODINGS else inflate
+    decoded = await asyncio.to_thread(decode, raw, request.client_max_size, encoding)
+    if decoded is None:
+        raise _too_large(request, encoding)
+    return decoded
+
+
+def _too_large(request: web.Request, decoded_from: str | None) -> UnreadableBody:
+    """413, naming the limit and what passed it: a compressed body's Content-Length may be
+    far below the limit, so then the decoded body is named, and its size as sent only told."""
+    limit, declared = request.client_max_size, request.content_length
+    if decoded_from is None:
+        told = f" (Content-Length {declared})" if declared is not None else ""
+        return UnreadableBody(413, f"body is larger than the limit of {limit} bytes{told}")
+    sent = f"{declared} bytes of {decoded_from}" if declared is not None else decoded_from
+    return UnreadableBody(
+        413, f"the decoded body is larger than the limit of {limit} bytes (sent as {sent})"
+    )
+
+
+def gunzip(raw: bytes, limit: int, encoding: str = "gzip") -> bytes | None:
+    """A gzip body decoded, every member of it (RFC 1952); None once it passes ``limit``
+    bytes (decoding stops there: a small body may expand a thousandfold), or
+    ``UnreadableBody`` (400) when it is not gzip, ends early or is followed by anything."""
+    decoded = bytearray()
+    rest = raw
+    while rest:
+        member = zlib.decompressobj(_GZIP_WBITS)
+        try:
+            decoded += member.decompress(rest, limit + 1 - len(decoded))
+        except zlib.error:
+            raise _undecodable(raw, encoding, "it is not valid gzip data") from None
+        if len(decoded) > limit:
+            return None
+        if not member.eof:
+            raise _undecodable(raw, encoding, "its gzip data ends early")
+        rest = member.unused_data
+    return bytes(decoded)
+
+
+def inflate(raw: bytes, limit: int, encoding: str = DEFLATE) -> bytes | None:
+    """A deflate body decoded (the zlib format, or bare deflate as some clients send it);
+    None once it passes ``limit`` bytes, or ``UnreadableBody`` (400) when it is not deflate,
+    ends early or is followed by anything."""
+    for wbits in (_ZLIB_WBITS, _RAW_WBITS):
+        stream = zlib.decompressobj(wbits)
+        try:
+            decoded = stream.decompress(raw, limit + 1)
+        except zlib.error:
+            continue
+        if len(decoded) > limit:
+            return None
+        if not stream.eof or stream.unused_data:
+            raise _undecodable(raw, encoding, "its deflate data ends early or runs on")
+        return decoded
+    raise _undecodable(raw, encoding, "it is not valid deflate data")
+
+
+def _undecodable(raw: bytes, encoding: str, why: str) -> UnreadableBody:
+    return UnreadableBody(
+        400,
+        f"body could not be read: its Content-Encoding is {encoding} but {why}; {fingerprint(raw)}",
+    )
 
 
 # fhir.resources turns decimals into int(Decimal(...)) when it serialises them: 1e999999999

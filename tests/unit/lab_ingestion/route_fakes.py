@@ -27,7 +27,7 @@ from services.lab_ingestion.service_layer.commands import (
 )
 from shared.auth import Principal, Role, TokenStore
 from shared.metrics import ReadinessMetrics
-from shared.web.app import ReadinessChecks, build_http_app
+from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 
 LAB_TOKEN = "cx_lab-token"
 SITE_TOKEN = "cx_site-token"
@@ -127,7 +127,9 @@ async def lab_client(
         routes=routes.routes(),
         openapi_paths=OPENAPI_PATHS,
     )
-    async with TestClient(TestServer(app)) as client:
+    server = TestServer(app)
+    await server.start_server(**HANDLER_ARGS)  # as the runtime's (the constructor drops them)
+    async with TestClient(server) as client:
         yield client
 
 
