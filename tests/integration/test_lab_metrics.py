@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.settings import PlatformSettings
-from tests.integration.lab_fixtures import MRN
-from tests.integration.test_lab_ingestion import Lab, _crp_observation, running_lab
+from tests.integration.lab_fixtures import MRN, crp_observation
+from tests.integration.test_lab_ingestion import Lab, running_lab
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ def _transaction(*resources: dict[str, Any]) -> dict[str, Any]:
 async def test_fhir_and_json_answers_are_timed_early_ones_too(lab: Lab) -> None:
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     site = {"Authorization": f"Bearer {lab.site_token}"}
-    observation = _crp_observation("O-1", "mg/L")
+    observation = crp_observation("O-1", "mg/L")
     async with aiohttp.ClientSession() as http:
         answers = [
             await http.post(f"{lab.http}/fhir/Observation", json=observation, headers=headers),
@@ -76,11 +76,11 @@ async def test_fhir_and_json_answers_are_timed_early_ones_too(lab: Lab) -> None:
 async def test_a_transaction_counts_each_observation_in_every_counter(lab: Lab) -> None:
     """Not enrolled, duplicate or rejected: never more than was received, as in a batch."""
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
-    not_enrolled = [_crp_observation(f"NE-{i}", "mg/L") for i in range(3)]
+    not_enrolled = [crp_observation(f"NE-{i}", "mg/L") for i in range(3)]
     for resource in not_enrolled:
         resource["subject"] = {"identifier": {"system": "urn:hosp", "value": "MRN-NOT-ENROLLED"}}
-    stored = [_crp_observation("ST-1", "mg/L"), _crp_observation("ST-2", "mg/L")]
-    failing = [_crp_observation("RJ-1", "mg/L"), _crp_observation("RJ-2", "U/L")]
+    stored = [crp_observation("ST-1", "mg/L"), crp_observation("ST-2", "mg/L")]
+    failing = [crp_observation("RJ-1", "mg/L"), crp_observation("RJ-2", "U/L")]
     statuses = []
     async with aiohttp.ClientSession() as http:
         for resources in (not_enrolled, stored, stored, failing):  # stored twice: duplicates
