@@ -19,7 +19,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from services.lab_ingestion.domain.kept_copy import is_kept_copy_identifier, kept_copy_hash
+from services.lab_ingestion.domain.kept_copy import (
+    HL7_HASH_PREFIX,
+    is_kept_copy_identifier,
+    kept_copy_hash,
+)
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
@@ -67,7 +71,7 @@ def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
             f"its kept copy cannot be read ({error}): ask the lab to resend it"
         ) from None
     numbers = [c.value for c in message.identifier_candidates if c.value]
-    if not numbers or not all(is_kept_copy_identifier(number) for number in numbers):
+    if not numbers or not all(_is_hl7_hash(number) for number in numbers):
         raise ReplayRefused("its kept copy names no patient by a keyed hash")
     patient = message.patient_identifier
     patient_hmac = kept_copy_hash(patient) if patient else None
@@ -104,6 +108,11 @@ class Replayer:
         )  # fmt: skip
         (outcome,) = await self.ingest([command])
         return Replayed(outcome, outcome.accepted and outcome.enrolled, _summary(outcome))
+
+
+def _is_hl7_hash(number: str) -> bool:
+    """A PID-3 number as an HL7 copy writes the keyed hash (``HMAC:`` and 64 hex digits)."""
+    return number.strip().startswith(HL7_HASH_PREFIX) and is_kept_copy_identifier(number)
 
 
 def _summary(outcome: IngestOutcome) -> str:

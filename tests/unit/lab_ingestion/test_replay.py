@@ -103,12 +103,16 @@ def test_what_cannot_be_told_safe_is_not_replayed(changes: dict[str, object], wh
         Replayer(read_copy, RecordingIngest()).check(kept(**changes))
 
 
-def test_a_copy_naming_its_patient_by_a_number_is_not_replayed() -> None:
-    """Only keyed hashes: a number in clear would be hashed by nobody (and is PHI)."""
+@pytest.mark.parametrize("number", ["MRN77", "a" * 64])  # in clear; a bare hash (FHIR's)
+def test_a_copy_naming_its_patient_otherwise_than_by_an_hl7_hash_is_not_replayed(
+    number: str,
+) -> None:
+    """Only HL7 copies' keyed hashes: a number in clear would be hashed by nobody (and is
+    PHI); a bare hash is refused, never a traceback."""
     rejection = kept()
-    clear = rejection.payload.replace(f"HMAC:{keyed_hash('MRN77')}", "MRN77")
+    other = rejection.payload.replace(f"HMAC:{keyed_hash('MRN77')}", number)
     with pytest.raises(ReplayRefused, match=r"cannot be read|keyed hash"):
-        Replayer(read_copy, RecordingIngest()).check(dataclasses.replace(rejection, payload=clear))
+        Replayer(read_copy, RecordingIngest()).check(dataclasses.replace(rejection, payload=other))
 
 
 @pytest.mark.parametrize(
