@@ -499,12 +499,22 @@ async def test_http_channels_need_the_lab_role(lab: Lab) -> None:
             f"{lab.http}/v1/lab-results", data=b"{oops", headers=lab_auth
         ) as broken:
             assert broken.status == 400
+        second_unusable = {**body, "message_id": "J-2", "results": [
+            {**body["results"][0], "result_id": "R2"},
+            {**body["results"][0], "result_id": "R3", "unit": "furlongs"},
+        ]}  # fmt: skip
+        async with http.post(
+            f"{lab.http}/v1/lab-results", json=second_unusable, headers=lab_auth
+        ) as unusable:
+            assert unusable.status == 422
+            problem = await unusable.json()
+        assert problem["detail"].startswith("results[1]: unconvertible-unit: "), problem
     values = {
         (r["analyte"], r["value"])
         for r in await lab.pool.fetch("SELECT analyte, value FROM results")
     }
     assert values == {("crp", 30.0), ("crp", 31.0), ("platelets", 180.0)}
-    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 2
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 3
 
 
 async def test_no_phi_leaves_the_edge(lab: Lab) -> None:

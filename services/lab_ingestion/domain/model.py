@@ -248,3 +248,4 @@ class NormalisedResult:
 class Rejected:
     code: RejectionCode
     reason: str
+    observation: int | None = None  # the message's observation at fault (0-based), if one is

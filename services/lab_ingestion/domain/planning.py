@@ -51,24 +51,27 @@ def plan_results(
 ) -> list[PlannedResult] | Rejected:
     """Each trial observation with its normalised value (None for a cancellation)."""
     planned: list[PlannedResult] = []
-    for observation in message.observations:
+    for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None:
             continue
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
-            return Rejected(
-                RejectionCode.UNKNOWN_STATUS,
-                f"result status {shown(observation.status, RESULT_STATUS)} unknown",
+            return _at(
+                index,
+                Rejected(
+                    RejectionCode.UNKNOWN_STATUS,
+                    f"result status {shown(observation.status, RESULT_STATUS)} unknown",
+                ),
             )
         if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))
             continue
         implausible = check_times(observation, received_at)
         if implausible is not None:
-            return implausible
+            return _at(index, implausible)
         normalised = normalise(observation, params)
         if isinstance(normalised, Rejected):
-            return normalised
+            return _at(index, normalised)
         if normalised is not None:
             planned.append((observation, normalised))
     if not planned:
@@ -102,10 +105,10 @@ def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
     if all(o.collected_local is None and o.reported_local is None for o in message.observations):
         return message
     observations = []
-    for observation in message.observations:
+    for index, observation in enumerate(message.observations):
         sited = _observation_in_site_time(observation, zone)
         if isinstance(sited, Rejected):
-            return sited
+            return _at(index, sited)
         observations.append(sited)
     return replace(message, observations=tuple(observations))
 
@@ -215,37 +218,51 @@ def check_earlier_results(
             head = (preliminaries or {}).get(key)
         analyte = _analyte_of(observation)
         if head is not None and head.subject_id != subject_id:
-            return Rejected(
-                RejectionCode.OTHER_PATIENTS_RESULT,
-                "the order and test of this result hold another patient's result: correct or "
-                "cancel it for that patient, then send this one under a new order number",
+            return _at(
+                _position(message, observation),
+                Rejected(
+                    RejectionCode.OTHER_PATIENTS_RESULT,
+                    "the order and test of this result hold another patient's result: correct or "
+                    "cancel it for that patient, then send this one under a new order number",
+                ),
             )
         if head is not None and head.analyte != analyte:
-            return Rejected(
-                RejectionCode.OTHER_ANALYTES_RESULT,
-                f"the result under this key is {head.analyte}, not {analyte}: a correction or "
-                "cancellation must name the same test, and a new test needs a key of its own",
+            return _at(
+                _position(message, observation),
+                Rejected(
+                    RejectionCode.OTHER_ANALYTES_RESULT,
+                    f"the result under this key is {head.analyte}, not {analyte}: a correction or "
+                    "cancellation must name the same test, and a new test needs a key of its own",
+                ),
             )
         content = None if normalised is None else content_of(normalised, observation.collected_at)
         if _restates_superseded(head, status, content, within_message=key in own):
             continue  # a delayed copy of a version its correction replaced: nothing changes
         if _another_sample(head, status, observation.collected_at):
-            return Rejected(
-                RejectionCode.OTHER_SAMPLES_RESULT,
-                "the order and test of this final result hold a result collected at another "
-                "time: a new sample needs an order number of its own (a wrong collection time "
-                "is corrected with status C)",
+            return _at(
+                _position(message, observation),
+                Rejected(
+                    RejectionCode.OTHER_SAMPLES_RESULT,
+                    "the order and test of this final result hold a result collected at another "
+                    "time: a new sample needs an order number of its own (a wrong collection time "
+                    "is corrected with status C)",
+                ),
             )
         if head is None and status in NEEDS_EARLIER_RESULT:
             action = "correction" if status == ResultStatusCode.CORRECTED.value else "cancellation"
-            return Rejected(
-                RejectionCode.UNKNOWN_CORRECTED_RESULT,
-                f"{action} of a result that is not stored (no final result under this order "
-                "and test): send the final result first",
+            return _at(
+                _position(message, observation),
+                Rejected(
+                    RejectionCode.UNKNOWN_CORRECTED_RESULT,
+                    f"{action} of a result that is not stored (no final result under this order "
+                    "and test): send the final result first",
+                ),
             )
         if head is not None and status == ResultStatusCode.FINAL.value:
             if said.get(key) != content:
-                return _changed_final(within_message=key in own)
+                return _at(
+                    _position(message, observation), _changed_final(within_message=key in own)
+                )
             continue  # a duplicate of the standing result
         if status in EMITTED:
             earlier = head.result_id if head else _NEW
@@ -255,6 +272,16 @@ def check_earlier_results(
             own[key] = None
         kept.append((observation, normalised))
     return kept
+
+
+def _at(index: int | None, rejected: Rejected) -> Rejected:
+    """``rejected``, naming the message's observation (0-based) that caused it."""
+    return replace(rejected, observation=index)
+
+
+def _position(message: LabMessage, observation: ObservationInput) -> int | None:
+    """Where ``observation`` (one of ``message``'s, not a copy) stands in the message."""
+    return next((i for i, o in enumerate(message.observations) if o is observation), None)
 
 
 def _restates_superseded(

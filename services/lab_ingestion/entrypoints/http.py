@@ -290,13 +290,20 @@ def _json_answer(outcome: IngestOutcome) -> web.Response:
     if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # a sender the token is not for
         return problem(403, "Sender not permitted", fhir.outcome_reason(outcome))
     if not outcome.accepted:
-        return problem(422, "Lab results rejected", fhir.outcome_reason(outcome))
+        return problem(422, "Lab results rejected", _json_reason(outcome))
     return web.json_response(
         {"status": "duplicate" if outcome.duplicate else "accepted",
          "enrolled": outcome.enrolled, "results_stored": outcome.results,
          "results_cancelled": outcome.cancelled},
         status=200 if outcome.duplicate else 202,
     )  # fmt: skip
+
+
+def _json_reason(outcome: IngestOutcome) -> str:
+    """Why, led by the result at fault (``results[1]: ...``) when one result is."""
+    reason = fhir.outcome_reason(outcome)
+    at = outcome.failed_observation
+    return reason if at is None else f"results[{at}]: {reason}"
 
 
 def _closing(response: web.Response) -> web.Response:

@@ -88,7 +88,10 @@ class IngestOutcome:
     transient: bool = False  # nothing was stored because of an internal error: resend
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it
+    failed_observation: int | None = None  # of a rejected message: its result at fault
 
     @classmethod
-    def rejected(cls, code: RejectionCode, reason: str) -> IngestOutcome:
-        return cls(accepted=False, code=code, reason=reason)
+    def rejected(
+        cls, code: RejectionCode, reason: str, *, observation: int | None = None
+    ) -> IngestOutcome:
+        return cls(accepted=False, code=code, reason=reason, failed_observation=observation)

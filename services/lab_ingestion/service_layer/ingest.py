@@ -270,7 +270,7 @@ class BatchIngestor:
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             reject(context, command, plan.code, plan.reason)
-            return IngestOutcome.rejected(plan.code, plan.reason)
+            return IngestOutcome.rejected(plan.code, plan.reason, observation=plan.observation)
         message, planned = plan
         return record_planned(
             context, command, message=message, subject_id=subject_id, planned=planned,

@@ -297,3 +297,28 @@ def test_a_final_result_is_kept_only_where_its_key_holds_no_final_or_corrected_o
         if observation.status in "FC":
             standing, unread = observation.value, False
     assert next(kept, None) is None
+
+
+def test_a_rejection_names_the_observation_at_fault() -> None:
+    """The message's own position (0-based, non-trial analytes counted): a JSON 422 says
+    ``results[i]``."""
+    bad_unit = replace(observation(), unit=("furlongs",))
+    planned = plan_results(
+        message(observation(GLUCOSE), observation(), bad_unit), UnitParameters(), RECEIVED
+    )
+    assert isinstance(planned, Rejected)
+    assert (planned.code, planned.observation) == (RejectionCode.UNCONVERTIBLE_UNIT, 2)
+    unknown_status = plan_results(
+        message(observation(), observation(status="Q")), UnitParameters(), RECEIVED
+    )
+    assert isinstance(unknown_status, Rejected) and unknown_status.observation == 1
+    late = replace(observation(), collected_at=RECEIVED + CLOCK_SKEW + timedelta(hours=1))
+    implausible = plan_results(message(observation(GLUCOSE), late), UnitParameters(), RECEIVED)
+    assert isinstance(implausible, Rejected) and implausible.observation == 1
+    # against the stored chain: the second result changes the standing final one
+    other = replace(crp("41"), result_key="K2")
+    changed = check(other, crp("40"), head=True, said="4")
+    assert isinstance(changed, Rejected) and changed.observation == 1
+    # a rejection of the whole message names none
+    none_kept = plan_results(message(observation(GLUCOSE)), UnitParameters(), RECEIVED)
+    assert isinstance(none_kept, Rejected) and none_kept.observation is None
