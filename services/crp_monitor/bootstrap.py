@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from pathlib import Path
 
 from services.crp_monitor.adapters.metrics import CrpMonitorMetrics
+from services.crp_monitor.adapters.repository import pending_cancellations
 from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
+from services.crp_monitor.domain.model import PendingCancellations
 from services.crp_monitor.entrypoints import http
 from services.crp_monitor.service_layer.handlers import HANDLERS
-from services.crp_monitor.service_layer.reporting import report_cancellations
+from services.crp_monitor.service_layer.reporting import (
+    report_cancellations,
+    watch_pending_cancellations,
+)
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
 from shared.service import ConsumerDefinition, ServiceContext, ServiceDefinition, ServiceParts
 from shared.subjects import SUBJECT_MIGRATION_SET
 
 NAME = "crp-monitor"
+PENDING_REFRESH_SECONDS = 30.0
 
 
 def build(context: ServiceContext) -> ServiceParts:
@@ -24,6 +31,15 @@ def build(context: ServiceContext) -> ServiceParts:
     def uow() -> CrpMonitorUnitOfWork:
         return CrpMonitorUnitOfWork(context.pool, NAME, cancellations_committed)
 
+    async def read_pending() -> PendingCancellations:
+        async with context.pool.acquire() as conn:
+            return await pending_cancellations(conn)
+
+    async def show_pending(stopping: asyncio.Event) -> None:
+        await watch_pending_cancellations(
+            read_pending, metrics.show_pending, stopping, PENDING_REFRESH_SECONDS
+        )
+
     return ServiceParts(
         routes=http.routes(context.pool),
         openapi_paths=http.OPENAPI_PATHS,
@@ -32,6 +48,7 @@ def build(context: ServiceContext) -> ServiceParts:
                 name=NAME, topics=[LAB_RESULTS, TRIAL_SUBJECTS], handlers=HANDLERS, uow_factory=uow
             )
         ],
+        background=[show_pending],
     )
 
 

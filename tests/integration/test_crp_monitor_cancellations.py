@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
+from services.crp_monitor.adapters.repository import pending_cancellations
+from services.crp_monitor.domain.model import PendingCancellations
 from shared.auth import Role, create_token
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
@@ -90,6 +93,11 @@ async def test_a_cancellation_read_before_its_result_is_kept_and_applied_when_it
     await record(crp_monitor.producer_pool, LAB_RESULTS, [cancellation], commit=True)
     await wait_until(lambda: _pending_at_least(crp_monitor, 1))  # kept, not dropped
     assert await _counted(crp_monitor, "pending") == 1
+    assert crp_monitor.runtime.pool is not None
+    async with crp_monitor.runtime.pool.acquire() as conn:  # what the pending gauges show
+        waiting = await pending_cancellations(conn)
+    assert waiting.count == 1
+    assert 0 <= waiting.oldest_age_seconds(datetime.now(UTC)) < 60
 
     await record(crp_monitor.producer_pool, LAB_RESULTS, [result], commit=True)
     await wait_until(lambda: _stored(crp_monitor, _result_id(result)))
@@ -99,6 +107,8 @@ async def test_a_cancellation_read_before_its_result_is_kept_and_applied_when_it
     assert cancelled_at == cancellation.occurred_at
     assert await _series(crp_monitor, "S-X", await _token(crp_monitor)) == []
     assert await _pending(crp_monitor) == 0  # released once applied
+    async with crp_monitor.runtime.pool.acquire() as conn:
+        assert await pending_cancellations(conn) == PendingCancellations(0, None)
     assert await _counted(crp_monitor, "applied-on-arrival") == 1
     assert await _fetchval(crp_monitor, "SELECT count(*) FROM dead_letters") == 0
     kept = [r for r in caplog.records if getattr(r, "outcome", None) == "pending"]

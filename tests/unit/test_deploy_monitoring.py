@@ -14,6 +14,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from services.crp_monitor.adapters.metrics import CrpMonitorMetrics
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.outcomes import count_outcome
 from services.lab_ingestion.service_layer.commands import IngestOutcome
@@ -146,10 +147,11 @@ def test_the_alert_rules_are_valid_prometheus_rules() -> None:
 
 
 def test_every_queried_metric_is_one_the_services_expose() -> None:
-    registry = new_registry()  # as the runtime builds it for lab-ingestion
+    registry = new_registry()  # as the runtimes build theirs: lab-ingestion, crp-monitor
     for shared in (ConsumerMetrics, OutboxMetrics, ReadinessMetrics):
         shared(registry, "lab-ingestion")
     LabIngestionMetrics(registry)
+    CrpMonitorMetrics(registry)
     known = set().union(*exposed(registry).values()) | PROMETHEUS_SERIES
     for rule in alert_rules():
         unknown = metric_names(rule["expr"]) - known

@@ -6,7 +6,7 @@ The consumer's metrics (events consumed, applied, dead-lettered) are the platfor
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.crp_monitor.domain.model import CancellationOutcome
 
@@ -22,6 +22,20 @@ class CrpMonitorMetrics:
         )  # fmt: skip
         for outcome in CancellationOutcome:  # every series exists from the start, at 0
             self.cancellations.labels(outcome.value)
+        self.pending = Gauge(
+            "crp_pending_cancellations_events",
+            "CRP cancellations read before their result, kept until it arrives (as last read)",
+            registry=registry,
+        )
+        self.oldest_pending = Gauge(
+            "crp_oldest_pending_cancellation_age_seconds",
+            "How long the oldest kept cancellation has waited for its result (0: none waits)",
+            registry=registry,
+        )
+
+    def show_pending(self, count: int, oldest_age_seconds: float) -> None:
+        self.pending.set(count)
+        self.oldest_pending.set(oldest_age_seconds)
 
     def count_cancellation(self, outcome: CancellationOutcome) -> None:
         self.cancellations.labels(outcome.value).inc()

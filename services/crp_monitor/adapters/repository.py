@@ -11,6 +11,7 @@ from services.crp_monitor.domain.model import (
     CancellationOutcome,
     CrpCancellation,
     CrpMeasurement,
+    PendingCancellations,
 )
 
 # Results are stored already cancelled when a cancellation of theirs is pending (same result
@@ -112,6 +113,15 @@ class CrpSeriesRepository:
             subject_id,
         )
         return [CrpMeasurement(**dict(row)) for row in rows]
+
+
+async def pending_cancellations(conn: asyncpg.Connection) -> PendingCancellations:
+    """How many cancellations wait for their result, and since when the oldest has."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS count, min(received_at) AS oldest FROM crp_pending_cancellations"
+    )
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return PendingCancellations(row["count"], row["oldest"])
 
 
 def _released(row: asyncpg.Record) -> CancellationNoted:

@@ -56,6 +56,19 @@ class CancellationNoted:
         return cls(outcome, cancellation.result_id, cancellation.subject_id, cancellation.event_id)
 
 
+@dataclass(frozen=True)
+class PendingCancellations:
+    """The cancellations kept until their result arrives: how many, and the oldest's arrival."""
+
+    count: int
+    oldest_received_at: datetime | None
+
+    def oldest_age_seconds(self, now: datetime) -> float:
+        if self.oldest_received_at is None:
+            return 0.0
+        return max((now - self.oldest_received_at).total_seconds(), 0.0)
+
+
 def current_series(measurements: list[CrpMeasurement]) -> list[CrpMeasurement]:
     """The values that stand: not cancelled and not superseded by a correction, by time."""
     superseded = {m.supersedes_result_id for m in measurements if m.supersedes_result_id}

@@ -3,10 +3,17 @@ rolled back and run again must not count twice). Logged by ids only."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
-from services.crp_monitor.domain.model import CancellationNoted, CancellationOutcome
+from services.crp_monitor.domain.model import (
+    CancellationNoted,
+    CancellationOutcome,
+    PendingCancellations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +45,24 @@ def report_cancellations(
             "outcome": note.outcome.value, "result_id": str(note.result_id),
             "subject_id": note.subject_id, "event_id": str(note.event_id),
         })  # fmt: skip
+
+
+async def watch_pending_cancellations(
+    read: Callable[[], Awaitable[PendingCancellations]],
+    show: Callable[[int, float], None],
+    stopping: asyncio.Event,
+    every_seconds: float,
+) -> None:
+    """Show how many cancellations wait for their result, and how long the oldest has: one
+    whose result never comes is otherwise only counted once, when it was kept. A failed read
+    (the database away) leaves the last figures and is tried again at the next turn."""
+    while not stopping.is_set():
+        try:
+            pending = await read()
+        except Exception as error:  # any failure: the figures wait for the next turn
+            log.warning("could not read the pending cancellations",
+                        extra={"error": type(error).__name__})  # fmt: skip
+        else:
+            show(pending.count, pending.oldest_age_seconds(datetime.now(UTC)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every_seconds)
