@@ -20,20 +20,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
-import faust
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from shared.auth import TokenStore
-from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
 from shared.db.pool import TRANSIENT_DB_ERRORS, create_pool, postgres_reachable
 from shared.listening import listen_error, listener_failure
-from shared.messaging.kafka import KafkaPublisher, ensure_topics, kafka_reachable
-from shared.messaging.processing import BatchProcessor
-from shared.messaging.relay import OutboxRelay, RelaySettings
-from shared.metrics import ConsumerMetrics, OutboxMetrics, ReadinessMetrics, new_registry
+from shared.messaging.kafka import kafka_reachable
+from shared.messaging.relay import OutboxRelay
+from shared.metrics import ReadinessMetrics, new_registry
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
+from shared.service_messaging import ServiceMessaging
 from shared.settings import PlatformSettings, host_port
 from shared.shutdown import (
     WATCHDOG_MARGIN_SECONDS,
@@ -41,13 +39,11 @@ from shared.shutdown import (
     ShutdownWatchdog,
     run_bounded,
 )
-from shared.streaming.faust_app import BatchAgent, create_faust_app
 from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-TOPIC_WATCH_SECONDS = 5.0
 # A start-up cut short by a stop request gets at most this share of the shutdown deadline
 # to unwind (a step that ignores cancellation, faust's start, is abandoned after it)
 START_UNWIND_SHARE = 0.2
@@ -78,13 +74,11 @@ class ServiceRuntime:
         self._outbox_written = asyncio.Event()  # wakes the relay (see ServiceContext)
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
+        self.messaging = ServiceMessaging(self.name, settings, self.registry)
         self.parts: ServiceParts | None = None
-        self._faust: faust.App | None = None
-        self._agents: list[BatchAgent] = []
         self._tasks: list[asyncio.Future[None]] = []
         self._failure: Exception | None = None  # raised by run: a task ended on its own
         self._http: web.AppRunner | None = None
-        self._publisher: KafkaPublisher | None = None
         self._tokens: TokenStore | None = None
         self._readiness = ReadinessChecks(
             {"postgres": self._postgres_ok, "kafka": self._kafka_ok},
@@ -178,12 +172,12 @@ class ServiceRuntime:
         applied = await self._retry("postgres", self._migrate)
         if applied:
             log.info("migrations applied", extra={"migrations": applied})
-        await self._retry("kafka", self._ensure_topics)
+        await self._retry("kafka", self.messaging.ensure_topics)
         self._start_relay(schema)
-        await self._start_consumers(self.parts)
+        await self.messaging.start_consumers(list(self.parts.consumers))
         for task in self.parts.background:
             self._spawn(str(getattr(task, "__name__", "background")), task(self.stopping))
-        self._spawn("topic-watch", self._watch_topics())
+        self._spawn("topic-watch", self.messaging.watch_topics(self.stopping))
         for listening in self.parts.listening:  # ready only once every listener listens
             await listening()
         self.started.set()
@@ -210,17 +204,13 @@ class ServiceRuntime:
         self.stopping.set()
         if budget is None:
             budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
-        for agent in self._agents:
-            agent.stopping = True
-        if self._faust is not None:
-            await run_bounded("faust", self._faust.stop(), budget.allow(budget.seconds * 0.6))
+        await self.messaging.stop_consumers(budget)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             gathered = asyncio.gather(*self._tasks, return_exceptions=True)
             await run_bounded("tasks", gathered, budget.allow(2.0))
-        if self._publisher is not None:
-            await run_bounded("publisher", self._publisher.stop(), budget.allow(2.0))
+        await self.messaging.stop_publisher(budget)
         if self._http is not None:
             await run_bounded("http", self._http.cleanup(), budget.allow(1.0))
         if self.pool is not None:
@@ -250,78 +240,8 @@ class ServiceRuntime:
 
     def _start_relay(self, schema: str) -> None:
         assert self.pool is not None
-        self._publisher = KafkaPublisher(
-            self.settings.kafka_servers, client_id=f"{self.name}-relay"
-        )
-        self.relay = OutboxRelay(
-            self.pool,
-            self._publisher,
-            self._ensure_topics,
-            OutboxMetrics(self.registry, self.name),
-            RelaySettings(
-                channel=f"{schema}_outbox",
-                batch_size=self.settings.outbox_batch_size,
-                poll_seconds=self.settings.outbox_poll_seconds,
-                coalesce_seconds=self.settings.outbox_coalesce_seconds,
-                check_broker_seconds=self.settings.outbox_check_broker_seconds,
-                retention_seconds=self.settings.outbox_retention_hours * 3600,
-            ),
-            wakeup=self._outbox_written,
-        )
+        self.relay = self.messaging.relay_for(self.pool, schema, self._outbox_written)
         self._spawn("outbox-relay", self.relay.run(self.stopping))
-
-    async def _start_consumers(self, parts: ServiceParts) -> None:
-        if not parts.consumers:
-            return
-        self._faust = create_faust_app(
-            self.name,
-            self.settings.kafka_servers,
-            self.settings.data_dir,
-            session_timeout_seconds=self.settings.kafka_session_timeout_seconds,
-        )
-        metrics = ConsumerMetrics(self.registry, self.name)
-        for consumer in parts.consumers:
-            processor = BatchProcessor(
-                consumer=consumer.name,
-                uow_factory=consumer.uow_factory,
-                handlers=consumer.handlers,
-                metrics=metrics,
-            )
-            self._agents.append(
-                BatchAgent(
-                    self._faust,
-                    consumer.topics,
-                    processor,
-                    metrics,
-                    batch_size=self.settings.consumer_batch_size,
-                    batch_window_seconds=consumer.window_seconds(
-                        self.settings.consumer_batch_window_seconds
-                    ),
-                    shutdown_deadline_seconds=self.settings.shutdown_deadline_seconds,
-                )
-            )
-        await self._faust.start()
-
-    async def _ensure_topics(self) -> list[str]:
-        created = await ensure_topics(
-            self.settings.kafka_servers,
-            all_topic_names(),
-            self.settings.topic_partitions,
-            self.settings.topic_replication_factor,
-        )
-        if created:
-            log.info("topics created", extra={"count": len(created)})
-        return created
-
-    async def _watch_topics(self) -> None:
-        """Re-create topics a restarted (memory-only) broker has lost."""
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), TOPIC_WATCH_SECONDS)
-            if self.stopping.is_set():
-                return
-            with contextlib.suppress(KafkaError, OSError, TimeoutError):
-                await self._ensure_topics()
 
     # ---- helpers -------------------------------------------------------------------
     def _spawn(self, name: str, coro: Awaitable[None]) -> None:
