@@ -31,17 +31,19 @@ async def test_the_gauges_follow_each_read_and_a_failed_read_keeps_the_last() ->
         ConnectionRefusedError("database away"),
     ]
     shown: list[float | None] = []
+    both_read = asyncio.Event()
 
     async def read() -> PendingCancellations:
         answer = reads.pop(0)
+        if not reads:
+            both_read.set()
         if isinstance(answer, Exception):
             raise answer
         return answer
 
     async def stop_after_two_reads() -> None:
-        while reads:
-            await asyncio.sleep(0.001)
-        await asyncio.sleep(0.01)
+        await both_read.wait()
+        await asyncio.sleep(0.01)  # the failed read has been handled
         shown.append(registry.get_sample_value("crp_pending_cancellations_events"))
         stopping.set()
 

@@ -10,8 +10,6 @@ the others in problem+json.
 from __future__ import annotations
 
 import asyncio
-import logging
-import traceback
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -41,6 +39,12 @@ from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
+from services.lab_ingestion.entrypoints.http_answers import (
+    closing,
+    json_answer,
+    log_internal_error,
+    unavailable_problem,
+)
 from services.lab_ingestion.entrypoints.outcomes import count_outcome, timed
 from services.lab_ingestion.entrypoints.request_body import (
     UnreadableBody,
@@ -59,8 +63,6 @@ from shared.auth import Role
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.web.app import PRINCIPAL_KEY, problem, requires
-
-log = logging.getLogger(__name__)
 
 ER7 = "x-application/hl7-v2+er7"
 HL7_STATUS = {"AA": 200, "AE": 422, "AR": 400}
@@ -198,13 +200,13 @@ class LabRoutes:
                 Channel.JSON, RejectionCode.MALFORMED, reason, payload, source
             )
             if rejected.transient:
-                return _unavailable_problem()
+                return unavailable_problem()
             return problem(400, "Invalid lab results", reason)
         outcome = await self._ingest(
             message, lambda: dump_json(redact_json(body, self._hash)), source,
             permitted_senders=principal.senders,
         )  # fmt: skip
-        return _json_answer(outcome)
+        return json_answer(outcome)
 
     async def _ingest(
         self,
@@ -228,7 +230,7 @@ class LabRoutes:
         try:
             outcome = await self._submit(command)
         except Exception as error:  # nothing was stored: the sender must try again
-            _log_internal_error(error, channel, source)
+            log_internal_error(error, channel, source)
             outcome = IngestOutcome(accepted=False, reason=fhir.TRANSIENT_TEXT, transient=True)
         # every counter counts messages: a transaction's Observations, even rejected ones
         messages = len(command.messages) if isinstance(command, IngestTransaction) else 1
@@ -257,9 +259,9 @@ class LabRoutes:
     async def _unreadable_fhir(self, error: UnreadableBody, source: str) -> web.Response:
         outcome = await self._keep_unreadable(Channel.FHIR, error, source)
         if outcome.transient:
-            return _closing(fhir.unavailable())
+            return closing(fhir.unavailable())
         issue_code = "too-costly" if error.status == 413 else "structure"
-        return _closing(
+        return closing(
             fhir.fhir_json(
                 operation_outcome([("error", issue_code, error.reason, None)]), error.status
             )
@@ -270,9 +272,9 @@ class LabRoutes:
     ) -> web.Response:
         outcome = await self._keep_unreadable(channel, error, source)
         if outcome.transient:
-            return _closing(_unavailable_problem())
+            return closing(unavailable_problem())
         title = "Payload Too Large" if error.status == 413 else "Unreadable body"
-        return _closing(problem(error.status, title, error.reason))
+        return closing(problem(error.status, title, error.reason))
 
     async def _keep_unreadable(
         self, channel: Channel, error: UnreadableBody, source: str
@@ -282,52 +284,3 @@ class LabRoutes:
         return await self._record_rejection(
             channel, RejectionCode.MALFORMED, error.reason, "", source
         )
-
-
-def _json_answer(outcome: IngestOutcome) -> web.Response:
-    if outcome.transient:
-        return _unavailable_problem()
-    if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # a sender the token is not for
-        return problem(403, "Sender not permitted", fhir.outcome_reason(outcome))
-    if not outcome.accepted:
-        return problem(422, "Lab results rejected", _json_reason(outcome))
-    return web.json_response(
-        {"status": "duplicate" if outcome.duplicate else "accepted",
-         "enrolled": outcome.enrolled, "results_stored": outcome.results,
-         "results_cancelled": outcome.cancelled},
-        status=200 if outcome.duplicate else 202,
-    )  # fmt: skip
-
-
-def _json_reason(outcome: IngestOutcome) -> str:
-    """Why, led by the result at fault (``results[1]: ...``) when one result is."""
-    reason = fhir.outcome_reason(outcome)
-    at = outcome.failed_observation
-    return reason if at is None else f"results[{at}]: {reason}"
-
-
-def _closing(response: web.Response) -> web.Response:
-    """An answer to a body that could not be read says ``Connection: close``: aiohttp closes
-    the connection after it (the rest of the body cannot be told from a next request)."""
-    response.force_close()
-    return response
-
-
-def _unavailable_problem() -> web.Response:
-    response = problem(503, "Service Unavailable", fhir.TRANSIENT_TEXT)
-    response.headers.update(fhir.RETRY_AFTER)
-    return response
-
-
-def _log_internal_error(error: Exception, channel: Channel, source: str) -> None:
-    """The error's type and where it happened, never its message (it may quote the input)."""
-    causes: list[str] = []
-    cause: BaseException | None = error
-    while cause is not None and len(causes) < 5:
-        causes.append(type(cause).__name__)
-        cause = cause.__cause__ or cause.__context__
-    where = "".join(traceback.format_tb(error.__traceback__))
-    log.error(
-        "internal error storing a %s push from %s (%s); answered 503, nothing stored\n%s",
-        channel.value, source, " <- ".join(causes), where,
-    )  # fmt: skip

@@ -1,0 +1,67 @@
+"""How lab-ingestion's HTTP routes answer in problem+json: the JSON channel's outcomes, and
+the answers every route shares (503 with Retry-After, an unreadable body closing the
+connection, an internal error logged without its message)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from aiohttp import web
+
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.entrypoints import fhir_responses as fhir
+from services.lab_ingestion.service_layer.commands import IngestOutcome
+from shared.contracts.events.lab import Channel
+from shared.web.app import problem
+
+log = logging.getLogger(__name__)
+
+
+def json_answer(outcome: IngestOutcome) -> web.Response:
+    if outcome.transient:
+        return unavailable_problem()
+    if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # a sender the token is not for
+        return problem(403, "Sender not permitted", fhir.outcome_reason(outcome))
+    if not outcome.accepted:
+        return problem(422, "Lab results rejected", _json_reason(outcome))
+    return web.json_response(
+        {"status": "duplicate" if outcome.duplicate else "accepted",
+         "enrolled": outcome.enrolled, "results_stored": outcome.results,
+         "results_cancelled": outcome.cancelled},
+        status=200 if outcome.duplicate else 202,
+    )  # fmt: skip
+
+
+def _json_reason(outcome: IngestOutcome) -> str:
+    """Why, led by the result at fault (``results[1]: ...``) when one result is."""
+    reason = fhir.outcome_reason(outcome)
+    at = outcome.failed_observation
+    return reason if at is None else f"results[{at}]: {reason}"
+
+
+def closing(response: web.Response) -> web.Response:
+    """An answer to a body that could not be read says ``Connection: close``: aiohttp closes
+    the connection after it (the rest of the body cannot be told from a next request)."""
+    response.force_close()
+    return response
+
+
+def unavailable_problem() -> web.Response:
+    response = problem(503, "Service Unavailable", fhir.TRANSIENT_TEXT)
+    response.headers.update(fhir.RETRY_AFTER)
+    return response
+
+
+def log_internal_error(error: Exception, channel: Channel, source: str) -> None:
+    """The error's type and where it happened, never its message (it may quote the input)."""
+    causes: list[str] = []
+    cause: BaseException | None = error
+    while cause is not None and len(causes) < 5:
+        causes.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    where = "".join(traceback.format_tb(error.__traceback__))
+    log.error(
+        "internal error storing a %s push from %s (%s); answered 503, nothing stored\n%s",
+        channel.value, source, " <- ".join(causes), where,
+    )  # fmt: skip
