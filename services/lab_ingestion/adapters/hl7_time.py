@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+# YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], nested as the standard writes it: a
+# fraction only after the seconds (no decimal hour or minute: 2026112008.5 is no time)
 _TS = re.compile(
-    r"^([0-9]{4})([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?([0-9]{2})?"
-    r"(?:\.([0-9]{1,4}))?([+-][0-9]{4})?$"
+    r"^([0-9]{4})(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})"
+    r"(?:([0-9]{2})(?:\.([0-9]{1,4}))?)?)?)?)?)?([+-][0-9]{4})?$"
 )
 _OFFSET = re.compile(r"[+-][0-9]{4}")
 

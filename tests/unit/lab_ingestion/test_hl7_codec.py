@@ -908,6 +908,8 @@ def test_parse_ts_with_offset_is_aware_utc(value: str, expected: datetime) -> No
         "20261102250000+0000",  # hour 25
         "20261102086100+0000",  # minute 61
         "20261102083000.12345+0000",  # five fractional digits
+        "2026110208.5+0100",  # a fraction after the hour: no decimal hours in a DTM
+        "202611020830.5+0100",  # nor after the minute (was read as 08:30:00.5)
         "2026-11-02T08:30:00Z",  # ISO, not HL7
         "",
         "   ",
