@@ -61,6 +61,7 @@ SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 PRODUCTION = "P"
 PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
 CURRENT_PROCESSING = ("", "T")  # HL7 table 0207: not present, or current processing
+NULL = '""'  # HL7's explicit null
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
 
@@ -223,7 +224,8 @@ def _get(
     hex_text: bool = False,
     subcomponent: int = 1,
 ) -> str:
-    """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent.
+    """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent or
+    HL7's explicit null ``""`` (an OBR-3 of ``""`` is no order number: the placer's is used).
 
     Walks python-hl7's containers directly (its ``extract_field`` builds an accessor per
     call, which doubles the cost of reading a message); a deeper value yields its first
@@ -250,6 +252,8 @@ def _get(
         while not isinstance(node, str):
             node = node[0] if len(node) else ""
         value = node
+    if value.strip() == NULL:  # HL7's explicit null ("the value is deleted"): no value, never text
+        return ""
     esc = segment.esc
     if esc in value:
         if hex_text and f"{esc}X" in value:
@@ -302,23 +306,19 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
         )
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
-        value = _not_null(_get(pid, 3, repeat, hex_text=True))
+        value = _get(pid, 3, repeat, hex_text=True)
         if value:
             numbers.append(value)
             if not value.isascii():  # also as the message id reads it: one byte a character
-                numbers.append(_not_null(_get(pid, 3, repeat)))
+                numbers.append(_get(pid, 3, repeat))
         kind = patient_number_type(_get(pid, 3, repeat, 5, hex_text=True))
         if kind is None:
             continue
-        authority = _not_null(_get(pid, 3, repeat, 4, hex_text=True))
-        universal = _not_null(_get(pid, 3, repeat, 4, subcomponent=2, hex_text=True))
+        authority = _get(pid, 3, repeat, 4, hex_text=True)
+        universal = _get(pid, 3, repeat, 4, subcomponent=2, hex_text=True)
         if value or authority or universal or kind:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers
-
-
-def _not_null(value: str) -> str:
-    return "" if value == '""' else value  # HL7's explicit null: no value
 
 
 _Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
