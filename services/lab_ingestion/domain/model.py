@@ -59,6 +59,8 @@ class ResultStatusCode(StrEnum):
     PRELIMINARY = "P"
     CANNOT_OBTAIN = "X"
     DELETED = "D"
+    # "post original as wrong, e.g. transmitted for the wrong patient": withdraws it as D does
+    POSTED_AS_WRONG = "W"
 
 
 class StaleBatch(Exception):

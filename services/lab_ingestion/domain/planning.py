@@ -29,7 +29,10 @@ from services.lab_ingestion.domain.records import Content, EarlierResult, result
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
 
 EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
-CANCELLING = frozenset({ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value})
+CANCELLING = frozenset({
+    ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value,
+    ResultStatusCode.POSTED_AS_WRONG.value,
+})  # fmt: skip
 KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
 NEEDS_EARLIER_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 

@@ -65,7 +65,9 @@ def cancelled_event(
     *,
     message_id: uuid.UUID,
 ) -> Envelope:
-    reason = "deleted" if status == ResultStatusCode.DELETED.value else "cannot-be-obtained"
+    # a result posted as wrong (W) is withdrawn from the record as a deleted one (D) is
+    withdrawn = (ResultStatusCode.DELETED.value, ResultStatusCode.POSTED_AS_WRONG.value)
+    reason = "deleted" if status in withdrawn else "cannot-be-obtained"
     payload = LabResultCancelled(
         result_id=uuid.uuid4(),
         cancelled_result_id=cancelled,

@@ -564,13 +564,24 @@ async def test_a_preliminary_result_does_not_stand_between_a_final_and_its_corre
     assert corrected.supersedes_result_id == final.result_id
 
 
-async def test_a_cancellation_withdraws_every_version_of_the_result() -> None:
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("D", "deleted"), ("X", "cannot-be-obtained"), ("W", "deleted")],  # W: posted as wrong
+)
+async def test_a_cancellation_withdraws_every_version_of_the_result(
+    status: str, reason: str
+) -> None:
+    """HL7 table 0085: D deletes the result, X says it cannot be obtained, W posts the
+    original as wrong (sent for the wrong patient): each withdraws it, with an event."""
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     ingest = ingestor(db)
-    for control_id, status in (("1", "F"), ("2", "C"), ("3", "D")):
-        await ingest([message(control_id, status=status, key="K")])
+    for control_id, sent in (("1", "F"), ("2", "C"), ("3", status)):
+        (outcome,) = await ingest([message(control_id, status=sent, key="K")])
+        assert outcome.accepted, outcome
     assert {r.result_id for r in db.results} <= db.cancelled
     assert db.standing("LIS^HOSP", "K") is None
+    cancelled = [e.payload for _, e in db.events if e.event_type == "LabResultCancelled"]
+    assert [c["reason"] for c in cancelled] == [reason]
 
 
 async def test_a_patient_not_enrolled_is_discarded_before_the_results_are_checked() -> None:
@@ -693,7 +704,7 @@ async def test_a_rejected_transaction_is_kept_under_its_own_rejection_id() -> No
 MRNS = ("MRN1", "MRN2", "MRN3")
 Step = tuple[str, Any]  # ("batch", [(control id, mrn, status, key)]), ("enrol", mrn), ...
 
-statuses = st.sampled_from(["F", "F", "F", "P", "C", "X", "D"])
+statuses = st.sampled_from(["F", "F", "F", "P", "C", "X", "D", "W"])
 one_message = st.tuples(
     st.sampled_from([str(n) for n in range(12)]), st.sampled_from(MRNS), statuses,
     st.sampled_from(["K1", "K2"]),

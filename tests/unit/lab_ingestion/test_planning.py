@@ -53,7 +53,7 @@ def test_other_analytes_are_ignored_and_trial_ones_normalised() -> None:
     assert [(o.codes, n is not None and n.value) for o, n in planned] == [(CRP, 12.0)]
 
 
-@pytest.mark.parametrize("status", ["X", "d", " D "])
+@pytest.mark.parametrize("status", ["X", "d", " D ", "W"])
 def test_a_cancellation_is_planned_without_a_value(status: str) -> None:
     planned = plan_results(message(observation(status=status)), UnitParameters(), RECEIVED)
     assert not isinstance(planned, Rejected)
