@@ -28,7 +28,7 @@ from services.lab_ingestion.adapters.hl7_ack import (
     build_ack,
 )
 from services.lab_ingestion.adapters.hl7_escapes import (
-    OversizedEscape,
+    UnreadableEscape,
     bounded_unescape,
     decode_hex_runs,
 )
@@ -116,7 +116,7 @@ def parse_oru(
         # unescaping may raise too (``\.in+x\``), in any field read here
         message_type = _get(msh, 9, 1, 1)
         processing = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
-    except OversizedEscape as exc:
+    except UnreadableEscape as exc:
         raise Hl7InputError(RejectionCode.MALFORMED, str(exc)) from None
     except Exception as exc:  # python-hl7 raises assorted errors on broken input
         raise Hl7InputError(
@@ -165,7 +165,7 @@ def parse_oru(
         return message, header
     except Hl7InputError as exc:
         raise Hl7InputError(exc.code, exc.reason, header) from None
-    except OversizedEscape as exc:
+    except UnreadableEscape as exc:
         raise Hl7InputError(RejectionCode.MALFORMED, str(exc), header) from None
     except Exception as exc:
         raise Hl7InputError(

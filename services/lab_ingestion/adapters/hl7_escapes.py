@@ -18,20 +18,24 @@ MAX_FORMATTING_REPEAT = 100
 _REPEATING = (".sp", ".in", ".ti", ".sk")
 
 
-class OversizedEscape(ValueError):
-    """A formatting escape asks for more than MAX_FORMATTING_REPEAT repetitions."""
+class UnreadableEscape(ValueError):
+    """An escape the message cannot be read with: a formatting escape asking for more than
+    MAX_FORMATTING_REPEAT repetitions, or one that decodes to a NUL character."""
 
 
 def bounded_unescape(container: Any, text: str) -> str:
     """``hl7.util.unescape`` of ``text`` (in ``container``'s separators), refusing a
-    formatting escape repeated more than MAX_FORMATTING_REPEAT times."""
+    formatting escape repeated more than MAX_FORMATTING_REPEAT times and a NUL."""
     for sequence in text.split(container.esc)[1::2]:  # inside escape characters
         if sequence[:3] in _REPEATING and _count(sequence[3:]) > MAX_FORMATTING_REPEAT:
-            raise OversizedEscape(
+            raise UnreadableEscape(
                 f"an HL7 formatting escape ({sequence[:3]}) repeats more than "
                 f"{MAX_FORMATTING_REPEAT} times"
             )
-    return str(unescape(container, text))
+    unescaped = str(unescape(container, text))
+    if "\x00" in unescaped:  # the raw-byte check cannot see \X00\; PostgreSQL's text refuses it
+        raise UnreadableEscape("an HL7 escape decodes to a NUL character (0x00): no field has one")
+    return unescaped
 
 
 def _count(text: str) -> int:

@@ -937,6 +937,33 @@ def test_a_nul_byte_makes_the_message_malformed_with_its_header_for_the_ack() ->
     assert exc.value.header is not None
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("OBR-3", "F\\X00\\1"),  # the order number: the result key
+        ("OBX-8", "H\\X00\\"),  # the abnormal flag
+        ("OBX-5", "1\\X0000\\2"),  # a hex run holding a NUL
+    ],
+)
+def test_an_escaped_nul_makes_the_message_malformed(field: str, value: str) -> None:
+    """The raw-byte check cannot see ``\\X00\\``: read, it reached PostgreSQL, which refused
+    it (AE "our fault, kept for replay", and the replay failed again)."""
+    obr = {1: "1", 3: value if field == "OBR-3" else "F1", 7: "20261120080000+0100"}
+    obx = {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: value if field == "OBX-5" else "3",
+           6: "mg/L", 8: value if field == "OBX-8" else "", 11: "F"}  # fmt: skip
+    text = join([msh(), seg("PID", {1: "1", 3: "MRN0042"}), seg("OBR", obr), seg("OBX", obx)])
+    with pytest.raises(Hl7InputError) as exc:
+        parse_oru(text)
+    assert exc.value.code is RejectionCode.MALFORMED and "NUL" in exc.value.reason
+    assert exc.value.header is not None  # answered AR, echoing MSH-10
+
+
+def test_an_escaped_nul_in_msh10_is_malformed() -> None:
+    with pytest.raises(Hl7InputError) as exc:
+        parse_oru(join([msh(control_id="C\\X00\\1"), seg("PID", {1: "1", 3: "MRN0042"})]))
+    assert exc.value.code is RejectionCode.MALFORMED and "NUL" in exc.value.reason
+
+
 def test_parse_ts_of_a_time_before_utcs_first_year_is_kept_as_written() -> None:
     """Converted to UTC it would overflow: kept in its offset, for the plausibility check."""
     parsed = parse_ts("00010101003000+0100")
