@@ -19,6 +19,7 @@ import pytest
 
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.sources import add_source
+from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode, StaleBatch
 from services.lab_ingestion.domain.planning import content_of
 from services.lab_ingestion.domain.records import (
@@ -355,3 +356,42 @@ async def test_a_sender_is_allowed_with_the_time_zone_it_writes_local_times_in(
         sources = await LabRepository(conn).allowed_sources()
     assert sources[("LIS", "ZH")] == Sender("Europe/Zurich", "CH-01", "HOSP-ZH")
     assert sources[("LIS", "BE")] == Sender(None, "CH-02")
+
+
+async def test_migration_0014_writes_stored_key_times_in_full_but_never_merges_two_chains(
+    pool: asyncpg.Pool,
+) -> None:
+    """Keys of results without an order number stored with their time as written (offset
+    none) are written in full, as hl7_time.local_key writes new ones; two stored spellings
+    of one time (the defect's two copies) are both left as they were."""
+    keys = {
+        1: "@202611200700|1988-5||abcd",  # minutes: written to the second
+        2: "@20261120080000.50|1988-5||abcd",  # a fraction's trailing zero dropped
+        3: "@2026112009|1988-5|2|abcd",  # the hour alone
+        4: "@2026-11-20T06:00:00+00:00|1988-5||abcd",  # written with its offset: an instant
+        5: "FL1|1988-5|",  # an order number
+        6: "@202611201000|1988-5||abcd",  # two copies of one sample: both left apart
+        7: "@20261120100000|1988-5||abcd",
+    }
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        for n, key in keys.items():
+            message, result = message_with_result(n)
+            repository.stage([message], [dataclasses.replace(result, result_key=key)], [], [], NOW)
+            async with conn.transaction():
+                await repository.write([])
+        migration = (definition.migrations / "0014_result_key_times.sql").read_text()
+        await conn.execute(migration)
+    rows = await pool.fetch(
+        "SELECT m.control_id, r.result_key FROM results r JOIN messages m USING (message_id)"
+    )
+    after = {int(row["control_id"].removeprefix("M-")): row["result_key"] for row in rows}
+    assert after == {
+        1: "@20261120070000|1988-5||abcd",
+        2: "@20261120080000.5|1988-5||abcd",
+        3: "@20261120090000|1988-5|2|abcd",
+        4: keys[4],
+        5: keys[5],
+        6: keys[6],
+        7: keys[7],
+    }

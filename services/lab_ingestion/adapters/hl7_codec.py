@@ -344,7 +344,7 @@ def _observation(
     reported, reported_local = read_ts(_get(obx, 19), offset)
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
-        order_key = f"@{key_time(collected_text, collected)}"  # parse_oru adds whose it is
+        order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
     value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
     if _repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in _later_repetitions(obx, 5, 4))])

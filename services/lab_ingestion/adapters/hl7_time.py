@@ -14,13 +14,28 @@ _TS = re.compile(
 _OFFSET = re.compile(r"[+-][0-9]{4}")
 
 
-def key_time(text: str, parsed: datetime | None) -> str:
-    """The instant when the time states its offset (one sample, written in another offset, is
-    the same key); else the text as written: an offset taken from MSH-7 changes with the
-    message (a resend across a clock change), the time as written does not."""
-    if parsed is not None and _OFFSET.search(text):
-        return parsed.isoformat()
+def key_time(text: str, instant: datetime | None, local: datetime | None) -> str:
+    """The time in a result key (of a result without an order number): one sample whose
+    time is written differently is one key. A time with its offset is its instant (another
+    offset, the same key); one without is the local time as written, in full (``202611200700``
+    and ``20261120070000`` are one time), not read in an offset: one taken from MSH-7 changes
+    with the message (a resend across a clock change), the time as written does not. An
+    unusable time stays as written (the result is rejected for it)."""
+    if local is not None:
+        return local_key(local)
+    if instant is not None:
+        return instant.isoformat()
     return text
+
+
+def local_key(local: datetime) -> str:
+    """``YYYYMMDDHHMMSS[.S...]``, the fraction without trailing zeros (migration 0014 writes
+    stored keys so)."""
+    fraction = f".{local.microsecond:06d}".rstrip("0") if local.microsecond else ""
+    return (
+        f"{local.year:04d}{local.month:02d}{local.day:02d}"
+        f"{local.hour:02d}{local.minute:02d}{local.second:02d}{fraction}"
+    )
 
 
 def offset_of(value: str) -> str:

@@ -545,6 +545,22 @@ def test_a_time_without_offset_keys_the_same_across_a_clock_change() -> None:
 
 
 @pytest.mark.parametrize(
+    "written",
+    ["202611021000", "20261102100000", "2026110210", "20261102100000.0", "20261102100000.00"],
+)
+def test_a_time_without_offset_keys_the_same_however_precisely_written(written: str) -> None:
+    """One sample resent with its time written to the second (or the hour) is one key: it
+    was two results, both published, and a correction changed only one."""
+    message, _ = parse_oru(crp_order("MRN0001", {7: written}))
+    assert message.observations[0].result_key == "@20261102100000|1988-5|"
+
+
+def test_a_fraction_of_a_second_is_part_of_the_key() -> None:
+    message, _ = parse_oru(crp_order("MRN0001", {7: "20261102100000.5"}))
+    assert message.observations[0].result_key == "@20261102100000.5|1988-5|"
+
+
+@pytest.mark.parametrize(
     ("obr", "expected"),
     [
         ({2: "PL9", 3: "FL9"}, "FL9|1988-5|"),
