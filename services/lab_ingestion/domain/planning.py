@@ -104,16 +104,27 @@ def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
     """Collection and report times written without an offset, read in the sender's time
     zone (the offset in force at that local time, clock changes included). A local time the
     clock skipped, or passed twice, cannot place a sample exactly: the message is rejected,
-    and a report time so written is no more trusted (it is stored and published)."""
+    and a report time so written is no more trusted (it is stored and published). Unless
+    nothing uses the time: an analyte the trial ignores, or a cancellation (it withdraws its
+    result whatever time it repeats), is then kept as read."""
     if all(o.collected_local is None and o.reported_local is None for o in message.observations):
         return message
     observations = []
     for index, observation in enumerate(message.observations):
         sited = _observation_in_site_time(observation, zone)
         if isinstance(sited, Rejected):
-            return _at(index, sited)
+            if not _time_is_used(observation):
+                sited = observation
+            else:
+                return _at(index, sited)
         observations.append(sited)
     return replace(message, observations=tuple(observations))
+
+
+def _time_is_used(observation: ObservationInput) -> bool:
+    return identify_analyte(observation.codes) is not None and (
+        status_of(observation) not in CANCELLING
+    )
 
 
 def _observation_in_site_time(

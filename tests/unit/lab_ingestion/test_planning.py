@@ -160,6 +160,26 @@ def test_a_report_time_a_clock_change_skips_or_repeats_is_rejected(local: dateti
     assert sited.reason.startswith("report time 2024-") and "clock change" in sited.reason
 
 
+@pytest.mark.parametrize("codes_status", [(GLUCOSE, "F"), (CRP, "D"), (CRP, "X")])
+def test_a_time_a_clock_change_repeats_is_read_as_sent_where_nothing_uses_it(
+    codes_status: tuple[tuple[Coding, ...], str],
+) -> None:
+    """An analyte the trial ignores, or a cancellation (it withdraws its result whatever
+    time it repeats): refusing the message for that time refused its trial results, or
+    left a result the lab withdrew published. The CRP beside it is read in the zone."""
+    codes, status = codes_status
+    ambiguous = datetime(2024, 10, 27, 2, 30)
+    unused = replace(observation(codes, status), collected_local=ambiguous)
+    used = replace(observation(), collected_local=datetime(2024, 10, 27, 1, 30))
+    sited = in_site_time(message(unused, used), ZURICH)
+    assert not isinstance(sited, Rejected), sited
+    assert sited.observations[0] == unused
+    assert sited.observations[1].collected_at == datetime(2024, 10, 26, 23, 30, tzinfo=UTC)
+    # the same time in a trial result still rejects it
+    refused = in_site_time(message(replace(observation(), collected_local=ambiguous)), ZURICH)
+    assert isinstance(refused, Rejected) and refused.observation == 0
+
+
 @pytest.mark.parametrize(
     ("statuses", "needed"),
     [(("F",), False), (("P", "F"), False), (("F", "c"), True), (("X",), True), (("D",), True)],
