@@ -10,13 +10,16 @@ key the schema does not know (``"Smith, John *04.03.1961": ...``): that is writt
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -40,6 +43,31 @@ _SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49, patt
 _Short = Annotated[str, StringConstraints(max_length=64)]
 _Loinc = Annotated[str, StringConstraints(max_length=20, pattern=r"^[0-9]{1,7}-[0-9]$")]
 _Flag = Annotated[str, StringConstraints(max_length=10)]
+
+# a date and time of day with its UTC offset; pydantic alone also took "1763625600" (Unix
+# seconds), "2026" (seconds after 1970) and an offset up to 23:59
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
+                       r"(?:Z|[+-][0-9]{2}:[0-9]{2})")  # fmt: skip
+_MAX_OFFSET = timedelta(hours=14)  # no time zone is further from UTC (as FHIR R4 allows)
+
+
+def _iso_time(value: object) -> object:
+    """The time an ISO 8601 string with its offset says; refused otherwise."""
+    if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
+        raise ValueError(
+            "must be an ISO 8601 date and time with its UTC offset (2026-11-20T08:00:00+01:00)"
+        )
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is no date and time (a month, day or hour out of range)") from None
+    offset = moment.utcoffset()
+    if offset is None or abs(offset) > _MAX_OFFSET:
+        raise ValueError("its UTC offset is beyond +/-14:00, which no time zone has")
+    return moment
+
+
+_Time = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
 
 JsonStatus = Literal["final", "corrected", "preliminary", "cancelled", "entered-in-error"]
 STATUS_CODES: dict[str, str] = {
@@ -72,8 +100,8 @@ class ResultIn(_Strict):
     reference_range: _Short | None = None
     abnormal_flag: _Flag | None = None
     status: JsonStatus
-    collected_at: AwareDatetime | None = None
-    reported_at: AwareDatetime | None = None
+    collected_at: _Time | None = None
+    reported_at: _Time | None = None
 
 
 class LabResultsIn(_Strict):

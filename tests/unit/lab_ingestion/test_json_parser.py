@@ -139,8 +139,43 @@ def test_error_message_lists_location_and_problem() -> None:
     with pytest.raises(JsonInputError) as exc:
         parse_lab_results(body(collected_at="2026-11-20T08:00:00", status="amended"))
     message = str(exc.value)
-    assert "results[0].collected_at: Input should have timezone info" in message
+    assert "results[0].collected_at: must be an ISO 8601 date and time with its UTC offset" in (
+        message
+    )
     assert "results[0].status: " in message
+
+
+@pytest.mark.parametrize(
+    "collected_at",
+    [
+        "2026-11-20T08:00:00+20:00",  # no zone is 20 hours from UTC: a typo for +02:00
+        "2026-11-20T08:00:00-23:59",
+        "1763625600",  # digits were read as Unix seconds
+        "2026",  # and this as 2026 seconds after 1970
+        "20261120",
+        "2026-11-20",  # a date alone
+        "2026-02-30T08:00:00+01:00",  # no such day
+    ],
+)
+def test_a_time_that_is_no_iso_8601_time_with_a_real_offset_is_invalid(collected_at: str) -> None:
+    with pytest.raises(JsonInputError) as exc:
+        parse_lab_results(body(collected_at=collected_at))
+    assert str(exc.value).startswith("results[0].collected_at: "), str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("collected_at", "utc"),
+    [
+        ("2026-11-20T08:00:00+01:00", "2026-11-20T07:00:00+00:00"),
+        ("2026-11-20T07:00Z", "2026-11-20T07:00:00+00:00"),
+        ("2026-11-20T21:00:00.25+14:00", "2026-11-20T07:00:00.250000+00:00"),
+        ("2026-11-19T19:00:00-12:00", "2026-11-20T07:00:00+00:00"),
+    ],
+)
+def test_an_iso_8601_time_with_its_offset_is_read(collected_at: str, utc: str) -> None:
+    message = parse_lab_results(body(collected_at=collected_at))
+    read = message.observations[0].collected_at
+    assert read is not None and read.astimezone(UTC).isoformat() == utc
 
 
 def test_errors_never_echo_the_patient_identifier() -> None:
