@@ -62,6 +62,10 @@ PRODUCTION = "P"
 PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
 CURRENT_PROCESSING = ("", "T")  # HL7 table 0207: not present, or current processing
 NULL = '""'  # HL7's explicit null
+# fields, components, repetitions and subcomponents one message may have (a result is about
+# 40; python-hl7 takes about 5 us for each, so at most about 0.25 s of the event loop)
+MAX_PARTS = 50_000
+_FRAMING = " \t\r\x00\x0b\x0c\x1c\ufeff"  # before an MSH: stray framing bytes, blanks
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
 
@@ -109,6 +113,7 @@ def parse_oru(
         raise Hl7InputError(
             RejectionCode.MALFORMED, "the message does not start with an MSH segment"
         )
+    _check_size(text)
     try:
         parsed = hl7.parse(text)
         msh = parsed[0]  # the text starts with MSH
@@ -173,6 +178,28 @@ def parse_oru(
         ) from None
 
 
+def _check_size(text: str) -> None:
+    """One message, of at most MAX_PARTS separators, before it is parsed: python-hl7 builds
+    an object per separator, and a megabyte of ``~`` held the event loop, and every other
+    sender's ACK, for about 10 s."""
+    separators = (text[3], *text[4:6], text[7:8])  # field, component, repetition, subcomponent
+    parts = sum(text.count(separator) for separator in separators if separator)
+    if parts > MAX_PARTS:
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            f"the message has {parts} fields, components and repetitions; at most {MAX_PARTS} "
+            "are read: send fewer results per message",
+            read_header(text),
+        )
+    if "\rMSH" in text:  # another message in the same frame
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            "the frame holds more than one message (an MSH segment after the first): send "
+            "each message in a frame of its own",
+            read_header(text),
+        )
+
+
 def _check_processing(processing: tuple[str, str], header: Header, processing_id: str) -> None:
     """MSH-11 must name this deployment's processing id (required in HL7; none is no
     production message) and current processing: no archive, restore or initial load."""
@@ -195,9 +222,14 @@ def _check_processing(processing: tuple[str, str], header: Header, processing_id
 
 
 def read_header(text: str) -> Header | None:
-    """Best effort: the MSH of a message that failed to parse, for its ACK."""
+    """Best effort: the MSH of a message that failed to parse, for its ACK; None unless the
+    message starts with one (a batch's FHS/BHS: no message of it is answered for the rest).
+    Only that segment is parsed, whatever follows it."""
+    first = normalise_separators(text).lstrip(_FRAMING).split("\r", 1)[0]
+    if not first.startswith("MSH"):
+        return None
     try:
-        return _header(hl7.parse(normalise_separators(text)).segment("MSH"))
+        return _header(hl7.parse(first)[0])
     except Exception:
         return None
 

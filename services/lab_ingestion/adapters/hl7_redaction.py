@@ -45,8 +45,9 @@ _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
 def normalise_separators(text: str) -> str:
     """Segments may end in \\r, \\n or \\r\\n (HL7 wants \\r); blanks before a segment's
-    name are dropped, so that `` PID|...`` is read (and redacted) as a PID segment."""
-    return _LINE_BREAKS.sub("\r", text).strip("\r \t\x00")
+    name are dropped, so that `` PID|...`` is read (and redacted) as a PID segment; so is a
+    byte-order mark before MSH (a sender writing one had every message answered AR)."""
+    return _LINE_BREAKS.sub("\r", text).strip("\r \t\x00\ufeff")
 
 
 # PROTOCOL section 6 names PID-5/6/7/11/13/14/19; PID-2, 4, 9, 12, 18, 20, 21, 23 and 29

@@ -6,10 +6,12 @@ layer answered, and the service layer answers only after the batch committed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 from services.lab_ingestion.adapters.hl7_ack import Condition
 from services.lab_ingestion.adapters.hl7_codec import (
@@ -22,7 +24,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
     redact,
 )
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
-from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS, count_outcome
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -36,6 +38,10 @@ from shared.contracts.events.lab import Channel
 log = logging.getLogger(__name__)
 
 Submit = Callable[[Command], Awaitable[IngestOutcome]]
+
+
+# beyond this, parsing takes tens of milliseconds (python-hl7: about 5 us a separator)
+LARGE_MESSAGE_CHARS = 64 * 1024
 
 
 def decode(raw: bytes) -> str:
@@ -73,9 +79,7 @@ class Hl7Acknowledger:
         text = decode(raw)
         received_at = utc_now()
         try:
-            message, header = parse_oru(
-                text, channel, identify=self._hash, processing_id=self._processing_id
-            )
+            message, header = await self._parse(text, channel)
         except Hl7InputError as error:
             return await self._reject(text, error, channel, received_at, permitted_senders)
         except Exception as exc:  # a parser defect: the input is still answered and kept
@@ -92,6 +96,14 @@ class Hl7Acknowledger:
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
         return (*self._ack(header, outcome), outcome.transient)
+
+    async def _parse(self, text: str, channel: Channel) -> tuple[LabMessage, Header]:
+        """A large message is parsed on a worker thread: the parser holds the GIL, but the
+        event loop still gets its turns, and other senders' ACKs are late, never frozen."""
+        parse = partial(
+            parse_oru, text, channel, identify=self._hash, processing_id=self._processing_id
+        )
+        return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
     async def _reject(
         self,

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from services.lab_ingestion.adapters.hl7_codec import read_header
+from services.lab_ingestion.adapters.hl7_codec import MAX_PARTS, read_header
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.matching import MIN_MASKED_LENGTH
 from services.lab_ingestion.domain.model import RejectionCode
-from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from services.lab_ingestion.entrypoints.hl7_flow import LARGE_MESSAGE_CHARS, Hl7Acknowledger
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
@@ -854,3 +854,53 @@ async def test_a_version_of_non_ascii_digits_is_answered_ar_and_kept(version: st
     """ "\u00b2".isdigit() holds and int("\u00b2") raises: building the ACK had failed."""
     raw = MESSAGE.replace("|P|2.5.1", f"|P|{version}").encode()
     await kept_as_malformed(raw, RejectionCode.UNSUPPORTED_MESSAGE)
+
+
+# --- messages the parser must not spend the event loop on ------------------------------------
+
+
+async def test_a_message_of_too_many_separators_is_answered_ar_without_being_parsed() -> None:
+    """A megabyte of ``~`` in one field took python-hl7 about 10 s on the event loop: every
+    other sender's ACK waited. Counted first, it is answered at once, MSH-10 echoed."""
+    submit = FakeSubmit()
+    huge = MESSAGE + "\rNTE|1||" + "~" * (MAX_PARTS + 1)
+    code, ack = await acknowledger(submit).acknowledge(huge.encode(), Channel.MLLP)
+    assert code == "AR" and field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+    (kept,) = submit.commands
+    assert isinstance(kept, RecordRejectedInput) and kept.code is RejectionCode.MALFORMED
+    assert f"at most {MAX_PARTS}" in kept.reason
+
+
+async def test_a_large_message_within_the_limit_is_parsed_and_answered() -> None:
+    """Parsed on a worker thread (over LARGE_MESSAGE_CHARS): the loop keeps its turns."""
+    submit = FakeSubmit()
+    padded = MESSAGE + "\rNTE|1||" + "x" * (LARGE_MESSAGE_CHARS + 1)
+    code, ack = await acknowledger(submit).acknowledge(padded.encode(), Channel.MLLP)
+    assert code == "AA" and field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+
+
+async def test_two_messages_in_one_frame_are_answered_ar_not_merged() -> None:
+    """The second message's results were stored under the first's MSH-10, and it was never
+    answered."""
+    submit = FakeSubmit()
+    second = MESSAGE.replace("CTRL0001", "CTRL0002")
+    code, ack = await acknowledger(submit).acknowledge(
+        (MESSAGE + "\r" + second).encode(), Channel.MLLP
+    )
+    assert code == "AR" and field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+    (kept,) = submit.commands
+    assert isinstance(kept, RecordRejectedInput) and "more than one message" in kept.reason
+
+
+async def test_a_byte_order_mark_before_msh_is_read() -> None:
+    submit = FakeSubmit()
+    code, ack = await acknowledger(submit).acknowledge(b"\xef\xbb\xbf" + RAW, Channel.MLLP)
+    assert code == "AA" and field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
+
+
+async def test_a_batch_is_answered_ar_echoing_no_message_of_it() -> None:
+    """FHS/BHS: one AR echoing the first message's MSH-10 told the lab that message alone
+    was refused."""
+    batch = "\r".join(["FHS|^~\\&|LABSYS", "BHS|^~\\&|LABSYS", MESSAGE, "BTS|1", "FTS|1"])
+    code, ack = await acknowledger(FakeSubmit()).acknowledge(batch.encode(), Channel.MLLP)
+    assert code == "AR" and field(check_ack(code, ack), "MSA", 2) == ""
