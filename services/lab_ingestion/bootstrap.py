@@ -20,7 +20,7 @@ from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.http import LabRoutes
-from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp import MllpListener, shutdown_grace
 from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
@@ -62,9 +62,11 @@ def build(context: ServiceContext) -> ServiceParts:
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id
     )
+    # at shutdown, the frames being answered get their ACK within a share of the deadline
     mllp = MllpListener(
         acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,
         settings.mllp_max_message_bytes,
+        shutdown_grace_seconds=shutdown_grace(settings.shutdown_deadline_seconds),
     )  # fmt: skip
     routes = LabRoutes(committer.submit, acknowledger, hasher, metrics)
 

@@ -3,7 +3,8 @@
 Messages on one connection are answered in order; a message split across TCP reads is
 reassembled by the stream reader; a frame without its start byte is answered AR and kept;
 a connection closed in the middle of a frame leaves a rejection record (nobody is left to
-answer).
+answer). At shutdown, a frame being answered gets its ACK (within a grace period); then the
+connections close. TCP keepalive finds a peer that vanished without closing its connection.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
+from collections.abc import Iterator
 
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
@@ -31,6 +34,21 @@ MAX_CONNECTIONS = 32
 # A frame begun and then not continued for this long (a stalled or hostile sender) ends its
 # connection, kept as a truncated frame; an idle connection between frames may wait for ever.
 FRAME_STALL_SECONDS = 60.0
+# ...as long as its peer is there: a peer that vanished (a rebooted host, a firewall that
+# dropped an idle flow) sends no FIN, and its connection would hold a slot for good. TCP
+# keepalive probes an idle connection after KEEPIDLE s, every KEEPINTVL s, and gives up
+# after KEEPCNT unanswered probes: a vanished peer is found within two minutes.
+KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
+# At shutdown, frames being answered (the committer still commits what was submitted) get
+# their ACK for at most this share of the shutdown deadline, and at most this long.
+SHUTDOWN_GRACE_SHARE = 0.25
+SHUTDOWN_GRACE_MAX_SECONDS = 2.0
+CANCELLED_CONNECTIONS_END_SECONDS = 0.5
+
+
+def shutdown_grace(deadline_seconds: float) -> float:
+    """How long, of a shutdown deadline, frames being answered may take to get their ACK."""
+    return min(SHUTDOWN_GRACE_MAX_SECONDS, deadline_seconds * SHUTDOWN_GRACE_SHARE)
 
 
 class MllpListener:
@@ -44,6 +62,7 @@ class MllpListener:
         *,
         max_connections: int = MAX_CONNECTIONS,
         frame_stall_seconds: float = FRAME_STALL_SECONDS,
+        shutdown_grace_seconds: float = SHUTDOWN_GRACE_MAX_SECONDS,
     ) -> None:
         self._acknowledger = acknowledger
         self._metrics = metrics
@@ -57,6 +76,10 @@ class MllpListener:
         # path pays nothing), and the connections it closed
         self._streams: dict[asyncio.Task[None], tuple[HL7StreamReader, HL7StreamWriter]] = {}
         self._stalled: set[asyncio.Task[None]] = set()
+        # connections between a complete frame and its ACK sent: at shutdown they finish
+        self._answering: set[asyncio.Task[None]] = set()
+        self._grace = shutdown_grace_seconds
+        self._stopping = False
         self._listening = asyncio.Event()
 
     async def listening(self) -> None:
@@ -78,13 +101,37 @@ class MllpListener:
             await stopping.wait()
         finally:
             sweep.cancel()
-            server.close()
-            for task in list(self._connections):
-                task.cancel()
+            server.close()  # no new connection
+            await self._close_connections()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2)
 
+    async def _close_connections(self) -> None:
+        """No frame is read any more; the connections answering one send its ACK (its
+        message may be stored by now) for at most the grace period, then all are cancelled.
+        Cancelled itself meanwhile (the runtime's stop), it still waits out the grace."""
+        self._stopping = True
+        for task in self._connections - self._answering:
+            task.cancel()  # between frames, or in one not complete: nothing was submitted
+        ends = asyncio.get_running_loop().time() + self._grace
+        cancelled = False
+        while self._answering and (left := ends - asyncio.get_running_loop().time()) > 0:
+            try:
+                await asyncio.wait(set(self._answering), timeout=left)
+            except asyncio.CancelledError:
+                cancelled = True
+        leftover = set(self._connections)
+        for task in leftover:
+            task.cancel()
+        if leftover:  # each ends at its next step (so its socket is closed before we return)
+            await asyncio.wait(leftover, timeout=CANCELLED_CONNECTIONS_END_SECONDS)
+        if cancelled:
+            raise asyncio.CancelledError
+
     async def _on_connection(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        if self._stopping:  # accepted just before the listener closed
+            writer.close()
+            return
         if len(self._connections) >= self._max_connections:
             log.warning("MLLP connection refused: too many open",
                         extra={"limit": self._max_connections})  # fmt: skip
@@ -94,6 +141,7 @@ class MllpListener:
         if task is not None:
             self._connections.add(task)
             self._streams[task] = (reader, writer)
+        _keep_alive(writer)
         try:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
@@ -110,39 +158,57 @@ class MllpListener:
             writer.close()
 
     async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
-        while True:
+        while not self._stopping:  # at shutdown, the frame being answered is the last
             try:
                 frame = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
             except asyncio.IncompleteReadError as incomplete:
                 if incomplete.partial.strip():
-                    stalled = asyncio.current_task() in self._stalled
-                    reason = (
-                        f"MLLP frame not continued for {self._stall:.0f} s (connection closed)"
-                        if stalled
-                        else "connection closed in the middle of an MLLP frame (truncated message)"
-                    )
-                    await self._acknowledger.reject_frame(
-                        incomplete.partial, RejectionCode.MALFORMED, reason
-                    )
+                    await self._keep_truncated(incomplete.partial)
                 return
             except asyncio.LimitOverrunError:  # timed from when the limit was reached
-                started = time.perf_counter()
-                ack = await self._acknowledger.reject_frame(
-                    b"", RejectionCode.MALFORMED, f"message larger than {self._limit} bytes"
-                )
-                await self._answer(writer, ack, started)
+                with self._answering_a_frame():
+                    started = time.perf_counter()
+                    ack = await self._acknowledger.reject_frame(
+                        b"", RejectionCode.MALFORMED, f"message larger than {self._limit} bytes"
+                    )
+                    await self._answer(writer, ack, started)
                 return  # the stream cannot be resynchronised: close the connection
-            started = time.perf_counter()
-            frame = frame.lstrip(b"\r\n\t ")  # tolerate line noise between frames
-            if not frame.startswith(START_BLOCK):
-                ack = await self._acknowledger.reject_frame(
-                    frame[:-2],
-                    RejectionCode.MALFORMED,
-                    "MLLP frame does not start with <VT> (0x0B)",
-                )
-            else:
-                _, ack = await self._acknowledger.acknowledge(frame[1:-2], Channel.MLLP)
-            await self._answer(writer, ack, started, _charset_of(frame))
+            with self._answering_a_frame():
+                await self._answer_frame(writer, frame)
+
+    async def _keep_truncated(self, partial: bytes) -> None:
+        stalled = asyncio.current_task() in self._stalled
+        reason = (
+            f"MLLP frame not continued for {self._stall:.0f} s (connection closed)"
+            if stalled
+            else "connection closed in the middle of an MLLP frame (truncated message)"
+        )
+        await self._acknowledger.reject_frame(partial, RejectionCode.MALFORMED, reason)
+
+    async def _answer_frame(self, writer: HL7StreamWriter, frame: bytes) -> None:
+        started = time.perf_counter()
+        frame = frame.lstrip(b"\r\n\t ")  # tolerate line noise between frames
+        if not frame.startswith(START_BLOCK):
+            ack = await self._acknowledger.reject_frame(
+                frame[:-2],
+                RejectionCode.MALFORMED,
+                "MLLP frame does not start with <VT> (0x0B)",
+            )
+        else:
+            _, ack = await self._acknowledger.acknowledge(frame[1:-2], Channel.MLLP)
+        await self._answer(writer, ack, started, _charset_of(frame))
+
+    @contextlib.contextmanager
+    def _answering_a_frame(self) -> Iterator[None]:
+        """From a complete frame to its ACK sent: a shutdown lets this finish (grace)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._answering.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._answering.discard(task)
 
     async def _answer(
         self, writer: HL7StreamWriter, ack: str, started: float, charset: str = "utf-8"
@@ -173,6 +239,19 @@ class MllpListener:
         MSH-10 byte for byte (a character the set lacks, in our own text, becomes ?)."""
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
+
+
+def _keep_alive(writer: HL7StreamWriter) -> None:
+    """Enable TCP keepalive on an accepted connection (options the platform lacks are
+    left at its defaults)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in KEEPALIVE_OPTIONS:
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def _charset_of(frame: bytes) -> str:
