@@ -4,6 +4,7 @@ the events it emits (pure bookkeeping on the ``BatchContext``; the write stores 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 
 from services.lab_ingestion.domain.analytes import identify_analyte
@@ -40,7 +41,11 @@ from services.lab_ingestion.service_layer.events import (
     rejected_event,
 )
 from shared.contracts.envelope import utc_now
+from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
+
+# what a sender not on the allow-list may leave of a message over MLLP (a real ORU: a few KiB)
+MAX_UNLISTED_COPY_CHARS = 64 * 1024
 
 
 def keep_message(
@@ -204,9 +209,24 @@ def reject(
         patient_hmac = context.hmacs.get(message.patient_identifier or "")
         if patient_hmac is not None:  # what a replay of the kept copy must find again
             digest = content_digest(message, patient_hmac)
+    if code is RejectionCode.UNKNOWN_SOURCE and channel is Channel.MLLP:
+        payload, reason = _bounded_copy(payload, reason)
     record = RejectionRecord(
         command.rejection_id, channel.value, source, control_id, code, reason, payload,
         received_at, patient_hmac, digest,
     )  # fmt: skip
     context.rejections.append(record)
     context.events.append((LAB_REJECTED, rejected_event(record)))
+
+
+def _bounded_copy(payload: str, reason: str) -> tuple[str, str]:
+    """A large message from a sender not on the allow-list (anyone who reaches the MLLP port)
+    is kept as its length and digest: a megabyte a message, kept without limit, would fill
+    the database's disk and stop ingestion for every lab."""
+    if len(payload) <= MAX_UNLISTED_COPY_CHARS:
+        return payload, reason
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    return "", (
+        f"{reason} (its copy of {len(payload)} characters, SHA-256 {digest}, is not kept: "
+        "larger than a sender not on the allow-list may leave)"
+    )
