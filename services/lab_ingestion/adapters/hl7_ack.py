@@ -19,6 +19,10 @@ class Header:
     receiving_application: str = ""
     receiving_facility: str = ""
     control_id: str = ""
+    # MSH-10 as written (escapes and blanks kept), when the message uses HL7's default
+    # separators: MSA-2 echoes it byte for byte (an escape read and written again was not
+    # the same bytes, and a formatting escape could grow an ACK a hundredfold)
+    control_id_sent: str | None = None
     version: str = "2.5.1"
     trigger: str = "R01"
     processing_id: str = "P"
@@ -89,7 +93,8 @@ def build_ack(
         _esc(h.sending_facility), stamp, "", f"ACK^{_esc(h.trigger) or 'R01'}^ACK",
         control_id, _esc(h.processing_id) or "P", version,
     ]  # fmt: skip
-    msa = ["MSA", code, _esc(h.control_id), _esc(text[:MSA3_LENGTH])]
+    echo = h.control_id_sent if h.control_id_sent is not None else _esc(h.control_id)
+    msa = ["MSA", code, echo, _esc(text[:MSA3_LENGTH])]
     segments = ["|".join(msh), "|".join(msa)]
     if code != "AA":
         number, name = condition or (

@@ -65,6 +65,8 @@ NULL = '""'  # HL7's explicit null
 # fields, components, repetitions and subcomponents one message may have (a result is about
 # 40; python-hl7 takes about 5 us for each, so at most about 0.25 s of the event loop)
 MAX_PARTS = 50_000
+MAX_CONTROL_ID_CHARS = 199  # MSH-10's length in HL7 v2.7 and later (20 before)
+DEFAULT_ENCODING = "^~\\&"
 _FRAMING = " \t\r\x00\x0b\x0c\x1c\ufeff"  # before an MSH: stray framing bytes, blanks
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
@@ -127,6 +129,7 @@ def parse_oru(
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
         ) from None
+    _check_control_id(msh, header)
     if message_type != "ORU" or header.trigger != "R01":
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
@@ -200,6 +203,15 @@ def _check_size(text: str) -> None:
         )
 
 
+def _check_control_id(msh: hl7.Segment, header: Header) -> None:
+    if len(msh) > 10 and len(str(msh[10])) > MAX_CONTROL_ID_CHARS:
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            f"MSH-10 (message control id) is longer than {MAX_CONTROL_ID_CHARS} characters",
+            header,
+        )
+
+
 def _check_processing(processing: tuple[str, str], header: Header, processing_id: str) -> None:
     """MSH-11 must name this deployment's processing id (required in HL7; none is no
     production message) and current processing: no archive, restore or initial load."""
@@ -235,12 +247,22 @@ def read_header(text: str) -> Header | None:
 
 
 def _header(msh: hl7.Segment) -> Header:
+    sent = str(msh[10]) if len(msh) > 10 else ""
+    default_separators = str(msh[1]) == "|" and str(msh[2]) == DEFAULT_ENCODING
+    if len(sent) > MAX_CONTROL_ID_CHARS:  # refused (parse_oru); echoed as far as it goes,
+        sent = sent[:MAX_CONTROL_ID_CHARS]  # never to the middle of an escape
+        if sent.count(msh.esc) % 2:
+            sent = sent[: sent.rindex(msh.esc)]
+        control_id = sent
+    else:
+        control_id = _get(msh, 10)
     return Header(
         sending_application=_get(msh, 3),
         sending_facility=_get(msh, 4),
         receiving_application=_get(msh, 5),
         receiving_facility=_get(msh, 6),
-        control_id=_get(msh, 10),
+        control_id=control_id,
+        control_id_sent=sent if default_separators else None,
         processing_id=_get(msh, 11) or "P",
         version=_get(msh, 12),
         trigger=_get(msh, 9, 1, 2),

@@ -662,7 +662,7 @@ def test_generated_oru_is_acknowledged_once_and_parsed_faithfully(
     code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
 
     parsed = check_ack(code, ack)
-    assert field(parsed, "MSA", 2) == expected.control_id
+    assert field(parsed, "MSA", 2).strip() == expected.control_id  # as sent, blanks too
     assert len(submit.commands) == 1
     command = submit.commands[0]
     if expected.usable:
@@ -720,7 +720,7 @@ def test_hostile_oru_always_gets_exactly_one_ack(
     assert len(submit.commands) == 1
     command = submit.commands[0]
     if expected.readable:
-        assert field(parsed, "MSA", 2) == expected.control_id
+        assert field(parsed, "MSA", 2).strip() == expected.control_id  # as sent, blanks too
     else:  # UTF-16: not HL7 once decoded, so there is no MSH-10 to echo
         assert field(parsed, "MSA", 2) == ""
         assert isinstance(command, RecordRejectedInput)
@@ -760,8 +760,9 @@ def test_valid_msh_with_arbitrary_tail_echoes_msh10(control_id: str, tail: str, 
     )
     submit = FakeSubmit()
     code, ack = run(acknowledger(submit).acknowledge(f"{header}{sep}{tail}".encode(), Channel.MLLP))
-    parsed = check_ack(code, ack)
-    assert field(parsed, "MSA", 2) == control_id.strip()
+    check_ack(code, ack)
+    msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
+    assert msa.split("|")[2] == esc(control_id)  # as written, byte for byte
     assert len(submit.commands) == 1
 
 
@@ -904,3 +905,29 @@ async def test_a_batch_is_answered_ar_echoing_no_message_of_it() -> None:
     batch = "\r".join(["FHS|^~\\&|LABSYS", "BHS|^~\\&|LABSYS", MESSAGE, "BTS|1", "FTS|1"])
     code, ack = await acknowledger(FakeSubmit()).acknowledge(batch.encode(), Channel.MLLP)
     assert code == "AR" and field(check_ack(code, ack), "MSA", 2) == ""
+
+
+@pytest.mark.parametrize("control_id", ["  0042  ", "A\\T\\B", "C\\.sk5\\D", "\\X41\\1"])
+async def test_msa2_is_msh10_as_written(control_id: str) -> None:
+    """Byte for byte: blanks kept, escapes not read and written again (``\\.sk5\\`` came
+    back as five blanks: a formatting escape could grow an ACK a hundredfold)."""
+    message = MESSAGE.replace("|CTRL0001|", f"|{control_id}|")
+    _, ack = await acknowledger(FakeSubmit()).acknowledge(message.encode(), Channel.MLLP)
+    msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
+    assert msa.split("|")[2] == control_id, ack
+
+
+async def test_an_ack_is_never_many_times_its_message() -> None:
+    message = MESSAGE.replace("|CTRL0001|", "|" + "\\.sk100\\" * 1000 + "|")
+    code, ack = await acknowledger(FakeSubmit()).acknowledge(message.encode(), Channel.MLLP)
+    assert code == "AR" and "longer than 199" in ack
+    assert len(ack) < 1000
+
+
+async def test_with_other_separators_msa2_is_msh10_read_and_written_in_the_acks() -> None:
+    """The ACK is written in HL7's default separators: MSH-10 is re-escaped in them."""
+    other = MESSAGE.replace("MSH|^~\\&|", "MSH#$%!*#").replace("|", "#").replace("^", "$")
+    message = other.replace("#CTRL0001#", "#A$B#")  # a component separator in the id
+    _, ack = await acknowledger(FakeSubmit()).acknowledge(message.encode(), Channel.MLLP)
+    msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
+    assert msa.split("|")[2] == "A"  # its first component, as the id is read
