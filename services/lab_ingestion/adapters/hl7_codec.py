@@ -12,7 +12,6 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import hl7
 import hl7.containers
@@ -23,14 +22,21 @@ from services.lab_ingestion.adapters.hl7_ack import (
     REQUIRED_FIELD_MISSING,
     UNSUPPORTED_EVENT,
     UNSUPPORTED_VERSION,
-    Condition,
     Header,
     build_ack,
 )
-from services.lab_ingestion.adapters.hl7_escapes import (
-    UnreadableEscape,
-    bounded_unescape,
-    decode_hex_runs,
+from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
+from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
+from services.lab_ingestion.adapters.hl7_msh import (
+    MAX_PARTS,
+    PRODUCTION,
+    SUPPORTED_VERSIONS,
+    Hl7InputError,
+    check_control_id,
+    check_processing,
+    check_size,
+    header_of,
+    read_header,
 )
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
@@ -48,26 +54,14 @@ from services.lab_ingestion.domain.model import (
     patient_number_type,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
-from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, PROCESSING_CODE, VERSION, shown
+from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, VERSION, shown
 from shared.contracts.events.lab import Channel
 
 __all__ = [
-    "PRODUCTION", "Header", "Hl7InputError", "build_ack", "normalise_separators", "parse_oru",
-    "parse_ts",
-    "read_header", "redact", "silence_library_logging",
+    "MAX_PARTS", "PRODUCTION", "Header", "Hl7InputError", "build_ack", "normalise_separators",
+    "parse_oru", "parse_ts", "read_header", "redact", "silence_library_logging",
 ]  # fmt: skip
 
-SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
-PRODUCTION = "P"
-PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
-CURRENT_PROCESSING = ("", "T")  # HL7 table 0207: not present, or current processing
-NULL = '""'  # HL7's explicit null
-# fields, components, repetitions and subcomponents one message may have (a result is about
-# 40; python-hl7 takes about 5 us for each, so at most about 0.25 s of the event loop)
-MAX_PARTS = 50_000
-MAX_CONTROL_ID_CHARS = 199  # MSH-10's length in HL7 v2.7 and later (20 before)
-DEFAULT_ENCODING = "^~\\&"
-_FRAMING = " \t\r\x00\x0b\x0c\x1c\ufeff"  # before an MSH: stray framing bytes, blanks
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
 
@@ -77,23 +71,6 @@ def silence_library_logging() -> None:
     problems are reported by this module instead, as rejections without PHI."""
     for module in (hl7.util, hl7.containers, hl7.parser):
         logging.getLogger(module.__file__).disabled = True
-
-
-class Hl7InputError(ValueError):
-    """The message cannot be used. ``header`` is set when MSH could be read."""
-
-    def __init__(
-        self,
-        code: RejectionCode,
-        reason: str,
-        header: Header | None = None,
-        condition: Condition | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.header = header
-        self.condition = condition  # HL7 table 0357, when finer than the code's
 
 
 def parse_oru(
@@ -115,21 +92,21 @@ def parse_oru(
         raise Hl7InputError(
             RejectionCode.MALFORMED, "the message does not start with an MSH segment"
         )
-    _check_size(text)
+    check_size(text)
     try:
         parsed = hl7.parse(text)
         msh = parsed[0]  # the text starts with MSH
-        header = _header(msh)
+        header = header_of(msh)
         # unescaping may raise too (``\.in+x\``), in any field read here
-        message_type = _get(msh, 9, 1, 1)
-        processing = _get(msh, 11).upper(), _get(msh, 11, 1, 2).upper()
+        message_type = field_value(msh, 9, 1, 1)
+        processing = field_value(msh, 11).upper(), field_value(msh, 11, 1, 2).upper()
     except UnreadableEscape as exc:
         raise Hl7InputError(RejectionCode.MALFORMED, str(exc)) from None
     except Exception as exc:  # python-hl7 raises assorted errors on broken input
         raise Hl7InputError(
             RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
         ) from None
-    _check_control_id(msh, header)
+    check_control_id(msh, header)
     if message_type != "ORU" or header.trigger != "R01":
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
@@ -145,7 +122,7 @@ def parse_oru(
             header,
             UNSUPPORTED_VERSION,
         )
-    _check_processing(processing, header, processing_id)
+    check_processing(processing, header, processing_id)
     if not header.control_id:
         raise Hl7InputError(
             RejectionCode.MALFORMED, "MSH-10 (message control id) is empty", header,
@@ -154,7 +131,7 @@ def parse_oru(
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
         raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
     try:
-        (candidates, numbers), observations = _body(parsed, offset_of(_get(msh, 7)))
+        (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)))
         patient = default_identifier(candidates)
         untracked = any(o.unscoped_key is not None for o in observations)
         if untracked and identify is not None and patient:  # hashed only when needed
@@ -181,141 +158,6 @@ def parse_oru(
         ) from None
 
 
-def _check_size(text: str) -> None:
-    """One message, of at most MAX_PARTS separators, before it is parsed: python-hl7 builds
-    an object per separator, and a megabyte of ``~`` held the event loop, and every other
-    sender's ACK, for about 10 s."""
-    separators = (text[3], *text[4:6], text[7:8])  # field, component, repetition, subcomponent
-    parts = sum(text.count(separator) for separator in separators if separator)
-    if parts > MAX_PARTS:
-        raise Hl7InputError(
-            RejectionCode.MALFORMED,
-            f"the message has {parts} fields, components and repetitions; at most {MAX_PARTS} "
-            "are read: send fewer results per message",
-            read_header(text),
-        )
-    if "\rMSH" in text:  # another message in the same frame
-        raise Hl7InputError(
-            RejectionCode.MALFORMED,
-            "the frame holds more than one message (an MSH segment after the first): send "
-            "each message in a frame of its own",
-            read_header(text),
-        )
-
-
-def _check_control_id(msh: hl7.Segment, header: Header) -> None:
-    if len(msh) > 10 and len(str(msh[10])) > MAX_CONTROL_ID_CHARS:
-        raise Hl7InputError(
-            RejectionCode.MALFORMED,
-            f"MSH-10 (message control id) is longer than {MAX_CONTROL_ID_CHARS} characters",
-            header,
-        )
-
-
-def _check_processing(processing: tuple[str, str], header: Header, processing_id: str) -> None:
-    """MSH-11 must name this deployment's processing id (required in HL7; none is no
-    production message) and current processing: no archive, restore or initial load."""
-    sent, mode = processing
-    if sent != processing_id:
-        raise Hl7InputError(
-            RejectionCode.WRONG_PROCESSING_ID,
-            f"MSH-11 processing id {shown(sent, PROCESSING_CODE)} is not this system's "
-            f"({processing_id}: {PROCESSING_IDS.get(processing_id, processing_id)})",
-            header,
-        )
-    if mode not in CURRENT_PROCESSING:
-        raise Hl7InputError(
-            RejectionCode.WRONG_PROCESSING_ID,
-            f"MSH-11 processing mode {shown(mode, PROCESSING_CODE)} (archive, restore or "
-            "initial load) is not "
-            "taken: only current results are",
-            header,
-        )
-
-
-def read_header(text: str) -> Header | None:
-    """Best effort: the MSH of a message that failed to parse, for its ACK; None unless the
-    message starts with one (a batch's FHS/BHS: no message of it is answered for the rest).
-    Only that segment is parsed, whatever follows it."""
-    first = normalise_separators(text).lstrip(_FRAMING).split("\r", 1)[0]
-    if not first.startswith("MSH"):
-        return None
-    try:
-        return _header(hl7.parse(first)[0])
-    except Exception:
-        return None
-
-
-def _header(msh: hl7.Segment) -> Header:
-    sent = str(msh[10]) if len(msh) > 10 else ""
-    default_separators = str(msh[1]) == "|" and str(msh[2]) == DEFAULT_ENCODING
-    if len(sent) > MAX_CONTROL_ID_CHARS:  # refused (parse_oru); echoed as far as it goes,
-        sent = sent[:MAX_CONTROL_ID_CHARS]  # never to the middle of an escape
-        if sent.count(msh.esc) % 2:
-            sent = sent[: sent.rindex(msh.esc)]
-        control_id = sent
-    else:
-        control_id = _get(msh, 10)
-    return Header(
-        sending_application=_get(msh, 3),
-        sending_facility=_get(msh, 4),
-        receiving_application=_get(msh, 5),
-        receiving_facility=_get(msh, 6),
-        control_id=control_id,
-        control_id_sent=sent if default_separators else None,
-        processing_id=_get(msh, 11) or "P",
-        version=_get(msh, 12),
-        trigger=_get(msh, 9, 1, 2),
-    )
-
-
-def _get(
-    segment: hl7.Segment,
-    field: int,
-    repeat: int = 1,
-    component: int = 1,
-    *,
-    hex_text: bool = False,
-    subcomponent: int = 1,
-) -> str:
-    """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent or
-    HL7's explicit null ``""`` (an OBR-3 of ``""`` is no order number: the placer's is used).
-
-    Walks python-hl7's containers directly (its ``extract_field`` builds an accessor per
-    call, which doubles the cost of reading a message); a deeper value yields its first
-    sub-component, as ``extract_field`` does, or the one ``subcomponent`` names. With
-    ``hex_text``, ``\\X..\\`` hex escapes are read as UTF-8 bytes (else latin-1), not one
-    character per byte as python-hl7 does.
-    """
-    if field >= len(segment):
-        return ""
-    repetitions = segment[field]
-    if repeat > len(repetitions):
-        return ""
-    node: Any = repetitions[repeat - 1]
-    if isinstance(node, str):
-        value = node if component == 1 else ""
-    elif component > len(node):
-        return ""
-    else:
-        node = node[component - 1]
-        if subcomponent > 1:
-            if isinstance(node, str) or subcomponent > len(node):
-                return ""
-            node = node[subcomponent - 1]
-        while not isinstance(node, str):
-            node = node[0] if len(node) else ""
-        value = node
-    if value.strip() == NULL:  # HL7's explicit null ("the value is deleted"): no value, never text
-        return ""
-    esc = segment.esc
-    if esc in value:
-        if hex_text and f"{esc}X" in value:
-            value = decode_hex_runs(value, esc)
-        value = bounded_unescape(segment, value)
-    return str(value).strip()
-
-
 def _body(
     message: hl7.Message, offset: str
 ) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
@@ -330,8 +172,10 @@ def _body(
         if kind == "OBX":
             observations.append(_observation(segment, order_key, order_time, order_text, offset))
         elif kind == "OBR":
-            order_key = _get(segment, 3) or _get(segment, 2)  # filler, else placer order
-            order_text = _get(segment, 7)
+            order_key = field_value(segment, 3) or field_value(
+                segment, 2
+            )  # filler, else placer order
+            order_text = field_value(segment, 7)
             order_time = read_ts(order_text, offset)
         elif kind == "PID":
             patients.append(segment)
@@ -360,16 +204,16 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
         )
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
-        value = _get(pid, 3, repeat, hex_text=True)
+        value = field_value(pid, 3, repeat, hex_text=True)
         if value:
             numbers.append(value)
             if not value.isascii():  # also as the message id reads it: one byte a character
-                numbers.append(_get(pid, 3, repeat))
-        kind = patient_number_type(_get(pid, 3, repeat, 5, hex_text=True))
+                numbers.append(field_value(pid, 3, repeat))
+        kind = patient_number_type(field_value(pid, 3, repeat, 5, hex_text=True))
         if kind is None:
             continue
-        authority = _get(pid, 3, repeat, 4, hex_text=True)
-        universal = _get(pid, 3, repeat, 4, subcomponent=2, hex_text=True)
+        authority = field_value(pid, 3, repeat, 4, hex_text=True)
+        universal = field_value(pid, 3, repeat, 4, subcomponent=2, hex_text=True)
         if value or authority or universal or kind:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers
@@ -381,36 +225,48 @@ _Time = tuple[datetime | None, datetime | None]  # instant, and local time as wr
 def _observation(
     obx: hl7.Segment, order_key: str, order_time: _Time, order_text: str, offset: str
 ) -> ObservationInput:
-    codes = [Coding(_get(obx, 3, 1, 1), _get(obx, 3, 1, 3) or None, _get(obx, 3, 1, 2) or None)]
-    alternate = _get(obx, 3, 1, 4)
+    codes = [
+        Coding(
+            field_value(obx, 3, 1, 1),
+            field_value(obx, 3, 1, 3) or None,
+            field_value(obx, 3, 1, 2) or None,
+        )
+    ]
+    alternate = field_value(obx, 3, 1, 4)
     if alternate:
-        codes.append(Coding(alternate, _get(obx, 3, 1, 6) or None, _get(obx, 3, 1, 5) or None))
-    unit = tuple(u for u in (_get(obx, 6, 1, c, hex_text=True) for c in range(1, 7)) if u)
-    if _repeats(obx, 6):  # OBX-6 does not repeat: another unit is one that may disagree
-        unit += tuple(part for parts in _later_repetitions(obx, 6, 6) for part in parts if part)
+        codes.append(
+            Coding(alternate, field_value(obx, 3, 1, 6) or None, field_value(obx, 3, 1, 5) or None)
+        )
+    unit = tuple(u for u in (field_value(obx, 6, 1, c, hex_text=True) for c in range(1, 7)) if u)
+    if repeats(obx, 6):  # OBX-6 does not repeat: another unit is one that may disagree
+        unit += tuple(part for parts in later_repetitions(obx, 6, 6) for part in parts if part)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
-    collected_text = _get(obx, 14)
+    collected_text = field_value(obx, 14)
     if collected_text:
         collected, local = read_ts(collected_text, offset)
     else:
         collected_text, (collected, local) = order_text, order_time
     # OBX-19 as OBX-14: without an offset, kept as written for the sender's zone too
-    reported, reported_local = read_ts(_get(obx, 19), offset)
+    reported, reported_local = read_ts(field_value(obx, 19), offset)
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
-    value = _structured_numeric(obx) if _get(obx, 2) == "SN" else _get(obx, 5, hex_text=True)
-    if _repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
-        value = "~".join([value, *("^".join(p).rstrip("^") for p in _later_repetitions(obx, 5, 4))])
-    key = f"{order_key}|{codes[0].code}|{_get(obx, 4)}"
+    value = (
+        _structured_numeric(obx)
+        if field_value(obx, 2) == "SN"
+        else field_value(obx, 5, hex_text=True)
+    )
+    if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
+        value = "~".join([value, *("^".join(p).rstrip("^") for p in later_repetitions(obx, 5, 4))])
+    key = f"{order_key}|{codes[0].code}|{field_value(obx, 4)}"
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
         value=value,
         unit=unit,
-        reference_range=_get(obx, 7, hex_text=True) or None,
-        abnormal_flag=_get(obx, 8) or None,
-        status=_get(obx, 11),  # empty stays empty: the service rejects an unknown status
+        reference_range=field_value(obx, 7, hex_text=True) or None,
+        abnormal_flag=field_value(obx, 8) or None,
+        status=field_value(obx, 11),  # empty stays empty: the service rejects an unknown status
         collected_at=collected,
         reported_at=reported,
         collected_local=local,
@@ -419,27 +275,13 @@ def _observation(
     )
 
 
-def _repeats(segment: hl7.Segment, field: int) -> bool:
-    return field < len(segment) and len(segment[field]) > 1
-
-
-def _later_repetitions(segment: hl7.Segment, field: int, components: int) -> list[tuple[str, ...]]:
-    """The components of each repetition of a field after its first (empty ones left out)."""
-    later = []
-    for repeat in range(2, len(segment[field]) + 1):
-        parts = tuple(
-            _get(segment, field, repeat, c, hex_text=True) for c in range(1, components + 1)
-        )
-        if any(parts):
-            later.append(parts)
-    return later
-
-
 def _structured_numeric(obx: hl7.Segment) -> str:
     """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
     ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
     stays text as sent, which is no number."""
-    comparator, number, separator, second = (_get(obx, 5, 1, c, hex_text=True) for c in range(1, 5))
+    comparator, number, separator, second = (
+        field_value(obx, 5, 1, c, hex_text=True) for c in range(1, 5)
+    )
     if separator or second:
         joined = f"{comparator}{number}{separator}{second}"
         if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1

@@ -1,4 +1,4 @@
-"""HL7's explicit null ``""`` in a field read for a result is no value (hl7_codec._get):
+"""HL7's explicit null ``""`` in a field read for a result is no value (hl7_fields.field_value):
 not an order number, collection time, flag or unit."""
 
 from __future__ import annotations

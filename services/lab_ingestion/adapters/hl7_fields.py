@@ -1,0 +1,74 @@
+"""Reading one value of a parsed HL7 v2 segment: unescaped, HL7's explicit null as none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hl7
+
+from services.lab_ingestion.adapters.hl7_escapes import bounded_unescape, decode_hex_runs
+
+NULL = '""'  # HL7's explicit null
+
+
+def field_value(
+    segment: hl7.Segment,
+    field: int,
+    repeat: int = 1,
+    component: int = 1,
+    *,
+    hex_text: bool = False,
+    subcomponent: int = 1,
+) -> str:
+    """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent or
+    HL7's explicit null ``""`` (an OBR-3 of ``""`` is no order number: the placer's is used).
+
+    Walks python-hl7's containers directly (its ``extract_field`` builds an accessor per
+    call, which doubles the cost of reading a message); a deeper value yields its first
+    sub-component, as ``extract_field`` does, or the one ``subcomponent`` names. With
+    ``hex_text``, ``\\X..\\`` hex escapes are read as UTF-8 bytes (else latin-1), not one
+    character per byte as python-hl7 does.
+    """
+    if field >= len(segment):
+        return ""
+    repetitions = segment[field]
+    if repeat > len(repetitions):
+        return ""
+    node: Any = repetitions[repeat - 1]
+    if isinstance(node, str):
+        value = node if component == 1 else ""
+    elif component > len(node):
+        return ""
+    else:
+        node = node[component - 1]
+        if subcomponent > 1:
+            if isinstance(node, str) or subcomponent > len(node):
+                return ""
+            node = node[subcomponent - 1]
+        while not isinstance(node, str):
+            node = node[0] if len(node) else ""
+        value = node
+    if value.strip() == NULL:  # HL7's explicit null ("the value is deleted"): no value, never text
+        return ""
+    esc = segment.esc
+    if esc in value:
+        if hex_text and f"{esc}X" in value:
+            value = decode_hex_runs(value, esc)
+        value = bounded_unescape(segment, value)
+    return str(value).strip()
+
+
+def repeats(segment: hl7.Segment, field: int) -> bool:
+    return field < len(segment) and len(segment[field]) > 1
+
+
+def later_repetitions(segment: hl7.Segment, field: int, components: int) -> list[tuple[str, ...]]:
+    """The components of each repetition of a field after its first (empty ones left out)."""
+    later = []
+    for repeat in range(2, len(segment[field]) + 1):
+        parts = tuple(
+            field_value(segment, field, repeat, c, hex_text=True) for c in range(1, components + 1)
+        )
+        if any(parts):
+            later.append(parts)
+    return later

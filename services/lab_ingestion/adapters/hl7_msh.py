@@ -1,0 +1,128 @@
+"""The MSH segment of an inbound HL7 v2 message: its header (for the ACK), and the checks
+made of it (and of the message's size) before its body is read."""
+
+from __future__ import annotations
+
+import hl7
+
+from services.lab_ingestion.adapters.hl7_ack import Condition, Header
+from services.lab_ingestion.adapters.hl7_fields import field_value
+from services.lab_ingestion.adapters.hl7_redaction import normalise_separators
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.shown import PROCESSING_CODE, shown
+
+SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+PRODUCTION = "P"
+PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}  # HL7 table 0103
+CURRENT_PROCESSING = ("", "T")  # HL7 table 0207: not present, or current processing
+# fields, components, repetitions and subcomponents one message may have (a result is about
+# 40; python-hl7 takes about 5 us for each, so at most about 0.25 s of the event loop)
+MAX_PARTS = 50_000
+MAX_CONTROL_ID_CHARS = 199  # MSH-10's length in HL7 v2.7 and later (20 before)
+DEFAULT_ENCODING = "^~\\&"
+_FRAMING = " \t\r\x00\x0b\x0c\x1c\ufeff"  # before an MSH: stray framing bytes, blanks
+
+
+class Hl7InputError(ValueError):
+    """The message cannot be used. ``header`` is set when MSH could be read."""
+
+    def __init__(
+        self,
+        code: RejectionCode,
+        reason: str,
+        header: Header | None = None,
+        condition: Condition | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.header = header
+        self.condition = condition  # HL7 table 0357, when finer than the code's
+
+
+def check_size(text: str) -> None:
+    """One message, of at most MAX_PARTS separators, before it is parsed: python-hl7 builds
+    an object per separator, and a megabyte of ``~`` held the event loop, and every other
+    sender's ACK, for about 10 s."""
+    separators = (text[3], *text[4:6], text[7:8])  # field, component, repetition, subcomponent
+    parts = sum(text.count(separator) for separator in separators if separator)
+    if parts > MAX_PARTS:
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            f"the message has {parts} fields, components and repetitions; at most {MAX_PARTS} "
+            "are read: send fewer results per message",
+            read_header(text),
+        )
+    if "\rMSH" in text:  # another message in the same frame
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            "the frame holds more than one message (an MSH segment after the first): send "
+            "each message in a frame of its own",
+            read_header(text),
+        )
+
+
+def check_control_id(msh: hl7.Segment, header: Header) -> None:
+    if len(msh) > 10 and len(str(msh[10])) > MAX_CONTROL_ID_CHARS:
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            f"MSH-10 (message control id) is longer than {MAX_CONTROL_ID_CHARS} characters",
+            header,
+        )
+
+
+def check_processing(processing: tuple[str, str], header: Header, processing_id: str) -> None:
+    """MSH-11 must name this deployment's processing id (required in HL7; none is no
+    production message) and current processing: no archive, restore or initial load."""
+    sent, mode = processing
+    if sent != processing_id:
+        raise Hl7InputError(
+            RejectionCode.WRONG_PROCESSING_ID,
+            f"MSH-11 processing id {shown(sent, PROCESSING_CODE)} is not this system's "
+            f"({processing_id}: {PROCESSING_IDS.get(processing_id, processing_id)})",
+            header,
+        )
+    if mode not in CURRENT_PROCESSING:
+        raise Hl7InputError(
+            RejectionCode.WRONG_PROCESSING_ID,
+            f"MSH-11 processing mode {shown(mode, PROCESSING_CODE)} (archive, restore or "
+            "initial load) is not "
+            "taken: only current results are",
+            header,
+        )
+
+
+def read_header(text: str) -> Header | None:
+    """Best effort: the MSH of a message that failed to parse, for its ACK; None unless the
+    message starts with one (a batch's FHS/BHS: no message of it is answered for the rest).
+    Only that segment is parsed, whatever follows it."""
+    first = normalise_separators(text).lstrip(_FRAMING).split("\r", 1)[0]
+    if not first.startswith("MSH"):
+        return None
+    try:
+        return header_of(hl7.parse(first)[0])
+    except Exception:
+        return None
+
+
+def header_of(msh: hl7.Segment) -> Header:
+    sent = str(msh[10]) if len(msh) > 10 else ""
+    default_separators = str(msh[1]) == "|" and str(msh[2]) == DEFAULT_ENCODING
+    if len(sent) > MAX_CONTROL_ID_CHARS:  # refused (parse_oru); echoed as far as it goes,
+        sent = sent[:MAX_CONTROL_ID_CHARS]  # never to the middle of an escape
+        if sent.count(msh.esc) % 2:
+            sent = sent[: sent.rindex(msh.esc)]
+        control_id = sent
+    else:
+        control_id = field_value(msh, 10)
+    return Header(
+        sending_application=field_value(msh, 3),
+        sending_facility=field_value(msh, 4),
+        receiving_application=field_value(msh, 5),
+        receiving_facility=field_value(msh, 6),
+        control_id=control_id,
+        control_id_sent=sent if default_separators else None,
+        processing_id=field_value(msh, 11) or "P",
+        version=field_value(msh, 12),
+        trigger=field_value(msh, 9, 1, 2),
+    )
