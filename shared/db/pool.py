@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 
 from shared.db.migrations import quote_schema
+
+# A database that accepts connections but never answers (a hung server, a host whose packets
+# are dropped) would hold a caller for asyncpg's connect timeout of 60 s; these bound opening
+# a connection and, for ReservedConnections' caller, waiting for one from the pool.
+CONNECT_TIMEOUT_SECONDS = 5.0
+ACQUIRE_TIMEOUT_SECONDS = 5.0
 
 # Errors after which the same work may succeed later: the database is restarting or
 # crashed (class 57: shutdowns, a cancelled statement), out of connections, memory or disk
@@ -27,13 +34,20 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
 
 
 async def create_pool(
-    dsn: str, schema: str, application_name: str, *, min_size: int = 1, max_size: int = 10
+    dsn: str,
+    schema: str,
+    application_name: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
 ) -> asyncpg.Pool:
     quote_schema(schema)  # validates the identifier
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        timeout=connect_timeout,  # of each new connection
         command_timeout=30,
         server_settings={"search_path": f"{schema},public", "application_name": application_name},
         reset=_keep_session,
@@ -64,12 +78,19 @@ class ReservedConnections:
     or that is closed or inside a transaction, goes back to the pool, which checks or
     replaces it; ``close`` returns the others (call it before the pool closes). It keeps at
     most half the pool, so that the service's other users (relay, consumers, HTTP) always
-    find connections.
+    find connections. A connection released while its task is being cancelled (a timeout
+    cut its statement short) is terminated: its state is unknown.
     """
 
-    def __init__(self, pool: asyncpg.Pool, keep: int = 1) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        keep: int = 1,
+        acquire_timeout: float = ACQUIRE_TIMEOUT_SECONDS,
+    ) -> None:
         self.pool = pool
         self._keep = min(keep, pool.get_max_size() // 2)
+        self._acquire_timeout = acquire_timeout
         self._idle: list[asyncpg.Connection] = []
 
     async def acquire(self) -> asyncpg.Connection:
@@ -78,10 +99,16 @@ class ReservedConnections:
             if _usable(idle):
                 return idle
             await self.pool.release(idle)  # a no-op for one the pool took back already
-        conn: asyncpg.Connection = await self.pool.acquire()
+        conn: asyncpg.Connection = await self.pool.acquire(timeout=self._acquire_timeout)
         return conn
 
     async def release(self, conn: asyncpg.Connection, *, failed: bool = False) -> None:
+        if _being_cancelled():
+            # a statement may still be running, or its cancel request pending: the pool
+            # would wait for that (up to the 30 s command timeout, from a database that does
+            # not answer) before it resets the connection; a new one costs a connect
+            with contextlib.suppress(asyncpg.InterfaceError):  # the pool took it back already
+                conn.terminate()
         if not failed and _usable(conn) and len(self._idle) < self._keep:
             self._idle.append(conn)
         else:
@@ -91,6 +118,11 @@ class ReservedConnections:
         idle, self._idle = self._idle, []
         for conn in idle:
             await self.pool.release(conn)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _usable(conn: asyncpg.Connection) -> bool:

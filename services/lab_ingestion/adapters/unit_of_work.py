@@ -14,6 +14,7 @@ changing chains, so that it reads every chain as the last writer left it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -63,8 +64,9 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
     ) -> None:
         rolled_back = False
         try:
-            await self.rollback()
-            rolled_back = True
+            if exc_type is not asyncio.CancelledError:  # cut off (a timeout, a stop): the
+                await self.rollback()  # connection is ended instead, and its transaction too
+                rolled_back = True
         except Exception:
             if exc_type is None:
                 raise

@@ -23,6 +23,10 @@ R = TypeVar("R")
 # before its callers are answered "nothing stored, resend" (503 with Retry-After, HL7 AR):
 # a sender waiting longer would time out itself and resend blind.
 GIVE_UP_AFTER_SECONDS = 5.0
+# Each attempt is cut off at the deadline (a database that accepts connections but never
+# answers would hold it for asyncpg's connect or command timeout, and with it every message
+# queued behind it), but is given at least this long: a last try after a back-off can commit.
+MIN_ATTEMPT_SECONDS = 0.5
 
 
 class GroupCommitter(Generic[C, R]):
@@ -99,11 +103,13 @@ class GroupCommitter(Generic[C, R]):
         deadline = loop.time() + self._give_up_after
         while True:
             try:
-                outcomes = await self._process(commands)
+                outcomes = await self._attempt(commands, deadline)
                 break
-            except TRANSIENT_DB_ERRORS as exc:
+            except TRANSIENT_DB_ERRORS as exc:  # an attempt cut off (TimeoutError) too
                 # the transaction failed: nothing of the batch is stored, so its callers are
-                # told to resend rather than kept waiting through an outage
+                # told to resend rather than kept waiting through an outage (after a timeout
+                # the commit's outcome is unknown: a resend of a stored message is answered
+                # as a duplicate)
                 if stopping.is_set() or loop.time() + backoff > deadline:
                     log.warning("group commit gave up on a transient error; answered resend",
                                 extra={"error": type(exc).__name__})  # fmt: skip
@@ -126,12 +132,19 @@ class GroupCommitter(Generic[C, R]):
             if not future.done():
                 future.set_result(outcome)
 
+    async def _attempt(self, commands: list[C], deadline: float) -> list[R]:
+        """One try at the batch, cut off at ``deadline`` with a TimeoutError."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout_at(max(deadline, loop.time() + MIN_ATTEMPT_SECONDS)):
+            return await self._process(commands)
+
     async def _settle_failed(self, item: tuple[C, asyncio.Future[R]]) -> None:
         command, future = item
         if self._on_failure is not None:
             try:
-                outcome = await self._on_failure(command)
-            except Exception as exc:
+                async with asyncio.timeout(max(self._give_up_after, MIN_ATTEMPT_SECONDS)):
+                    outcome = await self._on_failure(command)
+            except Exception as exc:  # a TimeoutError too: answered "resend"
                 log.error("keeping a failed message failed", extra={"error": type(exc).__name__})
             else:
                 if not future.done():
