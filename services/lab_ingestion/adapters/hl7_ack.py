@@ -90,7 +90,7 @@ def build_ack(
     version = _esc(h.version) or "2.5.1"
     msh = [
         "MSH", "^~\\&", "LENA-CCS", "TRIAL", _esc(h.sending_application),
-        _esc(h.sending_facility), stamp, "", f"ACK^{_esc(h.trigger) or 'R01'}^ACK",
+        _esc(h.sending_facility), stamp, "", _message_type(h),
         control_id, _esc(h.processing_id) or "P", version,
     ]  # fmt: skip
     echo = h.control_id_sent if h.control_id_sent is not None else _esc(h.control_id)
@@ -109,6 +109,13 @@ def build_ack(
 
 
 _DIGITS = re.compile(r"[0-9]+")
+
+
+def _message_type(h: Header) -> str:
+    """MSH-9: ACK, the trigger echoed, and from v2.3.1 on the message structure (v2.3's
+    MSH-9 has two components)."""
+    trigger = _esc(h.trigger) or "R01"
+    return f"ACK^{trigger}" if h.version == "2.3" else f"ACK^{trigger}^ACK"
 
 
 def _before_v25(version: str) -> bool:

@@ -222,6 +222,16 @@ def test_ack_before_v25_writes_err1(version: str) -> None:
     assert field(parsed, "MSA", 3) == "unit 'x' not convertible"
 
 
+@pytest.mark.parametrize(
+    ("version", "message_type"),
+    [("2.3", "ACK^R01"), ("2.3.1", "ACK^R01^ACK"), ("2.5.1", "ACK^R01^ACK")],
+)
+def test_msh9_has_the_components_of_the_version(version: str, message_type: str) -> None:
+    """v2.3's MSH-9 is type ^ trigger; the message structure came with v2.3.1."""
+    ack = build_ack(replace(SENDER, version=version), "AA", control_id="A", now=NOW)
+    assert raw_field(ack, "MSH", 8) == message_type  # MSH-9: the 8th after the separator
+
+
 def test_ack_before_v25_without_error_code_is_internal_error() -> None:
     parsed = parse_ack(build_ack(SENDER, "AR", text="?", control_id="A", now=NOW))
     assert err1_code(parsed) == ("207", "Application internal error", "HL70357")
