@@ -395,3 +395,55 @@ async def test_migration_0014_writes_stored_key_times_in_full_but_never_merges_t
         6: keys[6],
         7: keys[7],
     }
+
+
+async def test_migration_0014_forgets_the_digests_of_the_messages_it_rekeyed(
+    pool: asyncpg.Pool,
+) -> None:
+    """A digest covers the keys: a resend of a message stored before would have been a
+    reused id; without a digest it is taken as said again."""
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        for n, key in ((1, "@202611200700|1988-5||abcd"), (2, "FL1|1988-5|")):
+            message, result = message_with_result(n)
+            message = dataclasses.replace(message, content_digest=f"digest-{n}")
+            repository.stage([message], [dataclasses.replace(result, result_key=key)], [], [], NOW)
+            async with conn.transaction():
+                await repository.write([])
+        await conn.execute((definition.migrations / "0014_result_key_times.sql").read_text())
+    digests = dict(await pool.fetch("SELECT control_id, content_digest FROM messages"))
+    assert digests == {"M-1": None, "M-2": "digest-2"}
+
+
+async def test_migration_0015_reads_stored_explicit_nulls_as_no_value(pool: asyncpg.Pool) -> None:
+    """An OBX-4 of "" left out of the key, an OBX-8 of "" no flag, as they are read now; a
+    key another chain already has without it is left apart."""
+    rows = {
+        1: ('ORD1|1988-5|""', '""'),  # sub-id and flag
+        2: ('@20261120070000|1988-5|""|abcd', "H"),  # an untracked key's sub-id
+        3: ('ORD2|1988-5|""', None),  # both spellings stored: left apart
+        4: ("ORD2|1988-5|", None),
+        5: ('""|1988-5|', None),  # an order number of "": cannot be written again
+    }
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        for n, (key, flag) in rows.items():
+            message, result = message_with_result(n)
+            message = dataclasses.replace(message, content_digest=f"digest-{n}")
+            normalised = dataclasses.replace(result.result, abnormal_flag=flag)
+            result = dataclasses.replace(result, result_key=key, result=normalised)
+            repository.stage([message], [result], [], [], NOW)
+            async with conn.transaction():
+                await repository.write([])
+        await conn.execute((definition.migrations / "0015_explicit_null_values.sql").read_text())
+    stored = await pool.fetch(
+        "SELECT m.control_id, r.result_key, r.abnormal_flag, m.content_digest"
+        " FROM results r JOIN messages m USING (message_id) ORDER BY m.control_id"
+    )
+    assert [tuple(r) for r in stored] == [
+        ("M-1", "ORD1|1988-5|", None, None),
+        ("M-2", "@20261120070000|1988-5||abcd", "H", None),
+        ("M-3", 'ORD2|1988-5|""', None, "digest-3"),
+        ("M-4", "ORD2|1988-5|", None, "digest-4"),
+        ("M-5", '""|1988-5|', None, "digest-5"),
+    ]

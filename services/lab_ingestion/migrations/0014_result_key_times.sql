@@ -5,7 +5,8 @@
 -- (YYYYMMDDHHMMSS, a fraction without trailing zeros: hl7_time.local_key); the stored keys
 -- are written so here. A key whose new spelling another stored chain already has (the two
 -- copies this defect made) is left as it was, and counted in a notice: both copies stand,
--- as before; a correction now reaches the one keyed in full.
+-- as before; a correction now reaches the one keyed in full. The messages of rekeyed results
+-- lose their content digest (see below).
 
 DO $$
 DECLARE
@@ -29,11 +30,18 @@ BEGIN
             OR EXISTS (SELECT 1 FROM results r
                         WHERE r.source = k.source AND r.result_key = k.new_key));
 
-    UPDATE results r SET result_key = k.new_key
-      FROM rekeyed k
-     WHERE r.source = k.source AND r.result_key = k.old_key AND k.old_key <> k.new_key
-       AND NOT EXISTS (SELECT 1 FROM clashing c
-                        WHERE c.source = k.source AND c.old_key = k.old_key);
+    WITH moved AS (
+        UPDATE results r SET result_key = k.new_key
+          FROM rekeyed k
+         WHERE r.source = k.source AND r.result_key = k.old_key AND k.old_key <> k.new_key
+           AND NOT EXISTS (SELECT 1 FROM clashing c
+                            WHERE c.source = k.source AND c.old_key = k.old_key)
+        RETURNING r.message_id
+    )
+    -- a message's digest covers its results' keys: one taken with the old spelling would
+    -- make a resend of it (an ACK lost during the upgrade) a reused id; a message without
+    -- a digest is taken as said again, as those stored before digests were kept
+    UPDATE messages SET content_digest = NULL WHERE message_id IN (SELECT message_id FROM moved);
 
     SELECT count(*) INTO left_apart FROM clashing;
     IF left_apart > 0 THEN
