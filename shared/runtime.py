@@ -44,6 +44,9 @@ from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Background tasks get this long to end on their own once stopping (a batch being committed,
+# the MLLP listener's grace for its ACKs) before they are cancelled
+TASKS_END_SECONDS = 2.5
 # A start-up cut short by a stop request gets at most this share of the shutdown deadline
 # to unwind (a step that ignores cancellation, faust's start, is abandoned after it)
 START_UNWIND_SHARE = 0.2
@@ -205,11 +208,7 @@ class ServiceRuntime:
         if budget is None:
             budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
         await self.messaging.stop_consumers(budget)
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            gathered = asyncio.gather(*self._tasks, return_exceptions=True)
-            await run_bounded("tasks", gathered, budget.allow(2.0))
+        await self._end_tasks(budget)
         await self.messaging.stop_publisher(budget)
         if self._http is not None:
             await run_bounded("http", self._http.cleanup(), budget.allow(1.0))
@@ -217,6 +216,18 @@ class ServiceRuntime:
             await run_bounded("postgres", self.pool.close(), budget.allow(1.0))
             self.pool.terminate()
         log.info("service stopped")
+
+    async def _end_tasks(self, budget: ShutdownBudget) -> None:
+        """Background tasks see ``stopping`` and end on their own (a commit under way is
+        finished and answered: lab-ingestion's listener sends its ACKs within its grace);
+        those still running after their share of the deadline are cancelled."""
+        if not self._tasks:
+            return
+        await asyncio.wait(self._tasks, timeout=budget.allow(TASKS_END_SECONDS))
+        for task in self._tasks:
+            task.cancel()
+        gathered = asyncio.gather(*self._tasks, return_exceptions=True)
+        await run_bounded("tasks", gathered, budget.allow(2.0))
 
     # ---- parts ---------------------------------------------------------------------
     async def _start_http(self, parts: ServiceParts) -> None:
