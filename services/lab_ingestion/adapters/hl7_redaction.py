@@ -76,6 +76,7 @@ _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
 _PHONE_FIELDS = {"PID": (13, 14), "NK1": (5, 6, 31, 40, 41), "GT1": (6, 7, 31)}
+MAX_WITHHELD_LINES = 200  # of a message whose separators are unreadable
 _SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c\ufeff"  # and a byte-order mark before MSH
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 # MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
@@ -98,7 +99,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     if separators is None or not any(line[:3].upper() == "MSH" for line in lines):
         # unusable separators, or no header to read them from: no parser reads it, and its
         # text may be anything (compressed or base64 HL7 holds the whole patient)
-        return "\r".join(_withheld(line) for line in lines)
+        return _withheld_lines(lines)
     field = separators[0]
     segments = [(line[:3].upper(), line.split(field)) for line in lines]
     secrets, numbers, named = _secrets_and_numbers(segments, separators, hash_identifier)
@@ -153,6 +154,15 @@ def _hash_sign(separators: Separators) -> str:
     field, component, repetition, escape, sub = separators
     codes = {field: "F", component: "S", repetition: "R", escape: "E", sub: "T"}
     return f"{escape}{codes['#']}{escape}" if "#" in codes else "#"
+
+
+def _withheld_lines(lines: list[str]) -> str:
+    """At most MAX_WITHHELD_LINES lines, each its segment name at most: a frame of short
+    lines must not be kept larger than it came (a megabyte of them was 5.5 MB)."""
+    kept = [_withheld(line) for line in lines[:MAX_WITHHELD_LINES]]
+    if len(lines) > MAX_WITHHELD_LINES:
+        kept.append(f"[{len(lines) - MAX_WITHHELD_LINES} more lines]")
+    return "\r".join(kept)
 
 
 def _withheld(line: str) -> str:

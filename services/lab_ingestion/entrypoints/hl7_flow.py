@@ -105,6 +105,13 @@ class Hl7Acknowledger:
         )
         return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
+    async def _redact(self, text: str) -> str:
+        """As ``_parse``: a large message is redacted on a worker thread (its scrubbing is
+        about a second a megabyte)."""
+        if len(text) > LARGE_MESSAGE_CHARS:
+            return await asyncio.to_thread(redact, text, self._hash)
+        return redact(text, self._hash)
+
     async def _reject(
         self,
         text: str,
@@ -116,7 +123,7 @@ class Hl7Acknowledger:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
-        redacted = redact(text, self._hash)
+        redacted = await self._redact(text)
         kept_header = read_header(redacted)  # MSH-10 with any hospital number scrubbed
         command = RecordRejectedInput(
             channel, error.code, error.reason, redacted, received_at,
@@ -132,9 +139,8 @@ class Hl7Acknowledger:
     async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
         """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""
         text = decode(raw)
-        command = RecordRejectedInput(
-            Channel.MLLP, code, reason, redact(text, self._hash), utc_now()
-        )
+        redacted = await self._redact(text)
+        command = RecordRejectedInput(Channel.MLLP, code, reason, redacted, utc_now())
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
         header = read_header(text) if text.lstrip().startswith("MSH") else None

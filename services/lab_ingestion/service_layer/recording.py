@@ -209,7 +209,7 @@ def reject(
         patient_hmac = context.hmacs.get(message.patient_identifier or "")
         if patient_hmac is not None:  # what a replay of the kept copy must find again
             digest = content_digest(message, patient_hmac)
-    if code is RejectionCode.UNKNOWN_SOURCE and channel is Channel.MLLP:
+    if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):
         payload, reason = _bounded_copy(payload, reason)
     record = RejectionRecord(
         command.rejection_id, channel.value, source, control_id, code, reason, payload,
@@ -217,6 +217,18 @@ def reject(
     )  # fmt: skip
     context.rejections.append(record)
     context.events.append((LAB_REJECTED, rejected_event(record)))
+
+
+def _from_a_listed_sender(
+    context: BatchContext, command: IngestLabMessage | RecordRejectedInput, code: RejectionCode
+) -> bool:
+    """An MLLP input whose MSH-3/4 is on the allow-list: a frame cut short or without a
+    readable MSH names nobody, and may come from anyone who reaches the port."""
+    if code is RejectionCode.UNKNOWN_SOURCE:
+        return False
+    if isinstance(command, RecordRejectedInput):
+        return command.sender is not None and command.sender in context.allowed
+    return True  # a parsed message that got past the allow-list
 
 
 def _bounded_copy(payload: str, reason: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -931,3 +932,21 @@ async def test_with_other_separators_msa2_is_msh10_read_and_written_in_the_acks(
     _, ack = await acknowledger(FakeSubmit()).acknowledge(message.encode(), Channel.MLLP)
     msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
     assert msa.split("|")[2] == "A"  # its first component, as the id is read
+
+
+async def test_a_large_message_refused_before_parsing_is_redacted_off_the_event_loop() -> None:
+    """Refused by the separator cap, it was still redacted for its copy on the event loop
+    (about a second a megabyte): its patient number is hashed on a worker thread."""
+    hashed_on: list[str] = []
+
+    def hash_identifier(identifier: str) -> str:
+        hashed_on.append(threading.current_thread().name)
+        return "h" * 64
+
+    acknowledger = Hl7Acknowledger(
+        FakeSubmit(), hash_identifier, LabIngestionMetrics(CollectorRegistry())
+    )
+    huge = MESSAGE + "\rNTE|1|x" * (MAX_PARTS // 2)
+    code, _ = await acknowledger.acknowledge(huge.encode(), Channel.MLLP)
+    assert code == "AR"
+    assert hashed_on and threading.main_thread().name not in hashed_on
