@@ -24,14 +24,13 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 
-from services.lab_ingestion.adapters.fhir_parser import (
+from services.lab_ingestion.adapters.fhir_outcome import (
     MAX_ISSUES,
     FhirInputError,
-    Identify,
     input_error,
-    observation_message,
     validate_resource,
 )
+from services.lab_ingestion.adapters.fhir_parser import Identify, observation_message
 from services.lab_ingestion.adapters.fhir_patient import (
     BundlePatients,
     TooManyIdentifiers,

@@ -7,7 +7,7 @@ normalisation turns each observation into a ``NormalisedResult`` or a ``Rejected
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -251,3 +251,7 @@ class Rejected:
     code: RejectionCode
     reason: str
     observation: int | None = None  # the message's observation at fault (0-based), if one is
+
+    def at(self, index: int | None) -> Rejected:
+        """This rejection, naming the message's observation (0-based) that caused it."""
+        return replace(self, observation=index)

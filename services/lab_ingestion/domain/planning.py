@@ -1,9 +1,7 @@
 """Which of a message's observations the trial keeps, and as what (pure: no I/O).
 
-Result status (OBX-11, PROTOCOL section 6): ``F`` final and ``C`` corrected are emitted for
-decisions, ``P`` preliminary is stored only, ``X`` and ``D`` withdraw the earlier result. Only a
-correction changes a final result (HL7 table 0085): a final result never supersedes a final or
-corrected one (``check_earlier_results``).
+Result status (``result_status``): only a correction changes a final result (HL7 table 0085):
+a final result never supersedes a final or corrected one (``check_earlier_results``).
 A trial result that cannot be used rejects the whole message; observations of analytes the
 trial does not follow are ignored.
 """
@@ -12,8 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime
 
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import (
@@ -26,27 +23,18 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.records import Content, EarlierResult, result_content
+from services.lab_ingestion.domain.result_status import (
+    CANCELLING,
+    EMITTED,
+    KNOWN_STATUSES,
+    NEEDS_EARLIER_RESULT,
+    status_of,
+)
+from services.lab_ingestion.domain.sample_times import check_times
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
 
-EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
-CANCELLING = frozenset({
-    ResultStatusCode.CANNOT_OBTAIN.value, ResultStatusCode.DELETED.value,
-    ResultStatusCode.POSTED_AS_WRONG.value,
-})  # fmt: skip
-KNOWN_STATUSES = EMITTED | CANCELLING | {ResultStatusCode.PRELIMINARY.value}
-NEEDS_EARLIER_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
-
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
-# A sample is not taken before the laboratory systems of the trial's era, nor after it reached
-# us (beyond clock skew): a time outside is a typo or a wrong time zone, and a result dated in
-# the future would stay the "latest" value for every decision until then.
-EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-CLOCK_SKEW = timedelta(hours=1)
 _NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
-
-
-def status_of(observation: ObservationInput) -> str:
-    return observation.status.strip().upper()
 
 
 def plan_results(
@@ -59,22 +47,19 @@ def plan_results(
             continue
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
-            return _at(
-                index,
-                Rejected(
-                    RejectionCode.UNKNOWN_STATUS,
-                    f"result status {shown(observation.status, RESULT_STATUS)} unknown",
-                ),
-            )
+            return Rejected(
+                RejectionCode.UNKNOWN_STATUS,
+                f"result status {shown(observation.status, RESULT_STATUS)} unknown",
+            ).at(index)
         if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))
             continue
         implausible = check_times(observation, received_at)
         if implausible is not None:
-            return _at(index, implausible)
+            return implausible.at(index)
         normalised = normalise(observation, params)
         if isinstance(normalised, Rejected):
-            return _at(index, normalised)
+            return normalised.at(index)
         if normalised is not None:
             planned.append((observation, normalised))
     if not planned:
@@ -82,91 +67,6 @@ def plan_results(
             RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
         )
     return planned
-
-
-def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:
-    """Collection and report times between ``EARLIEST_TIME`` and the message's arrival
-    (plus ``CLOCK_SKEW``)."""
-    latest = received_at + CLOCK_SKEW
-    collected, reported = observation.collected_at, observation.reported_at
-    for name, moment in (("collection", collected), ("report", reported)):
-        if moment is not None and not EARLIEST_TIME <= moment <= latest:
-            return Rejected(
-                RejectionCode.IMPLAUSIBLE_TIME,
-                f"{name} time {moment.isoformat(timespec='minutes')} is before "
-                f"{EARLIEST_TIME:%Y} or after the message arrived: check the date and the time "
-                "zone",
-            )
-    return None
-
-
-def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
-    """Collection and report times written without an offset, read in the sender's time
-    zone (the offset in force at that local time, clock changes included). A local time the
-    clock skipped, or passed twice, cannot place a sample exactly: the message is rejected,
-    and a report time so written is no more trusted (it is stored and published). Unless
-    nothing uses the time: an analyte the trial ignores, or a cancellation (it withdraws its
-    result whatever time it repeats), is then kept as read."""
-    if all(o.collected_local is None and o.reported_local is None for o in message.observations):
-        return message
-    observations = []
-    for index, observation in enumerate(message.observations):
-        sited = _observation_in_site_time(observation, zone)
-        if isinstance(sited, Rejected):
-            if not _time_is_used(observation):
-                sited = observation
-            else:
-                return _at(index, sited)
-        observations.append(sited)
-    return replace(message, observations=tuple(observations))
-
-
-def _time_is_used(observation: ObservationInput) -> bool:
-    return identify_analyte(observation.codes) is not None and (
-        status_of(observation) not in CANCELLING
-    )
-
-
-def _observation_in_site_time(
-    observation: ObservationInput, zone: tzinfo
-) -> ObservationInput | Rejected:
-    collected_at = _in_zone(observation.collected_local, observation.collected_at, zone)
-    if isinstance(collected_at, Rejected):
-        return Rejected(RejectionCode.MISSING_COLLECTION_TIME, f"collection {collected_at.reason}")
-    reported_at = _in_zone(observation.reported_local, observation.reported_at, zone)
-    if isinstance(reported_at, Rejected):
-        return Rejected(RejectionCode.IMPLAUSIBLE_TIME, f"report {reported_at.reason}")
-    return replace(observation, collected_at=collected_at, reported_at=reported_at)
-
-
-def _in_zone(
-    local: datetime | None, instant: datetime | None, zone: tzinfo
-) -> datetime | Rejected | None:
-    """A time written without an offset, read in the sender's zone (``instant`` as read
-    before when there is none); why not, when a clock change skips or repeats it (the
-    caller names the time and gives the code)."""
-    if local is None:
-        return instant
-    exact = _exact_instant(local, zone)
-    if exact is None:
-        return Rejected(
-            RejectionCode.IMPLAUSIBLE_TIME,
-            f"time {local:%Y-%m-%d %H:%M} is skipped or repeated by a clock change in {zone}: "
-            "send it with its UTC offset",
-        )
-    return exact
-
-
-def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:
-    """The instant of a local time, or None when it does not exist (a gap) or exists twice
-    (a fold): the two readings of such a time differ."""
-    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        return None
-    try:
-        return first.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999: kept in its zone, the plausibility check rejects it
-        return first
 
 
 def _analyte_of(observation: ObservationInput) -> str:
@@ -232,51 +132,38 @@ def check_earlier_results(
             head = (preliminaries or {}).get(key)
         analyte = _analyte_of(observation)
         if head is not None and head.subject_id != subject_id:
-            return _at(
-                _position(message, observation),
-                Rejected(
-                    RejectionCode.OTHER_PATIENTS_RESULT,
-                    "the order and test of this result hold another patient's result: correct or "
-                    "cancel it for that patient, then send this one under a new order number",
-                ),
-            )
+            return Rejected(
+                RejectionCode.OTHER_PATIENTS_RESULT,
+                "the order and test of this result hold another patient's result: correct or "
+                "cancel it for that patient, then send this one under a new order number",
+            ).at(_position(message, observation))
         if head is not None and head.analyte != analyte:
-            return _at(
-                _position(message, observation),
-                Rejected(
-                    RejectionCode.OTHER_ANALYTES_RESULT,
-                    f"the result under this key is {head.analyte}, not {analyte}: a correction or "
-                    "cancellation must name the same test, and a new test needs a key of its own",
-                ),
-            )
+            return Rejected(
+                RejectionCode.OTHER_ANALYTES_RESULT,
+                f"the result under this key is {head.analyte}, not {analyte}: a correction or "
+                "cancellation must name the same test, and a new test needs a key of its own",
+            ).at(_position(message, observation))
         content = None if normalised is None else content_of(normalised, observation.collected_at)
         if _restates_superseded(head, status, content, within_message=key in own):
             continue  # a delayed copy of a version its correction replaced: nothing changes
         if _another_sample(head, status, observation.collected_at):
-            return _at(
-                _position(message, observation),
-                Rejected(
-                    RejectionCode.OTHER_SAMPLES_RESULT,
-                    "the order and test of this final result hold a result collected at another "
-                    "time: a new sample needs an order number of its own (a wrong collection time "
-                    "is corrected with status C)",
-                ),
-            )
+            return Rejected(
+                RejectionCode.OTHER_SAMPLES_RESULT,
+                "the order and test of this final result hold a result collected at another "
+                "time: a new sample needs an order number of its own (a wrong collection time "
+                "is corrected with status C)",
+            ).at(_position(message, observation))
         if head is None and status in NEEDS_EARLIER_RESULT:
             action = "correction" if status == ResultStatusCode.CORRECTED.value else "cancellation"
-            return _at(
-                _position(message, observation),
-                Rejected(
-                    RejectionCode.UNKNOWN_CORRECTED_RESULT,
-                    f"{action} of a result that is not stored (no final result under this order "
-                    "and test): send the final result first",
-                ),
-            )
+            return Rejected(
+                RejectionCode.UNKNOWN_CORRECTED_RESULT,
+                f"{action} of a result that is not stored (no final result under this order "
+                "and test): send the final result first",
+            ).at(_position(message, observation))
         if head is not None and status == ResultStatusCode.FINAL.value:
             if said.get(key) != content:
-                return _at(
-                    _position(message, observation), _changed_final(within_message=key in own)
-                )
+                changed = _changed_final(within_message=key in own)
+                return changed.at(_position(message, observation))
             continue  # a duplicate of the standing result
         if status in EMITTED:
             earlier = head.result_id if head else _NEW
@@ -286,11 +173,6 @@ def check_earlier_results(
             own[key] = None
         kept.append((observation, normalised))
     return kept
-
-
-def _at(index: int | None, rejected: Rejected) -> Rejected:
-    """``rejected``, naming the message's observation (0-based) that caused it."""
-    return replace(rejected, observation=index)
 
 
 def _position(message: LabMessage, observation: ObservationInput) -> int | None:

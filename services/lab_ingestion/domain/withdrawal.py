@@ -28,13 +28,13 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
-from services.lab_ingestion.domain.planning import (
+from services.lab_ingestion.domain.records import EarlierResult, WithdrawnSubject
+from services.lab_ingestion.domain.result_status import (
     CANCELLING,
     NEEDS_EARLIER_RESULT,
-    check_times,
     status_of,
 )
-from services.lab_ingestion.domain.records import EarlierResult, WithdrawnSubject
+from services.lab_ingestion.domain.sample_times import check_times
 
 SourceKey = tuple[str, str]
 

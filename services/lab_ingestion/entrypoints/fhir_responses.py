@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from services.lab_ingestion.adapters.fhir_bundle import BundleEntry, ParsedBundle
-from services.lab_ingestion.adapters.fhir_parser import FhirInputError, Issue, operation_outcome
+from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, Issue, operation_outcome
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import IngestOutcome
 

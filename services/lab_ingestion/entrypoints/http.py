@@ -22,11 +22,8 @@ from services.lab_ingestion.adapters.fhir_bundle import (
     ParsedBundle,
     parse_bundle,
 )
-from services.lab_ingestion.adapters.fhir_parser import (
-    FhirInputError,
-    operation_outcome,
-    parse_observation,
-)
+from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
+from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,

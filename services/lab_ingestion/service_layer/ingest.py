@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON, is_kept_copy_identifier
 from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -71,6 +70,7 @@ from services.lab_ingestion.service_layer.recording import (
     reject,
     resent,
 )
+from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_or_answer
 from shared.contracts.envelope import utc_now
 
@@ -188,14 +188,10 @@ class BatchIngestor:
         if isinstance(command, IngestTransaction):
             return self._apply_transaction(context, command)
         if isinstance(command, RecordRejectedInput):
-            code, reason = command.code, command.reason
-            if command.sender is not None and command.sender not in context.allowed:
-                code, reason = RejectionCode.UNKNOWN_SOURCE, _unknown_sender(command.source)
-            elif not _permitted(command.permitted_senders, command.source):
-                code, reason = RejectionCode.UNKNOWN_SOURCE, _not_permitted(command.source)
+            code, reason = rejection_of_input(context, command)
             reject(context, command, code, reason)
             return IngestOutcome.rejected(code, reason)
-        outcome = self._check(context, command)
+        outcome = early_answer(context, command, reads_kept_copies=self._reads_kept_copies)
         if outcome is not None:
             if not outcome.accepted and outcome.code is not None:
                 reject(context, command, outcome.code, outcome.reason)
@@ -226,28 +222,6 @@ class BatchIngestor:
         return IngestOutcome(
             accepted=True, results=results, cancelled=cancelled, parts=tuple(parts)
         )
-
-    def _check(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome | None:
-        """An early answer for a message (a rejection), or None to go on."""
-        message = command.message
-        sender = (message.source_application, message.source_facility)
-        if command.check_source and sender not in context.allowed:
-            return IngestOutcome.rejected(
-                RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source)
-            )
-        if not _permitted(command.permitted_senders, message.source):
-            return IngestOutcome.rejected(
-                RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source)
-            )
-        if not self._reads_kept_copies and any(
-            is_kept_copy_identifier(c.value) for c in message.identifier_candidates
-        ):
-            return IngestOutcome.rejected(RejectionCode.KEPT_COPY, KEPT_COPY_REASON)
-        if not (message.patient_identifier or "").strip() and not is_unresolved(message):
-            return IngestOutcome.rejected(
-                RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
-            )
-        return None
 
     def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
         message = command.message
@@ -306,19 +280,6 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
-
-
-def _unknown_sender(source: str | None) -> str:
-    return f"sender {source!r} (MSH-3^MSH-4) is not on the allow-list"
-
-
-def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
-    """A token bound to senders delivers only as them (an input naming none is no claim)."""
-    return permitted is None or source is None or source in permitted
-
-
-def _not_permitted(source: str | None) -> str:
-    return f"sender {source!r} is not one this token may deliver results as"
 
 
 def _messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:

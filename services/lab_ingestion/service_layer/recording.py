@@ -16,12 +16,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
     ResultStatusCode,
 )
-from services.lab_ingestion.domain.planning import (
-    EMITTED,
-    PlannedResult,
-    content_of,
-    status_of,
-)
+from services.lab_ingestion.domain.planning import PlannedResult, content_of
 from services.lab_ingestion.domain.records import (
     Content,
     EarlierResult,
@@ -29,6 +24,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
 )
+from services.lab_ingestion.domain.result_status import EMITTED, status_of
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,

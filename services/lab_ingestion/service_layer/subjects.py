@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
 from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
-from services.lab_ingestion.domain.planning import in_site_time
+from services.lab_ingestion.domain.sample_times import in_site_time
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome

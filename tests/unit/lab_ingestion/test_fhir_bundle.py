@@ -13,7 +13,7 @@ from services.lab_ingestion.adapters.fhir_bundle import (
     TRANSACTION,
     parse_bundle,
 )
-from services.lab_ingestion.adapters.fhir_parser import FhirInputError
+from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from tests.unit.lab_ingestion.route_fakes import MRN, PATIENT, PATIENT_URL, bundle, observation
 
 INVALID = observation(valueQuantity={"value": "n/a"})

@@ -16,12 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
-from services.lab_ingestion.adapters.fhir_parser import (
-    FhirInputError,
-    Issue,
-    operation_outcome,
-    parse_observation,
-)
+from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, Issue, operation_outcome
+from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from shared.contracts.events.lab import Channel

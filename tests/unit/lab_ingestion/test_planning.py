@@ -21,16 +21,14 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.planning import (
-    CLOCK_SKEW,
     PlannedResult,
     check_earlier_results,
-    check_times,
     content_of,
-    in_site_time,
     needs_earlier_result,
     plan_results,
 )
 from services.lab_ingestion.domain.records import Content, EarlierResult
+from services.lab_ingestion.domain.sample_times import CLOCK_SKEW, check_times, in_site_time
 from shared.contracts.events.lab import Channel
 
 AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)

@@ -1,0 +1,90 @@
+"""FHIR input errors and the OperationOutcomes that answer them: validation of a resource
+against its ``fhir.resources`` model, with diagnostics that never echo submitted values (they
+may be PHI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
+
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from pydantic import ValidationError
+
+MAX_ISSUES = 50
+_STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
+
+M = TypeVar("M", bound=FHIRAbstractModel)
+
+
+class Issue(NamedTuple):
+    """One OperationOutcome issue."""
+
+    severity: str
+    code: str
+    diagnostics: str
+    expression: str | None = None
+
+
+class FhirInputError(ValueError):
+    """The input is not a usable FHIR resource; ``issues`` feed an OperationOutcome."""
+
+    def __init__(self, issues: Sequence[Issue | tuple[str, str, str, str | None]]) -> None:
+        self.issues = [Issue(s, c, d, e or None) for s, c, d, e in issues]
+        super().__init__(
+            "; ".join(
+                f"{i.expression}: {i.diagnostics}" if i.expression else i.diagnostics
+                for i in self.issues
+            )
+        )
+
+
+def input_error(code: str, diagnostics: str, expression: str) -> FhirInputError:
+    return FhirInputError([Issue("error", code, diagnostics, expression)])
+
+
+def validate_resource(model: type[M], data: object, where: str) -> M:
+    expected = model.get_resource_type()
+    if not isinstance(data, dict):
+        raise input_error("structure", "expected a JSON object", where)
+    if data.get("resourceType") != expected:
+        raise input_error("invalid", f"resourceType must be {expected}", f"{where}.resourceType")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise FhirInputError(_issues(exc, where)) from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        # fhir.resources raises these for e.g. an unknown contained resourceType
+        raise input_error("structure", f"not a valid FHIR R4 {expected}", where) from None
+
+
+def _issues(exc: ValidationError, where: str) -> list[Issue]:
+    issues = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        kind, loc = err["type"], list(err["loc"])
+        if kind == "extra_forbidden" and loc:  # an unknown element's name may be PHI
+            loc[-1] = "<unknown element>"
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        code = "required" if kind == "missing" else "invalid"
+        if kind in _STRUCTURE_ERRORS or kind.endswith("_type"):
+            code = "structure"
+        issues.append(Issue("error", code, err["msg"].removeprefix("Value error, "), where + path))
+    return issues[:MAX_ISSUES]
+
+
+def operation_outcome(issues: Sequence[Issue | tuple[str, str, str, str | None]]) -> dict[str, Any]:
+    """A valid FHIR R4 OperationOutcome (JSON dict); no issues gives one informational issue."""
+    items = [Issue(*i) for i in issues] or [Issue("information", "informational", "ok")]
+    body = [
+        {
+            "severity": i.severity,
+            "code": i.code,
+            "diagnostics": i.diagnostics[:1000],
+            **({"expression": [i.expression]} if i.expression else {}),
+        }
+        for i in items
+    ]
+    outcome = OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": body})
+    result: dict[str, Any] = json.loads(outcome.model_dump_json())
+    return result

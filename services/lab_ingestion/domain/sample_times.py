@@ -1,0 +1,107 @@
+"""When a sample was taken and reported: plausible times, and local times read in the
+sender's time zone (pure: no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+)
+from services.lab_ingestion.domain.result_status import CANCELLING, status_of
+
+# A sample is not taken before the laboratory systems of the trial's era, nor after it reached
+# us (beyond clock skew): a time outside is a typo or a wrong time zone, and a result dated in
+# the future would stay the "latest" value for every decision until then.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:
+    """Collection and report times between ``EARLIEST_TIME`` and the message's arrival
+    (plus ``CLOCK_SKEW``)."""
+    latest = received_at + CLOCK_SKEW
+    collected, reported = observation.collected_at, observation.reported_at
+    for name, moment in (("collection", collected), ("report", reported)):
+        if moment is not None and not EARLIEST_TIME <= moment <= latest:
+            return Rejected(
+                RejectionCode.IMPLAUSIBLE_TIME,
+                f"{name} time {moment.isoformat(timespec='minutes')} is before "
+                f"{EARLIEST_TIME:%Y} or after the message arrived: check the date and the time "
+                "zone",
+            )
+    return None
+
+
+def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
+    """Collection and report times written without an offset, read in the sender's time
+    zone (the offset in force at that local time, clock changes included). A local time the
+    clock skipped, or passed twice, cannot place a sample exactly: the message is rejected,
+    and a report time so written is no more trusted (it is stored and published). Unless
+    nothing uses the time: an analyte the trial ignores, or a cancellation (it withdraws its
+    result whatever time it repeats), is then kept as read."""
+    if all(o.collected_local is None and o.reported_local is None for o in message.observations):
+        return message
+    observations = []
+    for index, observation in enumerate(message.observations):
+        sited = _observation_in_site_time(observation, zone)
+        if isinstance(sited, Rejected):
+            if not _time_is_used(observation):
+                sited = observation
+            else:
+                return sited.at(index)
+        observations.append(sited)
+    return replace(message, observations=tuple(observations))
+
+
+def _time_is_used(observation: ObservationInput) -> bool:
+    return identify_analyte(observation.codes) is not None and (
+        status_of(observation) not in CANCELLING
+    )
+
+
+def _observation_in_site_time(
+    observation: ObservationInput, zone: tzinfo
+) -> ObservationInput | Rejected:
+    collected_at = _in_zone(observation.collected_local, observation.collected_at, zone)
+    if isinstance(collected_at, Rejected):
+        return Rejected(RejectionCode.MISSING_COLLECTION_TIME, f"collection {collected_at.reason}")
+    reported_at = _in_zone(observation.reported_local, observation.reported_at, zone)
+    if isinstance(reported_at, Rejected):
+        return Rejected(RejectionCode.IMPLAUSIBLE_TIME, f"report {reported_at.reason}")
+    return replace(observation, collected_at=collected_at, reported_at=reported_at)
+
+
+def _in_zone(
+    local: datetime | None, instant: datetime | None, zone: tzinfo
+) -> datetime | Rejected | None:
+    """A time written without an offset, read in the sender's zone (``instant`` as read
+    before when there is none); why not, when a clock change skips or repeats it (the
+    caller names the time and gives the code)."""
+    if local is None:
+        return instant
+    exact = _exact_instant(local, zone)
+    if exact is None:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_TIME,
+            f"time {local:%Y-%m-%d %H:%M} is skipped or repeated by a clock change in {zone}: "
+            "send it with its UTC offset",
+        )
+    return exact
+
+
+def _exact_instant(local: datetime, zone: tzinfo) -> datetime | None:
+    """The instant of a local time, or None when it does not exist (a gap) or exists twice
+    (a fold): the two readings of such a time differ."""
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        return None
+    try:
+        return first.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999: kept in its zone, the plausibility check rejects it
+        return first

@@ -1,0 +1,62 @@
+"""Early answers for a batch's inputs: whether their sender may deliver, and whether they name
+a patient at all (a rejection before anything else of a message is looked at)."""
+
+from __future__ import annotations
+
+from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON, is_kept_copy_identifier
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.commands import (
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
+from services.lab_ingestion.service_layer.identification import is_unresolved
+
+
+def early_answer(
+    context: BatchContext, command: IngestLabMessage, *, reads_kept_copies: bool
+) -> IngestOutcome | None:
+    """A rejection of a message before its patient and results are looked at, or None to go
+    on. ``reads_kept_copies``: a replay's, whose patient identifiers are kept copies' keyed
+    hashes (``kept_copy``)."""
+    message = command.message
+    sender = (message.source_application, message.source_facility)
+    if command.check_source and sender not in context.allowed:
+        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source))
+    if not _permitted(command.permitted_senders, message.source):
+        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source))
+    if not reads_kept_copies and any(
+        is_kept_copy_identifier(c.value) for c in message.identifier_candidates
+    ):
+        return IngestOutcome.rejected(RejectionCode.KEPT_COPY, KEPT_COPY_REASON)
+    if not (message.patient_identifier or "").strip() and not is_unresolved(message):
+        return IngestOutcome.rejected(
+            RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
+        )
+    return None
+
+
+def rejection_of_input(
+    context: BatchContext, command: RecordRejectedInput
+) -> tuple[RejectionCode, str]:
+    """Why an input refused at the edge is kept: its own reason, unless its sender may not
+    deliver at all (that is then the reason)."""
+    if command.sender is not None and command.sender not in context.allowed:
+        return RejectionCode.UNKNOWN_SOURCE, _unknown_sender(command.source)
+    if not _permitted(command.permitted_senders, command.source):
+        return RejectionCode.UNKNOWN_SOURCE, _not_permitted(command.source)
+    return command.code, command.reason
+
+
+def _unknown_sender(source: str | None) -> str:
+    return f"sender {source!r} (MSH-3^MSH-4) is not on the allow-list"
+
+
+def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
+    """A token bound to senders delivers only as them (an input naming none is no claim)."""
+    return permitted is None or source is None or source in permitted
+
+
+def _not_permitted(source: str | None) -> str:
+    return f"sender {source!r} is not one this token may deliver results as"
