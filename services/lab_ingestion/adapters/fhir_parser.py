@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.observation import Observation, ObservationReferenceRange
 from fhir.resources.R4B.quantity import Quantity
 
 from services.lab_ingestion.adapters.fhir_identity import version_basis
@@ -176,14 +176,15 @@ def _has_value(obs: Observation) -> bool:
 
 def _observation_input(obs: Observation, key: str) -> ObservationInput:
     value, unit = _value(obs)
-    flags = obs.interpretation[0].coding if obs.interpretation else None
+    flags = [c.code for concept in obs.interpretation or [] for c in concept.coding or [] if c.code]
     return ObservationInput(
         result_key=key,
         codes=tuple(Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
         value=value,
         unit=unit,
         reference_range=_reference_range(obs),
-        abnormal_flag=(flags[0].code or None) if flags else None,
+        abnormal_flag=flags[0] if flags else None,
+        flags=tuple(flags),
         status=STATUS_CODES.get(obs.status or "", obs.status or ""),
         collected_at=_collected_at(obs),
         reported_at=_aware(obs.issued),
@@ -240,18 +241,17 @@ def _decimal(value: object) -> str:
 
 def _reference_range(obs: Observation) -> str | None:
     """The range as HL7 writes it, with its own unit (``12-16 g/dL``: converted as that unit
-    is, not as the value's); a range whose quantities name different units is dropped."""
-    if not obs.referenceRange:
+    is, not as the value's). Only the one normal range for everyone is read: several, or one
+    for a population or age (``appliesTo``, ``age``: the patient's is not known here), or
+    another kind of range, leave none; so does one whose quantities name different units, or
+    whose one bound names a unit and the other none (never borrowed)."""
+    ranges = [ref for ref in obs.referenceRange or [] if _is_normal_range_for_all(ref)]
+    unit = _range_unit(ranges[0]) if len(ranges) == 1 else None
+    if unit is None:
         return None
-    ref = obs.referenceRange[0]
+    ref = ranges[0]
     low = _decimal(ref.low.value if ref.low else None)
     high = _decimal(ref.high.value if ref.high else None)
-    written = sorted({u for q in (ref.low, ref.high) if q is not None for u in _units(q)})
-    known = {ucum for u in written if (ucum := recognise_unit(u)) is not None}
-    if len(known) > 1:
-        return None
-    # an unknown unit is kept too: the range is then dropped, never read in the value's unit
-    unit = f" {known.pop()}" if known else (f" {written[0]}" if written else "")
     if low and high:
         return f"{low}-{high}{unit}"
     if high:
@@ -259,6 +259,36 @@ def _reference_range(obs: Observation) -> str | None:
     if low:
         return f">{low}{unit}"
     return ref.text or None
+
+
+def _range_unit(ref: ObservationReferenceRange) -> str | None:
+    """`` unit`` as written after a range's numbers, "" for none, None when its bounds
+    disagree (two units, or a unit on one bound only)."""
+    bounds = [q for q in (ref.low, ref.high) if q is not None]
+    if len({bool(_units(q)) for q in bounds}) > 1:
+        return None
+    written = sorted({u for q in bounds for u in _units(q)})
+    known = {ucum for u in written if (ucum := recognise_unit(u)) is not None}
+    if len(known) > 1:
+        return None
+    # an unknown unit is kept too: the range is then dropped, never read in the value's unit
+    return f" {known.pop()}" if known else (f" {written[0]}" if written else "")
+
+
+REFERENCE_RANGE_MEANINGS = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
+
+
+def _is_normal_range_for_all(ref: ObservationReferenceRange) -> bool:
+    """A range of no population or age, and of no kind or the normal kind."""
+    if ref.appliesTo or ref.age is not None:
+        return False
+    if ref.type is None:
+        return True
+    codings = ref.type.coding or []
+    return bool(codings) and all(
+        c.code == "normal" and (c.system or REFERENCE_RANGE_MEANINGS) == REFERENCE_RANGE_MEANINGS
+        for c in codings
+    )
 
 
 def _collected_at(obs: Observation) -> datetime | None:

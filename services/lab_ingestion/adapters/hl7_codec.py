@@ -9,7 +9,6 @@ identifying fields of a message kept for inspection (PROTOCOL section 6; in
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -38,6 +37,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
     header_of,
     read_header,
 )
+from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, value_of
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -46,7 +46,6 @@ from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,
-    Coding,
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
@@ -61,8 +60,6 @@ __all__ = [
     "MAX_PARTS", "PRODUCTION", "Header", "Hl7InputError", "build_ack", "normalise_separators",
     "parse_oru", "parse_ts", "read_header", "redact", "silence_library_logging",
 ]  # fmt: skip
-
-_PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 
 
 def silence_library_logging() -> None:
@@ -225,18 +222,7 @@ _Time = tuple[datetime | None, datetime | None]  # instant, and local time as wr
 def _observation(
     obx: hl7.Segment, order_key: str, order_time: _Time, order_text: str, offset: str
 ) -> ObservationInput:
-    codes = [
-        Coding(
-            field_value(obx, 3, 1, 1),
-            field_value(obx, 3, 1, 3) or None,
-            field_value(obx, 3, 1, 2) or None,
-        )
-    ]
-    alternate = field_value(obx, 3, 1, 4)
-    if alternate:
-        codes.append(
-            Coding(alternate, field_value(obx, 3, 1, 6) or None, field_value(obx, 3, 1, 5) or None)
-        )
+    codes = codes_of(obx)
     unit = tuple(u for u in (field_value(obx, 6, 1, c, hex_text=True) for c in range(1, 7)) if u)
     if repeats(obx, 6):  # OBX-6 does not repeat: another unit is one that may disagree
         unit += tuple(part for parts in later_repetitions(obx, 6, 6) for part in parts if part)
@@ -251,11 +237,8 @@ def _observation(
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
-    value = (
-        _structured_numeric(obx)
-        if field_value(obx, 2) == "SN"
-        else field_value(obx, 5, hex_text=True)
-    )
+    value_type = field_value(obx, 2).upper()
+    value = value_of(obx, value_type, codes)
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in later_repetitions(obx, 5, 4))])
     key = f"{order_key}|{codes[0].code}|{field_value(obx, 4)}"
@@ -266,6 +249,8 @@ def _observation(
         unit=unit,
         reference_range=field_value(obx, 7, hex_text=True) or None,
         abnormal_flag=field_value(obx, 8) or None,
+        flags=flags_of(obx),
+        value_type=value_type,
         status=field_value(obx, 11),  # empty stays empty: the service rejects an unknown status
         collected_at=collected,
         reported_at=reported,
@@ -273,18 +258,3 @@ def _observation(
         reported_local=reported_local,
         unscoped_key=key if untracked else None,
     )
-
-
-def _structured_numeric(obx: hl7.Segment) -> str:
-    """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
-    ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
-    stays text as sent, which is no number."""
-    comparator, number, separator, second = (
-        field_value(obx, 5, 1, c, hex_text=True) for c in range(1, 5)
-    )
-    if separator or second:
-        joined = f"{comparator}{number}{separator}{second}"
-        if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1
-            return "^".join((comparator, number, separator, second))
-        return joined
-    return number if comparator == "=" and number else f"{comparator}{number}"

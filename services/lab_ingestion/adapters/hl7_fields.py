@@ -72,3 +72,34 @@ def later_repetitions(segment: hl7.Segment, field: int, components: int) -> list
         if any(parts):
             later.append(parts)
     return later
+
+
+def whole_value(segment: hl7.Segment, field: int) -> str | None:
+    """A field's first repetition with every component and sub-component, unescaped (hex as
+    UTF-8), as written (``12^5``, ``9&5``); None when it holds one value alone (trailing empty
+    parts aside)."""
+    if field >= len(segment) or not len(segment[field]):
+        return None
+    node = segment[field][0]
+    if isinstance(node, str):
+        return None
+    parts = []
+    for component, value in enumerate(node, start=1):
+        count = 1 if isinstance(value, str) else max(len(value), 1)
+        subs = [
+            field_value(segment, field, 1, component, hex_text=True, subcomponent=s)
+            for s in range(1, count + 1)
+        ]
+        parts.append("&".join(subs).rstrip("&"))
+    text = "^".join(parts).rstrip("^")
+    return text if ("^" in text or "&" in text) else None
+
+
+def has_subcomponents(segment: hl7.Segment, field: int) -> bool:
+    """Whether a component of the field's first repetition holds sub-components."""
+    if field >= len(segment) or not len(segment[field]):
+        return False
+    node = segment[field][0]
+    return not isinstance(node, str) and any(
+        not isinstance(value, str) and sum(1 for s in value if s) > 1 for value in node
+    )

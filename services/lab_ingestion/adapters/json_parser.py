@@ -182,6 +182,7 @@ def _observation(result: ResultIn) -> ObservationInput:
         unit=(result.unit,) if result.unit else (),
         reference_range=result.reference_range or None,
         abnormal_flag=result.abnormal_flag or None,
+        flags=(result.abnormal_flag,) if result.abnormal_flag else (),
         status=STATUS_CODES[result.status],
         collected_at=result.collected_at,
         reported_at=result.reported_at,

@@ -148,11 +148,25 @@ _EXACT, _FOLDED = _build_indexes()
 def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
     """The first trial analyte among LOINC codings (a missing system counts as LOINC)."""
     for coding in codes:
-        system = (coding.system or "").strip().lower().rstrip("/")
         code = coding.code.strip()
-        if (not system or system in LOINC_SYSTEMS) and code in LOINC_CODES:
+        if _is_loinc(coding) and code in LOINC_CODES:
             return LOINC_CODES[code], code
     return None
+
+
+def analytes_named(codes: Sequence[Coding]) -> frozenset[Analyte]:
+    """Every trial analyte the LOINC codings name (two codes of one analyte, CRP and hs-CRP,
+    name one; a neutrophil and a platelet code name two, and the result cannot be told)."""
+    return frozenset(
+        LOINC_CODES[coding.code.strip()]
+        for coding in codes
+        if _is_loinc(coding) and coding.code.strip() in LOINC_CODES
+    )
+
+
+def _is_loinc(coding: Coding) -> bool:
+    system = (coding.system or "").strip().lower().rstrip("/")
+    return not system or system in LOINC_SYSTEMS
 
 
 def canonical_unit(analyte: Analyte) -> str:

@@ -24,6 +24,7 @@ class RejectionCode(StrEnum):
     WRONG_PROCESSING_ID = "unsupported-processing-id"
     UNKNOWN_SOURCE = "unknown-source"
     UNKNOWN_ANALYTE = "unknown-analyte"
+    AMBIGUOUS_ANALYTE = "ambiguous-analyte"  # a result's codes name different trial analytes
     MISSING_UNIT = "missing-unit"
     UNCONVERTIBLE_UNIT = "unconvertible-unit"
     NON_NUMERIC_VALUE = "non-numeric-value"
@@ -89,7 +90,7 @@ class ObservationInput:
     value: str
     unit: tuple[str, ...] = ()
     reference_range: str | None = None
-    abnormal_flag: str | None = None
+    abnormal_flag: str | None = None  # the flag published (the first the sender gave)
     status: str = "F"
     collected_at: datetime | None = None
     reported_at: datetime | None = None
@@ -101,6 +102,12 @@ class ObservationInput:
     # HL7 without an order number: the key made of the collection time, before it is made
     # the patient's (``scoped_to_patient``); None for a key of the lab's own
     unscoped_key: str | None = None
+    # every abnormal flag the sender gave (HL7 OBX-8 repetitions, FHIR interpretation codes):
+    # an off-scale one (``<``, ``>``) makes the value a limit, not a measurement
+    flags: tuple[str, ...] = ()
+    # the value's declared type (HL7 OBX-2), when the sender gave one: a coded answer or a
+    # date is no measurement, whatever number its text starts with
+    value_type: str = ""
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient

@@ -4,9 +4,11 @@ Pure: no I/O. Observations of analytes the trial does not follow yield None (the
 ignores them); unusable trial results yield a ``Rejected`` with a bounded code and a reason
 that never echoes free text (a value field may carry a comment, and comments may carry PHI).
 
-A censored value (``<10``, ``>200``) is rejected, never read as its bound: the events carry a
+A censored value (``<10``, ``>200``, or a number flagged off the instrument's scale: OBX-8 or
+a FHIR interpretation ``<`` or ``>``) is rejected, never read as its bound: the events carry a
 number, and ``<10`` read as 10 is not a CRP response, ``<0.5`` neutrophils read as 0.5 is
-grade 3 instead of 4. A negative value is no measurement of any trial analyte.
+grade 3 instead of 4. A negative value is no measurement of any trial analyte, and a value
+with more significant digits than a binary float keeps (15) could round across a threshold.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from services.lab_ingestion.domain.analytes import (
     DEFAULT_UNIT_PARAMETERS,
     UnitConversion,
     UnitParameters,
+    analytes_named,
     identify_analyte,
     recognise_unit,
     resolve_unit,
@@ -57,6 +60,11 @@ _THOUSANDS_DOT_IN_RANGE: Final = re.compile(r"(?<![0-9.])[0-9]{1,3}\.[0-9]{3}(?!
 _SHOWABLE_VALUE: Final = re.compile(r"[0-9.,<>=+\- \u2264\u2265]{1,32}")
 _RANGE_WORDS: Final = re.compile(r"[\s()\[\],;]+")
 _MAX_VALUE_LENGTH: Final = 32
+MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
+# HL7 table 0078 and FHIR's ObservationInterpretation: below / above the instrument's scale
+OFF_SCALE_FLAGS: Final = frozenset({"<", ">"})
+# HL7 OBX-2 value types whose text may be a measurement (SN: read as structured numeric)
+MEASURED_VALUE_TYPES: Final = frozenset({"NM", "SN", "ST", "TX", "FT"})
 _MAX_RANGE_LENGTH: Final = 100
 
 Bounds = tuple[float | None, float | None]
@@ -70,6 +78,9 @@ def normalise(
     if identified is None:
         return None
     analyte, loinc = identified
+    ambiguous = check_one_analyte(observation)
+    if ambiguous is not None:
+        return ambiguous
     if observation.collected_at is None:
         return Rejected(
             RejectionCode.MISSING_COLLECTION_TIME, f"{analyte.value} result has no collection time"
@@ -77,14 +88,9 @@ def normalise(
     conversion = resolve_unit(analyte, observation.unit, params)
     if isinstance(conversion, Rejected):
         return conversion
-    value = parse_value(analyte, observation.value)
+    value = _measurement(analyte, observation, conversion)
     if isinstance(value, Rejected):
         return value
-    if conversion.source_unit == "/uL" and _THOUSANDS_DOT.fullmatch(observation.value.strip()):
-        return _non_numeric(
-            f"{analyte.value} value {_show(observation.value.strip())} per microlitre is "
-            "ambiguous: a count has no decimals, the dot may be a thousands separator"
-        )
     low, high = _reference_range(analyte, observation.reference_range, conversion, params)
     return NormalisedResult(
         analyte=analyte,
@@ -97,6 +103,46 @@ def normalise(
         reference_high=high,
         abnormal_flag=(observation.abnormal_flag or "").strip() or None,
     )
+
+
+def check_one_analyte(observation: ObservationInput) -> Rejected | None:
+    """Why a result whose codes name different trial analytes is not one (None if they name
+    one): read as its first code, a platelet count would be published as neutrophils."""
+    if len(analytes_named(observation.codes)) <= 1:
+        return None
+    return Rejected(
+        RejectionCode.AMBIGUOUS_ANALYTE,
+        "the result's codes (LOINC) name different trial analytes: one test per result",
+    )
+
+
+def _measurement(
+    analyte: Analyte, observation: ObservationInput, conversion: UnitConversion
+) -> float | Rejected:
+    """The value, if the sender gave it as a measurement: of a type that may hold one (OBX-2),
+    a plain decimal (``parse_value``), a count without a dot that may be a thousands
+    separator, not flagged off the instrument's scale."""
+    value_type = observation.value_type.strip().upper()
+    if value_type and value_type not in MEASURED_VALUE_TYPES:
+        return _non_numeric(
+            f"{analyte.value} value is of type {_show_code(value_type)} (OBX-2), not a number"
+        )
+    value = parse_value(analyte, observation.value)
+    if isinstance(value, Rejected):
+        return value
+    if conversion.source_unit == "/uL" and _THOUSANDS_DOT.fullmatch(observation.value.strip()):
+        return _non_numeric(
+            f"{analyte.value} value {_show(observation.value.strip())} per microlitre is "
+            "ambiguous: a count has no decimals, the dot may be a thousands separator"
+        )
+    off_scale = [f.strip() for f in observation.flags if f.strip() in OFF_SCALE_FLAGS]
+    if off_scale:
+        return Rejected(
+            RejectionCode.CENSORED_VALUE,
+            f"{analyte.value} value {_show(observation.value.strip())} is flagged "
+            f"{off_scale[0]!r}, off the instrument's scale (a limit, not a measured value)",
+        )
+    return value
 
 
 def parse_value(analyte: Analyte, text: str) -> float | Rejected:
@@ -120,6 +166,11 @@ def parse_value(analyte: Analyte, text: str) -> float | Rejected:
 
 
 def _measured(analyte: Analyte, stripped: str, number_text: str) -> float | Rejected:
+    if significant_digits(number_text) > MAX_SIGNIFICANT_DIGITS:
+        return _non_numeric(
+            f"{analyte.value} value has more than {MAX_SIGNIFICANT_DIGITS} significant digits: "
+            "more than a measurement holds, and more than its number keeps exactly"
+        )
     number = _decimal(number_text)
     if number is None:
         return _non_numeric(
@@ -154,14 +205,14 @@ def _parse_range(text: str | None) -> tuple[Bounds, str]:
     if text is None or len(text) > _MAX_RANGE_LENGTH:
         return (None, None), ""
     if (match := _INTERVAL.fullmatch(text)) and _is_trailing_unit(match["rest"]):
-        low, high = _decimal(match["low"]), _decimal(match["high"])
+        low, high = _bound(match["low"]), _bound(match["high"])
         if low is None or high is None or low > high:
             return (None, None), ""
         return (low, high), match["rest"]
     if (match := _HIGH_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
-        return (None, _decimal(match["high"])), match["rest"]
+        return (None, _bound(match["high"])), match["rest"]
     if (match := _LOW_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
-        return (_decimal(match["low"]), None), match["rest"]
+        return (_bound(match["low"]), None), match["rest"]
     return (None, None), ""
 
 
@@ -188,6 +239,12 @@ def _reference_range(
     return _convert(conversion, low), _convert(conversion, high)
 
 
+def _bound(number: str) -> float | None:
+    """A range's bound, or None when it cannot be read exactly (dropped, as the value would be
+    rejected)."""
+    return None if significant_digits(number) > MAX_SIGNIFICANT_DIGITS else _decimal(number)
+
+
 def _decimal(number: str) -> float | None:
     """A regex-checked number with ``.`` or a lone decimal comma; None if the comma is ambiguous.
 
@@ -200,6 +257,11 @@ def _decimal(number: str) -> float | None:
             return None
         number = f"{whole}.{fraction}"
     return float(number)
+
+
+def significant_digits(number: str) -> int:
+    """Digits from the first non-zero one on (``0.0012`` has 2, ``1.500`` has 4)."""
+    return len("".join(c for c in number if c.isdigit()).lstrip("0"))
 
 
 def _is_trailing_unit(rest: str) -> bool:
@@ -219,6 +281,11 @@ def _show(value: str) -> str:
     if _SHOWABLE_VALUE.fullmatch(value):
         return repr(value)
     return f"(text of {len(value)} characters)"
+
+
+def _show_code(code: str) -> str:
+    """An HL7 table code itself when it is one (letters and digits), else only its length."""
+    return repr(code) if code.isalnum() and len(code) <= 5 else f"(code of {len(code)} characters)"
 
 
 def _non_numeric(reason: str) -> Rejected:

@@ -21,7 +21,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
     ResultStatusCode,
 )
-from services.lab_ingestion.domain.normalise import UnitParameters, normalise
+from services.lab_ingestion.domain.normalise import UnitParameters, check_one_analyte, normalise
 from services.lab_ingestion.domain.records import Content, EarlierResult, result_content
 from services.lab_ingestion.domain.result_status import (
     CANCELLING,
@@ -45,6 +45,9 @@ def plan_results(
     for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None:
             continue
+        ambiguous = check_one_analyte(observation)  # a cancellation too: of which test?
+        if ambiguous is not None:
+            return ambiguous.at(index)
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
             return Rejected(

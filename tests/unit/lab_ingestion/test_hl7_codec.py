@@ -647,13 +647,17 @@ def test_structured_numeric_ratio_is_rejected_as_non_numeric_by_normalisation() 
     assert result.code is RejectionCode.NON_NUMERIC_VALUE
 
 
-def test_non_sn_value_keeps_its_first_component_only() -> None:
+def test_non_sn_value_with_components_stays_whole_and_is_no_number() -> None:
     text = join([
         msh(),
-        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "<^5", 6: "mg/L", 11: "F"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "<^5", 6: "mg/L", 11: "F",
+                    14: "20261102070000+0000"}),
     ])  # fmt: skip
     message, _ = parse_oru(text)
-    assert message.observations[0].value == "<"
+    assert message.observations[0].value == "<^5"
+    result = normalise(message.observations[0])
+    assert isinstance(result, Rejected)
+    assert result.code is RejectionCode.NON_NUMERIC_VALUE
 
 
 # --- Hex escapes (\X..\) in values and units -------------------------------------------------

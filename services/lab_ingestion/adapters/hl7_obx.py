@@ -1,0 +1,74 @@
+"""Reading one OBX segment's test codes, value and flags (python-hl7 containers)."""
+
+from __future__ import annotations
+
+import re
+
+import hl7
+
+from services.lab_ingestion.adapters.hl7_fields import (
+    field_value,
+    has_subcomponents,
+    whole_value,
+)
+from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.model import Coding
+
+_PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
+
+
+def value_of(obx: hl7.Segment, value_type: str, codes: list[Coding]) -> str:
+    """OBX-5 as text: a structured numeric (SN) one as its number is written (``<^5`` is
+    ``<5``); a trial analyte's whole; any other its first component (as this service stored,
+    and digested, it before: an unchanged resend of a stored message stays a duplicate)."""
+    if value_type == "SN":
+        return _structured_numeric(obx)
+    if identify_analyte(codes) is not None:
+        return _plain_value(obx)
+    return field_value(obx, 5, hex_text=True)
+
+
+def flags_of(obx: hl7.Segment) -> tuple[str, ...]:
+    """The abnormal flags of every OBX-8 repetition (table 0078)."""
+    return tuple(field_value(obx, 8, r) for r in range(1, _repetitions(obx, 8) + 1))
+
+
+def codes_of(obx: hl7.Segment) -> list[Coding]:
+    """OBX-3's identifier and alternate identifier, of every repetition (OBX-3 does not
+    repeat: a sender that repeats it may name another test, and the result is then not one)."""
+    codes = []
+    for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
+        for first in (1, 4):  # identifier ^ text ^ coding system, twice
+            code = field_value(obx, 3, repeat, first)
+            if code or (repeat == 1 and first == 1):
+                system = field_value(obx, 3, repeat, first + 2) or None
+                codes.append(Coding(code, system, field_value(obx, 3, repeat, first + 1) or None))
+    return codes
+
+
+def _plain_value(obx: hl7.Segment) -> str:
+    """OBX-5 of a trial analyte, of any type but SN: one value. Components or sub-components
+    (``12^5``, ``5^-^10``, ``10^Above 10^99LAB``: a range, a coded answer) stay text as sent,
+    no number (a trial result is then rejected), never read as their first part."""
+    return whole_value(obx, 5) or field_value(obx, 5, hex_text=True)
+
+
+def _repetitions(segment: hl7.Segment, field: int) -> int:
+    return len(segment[field]) if field < len(segment) else 0
+
+
+def _structured_numeric(obx: hl7.Segment) -> str:
+    """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
+    ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
+    stays text as sent, which is no number."""
+    comparator, number, separator, second = (
+        field_value(obx, 5, 1, c, hex_text=True) for c in range(1, 5)
+    )
+    if has_subcomponents(obx, 5):  # ``^9&5``: no number HL7 writes
+        return whole_value(obx, 5) or ""
+    if separator or second:
+        joined = f"{comparator}{number}{separator}{second}"
+        if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1
+            return "^".join((comparator, number, separator, second))
+        return joined
+    return number if comparator == "=" and number else f"{comparator}{number}"
