@@ -31,9 +31,10 @@ from services.lab_ingestion.domain.records import (
     ResultRecord,
     Sender,
 )
-from services.lab_ingestion.service_layer.events import rejected_event
-from shared.contracts.events.lab import Analyte
-from shared.contracts.topics import LAB_REJECTED
+from services.lab_ingestion.service_layer.events import recorded_event, rejected_event
+from shared.contracts.envelope import Envelope
+from shared.contracts.events.lab import Analyte, Channel
+from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from shared.messaging.outbox import OutgoingEvent
 from tests.integration.lab_fixtures import migrated_lab_pool
 
@@ -447,3 +448,31 @@ async def test_migration_0015_reads_stored_explicit_nulls_as_no_value(pool: asyn
         ("M-4", "ORD2|1988-5|", None, "digest-4"),
         ("M-5", '""|1988-5|', None, "digest-5"),
     ]
+
+
+async def test_migration_0016_keeps_only_table_codes_as_flags(pool: asyncpg.Pool) -> None:
+    """A flag that is no table code (a hospital number, a name) is removed from the stored
+    results and from the events kept in the outbox; a code is written in upper case."""
+    flags = {1: "h", 2: "ZZMRN123987", 3: "H", 4: None, 5: " > "}
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn)
+        for n, flag in flags.items():
+            message, result = message_with_result(n)
+            result = dataclasses.replace(
+                result, result=dataclasses.replace(result.result, abnormal_flag=flag)
+            )
+            event = OutgoingEvent(LAB_RESULTS, recorded_event(result, Channel.MLLP))
+            repository.stage([message], [result], [], [], NOW)
+            async with conn.transaction():
+                await repository.write([event])
+        await conn.execute((definition.migrations / "0016_abnormal_flag_codes.sql").read_text())
+    stored = await pool.fetch(
+        "SELECT m.control_id, r.abnormal_flag FROM results r JOIN messages m USING (message_id)"
+        " ORDER BY m.control_id"
+    )
+    assert [tuple(r) for r in stored] == [
+        ("M-1", "H"), ("M-2", None), ("M-3", "H"), ("M-4", None), ("M-5", ">"),
+    ]  # fmt: skip
+    kept = await pool.fetch("SELECT envelope FROM outbox ORDER BY id")
+    published = [Envelope.from_bytes(bytes(r["envelope"])).payload["abnormal_flag"] for r in kept]
+    assert published == ["h", None, "H", None, " > "]

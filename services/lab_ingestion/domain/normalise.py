@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from services.lab_ingestion.domain.abnormal_flags import is_off_scale, published_flag
 from services.lab_ingestion.domain.analytes import (
     DEFAULT_UNIT_PARAMETERS,
     UnitConversion,
@@ -61,8 +62,6 @@ _SHOWABLE_VALUE: Final = re.compile(r"[0-9.,<>=+\- \u2264\u2265]{1,32}")
 _RANGE_WORDS: Final = re.compile(r"[\s()\[\],;]+")
 _MAX_VALUE_LENGTH: Final = 32
 MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
-# HL7 table 0078 and FHIR's ObservationInterpretation: below / above the instrument's scale
-OFF_SCALE_FLAGS: Final = frozenset({"<", ">"})
 # HL7 OBX-2 value types whose text may be a measurement (SN: read as structured numeric)
 MEASURED_VALUE_TYPES: Final = frozenset({"NM", "SN", "ST", "TX", "FT"})
 _MAX_RANGE_LENGTH: Final = 100
@@ -101,7 +100,7 @@ def normalise(
         original_unit=conversion.source_text,
         reference_low=low,
         reference_high=high,
-        abnormal_flag=(observation.abnormal_flag or "").strip() or None,
+        abnormal_flag=published_flag(observation.abnormal_flag),
     )
 
 
@@ -135,7 +134,7 @@ def _measurement(
             f"{analyte.value} value {_show(observation.value.strip())} per microlitre is "
             "ambiguous: a count has no decimals, the dot may be a thousands separator"
         )
-    off_scale = [f.strip() for f in observation.flags if f.strip() in OFF_SCALE_FLAGS]
+    off_scale = [f.strip() for f in observation.flags if is_off_scale(f)]
     if off_scale:
         return Rejected(
             RejectionCode.CENSORED_VALUE,

@@ -238,3 +238,25 @@ def test_up_to_fifteen_significant_digits_are_published_as_written(
 def test_a_range_bound_with_too_many_digits_drops_the_range() -> None:
     assert parse_reference_range("0-9.99999999999999999999") == (None, None)
     assert parse_reference_range("0-9.5") == (0.0, 9.5)
+
+
+# --- an abnormal flag is a table code, never free text (review 36) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "published"),
+    [("H", "H"), ("h", "H"), (" LL ", "LL"), ("ZZMRN123987", None), ("DOE JOHN", None)],
+)
+def test_only_a_table_code_is_kept_as_the_flag(flag: str, published: str | None) -> None:
+    result = _hl7(f"NM|1988-5^CRP^LN||12|mg/L|0-5|{flag}|||F|||{TS}")
+    assert isinstance(result, NormalisedResult)
+    assert result.abnormal_flag == published
+
+
+def test_a_fhir_interpretation_that_is_no_code_is_not_kept() -> None:
+    resource = crp_observation("FLAG-1")
+    resource["interpretation"] = [{"coding": [{"system": V3, "code": "ZZCANARYNAME"}]}]
+    (observation,) = parse_observation(resource, "l", "F").observations
+    result = normalise(observation)
+    assert isinstance(result, NormalisedResult)
+    assert result.abnormal_flag is None
