@@ -45,6 +45,8 @@ class RejectionCode(StrEnum):
     # changed value, which only a correction may bring)
     OTHER_SAMPLES_RESULT = "result-of-another-sample"
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
+    # a FHIR version without a version id that repeats an earlier version its chain moved past
+    AMBIGUOUS_VERSION = "ambiguous-version"
     # about a subject withdrawn from the trial, and whose it is cannot be told safely
     SUBJECT_WITHDRAWN = "subject-withdrawn"
     PROCESSING_FAILED = "processing-failed"  # the service's fault, kept for replay

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.message_identity import names_its_version
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
@@ -92,6 +93,44 @@ def content_of(result: NormalisedResult, collected_at: datetime | None) -> Conte
         result.loinc, result.value, result.unit, reference,
         abnormal_flag=result.abnormal_flag, collected_at=collected_at,
     )  # fmt: skip
+
+
+def check_repeated_version(
+    message: LabMessage, heads: Mapping[tuple[str, str], EarlierResult], params: UnitParameters
+) -> Rejected | None:
+    """Why a FHIR version whose content an earlier version had, and that names no version of
+    its own (``names_its_version``), cannot be answered as a resend: its chain holds
+    something else now. It is then a delayed resend of an older version, or a new version
+    that says again what an older one said (a value corrected back, a result posted again
+    after its cancellation); dropped as a duplicate, the second would leave the old value
+    standing while the lab is told it was stored. None: it says what its chains hold."""
+    if names_its_version(message) or all(
+        _chain_holds(o, heads.get((message.source, o.result_key)), params)
+        for o in message.observations
+    ):
+        return None
+    return Rejected(
+        RejectionCode.AMBIGUOUS_VERSION,
+        "this Observation says what an earlier version of it said, but its result has changed "
+        "since: a new version or a late resend cannot be told apart; send meta.versionId, "
+        "meta.lastUpdated or issued with each version",
+    )
+
+
+def _chain_holds(
+    observation: ObservationInput, head: EarlierResult | None, params: UnitParameters
+) -> bool:
+    """Whether the chain of ``observation``'s key holds what it says (a cancellation: no
+    standing result; a final or corrected result: the head's content, when it is known)."""
+    status = status_of(observation)
+    if identify_analyte(observation.codes) is None or status not in EMITTED | CANCELLING:
+        return True  # nothing a consumer holds
+    if status in CANCELLING:
+        return head is None
+    normalised = normalise(observation, params)
+    if head is None or not isinstance(normalised, NormalisedResult):
+        return False
+    return head.content is None or head.content == content_of(normalised, observation.collected_at)
 
 
 def check_earlier_results(

@@ -46,6 +46,7 @@ from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import (
     PlannedResult,
     check_earlier_results,
+    check_repeated_version,
     needs_earlier_result,
     plan_results,
 )
@@ -240,6 +241,10 @@ class BatchIngestor:
             return subject_id
         if key in context.known:  # a stored message's id: a resend, or a reused id
             same = says_the_same(context.known[key], digest, message, patient_hmac)
+            moved_on = check_repeated_version(message, context.latest, self._params)
+            if same and moved_on is not None:
+                reject(context, command, moved_on.code, moved_on.reason)
+                return IngestOutcome.rejected(moved_on.code, moved_on.reason)
             return resent(context, command, same=same)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
