@@ -4,23 +4,15 @@ meta.versionId, or answered 422 when nothing tells it from a late resend (review
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import crp_observation
-from tests.integration.test_lab_ingestion import Lab, running_lab
+from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
-    async with running_lab(settings, database) as lab:
-        yield lab
 
 
 def version(value: float, status: str, version_id: str | None) -> dict[str, Any]:

@@ -4,24 +4,15 @@ a number, an off-scale limit, more digits than the published number keeps)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
-from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import MRN, TS, crp_observation, msa, oru
-from tests.integration.test_lab_ingestion import Lab, running_lab
+from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
 
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-
-
-@pytest.fixture
-async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
-    async with running_lab(settings, database) as lab:
-        yield lab
 
 
 async def test_guessed_values_are_refused_on_every_channel(lab: Lab) -> None:

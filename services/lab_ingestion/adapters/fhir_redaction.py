@@ -10,7 +10,8 @@ display of every reference (an identifier's assigner's but for an organisation's
 note's text and author, and every element named like a person's detail are dropped; what
 is not in its expected shape there is hashed or dropped. Each removed value (an unknown
 element's, a personal extension's too) is then replaced wherever else it occurs (a code's
-text). The result is still FHIR-shaped, for inspection and replay. Never raises.
+text); a hashed number run into an id is masked (``redaction.scrubbed_copy``). The result is
+still FHIR-shaped, for inspection and replay. Never raises.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from services.lab_ingestion.adapters.fhir_elements import (
     texts_below,
 )
 from services.lab_ingestion.adapters.redaction import (
+    IDENTIFIER_VALUE,
     REDACTED,
     Secrets,
     copy_json,
     dump_json,
-    scrub_secrets,
+    leaves,
+    scrubbed_copy,
 )
 from services.lab_ingestion.domain.patient_identity import showable_authority
 from shared.jsonlog import is_phi_field
@@ -57,6 +60,7 @@ _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_au
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
 _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
+_ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE})  # where a number is masked
 
 
 def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
@@ -75,10 +79,9 @@ def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[
         secrets = Secrets()
         pruned = prune(payload, secrets)
         redactor = _FhirRedactor(hash_identifier, set(_person_urls(pruned)), secrets)
-        result: dict[str, Any] = scrub_secrets(redactor.node(pruned), secrets)
+        return scrubbed_copy(redactor.node(pruned), secrets, hash_identifier, _ID_KEYS)
     except RecursionError:
         return {}
-    return result
 
 
 class _FhirRedactor:
@@ -134,6 +137,9 @@ class _FhirRedactor:
                     self.texts(contact.get("telecom"), contact.get("address"))
             elif name in {"address", "telecom", "birthDate", "deceasedDateTime"}:
                 self.texts(value)
+                if name == "address" and _person_type(resource) == "patient":
+                    for line in texts_below(value, frozenset({"line"})):  # as PID-11's
+                        self.secrets.street(line)  # the patient's street lines: words too
             elif is_phi_field(str(name)):
                 self.names(value)
         return out
@@ -166,7 +172,7 @@ class _FhirRedactor:
             if hashed is not None:
                 out[name] = hashed
             elif name in _AUTHORITY_FIELDS and not _showable(item):
-                for leaf in _leaves(item):  # as HL7's CX-4: a birth date or a person's
+                for leaf in leaves(item):  # as HL7's CX-4: a birth date or a person's
                     self.hashed(leaf)  # number there is never kept, nor copies of it
             elif name in _IDENTIFIER_FIELDS:
                 out[name] = self.node(item, name)
@@ -296,19 +302,5 @@ def _showable(authority: object) -> bool:
         return showable_authority(authority)
     if not isinstance(authority, dict):
         return False
-    leaves = list(_leaves(authority))
-    return bool(leaves) and all(
-        isinstance(leaf, str) and showable_authority(leaf) for leaf in leaves
-    )
-
-
-def _leaves(value: object) -> Iterator[object]:
-    """Every value below a JSON object's elements (not its keys)."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
+    found = list(leaves(authority))
+    return bool(found) and all(isinstance(leaf, str) and showable_authority(leaf) for leaf in found)

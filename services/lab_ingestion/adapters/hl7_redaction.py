@@ -15,10 +15,15 @@ that is no segment (text after a raw line break inside a field) is scrubbed whol
 patient's number run into the message id or an order number (``ORD4711815``) is masked as
 the accepted path masks it.
 
-Also searched for: a birth date YYYYMMDD as ``YYYY-MM-DD`` and ``DD.MM.YYYY``, and a phone as
-its digits only (``079 123 45 67`` -> ``0791234567``). Limits: a birth date inside a longer
-number (a timestamp) is not found; a phone written with a country code (``+41 79 123 45 67``)
-is not turned into its national form (``079...``) nor the other way round; other spellings
+Also searched for: a birth date YYYYMMDD in every spelling ``scrub.date_spellings`` lists
+(``DD.MM.YYYY``, ``MM/DD/YYYY``...), a phone as its digits only (``079 123 45 67`` ->
+``0791234567``), a patient number as it is hashed (``ZZMRN 123987`` as ``ZZMRN123987``), each
+part of a double name (``MÜLLER-MEIER``) and the words of the patient's street line
+(``scrub.street_words``; another person's address is searched as whole lines only, since
+every word searched for may wipe a note's ordinary word: "5 INSURED WAY"). Limits: a birth
+date inside a longer number (a timestamp) is not found; a phone written with a country code
+(``+41 79 123 45 67``) is not turned into its national form (``079...``) nor the other way
+round; a number written with a blank in a note but not in PID-3 is not found; other spellings
 (``4 March 1961``, ``079-123 45 67``) are not found. Where the scrubber gives up (more than
 ``scrub.MAX_SECRETS`` secrets, or too many candidate copies in a few KB of fields), those
 fields are replaced whole: nothing personal is kept, at the cost of the clinical text.
@@ -37,8 +42,14 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
     patient_numbers,
 )
 from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets, scrub_fields
-from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED
+from services.lab_ingestion.adapters.scrub import (
+    FOLDED_LETTERS,
+    REDACTED,
+    date_spellings,
+    street_words,
+)
 from services.lab_ingestion.domain.matching import numbers_masked
+from shared.contracts.identity import normalise_hospital_identifier
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
@@ -60,6 +71,7 @@ _KEPT_PID_CODES = {8: frozenset("FMOUANX"), 24: frozenset("YN"), 30: frozenset("
 _BLANKED_FIELDS = {"PV1": (19, 50)}
 # Segments about the patient's relatives, guarantor, insurance or a merged record.
 _DROPPED_SEGMENTS = frozenset({"NK1", "GT1", "IN1", "IN2", "IN3", "MRG"})
+_NAME_PARTS = re.compile(r"[\s-]+")  # "MÜLLER-MEIER" is "MÜLLER" and "MEIER" too
 # Where the values whose copies are scrubbed from the rest of the message are read (v2.5.1):
 # NK1 name, mother's maiden name, contact person; GT1 guarantor, spouse, contact person;
 # IN1 insured; IN2 Medicaid case name, military sponsor; MRG prior name.
@@ -197,10 +209,12 @@ def _secrets_and_numbers(
             kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
             numbers.append((fields, kept_numbers))
             named += [number.value for number in kept_numbers] + dropped
-            for number in kept_numbers:
-                _add(secrets, number.value, 3, number.hashed or REDACTED)
+            for number in kept_numbers:  # as written, and as hashed (no blank, NFKC)
+                for form in (number.value, normalise_hospital_identifier(number.value)):
+                    _add(secrets, form, 3, number.hashed or REDACTED)
             for other in dropped:
-                _add(secrets, other, 3)
+                for form in (other, normalise_hospital_identifier(other)):
+                    _add(secrets, form, 3)
         _collect_secrets(name, fields, separators, secrets)
     for value, replacement in list(secrets.values()):  # a value as it reads: MÜLLER
         if separators[3] in value:
@@ -248,18 +262,21 @@ def _collect_secrets(
                             yield from (s.strip() for s in parts[c].split(sub))
 
     for value in values(_NAME_FIELDS, (0, 1, 2)):  # family, given, further given names
-        for token in (value, *value.split()):
+        for token in (value, *value.split(), *_NAME_PARTS.split(value)):
             _add(secrets, token, 2)
     for value in values(_IDENTIFIER_FIELDS, (0,)):
         _add(secrets, value, 3)
     for value in values(_DATE_FIELDS, (0,)):
         day = value[:8]
         if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]
-            for variant in (value, day, f"{day[:4]}-{day[4:6]}-{day[6:]}",
-                            f"{day[6:]}.{day[4:6]}.{day[:4]}"):  # fmt: skip
+            for variant in (value, *date_spellings(day[:4], day[4:6], day[6:])):
                 _add(secrets, variant, 8)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)
+    if name == "PID":  # the patient's street and other designation: their words too
+        for value in values(_ADDRESS_FIELDS, (0, 1)):
+            for word in street_words(decoded_text(value, separators)):
+                _add(secrets, word, 3)
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.lab_ingestion.adapters.redaction import Secrets, scrub_secrets
+from services.lab_ingestion.adapters.redaction import Secrets, scrubbed_copy
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 from shared.jsonlog import is_phi_field
@@ -240,8 +240,8 @@ class _JsonRedactor:
                 self.drop(key, value, "")
         if self.dropped:
             out[DROPPED_KEY] = self.dropped[:_MAX_DROPPED]
-        result: dict[str, Any] = scrub_secrets(out, self.secrets)
-        return result
+        ids = frozenset({"message_id", "result_id"})  # built from the MRN by some labs
+        return scrubbed_copy(out, self.secrets, self.hash_identifier, ids)
 
     def patient(self, value: object) -> Any:
         """Only the identifier, hashed; a bare identifier (a string or a number) is hashed

@@ -5,7 +5,8 @@ A rejected input is kept for inspection and replay, but never with a person's id
 the hospital identifier is replaced by its keyed hash and demographics are dropped, and
 every removed value (names, reference displays, birth dates, phones, identifiers) becomes a
 secret: any copy of it found in another string of the payload (a note, a narrative, a
-message id) is replaced too, as a whole word, whatever its case. Every redaction is best
+message id) is replaced too, as a whole word, whatever its case; a hashed number run into
+an id (``MSG4711815``) is masked there as the accepted path masks it. Every redaction is best
 effort on malformed input and never raises.
 """
 
@@ -14,17 +15,20 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from services.lab_ingestion.adapters.scrub import Scrubber
+from services.lab_ingestion.adapters.scrub import Scrubber, date_spellings, street_words
+from services.lab_ingestion.domain.matching import numbers_masked
+from shared.contracts.identity import normalise_hospital_identifier
 
 REDACTED = "[redacted]"
 _MIN_SECRET = 3
 # name parts that identify nobody; a whole display is a secret all the same
 _NOT_A_NAME = frozenset({"patient", "unknown", "anonymous", "test", "the", "and", "mrs", "von"})
 _NAME_PART = re.compile(r"[^\s,;:/()\[\]\"]+")
+_HYPHENS = re.compile(r"-+")  # a part of a double name: "Müller" of "Müller-Meier"
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
@@ -83,16 +87,22 @@ class Secrets(dict[str, str]):
         self.setdefault(value.strip(), REDACTED)
         date = _DATE.match(value.strip())
         if date:
-            year, month, day = date.groups()
-            for variant in (f"{year}{month}{day}", f"{day}.{month}.{year}",
-                            f"{day}/{month}/{year}", f"{month}/{day}/{year}"):  # fmt: skip
+            for variant in date_spellings(*date.groups()):
                 self.setdefault(variant, REDACTED)
 
-    def name(self, value: object) -> None:
-        """A removed name or display: the whole of it and each of its parts."""
+    def street(self, value: object) -> None:
+        """A removed street line: the whole of it and its words (``street_words``)."""
         self.text(value)
         if isinstance(value, str):
-            for part in _NAME_PART.findall(value):
+            for word in street_words(value):
+                self.setdefault(word, REDACTED)
+
+    def name(self, value: object) -> None:
+        """A removed name or display: the whole of it and each of its parts (a double
+        name's both whole and split)."""
+        self.text(value)
+        if isinstance(value, str):
+            for part in _name_parts(value):
                 if len(part.strip(".'-")) >= _MIN_SECRET and part.lower() not in _NOT_A_NAME:
                     self.setdefault(part, REDACTED)
                     # also as often written without its marks ("İbrahim" as "IBRAHIM")
@@ -112,9 +122,62 @@ class Secrets(dict[str, str]):
             self.text(node)
 
     def hashed(self, value: str, hash_identifier: Callable[[str], str]) -> str:
+        """An identifier's keyed hash, which also replaces its copies written as the hash
+        reads it (``ZZMRN 123987`` and ``ZZMRN123987`` are one number)."""
         if self.get(value, REDACTED) == REDACTED:
             self[value] = hash_identifier(value)
+        normalised = normalise_hospital_identifier(value)
+        if self.get(normalised, REDACTED) == REDACTED:
+            self[normalised] = self[value]
         return self[value]
+
+
+def scrubbed_copy(
+    node: dict[str, Any],
+    secrets: Secrets,
+    hash_identifier: Callable[[str], str],
+    id_keys: frozenset[str],
+) -> dict[str, Any]:
+    """``node`` with every copy of a secret replaced (``scrub_secrets``), and then every
+    hashed number run into an id (a string under one of ``id_keys``; ``IDENTIFIER_VALUE``:
+    an identifier's value) masked as the accepted path masks it (``numbers_masked``:
+    ``MSG4711815`` -> ``MSG#c3d33d695dec``), the hashes written in left whole."""
+    hashed = {s: r for s, r in secrets.items() if r != REDACTED and len(r) >= _MIN_SECRET}
+    masked = numbers_masked(hashed, hash_identifier)
+    hashes = re.compile("|".join(re.escape(h) for h in set(hashed.values())) or "(?!)")
+
+    def walk(value: Any, key: object) -> Any:
+        if isinstance(value, dict):
+            return {name: walk(item, _id_key(key, name)) for name, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item, key) for item in value]
+        if isinstance(value, str) and key in id_keys:
+            return _masked_between(value, hashes, masked)
+        return value
+
+    scrubbed: dict[str, Any] = walk(scrub_secrets(node, secrets), None)
+    return scrubbed
+
+
+def _masked_between(text: str, hashes: re.Pattern[str], masked: Callable[[str], str]) -> str:
+    """``text`` masked but for the hashes in it (a number's digits may be found in one)."""
+    pieces, position = [], 0
+    for found in hashes.finditer(text):
+        pieces += [masked(text[position : found.start()]), found.group()]
+        position = found.end()
+    return "".join([*pieces, masked(text[position:])])
+
+
+IDENTIFIER_VALUE = "identifier.value"
+
+
+def _id_key(parent: object, name: object) -> object:
+    return IDENTIFIER_VALUE if (parent, name) == ("identifier", "value") else name
+
+
+def _name_parts(text: str) -> list[str]:
+    parts = _NAME_PART.findall(text)
+    return parts + [p for part in parts if "-" in part for p in _HYPHENS.split(part)]
 
 
 _UNMARKED = str.maketrans(
@@ -126,6 +189,18 @@ def _plain_letters(text: str) -> str:
     """``text`` without diacritics: "İbrahim" -> "Ibrahim", "Müller" -> "Muller"."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def leaves(value: object) -> Iterator[object]:
+    """Every value below a JSON object's elements (not its keys)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from leaves(item)
+    else:
+        yield value
 
 
 def dump_json(value: Any) -> str:

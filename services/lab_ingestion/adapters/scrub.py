@@ -7,6 +7,9 @@ after), ignoring case: a name "Rubin" does not hit "Bilirubin", a postal code do
 value or a timestamp. Numbers of fewer than six digits are everyday values (house numbers,
 postal codes, results) and are not searched for; their own fields are blanked all the same.
 
+Every redactor searches a birth date in the same spellings (``date_spellings``), and a
+street line also by its words (``street_words``).
+
 Each secret is found with ``str.find`` (linear in the text), never with one regular
 expression of all of them, which backtracks quadratically on adversarial input. A string
 that would need more work than ``MAX_CANDIDATES`` occurrences to check is replaced whole:
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 REDACTED = "[redacted]"
 MIN_LENGTH = 3
 MIN_DIGITS_ONLY = 6
-MAX_SECRETS = 256
+MAX_SECRETS = 320  # a patient's few dozen spellings and words, and many other people's
 MAX_CANDIDATES = 20_000
 
 Span = tuple[int, int, str]
@@ -84,6 +87,34 @@ class Scrubber:
                     taken[start:end] = b"\x01" * (end - start)
                 start = lowered.find(needle, start + 1)
         return spans
+
+
+# Words that name no street in particular: searched for alone, they would wipe ordinary
+# text (a "Street" in a note, "Hospital Road" hitting a sender's "HOSPITAL") and find no one.
+_STREET_TYPES = frozenset({
+    "street", "road", "avenue", "lane", "drive", "way", "place", "square", "court", "close",
+    "boulevard", "str", "strasse", "straße", "gasse", "weg", "platz", "allee", "ring", "rue",
+    "route", "chemin", "quai", "via", "viale", "piazza", "corso", "vicolo", "house", "flat",
+    "apartment", "apt", "floor", "unit", "building", "box", "postfach", "case", "postale",
+    "north", "south", "east", "west", "upper", "lower", "old", "new", "the", "and", "von",
+    "van", "der", "den", "des", "del", "della", "les", "bei", "chez",
+})  # fmt: skip
+_WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
+
+
+def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
+    """The ways a date is commonly written, searched for by every redactor: YYYYMMDD,
+    YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY and MM/DD/YYYY."""
+    return (f"{year}{month}{day}", f"{year}-{month}-{day}", f"{day}.{month}.{year}",
+            f"{day}/{month}/{year}", f"{month}/{day}/{year}")  # fmt: skip
+
+
+def street_words(line: str) -> list[str]:
+    """The words of a street line (or its other designation) searched for on their own
+    ("ZZSTREET" of "ZZSTREET 12"), as a name's parts are: letters only, three or more, never
+    a word every address has (``_STREET_TYPES``). With no digit, no code (LOINC ``1988-5``),
+    house number or value is one; found as whole words only, none cuts a unit (``umol/L``)."""
+    return [word for word in _WORD.findall(line) if word.lower() not in _STREET_TYPES]
 
 
 def _worth_searching(value: str, min_length: int) -> bool:

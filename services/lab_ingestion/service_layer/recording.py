@@ -36,6 +36,7 @@ from services.lab_ingestion.service_layer.events import (
     recorded_event,
     rejected_event,
 )
+from services.lab_ingestion.service_layer.replay import rejection_control_id
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
@@ -200,8 +201,9 @@ def reject(
         patient_hmac, digest = command.patient_hmac, command.content_digest
     else:
         message = command.message
-        channel, source, control_id = message.channel, message.source, message.control_id
+        channel, source = message.channel, message.source
         payload, received_at = command.redact(), command.received_at
+        control_id = rejection_control_id(channel, payload, message.control_id)
         patient_hmac = context.hmacs.get(message.patient_identifier or "")
         if patient_hmac is not None:  # what a replay of the kept copy must find again
             digest = content_digest(message, patient_hmac)

@@ -9,6 +9,12 @@ path every message takes: the allow-list as it is now, the subject as enrolled n
 message stored since is a duplicate, chains checked. A replay that stores nothing for want of
 an enrolled patient, or is rejected again, leaves the rejection open.
 
+A rejected HL7 message is known by its copy's MSH-10 (``kept_message_id``), never by more than
+the copy shows: a name, birth date or visit number its redaction scrubbed from the message id
+is not put back in the rejection's control id, its event or ``cachexia rejection show``. A
+copy whose message id was scrubbed is not replayed (stored under ``[redacted]``, the message
+would not be known again when the lab resends it).
+
 FHIR and JSON copies are not replayed: their copies hold the hash wherever the input held
 the patient's number, ids included, so they cannot be read back as what was sent; the lab
 resends them.
@@ -33,6 +39,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
 )
 from shared.contracts.events.lab import Channel
+from shared.jsonlog import REDACTED
 
 REPLAYABLE_CHANNELS = frozenset({Channel.MLLP.value, Channel.HL7_HTTP.value})
 ReadCopy = Callable[[KeptRejection], LabMessage]  # the copy parsed; ValueError: unreadable
@@ -73,10 +80,17 @@ def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
     numbers = [c.value for c in message.identifier_candidates if c.value]
     if not numbers or not all(_is_hl7_hash(number) for number in numbers):
         raise ReplayRefused("its kept copy names no patient by a keyed hash")
+    if REDACTED in message.control_id:
+        raise ReplayRefused(
+            "its message id (MSH-10) held a personal value, scrubbed from the kept copy: ask "
+            "the lab to resend it"
+        )
     patient = message.patient_identifier
     patient_hmac = kept_copy_hash(patient) if patient else None
+    # the control id is the copy's MSH-10 as written there (as read, when kept before that)
+    kept_ids = {message.control_id, kept_message_id(rejection.payload, message.control_id)}
     if (
-        message.control_id != rejection.control_id
+        rejection.control_id not in kept_ids
         or patient_hmac != rejection.patient_hmac
         or content_digest(message, patient_hmac) != rejection.content_digest
     ):
@@ -108,6 +122,23 @@ class Replayer:
         )  # fmt: skip
         (outcome,) = await self.ingest([command])
         return Replayed(outcome, outcome.accepted and outcome.enrolled, _summary(outcome))
+
+
+def rejection_control_id(channel: Channel, copy: str, sent: str) -> str:
+    """The control id a rejection keeps: an HL7 message's ``kept_message_id``, another
+    input's id as parsed (``sent``: its hospital numbers masked, as its copy's are)."""
+    return kept_message_id(copy, sent) if channel.value in REPLAYABLE_CHANNELS else sent
+
+
+def kept_message_id(copy: str, sent: str) -> str:
+    """The id a rejected HL7 message is known by: its kept copy's MSH-10 as written there
+    (its hospital numbers masked, a copied name, birth date or visit number scrubbed; escape
+    sequences as sent); ``sent`` (the id as parsed) when the copy has none (it was not kept).
+    """
+    header = next((line for line in copy.split("\r") if line[:3].upper() == "MSH"), "")
+    fields = header.split(header[3]) if len(header) > 3 else []  # MSH-1 is the separator
+    kept = fields[9].strip() if len(fields) > 9 else ""
+    return kept or sent
 
 
 def _is_hl7_hash(number: str) -> bool:

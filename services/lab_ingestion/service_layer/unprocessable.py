@@ -21,6 +21,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.replay import rejection_control_id
 from shared.contracts.events.lab import Channel
 from shared.db.pool import TRANSIENT_DB_ERRORS
 
@@ -68,11 +69,13 @@ def as_rejection(
         payload = command.redacted_payload if keep_payload else NOT_KEPT
     elif isinstance(command, IngestLabMessage):
         message = command.message
-        channel, source, control_id = message.channel, message.source, message.control_id
+        channel, source = message.channel, message.source
         if command.check_source:
             sender = (message.source_application, message.source_facility)
         permitted = command.permitted_senders
-        payload = _redacted(command.redact) if keep_payload else NOT_KEPT
+        copy = _redacted(command.redact)  # an HL7 copy's MSH-10 is the id kept, even unkept
+        payload = copy if keep_payload else NOT_KEPT
+        control_id = rejection_control_id(channel, copy, message.control_id)
         if identify is not None and message.patient_identifier:
             patient_hmac = identify(message.patient_identifier)
             digest = content_digest(message, patient_hmac)
