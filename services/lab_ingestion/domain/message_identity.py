@@ -32,19 +32,6 @@ def versioned_control_id(basis: str, patient_hash: str) -> str:
     return "fhir-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def names_its_version(message: LabMessage) -> bool:
-    """Whether a FHIR version's content tells it from an earlier version that said the same
-    (``meta.versionId``, ``meta.lastUpdated`` or ``issued``); HL7 and JSON messages have ids
-    of their own."""
-    if message.control_id_basis is None:
-        return True
-    version = json.loads(message.control_id_basis)
-    return any(version.get(name) is not None for name in VERSION_MARKS)
-
-
-VERSION_MARKS = ("versionId", "lastUpdated", "issued")
-
-
 def content_digest(message: LabMessage, patient_hmac: str) -> str:
     """The digest of what the message says; a JSON body's results in any order (each has a
     ``result_id`` of its own, so their order says nothing: a resend rebuilt from an unordered

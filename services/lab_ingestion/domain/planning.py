@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from services.lab_ingestion.domain.analytes import identify_analyte
-from services.lab_ingestion.domain.message_identity import names_its_version
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
@@ -98,22 +97,23 @@ def content_of(result: NormalisedResult, collected_at: datetime | None) -> Conte
 def check_repeated_version(
     message: LabMessage, heads: Mapping[tuple[str, str], EarlierResult], params: UnitParameters
 ) -> Rejected | None:
-    """Why a FHIR version whose content an earlier version had, and that names no version of
-    its own (``names_its_version``), cannot be answered as a resend: its chain holds
-    something else now. It is then a delayed resend of an older version, or a new version
-    that says again what an older one said (a value corrected back, a result posted again
-    after its cancellation); dropped as a duplicate, the second would leave the old value
-    standing while the lab is told it was stored. None: it says what its chains hold."""
-    if names_its_version(message) or all(
+    """Why a stored FHIR version, sent again, cannot be answered as a resend: its chain
+    holds something else now. A FHIR version's id is made of its content (and its
+    ``meta.versionId``/``lastUpdated``, when sent), so it is then a late resend of an older
+    version or a new version that says again what an older one said (a value corrected
+    back, a result posted again after its cancellation, under the same version marks);
+    dropped as a duplicate, the second would leave the old value standing while the lab is
+    told it was stored. None: it says what its chains hold (or it is no FHIR version)."""
+    if message.control_id_basis is None or all(
         _chain_holds(o, heads.get((message.source, o.result_key)), params)
         for o in message.observations
     ):
         return None
     return Rejected(
         RejectionCode.AMBIGUOUS_VERSION,
-        "this Observation says what an earlier version of it said, but its result has changed "
-        "since: a new version or a late resend cannot be told apart; send meta.versionId, "
-        "meta.lastUpdated or issued with each version",
+        "this version of the Observation was stored before and its result has changed since: "
+        "a late resend of an older version is not applied again; a new version needs a "
+        "meta.versionId (or lastUpdated) of its own",
     )
 
 

@@ -133,6 +133,8 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
         return 422, Issue("error", "processing", outcome_reason(outcome))
     if outcome.duplicate:
         return 200, _info("duplicate of a result already stored; nothing changed")
+    if outcome.ignored:
+        return 200, _info("no result of an analyte the trial follows: ignored, nothing stored")
     if not outcome.enrolled:
         return 200, _info("accepted; the patient is not enrolled, so nothing was stored")
     return 201, _info("accepted and stored")

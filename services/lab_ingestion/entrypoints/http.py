@@ -171,7 +171,7 @@ class LabRoutes:
                 code, reason = fhir.rejection_of(entry.error)
                 return await self._record_rejection(Channel.FHIR, code, reason, payload(), source)
             if entry.message is not None:
-                return await self._ingest(entry.message, payload, source)
+                return await self._ingest(entry.message, payload, source, bundle=bundle.messages)
             return None  # a Patient: used for matching, never stored
 
         outcomes = await asyncio.gather(*(one(entry) for entry in bundle.entries))
@@ -212,13 +212,15 @@ class LabRoutes:
         source: str,
         *,
         permitted_senders: frozenset[str] | None = None,
+        bundle: tuple[LabMessage, ...] = (),
     ) -> IngestOutcome:
         """HTTP callers are authenticated by token, so the HL7 sender allow-list is not used
         (a token bound to senders is checked instead). The metric's source label is the
         authenticated caller: bounded, unlike the body's."""
         command = IngestLabMessage(
-            message, redact, utc_now(), check_source=False, permitted_senders=permitted_senders
-        )
+            message, redact, utc_now(), check_source=False, permitted_senders=permitted_senders,
+            bundle=bundle,
+        )  # fmt: skip
         return await self._submit_counted(command, message.channel, source)
 
     async def _submit_counted(

@@ -73,6 +73,7 @@ from services.lab_ingestion.service_layer.recording import (
 )
 from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_or_answer
+from services.lab_ingestion.service_layer.transactions import apply_transaction, resent_whole
 from shared.contracts.envelope import utc_now
 
 SourceKey = tuple[str, str]
@@ -154,7 +155,9 @@ class BatchIngestor:
         messages = [c.message for c in ingests]
         hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
-        message_keys = [(m.source, m.control_id) for m in messages]
+        # a Bundle's other Observations too: sent again whole, it is a resend (``resent_whole``)
+        siblings = [m for c in ingests for m in c.bundle]
+        message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
         lookup = await uow.labs.lookup(message_keys, list(hmacs.values()), result_keys)
         for hmac in hmacs.values():  # remember who is enrolled, for the fast path
             if hmac in lookup.subjects:
@@ -187,7 +190,7 @@ class BatchIngestor:
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
         if isinstance(command, IngestTransaction):
-            return self._apply_transaction(context, command)
+            return apply_transaction(context, command, self._apply)
         if isinstance(command, RecordRejectedInput):
             code, reason = rejection_of_input(context, command)
             reject(context, command, code, reason)
@@ -198,31 +201,6 @@ class BatchIngestor:
                 reject(context, command, outcome.code, outcome.reason)
             return outcome
         return self._accept(context, command)
-
-    def _apply_transaction(
-        self, context: BatchContext, command: IngestTransaction
-    ) -> IngestOutcome:
-        """Every message of the transaction, or none: the first rejection undoes the rest."""
-        saved = context.snapshot()
-        results, cancelled, parts = 0, 0, []
-        for index, message in enumerate(command.messages):
-            single = IngestLabMessage(
-                message, command.redact, command.received_at, check_source=False,
-                inherited_rejection_id=command.rejection_id,
-            )  # fmt: skip
-            outcome = self._apply(context, single)
-            if not outcome.accepted:
-                context.restore(saved)
-                code = outcome.code or RejectionCode.MALFORMED
-                reason = f"transaction rejected: {outcome.reason}"
-                reject(context, single, code, reason)
-                return IngestOutcome(accepted=False, code=code, reason=reason, failed_part=index)
-            results += outcome.results
-            cancelled += outcome.cancelled
-            parts.append(outcome)
-        return IngestOutcome(
-            accepted=True, results=results, cancelled=cancelled, parts=tuple(parts)
-        )
 
     def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
         message = command.message
@@ -242,14 +220,13 @@ class BatchIngestor:
         if key in context.known:  # a stored message's id: a resend, or a reused id
             same = says_the_same(context.known[key], digest, message, patient_hmac)
             moved_on = check_repeated_version(message, context.latest, self._params)
-            if same and moved_on is not None:
+            if same and moved_on is not None and not resent_whole(context, command.bundle):
                 reject(context, command, moved_on.code, moved_on.reason)
                 return IngestOutcome.rejected(moved_on.code, moved_on.reason)
             return resent(context, command, same=same)
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
-            reject(context, command, plan.code, plan.reason)
-            return IngestOutcome.rejected(plan.code, plan.reason, observation=plan.observation)
+            return _unplanned(context, command, plan)
         message, planned = plan
         return record_planned(
             context, command, message=message, subject_id=subject_id, planned=planned,
@@ -285,6 +262,17 @@ class BatchIngestor:
         )  # fmt: skip
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
+
+
+def _unplanned(
+    context: BatchContext, command: IngestLabMessage, rejected: Rejected
+) -> IngestOutcome:
+    """A message whose results cannot be recorded: rejected, but for a Bundle's Observation
+    of no trial analyte, which is ignored (``IngestLabMessage.in_a_bundle``)."""
+    if rejected.code is RejectionCode.UNKNOWN_ANALYTE and command.in_a_bundle:
+        return IngestOutcome(accepted=True, ignored=True)
+    reject(context, command, rejected.code, rejected.reason)
+    return IngestOutcome.rejected(rejected.code, rejected.reason, observation=rejected.observation)
 
 
 def _messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:
