@@ -19,13 +19,15 @@ GLUCOSE = {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}
 
 
 def version(
-    value: float, status: str, version_id: str | None, identifier: str = "OBS-FLIP"
+    value: float, status: str, issued: str | None, identifier: str = "OBS-FLIP"
 ) -> dict[str, Any]:
+    """A version of one CRP Observation; ``issued``: the hour it was released, if given."""
     observation = crp_observation(identifier)
     observation["valueQuantity"]["value"] = value
     observation["status"] = status
-    if version_id is not None:
-        observation["meta"] = {"versionId": version_id}
+    observation["meta"] = {"versionId": "1"}  # a client's constant mark: tells nothing
+    if issued is not None:
+        observation["issued"] = f"2026-11-20T{issued}:00:00+01:00"
     return observation
 
 
@@ -69,24 +71,24 @@ async def rejection_codes(lab: Lab) -> list[str]:
     return [row["reason_code"] for row in rows]
 
 
-async def test_a_value_corrected_back_is_applied_when_versions_are_named(lab: Lab) -> None:
+async def test_a_value_corrected_back_is_applied_when_versions_are_issued(lab: Lab) -> None:
     statuses = await post_all(lab, [
-        version(20, "final", "1"), version(4, "corrected", "2"),
-        version(20, "corrected", "3"), version(4, "corrected", "4"),
-        version(4, "corrected", "4"),  # a resend of the last version: a duplicate
+        version(20, "final", "09"), version(4, "corrected", "10"),
+        version(20, "corrected", "11"), version(4, "corrected", "12"),
+        version(4, "corrected", "12"),  # a resend of the last version: a duplicate
     ])  # fmt: skip
     assert statuses == [201, 201, 201, 201, 200]
     assert await standing_values(lab) == [4.0]
 
 
-@pytest.mark.parametrize("version_id", [None, "1"])  # none, or the same on every version
+@pytest.mark.parametrize("issued", [None, "09"])  # none, or the same on every version
 async def test_a_repeated_version_whose_chain_moved_on_is_refused(
-    lab: Lab, version_id: str | None
+    lab: Lab, issued: str | None
 ) -> None:
     statuses = await post_all(lab, [
-        version(20, "final", version_id), version(4, "corrected", version_id),
-        version(4, "corrected", version_id),  # the current version again: a duplicate
-        version(20, "final", version_id),  # the first again: late resend or new? not guessed
+        version(20, "final", issued), version(4, "corrected", issued),
+        version(4, "corrected", issued),  # the current version again: a duplicate
+        version(20, "final", issued),  # the first again: late resend or new? not guessed
     ])  # fmt: skip
     assert statuses == [201, 201, 200, 422]
     assert await standing_values(lab) == [4.0]
@@ -117,3 +119,30 @@ async def test_a_transaction_of_other_analytes_alone_stores_nothing(lab: Lab) ->
     status, _ = await post(lab, "/fhir", bundle("transaction", [glucose]))
     assert status == 200  # ignored, as an HL7 message's glucose beside a CRP is
     assert await standing_values(lab) == []
+
+
+@pytest.mark.parametrize("siblings", ["none", "glucose", "new result"])
+async def test_a_bundle_never_carries_a_stale_version_through(lab: Lab, siblings: str) -> None:
+    """A stale version refused alone is refused in any Bundle: of one entry, beside an
+    ignored glucose, beside a new result (stored by the Bundle itself) (review 38)."""
+    stale = [version(20, "final", "09"), version(4, "corrected", "09")]
+    assert await post_all(lab, [*stale, version(20, "corrected", "09")]) == [201, 201, 201]
+    others = {
+        "none": [],
+        "glucose": [{**version(5.4, "final", None, "GLU-3"), "code": GLUCOSE}],
+        "new result": [version(7, "final", None, "OBS-NEW")],
+    }[siblings]
+    _, entries = await post(lab, "/fhir", bundle("batch", [*others, stale[1]]))
+    assert entries[-1] == 422
+    assert 20.0 in await standing_values(lab)
+    assert await rejection_codes(lab) == ["ambiguous-version"]
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch"])
+async def test_a_glucose_without_an_identifier_never_refuses_the_crp(lab: Lab, kind: str) -> None:
+    glucose = {**version(5.4, "final", None, "GLU-4"), "code": GLUCOSE}
+    del glucose["identifier"]  # optional in FHIR: only a trial result needs one
+    answer = await post(lab, "/fhir", bundle(kind, [version(20, "final", None), glucose]))
+    assert answer == (200, [201, 200])
+    assert await standing_values(lab) == [20.0]
+    assert await rejection_codes(lab) == []

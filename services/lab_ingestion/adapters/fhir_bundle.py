@@ -36,7 +36,8 @@ from services.lab_ingestion.adapters.fhir_patient import (
     TooManyIdentifiers,
     patient_identifiers,
 )
-from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.model import Coding, LabMessage
 
 TRANSACTION = "transaction"
 BATCH = "batch"
@@ -50,15 +51,18 @@ MAX_BUNDLE_ENTRIES = 1000
 @dataclass(frozen=True)
 class BundleEntry:
     """One request entry: an Observation to ingest (``message``), an entry that cannot be used
-    (``error``), or neither: a Patient, used for matching only."""
+    (``error``), an Observation of no trial analyte (``ignored``, as an HL7 message's other
+    observations are: nothing else of it is checked), or none of these: a Patient, used for
+    matching only."""
 
     index: int
     message: LabMessage | None = None
     error: FhirInputError | None = None
+    ignored: bool = False
 
     @property
     def is_patient(self) -> bool:
-        return self.message is None and self.error is None
+        return self.message is None and self.error is None and not self.ignored
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,9 @@ def parse_bundle(
             parsed[index] = BundleEntry(index, error=exc)
     # after every Patient entry is known: an Observation may come before its Patient
     for index, observation, where, full_url in observations:
+        if not _of_a_trial_analyte(observation):
+            parsed[index] = BundleEntry(index, ignored=True)
+            continue
         try:
             message = observation_message(
                 observation, where, patients.entry(full_url), source_application, source_facility,
@@ -120,6 +127,15 @@ def parse_bundle(
         if issues:
             raise FhirInputError(issues[:MAX_ISSUES])
     return result
+
+
+def _of_a_trial_analyte(observation: Observation) -> bool:
+    """Whether a code of the Observation names a trial analyte (no code: it is checked, and
+    refused, as any Observation is)."""
+    if observation.code is None:
+        return True
+    codings = [Coding(c.code, c.system, c.display) for c in observation.code.coding or [] if c.code]
+    return identify_analyte(codings) is not None
 
 
 def _bundle_entries(bundle: object) -> list[dict[str, Any]]:

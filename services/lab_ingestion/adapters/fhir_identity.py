@@ -25,14 +25,6 @@ def version_basis(obs: Observation, result_key: str) -> str:
     look like a resend, and it would be dropped as a duplicate."""
     version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
     version["resultKey"] = result_key  # the id, for an Observation without an identifier
-    # the server's version of it, when the sender names one: a new version that says what an
-    # earlier one said (a value corrected back) is no resend of it (without one, the basis
-    # is what it was before these were read: stored versions keep their ids)
-    meta = obs.meta
-    if meta is not None and meta.versionId:
-        version["versionId"] = meta.versionId
-    if meta is not None and meta.lastUpdated is not None:
-        version["lastUpdated"] = str(meta.lastUpdated)
     return json.dumps(version, sort_keys=True)
 
 

@@ -98,10 +98,10 @@ def check_repeated_version(
     message: LabMessage, heads: Mapping[tuple[str, str], EarlierResult], params: UnitParameters
 ) -> Rejected | None:
     """Why a stored FHIR version, sent again, cannot be answered as a resend: its chain
-    holds something else now. A FHIR version's id is made of its content (and its
-    ``meta.versionId``/``lastUpdated``, when sent), so it is then a late resend of an older
-    version or a new version that says again what an older one said (a value corrected
-    back, a result posted again after its cancellation, under the same version marks);
+    holds something else now. A FHIR version's id is made of its content (its ``issued``
+    time too), so it is then a late resend of an older version or a new version that says
+    again what an older one said (a value corrected back, a result posted again after its
+    cancellation, under the same ``issued`` time or none);
     dropped as a duplicate, the second would leave the old value standing while the lab is
     told it was stored. None: it says what its chains hold (or it is no FHIR version)."""
     if message.control_id_basis is None or all(
@@ -112,8 +112,8 @@ def check_repeated_version(
     return Rejected(
         RejectionCode.AMBIGUOUS_VERSION,
         "this version of the Observation was stored before and its result has changed since: "
-        "a late resend of an older version is not applied again; a new version needs a "
-        "meta.versionId (or lastUpdated) of its own",
+        "a late resend of an older version is not applied again; a new version needs an "
+        "issued time of its own",
     )
 
 

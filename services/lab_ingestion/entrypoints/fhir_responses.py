@@ -90,7 +90,7 @@ def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Re
         return observation_response(outcome, _failed_entry(bundle, outcome))
     parts = iter(outcome.parts)
     entries = [
-        (200, [_info(PATIENT_TEXT)]) if e.is_patient else _with_issues(_result(next(parts)))
+        _unstored(e) if e.message is None else _with_issues(_result(next(parts)))
         for e in bundle.entries
     ]
     return fhir_json(_response_bundle("transaction-response", entries))
@@ -99,7 +99,7 @@ def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Re
 def _failed_entry(bundle: ParsedBundle, outcome: IngestOutcome) -> str | None:
     """``Bundle.entry[i].resource`` of the Observation that failed a transaction: its
     messages are the request's entries other than the Patient, in order."""
-    observations = [index for index, entry in enumerate(bundle.entries) if not entry.is_patient]
+    observations = [i for i, entry in enumerate(bundle.entries) if entry.message is not None]
     part = outcome.failed_part
     if part is None or not 0 <= part < len(observations):
         return None
@@ -121,7 +121,7 @@ def _batch_entry(entry: BundleEntry, outcome: IngestOutcome | None) -> tuple[int
     if entry.error is not None and not (outcome and outcome.transient):
         return 400, entry.error.issues  # and its rejection was kept
     if outcome is None:
-        return 200, [_info(PATIENT_TEXT)]
+        return _unstored(entry)
     status, issue = _result(outcome)
     return status, [issue]
 
@@ -133,11 +133,17 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
         return 422, Issue("error", "processing", outcome_reason(outcome))
     if outcome.duplicate:
         return 200, _info("duplicate of a result already stored; nothing changed")
-    if outcome.ignored:
-        return 200, _info("no result of an analyte the trial follows: ignored, nothing stored")
     if not outcome.enrolled:
         return 200, _info("accepted; the patient is not enrolled, so nothing was stored")
     return 201, _info("accepted and stored")
+
+
+def _unstored(entry: BundleEntry) -> tuple[int, list[Issue]]:
+    """A Patient's entry, or an Observation's of no trial analyte: nothing to store."""
+    return 200, [_info(IGNORED_TEXT if entry.ignored else PATIENT_TEXT)]
+
+
+IGNORED_TEXT = "no result of an analyte the trial follows: ignored, nothing stored"
 
 
 def _info(text: str) -> Issue:

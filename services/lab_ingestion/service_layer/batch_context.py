@@ -42,6 +42,8 @@ class BatchContext:
     stored_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
     # subjects withdrawn from the trial, by HMAC (read on the careful path only)
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
+    # the messages ``known`` held as read, before this batch stored any (``resent_whole``)
+    stored_known: frozenset[SourceKey] = frozenset()
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -49,6 +51,7 @@ class BatchContext:
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
+            self.stored_known,
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:

@@ -25,9 +25,8 @@ class IngestLabMessage:
     # the rejection id of the input this command stands for (a FHIR transaction, or this
     # message before its patient's number was chosen): one input, one rejection id
     inherited_rejection_id: uuid.UUID | None = None
-    # the Observations of the FHIR Bundle it came in, itself among them: one of no trial
-    # analyte is ignored, as an HL7 message's other observations are (a panel's glucose beside
-    # its CRP), never rejected; a Bundle sent again whole is a resend of every one of them
+    # the Observations of the FHIR Bundle it came in, itself among them (those of a trial
+    # analyte): a Bundle sent again whole is a resend of every one of them
     bundle: tuple[LabMessage, ...] = ()
 
     @cached_property
@@ -37,10 +36,6 @@ class IngestLabMessage:
         when first asked for: most messages are accepted, and a random id per message
         showed in profiles of the MLLP path."""
         return self.inherited_rejection_id or uuid.uuid4()
-
-    @property
-    def in_a_bundle(self) -> bool:
-        return bool(self.bundle)
 
     def for_message(self, message: LabMessage) -> IngestLabMessage:
         """This command for ``message`` (its patient identified), under the same rejection
@@ -97,7 +92,6 @@ class IngestOutcome:
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it
     failed_observation: int | None = None  # of a rejected message: its result at fault
-    ignored: bool = False  # a Bundle's Observation of no trial analyte: nothing to store
 
     @classmethod
     def rejected(

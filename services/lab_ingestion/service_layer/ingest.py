@@ -39,7 +39,6 @@ from services.lab_ingestion.domain.message_identity import content_digest, says_
 from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
-    RejectionCode,
     StaleBatch,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters
@@ -177,6 +176,7 @@ class BatchIngestor:
             preliminary=dict(lookup.preliminary),
             stored_preliminary=lookup.preliminary,
             withdrawn=lookup.withdrawn,
+            stored_known=frozenset(lookup.known),
         )
 
     async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
@@ -190,7 +190,7 @@ class BatchIngestor:
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
         if isinstance(command, IngestTransaction):
-            return apply_transaction(context, command, self._apply)
+            return apply_transaction(context, command, self._apply, self._params)
         if isinstance(command, RecordRejectedInput):
             code, reason = rejection_of_input(context, command)
             reject(context, command, code, reason)
@@ -220,7 +220,8 @@ class BatchIngestor:
         if key in context.known:  # a stored message's id: a resend, or a reused id
             same = says_the_same(context.known[key], digest, message, patient_hmac)
             moved_on = check_repeated_version(message, context.latest, self._params)
-            if same and moved_on is not None and not resent_whole(context, command.bundle):
+            resend = resent_whole(context, command.bundle, self._params)
+            if same and moved_on is not None and not resend:
                 reject(context, command, moved_on.code, moved_on.reason)
                 return IngestOutcome.rejected(moved_on.code, moved_on.reason)
             return resent(context, command, same=same)
@@ -267,10 +268,7 @@ class BatchIngestor:
 def _unplanned(
     context: BatchContext, command: IngestLabMessage, rejected: Rejected
 ) -> IngestOutcome:
-    """A message whose results cannot be recorded: rejected, but for a Bundle's Observation
-    of no trial analyte, which is ignored (``IngestLabMessage.in_a_bundle``)."""
-    if rejected.code is RejectionCode.UNKNOWN_ANALYTE and command.in_a_bundle:
-        return IngestOutcome(accepted=True, ignored=True)
+    """A message whose results cannot be recorded: rejected."""
     reject(context, command, rejected.code, rejected.reason)
     return IngestOutcome.rejected(rejected.code, rejected.reason, observation=rejected.observation)
 

@@ -125,9 +125,13 @@ class Replayer:
 
 
 def rejection_control_id(channel: Channel, copy: str, sent: str) -> str:
-    """The control id a rejection keeps: an HL7 message's ``kept_message_id``, another
-    input's id as parsed (``sent``: its hospital numbers masked, as its copy's are)."""
-    return kept_message_id(copy, sent) if channel.value in REPLAYABLE_CHANNELS else sent
+    """The control id a rejection keeps: an HL7 message's ``kept_message_id`` (``[redacted]``
+    when its copy holds no MSH line: one kept as segment names only, or not kept, can no
+    more vouch for the id than for the rest), another input's id as parsed (``sent``: its
+    hospital numbers masked, as its copy's are)."""
+    if channel.value in REPLAYABLE_CHANNELS:
+        return kept_message_id(copy, REDACTED)
+    return sent
 
 
 def kept_message_id(copy: str, sent: str) -> str:

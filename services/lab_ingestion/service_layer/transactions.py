@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.domain.normalise import UnitParameters
+from services.lab_ingestion.domain.planning import check_repeated_version
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -19,13 +20,13 @@ Apply = Callable[[BatchContext, Command], IngestOutcome]
 
 
 def apply_transaction(
-    context: BatchContext, command: IngestTransaction, apply: Apply
+    context: BatchContext, command: IngestTransaction, apply: Apply, params: UnitParameters
 ) -> IngestOutcome:
     """Every message of the transaction (``apply``: one message's way), or none: the first
     rejection undoes the rest. A transaction stored before, sent again whole (its answer was
     lost), is a duplicate: its first versions are not judged against the later ones it
     stored itself."""
-    if resent_whole(context, command.messages):
+    if resent_whole(context, command.messages, params):
         duplicate = IngestOutcome(accepted=True, duplicate=True)
         return IngestOutcome(
             accepted=True, duplicate=True, parts=(duplicate,) * len(command.messages)
@@ -50,14 +51,16 @@ def apply_transaction(
     return IngestOutcome(accepted=True, results=results, cancelled=cancelled, parts=tuple(parts))
 
 
-def resent_whole(context: BatchContext, messages: tuple[LabMessage, ...]) -> bool:
-    """Every message stored before (its id is known: a FHIR version's id is its content) but
-    those of no trial analyte (never stored), and one at least. A Bundle that holds one
-    version twice is never taken for a resend: its second copy may be known only from its
-    first, in this very Bundle."""
+def resent_whole(
+    context: BatchContext, messages: tuple[LabMessage, ...], params: UnitParameters
+) -> bool:
+    """Whether a Bundle is sent again whole: every Observation of it read as stored before
+    (``BatchContext.stored_known``: not one this batch stored, a new sibling of the Bundle
+    included), none twice in it (its second copy would be known from its first), and for
+    each result key the Bundle's last version of it the one its chain holds now (a Bundle
+    of one stale version, with or without others, is no resend of it)."""
     keys = [(m.source, m.control_id) for m in messages]
-    if len(set(keys)) < len(keys):
+    if not keys or len(set(keys)) < len(keys) or not all(k in context.stored_known for k in keys):
         return False
-    stored = [key in context.known for key in keys]
-    ignored = [not any(identify_analyte(o.codes) for o in m.observations) for m in messages]
-    return any(stored) and all(s or i for s, i in zip(stored, ignored, strict=True))
+    last = {(m.source, o.result_key): m for m in messages for o in m.observations}
+    return all(check_repeated_version(m, context.latest, params) is None for m in last.values())

@@ -40,7 +40,8 @@ class FakeIngest:
 
 async def test_a_failed_message_is_kept_with_its_redacted_payload() -> None:
     ingest = FakeIngest()
-    command = IngestLabMessage(MESSAGE, lambda: "MSH|^~\\&|LIS|HOSP", AT)
+    copy = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120||ORU^R01|MSG-1|P|2.5.1"
+    command = IngestLabMessage(MESSAGE, lambda: copy, AT)
 
     outcome = await keep_unprocessable(ingest, command)
 
@@ -49,8 +50,19 @@ async def test_a_failed_message_is_kept_with_its_redacted_payload() -> None:
     assert isinstance(kept, RecordRejectedInput)
     assert (kept.channel, kept.source, kept.control_id) == (Channel.MLLP, "LIS^HOSP", "MSG-1")
     assert kept.code is RejectionCode.PROCESSING_FAILED and "do not resend" in kept.reason
-    assert kept.redacted_payload == "MSH|^~\\&|LIS|HOSP"
+    assert kept.redacted_payload == copy
     assert kept.received_at == AT and kept.sender == ("LIS", "HOSP")  # checked as before
+
+
+async def test_a_failed_message_whose_copy_has_no_header_keeps_no_id() -> None:
+    """A copy kept as segment names only vouches for no message id: MSH-10 as sent may hold
+    what the redaction scrubbed (a name, a birth date)."""
+    ingest = FakeIngest()
+    command = IngestLabMessage(MESSAGE, lambda: "MSH [redacted]\rPID [redacted]", AT)
+    await keep_unprocessable(ingest, command)
+    (kept,) = ingest.stored
+    assert isinstance(kept, RecordRejectedInput)
+    assert kept.control_id == "[redacted]"
 
 
 async def test_when_the_payload_cannot_be_stored_the_rejection_is_kept_without_it() -> None:
