@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 
 import asyncpg
 
 from shared.db.migrations import quote_schema
+
+log = logging.getLogger(__name__)
 
 # A database that accepts connections but never answers (a hung server, a host whose packets
 # are dropped) would hold a caller for asyncpg's connect timeout of 60 s; these bound opening
 # a connection and, for ReservedConnections' caller, waiting for one from the pool.
 CONNECT_TIMEOUT_SECONDS = 5.0
 ACQUIRE_TIMEOUT_SECONDS = 5.0
+# How long a cut-off statement's server process is waited for to end (``ReservedConnections``):
+# a database that answers ends it in milliseconds; a silent one is not waited for long
+END_BACKEND_WAIT_MS = 400
+END_BACKEND_TIMEOUT_SECONDS = 0.5
+# true once the process is gone (ended now, or it had noticed its client was gone itself)
+_END_BACKEND = """
+SELECT pg_terminate_backend($1, $2) OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)
+"""
 
 # Errors after which the same work may succeed later: the database is restarting or
 # crashed (class 57: shutdowns, a cancelled statement), out of connections, memory or disk
@@ -79,7 +89,7 @@ class ReservedConnections:
     replaces it; ``close`` returns the others (call it before the pool closes). It keeps at
     most half the pool, so that the service's other users (relay, consumers, HTTP) always
     find connections. A connection released while its task is being cancelled (a timeout
-    cut its statement short) is terminated: its state is unknown.
+    cut its statement short) is terminated, and so is its server process (``_end``).
     """
 
     def __init__(
@@ -107,12 +117,36 @@ class ReservedConnections:
             # a statement may still be running, or its cancel request pending: the pool
             # would wait for that (up to the 30 s command timeout, from a database that does
             # not answer) before it resets the connection; a new one costs a connect
-            with contextlib.suppress(asyncpg.InterfaceError):  # the pool took it back already
-                conn.terminate()
+            await self._end(conn)
         if not failed and _usable(conn) and len(self._idle) < self._keep:
             self._idle.append(conn)
         else:
             await self.pool.release(conn)
+
+    async def _end(self, conn: asyncpg.Connection) -> None:
+        """Close a connection whose statement was cut off, and end its server process.
+
+        PostgreSQL does not notice a vanished client while a statement waits (for a lock, a
+        stalled disk): the statement would run later and, outside a transaction block,
+        commit, after its caller had been told that nothing was stored. Once the process
+        is gone, only a commit already under way when the statement was cut off can have
+        stored it (a resend of that is answered as a duplicate)."""
+        try:
+            pid = conn.get_server_pid()
+            conn.terminate()
+        except asyncpg.InterfaceError:  # the pool took it back already: it ended it
+            return
+        try:
+            async with asyncio.timeout(END_BACKEND_TIMEOUT_SECONDS):
+                ended = await self.pool.fetchval(_END_BACKEND, pid, END_BACKEND_WAIT_MS)
+        except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
+            # unreachable, or not allowed to signal it: its statement may still commit (a
+            # resend is then a duplicate); said, never raised (its caller is answering)
+            log.warning("could not end the server process of a cut-off statement",
+                        extra={"error": type(exc).__name__})  # fmt: skip
+        else:
+            if not ended:
+                log.warning("the server process of a cut-off statement has not ended yet")
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
