@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE
@@ -22,6 +22,12 @@ if TYPE_CHECKING:  # the service's modules are imported only when these commands
 
     from services.lab_ingestion.domain.records import KeptRejection
 
+SINCE_HELP = (
+    "received at or after TIME, ISO 8601: as listed (2026-12-04 02:29:48Z), with an offset"
+    " (2026-12-04T08:00+01:00), or without one (2026-12-04 08:00; a date alone is its"
+    " midnight), then taken as UTC"
+)
+
 
 def add_rejection_commands(commands: Any) -> None:
     """``commands``: the subparsers of the ``cachexia`` command."""
@@ -30,7 +36,7 @@ def add_rejection_commands(commands: Any) -> None:
     listing = rejection_commands.add_parser("list", help="the newest rejections first")
     listing.add_argument("--source", help="only this sender's (MSH-3^MSH-4, e.g. LIS^HOSP)")
     listing.add_argument("--reason", help="only this reason code (e.g. unknown-source)")
-    listing.add_argument("--since", type=_moment, help="received at or after (ISO 8601)")
+    listing.add_argument("--since", type=parse_moment, metavar="TIME", help=SINCE_HELP)
     listing.add_argument("--open", action="store_true", help="only those not yet replayed")
     listing.add_argument("--limit", type=_count, default=50, help="at most this many (50)")
     show = rejection_commands.add_parser("show", help="one rejection with its redacted copy")
@@ -72,7 +78,7 @@ async def _list(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     for kept in found:
         state = "replayed" if kept.replayed_at else "open"
         sys.stdout.write(
-            f"{kept.rejection_id}  {kept.received_at:%Y-%m-%d %H:%M:%S}  {kept.channel:<8} "
+            f"{kept.rejection_id}  {format_moment(kept.received_at)}  {kept.channel:<8} "
             f"{kept.source or '-':<20} {kept.reason_code:<28} {state}"
             f"{f'  ({kept.replay_outcome})' if kept.replay_outcome else ''}\n"
         )
@@ -141,14 +147,22 @@ def _rejection_id(text: str) -> uuid.UUID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a rejection id (a UUID)") from None
 
 
-def _moment(text: str) -> datetime:
+def format_moment(moment: datetime) -> str:
+    """A listed time, in UTC and marked so (``2026-12-04 02:29:48Z``): ``--since`` takes it."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
+def parse_moment(text: str) -> datetime:
+    """``--since``: ISO 8601 with an offset (``Z`` included), as ``format_moment`` writes it;
+    a time without one, or a date alone (its midnight), is taken as UTC."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (e.g. 2026-12-03T08:00Z)")
-    return moment
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; use ISO 8601: 2026-12-04, 2026-12-04 08:00 (UTC)"
+            " or 2026-12-04T08:00+01:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _count(text: str) -> int:

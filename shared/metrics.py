@@ -138,7 +138,9 @@ class ReadinessMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         self._service = service
         self.ready = Gauge(
-            "cachexia_ready", "1 when the dependency answered the last readiness check",
+            "cachexia_ready",
+            "1 when the dependency answers its readiness check (refreshed at each scrape);"
+            " started and not_stopping: the service's own start-up and shutdown",
             ["service", "dependency"], registry=registry,
         )  # fmt: skip
 

@@ -50,6 +50,13 @@ def _never() -> bool:
     return False
 
 
+# ``cachexia_ready``'s lifecycle series, beside one per dependency, so that the gauge agrees
+# with ``/readyz``: ``started`` is 1 once start-up has finished, ``not_stopping`` 1 until
+# shutdown begins
+STARTED = "started"
+NOT_STOPPING = "not_stopping"
+
+
 @dataclass
 class ReadinessChecks:
     """Named dependency checks; results are cached briefly so probes stay cheap.
@@ -59,27 +66,43 @@ class ReadinessChecks:
     only while every dependency check passes. ``started`` and ``stopping`` are read on every
     probe, never cached, so that readiness goes at the moment shutdown begins. While
     stopping, the dependency checks are not run again (the pool is being closed): the report
-    keeps their last results.
+    keeps their last results. Each check is given ``check_seconds`` (then it failed), and
+    callers arriving while the checks run wait for those results instead of running their
+    own. Every report (``/readyz``, and each scrape of ``/metrics``) sets ``cachexia_ready``
+    for each dependency, ``started`` and ``not_stopping``.
     """
 
     checks: dict[str, Check]
     metrics: ReadinessMetrics
     cache_seconds: float = 1.0
+    check_seconds: float = 3.0
     started: Callable[[], bool] = _always
     stopping: Callable[[], bool] = _never
     _last: tuple[float, dict[str, bool]] = field(default=(0.0, {}))
+    _running: asyncio.Future[dict[str, bool]] | None = None
 
     async def run(self) -> dict[str, bool]:
-        now = time.monotonic()
-        if now - self._last[0] < self.cache_seconds and self._last[1]:
+        if time.monotonic() - self._last[0] < self.cache_seconds and self._last[1]:
             return self._last[1]
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._check_all())
+        return await asyncio.shield(self._running)  # a caller that goes leaves it to the rest
+
+    async def _check_all(self) -> dict[str, bool]:
+        began = time.monotonic()
         names = list(self.checks)
-        results = await asyncio.gather(*(self.checks[n]() for n in names), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._bounded(self.checks[n]) for n in names), return_exceptions=True
+        )
         status = {n: r is True for n, r in zip(names, results, strict=True)}
         for name, ok in status.items():
             self.metrics.set_ready(name, ok)
-        self._last = (now, status)
+        self._last = (began, status)
         return status
+
+    async def _bounded(self, check: Check) -> bool:
+        async with asyncio.timeout(self.check_seconds):
+            return await check()
 
     async def report(self) -> dict[str, Any]:
         """``ready``, why not (``started``, ``stopping``) and each dependency's check."""
@@ -87,6 +110,8 @@ class ReadinessChecks:
         checks = dict(self._last[1]) if stopping else await self.run()
         if self.stopping():  # it began while the checks ran
             stopping = True
+        self.metrics.set_ready(STARTED, started)
+        self.metrics.set_ready(NOT_STOPPING, not stopping)
         ready = started and not stopping and all(checks.values())
         return {"ready": ready, "started": started, "stopping": stopping, "checks": checks}
 
@@ -190,6 +215,7 @@ def build_http_app(
         return web.json_response(body, status=200 if report["ready"] else 503)
 
     async def metrics(_: web.Request) -> web.Response:
+        await readiness.report()  # cachexia_ready as of now, not as of the last /readyz
         response = web.Response(body=generate_latest(registry))
         response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
         return response

@@ -19,7 +19,8 @@ class LabIngestionMetrics:
             ["channel", "source"], registry=registry,
         )  # fmt: skip
         self.accepted = Counter(
-            "lab_messages_accepted_total", "Messages accepted (stored or acknowledged again)",
+            "lab_messages_accepted_total",
+            "Messages accepted (stored, acknowledged again, or discarded as not enrolled)",
             ["channel", "source"], registry=registry,
         )  # fmt: skip
         self.rejected = Counter(
@@ -27,7 +28,8 @@ class LabIngestionMetrics:
             ["channel", "source", "reason"], registry=registry,
         )  # fmt: skip
         self.duplicates = Counter(
-            "lab_messages_duplicate_total", "Messages received again (same source and MSH-10)",
+            "lab_messages_duplicate_total",
+            "Messages received again (under their own id or restating stored results)",
             ["channel"], registry=registry,
         )  # fmt: skip
         self.unmatched = Counter(
@@ -38,7 +40,7 @@ class LabIngestionMetrics:
             "lab_results_stored_total", "Trial results stored", ["channel"], registry=registry
         )
         self.cancelled = Counter(
-            "lab_results_cancelled_total", "Earlier results cancelled or deleted (OBX-11 X, D)",
+            "lab_results_cancelled_total", "Earlier results withdrawn (OBX-11 X, D, W)",
             ["channel"], registry=registry,
         )  # fmt: skip
         self.replanned = Counter(

@@ -1,0 +1,114 @@
+"""`cachexia rejection list`: its times carry their zone, and `--since` takes what it lists,
+a date alone, or a time without an offset (UTC); anything else is one clear error."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cachexia.rejections import add_rejection_commands, run_rejection_command
+from services.lab_ingestion.adapters import rejections as rejection_store
+from services.lab_ingestion.domain.records import KeptRejection
+
+RECEIVED = datetime(2026, 12, 4, 3, 29, 48, 500_000, tzinfo=timezone(timedelta(hours=1)))
+KEPT = KeptRejection(
+    rejection_id=uuid.uuid4(),
+    channel="mllp",
+    source="NEW^HOSP",
+    control_id="NEW-1",
+    reason_code="unknown-source",
+    reason="not on the allow-list",
+    payload="MSH|...",
+    received_at=RECEIVED,
+    patient_hmac=None,
+    content_digest=None,
+    replayed_at=None,
+    replay_outcome=None,
+)
+
+
+def list_arguments(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cachexia")
+    add_rejection_commands(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["rejection", "list", *argv])
+
+
+class OneRejection:
+    """The store, holding one rejection received at ``RECEIVED``."""
+
+    def __init__(self, _: object) -> None:
+        pass
+
+    async def newest(self, **_: Any) -> list[KeptRejection]:
+        return [KEPT]
+
+
+class NoConnection:
+    """The pool: the store above needs no connection."""
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[None]:
+        yield None
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_listing_shows_utc_times_that_since_takes_back(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rejection_store, "RejectionStore", OneRejection)
+    monkeypatch.setattr("cachexia.platform.migrate_all", _nothing)
+    monkeypatch.setattr("shared.db.pool.create_pool", _no_connection)
+    settings: Any = SimpleNamespace(postgres_dsn="unused")  # read by the replaced pool only
+    assert await run_rejection_command(settings, list_arguments("--limit", "1")) == 0
+    line = capsys.readouterr().out
+    listed = " ".join(line.split()[1:3])
+    assert listed == "2026-12-04 02:29:48Z"
+    assert list_arguments("--since", listed).since == RECEIVED.replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("2026-12-04", datetime(2026, 12, 4, tzinfo=UTC)),
+        ("2026-12-04 08:00", datetime(2026, 12, 4, 8, tzinfo=UTC)),
+        ("2026-12-04T08:00:30", datetime(2026, 12, 4, 8, 0, 30, tzinfo=UTC)),
+        ("2026-12-04T08:00+01:00", datetime(2026, 12, 4, 7, tzinfo=UTC)),
+        ("2026-12-04T08:00Z", datetime(2026, 12, 4, 8, tzinfo=UTC)),
+    ],
+)
+def test_since_takes_a_date_or_a_time_with_or_without_offset(given: str, meant: datetime) -> None:
+    assert list_arguments("--since", given).since == meant
+
+
+@pytest.mark.parametrize("given", ["yesterday", "04/12/2026", "2026-12-04 25:00", ""])
+def test_anything_else_is_one_clear_error(given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        list_arguments("--since", given)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{given!r} is not a time; use ISO 8601" in error
+
+
+def test_the_help_says_a_time_without_an_offset_is_utc(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        list_arguments("--help")
+    assert "taken as UTC" in " ".join(capsys.readouterr().out.split())
+
+
+async def _nothing(*_: object) -> None:
+    return None
+
+
+async def _no_connection(*_: object, **__: object) -> NoConnection:
+    return NoConnection()
