@@ -94,6 +94,7 @@ def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings) -> Replayer:
     schema): the copy read as HL7 is, ingested by a batch ingestor of its own that takes
     kept copies' hashes as computed (it writes as another instance would: chains locked,
     the write checked; the running service's relay publishes what it stores)."""
+    silence_library_logging()  # python-hl7 would log a field it cannot read, whole
     connections = ReservedConnections(pool, keep=0)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(connections, NAME), kept_copy_hash,

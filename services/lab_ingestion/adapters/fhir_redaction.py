@@ -8,10 +8,12 @@ nobody (gender, links, codes). Identifiers are hashed in references and conditio
 too; a URL that searches by anything else (``Patient?family=Roe``) is replaced whole. The
 display of every reference (an identifier's assigner's but for an organisation's name), a
 note's text and author, and every element named like a person's detail are dropped; what
-is not in its expected shape there is hashed or dropped. Each removed value (an unknown
-element's, a personal extension's too) is then replaced wherever else it occurs (a code's
-text); a hashed number run into an id is masked (``redaction.scrubbed_copy``). The result is
-still FHIR-shaped, for inspection and replay. Never raises.
+is not in its expected shape there is hashed or dropped. An interpretation (an abnormal
+flag) keeps only flag codes: any other code, display or text is masked, as is an
+Observation's status that is none of R4's. Each removed value (an unknown element's, a
+personal extension's too) is then replaced wherever else it occurs (a code's text); a hashed
+number run into an id is masked (``redaction.scrubbed_copy``). The result is still
+FHIR-shaped, for inspection and replay. Never raises.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ from services.lab_ingestion.adapters.fhir_elements import (
     prune,
     texts_below,
 )
+from services.lab_ingestion.adapters.fhir_parser import OBSERVATION_STATUSES
 from services.lab_ingestion.adapters.redaction import (
     IDENTIFIER_VALUE,
     REDACTED,
     Secrets,
     copy_json,
     dump_json,
+    is_flag_code,
+    kept_code,
     leaves,
     scrubbed_copy,
 )
@@ -61,6 +66,7 @@ _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
 _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
 _ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE})  # where a number is masked
+_FLAG_TEXTS = frozenset({"code", "display", "text"})  # of an interpretation and its codings
 
 
 def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
@@ -99,6 +105,8 @@ class _FhirRedactor:
             # a bare identifier where a reference to a person belongs is hashed
             hashed = self.hashed(node) if key in PERSON_REFS else None
             return copy_json(node) if hashed is None else hashed
+        if key == "interpretation":  # an abnormal flag (Observation's, a component's)
+            return self.flag(node)
         kind = _person_type(node)
         if kind is not None:
             return self.person(node, _KEPT[kind])
@@ -118,6 +126,8 @@ class _FhirRedactor:
         for name in _URL_KEYS:
             if isinstance(out.get(name), str):
                 out[name] = self.url(out[name])
+        if str(out.get("resourceType")).lower() == "observation" and "status" in out:
+            out["status"] = kept_code(out["status"], OBSERVATION_STATUSES.__contains__)
         return out
 
     def person(self, resource: dict[Any, Any], kept: frozenset[str]) -> dict[Any, Any]:
@@ -142,6 +152,22 @@ class _FhirRedactor:
                         self.secrets.street(line)  # the patient's street lines: words too
             elif is_phi_field(str(name)):
                 self.names(value)
+        return out
+
+    def flag(self, concept: dict[Any, Any]) -> dict[Any, Any]:
+        """An interpretation (a CodeableConcept) and its codings: their code, display and
+        text kept only when a flag code (``is_flag_code``: ``H``, not ``High`` nor a name),
+        else ``REDACTED`` (``kept_code``)."""
+        out = {}
+        for name, value in concept.items():
+            if name in _FLAG_TEXTS:
+                out[name] = kept_code(value, is_flag_code)
+            elif name == "coding" and isinstance(value, dict | list):
+                codings = [value] if isinstance(value, dict) else value
+                flags = [self.flag(c) if isinstance(c, dict) else self.node(c) for c in codings]
+                out[name] = flags if isinstance(value, list) else flags[0]
+            else:
+                out[name] = self.node(value, name)
         return out
 
     def reference(self, ref: dict[Any, Any]) -> dict[Any, Any]:

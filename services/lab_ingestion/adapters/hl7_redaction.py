@@ -4,9 +4,10 @@ helpers the codec shares with it.
 A rejected message is kept for inspection and replay without the patient's identity: PID-3
 is replaced by the keyed hash of the patient's identifier, every other PID field but its set
 id and a few one-letter codes is blanked (a visit number in PV1 too), segments about other
-people (next of kin, guarantor, insured, merged patient) are dropped, and every other copy
-of a removed name, identifier, birth date, phone or address found elsewhere in the message
-(NTE text, OBR fields, OBX-5 comments) is replaced, as a whole word in any case, by
+people (next of kin, guarantor, insured, merged patient) are dropped, free text in an
+abnormal flag (OBX-8: what is no table-0078 code) is masked, and every other copy of a
+removed name, identifier, birth date, phone or address found elsewhere in the message (NTE
+text, OBR fields, OBX-5 comments) is replaced, as a whole word in any case, by
 ``scrub.Scrubber`` in bounded time (numbers of fewer than six digits are not searched for: a
 postal code 8000 must not hit a result 8000 or a timestamp). Works line by line on any text,
 parseable or not, and never raises. The separators are read as python-hl7 reads them (MSH-2
@@ -41,7 +42,7 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
     drop_personal_parts,
     patient_numbers,
 )
-from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets, scrub_fields
+from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets, masked_flags, scrub_fields
 from services.lab_ingestion.adapters.scrub import (
     FOLDED_LETTERS,
     REDACTED,
@@ -101,8 +102,8 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     of the patient's identifier; every other PID field blanked but PID-1 and the codes of
     PID-8/24/30; PV1-19/50 (visit numbers) blanked; NK1, GT1, IN1-3 and MRG segments
     dropped; a patient's number inside the message id or an order number (``ORD4711815``)
-    masked as the accepted path masks it; every other
-    occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
+    masked as the accepted path masks it; OBX-8 kept only as codes (``masked_flags``); every
+    other occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
     not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
     A message whose separators cannot be read as the parser reads them, or that has no MSH
     segment, keeps nothing but its segment names."""
@@ -135,6 +136,8 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         for index in _BLANKED_FIELDS.get(name, ()):
             if index < len(fields):
                 fields[index] = ""
+        if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
+            fields[8] = masked_flags(fields[8], separators)
         # MSH-1/MSH-2 are the separators themselves; a line that is no segment (free text
         # after a line break inside a field) is scrubbed whole
         first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0

@@ -4,7 +4,7 @@
 fields to search; this replaces each copy as a whole word in any case, through
 ``scrub.Scrubber`` (bounded time), a few thousand characters of fields at a time, and then
 in each field holding escape sequences as it reads, so that a copy spelled with other
-escapes is found too.
+escapes is found too. ``masked_flags`` keeps only the codes of the abnormal flags (OBX-8).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
 from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
+from services.lab_ingestion.domain.abnormal_flags import published_flag
 
 Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
 _BATCH = 4096  # characters of fields scrubbed in one call
@@ -49,6 +50,24 @@ def scrub_fields(
         )
         _scrub_in_batches(scrubbed, scrub)
         _scrub_decoded(scrubbed, scrub, separators)
+
+
+def masked_flags(value: str, separators: Separators) -> str:
+    """OBX-8 (abnormal flags) with every repetition, component and sub-component that is no
+    flag code as written (``published_flag``: HL7 table 0078) replaced by ``REDACTED``: free
+    text there may name anyone (``Meier Anna``), and so may an escape sequence (``\\Meier\\``
+    reads as nothing). Codes, blanks and HL7's null ``""`` are kept as written: a copy whose
+    flags are all codes still replays."""
+    _, component, repetition, _, sub = separators
+
+    def kept(piece: str) -> str:
+        code = not piece.strip() or piece == '""' or published_flag(piece) is not None
+        return piece if code else REDACTED
+
+    return repetition.join(
+        component.join(sub.join(map(kept, part.split(sub))) for part in item.split(component))
+        for item in value.split(repetition)
+    )
 
 
 def _scrub_decoded(

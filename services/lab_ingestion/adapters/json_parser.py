@@ -27,7 +27,12 @@ from pydantic import (
     model_validator,
 )
 
-from services.lab_ingestion.adapters.redaction import Secrets, scrubbed_copy
+from services.lab_ingestion.adapters.redaction import (
+    Secrets,
+    is_flag_code,
+    kept_code,
+    scrubbed_copy,
+)
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 from shared.jsonlog import is_phi_field
@@ -41,7 +46,8 @@ _Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # no "^": the source is application^facility, and "A^B"+"C" would be the sender "A"+"B^C"
 _SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49, pattern=r"^[^^]+$")]
 _Short = Annotated[str, StringConstraints(max_length=64)]
-_Loinc = Annotated[str, StringConstraints(max_length=20, pattern=r"^[0-9]{1,7}-[0-9]$")]
+_LOINC_CODE = r"^[0-9]{1,7}-[0-9]$"
+_Loinc = Annotated[str, StringConstraints(max_length=20, pattern=_LOINC_CODE)]
 _Flag = Annotated[str, StringConstraints(max_length=10)]
 
 # a date and time of day with its UTC offset; pydantic alone also took "1763625600" (Unix
@@ -198,6 +204,12 @@ _RESULT_FIELDS = frozenset(ResultIn.model_fields)
 _SOURCE_FIELDS = frozenset(SourceIn.model_fields)
 _PATIENT_KEPT = frozenset(PatientIn.model_fields)  # the identifier, hashed
 _TOP_FIELDS = frozenset(LabResultsIn.model_fields)
+# a result's coded fields: what is kept of them (anything else may be a name: ``kept_code``)
+_CODES: dict[str, Callable[[str], bool]] = {
+    "abnormal_flag": is_flag_code,
+    "status": STATUS_CODES.__contains__,
+    "loinc": lambda text: re.fullmatch(_LOINC_CODE, text) is not None,
+}
 
 
 def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
@@ -278,6 +290,8 @@ class _JsonRedactor:
         for key, item in value.items():
             if key in known:
                 out[key] = self.scalar(item, f"{where}.{key}")
+                if key in _CODES:  # a result's: free text there may be a name
+                    out[key] = kept_code(out[key], _CODES[key])
             else:
                 self.drop(key, item, f"{where}.")
         return out

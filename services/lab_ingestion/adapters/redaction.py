@@ -6,8 +6,10 @@ the hospital identifier is replaced by its keyed hash and demographics are dropp
 every removed value (names, reference displays, birth dates, phones, identifiers) becomes a
 secret: any copy of it found in another string of the payload (a note, a narrative, a
 message id) is replaced too, as a whole word, whatever its case; a hashed number run into
-an id (``MSG4711815``) is masked there as the accepted path masks it. Every redaction is best
-effort on malformed input and never raises.
+an id (``MSG4711815``) is masked there as the accepted path masks it. Where a code belongs
+(an abnormal flag, a status), only a code is kept (``kept_code``): free text there (a name)
+is replaced by ``REDACTED``. Every redaction is best effort on malformed input and never
+raises.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.lab_ingestion.adapters.scrub import Scrubber, date_spellings, street_words
+from services.lab_ingestion.domain.abnormal_flags import published_flag
 from services.lab_ingestion.domain.matching import numbers_masked
 from shared.contracts.identity import normalise_hospital_identifier
 
@@ -41,6 +44,22 @@ def copy_json(node: object) -> Any:
     if node is None or isinstance(node, str | int | float | Decimal):
         return node
     return None
+
+
+def is_flag_code(text: str) -> bool:
+    """An abnormal flag that is a code (``published_flag``: HL7 table 0078, FHIR's
+    ObservationInterpretation); what a result keeps of a flag."""
+    return published_flag(text) is not None
+
+
+def kept_code(value: object, is_code: Callable[[str], bool]) -> Any:
+    """A coded element's value (an abnormal flag, a status) as sent when it is a code
+    (``is_code``), or nothing (None, blank); anything else is free text a sender wrote where a
+    code belongs (a name, a hospital number): ``REDACTED``. Not searched for elsewhere: the
+    usual such text ("High", "Low", "Normal") would wipe a note's ordinary words."""
+    if value is None or (isinstance(value, str) and (not value.strip() or is_code(value))):
+        return value
+    return REDACTED
 
 
 def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
