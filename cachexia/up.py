@@ -1,9 +1,11 @@
 """`cachexia up`: embedded PostgreSQL and broker, topics, migrations, the five services.
 
-Everything runs in one terminal; Ctrl-C (SIGINT) or SIGTERM stops every process, at any
-point (also while waiting for PostgreSQL or Kafka), and leaves none behind: the services get
-their shutdown deadline plus a second, then their process groups are killed; the broker and
-the embedded PostgreSQL then stop together. About 10 s with the default 8 s deadline; see
+One platform per data folder: a second `cachexia up` on it stops at once, in one line,
+touching nothing (``PlatformLock``). Everything runs in one terminal; Ctrl-C (SIGINT) or
+SIGTERM stops every process, at any point (also while waiting for PostgreSQL or Kafka), and
+leaves none behind: the services get their shutdown deadline plus a second, then their
+process groups are killed; the broker and the embedded PostgreSQL (unless it was found
+running: not ours) then stop together. About 10 s with the default 8 s deadline; see
 ``Platform._stop_everything`` for the one step that can take longer. Data and logs live
 under the data folder.
 """
@@ -16,12 +18,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cachexia.embedded import PlatformLock, start_broker, start_postgres, stop_servers
 from cachexia.platform import (
     StopRequested,
     create_topics,
@@ -39,7 +41,6 @@ from shared.settings import SERVICE_NAMES, PlatformSettings, host_port, masked_u
 # this long past the deadline it is killed, before its own watchdog (deadline + 2 s) would
 SERVICE_EXIT_SLACK_SECONDS = 1.0
 SERVICE_KILLED_WAIT_SECONDS = 1.0  # SIGKILL is not refused: only reaping is left
-BROKER_STOP_GRACE_SECONDS = 1.0  # memory storage: nothing to flush, SIGKILL after this
 RESTART_BACKOFF_MAX = 30.0
 # how much of a log's end is read for the line a service wrote on its way out
 EXIT_REASON_TAIL_BYTES = 4096
@@ -120,6 +121,10 @@ class Platform:
         self.subject_key: bytes | None = None
 
     async def run(self) -> int:
+        with PlatformLock.hold(self.data_dir):  # released once everything has stopped
+            return await self._run_holding_the_lock()
+
+    async def _run_holding_the_lock(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -139,7 +144,6 @@ class Platform:
                 loop.remove_signal_handler(sig)
 
     async def _start_infrastructure(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.settings.uses_embedded_postgres:
             self.postgres = EmbeddedPostgres(
                 self.data_dir / "postgres", self.settings.embedded_postgres_port
@@ -147,7 +151,9 @@ class Platform:
             say(f"starting embedded PostgreSQL on 127.0.0.1:{self.postgres.port} ...")
             # not cut short (a thread, and a server left half-started would outlive us):
             # pg_ctl bounds it; a stop request is honoured right after
-            await asyncio.to_thread(self.postgres.start)
+            await asyncio.to_thread(start_postgres, self.postgres)
+            if self.postgres.found_running:  # left by a `cachexia up` that was killed, say
+                say(f"  already running on {self.postgres.data_dir}: used, and not stopped")
             await asyncio.to_thread(self.postgres.create_database)
         if self.settings.uses_embedded_kafka:
             self._check_stopping()
@@ -156,7 +162,7 @@ class Platform:
                 "starting embedded broker (Tansu, memory storage) on "
                 f"{self.broker.bootstrap_servers} ..."
             )
-            await asyncio.to_thread(self.broker.start)
+            await asyncio.to_thread(start_broker, self.broker)
         await wait_for_postgres(self.postgres_dsn, stopping=self.stopping)
         await wait_for_kafka(self.settings.kafka_servers, stopping=self.stopping)
         created = await unless_stopped(lambda: create_topics(self.settings), self.stopping)
@@ -262,6 +268,7 @@ class Platform:
         checkpoint, normally well under a second, and pg_ctl waits up to 20 s for it; a
         server killed in its checkpoint would need crash recovery at the next start, and
         one left running would be found "already running" by the next ``cachexia up``.
+        Only servers this process started are stopped: a PostgreSQL found running is not.
         """
         say("stopping ...")
         for service in self.services:
@@ -271,21 +278,8 @@ class Platform:
         )
         for service in self.services:
             service.stop_by(deadline)
-        self._stop_infrastructure()
+        stop_servers(self.broker, self.postgres)
         say("stopped")
-
-    def _stop_infrastructure(self) -> None:
-        broker = self.broker
-        stopping_broker = None
-        if broker is not None:
-            stopping_broker = threading.Thread(
-                target=broker.stop, kwargs={"grace": BROKER_STOP_GRACE_SECONDS}, daemon=True
-            )
-            stopping_broker.start()
-        if self.postgres is not None:
-            self.postgres.stop()
-        if stopping_broker is not None:
-            stopping_broker.join()
 
 
 def _answers(url: str) -> bool:

@@ -23,6 +23,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlencode
 
+from shared.embedded.tansu import ensure_port_free
+
 log = logging.getLogger(__name__)
 
 SYSTEM_USER = "embedded_postgres"
@@ -47,6 +49,7 @@ class EmbeddedPostgres:
         self.log_file = self.data_dir.parent / "postgres.log"
         self._bin = postgres_bin_dir()
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
+        self.found_running = False  # set by ``start``: never ours to stop
 
     @property
     def socket_dir(self) -> Path | None:
@@ -68,23 +71,30 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def start(self) -> None:
-        """Initialise the cluster if needed, then start it and wait until it accepts."""
+        """Initialise the cluster if needed, then start it and wait until it accepts.
+
+        A server already running on ``data_dir`` is used as it is (``found_running``): it
+        belongs to whoever started it, and ``stop`` leaves it alone. PortInUse, before
+        anything is created or started, when another program holds the port."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self._user:
             self._prepare_for_system_user()
+        if self.is_running():
+            self.found_running = True
+            log.info("embedded postgres already running", extra={"port": self.port})
+            return
+        ensure_port_free("PostgreSQL", self.host, self.port)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self._write_settings()
-        if self.is_running():
-            log.info("embedded postgres already running", extra={"port": self.port})
-            return
         self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
             "-w", "-t", "60", "start",
         )  # fmt: skip
 
     def stop(self) -> None:
-        if self.is_running():
+        """Stop the server, unless ``start`` found it running: another process's."""
+        if not self.found_running and self.is_running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "20", "stop")
 
     def is_running(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -24,6 +25,37 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+class PortInUse(RuntimeError):
+    """An embedded server's ``host``:``port`` is taken by another program: nothing was
+    started. The caller names the setting to change."""
+
+    def __init__(self, server: str, host: str, port: int) -> None:
+        super().__init__(f"{host}:{port} is already in use; cannot start the embedded {server}")
+        self.server, self.host, self.port = server, host, port
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a server could not listen on ``host``:``port`` now, tried as the servers
+    bind it (SO_REUSEADDR: connections of an earlier listener that are closing do not count,
+    a listener or a bound socket does)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def ensure_port_free(server: str, host: str, port: int) -> None:
+    """PortInUse at once when ``host``:``port`` is taken."""
+    if port_taken(host, port):
+        raise PortInUse(server, host, port)
+
+
 class EmbeddedTansu:
     """One Tansu broker process on ``host:port``; its data lives in memory only."""
 
@@ -38,12 +70,10 @@ class EmbeddedTansu:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> None:
-        """Start the broker and wait until its port accepts connections."""
+        """Start the broker and wait until its port accepts connections; PortInUse at once,
+        nothing started, when another program holds the port."""
+        ensure_port_free("broker", self.host, self.port)
         deadline = time.monotonic() + timeout
-        while port_open(self.host, self.port) and time.monotonic() < deadline:
-            time.sleep(0.2)  # a previous broker on this port is still exiting
-        if port_open(self.host, self.port):
-            raise RuntimeError(f"port {self.port} is already in use; cannot start the broker")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         url = f"tcp://{self.host}:{self.port}"
         with self.log_file.open("ab") as log:

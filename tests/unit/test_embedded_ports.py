@@ -1,0 +1,52 @@
+"""A port of the embedded PostgreSQL or broker held by another program: `cachexia up` says
+so at once in one line naming the address and the setting to change (as for a service's
+port), starts nothing on it and leaves no traceback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cachexia.cli import main
+
+KEY = "test-only-subject-hmac-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def environment(
+    clean_platform_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", KEY)  # one server external: a key given
+
+
+def test_the_embedded_brokers_port_in_use_is_one_line_naming_its_setting(
+    held_port: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/db")
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_KAFKA_PORT", str(held_port))
+    started = time.monotonic()
+    assert main(["up"]) == 2
+    assert time.monotonic() - started < 3  # said at once, not after a wait
+    assert capsys.readouterr().err == (
+        f"cachexia: the embedded broker cannot listen on 127.0.0.1:{held_port} (address "
+        "already in use); stop what holds it or set CACHEXIA_EMBEDDED_KAFKA_PORT\n"
+    )
+
+
+def test_the_embedded_postgres_port_in_use_is_one_line_naming_its_setting(
+    held_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_POSTGRES_PORT", str(held_port))
+    assert main(["up"]) == 2
+    assert capsys.readouterr().err == (
+        f"cachexia: the embedded PostgreSQL cannot listen on 127.0.0.1:{held_port} (address "
+        "already in use); stop what holds it or set CACHEXIA_EMBEDDED_POSTGRES_PORT\n"
+    )
+    assert not (tmp_path / "data" / "postgres" / "PG_VERSION").exists()  # checked first
