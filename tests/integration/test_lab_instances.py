@@ -152,7 +152,8 @@ async def test_a_cancellation_racing_a_correction_leaves_no_result_standing(
 ) -> None:
     a, b = instances
     for round_ in range(5):
-        await a.send(f"M-{round_}")  # a new chain (the last one was cancelled)
+        # a new chain (the last one was cancelled): another value, no late copy (review 39)
+        await a.send(f"M-{round_}", value=str(20 + round_))
         cancelled, corrected = await asyncio.gather(
             a.send(f"X-{round_}", "X"), b.send(f"C-{round_}", "C", "15")
         )
@@ -203,7 +204,8 @@ async def test_two_patients_first_results_under_one_key_at_once_never_both_stand
     a, b = instances
     await a.send("warm-a")  # each instance remembers both subjects: the fast path applies
     await b.send("warm-b", mrn="MRN2")
-    await pool.execute("UPDATE results SET cancelled_at = now()")
+    # a key that held a result, withdrawn or not, is read first (migration 0017): free it
+    await pool.execute("DELETE FROM results")
     for round_ in range(5):
         first, second = await asyncio.gather(
             a.send(f"A-{round_}"), b.send(f"B-{round_}", mrn="MRN2")
@@ -216,7 +218,7 @@ async def test_two_patients_first_results_under_one_key_at_once_never_both_stand
         refused = second if stored is first else first
         assert stored.results == 1 and refused.code is not None
         assert refused.code.value == "result-of-another-patient"
-        await pool.execute("UPDATE results SET cancelled_at = now()")
+        await pool.execute("DELETE FROM results")
 
 
 async def test_the_database_refuses_a_second_patients_first_result_under_a_key(

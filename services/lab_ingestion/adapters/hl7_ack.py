@@ -61,7 +61,7 @@ _ERROR_CODES = {
     RejectionCode.OTHER_ANALYTES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_SAMPLES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.REUSED_MESSAGE_ID: ("205", "Duplicate key identifier"),
-    RejectionCode.AMBIGUOUS_VERSION: ("205", "Duplicate key identifier"),  # FHIR only
+    RejectionCode.AMBIGUOUS_VERSION: ("205", "Duplicate key identifier"),  # a late copy
     RejectionCode.SUBJECT_WITHDRAWN: ("204", "Unknown key identifier"),
     RejectionCode.PROCESSING_FAILED: _INTERNAL_ERROR,
     RejectionCode.KEPT_COPY: _DATA_TYPE_ERROR,  # PID-3 holds a hash, no hospital number

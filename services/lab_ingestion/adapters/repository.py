@@ -21,12 +21,13 @@ from services.lab_ingestion.domain.records import (
     ResultRecord,
     Sender,
     WithdrawnSubject,
+    WithdrawnVersion,
     result_content,
 )
 from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, outbox_unnest
 
 SourceKey = tuple[str, str]
-STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migrations 0002, 0007)
+STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002, latest 0017)
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
 # a chain that another writer changed meanwhile (migration 0009): planned again from a read
 CHAIN_CONSTRAINTS = frozenset({"results_superseded_once", "results_one_standing_root"})
@@ -68,7 +69,8 @@ class LabRepository:
         sites) enrolled under each hash, and the head of each (source, result key)'s chain:
         its newest standing final or corrected result that no standing result supersedes,
         with what it and the chain's earlier standing versions say (and its newest standing
-        preliminary result, which only a cancellation acts on)."""
+        preliminary result, which only a cancellation acts on), and what the key's withdrawn
+        versions said, each patient's."""
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
@@ -79,6 +81,7 @@ class LabRepository:
         )
         lookup = BatchLookup()
         versions: dict[SourceKey, set[Content]] = {}
+        cancelled: dict[SourceKey, set[WithdrawnVersion]] = {}
         for row in rows:
             if row["kind"] == "message":
                 lookup.known[(row["key1"], row["key2"])] = row["digest"]
@@ -96,8 +99,13 @@ class LabRepository:
                 lookup.latest[(row["key1"], row["key2"])] = _earlier(row, _content(row))
             elif row["kind"] == "version":  # what a standing version of a chain says
                 versions.setdefault((row["key1"], row["key2"]), set()).add(_content(row))
-            else:
+            elif row["kind"] == "preliminary":
                 lookup.preliminary[(row["key1"], row["key2"])] = _earlier(row, None)
+            else:  # a withdrawn version: what it said (a preliminary's: None)
+                content = None if row["kind"] == "withdrawn preliminary" else _content(row)
+                version = WithdrawnVersion(row["subject_id"], row["analyte"], content)
+                cancelled.setdefault((row["key1"], row["key2"]), set()).add(version)
+        lookup.withdrawn_versions = {key: frozenset(v) for key, v in cancelled.items()}
         for key, head in list(lookup.latest.items()):
             said = versions.get(key, set()) - {head.content}
             if said:
@@ -198,6 +206,8 @@ class BatchLookup:
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
     preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    # what each key's withdrawn (cancelled) versions said, each patient's
+    withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
 
 
 _LOOKUP = """
@@ -248,6 +258,18 @@ SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status = 'P'
        ORDER BY r.recorded_at DESC LIMIT 1) AS p
+UNION ALL
+SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END, k.source,
+       k.result_key, NULL, w.subject_id, NULL, w.analyte, NULL, w.collected_at, w.loinc,
+       w.value, w.unit, w.reference_low, w.reference_high, w.abnormal_flag
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      -- every withdrawn version, each patient's (a late copy of one must not stand again)
+      SELECT r.subject_id, r.analyte, r.status, r.collected_at, r.loinc, r.value, r.unit,
+             r.reference_low, r.reference_high, r.abnormal_flag FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key
+         AND r.cancelled_at IS NOT NULL
+       ORDER BY r.recorded_at DESC LIMIT 100) AS w
 """
 
 _WRITE = f"""

@@ -1,7 +1,8 @@
 """Which of a message's observations the trial keeps, and as what (pure: no I/O).
 
 Result status (``result_status``): only a correction changes a final result (HL7 table 0085):
-a final result never supersedes a final or corrected one (``check_earlier_results``).
+a final result never supersedes a final or corrected one, nor brings back one a cancellation
+withdrew (``check_earlier_results``).
 A trial result that cannot be used rejects the whole message; observations of analytes the
 trial does not follow are ignored.
 """
@@ -22,7 +23,12 @@ from services.lab_ingestion.domain.model import (
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, check_one_analyte, normalise
-from services.lab_ingestion.domain.records import Content, EarlierResult, result_content
+from services.lab_ingestion.domain.records import (
+    Content,
+    EarlierResult,
+    WithdrawnVersion,
+    result_content,
+)
 from services.lab_ingestion.domain.result_status import (
     CANCELLING,
     EMITTED,
@@ -32,6 +38,13 @@ from services.lab_ingestion.domain.result_status import (
 )
 from services.lab_ingestion.domain.sample_times import check_times
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
+from services.lab_ingestion.domain.withdrawn_chains import (
+    cancels_withdrawn_chain,
+    nothing_to_change,
+    restates_withdrawn,
+    withdrawn_contents,
+    withdrawn_result,
+)
 
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
 _NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
@@ -141,6 +154,7 @@ def check_earlier_results(
     preliminaries: Mapping[tuple[str, str], EarlierResult] | None = None,
     *,
     contents: Mapping[tuple[str, str], Content] | None = None,
+    withdrawn: Mapping[tuple[str, str], frozenset[WithdrawnVersion]] | None = None,
 ) -> list[PlannedResult] | Rejected:
     """The message's results to record, or why the message is rejected.
 
@@ -158,6 +172,13 @@ def check_earlier_results(
     any other (or one under a head whose content is not known) rejects the message. A final
     result after a preliminary one alone is a new final result.
 
+    A patient's withdrawn chain (``withdrawn``: each key's cancelled versions, as stored or
+    as this batch left them) stays withdrawn: with nothing standing under the key, a final
+    result restating one of its versions is a late copy that rejects the message, and its
+    cancellation sent again is a duplicate, left out. Another value, another patient's result
+    (a wrong-patient fix), or a final result after a cancellation in its message starts a
+    new chain.
+
     ``heads`` holds each key's current result, as stored or as this batch left it; the
     message's own observations are taken in order (an F then its C in one message). A key
     that holds only a preliminary result (``preliminaries``) can be cancelled, not corrected.
@@ -173,21 +194,17 @@ def check_earlier_results(
         if head is None and status in CANCELLING and key not in own:
             head = (preliminaries or {}).get(key)
         analyte = _analyte_of(observation)
-        if head is not None and head.subject_id != subject_id:
-            return Rejected(
-                RejectionCode.OTHER_PATIENTS_RESULT,
-                "the order and test of this result hold another patient's result: correct or "
-                "cancel it for that patient, then send this one under a new order number",
-            ).at(_position(message, observation))
-        if head is not None and head.analyte != analyte:
-            return Rejected(
-                RejectionCode.OTHER_ANALYTES_RESULT,
-                f"the result under this key is {head.analyte}, not {analyte}: a correction or "
-                "cancellation must name the same test, and a new test needs a key of its own",
-            ).at(_position(message, observation))
+        gone = withdrawn_contents((withdrawn or {}).get(key, frozenset()), subject_id, analyte)
+        if cancels_withdrawn_chain(status, head, subject_id, gone):
+            continue  # the patient's chain was withdrawn before: a resend changes nothing
+        other_chain = _another_chain(head, subject_id, analyte)
+        if other_chain is not None:
+            return other_chain.at(_position(message, observation))
         content = None if normalised is None else content_of(normalised, observation.collected_at)
         if _restates_superseded(head, status, content, within_message=key in own):
             continue  # a delayed copy of a version its correction replaced: nothing changes
+        if head is None and key not in own and restates_withdrawn(message, status, content, gone):
+            return withdrawn_result().at(_position(message, observation))
         if _another_sample(head, status, observation.collected_at):
             return Rejected(
                 RejectionCode.OTHER_SAMPLES_RESULT,
@@ -196,12 +213,7 @@ def check_earlier_results(
                 "is corrected with status C)",
             ).at(_position(message, observation))
         if head is None and status in NEEDS_EARLIER_RESULT:
-            action = "correction" if status == ResultStatusCode.CORRECTED.value else "cancellation"
-            return Rejected(
-                RejectionCode.UNKNOWN_CORRECTED_RESULT,
-                f"{action} of a result that is not stored (no final result under this order "
-                "and test): send the final result first",
-            ).at(_position(message, observation))
+            return nothing_to_change(status, gone).at(_position(message, observation))
         if head is not None and status == ResultStatusCode.FINAL.value:
             if said.get(key) != content:
                 changed = _changed_final(within_message=key in own)
@@ -215,6 +227,24 @@ def check_earlier_results(
             own[key] = None
         kept.append((observation, normalised))
     return kept
+
+
+def _another_chain(head: EarlierResult | None, subject_id: str, analyte: str) -> Rejected | None:
+    """Why a result cannot continue the chain ``head`` heads: another patient's, or another
+    test's (None: it can, or there is none)."""
+    if head is not None and head.subject_id != subject_id:
+        return Rejected(
+            RejectionCode.OTHER_PATIENTS_RESULT,
+            "the order and test of this result hold another patient's result: correct or "
+            "cancel it for that patient, then send this one under a new order number",
+        )
+    if head is not None and head.analyte != analyte:
+        return Rejected(
+            RejectionCode.OTHER_ANALYTES_RESULT,
+            f"the result under this key is {head.analyte}, not {analyte}: a correction or "
+            "cancellation must name the same test, and a new test needs a key of its own",
+        )
+    return None
 
 
 def _position(message: LabMessage, observation: ObservationInput) -> int | None:

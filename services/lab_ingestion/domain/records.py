@@ -128,10 +128,22 @@ class EarlierResult(NamedTuple):
     superseded: frozenset[Content] = frozenset()
 
 
+class WithdrawnVersion(NamedTuple):
+    """A version of a result key's chain that a cancellation (X, D or W) withdrew: whose
+    result it was, of which analyte, and what it said (None: a preliminary result, which a
+    final one may say again). A final result restating a final or corrected one is a late
+    copy of it, and a cancellation of a chain withdrawn before changes nothing."""
+
+    subject_id: str
+    analyte: str
+    content: Content | None
+
+
 @dataclass(frozen=True)
 class BatchAssumptions:
     """What a batch planned without reading the database took for granted: the one enrolled
-    subject (or None) of each hashed identifier, and result keys with no standing result."""
+    subject (or None) of each hashed identifier, and result keys that never held a final or
+    corrected result (none standing, none withdrawn)."""
 
     subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)

@@ -16,6 +16,7 @@ from services.lab_ingestion.domain.records import (
     ResultRecord,
     Sender,
     WithdrawnSubject,
+    WithdrawnVersion,
 )
 
 SourceKey = tuple[str, str]
@@ -44,6 +45,9 @@ class BatchContext:
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
     # the messages ``known`` held as read, before this batch stored any (``resent_whole``)
     stored_known: frozenset[SourceKey] = frozenset()
+    # each key's versions cancellations withdrew, each patient's (a final result restating
+    # one is a late copy), as stored (careful path only) or as this batch left them
+    withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -51,7 +55,7 @@ class BatchContext:
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
-            self.stored_known,
+            self.stored_known, dict(self.withdrawn_versions),
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:
@@ -59,7 +63,7 @@ class BatchContext:
 
     def assumptions(self) -> BatchAssumptions | None:
         """For a batch planned without a read: who it took to be enrolled (None: nobody),
-        and the result keys it took to have no standing result."""
+        and the result keys it took to have never held a final or corrected result."""
         if not self.assumed:
             return None
         keys = {

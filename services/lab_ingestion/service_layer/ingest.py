@@ -14,14 +14,18 @@ Rules (issue 3, PROTOCOL section 6):
   of it, with an event. A C, X or D needs a stored result of the same patient under its key
   (``check_earlier_results``): otherwise the message is rejected, never applied across
   patients. Only a C changes an F or C: an F under a key that holds one is a duplicate when
-  it says the same (a message of duplicates alone is answered as one), else rejected.
+  it says the same (a message of duplicates alone is answered as one), else rejected. A
+  withdrawn chain stays withdrawn: an F restating one of its versions (a late copy) is
+  rejected, and its cancellation sent again is a duplicate.
 
 Most batches hold new final results, and then the read before the write can be skipped (the
 fast path): the batch assumes its messages are new, that the subjects remembered from earlier
-reads are still the enrolled ones (anyone else is not enrolled), and that its result keys have
-no standing result. The write statement checks all of that and stores nothing if any of it
-no longer holds; the batch is then planned again from a fresh read (the careful path), which
-also refreshes what is remembered. Corrections and cancellations always take the careful path.
+reads are still the enrolled ones (anyone else is not enrolled), and that its result keys
+never held a final or corrected result (none standing, none withdrawn: only a read tells a
+late copy of a withdrawn one). The write statement checks all of that and stores nothing if
+any of it no longer holds; the batch is then planned again from a fresh read (the careful
+path), which also refreshes what is remembered. Corrections and cancellations always take
+the careful path.
 
 Several instances may write at once (scaled out): a batch on the careful path holds the
 chain lock from its read to its commit, so chains are changed one batch at a time, and a write
@@ -138,8 +142,8 @@ class BatchIngestor:
     def _assume(
         self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
     ) -> BatchContext:
-        """A batch context without a read: new messages, the subjects remembered, no
-        standing results; the write checks these assumptions."""
+        """A batch context without a read: new messages, the subjects remembered, result
+        keys that never held a result; the write checks these assumptions."""
         hmacs = self._hmacs(ingests)
         subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
         if any(len(enrolled) > 1 for enrolled in subjects.values()):
@@ -177,6 +181,7 @@ class BatchIngestor:
             stored_preliminary=lookup.preliminary,
             withdrawn=lookup.withdrawn,
             stored_known=frozenset(lookup.known),
+            withdrawn_versions=dict(lookup.withdrawn_versions),
         )
 
     async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
@@ -248,7 +253,7 @@ class BatchIngestor:
             return planned
         checked = check_earlier_results(
             sited, planned, subject_id, context.latest, context.preliminary,
-            contents=head_contents(context, sited),
+            contents=head_contents(context, sited), withdrawn=context.withdrawn_versions,
         )  # fmt: skip
         # on assumptions, read first before rejecting, or before answering a message as a
         # restatement (nothing of it is written, so the write could not refute its id)

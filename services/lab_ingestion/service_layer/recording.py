@@ -23,6 +23,7 @@ from services.lab_ingestion.domain.records import (
     MessageRecord,
     RejectionRecord,
     ResultRecord,
+    WithdrawnVersion,
 )
 from services.lab_ingestion.domain.result_status import EMITTED, status_of
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -72,7 +73,8 @@ def record_planned(
 ) -> IngestOutcome:
     """Keep an enrolled subject's message (``message``: as read in the sender's zone) with
     its planned results. None planned: every result a final one that its chain holds
-    already, a resend under another message id, of which nothing is kept."""
+    already, or a cancellation of a chain withdrawn already: a resend under another message
+    id, of which nothing is kept."""
     if not planned:
         return IngestOutcome(accepted=True, duplicate=True)
     stored = sum(1 for _, normalised in planned if normalised is not None)
@@ -107,10 +109,11 @@ def record_result(
     previous = head.result_id if head else None
     status = status_of(observation)
     if normalised is None:  # X or D: withdraw the result (check_earlier_results: it exists)
-        context.preliminary.pop(key, None)
+        preliminary = context.preliminary.pop(key, None)
         stored_preliminary = context.stored_preliminary.pop(key, None)
         stored = [previous, stored_preliminary.result_id if stored_preliminary else None]
         withdraw(context, key, subject_id, [i for i in stored if i is not None])
+        _remember_withdrawn(context, key, subject_id, head, [preliminary, stored_preliminary])
         if previous is not None:  # a preliminary result alone was never emitted: no event
             del context.latest[key]
             analyte = identify_analyte(observation.codes)
@@ -140,6 +143,27 @@ def record_result(
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
     else:  # a preliminary result is stored, not emitted, and heads no chain
         context.preliminary[key] = new_head
+
+
+def _remember_withdrawn(
+    context: BatchContext,
+    key: tuple[str, str],
+    subject_id: str,
+    head: EarlierResult | None,
+    preliminaries: list[EarlierResult | None],
+) -> None:
+    """What the versions a cancellation withdraws (the patient's under ``key``) said: the
+    chain's head and its earlier standing versions, a preliminary result as None. A final
+    result of a later message of the batch that restates one is a late copy, as it is in a
+    later batch."""
+    said = [(head, c) for c in {head.content, *head.superseded}] if head is not None else []
+    said += [(p, None) for p in preliminaries if p is not None]
+    gone = {
+        WithdrawnVersion(version.subject_id, version.analyte, content)
+        for version, content in said
+        if version.subject_id == subject_id
+    }
+    context.withdrawn_versions[key] = context.withdrawn_versions.get(key, frozenset()) | gone
 
 
 def _said_before(head: EarlierResult | None, content: Content) -> frozenset[Content]:

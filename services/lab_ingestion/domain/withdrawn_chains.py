@@ -1,0 +1,77 @@
+"""A withdrawn result stays withdrawn (pure: no I/O): a result key's versions that a
+cancellation (X, D or W) withdrew, each patient's, are not brought back by a late copy, and
+their cancellation sent again changes nothing (``planning.check_earlier_results``)."""
+
+from __future__ import annotations
+
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    Rejected,
+    RejectionCode,
+    ResultStatusCode,
+)
+from services.lab_ingestion.domain.records import Content, EarlierResult, WithdrawnVersion
+from services.lab_ingestion.domain.result_status import CANCELLING
+
+
+def withdrawn_contents(
+    versions: frozenset[WithdrawnVersion], subject_id: str, analyte: str
+) -> frozenset[Content | None]:
+    """What the patient's withdrawn versions of ``analyte`` under a key said (None: a
+    preliminary one); empty: the patient never held such a result there."""
+    return frozenset(
+        v.content for v in versions if v.subject_id == subject_id and v.analyte == analyte
+    )
+
+
+def cancels_withdrawn_chain(
+    status: str, head: EarlierResult | None, subject_id: str, gone: frozenset[Content | None]
+) -> bool:
+    """A cancellation where the patient's chain was withdrawn before (``gone``) and nothing
+    of theirs stands under the key (``head``: none, or another patient's, a wrong-patient
+    fix): a resend under a new message id, a duplicate that changes nothing."""
+    return (
+        status in CANCELLING and bool(gone)
+        and (head is None or head.subject_id != subject_id)
+    )  # fmt: skip
+
+
+def restates_withdrawn(
+    message: LabMessage, status: str, content: Content | None, gone: frozenset[Content | None]
+) -> bool:
+    """A final result under a message id of the sender's (HL7 MSH-10, JSON ``message_id``)
+    saying what a withdrawn version said: an interface engine's late copy, which would make
+    the withdrawn value (perhaps another patient's, posted as wrong) stand again. A FHIR
+    version's id is made of its content (``issued`` too): a new one is posted again on
+    purpose, and a late copy is known as stored (``planning.check_repeated_version``)."""
+    return (
+        message.control_id_basis is None and status == ResultStatusCode.FINAL.value
+        and content is not None and content in gone
+    )  # fmt: skip
+
+
+def withdrawn_result() -> Rejected:
+    """A late copy of a withdrawn result (the instruction first: MSA-3 shows 80 characters)."""
+    return Rejected(
+        RejectionCode.AMBIGUOUS_VERSION,
+        "this result was withdrawn: a new result needs an order number of its own (this order "
+        "and test held the same result, since cancelled; a late copy of it is not stored or "
+        "published again)",
+    )
+
+
+def nothing_to_change(status: str, gone: frozenset[Content | None]) -> Rejected:
+    """A correction or cancellation with no result of the patient standing under its key:
+    none was ever stored, or (a correction) the one stored was withdrawn."""
+    action = "cancellation" if status in CANCELLING else "correction"
+    if gone:
+        reason = (
+            f"{action} of a withdrawn result: a new result needs an order number of its own "
+            "(this order and test held a result, since cancelled, which nothing brings back)"
+        )
+    else:
+        reason = (
+            f"{action} of a result that is not stored (no final result under this order and "
+            "test): send the final result first"
+        )
+    return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, reason)
