@@ -263,3 +263,42 @@ async def test_a_late_copy_is_rejected_in_the_batch_of_its_withdrawal_as_after_i
     ]  # fmt: skip
     rows = await pool.fetch("SELECT value, cancelled_at IS NULL AS stands FROM results")
     assert sorted((r["value"], r["stands"]) for r in rows) == [(40.0, False), (41.0, True)]
+
+
+# Review 42: the same late copies once the patient has a new result under the key
+async def test_a_late_copy_under_a_new_chain_is_not_told_to_send_a_correction(lab: Lab) -> None:
+    acks = await exchange(lab, [
+        ("N-1", "40", "F"), ("N-2", "", "W"),  # 40 posted as wrong
+        ("N-3", "41", "F"),  # the lab's new result: a new chain
+        ("N-4", "40", "F"),  # the interface engine's late copy of the withdrawn 40
+    ])  # fmt: skip
+    assert [a[1] for a in acks[:3]] == ["AA", "AA", "AA"], acks
+    assert acks[3][1:3] == ["AE", "N-4"]
+    # the withdrawn value's late copy must not be answered with an instruction that, if
+    # followed (C 40), makes the withdrawn value stand again
+    assert "correction" not in acks[3][3], acks[3]
+
+
+async def test_cancel_and_repost_in_one_message_after_an_earlier_withdrawal(lab: Lab) -> None:
+    acks = await exchange(lab, [("R-1", "40", "F"), ("R-2", "", "X")])
+    assert [a[1] for a in acks] == ["AA", "AA"], acks
+    client = await lab.mllp()
+    # one message: cancel, then the final result again (README: "a final result after the
+    # cancellation in the same message start[s] a new result")
+    both = oru("R-3", [obx("1988-5", "", "", status="X"), obx("1988-5", "40", "mg/L", status="F")])
+    ack = msa(await client.exchange(both))
+    await client.close()
+    await asyncio.sleep(0.1)
+    assert ack[1] == "AA", ack
+    assert await standing(lab) == [("S-100", 40.0)]
+
+
+async def test_a_late_copy_of_a_withdrawn_correction_does_not_stand_again(lab: Lab) -> None:
+    acks = await exchange(lab, [
+        ("C-1", "40", "F"), ("C-2", "4", "C"), ("C-3", "", "W"),  # 40 and 4 withdrawn
+        ("C-4", "41", "F"),  # the lab's new result: a new chain
+        ("C-5", "4", "C"),  # the interface engine's late copy of the withdrawn C 4
+    ])  # fmt: skip
+    assert [a[1] for a in acks[:4]] == ["AA"] * 4, acks
+    assert acks[4][1:3] == ["AE", "C-5"], acks[4]
+    assert await standing(lab) == [("S-100", 41.0)]

@@ -196,14 +196,20 @@ def check_earlier_results(
         analyte = _analyte_of(observation)
         gone = withdrawn_contents((withdrawn or {}).get(key, frozenset()), subject_id, analyte)
         if cancels_withdrawn_chain(status, head, subject_id, gone):
-            continue  # the patient's chain was withdrawn before: a resend changes nothing
+            # the patient's chain was withdrawn before: a resend that changes nothing, after
+            # which (nothing standing) a final result in this message starts a new chain
+            own[key] = head
+            continue
         other_chain = _another_chain(head, subject_id, analyte)
         if other_chain is not None:
             return other_chain.at(_position(message, observation))
         content = None if normalised is None else content_of(normalised, observation.collected_at)
         if _restates_superseded(head, status, content, within_message=key in own):
             continue  # a delayed copy of a version its correction replaced: nothing changes
-        if head is None and key not in own and restates_withdrawn(message, status, content, gone):
+        # a late copy of a withdrawn version, under no chain or under the new one the
+        # patient has since (saying what the standing result says is a plain duplicate)
+        late = key not in own and (head is None or content != said.get(key))
+        if late and restates_withdrawn(message, status, content, gone):
             return withdrawn_result().at(_position(message, observation))
         if _another_sample(head, status, observation.collected_at):
             return Rejected(

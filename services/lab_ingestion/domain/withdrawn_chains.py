@@ -8,10 +8,9 @@ from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
     RejectionCode,
-    ResultStatusCode,
 )
 from services.lab_ingestion.domain.records import Content, EarlierResult, WithdrawnVersion
-from services.lab_ingestion.domain.result_status import CANCELLING
+from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED
 
 
 def withdrawn_contents(
@@ -39,13 +38,14 @@ def cancels_withdrawn_chain(
 def restates_withdrawn(
     message: LabMessage, status: str, content: Content | None, gone: frozenset[Content | None]
 ) -> bool:
-    """A final result under a message id of the sender's (HL7 MSH-10, JSON ``message_id``)
-    saying what a withdrawn version said: an interface engine's late copy, which would make
+    """A final or corrected result under a message id of the sender's (HL7 MSH-10, JSON
+    ``message_id``) saying what a withdrawn version said: an interface engine's late copy
+    (of the original, or of a correction the cancellation withdrew too), which would make
     the withdrawn value (perhaps another patient's, posted as wrong) stand again. A FHIR
     version's id is made of its content (``issued`` too): a new one is posted again on
     purpose, and a late copy is known as stored (``planning.check_repeated_version``)."""
     return (
-        message.control_id_basis is None and status == ResultStatusCode.FINAL.value
+        message.control_id_basis is None and status in EMITTED
         and content is not None and content in gone
     )  # fmt: skip
 
@@ -56,7 +56,7 @@ def withdrawn_result() -> Rejected:
         RejectionCode.AMBIGUOUS_VERSION,
         "this result was withdrawn: a new result needs an order number of its own (this order "
         "and test held the same result, since cancelled; a late copy of it is not stored or "
-        "published again)",
+        "published again, nor taken as a correction of a result standing there now)",
     )
 
 

@@ -257,3 +257,57 @@ async def test_a_new_key_is_still_assumed_new_and_a_withdrawn_one_is_read() -> N
     (late,) = await ingest([sent("4")])
     assert late.code is RejectionCode.AMBIGUOUS_VERSION
     assert (db.lookups, db.replans) == (lookups + 1, replans + 1)
+
+
+# Review 42: late copies under the new chain a patient has since, and a cancel-and-repost
+# message after an earlier withdrawal
+def combined(control_id: str, *obs: tuple[str, str]) -> IngestLabMessage:
+    observations = tuple(
+        ObservationInput("K", CRP, value, ("mg/L",), status=status, collected_at=AT)
+        for status, value in obs
+    )
+    lab = LabMessage(Channel.MLLP, "LIS", "HOSP", control_id, "MRN1", observations)
+    return IngestLabMessage(lab, lambda: "", AT)
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+async def test_cancel_and_repost_in_one_message_after_an_earlier_withdrawal(
+    one_batch: bool,
+) -> None:
+    """README: "a final result after the cancellation in the same message start[s] a new
+    result". F 40, X, then one message [X, F 40] (the lab cancels and re-posts): the X is
+    a duplicate and skipped, so the F 40 is no longer "after a cancellation in its message"
+    and is rejected as a late copy."""
+    messages = [sent("1"), sent("2", "X"), combined("3", ("X", ""), ("F", "40"))]
+    batches = [messages] if one_batch else [[m] for m in messages]
+    outcomes, _ = await outcomes_of(batches)
+    assert answers(outcomes)[2] == (True, False, None), answers(outcomes)
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+async def test_a_late_copy_under_a_new_chain_is_not_told_to_send_a_correction(
+    one_batch: bool,
+) -> None:
+    """F 40, X, F 41 (a new chain), then the late copy F 40 of the withdrawn version: it is
+    answered result-of-another-sample "send a changed final result as a correction" -- a C
+    40 sent as told would make the withdrawn 40 stand again. Before F 41 arrived, the same
+    copy is answered ambiguous-version ("this result was withdrawn")."""
+    messages = [sent("1"), sent("2", "X"), sent("3", value="41"), sent("4")]
+    batches = [messages] if one_batch else [[m] for m in messages]
+    outcomes, _ = await outcomes_of(batches)
+    late = outcomes[3]
+    assert not late.accepted
+    assert late.code is RejectionCode.AMBIGUOUS_VERSION, (late.code, late.reason)
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+async def test_a_late_copy_of_a_withdrawn_correction_does_not_stand_again(one_batch: bool) -> None:
+    """F 40, C 4, X (the chain withdrawn: 40 and 4), F 41 (the lab's new result, a new
+    chain), then the interface engine's late copy of C 4 under a new id: it supersedes 41,
+    and the withdrawn 4 is the patient's published result again."""
+    messages = [sent("1"), sent("2", "C", value="4"), sent("3", "X"), sent("4", value="41"),
+                sent("5", "C", value="4")]  # fmt: skip
+    batches = [messages] if one_batch else [[m] for m in messages]
+    outcomes, db = await outcomes_of(batches)
+    emitted = [(status, value) for status, value, _ in recorded(db)]
+    assert emitted[-1] != ("corrected", 4.0), (answers(outcomes), emitted)
