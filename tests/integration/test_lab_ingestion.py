@@ -235,7 +235,8 @@ async def test_a_final_result_resent_under_a_new_id_is_a_duplicate_of_the_stored
     lab: Lab,
 ) -> None:
     """An interface engine resending a stored final result under a new MSH-10: the lookup
-    reads what the standing result says, and the same content is a duplicate."""
+    reads what the standing result says, and the same content is a duplicate (its id kept
+    with no result, so that its own resend is answered so again)."""
     client = await lab.mllp()
     result = [obx("1988-5", "40", "mg/L", ref="0-5")]
     first = await client.exchange(oru("R-1", result))
@@ -244,8 +245,10 @@ async def test_a_final_result_resent_under_a_new_id_is_a_duplicate_of_the_stored
     await client.close()
     assert msa(first)[1] == msa(again)[1] == "AA"
     assert "duplicate" in msa(again)[3]
-    stored = await lab.pool.fetch("SELECT control_id FROM messages ORDER BY received_at")
-    assert [r["control_id"] for r in stored] == ["R-1"]
+    stored = await lab.pool.fetch(
+        "SELECT control_id, result_count FROM messages ORDER BY received_at"
+    )
+    assert [tuple(r) for r in stored] == [("R-1", 1), ("R-2", 0)]
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
 
 

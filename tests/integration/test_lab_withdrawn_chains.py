@@ -78,15 +78,18 @@ async def test_a_late_hl7_copy_of_a_withdrawn_result_is_rejected_and_kept(lab: L
         ("W-3", "40", "F"),  # the original again: an interface engine's late copy
         ("W-4", "", "W"),  # the withdrawal again: a duplicate
         ("W-5", "41", "F"),  # another value: a new result
+        ("W-4", "", "W"),  # that duplicate resent under its own MSH-10 (its ACK was lost)
     ])  # fmt: skip
-    assert [a[1] for a in acks] == ["AA", "AA", "AE", "AA", "AA"], acks
+    assert [a[1] for a in acks] == ["AA", "AA", "AE", "AA", "AA", "AA"], acks
     assert acks[2][3].startswith("this result was withdrawn: a new result needs an order")
-    assert "duplicate" in acks[3][3]
-    assert await standing(lab) == [("S-100", 41.0)]
+    assert "duplicate" in acks[3][3] and "duplicate" in acks[5][3]
+    assert await standing(lab) == [("S-100", 41.0)]  # not cancelled by the resent W-4
     rejections = await lab.pool.fetch("SELECT control_id, reason_code FROM rejections")
     assert [tuple(r) for r in rejections] == [("W-3", "ambiguous-version")]
-    stored = await lab.pool.fetch("SELECT control_id FROM messages ORDER BY received_at")
-    assert [r["control_id"] for r in stored] == ["W-1", "W-2", "W-5"]
+    stored = await lab.pool.fetch(
+        "SELECT control_id, result_count FROM messages ORDER BY received_at"
+    )
+    assert [tuple(r) for r in stored] == [("W-1", 1), ("W-2", 0), ("W-4", 0), ("W-5", 1)]
     events = await lab.events(LAB_RESULTS, 3)
     assert [(e.event_type, e.payload.get("value")) for e in events] == [
         ("LabResultRecorded", 40.0), ("LabResultCancelled", None), ("LabResultRecorded", 41.0),
@@ -109,8 +112,13 @@ async def test_a_result_withdrawn_for_the_wrong_patient_is_stored_for_the_right_
     again = await exchange(lab, [("P-4", "", "W")])  # the first patient's withdrawal again
     assert [a[1] for a in first + moved + again] == ["AA"] * 4
     assert "duplicate" in again[0][3]
+    # a late copy of the first patient's result: told it was withdrawn, not to correct or
+    # cancel the other patient's (which would undo the fix)
+    (late,) = await exchange(lab, [("P-5", "40", "F")])
+    assert late[1] == "AE" and late[3].startswith("this result was withdrawn"), late
     assert await standing(lab) == [("S-200", 40.0)]
-    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+    rejections = await lab.pool.fetch("SELECT control_id, reason_code FROM rejections")
+    assert [tuple(r) for r in rejections] == [("P-5", "ambiguous-version")]
 
 
 async def post_json(lab: Lab, message_id: str, status: str) -> int:

@@ -14,9 +14,10 @@ Rules (issue 3, PROTOCOL section 6):
   of it, with an event. A C, X or D needs a stored result of the same patient under its key
   (``check_earlier_results``): otherwise the message is rejected, never applied across
   patients. Only a C changes an F or C: an F under a key that holds one is a duplicate when
-  it says the same (a message of duplicates alone is answered as one), else rejected. A
-  withdrawn chain stays withdrawn: an F restating one of its versions (a late copy) is
-  rejected, and its cancellation sent again is a duplicate.
+  it says the same (a message of duplicates alone is answered as one, its id kept with no
+  result, so that its own resend is answered so again), else rejected. A withdrawn chain
+  stays withdrawn: an F restating one of its versions (a late copy) is rejected, and its
+  cancellation sent again is a duplicate.
 
 Most batches hold new final results, and then the read before the write can be skipped (the
 fast path): the batch assumes its messages are new, that the subjects remembered from earlier
@@ -256,7 +257,7 @@ class BatchIngestor:
             contents=head_contents(context, sited), withdrawn=context.withdrawn_versions,
         )  # fmt: skip
         # on assumptions, read first before rejecting, or before answering a message as a
-        # restatement (nothing of it is written, so the write could not refute its id)
+        # restatement (only its id is written, and the write's guard checks result keys)
         if context.assumed and (isinstance(checked, Rejected) or len(checked) < len(planned)):
             raise StaleBatch("a result key's chain must be read before rejecting or dropping")
         return checked if isinstance(checked, Rejected) else (sited, checked)

@@ -74,11 +74,13 @@ def record_planned(
     """Keep an enrolled subject's message (``message``: as read in the sender's zone) with
     its planned results. None planned: every result a final one that its chain holds
     already, or a cancellation of a chain withdrawn already: a resend under another message
-    id, of which nothing is kept."""
-    if not planned:
-        return IngestOutcome(accepted=True, duplicate=True)
+    id, answered as a duplicate. Its id is kept all the same (with no result): sent again
+    under it, it is answered so again, never applied afresh to what its key holds by then (a
+    cancellation, to the patient's new result)."""
     stored = sum(1 for _, normalised in planned if normalised is not None)
     message_id = keep_message(context, command, subject_id, stored, digest)
+    if not planned:
+        return IngestOutcome(accepted=True, duplicate=True)
     for observation, normalised in planned:
         record_result(
             context, message=message, message_id=message_id, subject_id=subject_id,
@@ -109,8 +111,8 @@ def record_result(
     previous = head.result_id if head else None
     status = status_of(observation)
     if normalised is None:  # X or D: withdraw the result (check_earlier_results: it exists)
-        preliminary = context.preliminary.pop(key, None)
-        stored_preliminary = context.stored_preliminary.pop(key, None)
+        preliminary = _patients_preliminary(context.preliminary, key, subject_id)
+        stored_preliminary = _patients_preliminary(context.stored_preliminary, key, subject_id)
         stored = [previous, stored_preliminary.result_id if stored_preliminary else None]
         withdraw(context, key, subject_id, [i for i in stored if i is not None])
         _remember_withdrawn(context, key, subject_id, head, [preliminary, stored_preliminary])
@@ -143,6 +145,17 @@ def record_result(
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
     else:  # a preliminary result is stored, not emitted, and heads no chain
         context.preliminary[key] = new_head
+
+
+def _patients_preliminary(
+    preliminaries: dict[tuple[str, str], EarlierResult], key: tuple[str, str], subject_id: str
+) -> EarlierResult | None:
+    """The key's preliminary result, taken out of ``preliminaries`` when it is the patient's
+    (a cancellation withdraws it); another patient's (two orders sharing a number) stays."""
+    preliminary = preliminaries.get(key)
+    if preliminary is None or preliminary.subject_id != subject_id:
+        return None
+    return preliminaries.pop(key)
 
 
 def _remember_withdrawn(

@@ -1,0 +1,314 @@
+"""Whether a message's results may continue the chains their keys hold (pure: no I/O).
+
+A result key (source, order and test) holds a chain: a final result, the corrections that
+replaced it, and a cancellation that withdrew them all. ``check_earlier_results`` tells which
+of a message's planned results change a chain, which say again what it holds (duplicates,
+left out), and which cannot be applied (the message is rejected whole).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    NormalisedResult,
+    ObservationInput,
+    Rejected,
+    RejectionCode,
+    ResultStatusCode,
+)
+from services.lab_ingestion.domain.records import (
+    Content,
+    EarlierResult,
+    WithdrawnVersion,
+    result_content,
+)
+from services.lab_ingestion.domain.result_status import (
+    CANCELLING,
+    EMITTED,
+    NEEDS_EARLIER_RESULT,
+    status_of,
+)
+from services.lab_ingestion.domain.withdrawn_chains import (
+    cancels_withdrawn_chain,
+    nothing_to_change,
+    restates_withdrawn,
+    withdrawn_contents,
+    withdrawn_result,
+)
+
+PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
+SourceKey = tuple[str, str]
+_NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
+
+
+def content_of(result: NormalisedResult, collected_at: datetime | None) -> Content:
+    """What the trial uses of a result (its test, value and unit, reference range, abnormal
+    flag and sample), as ``content_digest`` tells a resent message: a final result that says
+    it again is a duplicate, one that says anything else is no restatement."""
+    reference = (result.reference_low, result.reference_high)
+    return result_content(
+        result.loinc, result.value, result.unit, reference,
+        abnormal_flag=result.abnormal_flag, collected_at=collected_at,
+    )  # fmt: skip
+
+
+def check_earlier_results(
+    message: LabMessage,
+    planned: list[PlannedResult],
+    subject_id: str,
+    heads: Mapping[SourceKey, EarlierResult],
+    preliminaries: Mapping[SourceKey, EarlierResult] | None = None,
+    *,
+    contents: Mapping[SourceKey, Content] | None = None,
+    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]] | None = None,
+) -> list[PlannedResult] | Rejected:
+    """The message's results to record, or why the message is rejected.
+
+    A correction or cancellation needs the result it acts on, and that result must be the
+    same patient's: a result key that holds another patient's result (a wrong-patient fix,
+    or two orders sharing a number) is never superseded or withdrawn across patients. Nor
+    across analytes: an ALT value never supersedes a CRP result, nor does a cancellation
+    sent as ALT withdraw it (a key holds one test; HL7 keys name it, JSON ones need not).
+
+    A final result never replaces a final or corrected one (HL7 table 0085: only a
+    correction changes it, PROTOCOL section 3): under a key that holds one, a final result
+    saying what it says (``contents``: the heads' contents where known) or what an earlier
+    version of the chain said (``EarlierResult.superseded``: a delayed copy of the original)
+    is a duplicate, left out of the results returned (nothing stored, nothing emitted), and
+    any other (or one under a head whose content is not known) rejects the message. A final
+    result after a preliminary one alone is a new final result.
+
+    A patient's withdrawn chain (``withdrawn``: each key's cancelled versions, as stored or
+    as this batch left them) stays withdrawn: a final or corrected result restating one of
+    its versions is a late copy that rejects the message, under no chain, under the new one
+    the patient has since (this message's own too), or under another patient's (the
+    wrong-patient fix: told the result was withdrawn, not to change the other patient's);
+    and its cancellation sent again is a duplicate, left out. Another value, another
+    patient's result, or any result after a cancellation earlier in its message starts a
+    new chain.
+
+    ``heads`` holds each key's current result, as stored or as this batch left it; the
+    message's own observations are taken in order (an F then its C in one message). A key
+    that holds only a preliminary result (``preliminaries``) can be cancelled, not corrected.
+    """
+    chains = _MessageChains(
+        message, subject_id, heads, preliminaries or {}, dict(contents or {}), withdrawn or {}
+    )
+    kept: list[PlannedResult] = []
+    for observation, normalised in planned:
+        verdict = chains.check(observation, normalised)
+        if isinstance(verdict, Rejected):
+            return verdict.at(_position(message, observation))
+        if verdict:
+            kept.append((observation, normalised))
+    return kept
+
+
+class _Observed(NamedTuple):
+    """One observation as its chain sees it."""
+
+    key: SourceKey
+    status: str
+    head: EarlierResult | None  # the result it acts on (None: none standing)
+    analyte: str
+    content: Content | None  # what it says (None: a cancellation)
+    collected_at: datetime | None
+    gone: frozenset[Content | None]  # what the patient's withdrawn versions under it said
+
+
+@dataclass
+class _MessageChains:
+    """The chains of one message's result keys, as its observations, taken in order, leave
+    them."""
+
+    message: LabMessage
+    subject_id: str
+    heads: Mapping[SourceKey, EarlierResult]
+    preliminaries: Mapping[SourceKey, EarlierResult]
+    said: dict[SourceKey, Content]  # what each key's head says, where known
+    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]]
+    own: dict[SourceKey, EarlierResult | None] = field(default_factory=dict)  # this message's
+    cleared: set[SourceKey] = field(default_factory=set)  # by a cancellation in this message
+
+    def check(
+        self, observation: ObservationInput, normalised: NormalisedResult | None
+    ) -> Rejected | bool:
+        """Whether the observation changes its chain (False: a duplicate, left out), or why
+        it cannot."""
+        seen = self._observe(observation, normalised)
+        if cancels_withdrawn_chain(seen.status, seen.head, self.subject_id, seen.gone):
+            # the patient's chain was withdrawn before: a resend that changes nothing, after
+            # which (nothing standing) a final result in this message starts a new chain
+            self.own[seen.key] = seen.head
+            self.cleared.add(seen.key)
+            return False
+        if self._late_copy(seen):
+            return withdrawn_result()
+        refused = _another_chain(seen.head, self.subject_id, seen.analyte)
+        if refused is not None:
+            return refused
+        restated = self._restates(seen)
+        if restated is not False:
+            return False if restated is True else restated
+        self._apply(seen)
+        return True
+
+    def _observe(
+        self, observation: ObservationInput, normalised: NormalisedResult | None
+    ) -> _Observed:
+        key = (self.message.source, observation.result_key)
+        status = status_of(observation)
+        analyte = _analyte_of(observation)
+        versions = self.withdrawn.get(key, frozenset())
+        collected_at = observation.collected_at
+        return _Observed(
+            key, status, self._head(key, status), analyte,
+            None if normalised is None else content_of(normalised, collected_at), collected_at,
+            withdrawn_contents(versions, self.subject_id, analyte),
+        )  # fmt: skip
+
+    def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
+        """The result an observation acts on: the key's head as this message left it, else
+        as stored or as the batch left it (a cancellation's: a preliminary one too)."""
+        if key in self.own:
+            return self.own[key]
+        head = self.heads.get(key)
+        if head is None and status in CANCELLING:
+            return self.preliminaries.get(key)
+        return head
+
+    def _late_copy(self, seen: _Observed) -> bool:
+        """A late copy of a withdrawn version (``restates_withdrawn``) under no chain, under
+        another patient's, or under the patient's new one (where saying what its head says
+        is a plain duplicate, and what a version its correction replaced said, a delayed
+        copy of that): unless a cancellation earlier in this message cleared the key."""
+        if seen.key in self.cleared or not restates_withdrawn(
+            self.message, seen.status, seen.content, seen.gone
+        ):
+            return False
+        if seen.head is None or seen.head.subject_id != self.subject_id:
+            return True
+        return seen.content != self.said.get(seen.key) and not self._restates_superseded(seen)
+
+    def _restates(self, seen: _Observed) -> bool | Rejected:
+        """Whether a result of the patient's says again what its chain says or said (True:
+        a duplicate), or why it cannot be applied to the chain (a final result of another
+        sample, or saying anything else, under the standing one; a correction or
+        cancellation with nothing to act on). False: it changes its chain."""
+        if self._restates_superseded(seen):
+            return True  # a delayed copy of a version its correction replaced
+        refused = _changes_nothing(seen)
+        if refused is not None:
+            return refused
+        if seen.head is None or seen.status != ResultStatusCode.FINAL.value:
+            return False
+        if self.said.get(seen.key) != seen.content:
+            return _changed_final(within_message=seen.key in self.own)
+        return True  # a duplicate of the standing result
+
+    def _restates_superseded(self, seen: _Observed) -> bool:
+        """A final result saying what an earlier version of its chain said, one a
+        correction has since replaced: a delayed copy of the original (resent under a new
+        message id), not news. It changes nothing (the correction stands) and is answered
+        as a duplicate; rejecting it would ask the lab for a correction that could undo the
+        standing one. Within one message, results under one key that disagree still reject
+        it."""
+        return (
+            seen.head is not None and seen.key not in self.own
+            and seen.status == ResultStatusCode.FINAL.value
+            and seen.content is not None and seen.content in seen.head.superseded
+        )  # fmt: skip
+
+    def _apply(self, seen: _Observed) -> None:
+        if seen.status in EMITTED:
+            earlier = seen.head.result_id if seen.head else _NEW
+            self.own[seen.key] = EarlierResult(
+                earlier, self.subject_id, seen.analyte, seen.collected_at
+            )
+            if seen.content is not None:
+                self.said[seen.key] = seen.content
+        elif seen.status in CANCELLING:
+            self.own[seen.key] = None
+            self.cleared.add(seen.key)
+
+
+def _analyte_of(observation: ObservationInput) -> str:
+    identified = identify_analyte(observation.codes)
+    assert identified is not None  # plan_results keeps trial analytes only
+    return identified[0].value
+
+
+def _position(message: LabMessage, observation: ObservationInput) -> int | None:
+    """Where ``observation`` (one of ``message``'s, not a copy) stands in the message."""
+    return next((i for i, o in enumerate(message.observations) if o is observation), None)
+
+
+def _another_chain(head: EarlierResult | None, subject_id: str, analyte: str) -> Rejected | None:
+    """Why a result cannot continue the chain ``head`` heads: another patient's, or another
+    test's (None: it can, or there is none)."""
+    if head is not None and head.subject_id != subject_id:
+        return Rejected(
+            RejectionCode.OTHER_PATIENTS_RESULT,
+            "the order and test of this result hold another patient's result: correct or "
+            "cancel it for that patient, then send this one under a new order number",
+        )
+    if head is not None and head.analyte != analyte:
+        return Rejected(
+            RejectionCode.OTHER_ANALYTES_RESULT,
+            f"the result under this key is {head.analyte}, not {analyte}: a correction or "
+            "cancellation must name the same test, and a new test needs a key of its own",
+        )
+    return None
+
+
+def _changes_nothing(seen: _Observed) -> Rejected | None:
+    """Why a result of the patient's cannot be applied to the chain its key holds: a final
+    result of another sample under it, or a correction or cancellation with nothing to act
+    on (None: it can)."""
+    head, status = seen.head, seen.status
+    if _another_sample(head, status, seen.collected_at):
+        return Rejected(
+            RejectionCode.OTHER_SAMPLES_RESULT,
+            "the order and test of this final result hold a result collected at another "
+            "time: a new sample needs an order number of its own (a wrong collection time "
+            "is corrected with status C)",
+        )
+    if head is None and status in NEEDS_EARLIER_RESULT:
+        return nothing_to_change(status, seen.gone)
+    return None
+
+
+def _changed_final(*, within_message: bool) -> Rejected:
+    """A final result under a key whose final or corrected result it does not restate (the
+    instruction first: MSA-3 shows 80 characters)."""
+    if within_message:
+        reason = (
+            "results under one order and test disagree in this message: give each a sub-id "
+            "(OBX-4) of its own, or send a changed result as a correction (OBX-11 C; status "
+            "corrected)"
+        )
+    else:
+        reason = (
+            "send a changed final result as a correction (OBX-11 C; status corrected): this "
+            "order and test already hold a final or corrected result, which only a correction "
+            "changes (a new result needs an order number of its own)"
+        )
+    return Rejected(RejectionCode.OTHER_SAMPLES_RESULT, reason)
+
+
+def _another_sample(head: EarlierResult | None, status: str, collected_at: datetime | None) -> bool:
+    """A final result restating the head of its key is of the same sample: under an order
+    number that already holds another collection's result, it would supersede (and so hide)
+    that earlier sample's value."""
+    return (
+        head is not None and status == ResultStatusCode.FINAL.value
+        and head.collected_at is not None and collected_at is not None
+        and head.collected_at != collected_at
+    )  # fmt: skip
