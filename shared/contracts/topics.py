@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from shared.contracts.base import EventPayload
 from shared.contracts.events import crp, dead_letter, dose, lab, outcome, safety, trial
@@ -17,6 +18,11 @@ class TopicSpec:
     # every event is about one subject, keyed by its subject_id (SPEC section 2): one
     # subject's events stay ordered in one partition
     keyed_by_subject: bool = True
+
+    @cached_property
+    def event_types(self) -> frozenset[str]:
+        """The ``event_type`` of each payload the topic carries."""
+        return frozenset(payload.event_type for payload in self.payloads)
 
 
 SERVICES = ("lab-ingestion", "crp-monitor", "dose-decision", "safety-alerting", "outcome-scoring")

@@ -4,7 +4,9 @@ A poison message may hold anything, so everything written for it must be storabl
 key and value go to ``bytea`` columns, texts are escaped (PostgreSQL's ``text`` holds no NUL,
 JSON and UTF-8 no lone surrogate), and the announcement carries at most
 ``MAX_EVENT_VALUE_BYTES`` of the value, so that it stays far below Kafka's default message
-size limit (1 MiB) however large the message was. A message is stored once per consumer and
+size limit (1 MiB) however large the message was. The dead-letter topics are blinded: the
+announcement of a message from an unblinded topic (the arm, the actual dose) carries neither
+its value nor its reason, which stay in the table. A message is stored once per consumer and
 position (and value digest): a redelivered batch writes and announces nothing again, and the
 announcement's event id is derived from the same identity.
 """
@@ -20,7 +22,7 @@ import asyncpg
 
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.dead_letter import MessageDeadLettered
-from shared.contracts.topics import dead_letter_topic
+from shared.contracts.topics import TOPICS, dead_letter_topic
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.outbox import OutboxWriter, make_envelope
 
@@ -30,6 +32,10 @@ MAX_KEY_CHARS = 200
 MAX_SUBJECT_ID_CHARS = 64
 MAX_EVENT_VALUE_BYTES = 256 * 1024
 MAX_EVENT_KEY_BYTES = 1024
+UNBLINDED_REASON = (
+    "withheld: the message is from an unblinded topic; its value and reason are kept in the "
+    "service's dead_letters table only"
+)
 DEAD_LETTER_NAMESPACE = uuid.UUID("6ca08e9d-c306-46e9-be19-60e32b28b89f")
 
 # the unique index of shared migration 0003; value_sha256 is generated from value
@@ -75,6 +81,11 @@ def _subject_id(raw_key: bytes | None) -> str | None:
     except UnicodeDecodeError:
         return None
     return key if key and len(key) <= MAX_SUBJECT_ID_CHARS and key.isprintable() else None
+
+
+def _unblinded(topic: str) -> bool:
+    spec = TOPICS.get(topic)
+    return spec is not None and spec.unblinded
 
 
 def _b64(raw: bytes) -> str:
@@ -126,7 +137,12 @@ class DeadLetterWriter:
         )
         if not rows:
             return False
-        shown = value[:MAX_EVENT_VALUE_BYTES]
+        if _unblinded(message.topic):
+            # the arm or the actual dose would reach a topic without the unblinded ACLs: the
+            # value and the reason (a decoding error may quote it) stay in the table only
+            shown, reason = b"", UNBLINDED_REASON
+        else:
+            shown = value[:MAX_EVENT_VALUE_BYTES]
         payload = MessageDeadLettered(
             consumer=text(consumer)[:100],
             topic=text(message.topic)[:200],

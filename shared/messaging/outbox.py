@@ -64,9 +64,12 @@ class OutboxWriter:
 
     def add(self, topic: str, envelope: Envelope) -> None:
         """Queue an event; it is written by ``flush`` before the transaction commits. An
-        event without a subject on a topic keyed by subject is a defect of its producer,
-        refused here rather than published where its subject's other events are not."""
+        event without a subject on a topic keyed by subject, or of a type its topic does not
+        carry (an unblinded payload, the arm or the actual dose, on a blinded topic), is a
+        defect of its producer, refused here rather than published."""
         spec = TOPICS.get(topic)
+        if spec is not None and envelope.event_type not in spec.event_types:
+            raise ValueError(f"{envelope.event_type} is not carried by {topic}")
         if spec is not None and spec.keyed_by_subject and envelope.subject_id is None:
             raise ValueError(f"{envelope.event_type} on {topic} needs a subject_id (its key)")
         self._pending.append(OutgoingEvent(topic, envelope))

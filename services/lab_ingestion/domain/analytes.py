@@ -276,16 +276,22 @@ def to_canonical(
 
 def _quote(components: Sequence[str]) -> str:
     """The unit as a rejection's reason may show it: quoted (bounded) when every word of it
-    is a unit's (mg, Mmol, nkat, L, %, 10*9); otherwise only its length (a sender's free
-    text there may be a misplaced name or number, and a reason is stored and published)."""
+    is a unit's (mg, Mmol, nkat, L, 10*9) or, with no word, it holds at most a power's few
+    digits (%, 10*9); otherwise only its length (a sender's free text there may be a
+    misplaced name, number or birth date, and a reason is stored and published)."""
     text = "^".join(components)
     words = _LETTER_RUNS.findall(text)
-    if len(text) > _MAX_UNIT_TEXT or any(w.casefold() not in _UNIT_WORDS for w in words):
+    if (
+        len(text) > _MAX_UNIT_TEXT
+        or any(w.casefold() not in _UNIT_WORDS for w in words)
+        or (not words and sum(c.isdigit() for c in text) > _MAX_BARE_UNIT_DIGITS)
+    ):
         return f"(text of {len(text)} characters, no unit)"
     return repr(text)
 
 
 _LETTER_RUNS = re.compile(r"[^\W\d_]+")
+_MAX_BARE_UNIT_DIGITS = 3  # 10*9 written without its /L: more may be a date or a number
 # a unit's words: a metric prefix (or none) and a base unit, compared without case; the
 # x and E of 10E9 written x10E9
 _UNIT_WORDS = frozenset(

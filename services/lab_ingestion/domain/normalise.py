@@ -58,7 +58,11 @@ _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
 # 250.000/uL: German labs write thousands so; cells per microlitre are never fractional
 _THOUSANDS_DOT: Final = re.compile(r"\+?[0-9]{1,3}\.[0-9]{3}")
 _THOUSANDS_DOT_IN_RANGE: Final = re.compile(r"(?<![0-9.])[0-9]{1,3}\.[0-9]{3}(?![0-9])")
-_SHOWABLE_VALUE: Final = re.compile(r"[0-9.,<>=+\- \u2264\u2265]{1,32}")
+# one lab number, maybe censored (<5, >= 200, 1,5, 250.000): a reason quotes nothing else
+# (digits and signs in another shape may be a misplaced birth date, phone or AHV number)
+_SHOWABLE_VALUE: Final = re.compile(
+    r"(?:<=|>=|<|>|=|\u2264|\u2265)?\s?[+-]?[0-9]{1,6}(?:[.,][0-9]{1,6})?"
+)
 _RANGE_WORDS: Final = re.compile(r"[\s()\[\],;]+")
 _MAX_VALUE_LENGTH: Final = 32
 MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
@@ -276,7 +280,8 @@ def _convert(conversion: UnitConversion, bound: float | None) -> float | None:
 
 
 def _show(value: str) -> str:
-    """The value itself if it is only digits and signs; otherwise only its length."""
+    """The value itself if it is one number (a comparator and sign allowed); otherwise only
+    its length."""
     if _SHOWABLE_VALUE.fullmatch(value):
         return repr(value)
     return f"(text of {len(value)} characters)"
