@@ -212,12 +212,15 @@ async def test_the_guard_refuses_a_key_whose_result_was_withdrawn_after_an_upgra
     pool: asyncpg.Pool,
 ) -> None:
     """0012's guard (a database before the upgrade) let a batch assume a key new when its
-    result was withdrawn; 0017's refuses it, and still passes a key that never held a final
-    result (none, or a withdrawn preliminary one alone)."""
+    result was withdrawn; 0017's refuses it, and still passed a key that never held a final
+    result (none, or a withdrawn preliminary one alone); 0018's refuses a key that held any
+    result (review 44: a cancellation on the careful path withdraws the patient's whole chain
+    there, a final result another instance wrote after its read too)."""
     async with pool.acquire() as conn:
         repository = LabRepository(conn)
-        for key, status in (("WF", "F"), ("WP", "P")):
-            message, result = stored(key, "S-1", status, withdrawn=True)
+        for key, status, withdrawn in (("WF", "F", True), ("WP", "P", True),
+                                       ("WP2", "P", True), ("SP", "P", False)):  # fmt: skip
+            message, result = stored(key, "S-1", status, withdrawn=withdrawn)
             repository.stage([message], [result], [], [], NOW)
             await repository.write([])
         await conn.execute((definition.migrations / "0012_withdrawn_subjects.sql").read_text())
@@ -230,8 +233,13 @@ async def test_the_guard_refuses_a_key_whose_result_was_withdrawn_after_an_upgra
             await write(conn, "WF", assumed_new=True)
         await write(conn, "WP", assumed_new=True)
         await write(conn, "NEW", assumed_new=True)
+        await conn.execute((definition.migrations / "0018_preliminary_keys_read.sql").read_text())
+        for key in ("WF", "WP2", "SP"):  # SP: a standing preliminary result alone
+            with pytest.raises(StaleBatch):
+                await write(conn, key, assumed_new=True)
+        await write(conn, "NEW2", assumed_new=True)
     held = await pool.fetch("SELECT result_key FROM results WHERE cancelled_at IS NULL")
-    assert sorted(r["result_key"] for r in held) == ["NEW", "WP"]
+    assert sorted(r["result_key"] for r in held) == ["NEW", "NEW2", "SP", "WP"]
 
 
 @pytest.mark.parametrize("one_batch", [False, True])

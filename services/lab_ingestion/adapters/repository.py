@@ -17,6 +17,7 @@ from services.lab_ingestion.domain.records import (
     EarlierResult,
     EnrolledSubject,
     MessageRecord,
+    PatientKey,
     RejectionRecord,
     ResultRecord,
     Sender,
@@ -27,7 +28,7 @@ from services.lab_ingestion.domain.records import (
 from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, outbox_unnest
 
 SourceKey = tuple[str, str]
-STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002, latest 0017)
+STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002, latest 0018)
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
 # a chain that another writer changed meanwhile (migration 0009): planned again from a read
 CHAIN_CONSTRAINTS = frozenset({"results_superseded_once", "results_one_standing_root"})
@@ -68,9 +69,9 @@ class LabRepository:
         """In one round trip: which messages were stored before, the subjects (with their
         sites) enrolled under each hash, and the head of each (source, result key)'s chain:
         its newest standing final or corrected result that no standing result supersedes,
-        with what it and the chain's earlier standing versions say (and its newest standing
-        preliminary result, which only a cancellation acts on), and what the key's withdrawn
-        versions said, each patient's."""
+        with what it and the chain's earlier standing versions say (and each patient's newest
+        standing preliminary result there, which only a cancellation acts on), and what the
+        key's withdrawn versions said, each patient's."""
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
@@ -100,7 +101,8 @@ class LabRepository:
             elif row["kind"] == "version":  # what a standing version of a chain says
                 versions.setdefault((row["key1"], row["key2"]), set()).add(_content(row))
             elif row["kind"] == "preliminary":
-                lookup.preliminary[(row["key1"], row["key2"])] = _earlier(row, None)
+                patient_key = (row["key1"], row["key2"], row["subject_id"])
+                lookup.preliminary[patient_key] = _earlier(row, None)
             else:  # a withdrawn version: what it said (a preliminary's: None)
                 content = None if row["kind"] == "withdrawn preliminary" else _content(row)
                 version = WithdrawnVersion(row["subject_id"], row["analyte"], content)
@@ -205,7 +207,8 @@ class BatchLookup:
     # corrected or cancelled (never taken for enrolled: only the careful path reads them)
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
-    preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    # each patient's newest standing preliminary result under a key
+    preliminary: dict[PatientKey, EarlierResult] = field(default_factory=dict)
     # what each key's withdrawn (cancelled) versions said, each patient's
     withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
 
@@ -254,10 +257,12 @@ SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p
        p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at FROM results r
+      -- each patient's newest (two orders sharing a number hold two patients' results)
+      SELECT DISTINCT ON (r.subject_id) r.result_id, r.subject_id, r.analyte, r.collected_at
+        FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status = 'P'
-       ORDER BY r.recorded_at DESC LIMIT 1) AS p
+       ORDER BY r.subject_id, r.recorded_at DESC) AS p
 UNION ALL
 SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END, k.source,
        k.result_key, NULL, w.subject_id, NULL, w.analyte, NULL, w.collected_at, w.loinc,

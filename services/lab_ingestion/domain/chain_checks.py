@@ -15,29 +15,32 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.chain_refusals import (
+    another_chain,
+    changed_final,
+    nothing_to_apply,
+)
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
     ObservationInput,
     Rejected,
-    RejectionCode,
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.records import (
     Content,
     EarlierResult,
+    PatientKey,
     WithdrawnVersion,
     result_content,
 )
 from services.lab_ingestion.domain.result_status import (
     CANCELLING,
     EMITTED,
-    NEEDS_EARLIER_RESULT,
     status_of,
 )
 from services.lab_ingestion.domain.withdrawn_chains import (
     cancels_withdrawn_chain,
-    nothing_to_change,
     restates_withdrawn,
     withdrawn_contents,
     withdrawn_result,
@@ -64,7 +67,7 @@ def check_earlier_results(
     planned: list[PlannedResult],
     subject_id: str,
     heads: Mapping[SourceKey, EarlierResult],
-    preliminaries: Mapping[SourceKey, EarlierResult] | None = None,
+    preliminaries: Mapping[PatientKey, EarlierResult] | None = None,
     *,
     contents: Mapping[SourceKey, Content] | None = None,
     withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]] | None = None,
@@ -96,7 +99,8 @@ def check_earlier_results(
 
     ``heads`` holds each key's current result, as stored or as this batch left it; the
     message's own observations are taken in order (an F then its C in one message). A key
-    that holds only a preliminary result (``preliminaries``) can be cancelled, not corrected.
+    that holds only a preliminary result of the patient (``preliminaries``: each patient's
+    newest under a key) can be cancelled, not corrected.
     """
     chains = _MessageChains(
         message, subject_id, heads, preliminaries or {}, dict(contents or {}), withdrawn or {}
@@ -131,11 +135,15 @@ class _MessageChains:
     message: LabMessage
     subject_id: str
     heads: Mapping[SourceKey, EarlierResult]
-    preliminaries: Mapping[SourceKey, EarlierResult]
+    preliminaries: Mapping[PatientKey, EarlierResult]
     said: dict[SourceKey, Content]  # what each key's head says, where known
     withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]]
     own: dict[SourceKey, EarlierResult | None] = field(default_factory=dict)  # this message's
     cleared: set[SourceKey] = field(default_factory=set)  # by a cancellation in this message
+    # keys whose last observation in this message so far is a cancellation
+    just_cancelled: set[SourceKey] = field(default_factory=set)
+    # the patient's preliminary result this message added under a key, standing
+    own_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
     def check(
         self, observation: ObservationInput, normalised: NormalisedResult | None
@@ -148,10 +156,13 @@ class _MessageChains:
             # which (nothing standing) a final result in this message starts a new chain
             self.own[seen.key] = seen.head
             self.cleared.add(seen.key)
+            self.just_cancelled.add(seen.key)
             return False
+        if seen.status in CANCELLING and seen.key in self.just_cancelled:
+            return False  # the key's last observation in this message, said again
         if self._late_copy(seen):
             return withdrawn_result()
-        refused = _another_chain(seen.head, self.subject_id, seen.analyte)
+        refused = another_chain(seen.head, self.subject_id, seen.analyte)
         if refused is not None:
             return refused
         restated = self._restates(seen)
@@ -178,10 +189,14 @@ class _MessageChains:
         """The result an observation acts on: the key's head as this message left it, else
         as stored or as the batch left it (a cancellation's: a preliminary one too)."""
         if key in self.own:
-            return self.own[key]
+            own = self.own[key]
+            if own is None and status in CANCELLING:
+                return self.own_preliminary.get(key)
+            return own
         head = self.heads.get(key)
-        if head is None and status in CANCELLING:
-            return self.preliminaries.get(key)
+        if head is None and status in CANCELLING:  # the message's own preliminary is newer
+            own_preliminary = self.own_preliminary.get(key)
+            return own_preliminary or self.preliminaries.get((*key, self.subject_id))
         return head
 
     def _late_copy(self, seen: _Observed) -> bool:
@@ -204,14 +219,19 @@ class _MessageChains:
         cancellation with nothing to act on). False: it changes its chain."""
         if self._restates_superseded(seen):
             return True  # a delayed copy of a version its correction replaced
-        refused = _changes_nothing(seen)
+        refused = nothing_to_apply(seen.head, seen.status, seen.collected_at, seen.gone)
         if refused is not None:
             return refused
-        if seen.head is None or seen.status != ResultStatusCode.FINAL.value:
+        if seen.head is None or seen.status not in EMITTED:
             return False
-        if self.said.get(seen.key) != seen.content:
-            return _changed_final(within_message=seen.key in self.own)
-        return True  # a duplicate of the standing result
+        said_again = self.said.get(seen.key) == seen.content
+        if seen.status == ResultStatusCode.FINAL.value:
+            # a duplicate of the standing result, or a change only a correction makes
+            return True if said_again else changed_final(within_message=seen.key in self.own)
+        # a correction: stored (and published) even when it restates the standing result (a
+        # lab's correction may change what a result's content leaves out), but said twice in
+        # one message, it is one correction
+        return said_again and seen.key in self.own
 
     def _restates_superseded(self, seen: _Observed) -> bool:
         """A final result saying what an earlier version of its chain said, one a
@@ -227,6 +247,7 @@ class _MessageChains:
         )  # fmt: skip
 
     def _apply(self, seen: _Observed) -> None:
+        self.just_cancelled.discard(seen.key)
         if seen.status in EMITTED:
             earlier = seen.head.result_id if seen.head else _NEW
             self.own[seen.key] = EarlierResult(
@@ -236,7 +257,13 @@ class _MessageChains:
                 self.said[seen.key] = seen.content
         elif seen.status in CANCELLING:
             self.own[seen.key] = None
+            self.own_preliminary.pop(seen.key, None)
             self.cleared.add(seen.key)
+            self.just_cancelled.add(seen.key)
+        else:  # a preliminary result: only a cancellation acts on it
+            self.own_preliminary[seen.key] = EarlierResult(
+                _NEW, self.subject_id, seen.analyte, seen.collected_at
+            )
 
 
 def _analyte_of(observation: ObservationInput) -> str:
@@ -248,67 +275,3 @@ def _analyte_of(observation: ObservationInput) -> str:
 def _position(message: LabMessage, observation: ObservationInput) -> int | None:
     """Where ``observation`` (one of ``message``'s, not a copy) stands in the message."""
     return next((i for i, o in enumerate(message.observations) if o is observation), None)
-
-
-def _another_chain(head: EarlierResult | None, subject_id: str, analyte: str) -> Rejected | None:
-    """Why a result cannot continue the chain ``head`` heads: another patient's, or another
-    test's (None: it can, or there is none)."""
-    if head is not None and head.subject_id != subject_id:
-        return Rejected(
-            RejectionCode.OTHER_PATIENTS_RESULT,
-            "the order and test of this result hold another patient's result: correct or "
-            "cancel it for that patient, then send this one under a new order number",
-        )
-    if head is not None and head.analyte != analyte:
-        return Rejected(
-            RejectionCode.OTHER_ANALYTES_RESULT,
-            f"the result under this key is {head.analyte}, not {analyte}: a correction or "
-            "cancellation must name the same test, and a new test needs a key of its own",
-        )
-    return None
-
-
-def _changes_nothing(seen: _Observed) -> Rejected | None:
-    """Why a result of the patient's cannot be applied to the chain its key holds: a final
-    result of another sample under it, or a correction or cancellation with nothing to act
-    on (None: it can)."""
-    head, status = seen.head, seen.status
-    if _another_sample(head, status, seen.collected_at):
-        return Rejected(
-            RejectionCode.OTHER_SAMPLES_RESULT,
-            "the order and test of this final result hold a result collected at another "
-            "time: a new sample needs an order number of its own (a wrong collection time "
-            "is corrected with status C)",
-        )
-    if head is None and status in NEEDS_EARLIER_RESULT:
-        return nothing_to_change(status, seen.gone)
-    return None
-
-
-def _changed_final(*, within_message: bool) -> Rejected:
-    """A final result under a key whose final or corrected result it does not restate (the
-    instruction first: MSA-3 shows 80 characters)."""
-    if within_message:
-        reason = (
-            "results under one order and test disagree in this message: give each a sub-id "
-            "(OBX-4) of its own, or send a changed result as a correction (OBX-11 C; status "
-            "corrected)"
-        )
-    else:
-        reason = (
-            "send a changed final result as a correction (OBX-11 C; status corrected): this "
-            "order and test already hold a final or corrected result, which only a correction "
-            "changes (a new result needs an order number of its own)"
-        )
-    return Rejected(RejectionCode.OTHER_SAMPLES_RESULT, reason)
-
-
-def _another_sample(head: EarlierResult | None, status: str, collected_at: datetime | None) -> bool:
-    """A final result restating the head of its key is of the same sample: under an order
-    number that already holds another collection's result, it would supersede (and so hide)
-    that earlier sample's value."""
-    return (
-        head is not None and status == ResultStatusCode.FINAL.value
-        and head.collected_at is not None and collected_at is not None
-        and head.collected_at != collected_at
-    )  # fmt: skip

@@ -90,7 +90,10 @@ def needs_earlier_result(message: LabMessage) -> bool:
 
 
 def check_repeated_version(
-    message: LabMessage, heads: Mapping[tuple[str, str], EarlierResult], params: UnitParameters
+    message: LabMessage,
+    heads: Mapping[tuple[str, str], EarlierResult],
+    params: UnitParameters,
+    subject_id: str | None = None,
 ) -> Rejected | None:
     """Why a stored FHIR version, sent again, cannot be answered as a resend: its chain
     holds something else now. A FHIR version's id is made of its content (its ``issued``
@@ -98,9 +101,11 @@ def check_repeated_version(
     again what an older one said (a value corrected back, a result posted again after its
     cancellation, under the same ``issued`` time or none);
     dropped as a duplicate, the second would leave the old value standing while the lab is
-    told it was stored. None: it says what its chains hold (or it is no FHIR version)."""
+    told it was stored. None: it says what its chains hold (or it is no FHIR version).
+    ``subject_id``: whose the message is, when known (another patient's result standing
+    under a key, a wrong-patient fix, is no result of theirs)."""
     if message.control_id_basis is None or all(
-        _chain_holds(o, heads.get((message.source, o.result_key)), params)
+        _chain_holds(o, _patients(heads.get((message.source, o.result_key)), subject_id), params)
         for o in message.observations
     ):
         return None
@@ -110,6 +115,13 @@ def check_repeated_version(
         "a late resend of an older version is not applied again; a new version needs an "
         "issued time of its own",
     )
+
+
+def _patients(head: EarlierResult | None, subject_id: str | None) -> EarlierResult | None:
+    """``head`` when it is the patient's result (or whose the message is is not known)."""
+    if head is None or subject_id is None or head.subject_id == subject_id:
+        return head
+    return None
 
 
 def _chain_holds(

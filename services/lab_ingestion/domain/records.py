@@ -116,6 +116,10 @@ def result_content(
     return (loinc, value, unit, *reference, (abnormal_flag or "").strip(), collected_at)
 
 
+# a result key (source, key) and whose results under it: a patient's chain there
+PatientKey = tuple[str, str, str]
+
+
 class EarlierResult(NamedTuple):
     """The head of a result key's chain: the result a correction or cancellation acts on."""
 

@@ -12,6 +12,7 @@ from services.lab_ingestion.domain.records import (
     EarlierResult,
     EnrolledSubject,
     MessageRecord,
+    PatientKey,
     RejectionRecord,
     ResultRecord,
     Sender,
@@ -37,10 +38,11 @@ class BatchContext:
     cancellations: list[uuid.UUID] = field(default_factory=list)
     rejections: list[RejectionRecord] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
-    # each key's newest standing preliminary result (only a cancellation acts on it), as
-    # stored or as this batch left it; and as stored (the write cancels stored rows by it)
-    preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
-    stored_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    # each patient's newest standing preliminary result under a key (only a cancellation
+    # acts on it), as stored or as this batch left it; and as stored (the write cancels
+    # stored rows by it)
+    preliminary: dict[PatientKey, EarlierResult] = field(default_factory=dict)
+    stored_preliminary: dict[PatientKey, EarlierResult] = field(default_factory=dict)
     # subjects withdrawn from the trial, by HMAC (read on the careful path only)
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
     # the messages ``known`` held as read, before this batch stored any (``resent_whole``)

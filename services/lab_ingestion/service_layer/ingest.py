@@ -225,7 +225,7 @@ class BatchIngestor:
             return subject_id
         if key in context.known:  # a stored message's id: a resend, or a reused id
             same = says_the_same(context.known[key], digest, message, patient_hmac)
-            moved_on = check_repeated_version(message, context.latest, self._params)
+            moved_on = check_repeated_version(message, context.latest, self._params, subject_id)
             resend = resent_whole(context, command.bundle, self._params)
             if same and moved_on is not None and not resend:
                 reject(context, command, moved_on.code, moved_on.reason)

@@ -111,8 +111,9 @@ def record_result(
     previous = head.result_id if head else None
     status = status_of(observation)
     if normalised is None:  # X or D: withdraw the result (check_earlier_results: it exists)
-        preliminary = _patients_preliminary(context.preliminary, key, subject_id)
-        stored_preliminary = _patients_preliminary(context.stored_preliminary, key, subject_id)
+        # the patient's own: another patient's under the key (two orders sharing a number) stays
+        preliminary = context.preliminary.pop((*key, subject_id), None)
+        stored_preliminary = context.stored_preliminary.pop((*key, subject_id), None)
         stored = [previous, stored_preliminary.result_id if stored_preliminary else None]
         withdraw(context, key, subject_id, [i for i in stored if i is not None])
         _remember_withdrawn(context, key, subject_id, head, [preliminary, stored_preliminary])
@@ -144,18 +145,7 @@ def record_result(
         context.latest[key] = new_head
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
     else:  # a preliminary result is stored, not emitted, and heads no chain
-        context.preliminary[key] = new_head
-
-
-def _patients_preliminary(
-    preliminaries: dict[tuple[str, str], EarlierResult], key: tuple[str, str], subject_id: str
-) -> EarlierResult | None:
-    """The key's preliminary result, taken out of ``preliminaries`` when it is the patient's
-    (a cancellation withdraws it); another patient's (two orders sharing a number) stays."""
-    preliminary = preliminaries.get(key)
-    if preliminary is None or preliminary.subject_id != subject_id:
-        return None
-    return preliminaries.pop(key)
+        context.preliminary[(*key, subject_id)] = new_head
 
 
 def _remember_withdrawn(

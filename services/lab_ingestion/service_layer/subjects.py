@@ -41,7 +41,12 @@ def subject_of(
     sited = in_sender_time(context, message)
     if isinstance(sited, Rejected):
         return sited
-    heads = {**context.preliminary, **context.latest}
+    # a key's head, else a preliminary result there of one of the enrolments concerned
+    heads = dict(context.latest)
+    concerned = {active, *(w.subject.subject_id for w in withdrawn)}
+    for (source, key, subject), preliminary in context.preliminary.items():
+        if subject in concerned:
+            heads.setdefault((source, key), preliminary)
     return subject_with_withdrawn(sited, active, withdrawn, heads, site, received_at=received_at)
 
 

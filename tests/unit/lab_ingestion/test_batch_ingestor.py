@@ -78,10 +78,16 @@ class FakeDatabase:
         return first + tuple(s for h, s in self.more_enrolled if h == hmac)
 
     def standing(
-        self, source: str, key: str, statuses: frozenset[str] | set[str] = frozenset("FC")
+        self,
+        source: str,
+        key: str,
+        statuses: frozenset[str] | set[str] = frozenset("FC"),
+        *,
+        subject: str | None = None,
     ) -> ResultRecord | None:
         """The head of the key's chain: its newest standing final or corrected result (or,
-        with ``statuses`` P, its newest standing preliminary one)."""
+        with ``statuses`` P, its newest standing preliminary one; ``subject``: the patient's
+        only)."""
         found = [
             r
             for r in self.results
@@ -89,6 +95,7 @@ class FakeDatabase:
             and r.status in statuses
             and r.cancelled_at is None
             and r.result_id not in self.cancelled
+            and subject in (None, r.subject_id)
         ]
         return found[-1] if found else None
 
@@ -125,15 +132,19 @@ class FakeLabs:
                            if self._db.enrolled_under(h)}  # fmt: skip
         lookup.withdrawn = {h: (self._db.withdrawn[h],) for h in hmacs if h in self._db.withdrawn}
         for source, key in result_keys:
-            for heads, statuses in ((lookup.latest, {"F", "C"}), (lookup.preliminary, {"P"})):
-                standing = self._db.standing(source, key, statuses)
-                if standing is not None:
-                    content = content_of(standing.result, standing.collected_at)
-                    final = statuses == {"F", "C"}
-                    heads[(source, key)] = EarlierResult(
-                        standing.result_id, standing.subject_id, standing.result.analyte.value,
-                        standing.collected_at, content if final else None,
-                        self._versions(source, key) - {content} if final else frozenset(),
+            head = self._db.standing(source, key)
+            if head is not None:
+                content = content_of(head.result, head.collected_at)
+                lookup.latest[(source, key)] = EarlierResult(
+                    head.result_id, head.subject_id, head.result.analyte.value,
+                    head.collected_at, content, self._versions(source, key) - {content},
+                )  # fmt: skip
+            for subject in {r.subject_id for r in self._db.results}:  # each patient's newest
+                preliminary = self._db.standing(source, key, {"P"}, subject=subject)
+                if preliminary is not None:
+                    lookup.preliminary[(source, key, subject)] = EarlierResult(
+                        preliminary.result_id, subject, preliminary.result.analyte.value,
+                        preliminary.collected_at,
                     )  # fmt: skip
         return lookup
 
@@ -167,7 +178,10 @@ class FakeLabs:
             self._db.enrolled_under(h) == ((s,) if s else ()) and h not in self._db.withdrawn
             for h, s in assumed.subjects
         )
-        keys_new = all(self._db.standing(*k) is None for k in assumed.new_result_keys)
+        # as migration 0018: a key that ever held a result, of any status, is read first
+        keys_new = not any(
+            (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
+        )
         return subjects_hold and keys_new
 
 

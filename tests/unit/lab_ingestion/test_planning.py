@@ -298,22 +298,25 @@ def test_a_final_result_is_kept_only_where_its_key_holds_no_final_or_corrected_o
 ) -> None:
     """Whatever the message's F, C and P results under one key (and its stored head): a
     final result is kept only as the chain's first, and one left out says what the chain's
-    head says at that point."""
+    head says at that point; a correction is left out only when it says again what one of
+    the message's own results under the key said just before (one correction, said twice)."""
     observations = [crp(value, status) for status, value in results]
     said = None if stored in (None, "unread") else stored
     checked = check(*observations, head=stored is not None, said=said)
     if isinstance(checked, Rejected):
         return
     standing = said if stored is not None else None  # None: no final or corrected result
-    unread = stored == "unread"
+    unread, own = stored == "unread", False
     kept = iter(checked)
     for observation in observations:
         if observation.status == "F" and (standing is not None or unread):
             assert not unread and observation.value == standing  # a duplicate, left out
             continue
+        if observation.status == "C" and own and observation.value == standing:
+            continue  # the message's own correction, said again
         assert next(kept)[0] is observation
         if observation.status in "FC":
-            standing, unread = observation.value, False
+            standing, unread, own = observation.value, False, True
     assert next(kept, None) is None
 
 

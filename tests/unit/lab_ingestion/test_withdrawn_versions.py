@@ -25,7 +25,6 @@ from services.lab_ingestion.domain.planning import (
     plan_results,
 )
 from services.lab_ingestion.domain.records import (
-    BatchAssumptions,
     Content,
     EarlierResult,
     ResultRecord,
@@ -144,9 +143,9 @@ def test_a_correction_of_a_withdrawn_result_never_asks_for_the_final_result_firs
 
 
 class WithdrawnReadingLabs(FakeLabs):
-    """The fake database as the lookup and guard of migration 0017 read it: each key's
-    withdrawn versions (each patient's), and no key assumed new where a final or corrected
-    result, standing or withdrawn, was ever stored."""
+    """The fake database as the lookup of migration 0017 reads it: each key's withdrawn
+    versions (each patient's); the guard (``FakeLabs._holds``, as migration 0018's) assumes
+    no key new where a result was ever stored."""
 
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         lookup = await super().lookup(message_keys, hmacs, result_keys)
@@ -164,15 +163,6 @@ class WithdrawnReadingLabs(FakeLabs):
     def _withdrawn(self, source: str, key: str) -> list[ResultRecord]:
         return [r for r in self.db.results if (r.source, r.result_key) == (source, key)
                 and (r.cancelled_at is not None or r.result_id in self.db.cancelled)]  # fmt: skip
-
-    def _holds(self, assumed: BatchAssumptions) -> bool:
-        held = any(
-            r.status in "FC"
-            for k in assumed.new_result_keys
-            for r in self.db.results
-            if (r.source, r.result_key) == k
-        )
-        return not held and super()._holds(assumed)
 
 
 class WithdrawnReadingUnitOfWork(FakeUnitOfWork):
