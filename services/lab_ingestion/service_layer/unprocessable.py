@@ -4,8 +4,9 @@ rejection and answered as unusable.
 Answered "internal error, resend" instead, a lab's engine would resend it for ever and, as
 most engines send in order, hold up every result queued behind it. Kept here, it can be
 inspected and replayed (``cachexia replay``) once the fault is fixed; its ACK (AE, HL7 error
-207) tells the lab. One whose copy could not be kept cannot be replayed: the lab is asked to
-resend it once the fault is fixed.
+207) tells the lab. One whose copy could not be kept, or a FHIR or JSON input (whose kept copy
+is never replayed: it holds the patient's hash in its ids too), cannot be replayed: the lab
+is asked to resend it once the fault is fixed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     RecordRejectedInput,
 )
-from services.lab_ingestion.service_layer.replay import rejection_control_id
+from services.lab_ingestion.service_layer.replay import (
+    REPLAYABLE_CHANNELS,
+    rejection_control_id,
+)
 from shared.contracts.events.lab import Channel
 from shared.db.pool import TRANSIENT_DB_ERRORS
 
@@ -31,6 +35,10 @@ Ingest = Callable[[Sequence[Command]], Awaitable[list[IngestOutcome]]]
 REASON = (
     "the service failed on this message (an internal error); it is kept and will be replayed "
     "once the fault is fixed: do not resend"
+)
+REASON_NOT_REPLAYABLE = (
+    "the service failed on this message (an internal error); it is kept for the operators but "
+    "cannot be replayed: resend it once the platform's operators say the fault is fixed"
 )
 REASON_NOT_KEPT = (
     "the service failed on this message (an internal error) and could not keep a copy: "
@@ -85,11 +93,18 @@ def as_rejection(
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
     kept = payload not in (NOT_KEPT, "")
     return RecordRejectedInput(
-        channel, RejectionCode.PROCESSING_FAILED, REASON if kept else REASON_NOT_KEPT, payload,
+        channel, RejectionCode.PROCESSING_FAILED, _reason(channel, kept=kept), payload,
         command.received_at, source=source, control_id=control_id, sender=sender,
         permitted_senders=permitted, patient_hmac=patient_hmac if kept else None,
         content_digest=digest if kept else None,
     )  # fmt: skip
+
+
+def _reason(channel: Channel, *, kept: bool) -> str:
+    """What the lab is told: do not resend (a replay will store it), or resend once fixed."""
+    if not kept:
+        return REASON_NOT_KEPT
+    return REASON if channel.value in REPLAYABLE_CHANNELS else REASON_NOT_REPLAYABLE
 
 
 def _redacted(redact: Callable[[], str]) -> str:
