@@ -234,6 +234,8 @@ def reject(
         patient_hmac = context.hmacs.get(message.patient_identifier or "")
         if patient_hmac is not None:  # what a replay of the kept copy must find again
             digest = content_digest(message, patient_hmac)
+    if _refused_for_its_token(command, source):  # a replay could not check the token again
+        patient_hmac = digest = None
     if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):
         payload, reason = _bounded_copy(payload, reason)
     record = RejectionRecord(
@@ -242,6 +244,16 @@ def reject(
     )  # fmt: skip
     context.rejections.append(record)
     context.events.append((LAB_REJECTED, rejected_event(record)))
+
+
+def _refused_for_its_token(
+    command: IngestLabMessage | RecordRejectedInput, source: str | None
+) -> bool:
+    """An input naming a sender its token may not deliver as: kept without what a replay
+    checks a copy against (the token is not kept), so ``cachexia replay`` refuses it and the
+    lab resends it with the right token."""
+    permitted = command.permitted_senders
+    return permitted is not None and source is not None and source not in permitted
 
 
 def _from_a_listed_sender(
