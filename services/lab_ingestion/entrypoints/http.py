@@ -165,13 +165,15 @@ class LabRoutes:
     async def _batch(
         self, bundle: ParsedBundle, redacted: RedactedFhir, source: str
     ) -> web.Response:
+        siblings = bundle.messages  # one tuple for every entry (a property builds a new one)
+
         async def one(entry: BundleEntry) -> IngestOutcome | None:
             payload = partial(redacted.entry, entry.index)
             if entry.error is not None:
                 code, reason = fhir.rejection_of(entry.error)
                 return await self._record_rejection(Channel.FHIR, code, reason, payload(), source)
             if entry.message is not None:
-                return await self._ingest(entry.message, payload, source, bundle=bundle.messages)
+                return await self._ingest(entry.message, payload, source, bundle=siblings)
             return None  # a Patient: used for matching, never stored
 
         outcomes = await asyncio.gather(*(one(entry) for entry in bundle.entries))

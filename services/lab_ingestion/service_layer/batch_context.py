@@ -50,6 +50,9 @@ class BatchContext:
     # each key's versions cancellations withdrew, each patient's (a final result restating
     # one is a late copy), as stored (careful path only) or as this batch left them
     withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
+    # whether a batch Bundle (by the identity of its first and last messages, and their
+    # number) is sent again whole, as answered when the batch held so many events
+    resent_bundles: dict[tuple[int, int, int], tuple[int, bool]] = field(default_factory=dict)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -57,7 +60,7 @@ class BatchContext:
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
-            self.stored_known, dict(self.withdrawn_versions),
+            self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:

@@ -77,7 +77,7 @@ from services.lab_ingestion.service_layer.recording import (
 )
 from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_or_answer
-from services.lab_ingestion.service_layer.transactions import apply_transaction, resent_whole
+from services.lab_ingestion.service_layer.transactions import apply_transaction, bundle_resent
 from shared.contracts.envelope import utc_now
 
 SourceKey = tuple[str, str]
@@ -226,7 +226,7 @@ class BatchIngestor:
         if key in context.known:  # a stored message's id: a resend, or a reused id
             same = says_the_same(context.known[key], digest, message, patient_hmac)
             moved_on = check_repeated_version(message, context.latest, self._params, subject_id)
-            resend = resent_whole(context, command.bundle, self._params)
+            resend = bundle_resent(context, command.bundle, self._params)
             if same and moved_on is not None and not resend:
                 reject(context, command, moved_on.code, moved_on.reason)
                 return IngestOutcome.rejected(moved_on.code, moved_on.reason)

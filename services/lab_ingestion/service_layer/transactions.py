@@ -51,6 +51,27 @@ def apply_transaction(
     return IngestOutcome(accepted=True, results=results, cancelled=cancelled, parts=tuple(parts))
 
 
+def bundle_resent(
+    context: BatchContext, messages: tuple[LabMessage, ...], params: UnitParameters
+) -> bool:
+    """``resent_whole`` for a batch Bundle's entry, answered once per Bundle while the batch
+    changes no chain: each entry of a Bundle sent again whole asks it, and checking the whole
+    Bundle for each would cost entries x entries work on the event loop. A chain's head
+    changes only with an event (a result recorded, a published result cancelled), so the
+    answer holds while the batch's events are as many as when it was given."""
+    if not messages:
+        return False
+    # the Bundle by its messages (each entry's command may hold a tuple of its own of them)
+    bundle = (id(messages[0]), id(messages[-1]), len(messages))
+    events = len(context.events)
+    cached = context.resent_bundles.get(bundle)
+    if cached is not None and cached[0] == events:
+        return cached[1]
+    answer = resent_whole(context, messages, params)
+    context.resent_bundles[bundle] = (events, answer)
+    return answer
+
+
 def resent_whole(
     context: BatchContext, messages: tuple[LabMessage, ...], params: UnitParameters
 ) -> bool:
