@@ -25,6 +25,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
 )
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.entrypoints.copies import redacted_off_loop
 from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS, count_outcome
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -89,10 +90,8 @@ class Hl7Acknowledger:
                 RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
             )
             return await self._reject(text, unparseable, channel, received_at, permitted_senders)
-        command = IngestLabMessage(
-            message, lambda: redact(text, self._hash), received_at,
-            permitted_senders=permitted_senders,
-        )  # fmt: skip
+        copy = await redacted_off_loop(partial(redact, text, self._hash), len(text))
+        command = IngestLabMessage(message, copy, received_at, permitted_senders=permitted_senders)
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
         return (*self._ack(header, outcome), outcome.transient)

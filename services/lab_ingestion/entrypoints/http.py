@@ -35,6 +35,7 @@ from services.lab_ingestion.adapters.redaction import dump_json
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
+from services.lab_ingestion.entrypoints.copies import LARGE_INPUT_CHARS, redacted_off_loop
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
 from services.lab_ingestion.entrypoints.http_answers import (
     closing,
@@ -132,7 +133,8 @@ class LabRoutes:
             )
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
-        outcome = await self._ingest(message, RedactedFhir(body, self._hash).whole, source)
+        copy = await redacted_off_loop(RedactedFhir(body, self._hash).whole, len(raw))
+        outcome = await self._ingest(message, copy, source)
         return fhir.observation_response(outcome)
 
     async def post_fhir_bundle(self, request: web.Request) -> web.StreamResponse:
@@ -147,7 +149,7 @@ class LabRoutes:
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         redacted = RedactedFhir(body, self._hash)
-        if any(entry.error is not None for entry in bundle.entries):
+        if len(raw) > LARGE_INPUT_CHARS or any(e.error is not None for e in bundle.entries):
             await asyncio.to_thread(redacted.whole)  # redacted once, off the loop
         if bundle.type == TRANSACTION:
             return await self._transaction(bundle, redacted, source)
@@ -201,10 +203,8 @@ class LabRoutes:
             if rejected.transient:
                 return unavailable_problem()
             return problem(400, "Invalid lab results", reason)
-        outcome = await self._ingest(
-            message, lambda: dump_json(redact_json(body, self._hash)), source,
-            permitted_senders=principal.senders,
-        )  # fmt: skip
+        copy = await redacted_off_loop(lambda: dump_json(redact_json(body, self._hash)), len(raw))
+        outcome = await self._ingest(message, copy, source, permitted_senders=principal.senders)
         return json_answer(outcome)
 
     async def _ingest(
