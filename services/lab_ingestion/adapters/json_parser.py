@@ -147,6 +147,18 @@ def parse_lab_results(payload: bytes | dict[str, Any]) -> LabMessage:
     )
 
 
+def named_sender(body: object) -> str | None:
+    """The sender (``application^facility``) a body names, read as far as it can be when the
+    body is invalid (a bound token's caller may deliver only as its senders); None: none."""
+    source = body.get("source") if isinstance(body, dict) else None
+    if not isinstance(source, dict):
+        return None
+    application, facility = source.get("application"), source.get("facility")
+    if not isinstance(application, str) or not isinstance(facility, str):
+        return None
+    return f"{application}^{facility}" if application and facility else None
+
+
 def _validate(payload: object) -> LabResultsIn:
     if isinstance(payload, bytes | bytearray):
         raw = bytes(payload)

@@ -27,6 +27,7 @@ from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
+    named_sender,
     parse_lab_results,
     redact_json,
 )
@@ -198,10 +199,11 @@ class LabRoutes:
             payload = dump_json(redact_json(body, self._hash)) if isinstance(body, dict) else ""
             reason = str(error) if payload else f"{error}; {fingerprint(raw)}"
             rejected = await self._record_rejection(
-                Channel.JSON, RejectionCode.MALFORMED, reason, payload, source
-            )
-            if rejected.transient:
-                return unavailable_problem()
+                Channel.JSON, RejectionCode.MALFORMED, reason, payload, source,
+                named=named_sender(body), permitted_senders=principal.senders,
+            )  # fmt: skip
+            if rejected.transient or rejected.code is RejectionCode.UNKNOWN_SOURCE:
+                return json_answer(rejected)  # 503; 403: a sender the token is not for
             return problem(400, "Invalid lab results", reason)
         copy = await redacted_off_loop(lambda: dump_json(redact_json(body, self._hash)), len(raw))
         outcome = await self._ingest(message, copy, source, permitted_senders=principal.senders)
@@ -239,11 +241,22 @@ class LabRoutes:
         return outcome
 
     async def _record_rejection(
-        self, channel: Channel, code: RejectionCode, reason: str, payload: str, source: str
+        self,
+        channel: Channel,
+        code: RejectionCode,
+        reason: str,
+        payload: str,
+        source: str,
+        *,
+        named: str | None = None,
+        permitted_senders: frozenset[str] | None = None,
     ) -> IngestOutcome:
+        """Keep an input refused at the edge (``source``: the caller, the metric's label;
+        ``named``: the sender the body names, checked against the token's senders)."""
         command = RecordRejectedInput(
-            channel, code, reason[: fhir.MAX_REASON], payload, utc_now(), source=source
-        )
+            channel, code, reason[: fhir.MAX_REASON], payload, utc_now(),
+            source=named or source, permitted_senders=permitted_senders,
+        )  # fmt: skip
         return await self._submit_counted(command, channel, source)
 
     async def _fhir_rejected(
