@@ -44,6 +44,8 @@ KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT"
 SHUTDOWN_GRACE_SHARE = 0.25
 SHUTDOWN_GRACE_MAX_SECONDS = 2.0
 CANCELLED_CONNECTIONS_END_SECONDS = 0.5
+# What a sender may put between frames, read past (a frame ended <FS><CR><LF>, say).
+LINE_NOISE = b"\r\n\t "
 
 
 def shutdown_grace(deadline_seconds: float) -> float:
@@ -187,7 +189,7 @@ class MllpListener:
 
     async def _answer_frame(self, writer: HL7StreamWriter, frame: bytes) -> None:
         started = time.perf_counter()
-        frame = frame.lstrip(b"\r\n\t ")  # tolerate line noise between frames
+        frame = frame.lstrip(LINE_NOISE)  # tolerate line noise between frames
         if not frame.startswith(START_BLOCK):
             ack = await self._acknowledger.reject_frame(
                 frame[:-2],
@@ -223,10 +225,7 @@ class MllpListener:
         seen: dict[asyncio.Task[None], int] = {}
         while True:
             await asyncio.sleep(self._stall)
-            buffered = {
-                task: len(getattr(reader, "_buffer", b""))  # asyncio.StreamReader's buffer
-                for task, (reader, _) in self._streams.items()
-            }
+            buffered = {task: _begun_frame(reader) for task, (reader, _) in self._streams.items()}
             for task, size in buffered.items():
                 if size and seen.get(task) == size:
                     self._stalled.add(task)
@@ -239,6 +238,14 @@ class MllpListener:
         MSH-10 byte for byte (a character the set lacks, in our own text, becomes ?)."""
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
+
+
+def _begun_frame(reader: HL7StreamReader) -> int:
+    """How much of a frame begun is buffered (0: none). Line noise alone is no frame: a
+    sender that ends its frames with <FS><CR><LF> leaves the LF here until its next frame,
+    and an idle connection between frames may stay open for ever."""
+    buffer: bytes = getattr(reader, "_buffer", b"")  # asyncio.StreamReader's buffer
+    return len(buffer) if buffer.strip(LINE_NOISE) else 0
 
 
 def _keep_alive(writer: HL7StreamWriter) -> None:
