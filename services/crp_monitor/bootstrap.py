@@ -14,6 +14,7 @@ from services.crp_monitor.entrypoints import http
 from services.crp_monitor.service_layer.handlers import HANDLERS
 from services.crp_monitor.service_layer.reporting import (
     report_cancellations,
+    report_corrections_of_another_subject,
     watch_pending_cancellations,
 )
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
@@ -27,9 +28,14 @@ PENDING_REFRESH_SECONDS = 30.0
 def build(context: ServiceContext) -> ServiceParts:
     metrics = CrpMonitorMetrics(context.registry)
     cancellations_committed = partial(report_cancellations, metrics.count_cancellation)
+    corrections_committed = partial(
+        report_corrections_of_another_subject, metrics.count_correction_of_another_subject
+    )
 
     def uow() -> CrpMonitorUnitOfWork:
-        return CrpMonitorUnitOfWork(context.pool, NAME, cancellations_committed)
+        return CrpMonitorUnitOfWork(
+            context.pool, NAME, cancellations_committed, corrections_committed
+        )
 
     async def read_pending() -> PendingCancellations:
         async with context.pool.acquire() as conn:

@@ -22,6 +22,13 @@ class CrpMonitorMetrics:
         )  # fmt: skip
         for outcome in CancellationOutcome:  # every series exists from the start, at 0
             self.cancellations.labels(outcome.value)
+        self.corrections_of_another_subject = Counter(
+            "crp_corrections_of_another_subject_total",
+            "CRP corrections stored under one subject whose corrected result then arrived "
+            "under another: they stand in no series (one read after its result is "
+            "dead-lettered instead, result-of-another-subject)",
+            registry=registry,
+        )
         self.pending = Gauge(
             "crp_pending_cancellations_events",
             "CRP cancellations read before their result, kept until it arrives (as last read)",
@@ -39,3 +46,6 @@ class CrpMonitorMetrics:
 
     def count_cancellation(self, outcome: CancellationOutcome) -> None:
         self.cancellations.labels(outcome.value).inc()
+
+    def count_correction_of_another_subject(self) -> None:
+        self.corrections_of_another_subject.inc()

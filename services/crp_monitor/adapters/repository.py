@@ -7,21 +7,38 @@ import uuid
 import asyncpg
 
 from services.crp_monitor.domain.model import (
+    RESULT_OF_ANOTHER_SUBJECT,
     CancellationNoted,
     CancellationOutcome,
+    CorrectionOfAnotherSubject,
     CrpCancellation,
     CrpMeasurement,
     PendingCancellations,
 )
+from shared.messaging.processing import PoisonMessage
 
 # Results are stored already cancelled when a cancellation of theirs is pending (same result
 # and subject); the pending cancellations of every result stored are then released, each
 # reported as applied or, when it named another subject, as not applied.
+# A correction naming a result stored, or in this statement, under another subject is refused:
+# not stored, and ``flush`` raises it as poison. The batch is then run again event by event, so
+# only that event is dead-lettered, and one read before its result in the same batch is stored
+# as it would be alone. Corrections stored earlier under another subject that name a result
+# stored now are reported: they stand in no series (``for_subject`` marks them).
 _STORE_RESULTS = """
 WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
-               supersedes_result_id, source_event_id) AS (
+               supersedes_result_id, source_event_id, seq) AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::timestamptz[],
-                         $5::text[], $6::uuid[], $7::uuid[])
+                         $5::text[], $6::uuid[], $7::uuid[]) WITH ORDINALITY
+), refused AS (
+    -- a scalar subquery: one primary-key probe per row (none without supersedes_result_id),
+    -- where a join would let the planner hash the whole table
+    SELECT i.seq FROM incoming i
+    WHERE (SELECT r.subject_id FROM crp_results r
+           WHERE r.result_id = i.supersedes_result_id) <> i.subject_id
+    UNION
+    SELECT i.seq FROM incoming i JOIN incoming o ON o.result_id = i.supersedes_result_id
+    WHERE o.subject_id <> i.subject_id
 ), stored AS (
     INSERT INTO crp_results (result_id, subject_id, value_mg_l, collected_at, status,
                              supersedes_result_id, source_event_id, cancelled_at)
@@ -30,34 +47,55 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     FROM incoming i
     LEFT JOIN crp_pending_cancellations p
            ON p.result_id = i.result_id AND p.subject_id = i.subject_id
+    WHERE i.seq NOT IN (SELECT seq FROM refused)
     ON CONFLICT (result_id) DO NOTHING
     RETURNING result_id, subject_id
+), released AS (
+    DELETE FROM crp_pending_cancellations p USING stored s
+    WHERE p.result_id = s.result_id
+    RETURNING p.result_id, p.subject_id, p.source_event_id, p.subject_id = s.subject_id AS applied
 )
-DELETE FROM crp_pending_cancellations p USING stored s
-WHERE p.result_id = s.result_id
-RETURNING p.result_id, p.subject_id, p.source_event_id, p.subject_id = s.subject_id AS applied
+SELECT 'released' AS kind, result_id, subject_id, source_event_id, applied,
+       NULL::uuid AS corrected_result_id, NULL::text AS corrected_subject_id
+FROM released
+UNION ALL
+SELECT 'refused', result_id, subject_id, source_event_id, NULL, supersedes_result_id, NULL
+FROM incoming WHERE seq IN (SELECT seq FROM refused)
+UNION ALL
+SELECT 'correction-of-another-subject', c.result_id, c.subject_id, c.source_event_id, NULL,
+       s.result_id, s.subject_id
+FROM stored s CROSS JOIN LATERAL (
+    -- OFFSET 0 keeps this a probe of the index per stored result, not a scan of every
+    -- correction ever stored (a merge join)
+    SELECT c.result_id, c.subject_id, c.source_event_id FROM crp_results c
+    WHERE c.supersedes_result_id = s.result_id AND c.subject_id <> s.subject_id OFFSET 0
+) c
 """
 
 
 class CrpSeriesRepository:
     """Adds are buffered and written in one statement when the unit of work flushes.
 
-    What a flush did to pending cancellations is noted; ``take_noted`` hands the notes over.
+    What a flush did to pending cancellations, and the corrections of another subject's result
+    it found, are noted; ``take_noted`` and ``take_corrections`` hand the notes over.
     """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._pending: list[tuple[CrpMeasurement, uuid.UUID]] = []
         self._noted: list[CancellationNoted] = []
+        self._corrections: list[CorrectionOfAnotherSubject] = []
 
     async def add(self, measurement: CrpMeasurement, source_event_id: uuid.UUID) -> None:
         self._pending.append((measurement, source_event_id))
 
     async def flush(self) -> None:
+        """Write the buffered results in one statement; raise PoisonMessage (nothing noted) if
+        a correction among them names another subject's result: the caller rolls back."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        released = await self._conn.fetch(
+        rows = await self._conn.fetch(
             _STORE_RESULTS,
             [m.result_id for m, _ in pending],
             [m.subject_id for m, _ in pending],
@@ -67,11 +105,28 @@ class CrpSeriesRepository:
             [m.supersedes_result_id for m, _ in pending],
             [event_id for _, event_id in pending],
         )
-        self._noted.extend(_released(row) for row in released)
+        if any(row["kind"] == "refused" for row in rows):
+            raise PoisonMessage(
+                RESULT_OF_ANOTHER_SUBJECT,
+                "the corrected result belongs to another subject than the event's subject_id",
+            )
+        self._noted.extend(_released(row) for row in rows if row["kind"] == "released")
+        self._corrections.extend(
+            CorrectionOfAnotherSubject(
+                row["result_id"], row["subject_id"], row["corrected_result_id"],
+                row["corrected_subject_id"], row["source_event_id"],
+            )
+            for row in rows
+            if row["kind"] == "correction-of-another-subject"
+        )  # fmt: skip
 
     def take_noted(self) -> list[CancellationNoted]:
         noted, self._noted = self._noted, []
         return noted
+
+    def take_corrections(self) -> list[CorrectionOfAnotherSubject]:
+        corrections, self._corrections = self._corrections, []
+        return corrections
 
     async def cancel(self, cancellation: CrpCancellation) -> bool:
         """Cancel the subject's stored result; False if there is none not cancelled yet."""
@@ -108,8 +163,12 @@ class CrpSeriesRepository:
     async def for_subject(self, subject_id: str) -> list[CrpMeasurement]:
         rows = await self._conn.fetch(
             """SELECT result_id, subject_id, value_mg_l, collected_at, status,
-                      supersedes_result_id, cancelled_at IS NOT NULL AS cancelled
-               FROM crp_results WHERE subject_id = $1 ORDER BY collected_at, result_id""",
+                      supersedes_result_id, cancelled_at IS NOT NULL AS cancelled,
+                      EXISTS (SELECT 1 FROM crp_results o
+                              WHERE o.result_id = r.supersedes_result_id
+                                AND o.subject_id <> r.subject_id) AS corrects_another_subject
+               FROM crp_results r
+               WHERE r.subject_id = $1 ORDER BY r.collected_at, r.result_id""",
             subject_id,
         )
         return [CrpMeasurement(**dict(row)) for row in rows]

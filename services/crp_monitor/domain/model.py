@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+# why an event naming a result that another subject's events stored is refused (dead-lettered):
+# like an event under another subject's key, it is not in its subject's partition
+RESULT_OF_ANOTHER_SUBJECT = "result-of-another-subject"
+
 
 @dataclass(frozen=True)
 class CrpMeasurement:
@@ -19,6 +23,8 @@ class CrpMeasurement:
     status: str
     supersedes_result_id: uuid.UUID | None = None
     cancelled: bool = False
+    # a correction of a result stored under another subject: another patient's value
+    corrects_another_subject: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,19 @@ class CancellationNoted:
 
 
 @dataclass(frozen=True)
+class CorrectionOfAnotherSubject:
+    """A correction stored under one subject whose corrected result then arrived under another
+    (the correction read first). It stands in neither series; noted to log and count once the
+    unit of work that found it committed."""
+
+    result_id: uuid.UUID  # of the correction
+    subject_id: str  # the correction's subject
+    corrected_result_id: uuid.UUID
+    corrected_subject_id: str  # the subject the corrected result arrived under
+    event_id: uuid.UUID  # of the correction
+
+
+@dataclass(frozen=True)
 class PendingCancellations:
     """The cancellations kept until their result arrives: how many, and the oldest's arrival."""
 
@@ -70,7 +89,9 @@ class PendingCancellations:
 
 
 def current_series(measurements: list[CrpMeasurement]) -> list[CrpMeasurement]:
-    """The values that stand: not cancelled and not superseded by a correction, by time."""
-    superseded = {m.supersedes_result_id for m in measurements if m.supersedes_result_id}
-    standing = [m for m in measurements if not m.cancelled and m.result_id not in superseded]
+    """The values that stand: not cancelled and not superseded by a correction, by time. A
+    correction of another subject's result stands nowhere: its value is another patient's."""
+    own = [m for m in measurements if not m.corrects_another_subject]
+    superseded = {m.supersedes_result_id for m in own if m.supersedes_result_id}
+    standing = [m for m in own if not m.cancelled and m.result_id not in superseded]
     return sorted(standing, key=lambda m: (m.collected_at, str(m.result_id)))

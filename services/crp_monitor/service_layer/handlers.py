@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.crp_monitor.domain.model import (
+    RESULT_OF_ANOTHER_SUBJECT,
     CancellationNoted,
     CancellationOutcome,
     CrpCancellation,
@@ -16,11 +17,12 @@ from shared.contracts.events.lab import Analyte, LabResultCancelled, LabResultRe
 from shared.messaging.processing import EventHandler, PoisonMessage
 from shared.subjects import SUBJECT_HANDLERS
 
-# the dead-letter reason of a cancellation naming a result another subject's events stored
-CANCELLED_RESULT_OF_ANOTHER_SUBJECT = "result-of-another-subject"
-
 
 async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+    """Buffer the subject's CRP result. Whose result a correction names is checked as the
+    buffer is written, in the batch's one statement (``CrpSeriesRepository.flush``): one of
+    another subject's result is dead-lettered (result-of-another-subject), like a
+    cancellation of one."""
     assert isinstance(payload, LabResultRecorded)
     if payload.analyte is not Analyte.CRP:
         return
@@ -65,9 +67,8 @@ async def _cancel(uow: Any, cancellation: CrpCancellation) -> CancellationOutcom
         await uow.crp.keep_pending(cancellation)
         return CancellationOutcome.PENDING
     if owner != cancellation.subject_id:
-        # like an event under another subject's key: it is not in its subject's partition
         raise PoisonMessage(
-            CANCELLED_RESULT_OF_ANOTHER_SUBJECT,
+            RESULT_OF_ANOTHER_SUBJECT,
             "the cancelled result belongs to another subject than the event's subject_id",
         )
     return CancellationOutcome.REPEATED

@@ -1,5 +1,6 @@
-"""Log and count what became of cancellations, once their unit of work committed (a batch
-rolled back and run again must not count twice). Logged by ids only."""
+"""Log and count what became of cancellations, and the corrections found naming another
+subject's result, once their unit of work committed (a batch rolled back and run again must
+not count twice). Logged by ids only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from services.crp_monitor.domain.model import (
     CancellationNoted,
     CancellationOutcome,
+    CorrectionOfAnotherSubject,
     PendingCancellations,
 )
 
@@ -45,6 +47,23 @@ def report_cancellations(
             "outcome": note.outcome.value, "result_id": str(note.result_id),
             "subject_id": note.subject_id, "event_id": str(note.event_id),
         })  # fmt: skip
+
+
+def report_corrections_of_another_subject(
+    count: Callable[[], None], noted: Sequence[CorrectionOfAnotherSubject]
+) -> None:
+    for note in noted:
+        count()
+        log.error(
+            "a stored CRP correction named a result that arrived under another subject; "
+            "it stands in neither series",
+            extra={
+                "result_id": str(note.result_id), "subject_id": note.subject_id,
+                "corrected_result_id": str(note.corrected_result_id),
+                "corrected_subject_id": note.corrected_subject_id,
+                "event_id": str(note.event_id),
+            },
+        )  # fmt: skip
 
 
 async def watch_pending_cancellations(

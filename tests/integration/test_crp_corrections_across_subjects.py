@@ -1,0 +1,149 @@
+"""A CRP correction naming another subject's result, on real PostgreSQL (no broker): another
+patient's value never enters a subject's series, whatever the order and batching.
+
+Read after its result, the correction is dead-lettered (result-of-another-subject), like such
+a cancellation. Read before it, it was stored not knowing whose result it names: once that
+result arrives under another subject, the correction stands in neither series and is
+reported once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
+from services.crp_monitor.bootstrap import definition
+from services.crp_monitor.domain.model import CorrectionOfAnotherSubject
+from services.crp_monitor.service_layer.handlers import HANDLERS
+from services.crp_monitor.service_layer.queries import crp_series
+from shared.contracts.envelope import Envelope
+from shared.db.migrations import migrate_service
+from shared.db.pool import create_pool
+from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.processing import BatchProcessor
+from shared.metrics import ConsumerMetrics
+from tests.factories import crp_result
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    conn = await asyncpg.connect(database)
+    try:
+        await migrate_service(
+            conn, definition.schema, definition.migrations, definition.shared_migrations
+        )
+    finally:
+        await conn.close()
+    pool = await create_pool(database, definition.schema, "test-crp-corrections")
+    yield pool
+    await pool.close()
+
+
+class Monitor:
+    """crp-monitor's batch processor on the real unit of work; what it reported."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.reported: list[CorrectionOfAnotherSubject] = []
+        self._offset = 0
+        self.processor = BatchProcessor(
+            consumer="crp-monitor",
+            uow_factory=lambda: CrpMonitorUnitOfWork(
+                pool, "crp-monitor", corrections_committed=self._report
+            ),
+            handlers=HANDLERS,
+            metrics=ConsumerMetrics(CollectorRegistry(), "crp-monitor"),
+        )
+
+    def _report(self, noted: Sequence[CorrectionOfAnotherSubject]) -> None:
+        self.reported.extend(noted)
+
+    async def read(self, *envelopes: Envelope) -> None:
+        """One batch of these events, in this order."""
+        messages = []
+        for envelope in envelopes:
+            assert envelope.subject_id is not None
+            self._offset += 1
+            messages.append(ConsumedMessage(
+                "lab.results.v1", 0, self._offset, envelope.subject_id.encode(),
+                envelope.to_bytes(),
+            ))  # fmt: skip
+        await self.processor.process(messages)
+
+    async def values(self, subject_id: str) -> list[float]:
+        body = await crp_series(self.pool, subject_id)
+        return [] if body is None else [point["crp_mg_l"] for point in body["series"]]
+
+    async def dead_letters(self) -> list[str]:
+        rows = await self.pool.fetch('SELECT reason_code FROM dead_letters ORDER BY "offset"')
+        return [row["reason_code"] for row in rows]
+
+
+def _id(envelope: Envelope) -> uuid.UUID:
+    return uuid.UUID(envelope.payload["result_id"])
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+async def test_a_correction_read_after_another_subjects_result_is_dead_lettered(
+    pool: asyncpg.Pool, same_batch: bool
+) -> None:
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    correction = crp_result("S-B", 4.0, supersedes=_id(original))
+    own = crp_result("S-B", 7.0)  # the batch's other events are applied
+    if same_batch:
+        await monitor.read(original, correction, own)
+    else:
+        await monitor.read(original)
+        await monitor.read(correction, own)
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.values("S-B") == [7.0]
+    assert await monitor.dead_letters() == ["result-of-another-subject"]
+    stored = await pool.fetchval("SELECT 1 FROM crp_results WHERE result_id = $1", _id(correction))
+    assert stored is None and monitor.reported == []
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+async def test_a_correction_read_before_another_subjects_result_stands_in_neither_series(
+    pool: asyncpg.Pool, same_batch: bool
+) -> None:
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    correction = crp_result("S-B", 4.0, supersedes=_id(original))
+    if same_batch:
+        await monitor.read(correction, original)
+    else:
+        await monitor.read(correction)
+        assert await monitor.values("S-B") == [4.0]  # whose result it names is not known yet
+        await monitor.read(original)
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.values("S-B") == []
+    assert await monitor.dead_letters() == []
+    assert monitor.reported == [
+        CorrectionOfAnotherSubject(
+            _id(correction), "S-B", _id(original), "S-A", correction.event_id
+        )
+    ]
+    await monitor.read(crp_result("S-A", 41.0))  # a later result reports nothing again
+    assert len(monitor.reported) == 1
+
+
+@pytest.mark.parametrize("order", ["original-first", "correction-first"])
+async def test_a_correction_of_the_subjects_own_result_still_replaces_it(
+    pool: asyncpg.Pool, order: str
+) -> None:
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    correction = crp_result("S-A", 4.0, supersedes=_id(original))
+    first, second = (original, correction) if order == "original-first" else (correction, original)
+    await monitor.read(first)
+    await monitor.read(second)
+    await monitor.read(first, second)  # redelivered copies change nothing
+    assert await monitor.values("S-A") == [4.0]
+    assert await monitor.dead_letters() == [] and monitor.reported == []
