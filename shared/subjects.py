@@ -34,7 +34,8 @@ class SubjectDirectory:
         self._conn = conn
 
     async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> None:
-        """Keep (or update) an enrolment; a withdrawal read before it still stands."""
+        """Keep (or update) an enrolment; a withdrawal read before it still stands (the
+        earliest, if the subject's row has one too)."""
         await self._conn.execute(
             """WITH early AS (
                    DELETE FROM early_withdrawals WHERE subject_id = $1 RETURNING withdrawn_at
@@ -45,8 +46,8 @@ class SubjectDirectory:
                ON CONFLICT (subject_id) DO UPDATE SET site_id = EXCLUDED.site_id,
                    site_timezone = EXCLUDED.site_timezone,
                    hospital_id_hmac = EXCLUDED.hospital_id_hmac, day1 = EXCLUDED.day1,
-                   withdrawn_at = COALESCE(enrolled_subjects.withdrawn_at,
-                                           EXCLUDED.withdrawn_at)""",
+                   withdrawn_at = LEAST(enrolled_subjects.withdrawn_at,
+                                        EXCLUDED.withdrawn_at)""",
             subject_id,
             enrolled.site_id,
             enrolled.site_timezone,
@@ -57,15 +58,20 @@ class SubjectDirectory:
 
     async def withdraw(self, subject_id: str, at: datetime) -> None:
         """Withdraw an enrolled subject; one whose enrolment has not been read yet (the
-        topic re-published, a replay) is withdrawn as soon as it is."""
+        topic re-published, a replay) is withdrawn as soon as it is.
+
+        The earliest withdrawal stands (LEAST ignores a NULL): a second one, whatever the order
+        read, never moves it later, or results collected in between would count again."""
         early = await self._conn.fetchval(
             """WITH withdrawn AS (
-                   UPDATE enrolled_subjects SET withdrawn_at = $2 WHERE subject_id = $1
+                   UPDATE enrolled_subjects SET withdrawn_at = LEAST(withdrawn_at, $2)
+                   WHERE subject_id = $1
                    RETURNING 1
                )
                INSERT INTO early_withdrawals (subject_id, withdrawn_at)
                SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM withdrawn)
-               ON CONFLICT (subject_id) DO UPDATE SET withdrawn_at = EXCLUDED.withdrawn_at
+               ON CONFLICT (subject_id) DO UPDATE
+                   SET withdrawn_at = LEAST(early_withdrawals.withdrawn_at, EXCLUDED.withdrawn_at)
                RETURNING true""",
             subject_id,
             at,

@@ -1,0 +1,65 @@
+"""A subject withdrawn twice stays withdrawn from the earlier date, on real PostgreSQL.
+
+lab-ingestion stores a withdrawn subject's results only when collected before the withdrawal:
+a later date read second would let the results collected in between count again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from shared.contracts.events.trial import SubjectEnrolled
+from shared.subjects import SubjectDirectory
+from tests.integration.lab_fixtures import migrated_lab_pool
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+EARLIER, LATER = AT + timedelta(days=3), AT + timedelta(days=10)
+ENROLMENT = SubjectEnrolled(
+    site_id="CH-01", site_timezone="Europe/Zurich", hospital_id_hmac="a" * 64,
+    enrolled_at=AT, day1=date(2026, 11, 21),
+)  # fmt: skip
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await migrated_lab_pool(database, "test-subject-withdrawal-earliest")
+    yield pool
+    await pool.close()
+
+
+async def _withdrawn_at(conn: asyncpg.Connection, subject_id: str) -> datetime:
+    at: datetime = await conn.fetchval(
+        "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = $1", subject_id
+    )
+    return at
+
+
+@pytest.mark.parametrize("order", [(EARLIER, LATER), (LATER, EARLIER)])
+async def test_an_enrolled_subject_withdrawn_twice_keeps_the_earlier_withdrawal(
+    pool: asyncpg.Pool, order: tuple[datetime, datetime]
+) -> None:
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        await directory.enrol("S-1", ENROLMENT)
+        for at in order:
+            await directory.withdraw("S-1", at)
+        assert await _withdrawn_at(conn, "S-1") == EARLIER
+
+
+@pytest.mark.parametrize("order", [(EARLIER, LATER), (LATER, EARLIER)])
+async def test_two_withdrawals_read_before_the_enrolment_keep_the_earlier_one(
+    pool: asyncpg.Pool, order: tuple[datetime, datetime]
+) -> None:
+    """A re-published topic, or a replay, can deliver both before the enrolment."""
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        for at in order:
+            await directory.withdraw("S-2", at)
+        await directory.enrol("S-2", ENROLMENT)
+        assert await _withdrawn_at(conn, "S-2") == EARLIER
+        assert not await directory.is_enrolled("S-2")
