@@ -32,6 +32,18 @@ log = logging.getLogger(__name__)
 
 EXIT_UNAPPLIED_BATCH = 75
 
+# faust refuses (ImproperlyConfigured, as each consumer is created) a session timeout above the
+# request timeout, 90 s by default; the request timeout follows the session timeout with a
+# margin. faust's rebalance timeout (60 s), which the broker may hold a JoinGroup request for,
+# stays below it.
+_DEFAULT_REQUEST_TIMEOUT_SECONDS = 90.0
+_REQUEST_MARGIN_SECONDS = 30.0
+
+
+def broker_request_timeout(session_timeout_seconds: float) -> float:
+    """The Kafka request timeout for a session timeout: faust's default, or more."""
+    return max(_DEFAULT_REQUEST_TIMEOUT_SECONDS, session_timeout_seconds + _REQUEST_MARGIN_SECONDS)
+
 
 def create_faust_app(
     service: str,
@@ -57,6 +69,7 @@ def create_faust_app(
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",  # no committed offset: read from the beginning
         broker_session_timeout=session_timeout_seconds,
+        broker_request_timeout=broker_request_timeout(session_timeout_seconds),
         broker_heartbeat_interval=min(3.0, session_timeout_seconds / 3),
         broker_commit_interval=commit_interval_seconds,
         stream_wait_empty=False,
