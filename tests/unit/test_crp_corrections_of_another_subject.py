@@ -81,6 +81,18 @@ async def _flushed(
     return repository, conn, None
 
 
+def test_a_correction_of_a_correction_of_another_subjects_result_stands_in_no_series() -> None:
+    """S-A's result R; S-B's C1 corrects R (read before R, flagged once R came under S-A);
+    S-B's C2 corrects C1: C2 is the latest version of S-A's sample, another patient's value
+    like C1's, and stands in no series either (review 46)."""
+    own = _measurement(7.0)
+    c1 = _measurement(40.0, supersedes=uuid.uuid4(), corrects_another_subject=True)
+    c2 = _measurement(45.0, supersedes=c1.result_id)
+    c3 = _measurement(46.0, supersedes=c2.result_id)
+    assert current_series([own, c1, c2, c3]) == [own]
+    assert current_series([c3, own, c2, c1]) == [own]
+
+
 async def test_a_refused_correction_is_poison_and_its_flush_notes_nothing() -> None:
     """The caller rolls the statement back: what it reported did not happen."""
     found = _row("correction-of-another-subject", corrected_result_id=uuid.uuid4(),

@@ -90,8 +90,14 @@ class PendingCancellations:
 
 def current_series(measurements: list[CrpMeasurement]) -> list[CrpMeasurement]:
     """The values that stand: not cancelled and not superseded by a correction, by time. A
-    correction of another subject's result stands nowhere: its value is another patient's."""
-    own = [m for m in measurements if not m.corrects_another_subject]
+    correction of another subject's result stands nowhere: its value is another patient's,
+    and so is that of every correction of it (a chain C1 -> C2 read before the result)."""
+    foreign = {m.result_id for m in measurements if m.corrects_another_subject}
+    while (
+        more := {m.result_id for m in measurements if m.supersedes_result_id in foreign} - foreign
+    ):
+        foreign |= more
+    own = [m for m in measurements if m.result_id not in foreign]
     superseded = {m.supersedes_result_id for m in own if m.supersedes_result_id}
     standing = [m for m in own if not m.cancelled and m.result_id not in superseded]
     return sorted(standing, key=lambda m: (m.collected_at, str(m.result_id)))
