@@ -28,6 +28,7 @@ from services.lab_ingestion.service_layer.replay import (
 )
 from shared.contracts.events.lab import Channel
 from shared.db.pool import TRANSIENT_DB_ERRORS
+from shared.jsonlog import REDACTED
 
 log = logging.getLogger(__name__)
 
@@ -92,19 +93,24 @@ def as_rejection(
         source = command.messages[0].source if command.messages else None
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
     kept = payload not in (NOT_KEPT, "")
+    checkable = None not in (patient_hmac, digest) and REDACTED not in (control_id or "")
     return RecordRejectedInput(
-        channel, RejectionCode.PROCESSING_FAILED, _reason(channel, kept=kept), payload,
+        channel, RejectionCode.PROCESSING_FAILED, _reason(channel, kept, checkable), payload,
         command.received_at, source=source, control_id=control_id, sender=sender,
         permitted_senders=permitted, patient_hmac=patient_hmac if kept else None,
         content_digest=digest if kept else None,
     )  # fmt: skip
 
 
-def _reason(channel: Channel, *, kept: bool) -> str:
-    """What the lab is told: do not resend (a replay will store it), or resend once fixed."""
+def _reason(channel: Channel, kept: bool, checkable: bool) -> str:
+    """What the lab is told: do not resend (a replay will store it), or resend once fixed:
+    a copy not kept, a FHIR or JSON one, or one ``cachexia replay`` cannot check (no patient
+    hash or content digest, a message id whose personal value was scrubbed) is never
+    replayed (``replay.checked_copy``)."""
     if not kept:
         return REASON_NOT_KEPT
-    return REASON if channel.value in REPLAYABLE_CHANNELS else REASON_NOT_REPLAYABLE
+    replayable = channel.value in REPLAYABLE_CHANNELS and checkable
+    return REASON if replayable else REASON_NOT_REPLAYABLE
 
 
 def _redacted(redact: Callable[[], str]) -> str:

@@ -30,7 +30,7 @@ from services.lab_ingestion.service_layer.replay import ReplayRefused, checked_c
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.metrics import ReadinessMetrics
 from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
-from tests.integration.lab_fixtures import obx, oru
+from tests.integration.lab_fixtures import BIRTH, obx, oru
 from tests.unit.lab_ingestion.route_fakes import (
     JSON_BODY,
     LAB,
@@ -129,3 +129,14 @@ async def test_a_poison_hl7_message_is_kept_for_its_replay() -> None:
         text = await response.text()
     (kept,) = service.kept
     assert _replayable(kept) and "do not resend" in kept.reason and "MSA|AE|P-1" in text
+
+
+async def test_a_poison_hl7_message_whose_copy_replay_refuses_asks_for_a_resend() -> None:
+    """Its MSH-10 holds the patient's birth date, scrubbed from the kept copy: a replay
+    refuses such a copy, so the lab is asked to resend once the fault is fixed (review 46)."""
+    async with poisoned_client() as (client, service):
+        message = oru(f"{BIRTH}-1", [obx("1988-5", "40", "mg/L")])
+        await client.post("/v1/hl7", data=message.encode(), headers=LAB)
+    (kept,) = service.kept
+    assert "[redacted]" in (kept.control_id or "")  # what checked_copy refuses to replay
+    assert "do not resend" not in kept.reason and "resend it once" in kept.reason
