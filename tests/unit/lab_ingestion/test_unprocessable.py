@@ -43,7 +43,7 @@ async def test_a_failed_message_is_kept_with_its_redacted_payload() -> None:
     copy = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120||ORU^R01|MSG-1|P|2.5.1"
     command = IngestLabMessage(MESSAGE, lambda: copy, AT)
 
-    outcome = await keep_unprocessable(ingest, command)
+    outcome = await keep_unprocessable(ingest, command, identify=lambda number: f"h({number})")
 
     assert outcome.code is RejectionCode.PROCESSING_FAILED
     (kept,) = ingest.stored
@@ -116,12 +116,28 @@ async def test_a_failed_message_of_a_sender_it_may_not_come_from_is_answered_as_
 
 async def test_a_kept_failure_records_what_its_replay_checks_and_says_do_not_resend() -> None:
     ingest = FakeIngest()
-    command = IngestLabMessage(MESSAGE, lambda: "MSH|^~\\&|LIS|HOSP", AT)
+    copy = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120||ORU^R01|MSG-1|P|2.5.1"
+    command = IngestLabMessage(MESSAGE, lambda: copy, AT)
     await keep_unprocessable(ingest, command, identify=lambda number: f"hash-of-{number}")
     (kept,) = ingest.stored
     assert isinstance(kept, RecordRejectedInput)
     assert kept.patient_hmac == "hash-of-MRN1" and kept.content_digest
     assert "replayed once the fault is fixed: do not resend" in kept.reason
+
+
+async def test_a_kept_failure_a_replay_could_not_check_asks_for_a_resend() -> None:
+    """No patient hash kept (none computed), or a copy without its message id: a replay
+    refuses it, so the lab is never told not to resend (review 46)."""
+    for copy, identify in (
+        ("MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120||ORU^R01|MSG-1|P|2.5.1", None),
+        ("MSH|^~\\&|LIS|HOSP", lambda number: f"hash-of-{number}"),
+    ):
+        ingest = FakeIngest()
+        command = IngestLabMessage(MESSAGE, lambda copy=copy: copy, AT)
+        await keep_unprocessable(ingest, command, identify=identify)
+        (kept,) = ingest.stored
+        assert isinstance(kept, RecordRejectedInput)
+        assert "do not resend" not in kept.reason and "resend it once" in kept.reason, copy
 
 
 async def test_a_failure_whose_copy_was_not_kept_asks_the_lab_to_resend_it_later() -> None:
