@@ -123,6 +123,8 @@ async def main(n: int) -> None:
             sent_in = time.perf_counter() - started
             stored, applied, distinct = await wait_for_consumers(settings.postgres_dsn, n)
             waited = time.perf_counter() - started - sent_in
+            if distinct < n:
+                print(await where_missing(settings.postgres_dsn))
         finally:
             services.stop_all()
     print(f"{n} results sent over MLLP in {sent_in:.1f} s; {resent} resends after failures")
@@ -150,6 +152,41 @@ async def wait_for_consumers(dsn: str, n: int, timeout: float = 180) -> tuple[in
             await asyncio.sleep(0.5)
     finally:
         await conn.close()
+
+
+async def where_missing(dsn: str) -> str:
+    """Where results stored by lab-ingestion but not applied by crp-monitor stand: its outbox
+    (not yet published), crp-monitor's dead letters, or neither (published, never consumed)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        unpublished = await conn.fetchval(
+            "SELECT count(*) FROM lab_ingestion.outbox WHERE published_at IS NULL"
+        )
+        dead = await conn.fetch(
+            """SELECT reason_code, count(*) AS n FROM crp_monitor.dead_letters
+               GROUP BY reason_code ORDER BY reason_code"""
+        )
+        partitions = await conn.fetch(
+            """SELECT o.kafka_partition AS partition, count(*) AS n,
+                      min(o.kafka_offset) AS first, max(o.kafka_offset) AS last
+               FROM lab_ingestion.outbox o
+               WHERE o.topic = 'lab.results.v1' AND NOT EXISTS (
+                   SELECT 1 FROM crp_monitor.crp_results c WHERE c.source_event_id = o.event_id)
+               GROUP BY o.kafka_partition ORDER BY o.kafka_partition"""
+        )
+    finally:
+        await conn.close()
+    dead_text = ", ".join(f"{r['reason_code']} {r['n']}" for r in dead) or "none"
+    missing = (
+        ", ".join(
+            f"p{r['partition']}: {r['n']} (offsets {r['first']}-{r['last']})" for r in partitions
+        )
+        or "none"
+    )
+    return (
+        f"missing results: lab-ingestion outbox unpublished {unpublished}; crp-monitor dead "
+        f"letters: {dead_text}; unapplied events by partition: {missing}"
+    )
 
 
 if __name__ == "__main__":
