@@ -8,11 +8,15 @@ SIGKILL and restarted. At the end every acknowledged result must be stored once 
 lab-ingestion and applied once by crp-monitor.
 
     PYTHONPATH=. .venv/bin/python bench/crash_test.py [N]
+
+With ``CRASH_TEST_LOG_DIR`` set, each service process's stderr (its JSON log) is appended to
+``<dir>/<service>.log`` there, to tell why a result was lost; otherwise it is discarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -33,10 +37,15 @@ class Services:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> None:
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "cachexia.cli", "service", name],
-            env=self.env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        command = [sys.executable, "-m", "cachexia.cli", "service", name]
+        log_dir = os.environ.get("CRASH_TEST_LOG_DIR")
+        if log_dir is None:
+            self.processes[name] = subprocess.Popen(
+                command, env=self.env, stderr=subprocess.DEVNULL
+            )
+            return
+        with open(f"{log_dir}/{name}.log", "ab") as stderr:  # the child keeps its own copy
+            self.processes[name] = subprocess.Popen(command, env=self.env, stderr=stderr)
 
     def kill(self, name: str) -> None:
         self.processes[name].send_signal(signal.SIGKILL)
