@@ -10,6 +10,7 @@ import asyncpg
 from services.lab_ingestion.bootstrap import definition
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
+from shared.service import ServiceDefinition
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 MRN = "MRN4711"
@@ -20,14 +21,19 @@ TS = "20261120081500+0100"
 
 async def migrated_lab_pool(database: str, application_name: str, **sizes: int) -> asyncpg.Pool:
     """A pool on ``database`` once lab-ingestion's migrations are applied to it."""
+    return await migrated_pool(definition, database, application_name, **sizes)
+
+
+async def migrated_pool(
+    service: ServiceDefinition, database: str, application_name: str, **sizes: int
+) -> asyncpg.Pool:
+    """A pool on ``database`` in ``service``'s schema, once its migrations are applied."""
     conn = await asyncpg.connect(database)
     try:
-        await migrate_service(
-            conn, definition.schema, definition.migrations, definition.shared_migrations
-        )
+        await migrate_service(conn, service.schema, service.migrations, service.shared_migrations)
     finally:
         await conn.close()
-    return await create_pool(database, definition.schema, application_name, **sizes)
+    return await create_pool(database, service.schema, application_name, **sizes)
 
 
 def frame(message: str, encoding: str = "utf-8") -> bytes:

@@ -21,26 +21,18 @@ from services.crp_monitor.domain.model import CorrectionOfAnotherSubject
 from services.crp_monitor.service_layer.handlers import HANDLERS
 from services.crp_monitor.service_layer.queries import crp_series
 from shared.contracts.envelope import Envelope
-from shared.db.migrations import migrate_service
-from shared.db.pool import create_pool
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_result
+from tests.integration.lab_fixtures import migrated_pool
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    conn = await asyncpg.connect(database)
-    try:
-        await migrate_service(
-            conn, definition.schema, definition.migrations, definition.shared_migrations
-        )
-    finally:
-        await conn.close()
-    pool = await create_pool(database, definition.schema, "test-crp-corrections")
+    pool = await migrated_pool(definition, database, "test-crp-corrections")
     yield pool
     await pool.close()
 
