@@ -29,8 +29,9 @@ must come first in it. So:
   trying before it publishes.
 
 Consumers of a re-created log read it from the beginning (their group's offsets were on
-the broker too) and their inboxes drop what they had applied, so each consumer applies
-each event once, in order.
+the broker too, and a consumer never commits an offset of the old log to the new broker:
+``shared.streaming.guarded_consumer``) and their inboxes drop what they had applied, so
+each consumer applies each event once, in order.
 """
 
 from __future__ import annotations

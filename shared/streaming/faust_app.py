@@ -7,6 +7,10 @@ that could not be applied when the worker must stop is never acknowledged: rathe
 faust commit its offsets on the way out, the process exits hard and the batch is read again
 by the next instance (the inbox drops what had been applied).
 
+Offsets are committed only by a group member, and only for events read in the current
+assignment (``shared.streaming.guarded_consumer``): after the embedded broker's restart the
+logs are new, and an offset of the old log would skip events of the new one.
+
 Events are published by the outbox relay (aiokafka), never by faust's producer. Consumer lag
 is computed on a timer for every assigned partition (see ``shared.streaming.lag``).
 """
@@ -26,6 +30,7 @@ from faust.types import TP, EventT
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
+from shared.streaming.guarded_consumer import GuardedTransport
 from shared.streaming.lag import LAG_INTERVAL_SECONDS, LagMonitor, LagSource
 
 log = logging.getLogger(__name__)
@@ -57,7 +62,7 @@ def create_faust_app(
     datadir = data_dir / "faust" / service
     datadir.mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{s.strip()}" for s in bootstrap_servers.split(",") if s.strip())
-    return faust.App(
+    app = faust.App(
         service,
         broker=servers,
         autodiscover=False,
@@ -75,6 +80,9 @@ def create_faust_app(
         stream_wait_empty=False,
         producer_acks=-1,
     )
+    # never commit an offset of a log the broker no longer holds (see guarded_consumer)
+    app.transport = GuardedTransport(app.conf.broker_consumer, app)
+    return app
 
 
 def _to_message(event: EventT[Any]) -> ConsumedMessage:

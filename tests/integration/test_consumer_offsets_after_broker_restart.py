@@ -1,0 +1,147 @@
+"""After the embedded broker's restart, a consumer never commits an offset of the old log.
+
+The restarted broker's logs are new, and not the old ones offset for offset (the old one may
+have held an event twice). The crash test lost results when crp-monitor committed old offsets
+to the new broker and, killed later, restarted past events it had never applied. Here the real
+broker and a real faust app with the platform's BatchAgent: a batch of the old log is in
+flight while the broker restarts, and is done with only after the consumer was assigned the
+new log; the offsets committed to the new broker must be those of the new log alone. And
+aiokafka's own commit, sent without a group membership, must be refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError
+from prometheus_client import CollectorRegistry
+
+from shared.embedded.tansu import EmbeddedTansu
+from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.kafka import ensure_topics
+from shared.metrics import ConsumerMetrics
+from shared.streaming.faust_app import BatchAgent, create_faust_app
+from shared.streaming.guarded_consumer import GuardedConsumer, refuse_commits_without_membership
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "offsets.guard.v1"
+PARTITION = TopicPartition(TOPIC, 0)
+
+
+class HeldProcessor:
+    """Applies batches in memory; holds the first batch with a ``hold`` value until released."""
+
+    consumer = "offsets-guard"
+
+    def __init__(self) -> None:
+        self.applied: list[bytes] = []
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def process_until_done(
+        self, messages: Sequence[ConsumedMessage], should_stop: Callable[[], bool]
+    ) -> None:
+        del should_stop
+        if not self.release.is_set() and any(b"hold" in (m.value or b"") for m in messages):
+            self.holding.set()
+            await self.release.wait()
+        self.applied.extend(m.value or b"" for m in messages)
+
+
+async def produce(servers: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(TOPIC, value, partition=0)
+    finally:
+        await producer.stop()
+
+
+async def committed(servers: str, group: str) -> int | None:
+    """The group's committed offset as the broker holds it (an OffsetFetch, no join)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        offset = await consumer.committed(PARTITION)
+        return None if offset is None else int(offset)
+    finally:
+        await consumer.stop()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_batch_of_the_old_log_done_after_the_restart_commits_nothing_of_it(
+    broker: EmbeddedTansu, tmp_path: Path
+) -> None:
+    servers = broker.bootstrap_servers
+    await ensure_topics(servers, [TOPIC], partitions=1)
+    app = create_faust_app("offsets-guard", servers, tmp_path, session_timeout_seconds=6)
+    processor = HeldProcessor()
+    BatchAgent(
+        app, [TOPIC], processor,  # type: ignore[arg-type]  # a hand-written fake
+        ConsumerMetrics(CollectorRegistry(), "offsets-guard"),
+        batch_size=100, batch_window_seconds=0.05, shutdown_deadline_seconds=5,
+        on_unapplied_at_shutdown=lambda: None,
+    )  # fmt: skip
+    assignments: list[object] = []
+
+    async def assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        assignments.append(args)
+
+    app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # mode's signal type
+    await app.start()
+    try:
+        await produce(servers, [b"old-%d" % i for i in range(5)])
+        await eventually(lambda: len(processor.applied) == 5, 60, "the first five")
+        await produce(servers, [b"old-hold-%d" % i for i in range(5, 10)])
+        await asyncio.wait_for(processor.holding.wait(), 30)  # offsets 5-9 in flight
+
+        broker.kill()  # memory storage: the log and the group's offsets are gone
+        broker.start()
+        await ensure_topics(servers, [TOPIC], partitions=1)
+        await eventually(lambda: len(assignments) >= 2, 90, "the assignment of the new log")
+        processor.release.set()  # done with 5-9 now: their acknowledgement must count for nothing
+        await produce(servers, [b"new-%d" % i for i in range(3)])  # the new log: offsets 0-2
+        await eventually(
+            lambda: {b"new-0", b"new-1", b"new-2"} <= set(processor.applied), 60, "the new log"
+        )
+        await asyncio.sleep(3)  # several commit intervals
+        assert await committed(servers, "offsets-guard") == 3
+        consumer = app.consumer
+        assert isinstance(consumer, GuardedConsumer)
+        assert consumer.stale_acks_dropped == 5  # offsets 5-9 of the old log
+    finally:
+        await asyncio.wait_for(app.stop(), 30)
+
+
+async def test_a_commit_without_a_group_membership_is_refused(broker: EmbeddedTansu) -> None:
+    """A group the broker holds no member of (as after its restart) takes a commit with
+    generation -1 from anyone: the guard must not send one. A consumer assigned its partition
+    by hand has no membership at all, so every commit it sends is of that kind."""
+    servers = broker.bootstrap_servers
+    await ensure_topics(servers, [TOPIC], partitions=1)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, group_id="members-only", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign([PARTITION])
+        refuse_commits_without_membership(consumer._coordinator)
+        with pytest.raises(CommitFailedError):
+            await consumer.commit({PARTITION: 9})
+        assert await committed(servers, "members-only") is None
+    finally:
+        await consumer.stop()
