@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachexia.embedded import PlatformLock, start_broker, start_postgres, stop_servers
+from cachexia.infra_watch import RESTART_BACKOFF_MAX_SECONDS, InfrastructureWatch
 from cachexia.platform import (
     StopRequested,
     create_topics,
@@ -41,7 +42,6 @@ from shared.settings import SERVICE_NAMES, PlatformSettings, host_port, masked_u
 # this long past the deadline it is killed, before its own watchdog (deadline + 2 s) would
 SERVICE_EXIT_SLACK_SECONDS = 1.0
 SERVICE_KILLED_WAIT_SECONDS = 1.0  # SIGKILL is not refused: only reaping is left
-RESTART_BACKOFF_MAX = 30.0
 # how much of a log's end is read for the line a service wrote on its way out
 EXIT_REASON_TAIL_BYTES = 4096
 
@@ -232,11 +232,17 @@ class Platform:
         say("Press Ctrl-C to stop.")
 
     async def _supervise(self) -> None:
-        """Restart a service that died, with back-off, until we are asked to stop."""
+        """Restart a service or embedded server that died, with back-off, until we are asked
+        to stop (``cachexia.infra_watch`` for the servers)."""
         env = self._child_env()
+        watch = InfrastructureWatch(
+            self.broker, self.postgres, say=say, create_topics=lambda: create_topics(self.settings)
+        )
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), 0.5)
+            with contextlib.suppress(StopRequested):
+                await unless_stopped(watch.check, self.stopping)
             now = time.monotonic()
             for service in self.services:
                 if self.stopping.is_set() or service.process is None:
@@ -247,7 +253,7 @@ class Platform:
                 if service.next_start == 0.0:
                     service.kill_group()  # what it left behind (would hold its ports)
                     service.restarts += 1
-                    delay = min(2.0**service.restarts, RESTART_BACKOFF_MAX)
+                    delay = min(2.0**service.restarts, RESTART_BACKOFF_MAX_SECONDS)
                     service.next_start = now + delay
                     reason = service.exit_reason()
                     say(

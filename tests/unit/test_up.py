@@ -167,3 +167,40 @@ def test_a_service_that_stops_in_time_is_not_waited_for_longer(tmp_path: Path) -
     assert all(
         s.process is not None and s.process.returncode == -signal.SIGTERM for s in up.services
     )
+
+
+class ExitedBroker:
+    """Stands for the embedded broker: exited; ``start`` runs it again."""
+
+    bootstrap_servers = "127.0.0.1:1"
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = asyncio.Event()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["sleep", "30"])
+        self.started.set()
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+async def test_the_supervisor_starts_an_embedded_broker_that_exited_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    up = Platform(PlatformSettings(kafka_bootstrap_servers="127.0.0.1:1", data_dir=tmp_path))
+    broker = ExitedBroker()
+    up.broker = broker  # type: ignore[assignment]  # a hand-written fake
+    supervising = asyncio.create_task(up._supervise())
+    try:
+        await asyncio.wait_for(broker.started.wait(), 10)  # after its 1 s back-off
+    finally:
+        up.stopping.set()
+        await asyncio.wait_for(supervising, 10)
+        broker.stop()
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == "embedded broker is not running; starting it again in 1 s"
+    assert "embedded broker started again" in said
