@@ -24,7 +24,7 @@ from shared.contracts.envelope import Envelope
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
-from tests.factories import crp_result
+from tests.factories import crp_cancelled, crp_result
 from tests.integration.lab_fixtures import migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -139,3 +139,34 @@ async def test_a_correction_of_the_subjects_own_result_still_replaces_it(
     await monitor.read(first, second)  # redelivered copies change nothing
     assert await monitor.values("S-A") == [4.0]
     assert await monitor.dead_letters() == [] and monitor.reported == []
+
+
+@pytest.mark.parametrize("batches", ["one-batch", "a-batch-each"])
+async def test_a_correction_of_a_refused_correction_is_refused_too(
+    pool: asyncpg.Pool, batches: str
+) -> None:
+    """C1 (under S-B) corrects S-A's result and is refused; C2 corrects C1 under S-B. C2
+    names a result stored nowhere, and once stood in S-B's series: S-A's patient's value,
+    corrected. It is refused too, and so is C3 correcting C2; a cancellation of C1 withdraws
+    nothing."""
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    c1 = crp_result("S-B", 4.0, supersedes=_id(original))
+    c2 = crp_result("S-B", 5.0, supersedes=_id(c1))
+    c3 = crp_result("S-B", 6.0, supersedes=_id(c2))
+    own = crp_result("S-B", 7.0)
+    await monitor.read(original)
+    if batches == "one-batch":
+        await monitor.read(c1, c2, own, c3)
+    else:
+        for envelope in (c1, c2, own, c3):
+            await monitor.read(envelope)
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.values("S-B") == [7.0]
+    assert await monitor.dead_letters() == ["result-of-another-subject"] * 3
+    refused = await pool.fetch("SELECT result_id FROM crp_refused_results")
+    assert {r["result_id"] for r in refused} == {_id(c1), _id(c2), _id(c3)}
+
+    await monitor.read(crp_cancelled("S-B", _id(c1)))
+    assert await pool.fetchval("SELECT count(*) FROM crp_pending_cancellations") == 0
+    assert await monitor.values("S-B") == [7.0]

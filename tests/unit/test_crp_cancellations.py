@@ -28,8 +28,13 @@ from tests.factories import crp_cancelled
 class FakeCrp:
     """Stored results by id (subject, cancelled); cancellations kept for later."""
 
-    def __init__(self, stored: dict[uuid.UUID, tuple[str, bool]] | None = None) -> None:
+    def __init__(
+        self,
+        stored: dict[uuid.UUID, tuple[str, bool]] | None = None,
+        refused: set[uuid.UUID] | None = None,
+    ) -> None:
         self.stored = dict(stored or {})
+        self.refused = set(refused or ())
         self.kept: list[CrpCancellation] = []
 
     async def cancel(self, cancellation: CrpCancellation) -> bool:
@@ -45,6 +50,9 @@ class FakeCrp:
 
     async def keep_pending(self, cancellation: CrpCancellation) -> None:
         self.kept.append(cancellation)
+
+    async def was_refused(self, result_id: uuid.UUID) -> bool:
+        return result_id in self.refused
 
 
 class FakeUow:
@@ -70,6 +78,16 @@ async def test_a_cancellation_of_a_result_not_stored_yet_is_kept_not_dropped() -
         CrpCancellation(result_id, "S-1", envelope.occurred_at, envelope.event_id)
     ]
     assert [n.outcome for n in uow.noted] == [CancellationOutcome.PENDING]
+
+
+async def test_a_cancellation_of_a_refused_correction_withdraws_nothing_and_waits_for_nothing() -> (
+    None
+):
+    result_id = uuid.uuid4()
+    uow = FakeUow(FakeCrp(refused={result_id}))
+    await _cancel(uow, crp_cancelled("S-1", result_id))
+    assert uow.crp.kept == []  # its result will never come: not kept waiting for it
+    assert [n.outcome for n in uow.noted] == [CancellationOutcome.REFUSED_RESULT]
 
 
 async def test_a_cancellation_of_another_subjects_result_is_poison_and_changes_nothing() -> None:

@@ -21,7 +21,9 @@ from shared.messaging.processing import PoisonMessage
 # and subject); the pending cancellations of every result stored are then released, each
 # reported as applied or, when it named another subject, as not applied.
 # A correction naming a result stored, or in this statement, under another subject is refused:
-# not stored, and ``flush`` raises it as poison. The batch is then run again event by event, so
+# not stored, and ``flush`` raises it as poison; so is one naming a result refused that way
+# (kept in crp_refused_results, or refused earlier in this batch: $8), which carries the
+# other patient's value on. The batch is then run again event by event, so
 # only that event is dead-lettered, and one read before its result in the same batch is stored
 # as it would be alone. Corrections stored earlier under another subject that name a result
 # stored now are reported: they stand in no series (``for_subject`` marks them).
@@ -39,6 +41,10 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     UNION
     SELECT i.seq FROM incoming i JOIN incoming o ON o.result_id = i.supersedes_result_id
     WHERE o.subject_id <> i.subject_id
+    UNION
+    SELECT i.seq FROM incoming i
+    WHERE i.supersedes_result_id = ANY($8::uuid[])
+       OR EXISTS (SELECT 1 FROM crp_refused_results f WHERE f.result_id = i.supersedes_result_id)
 ), stored AS (
     INSERT INTO crp_results (result_id, subject_id, value_mg_l, collected_at, status,
                              supersedes_result_id, source_event_id, cancelled_at)
@@ -83,6 +89,8 @@ class CrpSeriesRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._pending: list[tuple[CrpMeasurement, uuid.UUID]] = []
+        # refused in this unit of work: (result, subject, event), kept by ``keep_refused``
+        self._refused: dict[uuid.UUID, tuple[str, uuid.UUID]] = {}
         self._noted: list[CancellationNoted] = []
         self._corrections: list[CorrectionOfAnotherSubject] = []
 
@@ -104,11 +112,18 @@ class CrpSeriesRepository:
             [m.status for m, _ in pending],
             [m.supersedes_result_id for m, _ in pending],
             [event_id for _, event_id in pending],
+            list(self._refused),
         )
-        if any(row["kind"] == "refused" for row in rows):
+        refused = [row for row in rows if row["kind"] == "refused"]
+        if refused:
+            # a batch run event by event refuses one event per flush: the one dead-lettered
+            self._refused.update(
+                (row["result_id"], (row["subject_id"], row["source_event_id"])) for row in refused
+            )
             raise PoisonMessage(
                 RESULT_OF_ANOTHER_SUBJECT,
-                "the corrected result belongs to another subject than the event's subject_id",
+                "the corrected result belongs to another subject than the event's subject_id, "
+                "or was refused as such",
             )
         self._noted.extend(_released(row) for row in rows if row["kind"] == "released")
         self._corrections.extend(
@@ -119,6 +134,30 @@ class CrpSeriesRepository:
             for row in rows
             if row["kind"] == "correction-of-another-subject"
         )  # fmt: skip
+
+    async def keep_refused(self) -> None:
+        """Keep the ids of the corrections refused in this unit of work (their events are
+        dead-lettered in it): corrections of them are refused in later batches too."""
+        if not self._refused:
+            return
+        refused, self._refused = self._refused, {}
+        await self._conn.execute(
+            """INSERT INTO crp_refused_results (result_id, subject_id, source_event_id)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
+               ON CONFLICT (result_id) DO NOTHING""",
+            list(refused),
+            [subject_id for subject_id, _ in refused.values()],
+            [event_id for _, event_id in refused.values()],
+        )
+
+    async def was_refused(self, result_id: uuid.UUID) -> bool:
+        """True for a correction refused as naming another subject's result."""
+        if result_id in self._refused:
+            return True
+        found = await self._conn.fetchval(
+            "SELECT 1 FROM crp_refused_results WHERE result_id = $1", result_id
+        )
+        return found is not None
 
     def take_noted(self) -> list[CancellationNoted]:
         noted, self._noted = self._noted, []

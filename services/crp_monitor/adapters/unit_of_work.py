@@ -47,6 +47,7 @@ class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
         await self.crp.flush()
 
     async def commit(self) -> None:
+        await self.crp.keep_refused()  # the events refused were dead-lettered in this work
         await super().commit()
         noted, self._noted = [*self._noted, *self.crp.take_noted()], []
         self._cancellations_committed(noted)

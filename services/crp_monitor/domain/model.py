@@ -46,6 +46,9 @@ class CancellationOutcome(StrEnum):
     APPLIED_ON_ARRIVAL = "applied-on-arrival"  # a pending one, as its result arrived
     # a pending one whose result arrived under another subject: not applied (discarded)
     OTHER_SUBJECT = "other-subject"
+    # its result is a correction refused as naming another subject's result: nothing of it
+    # stands, nothing to withdraw
+    REFUSED_RESULT = "refused-result"
 
 
 @dataclass(frozen=True)

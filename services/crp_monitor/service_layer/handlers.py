@@ -64,6 +64,8 @@ async def _cancel(uow: Any, cancellation: CrpCancellation) -> CancellationOutcom
         return CancellationOutcome.APPLIED
     owner = await uow.crp.subject_of(cancellation.result_id)
     if owner is None:
+        if await uow.crp.was_refused(cancellation.result_id):
+            return CancellationOutcome.REFUSED_RESULT
         await uow.crp.keep_pending(cancellation)
         return CancellationOutcome.PENDING
     if owner != cancellation.subject_id:

@@ -34,6 +34,10 @@ _LOGGED: dict[CancellationOutcome, tuple[int, str]] = {
         logging.ERROR,
         "a kept CRP cancellation named another subject's result; not applied",
     ),
+    CancellationOutcome.REFUSED_RESULT: (
+        logging.WARNING,
+        "a CRP cancellation named a correction refused as another subject's; nothing to cancel",
+    ),
 }
 
 
