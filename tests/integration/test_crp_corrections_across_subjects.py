@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
 from services.crp_monitor.bootstrap import definition
-from services.crp_monitor.domain.model import CorrectionOfAnotherSubject
+from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
 from services.crp_monitor.service_layer.handlers import HANDLERS
 from services.crp_monitor.service_layer.queries import crp_series
 from shared.contracts.envelope import Envelope
@@ -43,11 +43,15 @@ class Monitor:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.reported: list[CorrectionOfAnotherSubject] = []
+        self.cancellations: list[CancellationNoted] = []
         self._offset = 0
         self.processor = BatchProcessor(
             consumer="crp-monitor",
             uow_factory=lambda: CrpMonitorUnitOfWork(
-                pool, "crp-monitor", corrections_committed=self._report
+                pool,
+                "crp-monitor",
+                cancellations_committed=self.cancellations.extend,
+                corrections_committed=self._report,
             ),
             handlers=HANDLERS,
             metrics=ConsumerMetrics(CollectorRegistry(), "crp-monitor"),
@@ -170,3 +174,39 @@ async def test_a_correction_of_a_refused_correction_is_refused_too(
     await monitor.read(crp_cancelled("S-B", _id(c1)))
     assert await pool.fetchval("SELECT count(*) FROM crp_pending_cancellations") == 0
     assert await monitor.values("S-B") == [7.0]
+
+
+@pytest.mark.parametrize("batches", ["a-batch-each", "one-batch"])
+async def test_a_correction_of_a_refused_correction_read_before_it_stands_nowhere(
+    pool: asyncpg.Pool, batches: str
+) -> None:
+    """C2 (under S-B) corrects C1 and is read first (a topic re-published, a replay): stored
+    not knowing whose value it carries, it stands in no series once C1 is refused."""
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    c1 = crp_result("S-B", 4.0, supersedes=_id(original))
+    c2 = crp_result("S-B", 5.0, supersedes=_id(c1))
+    own = crp_result("S-B", 7.0)
+    if batches == "one-batch":
+        await monitor.read(original, c2, c1, own)
+    else:
+        for envelope in (original, c2, c1, own):
+            await monitor.read(envelope)
+    assert await monitor.dead_letters() == ["result-of-another-subject"]  # C1
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.values("S-B") == [7.0]
+
+
+async def test_a_cancellation_kept_for_a_correction_then_refused_waits_no_longer(
+    pool: asyncpg.Pool,
+) -> None:
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    c1 = crp_result("S-B", 4.0, supersedes=_id(original))
+    await monitor.read(original)
+    await monitor.read(crp_cancelled("S-B", _id(c1)))  # kept: its result is not stored yet
+    assert await pool.fetchval("SELECT count(*) FROM crp_pending_cancellations") == 1
+    await monitor.read(c1)
+    assert await monitor.dead_letters() == ["result-of-another-subject"]
+    assert await pool.fetchval("SELECT count(*) FROM crp_pending_cancellations") == 0
+    assert [n.outcome.value for n in monitor.cancellations] == ["pending", "refused-result"]

@@ -137,18 +137,31 @@ class CrpSeriesRepository:
 
     async def keep_refused(self) -> None:
         """Keep the ids of the corrections refused in this unit of work (their events are
-        dead-lettered in it): corrections of them are refused in later batches too."""
+        dead-lettered in it): corrections of them are refused in later batches too, and one
+        stored earlier stands in no series. A cancellation of one, kept because it was read
+        first, waits for a result that never comes: released, noted ``refused-result``."""
         if not self._refused:
             return
         refused, self._refused = self._refused, {}
-        await self._conn.execute(
-            """INSERT INTO crp_refused_results (result_id, subject_id, source_event_id)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
-               ON CONFLICT (result_id) DO NOTHING""",
+        released = await self._conn.fetch(
+            """WITH kept AS (
+                   INSERT INTO crp_refused_results (result_id, subject_id, source_event_id)
+                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
+                   ON CONFLICT (result_id) DO NOTHING
+               )
+               DELETE FROM crp_pending_cancellations WHERE result_id = ANY($1::uuid[])
+               RETURNING result_id, subject_id, source_event_id""",
             list(refused),
             [subject_id for subject_id, _ in refused.values()],
             [event_id for _, event_id in refused.values()],
         )
+        self._noted.extend(
+            CancellationNoted(
+                CancellationOutcome.REFUSED_RESULT,
+                row["result_id"], row["subject_id"], row["source_event_id"],
+            )
+            for row in released
+        )  # fmt: skip
 
     async def was_refused(self, result_id: uuid.UUID) -> bool:
         """True for a correction refused as naming another subject's result."""
@@ -205,7 +218,11 @@ class CrpSeriesRepository:
                       supersedes_result_id, cancelled_at IS NOT NULL AS cancelled,
                       EXISTS (SELECT 1 FROM crp_results o
                               WHERE o.result_id = r.supersedes_result_id
-                                AND o.subject_id <> r.subject_id) AS corrects_another_subject
+                                AND o.subject_id <> r.subject_id)
+                      -- stored before the correction it names was refused
+                      OR EXISTS (SELECT 1 FROM crp_refused_results f
+                                 WHERE f.result_id = r.supersedes_result_id)
+                      AS corrects_another_subject
                FROM crp_results r
                WHERE r.subject_id = $1 ORDER BY r.collected_at, r.result_id""",
             subject_id,
