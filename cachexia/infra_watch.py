@@ -18,10 +18,12 @@ watched, never restarted. External infrastructure is not ours either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
@@ -104,6 +106,7 @@ class InfrastructureWatch:
         self._clock = clock
         self.broker_restarts = Restarts()
         self.postgres_restarts = Restarts()
+        self._starting: asyncio.Future[None] | None = None
 
     async def check(self) -> None:
         if self._postgres is not None:
@@ -136,13 +139,36 @@ class InfrastructureWatch:
         restarts.next_at, restarts.started_at = None, self._clock()
         self._say(f"embedded {what} started again")
 
+    async def settle(self) -> None:
+        """Wait for a start under way (bounded by the start's own timeouts: 20 s for the
+        broker, 60 s for pg_ctl): one abandoned by a stop would start a server after the
+        platform stopped its servers, and outlive it."""
+        if self._starting is not None:
+            with contextlib.suppress(Exception):  # said by the check that began it, if it ran
+                await self._starting
+            self._starting = None
+
+    async def _in_thread(self, start: Callable[[Any], None], server: object) -> None:
+        """``start(server)`` on a worker thread that a stop request does not abandon."""
+        self._starting = asyncio.ensure_future(asyncio.to_thread(start, server))
+        await asyncio.shield(self._starting)
+        self._starting = None
+
     async def _start_postgres(self) -> None:
-        assert self._postgres is not None
-        await asyncio.to_thread(start_postgres, self._postgres)
+        postgres = self._postgres
+        assert postgres is not None
+        await self._in_thread(start_postgres, postgres)
+        if postgres.found_running:
+            # pg_ctl counts a killed postmaster that its parent has not reaped (a zombie) as
+            # running; PostgreSQL will not start while that pid is there. Still ours.
+            postgres.found_running = False
+            raise InfrastructureError(
+                "its killed process has not been reaped yet (a zombie holds its pid)"
+            )
 
     async def _start_broker(self) -> None:
         assert self._broker is not None
-        await asyncio.to_thread(start_broker, self._broker)
+        await self._in_thread(start_broker, self._broker)
         try:  # at once: before a client's metadata request could auto-create one
             await self._create_topics()
         except (KafkaError, OSError, TimeoutError) as failure:

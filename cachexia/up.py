@@ -263,6 +263,7 @@ class Platform:
                 elif now >= service.next_start:
                     service.next_start = 0.0
                     service.start(env)
+        await watch.settle()  # a server being started again is stopped with the others
 
     def _stop_everything(self) -> None:
         """Stop everything: services first (they still use both), then the infrastructure.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from cachexia.infra_watch import InfrastructureWatch, postgres_alive
+from shared.embedded.postgres import SYSTEM_USER, EmbeddedPostgres
 
 
 class FakeProcess:
@@ -139,3 +141,52 @@ def test_a_killed_postmaster_not_reaped_yet_is_not_alive(tmp_path: Path) -> None
         assert not postgres_alive(SimpleNamespace(data_dir=tmp_path))  # type: ignore[arg-type]
     finally:
         killed.wait()
+
+
+async def no_topics() -> list[str]:
+    return []
+
+
+def _zombie_of(user: str | None) -> subprocess.Popen[bytes]:
+    """A child that exits at once and is not reaped: what a killed postmaster stays while its
+    parent (a PID 1 that does not reap, e.g. `docker run <image> up`) never waits for it."""
+    child = subprocess.Popen(["/bin/true"], user=user)
+    for _ in range(200):
+        stat = Path(f"/proc/{child.pid}/stat").read_text()
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return child
+        time.sleep(0.01)
+    raise AssertionError("no zombie")
+
+
+async def test_a_killed_postmaster_not_reaped_is_not_said_started_again_nor_made_not_ours(
+    tmp_path: Path,
+) -> None:
+    """The watch counts the zombie postmaster gone (postgres_alive), then EmbeddedPostgres.start
+    asks pg_ctl status, which counts it running (kill(pid, 0) succeeds on a zombie): start
+    sets found_running and returns, the watch says "started again" though nothing runs, and
+    our own server is from then on "not ours": never stopped at Ctrl-C."""
+    user = SYSTEM_USER if os.geteuid() == 0 else None
+    postgres = EmbeddedPostgres(tmp_path / "pg" / "data", 1)  # the port is never used here
+    postgres.data_dir.mkdir(parents=True)
+    (postgres.data_dir / "PG_VERSION").write_text("17\n")
+    zombie = _zombie_of(user)
+    try:
+        pid_file = postgres.data_dir / "postmaster.pid"
+        pid_file.write_text(f"{zombie.pid}\n{postgres.data_dir}\n")
+        if user:
+            shutil.chown(pid_file, user=user, group=user)
+        assert not postgres_alive(postgres)  # the watch: gone
+        said: list[str] = []
+        clock = Clock()
+        watch = InfrastructureWatch(
+            None, postgres, say=said.append, create_topics=no_topics, clock=clock
+        )
+        await watch.check()
+        clock.now += 1
+        await watch.check()  # its back-off is over: started again?
+        assert not postgres_alive(postgres)  # nothing runs
+        assert "embedded PostgreSQL started again" not in said, said
+        assert not postgres.found_running  # ours: stopped at Ctrl-C once it runs again
+    finally:
+        zombie.wait()
