@@ -22,6 +22,10 @@ it (1-3 results per partition, once a relay duplicate preceded the broker's rest
   acknowledgement of one read in an earlier assignment is dropped: it was applied (the
   inbox keeps it from being applied twice) and is read again from the committed offset.
 
+  A commit begun in an earlier assignment is not sent, and its result is never recorded as
+  the current assignment's committed offset (faust records it after the commit returns,
+  even a refused one, and would then ignore the new log's acknowledgements below it).
+
 On Apache Kafka both cases are rare (a group is empty only if every member left), and the
 guard costs nothing but a re-read of what was in flight during a rebalance.
 """
@@ -29,7 +33,9 @@ guard costs nothing but a re-read of what was in flight during a rebalance.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -74,8 +80,22 @@ def refuse_commits_without_membership(coordinator: Any) -> None:
     coordinator._ccs_refuses_commits_without_membership = True
 
 
+@dataclass
+class _Commit:
+    """A commit faust began: the assignment its offsets were computed in, and the committed
+    offsets of the current assignment, to restore if that one began meanwhile. (faust's
+    commit without Kafka transactions: the platform runs at_least_once.)"""
+
+    begun_in: int
+    restore: dict[TP, int | None] | None = None
+
+
+# set for the task that commits (faust's force_commit -> _commit_tps -> _commit_offsets -> _commit)
+_COMMIT: ContextVar[_Commit | None] = ContextVar("guarded_consumer_commit", default=None)
+
+
 class GuardedConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer with the two guards of this module."""
+    """faust's aiokafka consumer with the guards of this module."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,6 +133,43 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self.assignment_epoch += 1
         refuse_commits_without_membership(self._thread._ensure_consumer()._coordinator)
         await super().on_partitions_assigned(assigned, generation_id)
+
+    async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
+        token = _COMMIT.set(_Commit(self.assignment_epoch))  # faust computes the offsets now
+        try:
+            return bool(await super()._commit_tps(tps, start_new_transaction))
+        finally:
+            _COMMIT.reset(token)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        commit = _COMMIT.get()
+        if commit is None or commit.begun_in == self.assignment_epoch:
+            did_commit = bool(await super()._commit(offsets))
+        else:
+            did_commit = False  # offsets of an earlier assignment: not sent
+        if commit is not None and commit.begun_in != self.assignment_epoch:
+            # no await from here until faust records the offsets: keep the current ones
+            committed = self._committed_offset
+            commit.restore = {tp: committed.get(tp) for tp in offsets}
+            log.info(
+                "a commit begun before the last rebalance is not recorded as this assignment's "
+                "(nor sent, if it was not yet): its events are read again, the inbox drops them",
+                extra={"consumer": self.app.conf.id},
+            )
+        return did_commit
+
+    async def _commit_offsets(
+        self, offsets: Mapping[TP, int], start_new_transaction: bool = True
+    ) -> bool:
+        did_commit = bool(await super()._commit_offsets(offsets, start_new_transaction))
+        commit = _COMMIT.get()
+        if commit is not None and commit.restore is not None:
+            for tp, offset in commit.restore.items():  # the current assignment's, as they were
+                if offset is None:
+                    self._committed_offset.pop(tp, None)
+                else:
+                    self._committed_offset[tp] = offset
+        return did_commit
 
 
 class GuardedTransport(faust_aiokafka.Transport):
