@@ -26,24 +26,39 @@ it (1-3 results per partition, once a relay duplicate preceded the broker's rest
   the current assignment's committed offset (faust records it after the commit returns,
   even a refused one, and would then ignore the new log's acknowledgements below it).
 
-On Apache Kafka both cases are rare (a group is empty only if every member left), and the
-guard costs nothing but a re-read of what was in flight during a rebalance.
+Nor does it deliver events of a new log out of order. Until aiokafka learns that the broker
+forgot the member (at the next heartbeat), the consumer keeps fetching at its old positions,
+now in the new log, and faust's read-offset filter would drop the new log's events below the
+old position and deliver later ones first. So when the consumer's client opens again a
+connection to a broker it fetches from (``shared.streaming.fetch_reconnects``), the log may
+be new: the consumer rejoins its group, and delivers no record until it is assigned its
+partitions again. aiokafka discards what it fetched for an earlier assignment, and starts a
+new one at the committed offsets (or at the beginning), so what was withheld is read again.
+
+On Apache Kafka all these cases are rare (a group is empty only if every member left; a
+connection that carries records is opened again when its broker restarts, or after the
+consumer fetched nothing from it for 9 minutes), and cost a re-read of what was in flight,
+or a rebalance.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from aiokafka.errors import UnknownMemberIdError
 from aiokafka.protocol.commit import OffsetCommitRequest
 from aiokafka.protocol.group import JoinGroupRequest
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerMessage, Message
+
+from shared.streaming.fetch_reconnects import watch_fetch_reconnects
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +118,16 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self._read_in: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
         self.stale_acks_dropped = 0
         self._dropped_in = -1
+        self._fetched_in = 0
+        # counted in the consumer thread; the main loop trusts the log up to a count
+        self._fetch_reconnects = 0
+        self._trusted_reconnects = 0
+        self.records_withheld = 0
+
+    @property
+    def log_may_be_new(self) -> bool:
+        """The client reconnected to a broker it fetches from since the last assignment."""
+        return self._fetch_reconnects != self._trusted_reconnects
 
     def _to_message(self, tp: TP, record: Any) -> ConsumerMessage:
         message = super()._to_message(tp, record)
@@ -125,13 +150,55 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self.stale_acks_dropped += 1
         return False
 
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
+        records = await super()._getmany(active_partitions, timeout)
+        self._fetched_in = self.assignment_epoch  # faust yields them with no await before
+        return records
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """faust's, less the records that may come from a new log at an old position, and
+        those fetched before a rebalance that faust would still yield: the next assignment
+        reads them again (see the module's docstring)."""
+        async for tp, message in super().getmany(timeout):
+            if self.log_may_be_new or self._fetched_in != self.assignment_epoch:
+                self.records_withheld += 1
+                continue
+            yield tp, message
+
+    def _suspect_new_log(self, coordinator: Any, node_id: int) -> None:
+        """In the consumer thread, as the client reconnects to ``node_id``: rejoin the group.
+        The rejoin is requested before the count changes (see ``_trust_log``)."""
+        coordinator.request_rejoin()
+        trusted = not self.log_may_be_new
+        self._fetch_reconnects += 1
+        if trusted:  # once a suspicion: aiokafka retries a refused connection every 100 ms
+            log.warning(
+                "the consumer reconnects to a broker it reads from, whose log may be new after "
+                "a restart: it rejoins its group and delivers nothing until it is assigned again",
+                extra={"consumer": coordinator.group_id, "node": node_id},
+            )
+
+    def _trust_log(self, coordinator: Any) -> None:
+        """At an assignment (before faust seeks to the committed offsets): the log is trusted
+        again, unless a rejoin was requested after this assignment's SyncGroup was sent
+        (aiokafka resets its rejoin request as it sends SyncGroup, and sends no other while
+        this callback runs): that reconnection may have reached a broker restarted since,
+        and aiokafka's next assignment follows."""
+        reconnects = self._fetch_reconnects
+        if not coordinator._rejoin_needed_fut.done():
+            self._trusted_reconnects = reconnects
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.assignment_epoch += 1
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         self.assignment_epoch += 1
-        refuse_commits_without_membership(self._thread._ensure_consumer()._coordinator)
+        kafka_consumer = self._thread._ensure_consumer()
+        coordinator = kafka_consumer._coordinator
+        refuse_commits_without_membership(coordinator)
+        watch_fetch_reconnects(kafka_consumer, partial(self._suspect_new_log, coordinator))
+        self._trust_log(coordinator)
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
