@@ -188,6 +188,18 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         if not coordinator._rejoin_needed_fut.done():
             self._trusted_reconnects = reconnects
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """faust's seek to the committed offsets, and to the beginning where nothing is
+        committed (SPEC section 4). aiokafka's own leaves such a partition where it was, and
+        faust relies on this seek to read again what it dropped (records fetched while its
+        flow was stopped for a rebalance): in a group re-created by a broker restart they
+        were never read again, and the consumer stalled at the end of the new log."""
+        committed = await super().seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items() if not offset]
+        if uncommitted:
+            await self._thread.seek_to_beginning(*uncommitted)
+        return committed
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.assignment_epoch += 1
         await super().on_partitions_revoked(revoked)

@@ -150,5 +150,6 @@ async def faked_consumer(tmp_path: Path) -> Faked:
 
     thread.commit = commit
     thread.seek_to_committed = seek_to_committed
+    thread.seek_to_beginning = _noop
     thread.getmany = getmany
     return faked

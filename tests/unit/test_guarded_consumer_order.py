@@ -5,8 +5,10 @@ one, and the old positions would deliver its later events before its earlier one
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiokafka.client import ConnectionGroup
+from faust.types import TP
 
 from tests.unit.guarded_consumer_fakes import LEADER, TP0, Faked, faked_consumer, record
 
@@ -86,3 +88,24 @@ async def test_records_fetched_before_a_rebalance_are_not_delivered_after_it(
         if message.offset == 6:  # the partitions are revoked and assigned while 6 is applied
             await faked.rebalance()
     assert delivered == [6]  # 7 and 8 are read again from the new assignment's position
+
+
+async def test_a_partition_without_a_committed_offset_is_read_again_from_its_beginning(
+    tmp_path: Path,
+) -> None:
+    """faust seeks to the committed offsets to read again what it dropped while its flow was
+    stopped; aiokafka's seek leaves a partition with nothing committed where it was."""
+    faked = await faked_consumer(tmp_path)
+    thread: Any = faked.consumer._thread
+    sought: list[tuple[TP, ...]] = []
+
+    async def seek_to_beginning(*partitions: TP) -> None:
+        sought.append(partitions)
+
+    thread.seek_to_beginning = seek_to_beginning
+    faked.committed = None
+    await faked.consumer.seek_to_committed()
+    assert sought == [(TP0,)]
+    faked.committed = 5
+    await faked.consumer.seek_to_committed()
+    assert sought == [(TP0,)]  # a committed offset is where faust's seek goes
