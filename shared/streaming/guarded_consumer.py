@@ -54,11 +54,11 @@ from weakref import WeakKeyDictionary
 from aiokafka.errors import UnknownMemberIdError
 from aiokafka.protocol.commit import OffsetCommitRequest
 from aiokafka.protocol.group import JoinGroupRequest
-from faust.transport.consumer import RecordMap
+from faust.transport.consumer import RecordMap, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerMessage, Message
 
-from shared.streaming.fetch_reconnects import watch_fetch_reconnects
+from shared.streaming.fetch_reconnects import sending_a_commit, watch_fetch_reconnects
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +71,40 @@ def is_group_member(coordinator: Any) -> bool:
     return bool(coordinator.generation != _NO_GENERATION and coordinator.member_id != _NO_MEMBER)
 
 
-def refuse_commits_without_membership(coordinator: Any) -> None:
+def _never() -> bool:
+    return False
+
+
+def refuse_commits_without_membership(
+    coordinator: Any, log_may_be_new: Callable[[], bool] = _never
+) -> None:
     """Make ``coordinator`` (aiokafka's ``GroupCoordinator``) refuse every offset commit
-    request it would send without a group membership. Checked as each request is built, so
-    a commit that aiokafka retries across a lost membership is refused too. The refusal is
-    aiokafka's own for a commit after a rebalance (``CommitFailedError``), which faust takes
-    as "not committed" and goes on."""
+    request it would send without a group membership, or while ``log_may_be_new()`` (the
+    client reconnected to the broker since the membership was established: a restarted
+    broker takes the old membership's commit for its re-created, empty group). Checked as
+    each request is built, so a commit that aiokafka retries across a lost membership or a
+    restart is refused too; and the request never goes out through a connection opened
+    again meanwhile (``sending_a_commit``). The refusal is aiokafka's own for a commit after
+    a rebalance (``CommitFailedError``), which faust takes as "not committed" and goes on."""
     if getattr(coordinator, "_ccs_refuses_commits_without_membership", False):
         return
     send: Callable[[Any, Any], Awaitable[None]] = coordinator._do_commit_offsets
+    sending = sending_a_commit()
 
     async def commit_as_member(assignment: Any, offsets: Any) -> None:
-        if offsets and not is_group_member(coordinator):
+        if offsets and (not is_group_member(coordinator) or log_may_be_new()):
             log.warning(
-                "offset commit refused: the consumer is not a member of its group (it "
-                "rejoins); what it applied meanwhile is read again and the inbox drops it",
+                "offset commit refused: the consumer is not a member of its group, or its "
+                "broker may be a restarted one (it rejoins); what it applied meanwhile is "
+                "read again and the inbox drops it",
                 extra={"consumer": coordinator.group_id},
             )
             raise UnknownMemberIdError("not a member of the group: commit refused")
-        await send(assignment, offsets)
+        token = sending.set(True)
+        try:
+            await send(assignment, offsets)
+        finally:
+            sending.reset(token)
 
     coordinator._do_commit_offsets = commit_as_member
     coordinator._ccs_refuses_commits_without_membership = True
@@ -188,6 +203,26 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         if not coordinator._rejoin_needed_fut.done():
             self._trusted_reconnects = reconnects
 
+    async def perform_seek(self) -> None:
+        """faust's seek to the committed offsets and its bookkeeping of them, unless a
+        rebalance began meanwhile: a seek begun in an earlier assignment (faust's getmany
+        seeks when its flow was stopped) would write that assignment's offsets over what the
+        revocation cleared, possibly a restarted broker's old log's; the current assignment's
+        own seek writes them. Where the broker holds nothing committed, nothing is recorded
+        as committed either (faust kept what it recorded before, and would then ignore every
+        acknowledgement below it)."""
+        begun_in = self.assignment_epoch
+        committed = await self.seek_to_committed()
+        if begun_in != self.assignment_epoch:
+            return
+        for tp, offset in committed.items():
+            key = ensure_TP(tp)
+            self._read_offset[key] = offset if offset is not None and offset >= 0 else None
+            if offset:
+                self._committed_offset[key] = offset
+            else:
+                self._committed_offset.pop(key, None)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """faust's seek to the committed offsets, and to the beginning where nothing is
         committed (SPEC section 4). aiokafka's own leaves such a partition where it was, and
@@ -208,7 +243,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self.assignment_epoch += 1
         kafka_consumer = self._thread._ensure_consumer()
         coordinator = kafka_consumer._coordinator
-        refuse_commits_without_membership(coordinator)
+        refuse_commits_without_membership(coordinator, lambda: self.log_may_be_new)
         watch_fetch_reconnects(kafka_consumer, partial(self._suspect_new_log, coordinator))
         self._trust_log(coordinator)
         await super().on_partitions_assigned(assigned, generation_id)

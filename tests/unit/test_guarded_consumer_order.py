@@ -7,9 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka.client import ConnectionGroup
+from aiokafka.errors import KafkaConnectionError, UnknownMemberIdError
 from faust.types import TP
 
+from shared.streaming.fetch_reconnects import sending_a_commit
+from shared.streaming.guarded_consumer import refuse_commits_without_membership
 from tests.unit.guarded_consumer_fakes import LEADER, TP0, Faked, faked_consumer, record
 
 
@@ -66,10 +70,8 @@ async def test_connections_that_carry_no_record_cost_no_rebalance(tmp_path: Path
     client, coordinator = faked.kafka._client, faked.kafka._coordinator
     await client._get_conn(LEADER)  # open: used as it is
     await client._get_conn(2)  # first connection to another broker (metadata)
-    await client._get_conn(LEADER, group=ConnectionGroup.COORDINATION)  # the group coordinator
     client.broker_restarts()  # or closed when idle, on Apache Kafka
     await client._get_conn(2)  # opened again: this broker leads no assigned partition
-    await client._get_conn(LEADER, group=ConnectionGroup.COORDINATION)
     await client._get_conn("bootstrap")
     assert coordinator.rejoins_requested == 0
     assert not faked.consumer.log_may_be_new
@@ -109,3 +111,26 @@ async def test_a_partition_without_a_committed_offset_is_read_again_from_its_beg
     faked.committed = 5
     await faked.consumer.seek_to_committed()
     assert sought == [(TP0,)]  # a committed offset is where faust's seek goes
+
+
+async def test_the_coordination_connection_opened_again_is_suspect_and_carries_no_commit(
+    tmp_path: Path,
+) -> None:
+    """A restarted broker takes a commit of the old membership for its re-created, empty
+    group: a commit is never sent through a coordination connection opened again, nor
+    while the consumer waits for its next assignment."""
+    faked = await assigned_and_reading(tmp_path)
+    client, coordinator = faked.kafka._client, faked.kafka._coordinator
+    await client._get_conn(LEADER, group=ConnectionGroup.COORDINATION)
+    client.broker_restarts()
+    token = sending_a_commit().set(True)  # the commit's request asks for its connection
+    try:
+        with pytest.raises(KafkaConnectionError):
+            await client._get_conn(LEADER, group=ConnectionGroup.COORDINATION)
+    finally:
+        sending_a_commit().reset(token)
+    assert coordinator.rejoins_requested == 1
+    assert faked.consumer.log_may_be_new
+    refuse_commits_without_membership(coordinator)  # installed at the assignment already
+    with pytest.raises(UnknownMemberIdError):  # aiokafka's retry of that commit
+        await coordinator._do_commit_offsets(None, {TP0: 6})
