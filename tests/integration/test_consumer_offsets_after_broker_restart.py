@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -56,6 +57,24 @@ class HeldProcessor:
         self.applied.extend(m.value or b"" for m in messages)
 
 
+def held_app(
+    servers: str, tmp_path: Path, commit_interval_seconds: float = 1.0
+) -> tuple[faust.App, HeldProcessor]:
+    """A platform faust app whose BatchAgent hands batches to a ``HeldProcessor``."""
+    app = create_faust_app(
+        "offsets-guard", servers, tmp_path, session_timeout_seconds=6,
+        commit_interval_seconds=commit_interval_seconds,
+    )  # fmt: skip
+    processor = HeldProcessor()
+    BatchAgent(
+        app, [TOPIC], processor,  # type: ignore[arg-type]  # a hand-written fake
+        ConsumerMetrics(CollectorRegistry(), "offsets-guard"),
+        batch_size=100, batch_window_seconds=0.05, shutdown_deadline_seconds=5,
+        on_unapplied_at_shutdown=lambda: None,
+    )  # fmt: skip
+    return app, processor
+
+
 async def produce(servers: str, values: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
     await producer.start()
@@ -89,14 +108,7 @@ async def test_a_batch_of_the_old_log_done_after_the_restart_commits_nothing_of_
 ) -> None:
     servers = broker.bootstrap_servers
     await ensure_topics(servers, [TOPIC], partitions=1)
-    app = create_faust_app("offsets-guard", servers, tmp_path, session_timeout_seconds=6)
-    processor = HeldProcessor()
-    BatchAgent(
-        app, [TOPIC], processor,  # type: ignore[arg-type]  # a hand-written fake
-        ConsumerMetrics(CollectorRegistry(), "offsets-guard"),
-        batch_size=100, batch_window_seconds=0.05, shutdown_deadline_seconds=5,
-        on_unapplied_at_shutdown=lambda: None,
-    )  # fmt: skip
+    app, processor = held_app(servers, tmp_path)
     assignments: list[object] = []
 
     async def assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -157,17 +169,8 @@ async def test_a_commit_in_flight_across_the_restart_never_reaches_the_new_broke
     consumer waits for its next assignment."""
     servers = broker.bootstrap_servers
     await ensure_topics(servers, [TOPIC], partitions=1)
-    app = create_faust_app(
-        "offsets-guard", servers, tmp_path, session_timeout_seconds=6,
-        commit_interval_seconds=3600,  # commits when the test asks, as faust's timer would
-    )  # fmt: skip
-    processor = HeldProcessor()
-    BatchAgent(
-        app, [TOPIC], processor,  # type: ignore[arg-type]  # a hand-written fake
-        ConsumerMetrics(CollectorRegistry(), "offsets-guard"),
-        batch_size=100, batch_window_seconds=0.05, shutdown_deadline_seconds=5,
-        on_unapplied_at_shutdown=lambda: None,
-    )  # fmt: skip
+    # commits when the test asks, as faust's timer would
+    app, processor = held_app(servers, tmp_path, commit_interval_seconds=3600)
     await app.start()
     try:
         consumer = app.consumer
