@@ -11,6 +11,7 @@ lab-ingestion and applied once by crp-monitor.
 
 With ``CRASH_TEST_LOG_DIR`` set, each service process's stderr (its JSON log) is appended to
 ``<dir>/<service>.log`` there, to tell why a result was lost; otherwise it is discarded.
+``CRASH_TEST_PLAN=harsh`` kills the broker three times and crp-monitor three times.
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_po
 from bench.ingest_mllp import oru, prepare, service_env, wait_for, wait_ready
 from shared.embedded.tansu import EmbeddedTansu
 from shared.settings import PlatformSettings
+
+# what is killed when (the fraction of results acknowledged); "harsh" restarts the broker
+# three times, twice within a rebalance of crp-monitor, which is killed three times
+PLANS = {
+    "default": [
+        (0.2, "crp-monitor"), (0.4, "lab-ingestion"), (0.6, "broker"), (0.8, "crp-monitor"),
+    ],
+    "harsh": [
+        (0.2, "crp-monitor"), (0.4, "lab-ingestion"), (0.6, "broker"), (0.66, "broker"),
+        (0.7, "crp-monitor"), (0.72, "broker"), (0.8, "crp-monitor"),
+    ],
+}  # fmt: skip
 
 
 class Services:
@@ -87,7 +100,7 @@ async def send_all(port: int, n: int, progress: list[int]) -> int:
 async def chaos(
     services: Services, broker: EmbeddedTansu, n: int, progress: list[int]
 ) -> list[str]:
-    plan = [(0.2, "crp-monitor"), (0.4, "lab-ingestion"), (0.6, "broker"), (0.8, "crp-monitor")]
+    plan = PLANS[os.environ.get("CRASH_TEST_PLAN", "default")]
     done = []
     for fraction, target in plan:
         while progress[0] < fraction * n:
