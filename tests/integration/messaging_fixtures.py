@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from shared.contracts.envelope import Envelope
@@ -104,3 +104,22 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+async def produce_to_partition_0(servers: str, topic: str, values: list[bytes]) -> None:
+    """Each value to partition 0 of ``topic``, one after the other (acks=all)."""
+    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, partition=0)
+    finally:
+        await producer.stop()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait until ``predicate()`` (a plain test of what the test holds); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)

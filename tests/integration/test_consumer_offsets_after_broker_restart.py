@@ -12,14 +12,13 @@ aiokafka's own commit, sent without a group membership, must be refused.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import faust
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
 from faust.types import TP
 from prometheus_client import CollectorRegistry
@@ -30,6 +29,7 @@ from shared.messaging.kafka import ensure_topics
 from shared.metrics import ConsumerMetrics
 from shared.streaming.faust_app import BatchAgent, create_faust_app
 from shared.streaming.guarded_consumer import GuardedConsumer, refuse_commits_without_membership
+from tests.integration.messaging_fixtures import eventually, produce_to_partition_0
 
 pytestmark = pytest.mark.integration
 
@@ -75,16 +75,6 @@ def held_app(
     return app, processor
 
 
-async def produce(servers: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(TOPIC, value, partition=0)
-    finally:
-        await producer.stop()
-
-
 async def committed(servers: str, group: str) -> int | None:
     """The group's committed offset as the broker holds it (an OffsetFetch, no join)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
@@ -94,13 +84,6 @@ async def committed(servers: str, group: str) -> int | None:
         return None if offset is None else int(offset)
     finally:
         await consumer.stop()
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_batch_of_the_old_log_done_after_the_restart_commits_nothing_of_it(
@@ -117,9 +100,9 @@ async def test_a_batch_of_the_old_log_done_after_the_restart_commits_nothing_of_
     app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # mode's signal type
     await app.start()
     try:
-        await produce(servers, [b"old-%d" % i for i in range(5)])
+        await produce_to_partition_0(servers, TOPIC, [b"old-%d" % i for i in range(5)])
         await eventually(lambda: len(processor.applied) == 5, 60, "the first five")
-        await produce(servers, [b"old-hold-%d" % i for i in range(5, 10)])
+        await produce_to_partition_0(servers, TOPIC, [b"old-hold-%d" % i for i in range(5, 10)])
         await asyncio.wait_for(processor.holding.wait(), 30)  # offsets 5-9 in flight
 
         broker.kill()  # memory storage: the log and the group's offsets are gone
@@ -127,7 +110,9 @@ async def test_a_batch_of_the_old_log_done_after_the_restart_commits_nothing_of_
         await ensure_topics(servers, [TOPIC], partitions=1)
         await eventually(lambda: len(assignments) >= 2, 90, "the assignment of the new log")
         processor.release.set()  # done with 5-9 now: their acknowledgement must count for nothing
-        await produce(servers, [b"new-%d" % i for i in range(3)])  # the new log: offsets 0-2
+        await produce_to_partition_0(
+            servers, TOPIC, [b"new-%d" % i for i in range(3)]
+        )  # the new log: offsets 0-2
         await eventually(
             lambda: {b"new-0", b"new-1", b"new-2"} <= set(processor.applied), 60, "the new log"
         )
@@ -177,12 +162,14 @@ async def test_a_commit_in_flight_across_the_restart_never_reaches_the_new_broke
         assert isinstance(consumer, GuardedConsumer)
         tp = TP(TOPIC, 0)
         # the old log held e2 twice (a relay republished it after a crash): offsets 0-4
-        await produce(servers, [b"e0", b"e1", b"e2", b"e2", b"e3"])
+        await produce_to_partition_0(servers, TOPIC, [b"e0", b"e1", b"e2", b"e2", b"e3"])
         await eventually(lambda: len(processor.applied) == 5, 60, "the old log")
         await eventually(lambda: len(consumer._acked.get(tp, [])) == 5, 10, "the acks")
         assert await consumer.commit()
         assert await committed(servers, "offsets-guard") == 5
-        await produce(servers, [b"old-hold-4"])  # offset 5, applied as the broker dies
+        await produce_to_partition_0(
+            servers, TOPIC, [b"old-hold-4"]
+        )  # offset 5, applied as the broker dies
         await asyncio.wait_for(processor.holding.wait(), 30)
         epoch = consumer.assignment_epoch
         processor.release.set()

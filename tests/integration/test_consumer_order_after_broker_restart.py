@@ -9,12 +9,10 @@ after the rejoin)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from shared.embedded.tansu import EmbeddedTansu
@@ -22,6 +20,7 @@ from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.kafka import ensure_topics
 from shared.metrics import ConsumerMetrics
 from shared.streaming.faust_app import BatchAgent, create_faust_app
+from tests.integration.messaging_fixtures import eventually, produce_to_partition_0
 
 pytestmark = pytest.mark.integration
 TOPIC = "order.restart.v1"
@@ -40,23 +39,6 @@ class Recorder:
         self.applied.extend((m.offset, m.value or b"") for m in messages)
 
 
-async def produce(servers: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(TOPIC, value, partition=0)
-    finally:
-        await producer.stop()
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_events_of_the_new_log_are_first_applied_in_outbox_order(
     broker: EmbeddedTansu, tmp_path: Path
 ) -> None:
@@ -73,13 +55,13 @@ async def test_events_of_the_new_log_are_first_applied_in_outbox_order(
     await app.start()
     try:
         # the old log held e2 twice (a relay republished it after a crash): offsets 0-5
-        await produce(servers, [b"e0", b"e1", b"e2", b"e2", b"e3", b"e4"])
+        await produce_to_partition_0(servers, TOPIC, [b"e0", b"e1", b"e2", b"e2", b"e3", b"e4"])
         await eventually(lambda: len(recorder.applied) == 6, 60, "the old log")
         broker.kill()
         broker.start()
         await ensure_topics(servers, [TOPIC], partitions=1)
         # the relays republish everything retained, in outbox order, then new events
-        await produce(servers, [b"e%d" % i for i in range(8)])  # offsets 0-7
+        await produce_to_partition_0(servers, TOPIC, [b"e%d" % i for i in range(8)])  # offsets 0-7
         await eventually(
             lambda: {b"e5", b"e6", b"e7"} <= {v for _, v in recorder.applied}, 60, "e5-e7"
         )
