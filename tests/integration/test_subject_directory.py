@@ -1,4 +1,8 @@
-"""The subject directory every service keeps from trial.subjects.v1, on real PostgreSQL."""
+"""The subject directory every service keeps from trial.subjects.v1, on real PostgreSQL.
+
+A subject withdrawn twice stays withdrawn from the earlier date: lab-ingestion stores a
+withdrawn subject's results only when collected before the withdrawal, so a later date read
+second would let the results collected in between count again."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from tests.integration.lab_fixtures import migrated_lab_pool
 pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+EARLIER, LATER = AT + timedelta(days=3), AT + timedelta(days=10)
 ENROLMENT = SubjectEnrolled(
     site_id="CH-01", site_timezone="Europe/Zurich", hospital_id_hmac="a" * 64,
     enrolled_at=AT, day1=date(2026, 11, 21),
@@ -28,6 +33,13 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+async def _withdrawn_at(conn: asyncpg.Connection, subject_id: str) -> datetime:
+    at: datetime = await conn.fetchval(
+        "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = $1", subject_id
+    )
+    return at
+
+
 async def test_a_withdrawal_read_before_its_enrolment_still_withdraws_the_subject(
     pool: asyncpg.Pool,
 ) -> None:
@@ -38,10 +50,7 @@ async def test_a_withdrawal_read_before_its_enrolment_still_withdraws_the_subjec
         await directory.withdraw("S-9", AT + timedelta(days=3))
         await directory.enrol("S-9", ENROLMENT)
         assert not await directory.is_enrolled("S-9")
-        withdrawn_at = await conn.fetchval(
-            "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = 'S-9'"
-        )
-        assert withdrawn_at == AT + timedelta(days=3)
+        assert await _withdrawn_at(conn, "S-9") == AT + timedelta(days=3)
         await directory.enrol("S-9", ENROLMENT)  # a redelivered enrolment changes nothing
         assert not await directory.is_enrolled("S-9")
         assert await conn.fetchval("SELECT count(*) FROM early_withdrawals") == 0
@@ -57,3 +66,29 @@ async def test_a_withdrawal_of_an_enrolled_subject_is_not_kept_as_early(
         await directory.withdraw("S-8", AT + timedelta(days=1))
         assert not await directory.is_enrolled("S-8")
         assert await conn.fetchval("SELECT count(*) FROM early_withdrawals") == 0
+
+
+@pytest.mark.parametrize("order", [(EARLIER, LATER), (LATER, EARLIER)])
+async def test_an_enrolled_subject_withdrawn_twice_keeps_the_earlier_withdrawal(
+    pool: asyncpg.Pool, order: tuple[datetime, datetime]
+) -> None:
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        await directory.enrol("S-1", ENROLMENT)
+        for at in order:
+            await directory.withdraw("S-1", at)
+        assert await _withdrawn_at(conn, "S-1") == EARLIER
+
+
+@pytest.mark.parametrize("order", [(EARLIER, LATER), (LATER, EARLIER)])
+async def test_two_withdrawals_read_before_the_enrolment_keep_the_earlier_one(
+    pool: asyncpg.Pool, order: tuple[datetime, datetime]
+) -> None:
+    """A re-published topic, or a replay, can deliver both before the enrolment."""
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        for at in order:
+            await directory.withdraw("S-2", at)
+        await directory.enrol("S-2", ENROLMENT)
+        assert await _withdrawn_at(conn, "S-2") == EARLIER
+        assert not await directory.is_enrolled("S-2")
