@@ -13,7 +13,8 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
 MAX_ISSUES = 50
-_STRUCTURE_ERRORS = frozenset({"extra_forbidden", "fhir-validation-wrong-resource-type"})
+WRONG_RESOURCE_TYPE = "fhir-validation-wrong-resource-type"
+_STRUCTURE_ERRORS = frozenset({"extra_forbidden", WRONG_RESOURCE_TYPE})
 
 M = TypeVar("M", bound=FHIRAbstractModel)
 
@@ -61,7 +62,7 @@ def validate_resource(model: type[M], data: object, where: str) -> M:
 
 def _issues(exc: ValidationError, where: str) -> list[Issue]:
     issues = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+    for err in exc.errors(include_url=False, include_input=False):
         kind, loc = err["type"], list(err["loc"])
         if kind == "extra_forbidden" and loc:  # an unknown element's name may be PHI
             loc[-1] = "<unknown element>"
@@ -69,8 +70,21 @@ def _issues(exc: ValidationError, where: str) -> list[Issue]:
         code = "required" if kind == "missing" else "invalid"
         if kind in _STRUCTURE_ERRORS or kind.endswith("_type"):
             code = "structure"
-        issues.append(Issue("error", code, err["msg"].removeprefix("Value error, "), where + path))
+        issues.append(Issue("error", code, _diagnostics(err), where + path))
     return issues[:MAX_ISSUES]
+
+
+def _diagnostics(err: Any) -> str:
+    """The error's message, but never the submitted value: fhir.resources quotes a misplaced
+    ``resourceType`` whole (a name, a birth date, an object's repr), so that one is told by
+    the type the element expects (a class name of the library's)."""
+    if err["type"] == WRONG_RESOURCE_TYPE:
+        expected = str(err.get("ctx", {}).get("expected_resource_type", ""))
+        if expected.isidentifier():
+            return f"resourceType must be {expected} here, or absent"
+        return "resourceType does not belong here"
+    message: str = err["msg"]
+    return message.removeprefix("Value error, ")
 
 
 def operation_outcome(issues: Sequence[Issue | tuple[str, str, str, str | None]]) -> dict[str, Any]:

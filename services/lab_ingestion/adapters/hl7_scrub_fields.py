@@ -32,12 +32,10 @@ def scrub_fields(
     protected = re.compile(f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}")
     markers = _markers(text, [replacement for _, replacement in secrets.values()])
     scrubber = Scrubber(
-        {
-            value: markers.get(replacement, "") * len(value)
-            for value, replacement in secrets.values()
-        },
+        {value: markers.get(replacement, "") for value, replacement in secrets.values()},
         min_length=2,
         protected=protected,
+        fill=True,
     )
     if scrubber and "" in markers.values():
         for fields, index in scrubbed:  # adversarial: no character left to mark copies with
@@ -98,8 +96,9 @@ def _replaced(
     text: str, *, scrubber: Scrubber, runs: re.Pattern[str], replacements: Mapping[str, str]
 ) -> str:
     """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
-    (same length), where it writes the replacement's marker over each copy it finds; the
-    marked runs are then replaced in the original text, whose other characters are kept."""
+    (same length), where it writes the replacement's marker over each character of each copy
+    it finds; the marked runs are then replaced in the original text, whose other characters
+    are kept."""
     marked = scrubber(text.translate(FOLDED_LETTERS))
     if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
         return REDACTED

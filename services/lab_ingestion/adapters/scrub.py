@@ -8,7 +8,14 @@ value or a timestamp. Numbers of fewer than six digits are everyday values (hous
 postal codes, results) and are not searched for; their own fields are blanked all the same.
 
 Every redactor searches a birth date in the same spellings (``date_spellings``), and a
-street line also by its words (``street_words``).
+street line also by its words (``street_words``). A date written ``YYYYMMDD`` or
+``YYYY-MM-DD`` is also found as the date of a timestamp (``195103170800``,
+``1951-03-17T08:00``): a birth date put in a time field.
+
+Text is compared as it reads: case folded (``STRAUSS`` is ``Strauß``), compatibility forms
+folded (full-width letters), and a letter written with a combining accent (``u`` and U+0308)
+the same as the accented letter (``ü``); an accent is never dropped (``Muller`` is not
+``Müller``).
 
 Each secret is found with ``str.find`` (linear in the text), never with one regular
 expression of all of them, which backtracks quadratically on adversarial input. A string
@@ -18,7 +25,9 @@ the time stays bounded and nothing personal is kept.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Mapping
 
 REDACTED = "[redacted]"
@@ -28,6 +37,7 @@ MAX_SECRETS = 320  # a patient's few dozen spellings and words, and many other p
 MAX_CANDIDATES = 20_000
 
 Span = tuple[int, int, str]
+Span2 = tuple[int, int]
 
 
 class Scrubber:
@@ -39,16 +49,24 @@ class Scrubber:
         *,
         min_length: int = MIN_LENGTH,
         protected: re.Pattern[str] | None = None,
+        fill: bool = False,
     ) -> None:
-        """``protected``: spans (HL7 escape sequences) a match may hold whole but never cut."""
+        """``protected``: spans (HL7 escape sequences) a match may hold whole but never cut.
+        ``fill``: each replacement is one character, written over every character of the
+        copy (whose length may differ from the secret's: ``ß`` for ``SS``)."""
         kept: dict[str, str] = {}
         for secret, replacement in replacements.items():
             value = secret.strip()
             if _worth_searching(value, min_length):
                 kept.setdefault(value, replacement)
-        self._secrets = sorted(kept.items(), key=lambda item: len(item[0]), reverse=True)
+        self._secrets = sorted(
+            ((_folded(value)[0], replacement, bool(_DATE.fullmatch(value)))
+             for value, replacement in kept.items()),
+            key=lambda item: len(item[0]), reverse=True,
+        )  # fmt: skip
         self._too_many = len(self._secrets) > MAX_SECRETS
         self._protected = protected  # spans never touched (HL7 escape sequences)
+        self._fill = fill
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -64,7 +82,7 @@ class Scrubber:
         return _replaced(text, spans)
 
     def _spans(self, text: str) -> list[Span] | None:
-        lowered = _fold(text)
+        folded, origin = _folded(text)
         taken = bytearray(len(text))  # characters already replaced
         inside = bytearray(len(text) + 1)  # strictly inside a protected span
         if self._protected is not None:
@@ -72,21 +90,26 @@ class Scrubber:
                 inside[match.start() + 1 : match.end()] = b"\x01" * (len(match.group()) - 1)
         spans: list[Span] = []
         budget = MAX_CANDIDATES
-        for secret, replacement in self._secrets:
-            needle = _fold(secret)
-            start = lowered.find(needle)
-            while start != -1:
+        for needle, replacement, is_date in self._secrets:
+            found = folded.find(needle)
+            while found != -1:
                 budget -= 1
                 if budget < 0:
                     return None
-                end = start + len(needle)
-                # a copy may hold a whole escape sequence (M\XFC\LLER), never cut one
-                cuts = inside[start] or inside[end]
-                if _whole_word(text, start, end) and not cuts and not any(taken[start:end]):
-                    spans.append((start, end, replacement))
-                    taken[start:end] = b"\x01" * (end - start)
-                start = lowered.find(needle, start + 1)
+                span = _original_span(folded, origin, found, found + len(needle))
+                if span is not None:
+                    start, end = span
+                    # a copy may hold a whole escape sequence (M\XFC\LLER), never cut one
+                    cuts = inside[start] or inside[end]
+                    whole = _whole_word(text, start, end) or (is_date and _dated(text, start, end))
+                    if whole and not cuts and not any(taken[start:end]):
+                        spans.append((start, end, self._replacement(replacement, end - start)))
+                        taken[start:end] = b"\x01" * (end - start)
+                found = folded.find(needle, found + 1)
         return spans
+
+    def _replacement(self, replacement: str, length: int) -> str:
+        return replacement * length if self._fill else replacement
 
 
 # Words that name no street in particular: searched for alone, they would wipe ordinary
@@ -129,15 +152,59 @@ FOLDED_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s",
                                 "\u03c2": "\u03c3", "\u03a3": "\u03c3"})  # fmt: skip
 
 
-def _fold(text: str) -> str:
-    """Lower case with the text's length kept (so positions match): dotted and dotless i,
-    long s and final sigma folded to their plain letters; a letter whose lower case is
-    longer keeps its first character."""
-    plain = text.translate(FOLDED_LETTERS)
-    lowered = plain.lower().translate(FOLDED_LETTERS)  # lower() writes a final sigma at word ends
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c.lower()[:1] or c for c in plain).translate(FOLDED_LETTERS)
+@functools.lru_cache(maxsize=4096)
+def _fold_character(character: str) -> str:
+    """One character as it reads: case folded, compatibility forms folded and decomposed
+    (``ü`` is ``u`` and U+0308, as written decomposed), dotted and dotless i, long s and final
+    sigma as their plain letters."""
+    plain = character.translate(FOLDED_LETTERS)
+    folded = unicodedata.normalize("NFKD", plain).casefold().translate(FOLDED_LETTERS)
+    return unicodedata.normalize("NFKD", folded)
+
+
+def _folded(text: str) -> tuple[str, list[int] | None]:
+    """The text as searched (``_fold_character``), and for each of its characters the index
+    of the text's character it comes from (None: the same index, as in ASCII text)."""
+    if text.isascii():
+        return text.lower(), None
+    pieces: list[str] = []
+    origin: list[int] = []
+    for index, character in enumerate(text):
+        folded = _fold_character(character)
+        pieces.append(folded)
+        origin += [index] * len(folded)
+    return "".join(pieces), origin
+
+
+def _original_span(folded: str, origin: list[int] | None, start: int, end: int) -> Span2 | None:
+    """Where a copy found at ``folded[start:end]`` stands in the text; None when it begins
+    or ends inside a character (the first ``s`` of ``ß``) or before an accent of its last
+    letter (``Jose`` in ``José``)."""
+    if end < len(folded) and unicodedata.combining(folded[end]):
+        return None
+    if origin is None:
+        return start, end
+    if start > 0 and origin[start - 1] == origin[start]:
+        return None
+    if end < len(folded) and origin[end] == origin[end - 1]:
+        return None
+    return origin[start], origin[end - 1] + 1
+
+
+# a date as written in a timestamp's date part: YYYYMMDD (HL7) or YYYY-MM-DD (ISO 8601)
+_DATE = re.compile(
+    r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])",
+    re.ASCII,
+)
+_TIME_AFTER_DATE = re.compile(r"\d|T\d", re.ASCII)
+
+
+def _dated(text: str, start: int, end: int) -> bool:
+    """A date that begins a word and runs on into a time of day (``195103170800``,
+    ``1951-03-17T08:00``): the date of a timestamp."""
+    begins = start == 0 or not text[start - 1].isalnum()
+    return begins and _TIME_AFTER_DATE.match(text, end) is not None
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -96,3 +98,67 @@ def test_a_copy_holding_a_whole_escape_sequence_is_replaced() -> None:
 def test_a_final_sigma_is_the_same_letter_with_a_dotted_i_in_the_text() -> None:
     assert "ΠΑΠΑΔΟΠΟΥΛΟΣ" not in scrub("İstanbul: ΠΑΠΑΔΟΠΟΥΛΟΣ seen", "ΠΑΠΑΔΟΠΟΥΛΟΣ")
     assert "Παπαδόπουλος" not in scrub("Παπαδόπουλος", "ΠΑΠΑΔΌΠΟΥΛΟΣ")
+
+
+@pytest.mark.parametrize(
+    ("secret", "copy"),
+    [("Strauß", "STRAUSS"), ("STRAUSS", "Strauß"), ("Müller", "Mu\u0308ller"),
+     ("Mu\u0308ller", "MÜLLER"), ("Müller", "ＭÜＬＬＥＲ")],
+)  # fmt: skip
+def test_a_copy_spelled_with_other_unicode_letters_is_replaced(secret: str, copy: str) -> None:
+    assert scrub(f"seen {copy}, called", secret) == f"seen {REDACTED}, called"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [("José", "Jose"), ("Jose\u0301", "Jose"), ("Muller", "Müller"), ("Strauss", "Straußen")],
+)  # fmt: skip
+def test_an_accent_or_a_letter_is_never_dropped(text: str, secret: str) -> None:
+    """Folding keeps accents: another name is left alone (and an accent never left dangling)."""
+    assert scrub(text, secret) == text
+
+
+def test_a_filled_replacement_covers_every_character_of_the_copy() -> None:
+    """For the HL7 redaction's markers: the copy, not the secret, gives the length."""
+    scrubber = Scrubber({"Strauß": "#", "MU\u0308LLER": "*"}, fill=True)
+    assert scrubber("STRAUSS and Müller") == "####### and ******"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [("OBX-14 195103170800+0100", "OBX-14 [redacted]0800+0100"),
+     ("born 19510317", "born [redacted]"),
+     ("1951-03-17T08:00:00+01:00", "[redacted]T08:00:00+01:00")],
+)  # fmt: skip
+def test_a_date_is_found_as_the_date_of_a_timestamp(text: str, kept: str) -> None:
+    assert scrub(text, "19510317", "1951-03-17") == kept
+
+
+@pytest.mark.parametrize("text", ["X19510317", "1195103170800", "1951-03-17Tuesday"])
+def test_a_date_inside_another_number_or_word_is_left_alone(text: str) -> None:
+    assert scrub(text, "19510317", "1951-03-17") == text
+
+
+def test_an_identifier_of_eight_digits_is_not_taken_for_a_date() -> None:
+    """Only a date runs on into a time: a number's copy must stand on its own."""
+    assert scrub("order 123456780800", "12345678") == "order 123456780800"
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzäöüßéèçñøåABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÜÉÈÇÑØÅ"
+_SPELLINGS = [str.upper, str.lower, str.casefold, str.title,
+              lambda s: unicodedata.normalize("NFD", s),
+              lambda s: unicodedata.normalize("NFC", s)]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=_LETTERS, min_size=3, max_size=12),
+    st.sampled_from(_SPELLINGS),
+    st.text(alphabet=" .,;:0123456789-/", max_size=20),
+    st.text(alphabet=" .,;:0123456789-/", max_size=20),
+)
+def test_a_name_is_found_in_any_case_and_normal_form(
+    secret: str, spelling: Callable[[str], str], before: str, after: str
+) -> None:
+    text = f"{before} {spelling(secret)} {after}"
+    assert scrub(text, secret) == f"{before} {REDACTED} {after}"
