@@ -21,7 +21,9 @@ from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAno
 from services.crp_monitor.service_layer.handlers import HANDLERS
 from services.crp_monitor.service_layer.queries import crp_series
 from shared.contracts.envelope import Envelope
+from shared.contracts.events.lab import LabResultRecorded
 from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.outbox import make_envelope
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_cancelled, crp_result
@@ -83,6 +85,13 @@ class Monitor:
 
 def _id(envelope: Envelope) -> uuid.UUID:
     return uuid.UUID(envelope.payload["result_id"])
+
+
+def _republished(envelope: Envelope, subject_id: str, **changes: object) -> Envelope:
+    """The result under a new event id, for ``subject_id``, with these payload fields changed:
+    what a producer re-publishing it (or minting a clashing result id) sends."""
+    payload = LabResultRecorded.model_validate({**envelope.payload, **changes})
+    return make_envelope(payload, producer="lab-ingestion", subject_id=subject_id)
 
 
 @pytest.mark.parametrize("same_batch", [False, True])
@@ -210,3 +219,16 @@ async def test_a_cancellation_kept_for_a_correction_then_refused_waits_no_longer
     assert await monitor.dead_letters() == ["result-of-another-subject"]
     assert await pool.fetchval("SELECT count(*) FROM crp_pending_cancellations") == 0
     assert [n.outcome.value for n in monitor.cancellations] == ["pending", "refused-result"]
+
+
+async def test_a_correction_naming_itself_is_dead_lettered_not_hidden(pool: asyncpg.Pool) -> None:
+    """Stored, it superseded itself and stood in no series: its value gone, nothing said."""
+    monitor = Monitor(pool)
+    result = crp_result("S-A", 12.0)
+    itself = _republished(result, "S-A", supersedes_result_id=_id(result), status="corrected")
+    own = crp_result("S-A", 7.0)
+    await monitor.read(itself, own)
+    assert await monitor.dead_letters() == ["supersedes-itself"]
+    assert await monitor.values("S-A") == [7.0]
+    stored = await pool.fetchval("SELECT 1 FROM crp_results WHERE result_id = $1", _id(result))
+    assert stored is None

@@ -10,6 +10,9 @@ from enum import StrEnum
 # why an event naming a result that another subject's events stored is refused (dead-lettered):
 # like an event under another subject's key, it is not in its subject's partition
 RESULT_OF_ANOTHER_SUBJECT = "result-of-another-subject"
+# why a correction naming itself as the result it supersedes is refused: it would supersede
+# itself and stand in no series, its value gone without a trace
+SUPERSEDES_ITSELF = "supersedes-itself"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,10 @@ class CrpMeasurement:
     cancelled: bool = False
     # a correction of a result stored under another subject: another patient's value
     corrects_another_subject: bool = False
+
+    @property
+    def supersedes_itself(self) -> bool:
+        return self.supersedes_result_id == self.result_id
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from services.crp_monitor.domain.model import (
     RESULT_OF_ANOTHER_SUBJECT,
+    SUPERSEDES_ITSELF,
     CancellationNoted,
     CancellationOutcome,
     CrpCancellation,
@@ -22,7 +23,8 @@ async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload)
     """Buffer the subject's CRP result. Whose result a correction names is checked as the
     buffer is written, in the batch's one statement (``CrpSeriesRepository.flush``): one of
     another subject's result is dead-lettered (result-of-another-subject), like a
-    cancellation of one."""
+    cancellation of one. One naming itself is dead-lettered (supersedes-itself): stored, it
+    would supersede itself and stand in no series."""
     assert isinstance(payload, LabResultRecorded)
     if payload.analyte is not Analyte.CRP:
         return
@@ -38,6 +40,8 @@ async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload)
         status=payload.status.value,
         supersedes_result_id=payload.supersedes_result_id,
     )
+    if measurement.supersedes_itself:
+        raise PoisonMessage(SUPERSEDES_ITSELF, "a correction naming its own result_id")
     await uow.crp.add(measurement, envelope.event_id)
 
 
