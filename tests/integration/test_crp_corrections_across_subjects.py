@@ -4,7 +4,9 @@ patient's value never enters a subject's series, whatever the order and batching
 Read after its result, the correction is dead-lettered (result-of-another-subject), like such
 a cancellation. Read before it, it was stored not knowing whose result it names: once that
 result arrives under another subject, the correction stands in neither series and is
-reported once."""
+reported once. A result under the id of another subject's stored result, and a correction
+naming itself, are dead-lettered too, never dropped unseen; the subject's own result read
+again is a duplicate."""
 
 from __future__ import annotations
 
@@ -232,3 +234,84 @@ async def test_a_correction_naming_itself_is_dead_lettered_not_hidden(pool: asyn
     assert await monitor.values("S-A") == [7.0]
     stored = await pool.fetchval("SELECT 1 FROM crp_results WHERE result_id = $1", _id(result))
     assert stored is None
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+async def test_a_result_under_another_subjects_result_id_is_dead_lettered_not_dropped(
+    pool: asyncpg.Pool, same_batch: bool
+) -> None:
+    """S-B's result carries the id of S-A's (a producer re-using ids): ON CONFLICT once
+    dropped it unseen, marked applied. The one stored first stands; the other is refused like
+    a correction naming another subject's result, and its id is not kept as refused: S-A's
+    own correction of its result still replaces it."""
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    clash = _republished(original, "S-B", value=9.0, original_value="9.0")
+    own = crp_result("S-B", 7.0)  # the batch's other events are applied
+    if same_batch:
+        await monitor.read(original, clash, own)
+    else:
+        await monitor.read(original)
+        await monitor.read(clash, own)
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.values("S-B") == [7.0]
+    assert await monitor.dead_letters() == ["result-of-another-subject"]
+    assert await pool.fetchval("SELECT count(*) FROM crp_refused_results") == 0
+
+    await monitor.read(crp_result("S-A", 4.0, supersedes=_id(original)))
+    assert await monitor.values("S-A") == [4.0]
+    assert await monitor.dead_letters() == ["result-of-another-subject"]
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+async def test_a_correction_under_another_subjects_result_id_leaves_no_refused_id_behind(
+    pool: asyncpg.Pool, same_batch: bool
+) -> None:
+    """S-B's event carries the id of S-A's result R and corrects S-A's Q: refused, and R is not
+    kept as refused, which would hide S-A's own corrections of R from its series."""
+    monitor = Monitor(pool)
+    first, original = crp_result("S-A", 30.0), crp_result("S-A", 40.0)
+    clash = _republished(original, "S-B", supersedes_result_id=_id(first), status="corrected")
+    if same_batch:
+        await monitor.read(first, original, clash)
+    else:
+        await monitor.read(first, original)
+        await monitor.read(clash)
+    assert await monitor.dead_letters() == ["result-of-another-subject"]
+    assert await pool.fetchval("SELECT count(*) FROM crp_refused_results") == 0
+    await monitor.read(crp_result("S-A", 4.0, supersedes=_id(original)))
+    assert sorted(await monitor.values("S-A")) == [4.0, 30.0]
+
+
+async def test_of_two_subjects_results_under_one_id_the_first_read_stands(
+    pool: asyncpg.Pool,
+) -> None:
+    """Which subject the id really belongs to cannot be told: the one stored stands (first
+    come), the later one is dead-lettered, whichever subject it is."""
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    stray = _republished(original, "S-B", value=9.0, original_value="9.0")
+    await monitor.read(stray)
+    await monitor.read(original)
+    assert await monitor.values("S-B") == [9.0]
+    assert await monitor.values("S-A") == []
+    assert await monitor.dead_letters() == ["result-of-another-subject"]
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+async def test_the_subjects_own_result_read_again_is_a_harmless_duplicate(
+    pool: asyncpg.Pool, same_batch: bool
+) -> None:
+    """The same event redelivered (inbox), or the same result re-published under a new event
+    id (a broker restart): nothing dead-lettered, the value stands once."""
+    monitor = Monitor(pool)
+    result = crp_result("S-A", 40.0)
+    republished = _republished(result, "S-A")
+    if same_batch:
+        await monitor.read(result, result, republished)
+    else:
+        await monitor.read(result)
+        await monitor.read(result)
+        await monitor.read(republished)
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.dead_letters() == []

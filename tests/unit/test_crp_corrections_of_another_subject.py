@@ -57,6 +57,9 @@ class FakeConnection:
         self.calls.append(args)
         return self.rows
 
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return None  # nothing kept in crp_refused_results
+
 
 def _row(kind: str, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
@@ -99,6 +102,18 @@ async def test_a_refused_correction_is_poison_and_its_flush_notes_nothing() -> N
                  corrected_subject_id="S-A")  # fmt: skip
     repository, _, poison = await _flushed([_row("released", applied=True), _row("refused"), found])
     assert poison is not None and poison.reason_code == "result-of-another-subject"
+    assert repository.take_noted() == [] and repository.take_corrections() == []
+
+
+async def test_a_result_under_another_subjects_result_id_is_poison_and_not_kept_as_refused() -> (
+    None
+):
+    """Its id is the other subject's stored result's: kept as refused, it would hide that
+    subject's corrections of it and turn a cancellation of it into refused-result."""
+    taken = _row("taken")
+    repository, _, poison = await _flushed([_row("released", applied=True), taken])
+    assert poison is not None and poison.reason_code == "result-of-another-subject"
+    assert not await repository.was_refused(taken["result_id"])
     assert repository.take_noted() == [] and repository.take_corrections() == []
 
 

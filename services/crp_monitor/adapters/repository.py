@@ -20,6 +20,11 @@ from shared.messaging.processing import PoisonMessage
 # Results are stored already cancelled when a cancellation of theirs is pending (same result
 # and subject); the pending cancellations of every result stored are then released, each
 # reported as applied or, when it named another subject, as not applied.
+# A result under the id of one stored, or earlier in this statement, under another subject
+# (a producer re-using ids) is refused ("taken"): the one stored first stands, the later one
+# is raised as poison, never dropped by ON CONFLICT unseen. Its id is not kept as refused: it
+# is the stored result's id. The same subject's result again (a redelivery under a new event
+# id) is a duplicate, left to ON CONFLICT.
 # A correction naming a result stored, or in this statement, under another subject is refused:
 # not stored, and ``flush`` raises it as poison; so is one naming a result refused that way
 # (kept in crp_refused_results, or refused earlier in this batch: $8), which carries the
@@ -32,9 +37,17 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
                supersedes_result_id, source_event_id, seq) AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::timestamptz[],
                          $5::text[], $6::uuid[], $7::uuid[]) WITH ORDINALITY
+), taken AS (
+    -- a scalar subquery: one primary-key probe per row, where a join would let the planner
+    -- hash the whole table
+    SELECT i.seq FROM incoming i
+    WHERE (SELECT r.subject_id FROM crp_results r WHERE r.result_id = i.result_id)
+          <> i.subject_id
+    UNION
+    SELECT i.seq FROM incoming i JOIN incoming o ON o.result_id = i.result_id
+    WHERE o.seq < i.seq AND o.subject_id <> i.subject_id
 ), refused AS (
-    -- a scalar subquery: one primary-key probe per row (none without supersedes_result_id),
-    -- where a join would let the planner hash the whole table
+    -- as in taken (none without supersedes_result_id)
     SELECT i.seq FROM incoming i
     WHERE (SELECT r.subject_id FROM crp_results r
            WHERE r.result_id = i.supersedes_result_id) <> i.subject_id
@@ -45,6 +58,8 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     SELECT i.seq FROM incoming i
     WHERE i.supersedes_result_id = ANY($8::uuid[])
        OR EXISTS (SELECT 1 FROM crp_refused_results f WHERE f.result_id = i.supersedes_result_id)
+    EXCEPT  -- (applies to the whole union) a taken id is the stored result's: never kept
+    SELECT seq FROM taken
 ), stored AS (
     INSERT INTO crp_results (result_id, subject_id, value_mg_l, collected_at, status,
                              supersedes_result_id, source_event_id, cancelled_at)
@@ -53,7 +68,7 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     FROM incoming i
     LEFT JOIN crp_pending_cancellations p
            ON p.result_id = i.result_id AND p.subject_id = i.subject_id
-    WHERE i.seq NOT IN (SELECT seq FROM refused)
+    WHERE i.seq NOT IN (SELECT seq FROM refused UNION SELECT seq FROM taken)
     ON CONFLICT (result_id) DO NOTHING
     RETURNING result_id, subject_id
 ), released AS (
@@ -67,6 +82,9 @@ FROM released
 UNION ALL
 SELECT 'refused', result_id, subject_id, source_event_id, NULL, supersedes_result_id, NULL
 FROM incoming WHERE seq IN (SELECT seq FROM refused)
+UNION ALL
+SELECT 'taken', result_id, subject_id, source_event_id, NULL, NULL, NULL
+FROM incoming WHERE seq IN (SELECT seq FROM taken)
 UNION ALL
 SELECT 'correction-of-another-subject', c.result_id, c.subject_id, c.source_event_id, NULL,
        s.result_id, s.subject_id
@@ -99,7 +117,8 @@ class CrpSeriesRepository:
 
     async def flush(self) -> None:
         """Write the buffered results in one statement; raise PoisonMessage (nothing noted) if
-        a correction among them names another subject's result: the caller rolls back."""
+        a result among them has another subject's result id, or a correction among them
+        names another subject's result: the caller rolls back."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
@@ -114,6 +133,7 @@ class CrpSeriesRepository:
             [event_id for _, event_id in pending],
             list(self._refused),
         )
+        _refuse_taken(rows)
         refused = [row for row in rows if row["kind"] == "refused"]
         if refused:
             # a batch run event by event refuses one event per flush: the one dead-lettered
@@ -237,6 +257,17 @@ async def pending_cancellations(conn: asyncpg.Connection) -> PendingCancellation
     )
     assert row is not None  # an aggregate without GROUP BY returns one row
     return PendingCancellations(row["count"], row["oldest"])
+
+
+def _refuse_taken(rows: list[asyncpg.Record]) -> None:
+    """Raise as poison a result under another subject's result id. Nothing is kept of it
+    (unlike a refused correction): its id names the other subject's stored result."""
+    if any(row["kind"] == "taken" for row in rows):
+        raise PoisonMessage(
+            RESULT_OF_ANOTHER_SUBJECT,
+            "the result_id is that of a result stored under another subject than the event's "
+            "subject_id",
+        )
 
 
 def _released(row: asyncpg.Record) -> CancellationNoted:
