@@ -18,11 +18,13 @@ the accepted path masks it.
 
 Also searched for: a birth date YYYYMMDD in every spelling ``scrub.date_spellings`` lists
 (``DD.MM.YYYY``, ``MM/DD/YYYY``...), a phone as its digits only (``079 123 45 67`` ->
-``0791234567``), a patient number as it is hashed (``ZZMRN 123987`` as ``ZZMRN123987``), each
+``0791234567``), a number written in groups also as its digits (``756.1234.5678.97`` as
+``7561234567897``), a patient number as it is hashed (``ZZMRN 123987`` as ``ZZMRN123987``), each
 part of a double name (``MÜLLER-MEIER``) and the words of the patient's street line
 (``scrub.street_words``; another person's address is searched as whole lines only, since
-every word searched for may wipe a note's ordinary word: "5 INSURED WAY"). Limits: a birth
-date inside a longer number (a timestamp) is not found; a phone written with a country code
+every word searched for may wipe a note's ordinary word: "5 INSURED WAY"). A birth date is
+also found as the date of a timestamp (``195103170800``). Limits: a birth date run into
+another number or word (``A19510317``) is not found; a phone written with a country code
 (``+41 79 123 45 67``) is not turned into its national form (``079...``) nor the other way
 round; a number written with a blank in a note but not in PID-3 is not found; other spellings
 (``4 March 1961``, ``079-123 45 67``) are not found. Where the scrubber gives up (more than
@@ -85,6 +87,8 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
+# a number written in groups (an AHV number's dots, a phone-like MRN's blanks)
+_GROUPED_DIGITS = re.compile(r"[0-9]+(?:[ .\-/][0-9]+)+", re.ASCII)
 # Street, other designation, city, postal code.
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
@@ -269,6 +273,8 @@ def _collect_secrets(
             _add(secrets, token, 2)
     for value in values(_IDENTIFIER_FIELDS, (0,)):
         _add(secrets, value, 3)
+        if _GROUPED_DIGITS.fullmatch(value):  # 756.1234.5678.97 also as 7561234567897
+            _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 6)
     for value in values(_DATE_FIELDS, (0,)):
         day = value[:8]
         if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]

@@ -127,9 +127,9 @@ _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
 
 def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
     """The ways a date is commonly written, searched for by every redactor: YYYYMMDD,
-    YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY and MM/DD/YYYY."""
+    YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY, DD-MM-YYYY and MM/DD/YYYY."""
     return (f"{year}{month}{day}", f"{year}-{month}-{day}", f"{day}.{month}.{year}",
-            f"{day}/{month}/{year}", f"{month}/{day}/{year}")  # fmt: skip
+            f"{day}/{month}/{year}", f"{day}-{month}-{year}", f"{month}/{day}/{year}")  # fmt: skip
 
 
 def street_words(line: str) -> list[str]:

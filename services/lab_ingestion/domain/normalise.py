@@ -68,6 +68,13 @@ _MAX_VALUE_LENGTH: Final = 32
 MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
 # HL7 OBX-2 value types whose text may be a measurement (SN: read as structured numeric)
 MEASURED_VALUE_TYPES: Final = frozenset({"NM", "SN", "ST", "TX", "FT"})
+# HL7 table 0125 (value types, v2.3 to 2.5.1): the only OBX-2 text a reason quotes; anything
+# else there (a name, a number) is told by its length
+HL7_VALUE_TYPES: Final = frozenset({
+    "AD", "CE", "CF", "CK", "CN", "CNE", "CP", "CWE", "CX", "DR", "DT", "DTM", "ED", "FT",
+    "ID", "IS", "MA", "MO", "NA", "NM", "PN", "RP", "SN", "ST", "TM", "TN", "TS", "TX", "XAD",
+    "XCN", "XON", "XPN", "XTN",
+})  # fmt: skip
 _MAX_RANGE_LENGTH: Final = 100
 
 Bounds = tuple[float | None, float | None]
@@ -128,7 +135,7 @@ def _measurement(
     value_type = observation.value_type.strip().upper()
     if value_type and value_type not in MEASURED_VALUE_TYPES:
         return _non_numeric(
-            f"{analyte.value} value is of type {_show_code(value_type)} (OBX-2), not a number"
+            f"{analyte.value} value is of type {_show_value_type(value_type)} (OBX-2), not a number"
         )
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
@@ -287,9 +294,10 @@ def _show(value: str) -> str:
     return f"(text of {len(value)} characters)"
 
 
-def _show_code(code: str) -> str:
-    """An HL7 table code itself when it is one (letters and digits), else only its length."""
-    return repr(code) if code.isalnum() and len(code) <= 5 else f"(code of {len(code)} characters)"
+def _show_value_type(code: str) -> str:
+    """An HL7 value type (table 0125) itself, anything else only by its length: a short word
+    there may be a name (``SMITH``)."""
+    return repr(code) if code in HL7_VALUE_TYPES else f"(code of {len(code)} characters)"
 
 
 def _non_numeric(reason: str) -> Rejected:

@@ -193,3 +193,24 @@ def test_a_name_written_with_other_unicode_letters_is_scrubbed_from_the_copy(
     kept = redact(_with_note(registered, f"Frau {in_the_note} nuechtern"), fake_hash)
     note = next(line for line in kept.split("\r") if line.startswith("NTE"))
     assert in_the_note not in note, note
+
+
+@pytest.mark.parametrize(
+    ("pid", "in_the_note"),
+    [({19: "756.1234.5678.97"}, "7561234567897"), ({7: BIRTH}, "17-03-1951")],
+    ids=["AHV-without-dots", "birth-date-DD-MM-YYYY"],
+)
+def test_a_number_or_date_in_another_common_spelling_is_scrubbed_from_the_copy(
+    pid: dict[int, str], in_the_note: str
+) -> None:
+    text = join([
+        msh(),
+        seg("PID", {3: "987654321^^^HOSP^MR", 5: f"{NAME}^ANNA", **pid}),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "202611010800+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F",
+                    14: "202611010800+0000"}),
+        seg("NTE", {1: "1", 3: f"checked {in_the_note} today"}),
+    ])  # fmt: skip
+    kept = redact(text, fake_hash)
+    assert in_the_note not in kept, kept.replace("\r", "\n")
+    assert "today" in kept

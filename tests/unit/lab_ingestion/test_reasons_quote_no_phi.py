@@ -4,6 +4,7 @@ birth date, phone or AHV number, all digits and signs, is described by its lengt
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -74,3 +75,19 @@ def test_an_hl7_birth_date_in_a_value_field_is_in_neither_the_copy_nor_the_reaso
     assert isinstance(planned, Rejected)
     assert "04.03.1961" not in redact(text, fake_hash)
     assert "04.03.1961" not in planned.reason, planned.reason
+
+
+@pytest.mark.parametrize("value_type", ["Smith", "ROE", "4711", "X1"])
+def test_an_obx2_that_is_no_value_type_is_not_quoted(value_type: str) -> None:
+    """A short word in OBX-2 may be a name: only HL7 table 0125 value types are quoted."""
+    result = normalise(replace(observation(), value_type=value_type))
+    assert isinstance(result, Rejected)
+    assert value_type.upper() not in result.reason.upper(), result.reason
+    assert "characters" in result.reason
+
+
+@pytest.mark.parametrize("value_type", ["CWE", "DT", "XPN"])
+def test_an_obx2_value_type_is_quoted(value_type: str) -> None:
+    result = normalise(replace(observation(), value_type=value_type))
+    assert isinstance(result, Rejected)
+    assert f"'{value_type}'" in result.reason
