@@ -49,6 +49,7 @@ from services.lab_ingestion.adapters.scrub import (
     FOLDED_LETTERS,
     REDACTED,
     date_spellings,
+    grouped_digits,
     street_words,
 )
 from services.lab_ingestion.domain.matching import numbers_masked
@@ -87,8 +88,6 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
-# a number written in groups (an AHV number's dots, a phone-like MRN's blanks)
-_GROUPED_DIGITS = re.compile(r"[0-9]+(?:[ .\-/][0-9]+)+", re.ASCII)
 # Street, other designation, city, postal code.
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
@@ -273,8 +272,7 @@ def _collect_secrets(
             _add(secrets, token, 2)
     for value in values(_IDENTIFIER_FIELDS, (0,)):
         _add(secrets, value, 3)
-        if _GROUPED_DIGITS.fullmatch(value):  # 756.1234.5678.97 also as 7561234567897
-            _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 6)
+        _add(secrets, grouped_digits(value) or "", 6)  # 756.1234.5678.97 as 7561234567897
     for value in values(_DATE_FIELDS, (0,)):
         day = value[:8]
         if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]

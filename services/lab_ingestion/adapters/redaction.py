@@ -21,7 +21,13 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from services.lab_ingestion.adapters.scrub import Scrubber, date_spellings, street_words
+from services.lab_ingestion.adapters.scrub import (
+    MIN_DIGITS_ONLY,
+    Scrubber,
+    date_spellings,
+    grouped_digits,
+    street_words,
+)
 from services.lab_ingestion.domain.abnormal_flags import published_flag
 from services.lab_ingestion.domain.matching import numbers_masked
 from shared.contracts.identity import normalise_hospital_identifier
@@ -104,6 +110,9 @@ class Secrets(dict[str, str]):
         if not isinstance(value, str) or len(value.strip()) < _MIN_SECRET:
             return
         self.setdefault(value.strip(), REDACTED)
+        digits = grouped_digits(value)  # 756.1234.5678.97 also as 7561234567897
+        if digits is not None and len(digits) >= MIN_DIGITS_ONLY:
+            self.setdefault(digits, REDACTED)
         date = _DATE.match(value.strip())
         if date:
             for variant in date_spellings(*date.groups()):
@@ -142,12 +151,13 @@ class Secrets(dict[str, str]):
 
     def hashed(self, value: str, hash_identifier: Callable[[str], str]) -> str:
         """An identifier's keyed hash, which also replaces its copies written as the hash
-        reads it (``ZZMRN 123987`` and ``ZZMRN123987`` are one number)."""
+        reads it (``ZZMRN 123987`` and ``ZZMRN123987`` are one number) and, written in groups
+        of digits, as its digits."""
         if self.get(value, REDACTED) == REDACTED:
             self[value] = hash_identifier(value)
-        normalised = normalise_hospital_identifier(value)
-        if self.get(normalised, REDACTED) == REDACTED:
-            self[normalised] = self[value]
+        for spelling in (normalise_hospital_identifier(value), grouped_digits(value)):
+            if spelling and self.get(spelling, REDACTED) == REDACTED:
+                self[spelling] = self[value]  # (756.1234.5678.97 also as 7561234567897)
         return self[value]
 
 

@@ -134,6 +134,17 @@ def test_a_patient_entry_name_and_birth_date_are_scrubbed_from_other_entries() -
         assert phi not in text, phi
 
 
+def test_a_number_in_groups_is_scrubbed_also_as_its_digits() -> None:
+    """An AHV number given as 756.1234.5678.97 is often copied without its dots."""
+    patient = copy.deepcopy(PATIENT)
+    ahv = {"system": "urn:oid:2.16.756.5.32", "value": "756.1234.5678.97"}
+    patient["identifier"] = [*patient["identifier"], ahv]
+    other = observation(method={"text": "AHV 7561234567897 checked"})
+    text = text_of(redact_fhir(bundle("batch", patient, other), hash_identifier))
+    assert "7561234567897" not in text and "756.1234.5678.97" not in text
+    assert "checked" in text
+
+
 def test_an_element_named_like_a_person_detail_is_dropped() -> None:
     resource = observation(patientName="Jane Roe", note=[{"text": "Jane Roe"}])
     resource["contained"] = [{"resourceType": "Practitioner", "id": "p", "name": [
