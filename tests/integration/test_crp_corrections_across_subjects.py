@@ -6,12 +6,13 @@ a cancellation. Read before it, it was stored not knowing whose result it names:
 result arrives under another subject, the correction stands in neither series and is
 reported once. A result under the id of another subject's stored result, and a correction
 naming itself, are dead-lettered too, never dropped unseen; the subject's own result read
-again is a duplicate."""
+again is a duplicate, cancelled or not."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -307,11 +308,39 @@ async def test_the_subjects_own_result_read_again_is_a_harmless_duplicate(
     monitor = Monitor(pool)
     result = crp_result("S-A", 40.0)
     republished = _republished(result, "S-A")
+    # the same instant in another offset, the same value written otherwise: what is stored
+    # is the same, so is the result
+    collected_at = datetime.fromisoformat(result.payload["collected_at"])
+    in_another_offset = collected_at.astimezone(timezone(timedelta(hours=2))).isoformat()
+    rewritten = _republished(result, "S-A", collected_at=in_another_offset, original_value="40")
     if same_batch:
-        await monitor.read(result, result, republished)
+        await monitor.read(result, result, republished, rewritten)
     else:
-        await monitor.read(result)
-        await monitor.read(result)
-        await monitor.read(republished)
+        for envelope in (result, result, republished, rewritten):
+            await monitor.read(envelope)
     assert await monitor.values("S-A") == [40.0]
     assert await monitor.dead_letters() == []
+
+
+@pytest.mark.parametrize(
+    ("cancellation_first", "outcomes"),
+    [(True, ["pending", "applied-on-arrival"]), (False, ["applied"])],
+    ids=["stored-cancelled", "cancelled-once-stored"],
+)
+async def test_a_cancelled_result_read_again_is_a_duplicate_not_a_reused_id(
+    pool: asyncpg.Pool, cancellation_first: bool, outcomes: list[str]
+) -> None:
+    """Stored cancelled (its cancellation waited for it) or cancelled since: the cancellation
+    is no content of the result, so the result re-published under a new event id is a
+    duplicate, and stays withdrawn."""
+    monitor = Monitor(pool)
+    result = crp_result("S-A", 40.0)
+    cancellation = crp_cancelled("S-A", _id(result))
+    first, second = (cancellation, result) if cancellation_first else (result, cancellation)
+    await monitor.read(first)
+    await monitor.read(second)
+    await monitor.read(_republished(result, "S-A"))
+    await monitor.read(result, _republished(result, "S-A"))
+    assert await monitor.dead_letters() == []
+    assert await monitor.values("S-A") == []
+    assert [n.outcome.value for n in monitor.cancellations] == outcomes
