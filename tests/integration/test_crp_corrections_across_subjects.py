@@ -4,12 +4,14 @@ patient's value never enters a subject's series, whatever the order and batching
 Read after its result, the correction is dead-lettered (result-of-another-subject), like such
 a cancellation. Read before it, it was stored not knowing whose result it names: once that
 result arrives under another subject, the correction stands in neither series and is
-reported once. A result under the id of another subject's stored result, and a correction
-naming itself, are dead-lettered too, never dropped unseen; the subject's own result read
-again is a duplicate, cancelled or not."""
+reported once. A result under the id of another subject's stored result, one under the id of
+its subject's stored result with other content, and a correction naming itself, are
+dead-lettered too, never dropped unseen; the subject's own result read again is a duplicate,
+cancelled or not."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -320,6 +322,47 @@ async def test_the_subjects_own_result_read_again_is_a_harmless_duplicate(
             await monitor.read(envelope)
     assert await monitor.values("S-A") == [40.0]
     assert await monitor.dead_letters() == []
+
+
+def _content_changed(result: Envelope, field: str) -> dict[str, object]:
+    """The smallest change of one stored field of ``result``'s content."""
+    if field == "value_mg_l":
+        value = math.nextafter(result.payload["value"], math.inf)  # one float8 step
+        return {"value": value, "original_value": str(value)}
+    if field == "collected_at":
+        collected_at = datetime.fromisoformat(result.payload["collected_at"])
+        return {"collected_at": (collected_at + timedelta(microseconds=1)).isoformat()}
+    if field == "status":
+        return {"status": "corrected"}
+    return {"supersedes_result_id": str(uuid.uuid4())}  # none stored: NULL-safe comparison
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+@pytest.mark.parametrize("field", ["value_mg_l", "collected_at", "status", "supersedes_result_id"])
+async def test_a_result_under_its_subjects_result_id_with_other_content_is_dead_lettered(
+    pool: asyncpg.Pool, same_batch: bool, field: str
+) -> None:
+    """lab-ingestion gives every version of a result its own result_id: another content under
+    a stored one (a producer bug, a corrupted replay) was skipped by ON CONFLICT and marked
+    applied, its value gone unseen. It is dead-lettered; the one stored first stands, and its
+    id is not kept as refused (it is the stored result's)."""
+    monitor = Monitor(pool)
+    original = crp_result("S-A", 40.0)
+    reused = _republished(original, "S-A", **_content_changed(original, field))
+    own = crp_result("S-B", 7.0)  # the batch's other events are applied
+    if same_batch:
+        await monitor.read(original, reused, own)
+    else:
+        await monitor.read(original)
+        await monitor.read(reused, own)
+    assert await monitor.dead_letters() == ["reused-result-id"]
+    assert await monitor.values("S-A") == [40.0]
+    assert await monitor.values("S-B") == [7.0]
+    stored = await pool.fetchval(
+        "SELECT source_event_id FROM crp_results WHERE result_id = $1", _id(original)
+    )
+    assert stored == original.event_id
+    assert await pool.fetchval("SELECT count(*) FROM crp_refused_results") == 0
 
 
 @pytest.mark.parametrize(

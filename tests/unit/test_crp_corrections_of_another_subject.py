@@ -117,6 +117,16 @@ async def test_a_result_under_another_subjects_result_id_is_poison_and_not_kept_
     assert repository.take_noted() == [] and repository.take_corrections() == []
 
 
+async def test_a_result_under_its_subjects_result_id_with_other_content_is_poison() -> None:
+    """The stored result stands; the other content is dead-lettered, not dropped by ON
+    CONFLICT, and its id (the stored result's) is not kept as refused."""
+    reused = _row("reused")
+    repository, _, poison = await _flushed([_row("released", applied=True), reused])
+    assert poison is not None and poison.reason_code == "reused-result-id"
+    assert not await repository.was_refused(reused["result_id"])
+    assert repository.take_noted() == [] and repository.take_corrections() == []
+
+
 async def test_the_batch_is_written_in_one_statement_and_its_findings_are_noted() -> None:
     released = _row("released", applied=True)
     corrected = uuid.uuid4()

@@ -8,6 +8,7 @@ import asyncpg
 
 from services.crp_monitor.domain.model import (
     RESULT_OF_ANOTHER_SUBJECT,
+    REUSED_RESULT_ID,
     CancellationNoted,
     CancellationOutcome,
     CorrectionOfAnotherSubject,
@@ -21,10 +22,13 @@ from shared.messaging.processing import PoisonMessage
 # and subject); the pending cancellations of every result stored are then released, each
 # reported as applied or, when it named another subject, as not applied.
 # A result under the id of one stored, or earlier in this statement, under another subject
-# (a producer re-using ids) is refused ("taken"): the one stored first stands, the later one
-# is raised as poison, never dropped by ON CONFLICT unseen. Its id is not kept as refused: it
-# is the stored result's id. The same subject's result again (a redelivery under a new event
-# id) is a duplicate, left to ON CONFLICT.
+# (a producer re-using ids) is refused ("taken"), and so is one of the same subject whose
+# content (value, collection time, status, result superseded) differs ("reused"): the one
+# stored first stands, the later one is raised as poison, never dropped by ON CONFLICT unseen.
+# Its id is not kept as refused: it is the stored result's id. The same result again (a
+# redelivery under a new event id), compared as stored (float8, timestamptz; cancelled_at is
+# no content: a result stored cancelled is the same result), is a duplicate, left to ON
+# CONFLICT.
 # A correction naming a result stored, or in this statement, under another subject is refused:
 # not stored, and ``flush`` raises it as poison; so is one naming a result refused that way
 # (kept in crp_refused_results, or refused earlier in this batch: $8), which carries the
@@ -38,14 +42,27 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::timestamptz[],
                          $5::text[], $6::uuid[], $7::uuid[]) WITH ORDINALITY
 ), taken AS (
-    -- a scalar subquery: one primary-key probe per row, where a join would let the planner
-    -- hash the whole table
-    SELECT i.seq FROM incoming i
-    WHERE (SELECT r.subject_id FROM crp_results r WHERE r.result_id = i.result_id)
-          <> i.subject_id
+    SELECT seq, kind FROM (
+        -- a scalar subquery: one primary-key probe per row, where a join would let the
+        -- planner hash the whole table; OFFSET 0 keeps the filter below from probing again
+        SELECT i.seq, (SELECT CASE
+                                  WHEN r.subject_id <> i.subject_id THEN 'taken'
+                                  WHEN (r.value_mg_l, r.collected_at, r.status,
+                                        r.supersedes_result_id)
+                                       IS DISTINCT FROM (i.value_mg_l, i.collected_at,
+                                                         i.status, i.supersedes_result_id)
+                                  THEN 'reused'
+                              END
+                       FROM crp_results r WHERE r.result_id = i.result_id) AS kind
+        FROM incoming i OFFSET 0
+    ) probed WHERE kind IS NOT NULL
     UNION
-    SELECT i.seq FROM incoming i JOIN incoming o ON o.result_id = i.result_id
-    WHERE o.seq < i.seq AND o.subject_id <> i.subject_id
+    SELECT i.seq, CASE WHEN o.subject_id <> i.subject_id THEN 'taken' ELSE 'reused' END
+    FROM incoming i JOIN incoming o ON o.result_id = i.result_id
+    WHERE o.seq < i.seq
+      AND (o.subject_id, o.value_mg_l, o.collected_at, o.status, o.supersedes_result_id)
+          IS DISTINCT FROM (i.subject_id, i.value_mg_l, i.collected_at, i.status,
+                            i.supersedes_result_id)
 ), refused AS (
     -- as in taken (none without supersedes_result_id)
     SELECT i.seq FROM incoming i
@@ -83,8 +100,8 @@ UNION ALL
 SELECT 'refused', result_id, subject_id, source_event_id, NULL, supersedes_result_id, NULL
 FROM incoming WHERE seq IN (SELECT seq FROM refused)
 UNION ALL
-SELECT 'taken', result_id, subject_id, source_event_id, NULL, NULL, NULL
-FROM incoming WHERE seq IN (SELECT seq FROM taken)
+SELECT t.kind, i.result_id, i.subject_id, i.source_event_id, NULL, NULL, NULL
+FROM incoming i JOIN taken t ON t.seq = i.seq
 UNION ALL
 SELECT 'correction-of-another-subject', c.result_id, c.subject_id, c.source_event_id, NULL,
        s.result_id, s.subject_id
@@ -117,8 +134,9 @@ class CrpSeriesRepository:
 
     async def flush(self) -> None:
         """Write the buffered results in one statement; raise PoisonMessage (nothing noted) if
-        a result among them has another subject's result id, or a correction among them
-        names another subject's result: the caller rolls back."""
+        a result among them has another subject's result id, or its subject's stored result's
+        with other content, or a correction among them names another subject's result: the
+        caller rolls back."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
@@ -260,13 +278,21 @@ async def pending_cancellations(conn: asyncpg.Connection) -> PendingCancellation
 
 
 def _refuse_taken(rows: list[asyncpg.Record]) -> None:
-    """Raise as poison a result under another subject's result id. Nothing is kept of it
-    (unlike a refused correction): its id names the other subject's stored result."""
-    if any(row["kind"] == "taken" for row in rows):
+    """Raise as poison a result under another subject's result id, or under its subject's
+    stored result's id with other content. Nothing is kept of it (unlike a refused
+    correction): its id names the stored result."""
+    kinds = {row["kind"] for row in rows}
+    if "taken" in kinds:
         raise PoisonMessage(
             RESULT_OF_ANOTHER_SUBJECT,
             "the result_id is that of a result stored under another subject than the event's "
             "subject_id",
+        )
+    if "reused" in kinds:
+        raise PoisonMessage(
+            REUSED_RESULT_ID,
+            "the result_id is that of a result of the subject stored with another value, "
+            "collection time, status or superseded result",
         )
 
 

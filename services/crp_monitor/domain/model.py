@@ -13,6 +13,10 @@ RESULT_OF_ANOTHER_SUBJECT = "result-of-another-subject"
 # why a correction naming itself as the result it supersedes is refused: it would supersede
 # itself and stand in no series, its value gone without a trace
 SUPERSEDES_ITSELF = "supersedes-itself"
+# why a result under the result_id of its subject's stored result, with other content, is
+# refused: lab-ingestion gives every version of a result its own id (a producer bug, a
+# corrupted replay); the one stored stands, the other is not dropped unseen
+REUSED_RESULT_ID = "reused-result-id"
 
 
 @dataclass(frozen=True)
