@@ -24,7 +24,8 @@ CLOCK_SKEW = timedelta(hours=1)
 
 def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:
     """Collection and report times between ``EARLIEST_TIME`` and the message's arrival
-    (plus ``CLOCK_SKEW``)."""
+    (plus ``CLOCK_SKEW``), and a report no earlier than its sample (less ``CLOCK_SKEW``:
+    two instruments' clocks)."""
     latest = received_at + CLOCK_SKEW
     collected, reported = observation.collected_at, observation.reported_at
     for name, moment in (("collection", collected), ("report", reported)):
@@ -41,6 +42,13 @@ def check_times(observation: ObservationInput, received_at: datetime) -> Rejecte
                 f"{name} time is more than {CLOCK_SKEW.seconds // 3600} h after the message "
                 "arrived: check the date and the time zone",
             )
+    if collected is not None and reported is not None and reported < collected - CLOCK_SKEW:
+        # a result is not analysed before its sample is taken: one of the two times is wrong
+        # (a birth date written in the report time, too, is no report time)
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_TIME,
+            "report time is before the collection time: check both dates and time zones",
+        )
     return None
 
 

@@ -654,6 +654,7 @@ async def test_a_local_report_time_is_read_in_the_senders_zone_stored_and_publis
     command = message("1")
     observation = dataclasses.replace(
         command.message.observations[0],
+        collected_at=datetime(2026, 10, 24, 20, 0, tzinfo=UTC),  # sampled before the report
         reported_at=datetime(2026, 10, 24, 23, 10, tzinfo=UTC),  # as MSH-7's +0100 read it
         reported_local=datetime(2026, 10, 25, 0, 10),
     )

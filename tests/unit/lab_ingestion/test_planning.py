@@ -90,6 +90,25 @@ def test_a_time_outside_the_plausible_window_rejects_the_message(
     assert "time zone" in planned.reason
 
 
+def test_a_report_time_before_the_collection_time_rejects_the_message() -> None:
+    """A report before its sample is impossible: a wrong date, or a birth date (2000 or
+    later) written in OBX-19, which would be published as the report time."""
+    collected = RECEIVED - timedelta(hours=3)
+    early = replace(
+        observation(), collected_at=collected, reported_at=datetime(2004, 5, 6, tzinfo=UTC)
+    )
+    planned = plan_results(message(early), UnitParameters(), RECEIVED)
+    assert isinstance(planned, Rejected)
+    assert planned.code is RejectionCode.IMPLAUSIBLE_TIME
+    assert "2004" not in planned.reason and "before the collection time" in planned.reason
+
+
+def test_a_report_within_the_clock_skew_before_its_sample_is_accepted() -> None:
+    collected = RECEIVED - timedelta(hours=3)
+    skewed = replace(observation(), collected_at=collected, reported_at=collected - CLOCK_SKEW)
+    assert not isinstance(plan_results(message(skewed), UnitParameters(), RECEIVED), Rejected)
+
+
 def test_a_cancellation_withdraws_a_result_whatever_time_it_repeats() -> None:
     """A result stored with a wrong date (before this check) must still be cancellable."""
     future = replace(observation(status="D"), collected_at=RECEIVED + timedelta(days=30))
