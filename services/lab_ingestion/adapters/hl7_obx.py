@@ -15,6 +15,8 @@ from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding
 
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
+# HL7 SN.1 (comparator): one of these or empty; anything else there is no comparator
+SN_COMPARATORS = frozenset({"", "<", ">", "<=", ">=", "=", "<>"})
 
 
 def value_of(obx: hl7.Segment, value_type: str, codes: list[Coding]) -> str:
@@ -60,12 +62,17 @@ def _repetitions(segment: hl7.Segment, field: int) -> int:
 def _structured_numeric(obx: hl7.Segment) -> str:
     """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
     ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
-    stays text as sent, which is no number."""
+    stays text as sent, which is no number. So does one whose comparator is none of SN.1's
+    (``12^5``, ``1^.5``, ``+^5``): joined, a digit or sign there became part of the number
+    (platelets 125 for ``12^5``)."""
     comparator, number, separator, second = (
         field_value(obx, 5, 1, c, hex_text=True) for c in range(1, 5)
     )
-    if has_subcomponents(obx, 5):  # ``^9&5``: no number HL7 writes
-        return whole_value(obx, 5) or ""
+    whole = whole_value(obx, 5)
+    if whole is None:  # one value alone (``12.5``): read as NM's
+        return comparator
+    if has_subcomponents(obx, 5) or comparator not in SN_COMPARATORS:  # ``^9&5``, ``12^5``
+        return whole
     if separator or second:
         joined = f"{comparator}{number}{separator}{second}"
         if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1

@@ -615,7 +615,8 @@ def test_message_with_two_patients_is_rejected_as_unusable() -> None:
         (">=^10", ">=10"),
         ("=^7", "7"),
         ("^1^:^2", "1:2"),
-        ("1^:^2", "1:2"),
+        ("1^:^2", "1^:^2"),  # "1" is no comparator (SN.1): kept as sent, which is no number
+        ("<>^5", "<>5"),  # "not equal": no number either
         ("^10^-^20", "10-20"),
         ("^2^+", "2+"),
         ("^1^.^5", "^1^.^5"),  # no decimal in HL7's SN: kept as sent, which is no number
@@ -645,6 +646,36 @@ def test_structured_numeric_ratio_is_rejected_as_non_numeric_by_normalisation() 
     result = normalise(message.observations[0])
     assert isinstance(result, Rejected)
     assert result.code is RejectionCode.NON_NUMERIC_VALUE
+
+
+@pytest.mark.parametrize(
+    ("obx5", "glued"),
+    [
+        ("12^5", 125.0),  # as NM, "12^5" is rejected: never read as a number
+        ("2^50", 250.0),
+        ("1^.5", 1.5),  # "^1^.^5" is refused as 1.5, and so is this
+        ("1^2.5", 12.5),
+        ("+^5", 5.0),  # a sign is no comparator either
+        ("+^1^.^5", 1.5),
+    ],
+)
+def test_structured_numeric_comparator_that_is_no_comparator_is_no_number(
+    obx5: str, glued: float
+) -> None:
+    """SN.1 holds <, >, <=, >=, =, <> or nothing: a digit there was joined to the number
+    (platelets ``12^5`` stored as 125 x10^9/L, a value the lab never sent); the value stays
+    text as sent, rejected, and its reason tells its length, not the text."""
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "SN", 3: "777-3^Platelets^LN", 5: obx5, 6: "10*9/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].value == obx5
+    result = normalise(message.observations[0])
+    assert isinstance(result, Rejected), f"SN {obx5!r} accepted as platelets {glued}"
+    assert result.code is RejectionCode.NON_NUMERIC_VALUE
+    assert obx5 not in result.reason and f"text of {len(obx5)} characters" in result.reason
 
 
 def test_non_sn_value_with_components_stays_whole_and_is_no_number() -> None:
