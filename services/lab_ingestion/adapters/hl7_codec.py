@@ -37,12 +37,13 @@ from services.lab_ingestion.adapters.hl7_msh import (
     header_of,
     read_header,
 )
-from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, value_of
+from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, units_of, value_of
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
 )
 from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_ts, read_ts
+from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,
@@ -223,9 +224,8 @@ def _observation(
     obx: hl7.Segment, order_key: str, order_time: _Time, order_text: str, offset: str
 ) -> ObservationInput:
     codes = codes_of(obx)
-    unit = tuple(u for u in (field_value(obx, 6, 1, c, hex_text=True) for c in range(1, 7)) if u)
-    if repeats(obx, 6):  # OBX-6 does not repeat: another unit is one that may disagree
-        unit += tuple(part for parts in later_repetitions(obx, 6, 6) for part in parts if part)
+    trial = identify_analyte(codes) is not None  # its number's fields are read strictly
+    unit = units_of(obx, strict=trial)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
     collected_text = field_value(obx, 14)
     if collected_text:
@@ -240,16 +240,17 @@ def _observation(
     value_type = field_value(obx, 2).upper()
     value = value_of(obx, value_type, codes)
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
-        value = "~".join([value, *("^".join(p).rstrip("^") for p in later_repetitions(obx, 5, 4))])
+        later = later_repetitions(obx, 5, 4, strict=trial)
+        value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])
     key = f"{order_key}|{codes[0].code}|{field_value(obx, 4)}"
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
         value=value,
         unit=unit,
-        reference_range=field_value(obx, 7, hex_text=True) or None,
-        abnormal_flag=field_value(obx, 8) or None,
-        flags=flags_of(obx),
+        reference_range=field_value(obx, 7, hex_text=True, strict=trial) or None,
+        abnormal_flag=field_value(obx, 8, strict=trial) or None,
+        flags=flags_of(obx, strict=trial),
         value_type=value_type,
         status=field_value(obx, 11),  # empty stays empty: the service rejects an unknown status
         collected_at=collected,

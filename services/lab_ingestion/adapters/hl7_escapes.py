@@ -20,7 +20,8 @@ _REPEATING = (".sp", ".in", ".ti", ".sk")
 
 class UnreadableEscape(ValueError):
     """An escape the message cannot be read with: a formatting escape asking for more than
-    MAX_FORMATTING_REPEAT repetitions, or one that decodes to a NUL character."""
+    MAX_FORMATTING_REPEAT repetitions, one that decodes to a NUL character, or, in a field
+    read strictly (``check_defined_escapes``), one HL7 does not define."""
 
 
 def bounded_unescape(container: Any, text: str) -> str:
@@ -36,6 +37,44 @@ def bounded_unescape(container: Any, text: str) -> str:
     if "\x00" in unescaped:  # the raw-byte check cannot see \X00\; PostgreSQL's text refuses it
         raise UnreadableEscape("an HL7 escape decodes to a NUL character (0x00): no field has one")
     return unescaped
+
+
+# HL7 v2 (2.7) escapes python-hl7 reads as what they stand for: a separator or the escape
+# character, highlighting, hex bytes, and formatting commands (a count's size is checked by
+# bounded_unescape)
+_DEFINED_ESCAPE = re.compile(
+    r"[FSTREHN]|X(?:[0-9A-Fa-f]{2})+|\.(?:br|fi|nf|ce)|\.(?:sp|in|ti|sk)(?:[+-]?[0-9]+)?"
+)
+
+
+def check_defined_escapes(text: str, esc: str, where: str) -> None:
+    """Raise UnreadableEscape unless every escape sequence in ``text`` is one HL7 defines and
+    python-hl7 reads. python-hl7 drops any other (an empty one, one never closed, a hex one
+    that is no hex, a character set switch, an escape HL7 does not define) and only logs it,
+    so the characters around it were joined or cut: ``1\\Q\\2.5`` read as 12.5, ``1\\2.5``
+    as 1. The reason names ``where`` (``OBX-5``) and what is wrong, never the text (a field
+    may hold anything)."""
+    parts = text.split(esc)
+    if len(parts) % 2 == 0:
+        raise UnreadableEscape(_unreadable(where, "an escape sequence never closed"))
+    for sequence in parts[1::2]:
+        if not sequence:
+            raise UnreadableEscape(_unreadable(where, "an empty escape sequence"))
+        if not _DEFINED_ESCAPE.fullmatch(sequence):
+            raise UnreadableEscape(_unreadable(where, _KINDS.get(sequence[0], _UNDEFINED)))
+
+
+_KINDS = {
+    "X": "a hex escape that is no pairs of hex digits",
+    "C": "a character set switch escape",
+    "M": "a character set switch escape",
+}
+_UNDEFINED = "an escape sequence HL7 does not define"
+
+
+def _unreadable(where: str, what: str) -> str:
+    """The reason (it fits MSA-3's 80 characters)."""
+    return f"{where} holds {what}: it cannot be read"
 
 
 def _count(text: str) -> int:

@@ -6,7 +6,11 @@ from typing import Any
 
 import hl7
 
-from services.lab_ingestion.adapters.hl7_escapes import bounded_unescape, decode_hex_runs
+from services.lab_ingestion.adapters.hl7_escapes import (
+    bounded_unescape,
+    check_defined_escapes,
+    decode_hex_runs,
+)
 
 NULL = '""'  # HL7's explicit null
 
@@ -19,6 +23,7 @@ def field_value(
     *,
     hex_text: bool = False,
     subcomponent: int = 1,
+    strict: bool = False,
 ) -> str:
     """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent or
     HL7's explicit null ``""`` (an OBR-3 of ``""`` is no order number: the placer's is used).
@@ -27,7 +32,9 @@ def field_value(
     call, which doubles the cost of reading a message); a deeper value yields its first
     sub-component, as ``extract_field`` does, or the one ``subcomponent`` names. With
     ``hex_text``, ``\\X..\\`` hex escapes are read as UTF-8 bytes (else latin-1), not one
-    character per byte as python-hl7 does.
+    character per byte as python-hl7 does. ``strict``: an escape HL7 does not define (which
+    python-hl7 drops, joining what is around it) raises UnreadableEscape; for the fields a
+    trial result's number is read from, where a dropped character is another value.
     """
     if field >= len(segment):
         return ""
@@ -52,6 +59,8 @@ def field_value(
         return ""
     esc = segment.esc
     if esc in value:
+        if strict:
+            check_defined_escapes(value, esc, f"{segment[0]}-{field}")
         if hex_text and f"{esc}X" in value:
             value = decode_hex_runs(value, esc)
         value = bounded_unescape(segment, value)
@@ -62,19 +71,22 @@ def repeats(segment: hl7.Segment, field: int) -> bool:
     return field < len(segment) and len(segment[field]) > 1
 
 
-def later_repetitions(segment: hl7.Segment, field: int, components: int) -> list[tuple[str, ...]]:
+def later_repetitions(
+    segment: hl7.Segment, field: int, components: int, *, strict: bool = False
+) -> list[tuple[str, ...]]:
     """The components of each repetition of a field after its first (empty ones left out)."""
     later = []
     for repeat in range(2, len(segment[field]) + 1):
         parts = tuple(
-            field_value(segment, field, repeat, c, hex_text=True) for c in range(1, components + 1)
+            field_value(segment, field, repeat, c, hex_text=True, strict=strict)
+            for c in range(1, components + 1)
         )
         if any(parts):
             later.append(parts)
     return later
 
 
-def whole_value(segment: hl7.Segment, field: int) -> str | None:
+def whole_value(segment: hl7.Segment, field: int, *, strict: bool = False) -> str | None:
     """A field's first repetition with every component and sub-component, unescaped (hex as
     UTF-8), as written (``12^5``, ``9&5``); None when it holds one value alone (trailing empty
     parts aside)."""
@@ -87,7 +99,7 @@ def whole_value(segment: hl7.Segment, field: int) -> str | None:
     for component, value in enumerate(node, start=1):
         count = 1 if isinstance(value, str) else max(len(value), 1)
         subs = [
-            field_value(segment, field, 1, component, hex_text=True, subcomponent=s)
+            field_value(segment, field, 1, component, hex_text=True, subcomponent=s, strict=strict)
             for s in range(1, count + 1)
         ]
         parts.append("&".join(subs).rstrip("&"))

@@ -9,6 +9,8 @@ import hl7
 from services.lab_ingestion.adapters.hl7_fields import (
     field_value,
     has_subcomponents,
+    later_repetitions,
+    repeats,
     whole_value,
 )
 from services.lab_ingestion.domain.analytes import identify_analyte
@@ -22,17 +24,34 @@ SN_COMPARATORS = frozenset({"", "<", ">", "<=", ">=", "=", "<>"})
 def value_of(obx: hl7.Segment, value_type: str, codes: list[Coding]) -> str:
     """OBX-5 as text: a structured numeric (SN) one as its number is written (``<^5`` is
     ``<5``); a trial analyte's whole; any other its first component (as this service stored,
-    and digested, it before: an unchanged resend of a stored message stays a duplicate)."""
+    and digested, it before: an unchanged resend of a stored message stays a duplicate).
+    A trial analyte's is read strictly (``field_value``): an escape HL7 does not define
+    raises UnreadableEscape rather than joining the digits around it."""
+    trial = identify_analyte(codes) is not None
     if value_type == "SN":
-        return _structured_numeric(obx)
-    if identify_analyte(codes) is not None:
+        return _structured_numeric(obx, strict=trial)
+    if trial:
         return _plain_value(obx)
     return field_value(obx, 5, hex_text=True)
 
 
-def flags_of(obx: hl7.Segment) -> tuple[str, ...]:
+def flags_of(obx: hl7.Segment, *, strict: bool = False) -> tuple[str, ...]:
     """The abnormal flags of every OBX-8 repetition (table 0078)."""
-    return tuple(field_value(obx, 8, r) for r in range(1, _repetitions(obx, 8) + 1))
+    return tuple(field_value(obx, 8, r, strict=strict) for r in range(1, _repetitions(obx, 8) + 1))
+
+
+def units_of(obx: hl7.Segment, *, strict: bool = False) -> tuple[str, ...]:
+    """OBX-6's components (identifier, text, coding system, and the alternate ones) that
+    are not empty, of every repetition: OBX-6 does not repeat, and another unit there is
+    one that may disagree."""
+    units = tuple(
+        u for u in (field_value(obx, 6, 1, c, hex_text=True, strict=strict) for c in range(1, 7))
+        if u
+    )  # fmt: skip
+    if repeats(obx, 6):
+        later = later_repetitions(obx, 6, 6, strict=strict)
+        units += tuple(part for parts in later for part in parts if part)
+    return units
 
 
 def codes_of(obx: hl7.Segment) -> list[Coding]:
@@ -52,23 +71,23 @@ def _plain_value(obx: hl7.Segment) -> str:
     """OBX-5 of a trial analyte, of any type but SN: one value. Components or sub-components
     (``12^5``, ``5^-^10``, ``10^Above 10^99LAB``: a range, a coded answer) stay text as sent,
     no number (a trial result is then rejected), never read as their first part."""
-    return whole_value(obx, 5) or field_value(obx, 5, hex_text=True)
+    return whole_value(obx, 5, strict=True) or field_value(obx, 5, hex_text=True, strict=True)
 
 
 def _repetitions(segment: hl7.Segment, field: int) -> int:
     return len(segment[field]) if field < len(segment) else 0
 
 
-def _structured_numeric(obx: hl7.Segment) -> str:
+def _structured_numeric(obx: hl7.Segment, *, strict: bool) -> str:
     """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
     ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
     stays text as sent, which is no number. So does one whose comparator is none of SN.1's
     (``12^5``, ``1^.5``, ``+^5``): joined, a digit or sign there became part of the number
     (platelets 125 for ``12^5``)."""
     comparator, number, separator, second = (
-        field_value(obx, 5, 1, c, hex_text=True) for c in range(1, 5)
+        field_value(obx, 5, 1, c, hex_text=True, strict=strict) for c in range(1, 5)
     )
-    whole = whole_value(obx, 5)
+    whole = whole_value(obx, 5, strict=strict)
     if whole is None:  # one value alone (``12.5``): read as NM's
         return comparator
     if has_subcomponents(obx, 5) or comparator not in SN_COMPARATORS:  # ``^9&5``, ``12^5``

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters.hl7_ack import MSA3_LENGTH
 from services.lab_ingestion.adapters.hl7_codec import (
     Hl7InputError,
     build_ack,
@@ -438,6 +439,93 @@ def test_escaped_delimiters_in_codes_and_units_are_unescaped() -> None:
     assert message.observations[0].result_key == "F|1|A&B|"
     assert message.observations[0].codes[0].code == "A&B"
     assert message.observations[0].unit == ("10^9/L",)
+
+
+def _trial_result(obx: dict[int, str]) -> str:
+    """One CRP result (12.5 mg/L) with ``obx``'s fields instead."""
+    fields = {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12.5", 6: "mg/L", 11: "F", **obx}
+    return join([
+        msh(),
+        seg("PID", {3: "MRN1^^^H^MR"}),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
+        seg("OBX", fields),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("obx", "what"),
+    [
+        ({5: "1\\2.5"}, "never closed"),  # was read as 1: the rest cut off
+        ({5: "1\\XZZ\\2.5"}, "no pairs of hex digits"),  # was 12.5
+        ({5: "1\\X4\\2"}, "no pairs of hex digits"),  # was 1, chr(4), 2
+        ({5: "1\\Q\\2.5"}, "HL7 does not define"),  # was 12.5
+        ({5: "1\\Zab\\2.5"}, "HL7 does not define"),  # a local escape: no meaning here
+        ({5: "1\\C2842\\2.5"}, "character set switch"),
+        ({5: "1\\\\2.5"}, "empty escape"),  # was 12.5
+        ({2: "SN", 5: "^1\\Q\\2.5"}, "HL7 does not define"),
+        ({5: "12.5~1\\Q\\2"}, "HL7 does not define"),
+        ({6: "m\\Q\\g/L"}, "HL7 does not define"),  # was mg/L
+        ({6: "mg/L^mg\\"}, "never closed"),
+        ({6: "mg/L~\\Q\\mg/dL"}, "HL7 does not define"),
+        ({7: "0-5\\Q\\0"}, "HL7 does not define"),  # was 0-50
+        ({8: "L\\Q\\L"}, "HL7 does not define"),  # was LL
+        ({8: "H~<\\"}, "never closed"),
+    ],
+)
+def test_an_escape_hl7_does_not_define_in_a_trial_results_number_is_malformed(
+    obx: dict[int, str], what: str
+) -> None:
+    """python-hl7 drops an escape it cannot read (only logging it), so the digits around it
+    were joined or cut (CRP ``1\\Q\\2.5`` stored as 12.5 mg/L). In a trial result's value,
+    unit, range or flag the message is malformed, as for an escape python-hl7 raises on; the
+    reason names the field, never its text."""
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(_trial_result(obx))
+    assert info.value.code is RejectionCode.MALFORMED
+    field = max(obx)  # the field holding the escape
+    assert f"OBX-{field}" in info.value.reason and what in info.value.reason
+    assert obx[field] not in info.value.reason
+    assert len(info.value.reason) <= MSA3_LENGTH  # the ACK's MSA-3 holds all of it
+    assert info.value.header is not None  # answered AR, echoing MSH-10
+
+
+@pytest.mark.parametrize(
+    ("obx", "value", "unit", "reference", "flag"),
+    [
+        ({5: "1\\X2E\\5"}, "1.5", ("mg/L",), None, None),
+        ({5: "\\.br\\12.5\\.sk2\\"}, "12.5", ("mg/L",), None, None),
+        ({6: "mg\\X2F\\L"}, "12.5", ("mg/L",), None, None),
+        ({6: "mg/L^milligram \\T\\ litre"}, "12.5", ("mg/L", "milligram & litre"), None, None),
+        ({7: "\\XE289A4\\5", 8: "\\X48\\"}, "12.5", ("mg/L",), "\u22645", "H"),
+        ({7: "0-5 \\H\\adult\\N\\"}, "12.5", ("mg/L",), "0-5 _adult_", None),
+    ],
+)
+def test_defined_escapes_in_a_trial_result_are_still_read(
+    obx: dict[int, str],
+    value: str,
+    unit: tuple[str, ...],
+    reference: str | None,
+    flag: str | None,
+) -> None:
+    message, _ = parse_oru(_trial_result(obx))
+    (observation,) = message.observations
+    assert (observation.value, observation.unit) == (value, unit)
+    assert (observation.reference_range, observation.abnormal_flag) == (reference, flag)
+
+
+def test_an_undefined_escape_outside_a_trial_results_number_is_read_as_before() -> None:
+    """Only the fields a trial result's number is read from are read strictly: another
+    test's value, and the trial result's code text, are read (and digested) as before."""
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
+        seg("OBX", {1: "1", 2: "ST", 3: "600-7^Culture^LN", 5: "POS\\Q\\", 6: "x\\", 11: "F"}),
+        seg("OBX", {1: "2", 2: "NM", 3: "1988-5^C\\Q\\RP^LN", 5: "12.5", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    culture, crp = message.observations
+    assert (culture.value, culture.unit) == ("POS", ("x",))
+    assert (crp.value, crp.codes[0].display) == ("12.5", "CRP")
 
 
 # --- Segment separators -------------------------------------------------------------------
