@@ -78,7 +78,8 @@ CREATININE_UMOL_L_PER_MG_DL: Final = 88.4
 # UCUM code -> the local spellings also accepted for it (matched after removing whitespace
 # and writing both micro signs as "u"). Spellings written in one case throughout also match
 # in the other case, unless that would make them another unit (G/L is giga, g/L is gram).
-_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+# A micro sign matches only a micro "u" (a lower-case u starting a unit: uL, umol, ukat).
+UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         "mg/L": (),
         "mg/dL": (),
@@ -129,17 +130,16 @@ class UnitConversion:
         return float(exact / Decimal(repr(self.divisor)))
 
 
-def _build_indexes() -> tuple[Mapping[str, str], Mapping[str, str]]:
-    """Exact spelling -> UCUM, and case-folded spelling -> UCUM where the fold is unambiguous."""
+def _build_indexes() -> tuple[Mapping[str, str], Mapping[str, tuple[str, ...]]]:
+    """Exact spelling -> UCUM, and case-folded spelling -> the spellings that fold to it."""
     exact: dict[str, str] = {}
-    folded: dict[str, set[str]] = {}
-    for ucum, spellings in _SPELLINGS.items():
+    folded: dict[str, tuple[str, ...]] = {}
+    for ucum, spellings in UNIT_SPELLINGS.items():
         for spelling in (ucum, *spellings):
             if exact.setdefault(spelling, ucum) != ucum:
                 raise ValueError(f"unit spelling {spelling!r} is listed twice")
-            folded.setdefault(spelling.lower(), set()).add(ucum)
-    unambiguous = {key: next(iter(units)) for key, units in folded.items() if len(units) == 1}
-    return MappingProxyType(exact), MappingProxyType(unambiguous)
+            folded[spelling.lower()] = (*folded.get(spelling.lower(), ()), spelling)
+    return MappingProxyType(exact), MappingProxyType(folded)
 
 
 _EXACT, _FOLDED = _build_indexes()
@@ -174,17 +174,31 @@ def canonical_unit(analyte: Analyte) -> str:
 
 
 def recognise_unit(text: str) -> str | None:
-    """The UCUM code a unit spelling stands for, or None if it is not a known spelling."""
+    """The UCUM code a unit spelling stands for, or None if it is not a known spelling. A
+    micro sign stands for a spelling's micro u only, never for the U of units: ``µ/L``
+    (nothing before the litre) is no U/L, whatever the case of the rest."""
     compact = "".join(text.split()).replace("\u00d7", "x").replace("\u00b3", "3")
-    bare = compact
-    for sign in _MICRO_SIGNS:
-        compact = compact.replace(sign, "u")
-        bare = bare.replace(sign, "")
-    if compact in _EXACT:
-        return _EXACT[compact]
-    if bare in {bare.upper(), bare.lower()}:  # one case throughout: the case carries no meaning
-        return _FOLDED.get(compact.lower())
-    return None
+    micro = [i for i, c in enumerate(compact) if c in _MICRO_SIGNS]
+    spelled = "".join("u" if c in _MICRO_SIGNS else c for c in compact)
+    if spelled in _EXACT:
+        candidates: tuple[str, ...] = (spelled,)
+    else:
+        bare = "".join(c for c in compact if c not in _MICRO_SIGNS)
+        if bare not in {bare.upper(), bare.lower()}:  # mixed case: the case carries meaning
+            return None
+        candidates = _FOLDED.get(spelled.lower(), ())
+    units = {_EXACT[s] for s in candidates if all(_is_micro(s, i) for i in micro)}
+    return units.pop() if len(units) == 1 else None  # several: the case made another unit
+
+
+def _is_micro(spelling: str, index: int) -> bool:
+    """Whether a listed spelling's character at ``index`` is a micro prefix: a lower-case u
+    that starts a unit (``/uL``, ``umol/L``; not the u of ``thou``, nor U, units)."""
+    return (
+        index < len(spelling)
+        and spelling[index] == "u"
+        and (index == 0 or not spelling[index - 1].isalpha())
+    )
 
 
 def accepted_units(

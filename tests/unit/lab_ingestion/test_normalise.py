@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.analytes import (
     LOINC_CODES,
+    UNIT_SPELLINGS,
     UnitParameters,
     accepted_units,
     canonical_unit,
@@ -269,6 +271,77 @@ def test_giga_and_gram_are_never_confused() -> None:
     rejected(
         normalise(observation(Analyte.PLATELETS, "150", ("g/L",))), RejectionCode.UNCONVERTIBLE_UNIT
     )
+
+
+# PROTOCOL section 6, as documented: each analyte's units and their factor to its canonical
+# unit (an independent copy of the conversions: the code's tables are checked against it)
+DOCUMENTED_FACTORS: dict[Analyte, dict[str, float]] = {
+    Analyte.CRP: {"mg/L": 1, "mg/dL": 10, "nmol/L": 1 / 9.524},
+    Analyte.NEUTROPHILS: {"10*9/L": 1, "10*3/uL": 1, "/uL": 1 / 1000},
+    Analyte.PLATELETS: {"10*9/L": 1, "10*3/uL": 1, "/uL": 1 / 1000},
+    Analyte.HAEMOGLOBIN: {"g/dL": 1, "g/L": 1 / 10, "mmol/L": 1.611},
+    Analyte.ALT: {"U/L": 1, "ukat/L": 60},
+    Analyte.AST: {"U/L": 1, "ukat/L": 60},
+    Analyte.BILIRUBIN: {"mg/dL": 1, "umol/L": 1 / 17.1},
+    Analyte.CREATININE: {"mg/dL": 1, "umol/L": 1 / 88.4},
+}
+_MICRO_U = re.compile(r"(?<![^\W\d_])u")  # a lower-case u starting a unit: /uL, umol, ukat
+
+
+def _spelling_variants() -> list[tuple[str, str]]:
+    """(UCUM code, spelling) for every listed spelling as listed, in upper and in lower case
+    (unless the fold is ambiguous: G/L is giga, g/L gram), each with its micro u also written
+    as a micro sign and as a Greek mu (the rest of the text in its case)."""
+    ucum_of_fold: dict[str, set[str]] = {}
+    for ucum, spellings in UNIT_SPELLINGS.items():
+        for spelling in (ucum, *spellings):
+            ucum_of_fold.setdefault(spelling.lower(), set()).add(ucum)
+    variants = []
+    for ucum, spellings in UNIT_SPELLINGS.items():
+        for spelling in (ucum, *spellings):
+            micro = [m.start() for m in _MICRO_U.finditer(spelling)]
+            for cased in dict.fromkeys((spelling, spelling.upper(), spelling.lower())):
+                if cased != spelling and ucum_of_fold[cased.lower()] != {ucum}:
+                    continue
+                for sign in ("u", "\u00b5", "\u03bc") if micro else ("u",):
+                    chars = list(cased)
+                    for index in micro if sign != "u" else ():
+                        chars[index] = sign
+                    variants.append((ucum, "".join(chars)))
+    return list(dict.fromkeys(variants))  # a micro sign's variants coincide in either case
+
+
+@pytest.mark.parametrize(
+    ("analyte", "ucum", "spelling"),
+    [
+        (analyte, ucum, spelling)
+        for analyte, factors in DOCUMENTED_FACTORS.items()
+        for ucum, spelling in _spelling_variants()
+        if ucum in factors
+    ],
+)
+def test_every_listed_spelling_in_either_case_and_micro_sign_converts_by_its_factor(
+    analyte: Analyte, ucum: str, spelling: str
+) -> None:
+    assert recognise_unit(spelling) == ucum
+    result = accepted(normalise(observation(analyte, "2", (spelling,))))
+    assert result.value == pytest.approx(2 * DOCUMENTED_FACTORS[analyte][ucum], rel=1e-12)
+    assert result.unit == canonical_unit(analyte)
+
+
+def test_the_documented_units_are_the_accepted_ones_and_every_spelling_is_of_one() -> None:
+    for analyte, factors in DOCUMENTED_FACTORS.items():
+        assert set(accepted_units(analyte)) == set(factors), analyte
+    assert set(UNIT_SPELLINGS) == {u for factors in DOCUMENTED_FACTORS.values() for u in factors}
+
+
+@pytest.mark.parametrize("unit", ["\u00b5/L", "\u03bc/L", "\u00b5/l", "\u03bc/l", "\u00b5 / L"])
+@pytest.mark.parametrize("analyte", [Analyte.ALT, Analyte.AST])
+def test_a_micro_sign_alone_is_no_enzyme_unit(unit: str, analyte: Analyte) -> None:
+    """The micro sign was read as the U of units: ALT 0.8 µ/L accepted as 0.8 U/L. A micro
+    sign before nothing but the litre names no unit the platform converts."""
+    assert recognise_unit(unit) is None
+    rejected(normalise(observation(analyte, "0.8", (unit,))), RejectionCode.UNCONVERTIBLE_UNIT)
 
 
 @pytest.mark.parametrize(
