@@ -225,7 +225,7 @@ def _observation(
 ) -> ObservationInput:
     codes = codes_of(obx)
     trial = identify_analyte(codes) is not None  # its number's fields are read strictly
-    unit = units_of(obx, strict=trial)
+    unit = units_of(obx, trial=trial)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
     collected_text = field_value(obx, 14)
     if collected_text:

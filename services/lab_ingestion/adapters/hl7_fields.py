@@ -86,6 +86,25 @@ def later_repetitions(
     return later
 
 
+def later_subcomponents(
+    segment: hl7.Segment, field: int, components: int, *, strict: bool = False
+) -> list[str]:
+    """The sub-components after the first of each of a field's first ``components``
+    components, of every repetition (empty ones left out), unescaped as ``field_value``."""
+    later = []
+    for repeat, node in enumerate(segment[field] if field < len(segment) else (), start=1):
+        parts = [] if isinstance(node, str) else list(node)[:components]
+        for component, value in enumerate(parts, start=1):
+            for sub in range(2, (1 if isinstance(value, str) else len(value)) + 1):
+                text = field_value(
+                    segment, field, repeat, component, hex_text=True, subcomponent=sub,
+                    strict=strict,
+                )  # fmt: skip
+                if text:
+                    later.append(text)
+    return later
+
+
 def whole_value(segment: hl7.Segment, field: int, *, strict: bool = False) -> str | None:
     """A field's first repetition with every component and sub-component, unescaped (hex as
     UTF-8), as written (``12^5``, ``9&5``); None when it holds one value alone (trailing empty

@@ -10,6 +10,7 @@ from services.lab_ingestion.adapters.hl7_fields import (
     field_value,
     has_subcomponents,
     later_repetitions,
+    later_subcomponents,
     repeats,
     whole_value,
 )
@@ -40,17 +41,21 @@ def flags_of(obx: hl7.Segment, *, strict: bool = False) -> tuple[str, ...]:
     return tuple(field_value(obx, 8, r, strict=strict) for r in range(1, _repetitions(obx, 8) + 1))
 
 
-def units_of(obx: hl7.Segment, *, strict: bool = False) -> tuple[str, ...]:
+def units_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str, ...]:
     """OBX-6's components (identifier, text, coding system, and the alternate ones) that
     are not empty, of every repetition: OBX-6 does not repeat, and another unit there is
-    one that may disagree."""
+    one that may disagree. A trial result's are read strictly (``field_value``), and with
+    the sub-components after the first (``mg/L&mg/dL``: no unit HL7 writes, and the second
+    may disagree, as a component or repetition may)."""
     units = tuple(
-        u for u in (field_value(obx, 6, 1, c, hex_text=True, strict=strict) for c in range(1, 7))
+        u for u in (field_value(obx, 6, 1, c, hex_text=True, strict=trial) for c in range(1, 7))
         if u
     )  # fmt: skip
     if repeats(obx, 6):
-        later = later_repetitions(obx, 6, 6, strict=strict)
+        later = later_repetitions(obx, 6, 6, strict=trial)
         units += tuple(part for parts in later for part in parts if part)
+    if trial:
+        units += tuple(later_subcomponents(obx, 6, 6, strict=True))
     return units
 
 

@@ -1312,6 +1312,29 @@ def test_a_repeated_value_or_unit_is_not_read_as_its_first_repetition(
     assert isinstance(result, Rejected) and result.code is code, result
 
 
+@pytest.mark.parametrize(
+    "obx6", ["mg/L&mg/dL", "mg/L&&mg/dL", "mg/L^milligram per litre&mg/dL", "mg/L~x&mg/dL"]
+)
+def test_a_unit_in_a_sub_component_that_disagrees_is_rejected_as_a_component_is(
+    obx6: str,
+) -> None:
+    """CRP 1.2 ``mg/L&mg/dL`` was read from its first sub-component, 1.2 mg/L, where
+    ``mg/L^mg/dL`` or ``mg/L~mg/dL`` is rejected: the unit is a guess either way."""
+    message, _ = parse_oru(_trial_result({5: "1.2", 6: obx6}))
+    assert "mg/dL" in message.observations[0].unit
+    result = normalise(message.observations[0])
+    assert isinstance(result, Rejected) and result.code is RejectionCode.UNCONVERTIBLE_UNIT
+    assert "disagree" in result.reason
+
+
+def test_a_sub_component_that_agrees_or_names_no_unit_is_passed_over() -> None:
+    for obx6 in ("mg/L&mg/L", "mg/L&milligram per litre", "mg/L&&"):
+        message, _ = parse_oru(_trial_result({5: "1.2", 6: obx6}))
+        assert not isinstance(normalise(message.observations[0]), Rejected), obx6
+    other = parse_oru(_trial_result({3: "600-7^Culture^LN", 6: "x&y"}))[0].observations[0]
+    assert other.unit == ("x",)  # another test's unit is read (and digested) as before
+
+
 def test_a_repeated_unit_that_agrees_is_one_unit() -> None:
     text = join([
         msh(),
