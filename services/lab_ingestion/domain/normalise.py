@@ -57,7 +57,9 @@ _LOW_ONLY: Final = re.compile(
 _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
 # 250.000/uL: German labs write thousands so; cells per microlitre are never fractional
 _THOUSANDS_DOT: Final = re.compile(r"\+?[0-9]{1,3}\.[0-9]{3}")
-_THOUSANDS_DOT_IN_RANGE: Final = re.compile(r"(?<![0-9.])[0-9]{1,3}\.[0-9]{3}(?![0-9])")
+# any decimal separator before a digit: no count per microlitre has one (a thousands dot
+# or comma, or a unit mislabelled /uL for 10^3/uL)
+_DECIMALS: Final = re.compile(r"[.,][0-9]")
 # one lab number, maybe censored (<5, >= 200, 1,5, 250.000): a reason quotes nothing else
 # (digits and signs in another shape may be a misplaced birth date, phone or AHV number)
 _SHOWABLE_VALUE: Final = re.compile(
@@ -140,11 +142,10 @@ def _measurement(
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
         return value
-    if conversion.source_unit == "/uL" and _THOUSANDS_DOT.fullmatch(observation.value.strip()):
-        return _non_numeric(
-            f"{analyte.value} value {_show(observation.value.strip())} per microlitre is "
-            "ambiguous: a count has no decimals, the dot may be a thousands separator"
-        )
+    if conversion.source_unit == "/uL":
+        fractional = _fractional_count(analyte, observation.value.strip())
+        if fractional is not None:
+            return fractional
     off_scale = [f.strip() for f in observation.flags if is_off_scale(f)]
     if off_scale:
         return Rejected(
@@ -153,6 +154,25 @@ def _measurement(
             f"{off_scale[0]!r}, off the instrument's scale (a limit, not a measured value)",
         )
     return value
+
+
+def _fractional_count(analyte: Analyte, stripped: str) -> Rejected | None:
+    """Why a count per microlitre written with decimals is no count (None: it has none).
+    Cells are counted whole: ``250.000`` is 250 thousand written with a thousands dot, or
+    250 with decimals; ``1.5`` is a unit mislabelled (1.5 x10^3/uL, grade 1), read as 1.5
+    cells it is 0.0015 x10^9/L, grade-4 neutropenia and a dose held."""
+    if _THOUSANDS_DOT.fullmatch(stripped):
+        return _non_numeric(
+            f"{analyte.value} value {_show(stripped)} per microlitre is "
+            "ambiguous: a count has no decimals, the dot may be a thousands separator"
+        )
+    if _DECIMALS.search(stripped):
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_VALUE,
+            f"{analyte.value} value {_show(stripped)} per microlitre has decimals: a count "
+            "per microlitre has none, check the unit",
+        )
+    return None
 
 
 def parse_value(analyte: Analyte, text: str) -> float | Rejected:
@@ -232,9 +252,9 @@ def _reference_range(
     """The range in the canonical unit: converted as the value is, unless the range names
     its own unit (``0-5 mg/L`` next to a value in mg/dL); a range in a unit that cannot be
     converted, or followed by words that are no unit (``0-5 (adult)``: its unit cannot be
-    told), or a count per microlitre with a dot before three digits (``150.000-400.000``:
-    a thousands separator, or decimals?), is dropped rather than misread (LLN and ULN grade
-    toxicity)."""
+    told), or a count per microlitre with decimals (``150.000-400.000``: a thousands
+    separator, or decimals?; ``1.5-4.0``: a unit mislabelled), is dropped rather than
+    misread (LLN and ULN grade toxicity)."""
     (low, high), tail = _parse_range(text)
     conversion = value_unit
     if (unit := range_unit(text)) is None and tail.strip():
@@ -244,7 +264,7 @@ def _reference_range(
         if isinstance(own, Rejected):
             return None, None
         conversion = own
-    if conversion.source_unit == "/uL" and _THOUSANDS_DOT_IN_RANGE.search(text or ""):
+    if conversion.source_unit == "/uL" and _DECIMALS.search(text or ""):
         return None, None  # 150.000-400.000 /uL: a count has no decimals (as for the value)
     return _convert(conversion, low), _convert(conversion, high)
 

@@ -385,7 +385,7 @@ def test_components_naming_units_that_disagree_are_rejected_not_chosen_between(
 @pytest.mark.parametrize(
     ("value", "unit", "expected"),
     [("250.000", "/uL", None), ("1.500", "cells/uL", None), ("+2.100", "/mm3", None),
-     ("2100", "/uL", 2.1), ("250.5", "/uL", 0.2505), ("2.100", "10*3/uL", 2.1)],
+     ("2100", "/uL", 2.1), ("2.100", "10*3/uL", 2.1)],
 )  # fmt: skip
 def test_a_dot_before_three_digits_of_a_count_per_microlitre_is_ambiguous(
     value: str, unit: str, expected: float | None
@@ -396,6 +396,25 @@ def test_a_dot_before_three_digits_of_a_count_per_microlitre_is_ambiguous(
         rejected(result, RejectionCode.NON_NUMERIC_VALUE)
     else:
         assert accepted(result).value == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("unit", ["/uL", "cells/uL", "/mm3", "/\u00b5L", "CELLS/\u03bcL"])
+@pytest.mark.parametrize("value", ["1.5", "0.8", "1,5", "250.5", "0.05", "250.0"])
+@pytest.mark.parametrize("analyte", [Analyte.NEUTROPHILS, Analyte.PLATELETS])
+def test_a_count_per_microlitre_with_decimals_is_rejected_never_read_as_cells(
+    analyte: Analyte, value: str, unit: str
+) -> None:
+    """Cells are counted whole: a decimal there is a unit mislabelled (1.5 x10^3/uL, grade 1).
+    Read as cells, neutrophils 1.5 /uL were 0.0015 x10^9/L: grade-4 neutropenia, a dose held
+    (PROTOCOL section 4). The reason quotes the lab number and says what to check."""
+    result = rejected(
+        normalise(observation(analyte, value, (unit,))), RejectionCode.IMPLAUSIBLE_VALUE
+    )
+    assert f"value {value!r} per microlitre has decimals" in result.reason
+    assert "check the unit" in result.reason
+    assert accepted(normalise(observation(analyte, value, ("10*3/uL",)))).value == float(
+        value.replace(",", ".")
+    )  # the same number in thousands per microlitre is read
 
 
 @pytest.mark.parametrize(
@@ -719,11 +738,15 @@ def test_a_reason_never_quotes_a_unit_or_status_that_may_be_a_name(
     assert "characters" in planned.reason
 
 
-@pytest.mark.parametrize("reference_range", ["150.000-400.000", "1.500 - 7.000 /uL", "<400.000"])
-def test_a_per_microlitre_range_with_a_thousands_dot_is_dropped_never_misread(
+@pytest.mark.parametrize(
+    "reference_range",
+    ["150.000-400.000", "1.500 - 7.000 /uL", "<400.000", "150-400.5", "1,5-4,0", ">1.5"],
+)
+def test_a_per_microlitre_range_with_decimals_is_dropped_never_misread(
     reference_range: str,
 ) -> None:
-    """As the value: 150.000 per microlitre is 150 thousand, or 150 with decimals."""
+    """As the value: 150.000 per microlitre is 150 thousand, or 150 with decimals; 1.5-4.0
+    is a range in another unit (a count per microlitre has no decimals)."""
     result = normalise(
         observation(Analyte.PLATELETS, "250000", ("/uL",), reference_range=reference_range)
     )
