@@ -7,8 +7,9 @@ that never echoes free text (a value field may carry a comment, and comments may
 A censored value (``<10``, ``>200``, or a number flagged off the instrument's scale: OBX-8 or
 a FHIR interpretation ``<`` or ``>``) is rejected, never read as its bound: the events carry a
 number, and ``<10`` read as 10 is not a CRP response, ``<0.5`` neutrophils read as 0.5 is
-grade 3 instead of 4. A negative value is no measurement of any trial analyte, and a value
-with more significant digits than a binary float keeps (15) could round across a threshold.
+grade 3 instead of 4. A negative value is no measurement of any trial analyte, nor is one
+above its plausibility ceiling (``plausibility``), and a value with more significant digits
+than a binary float keeps (15) could round across a threshold.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
+from services.lab_ingestion.domain.plausibility import check_plausible
 from shared.contracts.events.lab import Analyte
 
 __all__ = [
@@ -107,7 +109,7 @@ def normalise(
     return NormalisedResult(
         analyte=analyte,
         loinc=loinc,
-        value=conversion.apply(value),
+        value=value,
         unit=conversion.canonical_unit,
         original_value=observation.value.strip(),
         original_unit=conversion.source_text,
@@ -131,9 +133,9 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
 def _measurement(
     analyte: Analyte, observation: ObservationInput, conversion: UnitConversion
 ) -> float | Rejected:
-    """The value, if the sender gave it as a measurement: of a type that may hold one (OBX-2),
-    a plain decimal (``parse_value``), a count without a dot that may be a thousands
-    separator, not flagged off the instrument's scale."""
+    """The value in the canonical unit, if the sender gave it as a measurement: of a type
+    that may hold one (OBX-2), a plain decimal (``parse_value``), a count without decimals,
+    not flagged off the instrument's scale, and one a human body may have (``plausibility``)."""
     value_type = observation.value_type.strip().upper()
     if value_type and value_type not in MEASURED_VALUE_TYPES:
         return _non_numeric(
@@ -153,7 +155,9 @@ def _measurement(
             f"{analyte.value} value {_show(observation.value.strip())} is flagged "
             f"{off_scale[0]!r}, off the instrument's scale (a limit, not a measured value)",
         )
-    return value
+    canonical = conversion.apply(value)
+    implausible = check_plausible(analyte, canonical)
+    return canonical if implausible is None else implausible
 
 
 def _fractional_count(analyte: Analyte, stripped: str) -> Rejected | None:

@@ -31,6 +31,7 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import normalise, parse_reference_range
 from services.lab_ingestion.domain.planning import plan_results
+from services.lab_ingestion.domain.plausibility import PLAUSIBILITY_CEILINGS
 from shared.contracts.events.lab import Analyte, Channel
 
 COLLECTED = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -350,7 +351,7 @@ def test_a_micro_sign_alone_is_no_enzyme_unit(unit: str, analyte: Analyte) -> No
         (Analyte.CREATININE, ("", "\u00b5mol/L", "L"), 1.0, "\u00b5mol/L"),
         (Analyte.CREATININE, ("CREA-U", "micromoles per litre", "umol/L"), 1.0, "umol/L"),
         (Analyte.PLATELETS, ("PLT units", "K/uL", "ISO+"), 88.4, "K/uL"),
-        (Analyte.CREATININE, ("mg/dL", "mg/dL", "UCUM"), 88.4, "mg/dL"),
+        (Analyte.CRP, ("mg/dL", "mg/dL", "UCUM"), 884.0, "mg/dL"),
         (Analyte.PLATELETS, ("10*9/L", "10^3/uL"), 88.4, "10*9/L"),  # the same factor
     ],
 )
@@ -505,6 +506,81 @@ def test_negative_values_are_rejected(value: str) -> None:
     result = normalise(observation(Analyte.PLATELETS, value, ("10*9/L",)))
     assert isinstance(result, Rejected)
     assert result.code in {RejectionCode.IMPLAUSIBLE_VALUE, RejectionCode.NON_NUMERIC_VALUE}
+
+
+# the product's plausibility ceilings, in the canonical unit (an independent copy)
+CEILINGS = {
+    Analyte.CRP: "1000", Analyte.NEUTROPHILS: "500", Analyte.PLATELETS: "5000",
+    Analyte.HAEMOGLOBIN: "30", Analyte.ALT: "100000", Analyte.AST: "100000",
+    Analyte.BILIRUBIN: "100", Analyte.CREATININE: "50",
+}  # fmt: skip
+
+
+def test_every_analyte_has_its_plausibility_ceiling() -> None:
+    assert {a: float(c) for a, c in CEILINGS.items()} == PLAUSIBILITY_CEILINGS
+
+
+@pytest.mark.parametrize(("analyte", "ceiling"), CEILINGS.items())
+def test_a_value_above_any_human_value_is_rejected_at_its_ceiling_not_below(
+    analyte: Analyte, ceiling: str
+) -> None:
+    unit = (canonical_unit(analyte),)
+    assert accepted(normalise(observation(analyte, ceiling, unit))).value == float(ceiling)
+    result = rejected(
+        normalise(observation(analyte, f"{ceiling}.1", unit)), RejectionCode.IMPLAUSIBLE_VALUE
+    )
+    assert result.reason == (
+        f"{analyte.value} {ceiling}.1 {unit[0]} is above any human value ({ceiling}): "
+        "check the unit and the decimal point"
+    )
+
+
+@pytest.mark.parametrize(
+    ("analyte", "value", "unit"),
+    [
+        (Analyte.NEUTROPHILS, "1500", "x10^9/L"),  # a count per microlitre, labelled x10^9/L
+        (Analyte.PLATELETS, "250000", "10*3/uL"),
+        (Analyte.PLATELETS, "6000000", "/uL"),
+        (Analyte.CRP, "125", "mg/dL"),  # 12.5 mg/L with its decimal point lost and in mg/dL
+        (Analyte.CRP, "12500", "nmol/L"),
+        (Analyte.HAEMOGLOBIN, "135", "g/dL"),  # g/L labelled g/dL
+        (Analyte.HAEMOGLOBIN, "90", "mmol/L"),
+        (Analyte.ALT, "2000", "ukat/L"),
+        (Analyte.BILIRUBIN, "1800", "umol/L"),
+        (Analyte.CREATININE, "88", "mg/dL"),  # umol/L labelled mg/dL
+        (Analyte.CREATININE, "4500", "umol/L"),
+    ],
+)
+def test_a_unit_or_decimal_slip_beyond_any_human_value_is_rejected(
+    analyte: Analyte, value: str, unit: str
+) -> None:
+    """Accepted before: neutrophils 1500 x10^9/L, a count per microlitre mislabelled, were
+    published as such. Whatever the unit sent, the converted value is checked."""
+    result = rejected(
+        normalise(observation(analyte, value, (unit,))), RejectionCode.IMPLAUSIBLE_VALUE
+    )
+    assert (
+        result.reason.startswith(f"{analyte.value} ") and "above any human value" in result.reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("analyte", "value", "unit"),
+    [
+        (Analyte.CRP, "600", "mg/L"),
+        (Analyte.NEUTROPHILS, "250", "x10^9/L"),  # hyperleukocytosis
+        (Analyte.PLATELETS, "3500", "10^9/L"),  # thrombocythaemia
+        (Analyte.PLATELETS, "3500000", "/uL"),
+        (Analyte.HAEMOGLOBIN, "25", "g/dL"),
+        (Analyte.HAEMOGLOBIN, "250", "g/L"),
+        (Analyte.ALT, "40000", "U/L"),  # ischaemic or toxic hepatitis
+        (Analyte.AST, "800", "ukat/L"),
+        (Analyte.BILIRUBIN, "1000", "umol/L"),
+        (Analyte.CREATININE, "3500", "umol/L"),
+    ],
+)
+def test_a_genuine_extreme_is_accepted(analyte: Analyte, value: str, unit: str) -> None:
+    accepted(normalise(observation(analyte, value, (unit,))))
 
 
 @pytest.mark.parametrize(
@@ -760,7 +836,7 @@ def test_a_per_microlitre_range_with_decimals_is_dropped_never_misread(
 
 
 @given(
-    hundredths=st.integers(0, 10**6),
+    hundredths=st.integers(0, 10**4),  # up to 100.00: 1000 mg/L, CRP's plausibility ceiling
     unit_factor=st.sampled_from([(Analyte.CRP, "mg/dL", 10), (Analyte.ALT, "ukat/L", 60)]),
 )
 def test_a_result_converted_exactly_is_the_value_sent_in_the_canonical_unit(

@@ -223,7 +223,8 @@ def test_up_to_fifteen_significant_digits_are_published_as_written(
     digits: int, data: st.DataObject
 ) -> None:
     mantissa = data.draw(st.integers(min_value=10 ** (digits - 1), max_value=10**digits - 1))
-    point = data.draw(st.integers(min_value=0, max_value=digits))
+    # at most three digits before the point: below 1000 mg/L, CRP's plausibility ceiling
+    point = data.draw(st.integers(min_value=max(digits - 3, 0), max_value=digits))
     text = str(mantissa)
     text = f"{text[: len(text) - point]}.{text[len(text) - point :]}" if point else text
     text = "0" + text if text.startswith(".") else text

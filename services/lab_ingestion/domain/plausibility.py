@@ -1,0 +1,49 @@
+"""Values no human body has: a unit or decimal-point slip, never a result. Pure: no I/O.
+
+A result in the wrong unit (neutrophils sent as 1500 with x10^9/L written for /uL) or with
+its decimal point lost (CRP 1250 for 12.50) converts to a number the trial would act on as
+if measured. Each analyte has a ceiling in its canonical unit, far above any value a patient
+has reached, so that a x100 or x1000 slip goes over it and a real extreme never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from services.lab_ingestion.domain.analytes import canonical_unit
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from shared.contracts.events.lab import Analyte
+
+# Plausibility ceilings, in the canonical unit: NOT clinical limits (no grade, alert or dose
+# reads them). Chosen (a product decision) generously above the most extreme values reported
+# in people, so a genuine extreme is never refused, yet below what a x1000 slip of an
+# ordinary value gives (neutrophils 3000 sent with x10^9/L for /uL) and a x100 slip of a
+# high one. A value above its ceiling is rejected, never stored or published.
+PLAUSIBILITY_CEILINGS: Final[Mapping[Analyte, float]] = MappingProxyType(
+    {
+        Analyte.CRP: 1000.0,  # mg/L
+        Analyte.NEUTROPHILS: 500.0,  # x10^9/L
+        Analyte.PLATELETS: 5000.0,  # x10^9/L
+        Analyte.HAEMOGLOBIN: 30.0,  # g/dL
+        Analyte.ALT: 100_000.0,  # U/L
+        Analyte.AST: 100_000.0,  # U/L
+        Analyte.BILIRUBIN: 100.0,  # mg/dL (total)
+        Analyte.CREATININE: 50.0,  # mg/dL
+    }
+)
+
+
+def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None:
+    """Why a value in the analyte's canonical unit is no human value (None: it may be one).
+    The reason quotes the converted number: a lab number, never a sender's text."""
+    ceiling = PLAUSIBILITY_CEILINGS[analyte]
+    if canonical_value <= ceiling:
+        return None
+    unit = canonical_unit(analyte)
+    return Rejected(
+        RejectionCode.IMPLAUSIBLE_VALUE,
+        f"{analyte.value} {canonical_value:.15g} {unit} is above any human value "
+        f"({ceiling:g}): check the unit and the decimal point",
+    )
