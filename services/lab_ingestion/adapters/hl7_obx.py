@@ -30,7 +30,7 @@ def value_of(obx: hl7.Segment, value_type: str, codes: list[Coding]) -> str:
     raises UnreadableEscape rather than joining the digits around it."""
     trial = identify_analyte(codes) is not None
     if value_type == "SN":
-        return _structured_numeric(obx, strict=trial)
+        return _structured_numeric(obx, trial=trial)
     if trial:
         return _plain_value(obx)
     return field_value(obx, 5, hex_text=True)
@@ -83,20 +83,21 @@ def _repetitions(segment: hl7.Segment, field: int) -> int:
     return len(segment[field]) if field < len(segment) else 0
 
 
-def _structured_numeric(obx: hl7.Segment, *, strict: bool) -> str:
+def _structured_numeric(obx: hl7.Segment, *, trial: bool) -> str:
     """OBX-5 of type SN (comparator ^ number ^ separator/suffix ^ number): ``<^5`` is "<5",
     ``^12.5`` is "12.5"; a ratio or range (``^1^:^2``, and ``^1^.^5``: no decimal in HL7)
-    stays text as sent, which is no number. So does one whose comparator is none of SN.1's
-    (``12^5``, ``1^.5``, ``+^5``): joined, a digit or sign there became part of the number
-    (platelets 125 for ``12^5``)."""
+    stays text as sent, which is no number. So does a trial result's whose comparator is
+    none of SN.1's (``12^5``, ``1^.5``, ``+^5``): joined, a digit or sign there became part
+    of the number (platelets 125 for ``12^5``); another test's is read (and digested) as
+    before. A trial result's is read strictly (``field_value``)."""
     comparator, number, separator, second = (
-        field_value(obx, 5, 1, c, hex_text=True, strict=strict) for c in range(1, 5)
+        field_value(obx, 5, 1, c, hex_text=True, strict=trial) for c in range(1, 5)
     )
-    whole = whole_value(obx, 5, strict=strict)
+    whole = whole_value(obx, 5, strict=trial)
     if whole is None:  # one value alone (``12.5``): read as NM's
         return comparator
-    if has_subcomponents(obx, 5) or comparator not in SN_COMPARATORS:  # ``^9&5``, ``12^5``
-        return whole
+    if has_subcomponents(obx, 5) or (trial and comparator not in SN_COMPARATORS):
+        return whole  # ``^9&5``, ``12^5``
     if separator or second:
         joined = f"{comparator}{number}{separator}{second}"
         if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1

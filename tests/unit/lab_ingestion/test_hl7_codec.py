@@ -766,6 +766,18 @@ def test_structured_numeric_comparator_that_is_no_comparator_is_no_number(
     assert obx5 not in result.reason and f"text of {len(obx5)} characters" in result.reason
 
 
+def test_another_tests_structured_numeric_is_read_as_before() -> None:
+    """Only a trial result's SN is read strictly: another test's value is stored (and its
+    message digested) as before, so a resend of a stored message stays a duplicate."""
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "SN", 3: "2345-7^Glucose^LN", 5: "1^:^2", 6: "mg/dL", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    assert message.observations[0].value == "1:2"
+
+
 def test_non_sn_value_with_components_stays_whole_and_is_no_number() -> None:
     text = join([
         msh(),
