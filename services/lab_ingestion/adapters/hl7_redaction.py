@@ -49,10 +49,9 @@ from services.lab_ingestion.adapters.scrub import (
     FOLDED_LETTERS,
     REDACTED,
     date_spellings,
-    grouped_digits,
     street_words,
 )
-from services.lab_ingestion.domain.matching import numbers_masked
+from services.lab_ingestion.domain.matching import grouped_digits, numbers_masked
 from shared.contracts.identity import normalise_hospital_identifier
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
@@ -215,12 +214,10 @@ def _secrets_and_numbers(
             kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
             numbers.append((fields, kept_numbers))
             named += [number.value for number in kept_numbers] + dropped
-            for number in kept_numbers:  # as written, and as hashed (no blank, NFKC)
-                for form in (number.value, normalise_hospital_identifier(number.value)):
-                    _add(secrets, form, 3, number.hashed or REDACTED)
+            for number in kept_numbers:
+                _add_number(secrets, number.value, number.hashed or REDACTED)
             for other in dropped:
-                for form in (other, normalise_hospital_identifier(other)):
-                    _add(secrets, form, 3)
+                _add_number(secrets, other, REDACTED)
         _collect_secrets(name, fields, separators, secrets)
     for value, replacement in list(secrets.values()):  # a value as it reads: MÜLLER
         if separators[3] in value:
@@ -287,6 +284,14 @@ def _collect_secrets(
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
+
+
+def _add_number(secrets: Secrets, number: str, replacement: str) -> None:
+    """A PID-3 number as written, as hashed (no blank, NFKC) and, written in groups of
+    digits, as its digits (``987.654.321`` as ``987654321``), as the other identifiers are."""
+    for form in (number, normalise_hospital_identifier(number)):
+        _add(secrets, form, 3, replacement)
+    _add(secrets, grouped_digits(number) or "", 6, replacement)
 
 
 def _add(

@@ -25,11 +25,10 @@ from services.lab_ingestion.adapters.scrub import (
     MIN_DIGITS_ONLY,
     Scrubber,
     date_spellings,
-    grouped_digits,
     street_words,
 )
 from services.lab_ingestion.domain.abnormal_flags import published_flag
-from services.lab_ingestion.domain.matching import numbers_masked
+from services.lab_ingestion.domain.matching import grouped_digits, numbers_masked
 from shared.contracts.identity import normalise_hospital_identifier
 
 REDACTED = "[redacted]"

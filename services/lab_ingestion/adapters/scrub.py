@@ -132,18 +132,6 @@ def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
             f"{day}/{month}/{year}", f"{day}-{month}-{year}", f"{month}/{day}/{year}")  # fmt: skip
 
 
-# a number written in groups (an AHV number's dots, a phone-like MRN's blanks)
-_GROUPED_DIGITS = re.compile(r"[0-9]+(?:[ .\-/][0-9]+)+", re.ASCII)
-
-
-def grouped_digits(value: str) -> str | None:
-    """The digits of a number written in groups (``756.1234.5678.97`` -> ``7561234567897``),
-    searched for by every redactor; None for anything else."""
-    if not _GROUPED_DIGITS.fullmatch(value.strip()):
-        return None
-    return "".join(c for c in value if "0" <= c <= "9")
-
-
 def street_words(line: str) -> list[str]:
     """The words of a street line (or its other designation) searched for on their own
     ("ZZSTREET" of "ZZSTREET 12"), as a name's parts are: letters only, three or more, never

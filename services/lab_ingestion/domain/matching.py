@@ -23,6 +23,10 @@ from services.lab_ingestion.domain.records import EnrolledSubject
 from shared.contracts.identity import normalise_hospital_identifier
 
 MIN_MASKED_LENGTH = 4  # shorter identifiers would be found inside unrelated ids
+# a number written in groups is masked also as its digits (987.654.321 as 987654321), from
+# six of them: fewer are everyday values (a postal code, a result, a year), as in the
+# redactions
+MIN_MASKED_DIGITS = 6
 
 
 def mask_identifier_in_id(
@@ -63,16 +67,22 @@ def _masked_keys(observation: ObservationInput, masked: Callable[[str], str]) ->
 def numbers_masked(
     numbers: Iterable[str], identify: Callable[[str], str], mark: str = "#"
 ) -> Callable[[str], str]:
-    """A function that writes each of ``numbers`` (and its normalised form) found inside a
-    text, in any case, as ``#`` and a prefix of its keyed hash (``ORD4711815`` ->
+    """A function that writes each of ``numbers`` (as written, normalised, and written in
+    groups also as its digits: ``987.654.321`` as ``987654321``) found inside a text, in any
+    case, as ``#`` and a prefix of the number's keyed hash (``ORD4711815`` ->
     ``ORD#c3d33d695dec``; ``mark`` is how ``#`` is written: escaped where it is a
-    separator). Numbers shorter than MIN_MASKED_LENGTH are left: they would be found inside
-    unrelated ids."""
-    forms: dict[str, str] = {}
-    for number in (n.strip() for n in numbers):
+    separator). Numbers shorter than MIN_MASKED_LENGTH are left, and digits of fewer than
+    MIN_MASKED_DIGITS: they would be found inside unrelated ids."""
+    ordered = sorted({n.strip() for n in numbers})  # (in order: the same forms each time)
+    forms: dict[str, str] = {}  # a form in upper case -> the number whose hash replaces it
+    for number in ordered:
         for form in (number, normalise_hospital_identifier(number)):
             if len(form) >= MIN_MASKED_LENGTH:
                 forms.setdefault(form.upper(), number)
+    for number in ordered:  # where no number is written so (``setdefault``)
+        digits = grouped_digits(number) or ""
+        if len(digits) >= MIN_MASKED_DIGITS:
+            forms.setdefault(digits, number)
     if not forms:
         return _unchanged
 
@@ -96,6 +106,19 @@ def numbers_masked(
 
 def _unchanged(text: str) -> str:
     return text
+
+
+# a number written in groups (an AHV number's dots, a phone-like MRN's blanks)
+_GROUPED_DIGITS = re.compile(r"[0-9]+(?:[ .\-/][0-9]+)+", re.ASCII)
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+def grouped_digits(value: str) -> str | None:
+    """The digits of a number written in groups (``756.1234.5678.97`` -> ``7561234567897``),
+    searched for by every redactor and masked in ids; None for anything else."""
+    if not _GROUPED_DIGITS.fullmatch(value.strip()):
+        return None
+    return _NOT_DIGITS.sub("", value)
 
 
 def match_subject(

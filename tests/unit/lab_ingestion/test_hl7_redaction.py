@@ -532,6 +532,28 @@ def test_redact_masks_the_patients_number_run_into_the_message_id_and_order_numb
     assert (orc[2], orc[3], obr[2], obr[3]) == (f"P{masked}", f"F{masked}") * 2
 
 
+def test_redact_finds_a_patient_number_written_in_groups_as_its_digits_too() -> None:
+    """PID-3 ``987.654.321`` and its digits in MSH-10, an order number and a note: the ids
+    masked as the accepted path masks them (the copy's MSH-10 is the rejection's control id,
+    published on lab.rejected.v1), the note's copy replaced by the number's hash, as the
+    other identifiers' grouped digits are."""
+    digits = "987654321"
+    text = join([
+        msh(control_id=f"{digits}-1"),
+        seg("PID", {1: "1", 3: "987.654.321^^^NORTHLAB^MR"}),
+        seg("OBR", {1: "1", 2: "P1", 3: f"F{digits}"}),
+        seg("NTE", {1: "1", 3: f"patient {digits}"}),
+        *OBX_LINES,
+    ])  # fmt: skip
+    out = redact(text, fake_hash)
+    assert digits not in out
+    accepted, _ = parse_oru(text, identify=fake_hash)
+    header = read_header(out)
+    assert header is not None and header.control_id == accepted.control_id == f"#{HASH[:12]}-1"
+    lines = out.split("\r")
+    assert f"OBR|1|P1|F#{HASH[:12]}" in lines and f"NTE|1||patient HMAC:{HASH}" in lines
+
+
 def test_a_masked_number_is_escaped_where_the_hash_sign_is_the_field_separator() -> None:
     text = (
         "MSH#^~\\&#LABSYS#NORTHLAB#LENA-CCS#TRIAL#20261102091500+0000##ORU^R01#ORDMRN0042#P#2.5.1"

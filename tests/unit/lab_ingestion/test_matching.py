@@ -102,3 +102,24 @@ def test_a_message_without_a_number_in_its_ids_is_returned_as_it_is() -> None:
     result = ObservationInput("ORD-1|1988-5|", (Coding("1988-5"),), "12", ("mg/L",))
     message = LabMessage(Channel.MLLP, "LIS", "HOSP", "C-1", "4711815", (result,))
     assert mask_identifier_in_id(message, hash_of) is message
+
+
+def mark(value: str) -> str:
+    return f"#{hash_of(value)[:12]}"
+
+
+def test_a_number_written_in_groups_is_masked_as_its_digits_with_the_numbers_hash() -> None:
+    """``987.654.321`` in PID-3 and ``987654321`` in the id: the same replacement as the
+    number (its hash), so that the message's ids are the same whichever way it was written."""
+    masked = mask_identifier_in_id(lab_message("X987654321-1", "987.654.321"), hash_of)
+    assert masked.control_id == f"X{mark('987.654.321')}-1"
+    short = mask_identifier_in_id(lab_message("X1234-1", "12.34"), hash_of)  # four digits
+    assert short.control_id == "X1234-1"
+
+
+def test_a_number_written_as_those_digits_keeps_its_own_hash_whatever_the_order() -> None:
+    both = ("987.654.321", "987654321")
+    for numbers in (both, both[::-1]):
+        message = lab_message("X987654321", None)
+        masked = mask_identifier_in_id(message, hash_of, numbers).control_id
+        assert masked == f"X{mark('987654321')}"
