@@ -34,7 +34,7 @@ from services.lab_ingestion.adapters.fhir_parser import Identify, observation_me
 from services.lab_ingestion.adapters.fhir_patient import (
     BundlePatients,
     TooManyIdentifiers,
-    patient_identifiers,
+    patient_subject,
 )
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding, LabMessage
@@ -97,10 +97,10 @@ def parse_bundle(
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 try:
-                    numbers = patient_identifiers(patient)
+                    subject = patient_subject(patient)
                 except TooManyIdentifiers as exc:
                     raise input_error("too-costly", str(exc), f"{where}.identifier") from None
-                patients.add(entry.get("fullUrl"), patient.id, numbers)
+                patients.add(entry.get("fullUrl"), patient.id, subject)
                 parsed[index] = BundleEntry(index)
             else:
                 _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
