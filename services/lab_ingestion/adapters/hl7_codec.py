@@ -210,16 +210,18 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
         )
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
-        value = field_value(pid, 3, repeat, hex_text=True)
+        # read strictly: an escape python-hl7 drops would join the digits around it into
+        # another number, perhaps another enrolled patient's
+        value = field_value(pid, 3, repeat, hex_text=True, strict=True)
         if value:
             numbers.append(value)
             if not value.isascii():  # also as the message id reads it: one byte a character
                 numbers.append(field_value(pid, 3, repeat))
-        kind = patient_number_type(field_value(pid, 3, repeat, 5, hex_text=True))
+        kind = patient_number_type(field_value(pid, 3, repeat, 5, hex_text=True, strict=True))
         if kind is None:
             continue
-        authority = field_value(pid, 3, repeat, 4, hex_text=True)
-        universal = field_value(pid, 3, repeat, 4, subcomponent=2, hex_text=True)
+        authority = field_value(pid, 3, repeat, 4, hex_text=True, strict=True)
+        universal = field_value(pid, 3, repeat, 4, subcomponent=2, hex_text=True, strict=True)
         if value or authority or universal or kind:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers

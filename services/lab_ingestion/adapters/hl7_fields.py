@@ -34,7 +34,8 @@ def field_value(
     ``hex_text``, ``\\X..\\`` hex escapes are read as UTF-8 bytes (else latin-1), not one
     character per byte as python-hl7 does. ``strict``: an escape HL7 does not define (which
     python-hl7 drops, joining what is around it) raises UnreadableEscape; for the fields a
-    trial result's number is read from, where a dropped character is another value.
+    trial result's number and the patient's numbers are read from, where a dropped
+    character is another value (another patient).
     """
     if field >= len(segment):
         return ""

@@ -490,6 +490,35 @@ def test_an_escape_hl7_does_not_define_in_a_trial_results_number_is_malformed(
 
 
 @pytest.mark.parametrize(
+    "pid3", ["98765\\Q\\4321^^^HOSP^MR", "987654321^^^HO\\Q\\SP^MR", "987654\\321^^^HOSP^MR"]
+)
+def test_an_escape_hl7_does_not_define_in_a_patient_number_is_malformed(pid3: str) -> None:
+    """python-hl7 would drop it and join the digits around it: ``98765\\Q\\4321`` read as
+    987654321, perhaps another enrolled patient's number. The message is never matched."""
+    text = join([
+        msh(),
+        seg("PID", {3: pid3}),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(text, identify=fake_hash)
+    assert info.value.code is RejectionCode.MALFORMED
+    assert "PID-3" in info.value.reason and "987654" not in info.value.reason
+
+
+def test_a_defined_escape_in_a_patient_number_still_reads() -> None:
+    text = join([
+        msh(),
+        seg("PID", {3: "MRN\\T\\1^^^HOSP^MR"}),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text, identify=fake_hash)
+    assert message.patient_identifier == "MRN&1"
+
+
+@pytest.mark.parametrize(
     ("obx", "value", "unit", "reference", "flag"),
     [
         ({5: "1\\X2E\\5"}, "1.5", ("mg/L",), None, None),

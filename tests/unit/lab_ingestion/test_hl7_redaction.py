@@ -593,10 +593,11 @@ def test_python_hl7_does_not_log_field_contents_once_silenced(
     silence_library_logging()
     message = (
         "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1\r"
-        "PID|1||SECRET\\Xzz\\42||DOE^JOHN\r"
+        "PID|1||SECRET42||DOE^JOHN\r"
         "OBR|1||O1|X|||20261120081500+0100\r"
-        # not a trial analyte: a trial result's value is refused before python-hl7 reads it
-        "OBX|1|NM|2345-7^Glucose^LN||12\\Xzz\\|mg/dL|||||F|||20261120081500+0100\r"
+        # not a trial analyte, nor PID-3: a trial result's value and a patient number are
+        # refused before python-hl7 reads an escape it cannot (and logs the field)
+        "OBX|1|NM|2345-7^Glucose^LN||SECRET\\Xzz\\42|mg/dL|||||F|||20261120081500+0100\r"
     )
     with caplog.at_level("DEBUG"):
         parse_oru(message)
