@@ -34,7 +34,7 @@ from services.lab_ingestion.adapters.fhir_parser import Identify, observation_me
 from services.lab_ingestion.adapters.fhir_patient import (
     BundlePatients,
     TooManyIdentifiers,
-    patient_subject,
+    patient_identifiers,
 )
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding, LabMessage
@@ -97,10 +97,10 @@ def parse_bundle(
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 try:
-                    subject = patient_subject(patient)
+                    numbers = patient_identifiers(patient)
                 except TooManyIdentifiers as exc:
                     raise input_error("too-costly", str(exc), f"{where}.identifier") from None
-                patients.add(entry.get("fullUrl"), patient.id, subject)
+                patients.add(entry.get("fullUrl"), patient.id, numbers)
                 parsed[index] = BundleEntry(index)
             else:
                 _check_create(entry.get("request"), f"Bundle.entry[{index}].request")

@@ -31,7 +31,7 @@ from services.lab_ingestion.adapters.fhir_outcome import (
 from services.lab_ingestion.adapters.fhir_patient import (
     BundlePatients,
     TooManyIdentifiers,
-    subject_of,
+    subject_identifiers,
 )
 from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
@@ -117,8 +117,7 @@ def _map_message(
         raise input_error("required", "code is required", f"{where}.code")
     _refuse_what_it_cannot_read(obs, where)
     key = _result_key(obs, where)
-    subject = subject_of(obs, patients)
-    candidates = subject.numbers
+    candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
     # no patient chosen (numbers of several authorities): the id is made again once the
     # sender's authority chose one (``patient_identity.identified``)
@@ -134,11 +133,8 @@ def _map_message(
         identifier_candidates=candidates,
         control_id_basis=basis,
     )
-    # an Observation identifier built from the patient's number, name or birth date is
-    # stored as the result key
-    if identify is None:
-        return message
-    return mask_identifier_in_id(message, identify, personal=subject.personal)
+    # an Observation identifier built from the patient's number is stored as the result key
+    return mask_identifier_in_id(message, identify) if identify is not None else message
 
 
 def _refuse_what_it_cannot_read(obs: Observation, where: str) -> None:

@@ -7,28 +7,16 @@ PT, PN, PE, MRT, or untyped, as a local type code is; never a national, insuranc
 or other number of ``OTHER_NUMBER_TYPES``), each with its assigning authority: its
 ``system`` and its assigner's name. Which number is matched is
 decided by ``domain.patient_identity``, as for HL7 PID-3.
-
-The subject's other personal values (``Subject.personal``: every identifier's value, each
-part of every name, the birth date in each spelling of ``scrub.date_spellings``, and the
-reference's own display) are read only to be masked in the Observation's ids, as HL7's are
-(``hl7_personal``): a laboratory may build an identifier from the patient's name or birth
-date (``ROE-CRP-1``), and it is stored as the result key.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date
-from itertools import islice
+from collections.abc import Sequence
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
-from services.lab_ingestion.adapters.scrub import date_spellings
-from services.lab_ingestion.domain.matching import NO_PERSONAL_VALUES, PersonalValues
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,
     MEDICAL_RECORD,
@@ -44,79 +32,28 @@ IDENTIFIER_TYPES = frozenset({
 })  # fmt: skip
 
 
-# a name's parts: "Roe, Anna-Maria" is "Roe", "Anna" and "Maria" too
-_NAME_SEPARATORS = re.compile(r"[\s,;:/()\[\]\"-]+")
-
-
 class TooManyIdentifiers(ValueError):
     """More identifiers than a patient has: not read (each is compared with each)."""
 
 
-@dataclass(frozen=True)
-class Subject:
-    """The patient an Observation names: their numbers (to match them by) and their other
-    personal values (to be masked in the Observation's ids, never kept)."""
-
-    numbers: Candidates = ()
-    personal: PersonalValues = NO_PERSONAL_VALUES
-
-    def named(self, also: PersonalValues) -> Subject:
-        """The subject with ``also`` among its personal values."""
-        personal = PersonalValues(
-            self.personal.numbers + also.numbers, self.personal.names + also.names
-        )
-        return Subject(self.numbers, personal)
-
-
-def subject_of(obs: Observation, patients: BundlePatients | None = None) -> Subject:
-    """The Observation's subject; no numbers when it names none that can be read."""
+def subject_identifiers(obs: Observation, patients: BundlePatients | None = None) -> Candidates:
+    """The numbers of the Observation's subject; () when it names none that can be read."""
     subject = obs.subject
-    if subject is None or subject.type not in (None, "Patient"):
-        return Subject()  # a Group, Device or Location is no patient
-    reference_values = _reference_values(subject)
+    if subject is None:
+        return ()
+    if subject.type not in (None, "Patient"):
+        return ()  # a Group, Device or Location is no patient
     if subject.identifier is not None and (subject.identifier.value or "").strip():
         numbers = _candidates([subject.identifier])
         if numbers or not subject.reference:
-            # else: not a patient number, the reference may name the Patient
-            return Subject(numbers, reference_values)
+            return numbers  # else: not a patient number, the reference may name the Patient
     reference = subject.reference or ""
     if reference.startswith("#"):
         for resource in obs.contained or []:
             if isinstance(resource, Patient) and resource.id == reference[1:]:
-                return patient_subject(resource).named(reference_values)
-        return Subject((), reference_values)
-    found = patients.resolve(reference) if patients is not None else Subject()
-    return found.named(reference_values)
-
-
-def patient_subject(patient: Patient) -> Subject:
-    """A Patient's numbers (``patient_identifiers``) and other personal values: every
-    identifier's value (of any type or use), each part of every name, the birth date in
-    each of its spellings (a partial date in none)."""
-    numbers = [str(i.value).strip() for i in patient.identifier or [] if i.value]
-    birth = patient.birthDate
-    if isinstance(birth, date):
-        numbers += date_spellings(f"{birth.year:04d}", f"{birth.month:02d}", f"{birth.day:02d}")
-    names = [
-        part
-        for name in islice(patient.name or [], MAX_PATIENT_NUMBERS)
-        for part in _name_parts(name.family, name.text, *(name.given or []))
-    ]
-    return Subject(patient_identifiers(patient), PersonalValues(tuple(numbers), tuple(names)))
-
-
-def _reference_values(reference: Any) -> PersonalValues:
-    """A reference's own identifier value and display (a patient's name, as often as not)."""
-    identifier = reference.identifier
-    value = str(identifier.value).strip() if identifier is not None and identifier.value else ""
-    return PersonalValues((value,) if value else (), tuple(_name_parts(reference.display)))
-
-
-def _name_parts(*texts: str | None) -> Iterator[str]:
-    """Each text whole and each of its parts (at most MAX_PATIENT_NUMBERS texts)."""
-    for text in islice((t.strip() for t in texts if t and t.strip()), MAX_PATIENT_NUMBERS):
-        yield text
-        yield from (part for part in _NAME_SEPARATORS.split(text) if part and part != text)
+                return patient_identifiers(resource)
+        return ()
+    return patients.resolve(reference) if patients is not None else ()
 
 
 class BundlePatients:
@@ -128,23 +65,23 @@ class BundlePatients:
     one reference with different numbers resolve to none (missing)."""
 
     def __init__(self) -> None:
-        self._absolute: dict[str, Subject | None] = {}
-        self._local: dict[str, Subject | None] = {}  # Patients of no server URL
-        self._any: dict[str, Subject | None] = {}  # every Patient, by type and id
+        self._absolute: dict[str, Candidates | None] = {}
+        self._local: dict[str, Candidates | None] = {}  # Patients of no server URL
+        self._any: dict[str, Candidates | None] = {}  # every Patient, by type and id
         self._base: str | None = None  # of the entry whose references are resolved
 
-    def add(self, full_url: object, patient_id: str | None, patient: Subject) -> None:
+    def add(self, full_url: object, patient_id: str | None, numbers: Candidates) -> None:
         url = full_url if isinstance(full_url, str) and full_url else None
         if url is not None:
-            _claim(self._absolute, _without_history(url), patient)
+            _claim(self._absolute, _without_history(url), numbers)
         if url is not None and _is_server_url(url):
-            _claim(self._any, relative_reference(url), patient)
+            _claim(self._any, relative_reference(url), numbers)
         elif url is not None and not url.startswith("urn:") and "/" in url:  # "Patient/1"
-            _claim(self._local, relative_reference(url), patient)
-            _claim(self._any, relative_reference(url), patient)
+            _claim(self._local, relative_reference(url), numbers)
+            _claim(self._any, relative_reference(url), numbers)
         elif patient_id:
-            _claim(self._local, f"Patient/{patient_id}", patient)
-            _claim(self._any, f"Patient/{patient_id}", patient)
+            _claim(self._local, f"Patient/{patient_id}", numbers)
+            _claim(self._any, f"Patient/{patient_id}", numbers)
 
     def entry(self, full_url: object) -> BundlePatients:
         """The Patients as the entry of ``full_url`` sees them."""
@@ -153,29 +90,23 @@ class BundlePatients:
         view._base = _server_base(full_url)
         return view
 
-    def resolve(self, reference: str) -> Subject:
+    def resolve(self, reference: str) -> Candidates:
         if "://" in reference or reference.startswith("urn:"):
-            return self._absolute.get(_without_history(reference)) or Subject()
+            return self._absolute.get(_without_history(reference)) or ()
         relative = relative_reference(reference)
         if self._base is None:
-            return self._any.get(relative) or Subject()
+            return self._any.get(relative) or ()
         absolute = f"{self._base}/{relative}"
         if absolute in self._absolute:
-            return self._absolute[absolute] or Subject()
-        return self._local.get(relative) or Subject()
+            return self._absolute[absolute] or ()
+        return self._local.get(relative) or ()
 
 
-def _claim(keys: dict[str, Subject | None], key: str, patient: Subject) -> None:
-    """Two Patients claiming one reference with other numbers are two patients: neither
-    (with the same numbers, the personal values of both are masked)."""
-    if key not in keys:
-        keys[key] = patient
-        return
-    claimed = keys[key]
-    if claimed is None or claimed.numbers != patient.numbers:
-        keys[key] = None
+def _claim(keys: dict[str, Candidates | None], key: str, numbers: Candidates) -> None:
+    if key in keys and keys[key] != numbers:
+        keys[key] = None  # two Patients, two patients: neither
     else:
-        keys[key] = claimed.named(patient.personal)
+        keys[key] = numbers
 
 
 def _is_server_url(url: str) -> bool:

@@ -38,7 +38,6 @@ from services.lab_ingestion.adapters.hl7_msh import (
     read_header,
 )
 from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, units_of, value_of
-from services.lab_ingestion.adapters.hl7_personal import personal_values
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -130,8 +129,7 @@ def parse_oru(
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
         raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
     try:
-        (pid, visits), observations = _body(parsed, offset_of(field_value(msh, 7)))
-        candidates, numbers = _patient_identifiers(pid) if pid is not None else ((), [])
+        (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)))
         patient = default_identifier(candidates)
         untracked = any(o.unscoped_key is not None for o in observations)
         if untracked and identify is not None and patient:  # hashed only when needed
@@ -146,8 +144,7 @@ def parse_oru(
             identifier_candidates=candidates,
         )
         if identify is not None:  # the ACK still echoes MSH-10 as sent (header)
-            personal = personal_values(pid, visits)  # only to be masked in the ids
-            message = mask_identifier_in_id(message, identify, numbers, personal)
+            message = mask_identifier_in_id(message, identify, numbers)
         return message, header
     except Hl7InputError as exc:
         raise Hl7InputError(exc.code, exc.reason, header) from None
@@ -159,16 +156,13 @@ def parse_oru(
         ) from None
 
 
-_Patient = tuple[hl7.Segment | None, list[hl7.Segment]]  # PID, and PV1 (visit numbers)
-
-
-def _body(message: hl7.Message, offset: str) -> tuple[_Patient, list[ObservationInput]]:
-    """The patient's segments (PID, read by ``_patient_identifiers``, and PV1: with PID,
-    the personal values masked in the ids, ``hl7_personal``) and the observations, in one
-    pass over the segments."""
+def _body(
+    message: hl7.Message, offset: str
+) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
+    """The patient's numbers (``_patient_identifiers``) and the observations, in one pass
+    over the segments."""
     observations = []
     patients = []
-    visits = []
     order_key, order_text = "", ""
     order_time: _Time = (None, None)
     for segment in message:
@@ -183,15 +177,13 @@ def _body(message: hl7.Message, offset: str) -> tuple[_Patient, list[Observation
             order_time = read_ts(order_text, offset)
         elif kind == "PID":
             patients.append(segment)
-        elif kind == "PV1":
-            visits.append(segment)
     if len(patients) > 1:
         raise Hl7InputError(
             RejectionCode.MULTIPLE_PATIENTS,
             f"one patient per message: found {len(patients)} PID segments; "
             "send one message per patient",
         )
-    return (patients[0] if patients else None, visits), observations
+    return (_patient_identifiers(patients[0]) if patients else ((), [])), observations
 
 
 def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.lab_ingestion.domain.matching import (
-    PersonalValues,
-    mask_identifier_in_id,
-    match_subject,
-)
+from services.lab_ingestion.domain.matching import mask_identifier_in_id, match_subject
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,
@@ -108,68 +104,17 @@ def test_a_message_without_a_number_in_its_ids_is_returned_as_it_is() -> None:
     assert mask_identifier_in_id(message, hash_of) is message
 
 
-# --- the patient's other personal values (names, birth date, other numbers) in ids --------
-
-
-def masked_id(control_id: str, personal: PersonalValues, identifier: str = "MRN004711") -> str:
-    message = lab_message(control_id, identifier)
-    return mask_identifier_in_id(message, hash_of, personal=personal).control_id
-
-
 def mark(value: str) -> str:
     return f"#{hash_of(value)[:12]}"
-
-
-@pytest.mark.parametrize(
-    ("control_id", "masked"),
-    [
-        ("ROE-1", f"{mark('ROE')}-1"),
-        ("1-roe", f"1-{mark('ROE')}"),  # in any case, hashed as the name is
-        ("LAB_ROE_1", f"LAB_{mark('ROE')}_1"),  # an underscore is no letter
-        ("PROE1", "PROE1"),  # another word: left
-        ("ROE1", "ROE1"),
-        ("ROEBUCK-1", "ROEBUCK-1"),
-    ],
-)
-def test_a_name_in_an_id_is_masked_as_a_whole_word_only(control_id: str, masked: str) -> None:
-    assert masked_id(control_id, PersonalValues(names=("ROE",))) == masked
-
-
-def test_a_name_of_fewer_than_three_letters_is_not_searched_for() -> None:
-    assert masked_id("LI-1", PersonalValues(names=("LI", "Li"))) == "LI-1"
-
-
-@pytest.mark.parametrize(
-    ("control_id", "number", "masked"),
-    [
-        ("ORDACC7654321X", "ACC7654321", f"ORD{mark('ACC7654321')}X"),  # run into the id
-        ("DOE19580214", "19580214", f"DOE{mark('19580214')}"),  # a birth date likewise
-        ("M-14.02.1958", "14.02.1958", f"M-{mark('14.02.1958')}"),
-        ("ORD12345-1", "12345", "ORD12345-1"),  # digits alone under six: everyday values
-        ("AB12-1", "AB12", f"{mark('AB12')}-1"),  # not digits alone: as a hospital number
-    ],
-)
-def test_another_number_of_the_patient_is_masked_anywhere_in_an_id(
-    control_id: str, number: str, masked: str
-) -> None:
-    assert masked_id(control_id, PersonalValues(numbers=(number,))) == masked
-
-
-def test_a_hospital_number_of_four_digits_is_masked_as_before() -> None:
-    """The hospital number's own rule is unchanged (four characters), so that ids stored
-    before personal values were masked are masked the same way when their message is resent."""
-    assert masked_id("LAB-4711-1", PersonalValues(), identifier="4711") == f"LAB-{mark('4711')}-1"
 
 
 def test_a_number_written_in_groups_is_masked_as_its_digits_with_the_numbers_hash() -> None:
     """``987.654.321`` in PID-3 and ``987654321`` in the id: the same replacement as the
     number (its hash), so that the message's ids are the same whichever way it was written."""
-    assert masked_id("X987654321-1", PersonalValues(), identifier="987.654.321") == (
-        f"X{mark('987.654.321')}-1"
-    )
-    ahv = PersonalValues(numbers=("756.1234.5678.97",))
-    assert masked_id("A-7561234567897", ahv) == f"A-{mark('756.1234.5678.97')}"
-    assert masked_id("X1234-1", PersonalValues(numbers=("12.34",))) == "X1234-1"  # too short
+    masked = mask_identifier_in_id(lab_message("X987654321-1", "987.654.321"), hash_of)
+    assert masked.control_id == f"X{mark('987.654.321')}-1"
+    short = mask_identifier_in_id(lab_message("X1234-1", "12.34"), hash_of)  # four digits
+    assert short.control_id == "X1234-1"
 
 
 def test_a_number_written_as_those_digits_keeps_its_own_hash_whatever_the_order() -> None:
@@ -178,23 +123,3 @@ def test_a_number_written_as_those_digits_keeps_its_own_hash_whatever_the_order(
         message = lab_message("X987654321", None)
         masked = mask_identifier_in_id(message, hash_of, numbers).control_id
         assert masked == f"X{mark('987654321')}"
-
-
-def test_personal_values_are_masked_the_same_way_each_time() -> None:
-    """A resend is found as the message it repeats, a correction finds its result."""
-    personal = PersonalValues(("19580214", "VIS24681357"), ("DOE", "JOHN"))
-    key = "VIS24681357-DOE|1988-5|"
-    result = ObservationInput(key, (Coding("1988-5"),), "12", ("mg/L",))
-    message = LabMessage(Channel.MLLP, "LIS", "HOSP", "DOE-19580214", "MRN1", (result,))
-    first = mask_identifier_in_id(message, hash_of, personal=personal)
-    again = mask_identifier_in_id(message, hash_of, personal=personal)
-    assert first == again
-    assert first.control_id == f"{mark('DOE')}-{mark('19580214')}"
-    assert first.observations[0].result_key == f"{mark('VIS24681357')}-{mark('DOE')}|1988-5|"
-
-
-def test_personal_values_in_no_id_leave_the_message_as_it_is() -> None:
-    personal = PersonalValues(("19580214",), ("DOE", "JOHN"))
-    result = ObservationInput("ORD-1|1988-5|", (Coding("1988-5"),), "12", ("mg/L",))
-    message = LabMessage(Channel.MLLP, "LIS", "HOSP", "C-1", "MRN1", (result,))
-    assert mask_identifier_in_id(message, hash_of, personal=personal) is message
