@@ -489,32 +489,30 @@ def test_an_escape_hl7_does_not_define_in_a_trial_results_number_is_malformed(
     assert info.value.header is not None  # answered AR, echoing MSH-10
 
 
+def _crp_of(pid3: str) -> str:
+    """One CRP result of the patient whose PID-3 is ``pid3``."""
+    return join([
+        msh(),
+        seg("PID", {3: pid3}),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "pid3", ["98765\\Q\\4321^^^HOSP^MR", "987654321^^^HO\\Q\\SP^MR", "987654\\321^^^HOSP^MR"]
 )
 def test_an_escape_hl7_does_not_define_in_a_patient_number_is_malformed(pid3: str) -> None:
     """python-hl7 would drop it and join the digits around it: ``98765\\Q\\4321`` read as
     987654321, perhaps another enrolled patient's number. The message is never matched."""
-    text = join([
-        msh(),
-        seg("PID", {3: pid3}),
-        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
-        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F"}),
-    ])  # fmt: skip
     with pytest.raises(Hl7InputError) as info:
-        parse_oru(text, identify=fake_hash)
+        parse_oru(_crp_of(pid3), identify=fake_hash)
     assert info.value.code is RejectionCode.MALFORMED
     assert "PID-3" in info.value.reason and "987654" not in info.value.reason
 
 
 def test_a_defined_escape_in_a_patient_number_still_reads() -> None:
-    text = join([
-        msh(),
-        seg("PID", {3: "MRN\\T\\1^^^HOSP^MR"}),
-        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000"}),
-        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12", 6: "mg/L", 11: "F"}),
-    ])  # fmt: skip
-    message, _ = parse_oru(text, identify=fake_hash)
+    message, _ = parse_oru(_crp_of("MRN\\T\\1^^^HOSP^MR"), identify=fake_hash)
     assert message.patient_identifier == "MRN&1"
 
 
@@ -724,6 +722,15 @@ def test_message_with_two_patients_is_rejected_as_unusable() -> None:
 # --- Structured numeric (SN) values ---------------------------------------------------------
 
 
+def _structured_numeric(obx5: str, code: str = "1988-5^CRP^LN", unit: str = "mg/L") -> str:
+    """One result of OBX-2 type SN, without a patient."""
+    return join([
+        msh(),
+        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
+        seg("OBX", {1: "1", 2: "SN", 3: code, 5: obx5, 6: unit, 11: "F"}),
+    ])  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("obx5", "expected"),
     [
@@ -743,23 +750,13 @@ def test_message_with_two_patients_is_rejected_as_unusable() -> None:
     ],
 )
 def test_structured_numeric_value_is_comparator_and_number(obx5: str, expected: str) -> None:
-    text = join([
-        msh(),
-        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
-        seg("OBX", {1: "1", 2: "SN", 3: "1988-5^CRP^LN", 5: obx5, 6: "mg/L", 11: "F"}),
-    ])  # fmt: skip
-    message, _ = parse_oru(text)
+    message, _ = parse_oru(_structured_numeric(obx5))
     assert message.observations[0].value == expected
     assert message.observations[0].unit == ("mg/L",)
 
 
 def test_structured_numeric_ratio_is_rejected_as_non_numeric_by_normalisation() -> None:
-    text = join([
-        msh(),
-        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
-        seg("OBX", {1: "1", 2: "SN", 3: "1988-5^CRP^LN", 5: "^1^:^2", 6: "mg/L", 11: "F"}),
-    ])  # fmt: skip
-    message, _ = parse_oru(text)
+    message, _ = parse_oru(_structured_numeric("^1^:^2"))
     result = normalise(message.observations[0])
     assert isinstance(result, Rejected)
     assert result.code is RejectionCode.NON_NUMERIC_VALUE
@@ -782,12 +779,7 @@ def test_structured_numeric_comparator_that_is_no_comparator_is_no_number(
     """SN.1 holds <, >, <=, >=, =, <> or nothing: a digit there was joined to the number
     (platelets ``12^5`` stored as 125 x10^9/L, a value the lab never sent); the value stays
     text as sent, rejected, and its reason tells its length, not the text."""
-    text = join([
-        msh(),
-        seg("OBR", {1: "1", 3: "F1", 7: "20261102070000+0000"}),
-        seg("OBX", {1: "1", 2: "SN", 3: "777-3^Platelets^LN", 5: obx5, 6: "10*9/L", 11: "F"}),
-    ])  # fmt: skip
-    message, _ = parse_oru(text)
+    message, _ = parse_oru(_structured_numeric(obx5, "777-3^Platelets^LN", "10*9/L"))
     assert message.observations[0].value == obx5
     result = normalise(message.observations[0])
     assert isinstance(result, Rejected), f"SN {obx5!r} accepted as platelets {glued}"
