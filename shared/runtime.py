@@ -189,12 +189,17 @@ class ServiceRuntime:
     async def _migrate(self) -> list[str]:
         assert self.pool is not None
         async with self.pool.acquire() as conn:
-            return await migrate_service(
+            applied = await migrate_service(
                 conn,
                 self.definition.schema,
                 self.definition.migrations,
                 self.definition.shared_migrations,
             )
+            for step in self.parts.after_migrations if self.parts else ():
+                done = await step(conn)
+                if done:
+                    applied.append(done)
+            return applied
 
     def addresses(self) -> dict[str, str]:
         address = host_port(self.settings.bind_host, self.settings.http_port(self.name))

@@ -70,6 +70,12 @@ class ServiceParts:
     # each returns once a listener a background task opens takes connections: the service
     # says it started (ready) only after all have (a stop request ends the wait)
     listening: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # data changes a migration left to the service (they need what only it holds, such as a
+    # key): run once the schema is migrated, on the migration's connection, before anything
+    # else starts; each returns what it did, for the log (empty: nothing to do)
+    after_migrations: list[Callable[[asyncpg.Connection], Awaitable[str]]] = field(
+        default_factory=list
+    )
 
 
 @dataclass(frozen=True)
