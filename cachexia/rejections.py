@@ -106,7 +106,10 @@ async def _replay(
     pool: asyncpg.Pool, settings: PlatformSettings, rejection_id: uuid.UUID, *, dry_run: bool
 ) -> int:
     from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
-    from services.lab_ingestion.bootstrap import build_replayer  # noqa: PLC0415 - likewise
+    from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - likewise
+        build_replayer,
+        prepare_replay,
+    )
     from services.lab_ingestion.service_layer.replay import ReplayRefused  # noqa: PLC0415 - lean
 
     kept = await _kept(pool, rejection_id)
@@ -118,6 +121,7 @@ async def _replay(
             replayer.check(kept)
             sys.stdout.write(f"{rejection_id}: its copy reads back as the message; replayable\n")
             return 0
+        await prepare_replay(pool, settings)
         replayed = await replayer.replay(kept)
     except ReplayRefused as refused:
         sys.stderr.write(f"cachexia: {rejection_id} is not replayed: {refused}\n")

@@ -14,6 +14,11 @@ from services.lab_ingestion.adapters.hl7_codec import (
     silence_library_logging,
 )
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.adapters.stored_ids import (
+    StoredId,
+    hash_ids_stored_as_written,
+    stored_id_hasher,
+)
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.kept_copy import kept_copy_hash
 from services.lab_ingestion.domain.model import LabMessage
@@ -41,12 +46,15 @@ NAME = "lab-ingestion"
 def build(context: ServiceContext) -> ServiceParts:
     silence_library_logging()
     settings = context.settings
-    hasher = partial(hospital_id_hmac, subject_hmac_key(settings))
+    subject_key = subject_hmac_key(settings)
+    hasher = partial(hospital_id_hmac, subject_key)
+    stored_id = stored_id_hasher(subject_key)
     metrics = LabIngestionMetrics(context.registry)
     connections = ReservedConnections(context.pool, keep=1)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(
-            connections, NAME, metrics.commit_duration.observe, context.outbox_written
+            connections, NAME, stored_id, metrics.commit_duration.observe,
+            context.outbox_written,
         ),
         hasher,
         on_replan=metrics.replanned.inc,
@@ -86,7 +94,21 @@ def build(context: ServiceContext) -> ServiceParts:
         background=[commit, serve_mllp],
         addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],
+        after_migrations=[partial(_hash_ids_stored_as_written, stored_id=stored_id)],
     )
+
+
+async def _hash_ids_stored_as_written(conn: asyncpg.Connection, stored_id: StoredId) -> str:
+    changed = await hash_ids_stored_as_written(conn, stored_id)
+    return f"lab_ingestion: {changed} stored ids hashed (migration 0019)" if changed else ""
+
+
+async def prepare_replay(pool: asyncpg.Pool, settings: PlatformSettings) -> None:
+    """What the service does at its start before it writes: ids that an earlier version
+    stored as written are hashed first (``cachexia rejection replay`` may run before the
+    upgraded service ever started)."""
+    async with pool.acquire() as conn:
+        await hash_ids_stored_as_written(conn, stored_id_hasher(subject_hmac_key(settings)))
 
 
 def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings) -> Replayer:
@@ -96,8 +118,9 @@ def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings) -> Replayer:
     the write checked; the running service's relay publishes what it stores)."""
     silence_library_logging()  # python-hl7 would log a field it cannot read, whole
     connections = ReservedConnections(pool, keep=0)
+    stored_id = stored_id_hasher(subject_hmac_key(settings))
     ingestor = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, NAME), kept_copy_hash,
+        lambda: LabIngestionUnitOfWork(connections, NAME, stored_id), kept_copy_hash,
         reads_kept_copies=True,
     )  # fmt: skip
 

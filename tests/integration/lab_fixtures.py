@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from services.lab_ingestion.adapters.stored_ids import stored_id_hasher
 from services.lab_ingestion.bootstrap import definition
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
@@ -17,6 +18,8 @@ MRN = "MRN4711"
 NAME = "DOE^JOHN"
 BIRTH = "19580214"
 TS = "20261120081500+0100"
+# how repositories and units of work built by tests store control ids and result keys
+STORED_ID = stored_id_hasher(b"lab-ingestion tests' subject key, 32+ characters")
 
 
 async def migrated_lab_pool(database: str, application_name: str, **sizes: int) -> asyncpg.Pool:

@@ -31,7 +31,7 @@ from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
 from shared.db.pool import ReservedConnections, create_pool
 from shared.embedded.postgres import EmbeddedPostgres
-from tests.integration.lab_fixtures import migrated_lab_pool
+from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 from tests.unit.lab_ingestion.test_group_commit_hang import error_within
 
 pytestmark = pytest.mark.integration
@@ -124,7 +124,7 @@ async def committing(dsn: str) -> AsyncIterator[GroupCommitter[Command, IngestOu
     pool = await create_pool(dsn, definition.schema, "test-hang", min_size=0)
     connections = ReservedConnections(pool, keep=1)
     ingestor = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion"), lambda s: "h" * 64
+        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID), lambda s: "h" * 64
     )
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, give_up_after_seconds=1.0

@@ -64,7 +64,9 @@ async def test_an_mllp_message_answered_resend_is_not_stored_afterwards(
 
     assert msa(ack)[1:4] == ["AR", "CUT-1", "temporary internal error; nothing was stored, resend"]
     assert await _sample(lab, "lab_messages_rejected_total", reason="unknown") == 1
-    stored = await lab.pool.fetchval("SELECT count(*) FROM messages WHERE control_id = 'CUT-1'")
+    stored = await lab.pool.fetchval(
+        "SELECT count(*) FROM messages WHERE control_id = $1", lab.stored_id("CUT-1")
+    )
     assert stored == 0, "stored after the lab was told nothing was stored"
     assert await lab.pool.fetchval("SELECT count(*) FROM outbox") == 1  # WARM-1's event
     assert await _sample(lab, "lab_results_stored_total") == 1

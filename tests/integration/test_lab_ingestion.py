@@ -14,6 +14,7 @@ import pytest
 
 from cachexia.services import service_definition
 from services.lab_ingestion.adapters.sources import add_source
+from services.lab_ingestion.adapters.stored_ids import stored_id_hasher
 from shared.auth import Role, create_token
 from shared.contracts.envelope import Envelope
 from shared.contracts.identity import hospital_id_hmac
@@ -61,6 +62,10 @@ class Lab:
 
     async def mllp(self) -> MllpClient:
         return await MllpClient.connect(self.settings.lab_ingestion_mllp_port)
+
+    def stored_id(self, written: str) -> str:
+        """A control id or result key as lab-ingestion stores it (its keyed hash)."""
+        return stored_id_hasher(subject_hmac_key(self.settings))(written)
 
     async def events(self, topic: str, at_least: int) -> list[Envelope]:
         values = await read_topic(self.settings.kafka_servers, topic, at_least)
@@ -153,9 +158,9 @@ async def test_every_analyte_and_unit_is_normalised_stored_and_emitted(lab: Lab)
         "SELECT result_key, analyte, value, unit FROM results ORDER BY result_key"
     )
     assert len(rows) == len(CONVERSIONS)
-    by_sub_id = {r["result_key"].rsplit("|", 1)[1]: r for r in rows}
-    for i, (_, _, _, analyte, value, unit) in enumerate(CONVERSIONS):
-        row = by_sub_id[str(i)]
+    by_key = {r["result_key"]: r for r in rows}  # keys are stored as their keyed hashes
+    for i, (loinc, _, _, analyte, value, unit) in enumerate(CONVERSIONS):
+        row = by_key[lab.stored_id(f"ORD1|{loinc}|{i}")]
         assert (row["analyte"], row["unit"]) == (analyte, unit)
         assert row["value"] == pytest.approx(value, rel=1e-6)
     events = await lab.events(LAB_RESULTS, len(CONVERSIONS))
@@ -248,7 +253,7 @@ async def test_a_final_result_resent_under_a_new_id_is_a_duplicate_of_the_stored
     stored = await lab.pool.fetch(
         "SELECT control_id, result_count FROM messages ORDER BY received_at"
     )
-    assert [tuple(r) for r in stored] == [("R-1", 1), ("R-2", 0)]
+    assert [tuple(r) for r in stored] == [(lab.stored_id("R-1"), 1), (lab.stored_id("R-2"), 0)]
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
 
 

@@ -38,7 +38,7 @@ from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
 from shared.subjects import SubjectDirectory
-from tests.integration.lab_fixtures import migrated_lab_pool
+from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def instance(pool: asyncpg.Pool) -> Instance:
     connections = ReservedConnections(pool, keep=1)
     made = Instance(None, connections)  # type: ignore[arg-type]  # set below: it counts replans
     made.ingest = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion"), HMAC,
+        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID), HMAC,
         on_replan=lambda: setattr(made, "replans", made.replans + 1),
     )  # fmt: skip
     return made
@@ -108,23 +108,25 @@ async def written_by_a_race(
     """A copy of message ``like`` and its result (value 14) under ``control_id`` (of
     ``subject``, SQL), written past the indexes as concurrent instances of an earlier
     version could have."""
+    new, old = STORED_ID(control_id), STORED_ID(like)  # (hex digits: safe in SQL text)
     await pool.execute(
-        f"""INSERT INTO messages SELECT gen_random_uuid(), source, '{control_id}', channel,
+        f"""INSERT INTO messages SELECT gen_random_uuid(), source, '{new}', channel,
                    outcome, {subject}, result_count, received_at
-              FROM messages WHERE control_id = '{like}';
+              FROM messages WHERE control_id = '{old}';
             INSERT INTO results SELECT gen_random_uuid(), m.message_id, m.subject_id, r.source,
                    r.result_key, r.analyte, r.loinc, 14, r.unit, '14', r.original_unit,
                    r.reference_low, r.reference_high, r.abnormal_flag, {status}, r.collected_at,
                    r.reported_at, {supersedes}
               FROM results r JOIN messages o ON o.message_id = r.message_id, messages m
-             WHERE o.control_id = '{like}' AND m.control_id = '{control_id}'"""
+             WHERE o.control_id = '{old}' AND m.control_id = '{new}'"""
     )  # fmt: skip
 
 
 async def chain(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
         """SELECT result_id, status, value, supersedes_result_id, cancelled_at FROM results
-            WHERE result_key = 'K' ORDER BY recorded_at"""
+            WHERE result_key = $1 ORDER BY recorded_at""",
+        STORED_ID("K"),
     )
     return rows
 
@@ -181,7 +183,7 @@ async def test_the_database_refuses_to_fork_a_chain_or_to_start_a_second_one(
         return message, result
 
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         first_message, first = stored("1", None)
         repository.stage([first_message], [first], [], [], AT)
         await repository.write([])
@@ -211,7 +213,8 @@ async def test_two_patients_first_results_under_one_key_at_once_never_both_stand
             a.send(f"A-{round_}"), b.send(f"B-{round_}", mrn="MRN2")
         )
         rows = await pool.fetch(
-            "SELECT subject_id FROM results WHERE result_key = 'K' AND cancelled_at IS NULL"
+            "SELECT subject_id FROM results WHERE result_key = $1 AND cancelled_at IS NULL",
+            STORED_ID("K"),
         )
         assert len(rows) == 1, (round_, first, second)
         stored = first if rows[0]["subject_id"] == "S-1" else second
@@ -226,7 +229,7 @@ async def test_the_database_refuses_a_second_patients_first_result_under_a_key(
 ) -> None:
     crp = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", 0, 5, "H")
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         for control_id, subject in (("1", "S-1"), ("2", "S-2")):
             message = MessageRecord(
                 uuid.uuid4(), "LIS^HOSP", control_id, "mllp", "accepted", subject, 1, AT
@@ -304,7 +307,7 @@ async def test_a_unit_of_work_whose_rollback_fails_still_gives_its_connection_ba
     own = await migrated_lab_pool(database, "test-rollback-fails", max_size=2)
     connections = ReservedConnections(own, keep=1)
     with pytest.raises(RuntimeError, match="rollback fails too"):  # the batch's own error
-        async with LabIngestionUnitOfWork(connections, "lab-ingestion") as uow:
+        async with LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID) as uow:
             await uow.serialise_chains()  # in a transaction, holding the chain lock
             server_pid = uow.connection.get_server_pid()
             await pool.execute("SELECT pg_terminate_backend($1)", server_pid)
@@ -337,4 +340,5 @@ async def test_a_resend_after_the_subject_directory_changed_is_a_duplicate(
     resent = await b.send("M-1")
     assert (resent.accepted, resent.duplicate, resent.code) == (True, True, None), resent
     assert await pool.fetchval("SELECT count(*) FROM rejections") == 0
-    assert await pool.fetchval("SELECT count(*) FROM messages WHERE control_id = 'M-1'") == 1
+    stored = "SELECT count(*) FROM messages WHERE control_id = $1"
+    assert await pool.fetchval(stored, STORED_ID("M-1")) == 1

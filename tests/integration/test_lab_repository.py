@@ -36,7 +36,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import Analyte, Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from shared.messaging.outbox import OutgoingEvent
-from tests.integration.lab_fixtures import migrated_lab_pool
+from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ async def scans_of_results(conn: asyncpg.Connection, n: int, cancel: list[uuid.U
     async with conn.transaction():
         await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         before = await conn.fetchval(count)
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         message, result = message_with_result(n)
         repository.stage([message], [result], cancel, [], NOW)
         await repository.write([])
@@ -97,6 +97,12 @@ async def test_a_batch_that_cancels_nothing_does_not_read_the_results_table(
             "SELECT cancelled_at FROM results WHERE result_id = $1", standing
         )
     assert cancelled == NOW
+
+
+def as_written(written: str) -> str:
+    """Ids as lab-ingestion stored them before migration 0019: what the migration tests
+    of earlier versions read."""
+    return written
 
 
 async def fill(conn: asyncpg.Connection, n: int) -> None:
@@ -127,7 +133,7 @@ async def test_checking_a_fast_path_batch_probes_the_index_for_each_result_key(
         async with conn.transaction():
             await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             before = await conn.fetchval(read)
-            repository = LabRepository(conn)
+            repository = LabRepository(conn, STORED_ID)
             message, result = message_with_result(2000)
             assumed = BatchAssumptions(new_result_keys=[("LIS^HOSP", "R-2000")])
             repository.stage([message], [result], [], [], NOW, assumptions=assumed)
@@ -141,13 +147,15 @@ async def test_a_batch_assuming_no_standing_result_is_refused_when_there_is_one(
 ) -> None:
     async with pool.acquire() as conn:
         await scans_of_results(conn, 1, [])  # stores R-1
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         message, result = message_with_result(2)
         assumed = BatchAssumptions(new_result_keys=[("LIS^HOSP", "R-1")])
         repository.stage([message], [result], [], [], NOW, assumptions=assumed)
         with pytest.raises(StaleBatch):
             await repository.write([])
-        stored = await conn.fetchval("SELECT count(*) FROM messages WHERE control_id = 'M-2'")
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE control_id = $1", STORED_ID("M-2")
+        )
     assert stored == 0
 
 
@@ -156,7 +164,7 @@ async def test_a_batch_whose_message_was_stored_meanwhile_is_refused_as_stale(
 ) -> None:
     async with pool.acquire() as conn:
         await scans_of_results(conn, 3, [])
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         again = MessageRecord(uuid.uuid4(), "LIS^HOSP", "M-3", "mllp", "accepted", "S-1", 1, NOW)
         repository.stage([again], [], [], [], NOW)
         with pytest.raises(StaleBatch):
@@ -190,7 +198,7 @@ async def assert_refused(
     results: list[ResultRecord],
     assumed: BatchAssumptions,
 ) -> None:
-    repository = LabRepository(conn)
+    repository = LabRepository(conn, STORED_ID)
     repository.stage([message], results, [], [], NOW, assumptions=assumed)
     with pytest.raises(StaleBatch):
         await repository.write([])
@@ -233,7 +241,7 @@ async def test_a_batch_that_took_a_withdrawn_subjects_identifier_for_nobodys_is_
         message, result = message_with_result(8)
         assumed = BatchAssumptions(subjects=[("hmac-1", EnrolledSubject("S-3", "CH-01"))])
         await assert_refused(conn, message, [result], assumed)  # S-1's late result, maybe
-        lookup = await LabRepository(conn).lookup([], ["hmac-1"], [])
+        lookup = await LabRepository(conn, STORED_ID).lookup([], ["hmac-1"], [])
     assert lookup.subjects == {"hmac-1": (EnrolledSubject("S-3", "CH-01"),)}
     ((subject, withdrawn_at),) = lookup.withdrawn["hmac-1"]
     assert subject == EnrolledSubject("S-1", "CH-01") and withdrawn_at is not None
@@ -267,7 +275,7 @@ async def test_a_rejection_written_again_is_stored_and_emitted_once(pool: asyncp
     )  # fmt: skip
     event = OutgoingEvent(LAB_REJECTED, rejected_event(rejection))
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         for _ in range(2):
             repository.stage([], [], [], [rejection], NOW)
             await repository.write([event])
@@ -282,7 +290,7 @@ async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: async
     async with pool.acquire() as conn:
         await enrol(conn, "S-1", "hmac-1", withdrawn=False)
         await enrol(conn, "S-2", "hmac-2", withdrawn=True)  # under another identifier
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         message, result = message_with_result(9)
         assumed = BatchAssumptions(
             subjects=[
@@ -293,7 +301,9 @@ async def test_a_batch_whose_assumptions_hold_is_stored_in_one_write(pool: async
         )
         repository.stage([message], [result], [], [], NOW, assumptions=assumed)
         await repository.write([])
-        stored = await conn.fetchval("SELECT count(*) FROM results WHERE result_key = 'R-9'")
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM results WHERE result_key = $1", STORED_ID("R-9")
+        )
         assert (await messages_stored(conn), stored) == (1, 1)
 
 
@@ -305,7 +315,7 @@ async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws
     withdraws every version of that patient's result, and no other patient's (a key holds
     one patient's standing chain: migration 0011; another's preliminary may be stored)."""
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         message, final, corrected, preliminary = chain_of_versions()
         other_message, other = message_with_result(2)
         other = dataclasses.replace(other, result_key="R-1", subject_id="S-2", status="P")
@@ -332,7 +342,7 @@ async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result
     pool: asyncpg.Pool,
 ) -> None:
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         message, final, corrected, preliminary = chain_of_versions()
         repository.stage([message], [corrected, preliminary, final], [], [], NOW)
         await repository.write([])
@@ -354,7 +364,7 @@ async def test_a_sender_is_allowed_with_the_time_zone_it_writes_local_times_in(
         assert await add_source(conn, "LIS", "BE", site_id="CH-02") is False  # site set
         assert not await add_source(conn, "LIS", "ZH", identifier_authority="HOSP-ZH")
         assert not await add_source(conn, "LIS", "ZH", site_id="CH-01")  # authority kept
-        sources = await LabRepository(conn).allowed_sources()
+        sources = await LabRepository(conn, STORED_ID).allowed_sources()
     assert sources[("LIS", "ZH")] == Sender("Europe/Zurich", "CH-01", "HOSP-ZH")
     assert sources[("LIS", "BE")] == Sender(None, "CH-02")
 
@@ -375,7 +385,7 @@ async def test_migration_0014_writes_stored_key_times_in_full_but_never_merges_t
         7: "@20261120100000|1988-5||abcd",
     }
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, as_written)
         for n, key in keys.items():
             message, result = message_with_result(n)
             repository.stage([message], [dataclasses.replace(result, result_key=key)], [], [], NOW)
@@ -404,7 +414,7 @@ async def test_migration_0014_forgets_the_digests_of_the_messages_it_rekeyed(
     """A digest covers the keys: a resend of a message stored before would have been a
     reused id; without a digest it is taken as said again."""
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, as_written)
         for n, key in ((1, "@202611200700|1988-5||abcd"), (2, "FL1|1988-5|")):
             message, result = message_with_result(n)
             message = dataclasses.replace(message, content_digest=f"digest-{n}")
@@ -427,7 +437,7 @@ async def test_migration_0015_reads_stored_explicit_nulls_as_no_value(pool: asyn
         5: ('""|1988-5|', None),  # an order number of "": cannot be written again
     }
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, as_written)
         for n, (key, flag) in rows.items():
             message, result = message_with_result(n)
             message = dataclasses.replace(message, content_digest=f"digest-{n}")
@@ -455,7 +465,7 @@ async def test_migration_0016_keeps_only_table_codes_as_flags(pool: asyncpg.Pool
     results and from the events kept in the outbox; a code is written in upper case."""
     flags = {1: "h", 2: "ZZMRN123987", 3: "H", 4: None, 5: " > "}
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, as_written)
         for n, flag in flags.items():
             message, result = message_with_result(n)
             result = dataclasses.replace(

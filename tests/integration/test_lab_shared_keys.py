@@ -18,7 +18,7 @@ from services.lab_ingestion.service_layer.commands import IngestLabMessage, Inge
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
 from shared.db.pool import ReservedConnections
-from tests.integration.lab_fixtures import migrated_lab_pool
+from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,8 @@ def sent(control_id: str, mrn: str, *obs: tuple[str, str]) -> IngestLabMessage:
 async def run(pool: asyncpg.Pool, messages: list[IngestLabMessage]) -> list[IngestOutcome]:
     connections = ReservedConnections(pool, keep=1)
     ingest = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion"), lambda mrn: f"h({mrn})"
+        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID),
+        lambda mrn: f"h({mrn})",
     )
     try:
         return [o for m in messages for o in await ingest([m])]  # one batch each
@@ -116,9 +117,10 @@ async def test_a_cancellation_never_withdraws_a_final_result_stored_after_its_re
     B's commit, and its F 40 starts a new chain that stands."""
     a_connections = ReservedConnections(pool, keep=1)
     b_connections = ReservedConnections(pool, keep=1)
-    a = BatchIngestor(lambda: LabIngestionUnitOfWork(a_connections, "lab-ingestion"),
+    a = BatchIngestor(lambda: LabIngestionUnitOfWork(a_connections, "lab-ingestion", STORED_ID),
                       lambda mrn: f"h({mrn})")  # fmt: skip
-    b = BatchIngestor(lambda: WriterAfter(b_connections, "lab-ingestion"), lambda mrn: f"h({mrn})")
+    b = BatchIngestor(lambda: WriterAfter(b_connections, "lab-ingestion", STORED_ID),
+                      lambda mrn: f"h({mrn})")  # fmt: skip
     try:
         await a([sent("1", "MRN1", ("P", "40"))])  # A reads: MRN1 is remembered
         fast: asyncio.Task[list[IngestOutcome]] | None = None

@@ -41,7 +41,7 @@ from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
-from tests.integration.lab_fixtures import MRN, migrated_lab_pool, msa, obx, oru
+from tests.integration.lab_fixtures import MRN, STORED_ID, migrated_lab_pool, msa, obx, oru
 from tests.integration.test_lab_fhir_versions import post_all, version
 from tests.integration.test_lab_ingestion import Lab
 
@@ -89,7 +89,8 @@ async def test_a_late_hl7_copy_of_a_withdrawn_result_is_rejected_and_kept(lab: L
     stored = await lab.pool.fetch(
         "SELECT control_id, result_count FROM messages ORDER BY received_at"
     )
-    assert [tuple(r) for r in stored] == [("W-1", 1), ("W-2", 0), ("W-4", 0), ("W-5", 1)]
+    sent = [("W-1", 1), ("W-2", 0), ("W-4", 0), ("W-5", 1)]
+    assert [tuple(r) for r in stored] == [(lab.stored_id(m), n) for m, n in sent]
     events = await lab.events(LAB_RESULTS, 3)
     assert [(e.event_type, e.payload.get("value")) for e in events] == [
         ("LabResultRecorded", 40.0), ("LabResultCancelled", None), ("LabResultRecorded", 41.0),
@@ -186,7 +187,7 @@ async def write(conn: asyncpg.Connection, key: str, *, assumed_new: bool) -> Non
     """A batch of one new final result under ``key``, assumed new when so told."""
     message, result = stored(key, "S-1")
     keys = [("LIS^HOSP", key)] if assumed_new else []
-    repository = LabRepository(conn)
+    repository = LabRepository(conn, STORED_ID)
     repository.stage(
         [message], [result], [], [], NOW, assumptions=BatchAssumptions(new_result_keys=keys)
     )
@@ -195,7 +196,7 @@ async def write(conn: asyncpg.Connection, key: str, *, assumed_new: bool) -> Non
 
 async def test_the_lookup_reads_each_patients_withdrawn_versions(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         for key, subject, status in (("K", "S-1", "F"), ("K", "S-2", "P"), ("N2", "S-1", "F")):
             message, result = stored(key, subject, status, withdrawn=True)
             repository.stage([message], [result], [], [], NOW)
@@ -217,7 +218,7 @@ async def test_the_guard_refuses_a_key_whose_result_was_withdrawn_after_an_upgra
     result (review 44: a cancellation on the careful path withdraws the patient's whole chain
     there, a final result another instance wrote after its read too)."""
     async with pool.acquire() as conn:
-        repository = LabRepository(conn)
+        repository = LabRepository(conn, STORED_ID)
         for key, status, withdrawn in (("WF", "F", True), ("WP", "P", True),
                                        ("WP2", "P", True), ("SP", "P", False)):  # fmt: skip
             message, result = stored(key, "S-1", status, withdrawn=withdrawn)
@@ -239,7 +240,9 @@ async def test_the_guard_refuses_a_key_whose_result_was_withdrawn_after_an_upgra
                 await write(conn, key, assumed_new=True)
         await write(conn, "NEW2", assumed_new=True)
     held = await pool.fetch("SELECT result_key FROM results WHERE cancelled_at IS NULL")
-    assert sorted(r["result_key"] for r in held) == ["NEW", "NEW2", "SP", "WP"]
+    assert sorted(r["result_key"] for r in held) == sorted(
+        STORED_ID(key) for key in ("NEW", "NEW2", "SP", "WP")
+    )
 
 
 @pytest.mark.parametrize("one_batch", [False, True])
@@ -256,7 +259,8 @@ async def test_a_late_copy_is_rejected_in_the_batch_of_its_withdrawal_as_after_i
         )
     connections = ReservedConnections(pool, keep=1)
     ingest = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion"), lambda mrn: f"h({mrn})"
+        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID),
+        lambda mrn: f"h({mrn})",
     )
 
     def sent(control_id: str, status: str, value: str = "") -> IngestLabMessage:

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.lab_ingestion.adapters.stored_ids import StoredId
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
@@ -37,8 +38,12 @@ CHAIN_LOCK = (0x4C41, 0x4348)
 
 
 class LabRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    """Control ids and result keys are handed in and out as the messages say them, and
+    written and compared only as their keyed hashes (``stored_id``, see stored_ids.py)."""
+
+    def __init__(self, conn: asyncpg.Connection, stored_id: StoredId) -> None:
         self._conn = conn
+        self._stored_id = stored_id
         self._staged: StagedBatch | None = None
 
     async def allowed_sources(self) -> dict[SourceKey, Sender]:
@@ -72,47 +77,19 @@ class LabRepository:
         with what it and the chain's earlier standing versions say (and each patient's newest
         standing preliminary result there, which only a cancellation acts on), and what the
         key's withdrawn versions said, each patient's."""
+        stored_control_ids = [self._stored_id(k[1]) for k in message_keys]
+        stored_keys = [self._stored_id(k[1]) for k in result_keys]
         rows = await self._conn.fetch(
             _LOOKUP,
             [k[0] for k in message_keys],
-            [k[1] for k in message_keys],
+            stored_control_ids,
             list(set(hospital_id_hmacs)),
             [k[0] for k in result_keys],
-            [k[1] for k in result_keys],
+            stored_keys,
         )
-        lookup = BatchLookup()
-        versions: dict[SourceKey, set[Content]] = {}
-        cancelled: dict[SourceKey, set[WithdrawnVersion]] = {}
-        for row in rows:
-            if row["kind"] == "message":
-                lookup.known[(row["key1"], row["key2"])] = row["digest"]
-            elif row["kind"] == "subject":
-                enrolled = EnrolledSubject(row["key2"], row["site_id"])
-                if row["collected_at"] is None:
-                    lookup.subjects[row["key1"]] = (*lookup.subjects.get(row["key1"], ()), enrolled)
-                else:
-                    withdrawn = WithdrawnSubject(enrolled, row["collected_at"])
-                    lookup.withdrawn[row["key1"]] = (
-                        *lookup.withdrawn.get(row["key1"], ()),
-                        withdrawn,
-                    )
-            elif row["kind"] == "result":  # a chain's head, with what it says
-                lookup.latest[(row["key1"], row["key2"])] = _earlier(row, _content(row))
-            elif row["kind"] == "version":  # what a standing version of a chain says
-                versions.setdefault((row["key1"], row["key2"]), set()).add(_content(row))
-            elif row["kind"] == "preliminary":
-                patient_key = (row["key1"], row["key2"], row["subject_id"])
-                lookup.preliminary[patient_key] = _earlier(row, None)
-            else:  # a withdrawn version: what it said (a preliminary's: None)
-                content = None if row["kind"] == "withdrawn preliminary" else _content(row)
-                version = WithdrawnVersion(row["subject_id"], row["analyte"], content)
-                cancelled.setdefault((row["key1"], row["key2"]), set()).add(version)
-        lookup.withdrawn_versions = {key: frozenset(v) for key, v in cancelled.items()}
-        for key, head in list(lookup.latest.items()):
-            said = versions.get(key, set()) - {head.content}
-            if said:
-                lookup.latest[key] = head._replace(superseded=frozenset(said))
-        return lookup
+        control_ids = dict(zip(stored_control_ids, (k[1] for k in message_keys), strict=True))
+        keys = dict(zip(stored_keys, (k[1] for k in result_keys), strict=True))
+        return _read_lookup(rows, control_ids, keys)
 
     def stage(
         self,
@@ -165,14 +142,57 @@ class LabRepository:
             [s.subject_id if s else None for _, s in assumed.subjects],
             [s.site_id if s else None for _, s in assumed.subjects],
             [k[0] for k in assumed.new_result_keys],
-            [k[1] for k in assumed.new_result_keys],
-            [_message_row(m) for m in staged.messages],
-            [_result_row(r) for r in staged.results],
+            [self._stored_id(k[1]) for k in assumed.new_result_keys],
+            [_message_row(m, self._stored_id) for m in staged.messages],
+            [_result_row(r, self._stored_id) for r in staged.results],
             staged.cancellations,
             staged.cancelled_at,
             [_rejection_row(r) for r in staged.rejections],
             outbox_rows(outbox),
         )
+
+
+def _read_lookup(
+    rows: Sequence[asyncpg.Record], control_ids: dict[str, str], keys: dict[str, str]
+) -> BatchLookup:
+    """The lookup's rows, with ids as the messages wrote them (``control_ids``, ``keys``:
+    stored -> written)."""
+    lookup = BatchLookup()
+    versions: dict[SourceKey, set[Content]] = {}
+    cancelled: dict[SourceKey, set[WithdrawnVersion]] = {}
+    for row in rows:
+        kind = row["kind"]
+        if kind == "message":
+            lookup.known[(row["key1"], control_ids[row["key2"]])] = row["digest"]
+        elif kind == "subject":
+            _read_subject(lookup, row)
+        elif kind == "result":  # a chain's head, with what it says
+            lookup.latest[(row["key1"], keys[row["key2"]])] = _earlier(row, _content(row))
+        elif kind == "version":  # what a standing version of a chain says
+            versions.setdefault((row["key1"], keys[row["key2"]]), set()).add(_content(row))
+        elif kind == "preliminary":
+            patient_key = (row["key1"], keys[row["key2"]], row["subject_id"])
+            lookup.preliminary[patient_key] = _earlier(row, None)
+        else:  # a withdrawn version: what it said (a preliminary's: None)
+            content = None if kind == "withdrawn preliminary" else _content(row)
+            version = WithdrawnVersion(row["subject_id"], row["analyte"], content)
+            cancelled.setdefault((row["key1"], keys[row["key2"]]), set()).add(version)
+    lookup.withdrawn_versions = {key: frozenset(v) for key, v in cancelled.items()}
+    for key, head in list(lookup.latest.items()):
+        said = versions.get(key, set()) - {head.content}
+        if said:
+            lookup.latest[key] = head._replace(superseded=frozenset(said))
+    return lookup
+
+
+def _read_subject(lookup: BatchLookup, row: asyncpg.Record) -> None:
+    enrolled = EnrolledSubject(row["key2"], row["site_id"])
+    hmac = row["key1"]
+    if row["collected_at"] is None:  # (the withdrawal time, in that column)
+        lookup.subjects[hmac] = (*lookup.subjects.get(hmac, ()), enrolled)
+    else:
+        withdrawn = WithdrawnSubject(enrolled, row["collected_at"])
+        lookup.withdrawn[hmac] = (*lookup.withdrawn.get(hmac, ()), withdrawn)
 
 
 def _earlier(row: asyncpg.Record, content: Content | None) -> EarlierResult:
@@ -311,17 +331,17 @@ ON CONFLICT (event_id) DO NOTHING  -- the rejection's event, likewise
 
 
 # One tuple per row, in the field order of the row types (migrations 0003, 0008)
-def _message_row(m: MessageRecord) -> tuple[Any, ...]:
+def _message_row(m: MessageRecord, stored_id: StoredId) -> tuple[Any, ...]:
     return (
-        m.message_id, m.source, m.control_id, m.channel, m.outcome, m.subject_id,
+        m.message_id, m.source, stored_id(m.control_id), m.channel, m.outcome, m.subject_id,
         m.result_count, m.received_at, m.content_digest,
     )  # fmt: skip
 
 
-def _result_row(r: ResultRecord) -> tuple[Any, ...]:
+def _result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
     result = r.result
     return (
-        r.result_id, r.message_id, r.subject_id, r.source, r.result_key,
+        r.result_id, r.message_id, r.subject_id, r.source, stored_id(r.result_key),
         result.analyte.value, result.loinc, result.value, result.unit, result.original_value,
         result.original_unit, result.reference_low, result.reference_high,
         result.abnormal_flag, r.status, r.collected_at, r.reported_at,

@@ -23,6 +23,7 @@ from typing import Self
 import asyncpg
 
 from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.stored_ids import StoredId
 from shared.db.pool import ReservedConnections
 from shared.db.unit_of_work import PostgresUnitOfWork
 from shared.messaging.outbox import OutboxWriter
@@ -38,17 +39,19 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         self,
         connections: ReservedConnections,
         service: str,
+        stored_id: StoredId,
         observe_commit: Callable[[float], None] = lambda seconds: None,
         outbox_written: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(connections.pool, service)
         self._connections = connections
+        self._stored_id = stored_id  # control ids and result keys as stored: keyed hashes
         self._observe_commit = observe_commit  # seconds of each durable write
         self._outbox_written = outbox_written  # wakes the relay (migration 0004)
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.outbox = OutboxWriter(conn)
-        self.labs = LabRepository(conn)
+        self.labs = LabRepository(conn, self._stored_id)
 
     async def __aenter__(self) -> Self:
         self._conn = await self._connections.acquire()

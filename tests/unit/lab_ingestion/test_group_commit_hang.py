@@ -21,6 +21,7 @@ from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.contracts.events.lab import Channel
 from shared.db.pool import ReservedConnections, create_pool
+from tests.integration.lab_fixtures import STORED_ID
 
 
 def silent_dsn(port: int) -> str:
@@ -45,7 +46,7 @@ async def test_a_database_that_does_not_answer_is_answered_resend_within_the_dea
     pool = await create_pool(silent_dsn(silent_port), "lab_ingestion", "hang", min_size=0)
     connections = ReservedConnections(pool, keep=1)
     ingestor = BatchIngestor(
-        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion"), lambda s: "h" * 64
+        lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID), lambda s: "h" * 64
     )
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, give_up_after_seconds=1.0, on_failure=partial(keep_unprocessable, ingestor)

@@ -1,0 +1,183 @@
+"""Accepted messages' control ids and results' keys are stored as keyed hashes (migration
+0019): a name, birth date or visit number run into them by the laboratory system is in no
+table, corrections and resends still find what they refer to, and ids an earlier version
+stored as written are hashed when the service starts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.stored_ids import (
+    hash_ids_stored_as_written,
+    stored_id_hasher,
+)
+from services.lab_ingestion.bootstrap import definition
+from services.lab_ingestion.domain.model import NormalisedResult
+from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
+from shared.contracts.events.lab import Analyte
+from shared.secrets import subject_hmac_key
+from shared.settings import PlatformSettings
+from tests.integration.lab_fixtures import (
+    BIRTH,
+    MRN,
+    STORED_ID,
+    migrated_lab_pool,
+    msa,
+    obx,
+    oru,
+)
+from tests.integration.test_lab_ingestion import SUBJECT, Lab, running_lab
+
+pytestmark = pytest.mark.integration
+
+SURNAME, VISIT = "DOE", "V5551234"
+NOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+async def every_stored_text(pool: asyncpg.Pool) -> str:
+    """Every row of the tables of accepted messages and results, as text."""
+    rows = await pool.fetch(
+        "SELECT m::text AS row FROM messages m UNION ALL SELECT r::text FROM results r"
+    )
+    return "\n".join(r["row"] for r in rows)
+
+
+def with_name(message: str, surname: str, visit: str) -> str:
+    """``message`` with the patient's surname and a PV1 visit number."""
+    segments = message.replace("DOE^JOHN", f"{surname}^JOHN").split("\r")
+    segments.insert(2, f"PV1|1|I|||||||||||||||||{visit}")
+    return "\r".join(segments)
+
+
+async def test_personal_values_in_ids_are_in_no_table_and_a_correction_still_finds_its_result(
+    lab: Lab,
+) -> None:
+    """MSH-10 and the order number built from the surname, birth date and visit number;
+    the correction comes after the name's spelling and the visit number changed (the order
+    number, fixed when the test was ordered, did not): it supersedes the result."""
+    control_id, order = f"{SURNAME}{BIRTH}-1", f"{VISIT}-{SURNAME}-{BIRTH}"
+    first = with_name(oru(control_id, [obx("1988-5", "40", "mg/L")], order=order), SURNAME, VISIT)
+    corrected = with_name(
+        oru(f"{SURNAME}{BIRTH}-2", [obx("1988-5", "4.0", "mg/L", status="C")], order=order),
+        "DOE-SMITH",
+        "V5559999",
+    )
+    client = await lab.mllp()
+    assert msa(await client.exchange(first))[1:3] == ["AA", control_id]
+    assert msa(await client.exchange(corrected))[1] == "AA"
+    resent = msa(await client.exchange(first))  # its ACK lost: a duplicate, stored once
+    await client.close()
+    assert resent[1] == "AA" and "duplicate" in resent[3], resent
+
+    stored = await every_stored_text(lab.pool)
+    found = [v for v in (SURNAME, BIRTH, VISIT, "5559999", MRN) if v in stored]
+    assert not found, (found, stored)
+    rows = await lab.pool.fetch(
+        "SELECT status, value, supersedes_result_id IS NOT NULL AS corrects FROM results"
+        " ORDER BY recorded_at"
+    )
+    assert [tuple(r) for r in rows] == [("F", 40.0, False), ("C", 4.0, True)]
+    assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 2
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+
+
+def test_a_stored_id_is_keyed_and_tells_every_id_apart() -> None:
+    other_key = stored_id_hasher(b"another deployment's subject key, 32+ chars")
+    ids = ["DOE19580214-1", "doe19580214-1", "DOE19580214-1 ", "", "\ud800", "ORD1|1988-5|"]
+    stored = [STORED_ID(i) for i in ids]
+    assert len(set(stored)) == len(ids)
+    assert all(s.startswith("#") and len(s) == 33 and "DOE" not in s for s in stored)
+    assert STORED_ID("DOE19580214-1") == stored[0]  # the same every time
+    assert other_key("DOE19580214-1") != stored[0]
+
+
+def crp_row(message: MessageRecord, key: str) -> ResultRecord:
+    crp = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", 0, 5, None)
+    subject = message.subject_id or ""
+    return ResultRecord(
+        uuid.uuid4(), message.message_id, subject, message.source, key, "F", crp, NOW, None, None
+    )
+
+
+async def store_as_an_earlier_version(
+    pool: asyncpg.Pool, control_id: str, key: str, subject: str = "S-1"
+) -> None:
+    """A message and its result stored with their ids as written, and marked pending as
+    migration 0019 marks a database that holds messages."""
+    message = MessageRecord(
+        uuid.uuid4(), "LIS^HOSP", control_id, "mllp", "accepted", subject, 1, NOW
+    )
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn, lambda written: written)
+        repository.stage([message], [crp_row(message, key)], [], [], NOW)
+        await repository.write([])
+        await conn.execute("UPDATE stored_ids_hashing SET hashed_at = NULL")
+
+
+async def test_ids_stored_as_written_are_hashed_once(database: str) -> None:
+    pool = await migrated_lab_pool(database, "test-stored-ids")
+    try:
+        await store_as_an_earlier_version(pool, "DOE-1", "ORD-DOE|1988-5|")
+        await store_as_an_earlier_version(pool, "DOE-2", "ORD-DOE-2|1988-5|")
+        async with pool.acquire() as conn:
+            assert await hash_ids_stored_as_written(conn, STORED_ID) == 4  # 2 messages, 2 results
+            assert await hash_ids_stored_as_written(conn, STORED_ID) == 0  # done: never twice
+            lookup = await LabRepository(conn, STORED_ID).lookup(
+                [("LIS^HOSP", "DOE-1"), ("LIS^HOSP", "DOE-3")],
+                [],
+                [("LIS^HOSP", "ORD-DOE|1988-5|")],
+            )
+        assert set(lookup.known) == {("LIS^HOSP", "DOE-1")}
+        assert set(lookup.latest) == {("LIS^HOSP", "ORD-DOE|1988-5|")}
+        assert "DOE" not in await every_stored_text(pool)
+    finally:
+        await pool.close()
+
+
+async def test_migration_0019_marks_only_a_database_holding_messages(database: str) -> None:
+    pool = await migrated_lab_pool(database, "test-stored-ids")
+    migration = (definition.migrations / "0019_stored_ids_hashed.sql").read_text()
+    again = f"DROP TABLE stored_ids_hashing; {migration}"
+    try:
+        assert await pool.fetchval("SELECT hashed_at IS NULL FROM stored_ids_hashing") is False
+        await store_as_an_earlier_version(pool, "M-1", "K")
+        await pool.execute(again)
+        assert await pool.fetchval("SELECT hashed_at IS NULL FROM stored_ids_hashing") is True
+    finally:
+        await pool.close()
+
+
+async def test_the_service_hashes_ids_stored_as_written_before_it_takes_a_message(
+    settings: PlatformSettings, database: str
+) -> None:
+    """Upgraded over a database whose ids are stored as written: the correction of a
+    result stored before the upgrade, and a resend of its message, find what they refer
+    to."""
+    pool = await migrated_lab_pool(database, "test-stored-ids")
+    try:
+        await store_as_an_earlier_version(pool, "OLD-1", "ORD1|1988-5|", SUBJECT)
+    finally:
+        await pool.close()
+    async with running_lab(settings, database) as lab:
+        stored_id = stored_id_hasher(subject_hmac_key(settings))
+        ids = await lab.pool.fetch("SELECT control_id AS id FROM messages UNION ALL"
+                                   " SELECT result_key FROM results")  # fmt: skip
+        assert sorted(r["id"] for r in ids) == sorted(
+            [stored_id("OLD-1"), stored_id("ORD1|1988-5|")]
+        )
+        client = await lab.mllp()
+        correction = oru("NEW-1", [obx("1988-5", "13", "mg/L", status="C")])
+        ack = msa(await client.exchange(correction))
+        await client.close()
+        assert ack[1] == "AA", ack
+        superseded = await lab.pool.fetchval(
+            "SELECT count(*) FROM results c JOIN results o ON c.supersedes_result_id = o.result_id"
+            " WHERE c.status = 'C' AND o.result_key = $1",
+            stored_id("ORD1|1988-5|"),
+        )
+        assert superseded == 1
