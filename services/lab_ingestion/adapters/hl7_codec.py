@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 import hl7
 import hl7.containers
@@ -163,18 +164,13 @@ def _body(
     over the segments."""
     observations = []
     patients = []
-    order_key, order_text = "", ""
-    order_time: _Time = (None, None)
+    order = _NO_ORDER
     for segment in message:
         kind = str(segment[0])
         if kind == "OBX":
-            observations.append(_observation(segment, order_key, order_time, order_text, offset))
+            observations.append(_observation(segment, order, offset))
         elif kind == "OBR":
-            order_key = field_value(segment, 3) or field_value(
-                segment, 2
-            )  # filler, else placer order
-            order_text = field_value(segment, 7)
-            order_time = read_ts(order_text, offset)
+            order = _order_of(segment, offset)
         elif kind == "PID":
             patients.append(segment)
     if len(patients) > 1:
@@ -222,29 +218,62 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
 _Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
 
 
-def _observation(
-    obx: hl7.Segment, order_key: str, order_time: _Time, order_text: str, offset: str
-) -> ObservationInput:
+class _Order(NamedTuple):
+    """What an OBR gives its results: the order number (filler, else placer), the order's
+    time as written and as read, and why a trial result cannot take them (an escape the
+    strict reading refuses: ``ORD\\Q\\1`` would be the key of order ORD1's results, a time
+    read through a dropped escape another time); another test's result reads them as
+    before."""
+
+    key: str
+    text: str
+    time: _Time
+    unreadable: str | None
+
+
+_NO_ORDER = _Order("", "", (None, None), None)
+
+
+def _order_of(obr: hl7.Segment, offset: str) -> _Order:
+    try:
+        key = field_value(obr, 3, strict=True) or field_value(obr, 2, strict=True)
+        text = field_value(obr, 7, strict=True)
+        unreadable = None
+    except UnreadableEscape as exc:
+        key = field_value(obr, 3) or field_value(obr, 2)
+        text = field_value(obr, 7)
+        unreadable = str(exc)
+    return _Order(key, text, read_ts(text, offset), unreadable)
+
+
+def _observation(obx: hl7.Segment, order: _Order, offset: str) -> ObservationInput:
     codes = codes_of(obx)
-    trial = identify_analyte(codes) is not None  # its number's fields are read strictly
+    # a trial result's fields are read strictly (``field_value``): its code, number, unit,
+    # times, status and key, and its order's
+    trial = identify_analyte(codes) is not None
+    if trial:
+        if order.unreadable:
+            raise UnreadableEscape(order.unreadable)
+        codes_of(obx, strict=True)  # raises on a code read through a dropped escape
     unit = units_of(obx, trial=trial)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
-    collected_text = field_value(obx, 14)
+    collected_text = field_value(obx, 14, strict=trial)
     if collected_text:
         collected, local = read_ts(collected_text, offset)
     else:
-        collected_text, (collected, local) = order_text, order_time
+        collected_text, (collected, local) = order.text, order.time
     # OBX-19 as OBX-14: without an offset, kept as written for the sender's zone too
-    reported, reported_local = read_ts(field_value(obx, 19), offset)
+    reported, reported_local = read_ts(field_value(obx, 19, strict=trial), offset)
+    order_key = order.key
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
-    value_type = field_value(obx, 2).upper()
+    value_type = field_value(obx, 2, strict=trial).upper()
     value = value_of(obx, value_type, codes)
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         later = later_repetitions(obx, 5, 4, strict=trial)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])
-    key = f"{order_key}|{codes[0].code}|{field_value(obx, 4)}"
+    key = f"{order_key}|{codes[0].code}|{field_value(obx, 4, strict=trial)}"
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
@@ -254,7 +283,8 @@ def _observation(
         abnormal_flag=field_value(obx, 8, strict=trial) or None,
         flags=flags_of(obx, strict=trial),
         value_type=value_type,
-        status=field_value(obx, 11),  # empty stays empty: the service rejects an unknown status
+        # empty stays empty: the service rejects an unknown status
+        status=field_value(obx, 11, strict=trial),
         collected_at=collected,
         reported_at=reported,
         collected_local=local,

@@ -49,11 +49,13 @@ _DEFINED_ESCAPE = re.compile(
 
 def check_defined_escapes(text: str, esc: str, where: str) -> None:
     """Raise UnreadableEscape unless every escape sequence in ``text`` is one HL7 defines and
-    python-hl7 reads. python-hl7 drops any other (an empty one, one never closed, a hex one
-    that is no hex, a character set switch, an escape HL7 does not define) and only logs it,
-    so the characters around it were joined or cut: ``1\\Q\\2.5`` read as 12.5, ``1\\2.5``
-    as 1. The reason names ``where`` (``OBX-5``) and what is wrong, never the text (a field
-    may hold anything)."""
+    python-hl7 reads as something. python-hl7 drops any other (an empty one, one never
+    closed, a hex one that is no hex, a character set switch, an escape HL7 does not define)
+    and only logs it, and reads some formatting escapes as nothing (``\\.fi\\``,
+    ``\\.nf\\``, a count of 0 or less: ``\\.in-2\\``), so the characters around it were
+    joined or cut: ``1\\Q\\2.5`` and ``1\\.fi\\2.5`` read as 12.5, ``1\\2.5`` as 1. The
+    reason names ``where`` (``OBX-5``) and what is wrong, never the text (a field may hold
+    anything)."""
     parts = text.split(esc)
     if len(parts) % 2 == 0:
         raise UnreadableEscape(_unreadable(where, "an escape sequence never closed"))
@@ -62,6 +64,12 @@ def check_defined_escapes(text: str, esc: str, where: str) -> None:
             raise UnreadableEscape(_unreadable(where, "an empty escape sequence"))
         if not _DEFINED_ESCAPE.fullmatch(sequence):
             raise UnreadableEscape(_unreadable(where, _KINDS.get(sequence[0], _UNDEFINED)))
+        if _READS_AS_NOTHING.fullmatch(sequence):
+            raise UnreadableEscape(_unreadable(where, "a formatting escape that reads as nothing"))
+
+
+# formatting escapes python-hl7 reads as "": the characters on either side are joined
+_READS_AS_NOTHING = re.compile(r"\.(?:fi|nf)|\.(?:sp|in|ti|sk)(?:-[0-9]+|\+?0+)")
 
 
 _KINDS = {

@@ -59,15 +59,17 @@ def units_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str, ...]:
     return units
 
 
-def codes_of(obx: hl7.Segment) -> list[Coding]:
+def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
     """OBX-3's identifier and alternate identifier, of every repetition (OBX-3 does not
-    repeat: a sender that repeats it may name another test, and the result is then not one)."""
+    repeat: a sender that repeats it may name another test, and the result is then not one).
+    ``strict``: codes and coding systems read as ``field_value`` reads them strictly (a
+    trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is."""
     codes = []
     for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
         for first in (1, 4):  # identifier ^ text ^ coding system, twice
-            code = field_value(obx, 3, repeat, first)
+            code = field_value(obx, 3, repeat, first, strict=strict)
             if code or (repeat == 1 and first == 1):
-                system = field_value(obx, 3, repeat, first + 2) or None
+                system = field_value(obx, 3, repeat, first + 2, strict=strict) or None
                 codes.append(Coding(code, system, field_value(obx, 3, repeat, first + 1) or None))
     return codes
 

@@ -489,6 +489,78 @@ def test_an_escape_hl7_does_not_define_in_a_trial_results_number_is_malformed(
     assert info.value.header is not None  # answered AR, echoing MSH-10
 
 
+def _trial_order(obr: dict[int, str], obx: dict[int, str]) -> str:
+    """One CRP result (12.5 mg/L) with ``obr``'s and ``obx``'s fields instead."""
+    fields = {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12.5", 6: "mg/L", 11: "F", **obx}
+    return join([
+        msh(),
+        seg("PID", {3: "MRN1^^^H^MR"}),
+        seg("OBR", {1: "1", 3: "ORD1", 7: "20261102080000+0000", **obr}),
+        seg("OBX", fields),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("obr", "obx", "where"),
+    [
+        ({}, {2: "N\\Q\\M"}, "OBX-2"),
+        ({}, {3: "1988\\Q\\-5^CRP^LN"}, "OBX-3"),  # was read as CRP's code
+        ({}, {3: "1988-5^CRP^L\\Q\\N"}, "OBX-3"),
+        ({}, {3: "X1^Local^L^1988-5^CRP^L\\Zab\\N"}, "OBX-3"),  # the alternate code's system
+        ({}, {4: "1\\Q\\2"}, "OBX-4"),  # the key of another sub-id
+        ({}, {11: "\\Q\\F"}, "OBX-11"),
+        ({}, {11: "C\\.fi\\"}, "OBX-11"),
+        ({}, {14: "202611\\Q\\02080000+0000"}, "OBX-14"),  # was read as another time
+        ({}, {14: "2026110\\.nf\\2080000+0000"}, "OBX-14"),
+        ({}, {19: "20261102\\Q\\100000+0000"}, "OBX-19"),
+        ({3: "ORD\\Q\\1"}, {}, "OBR-3"),  # was order ORD1's key
+        ({2: "PL\\Zx\\1", 3: ""}, {}, "OBR-2"),
+        ({7: "2026110\\Q\\2080000+0000"}, {}, "OBR-7"),
+        ({}, {5: "1\\.fi\\2.5"}, "OBX-5"),  # formatting read as nothing: was 12.5
+        ({}, {5: "1\\.in-2\\2.5"}, "OBX-5"),
+        ({}, {5: "1\\.sp0\\2.5"}, "OBX-5"),
+        ({}, {7: "0-\\.nf\\50"}, "OBX-7"),  # was 0-50
+    ],
+)
+def test_a_trial_results_code_times_status_and_order_are_read_strictly(
+    obr: dict[int, str], obx: dict[int, str], where: str
+) -> None:
+    """python-hl7 drops an escape it cannot read and reads some formatting escapes as
+    nothing: a code, a time, a status or an order number read through one is another than
+    the lab wrote. In a trial result's, and its order's, the message is malformed."""
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(_trial_order(obr, obx))
+    assert info.value.code is RejectionCode.MALFORMED
+    assert info.value.reason.startswith(f"{where} holds "), info.value.reason
+    assert len(info.value.reason) <= MSA3_LENGTH
+    assert info.value.header is not None
+
+
+def test_a_formatting_escape_that_reads_as_nothing_in_a_patient_number_is_malformed() -> None:
+    with pytest.raises(Hl7InputError) as info:
+        parse_oru(_crp_of("98765\\.fi\\4321^^^HOSP^MR"), identify=fake_hash)
+    assert info.value.code is RejectionCode.MALFORMED
+    assert "PID-3" in info.value.reason and "reads as nothing" in info.value.reason
+
+
+def test_another_tests_order_and_fields_are_read_as_before() -> None:
+    """Only a trial result's fields and its own order's are read strictly: a culture's
+    order number, times and status with escapes python-hl7 drops leave the CRP of another
+    order alone."""
+    text = join([
+        msh(),
+        seg("OBR", {1: "1", 3: "C\\Q\\1", 7: "2026\\Q\\1102080000+0000"}),
+        seg("OBX", {1: "1", 2: "ST", 3: "600-7^Culture^LN", 4: "\\Zx\\", 5: "NEG", 11: "F",
+                    14: "2026\\.fi\\1102080000+0000"}),
+        seg("OBR", {1: "2", 3: "ORD2", 7: "20261102080000+0000"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "12.5", 6: "mg/L", 11: "F"}),
+    ])  # fmt: skip
+    message, _ = parse_oru(text)
+    culture, crp = message.observations
+    assert culture.result_key == "C1|600-7|"
+    assert (crp.result_key, crp.value) == ("ORD2|1988-5|", "12.5")
+
+
 def _crp_of(pid3: str) -> str:
     """One CRP result of the patient whose PID-3 is ``pid3``."""
     return join([
