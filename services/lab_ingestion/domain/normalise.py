@@ -33,7 +33,7 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
-from services.lab_ingestion.domain.plausibility import check_plausible
+from services.lab_ingestion.domain.plausibility import check_plausible, plausible_reference_range
 from shared.contracts.events.lab import Analyte
 
 __all__ = [
@@ -257,8 +257,9 @@ def _reference_range(
     its own unit (``0-5 mg/L`` next to a value in mg/dL); a range in a unit that cannot be
     converted, or followed by words that are no unit (``0-5 (adult)``: its unit cannot be
     told), or a count per microlitre with decimals (``150.000-400.000``: a thousands
-    separator, or decimals?; ``1.5-4.0``: a unit mislabelled), is dropped rather than
-    misread (LLN and ULN grade toxicity)."""
+    separator, or decimals?; ``1.5-4.0``: a unit mislabelled), or whose limits lie where no
+    laboratory's do (``150-400`` next to a count per microlitre: 0.15-0.4 x10^9/L; see
+    plausibility.py), is dropped rather than misread (LLN and ULN grade toxicity)."""
     (low, high), tail = _parse_range(text)
     conversion = value_unit
     if (unit := range_unit(text)) is None and tail.strip():
@@ -270,7 +271,10 @@ def _reference_range(
         conversion = own
     if conversion.source_unit == "/uL" and _DECIMALS.search(text or ""):
         return None, None  # 150.000-400.000 /uL: a count has no decimals (as for the value)
-    return _convert(conversion, low), _convert(conversion, high)
+    low, high = _convert(conversion, low), _convert(conversion, high)
+    if not plausible_reference_range(analyte, low, high):
+        return None, None
+    return low, high
 
 
 def _bound(number: str) -> float | None:

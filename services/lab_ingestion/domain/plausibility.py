@@ -1,4 +1,5 @@
-"""Values no human body has: a unit or decimal-point slip, never a result. Pure: no I/O.
+"""Values no human body has, and reference ranges no laboratory has: a unit or
+decimal-point slip, never a result or a range. Pure: no I/O.
 
 A result in the wrong unit (neutrophils sent as 1500 with x10^9/L written for /uL) or with
 its decimal point lost (CRP 1250 for 12.50) converts to a number the trial would act on as
@@ -47,3 +48,35 @@ def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None
         f"{analyte.value} {canonical_value:.15g} {unit} is above any human value "
         f"({ceiling:g}): check the unit and the decimal point",
     )
+
+
+# Where a laboratory's lower and upper limits of normal (LLN, ULN) lie, in the canonical
+# unit: each window takes every adult reference range in use (sexes, ages, ethnic benign
+# neutropenia, high-sensitivity CRP) with room to spare, and leaves out the range read in
+# another unit: x1000 (a count's range per microlitre, 150-400 next to 250000 /uL), x10
+# (g/L for g/dL), x60 (ukat/L for U/L), x17 (umol/L for mg/dL), x88 (creatinine in umol/L),
+# x1.6 (haemoglobin in mmol/L). A product decision, as the ceilings above; LLN and ULN grade
+# toxicity (PROTOCOL section 5), so a range outside them is not used (the protocol's
+# defaults are).
+REFERENCE_LIMIT_WINDOWS: Final[
+    Mapping[Analyte, tuple[tuple[float, float], tuple[float, float]]]
+] = MappingProxyType(
+    {  # analyte: ((lowest LLN, highest LLN), (lowest ULN, highest ULN))
+        Analyte.CRP: ((0.0, 5.0), (0.1, 100.0)),  # mg/L
+        Analyte.NEUTROPHILS: ((0.5, 5.0), (3.0, 20.0)),  # x10^9/L
+        Analyte.PLATELETS: ((50.0, 300.0), (200.0, 1000.0)),  # x10^9/L
+        Analyte.HAEMOGLOBIN: ((9.0, 17.0), (12.0, 22.0)),  # g/dL
+        Analyte.ALT: ((0.0, 50.0), (10.0, 200.0)),  # U/L
+        Analyte.AST: ((0.0, 50.0), (10.0, 200.0)),  # U/L
+        Analyte.BILIRUBIN: ((0.0, 1.5), (0.3, 5.0)),  # mg/dL (total)
+        Analyte.CREATININE: ((0.0, 1.5), (0.4, 3.0)),  # mg/dL
+    }
+)
+
+
+def plausible_reference_range(analyte: Analyte, low: float | None, high: float | None) -> bool:
+    """Whether each limit given (in the canonical unit) lies where a laboratory's may."""
+    (lowest_lln, highest_lln), (lowest_uln, highest_uln) = REFERENCE_LIMIT_WINDOWS[analyte]
+    if low is not None and not lowest_lln <= low <= highest_lln:
+        return False
+    return high is None or lowest_uln <= high <= highest_uln
