@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
+from cachexia.messages import add_message_commands, run_message_command
 from cachexia.rejections import add_rejection_commands, run_rejection_command
 from cachexia.sources import add_source_commands, run_source_command
 from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     add_token_commands(commands)
     add_source_commands(commands)
     add_rejection_commands(commands)
+    add_message_commands(commands)
     args = parser.parse_args(argv)
     check_token_arguments(parser, args)
     settings = load_settings()
@@ -52,13 +54,20 @@ def _run(args: argparse.Namespace, settings: PlatformSettings) -> int:
         return run_platform(settings)
     if args.command == "service":
         return run_service(args.name, settings)
+    return asyncio.run(_run_operation(args, settings))
+
+
+async def _run_operation(args: argparse.Namespace, settings: PlatformSettings) -> int:
+    """The commands that work on the platform's database and end."""
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
+        return await _migrate(settings)
     if args.command == "source":
-        return asyncio.run(run_source_command(settings, args))
+        return await run_source_command(settings, args)
     if args.command in ("rejection", "replay"):
-        return asyncio.run(run_rejection_command(settings, args))
-    return asyncio.run(run_token_command(settings, args))
+        return await run_rejection_command(settings, args)
+    if args.command == "message":
+        return await run_message_command(settings, args)
+    return await run_token_command(settings, args)
 
 
 def run_service(name: str, settings: PlatformSettings) -> int:

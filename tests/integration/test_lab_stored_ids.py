@@ -5,12 +5,15 @@ stored as written are hashed when the service starts."""
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
+from cachexia.errors import EXIT_FAILURE
+from cachexia.messages import run_message_command
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.stored_ids import (
     hash_ids_stored_as_written,
@@ -181,3 +184,31 @@ async def test_the_service_hashes_ids_stored_as_written_before_it_takes_a_messag
             stored_id("ORD1|1988-5|"),
         )
         assert superseded == 1
+
+
+async def message_show(lab: Lab, control_id: str, source: str = "LIS^HOSP") -> int:
+    args = argparse.Namespace(
+        command="message", message_command="show", control_id=control_id, source=source
+    )
+    return await run_message_command(lab.settings, args)
+
+
+async def test_a_stored_message_is_found_by_the_id_its_sender_gave_it(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a laboratory asks support: did message X arrive, and what became of it."""
+    client = await lab.mllp()
+    assert msa(await client.exchange(oru("Q-1", [obx("1988-5", "40", "mg/L")])))[1] == "AA"
+    correction = oru("Q-2", [obx("1988-5", "4", "mg/L", status="C")])
+    assert msa(await client.exchange(correction))[1] == "AA"
+    await client.close()
+
+    assert await message_show(lab, "Q-2") == 0
+    shown = capsys.readouterr().out
+    assert f"accepted (subject {SUBJECT})" in shown and "channel:  mllp" in shown
+    (line,) = [line for line in shown.splitlines() if "crp" in line]
+    first = await lab.pool.fetchval("SELECT result_id FROM results WHERE status = 'F'")
+    assert " C  4 mg/L" in line and f"corrects {first}" in line
+    assert await message_show(lab, "Q-3") == EXIT_FAILURE
+    assert "no message 'Q-3' from LIS^HOSP is stored" in capsys.readouterr().err
+    assert await message_show(lab, "Q-1", source="OTHER^HOSP") == EXIT_FAILURE

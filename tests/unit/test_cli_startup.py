@@ -222,3 +222,18 @@ def test_an_error_quoting_the_url_or_password_is_masked(
     err = capsys.readouterr().err
     assert PASSWORD not in err
     assert "bad DSN postgresql://cachexia:***@db.internal:5432/cachexia near '***'" in err
+
+
+def test_message_show_reaches_the_database_as_every_operation_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _connect_raising(monkeypatch, ConnectionRefusedError(111, "Connect call failed"))
+    assert main(["message", "show", "Q-1", "--source", "LIS^HOSP"]) == 1
+    assert "`make run`" in capsys.readouterr().err
+
+
+def test_message_show_needs_the_sender(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["message", "show", "Q-1"])
+    assert exit_.value.code == 2
+    assert "--source" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""An accepted message as stored, found by the id its sender gave it (``cachexia message
+show``): ids are stored as keyed hashes (stored_ids.py), so this is the way to answer a
+laboratory that asks whether a message arrived and what became of its results."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.lab_ingestion.adapters.stored_ids import StoredId
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    result_id: uuid.UUID
+    analyte: str
+    status: str
+    value: float | None
+    unit: str | None
+    collected_at: datetime
+    supersedes_result_id: uuid.UUID | None
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    message_id: uuid.UUID
+    source: str
+    channel: str
+    outcome: str
+    subject_id: str | None
+    received_at: datetime
+    results: tuple[StoredResult, ...]
+
+
+async def find_message(
+    conn: asyncpg.Connection, stored_id: StoredId, source: str, control_id: str
+) -> StoredMessage | None:
+    """The message ``source`` sent under ``control_id`` (as the message wrote it), with the
+    results stored from it; None if no such message was stored."""
+    row = await conn.fetchrow(_MESSAGE, source, stored_id(control_id))
+    if row is None:
+        return None
+    results = await conn.fetch(_RESULTS, row["message_id"])
+    return StoredMessage(
+        row["message_id"], row["source"], row["channel"], row["outcome"], row["subject_id"],
+        row["received_at"], tuple(StoredResult(*r) for r in results),
+    )  # fmt: skip
+
+
+_MESSAGE = """
+SELECT message_id, source, channel, outcome, subject_id, received_at FROM messages
+ WHERE source = $1 AND control_id = $2
+"""
+_RESULTS = """
+SELECT result_id, analyte, status, value, unit, collected_at, supersedes_result_id,
+       cancelled_at
+  FROM results WHERE message_id = $1 ORDER BY recorded_at
+"""
