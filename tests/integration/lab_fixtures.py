@@ -20,6 +20,21 @@ BIRTH = "19580214"
 TS = "20261120081500+0100"
 # how repositories and units of work built by tests store control ids and result keys
 STORED_ID = stored_id_hasher(b"lab-ingestion tests' subject key, 32+ characters")
+MIGRATION_0019 = (definition.migrations / "0019_stored_ids_hashed.sql").read_text()
+
+
+def ids_as_written(written: str) -> str:
+    """How lab-ingestion stored ids before migration 0019 (a repository's ``stored_id``)."""
+    return written
+
+
+async def as_before_migration_0019(conn: asyncpg.Connection) -> None:
+    """lab-ingestion's tables as they were before migration 0019: ids are taken as written
+    (executing MIGRATION_0019 again applies it over what was stored meanwhile)."""
+    await conn.execute(
+        "ALTER TABLE messages DROP CONSTRAINT messages_control_id_hashed;"
+        " ALTER TABLE results DROP CONSTRAINT results_result_key_hashed"
+    )
 
 
 async def migrated_lab_pool(database: str, application_name: str, **sizes: int) -> asyncpg.Pool:

@@ -36,7 +36,12 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import Analyte, Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from shared.messaging.outbox import OutgoingEvent
-from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
+from tests.integration.lab_fixtures import (
+    STORED_ID,
+    as_before_migration_0019,
+    ids_as_written,
+    migrated_lab_pool,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -99,17 +104,12 @@ async def test_a_batch_that_cancels_nothing_does_not_read_the_results_table(
     assert cancelled == NOW
 
 
-def as_written(written: str) -> str:
-    """Ids as lab-ingestion stored them before migration 0019: what the migration tests
-    of earlier versions read."""
-    return written
-
-
 async def fill(conn: asyncpg.Connection, n: int) -> None:
     """``n`` stored messages with one result each, and fresh planner statistics."""
     await conn.execute(
         """INSERT INTO messages
-           SELECT gen_random_uuid(), 'LIS^HOSP', 'F-' || i, 'mllp', 'accepted', 'S-1', 1, now()
+           SELECT gen_random_uuid(), 'LIS^HOSP', '#' || md5('F-' || i), 'mllp', 'accepted',
+                  'S-1', 1, now()
              FROM generate_series(1, $1) AS i""",
         n,
     )
@@ -117,7 +117,7 @@ async def fill(conn: asyncpg.Connection, n: int) -> None:
         """INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte,
                                 loinc, value, unit, original_value, original_unit, status,
                                 collected_at)
-           SELECT gen_random_uuid(), message_id, 'S-1', source, 'K-' || control_id, 'crp',
+           SELECT gen_random_uuid(), message_id, 'S-1', source, '#' || md5(control_id), 'crp',
                   '1988-5', 12, 'mg/L', '12', 'mg/L', 'F', now()
              FROM messages""",
     )
@@ -385,7 +385,8 @@ async def test_migration_0014_writes_stored_key_times_in_full_but_never_merges_t
         7: "@20261120100000|1988-5||abcd",
     }
     async with pool.acquire() as conn:
-        repository = LabRepository(conn, as_written)
+        await as_before_migration_0019(conn)  # ids as the migration tested read them
+        repository = LabRepository(conn, ids_as_written)
         for n, key in keys.items():
             message, result = message_with_result(n)
             repository.stage([message], [dataclasses.replace(result, result_key=key)], [], [], NOW)
@@ -414,7 +415,8 @@ async def test_migration_0014_forgets_the_digests_of_the_messages_it_rekeyed(
     """A digest covers the keys: a resend of a message stored before would have been a
     reused id; without a digest it is taken as said again."""
     async with pool.acquire() as conn:
-        repository = LabRepository(conn, as_written)
+        await as_before_migration_0019(conn)  # ids as the migration tested read them
+        repository = LabRepository(conn, ids_as_written)
         for n, key in ((1, "@202611200700|1988-5||abcd"), (2, "FL1|1988-5|")):
             message, result = message_with_result(n)
             message = dataclasses.replace(message, content_digest=f"digest-{n}")
@@ -437,7 +439,8 @@ async def test_migration_0015_reads_stored_explicit_nulls_as_no_value(pool: asyn
         5: ('""|1988-5|', None),  # an order number of "": cannot be written again
     }
     async with pool.acquire() as conn:
-        repository = LabRepository(conn, as_written)
+        await as_before_migration_0019(conn)  # ids as the migration tested read them
+        repository = LabRepository(conn, ids_as_written)
         for n, (key, flag) in rows.items():
             message, result = message_with_result(n)
             message = dataclasses.replace(message, content_digest=f"digest-{n}")
@@ -465,7 +468,8 @@ async def test_migration_0016_keeps_only_table_codes_as_flags(pool: asyncpg.Pool
     results and from the events kept in the outbox; a code is written in upper case."""
     flags = {1: "h", 2: "ZZMRN123987", 3: "H", 4: None, 5: " > "}
     async with pool.acquire() as conn:
-        repository = LabRepository(conn, as_written)
+        await as_before_migration_0019(conn)  # ids as the migration tested read them
+        repository = LabRepository(conn, ids_as_written)
         for n, flag in flags.items():
             message, result = message_with_result(n)
             result = dataclasses.replace(

@@ -19,7 +19,6 @@ from services.lab_ingestion.adapters.stored_ids import (
     hash_ids_stored_as_written,
     stored_id_hasher,
 )
-from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.model import NormalisedResult
 from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
 from shared.contracts.events.lab import Analyte
@@ -27,8 +26,11 @@ from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import (
     BIRTH,
+    MIGRATION_0019,
     MRN,
     STORED_ID,
+    as_before_migration_0019,
+    ids_as_written,
     migrated_lab_pool,
     msa,
     obx,
@@ -108,25 +110,28 @@ def crp_row(message: MessageRecord, key: str) -> ResultRecord:
 
 
 async def store_as_an_earlier_version(
-    pool: asyncpg.Pool, control_id: str, key: str, subject: str = "S-1"
+    pool: asyncpg.Pool, stored: list[tuple[str, str]], subject: str = "S-1"
 ) -> None:
-    """A message and its result stored with their ids as written, and marked pending as
-    migration 0019 marks a database that holds messages."""
-    message = MessageRecord(
-        uuid.uuid4(), "LIS^HOSP", control_id, "mllp", "accepted", subject, 1, NOW
-    )
+    """Messages (control id, result key) with one result each, stored with their ids as
+    written by an earlier version; then migration 0019 applied over them."""
     async with pool.acquire() as conn:
-        repository = LabRepository(conn, lambda written: written)
-        repository.stage([message], [crp_row(message, key)], [], [], NOW)
-        await repository.write([])
-        await conn.execute("UPDATE stored_ids_hashing SET hashed_at = NULL")
+        await as_before_migration_0019(conn)
+        repository = LabRepository(conn, ids_as_written)
+        for control_id, key in stored:
+            message = MessageRecord(
+                uuid.uuid4(), "LIS^HOSP", control_id, "mllp", "accepted", subject, 1, NOW
+            )
+            repository.stage([message], [crp_row(message, key)], [], [], NOW)
+            await repository.write([])
+        await conn.execute(MIGRATION_0019)
 
 
 async def test_ids_stored_as_written_are_hashed_once(database: str) -> None:
     pool = await migrated_lab_pool(database, "test-stored-ids")
     try:
-        await store_as_an_earlier_version(pool, "DOE-1", "ORD-DOE|1988-5|")
-        await store_as_an_earlier_version(pool, "DOE-2", "ORD-DOE-2|1988-5|")
+        await store_as_an_earlier_version(
+            pool, [("DOE-1", "ORD-DOE|1988-5|"), ("DOE-2", "ORD-DOE-2|1988-5|")]
+        )
         async with pool.acquire() as conn:
             assert await hash_ids_stored_as_written(conn, STORED_ID) == 4  # 2 messages, 2 results
             assert await hash_ids_stored_as_written(conn, STORED_ID) == 0  # done: never twice
@@ -135,6 +140,11 @@ async def test_ids_stored_as_written_are_hashed_once(database: str) -> None:
                 [],
                 [("LIS^HOSP", "ORD-DOE|1988-5|")],
             )
+            validated = await conn.fetchval(
+                "SELECT bool_and(convalidated) FROM pg_constraint WHERE conname = ANY($1)",
+                ["messages_control_id_hashed", "results_result_key_hashed"],
+            )
+        assert validated  # nothing left to hash: later starts read nothing else
         assert set(lookup.known) == {("LIS^HOSP", "DOE-1")}
         assert set(lookup.latest) == {("LIS^HOSP", "ORD-DOE|1988-5|")}
         assert "DOE" not in await every_stored_text(pool)
@@ -142,15 +152,21 @@ async def test_ids_stored_as_written_are_hashed_once(database: str) -> None:
         await pool.close()
 
 
-async def test_migration_0019_marks_only_a_database_holding_messages(database: str) -> None:
+async def test_the_database_refuses_an_id_stored_as_written(database: str) -> None:
+    """An instance of an earlier version still running (or rolled back to) after migration
+    0019 cannot store ids as written: its batch fails and its lab is told to resend."""
     pool = await migrated_lab_pool(database, "test-stored-ids")
-    migration = (definition.migrations / "0019_stored_ids_hashed.sql").read_text()
-    again = f"DROP TABLE stored_ids_hashing; {migration}"
+    message = MessageRecord(uuid.uuid4(), "LIS^HOSP", "DOE-1", "mllp", "accepted", "S-1", 1, NOW)
     try:
-        assert await pool.fetchval("SELECT hashed_at IS NULL FROM stored_ids_hashing") is False
-        await store_as_an_earlier_version(pool, "M-1", "K")
-        await pool.execute(again)
-        assert await pool.fetchval("SELECT hashed_at IS NULL FROM stored_ids_hashing") is True
+        async with pool.acquire() as conn:
+            earlier = LabRepository(conn, ids_as_written)
+            earlier.stage([message], [crp_row(message, "ORD-DOE|1988-5|")], [], [], NOW)
+            with pytest.raises(asyncpg.CheckViolationError):
+                await earlier.write([])
+            current = LabRepository(conn, STORED_ID)
+            current.stage([message], [crp_row(message, "ORD-DOE|1988-5|")], [], [], NOW)
+            await current.write([])
+        assert "DOE" not in await every_stored_text(pool)
     finally:
         await pool.close()
 
@@ -163,7 +179,7 @@ async def test_the_service_hashes_ids_stored_as_written_before_it_takes_a_messag
     to."""
     pool = await migrated_lab_pool(database, "test-stored-ids")
     try:
-        await store_as_an_earlier_version(pool, "OLD-1", "ORD1|1988-5|", SUBJECT)
+        await store_as_an_earlier_version(pool, [("OLD-1", "ORD1|1988-5|")], SUBJECT)
     finally:
         await pool.close()
     async with running_lab(settings, database) as lab:
@@ -212,3 +228,38 @@ async def test_a_stored_message_is_found_by_the_id_its_sender_gave_it(
     assert await message_show(lab, "Q-3") == EXIT_FAILURE
     assert "no message 'Q-3' from LIS^HOSP is stored" in capsys.readouterr().err
     assert await message_show(lab, "Q-1", source="OTHER^HOSP") == EXIT_FAILURE
+
+
+async def test_more_ids_than_a_chunk_are_each_hashed_once(database: str) -> None:
+    """Over two chunks (5,000 ids each): the cursor never reads an id it already hashed
+    (review 53)."""
+    n = 12_345
+    pool = await migrated_lab_pool(database, "test-stored-ids")
+    try:
+        async with pool.acquire() as conn:
+            await as_before_migration_0019(conn)
+            await conn.execute(
+                """INSERT INTO messages (message_id, source, control_id, channel, outcome,
+                                         subject_id, result_count, received_at)
+                   SELECT gen_random_uuid(), 'LIS^HOSP', 'DOE-' || g, 'mllp', 'accepted',
+                          'S-1', 1, now()
+                     FROM generate_series(1, $1) g""",
+                n,
+            )
+            await conn.execute(
+                """INSERT INTO results (result_id, message_id, subject_id, source, result_key,
+                                        analyte, loinc, value, unit, original_value,
+                                        original_unit, status, collected_at)
+                   SELECT gen_random_uuid(), m.message_id, 'S-1', 'LIS^HOSP',
+                          'ORD-' || m.control_id || '|1988-5|', 'crp', '1988-5', 1, 'mg/L',
+                          '1', 'mg/L', 'F', now()
+                     FROM messages m"""
+            )
+            await conn.execute(MIGRATION_0019)
+            assert await hash_ids_stored_as_written(conn, STORED_ID) == 2 * n
+        control_ids = {r[0] for r in await pool.fetch("SELECT control_id FROM messages")}
+        keys = {r[0] for r in await pool.fetch("SELECT result_key FROM results")}
+        assert control_ids == {STORED_ID(f"DOE-{i}") for i in range(1, n + 1)}
+        assert keys == {STORED_ID(f"ORD-DOE-{i}|1988-5|") for i in range(1, n + 1)}
+    finally:
+        await pool.close()

@@ -45,30 +45,45 @@ def stored_id_hasher(subject_key: bytes) -> StoredId:
 
 
 async def hash_ids_stored_as_written(conn: asyncpg.Connection, stored: StoredId) -> int:
-    """Hash the control ids and result keys that an earlier version stored as written
-    (migration 0019 marks them pending); once, in one transaction, whoever calls it first
-    (the service at its start, ``cachexia rejection replay``). Returns the rows changed."""
+    """Hash the control ids and result keys that an earlier version stored as written, then
+    validate migration 0019's constraints (which refuse them in new rows); once, in one
+    transaction, whoever calls it first (the service at its start, ``cachexia rejection
+    replay``, ``cachexia message show``). Returns the rows changed; with both constraints
+    validated it reads nothing else."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *_HASHING_LOCK)
-        pending = await conn.fetchval("SELECT hashed_at IS NULL FROM stored_ids_hashing")
-        if not pending:
-            return 0
-        changed = await _rewrite(conn, "messages", "control_id", stored)
-        changed += await _rewrite(conn, "results", "result_key", stored)
-        await conn.execute("UPDATE stored_ids_hashing SET hashed_at = now()")
+        changed = 0
+        for table, column, constraint in await conn.fetch(_NOT_VALIDATED):
+            changed += await _rewrite(conn, table, column, stored)
+            await conn.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}")
         return changed
 
 
+# migration 0019's constraints not validated yet, with the table and column each checks
+_NOT_VALIDATED = """
+SELECT t.table_name, t.column_name, t.constraint_name
+  FROM (VALUES ('messages', 'control_id', 'messages_control_id_hashed'),
+               ('results', 'result_key', 'results_result_key_hashed'))
+       AS t(table_name, column_name, constraint_name)
+  JOIN pg_constraint c ON c.conname = t.constraint_name
+                      AND c.conrelid = t.table_name::regclass
+ WHERE NOT c.convalidated
+ ORDER BY t.table_name
+"""
+STORED_FORM = "^#[0-9a-f]{32}$"  # what migration 0019's constraints take
+
+
 async def _rewrite(conn: asyncpg.Connection, table: str, column: str, stored: StoredId) -> int:
-    """Rewrite ``table``'s ``column`` in chunks (a cursor reads the values as they were
-    when it opened: PostgreSQL's cursors do not see the transaction's later changes)."""
+    """Rewrite ``table``'s ``column`` where it is not hashed, in chunks (a cursor reads the
+    values as they were when it opened: PostgreSQL's cursors do not see the transaction's
+    later changes)."""
     changed = 0
     chunk: list[str] = []
-    select = f"SELECT DISTINCT {column} FROM {table}"  # noqa: S608 - fixed names only
+    select = f"SELECT DISTINCT {column} FROM {table} WHERE {column} !~ $1"  # noqa: S608 - fixed names
     update = f"""UPDATE {table} SET {column} = t.stored
                    FROM unnest($1::text[], $2::text[]) AS t(written, stored)
                   WHERE {column} = t.written"""  # noqa: S608 - fixed names only
-    async for row in conn.cursor(select, prefetch=_CHUNK):
+    async for row in conn.cursor(select, STORED_FORM, prefetch=_CHUNK):
         chunk.append(row[0])
         if len(chunk) == _CHUNK:
             changed += await _update(conn, update, chunk, stored)
