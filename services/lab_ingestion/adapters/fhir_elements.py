@@ -29,10 +29,13 @@ from typing import Any
 
 from fhir.resources.R4B import fhirtypes, get_fhir_model_class
 from fhir.resources.R4B.annotation import Annotation
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.narrative import Narrative
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.reference import Reference
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
@@ -209,6 +212,30 @@ def _kind(annotation: object) -> Kind:
         return _PRIMITIVE
     model: Model = get_model()
     return _RESOURCE if model.has_resource_base() else model
+
+
+def is_element_name(name: str) -> bool:
+    """Whether ``name`` is the JSON name of an element of what this service reads (a Bundle,
+    an Observation, a Patient and their datatypes): such a name may be quoted in a reason,
+    any other key may be a person's detail."""
+    return name in _element_names()
+
+
+@lru_cache(maxsize=1)
+def _element_names() -> frozenset[str]:
+    names: set[str] = set()
+    pending: list[Model] = [Bundle, Observation, Patient]
+    seen: set[Model] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, kind in _elements(model).items():
+            names.add(name)
+            if not isinstance(kind, str):
+                pending.append(kind)
+    return frozenset(names)
 
 
 @lru_cache(maxsize=1)

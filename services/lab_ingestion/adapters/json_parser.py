@@ -135,7 +135,9 @@ class JsonInputError(ValueError):
 
 
 def parse_lab_results(payload: bytes | dict[str, Any]) -> LabMessage:
-    """Validate a JSON body (raw bytes or decoded object) and turn it into a ``LabMessage``."""
+    """Validate a JSON body and turn it into a ``LabMessage``. The route passes the object
+    it decoded (refusing a repeated key, ``request_body.decode_json``): the bytes are not
+    read again, by a reader that might take them otherwise."""
     body = _validate(payload)
     return LabMessage(
         channel=Channel.JSON,
@@ -159,20 +161,65 @@ def named_sender(body: object) -> str | None:
     return f"{application}^{facility}" if application and facility else None
 
 
+def is_schema_key(name: str) -> bool:
+    """Whether ``name`` is a key of the format (which a reason may quote; any other key may
+    be a person's detail)."""
+    return name in _SCHEMA_KEYS
+
+
 def _validate(payload: object) -> LabResultsIn:
-    if isinstance(payload, bytes | bytearray):
-        raw = bytes(payload)
-    elif isinstance(payload, dict):
-        try:
-            raw = json.dumps(payload, allow_nan=False).encode()
-        except (TypeError, ValueError, RecursionError):
-            raise JsonInputError([("", "body is not representable as JSON")]) from None
-    else:
+    """The message the object says, validated as it was decoded: decimals stay what they
+    are (a number where text belongs is refused), never re-encoded to be read again."""
+    body = _decoded(payload) if isinstance(payload, bytes | bytearray) else payload
+    if not isinstance(body, dict):
         raise JsonInputError([("", "body must be a JSON object")])
+    if not _is_json(body):
+        raise JsonInputError([("", "body is not representable as JSON")])
     try:
-        return LabResultsIn.model_validate_json(raw)
+        return LabResultsIn.model_validate(body)
     except ValidationError as exc:
         raise JsonInputError(_field_errors(exc)) from None
+    except RecursionError:
+        raise JsonInputError([("", "body is nested too deeply")]) from None
+
+
+def _is_json(value: object) -> bool:
+    """Whether an object given directly holds only what JSON can say (a decimal, as the
+    route decodes numbers, is a JSON number; NaN and infinity are not)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, float | Decimal):
+            if not Decimal(item).is_finite():
+                return False
+        elif item is not None and not isinstance(item, str | int):
+            return False
+    return True
+
+
+def _decoded(raw: bytes | bytearray) -> object:
+    """Bytes given directly (not by the route): decoded as strictly as the route does."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError):  # invalid JSON or UTF-8, NaN, a repeated key
+        raise JsonInputError([("", "body is not valid JSON")]) from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError("NaN and Infinity are not JSON numbers")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    decoded = dict(pairs)
+    if len(decoded) != len(pairs):
+        raise ValueError("an object names one key more than once")
+    return decoded
 
 
 def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -216,6 +263,7 @@ _RESULT_FIELDS = frozenset(ResultIn.model_fields)
 _SOURCE_FIELDS = frozenset(SourceIn.model_fields)
 _PATIENT_KEPT = frozenset(PatientIn.model_fields)  # the identifier, hashed
 _TOP_FIELDS = frozenset(LabResultsIn.model_fields)
+_SCHEMA_KEYS = _TOP_FIELDS | _SOURCE_FIELDS | _PATIENT_KEPT | _RESULT_FIELDS
 # a result's coded fields: what is kept of them (anything else may be a name: ``kept_code``)
 _CODES: dict[str, Callable[[str], bool]] = {
     "abnormal_flag": is_flag_code,

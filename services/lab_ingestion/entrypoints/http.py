@@ -22,11 +22,13 @@ from services.lab_ingestion.adapters.fhir_bundle import (
     ParsedBundle,
     parse_bundle,
 )
+from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
+    is_schema_key,
     named_sender,
     parse_lab_results,
     redact_json,
@@ -116,7 +118,7 @@ class LabRoutes:
         source = f"{application}^FHIR"
         try:
             raw = await read_body(request)
-            return application, source, raw, decode_json(raw)
+            return application, source, raw, decode_json(raw, is_element_name)
         except UnreadableBody as error:
             return await self._unreadable_fhir(error, source)
 
@@ -190,11 +192,11 @@ class LabRoutes:
         source = f"{principal.name}^http"
         try:
             raw = await read_body(request)
-            body = decode_json(raw)
+            body = decode_json(raw, is_schema_key)
         except UnreadableBody as error:
             return await self._unreadable_problem(Channel.JSON, error, source)
         try:
-            message = mask_identifier_in_id(parse_lab_results(raw), self._hash)
+            message = mask_identifier_in_id(parse_lab_results(body), self._hash)
         except JsonInputError as error:
             payload = dump_json(redact_json(body, self._hash)) if isinstance(body, dict) else ""
             reason = str(error) if payload else f"{error}; {fingerprint(raw)}"

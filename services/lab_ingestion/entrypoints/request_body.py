@@ -6,7 +6,9 @@ whole one, and a message cut short was acknowledged AA with some of its results.
 limit applies to the decoded body, and a gzip body may have at most ``MAX_GZIP_MEMBERS``
 members. A body that cannot be read or decoded cannot be redacted either, so it is never
 stored: the rejection keeps an empty payload, and its reason names the body's length and
-SHA-256 so that the sender can tell which of its messages it was.
+SHA-256 so that the sender can tell which of its messages it was. A JSON body whose object
+names one key twice is such a body too: which value was meant cannot be told, and a copy
+of the one value decoding keeps could not be redacted of the other.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import zlib
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +36,15 @@ class UnreadableBody(Exception):
 
 class _NotJsonConstant(ValueError):
     pass
+
+
+class _RepeatedKey(ValueError):
+    """An object names one key twice (RFC 8259: names SHOULD be unique; readers differ in
+    which value they keep, and Python's keeps the last)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("an object names one key more than once")
+        self.key = key
 
 
 # HTTP/1.1 (RFC 9110 8.4.1.3): x-gzip is gzip
@@ -172,8 +184,13 @@ def _decimal(text: str) -> Decimal:
     return number
 
 
-def decode_json(raw: bytes) -> Any:
-    """The decoded body (decimals kept exact, as sent), or ``UnreadableBody`` (400)."""
+def decode_json(raw: bytes, nameable: Callable[[str], bool] = lambda _key: False) -> Any:
+    """The decoded body (decimals kept exact, as sent), or ``UnreadableBody`` (400).
+
+    An object that names a key twice, at any depth, is refused: which value the sender meant
+    cannot be told (a second ``status`` or ``valueQuantity`` silently replaced the first).
+    The key is named in the reason only when ``nameable`` says it is the format's own
+    element name; any other key may be a person's detail."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -181,11 +198,22 @@ def decode_json(raw: bytes) -> Any:
             400, f"body is not UTF-8 (invalid byte at offset {exc.start}); {fingerprint(raw)}"
         ) from None
     try:
-        decoded = json.loads(text, parse_float=_decimal, parse_constant=_no_constants)
+        decoded = json.loads(
+            text,
+            parse_float=_decimal,
+            parse_constant=_no_constants,
+            object_pairs_hook=_object_of_unique_keys,
+        )
     except json.JSONDecodeError as exc:  # its messages never quote the input
         reason = f"body is not valid JSON: line {exc.lineno} column {exc.colno} ({exc.msg})"
     except _NotJsonConstant:
         reason = "body is not valid JSON: NaN and Infinity are not JSON numbers"
+    except _RepeatedKey as exc:
+        shown = f"the key {exc.key!r}" if nameable(exc.key) else "a key"
+        reason = (
+            f"body is not usable JSON: an object names {shown} more than once (which of "
+            "its values was meant cannot be told)"
+        )
     except _ExponentOutOfRange:
         reason = (
             f"body is not usable JSON: a number lies beyond 1e±{MAX_DECIMAL_EXPONENT} "
@@ -218,6 +246,17 @@ def _holds_nul(value: Any) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return False
+
+
+def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    decoded = dict(pairs)
+    if len(decoded) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return decoded
 
 
 def fingerprint(raw: bytes) -> str:
