@@ -92,8 +92,8 @@ def parse_bundle(
     observations: list[tuple[int, Observation, str, object]] = []
     for index, entry in enumerate(entries):
         where = f"Bundle.entry[{index}].resource"
+        resource = entry.get("resource")
         try:
-            resource = entry.get("resource")
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 try:
@@ -102,12 +102,13 @@ def parse_bundle(
                     raise input_error("too-costly", str(exc), f"{where}.identifier") from None
                 patients.add(entry.get("fullUrl"), patient.id, numbers)
                 parsed[index] = BundleEntry(index)
-            else:
-                _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
-                observation = validate_resource(Observation, resource, where)
-                observations.append((index, observation, where, entry.get("fullUrl")))
+                continue
+            _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
+            observation = validate_resource(Observation, resource, where)
+            observations.append((index, observation, where, entry.get("fullUrl")))
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)
+        _add_no_patient(patients, entry.get("fullUrl"), resource)
     # after every Patient entry is known: an Observation may come before its Patient
     for index, observation, where, full_url in observations:
         if not _of_a_trial_analyte(observation):
@@ -127,6 +128,17 @@ def parse_bundle(
         if issues:
             raise FhirInputError(issues[:MAX_ISSUES])
     return result
+
+
+def _add_no_patient(patients: BundlePatients, full_url: object, resource: object) -> None:
+    """An entry that is no Patient, or that could not be read, resolves a reference naming
+    it to no patient numbers: the subject's identifier never stands in for it."""
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    resource_id = resource.get("id") if isinstance(resource, dict) else None
+    if isinstance(kind, str) and isinstance(resource_id, str):
+        patients.add(full_url, resource_id, (), kind=kind)
+    else:
+        patients.add(full_url, None, ())
 
 
 def _of_a_trial_analyte(observation: Observation) -> bool:

@@ -30,6 +30,7 @@ from services.lab_ingestion.adapters.fhir_outcome import (
 )
 from services.lab_ingestion.adapters.fhir_patient import (
     BundlePatients,
+    SubjectsDisagree,
     TooManyIdentifiers,
     subject_identifiers,
 )
@@ -88,6 +89,8 @@ def observation_message(
         raise
     except TooManyIdentifiers as exc:
         raise input_error("too-costly", str(exc), where) from None
+    except SubjectsDisagree as exc:
+        raise input_error("invalid", str(exc), f"{where}.subject") from None
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
         # the models accept explicit nulls where FHIR requires a value; whatever else a
         # resource lacks, it is bad input, never a server error

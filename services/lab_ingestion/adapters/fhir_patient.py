@@ -1,7 +1,11 @@
 """The hospital numbers a FHIR Observation names its patient by (PROTOCOL section 6).
 
 The subject is a logical reference (``subject.identifier``), a contained Patient (``#p1``)
-or a Patient of the same Bundle (by fullUrl or relative reference). A Patient's numbers are
+or a Patient of the same Bundle (by fullUrl or relative reference). When a Reference has
+both, the literal reference decides, as FHIR says: one to a Group or Device names no
+patient, and one resolving to a Patient without the identifier's number is refused. Two
+contained Patients of one id, like two Bundle Patients of one reference, resolve to none
+unless their numbers are the same. A Patient's numbers are
 its current identifiers (not ``use: old``) of patient number types (HL7 table 0203: MR, PI,
 PT, PN, PE, MRT, or untyped, as a local type code is; never a national, insurance, account
 or other number of ``OTHER_NUMBER_TYPES``), each with its assigning authority: its
@@ -36,24 +40,100 @@ class TooManyIdentifiers(ValueError):
     """More identifiers than a patient has: not read (each is compared with each)."""
 
 
+class SubjectsDisagree(ValueError):
+    """The subject's literal reference names a Patient whose numbers are not the number its
+    identifier gives: which patient the result is of cannot be told."""
+
+
 def subject_identifiers(obs: Observation, patients: BundlePatients | None = None) -> Candidates:
-    """The numbers of the Observation's subject; () when it names none that can be read."""
+    """The numbers of the Observation's subject; () when it names none that can be read.
+
+    The literal reference decides (FHIR R4 Reference: "when both an identifier and a literal
+    reference are provided, the reference is preferred"): one naming another type than
+    Patient (``Group/ward-7``, a Device) names no patient whatever identifier it carries,
+    and one that resolves to a Patient (contained, or in the Bundle) whose numbers do not
+    include the identifier's is refused (``SubjectsDisagree``), never read as either. The
+    identifier alone names the patient when the reference cannot be resolved here."""
     subject = obs.subject
     if subject is None:
         return ()
-    if subject.type not in (None, "Patient"):
+    reference = (subject.reference or "").strip()
+    if subject.type not in (None, "Patient") or _referenced_type(reference) not in (
+        None, "Patient",
+    ):  # fmt: skip
         return ()  # a Group, Device or Location is no patient
-    if subject.identifier is not None and (subject.identifier.value or "").strip():
-        numbers = _candidates([subject.identifier])
-        if numbers or not subject.reference:
-            return numbers  # else: not a patient number, the reference may name the Patient
-    reference = subject.reference or ""
-    if reference.startswith("#"):
-        for resource in obs.contained or []:
-            if isinstance(resource, Patient) and resource.id == reference[1:]:
-                return patient_identifiers(resource)
+    logical = _logical_numbers(subject.identifier)
+    referenced = _referenced_numbers(obs, reference, patients) if reference else None
+    if referenced is None:
+        return logical
+    if not _includes(referenced, logical):
+        raise SubjectsDisagree(
+            "subject.reference names a Patient whose numbers are not subject.identifier's: "
+            "which patient the result is of cannot be told"
+        )
+    return referenced
+
+
+def _logical_numbers(identifier: Any) -> Candidates:
+    """The patient number a Reference's identifier gives; () when it gives none."""
+    if identifier is None or not (identifier.value or "").strip():
         return ()
-    return patients.resolve(reference) if patients is not None else ()
+    return _candidates([identifier])
+
+
+def _referenced_type(reference: str) -> str | None:
+    """The resource type a literal reference names by its text (``Group`` of ``Group/7`` or
+    of a server's URL of it, ``Patient`` of ``Patient?identifier=...``); None when its text
+    does not say (``#p1``, ``urn:uuid:...``, a bare id)."""
+    if not reference or reference.startswith(("#", "urn:")):
+        return None
+    path, conditional, _query = reference.partition("?")
+    if conditional:
+        return path.rstrip("/").rsplit("/", 1)[-1] or None
+    parts = [part for part in _without_history(path).split("/") if part]
+    return parts[-2] if len(parts) >= 2 else None
+
+
+def _referenced_numbers(
+    obs: Observation, reference: str, patients: BundlePatients | None
+) -> Candidates | None:
+    """The numbers of what the reference resolves to: () when that is no Patient, or two
+    Patients of different numbers; None when it resolves to nothing here."""
+    if reference.startswith("#"):
+        return _contained_numbers(obs, reference[1:])
+    return patients.find(reference) if patients is not None else None
+
+
+def _contained_numbers(obs: Observation, local_id: str) -> Candidates | None:
+    """The numbers of the contained Patient of ``local_id``; two resources claiming that id
+    resolve to none unless they are Patients of the same numbers (never the first)."""
+    claimed: dict[str, Candidates | None] = {}
+    for resource in obs.contained or []:
+        if getattr(resource, "id", None) != local_id:
+            continue
+        numbers = patient_identifiers(resource) if isinstance(resource, Patient) else ()
+        _claim(claimed, local_id, numbers)
+    if local_id not in claimed:
+        return None
+    return claimed[local_id] or ()
+
+
+def _includes(numbers: Candidates, logical: Candidates) -> bool:
+    """Whether every number the identifier gives is one of the Patient's, of the same
+    authority where both name one."""
+    return all(
+        any(
+            number.value == given.value
+            and (
+                not number.authority_names
+                or not given.authority_names
+                or bool(number.authority_names & given.authority_names)
+            )
+            for number in numbers
+        )
+        for given in logical
+        if given.value
+    )
 
 
 class BundlePatients:
@@ -62,7 +142,8 @@ class BundlePatients:
     whose fullUrl is a server's URL by that server's URL of it (never another server's
     Patient of the same id), else by a Patient of no server URL of that id; a relative one
     from an entry of no server URL by the Patient of that type and id. Two Patients claiming
-    one reference with different numbers resolve to none (missing)."""
+    one reference with different numbers resolve to none (missing); so does an entry that is
+    no Patient, or that could not be read."""
 
     def __init__(self) -> None:
         self._absolute: dict[str, Candidates | None] = {}
@@ -70,7 +151,11 @@ class BundlePatients:
         self._any: dict[str, Candidates | None] = {}  # every Patient, by type and id
         self._base: str | None = None  # of the entry whose references are resolved
 
-    def add(self, full_url: object, patient_id: str | None, numbers: Candidates) -> None:
+    def add(
+        self, full_url: object, patient_id: str | None, numbers: Candidates, kind: str = "Patient"
+    ) -> None:
+        """A Patient entry and its numbers; or (``kind``) another entry, which a reference
+        may name too: it has no patient numbers."""
         url = full_url if isinstance(full_url, str) and full_url else None
         if url is not None:
             _claim(self._absolute, _without_history(url), numbers)
@@ -80,8 +165,8 @@ class BundlePatients:
             _claim(self._local, relative_reference(url), numbers)
             _claim(self._any, relative_reference(url), numbers)
         elif patient_id:
-            _claim(self._local, f"Patient/{patient_id}", numbers)
-            _claim(self._any, f"Patient/{patient_id}", numbers)
+            _claim(self._local, f"{kind}/{patient_id}", numbers)
+            _claim(self._any, f"{kind}/{patient_id}", numbers)
 
     def entry(self, full_url: object) -> BundlePatients:
         """The Patients as the entry of ``full_url`` sees them."""
@@ -91,15 +176,24 @@ class BundlePatients:
         return view
 
     def resolve(self, reference: str) -> Candidates:
-        if "://" in reference or reference.startswith("urn:"):
-            return self._absolute.get(_without_history(reference)) or ()
-        relative = relative_reference(reference)
-        if self._base is None:
-            return self._any.get(relative) or ()
-        absolute = f"{self._base}/{relative}"
-        if absolute in self._absolute:
-            return self._absolute[absolute] or ()
-        return self._local.get(relative) or ()
+        """The numbers of the Patient the reference names; () when it names none."""
+        return self.find(reference) or ()
+
+    def find(self, reference: str) -> Candidates | None:
+        """The numbers of the entry the reference names: () when it is no Patient or two
+        entries claim it; None when no entry of the Bundle is named."""
+        keys, key = self._absolute, _without_history(reference)
+        if not ("://" in reference or reference.startswith("urn:")):
+            key = relative_reference(reference)
+            if self._base is None:
+                keys = self._any
+            elif f"{self._base}/{key}" in self._absolute:
+                key = f"{self._base}/{key}"
+            else:
+                keys = self._local
+        if key not in keys:
+            return None
+        return keys[key] or ()
 
 
 def _claim(keys: dict[str, Candidates | None], key: str, numbers: Candidates) -> None:
