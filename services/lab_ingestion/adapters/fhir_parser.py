@@ -221,15 +221,14 @@ def _value(obs: Observation) -> tuple[str, tuple[str, ...]]:
     return "", ()
 
 
-UCUM_SYSTEM = "http://unitsofmeasure.org"
-
-
 def _units(quantity: Quantity) -> tuple[str, ...]:
-    """The unit's code and its display. A UCUM code is the computable unit: one this service
+    """The unit's code and its display. The code is the computable unit: one this service
     does not know is unconvertible whatever the display says (``10*6/L`` shown as ``10^9/L``
-    would be read as the display, a thousandfold guess), so it goes alone."""
+    would be read as the display, a thousandfold guess), so it goes alone, whatever system
+    names it: UCUM by its URI or its OID, none (``mg/100mL`` shown as ``mg/L`` was read as
+    the display: 20 mg/dL stored as 20 mg/L), or a laboratory's own."""
     code = (quantity.code or "").strip()
-    if code and (quantity.system or "").rstrip("/") == UCUM_SYSTEM and not recognise_unit(code):
+    if code and not recognise_unit(code):
         return (code,)
     return tuple(dict.fromkeys(u for u in (quantity.code, quantity.unit) if u))
 

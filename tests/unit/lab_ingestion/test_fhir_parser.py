@@ -171,10 +171,11 @@ def test_an_unknown_ucum_code_goes_alone_so_its_display_cannot_stand_in(system: 
     assert obs.unit == ("10*6/L",)
 
 
-def test_a_local_code_keeps_its_display_as_a_candidate() -> None:
+def test_a_local_code_this_service_does_not_know_goes_alone_too() -> None:
+    """Review 54: an unknown code is never replaced by its display, whatever its system."""
     quantity = {"value": 40, "unit": "10^9/L", "system": "urn:lab:units", "code": "PLTU"}
     (obs,) = parse(observation(valueQuantity=quantity)).observations
-    assert obs.unit == ("PLTU", "10^9/L")
+    assert obs.unit == ("PLTU",)
 
 
 def test_quantity_comparator_is_kept_so_the_value_is_not_taken_as_exact() -> None:
