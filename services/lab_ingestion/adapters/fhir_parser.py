@@ -221,14 +221,21 @@ def _value(obs: Observation) -> tuple[str, tuple[str, ...]]:
     return "", ()
 
 
+# UCUM named by its address or its OID: its codes are the computable unit
+UCUM_SYSTEMS = frozenset({"http://unitsofmeasure.org", "urn:oid:2.16.840.1.113883.6.8"})
+
+
 def _units(quantity: Quantity) -> tuple[str, ...]:
-    """The unit's code and its display. The code is the computable unit: one this service
+    """The unit's code and its display. A UCUM code is the computable unit: one this service
     does not know is unconvertible whatever the display says (``10*6/L`` shown as ``10^9/L``
-    would be read as the display, a thousandfold guess), so it goes alone, whatever system
-    names it: UCUM by its URI or its OID, none (``mg/100mL`` shown as ``mg/L`` was read as
-    the display: 20 mg/dL stored as 20 mg/L), or a laboratory's own."""
+    would be read as the display, a thousandfold guess), so it goes alone; so does a code
+    whose system is not said (FHIR requires one: ``mg/100mL`` shown as ``mg/L`` was read as
+    the display, 20 mg/dL stored as 20 mg/L). A laboratory's own code system says nothing
+    this service can read: its display is the unit as the laboratory writes it, as in an
+    HL7 OBX-6 (and a display that disagrees with a code this service knows is refused)."""
     code = (quantity.code or "").strip()
-    if code and not recognise_unit(code):
+    system = (quantity.system or "").strip().rstrip("/")
+    if code and not recognise_unit(code) and (not system or system in UCUM_SYSTEMS):
         return (code,)
     return tuple(dict.fromkeys(u for u in (quantity.code, quantity.unit) if u))
 

@@ -253,9 +253,14 @@ def test_two_bundle_patients_of_one_reference_are_not_replaced_by_the_identifier
 
 @pytest.mark.parametrize(
     "system",
-    ["http://unitsofmeasure.org", "urn:oid:2.16.840.1.113883.6.8", None, "urn:lab:units"],
+    [
+        "http://unitsofmeasure.org",
+        "urn:oid:2.16.840.1.113883.6.8",
+        None,
+        "http://unitsofmeasure.org/",
+    ],
 )
-def test_an_unknown_unit_code_goes_alone_whatever_its_system(system: str | None) -> None:
+def test_an_unknown_ucum_code_goes_alone_however_ucum_is_named(system: str | None) -> None:
     quantity = {"value": 20, "unit": "mg/L", "code": "mg/100mL"}
     resource = _observation({"identifier": {"system": HOSP, "value": MRN}})
     resource["valueQuantity"] = quantity | ({"system": system} if system else {})

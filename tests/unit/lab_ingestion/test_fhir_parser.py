@@ -171,11 +171,12 @@ def test_an_unknown_ucum_code_goes_alone_so_its_display_cannot_stand_in(system: 
     assert obs.unit == ("10*6/L",)
 
 
-def test_a_local_code_this_service_does_not_know_goes_alone_too() -> None:
-    """Review 54: an unknown code is never replaced by its display, whatever its system."""
+def test_a_local_code_keeps_its_display_as_a_candidate() -> None:
+    """A laboratory's own code system says nothing this service reads: the display is the
+    unit as the laboratory writes it (as a text component of OBX-6 is)."""
     quantity = {"value": 40, "unit": "10^9/L", "system": "urn:lab:units", "code": "PLTU"}
     (obs,) = parse(observation(valueQuantity=quantity)).observations
-    assert obs.unit == ("PLTU",)
+    assert obs.unit == ("PLTU", "10^9/L")
 
 
 def test_quantity_comparator_is_kept_so_the_value_is_not_taken_as_exact() -> None:
