@@ -32,9 +32,10 @@ from services.lab_ingestion.adapters.fhir_outcome import (
 )
 from services.lab_ingestion.adapters.fhir_parser import Identify, observation_message
 from services.lab_ingestion.adapters.fhir_patient import (
+    NO_PATIENT,
     BundlePatients,
     TooManyIdentifiers,
-    patient_identifiers,
+    patient_numbers,
 )
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding, LabMessage
@@ -97,7 +98,7 @@ def parse_bundle(
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 try:
-                    numbers = patient_identifiers(patient)
+                    numbers = patient_numbers(patient)
                 except TooManyIdentifiers as exc:
                     raise input_error("too-costly", str(exc), f"{where}.identifier") from None
                 patients.add(entry.get("fullUrl"), patient.id, numbers)
@@ -136,9 +137,9 @@ def _add_no_patient(patients: BundlePatients, full_url: object, resource: object
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
     resource_id = resource.get("id") if isinstance(resource, dict) else None
     if isinstance(kind, str) and isinstance(resource_id, str):
-        patients.add(full_url, resource_id, (), kind=kind)
+        patients.add(full_url, resource_id, NO_PATIENT, kind=kind)
     else:
-        patients.add(full_url, None, ())
+        patients.add(full_url, None, NO_PATIENT)
 
 
 def _of_a_trial_analyte(observation: Observation) -> bool:

@@ -16,7 +16,7 @@ decided by ``domain.patient_identity``, as for HL7 PID-3.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
@@ -34,6 +34,18 @@ IDENTIFIER_TYPES = frozenset({
     "http://terminology.hl7.org/CodeSystem/v2-0203", "http://hl7.org/fhir/v2/0203",
     "urn:oid:2.16.840.1.113883.18.108", "urn:oid:2.16.840.1.113883.12.203",
 })  # fmt: skip
+
+
+class PatientNumbers(NamedTuple):
+    """A Patient's current numbers: those of patient number types (``candidates``, matched
+    as PID-3's are) and its other ones (``others``: a national, insurance or account number,
+    never matched, by which a subject's identifier may still name the Patient)."""
+
+    candidates: Candidates
+    others: Candidates = ()
+
+
+NO_PATIENT = PatientNumbers(())  # what a reference naming no Patient resolves to
 
 
 class TooManyIdentifiers(ValueError):
@@ -66,12 +78,24 @@ def subject_identifiers(obs: Observation, patients: BundlePatients | None = None
     referenced = _referenced_numbers(obs, reference, patients) if reference else None
     if referenced is None:
         return logical
-    if not _includes(referenced, logical):
-        raise SubjectsDisagree(
-            "subject.reference names a Patient whose numbers are not subject.identifier's: "
-            "which patient the result is of cannot be told"
-        )
-    return referenced
+    return _named_by_both(referenced, logical)
+
+
+def _named_by_both(referenced: PatientNumbers, logical: Candidates) -> Candidates:
+    """The referenced Patient's numbers that the identifier names (its MRN among several
+    numbers of several authorities: the one the lab named), else all of them (no
+    identifier, or one naming the Patient by a national number, which is never matched);
+    refused when the identifier names a number the Patient does not have."""
+    named: list[IdentifierCandidate] = []
+    for given in (number for number in logical if number.value):
+        same = [n for n in referenced.candidates if _same_number(n, given)]
+        if not same and not any(_same_number(n, given) for n in referenced.others):
+            raise SubjectsDisagree(
+                "subject.reference names a Patient whose numbers are not subject.identifier's:"
+                " which patient the result is of cannot be told"
+            )
+        named += same
+    return tuple(dict.fromkeys(named)) or referenced.candidates
 
 
 def _logical_numbers(identifier: Any) -> Candidates:
@@ -96,43 +120,35 @@ def _referenced_type(reference: str) -> str | None:
 
 def _referenced_numbers(
     obs: Observation, reference: str, patients: BundlePatients | None
-) -> Candidates | None:
-    """The numbers of what the reference resolves to: () when that is no Patient, or two
+) -> PatientNumbers | None:
+    """The numbers of what the reference resolves to: none when that is no Patient, or two
     Patients of different numbers; None when it resolves to nothing here."""
     if reference.startswith("#"):
         return _contained_numbers(obs, reference[1:])
     return patients.find(reference) if patients is not None else None
 
 
-def _contained_numbers(obs: Observation, local_id: str) -> Candidates | None:
+def _contained_numbers(obs: Observation, local_id: str) -> PatientNumbers | None:
     """The numbers of the contained Patient of ``local_id``; two resources claiming that id
     resolve to none unless they are Patients of the same numbers (never the first)."""
-    claimed: dict[str, Candidates | None] = {}
+    claimed: dict[str, PatientNumbers | None] = {}
     for resource in obs.contained or []:
         if getattr(resource, "id", None) != local_id:
             continue
-        numbers = patient_identifiers(resource) if isinstance(resource, Patient) else ()
+        numbers = patient_numbers(resource) if isinstance(resource, Patient) else NO_PATIENT
         _claim(claimed, local_id, numbers)
     if local_id not in claimed:
         return None
-    return claimed[local_id] or ()
+    return claimed[local_id] or NO_PATIENT
 
 
-def _includes(numbers: Candidates, logical: Candidates) -> bool:
-    """Whether every number the identifier gives is one of the Patient's, of the same
+def _same_number(number: IdentifierCandidate, given: IdentifierCandidate) -> bool:
+    """Whether ``given`` (a subject's identifier) is ``number``: the same value, of the same
     authority where both name one."""
-    return all(
-        any(
-            number.value == given.value
-            and (
-                not number.authority_names
-                or not given.authority_names
-                or bool(number.authority_names & given.authority_names)
-            )
-            for number in numbers
-        )
-        for given in logical
-        if given.value
+    return number.value == given.value and (
+        not number.authority_names
+        or not given.authority_names
+        or bool(number.authority_names & given.authority_names)
     )
 
 
@@ -146,13 +162,17 @@ class BundlePatients:
     no Patient, or that could not be read."""
 
     def __init__(self) -> None:
-        self._absolute: dict[str, Candidates | None] = {}
-        self._local: dict[str, Candidates | None] = {}  # Patients of no server URL
-        self._any: dict[str, Candidates | None] = {}  # every Patient, by type and id
+        self._absolute: dict[str, PatientNumbers | None] = {}
+        self._local: dict[str, PatientNumbers | None] = {}  # Patients of no server URL
+        self._any: dict[str, PatientNumbers | None] = {}  # every Patient, by type and id
         self._base: str | None = None  # of the entry whose references are resolved
 
     def add(
-        self, full_url: object, patient_id: str | None, numbers: Candidates, kind: str = "Patient"
+        self,
+        full_url: object,
+        patient_id: str | None,
+        numbers: PatientNumbers,
+        kind: str = "Patient",
     ) -> None:
         """A Patient entry and its numbers; or (``kind``) another entry, which a reference
         may name too: it has no patient numbers."""
@@ -177,9 +197,9 @@ class BundlePatients:
 
     def resolve(self, reference: str) -> Candidates:
         """The numbers of the Patient the reference names; () when it names none."""
-        return self.find(reference) or ()
+        return (self.find(reference) or NO_PATIENT).candidates
 
-    def find(self, reference: str) -> Candidates | None:
+    def find(self, reference: str) -> PatientNumbers | None:
         """The numbers of the entry the reference names: () when it is no Patient or two
         entries claim it; None when no entry of the Bundle is named."""
         keys, key = self._absolute, _without_history(reference)
@@ -193,10 +213,10 @@ class BundlePatients:
                 keys = self._local
         if key not in keys:
             return None
-        return keys[key] or ()
+        return keys[key] or NO_PATIENT
 
 
-def _claim(keys: dict[str, Candidates | None], key: str, numbers: Candidates) -> None:
+def _claim(keys: dict[str, PatientNumbers | None], key: str, numbers: PatientNumbers) -> None:
     if key in keys and keys[key] != numbers:
         keys[key] = None  # two Patients, two patients: neither
     else:
@@ -220,11 +240,10 @@ def _server_base(full_url: object) -> str | None:
     return "/".join(parts[:-2]) if len(parts) > 4 else None
 
 
-def patient_identifiers(patient: Patient) -> Candidates:
-    """The Patient's current numbers of patient number types; one without a value stays a
-    candidate when it is typed or names an authority (the number is missing: never another
-    number in its place)."""
-    return _candidates(patient.identifier or [])
+def patient_numbers(patient: Patient) -> PatientNumbers:
+    """The Patient's current numbers of patient number types and its other ones."""
+    identifiers = patient.identifier or []
+    return PatientNumbers(_candidates(identifiers), _other_numbers(identifiers))
 
 
 def relative_reference(reference: str) -> str:
@@ -245,18 +264,34 @@ def _candidates(identifiers: Sequence[Any]) -> Candidates:
         kind = _kind(identifier)
         if identifier.use == "old" or kind is None:
             continue
-        assigner = identifier.assigner
-        candidate = IdentifierCandidate(
-            (identifier.value or "").strip(),
-            (identifier.system or "").strip(),
-            kind,
-            ((assigner.display if assigner is not None else None) or "").strip(),
-        )
+        candidate = _candidate(identifier, kind)
         # as in HL7: an identifier without a value counts only when it names an authority
         # or a patient number type (it says the patient's number is missing)
         if candidate.value or candidate.authority_names or kind:
             candidates.append(candidate)
     return tuple(candidates)
+
+
+def _candidate(identifier: Any, kind: str) -> IdentifierCandidate:
+    assigner = identifier.assigner
+    return IdentifierCandidate(
+        (identifier.value or "").strip(),
+        (identifier.system or "").strip(),
+        kind,
+        ((assigner.display if assigner is not None else None) or "").strip(),
+    )
+
+
+def _other_numbers(identifiers: Sequence[Any]) -> Candidates:
+    """The current identifiers with a value that are of no patient number type (national,
+    insurance, account: ``_kind`` None)."""
+    return tuple(
+        _candidate(identifier, "")
+        for identifier in identifiers
+        if identifier.use != "old"
+        and (identifier.value or "").strip()
+        and _kind(identifier) is None
+    )
 
 
 def _kind(identifier: Any) -> str | None:

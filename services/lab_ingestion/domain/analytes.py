@@ -92,11 +92,11 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             *("x10*3/uL", "10^3/uL", "x10^3/uL", "10E3/uL", "x10E3/uL", "x10e3/uL"),
             *("10e3/uL", "K/uL", "k/uL", "thou/uL", "10^3/mm3", "x10^3/mm3", "K/mm3"),
         ),
-        "/uL": ("cells/uL", "/mm3", "cells/mm3"),
+        "/uL": ("cells/uL", "/mm3", "cells/mm3", "{cells}/uL", "{cells}/mm3"),  # UCUM annotation
         "g/dL": ("g/dl", "gm/dL"),
         "g/L": ("g/l",),
         "mmol/L": (),
-        "U/L": ("U/l", "IU/L", "IU/l"),
+        "U/L": ("U/l", "IU/L", "IU/l", "[IU]/L"),  # UCUM's international unit: an enzyme's U
         "ukat/L": (),
         "umol/L": (),
     }
