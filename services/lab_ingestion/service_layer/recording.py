@@ -37,7 +37,7 @@ from services.lab_ingestion.service_layer.events import (
     recorded_event,
     rejected_event,
 )
-from services.lab_ingestion.service_layer.replay import rejection_control_id
+from services.lab_ingestion.service_layer.replay import rejection_control_id, rejection_source
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
@@ -236,10 +236,13 @@ def reject(
             digest = content_digest(message, patient_hmac)
     if _refused_for_its_token(command, source):  # a replay could not check the token again
         patient_hmac = digest = None
+    shown_source = rejection_source(channel, code, payload, source)
+    if shown_source != source and source:  # the reason names the sender as the copy does
+        reason = reason.replace(repr(source), repr(shown_source))
     if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):
         payload, reason = _bounded_copy(payload, reason)
     record = RejectionRecord(
-        command.rejection_id, channel.value, source, control_id, code, reason, payload,
+        command.rejection_id, channel.value, shown_source, control_id, code, reason, payload,
         received_at, patient_hmac, digest,
     )  # fmt: skip
     context.rejections.append(record)

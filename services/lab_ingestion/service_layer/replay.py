@@ -31,7 +31,7 @@ from services.lab_ingestion.domain.kept_copy import (
     kept_copy_hash,
 )
 from services.lab_ingestion.domain.message_identity import content_digest
-from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -143,6 +143,24 @@ def kept_message_id(copy: str, sent: str) -> str:
     fields = header.split(header[3]) if len(header) > 3 else []  # MSH-1 is the separator
     kept = fields[9].strip() if len(fields) > 9 else ""
     return kept or sent
+
+
+def rejection_source(
+    channel: Channel, code: RejectionCode, copy: str, sent: str | None
+) -> str | None:
+    """The sender a rejection is kept and announced under: an HL7 message's from an unknown
+    sender as its kept copy names it (MSH-3^MSH-4 as written there, a copied name or number
+    scrubbed: anyone who reaches the port writes those fields), else ``sent``."""
+    if code is not RejectionCode.UNKNOWN_SOURCE or channel.value not in REPLAYABLE_CHANNELS:
+        return sent
+    header = next((line for line in copy.split("\r") if line[:3].upper() == "MSH"), "")
+    if len(header) < 5:
+        return REDACTED if sent else None  # no MSH line kept: nothing vouches for the sender
+    fields, component = header.split(header[3]), header[4]
+    application, facility = (
+        (fields[n].split(component)[0].strip() if len(fields) > n else "") for n in (2, 3)
+    )
+    return f"{application}^{facility}"
 
 
 def _is_hl7_hash(number: str) -> bool:
