@@ -42,14 +42,14 @@ async def run_message_command(settings: PlatformSettings, args: argparse.Namespa
     from cachexia.platform import migrate_all  # noqa: PLC0415 - see above
     from services.lab_ingestion.adapters.stored_ids import stored_id_hasher  # noqa: PLC0415
     from services.lab_ingestion.adapters.stored_messages import find_message  # noqa: PLC0415
-    from services.lab_ingestion.bootstrap import definition, prepare_replay  # noqa: PLC0415
+    from services.lab_ingestion.bootstrap import definition, hash_ids_left_as_written  # noqa: PLC0415
     from shared.db.pool import create_pool  # noqa: PLC0415 - see above
     from shared.secrets import subject_hmac_key  # noqa: PLC0415 - see above
 
     await migrate_all(settings)  # connects first: an unreachable database is one line
     pool = await create_pool(settings.postgres_dsn, definition.schema, "cachexia", max_size=2)
     try:
-        await prepare_replay(pool, settings)  # ids stored as written are hashed first
+        await hash_ids_left_as_written(pool, settings)  # ids stored as written are hashed first
         async with pool.acquire() as conn:
             found = await find_message(
                 conn, stored_id_hasher(subject_hmac_key(settings)), args.source, args.control_id

@@ -108,7 +108,7 @@ async def _replay(
     from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
     from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - likewise
         build_replayer,
-        prepare_replay,
+        hash_ids_left_as_written,
     )
     from services.lab_ingestion.service_layer.replay import ReplayRefused  # noqa: PLC0415 - lean
 
@@ -121,7 +121,7 @@ async def _replay(
             replayer.check(kept)
             sys.stdout.write(f"{rejection_id}: its copy reads back as the message; replayable\n")
             return 0
-        await prepare_replay(pool, settings)
+        await hash_ids_left_as_written(pool, settings)
         replayed = await replayer.replay(kept)
     except ReplayRefused as refused:
         sys.stderr.write(f"cachexia: {rejection_id} is not replayed: {refused}\n")
