@@ -1,6 +1,6 @@
 """Senders' ids stored as keyed hashes: an accepted message's control id (MSH-10, a JSON
-``message_id``, a FHIR id) and its results' keys (order numbers, result ids) are kept in
-lab-ingestion's tables only as an HMAC of what the message says.
+``message_id``, a FHIR Observation version's id) and its results' keys (order numbers,
+result ids) are kept in lab-ingestion's tables only as an HMAC of what the message says.
 
 Laboratory systems build such ids from whatever they hold: the patient's name, birth date,
 visit or account number. Masking those with each message's own PID and PV1 cannot work: an
