@@ -79,6 +79,8 @@ CREATININE_UMOL_L_PER_MG_DL: Final = 88.4
 # and writing both micro signs as "u"). Spellings written in one case throughout also match
 # in the other case, unless that would make them another unit (G/L is giga, g/L is gram).
 # A micro sign matches only a micro "u" (a lower-case u starting a unit: uL, umol, ukat).
+# "mc" is micro as US hospitals write it (ISMP's error-prone abbreviations: no u, no µ);
+# "Giga/L" is the French laboratories' G/L, "UI/L" the unite/unita/unidad internacional.
 UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         "mg/L": (),
@@ -86,19 +88,25 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "nmol/L": (),
         "10*9/L": (
             *("x10*9/L", "10^9/L", "x10^9/L", "10E9/L", "x10E9/L", "x10e9/L"),
-            *("10e9/L", "G/L", "G/l", "Gpt/L", "/nL"),
+            *("10e9/L", "G/L", "G/l", "Giga/L", "Gpt/L", "/nL"),
         ),
         "10*3/uL": (
             *("x10*3/uL", "10^3/uL", "x10^3/uL", "10E3/uL", "x10E3/uL", "x10e3/uL"),
             *("10e3/uL", "K/uL", "k/uL", "thou/uL", "10^3/mm3", "x10^3/mm3", "K/mm3"),
+            *("x10(3)/uL", "Thousand/uL"),  # Epic/Cerner result text; Quest Diagnostics
+            *("10^3/mcL", "x10(3)/mcL", "K/mcL", "k/mcL"),
         ),
-        "/uL": ("cells/uL", "/mm3", "cells/mm3", "{cells}/uL", "{cells}/mm3"),  # UCUM annotation
+        "/uL": (
+            *("cells/uL", "/mm3", "cells/mm3", "{cells}/uL", "{cells}/mm3"),  # UCUM annotation
+            *("/mcL", "cells/mcL"),
+        ),
         "g/dL": ("g/dl", "gm/dL"),
         "g/L": ("g/l",),
         "mmol/L": (),
-        "U/L": ("U/l", "IU/L", "IU/l", "[IU]/L"),  # UCUM's international unit: an enzyme's U
-        "ukat/L": (),
-        "umol/L": (),
+        # UCUM's international unit: an enzyme's U
+        "U/L": ("U/l", "IU/L", "IU/l", "[IU]/L", "UI/L", "UI/l"),
+        "ukat/L": ("mckat/L",),
+        "umol/L": ("mcmol/L",),
     }
 )
 
@@ -310,6 +318,6 @@ _MAX_BARE_UNIT_DIGITS = 3  # 10*9 written without its /L: more may be a date or 
 # x and E of 10E9 written x10E9
 _UNIT_WORDS = frozenset(
     prefix + base
-    for prefix in ("", "t", "g", "k", "d", "c", "m", "u", "\u00b5", "\u03bc", "n", "p", "f")
-    for base in ("g", "mol", "l", "kat", "u", "iu", "eq", "gm", "m")
+    for prefix in ("", "t", "g", "k", "d", "c", "m", "u", "mc", "\u00b5", "\u03bc", "n", "p", "f")
+    for base in ("g", "mol", "l", "kat", "u", "iu", "ui", "eq", "gm", "m")
 ) | {"x", "e"}
