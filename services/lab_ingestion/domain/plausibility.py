@@ -36,12 +36,18 @@ PLAUSIBILITY_CEILINGS: Final[Mapping[Analyte, float]] = MappingProxyType(
 )
 
 
+def is_plausible(analyte: Analyte, canonical_value: float) -> bool:
+    """Whether a value in the analyte's canonical unit may be a human value (at most its
+    ceiling; a negative value is refused where it is read, as no measurement)."""
+    return canonical_value <= PLAUSIBILITY_CEILINGS[analyte]
+
+
 def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None:
     """Why a value in the analyte's canonical unit is no human value (None: it may be one).
     The reason quotes the converted number: a lab number, never a sender's text."""
-    ceiling = PLAUSIBILITY_CEILINGS[analyte]
-    if canonical_value <= ceiling:
+    if is_plausible(analyte, canonical_value):
         return None
+    ceiling = PLAUSIBILITY_CEILINGS[analyte]
     unit = canonical_unit(analyte)
     return Rejected(
         RejectionCode.IMPLAUSIBLE_VALUE,

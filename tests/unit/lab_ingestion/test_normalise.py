@@ -386,12 +386,14 @@ def test_components_naming_units_that_disagree_are_rejected_not_chosen_between(
 @pytest.mark.parametrize(
     ("value", "unit", "expected"),
     [("250.000", "/uL", None), ("1.500", "cells/uL", None), ("+2.100", "/mm3", None),
-     ("2100", "/uL", 2.1), ("2.100", "10*3/uL", 2.1)],
+     ("2100", "/uL", 2.1), ("2.100", "10*3/uL", None), ("2.1", "10*3/uL", 2.1)],
 )  # fmt: skip
 def test_a_dot_before_three_digits_of_a_count_per_microlitre_is_ambiguous(
     value: str, unit: str, expected: float | None
 ) -> None:
-    """German labs write 250.000/µl for 250,000: read as a decimal, 0.25 x10^9/L is grade 4."""
+    """German labs write 250.000/µl for 250,000: read as a decimal, 0.25 x10^9/L is grade 4.
+    So in thousands per microlitre: no analyser reports platelets to thousandths, and 2,100
+    x10^3/uL is a possible count, so ``2.100`` may be either (it was read as 2.1)."""
     result = normalise(observation(Analyte.PLATELETS, value, (unit,)))
     if expected is None:
         rejected(result, RejectionCode.NON_NUMERIC_VALUE)

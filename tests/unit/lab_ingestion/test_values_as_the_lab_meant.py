@@ -61,8 +61,8 @@ def _hl7(code: str, value: str, unit: str) -> NormalisedResult | Rejected | None
 # but reads "1.500" in any other unit as one and a half. Enzyme activities (U/L) and
 # creatinine in umol/L are reported as whole numbers: three decimals there are a thousands
 # separator, and the values that carry one are exactly the grade-4 ones (ALT/AST above
-# 20 x ULN, creatinine above 1000 umol/L). (Counts in 10^3/uL: see
-# test_a_thousands_dot_is_read_only_where_its_decimal_reading_is_the_only_human_one.)
+# 20 x ULN, creatinine above 1000 umol/L). (Counts in 10^3/uL and the readings kept as
+# decimals: see test_thousands_dot_readings.)
 
 
 @pytest.mark.parametrize(

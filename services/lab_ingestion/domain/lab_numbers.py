@@ -1,0 +1,116 @@
+"""How a laboratory writes a number, and where its reading cannot be told (PROTOCOL
+section 6). Pure: no I/O.
+
+A dot or a comma before exactly three digits may be a decimal mark or a thousands
+separator: laboratories in German-speaking countries write fifteen hundred ``1.500``,
+English-speaking ones ``1,500``, and either may write one and a half to thousandths. Read
+the wrong way, the value is a thousand times off, and the values that carry a separator are
+the extreme ones: ALT ``1.500`` U/L read as 1.5 is a normal result for a grade-4 one.
+
+- A comma so placed is never read (``read_decimal``).
+- A dot so placed is read as a decimal point only where the thousands reading is no human
+  value, above the analyte's plausibility ceiling (``plausibility``): CRP ``1.500`` mg/L can
+  only be 1.5 (1500 mg/L is no CRP), creatinine ``1.200`` mg/dL only 1.2; where both
+  readings are human values (ALT ``1.500`` U/L, platelets ``2.100`` x10^3/uL: no analyser
+  reports a count to thousandths, and 2,100 is a count), it cannot be told
+  (``thousands_dot_is_ambiguous``).
+- Counts per microlitre have no decimals at all: ``1.5`` /uL is a unit mislabelled for
+  10^3/uL, read as cells it is grade-4 neutropenia.
+
+Each is a value that may be a thousand times off (``check_thousandfold_slip``): refused,
+never stored, for it would reach the dose and toxicity rules as if measured.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from services.lab_ingestion.domain.analytes import UnitConversion
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.plausibility import is_plausible
+from shared.contracts.events.lab import Analyte
+
+NUMBER: Final = r"[+-]?(?:[0-9]+(?:[.,][0-9]+)?|\.[0-9]+)"
+# 1.500, 25.000, +250.000: a number grouped in thousands with a dot. A group never starts
+# with 0 (0.583 is a decimal), and one dot means one to three digits before it.
+THOUSANDS_DOT: Final = re.compile(r"\+?[1-9][0-9]{0,2}\.[0-9]{3}")
+# any decimal separator before a digit: no count per microlitre has one (a thousands dot
+# or comma, or a unit mislabelled /uL for 10^3/uL)
+DECIMALS: Final = re.compile(r"[.,][0-9]")
+MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
+# one lab number, maybe censored (<5, >= 200, 1,5, 250.000): a reason quotes nothing else
+# (digits and signs in another shape may be a misplaced birth date, phone or AHV number)
+_SHOWABLE_VALUE: Final = re.compile(
+    r"(?:<=|>=|<|>|=|\u2264|\u2265)?\s?[+-]?[0-9]{1,6}(?:[.,][0-9]{1,6})?"
+)
+
+
+def read_decimal(number: str) -> float | None:
+    """A regex-checked number (``NUMBER``) with ``.`` or a lone decimal comma; None if the
+    comma is ambiguous: ``1,500`` may be one and a half or fifteen hundred, so three digits
+    after a comma are not read as decimals."""
+    if "," in number:
+        whole, _, fraction = number.partition(",")
+        if len(fraction) == 3:
+            return None
+        number = f"{whole}.{fraction}"
+    return float(number)
+
+
+def thousands_dot_is_ambiguous(number: str, conversion: UnitConversion) -> bool:
+    """Whether ``number``, in the unit ``conversion`` reads, may as well be a thousands-dot
+    number: it has that shape, and read so it converts to a value a patient may have."""
+    if not THOUSANDS_DOT.fullmatch(number):
+        return False
+    thousands = float(number.replace(".", ""))
+    return is_plausible(conversion.analyte, conversion.apply(thousands))
+
+
+def check_thousandfold_slip(
+    analyte: Analyte, number: str, value: float, conversion: UnitConversion
+) -> Rejected | None:
+    """Why a plain decimal ``number`` (read as ``value``, in ``conversion``'s unit) may be
+    a thousand times off (None: it cannot be)."""
+    if conversion.source_unit == "/uL":
+        return _fractional_count(analyte, number)
+    if thousands_dot_is_ambiguous(number, conversion):
+        return Rejected(
+            RejectionCode.NON_NUMERIC_VALUE,
+            f"{analyte.value} value {show_value(number)} is ambiguous: the dot may be a "
+            f"thousands separator, and either reading is a possible {analyte.value} value",
+        )
+    return None
+
+
+def _fractional_count(analyte: Analyte, number: str) -> Rejected | None:
+    """Why a count per microlitre written with decimals is no count (None: it has none).
+    Cells are counted whole: ``250.000`` is 250 thousand written with a thousands dot, or
+    250 with decimals; ``1.5`` is a unit mislabelled (1.5 x10^3/uL, grade 1), read as 1.5
+    cells it is 0.0015 x10^9/L, grade-4 neutropenia and a dose held."""
+    if THOUSANDS_DOT.fullmatch(number):
+        return Rejected(
+            RejectionCode.NON_NUMERIC_VALUE,
+            f"{analyte.value} value {show_value(number)} per microlitre is "
+            "ambiguous: a count has no decimals, the dot may be a thousands separator",
+        )
+    if DECIMALS.search(number):
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_VALUE,
+            f"{analyte.value} value {show_value(number)} per microlitre has decimals: a count "
+            "per microlitre has none, check the unit",
+        )
+    return None
+
+
+def significant_digits(number: str) -> int:
+    """Digits from the first non-zero one on (``0.0012`` has 2, ``1.500`` has 4)."""
+    return len("".join(c for c in number if c.isdigit()).lstrip("0"))
+
+
+def show_value(value: str) -> str:
+    """The value itself if it is one number (a comparator and sign allowed); otherwise only
+    its length."""
+    if _SHOWABLE_VALUE.fullmatch(value):
+        return repr(value)
+    return f"(text of {len(value)} characters)"
