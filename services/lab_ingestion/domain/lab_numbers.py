@@ -15,7 +15,8 @@ the extreme ones: ALT ``1.500`` U/L read as 1.5 is a normal result for a grade-4
   reports a count to thousandths, and 2,100 is a count), it cannot be told
   (``thousands_dot_is_ambiguous``).
 - Counts per microlitre have no decimals at all: ``1.5`` /uL is a unit mislabelled for
-  10^3/uL, read as cells it is grade-4 neutropenia.
+  10^3/uL, read as cells it is grade-4 neutropenia; and a platelet count there none below an
+  analyser's resolution (``plausibility``).
 
 Each is a value that may be a thousand times off (``check_thousandfold_slip``): refused,
 never stored, for it would reach the dose and toxicity rules as if measured.
@@ -28,7 +29,7 @@ from typing import Final
 
 from services.lab_ingestion.domain.analytes import UnitConversion
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
-from services.lab_ingestion.domain.plausibility import is_plausible
+from services.lab_ingestion.domain.plausibility import check_count_per_microlitre, is_plausible
 from shared.contracts.events.lab import Analyte
 
 NUMBER: Final = r"[+-]?(?:[0-9]+(?:[.,][0-9]+)?|\.[0-9]+)"
@@ -73,7 +74,7 @@ def check_thousandfold_slip(
     """Why a plain decimal ``number`` (read as ``value``, in ``conversion``'s unit) may be
     a thousand times off (None: it cannot be)."""
     if conversion.source_unit == "/uL":
-        return _fractional_count(analyte, number)
+        return _fractional_count(analyte, number) or check_count_per_microlitre(analyte, value)
     if thousands_dot_is_ambiguous(number, conversion):
         return Rejected(
             RejectionCode.NON_NUMERIC_VALUE,

@@ -4,8 +4,9 @@ Pure: no I/O. Observations of analytes the trial does not follow yield None (the
 ignores them); unusable trial results yield a ``Rejected`` with a bounded code and a reason
 that never echoes free text (a value field may carry a comment, and comments may carry PHI).
 
-How a number is written (a thousands separator, or a decimal mark?) is ``lab_numbers``'s,
-as is a count per microlitre, which has no decimals.
+How a number is written (a thousands separator, or a decimal mark?) is ``lab_numbers``'s;
+a count per microlitre has no decimals, and a platelet count there none below an analyser's
+resolution (``plausibility``).
 
 A censored value (``<10``, ``>200``, or a number flagged off the instrument's scale: OBX-8 or
 a FHIR interpretation ``<`` or ``>``) is rejected, never read as its bound: the events carry a

@@ -56,6 +56,29 @@ def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None
     )
 
 
+# The lowest count per microlitre an analyser reports, above none: platelets are counted to
+# 1 x10^9/L (1000 /uL), so 250 /uL is no count measured but a unit mislabelled for 10^3/uL
+# (0.25 x10^9/L: grade-4 thrombocytopenia, a dose held). Neutrophils have no such floor: an
+# ANC of 250 /uL is a real, severe neutropenia.
+LOWEST_COUNTS_PER_MICROLITRE: Final[Mapping[Analyte, float]] = MappingProxyType(
+    {Analyte.PLATELETS: 1000.0}
+)
+
+
+def check_count_per_microlitre(analyte: Analyte, cells_per_microlitre: float) -> Rejected | None:
+    """Why a whole count per microlitre is no count measured (None: it may be one). The
+    reason quotes the number read: a lab number, never a sender's text."""
+    lowest = LOWEST_COUNTS_PER_MICROLITRE.get(analyte)
+    if lowest is None or not 0 < cells_per_microlitre < lowest:
+        return None
+    return Rejected(
+        RejectionCode.IMPLAUSIBLE_VALUE,
+        f"{analyte.value} {cells_per_microlitre:.15g} per microlitre is below any "
+        f"{analyte.value} count measured ({lowest:g} /uL): counts per microlitre are whole "
+        "cells, check the unit",
+    )
+
+
 # Where a laboratory's lower and upper limits of normal (LLN, ULN) lie, in the canonical
 # unit: each window takes every adult reference range in use (sexes, ages, ethnic benign
 # neutropenia, high-sensitivity CRP) with room to spare, and leaves out the range read in
