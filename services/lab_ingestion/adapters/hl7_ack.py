@@ -19,9 +19,11 @@ class Header:
     receiving_application: str = ""
     receiving_facility: str = ""
     control_id: str = ""
-    # MSH-10 as written (escapes and blanks kept), when the message uses HL7's default
-    # separators: MSA-2 echoes it byte for byte (an escape read and written again was not
-    # the same bytes, and a formatting escape could grow an ACK a hundredfold)
+    # MSA-2: MSH-10 as written (escapes and blanks kept) when the message uses HL7's default
+    # separators, echoed byte for byte (an escape read and written again was not the same
+    # bytes, and a formatting escape could grow an ACK a hundredfold); else the whole field
+    # written again in the ACK's default separators (``MSG#1`` is ``MSG^1``). None: the
+    # control id, escaped
     control_id_sent: str | None = None
     version: str = "2.5.1"
     trigger: str = "R01"
@@ -89,14 +91,14 @@ def build_ack(
     """
     h = header or Header()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
-    version = _esc(h.version) or "2.5.1"
+    version = escape(h.version) or "2.5.1"
     msh = [
-        "MSH", "^~\\&", "LENA-CCS", "TRIAL", _esc(h.sending_application),
-        _esc(h.sending_facility), stamp, "", _message_type(h),
-        control_id, _esc(h.processing_id) or "P", version,
+        "MSH", "^~\\&", "LENA-CCS", "TRIAL", escape(h.sending_application),
+        escape(h.sending_facility), stamp, "", _message_type(h),
+        control_id, escape(h.processing_id) or "P", version,
     ]  # fmt: skip
-    echo = h.control_id_sent if h.control_id_sent is not None else _esc(h.control_id)
-    msa = ["MSA", code, echo, _esc(text[:MSA3_LENGTH])]
+    echo = h.control_id_sent if h.control_id_sent is not None else escape(h.control_id)
+    msa = ["MSA", code, echo, escape(text[:MSA3_LENGTH])]
     segments = ["|".join(msh), "|".join(msa)]
     if code != "AA":
         number, name = condition or (
@@ -105,7 +107,7 @@ def build_ack(
         if _before_v25(h.version):
             segments.append(f"ERR|^^^{number}&{name}&HL70357")
         else:
-            user_message = _esc(text[:ERR_TEXT_LENGTH])
+            user_message = escape(text[:ERR_TEXT_LENGTH])
             segments.append(f"ERR|||{number}^{name}^HL70357|E||||{user_message}")
     return "\r".join(segments) + "\r"
 
@@ -116,7 +118,7 @@ _DIGITS = re.compile(r"[0-9]+")
 def _message_type(h: Header) -> str:
     """MSH-9: ACK, the trigger echoed, and from v2.3.1 on the message structure (v2.3's
     MSH-9 has two components)."""
-    trigger = _esc(h.trigger) or "R01"
+    trigger = escape(h.trigger) or "R01"
     return f"ACK^{trigger}" if h.version == "2.3" else f"ACK^{trigger}^ACK"
 
 
@@ -130,7 +132,9 @@ def _before_v25(version: str) -> bool:
     return (int(major), int(minor)) < (2, 5)
 
 
-def _esc(value: str) -> str:
+def escape(value: str) -> str:
+    """A value written in HL7's default separators (line breaks, which no field holds, as
+    blanks)."""
     return (
         value.replace("\\", "\\E\\")
         .replace("|", "\\F\\")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hl7
 
-from services.lab_ingestion.adapters.hl7_ack import Condition, Header
+from services.lab_ingestion.adapters.hl7_ack import Condition, Header, escape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_redaction import normalise_separators
 from services.lab_ingestion.domain.model import RejectionCode
@@ -112,17 +112,48 @@ def header_of(msh: hl7.Segment) -> Header:
         sent = sent[:MAX_CONTROL_ID_CHARS]  # never to the middle of an escape
         if sent.count(msh.esc) % 2:
             sent = sent[: sent.rindex(msh.esc)]
-        control_id = sent
+        control_id, echoed = sent, sent if default_separators else None
     else:
-        control_id = field_value(msh, 10)
+        whole = whole_field(msh, 10)
+        control_id = whole if _has_parts(whole) else field_value(msh, 10)
+        echoed = sent if default_separators else whole
     return Header(
         sending_application=field_value(msh, 3),
         sending_facility=field_value(msh, 4),
         receiving_application=field_value(msh, 5),
         receiving_facility=field_value(msh, 6),
         control_id=control_id,
-        control_id_sent=sent if default_separators else None,
+        control_id_sent=echoed,
         processing_id=field_value(msh, 11) or "P",
         version=field_value(msh, 12),
         trigger=field_value(msh, 9, 1, 2),
     )
+
+
+def whole_field(segment: hl7.Segment, field: int) -> str:
+    """Every repetition, component and sub-component of a field, each value read (unescaped)
+    and written again in HL7's default separators (trailing empty parts left out): a
+    message's MSH-10 as a sender wrote it, whatever its separators (``MSG#1`` is ``MSG^1``).
+    """
+    if field >= len(segment):
+        return ""
+    repetitions = []
+    for repeat, node in enumerate(segment[field], start=1):
+        components = []
+        for component, value in enumerate([node] if isinstance(node, str) else node, start=1):
+            count = 1 if isinstance(value, str) else max(len(value), 1)
+            values = (
+                escape(field_value(segment, field, repeat, component, subcomponent=sub))
+                for sub in range(1, count + 1)
+            )
+            components.append("&".join(values).rstrip("&"))
+        repetitions.append("^".join(components).rstrip("^"))
+    return "~".join(repetitions).rstrip("~")
+
+
+def _has_parts(written: str) -> bool:
+    """Whether a field ``whole_field`` wrote holds more than one value (its values are
+    escaped: a separator in it separates). A message's identity is its whole MSH-10: ids
+    differing after a ``^`` are two messages; an id of one value is that value as read (as
+    stored ids were always keyed), so that a resend across an upgrade is still found."""
+    return any(separator in written for separator in "^~&")

@@ -931,7 +931,7 @@ async def test_with_other_separators_msa2_is_msh10_read_and_written_in_the_acks(
     message = other.replace("#CTRL0001#", "#A$B#")  # a component separator in the id
     _, ack = await acknowledger(FakeSubmit()).acknowledge(message.encode(), Channel.MLLP)
     msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
-    assert msa.split("|")[2] == "A"  # its first component, as the id is read
+    assert msa.split("|")[2] == "A^B"  # the whole id, in the ACK's separators
 
 
 async def test_a_large_message_refused_before_parsing_is_redacted_off_the_event_loop() -> None:

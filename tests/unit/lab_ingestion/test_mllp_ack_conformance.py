@@ -1,0 +1,167 @@
+"""HL7 v2 / MLLP conformance of the acknowledgement: framing, MSA-2, MSH-18.
+
+The real MLLP listener and the real Hl7Acknowledger (parser, ACK builder) over a local
+socket, with the hand-written submit of route_fakes (no database): what a laboratory's
+interface engine sends, and what it gets back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from prometheus_client import CollectorRegistry
+
+from services.lab_ingestion.adapters.hl7_codec import parse_oru
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from shared.contracts.events.lab import Channel
+from tests.unit.lab_ingestion.route_fakes import FakeSubmit
+
+VT, FS, CR = b"\x0b", b"\x1c", b"\r"
+
+
+def header(control_id: str, extra: str = "") -> str:
+    return (
+        f"MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|{control_id}|P|2.5.1{extra}\r"
+    )
+
+
+def body(mrn: str = "MRN123", order: str = "ORD1", value: str = "12.5") -> str:
+    return (
+        f"PID|1||{mrn}^^^HOSP^MR\r"
+        f"OBR|1|PLC1|{order}|LAB^Lab panel|||20261120081500+0100\r"
+        f"OBX|1|NM|1988-5^CRP^LN||{value}|mg/L|0-5|H|||F|||20261120081500+0100\r"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def msa(ack: bytes) -> list[str]:
+    for segment in ack.strip(VT + FS + CR).split(CR):
+        if segment.startswith(b"MSA"):
+            return segment.decode("latin-1").split("|")
+    raise AssertionError(f"no MSA in {ack!r}")
+
+
+async def converse(chunks: list[bytes], acks: int) -> tuple[list[bytes], FakeSubmit]:
+    """Send ``chunks`` on one MLLP connection; return the first ``acks`` ACK frames."""
+    port, stopping = free_port(), asyncio.Event()
+    submit = FakeSubmit()
+    metrics = LabIngestionMetrics(CollectorRegistry())
+    acknowledger = Hl7Acknowledger(submit, lambda s: "h" * 64, metrics)
+    listener = MllpListener(acknowledger, metrics, "127.0.0.1", port, 1 << 20)
+    serving = asyncio.create_task(listener.serve(stopping))
+    await listener.listening()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+            await writer.drain()
+        frames = []
+        for _ in range(acks):
+            frames.append(await asyncio.wait_for(reader.readuntil(FS + CR), 5))
+        return frames, submit
+    finally:
+        writer.close()
+        stopping.set()
+        await serving
+
+
+async def test_a_start_block_inside_a_frame_answers_only_the_last_block() -> None:
+    """A sender abandoned frame M1 after its MSH (no <FS><CR>) and started frame M2 with a
+    new <VT> on the same connection. MLLP delimits a block by <VT>: what came before the
+    second <VT> is an abandoned block, never part of M2. The listener reads both as one
+    message: M2's PID/OBR/OBX are stored under M1's control id and answered `AA` with
+    MSA-2 = M1. The lab, waiting for M2's ACK, gets an ACK for M1 (which we never received
+    whole); when it resends the real M1 (its own patient, its own results) that id is
+    "stored with other content" and refused `reused-message-id`."""
+    abandoned = VT + header("M1").encode()  # cut off after MSH: no <FS><CR>
+    second = VT + (header("M2") + body()).encode() + FS + CR
+    (ack,), submit = await converse([abandoned, second], 1)
+    stored_ids = [c.message.control_id for c in submit.ingests]
+    assert "M1" not in stored_ids, (msa(ack), stored_ids)
+    assert msa(ack)[1:3] != ["AA", "M1"], msa(ack)
+
+
+async def test_stray_bytes_before_a_start_block_do_not_refuse_the_message() -> None:
+    """A byte after a frame's <FS><CR> (here a NUL the sender's driver pads with) glues
+    onto the next frame: the next, well-formed message is refused `AR` as "MLLP frame does
+    not start with <VT>" although it does, after the stray byte, and its AR has an empty
+    MSA-2 (its readable MSH-10 is not echoed), so the lab cannot tie the AR to the message.
+    An MLLP receiver skips bytes outside a block up to the next <VT>."""
+    first = VT + (header("M1") + body()).encode() + FS + CR + b"\x00"
+    second = VT + (header("M2") + body(order="ORD2", value="13")).encode() + FS + CR
+    (ack1, ack2), submit = await converse([first, second], 2)
+    assert msa(ack1)[1:3] == ["AA", "M1"]
+    assert msa(ack2)[2] == "M2", msa(ack2)  # now: MSA-2 empty
+    assert msa(ack2)[1] == "AA", msa(ack2)  # now: AR, "does not start with <VT>"
+    assert [c.message.control_id for c in submit.ingests] == ["M1", "M2"]
+
+
+async def test_custom_component_separator_msa2_echoes_the_whole_control_id() -> None:
+    """A sender with MSH-2 `#~\\&` and MSH-10 `MSG#1`: the ACK (in HL7's default
+    separators) must say MSA-2 `MSG^1`; it says `MSG`, the first component only, so an
+    engine that matches MSA-2 to the MSH-10 it sent finds no match (and `MSG#2` would get
+    the same MSA-2)."""
+    text = (header("MSG#1") + body()).replace("^", "#")  # MSH-2 becomes #~\\&
+    assert text.startswith("MSH|#~\\&|LIS|")
+    (ack,), _ = await converse([VT + text.encode() + FS + CR], 1)
+    assert msa(ack)[2] == "MSG^1", msa(ack)
+
+
+def test_control_ids_differing_after_a_component_are_two_messages() -> None:
+    """MSH-10 `20261120^0001` and `20261120^0002` (a LIS that writes its id with a `^`
+    and an engine that does not escape it) are answered AA with the whole id in MSA-2, but
+    both are stored under `20261120` (field_value reads the first component only): the
+    second message, with other results, is then "the same id with other content" and
+    refused `reused-message-id` (AE), or, restating a result, dropped as a duplicate."""
+    first, _ = parse_oru(header("20261120^0001") + body())
+    second, _ = parse_oru(header("20261120^0002") + body(order="ORD2", value="14"))
+    assert first.control_id != second.control_id, (first.control_id, second.control_id)
+
+
+async def test_declared_utf8_is_not_read_as_latin1_after_one_stray_byte() -> None:
+    """MSH-18 `UNICODE UTF-8`, a hospital number `MÜLLER1`, and one stray cp1252 byte in a
+    comment (NTE). MSH-18 is not read: the whole message is decoded as ISO 8859-1, PID-3
+    becomes `MÃ\\x9cLLER1`, its keyed hash matches no enrolment and the result is discarded
+    as "patient not enrolled" with an `AA`: the lab is told it was accepted, and the
+    subject's CRP is never stored. A message that breaks its declared character set is
+    malformed (AR), or is read in that set; never silently in another."""
+    text = (header("U-1", "|||||CHE|UNICODE UTF-8") + body(mrn="MÜLLER1")).encode(
+        "utf-8"
+    ) + "NTE|1||siehe Befund \u2013 Labor\r".encode("cp1252")  # an en dash
+    (ack,), submit = await converse([VT + text + FS + CR], 1)
+    numbers = [c.message.patient_identifier for c in submit.ingests]
+    assert numbers in ([], ["MÜLLER1"]), (msa(ack), numbers)
+
+
+def test_the_builders_make_an_accepted_message() -> None:
+    """The builders above make a message the service accepts (guards the tests' inputs)."""
+    message, ack_header = parse_oru(header("OK-1") + body(), Channel.MLLP)
+    assert message.control_id == "OK-1" and ack_header.version == "2.5.1"
+
+
+def test_a_control_id_of_one_value_keeps_its_identity() -> None:
+    """Stored ids are keyed hashes of the identity: one value reads as it always did (an
+    escaped separator unescaped, a trailing empty component left out), so that a message
+    resent across an upgrade is still found."""
+    for sent, identity in (("ABC", "ABC"), ("A\\S\\B", "A^B"), ("ABC^", "ABC"), (" ABC ", "ABC")):
+        message, _ = parse_oru(header(sent) + body())
+        assert message.control_id == identity, (sent, message.control_id)
+
+
+def test_a_control_id_of_several_parts_is_the_whole_field_in_default_separators() -> None:
+    for sent, identity in (
+        ("A~B", "A~B"), ("A&1^B", "A&1^B"), ("A^B\\S\\C", "A^B\\S\\C"), ("A^^", "A"),
+    ):  # fmt: skip
+        message, _ = parse_oru(header(sent) + body())
+        assert message.control_id == identity, (sent, message.control_id)
+    text = (header("MSG#1") + body()).replace("^", "#")
+    message, ack_header = parse_oru(text)
+    assert (message.control_id, ack_header.control_id_sent) == ("MSG^1", "MSG^1")
