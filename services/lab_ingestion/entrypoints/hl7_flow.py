@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import partial
 
 from services.lab_ingestion.adapters.hl7_ack import Condition
+from services.lab_ingestion.adapters.hl7_charset import DecodedMessage, decode_message
 from services.lab_ingestion.adapters.hl7_codec import (
     PRODUCTION,
     Header,
@@ -45,13 +46,6 @@ Submit = Callable[[Command], Awaitable[IngestOutcome]]
 LARGE_MESSAGE_CHARS = 64 * 1024
 
 
-def decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")  # every byte is a character: never fails
-
-
 class Hl7Acknowledger:
     def __init__(
         self,
@@ -77,9 +71,10 @@ class Hl7Acknowledger:
         """As ``acknowledge``, and whether nothing was stored because the service failed
         (an AR to resend, which HTTP answers 503). ``permitted_senders``: those the HTTP
         caller's token may deliver as (None: any)."""
-        text = decode(raw)
-        received_at = utc_now()
+        decoded = decode_message(raw)
+        text, received_at = decoded.text, utc_now()
         try:
+            _check_charset(decoded)
             message, header = await self._parse(text, channel)
         except Hl7InputError as error:
             return await self._reject(text, error, channel, received_at, permitted_senders)
@@ -137,13 +132,12 @@ class Hl7Acknowledger:
 
     async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
         """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""
-        text = decode(raw)
+        text = decode_message(raw).text
         redacted = await self._redact(text)
         command = RecordRejectedInput(Channel.MLLP, code, reason, redacted, utc_now())
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
-        header = read_header(text) if text.lstrip().startswith("MSH") else None
-        return self._ack(header, outcome)[1]
+        return self._ack(read_header(text), outcome)[1]
 
     async def _submit_or_error(self, command: Command) -> IngestOutcome:
         try:
@@ -174,6 +168,18 @@ class Hl7Acknowledger:
             control_id=uuid.uuid4().hex[:20],
         )  # fmt: skip
         return code, ack
+
+
+def _check_charset(decoded: DecodedMessage) -> None:
+    """A message not valid in the character set its MSH-18 declares is malformed: read in
+    another set, a hospital number would match no enrolment (the reason names the set, from
+    HL7 table 0211, never the bytes)."""
+    if decoded.broken is not None:
+        raise Hl7InputError(
+            RejectionCode.MALFORMED,
+            f"the message is not valid in the character set its MSH-18 declares ({decoded.broken})",
+            read_header(decoded.text),
+        )
 
 
 def _label(source: str | None, command: RecordRejectedInput, outcome: IngestOutcome) -> str:

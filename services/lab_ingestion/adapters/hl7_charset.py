@@ -1,0 +1,70 @@
+"""The character set an inbound HL7 v2 message is read in, and its ACK written in.
+
+MSH-18 names it (HL7 table 0211). It is read from the raw bytes: every table 0211 set
+this module reads writes the MSH segment up to MSH-18 in ASCII. A message that declares a
+set is read strictly in it; one not valid in it is malformed (``DecodedMessage.broken``),
+never read in another set unnoticed (a hospital number read wrong matches no enrolment).
+Without MSH-18, or with a set not in the table, a message is read as UTF-8, else ISO 8859-1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+from dataclasses import dataclass
+
+UTF_8, ISO_8859_1 = "utf-8", "iso8859-1"
+# HL7 table 0211 names (v2.5 and the ISO IR names of later versions) and Python's codecs
+_ISO_8859 = {
+    f"8859/{part}": f"iso8859-{part}" for part in (*range(1, 12), *range(13, 16))
+}  # (ISO 8859-12 was never published)
+_ISO_IR = {
+    "ISO IR6": "ascii", "ISO IR100": "iso8859-1", "ISO IR101": "iso8859-2",
+    "ISO IR109": "iso8859-3", "ISO IR110": "iso8859-4", "ISO IR144": "iso8859-5",
+    "ISO IR127": "iso8859-6", "ISO IR126": "iso8859-7", "ISO IR138": "iso8859-8",
+    "ISO IR148": "iso8859-9", "ISO IR203": "iso8859-15", "ISO IR192": UTF_8,
+}  # fmt: skip
+CHARACTER_SETS = {"ASCII": "ascii", "UNICODE UTF-8": UTF_8, **_ISO_8859, **_ISO_IR}
+_MSH18 = 17  # its index among the MSH line's fields (MSH-1 is the separator itself)
+_LEADING = b" \t\r\n\x00\x0b\x0c\x1c"  # framing and blanks a sender may put before MSH
+_BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class DecodedMessage:
+    """A message's text and the codec it was read in (its ACK is written in it too, so
+    that MSA-2 is the sender's MSH-10 byte for byte). ``broken``: the table 0211 name of
+    the set MSH-18 declares, when the message is not valid in it (then ``text`` is read by
+    the rule for an undeclared set, to be kept as a rejection)."""
+
+    text: str
+    codec: str
+    broken: str | None = None
+
+
+def decode_message(raw: bytes) -> DecodedMessage:
+    """``raw`` read in its declared set, else UTF-8, else ISO 8859-1 (never fails)."""
+    declared = declared_charset(raw)
+    if declared is not None:
+        with contextlib.suppress(UnicodeDecodeError):
+            return DecodedMessage(raw.decode(CHARACTER_SETS[declared]), CHARACTER_SETS[declared])
+    try:
+        decoded = DecodedMessage(raw.decode(UTF_8), UTF_8)
+    except UnicodeDecodeError:
+        decoded = DecodedMessage(raw.decode(ISO_8859_1), ISO_8859_1)  # every byte is one
+    return DecodedMessage(decoded.text, decoded.codec, declared)
+
+
+def declared_charset(raw: bytes) -> str | None:
+    """The table 0211 name MSH-18 gives (its first repetition), None when the message
+    declares no set this module reads (none, one not in the table, or no MSH first)."""
+    line = raw.lstrip(_LEADING).removeprefix(_BOM).split(b"\r", 1)[0].split(b"\n", 1)[0]
+    if not line.startswith(b"MSH") or len(line) < 8:
+        return None
+    fields = line.split(line[3:4])
+    if len(fields) <= _MSH18:
+        return None
+    component, repetition = line[4:5], line[5:6]
+    value = fields[_MSH18].split(repetition)[0].split(component)[0]
+    name = " ".join(value.decode("ascii", "replace").split()).upper()
+    return name if name in CHARACTER_SETS else None
