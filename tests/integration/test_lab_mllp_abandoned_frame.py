@@ -1,9 +1,10 @@
 """A start block inside an MLLP frame, through the real socket and PostgreSQL.
 
 A sender abandons frame M1 after its MSH (no <FS><CR>) and starts frame M2 with a new <VT>
-on the same connection. The listener reads the two as one message, stores M2's results
-under M1's control id and answers AA with MSA-2 = M1. The real M1, resent, is then
-refused as a reused message id: its result is never stored."""
+on the same connection. Read as one message, M2's results were stored under M1's control id
+and answered AA M1, and the real M1, resent, was refused as a reused message id. The
+abandoned block is kept as a rejection and not answered; M2 is answered, and M1 resent is
+stored."""
 
 from __future__ import annotations
 

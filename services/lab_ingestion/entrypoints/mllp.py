@@ -3,7 +3,10 @@
 Messages on one connection are answered in order; a message split across TCP reads is
 reassembled by the stream reader; a frame without its start byte is answered AR and kept;
 a connection closed in the middle of a frame leaves a rejection record (nobody is left to
-answer). At shutdown, a frame being answered gets its ACK (within a grace period); then the
+answer). A block is delimited by <VT> (0x0B, never a byte of a valid message's text): what
+precedes a frame's last <VT> (stray bytes, a block abandoned for a new one) is kept as a
+rejection and not answered (its sender moved on), and the last block is answered. At
+shutdown, a frame being answered gets its ACK (within a grace period); then the
 connections close. TCP keepalive finds a peer that vanished without closing its connection.
 """
 
@@ -19,6 +22,7 @@ from collections.abc import Iterator
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
 
+from services.lab_ingestion.adapters.hl7_charset import decode_message
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
@@ -46,6 +50,9 @@ SHUTDOWN_GRACE_MAX_SECONDS = 2.0
 CANCELLED_CONNECTIONS_END_SECONDS = 0.5
 # What a sender may put between frames, read past (a frame ended <FS><CR><LF>, say).
 LINE_NOISE = b"\r\n\t "
+STRAY_BYTES = "bytes outside an MLLP frame (before its <VT>), kept apart from the frame after"
+ABANDONED_BLOCK = "MLLP frame abandoned: a new frame began before <FS><CR>"
+NO_START_BLOCK = "MLLP frame does not start with <VT> (0x0B)"
 
 
 def shutdown_grace(deadline_seconds: float) -> float:
@@ -185,20 +192,30 @@ class MllpListener:
             if stalled
             else "connection closed in the middle of an MLLP frame (truncated message)"
         )
-        await self._acknowledger.reject_frame(partial, RejectionCode.MALFORMED, reason)
+        block = await self._keep_unanswered(partial)
+        if block.strip(LINE_NOISE):
+            await self._acknowledger.reject_frame(block, RejectionCode.MALFORMED, reason)
 
     async def _answer_frame(self, writer: HL7StreamWriter, frame: bytes) -> None:
         started = time.perf_counter()
-        frame = frame.lstrip(LINE_NOISE)  # tolerate line noise between frames
-        if not frame.startswith(START_BLOCK):
+        block = await self._keep_unanswered(frame.lstrip(LINE_NOISE)[:-2])
+        if block.startswith(START_BLOCK):
+            _, ack = await self._acknowledger.acknowledge(block[1:], Channel.MLLP)
+        else:  # no <VT> in the frame at all
             ack = await self._acknowledger.reject_frame(
-                frame[:-2],
-                RejectionCode.MALFORMED,
-                "MLLP frame does not start with <VT> (0x0B)",
+                block, RejectionCode.MALFORMED, NO_START_BLOCK
             )
-        else:
-            _, ack = await self._acknowledger.acknowledge(frame[1:-2], Channel.MLLP)
-        await self._answer(writer, ack, started, _charset_of(frame))
+        codec = decode_message(block.removeprefix(START_BLOCK)).codec  # as the acknowledger's
+        await self._answer(writer, ack, started, codec)
+
+    async def _keep_unanswered(self, data: bytes) -> bytes:
+        """Keep as rejections what precedes the last <VT> of ``data`` (a frame without its
+        <FS><CR>); return the block from that <VT> on (``data`` when it holds none)."""
+        *unanswered, block = blocks_of(data)
+        for piece in unanswered:  # no ACK: a sender that moved on expects none
+            reason = ABANDONED_BLOCK if piece.startswith(START_BLOCK) else STRAY_BYTES
+            await self._acknowledger.reject_frame(piece, RejectionCode.MALFORMED, reason)
+        return block
 
     @contextlib.contextmanager
     def _answering_a_frame(self) -> Iterator[None]:
@@ -234,8 +251,9 @@ class MllpListener:
 
     @staticmethod
     async def _send(writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
-        """The ACK in the inbound message's character set, so that MSA-2 is the sender's
-        MSH-10 byte for byte (a character the set lacks, in our own text, becomes ?)."""
+        """The ACK in the character set the message was read in (``decode_message``), so
+        that MSA-2 is the sender's MSH-10 byte for byte (a character the set lacks, in our
+        own text, becomes ?)."""
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
 
@@ -261,10 +279,11 @@ def _keep_alive(writer: HL7StreamWriter) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
-def _charset_of(frame: bytes) -> str:
-    """The set ``hl7_flow.decode`` read the message in: UTF-8, else ISO 8859-1."""
-    try:
-        frame.decode("utf-8")
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "utf-8"
+def blocks_of(data: bytes) -> list[bytes]:
+    """``data`` cut before each <VT> (line noise, or a <VT> alone, is no piece): stray
+    bytes before the first, each block from its <VT>; the last piece is the block to answer
+    (``data`` whole, line noise and all, when it holds one <VT> after line noise)."""
+    first, *blocks = data.split(START_BLOCK)
+    pieces = [first, *(START_BLOCK + block for block in blocks)]
+    before = [p for p in pieces[:-1] if p.strip(LINE_NOISE + START_BLOCK)]
+    return [*before, pieces[-1]] if before or len(pieces) > 2 else [data]

@@ -14,8 +14,16 @@ from prometheus_client import CollectorRegistry
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
-from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp import (
+    ABANDONED_BLOCK,
+    NO_START_BLOCK,
+    STRAY_BYTES,
+    MllpListener,
+    blocks_of,
+)
+from services.lab_ingestion.service_layer.commands import RecordRejectedInput
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit
 
@@ -76,11 +84,9 @@ async def converse(chunks: list[bytes], acks: int) -> tuple[list[bytes], FakeSub
 async def test_a_start_block_inside_a_frame_answers_only_the_last_block() -> None:
     """A sender abandoned frame M1 after its MSH (no <FS><CR>) and started frame M2 with a
     new <VT> on the same connection. MLLP delimits a block by <VT>: what came before the
-    second <VT> is an abandoned block, never part of M2. The listener reads both as one
-    message: M2's PID/OBR/OBX are stored under M1's control id and answered `AA` with
-    MSA-2 = M1. The lab, waiting for M2's ACK, gets an ACK for M1 (which we never received
-    whole); when it resends the real M1 (its own patient, its own results) that id is
-    "stored with other content" and refused `reused-message-id`."""
+    second <VT> is an abandoned block, never part of M2. Read as one message, M2's results
+    were stored under M1's control id and answered `AA` M1; the real M1, resent, was then
+    refused `reused-message-id`."""
     abandoned = VT + header("M1").encode()  # cut off after MSH: no <FS><CR>
     second = VT + (header("M2") + body()).encode() + FS + CR
     (ack,), submit = await converse([abandoned, second], 1)
@@ -91,24 +97,21 @@ async def test_a_start_block_inside_a_frame_answers_only_the_last_block() -> Non
 
 async def test_stray_bytes_before_a_start_block_do_not_refuse_the_message() -> None:
     """A byte after a frame's <FS><CR> (here a NUL the sender's driver pads with) glues
-    onto the next frame: the next, well-formed message is refused `AR` as "MLLP frame does
-    not start with <VT>" although it does, after the stray byte, and its AR has an empty
-    MSA-2 (its readable MSH-10 is not echoed), so the lab cannot tie the AR to the message.
-    An MLLP receiver skips bytes outside a block up to the next <VT>."""
+    onto the next frame, which was refused `AR` "does not start with <VT>" with an empty
+    MSA-2. Bytes outside a block are kept apart; the block after them is answered."""
     first = VT + (header("M1") + body()).encode() + FS + CR + b"\x00"
     second = VT + (header("M2") + body(order="ORD2", value="13")).encode() + FS + CR
     (ack1, ack2), submit = await converse([first, second], 2)
     assert msa(ack1)[1:3] == ["AA", "M1"]
-    assert msa(ack2)[2] == "M2", msa(ack2)  # now: MSA-2 empty
-    assert msa(ack2)[1] == "AA", msa(ack2)  # now: AR, "does not start with <VT>"
+    assert msa(ack2)[2] == "M2", msa(ack2)
+    assert msa(ack2)[1] == "AA", msa(ack2)
     assert [c.message.control_id for c in submit.ingests] == ["M1", "M2"]
 
 
 async def test_custom_component_separator_msa2_echoes_the_whole_control_id() -> None:
     """A sender with MSH-2 `#~\\&` and MSH-10 `MSG#1`: the ACK (in HL7's default
-    separators) must say MSA-2 `MSG^1`; it says `MSG`, the first component only, so an
-    engine that matches MSA-2 to the MSH-10 it sent finds no match (and `MSG#2` would get
-    the same MSA-2)."""
+    separators) says MSA-2 `MSG^1`; `MSG`, the first component only, matched no MSH-10 the
+    engine sent (and `MSG#2` got the same MSA-2)."""
     text = (header("MSG#1") + body()).replace("^", "#")  # MSH-2 becomes #~\\&
     assert text.startswith("MSH|#~\\&|LIS|")
     (ack,), _ = await converse([VT + text.encode() + FS + CR], 1)
@@ -117,10 +120,9 @@ async def test_custom_component_separator_msa2_echoes_the_whole_control_id() -> 
 
 def test_control_ids_differing_after_a_component_are_two_messages() -> None:
     """MSH-10 `20261120^0001` and `20261120^0002` (a LIS that writes its id with a `^`
-    and an engine that does not escape it) are answered AA with the whole id in MSA-2, but
-    both are stored under `20261120` (field_value reads the first component only): the
-    second message, with other results, is then "the same id with other content" and
-    refused `reused-message-id` (AE), or, restating a result, dropped as a duplicate."""
+    and an engine that does not escape it) are two messages: stored under `20261120` (the
+    first component), the second was refused `reused-message-id`, or dropped as a
+    duplicate."""
     first, _ = parse_oru(header("20261120^0001") + body())
     second, _ = parse_oru(header("20261120^0002") + body(order="ORD2", value="14"))
     assert first.control_id != second.control_id, (first.control_id, second.control_id)
@@ -128,11 +130,9 @@ def test_control_ids_differing_after_a_component_are_two_messages() -> None:
 
 async def test_declared_utf8_is_not_read_as_latin1_after_one_stray_byte() -> None:
     """MSH-18 `UNICODE UTF-8`, a hospital number `MÜLLER1`, and one stray cp1252 byte in a
-    comment (NTE). MSH-18 is not read: the whole message is decoded as ISO 8859-1, PID-3
-    becomes `MÃ\\x9cLLER1`, its keyed hash matches no enrolment and the result is discarded
-    as "patient not enrolled" with an `AA`: the lab is told it was accepted, and the
-    subject's CRP is never stored. A message that breaks its declared character set is
-    malformed (AR), or is read in that set; never silently in another."""
+    comment (NTE). Decoded as ISO 8859-1 whole, PID-3 was `MÃ\\x9cLLER1`, matched no
+    enrolment and the CRP was discarded with an `AA`. A message that breaks its declared
+    character set is malformed (AR), never read silently in another."""
     text = (header("U-1", "|||||CHE|UNICODE UTF-8") + body(mrn="MÜLLER1")).encode(
         "utf-8"
     ) + "NTE|1||siehe Befund \u2013 Labor\r".encode("cp1252")  # an en dash
@@ -165,3 +165,38 @@ def test_a_control_id_of_several_parts_is_the_whole_field_in_default_separators(
     text = (header("MSG#1") + body()).replace("^", "#")
     message, ack_header = parse_oru(text)
     assert (message.control_id, ack_header.control_id_sent) == ("MSG^1", "MSG^1")
+
+
+def test_a_frame_is_cut_before_each_start_block() -> None:
+    """What precedes the last <VT> is kept apart (stray bytes, abandoned blocks); line
+    noise or a <VT> alone is nothing to keep."""
+    assert blocks_of(VT + b"MSH|2") == [VT + b"MSH|2"]
+    assert blocks_of(b"\n" + VT + b"MSH|2") == [b"\n" + VT + b"MSH|2"]
+    assert blocks_of(b"MSH|2") == [b"MSH|2"]
+    assert blocks_of(b"\x00" + VT + b"MSH|2") == [b"\x00", VT + b"MSH|2"]
+    assert blocks_of(VT + b"MSH|1\r" + VT + b"MSH|2") == [VT + b"MSH|1\r", VT + b"MSH|2"]
+    assert blocks_of(b"\r\n" + VT + VT + b"\r" + VT + b"MSH|2") == [VT + b"MSH|2"]
+    assert blocks_of(b"x" + VT + b"MSH|1" + VT + b"MSH|2") == [
+        b"x", VT + b"MSH|1", VT + b"MSH|2",
+    ]  # fmt: skip
+
+
+def kept_reasons(submit: FakeSubmit) -> list[str]:
+    return [c.reason for c in submit.commands if isinstance(c, RecordRejectedInput)]
+
+
+async def test_an_abandoned_block_and_stray_bytes_are_kept_and_not_answered() -> None:
+    abandoned = b"\x00" + VT + header("M1").encode()
+    second = VT + (header("M2") + body()).encode() + FS + CR
+    (ack,), submit = await converse([abandoned, second], 1)
+    assert msa(ack)[1:3] == ["AA", "M2"]
+    assert kept_reasons(submit) == [STRAY_BYTES, ABANDONED_BLOCK]
+    kept = [c for c in submit.commands if isinstance(c, RecordRejectedInput)][-1]
+    assert "|M1|" in kept.redacted_payload and kept.code is RejectionCode.MALFORMED
+    assert [c.message.control_id for c in submit.ingests] == ["M2"]
+
+
+async def test_a_frame_without_a_start_block_is_refused_with_its_msh10_echoed() -> None:
+    (ack,), submit = await converse([b"\x00" + (header("M3") + body()).encode() + FS + CR], 1)
+    assert msa(ack)[1:3] == ["AR", "M3"]
+    assert kept_reasons(submit) == [NO_START_BLOCK]
