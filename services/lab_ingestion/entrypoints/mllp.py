@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Iterator
 
@@ -26,6 +25,12 @@ from services.lab_ingestion.adapters.hl7_charset import decode_message
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from services.lab_ingestion.entrypoints.mllp_streams import (
+    LINE_NOISE,
+    begun_frame,
+    blocks_of,
+    keep_alive,
+)
 from shared.contracts.events.lab import Channel
 from shared.listening import BindFailed
 
@@ -35,21 +40,21 @@ log = logging.getLogger(__name__)
 # limit, so an unbounded number (anyone who reaches the port, before the allow-list is read)
 # could exhaust memory. A connection beyond the cap is closed at once.
 MAX_CONNECTIONS = 32
+# At the cap, a new connection takes the slot of the one idle longest (no frame begun or
+# being answered, nothing sent for at least this long): whoever holds every slot open (a
+# port scanner, a hostile host, a misconfigured engine opening one connection per message)
+# would otherwise lock the laboratories out for good. A lab's engine whose idle connection
+# was closed opens a new one for its next message.
+YIELD_SLOT_AFTER_IDLE_SECONDS = 10.0
 # A frame begun and then not continued for this long (a stalled or hostile sender) ends its
-# connection, kept as a truncated frame; an idle connection between frames may wait for ever.
+# connection, kept as a truncated frame; an idle connection between frames may wait for ever
+# (as long as its peer is there: ``mllp_streams.keep_alive``).
 FRAME_STALL_SECONDS = 60.0
-# ...as long as its peer is there: a peer that vanished (a rebooted host, a firewall that
-# dropped an idle flow) sends no FIN, and its connection would hold a slot for good. TCP
-# keepalive probes an idle connection after KEEPIDLE s, every KEEPINTVL s, and gives up
-# after KEEPCNT unanswered probes: a vanished peer is found within two minutes.
-KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
 # At shutdown, frames being answered (the committer still commits what was submitted) get
 # their ACK for at most this share of the shutdown deadline, and at most this long.
 SHUTDOWN_GRACE_SHARE = 0.25
 SHUTDOWN_GRACE_MAX_SECONDS = 2.0
 CANCELLED_CONNECTIONS_END_SECONDS = 0.5
-# What a sender may put between frames, read past (a frame ended <FS><CR><LF>, say).
-LINE_NOISE = b"\r\n\t "
 STRAY_BYTES = "bytes outside an MLLP frame (before its <VT>), kept apart from the frame after"
 ABANDONED_BLOCK = "MLLP frame abandoned: a new frame began before <FS><CR>"
 NO_START_BLOCK = "MLLP frame does not start with <VT> (0x0B)"
@@ -72,6 +77,7 @@ class MllpListener:
         max_connections: int = MAX_CONNECTIONS,
         frame_stall_seconds: float = FRAME_STALL_SECONDS,
         shutdown_grace_seconds: float = SHUTDOWN_GRACE_MAX_SECONDS,
+        yield_slot_after_idle_seconds: float = YIELD_SLOT_AFTER_IDLE_SECONDS,
     ) -> None:
         self._acknowledger = acknowledger
         self._metrics = metrics
@@ -80,6 +86,8 @@ class MllpListener:
         self._limit = max_message_bytes
         self._connections: set[asyncio.Task[None]] = set()
         self._max_connections = max_connections
+        self._yield_slot_after = yield_slot_after_idle_seconds
+        self._last_active: dict[asyncio.Task[None], float] = {}  # opened, or last ACK sent
         self._stall = frame_stall_seconds
         # each open connection's streams, for the stall sweep (no timer per frame: the hot
         # path pays nothing), and the connections it closed
@@ -141,8 +149,8 @@ class MllpListener:
         if self._stopping:  # accepted just before the listener closed
             writer.close()
             return
-        if len(self._connections) >= self._max_connections:
-            log.warning("MLLP connection refused: too many open",
+        if len(self._connections) >= self._max_connections and not self._free_a_slot():
+            log.warning("MLLP connection refused: too many open, none idle",
                         extra={"limit": self._max_connections})  # fmt: skip
             writer.close()
             return
@@ -150,7 +158,8 @@ class MllpListener:
         if task is not None:
             self._connections.add(task)
             self._streams[task] = (reader, writer)
-        _keep_alive(writer)
+            self._last_active[task] = asyncio.get_running_loop().time()
+        keep_alive(writer)
         try:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
@@ -164,7 +173,25 @@ class MllpListener:
                 self._connections.discard(task)
                 self._streams.pop(task, None)
                 self._stalled.discard(task)
+                self._last_active.pop(task, None)
             writer.close()
+
+    def _free_a_slot(self) -> bool:
+        """Close the connection idle longest, if one has been idle long enough (its own
+        task ends it: it is cancelled between frames, where nothing was submitted)."""
+        now = asyncio.get_running_loop().time()
+        idle = [task for task, (reader, _) in self._streams.items()
+                if task not in self._answering and not begun_frame(reader)
+                and now - self._last_active.get(task, now) >= self._yield_slot_after]  # fmt: skip
+        if not idle:
+            return False
+        longest = min(idle, key=lambda task: self._last_active[task])
+        log.info("MLLP connection closed: idle longest, its slot taken by a new one",
+                 extra={"idle_seconds": round(now - self._last_active[longest], 1)})  # fmt: skip
+        longest.cancel()
+        self._connections.discard(longest)
+        self._streams.pop(longest, None)
+        return True
 
     async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         while not self._stopping:  # at shutdown, the frame being answered is the last
@@ -234,6 +261,8 @@ class MllpListener:
     ) -> None:
         """Send ``ack`` and observe its latency: every ACK of a frame is timed."""
         await self._send(writer, ack, charset)
+        if (task := asyncio.current_task()) in self._last_active:
+            self._last_active[task] = asyncio.get_running_loop().time()
         self._metrics.ack_latency.labels(Channel.MLLP.value).observe(time.perf_counter() - started)
 
     async def _sweep_stalled_frames(self) -> None:
@@ -242,7 +271,7 @@ class MllpListener:
         seen: dict[asyncio.Task[None], int] = {}
         while True:
             await asyncio.sleep(self._stall)
-            buffered = {task: _begun_frame(reader) for task, (reader, _) in self._streams.items()}
+            buffered = {task: begun_frame(reader) for task, (reader, _) in self._streams.items()}
             for task, size in buffered.items():
                 if size and seen.get(task) == size:
                     self._stalled.add(task)
@@ -256,34 +285,3 @@ class MllpListener:
         own text, becomes ?)."""
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()
-
-
-def _begun_frame(reader: HL7StreamReader) -> int:
-    """How much of a frame begun is buffered (0: none). Line noise alone is no frame: a
-    sender that ends its frames with <FS><CR><LF> leaves the LF here until its next frame,
-    and an idle connection between frames may stay open for ever."""
-    buffer: bytes = getattr(reader, "_buffer", b"")  # asyncio.StreamReader's buffer
-    return len(buffer) if buffer.strip(LINE_NOISE) else 0
-
-
-def _keep_alive(writer: HL7StreamWriter) -> None:
-    """Enable TCP keepalive on an accepted connection (options the platform lacks are
-    left at its defaults)."""
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in KEEPALIVE_OPTIONS:
-            if hasattr(socket, name):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-
-
-def blocks_of(data: bytes) -> list[bytes]:
-    """``data`` cut before each <VT> (line noise, or a <VT> alone, is no piece): stray
-    bytes before the first, each block from its <VT>; the last piece is the block to answer
-    (``data`` whole, line noise and all, when it holds one <VT> after line noise)."""
-    first, *blocks = data.split(START_BLOCK)
-    pieces = [first, *(START_BLOCK + block for block in blocks)]
-    before = [p for p in pieces[:-1] if p.strip(LINE_NOISE + START_BLOCK)]
-    return [*before, pieces[-1]] if before or len(pieces) > 2 else [data]

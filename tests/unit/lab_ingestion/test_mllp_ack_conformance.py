@@ -21,8 +21,8 @@ from services.lab_ingestion.entrypoints.mllp import (
     NO_START_BLOCK,
     STRAY_BYTES,
     MllpListener,
-    blocks_of,
 )
+from services.lab_ingestion.entrypoints.mllp_streams import blocks_of
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit

@@ -100,6 +100,37 @@ async def test_connections_beyond_the_cap_are_closed_and_the_others_answered() -
         await serving
 
 
+async def test_at_the_cap_a_new_connection_takes_the_slot_of_the_one_idle_longest() -> None:
+    """Whoever holds every slot open must not lock the laboratories out: the connection idle
+    longest gives its slot up; one with a frame begun never does."""
+    port, stopping = free_port(), asyncio.Event()
+    listener = MllpListener(
+        CountingAcknowledger(),  # type: ignore[arg-type]  # a hand-written stand-in
+        LabIngestionMetrics(CollectorRegistry()), "127.0.0.1", port, 1 << 20, max_connections=2,
+        yield_slot_after_idle_seconds=0.2,
+    )  # fmt: skip
+    serving = asyncio.create_task(listener.serve(stopping))
+    try:
+        idle_reader, idle_writer = await connect(port)
+        busy_reader, busy_writer = await connect(port)
+        busy_writer.write(b"\x0bMSH|^~\\&|LIS|HOSP\r")  # a frame begun, to be continued
+        await busy_writer.drain()
+        await asyncio.sleep(0.4)
+        new_reader, new_writer = await connect(port)
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # its slot given up
+        new_writer.write(b"\x0bMSH|^~\\&|LIS|HOSP\r\x1c\r")
+        assert b"MSA|AA" in await asyncio.wait_for(new_reader.readuntil(b"\x1c\r"), 5)
+        late_reader, late_writer = await connect(port)  # none idle long enough now
+        assert await asyncio.wait_for(late_reader.read(), 5) == b""
+        busy_writer.write(b"\x1c\r")  # the frame begun was kept going all along
+        assert b"MSA|AA" in await asyncio.wait_for(busy_reader.readuntil(b"\x1c\r"), 5)
+        for w in (idle_writer, busy_writer, new_writer, late_writer):
+            w.close()
+    finally:
+        stopping.set()
+        await serving
+
+
 async def test_a_frame_begun_and_not_continued_ends_its_connection_and_is_kept() -> None:
     port, stopping = free_port(), asyncio.Event()
     acknowledger = CountingAcknowledger()
