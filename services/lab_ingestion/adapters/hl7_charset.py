@@ -1,10 +1,16 @@
 """The character set an inbound HL7 v2 message is read in, and its ACK written in.
 
 MSH-18 names it (HL7 table 0211). It is read from the raw bytes: every table 0211 set
-this module reads writes the MSH segment up to MSH-18 in ASCII. A message that declares a
-set is read strictly in it; one not valid in it is malformed (``DecodedMessage.broken``),
-never read in another set unnoticed (a hospital number read wrong matches no enrolment).
-Without MSH-18, or with a set not in the table, a message is read as UTF-8, else ISO 8859-1.
+this module reads writes the MSH segment up to MSH-18 in ASCII. A hospital number read in
+the wrong set matches no enrolment, and its result is discarded as not enrolled, so:
+
+- bytes that are valid UTF-8 are read as UTF-8, whatever single-byte set MSH-18 declares:
+  text in ISO 8859 is almost never valid UTF-8 by chance (``Ã¼`` would have to be meant),
+  and laboratories declaring ``8859/1`` while sending UTF-8 are common;
+- other bytes are read strictly in the single-byte set declared; a message not valid in the
+  set it declares (UTF-8 with a stray Windows-1252 byte, an ISO 8859-7 byte it leaves
+  undefined, a high byte under ``ASCII``) is malformed (``DecodedMessage.broken``);
+- without MSH-18, or with a set not in the table, other bytes are read as ISO 8859-1.
 """
 
 from __future__ import annotations
@@ -43,16 +49,19 @@ class DecodedMessage:
 
 
 def decode_message(raw: bytes) -> DecodedMessage:
-    """``raw`` read in its declared set, else UTF-8, else ISO 8859-1 (never fails)."""
+    """``raw`` read as the module says (never fails)."""
     declared = declared_charset(raw)
-    if declared is not None:
-        with contextlib.suppress(UnicodeDecodeError):
-            return DecodedMessage(raw.decode(CHARACTER_SETS[declared]), CHARACTER_SETS[declared])
+    codec = CHARACTER_SETS[declared] if declared is not None else None
     try:
-        decoded = DecodedMessage(raw.decode(UTF_8), UTF_8)
+        text = raw.decode(UTF_8)
     except UnicodeDecodeError:
-        decoded = DecodedMessage(raw.decode(ISO_8859_1), ISO_8859_1)  # every byte is one
-    return DecodedMessage(decoded.text, decoded.codec, declared)
+        pass
+    else:  # plain ASCII reads alike in every set: answered in the one declared
+        return DecodedMessage(text, codec if codec and raw.isascii() else UTF_8)
+    if codec is not None and codec != UTF_8:
+        with contextlib.suppress(UnicodeDecodeError):
+            return DecodedMessage(raw.decode(codec), codec)
+    return DecodedMessage(raw.decode(ISO_8859_1), ISO_8859_1, declared)  # every byte is one
 
 
 def declared_charset(raw: bytes) -> str | None:

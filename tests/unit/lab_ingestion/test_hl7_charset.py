@@ -45,8 +45,19 @@ def test_a_declared_set_is_read_strictly() -> None:
     text = declaring("8859/2", mrn="NOWAK\u0141")  # Ł: 0xA3 in ISO 8859-2
     decoded = decode_message(text.encode("iso8859-2"))
     assert (decoded.text, decoded.codec, decoded.broken) == (text, "iso8859-2", None)
-    broken = decode_message(declaring("ASCII", mrn="MÜLLER1").encode("utf-8"))
+    broken = decode_message(declaring("ASCII", mrn="MÜLLER1").encode("latin-1"))
     assert broken.broken == "ASCII" and "MÜLLER1" in broken.text  # read to be kept
+    undefined = decode_message(declaring("8859/7").encode("ascii") + b"\xae")  # none in 8859-7
+    assert undefined.broken == "8859/7"
+
+
+@pytest.mark.parametrize("declared", ["8859/1", "8859/15", "ASCII", "ISO IR100"])
+def test_utf8_bytes_are_read_as_utf8_whatever_single_byte_set_is_declared(declared: str) -> None:
+    """Laboratories declaring 8859/1 while sending UTF-8 are common; read in the declared set,
+    MÜLLER1 would be MÃ\x9cLLER1 and match no enrolment (its result discarded unseen)."""
+    text = declaring(declared, mrn="MÜLLER1")
+    decoded = decode_message(text.encode("utf-8"))
+    assert (decoded.text, decoded.codec, decoded.broken) == (text, "utf-8", None)
 
 
 async def test_a_message_not_valid_in_its_declared_set_is_refused_and_kept() -> None:
