@@ -3,7 +3,9 @@
 SPEC section 5: 10,000 fuzzed HL7/FHIR/JSON inputs, 0 crashes, each rejected with a reason,
 nothing dropped silently. Every MLLP frame must get exactly one ACK (AA, AE or AR), every
 HTTP request an answer below 500, the service must still be the same process at the end,
-and every input that was not accepted must have left exactly one row in `rejections`.
+and every input that was not accepted must have left exactly one row in `rejections`, and
+so must every block the listener keeps apart without an ACK (bytes before a frame's last
+<VT>: the fuzzer inserts <VT> too).
 
     PYTHONPATH=. .venv/bin/python bench/fuzz_inputs.py [N]
 """
@@ -24,6 +26,7 @@ import asyncpg
 
 from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_port
 from bench.ingest_mllp import oru, prepare, service_env, wait_for, wait_ready
+from services.lab_ingestion.entrypoints.mllp_streams import LINE_NOISE, blocks_of
 from shared.auth import Role, create_token
 from shared.settings import PlatformSettings
 
@@ -79,6 +82,12 @@ def fuzzed_hl7(rng: random.Random, i: int) -> bytes:
     if rng.random() < 0.05:
         return body + b"\x1c\r"  # no start byte
     return b"\x0b" + body + b"\x1c\r"
+
+
+def blocks_kept_apart(frame: bytes) -> int:
+    """How many pieces of ``frame`` the listener keeps as rejections without answering them
+    (stray bytes and blocks abandoned before its last <VT>), beside the one it answers."""
+    return len(blocks_of(frame.lstrip(LINE_NOISE)[:-2])) - 1
 
 
 def fuzz_value(rng: random.Random, value: Any) -> Any:
@@ -212,7 +221,9 @@ async def main(n: int) -> None:
     print(f"HTTP answers: {dict(sorted(http_answers.items()))}")
     print(f"server errors (5xx): {sum(c for s, c in http_answers.items() if s >= 500)}; "
           f"service still running: {alive}")  # fmt: skip
-    print(f"inputs not accepted: {not_accepted}; rejection rows: {rejections}")
+    kept_apart = sum(blocks_kept_apart(frame) for frame in frames)
+    print(f"inputs not accepted: {not_accepted}; blocks kept apart unanswered: {kept_apart}; "
+          f"rejection rows: {rejections} (expected {not_accepted + kept_apart})")  # fmt: skip
     print("rejection reasons: " + ", ".join(f"{r['reason_code']} {r['n']}" for r in reasons))
 
 

@@ -25,6 +25,9 @@ class Header:
     # written again in the ACK's default separators (``MSG#1`` is ``MSG^1``). None: the
     # control id, escaped
     control_id_sent: str | None = None
+    # why MSH-10 cannot be read (an escape that cannot be: the message is malformed, but its
+    # ACK still echoes MSH-10 as written), None when it can
+    control_id_unreadable: str | None = None
     version: str = "2.5.1"
     trigger: str = "R01"
     processing_id: str = "P"

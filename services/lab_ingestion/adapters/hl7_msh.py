@@ -6,6 +6,7 @@ from __future__ import annotations
 import hl7
 
 from services.lab_ingestion.adapters.hl7_ack import Condition, Header, escape
+from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_redaction import normalise_separators
 from services.lab_ingestion.domain.model import RejectionCode
@@ -63,6 +64,8 @@ def check_size(text: str) -> None:
 
 
 def check_control_id(msh: hl7.Segment, header: Header) -> None:
+    if header.control_id_unreadable is not None:  # malformed; its ACK echoes MSH-10 as sent
+        raise Hl7InputError(RejectionCode.MALFORMED, header.control_id_unreadable, header)
     if len(msh) > 10 and len(str(msh[10])) > MAX_CONTROL_ID_CHARS:
         raise Hl7InputError(
             RejectionCode.MALFORMED,
@@ -113,10 +116,14 @@ def header_of(msh: hl7.Segment) -> Header:
         if sent.count(msh.esc) % 2:
             sent = sent[: sent.rindex(msh.esc)]
         control_id, echoed = sent, sent if default_separators else None
+        unreadable = None
     else:
-        whole = whole_field(msh, 10)
-        control_id = whole if _has_parts(whole) else field_value(msh, 10)
-        echoed = sent if default_separators else whole
+        try:
+            whole = whole_field(msh, 10)
+            control_id, echoed, unreadable = message_identity(msh, whole), whole, None
+        except UnreadableEscape as exc:  # malformed (parse_oru), echoed as written
+            control_id, echoed, unreadable = "", "", str(exc)
+        echoed = sent if default_separators else echoed
     return Header(
         sending_application=field_value(msh, 3),
         sending_facility=field_value(msh, 4),
@@ -124,6 +131,7 @@ def header_of(msh: hl7.Segment) -> Header:
         receiving_facility=field_value(msh, 6),
         control_id=control_id,
         control_id_sent=echoed,
+        control_id_unreadable=unreadable,
         processing_id=field_value(msh, 11) or "P",
         version=field_value(msh, 12),
         trigger=field_value(msh, 9, 1, 2),
@@ -149,6 +157,21 @@ def whole_field(segment: hl7.Segment, field: int) -> str:
             components.append("&".join(values).rstrip("&"))
         repetitions.append("^".join(components).rstrip("^"))
     return "~".join(repetitions).rstrip("~")
+
+
+def message_identity(msh: hl7.Segment, whole: str) -> str:
+    """A message's identity: its whole MSH-10 (``whole``, as ``whole_field`` wrote it).
+    Ids differing after a ``^`` are two messages. An id of one value is that value as read
+    (as stored ids were always keyed, so that a resend across an upgrade is still found),
+    unless the value holds a separator (``A\\S\\B``): then it is escaped, as it was
+    written, so that it is never the id of a field of two values (``A^B``)."""
+    if _has_parts(whole):
+        return whole
+    value = field_value(msh, 10)
+    return escape(value) if any(c in value for c in _SEPARATORS) else value
+
+
+_SEPARATORS = "|^~\\&"
 
 
 def _has_parts(written: str) -> bool:

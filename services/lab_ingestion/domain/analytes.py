@@ -316,8 +316,10 @@ _LETTER_RUNS = re.compile(r"[^\W\d_]+")
 _MAX_BARE_UNIT_DIGITS = 3  # 10*9 written without its /L: more may be a date or a number
 # a unit's words: a metric prefix (or none) and a base unit, compared without case; the
 # x and E of 10E9 written x10E9
+# and the units of enzyme activity (U, IU and its Romance UI) bare only: prefixed, they
+# spell surnames (Cui, Gui, Mui, Niu, Mu, Du, Fu) a reason must never quote
 _UNIT_WORDS = frozenset(
     prefix + base
     for prefix in ("", "t", "g", "k", "d", "c", "m", "u", "mc", "\u00b5", "\u03bc", "n", "p", "f")
-    for base in ("g", "mol", "l", "kat", "u", "iu", "ui", "eq", "gm", "m")
-) | {"x", "e"}
+    for base in ("g", "mol", "l", "kat", "eq", "gm", "m")
+) | {"x", "e", "u", "iu", "ui"}

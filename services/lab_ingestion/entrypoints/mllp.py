@@ -198,8 +198,9 @@ class MllpListener:
             try:
                 frame = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
             except asyncio.IncompleteReadError as incomplete:
-                if incomplete.partial.strip():
-                    await self._keep_truncated(incomplete.partial)
+                if incomplete.partial.strip():  # being kept: its slot is not given up
+                    with self._answering_a_frame():
+                        await self._keep_truncated(incomplete.partial)
                 return
             except asyncio.LimitOverrunError:  # timed from when the limit was reached
                 with self._answering_a_frame():

@@ -435,7 +435,8 @@ def test_escaped_delimiters_in_codes_and_units_are_unescaped() -> None:
     ])  # fmt: skip
     message, header = parse_oru(text)
     assert header.sending_application == "LAB&CO"
-    assert header.control_id == "C^1"
+    # a control id holding a separator is kept escaped: never the id of MSH-10 `C^1`
+    assert header.control_id == "C\\S\\1"
     assert message.observations[0].result_key == "F|1|A&B|"
     assert message.observations[0].codes[0].code == "A&B"
     assert message.observations[0].unit == ("10^9/L",)
