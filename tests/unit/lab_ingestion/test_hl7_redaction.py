@@ -142,7 +142,9 @@ def test_redact_short_and_unparseable_input(text: str) -> None:
 def test_redact_never_raises_on_arbitrary_text(text: str, prefix: str) -> None:
     out = redact(prefix + text, fake_hash)
     assert isinstance(out, str)
-    assert not any(line.startswith("NK1") for line in out.split("\r"))
+    # an NK1 segment is dropped; a text with no header keeps only segment names (``NK1
+    # [redacted]``: hypothesis found text="NK1", which this test did not allow for)
+    assert all(line in ("NK1", "NK1 [redacted]") for line in out.split("\r") if line[:3] == "NK1")
     assert "\n" not in out
 
 
