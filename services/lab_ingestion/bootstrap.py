@@ -66,6 +66,7 @@ def build(context: ServiceContext) -> ServiceParts:
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, max_batch=settings.ingest_batch_size, concurrency=1,
         on_failure=partial(keep_unprocessable, ingestor, identify=hasher),
+        on_settled=ingestor.forget_attempt,
     )  # fmt: skip
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id

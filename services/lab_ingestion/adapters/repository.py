@@ -31,6 +31,8 @@ from shared.messaging.outbox import OUTBOX_COLUMNS, OutgoingEvent, outbox_rows, 
 SourceKey = tuple[str, str]
 STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002, latest 0018)
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
+# an earlier attempt at the batch committed (migration 0020): its answer was lost
+COMMITTED_BATCH_CONSTRAINT = "committed_batches_pkey"
 # a chain that another writer changed meanwhile (migration 0009): planned again from a read
 CHAIN_CONSTRAINTS = frozenset({"results_superseded_once", "results_one_standing_root"})
 # pg_advisory_xact_lock's two-key form (its own key space: no clash with the relay's lock)
@@ -64,6 +66,12 @@ class LabRepository:
         a batch that corrects or cancels reads the chains it changes only after every other
         writer (another instance) that was changing chains committed. Needs a transaction."""
         await self._conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
+
+    async def batch_committed(self, token: uuid.UUID) -> bool:
+        """Whether a batch's write under the group committer's ``token`` committed
+        (migration 0020): an attempt whose commit answer was lost, told from one that
+        stored nothing. One probe of the table's primary key."""
+        return bool(await self._conn.fetchval(_BATCH_COMMITTED, token))
 
     async def lookup(
         self,
@@ -108,6 +116,13 @@ class LabRepository:
             assumptions or BatchAssumptions(),
         )  # fmt: skip
 
+    def stage_batch_token(self, token: uuid.UUID) -> None:
+        """Store the group committer's attempt token with the staged batch, in its write: a
+        retry tells by it whether an attempt whose answer was lost committed."""
+        if self._staged is None:
+            raise RuntimeError("no batch staged")
+        self._staged.token = token
+
     def discard(self) -> None:
         self._staged = None
 
@@ -116,8 +131,9 @@ class LabRepository:
         statement atomically, so this is the batch's transaction (one round trip).
 
         Raises ``StaleBatch`` (and writes nothing) when one of the batch's messages was
-        stored before, when its assumptions no longer hold, or when it would fork a result
-        chain that another writer changed meanwhile."""
+        stored before, when its assumptions no longer hold, when it would fork a result
+        chain that another writer changed meanwhile, or when an earlier attempt at the batch
+        (its token) committed."""
         staged, self._staged = self._staged, None
         if staged is None:
             staged = StagedBatch([], [], [], [], None, BatchAssumptions())
@@ -126,6 +142,8 @@ class LabRepository:
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name in CHAIN_CONSTRAINTS:
                 raise StaleBatch("a result chain of the batch changed meanwhile") from error
+            if error.constraint_name == COMMITTED_BATCH_CONSTRAINT:
+                raise StaleBatch("an earlier attempt at the batch committed") from error
             if error.constraint_name != DUPLICATE_MESSAGE_CONSTRAINT:
                 raise
             raise StaleBatch("a message of the batch was stored meanwhile") from error
@@ -149,6 +167,7 @@ class LabRepository:
             staged.cancelled_at,
             [_rejection_row(r) for r in staged.rejections],
             outbox_rows(outbox),
+            staged.token,
         )
 
 
@@ -217,6 +236,7 @@ class StagedBatch:
     rejections: list[RejectionRecord]
     cancelled_at: datetime | None
     assumptions: BatchAssumptions
+    token: uuid.UUID | None = None  # the group committer's attempt token (migration 0020)
 
 
 @dataclass
@@ -297,8 +317,21 @@ SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END,
        ORDER BY r.recorded_at DESC LIMIT 100) AS w
 """
 
+_BATCH_COMMITTED = "SELECT EXISTS (SELECT 1 FROM committed_batches WHERE token = $1)"
+
 _WRITE = f"""
-WITH guard AS (
+WITH committed_batch AS (
+    -- the batch's attempt token (none: not from the group committer): a retry's write waits
+    -- here for an earlier attempt still committing, and is refused if that one committed
+    INSERT INTO committed_batches (token) SELECT $12::uuid WHERE $12::uuid IS NOT NULL
+), expired_batches AS (
+    -- an hour is far beyond any retry (5 s); a few rows a batch keeps up with any rate, and
+    -- SKIP LOCKED never makes one instance's write wait for another's
+    DELETE FROM committed_batches WHERE token IN (
+        SELECT token FROM committed_batches
+         WHERE committed_at < now() - interval '1 hour'
+         ORDER BY committed_at LIMIT 16 FOR UPDATE SKIP LOCKED)
+), guard AS (
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AS current
 ), new_messages AS (

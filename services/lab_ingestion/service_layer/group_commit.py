@@ -3,13 +3,20 @@
 One transaction per message cannot reach the MLLP bar (PostgreSQL commits about 1,500
 small transactions/s from one connection); each caller awaits its own outcome, which is
 only resolved after the batch committed, so an ACK still means "durably stored".
+
+A commit can reach PostgreSQL and its answer still be lost (a connection reset right after
+COMMIT, a fail-over): the batch is retried as if nothing were stored. So that the retry can
+tell, each batch goes to ``process`` as a ``Batch``: its commands with an attempt token, the
+same for every retry of it, which the batch's write stores with it (``BatchIngestor``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 from shared.db.pool import TRANSIENT_DB_ERRORS
@@ -27,6 +34,50 @@ GIVE_UP_AFTER_SECONDS = 5.0
 # answers would hold it for asyncpg's connect or command timeout, and with it every message
 # queued behind it), but is given at least this long: a last try after a back-off can commit.
 MIN_ATTEMPT_SECONDS = 0.5
+# Attempts whose answers are kept for a retry (``LostCommitAnswers``): one per committer
+# retrying at a time is all it needs; more are forgotten, oldest first.
+LOST_ANSWERS_KEPT = 8
+
+
+class Batch(list[C]):
+    """A batch's commands, with the token every attempt at it carries (a list still, for a
+    ``process`` that needs no token)."""
+
+    def __init__(self, commands: Iterable[C], token: uuid.UUID) -> None:
+        super().__init__(commands)
+        self.token = token
+
+
+def attempt_token(commands: Sequence[object]) -> uuid.UUID | None:
+    """The token of a batch from the committer; None for commands handed over otherwise
+    (a replay, a rejection kept on its own), whose retries are no concern of the committer."""
+    return commands.token if isinstance(commands, Batch) else None
+
+
+class LostCommitAnswers(Generic[R]):
+    """The outcomes of attempts that failed while their commit was under way, by token: the
+    database may have committed them. Bounded: forgotten when the batch is answered or given
+    up, and only the newest ``keep`` are kept."""
+
+    def __init__(self, keep: int = LOST_ANSWERS_KEPT) -> None:
+        self._keep = keep
+        self._outcomes: OrderedDict[uuid.UUID, list[R]] = OrderedDict()
+
+    def remember(self, token: uuid.UUID, outcomes: list[R]) -> None:
+        self._outcomes[token] = outcomes
+        self._outcomes.move_to_end(token)
+        while len(self._outcomes) > self._keep:
+            self._outcomes.popitem(last=False)
+
+    def holds(self, token: uuid.UUID | None) -> bool:
+        return token is not None and token in self._outcomes
+
+    def take(self, token: uuid.UUID) -> list[R] | None:
+        return self._outcomes.pop(token, None)
+
+    def forget(self, token: uuid.UUID | None) -> None:
+        if token is not None:
+            self._outcomes.pop(token, None)
 
 
 class GroupCommitter(Generic[C, R]):
@@ -39,6 +90,7 @@ class GroupCommitter(Generic[C, R]):
         max_backoff_seconds: float = 2.0,
         give_up_after_seconds: float = GIVE_UP_AFTER_SECONDS,
         on_failure: Callable[[C], Awaitable[R]] | None = None,
+        on_settled: Callable[[uuid.UUID], None] = lambda token: None,
     ) -> None:
         self._concurrency = concurrency
         self._give_up_after = give_up_after_seconds
@@ -46,6 +98,9 @@ class GroupCommitter(Generic[C, R]):
         # message): without it the caller gets an error, and a sender that resends on errors
         # would resend it for ever, holding up everything queued behind it
         self._on_failure = on_failure
+        # told when a batch's token will not be tried again (answered, given up, or split
+        # to isolate a failing command): what ``process`` kept for its retry can go
+        self._on_settled = on_settled
         self._process = process
         self._max_batch = max_batch
         self._max_backoff = max_backoff_seconds
@@ -97,7 +152,18 @@ class GroupCommitter(Generic[C, R]):
     async def _commit(
         self, batch: list[tuple[C, asyncio.Future[R]]], stopping: asyncio.Event
     ) -> None:
-        commands = [c for c, _ in batch]
+        commands = Batch((c for c, _ in batch), uuid.uuid4())
+        try:
+            await self._commit_attempts(batch, commands, stopping)
+        finally:
+            self._on_settled(commands.token)
+
+    async def _commit_attempts(
+        self, batch: list[tuple[C, asyncio.Future[R]]], commands: Batch[C],
+        stopping: asyncio.Event,
+    ) -> None:  # fmt: skip
+        """Try the batch until it is answered, retrying transient errors with the same
+        token: an attempt whose commit answer was lost is then told from one not stored."""
         backoff = 0.05
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_after
@@ -106,10 +172,10 @@ class GroupCommitter(Generic[C, R]):
                 outcomes = await self._attempt(commands, deadline)
                 break
             except TRANSIENT_DB_ERRORS as exc:  # an attempt cut off (TimeoutError) too
-                # the transaction failed: nothing of the batch is stored, so its callers are
-                # told to resend rather than kept waiting through an outage (after a timeout
-                # the commit's outcome is unknown: a resend of a stored message is answered
-                # as a duplicate)
+                # the transaction failed, or its commit's answer was lost: retried under the
+                # same token, which ``process`` asks the database about first. Given up, its
+                # callers are told to resend rather than kept waiting through an outage (one
+                # whose commit had landed is then answered as a duplicate)
                 if stopping.is_set() or loop.time() + backoff > deadline:
                     log.warning("group commit gave up on a transient error; answered resend",
                                 extra={"error": type(exc).__name__})  # fmt: skip
@@ -132,7 +198,7 @@ class GroupCommitter(Generic[C, R]):
             if not future.done():
                 future.set_result(outcome)
 
-    async def _attempt(self, commands: list[C], deadline: float) -> list[R]:
+    async def _attempt(self, commands: Batch[C], deadline: float) -> list[R]:
         """One try at the batch, cut off at ``deadline`` with a TimeoutError."""
         loop = asyncio.get_running_loop()
         async with asyncio.timeout_at(max(deadline, loop.time() + MIN_ATTEMPT_SECONDS)):

@@ -31,11 +31,17 @@ the careful path.
 Several instances may write at once (scaled out): a batch on the careful path holds the
 chain lock from its read to its commit, so chains are changed one batch at a time, and a write
 that would fork a chain or store a message twice is refused and planned again.
+
+A batch from the group committer carries an attempt token, which its write stores (migration
+0020). An attempt that fails while committing keeps its outcomes (``LostCommitAnswers``); its
+retry first asks whether the token was committed, and if so answers those outcomes, neither
+planning nor writing again: its messages were sent once, not resent.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -63,6 +69,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.group_commit import LostCommitAnswers, attempt_token
 from services.lab_ingestion.service_layer.identification import (
     identifiers_to_hash,
     identify_commands,
@@ -107,33 +114,65 @@ class BatchIngestor:
         self._sources_read_at = 0.0
         self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
         self._withdrawn: set[str] = set()  # HMACs a withdrawn subject was enrolled under
+        self._lost_answers: LostCommitAnswers[IngestOutcome] = LostCommitAnswers()
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
-        if _fast_path_applies(commands):
+        token = attempt_token(commands)
+        answered = await self._answered_before(token)
+        if answered is not None:
+            return answered
+        fast_first = [True] if _fast_path_applies(commands) else []
+        *replanned, last = fast_first + [False] * CAREFUL_ATTEMPTS
+        for fast in replanned:
             try:
-                return await self._ingest(commands, fast=True)
-            except StaleBatch:
-                self._on_replan()
-        for _ in range(CAREFUL_ATTEMPTS - 1):
-            try:
-                return await self._ingest(commands, fast=False)
+                return await self._ingest(commands, fast=fast, token=token)
             except StaleBatch:  # another instance stored one of its messages or results first
                 self._on_replan()
-        return await self._ingest(commands, fast=False)
+                # or the earlier attempt this retries, whose commit was still landing
+                answered = await self._answered_before(token)
+                if answered is not None:
+                    return answered
+        return await self._ingest(commands, fast=last, token=token)
 
-    async def _ingest(self, commands: Sequence[Command], *, fast: bool) -> list[IngestOutcome]:
+    def forget_attempt(self, token: uuid.UUID) -> None:
+        """The group committer will not try ``token`` again: its kept outcomes can go."""
+        self._lost_answers.forget(token)
+
+    async def _answered_before(self, token: uuid.UUID | None) -> list[IngestOutcome] | None:
+        """The outcomes of an earlier attempt at this batch that failed while committing,
+        if the database did commit it (one read, only on such a retry); else None: nothing
+        of the batch is stored, and it is planned afresh."""
+        if token is None or not self._lost_answers.holds(token):
+            return None
         async with self._uow_factory() as uow:
-            allowed = await self._allowed_sources(uow)
-            commands = identify_commands(commands, allowed, self._hash)
-            ingests = _messages_of(commands)
-            if fast:
-                context = self._assume(ingests, allowed)
-            else:
-                await uow.serialise_chains()  # before reading the chains it may change
-                context = await self._load(uow, ingests, allowed)
-            outcomes = [self._apply(context, command) for command in commands]
-            await self._store(uow, context)
-            await uow.commit()
+            committed = await uow.labs.batch_committed(token)
+        return self._lost_answers.take(token) if committed else None
+
+    async def _ingest(
+        self, commands: Sequence[Command], *, fast: bool, token: uuid.UUID | None
+    ) -> list[IngestOutcome]:
+        committing: list[IngestOutcome] | None = None
+        try:
+            async with self._uow_factory() as uow:
+                allowed = await self._allowed_sources(uow)
+                commands = identify_commands(commands, allowed, self._hash)
+                ingests = _messages_of(commands)
+                if fast:
+                    context = self._assume(ingests, allowed)
+                else:
+                    await uow.serialise_chains()  # before reading the chains it may change
+                    context = await self._load(uow, ingests, allowed)
+                outcomes = [self._apply(context, command) for command in commands]
+                await self._store(uow, context, token)
+                committing = outcomes
+                await uow.commit()
+        except StaleBatch:  # refused by the write: nothing of it was stored
+            raise
+        except BaseException:  # a reset or a timeout too: the commit may have landed
+            if committing is not None and token is not None:
+                self._lost_answers.remember(token, committing)
+            raise
+        self._lost_answers.forget(token)  # committed now: what an earlier attempt kept is moot
         return outcomes
 
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
@@ -262,11 +301,13 @@ class BatchIngestor:
             raise StaleBatch("a result key's chain must be read before rejecting or dropping")
         return checked if isinstance(checked, Rejected) else (sited, checked)
 
-    async def _store(self, uow: Any, context: BatchContext) -> None:
+    async def _store(self, uow: Any, context: BatchContext, token: uuid.UUID | None) -> None:
         uow.labs.stage(
             context.messages, context.results, context.cancellations, context.rejections,
             utc_now(), assumptions=context.assumptions(),
         )  # fmt: skip
+        if token is not None:  # a batch from the group committer
+            uow.labs.stage_batch_token(token)
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
 
