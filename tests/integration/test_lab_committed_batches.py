@@ -1,0 +1,97 @@
+"""Migration 0020 on real PostgreSQL: a batch's write stores its attempt token, so that a
+retry after a lost commit answer can tell whether the batch committed (review 58).
+
+The retry's own write is the backstop for a commit still landing when the retry asked: the
+token's primary key makes it wait for that commit, and refuses it if it committed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.domain.model import StaleBatch
+from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
+from tests.integration.test_lab_repository import NOW, message_with_result
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await migrated_lab_pool(database, "test-lab-committed-batches")
+    yield pool
+    await pool.close()
+
+
+async def write(conn: asyncpg.Connection, n: int, token: uuid.UUID | None) -> None:
+    """Message ``n`` with its result, written under ``token``."""
+    repository = LabRepository(conn, STORED_ID)
+    message, result = message_with_result(n)
+    repository.stage([message], [result], [], [], NOW)
+    if token is not None:
+        repository.stage_batch_token(token)
+    await repository.write([])
+
+
+async def test_a_write_stores_its_token_and_a_second_under_it_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    token = uuid.uuid4()
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn, STORED_ID)
+        assert not await repository.batch_committed(token)
+        await write(conn, 1, token)
+        assert await repository.batch_committed(token)
+        with pytest.raises(StaleBatch):
+            await write(conn, 2, token)
+        await write(conn, 3, None)  # not from the group committer: no token
+        assert await conn.fetchval("SELECT count(*) FROM committed_batches") == 1
+        assert await conn.fetchval("SELECT count(*) FROM messages") == 2
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_a_retry_writing_while_the_earlier_commit_lands_waits_for_it(
+    pool: asyncpg.Pool, landed: bool
+) -> None:
+    """The earlier attempt (the careful path: its transaction open) has written; the
+    retry's write under the same token waits, and is refused if the earlier one commits,
+    stored if it rolls back."""
+    token = uuid.uuid4()
+    async with pool.acquire() as earlier, pool.acquire() as retry:
+        transaction = earlier.transaction()
+        await transaction.start()
+        await write(earlier, 1, token)
+        retried = asyncio.create_task(write(retry, 2, token))
+        await asyncio.sleep(0.3)
+        assert not retried.done()  # waiting on the token's primary key
+        await (transaction.commit() if landed else transaction.rollback())
+        if landed:
+            with pytest.raises(StaleBatch):
+                await retried
+        else:
+            await retried
+        assert await retry.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_tokens_older_than_an_hour_are_pruned_by_the_writes(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO committed_batches (token, committed_at)
+               SELECT gen_random_uuid(), now() - interval '61 minutes' - i * interval '1 s'
+                 FROM generate_series(1, 20) AS i"""
+        )
+        recent = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO committed_batches VALUES ($1, now() - interval '59 minutes')", recent
+        )
+        await write(conn, 1, uuid.uuid4())  # prunes some of the old ones
+        await write(conn, 2, uuid.uuid4())  # and the rest
+        old = "SELECT count(*) FROM committed_batches WHERE committed_at < now() - interval '1 h'"
+        assert await conn.fetchval(old) == 0
+        assert await LabRepository(conn, STORED_ID).batch_committed(recent)
+        assert await conn.fetchval("SELECT count(*) FROM committed_batches") == 3
