@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.repository import PRUNE_ONE_WRITE_IN, LabRepository
 from services.lab_ingestion.domain.model import StaleBatch
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 from tests.integration.test_lab_repository import NOW, message_with_result
@@ -78,7 +78,17 @@ async def test_a_retry_writing_while_the_earlier_commit_lands_waits_for_it(
         assert await retry.fetchval("SELECT count(*) FROM messages") == 1
 
 
-async def test_tokens_older_than_an_hour_are_pruned_by_the_writes(pool: asyncpg.Pool) -> None:
+def token_that_prunes(prunes: bool) -> uuid.UUID:
+    """A random token whose write prunes (one in ``PRUNE_ONE_WRITE_IN``), or does not."""
+    while True:
+        token = uuid.uuid4()
+        if (token.int % PRUNE_ONE_WRITE_IN == 0) == prunes:
+            return token
+
+
+async def test_tokens_older_than_an_hour_are_pruned_by_one_write_in_many(
+    pool: asyncpg.Pool,
+) -> None:
     async with pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO committed_batches (token, committed_at)
@@ -89,9 +99,10 @@ async def test_tokens_older_than_an_hour_are_pruned_by_the_writes(pool: asyncpg.
         await conn.execute(
             "INSERT INTO committed_batches VALUES ($1, now() - interval '59 minutes')", recent
         )
-        await write(conn, 1, uuid.uuid4())  # prunes some of the old ones
-        await write(conn, 2, uuid.uuid4())  # and the rest
         old = "SELECT count(*) FROM committed_batches WHERE committed_at < now() - interval '1 h'"
+        await write(conn, 1, token_that_prunes(False))
+        assert await conn.fetchval(old) == 20
+        await write(conn, 2, token_that_prunes(True))
         assert await conn.fetchval(old) == 0
         assert await LabRepository(conn, STORED_ID).batch_committed(recent)
         assert await conn.fetchval("SELECT count(*) FROM committed_batches") == 3
