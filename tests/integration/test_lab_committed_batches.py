@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.lab_ingestion.adapters.repository import PRUNE_ONE_WRITE_IN, LabRepository
+from services.lab_ingestion.adapters.batch_statements import PRUNE_ONE_WRITE_IN
+from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.domain.model import StaleBatch
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 from tests.integration.test_lab_repository import NOW, message_with_result

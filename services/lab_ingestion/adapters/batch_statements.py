@@ -1,0 +1,131 @@
+"""lab-ingestion's batch statements: the one read before a careful batch is planned, and
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0020
+define the guard function and the row types they use)."""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.messaging.outbox import OUTBOX_COLUMNS, outbox_unnest
+
+LOOKUP = """
+SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
+       NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
+       m.content_digest AS digest, NULL::timestamptz AS collected_at, NULL::text AS loinc,
+       NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
+       NULL::float8 AS reference_high, NULL::text AS abnormal_flag
+  FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
+  JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
+UNION ALL
+SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL,
+       s.withdrawn_at,  -- in the collected_at column: NULL while the subject takes part
+       NULL, NULL, NULL, NULL, NULL, NULL
+  FROM enrolled_subjects s
+ WHERE s.hospital_id_hmac = ANY($3::text[])
+UNION ALL
+SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
+       NULL, head.collected_at, head.loinc, head.value, head.unit, head.reference_low,
+       head.reference_high, head.abnormal_flag
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at, r.loinc, r.value, r.unit,
+             r.reference_low, r.reference_high, r.abnormal_flag FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
+         AND r.status IN ('F', 'C')
+         AND NOT EXISTS (SELECT 1 FROM results s
+                          WHERE s.supersedes_result_id = r.result_id
+                            AND s.cancelled_at IS NULL AND s.status IN ('F', 'C'))
+       ORDER BY r.recorded_at DESC LIMIT 1) AS head
+UNION ALL
+SELECT 'version', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, v.collected_at,
+       v.loinc, v.value, v.unit, v.reference_low, v.reference_high, v.abnormal_flag
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      -- every standing final or corrected version (a delayed copy of one changes nothing)
+      SELECT r.collected_at, r.loinc, r.value, r.unit, r.reference_low, r.reference_high,
+             r.abnormal_flag FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
+         AND r.status IN ('F', 'C')
+       ORDER BY r.recorded_at DESC LIMIT 100) AS v
+UNION ALL
+SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL,
+       p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      -- each patient's newest (two orders sharing a number hold two patients' results)
+      SELECT DISTINCT ON (r.subject_id) r.result_id, r.subject_id, r.analyte, r.collected_at
+        FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
+         AND r.status = 'P'
+       ORDER BY r.subject_id, r.recorded_at DESC) AS p
+UNION ALL
+SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END, k.source,
+       k.result_key, NULL, w.subject_id, NULL, w.analyte, NULL, w.collected_at, w.loinc,
+       w.value, w.unit, w.reference_low, w.reference_high, w.abnormal_flag
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      -- every withdrawn version, each patient's (a late copy of one must not stand again)
+      SELECT r.subject_id, r.analyte, r.status, r.collected_at, r.loinc, r.value, r.unit,
+             r.reference_low, r.reference_high, r.abnormal_flag FROM results r
+       WHERE r.source = k.source AND r.result_key = k.result_key
+         AND r.cancelled_at IS NOT NULL
+       ORDER BY r.recorded_at DESC LIMIT 100) AS w
+"""
+
+BATCH_COMMITTED = "SELECT EXISTS (SELECT 1 FROM committed_batches WHERE token = $1)"
+
+# Tokens are kept an hour, far beyond any retry (5 s), and pruned by one write in
+# PRUNE_ONE_WRITE_IN (chosen by its random token): pruning in every write made each 6%
+# slower, the insert alone costs next to nothing. The limit keeps up with any rate, and SKIP
+# LOCKED never makes one instance's write wait for another's.
+PRUNE_ONE_WRITE_IN = 64
+_PRUNE_TOKENS = """
+), expired_batches AS (
+    DELETE FROM committed_batches WHERE token IN (
+        SELECT token FROM committed_batches
+         WHERE committed_at < now() - interval '1 hour'
+         ORDER BY committed_at LIMIT 1024 FOR UPDATE SKIP LOCKED)"""
+
+_WRITE = f"""
+WITH committed_batch AS (
+    -- the batch's attempt token (none: not from the group committer): a retry's write waits
+    -- here for an earlier attempt still committing, and is refused if that one committed
+    INSERT INTO committed_batches (token) SELECT $12::uuid WHERE $12::uuid IS NOT NULL{{prune}}
+), guard AS (
+    SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+           AS current
+), new_messages AS (
+    INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
+                          result_count, received_at, content_digest)
+    SELECT * FROM unnest($6::message_row[])
+     WHERE (SELECT current FROM guard)
+), new_results AS (
+    INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
+                         value, unit, original_value, original_unit, reference_low,
+                         reference_high, abnormal_flag, status, collected_at, reported_at,
+                         supersedes_result_id, cancelled_at)
+    SELECT * FROM unnest($7::result_row[])
+), cancelled AS (
+    -- a cancellation withdraws the result with every earlier version of it (same patient)
+    UPDATE results SET cancelled_at = $9
+     WHERE cardinality($8::uuid[]) > 0 AND cancelled_at IS NULL
+       AND (source, result_key, subject_id) IN (
+           SELECT c.source, c.result_key, c.subject_id FROM results c
+            WHERE c.result_id = ANY($8::uuid[]))
+), new_rejections AS (
+    INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
+                            payload, received_at, patient_hmac, content_digest)
+    SELECT * FROM unnest($10::rejection_row[])
+    ON CONFLICT (rejection_id) DO NOTHING  -- a batch re-run after a lost commit answer
+)
+INSERT INTO outbox {OUTBOX_COLUMNS} SELECT * FROM {outbox_unnest(11)}
+ON CONFLICT (event_id) DO NOTHING  -- the rejection's event, likewise
+"""  # noqa: S608 - only the outbox's fixed column list and placeholders are interpolated
+_WRITE_AND_PRUNE = _WRITE.replace("{prune}", _PRUNE_TOKENS)
+_WRITE = _WRITE.replace("{prune}", "")
+
+
+def write_statement(token: uuid.UUID | None) -> str:
+    """The write, pruning old tokens in one write in ``PRUNE_ONE_WRITE_IN``."""
+    prunes = token is not None and token.int % PRUNE_ONE_WRITE_IN == 0
+    return _WRITE_AND_PRUNE if prunes else _WRITE
