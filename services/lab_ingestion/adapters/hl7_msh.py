@@ -119,8 +119,8 @@ def header_of(msh: hl7.Segment) -> Header:
         unreadable = None
     else:
         try:
-            whole = whole_field(msh, 10)
-            control_id, echoed, unreadable = message_identity(msh, whole), whole, None
+            control_id, echoed = _control_id(msh, sent)
+            unreadable = None
         except UnreadableEscape as exc:  # malformed (parse_oru), echoed as written
             control_id, echoed, unreadable = "", "", str(exc)
         echoed = sent if default_separators else echoed
@@ -157,6 +157,18 @@ def whole_field(segment: hl7.Segment, field: int) -> str:
             components.append("&".join(values).rstrip("&"))
         repetitions.append("^".join(components).rstrip("^"))
     return "~".join(repetitions).rstrip("~")
+
+
+def _control_id(msh: hl7.Segment, sent: str) -> tuple[str, str]:
+    """The message's identity and its whole MSH-10 in default separators. Most ids hold
+    none of the message's separators or escape: one value, read once (a profile of the
+    service's loop counts every microsecond of it)."""
+    if not any(c in sent for c in str(msh[2])):  # MSH-2: component, repetition, escape...
+        value = field_value(msh, 10)
+        whole = escape(value)
+        return (whole if whole != value else value), whole
+    whole = whole_field(msh, 10)
+    return message_identity(msh, whole), whole
 
 
 def message_identity(msh: hl7.Segment, whole: str) -> str:
