@@ -4,6 +4,7 @@ the memory and CPU time of the processes under test."""
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import socket
 import tempfile
@@ -20,10 +21,34 @@ from shared.embedded.tansu import EmbeddedTansu
 BENCH_SUBJECT_HMAC_KEY = secrets.token_hex(32)
 
 
+# Servers that tests and benchmarks start listen on ports picked below the kernel's
+# ephemeral range: a port the kernel hands out for a bind to port 0 comes from that range,
+# and may be taken as the local port of an outgoing connection (to PostgreSQL, the broker)
+# before the server binds it ("address already in use" failed an integration test once).
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PICKED = 10_000
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on now, outside the ephemeral range."""
+    below = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(_LOWEST_PICKED, below) if below > _LOWEST_PICKED else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port below the ephemeral range")
+
+
+def _ephemeral_low() -> int:
+    """The lowest ephemeral port (0, unknown: then the kernel picks)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bench.infra import free_port
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.settings import PlatformSettings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 TEST_SUBJECT_HMAC_KEY = "test-only-subject-hmac-key-0123456789abcdef"
 

@@ -8,7 +8,6 @@ interface engine sends, and what it gets back.
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from prometheus_client import CollectorRegistry
 
@@ -25,6 +24,7 @@ from services.lab_ingestion.entrypoints.mllp import (
 from services.lab_ingestion.entrypoints.mllp_streams import blocks_of
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
 from shared.contracts.events.lab import Channel
+from tests.conftest import free_port
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
@@ -42,12 +42,6 @@ def body(mrn: str = "MRN123", order: str = "ORD1", value: str = "12.5") -> str:
         f"OBR|1|PLC1|{order}|LAB^Lab panel|||20261120081500+0100\r"
         f"OBX|1|NM|1988-5^CRP^LN||{value}|mg/L|0-5|H|||F|||20261120081500+0100\r"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def msa(ack: bytes) -> list[str]:

@@ -4,7 +4,6 @@ type only (the conversation's own tests drive the real socket in tests/integrati
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -12,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.mllp import MllpListener
 from shared.contracts.events.lab import Channel
+from tests.conftest import free_port
 
 MRN = "MRN0042"
 
@@ -19,12 +19,6 @@ MRN = "MRN0042"
 class DefectiveAcknowledger:
     async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
         raise KeyError(MRN)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_a_defect_closes_the_connection_and_logs_only_its_type(
