@@ -89,12 +89,15 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "10*9/L": (
             *("x10*9/L", "10^9/L", "x10^9/L", "10E9/L", "x10E9/L", "x10e9/L"),
             *("10e9/L", "G/L", "G/l", "Giga/L", "Gpt/L", "/nL"),
+            # a litre written l beside a giga written in its own case, and Epic's x10(9)
+            *("Giga/l", "x10E9/l", "10E9/l", "x10(9)/L", "x10(9)/l"),
         ),
         "10*3/uL": (
             *("x10*3/uL", "10^3/uL", "x10^3/uL", "10E3/uL", "x10E3/uL", "x10e3/uL"),
             *("10e3/uL", "K/uL", "k/uL", "thou/uL", "10^3/mm3", "x10^3/mm3", "K/mm3"),
             *("x10(3)/uL", "Thousand/uL"),  # Epic/Cerner result text; Quest Diagnostics
             *("10^3/mcL", "x10(3)/mcL", "K/mcL", "k/mcL"),
+            *("Tsd/uL", "Tsd/ul"),  # German laboratories' Tausend pro Mikroliter
         ),
         "/uL": (
             *("cells/uL", "/mm3", "cells/mm3", "{cells}/uL", "{cells}/mm3"),  # UCUM annotation
@@ -104,7 +107,8 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "g/L": ("g/l",),
         "mmol/L": (),
         # UCUM's international unit: an enzyme's U
-        "U/L": ("U/l", "IU/L", "IU/l", "[IU]/L", "UI/L", "UI/l"),
+        # UCUM's case-sensitive code for the international unit is [iU] ([IU] its other form)
+        "U/L": ("U/l", "IU/L", "IU/l", "[IU]/L", "[iU]/L", "UI/L", "UI/l", "units/L", "Units/L"),
         "ukat/L": ("mckat/L",),
         "umol/L": ("mcmol/L",),
     }

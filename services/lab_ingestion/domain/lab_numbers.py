@@ -32,7 +32,9 @@ from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.plausibility import check_count_per_microlitre, is_plausible
 from shared.contracts.events.lab import Analyte
 
-NUMBER: Final = r"[+-]?(?:[0-9]+(?:[.,][0-9]+)?|\.[0-9]+)"
+# HL7's NM: a sign, digits and a decimal point, digits after it optional (``12.`` is 12);
+# a decimal comma needs digits after it (``12,`` may end a list)
+NUMBER: Final = r"[+-]?(?:[0-9]+(?:\.[0-9]*|,[0-9]+)?|\.[0-9]+)"
 # 1.500, 25.000, +250.000: a number grouped in thousands with a dot. A group never starts
 # with 0 (0.583 is a decimal), and one dot means one to three digits before it.
 THOUSANDS_DOT: Final = re.compile(r"\+?[1-9][0-9]{0,2}\.[0-9]{3}")
