@@ -15,23 +15,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import asyncpg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.lab_fixtures import crp_observation, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
-
-
-async def _sample(lab: Lab, name: str, **labels: str) -> float:
-    async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
-        text = await response.text()
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name and labels.items() <= s.labels.items()
-    )
 
 
 @pytest.fixture
@@ -63,13 +51,13 @@ async def test_an_mllp_message_answered_resend_is_not_stored_afterwards(
     await asyncio.sleep(2)
 
     assert msa(ack)[1:4] == ["AR", "CUT-1", "temporary internal error; nothing was stored, resend"]
-    assert await _sample(lab, "lab_messages_rejected_total", reason="unknown") == 1
+    assert await lab.metric("lab_messages_rejected_total", reason="unknown") == 1
     stored = await lab.pool.fetchval(
         "SELECT count(*) FROM messages WHERE control_id = $1", lab.stored_id("CUT-1")
     )
     assert stored == 0, "stored after the lab was told nothing was stored"
     assert await lab.pool.fetchval("SELECT count(*) FROM outbox") == 1  # WARM-1's event
-    assert await _sample(lab, "lab_results_stored_total") == 1
+    assert await lab.metric("lab_results_stored_total") == 1
 
 
 async def test_a_fhir_observation_answered_503_is_not_stored_afterwards(

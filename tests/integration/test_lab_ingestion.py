@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cachexia.services import service_definition
 from services.lab_ingestion.adapters.sources import add_source
@@ -66,6 +67,17 @@ class Lab:
     def stored_id(self, written: str) -> str:
         """A control id or result key as lab-ingestion stores it (its keyed hash)."""
         return stored_id_hasher(subject_hmac_key(self.settings))(written)
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """The sum of ``name``'s samples with ``labels`` on /metrics (0 when there is none)."""
+        async with aiohttp.ClientSession() as http, http.get(f"{self.http}/metrics") as response:
+            text = await response.text()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     async def events(self, topic: str, at_least: int) -> list[Envelope]:
         values = await read_topic(self.settings.kafka_servers, topic, at_least)

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
@@ -31,17 +30,6 @@ pytestmark = pytest.mark.integration
 async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
     async with running_lab(settings, database) as lab:
         yield lab
-
-
-async def _sample(lab: Lab, name: str, **labels: str) -> float:
-    async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
-        text = await response.text()
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name and labels.items() <= s.labels.items()
-    )
 
 
 async def test_a_batch_retried_after_its_commit_answer_was_lost_counts_what_happened(
@@ -64,8 +52,8 @@ async def test_a_batch_retried_after_its_commit_answer_was_lost_counts_what_happ
     )
     await client.close()
     stored = await lab.pool.fetchval("SELECT count(*) FROM results")
-    duplicates = await _sample(lab, "lab_messages_duplicate_total", channel="mllp")
-    results = await _sample(lab, "lab_results_stored_total", channel="mllp")
+    duplicates = await lab.metric("lab_messages_duplicate_total", channel="mllp")
+    results = await lab.metric("lab_results_stored_total", channel="mllp")
     assert msa(ack)[1] == "AA"
     assert stored == 2  # WARM-1's and ONCE-1's: each message sent once, each stored once
     assert duplicates == 0, "a message the lab sent once is counted as a resend"
@@ -109,8 +97,8 @@ async def test_a_correction_on_the_careful_path_is_answered_and_counted_once(
     stored = await lab.pool.fetch("SELECT status FROM results ORDER BY recorded_at")
     assert [r["status"] for r in stored] == ["F", "C"]
     assert await lab.pool.fetchval("SELECT count(*) FROM committed_batches") == 2
-    assert await _sample(lab, "lab_messages_duplicate_total") == 0
-    assert await _sample(lab, "lab_results_stored_total", channel="mllp") == 2
+    assert await lab.metric("lab_messages_duplicate_total") == 0
+    assert await lab.metric("lab_results_stored_total", channel="mllp") == 2
     events = await lab.events(LAB_RESULTS, 2)
     assert [e.payload["status"] for e in events] == ["final", "corrected"]
 
@@ -134,9 +122,9 @@ async def test_a_fhir_transaction_is_answered_created_and_counted_once(
     assert lost_answers == ["answer lost"]
     assert [e["response"]["status"] for e in answer["entry"]] == ["201 Created"] * 2
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 2
-    assert await _sample(lab, "lab_messages_duplicate_total", channel="fhir") == 0
-    assert await _sample(lab, "lab_messages_accepted_total", channel="fhir") == 2
-    assert await _sample(lab, "lab_results_stored_total", channel="fhir") == 2
+    assert await lab.metric("lab_messages_duplicate_total", channel="fhir") == 0
+    assert await lab.metric("lab_messages_accepted_total", channel="fhir") == 2
+    assert await lab.metric("lab_results_stored_total", channel="fhir") == 2
 
 
 async def test_a_rejection_is_answered_kept_and_published_once(
@@ -150,7 +138,7 @@ async def test_a_rejection_is_answered_kept_and_published_once(
     assert msa(ack)[1] == "AE"
     assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 1
     assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 0
-    assert await _sample(lab, "lab_messages_rejected_total", channel="mllp") == 1
+    assert await lab.metric("lab_messages_rejected_total", channel="mllp") == 1
     assert len(await lab.events(LAB_REJECTED, 1)) == 1
     assert await lab.pool.fetchval("SELECT count(*) FROM outbox") == 1
 
@@ -168,5 +156,5 @@ async def test_a_batch_whose_commit_never_landed_is_planned_and_stored_again(
     assert msa(ack)[1] == "AA" and "1 result(s) stored" in msa(ack)[3]
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
     assert await lab.pool.fetchval("SELECT count(*) FROM committed_batches") == 1
-    assert await _sample(lab, "lab_messages_duplicate_total") == 0
-    assert await _sample(lab, "lab_results_stored_total", channel="mllp") == 1
+    assert await lab.metric("lab_messages_duplicate_total") == 0
+    assert await lab.metric("lab_results_stored_total", channel="mllp") == 1

@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import MRN, crp_observation
@@ -23,18 +22,6 @@ FHIR = {"channel": "fhir", "source": "central-lab^FHIR"}
 async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
     async with running_lab(settings, database) as lab:
         yield lab
-
-
-async def _sample(lab: Lab, name: str, **labels: str) -> float:
-    """The sum of ``name``'s samples with ``labels`` (0 when there is none)."""
-    async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
-        text = await response.text()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 def _json_results(message_id: str) -> dict[str, Any]:
@@ -67,10 +54,10 @@ async def test_fhir_and_json_answers_are_timed_early_ones_too(lab: Lab) -> None:
         for answer in answers:
             answer.release()
     assert [answer.status for answer in answers] == [201, 401, 202, 403]
-    assert await _sample(lab, "lab_messages_received_total", channel="fhir") == 1
-    assert await _sample(lab, "lab_ack_latency_seconds_count", channel="fhir") == 2
-    assert await _sample(lab, "lab_messages_received_total", channel="json") == 1
-    assert await _sample(lab, "lab_ack_latency_seconds_count", channel="json") == 2
+    assert await lab.metric("lab_messages_received_total", channel="fhir") == 1
+    assert await lab.metric("lab_ack_latency_seconds_count", channel="fhir") == 2
+    assert await lab.metric("lab_messages_received_total", channel="json") == 1
+    assert await lab.metric("lab_ack_latency_seconds_count", channel="json") == 2
 
 
 async def test_a_transaction_counts_each_observation_in_every_counter(lab: Lab) -> None:
@@ -89,11 +76,9 @@ async def test_a_transaction_counts_each_observation_in_every_counter(lab: Lab) 
             ) as response:
                 statuses.append(response.status)
     assert statuses == [200, 200, 200, 422]
-    assert await _sample(lab, "lab_messages_received_total", **FHIR) == 3 + 2 + 2 + 2
-    assert await _sample(lab, "lab_messages_accepted_total", **FHIR) == 3 + 2 + 2
-    assert await _sample(lab, "lab_unmatched_patient_total", channel="fhir") == 3
-    assert await _sample(lab, "lab_messages_duplicate_total", channel="fhir") == 2
-    rejected = await _sample(
-        lab, "lab_messages_rejected_total", **FHIR, reason="unconvertible-unit"
-    )
+    assert await lab.metric("lab_messages_received_total", **FHIR) == 3 + 2 + 2 + 2
+    assert await lab.metric("lab_messages_accepted_total", **FHIR) == 3 + 2 + 2
+    assert await lab.metric("lab_unmatched_patient_total", channel="fhir") == 3
+    assert await lab.metric("lab_messages_duplicate_total", channel="fhir") == 2
+    rejected = await lab.metric("lab_messages_rejected_total", **FHIR, reason="unconvertible-unit")
     assert rejected == 2  # neither of the failed transaction's Observations was stored
