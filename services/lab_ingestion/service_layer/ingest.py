@@ -40,7 +40,6 @@ planning nor writing again: its messages were sent once, not resent.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -60,8 +59,8 @@ from services.lab_ingestion.domain.planning import (
     needs_earlier_result,
     plan_results,
 )
-from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
@@ -71,7 +70,6 @@ from services.lab_ingestion.service_layer.commands import (
 )
 from services.lab_ingestion.service_layer.group_commit import LostCommitAnswers, attempt_token
 from services.lab_ingestion.service_layer.identification import (
-    identifiers_to_hash,
     identify_commands,
     is_unresolved,
     unresolved_outcome,
@@ -87,8 +85,6 @@ from services.lab_ingestion.service_layer.subjects import in_sender_time, subjec
 from services.lab_ingestion.service_layer.transactions import apply_transaction, bundle_resent
 from shared.contracts.envelope import utc_now
 
-SourceKey = tuple[str, str]
-SOURCES_TTL_SECONDS = 2.0
 # the careful path is refused only when another instance wrote the same message or chain
 # between its read and its write; each refusal is read again, and the next attempt sees it
 CAREFUL_ATTEMPTS = 5
@@ -110,10 +106,7 @@ class BatchIngestor:
         self._reads_kept_copies = reads_kept_copies
         self._hash = hash_identifier
         self._params = params or UnitParameters()
-        self._sources: dict[SourceKey, Sender] | None = None
-        self._sources_read_at = 0.0
-        self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
-        self._withdrawn: set[str] = set()  # HMACs a withdrawn subject was enrolled under
+        self._reader = BatchReader(hash_identifier)
         self._lost_answers: LostCommitAnswers[IngestOutcome] = LostCommitAnswers()
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
@@ -154,14 +147,14 @@ class BatchIngestor:
         committing: list[IngestOutcome] | None = None
         try:
             async with self._uow_factory() as uow:
-                allowed = await self._allowed_sources(uow)
+                allowed = await self._reader.allowed_sources(uow)
                 commands = identify_commands(commands, allowed, self._hash)
-                ingests = _messages_of(commands)
+                ingests = messages_of(commands)
                 if fast:
-                    context = self._assume(ingests, allowed)
+                    context = self._reader.assume(ingests, allowed)
                 else:
                     await uow.serialise_chains()  # before reading the chains it may change
-                    context = await self._load(uow, ingests, allowed)
+                    context = await self._reader.load(uow, ingests, allowed)
                 outcomes = [self._apply(context, command) for command in commands]
                 await self._store(uow, context, token)
                 committing = outcomes
@@ -174,64 +167,6 @@ class BatchIngestor:
             raise
         self._lost_answers.forget(token)  # committed now: what an earlier attempt kept is moot
         return outcomes
-
-    def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
-        return {identifier: self._hash(identifier)
-                for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
-
-    def _assume(
-        self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
-    ) -> BatchContext:
-        """A batch context without a read: new messages, the subjects remembered, result
-        keys that never held a result; the write checks these assumptions."""
-        hmacs = self._hmacs(ingests)
-        subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
-        if any(len(enrolled) > 1 for enrolled in subjects.values()):
-            raise StaleBatch("several subjects share an identifier: read before matching")
-        if not self._withdrawn.isdisjoint(hmacs.values()):
-            raise StaleBatch("a withdrawn subject's identifier: read before matching")
-        return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
-
-    async def _load(
-        self, uow: Any, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
-    ) -> BatchContext:
-        messages = [c.message for c in ingests]
-        hmacs = self._hmacs(ingests)
-        result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
-        # a Bundle's other Observations too: sent again whole, it is a resend (``resent_whole``)
-        siblings = [m for c in ingests for m in c.bundle]
-        message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
-        lookup = await uow.labs.lookup(message_keys, list(hmacs.values()), result_keys)
-        for hmac in hmacs.values():  # remember who is enrolled, for the fast path
-            if hmac in lookup.subjects:
-                self._enrolled[hmac] = lookup.subjects[hmac]
-            else:
-                self._enrolled.pop(hmac, None)
-            if hmac in lookup.withdrawn:  # read again each time: never assumed
-                self._withdrawn.add(hmac)
-            else:
-                self._withdrawn.discard(hmac)
-        return BatchContext(
-            allowed=allowed,
-            known=lookup.known,
-            subjects=lookup.subjects,
-            latest=lookup.latest,
-            hmacs=hmacs,
-            preliminary=dict(lookup.preliminary),
-            stored_preliminary=lookup.preliminary,
-            withdrawn=lookup.withdrawn,
-            stored_known=frozenset(lookup.known),
-            withdrawn_versions=dict(lookup.withdrawn_versions),
-        )
-
-    async def _allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
-        """The allow-list, re-read at most every few seconds (a new sender is live within
-        ``SOURCES_TTL_SECONDS``)."""
-        now = time.monotonic()
-        if self._sources is None or now - self._sources_read_at > SOURCES_TTL_SECONDS:
-            self._sources = await uow.labs.allowed_sources()
-            self._sources_read_at = now
-        return self._sources
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
         if isinstance(command, IngestTransaction):
@@ -318,18 +253,6 @@ def _unplanned(
     """A message whose results cannot be recorded: rejected."""
     reject(context, command, rejected.code, rejected.reason)
     return IngestOutcome.rejected(rejected.code, rejected.reason, observation=rejected.observation)
-
-
-def _messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:
-    """Every message the batch may store, those of transactions too."""
-    ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
-    ingests += [
-        IngestLabMessage(m, c.redact, c.received_at, check_source=False)
-        for c in commands
-        if isinstance(c, IngestTransaction)
-        for m in c.messages
-    ]
-    return ingests
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:

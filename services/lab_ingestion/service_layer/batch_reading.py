@@ -1,0 +1,120 @@
+"""What a batch knows before it plans: read from the database (the careful path), or
+assumed from what earlier reads left (the fast path), and the allow-list, cached briefly.
+
+The reader remembers, by keyed hash, who was enrolled and who withdrawn as last read. The
+fast path matches by that memory alone and assumes its messages and result keys new; the
+write statement checks every assumption and stores nothing if one no longer holds (the
+batch is then read and planned again). A withdrawn subject's identifier, or one several
+subjects share, is never assumed: it sends the batch to the careful path at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from services.lab_ingestion.domain.model import StaleBatch
+from services.lab_ingestion.domain.records import EnrolledSubject, Sender
+from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.commands import (
+    Command,
+    IngestLabMessage,
+    IngestTransaction,
+)
+from services.lab_ingestion.service_layer.identification import identifiers_to_hash
+
+SourceKey = tuple[str, str]
+SOURCES_TTL_SECONDS = 2.0
+
+
+class BatchReader:
+    """Builds each batch's context; keeps what the fast path may assume between batches."""
+
+    def __init__(self, hash_identifier: Callable[[str], str]) -> None:
+        self._hash = hash_identifier
+        self._sources: dict[SourceKey, Sender] | None = None
+        self._sources_read_at = 0.0
+        self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
+        self._withdrawn: set[str] = set()  # HMACs a withdrawn subject was enrolled under
+
+    async def allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
+        """The allow-list, re-read at most every few seconds (a new sender is live within
+        ``SOURCES_TTL_SECONDS``)."""
+        now = time.monotonic()
+        if self._sources is None or now - self._sources_read_at > SOURCES_TTL_SECONDS:
+            self._sources = await uow.labs.allowed_sources()
+            self._sources_read_at = now
+        return self._sources
+
+    def assume(
+        self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
+    ) -> BatchContext:
+        """A batch context without a read: new messages, the subjects remembered, result
+        keys that never held a result; the write checks these assumptions."""
+        hmacs = self._hmacs(ingests)
+        subjects = {h: self._enrolled[h] for h in hmacs.values() if h in self._enrolled}
+        if any(len(enrolled) > 1 for enrolled in subjects.values()):
+            raise StaleBatch("several subjects share an identifier: read before matching")
+        if not self._withdrawn.isdisjoint(hmacs.values()):
+            raise StaleBatch("a withdrawn subject's identifier: read before matching")
+        return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
+
+    async def load(
+        self, uow: Any, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
+    ) -> BatchContext:
+        """A batch context as the database holds it now (the caller holds the chain lock)."""
+        messages = [c.message for c in ingests]
+        hmacs = self._hmacs(ingests)
+        result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
+        # a Bundle's other Observations too: sent again whole, it is a resend (``resent_whole``)
+        siblings = [m for c in ingests for m in c.bundle]
+        message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
+        lookup = await uow.labs.lookup(message_keys, list(hmacs.values()), result_keys)
+        self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn)
+        return BatchContext(
+            allowed=allowed,
+            known=lookup.known,
+            subjects=lookup.subjects,
+            latest=lookup.latest,
+            hmacs=hmacs,
+            preliminary=dict(lookup.preliminary),
+            stored_preliminary=lookup.preliminary,
+            withdrawn=lookup.withdrawn,
+            stored_known=frozenset(lookup.known),
+            withdrawn_versions=dict(lookup.withdrawn_versions),
+        )
+
+    def _remember(
+        self,
+        hmacs: Iterable[str],
+        subjects: Mapping[str, tuple[EnrolledSubject, ...]],
+        withdrawn: Mapping[str, object],
+    ) -> None:
+        """Who is enrolled under each hash read, for the fast path; and who withdrawn
+        (read again each time, never assumed)."""
+        for hmac in hmacs:
+            if hmac in subjects:
+                self._enrolled[hmac] = subjects[hmac]
+            else:
+                self._enrolled.pop(hmac, None)
+            if hmac in withdrawn:
+                self._withdrawn.add(hmac)
+            else:
+                self._withdrawn.discard(hmac)
+
+    def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
+        return {identifier: self._hash(identifier)
+                for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
+
+
+def messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:
+    """Every message the batch may store, those of transactions too."""
+    ingests = [c for c in commands if isinstance(c, IngestLabMessage)]
+    ingests += [
+        IngestLabMessage(m, c.redact, c.received_at, check_source=False)
+        for c in commands
+        if isinstance(c, IngestTransaction)
+        for m in c.messages
+    ]
+    return ingests
