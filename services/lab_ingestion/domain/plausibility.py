@@ -36,10 +36,22 @@ PLAUSIBILITY_CEILINGS: Final[Mapping[Analyte, float]] = MappingProxyType(
 )
 
 
+# Plausibility floors, in the canonical unit, where a living patient has one: haemoglobin
+# (the lowest reported in survivors is about 0.7 g/dL). Below it lies a slip, not a result:
+# `1.200` g/L read with its dot as a decimal point (0.12 g/dL), or g/L values sent as g/dL's
+# tenths; each would grade as anaemia and hold a dose. Other analytes have none: a count,
+# CRP, enzyme or bilirubin near zero is real.
+PLAUSIBILITY_FLOORS: Final[Mapping[Analyte, float]] = MappingProxyType(
+    {Analyte.HAEMOGLOBIN: 0.5}  # g/dL
+)
+
+
 def is_plausible(analyte: Analyte, canonical_value: float) -> bool:
     """Whether a value in the analyte's canonical unit may be a human value (at most its
-    ceiling; a negative value is refused where it is read, as no measurement)."""
-    return canonical_value <= PLAUSIBILITY_CEILINGS[analyte]
+    ceiling and at least its floor, if it has one; a negative value is refused where it is
+    read, as no measurement)."""
+    floor = PLAUSIBILITY_FLOORS.get(analyte, 0.0)
+    return floor <= canonical_value <= PLAUSIBILITY_CEILINGS[analyte]
 
 
 def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None:
@@ -49,6 +61,12 @@ def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None
         return None
     ceiling = PLAUSIBILITY_CEILINGS[analyte]
     unit = canonical_unit(analyte)
+    if canonical_value < ceiling:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_VALUE,
+            f"{analyte.value} {canonical_value:.15g} {unit} is below any human value "
+            f"({PLAUSIBILITY_FLOORS[analyte]:g}): check the unit and the decimal point",
+        )
     return Rejected(
         RejectionCode.IMPLAUSIBLE_VALUE,
         f"{analyte.value} {canonical_value:.15g} {unit} is above any human value "

@@ -325,7 +325,8 @@ def test_every_listed_spelling_in_either_case_and_micro_sign_converts_by_its_fac
     analyte: Analyte, ucum: str, spelling: str
 ) -> None:
     assert recognise_unit(spelling) == ucum
-    count = 2000 if ucum == "/uL" else 2  # no platelet count measured is below 1000 /uL
+    # no platelet count measured is below 1000 /uL, no haemoglobin below 0.5 g/dL
+    count = 2000 if ucum == "/uL" else 20 if ucum == "g/L" else 2
     result = accepted(normalise(observation(analyte, str(count), (spelling,))))
     assert result.value == pytest.approx(count * DOCUMENTED_FACTORS[analyte][ucum], rel=1e-12)
     assert result.unit == canonical_unit(analyte)
@@ -536,6 +537,42 @@ def test_a_value_above_any_human_value_is_rejected_at_its_ceiling_not_below(
         f"{analyte.value} {ceiling}.1 {unit[0]} is above any human value ({ceiling}): "
         "check the unit and the decimal point"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "canonical"),
+    [
+        ("1.200", "g/L", "0.12"),  # a thousands dot read as a decimal point: 1200 g/L is no Hb
+        ("4", "g/L", "0.4"),
+        ("0.25", "mmol/L", "0.402750"),
+        ("0", "g/dL", "0"),
+        ("0.49", "g/dL", "0.49"),
+    ],
+)
+def test_haemoglobin_below_any_living_patient_is_rejected(
+    value: str, unit: str, canonical: str
+) -> None:
+    """Accepted before: haemoglobin `1.200` g/L was stored as 0.12 g/dL, grade-3 anaemia
+    (PROTOCOL section 5), a dose held on a slip. Survivors have had about 0.7 g/dL at the
+    lowest: below 0.5 g/dL it is no result."""
+    result = rejected(
+        normalise(observation(Analyte.HAEMOGLOBIN, value, (unit,))),
+        RejectionCode.IMPLAUSIBLE_VALUE,
+    )
+    assert result.reason == (
+        f"haemoglobin {float(canonical):.15g} g/dL is below any human value (0.5): "
+        "check the unit and the decimal point"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"), [("0.5", "g/dL", 0.5), ("0.7", "g/dL", 0.7), ("5", "g/L", 0.5)]
+)
+def test_the_lowest_haemoglobin_a_patient_may_have_is_kept(
+    value: str, unit: str, expected: float
+) -> None:
+    result = accepted(normalise(observation(Analyte.HAEMOGLOBIN, value, (unit,))))
+    assert result.value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

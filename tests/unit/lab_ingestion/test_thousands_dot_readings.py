@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.lab_ingestion.domain.analytes import accepted_units, resolve_unit
 from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import normalise
-from services.lab_ingestion.domain.plausibility import PLAUSIBILITY_CEILINGS
+from services.lab_ingestion.domain.plausibility import is_plausible
 from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.test_normalise import accepted, observation, rejected
 
@@ -52,7 +52,7 @@ def test_a_dot_that_may_be_a_thousands_separator_is_refused_as_the_comma_is(
         (A.CREATININE, "1.200", "mg/dL", 1.2),
         (A.NEUTROPHILS, "1.500", "10*9/L", 1.5),
         (A.HAEMOGLOBIN, "8.100", "mmol/L", 13.0491),
-        (A.HAEMOGLOBIN, "1.200", "g/L", 0.12),  # 1200 g/L is 120 g/dL: above any haemoglobin
+        (A.HAEMOGLOBIN, "9.500", "g/L", 0.95),  # 9500 g/L is 950 g/dL: above any haemoglobin
         (A.ALT, "0.583", "ukat/L", 34.98),  # a leading 0 starts no thousands group
         (A.CREATININE, "0.900", "mg/dL", 0.9),
         (A.ALT, "1.50", "U/L", 1.5),  # two decimals: no thousands group
@@ -89,10 +89,9 @@ def test_a_thousands_dot_shape_is_refused_exactly_when_both_readings_may_be_huma
     conversion = resolve_unit(analyte, (unit,))
     assert not isinstance(conversion, Rejected)
     result = normalise(observation(analyte, value, (unit,)))
-    ceiling = PLAUSIBILITY_CEILINGS[analyte]
-    if conversion.apply(whole * 1000 + thousandths) <= ceiling:
+    if is_plausible(analyte, conversion.apply(whole * 1000 + thousandths)):
         assert isinstance(result, Rejected) and "thousands separator" in result.reason
-    elif conversion.apply(float(value)) <= ceiling:
+    elif is_plausible(analyte, conversion.apply(float(value))):
         assert isinstance(result, NormalisedResult)
         assert result.value == conversion.apply(float(value))
     else:
