@@ -50,6 +50,9 @@ LOINC_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
     }
 )
 
+# how a LOINC code is written: its number and, after a hyphen, its check digit
+LOINC_CODE: Final = re.compile(r"[0-9]{1,7}-[0-9]")
+
 LOINC_SYSTEMS: Final = frozenset(
     {"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"}
 )
@@ -166,14 +169,31 @@ def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
     return None
 
 
-def analytes_named(codes: Sequence[Coding]) -> frozenset[Analyte]:
-    """Every trial analyte the LOINC codings name (two codes of one analyte, CRP and hs-CRP,
-    name one; a neutrophil and a platelet code name two, and the result cannot be told)."""
-    return frozenset(
-        LOINC_CODES[coding.code.strip()]
+def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
+    """The LOINC codes among ``codes`` that do not name the analyte ``identify_analyte``
+    takes them for: another trial analyte's (a platelet code beside a neutrophil one), or a
+    test the trial does not follow (direct bilirubin 1968-7 beside total bilirubin 1975-2).
+    Any such code leaves which test was measured a guess. Two codes of one analyte (CRP and
+    hs-CRP) name one; a local code (another coding system, or none and not written as a
+    LOINC code is) says nothing. Empty: one test, or no trial analyte at all."""
+    identified = identify_analyte(codes)
+    if identified is None:
+        return ()
+    analyte = identified[0]
+    return tuple(
+        coding.code.strip()
         for coding in codes
-        if _is_loinc(coding) and coding.code.strip() in LOINC_CODES
+        if _names_a_loinc_test(coding) and LOINC_CODES.get(coding.code.strip()) is not analyte
     )
+
+
+def _names_a_loinc_test(coding: Coding) -> bool:
+    """A coding of the LOINC system; one with no system only when its code is written as a
+    LOINC code is (OBX-3's alternate identifier is often a local code sent without CE-6)."""
+    code = coding.code.strip()
+    if not code or not _is_loinc(coding):
+        return False
+    return bool((coding.system or "").strip()) or LOINC_CODE.fullmatch(code) is not None
 
 
 def _is_loinc(coding: Coding) -> bool:

@@ -24,10 +24,11 @@ from typing import Final
 from services.lab_ingestion.domain.abnormal_flags import is_off_scale, published_flag
 from services.lab_ingestion.domain.analytes import (
     DEFAULT_UNIT_PARAMETERS,
+    LOINC_CODE,
     UnitConversion,
     UnitParameters,
-    analytes_named,
     identify_analyte,
+    other_tests,
     recognise_unit,
     resolve_unit,
 )
@@ -48,6 +49,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
 )
 from services.lab_ingestion.domain.plausibility import check_plausible, plausible_reference_range
+from services.lab_ingestion.domain.shown import shown
 from shared.contracts.events.lab import Analyte
 
 __all__ = [
@@ -119,13 +121,20 @@ def normalise(
 
 
 def check_one_analyte(observation: ObservationInput) -> Rejected | None:
-    """Why a result whose codes name different trial analytes is not one (None if they name
-    one): read as its first code, a platelet count would be published as neutrophils."""
-    if len(analytes_named(observation.codes)) <= 1:
+    """Why a result whose LOINC codes name different tests is not one (None if they name
+    one, or no trial analyte): read as the code of a trial analyte, a platelet count would
+    be published as neutrophils, a direct bilirubin graded as total bilirubin. The reason
+    quotes the codes written as LOINC codes are, and nothing else of the message."""
+    others = other_tests(observation.codes)
+    if not others:
         return None
+    identified = identify_analyte(observation.codes)
+    assert identified is not None  # other_tests names none without a trial analyte
+    codes = ", ".join(shown(code, LOINC_CODE) for code in (identified[1], *others))
     return Rejected(
         RejectionCode.AMBIGUOUS_ANALYTE,
-        "the result's codes (LOINC) name different trial analytes: one test per result",
+        f"the result's LOINC codes name different tests ({codes}): one test per result, "
+        "under its own code",
     )
 
 
