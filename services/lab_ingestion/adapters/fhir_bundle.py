@@ -30,7 +30,11 @@ from services.lab_ingestion.adapters.fhir_outcome import (
     input_error,
     validate_resource,
 )
-from services.lab_ingestion.adapters.fhir_parser import Identify, observation_message
+from services.lab_ingestion.adapters.fhir_parser import (
+    STATUS_CODES,
+    Identify,
+    observation_message,
+)
 from services.lab_ingestion.adapters.fhir_patient import (
     NO_PATIENT,
     BundlePatients,
@@ -39,6 +43,7 @@ from services.lab_ingestion.adapters.fhir_patient import (
 )
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding, LabMessage
+from services.lab_ingestion.domain.result_status import NO_RESULT
 
 TRANSACTION = "transaction"
 BATCH = "batch"
@@ -52,9 +57,9 @@ MAX_BUNDLE_ENTRIES = 1000
 @dataclass(frozen=True)
 class BundleEntry:
     """One request entry: an Observation to ingest (``message``), an entry that cannot be used
-    (``error``), an Observation of no trial analyte (``ignored``, as an HL7 message's other
-    observations are: nothing else of it is checked), or none of these: a Patient, used for
-    matching only."""
+    (``error``), an Observation of no trial analyte or with no result yet (``ignored``, as
+    an HL7 message's other observations are: nothing else of it is checked), or none of
+    these: a Patient, used for matching only."""
 
     index: int
     message: LabMessage | None = None
@@ -143,10 +148,13 @@ def _add_no_patient(patients: BundlePatients, full_url: object, resource: object
 
 
 def _of_a_trial_analyte(observation: Observation) -> bool:
-    """Whether a code of the Observation names a trial analyte (no code: it is checked, and
-    refused, as any Observation is)."""
+    """Whether a code of the Observation names a trial analyte and it may hold a result (no
+    code: it is checked, and refused, as any Observation is; ``registered``: no result yet,
+    ignored as HL7's pending results are)."""
     if observation.code is None:
         return True
+    if STATUS_CODES.get(observation.status or "") in NO_RESULT:
+        return False
     codings = [Coding(c.code, c.system, c.display) for c in observation.code.coding or [] if c.code]
     return identify_analyte(codings) is not None
 

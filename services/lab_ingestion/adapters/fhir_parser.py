@@ -46,11 +46,14 @@ STATUS_CODES: dict[str, str] = {
     "amended": "C",
     "corrected": "C",
     "preliminary": "P",
+    # "no result yet available": HL7's I (specimen in lab, results pending), left out
+    "registered": "I",
     "cancelled": "X",
     "entered-in-error": "D",
 }
-# R4's ObservationStatus (a required binding): any other code is no FHIR status at all
-OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "registered", "unknown"})
+# R4's ObservationStatus (a required binding): any other code is no FHIR status at all;
+# "unknown" (the sender does not know which applies) is kept raw and refused as unknown
+OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "unknown"})
 
 Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
 

@@ -4,7 +4,8 @@ Result status (``result_status``): only a correction changes a final result (HL7
 a final result never supersedes a final or corrected one, nor brings back one a cancellation
 withdrew (``chain_checks.check_earlier_results``).
 A trial result that cannot be used rejects the whole message; observations of analytes the
-trial does not follow are ignored.
+trial does not follow are ignored, as are those whose status says they hold no result
+(``result_status.NO_RESULT``: pending, order detail only, not asked).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from services.lab_ingestion.domain.records import (
 from services.lab_ingestion.domain.result_status import (
     CANCELLING,
     EMITTED,
+    FINAL_WITHOUT_VALUES,
     KNOWN_STATUSES,
     NEEDS_EARLIER_RESULT,
+    carries_a_result,
     status_of,
 )
 from services.lab_ingestion.domain.sample_times import check_times
@@ -55,17 +58,14 @@ def plan_results(
     """Each trial observation with its normalised value (None for a cancellation)."""
     planned: list[PlannedResult] = []
     for index, observation in enumerate(message.observations):
-        if identify_analyte(observation.codes) is None:
-            continue
+        if identify_analyte(observation.codes) is None or not carries_a_result(observation):
+            continue  # another test's, or no result (pending, not asked): left out
         ambiguous = check_one_analyte(observation)  # a cancellation too: of which test?
         if ambiguous is not None:
             return ambiguous.at(index)
         status = status_of(observation)
         if status not in KNOWN_STATUSES:
-            return Rejected(
-                RejectionCode.UNKNOWN_STATUS,
-                f"result status {shown(observation.status, RESULT_STATUS)} unknown",
-            ).at(index)
+            return _status_not_applied(observation).at(index)
         if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))
             continue
@@ -82,6 +82,19 @@ def plan_results(
             RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
         )
     return planned
+
+
+def _status_not_applied(observation: ObservationInput) -> Rejected:
+    """Why a result's status is none the platform applies (the instruction first: MSA-3
+    shows 80 characters)."""
+    if status_of(observation) == FINAL_WITHOUT_VALUES:
+        reason = (
+            "send the result again as final (OBX-11 F) with its values: result status 'U' "
+            "(made final without sending the values again) is not applied"
+        )
+    else:
+        reason = f"result status {shown(observation.status, RESULT_STATUS)} unknown"
+    return Rejected(RejectionCode.UNKNOWN_STATUS, reason)
 
 
 def needs_earlier_result(message: LabMessage) -> bool:

@@ -13,7 +13,11 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
-from services.lab_ingestion.domain.result_status import CANCELLING, status_of
+from services.lab_ingestion.domain.result_status import (
+    CANCELLING,
+    carries_a_result,
+    status_of,
+)
 
 # A sample is not taken before the laboratory systems of the trial's era, nor after it reached
 # us (beyond clock skew): a time outside is a typo or a wrong time zone, and a result dated in
@@ -57,7 +61,8 @@ def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
     zone (the offset in force at that local time, clock changes included). A local time the
     clock skipped, or passed twice, cannot place a sample exactly: the message is rejected,
     and a report time so written is no more trusted (it is stored and published). Unless
-    nothing uses the time: an analyte the trial ignores, or a cancellation (it withdraws its
+    nothing uses the time: an analyte the trial ignores, an observation with no result (a
+    pending one), or a cancellation (it withdraws its
     result whatever time it repeats), is then kept as read."""
     if all(o.collected_local is None and o.reported_local is None for o in message.observations):
         return message
@@ -74,9 +79,10 @@ def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
 
 
 def _time_is_used(observation: ObservationInput) -> bool:
-    return identify_analyte(observation.codes) is not None and (
-        status_of(observation) not in CANCELLING
-    )
+    return (
+        identify_analyte(observation.codes) is not None and carries_a_result(observation)
+        and status_of(observation) not in CANCELLING
+    )  # fmt: skip
 
 
 def _observation_in_site_time(

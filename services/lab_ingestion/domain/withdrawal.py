@@ -32,6 +32,7 @@ from services.lab_ingestion.domain.records import EarlierResult, WithdrawnSubjec
 from services.lab_ingestion.domain.result_status import (
     CANCELLING,
     NEEDS_EARLIER_RESULT,
+    carries_a_result,
     status_of,
 )
 from services.lab_ingestion.domain.sample_times import check_times
@@ -56,7 +57,10 @@ def subject_with_withdrawn(
     planning rejects it, before any is used. None: nobody's (discarded)."""
     eligible = {w.subject.subject_id: w for w in withdrawn
                 if site_id is None or w.subject.site_id == site_id}  # fmt: skip
-    observations = [o for o in message.observations if identify_analyte(o.codes) is not None]
+    observations = [
+        o for o in message.observations
+        if identify_analyte(o.codes) is not None and carries_a_result(o)
+    ]  # fmt: skip
     unusable = _unusable_time(observations, received_at)
     if unusable is not None:
         return unusable

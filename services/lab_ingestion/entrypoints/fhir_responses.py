@@ -143,7 +143,7 @@ def _unstored(entry: BundleEntry) -> tuple[int, list[Issue]]:
     return 200, [_info(IGNORED_TEXT if entry.ignored else PATIENT_TEXT)]
 
 
-IGNORED_TEXT = "no result of an analyte the trial follows: ignored, nothing stored"
+IGNORED_TEXT = "no result (yet) of an analyte the trial follows: ignored, nothing stored"
 
 
 def _info(text: str) -> Issue:

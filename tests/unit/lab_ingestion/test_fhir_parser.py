@@ -233,7 +233,7 @@ def test_reference_range(reference_range: dict[str, Any], expected: str | None) 
         ("amended", "C"),
         ("corrected", "C"),
         ("preliminary", "P"),
-        ("registered", "registered"),  # no result yet: rejected as an unknown status
+        ("registered", "I"),  # no result yet: left out, as HL7's I (results pending)
         ("cancelled", "X"),
         ("entered-in-error", "D"),
         ("unknown", "unknown"),  # kept raw: the caller rejects it as an unknown status
