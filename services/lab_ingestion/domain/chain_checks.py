@@ -97,6 +97,9 @@ def check_earlier_results(
     patient's result, or any result after a cancellation earlier in its message starts a
     new chain.
 
+    An X under a key where nothing was ever stored, for anyone (``obtains_nothing``), is left
+    out: a first report that the result cannot be obtained, with nothing to withdraw.
+
     ``heads`` holds each key's current result, as stored or as this batch left it; the
     message's own observations are taken in order (an F then its C in one message). A key
     that holds only a preliminary result of the patient (``preliminaries``: each patient's
@@ -113,6 +116,27 @@ def check_earlier_results(
         if verdict:
             kept.append((observation, normalised))
     return kept
+
+
+def obtains_nothing(
+    key: SourceKey,
+    status: str,
+    heads: Mapping[SourceKey, EarlierResult],
+    preliminaries: Mapping[PatientKey, EarlierResult],
+    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
+) -> bool:
+    """An X (table 0085: "results cannot be obtained for this observation") under a key
+    where nothing was ever stored, for any patient (``heads``, ``preliminaries`` and
+    ``withdrawn`` as ``check_earlier_results`` takes them): the first report of a result
+    that will not come (clumped platelets, a clotted sample), with nothing to withdraw. It
+    is left out, as a result the trial does not follow is: nothing is recorded for it, and a
+    final result under the key later is a new one. D and W still need the result they
+    withdraw, and an X needs one of the patient's where the key holds anything."""
+    return (
+        status == ResultStatusCode.CANNOT_OBTAIN.value
+        and key not in heads and not withdrawn.get(key)
+        and not any(held[:2] == key for held in preliminaries)
+    )  # fmt: skip
 
 
 class _Observed(NamedTuple):
@@ -158,8 +182,11 @@ class _MessageChains:
             self.cleared.add(seen.key)
             self.just_cancelled.add(seen.key)
             return False
-        if seen.status in CANCELLING and seen.key in self.just_cancelled:
-            return False  # the key's last observation in this message, said again
+        if seen.status in CANCELLING and (
+            seen.key in self.just_cancelled or self._obtains_nothing(seen)
+        ):
+            # the key's last observation in this message, said again; or nothing to withdraw
+            return False
         if self._late_copy(seen):
             return withdrawn_result()
         refused = another_chain(seen.head, self.subject_id, seen.analyte)
@@ -198,6 +225,15 @@ class _MessageChains:
             own_preliminary = self.own_preliminary.get(key)
             return own_preliminary or self.preliminaries.get((*key, self.subject_id))
         return head
+
+    def _obtains_nothing(self, seen: _Observed) -> bool:
+        """An X under a key where nothing was ever stored (``obtains_nothing``), nor added by
+        this message: nothing to withdraw, nothing to record."""
+        if seen.key in self.own or seen.key in self.own_preliminary:
+            return False
+        return obtains_nothing(
+            seen.key, seen.status, self.heads, self.preliminaries, self.withdrawn
+        )
 
     def _late_copy(self, seen: _Observed) -> bool:
         """A late copy of a withdrawn version (``restates_withdrawn``) under no chain, under

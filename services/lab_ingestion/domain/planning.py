@@ -18,6 +18,7 @@ from services.lab_ingestion.domain.chain_checks import (
     PlannedResult,
     check_earlier_results,
     content_of,
+    obtains_nothing,
 )
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -48,6 +49,7 @@ __all__ = [
     "check_repeated_version",
     "content_of",
     "needs_earlier_result",
+    "obtains_nothing",
     "plan_results",
 ]
 

@@ -135,6 +135,8 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
         return 200, _info("duplicate of a result already stored; nothing changed")
     if not outcome.enrolled:
         return 200, _info("accepted; the patient is not enrolled, so nothing was stored")
+    if not outcome.results and not outcome.cancelled:  # cancelled, with nothing stored
+        return 200, _info("accepted; no result was stored under this identifier: nothing changed")
     return 201, _info("accepted and stored")
 
 

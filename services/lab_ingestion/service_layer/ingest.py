@@ -17,7 +17,12 @@ Rules (issue 3, PROTOCOL section 6):
   it says the same (a message of duplicates alone is answered as one, its id kept with no
   result, so that its own resend is answered so again), else rejected. A withdrawn chain
   stays withdrawn: an F restating one of its versions (a late copy) is rejected, and its
-  cancellation sent again is a duplicate.
+  cancellation sent again is a duplicate. An X under a key that never held anything, for
+  any patient (a first report that a result cannot be obtained), is left out: nothing to
+  withdraw, nothing recorded.
+- R and S (not verified, partial) are stored as P; I, O and N (pending, order detail only,
+  not asked) hold no result and are left out as another test's observations are; U (made
+  final without the values) is refused.
 
 Most batches hold new final results, and then the read before the write can be skipped (the
 fast path): the batch assumes its messages are new, that the subjects remembered from earlier
@@ -57,8 +62,10 @@ from services.lab_ingestion.domain.planning import (
     check_earlier_results,
     check_repeated_version,
     needs_earlier_result,
+    obtains_nothing,
     plan_results,
 )
+from services.lab_ingestion.domain.result_status import status_of
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
@@ -208,18 +215,19 @@ class BatchIngestor:
         plan = self._plan(context, message, subject_id, command.received_at)
         if isinstance(plan, Rejected):
             return _unplanned(context, command, plan)
-        message, planned = plan
+        message, planned, restated = plan
         return record_planned(
             context, command, message=message, subject_id=subject_id, planned=planned,
-            digest=digest,
+            digest=digest, restated=restated,
         )  # fmt: skip
 
     def _plan(
         self, context: BatchContext, message: LabMessage, subject_id: str, received_at: datetime
-    ) -> tuple[LabMessage, list[PlannedResult]] | Rejected:
+    ) -> tuple[LabMessage, list[PlannedResult], bool] | Rejected:
         """The message's results to record, read in the sender's zone and checked against
-        the chains they continue (none: final results their chains hold already), or why they
-        cannot be used."""
+        the chains they continue, and whether any it leaves out says again what its chain
+        holds (none left: a resend, unless it held only results that cannot be obtained,
+        ``obtains_nothing``); or why they cannot be used."""
         sited = in_sender_time(context, message)
         if isinstance(sited, Rejected):
             return sited
@@ -234,7 +242,16 @@ class BatchIngestor:
         # restatement (only its id is written, and the write's guard checks result keys)
         if context.assumed and (isinstance(checked, Rejected) or len(checked) < len(planned)):
             raise StaleBatch("a result key's chain must be read before rejecting or dropping")
-        return checked if isinstance(checked, Rejected) else (sited, checked)
+        if isinstance(checked, Rejected):
+            return checked
+        restated = not all(
+            obtains_nothing(
+                (sited.source, o.result_key), status_of(o), context.latest, context.preliminary,
+                context.withdrawn_versions,
+            )
+            for o, _ in planned
+        )  # fmt: skip
+        return sited, checked, restated
 
     async def _store(self, uow: Any, context: BatchContext, token: uuid.UUID | None) -> None:
         uow.labs.stage(

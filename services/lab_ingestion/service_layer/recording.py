@@ -70,17 +70,20 @@ def record_planned(
     subject_id: str,
     planned: list[PlannedResult],
     digest: str,
+    restated: bool = True,
 ) -> IngestOutcome:
     """Keep an enrolled subject's message (``message``: as read in the sender's zone) with
     its planned results. None planned: every result a final one that its chain holds
     already, or a cancellation of a chain withdrawn already: a resend under another message
-    id, answered as a duplicate. Its id is kept all the same (with no result): sent again
-    under it, it is answered so again, never applied afresh to what its key holds by then (a
+    id, answered as a duplicate (unless nothing it left out was so, ``restated``: results
+    that cannot be obtained, under keys that never held one, accepted with nothing to
+    store). Its id is kept all the same (with no result): sent again under it, it is
+    answered as a duplicate, never applied afresh to what its key holds by then (a
     cancellation, to the patient's new result)."""
     stored = sum(1 for _, normalised in planned if normalised is not None)
     message_id = keep_message(context, command, subject_id, stored, digest)
     if not planned:
-        return IngestOutcome(accepted=True, duplicate=True)
+        return IngestOutcome(accepted=True, duplicate=restated)
     for observation, normalised in planned:
         record_result(
             context, message=message, message_id=message_id, subject_id=subject_id,

@@ -39,6 +39,7 @@ from services.lab_ingestion.domain.records import (
     ResultRecord,
     Sender,
     WithdrawnSubject,
+    WithdrawnVersion,
 )
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
@@ -139,6 +140,9 @@ class FakeLabs:
                     head.result_id, head.subject_id, head.result.analyte.value,
                     head.collected_at, content, self._versions(source, key) - {content},
                 )  # fmt: skip
+            withdrawn = self._withdrawn(source, key)
+            if withdrawn:
+                lookup.withdrawn_versions[(source, key)] = withdrawn
             for subject in {r.subject_id for r in self._db.results}:  # each patient's newest
                 preliminary = self._db.standing(source, key, {"P"}, subject=subject)
                 if preliminary is not None:
@@ -147,6 +151,19 @@ class FakeLabs:
                         preliminary.collected_at,
                     )  # fmt: skip
         return lookup
+
+    def _withdrawn(self, source: str, key: str) -> frozenset[WithdrawnVersion]:
+        """What every withdrawn version under the key said, each patient's (a preliminary's:
+        None), as the lookup reads it."""
+        return frozenset(
+            WithdrawnVersion(
+                r.subject_id, r.result.analyte.value,
+                None if r.status == "P" else content_of(r.result, r.collected_at),
+            )
+            for r in self._db.results
+            if (r.source, r.result_key) == (source, key)
+            and (r.cancelled_at is not None or r.result_id in self._db.cancelled)
+        )  # fmt: skip
 
     def _versions(self, source: str, key: str) -> frozenset[Any]:
         """What every standing final or corrected version under the key says."""
@@ -562,12 +579,15 @@ async def test_a_result_key_holding_another_patients_result_is_never_crossed() -
     assert db.standing("LIS^HOSP", "K") == db.results[0]
 
 
-async def test_a_correction_or_cancellation_of_no_stored_result_is_rejected() -> None:
+async def test_a_correction_or_deletion_of_no_stored_result_is_rejected() -> None:
+    """(An X, "results cannot be obtained", under a key that never held anything is a first
+    report with nothing to withdraw: test_result_statuses_without_a_result.)"""
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     outcomes = await ingestor(db)(
-        [message("1", status="C", key="K"), message("2", status="X", key="L")]
-    )
-    assert [o.code for o in outcomes] == [RejectionCode.UNKNOWN_CORRECTED_RESULT] * 2
+        [message("1", status="C", key="K"), message("2", status="D", key="L"),
+         message("3", status="W", key="M")]
+    )  # fmt: skip
+    assert [o.code for o in outcomes] == [RejectionCode.UNKNOWN_CORRECTED_RESULT] * 3
     assert "correction" in outcomes[0].reason and "cancellation" in outcomes[1].reason
     assert db.results == []
 
@@ -627,7 +647,8 @@ async def test_a_withdrawal_in_the_batch_of_the_versions_it_withdraws_cancels_th
             r for r in db.results if r.cancelled_at is None and r.result_id not in db.cancelled
         ]
         assert standing == [], (stored, batch)
-        later = await ingest([message("later", status="C", key="K")])
+        # (another value: the same one is a late copy of a withdrawn version)
+        later = await ingest([message("later", status="C", key="K", value="13")])
         assert later[0].code is RejectionCode.UNKNOWN_CORRECTED_RESULT
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
-from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
 
@@ -44,9 +43,10 @@ async def test_a_null_filler_number_is_no_order_number_shared_by_every_order() -
         message, _ = parse_oru(text, identify=hashed)
         outcomes += await ingest([IngestLabMessage(message, lambda: "", AT)])
     assert outcomes[0].accepted
-    # PL2 holds no result: its cancellation is refused, never applied to PL1's
-    assert outcomes[1].code is RejectionCode.UNKNOWN_CORRECTED_RESULT
+    # PL2 never held a result: its X (cannot be obtained) withdraws nothing, never PL1's
+    assert outcomes[1].accepted and outcomes[1].cancelled == 0
     assert db.standing("LIS^HOSP", db.results[0].result_key) is not None
+    assert not db.cancelled and len(db.results) == 1
 
 
 def test_a_null_filler_number_falls_back_to_the_placer_number() -> None:
