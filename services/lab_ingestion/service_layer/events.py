@@ -85,7 +85,8 @@ def rejected_event(record: RejectionRecord) -> Envelope:
         rejection_id=record.rejection_id,
         channel=Channel(record.channel),
         source=record.source[:100] if record.source else None,
-        message_control_id=record.control_id[:64] if record.control_id else None,
+        # no sender's id: labs build them from names and birth dates (``stored_ids``)
+        message_control_id=None,
         reason_code=record.code.value,
         reason=record.reason[:500],
         received_at=record.received_at,

@@ -79,7 +79,14 @@ class LabMessageRejected(EventPayload):
     rejection_id: uuid.UUID
     channel: Channel
     source: str | None = Field(default=None, max_length=100)
-    message_control_id: str | None = Field(default=None, max_length=64)
+    message_control_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "always null: a sender's message id may be built from the patient's name or "
+            "birth date; the rejection is known by rejection_id (`cachexia rejection show`)"
+        ),
+    )
     reason_code: str = Field(max_length=64)
     reason: str = Field(max_length=500)
     received_at: AwareDatetime
