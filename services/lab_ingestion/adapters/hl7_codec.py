@@ -55,6 +55,7 @@ from services.lab_ingestion.domain.model import (
     patient_number_type,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
+from services.lab_ingestion.domain.result_status import NO_RESULT
 from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, VERSION, shown
 from shared.contracts.events.lab import Channel
 
@@ -246,11 +247,18 @@ def _order_of(obr: hl7.Segment, offset: str) -> _Order:
     return _Order(key, text, read_ts(text, offset), unreadable)
 
 
+def _holds_no_result(obx: hl7.Segment) -> bool:
+    """Whether OBX-11 says the observation holds no result (``NO_RESULT``)."""
+    return field_value(obx, 11).strip().upper() in NO_RESULT
+
+
 def _observation(obx: hl7.Segment, order: _Order, offset: str) -> ObservationInput:
     codes = codes_of(obx)
     # a trial result's fields are read strictly (``field_value``): its code, number, unit,
-    # times, status and key, and its order's
-    trial = identify_analyte(codes) is not None
+    # times, status and key, and its order's; an observation with no result (OBX-11 I, O,
+    # N) is left out as another test's is, so read as leniently (its text cannot cost the
+    # message's other results)
+    trial = identify_analyte(codes) is not None and not _holds_no_result(obx)
     if trial:
         if order.unreadable:
             raise UnreadableEscape(order.unreadable)
@@ -269,7 +277,7 @@ def _observation(obx: hl7.Segment, order: _Order, offset: str) -> ObservationInp
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
     value_type = field_value(obx, 2, strict=trial).upper()
-    value = value_of(obx, value_type, codes)
+    value = value_of(obx, value_type, trial=trial)
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         later = later_repetitions(obx, 5, 4, strict=trial)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])

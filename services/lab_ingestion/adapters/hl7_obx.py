@@ -14,7 +14,6 @@ from services.lab_ingestion.adapters.hl7_fields import (
     repeats,
     whole_value,
 )
-from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding
 
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
@@ -22,13 +21,12 @@ _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one num
 SN_COMPARATORS = frozenset({"", "<", ">", "<=", ">=", "=", "<>"})
 
 
-def value_of(obx: hl7.Segment, value_type: str, codes: list[Coding]) -> str:
+def value_of(obx: hl7.Segment, value_type: str, *, trial: bool) -> str:
     """OBX-5 as text: a structured numeric (SN) one as its number is written (``<^5`` is
-    ``<5``); a trial analyte's whole; any other its first component (as this service stored,
+    ``<5``); a trial result's whole; any other its first component (as this service stored,
     and digested, it before: an unchanged resend of a stored message stays a duplicate).
-    A trial analyte's is read strictly (``field_value``): an escape HL7 does not define
+    A trial result's is read strictly (``field_value``): an escape HL7 does not define
     raises UnreadableEscape rather than joining the digits around it."""
-    trial = identify_analyte(codes) is not None
     if value_type == "SN":
         return _structured_numeric(obx, trial=trial)
     if trial:

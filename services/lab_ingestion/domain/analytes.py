@@ -50,6 +50,21 @@ LOINC_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
     }
 )
 
+# LOINC codes of the same measurement as a trial analyte's, in another unit kind or method
+# (total bilirubin and haemoglobin in moles, the manual counts): beside that analyte's own
+# code they name the same test (a lab sends both for one result), so they are no other test
+# there; alone they do not make a result the trial's (PROTOCOL section 6 lists its codes).
+SAME_TEST_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
+    {
+        "14631-6": Analyte.BILIRUBIN,  # Bilirubin.total [Moles/volume] in Serum or Plasma
+        "59260-0": Analyte.HAEMOGLOBIN,  # Hemoglobin [Moles/volume] in Blood
+        "753-4": Analyte.NEUTROPHILS,  # Neutrophils [#/volume] in Blood by Manual count
+        "778-1": Analyte.PLATELETS,  # Platelets [#/volume] in Blood by Manual count
+        "1743-4": Analyte.ALT,  # ALT [Enzymatic activity/volume] by With P-5'-P
+        "30239-8": Analyte.AST,  # AST [Enzymatic activity/volume] by With P-5'-P
+    }
+)
+
 # how a LOINC code is written: its number and, after a hyphen, its check digit
 LOINC_CODE: Final = re.compile(r"[0-9]{1,7}-[0-9]")
 
@@ -174,8 +189,9 @@ def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
     takes them for: another trial analyte's (a platelet code beside a neutrophil one), or a
     test the trial does not follow (direct bilirubin 1968-7 beside total bilirubin 1975-2).
     Any such code leaves which test was measured a guess. Two codes of one analyte (CRP and
-    hs-CRP) name one; a local code (another coding system, or none and not written as a
-    LOINC code is) says nothing. Empty: one test, or no trial analyte at all."""
+    hs-CRP; total bilirubin in mass and in moles, ``SAME_TEST_CODES``) name one; a local
+    code (another coding system, or none and not written as a LOINC code is) says nothing.
+    Empty: one test, or no trial analyte at all."""
     identified = identify_analyte(codes)
     if identified is None:
         return ()
@@ -183,8 +199,12 @@ def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
     return tuple(
         coding.code.strip()
         for coding in codes
-        if _names_a_loinc_test(coding) and LOINC_CODES.get(coding.code.strip()) is not analyte
+        if _names_a_loinc_test(coding) and _analyte_of_code(coding.code.strip()) is not analyte
     )
+
+
+def _analyte_of_code(code: str) -> Analyte | None:
+    return LOINC_CODES.get(code) or SAME_TEST_CODES.get(code)
 
 
 def _names_a_loinc_test(coding: Coding) -> bool:
