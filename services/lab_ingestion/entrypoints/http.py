@@ -254,10 +254,11 @@ class LabRoutes:
         permitted_senders: frozenset[str] | None = None,
     ) -> IngestOutcome:
         """Keep an input refused at the edge (``source``: the caller, the metric's label;
-        ``named``: the sender the body names, checked against the token's senders)."""
+        ``named``: the sender the body names, the only one checked against the token's
+        senders: a body naming none is refused for what is wrong with it)."""
         command = RecordRejectedInput(
-            channel, code, reason[: fhir.MAX_REASON], payload, utc_now(),
-            source=named or source, permitted_senders=permitted_senders,
+            channel, code, reason[: fhir.MAX_REASON], payload, utc_now(), source=named or source,
+            permitted_senders=permitted_senders if named else None,
         )  # fmt: skip
         return await self._submit_counted(command, channel, source)
 
