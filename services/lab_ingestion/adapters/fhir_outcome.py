@@ -12,6 +12,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
+from services.lab_ingestion.domain.model import RejectionCode
+
 MAX_ISSUES = 50
 WRONG_RESOURCE_TYPE = "fhir-validation-wrong-resource-type"
 _STRUCTURE_ERRORS = frozenset({"extra_forbidden", WRONG_RESOURCE_TYPE})
@@ -29,10 +31,16 @@ class Issue(NamedTuple):
 
 
 class FhirInputError(ValueError):
-    """The input is not a usable FHIR resource; ``issues`` feed an OperationOutcome."""
+    """The input is not a usable FHIR resource; ``issues`` feed an OperationOutcome.
+    ``rejection``: the code it is kept under, when its issues do not tell it (test data)."""
 
-    def __init__(self, issues: Sequence[Issue | tuple[str, str, str, str | None]]) -> None:
+    def __init__(
+        self,
+        issues: Sequence[Issue | tuple[str, str, str, str | None]],
+        rejection: RejectionCode | None = None,
+    ) -> None:
         self.issues = [Issue(s, c, d, e or None) for s, c, d, e in issues]
+        self.rejection = rejection
         super().__init__(
             "; ".join(
                 f"{i.expression}: {i.diagnostics}" if i.expression else i.diagnostics
@@ -41,8 +49,10 @@ class FhirInputError(ValueError):
         )
 
 
-def input_error(code: str, diagnostics: str, expression: str) -> FhirInputError:
-    return FhirInputError([Issue("error", code, diagnostics, expression)])
+def input_error(
+    code: str, diagnostics: str, expression: str, rejection: RejectionCode | None = None
+) -> FhirInputError:
+    return FhirInputError([Issue("error", code, diagnostics, expression)], rejection)
 
 
 def validate_resource(model: type[M], data: object, where: str) -> M:

@@ -55,8 +55,8 @@ def fhir_error(status: int, title: str, detail: str) -> web.Response:
     return fhir_json(operation_outcome([Issue("error", code, f"{title}: {detail}")]), status)
 
 
-def invalid(error: FhirInputError) -> web.Response:
-    return fhir_json(operation_outcome(error.issues), 400)
+def invalid(error: FhirInputError, status: int = 400) -> web.Response:
+    return fhir_json(operation_outcome(error.issues), status)
 
 
 def unavailable() -> web.Response:
@@ -68,6 +68,7 @@ def rejection_of(error: FhirInputError) -> tuple[RejectionCode, str]:
     diagnostics ("Observation.code: Field required")."""
     unsupported = bool(error.issues) and all(i.code == "not-supported" for i in error.issues)
     code = RejectionCode.UNSUPPORTED_MESSAGE if unsupported else RejectionCode.MALFORMED
+    code = error.rejection or code
     return code, (str(error) or "invalid FHIR resource")[:MAX_REASON]
 
 

@@ -23,7 +23,11 @@ from services.lab_ingestion.adapters.fhir_bundle import (
     parse_bundle,
 )
 from services.lab_ingestion.adapters.fhir_elements import is_element_name
-from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
+from services.lab_ingestion.adapters.fhir_outcome import (
+    FhirInputError,
+    input_error,
+    operation_outcome,
+)
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
 from services.lab_ingestion.adapters.json_parser import (
@@ -60,6 +64,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.senders import fhir_sender
 from shared.auth import Role
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
@@ -67,6 +72,11 @@ from shared.web.app import PRINCIPAL_KEY, problem, requires
 
 ER7 = "x-application/hl7-v2+er7"
 HL7_STATUS = {"AA": 200, "AE": 422, "AR": 400}
+SEVERAL_SENDERS = input_error(
+    "forbidden", "this token is bound to several senders and a FHIR resource names none: "
+    "which sender it is from cannot be told; use a token bound to one sender", "",
+    RejectionCode.UNKNOWN_SOURCE,
+)  # fmt: skip
 
 
 class LabRoutes:
@@ -111,28 +121,33 @@ class LabRoutes:
 
     async def _read_fhir(
         self, request: web.Request
-    ) -> tuple[str, str, bytes, Any] | web.StreamResponse:
-        """The caller, the metric source, the raw body and its JSON; or the answer to a body
-        that cannot be read (kept as a rejection)."""
-        application = request[PRINCIPAL_KEY].name
-        source = f"{application}^FHIR"
+    ) -> tuple[tuple[str, str], str, bytes, Any] | web.StreamResponse:
+        """The sender (``fhir_sender``), the metric source, the raw body and its JSON; or the
+        answer to a body that cannot be read or to a token whose sender cannot be told
+        (each kept as a rejection)."""
+        principal = request[PRINCIPAL_KEY]
+        source = f"{principal.name}^FHIR"
         try:
             raw = await read_body(request)
-            return application, source, raw, decode_json(raw, is_element_name)
+            body = decode_json(raw, is_element_name)
         except UnreadableBody as error:
             return await self._unreadable_fhir(error, source)
+        sender = fhir_sender(principal.name, principal.senders)
+        if sender is None:
+            return await self._fhir_rejected(raw, body, SEVERAL_SENDERS, source, status=403)
+        return sender, source, raw, body
 
     async def post_fhir_observation(self, request: web.Request) -> web.StreamResponse:
         read = await self._read_fhir(request)
         if isinstance(read, web.StreamResponse):
             return read
-        application, source, raw, body = read
+        (application, facility), source, raw, body = read
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
             # parsed off the event loop: a large resource must not hold up every sender
             message = await asyncio.to_thread(
-                parse_observation, body, application, "FHIR", self._hash
+                parse_observation, body, application, facility, self._hash
             )
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
@@ -144,11 +159,11 @@ class LabRoutes:
         read = await self._read_fhir(request)
         if isinstance(read, web.StreamResponse):
             return read
-        application, source, raw, body = read
+        (application, facility), source, raw, body = read
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
-            bundle = await asyncio.to_thread(parse_bundle, body, application, "FHIR", self._hash)
+            bundle = await asyncio.to_thread(parse_bundle, body, application, facility, self._hash)
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         redacted = RedactedFhir(body, self._hash)
@@ -263,7 +278,7 @@ class LabRoutes:
         return await self._submit_counted(command, channel, source)
 
     async def _fhir_rejected(
-        self, raw: bytes, body: Any, error: FhirInputError, source: str
+        self, raw: bytes, body: Any, error: FhirInputError, source: str, status: int = 400
     ) -> web.Response:
         code, reason = fhir.rejection_of(error)
         if isinstance(body, dict):
@@ -271,7 +286,7 @@ class LabRoutes:
         else:  # not an object: nothing the redaction can vouch for is stored
             payload, reason = "", f"{reason}; {fingerprint(raw)}"
         outcome = await self._record_rejection(Channel.FHIR, code, reason, payload, source)
-        return fhir.unavailable() if outcome.transient else fhir.invalid(error)
+        return fhir.unavailable() if outcome.transient else fhir.invalid(error, status)
 
     async def _unreadable_fhir(self, error: UnreadableBody, source: str) -> web.Response:
         outcome = await self._keep_unreadable(Channel.FHIR, error, source)

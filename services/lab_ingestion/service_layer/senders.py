@@ -60,3 +60,17 @@ def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
 
 def _not_permitted(source: str | None) -> str:
     return f"sender {source!r} is not one this token may deliver results as"
+
+
+def fhir_sender(name: str, senders: frozenset[str] | None) -> tuple[str, str] | None:
+    """The sender (application, facility) a lab token's FHIR resources come from (FHIR names
+    none): the token's one sender when it is bound to one, so that its site, time zone and
+    identifier authority apply as to its HL7 and JSON; ``<name>^FHIR`` when it is unbound or
+    bound to that among others; None when it is bound to several others (which of them a
+    resource is from cannot be told)."""
+    if senders is None or f"{name}^FHIR" in senders:
+        return name, "FHIR"
+    if len(senders) != 1:
+        return None
+    application, _, facility = next(iter(senders)).partition("^")
+    return application, facility

@@ -1,0 +1,143 @@
+"""A FHIR push comes from the sender its token is bound to (FHIR names no sender).
+
+A lab token bound to one sender (``token create --sender LIS^CH02LAB``, a sender of site
+CH-02) delivers FHIR as that sender, as it does HL7 and JSON: its site, time zone and
+identifier authority apply, so its result is never matched to a subject of site CH-01 who
+happens to share the hospital number (hospital numbers are unique only within their
+hospital), nor by a number of another authority. A token bound to several senders cannot
+say which one a FHIR resource is from: it is refused (403, kept ``unknown-source``), unless
+one of its senders is ``<token name>^FHIR``, which it then delivers as (as an unbound token
+does).
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from services.lab_ingestion.adapters.sources import add_source
+from shared.auth import Role, create_token
+from tests.integration.lab_fixtures import MRN, crp_observation, msa, obx, oru
+from tests.integration.test_lab_ingestion import Lab
+
+pytestmark = pytest.mark.integration
+
+
+def _json(message_id: str) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "source": {"application": "LIS", "facility": "CH02LAB"},
+        "patient": {"identifier": MRN},
+        "results": [{"result_id": message_id, "loinc": "1988-5", "value": "50", "unit": "mg/L",
+                     "status": "final", "collected_at": "2026-11-20T08:00:00+01:00"}],
+    }  # fmt: skip
+
+
+async def test_a_token_bound_to_another_sites_lab_never_stores_for_this_sites_subject(
+    lab: Lab,
+) -> None:
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "LIS", "CH02LAB", site_id="CH-02")
+        token = await create_token(conn, "ch02-lab", Role.LAB, ["LIS^CH02LAB"])
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http:
+        # control: the same token over JSON, as its own sender: CH-02's patient, not ours
+        async with http.post(
+            f"{lab.http}/v1/lab-results", json=_json("CH02-J1"), headers=auth
+        ) as response:
+            answer = await response.json()
+            assert response.status == 202 and answer["enrolled"] is False, answer
+        async with http.post(
+            f"{lab.http}/fhir/Observation", json=crp_observation("CH02-F1"), headers=auth
+        ) as response:
+            status, outcome = response.status, await response.json()
+    stored = await lab.pool.fetch("SELECT source, subject_id, value FROM results")
+    assert [dict(r) for r in stored] == [], (
+        f"CH-02's result was stored for site CH-01's subject (HTTP {status}, {outcome})"
+    )
+
+
+async def test_a_token_bound_to_an_authoritys_sender_never_matches_another_authoritys_number(
+    lab: Lab,
+) -> None:
+    """LIS^HOSP numbers its patients under authority HOSP: over HL7 a number of another
+    authority is never matched (README: missing-patient-identifier). The same laboratory's
+    token over FHIR, naming the patient by another hospital's number that equals our
+    subject's MRN, has it matched and stored."""
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "LIS", "HOSP", identifier_authority="HOSP")
+        token = await create_token(conn, "hosp-lis", Role.LAB, ["LIS^HOSP"])
+    observation = crp_observation("AUTH-F1")
+    observation["subject"] = {"identifier": {"system": "urn:oid:1.2.3.4.5.6", "value": MRN}}
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http:
+        # control: the same over HL7 is refused (missing-patient-identifier), nothing stored
+        hl7 = oru("AUTH-H1", [obx("1988-5", "50", "mg/L")], pid3=f"{MRN}^^^OTHERHOSP^MR")
+        async with http.post(f"{lab.http}/v1/hl7", data=hl7, headers=auth) as response:
+            assert msa(await response.text())[1] == "AE"
+        async with http.post(
+            f"{lab.http}/fhir/Observation", json=observation,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:  # fmt: skip
+            status, outcome = response.status, await response.json()
+    stored = await lab.pool.fetch("SELECT source, subject_id, value FROM results")
+    assert [dict(r) for r in stored] == [], (
+        f"another authority's number was matched to the subject (HTTP {status}, {outcome})"
+    )
+
+
+async def _post(lab: Lab, token: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{lab.http}/fhir/Observation", json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as response:  # fmt: skip
+        return response.status, await response.json()
+
+
+async def test_a_token_bound_to_several_senders_is_refused_on_fhir_and_kept(lab: Lab) -> None:
+    async with lab.pool.acquire() as conn:
+        token = await create_token(conn, "two-labs", Role.LAB, ["LIS^HOSP", "LIS^CH02LAB"])
+    status, outcome = await _post(lab, token, crp_observation("TWO-1"))
+    assert status == 403, outcome
+    assert outcome["issue"][0]["code"] == "forbidden"  # type: ignore[index]
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
+
+
+async def test_a_token_bound_to_its_own_fhir_name_delivers_as_it(lab: Lab) -> None:
+    async with lab.pool.acquire() as conn:
+        token = await create_token(conn, "hub", Role.LAB, ["LIS^HOSP", "hub^FHIR"])
+    status, outcome = await _post(lab, token, crp_observation("HUB-1"))
+    assert status == 201, outcome
+    assert await lab.pool.fetchval("SELECT source FROM results") == "hub^FHIR"
+
+
+async def test_a_token_bound_to_one_sender_stores_as_that_sender(lab: Lab) -> None:
+    async with lab.pool.acquire() as conn:
+        token = await create_token(conn, "hosp-lis", Role.LAB, ["LIS^HOSP"])
+    status, outcome = await _post(lab, token, crp_observation("ONE-1"))
+    assert status == 201, outcome
+    assert await lab.pool.fetchval("SELECT source FROM results") == "LIS^HOSP"
+
+
+async def test_once_bound_a_token_cannot_correct_what_it_stored_under_its_fhir_name(
+    lab: Lab,
+) -> None:
+    """The upgrade: results stored under ``<name>^FHIR`` by the token before it was bound
+    stay under that sender; a correction sent by the now-bound token is another sender's,
+    and is refused as correcting no known result (kept). Adding ``<name>^FHIR`` to the
+    token's senders keeps it delivering as before."""
+    status, _ = await _post(lab, lab.lab_token, crp_observation("UPG-1"))
+    assert status == 201
+    correction = crp_observation("UPG-1") | {"status": "corrected"}
+    quantity = {"value": 25, "unit": "mg/L", "system": "http://unitsofmeasure.org", "code": "mg/L"}
+    correction["valueQuantity"] = quantity
+    async with lab.pool.acquire() as conn:
+        bound = await create_token(conn, "central-lab", Role.LAB, ["LIS^HOSP"])
+        both = await create_token(conn, "central-lab", Role.LAB, ["LIS^HOSP", "central-lab^FHIR"])
+    status, outcome = await _post(lab, bound, correction)
+    assert status == 422, outcome
+    code = await lab.pool.fetchval("SELECT reason_code FROM rejections")
+    assert code == "unknown-corrected-result"
+    status, outcome = await _post(lab, both, correction)
+    assert status == 201, outcome
