@@ -77,7 +77,10 @@ def build(context: ServiceContext) -> ServiceParts:
         settings.mllp_max_message_bytes,
         shutdown_grace_seconds=shutdown_grace(settings.shutdown_deadline_seconds),
     )  # fmt: skip
-    routes = LabRoutes(committer.submit, acknowledger, hasher, metrics)
+    routes = LabRoutes(
+        committer.submit, acknowledger, hasher, metrics,
+        processing_id=settings.lab_ingestion_processing_id,
+    )  # fmt: skip
 
     async def serve_mllp(stopping: asyncio.Event) -> None:
         await mllp.serve(stopping)

@@ -25,8 +25,8 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 
 from services.lab_ingestion.adapters.fhir_outcome import (
-    MAX_ISSUES,
     FhirInputError,
+    all_errors,
     input_error,
     validate_resource,
 )
@@ -41,6 +41,8 @@ from services.lab_ingestion.adapters.fhir_patient import (
     TooManyIdentifiers,
     patient_numbers,
 )
+from services.lab_ingestion.adapters.fhir_screening import refuse_test_data, screen_observation
+from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.analytes import identify_analyte
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from services.lab_ingestion.domain.result_status import NO_RESULT
@@ -86,12 +88,16 @@ def parse_bundle(
     source_application: str,
     source_facility: str,
     identify: Identify | None = None,
+    *,
+    processing_id: str = PRODUCTION,
 ) -> ParsedBundle:
     """Every entry of a transaction or batch Bundle, in order.
 
-    Raises ``FhirInputError`` when the Bundle itself is unusable and, for a transaction, when
-    any of its entries is (with the issues of all of them).
+    Raises ``FhirInputError`` when the Bundle itself is unusable (or labelled test data on a
+    production deployment: ``processing_id``) and, for a transaction, when any of its
+    entries is (with the issues of all of them).
     """
+    refuse_test_data(bundle, "Bundle", processing_id)
     entries = _bundle_entries(bundle)
     patients = BundlePatients()
     parsed: dict[int, BundleEntry] = {}
@@ -100,6 +106,7 @@ def parse_bundle(
         where = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource")
         try:
+            refuse_test_data(resource, where, processing_id)  # a test patient's too
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 try:
@@ -110,6 +117,7 @@ def parse_bundle(
                 parsed[index] = BundleEntry(index)
                 continue
             _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
+            screen_observation(resource, where)
             observation = validate_resource(Observation, resource, where)
             observations.append((index, observation, where, entry.get("fullUrl")))
         except FhirInputError as exc:
@@ -129,10 +137,9 @@ def parse_bundle(
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)
     result = ParsedBundle(bundle["type"], tuple(parsed[i] for i in range(len(entries))))
-    if result.type == TRANSACTION:
-        issues = [issue for e in result.entries if e.error for issue in e.error.issues]
-        if issues:
-            raise FhirInputError(issues[:MAX_ISSUES])
+    errors = [e.error for e in result.entries if e.error is not None]
+    if result.type == TRANSACTION and errors:
+        raise all_errors(errors)
     return result
 
 

@@ -55,6 +55,14 @@ def input_error(
     return FhirInputError([Issue("error", code, diagnostics, expression)], rejection)
 
 
+def all_errors(errors: Sequence[FhirInputError]) -> FhirInputError:
+    """Several resources' errors as one (a transaction's): the first that names its
+    rejection names the whole's (a test entry makes the transaction a test)."""
+    issues = [issue for error in errors for issue in error.issues]
+    rejection = next((e.rejection for e in errors if e.rejection is not None), None)
+    return FhirInputError(issues[:MAX_ISSUES], rejection)
+
+
 def validate_resource(model: type[M], data: object, where: str) -> M:
     expected = model.get_resource_type()
     if not isinstance(data, dict):

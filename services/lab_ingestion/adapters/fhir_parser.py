@@ -34,6 +34,8 @@ from services.lab_ingestion.adapters.fhir_patient import (
     TooManyIdentifiers,
     subject_identifiers,
 )
+from services.lab_ingestion.adapters.fhir_screening import refuse_test_data, screen_observation
+from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.message_identity import versioned_control_id
@@ -66,11 +68,16 @@ def parse_observation(
     source_application: str,
     source_facility: str,
     identify: Identify | None = None,
+    *,
+    processing_id: str = PRODUCTION,
 ) -> LabMessage:
     """One FHIR R4 Observation as a ``LabMessage``; raises ``FhirInputError``.
 
     ``identify`` (the keyed hash of a patient identifier) makes the message identity the
-    patient's: the same content for another patient is another message."""
+    patient's: the same content for another patient is another message. ``processing_id``:
+    this deployment's (P: production, which refuses test data)."""
+    refuse_test_data(resource, "Observation", processing_id)
+    screen_observation(resource, "Observation")
     observation = validate_resource(Observation, resource, "Observation")
     return observation_message(
         observation, "Observation", None, source_application, source_facility, identify=identify

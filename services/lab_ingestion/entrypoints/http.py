@@ -30,6 +30,7 @@ from services.lab_ingestion.adapters.fhir_outcome import (
 )
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
+from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
     is_schema_key,
@@ -86,11 +87,14 @@ class LabRoutes:
         acknowledger: Hl7Acknowledger,
         hash_identifier: Callable[[str], str],
         metrics: LabIngestionMetrics,
+        *,
+        processing_id: str = PRODUCTION,
     ) -> None:
         self._submit = submit
         self._acknowledger = acknowledger
         self._hash = hash_identifier
         self._metrics = metrics
+        self._processing_id = processing_id  # P: FHIR test data (HTEST) is refused
 
     def routes(self) -> list[web.RouteDef]:
         lab = requires(Role.LAB)
@@ -147,8 +151,9 @@ class LabRoutes:
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
             # parsed off the event loop: a large resource must not hold up every sender
             message = await asyncio.to_thread(
-                parse_observation, body, application, facility, self._hash
-            )
+                partial(parse_observation, processing_id=self._processing_id),
+                body, application, facility, self._hash,
+            )  # fmt: skip
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         copy = await redacted_off_loop(RedactedFhir(body, self._hash).whole, len(raw))
@@ -163,7 +168,10 @@ class LabRoutes:
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
-            bundle = await asyncio.to_thread(parse_bundle, body, application, facility, self._hash)
+            bundle = await asyncio.to_thread(
+                partial(parse_bundle, processing_id=self._processing_id),
+                body, application, facility, self._hash,
+            )  # fmt: skip
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         redacted = RedactedFhir(body, self._hash)

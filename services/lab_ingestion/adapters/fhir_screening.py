@@ -1,0 +1,74 @@
+"""What a FHIR resource says that makes it no result of its subject's, checked on the JSON as
+sent (the models would hide some of it: they read a number as a time):
+
+- test health data: labelled ``HTEST`` (v3-ActReason) in ``meta.security`` or ``meta.tag``,
+  as a laboratory's training HL7 message has MSH-11 ``T``: never stored by a production
+  deployment (kept as ``unsupported-processing-id``);
+- an Observation with a ``focus``: its value is about something or someone else than its
+  subject (a donor, a relative, a fetus, a specimen), never the subject's own;
+- a time the service reads written as a JSON number: FHIR writes ``dateTime`` and
+  ``instant`` as strings, and a number would be guessed into Unix seconds or milliseconds.
+
+Diagnostics never echo submitted values.
+"""
+
+from __future__ import annotations
+
+from services.lab_ingestion.adapters.fhir_outcome import input_error
+from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
+from services.lab_ingestion.domain.model import RejectionCode
+
+ACT_REASON_SYSTEMS = frozenset(
+    {"http://terminology.hl7.org/CodeSystem/v3-ActReason", "urn:oid:2.16.840.1.113883.5.8"}
+)
+TEST_DATA = "HTEST"
+TEST_DATA_TEXT = (
+    "labelled test health data (HTEST): this production system stores patients' results "
+    "only; send test data to a test deployment"
+)
+FOCUS_TEXT = (
+    "focus: the result is about something or someone other than its subject (a donor, a "
+    "relative, a specimen); only a subject's own result is stored"
+)
+TIME_TEXT = "a FHIR date and time is a JSON string; a number is not read as a time"
+# the times an Observation is read by (``fhir_parser._collected_at``, ``issued``)
+_TIMES = ("effectiveDateTime", "effectiveInstant", "issued")
+
+
+def refuse_test_data(resource: object, where: str, processing_id: str = PRODUCTION) -> None:
+    """Raise ``FhirInputError`` for a resource (or Bundle) labelled test data, unless this
+    deployment is a test one (``processing_id`` ``T``). A label that names no system is
+    taken at its word."""
+    meta = resource.get("meta") if isinstance(resource, dict) else None
+    if processing_id != PRODUCTION or not isinstance(meta, dict):
+        return
+    for element in ("security", "tag"):
+        labels = meta.get(element)
+        if isinstance(labels, list) and any(_is_test_data(label) for label in labels):
+            raise input_error(
+                "business-rule", TEST_DATA_TEXT, f"{where}.meta.{element}",
+                RejectionCode.WRONG_PROCESSING_ID,
+            )  # fmt: skip
+
+
+def _is_test_data(label: object) -> bool:
+    if not isinstance(label, dict) or label.get("code") != TEST_DATA:
+        return False
+    system = label.get("system")
+    return system is None or system in ACT_REASON_SYSTEMS
+
+
+def screen_observation(resource: object, where: str) -> None:
+    """Raise ``FhirInputError`` for an Observation with a focus, or with a time it is read by
+    written as anything but a string (not an object: validation tells it)."""
+    if not isinstance(resource, dict):
+        return
+    if resource.get("focus"):
+        raise input_error("not-supported", FOCUS_TEXT, f"{where}.focus")
+    times = [(name, resource.get(name)) for name in _TIMES]
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        times += [(f"effectivePeriod.{name}", period.get(name)) for name in ("start", "end")]
+    for path, value in times:
+        if value is not None and not isinstance(value, str):
+            raise input_error("structure", TIME_TEXT, f"{where}.{path}")

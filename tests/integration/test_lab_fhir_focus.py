@@ -1,0 +1,48 @@
+"""An Observation with a ``focus`` is refused: its value is not the subject's own.
+
+FHIR R4 Observation.focus: "The actual focus of an observation when it is not the patient
+of record representing something or someone associated with the patient such as a spouse,
+parent, fetus, or donor." A result whose focus names another person (a Patient or a
+RelatedPerson: a blood donor, a newborn in the mother's record) is that person's value, not
+the subject's, and must never enter the series that drives dose holds. Whom or what a focus
+names cannot always be told (an identifier, a contained resource), so every focus is
+refused, a Specimen's or Device's too (400, kept ``unsupported-message-type``).
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.integration.lab_fixtures import crp_observation
+from tests.integration.test_lab_ingestion import Lab
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    "focus",
+    [
+        {"reference": "Patient/donor-17"},
+        {"reference": "RelatedPerson/mother-1"},
+        {"type": "Patient", "identifier": {"system": "urn:hosp", "value": "NEWBORN-1"}},
+        {"reference": "Specimen/blood-1"},
+    ],
+    ids=["patient", "related-person", "patient-identifier", "specimen"],
+)
+async def test_a_result_focused_on_another_person_is_never_stored_as_the_subjects(
+    lab: Lab, focus: dict[str, object]
+) -> None:
+    observation = crp_observation("FOCUS-1") | {"focus": [focus]}
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{lab.http}/fhir/Observation", json=observation,
+        headers={"Authorization": f"Bearer {lab.lab_token}"},
+    ) as response:  # fmt: skip
+        status, outcome = response.status, await response.json()
+    stored = await lab.pool.fetch("SELECT subject_id, analyte, value FROM results")
+    assert [dict(r) for r in stored] == [], f"stored as the subject's (HTTP {status}: {outcome})"
+    assert status == 400, outcome
+    assert outcome["issue"][0]["expression"] == ["Observation.focus"]
+    rejected = await lab.pool.fetch("SELECT reason_code, reason FROM rejections")
+    assert [r["reason_code"] for r in rejected] == ["unsupported-message-type"]
+    assert "focus" in rejected[0]["reason"]
