@@ -12,7 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from services.lab_ingestion.adapters.fhir_bundle import BundleEntry, ParsedBundle
-from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, Issue, operation_outcome
+from services.lab_ingestion.adapters.fhir_outcome import (
+    FhirInputError,
+    Issue,
+    input_error,
+    operation_outcome,
+)
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import IngestOutcome
 
@@ -24,6 +29,12 @@ PATIENT_TEXT = "Patient used for matching only; it is not stored"
 _ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                 413: "too-costly", 503: "transient"}  # fmt: skip
 FHIR_POST_PATHS = ("/fhir", "/fhir/Observation")
+# a token bound to several senders, none <token name>^FHIR (``senders.fhir_sender``): 403
+SEVERAL_SENDERS = input_error(
+    "forbidden", "this token is bound to several senders and a FHIR resource names none: "
+    "which sender it is from cannot be told; use a token bound to one sender", "",
+    RejectionCode.UNKNOWN_SOURCE,
+)  # fmt: skip
 
 
 async def fhir_fallback(request: web.Request) -> web.Response:
@@ -78,9 +89,21 @@ def outcome_reason(outcome: IngestOutcome) -> str:
 
 
 def observation_response(outcome: IngestOutcome, expression: str | None = None) -> web.Response:
-    """The answer to ``POST /fhir/Observation`` (``expression``: where the issue lies)."""
+    """The answer to ``POST /fhir/Observation`` (``expression``: where the issue lies); a
+    create (201) names the stored result in its ``Location``."""
     status, issue = _result(outcome)
-    return fhir_json(operation_outcome([issue._replace(expression=expression)]), status)
+    response = fhir_json(operation_outcome([issue._replace(expression=expression)]), status)
+    if (location := _location(status, outcome)) is not None:
+        response.headers["Location"] = location
+    return response
+
+
+def _location(status: int, outcome: IngestOutcome) -> str | None:
+    """``Observation/<stored result id>`` of a create; None for any other answer (a
+    duplicate, a patient not enrolled: nothing was created)."""
+    if status != 201 or not outcome.result_ids:
+        return None
+    return f"Observation/{outcome.result_ids[0]}"
 
 
 def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Response:
@@ -90,10 +113,7 @@ def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Re
     if outcome.transient or not outcome.accepted:
         return observation_response(outcome, _failed_entry(bundle, outcome))
     parts = iter(outcome.parts)
-    entries = [
-        _unstored(e) if e.message is None else _with_issues(_result(next(parts)))
-        for e in bundle.entries
-    ]
+    entries = [_unstored(e) if e.message is None else _entry(next(parts)) for e in bundle.entries]
     return fhir_json(_response_bundle("transaction-response", entries))
 
 
@@ -107,8 +127,12 @@ def _failed_entry(bundle: ParsedBundle, outcome: IngestOutcome) -> str | None:
     return f"Bundle.entry[{observations[part]}].resource"
 
 
-def _with_issues(result: tuple[int, Issue]) -> tuple[int, list[Issue]]:
-    return result[0], [result[1]]
+Entry = tuple[int, list[Issue], str | None]  # a response entry: status, issues, location
+
+
+def _entry(outcome: IngestOutcome) -> Entry:
+    status, issue = _result(outcome)
+    return status, [issue], _location(status, outcome)
 
 
 def batch_response(bundle: ParsedBundle, outcomes: Sequence[IngestOutcome | None]) -> web.Response:
@@ -118,13 +142,12 @@ def batch_response(bundle: ParsedBundle, outcomes: Sequence[IngestOutcome | None
     return fhir_json(_response_bundle("batch-response", entries))
 
 
-def _batch_entry(entry: BundleEntry, outcome: IngestOutcome | None) -> tuple[int, list[Issue]]:
+def _batch_entry(entry: BundleEntry, outcome: IngestOutcome | None) -> Entry:
     if entry.error is not None and not (outcome and outcome.transient):
-        return 400, entry.error.issues  # and its rejection was kept
+        return 400, entry.error.issues, None  # and its rejection was kept
     if outcome is None:
         return _unstored(entry)
-    status, issue = _result(outcome)
-    return status, [issue]
+    return _entry(outcome)
 
 
 def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
@@ -141,9 +164,9 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
     return 201, _info("accepted and stored")
 
 
-def _unstored(entry: BundleEntry) -> tuple[int, list[Issue]]:
+def _unstored(entry: BundleEntry) -> Entry:
     """A Patient's entry, or an Observation's of no trial analyte: nothing to store."""
-    return 200, [_info(IGNORED_TEXT if entry.ignored else PATIENT_TEXT)]
+    return 200, [_info(IGNORED_TEXT if entry.ignored else PATIENT_TEXT)], None
 
 
 IGNORED_TEXT = "no result (yet) of an analyte the trial follows: ignored, nothing stored"
@@ -153,14 +176,15 @@ def _info(text: str) -> Issue:
     return Issue("information", "informational", text)
 
 
-def _response_bundle(kind: str, entries: Sequence[tuple[int, list[Issue]]]) -> dict[str, Any]:
+def _response_bundle(kind: str, entries: Sequence[Entry]) -> dict[str, Any]:
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": kind}
     if entries:  # FHIR JSON has no empty arrays
         bundle["entry"] = [
             {"response": {
                 "status": _REASONS[status],
+                **({"location": location} if location else {}),
                 "outcome": operation_outcome(issues),
             }}
-            for status, issues in entries
+            for status, issues, location in entries
         ]  # fmt: skip
     return bundle

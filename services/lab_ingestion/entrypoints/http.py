@@ -23,11 +23,7 @@ from services.lab_ingestion.adapters.fhir_bundle import (
     parse_bundle,
 )
 from services.lab_ingestion.adapters.fhir_elements import is_element_name
-from services.lab_ingestion.adapters.fhir_outcome import (
-    FhirInputError,
-    input_error,
-    operation_outcome,
-)
+from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
@@ -44,6 +40,7 @@ from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.copies import LARGE_INPUT_CHARS, redacted_off_loop
+from services.lab_ingestion.entrypoints.fhir_capability import capability_statement
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
 from services.lab_ingestion.entrypoints.http_answers import (
     closing,
@@ -73,11 +70,6 @@ from shared.web.app import PRINCIPAL_KEY, problem, requires
 
 ER7 = "x-application/hl7-v2+er7"
 HL7_STATUS = {"AA": 200, "AE": 422, "AR": 400}
-SEVERAL_SENDERS = input_error(
-    "forbidden", "this token is bound to several senders and a FHIR resource names none: "
-    "which sender it is from cannot be told; use a token bound to one sender", "",
-    RejectionCode.UNKNOWN_SOURCE,
-)  # fmt: skip
 
 
 class LabRoutes:
@@ -105,6 +97,7 @@ class LabRoutes:
             web.post("/fhir/Observation", time(Channel.FHIR, lab_fhir(self.post_fhir_observation))),
             web.post("/fhir", time(Channel.FHIR, lab_fhir(self.post_fhir_bundle))),
             web.post("/v1/lab-results", time(Channel.JSON, lab(self.post_json))),
+            web.get("/fhir/metadata", capability_statement),  # no token: FHIR clients ask first
             # README: FHIR paths always answer an OperationOutcome, 404 and 405 too
             web.route("*", "/fhir", fhir.fhir_fallback),
             web.route("*", "/fhir/{rest:.*}", fhir.fhir_fallback),
@@ -138,7 +131,7 @@ class LabRoutes:
             return await self._unreadable_fhir(error, source)
         sender = fhir_sender(principal.name, principal.senders)
         if sender is None:
-            return await self._fhir_rejected(raw, body, SEVERAL_SENDERS, source, status=403)
+            return await self._fhir_rejected(raw, body, fhir.SEVERAL_SENDERS, source, status=403)
         return sender, source, raw, body
 
     async def post_fhir_observation(self, request: web.Request) -> web.StreamResponse:

@@ -101,7 +101,11 @@ _FHIR_ERRORS: dict[str, Any] = {
         f" rejection (an unparseable body by its length and SHA-256 only); or {_UNREADABLE}"
     ),
     "401": _unauthorised(_fhir("no or unknown bearer token (issue code login)")),
-    "403": _fhir("the token lacks the role lab (issue code forbidden)"),
+    "403": _fhir(
+        "the token lacks the role lab, or it is bound to several senders and none is"
+        " <token name>^FHIR: which one sent the resource cannot be told (then kept as a"
+        " rejection; issue code forbidden)"
+    ),
     "405": _not_allowed(_OUTCOME),
     "413": _fhir(f"{_TOO_LARGE} (issue code too-costly)"),
     "503": _resend(
@@ -169,9 +173,18 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "One FHIR R4 Observation",
             "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},
             "responses": {
-                "201": _fhir("accepted and stored"),
+                "201": {
+                    **_fhir("accepted and stored"),
+                    "headers": {
+                        "Location": {
+                            "description": "Observation/<id>: the stored result's id",
+                            "schema": {"type": "string"},
+                        }
+                    },
+                },
                 "200": _fhir(
-                    "accepted, nothing created: a duplicate, or the patient is not enrolled"
+                    "accepted, nothing created (no Location): a duplicate, or the patient is"
+                    " not enrolled"
                 ),
                 "422": _fhir("valid but unusable result, kept as a rejection"),
                 **_FHIR_ERRORS,
@@ -190,7 +203,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 " entry on its own: valid Observations are ingested, each invalid entry is"
                 " answered 400 in its response entry and kept as its own rejection. The"
                 " response Bundle has one entry per request entry, in order: 201 Created"
-                " (stored), 200 OK (duplicate, patient not enrolled, or a Patient entry),"
+                " (stored; response.location Observation/<id> of the stored result), 200 OK"
+                " (duplicate, patient not enrolled, or a Patient entry),"
                 " 400, 422 or 503, each with an OperationOutcome."
             ),
             "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},
@@ -204,10 +218,33 @@ OPENAPI_PATHS: dict[str, Any] = {
             },
         }
     },
+    "/fhir/metadata": {
+        "get": {
+            "summary": "The FHIR endpoint's CapabilityStatement (no token)",
+            "description": (
+                "A static FHIR 4.0.1 CapabilityStatement: JSON, Observation create, the"
+                " transaction and batch interactions, bearer-token security."
+            ),
+            "responses": {
+                "200": {
+                    "description": "FHIR R4 CapabilityStatement",
+                    "content": {
+                        _FHIR: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"resourceType": {"const": "CapabilityStatement"}},
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    },
     "/fhir/{path}": {
         "summary": "Any other path under /fhir: not served",
         "description": (
-            "This service takes POST /fhir/Observation and POST /fhir only: any other path"
+            "This service takes POST /fhir/Observation, POST /fhir and GET /fhir/metadata"
+            " only: any other path"
             " under /fhir, with any method and without a token, is answered 404 with an"
             " OperationOutcome (issue code not-found)."
         ),

@@ -92,6 +92,7 @@ class IngestOutcome:
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it
     failed_observation: int | None = None  # of a rejected message: its result at fault
+    result_ids: tuple[uuid.UUID, ...] = ()  # the results it stored (a FHIR create's Location)
 
     @classmethod
     def rejected(

@@ -84,12 +84,21 @@ def record_planned(
     message_id = keep_message(context, command, subject_id, stored, digest)
     if not planned:
         return IngestOutcome(accepted=True, duplicate=restated)
-    for observation, normalised in planned:
+    recorded = [
         record_result(
-            context, message=message, message_id=message_id, subject_id=subject_id,
-            observation=observation, normalised=normalised,
-        )  # fmt: skip
-    return IngestOutcome(accepted=True, results=stored, cancelled=len(planned) - stored)
+            context,
+            message=message,
+            message_id=message_id,
+            subject_id=subject_id,
+            observation=observation,
+            normalised=normalised,
+        )
+        for observation, normalised in planned
+    ]
+    return IngestOutcome(
+        accepted=True, results=stored, cancelled=len(planned) - stored,
+        result_ids=tuple(i for i in recorded if i is not None),
+    )  # fmt: skip
 
 
 def head_contents(context: BatchContext, message: LabMessage) -> dict[tuple[str, str], Content]:
@@ -108,7 +117,8 @@ def record_result(
     subject_id: str,
     observation: ObservationInput,
     normalised: NormalisedResult | None,
-) -> None:
+) -> uuid.UUID | None:
+    """The result stored (its id), or a withdrawal recorded (None)."""
     key = (message.source, observation.result_key)
     head = context.latest.get(key)
     previous = head.result_id if head else None
@@ -128,7 +138,7 @@ def record_result(
                 subject_id, previous, analyte[0], status, message.source, message_id=message_id
             )
             context.events.append((LAB_RESULTS, event))
-        return
+        return None
     # only a correction supersedes: check_earlier_results never lets a final result through
     # under a standing final or corrected one (HL7 table 0085)
     assert previous is None or status != ResultStatusCode.FINAL.value, "a final supersedes"
@@ -149,6 +159,7 @@ def record_result(
         context.events.append((LAB_RESULTS, recorded_event(record, message.channel)))
     else:  # a preliminary result is stored, not emitted, and heads no chain
         context.preliminary[(*key, subject_id)] = new_head
+    return result_id
 
 
 def _remember_withdrawn(

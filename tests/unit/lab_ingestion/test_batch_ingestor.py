@@ -779,7 +779,10 @@ async def replay(scenario: list[Step], *, careful_only: bool) -> tuple[Any, ...]
             else:
                 batch = [message(c, mrn, s, k) for c, mrn, s, k in detail]
                 outcomes += await ingest(batch)
-    return tuple(outcomes), stored_state(db)
+    # the stored results' random ids, as how many there are (stored_state compares the rest)
+    shown = [dataclasses.replace(o, result_ids=(uuid.UUID(int=0),) * len(o.result_ids))
+             for o in outcomes]  # fmt: skip
+    return tuple(shown), stored_state(db)
 
 
 def stored_state(db: FakeDatabase) -> tuple[Any, ...]:
