@@ -50,6 +50,19 @@ def test_a_correction_replaces_the_superseded_result() -> None:
     assert original not in series
 
 
+def test_a_sample_collected_after_the_withdrawal_stands_in_no_series() -> None:
+    """Review 63: lab-ingestion published it before it read the withdrawal; it is no trial
+    result. A correction of an earlier sample, received later, still stands."""
+    before = measurement(0, 80.0)
+    after = measurement(30, 5.0)
+    correction = measurement(0, 70.0, supersedes=before.result_id)
+    withdrawn_at = T0 + timedelta(hours=24)
+    assert current_series([before, after], withdrawn_at) == [before]
+    assert current_series([before, after, correction], withdrawn_at) == [correction]
+    assert current_series([before, after], T0 + timedelta(hours=30)) == [before, after]
+    assert current_series([before, after]) == [before, after]
+
+
 def test_a_correction_arriving_first_still_wins() -> None:
     original = measurement(0, 100.0)
     correction = measurement(0, 10.0, supersedes=original.result_id)

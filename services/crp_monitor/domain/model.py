@@ -102,10 +102,15 @@ class PendingCancellations:
         return max((now - self.oldest_received_at).total_seconds(), 0.0)
 
 
-def current_series(measurements: list[CrpMeasurement]) -> list[CrpMeasurement]:
+def current_series(
+    measurements: list[CrpMeasurement], withdrawn_at: datetime | None = None
+) -> list[CrpMeasurement]:
     """The values that stand: not cancelled and not superseded by a correction, by time. A
     correction of another subject's result stands nowhere: its value is another patient's,
-    and so is that of every correction of it (a chain C1 -> C2 read before the result)."""
+    and so is that of every correction of it (a chain C1 -> C2 read before the result). Nor
+    does a sample collected after the subject's withdrawal (``withdrawn_at``): it is no
+    trial result, though lab-ingestion published it before it read the withdrawal; a
+    correction of an earlier sample keeps that sample's collection time, and stands."""
     foreign = {m.result_id for m in measurements if m.corrects_another_subject}
     while (
         more := {m.result_id for m in measurements if m.supersedes_result_id in foreign} - foreign
@@ -114,4 +119,6 @@ def current_series(measurements: list[CrpMeasurement]) -> list[CrpMeasurement]:
     own = [m for m in measurements if m.result_id not in foreign]
     superseded = {m.supersedes_result_id for m in own if m.supersedes_result_id}
     standing = [m for m in own if not m.cancelled and m.result_id not in superseded]
+    if withdrawn_at is not None:
+        standing = [m for m in standing if m.collected_at <= withdrawn_at]
     return sorted(standing, key=lambda m: (m.collected_at, str(m.result_id)))

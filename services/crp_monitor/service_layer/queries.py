@@ -12,8 +12,8 @@ from services.crp_monitor.domain.model import current_series
 
 async def crp_series(pool: asyncpg.Pool, subject_id: str) -> dict[str, Any] | None:
     async with pool.acquire() as conn:
-        known = await conn.fetchval(
-            "SELECT 1 FROM enrolled_subjects WHERE subject_id = $1", subject_id
+        known = await conn.fetchrow(
+            "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = $1", subject_id
         )
         measurements = await CrpSeriesRepository(conn).for_subject(subject_id)
     if known is None and not measurements:
@@ -27,7 +27,7 @@ async def crp_series(pool: asyncpg.Pool, subject_id: str) -> dict[str, Any] | No
                 "collected_at": m.collected_at.isoformat(),
                 "status": m.status,
             }
-            for m in current_series(measurements)
+            for m in current_series(measurements, known["withdrawn_at"] if known else None)
         ],
         "assessments": [],
     }
