@@ -30,9 +30,11 @@ from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from services.lab_ingestion.service_layer.late_enrolments import DiscardClock, enrolment_reader
 from services.lab_ingestion.service_layer.replay import Replayer
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.contracts.events.lab import Channel
+from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
 from shared.secrets import subject_hmac_key
@@ -50,6 +52,7 @@ def build(context: ServiceContext) -> ServiceParts:
     hasher = partial(hospital_id_hmac, subject_key)
     stored_id = stored_id_hasher(subject_key)
     metrics = LabIngestionMetrics(context.registry)
+    discards = DiscardClock()
     connections = ReservedConnections(context.pool, keep=1)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(
@@ -58,6 +61,7 @@ def build(context: ServiceContext) -> ServiceParts:
         ),
         hasher,
         on_replan=metrics.replanned.inc,
+        on_discarded=discards.note,
     )  # fmt: skip
     # One committer: batches are planned and written one after the other, so a correction
     # never races the result it corrects (two concurrent batches would each see the chain as
@@ -91,10 +95,15 @@ def build(context: ServiceContext) -> ServiceParts:
         finally:
             await connections.close()  # before the runtime closes the pool
 
+    # enrolments read late, with results discarded meanwhile, are reported (late_enrolments)
+    read_enrolment = enrolment_reader(discards, metrics.late_enrolments.inc)
+    subject_directory = subject_directory_consumer(
+        NAME, context.pool, {SubjectEnrolled.event_type: read_enrolment}
+    )
     return ServiceParts(
         routes=routes.routes(),
         openapi_paths=OPENAPI_PATHS,
-        consumers=[subject_directory_consumer(NAME, context.pool)],
+        consumers=[subject_directory],
         background=[commit, serve_mllp],
         addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],

@@ -31,6 +31,9 @@ class FakeConnection:
     async def fetchval(self, *_: Any) -> None:
         return None
 
+    async def fetchrow(self, *_: Any) -> None:
+        return None
+
     async def fetch(self, *_: Any) -> list[Any]:
         return []
 

@@ -36,6 +36,12 @@ class LabIngestionMetrics:
             "lab_unmatched_patient_total", "Messages about patients not enrolled (discarded)",
             ["channel"], registry=registry,
         )  # fmt: skip
+        self.late_enrolments = Counter(
+            "lab_late_enrolments_total",
+            "Enrolments read over 30 s after they were recorded, while messages about"
+            " patients not enrolled were discarded (resend that subject's results)",
+            registry=registry,
+        )
         self.results = Counter(
             "lab_results_stored_total", "Trial results stored", ["channel"], registry=registry
         )

@@ -106,9 +106,13 @@ class BatchIngestor:
         on_replan: Callable[[], None] = lambda: None,
         *,
         reads_kept_copies: bool = False,
+        on_discarded: Callable[[int], None] = lambda count: None,
     ) -> None:
         self._uow_factory = uow_factory
         self._on_replan = on_replan
+        # told how many messages about patients not enrolled each batch discarded
+        # (``late_enrolments``)
+        self._on_discarded = on_discarded
         # a replay's: patient identifiers are kept copies' keyed hashes (``kept_copy``)
         self._reads_kept_copies = reads_kept_copies
         self._hash = hash_identifier
@@ -117,6 +121,15 @@ class BatchIngestor:
         self._lost_answers: LostCommitAnswers[IngestOutcome] = LostCommitAnswers()
 
     async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
+        outcomes = await self._outcomes(commands)
+        discarded = sum(
+            1 for o in outcomes for part in o.parts or (o,) if part.accepted and not part.enrolled
+        )
+        if discarded:
+            self._on_discarded(discarded)
+        return outcomes
+
+    async def _outcomes(self, commands: Sequence[Command]) -> list[IngestOutcome]:
         token = attempt_token(commands)
         answered = await self._answered_before(token)
         if answered is not None:
