@@ -10,15 +10,19 @@ until the enrolment arrives. Instead the discards are counted by minute (a count
 identifier: ``DiscardClock``), and an enrolment read more than ``LATE_AFTER_SECONDS`` after
 it was recorded, with discards in between, is logged with the subject, its site and since
 when, and counted (``lab_late_enrolments_total``, alert ``LabLateEnrolment``): the site's
-laboratories are asked to resend that subject's results since then. Discards are kept in
-memory only: a restart in between forgets those before it.
+laboratories are asked to resend that subject's results sent since then, whatever their
+collection time (a screening or day-1 sample taken before the enrolment is often the one).
+Discards are kept in memory only: a restart in between forgets those before it, and with
+several instances each knows only its own (the instance reading the enrolment reports only
+what it discarded).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 # normally the directory trails by a batch window (0.25 s) and a relay cycle
 LATE_AFTER_SECONDS = 30.0
 KEEP_SECONDS = 7 * 24 * 3600  # a week of minutes: 10,080 counts at most
+REMEMBERED_REPORTS = 1000  # enrolments reported, by event id: retries report nothing again
 
 
 class DiscardClock:
@@ -74,21 +79,27 @@ def enrolment_reader(
 ) -> EventHandler:
     """The `SubjectEnrolled` handler of lab-ingestion's subject directory: the enrolment is
     kept as every service keeps it (``register_subject``); one read late, with results
-    discarded meanwhile, is reported."""
+    discarded meanwhile, is reported, once per event however often its batch is applied
+    (a batch is applied again after a failed commit, or event by event)."""
+    reported: OrderedDict[uuid.UUID, None] = OrderedDict()
 
     async def read_enrolment(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
         await register_subject(uow, envelope, payload)
         assert isinstance(payload, SubjectEnrolled)
         late = (now() - envelope.recorded_at).total_seconds()
-        if late <= late_after_seconds:
+        if late <= late_after_seconds or envelope.event_id in reported:
             return
         discarded = discards.since(envelope.recorded_at)
         if not discarded:  # none this process knows of: nothing to ask the laboratories for
             return
+        reported[envelope.event_id] = None
+        while len(reported) > REMEMBERED_REPORTS:
+            reported.popitem(last=False)
         on_late()
         log.warning(
             "an enrolment was read late, while results were discarded as not enrolled: ask "
-            "the site's laboratories to resend this subject's results since it was recorded",
+            "the site's laboratories to resend this subject's results sent since it was "
+            "recorded, whatever their collection time",
             extra={
                 "subject_id": envelope.subject_id, "site_id": payload.site_id,
                 "recorded_at": envelope.recorded_at.isoformat(),

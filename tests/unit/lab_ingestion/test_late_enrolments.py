@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.late_enrolments import (
@@ -16,9 +17,13 @@ from services.lab_ingestion.service_layer.late_enrolments import (
     DiscardClock,
     enrolment_reader,
 )
+from shared.contracts.envelope import utc_now
 from shared.contracts.events.trial import SubjectEnrolled
+from shared.subjects import SUBJECT_HANDLERS
 from tests.factories import subject_enrolled
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, FakeUnitOfWork, message
+from tests.unit.test_batch_processor import SUBJECTS, Offsets, processor
+from tests.unit.test_batch_processor import FakeUnitOfWork as FakeConsumerUnitOfWork
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -142,3 +147,33 @@ async def test_the_ingestor_tells_how_many_messages_it_discarded_as_not_enrolled
     await ingest([message("1", mrn="MRN9"), message("2"), message("3", mrn="MRN8")])
     await ingest([message("4")])  # enrolled: nothing discarded, nothing told
     assert told == [2]
+
+
+class SubjectsUow(FakeConsumerUnitOfWork):
+    def _reset(self) -> None:
+        super()._reset()
+        self.subjects = Directory()
+
+
+@pytest.mark.parametrize("failing_commits", [1, 2])
+async def test_a_late_enrolment_is_reported_once_whatever_retries_its_batch_took(
+    failing_commits: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review 66: the report is made inside the consumer's transaction, and a batch is
+    applied again after a failed commit (or event by event): it was counted and logged once
+    per attempt."""
+    discards = DiscardClock()
+    discards.note(3)
+    late: list[int] = []
+    reader = enrolment_reader(discards, lambda: late.append(1))
+    handlers = {**SUBJECT_HANDLERS, SubjectEnrolled.event_type: reader}
+    envelope = subject_enrolled("S-0042")
+    envelope = envelope.model_copy(update={"recorded_at": utc_now() - timedelta(seconds=35)})
+    uow = SubjectsUow(failing_commits=failing_commits)
+    with caplog.at_level(logging.WARNING):
+        await processor(uow, CollectorRegistry(), handlers).process_until_done(
+            [Offsets()(envelope, SUBJECTS)], lambda: False
+        )
+    assert uow.commits == 1
+    warnings = [r for r in caplog.records if "read late" in r.getMessage()]
+    assert (len(late), len(warnings)) == (1, 1)
