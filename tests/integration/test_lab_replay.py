@@ -15,6 +15,7 @@ from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.service_layer import ingest as ingest_module
+from services.lab_ingestion.service_layer.batch_reading import SOURCES_TTL_SECONDS
 from shared.contracts.topics import LAB_RESULTS
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import MRN, msa, obx, oru
@@ -87,7 +88,7 @@ async def test_a_rejection_of_an_unknown_sender_is_replayed_once_the_sender_is_a
     assert "already replayed" in capsys.readouterr().err
     # the lab resends the original after all: a duplicate of the replayed message (once the
     # service has read the allow-list again: it reads it at most every SOURCES_TTL_SECONDS)
-    await asyncio.sleep(ingest_module.SOURCES_TTL_SECONDS + 0.1)
+    await asyncio.sleep(SOURCES_TTL_SECONDS + 0.1)
     again = await client.exchange(oru("NEW-1", [obx("1988-5", "42", "mg/L")], application="NEW"))
     await client.close()
     assert "duplicate" in msa(again)[3]
