@@ -43,7 +43,7 @@ from services.lab_ingestion.adapters.fhir_patient import (
 )
 from services.lab_ingestion.adapters.fhir_screening import refuse_test_data, screen_observation
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
-from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from services.lab_ingestion.domain.result_status import NO_RESULT
 

@@ -44,7 +44,7 @@ from services.lab_ingestion.adapters.hl7_redaction import (
     redact,
 )
 from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_ts, read_ts
-from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,

@@ -1,8 +1,8 @@
-"""The trial's analytes and their units (PROTOCOL section 6). Pure: no I/O.
+"""The trial's analytes' units (PROTOCOL section 6). Pure: no I/O.
 
-LOINC codings identify an analyte; OBX-6 style unit components are recognised by UCUM code or
-by a known local spelling and converted linearly to the analyte's canonical unit. A unit that
-is not listed for the analyte is rejected, never guessed.
+OBX-6 style unit components are recognised by UCUM code or by a known local spelling and
+converted linearly to the analyte's canonical unit. A unit that is not listed for the analyte
+is rejected, never guessed. Which analyte a result is: ``analyte_codes``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
-from services.lab_ingestion.domain.model import Coding, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from shared.contracts.events.lab import Analyte
 
 
@@ -32,45 +32,6 @@ class UnitParameters:
 
 
 DEFAULT_UNIT_PARAMETERS: Final = UnitParameters()
-
-LOINC_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
-    {
-        "1988-5": Analyte.CRP,
-        "30522-7": Analyte.CRP,
-        "751-8": Analyte.NEUTROPHILS,
-        "26499-4": Analyte.NEUTROPHILS,
-        "777-3": Analyte.PLATELETS,
-        "26515-7": Analyte.PLATELETS,
-        "718-7": Analyte.HAEMOGLOBIN,
-        "1742-6": Analyte.ALT,
-        "1920-8": Analyte.AST,
-        "1975-2": Analyte.BILIRUBIN,
-        "2160-0": Analyte.CREATININE,
-        "14682-9": Analyte.CREATININE,
-    }
-)
-
-# LOINC codes of the same measurement as a trial analyte's, in another unit kind or method
-# (total bilirubin and haemoglobin in moles, the manual counts): beside that analyte's own
-# code they name the same test (a lab sends both for one result), so they are no other test
-# there; alone they do not make a result the trial's (PROTOCOL section 6 lists its codes).
-SAME_TEST_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
-    {
-        "14631-6": Analyte.BILIRUBIN,  # Bilirubin.total [Moles/volume] in Serum or Plasma
-        "59260-0": Analyte.HAEMOGLOBIN,  # Hemoglobin [Moles/volume] in Blood
-        "753-4": Analyte.NEUTROPHILS,  # Neutrophils [#/volume] in Blood by Manual count
-        "778-1": Analyte.PLATELETS,  # Platelets [#/volume] in Blood by Manual count
-        "1743-4": Analyte.ALT,  # ALT [Enzymatic activity/volume] by With P-5'-P
-        "30239-8": Analyte.AST,  # AST [Enzymatic activity/volume] by With P-5'-P
-    }
-)
-
-# how a LOINC code is written: its number and, after a hyphen, its check digit
-LOINC_CODE: Final = re.compile(r"[0-9]{1,7}-[0-9]")
-
-LOINC_SYSTEMS: Final = frozenset(
-    {"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"}
-)
 
 CANONICAL_UNITS: Final[Mapping[Analyte, str]] = MappingProxyType(
     {
@@ -173,52 +134,6 @@ def _build_indexes() -> tuple[Mapping[str, str], Mapping[str, tuple[str, ...]]]:
 
 
 _EXACT, _FOLDED = _build_indexes()
-
-
-def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
-    """The first trial analyte among LOINC codings (a missing system counts as LOINC)."""
-    for coding in codes:
-        code = coding.code.strip()
-        if _is_loinc(coding) and code in LOINC_CODES:
-            return LOINC_CODES[code], code
-    return None
-
-
-def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
-    """The LOINC codes among ``codes`` that do not name the analyte ``identify_analyte``
-    takes them for: another trial analyte's (a platelet code beside a neutrophil one), or a
-    test the trial does not follow (direct bilirubin 1968-7 beside total bilirubin 1975-2).
-    Any such code leaves which test was measured a guess. Two codes of one analyte (CRP and
-    hs-CRP; total bilirubin in mass and in moles, ``SAME_TEST_CODES``) name one; a local
-    code (another coding system, or none and not written as a LOINC code is) says nothing.
-    Empty: one test, or no trial analyte at all."""
-    identified = identify_analyte(codes)
-    if identified is None:
-        return ()
-    analyte = identified[0]
-    return tuple(
-        coding.code.strip()
-        for coding in codes
-        if _names_a_loinc_test(coding) and _analyte_of_code(coding.code.strip()) is not analyte
-    )
-
-
-def _analyte_of_code(code: str) -> Analyte | None:
-    return LOINC_CODES.get(code) or SAME_TEST_CODES.get(code)
-
-
-def _names_a_loinc_test(coding: Coding) -> bool:
-    """A coding of the LOINC system; one with no system only when its code is written as a
-    LOINC code is (OBX-3's alternate identifier is often a local code sent without CE-6)."""
-    code = coding.code.strip()
-    if not code or not _is_loinc(coding):
-        return False
-    return bool((coding.system or "").strip()) or LOINC_CODE.fullmatch(code) is not None
-
-
-def _is_loinc(coding: Coding) -> bool:
-    system = (coding.system or "").strip().lower().rstrip("/")
-    return not system or system in LOINC_SYSTEMS
 
 
 def canonical_unit(analyte: Analyte) -> str:

@@ -22,13 +22,11 @@ import re
 from typing import Final
 
 from services.lab_ingestion.domain.abnormal_flags import is_off_scale, published_flag
+from services.lab_ingestion.domain.analyte_codes import LOINC_CODE, identify_analyte, other_tests
 from services.lab_ingestion.domain.analytes import (
     DEFAULT_UNIT_PARAMETERS,
-    LOINC_CODE,
     UnitConversion,
     UnitParameters,
-    identify_analyte,
-    other_tests,
     recognise_unit,
     resolve_unit,
 )

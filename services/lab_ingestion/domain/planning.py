@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.chain_checks import (
     PlannedResult,
     check_earlier_results,

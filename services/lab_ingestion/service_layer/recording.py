@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import uuid
 
-from services.lab_ingestion.domain.analytes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import (
     LabMessage,

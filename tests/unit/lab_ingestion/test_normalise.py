@@ -11,13 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.domain.analyte_codes import LOINC_CODES, identify_analyte
 from services.lab_ingestion.domain.analytes import (
-    LOINC_CODES,
     UNIT_SPELLINGS,
     UnitParameters,
     accepted_units,
     canonical_unit,
-    identify_analyte,
     recognise_unit,
     to_canonical,
 )
