@@ -1,9 +1,10 @@
 """What a FHIR resource says that makes it no result of its subject's, checked on the JSON as
 sent (the models would hide some of it: they read a number as a time):
 
-- test health data: labelled ``HTEST`` (v3-ActReason) in ``meta.security`` or ``meta.tag``,
-  as a laboratory's training HL7 message has MSH-11 ``T``: never stored by a production
-  deployment (kept as ``unsupported-processing-id``);
+- test health data: labelled ``HTEST`` (v3-ActReason) in ``meta.security`` or ``meta.tag``
+  of the resource or of a resource it contains, as a laboratory's training HL7 message has
+  MSH-11 ``T``: never stored by a production deployment (kept as
+  ``unsupported-processing-id``);
 - an Observation with a ``focus``: its value is about something or someone else than its
   subject (a donor, a relative, a fetus, a specimen), never the subject's own;
 - a time the service reads written as a JSON number: FHIR writes ``dateTime`` and
@@ -36,11 +37,21 @@ _TIMES = ("effectiveDateTime", "effectiveInstant", "issued")
 
 
 def refuse_test_data(resource: object, where: str, processing_id: str = PRODUCTION) -> None:
-    """Raise ``FhirInputError`` for a resource (or Bundle) labelled test data, unless this
-    deployment is a test one (``processing_id`` ``T``). A label that names no system is
-    taken at its word."""
+    """Raise ``FhirInputError`` for a resource (or Bundle) labelled test data, or holding a
+    ``contained`` resource so labelled (a test Patient ``#p1`` its subject names: its number
+    may be a trial subject's), unless this deployment is a test one (``processing_id``
+    ``T``). A label that names no system is taken at its word."""
+    if processing_id != PRODUCTION or not isinstance(resource, dict):
+        return
+    _refuse_labelled(resource, where)
+    contained = resource.get("contained")
+    for index, inner in enumerate(contained if isinstance(contained, list) else []):
+        _refuse_labelled(inner, f"{where}.contained[{index}]")
+
+
+def _refuse_labelled(resource: object, where: str) -> None:
     meta = resource.get("meta") if isinstance(resource, dict) else None
-    if processing_id != PRODUCTION or not isinstance(meta, dict):
+    if not isinstance(meta, dict):
         return
     for element in ("security", "tag"):
         labels = meta.get(element)
