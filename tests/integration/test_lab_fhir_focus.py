@@ -46,3 +46,29 @@ async def test_a_result_focused_on_another_person_is_never_stored_as_the_subject
     rejected = await lab.pool.fetch("SELECT reason_code, reason FROM rejections")
     assert [r["reason_code"] for r in rejected] == ["unsupported-message-type"]
     assert "focus" in rejected[0]["reason"]
+
+
+async def test_a_focus_on_an_observation_of_no_trial_analyte_loses_no_trial_result(
+    lab: Lab,
+) -> None:
+    """An Observation of another test (a donor's ABO group) is ignored, focus or not: the
+    transaction's CRP is stored, nothing is kept as a rejection."""
+    abo = crp_observation("ABO-1") | {
+        "code": {"coding": [{"system": "http://loinc.org", "code": "883-9"}]},
+        "focus": [{"reference": "Patient/donor-17"}],
+    }
+    abo.pop("valueQuantity")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": resource, "request": {"method": "POST", "url": "Observation"}}
+        for resource in (crp_observation("FOCUS-CRP-1"), abo)
+    ]}  # fmt: skip
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{lab.http}/fhir", json=bundle,
+        headers={"Authorization": f"Bearer {lab.lab_token}"},
+    ) as response:  # fmt: skip
+        status, answer = response.status, await response.json()
+    assert status == 200, answer
+    statuses = [entry["response"]["status"] for entry in answer["entry"]]
+    assert statuses == ["201 Created", "200 OK"], answer
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0

@@ -30,22 +30,21 @@ from services.lab_ingestion.adapters.fhir_outcome import (
     input_error,
     validate_resource,
 )
-from services.lab_ingestion.adapters.fhir_parser import (
-    STATUS_CODES,
-    Identify,
-    observation_message,
-)
+from services.lab_ingestion.adapters.fhir_parser import Identify, observation_message
 from services.lab_ingestion.adapters.fhir_patient import (
     NO_PATIENT,
     BundlePatients,
     TooManyIdentifiers,
     patient_numbers,
 )
-from services.lab_ingestion.adapters.fhir_screening import refuse_test_data, screen_observation
+from services.lab_ingestion.adapters.fhir_screening import (
+    refuse_focus,
+    refuse_test_data,
+    screen_times,
+)
+from services.lab_ingestion.adapters.fhir_status import of_a_trial_analyte
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.model import Coding, LabMessage
-from services.lab_ingestion.domain.result_status import NO_RESULT
+from services.lab_ingestion.domain.model import LabMessage
 
 TRANSACTION = "transaction"
 BATCH = "batch"
@@ -60,8 +59,9 @@ MAX_BUNDLE_ENTRIES = 1000
 class BundleEntry:
     """One request entry: an Observation to ingest (``message``), an entry that cannot be used
     (``error``), an Observation of no trial analyte or with no result yet (``ignored``, as
-    an HL7 message's other observations are: nothing else of it is checked), or none of
-    these: a Patient, used for matching only."""
+    an HL7 message's other observations are: beyond FHIR validity and a test-data label,
+    nothing else of it is checked, a focus neither), or none of these: a Patient, used for
+    matching only."""
 
     index: int
     message: LabMessage | None = None
@@ -101,7 +101,7 @@ def parse_bundle(
     entries = _bundle_entries(bundle)
     patients = BundlePatients()
     parsed: dict[int, BundleEntry] = {}
-    observations: list[tuple[int, Observation, str, object]] = []
+    observations: list[tuple[int, Observation, object, str, object]] = []
     for index, entry in enumerate(entries):
         where = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource")
@@ -117,18 +117,19 @@ def parse_bundle(
                 parsed[index] = BundleEntry(index)
                 continue
             _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
-            screen_observation(resource, where)
+            screen_times(resource, where)
             observation = validate_resource(Observation, resource, where)
-            observations.append((index, observation, where, entry.get("fullUrl")))
+            observations.append((index, observation, resource, where, entry.get("fullUrl")))
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)
         _add_no_patient(patients, entry.get("fullUrl"), resource)
     # after every Patient entry is known: an Observation may come before its Patient
-    for index, observation, where, full_url in observations:
-        if not _of_a_trial_analyte(observation):
+    for index, observation, resource, where, full_url in observations:
+        if not of_a_trial_analyte(observation):
             parsed[index] = BundleEntry(index, ignored=True)
             continue
         try:
+            refuse_focus(resource, where)
             message = observation_message(
                 observation, where, patients.entry(full_url), source_application, source_facility,
                 identify=identify,
@@ -152,18 +153,6 @@ def _add_no_patient(patients: BundlePatients, full_url: object, resource: object
         patients.add(full_url, resource_id, NO_PATIENT, kind=kind)
     else:
         patients.add(full_url, None, NO_PATIENT)
-
-
-def _of_a_trial_analyte(observation: Observation) -> bool:
-    """Whether a code of the Observation names a trial analyte and it may hold a result (no
-    code: it is checked, and refused, as any Observation is; ``registered``: no result yet,
-    ignored as HL7's pending results are)."""
-    if observation.code is None:
-        return True
-    if STATUS_CODES.get(observation.status or "") in NO_RESULT:
-        return False
-    codings = [Coding(c.code, c.system, c.display) for c in observation.code.coding or [] if c.code]
-    return identify_analyte(codings) is not None
 
 
 def _bundle_entries(bundle: object) -> list[dict[str, Any]]:

@@ -34,7 +34,16 @@ from services.lab_ingestion.adapters.fhir_patient import (
     TooManyIdentifiers,
     subject_identifiers,
 )
-from services.lab_ingestion.adapters.fhir_screening import refuse_test_data, screen_observation
+from services.lab_ingestion.adapters.fhir_screening import (
+    refuse_focus,
+    refuse_test_data,
+    screen_times,
+)
+from services.lab_ingestion.adapters.fhir_status import (
+    OBSERVATION_STATUSES,
+    STATUS_CODES,
+    of_a_trial_analyte,
+)
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
@@ -42,20 +51,6 @@ from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from services.lab_ingestion.domain.patient_identity import default_identifier
 from shared.contracts.events.lab import Channel
-
-STATUS_CODES: dict[str, str] = {
-    "final": "F",
-    "amended": "C",
-    "corrected": "C",
-    "preliminary": "P",
-    # "no result yet available": HL7's I (specimen in lab, results pending), left out
-    "registered": "I",
-    "cancelled": "X",
-    "entered-in-error": "D",
-}
-# R4's ObservationStatus (a required binding): any other code is no FHIR status at all;
-# "unknown" (the sender does not know which applies) is kept raw and refused as unknown
-OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "unknown"})
 
 Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
 
@@ -77,8 +72,10 @@ def parse_observation(
     patient's: the same content for another patient is another message. ``processing_id``:
     this deployment's (P: production, which refuses test data)."""
     refuse_test_data(resource, "Observation", processing_id)
-    screen_observation(resource, "Observation")
+    screen_times(resource, "Observation")
     observation = validate_resource(Observation, resource, "Observation")
+    if of_a_trial_analyte(observation):  # one of another test is answered as ignored
+        refuse_focus(resource, "Observation")
     return observation_message(
         observation, "Observation", None, source_application, source_facility, identify=identify
     )

@@ -32,7 +32,7 @@ from services.lab_ingestion.adapters.fhir_elements import (
     prune,
     texts_below,
 )
-from services.lab_ingestion.adapters.fhir_parser import OBSERVATION_STATUSES
+from services.lab_ingestion.adapters.fhir_status import OBSERVATION_STATUSES
 from services.lab_ingestion.adapters.redaction import (
     IDENTIFIER_VALUE,
     REDACTED,

@@ -5,8 +5,9 @@ sent (the models would hide some of it: they read a number as a time):
   of the resource or of a resource it contains, as a laboratory's training HL7 message has
   MSH-11 ``T``: never stored by a production deployment (kept as
   ``unsupported-processing-id``);
-- an Observation with a ``focus``: its value is about something or someone else than its
-  subject (a donor, a relative, a fetus, a specimen), never the subject's own;
+- an Observation of a trial analyte with a ``focus``: its value is about something or
+  someone else than its subject (a donor, a relative, a fetus, a specimen), never the
+  subject's own (one of no trial analyte is ignored, focus or not);
 - a time the service reads written as a JSON number: FHIR writes ``dateTime`` and
   ``instant`` as strings, and a number would be guessed into Unix seconds or milliseconds.
 
@@ -69,13 +70,19 @@ def _is_test_data(label: object) -> bool:
     return system is None or system in ACT_REASON_SYSTEMS
 
 
-def screen_observation(resource: object, where: str) -> None:
-    """Raise ``FhirInputError`` for an Observation with a focus, or with a time it is read by
-    written as anything but a string (not an object: validation tells it)."""
+def refuse_focus(resource: object, where: str) -> None:
+    """Raise ``FhirInputError`` for an Observation with a focus. Checked only on one that
+    would become a trial result: one of no trial analyte is ignored, whatever it is about."""
+    if isinstance(resource, dict) and resource.get("focus"):
+        raise input_error("not-supported", FOCUS_TEXT, f"{where}.focus")
+
+
+def screen_times(resource: object, where: str) -> None:
+    """Raise ``FhirInputError`` for an Observation with a time it is read by written as
+    anything but a string (not an object: validation tells it). Invalid FHIR, checked on
+    every Observation before the models (which would read it as a time) validate it."""
     if not isinstance(resource, dict):
         return
-    if resource.get("focus"):
-        raise input_error("not-supported", FOCUS_TEXT, f"{where}.focus")
     times = [(name, resource.get(name)) for name in _TIMES]
     period = resource.get("effectivePeriod")
     if isinstance(period, dict):

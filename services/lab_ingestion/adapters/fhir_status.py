@@ -1,0 +1,37 @@
+"""A FHIR R4 Observation's status as HL7 OBX-11 writes it, and whether an Observation would
+become a trial result (one that would not is ignored, as an HL7 message's other
+observations are)."""
+
+from __future__ import annotations
+
+from fhir.resources.R4B.observation import Observation
+
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.model import Coding
+from services.lab_ingestion.domain.result_status import NO_RESULT
+
+STATUS_CODES: dict[str, str] = {
+    "final": "F",
+    "amended": "C",
+    "corrected": "C",
+    "preliminary": "P",
+    # "no result yet available": HL7's I (specimen in lab, results pending), left out
+    "registered": "I",
+    "cancelled": "X",
+    "entered-in-error": "D",
+}
+# R4's ObservationStatus (a required binding): any other code is no FHIR status at all;
+# "unknown" (the sender does not know which applies) is kept raw and refused as unknown
+OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "unknown"})
+
+
+def of_a_trial_analyte(observation: Observation) -> bool:
+    """Whether a code of the Observation names a trial analyte and it may hold a result (no
+    code: it is checked, and refused, as any Observation is; ``registered``: no result yet,
+    ignored as HL7's pending results are)."""
+    if observation.code is None:
+        return True
+    if STATUS_CODES.get(observation.status or "") in NO_RESULT:
+        return False
+    codings = [Coding(c.code, c.system, c.display) for c in observation.code.coding or [] if c.code]
+    return identify_analyte(codings) is not None
