@@ -99,17 +99,16 @@ def observation_response(outcome: IngestOutcome, expression: str | None = None) 
 
 
 def _location(status: int, outcome: IngestOutcome) -> str | None:
-    """``Observation/<stored result id>`` of a create; None for any other answer (a
-    duplicate, a patient not enrolled: nothing was created)."""
-    if status != 201 or not outcome.result_ids:
-        return None
-    return f"Observation/{outcome.result_ids[0]}"
+    """``Observation/<stored result id>`` of a create (201: ``_result``); None for any other
+    answer (a duplicate, a patient not enrolled, a withdrawal: nothing was created)."""
+    return f"Observation/{outcome.result_ids[0]}" if status == 201 else None
 
 
 def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Response:
     """All or nothing: a rejected transaction is one OperationOutcome (422) naming the entry
     that failed it, an accepted one a transaction-response with one entry per request entry
-    (each Observation's own result: 201 stored, 200 duplicate or patient not enrolled)."""
+    (each Observation's own result: 201 stored, 200 withdrawn, duplicate or patient not
+    enrolled)."""
     if outcome.transient or not outcome.accepted:
         return observation_response(outcome, _failed_entry(bundle, outcome))
     parts = iter(outcome.parts)
@@ -151,17 +150,25 @@ def _batch_entry(entry: BundleEntry, outcome: IngestOutcome | None) -> Entry:
 
 
 def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
+    """201 Created only with a stored result to name (FHIR: its Location); any other
+    accepted Observation created nothing (200)."""
     if outcome.transient:
         return 503, Issue("error", "transient", TRANSIENT_TEXT)
     if not outcome.accepted:
         return 422, Issue("error", "processing", outcome_reason(outcome))
+    if outcome.result_ids:
+        return 201, _info("accepted and stored")
+    return 200, _info(_nothing_created(outcome))
+
+
+def _nothing_created(outcome: IngestOutcome) -> str:
     if outcome.duplicate:
-        return 200, _info("duplicate of a result already stored; nothing changed")
+        return "duplicate of a result already stored; nothing changed"
     if not outcome.enrolled:
-        return 200, _info("accepted; the patient is not enrolled, so nothing was stored")
-    if not outcome.results and not outcome.cancelled:  # cancelled, with nothing stored
-        return 200, _info("accepted; no result was stored under this identifier: nothing changed")
-    return 201, _info("accepted and stored")
+        return "accepted; the patient is not enrolled, so nothing was stored"
+    if outcome.cancelled:  # entered-in-error or cancelled: the earlier result withdrawn
+        return "accepted; the earlier result under this identifier was withdrawn: none stored"
+    return "accepted; no result was stored under this identifier: nothing changed"
 
 
 def _unstored(entry: BundleEntry) -> Entry:

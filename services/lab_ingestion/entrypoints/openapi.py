@@ -183,8 +183,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                 },
                 "200": _fhir(
-                    "accepted, nothing created (no Location): a duplicate, or the patient is"
-                    " not enrolled"
+                    "accepted, nothing created (no Location): a duplicate, the patient is"
+                    " not enrolled, or an earlier result withdrawn (entered-in-error,"
+                    " cancelled)"
                 ),
                 "422": _fhir("valid but unusable result, kept as a rejection"),
                 **_FHIR_ERRORS,
@@ -204,7 +205,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 " answered 400 in its response entry and kept as its own rejection. The"
                 " response Bundle has one entry per request entry, in order: 201 Created"
                 " (stored; response.location Observation/<id> of the stored result), 200 OK"
-                " (duplicate, patient not enrolled, or a Patient entry),"
+                " (duplicate, patient not enrolled, an earlier result withdrawn, an"
+                " Observation of no trial analyte, or a Patient entry),"
                 " 400, 422 or 503, each with an OperationOutcome."
             ),
             "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},

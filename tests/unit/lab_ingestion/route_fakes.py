@@ -54,6 +54,13 @@ class FakeTokens(TokenStore):
         return self._principals.get(token)
 
 
+def stored_outcome(results: int = 1) -> IngestOutcome:
+    """A message accepted and stored, with the ids of its results (a FHIR create's
+    Location)."""
+    ids = tuple(uuid.uuid4() for _ in range(results))
+    return IngestOutcome(accepted=True, results=results, result_ids=ids)
+
+
 class FakeSubmit:
     """Records every command; answers like the service layer would, or as told."""
 
@@ -75,9 +82,9 @@ class FakeSubmit:
         if self.answer is not None:
             return self.answer(command)
         if isinstance(command, IngestTransaction):
-            parts = tuple(IngestOutcome(accepted=True, results=1) for _ in command.messages)
+            parts = tuple(stored_outcome() for _ in command.messages)
             return IngestOutcome(accepted=True, results=len(parts), parts=parts)
-        return IngestOutcome(accepted=True, results=len(command.message.observations))
+        return stored_outcome(len(command.message.observations))
 
     @property
     def rejections(self) -> list[RecordRejectedInput]:

@@ -29,6 +29,7 @@ from tests.unit.lab_ingestion.route_fakes import (
     bundle,
     lab_client,
     observation,
+    stored_outcome,
 )
 
 FHIR_JSON = "application/fhir+json"
@@ -188,7 +189,7 @@ async def test_a_batch_entry_that_hits_an_internal_error_is_503_in_its_entry() -
         assert isinstance(command, IngestLabMessage)
         if command.message.observations[0].result_key == "urn:lis|R-2":
             raise RuntimeError("database is down")
-        return IngestOutcome(accepted=True, results=1)
+        return stored_outcome()
 
     second = observation(identifier=[{"system": "urn:lis", "value": "R-2"}])
     status, body, _ = await post(
@@ -288,7 +289,7 @@ async def test_a_transaction_response_has_one_entry_per_request_entry_in_order()
 
 async def test_each_observation_of_a_transaction_is_answered_for_itself() -> None:
     stored, duplicate = (
-        IngestOutcome(accepted=True, results=1),
+        stored_outcome(),
         IngestOutcome(accepted=True, duplicate=True),
     )
     submit = FakeSubmit(
