@@ -28,7 +28,8 @@ TRANSIENT_TEXT = "temporary internal error; nothing was stored, resend later"
 PATIENT_TEXT = "Patient used for matching only; it is not stored"
 _ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                 413: "too-costly", 503: "transient"}  # fmt: skip
-FHIR_POST_PATHS = ("/fhir", "/fhir/Observation")
+# the FHIR paths this service serves and their methods (a GET route takes HEAD too)
+FHIR_METHODS = {"/fhir": "POST", "/fhir/Observation": "POST", "/fhir/metadata": "GET, HEAD"}
 # a token bound to several senders, none <token name>^FHIR (``senders.fhir_sender``): 403
 SEVERAL_SENDERS = input_error(
     "forbidden", "this token is bound to several senders and a FHIR resource names none: "
@@ -38,12 +39,17 @@ SEVERAL_SENDERS = input_error(
 
 
 async def fhir_fallback(request: web.Request) -> web.Response:
-    """Any other method or path under /fhir, answered as an OperationOutcome too."""
-    if request.path in FHIR_POST_PATHS:
-        response = fhir_error(405, "Method Not Allowed", f"{request.path} takes POST only")
-        response.headers["Allow"] = "POST"
+    """Any other method (405, with Allow) or path (404) under /fhir, answered as an
+    OperationOutcome too."""
+    allowed = FHIR_METHODS.get(request.path)
+    if allowed is not None:
+        response = fhir_error(405, "Method Not Allowed", f"{request.path} takes {allowed} only")
+        response.headers["Allow"] = allowed
         return response
-    return fhir_error(404, "Not Found", "this service takes POST /fhir/Observation and POST /fhir")
+    return fhir_error(
+        404, "Not Found",
+        "this service takes POST /fhir/Observation, POST /fhir and GET /fhir/metadata",
+    )  # fmt: skip
 
 
 _REASONS = {

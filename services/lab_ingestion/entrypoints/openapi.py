@@ -20,9 +20,6 @@ _RETRY_AFTER = {
 _WWW_AUTHENTICATE = {
     "WWW-Authenticate": {"description": "the scheme to use: Bearer", "schema": {"type": "string"}}
 }
-_ALLOW = {
-    "Allow": {"description": "the methods this path takes: POST", "schema": {"type": "string"}}
-}
 _OUTCOME_SCHEMA = {
     "type": "object",
     "description": "FHIR R4 OperationOutcome",
@@ -87,11 +84,16 @@ def _resend(answer: dict[str, Any]) -> dict[str, Any]:
     return {**answer, "headers": _RETRY_AFTER}
 
 
-def _not_allowed(content: dict[str, Any]) -> dict[str, Any]:
+def _allow(methods: str) -> dict[str, Any]:
+    description = f"the methods this path takes: {methods}"
+    return {"Allow": {"description": description, "schema": {"type": "string"}}}
+
+
+def _not_allowed(content: dict[str, Any], methods: str = "POST") -> dict[str, Any]:
     return {
-        "description": "another method than POST (no token needed); the path takes POST only",
+        "description": f"another method (no token needed); the path takes {methods} only",
         "content": content,
-        "headers": _ALLOW,
+        "headers": _allow(methods),
     }
 
 
@@ -143,6 +145,8 @@ def _json_answer(description: str) -> dict[str, Any]:
 
 
 _NOT_SERVED = {"responses": {"404": _fhir("not served by this service (issue code not-found)")}}
+# another method on /fhir/metadata: 405 (issue code not-supported)
+_METADATA_NOT_ALLOWED = {"responses": {"405": _not_allowed(_OUTCOME, "GET, HEAD")}}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/hl7": {
@@ -240,7 +244,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                 }
             },
-        }
+        },
+        **{method: _METADATA_NOT_ALLOWED for method in ("put", "post", "delete", "patch")},
     },
     "/fhir/{path}": {
         "summary": "Any other path under /fhir: not served",
