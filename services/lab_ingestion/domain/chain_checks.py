@@ -45,6 +45,7 @@ from services.lab_ingestion.domain.withdrawn_chains import (
     withdrawn_contents,
     withdrawn_result,
 )
+from shared.contracts.events.lab import Channel
 
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
 SourceKey = tuple[str, str]
@@ -228,7 +229,12 @@ class _MessageChains:
 
     def _obtains_nothing(self, seen: _Observed) -> bool:
         """An X under a key where nothing was ever stored (``obtains_nothing``), nor added by
-        this message: nothing to withdraw, nothing to record."""
+        this message: nothing to withdraw, nothing to record. Not over FHIR: a FHIR result's
+        sender is its token's, which changes when the token is bound to a sender (review 67),
+        so a `cancelled` finding nothing under today's sender may be meant for a result
+        stored under the earlier one: refused (the lab is told), never taken as a no-op."""
+        if self.message.channel is Channel.FHIR:
+            return False
         if seen.key in self.own or seen.key in self.own_preliminary:
             return False
         return obtains_nothing(

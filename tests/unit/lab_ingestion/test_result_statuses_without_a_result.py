@@ -278,7 +278,11 @@ async def test_results_not_obtained_are_never_applied_to_another_patients_result
     assert len(db.results) == 1 and not db.cancelled
 
 
-async def test_a_fhir_cancelled_observation_never_stored_does_not_fail_its_transaction() -> None:
+async def test_a_fhir_cancelled_observation_never_stored_is_refused_as_before() -> None:
+    """Over FHIR a `cancelled` that finds nothing is refused, not a no-op (review 67): a
+    FHIR result's sender is its token's, which changes when the token is bound, so nothing
+    under today's sender may mean a result stored under the earlier one. The transaction is
+    refused whole and kept; the lab is told (HL7 and JSON senders name themselves)."""
     db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
     ingest = ingestor(db)
     cancelled = observation(
@@ -291,10 +295,7 @@ async def test_a_fhir_cancelled_observation_never_stored_does_not_fail_its_trans
     )
     transaction = IngestTransaction(parsed.messages, lambda: "", RECEIVED)
     (outcome,) = await ingest([transaction])
-    assert outcome.accepted and (outcome.results, outcome.cancelled) == (1, 0)
-    assert [(p.results, p.cancelled, p.duplicate) for p in outcome.parts] == [
-        (1, 0, False), (0, 0, False)
-    ]  # fmt: skip
-    assert [r.result.analyte for r in db.results] == [Analyte.CRP]
-    (resent,) = await ingest([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
-    assert resent.accepted and resent.duplicate and len(db.results) == 1
+    assert not outcome.accepted
+    assert outcome.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
+    assert outcome.failed_part == 1
+    assert db.results == []
