@@ -153,7 +153,8 @@ async def test_json_and_fhir_keep_their_answers_for_a_withdrawn_result(lab: Lab)
         version(20, "final", "09"), version(20, "entered-in-error", "10"),
         version(20, "final", "11"),
     ]  # fmt: skip
-    assert await post_all(lab, fhir) == [201, 201, 422, 200, 201]
+    # a withdrawal creates nothing: 200, not 201 Created (review 66)
+    assert await post_all(lab, fhir) == [201, 200, 422, 200, 201]
     codes = await lab.pool.fetch("SELECT reason_code FROM rejections ORDER BY received_at")
     assert [r["reason_code"] for r in codes] == ["ambiguous-version"] * 2
     assert sorted(value for _, value in await standing(lab)) == [20.0]
