@@ -4,32 +4,13 @@ value must never enter the series that drives dose holds (review 66)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.domain.model import RejectionCode
-
-ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-HTEST = {"security": [{"system": ACT_REASON, "code": "HTEST"}]}
-
-
-def _crp(**changes: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Observation",
-        "identifier": [{"system": "urn:lab", "value": "OBS-1"}],
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
-        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN4711"}},
-        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
-        "valueQuantity": {"value": 20, "unit": "mg/L", "system": "http://unitsofmeasure.org",
-                          "code": "mg/L"},
-    }  # fmt: skip
-    resource.update(changes)
-    return {k: v for k, v in resource.items() if v is not None}
+from tests.unit.lab_ingestion.fhir_samples import HTEST, crp_observation
 
 
 def test_an_observation_about_a_contained_test_patient_is_refused() -> None:
@@ -41,7 +22,7 @@ def test_an_observation_about_a_contained_test_patient_is_refused() -> None:
         "identifier": [{"type": {"coding": [{"code": "MR"}]}, "system": "urn:hosp",
                         "value": "MRN4711"}],
     }  # fmt: skip
-    resource = _crp(contained=[test_patient], subject={"reference": "#p1"})
+    resource = crp_observation(contained=[test_patient], subject={"reference": "#p1"})
     try:
         message = parse_observation(resource, "LIS", "HOSP")
     except FhirInputError as error:
@@ -62,7 +43,7 @@ def test_a_bundle_entry_test_patient_is_refused_for_comparison() -> None:
     }  # fmt: skip
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:p1", "resource": test_patient},
-        {"resource": _crp(subject={"reference": "urn:uuid:p1"}),
+        {"resource": crp_observation(subject={"reference": "urn:uuid:p1"}),
          "request": {"method": "POST", "url": "Observation"}},
     ]}  # fmt: skip
     with pytest.raises(FhirInputError) as raised:
@@ -73,7 +54,7 @@ def test_a_bundle_entry_test_patient_is_refused_for_comparison() -> None:
 def test_a_contained_resource_labelled_test_data_is_refused_at_its_path() -> None:
     """Every contained resource is checked, its ``meta.tag`` too, not only the subject's."""
     labelled = {"resourceType": "Patient", "id": "p2", "meta": {"tag": HTEST["security"]}}
-    resource = _crp(contained=[{"resourceType": "Patient", "id": "p1"}, labelled])
+    resource = crp_observation(contained=[{"resourceType": "Patient", "id": "p1"}, labelled])
     with pytest.raises(FhirInputError) as raised:
         parse_observation(resource, "LIS", "HOSP")
     assert raised.value.rejection is RejectionCode.WRONG_PROCESSING_ID
@@ -82,7 +63,7 @@ def test_a_contained_resource_labelled_test_data_is_refused_at_its_path() -> Non
 
 def test_a_contained_test_patient_in_a_bundle_entry_is_refused() -> None:
     test_patient = {"resourceType": "Patient", "id": "p1", "meta": HTEST}
-    entry = _crp(contained=[test_patient], subject={"reference": "#p1"})
+    entry = crp_observation(contained=[test_patient], subject={"reference": "#p1"})
     bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": entry}]}
     error = parse_bundle(bundle, "LIS", "HOSP").entries[0].error
     assert error is not None and error.rejection is RejectionCode.WRONG_PROCESSING_ID
@@ -93,6 +74,6 @@ def test_a_test_deployment_takes_a_contained_test_patient() -> None:
         "resourceType": "Patient", "id": "p1", "meta": HTEST,
         "identifier": [{"system": "urn:hosp", "value": "MRN4711"}],
     }  # fmt: skip
-    resource = _crp(contained=[test_patient], subject={"reference": "#p1"})
+    resource = crp_observation(contained=[test_patient], subject={"reference": "#p1"})
     message = parse_observation(resource, "LIS", "HOSP", processing_id="T")
     assert message.patient_identifier == "MRN4711"

@@ -19,21 +19,7 @@ from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.entrypoints.request_body import decode_json
-
-
-def _observation(**changes: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Observation",
-        "identifier": [{"system": "urn:lab", "value": "OBS-1"}],
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
-        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN4711"}},
-        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
-        "valueQuantity": {"value": 20, "unit": "mg/L", "system": "http://unitsofmeasure.org",
-                          "code": "mg/L"},
-    }  # fmt: skip
-    resource.update(changes)
-    return {k: v for k, v in resource.items() if v is not None}
+from tests.unit.lab_ingestion.fhir_samples import crp_observation
 
 
 @pytest.mark.parametrize(
@@ -52,7 +38,7 @@ def _observation(**changes: Any) -> dict[str, Any]:
 def test_a_number_where_fhir_wants_a_date_time_string_is_invalid(
     changes: dict[str, Any], where: str
 ) -> None:
-    body = decode_json(json.dumps(_observation(**changes)).encode(), is_element_name)
+    body = decode_json(json.dumps(crp_observation(**changes)).encode(), is_element_name)
     try:
         message = parse_observation(body, "lab", "FHIR")
     except FhirInputError as error:
@@ -67,7 +53,7 @@ def test_a_number_where_fhir_wants_a_date_time_string_is_invalid(
 
 def test_a_number_for_a_time_in_a_bundle_entry_is_invalid_at_its_path() -> None:
     bundle = {"resourceType": "Bundle", "type": "batch",
-              "entry": [{"resource": _observation(issued=1763625600)}]}  # fmt: skip
+              "entry": [{"resource": crp_observation(issued=1763625600)}]}  # fmt: skip
     parsed = parse_bundle(bundle, "lab", "FHIR")
     error = parsed.entries[0].error
     assert error is not None
@@ -75,6 +61,6 @@ def test_a_number_for_a_time_in_a_bundle_entry_is_invalid_at_its_path() -> None:
 
 
 def test_string_times_are_read() -> None:
-    read = parse_observation(_observation(issued="2026-11-20T09:00:00Z"), "lab", "FHIR")
+    read = parse_observation(crp_observation(issued="2026-11-20T09:00:00Z"), "lab", "FHIR")
     assert read.observations[0].collected_at is not None
     assert read.observations[0].reported_at is not None

@@ -12,25 +12,7 @@ from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.domain.model import RejectionCode
-
-ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-HTEST = {"security": [{"system": ACT_REASON, "code": "HTEST"}]}
-
-
-def _crp(**changes: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Observation",
-        "identifier": [{"system": "urn:lab", "value": "OBS-1"}],
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
-        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN4711"}},
-        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
-        "valueQuantity": {"value": 20, "unit": "mg/L", "system": "http://unitsofmeasure.org",
-                          "code": "mg/L"},
-    }  # fmt: skip
-    resource.update(changes)
-    return {k: v for k, v in resource.items() if v is not None}
-
+from tests.unit.lab_ingestion.fhir_samples import HTEST, crp_observation
 
 ABO = {"coding": [{"system": "http://loinc.org", "code": "883-9"}]}  # ABO group: not the trial's
 
@@ -47,10 +29,10 @@ def test_a_transaction_is_not_refused_over_an_observation_the_service_ignores(
     """An Observation of no trial analyte is ignored, "nothing else of it is checked"
     (``BundleEntry``), as HL7's other tests are read leniently: it must not fail the
     transaction and so lose the trial result (here a CRP) beside it."""
-    ignored = _crp(identifier=[{"system": "urn:lab", "value": "OBS-2"}], code=ABO,
+    ignored = crp_observation(identifier=[{"system": "urn:lab", "value": "OBS-2"}], code=ABO,
                    valueQuantity=None, valueString="A pos", **other)  # fmt: skip
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": _crp(), "request": {"method": "POST", "url": "Observation"}},
+        {"resource": crp_observation(), "request": {"method": "POST", "url": "Observation"}},
         {"resource": ignored, "request": {"method": "POST", "url": "Observation"}},
     ]}  # fmt: skip
     try:
@@ -67,14 +49,16 @@ FOCUS = [{"reference": "Patient/donor-1"}]
 def test_a_single_observation_of_no_trial_analyte_with_a_focus_is_read_not_refused() -> None:
     """Answered downstream as of no trial analyte (ignored), never a 400 kept as a rejection."""
     message = parse_observation(
-        _crp(code=ABO, valueQuantity=None, valueString="A pos", focus=FOCUS), "LIS", "HOSP"
+        crp_observation(code=ABO, valueQuantity=None, valueString="A pos", focus=FOCUS),
+        "LIS",
+        "HOSP",
     )
     assert message.observations[0].codes[0].code == "883-9"
 
 
 def test_a_trial_observation_with_a_focus_is_refused_in_a_batch_at_its_path() -> None:
     bundle = {"resourceType": "Bundle", "type": "batch",
-              "entry": [{"resource": _crp(focus=FOCUS)}]}  # fmt: skip
+              "entry": [{"resource": crp_observation(focus=FOCUS)}]}  # fmt: skip
     error = parse_bundle(bundle, "LIS", "HOSP").entries[0].error
     assert error is not None
     assert [i.expression for i in error.issues] == ["Bundle.entry[0].resource.focus"]
@@ -82,7 +66,8 @@ def test_a_trial_observation_with_a_focus_is_refused_in_a_batch_at_its_path() ->
 
 def test_a_trial_observation_with_a_focus_fails_its_transaction() -> None:
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": _crp(focus=FOCUS), "request": {"method": "POST", "url": "Observation"}},
+        {"resource": crp_observation(focus=FOCUS),
+         "request": {"method": "POST", "url": "Observation"}},
     ]}  # fmt: skip
     with pytest.raises(FhirInputError) as raised:
         parse_bundle(bundle, "LIS", "HOSP")
@@ -91,10 +76,10 @@ def test_a_trial_observation_with_a_focus_fails_its_transaction() -> None:
 
 def test_test_data_of_no_trial_analyte_still_fails_its_transaction() -> None:
     """Test data is never stored: a test Bundle is refused whole, whatever its entries are."""
-    test_abo = _crp(identifier=[{"system": "urn:lab", "value": "OBS-2"}], code=ABO,
+    test_abo = crp_observation(identifier=[{"system": "urn:lab", "value": "OBS-2"}], code=ABO,
                     valueQuantity=None, valueString="A pos", meta=HTEST)  # fmt: skip
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": _crp(), "request": {"method": "POST", "url": "Observation"}},
+        {"resource": crp_observation(), "request": {"method": "POST", "url": "Observation"}},
         {"resource": test_abo, "request": {"method": "POST", "url": "Observation"}},
     ]}  # fmt: skip
     with pytest.raises(FhirInputError) as raised:
@@ -104,7 +89,7 @@ def test_test_data_of_no_trial_analyte_still_fails_its_transaction() -> None:
 
 def test_a_number_for_a_time_is_invalid_fhir_on_an_observation_of_no_trial_analyte_too() -> None:
     """Not FHIR at all (as any validation error of an ignored Observation is)."""
-    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": _crp(
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": crp_observation(
         code=ABO, valueQuantity=None, valueString="A pos", issued=1763625600)}]}  # fmt: skip
     error = parse_bundle(bundle, "LIS", "HOSP").entries[0].error
     assert error is not None
