@@ -1,5 +1,5 @@
 """What every redaction of a rejected payload shares (PROTOCOL section 6); FHIR payloads
-are redacted in ``fhir_redaction``, the platform's JSON format in ``json_parser``.
+are redacted in ``fhir_redaction``, the platform's JSON format in ``json_redaction``.
 
 A rejected input is kept for inspection and replay, but never with a person's identity:
 the hospital identifier is replaced by its keyed hash and demographics are dropped, and

@@ -32,8 +32,8 @@ from services.lab_ingestion.adapters.json_parser import (
     is_schema_key,
     named_sender,
     parse_lab_results,
-    redact_json,
 )
+from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.redaction import dump_json
 from services.lab_ingestion.domain.matching import mask_identifier_in_id

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
 from services.lab_ingestion.adapters.hl7_scrub_fields import masked_flags
-from services.lab_ingestion.adapters.json_parser import redact_json
+from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.redaction import REDACTED
 from services.lab_ingestion.domain.abnormal_flags import ABNORMAL_FLAGS, published_flag
 from services.lab_ingestion.domain.message_identity import content_digest

@@ -19,8 +19,8 @@ from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
     LabResultsIn,
     parse_lab_results,
-    redact_json,
 )
+from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from shared.contracts.events.lab import Channel
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
-from services.lab_ingestion.adapters.json_parser import DROPPED_KEY, redact_json
+from services.lab_ingestion.adapters.json_redaction import DROPPED_KEY, redact_json
 from services.lab_ingestion.adapters.redaction import REDACTED, scrub_secrets
 from tests.unit.lab_ingestion.route_fakes import (
     JSON_BODY,

@@ -1,0 +1,156 @@
+"""Redaction of the platform's JSON lab-result format (``POST /v1/lab-results``): the copy
+kept with a rejection holds only the schema's fields, the hospital identifier hashed, and no
+key the schema does not know by its name (it may be PHI).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from services.lab_ingestion.adapters.json_parser import (
+    LOINC_CODE_PATTERN,
+    STATUS_CODES,
+    UNKNOWN_KEY,
+    LabResultsIn,
+    PatientIn,
+    ResultIn,
+    SourceIn,
+)
+from services.lab_ingestion.adapters.redaction import (
+    Secrets,
+    is_flag_code,
+    kept_code,
+    scrubbed_copy,
+)
+from shared.jsonlog import is_phi_field
+
+DROPPED_KEY = "_dropped_fields"  # where the dropped keys are named (never their values)
+_MAX_DROPPED = 50
+_RESULT_FIELDS = frozenset(ResultIn.model_fields)
+_SOURCE_FIELDS = frozenset(SourceIn.model_fields)
+_PATIENT_KEPT = frozenset(PatientIn.model_fields)  # the identifier, hashed
+_TOP_FIELDS = frozenset(LabResultsIn.model_fields)
+# a result's coded fields: what is kept of them (anything else may be a name: ``kept_code``)
+_CODES: dict[str, Callable[[str], bool]] = {
+    "abnormal_flag": is_flag_code,
+    "status": STATUS_CODES.__contains__,
+    "loinc": lambda text: re.fullmatch(LOINC_CODE_PATTERN, text) is not None,
+}
+
+
+def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
+    """A copy safe to store with a rejection: only the fields of the schema are kept (the
+    MRN hashed); the dropped keys are listed under ``DROPPED_KEY`` (a key the schema does not
+    know as ``UNKNOWN_KEY``, never by its name), their values are not kept, and a dropped
+    patient detail is replaced wherever else it occurs.
+
+    Best effort on malformed input; never raises (non-object input gives ``{}``).
+    """
+    if not isinstance(payload, dict):
+        return {}
+    try:
+        return _JsonRedactor(hash_identifier).message(payload)
+    except RecursionError:
+        return {}
+
+
+class _JsonRedactor:
+    def __init__(self, hash_identifier: Callable[[str], str]) -> None:
+        self.hash_identifier = hash_identifier
+        self.secrets = Secrets()
+        self.dropped: list[str] = []
+
+    def message(self, payload: dict[Any, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in payload.items():
+            if key == "patient":
+                patient = self.patient(value)
+                if patient is not None:
+                    out["patient"] = patient
+            elif key == "source":
+                out[key] = self.fields(value, _SOURCE_FIELDS, "source")
+            elif key == "results" and isinstance(value, list):
+                out[key] = [self.fields(r, _RESULT_FIELDS, f"results[{i}]")
+                            for i, r in enumerate(value)]  # fmt: skip
+            elif key in _TOP_FIELDS:
+                out[key] = self.scalar(value, str(key))
+            else:
+                self.drop(key, value, "")
+        if self.dropped:
+            out[DROPPED_KEY] = self.dropped[:_MAX_DROPPED]
+        ids = frozenset({"message_id", "result_id"})  # built from the MRN by some labs
+        return scrubbed_copy(out, self.secrets, self.hash_identifier, ids)
+
+    def patient(self, value: object) -> Any:
+        """Only the identifier, hashed; a bare identifier (a string or a number) is hashed
+        wherever it occurs and not kept, nor is anything else in place of the object."""
+        if not isinstance(value, dict):
+            if value is not None and not _is_identifier(value):
+                self.dropped.append("patient")
+            self.identifiers(value)
+            return None
+        kept: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _PATIENT_KEPT and _is_identifier(item):
+                kept[key] = self.secrets.hashed(str(item), self.hash_identifier)
+            else:  # every patient detail but the identifier is PHI
+                self.drop(key, item, "patient.", phi=True, known=_PATIENT_KEPT)
+                self.identifiers(item, strings=key in _PATIENT_KEPT)
+        return kept
+
+    def identifiers(self, value: object, *, strings: bool = True) -> None:
+        """Every identifier-like value below ``value`` (numbers; strings too if told) is
+        replaced by its keyed hash wherever else it occurs."""
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            for item in value:
+                self.identifiers(item, strings=strings)
+        elif _is_identifier(value) and (strings or not isinstance(value, str)):
+            self.secrets.hashed(str(value), self.hash_identifier)
+
+    def fields(self, value: object, known: frozenset[str], where: str) -> Any:
+        if not isinstance(value, dict):
+            return self.scalar(value, where)
+        out = {}
+        for key, item in value.items():
+            if key in known:
+                out[key] = self.scalar(item, f"{where}.{key}")
+                if key in _CODES:  # a result's: free text there may be a name
+                    out[key] = kept_code(out[key], _CODES[key])
+            else:
+                self.drop(key, item, f"{where}.")
+        return out
+
+    def scalar(self, value: object, where: str) -> Any:
+        """A value where the schema has a scalar; a structure there is dropped."""
+        if value is None or isinstance(value, str | int | float | Decimal):
+            return value
+        self.dropped.append(where[:100])
+        return None
+
+    def drop(
+        self,
+        key: object,
+        value: object,
+        prefix: str,
+        *,
+        phi: bool = False,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
+        """Leave out a key, noting where but not its value (nor its name unless the schema
+        knows it: a name may be PHI); the value of a key named like a person's detail is
+        replaced wherever else it occurs."""
+        self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
+        if phi or is_phi_field(str(key)):
+            self.secrets.strings(value, as_name="name" in str(key).lower())
+
+
+def _is_identifier(value: object) -> bool:
+    """A non-empty string or a number (a hospital identifier may be sent as either)."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
