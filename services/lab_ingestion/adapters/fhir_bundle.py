@@ -90,6 +90,7 @@ def parse_bundle(
     identify: Identify | None = None,
     *,
     processing_id: str = PRODUCTION,
+    configured_as: tuple[str, str] | None = None,
 ) -> ParsedBundle:
     """Every entry of a transaction or batch Bundle, in order.
 
@@ -132,7 +133,7 @@ def parse_bundle(
             refuse_focus(resource, where)
             message = observation_message(
                 observation, where, patients.entry(full_url), source_application, source_facility,
-                identify=identify,
+                identify=identify, configured_as=configured_as,
             )  # fmt: skip
             parsed[index] = BundleEntry(index, message=message)
         except FhirInputError as exc:

@@ -15,6 +15,7 @@ same on the wire, so R4 payloads validate as they are.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -65,20 +66,23 @@ def parse_observation(
     identify: Identify | None = None,
     *,
     processing_id: str = PRODUCTION,
+    configured_as: tuple[str, str] | None = None,
 ) -> LabMessage:
     """One FHIR R4 Observation as a ``LabMessage``; raises ``FhirInputError``.
 
     ``identify`` (the keyed hash of a patient identifier) makes the message identity the
     patient's: the same content for another patient is another message. ``processing_id``:
-    this deployment's (P: production, which refuses test data)."""
+    this deployment's (P: production, which refuses test data). ``configured_as``: the
+    sender whose configuration applies (``LabMessage.configured_as``)."""
     refuse_test_data(resource, "Observation", processing_id)
     screen_times(resource, "Observation")
     observation = validate_resource(Observation, resource, "Observation")
     if of_a_trial_analyte(observation):  # one of another test is answered as ignored
         refuse_focus(resource, "Observation")
     return observation_message(
-        observation, "Observation", None, source_application, source_facility, identify=identify
-    )
+        observation, "Observation", None, source_application, source_facility,
+        identify=identify, configured_as=configured_as,
+    )  # fmt: skip
 
 
 def observation_message(
@@ -89,9 +93,10 @@ def observation_message(
     facility: str,
     *,
     identify: Identify | None = None,
+    configured_as: tuple[str, str] | None = None,
 ) -> LabMessage:
     try:
-        return _map_message(obs, where, patients, app, facility, identify=identify)
+        message = _map_message(obs, where, patients, app, facility, identify=identify)
     except FhirInputError:
         raise
     except TooManyIdentifiers as exc:
@@ -104,6 +109,7 @@ def observation_message(
         raise input_error(
             "structure", f"unreadable resource ({type(exc).__name__})", where
         ) from None
+    return message if configured_as is None else replace(message, configured_as=configured_as)
 
 
 def _map_message(

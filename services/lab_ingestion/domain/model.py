@@ -235,10 +235,19 @@ class LabMessage:
     # FHIR: the version's content the control id is made of with the patient's keyed hash
     # (``versioned_control_id``), to make it again once the patient is chosen
     control_id_basis: str | None = None
+    # the allowed sender whose site, time zone and identifier authority apply, when not the
+    # one the message is kept under: a bound token's FHIR is kept under ``<token>^FHIR``
+    # whatever its binding, so that its results' keys never change (``senders.fhir_configured_as``)
+    configured_as: tuple[str, str] | None = None
 
     @property
     def source(self) -> str:
         return f"{self.source_application}^{self.source_facility}"
+
+    @property
+    def settings_key(self) -> tuple[str, str]:
+        """The sender whose configuration (site, zone, authority) applies to the message."""
+        return self.configured_as or (self.source_application, self.source_facility)
 
 
 @dataclass(frozen=True)

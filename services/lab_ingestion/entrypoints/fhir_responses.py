@@ -30,7 +30,7 @@ _ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supp
                 413: "too-costly", 503: "transient"}  # fmt: skip
 # the FHIR paths this service serves and their methods (a GET route takes HEAD too)
 FHIR_METHODS = {"/fhir": "POST", "/fhir/Observation": "POST", "/fhir/metadata": "GET, HEAD"}
-# a token bound to several senders, none <token name>^FHIR (``senders.fhir_sender``): 403
+# a token bound to several senders, none <token name>^FHIR (``senders.fhir_sender_known``): 403
 SEVERAL_SENDERS = input_error(
     "forbidden", "this token is bound to several senders and a FHIR resource names none: "
     "which sender it is from cannot be told; use a token bound to one sender", "",

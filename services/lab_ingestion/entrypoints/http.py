@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -62,13 +62,19 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
-from services.lab_ingestion.service_layer.senders import fhir_sender
+from services.lab_ingestion.service_layer.senders import (
+    FHIR_FACILITY,
+    FhirSender,
+    fhir_configured_as,
+    fhir_sender_known,
+)
 from shared.auth import Role
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.web.app import PRINCIPAL_KEY, problem, requires
 
 ER7 = "x-application/hl7-v2+er7"
+T = TypeVar("T")
 HL7_STATUS = {"AA": 200, "AE": 422, "AR": 400}
 
 
@@ -118,34 +124,37 @@ class LabRoutes:
 
     async def _read_fhir(
         self, request: web.Request
-    ) -> tuple[tuple[str, str], str, bytes, Any] | web.StreamResponse:
-        """The sender (``fhir_sender``), the metric source, the raw body and its JSON; or the
-        answer to a body that cannot be read or to a token whose sender cannot be told
-        (each kept as a rejection)."""
+    ) -> tuple[FhirSender, str, bytes, Any] | web.StreamResponse:
+        """Who sent it (``senders.fhir_configured_as``), the source it is kept and counted
+        under, the raw body and its JSON; or the answer to a body that cannot be read or to a
+        token whose sender cannot be told (each kept as a rejection)."""
         principal = request[PRINCIPAL_KEY]
-        source = f"{principal.name}^FHIR"
+        source = f"{principal.name}^{FHIR_FACILITY}"
         try:
             raw = await read_body(request)
             body = decode_json(raw, is_element_name)
         except UnreadableBody as error:
             return await self._unreadable_fhir(error, source)
-        sender = fhir_sender(principal.name, principal.senders)
-        if sender is None:
+        if not fhir_sender_known(principal.name, principal.senders):
             return await self._fhir_rejected(raw, body, fhir.SEVERAL_SENDERS, source, status=403)
-        return sender, source, raw, body
+        configured_as = fhir_configured_as(principal.name, principal.senders)
+        return FhirSender(principal.name, configured_as), source, raw, body
+
+    def _fhir_parser(self, parse: Callable[..., T], sender: FhirSender) -> Callable[..., T]:
+        return partial(parse, processing_id=self._processing_id, configured_as=sender.configured_as)
 
     async def post_fhir_observation(self, request: web.Request) -> web.StreamResponse:
         read = await self._read_fhir(request)
         if isinstance(read, web.StreamResponse):
             return read
-        (application, facility), source, raw, body = read
+        sender, source, raw, body = read
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
             # parsed off the event loop: a large resource must not hold up every sender
             message = await asyncio.to_thread(
-                partial(parse_observation, processing_id=self._processing_id),
-                body, application, facility, self._hash,
+                self._fhir_parser(parse_observation, sender),
+                body, sender.name, FHIR_FACILITY, self._hash,
             )  # fmt: skip
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
@@ -157,13 +166,13 @@ class LabRoutes:
         read = await self._read_fhir(request)
         if isinstance(read, web.StreamResponse):
             return read
-        (application, facility), source, raw, body = read
+        sender, source, raw, body = read
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
             bundle = await asyncio.to_thread(
-                partial(parse_bundle, processing_id=self._processing_id),
-                body, application, facility, self._hash,
+                self._fhir_parser(parse_bundle, sender),
+                body, sender.name, FHIR_FACILITY, self._hash,
             )  # fmt: skip
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)

@@ -72,7 +72,7 @@ def unresolved_outcome(
     missing; otherwise rejected with why no number could be chosen (an empty MR may be an
     enrolled subject's, a withdrawn subject's late result is theirs: never discarded
     unseen)."""
-    sender = context.allowed.get((message.source_application, message.source_facility))
+    sender = context.allowed.get(message.settings_key)
     enrolled = has_missing_number(message.identifier_candidates)
     for candidate in _numbers(message):
         patient_hmac = context.hmacs.get(candidate.value) or hash_identifier(candidate.value)
@@ -117,7 +117,7 @@ class _Identifier:
         return command
 
     def message(self, message: LabMessage) -> LabMessage:
-        authority = self._authorities.get((message.source_application, message.source_facility))
+        authority = self._authorities.get(message.settings_key)
         if authority is None or not message.identifier_candidates:
             return message
         chosen = resolve_patient_identifier(message, authority)

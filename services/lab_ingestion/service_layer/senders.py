@@ -3,6 +3,8 @@ a patient at all (a rejection before anything else of a message is looked at).""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON, is_kept_copy_identifier
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -62,15 +64,32 @@ def _not_permitted(source: str | None) -> str:
     return f"sender {source!r} is not one this token may deliver results as"
 
 
-def fhir_sender(name: str, senders: frozenset[str] | None) -> tuple[str, str] | None:
-    """The sender (application, facility) a lab token's FHIR resources come from (FHIR names
-    none): the token's one sender when it is bound to one, so that its site, time zone and
-    identifier authority apply as to its HL7 and JSON; ``<name>^FHIR`` when it is unbound or
-    bound to that among others; None when it is bound to several others (which of them a
-    resource is from cannot be told)."""
-    if senders is None or f"{name}^FHIR" in senders:
-        return name, "FHIR"
-    if len(senders) != 1:
+FHIR_FACILITY = "FHIR"  # a lab token's FHIR resources are kept as sent by <token name>^FHIR
+
+
+class FhirSender(NamedTuple):
+    """A lab token as the sender of FHIR resources: kept as ``<name>^FHIR``, configured as
+    ``configured_as`` (``fhir_configured_as``)."""
+
+    name: str
+    configured_as: tuple[str, str] | None
+
+
+def fhir_sender_known(name: str, senders: frozenset[str] | None) -> bool:
+    """Whether the sender a lab token's FHIR resources come from can be told: not when the
+    token is bound to several senders, none of them ``<name>^FHIR``."""
+    return senders is None or f"{name}^{FHIR_FACILITY}" in senders or len(senders) == 1
+
+
+def fhir_configured_as(name: str, senders: frozenset[str] | None) -> tuple[str, str] | None:
+    """The sender (application, facility) whose site, time zone and identifier authority
+    apply to a lab token's FHIR resources, as to its HL7 and JSON: its one sender when it is
+    bound to one; None otherwise (unbound: no sender's configuration applies).
+
+    FHIR names no sender: the resources are kept under ``<name>^FHIR`` whatever the token's
+    binding, so that a correction or a cancellation finds what the token sent before it was
+    bound (``LabMessage.configured_as``)."""
+    if senders is None or f"{name}^{FHIR_FACILITY}" in senders or len(senders) != 1:
         return None
     application, _, facility = next(iter(senders)).partition("^")
     return application, facility

@@ -19,7 +19,7 @@ from services.lab_ingestion.service_layer.recording import reject, resent
 
 def in_sender_time(context: BatchContext, message: LabMessage) -> LabMessage | Rejected:
     """Local collection and report times read in the sender's zone, when one is configured."""
-    sender = context.allowed.get((message.source_application, message.source_facility))
+    sender = context.allowed.get(message.settings_key)
     zone = sender.time_zone if sender else None
     return in_site_time(message, site_zone(zone)) if zone else message
 
@@ -32,7 +32,7 @@ def subject_of(
     own it (``subject_with_withdrawn``); a rejection when that cannot be told, or when its
     collection times cannot be read or are missing or implausible (never discarded unseen);
     None: nobody's."""
-    sender = context.allowed.get((message.source_application, message.source_facility))
+    sender = context.allowed.get(message.settings_key)
     site = sender.site_id if sender else None
     active = match_subject(context.subjects.get(patient_hmac, ()), site)
     withdrawn = context.withdrawn.get(patient_hmac)
