@@ -76,8 +76,12 @@ class FhirRoutes:
         configured_as = fhir_configured_as(principal.name, principal.senders)
         return FhirSender(principal.name, configured_as), source, raw, body
 
-    def _fhir_parser(self, parse: Callable[..., T], sender: FhirSender) -> Callable[..., T]:
-        return partial(parse, processing_id=self._processing_id, configured_as=sender.configured_as)
+    async def _parsed(self, parse: Callable[..., T], sender: FhirSender, body: Any) -> T:
+        """``body`` parsed off the event loop (a large one must not hold up every sender)."""
+        options = partial(
+            parse, processing_id=self._processing_id, configured_as=sender.configured_as
+        )
+        return await asyncio.to_thread(options, body, sender.name, FHIR_FACILITY, self._hash)
 
     async def post_observation(self, request: web.Request) -> web.StreamResponse:
         read = await self._read_fhir(request)
@@ -87,11 +91,7 @@ class FhirRoutes:
         try:
             if not isinstance(body, dict):
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
-            # parsed off the event loop: a large resource must not hold up every sender
-            message = await asyncio.to_thread(
-                self._fhir_parser(parse_observation, sender),
-                body, sender.name, FHIR_FACILITY, self._hash,
-            )  # fmt: skip
+            message = await self._parsed(parse_observation, sender, body)
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         copy = await redacted_off_loop(RedactedFhir(body, self._hash).whole, len(raw))
@@ -106,10 +106,7 @@ class FhirRoutes:
         try:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
-            bundle = await asyncio.to_thread(
-                self._fhir_parser(parse_bundle, sender),
-                body, sender.name, FHIR_FACILITY, self._hash,
-            )  # fmt: skip
+            bundle = await self._parsed(parse_bundle, sender, body)
         except FhirInputError as error:
             return await self._fhir_rejected(raw, body, error, source)
         redacted = RedactedFhir(body, self._hash)
