@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.lab_ingestion.domain.chain_checks import obtains_nothing
+from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
     EarlierResult,
@@ -61,6 +63,14 @@ class BatchContext:
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
             self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
+        )  # fmt: skip
+
+    def never_held(self, key: SourceKey) -> bool:
+        """Whether nothing was ever stored under a result key, for anyone, as far as the
+        batch read it (``obtains_nothing``: where an X withdraws nothing)."""
+        return obtains_nothing(
+            key, ResultStatusCode.CANNOT_OBTAIN.value, self.latest, self.preliminary,
+            self.withdrawn_versions,
         )  # fmt: skip
 
     def restore(self, saved: BatchContext) -> None:

@@ -54,6 +54,7 @@ from services.lab_ingestion.domain.message_identity import content_digest, says_
 from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
+    ResultStatusCode,
     StaleBatch,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters
@@ -62,10 +63,10 @@ from services.lab_ingestion.domain.planning import (
     check_earlier_results,
     check_repeated_version,
     needs_earlier_result,
-    obtains_nothing,
     plan_results,
 )
 from services.lab_ingestion.domain.result_status import status_of
+from services.lab_ingestion.domain.unobtained import as_not_obtained, reports_without_value
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
@@ -244,6 +245,10 @@ class BatchIngestor:
         sited = in_sender_time(context, message)
         if isinstance(sited, Rejected):
             return sited
+        if reports_without_value(sited):  # read as X where that leaves them out
+            if context.assumed:
+                raise StaleBatch("a result without a value: its key must be read first")
+            sited, _ = as_not_obtained(sited, context.never_held)
         planned = plan_results(sited, self._params, received_at)
         if isinstance(planned, Rejected):
             return planned
@@ -258,12 +263,10 @@ class BatchIngestor:
         if isinstance(checked, Rejected):
             return checked
         restated = not all(
-            obtains_nothing(
-                (sited.source, o.result_key), status_of(o), context.latest, context.preliminary,
-                context.withdrawn_versions,
-            )
+            status_of(o) == ResultStatusCode.CANNOT_OBTAIN
+            and context.never_held((sited.source, o.result_key))
             for o, _ in planned
-        )  # fmt: skip
+        )
         return sited, checked, restated
 
     async def _store(self, uow: Any, context: BatchContext, token: uuid.UUID | None) -> None:
@@ -291,6 +294,8 @@ def _fast_path_applies(commands: Sequence[Command]) -> bool:
     for command in commands:
         if isinstance(command, IngestTransaction):
             return False
-        if isinstance(command, IngestLabMessage) and needs_earlier_result(command.message):
+        if isinstance(command, IngestLabMessage) and (
+            needs_earlier_result(command.message) or reports_without_value(command.message)
+        ):
             return False
     return True
