@@ -35,7 +35,9 @@ def add_rejection_commands(commands: Any) -> None:
     rejection_commands = rejection.add_subparsers(dest="rejection_command", required=True)
     listing = rejection_commands.add_parser("list", help="the newest rejections first")
     listing.add_argument("--source", help="only this sender's (MSH-3^MSH-4, e.g. LIS^HOSP)")
-    listing.add_argument("--reason", help="only this reason code (e.g. unknown-source)")
+    listing.add_argument(
+        "--reason", type=_reason_code, help="only this reason code (e.g. unknown-source)"
+    )
     listing.add_argument("--since", type=parse_moment, metavar="TIME", help=SINCE_HELP)
     listing.add_argument("--open", action="store_true", help="only those not yet replayed")
     listing.add_argument("--limit", type=_count, default=50, help="at most this many (50)")
@@ -167,6 +169,17 @@ def parse_moment(text: str) -> datetime:
             " or 2026-12-04T08:00+01:00"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _reason_code(text: str) -> str:
+    """A reason code lab-ingestion gives (a misspelt one matched nothing: "no rejection
+    matches" read as if there were none)."""
+    from services.lab_ingestion.domain.model import RejectionCode  # noqa: PLC0415 - lean start-up
+
+    codes = sorted(code.value for code in RejectionCode)
+    if text not in codes:
+        raise argparse.ArgumentTypeError(f"{text!r} is no reason code; one of: {', '.join(codes)}")
+    return text
 
 
 def _count(text: str) -> int:

@@ -118,7 +118,7 @@ async def _hash_ids_stored_as_written(conn: asyncpg.Connection, stored_id: Store
 
 async def hash_ids_left_as_written(pool: asyncpg.Pool, settings: PlatformSettings) -> None:
     """What the service does at its start before it reads or writes ids: those an earlier
-    version stored as written are hashed (``cachexia rejection replay`` and ``message show``
+    version stored as written are hashed (``cachexia replay`` and ``message show``
     may run before the upgraded service ever started)."""
     async with pool.acquire() as conn:
         await hash_ids_stored_as_written(conn, stored_id_hasher(subject_hmac_key(settings)))

@@ -112,3 +112,14 @@ async def _nothing(*_: object) -> None:
 
 async def _no_connection(*_: object, **__: object) -> NoConnection:
     return NoConnection()
+
+
+def test_a_misspelt_reason_code_is_a_usage_error_naming_the_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Review 69: `--reason unknown-sorce` listed nothing and exited 0, read as "none"."""
+    assert list_arguments("--reason", "unknown-source").reason == "unknown-source"
+    with pytest.raises(SystemExit) as exited:
+        list_arguments("--reason", "unknown-sorce")
+    assert exited.value.code == 2
+    assert "unknown-source" in capsys.readouterr().err
