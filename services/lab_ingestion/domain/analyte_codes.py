@@ -1,7 +1,8 @@
 """Which trial analyte a result is, by its LOINC codes (PROTOCOL section 6). Pure: no I/O.
 
-The first LOINC coding of a trial analyte identifies the result; any other LOINC code beside
-it that names another test (``other_tests``) leaves which test was measured a guess.
+The first LOINC coding of a trial analyte identifies the result (a code of the protocol's
+table before one of the same measurement's other codes); any other LOINC code beside it that
+names another test (``other_tests``) leaves which test was measured a guess.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ LOINC_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
     }
 )
 
-# LOINC codes of the same measurement as a trial analyte's, in another unit kind or method
-# (total bilirubin and haemoglobin in moles, the manual counts): beside that analyte's own
-# code they name the same test (a lab sends both for one result), so they are no other test
-# there; alone they do not make a result the trial's (PROTOCOL section 6 lists its codes).
+# LOINC codes of the same measurement as a trial analyte's (same component, same system, a
+# count or a concentration of the same substance), in another unit kind or by another method:
+# total bilirubin and haemoglobin in moles (the umol/L and mmol/L PROTOCOL section 6
+# converts), the manual counts a smear review reports (often the most severe neutropenias),
+# ALT and AST by the IFCC method with P-5'-P. Beside that analyte's own code they name the
+# same test; alone they identify the analyte too (the unit is checked as for any result),
+# and the result is published under the code the laboratory sent.
 SAME_TEST_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
     {
         "14631-6": Analyte.BILIRUBIN,  # Bilirubin.total [Moles/volume] in Serum or Plasma
@@ -55,11 +59,14 @@ LOINC_SYSTEMS: Final = frozenset(
 
 
 def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
-    """The first trial analyte among LOINC codings (a missing system counts as LOINC)."""
-    for coding in codes:
-        code = coding.code.strip()
-        if _is_loinc(coding) and code in LOINC_CODES:
-            return LOINC_CODES[code], code
+    """The first trial analyte among LOINC codings (a missing system counts as LOINC), and
+    the code that names it: the first of the protocol's table, else the first of the same
+    measurement's other codes (``SAME_TEST_CODES``), as the laboratory sent it."""
+    loinc = [coding.code.strip() for coding in codes if _is_loinc(coding)]
+    for table in (LOINC_CODES, SAME_TEST_CODES):
+        for code in loinc:
+            if code in table:
+                return table[code], code
     return None
 
 
