@@ -53,8 +53,10 @@ SAME_TEST_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
 # how a LOINC code is written: its number and, after a hyphen, its check digit
 LOINC_CODE: Final = re.compile(r"[0-9]{1,7}-[0-9]")
 
+# LOINC's OID is written bare in HL7 v2 (an ELR feed's or an HIE's OBX-3.3), as a URN in FHIR
+LOINC_OID: Final = "2.16.840.1.113883.6.1"
 LOINC_SYSTEMS: Final = frozenset(
-    {"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"}
+    {"ln", "loinc", "http://loinc.org", LOINC_OID, f"urn:oid:{LOINC_OID}"}
 )
 
 

@@ -112,13 +112,28 @@ def test_catalogue_holds_exactly_the_protocol_codes() -> None:
 
 
 @pytest.mark.parametrize(
-    "system", ["LN", "ln", "LOINC", "loinc", "http://loinc.org", "HTTP://LOINC.ORG", None, "", " "]
+    "system",
+    [
+        *("LN", "ln", "LOINC", "loinc", "http://loinc.org", "HTTP://LOINC.ORG", None, "", " "),
+        *("2.16.840.1.113883.6.1", "urn:oid:2.16.840.1.113883.6.1"),  # LOINC's OID, bare too
+    ],
 )
 def test_loinc_like_systems_match(system: str | None) -> None:
     assert identify_analyte([Coding("1988-5", system)]) == (Analyte.CRP, "1988-5")
 
 
-@pytest.mark.parametrize("system", ["L", "99LAB", "http://snomed.info/sct", "LN2"])
+@pytest.mark.parametrize(
+    "system",
+    # CPT-4's and UCUM's OIDs begin as LOINC's does
+    [
+        "L",
+        "99LAB",
+        "http://snomed.info/sct",
+        "LN2",
+        "2.16.840.1.113883.6.12",
+        "2.16.840.1.113883.6.8",
+    ],
+)
 def test_a_loinc_looking_code_in_another_system_is_not_a_trial_analyte(system: str) -> None:
     assert identify_analyte([Coding("1988-5", system)]) is None
     assert normalise(observation(codes=(Coding("1988-5", system),))) is None

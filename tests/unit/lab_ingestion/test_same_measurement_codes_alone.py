@@ -44,7 +44,7 @@ VALUE_IN = {
     Analyte.ALT: ("35", "U/L"),
     Analyte.AST: ("35", "U/L"),
 }
-LOINC_SYSTEMS = st.sampled_from(["LN", "http://loinc.org", None])
+LOINC_SYSTEMS = st.sampled_from(["LN", "http://loinc.org", "2.16.840.1.113883.6.1", None])
 
 
 def _result(*codes: Coding) -> ObservationInput:
