@@ -60,6 +60,7 @@ CREATININE_UMOL_L_PER_MG_DL: Final = 88.4
 # A micro sign matches only a micro "u" (a lower-case u starting a unit: uL, umol, ukat).
 # "mc" is micro as US hospitals write it (ISMP's error-prone abbreviations: no u, no µ);
 # "Giga/L" is the French laboratories' G/L, "UI/L" the unite/unita/unidad internacional.
+# A count's multiplier word (``COUNT_WORDS``) matches in any case beside the rest as listed.
 UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         "mg/L": (),
@@ -67,13 +68,14 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "nmol/L": (),
         "10*9/L": (
             *("x10*9/L", "10^9/L", "x10^9/L", "10E9/L", "x10E9/L", "x10e9/L"),
-            *("10e9/L", "G/L", "G/l", "Giga/L", "Gpt/L", "/nL"),
+            *("10e9/L", "G/L", "G/l", "Giga/L", "Gpt/L", "Gpt/l", "/nL"),
             # a litre written l beside a giga written in its own case, and Epic's x10(9)
             *("Giga/l", "x10E9/l", "10E9/l", "x10(9)/L", "x10(9)/l"),
         ),
         "10*3/uL": (
             *("x10*3/uL", "10^3/uL", "x10^3/uL", "10E3/uL", "x10E3/uL", "x10e3/uL"),
             *("10e3/uL", "K/uL", "k/uL", "thou/uL", "10^3/mm3", "x10^3/mm3", "K/mm3"),
+            *("10*3/mm3", "x10*3/mm3"),  # UCUM's cubic millimetre, a microlitre
             *("x10(3)/uL", "Thousand/uL"),  # Epic/Cerner result text; Quest Diagnostics
             *("10^3/mcL", "x10(3)/mcL", "K/mcL", "k/mcL"),
             *("Tsd/uL", "Tsd/ul"),  # German laboratories' Tausend pro Mikroliter
@@ -93,6 +95,13 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     }
 )
 
+# words for a count's multiplier whose case means nothing (no UCUM prefix or unit is
+# spelled by them), as listed: THOU/uL and Thou/uL are thou/uL, GPT/l is Gpt/l. Not a lone
+# letter (G/L is giga, g/L gram; K/uL and k/uL are listed as they are written)
+COUNT_WORDS: Final[Mapping[str, str]] = MappingProxyType(
+    {w.casefold(): w for w in ("thou", "Thousand", "Tsd", "Giga", "Gpt")}
+)
+_COUNT_WORD: Final = re.compile(r"([^\W\d_]+)(/.*)", re.DOTALL)
 _MICRO_SIGNS: Final = ("\u00b5", "\u03bc")  # MICRO SIGN and GREEK SMALL LETTER MU
 _MAX_UNIT_TEXT: Final = 40
 
@@ -144,7 +153,9 @@ def recognise_unit(text: str) -> str | None:
     """The UCUM code a unit spelling stands for, or None if it is not a known spelling. A
     micro sign stands for a spelling's micro u only, never for the U of units: ``µ/L``
     (nothing before the litre) is no U/L, whatever the case of the rest."""
-    compact = "".join(text.split()).replace("\u00d7", "x").replace("\u00b3", "3")
+    compact = _count_word_as_listed(
+        "".join(text.split()).replace("\u00d7", "x").replace("\u00b3", "3")
+    )
     micro = [i for i, c in enumerate(compact) if c in _MICRO_SIGNS]
     spelled = "".join("u" if c in _MICRO_SIGNS else c for c in compact)
     if spelled in _EXACT:
@@ -156,6 +167,18 @@ def recognise_unit(text: str) -> str | None:
         candidates = _FOLDED.get(spelled.lower(), ())
     units = {_EXACT[s] for s in candidates if all(_is_micro(s, i) for i in micro)}
     return units.pop() if len(units) == 1 else None  # several: the case made another unit
+
+
+def _count_word_as_listed(compact: str) -> str:
+    """``compact`` with a leading count word (``COUNT_WORDS``) written as listed, when the
+    rest after it is then a listed spelling's: the rest keeps its case (``THOU/UL`` is left
+    to the one-case rule, ``Thou/ul`` is no unit)."""
+    match = _COUNT_WORD.fullmatch(compact)
+    if match is None or not match[1].isascii() or match[1].casefold() not in COUNT_WORDS:
+        return compact
+    listed = COUNT_WORDS[match[1].casefold()] + match[2]
+    spelled = "".join("u" if c in _MICRO_SIGNS else c for c in listed)
+    return listed if spelled in _EXACT else compact
 
 
 def _is_micro(spelling: str, index: int) -> bool:
@@ -256,18 +279,21 @@ def to_canonical(
 
 
 def _quote(components: Sequence[str]) -> str:
-    """The unit as a rejection's reason may show it: quoted (bounded) when every word of it
-    is a unit's (mg, Mmol, nkat, L, 10*9) or, with no word, it holds at most a power's few
-    digits (%, 10*9); otherwise only its length (a sender's free text there may be a
+    """The unit as a rejection's reason may show it: quoted (bounded) when every component
+    is a listed spelling (``K/uL``, ``Thousand/uL``: this service's own words), or every word
+    of it is a unit's (mg, Mmol, nkat, L, 10*9) or, with no word, it holds at most a power's
+    few digits (%, 10*9); otherwise only its length (a sender's free text there may be a
     misplaced name, number or birth date, and a reason is stored and published)."""
     text = "^".join(components)
     words = _LETTER_RUNS.findall(text)
+    if len(text) <= _MAX_UNIT_TEXT and all(recognise_unit(c) for c in components):
+        return repr(text)
     if (
         len(text) > _MAX_UNIT_TEXT
         or any(w.casefold() not in _UNIT_WORDS for w in words)
         or (not words and sum(c.isdigit() for c in text) > _MAX_BARE_UNIT_DIGITS)
     ):
-        return f"(text of {len(text)} characters, no unit)"
+        return f"(text of {len(text)} characters, not a known unit)"
     return repr(text)
 
 

@@ -456,7 +456,8 @@ def test_an_unconvertible_unit_is_rejected_not_guessed(analyte: Analyte, unit: s
     result = rejected(
         normalise(observation(analyte, "1", ("", unit))), RejectionCode.UNCONVERTIBLE_UNIT
     )
-    shown = repr(unit) if unit != "mg/L of something" else "(text of 17 characters, no unit)"
+    length = "(text of 17 characters, not a known unit)"
+    shown = repr(unit) if unit != "mg/L of something" else length
     assert shown in result.reason
     assert analyte.value in result.reason
     assert to_canonical(analyte, 1.0, (unit,)) == result
