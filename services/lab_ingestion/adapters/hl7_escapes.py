@@ -4,18 +4,26 @@ HL7's formatting escapes repeat a character: ``\\.sp5\\`` is five line breaks, `
 an indent of four. python-hl7 expands any count, so 15 bytes (``\\.in50000000\\``) became
 200 million characters; a larger count would exhaust memory before anything could answer.
 No field this service reads needs more than a page of them.
+
+HL7's highlighting escapes (``\\H\\`` start, ``\\N\\`` normal text) mark how a value is
+shown and stand for no character; python-hl7 reads each as ``_``, so a critical count sent
+in bold, ``\\H\\0.3\\N\\``, read ``_0.3_``. A trial result's value reads them as nothing
+(``highlight_as_nothing``); every other field reads them as before (in PID-3, ``123\\H\\45``
+read as 12345 could be another patient's number).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from hl7.util import unescape
 
 MAX_FORMATTING_REPEAT = 100
 _REPEATING = (".sp", ".in", ".ti", ".sk")
+_HIGHLIGHT_AS_NOTHING: Final = MappingProxyType({"H": "", "N": ""})
 
 
 class UnreadableEscape(ValueError):
@@ -24,16 +32,18 @@ class UnreadableEscape(ValueError):
     read strictly (``check_defined_escapes``), one HL7 does not define."""
 
 
-def bounded_unescape(container: Any, text: str) -> str:
+def bounded_unescape(container: Any, text: str, *, highlight_as_nothing: bool = False) -> str:
     """``hl7.util.unescape`` of ``text`` (in ``container``'s separators), refusing a
-    formatting escape repeated more than MAX_FORMATTING_REPEAT times and a NUL."""
+    formatting escape repeated more than MAX_FORMATTING_REPEAT times and a NUL.
+    ``highlight_as_nothing``: ``\\H\\`` and ``\\N\\`` read as nothing, not ``_``."""
     for sequence in text.split(container.esc)[1::2]:  # inside escape characters
         if sequence[:3] in _REPEATING and _count(sequence[3:]) > MAX_FORMATTING_REPEAT:
             raise UnreadableEscape(
                 f"an HL7 formatting escape ({sequence[:3]}) repeats more than "
                 f"{MAX_FORMATTING_REPEAT} times"
             )
-    unescaped = str(unescape(container, text))
+    app_map = dict(_HIGHLIGHT_AS_NOTHING) if highlight_as_nothing else None
+    unescaped = str(unescape(container, text, app_map))
     if "\x00" in unescaped:  # the raw-byte check cannot see \X00\; PostgreSQL's text refuses it
         raise UnreadableEscape("an HL7 escape decodes to a NUL character (0x00): no field has one")
     return unescaped

@@ -24,6 +24,7 @@ def field_value(
     hex_text: bool = False,
     subcomponent: int = 1,
     strict: bool = False,
+    highlight_as_nothing: bool = False,
 ) -> str:
     """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent or
     HL7's explicit null ``""`` (an OBR-3 of ``""`` is no order number: the placer's is used).
@@ -35,7 +36,8 @@ def field_value(
     character per byte as python-hl7 does. ``strict``: an escape HL7 does not define (which
     python-hl7 drops, joining what is around it) raises UnreadableEscape; for the fields a
     trial result's number and the patient's numbers are read from, where a dropped
-    character is another value (another patient).
+    character is another value (another patient). ``highlight_as_nothing``: HL7's
+    highlighting escapes read as nothing (``bounded_unescape``), for a trial result's value.
     """
     if field >= len(segment):
         return ""
@@ -64,7 +66,7 @@ def field_value(
             check_defined_escapes(value, esc, f"{segment[0]}-{field}")
         if hex_text and f"{esc}X" in value:
             value = decode_hex_runs(value, esc)
-        value = bounded_unescape(segment, value)
+        value = bounded_unescape(segment, value, highlight_as_nothing=highlight_as_nothing)
     return str(value).strip()
 
 
@@ -106,10 +108,12 @@ def later_subcomponents(
     return later
 
 
-def whole_value(segment: hl7.Segment, field: int, *, strict: bool = False) -> str | None:
+def whole_value(
+    segment: hl7.Segment, field: int, *, strict: bool = False, highlight_as_nothing: bool = False
+) -> str | None:
     """A field's first repetition with every component and sub-component, unescaped (hex as
-    UTF-8), as written (``12^5``, ``9&5``); None when it holds one value alone (trailing empty
-    parts aside)."""
+    UTF-8) as ``field_value`` reads them, as written (``12^5``, ``9&5``); None when it holds
+    one value alone (trailing empty parts aside)."""
     if field >= len(segment) or not len(segment[field]):
         return None
     node = segment[field][0]
@@ -119,9 +123,12 @@ def whole_value(segment: hl7.Segment, field: int, *, strict: bool = False) -> st
     for component, value in enumerate(node, start=1):
         count = 1 if isinstance(value, str) else max(len(value), 1)
         subs = [
-            field_value(segment, field, 1, component, hex_text=True, subcomponent=s, strict=strict)
+            field_value(
+                segment, field, 1, component, hex_text=True, subcomponent=s, strict=strict,
+                highlight_as_nothing=highlight_as_nothing,
+            )
             for s in range(1, count + 1)
-        ]
+        ]  # fmt: skip
         parts.append("&".join(subs).rstrip("&"))
     text = "^".join(parts).rstrip("^")
     return text if ("^" in text or "&" in text) else None

@@ -26,7 +26,8 @@ def value_of(obx: hl7.Segment, value_type: str, *, trial: bool) -> str:
     ``<5``); a trial result's whole; any other its first component (as this service stored,
     and digested, it before: an unchanged resend of a stored message stays a duplicate).
     A trial result's is read strictly (``field_value``): an escape HL7 does not define
-    raises UnreadableEscape rather than joining the digits around it."""
+    raises UnreadableEscape rather than joining the digits around it; HL7's highlighting
+    (``\\H\\0.3\\N\\``: a critical value shown in bold) is read as nothing there."""
     if value_type == "SN":
         return _structured_numeric(obx, trial=trial)
     if trial:
@@ -76,7 +77,9 @@ def _plain_value(obx: hl7.Segment) -> str:
     """OBX-5 of a trial analyte, of any type but SN: one value. Components or sub-components
     (``12^5``, ``5^-^10``, ``10^Above 10^99LAB``: a range, a coded answer) stay text as sent,
     no number (a trial result is then rejected), never read as their first part."""
-    return whole_value(obx, 5, strict=True) or field_value(obx, 5, hex_text=True, strict=True)
+    return whole_value(obx, 5, strict=True, highlight_as_nothing=True) or field_value(
+        obx, 5, hex_text=True, strict=True, highlight_as_nothing=True
+    )
 
 
 def _repetitions(segment: hl7.Segment, field: int) -> int:
@@ -91,9 +94,10 @@ def _structured_numeric(obx: hl7.Segment, *, trial: bool) -> str:
     of the number (platelets 125 for ``12^5``); another test's is read (and digested) as
     before. A trial result's is read strictly (``field_value``)."""
     comparator, number, separator, second = (
-        field_value(obx, 5, 1, c, hex_text=True, strict=trial) for c in range(1, 5)
+        field_value(obx, 5, 1, c, hex_text=True, strict=trial, highlight_as_nothing=trial)
+        for c in range(1, 5)
     )
-    whole = whole_value(obx, 5, strict=trial)
+    whole = whole_value(obx, 5, strict=trial, highlight_as_nothing=trial)
     if whole is None:  # one value alone (``12.5``): read as NM's
         return comparator
     if has_subcomponents(obx, 5) or (trial and comparator not in SN_COMPARATORS):
