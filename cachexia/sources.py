@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from cachexia.tokens import is_sender_part
+from cachexia.tokens import SENDER_DELIMITERS_SHOWN, is_sender_part
 from shared.auth import Role, list_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
@@ -70,12 +70,13 @@ def _sender_arguments(parser: argparse.ArgumentParser, part: Any = str) -> None:
 
 def _sender_part(text: str) -> str:
     """A sending application or facility that can match a message (as ``token create
-    --sender`` takes them): not blank, no ``^``; only MSH-3's and MSH-4's first component is
-    read, so give e.g. LIS, not LIS^1.2.3^ISO."""
+    --sender`` takes them): not blank, none of HL7's separators (``LAB&1`` is read from
+    MSH-3 as ``LAB``); only MSH-3's and MSH-4's first component is read, so give e.g. LIS,
+    not LIS^1.2.3^ISO."""
     if not is_sender_part(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a non-blank name without '^' (the first component of MSH-3 "
-            "or MSH-4, e.g. LIS or HOSP)"
+            f"{text!r}: expected a non-blank name without {SENDER_DELIMITERS_SHOWN} (the "
+            "first component of MSH-3 or MSH-4, e.g. LIS or HOSP)"
         )
     return text.strip()
 

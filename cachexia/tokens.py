@@ -69,14 +69,24 @@ def sender(text: str) -> str:
     """APPLICATION^FACILITY, both parts present (as HL7 MSH-3^MSH-4 and JSON sources)."""
     application, caret, facility = text.partition("^")
     if not caret or not is_sender_part(application) or not is_sender_part(facility):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected APPLICATION^FACILITY, e.g. LIS^HOSP")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected APPLICATION^FACILITY, e.g. LIS^HOSP, each part without "
+            f"{SENDER_DELIMITERS_SHOWN}"
+        )
     return f"{application.strip()}^{facility.strip()}"
 
 
+# HL7's field, component, repetition, escape and sub-component separators: a name holding
+# one can never be read from MSH-3 or MSH-4 as written (``LAB&1`` is read as ``LAB``)
+SENDER_DELIMITERS = "|^~\\&"
+SENDER_DELIMITERS_SHOWN = "'^', '&', '~', '|' or '\\'"
+
+
 def is_sender_part(text: str) -> bool:
-    """An application or facility a sender can be known by: not blank, and without ``^``
-    (only the first component of MSH-3 and MSH-4 is read, so one with a ``^`` never matches)."""
-    return bool(text.strip()) and "^" not in text
+    """An application or facility a sender can be known by: not blank, and without HL7's
+    separators (``SENDER_DELIMITERS``): a name holding one never matches a message (only the
+    first component of MSH-3 and MSH-4 is read, and its first sub-component)."""
+    return bool(text.strip()) and not any(c in text for c in SENDER_DELIMITERS)
 
 
 def _name(text: str) -> str:

@@ -36,8 +36,11 @@ _MAX_ERRORS = 20
 UNKNOWN_KEY = "<unknown element>"  # in place of a key's name that may be PHI
 
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-# no "^": the source is application^facility, and "A^B"+"C" would be the sender "A"+"B^C"
-_SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49, pattern=r"^[^^]+$")]
+# no "^": the source is application^facility, and "A^B"+"C" would be the sender "A"+"B^C";
+# nor HL7's other separators (& ~ | \): a sender is named as MSH-3^MSH-4 can name it, so that
+# `cachexia source add` and `token create --sender` can name it too
+_SOURCE_PART = r"^[^^&~|\\]+$"
+_SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49, pattern=_SOURCE_PART)]
 _Short = Annotated[str, StringConstraints(max_length=64)]
 LOINC_CODE_PATTERN = r"^[0-9]{1,7}-[0-9]$"
 _Loinc = Annotated[str, StringConstraints(max_length=20, pattern=LOINC_CODE_PATTERN)]
@@ -224,10 +227,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     out = [(_location(err["loc"], unknown=err["type"] == "extra_forbidden"),
+            _SOURCE_PART_TEXT if _is_source_part(err) else
             err["msg"].removeprefix("Value error, ")) for err in errors]  # fmt: skip
     if len(out) > _MAX_ERRORS:
         out = [*out[:_MAX_ERRORS], ("", f"... and {len(out) - _MAX_ERRORS} more errors")]
     return out
+
+
+_SOURCE_PART_TEXT = (
+    "must not hold HL7's separators '^', '&', '~', '|' or '\\' (no MSH-3 or MSH-4 could "
+    "name such a sender)"
+)
+
+
+def _is_source_part(error: Any) -> bool:
+    return bool(error["type"] == "string_pattern_mismatch" and error["loc"][:1] == ("source",))
 
 
 def _location(loc: tuple[int | str, ...], *, unknown: bool = False) -> str:
