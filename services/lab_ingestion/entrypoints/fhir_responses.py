@@ -56,6 +56,7 @@ _REASONS = {
     200: "200 OK",
     201: "201 Created",
     400: "400 Bad Request",
+    403: "403 Forbidden",
     422: "422 Unprocessable Entity",
     503: "503 Service Unavailable",
 }
@@ -148,7 +149,10 @@ def batch_response(bundle: ParsedBundle, outcomes: Sequence[IngestOutcome | None
 
 
 def _batch_entry(entry: BundleEntry, outcome: IngestOutcome | None) -> Entry:
-    if entry.error is not None and not (outcome and outcome.transient):
+    answered = outcome is not None and (
+        outcome.transient or outcome.code is RejectionCode.UNKNOWN_SOURCE  # its sender is gone
+    )
+    if entry.error is not None and not answered:
         return 400, entry.error.issues, None  # and its rejection was kept
     if outcome is None:
         return _unstored(entry)
@@ -160,6 +164,8 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
     accepted Observation created nothing (200)."""
     if outcome.transient:
         return 503, Issue("error", "transient", TRANSIENT_TEXT)
+    if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # the token's sender is not configured
+        return 403, Issue("error", "forbidden", outcome_reason(outcome))
     if not outcome.accepted:
         return 422, Issue("error", "processing", outcome_reason(outcome))
     if outcome.result_ids:

@@ -21,6 +21,7 @@ from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
+from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.copies import LARGE_INPUT_CHARS, redacted_off_loop
 from services.lab_ingestion.entrypoints.http_answers import (
@@ -93,7 +94,7 @@ class FhirRoutes:
                 raise FhirInputError([("error", "structure", "the body is not a JSON object", "")])
             message = await self._parsed(parse_observation, sender, body)
         except FhirInputError as error:
-            return await self._fhir_rejected(raw, body, error, source)
+            return await self._fhir_rejected(raw, body, error, source, sender.configured_as)
         copy = await redacted_off_loop(RedactedFhir(body, self._hash).whole, len(raw))
         outcome = await self._intake.ingest(message, copy, source)
         return fhir.observation_response(outcome)
@@ -108,13 +109,13 @@ class FhirRoutes:
                 raise FhirInputError([("error", "structure", "POST /fhir takes a Bundle", "")])
             bundle = await self._parsed(parse_bundle, sender, body)
         except FhirInputError as error:
-            return await self._fhir_rejected(raw, body, error, source)
+            return await self._fhir_rejected(raw, body, error, source, sender.configured_as)
         redacted = RedactedFhir(body, self._hash)
         if len(raw) > LARGE_INPUT_CHARS or any(e.error is not None for e in bundle.entries):
             await asyncio.to_thread(redacted.whole)  # redacted once, off the loop
         if bundle.type == TRANSACTION:
             return await self._transaction(bundle, redacted, source)
-        return await self._batch(bundle, redacted, source)
+        return await self._batch(bundle, redacted, sender, source)
 
     async def _transaction(
         self, bundle: ParsedBundle, redacted: RedactedFhir, source: str
@@ -126,7 +127,7 @@ class FhirRoutes:
         return fhir.transaction_response(bundle, outcome)
 
     async def _batch(
-        self, bundle: ParsedBundle, redacted: RedactedFhir, source: str
+        self, bundle: ParsedBundle, redacted: RedactedFhir, sender: FhirSender, source: str
     ) -> web.Response:
         siblings = bundle.messages  # one tuple for every entry (a property builds a new one)
 
@@ -135,8 +136,9 @@ class FhirRoutes:
             if entry.error is not None:
                 code, reason = fhir.rejection_of(entry.error)
                 return await self._intake.record_rejection(
-                    Channel.FHIR, code, reason, payload(), source
-                )
+                    Channel.FHIR, code, reason, payload(), source,
+                    configured_as=sender.configured_as,
+                )  # fmt: skip
             if entry.message is not None:
                 return await self._intake.ingest(entry.message, payload, source, bundle=siblings)
             return None  # a Patient: used for matching, never stored
@@ -148,15 +150,30 @@ class FhirRoutes:
         return await asyncio.to_thread(fhir.batch_response, bundle, outcomes)  # one per entry
 
     async def _fhir_rejected(
-        self, raw: bytes, body: Any, error: FhirInputError, source: str, status: int = 400
+        self,
+        raw: bytes,
+        body: Any,
+        error: FhirInputError,
+        source: str,
+        configured_as: tuple[str, str] | None = None,
+        *,
+        status: int = 400,
     ) -> web.Response:
+        """Kept as a rejection; answered ``status``, or 403 when the token's sender
+        (``configured_as``) is gone from the allow-list, whatever else is wrong."""
         code, reason = fhir.rejection_of(error)
         if isinstance(body, dict):
             payload = await asyncio.to_thread(RedactedFhir(body, self._hash).whole)
         else:  # not an object: nothing the redaction can vouch for is stored
             payload, reason = "", f"{reason}; {fingerprint(raw)}"
-        outcome = await self._intake.record_rejection(Channel.FHIR, code, reason, payload, source)
-        return fhir.unavailable() if outcome.transient else fhir.invalid(error, status)
+        outcome = await self._intake.record_rejection(
+            Channel.FHIR, code, reason, payload, source, configured_as=configured_as
+        )
+        if outcome.transient:
+            return fhir.unavailable()
+        if outcome.code is RejectionCode.UNKNOWN_SOURCE and code is not outcome.code:
+            return fhir.observation_response(outcome)  # 403: the token's sender is gone
+        return fhir.invalid(error, status)
 
     async def _unreadable_fhir(self, error: UnreadableBody, source: str) -> web.Response:
         outcome = await self._intake.keep_unreadable(Channel.FHIR, error, source)

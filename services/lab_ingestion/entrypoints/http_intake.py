@@ -74,13 +74,15 @@ class LabIntake:
         *,
         named: str | None = None,
         permitted_senders: frozenset[str] | None = None,
+        configured_as: tuple[str, str] | None = None,
     ) -> IngestOutcome:
         """Keep an input refused at the edge (``source``: the caller, the metric's label;
         ``named``: the sender the body names, the only one checked against the token's
-        senders: a body naming none is refused for what is wrong with it)."""
+        senders: a body naming none is refused for what is wrong with it; ``configured_as``:
+        a bound token's FHIR sender, which must still be on the allow-list)."""
         command = RecordRejectedInput(
             channel, code, reason[: fhir.MAX_REASON], payload, utc_now(), source=named or source,
-            permitted_senders=permitted_senders if named else None,
+            permitted_senders=permitted_senders if named else None, configured_as=configured_as,
         )  # fmt: skip
         return await self.submit_counted(command, channel, source)
 

@@ -60,6 +60,9 @@ class RecordRejectedInput:
     # of an HTTP caller's token (as IngestLabMessage's): another sender's input is answered
     # as such, whatever else is wrong with it
     permitted_senders: frozenset[str] | None = None
+    # of a bound token's FHIR input: the sender it is configured as (``LabMessage``'s), which
+    # must be on the allow-list: a sender gone from it is answered as such, whatever else
+    configured_as: tuple[str, str] | None = None
     rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)  # as IngestLabMessage's
     # of a message read before it failed: what a replay checks its copy against
     patient_hmac: str | None = None

@@ -28,6 +28,9 @@ def early_answer(
         return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source))
     if not _permitted(command.permitted_senders, message.source):
         return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source))
+    gone = _unconfigured(context, command.permitted_senders, message.source, message.configured_as)
+    if gone is not None:
+        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _not_configured(gone))
     if not reads_kept_copies and any(
         is_kept_copy_identifier(c.value) for c in message.identifier_candidates
     ):
@@ -48,6 +51,9 @@ def rejection_of_input(
         return RejectionCode.UNKNOWN_SOURCE, _unknown_sender(command.source)
     if not _permitted(command.permitted_senders, command.source):
         return RejectionCode.UNKNOWN_SOURCE, _not_permitted(command.source)
+    gone = _unconfigured(context, command.permitted_senders, command.source, command.configured_as)
+    if gone is not None:
+        return RejectionCode.UNKNOWN_SOURCE, _not_configured(gone)
     return command.code, command.reason
 
 
@@ -62,6 +68,32 @@ def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
 
 def _not_permitted(source: str | None) -> str:
     return f"sender {source!r} is not one this token may deliver results as"
+
+
+def _unconfigured(
+    context: BatchContext,
+    permitted: frozenset[str] | None,
+    source: str | None,
+    configured_as: tuple[str, str] | None,
+) -> str | None:
+    """The sender a bound token delivers as, when it is not (or no longer) on the allow-list:
+    its site, zone and authority are gone with it, and its patients would be matched against
+    every site's subjects. A token's FHIR is configured as its one sender (``configured_as``);
+    one bound to ``<name>^FHIR`` (kept as that, configured as nothing) is not checked. An
+    unbound token delivers as any sender, configured or not."""
+    if configured_as is not None:
+        return None if configured_as in context.allowed else "^".join(configured_as)
+    if permitted is None or source is None or source not in permitted:
+        return None
+    application, _, facility = source.partition("^")
+    return None if (application, facility) in context.allowed else source
+
+
+def _not_configured(sender: str) -> str:
+    return (
+        f"sender {sender!r} is not on the allow-list (not, or no longer, configured): this "
+        "token is bound to it, and delivers as it only while it is (cachexia source add)"
+    )
 
 
 FHIR_FACILITY = "FHIR"  # a lab token's FHIR resources are kept as sent by <token name>^FHIR

@@ -71,17 +71,19 @@ def as_rejection(
     such (AR unknown-source), never kept as the service's own failure."""
     sender: tuple[str, str] | None = None
     permitted: frozenset[str] | None = None
+    configured_as: tuple[str, str] | None = None
     patient_hmac = digest = None
     if isinstance(command, RecordRejectedInput):
         channel, source, control_id = command.channel, command.source, command.control_id
         sender, permitted = command.sender, command.permitted_senders
+        configured_as = command.configured_as
         payload = command.redacted_payload if keep_payload else NOT_KEPT
     elif isinstance(command, IngestLabMessage):
         message = command.message
         channel, source = message.channel, message.source
         if command.check_source:
             sender = (message.source_application, message.source_facility)
-        permitted = command.permitted_senders
+        permitted, configured_as = command.permitted_senders, message.configured_as
         copy = _redacted(command.redact)  # an HL7 copy's MSH-10 is the id kept, even unkept
         payload = copy if keep_payload else NOT_KEPT
         control_id = rejection_control_id(channel, copy, message.control_id)
@@ -91,13 +93,15 @@ def as_rejection(
     else:
         channel, control_id = Channel.FHIR, None
         source = command.messages[0].source if command.messages else None
+        configured_as = command.messages[0].configured_as if command.messages else None
         payload = _redacted(command.redact) if keep_payload else NOT_KEPT
     kept = payload not in (NOT_KEPT, "")
     checkable = None not in (patient_hmac, digest) and REDACTED not in (control_id or "")
     return RecordRejectedInput(
         channel, RejectionCode.PROCESSING_FAILED, _reason(channel, kept, checkable), payload,
         command.received_at, source=source, control_id=control_id, sender=sender,
-        permitted_senders=permitted, patient_hmac=patient_hmac if kept else None,
+        permitted_senders=permitted, configured_as=configured_as,
+        patient_hmac=patient_hmac if kept else None,
         content_digest=digest if kept else None,
     )  # fmt: skip
 

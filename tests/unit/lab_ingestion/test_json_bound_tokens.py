@@ -8,6 +8,7 @@ import json
 import uuid
 
 from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -26,12 +27,14 @@ class BoundTokens(FakeTokens):
 
 class EdgeSubmit(FakeSubmit):
     """Answers an input refused at the edge as the batch ingestor does
-    (``rejection_of_input``: a sender the token is not for, else the input's own reason)."""
+    (``rejection_of_input``: a sender the token is not for, or one not on the allow-list,
+    else the input's own reason); LIS^HOSP, the token's sender, is on it."""
 
     async def __call__(self, command: Command) -> IngestOutcome:
         self.commands.append(command)
         assert isinstance(command, RecordRejectedInput)
-        code, reason = rejection_of_input(BatchContext({}, {}, {}, {}), command)
+        context = BatchContext({("LIS", "HOSP"): Sender()}, {}, {}, {})
+        code, reason = rejection_of_input(context, command)
         return IngestOutcome.rejected(code, reason)
 
 
