@@ -123,6 +123,13 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
             f"warning: no subject of site {site} is enrolled (sites with subjects: {known}); "
             "the sender's results are matched to that site's subjects only: check the name\n"
         )
+    if sender is None or sender.site_id is None:  # hospital numbers: unique per hospital
+        sys.stderr.write(
+            "warning: without --site, the sender's patients are matched against every site's "
+            "subjects; hospital numbers are unique only within their hospital, so another "
+            "site's subject with the same number may be taken for its patient; give the trial "
+            "site whose patients it reports\n"
+        )
     if (
         sender is None or sender.time_zone is None
     ):  # MSH-7's offset is the send time's: an hour off across a change
@@ -165,31 +172,38 @@ async def _remove(conn: asyncpg.Connection, application: str, facility: str) -> 
     sender = f"{application}^{facility}"
     if not await remove_source(conn, application, facility):
         sys.stderr.write(f"no HL7 sender {sender} is allowed\n")
-        await _warn_of_tokens(conn, sender)  # a JSON or FHIR sender needs no allow-listing
+        await _warn_of_tokens(conn, sender)  # those that would deliver as it, all the same
         return 1
     sys.stdout.write(
         f"HL7 sender {sender} removed; its HL7 messages (MLLP, /v1/hl7) are refused (AR) "
-        "within a few seconds\n"
+        "within a few seconds, and so are the JSON and FHIR results of lab tokens bound to "
+        "it (403)\n"
     )
     await _warn_of_tokens(conn, sender)
     return 0
 
 
 async def _warn_of_tokens(conn: asyncpg.Connection, sender: str) -> None:
-    """JSON and FHIR deliveries are authorised by lab tokens, not by the allow-list: name
-    those that may still deliver as the sender (now without its site, zone or authority)."""
+    """Name the lab tokens in use that deliver, or would deliver, as the sender: those bound
+    to it are refused while it is not on the allow-list (403, AR, kept ``unknown-source``);
+    those bound to no sender still deliver JSON as any, the sender's patients then matched
+    against every site's subjects."""
     await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
-    tokens = [
-        t for t in await list_tokens(conn)
-        if t.role is Role.LAB and t.revoked_at is None
-        and (t.senders is None or sender in t.senders)
-    ]  # fmt: skip
-    if tokens:
-        names = ", ".join(sorted({repr(t.name) for t in tokens}))
+    tokens = [t for t in await list_tokens(conn) if t.role is Role.LAB and t.revoked_at is None]
+    bound = sorted({repr(t.name) for t in tokens if t.senders is not None and sender in t.senders})
+    unbound = sorted({repr(t.name) for t in tokens if t.senders is None})
+    if bound:
         sys.stderr.write(
-            f"warning: lab tokens in use may still deliver JSON or FHIR results as {sender} "
-            f"(bound to it, or to any sender): {names}; revoke them (cachexia token revoke "
-            "--name NAME) or bind them to other senders\n"
+            f"note: lab tokens bound to {sender} are refused while it is not on the allow-list "
+            f"(JSON and FHIR 403, HL7 AR; kept as unknown-source): {', '.join(bound)}; add it "
+            "again (cachexia source add) or revoke them (cachexia token revoke --name NAME)\n"
+        )
+    if unbound:
+        sys.stderr.write(
+            f"warning: lab tokens bound to no sender may still deliver JSON results as {sender}, "
+            f"its patients then matched against every site's subjects: {', '.join(unbound)}; "
+            "revoke them (cachexia token revoke --name NAME) and create tokens bound to their "
+            "senders (--sender)\n"
         )
 
 

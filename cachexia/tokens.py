@@ -37,8 +37,10 @@ def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
 
 
 async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    from cachexia.platform import connect_postgres  # noqa: PLC0415 - keeps start-up lean
+    from cachexia.platform import connect_postgres, migrate_all  # noqa: PLC0415 - keeps start-up lean
 
+    if args.token_command == "create" and args.senders:  # noqa: S105 - a command's name
+        await migrate_all(settings)  # the allow-list the senders are checked against
     conn = await connect_postgres(settings.postgres_dsn)
     try:
         await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
@@ -49,6 +51,8 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
             return _report_revoked(
                 await revoke_tokens(conn, name=args.name, token_id=args.token_id)
             )
+        if args.senders and (unlisted := await _unlisted(conn, args.name, args.senders)):
+            return _refuse_unlisted(unlisted)
         issued = await issue_token(conn, args.name, Role(args.role), args.senders)
     finally:
         await conn.close()
@@ -63,6 +67,33 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
             "senders with --sender APPLICATION^FACILITY.\n"
         )
     return 0
+
+
+async def _unlisted(conn: Any, name: str, senders: list[str]) -> list[str]:
+    from services.lab_ingestion.adapters.sources import allowed_senders  # noqa: PLC0415
+
+    return unlisted_senders(name, senders, await allowed_senders(conn))
+
+
+def unlisted_senders(name: str, senders: list[str], allowed: set[tuple[str, str]]) -> list[str]:
+    """The senders a lab token is to be bound to that are not on the allow-list: it would be
+    refused as them (their site would not scope its patients). ``<name>^FHIR``, the sender
+    its FHIR is kept under, needs no allow-listing."""
+    from services.lab_ingestion.service_layer.senders import FHIR_FACILITY  # noqa: PLC0415
+
+    return [
+        s for s in senders
+        if s != f"{name}^{FHIR_FACILITY}" and tuple(s.split("^", 1)) not in allowed
+    ]  # fmt: skip
+
+
+def _refuse_unlisted(unlisted: list[str]) -> int:
+    sys.stderr.write(
+        f"not on the allow-list: {', '.join(unlisted)}; a lab token delivers only as senders "
+        "on it (their site scopes its patients): add each first (cachexia source add "
+        "--application APPLICATION --facility FACILITY --site SITE); no token was created\n"
+    )
+    return 1
 
 
 def sender(text: str) -> str:

@@ -16,7 +16,7 @@ from services.lab_ingestion.adapters.sources import (
     sender_settings,
 )
 from services.lab_ingestion.domain.records import Sender
-from shared.auth import Role, issue_token
+from shared.auth import Role, issue_token, list_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from tests.integration.lab_fixtures import migrated_lab_pool
 
@@ -68,7 +68,9 @@ async def test_the_source_commands_add_list_forget_and_remove(
     )
     out, err = capsys.readouterr()
     assert added == 0 and "allowed; local times in Europe/Zurich" in out
-    assert "matched by numbers of H" in out and "without --" not in err
+    assert "matched by numbers of H" in out
+    assert "without --time-zone" not in err and "without --identifier-authority" not in err
+    assert "warning: without --site" in err  # matched against every site's subjects
     # a setting given again alone keeps the others; --no-... forgets one
     assert await asyncio.to_thread(cachexia, "add", *sender, "--no-identifier-authority") == 0
     out, err = capsys.readouterr()
@@ -86,8 +88,9 @@ async def test_the_source_commands_add_list_forget_and_remove(
     assert await asyncio.to_thread(cachexia, "remove", *sender) == 0
     out, err = capsys.readouterr()
     assert "removed; its HL7 messages (MLLP, /v1/hl7) are refused" in out
-    # JSON and FHIR are authorised by tokens: those that may still deliver as it are named
+    # the tokens bound to it are now refused: named, as those bound to no sender are
     assert "'hosp-lis'" in err and "other-lis" not in err and "token revoke" in err
+    assert "bound to LIS^HOSP are refused" in err
     assert await asyncio.to_thread(cachexia, "remove", *sender) == 1
     err = capsys.readouterr().err  # a JSON or FHIR sender is never allow-listed: still named
     assert "no HL7 sender LIS^HOSP is allowed" in err and "'hosp-lis'" in err
@@ -96,3 +99,28 @@ async def test_the_source_commands_add_list_forget_and_remove(
         assert await list_sources(conn) == []
     finally:
         await conn.close()
+
+
+async def test_a_lab_token_is_bound_only_to_allowed_senders_or_its_own_fhir_name(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bound token is refused as a sender not on the allow-list (its site would not scope
+    its patients, review 69), so `token create --sender` refuses to bind one to it."""
+    monkeypatch.setenv("DATABASE_URL", database)
+
+    def cachexia(*args: str) -> int:
+        return main(list(args))
+
+    create = ("token", "create", "--role", "lab", "--name", "hub")
+    assert await asyncio.to_thread(cachexia, *create, "--sender", "LIS^CH02") == 1
+    assert "not on the allow-list: LIS^CH02" in capsys.readouterr().err
+    assert await asyncio.to_thread(cachexia, *create, "--sender", "hub^FHIR") == 0  # its own
+    added = ("source", "add", "--application", "LIS", "--facility", "CH02", "--site", "CH-02")
+    assert await asyncio.to_thread(cachexia, *added) == 0
+    assert await asyncio.to_thread(cachexia, *create, "--sender", "LIS^CH02") == 0
+    conn = await asyncpg.connect(database)
+    try:
+        tokens = await list_tokens(conn)
+    finally:
+        await conn.close()
+    assert sorted(t.senders or () for t in tokens) == [("LIS^CH02",), ("hub^FHIR",)]

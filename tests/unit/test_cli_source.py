@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 import asyncpg
 import pytest
 
 from cachexia.cli import main
+from cachexia.sources import _add, add_source_commands
+from services.lab_ingestion.domain.records import Sender
 
 SENDER = ["source", "add", "--application", "LIS", "--facility", "HOSP"]
 
@@ -70,3 +75,43 @@ def test_a_sender_that_could_never_match_is_refused(
     err = capsys.readouterr().err
     assert f"argument {refused}" in err
     assert "without '^'" in err
+
+
+def _add_args(*extra: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_source_commands(parser.add_subparsers(dest="command"))
+    return parser.parse_args([*SENDER, *extra])
+
+
+async def _added(monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
+    """``source add`` with the allow-list's table stood in for: the sender as given."""
+    kept: dict[str, Sender] = {}
+
+    async def add_source(conn: object, application: str, facility: str, **given: Any) -> bool:
+        given.pop("cleared")
+        kept["sender"] = Sender(**given)
+        return True
+
+    async def sender_settings(conn: object, application: str, facility: str) -> Sender:
+        return kept["sender"]
+
+    async def enrolled_sites(conn: object) -> set[str]:
+        return {"CH-01"}
+
+    for name, fake in [
+        ("add_source", add_source),
+        ("sender_settings", sender_settings),
+        ("enrolled_sites", enrolled_sites),
+    ]:
+        monkeypatch.setattr(f"services.lab_ingestion.adapters.sources.{name}", fake)
+    return await _add(None, _add_args(*extra))  # type: ignore[arg-type]
+
+
+async def test_source_add_warns_that_a_sender_without_a_site_is_matched_against_every_site(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _added(monkeypatch) == 0
+    err = capsys.readouterr().err
+    assert "warning: without --site" in err and "every site's subjects" in err
+    assert await _added(monkeypatch, "--site", "CH-01") == 0
+    assert "without --site" not in capsys.readouterr().err

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cachexia.cli import main
-from cachexia.tokens import sender
+from cachexia.tokens import sender, unlisted_senders
 
 PART = st.text(
     st.characters(blacklist_characters="^&~|\\", blacklist_categories=["Cs"]), min_size=1
@@ -40,3 +40,12 @@ def test_a_token_needs_a_name(name: str, capsys: pytest.CaptureFixture[str]) -> 
         main(["token", "create", "--role", "lab", "--name", name])
     assert exit_.value.code == 2
     assert "needs a name" in capsys.readouterr().err
+
+
+def test_a_token_is_bound_only_to_senders_on_the_allow_list_or_its_own_fhir_name() -> None:
+    """A bound token is refused as a sender not on the allow-list (its site would not scope
+    its patients), so `token create --sender` refuses one; ``<name>^FHIR`` excepted."""
+    allowed = {("LIS", "HOSP")}
+    senders = ["LIS^HOSP", "LIS^GONE", "hub^FHIR", "other^FHIR"]
+    assert unlisted_senders("hub", senders, allowed) == ["LIS^GONE", "other^FHIR"]
+    assert unlisted_senders("hub", ["LIS^HOSP", "hub^FHIR"], allowed) == []

@@ -96,6 +96,12 @@ async def remove_source(conn: asyncpg.Connection, application: str, facility: st
     return bool(removed)
 
 
+async def allowed_senders(conn: asyncpg.Connection) -> set[tuple[str, str]]:
+    """Every sender on the allow-list, as (application, facility)."""
+    rows = await conn.fetch("SELECT application, facility FROM lab_ingestion.sources")
+    return {(r["application"], r["facility"]) for r in rows}
+
+
 async def enrolled_sites(conn: asyncpg.Connection) -> set[str]:
     """The sites that have subjects in lab-ingestion's copy of the subject directory."""
     rows = await conn.fetch("SELECT DISTINCT site_id FROM lab_ingestion.enrolled_subjects")
