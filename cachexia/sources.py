@@ -70,13 +70,14 @@ def _sender_arguments(parser: argparse.ArgumentParser, part: Any = str) -> None:
 
 def _sender_part(text: str) -> str:
     """A sending application or facility that can match a message (as ``token create
-    --sender`` takes them): not blank, none of HL7's separators (``LAB&1`` is read from
-    MSH-3 as ``LAB``); only MSH-3's and MSH-4's first component is read, so give e.g. LIS,
-    not LIS^1.2.3^ISO."""
+    --sender`` takes them): not blank, none of HL7's separators; MSH-3's and MSH-4's
+    namespace id is read (their first component), or their universal id when it is empty,
+    so give e.g. LIS, not LIS^1.2.3^ISO, and 1.2.3 for ^1.2.3^ISO."""
     if not is_sender_part(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a non-blank name without {SENDER_DELIMITERS_SHOWN} (the "
-            "first component of MSH-3 or MSH-4, e.g. LIS or HOSP)"
+            f"{text!r}: expected a non-blank name without {SENDER_DELIMITERS_SHOWN}, as MSH-3 "
+            "or MSH-4 names the sender: its namespace id (e.g. LIS or HOSP), or its universal "
+            "id when it has none (e.g. 1.2.756.999 for MSH-3 ^1.2.756.999^ISO)"
         )
     return text.strip()
 

@@ -115,8 +115,8 @@ SENDER_DELIMITERS_SHOWN = "'^', '&', '~', '|' or '\\'"
 
 def is_sender_part(text: str) -> bool:
     """An application or facility a sender can be known by: not blank, and without HL7's
-    separators (``SENDER_DELIMITERS``): a name holding one never matches a message (only the
-    first component of MSH-3 and MSH-4 is read, and its first sub-component)."""
+    separators (``SENDER_DELIMITERS``): a name holding one never matches a message (MSH-3
+    and MSH-4 are read as one value: their namespace id, else their universal id)."""
     return bool(text.strip()) and not any(c in text for c in SENDER_DELIMITERS)
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from bench.infra import free_port
 from cachexia.cli import main
+from cachexia.sources import _sender_part
 from cachexia.tokens import sender
 from services.lab_ingestion.adapters.json_parser import JsonInputError, parse_lab_results
 from tests.unit.lab_ingestion.route_fakes import JSON_BODY
@@ -67,3 +68,11 @@ def test_a_json_body_never_names_a_sender_no_message_can_carry(part: str) -> Non
     body["source"]["facility"] = part
     with pytest.raises(JsonInputError, match=r"source\.facility: must not hold HL7's separators"):
         parse_lab_results(body)
+
+
+def test_a_universal_id_is_a_name_a_message_can_carry() -> None:
+    """A sender named by its HD universal ID only (MSH-3 ``^2.16.840.1.113883.3.72.5.20^ISO``)
+    is allowed by that OID (review 68)."""
+    oid = "2.16.840.1.113883.3.72.5.20"
+    assert _sender_part(oid) == oid
+    assert sender(f"{oid}^1.2.756.999.1.8") == f"{oid}^1.2.756.999.1.8"

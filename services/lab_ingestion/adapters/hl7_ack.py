@@ -14,8 +14,14 @@ from services.lab_ingestion.domain.model import RejectionCode
 class Header:
     """What an ACK echoes from the inbound MSH."""
 
+    # MSH-3 and MSH-4: the sender's namespace id (HD.1), or its universal id (HD.2) when it
+    # names itself by that alone (the v2.5.1 LRI and ELR way: ``^2.16.840.1.113883.3.72.5.20^ISO``)
     sending_application: str = ""
     sending_facility: str = ""
+    # the ACK's MSH-5 and MSH-6, escaped: MSH-3 and MSH-4 as HDs of their universal id and
+    # its type when the sender is named by those alone; None: the namespace id, escaped
+    echoed_application: str | None = None
+    echoed_facility: str | None = None
     receiving_application: str = ""
     receiving_facility: str = ""
     control_id: str = ""
@@ -96,8 +102,8 @@ def build_ack(
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
     version = escape(h.version) or "2.5.1"
     msh = [
-        "MSH", "^~\\&", "LENA-CCS", "TRIAL", escape(h.sending_application),
-        escape(h.sending_facility), stamp, "", _message_type(h),
+        "MSH", "^~\\&", "LENA-CCS", "TRIAL", _echoed(h.echoed_application, h.sending_application),
+        _echoed(h.echoed_facility, h.sending_facility), stamp, "", _message_type(h),
         control_id, escape(h.processing_id) or "P", version,
     ]  # fmt: skip
     echo = h.control_id_sent if h.control_id_sent is not None else escape(h.control_id)
@@ -113,6 +119,10 @@ def build_ack(
             user_message = escape(text[:ERR_TEXT_LENGTH])
             segments.append(f"ERR|||{number}^{name}^HL70357|E||||{user_message}")
     return "\r".join(segments) + "\r"
+
+
+def _echoed(hd: str | None, namespace: str) -> str:
+    return hd if hd is not None else escape(namespace)
 
 
 _DIGITS = re.compile(r"[0-9]+")

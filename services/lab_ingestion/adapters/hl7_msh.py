@@ -124,9 +124,13 @@ def header_of(msh: hl7.Segment) -> Header:
         except UnreadableEscape as exc:  # malformed (parse_oru), echoed as written
             control_id, echoed, unreadable = "", "", str(exc)
         echoed = sent if default_separators else echoed
+    application, echoed_application = sender_of(msh, 3)
+    facility, echoed_facility = sender_of(msh, 4)
     return Header(
-        sending_application=field_value(msh, 3),
-        sending_facility=field_value(msh, 4),
+        sending_application=application,
+        sending_facility=facility,
+        echoed_application=echoed_application,
+        echoed_facility=echoed_facility,
         receiving_application=field_value(msh, 5),
         receiving_facility=field_value(msh, 6),
         control_id=control_id,
@@ -136,6 +140,21 @@ def header_of(msh: hl7.Segment) -> Header:
         version=field_value(msh, 12),
         trigger=field_value(msh, 9, 1, 2),
     )
+
+
+def sender_of(msh: hl7.Segment, field: int) -> tuple[str, str | None]:
+    """The name MSH-3 or MSH-4 (an HD) gives the sender: its namespace id (HD.1); else its
+    universal id (HD.2, an ISO OID in the v2.5.1 LRI and ELR guides, whose senders often
+    give no namespace id), so that such senders are told apart and can be allow-listed. With
+    it, the HD the ACK echoes (``^OID^ISO``, escaped); None when the namespace id names it."""
+    namespace = field_value(msh, field)
+    if namespace:
+        return namespace, None
+    universal = field_value(msh, field, 1, 2)
+    if not universal:
+        return "", None
+    kind = field_value(msh, field, 1, 3)
+    return universal, f"^{escape(universal)}^{escape(kind)}".rstrip("^")
 
 
 def whole_field(segment: hl7.Segment, field: int) -> str:
