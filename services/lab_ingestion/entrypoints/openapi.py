@@ -104,8 +104,9 @@ _FHIR_ERRORS: dict[str, Any] = {
     ),
     "401": _unauthorised(_fhir("no or unknown bearer token (issue code login)")),
     "403": _fhir(
-        "the token lacks the role lab, or it is bound to several senders and none is"
-        " <token name>^FHIR: which one sent the resource cannot be told (then kept as a"
+        "the token lacks the role lab; or it is bound to several senders and none is"
+        " <token name>^FHIR: which one sent the resource cannot be told; or the one sender"
+        " it is bound to is not (or no longer) on the allow-list (both then kept as a"
         " rejection; issue code forbidden)"
     ),
     "405": _not_allowed(_OUTCOME),
@@ -277,7 +278,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 **_PROBLEM_ERRORS,
                 "403": _problem(
                     "the token lacks the role lab, or it is bound to other senders than the"
-                    " body's source (then kept as a rejection)"
+                    " body's source, or to it while it is not (or no longer) on the"
+                    " allow-list (then kept as a rejection)"
                 ),
             },
         }
