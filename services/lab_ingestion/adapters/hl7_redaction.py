@@ -4,7 +4,8 @@ helpers the codec shares with it.
 A rejected message is kept for inspection and replay without the patient's identity: PID-3
 is replaced by the keyed hash of the patient's identifier, every other PID field but its set
 id and a few one-letter codes is blanked (a visit number in PV1 too), segments about other
-people (next of kin, guarantor, insured, merged patient) are dropped, free text in an
+people (next of kin, guarantor, insured, merged patient) are dropped, Z-segments (a site's
+own, which may hold anything) keep only their names, free text in an
 abnormal flag (OBX-8: what is no table-0078 code) is masked, and every other copy of a
 removed name, identifier, birth date, phone or address found elsewhere in the message (NTE
 text, OBR fields, OBX-5 comments) is replaced, as a whole word in any case, by
@@ -103,8 +104,10 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     """The message without identifying data: PID-3 replaced by ``HMAC:`` and the keyed hash
     of the patient's identifier; every other PID field blanked but PID-1 and the codes of
     PID-8/24/30; PV1-19/50 (visit numbers) blanked; NK1, GT1, IN1-3 and MRG segments
-    dropped; a patient's number inside the message id or an order number (``ORD4711815``)
-    masked as the accepted path masks it; OBX-8 kept only as codes (``masked_flags``); every
+    dropped; Z-segments (a site's own: anything, a national number or another name of the
+    patient's, none of it read by the platform) kept as their names only; a patient's
+    number inside the message id or an order number (``ORD4711815``) masked as the accepted
+    path masks it; OBX-8 kept only as codes (``masked_flags``); every
     other occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
     not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
     A message whose separators cannot be read as the parser reads them, or that has no MSH
@@ -119,7 +122,11 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     segments = [(line[:3].upper(), line.split(field)) for line in lines]
     secrets, numbers, named = _secrets_and_numbers(segments, separators, hash_identifier)
     _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
-    kept = [(name, fields) for name, fields in segments if name not in _DROPPED_SEGMENTS]
+    kept = [
+        (name, fields[:1] if name.startswith("Z") else fields)  # a site's own: name only
+        for name, fields in segments
+        if name not in _DROPPED_SEGMENTS
+    ]
     for _, kept_numbers in numbers:
         for number in kept_numbers:
             drop_personal_parts(number.authority, separators[3], secrets)
