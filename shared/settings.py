@@ -133,6 +133,14 @@ class PlatformSettings(BaseSettings):
                 _check_host_port(entry.strip())
         return value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _named_data_dir(cls, value: object) -> object:
+        # "" would be the current directory: a second cluster, key and lock wherever we run
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: name the platform's data directory, or unset it (.data)")
+        return value
+
     @field_validator("subject_hmac_key")
     @classmethod
     def _strong_key(cls, value: SecretStr) -> SecretStr:
@@ -144,6 +152,11 @@ class PlatformSettings(BaseSettings):
             raise ValueError(
                 f"too weak: at least {SUBJECT_HMAC_KEY_MIN_LENGTH} random characters (e.g. "
                 "`openssl rand -hex 32`); it keys the hash that pseudonymises hospital numbers"
+            )
+        if key != key.strip():  # used as given: never stripped, or a key in use would change
+            raise ValueError(
+                "starts or ends with white space (a secret file's final newline?): remove it; "
+                "the key is used exactly as given, and must be the same in every process"
             )
         return value
 
