@@ -17,6 +17,8 @@ from shared.settings import SERVICE_NAMES, PlatformSettings, load_settings
 
 # the services that hash hospital identifiers: only they need (and should be given) the key
 SERVICES_WITH_SUBJECT_KEY = frozenset({"lab-ingestion"})
+# the operator commands that hash ids (a sender's message id, result keys) to find or store them
+COMMANDS_WITH_SUBJECT_KEY = frozenset({"message", "replay"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: PlatformSettings) -> int:
-    if args.command == "up" or (
+    # before anything starts: no key, or an unusable key file, stops us here. Only `up` may
+    # create the key: another command run elsewhere would hash under a key of its own
+    if args.command == "up":
+        subject_hmac_key(settings, create=True)
+    elif args.command in COMMANDS_WITH_SUBJECT_KEY or (
         args.command == "service" and args.name in SERVICES_WITH_SUBJECT_KEY
-    ):  # before anything starts: no key, or an unusable key file, stops us here
+    ):
         subject_hmac_key(settings)
     if args.command == "up":
         from cachexia.up import run_platform  # noqa: PLC0415 - keeps `service` start-up lean

@@ -171,7 +171,7 @@ class Platform:
             f"{self.settings.topic_partitions} partitions each)"
         )
         # created once, before the services share it (_child_env)
-        self.subject_key = subject_hmac_key(self.settings)
+        self.subject_key = subject_hmac_key(self.settings, create=True)
         # cut short, a service's migration rolls back (one transaction each)
         applied = await unless_stopped(lambda: migrate_all(self.settings), self.stopping)
         say(f"migrations applied: {sum(len(v) for v in applied.values())}")

@@ -5,8 +5,12 @@
 or hashes stop matching enrolments. With external infrastructure (``DATABASE_URL`` or
 ``KAFKA_BOOTSTRAP_SERVERS`` set), where processes on other machines have other data
 directories, it is required: nothing is generated. On embedded infrastructure alone, the
-platform keeps a random key in ``<data dir>/secrets/subject-hmac.key``: created once,
-atomically (a crash leaves no empty or partial key), readable by its owner only.
+platform keeps a random key in ``<data dir>/secrets/subject-hmac.key``: created once, by
+`cachexia up` only (``create=True``), atomically (a crash leaves no empty or partial key),
+readable by its owner only. Every other process that needs the key and finds no file stops:
+an operator command run from another directory would otherwise hash under a new key of its
+own and find nothing (review 69). ``shared.key_fingerprint`` then checks that the key is
+the one the platform's data was hashed with.
 """
 
 from __future__ import annotations
@@ -44,15 +48,23 @@ def check_subject_hmac_key(settings: PlatformSettings) -> None:
     )
 
 
-def subject_hmac_key(settings: PlatformSettings) -> bytes:
+def subject_hmac_key(settings: PlatformSettings, *, create: bool = False) -> bytes:
     """The configured key; else (embedded infrastructure only) the data directory's key,
-    created if missing. Raises SubjectKeyError (see ``check_subject_hmac_key``)."""
+    created if missing when ``create`` (`cachexia up`, the platform's start, only). Raises
+    SubjectKeyError: see ``check_subject_hmac_key``; no key file and not ``create``."""
     check_subject_hmac_key(settings)
     configured = settings.subject_hmac_key.get_secret_value()
     if configured:
         return configured.encode()
     path = settings.data_dir / KEY_FILE
     if not path.exists():
+        if not create:
+            raise SubjectKeyError(
+                f"no patient-matching key: {path.resolve()} does not exist (only `cachexia up` "
+                "creates it). Set CACHEXIA_DATA_DIR to the platform's data directory (the "
+                f"default, .data, is relative to the current directory) or {KEY_VARIABLE} to "
+                "the platform's key"
+            )
         _create_key_file(path)
     return _read_key_file(path)
 

@@ -227,6 +227,7 @@ def test_an_error_quoting_the_url_or_password_is_masked(
 def test_message_show_reaches_the_database_as_every_operation_does(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", "0123456789abcdef" * 4)
     _connect_raising(monkeypatch, ConnectionRefusedError(111, "Connect call failed"))
     assert main(["message", "show", "Q-1", "--source", "LIS^HOSP"]) == 1
     assert "`make run`" in capsys.readouterr().err
@@ -237,3 +238,42 @@ def test_message_show_needs_the_sender(capsys: pytest.CaptureFixture[str]) -> No
         main(["message", "show", "Q-1"])
     assert exit_.value.code == 2
     assert "--source" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["message", "show", "Q-1", "--source", "LIS^HOSP"],
+        ["replay", "6f1c1b8e-2f0a-4d39-9d57-0c1f3e1a2b3c"],
+        ["replay", "6f1c1b8e-2f0a-4d39-9d57-0c1f3e1a2b3c", "--dry-run"],
+        ["service", "lab-ingestion"],
+    ],
+)
+def test_only_up_creates_the_key_another_command_stops_naming_the_file(
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Review 69: run from another directory, these hashed ids under a new key of their own
+    (`message show` found nothing, `replay` stored ids no resend or correction finds)."""
+    tried = _connect_raising(monkeypatch, AssertionError("reached the database"))
+    monkeypatch.setattr("cachexia.cli.run_service", lambda *a: pytest.fail("started"))
+    assert main(command) == 2
+    key_file = tmp_path / "data" / KEY_FILE
+    assert not key_file.exists()
+    assert tried == []  # stopped before connecting
+    err = capsys.readouterr().err
+    assert f"{key_file} does not exist" in err
+    assert "CACHEXIA_DATA_DIR" in err
+    assert "CACHEXIA_SUBJECT_HMAC_KEY" in err
+
+
+def test_up_creates_the_key_on_its_first_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started: list[PlatformSettings] = []
+    monkeypatch.setattr("cachexia.up.run_platform", lambda s: started.append(s) or 0)
+    assert main(["up"]) == 0
+    assert len(started) == 1
+    assert (tmp_path / "data" / KEY_FILE).stat().st_size == 64

@@ -1,5 +1,6 @@
 """The patient-matching key: configured where processes share external infrastructure,
-generated once (atomically) in the data directory on embedded infrastructure only."""
+generated once (atomically) in the data directory on embedded infrastructure only, and by
+`cachexia up` only (``create=True``): anything else without it stops (review 69)."""
 
 from __future__ import annotations
 
@@ -52,9 +53,10 @@ def test_the_configured_key_is_used(infrastructure: dict[str, str], tmp_path: Pa
 
 def test_embedded_infrastructure_generates_one_key_kept_by_its_owner(tmp_path: Path) -> None:
     settings = PlatformSettings(data_dir=tmp_path)
-    key = subject_hmac_key(settings)
+    key = subject_hmac_key(settings, create=True)
     assert len(key) == 64
-    assert subject_hmac_key(settings) == key  # created once
+    assert subject_hmac_key(settings, create=True) == key  # created once
+    assert subject_hmac_key(settings) == key  # and read by the others
     path = tmp_path / KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["subject-hmac.key"]  # no temp
@@ -74,7 +76,7 @@ def test_a_key_another_process_created_first_is_kept(
         real_link(source, target)
 
     monkeypatch.setattr(secrets_module.os, "link", link_after_the_other_process)
-    assert subject_hmac_key(PlatformSettings(data_dir=tmp_path)) == first.encode()
+    assert subject_hmac_key(PlatformSettings(data_dir=tmp_path), create=True) == first.encode()
     assert sorted(p.name for p in path.parent.iterdir()) == ["subject-hmac.key"]
 
 
@@ -86,7 +88,7 @@ def test_a_crash_while_writing_leaves_no_key_file(
 
     monkeypatch.setattr(secrets_module.os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
-        subject_hmac_key(PlatformSettings(data_dir=tmp_path))
+        subject_hmac_key(PlatformSettings(data_dir=tmp_path), create=True)
     assert list((tmp_path / KEY_FILE).parent.iterdir()) == []  # next start generates anew
 
 
@@ -102,3 +104,14 @@ def test_an_empty_or_short_key_file_is_an_error(content: str, state: str, tmp_pa
         subject_hmac_key(PlatformSettings(data_dir=tmp_path))
     assert str(path) in str(error.value)
     assert path.read_text() == content  # left for the operator to look at
+
+
+def test_without_create_a_missing_key_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    """Review 69: an operator command run from another directory generated a new key in its
+    `.data` and hashed with it; only `cachexia up` may create the key."""
+    with pytest.raises(SubjectKeyError) as error:
+        subject_hmac_key(PlatformSettings(data_dir=tmp_path))
+    assert f"{tmp_path / KEY_FILE} does not exist" in str(error.value)
+    assert "CACHEXIA_DATA_DIR" in str(error.value)
+    assert "CACHEXIA_SUBJECT_HMAC_KEY" in str(error.value)
+    assert not (tmp_path / KEY_FILE).parent.exists()  # nothing created
