@@ -40,20 +40,21 @@ def add_message_commands(commands: Any) -> None:
 async def run_message_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
     # imported here: the other commands need not load the service
     from cachexia.platform import migrate_all  # noqa: PLC0415 - see above
-    from services.lab_ingestion.adapters.stored_ids import stored_id_hasher  # noqa: PLC0415
     from services.lab_ingestion.adapters.stored_messages import find_message  # noqa: PLC0415
-    from services.lab_ingestion.bootstrap import definition, hash_ids_left_as_written  # noqa: PLC0415
+    from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - see above
+        checked_stored_id,
+        definition,
+        hash_ids_left_as_written,
+    )
     from shared.db.pool import create_pool  # noqa: PLC0415 - see above
-    from shared.secrets import subject_hmac_key  # noqa: PLC0415 - see above
 
     await migrate_all(settings)  # connects first: an unreachable database is one line
     pool = await create_pool(settings.postgres_dsn, definition.schema, "cachexia", max_size=2)
     try:
-        await hash_ids_left_as_written(pool, settings)  # ids stored as written are hashed first
+        stored_id = await checked_stored_id(pool, settings)  # the platform's key, or exit 2
+        await hash_ids_left_as_written(pool, stored_id)  # ids stored as written hashed first
         async with pool.acquire() as conn:
-            found = await find_message(
-                conn, stored_id_hasher(subject_hmac_key(settings)), args.source, args.control_id
-            )
+            found = await find_message(conn, stored_id, args.source, args.control_id)
     finally:
         await pool.close()
     if found is None:

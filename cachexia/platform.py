@@ -15,7 +15,9 @@ from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
 from cachexia.services import service_definition
 from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
+from shared.key_fingerprint import check_key_fingerprint
 from shared.messaging.kafka import ensure_topics, kafka_reachable
+from shared.secrets import subject_key_origin
 from shared.settings import SERVICE_NAMES, PlatformSettings, masked_url
 
 T = TypeVar("T")
@@ -156,5 +158,15 @@ async def migrate_all(settings: PlatformSettings) -> dict[str, list[str]]:
                 conn, definition.schema, definition.migrations, definition.shared_migrations
             )
         return applied
+    finally:
+        await conn.close()
+
+
+async def check_subject_key(settings: PlatformSettings, key: bytes) -> bool:
+    """Record the patient-matching key's fingerprint on a new platform (True), else check
+    it: SubjectKeyMismatch if the platform's data was hashed with another key."""
+    conn = await connect_postgres(settings.postgres_dsn)
+    try:
+        return await check_key_fingerprint(conn, key, subject_key_origin(settings))
     finally:
         await conn.close()

@@ -110,20 +110,22 @@ async def _replay(
     from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
     from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - likewise
         build_replayer,
+        checked_stored_id,
         hash_ids_left_as_written,
     )
     from services.lab_ingestion.service_layer.replay import ReplayRefused  # noqa: PLC0415 - lean
 
+    stored_id = await checked_stored_id(pool, settings)  # the platform's key, or exit 2
     kept = await _kept(pool, rejection_id)
     if kept is None:
         return EXIT_USAGE
-    replayer = build_replayer(pool, settings)
+    replayer = build_replayer(pool, settings, stored_id)
     try:
         if dry_run:
             replayer.check(kept)
             sys.stdout.write(f"{rejection_id}: its copy reads back as the message; replayable\n")
             return 0
-        await hash_ids_left_as_written(pool, settings)
+        await hash_ids_left_as_written(pool, stored_id)
         replayed = await replayer.replay(kept)
     except ReplayRefused as refused:
         sys.stderr.write(f"cachexia: {rejection_id} is not replayed: {refused}\n")

@@ -27,6 +27,7 @@ from cachexia.embedded import PlatformLock, start_broker, start_postgres, stop_s
 from cachexia.infra_watch import RESTART_BACKOFF_MAX_SECONDS, InfrastructureWatch
 from cachexia.platform import (
     StopRequested,
+    check_subject_key,
     create_topics,
     migrate_all,
     unless_stopped,
@@ -171,10 +172,13 @@ class Platform:
             f"{self.settings.topic_partitions} partitions each)"
         )
         # created once, before the services share it (_child_env)
-        self.subject_key = subject_hmac_key(self.settings, create=True)
+        key = self.subject_key = subject_hmac_key(self.settings, create=True)
         # cut short, a service's migration rolls back (one transaction each)
         applied = await unless_stopped(lambda: migrate_all(self.settings), self.stopping)
         say(f"migrations applied: {sum(len(v) for v in applied.values())}")
+        # the key the data was hashed with, or SubjectKeyMismatch: nothing starts with another
+        if await unless_stopped(lambda: check_subject_key(self.settings, key), self.stopping):
+            say("patient-matching key: its fingerprint recorded in the database")
 
     def _check_stopping(self) -> None:
         if self.stopping.is_set():

@@ -69,6 +69,13 @@ def subject_hmac_key(settings: PlatformSettings, *, create: bool = False) -> byt
     return _read_key_file(path)
 
 
+def subject_key_origin(settings: PlatformSettings) -> str:
+    """Where this process's key comes from, for a message (never the key itself)."""
+    if settings.subject_hmac_key.get_secret_value():
+        return KEY_VARIABLE
+    return str((settings.data_dir / KEY_FILE).resolve())
+
+
 def _create_key_file(path: Path) -> None:
     """Write a new key to a temporary file, flush it to disk, then link it into place: the
     key file is complete or absent, and a key another process created first is kept."""

@@ -37,7 +37,8 @@ from shared.contracts.events.lab import Channel
 from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import ReservedConnections
-from shared.secrets import subject_hmac_key
+from shared.key_fingerprint import check_key_fingerprint
+from shared.secrets import subject_hmac_key, subject_key_origin
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings, host_port
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
@@ -107,8 +108,16 @@ def build(context: ServiceContext) -> ServiceParts:
         background=[commit, serve_mllp],
         addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],
-        after_migrations=[partial(_hash_ids_stored_as_written, stored_id=stored_id)],
+        after_migrations=[  # the key is checked before anything is hashed with it
+            partial(_check_key, key=subject_key, origin=subject_key_origin(settings)),
+            partial(_hash_ids_stored_as_written, stored_id=stored_id),
+        ],
     )
+
+
+async def _check_key(conn: asyncpg.Connection, key: bytes, origin: str) -> str:
+    recorded = await check_key_fingerprint(conn, key, origin)
+    return "subject_key: the patient-matching key's fingerprint recorded" if recorded else ""
 
 
 async def _hash_ids_stored_as_written(conn: asyncpg.Connection, stored_id: StoredId) -> str:
@@ -116,22 +125,31 @@ async def _hash_ids_stored_as_written(conn: asyncpg.Connection, stored_id: Store
     return f"lab_ingestion: {changed} stored ids hashed (migration 0019)" if changed else ""
 
 
-async def hash_ids_left_as_written(pool: asyncpg.Pool, settings: PlatformSettings) -> None:
+async def checked_stored_id(pool: asyncpg.Pool, settings: PlatformSettings) -> StoredId:
+    """An operator command's hasher of stored ids, under the platform's key: the key read
+    (never created: SubjectKeyError) and checked against the fingerprint the platform
+    recorded (SubjectKeyMismatch), as the service checks it at its start."""
+    key = subject_hmac_key(settings)
+    async with pool.acquire() as conn:
+        await check_key_fingerprint(conn, key, subject_key_origin(settings))
+    return stored_id_hasher(key)
+
+
+async def hash_ids_left_as_written(pool: asyncpg.Pool, stored_id: StoredId) -> None:
     """What the service does at its start before it reads or writes ids: those an earlier
     version stored as written are hashed (``cachexia replay`` and ``message show``
     may run before the upgraded service ever started)."""
     async with pool.acquire() as conn:
-        await hash_ids_stored_as_written(conn, stored_id_hasher(subject_hmac_key(settings)))
+        await hash_ids_stored_as_written(conn, stored_id)
 
 
-def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings) -> Replayer:
+def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings, stored_id: StoredId) -> Replayer:
     """``cachexia replay``'s replay of one kept rejection, on ``pool`` (lab-ingestion's
     schema): the copy read as HL7 is, ingested by a batch ingestor of its own that takes
     kept copies' hashes as computed (it writes as another instance would: chains locked,
     the write checked; the running service's relay publishes what it stores)."""
     silence_library_logging()  # python-hl7 would log a field it cannot read, whole
     connections = ReservedConnections(pool, keep=0)
-    stored_id = stored_id_hasher(subject_hmac_key(settings))
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(connections, NAME, stored_id), kept_copy_hash,
         reads_kept_copies=True,

@@ -20,6 +20,9 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 PLATFORM_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 AUTH_MIGRATIONS = Path(__file__).resolve().parent / "auth_migrations"
 AUTH_SCHEMA = "auth"
+# platform-wide: the fingerprint of the patient-matching key (shared/key_fingerprint.py)
+SUBJECT_KEY_MIGRATIONS = Path(__file__).resolve().parent / "subject_key_migrations"
+SUBJECT_KEY_SCHEMA = "subject_key"
 
 
 class MigrationError(RuntimeError):
@@ -115,9 +118,12 @@ async def migrate_service(
     service_folder: Path,
     extra_sets: tuple[MigrationSet, ...] = (),
 ) -> list[str]:
-    """The auth schema, then the platform's messaging tables, shared sets the service uses
-    and the service's own tables."""
+    """The auth and subject_key schemas (platform-wide), then the platform's messaging
+    tables, shared sets the service uses and the service's own tables."""
     applied = await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+    applied += await apply_migrations(
+        conn, SUBJECT_KEY_SCHEMA, [MigrationSet("subject_key", SUBJECT_KEY_MIGRATIONS)]
+    )
     sets = [MigrationSet("platform", PLATFORM_MIGRATIONS), *extra_sets]
     applied += await apply_migrations(
         conn, schema, [*sets, MigrationSet("service", service_folder)]

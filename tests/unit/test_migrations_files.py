@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shared.db.migrations import (
     AUTH_MIGRATIONS,
     PLATFORM_MIGRATIONS,
+    SUBJECT_KEY_MIGRATIONS,
     MigrationError,
     MigrationSet,
     quote_schema,
@@ -19,7 +20,13 @@ from shared.db.migrations import (
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECT_MIGRATIONS = ROOT / "shared" / "subject_migrations"
 SERVICE_MIGRATIONS = sorted((ROOT / "services").glob("*/migrations"))
-ALL_REAL_FOLDERS = [PLATFORM_MIGRATIONS, AUTH_MIGRATIONS, SUBJECT_MIGRATIONS, *SERVICE_MIGRATIONS]
+ALL_REAL_FOLDERS = [
+    PLATFORM_MIGRATIONS,
+    AUTH_MIGRATIONS,
+    SUBJECT_KEY_MIGRATIONS,
+    SUBJECT_MIGRATIONS,
+    *SERVICE_MIGRATIONS,
+]
 
 
 def write(folder: Path, files: dict[str, str]) -> MigrationSet:

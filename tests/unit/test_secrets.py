@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import shared.secrets as secrets_module
-from shared.secrets import KEY_FILE, SubjectKeyError, subject_hmac_key
+from shared.secrets import KEY_FILE, SubjectKeyError, subject_hmac_key, subject_key_origin
 from shared.settings import PlatformSettings
 
 pytestmark = pytest.mark.usefixtures("clean_platform_environment")
@@ -115,3 +115,9 @@ def test_without_create_a_missing_key_file_is_an_error_naming_it(tmp_path: Path)
     assert "CACHEXIA_DATA_DIR" in str(error.value)
     assert "CACHEXIA_SUBJECT_HMAC_KEY" in str(error.value)
     assert not (tmp_path / KEY_FILE).parent.exists()  # nothing created
+
+
+def test_where_the_key_comes_from_is_named_never_the_key(tmp_path: Path) -> None:
+    configured = PlatformSettings(data_dir=tmp_path, subject_hmac_key=KEY)
+    assert subject_key_origin(configured) == "CACHEXIA_SUBJECT_HMAC_KEY"
+    assert subject_key_origin(PlatformSettings(data_dir=tmp_path)) == str(tmp_path / KEY_FILE)
