@@ -29,13 +29,20 @@ def key_fingerprint(key: bytes) -> str:
     return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
 
 
-async def check_key_fingerprint(conn: asyncpg.Connection, key: bytes, origin: str) -> bool:
+async def check_key_fingerprint(
+    conn: asyncpg.Connection, key: bytes, origin: str, *, record: bool = True
+) -> bool:
     """Record ``key``'s fingerprint if the database has none; raise SubjectKeyMismatch if it
     has another. True if recorded now. ``origin``: where the key came from, for the message.
+    ``record=False`` (an operator's command): never record, and raise SubjectKeyError when
+    nothing is recorded yet (a command run with a wrong key must not make it the platform's
+    key, which the platform's next start would then refuse).
 
     Several services start at once: the INSERT of the second waits for the first's to
     commit, then does nothing, and the SELECT after it sees the row that won."""
     mine = key_fingerprint(key)
+    if not record:
+        return await _checked(conn, mine, origin)
     inserted = await conn.fetchval(
         """INSERT INTO subject_key.subject_key_fingerprint (fingerprint) VALUES ($1)
            ON CONFLICT (singleton) DO NOTHING RETURNING true""",
@@ -43,10 +50,19 @@ async def check_key_fingerprint(conn: asyncpg.Connection, key: bytes, origin: st
     )
     if inserted:
         return True
+    return await _checked(conn, mine, origin)
+
+
+async def _checked(conn: asyncpg.Connection, mine: str, origin: str) -> bool:
     row = await conn.fetchrow(
         "SELECT fingerprint, recorded_at FROM subject_key.subject_key_fingerprint"
     )
-    if row is None or hmac.compare_digest(row["fingerprint"], mine):
+    if row is None:
+        raise SubjectKeyError(
+            "the platform has not recorded its patient-matching key yet: start it first "
+            "(`cachexia up`, or lab-ingestion), then run this command again"
+        )
+    if hmac.compare_digest(row["fingerprint"], mine):
         return False
     raise SubjectKeyMismatch(
         "the patient-matching key differs from the one this platform's data was hashed with: "

@@ -131,7 +131,7 @@ async def checked_stored_id(pool: asyncpg.Pool, settings: PlatformSettings) -> S
     recorded (SubjectKeyMismatch), as the service checks it at its start."""
     key = subject_hmac_key(settings)
     async with pool.acquire() as conn:
-        await check_key_fingerprint(conn, key, subject_key_origin(settings))
+        await check_key_fingerprint(conn, key, subject_key_origin(settings), record=False)
     return stored_id_hasher(key)
 
 

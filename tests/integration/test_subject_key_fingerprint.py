@@ -138,3 +138,19 @@ def test_an_operator_command_with_another_key_stops_naming_the_difference(
     monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", TEST_SUBJECT_HMAC_KEY)
     assert main(command) != 0  # the platform's key: looked up (and not found)
     assert DIFFERS not in capsys.readouterr().err
+
+
+def test_an_operator_command_never_records_its_key(
+    database: str,
+    clean_platform_environment: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a platform that has recorded no key yet (upgraded, not started since), a command
+    run with a wrong key must not make it the platform's: the platform's next start would
+    then refuse its own key. It stops, saying to start the platform first."""
+    monkeypatch.setenv("DATABASE_URL", database)
+    monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", OTHER_KEY)
+    assert main(["message", "show", "MSG-1", "--source", "LIS^HOSP"]) == 2
+    assert "has not recorded its patient-matching key yet" in capsys.readouterr().err
+    assert asyncio.run(_record(database, PLATFORM_KEY)) is True  # the platform's start
