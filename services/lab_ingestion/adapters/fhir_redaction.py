@@ -44,7 +44,7 @@ from services.lab_ingestion.adapters.redaction import (
     leaves,
     scrubbed_copy,
 )
-from services.lab_ingestion.domain.patient_identity import showable_authority
+from services.lab_ingestion.domain.authority_names import showable_authority
 from shared.jsonlog import is_phi_field
 
 _COMMON = frozenset({"resourceType", "id", "meta", "implicitRules", "language", "contained"})

@@ -15,6 +15,7 @@ from services.lab_ingestion.adapters.batch_statements import (
     LOOKUP,
     write_statement,
 )
+from services.lab_ingestion.adapters.sources import sender_of
 from services.lab_ingestion.adapters.stored_ids import StoredId
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
@@ -55,16 +56,13 @@ class LabRepository:
 
     async def allowed_sources(self) -> dict[SourceKey, Sender]:
         """The allow-list: each sender with the time zone of its local times, its site and
-        the assigning authority of the numbers its patients are matched by."""
+        the assigning authority (its names) of the numbers its patients are matched by."""
         rows = await self._conn.fetch(
-            "SELECT application, facility, time_zone, site_id, identifier_authority FROM sources"
+            """SELECT application, facility, time_zone, site_id, identifier_authority,
+                      identifier_authority_names
+                 FROM sources"""
         )
-        return {
-            (r["application"], r["facility"]): Sender(
-                r["time_zone"], r["site_id"], r["identifier_authority"]
-            )
-            for r in rows
-        }
+        return {(r["application"], r["facility"]): sender_of(r) for r in rows}
 
     async def lock_chains(self) -> None:
         """Wait for, and hold until the transaction ends, the right to change result chains:

@@ -18,7 +18,9 @@ number types count (never an account, visit, national, registry or insurance num
   counts): the sender's configured authority chooses (``cachexia source add
   --identifier-authority``, matched against CX-4's namespace or universal id, FHIR's system,
   without case or ``urn:oid:``), by the same rules among that authority's numbers; without
-  one the message is never matched by the number that happens to come first;
+  one the message is never matched by the number that happens to come first. One authority
+  may be configured by several names (HL7's namespace HOSP, FHIR's system urn:hosp): a
+  number is the authority's when any of its names is any of them;
 - a sender with an authority: a number of another authority is never matched; when no
   number names any authority, they are taken as the sender's.
 
@@ -28,10 +30,14 @@ of its numbers is an enrolled subject's, rejected otherwise (``service_layer.ide
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from services.lab_ingestion.domain.authority_names import (
+    Authority,
+    configured_names,
+    shown_names,
+)
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
     MEDICAL_RECORD,
@@ -43,20 +49,6 @@ from services.lab_ingestion.domain.model import (
     authority_name,
 )
 from shared.contracts.identity import normalise_hospital_identifier
-
-AUTHORITY_TEXT_LENGTH = 40
-_UNSHOWN = re.compile(r"[^A-Za-z0-9 .:/_-]")
-_NUMBER_LIKE = re.compile(r"\d{5,}")
-# ISO object identifiers start with arc 0, 1 or 2 and have four arcs or more (1.3.1961 is a
-# date); an assigning authority's are long (2.16.756.5.30.1...)
-_OID = re.compile(r"[0-2](?:\.\d+){3,}")
-# dates in digits (4.3.1961, 1961-03-04, 61-3-4, 4 3 61) and person numbers (123-45-6789)
-_DATE_OR_PERSON_NUMBER = re.compile(r"\d{1,4}[-./ ]\d{1,2}[-./ ]\d{1,4}|\d{3}-\d{2}-\d{4}")
-# a month's name (04MAR1961, Mar 4 1961, 1961 March 4): with any digit, taken for a date
-_MONTH = re.compile(
-    r"(?:^|[^A-Z])(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)", re.IGNORECASE
-)
-MAX_AUTHORITY_DIGITS = 5  # an organisation's name holds a few digits, a person's number more
 
 
 def of_several_authorities(candidates: Sequence[IdentifierCandidate]) -> bool:
@@ -81,13 +73,15 @@ def default_identifier(candidates: Sequence[IdentifierCandidate]) -> str | None:
     return chosen if isinstance(chosen, str) else None
 
 
-def resolve_patient_identifier(message: LabMessage, authority: str | None) -> str | Rejected | None:
+def resolve_patient_identifier(message: LabMessage, authority: Authority) -> str | Rejected | None:
     """The number to match the message's patient by, given the sender's assigning authority
-    (None: not configured); a rejection when it cannot be told; None when there is none."""
+    (its name or names; None or none: not configured); a rejection when it cannot be told;
+    None when there is none."""
     candidates = message.identifier_candidates
-    if message.patient_identifier and (not authority or not authority_name(authority)):
+    names = configured_names(authority)
+    if message.patient_identifier and not names:
         return message.patient_identifier
-    if not authority or not authority_name(authority):
+    if not names:
         pool = _typed_if_records(candidates)
         if of_several_authorities(pool):
             return Rejected(
@@ -98,31 +92,34 @@ def resolve_patient_identifier(message: LabMessage, authority: str | None) -> st
         return _chosen(pool) if pool else None
     if all(not c.authority_names for c in candidates):  # no number names an authority
         return message.patient_identifier or _chosen(_typed_if_records(candidates))
-    return _of_authority(candidates, authority)
+    return _of_authority(candidates, names)
 
 
-def _of_authority(candidates: Sequence[IdentifierCandidate], authority: str) -> str | Rejected:
-    """The number of the sender's authority (``_chosen`` among its numbers), else the MR
-    naming no authority (the sender's own, unqualified); missing when the authority's
-    number, or an MR naming no authority, is empty; ambiguous when the authority's numbers
-    differ, or an MR naming none differs from the authority's number other than its MR."""
-    wanted = authority_name(authority)
-    of_sender = [c for c in candidates if wanted in c.authority_names]
+def _of_authority(
+    candidates: Sequence[IdentifierCandidate], names: Sequence[str]
+) -> str | Rejected:
+    """The number of the sender's authority (``_chosen`` among its numbers: those naming
+    any of its ``names``), else the MR naming no authority (the sender's own, unqualified);
+    missing when the authority's number, or an MR naming no authority, is empty; ambiguous
+    when the authority's numbers differ, or an MR naming none differs from the authority's
+    number other than its MR."""
+    wanted = {authority_name(name) for name in names}
+    of_sender = [c for c in candidates if c.authority_names & wanted]
     # an MR naming no authority may be the sender's too: empty, the number may be missing
     unqualified = [c for c in candidates if c.kind == MEDICAL_RECORD and not c.authority_names]
     if any(not c.value for c in unqualified):
-        return _missing(authority)
+        return _missing(names)
     if any(c.kind == MEDICAL_RECORD for c in of_sender):  # the sender's MR decides
-        return _chosen(of_sender) or _missing(authority)
+        return _chosen(of_sender) or _missing(names)
     if not of_sender:
-        return _unqualified_record(unqualified) or _not_of(authority, candidates)
+        return _unqualified_record(unqualified) or _not_of(names, candidates)
     chosen = _chosen(of_sender)
     if not isinstance(chosen, str):
-        return chosen or _missing(authority)
+        return chosen or _missing(names)
     if any(not _same_number(c.value, chosen) for c in unqualified):
         return Rejected(
             RejectionCode.AMBIGUOUS_IDENTIFIER,
-            f"a patient number of the sender's assigning authority {_shown(authority)!r} and "
+            f"a patient number of the sender's assigning authority {shown_names(names)} and "
             "a medical record number naming no authority: which is the patient's cannot be told",
         )
     return chosen
@@ -156,18 +153,18 @@ def _unqualified_record(unqualified: Sequence[IdentifierCandidate]) -> str | Non
     return None
 
 
-def _missing(authority: str) -> Rejected:
+def _missing(names: Sequence[str]) -> Rejected:
     return Rejected(
         RejectionCode.MISSING_PATIENT,
         "the patient's medical record number is empty (PID-3 MR, or the number of the "
-        f"sender's assigning authority {_shown(authority)!r})",
+        f"sender's assigning authority {shown_names(names)})",
     )
 
 
-def _not_of(authority: str, candidates: Sequence[IdentifierCandidate]) -> Rejected:
+def _not_of(names: Sequence[str], candidates: Sequence[IdentifierCandidate]) -> Rejected:
     return Rejected(
         RejectionCode.MISSING_PATIENT,
-        f"no patient number of the sender's assigning authority {_shown(authority)!r}; "
+        f"no patient number of the sender's assigning authority {shown_names(names)}; "
         f"the message names numbers of {_authorities(candidates)}",
     )
 
@@ -208,26 +205,6 @@ def has_missing_number(candidates: Sequence[IdentifierCandidate]) -> bool:
     """A repetition naming an authority (or typed MR) without a number: whether the patient
     is the trial's cannot be told from the other numbers."""
     return any(not c.value for c in candidates)
-
-
-def showable_authority(text: str) -> bool:
-    """An authority's name that may be kept and shown: an organisation's name or URI (a
-    letter; outside OIDs no run of five digits, at most five digits in all, no date) or an
-    OID; never what may be a person's number or birth date misplaced in its place
-    (123-45-6789, SSN 123-45-6789, 756.1234.5678.97, 7601001234567, 04MAR1961, 1.3.1961,
-    Mar 4 1961: a month's name with any digit)."""
-    name = text.strip().removeprefix("urn:oid:")
-    if _OID.fullmatch(name):
-        return True
-    outside_oids = _OID.sub("", name)
-    digits = sum(c.isdigit() for c in outside_oids)
-    return (
-        any(c.isalpha() for c in outside_oids)
-        and not _NUMBER_LIKE.search(outside_oids)
-        and not _DATE_OR_PERSON_NUMBER.search(outside_oids)
-        and not (digits and _MONTH.search(outside_oids))
-        and digits <= MAX_AUTHORITY_DIGITS
-    )
 
 
 def _same_authority(first: IdentifierCandidate, second: IdentifierCandidate) -> bool:
@@ -274,12 +251,3 @@ def _authorities(candidates: Sequence[IdentifierCandidate]) -> str:
         "one assigning authority" if len(groups) == 1 else f"{len(groups)} assigning authorities"
     )
     return f"{count}{unnamed} (the kept message shows them)"
-
-
-def _shown(authority: str) -> str:
-    """The authority's name as a reason may carry it: a sender's free text, so limited to
-    the characters of organisation names, OIDs and URIs, and short."""
-    if authority.strip() and not showable_authority(authority):  # a number misplaced in CX-4
-        return "(not shown)"
-    text = _UNSHOWN.sub("?", authority.strip())
-    return text if len(text) <= AUTHORITY_TEXT_LENGTH else text[: AUTHORITY_TEXT_LENGTH - 3] + "..."

@@ -90,11 +90,20 @@ class WithdrawnSubject(NamedTuple):
 
 class Sender(NamedTuple):
     """An allowed sender's settings: the time zone of its local times, the site it serves,
-    the assigning authority of the hospital numbers its patients are matched by."""
+    the assigning authority of the hospital numbers its patients are matched by: its name
+    (``identifier_authority``, the first the operator gave) and the other names the same
+    authority is written by (HL7's namespace HOSP, FHIR's system urn:hosp)."""
 
     time_zone: str | None = None
     site_id: str | None = None
     identifier_authority: str | None = None
+    other_authority_names: tuple[str, ...] = ()
+
+    @property
+    def identifier_authorities(self) -> tuple[str, ...]:
+        """Every name of the sender's assigning authority, the first first; none without."""
+        first = self.identifier_authority
+        return (first, *self.other_authority_names) if first else ()
 
 
 # What a result says that the trial uses (``result_content``): a final result saying it

@@ -44,12 +44,12 @@ Hash = Callable[[str], str]
 def identify_commands(
     commands: Sequence[Command], allowed: Mapping[SourceKey, Sender], hash_identifier: Hash
 ) -> list[Command]:
-    """The commands with each message's number chosen by its sender's authority (the same
-    commands when no sender has one, the common case)."""
+    """The commands with each message's number chosen by its sender's authority, known by any
+    of its names (the same commands when no sender has one, the common case)."""
     authorities = {
-        key: sender.identifier_authority
+        key: sender.identifier_authorities
         for key, sender in allowed.items()
-        if sender.identifier_authority
+        if sender.identifier_authorities
     }
     if not authorities:
         return list(commands)
@@ -80,7 +80,7 @@ def unresolved_outcome(
             enrolled = True
     if not enrolled:
         return IngestOutcome(accepted=True, enrolled=False)
-    reason = resolve_patient_identifier(message, sender.identifier_authority if sender else None)
+    reason = resolve_patient_identifier(message, sender.identifier_authorities if sender else ())
     if isinstance(reason, Rejected):
         return IngestOutcome.rejected(reason.code, reason.reason)
     return IngestOutcome.rejected(
@@ -103,7 +103,9 @@ def _numbers(message: LabMessage) -> list[IdentifierCandidate]:
 
 
 class _Identifier:
-    def __init__(self, authorities: Mapping[SourceKey, str | None], hash_identifier: Hash) -> None:
+    def __init__(
+        self, authorities: Mapping[SourceKey, tuple[str, ...]], hash_identifier: Hash
+    ) -> None:
         self._authorities = authorities
         self._hash = hash_identifier
 
@@ -117,10 +119,10 @@ class _Identifier:
         return command
 
     def message(self, message: LabMessage) -> LabMessage:
-        authority = self._authorities.get(message.settings_key)
-        if authority is None or not message.identifier_candidates:
+        names = self._authorities.get(message.settings_key)
+        if not names or not message.identifier_candidates:
             return message
-        chosen = resolve_patient_identifier(message, authority)
+        chosen = resolve_patient_identifier(message, names)
         if isinstance(chosen, Rejected) or chosen is None:
             return replace(message, patient_identifier=None)  # unresolved
         return identified(message, chosen, self._hash)

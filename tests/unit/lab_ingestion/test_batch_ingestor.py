@@ -66,6 +66,7 @@ class FakeDatabase:
     events: list[tuple[str, Any]] = field(default_factory=list)  # committed outbox events
     time_zone: str | None = None  # of the sender LIS^HOSP
     identifier_authority: str | None = None  # of the sender LIS^HOSP
+    other_authority_names: tuple[str, ...] = ()  # of its authority (FHIR's system, say)
     lookups: int = 0
     refused: int = 0
     replans: int = 0
@@ -120,7 +121,10 @@ class FakeLabs:
         return self._db
 
     async def allowed_sources(self) -> dict[tuple[str, str], Sender]:
-        sender = Sender(self._db.time_zone, self._db.sender_site, self._db.identifier_authority)
+        db = self._db
+        sender = Sender(
+            db.time_zone, db.sender_site, db.identifier_authority, db.other_authority_names
+        )
         return {("LIS", "HOSP"): sender}
 
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:

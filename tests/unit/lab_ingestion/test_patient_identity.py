@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.domain.authority_names import showable_authority
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
     IdentifierCandidate,
@@ -22,7 +23,6 @@ from services.lab_ingestion.domain.patient_identity import (
     identified,
     of_several_authorities,
     resolve_patient_identifier,
-    showable_authority,
 )
 from shared.contracts.events.lab import Channel
 
