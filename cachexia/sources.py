@@ -35,9 +35,11 @@ def add_source_commands(commands: Any) -> None:
         help="the trial site whose patients the sender reports (its subjects only are matched)",
     )  # fmt: skip
     _setting(
-        add, "--identifier-authority",
+        add, "--identifier-authority", action="append", metavar="AUTHORITY",
         help="assigning authority (PID-3 CX-4, FHIR Identifier.system) of the hospital numbers "
-        "subjects are enrolled by: chooses among a message's numbers of several authorities",
+        "subjects are enrolled by: chooses among a message's numbers of several authorities; "
+        "repeat it for each name the one authority is written by (HL7's namespace HOSP, "
+        "FHIR's system urn:hosp): the names given replace those kept",
     )  # fmt: skip
     source_commands.add_parser("list", help="every allowed sender with its settings")
     remove = source_commands.add_parser(
@@ -111,7 +113,7 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
 
     application, facility = args.application.strip(), args.facility.strip()
     site = _given(args.site)
-    authority = _given(args.identifier_authority)
+    authority = _names(args.identifier_authority)
     cleared = Cleared(args.no_time_zone, args.no_site, args.no_identifier_authority)
     added = await add_source(
         conn, application, facility,
@@ -212,15 +214,20 @@ def _given(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
+def _names(values: list[str] | None) -> tuple[str, ...] | None:
+    """The authority's names given (blank ones left out); None: none given, those kept stay."""
+    names = tuple(name.strip() for name in values or () if name.strip())
+    return names or None
+
+
 def _described(sender: Sender | None) -> str:
-    """``; local times in Z; patients of site S; patients matched by numbers of A``."""
+    """``; local times in Z; patients of site S; patients matched by numbers of A (also
+    written B, C)``."""
     if sender is None:
         return ""
     zone = f"; local times in {sender.time_zone}" if sender.time_zone else ""
     at_site = f"; patients of site {sender.site_id}" if sender.site_id else ""
-    numbers = (
-        f"; patients matched by numbers of {sender.identifier_authority}"
-        if sender.identifier_authority
-        else ""
-    )
+    first, *others = sender.identifier_authorities or ("",)
+    also = f" (also written {', '.join(others)})" if others else ""
+    numbers = f"; patients matched by numbers of {first}{also}" if first else ""
     return f"{zone}{at_site}{numbers}"

@@ -84,12 +84,15 @@ def _add_args(*extra: str) -> argparse.Namespace:
 
 
 async def _added(monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
-    """``source add`` with the allow-list's table stood in for: the sender as given."""
-    kept: dict[str, Sender] = {}
+    """``source add`` with the allow-list's table stood in for: the sender as given (the
+    authority's names given as ``names``)."""
+    kept: dict[str, Any] = {}
 
     async def add_source(conn: object, application: str, facility: str, **given: Any) -> bool:
         given.pop("cleared")
-        kept["sender"] = Sender(**given)
+        kept["names"] = names = given.pop("identifier_authority") or ()
+        kept["sender"] = Sender(**given, identifier_authority=names[0] if names else None,
+                                other_authority_names=tuple(names[1:]))  # fmt: skip
         return True
 
     async def sender_settings(conn: object, application: str, facility: str) -> Sender:
@@ -104,7 +107,12 @@ async def _added(monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
         ("enrolled_sites", enrolled_sites),
     ]:
         monkeypatch.setattr(f"services.lab_ingestion.adapters.sources.{name}", fake)
-    return await _add(None, _add_args(*extra))  # type: ignore[arg-type]
+    added = await _add(None, _add_args(*extra))  # type: ignore[arg-type]
+    _names_given[:] = kept["names"]
+    return added
+
+
+_names_given: list[str] = []  # the authority's names the last ``_added`` stored
 
 
 async def test_source_add_warns_that_a_sender_without_a_site_is_matched_against_every_site(
@@ -115,3 +123,34 @@ async def test_source_add_warns_that_a_sender_without_a_site_is_matched_against_
     assert "warning: without --site" in err and "every site's subjects" in err
     assert await _added(monkeypatch, "--site", "CH-01") == 0
     assert "without --site" not in capsys.readouterr().err
+
+
+async def test_source_add_takes_every_name_of_the_senders_authority(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One authority written HOSP in HL7 and urn:hosp in FHIR (review 69): both names, in
+    order, blank ones left out; listed as the sender's."""
+    names = ["--identifier-authority", "HOSP", "--identifier-authority", " urn:hosp "]
+    assert await _added(monkeypatch, "--site", "CH-01", *names, "--identifier-authority", "") == 0
+    assert _names_given == ["HOSP", "urn:hosp"]
+    out, err = capsys.readouterr()
+    assert "; patients matched by numbers of HOSP (also written urn:hosp)\n" in out
+    assert "without --identifier-authority" not in err
+    assert await _added(monkeypatch, "--site", "CH-01", "--identifier-authority", "HOSP") == 0
+    assert _names_given == ["HOSP"]
+    assert out_line(capsys).endswith("; patients matched by numbers of HOSP")
+    assert await _added(monkeypatch, "--site", "CH-01") == 0  # none given: those kept stay
+    assert _names_given == []
+    assert "without --identifier-authority" in capsys.readouterr().err
+
+
+def out_line(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().out.rstrip("\n")
+
+
+def test_names_given_and_forgotten_at_once_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--identifier-authority", "HOSP", "--identifier-authority", "urn:hosp"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*SENDER, *args, "--no-identifier-authority"])
+    assert exit_.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
