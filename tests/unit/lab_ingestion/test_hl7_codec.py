@@ -1368,7 +1368,7 @@ _MSH_TEXT = "MSH|" + "|".join(_MSH) + _BODY
 @pytest.mark.parametrize("escape", ["\\.in+x\\", "\\.sp+x\\", "\\X4\\", "\\Zx\\", "\\", "\\.br\\"])
 @pytest.mark.parametrize("layout", ["{e}", "{v}^{e}", "{v}^x^{e}"])
 @pytest.mark.parametrize("number", range(3, 13))
-def test_an_escape_anywhere_in_msh_is_an_input_error_never_another(
+def test_an_escape_anywhere_in_msh_raises_no_exception_but_an_input_error(
     number: int, layout: str, escape: str
 ) -> None:
     """python-hl7 raises a bare ValueError unescaping ``\\.in+x\\``; MSH-11's second
