@@ -507,6 +507,11 @@ async def test_a_final_result_of_another_sample_under_a_used_key_is_rejected() -
     )
     (outcome,) = await ingest([later])
     assert outcome.code is RejectionCode.OTHER_SAMPLES_RESULT
+    # the lab is told to use a new order number, never to send a correction (review 70:
+    # a correction would hide the earlier sample's value)
+    assert "collected at another time" in outcome.reason
+    assert "new sample needs an order number of its own" in outcome.reason
+    assert not outcome.reason.startswith("send a changed final result as a correction")
     corrected = dataclasses.replace(
         later.message, control_id="3",
         observations=(dataclasses.replace(observation, status="C"),),
