@@ -1,16 +1,19 @@
-"""Trial results reported as final or preliminary without a value: a count the analyser could
-not make (platelets ``CLUMPED``, ``TNP``, ``QNS``, ``See comment`` with an NTE, an empty
-OBX-5; a partial release's ``Pending``). Laboratory systems send these as often as they send
-``X`` ("results cannot be obtained"), and they mean the same: read as ``X``, such a result is
-left out where its key never held anything (``chain_checks.obtains_nothing``), so that the
-grade-4 neutrophil count beside it is stored instead of the whole message being refused.
+"""Trial results that change nothing where their key never held anything, read as ``X``
+("results cannot be obtained") and so left out (``chain_checks.obtains_nothing``):
 
-Only where nothing can be lost by it: never a correction (``C`` without a value may void the
-value it corrects: refused, the lab is told), never alone among the message's trial results
-(a message whose only trial result has no value stays refused: the lab is told), never under
-a key that held anything or that another observation of the message uses (an ``X`` there
-would withdraw), and not over FHIR (a FHIR result is kept under its token's name: a key
-finding nothing may be meant for a result sent under another).
+- a result reported final, preliminary or corrected without a value: a count the analyser
+  could not make (platelets ``CLUMPED``, ``TNP``, ``QNS``, ``See comment`` with an NTE, an
+  empty OBX-5, a CBC's manual-differential field left empty; a partial release's
+  ``Pending``): laboratory systems send these as often as ``X``, and they mean the same;
+- a withdrawal (``D``, ``W``) of such a field, when the lab withdraws its whole order.
+
+So the grade-4 neutrophil count beside it is stored, corrected or withdrawn instead of the
+whole message being refused. Only where nothing can be lost by it: under a key that never
+held anything, for anyone (nothing to record, void or withdraw), that no other observation of
+the message uses; never when no other trial result of the message records a value or
+withdraws what its key holds (alone, it is refused as before: the lab is told); not over
+FHIR (a FHIR result is kept under its token's name: a key finding nothing may be meant for a
+result sent under another).
 """
 
 from __future__ import annotations
@@ -25,21 +28,27 @@ from services.lab_ingestion.domain.model import (
     ObservationInput,
     ResultStatusCode,
 )
-from services.lab_ingestion.domain.result_status import carries_a_result, status_of
+from services.lab_ingestion.domain.result_status import (
+    CANCELLING,
+    carries_a_result,
+    status_of,
+)
 from shared.contracts.events.lab import Channel
 
-# what a result without a value may be reported as: final or not yet final (R, S read as P)
-_REPORTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value})
-_VALUED = _REPORTED | {ResultStatusCode.CORRECTED.value}
+_VALUED = frozenset({
+    ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value,
+    ResultStatusCode.CORRECTED.value,
+})  # fmt: skip
+_WITHDRAWING = frozenset({ResultStatusCode.DELETED.value, ResultStatusCode.POSTED_AS_WRONG.value})
 
 SourceKey = tuple[str, str]
 
 
 def holds_no_value(observation: ObservationInput) -> bool:
-    """A trial result reported as final or preliminary whose value holds no digit at all
-    (empty, or text: a number written in words is not read either way)."""
+    """A trial result reported as final, preliminary or corrected whose value holds no digit
+    at all (empty, or text: a number written in words is not read either way)."""
     return (
-        status_of(observation) in _REPORTED
+        status_of(observation) in _VALUED
         and not _has_a_digit(observation.value)
         and identify_analyte(observation.codes) is not None
     )
@@ -47,40 +56,56 @@ def holds_no_value(observation: ObservationInput) -> bool:
 
 def as_not_obtained(
     message: LabMessage, never_held: Callable[[SourceKey], bool]
-) -> tuple[LabMessage, int]:
-    """The message with each result it reports without a value (``holds_no_value``) read as
-    ``X`` where that leaves it out (see the module), and how many; the message itself
-    otherwise. ``never_held``: whether nothing was ever stored under a key, for anyone."""
+) -> tuple[LabMessage, tuple[SourceKey, ...]]:
+    """The message with each trial result that changes nothing (see the module) read as
+    ``X``, and their keys; the message itself and no key otherwise. ``never_held``: whether
+    nothing was ever stored under a key, for anyone."""
     if message.channel is Channel.FHIR:
-        return message, 0
-    trial = [o for o in message.observations
+        return message, ()
+    trial = [(index, o) for index, o in enumerate(message.observations)
              if identify_analyte(o.codes) is not None and carries_a_result(o)]  # fmt: skip
-    if not any(status_of(o) in _VALUED and _has_a_digit(o.value) for o in trial):
-        return message, 0  # alone: refused as before, the lab is told
-    uses = Counter(o.result_key for o in trial)
-    not_obtained = {
+    uses = Counter(o.result_key for _, o in trial)
+    unused = {
         index
-        for index, observation in enumerate(message.observations)
-        if holds_no_value(observation)
-        and uses[observation.result_key] == 1
-        and never_held((message.source, observation.result_key))
+        for index, o in trial
+        if _changes_nothing_if_unused(o)
+        and uses[o.result_key] == 1
+        and never_held((message.source, o.result_key))
     }
-    if not not_obtained:
-        return message, 0
+    acting = any(
+        index not in unused and _acts(o, never_held((message.source, o.result_key)))
+        for index, o in trial
+    )
+    if not unused or not acting:  # alone: refused as before, the lab is told
+        return message, ()
     cannot_obtain = ResultStatusCode.CANNOT_OBTAIN.value
     observations = tuple(
-        replace(observation, status=cannot_obtain) if index in not_obtained else observation
+        replace(observation, status=cannot_obtain) if index in unused else observation
         for index, observation in enumerate(message.observations)
     )
-    return replace(message, observations=observations), len(not_obtained)
+    keys = tuple((message.source, message.observations[index].result_key) for index in unused)
+    return replace(message, observations=observations), keys
 
 
 def reports_without_value(message: LabMessage) -> bool:
-    """Whether the message reports any result without a value (its keys must then be read:
-    ``as_not_obtained`` needs to know whether they ever held anything)."""
+    """Whether the message reports any result without a value (``holds_no_value``)."""
     return message.channel is not Channel.FHIR and any(
         holds_no_value(o) for o in message.observations
     )
+
+
+def _changes_nothing_if_unused(observation: ObservationInput) -> bool:
+    """Reported without a value, or withdrawing (D, W): under a key that never held
+    anything, it has nothing to record, to void or to withdraw."""
+    return holds_no_value(observation) or status_of(observation) in _WITHDRAWING
+
+
+def _acts(observation: ObservationInput, key_never_held: bool) -> bool:
+    """Records a value, or withdraws what its key holds."""
+    status = status_of(observation)
+    if status in _VALUED:
+        return _has_a_digit(observation.value)
+    return status in CANCELLING and not key_never_held
 
 
 def _has_a_digit(value: str) -> bool:

@@ -55,6 +55,8 @@ class BatchContext:
     # whether a batch Bundle (by the identity of its first and last messages, and their
     # number) is sent again whole, as answered when the batch held so many events
     resent_bundles: dict[tuple[int, int, int], tuple[int, bool]] = field(default_factory=dict)
+    # result keys planned without a read as never having held anything (``unobtained``)
+    assumed_unused: list[SourceKey] = field(default_factory=list)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -63,6 +65,7 @@ class BatchContext:
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
             self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
+            list(self.assumed_unused),
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:
@@ -84,6 +87,7 @@ class BatchContext:
         keys = {
             (r.source, r.result_key): None for r in self.results if r.supersedes_result_id is None
         }
+        keys.update(dict.fromkeys(self.assumed_unused))
         return BatchAssumptions(
             subjects=[(h, self.only_subject(h)) for h in dict.fromkeys(self.hmacs.values())],
             new_result_keys=list(keys),

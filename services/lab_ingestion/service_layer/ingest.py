@@ -66,7 +66,7 @@ from services.lab_ingestion.domain.planning import (
     plan_results,
 )
 from services.lab_ingestion.domain.result_status import status_of
-from services.lab_ingestion.domain.unobtained import as_not_obtained, reports_without_value
+from services.lab_ingestion.domain.unobtained import as_not_obtained
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
@@ -245,10 +245,10 @@ class BatchIngestor:
         sited = in_sender_time(context, message)
         if isinstance(sited, Rejected):
             return sited
-        if reports_without_value(sited):  # read as X where that leaves them out
-            if context.assumed:
-                raise StaleBatch("a result without a value: its key must be read first")
-            sited, _ = as_not_obtained(sited, context.never_held)
+        # results that change nothing read as X (left out); on assumptions their keys are
+        # taken to be unused, and the write checks that (``BatchAssumptions``)
+        sited, unused = as_not_obtained(sited, context.never_held)
+        context.assumed_unused.extend(unused if context.assumed else ())
         planned = plan_results(sited, self._params, received_at)
         if isinstance(planned, Rejected):
             return planned
@@ -258,7 +258,10 @@ class BatchIngestor:
         )  # fmt: skip
         # on assumptions, read first before rejecting, or before answering a message as a
         # restatement (only its id is written, and the write's guard checks result keys)
-        if context.assumed and (isinstance(checked, Rejected) or len(checked) < len(planned)):
+        # (the keys of results read as X are checked by the guard: they are left out)
+        if context.assumed and (
+            isinstance(checked, Rejected) or len(checked) < len(planned) - len(unused)
+        ):
             raise StaleBatch("a result key's chain must be read before rejecting or dropping")
         if isinstance(checked, Rejected):
             return checked
@@ -294,8 +297,6 @@ def _fast_path_applies(commands: Sequence[Command]) -> bool:
     for command in commands:
         if isinstance(command, IngestTransaction):
             return False
-        if isinstance(command, IngestLabMessage) and (
-            needs_earlier_result(command.message) or reports_without_value(command.message)
-        ):
+        if isinstance(command, IngestLabMessage) and needs_earlier_result(command.message):
             return False
     return True

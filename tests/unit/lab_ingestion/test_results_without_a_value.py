@@ -114,12 +114,25 @@ async def test_a_message_whose_only_trial_result_has_no_value_is_refused() -> No
     assert db.results == []
 
 
-async def test_a_correction_without_a_value_is_refused() -> None:
+async def test_a_correction_without_a_value_of_a_stored_count_is_refused() -> None:
+    """Platelets 150 stand under the key: a ``C`` without a value may mean the 150 is void;
+    the lab is told, the 150 stays (never withdrawn by a text)."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    counted = CLUMPED.replace("||CLUMPED|||A|", "||150|10*9/L|150-400||")
+    await _ingest(db, _cbc(counted))
+    corrected = CLUMPED.replace("|||F|||", "|||C|||")
+    (outcome,) = await _ingest(db, _cbc(corrected).replace("CBC-68-2", "CBC-68-4"))
+    assert not outcome.accepted
+    standing = db.standing("LIS^HOSP", db.results[1].result_key)
+    assert standing is not None and standing.result.value == 150.0
+
+
+async def test_a_correction_without_a_value_under_an_unused_key_changes_nothing() -> None:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
     corrected = CLUMPED.replace("|||F|||", "|||C|||")
     (outcome,) = await _ingest(db, _cbc(corrected))
-    assert not outcome.accepted
-    assert db.results == []
+    assert outcome.accepted and outcome.results == 1
+    assert [r.result.analyte.value for r in db.results] == ["neutrophils"]
 
 
 async def test_a_key_that_held_a_result_is_refused_not_withdrawn() -> None:
@@ -181,20 +194,26 @@ def test_only_results_without_a_value_under_unused_keys_are_read_as_x(
     observations: list[ObservationInput], channel: Channel, held: frozenset[str]
 ) -> None:
     message = LabMessage(channel, "LIS", "HOSP", "M-1", "MRN1", tuple(observations))
-    read, count = as_not_obtained(message, lambda key: key[1] not in held)
+    read, keys = as_not_obtained(message, lambda key: key[1] not in held)
     changed = [i for i, (a, b) in enumerate(zip(observations, read.observations, strict=True))
                if a != b]  # fmt: skip
-    assert count == len(changed)
-    valued = any(
-        o.status in "FCPRS" and any(c.isdigit() for c in o.value) and o.codes[0].code != "6690-2"
-        for o in observations
+    assert sorted(keys) == sorted(("LIS^HOSP", observations[i].result_key) for i in changed)
+    trial = [o for o in observations if o.codes[0].code != "6690-2" and o.status not in "ION"]
+    kept = [o for i, o in enumerate(observations) if i not in changed and o in trial]
+    acting = any(
+        (o.status in "FCPRS" and any(c.isdigit() for c in o.value))
+        or (o.status in "XDW" and o.result_key in held)
+        for o in kept
     )
     for index in changed:
         before, after = observations[index], read.observations[index]
         assert after == replace(before, status="X")
-        assert before.status in "FPRS" and not any(c.isdigit() for c in before.value)
-        assert before.codes[0].code != "6690-2" and before.result_key not in held
-        assert sum(o.result_key == before.result_key for o in observations
-                   if o.codes[0].code != "6690-2" and o.status not in "ION") == 1  # fmt: skip
-    if channel is Channel.FHIR or not valued:
-        assert read == message and count == 0
+        assert (before.status in "FCPRS" and not any(c.isdigit() for c in before.value)) or (
+            before.status in "DW"
+        )
+        assert before in trial and before.result_key not in held
+        assert sum(o.result_key == before.result_key for o in trial) == 1
+    if changed:
+        assert acting, "read as X although nothing else of the message acts"
+    if channel is Channel.FHIR:
+        assert read == message and keys == ()
