@@ -153,11 +153,10 @@ class PlatformSettings(BaseSettings):
                 f"too weak: at least {SUBJECT_HMAC_KEY_MIN_LENGTH} random characters (e.g. "
                 "`openssl rand -hex 32`); it keys the hash that pseudonymises hospital numbers"
             )
-        if key != key.strip():  # used as given: never stripped, or a key in use would change
-            raise ValueError(
-                "starts or ends with white space (a secret file's final newline?): remove it; "
-                "the key is used exactly as given, and must be the same in every process"
-            )
+        # used exactly as given, white space included (a secret file's final newline): a key
+        # in use must keep hashing as it did, and refusing it would have the operator strip
+        # it, another key; processes that disagree are stopped by its fingerprint
+        # (``shared.key_fingerprint``)
         return value
 
     @property
