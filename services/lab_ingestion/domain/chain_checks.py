@@ -184,7 +184,8 @@ class _MessageChains:
             self.just_cancelled.add(seen.key)
             return False
         if seen.status in CANCELLING and (
-            seen.key in self.just_cancelled or self._obtains_nothing(seen)
+            seen.key in self.just_cancelled
+            or self._obtains_nothing(seen, observation.read_as_not_obtained)
         ):
             # the key's last observation in this message, said again; or nothing to withdraw
             return False
@@ -227,13 +228,14 @@ class _MessageChains:
             return own_preliminary or self.preliminaries.get((*key, self.subject_id))
         return head
 
-    def _obtains_nothing(self, seen: _Observed) -> bool:
+    def _obtains_nothing(self, seen: _Observed, read_as_not_obtained: bool) -> bool:
         """An X under a key where nothing was ever stored (``obtains_nothing``), nor added by
-        this message: nothing to withdraw, nothing to record. Not over FHIR: a FHIR result's
-        sender is its token's, which changes when the token is bound to a sender (review 67),
-        so a `cancelled` finding nothing under today's sender may be meant for a result
-        stored under the earlier one: refused (the lab is told), never taken as a no-op."""
-        if self.message.channel is Channel.FHIR:
+        this message: nothing to withdraw, nothing to record. Not a FHIR `cancelled` sent
+        alone: a FHIR result is kept under its token's name (review 67), so one finding
+        nothing may be meant for a result sent under another (a replaced token's, or over
+        HL7): refused (the lab is told), never taken as a no-op; one read as X beside a
+        result of its Bundle that acts (``unobtained``) is left out."""
+        if self.message.channel is Channel.FHIR and not read_as_not_obtained:
             return False
         if seen.key in self.own or seen.key in self.own_preliminary:
             return False

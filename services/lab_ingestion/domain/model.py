@@ -111,6 +111,9 @@ class ObservationInput:
     # the value's declared type (HL7 OBX-2), when the sender gave one: a coded answer or a
     # date is no measurement, whatever number its text starts with
     value_type: str = ""
+    # read as X because, under a key that never held anything, it changes nothing
+    # (``unobtained``): left out over FHIR too, where a sent X finding nothing is refused
+    read_as_not_obtained: bool = False
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient

@@ -5,7 +5,7 @@
   could not make (platelets ``CLUMPED``, ``TNP``, ``QNS``, ``See comment`` with an NTE, an
   empty OBX-5, a CBC's manual-differential field left empty; a partial release's
   ``Pending``): laboratory systems send these as often as ``X``, and they mean the same;
-- a withdrawal (``D``, ``W``) of such a field, when the lab withdraws its whole order.
+- a withdrawal (``X``, ``D``, ``W``) of such a field, when the lab withdraws its whole order.
 
 So the grade-4 neutrophil count beside it is stored, corrected or withdrawn instead of the
 whole message being refused. Only where nothing can be lost by it: under a key that never
@@ -19,7 +19,7 @@ result sent under another).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
@@ -39,7 +39,6 @@ _VALUED = frozenset({
     ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value,
     ResultStatusCode.CORRECTED.value,
 })  # fmt: skip
-_WITHDRAWING = frozenset({ResultStatusCode.DELETED.value, ResultStatusCode.POSTED_AS_WRONG.value})
 
 SourceKey = tuple[str, str]
 
@@ -55,16 +54,22 @@ def holds_no_value(observation: ObservationInput) -> bool:
 
 
 def as_not_obtained(
-    message: LabMessage, never_held: Callable[[SourceKey], bool]
+    message: LabMessage,
+    never_held: Callable[[SourceKey], bool],
+    bundle: Sequence[LabMessage] = (),
 ) -> tuple[LabMessage, tuple[SourceKey, ...]]:
     """The message with each trial result that changes nothing (see the module) read as
     ``X``, and their keys; the message itself and no key otherwise. ``never_held``: whether
-    nothing was ever stored under a key, for anyone."""
-    if message.channel is Channel.FHIR:
+    nothing was ever stored under a key, for anyone. ``bundle``: the messages of its FHIR
+    Bundle, itself among them (each Observation is a message of its own): over FHIR one is
+    read so only beside a result of its Bundle that acts, never alone."""
+    if message.channel is Channel.FHIR and len(bundle) < 2:
         return message, ()
     trial = [(index, o) for index, o in enumerate(message.observations)
-             if identify_analyte(o.codes) is not None and carries_a_result(o)]  # fmt: skip
-    uses = Counter(o.result_key for _, o in trial)
+             if _is_trial_result(o)]  # fmt: skip
+    together = [(m.source, o) for m in bundle or (message,) for o in m.observations
+                if _is_trial_result(o)]  # fmt: skip
+    uses = Counter(o.result_key for _, o in together)
     unused = {
         index
         for index, o in trial
@@ -72,15 +77,15 @@ def as_not_obtained(
         and uses[o.result_key] == 1
         and never_held((message.source, o.result_key))
     }
-    acting = any(
-        index not in unused and _acts(o, never_held((message.source, o.result_key)))
-        for index, o in trial
-    )
+    # one that changes nothing never acts: it need not be told apart from the others
+    acting = any(_acts(o, never_held((source, o.result_key))) for source, o in together)
     if not unused or not acting:  # alone: refused as before, the lab is told
         return message, ()
     cannot_obtain = ResultStatusCode.CANNOT_OBTAIN.value
     observations = tuple(
-        replace(observation, status=cannot_obtain) if index in unused else observation
+        replace(observation, status=cannot_obtain, read_as_not_obtained=True)
+        if index in unused
+        else observation
         for index, observation in enumerate(message.observations)
     )
     keys = tuple((message.source, message.observations[index].result_key) for index in unused)
@@ -94,10 +99,14 @@ def reports_without_value(message: LabMessage) -> bool:
     )
 
 
+def _is_trial_result(observation: ObservationInput) -> bool:
+    return identify_analyte(observation.codes) is not None and carries_a_result(observation)
+
+
 def _changes_nothing_if_unused(observation: ObservationInput) -> bool:
-    """Reported without a value, or withdrawing (D, W): under a key that never held
+    """Reported without a value, or withdrawing (X, D, W): under a key that never held
     anything, it has nothing to record, to void or to withdraw."""
-    return holds_no_value(observation) or status_of(observation) in _WITHDRAWING
+    return holds_no_value(observation) or status_of(observation) in CANCELLING
 
 
 def _acts(observation: ObservationInput, key_never_held: bool) -> bool:

@@ -226,7 +226,7 @@ class BatchIngestor:
                 reject(context, command, moved_on.code, moved_on.reason)
                 return IngestOutcome.rejected(moved_on.code, moved_on.reason)
             return resent(context, command, same=same)
-        plan = self._plan(context, message, subject_id, command.received_at)
+        plan = self._plan(context, message, subject_id, command.received_at, command.bundle)
         if isinstance(plan, Rejected):
             return _unplanned(context, command, plan)
         message, planned, restated = plan
@@ -236,7 +236,12 @@ class BatchIngestor:
         )  # fmt: skip
 
     def _plan(
-        self, context: BatchContext, message: LabMessage, subject_id: str, received_at: datetime
+        self,
+        context: BatchContext,
+        message: LabMessage,
+        subject_id: str,
+        received_at: datetime,
+        bundle: tuple[LabMessage, ...],
     ) -> tuple[LabMessage, list[PlannedResult], bool] | Rejected:
         """The message's results to record, read in the sender's zone and checked against
         the chains they continue, and whether any it leaves out says again what its chain
@@ -247,7 +252,7 @@ class BatchIngestor:
             return sited
         # results that change nothing read as X (left out); on assumptions their keys are
         # taken to be unused, and the write checks that (``BatchAssumptions``)
-        sited, unused = as_not_obtained(sited, context.never_held)
+        sited, unused = as_not_obtained(sited, context.never_held, bundle)
         context.assumed_unused.extend(unused if context.assumed else ())
         planned = plan_results(sited, self._params, received_at)
         if isinstance(planned, Rejected):

@@ -20,6 +20,7 @@ does not define, or none, stays "unknown".
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -278,24 +279,38 @@ async def test_results_not_obtained_are_never_applied_to_another_patients_result
     assert len(db.results) == 1 and not db.cancelled
 
 
-async def test_a_fhir_cancelled_observation_never_stored_is_refused_as_before() -> None:
-    """Over FHIR a `cancelled` that finds nothing is refused, not a no-op (review 67): a
-    FHIR result's sender is its token's, which changes when the token is bound, so nothing
-    under today's sender may mean a result stored under the earlier one. The transaction is
-    refused whole and kept; the lab is told (HL7 and JSON senders name themselves)."""
-    db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
-    ingest = ingestor(db)
-    cancelled = observation(
+def _cancelled_platelets() -> dict[str, Any]:
+    return observation(
         status="cancelled", identifier=[{"system": "urn:lis", "value": "R-2"}],
         valueQuantity=None,
         code={"coding": [{"system": "http://loinc.org", "code": "777-3"}]},
     )  # fmt: skip
+
+
+async def test_a_fhir_cancelled_observation_never_stored_alone_is_refused() -> None:
+    """Over FHIR a `cancelled` that finds nothing, sent alone, is refused, not a no-op
+    (review 67): a FHIR result is kept under its token's name, so one finding nothing may
+    be meant for a result sent under another (a replaced token's, or over HL7). The
+    transaction is refused whole and kept; the lab is told."""
+    db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
     parsed = parse_bundle(
-        bundle(TRANSACTION, observation(), cancelled), "LIS", "HOSP", lambda i: f"h({i})"
+        bundle(TRANSACTION, _cancelled_platelets()), "LIS", "HOSP", lambda i: f"h({i})"
     )
-    transaction = IngestTransaction(parsed.messages, lambda: "", RECEIVED)
-    (outcome,) = await ingest([transaction])
+    (outcome,) = await ingestor(db)([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
     assert not outcome.accepted
     assert outcome.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
-    assert outcome.failed_part == 1
     assert db.results == []
+
+
+async def test_a_fhir_cancelled_observation_never_stored_beside_a_result_is_left_out() -> None:
+    """Beside a result of its transaction that is stored (a CBC whose platelet count could
+    not be made), the `cancelled` that finds nothing is left out as an HL7 X is: refusing
+    it refused the CRP (review 71: a manual count not done cost a grade-4 ANC)."""
+    db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
+    parsed = parse_bundle(
+        bundle(TRANSACTION, observation(), _cancelled_platelets()), "LIS", "HOSP",
+        lambda i: f"h({i})",
+    )  # fmt: skip
+    (outcome,) = await ingestor(db)([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
+    assert outcome.accepted and outcome.results == 1
+    assert [r.result.analyte.value for r in db.results] == ["crp"]
