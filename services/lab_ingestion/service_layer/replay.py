@@ -15,6 +15,12 @@ is not put back in the rejection's control id, its event or ``cachexia rejection
 copy whose message id was scrubbed is not replayed (stored under ``[redacted]``, the message
 would not be known again when the lab resends it).
 
+A rejection kept before a trial result's value read HL7's highlighting as nothing
+(``\\H\\0.3\\N\\`` is 0.3; it read ``_0.3_``, refused ``non-numeric-value``) holds the
+digest of that reading: its copy replays when, read with its highlighting as ``_`` again, it
+says what the message said then (``highlighting_as_read_before``); it is replayed as read
+now. Any other difference is refused as before.
+
 FHIR and JSON copies are not replayed: their copies hold the hash wherever the input held
 the patient's number, ids included, so they cannot be read back as what was sent; the lab
 resends them.
@@ -22,6 +28,8 @@ resends them.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +49,7 @@ from services.lab_ingestion.service_layer.commands import (
 from shared.contracts.events.lab import Channel
 from shared.jsonlog import REDACTED
 
+_HIGHLIGHTING = frozenset({"H", "N"})  # HL7's highlighting escapes: start, normal text
 REPLAYABLE_CHANNELS = frozenset({Channel.MLLP.value, Channel.HL7_HTTP.value})
 ReadCopy = Callable[[KeptRejection], LabMessage]  # the copy parsed; ValueError: unreadable
 Ingest = Callable[[Sequence[Command]], Awaitable[list[IngestOutcome]]]
@@ -91,14 +100,33 @@ def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
     kept_ids = {message.control_id, kept_message_id(rejection.payload, message.control_id)}
     if (
         rejection.control_id not in kept_ids
+        or patient_hmac is None
         or patient_hmac != rejection.patient_hmac
-        or content_digest(message, patient_hmac) != rejection.content_digest
+        or not _says_what_it_said(rejection, read_copy, message, patient_hmac)
     ):
         raise ReplayRefused(
             "its kept copy does not read as the message did (the redaction changed what it "
             "says): ask the lab to resend it"
         )
     return message
+
+
+def _says_what_it_said(
+    rejection: KeptRejection, read_copy: ReadCopy, message: LabMessage, patient_hmac: str
+) -> bool:
+    """Whether the copy, as read now, has the digest kept with the rejection; or, read as
+    this service read HL7's highlighting before (``highlighting_as_read_before``: the digest
+    of a rejection kept then), has it (only that reading's difference is forgiven)."""
+    if content_digest(message, patient_hmac) == rejection.content_digest:
+        return True
+    before = highlighting_as_read_before(rejection.payload)
+    if before is None:
+        return False
+    try:
+        as_read_before = read_copy(dataclasses.replace(rejection, payload=before))
+    except ValueError:
+        return False
+    return content_digest(as_read_before, patient_hmac) == rejection.content_digest
 
 
 @dataclass(frozen=True)
@@ -143,6 +171,52 @@ def kept_message_id(copy: str, sent: str) -> str:
     fields = header.split(header[3]) if len(header) > 3 else []  # MSH-1 is the separator
     kept = fields[9].strip() if len(fields) > 9 else ""
     return kept or sent
+
+
+def highlighting_as_read_before(copy: str) -> str | None:
+    """The copy with each HL7 highlighting escape in an OBX-5 (``\\H\\``, ``\\N\\``)
+    written as the ``_`` python-hl7 reads it as: read now, the copy reads as it did before a
+    trial result's value read highlighting as nothing (every other field, and another test's
+    value, reads ``_`` for it still). None when no OBX-5 holds one, or when ``_`` is one of
+    the copy's separators (it cannot be written there as text)."""
+    lines = copy.split("\r")
+    header = next((line for line in lines if line[:3] == "MSH"), "")
+    if len(header) < 4:
+        return None
+    field = header[3]
+    end = header.find(field, 4)
+    encoding = header[4 : end if end != -1 else None]  # MSH-2: a missing one is its default
+    component, repetition, escape, sub = (
+        encoding[i] if i < len(encoding) else "^~\\&"[i] for i in range(4)
+    )
+    if "_" in (field, component, repetition, escape, sub):
+        return None
+    parts = re.compile(f"([{re.escape(component + repetition + sub)}])")
+    rewritten = []
+    for line in lines:
+        fields = line.split(field)
+        if fields[0] == "OBX" and len(fields) > 5 and escape in fields[5]:
+            values = parts.split(fields[5])  # an escape sequence never spans a separator
+            fields[5] = "".join(_highlighting_as_text(value, escape) for value in values)
+        rewritten.append(field.join(fields))
+    before = "\r".join(rewritten)
+    return before if before != copy else None
+
+
+def _highlighting_as_text(value: str, escape: str) -> str:
+    """One value with each closed ``\\H\\`` and ``\\N\\`` escape written as ``_``."""
+    pieces = value.split(escape)  # text, then each sequence and the text after it
+    written, index = [pieces[0]], 1
+    while index < len(pieces):
+        if index + 1 < len(pieces):  # a closed sequence, then the text after it
+            sequence = pieces[index]
+            shown = "_" if sequence in _HIGHLIGHTING else f"{escape}{sequence}{escape}"
+            written += (shown, pieces[index + 1])
+            index += 2
+        else:  # never closed: as written
+            written.append(f"{escape}{pieces[index]}")
+            index += 1
+    return "".join(written)
 
 
 def rejection_source(
