@@ -52,6 +52,7 @@ from services.lab_ingestion.adapters.scrub import (
     date_spellings,
     street_words,
 )
+from services.lab_ingestion.domain.authority_names import is_oid
 from services.lab_ingestion.domain.matching import grouped_digits, numbers_masked
 from shared.contracts.identity import normalise_hospital_identifier
 
@@ -98,6 +99,7 @@ _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 # MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
 # the result keys): ids some systems build from the patient's number
 _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3)}
+_SENDER_FIELDS = (2, 3)  # MSH-3 and MSH-4 (MSH-1 is the separator): who sent the message
 
 
 def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
@@ -130,6 +132,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     for _, kept_numbers in numbers:
         for number in kept_numbers:
             drop_personal_parts(number.authority, separators[3], secrets)
+    senders: list[tuple[list[str], int, list[str]]] = []  # MSH-3/4 scrubbed part by part
     # (fields, index) of every value to scrub: the kept fields, and each kept authority's
     # subcomponents (a short name misplaced in CX-4 as a word of its own)
     scrubbed: list[tuple[list[str], int]] = [
@@ -147,18 +150,66 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
                 fields[index] = ""
         if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
             fields[8] = masked_flags(fields[8], separators)
-        # MSH-1/MSH-2 are the separators themselves; a line that is no segment (free text
-        # after a line break inside a field) is scrubbed whole
-        first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
-        scrubbed.extend(
-            (fields, index)
-            for index in range(first, len(fields))
-            if fields[index] and not (name == "PID" and index == 3)
-        )
+        scrubbed.extend(_to_scrub(name, fields, separators, senders))
     scrub_fields(text, secrets, scrubbed, separators)
+    for fields, index, parts in senders:
+        fields[index] = "".join(parts)
     for fields, kept_numbers in numbers:
         fields[3] = separators[2].join(number.joined(separators) for number in kept_numbers)
     return "\r".join(field.join(fields) for _, fields in kept)
+
+
+def _to_scrub(
+    name: str,
+    fields: list[str],
+    separators: Separators,
+    senders: list[tuple[list[str], int, list[str]]],
+) -> Iterator[tuple[list[str], int]]:
+    """The values of a kept segment to scrub: its fields but PID-3 (hashed) and MSH-1/MSH-2
+    (the separators themselves), MSH-3/MSH-4 as ``_sender_parts``; a line that is no
+    segment (free text after a line break inside a field) whole."""
+    first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
+    for index in range(first, len(fields)):
+        if not fields[index] or (name == "PID" and index == 3):
+            continue
+        if name == "MSH" and index in _SENDER_FIELDS:
+            yield from _sender_parts(fields, index, separators, senders)
+        else:
+            yield fields, index
+
+
+def _sender_parts(
+    fields: list[str],
+    index: int,
+    separators: Separators,
+    senders: list[tuple[list[str], int, list[str]]],
+) -> list[tuple[list[str], int]]:
+    """What of MSH-3 or MSH-4 (an HD) is scrubbed: the whole field, unless a universal id
+    (HD.2) in it is an OID (``is_oid``). That OID is the sender's name, not the patient's (a
+    sender named by it alone is known, allow-listed and replayed by it), and an arc of it
+    may be any number: 113883, HL7's root, is in every HL7 OID, and a patient whose number
+    it is must not have the sender renamed ``2.16.840.1.HMAC:...``. It is kept as written;
+    the namespace id, the id's type and anything else there are scrubbed as before (anyone
+    who reaches the port writes those fields: a name there is no sender's). The field is
+    put together again (``senders``) once scrubbed."""
+    _, component, repetition, _, _ = separators
+    parts = re.split(f"({re.escape(component)}|{re.escape(repetition)})", fields[index])
+    position, kept = 0, set()
+    for at, part in enumerate(parts):
+        if part == repetition:
+            position = 0
+        elif part == component:
+            position += 1
+        elif position == 1 and is_oid(part.strip()):
+            kept.add(at)
+    if not kept:
+        return [(fields, index)]
+    senders.append((fields, index, parts))
+    return [
+        (parts, at)
+        for at, part in enumerate(parts)
+        if part and at % 2 == 0 and at not in kept  # separators are odd
+    ]
 
 
 PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3

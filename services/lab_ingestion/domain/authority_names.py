@@ -34,6 +34,12 @@ def configured_names(authority: Authority) -> tuple[str, ...]:
     return tuple(name for name in names if authority_name(name))
 
 
+def is_oid(text: str) -> bool:
+    """An ISO object identifier as written (``2.16.840.1.113883.3.72``): no personal value,
+    though an arc may be any number (a patient's too)."""
+    return _OID.fullmatch(text) is not None
+
+
 def showable_authority(text: str) -> bool:
     """An authority's name that may be kept and shown: an organisation's name or URI (a
     letter; outside OIDs no run of five digits, at most five digits in all, no date) or an
@@ -41,7 +47,7 @@ def showable_authority(text: str) -> bool:
     (123-45-6789, SSN 123-45-6789, 756.1234.5678.97, 7601001234567, 04MAR1961, 1.3.1961,
     Mar 4 1961: a month's name with any digit)."""
     name = text.strip().removeprefix("urn:oid:")
-    if _OID.fullmatch(name):
+    if is_oid(name):
         return True
     outside_oids = _OID.sub("", name)
     digits = sum(c.isdigit() for c in outside_oids)
