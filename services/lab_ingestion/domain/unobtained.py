@@ -18,11 +18,12 @@ result sent under another).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import SAME_TEST_CODES, identify_analyte
 from services.lab_ingestion.domain.model import (
     LabMessage,
     ObservationInput,
@@ -43,12 +44,29 @@ _VALUED = frozenset({
 SourceKey = tuple[str, str]
 
 
+# what laboratory systems write for a result they could not obtain (whole words, any case);
+# any other text stays refused: ``NONE SEEN`` or ``NIL`` for neutrophils is a zero count
+_NOT_OBTAINED = re.compile(
+    r"\b(?:clump\w*|clott?ed|not (?:performed|done|reported)|tnp|qns|quantity not sufficient"
+    r"|insufficient|see (?:comment|note|below)|pending|to follow|cancell?ed|unable to \w+"
+    r"|h(?:a)?emoly[sz]\w*|lip(?:a)?emic)\b",
+    re.IGNORECASE,
+)
+
+
+def says_not_obtained(value: str) -> bool:
+    """A value saying the result could not be obtained (``CLUMPED``, ``TNP``, ``See
+    comment``, ``Pending``): no digit, and one of the phrases laboratory systems use."""
+    return not _has_a_digit(value) and _NOT_OBTAINED.search(value) is not None
+
+
 def holds_no_value(observation: ObservationInput) -> bool:
-    """A trial result reported as final, preliminary or corrected whose value holds no digit
-    at all (empty, or text: a number written in words is not read either way)."""
+    """A trial result reported as final, preliminary or corrected with no value: an empty
+    one, or one saying it could not be obtained (``says_not_obtained``)."""
+    value = observation.value.strip()
     return (
         status_of(observation) in _VALUED
-        and not _has_a_digit(observation.value)
+        and (not value or says_not_obtained(value))
         and identify_analyte(observation.codes) is not None
     )
 
@@ -67,7 +85,10 @@ def as_not_obtained(
         return message, ()
     trial = [(index, o) for index, o in enumerate(message.observations)
              if _is_trial_result(o)]  # fmt: skip
-    together = [(m.source, o) for m in bundle or (message,) for o in m.observations
+    # a Bundle's other entries count only as the same patient's (another's may be discarded)
+    same_patient = [m for m in bundle or (message,)
+                    if m.patient_identifier == message.patient_identifier]  # fmt: skip
+    together = [(m.source, o) for m in same_patient for o in m.observations
                 if _is_trial_result(o)]  # fmt: skip
     uses = Counter(o.result_key for _, o in together)
     unused = {
@@ -104,9 +125,19 @@ def _is_trial_result(observation: ObservationInput) -> bool:
 
 
 def _changes_nothing_if_unused(observation: ObservationInput) -> bool:
-    """Reported without a value, or withdrawing (X, D, W): under a key that never held
-    anything, it has nothing to record, to void or to withdraw."""
-    return holds_no_value(observation) or status_of(observation) in CANCELLING
+    """Reported without a value; or withdrawing (X, D, W) a field whose report says it was
+    not obtained, or a field named by a same-measurement code alone (a manual count: never
+    stored before such codes were read, and a CBC's is often empty). Under a key that never
+    held anything it has nothing to record, void or withdraw. Never a withdrawal of a
+    protocol code's result otherwise: one finding nothing may be meant for a result stored
+    under another key (a collection time read otherwise, another token's name)."""
+    if holds_no_value(observation):
+        return True
+    identified = identify_analyte(observation.codes)
+    return status_of(observation) in CANCELLING and (
+        says_not_obtained(observation.value.strip())
+        or (identified is not None and identified[1] in SAME_TEST_CODES)
+    )
 
 
 def _acts(observation: ObservationInput, key_never_held: bool) -> bool:

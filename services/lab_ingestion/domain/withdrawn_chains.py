@@ -74,4 +74,6 @@ def nothing_to_change(status: str, gone: frozenset[Content | None]) -> Rejected:
             f"{action} of a result that is not stored (no final result under this order and "
             "test): send the final result first"
         )
+        if action == "correction":  # the lab's first report may have had no value
+            reason += " (a count first reported without a value, e.g. CLUMPED, is sent as final)"
     return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, reason)

@@ -283,7 +283,7 @@ def _cancelled_platelets() -> dict[str, Any]:
     return observation(
         status="cancelled", identifier=[{"system": "urn:lis", "value": "R-2"}],
         valueQuantity=None,
-        code={"coding": [{"system": "http://loinc.org", "code": "777-3"}]},
+        code={"coding": [{"system": "http://loinc.org", "code": "778-1"}]},
     )  # fmt: skip
 
 
@@ -303,9 +303,11 @@ async def test_a_fhir_cancelled_observation_never_stored_alone_is_refused() -> N
 
 
 async def test_a_fhir_cancelled_observation_never_stored_beside_a_result_is_left_out() -> None:
-    """Beside a result of its transaction that is stored (a CBC whose platelet count could
-    not be made), the `cancelled` that finds nothing is left out as an HL7 X is: refusing
-    it refused the CRP (review 71: a manual count not done cost a grade-4 ANC)."""
+    """Beside a result of its transaction that is stored, a manual platelet count (778-1)
+    `cancelled` that finds nothing is left out as an HL7 X is: refusing it refused the CRP
+    (review 71: a manual count not done cost a grade-4 ANC). A protocol code's `cancelled`
+    finding nothing stays refused even so (review 72: it may be meant for a result kept
+    under another token's name)."""
     db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
     parsed = parse_bundle(
         bundle(TRANSACTION, observation(), _cancelled_platelets()), "LIS", "HOSP",
@@ -314,3 +316,10 @@ async def test_a_fhir_cancelled_observation_never_stored_beside_a_result_is_left
     (outcome,) = await ingestor(db)([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
     assert outcome.accepted and outcome.results == 1
     assert [r.result.analyte.value for r in db.results] == ["crp"]
+    protocol_code = _cancelled_platelets()
+    protocol_code["code"] = {"coding": [{"system": "http://loinc.org", "code": "777-3"}]}
+    parsed = parse_bundle(
+        bundle(TRANSACTION, observation(), protocol_code), "LIS", "HOSP", lambda i: f"h({i})"
+    )
+    (refused,) = await ingestor(db)([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
+    assert refused.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
