@@ -36,25 +36,19 @@ fields are replaced whole: nothing personal is kept, at the cost of the clinical
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 from services.lab_ingestion.adapters.hl7_pid3 import (
-    KeptNumber,
     Separators,
-    decoded_text,
     drop_personal_parts,
-    patient_numbers,
 )
-from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets, masked_flags, scrub_fields
+from services.lab_ingestion.adapters.hl7_scrub_fields import masked_flags, scrub_fields
+from services.lab_ingestion.adapters.hl7_secrets import secrets_and_numbers
 from services.lab_ingestion.adapters.scrub import (
-    FOLDED_LETTERS,
     REDACTED,
-    date_spellings,
-    street_words,
 )
 from services.lab_ingestion.domain.authority_names import is_oid
-from services.lab_ingestion.domain.matching import grouped_digits, numbers_masked
-from shared.contracts.identity import normalise_hospital_identifier
+from services.lab_ingestion.domain.matching import numbers_masked
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
 
@@ -76,23 +70,6 @@ _KEPT_PID_CODES = {8: frozenset("FMOUANX"), 24: frozenset("YN"), 30: frozenset("
 _BLANKED_FIELDS = {"PV1": (19, 50)}
 # Segments about the patient's relatives, guarantor, insurance or a merged record.
 _DROPPED_SEGMENTS = frozenset({"NK1", "GT1", "IN1", "IN2", "IN3", "MRG"})
-_NAME_PARTS = re.compile(r"[\s-]+")  # "MÜLLER-MEIER" is "MÜLLER" and "MEIER" too
-# Where the values whose copies are scrubbed from the rest of the message are read (v2.5.1):
-# NK1 name, mother's maiden name, contact person; GT1 guarantor, spouse, contact person;
-# IN1 insured; IN2 Medicaid case name, military sponsor; MRG prior name.
-_NAME_FIELDS = {"PID": (5, 6, 9), "NK1": (2, 26, 30), "GT1": (3, 4, 30), "IN1": (16,),
-                "IN2": (7, 9), "MRG": (7,)}  # fmt: skip
-# NK1 employee number, identifiers, contact's SSN; GT1 number, SSN, employee id; IN1
-# insured's group employee id, policy number, insured's id; IN2 employee id, SSN, Medicare,
-# Medicaid and military numbers; MRG prior identifiers.
-_IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": (12, 33, 37),
-                      "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
-                      "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
-_DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
-# Street, other designation, city, postal code.
-_ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
-# XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
-_PHONE_FIELDS = {"PID": (13, 14), "NK1": (5, 6, 31, 40, 41), "GT1": (6, 7, 31)}
 MAX_WITHHELD_LINES = 200  # of a message whose separators are unreadable
 _SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c\ufeff"  # and a byte-order mark before MSH
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
@@ -122,7 +99,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         return _withheld_lines(lines)
     field = separators[0]
     segments = [(line[:3].upper(), line.split(field)) for line in lines]
-    secrets, numbers, named = _secrets_and_numbers(segments, separators, hash_identifier)
+    secrets, numbers, named = secrets_and_numbers(segments, separators, hash_identifier)
     _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
     kept = [
         (name, fields[:1] if name.startswith("Z") else fields)  # a site's own: name only
@@ -212,9 +189,6 @@ def _sender_parts(
     ]
 
 
-PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3
-
-
 def _blank_pid(fields: list[str]) -> None:
     """PID with every field blanked but its set id, PID-3 and the codes it may keep."""
     for index in range(1, len(fields)):
@@ -257,32 +231,6 @@ def _mask_numbers_in_ids(
                 fields[index] = masked(fields[index])
 
 
-def _secrets_and_numbers(
-    segments: list[tuple[str, list[str]]],
-    separators: Separators,
-    hash_identifier: Callable[[str], str],
-) -> tuple[Secrets, PatientNumbers, list[str]]:
-    """Every value removed from the message (whose copies are scrubbed), each PID's
-    patient numbers as kept, and every number PID-3 names (kept or dropped)."""
-    secrets: Secrets = {}
-    numbers: PatientNumbers = []
-    named: list[str] = []
-    for name, fields in segments:
-        if name == "PID" and len(fields) > 3 and fields[3]:
-            kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
-            numbers.append((fields, kept_numbers))
-            named += [number.value for number in kept_numbers] + dropped
-            for number in kept_numbers:
-                _add_number(secrets, number.value, number.hashed or REDACTED)
-            for other in dropped:
-                _add_number(secrets, other, REDACTED)
-        _collect_secrets(name, fields, separators, secrets)
-    for value, replacement in list(secrets.values()):  # a value as it reads: MÜLLER
-        if separators[3] in value:
-            _add(secrets, decoded_text(value, separators), 2, replacement)
-    return secrets, numbers, named
-
-
 def _separators(lines: list[str]) -> Separators | None:
     """Field, component, repetition, escape and sub-component separators as python-hl7
     reads them from the first MSH segment: MSH-1, then MSH-2 up to the next field
@@ -302,66 +250,3 @@ def _separators(lines: list[str]) -> Separators | None:
     if len(set(separators)) < 5 or any(c.isalnum() or c.isspace() for c in separators):
         return None
     return separators[0], separators[1], separators[2], separators[3], separators[4]
-
-
-def _collect_secrets(
-    name: str,
-    fields: list[str],
-    separators: Separators,
-    secrets: dict[str, tuple[str, str]],
-) -> None:
-    """Record the values this segment holds that must not appear anywhere else."""
-
-    def values(table: Mapping[str, tuple[int, ...]], components: tuple[int, ...]) -> Iterator[str]:
-        _, component, repetition, _, sub = separators
-        for index in table.get(name, ()):
-            if index < len(fields) and not (name == "PID" and index == 3):
-                for item in fields[index].split(repetition):
-                    parts = item.split(component)
-                    for c in components:
-                        if c < len(parts):
-                            yield from (s.strip() for s in parts[c].split(sub))
-
-    for value in values(_NAME_FIELDS, (0, 1, 2)):  # family, given, further given names
-        for token in (value, *value.split(), *_NAME_PARTS.split(value)):
-            _add(secrets, token, 2)
-    for value in values(_IDENTIFIER_FIELDS, (0,)):
-        _add(secrets, value, 3)
-        _add(secrets, grouped_digits(value) or "", 6)  # 756.1234.5678.97 as 7561234567897
-    for value in values(_DATE_FIELDS, (0,)):
-        day = value[:8]
-        if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]
-            for variant in (value, *date_spellings(day[:4], day[4:6], day[6:])):
-                _add(secrets, variant, 8)
-    for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
-        _add(secrets, value, 2)
-    if name == "PID":  # the patient's street and other designation: their words too
-        for value in values(_ADDRESS_FIELDS, (0, 1)):
-            for word in street_words(decoded_text(value, separators)):
-                _add(secrets, word, 3)
-    for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
-        _add(secrets, value, 5)
-        _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
-
-
-def _add_number(secrets: Secrets, number: str, replacement: str) -> None:
-    """A PID-3 number as written, as hashed (no blank, NFKC) and, written in groups of
-    digits, as its digits (``987.654.321`` as ``987654321``), as the other identifiers are."""
-    for form in (number, normalise_hospital_identifier(number)):
-        _add(secrets, form, 3, replacement)
-    _add(secrets, grouped_digits(number) or "", 6, replacement)
-
-
-def _add(
-    secrets: dict[str, tuple[str, str]],
-    value: str,
-    min_length: int,
-    replacement: str = REDACTED,
-) -> None:
-    """A value to scrub: long enough not to hit unrelated text, never only punctuation. A
-    value met again in another case keeps its first replacement, unless it is the hash."""
-    value = value.strip().translate(FOLDED_LETTERS)  # the text is searched folded the same way
-    key = value.lower()
-    long_enough = len(value) >= min_length and any(c.isalnum() for c in value)
-    if long_enough and (key not in secrets or replacement != REDACTED):
-        secrets[key] = (value, replacement)
