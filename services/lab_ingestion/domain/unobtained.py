@@ -36,36 +36,38 @@ from services.lab_ingestion.domain.result_status import (
 )
 from shared.contracts.events.lab import Channel
 
-_VALUED = frozenset({
-    ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value,
-    ResultStatusCode.CORRECTED.value,
-})  # fmt: skip
+_REPORTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value})
+_VALUED = _REPORTED | {ResultStatusCode.CORRECTED.value}
+_ACTING_ON_A_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 
 SourceKey = tuple[str, str]
 
 
-# what laboratory systems write for a result they could not obtain (whole words, any case);
-# any other text stays refused: ``NONE SEEN`` or ``NIL`` for neutrophils is a zero count
+# what laboratory systems write for a result they could not obtain (any case); a value is
+# read so only when it is made of these alone (``says_not_obtained``): ``NONE SEEN`` or
+# ``NIL`` for neutrophils is a zero count, ``NONE SEEN - see comment`` too
 _NOT_OBTAINED = re.compile(
     r"\b(?:clump\w*|clott?ed|not (?:performed|done|reported)|tnp|qns|quantity not sufficient"
-    r"|insufficient|see (?:comment|note|below)|pending|to follow|cancell?ed|unable to \w+"
-    r"|h(?:a)?emoly[sz]\w*|lip(?:a)?emic)\b",
+    r"|insufficient|see (?:comment|note|below)|pending|to follow|cancell?ed"
+    r"|unable to (?:count|report|perform|measure|process)|h(?:a)?emoly[sz]\w*|lip(?:a)?emic)\b",
     re.IGNORECASE,
 )
+_BETWEEN_PHRASES = re.compile(r"[\s,;:.()/-]*")
 
 
 def says_not_obtained(value: str) -> bool:
-    """A value saying the result could not be obtained (``CLUMPED``, ``TNP``, ``See
-    comment``, ``Pending``): no digit, and one of the phrases laboratory systems use."""
-    return not _has_a_digit(value) and _NOT_OBTAINED.search(value) is not None
+    """A value made only of what laboratory systems write for a result they could not
+    obtain (``CLUMPED``, ``TNP``, ``See comment``, ``Pending``, ``CLUMPED - see comment``)."""
+    phrases = _NOT_OBTAINED.split(value)
+    return len(phrases) > 1 and all(_BETWEEN_PHRASES.fullmatch(rest) for rest in phrases)
 
 
 def holds_no_value(observation: ObservationInput) -> bool:
-    """A trial result reported as final, preliminary or corrected with no value: an empty
-    one, or one saying it could not be obtained (``says_not_obtained``)."""
+    """A trial result reported as final or preliminary with no value: an empty one, or one
+    saying it could not be obtained (``says_not_obtained``)."""
     value = observation.value.strip()
     return (
-        status_of(observation) in _VALUED
+        status_of(observation) in _REPORTED
         and (not value or says_not_obtained(value))
         and identify_analyte(observation.codes) is not None
     )
@@ -94,7 +96,7 @@ def as_not_obtained(
     unused = {
         index
         for index, o in trial
-        if _changes_nothing_if_unused(o)
+        if _changes_nothing_if_unused(o, message.channel)
         and uses[o.result_key] == 1
         and never_held((message.source, o.result_key))
     }
@@ -124,18 +126,29 @@ def _is_trial_result(observation: ObservationInput) -> bool:
     return identify_analyte(observation.codes) is not None and carries_a_result(observation)
 
 
-def _changes_nothing_if_unused(observation: ObservationInput) -> bool:
-    """Reported without a value; or withdrawing (X, D, W) a field whose report says it was
-    not obtained, or a field named by a same-measurement code alone (a manual count: never
-    stored before such codes were read, and a CBC's is often empty). Under a key that never
-    held anything it has nothing to record, void or withdraw. Never a withdrawal of a
-    protocol code's result otherwise: one finding nothing may be meant for a result stored
-    under another key (a collection time read otherwise, another token's name)."""
+def _changes_nothing_if_unused(observation: ObservationInput, channel: Channel) -> bool:
+    """Reported final or preliminary without a value (``holds_no_value``); or a correction
+    or withdrawal (C, X, D, W) under a key of the lab's own order number (never one made of
+    the collection time, which another report may read otherwise; never over FHIR, where a
+    key finding nothing may be another token's) whose value is empty, says it was not
+    obtained, or that is named by a same-measurement code alone (a manual count, never
+    stored before such codes were read: a CBC's is often empty). Under a key that never held
+    anything it has nothing to record, void or withdraw."""
     if holds_no_value(observation):
         return True
+    if (
+        status_of(observation) not in _ACTING_ON_A_RESULT
+        or channel is Channel.FHIR
+        or observation.unscoped_key is not None
+    ):
+        return False
+    value = observation.value.strip()
+    if status_of(observation) == ResultStatusCode.CORRECTED.value and _has_a_digit(value):
+        return False  # a correction with a value corrects: it needs its result
     identified = identify_analyte(observation.codes)
-    return status_of(observation) in CANCELLING and (
-        says_not_obtained(observation.value.strip())
+    return (
+        not value
+        or says_not_obtained(value)
         or (identified is not None and identified[1] in SAME_TEST_CODES)
     )
 

@@ -19,11 +19,10 @@ and sent as ``F`` it is stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from services.lab_ingestion.adapters.hl7_codec import parse_oru
-from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
-from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
+from tests.unit.lab_ingestion.hl7_ingest import ingest_hl7 as _ingest
+from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase
 
 RECEIVED = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ANC = (
@@ -46,14 +45,6 @@ def _cbc(control_id: str, *lines: str) -> str:
         "OBR|1|PLC1|FIL1|CBC^Blood count^L|||20261120081512+0100",
         *lines,
     ]) + "\r"  # fmt: skip
-
-
-async def _ingest(db: FakeDatabase, text: str) -> IngestOutcome:
-    lab, _ = parse_oru(text, identify=lambda s: f"h({s})")
-    (outcome,) = await ingestor(db)(
-        [IngestLabMessage(lab, lambda: "", RECEIVED - timedelta(hours=1))]
-    )
-    return outcome
 
 
 async def test_the_corrected_count_after_a_clumped_report_is_told_to_be_sent_as_final() -> None:

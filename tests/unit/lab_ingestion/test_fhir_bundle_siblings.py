@@ -36,42 +36,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestTransaction
+from tests.unit.lab_ingestion.fhir_samples import lab_observation as _observation
+from tests.unit.lab_ingestion.fhir_samples import parsed_bundle as _bundle
+from tests.unit.lab_ingestion.fhir_samples import quantity as _quantity
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
 
 AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
-
-
-def _observation(identifier: str, code: str, **more: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "identifier": [{"system": "urn:lab", "value": identifier}],
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN4711"}},
-        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
-        **more,
-    }
-
-
-def _quantity(value: float, unit: str) -> dict[str, Any]:
-    return {"valueQuantity": {"value": value, "unit": unit,
-                              "system": "http://unitsofmeasure.org", "code": unit}}  # fmt: skip
-
-
-def _bundle(kind: str, *resources: dict[str, Any], sender: str = "central-lab") -> Any:
-    return parse_bundle(
-        {
-            "resourceType": "Bundle", "type": kind,
-            "entry": [
-                {"fullUrl": f"urn:uuid:{i}", "resource": resource,
-                 "request": {"method": "POST", "url": "Observation"}}
-                for i, resource in enumerate(resources, start=1)
-            ],
-        },
-        sender, "FHIR", lambda s: f"h({s})",
-    )  # fmt: skip
 
 
 async def _batch(db: FakeDatabase, *resources: dict[str, Any]) -> list[Any]:

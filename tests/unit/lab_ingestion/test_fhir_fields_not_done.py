@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.service_layer.commands import IngestTransaction
+from tests.unit.lab_ingestion.fhir_samples import parsed_bundle
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
 
 AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -58,7 +58,6 @@ ANC = _observation(
 @pytest.mark.parametrize(
     "manual",
     [
-        pytest.param(_observation(2, "753-4", status="cancelled"), id="cancelled"),
         pytest.param(
             _observation(
                 2,
@@ -72,17 +71,7 @@ ANC = _observation(
 async def test_a_cbc_transaction_stores_its_anc_beside_a_manual_count_not_done(
     manual: dict[str, Any],
 ) -> None:
-    bundle = parse_bundle(
-        {
-            "resourceType": "Bundle", "type": "transaction",
-            "entry": [
-                {"fullUrl": f"urn:uuid:{i}", "resource": resource,
-                 "request": {"method": "POST", "url": "Observation"}}
-                for i, resource in enumerate([ANC, manual], start=1)
-            ],
-        },
-        "central-lab", "FHIR", lambda s: f"h({s})",
-    )  # fmt: skip
+    bundle = parsed_bundle("transaction", ANC, manual)
     db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
     (outcome,) = await ingestor(db)([IngestTransaction(bundle.messages, lambda: "", AT)])
     stored = [r.result.value for r in db.results if r.result is not None]
@@ -90,3 +79,14 @@ async def test_a_cbc_transaction_stores_its_anc_beside_a_manual_count_not_done(
         f"the CBC transaction was refused whole ({outcome.code}: {outcome.reason!r}): the "
         "grade-4 ANC it carries is not stored"
     )
+
+
+async def test_a_cancelled_manual_count_refuses_its_transaction_the_lab_is_told() -> None:
+    """A FHIR `cancelled` finding nothing may be meant for a result kept under another
+    token's name (reviews 72, 73): refused, beside an ANC too; a manual count not done is
+    sent as a final Observation with a dataAbsentReason (above), which is left out."""
+    cancelled = _observation(2, "753-4", status="cancelled")
+    bundle = parsed_bundle("transaction", ANC, cancelled)
+    db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
+    (outcome,) = await ingestor(db)([IngestTransaction(bundle.messages, lambda: "", AT)])
+    assert not outcome.accepted and db.results == []

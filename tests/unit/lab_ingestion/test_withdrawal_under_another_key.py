@@ -26,11 +26,10 @@ same-measurement manual-count codes that were never stored before the upgrade.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from services.lab_ingestion.adapters.hl7_codec import parse_oru
-from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
-from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
+from tests.unit.lab_ingestion.hl7_ingest import ingest_hl7 as _ingest
+from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase
 
 RECEIVED = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -43,14 +42,6 @@ def _report(control_id: str, status: str, crp_time: str) -> str:
         f"OBX|1|NM|NEUT^Neutrophils^L^751-8^Neutrophils^LN||0.3|10*9/L|1.8-7.5||||{status}\r"
         f"OBX|2|NM|CRP^CRP^L^1988-5^CRP^LN||48|mg/L|0-5||||{status}|||{crp_time}\r"
     )
-
-
-async def _ingest(db: FakeDatabase, text: str) -> IngestOutcome:
-    lab, _ = parse_oru(text, identify=lambda s: f"h({s})")
-    (outcome,) = await ingestor(db)(
-        [IngestLabMessage(lab, lambda: "", RECEIVED - timedelta(hours=1))]
-    )
-    return outcome
 
 
 def _standing(db: FakeDatabase, analyte: str) -> list[float]:

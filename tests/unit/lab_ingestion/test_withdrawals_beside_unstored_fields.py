@@ -34,13 +34,12 @@ trial results only when they carry a value.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from services.lab_ingestion.adapters.hl7_codec import parse_oru
-from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
-from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
+from tests.unit.lab_ingestion.hl7_ingest import ingest_hl7 as _ingest
+from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase
 
 RECEIVED = datetime(2026, 11, 20, 12, tzinfo=UTC)
 MANUAL_EMPTY = "OBX|2|NM|NEUTM^Neutrophils manual^L^753-4^Neutrophils manual^LN|||10*9/L|||||{s}|||"
@@ -64,14 +63,6 @@ def _cbc(control_id: str, anc: str, status: str, manual: str | None) -> str:
         "20261120081512+0100"
     )
     return "\r".join(lines) + "\r"
-
-
-async def _ingest(db: FakeDatabase, text: str) -> IngestOutcome:
-    lab, _ = parse_oru(text, identify=lambda s: f"h({s})")
-    (outcome,) = await ingestor(db)(
-        [IngestLabMessage(lab, lambda: "", RECEIVED - timedelta(hours=1))]
-    )
-    return outcome
 
 
 def _standing(db: FakeDatabase, key: str) -> float | None:
