@@ -1,19 +1,21 @@
 """Trial results that change nothing where their key never held anything, read as ``X``
 ("results cannot be obtained") and so left out (``chain_checks.obtains_nothing``):
 
-- a result reported final, preliminary or corrected without a value: a count the analyser
-  could not make (platelets ``CLUMPED``, ``TNP``, ``QNS``, ``See comment`` with an NTE, an
-  empty OBX-5, a CBC's manual-differential field left empty; a partial release's
-  ``Pending``): laboratory systems send these as often as ``X``, and they mean the same;
-- a withdrawal (``X``, ``D``, ``W``) of such a field, when the lab withdraws its whole order.
+- a result reported final or preliminary without a value: an empty one (a CBC's
+  manual-differential field) or one made only of what laboratory systems write for a count
+  they could not make (``CLUMPED``, ``TNP``, ``QNS``, ``See comment``, ``Pending``): they mean
+  what ``X`` means;
+- a correction or withdrawal (``C``, ``X``, ``D``, ``W``) of such a field, or of one named by
+  a same-measurement code alone (a manual count), when the lab corrects or withdraws its
+  whole order; only under a key of the lab's own order number (never one made of the
+  collection time, which another report may read otherwise) and never over FHIR (a key
+  finding nothing may be another token's name).
 
 So the grade-4 neutrophil count beside it is stored, corrected or withdrawn instead of the
 whole message being refused. Only where nothing can be lost by it: under a key that never
-held anything, for anyone (nothing to record, void or withdraw), that no other observation of
-the message uses; never when no other trial result of the message records a value or
-withdraws what its key holds (alone, it is refused as before: the lab is told); not over
-FHIR (a FHIR result is kept under its token's name: a key finding nothing may be meant for a
-result sent under another).
+held anything, for anyone, that no other observation of the message (or FHIR Bundle) uses,
+and when another trial result of the same patient there records a value or withdraws what
+its key holds (alone, it is refused as before: the lab is told).
 """
 
 from __future__ import annotations
@@ -113,13 +115,6 @@ def as_not_obtained(
     )
     keys = tuple((message.source, message.observations[index].result_key) for index in unused)
     return replace(message, observations=observations), keys
-
-
-def reports_without_value(message: LabMessage) -> bool:
-    """Whether the message reports any result without a value (``holds_no_value``)."""
-    return message.channel is not Channel.FHIR and any(
-        holds_no_value(o) for o in message.observations
-    )
 
 
 def _is_trial_result(observation: ObservationInput) -> bool:
