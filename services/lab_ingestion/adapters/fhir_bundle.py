@@ -31,9 +31,9 @@ from services.lab_ingestion.adapters.fhir_outcome import (
     validate_resource,
 )
 from services.lab_ingestion.adapters.fhir_parser import Identify, observation_message
-from services.lab_ingestion.adapters.fhir_patient import (
+from services.lab_ingestion.adapters.fhir_patient import BundlePatients
+from services.lab_ingestion.adapters.fhir_patient_numbers import (
     NO_PATIENT,
-    BundlePatients,
     TooManyIdentifiers,
     patient_numbers,
 )

@@ -19,7 +19,7 @@ FHIR-shaped, for inspection and replay. Never raises.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
@@ -31,6 +31,13 @@ from services.lab_ingestion.adapters.fhir_elements import (
     PERSON_TEXT,
     prune,
     texts_below,
+)
+from services.lab_ingestion.adapters.fhir_persons import (
+    PERSON_KEPT,
+    dicts_in,
+    person_type,
+    person_urls,
+    showable_authority_of,
 )
 from services.lab_ingestion.adapters.fhir_status import OBSERVATION_STATUSES
 from services.lab_ingestion.adapters.redaction import (
@@ -44,21 +51,9 @@ from services.lab_ingestion.adapters.redaction import (
     leaves,
     scrubbed_copy,
 )
-from services.lab_ingestion.domain.authority_names import showable_authority
 from shared.jsonlog import is_phi_field
 
 _COMMON = frozenset({"resourceType", "id", "meta", "implicitRules", "language", "contained"})
-_KEPT = {  # what a resource about a person keeps besides _COMMON and its identifiers
-    "patient": frozenset({"active", "gender", "deceasedBoolean", "maritalStatus", "link",
-        "multipleBirthBoolean", "multipleBirthInteger", "communication",
-        "generalPractitioner", "managingOrganization"}),
-    "relatedperson": frozenset({"active", "patient", "relationship", "gender", "period",
-        "communication"}),
-    "person": frozenset({"active", "gender", "managingOrganization", "link"}),
-    "coverage": frozenset({"status", "type", "policyHolder", "subscriber", "beneficiary",
-        "dependent", "relationship", "period", "payor", "class", "order", "network",
-        "costToBeneficiary", "subrogation", "contract"}),
-}  # fmt: skip
 _IDENTIFIER_KEYS = frozenset({"identifier", "subscriberId"})
 _IDENTIFIER_FIELDS = frozenset({"id", "extension", "use", "type", "system", "period", "assigner"})
 _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_authority``
@@ -84,7 +79,7 @@ def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[
     try:
         secrets = Secrets()
         pruned = prune(payload, secrets)
-        redactor = _FhirRedactor(hash_identifier, set(_person_urls(pruned)), secrets)
+        redactor = _FhirRedactor(hash_identifier, set(person_urls(pruned)), secrets)
         return scrubbed_copy(redactor.node(pruned), secrets, hash_identifier, _ID_KEYS)
     except RecursionError:
         return {}
@@ -107,9 +102,9 @@ class _FhirRedactor:
             return copy_json(node) if hashed is None else hashed
         if key == "interpretation":  # an abnormal flag (Observation's, a component's)
             return self.flag(node)
-        kind = _person_type(node)
+        kind = person_type(node)
         if kind is not None:
-            return self.person(node, _KEPT[kind])
+            return self.person(node, PERSON_KEPT[kind])
         if key in PERSON_REFS or self.is_person_reference(node):
             return self.reference(node)
         if _has_free_display(node, key):  # "Blood of John Smith": its copies are scrubbed
@@ -142,12 +137,12 @@ class _FhirRedactor:
             elif name == "name":
                 self.names(value, NAME_TEXT)
             elif name == "contact":  # next of kin: their names, phones and addresses
-                for contact in _dicts(value if isinstance(value, list) else [value]):
+                for contact in dicts_in(value if isinstance(value, list) else [value]):
                     self.names(contact.get("name"), NAME_TEXT)
                     self.texts(contact.get("telecom"), contact.get("address"))
             elif name in {"address", "telecom", "birthDate", "deceasedDateTime"}:
                 self.texts(value)
-                if name == "address" and _person_type(resource) == "patient":
+                if name == "address" and person_type(resource) == "patient":
                     for line in texts_below(value, frozenset({"line"})):  # as PID-11's
                         self.secrets.street(line)  # the patient's street lines: words too
             elif is_phi_field(str(name)):
@@ -197,7 +192,7 @@ class _FhirRedactor:
             hashed = self.hashed(item) if name == "value" else None
             if hashed is not None:
                 out[name] = hashed
-            elif name in _AUTHORITY_FIELDS and not _showable(item):
+            elif name in _AUTHORITY_FIELDS and not showable_authority_of(item):
                 for leaf in leaves(item):  # as HL7's CX-4: a birth date or a person's
                     self.hashed(leaf)  # number there is never kept, nor copies of it
             elif name in _IDENTIFIER_FIELDS:
@@ -219,7 +214,7 @@ class _FhirRedactor:
         if "resourceType" in ref:  # a resource (a Group of type "person"), not a reference
             return False
         target, kind = ref.get("reference"), ref.get("type")
-        if isinstance(kind, str) and kind.rsplit("/", 1)[-1].lower() in _KEPT:
+        if isinstance(kind, str) and kind.rsplit("/", 1)[-1].lower() in PERSON_KEPT:
             return True
         return isinstance(target, str) and (
             bool(_PERSON_TARGET.search(target)) or target in self.person_urls
@@ -266,32 +261,6 @@ def _has_free_display(node: dict[Any, Any], key: object) -> bool:
     return "display" in node and key != "assigner" and not {"code", "system"} & node.keys()
 
 
-def _person_type(node: dict[Any, Any]) -> str | None:
-    kind = node.get("resourceType")
-    name = kind.strip().lower() if isinstance(kind, str) else None
-    return name if name in _KEPT else None
-
-
-def _person_urls(payload: dict[Any, Any]) -> Iterator[str]:
-    """How the people of a resource or Bundle are referred to besides ``Patient/id``: an
-    entry's fullUrl, a contained resource's ``#id``."""
-    entries = _dicts(payload.get("entry"))
-    resources = [payload, *_dicts([e.get("resource") for e in entries])]
-    for entry in entries:
-        resource = entry.get("resource")
-        url = entry.get("fullUrl")
-        if isinstance(resource, dict) and _person_type(resource) and isinstance(url, str):
-            yield url
-    for resource in resources:
-        for contained in _dicts(resource.get("contained")):
-            if _person_type(contained) and isinstance(contained.get("id"), str):
-                yield f"#{contained['id']}"
-
-
-def _dicts(value: object) -> list[dict[Any, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
 class RedactedFhir:
     """The redacted copy of a FHIR body as JSON text, made once and only when a rejection
     needs it: the whole of it, or one Bundle entry."""
@@ -316,17 +285,3 @@ class RedactedFhir:
         if isinstance(entries, list) and 0 <= index < len(entries):
             return dump_json(entries[index])
         return ""
-
-
-def _showable(authority: object) -> bool:
-    """An identifier's system, or its assigner, that may be kept: a system that is an
-    organisation's URI or OID, an assigner whose every value (display, reference, its own
-    identifier) is an organisation's name, URI or id (``showable_authority``); never what
-    may be a person's number or birth date (``urn:x:04MAR1961``), nor a value of another
-    shape (a number, a list)."""
-    if isinstance(authority, str):
-        return showable_authority(authority)
-    if not isinstance(authority, dict):
-        return False
-    found = list(leaves(authority))
-    return bool(found) and all(isinstance(leaf, str) and showable_authority(leaf) for leaf in found)

@@ -1,0 +1,108 @@
+"""The value, unit and reference range of a FHIR R4 Observation, written as HL7 v2 writes them
+(OBX-5, OBX-6, OBX-7), so that one normaliser reads every channel alike."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fhir.resources.R4B.observation import Observation, ObservationReferenceRange
+from fhir.resources.R4B.quantity import Quantity
+
+from services.lab_ingestion.domain.analytes import recognise_unit
+
+
+def observation_value(obs: Observation) -> tuple[str, tuple[str, ...]]:
+    if obs.valueQuantity is not None:
+        quantity = obs.valueQuantity
+        text = _decimal(quantity.value)
+        return (f"{quantity.comparator or ''}{text}" if text else ""), _units(quantity)
+    if obs.valueString is not None:
+        return obs.valueString, ()
+    if obs.valueInteger is not None:
+        return str(obs.valueInteger), ()
+    if obs.valueBoolean is not None:
+        return ("true" if obs.valueBoolean else "false"), ()
+    if obs.valueCodeableConcept is not None:
+        concept = obs.valueCodeableConcept
+        codes = [c.code for c in concept.coding or [] if c.code]
+        return (codes[0] if codes else concept.text or ""), ()
+    return "", ()
+
+
+# UCUM named by its address or its OID: its codes are the computable unit
+UCUM_SYSTEMS = frozenset({"http://unitsofmeasure.org", "urn:oid:2.16.840.1.113883.6.8"})
+
+
+def _units(quantity: Quantity) -> tuple[str, ...]:
+    """The unit's code and its display. A UCUM code is the computable unit: one this service
+    does not know is unconvertible whatever the display says (``10*6/L`` shown as ``10^9/L``
+    would be read as the display, a thousandfold guess), so it goes alone; so does a code
+    whose system is not said (FHIR requires one: ``mg/100mL`` shown as ``mg/L`` was read as
+    the display, 20 mg/dL stored as 20 mg/L). A laboratory's own code system says nothing
+    this service can read: its display is the unit as the laboratory writes it, as in an
+    HL7 OBX-6 (and a display that disagrees with a code this service knows is refused)."""
+    code = (quantity.code or "").strip()
+    system = (quantity.system or "").strip().rstrip("/")
+    if code and not recognise_unit(code) and (not system or system in UCUM_SYSTEMS):
+        return (code,)
+    return tuple(dict.fromkeys(u for u in (quantity.code, quantity.unit) if u))
+
+
+def _decimal(value: object) -> str:
+    if value is None:
+        return ""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    # plain notation as labs write it; huge exponents stay scientific (bounded length)
+    return format(number, "f") if abs(number.adjusted()) <= 20 else str(number)
+
+
+def reference_range(obs: Observation) -> str | None:
+    """The range as HL7 writes it, with its own unit (``12-16 g/dL``: converted as that unit
+    is, not as the value's). Only the one normal range for everyone is read: several, or one
+    for a population or age (``appliesTo``, ``age``: the patient's is not known here), or
+    another kind of range, leave none; so does one whose quantities name different units, or
+    whose one bound names a unit and the other none (never borrowed)."""
+    ranges = [ref for ref in obs.referenceRange or [] if _is_normal_range_for_all(ref)]
+    unit = _range_unit(ranges[0]) if len(ranges) == 1 else None
+    if unit is None:
+        return None
+    ref = ranges[0]
+    low = _decimal(ref.low.value if ref.low else None)
+    high = _decimal(ref.high.value if ref.high else None)
+    if low and high:
+        return f"{low}-{high}{unit}"
+    if high:
+        return f"<{high}{unit}"
+    if low:
+        return f">{low}{unit}"
+    return ref.text or None
+
+
+def _range_unit(ref: ObservationReferenceRange) -> str | None:
+    """`` unit`` as written after a range's numbers, "" for none, None when its bounds
+    disagree (two units, or a unit on one bound only)."""
+    bounds = [q for q in (ref.low, ref.high) if q is not None]
+    if len({bool(_units(q)) for q in bounds}) > 1:
+        return None
+    written = sorted({u for q in bounds for u in _units(q)})
+    known = {ucum for u in written if (ucum := recognise_unit(u)) is not None}
+    if len(known) > 1:
+        return None
+    # an unknown unit is kept too: the range is then dropped, never read in the value's unit
+    return f" {known.pop()}" if known else (f" {written[0]}" if written else "")
+
+
+REFERENCE_RANGE_MEANINGS = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
+
+
+def _is_normal_range_for_all(ref: ObservationReferenceRange) -> bool:
+    """A range of no population or age, and of no kind or the normal kind."""
+    if ref.appliesTo or ref.age is not None:
+        return False
+    if ref.type is None:
+        return True
+    codings = ref.type.coding or []
+    return bool(codings) and all(
+        c.code == "normal" and (c.system or REFERENCE_RANGE_MEANINGS) == REFERENCE_RANGE_MEANINGS
+        for c in codings
+    )
