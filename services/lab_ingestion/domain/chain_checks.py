@@ -8,59 +8,26 @@ left out), and which cannot be applied (the message is rejected whole).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import NamedTuple
 
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.chain_refusals import (
-    another_chain,
-    changed_final,
-    nothing_to_apply,
+from services.lab_ingestion.domain.message_chains import (
+    MessageChains,
+    SourceKey,
 )
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
     ObservationInput,
     Rejected,
-    ResultStatusCode,
 )
 from services.lab_ingestion.domain.records import (
     Content,
     EarlierResult,
     PatientKey,
     WithdrawnVersion,
-    result_content,
 )
-from services.lab_ingestion.domain.result_status import (
-    CANCELLING,
-    EMITTED,
-    status_of,
-)
-from services.lab_ingestion.domain.withdrawn_chains import (
-    cancels_withdrawn_chain,
-    restates_withdrawn,
-    withdrawn_contents,
-    withdrawn_result,
-)
-from shared.contracts.events.lab import Channel
 
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
-SourceKey = tuple[str, str]
-_NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
-
-
-def content_of(result: NormalisedResult, collected_at: datetime | None) -> Content:
-    """What the trial uses of a result (its test, value and unit, reference range, abnormal
-    flag and sample), as ``content_digest`` tells a resent message: a final result that says
-    it again is a duplicate, one that says anything else is no restatement."""
-    reference = (result.reference_low, result.reference_high)
-    return result_content(
-        result.loinc, result.value, result.unit, reference,
-        abnormal_flag=result.abnormal_flag, collected_at=collected_at,
-    )  # fmt: skip
 
 
 def check_earlier_results(
@@ -106,7 +73,7 @@ def check_earlier_results(
     that holds only a preliminary result of the patient (``preliminaries``: each patient's
     newest under a key) can be cancelled, not corrected.
     """
-    chains = _MessageChains(
+    chains = MessageChains(
         message, subject_id, heads, preliminaries or {}, dict(contents or {}), withdrawn or {}
     )
     kept: list[PlannedResult] = []
@@ -117,203 +84,6 @@ def check_earlier_results(
         if verdict:
             kept.append((observation, normalised))
     return kept
-
-
-def obtains_nothing(
-    key: SourceKey,
-    status: str,
-    heads: Mapping[SourceKey, EarlierResult],
-    preliminaries: Mapping[PatientKey, EarlierResult],
-    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
-) -> bool:
-    """An X (table 0085: "results cannot be obtained for this observation") under a key
-    where nothing was ever stored, for any patient (``heads``, ``preliminaries`` and
-    ``withdrawn`` as ``check_earlier_results`` takes them): the first report of a result
-    that will not come (clumped platelets, a clotted sample), with nothing to withdraw. It
-    is left out, as a result the trial does not follow is: nothing is recorded for it, and a
-    final result under the key later is a new one. D and W still need the result they
-    withdraw, and an X needs one of the patient's where the key holds anything."""
-    return (
-        status == ResultStatusCode.CANNOT_OBTAIN.value
-        and key not in heads and not withdrawn.get(key)
-        and not any(held[:2] == key for held in preliminaries)
-    )  # fmt: skip
-
-
-class _Observed(NamedTuple):
-    """One observation as its chain sees it."""
-
-    key: SourceKey
-    status: str
-    head: EarlierResult | None  # the result it acts on (None: none standing)
-    analyte: str
-    content: Content | None  # what it says (None: a cancellation)
-    collected_at: datetime | None
-    gone: frozenset[Content | None]  # what the patient's withdrawn versions under it said
-
-
-@dataclass
-class _MessageChains:
-    """The chains of one message's result keys, as its observations, taken in order, leave
-    them."""
-
-    message: LabMessage
-    subject_id: str
-    heads: Mapping[SourceKey, EarlierResult]
-    preliminaries: Mapping[PatientKey, EarlierResult]
-    said: dict[SourceKey, Content]  # what each key's head says, where known
-    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]]
-    own: dict[SourceKey, EarlierResult | None] = field(default_factory=dict)  # this message's
-    cleared: set[SourceKey] = field(default_factory=set)  # by a cancellation in this message
-    # keys whose last observation in this message so far is a cancellation
-    just_cancelled: set[SourceKey] = field(default_factory=set)
-    # the patient's preliminary result this message added under a key, standing
-    own_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
-
-    def check(
-        self, observation: ObservationInput, normalised: NormalisedResult | None
-    ) -> Rejected | bool:
-        """Whether the observation changes its chain (False: a duplicate, left out), or why
-        it cannot."""
-        seen = self._observe(observation, normalised)
-        if cancels_withdrawn_chain(seen.status, seen.head, self.subject_id, seen.gone):
-            # the patient's chain was withdrawn before: a resend that changes nothing, after
-            # which (nothing standing) a final result in this message starts a new chain
-            self.own[seen.key] = seen.head
-            self.cleared.add(seen.key)
-            self.just_cancelled.add(seen.key)
-            return False
-        if seen.status in CANCELLING and (
-            seen.key in self.just_cancelled
-            or self._obtains_nothing(seen, observation.read_as_not_obtained)
-        ):
-            # the key's last observation in this message, said again; or nothing to withdraw
-            return False
-        if self._late_copy(seen):
-            return withdrawn_result()
-        refused = another_chain(seen.head, self.subject_id, seen.analyte)
-        if refused is not None:
-            return refused
-        restated = self._restates(seen)
-        if restated is not False:
-            return False if restated is True else restated
-        self._apply(seen)
-        return True
-
-    def _observe(
-        self, observation: ObservationInput, normalised: NormalisedResult | None
-    ) -> _Observed:
-        key = (self.message.source, observation.result_key)
-        status = status_of(observation)
-        analyte = _analyte_of(observation)
-        versions = self.withdrawn.get(key, frozenset())
-        collected_at = observation.collected_at
-        return _Observed(
-            key, status, self._head(key, status), analyte,
-            None if normalised is None else content_of(normalised, collected_at), collected_at,
-            withdrawn_contents(versions, self.subject_id, analyte),
-        )  # fmt: skip
-
-    def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
-        """The result an observation acts on: the key's head as this message left it, else
-        as stored or as the batch left it (a cancellation's: a preliminary one too)."""
-        if key in self.own:
-            own = self.own[key]
-            if own is None and status in CANCELLING:
-                return self.own_preliminary.get(key)
-            return own
-        head = self.heads.get(key)
-        if head is None and status in CANCELLING:  # the message's own preliminary is newer
-            own_preliminary = self.own_preliminary.get(key)
-            return own_preliminary or self.preliminaries.get((*key, self.subject_id))
-        return head
-
-    def _obtains_nothing(self, seen: _Observed, read_as_not_obtained: bool) -> bool:
-        """An X under a key where nothing was ever stored (``obtains_nothing``), nor added by
-        this message: nothing to withdraw, nothing to record. Not a FHIR `cancelled` sent
-        alone: a FHIR result is kept under its token's name (review 67), so one finding
-        nothing may be meant for a result sent under another (a replaced token's, or over
-        HL7): refused (the lab is told), never taken as a no-op; one read as X beside a
-        result of its Bundle that acts (``unobtained``) is left out."""
-        if self.message.channel is Channel.FHIR and not read_as_not_obtained:
-            return False
-        if seen.key in self.own or seen.key in self.own_preliminary:
-            return False
-        return obtains_nothing(
-            seen.key, seen.status, self.heads, self.preliminaries, self.withdrawn
-        )
-
-    def _late_copy(self, seen: _Observed) -> bool:
-        """A late copy of a withdrawn version (``restates_withdrawn``) under no chain, under
-        another patient's, or under the patient's new one (where saying what its head says
-        is a plain duplicate, and what a version its correction replaced said, a delayed
-        copy of that): unless a cancellation earlier in this message cleared the key."""
-        if seen.key in self.cleared or not restates_withdrawn(
-            self.message, seen.status, seen.content, seen.gone
-        ):
-            return False
-        if seen.head is None or seen.head.subject_id != self.subject_id:
-            return True
-        return seen.content != self.said.get(seen.key) and not self._restates_superseded(seen)
-
-    def _restates(self, seen: _Observed) -> bool | Rejected:
-        """Whether a result of the patient's says again what its chain says or said (True:
-        a duplicate), or why it cannot be applied to the chain (a final result of another
-        sample, or saying anything else, under the standing one; a correction or
-        cancellation with nothing to act on). False: it changes its chain."""
-        if self._restates_superseded(seen):
-            return True  # a delayed copy of a version its correction replaced
-        refused = nothing_to_apply(seen.head, seen.status, seen.collected_at, seen.gone)
-        if refused is not None:
-            return refused
-        if seen.head is None or seen.status not in EMITTED:
-            return False
-        said_again = self.said.get(seen.key) == seen.content
-        if seen.status == ResultStatusCode.FINAL.value:
-            # a duplicate of the standing result, or a change only a correction makes
-            return True if said_again else changed_final(within_message=seen.key in self.own)
-        # a correction: stored (and published) even when it restates the standing result (a
-        # lab's correction may change what a result's content leaves out), but said twice in
-        # one message, it is one correction
-        return said_again and seen.key in self.own
-
-    def _restates_superseded(self, seen: _Observed) -> bool:
-        """A final result saying what an earlier version of its chain said, one a
-        correction has since replaced: a delayed copy of the original (resent under a new
-        message id), not news. It changes nothing (the correction stands) and is answered
-        as a duplicate; rejecting it would ask the lab for a correction that could undo the
-        standing one. Within one message, results under one key that disagree still reject
-        it."""
-        return (
-            seen.head is not None and seen.key not in self.own
-            and seen.status == ResultStatusCode.FINAL.value
-            and seen.content is not None and seen.content in seen.head.superseded
-        )  # fmt: skip
-
-    def _apply(self, seen: _Observed) -> None:
-        self.just_cancelled.discard(seen.key)
-        if seen.status in EMITTED:
-            earlier = seen.head.result_id if seen.head else _NEW
-            self.own[seen.key] = EarlierResult(
-                earlier, self.subject_id, seen.analyte, seen.collected_at
-            )
-            if seen.content is not None:
-                self.said[seen.key] = seen.content
-        elif seen.status in CANCELLING:
-            self.own[seen.key] = None
-            self.own_preliminary.pop(seen.key, None)
-            self.cleared.add(seen.key)
-            self.just_cancelled.add(seen.key)
-        else:  # a preliminary result: only a cancellation acts on it
-            self.own_preliminary[seen.key] = EarlierResult(
-                _NEW, self.subject_id, seen.analyte, seen.collected_at
-            )
-
-
-def _analyte_of(observation: ObservationInput) -> str:
-    identified = identify_analyte(observation.codes)
-    assert identified is not None  # plan_results keeps trial analytes only
-    return identified[0].value
 
 
 def _position(message: LabMessage, observation: ObservationInput) -> int | None:

@@ -14,12 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.chain_checks import (
-    PlannedResult,
-    check_earlier_results,
-    content_of,
-    obtains_nothing,
-)
+from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
+from services.lab_ingestion.domain.message_chains import content_of, obtains_nothing
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,

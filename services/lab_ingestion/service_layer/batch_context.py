@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.lab_ingestion.domain.chain_checks import obtains_nothing
+from services.lab_ingestion.domain.message_chains import obtains_nothing
 from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
