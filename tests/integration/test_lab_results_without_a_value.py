@@ -1,7 +1,8 @@
 """Over the real MLLP socket: a CBC whose platelet count could not be made (final, text
 ``CLUMPED``) beside a grade-4 neutrophil count is answered AA with the count stored and
 published; a second CBC whose platelets were counted before under the same order, now
-``CLUMPED``, is refused (the stored count is never withdrawn by a text)."""
+``CLUMPED``, is refused (the stored count is never withdrawn by a text). The count left
+out is counted in ``lab_results_not_obtained_total``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ async def test_a_count_that_could_not_be_made_costs_nothing_beside_it(lab: Lab) 
     assert [tuple(r) for r in rows] == [("neutrophils", 0.3)]
     (event,) = await lab.events("lab.results.v1", at_least=1)
     assert event.payload["analyte"] == "neutrophils" and event.payload["value"] == 0.3
+    # the count left out is counted, under its channel (README: Metrics)
+    assert await lab.metric("lab_results_not_obtained_total", channel="mllp") == 1
 
     counted = oru("CBC-2", [obx("751-8", "0.4", "10*9/L"), obx("777-3", "40", "10*9/L")],
                   order="ORD2")  # fmt: skip
@@ -32,3 +35,5 @@ async def test_a_count_that_could_not_be_made_costs_nothing_beside_it(lab: Lab) 
     await client.close()
     platelets = await lab.pool.fetch("SELECT value FROM results WHERE analyte = 'platelets'")
     assert [r["value"] for r in platelets] == [40.0]
+    # a refused message's count is no count left out
+    assert await lab.metric("lab_results_not_obtained_total", channel="mllp") == 1

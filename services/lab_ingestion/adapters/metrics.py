@@ -49,6 +49,12 @@ class LabIngestionMetrics:
             "lab_results_cancelled_total", "Earlier results withdrawn (OBX-11 X, D, W)",
             ["channel"], registry=registry,
         )  # fmt: skip
+        self.not_obtained = Counter(
+            "lab_results_not_obtained_total",
+            "Results the lab could not obtain (OBX-11 X, or a value such as CLUMPED read as"
+            " X) under keys that never held a result: left out, nothing stored",
+            ["channel"], registry=registry,
+        )  # fmt: skip
         self.replanned = Counter(
             "lab_batches_replanned_total",
             "Batches planned without a read whose assumptions no longer held (planned again)",

@@ -59,7 +59,6 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import (
-    PlannedResult,
     check_earlier_results,
     check_repeated_version,
     needs_earlier_result,
@@ -83,6 +82,7 @@ from services.lab_ingestion.service_layer.identification import (
     unresolved_outcome,
 )
 from services.lab_ingestion.service_layer.recording import (
+    PlannedMessage,
     head_contents,
     record_planned,
     reject,
@@ -229,11 +229,7 @@ class BatchIngestor:
         plan = self._plan(context, message, subject_id, command.received_at, command.bundle)
         if isinstance(plan, Rejected):
             return _unplanned(context, command, plan)
-        message, planned, restated = plan
-        return record_planned(
-            context, command, message=message, subject_id=subject_id, planned=planned,
-            digest=digest, restated=restated,
-        )  # fmt: skip
+        return record_planned(context, command, plan, subject_id=subject_id, digest=digest)
 
     def _plan(
         self,
@@ -242,7 +238,7 @@ class BatchIngestor:
         subject_id: str,
         received_at: datetime,
         bundle: tuple[LabMessage, ...],
-    ) -> tuple[LabMessage, list[PlannedResult], bool] | Rejected:
+    ) -> PlannedMessage | Rejected:
         """The message's results to record, read in the sender's zone and checked against
         the chains they continue, and whether any it leaves out says again what its chain
         holds (none left: a resend, unless it held only results that cannot be obtained,
@@ -270,12 +266,14 @@ class BatchIngestor:
             raise StaleBatch("a result key's chain must be read before rejecting or dropping")
         if isinstance(checked, Rejected):
             return checked
-        restated = not all(
-            status_of(o) == ResultStatusCode.CANNOT_OBTAIN
+        kept = {id(o) for o, _ in checked}
+        not_obtained = sum(
+            1 for o, _ in planned
+            if id(o) not in kept and status_of(o) == ResultStatusCode.CANNOT_OBTAIN
             and context.never_held((sited.source, o.result_key))
-            for o, _ in planned
-        )
-        return sited, checked, restated
+        )  # fmt: skip
+        restated = len(planned) - len(checked) > not_obtained
+        return PlannedMessage(sited, checked, restated, not_obtained)
 
     async def _store(self, uow: Any, context: BatchContext, token: uuid.UUID | None) -> None:
         uow.labs.stage(

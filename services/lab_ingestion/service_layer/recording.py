@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from typing import NamedTuple
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.message_identity import content_digest
@@ -46,6 +47,17 @@ from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 MAX_UNLISTED_COPY_CHARS = 64 * 1024
 
 
+class PlannedMessage(NamedTuple):
+    """A message's results to record, read in the sender's zone: whether any it leaves out
+    says again what its chain holds (``restated``), and how many it leaves out because the
+    lab could not obtain them under keys that never held a result (``not_obtained``)."""
+
+    message: LabMessage
+    results: list[PlannedResult]
+    restated: bool
+    not_obtained: int
+
+
 def keep_message(
     context: BatchContext, command: IngestLabMessage, subject_id: str, results: int, digest: str
 ) -> uuid.UUID:
@@ -65,25 +77,28 @@ def keep_message(
 def record_planned(
     context: BatchContext,
     command: IngestLabMessage,
+    plan: PlannedMessage,
     *,
-    message: LabMessage,
     subject_id: str,
-    planned: list[PlannedResult],
     digest: str,
-    restated: bool = True,
 ) -> IngestOutcome:
-    """Keep an enrolled subject's message (``message``: as read in the sender's zone) with
-    its planned results. None planned: every result a final one that its chain holds
+    """Keep an enrolled subject's message (``plan.message``: as read in the sender's zone)
+    with its planned results. None planned: every result a final one that its chain holds
     already, or a cancellation of a chain withdrawn already: a resend under another message
     id, answered as a duplicate (unless nothing it left out was so, ``restated``: results
     that cannot be obtained, under keys that never held one, accepted with nothing to
     store). Its id is kept all the same (with no result): sent again under it, it is
     answered as a duplicate, never applied afresh to what its key holds by then (a
-    cancellation, to the patient's new result)."""
+    cancellation, to the patient's new result). ``not_obtained``: how many results it
+    left out as not obtained (counted, never stored)."""
+    message, planned, restated, not_obtained = plan
     stored = sum(1 for _, normalised in planned if normalised is not None)
     message_id = keep_message(context, command, subject_id, stored, digest)
     if not planned:
-        return IngestOutcome(accepted=True, duplicate=restated)
+        # a resend (under another id) counts nothing again
+        return IngestOutcome(
+            accepted=True, duplicate=restated, not_obtained=0 if restated else not_obtained
+        )
     recorded = [
         record_result(
             context,
@@ -97,6 +112,7 @@ def record_planned(
     ]
     return IngestOutcome(
         accepted=True, results=stored, cancelled=len(planned) - stored,
+        not_obtained=not_obtained,
         result_ids=tuple(i for i in recorded if i is not None),
     )  # fmt: skip
 

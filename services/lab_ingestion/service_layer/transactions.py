@@ -32,7 +32,7 @@ def apply_transaction(
             accepted=True, duplicate=True, parts=(duplicate,) * len(command.messages)
         )
     saved = context.snapshot()
-    results, cancelled, parts = 0, 0, []
+    results, cancelled, not_obtained, parts = 0, 0, 0, []
     for index, message in enumerate(command.messages):
         single = IngestLabMessage(
             message, command.redact, command.received_at, check_source=False,
@@ -47,8 +47,12 @@ def apply_transaction(
             return IngestOutcome(accepted=False, code=code, reason=reason, failed_part=index)
         results += outcome.results
         cancelled += outcome.cancelled
+        not_obtained += outcome.not_obtained
         parts.append(outcome)
-    return IngestOutcome(accepted=True, results=results, cancelled=cancelled, parts=tuple(parts))
+    return IngestOutcome(
+        accepted=True, results=results, cancelled=cancelled, not_obtained=not_obtained,
+        parts=tuple(parts),
+    )  # fmt: skip
 
 
 def bundle_resent(

@@ -210,7 +210,7 @@ async def test_a_first_report_of_platelets_not_obtained_stores_the_neutrophils_a
     ingest = ingestor(db)
     (outcome,) = await ingest([_cbc("1")])
     assert outcome.accepted and not outcome.duplicate
-    assert (outcome.results, outcome.cancelled) == (1, 0)
+    assert (outcome.results, outcome.cancelled, outcome.not_obtained) == (1, 0, 1)
     assert [r.result.analyte for r in db.results] == [Analyte.NEUTROPHILS]
     assert not db.cancelled
     assert [t for t, _ in db.events] == ["lab.results.v1"]  # the neutrophils' alone
@@ -218,6 +218,7 @@ async def test_a_first_report_of_platelets_not_obtained_stores_the_neutrophils_a
     for control_id in ("1", "2"):
         (resent,) = await ingest([_cbc(control_id)])
         assert resent.accepted and resent.duplicate
+    assert resent.not_obtained == 0  # the neutrophils said again: a resend counts nothing
     assert len(db.results) == 1 and len(db.events) == 1
     # the platelets measured later, on a new sample under the same order: a new result
     platelets = ObservationInput(
@@ -235,7 +236,7 @@ async def test_a_first_report_of_a_result_not_obtained_alone_is_accepted_with_no
     ingest = ingestor(db)
     (outcome,) = await ingest([_ingest("1", (PLATELETS_NOT_OBTAINED,))])
     assert outcome.accepted and not outcome.duplicate
-    assert (outcome.results, outcome.cancelled) == (0, 0)
+    assert (outcome.results, outcome.cancelled, outcome.not_obtained) == (0, 0, 1)
     assert db.results == [] and db.events == [] and len(db.messages) == 1
     (resent,) = await ingest([_ingest("1", (PLATELETS_NOT_OBTAINED,))])
     assert resent.accepted and resent.duplicate
@@ -249,7 +250,7 @@ async def test_results_not_obtained_still_withdraw_the_patients_stored_result() 
     )
     await ingest([_ingest("1", (platelets,))])
     (cancelled,) = await ingest([_ingest("2", (PLATELETS_NOT_OBTAINED,))])
-    assert cancelled.accepted and cancelled.cancelled == 1
+    assert cancelled.accepted and (cancelled.cancelled, cancelled.not_obtained) == (1, 0)
     assert db.standing("LIS^HOSP", "ORD1|777-3|") is None
     # its cancellation sent again under another id: a duplicate of a withdrawn chain
     (again,) = await ingest([_ingest("3", (PLATELETS_NOT_OBTAINED,))])
