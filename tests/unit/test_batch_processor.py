@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -531,6 +532,30 @@ async def test_a_transient_error_in_a_handler_is_retried_not_dead_lettered(
     assert uow.committed.applied == [event.event_id]
     assert uow.committed.dead_letters == []
     assert uow.savepoints == 0
+
+
+async def test_a_lock_timeout_in_a_handler_is_retried_not_dead_lettered(
+    uow: FakeUnitOfWork, registry: CollectorRegistry, msg: Offsets
+) -> None:
+    """A lock waited for past ``lock_timeout`` (55P03) is the database's state, not the
+    event's: dead-lettered, the event would be lost to the consumer."""
+    event = crp_result("S-1", 1.0)
+    calls = 0
+
+    async def waits_for_a_lock(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncpg.exceptions.LockNotAvailableError("canceling statement: lock timeout")
+        uow.apply(envelope.event_id)
+
+    handlers: dict[str, EventHandler] = {"LabResultRecorded": waits_for_a_lock}
+    await processor(uow, registry, handlers).process_until_done([msg(event)], never)
+    assert calls == 2
+    assert uow.committed.applied == [event.event_id]
+    assert uow.committed.dead_letters == [], "a lock timeout was dead-lettered"
+    assert uow.savepoints == 0, "a lock timeout must not trigger the per-event re-run"
+    assert sample(registry, "cachexia_batch_retries_total") == 1
 
 
 # --- known metric bugs ------------------------------------------------------------------------
