@@ -48,6 +48,7 @@ from aiokafka.errors import KafkaError
 
 from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.messaging.kafka import Delivery, KafkaPublisher, Readback, Record
+from shared.messaging.relay_leadership import Leadership, LeadershipLost
 from shared.metrics import OutboxMetrics
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class OutboxRelay:
         self._next_broker_check = 0.0
         self._next_backlog = 0.0
         self._next_purge = 0.0
+        self._leadership: Leadership | None = None  # while ``run`` leads
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -138,7 +140,9 @@ class OutboxRelay:
     def _report_interruption(self, exc: Exception) -> None:
         """Count it and log its type only: a message can quote the data of an event."""
         self._metrics.count_publish_error()
-        foreseen = isinstance(exc, (KafkaError, BrokerUnconfirmed, *TRANSIENT_DB_ERRORS))
+        foreseen = isinstance(
+            exc, (KafkaError, BrokerUnconfirmed, LeadershipLost, *TRANSIENT_DB_ERRORS)
+        )
         log.log(
             logging.WARNING if foreseen else logging.ERROR,
             "outbox relay interrupted; retrying",
@@ -146,39 +150,27 @@ class OutboxRelay:
         )
 
     async def _run_connected(self, stopping: asyncio.Event) -> None:
+        """Publish while this relay leads: only while the session holding its lock is
+        open (``relay_leadership``); once it is gone, LeadershipLost ends this round and
+        ``run`` competes for leadership again."""
         await self._publisher.start()
-        async with self._pool.acquire() as listener:
-            await self._wait_for_leadership(listener, stopping)
-            await listener.add_listener(self._settings.channel, self._on_notify)
+        async with self._pool.acquire() as conn:
+            leadership = Leadership(conn, self._settings.channel, self._on_notify)
             try:
+                if not await leadership.acquire(stopping):
+                    return
+                self._leadership = leadership
                 await self._load_last_published()
                 while not stopping.is_set():
+                    await leadership.keep_alive()
                     await self._housekeeping()
                     self._wakeup.clear()  # before the read: a commit after it wakes us again
                     published = await self.publish_batch()
                     if published < self._settings.batch_size:
                         await self._wait_for_more(published)
             finally:
-                await self._release_session(listener)
-
-    async def _release_session(self, conn: asyncpg.Connection) -> None:
-        """Stop listening and give up leadership before the connection goes back to the
-        pool (which keeps sessions as they are); if that fails, end the session, and its
-        lock with it."""
-        try:
-            await conn.remove_listener(self._settings.channel, self._on_notify)
-            await conn.execute("SELECT pg_advisory_unlock_all()")
-        except Exception:  # whatever failed, ending the session is the way out
-            conn.terminate()
-
-    async def _wait_for_leadership(self, conn: asyncpg.Connection, stopping: asyncio.Event) -> None:
-        """One relay per service schema publishes; others wait (several instances on Kafka)."""
-        key = f"outbox-relay:{self._settings.channel}"
-        while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), 1.0)
-            if stopping.is_set():
-                return
+                self._leadership = None
+                await leadership.release()
 
     async def _wait_for_more(self, published: int) -> None:
         """Sleep until new events are announced (or the poll interval passes); then let
@@ -202,6 +194,7 @@ class OutboxRelay:
             return 0
         started = time.perf_counter()
         records = [Record(r["topic"], r["message_key"], bytes(r["envelope"])) for r in rows]
+        self._confirm_leading()  # the session may have ended while we fetched
         try:
             deliveries = await self._publisher.publish(records)
         except KafkaError:
@@ -221,6 +214,11 @@ class OutboxRelay:
         for topic in {r.topic for r in records}:
             self._metrics.count_produced(topic, sum(1 for r in records if r.topic == topic))
         return len(rows)
+
+    def _confirm_leading(self) -> None:
+        """Before anything another leader would do too (publish, requeue); no round trip."""
+        if self._leadership is not None:
+            self._leadership.confirm()
 
     def _overtaken(self, rows: Sequence[asyncpg.Record], deliveries: Sequence[Delivery]) -> int:
         """How many partitions took this batch at or below an offset we had published to
@@ -320,6 +318,7 @@ class OutboxRelay:
         )
         await self._ensure_topics()
         self._publisher.forget_partitions()
+        self._confirm_leading()
         result = await self._pool.execute(_REQUEUE)
         self._last_published.clear()
         requeued = int(result.split()[-1])

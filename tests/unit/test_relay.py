@@ -60,6 +60,9 @@ class FakeConnection:
     def terminate(self) -> None:
         pass
 
+    def is_closed(self) -> bool:
+        return False
+
 
 class FakePool:
     """An outbox table in memory, answering the relay's statements; ``failures`` are raised
