@@ -21,6 +21,7 @@ from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
+from services.lab_ingestion.adapters.fhir_conditional import UnresolvableReference
 from services.lab_ingestion.adapters.fhir_identity import version_basis
 from services.lab_ingestion.adapters.fhir_outcome import (
     FhirInputError,
@@ -101,6 +102,8 @@ def observation_message(
         raise input_error("too-costly", str(exc), where) from None
     except SubjectsDisagree as exc:
         raise input_error("invalid", str(exc), f"{where}.subject") from None
+    except UnresolvableReference as exc:
+        raise input_error("not-supported", str(exc), f"{where}.subject.reference") from None
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
         # the models accept explicit nulls where FHIR requires a value; whatever else a
         # resource lacks, it is bad input, never a server error

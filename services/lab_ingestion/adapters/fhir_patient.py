@@ -1,7 +1,8 @@
 """The hospital numbers a FHIR Observation names its patient by (PROTOCOL section 6).
 
 The subject is a logical reference (``subject.identifier``), a contained Patient (``#p1``)
-or a Patient of the same Bundle (by fullUrl or relative reference). When a Reference has
+or a Patient of the same Bundle (by fullUrl or relative reference), or the number of a
+conditional reference (``Patient?identifier=sys|value``). When a Reference has
 both, the literal reference decides, as FHIR says: one to a Group or Device names no
 patient, and one resolving to a Patient without the identifier's number is refused. Two
 contained Patients of one id, like two Bundle Patients of one reference, resolve to none
@@ -17,6 +18,7 @@ from typing import Any
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
+from services.lab_ingestion.adapters.fhir_conditional import conditional_numbers
 from services.lab_ingestion.adapters.fhir_patient_numbers import (
     NO_PATIENT,
     Candidates,
@@ -39,8 +41,10 @@ def subject_identifiers(obs: Observation, patients: BundlePatients | None = None
     reference are provided, the reference is preferred"): one naming another type than
     Patient (``Group/ward-7``, a Device) names no patient whatever identifier it carries,
     and one that resolves to a Patient (contained, or in the Bundle) whose numbers do not
-    include the identifier's is refused (``SubjectsDisagree``), never read as either. The
-    identifier alone names the patient when the reference cannot be resolved here."""
+    include the identifier's is refused (``SubjectsDisagree``), never read as either; so is
+    a conditional reference (``Patient?identifier=sys|value``: ``fhir_conditional``) naming
+    another number. The identifier alone names the patient when the reference cannot be
+    resolved here."""
     subject = obs.subject
     if subject is None:
         return ()
@@ -50,6 +54,10 @@ def subject_identifiers(obs: Observation, patients: BundlePatients | None = None
     ):  # fmt: skip
         return ()  # a Group, Device or Location is no patient
     logical = _logical_numbers(subject.identifier)
+    conditional = conditional_numbers(reference) if not reference.startswith("#") else None
+    if conditional is not None:  # one number: of the authority either names, if they agree
+        agreed = _named_by_both(conditional, logical)
+        return logical if any(n.authority_names for n in logical) else agreed
     referenced = _referenced_numbers(obs, reference, patients) if reference else None
     if referenced is None:
         return logical
