@@ -6,6 +6,8 @@ on its own), parsed entry by entry and in order.
   it is never stored.
 - An Observation entry's request, when given, is a POST (a create); another method cannot be
   used.
+- A modifier extension or implicit rules on a Patient entry, or on the entry or request of
+  it or of a trial Observation, is refused (``fhir_unread``).
 - Any other entry cannot be used: in a batch it is answered on its own (``BundleEntry.error``,
   ``not-supported`` for another resource type), in a transaction it fails the whole Bundle.
 
@@ -43,6 +45,11 @@ from services.lab_ingestion.adapters.fhir_screening import (
     screen_times,
 )
 from services.lab_ingestion.adapters.fhir_status import of_a_trial_analyte
+from services.lab_ingestion.adapters.fhir_unread import (
+    RULES_TEXT,
+    refuse_unread_entry,
+    refuse_unread_resource,
+)
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.model import LabMessage
 
@@ -102,7 +109,7 @@ def parse_bundle(
     entries = _bundle_entries(bundle)
     patients = BundlePatients()
     parsed: dict[int, BundleEntry] = {}
-    observations: list[tuple[int, Observation, object, str, object]] = []
+    observations: list[tuple[int, Observation, dict[str, Any], str]] = []
     for index, entry in enumerate(entries):
         where = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource")
@@ -110,6 +117,8 @@ def parse_bundle(
             refuse_test_data(resource, where, processing_id)  # a test patient's too
             if _resource_type(resource, where) == "Patient":
                 patient = validate_resource(Patient, resource, where)
+                refuse_unread_entry(entry, f"Bundle.entry[{index}]")
+                refuse_unread_resource(patient, where, "patient")
                 try:
                     numbers = patient_numbers(patient)
                 except TooManyIdentifiers as exc:
@@ -120,20 +129,21 @@ def parse_bundle(
             _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
             screen_times(resource, where)
             observation = validate_resource(Observation, resource, where)
-            observations.append((index, observation, resource, where, entry.get("fullUrl")))
+            observations.append((index, observation, entry, where))
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)
         _add_no_patient(patients, entry.get("fullUrl"), resource)
     # after every Patient entry is known: an Observation may come before its Patient
-    for index, observation, resource, where, full_url in observations:
+    for index, observation, entry, where in observations:
         if not of_a_trial_analyte(observation):
             parsed[index] = BundleEntry(index, ignored=True)
             continue
         try:
-            refuse_focus(resource, where)
+            refuse_unread_entry(entry, f"Bundle.entry[{index}]")
+            refuse_focus(entry["resource"], where)
             message = observation_message(
-                observation, where, patients.entry(full_url), source_application, source_facility,
-                identify=identify, configured_as=configured_as,
+                observation, where, patients.entry(entry.get("fullUrl")), source_application,
+                source_facility, identify=identify, configured_as=configured_as,
             )  # fmt: skip
             parsed[index] = BundleEntry(index, message=message)
         except FhirInputError as exc:
@@ -172,6 +182,8 @@ def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
     if entries:
         envelope["entry"] = [{k: v for k, v in e.items() if k != "resource"} for e in entries]
     validate_resource(Bundle, envelope, "Bundle")
+    if bundle.get("implicitRules"):
+        raise input_error("not-supported", RULES_TEXT.format("Bundle"), "Bundle.implicitRules")
     if bundle.get("type") not in BUNDLE_TYPES:
         raise input_error(
             "not-supported", "Bundle type must be transaction or batch", "Bundle.type"

@@ -44,7 +44,12 @@ from services.lab_ingestion.adapters.fhir_status import (
     STATUS_CODES,
     of_a_trial_analyte,
 )
-from services.lab_ingestion.adapters.fhir_values import observation_value, reference_range
+from services.lab_ingestion.adapters.fhir_unread import refuse_unread_observation
+from services.lab_ingestion.adapters.fhir_values import (
+    interpretation_flag,
+    observation_value,
+    reference_range,
+)
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.message_identity import versioned_control_id
@@ -132,7 +137,7 @@ def _map_message(
         )
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
-    _refuse_what_it_cannot_read(obs, where)
+    refuse_unread_observation(obs, where)
     key = _result_key(obs, where)
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
@@ -154,43 +159,6 @@ def _map_message(
     return mask_identifier_in_id(message, identify) if identify is not None else message
 
 
-def _refuse_what_it_cannot_read(obs: Observation, where: str) -> None:
-    """FHIR R4 (extensibility): a processor must refuse a resource whose modifier extension
-    or implicit rules it does not understand, for they may change what the value means
-    (``result-invalidated``); and a value beside a dataAbsentReason (invariant obs-6) is one
-    the lab itself marks as not there. The extension's url is not quoted: it is the
-    sender's text."""
-    if obs.implicitRules:
-        raise input_error(
-            "not-supported", "implicitRules are not understood: the result cannot be read "
-            "safely", f"{where}.implicitRules",
-        )  # fmt: skip
-    modified = [("", obs.modifierExtension)] + [
-        (f".{name}[{index}]", element.modifierExtension)
-        for name, elements in (("referenceRange", obs.referenceRange),
-                               ("component", obs.component))
-        for index, element in enumerate(elements or [])
-    ]  # fmt: skip
-    for path, extensions in modified:
-        if extensions:
-            raise input_error(
-                "not-supported", "a modifier extension is not understood: it may change what "
-                "the result means", f"{where}{path}.modifierExtension",
-            )  # fmt: skip
-    if obs.dataAbsentReason is not None and _has_value(obs):
-        raise input_error(
-            "invariant", "obs-6: a value beside a dataAbsentReason (the lab says the value "
-            "is absent)", f"{where}.dataAbsentReason",
-        )  # fmt: skip
-
-
-def _has_value(obs: Observation) -> bool:
-    values = (obs.valueQuantity, obs.valueCodeableConcept, obs.valueString, obs.valueBoolean,
-              obs.valueInteger, obs.valueRange, obs.valueRatio, obs.valueSampledData,
-              obs.valueTime, obs.valueDateTime, obs.valuePeriod)  # fmt: skip
-    return any(value is not None for value in values)
-
-
 def _observation_input(obs: Observation, key: str) -> ObservationInput:
     value, unit = observation_value(obs)
     flags = [c.code for concept in obs.interpretation or [] for c in concept.coding or [] if c.code]
@@ -200,8 +168,8 @@ def _observation_input(obs: Observation, key: str) -> ObservationInput:
         value=value,
         unit=unit,
         reference_range=reference_range(obs),
-        abnormal_flag=flags[0] if flags else None,
-        flags=tuple(flags),
+        abnormal_flag=interpretation_flag(obs),
+        flags=tuple(flags),  # a local code too: a local off-scale flag still marks a limit
         status=STATUS_CODES.get(obs.status or "", obs.status or ""),
         collected_at=_collected_at(obs),
         reported_at=_aware(obs.issued),

@@ -1,9 +1,11 @@
 """A FHIR R4 Observation's status as HL7 OBX-11 writes it, and whether an Observation would
 become a trial result (one that would not is ignored, as an HL7 message's other
-observations are)."""
+observations are). A trial analyte in a component (a CBC panel's neutrophil count) makes
+the Observation one too: it is refused (``fhir_unread``), never ignored as another test's."""
 
 from __future__ import annotations
 
+from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.observation import Observation
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
@@ -26,12 +28,25 @@ OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "unknown"})
 
 
 def of_a_trial_analyte(observation: Observation) -> bool:
-    """Whether a code of the Observation names a trial analyte and it may hold a result (no
-    code: it is checked, and refused, as any Observation is; ``registered``: no result yet,
-    ignored as HL7's pending results are)."""
+    """Whether a code of the Observation, or of one of its components, names a trial analyte
+    and it may hold a result (no code: it is checked, and refused, as any Observation is;
+    ``registered``: no result yet, ignored as HL7's pending results are)."""
     if observation.code is None:
         return True
     if STATUS_CODES.get(observation.status or "") in NO_RESULT:
         return False
-    codings = [Coding(c.code, c.system, c.display) for c in observation.code.coding or [] if c.code]
+    return names_a_trial_analyte(observation.code) or bool(trial_components(observation))
+
+
+def trial_components(observation: Observation) -> list[int]:
+    """The indices of the components whose code names a trial analyte."""
+    return [
+        index
+        for index, component in enumerate(observation.component or [])
+        if component.code is not None and names_a_trial_analyte(component.code)
+    ]
+
+
+def names_a_trial_analyte(concept: CodeableConcept) -> bool:
+    codings = [Coding(c.code, c.system, c.display) for c in concept.coding or [] if c.code]
     return identify_analyte(codings) is not None

@@ -106,3 +106,24 @@ def _is_normal_range_for_all(ref: ObservationReferenceRange) -> bool:
         c.code == "normal" and (c.system or REFERENCE_RANGE_MEANINGS) == REFERENCE_RANGE_MEANINGS
         for c in codings
     )
+
+
+# HL7's own interpretation codes: v3 ObservationInterpretation and v2 table 0078, by their R4
+# and STU3 addresses and their OIDs
+INTERPRETATION_SYSTEMS = frozenset({
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "http://hl7.org/fhir/v3/ObservationInterpretation", "urn:oid:2.16.840.1.113883.5.83",
+    "http://terminology.hl7.org/CodeSystem/v2-0078", "http://hl7.org/fhir/v2/0078",
+    "urn:oid:2.16.840.1.113883.12.78",
+})  # fmt: skip
+
+
+def interpretation_flag(obs: Observation) -> str | None:
+    """The abnormal flag published: the first interpretation code of HL7's code systems, or
+    of a coding naming none. A laboratory's own code system's code is never it: its ``N``
+    beside HL7's ``HH`` would publish a critical result as normal."""
+    for concept in obs.interpretation or []:
+        for coding in concept.coding or []:
+            if coding.code and (not coding.system or coding.system in INTERPRETATION_SYSTEMS):
+                return str(coding.code)
+    return None

@@ -1,0 +1,86 @@
+"""What a FHIR resource or Bundle entry says that this service does not read, and so refuses
+rather than store a result without it (400 ``not-supported``, kept as a rejection).
+
+FHIR R4 (extensibility): a processor SHALL refuse data whose modifier extension or implicit
+rules it does not understand, for they may change what it means: on the Observation, its
+reference ranges and components, on the Patient its subject is matched by (contained or a
+Bundle entry: "identity unverified" would make the match a guess), and on the Bundle entry
+or request that carries either. A trial result in a component (a CBC panel's neutrophil
+count) is refused too: components are not read, and ignoring the Observation as another
+test's would lose the result behind a success answer. The extension's url is not quoted:
+it is the sender's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+
+from services.lab_ingestion.adapters.fhir_outcome import input_error
+from services.lab_ingestion.adapters.fhir_status import trial_components
+
+MODIFIER_TEXT = "a modifier extension is not understood: it may change what the {} means"
+RULES_TEXT = "implicitRules are not understood: the {} cannot be read safely"
+COMPONENT_TEXT = (
+    "trial results in Observation.component are not read: send each as its own Observation"
+)
+
+
+def refuse_unread_observation(obs: Observation, where: str) -> None:
+    """Raise ``FhirInputError`` for what the Observation says that is not read: modifier
+    extensions and implicit rules (its own, its ranges', its components', a contained
+    Patient's), a trial result in a component, and a value beside a dataAbsentReason
+    (invariant obs-6: the lab itself marks the value as not there)."""
+    refuse_unread_resource(obs, where, "result")
+    modified = [
+        (f"{where}.{name}[{index}]", element.modifierExtension)
+        for name, elements in (("referenceRange", obs.referenceRange),
+                               ("component", obs.component))
+        for index, element in enumerate(elements or [])
+    ]  # fmt: skip
+    for path, extensions in modified:
+        if extensions:
+            raise input_error(
+                "not-supported", MODIFIER_TEXT.format("result"), f"{path}.modifierExtension"
+            )
+    for index, contained in enumerate(obs.contained or []):
+        if isinstance(contained, Patient):
+            refuse_unread_resource(contained, f"{where}.contained[{index}]", "patient")
+    if components := trial_components(obs):
+        raise input_error(
+            "not-supported", COMPONENT_TEXT, f"{where}.component[{components[0]}].code"
+        )
+    if obs.dataAbsentReason is not None and _has_value(obs):
+        raise input_error(
+            "invariant", "obs-6: a value beside a dataAbsentReason (the lab says the value "
+            "is absent)", f"{where}.dataAbsentReason",
+        )  # fmt: skip
+
+
+def refuse_unread_resource(resource: Observation | Patient, where: str, what: str) -> None:
+    """Raise ``FhirInputError`` for a resource's implicit rules or modifier extension."""
+    if resource.implicitRules:
+        raise input_error("not-supported", RULES_TEXT.format(what), f"{where}.implicitRules")
+    if resource.modifierExtension:
+        raise input_error("not-supported", MODIFIER_TEXT.format(what), f"{where}.modifierExtension")
+
+
+def refuse_unread_entry(entry: dict[str, Any], where: str) -> None:
+    """Raise ``FhirInputError`` for a modifier extension on a Bundle entry or its request
+    (``where``: ``Bundle.entry[i]``); the envelope is validated, so each is a list or
+    absent."""
+    request = entry.get("request")
+    for path, element in ((where, entry), (f"{where}.request", request)):
+        if isinstance(element, dict) and element.get("modifierExtension"):
+            raise input_error(
+                "not-supported", MODIFIER_TEXT.format("entry"), f"{path}.modifierExtension"
+            )
+
+
+def _has_value(obs: Observation) -> bool:
+    values = (obs.valueQuantity, obs.valueCodeableConcept, obs.valueString, obs.valueBoolean,
+              obs.valueInteger, obs.valueRange, obs.valueRatio, obs.valueSampledData,
+              obs.valueTime, obs.valueDateTime, obs.valuePeriod)  # fmt: skip
+    return any(value is not None for value in values)
