@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
@@ -53,8 +53,13 @@ from services.lab_ingestion.adapters.fhir_values import (
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.message_identity import versioned_control_id
-from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
-from services.lab_ingestion.domain.patient_identity import default_identifier
+from services.lab_ingestion.domain.model import (
+    Coding,
+    LabMessage,
+    ObservationInput,
+    RejectionCode,
+)
+from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
 from shared.contracts.events.lab import Channel
 
 Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
@@ -138,7 +143,7 @@ def _map_message(
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     refuse_unread_observation(obs, where)
-    key = _result_key(obs, where)
+    key, untracked = _result_key(obs, where)
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
     # no patient chosen (numbers of several authorities): the id is made again once the
@@ -151,7 +156,7 @@ def _map_message(
         source_facility=facility,
         control_id=versioned_control_id(basis, whose),
         patient_identifier=patient,
-        observations=(_observation_input(obs, key),),
+        observations=_observations(obs, key, untracked, whose),
         identifier_candidates=candidates,
         control_id_basis=basis,
     )
@@ -159,7 +164,16 @@ def _map_message(
     return mask_identifier_in_id(message, identify) if identify is not None else message
 
 
-def _observation_input(obs: Observation, key: str) -> ObservationInput:
+def _observations(
+    obs: Observation, key: str, untracked: bool, whose: str
+) -> tuple[ObservationInput, ...]:
+    """The result; an untracked key made the patient's once the patient is chosen (else
+    ``patient_identity.identified`` makes it so)."""
+    observation = _observation_input(obs, key, untracked)
+    return scoped_to_patient([observation], whose) if untracked and whose else (observation,)
+
+
+def _observation_input(obs: Observation, key: str, untracked: bool) -> ObservationInput:
     value, unit = observation_value(obs)
     flags = [c.code for concept in obs.interpretation or [] for c in concept.coding or [] if c.code]
     return ObservationInput(
@@ -173,16 +187,29 @@ def _observation_input(obs: Observation, key: str) -> ObservationInput:
         status=STATUS_CODES.get(obs.status or "", obs.status or ""),
         collected_at=_collected_at(obs),
         reported_at=_aware(obs.issued),
+        unscoped_key=key if untracked else None,
     )
 
 
-def _result_key(obs: Observation, where: str) -> str:
+def _result_key(obs: Observation, where: str) -> tuple[str, bool]:
+    """The key a result's corrections and resends find it by, and whether it is untracked.
+
+    The lab's identifier when it gives one. Without one the key is the collection time and
+    the test, made the patient's (``scoped_to_patient``), as for HL7 results without an
+    order number: never the resource id, which a create ignores (FHIR), so a resend or a
+    changed final under a new id would stand beside the first."""
     for ident in obs.identifier or []:
         if ident.value:
-            return f"{ident.system}|{ident.value}" if ident.system else ident.value
-    if obs.id:
-        return f"Observation/{obs.id}"
-    raise input_error("required", "an identifier or id is needed to track corrections", where)
+            return (f"{ident.system}|{ident.value}" if ident.system else ident.value), False
+    collected = _collected_at(obs)
+    if collected is None:
+        raise input_error(
+            "required", "without an identifier a result is tracked by its collection time: "
+            "give an identifier, or effective[x] with a time and UTC offset", f"{where}.identifier",
+            RejectionCode.MISSING_COLLECTION_TIME,
+        )  # fmt: skip
+    code = next((c.code for c in obs.code.coding or [] if c.code), "")
+    return f"@{collected.astimezone(UTC).isoformat()}|{code}", True
 
 
 def _collected_at(obs: Observation) -> datetime | None:

@@ -19,7 +19,7 @@ from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, Issue, operation_outcome
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
-from services.lab_ingestion.domain.model import Coding, LabMessage
+from services.lab_ingestion.domain.model import Coding, LabMessage, RejectionCode
 from shared.contracts.events.lab import Channel
 
 MRN = "MRN-4711-0815"
@@ -369,15 +369,37 @@ def test_unknown_contained_resource_type_is_an_input_error() -> None:
     assert only_issue(exc).code == "structure"
 
 
-def test_observation_without_identifier_or_id_cannot_be_tracked() -> None:
+@pytest.mark.parametrize("effective", [None, "2026-11-20"], ids=["none", "date-only"])
+def test_observation_without_identifier_or_collection_time_cannot_be_tracked(
+    effective: str | None,
+) -> None:
     with pytest.raises(FhirInputError) as exc:
-        parse(observation(identifier=None, id=None))
+        parse(observation(identifier=None, effectiveDateTime=effective))
     assert only_issue(exc).code == "required"
+    assert exc.value.rejection is RejectionCode.MISSING_COLLECTION_TIME
 
 
-def test_id_is_the_result_key_without_identifier() -> None:
+def test_without_identifier_the_key_is_the_collection_time_and_test_not_the_id() -> None:
+    """A create ignores the client's id (FHIR): a resend under a new id is the same result."""
     message = parse(observation(identifier=None))
-    assert message.observations[0].result_key == "Observation/crp-20261120-1"
+    (result,) = message.observations
+    assert result.unscoped_key == "@2026-11-20T07:00:00+00:00|1988-5"
+    assert result.result_key == result.unscoped_key  # no identify: not yet the patient's
+    again = parse(observation(identifier=None, id="crp-2", effectiveDateTime=(
+        "2026-11-20T09:00:00+02:00")))  # fmt: skip
+    assert again.observations[0].result_key == result.result_key
+
+
+def test_an_untracked_key_is_the_patients() -> None:
+    """Two patients' samples drawn the same minute are two results, as over HL7."""
+    mine = parse_observation(observation(identifier=None), "LIS", "HOSP", hash_identifier)
+    other = observation(identifier=None)
+    other["subject"]["identifier"]["value"] = "MRN-0000-0001"
+    theirs = parse_observation(other, "LIS", "HOSP", hash_identifier)
+    (result,) = mine.observations
+    whose = hash_identifier(MRN)[:16]
+    assert result.result_key == f"{result.unscoped_key}|{whose}"
+    assert theirs.observations[0].result_key != result.result_key
 
 
 def test_a_resend_of_the_same_observation_is_the_same_message() -> None:
@@ -412,9 +434,10 @@ def test_a_correction_or_cancellation_is_a_new_message_for_the_same_result(
     assert changed.observations[0].result_key == original.observations[0].result_key
 
 
-def test_observations_without_identifier_differing_only_in_id_are_two_messages() -> None:
+def test_observations_without_identifier_differing_only_in_id_are_one_message() -> None:
+    """A create ignores the client's id: the same result under a new id is a resend."""
     first, second = observation(identifier=None), observation(identifier=None, id="crp-2")
-    assert parse(first).control_id != parse(second).control_id
+    assert parse(first).control_id == parse(second).control_id
 
 
 def test_the_message_identity_does_not_depend_on_patient_details() -> None:
