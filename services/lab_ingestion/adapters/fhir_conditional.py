@@ -35,9 +35,11 @@ def conditional_numbers(reference: str) -> PatientNumbers | None:
     Patient's only number; None for a reference that is not conditional. ``urn:hosp|N``
     names N of that system, ``|N`` and ``N`` N of none said; the parameter may be
     percent-encoded (``urn%3Ahosp%7CN``)."""
-    _path, conditional, query = reference.partition("?")
+    path, conditional, query = reference.partition("?")
     if not conditional:
         return None
+    if path.rstrip("/").rsplit("/", 1)[-1] != "Patient":  # "?identifier=..." names no type
+        raise UnresolvableReference()
     parameters = [parameter for parameter in query.split("&") if parameter]
     if len(parameters) != 1:
         raise UnresolvableReference()

@@ -53,6 +53,8 @@ def test_one_identifier_parameter_names_one_number(
         "Patient?identifier",
         "Patient?identifier=urn:hosp|MRN\\|4711",
         "Patient?",
+        "?identifier=urn:hosp|MRN4711",
+        "Patient/p1?_format=json",
     ],
 )
 def test_any_other_search_is_not_resolved(reference: str) -> None:

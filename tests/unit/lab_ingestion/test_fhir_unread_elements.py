@@ -230,3 +230,19 @@ def test_the_flag_is_of_hl7s_systems_or_of_none(
     (result,) = parse_observation(resource, "central-lab", "FHIR").observations
     assert result.abnormal_flag == flag
     assert result.flags == tuple(c["code"] for c in codings)  # off-scale is read in all
+
+
+def test_in_a_batch_a_modified_patient_matches_no_observation() -> None:
+    """The refused Patient entry resolves its reference to no numbers: the Observation naming
+    it is never matched by the identifier beside the reference."""
+    entries = [
+        {"fullUrl": PATIENT_URL, "resource": patient(modifierExtension=UNKNOWN_MODIFIER)},
+        observation_entry(crp_observation(subject={"reference": PATIENT_URL})),
+        {**observation_entry(crp_observation(subject={
+            "reference": PATIENT_URL, "identifier": {"system": "urn:hosp", "value": "MRN4711"},
+        })), "fullUrl": "urn:uuid:6b1f3a2e-0c1d-4f7e-9a3b-5d2c1e0f9a13"},
+    ]  # fmt: skip
+    refused_patient, named_only, named_both = parse("batch", entries).entries
+    assert refused_patient.error is not None
+    assert named_only.message is not None and named_only.message.identifier_candidates == ()
+    assert named_both.error is not None  # the identifier is not the refused Patient's
