@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Final
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out, quoted_unit
 from shared.contracts.events.lab import Analyte
 
 
@@ -103,7 +104,6 @@ COUNT_WORDS: Final[Mapping[str, str]] = MappingProxyType(
 )
 _COUNT_WORD: Final = re.compile(r"([^\W\d_]+)(/.*)", re.DOTALL)
 _MICRO_SIGNS: Final = ("\u00b5", "\u03bc")  # MICRO SIGN and GREEK SMALL LETTER MU
-_MAX_UNIT_TEXT: Final = 40
 
 
 @dataclass(frozen=True)
@@ -231,8 +231,10 @@ def resolve_unit(
     """The first component that is an accepted unit for ``analyte`` decides the conversion,
     unless another component names a unit with another factor (``mg/dL^mg/L``, or a FHIR
     code and unit that disagree), or a known unit this analyte is never reported in
-    (creatinine ``mg/L^mg/dL``): then the unit is a guess, and it is rejected. Components
-    that name no known unit (a description, a coding system) are passed over."""
+    (creatinine ``mg/L^mg/dL``), or a unit this service does not convert (``10*9/L^%``,
+    ``g/L^g/100mL``: ``unit_shapes``): then the unit is a guess, and it is rejected.
+    Components that are words about the unit (a description, a coding system) are passed
+    over."""
     if isinstance(unit_components, str):
         unit_components = (unit_components,)
     given = [component.strip() for component in unit_components if component.strip()]
@@ -247,16 +249,38 @@ def resolve_unit(
     ]
     foreign = len(conversions) < len(recognised)  # a known unit, not one of this analyte's
     if len({c.apply(1.0) for c in conversions}) > 1 or (conversions and foreign):
-        return Rejected(
-            RejectionCode.UNCONVERTIBLE_UNIT,
-            f"unit {_quote(given)} names units that disagree for {analyte.value}: send one unit",
-        )
+        return _disagreement(analyte, given, "")
+    others = [t for t in given if conversions and _is_another_unit(t, conversions[0], accepted)]
+    if others:
+        pair = f" ({_quote([conversions[0].source_text])} beside {_quote(others[:1])})"
+        return _disagreement(analyte, given, pair)
     if conversions:
         return conversions[0]
     return Rejected(
         RejectionCode.UNCONVERTIBLE_UNIT,
         f"unit {_quote(given)} cannot be converted to "
         f"{canonical_unit(analyte)} for {analyte.value}",
+    )
+
+
+def _is_another_unit(
+    text: str, conversion: UnitConversion, accepted: Mapping[str, tuple[float, float]]
+) -> bool:
+    """Whether an unlisted component is a unit other than ``conversion``'s: one written as
+    a unit (``%``, ``ng/mL``), unless its powers of ten written out make it a listed
+    spelling of a unit with the same factor (``10⁹/L`` beside ``10*9/L``)."""
+    if recognise_unit(text) is not None:
+        return False  # listed: compared by its factor (``resolve_unit``)
+    written = recognise_unit(powers_written_out(text))
+    if written is None:
+        return names_a_unit(text)
+    return accepted.get(written) != (conversion.multiplier, conversion.divisor)
+
+
+def _disagreement(analyte: Analyte, given: Sequence[str], which: str) -> Rejected:
+    return Rejected(
+        RejectionCode.UNCONVERTIBLE_UNIT,
+        f"unit {_quote(given)} names units that disagree for {analyte.value}{which}: send one unit",
     )
 
 
@@ -279,32 +303,4 @@ def to_canonical(
 
 
 def _quote(components: Sequence[str]) -> str:
-    """The unit as a rejection's reason may show it: quoted (bounded) when every component
-    is a listed spelling (``K/uL``, ``Thousand/uL``: this service's own words), or every word
-    of it is a unit's (mg, Mmol, nkat, L, 10*9) or, with no word, it holds at most a power's
-    few digits (%, 10*9); otherwise only its length (a sender's free text there may be a
-    misplaced name, number or birth date, and a reason is stored and published)."""
-    text = "^".join(components)
-    words = _LETTER_RUNS.findall(text)
-    if len(text) <= _MAX_UNIT_TEXT and all(recognise_unit(c) for c in components):
-        return repr(text)
-    if (
-        len(text) > _MAX_UNIT_TEXT
-        or any(w.casefold() not in _UNIT_WORDS for w in words)
-        or (not words and sum(c.isdigit() for c in text) > _MAX_BARE_UNIT_DIGITS)
-    ):
-        return f"(text of {len(text)} characters, not a known unit)"
-    return repr(text)
-
-
-_LETTER_RUNS = re.compile(r"[^\W\d_]+")
-_MAX_BARE_UNIT_DIGITS = 3  # 10*9 written without its /L: more may be a date or a number
-# a unit's words: a metric prefix (or none) and a base unit, compared without case; the
-# x and E of 10E9 written x10E9
-# and the units of enzyme activity (U, IU and its Romance UI) bare only: prefixed, they
-# spell surnames (Cui, Gui, Mui, Niu, Mu, Du, Fu) a reason must never quote
-_UNIT_WORDS = frozenset(
-    prefix + base
-    for prefix in ("", "t", "g", "k", "d", "c", "m", "u", "mc", "\u00b5", "\u03bc", "n", "p", "f")
-    for base in ("g", "mol", "l", "kat", "eq", "gm", "m")
-) | {"x", "e", "u", "iu", "ui"}
+    return quoted_unit(components, listed=lambda c: recognise_unit(c) is not None)

@@ -6,6 +6,11 @@ from datetime import UTC, datetime
 
 from hypothesis import settings
 
+from services.lab_ingestion.adapters.hl7_codec import parse_oru
+from services.lab_ingestion.domain.model import LabMessage, NormalisedResult, Rejected
+from services.lab_ingestion.domain.normalise import DEFAULT_UNIT_PARAMETERS
+from services.lab_ingestion.domain.planning import PlannedResult, plan_results
+
 FAST = settings(max_examples=200, deadline=None)
 HASH = "h" * 64
 
@@ -51,3 +56,30 @@ def join(segments: list[str], sep: str = "\r") -> str:
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def one_result_oru(obx3: str, value: str, obx6: str, obx7: str = "") -> str:
+    """An ORU^R01 of one NM result (OBX-3, -5, -6, -7), final, for hospital number 123456."""
+    return (
+        "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120091512+0100||ORU^R01|ONE-1|P|2.5.1\r"
+        "PID|1||123456^^^HOSP^MR\r"
+        "OBR|1|PLC1|FIL1|PANEL^Panel^L|||20261120081512+0100\r"
+        f"OBX|1|NM|{obx3}||{value}|{obx6}|{obx7}||||F|||20261120081512+0100\r"
+    )
+
+
+def planned(message: LabMessage | str) -> list[PlannedResult] | Rejected:
+    """What planning makes of a message (HL7 text is parsed first), received 2026-11-20."""
+    if isinstance(message, str):
+        message, _ = parse_oru(message, identify=fake_hash)
+    received = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    return plan_results(message, DEFAULT_UNIT_PARAMETERS, received)
+
+
+def only_result(message: LabMessage | str) -> NormalisedResult:
+    """The one result planned of a message: accepted (a range never costs the result)."""
+    results = planned(message)
+    assert isinstance(results, list), results
+    [(_, result)] = results
+    assert isinstance(result, NormalisedResult)
+    return result

@@ -1,0 +1,135 @@
+"""The rule that tells a unit beside the unit from words about it (``unit_shapes``).
+
+A component written as a unit (``%``, ``ng/mL``, ``10*12/L``) that is not the recognised
+unit is a disagreement, refused ``unconvertible-unit``; words (``milligrams per liter``,
+``10^9 cells/L``) and coding systems (``UCUM``, ``L``, ``99LAB``) are passed over. Checked
+over every listed spelling: the rule never refuses one beside words or its own other
+spellings, and never accepts two different units.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from services.lab_ingestion.domain.analytes import (
+    UNIT_SPELLINGS,
+    UnitConversion,
+    accepted_units,
+    recognise_unit,
+    resolve_unit,
+)
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.unit_shapes import names_a_unit
+from shared.contracts.events.lab import Analyte
+
+# (analyte, a listed spelling of a unit it is reported in, that unit's UCUM code)
+ACCEPTED = [
+    (analyte, spelling, ucum)
+    for analyte in Analyte
+    for ucum in accepted_units(analyte)
+    for spelling in (ucum, *UNIT_SPELLINGS[ucum])
+]
+DESCRIPTIONS = [
+    *("UCUM", "L", "99LAB", "99ZZZ", "ISO+", "ANS+", "LN", "HL70396", "2.16.840.1.113883.6.8"),
+    *("milligram per litre", "milligrams per liter", "billion per litre", "10^9 cells/L"),
+    *("percent", "Neutrophils", "PLTU", "units per litre", "grams per decilitre"),
+]
+# units this service does not convert for any trial analyte
+UNCONVERTIBLE = [
+    *("%", "10*12/L", "10*6/uL", "ng/mL", "ug/mL", "g/100mL", "nkat/L", "mU/mL", "/L"),
+    *("fL", "pg", "mEq/L", "10^12/L", "x 10^12/L", "mm3", "Thou/UL", "mg/100mL", "kU/L"),
+]
+# a UCUM-like expression: a power of ten or a unit's letters, over a unit's letters
+GENERATED = st.from_regex(r"(10\*[0-9]{1,2}|[a-zA-Z]{1,4})/[0-9]{0,3}[a-zA-Z]{1,3}", fullmatch=True)
+
+
+def _factor(analyte: Analyte, ucum: str) -> tuple[float, float] | None:
+    return accepted_units(analyte).get(ucum)
+
+
+def _same_unit(analyte: Analyte, ucum: str, other: str) -> bool:
+    listed = recognise_unit(other)
+    return listed is not None and _factor(analyte, listed) == _factor(analyte, ucum)
+
+
+@given(
+    accepted=st.sampled_from(ACCEPTED),
+    words=st.lists(st.sampled_from(DESCRIPTIONS), max_size=3),
+    position=st.integers(0, 3),
+)
+def test_a_listed_unit_beside_words_is_read(
+    accepted: tuple[Analyte, str, str], words: list[str], position: int
+) -> None:
+    analyte, spelling, ucum = accepted
+    components = [*words[:position], spelling, *words[position:]]
+    conversion = resolve_unit(analyte, components)
+    assert isinstance(conversion, UnitConversion), (components, conversion)
+    assert conversion.source_unit == ucum
+
+
+@given(first=st.sampled_from(ACCEPTED), data=st.data())
+def test_two_spellings_of_one_unit_are_read(
+    first: tuple[Analyte, str, str], data: st.DataObject
+) -> None:
+    analyte, spelling, ucum = first
+    other = data.draw(st.sampled_from((ucum, *UNIT_SPELLINGS[ucum])))
+    assert isinstance(resolve_unit(analyte, (spelling, "UCUM", other)), UnitConversion)
+
+
+@given(
+    accepted=st.sampled_from(ACCEPTED),
+    other=st.sampled_from(UNCONVERTIBLE)
+    | st.sampled_from([s for u, spellings in UNIT_SPELLINGS.items() for s in (u, *spellings)])
+    | GENERATED,
+    words=st.lists(st.sampled_from(DESCRIPTIONS), max_size=2),
+    other_first=st.booleans(),
+)
+def test_two_different_units_are_never_read(
+    accepted: tuple[Analyte, str, str], other: str, words: list[str], other_first: bool
+) -> None:
+    analyte, spelling, ucum = accepted
+    assume(not _same_unit(analyte, ucum, other))  # 10*3/uL beside 10*9/L: one unit, read
+    pair = [other, spelling] if other_first else [spelling, other]
+    rejected = resolve_unit(analyte, [*pair, *words])
+    assert isinstance(rejected, Rejected), (analyte, pair, words)
+    assert rejected.code is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize("text", DESCRIPTIONS)
+def test_words_about_a_unit_are_no_unit(text: str) -> None:
+    assert not names_a_unit(text)
+
+
+@pytest.mark.parametrize("text", UNCONVERTIBLE)
+def test_a_unit_this_service_does_not_convert_is_a_unit(text: str) -> None:
+    assert names_a_unit(text)
+
+
+def test_the_reason_names_both_units_and_never_quotes_a_date() -> None:
+    percent = resolve_unit(Analyte.NEUTROPHILS, ("10*9/L", "%", "UCUM"))
+    assert isinstance(percent, Rejected)
+    assert "'10*9/L' beside '%'" in percent.reason
+    dated = resolve_unit(Analyte.CRP, ("mg/dL", "12/03/1961"))
+    assert isinstance(dated, Rejected)
+    assert "1961" not in dated.reason and "12/03" not in dated.reason
+
+
+def test_a_power_of_ten_in_superscript_is_compared_as_the_power_it_is() -> None:
+    """A FHIR display ``10⁹/L`` beside the code ``10*9/L`` is the same unit; ``10¹²/L`` is
+    not, nor ``10³/µL`` beside a count per microlitre."""
+    same = resolve_unit(Analyte.NEUTROPHILS, ("10*9/L", "10\u2079/L"))
+    assert isinstance(same, UnitConversion) and same.source_unit == "10*9/L"
+    count = resolve_unit(Analyte.PLATELETS, ("10*3/uL", "10\u00b3/\u00b5L"))
+    assert isinstance(count, UnitConversion)
+    for other, unit in (("10\u00b9\u00b2/L", "10*9/L"), ("10\u00b3/\u00b5L", "/uL")):
+        refused = resolve_unit(Analyte.PLATELETS, (unit, other))
+        assert isinstance(refused, Rejected), other
+        assert refused.code is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+def test_an_unconvertible_unit_alone_is_refused_as_before() -> None:
+    refused = resolve_unit(Analyte.NEUTROPHILS, ("%", "percent", "UCUM"))
+    assert isinstance(refused, Rejected)
+    assert "cannot be converted" in refused.reason
