@@ -38,7 +38,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
     header_of,
     read_header,
 )
-from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, units_of, value_of
+from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, range_of, units_of, value_of
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -287,7 +287,7 @@ def _observation(obx: hl7.Segment, order: _Order, offset: str) -> ObservationInp
         codes=tuple(c for c in codes if c.code),
         value=value,
         unit=unit,
-        reference_range=field_value(obx, 7, hex_text=True, strict=trial) or None,
+        reference_range=range_of(obx, trial=trial),
         abnormal_flag=field_value(obx, 8, strict=trial) or None,
         flags=flags_of(obx, strict=trial),
         value_type=value_type,

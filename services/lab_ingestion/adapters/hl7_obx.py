@@ -58,6 +58,18 @@ def units_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str, ...]:
     return units
 
 
+def range_of(obx: hl7.Segment, *, trial: bool = False) -> str | None:
+    """OBX-7, the reference range. A trial result's repetitions are kept, joined by ``~``
+    (``<33 U/L (F)~<41 U/L (M)``: one range per sex, which the normaliser reads as none):
+    read as its first alone, the women's range would grade every patient. Another test's
+    is read as before (its first repetition: a stored message's resend stays a duplicate)."""
+    first = field_value(obx, 7, hex_text=True, strict=trial)
+    if trial and repeats(obx, 7):
+        later = later_repetitions(obx, 7, 1, strict=True)
+        first = "~".join([first, *(parts[0] for parts in later)])
+    return first or None
+
+
 def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
     """OBX-3's identifier and alternate identifier, of every repetition (OBX-3 does not
     repeat: a sender that repeats it may name another test, and the result is then not one).

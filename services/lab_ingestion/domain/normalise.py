@@ -66,7 +66,8 @@ _INTERVAL: Final = re.compile(
 _HIGH_ONLY: Final = re.compile(rf"\s*(?:{_LOWER_THAN})\s*(?P<high>{NUMBER})(?P<rest>.*)", re.DOTALL)
 _LOW_ONLY: Final = re.compile(rf"\s*(?:{_GREATER_THAN})\s*(?P<low>{NUMBER})(?P<rest>.*)", re.DOTALL)
 _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
-_RANGE_WORDS: Final = re.compile(r"[\s()\[\],;]+")
+_RANGE_WORDS: Final = re.compile(r"[\s()\[\],;~]+")  # ~: HL7's repetitions, joined
+_ANOTHER_BOUND: Final = re.compile(r"[0-9<>=\u2264\u2265]")
 _MAX_VALUE_LENGTH: Final = 32
 # HL7 OBX-2 value types whose text may be a measurement (SN: read as structured numeric)
 MEASURED_VALUE_TYPES: Final = frozenset({"NM", "SN", "ST", "TX", "FT"})
@@ -224,9 +225,18 @@ def range_unit(text: str | None) -> str | None:
 
 
 def _parse_range(text: str | None) -> tuple[BoundTexts, str]:
-    """The bounds as written and the text after them; none for anything else."""
+    """The bounds as written and the text after them; none for anything else, nor for a
+    text listing several ranges (``_holds_another_range``)."""
     if text is None or len(text) > _MAX_RANGE_LENGTH:
         return (None, None), ""
+    texts, rest = _bounds_as_written(text)
+    if _holds_another_range(rest):
+        return (None, None), ""
+    return texts, rest
+
+
+def _bounds_as_written(text: str) -> tuple[BoundTexts, str]:
+    """``low-high``, ``<high`` or ``>low`` and the text after the numbers."""
     if (match := _INTERVAL.fullmatch(text)) and _is_trailing_unit(match["rest"]):
         return (match["low"], match["high"]), match["rest"]
     if (match := _HIGH_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
@@ -285,6 +295,18 @@ def _bound(number: str | None, conversion: UnitConversion | None) -> float | Non
     if conversion is not None and thousands_dot_is_ambiguous(number, conversion):
         return None
     return read_decimal(number)
+
+
+def _holds_another_range(rest: str) -> bool:
+    """Whether the text after a range's numbers and its unit holds another number or
+    comparator: one range per sex or age (``<33 U/L (F), <41 U/L (M)``), of which the
+    first is not the patient's more than the others (the patient's sex and age are not
+    known here). A single range's label (``12-16 g/dL (F)``) is no other range."""
+    tail = rest.strip()
+    if not tail or recognise_unit(tail) is not None:
+        return False
+    after = _RANGE_WORDS.split(tail.lstrip("([ "), maxsplit=1)[1:]
+    return bool(after) and _ANOTHER_BOUND.search(after[0]) is not None
 
 
 def _is_trailing_unit(rest: str) -> bool:
