@@ -1,0 +1,155 @@
+"""A result's reference range (HL7 OBX-7, and FHIR's and JSON's written as it is): its LLN
+and ULN in the canonical unit, or none when it cannot be read surely (PROTOCOL section 5:
+the protocol's LLN and ULN grade the result then). Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from services.lab_ingestion.domain.analytes import (
+    UnitConversion,
+    UnitParameters,
+    recognise_unit,
+    resolve_unit,
+)
+from services.lab_ingestion.domain.lab_numbers import (
+    DECIMALS,
+    MAX_SIGNIFICANT_DIGITS,
+    NUMBER,
+    read_decimal,
+    significant_digits,
+    thousands_dot_is_ambiguous,
+)
+from services.lab_ingestion.domain.model import Rejected
+from services.lab_ingestion.domain.plausibility import plausible_reference_range
+from shared.contracts.events.lab import Analyte
+
+LOWER_THAN: Final = r"<=|<|\u2264"
+GREATER_THAN: Final = r">=|>|\u2265"
+_INTERVAL: Final = re.compile(
+    rf"\s*(?P<low>{NUMBER})\s*[-\u2013]\s*(?P<high>{NUMBER})(?P<rest>.*)", re.DOTALL
+)
+_HIGH_ONLY: Final = re.compile(rf"\s*(?:{LOWER_THAN})\s*(?P<high>{NUMBER})(?P<rest>.*)", re.DOTALL)
+_LOW_ONLY: Final = re.compile(rf"\s*(?:{GREATER_THAN})\s*(?P<low>{NUMBER})(?P<rest>.*)", re.DOTALL)
+_EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
+_RANGE_WORDS: Final = re.compile(r"[\s()\[\],;~]+")  # ~: HL7's repetitions, joined
+_ANOTHER_BOUND: Final = re.compile(r"[0-9<>=\u2264\u2265]")
+_MAX_RANGE_LENGTH: Final = 100
+
+Bounds = tuple[float | None, float | None]
+BoundTexts = tuple[str | None, str | None]  # a range's bounds as written, before reading
+
+
+def parse_reference_range(text: str | None) -> Bounds:
+    """OBX-7 style ``low-high``, ``<high`` or ``>low``, in the unit the range is written in
+    (see ``range_unit``). Anything else, or a low bound above the high one, gives
+    (None, None)."""
+    return _read_bounds(_parse_range(text)[0], None)
+
+
+def range_unit(text: str | None) -> str | None:
+    """The unit written after a range's numbers (``0-5 mg/L``, ``12-16 g/dL (F)``), if its
+    first word is a known unit."""
+    tail = _parse_range(text)[1].strip()
+    if not tail or recognise_unit(tail) is not None:
+        return tail or None
+    first = _RANGE_WORDS.split(tail.lstrip("([ "), maxsplit=1)[0]
+    return first if recognise_unit(first) is not None else None
+
+
+def _parse_range(text: str | None) -> tuple[BoundTexts, str]:
+    """The bounds as written and the text after them; none for anything else, nor for a
+    text listing several ranges (``_holds_another_range``)."""
+    if text is None or len(text) > _MAX_RANGE_LENGTH:
+        return (None, None), ""
+    texts, rest = _bounds_as_written(text)
+    if _holds_another_range(rest):
+        return (None, None), ""
+    return texts, rest
+
+
+def _bounds_as_written(text: str) -> tuple[BoundTexts, str]:
+    """``low-high``, ``<high`` or ``>low`` and the text after the numbers."""
+    if (match := _INTERVAL.fullmatch(text)) and _is_trailing_unit(match["rest"]):
+        return (match["low"], match["high"]), match["rest"]
+    if (match := _HIGH_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
+        return (None, match["high"]), match["rest"]
+    if (match := _LOW_ONLY.fullmatch(text)) and _is_trailing_unit(match["rest"]):
+        return (match["low"], None), match["rest"]
+    return (None, None), ""
+
+
+def _read_bounds(texts: BoundTexts, conversion: UnitConversion | None) -> Bounds:
+    """The bounds in the unit they are written in; none if one given cannot be read surely
+    (``_bound``) or the low one is above the high one."""
+    low_text, high_text = texts
+    low, high = _bound(low_text, conversion), _bound(high_text, conversion)
+    if (low is None and low_text is not None) or (high is None and high_text is not None):
+        return None, None
+    if low is not None and high is not None and low > high:
+        return None, None
+    return low, high
+
+
+def reference_range_of(
+    analyte: Analyte, text: str | None, value_unit: UnitConversion, params: UnitParameters
+) -> Bounds:
+    """The range in the canonical unit: converted as the value is, unless the range names
+    its own unit (``0-5 mg/L`` next to a value in mg/dL); a range in a unit that cannot be
+    converted, or followed by words that are no unit (``0-5 (adult)``: its unit cannot be
+    told), or a count per microlitre with decimals (``150.000-400.000``: a thousands
+    separator, or decimals?; ``1.5-4.0``: a unit mislabelled), or whose limits lie where no
+    laboratory's do (``150-400`` next to a count per microlitre: 0.15-0.4 x10^9/L; see
+    plausibility.py), is dropped rather than misread (LLN and ULN grade toxicity)."""
+    texts, tail = _parse_range(text)
+    conversion = value_unit
+    if (unit := range_unit(text)) is None and tail.strip():
+        return None, None
+    if unit is not None:
+        own = resolve_unit(analyte, (unit,), params)
+        if isinstance(own, Rejected):
+            return None, None
+        conversion = own
+    if conversion.source_unit == "/uL" and DECIMALS.search(text or ""):
+        return None, None  # 150.000-400.000 /uL: a count has no decimals (as for the value)
+    low, high = _read_bounds(texts, conversion)
+    low, high = _convert(conversion, low), _convert(conversion, high)
+    if not plausible_reference_range(analyte, low, high):
+        return None, None
+    return low, high
+
+
+def _bound(number: str | None, conversion: UnitConversion | None) -> float | None:
+    """A range's bound, or None when it cannot be read exactly or surely (dropped, as the
+    value would be rejected): in ``conversion``'s unit, a thousands dot is read as the
+    value's is (without a unit, the dot is a decimal point)."""
+    if number is None or significant_digits(number) > MAX_SIGNIFICANT_DIGITS:
+        return None
+    if conversion is not None and thousands_dot_is_ambiguous(number, conversion):
+        return None
+    return read_decimal(number)
+
+
+def _holds_another_range(rest: str) -> bool:
+    """Whether the text after a range's numbers and its unit holds another number or
+    comparator: one range per sex or age (``<33 U/L (F), <41 U/L (M)``), of which the
+    first is not the patient's more than the others (the patient's sex and age are not
+    known here). A single range's label (``12-16 g/dL (F)``) is no other range."""
+    tail = rest.strip()
+    if not tail or recognise_unit(tail) is not None:
+        return False
+    after = _RANGE_WORDS.split(tail.lstrip("([ "), maxsplit=1)[1:]
+    return bool(after) and _ANOTHER_BOUND.search(after[0]) is not None
+
+
+def _is_trailing_unit(rest: str) -> bool:
+    """Text after a range's numbers may be a unit or a note, never more of a number."""
+    tail = rest.strip()
+    if not tail or recognise_unit(tail) is not None:
+        return True
+    return tail[0] not in "0123456789.,+-\u2013" and _EXPONENT.match(rest) is None
+
+
+def _convert(conversion: UnitConversion, bound: float | None) -> float | None:
+    return None if bound is None else conversion.apply(bound)
