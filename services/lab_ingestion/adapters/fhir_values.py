@@ -9,6 +9,7 @@ from fhir.resources.R4B.observation import Observation, ObservationReferenceRang
 from fhir.resources.R4B.quantity import Quantity
 
 from services.lab_ingestion.domain.analytes import recognise_unit
+from services.lab_ingestion.domain.unit_shapes import names_a_unit
 
 
 def observation_value(obs: Observation) -> tuple[str, tuple[str, ...]]:
@@ -80,13 +81,15 @@ def reference_range(obs: Observation) -> str | None:
 
 def _range_unit(ref: ObservationReferenceRange) -> str | None:
     """`` unit`` as written after a range's numbers, "" for none, None when its bounds
-    disagree (two units, or a unit on one bound only)."""
+    disagree (two units, or a unit on one bound only) or a code and display do (``10*9/L``
+    shown as ``%``, a unit this service does not list: the range is not read in either)."""
     bounds = [q for q in (ref.low, ref.high) if q is not None]
     if len({bool(_units(q)) for q in bounds}) > 1:
         return None
     written = sorted({u for q in bounds for u in _units(q)})
     known = {ucum for u in written if (ucum := recognise_unit(u)) is not None}
-    if len(known) > 1:
+    unlisted = [u for u in written if recognise_unit(u) is None and names_a_unit(u)]
+    if len(known) > 1 or (known and unlisted):  # 10*9/L shown as %: which one, cannot be told
         return None
     # an unknown unit is kept too: the range is then dropped, never read in the value's unit
     return f" {known.pop()}" if known else (f" {written[0]}" if written else "")

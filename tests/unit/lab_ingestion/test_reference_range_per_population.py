@@ -75,6 +75,13 @@ def test_a_fhir_range_text_listing_one_range_per_sex_gives_none() -> None:
     assert _range_of(_fhir({"text": "<41 U/L"})) == (None, 41.0)
 
 
+def test_a_fhir_range_whose_code_and_display_are_different_units_gives_none() -> None:
+    """ALT's range in U/L shown as nkat/L: read as either, the ULN may be 16 times off."""
+    bound = {"value": 41, "unit": "nkat/L", "system": "http://unitsofmeasure.org", "code": "U/L"}
+    assert _range_of(_fhir({"high": bound})) == (None, None)
+    assert _range_of(_fhir({"high": {**bound, "unit": "U/L"}})) == (None, 41.0)
+
+
 def test_a_json_range_listing_one_range_per_sex_gives_none() -> None:
     alt = {"loinc": "1742-6", "value": "40", "unit": "U/L"}
     assert _range_of(parse_lab_results(body(**alt, reference_range=PER_SEX))) == (None, None)
