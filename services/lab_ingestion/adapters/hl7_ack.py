@@ -18,8 +18,8 @@ class Header:
     # names itself by that alone (the v2.5.1 LRI and ELR way: ``^2.16.840.1.113883.3.72.5.20^ISO``)
     sending_application: str = ""
     sending_facility: str = ""
-    # the ACK's MSH-5 and MSH-6, escaped: MSH-3 and MSH-4 as HDs of their universal id and
-    # its type when the sender is named by those alone; None: the namespace id, escaped
+    # the ACK's MSH-5 and MSH-6: MSH-3 and MSH-4, each the whole HD as sent (``hd_as_sent``:
+    # namespace id, universal id and its type); None: the name above, escaped
     echoed_application: str | None = None
     echoed_facility: str | None = None
     receiving_application: str = ""
@@ -37,6 +37,9 @@ class Header:
     version: str = "2.5.1"
     trigger: str = "R01"
     processing_id: str = "P"
+    # the HL7 table 0211 name of the character set the ACK is written in, None for ASCII:
+    # an ACK holding a letter beyond ASCII names it in MSH-18 (``build_ack``)
+    charset: str | None = None
 
 
 # HL7 table 0357 (message error condition codes)
@@ -96,7 +99,10 @@ def build_ack(
     The reason is cut before it is escaped, so a cut never splits an escape sequence. The
     ERR segment follows the version echoed in MSH-12: ERR-1 (segment ^ sequence ^ field ^
     code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on; its condition is the
-    error's (``condition``, else the one of ``error``'s rejection code).
+    error's (``condition``, else the one of ``error``'s rejection code). An ACK holding a
+    letter beyond ASCII (echoed, or in the reason) names in MSH-18 the set it is written in
+    (``Header.charset``): without MSH-18 an HL7 message is ASCII, and a receiver reading it
+    so finds no MSA-2 matching its MSH-10.
     """
     h = header or Header()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
@@ -108,6 +114,8 @@ def build_ack(
     ]  # fmt: skip
     echo = h.control_id_sent if h.control_id_sent is not None else escape(h.control_id)
     msa = ["MSA", code, echo, escape(text[:MSA3_LENGTH])]
+    if h.charset is not None and not all(part.isascii() for part in (*msh, *msa, text)):
+        msh += ["", "", "", "", "", h.charset]  # MSH-13 to MSH-17 empty, MSH-18
     segments = ["|".join(msh), "|".join(msa)]
     if code != "AA":
         number, name = condition or (

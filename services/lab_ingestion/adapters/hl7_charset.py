@@ -20,6 +20,7 @@ import contextlib
 from dataclasses import dataclass
 
 UTF_8, ISO_8859_1 = "utf-8", "iso8859-1"
+UTF_8_NAME = "UNICODE UTF-8"  # its table 0211 name: HTTP's ACKs are written in it
 # HL7 table 0211 names (v2.5 and the ISO IR names of later versions) and Python's codecs
 _ISO_8859 = {
     f"8859/{part}": f"iso8859-{part}" for part in (*range(1, 12), *range(13, 16))
@@ -30,7 +31,9 @@ _ISO_IR = {
     "ISO IR127": "iso8859-6", "ISO IR126": "iso8859-7", "ISO IR138": "iso8859-8",
     "ISO IR148": "iso8859-9", "ISO IR203": "iso8859-15", "ISO IR192": UTF_8,
 }  # fmt: skip
-CHARACTER_SETS = {"ASCII": "ascii", "UNICODE UTF-8": UTF_8, **_ISO_8859, **_ISO_IR}
+CHARACTER_SETS = {"ASCII": "ascii", UTF_8_NAME: UTF_8, **_ISO_8859, **_ISO_IR}
+# the table 0211 name an ACK's MSH-18 gives a codec (ASCII none: an empty MSH-18 means it)
+_NAMES = {UTF_8: UTF_8_NAME, **{codec: name for name, codec in _ISO_8859.items()}}
 _MSH18 = 17  # its index among the MSH line's fields (MSH-1 is the separator itself)
 _LEADING = b" \t\r\n\x00\x0b\x0c\x1c"  # framing and blanks a sender may put before MSH
 _BOM = codecs.BOM_UTF8
@@ -46,6 +49,15 @@ class DecodedMessage:
     text: str
     codec: str
     broken: str | None = None
+    declared: str | None = None  # the table 0211 name MSH-18 gives, when it names one
+
+    @property
+    def charset(self) -> str | None:
+        """The table 0211 name of ``codec``, for the ACK's MSH-18: the one MSH-18 gave when
+        the message was read in that set (``ISO IR192`` stays so), None for ASCII."""
+        if self.declared is not None and CHARACTER_SETS[self.declared] == self.codec:
+            return None if self.codec == "ascii" else self.declared
+        return _NAMES.get(self.codec)
 
 
 def decode_message(raw: bytes) -> DecodedMessage:
@@ -57,11 +69,12 @@ def decode_message(raw: bytes) -> DecodedMessage:
     except UnicodeDecodeError:
         pass
     else:  # plain ASCII reads alike in every set: answered in the one declared
-        return DecodedMessage(text, codec if codec and raw.isascii() else UTF_8)
+        return DecodedMessage(text, codec if codec and raw.isascii() else UTF_8, None, declared)
     if codec is not None and codec != UTF_8:
         with contextlib.suppress(UnicodeDecodeError):
-            return DecodedMessage(raw.decode(codec), codec)
-    return DecodedMessage(raw.decode(ISO_8859_1), ISO_8859_1, declared)  # every byte is one
+            return DecodedMessage(raw.decode(codec), codec, None, declared)
+    # every byte is one
+    return DecodedMessage(raw.decode(ISO_8859_1), ISO_8859_1, declared, declared)
 
 
 def declared_charset(raw: bytes) -> str | None:

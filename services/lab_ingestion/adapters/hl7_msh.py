@@ -124,13 +124,11 @@ def header_of(msh: hl7.Segment) -> Header:
         except UnreadableEscape as exc:  # malformed (parse_oru), echoed as written
             control_id, echoed, unreadable = "", "", str(exc)
         echoed = sent if default_separators else echoed
-    application, echoed_application = sender_of(msh, 3)
-    facility, echoed_facility = sender_of(msh, 4)
     return Header(
-        sending_application=application,
-        sending_facility=facility,
-        echoed_application=echoed_application,
-        echoed_facility=echoed_facility,
+        sending_application=sender_of(msh, 3),
+        sending_facility=sender_of(msh, 4),
+        echoed_application=hd_as_sent(msh, 3, default_separators=default_separators),
+        echoed_facility=hd_as_sent(msh, 4, default_separators=default_separators),
         receiving_application=field_value(msh, 5),
         receiving_facility=field_value(msh, 6),
         control_id=control_id,
@@ -142,19 +140,27 @@ def header_of(msh: hl7.Segment) -> Header:
     )
 
 
-def sender_of(msh: hl7.Segment, field: int) -> tuple[str, str | None]:
+def sender_of(msh: hl7.Segment, field: int) -> str:
     """The name MSH-3 or MSH-4 (an HD) gives the sender: its namespace id (HD.1); else its
     universal id (HD.2, an ISO OID in the v2.5.1 LRI and ELR guides, whose senders often
-    give no namespace id), so that such senders are told apart and can be allow-listed. With
-    it, the HD the ACK echoes (``^OID^ISO``, escaped); None when the namespace id names it."""
-    namespace = field_value(msh, field)
-    if namespace:
-        return namespace, None
-    universal = field_value(msh, field, 1, 2)
-    if not universal:
-        return "", None
-    kind = field_value(msh, field, 1, 3)
-    return universal, f"^{escape(universal)}^{escape(kind)}".rstrip("^")
+    give no namespace id), so that such senders are told apart and can be allow-listed."""
+    return field_value(msh, field) or field_value(msh, field, 1, 2)
+
+
+def hd_as_sent(msh: hl7.Segment, field: int, *, default_separators: bool) -> str:
+    """MSH-3 or MSH-4 as the ACK's MSH-5 or MSH-6 echoes it: the whole HD, every component
+    the sender gave (HL7 v2.5.1 chapter 2: the ACK's receiving application and facility are
+    the message's sending ones; an engine, or the LRI ACK profile, matching them against its
+    own MSH-3/MSH-4 does not find ``LIS`` where it sent ``LIS^2.16.840...^ISO``). As written
+    when the message uses HL7's default separators (as MSA-2 echoes MSH-10), else written
+    again in them; an HD that cannot be read (a formatting escape too large) is not echoed.
+    """
+    if default_separators:
+        return str(msh[field]) if len(msh) > field else ""
+    try:
+        return whole_field(msh, field)
+    except UnreadableEscape:
+        return ""
 
 
 def whole_field(segment: hl7.Segment, field: int) -> str:

@@ -10,11 +10,16 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
 from services.lab_ingestion.adapters.hl7_ack import Condition
-from services.lab_ingestion.adapters.hl7_charset import DecodedMessage, decode_message
+from services.lab_ingestion.adapters.hl7_charset import (
+    UTF_8_NAME,
+    DecodedMessage,
+    decode_message,
+)
 from services.lab_ingestion.adapters.hl7_codec import (
     PRODUCTION,
     Header,
@@ -73,23 +78,27 @@ class Hl7Acknowledger:
         caller's token may deliver as (None: any)."""
         decoded = decode_message(raw)
         text, received_at = decoded.text, utc_now()
+        # HTTP answers in UTF-8; MLLP in the set the message was read in (``MllpServer``)
+        charset = decoded.charset if channel is Channel.MLLP else UTF_8_NAME
+        reject = partial(self._reject, text, channel=channel, received_at=received_at,
+                         permitted_senders=permitted_senders, charset=charset)  # fmt: skip
         try:
             _check_charset(decoded)
             message, header = await self._parse(text, channel)
         except Hl7InputError as error:
-            return await self._reject(text, error, channel, received_at, permitted_senders)
+            return await reject(error)
         except Exception as exc:  # a parser defect: the input is still answered and kept
             log.error("parsing an HL7 message failed unexpectedly",
                       extra={"error": type(exc).__name__})  # fmt: skip
             unparseable = Hl7InputError(
                 RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
             )
-            return await self._reject(text, unparseable, channel, received_at, permitted_senders)
+            return await reject(unparseable)
         copy = await redacted_off_loop(partial(redact, text, self._hash), len(text))
         command = IngestLabMessage(message, copy, received_at, permitted_senders=permitted_senders)
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
-        return (*self._ack(header, outcome), outcome.transient)
+        return (*self._ack(header, outcome, charset=charset), outcome.transient)
 
     async def _parse(self, text: str, channel: Channel) -> tuple[LabMessage, Header]:
         """A large message is parsed on a worker thread: the parser holds the GIL, but the
@@ -110,9 +119,11 @@ class Hl7Acknowledger:
         self,
         text: str,
         error: Hl7InputError,
+        *,
         channel: Channel,
         received_at: datetime,
         permitted_senders: frozenset[str] | None,
+        charset: str | None,
     ) -> tuple[str, str, bool]:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
@@ -128,16 +139,17 @@ class Hl7Acknowledger:
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, _label(source, command, outcome), outcome)
         condition = error.condition if outcome.code is error.code else None
-        return (*self._ack(header, outcome, condition), outcome.transient)
+        return (*self._ack(header, outcome, condition, charset=charset), outcome.transient)
 
     async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
         """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""
-        text = decode_message(raw).text
+        decoded = decode_message(raw)
+        text = decoded.text
         redacted = await self._redact(text)
         command = RecordRejectedInput(Channel.MLLP, code, reason, redacted, utc_now())
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
-        return self._ack(read_header(text), outcome)[1]
+        return self._ack(read_header(text), outcome, charset=decoded.charset)[1]
 
     async def _submit_or_error(self, command: Command) -> IngestOutcome:
         try:
@@ -153,8 +165,13 @@ class Hl7Acknowledger:
 
     @staticmethod
     def _ack(
-        header: Header | None, outcome: IngestOutcome, condition: Condition | None = None
+        header: Header | None,
+        outcome: IngestOutcome,
+        condition: Condition | None = None,
+        *,
+        charset: str | None,
     ) -> tuple[str, str]:
+        """``charset``: the table 0211 name of the set the ACK is sent in (None: ASCII)."""
         if outcome.accepted:
             code, reason = "AA", _accepted_text(outcome)
         else:
@@ -164,8 +181,8 @@ class Hl7Acknowledger:
             code = "AR" if rejected else "AE"
             reason = outcome.reason
         ack = build_ack(
-            header, code, text=reason, error=outcome.code, condition=condition,
-            control_id=uuid.uuid4().hex[:20],
+            replace(header or Header(), charset=charset), code, text=reason,
+            error=outcome.code, condition=condition, control_id=uuid.uuid4().hex[:20],
         )  # fmt: skip
         return code, ack
 

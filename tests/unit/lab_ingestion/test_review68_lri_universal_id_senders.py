@@ -86,17 +86,18 @@ def test_the_ack_echoes_the_senders_universal_id_as_an_hd() -> None:
     assert msh[4:6] == [f"^{_OID}^ISO", "^2.16.840.1.113883.3.72.5.21^ISO"]
 
 
-def test_a_namespace_id_still_names_the_sender_and_is_echoed_alone() -> None:
+def test_a_namespace_id_still_names_the_sender_and_the_ack_echoes_the_whole_hd() -> None:
     text = _lri(_OID, "1.2.3").replace(f"|^{_OID}^ISO|", f"|LIS^{_OID}^ISO|", 1)
     header = read_header(text)
     assert header is not None and header.sending_application == "LIS"
-    assert build_ack(header, "AA", control_id="A").split("\r")[0].split("|")[4] == "LIS"
+    msh = build_ack(header, "AA", control_id="A").split("\r")[0].split("|")
+    assert msh[4] == f"LIS^{_OID}^ISO"
 
 
-def test_a_sender_naming_neither_is_still_unnamed() -> None:
+def test_a_sender_naming_neither_is_still_unnamed_and_echoed_as_sent() -> None:
     header = read_header(_lri(_OID, "1.2.3").replace(f"|^{_OID}^ISO|", "|^^ISO|", 1))
     assert header is not None and header.sending_application == ""
-    assert build_ack(header, "AR", control_id="A").split("\r")[0].split("|")[4] == ""
+    assert build_ack(header, "AR", control_id="A").split("\r")[0].split("|")[4] == "^^ISO"
 
 
 def test_the_redacted_copy_keeps_the_universal_ids_and_hides_the_patient() -> None:
