@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
-from typing import NamedTuple
 
 import hl7
 import hl7.containers
@@ -39,6 +37,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
     read_header,
 )
 from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, range_of, units_of, value_of
+from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order, order_of
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -165,13 +164,13 @@ def _body(
     over the segments."""
     observations = []
     patients = []
-    order = _NO_ORDER
+    order = NO_ORDER
     for segment in message:
         kind = str(segment[0])
         if kind == "OBX":
             observations.append(_observation(segment, order, offset))
         elif kind == "OBR":
-            order = _order_of(segment, offset)
+            order = order_of(segment, offset)
         elif kind == "PID":
             patients.append(segment)
     if len(patients) > 1:
@@ -216,43 +215,12 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
     return tuple(candidates), numbers
 
 
-_Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
-
-
-class _Order(NamedTuple):
-    """What an OBR gives its results: the order number (filler, else placer), the order's
-    time as written and as read, and why a trial result cannot take them (an escape the
-    strict reading refuses: ``ORD\\Q\\1`` would be the key of order ORD1's results, a time
-    read through a dropped escape another time); another test's result reads them as
-    before."""
-
-    key: str
-    text: str
-    time: _Time
-    unreadable: str | None
-
-
-_NO_ORDER = _Order("", "", (None, None), None)
-
-
-def _order_of(obr: hl7.Segment, offset: str) -> _Order:
-    try:
-        key = field_value(obr, 3, strict=True) or field_value(obr, 2, strict=True)
-        text = field_value(obr, 7, strict=True)
-        unreadable = None
-    except UnreadableEscape as exc:
-        key = field_value(obr, 3) or field_value(obr, 2)
-        text = field_value(obr, 7)
-        unreadable = str(exc)
-    return _Order(key, text, read_ts(text, offset), unreadable)
-
-
 def _holds_no_result(obx: hl7.Segment) -> bool:
     """Whether OBX-11 says the observation holds no result (``NO_RESULT``)."""
     return field_value(obx, 11).strip().upper() in NO_RESULT
 
 
-def _observation(obx: hl7.Segment, order: _Order, offset: str) -> ObservationInput:
+def _observation(obx: hl7.Segment, order: Order, offset: str) -> ObservationInput:
     codes = codes_of(obx)
     # a trial result's fields are read strictly (``field_value``): its code, number, unit,
     # times, status and key, and its order's; an observation with no result (OBX-11 I, O,
@@ -270,8 +238,12 @@ def _observation(obx: hl7.Segment, order: _Order, offset: str) -> ObservationInp
         collected, local = read_ts(collected_text, offset)
     else:
         collected_text, (collected, local) = order.text, order.time
-    # OBX-19 as OBX-14: without an offset, kept as written for the sender's zone too
-    reported, reported_local = read_ts(field_value(obx, 19, strict=trial), offset)
+    # the release time: OBR-22 (``order_of``); OBX-19, the analysis time in v2.5 (no field
+    # of v2.3 or v2.4), only when OBR-22 is empty. Without an offset, read as OBX-14 is
+    if order.reported_text:
+        reported, reported_local = order.reported
+    else:
+        reported, reported_local = read_ts(field_value(obx, 19, strict=trial), offset)
     order_key = order.key
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next

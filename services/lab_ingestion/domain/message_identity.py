@@ -6,7 +6,7 @@ as a duplicate it would be dropped unseen. The digest covers what the trial uses
 result (key, test, value, unit, status, collection time, and the reference range and
 abnormal flag its toxicity grade is read from) and the patient's keyed hash, never the
 identifier itself (a plain digest of a hospital number can be reversed by trying them).
-The report time is not covered: written without an offset (HL7 OBX-19, ``reported_local``)
+The report time is not covered: written without an offset (HL7 OBR-22, ``reported_local``)
 it is read with MSH-7's offset of the moment, which a resend after a clock change changes;
 and it is no part of the result the trial decides on.
 """

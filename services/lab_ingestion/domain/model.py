@@ -100,7 +100,7 @@ class ObservationInput:
     # a collection time written without a UTC offset, as written (naive): the service reads
     # it in the sender's configured time zone (``in_site_time``)
     collected_local: datetime | None = None
-    # the report time (HL7 OBX-19) written without a UTC offset, likewise
+    # the report time (HL7 OBR-22, else OBX-19) written without a UTC offset, likewise
     reported_local: datetime | None = None
     # HL7 without an order number: the key made of the collection time, before it is made
     # the patient's (``scoped_to_patient``); None for a key of the lab's own

@@ -1,0 +1,52 @@
+"""What an OBR gives the results that follow it: the order number, the order's time, and
+the time its results were released."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+import hl7
+
+from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
+from services.lab_ingestion.adapters.hl7_fields import field_value
+from services.lab_ingestion.adapters.hl7_time import read_ts
+
+Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
+
+
+class Order(NamedTuple):
+    """An OBR's order number (filler, else placer), its time (OBR-7) as written and as
+    read, its results' report time (OBR-22) as written and as read, and why a trial result
+    cannot take them (an escape the strict reading refuses: ``ORD\\Q\\1`` would be the key
+    of order ORD1's results, a time read through a dropped escape another time); another
+    test's result reads them as before."""
+
+    key: str
+    text: str
+    time: Time
+    unreadable: str | None
+    reported_text: str = ""
+    reported: Time = (None, None)
+
+
+NO_ORDER = Order("", "", (None, None), None)
+
+
+def order_of(obr: hl7.Segment, offset: str) -> Order:
+    """OBR-22 (Results Rpt/Status Chng - Date/Time, in every version from 2.3 to 2.5.1) is
+    when the results were released: what FHIR's ``Observation.issued`` and JSON's
+    ``reported_at`` say (the v2-to-FHIR mapping takes ``issued`` from it). A time without
+    an offset is read as OBR-7's is (``offset``, then the sender's zone); one that cannot
+    be read is no time, as an unreadable OBX-19 was."""
+    try:
+        key = field_value(obr, 3, strict=True) or field_value(obr, 2, strict=True)
+        text = field_value(obr, 7, strict=True)
+        reported = field_value(obr, 22, strict=True)
+        unreadable = None
+    except UnreadableEscape as exc:
+        key = field_value(obr, 3) or field_value(obr, 2)
+        text = field_value(obr, 7)
+        reported = field_value(obr, 22)
+        unreadable = str(exc)
+    return Order(key, text, read_ts(text, offset), unreadable, reported, read_ts(reported, offset))
