@@ -18,7 +18,7 @@ from typing import Final
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out, quoted_unit
-from shared.contracts.events.lab import Analyte
+from shared.contracts.events.lab import CANONICAL_UNITS, Analyte
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,6 @@ class UnitParameters:
 
 
 DEFAULT_UNIT_PARAMETERS: Final = UnitParameters()
-
-CANONICAL_UNITS: Final[Mapping[Analyte, str]] = MappingProxyType(
-    {
-        Analyte.CRP: "mg/L",
-        Analyte.NEUTROPHILS: "10*9/L",
-        Analyte.PLATELETS: "10*9/L",
-        Analyte.HAEMOGLOBIN: "g/dL",
-        Analyte.ALT: "U/L",
-        Analyte.AST: "U/L",
-        Analyte.BILIRUBIN: "mg/dL",
-        Analyte.CREATININE: "mg/dL",
-    }
-)
 
 CRP_MG_L_PER_MG_DL: Final = 10.0
 CELLS_PER_UL_PER_10_9_L: Final = 1000.0
