@@ -332,9 +332,9 @@ def _content_changed(result: Envelope, field: str) -> dict[str, object]:
     if field == "collected_at":
         collected_at = datetime.fromisoformat(result.payload["collected_at"])
         return {"collected_at": (collected_at + timedelta(microseconds=1)).isoformat()}
-    if field == "status":
-        return {"status": "corrected"}
-    return {"supersedes_result_id": str(uuid.uuid4())}  # none stored: NULL-safe comparison
+    if field == "status":  # a correction names what it supersedes (the contract)
+        return {"status": "corrected", "supersedes_result_id": str(uuid.uuid4())}
+    return {"supersedes_result_id": str(uuid.uuid4())}  # another result superseded
 
 
 @pytest.mark.parametrize("same_batch", [False, True])
@@ -347,7 +347,9 @@ async def test_a_result_under_its_subjects_result_id_with_other_content_is_dead_
     applied, its value gone unseen. It is dead-lettered; the one stored first stands, and its
     id is not kept as refused (it is the stored result's)."""
     monitor = Monitor(pool)
-    original = crp_result("S-A", 40.0)
+    # only a correction supersedes: one superseding a result never stored, for that field
+    supersedes = uuid.uuid4() if field == "supersedes_result_id" else None
+    original = crp_result("S-A", 40.0, supersedes=supersedes)
     reused = _republished(original, "S-A", **_content_changed(original, field))
     own = crp_result("S-B", 7.0)  # the batch's other events are applied
     if same_batch:

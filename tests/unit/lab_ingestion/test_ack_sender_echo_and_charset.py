@@ -177,3 +177,12 @@ def test_the_acks_bytes_read_back_in_the_set_they_name() -> None:
         read_back = hl7.parse(decode_message(ack_bytes).text)
         assert str(read_back.segment("MSA")[2]) == ("ΔΣ1" if codec == "iso8859-7" else "MSG-Ü1")
         assert decode_message(ack_bytes).codec == codec
+
+
+def test_a_message_not_valid_in_its_declared_set_is_answered_in_8859_1_and_says_so() -> None:
+    """Declared UTF-8, sent in ISO 8859-1: malformed, read (and answered) in ISO 8859-1."""
+    raw = _plain("2.5.1||||||UNICODE UTF-8", control_id="MSG-Ü1").encode("iso8859-1")
+    code, ack = _ack(raw)
+    assert code == "AR"
+    assert str(ack.segment("MSA")[2]) == "MSG-Ü1"
+    assert _msh(ack, 18) == "8859/1"
