@@ -84,14 +84,20 @@ def _showable_authority(authority: str, separators: Separators) -> list[str]:
     ]
 
 
-def decoded_text(text: str, separators: Separators) -> str:
+def decoded_text(
+    text: str, separators: Separators, *, highlight_as_nothing: bool = False
+) -> str:
     """Text as it reads, and a PID-3 value as the parser reads it (so that its hash is the
     one it is matched by): ``\\X..\\`` runs as UTF-8 (as the parser reads a result's text
-    and PID-3), the other escapes as python-hl7 reads them; as written if unreadable."""
+    and PID-3), the other escapes as python-hl7 reads them; as written if unreadable.
+    ``highlight_as_nothing``: ``\\H\\`` and ``\\N\\`` read as nothing (``bounded_unescape``)."""
     if separators[3] not in text:
         return text
     try:
-        return bounded_unescape(_escaping(separators), decode_hex_runs(text, separators[3]))
+        hex_read = decode_hex_runs(text, separators[3])
+        return bounded_unescape(
+            _escaping(separators), hex_read, highlight_as_nothing=highlight_as_nothing
+        )
     except Exception:  # python-hl7 raises assorted errors on broken escapes
         return text
 

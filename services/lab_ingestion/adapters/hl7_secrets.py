@@ -68,6 +68,9 @@ def secrets_and_numbers(
     for value, replacement in list(secrets.values()):  # a value as it reads: MÜLLER
         if separators[3] in value:
             _add(secrets, decoded_text(value, separators), 2, replacement)
+            # highlighting (\H\HUBER\N\) read as nothing, as a note's plain copy writes it
+            plain = decoded_text(value, separators, highlight_as_nothing=True)
+            _add(secrets, plain, 2, replacement)
     return secrets, numbers, named
 
 
