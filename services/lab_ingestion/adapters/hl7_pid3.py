@@ -84,9 +84,7 @@ def _showable_authority(authority: str, separators: Separators) -> list[str]:
     ]
 
 
-def decoded_text(
-    text: str, separators: Separators, *, highlight_as_nothing: bool = False
-) -> str:
+def decoded_text(text: str, separators: Separators, *, highlight_as_nothing: bool = False) -> str:
     """Text as it reads, and a PID-3 value as the parser reads it (so that its hash is the
     one it is matched by): ``\\X..\\`` runs as UTF-8 (as the parser reads a result's text
     and PID-3), the other escapes as python-hl7 reads them; as written if unreadable.

@@ -12,8 +12,11 @@ text, OBR fields, OBX-5 comments) is replaced, as a whole word in any case, by
 ``scrub.Scrubber`` in bounded time (numbers of fewer than six digits are not searched for: a
 postal code 8000 must not hit a result 8000 or a timestamp). Works line by line on any text,
 parseable or not, and never raises. The separators are read as python-hl7 reads them (MSH-2
-may be short); a message whose separators are unusable keeps only its segment names. A line
-that is no segment (text after a raw line break inside a field) is scrubbed whole. A
+may be short); a message whose separators are unusable keeps only its segment names. A
+segment's name is read after leading blanks and format characters (a no-break space); a line
+that is no segment (text after a raw line break inside a field) is the rest of the person
+segment before it, else ``[redacted]``; a document in OBX-5 (ED, RP) keeps only its codes,
+and base64 text anywhere is replaced (``hl7_kept_lines``). A
 patient's number run into the message id or an order number (``ORD4711815``) is masked as
 the accepted path masks it.
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from services.lab_ingestion.adapters.hl7_kept_lines import kept_lines, kept_value, segment_text
 from services.lab_ingestion.adapters.hl7_pid3 import (
     Separators,
     drop_personal_parts,
@@ -71,7 +75,6 @@ _BLANKED_FIELDS = {"PV1": (19, 50)}
 # Segments about the patient's relatives, guarantor, insurance or a merged record.
 _DROPPED_SEGMENTS = frozenset({"NK1", "GT1", "IN1", "IN2", "IN3", "MRG"})
 MAX_WITHHELD_LINES = 200  # of a message whose separators are unreadable
-_SEGMENT_PADDING = " \t\x00\x0b\x0c\x1c\ufeff"  # and a byte-order mark before MSH
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 # MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
 # the result keys): ids some systems build from the patient's number
@@ -91,14 +94,14 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
     A message whose separators cannot be read as the parser reads them, or that has no MSH
     segment, keeps nothing but its segment names."""
-    lines = [raw.lstrip(_SEGMENT_PADDING) for raw in normalise_separators(text).split("\r")]
+    lines = [segment_text(raw) for raw in normalise_separators(text).split("\r")]
     separators = _separators(lines)
     if separators is None or not any(line[:3].upper() == "MSH" for line in lines):
         # unusable separators, or no header to read them from: no parser reads it, and its
         # text may be anything (compressed or base64 HL7 holds the whole patient)
         return _withheld_lines(lines)
     field = separators[0]
-    segments = [(line[:3].upper(), line.split(field)) for line in lines]
+    segments = [(line[:3].upper(), line.split(field)) for line in kept_lines(lines, field)]
     secrets, numbers, named = secrets_and_numbers(segments, separators, hash_identifier)
     _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
     kept = [
@@ -127,6 +130,9 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
                 fields[index] = ""
         if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
             fields[8] = masked_flags(fields[8], separators)
+        for index in range(2 if name == "MSH" else 1, len(fields)):  # documents: codes only
+            if fields[index] and not (name == "PID" and index == 3):
+                fields[index] = kept_value(name, fields, index, separators)
         scrubbed.extend(_to_scrub(name, fields, separators, senders))
     scrub_fields(text, secrets, scrubbed, separators)
     for fields, index, parts in senders:
@@ -143,8 +149,7 @@ def _to_scrub(
     senders: list[tuple[list[str], int, list[str]]],
 ) -> Iterator[tuple[list[str], int]]:
     """The values of a kept segment to scrub: its fields but PID-3 (hashed) and MSH-1/MSH-2
-    (the separators themselves), MSH-3/MSH-4 as ``_sender_parts``; a line that is no
-    segment (free text after a line break inside a field) whole."""
+    (the separators themselves), MSH-3/MSH-4 as ``_sender_parts``."""
     first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
     for index in range(first, len(fields)):
         if not fields[index] or (name == "PID" and index == 3):
