@@ -15,7 +15,10 @@ values of one whose URL suggests a person (patient, name, birth date, address, p
 mother, contact...) become secrets. A narrative's ``div`` is replaced by ``NARRATIVE``.
 A note (Annotation), free text that can name or reach anyone and that no result is read
 from, keeps neither its text (replaced by ``REDACTED``) nor its author's name; their copies
-elsewhere are scrubbed.
+elsewhere are scrubbed. Encoded data (every base64Binary element: an Attachment's ``data``, a
+printed report in ``DiagnosticReport.presentedForm``, ``Binary.data``, a signature) is dropped:
+a report names the patient one decode away, and no scrubbing reads it. So are an
+Attachment's ``url`` and ``title`` (``Report of John Smith``), their copies scrubbed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from fhir.resources.R4B import fhirtypes, get_fhir_model_class
 from fhir.resources.R4B.annotation import Annotation
+from fhir.resources.R4B.attachment import Attachment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.extension import Extension
@@ -38,12 +42,14 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.reference import Reference
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from fhir_core.types import Base64Binary
 
 from services.lab_ingestion.adapters.redaction import REDACTED, Secrets, copy_json
 from shared.jsonlog import is_phi_field
 
 NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">[redacted]</div>'
 FREE_NOTE = frozenset({"text", "authorString"})  # an Annotation's (a note's) free text
+_ATTACHMENT_NAMING = frozenset({"url", "title"})  # where an attachment may name its patient
 PERSON_REFS = frozenset({"subject", "patient", "subscriber", "beneficiary", "policyHolder"})
 NAME_TEXT = frozenset({"family", "given", "text"})  # HumanName
 PERSON_TEXT = NAME_TEXT | {"line", "value", "display", "prefix"}
@@ -55,11 +61,11 @@ _PERSONAL_URL = re.compile(
     r"|nationality|citizen"
 )
 _RESOURCE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
-_PRIMITIVE, _RESOURCE = "primitive", "resource"
+_PRIMITIVE, _RESOURCE, _ENCODED = "primitive", "resource", "base64Binary"
 _GONE = object()  # what a dropped value becomes before it is left out
 
 Model = type[FHIRAbstractModel]
-Kind = Model | str  # a datatype's model, ``_PRIMITIVE`` or ``_RESOURCE`` (any resource)
+Kind = Model | str  # a datatype's model, ``_PRIMITIVE``, ``_ENCODED`` or ``_RESOURCE``
 
 
 def prune(payload: dict[Any, Any], secrets: Secrets) -> dict[Any, Any]:
@@ -101,6 +107,10 @@ class _Pruner:
             kind = elements.get(name) if isinstance(name, str) else None
             if kind is None:  # (a resource where a datatype belongs: its type is no secret)
                 self.drop(name, value, secret=name != "resourceType" or not _is_type(value))
+            elif kind == _ENCODED:  # a document, one decode away: never searched, never kept
+                self.drop(name, value, secret=False)
+            elif model is Attachment and name in _ATTACHMENT_NAMING:
+                self.drop(name, value)
             elif model is Narrative and name == "div":
                 out[name] = NARRATIVE  # free text: often the patient's name, birth date
             elif model is Annotation and name in FREE_NOTE:
@@ -203,6 +213,8 @@ def _elements(model: Model) -> dict[str, Kind]:
 
 
 def _kind(annotation: object) -> Kind:
+    if isinstance(annotation, Base64Binary):  # the metadata of an Annotated base64Binary
+        return _ENCODED
     for arg in typing.get_args(annotation):
         found = _kind(arg)
         if found != _PRIMITIVE:
