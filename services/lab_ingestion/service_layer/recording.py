@@ -38,7 +38,11 @@ from services.lab_ingestion.service_layer.events import (
     recorded_event,
     rejected_event,
 )
-from services.lab_ingestion.service_layer.replay import rejection_control_id, rejection_source
+from services.lab_ingestion.service_layer.rejection_sources import (
+    listed_sender,
+    rejection_source,
+)
+from services.lab_ingestion.service_layer.replay import rejection_control_id
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
@@ -266,7 +270,8 @@ def reject(
             digest = content_digest(message, patient_hmac)
     if _refused_for_its_token(command, source):  # a replay could not check the token again
         patient_hmac = digest = None
-    shown_source = rejection_source(channel, code, payload, source)
+    listed = listed_sender(context, command, source)
+    shown_source = rejection_source(channel, code, payload, source, listed=listed)
     if shown_source != source and source:  # the reason names the sender as the copy does
         reason = reason.replace(repr(source), repr(shown_source))
     if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):

@@ -39,7 +39,7 @@ from services.lab_ingestion.domain.kept_copy import (
     kept_copy_hash,
 )
 from services.lab_ingestion.domain.message_identity import content_digest
-from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -217,34 +217,6 @@ def _highlighting_as_text(value: str, escape: str) -> str:
             written.append(f"{escape}{pieces[index]}")
             index += 1
     return "".join(written)
-
-
-def rejection_source(
-    channel: Channel, code: RejectionCode, copy: str, sent: str | None
-) -> str | None:
-    """The sender a rejection is kept and announced under: an HL7 message's from an unknown
-    sender as its kept copy names it (MSH-3^MSH-4 as written there, each its namespace id or
-    else its universal id, a copied name or number scrubbed: anyone who reaches the port
-    writes those fields), else ``sent``."""
-    if code is not RejectionCode.UNKNOWN_SOURCE or channel.value not in REPLAYABLE_CHANNELS:
-        return sent
-    header = next((line for line in copy.split("\r") if line[:3].upper() == "MSH"), "")
-    if len(header) < 5:
-        return REDACTED if sent else None  # no MSH line kept: nothing vouches for the sender
-    fields, component = header.split(header[3]), header[4]
-    application, facility = (
-        _sender_name(fields[n].split(component) if len(fields) > n else []) for n in (2, 3)
-    )
-    return f"{application}^{facility}"
-
-
-def _sender_name(hd: list[str]) -> str:
-    """The name an HD (MSH-3, MSH-4) gives the sender, as the parser reads it: its
-    namespace id; else its universal id (an LRI sender's OID, kept by the redaction)."""
-    for part in hd[:2]:
-        if part.strip():
-            return part.strip()
-    return ""
 
 
 def _is_hl7_hash(number: str) -> bool:

@@ -28,7 +28,7 @@ import pytest
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.adapters.hl7_redaction import redact
 from services.lab_ingestion.domain.model import RejectionCode
-from services.lab_ingestion.service_layer.replay import rejection_source
+from services.lab_ingestion.service_layer.rejection_sources import rejection_source
 from shared.contracts.events.lab import Channel
 
 
@@ -57,7 +57,7 @@ def test_a_rejection_of_an_unknown_oid_named_sender_is_kept_under_its_oids() -> 
     """``rejection list`` names the sender as the parser does: the OIDs, which
     ``cachexia source add`` takes (not ``^``, the namespace ids it has not)."""
     copy = redact(_lri("471100"), lambda s: "k" * 64)
-    source = rejection_source(Channel.MLLP, RejectionCode.UNKNOWN_SOURCE, copy, "x")
+    source = rejection_source(Channel.MLLP, RejectionCode.UNKNOWN_SOURCE, copy, "x", listed=False)
     assert source == "2.16.840.1.113883.3.471100^2.16.840.1.113883.3.72.5.21"
 
 
