@@ -12,8 +12,8 @@ else it is kept as ``[redacted]``: no scrubbing knows what such text holds.
 
 A document in a result (OBX-5 of value type ED, encapsulated data, or RP, a reference
 pointer) is kept as its codes only: a laboratory's printed report, base64 one decode away,
-names the patient, and so may a pointer's URL. Every run of base64 text in a kept field is
-replaced too, whatever the value type.
+names the patient, and so may a pointer's URL. Every run of base64 text in a kept field (but
+the header's and the ids, ``hl7_redaction``) is replaced too, whatever the value type.
 """
 
 from __future__ import annotations

@@ -130,9 +130,8 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
                 fields[index] = ""
         if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
             fields[8] = masked_flags(fields[8], separators)
-        for index in range(2 if name == "MSH" else 1, len(fields)):  # documents: codes only
-            if fields[index] and not (name == "PID" and index == 3):
-                fields[index] = kept_value(name, fields, index, separators)
+        for index in _document_fields(name, fields):
+            fields[index] = kept_value(name, fields, index, separators)
         scrubbed.extend(_to_scrub(name, fields, separators, senders))
     scrub_fields(text, secrets, scrubbed, separators)
     for fields, index, parts in senders:
@@ -192,6 +191,16 @@ def _sender_parts(
         for at, part in enumerate(parts)
         if part and at % 2 == 0 and at not in kept  # separators are odd
     ]
+
+
+def _document_fields(name: str, fields: list[str]) -> list[int]:
+    """The fields where a document (base64 data, a pointer) is looked for: every one but the
+    header's, the ids (a message id or order number may be a long mix of letters and
+    digits, and is what a replay finds the message by) and PID-3 (hashed)."""
+    if name == "MSH":
+        return []
+    ids = (3,) if name == "PID" else _ID_FIELDS.get(name, ())
+    return [index for index in range(1, len(fields)) if fields[index] and index not in ids]
 
 
 def _blank_pid(fields: list[str]) -> None:

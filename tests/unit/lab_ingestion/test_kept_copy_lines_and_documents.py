@@ -73,3 +73,12 @@ def test_base64_text_in_any_field_is_replaced_and_ordinary_text_kept() -> None:
 def test_a_long_run_of_digits_or_lower_case_hex_is_no_document() -> None:
     note = "NTE|1||lot 123456789012345678901234567890 ref 0123456789abcdef0123456789abcdef"
     assert _kept(MSH, PID, OBX, note).split("\r")[-1] == note
+
+
+def test_a_long_message_id_or_order_number_of_letters_and_digits_is_kept() -> None:
+    """Ids are what a replay finds the message by: never taken for a document."""
+    msh = MSH.replace("|C1|", "|MsgAbCdEf0123456789GhIjKl|")
+    obr = "OBR|1|PlacerAbCdEf0123456789GhIj|FillerAbCdEf0123456789GhIj|LAB^Lab panel"
+    kept = _kept(msh, PID, obr, OBX).split("\r")
+    assert "|MsgAbCdEf0123456789GhIjKl|" in kept[0]
+    assert kept[2] == obr
