@@ -34,7 +34,11 @@ _HIGH_ONLY: Final = re.compile(rf"\s*(?:{LOWER_THAN})\s*(?P<high>{NUMBER})(?P<re
 _LOW_ONLY: Final = re.compile(rf"\s*(?:{GREATER_THAN})\s*(?P<low>{NUMBER})(?P<rest>.*)", re.DOTALL)
 _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
 _RANGE_WORDS: Final = re.compile(r"[\s()\[\],;~]+")  # ~: HL7's repetitions, joined
-_ANOTHER_BOUND: Final = re.compile(r"[0-9<>=\u2264\u2265]")
+# another range in a range's note: an interval, or a comparator before a number (a note's
+# bare number, 37°C or cobas 8000, is no range)
+_ANOTHER_RANGE: Final = re.compile(
+    rf"{NUMBER}\s*[-\u2013]\s*{NUMBER}|(?:{LOWER_THAN}|{GREATER_THAN})\s*{NUMBER}"
+)
 _MAX_RANGE_LENGTH: Final = 100
 
 Bounds = tuple[float | None, float | None]
@@ -132,15 +136,17 @@ def _bound(number: str | None, conversion: UnitConversion | None) -> float | Non
 
 
 def _holds_another_range(rest: str) -> bool:
-    """Whether the text after a range's numbers and its unit holds another number or
-    comparator: one range per sex or age (``<33 U/L (F), <41 U/L (M)``), of which the
-    first is not the patient's more than the others (the patient's sex and age are not
-    known here). A single range's label (``12-16 g/dL (F)``) is no other range."""
+    """Whether the text after a range's numbers and its unit holds another range (an
+    interval, or a comparator before a number): one range per sex or age (``<33 U/L (F),
+    <41 U/L (M)``), of which the first is not the patient's more than the others (the
+    patient's sex and age are not known here). A single range's label (``12-16 g/dL (F)``)
+    or a note's number (``10-40 U/L (37°C)``, ``<5 mg/L (method 2)``) is no other range:
+    dropped, the protocol's default limits would grade against another laboratory's."""
     tail = rest.strip()
     if not tail or recognise_unit(tail) is not None:
         return False
     after = _RANGE_WORDS.split(tail.lstrip("([ "), maxsplit=1)[1:]
-    return bool(after) and _ANOTHER_BOUND.search(after[0]) is not None
+    return bool(after) and _ANOTHER_RANGE.search(after[0]) is not None
 
 
 def _is_trailing_unit(rest: str) -> bool:
