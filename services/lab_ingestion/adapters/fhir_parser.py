@@ -51,6 +51,7 @@ from services.lab_ingestion.adapters.fhir_values import (
     reference_range,
 )
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
@@ -208,8 +209,21 @@ def _result_key(obs: Observation, where: str) -> tuple[str, bool]:
             "give an identifier, or effective[x] with a time and UTC offset", f"{where}.identifier",
             RejectionCode.MISSING_COLLECTION_TIME,
         )  # fmt: skip
-    code = next((c.code for c in obs.code.coding or [] if c.code), "")
-    return f"@{collected.astimezone(UTC).isoformat()}|{code}", True
+    return f"@{collected.astimezone(UTC).isoformat()}|{_test_code(obs)}", True
+
+
+def _test_code(obs: Observation) -> str:
+    """The code an untracked key names the test by: the trial analyte's LOINC code, as
+    ``identify_analyte`` reads it, from the codings in code order. FHIR gives a coding list
+    no order, so a correction or resend listing the same codings in another order is keyed
+    as its original (the first coding's code left the wrong value standing, or stored the
+    result twice); sorted, two codes of one analyte (CRP, hs-CRP) give one key too."""
+    codings = sorted(
+        (Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
+        key=lambda c: (c.code, c.system or ""),
+    )
+    identified = identify_analyte(codings)
+    return identified[1] if identified else next((c.code for c in codings), "")
 
 
 def _collected_at(obs: Observation) -> datetime | None:

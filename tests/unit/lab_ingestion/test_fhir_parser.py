@@ -53,6 +53,8 @@ CRP_OBSERVATION_JSON = """
 }
 """
 
+LOINC_CRP = {"system": "http://loinc.org", "code": "1988-5"}
+
 
 def crp() -> dict[str, Any]:
     """The CRP Observation decoded as the HTTP entrypoint does (decimals kept exact)."""
@@ -388,6 +390,25 @@ def test_without_identifier_the_key_is_the_collection_time_and_test_not_the_id()
     again = parse(observation(identifier=None, id="crp-2", effectiveDateTime=(
         "2026-11-20T09:00:00+02:00")))  # fmt: skip
     assert again.observations[0].result_key == result.result_key
+
+
+@pytest.mark.parametrize(
+    "codings",
+    [
+        [{"system": "http://lab.example.org/codes", "code": "CRP"}, LOINC_CRP],
+        [LOINC_CRP, {"system": "http://lab.example.org/codes", "code": "CRP"}],
+        [{"system": "http://loinc.org", "code": "30522-7"}, LOINC_CRP],  # hs-CRP beside CRP
+        [LOINC_CRP, {"system": "http://loinc.org", "code": "30522-7"}],
+    ],
+    ids=["local-first", "loinc-first", "hs-crp-first", "crp-first"],
+)
+def test_an_untracked_key_names_the_trial_code_whatever_the_codings_order(
+    codings: list[dict[str, str]],
+) -> None:
+    """FHIR gives a CodeableConcept's codings no order: a correction or resend listing them
+    in another order is the same result (keyed by the first coding, it missed its original)."""
+    message = parse(observation(identifier=None, code={"coding": codings}))
+    assert message.observations[0].unscoped_key == "@2026-11-20T07:00:00+00:00|1988-5"
 
 
 def test_an_untracked_key_is_the_patients() -> None:
