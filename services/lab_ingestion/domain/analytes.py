@@ -17,7 +17,8 @@ from types import MappingProxyType
 from typing import Final
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
-from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out, quoted_unit
+from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor, unit_written
+from services.lab_ingestion.domain.unit_shapes import quoted_unit
 from shared.contracts.events.lab import CANONICAL_UNITS, Analyte
 
 
@@ -219,7 +220,8 @@ def resolve_unit(
     unless another component names a unit with another factor (``mg/dL^mg/L``, or a FHIR
     code and unit that disagree), or a known unit this analyte is never reported in
     (creatinine ``mg/L^mg/dL``), or a unit this service does not convert (``10*9/L^%``,
-    ``g/L^g/100mL``: ``unit_shapes``): then the unit is a guess, and it is rejected.
+    ``g/L^g/100mL``: ``unit_shapes``): then the unit is a guess, and it is rejected. The
+    same unit written another way (``K/ul``, ``g/100mL`` beside g/dL) is no other.
     Components that are words about the unit (a description, a coding system) are passed
     over."""
     if isinstance(unit_components, str):
@@ -237,7 +239,7 @@ def resolve_unit(
     foreign = len(conversions) < len(recognised)  # a known unit, not one of this analyte's
     if len({c.apply(1.0) for c in conversions}) > 1 or (conversions and foreign):
         return _disagreement(analyte, given, "")
-    others = [t for t in given if conversions and _is_another_unit(t, conversions[0], accepted)]
+    others = [u for t in given if conversions and (u := _another_unit(t, conversions[0], accepted))]
     if others:
         pair = f" ({_quote([conversions[0].source_text])} beside {_quote(others[:1])})"
         return _disagreement(analyte, given, pair)
@@ -250,18 +252,29 @@ def resolve_unit(
     )
 
 
-def _is_another_unit(
+def _another_unit(
     text: str, conversion: UnitConversion, accepted: Mapping[str, tuple[float, float]]
-) -> bool:
-    """Whether an unlisted component is a unit other than ``conversion``'s: one written as
-    a unit (``%``, ``ng/mL``), unless its powers of ten written out make it a listed
-    spelling of a unit with the same factor (``10⁹/L`` beside ``10*9/L``)."""
-    if recognise_unit(text) is not None:
-        return False  # listed: compared by its factor (``resolve_unit``)
-    written = recognise_unit(powers_written_out(text))
+) -> str | None:
+    """The unit an unlisted component is written as, when it is a unit other than
+    ``conversion``'s. The unit written (``unit_factors.unit_written``: all of the text, or
+    its first word before words about it, ``% (percent)``) is compared in its standard
+    form: as a listed spelling by its factor for the analyte (``K/ul``, ``micromol/L``),
+    else by its dimension and factor (``g/100mL`` is g/dL, ``1000/uL`` is 10*3/uL). A
+    unit-shaped text whose factor cannot be told (``Thou/UL``, ``mEq/L``) is another unit:
+    read as the coded one it could be a percentage or a tenfold slip published as a count,
+    while refused the laboratory is told and resends (an AE costs a resend, a misread
+    value a patient)."""
+    written = None if recognise_unit(text) else unit_written(text)  # listed: ``resolve_unit``
     if written is None:
-        return names_a_unit(text)
-    return accepted.get(written) != (conversion.multiplier, conversion.divisor)
+        return None  # words about the unit, or a coding system
+    standard = standard_form(written)
+    listed = recognise_unit(written) or recognise_unit(standard)
+    if listed is not None:
+        same = accepted.get(listed) == (conversion.multiplier, conversion.divisor)
+    else:
+        factor = unit_factor(standard)
+        same = factor is not None and factor == unit_factor(conversion.source_unit)
+    return None if same else written
 
 
 def _disagreement(analyte: Analyte, given: Sequence[str], which: str) -> Rejected:

@@ -33,16 +33,40 @@ ACCEPTED = [
 ]
 DESCRIPTIONS = [
     *("UCUM", "L", "99LAB", "99ZZZ", "ISO+", "ANS+", "LN", "HL70396", "2.16.840.1.113883.6.8"),
-    *("milligram per litre", "milligrams per liter", "billion per litre", "10^9 cells/L"),
+    *("milligram per litre", "milligrams per liter", "billion per litre"),
     *("percent", "Neutrophils", "PLTU", "units per litre", "grams per decilitre"),
 ]
-# units this service does not convert for any trial analyte
+# units this service does not convert for any trial analyte, and no trial unit's same
+# factor (g/100mL is g/dL, mU/mL is U/L: ``test_unit_factors``)
 UNCONVERTIBLE = [
-    *("%", "10*12/L", "10*6/uL", "ng/mL", "ug/mL", "g/100mL", "nkat/L", "mU/mL", "/L"),
-    *("fL", "pg", "mEq/L", "10^12/L", "x 10^12/L", "mm3", "Thou/UL", "mg/100mL", "kU/L"),
+    *("%", "10*12/L", "10*6/uL", "ng/mL", "nkat/L", "/L", "fL", "pg", "mEq/L"),
+    *("10^12/L", "x 10^12/L", "mm3", "Thou/UL", "kU/L"),
 ]
-# a UCUM-like expression: a power of ten or a unit's letters, over a unit's letters
-GENERATED = st.from_regex(r"(10\*[0-9]{1,2}|[a-zA-Z]{1,4})/[0-9]{0,3}[a-zA-Z]{1,3}", fullmatch=True)
+# UCUM code -> its dimension and power of ten, per litre: the oracle the rule is checked by
+PER_LITRE = {
+    "mg/L": ("g", -3), "mg/dL": ("g", -2), "nmol/L": ("mol", -9), "10*9/L": ("", 9),
+    "10*3/uL": ("", 9), "/uL": ("", 6), "g/dL": ("g", 1), "g/L": ("g", 0),
+    "mmol/L": ("mol", -3), "U/L": ("U", 0), "ukat/L": ("kat", -6), "umol/L": ("mol", -6),
+}  # fmt: skip
+# a unit's top and bottom as laboratories write them, with the dimension and power of ten
+TOPS = [
+    *(("mg", "g", -3), ("ug", "g", -6), ("mcg", "g", -6), ("ng", "g", -9), ("g", "g", 0)),
+    *(("gm", "g", 0), ("mmol", "mol", -3), ("umol", "mol", -6), ("\u00b5mol", "mol", -6)),
+    *(("micromol", "mol", -6), ("nmol", "mol", -9), ("U", "U", 0), ("IU", "U", 0)),
+    *(("iu", "U", 0), ("mU", "U", -3), ("kU", "U", 3), ("ukat", "kat", -6)),
+    *(("nkat", "kat", -9), ("10*9", "", 9), ("10^3", "", 3), ("x10E6", "", 6), ("K", "", 3)),
+    *(("Thou", "", 3), ("1000", "", 3), ("10*12", "", 12), ("", "", 0), ("cells", "", 0)),
+]
+BOTTOMS = [
+    *(("L", 0), ("l", 0), ("dL", -1), ("dl", -1), ("100mL", -1), ("mL", -3), ("ml", -3)),
+    *(("uL", -6), ("ul", -6), ("mcL", -6), ("\u00b5L", -6), ("mm3", -6), ("cumm", -6)),
+    ("nL", -9),
+]
+GENERATED = st.builds(
+    lambda top, bottom: (f"{top[0]}/{bottom[0]}", (top[1], top[2] - bottom[1])),
+    st.sampled_from(TOPS),
+    st.sampled_from(BOTTOMS),
+)
 
 
 def _factor(analyte: Analyte, ucum: str) -> tuple[float, float] | None:
@@ -81,8 +105,7 @@ def test_two_spellings_of_one_unit_are_read(
 @given(
     accepted=st.sampled_from(ACCEPTED),
     other=st.sampled_from(UNCONVERTIBLE)
-    | st.sampled_from([s for u, spellings in UNIT_SPELLINGS.items() for s in (u, *spellings)])
-    | GENERATED,
+    | st.sampled_from([s for u, spellings in UNIT_SPELLINGS.items() for s in (u, *spellings)]),
     words=st.lists(st.sampled_from(DESCRIPTIONS), max_size=2),
     other_first=st.booleans(),
 )
@@ -95,6 +118,24 @@ def test_two_different_units_are_never_read(
     rejected = resolve_unit(analyte, [*pair, *words])
     assert isinstance(rejected, Rejected), (analyte, pair, words)
     assert rejected.code is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@given(accepted=st.sampled_from(ACCEPTED), other=GENERATED, other_first=st.booleans())
+def test_a_unit_beside_the_unit_is_read_exactly_when_its_factor_is_the_same(
+    accepted: tuple[Analyte, str, str], other: tuple[str, tuple[str, int]], other_first: bool
+) -> None:
+    """A unit however written (``K/ul``, ``g/100mL``, ``micromol/L``, ``Thou/cumm``) is the
+    unit when its dimension and factor are, and a disagreement otherwise."""
+    analyte, spelling, ucum = accepted
+    text, factor = other
+    pair = [text, spelling] if other_first else [spelling, text]
+    resolved = resolve_unit(analyte, [*pair, "UCUM"])
+    if factor == PER_LITRE[ucum]:
+        assert isinstance(resolved, UnitConversion), (analyte, pair, resolved)
+        assert (resolved.multiplier, resolved.divisor) == _factor(analyte, ucum)
+    else:
+        assert isinstance(resolved, Rejected), (analyte, pair, resolved.source_unit)
+        assert resolved.code is RejectionCode.UNCONVERTIBLE_UNIT
 
 
 @pytest.mark.parametrize("text", DESCRIPTIONS)

@@ -1,0 +1,120 @@
+"""What a unit text written beside the recognised unit measures: its standard form and its
+factor. Pure: no I/O.
+
+A laboratory writes one unit many ways (``K/ul``, ``x10^3/mcL``, ``1000/uL``, ``K/cumm`` for
+10*3/uL; ``micromol/L``, ``µmol/L`` for umol/L; ``g/100mL`` for g/dL). Beside the coded unit
+these are the same unit, and refusing them loses a count the laboratory wrote correctly.
+So a text is brought to a standard form, where its meaning is certain, and its factor (the
+dimension and the multiple of grams, moles, litres, katals or units) compared: a unit of the
+same dimension and factor is the same unit; any other, or a percentage, is another.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Final
+
+from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out
+
+Dimension = tuple[tuple[str, int], ...]  # base unit -> power, sorted
+Factor = tuple[Dimension, Fraction]
+
+_PREFIXES: Final = {
+    "": 0, "T": 12, "G": 9, "M": 6, "k": 3, "h": 2, "d": -1, "c": -2, "m": -3, "u": -6,
+    "n": -9, "p": -12, "f": -15,
+}  # fmt: skip
+# base unit -> (its dimension, whether it is a cubic metre): a litre in either case (UCUM
+# reads both); the enzyme unit in its international spellings; a metre only cubed
+_BASES: Final = {
+    "g": ("g", False), "gm": ("g", False), "mol": ("mol", False), "L": ("L", False),
+    "l": ("L", False), "kat": ("kat", False), "U": ("U", False), "IU": ("U", False),
+    "iu": ("U", False), "[IU]": ("U", False), "[iU]": ("U", False), "UI": ("U", False),
+    "unit": ("U", False), "units": ("U", False), "Unit": ("U", False), "Units": ("U", False),
+    "m3": ("L", True),
+}  # fmt: skip
+_TERM: Final = re.compile(
+    r"(?P<prefix>[TGMkhdcmunpf]?)(?P<base>"
+    + "|".join(re.escape(b) for b in sorted(_BASES, key=len, reverse=True))
+    + r")"
+)
+# a molar concentration written M (µM, mM, nM): mol/L; never a bare M, which UCUM reads mega
+_MOLAR: Final = re.compile(r"(?P<prefix>[umnp])M")
+# a power of ten as laboratories write it: 10*3, 10^3, x10E3, 10e3, x10(3), or 10, 100, 1000
+_POWER: Final = re.compile(r"x?10(?:[*^eE](?P<n>[0-9]{1,2})|\((?P<p>[0-9]{1,2})\))|(?P<z>10{1,3})")
+# a count's multiplier word, in any case (``K`` and ``G`` only as listed spellings write them)
+_COUNT_WORDS: Final = {"k": 3, "thou": 3, "thousand": 3, "tsd": 3, "giga": 9, "gpt": 9}
+# a count's annotation, UCUM's {cells} or a word: factor 1 (10^9 cells/L is 10^9/L)
+_CELLS: Final = re.compile(r"(?<![^\W\d_])\{?cells?\}?(?![^\W\d_])", re.IGNORECASE)
+_DESCRIPTION_START: Final = re.compile(r"[\s(\[]")
+
+
+def unit_written(text: str) -> str | None:
+    """The unit a component's text is written as: all of it (``%``, ``x 10^12/L``), or its
+    first word when words follow (``% (percent)``, ``% of WBC``, ``mg/dL (milligrams per
+    decilitre)``: the words describe the unit written first; ``10^9 cells/L`` is 10^9/L).
+    None for words about a unit (``milligrams per liter``, ``percent``) or a coding system,
+    and for a text opening with a number alone (``10^9 per litre``: the unit is in words)."""
+    stripped = _CELLS.sub("cells", text.strip())
+    counted = re.sub(r"(?<=[0-9)])\s*cells\s*(?=/)", "", stripped)  # 10^9 cells/L: 10^9/L
+    if names_a_unit(counted):
+        return counted
+    first = _DESCRIPTION_START.split(counted, maxsplit=1)[0]
+    if first == counted or not names_a_unit(first) or not re.search(r"[^\W\d_]|%", first):
+        return None
+    return first
+
+
+def standard_form(unit: str) -> str:
+    """``unit`` written as the service lists units, where the meaning is certain: no spaces,
+    a micro prefix written ``u`` (µ, μ, mc, micro), a litre ``L``, a cubic millimetre
+    ``mm3`` (``cumm``), a power of ten's superscripts written out, no trailing ``.`` or
+    ``*``. What could mean two things (``UL``, ``Mmol``) is left as written."""
+    text = powers_written_out("".join(unit.split()).replace("\u00d7", "x"))
+    text = text.rstrip(".*").replace("\u00b3", "3").replace("\u00b2", "2")
+    text = re.sub(r"[\u00b5\u03bc]|(?<![^\W\d_])(?:mc|[mM]icro)(?=mol|kat|g|L|l|M)", "u", text)
+    text = re.sub(r"(?i)(?<![^\W\d_])cumm(?![^\W\d_])", "mm3", text)
+    return re.sub(r"(?<![^\W\d_])([dcmunpf]?)l(?![^\W\d_])", r"\1L", text)
+
+
+def unit_factor(unit: str) -> Factor | None:
+    """The dimension and factor of a unit in standard form (``g/100mL``: g/L, 10; ``%``:
+    none, 1/100), or None when it cannot be told (an unknown word, a number that is no
+    power of ten, a second slash): such a text is never taken for the recognised unit."""
+    if unit == "%":
+        return (), Fraction(1, 100)
+    parts = unit.split("/")
+    if len(parts) > 2:
+        return None
+    top = _side(parts[0], numerator=True)
+    bottom = _side(parts[1], numerator=False) if len(parts) == 2 else ((), Fraction(1))
+    if top is None or bottom is None:
+        return None
+    powers = dict(top[0])
+    for base, power in bottom[0]:
+        powers[base] = powers.get(base, 0) - power
+    return tuple(sorted((b, p) for b, p in powers.items() if p)), top[1] / bottom[1]
+
+
+def _side(text: str, *, numerator: bool) -> Factor | None:
+    """One side of a slash: a power of ten or a count word, then a unit term or nothing."""
+    scale = Fraction(1)
+    if numerator and text.casefold() in _COUNT_WORDS:
+        return (), Fraction(10) ** _COUNT_WORDS[text.casefold()]
+    if numerator and text.casefold() == "cells":
+        return (), scale
+    if power := _POWER.match(text):
+        digits = power["n"] or power["p"]
+        scale = Fraction(10) ** (int(digits) if digits else len(power["z"]) - 1)
+        text = text[power.end() :]
+    if not text:
+        return (), scale
+    if molar := _MOLAR.fullmatch(text):
+        return (("L", -1), ("mol", 1)), scale * Fraction(10) ** _PREFIXES[molar["prefix"]]
+    term = _TERM.fullmatch(text)
+    if term is None:
+        return None
+    base, cubed = _BASES[term["base"]]
+    prefix = _PREFIXES[term["prefix"]]
+    # a cubic metre is 10^3 L, and its prefix is cubed with it: mm3 is 10^-6 L, a microlitre
+    return ((base, 1),), scale * Fraction(10) ** (prefix * 3 + 3 if cubed else prefix)
