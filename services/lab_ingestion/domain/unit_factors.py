@@ -46,6 +46,10 @@ _POWER: Final = re.compile(r"x?10(?:[*^eE](?P<n>[0-9]{1,2})|\((?P<p>[0-9]{1,2})\
 _COUNT_WORDS: Final = {"k": 3, "thou": 3, "thousand": 3, "tsd": 3, "giga": 9, "gpt": 9}
 # a count's annotation, UCUM's {cells} or a word: factor 1 (10^9 cells/L is 10^9/L)
 _CELLS: Final = re.compile(r"(?<![^\W\d_])\{?cells?\}?(?![^\W\d_])", re.IGNORECASE)
+_VOLUMES: Final = {
+    "litre": "L", "liter": "L", "decilitre": "dL", "deciliter": "dL",
+    "millilitre": "mL", "milliliter": "mL", "microlitre": "uL", "microliter": "uL",
+}  # fmt: skip
 _DESCRIPTION_START: Final = re.compile(r"[\s(\[]")
 
 
@@ -54,11 +58,17 @@ def unit_written(text: str) -> str | None:
     first word when words follow (``% (percent)``, ``% of WBC``, ``mg/dL (milligrams per
     decilitre)``: the words describe the unit written first; ``10^9 cells/L`` is 10^9/L).
     None for words about a unit (``milligrams per liter``, ``percent``) or a coding system,
-    and for a text opening with a number alone (``10^9 per litre``: the unit is in words)."""
+    and for a text opening with a number alone (``10^9 cells per litre``: it is in words).
+    A unit written out with ``per`` (``IU per litre``, ``mg per dL``) is that unit."""
     stripped = _CELLS.sub("cells", text.strip())
     counted = re.sub(r"(?<=[0-9)])\s*cells\s*(?=/)", "", stripped)  # 10^9 cells/L: 10^9/L
     if names_a_unit(counted):
         return counted
+    words = counted.split()
+    if len(words) > 2 and words[1].casefold() == "per" and names_a_unit(words[0]):
+        # a unit written out (IU per litre, mg per dL): compared when it can be told
+        per = standard_form(f"{words[0]}/{_VOLUMES.get(words[2].casefold(), words[2])}")
+        return per if unit_factor(per) is not None else None
     first = _DESCRIPTION_START.split(counted, maxsplit=1)[0]
     if first == counted or not names_a_unit(first) or not re.search(r"[^\W\d_]|%", first):
         return None

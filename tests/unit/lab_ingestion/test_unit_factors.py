@@ -72,6 +72,8 @@ def test_a_spelling_written_another_way_beside_its_unit_is_read(
         (Analyte.PLATELETS, "10*3/uL", "Thou/cumm"),
         (Analyte.NEUTROPHILS, "10*9/L", "10^9 cells/L"),
         (Analyte.CRP, "mg/L", "ug/mL"),
+        (Analyte.ALT, "U/L", "IU per litre"),
+        (Analyte.HAEMOGLOBIN, "g/dL", "g per dL"),
     ],
 )
 def test_the_same_unit_in_a_local_spelling_is_read(analyte: Analyte, unit: str, text: str) -> None:
@@ -89,7 +91,8 @@ def test_the_same_unit_in_a_local_spelling_is_read(analyte: Analyte, unit: str, 
         # a factor that cannot be told: an equivalent, a U of units beside a count word
         (Analyte.HAEMOGLOBIN, "mmol/L", "mEq/L", "'mmol/L' beside 'mEq/L'"),
         (Analyte.PLATELETS, "10*3/uL", "Thou/UL", "'10*3/uL' beside (text of 7"),
-        (Analyte.CRP, "mg/L", "mg per dL", "'mg/L' beside 'mg'"),
+        (Analyte.CRP, "mg/L", "mg per dL", "'mg/L' beside 'mg/dL'"),
+        (Analyte.HAEMOGLOBIN, "g/L", "g per decilitre", "'g/L' beside 'g/dL'"),
     ],
 )
 def test_a_unit_of_another_or_unknown_factor_is_refused_and_named(
@@ -115,7 +118,11 @@ def test_a_date_after_the_unit_written_is_never_quoted() -> None:
         ("mg/dL [milligram per deciliter]", "mg/dL"),
         ("x 10^12/L", "x 10^12/L"),
         ("milligrams per liter", None),
-        ("10^9 per litre", None),
+        ("10^9 per litre", "10^9/L"),
+        ("10^9 cells per litre", None),
+        ("mg per litre", "mg/L"),
+        ("IU per litre (37 C)", "IU/L"),
+        ("mg per serum volume", None),
         ("percent", None),
         ("UCUM", None),
     ],
