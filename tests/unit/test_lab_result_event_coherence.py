@@ -1,16 +1,19 @@
 """The lab.results.v1 contract (shared/contracts/events/lab.py, and the JSON Schema generated
-from it) refuses an event that says something incoherent, which a consumer would read as a
-result: a consumer dead-letters it with its reason.
+from it) refuses an event a consumer would misread as a result, and reads every event a
+schema_version 1 producer ever published.
 
 PROTOCOL section 6: every result is published in its analyte's canonical unit (the model's
-own description of ``unit``). PROTOCOL section 3 and the model's own description of
-``supersedes_result_id``: a correction (HL7 OBX-11 C) names the result it replaces; only a
-correction supersedes (HL7 table 0085: a final result is never a replacement). crp-monitor
-drops from a subject's series every result that a standing event names in
-``supersedes_result_id`` (``current_series``), whatever that event's status: a ``final``
-event naming a result hides that result; a ``corrected`` event naming none leaves the value
-it corrects standing beside it, and dose-decision cannot tell which decision to mark
-``needs_review``.
+own description of ``unit``), as lab-ingestion always did: another unit is refused, and a
+consumer dead-letters it with its reason.
+
+Status and ``supersedes_result_id`` are not checked against each other: before 2026-12-03
+lab-ingestion published a second final result under one key as ``final`` naming the final
+one it replaced, and before 2026-12-02 a correction of a result never stored as
+``corrected`` naming none. Its outbox keeps published events 14 days and republishes them
+after a broker loses its log; refused, they would be dead-lettered (a CRP value lost, or
+on-call paged at every broker restart). crp-monitor drops whatever result an event names
+in ``supersedes_result_id``, whatever its status, as it always did. lab-ingestion itself
+builds neither any more (tests/unit/lab_ingestion/test_published_event_fields.py).
 """
 
 from __future__ import annotations
@@ -60,14 +63,17 @@ def test_the_valid_event_is_accepted() -> None:
     )
 
 
-def test_a_final_result_naming_a_result_it_supersedes_is_refused() -> None:
-    with pytest.raises(ValidationError):
-        LabResultRecorded.model_validate(_payload(supersedes_result_id=str(uuid.uuid4())))
+def test_a_final_result_naming_the_result_it_supersedes_is_read() -> None:
+    """As published before 2026-12-03 for a second final result under one key."""
+    replaced = uuid.uuid4()
+    event = LabResultRecorded.model_validate(_payload(supersedes_result_id=str(replaced)))
+    assert event.status == "final" and event.supersedes_result_id == replaced
 
 
-def test_a_corrected_result_naming_no_result_it_supersedes_is_refused() -> None:
-    with pytest.raises(ValidationError):
-        LabResultRecorded.model_validate(_payload(status="corrected"))
+def test_a_corrected_result_naming_no_result_it_supersedes_is_read() -> None:
+    """As published before 2026-12-02 for a correction of a result never stored."""
+    event = LabResultRecorded.model_validate(_payload(status="corrected"))
+    assert event.status == "corrected" and event.supersedes_result_id is None
 
 
 @pytest.mark.parametrize(
@@ -92,14 +98,7 @@ def test_every_analyte_has_one_canonical_unit_and_lab_ingestion_converts_to_it()
         LabResultRecorded.model_validate(_payload(analyte=analyte.value, unit=unit))
 
 
-@pytest.mark.parametrize(
-    ("changes", "said"),
-    [
-        ({"supersedes_result_id": str(uuid.uuid4())}, "supersedes none"),
-        ({"status": "corrected"}, "names the result it supersedes"),
-        ({"unit": "mg/dL"}, "canonical unit"),
-    ],
-)
+@pytest.mark.parametrize(("changes", "said"), [({"unit": "mg/dL"}, "canonical unit")])
 def test_a_consumer_dead_letters_an_incoherent_event_with_its_reason(
     changes: dict[str, Any], said: str
 ) -> None:

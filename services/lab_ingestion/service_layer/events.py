@@ -28,9 +28,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _status(record: ResultRecord) -> ResultStatus:
+    """The event's status, refusing to publish a result whose status and superseded result
+    disagree. The contract still reads such events (lab-ingestion published them before
+    2026-12-03) and consumers act on ``supersedes_result_id`` whatever the status: only a
+    correction replaces a result (HL7 table 0085), and it always names the one it does."""
+    corrected = record.status == "C"
+    if corrected != (record.supersedes_result_id is not None):
+        said = "names no result it supersedes" if corrected else "supersedes a result"
+        raise ValueError(f"a {'corrected' if corrected else 'final'} result {said}")
+    return ResultStatus.CORRECTED if corrected else ResultStatus.FINAL
+
+
 def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
     result = record.result
-    status = ResultStatus.CORRECTED if record.status == "C" else ResultStatus.FINAL
+    status = _status(record)
     payload = LabResultRecorded(
         result_id=record.result_id,
         analyte=result.analyte,

@@ -54,31 +54,28 @@ class Channel(StrEnum):
 
 
 def _coherence_schema(schema: dict[str, Any]) -> None:
-    """The JSON Schema says what ``LabResultRecorded.coherent`` checks: a correction, and
-    only a correction, names the result it supersedes; the unit is the analyte's canonical
-    one."""
-    corrected = {"properties": {"status": {"const": ResultStatus.CORRECTED.value}}}
-    supersedes = {"type": "string", "format": "uuid"}
-    rules: list[dict[str, Any]] = [
-        {
-            "if": {**corrected, "required": ["status"]},
-            "then": {"required": ["supersedes_result_id"],
-                     "properties": {"supersedes_result_id": supersedes}},
-            "else": {"properties": {"supersedes_result_id": {"type": "null"}}},
-        }
-    ]  # fmt: skip
-    rules += [
+    """The JSON Schema says what ``LabResultRecorded.coherent`` checks: the unit is the
+    analyte's canonical one."""
+    schema["allOf"] = [
         {
             "if": {"properties": {"analyte": {"const": analyte.value}}, "required": ["analyte"]},
             "then": {"properties": {"unit": {"const": unit}}},
         }
         for analyte, unit in CANONICAL_UNITS.items()
     ]
-    schema["allOf"] = rules
 
 
 class LabResultRecorded(EventPayload):
-    """A final or corrected result, normalised to the protocol's canonical unit."""
+    """A final or corrected result, normalised to the protocol's canonical unit.
+
+    ``supersedes_result_id`` names the result this one replaces, whatever the status: a
+    consumer drops that result from its series. lab-ingestion names one only for a
+    correction now, but schema_version 1 carried others, and its outbox keeps and
+    republishes published events for 14 days, so a consumer still reads them and they mean
+    what they say. Before 2026-12-03 a second final result under one key was published as
+    ``final`` naming the final one it replaced (it supersedes it); before 2026-12-02 a
+    correction of a result that was never stored was published naming none (it supersedes
+    nothing)."""
 
     model_config = ConfigDict(json_schema_extra=_coherence_schema)
 
@@ -96,7 +93,7 @@ class LabResultRecorded(EventPayload):
     abnormal_flag: str | None = Field(default=None, max_length=10)
     status: ResultStatus
     supersedes_result_id: uuid.UUID | None = Field(
-        default=None, description="for a correction: the result it replaces"
+        default=None, description="the result it replaces (a correction's, now)"
     )
     collected_at: AwareDatetime
     reported_at: AwareDatetime | None = None
@@ -105,17 +102,10 @@ class LabResultRecorded(EventPayload):
 
     @model_validator(mode="after")
     def coherent(self) -> Self:
-        """An event read as a result must say one thing: crp-monitor drops from a series
-        whatever result an event supersedes, whatever its status (a final one naming a
-        result hid it; a correction naming none left the value it corrects standing), and
-        consumers grade ``value`` against thresholds in the canonical unit."""
-        corrected = self.status is ResultStatus.CORRECTED
-        if corrected and self.supersedes_result_id is None:
-            raise ValueError("a corrected result names the result it supersedes; none given")
-        if not corrected and self.supersedes_result_id is not None:
-            raise ValueError(
-                f"a {self.status.value} result supersedes none; only a correction does"
-            )
+        """Consumers grade ``value`` against thresholds in the canonical unit, which every
+        lab.results.v1 event ever published was in. Status and ``supersedes_result_id`` are
+        not checked against each other: events published before the rules of 2026-12-02 and
+        2026-12-03 (the class's docstring) must still be read, not dead-lettered."""
         if self.unit != CANONICAL_UNITS[self.analyte]:
             raise ValueError(
                 f"{self.analyte.value} is published in {CANONICAL_UNITS[self.analyte]}, "
