@@ -37,7 +37,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
     read_header,
 )
 from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, range_of, units_of, value_of
-from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order, order_of
+from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order, order_of, report_time
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -243,7 +243,7 @@ def _observation(obx: hl7.Segment, order: Order, offset: str) -> ObservationInpu
     if order.reported_text:
         reported, reported_local = order.reported
     else:
-        reported, reported_local = read_ts(field_value(obx, 19, strict=trial), offset)
+        _, (reported, reported_local) = report_time(obx, 19, offset)
     order_key = order.key
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next

@@ -17,10 +17,10 @@ Time = tuple[datetime | None, datetime | None]  # instant, and local time as wri
 
 class Order(NamedTuple):
     """An OBR's order number (filler, else placer), its time (OBR-7) as written and as
-    read, its results' report time (OBR-22) as written and as read, and why a trial result
-    cannot take them (an escape the strict reading refuses: ``ORD\\Q\\1`` would be the key
-    of order ORD1's results, a time read through a dropped escape another time); another
-    test's result reads them as before."""
+    read, why a trial result cannot take those two (an escape the strict reading refuses:
+    ``ORD\\Q\\1`` would be the key of order ORD1's results, a time read through a dropped
+    escape another time; another test's result reads them as before), and its results'
+    report time (OBR-22) as written and as read (``report_time``)."""
 
     key: str
     text: str
@@ -38,15 +38,25 @@ def order_of(obr: hl7.Segment, offset: str) -> Order:
     when the results were released: what FHIR's ``Observation.issued`` and JSON's
     ``reported_at`` say (the v2-to-FHIR mapping takes ``issued`` from it). A time without
     an offset is read as OBR-7's is (``offset``, then the sender's zone); one that cannot
-    be read is no time, as an unreadable OBX-19 was."""
+    be read, an escape in it too, is no time: a report time refuses no result."""
     try:
         key = field_value(obr, 3, strict=True) or field_value(obr, 2, strict=True)
         text = field_value(obr, 7, strict=True)
-        reported = field_value(obr, 22, strict=True)
         unreadable = None
     except UnreadableEscape as exc:
         key = field_value(obr, 3) or field_value(obr, 2)
         text = field_value(obr, 7)
-        reported = field_value(obr, 22)
         unreadable = str(exc)
-    return Order(key, text, read_ts(text, offset), unreadable, reported, read_ts(reported, offset))
+    reported_text, reported = report_time(obr, 22, offset)
+    return Order(key, text, read_ts(text, offset), unreadable, reported_text, reported)
+
+
+def report_time(segment: hl7.Segment, field: int, offset: str) -> tuple[str, Time]:
+    """A report time (OBR-22, OBX-19) as written and as read (``read_ts``); one holding an
+    escape the strict reading refuses (``\\Q\\``) is written but no time: never read
+    through the dropped escape as another time, and never refusing the result."""
+    try:
+        text = field_value(segment, field, strict=True)
+    except UnreadableEscape:
+        return field_value(segment, field) or "?", (None, None)
+    return text, read_ts(text, offset)

@@ -27,43 +27,56 @@ CLOCK_SKEW = timedelta(hours=1)
 
 
 def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:
-    """Collection and report times between ``EARLIEST_TIME`` and the message's arrival
-    (plus ``CLOCK_SKEW``), and a report no earlier than its sample (less ``CLOCK_SKEW``:
-    two instruments' clocks)."""
-    latest = received_at + CLOCK_SKEW
-    collected, reported = observation.collected_at, observation.reported_at
-    for name, moment in (("collection", collected), ("report", reported)):
-        # the time itself is not quoted: a date before 2000 in a time field is, as often as
-        # not, the patient's birth date written there (the reason is stored and published)
-        if moment is not None and moment < EARLIEST_TIME:
-            return Rejected(
-                RejectionCode.IMPLAUSIBLE_TIME,
-                f"{name} time is before {EARLIEST_TIME:%Y}: check the date and the time zone",
-            )
-        if moment is not None and moment > latest:
-            return Rejected(
-                RejectionCode.IMPLAUSIBLE_TIME,
-                f"{name} time is more than {CLOCK_SKEW.seconds // 3600} h after the message "
-                "arrived: check the date and the time zone",
-            )
-    if collected is not None and reported is not None and reported < collected - CLOCK_SKEW:
-        # a result is not analysed before its sample is taken: one of the two times is wrong
-        # (a birth date written in the report time, too, is no report time)
+    """A collection time between ``EARLIEST_TIME`` and the message's arrival (plus
+    ``CLOCK_SKEW``). The report time is never checked here: it refuses no result
+    (``plausible_report_times`` drops one that cannot be trusted)."""
+    collected = observation.collected_at
+    # the time itself is not quoted: a date before 2000 in a time field is, as often as
+    # not, the patient's birth date written there (the reason is stored and published)
+    if collected is not None and collected < EARLIEST_TIME:
         return Rejected(
             RejectionCode.IMPLAUSIBLE_TIME,
-            "report time is before the collection time: check both dates and time zones",
+            f"collection time is before {EARLIEST_TIME:%Y}: check the date and the time zone",
+        )
+    if collected is not None and collected > received_at + CLOCK_SKEW:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_TIME,
+            f"collection time is more than {CLOCK_SKEW.seconds // 3600} h after the message "
+            "arrived: check the date and the time zone",
         )
     return None
 
 
+def plausible_report_times(message: LabMessage, received_at: datetime) -> LabMessage:
+    """The message with every report time that cannot be trusted dropped (None): one before
+    ``EARLIEST_TIME`` (often a birth date written there), after the message's arrival (plus
+    ``CLOCK_SKEW``), or before its sample (less ``CLOCK_SKEW``: two instruments' clocks).
+    The report time decides nothing (no consumer reads it, no digest covers it): a wrong
+    one is not published, and never costs the lab its result."""
+    observations = tuple(_plausible_report(o, received_at) for o in message.observations)
+    if all(a is b for a, b in zip(observations, message.observations, strict=True)):
+        return message
+    return replace(message, observations=observations)
+
+
+def _plausible_report(observation: ObservationInput, received_at: datetime) -> ObservationInput:
+    reported, collected = observation.reported_at, observation.collected_at
+    if reported is None:
+        return observation
+    implausible = reported < EARLIEST_TIME or reported > received_at + CLOCK_SKEW
+    if collected is not None and reported < collected - CLOCK_SKEW:
+        implausible = True  # a result is not analysed before its sample is taken
+    return replace(observation, reported_at=None) if implausible else observation
+
+
 def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
     """Collection and report times written without an offset, read in the sender's time
-    zone (the offset in force at that local time, clock changes included). A local time the
-    clock skipped, or passed twice, cannot place a sample exactly: the message is rejected,
-    and a report time so written is no more trusted (it is stored and published). Unless
-    nothing uses the time: an analyte the trial ignores, an observation with no result (a
-    pending one), or a cancellation (it withdraws its
-    result whatever time it repeats), is then kept as read."""
+    zone (the offset in force at that local time, clock changes included). A local
+    collection time the clock skipped, or passed twice, cannot place a sample exactly: the
+    message is rejected, unless nothing uses the time (an analyte the trial ignores, an
+    observation with no result (a pending one), or a cancellation: it withdraws its result
+    whatever time it repeats), which is then kept as read. A report time so written is
+    dropped (None): it decides nothing, and refuses no result."""
     if all(o.collected_local is None and o.reported_local is None for o in message.observations):
         return message
     observations = []
@@ -93,7 +106,7 @@ def _observation_in_site_time(
         return Rejected(RejectionCode.MISSING_COLLECTION_TIME, f"collection {collected_at.reason}")
     reported_at = _in_zone(observation.reported_local, observation.reported_at, zone)
     if isinstance(reported_at, Rejected):
-        return Rejected(RejectionCode.IMPLAUSIBLE_TIME, f"report {reported_at.reason}")
+        reported_at = None
     return replace(observation, collected_at=collected_at, reported_at=reported_at)
 
 

@@ -18,7 +18,6 @@ never discarded unseen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
@@ -141,7 +140,7 @@ def _unusable_time(
             return Rejected(
                 RejectionCode.MISSING_COLLECTION_TIME, f"{analyte} result has no collection time"
             )
-        implausible = check_times(replace(observation, reported_at=None), received_at)
+        implausible = check_times(observation, received_at)
         if implausible is not None:
             return implausible
     return None

@@ -243,7 +243,7 @@ class BatchIngestor:
         the chains they continue, and whether any it leaves out says again what its chain
         holds (none left: a resend, unless it held only results that cannot be obtained,
         ``obtains_nothing``); or why they cannot be used."""
-        sited = in_sender_time(context, message)
+        sited = in_sender_time(context, message, received_at)
         if isinstance(sited, Rejected):
             return sited
         # results that change nothing read as X (left out); on assumptions their keys are

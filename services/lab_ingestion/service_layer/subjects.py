@@ -10,18 +10,24 @@ from zoneinfo import ZoneInfo
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
 from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
-from services.lab_ingestion.domain.sample_times import in_site_time
+from services.lab_ingestion.domain.sample_times import in_site_time, plausible_report_times
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from services.lab_ingestion.service_layer.recording import reject, resent
 
 
-def in_sender_time(context: BatchContext, message: LabMessage) -> LabMessage | Rejected:
-    """Local collection and report times read in the sender's zone, when one is configured."""
+def in_sender_time(
+    context: BatchContext, message: LabMessage, received_at: datetime
+) -> LabMessage | Rejected:
+    """Local collection and report times read in the sender's zone, when one is configured,
+    then report times that cannot be trusted dropped (``plausible_report_times``)."""
     sender = context.allowed.get(message.settings_key)
     zone = sender.time_zone if sender else None
-    return in_site_time(message, site_zone(zone)) if zone else message
+    sited = in_site_time(message, site_zone(zone)) if zone else message
+    if isinstance(sited, Rejected):
+        return sited
+    return plausible_report_times(sited, received_at)
 
 
 def subject_of(
@@ -38,7 +44,7 @@ def subject_of(
     withdrawn = context.withdrawn.get(patient_hmac)
     if isinstance(active, Rejected) or not withdrawn:
         return active
-    sited = in_sender_time(context, message)
+    sited = in_sender_time(context, message, received_at)
     if isinstance(sited, Rejected):
         return sited
     # a key's head, else a preliminary result there of one of the enrolments concerned

@@ -697,17 +697,22 @@ async def test_a_local_report_time_is_read_in_the_senders_zone_stored_and_publis
     assert datetime.fromisoformat(str(published["reported_at"])) == reported
 
 
-async def test_a_local_report_time_a_clock_change_repeats_is_rejected_not_stored() -> None:
+async def test_a_local_report_time_a_clock_change_repeats_is_dropped_not_refused() -> None:
+    """A report time decides nothing: one the clock change repeats is stored and published
+    as none, and the result is kept."""
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"}, time_zone="Europe/Zurich")
     command = message("1")
     observation = dataclasses.replace(
-        command.message.observations[0], reported_local=datetime(2026, 10, 25, 2, 30)
+        command.message.observations[0],
+        reported_at=AT,
+        reported_local=datetime(2026, 10, 25, 2, 30),
     )
     lab = dataclasses.replace(command.message, observations=(observation,))
     (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
-    assert outcome.code is RejectionCode.IMPLAUSIBLE_TIME
-    assert "report time" in outcome.reason and "clock change" in outcome.reason
-    assert db.results == []
+    assert outcome.accepted and outcome.results == 1, outcome.reason
+    assert db.results[0].reported_at is None
+    (published,) = [e.payload for _, e in db.events if e.event_type == "LabResultRecorded"]
+    assert published["reported_at"] is None
 
 
 async def test_without_a_zone_for_the_sender_the_message_offset_stands() -> None:

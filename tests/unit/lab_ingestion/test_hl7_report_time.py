@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.lab_ingestion.adapters.hl7_codec import Hl7InputError, parse_oru
-from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.adapters.hl7_codec import parse_oru
 
 COLLECTED = "20261120081500+0100"
 ANALYSED = "20261120091000+0100"
@@ -87,8 +86,17 @@ def test_an_obr22_without_an_offset_is_read_as_the_other_hl7_times() -> None:
     assert observation.reported_local == datetime(2026, 11, 20, 11, 30)
 
 
-def test_an_obr22_with_an_escape_hl7_does_not_define_refuses_a_trial_result() -> None:
-    """Read strictly, as the order's other fields are for a trial result (and OBX-19 was)."""
-    with pytest.raises(Hl7InputError) as refused:
-        parse_oru(_message("2.5.1", obr22="20261120\\Q\\113000+0100"), identify=lambda s: "h" * 64)
-    assert refused.value.code is RejectionCode.MALFORMED
+@pytest.mark.parametrize(
+    ("obr22", "obx19"),
+    [("20261120\\Q\\113000+0100", ANALYSED), ("", "20261120\\Q\\091000+0100")],
+    ids=["OBR-22", "OBX-19"],
+)
+def test_a_report_time_with_an_escape_hl7_does_not_define_is_no_report_time(
+    obr22: str, obx19: str
+) -> None:
+    """Not read through the dropped escape (another time), and not refused either: a report
+    time refuses no result (the collection time and the order's key still do)."""
+    message, _ = parse_oru(_message("2.5.1", obx19=obx19, obr22=obr22), identify=lambda s: "h" * 64)
+    (observation,) = message.observations
+    assert observation.reported_at is None and observation.reported_local is None
+    assert observation.collected_at == datetime(2026, 11, 20, 7, 15, tzinfo=UTC)

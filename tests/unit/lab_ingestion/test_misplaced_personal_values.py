@@ -30,6 +30,7 @@ from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import plan_results
 from services.lab_ingestion.domain.records import RejectionRecord
+from services.lab_ingestion.domain.sample_times import plausible_report_times
 from services.lab_ingestion.service_layer.events import rejected_event
 from tests.unit.lab_ingestion.hl7_samples import fake_hash, join, msh, seg
 from tests.unit.lab_ingestion.route_fakes import (
@@ -114,9 +115,8 @@ def _oru(obx_time: str = "202611010800+0000", obr_time: str = "202611010800+0000
     [
         _oru(obx_time=f"{BIRTH}0000+0000"),  # OBX-14: the birth date, as PID-7 with a time
         _oru(obx_time="", obr_time=f"{BIRTH}0000+0000"),  # OBR-7
-        _oru(reported=f"{BIRTH}0000+0000"),  # OBX-19
     ],
-    ids=["OBX-14", "OBR-7", "OBX-19"],
+    ids=["OBX-14", "OBR-7"],
 )
 def test_a_birth_date_in_a_time_field_is_not_quoted_in_the_reason(text: str) -> None:
     message, _ = parse_oru(text, identify=fake_hash)
@@ -124,6 +124,17 @@ def test_a_birth_date_in_a_time_field_is_not_quoted_in_the_reason(text: str) -> 
     assert isinstance(planned, Rejected)
     assert planned.code is RejectionCode.IMPLAUSIBLE_TIME
     assert BIRTH_ISO not in planned.reason, planned.reason  # stored and published
+
+
+def test_a_birth_date_in_the_report_time_is_dropped_neither_quoted_nor_kept() -> None:
+    """A report time refuses no result: one before 2000 is no report time (not stored, not
+    published), and there is no reason to quote it in."""
+    message, _ = parse_oru(_oru(reported=f"{BIRTH}0000+0000"), identify=fake_hash)
+    arrived = datetime(2026, 11, 2, tzinfo=UTC)
+    assert message.observations[0].reported_at is not None  # as written: read
+    (read,) = plausible_report_times(message, arrived).observations
+    assert read.reported_at is None
+    assert not isinstance(plan_results(message, UnitParameters(), arrived), Rejected)
 
 
 @pytest.mark.parametrize("field", ["OBX-14", "OBR-7", "OBX-19"])
