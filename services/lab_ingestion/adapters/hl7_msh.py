@@ -6,6 +6,7 @@ from __future__ import annotations
 import hl7
 
 from services.lab_ingestion.adapters.hl7_ack import Condition, Header, escape
+from services.lab_ingestion.adapters.hl7_echo import in_default_encoding
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_redaction import normalise_separators
@@ -119,11 +120,11 @@ def header_of(msh: hl7.Segment) -> Header:
         unreadable = None
     else:
         try:
-            control_id, echoed = _control_id(msh, sent)
+            control_id = _control_id(msh, sent)
             unreadable = None
         except UnreadableEscape as exc:  # malformed (parse_oru), echoed as written
-            control_id, echoed, unreadable = "", "", str(exc)
-        echoed = sent if default_separators else echoed
+            control_id, unreadable = "", str(exc)
+        echoed = sent if default_separators else _as_sent(msh, sent)
     return Header(
         sending_application=sender_of(msh, 3),
         sending_facility=sender_of(msh, 4),
@@ -153,21 +154,22 @@ def hd_as_sent(msh: hl7.Segment, field: int, *, default_separators: bool) -> str
     the message's sending ones; an engine, or the LRI ACK profile, matching them against its
     own MSH-3/MSH-4 does not find ``LIS`` where it sent ``LIS^2.16.840...^ISO``). As written
     when the message uses HL7's default separators (as MSA-2 echoes MSH-10), else written
-    again in them; an HD that cannot be read (a formatting escape too large) is not echoed.
-    """
-    if default_separators:
-        return str(msh[field]) if len(msh) > field else ""
-    try:
-        return whole_field(msh, field)
-    except UnreadableEscape:
-        return ""
+    again in them (``in_default_encoding``: its escapes as written)."""
+    written = str(msh[field]) if len(msh) > field else ""
+    return written if default_separators else _as_sent(msh, written)
+
+
+def _as_sent(msh: hl7.Segment, written: str) -> str:
+    """A field of MSH as written, in HL7's default separators (``in_default_encoding``)."""
+    return in_default_encoding(written, str(msh[1]), str(msh[2]))
 
 
 def whole_field(segment: hl7.Segment, field: int) -> str:
     """Every repetition, component and sub-component of a field, each value read (unescaped)
     and written again in HL7's default separators (trailing empty parts left out): a
-    message's MSH-10 as a sender wrote it, whatever its separators (``MSG#1`` is ``MSG^1``).
-    """
+    message's identity, whatever its separators (``MSG#1`` is ``MSG^1``), as stored ids
+    were always keyed. Not what the ACK echoes (``in_default_encoding``): a hex escape is
+    read here one byte a character."""
     if field >= len(segment):
         return ""
     repetitions = []
@@ -184,16 +186,15 @@ def whole_field(segment: hl7.Segment, field: int) -> str:
     return "~".join(repetitions).rstrip("~")
 
 
-def _control_id(msh: hl7.Segment, sent: str) -> tuple[str, str]:
-    """The message's identity and its whole MSH-10 in default separators. Most ids hold
-    none of the message's separators or escape: one value, read once (a profile of the
-    service's loop counts every microsecond of it)."""
+def _control_id(msh: hl7.Segment, sent: str) -> str:
+    """The message's identity (``message_identity``). Most ids hold none of the message's
+    separators or escape: one value, read once (a profile of the service's loop counts
+    every microsecond of it)."""
     if not any(c in sent for c in str(msh[2])):  # MSH-2: component, repetition, escape...
         value = field_value(msh, 10)
         whole = escape(value)
-        return (whole if whole != value else value), whole
-    whole = whole_field(msh, 10)
-    return message_identity(msh, whole), whole
+        return whole if whole != value else value
+    return message_identity(msh, whole_field(msh, 10))
 
 
 def message_identity(msh: hl7.Segment, whole: str) -> str:
