@@ -1,4 +1,4 @@
-"""Review 80: lab.results.v1 events that the previous lab-ingestion published, and that the
+"""lab.results.v1 events that the previous lab-ingestion published, and that the
 outbox still retains, must stay consumable after 7fff134 tightened the contract.
 
 Until 7f060a1 (2026-12-03) lab-ingestion stored a second final result under a key that held
@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
+from services.crp_monitor.domain.model import CrpMeasurement, current_series
 from shared.contracts.topics import LAB_RESULTS
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import PoisonMessage, decode_message
 from tests.factories import crp_result
+
+AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
 
 
 def _as_published_before_7f060a1() -> tuple[ConsumedMessage, uuid.UUID]:
@@ -54,3 +58,10 @@ def test_a_retained_final_result_that_superseded_a_final_one_is_still_decoded() 
         ) from None
     assert decoded.payload.supersedes_result_id == replaced  # type: ignore[attr-defined]
     assert decoded.payload.value == 48.0  # type: ignore[attr-defined]
+
+
+def test_crp_monitor_drops_the_result_a_final_event_supersedes_as_before() -> None:
+    """The meaning its producer gave it: the second final result stands, the first not."""
+    first = CrpMeasurement(uuid.uuid4(), "S-1", 30.0, AT, "final")
+    second = CrpMeasurement(uuid.uuid4(), "S-1", 48.0, AT, "final", first.result_id)
+    assert current_series([first, second]) == [second]
