@@ -12,8 +12,10 @@ else it is kept as ``[redacted]``: no scrubbing knows what such text holds.
 
 A document in a result (OBX-5 of value type ED, encapsulated data, or RP, a reference
 pointer) is kept as its codes only: a laboratory's printed report, base64 one decode away,
-names the patient, and so may a pointer's URL. Every run of base64 text in a kept field (but
-the header's and the ids, ``hl7_redaction``) is replaced too, whatever the value type.
+names the patient, and so may a pointer's URL. Every run of base64 text (``base64_text``) in a
+kept field is replaced too, whatever the value type, but in the header, the ids and the
+fields a trial result is read from (``read_fields``): those are what a replay reads back, and
+what the content digest kept with the rejection covers.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from services.lab_ingestion.adapters.base64_text import masked_base64
 from services.lab_ingestion.adapters.hl7_pid3 import Separators
 from services.lab_ingestion.adapters.scrub import REDACTED
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.model import Coding
 
 # Segments about the patient or the people around them: a line that is no segment after one
 # of them is the rest of it.
-_PERSON_SEGMENTS = frozenset({"PID", "NK1", "GT1", "IN1", "IN2", "IN3", "MRG", "PV1"})
+PERSON_SEGMENTS = frozenset({"PID", "NK1", "GT1", "IN1", "IN2", "IN3", "MRG", "PV1"})
 # The segments HL7 v2.5.1 defines (chapters 2 to 17).
 _V251_SEGMENTS = """
     ABS ACC ADD ADJ AFF AIG AIL AIP AIS AL1 APR ARQ ARV AUT BHS BLC BLG BPO BPX BTS BTX CDM
@@ -44,7 +49,11 @@ _Z_SEGMENT = re.compile(r"Z[A-Z0-9]{2}")
 # application ^ type of data ^ subtype. The components kept when they read as codes.
 _DOCUMENT_CODES = {"ED": (1, 2, 3), "RP": (2, 3)}
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,31}")  # application, pdf, Base64, TEXT
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")  # 18 bytes or more
+# What a trial result is read from: of its OBX the value type, codes, sub-id, value, unit,
+# range, flags, status and collection time; of an order its ids (the result keys) and times.
+_TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 5, 6, 7, 8, 11, 14})
+_READ_FIELDS = {"PID": frozenset({3}), "ORC": frozenset({2, 3, 9}),
+                "OBR": frozenset({2, 3, 7, 8, 22})}  # fmt: skip
 
 
 def segment_text(line: str) -> str:
@@ -63,26 +72,54 @@ def kept_lines(lines: list[str], field: str) -> list[str]:
     for line in lines:
         if _is_segment(line, field):
             kept.append(line)
-        elif kept and kept[-1][:3].upper() in _PERSON_SEGMENTS:
+        elif kept and kept[-1][:3].upper() in PERSON_SEGMENTS:
             kept[-1] = f"{kept[-1]} {line}"
         else:
             kept.append(REDACTED)
     return kept
 
 
-def kept_value(name: str, fields: list[str], index: int, separators: Separators) -> str:
-    """A field of a kept segment without documents: OBX-5 of an ED or RP value as its codes
-    only, and in any field each run of base64 text (one with upper and lower case letters,
-    as encoded data has) as ``[redacted]``."""
-    value = fields[index]
-    if name == "OBX" and index == 5 and len(fields) > 2:
-        value = _document_codes(fields[2].strip().upper(), value, separators)
-    return _BASE64_RUN.sub(_masked_base64, value)
+def mask_documents(name: str, fields: list[str], separators: Separators) -> None:
+    """A kept segment's fields without documents, in place: OBX-5 of an ED or RP value as
+    its codes only, and each run of base64 text as ``[redacted]`` in every field but those
+    ``read_fields`` names."""
+    if name == "MSH":
+        return
+    if name == "OBX" and len(fields) > 5 and fields[5]:
+        fields[5] = _document_codes(fields[2].strip().upper(), fields[5], separators)
+    read = read_fields(name, fields, separators)
+    for index in range(1, len(fields)):
+        if fields[index] and index not in read:
+            fields[index] = masked_base64(fields[index])
+
+
+def read_fields(name: str, fields: list[str], separators: Separators) -> frozenset[int]:
+    """The fields no base64 is looked for in: PID-3 (hashed), the ids and times of an order
+    (a message id or order number may be a long mix of letters and digits, and is what a
+    replay finds the message by) and what a trial analyte's OBX is read from (changed, the
+    copy would no longer say what the message did, and could not be replayed)."""
+    if name == "OBX" and len(fields) > 3 and _names_a_trial_analyte(fields[3], separators):
+        return _TRIAL_OBX_FIELDS
+    return _READ_FIELDS.get(name, frozenset())
+
+
+def _names_a_trial_analyte(codes: str, separators: Separators) -> bool:
+    """Whether OBX-3, as written, names a trial analyte (``identify_analyte``): its
+    identifier and alternate identifier of every repetition, each with its coding system."""
+    _, component, repetition, _, sub = separators
+    codings = []
+    for item in codes.split(repetition):
+        parts = [part.split(sub)[0].strip() for part in item.split(component)]
+        for first in (0, 3):
+            if first < len(parts) and parts[first]:
+                system = parts[first + 2] if first + 2 < len(parts) else ""
+                codings.append(Coding(parts[first], system or None))
+    return identify_analyte(codings) is not None
 
 
 def _document_codes(value_type: str, value: str, separators: Separators) -> str:
     kept = _DOCUMENT_CODES.get(value_type)
-    if kept is None or not value:
+    if kept is None:
         return value
     _, component, repetition, _, _ = separators
     return repetition.join(
@@ -92,12 +129,6 @@ def _document_codes(value_type: str, value: str, separators: Separators) -> str:
         )
         for item in value.split(repetition)
     )
-
-
-def _masked_base64(run: re.Match[str]) -> str:
-    text = run.group()
-    encoded = any(c.isupper() for c in text) and any(c.islower() for c in text)
-    return REDACTED if encoded else text
 
 
 def _is_segment(line: str, field: str) -> bool:

@@ -16,7 +16,8 @@ may be short); a message whose separators are unusable keeps only its segment na
 segment's name is read after leading blanks and format characters (a no-break space); a line
 that is no segment (text after a raw line break inside a field) is the rest of the person
 segment before it, else ``[redacted]``; a document in OBX-5 (ED, RP) keeps only its codes,
-and base64 text anywhere is replaced (``hl7_kept_lines``). A
+and base64 text anywhere but where a trial result or a message is read from is replaced
+(``hl7_kept_lines``). A
 patient's number run into the message id or an order number (``ORD4711815``) is masked as
 the accepted path masks it.
 
@@ -41,7 +42,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from services.lab_ingestion.adapters.hl7_kept_lines import kept_lines, kept_value, segment_text
+from services.lab_ingestion.adapters.hl7_kept_lines import (
+    kept_lines,
+    mask_documents,
+    segment_text,
+)
 from services.lab_ingestion.adapters.hl7_pid3 import (
     Separators,
     drop_personal_parts,
@@ -130,8 +135,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
                 fields[index] = ""
         if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
             fields[8] = masked_flags(fields[8], separators)
-        for index in _document_fields(name, fields):
-            fields[index] = kept_value(name, fields, index, separators)
+        mask_documents(name, fields, separators)
         scrubbed.extend(_to_scrub(name, fields, separators, senders))
     scrub_fields(text, secrets, scrubbed, separators)
     for fields, index, parts in senders:
@@ -191,16 +195,6 @@ def _sender_parts(
         for at, part in enumerate(parts)
         if part and at % 2 == 0 and at not in kept  # separators are odd
     ]
-
-
-def _document_fields(name: str, fields: list[str]) -> list[int]:
-    """The fields where a document (base64 data, a pointer) is looked for: every one but the
-    header's, the ids (a message id or order number may be a long mix of letters and
-    digits, and is what a replay finds the message by) and PID-3 (hashed)."""
-    if name == "MSH":
-        return []
-    ids = (3,) if name == "PID" else _ID_FIELDS.get(name, ())
-    return [index for index in range(1, len(fields)) if fields[index] and index not in ids]
 
 
 def _blank_pid(fields: list[str]) -> None:

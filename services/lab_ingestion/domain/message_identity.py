@@ -3,9 +3,13 @@
 A lab resends a message under its id when it got no answer; a different message under an
 id already used (a correction sent with the original id, say) is not a resend, and answered
 as a duplicate it would be dropped unseen. The digest covers what the trial uses of each
-result (key, test, value, unit, status, collection time, and the reference range and
+trial result (key, test, value, unit, status, collection time, and the reference range and
 abnormal flag its toxicity grade is read from) and the patient's keyed hash, never the
 identifier itself (a plain digest of a hospital number can be reversed by trying them).
+A result of a test the trial does not follow (``identify_analyte`` names none: a printed
+report, a specimen id) is not covered: nothing of it is stored, and a rejected message's
+kept copy holds it redacted (a document, base64 text), which must not keep the copy from
+replaying. A message stored before held the digest of every result (``says_the_same``).
 The report time is not covered: written without an offset (HL7 OBR-22, ``reported_local``)
 it is read with MSH-7's offset of the moment, which a resend after a clock change changes;
 and it is no part of the result the trial decides on.
@@ -17,6 +21,7 @@ import hashlib
 import json
 from datetime import UTC
 
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 
@@ -39,16 +44,27 @@ def content_digest(message: LabMessage, patient_hmac: str) -> str:
     return _digest(message, patient_hmac, ordered=message.channel is not Channel.JSON)
 
 
+def digest_of_every_result(message: LabMessage, patient_hmac: str) -> str:
+    """The digest as kept before it covered trial results only: of every result too."""
+    ordered = message.channel is not Channel.JSON
+    return _digest(message, patient_hmac, ordered=ordered, every=True)
+
+
 def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_hmac: str) -> bool:
     """Whether a stored message's digest is this message's (None: stored before digests were
-    kept). A JSON message stored before its results' order stopped counting has the digest of
-    its results in the order sent."""
+    kept). One stored before the digest covered trial results only has that of every result
+    (``digest_of_every_result``); a JSON message stored before its results' order stopped
+    counting, the digest of every result in the order sent."""
     if stored is None or stored == digest:
         return True
-    return message.channel is Channel.JSON and stored == _digest(message, patient_hmac)
+    if stored == digest_of_every_result(message, patient_hmac):
+        return True
+    return message.channel is Channel.JSON and stored == _digest(message, patient_hmac, every=True)
 
 
-def _digest(message: LabMessage, patient_hmac: str, *, ordered: bool = True) -> str:
+def _digest(
+    message: LabMessage, patient_hmac: str, *, ordered: bool = True, every: bool = False
+) -> str:
     results = [
         [
             o.result_key, sorted([c.code, c.system or ""] for c in o.codes), o.value.strip(),
@@ -56,6 +72,7 @@ def _digest(message: LabMessage, patient_hmac: str, *, ordered: bool = True) -> 
             _collected(o), (o.reference_range or "").strip(), (o.abnormal_flag or "").strip(),
         ]
         for o in message.observations
+        if every or identify_analyte(o.codes) is not None
     ]  # fmt: skip
     if not ordered:
         results.sort(key=lambda result: json.dumps(result, separators=(",", ":")))

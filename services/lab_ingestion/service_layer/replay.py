@@ -19,7 +19,10 @@ A rejection kept before a trial result's value read HL7's highlighting as nothin
 (``\\H\\0.3\\N\\`` is 0.3; it read ``_0.3_``, refused ``non-numeric-value``) holds the
 digest of that reading: its copy replays when, read with its highlighting as ``_`` again, it
 says what the message said then (``highlighting_as_read_before``); it is replayed as read
-now. Any other difference is refused as before.
+now. The digest covers trial results only (``content_digest``): a copy whose redaction
+changed another result (a printed report, a pointer, base64 text) replays; a rejection kept
+before that holds the digest of every result, and replays when its copy changed none. Any
+other difference is refused as before.
 
 FHIR and JSON copies are not replayed: their copies hold the hash wherever the input held
 the patient's number, ids included, so they cannot be read back as what was sent; the lab
@@ -38,7 +41,10 @@ from services.lab_ingestion.domain.kept_copy import (
     is_kept_copy_identifier,
     kept_copy_hash,
 )
-from services.lab_ingestion.domain.message_identity import content_digest
+from services.lab_ingestion.domain.message_identity import (
+    content_digest,
+    digest_of_every_result,
+)
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import (
@@ -116,8 +122,10 @@ def _says_what_it_said(
 ) -> bool:
     """Whether the copy, as read now, has the digest kept with the rejection; or, read as
     this service read HL7's highlighting before (``highlighting_as_read_before``: the digest
-    of a rejection kept then), has it (only that reading's difference is forgiven)."""
-    if content_digest(message, patient_hmac) == rejection.content_digest:
+    of a rejection kept then), has it (only that reading's difference is forgiven). The
+    digest covers trial results only (a document in another result, redacted, changes
+    nothing); one kept before that covered every result (``digest_of_every_result``)."""
+    if _has_the_digest(message, patient_hmac, rejection.content_digest):
         return True
     before = highlighting_as_read_before(rejection.payload)
     if before is None:
@@ -126,7 +134,12 @@ def _says_what_it_said(
         as_read_before = read_copy(dataclasses.replace(rejection, payload=before))
     except ValueError:
         return False
-    return content_digest(as_read_before, patient_hmac) == rejection.content_digest
+    return _has_the_digest(as_read_before, patient_hmac, rejection.content_digest)
+
+
+def _has_the_digest(message: LabMessage, patient_hmac: str, kept: str | None) -> bool:
+    digests = (content_digest, digest_of_every_result)
+    return any(digest(message, patient_hmac) == kept for digest in digests)
 
 
 @dataclass(frozen=True)

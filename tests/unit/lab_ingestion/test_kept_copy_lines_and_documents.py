@@ -70,6 +70,23 @@ def test_base64_text_in_any_field_is_replaced_and_ordinary_text_kept() -> None:
     assert kept == "NTE|1||see attachment [redacted] (haemolysed)"
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("CReactiveProteinSerumPlasma", True),  # letters alone: a code's text
+        ("SpecimenAbCdEf0123456789gH", False),  # a digit: taken for encoded data
+        ("ReportOfHubermannRoswithaBornInLucerne", True),  # 38 letters
+        ("ReportOfHubermannRoswithaBornInLucerneCH", False),  # 40: taken for encoded data
+        ("SFVCRVJNQU5OIFJPU1dJVEhB", False),  # 24, "HUBERMANN ROSWITHA"
+        ("SGFsbG8gV2VsdA==", True),  # 16: fewer than 24
+    ],
+)
+def test_what_is_taken_for_base64_text(text: str, kept: bool) -> None:
+    note = f"NTE|1||ref {text} end"
+    written = _kept(MSH, PID, OBX, note).split("\r")[-1]
+    assert written == (note if kept else "NTE|1||ref [redacted] end")
+
+
 def test_a_long_run_of_digits_or_lower_case_hex_is_no_document() -> None:
     note = "NTE|1||lot 123456789012345678901234567890 ref 0123456789abcdef0123456789abcdef"
     assert _kept(MSH, PID, OBX, note).split("\r")[-1] == note
