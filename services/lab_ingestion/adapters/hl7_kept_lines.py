@@ -8,7 +8,13 @@ that is no segment HL7 defines (nor a site's Z-segment) is text after a raw line
 a field: after a segment about a person (PID, NK1, GT1, IN1-3, MRG, PV1) it is the rest of
 that segment (a two-line address in PID-11 followed by the city, PID-13 and PID-19), and is
 joined to it, so that its fields are blanked and collected as the segment's own; anywhere
-else it is kept as ``[redacted]``: no scrubbing knows what such text holds.
+else it is kept as ``[redacted]``: no scrubbing knows what such text holds. After a person
+segment only the segments an ORU^R01 holds count as segments: an address broken before its
+country, ``AUT`` (Austria, HL7's Authorization segment) or ``SPM`` (Saint Pierre and
+Miquelon, the Specimen segment, which never follows a person), is the rest of it; so is a
+``PRT`` (Portugal, the Participation segment) that names no participation (PRT-4 empty, or
+PRT-2 no action code). A Z-segment there is kept as its name, its values collected as the
+person's (``hl7_secrets``).
 
 A document in a result (OBX-5 of value type ED, encapsulated data, or RP, a reference
 pointer) is kept as its codes only: a laboratory's printed report, base64 one decode away,
@@ -44,6 +50,14 @@ _V251_SEGMENTS = """
     SCP SDD SFT SHP SID SLT SPM STF STZ TCC TCD TQ1 TQ2 TXA UAC UB1 UB2 URD URS VAR VND
 """
 _SEGMENT_NAMES = frozenset(_V251_SEGMENTS.split())
+# What an ORU^R01 (v2.5.1, PRT and ARV from later versions) may hold right after a person
+# segment: its person and visit segments, notes, an order (SPM, TQ1/2, CTD, FT1 and CTI come
+# only inside one), a next message's header and the continuation pointer; and the other
+# person segments, which some senders write there (dropped from the copy whole).
+_AFTER_A_PERSON = frozenset({"MSH", "SFT", "UAC", "PID", "PD1", "PRT", "NTE", "NK1", "ARV",
+                            "PV1", "PV2", "ORC", "OBR", "OBX", "DSC", "GT1", "IN1", "IN2",
+                            "IN3", "MRG"})  # fmt: skip
+_PRT_ACTIONS = frozenset({"AD", "CO", "DE", "LI", "UC", "UN", "UP"})  # table 0206
 _Z_SEGMENT = re.compile(r"Z[A-Z0-9]{2}")
 # ED: source application ^ type of data ^ subtype ^ encoding ^ data; RP: pointer ^
 # application ^ type of data ^ subtype. The components kept when they read as codes.
@@ -70,9 +84,10 @@ def kept_lines(lines: list[str], field: str) -> list[str]:
     (with a blank), or else kept as ``[redacted]``."""
     kept: list[str] = []
     for line in lines:
-        if _is_segment(line, field):
+        after_a_person = bool(kept) and kept[-1][:3].upper() in PERSON_SEGMENTS
+        if _is_segment(line, field, after_a_person=after_a_person):
             kept.append(line)
-        elif kept and kept[-1][:3].upper() in PERSON_SEGMENTS:
+        elif after_a_person:
             kept[-1] = f"{kept[-1]} {line}"
         else:
             kept.append(REDACTED)
@@ -131,11 +146,26 @@ def _document_codes(value_type: str, value: str, separators: Separators) -> str:
     )
 
 
-def _is_segment(line: str, field: str) -> bool:
+def _is_segment(line: str, field: str, *, after_a_person: bool) -> bool:
     """A segment HL7 defines, or a site's Z-segment (written in capitals: ``Zug|`` is a
-    city after a line break), then the field separator."""
-    known = line[:3].upper() in _SEGMENT_NAMES or _Z_SEGMENT.fullmatch(line[:3]) is not None
-    return known and line[3:4] in ("", field)
+    city after a line break), then the field separator; right after a person segment, one
+    an ORU^R01 holds there, a PRT only when it reads as one (``_reads_as_participation``)."""
+    if line[3:4] not in ("", field):
+        return False
+    name = line[:3].upper()
+    if _Z_SEGMENT.fullmatch(line[:3]):
+        return True
+    if not after_a_person:
+        return name in _SEGMENT_NAMES
+    return name in _AFTER_A_PERSON and (name != "PRT" or _reads_as_participation(line, field))
+
+
+def _reads_as_participation(line: str, field: str) -> bool:
+    """A PRT that names a participation (PRT-4, required) with an action code or none in
+    PRT-2; ``PRT||0557412345678||...`` is an address's country and the rest of its PID."""
+    fields = line.split(field)
+    action = fields[2].strip().upper() if len(fields) > 2 else ""
+    return len(fields) > 4 and bool(fields[4].strip()) and action in _PRT_ACTIONS | {""}
 
 
 def _padding(character: str) -> bool:

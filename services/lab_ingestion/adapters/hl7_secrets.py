@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 
+from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
     KeptNumber,
     Separators,
@@ -55,7 +56,11 @@ def secrets_and_numbers(
     secrets: Secrets = {}
     numbers: PatientNumbers = []
     named: list[str] = []
+    previous = ""
     for name, fields in segments:
+        if name.startswith("Z") and previous in PERSON_SEGMENTS:
+            _collect_every_value(fields, separators, secrets)
+        previous = name
         if name == "PID" and len(fields) > 3 and fields[3]:
             kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
             numbers.append((fields, kept_numbers))
@@ -112,6 +117,19 @@ def _collect_secrets(
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
+
+
+def _collect_every_value(fields: list[str], separators: Separators, secrets: Secrets) -> None:
+    """Every value of a Z-segment right after a person segment: a site's own segment, or the
+    rest of an address broken before its country (``ZAF``, South Africa) with the phone and
+    national number after it. Kept as its name only, its values may be copied elsewhere."""
+    _, component, repetition, _, sub = separators
+    for value in fields[1:]:
+        for item in value.split(repetition):
+            for part in item.split(component):
+                for text in part.split(sub):
+                    _add(secrets, text, 5)
+                    _add(secrets, "".join(c for c in text if "0" <= c <= "9"), 5)
 
 
 def _add_number(secrets: Secrets, number: str, replacement: str) -> None:
