@@ -81,17 +81,18 @@ def segment_text(line: str) -> str:
 
 def kept_lines(lines: list[str], field: str) -> list[str]:
     """``lines`` with every line that is no segment joined to the person segment it follows
-    (with a blank), or else kept as ``[redacted]``."""
-    kept: list[str] = []
+    (with a blank), or else kept as ``[redacted]``. Each segment is joined once, from its
+    pieces: a frame of a million short lines after PID must not be copied a million times."""
+    kept: list[list[str]] = []
     for line in lines:
-        after_a_person = bool(kept) and kept[-1][:3].upper() in PERSON_SEGMENTS
+        after_a_person = bool(kept) and kept[-1][0][:3].upper() in PERSON_SEGMENTS
         if _is_segment(line, field, after_a_person=after_a_person):
-            kept.append(line)
+            kept.append([line])
         elif after_a_person:
-            kept[-1] = f"{kept[-1]} {line}"
+            kept[-1].append(line)
         else:
-            kept.append(REDACTED)
-    return kept
+            kept.append([REDACTED])
+    return [" ".join(pieces) for pieces in kept]
 
 
 def mask_documents(name: str, fields: list[str], separators: Separators) -> None:
