@@ -18,7 +18,11 @@ from, keeps neither its text (replaced by ``REDACTED``) nor its author's name; t
 elsewhere are scrubbed. Encoded data (every base64Binary element: an Attachment's ``data``, a
 printed report in ``DiagnosticReport.presentedForm``, ``Binary.data``, a signature) is dropped:
 a report names the patient one decode away, and no scrubbing reads it. So are an
-Attachment's ``url`` and ``title`` (``Report of John Smith``), their copies scrubbed.
+Attachment's ``url`` and ``title`` (``Report of John Smith``), their copies scrubbed. Base64
+text in any other string kept (``base64_text``: a report sent as an Observation's
+``valueString`` or a document's ``description``) is replaced, but in ids, codes, systems,
+urls, references and identifiers, and in what a trial Observation (one whose code names a
+trial analyte) is read from: its code, value, unit, range, interpretation, status and time.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from fhir.resources.R4B import fhirtypes, get_fhir_model_class
 from fhir.resources.R4B.annotation import Annotation
 from fhir.resources.R4B.attachment import Attachment
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.coding import Coding as CodingModel
 from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.identifier import Identifier
@@ -44,7 +49,10 @@ from fhir.resources.R4B.reference import Reference
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from fhir_core.types import Base64Binary
 
+from services.lab_ingestion.adapters.base64_text import masked_base64
 from services.lab_ingestion.adapters.redaction import REDACTED, Secrets, copy_json
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.model import Coding
 from shared.jsonlog import is_phi_field
 
 NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">[redacted]</div>'
@@ -63,6 +71,12 @@ _PERSONAL_URL = re.compile(
 _RESOURCE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _PRIMITIVE, _RESOURCE, _ENCODED = "primitive", "resource", "base64Binary"
 _GONE = object()  # what a dropped value becomes before it is left out
+# where no base64 is looked for: names, codes and pointers, never text
+_UNMASKED = frozenset({"id", "system", "code", "url", "reference", "fullUrl", "version",
+                       "resourceType", "contentType", "language"})  # fmt: skip
+_CODED = (Identifier, CodingModel, Reference)
+# what a trial Observation is read from, besides its value[x] and effective[x]
+_TRIAL_READS = frozenset({"code", "status", "referenceRange", "interpretation", "issued"})
 
 Model = type[FHIRAbstractModel]
 Kind = Model | str  # a datatype's model, ``_PRIMITIVE``, ``_ENCODED`` or ``_RESOURCE``
@@ -89,6 +103,7 @@ def resource_model(kind: object) -> Model | None:
 class _Pruner:
     def __init__(self, secrets: Secrets) -> None:
         self.secrets = secrets
+        self.reading = 0  # inside what a trial result is read from: no base64 masked
 
     def resource(self, node: dict[Any, Any]) -> dict[Any, Any]:
         model = resource_model(node.get("resourceType"))
@@ -102,6 +117,7 @@ class _Pruner:
         if model is Extension:
             return self.extension(node, "")
         elements = _elements(model)
+        trial = model is Observation and _names_a_trial_analyte(node.get("code"))
         out = {}
         for name, value in node.items():
             kind = elements.get(name) if isinstance(name, str) else None
@@ -119,7 +135,11 @@ class _Pruner:
                 if name == "text":
                     out[name] = REDACTED  # an Annotation's text is required: kept in shape
             else:
-                kept = self.value(value, kind, name)
+                read = trial and _is_trial_read(name)
+                masked = not (read or self.reading or model in _CODED or name in _UNMASKED)
+                self.reading += read
+                kept = self.value(value, kind, name, masked=masked)
+                self.reading -= read
                 if kept is not _GONE:
                     out[name] = kept
         return out
@@ -146,22 +166,22 @@ class _Pruner:
                 self.drop(name, value, secret=not str(name).lstrip("_").startswith("value"))
         return out
 
-    def value(self, value: object, kind: Kind, name: str) -> Any:
+    def value(self, value: object, kind: Kind, name: str, *, masked: bool = False) -> Any:
         if isinstance(value, list | tuple):
-            items = [self.item(item, kind, name) for item in value]
+            items = [self.item(item, kind, name, masked=masked) for item in value]
             if kind == _PRIMITIVE:  # kept in place: `_given` lines up with `given`
                 return [None if item is _GONE else item for item in items]
             return [item for item in items if item is not _GONE]
-        return self.item(value, kind, name)
+        return self.item(value, kind, name, masked=masked)
 
-    def item(self, value: object, kind: Kind, name: str) -> Any:
+    def item(self, value: object, kind: Kind, name: str, *, masked: bool = False) -> Any:
         if value is None:
             return None
         if isinstance(value, list | tuple) or (kind == _PRIMITIVE and isinstance(value, dict)):
             self.drop(name, value)  # a list in a list, a structure where a value belongs
             return _GONE
         if kind == _PRIMITIVE:
-            return copy_json(value)
+            return masked_base64(value) if masked and isinstance(value, str) else copy_json(value)
         if isinstance(value, dict):
             return self.element(value, kind) if not isinstance(kind, str) else self.resource(value)
         if kind is Identifier or (kind is Reference and name in PERSON_REFS):
@@ -174,6 +194,21 @@ class _Pruner:
         named like a person's detail)."""
         if secret:
             self.secrets.strings(value, as_name=is_phi_field(str(name)))
+
+
+def _names_a_trial_analyte(code: object) -> bool:
+    """Whether an Observation's code (a CodeableConcept) names a trial analyte."""
+    codings = code.get("coding") if isinstance(code, dict) else None
+    found = [
+        Coding(c["code"], c.get("system") if isinstance(c.get("system"), str) else None)
+        for c in (codings if isinstance(codings, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("code"), str)
+    ]
+    return identify_analyte(found) is not None
+
+
+def _is_trial_read(name: str) -> bool:
+    return name in _TRIAL_READS or name.startswith(("value", "effective"))
 
 
 def _is_type(value: object) -> bool:

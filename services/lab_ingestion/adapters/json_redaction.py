@@ -1,6 +1,9 @@
 """Redaction of the platform's JSON lab-result format (``POST /v1/lab-results``): the copy
 kept with a rejection holds only the schema's fields, the hospital identifier hashed, and no
-key the schema does not know by its name (it may be PHI).
+key the schema does not know by its name (it may be PHI). Base64 text in a result's value,
+unit or reference range (``base64_text``: a printed report one decode away) is replaced,
+but in a trial result's (its LOINC code names a trial analyte): what a trial result is read
+from is kept as sent.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from services.lab_ingestion.adapters.base64_text import masked_base64
 from services.lab_ingestion.adapters.json_parser import (
     LOINC_CODE_PATTERN,
     STATUS_CODES,
@@ -25,6 +29,8 @@ from services.lab_ingestion.adapters.redaction import (
     kept_code,
     scrubbed_copy,
 )
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.model import Coding
 from shared.jsonlog import is_phi_field
 
 DROPPED_KEY = "_dropped_fields"  # where the dropped keys are named (never their values)
@@ -39,6 +45,7 @@ _CODES: dict[str, Callable[[str], bool]] = {
     "status": STATUS_CODES.__contains__,
     "loinc": lambda text: re.fullmatch(LOINC_CODE_PATTERN, text) is not None,
 }
+_FREE_TEXT = frozenset({"value", "unit", "reference_range"})  # a result's: base64 looked for
 
 
 def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
@@ -73,7 +80,7 @@ class _JsonRedactor:
             elif key == "source":
                 out[key] = self.fields(value, _SOURCE_FIELDS, "source")
             elif key == "results" and isinstance(value, list):
-                out[key] = [self.fields(r, _RESULT_FIELDS, f"results[{i}]")
+                out[key] = [self.fields(r, _RESULT_FIELDS, f"results[{i}]", _free_text(r))
                             for i, r in enumerate(value)]  # fmt: skip
             elif key in _TOP_FIELDS:
                 out[key] = self.scalar(value, str(key))
@@ -112,7 +119,11 @@ class _JsonRedactor:
         elif _is_identifier(value) and (strings or not isinstance(value, str)):
             self.secrets.hashed(str(value), self.hash_identifier)
 
-    def fields(self, value: object, known: frozenset[str], where: str) -> Any:
+    def fields(
+        self, value: object, known: frozenset[str], where: str, free: frozenset[str] = frozenset()
+    ) -> Any:
+        """The known fields of an object, its codes kept only as codes and base64 text in
+        its ``free`` fields replaced."""
         if not isinstance(value, dict):
             return self.scalar(value, where)
         out = {}
@@ -121,6 +132,8 @@ class _JsonRedactor:
                 out[key] = self.scalar(item, f"{where}.{key}")
                 if key in _CODES:  # a result's: free text there may be a name
                     out[key] = kept_code(out[key], _CODES[key])
+                elif key in free and isinstance(out[key], str):
+                    out[key] = masked_base64(out[key])
             else:
                 self.drop(key, item, f"{where}.")
         return out
@@ -147,6 +160,13 @@ class _JsonRedactor:
         self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
         if phi or is_phi_field(str(key)):
             self.secrets.strings(value, as_name="name" in str(key).lower())
+
+
+def _free_text(result: object) -> frozenset[str]:
+    """The fields of a result base64 is looked for in: none of a trial result's."""
+    loinc = result.get("loinc") if isinstance(result, dict) else None
+    trial = isinstance(loinc, str) and identify_analyte([Coding(loinc.strip())]) is not None
+    return frozenset() if trial else _FREE_TEXT
 
 
 def _is_identifier(value: object) -> bool:
