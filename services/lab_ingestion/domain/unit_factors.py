@@ -46,6 +46,10 @@ _POWER: Final = re.compile(r"x?10(?:[*^eE](?P<n>[0-9]{1,2})|\((?P<p>[0-9]{1,2})\
 _COUNT_WORDS: Final = {"k": 3, "thou": 3, "thousand": 3, "tsd": 3, "giga": 9, "gpt": 9}
 # a count's annotation, UCUM's {cells} or a word: factor 1 (10^9 cells/L is 10^9/L)
 _CELLS: Final = re.compile(r"(?<![^\W\d_])\{?cells?\}?(?![^\W\d_])", re.IGNORECASE)
+# a count's multiplier written before "per" (Mil per uL, M per uL: a million, 1000 times a
+# thousand); M and G only in UCUM's case (m is milli, g a gram)
+_PER_COUNT_WORDS: Final = {**_COUNT_WORDS, "mil": 6, "million": 6}
+_PER_COUNT_LETTERS: Final = {"M": 6, "G": 9}
 _VOLUMES: Final = {
     "litre": "L", "liter": "L", "decilitre": "dL", "deciliter": "dL",
     "millilitre": "mL", "milliliter": "mL", "microlitre": "uL", "microliter": "uL",
@@ -59,20 +63,31 @@ def unit_written(text: str) -> str | None:
     decilitre)``: the words describe the unit written first; ``10^9 cells/L`` is 10^9/L).
     None for words about a unit (``milligrams per liter``, ``percent``) or a coding system,
     and for a text opening with a number alone (``10^9 cells per litre``: it is in words).
-    A unit written out with ``per`` (``IU per litre``, ``mg per dL``) is that unit."""
+    A unit written out with ``per`` is that unit (``_written_per``)."""
     stripped = _CELLS.sub("cells", text.strip())
     counted = re.sub(r"(?<=[0-9)])\s*cells\s*(?=/)", "", stripped)  # 10^9 cells/L: 10^9/L
     if names_a_unit(counted):
         return counted
     words = counted.split()
-    if len(words) > 2 and words[1].casefold() == "per" and names_a_unit(words[0]):
-        # a unit written out (IU per litre, mg per dL): compared when it can be told
-        per = standard_form(f"{words[0]}/{_VOLUMES.get(words[2].casefold(), words[2])}")
-        return per if unit_factor(per) is not None else None
+    if len(words) > 2 and words[1].casefold() == "per":
+        return _written_per(words[0], words[2])
     first = _DESCRIPTION_START.split(counted, maxsplit=1)[0]
     if first == counted or not names_a_unit(first) or not re.search(r"[^\W\d_]|%", first):
         return None
     return first
+
+
+def _written_per(first: str, volume: str) -> str | None:
+    """``<unit> per <volume>`` as ``unit/volume`` (``IU per litre``, ``K per uL``,
+    ``% per 100 WBC``), when its first word is a unit or a count's multiplier: compared,
+    and refused when its factor cannot be told, since what the first word measures (a
+    percentage, a million) is then not the coded unit's. None when the first word is no
+    unit (``milligrams per liter``, ``billion per litre``: words about one)."""
+    per = _VOLUMES.get(volume.casefold(), volume)
+    power = _PER_COUNT_LETTERS.get(first) or _PER_COUNT_WORDS.get(first.casefold())
+    if power is not None:
+        return standard_form(f"10^{power}/{per}")
+    return standard_form(f"{first}/{per}") if names_a_unit(first) else None
 
 
 def standard_form(unit: str) -> str:
