@@ -93,12 +93,13 @@ def _written_per(first: str, volume: str) -> str | None:
 def standard_form(unit: str) -> str:
     """``unit`` written as the service lists units, where the meaning is certain: no spaces,
     a micro prefix written ``u`` (µ, μ, mc, micro), a litre ``L``, a cubic millimetre
-    ``mm3`` (``cumm``), a power of ten's superscripts written out, no trailing ``.`` or
-    ``*``. What could mean two things (``UL``, ``Mmol``) is left as written."""
+    ``mm3`` (``cumm``, ``cmm``: as a whole word only), a power of ten's superscripts written
+    out, no trailing ``.`` or ``*``. What could mean two things (``UL``, ``Mmol``) is left
+    as written."""
     text = powers_written_out("".join(unit.split()).replace("\u00d7", "x"))
     text = text.rstrip(".*").replace("\u00b3", "3").replace("\u00b2", "2")
     text = re.sub(r"[\u00b5\u03bc]|(?<![^\W\d_])(?:mc|[mM]icro)(?=mol|kat|g|L|l|M)", "u", text)
-    text = re.sub(r"(?i)(?<![^\W\d_])cumm(?![^\W\d_])", "mm3", text)
+    text = re.sub(r"(?i)(?<![^\W\d_])cu?mm(?![^\W\d_])", "mm3", text)
     return re.sub(r"(?<![^\W\d_])([dcmunpf]?)l(?![^\W\d_])", r"\1L", text)
 
 
