@@ -34,10 +34,22 @@ _HIGH_ONLY: Final = re.compile(rf"\s*(?:{LOWER_THAN})\s*(?P<high>{NUMBER})(?P<re
 _LOW_ONLY: Final = re.compile(rf"\s*(?:{GREATER_THAN})\s*(?P<low>{NUMBER})(?P<rest>.*)", re.DOTALL)
 _EXPONENT: Final = re.compile(r"[eE][+-]?[0-9]")
 _RANGE_WORDS: Final = re.compile(r"[\s()\[\],;~]+")  # ~: HL7's repetitions, joined
-# another range in a range's note: an interval, or a comparator before a number (a note's
-# bare number, 37°C or cobas 8000, is no range)
+# another range after a range's unit: an interval (dashed, or in words: 7 to 35, 7 bis 35,
+# 7 à 35), or a comparator before a number (a note's bare number, 37°C, is no range)
 _ANOTHER_RANGE: Final = re.compile(
-    rf"{NUMBER}\s*[-\u2013]\s*{NUMBER}|(?:{LOWER_THAN}|{GREATER_THAN})\s*{NUMBER}"
+    rf"{NUMBER}\s*[-\u2013]\s*{NUMBER}|{NUMBER}\s+(?:to|bis|\u00e0)\s+{NUMBER}"
+    rf"|(?:{LOWER_THAN}|{GREATER_THAN})\s*{NUMBER}",
+    re.IGNORECASE,
+)
+# the range's unit or label, written first after its numbers (U/L, F)
+_FIRST_WORD: Final = re.compile(r"[^\s()\[\],;~]*")
+# the range's own note, in brackets right after its unit: (37°C), (method 2), (F)
+_NOTE: Final = re.compile(r"\s*[(\[](?P<inside>[^)\]]*)[)\]]")
+# a note naming whom a range is for: a number there is an age or another range
+_POPULATION: Final = re.compile(
+    r"(?<![^\W\d_])(?:m|f|male|female|men|women|man|woman|adults?|child(?:ren)?|infants?"
+    r"|neonates?|newborns?|boys?|girls?|ages?|aged|years?|yrs?|y)(?![^\W\d_])",
+    re.IGNORECASE,
 )
 _MAX_RANGE_LENGTH: Final = 100
 
@@ -136,17 +148,26 @@ def _bound(number: str | None, conversion: UnitConversion | None) -> float | Non
 
 
 def _holds_another_range(rest: str) -> bool:
-    """Whether the text after a range's numbers and its unit holds another range (an
-    interval, or a comparator before a number): one range per sex or age (``<33 U/L (F),
-    <41 U/L (M)``), of which the first is not the patient's more than the others (the
-    patient's sex and age are not known here). A single range's label (``12-16 g/dL (F)``)
-    or a note's number (``10-40 U/L (37°C)``, ``<5 mg/L (method 2)``) is no other range:
-    dropped, the protocol's default limits would grade against another laboratory's."""
+    """Whether the text after a range's numbers holds another range: one range per sex or
+    age (``<33 U/L (F), <41 U/L (M)``, ``10-40 U/L (M), 7 to 35 (F)``, ``<41 U/L (M) or 33
+    (F)``), of which the first is not the patient's more than the others (the patient's sex
+    and age are not known here). So any number after the range's own note, or in a note
+    naming a population, is taken for one: dropped, the protocol's limits grade the result,
+    which is safe, where another sex's range is not. A single range's label (``12-16 g/dL
+    (F)``) or its note's number naming no population (``10-40 U/L (37°C)``, ``<5 mg/L
+    (method 2)``) is no other range."""
     tail = rest.strip()
     if not tail or recognise_unit(tail) is not None:
         return False
-    after = _RANGE_WORDS.split(tail.lstrip("([ "), maxsplit=1)[1:]
-    return bool(after) and _ANOTHER_RANGE.search(after[0]) is not None
+    first = _FIRST_WORD.match(tail)
+    after = tail[first.end() :] if first else tail
+    if _ANOTHER_RANGE.search(after):
+        return True
+    note = _NOTE.match(after)
+    inside, beyond = (note["inside"], after[note.end() :]) if note else ("", after)
+    if re.search(r"[0-9]", beyond):
+        return True
+    return re.search(r"[0-9]", inside) is not None and _POPULATION.search(inside) is not None
 
 
 def _is_trailing_unit(rest: str) -> bool:
