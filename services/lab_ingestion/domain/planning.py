@@ -36,7 +36,7 @@ from services.lab_ingestion.domain.result_status import (
     carries_a_result,
     status_of,
 )
-from services.lab_ingestion.domain.sample_times import check_times
+from services.lab_ingestion.domain.sample_times import check_times, report_before_sample
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
 
 __all__ = [
@@ -67,7 +67,9 @@ def plan_results(
         if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))
             continue
-        implausible = check_times(observation, received_at)
+        implausible = check_times(observation, received_at) or report_before_sample(
+            observation, received_at
+        )
         if implausible is not None:
             return implausible.at(index)
         normalised = normalise(observation, params)

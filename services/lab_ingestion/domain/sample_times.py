@@ -28,8 +28,7 @@ CLOCK_SKEW = timedelta(hours=1)
 
 def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:
     """A collection time between ``EARLIEST_TIME`` and the message's arrival (plus
-    ``CLOCK_SKEW``). The report time is never checked here: it refuses no result
-    (``plausible_report_times`` drops one that cannot be trusted)."""
+    ``CLOCK_SKEW``). The report time is not checked here (``report_before_sample``)."""
     collected = observation.collected_at
     # the time itself is not quoted: a date before 2000 in a time field is, as often as
     # not, the patient's birth date written there (the reason is stored and published)
@@ -47,12 +46,32 @@ def check_times(observation: ObservationInput, received_at: datetime) -> Rejecte
     return None
 
 
+def report_before_sample(observation: ObservationInput, received_at: datetime) -> Rejected | None:
+    """A report time more than ``CLOCK_SKEW`` (two instruments' clocks) before its sample's
+    collection time refuses the result: a result is not analysed before its sample is
+    taken, so one of the two times is wrong, and the collection time places the sample in
+    a dosing window. Only a report time trusted otherwise counts: one before
+    ``EARLIEST_TIME`` or in the future is dropped (``plausible_report_times``), and one a
+    clock change skipped or repeated is none already (``in_site_time``)."""
+    reported, collected = observation.reported_at, observation.collected_at
+    if reported is None or collected is None or not _trusted(reported, received_at):
+        return None
+    if reported >= collected - CLOCK_SKEW:
+        return None
+    # neither time is quoted: a birth date written in one is stored and published otherwise
+    return Rejected(
+        RejectionCode.IMPLAUSIBLE_TIME,
+        f"report time is more than {CLOCK_SKEW.seconds // 3600} h before the collection time: "
+        "one of the two times is wrong, check both dates and time zones",
+    )
+
+
 def plausible_report_times(message: LabMessage, received_at: datetime) -> LabMessage:
     """The message with every report time that cannot be trusted dropped (None): one before
-    ``EARLIEST_TIME`` (often a birth date written there), after the message's arrival (plus
-    ``CLOCK_SKEW``), or before its sample (less ``CLOCK_SKEW``: two instruments' clocks).
-    The report time decides nothing (no consumer reads it, no digest covers it): a wrong
-    one is not published, and never costs the lab its result."""
+    ``EARLIEST_TIME`` (often a birth date written there) or after the message's arrival
+    (plus ``CLOCK_SKEW``). No consumer reads it and no digest covers it: such a one is not
+    published, and costs the lab no result. One trusted otherwise but before its sample
+    refuses the result (``report_before_sample``)."""
     observations = tuple(_plausible_report(o, received_at) for o in message.observations)
     if all(a is b for a, b in zip(observations, message.observations, strict=True)):
         return message
@@ -60,13 +79,14 @@ def plausible_report_times(message: LabMessage, received_at: datetime) -> LabMes
 
 
 def _plausible_report(observation: ObservationInput, received_at: datetime) -> ObservationInput:
-    reported, collected = observation.reported_at, observation.collected_at
-    if reported is None:
+    reported = observation.reported_at
+    if reported is None or _trusted(reported, received_at):
         return observation
-    implausible = reported < EARLIEST_TIME or reported > received_at + CLOCK_SKEW
-    if collected is not None and reported < collected - CLOCK_SKEW:
-        implausible = True  # a result is not analysed before its sample is taken
-    return replace(observation, reported_at=None) if implausible else observation
+    return replace(observation, reported_at=None)
+
+
+def _trusted(reported: datetime, received_at: datetime) -> bool:
+    return EARLIEST_TIME <= reported <= received_at + CLOCK_SKEW
 
 
 def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
@@ -76,7 +96,7 @@ def in_site_time(message: LabMessage, zone: tzinfo) -> LabMessage | Rejected:
     message is rejected, unless nothing uses the time (an analyte the trial ignores, an
     observation with no result (a pending one), or a cancellation: it withdraws its result
     whatever time it repeats), which is then kept as read. A report time so written is
-    dropped (None): it decides nothing, and refuses no result."""
+    dropped (None): its instant is not known, so it refuses no result either."""
     if all(o.collected_local is None and o.reported_local is None for o in message.observations):
         return message
     observations = []
