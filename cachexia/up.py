@@ -38,6 +38,7 @@ from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.secrets import subject_hmac_key
 from shared.settings import SERVICE_NAMES, PlatformSettings, host_port, masked_url
+from shared.waiting import wait_event
 
 # A service's stop ends within its shutdown deadline (each step bounded, shared/shutdown.py);
 # this long past the deadline it is killed, before its own watchdog (deadline + 2 s) would
@@ -243,8 +244,7 @@ class Platform:
             self.broker, self.postgres, say=say, create_topics=lambda: create_topics(self.settings)
         )
         while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), 0.5)
+            await wait_event(self.stopping, 0.5)
             with contextlib.suppress(StopRequested):
                 await unless_stopped(watch.check, self.stopping)
             now = time.monotonic()

@@ -12,7 +12,6 @@ the process exits non-zero and its supervisor restarts it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import signal
@@ -39,6 +38,7 @@ from shared.shutdown import (
     ShutdownWatchdog,
     run_bounded,
 )
+from shared.waiting import wait_event
 from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 
 log = logging.getLogger(__name__)
@@ -309,6 +309,5 @@ class ServiceRuntime:
                 log.warning(
                     "waiting for a dependency", extra={"dependency": what, "error": repr(exc)[:200]}
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), backoff)
+                await wait_event(self.stopping, backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -21,6 +21,7 @@ from shared.service import ConsumerDefinition
 from shared.settings import PlatformSettings
 from shared.shutdown import ShutdownBudget, run_bounded
 from shared.streaming.faust_app import BatchAgent, create_faust_app
+from shared.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,7 @@ class ServiceMessaging:
     async def watch_topics(self, stopping: asyncio.Event) -> None:
         """Re-create topics a restarted (memory-only) broker has lost."""
         while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), TOPIC_WATCH_SECONDS)
-            if stopping.is_set():
+            if await wait_event(stopping, TOPIC_WATCH_SECONDS):
                 return
             with contextlib.suppress(KafkaError, OSError, TimeoutError):
                 await self.ensure_topics()

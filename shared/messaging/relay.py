@@ -37,7 +37,6 @@ each consumer applies each event once, in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -50,6 +49,7 @@ from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.messaging.kafka import Delivery, KafkaPublisher, Readback, Record
 from shared.messaging.relay_leadership import Leadership, LeadershipLost
 from shared.metrics import OutboxMetrics
+from shared.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,7 @@ class OutboxRelay:
                 await self._run_connected(stopping)
             except Exception as exc:  # any failure is retried (see above)
                 self._report_interruption(exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), backoff)
+                await wait_event(stopping, backoff)
                 backoff = min(backoff * 2, 5.0)
 
     def _report_interruption(self, exc: Exception) -> None:
@@ -177,8 +176,7 @@ class OutboxRelay:
         ``coalesce_seconds`` more go by, so that a busy producer is relayed in batches
         instead of one round trip per committed transaction."""
         if published == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+            await wait_event(self._wakeup, self._settings.poll_seconds)
         await asyncio.sleep(self._settings.coalesce_seconds)
 
     def _on_notify(self, *_: object) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from shared.waiting import wait_event
+
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext($1))"
 KEEPALIVE_SECONDS = 1.0
 KEEPALIVE_TIMEOUT_SECONDS = 2.0
@@ -60,9 +62,7 @@ class Leadership:
         False if stopping came first."""
         key = f"outbox-relay:{self._channel}"
         while not await self._conn.fetchval(_TRY_LOCK, key):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), 1.0)
-            if stopping.is_set():
+            if await wait_event(stopping, 1.0):
                 return False
         await self._conn.add_listener(self._channel, self._on_notify)
         self._next_keepalive = time.monotonic() + self._keepalive_seconds

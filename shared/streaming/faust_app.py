@@ -180,7 +180,8 @@ class BatchAgent:
     async def _finish_before_exit(self, work: asyncio.Future[None]) -> None:
         self.stopping = True
         try:
-            await asyncio.wait_for(asyncio.shield(work), self._deadline / 2)
+            async with asyncio.timeout(self._deadline / 2):  # see shared.waiting
+                await asyncio.shield(work)
             return
         except Exception:
             log.critical(

@@ -67,7 +67,8 @@ class LagMonitor:
     async def refresh(self) -> None:
         """Compute every assigned partition's lag; never raises (telemetry only)."""
         try:
-            await asyncio.wait_for(self._refresh(), self._timeout)
+            async with asyncio.timeout(self._timeout):  # not wait_for: see shared.waiting
+                await self._refresh()
         except Exception as exc:
             self._failures += 1
             # not while the consumer starts, then one in 60: a broker that is down is

@@ -5,7 +5,6 @@ not count twice). Logged by ids only."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from services.crp_monitor.domain.model import (
     CorrectionOfAnotherSubject,
     PendingCancellations,
 )
+from shared.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -87,5 +87,4 @@ async def watch_pending_cancellations(
                         extra={"error": type(error).__name__})  # fmt: skip
         else:
             show(pending.count, pending.oldest_age_seconds(datetime.now(UTC)))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_seconds)
+        await wait_event(stopping, every_seconds)

@@ -121,7 +121,8 @@ class MllpListener:
             server.close()  # no new connection
             await self._close_connections()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await server.wait_closed()
 
     async def _close_connections(self) -> None:
         """No frame is read any more; the connections answering one send its ACK (its
