@@ -27,19 +27,27 @@ BENCH_SUBJECT_HMAC_KEY = secrets.token_hex(32)
 # before the server binds it ("address already in use" failed an integration test once).
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LOWEST_PICKED = 10_000
+_HANDED_OUT: set[int] = set()
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on now, outside the ephemeral range."""
+    """A port on 127.0.0.1 that nothing listens on now, outside the ephemeral range, and
+    not handed out before by this process (several picked before any is bound would
+    otherwise collide now and then)."""
     below = _ephemeral_low()
     for _ in range(200):
         port = random.randrange(_LOWEST_PICKED, below) if below > _LOWEST_PICKED else 0
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return int(sock.getsockname()[1])
+            picked = int(sock.getsockname()[1])
+        if picked not in _HANDED_OUT:
+            _HANDED_OUT.add(picked)
+            return picked
     raise OSError("no free port below the ephemeral range")
 
 

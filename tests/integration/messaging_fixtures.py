@@ -117,6 +117,21 @@ async def produce_to_partition_0(servers: str, topic: str, values: list[bytes]) 
         await producer.stop()
 
 
+async def ends_within(seconds: float, *awaitables: Awaitable[Any]) -> None:
+    """Wait for each of ``awaitables`` to end, never longer than ``seconds``; re-raise the
+    first failure among them. Not ``asyncio.wait_for``: after its time it waits for what it
+    cancelled, which mode's ``Service.stop`` (faust) ignores, so it can wait forever. What is
+    still running then is cancelled and abandoned, and the test fails naming the limit."""
+    running = [asyncio.ensure_future(a) for a in awaitables]
+    _, pending = await asyncio.wait(running, timeout=seconds)
+    for future in pending:
+        future.cancel()
+    assert not pending, f"{len(pending)} still running after {seconds} s"
+    for future in running:
+        if not future.cancelled() and (error := future.exception()) is not None:
+            raise error
+
+
 async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     """Wait until ``predicate()`` (a plain test of what the test holds); fail naming ``what``."""
     deadline = time.monotonic() + timeout

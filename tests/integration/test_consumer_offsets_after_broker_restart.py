@@ -29,7 +29,7 @@ from shared.messaging.kafka import ensure_topics
 from shared.metrics import ConsumerMetrics
 from shared.streaming.faust_app import BatchAgent, create_faust_app
 from shared.streaming.guarded_consumer import GuardedConsumer, refuse_commits_without_membership
-from tests.integration.messaging_fixtures import eventually, produce_to_partition_0
+from tests.integration.messaging_fixtures import ends_within, eventually, produce_to_partition_0
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +122,8 @@ async def test_a_batch_of_the_old_log_done_after_the_restart_commits_nothing_of_
         assert isinstance(consumer, GuardedConsumer)
         assert consumer.stale_acks_dropped >= 1  # the held batch of the old log (5-9, or part)
     finally:
-        await asyncio.wait_for(app.stop(), 30)
+        processor.release.set()  # a failure above left the agent holding its batch
+        await ends_within(30, app.stop())
 
 
 async def test_a_commit_without_a_group_membership_is_refused(broker: EmbeddedTansu) -> None:
@@ -185,4 +186,5 @@ async def test_a_commit_in_flight_across_the_restart_never_reaches_the_new_broke
         await asyncio.sleep(2)
         assert await committed(servers, "offsets-guard") is None  # nothing of the old log
     finally:
-        await asyncio.wait_for(app.stop(), 30)
+        processor.release.set()
+        await ends_within(30, app.stop())

@@ -20,7 +20,7 @@ from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.kafka import ensure_topics
 from shared.metrics import ConsumerMetrics
 from shared.streaming.faust_app import BatchAgent, create_faust_app
-from tests.integration.messaging_fixtures import eventually, produce_to_partition_0
+from tests.integration.messaging_fixtures import ends_within, eventually, produce_to_partition_0
 
 pytestmark = pytest.mark.integration
 TOPIC = "order.restart.v1"
@@ -67,7 +67,7 @@ async def test_events_of_the_new_log_are_first_applied_in_outbox_order(
         )
         await asyncio.sleep(1)
     finally:
-        await asyncio.wait_for(app.stop(), 30)
+        await ends_within(30, app.stop())
     print("APPLIED", recorder.applied)
     first: list[bytes] = []
     for _, value in recorder.applied:

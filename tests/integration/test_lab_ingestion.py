@@ -36,6 +36,7 @@ from tests.integration.lab_fixtures import (
     oru,
 )
 from tests.integration.messaging_fixtures import (
+    ends_within,
     make_relay,
     migrated_pool,
     read_topic,
@@ -93,44 +94,55 @@ async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
 @contextlib.asynccontextmanager
 async def running_lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
     runtime = ServiceRuntime(service_definition("lab-ingestion"), settings)
-    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
-    await asyncio.wait_for(runtime.started.wait(), 60)
-    # started (ready) means the MLLP port listens: a connection is taken at once
-    _, probe = await asyncio.open_connection("127.0.0.1", settings.lab_ingestion_mllp_port)
-    probe.close()
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn:
-        await add_source(conn, "LIS", "HOSP")
-        lab_token = await create_token(conn, "central-lab", Role.LAB)
-        site_token = await create_token(conn, "site", Role.SITE)
-    producer = await migrated_pool(database, "producer")
-    enrolment = subject_enrolled(SUBJECT)
-    hmac = hospital_id_hmac(subject_hmac_key(settings), MRN)
-    enrolment = enrolment.model_copy(
-        update={"payload": {**enrolment.payload, "hospital_id_hmac": hmac}}
-    )
-    await record(producer, TRIAL_SUBJECTS, [enrolment], commit=True)
+    running: list[asyncio.Future[None]] = [
+        asyncio.ensure_future(runtime.run(install_signal_handlers=False))
+    ]
     stopping = asyncio.Event()
-    relay = asyncio.create_task(
-        make_relay(producer, settings.kafka_servers, "producer").run(stopping)
-    )
-    pool = runtime.pool
+    closing: list[asyncpg.Pool] = []
+    try:  # a failed test too: nothing of this service is left running in the shared loop
+        await asyncio.wait_for(runtime.started.wait(), 60)
+        # started (ready) means the MLLP port listens: a connection is taken at once
+        _, probe = await asyncio.open_connection("127.0.0.1", settings.lab_ingestion_mllp_port)
+        probe.close()
+        assert runtime.pool is not None
+        async with runtime.pool.acquire() as conn:
+            await add_source(conn, "LIS", "HOSP")
+            lab_token = await create_token(conn, "central-lab", Role.LAB)
+            site_token = await create_token(conn, "site", Role.SITE)
+        producer = await migrated_pool(database, "producer")
+        closing.append(producer)
+        enrolment = subject_enrolled(SUBJECT)
+        hmac = hospital_id_hmac(subject_hmac_key(settings), MRN)
+        enrolment = enrolment.model_copy(
+            update={"payload": {**enrolment.payload, "hospital_id_hmac": hmac}}
+        )
+        await record(producer, TRIAL_SUBJECTS, [enrolment], commit=True)
+        running.append(
+            asyncio.ensure_future(
+                make_relay(producer, settings.kafka_servers, "producer").run(stopping)
+            )
+        )
+        pool = runtime.pool
 
-    async def enrolled() -> bool:
-        return bool(await pool.fetchval("SELECT count(*) FROM enrolled_subjects"))
+        async def enrolled() -> bool:
+            return bool(await pool.fetchval("SELECT count(*) FROM enrolled_subjects"))
 
-    await wait_until(enrolled, timeout=30)
-    yield Lab(
-        runtime,
-        settings,
-        f"http://127.0.0.1:{settings.lab_ingestion_http_port}",
-        lab_token,
-        site_token,
-    )
-    stopping.set()
-    runtime.stopping.set()
-    await asyncio.wait_for(asyncio.gather(relay, task), 30)
-    await producer.close()
+        await wait_until(enrolled, timeout=30)
+        yield Lab(
+            runtime,
+            settings,
+            f"http://127.0.0.1:{settings.lab_ingestion_http_port}",
+            lab_token,
+            site_token,
+        )
+    finally:
+        stopping.set()
+        runtime.stopping.set()
+        try:
+            await ends_within(30, *running)
+        finally:
+            for pool_to_close in closing:
+                await pool_to_close.close()
 
 
 CONVERSIONS = [

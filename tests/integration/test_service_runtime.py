@@ -34,6 +34,7 @@ from shared.settings import PlatformSettings
 from tests.conftest import free_port
 from tests.factories import crp_result, subject_enrolled
 from tests.integration.messaging_fixtures import (
+    ends_within,
     make_relay,
     migrated_pool,
     read_topic,
@@ -70,11 +71,15 @@ async def crp_monitor(settings: PlatformSettings, database: str) -> AsyncIterato
     relay_task = asyncio.create_task(
         make_relay(producer_pool, settings.kafka_servers, "producer").run(stopping)
     )
-    yield Running(runtime, producer_pool, f"http://127.0.0.1:{settings.crp_monitor_http_port}")
-    stopping.set()
-    runtime.stopping.set()
-    await asyncio.wait_for(asyncio.gather(relay_task, service_task), 30)
-    await producer_pool.close()
+    try:
+        yield Running(runtime, producer_pool, f"http://127.0.0.1:{settings.crp_monitor_http_port}")
+    finally:
+        stopping.set()
+        runtime.stopping.set()
+        try:
+            await ends_within(30, relay_task, service_task)
+        finally:
+            await producer_pool.close()
 
 
 async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(
@@ -321,16 +326,30 @@ async def test_a_stop_while_a_migration_waits_for_its_lock_ends_within_the_deadl
             await asyncio.wait_for(task, 20)
 
 
+def _handles_sigterm(pid: int) -> bool:
+    """Whether the process catches SIGTERM yet (asyncio's handlers for SIGINT and SIGTERM are
+    installed together): its status line SigCgt is the mask of caught signals."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
 async def _command(args: list[str], env: dict[str, str], sig: signal.Signals, after: float,
                    limit: float) -> tuple[int, float, str]:  # fmt: skip
-    """Run ``cachexia ARGS``, send ``sig`` ``after`` seconds; exit status, seconds from the
-    signal to the exit, output. Killed (and the test failed) if it outlives ``limit``."""
+    """Run ``cachexia ARGS``, send ``sig`` ``after`` seconds after it handles signals (a slow
+    machine imports for seconds first); exit status, seconds from the signal to the exit,
+    output. Killed (and the test failed) if it outlives ``limit``."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cachexia.cli", *args,
         env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     output = asyncio.ensure_future(process.communicate())
+    handling = time.monotonic() + 60
+    while process.returncode is None and not _handles_sigterm(process.pid):
+        assert time.monotonic() < handling, "no signal handler after 60 s"
+        await asyncio.sleep(0.05)
     await asyncio.sleep(after)
     assert process.returncode is None, "ended before the signal"
     process.send_signal(sig)
@@ -363,7 +382,7 @@ async def test_sigterm_while_a_service_connects_to_a_silent_database_ends_it_in_
             "CACHEXIA_CRP_MONITOR_HTTP_PORT": str(free_port()),
         },
         signal.SIGTERM,
-        after=3.0,
+        after=1.5,  # connecting to the silent database by then
         limit=deadline + 2 + 3,
     )
     assert elapsed < deadline + 2, output
@@ -383,7 +402,7 @@ async def test_ctrl_c_while_up_waits_for_infrastructure_stops_it_without_a_trace
             "CACHEXIA_SUBJECT_HMAC_KEY": secrets.token_hex(32),
         },
         signal.SIGINT,
-        after=2.0,
+        after=1.0,  # waiting for the silent database by then
         limit=15,
     )
     assert elapsed < 10, output

