@@ -70,6 +70,15 @@ SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END,
        WHERE r.source = k.source AND r.result_key = k.result_key
          AND r.cancelled_at IS NOT NULL
        ORDER BY r.recorded_at DESC LIMIT 100) AS w
+UNION ALL
+-- each key that holds any row, of any patient and status (standing, preliminary, superseded
+-- or withdrawn): the careful path's write has the guard check that a key read holding none
+-- still holds none (``assert_batch_current``'s result keys); one index probe per key
+SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+ WHERE EXISTS (SELECT 1 FROM results r
+                WHERE r.source = k.source AND r.result_key = k.result_key)
 """
 
 BATCH_COMMITTED = "SELECT EXISTS (SELECT 1 FROM committed_batches WHERE token = $1)"

@@ -87,7 +87,7 @@ class LabRepository:
         its newest standing final or corrected result that no standing result supersedes,
         with what it and the chain's earlier standing versions say (and each patient's newest
         standing preliminary result there, which only a cancellation acts on), and what the
-        key's withdrawn versions said, each patient's."""
+        key's withdrawn versions said, each patient's; and which keys hold any row at all."""
         stored_control_ids = [self._stored_id(k[1]) for k in message_keys]
         stored_keys = [self._stored_id(k[1]) for k in result_keys]
         rows = await self._conn.fetch(
@@ -113,7 +113,8 @@ class LabRepository:
         assumptions: BatchAssumptions | None = None,
     ) -> None:
         """Keep a batch's writes until the unit of work commits them. A batch planned
-        without a lookup names its ``assumptions``; they are checked by the write itself."""
+        without a lookup names its ``assumptions``, one planned from a lookup the keys it
+        read holding no row; they are checked by the write itself, before it inserts."""
         self._staged = StagedBatch(
             list(messages), list(results), list(cancellations), list(rejections), cancelled_at,
             assumptions or BatchAssumptions(),
@@ -192,6 +193,8 @@ def _read_lookup(
             lookup.latest[(row["key1"], keys[row["key2"]])] = _earlier(row, _content(row))
         elif kind == "version":  # what a standing version of a chain says
             versions.setdefault((row["key1"], keys[row["key2"]]), set()).add(_content(row))
+        elif kind == "held":  # the key holds a row, whatever it is
+            lookup.held.add((row["key1"], keys[row["key2"]]))
         elif kind == "preliminary":
             patient_key = (row["key1"], keys[row["key2"]], row["subject_id"])
             lookup.preliminary[patient_key] = _earlier(row, None)
@@ -254,6 +257,8 @@ class BatchLookup:
     preliminary: dict[PatientKey, EarlierResult] = field(default_factory=dict)
     # what each key's withdrawn (cancelled) versions said, each patient's
     withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
+    # the result keys that hold any row at all, of any patient and status
+    held: set[SourceKey] = field(default_factory=set)
 
 
 # One tuple per row, in the field order of the row types (migrations 0003, 0008)

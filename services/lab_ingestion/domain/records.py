@@ -156,7 +156,9 @@ class WithdrawnVersion(NamedTuple):
 class BatchAssumptions:
     """What a batch planned without reading the database took for granted: the one enrolled
     subject (or None) of each hashed identifier, and result keys that never held a final or
-    corrected result (none standing, none withdrawn)."""
+    corrected result (none standing, none withdrawn). A batch planned from a read names no
+    subject, and the keys it writes that the read found holding no row: the guard checks
+    that they still hold none (``BatchContext.assumptions``)."""
 
     subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)

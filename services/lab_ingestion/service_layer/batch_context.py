@@ -57,6 +57,8 @@ class BatchContext:
     resent_bundles: dict[tuple[int, int, int], tuple[int, bool]] = field(default_factory=dict)
     # result keys planned without a read as never having held anything (``unobtained``)
     assumed_unused: list[SourceKey] = field(default_factory=list)
+    # the result keys the careful path's read found holding no row at all, for anyone
+    read_empty: frozenset[SourceKey] = frozenset()
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -65,7 +67,7 @@ class BatchContext:
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
             self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
-            list(self.assumed_unused),
+            list(self.assumed_unused), self.read_empty,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:
@@ -81,9 +83,18 @@ class BatchContext:
 
     def assumptions(self) -> BatchAssumptions | None:
         """For a batch planned without a read: who it took to be enrolled (None: nobody),
-        and the result keys it took to have never held a final or corrected result."""
+        and the result keys it took to have never held a final or corrected result.
+
+        For a batch planned from a read (the careful path): the result keys it writes that
+        the read found holding no row at all (None: none such). Another instance's fast path
+        takes no chain lock, and may store there between the read and the write: the write is
+        then refused and the batch read again, or it would plan a key as empty that is not
+        (a first final result beside the other's, a withdrawal missing it). A key the read
+        found holding any row is never named, so a batch is never refused for what it read."""
         if not self.assumed:
-            return None
+            written = dict.fromkeys((r.source, r.result_key) for r in self.results)
+            empty = [key for key in written if key in self.read_empty]
+            return BatchAssumptions(new_result_keys=empty) if empty else None
         keys = {
             (r.source, r.result_key): None for r in self.results if r.supersedes_result_id is None
         }

@@ -83,6 +83,7 @@ class BatchReader:
             withdrawn=lookup.withdrawn,
             stored_known=frozenset(lookup.known),
             withdrawn_versions=dict(lookup.withdrawn_versions),
+            read_empty=frozenset(result_keys) - lookup.held,
         )
 
     def _remember(

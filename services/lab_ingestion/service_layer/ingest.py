@@ -35,7 +35,9 @@ the careful path.
 
 Several instances may write at once (scaled out): a batch on the careful path holds the
 chain lock from its read to its commit, so chains are changed one batch at a time, and a write
-that would fork a chain or store a message twice is refused and planned again.
+that would fork a chain or store a message twice is refused and planned again. The fast path
+takes no lock: a careful batch's write is also refused (and the batch read again) when a key
+it writes, read as holding no row at all, holds one by then (``BatchContext.assumptions``).
 
 A batch from the group committer carries an attempt token, which its write stores (migration
 0020). An attempt that fails while committing keeps its outcomes (``LostCommitAnswers``); its

@@ -137,6 +137,8 @@ class FakeLabs:
                            if self._db.enrolled_under(h)}  # fmt: skip
         lookup.withdrawn = {h: (self._db.withdrawn[h],) for h in hmacs if h in self._db.withdrawn}
         for source, key in result_keys:
+            if any((r.source, r.result_key) == (source, key) for r in self._db.results):
+                lookup.held.add((source, key))  # any row, of any patient and status
             head = self._db.standing(source, key)
             if head is not None:
                 content = content_of(head.result, head.collected_at)
@@ -199,7 +201,9 @@ class FakeLabs:
             self._db.enrolled_under(h) == ((s,) if s else ()) and h not in self._db.withdrawn
             for h, s in assumed.subjects
         )
-        # as migration 0018: a key that ever held a result, of any status, is read first
+        # as migration 0018: a key that ever held a result, of any status, is read first; a
+        # careful batch names the keys it writes that its read found holding none, and no
+        # subject (``BatchContext.assumptions``): refused if another writer stored there since
         keys_new = not any(
             (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
         )
