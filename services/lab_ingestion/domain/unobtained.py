@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from services.lab_ingestion.domain.analyte_codes import SAME_TEST_CODES, identify_analyte
@@ -158,3 +158,24 @@ def _acts(observation: ObservationInput, key_never_held: bool) -> bool:
 
 def _has_a_digit(value: str) -> bool:
     return any(character.isdigit() for character in value)
+
+
+def not_obtained_count(
+    observations: Sequence[ObservationInput],
+    recorded: Collection[ObservationInput],
+    left_out: Collection[ObservationInput],
+) -> int:
+    """How many results a message reports as not obtained (``lab_results_not_obtained_total``):
+    each result key once, and only where neither its stored chain nor an earlier result of
+    the message held anything. ``left_out``: its X left out under keys that held nothing as
+    read (``obtains_nothing``); ``recorded``: the results it records, a key's X after an F
+    of the same message withdraws that F (an X said again after it is not counted)."""
+    held: set[str] = set()
+    counted: set[str] = set()
+    for observation in observations:
+        key = observation.result_key
+        if any(observation is o for o in left_out) and key not in held:
+            counted.add(key)
+        elif any(observation is o for o in recorded):
+            held.add(key)
+    return len(counted)

@@ -67,7 +67,7 @@ from services.lab_ingestion.domain.planning import (
     plan_results,
 )
 from services.lab_ingestion.domain.result_status import status_of
-from services.lab_ingestion.domain.unobtained import as_not_obtained
+from services.lab_ingestion.domain.unobtained import as_not_obtained, not_obtained_count
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
@@ -269,13 +269,15 @@ class BatchIngestor:
         if isinstance(checked, Rejected):
             return checked
         kept = {id(o) for o, _ in checked}
-        not_obtained = sum(
-            1 for o, _ in planned
+        unobtained = [
+            o for o, _ in planned
             if id(o) not in kept and status_of(o) == ResultStatusCode.CANNOT_OBTAIN
             and context.never_held((sited.source, o.result_key))
-        )  # fmt: skip
-        restated = len(planned) - len(checked) > not_obtained
-        return PlannedMessage(sited, checked, restated, not_obtained)
+        ]  # fmt: skip
+        restated = len(planned) - len(checked) > len(unobtained)
+        recorded = [o for o, _ in checked]
+        counted = not_obtained_count([o for o, _ in planned], recorded, unobtained)
+        return PlannedMessage(sited, checked, restated, counted)
 
     async def _store(self, uow: Any, context: BatchContext, token: uuid.UUID | None) -> None:
         uow.labs.stage(

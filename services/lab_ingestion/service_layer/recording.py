@@ -53,8 +53,9 @@ MAX_UNLISTED_COPY_CHARS = 64 * 1024
 
 class PlannedMessage(NamedTuple):
     """A message's results to record, read in the sender's zone: whether any it leaves out
-    says again what its chain holds (``restated``), and how many it leaves out because the
-    lab could not obtain them under keys that never held a result (``not_obtained``)."""
+    says again what its chain holds (``restated``), and under how many keys it reports results
+    the lab could not obtain where nothing was held (``not_obtained``: each key once, none
+    where the chain or an earlier result of the message held one, ``not_obtained_count``)."""
 
     message: LabMessage
     results: list[PlannedResult]

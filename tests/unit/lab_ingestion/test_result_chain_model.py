@@ -15,7 +15,8 @@ shared fake's write (``write_with_chain_indexes``: the fake does not model them)
 of the two batches a database could give is accepted. Findings of review 84: defect 1 (a
 race forked a chain and left a withdrawn result standing, ``RACE_FORK``: the careful path's
 write is now refused when a key it read holding no row holds one) and a metric over-count
-(``x_left_out_unheld``). A race that resends a message id is left out (``resent_in_race``).
+(``x_left_out_unheld``, now fixed). A race that resends a message id is left out
+(``resent_in_race``).
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ class Model:
         cleared: set[str] = set()  # keys a cancellation of this message cleared
         just_cancelled: set[str] = set()
         said: dict[str, Content] = {}  # what this message left each key's head saying
-        stored = cancelled = left_out = not_obtained = 0
+        stored = cancelled = left_out = unobtained = 0
+        not_obtained: set[str] = set()  # keys reported not obtained (counted once each)
         try:
             for status, key, value, t in observations:
                 content = (MG_L[value], t)
@@ -176,9 +178,9 @@ class Model:
                 if status in CANCELLING and head is None:
                     head = self._standing(key, "P", subject)
                 other = head is not None and self.results[head].subject != subject
-                # (the service counts every X left out under a key that held nothing before
-                # the message as not obtained: an X said twice after the message's own F
-                # too; a metric only, finding 2 of review 84)
+                # an X left out under a key that held nothing before the message is no
+                # restatement; it is counted as not obtained only where neither the chain
+                # nor an earlier result of the message held anything (finding 2 of review 84)
                 x_left_out_unheld = status == "X" and not ever_before[key]
                 if status in CANCELLING:
                     if gone and (head is None or other):  # its cancellation sent again
@@ -188,11 +190,12 @@ class Model:
                         continue
                     if key in just_cancelled:
                         left_out += 1
-                        not_obtained += x_left_out_unheld
+                        unobtained += x_left_out_unheld
                         continue
                     if status == "X" and not self._ever(key):
                         left_out += 1
-                        not_obtained += 1
+                        unobtained += 1
+                        not_obtained.add(key)
                         continue
                     if other:
                         raise Rejection(RejectionCode.OTHER_PATIENTS_RESULT)
@@ -259,10 +262,10 @@ class Model:
             return self._reject(refused.code)
         self.messages[cid] = (m, stored)
         if stored or cancelled:
-            return ("stored", stored, cancelled, not_obtained)
-        if left_out > not_obtained:
+            return ("stored", stored, cancelled, len(not_obtained))
+        if left_out > unobtained:
             return ("dup", 0, 0, 0)  # a resend under another id counts nothing again
-        return ("stored", 0, 0, not_obtained)
+        return ("stored", 0, 0, len(not_obtained))
 
     def _reject(self, code: RejectionCode) -> tuple[Any, ...]:
         self.events.append(("rejected",))
@@ -584,3 +587,27 @@ def test_a_race_forks_a_chain_and_leaves_a_withdrawn_result_standing() -> None:
     standing = [r for r in results if r[2] in "FC" and not r[-1]]
     published_finals = [e for e in events if e[0] == "recorded" and e[2] == "F"]
     assert standing == [] and len(published_finals) == 1, (outcomes, results, events)
+
+
+# ---- finding 2: each key not obtained counted once, never where the message held one -----
+
+
+def outcomes_of(*observations: Obs) -> list[Any]:
+    with patch.object(FakeLabs, "write", write_with_chain_indexes):
+        outcomes, _ = asyncio.run(run_service([[("0", "MRN1", observations)]]))
+    return outcomes
+
+
+def test_an_x_said_again_after_the_messages_own_final_is_not_counted_not_obtained() -> None:
+    """F 4, X, X under K1: the F stored and withdrawn; the second X withdraws nothing, but
+    the key held the message's own F: nothing was reported not obtained."""
+    assert outcomes_of(("F", "K1", "4", "t0"), ("X", "K1", "", "t0"), ("X", "K1", "", "t0")) == [
+        ("stored", 1, 1, 0)
+    ]
+
+
+def test_an_x_said_twice_under_a_key_that_never_held_anything_is_counted_once() -> None:
+    assert outcomes_of(("F", "K1", "4", "t0"), ("X", "K2", "", "t0"), ("X", "K2", "", "t0")) == [
+        ("stored", 1, 0, 1)
+    ]
+    assert outcomes_of(("X", "K2", "", "t0"), ("X", "K2", "", "t0")) == [("stored", 0, 0, 1)]
