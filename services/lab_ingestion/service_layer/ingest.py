@@ -87,9 +87,9 @@ from services.lab_ingestion.service_layer.recording import (
     PlannedMessage,
     head_contents,
     record_planned,
-    reject,
     resent,
 )
+from services.lab_ingestion.service_layer.rejections import reject
 from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import in_sender_time, subject_or_answer
 from services.lab_ingestion.service_layer.transactions import apply_transaction, bundle_resent

@@ -14,7 +14,8 @@ from services.lab_ingestion.domain.sample_times import in_site_time, plausible_r
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
-from services.lab_ingestion.service_layer.recording import reject, resent
+from services.lab_ingestion.service_layer.recording import resent
+from services.lab_ingestion.service_layer.rejections import reject
 
 
 def in_sender_time(

@@ -14,7 +14,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     IngestTransaction,
 )
-from services.lab_ingestion.service_layer.recording import reject
+from services.lab_ingestion.service_layer.rejections import reject
 
 Apply = Callable[[BatchContext, Command], IngestOutcome]
 

@@ -80,7 +80,7 @@ async def test_a_large_fhir_observation_refused_by_the_service_layer_is_redacted
         return real(payload, identify)
 
     def service_layer(command: Command) -> IngestOutcome:
-        command.redact()  # as recording.reject does for a rejected message (on the loop)
+        command.redact()  # as rejections.reject does for a rejected message (on the loop)
         return IngestOutcome.rejected(
             RejectionCode.UNCONVERTIBLE_UNIT, "unit furlong cannot be converted"
         )

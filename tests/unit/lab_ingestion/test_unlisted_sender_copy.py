@@ -1,4 +1,4 @@
-"""What is kept of a message from a sender not on the allow-list (recording.reject): anyone
+"""What is kept of a message from a sender not on the allow-list (rejections.reject): anyone
 who reaches the MLLP port can send it, so a large one is kept as its length and digest."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
-from services.lab_ingestion.service_layer.recording import MAX_UNLISTED_COPY_CHARS, reject
+from services.lab_ingestion.service_layer.rejections import MAX_UNLISTED_COPY_CHARS, reject
 from shared.contracts.events.lab import Channel
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -1,0 +1,95 @@
+"""What one batch keeps of a rejected input: the rejection and its event (pure bookkeeping on
+the ``BatchContext``; the write stores it), the copy bounded for a sender not on the
+allow-list."""
+
+from __future__ import annotations
+
+import hashlib
+
+from services.lab_ingestion.domain.message_identity import content_digest
+from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.records import RejectionRecord
+from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
+from services.lab_ingestion.service_layer.events import rejected_event
+from services.lab_ingestion.service_layer.rejection_sources import (
+    listed_sender,
+    rejection_source,
+)
+from services.lab_ingestion.service_layer.replay import rejection_control_id
+from shared.contracts.events.lab import Channel
+from shared.contracts.topics import LAB_REJECTED
+
+# what a sender not on the allow-list may leave of a message over MLLP (a real ORU: a few KiB)
+MAX_UNLISTED_COPY_CHARS = 64 * 1024
+
+
+def reject(
+    context: BatchContext,
+    command: IngestLabMessage | RecordRejectedInput,
+    code: RejectionCode,
+    reason: str,
+) -> None:
+    patient_hmac: str | None = None
+    digest: str | None = None
+    if isinstance(command, RecordRejectedInput):
+        channel, source, control_id = command.channel, command.source, command.control_id
+        payload, received_at = command.redacted_payload, command.received_at
+        patient_hmac, digest = command.patient_hmac, command.content_digest
+    else:
+        message = command.message
+        channel, source = message.channel, message.source
+        payload, received_at = command.redact(), command.received_at
+        control_id = rejection_control_id(channel, payload, message.control_id)
+        patient_hmac = context.hmacs.get(message.patient_identifier or "")
+        if patient_hmac is not None:  # what a replay of the kept copy must find again
+            digest = content_digest(message, patient_hmac)
+    if _refused_for_its_token(command, source):  # a replay could not check the token again
+        patient_hmac = digest = None
+    listed = listed_sender(context, command, source)
+    shown_source = rejection_source(channel, code, payload, source, listed=listed)
+    if shown_source != source and source:  # the reason names the sender as the copy does
+        reason = reason.replace(repr(source), repr(shown_source))
+    if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):
+        payload, reason = _bounded_copy(payload, reason)
+    record = RejectionRecord(
+        command.rejection_id, channel.value, shown_source, control_id, code, reason, payload,
+        received_at, patient_hmac, digest,
+    )  # fmt: skip
+    context.rejections.append(record)
+    context.events.append((LAB_REJECTED, rejected_event(record)))
+
+
+def _refused_for_its_token(
+    command: IngestLabMessage | RecordRejectedInput, source: str | None
+) -> bool:
+    """An input naming a sender its token may not deliver as: kept without what a replay
+    checks a copy against (the token is not kept), so ``cachexia replay`` refuses it and the
+    lab resends it with the right token."""
+    permitted = command.permitted_senders
+    return permitted is not None and source is not None and source not in permitted
+
+
+def _from_a_listed_sender(
+    context: BatchContext, command: IngestLabMessage | RecordRejectedInput, code: RejectionCode
+) -> bool:
+    """An MLLP input whose MSH-3/4 is on the allow-list: a frame cut short or without a
+    readable MSH names nobody, and may come from anyone who reaches the port."""
+    if code is RejectionCode.UNKNOWN_SOURCE:
+        return False
+    if isinstance(command, RecordRejectedInput):
+        return command.sender is not None and command.sender in context.allowed
+    return True  # a parsed message that got past the allow-list
+
+
+def _bounded_copy(payload: str, reason: str) -> tuple[str, str]:
+    """A large message from a sender not on the allow-list (anyone who reaches the MLLP port)
+    is kept as its length and digest: a megabyte a message, kept without limit, would fill
+    the database's disk and stop ingestion for every lab."""
+    if len(payload) <= MAX_UNLISTED_COPY_CHARS:
+        return payload, reason
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    return "", (
+        f"{reason} (its copy of {len(payload)} characters, SHA-256 {digest}, is not kept: "
+        "larger than a sender not on the allow-list may leave)"
+    )
