@@ -1,0 +1,63 @@
+"""Plan one message of a batch: its results read in the sender's zone and checked against
+the chains they continue, before the batch records them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
+from services.lab_ingestion.domain.normalise import UnitParameters
+from services.lab_ingestion.domain.planning import check_earlier_results, plan_results
+from services.lab_ingestion.domain.result_status import status_of
+from services.lab_ingestion.domain.unobtained import as_not_obtained, not_obtained_count
+from services.lab_ingestion.service_layer.batch_context import BatchContext
+from services.lab_ingestion.service_layer.recording import PlannedMessage, head_contents
+from services.lab_ingestion.service_layer.subjects import in_sender_time
+
+
+def plan_message(
+    context: BatchContext,
+    message: LabMessage,
+    subject_id: str,
+    received_at: datetime,
+    bundle: tuple[LabMessage, ...],
+    *,
+    params: UnitParameters,
+) -> PlannedMessage | Rejected:
+    """The message's results to record, read in the sender's zone and checked against
+    the chains they continue, and whether any it leaves out says again what its chain
+    holds (none left: a resend, unless it held only results that cannot be obtained,
+    ``obtains_nothing``); or why they cannot be used."""
+    sited = in_sender_time(context, message, received_at)
+    if isinstance(sited, Rejected):
+        return sited
+    # results that change nothing read as X (left out); on assumptions their keys are
+    # taken to be unused, and the write checks that (``BatchAssumptions``)
+    sited, unused = as_not_obtained(sited, context.never_held, bundle)
+    context.assumed_unused.extend(unused if context.assumed else ())
+    planned = plan_results(sited, params, received_at)
+    if isinstance(planned, Rejected):
+        return planned
+    checked = check_earlier_results(
+        sited, planned, subject_id, context.latest, context.preliminary,
+        contents=head_contents(context, sited), withdrawn=context.withdrawn_versions,
+    )  # fmt: skip
+    # on assumptions, read first before rejecting, or before answering a message as a
+    # restatement (only its id is written, and the write's guard checks result keys)
+    # (the keys of results read as X are checked by the guard: they are left out)
+    if context.assumed and (
+        isinstance(checked, Rejected) or len(checked) < len(planned) - len(unused)
+    ):
+        raise StaleBatch("a result key's chain must be read before rejecting or dropping")
+    if isinstance(checked, Rejected):
+        return checked
+    kept = {id(o) for o, _ in checked}
+    unobtained = [
+        o for o, _ in planned
+        if id(o) not in kept and status_of(o) == ResultStatusCode.CANNOT_OBTAIN
+        and context.never_held((sited.source, o.result_key))
+    ]  # fmt: skip
+    restated = len(planned) - len(checked) > len(unobtained)
+    recorded = [o for o, _ in checked]
+    counted = not_obtained_count([o for o, _ in planned], recorded, unobtained)
+    return PlannedMessage(sited, checked, restated, counted)
