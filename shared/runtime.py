@@ -15,16 +15,15 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import Any
 
 import asyncpg
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
 from shared.auth import TokenStore
 from shared.db.migrations import migrate_service
-from shared.db.pool import TRANSIENT_DB_ERRORS, create_pool, postgres_reachable
+from shared.db.pool import create_pool, postgres_reachable
 from shared.listening import listen_error, listener_failure
 from shared.messaging.kafka import kafka_reachable
 from shared.messaging.relay import OutboxRelay
@@ -38,23 +37,14 @@ from shared.shutdown import (
     ShutdownWatchdog,
     run_bounded,
 )
-from shared.waiting import wait_event
+from shared.startup import StartAborted, abandon_start, retry_dependency
 from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Background tasks get this long to end on their own once stopping (a batch being committed,
 # the MLLP listener's grace for its ACKs) before they are cancelled
 TASKS_END_SECONDS = 2.5
-# A start-up cut short by a stop request gets at most this share of the shutdown deadline
-# to unwind (a step that ignores cancellation, faust's start, is abandoned after it)
-START_UNWIND_SHARE = 0.2
-START_UNWIND_MAX_SECONDS = 1.0
-
-
-class StartAborted(Exception):
-    """Asked to stop while still waiting for a dependency: nothing to report."""
 
 
 class BackgroundTaskFailed(Exception):
@@ -136,7 +126,7 @@ class ServiceRuntime:
             if watchdog is not None:
                 watchdog.arm(self.settings.shutdown_deadline_seconds + WATCHDOG_MARGIN_SECONDS)
             budget = ShutdownBudget(self.settings.shutdown_deadline_seconds)
-            await self._abandon_start(starting, budget)
+            await abandon_start(starting, budget)
             await self.stop(budget)
         if self._failure is not None:
             raise self._failure
@@ -150,17 +140,6 @@ class ServiceRuntime:
         finally:
             stop_requested.cancel()
 
-    async def _abandon_start(self, starting: asyncio.Future[None], budget: ShutdownBudget) -> None:
-        """Cancel a start-up still under way; give it a moment to unwind, then leave it."""
-        if starting.done():
-            if not starting.cancelled():
-                starting.exception()  # retrieved: raised above, or run itself was cancelled
-            return
-        log.info("stopped before start-up completed")
-        starting.cancel()
-        allowance = min(budget.seconds * START_UNWIND_SHARE, START_UNWIND_MAX_SECONDS)
-        await run_bounded("start-up", starting, budget.allow(allowance))
-
     async def start(self) -> None:
         schema = self.definition.schema
         # min_size=0: the pool exists at once and connects on first use, so the HTTP probes
@@ -172,10 +151,10 @@ class ServiceRuntime:
         )
         self.parts = self.definition.build(context)
         await self._start_http(self.parts)
-        applied = await self._retry("postgres", self._migrate)
+        applied = await retry_dependency(self.stopping, "postgres", self._migrate)
         if applied:
             log.info("migrations applied", extra={"migrations": applied})
-        await self._retry("kafka", self.messaging.ensure_topics)
+        await retry_dependency(self.stopping, "kafka", self.messaging.ensure_topics)
         self._start_relay(schema)
         await self.messaging.start_consumers(list(self.parts.consumers))
         for task in self.parts.background:
@@ -295,19 +274,3 @@ class ServiceRuntime:
                 f"background task {name} ({outcome}) ended"
             )
         self.stopping.set()
-
-    async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        backoff = 0.2
-        while True:
-            if self.stopping.is_set():  # no new attempt once a stop is requested
-                raise StartAborted
-            try:
-                return await attempt()
-            except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
-                if self.stopping.is_set():
-                    raise StartAborted from exc
-                log.warning(
-                    "waiting for a dependency", extra={"dependency": what, "error": repr(exc)[:200]}
-                )
-                await wait_event(self.stopping, backoff)
-                backoff = min(backoff * 2, 5.0)

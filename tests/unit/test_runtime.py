@@ -17,6 +17,7 @@ from shared.runtime import BackgroundTaskFailed, ServiceRuntime
 from shared.service import ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings
 from shared.shutdown import WATCHDOG_MARGIN_SECONDS, ShutdownWatchdog, run_bounded
+from shared.startup import retry_dependency
 
 SECRET = "S-4711 CRP 88 mg/L"  # what an error message may quote: never to be logged
 Background = Callable[[asyncio.Event], Awaitable[None]]
@@ -225,7 +226,8 @@ class StartsSlowly(BackgroundOnly):
             if self.step is not None:
                 await self.step()
             else:
-                await self._retry("postgres", never_answers)  # no failure to look at stopping
+                # no failure to look at stopping
+                await retry_dependency(self.stopping, "postgres", never_answers)
         except asyncio.CancelledError:
             self.cancelled = True
             raise
