@@ -14,7 +14,7 @@ from cachexia.rejections import run_rejection_command
 from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON
 from services.lab_ingestion.domain.model import LabMessage
-from services.lab_ingestion.service_layer import ingest as ingest_module
+from services.lab_ingestion.service_layer import message_plans
 from services.lab_ingestion.service_layer.batch_reading import SOURCES_TTL_SECONDS
 from shared.contracts.topics import LAB_RESULTS
 from shared.settings import PlatformSettings
@@ -145,14 +145,14 @@ async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fix
     lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Answered AE 207 "kept, do not resend": the replay is what stores it in the end."""
-    planned = ingest_module.plan_results
+    planned = message_plans.plan_results
 
     def broken(message: LabMessage, *args: object, **kwargs: object) -> object:
         if message.control_id.startswith("POISON"):
             raise RuntimeError("a defect of the service")
         return planned(message, *args, **kwargs)  # type: ignore[arg-type]  # passed through
 
-    monkeypatch.setattr(ingest_module, "plan_results", broken)
+    monkeypatch.setattr(message_plans, "plan_results", broken)
     client = await lab.mllp()
     ack = await client.exchange(oru("POISON-1", [obx("1988-5", "42", "mg/L")]))
     await client.close()
@@ -162,7 +162,7 @@ async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fix
         "SELECT reason_code FROM rejections WHERE rejection_id = $1", rejection
     )
     assert code == "processing-failed"
-    monkeypatch.setattr(ingest_module, "plan_results", planned)  # the fault is fixed
+    monkeypatch.setattr(message_plans, "plan_results", planned)  # the fault is fixed
     assert await cli(lab, "replay", rejection) == 0
     assert "stored: 1 result(s)" in capsys.readouterr().out
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
