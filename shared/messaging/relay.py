@@ -46,7 +46,8 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from shared.db.pool import TRANSIENT_DB_ERRORS
-from shared.messaging.kafka import Delivery, KafkaPublisher, Readback, Record
+from shared.messaging.kafka import Delivery, KafkaPublisher, Record
+from shared.messaging.published_positions import PublishedPositions
 from shared.messaging.relay_leadership import Leadership, LeadershipLost
 from shared.metrics import OutboxMetrics
 from shared.waiting import wait_event
@@ -61,10 +62,6 @@ _MARK = """WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)
            UPDATE outbox SET published_at = now(), kafka_partition = u.p, kafka_offset = u.o
            FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS u(id, p, o), relaxed
            WHERE outbox.id = u.id"""
-_LAST_PUBLISHED = """SELECT DISTINCT ON (topic, kafka_partition)
-                            topic, kafka_partition AS partition, kafka_offset, event_id
-                     FROM outbox WHERE published_at IS NOT NULL
-                     ORDER BY topic, kafka_partition, kafka_offset DESC"""
 _REQUEUE = """UPDATE outbox SET published_at = NULL, kafka_partition = NULL, kafka_offset = NULL
               WHERE published_at IS NOT NULL"""
 _BACKLOG = """SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
@@ -110,8 +107,7 @@ class OutboxRelay:
         self._after_publish = after_publish  # test seam: runs between publish and mark
         # set by NOTIFY from the outbox trigger, or by the service itself after a commit
         self._wakeup = wakeup if wakeup is not None else asyncio.Event()
-        # (topic, partition) -> (offset, event_id) of the last event we published there
-        self._last_published: dict[tuple[str, int], tuple[int, str]] = {}
+        self._last_published = PublishedPositions()
         self._next_broker_check = 0.0
         self._next_backlog = 0.0
         self._next_purge = 0.0
@@ -199,7 +195,7 @@ class OutboxRelay:
             await self._ensure_topics()  # the broker may have come back empty
             self._publisher.forget_partitions()
             raise
-        overtaken = self._overtaken(rows, deliveries)
+        overtaken = self._last_published.overtaken(rows, deliveries)
         if overtaken:  # these are republished after what the broker lost, not marked now
             await self._requeue_everything(overtaken)
             return 0
@@ -207,7 +203,7 @@ class OutboxRelay:
         if self._after_publish is not None:
             await self._after_publish(ids)
         await self._mark_published(ids, deliveries)
-        self._record_last_published(rows, deliveries)
+        self._last_published.record(rows, deliveries)
         self._metrics.time_publish().observe(time.perf_counter() - started)
         for topic in {r.topic for r in records}:
             self._metrics.count_produced(topic, sum(1 for r in records if r.topic == topic))
@@ -217,18 +213,6 @@ class OutboxRelay:
         """Before anything another leader would do too (publish, requeue); no round trip."""
         if self._leadership is not None:
             self._leadership.confirm()
-
-    def _overtaken(self, rows: Sequence[asyncpg.Record], deliveries: Sequence[Delivery]) -> int:
-        """How many partitions took this batch at or below an offset we had published to
-        there (before or earlier in this batch): their log was lost and began again."""
-        last = {tp: offset for tp, (offset, _) in self._last_published.items()}
-        overtaken = set()
-        for row, delivery in zip(rows, deliveries, strict=True):
-            tp = (row["topic"], delivery.partition)
-            if delivery.offset <= last.get(tp, -1):
-                overtaken.add(tp)
-            last[tp] = delivery.offset
-        return len(overtaken)
 
     async def _mark_published(self, ids: Sequence[int], deliveries: Sequence[Delivery]) -> None:
         """Mark a published batch, committed asynchronously: the mark needs no WAL flush
@@ -240,18 +224,8 @@ class OutboxRelay:
             _MARK, ids, [d.partition for d in deliveries], [d.offset for d in deliveries]
         )
 
-    def _record_last_published(
-        self, rows: Sequence[asyncpg.Record], deliveries: Sequence[Delivery]
-    ) -> None:
-        for row, delivery in zip(rows, deliveries, strict=True):
-            key = (row["topic"], delivery.partition)
-            self._last_published[key] = (delivery.offset, str(row["event_id"]))
-
     async def _load_last_published(self) -> None:
-        rows = await self._pool.fetch(_LAST_PUBLISHED)
-        self._last_published = {
-            (r["topic"], r["partition"]): (r["kafka_offset"], str(r["event_id"])) for r in rows
-        }
+        await self._last_published.load(self._pool)
         self._next_broker_check = 0.0
 
     async def _housekeeping(self) -> None:
@@ -289,17 +263,12 @@ class OutboxRelay:
         if not self._last_published:
             self._publisher.trust(session)  # nothing published: nothing to lose
             return 0
-        positions = {tp: offset for tp, (offset, _) in self._last_published.items()}
-        stored = await self._publisher.read_back(positions)
-        answers = {
-            tp: (stored.get(tp, Readback()), eid) for tp, (_, eid) in self._last_published.items()
-        }
-        lost = sum(1 for readback, eid in answers.values() if readback.loses(eid))
+        stored = await self._publisher.read_back(self._last_published.offsets())
+        lost, unknown = self._last_published.lost_and_unknown(stored)
         if lost:
             requeued = await self._requeue_everything(lost)
             self._publisher.trust(session)
             return requeued
-        unknown = sum(1 for readback, _ in answers.values() if readback.unknown)
         if unknown:
             log.warning(
                 "the broker did not answer the read-back in time; checking again",

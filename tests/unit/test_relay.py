@@ -16,6 +16,7 @@ import pytest
 from aiokafka.errors import OffsetOutOfRangeError
 from prometheus_client import CollectorRegistry
 
+from shared.messaging import published_positions
 from shared.messaging import relay as relay_module
 from shared.messaging.kafka import Delivery, Readback, Record, Session
 from shared.messaging.relay import BrokerUnconfirmed, OutboxRelay, RelaySettings
@@ -82,7 +83,7 @@ class FakePool:
             raise self.failures.pop(0)
         if query == relay_module._FETCH:
             return [r.fetched() for r in self.unpublished()][: args[0]]
-        assert query == relay_module._LAST_PUBLISHED
+        assert query == published_positions._LAST_PUBLISHED
         published = [r for r in self.rows if r.partition is not None]
         last = {r.partition: r for r in sorted(published, key=lambda r: r.offset or 0)}
         return [
