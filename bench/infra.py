@@ -28,15 +28,26 @@ BENCH_SUBJECT_HMAC_KEY = secrets.token_hex(32)
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LOWEST_PICKED = 10_000
 _HANDED_OUT: set[int] = set()
+_SHARE = (0, 1)  # this process's slice of the range: (which, of how many)
+
+
+def use_port_range(share: int, shares: int) -> None:
+    """Pick ports from the ``share``-th of ``shares`` equal slices of the range only, so
+    that processes picking side by side (the test suite's workers) never pick one port
+    alike: each remembers only its own."""
+    if not 0 <= share < shares:
+        raise ValueError(f"share {share} of {shares} does not exist")
+    global _SHARE  # noqa: PLW0603 - one setting per process, made once at its start
+    _SHARE = (share, shares)
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on now, outside the ephemeral range, and
-    not handed out before by this process (several picked before any is bound would
-    otherwise collide now and then)."""
-    below = _ephemeral_low()
+    """A port on 127.0.0.1 that nothing listens on now, outside the ephemeral range (in
+    this process's slice of it, see ``use_port_range``), and not handed out before by this
+    process (several picked before any is bound would otherwise collide now and then)."""
+    low, high = _pick_range()
     for _ in range(200):
-        port = random.randrange(_LOWEST_PICKED, below) if below > _LOWEST_PICKED else 0
+        port = random.randrange(low, high) if high > low else 0
         if port in _HANDED_OUT:
             continue
         with socket.socket() as sock:
@@ -49,6 +60,18 @@ def free_port() -> int:
             _HANDED_OUT.add(picked)
             return picked
     raise OSError("no free port below the ephemeral range")
+
+
+def _pick_range() -> tuple[int, int]:
+    """[low, high) to pick from; empty when the ephemeral range is unknown (the kernel
+    picks then)."""
+    below = _ephemeral_low()
+    if below <= _LOWEST_PICKED:
+        return 0, 0
+    share, shares = _SHARE
+    size = (below - _LOWEST_PICKED) // shares
+    low = _LOWEST_PICKED + share * size
+    return low, low + size
 
 
 def _ephemeral_low() -> int:

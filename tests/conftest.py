@@ -16,13 +16,27 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
-from bench.infra import free_port
+from bench.infra import free_port, use_port_range
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.settings import PlatformSettings
 
 TEST_SUBJECT_HMAC_KEY = "test-only-subject-hmac-key-0123456789abcdef"
+
+# Speed is measured by the benchmarks, never by tests: an example that takes long on a busy
+# machine (the suite runs several workers on two cores) is no failure.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker picks ports from its own slice of the range: workers start
+    servers side by side, and each remembers only the ports it handed out itself."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        use_port_range(int(worker["workerid"].removeprefix("gw")), int(worker["workercount"]))
 
 
 @pytest.fixture(scope="session")
