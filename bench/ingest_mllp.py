@@ -129,8 +129,19 @@ def service_env(settings: PlatformSettings) -> dict[str, str]:
     }  # fmt: skip
 
 
-def wait_ready(url: str) -> None:
-    while urllib.request.urlopen(url).status != 200:
+def wait_ready(url: str, timeout: float = 60) -> None:
+    """Until ``url`` (a /readyz) answers 200: a service still starting answers 503 (its
+    broker or database not yet confirmed), or does not listen yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:  # urllib's HTTPError (a 503) and URLError are OSErrors
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not ready within {timeout:.0f} s")
         time.sleep(0.2)
 
 
