@@ -4,16 +4,20 @@ PostgreSQL (review 84, defect 1; the real lookup, guard and BatchIngestor).
 Instance B's batch takes the careful path (it holds an X) and reads the key as holding
 nothing; before B writes, instance A stores a result there on the fast path, which takes no
 chain lock. B's write must be refused by the guard (``assert_batch_current`` on the keys B
-read as empty), and B's batch planned again from a read that sees A's row."""
+read as empty), and B's batch planned again from a read that sees A's row. When A's write
+runs at the same moment as B's (A commits after B's write statement began, so B's guard
+cannot see A's row), the key's claim (migration 0022) makes B wait for A and refuses B."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
+from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
@@ -21,6 +25,7 @@ from services.lab_ingestion.service_layer.commands import IngestLabMessage, Inge
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
 from shared.db.pool import ReservedConnections
+from shared.messaging.outbox import OutgoingEvent
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 
 pytestmark = pytest.mark.integration
@@ -53,6 +58,19 @@ def sent(control_id: str, *obs: tuple[str, str, str]) -> IngestLabMessage:
     return IngestLabMessage(lab, lambda: "", NOW)
 
 
+def instance(
+    connections: ReservedConnections,
+    unit_of_work: type[LabIngestionUnitOfWork],
+    on_replan: Callable[[], None] = lambda: None,
+) -> BatchIngestor:
+    """One instance's batch ingestion, on its own connection."""
+    return BatchIngestor(
+        lambda: unit_of_work(connections, "lab-ingestion", STORED_ID),
+        lambda mrn: f"h({mrn})",
+        on_replan=on_replan,
+    )
+
+
 class WriterAfter(LabIngestionUnitOfWork):
     """A unit of work whose batch is written after ``meanwhile`` ran (another instance's
     batch, committed between this batch's read and its write)."""
@@ -76,10 +94,8 @@ async def test_a_careful_batch_is_planned_again_when_a_key_it_read_empty_got_a_r
     a_connections = ReservedConnections(pool, keep=1)
     b_connections = ReservedConnections(pool, keep=1)
     replans: list[str] = []
-    a = BatchIngestor(lambda: LabIngestionUnitOfWork(a_connections, "lab-ingestion", STORED_ID),
-                      lambda mrn: f"h({mrn})")  # fmt: skip
-    b = BatchIngestor(lambda: WriterAfter(b_connections, "lab-ingestion", STORED_ID),
-                      lambda mrn: f"h({mrn})", on_replan=lambda: replans.append("b"))  # fmt: skip
+    a = instance(a_connections, LabIngestionUnitOfWork)
+    b = instance(b_connections, WriterAfter, on_replan=lambda: replans.append("b"))
     try:
         await a([sent("9", ("F", "K2", "12"))])  # A reads once: MRN1 is remembered
         fast: list[IngestOutcome] = []
@@ -98,9 +114,98 @@ async def test_a_careful_batch_is_planned_again_when_a_key_it_read_empty_got_a_r
         (True, True, 0), (True, False, 1),
     ], careful  # fmt: skip
     assert replans == ["b"]  # refused once by the guard, then planned from a fresh read
+    assert await versions_of_f4(pool) == [("F", True)]  # one F 4, withdrawn
+    events = [r["event_type"] for r in await pool.fetch("SELECT event_type FROM outbox")]
+    assert sorted(events) == ["LabResultCancelled", "LabResultRecorded", "LabResultRecorded"]
+
+
+async def versions_of_f4(pool: asyncpg.Pool) -> list[tuple[str, bool]]:
+    """Each stored result of value 4: its status, and whether it is withdrawn."""
     rows = await pool.fetch(
         "SELECT status, cancelled_at FROM results WHERE value = 4 ORDER BY recorded_at"
     )
-    assert [(r["status"], r["cancelled_at"] is not None) for r in rows] == [("F", True)]
-    events = [r["event_type"] for r in await pool.fetch("SELECT event_type FROM outbox")]
-    assert sorted(events) == ["LabResultCancelled", "LabResultRecorded", "LabResultRecorded"]
+    return [(r["status"], r["cancelled_at"] is not None) for r in rows]
+
+
+class PausedRepository(LabRepository):
+    """Runs ``meanwhile`` after its write statement and before its transaction commits."""
+
+    meanwhile: list[Callable[[], Awaitable[None]]] = []
+
+    async def write(self, outbox: Sequence[OutgoingEvent]) -> None:
+        await super().write(list(outbox))
+        while self.meanwhile:
+            await self.meanwhile.pop(0)()
+
+
+class CommitsLate(LabIngestionUnitOfWork):
+    """Writes its batch in a transaction that commits after ``PausedRepository.meanwhile``."""
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        super().bind(conn)
+        self.labs = PausedRepository(conn, self._stored_id)
+
+    async def commit(self) -> None:
+        if self._tx is None:
+            self._tx = self.connection.transaction()
+            await self._tx.start()
+        await super().commit()
+
+
+async def waiting_for_a_lock(pool: asyncpg.Pool, done: asyncio.Future[object]) -> bool:
+    """Until a session of this database waits for a lock (or ``done`` is): True if one does."""
+    for _ in range(200):
+        if done.done():
+            return False
+        waiting = await pool.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+        )
+        if waiting:
+            return True
+        await asyncio.sleep(0.05)
+    raise AssertionError("neither waiting nor done")
+
+
+async def test_a_careful_write_at_the_same_moment_as_a_fast_write_to_its_key_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    """As above, but A's fast-path write has run and not yet committed when B reads and
+    writes: B's read and guard cannot see A's F 4 (uncommitted, then committed after B's
+    write statement took its snapshot). Without a claim both committed, and A's copy of the
+    F 4 that the lab withdrew stood. B's claim of K1 waits for A's; A commits; B is refused,
+    reads again, finds A's F 4 and withdraws it."""
+    a_connections = ReservedConnections(pool, keep=1)
+    b_connections = ReservedConnections(pool, keep=1)
+    replans: list[str] = []
+    a = instance(a_connections, CommitsLate)
+    b = instance(b_connections, LabIngestionUnitOfWork, on_replan=lambda: replans.append("b"))
+    careful: asyncio.Task[list[IngestOutcome]] | None = None
+    b_waited: list[bool] = []
+    try:
+        await a([sent("9", ("F", "K2", "12"))])  # A reads once: MRN1 is remembered
+
+        async def b_meanwhile() -> None:
+            nonlocal careful
+            careful = asyncio.create_task(
+                b([sent("0", ("F", "K1", "4")), sent("2", ("X", "K1", ""))])
+            )
+            b_waited.append(await waiting_for_a_lock(pool, careful))
+
+        PausedRepository.meanwhile = [b_meanwhile]
+        fast = await a([sent("1", ("F", "K1", "4"))])  # commits once B has written or waits
+        assert careful is not None
+        answers = await asyncio.wait_for(careful, 30)
+    finally:
+        PausedRepository.meanwhile = []
+        if careful is not None and not careful.done():
+            careful.cancel()
+        await a_connections.close()
+        await b_connections.close()
+    assert [(o.accepted, o.results) for o in fast] == [(True, 1)]
+    assert b_waited == [True]  # B's claim of K1 waited for A's commit
+    assert [(o.accepted, o.duplicate, o.cancelled) for o in answers] == [
+        (True, True, 0), (True, False, 1),
+    ], answers  # fmt: skip
+    assert replans == ["b"]
+    assert await versions_of_f4(pool) == [("F", True)]  # one F 4, withdrawn

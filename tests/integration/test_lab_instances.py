@@ -206,8 +206,10 @@ async def test_two_patients_first_results_under_one_key_at_once_never_both_stand
     a, b = instances
     await a.send("warm-a")  # each instance remembers both subjects: the fast path applies
     await b.send("warm-b", mrn="MRN2")
-    # a key that held a result, withdrawn or not, is read first (migration 0017): free it
-    await pool.execute("DELETE FROM results")
+    # a key that held a result, withdrawn or not, is read first (migration 0017): free it,
+    # with its claim (0022)
+    free_the_key = "DELETE FROM results; DELETE FROM result_key_claims"
+    await pool.execute(free_the_key)
     for round_ in range(5):
         first, second = await asyncio.gather(
             a.send(f"A-{round_}"), b.send(f"B-{round_}", mrn="MRN2")
@@ -221,7 +223,7 @@ async def test_two_patients_first_results_under_one_key_at_once_never_both_stand
         refused = second if stored is first else first
         assert stored.results == 1 and refused.code is not None
         assert refused.code.value == "result-of-another-patient"
-        await pool.execute("DELETE FROM results")
+        await pool.execute(free_the_key)
 
 
 async def test_the_database_refuses_a_second_patients_first_result_under_a_key(

@@ -1,6 +1,6 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0020
-define the guard function and the row types they use)."""
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0022
+define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
 
@@ -72,13 +72,17 @@ SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END,
        ORDER BY r.recorded_at DESC LIMIT 100) AS w
 UNION ALL
 -- each key that holds any row, of any patient and status (standing, preliminary, superseded
--- or withdrawn): the careful path's write has the guard check that a key read holding none
--- still holds none (``assert_batch_current``'s result keys); one index probe per key
+-- or withdrawn), or is claimed (migration 0022): the careful path's write has the guard check
+-- that a key read holding none still holds none (``assert_batch_current``'s result keys), and
+-- claims it; a claimed key is never read as empty, so a batch is never refused for ever on a
+-- claim whose rows are gone (deleted by hand). An index probe or two per key
 SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
  WHERE EXISTS (SELECT 1 FROM results r
                 WHERE r.source = k.source AND r.result_key = k.result_key)
+    OR EXISTS (SELECT 1 FROM result_key_claims c
+                WHERE c.source = k.source AND c.result_key = k.result_key)
 """
 
 BATCH_COMMITTED = "SELECT EXISTS (SELECT 1 FROM committed_batches WHERE token = $1)"
@@ -103,6 +107,12 @@ WITH committed_batch AS (
 ), guard AS (
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AS current
+), claimed_keys AS (
+    -- the keys written as new (taken for holding no row) claim their first write: another
+    -- batch writing one as new at the same moment waits here for this one, and is refused
+    -- (migration 0022). Each key once, sorted: two such batches never wait for each other.
+    INSERT INTO result_key_claims (source, result_key)
+    SELECT * FROM unnest($13::text[], $14::text[]) WHERE (SELECT current FROM guard)
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at, content_digest)

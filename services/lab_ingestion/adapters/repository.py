@@ -6,10 +6,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
+from services.lab_ingestion.adapters.batch_rows import (
+    key_claims,
+    message_row,
+    rejection_row,
+    result_row,
+)
 from services.lab_ingestion.adapters.batch_statements import (
     BATCH_COMMITTED,
     LOOKUP,
@@ -39,8 +44,11 @@ STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
 # an earlier attempt at the batch committed (migration 0020): its answer was lost
 COMMITTED_BATCH_CONSTRAINT = "committed_batches_pkey"
-# a chain that another writer changed meanwhile (migration 0009): planned again from a read
-CHAIN_CONSTRAINTS = frozenset({"results_superseded_once", "results_one_standing_root"})
+# a chain that another writer changed meanwhile (migration 0009), or a key another writer
+# wrote as new at the same moment (0022): planned again from a read
+CHAIN_CONSTRAINTS = frozenset(
+    {"results_superseded_once", "results_one_standing_root", "result_key_claims_pkey"}
+)
 # pg_advisory_xact_lock's two-key form (its own key space: no clash with the relay's lock)
 CHAIN_LOCK = (0x4C41, 0x4348)
 
@@ -158,20 +166,24 @@ class LabRepository:
 
     async def _execute_write(self, staged: StagedBatch, outbox: list[OutgoingEvent]) -> None:
         assumed = staged.assumptions
+        new_keys = [(k[0], self._stored_id(k[1])) for k in assumed.new_result_keys]
+        claims = key_claims(staged.results, assumed.new_result_keys, new_keys)
         await self._conn.execute(
             write_statement(staged.token),
             [h for h, _ in assumed.subjects],
             [s.subject_id if s else None for _, s in assumed.subjects],
             [s.site_id if s else None for _, s in assumed.subjects],
-            [k[0] for k in assumed.new_result_keys],
-            [self._stored_id(k[1]) for k in assumed.new_result_keys],
-            [_message_row(m, self._stored_id) for m in staged.messages],
-            [_result_row(r, self._stored_id) for r in staged.results],
+            [source for source, _ in new_keys],
+            [key for _, key in new_keys],
+            [message_row(m, self._stored_id) for m in staged.messages],
+            [result_row(r, self._stored_id) for r in staged.results],
             staged.cancellations,
             staged.cancelled_at,
-            [_rejection_row(r) for r in staged.rejections],
+            [rejection_row(r) for r in staged.rejections],
             outbox_rows(outbox),
             staged.token,
+            [source for source, _ in claims],
+            [key for _, key in claims],
         )
 
 
@@ -259,36 +271,3 @@ class BatchLookup:
     withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
     # the result keys that hold any row at all, of any patient and status
     held: set[SourceKey] = field(default_factory=set)
-
-
-# One tuple per row, in the field order of the row types (migrations 0003, 0008)
-def _message_row(m: MessageRecord, stored_id: StoredId) -> tuple[Any, ...]:
-    return (
-        m.message_id, m.source, stored_id(m.control_id), m.channel, m.outcome, m.subject_id,
-        m.result_count, m.received_at, m.content_digest,
-    )  # fmt: skip
-
-
-def _result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
-    result = r.result
-    return (
-        r.result_id, r.message_id, r.subject_id, r.source, stored_id(r.result_key),
-        result.analyte.value, result.loinc, result.value, result.unit, result.original_value,
-        result.original_unit, result.reference_low, result.reference_high,
-        result.abnormal_flag, r.status, r.collected_at, r.reported_at,
-        r.supersedes_result_id, r.cancelled_at,
-    )  # fmt: skip
-
-
-def _rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
-    """A rejection keeps whatever was sent, NUL bytes too, which PostgreSQL's text cannot
-    hold: they are kept as the visible escape ``\\x00``."""
-    return (
-        r.rejection_id, r.channel, _storable(r.source), _storable(r.control_id), r.code.value,
-        _storable(r.reason), _storable(r.payload), r.received_at, r.patient_hmac,
-        r.content_digest,
-    )  # fmt: skip
-
-
-def _storable(text: str | None) -> str | None:
-    return text.replace("\x00", "\\x00") if text and "\x00" in text else text

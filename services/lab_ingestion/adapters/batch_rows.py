@@ -1,0 +1,58 @@
+"""The rows of a batch's write, as tuples in the field order of the row types (migrations
+0003, 0008) and of the key claims (0022); ids as stored: their keyed hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from services.lab_ingestion.adapters.stored_ids import StoredId
+from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
+
+SourceKey = tuple[str, str]
+
+
+def key_claims(
+    results: Sequence[ResultRecord],
+    new_keys: Sequence[SourceKey],
+    stored_new_keys: Sequence[SourceKey],
+) -> list[SourceKey]:
+    """The keys, as stored, that the batch writes results under as new (taken for holding no
+    row): each claims its first write (migration 0022). Each once, sorted, so that two
+    batches claiming some alike claim them in one order and never wait for each other."""
+    written = {(r.source, r.result_key) for r in results}
+    return sorted(
+        {stored for key, stored in zip(new_keys, stored_new_keys, strict=True) if key in written}
+    )
+
+
+def message_row(m: MessageRecord, stored_id: StoredId) -> tuple[Any, ...]:
+    return (
+        m.message_id, m.source, stored_id(m.control_id), m.channel, m.outcome, m.subject_id,
+        m.result_count, m.received_at, m.content_digest,
+    )  # fmt: skip
+
+
+def result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
+    result = r.result
+    return (
+        r.result_id, r.message_id, r.subject_id, r.source, stored_id(r.result_key),
+        result.analyte.value, result.loinc, result.value, result.unit, result.original_value,
+        result.original_unit, result.reference_low, result.reference_high,
+        result.abnormal_flag, r.status, r.collected_at, r.reported_at,
+        r.supersedes_result_id, r.cancelled_at,
+    )  # fmt: skip
+
+
+def rejection_row(r: RejectionRecord) -> tuple[Any, ...]:
+    """A rejection keeps whatever was sent, NUL bytes too, which PostgreSQL's text cannot
+    hold: they are kept as the visible escape ``\\x00``."""
+    return (
+        r.rejection_id, r.channel, _storable(r.source), _storable(r.control_id), r.code.value,
+        _storable(r.reason), _storable(r.payload), r.received_at, r.patient_hmac,
+        r.content_digest,
+    )  # fmt: skip
+
+
+def _storable(text: str | None) -> str | None:
+    return text.replace("\x00", "\\x00") if text and "\x00" in text else text

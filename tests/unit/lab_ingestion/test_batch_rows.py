@@ -1,0 +1,40 @@
+"""The key claims of a batch's write (migration 0022): which keys, in which order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from services.lab_ingestion.adapters.batch_rows import key_claims
+from services.lab_ingestion.domain.model import Analyte, NormalisedResult
+from services.lab_ingestion.domain.records import ResultRecord
+
+AT = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
+CRP = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", None, None, None)
+
+
+def written(source: str, key: str) -> ResultRecord:
+    return ResultRecord(uuid.uuid4(), uuid.uuid4(), "S-1", source, key, "F", CRP, AT, None, None)
+
+
+def stored(key: tuple[str, str]) -> tuple[str, str]:
+    return key[0], f"h({key[1]})"
+
+
+def test_a_key_is_claimed_once_as_stored_and_in_one_order_whatever_the_batchs() -> None:
+    new = [("LIS", "K9"), ("LAB", "K5"), ("LIS", "K1")]
+    results = [written("LIS", "K9"), written("LIS", "K9"), written("LAB", "K5"),
+               written("LIS", "K1")]  # fmt: skip
+    claims = key_claims(results, new, [stored(k) for k in new])
+    assert claims == [("LAB", "h(K5)"), ("LIS", "h(K1)"), ("LIS", "h(K9)")]
+    reversed_order = key_claims(results[::-1], new[::-1], [stored(k) for k in new[::-1]])
+    assert reversed_order == claims  # two batches claiming alike never wait for each other
+
+
+def test_only_keys_the_batch_writes_as_new_are_claimed() -> None:
+    """A key taken as unused with nothing written (an X of nothing) stays unclaimed: a claim
+    without rows would be read as held for ever. A key written but not as new (a correction
+    of a stored result) was claimed by its first write."""
+    new = [("LIS", "K1"), ("LIS", "unused")]
+    results = [written("LIS", "K1"), written("LIS", "corrected")]
+    assert key_claims(results, new, [stored(k) for k in new]) == [("LIS", "h(K1)")]
