@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -167,14 +168,19 @@ async def waiting_for_a_lock(pool: asyncpg.Pool, done: asyncio.Future[object]) -
     raise AssertionError("neither waiting nor done")
 
 
-async def test_a_careful_write_at_the_same_moment_as_a_fast_write_to_its_key_is_refused(
-    pool: asyncpg.Pool,
-) -> None:
-    """As above, but A's fast-path write has run and not yet committed when B reads and
-    writes: B's read and guard cannot see A's F 4 (uncommitted, then committed after B's
-    write statement took its snapshot). Without a claim both committed, and A's copy of the
-    F 4 that the lab withdrew stood. B's claim of K1 waits for A's; A commits; B is refused,
-    reads again, finds A's F 4 and withdraws it."""
+@dataclass
+class Race:
+    """What each instance answered, whether B waited for a lock, and B's re-plans."""
+
+    fast: list[IngestOutcome]
+    careful: list[IngestOutcome]
+    b_waited: list[bool]
+    replans: list[str]
+
+
+async def race_at_the_same_moment(pool: asyncpg.Pool, status: str, value: str) -> Race:
+    """A (fast path) writes ``status`` K1 ``value`` and holds its transaction open while B
+    (careful, for its X) reads and writes [the lab's copy of it, X K1]; then A commits."""
     a_connections = ReservedConnections(pool, keep=1)
     b_connections = ReservedConnections(pool, keep=1)
     replans: list[str] = []
@@ -188,12 +194,12 @@ async def test_a_careful_write_at_the_same_moment_as_a_fast_write_to_its_key_is_
         async def b_meanwhile() -> None:
             nonlocal careful
             careful = asyncio.create_task(
-                b([sent("0", ("F", "K1", "4")), sent("2", ("X", "K1", ""))])
+                b([sent("0", (status, "K1", value)), sent("2", ("X", "K1", ""))])
             )
             b_waited.append(await waiting_for_a_lock(pool, careful))
 
         PausedRepository.meanwhile = [b_meanwhile]
-        fast = await a([sent("1", ("F", "K1", "4"))])  # commits once B has written or waits
+        fast = await a([sent("1", (status, "K1", value))])  # commits once B wrote or waits
         assert careful is not None
         answers = await asyncio.wait_for(careful, 30)
     finally:
@@ -202,10 +208,39 @@ async def test_a_careful_write_at_the_same_moment_as_a_fast_write_to_its_key_is_
             careful.cancel()
         await a_connections.close()
         await b_connections.close()
-    assert [(o.accepted, o.results) for o in fast] == [(True, 1)]
-    assert b_waited == [True]  # B's claim of K1 waited for A's commit
-    assert [(o.accepted, o.duplicate, o.cancelled) for o in answers] == [
+    return Race(fast, answers, b_waited, replans)
+
+
+async def test_a_careful_write_at_the_same_moment_as_a_fast_write_to_its_key_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    """As above, but A's fast-path write has run and not yet committed when B reads and
+    writes: B's read and guard cannot see A's F 4 (uncommitted, then committed after B's
+    write statement took its snapshot). Without a claim both committed, and A's copy of the
+    F 4 that the lab withdrew stood. B's claim of K1 waits for A's; A commits; B is refused,
+    reads again, finds A's F 4 and withdraws it."""
+    race = await race_at_the_same_moment(pool, "F", "4")
+    assert [(o.accepted, o.results) for o in race.fast] == [(True, 1)]
+    assert race.b_waited == [True]  # B's claim of K1 waited for A's commit
+    assert [(o.accepted, o.duplicate, o.cancelled) for o in race.careful] == [
         (True, True, 0), (True, False, 1),
-    ], answers  # fmt: skip
-    assert replans == ["b"]
+    ], race.careful  # fmt: skip
+    assert race.replans == ["b"]
     assert await versions_of_f4(pool) == [("F", True)]  # one F 4, withdrawn
+
+
+async def test_preliminary_copies_written_at_the_same_moment_never_both_stand(
+    pool: asyncpg.Pool,
+) -> None:
+    """The same race with a preliminary result, which no results index covers (migrations
+    0009 and 0011 hold final and corrected ones): only the claim serialises the two writes
+    (review 85). Without it B's P went in withdrawn and A's copy stood."""
+    race = await race_at_the_same_moment(pool, "P", "3")
+    assert [o.accepted for o in race.fast] == [True]
+    assert race.b_waited == [True]
+    assert all(o.accepted for o in race.careful), race.careful
+    assert race.replans == ["b"]
+    standing = await pool.fetchval(
+        "SELECT count(*) FROM results WHERE value = 3 AND cancelled_at IS NULL"
+    )
+    assert standing == 0

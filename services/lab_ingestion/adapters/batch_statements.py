@@ -110,9 +110,12 @@ WITH committed_batch AS (
 ), claimed_keys AS (
     -- the keys written as new (taken for holding no row) claim their first write: another
     -- batch writing one as new at the same moment waits here for this one, and is refused
-    -- (migration 0022). Each key once, sorted: two such batches never wait for each other.
+    -- (migration 0022). Each key once, sorted, and before any result row (new_results reads
+    -- these claims first): two batches writing new keys alike wait at the first they share,
+    -- holding no result row the other would wait for.
     INSERT INTO result_key_claims (source, result_key)
     SELECT * FROM unnest($13::text[], $14::text[]) WHERE (SELECT current FROM guard)
+    RETURNING 1
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at, content_digest)
@@ -123,7 +126,7 @@ WITH committed_batch AS (
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
                          supersedes_result_id, cancelled_at)
-    SELECT * FROM unnest($7::result_row[])
+    SELECT * FROM unnest($7::result_row[]) WHERE (SELECT count(*) FROM claimed_keys) >= 0
 ), cancelled AS (
     -- a cancellation withdraws the result with every earlier version of it (same patient)
     UPDATE results SET cancelled_at = $9

@@ -46,7 +46,8 @@ def stored_id_hasher(subject_key: bytes) -> StoredId:
 
 async def hash_ids_stored_as_written(conn: asyncpg.Connection, stored: StoredId) -> int:
     """Hash the control ids and result keys that an earlier version stored as written, then
-    validate migration 0019's constraints (which refuse them in new rows); once, in one
+    validate migration 0019's constraints (which refuse them in new rows), and claim the
+    results' keys (migration 0022 claimed only keys already hashed); once, in one
     transaction, whoever calls it first (the service at its start, ``cachexia rejection
     replay``, ``cachexia message show``). Returns the rows changed; with both constraints
     validated it reads nothing else."""
@@ -56,7 +57,14 @@ async def hash_ids_stored_as_written(conn: asyncpg.Connection, stored: StoredId)
         for table, column, constraint in await conn.fetch(_NOT_VALIDATED):
             changed += await _rewrite(conn, table, column, stored)
             await conn.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}")
+            if table == "results":  # its keys, hashed, claim their first write (0022)
+                await conn.execute(_CLAIM_STORED_KEYS)
         return changed
+
+
+_CLAIM_STORED_KEYS = """INSERT INTO result_key_claims (source, result_key)
+                        SELECT DISTINCT source, result_key FROM results
+                        ON CONFLICT DO NOTHING"""
 
 
 # migration 0019's constraints not validated yet, with the table and column each checks
