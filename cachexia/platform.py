@@ -66,7 +66,8 @@ def _passwords(dsn: str) -> set[str]:
 def _unreachable(dsn: str, exc: BaseException) -> str:
     return (
         f"PostgreSQL at {masked_url(dsn)} could not be reached ({_reason(exc, dsn)}); start "
-        "the platform with `make run` (or `cachexia up`), or check DATABASE_URL if it points "
+        "the platform with `make run` (or `cachexia up`); if it runs on moved ports, export "
+        "the same CACHEXIA_EMBEDDED_POSTGRES_PORT here; or check DATABASE_URL if it points "
         "at your own server"
     )
 

@@ -121,6 +121,8 @@ def test_a_real_refused_connection_is_reported(
     err = capsys.readouterr().err
     assert "postgresql://u:***@127.0.0.1:1/db could not be reached" in err
     assert PASSWORD not in err
+    # a platform started on moved ports: the command needs the same setting (review 86)
+    assert "export the same CACHEXIA_EMBEDDED_POSTGRES_PORT" in err
 
 
 @pytest.mark.parametrize(
