@@ -13,6 +13,9 @@ import re
 
 HL7_HASH_PREFIX = "HMAC:"
 _KEPT_COPY_IDENTIFIER = re.compile(r"(?:HMAC:)?[0-9a-f]{64}")
+# said in the reason of a rejection whose sender its token may not deliver as: such a copy
+# is never replayed (the token is not kept, so a replay could not check it again)
+NOT_THE_TOKENS = "one this token may deliver results as"
 KEPT_COPY_REASON = (
     "the patient identifier is a keyed hash: this is the kept copy of a rejected message; "
     "replay it with `cachexia replay`, or have the lab resend the original"

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from services.lab_ingestion.domain.kept_copy import (
     HL7_HASH_PREFIX,
+    NOT_THE_TOKENS,
     is_kept_copy_identifier,
     kept_copy_hash,
 )
@@ -80,6 +81,11 @@ def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
         raise ReplayRefused(
             f"a {rejection.channel} input is not replayed (its copy holds the patient's hash "
             "in its ids too): ask the lab to resend it"
+        )
+    if NOT_THE_TOKENS in rejection.reason:
+        raise ReplayRefused(
+            "it was delivered by a token that may not deliver as its sender (the token is not "
+            "kept: it cannot be checked again): ask the lab to resend it with its own token"
         )
     if rejection.patient_hmac is None or rejection.content_digest is None:
         raise ReplayRefused(

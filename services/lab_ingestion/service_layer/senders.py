@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON, is_kept_copy_identifier
+from services.lab_ingestion.domain.kept_copy import (
+    KEPT_COPY_REASON,
+    NOT_THE_TOKENS,
+    is_kept_copy_identifier,
+)
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
@@ -25,7 +29,8 @@ def early_answer(
     message = command.message
     sender = (message.source_application, message.source_facility)
     if command.check_source and sender not in context.allowed:
-        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _unknown_sender(message.source))
+        reason = _unknown_sender(message.source, command.permitted_senders)
+        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, reason)
     if not _permitted(command.permitted_senders, message.source):
         return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source))
     gone = _unconfigured(context, command.permitted_senders, message.source, message.configured_as)
@@ -48,7 +53,9 @@ def rejection_of_input(
     """Why an input refused at the edge is kept: its own reason, unless its sender may not
     deliver at all (that is then the reason)."""
     if command.sender is not None and command.sender not in context.allowed:
-        return RejectionCode.UNKNOWN_SOURCE, _unknown_sender(command.source)
+        return RejectionCode.UNKNOWN_SOURCE, _unknown_sender(
+            command.source, command.permitted_senders
+        )
     if not _permitted(command.permitted_senders, command.source):
         return RejectionCode.UNKNOWN_SOURCE, _not_permitted(command.source)
     gone = _unconfigured(context, command.permitted_senders, command.source, command.configured_as)
@@ -57,8 +64,11 @@ def rejection_of_input(
     return command.code, command.reason
 
 
-def _unknown_sender(source: str | None) -> str:
-    return f"sender {source!r} (MSH-3^MSH-4) is not on the allow-list"
+def _unknown_sender(source: str | None, permitted: frozenset[str] | None) -> str:
+    """Not on the allow-list; and, when so, not the delivering token's either (adding the
+    sender then does not make the message deliverable, nor replayable)."""
+    reason = f"sender {source!r} (MSH-3^MSH-4) is not on the allow-list"
+    return reason if _permitted(permitted, source) else f"{reason}, nor {NOT_THE_TOKENS}"
 
 
 def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
@@ -67,7 +77,7 @@ def _permitted(permitted: frozenset[str] | None, source: str | None) -> bool:
 
 
 def _not_permitted(source: str | None) -> str:
-    return f"sender {source!r} is not one this token may deliver results as"
+    return f"sender {source!r} is not {NOT_THE_TOKENS}"
 
 
 def _unconfigured(

@@ -15,7 +15,7 @@ from services.lab_ingestion.domain.kept_copy import kept_copy_hash
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
-from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
+from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused, checked_copy
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.hl7_samples import join, msh, seg
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, FakeLabs, FakeUnitOfWork
@@ -79,9 +79,36 @@ async def test_a_rejection_for_a_token_not_bound_to_its_sender_is_not_replayed()
     assert (record.patient_hmac, record.content_digest) == (None, None)
     replayer = Replayer(read_copy, BatchIngestor(lambda: FakeUnitOfWork(db), kept_copy_hash,
                                                  reads_kept_copies=True))  # fmt: skip
-    with pytest.raises(ReplayRefused, match="ask the lab to resend it"):
+    with pytest.raises(ReplayRefused, match="delivered by a token that may not deliver as"):
         await replayer.replay(kept)
     assert db.results == []
+
+
+async def test_a_sender_neither_listed_nor_the_tokens_is_said_to_be_both() -> None:
+    """Review 86: a token bound to OTHER^LAB delivering as LIS^ELSEWHERE, not on the
+    allow-list, was told only "not on the allow-list"; the operator added the sender, and
+    the replay was refused as a copy that "cannot be checked". The reason says both, and
+    the replay says why it is never replayed."""
+    db = FakeDatabase(enrolled={keyed(MRN): "S-1"})
+    KeepingLabs.rejections = []
+    hl7 = HL7.replace("LIS|HOSP", "LIS|ELSEWHERE")
+    message, _ = parse_oru(hl7, Channel.HL7_HTTP, identify=keyed)
+    command = IngestLabMessage(
+        message, lambda: redact(hl7, keyed), AT, permitted_senders=frozenset({"OTHER^LAB"})
+    )
+    (outcome,) = await BatchIngestor(lambda: KeepingUnitOfWork(db), keyed)([command])
+    assert outcome.reason == (
+        "sender 'LIS^ELSEWHERE' (MSH-3^MSH-4) is not on the allow-list, nor one this token "
+        "may deliver results as"
+    )
+    record = KeepingLabs.rejections[-1]
+    kept = KeptRejection(
+        record.rejection_id, record.channel, record.source, record.control_id,
+        record.code.value, record.reason, record.payload, record.received_at,
+        record.patient_hmac, record.content_digest, None, None,
+    )  # fmt: skip
+    with pytest.raises(ReplayRefused, match="resend it with its own token"):
+        checked_copy(kept, lambda _: message)
 
 
 async def test_a_rejection_of_a_sender_not_on_the_allow_list_stays_replayable() -> None:
