@@ -52,5 +52,13 @@ lock:
 	$(BIN)/python -m pip install --quiet ".[dev]"
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^lena-ccs-platform' > requirements.lock
 
+# Never under a running embedded PostgreSQL (one left running by a killed `cachexia up`
+# would go on writing into a deleted folder, and hold its port against the next `make run`).
 clean:
+	@pid=$$(head -n 1 .data/postgres/postmaster.pid 2>/dev/null); \
+	if [ -n "$$pid" ] && ps -p "$$pid" >/dev/null 2>&1; then \
+	    echo "the embedded PostgreSQL still runs on .data/postgres (pid $$pid): stop the" \
+	         "platform (Ctrl-C), or a server left running with: kill -INT $$pid"; \
+	    exit 1; \
+	fi
 	rm -rf .data

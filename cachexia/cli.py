@@ -79,10 +79,12 @@ async def _run_operation(args: argparse.Namespace, settings: PlatformSettings) -
 def run_service(name: str, settings: PlatformSettings) -> int:
     # imported here, not at the top: the other commands need not load every service
     from cachexia.services import service_definition  # noqa: PLC0415 - see above
+    from cachexia.supervision import end_with_supervisor  # noqa: PLC0415 - see above
     from shared.listening import ListenError  # noqa: PLC0415 - see above
     from shared.runtime import BackgroundTaskFailed, ServiceRuntime  # noqa: PLC0415 - see above
 
     configure_logging(name, settings.log_level)
+    end_with_supervisor()  # started by `cachexia up`: ends with it, even when it is killed
     runtime = ServiceRuntime(service_definition(name), settings)
     try:
         asyncio.run(runtime.run())

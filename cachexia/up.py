@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachexia.embedded import PlatformLock, start_broker, start_postgres, stop_servers
-from cachexia.infra_watch import RESTART_BACKOFF_MAX_SECONDS, InfrastructureWatch
+from cachexia.infra_watch import InfrastructureWatch, Restarts
 from cachexia.platform import (
     StopRequested,
     check_subject_key,
@@ -34,6 +34,7 @@ from cachexia.platform import (
     wait_for_kafka,
     wait_for_postgres,
 )
+from cachexia.supervision import supervised_env
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.secrets import subject_hmac_key
@@ -58,7 +59,7 @@ class ServiceProcess:
     name: str
     log_file: Path
     process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    restarts: Restarts = field(default_factory=Restarts)  # 1, 2, 4 ... 30 s; anew once stable
     next_start: float = 0.0
     started_at: float = field(default=0.0)
     log_start: int = 0  # where this run's output begins in the log
@@ -73,6 +74,7 @@ class ServiceProcess:
                 env=env, start_new_session=True,
             )  # fmt: skip
         self.started_at = time.monotonic()
+        self.restarts.started_at = self.started_at
 
     def exit_reason(self) -> str | None:
         """The one line (``cachexia: ...``) this run of the service wrote on its way out,
@@ -201,10 +203,10 @@ class Platform:
             # the services see DATABASE_URL set, as with external infrastructure, where they
             # would refuse to use a key of the data directory: they are given ours
             env["CACHEXIA_SUBJECT_HMAC_KEY"] = self.subject_key.decode()
-        return env
+        return supervised_env(env)
 
     def _start_services(self) -> None:
-        env = self._child_env()
+        env = self._child_env()  # the services end with this process (supervision.py)
         for service in self.services:
             service.start(env)
 
@@ -253,11 +255,11 @@ class Platform:
                     continue
                 code = service.process.poll()
                 if code is None:
+                    service.restarts.note_running(now)
                     continue
                 if service.next_start == 0.0:
                     service.kill_group()  # what it left behind (would hold its ports)
-                    service.restarts += 1
-                    delay = min(2.0**service.restarts, RESTART_BACKOFF_MAX_SECONDS)
+                    delay = service.restarts.schedule(now)
                     service.next_start = now + delay
                     reason = service.exit_reason()
                     say(

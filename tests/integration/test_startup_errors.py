@@ -135,7 +135,7 @@ async def test_up_says_why_a_service_exited(env: dict[str, str], held_port: int)
     expected = (
         f"lab-ingestion exited with 2: lab-ingestion cannot listen on 127.0.0.1:{held_port} "
         "(address already in use); stop what holds it or set CACHEXIA_LAB_INGESTION_HTTP_PORT; "
-        "restarting in 2 s"
+        "restarting in 1 s"  # 1, 2, 4 ... 30 s, anew once it ran a minute
     )
     said = await _until_said(["up"], env, expected, SERVICE_TIMEOUT_SECONDS)
     assert any(line.startswith(expected) for line in said), said
