@@ -84,6 +84,9 @@ _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 # MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
 # the result keys): ids some systems build from the patient's number
 _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3)}
+# and OBX-4 (the sub-id, in the result key): where a name's word or a birth date is found
+# run into other letters or digits too (``ZWYSSIGMANN19510317``), not only as a whole word
+_RUN_IN_FIELDS = {**_ID_FIELDS, "OBX": (4,)}
 _SENDER_FIELDS = (2, 3)  # MSH-3 and MSH-4 (MSH-1 is the separator): who sent the message
 
 
@@ -107,7 +110,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         return _withheld_lines(lines)
     field = separators[0]
     segments = [(line[:3].upper(), line.split(field)) for line in kept_lines(lines, field)]
-    secrets, numbers, named = secrets_and_numbers(segments, separators, hash_identifier)
+    secrets, numbers, named, run_in = secrets_and_numbers(segments, separators, hash_identifier)
     _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
     kept = [
         (name, fields[:1] if name.startswith("Z") else fields)  # a site's own: name only
@@ -138,6 +141,13 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
         mask_documents(name, fields, separators)
         scrubbed.extend(_to_scrub(name, fields, separators, senders))
     scrub_fields(text, secrets, scrubbed, separators)
+    ids = [
+        (fields, index)
+        for name, fields in kept
+        for index in _RUN_IN_FIELDS.get(name, ())
+        if index < len(fields) and fields[index]
+    ]
+    scrub_fields(text, run_in, ids, separators, run_in=True)  # ROE19510317 as [redacted]
     for fields, index, parts in senders:
         fields[index] = "".join(parts)
     for fields, kept_numbers in numbers:

@@ -24,18 +24,30 @@ _KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
 
 
 def scrub_fields(
-    text: str, secrets: Secrets, scrubbed: list[tuple[list[str], int]], separators: Separators
+    text: str,
+    secrets: Secrets,
+    scrubbed: list[tuple[list[str], int]],
+    separators: Separators,
+    *,
+    run_in: bool = False,
 ) -> None:
     """Replace every copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole),
-    then in each value that holds escapes, as it reads (``_scrub_decoded``)."""
+    then in each value that holds escapes, as it reads (``_scrub_decoded``). ``run_in``:
+    ids, where a copy run into other letters or digits is found too, and where what a
+    redaction wrote (``[redacted]``, a masked number's hash) is never cut."""
     escape = separators[3]
-    protected = re.compile(f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}")
+    kept = f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}"
+    if run_in:  # a number masked in an id (``#``, maybe escaped, and 12 hex digits)
+        sign = f"(?:#|{re.escape(escape)}[FSTRE]{re.escape(escape)})"
+        kept = f"{sign}[0-9a-f]{{12}}|HMAC:[0-9a-f]{{64}}|{re.escape(REDACTED)}|{kept}"
+    protected = re.compile(kept)
     markers = _markers(text, [replacement for _, replacement in secrets.values()])
     scrubber = Scrubber(
         {value: markers.get(replacement, "") for value, replacement in secrets.values()},
         min_length=2,
         protected=protected,
         fill=True,
+        run_in=run_in,
     )
     if scrubber and "" in markers.values():
         for fields, index in scrubbed:  # adversarial: no character left to mark copies with

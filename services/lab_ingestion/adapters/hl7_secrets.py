@@ -20,6 +20,7 @@ from services.lab_ingestion.adapters.scrub import (
     FOLDED_LETTERS,
     REDACTED,
     date_spellings,
+    run_in_secrets,
     street_words,
 )
 from services.lab_ingestion.domain.matching import grouped_digits
@@ -50,10 +51,12 @@ def secrets_and_numbers(
     segments: list[tuple[str, list[str]]],
     separators: Separators,
     hash_identifier: Callable[[str], str],
-) -> tuple[Secrets, PatientNumbers, list[str]]:
+) -> tuple[Secrets, PatientNumbers, list[str], Secrets]:
     """Every value removed from the message (whose copies are scrubbed), each PID's
-    patient numbers as kept, and every number PID-3 names (kept or dropped)."""
+    patient numbers as kept, every number PID-3 names (kept or dropped), and the names'
+    words and birth dates' spellings searched for run into ids (``run_in_secrets``)."""
     secrets: Secrets = {}
+    people: list[str] = []  # names and date spellings, as written
     numbers: PatientNumbers = []
     named: list[str] = []
     previous = ""
@@ -69,14 +72,19 @@ def secrets_and_numbers(
                 _add_number(secrets, number.value, number.hashed or REDACTED)
             for other in dropped:
                 _add_number(secrets, other, REDACTED)
-        _collect_secrets(name, fields, separators, secrets)
+        _collect_secrets(name, fields, separators, secrets, people)
+    run_in: Secrets = {}
+    for value in people:  # as it reads too (M\XFC\LLER as MÜLLER)
+        for text in {value, decoded_text(value, separators)}:
+            for secret in run_in_secrets([text]):
+                _add(run_in, secret, 3)
     for value, replacement in list(secrets.values()):  # a value as it reads: MÜLLER
         if separators[3] in value:
             _add(secrets, decoded_text(value, separators), 2, replacement)
             # highlighting (\H\HUBER\N\) read as nothing, as a note's plain copy writes it
             plain = decoded_text(value, separators, highlight_as_nothing=True)
             _add(secrets, plain, 2, replacement)
-    return secrets, numbers, named
+    return secrets, numbers, named, run_in
 
 
 def _collect_secrets(
@@ -84,6 +92,7 @@ def _collect_secrets(
     fields: list[str],
     separators: Separators,
     secrets: dict[str, tuple[str, str]],
+    people: list[str],
 ) -> None:
     """Record the values this segment holds that must not appear anywhere else."""
 
@@ -98,6 +107,7 @@ def _collect_secrets(
                             yield from (s.strip() for s in parts[c].split(sub))
 
     for value in values(_NAME_FIELDS, (0, 1, 2)):  # family, given, further given names
+        people.append(value)
         for token in (value, *value.split(), *_NAME_PARTS.split(value)):
             _add(secrets, token, 2)
     for value in values(_IDENTIFIER_FIELDS, (0,)):
@@ -108,6 +118,7 @@ def _collect_secrets(
         if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]
             for variant in (value, *date_spellings(day[:4], day[4:6], day[6:])):
                 _add(secrets, variant, 8)
+                people.append(variant)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)
     if name == "PID":  # the patient's street and other designation: their words too

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 REDACTED = "[redacted]"
 MIN_LENGTH = 3
@@ -50,10 +50,13 @@ class Scrubber:
         min_length: int = MIN_LENGTH,
         protected: re.Pattern[str] | None = None,
         fill: bool = False,
+        run_in: bool = False,
     ) -> None:
         """``protected``: spans (HL7 escape sequences) a match may hold whole but never cut.
         ``fill``: each replacement is one character, written over every character of the
-        copy (whose length may differ from the secret's: ``ß`` for ``SS``)."""
+        copy (whose length may differ from the secret's: ``ß`` for ``SS``). ``run_in``: a
+        copy is found run into letters or digits too (``ROE19510317``), for ids only
+        (``run_in_secrets``): in free text that would cut words and units."""
         kept: dict[str, str] = {}
         for secret, replacement in replacements.items():
             value = secret.strip()
@@ -67,6 +70,7 @@ class Scrubber:
         self._too_many = len(self._secrets) > MAX_SECRETS
         self._protected = protected  # spans never touched (HL7 escape sequences)
         self._fill = fill
+        self._run_in = run_in
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -101,7 +105,11 @@ class Scrubber:
                     start, end = span
                     # a copy may hold a whole escape sequence (M\XFC\LLER), never cut one
                     cuts = inside[start] or inside[end]
-                    whole = _whole_word(text, start, end) or (is_date and _dated(text, start, end))
+                    whole = (
+                        self._run_in
+                        or _whole_word(text, start, end)
+                        or (is_date and _dated(text, start, end))
+                    )
                     if whole and not cuts and not any(taken[start:end]):
                         spans.append((start, end, self._replacement(replacement, end - start)))
                         taken[start:end] = b"\x01" * (end - start)
@@ -123,6 +131,8 @@ _STREET_TYPES = frozenset({
     "van", "der", "den", "des", "del", "della", "les", "bei", "chez",
 })  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
+# what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time)
+_DATE_SPELLING = re.compile(r"\d{8}\d*|\d{4}-\d\d-\d\d|\d\d[./-]\d\d[./-]\d{4}", re.ASCII)
 
 
 def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
@@ -130,6 +140,22 @@ def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
     YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY, DD-MM-YYYY and MM/DD/YYYY."""
     return (f"{year}{month}{day}", f"{year}-{month}-{day}", f"{day}.{month}.{year}",
             f"{day}/{month}/{year}", f"{day}-{month}-{year}", f"{month}/{day}/{year}")  # fmt: skip
+
+
+def run_in_secrets(values: Iterable[str]) -> set[str]:
+    """What of a person's names and birth date spellings is searched for run into an id
+    (``Scrubber(run_in=True)``: ``ZWYSSIGMANN19510317``, ``X19510317``): each word of a
+    name of three letters or more (``_WORD``: no digit, so no code or number is one), and
+    each date spelling as it is (digits and separators). Searched for only in ids (MSH-10,
+    order numbers, result ids), where a short word of a name is not cut out of text."""
+    found: set[str] = set()
+    for value in values:
+        stripped = value.strip()
+        if _DATE_SPELLING.fullmatch(stripped):
+            found.add(stripped)
+        else:
+            found.update(word for word in _WORD.findall(value))
+    return found
 
 
 def street_words(line: str) -> list[str]:
