@@ -61,6 +61,9 @@ _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
 _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
 _ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE})  # where a number is masked
+# where a name's word or a birth date is found run in too (a URL's last segment): not an
+# extension's or a profile's ``url``, whose words a short name would cut
+_RUN_IN_KEYS = _ID_KEYS - {"url"}
 _FLAG_TEXTS = frozenset({"code", "display", "text"})  # of an interpretation and its codings
 
 
@@ -80,7 +83,8 @@ def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[
         secrets = Secrets()
         pruned = prune(payload, secrets)
         redactor = _FhirRedactor(hash_identifier, set(person_urls(pruned)), secrets)
-        return scrubbed_copy(redactor.node(pruned), secrets, hash_identifier, _ID_KEYS)
+        node = redactor.node(pruned)
+        return scrubbed_copy(node, secrets, hash_identifier, _ID_KEYS, _RUN_IN_KEYS)
     except RecursionError:
         return {}
 

@@ -28,8 +28,11 @@ Also searched for: a birth date YYYYMMDD in every spelling ``scrub.date_spelling
 part of a double name (``MÜLLER-MEIER``) and the words of the patient's street line
 (``scrub.street_words``; another person's address is searched as whole lines only, since
 every word searched for may wipe a note's ordinary word: "5 INSURED WAY"). A birth date is
-also found as the date of a timestamp (``195103170800``). Limits: a birth date run into
-another number or word (``A19510317``) is not found; a phone written with a country code
+also found as the date of a timestamp (``195103170800``). In ids (MSH-10, ORC-2/3,
+OBR-2/3, OBX-4) a name's word of three letters or more and a birth date's spellings are found
+run into other letters or digits too (``ZWYSSIGMANN19510317`` -> ``[redacted]``), even inside
+a longer digit run (``X195103170`` -> ``X[redacted]0``). Limits: elsewhere a birth date run
+into another number or word (``A19510317``) is not found; a phone written with a country code
 (``+41 79 123 45 67``) is not turned into its national form (``079...``) nor the other way
 round; a number written with a blank in a note but not in PID-3 is not found; other spellings
 (``4 March 1961``, ``079-123 45 67``) are not found. Where the scrubber gives up (more than

@@ -25,6 +25,7 @@ from services.lab_ingestion.adapters.scrub import (
     MIN_DIGITS_ONLY,
     Scrubber,
     date_spellings,
+    run_in_secrets,
     street_words,
 )
 from services.lab_ingestion.domain.abnormal_flags import published_flag
@@ -102,7 +103,12 @@ def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
 
 
 class Secrets(dict[str, str]):
-    """Removed text -> what replaces its other copies (a keyed hash or ``REDACTED``)."""
+    """Removed text -> what replaces its other copies (a keyed hash or ``REDACTED``); and
+    the names and dates among it (``people``), searched for run into ids too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.people: list[str] = []
 
     def text(self, value: object) -> None:
         """A removed value; a date also in the other ways it is commonly written."""
@@ -116,6 +122,7 @@ class Secrets(dict[str, str]):
         if date:
             for variant in date_spellings(*date.groups()):
                 self.setdefault(variant, REDACTED)
+                self.people.append(variant)
 
     def street(self, value: object) -> None:
         """A removed street line: the whole of it and its words (``street_words``)."""
@@ -129,6 +136,7 @@ class Secrets(dict[str, str]):
         name's both whole and split)."""
         self.text(value)
         if isinstance(value, str):
+            self.people += [value, _plain_letters(value)]
             for part in _name_parts(value):
                 if len(part.strip(".'-")) >= _MIN_SECRET and part.lower() not in _NOT_A_NAME:
                     self.setdefault(part, REDACTED)
@@ -165,14 +173,22 @@ def scrubbed_copy(
     secrets: Secrets,
     hash_identifier: Callable[[str], str],
     id_keys: frozenset[str],
+    run_in_keys: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """``node`` with every copy of a secret replaced (``scrub_secrets``), and then every
     hashed number run into an id (a string under one of ``id_keys``; ``IDENTIFIER_VALUE``:
     an identifier's value) masked as the accepted path masks it (``numbers_masked``:
-    ``MSG4711815`` -> ``MSG#c3d33d695dec``), the hashes written in left whole."""
+    ``MSG4711815`` -> ``MSG#c3d33d695dec``), the hashes written in left whole, and a name's
+    word or a date run into it (``DOE19580214``) replaced by ``REDACTED`` (``run_in_secrets``)
+    under ``run_in_keys`` (all ``id_keys`` by default): in a URL, its last segment only, so
+    that no resource type (``Patient/``) or profile is cut."""
+    run_in_keys = id_keys if run_in_keys is None else run_in_keys
     hashed = {s: r for s, r in secrets.items() if r != REDACTED and len(r) >= _MIN_SECRET}
     masked = numbers_masked(hashed, hash_identifier)
     hashes = re.compile("|".join(re.escape(h) for h in set(hashed.values())) or "(?!)")
+    written = re.compile(rf"#[0-9a-f]{{12}}|[0-9a-f]{{64}}|{re.escape(REDACTED)}")
+    run_in = Scrubber(dict.fromkeys(run_in_secrets(secrets.people), REDACTED),
+                      protected=written, run_in=True)  # fmt: skip
 
     def walk(value: Any, key: object) -> Any:
         if isinstance(value, dict):
@@ -180,7 +196,10 @@ def scrubbed_copy(
         if isinstance(value, list):
             return [walk(item, key) for item in value]
         if isinstance(value, str) and key in id_keys:
-            return _masked_between(value, hashes, masked)
+            value = _masked_between(value, hashes, masked)
+            if key in run_in_keys:
+                path, slash, last = value.rpartition("/")
+                return f"{path}{slash}{run_in(last)}"
         return value
 
     scrubbed: dict[str, Any] = walk(scrub_secrets(node, secrets), None)
