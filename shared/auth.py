@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -13,6 +14,8 @@ from enum import StrEnum
 
 import asyncpg
 
+from shared.db.pool import ReservedConnections
+
 
 class Role(StrEnum):
     LAB = "lab"
@@ -21,6 +24,13 @@ class Role(StrEnum):
     UNBLINDED = "unblinded"
     OPS = "ops"
 
+
+# How long a token check (a pooled connection, then the lookup) may take before the request
+# is answered 503 with Retry-After: the deadline lab-ingestion gives a batch
+# (``GIVE_UP_AFTER_SECONDS``), so that a database that accepts connections but never answers
+# is answered "resend" as soon on HTTP as on MLLP, not after the pool's 30 s command timeout
+# and asyncpg's 30 s wait for its cancel request
+TOKEN_CHECK_SECONDS = 5.0
 
 TOKEN_PREFIX = "cx_"  # noqa: S105 - a public prefix that marks our tokens, not a secret
 
@@ -116,16 +126,28 @@ def _token_record(row: asyncpg.Record) -> TokenRecord:
 
 
 class TokenStore:
-    """Resolves tokens to principals, caching answers briefly to keep requests cheap."""
+    """Resolves tokens to principals, caching answers briefly to keep requests cheap.
 
-    def __init__(self, pool: asyncpg.Pool, cache_seconds: float = 30.0) -> None:
-        self._pool = pool
+    A lookup (waiting for a pooled connection, then the query) is cut off after
+    ``check_seconds`` with a TimeoutError, a passing failure (``TRANSIENT_DB_ERRORS``) that
+    the caller answers 503, never 401; its connection is closed and its server process ended
+    (``ReservedConnections``), so that nothing is left checked out or running."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        cache_seconds: float = 30.0,
+        check_seconds: float = TOKEN_CHECK_SECONDS,
+    ) -> None:
+        self._connections = ReservedConnections(pool, keep=0)
         self._cache_seconds = cache_seconds
+        self._check_seconds = check_seconds
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
 
     async def authenticate(self, token: str) -> Principal | None:
         """The token's principal; None for an unknown, revoked or malformed token. Ours are
-        ASCII: a header's other bytes arrive as surrogate escapes, which cannot be hashed."""
+        ASCII: a header's other bytes arrive as surrogate escapes, which cannot be hashed.
+        Raises TimeoutError when the database does not answer within ``check_seconds``."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200 or not token.isascii():
             return None
         digest = token_digest(token)
@@ -133,16 +155,27 @@ class TokenStore:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        row = await self._pool.fetchrow(
-            "SELECT token_id, name, role, senders FROM auth.api_tokens"
-            " WHERE token_sha256 = $1 AND revoked_at IS NULL",
-            digest,
-        )
+        async with asyncio.timeout(self._check_seconds):  # see shared.waiting
+            row = await self._lookup(digest)
         principal = _principal(row) if row else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now + self._cache_seconds, principal)
         return principal
+
+    async def _lookup(self, digest: bytes) -> asyncpg.Record | None:
+        conn = await self._connections.acquire()
+        try:
+            row: asyncpg.Record | None = await conn.fetchrow(
+                "SELECT token_id, name, role, senders FROM auth.api_tokens"
+                " WHERE token_sha256 = $1 AND revoked_at IS NULL",
+                digest,
+            )
+        except BaseException:
+            await self._connections.release(conn, failed=True)  # cut off: ended (_end)
+            raise
+        await self._connections.release(conn)
+        return row
 
 
 def _principal(row: asyncpg.Record) -> Principal:

@@ -14,14 +14,35 @@ from shared.auth import TOKEN_PREFIX, Principal, Role, TokenStore, new_token, to
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 
 
-class ForbiddenPool:
+class FakePool:
+    """A pool lending itself as its one connection (``ReservedConnections`` asks these)."""
+
+    released = 0
+
+    def get_max_size(self) -> int:
+        return 10
+
+    async def acquire(self, timeout: float | None = None) -> Any:
+        return self
+
+    async def release(self, conn: Any) -> None:
+        self.released += 1
+
+    def is_closed(self) -> bool:
+        return False
+
+    def is_in_transaction(self) -> bool:
+        return False
+
+
+class ForbiddenPool(FakePool):
     """A pool the code must not touch."""
 
-    async def fetchrow(self, *args: Any) -> Any:
-        raise AssertionError("the database was queried for a token that cannot be valid")
+    async def acquire(self, timeout: float | None = None) -> Any:
+        raise AssertionError("the database was asked about a token that cannot be valid")
 
 
-class CountingPool:
+class CountingPool(FakePool):
     def __init__(self, rows: dict[bytes, dict[str, Any]] | None = None) -> None:
         self.rows = rows or {}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -97,6 +118,7 @@ async def test_a_known_token_resolves_to_its_principal() -> None:
     assert args == (token_digest(token),), "only the digest is sent to the database"
     assert token not in sql
     assert "revoked_at IS NULL" in sql
+    assert pool.released == 1, "the connection went back to the pool"
 
 
 async def test_answers_are_cached() -> None:
