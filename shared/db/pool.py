@@ -161,7 +161,7 @@ class ReservedConnections:
             return
         try:
             async with asyncio.timeout(END_BACKEND_TIMEOUT_SECONDS):
-                ended = await self.pool.fetchval(_END_BACKEND, pid, END_BACKEND_WAIT_MS)
+                ended = await self._end_backend(pid)
         except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
             # unreachable, or not allowed to signal it: its statement may still commit (a
             # resend is then a duplicate); said, never raised (its caller is answering)
@@ -170,6 +170,20 @@ class ReservedConnections:
         else:
             if not ended:
                 log.warning("the server process of a cut-off statement has not ended yet")
+
+    async def _end_backend(self, pid: int) -> bool:
+        """Ask the server to end ``pid``. Not ``pool.fetchval``: its connection, cut off by
+        a server that does not answer, would be released only once asyncpg's cancel request
+        was answered, or after the 30 s command timeout; it is terminated instead."""
+        conn: asyncpg.Connection = await self.pool.acquire()
+        try:
+            ended: bool = await conn.fetchval(_END_BACKEND, pid, END_BACKEND_WAIT_MS)
+        except BaseException:
+            conn.terminate()  # its statement's state is unknown: never reused
+            raise
+        finally:
+            await self.pool.release(conn)
+        return ended
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
