@@ -46,32 +46,50 @@ class SilentConnection:
         return False
 
 
+class EndingConnection(SilentConnection):
+    """The connection that asks the server to end a cut-off statement's process: answers."""
+
+    def __init__(self, ended: list[tuple[Any, ...]]) -> None:
+        super().__init__()
+        self.ended = ended
+
+    async def fetchval(self, sql: str, *args: Any) -> bool:
+        assert "pg_terminate_backend" in sql
+        self.ended.append(args)
+        return True
+
+
 class SilentPool:
-    """Lends one connection that never answers; ``silent_acquire``: lends none, ever (every
-    connection busy, or a connect the server never answers)."""
+    """Lends connections that never answer; ``silent_acquire``: lends none, ever (every
+    connection busy, or a connect the server never answers). What is lent while a lookup is
+    being cut off asks the server to end the lookup's process, and is answered."""
 
     def __init__(self, silent_acquire: bool = False) -> None:
-        self.conn = SilentConnection()
         self.silent_acquire = silent_acquire
+        self.lookups: list[SilentConnection] = []
         self.lent = 0
         self.ended: list[tuple[Any, ...]] = []  # pg_terminate_backend's arguments
+
+    @property
+    def conn(self) -> SilentConnection:
+        return self.lookups[-1]
 
     def get_max_size(self) -> int:
         return 10
 
     async def acquire(self, timeout: float | None = None) -> SilentConnection:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():  # ReservedConnections._end's
+            self.lent += 1
+            return EndingConnection(self.ended)
         if self.silent_acquire:
             await asyncio.Event().wait()
         self.lent += 1
+        self.lookups.append(SilentConnection())
         return self.conn
 
     async def release(self, conn: SilentConnection) -> None:
-        assert conn is self.conn
         self.lent -= 1
-
-    async def fetchval(self, sql: str, *args: Any) -> bool:
-        self.ended.append(args)
-        return True
 
 
 def test_a_token_check_gets_the_deadline_of_the_ingest() -> None:
@@ -101,6 +119,7 @@ async def test_a_cut_off_check_is_not_cached() -> None:
     for _ in range(2):
         assert isinstance(await error_within(1.0, store.authenticate(token)), TimeoutError)
     assert len(pool.ended) == 2  # asked again, not answered from a cache
+    assert all(conn.terminated for conn in pool.lookups) and pool.lent == 0
 
 
 async def test_every_guarded_route_answers_503_with_retry_after_within_the_deadline() -> None:
