@@ -24,6 +24,11 @@ class Header:
     echoed_facility: str | None = None
     receiving_application: str = ""
     receiving_facility: str = ""
+    # the ACK's MSH-3 and MSH-4: MSH-5 and MSH-6, each the whole HD as sent (as MSH-3/MSH-4
+    # are echoed above), when the sender filled them; None: the name above, escaped, and
+    # when that is empty too, ours (``OUR_APPLICATION``, ``OUR_FACILITY``)
+    echoed_receiving_application: str | None = None
+    echoed_receiving_facility: str | None = None
     control_id: str = ""
     # MSA-2: MSH-10 as written (escapes and blanks kept) when the message uses HL7's default
     # separators, echoed byte for byte (an escape read and written again was not the same
@@ -42,6 +47,8 @@ class Header:
     charset: str | None = None
 
 
+# the ACK's MSH-3 and MSH-4 when the message named no receiving application or facility
+OUR_APPLICATION, OUR_FACILITY = "LENA-CCS", "TRIAL"
 # HL7 table 0357 (message error condition codes)
 Condition = tuple[str, str]
 _INTERNAL_ERROR = ("207", "Application internal error")
@@ -96,6 +103,11 @@ def build_ack(
 ) -> str:
     """An ACK (MSA-1 ``code``, MSA-2 the inbound MSH-10, MSA-3 the reason, ERR on error).
 
+    Its MSH-3/MSH-4 are the message's MSH-5/MSH-6 (HL7 v2.5.1 chapter 2: the receiving
+    application and facility answer as themselves; an engine that routes by them finds its
+    ACK under the name it addressed), ours when the sender left them empty; its MSH-5/MSH-6
+    are the message's MSH-3/MSH-4.
+
     The reason is cut before it is escaped, so a cut never splits an escape sequence. The
     ERR segment follows the version echoed in MSH-12: ERR-1 (segment ^ sequence ^ field ^
     code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on; its condition is the
@@ -108,7 +120,10 @@ def build_ack(
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
     version = escape(h.version) or "2.5.1"
     msh = [
-        "MSH", "^~\\&", "LENA-CCS", "TRIAL", _echoed(h.echoed_application, h.sending_application),
+        "MSH", "^~\\&",
+        _echoed(h.echoed_receiving_application, h.receiving_application) or OUR_APPLICATION,
+        _echoed(h.echoed_receiving_facility, h.receiving_facility) or OUR_FACILITY,
+        _echoed(h.echoed_application, h.sending_application),
         _echoed(h.echoed_facility, h.sending_facility), stamp, "", _message_type(h),
         control_id, escape(h.processing_id) or "P", version,
     ]  # fmt: skip

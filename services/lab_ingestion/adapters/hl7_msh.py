@@ -132,6 +132,8 @@ def header_of(msh: hl7.Segment) -> Header:
         echoed_facility=hd_as_sent(msh, 4, default_separators=default_separators),
         receiving_application=field_value(msh, 5),
         receiving_facility=field_value(msh, 6),
+        echoed_receiving_application=_receiver_as_sent(msh, 5, default_separators),
+        echoed_receiving_facility=_receiver_as_sent(msh, 6, default_separators),
         control_id=control_id,
         control_id_sent=echoed,
         control_id_unreadable=unreadable,
@@ -157,6 +159,15 @@ def hd_as_sent(msh: hl7.Segment, field: int, *, default_separators: bool) -> str
     again in them (``in_default_encoding``: its escapes as written)."""
     written = str(msh[field]) if len(msh) > field else ""
     return written if default_separators else _as_sent(msh, written)
+
+
+def _receiver_as_sent(msh: hl7.Segment, field: int, default_separators: bool) -> str | None:
+    """MSH-5 or MSH-6 as the ACK's MSH-3 or MSH-4 echoes it (``hd_as_sent``), when the
+    sender filled it (a namespace id or a universal id: not empty, nor HL7's explicit null);
+    None otherwise (the ACK then names us)."""
+    if not sender_of(msh, field):
+        return None
+    return hd_as_sent(msh, field, default_separators=default_separators)
 
 
 def _as_sent(msh: hl7.Segment, written: str) -> str:
