@@ -104,7 +104,7 @@ async def test_a_kept_copy_sent_in_as_a_message_is_refused_with_a_reason(lab: La
     ack = await client.exchange(copy.replace("|NEW|", "|LIS|", 1))
     await client.close()
     assert msa(ack)[1] == "AE"  # the content is unusable: no resend helps
-    assert msa(ack)[3] in KEPT_COPY_REASON
+    assert msa(ack)[3].removesuffix("...") in KEPT_COPY_REASON  # cut at a word (MSA-3)
     kept = await lab.pool.fetchval(
         "SELECT count(*) FROM rejections WHERE reason_code = 'kept-copy-of-a-rejection'"
     )

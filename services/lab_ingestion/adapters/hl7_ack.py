@@ -88,6 +88,13 @@ _ERROR_CODES = {
     RejectionCode.KEPT_COPY: _DATA_TYPE_ERROR,  # PID-3 holds a hash, no hospital number
 }  # 207 (application internal error): failures of the service itself
 MSA3_LENGTH = 80  # MSA-3 (text message) is ST(80) in v2.3-2.5.1
+ELLIPSIS = "..."
+# a cut at a blank before this share of the length loses too much: cut within the word
+_SHORTEST_CUT_SHARE = 0.5
+# an escape sequence in a reason's text (one quoting what a sender wrote: ``\X41\``,
+# ``\F\``, ``\.sp2\``), never cut: before the ACK escapes it, it reads as one
+_ESCAPE_SEQUENCE = re.compile(r"\\[^\\\s]{1,32}\\")
+_LONGEST_SEQUENCE = 34  # its backslashes and at most 32 characters between them
 ERR_TEXT_LENGTH = 200  # ERR-8 (user message, v2.5+)
 
 
@@ -108,7 +115,8 @@ def build_ack(
     ACK under the name it addressed), ours when the sender left them empty; its MSH-5/MSH-6
     are the message's MSH-3/MSH-4.
 
-    The reason is cut before it is escaped, so a cut never splits an escape sequence. The
+    The reason is cut before it is escaped, so a cut never splits an escape sequence; MSA-3
+    at the last blank within its 80 characters, marked ``...`` (``shortened``). The
     ERR segment follows the version echoed in MSH-12: ERR-1 (segment ^ sequence ^ field ^
     code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on; its condition is the
     error's (``condition``, else the one of ``error``'s rejection code). An ACK holding a
@@ -128,7 +136,7 @@ def build_ack(
         control_id, escape(h.processing_id) or "P", version,
     ]  # fmt: skip
     echo = h.control_id_sent if h.control_id_sent is not None else escape(h.control_id)
-    msa = ["MSA", code, echo, escape(text[:MSA3_LENGTH])]
+    msa = ["MSA", code, echo, escape(shortened(text, MSA3_LENGTH))]
     if h.charset is not None and not all(part.isascii() for part in (*msh, *msa, text)):
         msh += ["", "", "", "", "", h.charset]  # MSH-13 to MSH-17 empty, MSH-18
     segments = ["|".join(msh), "|".join(msa)]
@@ -142,6 +150,25 @@ def build_ack(
             user_message = escape(text[:ERR_TEXT_LENGTH])
             segments.append(f"ERR|||{number}^{name}^HL70357|E||||{user_message}")
     return "\r".join(segments) + "\r"
+
+
+def shortened(text: str, length: int) -> str:
+    """``text`` in at most ``length`` characters: whole when it fits, else cut at its last
+    blank that leaves room for ``...`` (not ``...converted to mg/L for cr``), within a word
+    only when no blank comes late enough; never inside an escape sequence the text holds
+    (``\\X0D\\``, ``\\F\\``: the ACK escapes the text after the cut, so no escape it
+    writes is ever cut either)."""
+    if len(text) <= length:
+        return text
+    room = length - len(ELLIPSIS)
+    cut = max(text.rfind(blank, 0, room + 1) for blank in " \t\r\n")  # the blank not kept
+    if cut < length * _SHORTEST_CUT_SHARE:
+        cut = room
+    for sequence in _ESCAPE_SEQUENCE.finditer(text, 0, cut + _LONGEST_SEQUENCE):
+        if sequence.start() < cut < sequence.end():
+            cut = sequence.start()
+            break
+    return text[:cut].rstrip(" \t\r\n,;:") + ELLIPSIS
 
 
 def _echoed(hd: str | None, namespace: str) -> str:

@@ -163,7 +163,7 @@ def test_ack_long_reason_is_truncated_to_a_prefix() -> None:
         build_ack(SENDER, "AE", text=reason, error=RejectionCode.MALFORMED, control_id="A")
     )
     msa3 = field(parsed, "MSA", 3)
-    assert msa3 == reason[:80]
+    assert msa3 == reason[:77] + "..."
     assert [str(s[0]) for s in parsed] == ["MSH", "MSA", "ERR"]
 
 
@@ -176,19 +176,22 @@ def raw_field(ack: str, segment: str, number: int) -> str:
 @pytest.mark.parametrize(
     ("reason", "expected_raw"),
     [
-        ("x" * 79 + "|tail", "x" * 79 + "\\F\\"),  # the delimiter at the cut is kept whole
-        ("x" * 80 + "|tail", "x" * 80),
-        ("x" * 199 + "|", "x" * 80),  # escaping first then cutting at 200 left "x...x\\"
-        ("é" * 100, "é" * 80),
+        ("x" * 76 + "|tail", "x" * 76 + "\\F\\..."),  # the delimiter at the cut kept whole
+        ("x" * 80 + "|tail", "x" * 77 + "..."),
+        ("x" * 199 + "|", "x" * 77 + "..."),  # escaping first then cutting left "x...x\\"
+        ("é" * 100, "é" * 77 + "..."),
+        ("x" * 80, "x" * 80),  # what fits is not cut
     ],
 )
 def test_msa3_is_cut_at_80_characters_before_escaping(
     sender: Header, reason: str, expected_raw: str
 ) -> None:
+    """Without a blank to cut at, within the word (``shortened``)."""
     ack = build_ack(sender, "AE", text=reason, error=RejectionCode.MALFORMED,
                     control_id="A", now=NOW)  # fmt: skip
     assert raw_field(ack, "MSA", 3) == expected_raw
-    assert field(parse_ack(ack), "MSA", 3) == reason[:80]
+    kept = reason if len(reason) <= 80 else reason[:77] + "..."
+    assert field(parse_ack(ack), "MSA", 3) == kept
 
 
 def test_err8_is_cut_before_escaping_too() -> None:
