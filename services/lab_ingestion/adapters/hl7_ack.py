@@ -49,16 +49,23 @@ class Header:
 
 # the ACK's MSH-3 and MSH-4 when the message named no receiving application or facility
 OUR_APPLICATION, OUR_FACILITY = "LENA-CCS", "TRIAL"
-# HL7 table 0357 (message error condition codes)
+# HL7 table 0357 (message error condition codes, v2.5.1). A malformed message's condition
+# is its cause's: 100 only a segment out of place (no MSH first, a second MSH in the frame,
+# segments python-hl7 cannot split), 102 a value that cannot be read (an escape, a NUL, a
+# byte not of the declared character set, MSH-2's encoding characters), 101 a required
+# field missing; 207, the table's catch-all, our own failures and our own limits (a frame
+# over the size limit, too many fields, PID-3 repetitions: the message may be valid HL7).
 Condition = tuple[str, str]
-_INTERNAL_ERROR = ("207", "Application internal error")
+INTERNAL_ERROR = _INTERNAL_ERROR = ("207", "Application internal error")
+SEGMENT_SEQUENCE_ERROR = ("100", "Segment sequence error")
 REQUIRED_FIELD_MISSING = _REQUIRED_FIELD_MISSING = ("101", "Required field missing")
 UNSUPPORTED_EVENT = ("201", "Unsupported event code")
 UNSUPPORTED_VERSION = ("203", "Unsupported version id")
 _TABLE_VALUE_NOT_FOUND = ("103", "Table value not found")
-_DATA_TYPE_ERROR = ("102", "Data type error")
+DATA_TYPE_ERROR = _DATA_TYPE_ERROR = ("102", "Data type error")
 _ERROR_CODES = {
-    RejectionCode.MALFORMED: ("100", "Segment sequence error"),
+    # when its cause gives none (``Hl7InputError.condition``): a frame without <VT>
+    RejectionCode.MALFORMED: SEGMENT_SEQUENCE_ERROR,
     RejectionCode.UNSUPPORTED_MESSAGE: ("200", "Unsupported message type"),
     RejectionCode.WRONG_PROCESSING_ID: ("202", "Unsupported processing id"),
     RejectionCode.UNKNOWN_SOURCE: ("204", "Unknown key identifier"),

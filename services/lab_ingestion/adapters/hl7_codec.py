@@ -17,9 +17,12 @@ import hl7.parser
 import hl7.util
 
 from services.lab_ingestion.adapters.hl7_ack import (
+    DATA_TYPE_ERROR,
+    INTERNAL_ERROR,
     REQUIRED_FIELD_MISSING,
     UNSUPPORTED_EVENT,
     UNSUPPORTED_VERSION,
+    Condition,
     Header,
     build_ack,
 )
@@ -72,6 +75,14 @@ def silence_library_logging() -> None:
         logging.getLogger(module.__file__).disabled = True
 
 
+def _unreadable_value(exc: Exception) -> Condition | None:
+    """HL7 table 0357's condition for what python-hl7 raised: a ValueError is a value it
+    could not unescape (``\\.in+x\\``), an AssertionError MSH-2's encoding characters
+    (one repeated): data type errors (102), not segment sequence errors; None (the
+    malformed message's 100) for anything else."""
+    return DATA_TYPE_ERROR if isinstance(exc, ValueError | AssertionError) else None
+
+
 def parse_oru(
     text: str,
     channel: Channel = Channel.MLLP,
@@ -100,10 +111,12 @@ def parse_oru(
         message_type = field_value(msh, 9, 1, 1)
         processing = field_value(msh, 11).upper(), field_value(msh, 11, 1, 2).upper()
     except UnreadableEscape as exc:
-        raise Hl7InputError(RejectionCode.MALFORMED, str(exc)) from None
+        raise Hl7InputError(RejectionCode.MALFORMED, str(exc), condition=DATA_TYPE_ERROR) from None
     except Exception as exc:  # python-hl7 raises assorted errors on broken input
         raise Hl7InputError(
-            RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
+            RejectionCode.MALFORMED,
+            f"unparseable HL7: {type(exc).__name__}",
+            condition=_unreadable_value(exc),
         ) from None
     check_control_id(msh, header)
     if message_type != "ORU" or header.trigger != "R01":
@@ -128,7 +141,10 @@ def parse_oru(
             REQUIRED_FIELD_MISSING,
         )  # fmt: skip
     if "\x00" in text:  # no HL7 field may hold it, nor can PostgreSQL's text
-        raise Hl7InputError(RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header)
+        raise Hl7InputError(
+            RejectionCode.MALFORMED, "the message holds a NUL byte (0x00)", header,
+            DATA_TYPE_ERROR,
+        )  # fmt: skip
     try:
         (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)))
         patient = default_identifier(candidates)
@@ -148,12 +164,15 @@ def parse_oru(
             message = mask_identifier_in_id(message, identify, numbers)
         return message, header
     except Hl7InputError as exc:
-        raise Hl7InputError(exc.code, exc.reason, header) from None
+        raise Hl7InputError(exc.code, exc.reason, header, exc.condition) from None
     except UnreadableEscape as exc:
-        raise Hl7InputError(RejectionCode.MALFORMED, str(exc), header) from None
+        raise Hl7InputError(RejectionCode.MALFORMED, str(exc), header, DATA_TYPE_ERROR) from None
     except Exception as exc:
         raise Hl7InputError(
-            RejectionCode.MALFORMED, f"unreadable segment structure: {type(exc).__name__}", header
+            RejectionCode.MALFORMED,
+            f"unreadable segment structure: {type(exc).__name__}",
+            header,
+            _unreadable_value(exc),
         ) from None
 
 
@@ -195,6 +214,7 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
         raise Hl7InputError(
             RejectionCode.MALFORMED,
             f"PID-3 repeats {count} times; at most {MAX_PATIENT_NUMBERS} patient numbers are read",
+            condition=INTERNAL_ERROR,  # our own limit (HL7 sets none)
         )
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import hl7
 
-from services.lab_ingestion.adapters.hl7_ack import Condition, Header, escape
+from services.lab_ingestion.adapters.hl7_ack import (
+    DATA_TYPE_ERROR,
+    INTERNAL_ERROR,
+    SEGMENT_SEQUENCE_ERROR,
+    Condition,
+    Header,
+    escape,
+)
 from services.lab_ingestion.adapters.hl7_echo import in_default_encoding
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
@@ -54,6 +61,7 @@ def check_size(text: str) -> None:
             f"the message has {parts} fields, components and repetitions; at most {MAX_PARTS} "
             "are read: send fewer results per message",
             read_header(text),
+            INTERNAL_ERROR,  # our own limit (HL7 sets none)
         )
     if "\rMSH" in text:  # another message in the same frame
         raise Hl7InputError(
@@ -61,17 +69,21 @@ def check_size(text: str) -> None:
             "the frame holds more than one message (an MSH segment after the first): send "
             "each message in a frame of its own",
             read_header(text),
+            SEGMENT_SEQUENCE_ERROR,
         )
 
 
 def check_control_id(msh: hl7.Segment, header: Header) -> None:
     if header.control_id_unreadable is not None:  # malformed; its ACK echoes MSH-10 as sent
-        raise Hl7InputError(RejectionCode.MALFORMED, header.control_id_unreadable, header)
+        raise Hl7InputError(
+            RejectionCode.MALFORMED, header.control_id_unreadable, header, DATA_TYPE_ERROR
+        )
     if len(msh) > 10 and len(str(msh[10])) > MAX_CONTROL_ID_CHARS:
         raise Hl7InputError(
             RejectionCode.MALFORMED,
             f"MSH-10 (message control id) is longer than {MAX_CONTROL_ID_CHARS} characters",
             header,
+            DATA_TYPE_ERROR,  # a length beyond the field's (v2.5.1 has no 104 "value too long")
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
-from services.lab_ingestion.adapters.hl7_ack import Condition
+from services.lab_ingestion.adapters.hl7_ack import DATA_TYPE_ERROR, INTERNAL_ERROR, Condition
 from services.lab_ingestion.adapters.hl7_charset import (
     UTF_8_NAME,
     DecodedMessage,
@@ -91,8 +91,9 @@ class Hl7Acknowledger:
             log.error("parsing an HL7 message failed unexpectedly",
                       extra={"error": type(exc).__name__})  # fmt: skip
             unparseable = Hl7InputError(
-                RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}"
-            )
+                RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}",
+                condition=INTERNAL_ERROR,  # our own defect, whatever the message holds
+            )  # fmt: skip
             return await reject(unparseable)
         copy = await redacted_off_loop(partial(redact, text, self._hash), len(text))
         command = IngestLabMessage(message, copy, received_at, permitted_senders=permitted_senders)
@@ -196,6 +197,7 @@ def _check_charset(decoded: DecodedMessage) -> None:
             RejectionCode.MALFORMED,
             f"the message is not valid in the character set its MSH-18 declares ({decoded.broken})",
             read_header(decoded.text),
+            DATA_TYPE_ERROR,
         )
 
 

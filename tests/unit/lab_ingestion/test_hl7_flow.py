@@ -209,7 +209,7 @@ async def test_malformed_input_is_recorded_redacted_and_answered_ar() -> None:
     assert code == "AR"
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 2) == "BROKEN-7"
-    assert field(parsed, "ERR", 3, 1) == "100"
+    assert field(parsed, "ERR", 3, 1) == "102"  # data type error: no segment is out of place
     (command,) = submit.commands
     assert isinstance(command, RecordRejectedInput)
     assert command.code is RejectionCode.MALFORMED
