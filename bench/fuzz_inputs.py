@@ -5,7 +5,9 @@ nothing dropped silently. Every MLLP frame must get exactly one ACK (AA, AE or A
 HTTP request an answer below 500, the service must still be the same process at the end,
 and every input that was not accepted must have left exactly one row in `rejections`, and
 so must every block the listener keeps apart without an ACK (bytes before a frame's last
-<VT>: the fuzzer inserts <VT> too).
+<VT>: the fuzzer inserts <VT> too). A fuzzed frame is read as the listener reads it
+(``mllp_streams.frames_of``): an <FS> the fuzzer put directly before a <VT> ends a frame, so
+such a frame is two, and gets two ACKs.
 
     PYTHONPATH=. .venv/bin/python bench/fuzz_inputs.py [N]
 """
@@ -13,6 +15,7 @@ so must every block the listener keeps apart without an ACK (bytes before a fram
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import subprocess
@@ -26,7 +29,7 @@ import asyncpg
 
 from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_port
 from bench.ingest_mllp import oru, prepare, service_env, wait_for, wait_ready
-from services.lab_ingestion.entrypoints.mllp_streams import LINE_NOISE, blocks_of
+from services.lab_ingestion.entrypoints.mllp_streams import LINE_NOISE, blocks_of, frames_of
 from shared.auth import Role, create_token
 from shared.settings import PlatformSettings
 
@@ -84,10 +87,22 @@ def fuzzed_hl7(rng: random.Random, i: int) -> bytes:
     return b"\x0b" + body + b"\x1c\r"
 
 
-def blocks_kept_apart(frame: bytes) -> int:
-    """How many pieces of ``frame`` the listener keeps as rejections without answering them
-    (stray bytes and blocks abandoned before its last <VT>), beside the one it answers."""
-    return len(blocks_of(frame.lstrip(LINE_NOISE)[:-2])) - 1
+def frames_read(data: bytes) -> list[bytes]:
+    """The frames the listener reads in ``data`` (a fuzzed frame, ended <FS><CR>)."""
+    frames, rest = frames_of(data)
+    assert not rest, data
+    return frames
+
+
+def acks_expected(data: bytes) -> int:
+    """How many ACKs the listener sends for ``data``: one a frame it reads in it."""
+    return len(frames_read(data))
+
+
+def blocks_kept_apart(data: bytes) -> int:
+    """How many pieces of ``data`` the listener keeps as rejections without answering them
+    (stray bytes and blocks abandoned before a frame's last <VT>), beside those it answers."""
+    return sum(len(blocks_of(frame.lstrip(LINE_NOISE))) - 1 for frame in frames_read(data))
 
 
 def fuzz_value(rng: random.Random, value: Any) -> Any:
@@ -125,20 +140,29 @@ def fhir_body(i: int) -> dict[str, Any]:
 
 
 async def run_hl7(port: int, frames: list[bytes]) -> Counter[str]:
+    """Send each frame and read the ACKs it is owed (``acks_expected``); an ACK more, read
+    in the place of a later frame's, is left over at the end and counted "unexpected"."""
     answers: Counter[str] = Counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for frame in frames:
         try:
             writer.write(frame)
             await writer.drain()
-            ack = await asyncio.wait_for(reader.readuntil(b"\x1c\r"), 10)
-        except (asyncio.IncompleteReadError, ConnectionError):  # closed without an ACK
+            acks = [
+                await asyncio.wait_for(reader.readuntil(b"\x1c\r"), 10)
+                for _ in range(acks_expected(frame))
+            ]
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):  # no ACK
             answers["unanswered"] += 1
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             continue
-        code = ack.split(b"MSA|", 1)[1][:2].decode() if b"MSA|" in ack else "none"
-        answers[code] += 1
+        for ack in acks:
+            code = ack.split(b"MSA|", 1)[1][:2].decode() if b"MSA|" in ack else "none"
+            answers[code] += 1
+    with contextlib.suppress(TimeoutError):
+        left_over = await asyncio.wait_for(reader.read(1 << 16), 1)
+        answers["unexpected"] += left_over.count(b"\x1c\r")
     writer.close()
     return answers
 
@@ -214,9 +238,11 @@ async def main(n: int) -> None:
         f"{n} fuzzed inputs in {elapsed:.1f} s: {n_hl7} HL7 over MLLP, "
         f"{n - n_hl7} JSON/FHIR over HTTP"
     )
+    acks = sum(acks_expected(frame) for frame in frames)
+    answered = sum(hl7_answers.values()) - hl7_answers["unanswered"] - hl7_answers["unexpected"]
     print(
-        f"MLLP answers: {dict(hl7_answers)} (frames {n_hl7}, "
-        f"answered {sum(hl7_answers.values()) - hl7_answers['unanswered']})"
+        f"MLLP answers: {dict(hl7_answers)} (frames {n_hl7}, ACKs expected {acks}, "
+        f"answered {answered})"
     )
     print(f"HTTP answers: {dict(sorted(http_answers.items()))}")
     print(f"server errors (5xx): {sum(c for s, c in http_answers.items() if s >= 500)}; "

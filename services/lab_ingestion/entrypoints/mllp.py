@@ -1,7 +1,9 @@
 """The MLLP listener: frames in, one ACK per frame out, using python-hl7's MLLP streams.
 
 Messages on one connection are answered in order; a message split across TCP reads is
-reassembled by the stream reader; a frame without its start byte is answered AR and kept;
+reassembled by the stream reader; a frame ends at <FS><CR>, or at an <FS> followed directly
+by the <VT> of the next frame (``mllp_streams.frame_end``: both are answered); a frame
+without its start byte is answered AR and kept;
 a connection closed in the middle of a frame leaves a rejection record (nobody is left to
 answer). A block is delimited by <VT> (0x0B, never a byte of a valid message's text): what
 precedes a frame's last <VT> (stray bytes, a block abandoned for a new one) is kept as a
@@ -19,7 +21,7 @@ import time
 from collections.abc import Iterator
 
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
-from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
+from hl7.mllp.streams import START_BLOCK
 
 from services.lab_ingestion.adapters.hl7_charset import decode_message
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
@@ -30,6 +32,7 @@ from services.lab_ingestion.entrypoints.mllp_streams import (
     begun_frame,
     blocks_of,
     keep_alive,
+    read_frame,
 )
 from shared.contracts.events.lab import Channel
 from shared.listening import BindFailed
@@ -197,7 +200,7 @@ class MllpListener:
     async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         while not self._stopping:  # at shutdown, the frame being answered is the last
             try:
-                frame = await reader.readuntil(END_BLOCK + CARRIAGE_RETURN)
+                frame = await read_frame(reader, self._limit)
             except asyncio.IncompleteReadError as incomplete:
                 if incomplete.partial.strip():  # being kept: its slot is not given up
                     with self._answering_a_frame():
@@ -227,7 +230,7 @@ class MllpListener:
 
     async def _answer_frame(self, writer: HL7StreamWriter, frame: bytes) -> None:
         started = time.perf_counter()
-        block = await self._keep_unanswered(frame.lstrip(LINE_NOISE)[:-2])
+        block = await self._keep_unanswered(frame.lstrip(LINE_NOISE))
         if block.startswith(START_BLOCK):
             _, ack = await self._acknowledger.acknowledge(block[1:], Channel.MLLP)
         else:  # no <VT> in the frame at all
@@ -239,7 +242,7 @@ class MllpListener:
 
     async def _keep_unanswered(self, data: bytes) -> bytes:
         """Keep as rejections what precedes the last <VT> of ``data`` (a frame without its
-        <FS><CR>); return the block from that <VT> on (``data`` when it holds none)."""
+        end); return the block from that <VT> on (``data`` when it holds none)."""
         *unanswered, block = blocks_of(data)
         for piece in unanswered:  # no ACK: a sender that moved on expects none
             reason = ABANDONED_BLOCK if piece.startswith(START_BLOCK) else STRAY_BYTES

@@ -1,13 +1,15 @@
-"""What the MLLP listener reads off a connection's stream, byte by byte: where a block
-begins, whether a frame has begun, and TCP keepalive for a connection between frames."""
+"""What the MLLP listener reads off a connection's stream, byte by byte: where a frame
+ends, where a block begins, whether a frame has begun, and TCP keepalive for a connection
+between frames."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 
 from hl7.mllp import HL7StreamReader, HL7StreamWriter
-from hl7.mllp.streams import START_BLOCK
+from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
 
 # What a sender may put between frames, read past (a frame ended <FS><CR><LF>, say).
 LINE_NOISE = b"\r\n\t "
@@ -47,3 +49,61 @@ def blocks_of(data: bytes) -> list[bytes]:
     pieces = [first, *(START_BLOCK + block for block in blocks)]
     before = [p for p in pieces[:-1] if p.strip(LINE_NOISE + START_BLOCK)]
     return [*before, pieces[-1]] if before or len(pieces) > 2 else [data]
+
+
+def frame_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
+    """Where the first frame in ``buffer`` ends, looking from ``start``: the end of its
+    content (at its <FS>) and where what follows begins. A frame ends at <FS><CR>, or at an
+    <FS> followed directly by a <VT> (a sender that leaves out the <CR>: the <VT> begins the
+    next frame, which is not waited for, nor answered in place of this one); an <FS>
+    followed by anything else is a byte of the frame (as ever). None: no end yet (an <FS>
+    last waits for the byte after it)."""
+    at = buffer.find(END_BLOCK, start)
+    while at != -1 and at + 1 < len(buffer):
+        after = buffer[at + 1 : at + 2]
+        if after == CARRIAGE_RETURN:
+            return at, at + 2
+        if after == START_BLOCK:
+            return at, at + 1
+        at = buffer.find(END_BLOCK, at + 1)
+    return None
+
+
+async def read_frame(reader: HL7StreamReader, limit: int) -> bytes:
+    """The next frame off ``reader``, its end (``frame_end``) consumed and left out, as
+    ``StreamReader.readuntil`` reads up to one separator (it takes no choice of two before
+    Python 3.13): LimitOverrunError, nothing consumed, when more than ``limit`` bytes come
+    before an end; IncompleteReadError, the bytes buffered consumed, at the end of the
+    stream. Reads the reader's buffer as ``readuntil`` and python-hl7's ``readblock`` do."""
+    scanned = 0
+    while True:
+        if reader._exception is not None:
+            raise reader._exception
+        buffer = reader._buffer
+        end = frame_end(buffer, scanned)
+        if end is not None:
+            content, after = end
+            if content > limit:
+                raise asyncio.LimitOverrunError("frame longer than the limit", content)
+            frame = bytes(buffer[:content])
+            del buffer[:after]
+            reader._maybe_resume_transport()
+            return frame
+        scanned = max(len(buffer) - 1, 0)  # an <FS> last is looked at again
+        if scanned > limit:
+            raise asyncio.LimitOverrunError("no frame end within the limit", scanned)
+        if reader._eof:
+            partial = bytes(buffer)
+            buffer.clear()
+            raise asyncio.IncompleteReadError(partial, None)
+        await reader._wait_for_data("read_frame")
+
+
+def frames_of(data: bytes) -> tuple[list[bytes], bytes]:
+    """``data`` as ``read_frame`` reads it off a stream: its frames (their ends left out),
+    and what follows the last end (a frame not ended)."""
+    frames, start = [], 0
+    while (end := frame_end(data, start)) is not None:
+        frames.append(data[start : end[0]])
+        start = end[1]
+    return frames, data[start:]

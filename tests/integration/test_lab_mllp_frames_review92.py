@@ -1,0 +1,20 @@
+"""MLLP framing found wanting in review 92, through the real socket and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.integration.lab_fixtures import CR, FS, VT, msa, obx, oru
+from tests.integration.test_lab_ingestion import Lab, lab  # noqa: F401  (the fixture)
+
+
+async def test_a_frame_ended_by_fs_before_the_next_vt_is_answered(lab: Lab) -> None:  # noqa: F811
+    """``<VT>M1<FS><VT>M2<FS><CR>``: M1 was kept as an abandoned block and never answered."""
+    m1 = oru("FV-1", [obx("1988-5", "40", "mg/L")], order="ORD1")
+    m2 = oru("FV-2", [obx("1988-5", "20", "mg/L")], order="ORD2")
+    client = await lab.mllp()
+    await client.send(VT + m1.encode() + FS + VT + m2.encode() + FS + CR)
+    first, second = msa(await client.ack()), msa(await client.ack())
+    await client.close()
+    assert (first[1:3], second[1:3]) == (["AA", "FV-1"], ["AA", "FV-2"])
+    rows = await lab.pool.fetch("SELECT value FROM results ORDER BY value")
+    assert [r["value"] for r in rows] == [20, 40]
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
