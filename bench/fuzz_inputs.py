@@ -7,7 +7,8 @@ and every input that was not accepted must have left exactly one row in `rejecti
 so must every block the listener keeps apart without an ACK (bytes before a frame's last
 <VT>: the fuzzer inserts <VT> too). A fuzzed frame is read as the listener reads it
 (``mllp_streams.frames_of``): an <FS> the fuzzer put directly before a <VT> ends a frame, so
-such a frame is two, and gets two ACKs.
+such a frame is two, and gets two ACKs; a frame holding nothing but blanks after its last
+<VT> (``mllp_streams.empty``: a keep-alive) gets none, and leaves no row.
 
     PYTHONPATH=. .venv/bin/python bench/fuzz_inputs.py [N]
 """
@@ -29,7 +30,12 @@ import asyncpg
 
 from bench.infra import BENCH_SUBJECT_HMAC_KEY, embedded_infrastructure, free_port
 from bench.ingest_mllp import oru, prepare, service_env, wait_for, wait_ready
-from services.lab_ingestion.entrypoints.mllp_streams import LINE_NOISE, blocks_of, frames_of
+from services.lab_ingestion.entrypoints.mllp_streams import (
+    LINE_NOISE,
+    blocks_of,
+    empty,
+    frames_of,
+)
 from shared.auth import Role, create_token
 from shared.settings import PlatformSettings
 
@@ -95,8 +101,9 @@ def frames_read(data: bytes) -> list[bytes]:
 
 
 def acks_expected(data: bytes) -> int:
-    """How many ACKs the listener sends for ``data``: one a frame it reads in it."""
-    return len(frames_read(data))
+    """How many ACKs the listener sends for ``data``: one a frame it reads in it, unless
+    that frame's last block is empty."""
+    return sum(not empty(blocks_of(frame.lstrip(LINE_NOISE))[-1]) for frame in frames_read(data))
 
 
 def blocks_kept_apart(data: bytes) -> int:

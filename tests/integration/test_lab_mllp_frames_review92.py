@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.integration.lab_fixtures import CR, FS, VT, msa, obx, oru
+import pytest
+
+from tests.integration.lab_fixtures import CR, FS, VT, frame, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab, lab  # noqa: F401  (the fixture)
 
 
@@ -18,3 +20,17 @@ async def test_a_frame_ended_by_fs_before_the_next_vt_is_answered(lab: Lab) -> N
     rows = await lab.pool.fetch("SELECT value FROM results ORDER BY value")
     assert [r["value"] for r in rows] == [20, 40]
     assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+
+
+async def test_an_empty_frame_is_not_answered_nor_kept(lab: Lab) -> None:  # noqa: F811
+    """An engine's keep-alive ``<VT><FS><CR>`` was answered AR (MSA-2 empty), which such an
+    engine paired with its next message. Only the real message is answered."""
+    client = await lab.mllp()
+    await client.send(VT + FS + CR + VT + b" \r\n" + FS + CR)  # two keep-alives
+    await client.send(frame(oru("EF-1", [obx("1988-5", "20", "mg/L")])))
+    assert msa(await client.ack())[1:3] == ["AA", "EF-1"]
+    with pytest.raises(TimeoutError):  # nothing more comes
+        await client.ack(timeout=0.5)
+    await client.close()
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+    assert await lab.metric("lab_mllp_empty_frames_total") == 2

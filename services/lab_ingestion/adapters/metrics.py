@@ -66,6 +66,12 @@ class LabIngestionMetrics:
             " the count is the number of batches",
             buckets=ACK_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.empty_frames = Counter(
+            "lab_mllp_empty_frames_total",
+            "MLLP frames with nothing but blanks between <VT> and <FS> (an engine's"
+            " keep-alive): not answered, nothing stored",
+            registry=registry,
+        )
         self.ack_latency = Histogram(
             "lab_ack_latency_seconds",
             "Time from a complete MLLP frame, or the start of an HTTP request, to its answer",

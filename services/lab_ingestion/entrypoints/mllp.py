@@ -7,7 +7,8 @@ without its start byte is answered AR and kept;
 a connection closed in the middle of a frame leaves a rejection record (nobody is left to
 answer). A block is delimited by <VT> (0x0B, never a byte of a valid message's text): what
 precedes a frame's last <VT> (stray bytes, a block abandoned for a new one) is kept as a
-rejection and not answered (its sender moved on), and the last block is answered. At
+rejection and not answered (its sender moved on), and the last block is answered, unless it
+is empty (a keep-alive: counted, neither answered nor kept). At
 shutdown, a frame being answered gets its ACK (within a grace period); then the
 connections close. TCP keepalive finds a peer that vanished without closing its connection.
 """
@@ -31,6 +32,7 @@ from services.lab_ingestion.entrypoints.mllp_streams import (
     LINE_NOISE,
     begun_frame,
     blocks_of,
+    empty,
     keep_alive,
     read_frame,
 )
@@ -231,6 +233,10 @@ class MllpListener:
     async def _answer_frame(self, writer: HL7StreamWriter, frame: bytes) -> None:
         started = time.perf_counter()
         block = await self._keep_unanswered(frame.lstrip(LINE_NOISE))
+        if empty(block):  # a keep-alive: an ACK would be paired with the next message
+            self._metrics.empty_frames.inc()
+            log.debug("MLLP empty frame: not answered")
+            return
         if block.startswith(START_BLOCK):
             _, ack = await self._acknowledger.acknowledge(block[1:], Channel.MLLP)
         else:  # no <VT> in the frame at all

@@ -51,6 +51,13 @@ def blocks_of(data: bytes) -> list[bytes]:
     return [*before, pieces[-1]] if before or len(pieces) > 2 else [data]
 
 
+def empty(block: bytes) -> bool:
+    """Whether a block to answer (``blocks_of``'s last) holds nothing but line noise after
+    its <VT>: an empty frame, which some engines send as a keep-alive. Answered, its ACK
+    (MSA-2 empty) would be taken by such an engine for the answer to its next message."""
+    return not block.lstrip(LINE_NOISE).removeprefix(START_BLOCK).strip(LINE_NOISE)
+
+
 def frame_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
     """Where the first frame in ``buffer`` ends, looking from ``start``: the end of its
     content (at its <FS>) and where what follows begins. A frame ends at <FS><CR>, or at an
