@@ -142,15 +142,28 @@ class Hl7Acknowledger:
         condition = error.condition if outcome.code is error.code else None
         return (*self._ack(header, outcome, condition, charset=charset), outcome.transient)
 
-    async def reject_frame(self, raw: bytes, code: RejectionCode, reason: str) -> str:
-        """Keep a broken MLLP frame and answer AR (header echoed when it can be read)."""
+    async def reject_frame(
+        self,
+        raw: bytes,
+        code: RejectionCode,
+        reason: str,
+        *,
+        condition: Condition | None = None,
+        header_from: bytes | None = None,
+    ) -> str:
+        """Keep a broken MLLP frame and answer AR (header echoed when it can be read: from
+        ``header_from`` when given, the MSH of a frame over the size limit, which is not
+        kept; in the character set it is read in). ``condition``: HL7 table 0357's, when
+        finer than ``code``'s."""
         decoded = decode_message(raw)
-        text = decoded.text
-        redacted = await self._redact(text)
+        redacted = await self._redact(decoded.text)
         command = RecordRejectedInput(Channel.MLLP, code, reason, redacted, utc_now())
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
-        return self._ack(read_header(text), outcome, charset=decoded.charset)[1]
+        answered = decoded if header_from is None else decode_message(header_from)
+        condition = condition if outcome.code is code else None
+        header = read_header(answered.text)
+        return self._ack(header, outcome, condition, charset=answered.charset)[1]
 
     async def _submit_or_error(self, command: Command) -> IngestOutcome:
         try:

@@ -8,7 +8,9 @@ a connection closed in the middle of a frame leaves a rejection record (nobody i
 answer). A block is delimited by <VT> (0x0B, never a byte of a valid message's text): what
 precedes a frame's last <VT> (stray bytes, a block abandoned for a new one) is kept as a
 rejection and not answered (its sender moved on), and the last block is answered, unless it
-is empty (a keep-alive: counted, neither answered nor kept). At
+is empty (a keep-alive: counted, neither answered nor kept). A block over the size limit is
+discarded up to its end, never held whole, and answered AR echoing its MSH; the connection
+goes on with the next frame. At
 shutdown, a frame being answered gets its ACK (within a grace period); then the
 connections close. TCP keepalive finds a peer that vanished without closing its connection.
 """
@@ -24,17 +26,23 @@ from collections.abc import Iterator
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 from hl7.mllp.streams import START_BLOCK
 
+from services.lab_ingestion.adapters.hl7_ack import INTERNAL_ERROR
 from services.lab_ingestion.adapters.hl7_charset import decode_message
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.mllp_streams import (
+    HEADER_BYTES,
     LINE_NOISE,
+    Skipped,
     begun_frame,
     blocks_of,
     empty,
+    frame_end,
+    header_line,
     keep_alive,
     read_frame,
+    skip_block,
 )
 from shared.contracts.events.lab import Channel
 from shared.listening import BindFailed
@@ -63,6 +71,10 @@ CANCELLED_CONNECTIONS_END_SECONDS = 0.5
 STRAY_BYTES = "bytes outside an MLLP frame (before its <VT>), kept apart from the frame after"
 ABANDONED_BLOCK = "MLLP frame abandoned: a new frame began before <FS><CR>"
 NO_START_BLOCK = "MLLP frame does not start with <VT> (0x0B)"
+TOO_LARGE = "message larger than {limit} bytes"
+# a block over the limit not answered is kept (its copy empty) with why, as any other
+TRUNCATED = "connection closed in the middle of an MLLP frame (truncated message)"
+LARGER = "; it was larger than {limit} bytes"
 
 
 def shutdown_grace(deadline_seconds: float) -> float:
@@ -98,6 +110,9 @@ class MllpListener:
         # path pays nothing), and the connections it closed
         self._streams: dict[asyncio.Task[None], tuple[HL7StreamReader, HL7StreamWriter]] = {}
         self._stalled: set[asyncio.Task[None]] = set()
+        # connections discarding a block over the limit, and how much of it so far (the
+        # stall sweep sees it grow; such a connection is not idle)
+        self._skipping: dict[asyncio.Task[None], int] = {}
         # connections between a complete frame and its ACK sent: at shutdown they finish
         self._answering: set[asyncio.Task[None]] = set()
         self._grace = shutdown_grace_seconds
@@ -187,7 +202,8 @@ class MllpListener:
         task ends it: it is cancelled between frames, where nothing was submitted)."""
         now = asyncio.get_running_loop().time()
         idle = [task for task, (reader, _) in self._streams.items()
-                if task not in self._answering and not begun_frame(reader)
+                if task not in self._answering and task not in self._skipping
+                and not begun_frame(reader)
                 and now - self._last_active.get(task, now) >= self._yield_slot_after]  # fmt: skip
         if not idle:
             return False
@@ -208,24 +224,77 @@ class MllpListener:
                     with self._answering_a_frame():
                         await self._keep_truncated(incomplete.partial)
                 return
-            except asyncio.LimitOverrunError:  # timed from when the limit was reached
-                with self._answering_a_frame():
-                    started = time.perf_counter()
-                    ack = await self._acknowledger.reject_frame(
-                        b"", RejectionCode.MALFORMED, f"message larger than {self._limit} bytes"
-                    )
-                    await self._answer(writer, ack, started)
-                return  # the stream cannot be resynchronised: close the connection
+            except asyncio.LimitOverrunError:
+                if await self._over_the_limit(reader, writer):
+                    continue
+                return  # the stream ended in the middle of a block over the limit
             with self._answering_a_frame():
                 await self._answer_frame(writer, frame)
 
+    async def _over_the_limit(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> bool:
+        """More than the limit came before a frame's end. What precedes its last block begun
+        is kept as ever (stray bytes, blocks abandoned: each complete, and buffered); when
+        that block fits the limit, it is read as any frame; else it is discarded up to its
+        end (``_skip_too_large``). False: the stream ended in the middle of it."""
+        buffer = reader._buffer  # what read_frame left: more than the limit
+        end = frame_end(buffer)
+        scope = end[0] if end is not None else len(buffer)
+        start = buffer.rfind(START_BLOCK, 0, scope)
+        if start > 0:
+            before = bytes(buffer[:start]).lstrip(LINE_NOISE)
+            del buffer[:start]
+            with self._answering_a_frame():
+                await self._keep_unanswered(before + START_BLOCK)  # all before the <VT>
+            if scope - start <= self._limit:
+                return True
+        return await self._skip_too_large(reader, writer)
+
+    async def _skip_too_large(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> bool:
+        """Discard the block over the limit at the start of the buffer up to its end, never
+        holding it whole (``skip_block``); answer it AR echoing its MSH (read from its
+        head) when its frame ends, so that the sender can match the AR to the message and
+        stop resending it, and go on with the next frame; kept unanswered when a new block
+        begins first, or the stream ends. Its kept copy is empty: it is not held."""
+        task = asyncio.current_task()
+        assert task is not None  # a connection's own task
+        head = bytes(reader._buffer[:HEADER_BYTES])
+        no_start_block = not head.lstrip(LINE_NOISE).startswith(START_BLOCK)
+        msh = header_line(head)
+        self._skipping[task] = 0
+
+        def skipped(size: int) -> None:
+            self._skipping[task] += size
+
+        try:
+            ending = await skip_block(reader, skipped)
+        finally:
+            size = self._skipping.pop(task)
+        log.warning("MLLP frame over the size limit discarded",
+                    extra={"limit": self._limit, "bytes": size, "ending": ending.name})  # fmt: skip
+        with self._answering_a_frame():
+            if ending is Skipped.ENDED:  # timed from its frame's end, as any frame
+                started = time.perf_counter()
+                ack = await self._acknowledger.reject_frame(
+                    b"", RejectionCode.MALFORMED, TOO_LARGE.format(limit=self._limit),
+                    condition=INTERNAL_ERROR, header_from=msh,
+                )  # fmt: skip
+                await self._answer(writer, ack, started, decode_message(msh).codec)
+                return True
+            if ending is Skipped.TRUNCATED:
+                unanswered = self._stalled_reason() if task in self._stalled else TRUNCATED
+            else:  # a new block began
+                unanswered = STRAY_BYTES if no_start_block else ABANDONED_BLOCK
+            await self._acknowledger.reject_frame(
+                b"", RejectionCode.MALFORMED, unanswered + LARGER.format(limit=self._limit)
+            )
+        return ending is not Skipped.TRUNCATED
+
+    def _stalled_reason(self) -> str:
+        return f"MLLP frame not continued for {self._stall:.0f} s (connection closed)"
+
     async def _keep_truncated(self, partial: bytes) -> None:
         stalled = asyncio.current_task() in self._stalled
-        reason = (
-            f"MLLP frame not continued for {self._stall:.0f} s (connection closed)"
-            if stalled
-            else "connection closed in the middle of an MLLP frame (truncated message)"
-        )
+        reason = self._stalled_reason() if stalled else TRUNCATED
         block = await self._keep_unanswered(partial)
         if block.strip(LINE_NOISE):
             await self._acknowledger.reject_frame(block, RejectionCode.MALFORMED, reason)
@@ -252,7 +321,10 @@ class MllpListener:
         *unanswered, block = blocks_of(data)
         for piece in unanswered:  # no ACK: a sender that moved on expects none
             reason = ABANDONED_BLOCK if piece.startswith(START_BLOCK) else STRAY_BYTES
-            await self._acknowledger.reject_frame(piece, RejectionCode.MALFORMED, reason)
+            kept = piece
+            if len(piece) > self._limit:  # buffered before a frame over the limit: not kept
+                kept, reason = b"", reason + LARGER.format(limit=self._limit)
+            await self._acknowledger.reject_frame(kept, RejectionCode.MALFORMED, reason)
         return block
 
     @contextlib.contextmanager
@@ -279,12 +351,15 @@ class MllpListener:
     async def _sweep_stalled_frames(self) -> None:
         """Every stall period, close each connection whose frame has begun and not grown
         since the last look: its reader then ends with the partial frame, which is kept."""
-        seen: dict[asyncio.Task[None], int] = {}
+        seen: dict[asyncio.Task[None], tuple[int, int]] = {}
         while True:
             await asyncio.sleep(self._stall)
-            buffered = {task: begun_frame(reader) for task, (reader, _) in self._streams.items()}
+            buffered = {
+                task: (begun_frame(reader), self._skipping.get(task, 0))
+                for task, (reader, _) in self._streams.items()
+            }  # a block over the limit being discarded has begun, and grows as it comes
             for task, size in buffered.items():
-                if size and seen.get(task) == size:
+                if any(size) and seen.get(task) == size:
                     self._stalled.add(task)
                     self._streams[task][1].close()
             seen = buffered

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import socket
+from collections.abc import Callable
 
 from hl7.mllp import HL7StreamReader, HL7StreamWriter
 from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
 
 # What a sender may put between frames, read past (a frame ended <FS><CR><LF>, say).
 LINE_NOISE = b"\r\n\t "
+# How much of a block over the size limit is looked at for its MSH (``header_line``): an
+# MSH segment is a few hundred bytes (MSH-10 at most 199 characters)
+HEADER_BYTES = 8 * 1024
 # ...as long as its peer is there: a peer that vanished (a rebooted host, a firewall that
 # dropped an idle flow) sends no FIN, and its connection would hold a slot for good. TCP
 # keepalive probes an idle connection after KEEPIDLE s, every KEEPINTVL s, and gives up
@@ -114,3 +119,52 @@ def frames_of(data: bytes) -> tuple[list[bytes], bytes]:
         frames.append(data[start : end[0]])
         start = end[1]
     return frames, data[start:]
+
+
+class Skipped(enum.Enum):
+    """How a block skipped (``skip_block``) ended."""
+
+    ENDED = "its frame ended"
+    ABANDONED = "a new block began"
+    TRUNCATED = "the stream ended"
+
+
+async def skip_block(reader: HL7StreamReader, skipped: Callable[[int], None]) -> Skipped:
+    """Discard the block at the start of ``reader``'s buffer (one over the size limit) up
+    to its end, holding no more of it than the reader buffers (the transport is paused
+    beyond twice the limit): at its frame's end (``frame_end``, consumed), at a <VT> that
+    begins another block (left for ``read_frame``), or at the end of the stream.
+    ``skipped`` is told each amount discarded, as it is (a stalled sender is found by it)."""
+    vt_from = 1 if reader._buffer.startswith(START_BLOCK) else 0  # past the block's own
+    while True:
+        if reader._exception is not None:
+            raise reader._exception
+        buffer = reader._buffer
+        end = frame_end(buffer)
+        vt = buffer.find(START_BLOCK, vt_from)
+        if end is not None and (vt == -1 or end[0] < vt):
+            ending, size, consumed = Skipped.ENDED, end[0], end[1]
+        elif vt != -1:
+            ending, size, consumed = Skipped.ABANDONED, vt, vt
+        elif reader._eof:
+            ending, size = Skipped.TRUNCATED, len(buffer)
+            consumed = size
+        else:  # an <FS> last waits for the byte after it
+            size = consumed = len(buffer) - (1 if buffer.endswith(END_BLOCK) else 0)
+            ending = None
+        skipped(size)
+        del buffer[:consumed]
+        reader._maybe_resume_transport()
+        if ending is not None:
+            return ending
+        vt_from = 0
+        await reader._wait_for_data("skip_block")
+
+
+def header_line(head: bytes) -> bytes:
+    """The first segment of a block's ``head`` (its <VT> and line noise before it left
+    out): the MSH the ACK of a block over the size limit echoes. Empty unless it ends
+    within ``head``: cut short, it would echo an MSH-10 cut short."""
+    text = head.lstrip(LINE_NOISE + START_BLOCK)
+    ends = [at for at in (text.find(b"\r"), text.find(b"\n")) if at != -1]
+    return text[: min(ends)] if ends else b""

@@ -56,7 +56,7 @@ class CountingAcknowledger:
     async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
         return "AA", "MSH|^~\\&|ACK\rMSA|AA|1\r"
 
-    async def reject_frame(self, raw: bytes, code: object, reason: str) -> str:
+    async def reject_frame(self, raw: bytes, code: object, reason: str, **_: object) -> str:
         self.frames.append((raw, reason))
         return "MSH|^~\\&|ACK\rMSA|AR|\r"
 
