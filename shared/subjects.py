@@ -9,6 +9,7 @@ two handlers live in the shared library.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,14 @@ from shared.service import ConsumerDefinition
 SUBJECT_MIGRATIONS = Path(__file__).resolve().parent / "subject_migrations"
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A subject as the directory knows it: enrolled, and withdrawn at ``withdrawn_at``."""
+
+    subject_id: str
+    withdrawn_at: datetime | None  # None: in the trial
 
 
 class SubjectDirectory:
@@ -86,6 +95,14 @@ class SubjectDirectory:
             subject_id,
         )
         return found is not None
+
+    async def enrolment(self, subject_id: str) -> Enrolment | None:
+        """The subject's enrolment, withdrawn or not; None when none was read (a withdrawal
+        read before its enrolment is no enrolment)."""
+        row = await self._conn.fetchrow(
+            "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = $1", subject_id
+        )
+        return None if row is None else Enrolment(subject_id, row["withdrawn_at"])
 
 
 class SubjectsUnitOfWork(PostgresUnitOfWork):

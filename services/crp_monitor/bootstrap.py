@@ -6,12 +6,15 @@ import asyncio
 from functools import partial
 from pathlib import Path
 
+import asyncpg
+
 from services.crp_monitor.adapters.metrics import CrpMonitorMetrics
 from services.crp_monitor.adapters.repository import pending_cancellations
-from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
+from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork, CrpReadUnitOfWork
 from services.crp_monitor.domain.model import PendingCancellations
 from services.crp_monitor.entrypoints import http
 from services.crp_monitor.service_layer.handlers import HANDLERS
+from services.crp_monitor.service_layer.queries import CrpSeries, crp_series
 from services.crp_monitor.service_layer.reporting import (
     report_cancellations,
     report_corrections_of_another_subject,
@@ -47,7 +50,7 @@ def build(context: ServiceContext) -> ServiceParts:
         )
 
     return ServiceParts(
-        routes=http.routes(context.pool),
+        routes=http.routes(crp_series_query(context.pool)),
         openapi_paths=http.OPENAPI_PATHS,
         consumers=[
             ConsumerDefinition(
@@ -56,6 +59,11 @@ def build(context: ServiceContext) -> ServiceParts:
         ],
         background=[show_pending],
     )
+
+
+def crp_series_query(pool: asyncpg.Pool) -> CrpSeries:
+    """The route's query: the series read through a read-only unit of work on ``pool``."""
+    return partial(crp_series, lambda: CrpReadUnitOfWork(pool))
 
 
 definition = ServiceDefinition(

@@ -21,10 +21,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
-from services.crp_monitor.bootstrap import definition
+from services.crp_monitor.bootstrap import crp_series_query, definition
 from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
 from services.crp_monitor.service_layer.handlers import HANDLERS
-from services.crp_monitor.service_layer.queries import crp_series
 from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import LabResultRecorded
 from shared.messaging.consumed import ConsumedMessage
@@ -80,7 +79,7 @@ class Monitor:
         await self.processor.process(messages)
 
     async def values(self, subject_id: str) -> list[float]:
-        body = await crp_series(self.pool, subject_id)
+        body = await crp_series_query(self.pool)(subject_id)
         return [] if body is None else [point["crp_mg_l"] for point in body["series"]]
 
     async def dead_letters(self) -> list[str]:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from shared.contracts.events.trial import SubjectEnrolled
-from shared.subjects import SubjectDirectory
+from shared.subjects import Enrolment, SubjectDirectory
 from tests.integration.lab_fixtures import migrated_lab_pool
 
 pytestmark = pytest.mark.integration
@@ -92,3 +92,19 @@ async def test_two_withdrawals_read_before_the_enrolment_keep_the_earlier_one(
         await directory.enrol("S-2", ENROLMENT)
         assert await _withdrawn_at(conn, "S-2") == EARLIER
         assert not await directory.is_enrolled("S-2")
+
+
+async def test_an_enrolment_is_read_with_its_withdrawal_and_a_lone_withdrawal_is_none(
+    pool: asyncpg.Pool,
+) -> None:
+    """What crp-monitor's series route reads (``enrolment``): a subject whose withdrawal
+    alone was read is not known yet."""
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        await directory.withdraw("S-3", EARLIER)
+        assert await directory.enrolment("S-3") is None
+        await directory.enrol("S-4", ENROLMENT)
+        assert await directory.enrolment("S-4") == Enrolment("S-4", None)
+        await directory.enrol("S-3", ENROLMENT)
+        assert await directory.enrolment("S-3") == Enrolment("S-3", EARLIER)
+        assert await directory.enrolment("S-5") is None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
 
 import asyncpg
 
 from services.crp_monitor.adapters.repository import CrpSeriesRepository
 from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
-from shared.subjects import SubjectsUnitOfWork
+from shared.subjects import SubjectDirectory, SubjectsUnitOfWork
 
 CancellationsCommitted = Callable[[Sequence[CancellationNoted]], None]
 CorrectionsCommitted = Callable[[Sequence[CorrectionOfAnotherSubject]], None]
@@ -52,3 +55,27 @@ class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
         noted, self._noted = [*self._noted, *self.crp.take_noted()], []
         self._cancellations_committed(noted)
         self._corrections_committed(self.crp.take_corrections())
+
+
+class CrpReadUnitOfWork:
+    """The read side's unit of work: one connection of the pool, with the subject directory
+    and the CRP series bound on it. It writes nothing, so it has nothing to commit: each read
+    is one statement, as the route always read them."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._lent = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        conn = await self._lent.enter_async_context(self._pool.acquire())
+        self.subjects = SubjectDirectory(conn)
+        self.crp = CrpSeriesRepository(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._lent.__aexit__(exc_type, exc, tb)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
-from services.crp_monitor.service_layer.queries import crp_series
+from services.crp_monitor.service_layer.queries import CrpSeries
 from shared.auth import Role
 from shared.web.app import problem, requires
 
@@ -20,13 +19,16 @@ SUBJECT_ID_MAX_LENGTH = 64
 NOT_A_SUBJECT_ID = f"not a subject id: longer than {SUBJECT_ID_MAX_LENGTH} characters, or a NUL"
 
 
-def routes(pool: asyncpg.Pool) -> list[web.RouteDef]:
+def routes(crp_series: CrpSeries) -> list[web.RouteDef]:
+    """``crp_series``: the read side's query (``service_layer.queries.crp_series``, bound to
+    its read-only unit of work by the composition root)."""
+
     @requires(*READERS)
     async def get_crp(request: web.Request) -> web.StreamResponse:
         subject_id = request.match_info["subject_id"]
         if not can_be_subject_id(subject_id):
             return problem(400, "Bad Request", NOT_A_SUBJECT_ID)
-        body = await crp_series(pool, subject_id)
+        body = await crp_series(subject_id)
         if body is None:
             return problem(404, "Not Found", f"no subject {subject_id!r}")
         return web.json_response(body)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import asyncpg
-
-from services.crp_monitor.adapters.repository import CrpSeriesRepository
 from services.crp_monitor.domain.model import current_series
 
+# a read-only unit of work: ``subjects`` (the subject directory) and ``crp`` bound, nothing
+# to commit (``CrpReadUnitOfWork``)
+ReadUnitOfWork = Callable[[], AbstractAsyncContextManager[Any]]
+# what the route asks: the subject's series as shown, None when nothing is known of it
+CrpSeries = Callable[[str], Awaitable[dict[str, Any] | None]]
 
-async def crp_series(pool: asyncpg.Pool, subject_id: str) -> dict[str, Any] | None:
-    async with pool.acquire() as conn:
-        known = await conn.fetchrow(
-            "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = $1", subject_id
-        )
-        measurements = await CrpSeriesRepository(conn).for_subject(subject_id)
-    if known is None and not measurements:
+
+async def crp_series(read: ReadUnitOfWork, subject_id: str) -> dict[str, Any] | None:
+    async with read() as uow:
+        enrolment = await uow.subjects.enrolment(subject_id)
+        measurements = await uow.crp.for_subject(subject_id)
+    if enrolment is None and not measurements:
         return None
+    withdrawn_at = enrolment.withdrawn_at if enrolment is not None else None
     return {
         "subject_id": subject_id,
         "series": [
@@ -27,7 +31,7 @@ async def crp_series(pool: asyncpg.Pool, subject_id: str) -> dict[str, Any] | No
                 "collected_at": m.collected_at.isoformat(),
                 "status": m.status,
             }
-            for m in current_series(measurements, known["withdrawn_at"] if known else None)
+            for m in current_series(measurements, withdrawn_at)
         ],
         "assessments": [],
     }
