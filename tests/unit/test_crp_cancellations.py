@@ -59,9 +59,14 @@ class FakeUow:
     def __init__(self, crp: FakeCrp) -> None:
         self.crp = crp
         self.noted: list[CancellationNoted] = []
+        self.flushed = 0
 
     def note(self, noted: CancellationNoted) -> None:
         self.noted.append(noted)
+
+    async def flush(self) -> None:
+        """Writes the buffered results (the cancelled one may be among them)."""
+        self.flushed += 1
 
 
 async def _cancel(uow: FakeUow, envelope: Envelope) -> None:
@@ -112,6 +117,7 @@ async def test_a_cancellation_of_the_subjects_stored_result_is_applied_once(
     await _cancel(uow, crp_cancelled("S-1", result_id))
     assert uow.crp.stored[result_id] == ("S-1", True)
     assert [n.outcome for n in uow.noted] == [outcome] and not uow.crp.kept
+    assert uow.flushed == 1  # the buffered results written first: the result may be one
 
 
 async def test_a_cancellation_of_another_analyte_is_ignored() -> None:

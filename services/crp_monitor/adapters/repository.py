@@ -1,41 +1,34 @@
-"""asyncpg repository of CRP series; rows become domain objects here."""
+"""asyncpg repository of CRP series; rows become domain objects here. What a write reports
+is judged by the domain (``domain.stored_results``), not here."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import asyncpg
 
-from services.crp_monitor.domain.model import (
-    RESULT_OF_ANOTHER_SUBJECT,
-    REUSED_RESULT_ID,
-    CancellationNoted,
-    CancellationOutcome,
-    CorrectionOfAnotherSubject,
-    CrpCancellation,
-    CrpMeasurement,
-    PendingCancellations,
-)
-from shared.messaging.processing import PoisonMessage
+from services.crp_monitor.domain.model import CrpCancellation, CrpMeasurement, PendingCancellations
+from services.crp_monitor.domain.stored_results import StoredKind, StoredRow
 
 # Results are stored already cancelled when a cancellation of theirs is pending (same result
 # and subject); the pending cancellations of every result stored are then released, each
 # reported as applied or, when it named another subject, as not applied.
 # A result under the id of one stored, or earlier in this statement, under another subject
-# (a producer re-using ids) is refused ("taken"), and so is one of the same subject whose
+# (a producer re-using ids) is not stored ("taken"), nor is one of the same subject whose
 # content (value, collection time, status, result superseded) differs ("reused"): the one
-# stored first stands, the later one is raised as poison, never dropped by ON CONFLICT unseen.
-# Its id is not kept as refused: it is the stored result's id. The same result again (a
-# redelivery under a new event id), compared as stored (float8, timestamptz; cancelled_at is
-# no content: a result stored cancelled is the same result), is a duplicate, left to ON
-# CONFLICT.
-# A correction naming a result stored, or in this statement, under another subject is refused:
-# not stored, and ``flush`` raises it as poison; so is one naming a result refused that way
-# (kept in crp_refused_results, or refused earlier in this batch: $8), which carries the
-# other patient's value on. The batch is then run again event by event, so
-# only that event is dead-lettered, and one read before its result in the same batch is stored
-# as it would be alone. Corrections stored earlier under another subject that name a result
-# stored now are reported: they stand in no series (``for_subject`` marks them).
+# stored first stands, the later one is reported (and dead-lettered: the domain refuses it),
+# never dropped by ON CONFLICT unseen. Its id is not kept as refused: it is the stored
+# result's id. The same result again (a redelivery under a new event id), compared as stored
+# (float8, timestamptz; cancelled_at is no content: a result stored cancelled is the same
+# result), is a duplicate, left to ON CONFLICT.
+# A correction naming a result stored, or in this statement, under another subject is not
+# stored ("refused") and reported; nor is one naming a result refused that way (kept in
+# crp_refused_results, or refused earlier in this batch: $8), which carries the other
+# patient's value on. The batch is then run again event by event, so only that event is
+# dead-lettered, and one read before its result in the same batch is stored as it would be
+# alone. Corrections stored earlier under another subject that name a result stored now are
+# reported: they stand in no series (``for_subject`` marks them).
 _STORE_RESULTS = """
 WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
                supersedes_result_id, source_event_id, seq) AS (
@@ -115,30 +108,26 @@ FROM stored s CROSS JOIN LATERAL (
 
 
 class CrpSeriesRepository:
-    """Adds are buffered and written in one statement when the unit of work flushes.
-
-    What a flush did to pending cancellations, and the corrections of another subject's result
-    it found, are noted; ``take_noted`` and ``take_corrections`` hand the notes over.
-    """
+    """Adds are buffered and written in one statement when the unit of work flushes; what
+    the statement reports is handed back as it is (``StoredRow``)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._pending: list[tuple[CrpMeasurement, uuid.UUID]] = []
         # refused in this unit of work: (result, subject, event), kept by ``keep_refused``
         self._refused: dict[uuid.UUID, tuple[str, uuid.UUID]] = {}
-        self._noted: list[CancellationNoted] = []
-        self._corrections: list[CorrectionOfAnotherSubject] = []
 
     async def add(self, measurement: CrpMeasurement, source_event_id: uuid.UUID) -> None:
         self._pending.append((measurement, source_event_id))
 
-    async def flush(self) -> None:
-        """Write the buffered results in one statement; raise PoisonMessage (nothing noted) if
-        a result among them has another subject's result id, or its subject's stored result's
-        with other content, or a correction among them names another subject's result: the
-        caller rolls back."""
+    async def flush(self) -> list[StoredRow]:
+        """Write the buffered results in one statement and report, a row each, the results
+        it refused (another subject's result id, its subject's stored result's id with other
+        content, a correction naming another subject's result), the kept cancellations it
+        released and the corrections of another subject's result it found. The caller judges
+        the report, and rolls back on a refusal."""
         if not self._pending:
-            return
+            return []
         pending, self._pending = self._pending, []
         rows = await self._conn.fetch(
             _STORE_RESULTS,
@@ -151,35 +140,23 @@ class CrpSeriesRepository:
             [event_id for _, event_id in pending],
             list(self._refused),
         )
-        _refuse_taken(rows)
-        refused = [row for row in rows if row["kind"] == "refused"]
-        if refused:
-            # a batch run event by event refuses one event per flush: the one dead-lettered
-            self._refused.update(
-                (row["result_id"], (row["subject_id"], row["source_event_id"])) for row in refused
-            )
-            raise PoisonMessage(
-                RESULT_OF_ANOTHER_SUBJECT,
-                "the corrected result belongs to another subject than the event's subject_id, "
-                "or was refused as such",
-            )
-        self._noted.extend(_released(row) for row in rows if row["kind"] == "released")
-        self._corrections.extend(
-            CorrectionOfAnotherSubject(
-                row["result_id"], row["subject_id"], row["corrected_result_id"],
-                row["corrected_subject_id"], row["source_event_id"],
-            )
-            for row in rows
-            if row["kind"] == "correction-of-another-subject"
-        )  # fmt: skip
+        return [_stored(row) for row in rows]
 
-    async def keep_refused(self) -> None:
-        """Keep the ids of the corrections refused in this unit of work (their events are
-        dead-lettered in it): corrections of them are refused in later batches too, and one
-        stored earlier stands in no series. A cancellation of one, kept because it was read
-        first, waits for a result that never comes: released, noted ``refused-result``."""
+    def remember_refused(self, refused: Iterable[StoredRow]) -> None:
+        """Corrections refused as naming another subject's result (their events are
+        dead-lettered in this unit of work): ``keep_refused`` keeps them, and the next flush
+        refuses corrections of them (a batch run event by event refuses one per flush)."""
+        self._refused.update(
+            (row.result_id, (row.subject_id, row.source_event_id)) for row in refused
+        )
+
+    async def keep_refused(self) -> list[StoredRow]:
+        """Keep the ids of the corrections refused in this unit of work: corrections of them
+        are refused in later batches too, and one stored earlier stands in no series. A
+        cancellation of one, kept because it was read first, waits for a result that never
+        comes: released (reported with ``applied`` None: nothing to apply)."""
         if not self._refused:
-            return
+            return []
         refused, self._refused = self._refused, {}
         released = await self._conn.fetch(
             """WITH kept AS (
@@ -193,13 +170,12 @@ class CrpSeriesRepository:
             [subject_id for subject_id, _ in refused.values()],
             [event_id for _, event_id in refused.values()],
         )
-        self._noted.extend(
-            CancellationNoted(
-                CancellationOutcome.REFUSED_RESULT,
-                row["result_id"], row["subject_id"], row["source_event_id"],
+        return [
+            StoredRow(
+                StoredKind.RELEASED, row["result_id"], row["subject_id"], row["source_event_id"]
             )
             for row in released
-        )  # fmt: skip
+        ]
 
     async def was_refused(self, result_id: uuid.UUID) -> bool:
         """True for a correction refused as naming another subject's result."""
@@ -210,17 +186,11 @@ class CrpSeriesRepository:
         )
         return found is not None
 
-    def take_noted(self) -> list[CancellationNoted]:
-        noted, self._noted = self._noted, []
-        return noted
-
-    def take_corrections(self) -> list[CorrectionOfAnotherSubject]:
-        corrections, self._corrections = self._corrections, []
-        return corrections
-
     async def cancel(self, cancellation: CrpCancellation) -> bool:
-        """Cancel the subject's stored result; False if there is none not cancelled yet."""
-        await self.flush()  # the result may be among the buffered ones
+        """Cancel the subject's stored result; False if there is none not cancelled yet. The
+        result may be among the buffered ones: the caller flushes first."""
+        if self._pending:
+            raise RuntimeError("results are buffered: flush before cancelling")
         status = await self._conn.execute(
             """UPDATE crp_results SET cancelled_at = $3
                WHERE result_id = $1 AND subject_id = $2 AND cancelled_at IS NULL""",
@@ -277,29 +247,8 @@ async def pending_cancellations(conn: asyncpg.Connection) -> PendingCancellation
     return PendingCancellations(row["count"], row["oldest"])
 
 
-def _refuse_taken(rows: list[asyncpg.Record]) -> None:
-    """Raise as poison a result under another subject's result id, or under its subject's
-    stored result's id with other content. Nothing is kept of it (unlike a refused
-    correction): its id names the stored result."""
-    kinds = {row["kind"] for row in rows}
-    if "taken" in kinds:
-        raise PoisonMessage(
-            RESULT_OF_ANOTHER_SUBJECT,
-            "the result_id is that of a result stored under another subject than the event's "
-            "subject_id",
-        )
-    if "reused" in kinds:
-        raise PoisonMessage(
-            REUSED_RESULT_ID,
-            "the result_id is that of a result of the subject stored with another value, "
-            "collection time, status or superseded result",
-        )
-
-
-def _released(row: asyncpg.Record) -> CancellationNoted:
-    outcome = (
-        CancellationOutcome.APPLIED_ON_ARRIVAL
-        if row["applied"]
-        else CancellationOutcome.OTHER_SUBJECT
-    )
-    return CancellationNoted(outcome, row["result_id"], row["subject_id"], row["source_event_id"])
+def _stored(row: asyncpg.Record) -> StoredRow:
+    return StoredRow(
+        StoredKind(row["kind"]), row["result_id"], row["subject_id"], row["source_event_id"],
+        row["applied"], row["corrected_result_id"], row["corrected_subject_id"],
+    )  # fmt: skip

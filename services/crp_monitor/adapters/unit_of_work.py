@@ -11,6 +11,8 @@ import asyncpg
 
 from services.crp_monitor.adapters.repository import CrpSeriesRepository
 from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
+from services.crp_monitor.domain.stored_results import ResultRefused, judge_stored, released
+from shared.messaging.processing import PoisonMessage
 from shared.subjects import SubjectDirectory, SubjectsUnitOfWork
 
 CancellationsCommitted = Callable[[Sequence[CancellationNoted]], None]
@@ -24,7 +26,11 @@ def _nobody_listens(noted: Sequence[object]) -> None:
 class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
     """Outcomes of cancellations, and corrections found naming another subject's result, are
     noted during the work and handed to ``cancellations_committed`` and
-    ``corrections_committed`` only after the commit (a rolled-back batch noted nothing)."""
+    ``corrections_committed`` only after the commit (a rolled-back batch noted nothing).
+
+    A result the write refuses (``ResultRefused``, judged by the domain) is raised as
+    PoisonMessage with the refusal's code: the batch processor rolls the event back and
+    dead-letters it."""
 
     def __init__(
         self,
@@ -40,21 +46,31 @@ class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         super().bind(conn)
         self.crp = CrpSeriesRepository(conn)
-        self._noted: list[CancellationNoted] = []
+        self._noted: list[CancellationNoted] = []  # by the handlers
+        self._found: list[CancellationNoted] = []  # by the writes: kept cancellations released
+        self._corrections: list[CorrectionOfAnotherSubject] = []
 
     def note(self, noted: CancellationNoted) -> None:
         self._noted.append(noted)
 
     async def flush(self) -> None:
         await super().flush()
-        await self.crp.flush()
+        try:
+            found = judge_stored(await self.crp.flush())
+        except ResultRefused as refused:  # nothing of the write is noted: it is rolled back
+            self.crp.remember_refused(refused.refused)
+            raise PoisonMessage(refused.code, refused.reason) from None
+        self._found.extend(found.noted)
+        self._corrections.extend(found.corrections)
 
     async def commit(self) -> None:
-        await self.crp.keep_refused()  # the events refused were dead-lettered in this work
+        # the events refused were dead-lettered in this work
+        self._found.extend(released(row) for row in await self.crp.keep_refused())
         await super().commit()
-        noted, self._noted = [*self._noted, *self.crp.take_noted()], []
+        noted, self._noted, self._found = [*self._noted, *self._found], [], []
+        corrections, self._corrections = self._corrections, []
         self._cancellations_committed(noted)
-        self._corrections_committed(self.crp.take_corrections())
+        self._corrections_committed(corrections)
 
 
 class CrpReadUnitOfWork:

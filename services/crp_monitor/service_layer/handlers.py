@@ -64,6 +64,7 @@ async def cancel_lab_result(uow: Any, envelope: Envelope, payload: EventPayload)
 
 
 async def _cancel(uow: Any, cancellation: CrpCancellation) -> CancellationOutcome:
+    await uow.flush()  # the result may be among the buffered ones
     if await uow.crp.cancel(cancellation):
         return CancellationOutcome.APPLIED
     owner = await uow.crp.subject_of(cancellation.result_id)
