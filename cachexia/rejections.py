@@ -107,8 +107,7 @@ async def _show(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> int:
 async def _replay(
     pool: asyncpg.Pool, settings: PlatformSettings, rejection_id: uuid.UUID, *, dry_run: bool
 ) -> int:
-    from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
-    from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - likewise
+    from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - lean
         build_replayer,
         checked_stored_id,
         hash_ids_left_as_written,
@@ -126,14 +125,10 @@ async def _replay(
             sys.stdout.write(f"{rejection_id}: its copy reads back as the message; replayable\n")
             return 0
         await hash_ids_left_as_written(pool, stored_id)
-        replayed = await replayer.replay(kept)
+        replayed = await replayer.replay(kept)  # the rejection marked in the replay's commit
     except ReplayRefused as refused:
         sys.stderr.write(f"cachexia: {rejection_id} is not replayed: {refused}\n")
         return EXIT_FAILURE
-    async with pool.acquire() as conn:
-        await RejectionStore(conn).mark_replay(
-            rejection_id, replayed.summary, settled=replayed.settled
-        )
     sys.stdout.write(f"{rejection_id}: {replayed.summary}\n")
     return 0 if replayed.settled else EXIT_FAILURE
 

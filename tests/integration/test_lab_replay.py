@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from cachexia.rejections import run_rejection_command
@@ -166,3 +167,39 @@ async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fix
     assert await cli(lab, "replay", rejection) == 0
     assert "stored: 1 result(s)" in capsys.readouterr().out
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+
+
+@pytest.mark.parametrize(("failing", "table", "statement"), [
+    ("the mark", "rejections", "UPDATE"),
+    ("the replay", "results", "INSERT"),
+])  # fmt: skip
+async def test_a_replay_and_its_mark_on_the_rejection_commit_together_or_not_at_all(
+    lab: Lab, capsys: pytest.CaptureFixture[str], failing: str, table: str, statement: str
+) -> None:
+    """The mark was an UPDATE of its own after the replay committed: one that failed (the
+    database gone between the two) left the message stored and its rejection open (a second
+    replay then found it stored, "already stored: the lab resent it")."""
+    rejection = await unknown_senders_rejection(lab, f"NEW-{statement}")
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "NEW", "HOSP")
+    await lab.pool.execute(f"""
+        CREATE FUNCTION refuse_in_test() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '{failing} refused by the test'; END $$;
+        CREATE TRIGGER refuse_in_test BEFORE {statement} ON {table}
+            FOR EACH ROW EXECUTE FUNCTION refuse_in_test()""")
+    with pytest.raises(asyncpg.RaiseError, match=f"{failing} refused by the test"):
+        await cli(lab, "replay", rejection)
+    assert capsys.readouterr().out == ""
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+    assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 0
+    published = "SELECT count(*) FROM outbox WHERE topic = $1"
+    assert await lab.pool.fetchval(published, LAB_RESULTS) == 0
+    mark = "SELECT replayed_at, replay_outcome FROM rejections WHERE rejection_id = $1"
+    assert tuple(await lab.pool.fetchrow(mark, rejection)) == (None, None)
+
+    await lab.pool.execute(f"DROP TRIGGER refuse_in_test ON {table}")
+    assert await cli(lab, "replay", rejection) == 0  # both, now
+    assert "stored: 1 result(s)" in capsys.readouterr().out
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    replayed_at, outcome = await lab.pool.fetchrow(mark, rejection)
+    assert replayed_at is not None and outcome.startswith("stored: 1 result(s)")

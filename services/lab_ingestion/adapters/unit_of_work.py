@@ -6,6 +6,8 @@ own, and the writes go out as one statement with data-modifying CTEs, which Post
 applies atomically: the unit of work still owns the commit, but it costs one round trip
 instead of BEGIN, several statements and COMMIT. A concurrent batch that stored the same
 message first makes the statement fail on the unique key, and nothing of it is written.
+A replay's mark on its rejection (``mark_replay``) is a second statement: the write and the
+mark then go out in one transaction, committed together or not at all.
 
 A batch that corrects or cancels results first takes the chain lock (``serialise_chains``):
 then its reads, write and commit form one transaction, which waits for any other instance
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 import asyncpg
 
+from services.lab_ingestion.adapters.rejections import RejectionStore
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.stored_ids import StoredId
 from shared.db.pool import ReservedConnections
@@ -52,6 +56,8 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.outbox = OutboxWriter(conn)
         self.labs = LabRepository(conn, self._stored_id)
+        self.rejections = RejectionStore(conn)
+        self._replay_marks: list[tuple[uuid.UUID, str, bool]] = []
 
     async def __aenter__(self) -> Self:
         self._conn = await self._connections.acquire()
@@ -88,13 +94,24 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
             await self._tx.start()
             await self.labs.lock_chains()
 
+    def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
+        """Mark the rejection with how its replay (this batch) went, in the commit: the
+        replay and its mark are committed together, or neither is."""
+        self._replay_marks.append((rejection_id, outcome, settled))
+
     async def commit(self) -> None:
         if not self._open:
             raise RuntimeError("nothing to commit")
         self._open = False
         started = time.perf_counter()
         events = self.outbox.take_pending()
+        marks, self._replay_marks = self._replay_marks, []
+        if marks and self._tx is None:  # the write alone is one statement: no transaction
+            self._tx = self.connection.transaction()
+            await self._tx.start()
         await self.labs.write(events)
+        for rejection_id, outcome, settled in marks:
+            await self.rejections.mark_replay(rejection_id, outcome, settled=settled)
         tx, self._tx = self._tx, None
         if tx is not None:
             await tx.commit()
@@ -108,4 +125,5 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         if self._conn is not None:
             self.labs.discard()
             self.outbox.take_pending()
+            self._replay_marks = []
         await super().rollback()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
+from typing import Any, Protocol
 
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from shared.contracts.events.lab import Channel
@@ -103,3 +104,16 @@ class IngestOutcome:
         cls, code: RejectionCode, reason: str, *, observation: int | None = None
     ) -> IngestOutcome:
         return cls(accepted=False, code=code, reason=reason, failed_observation=observation)
+
+
+# stages, in the batch's unit of work, what is written with the batch's outcomes (a replay's
+# mark on its rejection): committed with the batch, or not at all
+BeforeCommit = Callable[[Any, Sequence[IngestOutcome]], None]
+
+
+class Ingest(Protocol):
+    """A batch ingestor (``BatchIngestor``): the outcomes of ``commands``, in their order."""
+
+    async def __call__(
+        self, commands: Sequence[Command], *, before_commit: BeforeCommit | None = None
+    ) -> list[IngestOutcome]: ...

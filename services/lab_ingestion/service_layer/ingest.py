@@ -58,6 +58,7 @@ from services.lab_ingestion.domain.planning import check_repeated_version, needs
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
+    BeforeCommit,
     Command,
     IngestLabMessage,
     IngestOutcome,
@@ -106,8 +107,12 @@ class BatchIngestor:
         self._reader = BatchReader(hash_identifier)
         self._lost_answers: LostCommitAnswers[IngestOutcome] = LostCommitAnswers()
 
-    async def __call__(self, commands: Sequence[Command]) -> list[IngestOutcome]:
-        outcomes = await self._outcomes(commands)
+    async def __call__(
+        self, commands: Sequence[Command], *, before_commit: BeforeCommit | None = None
+    ) -> list[IngestOutcome]:
+        """``before_commit``: told the outcomes in the unit of work that commits them (each
+        attempt's, of which one commits)."""
+        outcomes = await self._outcomes(commands, before_commit)
         discarded = sum(
             1 for o in outcomes for part in o.parts or (o,) if part.accepted and not part.enrolled
         )
@@ -115,7 +120,9 @@ class BatchIngestor:
             self._on_discarded(discarded)
         return outcomes
 
-    async def _outcomes(self, commands: Sequence[Command]) -> list[IngestOutcome]:
+    async def _outcomes(
+        self, commands: Sequence[Command], before_commit: BeforeCommit | None
+    ) -> list[IngestOutcome]:
         token = attempt_token(commands)
         answered = await self._answered_before(token)
         if answered is not None:
@@ -124,14 +131,14 @@ class BatchIngestor:
         *replanned, last = fast_first + [False] * CAREFUL_ATTEMPTS
         for fast in replanned:
             try:
-                return await self._ingest(commands, fast=fast, token=token)
+                return await self._ingest(commands, fast=fast, token=token, then=before_commit)
             except StaleBatch:  # another instance stored one of its messages or results first
                 self._on_replan()
                 # or the earlier attempt this retries, whose commit was still landing
                 answered = await self._answered_before(token)
                 if answered is not None:
                     return answered
-        return await self._ingest(commands, fast=last, token=token)
+        return await self._ingest(commands, fast=last, token=token, then=before_commit)
 
     def forget_attempt(self, token: uuid.UUID) -> None:
         """The group committer will not try ``token`` again: its kept outcomes can go."""
@@ -148,7 +155,12 @@ class BatchIngestor:
         return self._lost_answers.take(token) if committed else None
 
     async def _ingest(
-        self, commands: Sequence[Command], *, fast: bool, token: uuid.UUID | None
+        self,
+        commands: Sequence[Command],
+        *,
+        fast: bool,
+        token: uuid.UUID | None,
+        then: BeforeCommit | None,
     ) -> list[IngestOutcome]:
         committing: list[IngestOutcome] | None = None
         try:
@@ -163,6 +175,8 @@ class BatchIngestor:
                     context = await self._reader.load(uow, ingests, allowed)
                 outcomes = [self._apply(context, command) for command in commands]
                 await self._store(uow, context, token)
+                if then is not None:  # before the commit, in its transaction
+                    then(uow, outcomes)
                 committing = outcomes
                 await uow.commit()
         except StaleBatch:  # refused by the write: nothing of it was stored

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from services.lab_ingestion.domain.kept_copy import (
     HL7_HASH_PREFIX,
@@ -49,7 +50,7 @@ from services.lab_ingestion.domain.message_identity import (
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import (
-    Command,
+    Ingest,
     IngestLabMessage,
     IngestOutcome,
 )
@@ -59,7 +60,6 @@ from shared.jsonlog import REDACTED
 _HIGHLIGHTING = frozenset({"H", "N"})  # HL7's highlighting escapes: start, normal text
 REPLAYABLE_CHANNELS = frozenset({Channel.MLLP.value, Channel.HL7_HTTP.value})
 ReadCopy = Callable[[KeptRejection], LabMessage]  # the copy parsed; ValueError: unreadable
-Ingest = Callable[[Sequence[Command]], Awaitable[list[IngestOutcome]]]
 
 
 class ReplayRefused(Exception):
@@ -161,14 +161,22 @@ class Replayer:
         return checked_copy(rejection, self.read_copy)
 
     async def replay(self, rejection: KeptRejection) -> Replayed:
-        """Ingest the rejection's checked copy as its sender's message."""
+        """Ingest the rejection's checked copy as its sender's message, and mark the
+        rejection with how it went in the ingest's unit of work (``mark_replay``): the
+        replay and its mark are committed together, or neither is."""
         message = self.check(rejection)
         command = IngestLabMessage(
             message, lambda: rejection.payload, rejection.received_at,
             inherited_rejection_id=rejection.rejection_id,  # rejected again: the same one
         )  # fmt: skip
-        (outcome,) = await self.ingest([command])
-        return Replayed(outcome, outcome.accepted and outcome.enrolled, _summary(outcome))
+
+        def mark(uow: Any, outcomes: Sequence[IngestOutcome]) -> None:
+            (outcome,) = outcomes
+            replayed = _replayed(outcome)
+            uow.mark_replay(rejection.rejection_id, replayed.summary, settled=replayed.settled)
+
+        (outcome,) = await self.ingest([command], before_commit=mark)
+        return _replayed(outcome)
 
 
 def rejection_control_id(channel: Channel, copy: str, sent: str) -> str:
@@ -241,6 +249,10 @@ def _highlighting_as_text(value: str, escape: str) -> str:
 def _is_hl7_hash(number: str) -> bool:
     """A PID-3 number as an HL7 copy writes the keyed hash (``HMAC:`` and 64 hex digits)."""
     return number.strip().startswith(HL7_HASH_PREFIX) and is_kept_copy_identifier(number)
+
+
+def _replayed(outcome: IngestOutcome) -> Replayed:
+    return Replayed(outcome, outcome.accepted and outcome.enrolled, _summary(outcome))
 
 
 def _summary(outcome: IngestOutcome) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +18,7 @@ from services.lab_ingestion.domain.kept_copy import (
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
-from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
+from services.lab_ingestion.service_layer.commands import BeforeCommit, Command, IngestOutcome
 from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.hl7_samples import join, msh, seg
@@ -58,12 +59,23 @@ def read_copy(rejection: KeptRejection) -> LabMessage:
 
 
 class RecordingIngest:
+    """Stores every command; is its own unit of work, keeping the replay marks staged."""
+
     def __init__(self) -> None:
         self.commands: list[Command] = []
+        self.marks: list[tuple[uuid.UUID, str, bool]] = []
 
-    async def __call__(self, commands: list[Command]) -> list[IngestOutcome]:
+    async def __call__(
+        self, commands: Sequence[Command], *, before_commit: BeforeCommit | None = None
+    ) -> list[IngestOutcome]:
         self.commands.extend(commands)
-        return [IngestOutcome(accepted=True, results=1)]
+        outcomes = [IngestOutcome(accepted=True, results=1)]
+        if before_commit is not None:
+            before_commit(self, outcomes)
+        return outcomes
+
+    def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
+        self.marks.append((rejection_id, outcome, settled))
 
 
 def test_a_kept_copy_reads_back_as_the_message_it_was() -> None:
@@ -78,6 +90,8 @@ async def test_a_replay_ingests_the_copy_as_its_senders_message_at_its_first_arr
     rejection, ingest = kept(), RecordingIngest()
     replayed = await Replayer(read_copy, ingest).replay(rejection)
     assert replayed.settled and replayed.summary.startswith("stored: 1 result(s)")
+    # marked in the replay's own unit of work: committed with it, or not at all
+    assert ingest.marks == [(rejection.rejection_id, replayed.summary, True)]
     (command,) = ingest.commands
     assert command.received_at == AT  # type: ignore[union-attr]  # an IngestLabMessage
     assert command.rejection_id == rejection.rejection_id  # rejected again: the same one
