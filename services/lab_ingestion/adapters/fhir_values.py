@@ -8,8 +8,8 @@ from decimal import Decimal
 from fhir.resources.R4B.observation import Observation, ObservationReferenceRange
 from fhir.resources.R4B.quantity import Quantity
 
-from services.lab_ingestion.domain.analytes import recognise_unit
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
+from services.lab_ingestion.domain.unit_spellings import recognise_unit
 
 
 def observation_value(obs: Observation) -> tuple[str, tuple[str, ...]]:

@@ -7,12 +7,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from services.lab_ingestion.domain.analytes import (
-    UnitConversion,
-    UnitParameters,
-    recognise_unit,
-    resolve_unit,
-)
+from services.lab_ingestion.domain.analytes import UnitConversion, UnitParameters, resolve_unit
 from services.lab_ingestion.domain.lab_numbers import (
     DECIMALS,
     MAX_SIGNIFICANT_DIGITS,
@@ -23,6 +18,7 @@ from services.lab_ingestion.domain.lab_numbers import (
 )
 from services.lab_ingestion.domain.model import Rejected
 from services.lab_ingestion.domain.plausibility import plausible_reference_range
+from services.lab_ingestion.domain.unit_spellings import recognise_unit
 from shared.contracts.events.lab import Analyte
 
 LOWER_THAN: Final = r"<=|<|\u2264"

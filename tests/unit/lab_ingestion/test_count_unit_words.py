@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.domain.analytes import COUNT_WORDS, UNIT_SPELLINGS, recognise_unit
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import normalise
+from services.lab_ingestion.domain.unit_spellings import COUNT_WORDS, UNIT_SPELLINGS, recognise_unit
 from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.test_normalise import observation
 

@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.analyte_codes import LOINC_CODES, identify_analyte
 from services.lab_ingestion.domain.analytes import (
-    UNIT_SPELLINGS,
     UnitParameters,
     accepted_units,
     canonical_unit,
-    recognise_unit,
     to_canonical,
 )
 from services.lab_ingestion.domain.model import (
@@ -31,6 +29,7 @@ from services.lab_ingestion.domain.model import (
 from services.lab_ingestion.domain.normalise import normalise, parse_reference_range
 from services.lab_ingestion.domain.planning import plan_results
 from services.lab_ingestion.domain.plausibility import PLAUSIBILITY_CEILINGS
+from services.lab_ingestion.domain.unit_spellings import UNIT_SPELLINGS, recognise_unit
 from shared.contracts.events.lab import Analyte, Channel
 
 COLLECTED = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

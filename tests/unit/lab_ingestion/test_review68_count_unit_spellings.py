@@ -18,7 +18,7 @@ None of these can be another unit: a careful engine reads them as 10*3/uL (= 10*
 the whole message is answered AE; until somebody remaps the unit in the engine, the
 subject's neutrophil and platelet counts (dose holds at grade 3) reach no rule.
 
-Suggested fix: ``domain/analytes.UNIT_SPELLINGS`` (add the spellings) and/or
+Suggested fix: ``domain/unit_spellings.UNIT_SPELLINGS`` (add the spellings) and/or
 ``recognise_unit`` (fold the case of a known prefix word such as ``thou`` separately from the
 volume unit), and accept UCUM's ``mm3`` wherever ``uL`` is accepted.
 """

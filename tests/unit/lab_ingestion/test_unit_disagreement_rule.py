@@ -13,15 +13,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.domain.analytes import (
-    UNIT_SPELLINGS,
-    UnitConversion,
-    accepted_units,
-    recognise_unit,
-    resolve_unit,
-)
+from services.lab_ingestion.domain.analytes import UnitConversion, accepted_units, resolve_unit
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
+from services.lab_ingestion.domain.unit_spellings import UNIT_SPELLINGS, recognise_unit
 from shared.contracts.events.lab import Analyte
 
 # (analyte, a listed spelling of a unit it is reported in, that unit's UCUM code)
