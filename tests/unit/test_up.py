@@ -17,7 +17,8 @@ import pytest
 
 import cachexia.platform as platform
 from cachexia.platform import StopRequested, wait_for_kafka, wait_for_postgres
-from cachexia.up import SERVICE_EXIT_SLACK_SECONDS, Platform, ServiceProcess
+from cachexia.service_processes import ServiceProcess
+from cachexia.up import SERVICE_EXIT_SLACK_SECONDS, Platform
 from shared.settings import PlatformSettings
 
 
