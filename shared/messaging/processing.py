@@ -15,6 +15,10 @@ Framework-agnostic: the faust agent (or any other consumer) hands over a list of
   stays in Kafka at the logged position, and a partition blocked behind it would stop every
   later event of the trial (the process would exit, restart and fail on it forever).
 - Transient infrastructure errors are retried with back-off and never dead-letter anything.
+- A handler's failure is dead-lettered ``handler-error`` with its type and SQLSTATE only
+  (``error_kind``), never the exception's text: asyncpg's message and DETAIL quote row
+  values, and the reason is stored and published on the dead-letter topic. A
+  ``PoisonMessage`` keeps its code and reason: the code's own words, quoting no value.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from shared.contracts.registry import UnknownEventType, decode_payload
 from shared.contracts.topics import TOPICS
 from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.errors import error_kind
 from shared.messaging.consumed import ConsumedMessage
 from shared.metrics import ConsumerMetrics
 
@@ -45,7 +50,10 @@ EventHandler = Callable[[Any, Envelope, EventPayload], Awaitable[None]]
 
 
 class PoisonMessage(Exception):
-    """Raise from a handler for an event that can never be applied (bad data)."""
+    """Raise from a handler for an event that can never be applied (bad data).
+
+    ``reason_code`` and ``reason`` are stored as the dead letter's and published on the
+    dead-letter topic as written: the code's own words, quoting no value of the input."""
 
     def __init__(self, reason_code: str, reason: str) -> None:
         super().__init__(reason)
@@ -293,5 +301,5 @@ class BatchProcessor:
             return poison.reason_code, poison.reason
         except Exception as exc:
             uow.outbox.discard_since(mark)
-            return "handler-error", f"{type(exc).__name__}: {exc}"
+            return "handler-error", error_kind(exc)  # never its text: it can quote values
         return None

@@ -404,8 +404,7 @@ async def test_a_failing_handler_dead_letters_only_its_event(
     [letter] = uow.committed.dead_letters
     assert letter.message is messages[1]
     assert letter.reason_code == "handler-error"
-    assert "ValueError" in letter.reason
-    assert "boom" in letter.reason
+    assert letter.reason == "ValueError", "the type only: an exception's text can quote values"
     # first attempt rolled back, then one savepoint per event and one for the dead letter
     assert (uow.transactions, uow.rollbacks, uow.commits) == (2, 1, 1)
     assert (uow.savepoints, uow.savepoint_rollbacks) == (4, 1)

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope, utc_now
 from shared.contracts.events.dead_letter import MessageDeadLettered
 from shared.contracts.registry import decode_payload
@@ -27,8 +28,9 @@ from shared.messaging.dead_letters import (
     dead_letter_event_id,
 )
 from shared.messaging.outbox import OutboxWriter
-from shared.messaging.processing import BatchProcessor
+from shared.messaging.processing import BatchProcessor, EventHandler, PoisonMessage
 from shared.metrics import ConsumerMetrics
+from tests.factories import crp_result
 
 CONSUMER = "crp-monitor"
 LAB = "lab.results.v1"
@@ -130,11 +132,15 @@ class Uow:
         self.commits += 1
 
 
-def batch_processor(db: Database, metrics: ConsumerMetrics | None = None) -> BatchProcessor:
+def batch_processor(
+    db: Database,
+    metrics: ConsumerMetrics | None = None,
+    handlers: dict[str, EventHandler] | None = None,
+) -> BatchProcessor:
     return BatchProcessor(
         consumer=CONSUMER,
         uow_factory=lambda: Uow(db),  # type: ignore[arg-type, return-value]
-        handlers={},
+        handlers=handlers or {},
         metrics=metrics or ConsumerMetrics(CollectorRegistry(), "crp-monitor"),
         max_backoff_seconds=0.01,
     )
@@ -280,6 +286,72 @@ def test_an_event_written_before_the_new_fields_still_decodes() -> None:
         False,
         None,
     )
+
+
+# --- a failing handler's reason ---------------------------------------------------------------
+
+HOSPITAL_NUMBER = "MRN-4711-0815"
+
+
+def unique_violation_quoting_a_value() -> asyncpg.exceptions.UniqueViolationError:
+    """What asyncpg raises for a duplicate key: its message and DETAIL quote the row."""
+    return asyncpg.exceptions.UniqueViolationError.new({
+        "S": "ERROR", "C": "23505",
+        "M": f'duplicate key value violates unique constraint "x" ({HOSPITAL_NUMBER})',
+        "D": f"Key (hospital_number)=({HOSPITAL_NUMBER}) already exists.",
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (unique_violation_quoting_a_value(), "UniqueViolationError (SQLSTATE 23505)"),
+        (ValueError(f"no such patient {HOSPITAL_NUMBER}"), "ValueError"),
+    ],
+)
+async def test_a_failing_handler_leaves_no_text_of_its_exception_in_the_dead_letter(
+    error: Exception, reason: str
+) -> None:
+    """Its reason is stored and published on dlq.<service>.v1: the type and SQLSTATE only."""
+    assert HOSPITAL_NUMBER in str(error)
+
+    async def failing(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+        raise error
+
+    db = Database()
+    value = crp_result("S-1", 4.0).to_bytes()
+    assert HOSPITAL_NUMBER.encode() not in value
+    message = ConsumedMessage(LAB, 0, 9, b"S-1", value)
+    batch = batch_processor(db, handlers={"LabResultRecorded": failing})
+    await batch.process_until_done([message], never)
+
+    [row] = db.dead_letters
+    assert (row["reason_code"], row["reason"]) == ("handler-error", reason)
+    assert not any(HOSPITAL_NUMBER in str(value) for value in row.values())
+    [(_, _, payload)] = announced(db)
+    assert (payload.reason_code, payload.reason) == ("handler-error", reason)
+    [(_, _, _, _, published)] = db.outbox
+    assert HOSPITAL_NUMBER.encode() not in published
+
+
+async def test_a_poison_message_raised_by_a_handler_keeps_its_reason() -> None:
+    """The code's own words, quoting no value: stored and published as written."""
+
+    async def refusing(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+        raise PoisonMessage("result-of-another-subject", "the result belongs to another subject")
+
+    db = Database()
+    message = ConsumedMessage(LAB, 0, 9, b"S-1", crp_result("S-1", 4.0).to_bytes())
+    await batch_processor(db, handlers={"LabResultRecorded": refusing}).process_until_done(
+        [message], never
+    )
+    [row] = db.dead_letters
+    assert (row["reason_code"], row["reason"]) == (
+        "result-of-another-subject",
+        "the result belongs to another subject",
+    )
+    [(_, _, payload)] = announced(db)
+    assert payload.reason == "the result belongs to another subject"
 
 
 # --- the writer's rows ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload)
     if envelope.subject_id is None:
         raise PoisonMessage("missing-subject", "a lab result without subject_id")
     if payload.unit != "mg/L":
-        raise PoisonMessage("non-canonical-unit", f"CRP in {payload.unit!r}, expected mg/L")
+        raise PoisonMessage("non-canonical-unit", "CRP in another unit than mg/L")
     measurement = CrpMeasurement(
         result_id=payload.result_id,
         subject_id=envelope.subject_id,
