@@ -12,6 +12,7 @@ from typing import TypeVar
 from aiokafka.errors import KafkaError
 
 from shared.db.pool import TRANSIENT_DB_ERRORS
+from shared.errors import error_kind
 from shared.shutdown import ShutdownBudget, run_bounded
 from shared.waiting import wait_event
 
@@ -40,8 +41,10 @@ async def retry_dependency(
         except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
             if stopping.is_set():
                 raise StartAborted from exc
+            # the type and SQLSTATE or errno only: an error's text can quote data (asyncpg's
+            # DETAIL) or the settings (a host, a user name)
             log.warning(
-                "waiting for a dependency", extra={"dependency": what, "error": repr(exc)[:200]}
+                "waiting for a dependency", extra={"dependency": what, "error": error_kind(exc)}
             )
             await wait_event(stopping, backoff)
             backoff = min(backoff * 2, 5.0)
