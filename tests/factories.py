@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import uuid
 
-from shared.contracts.envelope import Envelope, utc_now
+from shared.contracts.envelope import Envelope, make_envelope, utc_now
 from shared.contracts.events.lab import (
     Analyte,
     Channel,
@@ -15,7 +15,6 @@ from shared.contracts.events.lab import (
     ResultStatus,
 )
 from shared.contracts.events.trial import SubjectEnrolled
-from shared.messaging.outbox import make_envelope
 
 
 def subject_enrolled(subject_id: str) -> Envelope:

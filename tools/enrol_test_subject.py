@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared.contracts.envelope import make_envelope
 from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
-from shared.messaging.outbox import make_envelope
 from shared.secrets import SubjectKeyError, subject_hmac_key
 from shared.settings import PlatformSettings
 

@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 import asyncpg
 
-from shared.contracts.envelope import utc_now
+from shared.contracts.envelope import make_envelope, utc_now
 from shared.contracts.events.dead_letter import MessageDeadLettered
 from shared.contracts.topics import TOPICS, dead_letter_topic
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.outbox import OutboxWriter, make_envelope
+from shared.messaging.outbox import OutboxWriter
 
 MAX_REASON_CHARS = 2000
 MAX_REASON_CODE_CHARS = 64

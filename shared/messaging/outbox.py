@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from shared.contracts.base import EventPayload
-from shared.contracts.envelope import Envelope, utc_now
+from shared.contracts.envelope import Envelope
 from shared.contracts.topics import TOPICS
 
 
@@ -21,38 +19,6 @@ class OutgoingEvent:
     @property
     def key(self) -> str | None:
         return self.envelope.subject_id
-
-
-def make_envelope(
-    payload: EventPayload,
-    *,
-    producer: str,
-    subject_id: str | None,
-    occurred_at: object = None,
-    causation: Envelope | None = None,
-    event_id: uuid.UUID | None = None,
-    correlation_id: uuid.UUID | None = None,
-) -> Envelope:
-    """Wrap a payload; a caused event inherits the correlation id of its cause (an event
-    of no cause may name one: the input it came from). An ``event_id`` derived from what
-    the event records makes writing it twice harmless (the outbox keeps one row per event
-    id)."""
-    causation_id = None
-    if causation is not None:
-        correlation_id = causation.correlation_id or causation.event_id
-        causation_id = causation.event_id
-    return Envelope(
-        event_id=event_id or uuid.uuid4(),
-        event_type=payload.event_type,
-        schema_version=payload.schema_version,
-        occurred_at=occurred_at or utc_now(),
-        recorded_at=utc_now(),
-        producer=producer,
-        subject_id=subject_id,
-        correlation_id=correlation_id,
-        causation_id=causation_id,
-        payload=payload.model_dump(mode="json"),
-    )
 
 
 class OutboxWriter:

@@ -24,10 +24,9 @@ from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
 from services.crp_monitor.bootstrap import crp_series_query, definition
 from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
 from services.crp_monitor.service_layer.handlers import HANDLERS
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events.lab import LabResultRecorded
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.outbox import make_envelope
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_cancelled, crp_result

@@ -16,10 +16,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared.contracts.envelope import utc_now
+from shared.contracts.envelope import make_envelope, utc_now
 from shared.contracts.events.trial import SubjectWithdrawn
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
-from shared.messaging.outbox import make_envelope
 from tests.factories import crp_result, subject_enrolled
 from tests.integration.messaging_fixtures import record, wait_until
 from tests.integration.test_crp_monitor_cancellations import _series, _token

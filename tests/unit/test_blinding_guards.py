@@ -10,12 +10,13 @@ import uuid
 
 import pytest
 
+from shared.contracts.envelope import make_envelope
 from shared.contracts.events.dose import DoseDispensed
 from shared.contracts.events.trial import Arm, SubjectRandomised
 from shared.contracts.topics import DOSE_DECISIONS, LAB_RESULTS, TOPICS, TRIAL_RANDOMISATION
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.dead_letters import UNBLINDED_REASON
-from shared.messaging.outbox import OutboxWriter, make_envelope
+from shared.messaging.outbox import OutboxWriter
 from tests.unit.test_dead_letters import Database, announced, batch_processor, never
 
 

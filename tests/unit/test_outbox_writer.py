@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from shared.contracts.envelope import make_envelope
 from shared.contracts.events.lab import LabMessageRejected
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
-from shared.messaging.outbox import OutboxWriter, make_envelope
+from shared.messaging.outbox import OutboxWriter
 from tests.factories import crp_result
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import RejectionRecord, ResultRecord
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events.lab import (
     Analyte,
     Channel,
@@ -16,7 +16,6 @@ from shared.contracts.events.lab import (
     LabResultRecorded,
     ResultStatus,
 )
-from shared.messaging.outbox import make_envelope
 
 PRODUCER = "lab-ingestion"
 
