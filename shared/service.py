@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.db.migrations import MigrationSet
 from shared.db.unit_of_work import PostgresUnitOfWork
-from shared.messaging.processing import EventHandler
+from shared.messaging.handling import EventHandler
 from shared.settings import PlatformSettings
 
 BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]

@@ -3,7 +3,7 @@
 Several services need to know who is enrolled; each keeps its own ``enrolled_subjects``
 table (no service reads another's tables), created by the shared ``subjects`` migration set.
 This is the contract's reference data, not a service's domain rule, so the adapter and its
-two handlers live in the shared library.
+two handlers (``shared.subject_handlers``, free of the driver) live in the shared library.
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
-from shared.contracts.base import EventPayload
-from shared.contracts.envelope import Envelope
-from shared.contracts.events.trial import SubjectEnrolled, SubjectWithdrawn
+from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.topics import TRIAL_SUBJECTS
 from shared.db.migrations import MigrationSet
 from shared.db.unit_of_work import PostgresUnitOfWork
-from shared.messaging.processing import EventHandler, PoisonMessage
+from shared.messaging.handling import EventHandler
 from shared.service import ConsumerDefinition
+from shared.subject_handlers import SUBJECT_HANDLERS
 
 SUBJECT_MIGRATIONS = Path(__file__).resolve().parent / "subject_migrations"
 
@@ -111,26 +109,6 @@ class SubjectsUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         super().bind(conn)
         self.subjects = SubjectDirectory(conn)
-
-
-async def register_subject(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
-    assert isinstance(payload, SubjectEnrolled)
-    if envelope.subject_id is None:
-        raise PoisonMessage("missing-subject", "an enrolment without subject_id")
-    await uow.subjects.enrol(envelope.subject_id, payload)
-
-
-async def withdraw_subject(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
-    assert isinstance(payload, SubjectWithdrawn)
-    if envelope.subject_id is None:
-        raise PoisonMessage("missing-subject", "a withdrawal without subject_id")
-    await uow.subjects.withdraw(envelope.subject_id, payload.withdrawn_at)
-
-
-SUBJECT_HANDLERS: dict[str, EventHandler] = {
-    SubjectEnrolled.event_type: register_subject,
-    SubjectWithdrawn.event_type: withdraw_subject,
-}
 
 
 SUBJECT_MIGRATION_SET = MigrationSet("subjects", SUBJECT_MIGRATIONS)

@@ -28,9 +28,8 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,23 +41,10 @@ from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.db.unit_of_work import PostgresUnitOfWork
 from shared.errors import error_kind
 from shared.messaging.consumed import ConsumedMessage
+from shared.messaging.handling import EventHandler, PoisonMessage
 from shared.metrics import ConsumerMetrics
 
 log = logging.getLogger(__name__)
-
-EventHandler = Callable[[Any, Envelope, EventPayload], Awaitable[None]]
-
-
-class PoisonMessage(Exception):
-    """Raise from a handler for an event that can never be applied (bad data).
-
-    ``reason_code`` and ``reason`` are stored as the dead letter's and published on the
-    dead-letter topic as written: the code's own words, quoting no value of the input."""
-
-    def __init__(self, reason_code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.reason_code = reason_code
-        self.reason = reason
 
 
 @dataclass(frozen=True)

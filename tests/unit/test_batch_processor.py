@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.processing import BatchProcessor, EventHandler, PoisonMessage
+from shared.messaging.handling import EventHandler, PoisonMessage
+from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_result, subject_enrolled
 

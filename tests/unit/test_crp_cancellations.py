@@ -20,7 +20,7 @@ from services.crp_monitor.service_layer.handlers import cancel_lab_result
 from services.crp_monitor.service_layer.reporting import report_cancellations
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events.lab import Analyte, LabResultCancelled
-from shared.messaging.processing import PoisonMessage
+from shared.messaging.handling import PoisonMessage
 from tests.factories import crp_cancelled
 
 

@@ -32,7 +32,7 @@ from services.crp_monitor.domain.stored_results import (
     judge_stored,
 )
 from services.crp_monitor.service_layer.reporting import report_corrections_of_another_subject
-from shared.messaging.processing import PoisonMessage
+from shared.messaging.handling import PoisonMessage
 
 AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 COUNTER = "crp_corrections_of_another_subject_total"

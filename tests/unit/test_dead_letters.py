@@ -27,8 +27,9 @@ from shared.messaging.dead_letters import (
     DeadLetterWriter,
     dead_letter_event_id,
 )
+from shared.messaging.handling import EventHandler, PoisonMessage
 from shared.messaging.outbox import OutboxWriter
-from shared.messaging.processing import BatchProcessor, EventHandler, PoisonMessage
+from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from tests.factories import crp_result
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from shared.contracts.events.lab import LabResultRecorded
 from shared.contracts.topics import TOPICS
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.processing import DecodedEvent, PoisonMessage, decode_message
+from shared.messaging.handling import PoisonMessage
+from shared.messaging.processing import DecodedEvent, decode_message
 from tests.factories import crp_result, subject_enrolled
 
 LAB_RESULTS = "lab.results.v1"

@@ -30,7 +30,8 @@ from pydantic import ValidationError
 from services.lab_ingestion.domain import analytes
 from shared.contracts.events.lab import CANONICAL_UNITS, Analyte, LabResultRecorded
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.processing import PoisonMessage, decode_message
+from shared.messaging.handling import PoisonMessage
+from shared.messaging.processing import decode_message
 from tests.factories import crp_result
 
 SCHEMA = (

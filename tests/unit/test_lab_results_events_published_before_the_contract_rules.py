@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from services.crp_monitor.domain.model import CrpMeasurement, current_series
 from shared.contracts.topics import LAB_RESULTS
 from shared.messaging.consumed import ConsumedMessage
-from shared.messaging.processing import PoisonMessage, decode_message
+from shared.messaging.handling import PoisonMessage
+from shared.messaging.processing import decode_message
 from tests.factories import crp_result
 
 AT = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)

@@ -12,7 +12,7 @@ import asyncpg
 from services.crp_monitor.adapters.repository import CrpSeriesRepository
 from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
 from services.crp_monitor.domain.stored_results import ResultRefused, judge_stored, released
-from shared.messaging.processing import PoisonMessage
+from shared.messaging.handling import PoisonMessage
 from shared.subjects import SubjectDirectory, SubjectsUnitOfWork
 
 CancellationsCommitted = Callable[[Sequence[CancellationNoted]], None]

@@ -15,8 +15,8 @@ from services.crp_monitor.domain.model import (
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import Analyte, LabResultCancelled, LabResultRecorded
-from shared.messaging.processing import EventHandler, PoisonMessage
-from shared.subjects import SUBJECT_HANDLERS
+from shared.messaging.handling import EventHandler, PoisonMessage
+from shared.subject_handlers import SUBJECT_HANDLERS
 
 
 async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload) -> None:

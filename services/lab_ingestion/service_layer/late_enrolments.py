@@ -30,8 +30,8 @@ from typing import Any
 from shared.contracts.base import EventPayload
 from shared.contracts.envelope import Envelope, utc_now
 from shared.contracts.events.trial import SubjectEnrolled
-from shared.messaging.processing import EventHandler
-from shared.subjects import register_subject
+from shared.messaging.handling import EventHandler
+from shared.subject_handlers import register_subject
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from services.lab_ingestion.service_layer.late_enrolments import (
 )
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.trial import SubjectEnrolled
-from shared.subjects import SUBJECT_HANDLERS
+from shared.subject_handlers import SUBJECT_HANDLERS
 from tests.factories import subject_enrolled
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, FakeUnitOfWork, message
 from tests.unit.test_batch_processor import SUBJECTS, Offsets, processor
