@@ -36,7 +36,7 @@ from services.lab_ingestion.service_layer.unprocessable import keep_unprocessabl
 from shared.contracts.events.lab import Channel
 from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
-from shared.db.pool import ReservedConnections
+from shared.db.pool import TRANSIENT_DB_ERRORS, ReservedConnections
 from shared.key_fingerprint import check_key_fingerprint
 from shared.secrets import subject_hmac_key, subject_key_origin
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
@@ -69,8 +69,11 @@ def build(context: ServiceContext) -> ServiceParts:
     # it was before both; other instances are held off by the chain lock, see ingest.py).
     # Overlapping writes measured no faster on two cores.
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        ingestor, max_batch=settings.ingest_batch_size, concurrency=1,
-        on_failure=partial(keep_unprocessable, ingestor, identify=hasher),
+        ingestor, transient=TRANSIENT_DB_ERRORS, max_batch=settings.ingest_batch_size,
+        concurrency=1,
+        on_failure=partial(
+            keep_unprocessable, ingestor, identify=hasher, transient=TRANSIENT_DB_ERRORS
+        ),
         on_settled=ingestor.forget_attempt,
     )  # fmt: skip
     acknowledger = Hl7Acknowledger(

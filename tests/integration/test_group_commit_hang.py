@@ -29,7 +29,7 @@ from services.lab_ingestion.service_layer.commands import (
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
-from shared.db.pool import ReservedConnections, create_pool
+from shared.db.pool import TRANSIENT_DB_ERRORS, ReservedConnections, create_pool
 from shared.embedded.postgres import EmbeddedPostgres
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 from tests.unit.lab_ingestion.test_group_commit_hang import error_within
@@ -127,7 +127,7 @@ async def committing(dsn: str) -> AsyncIterator[GroupCommitter[Command, IngestOu
         lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID), lambda s: "h" * 64
     )
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        ingestor, give_up_after_seconds=1.0
+        ingestor, transient=TRANSIENT_DB_ERRORS, give_up_after_seconds=1.0
     )
     stopping = asyncio.Event()
     running = asyncio.create_task(committer.run(stopping))

@@ -19,12 +19,15 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
-from shared.db.pool import TRANSIENT_DB_ERRORS
-
 log = logging.getLogger(__name__)
 
 C = TypeVar("C")
 R = TypeVar("R")
+
+# The errors after which the same work may succeed later (a connection lost, a fail-over, a
+# lock wait cut off): the storage's own, which the composition root names
+# (``shared.db.pool.TRANSIENT_DB_ERRORS``), so that this layer loads no database driver.
+TransientErrors = tuple[type[BaseException], ...]
 
 # How long a batch is retried on transient database errors (a connection lost, a failover)
 # before its callers are answered "nothing stored, resend" (503 with Retry-After, HL7 AR):
@@ -85,6 +88,7 @@ class GroupCommitter(Generic[C, R]):
         self,
         process: Callable[[Sequence[C]], Awaitable[list[R]]],
         *,
+        transient: TransientErrors,
         max_batch: int = 256,
         concurrency: int = 1,
         max_backoff_seconds: float = 2.0,
@@ -93,6 +97,9 @@ class GroupCommitter(Generic[C, R]):
         on_settled: Callable[[uuid.UUID], None] = lambda token: None,
     ) -> None:
         self._concurrency = concurrency
+        # retried with back-off until the deadline; an attempt cut off at it (TimeoutError)
+        # is retried too, whatever the storage's errors are
+        self._transient: TransientErrors = (TimeoutError, *transient)
         self._give_up_after = give_up_after_seconds
         # answers a command that fails on its own with a non-transient error (a poison
         # message): without it the caller gets an error, and a sender that resends on errors
@@ -171,7 +178,7 @@ class GroupCommitter(Generic[C, R]):
             try:
                 outcomes = await self._attempt(commands, deadline)
                 break
-            except TRANSIENT_DB_ERRORS as exc:  # an attempt cut off (TimeoutError) too
+            except self._transient as exc:  # an attempt cut off (TimeoutError) too
                 # the transaction failed, or its commit's answer was lost: retried under the
                 # same token, which ``process`` asks the database about first. Given up, its
                 # callers are told to resend rather than kept waiting through an outage (one

@@ -22,12 +22,12 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.group_commit import TransientErrors
 from services.lab_ingestion.service_layer.replay import (
     REPLAYABLE_CHANNELS,
     rejection_control_id,
 )
 from shared.contracts.events.lab import Channel
-from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.jsonlog import REDACTED
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,19 @@ NOT_KEPT = "(payload not kept: it could not be stored)"
 
 
 async def keep_unprocessable(
-    ingest: Ingest, command: Command, identify: Callable[[str], str] | None = None
+    ingest: Ingest,
+    command: Command,
+    identify: Callable[[str], str] | None = None,
+    *,
+    transient: TransientErrors,
 ) -> IngestOutcome:
     """Store the command as a rejection, with its redacted payload if that can be stored
-    (``identify``: the keyed hash of a patient's number, for what a replay checks)."""
+    (``identify``: the keyed hash of a patient's number, for what a replay checks). A
+    ``transient`` error (the storage's, see ``group_commit.TransientErrors``) is raised: the
+    payload is not what failed."""
     try:
         (outcome,) = await ingest([as_rejection(command, keep_payload=True, identify=identify)])
-    except TRANSIENT_DB_ERRORS:
+    except transient:
         raise
     except Exception as exc:  # the payload itself may be what fails
         log.error("keeping a failed message's payload failed", extra={"error": type(exc).__name__})

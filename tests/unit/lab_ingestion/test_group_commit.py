@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import asyncpg
 import pytest
 
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
+from shared.db.pool import TRANSIENT_DB_ERRORS
 
 
 class Recorder:
@@ -43,7 +45,9 @@ async def run_with(committer: GroupCommitter[int, int], commands: list[int]) -> 
 
 async def test_commands_that_arrive_together_share_a_batch_and_get_their_own_outcome() -> None:
     recorder = Recorder()
-    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), list(range(20)))
+    outcomes = await run_with(
+        GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, concurrency=1), list(range(20))
+    )
     assert outcomes == [c * 2 for c in range(20)]
     assert len(recorder.batches) < 20  # grouped
     assert sorted(c for batch in recorder.batches for c in batch) == list(range(20))
@@ -51,20 +55,27 @@ async def test_commands_that_arrive_together_share_a_batch_and_get_their_own_out
 
 async def test_batch_size_is_bounded() -> None:
     recorder = Recorder()
-    await run_with(GroupCommitter(recorder, max_batch=3, concurrency=1), list(range(10)))
+    await run_with(
+        GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, max_batch=3, concurrency=1),
+        list(range(10)),
+    )
     assert max(len(batch) for batch in recorder.batches) <= 3
 
 
 async def test_a_command_that_breaks_its_batch_fails_alone() -> None:
     recorder = Recorder(poison=7)
-    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), list(range(10)))
+    outcomes = await run_with(
+        GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, concurrency=1), list(range(10))
+    )
     assert isinstance(outcomes[7], RuntimeError)
     assert [o for i, o in enumerate(outcomes) if i != 7] == [c * 2 for c in range(10) if c != 7]
 
 
 async def test_transient_errors_are_retried_until_the_batch_commits() -> None:
     recorder = Recorder(transient_failures=2)
-    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), [1, 2, 3])
+    outcomes = await run_with(
+        GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, concurrency=1), [1, 2, 3]
+    )
     assert outcomes == [2, 4, 6]
 
 
@@ -72,7 +83,9 @@ async def test_through_an_outage_callers_are_told_to_resend_within_the_deadline(
     """A database that stays down: each batch is retried until its deadline, then its
     callers get the error (answered 503 / AR: nothing was stored), never left waiting."""
     recorder = Recorder(transient_failures=10_000)
-    committer = GroupCommitter(recorder, concurrency=1, give_up_after_seconds=0.3)
+    committer = GroupCommitter(
+        recorder, transient=TRANSIENT_DB_ERRORS, concurrency=1, give_up_after_seconds=0.3
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
     outcomes = await run_with(committer, [1, 2, 3])
@@ -84,12 +97,16 @@ async def test_through_an_outage_callers_are_told_to_resend_within_the_deadline(
 async def test_the_service_retries_a_batch_for_seconds_before_giving_up() -> None:
     """A short blip (a connection reset, a quick failover) is ridden out, not answered."""
     recorder = Recorder(transient_failures=3)
-    outcomes = await run_with(GroupCommitter(recorder, concurrency=1), [1, 2])
+    outcomes = await run_with(
+        GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, concurrency=1), [1, 2]
+    )
     assert outcomes == [2, 4]
 
 
 async def test_commands_queued_before_shutdown_are_committed_and_later_ones_refused() -> None:
-    committer: GroupCommitter[int, int] = GroupCommitter(Recorder(), max_batch=1, concurrency=1)
+    committer: GroupCommitter[int, int] = GroupCommitter(
+        Recorder(), transient=TRANSIENT_DB_ERRORS, max_batch=1, concurrency=1
+    )
     stopping = asyncio.Event()
     worker = asyncio.create_task(committer.run(stopping))
     first = asyncio.create_task(committer.submit(1))
@@ -113,7 +130,7 @@ async def test_a_command_that_fails_alone_is_answered_by_the_failure_handler() -
         handled.append(command)
         return -command
 
-    committer = GroupCommitter(Recorder(poison=3), on_failure=keep)
+    committer = GroupCommitter(Recorder(poison=3), transient=TRANSIENT_DB_ERRORS, on_failure=keep)
     outcomes = await run_with(committer, [1, 2, 3, 4])
     assert outcomes == [2, 4, -3, 8]
     assert handled == [3]
@@ -123,6 +140,50 @@ async def test_when_the_failure_handler_fails_too_the_caller_gets_an_error() -> 
     async def broken(command: int) -> int:
         raise ValueError("cannot keep it either")
 
-    committer = GroupCommitter(Recorder(poison=3), on_failure=broken)
+    committer = GroupCommitter(Recorder(poison=3), transient=TRANSIENT_DB_ERRORS, on_failure=broken)
     outcomes = await run_with(committer, [3])
     assert isinstance(outcomes[0], RuntimeError)
+
+
+class FailsOnce:
+    """A batch processor that raises ``error`` on its first attempt, then commits."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error: BaseException | None = error
+
+    async def __call__(self, commands: Sequence[int]) -> list[int]:
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+        return [c * 2 for c in commands]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+        asyncpg.exceptions.LockNotAvailableError("lock timeout"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        TimeoutError(),
+    ],
+    ids=["deadlock", "lock-timeout", "starting", "cut-off"],
+)
+async def test_the_storage_errors_the_composition_root_names_are_retried(
+    error: BaseException,
+) -> None:
+    """The service layer loads no driver: the committer retries the transient errors it is
+    given (the service gives it ``TRANSIENT_DB_ERRORS``), never hands them to ``on_failure``."""
+    kept: list[int] = []
+
+    async def keep(command: int) -> int:
+        kept.append(command)
+        return -command
+
+    committer = GroupCommitter(FailsOnce(error), transient=TRANSIENT_DB_ERRORS, on_failure=keep)
+    assert await run_with(committer, [1]) == [2]
+    assert kept == []
+
+
+async def test_an_attempt_cut_off_is_retried_whatever_errors_the_storage_names() -> None:
+    committer = GroupCommitter(FailsOnce(TimeoutError()), transient=())
+    assert await run_with(committer, [1]) == [2]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from tests.unit.lab_ingestion.test_group_commit import Recorder
 
 
 async def test_a_transient_error_while_stopping_is_answered_at_once_not_retried() -> None:
     recorder = Recorder(transient_failures=10_000)
     committer: GroupCommitter[int, int] = GroupCommitter(
-        recorder, concurrency=1, give_up_after_seconds=30.0
+        recorder, transient=TRANSIENT_DB_ERRORS, concurrency=1, give_up_after_seconds=30.0
     )
     stopping = asyncio.Event()
     worker = asyncio.create_task(committer.run(stopping))
@@ -37,7 +38,9 @@ async def test_a_batch_of_two_with_one_poison_command_commits_the_other() -> Non
     is answered as failed. A batch of exactly two was never tried: treating it as one left
     the second caller unanswered and the good command uncommitted."""
     recorder = Recorder(poison=7)
-    committer: GroupCommitter[int, int] = GroupCommitter(recorder, max_batch=2, concurrency=1)
+    committer: GroupCommitter[int, int] = GroupCommitter(
+        recorder, transient=TRANSIENT_DB_ERRORS, max_batch=2, concurrency=1
+    )
     stopping = asyncio.Event()
     worker = asyncio.create_task(committer.run(stopping))
     try:

@@ -20,7 +20,7 @@ from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.contracts.events.lab import Channel
-from shared.db.pool import ReservedConnections, create_pool
+from shared.db.pool import TRANSIENT_DB_ERRORS, ReservedConnections, create_pool
 from tests.integration.lab_fixtures import STORED_ID
 
 
@@ -49,7 +49,10 @@ async def test_a_database_that_does_not_answer_is_answered_resend_within_the_dea
         lambda: LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID), lambda s: "h" * 64
     )
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        ingestor, give_up_after_seconds=1.0, on_failure=partial(keep_unprocessable, ingestor)
+        ingestor,
+        transient=TRANSIENT_DB_ERRORS,
+        give_up_after_seconds=1.0,
+        on_failure=partial(keep_unprocessable, ingestor, transient=TRANSIENT_DB_ERRORS),
     )
     stopping = asyncio.Event()
     running = asyncio.create_task(committer.run(stopping))
@@ -89,7 +92,9 @@ async def test_a_failure_handler_that_hangs_is_cut_off_and_answered_resend() -> 
         await asyncio.sleep(3600)
         return command
 
-    committer = GroupCommitter(poison, give_up_after_seconds=0.3, on_failure=keep_forever)
+    committer = GroupCommitter(
+        poison, transient=TRANSIENT_DB_ERRORS, give_up_after_seconds=0.3, on_failure=keep_forever
+    )
     stopping = asyncio.Event()
     running = asyncio.create_task(committer.run(stopping))
     try:

@@ -21,6 +21,7 @@ from services.lab_ingestion.service_layer.group_commit import (
     attempt_token,
 )
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from tests.unit.lab_ingestion.test_batch_ingestor import (
     FakeDatabase,
     FakeLabs,
@@ -64,7 +65,7 @@ async def run(committer: GroupCommitter[int, int], commands: list[int]) -> list[
 
 async def test_every_retry_of_a_batch_carries_its_token_and_it_is_settled_once() -> None:
     recorder, settled = TokenRecorder(transient_failures=2), []
-    committer = GroupCommitter(recorder, on_settled=settled.append)
+    committer = GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, on_settled=settled.append)
     assert await run(committer, [1, 2]) == [2, 4]
     first, *retries = recorder.tokens
     assert first is not None and retries == [first, first]
@@ -73,14 +74,21 @@ async def test_every_retry_of_a_batch_carries_its_token_and_it_is_settled_once()
 
 async def test_each_batch_has_a_token_of_its_own() -> None:
     recorder, settled = TokenRecorder(), []
-    committer = GroupCommitter(recorder, max_batch=1, on_settled=settled.append)
+    committer = GroupCommitter(
+        recorder, transient=TRANSIENT_DB_ERRORS, max_batch=1, on_settled=settled.append
+    )
     assert await run(committer, [1, 2, 3]) == [2, 4, 6]
     assert len(set(recorder.tokens)) == 3 and settled == recorder.tokens
 
 
 async def test_a_batch_given_up_is_settled() -> None:
     recorder, settled = TokenRecorder(transient_failures=100), []
-    committer = GroupCommitter(recorder, give_up_after_seconds=0.2, on_settled=settled.append)
+    committer = GroupCommitter(
+        recorder,
+        transient=TRANSIENT_DB_ERRORS,
+        give_up_after_seconds=0.2,
+        on_settled=settled.append,
+    )
     (answer,) = await run(committer, [1])
     assert isinstance(answer, ConnectionResetError)
     assert settled == [recorder.tokens[0]] and set(recorder.tokens) == set(settled)
@@ -88,7 +96,7 @@ async def test_a_batch_given_up_is_settled() -> None:
 
 async def test_a_batch_split_to_isolate_a_failure_settles_its_token_and_tries_new_ones() -> None:
     recorder, settled = TokenRecorder(poison=2), []
-    committer = GroupCommitter(recorder, on_settled=settled.append)
+    committer = GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, on_settled=settled.append)
     answers = await run(committer, [1, 2, 3])
     assert answers[0] == 2 and answers[2] == 6 and isinstance(answers[1], RuntimeError)
     assert len(set(recorder.tokens)) == 4  # the batch's, then one for each command alone

@@ -15,6 +15,7 @@ from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.mllp import MllpListener, shutdown_grace
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from tests.integration.lab_fixtures import frame, obx, oru
 from tests.unit.lab_ingestion.test_mllp_listener import connect, free_port
 
@@ -43,7 +44,7 @@ def slow_committer(
         committed.extend(commands)
         return [IngestOutcome(accepted=True, results=1) for _ in commands]
 
-    return GroupCommitter(process)
+    return GroupCommitter(process, transient=TRANSIENT_DB_ERRORS)
 
 
 async def test_a_message_committed_during_shutdown_is_answered_and_idle_ones_close_at_once() -> (

@@ -28,6 +28,7 @@ from services.lab_ingestion.service_layer.commands import (
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.replay import ReplayRefused, checked_copy
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.metrics import ReadinessMetrics
 from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
 from tests.integration.lab_fixtures import BIRTH, obx, oru
@@ -59,7 +60,11 @@ class PoisonedService:
 async def poisoned_client() -> AsyncIterator[tuple[TestClient[Any, Any], PoisonedService]]:
     service = PoisonedService()
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        service, on_failure=partial(keep_unprocessable, service, identify=hash_identifier)
+        service,
+        transient=TRANSIENT_DB_ERRORS,
+        on_failure=partial(
+            keep_unprocessable, service, identify=hash_identifier, transient=TRANSIENT_DB_ERRORS
+        ),
     )
     stopping = asyncio.Event()
     worker = asyncio.create_task(committer.run(stopping))

@@ -23,6 +23,7 @@ from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused,
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from tests.unit.lab_ingestion.hl7_samples import fake_hash, join, msh, seg
 from tests.unit.lab_ingestion.route_fakes import (
     JSON_BODY,
@@ -146,7 +147,7 @@ async def test_a_rejection_is_known_by_its_copys_message_id() -> None:
     ((topic, event),) = db.events
     assert (topic, event.payload["message_control_id"]) == (LAB_REJECTED, None)  # no sender id
     failed = FakeIngest()  # a poison message, kept
-    await keep_unprocessable(failed, command)
+    await keep_unprocessable(failed, command, transient=TRANSIENT_DB_ERRORS)
     (kept,) = failed.stored
     assert isinstance(kept, RecordRejectedInput) and kept.control_id == "[redacted]-[redacted]"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from services.lab_ingestion.entrypoints.mllp import shutdown_grace
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.runtime import ServiceRuntime
 from shared.service import ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings
@@ -30,7 +31,9 @@ async def test_a_commit_under_way_at_a_runtime_stop_is_answered(tmp_path: Path) 
         committed.extend(commands)
         return [IngestOutcome(accepted=True, results=1) for _ in commands]
 
-    committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(process)
+    committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
+        process, transient=TRANSIENT_DB_ERRORS
+    )
     settings = PlatformSettings(data_dir=tmp_path)
     definition = ServiceDefinition(
         "lab-ingestion", "lab_ingestion", tmp_path, lambda context: ServiceParts()

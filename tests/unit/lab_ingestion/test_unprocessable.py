@@ -16,6 +16,7 @@ from services.lab_ingestion.service_layer.commands import (
 )
 from services.lab_ingestion.service_layer.unprocessable import NOT_KEPT, keep_unprocessable
 from shared.contracts.events.lab import Channel
+from shared.db.pool import TRANSIENT_DB_ERRORS
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -43,7 +44,9 @@ async def test_a_failed_message_is_kept_with_its_redacted_payload() -> None:
     copy = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120||ORU^R01|MSG-1|P|2.5.1"
     command = IngestLabMessage(MESSAGE, lambda: copy, AT)
 
-    outcome = await keep_unprocessable(ingest, command, identify=lambda number: f"h({number})")
+    outcome = await keep_unprocessable(
+        ingest, command, identify=lambda number: f"h({number})", transient=TRANSIENT_DB_ERRORS
+    )
 
     assert outcome.code is RejectionCode.PROCESSING_FAILED
     (kept,) = ingest.stored
@@ -59,7 +62,7 @@ async def test_a_failed_message_whose_copy_has_no_header_keeps_no_id() -> None:
     what the redaction scrubbed (a name, a birth date)."""
     ingest = FakeIngest()
     command = IngestLabMessage(MESSAGE, lambda: "MSH [redacted]\rPID [redacted]", AT)
-    await keep_unprocessable(ingest, command)
+    await keep_unprocessable(ingest, command, transient=TRANSIENT_DB_ERRORS)
     (kept,) = ingest.stored
     assert isinstance(kept, RecordRejectedInput)
     assert kept.control_id == "[redacted]"
@@ -69,7 +72,7 @@ async def test_when_the_payload_cannot_be_stored_the_rejection_is_kept_without_i
     ingest = FakeIngest(failures=1)
     command = IngestLabMessage(MESSAGE, lambda: "payload", AT)
 
-    await keep_unprocessable(ingest, command)
+    await keep_unprocessable(ingest, command, transient=TRANSIENT_DB_ERRORS)
 
     (kept,) = ingest.stored
     assert isinstance(kept, RecordRejectedInput) and kept.redacted_payload == NOT_KEPT
@@ -80,7 +83,9 @@ async def test_a_payload_that_cannot_be_redacted_is_never_stored() -> None:
         raise RecursionError("too deep")
 
     ingest = FakeIngest()
-    await keep_unprocessable(ingest, IngestLabMessage(MESSAGE, broken, AT))
+    await keep_unprocessable(
+        ingest, IngestLabMessage(MESSAGE, broken, AT), transient=TRANSIENT_DB_ERRORS
+    )
 
     (kept,) = ingest.stored
     assert isinstance(kept, RecordRejectedInput) and kept.redacted_payload == NOT_KEPT
@@ -90,7 +95,9 @@ async def test_a_database_outage_is_not_turned_into_a_rejection() -> None:
     """Transient: the caller answers "resend"; the message was not at fault."""
     ingest = FakeIngest(failures=1, error=ConnectionError("reset"))
     with pytest.raises(ConnectionError):
-        await keep_unprocessable(ingest, IngestLabMessage(MESSAGE, lambda: "p", AT))
+        await keep_unprocessable(
+            ingest, IngestLabMessage(MESSAGE, lambda: "p", AT), transient=TRANSIENT_DB_ERRORS
+        )
     assert ingest.stored == []
 
 
@@ -110,7 +117,7 @@ async def test_a_failed_message_of_a_sender_it_may_not_come_from_is_answered_as_
     """Kept as the service's own failure (AE 207, "do not resend", labelled by the sender
     it named), a made-up sender's poison message would add a metric series each time."""
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
-    outcome = await keep_unprocessable(ingestor(db), command)
+    outcome = await keep_unprocessable(ingestor(db), command, transient=TRANSIENT_DB_ERRORS)
     assert outcome.code is RejectionCode.UNKNOWN_SOURCE
 
 
@@ -118,7 +125,9 @@ async def test_a_kept_failure_records_what_its_replay_checks_and_says_do_not_res
     ingest = FakeIngest()
     copy = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120||ORU^R01|MSG-1|P|2.5.1"
     command = IngestLabMessage(MESSAGE, lambda: copy, AT)
-    await keep_unprocessable(ingest, command, identify=lambda number: f"hash-of-{number}")
+    await keep_unprocessable(
+        ingest, command, identify=lambda number: f"hash-of-{number}", transient=TRANSIENT_DB_ERRORS
+    )
     (kept,) = ingest.stored
     assert isinstance(kept, RecordRejectedInput)
     assert kept.patient_hmac == "hash-of-MRN1" and kept.content_digest
@@ -134,7 +143,7 @@ async def test_a_kept_failure_a_replay_could_not_check_asks_for_a_resend() -> No
     ):
         ingest = FakeIngest()
         command = IngestLabMessage(MESSAGE, lambda copy=copy: copy, AT)
-        await keep_unprocessable(ingest, command, identify=identify)
+        await keep_unprocessable(ingest, command, identify=identify, transient=TRANSIENT_DB_ERRORS)
         (kept,) = ingest.stored
         assert isinstance(kept, RecordRejectedInput)
         assert "do not resend" not in kept.reason and "resend it once" in kept.reason, copy
@@ -144,7 +153,9 @@ async def test_a_failure_whose_copy_was_not_kept_asks_the_lab_to_resend_it_later
     """It cannot be replayed: told "kept ... do not resend", the lab would drop it."""
     ingest = FakeIngest(failures=1)
     command = IngestLabMessage(MESSAGE, lambda: "payload", AT)
-    await keep_unprocessable(ingest, command, identify=lambda number: f"hash-of-{number}")
+    await keep_unprocessable(
+        ingest, command, identify=lambda number: f"hash-of-{number}", transient=TRANSIENT_DB_ERRORS
+    )
     (kept,) = ingest.stored
     assert isinstance(kept, RecordRejectedInput) and kept.redacted_payload == NOT_KEPT
     assert "could not keep a copy: resend it once" in kept.reason
