@@ -2,7 +2,7 @@
 
 Names end in ``_total`` (counters), ``_seconds`` (durations, ages) or ``_bytes``; gauges that
 count things carry the unit in the name (``_events``, ``_messages``). Labels are few and
-bounded: service, topic, partition, reason code, handler, dependency.
+bounded: service, topic, partition, reason code, consumer, dependency.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ConsumerMetrics:
         )  # fmt: skip
         self.handler_duration = Histogram(
             "cachexia_handler_duration_seconds", "Time to apply one batch of events",
-            ["service", "handler"], buckets=LATENCY_BUCKETS, registry=registry,
+            ["service", "consumer"], buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.lag = Gauge(
             "cachexia_consumer_lag_messages",
@@ -77,8 +77,8 @@ class ConsumerMetrics:
     def count_retry(self) -> None:
         self.batch_retries.labels(self._service).inc()
 
-    def time_batch(self, handler: str) -> Histogram:
-        return self.handler_duration.labels(self._service, handler)
+    def time_batch(self, consumer: str) -> Histogram:
+        return self.handler_duration.labels(self._service, consumer)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.lag.labels(self._service, topic, str(partition)).set(max(lag, 0))

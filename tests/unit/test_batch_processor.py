@@ -288,7 +288,7 @@ async def test_a_clean_batch_is_applied_in_one_transaction(
     assert sample(registry, "cachexia_events_consumed_total", topic=SUBJECTS) == 1
     assert sample(registry, "cachexia_events_applied_total", topic=LAB) == 2
     assert sample(registry, "cachexia_events_applied_total", topic=SUBJECTS) == 1
-    assert sample(registry, "cachexia_handler_duration_seconds_count", handler=CONSUMER) == 1
+    assert sample(registry, "cachexia_handler_duration_seconds_count", consumer=CONSUMER) == 1
 
 
 async def test_same_event_twice_in_one_batch_is_applied_once(

@@ -35,7 +35,7 @@ LAB_FEED_ALERTS = {
     "LabNothingAccepted": {"lab_messages_received_total", "lab_messages_accepted_total"},
 }
 # labels an annotation may quote: bounded codes and names, never a patient's data
-QUOTABLE_LABELS = {"service", "instance", "topic", "partition", "reason", "handler",
+QUOTABLE_LABELS = {"service", "instance", "topic", "partition", "reason", "consumer",
                    "dependency", "channel", "source"}  # fmt: skip
 SEVERITIES = {"critical", "warning"}
 DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
@@ -186,3 +186,26 @@ def test_transient_answers_are_counted_under_the_reason_the_alert_selects() -> N
     ]  # fmt: skip
     expr = {rule["alert"]: rule["expr"] for rule in alert_rules()}["LabTransientFailures"]
     assert f'reason="{rejected.labels["reason"]}"' in expr
+
+
+def test_the_batch_duration_queries_group_by_labels_the_histogram_has() -> None:
+    """cachexia_handler_duration_seconds is labelled by consumer (the consumer's name, as
+    the batch processor gives it), not by handler: a query grouping by a label the series
+    lack shows one line per service and an alert naming nothing."""
+    registry = CollectorRegistry()
+    ConsumerMetrics(registry, "crp-monitor").time_batch("crp-monitor").observe(0.01)
+    [family] = [f for f in registry.collect() if f.name == "cachexia_handler_duration_seconds"]
+    labels = {name for sample in family.samples for name in sample.labels}
+    assert labels == {"service", "consumer", "le"}
+    exprs = [rule["expr"] for rule in alert_rules()] + [
+        expr for path in DASHBOARDS for expr in dashboard_exprs(json.loads(path.read_text()))
+    ]
+    queries = [expr for expr in exprs if "cachexia_handler_duration_seconds" in expr]
+    assert queries
+    for expr in queries:
+        for grouping in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+            grouped = {label.strip() for label in grouping.split(",")}
+            assert grouped <= labels, f"{expr} groups by {grouped - labels}"
+    [slow] = [rule for rule in alert_rules() if rule["alert"] == "CachexiaHandlerSlow"]
+    for text in slow["annotations"].values():
+        assert set(re.findall(r"\$labels\.(\w+)", text)) <= labels
