@@ -1,8 +1,11 @@
 """Prometheus metrics, one object per component, each built from an injected registry.
 
 Names end in ``_total`` (counters), ``_seconds`` (durations, ages) or ``_bytes``; gauges that
-count things carry the unit in the name (``_events``, ``_messages``). Labels are few and
-bounded: service, topic, partition, reason code, consumer, dependency.
+count things carry the unit in the name (``_events``, ``_messages``). One name is an
+exception: ``cachexia_ready`` (a 0/1 gauge per dependency, 1 when it answers) has no unit to
+end in, and ``_ready_total`` or ``_ready_bool`` would misname it; operators' dashboards, the
+alerts (``CachexiaNotReady``) and probes use it under this name, so it is kept. Labels are
+few and bounded: service, topic, partition, reason code, consumer, dependency.
 """
 
 from __future__ import annotations
