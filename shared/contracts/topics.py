@@ -50,7 +50,7 @@ _DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     # a rejection is about no matched subject
     TopicSpec(LAB_REJECTED, "lab-ingestion", (lab.LabMessageRejected,), keyed_by_subject=False),
     TopicSpec(CRP_ASSESSMENTS, "crp-monitor", (crp.CrpAssessed,)),
-    TopicSpec(CRP_OVERDUE, "crp-monitor", (crp.CrpOverdue,)),
+    TopicSpec(CRP_OVERDUE, "crp-monitor", (crp.CrpWentOverdue,)),
     TopicSpec(TRIAL_SUBJECTS, "dose-decision", (trial.SubjectEnrolled, trial.SubjectWithdrawn)),
     TopicSpec(TRIAL_RANDOMISATION, "dose-decision", (trial.SubjectRandomised,), unblinded=True),
     TopicSpec(DOSE_DECISIONS, "dose-decision", (dose.DoseDecided,)),

@@ -106,9 +106,13 @@ def test_payload_identities_are_unique_across_models() -> None:
         assert {PAYLOAD_MODELS[key]} == models
 
 
+# payloads whose class was renamed after their wire name was fixed (its schema file, $id)
+CLASS_NAMES_OF_WIRE_NAMES = {"CrpOverdue": "CrpWentOverdue"}
+
+
 def test_event_type_equals_the_class_name() -> None:
     for (event_type, version), model in PAYLOAD_MODELS.items():
-        assert model.__name__ == event_type
+        assert model.__name__ == CLASS_NAMES_OF_WIRE_NAMES.get(event_type, event_type)
         assert version >= 1
 
 

@@ -33,9 +33,11 @@ class CrpAssessed(EventPayload):
     protocol_version: str = Field(max_length=32)
 
 
-class CrpOverdue(EventPayload):
+class CrpWentOverdue(EventPayload):
     """No valid CRP in the 72 hours before an assessment."""
 
+    # The wire name is older than the class's past-tense name and stays: the topic's JSON
+    # Schema (schemas/crp.overdue.v1/CrpOverdue.v1.schema.json) and its $id are named by it
     event_type = "CrpOverdue"
 
     assessment_id: uuid.UUID
