@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
 from services.crp_monitor.bootstrap import crp_series_query, definition
-from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
+from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubjectFound
 from services.crp_monitor.service_layer.handlers import HANDLERS
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events.lab import LabResultRecorded
@@ -47,7 +47,7 @@ class Monitor:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.reported: list[CorrectionOfAnotherSubject] = []
+        self.reported: list[CorrectionOfAnotherSubjectFound] = []
         self.cancellations: list[CancellationNoted] = []
         self._offset = 0
         self.processor = BatchProcessor(
@@ -62,7 +62,7 @@ class Monitor:
             metrics=ConsumerMetrics(CollectorRegistry(), "crp-monitor"),
         )
 
-    def _report(self, noted: Sequence[CorrectionOfAnotherSubject]) -> None:
+    def _report(self, noted: Sequence[CorrectionOfAnotherSubjectFound]) -> None:
         self.reported.extend(noted)
 
     async def read(self, *envelopes: Envelope) -> None:
@@ -134,7 +134,7 @@ async def test_a_correction_read_before_another_subjects_result_stands_in_neithe
     assert await monitor.values("S-B") == []
     assert await monitor.dead_letters() == []
     assert monitor.reported == [
-        CorrectionOfAnotherSubject(
+        CorrectionOfAnotherSubjectFound(
             _id(correction), "S-B", _id(original), "S-A", correction.event_id
         )
     ]

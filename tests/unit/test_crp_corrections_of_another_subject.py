@@ -20,7 +20,7 @@ from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
 from services.crp_monitor.domain.model import (
     CancellationNoted,
     CancellationOutcome,
-    CorrectionOfAnotherSubject,
+    CorrectionOfAnotherSubjectFound,
     CrpMeasurement,
     current_series,
 )
@@ -113,7 +113,7 @@ class Flushed:
 
     def __init__(self) -> None:
         self.cancellations: list[CancellationNoted] = []
-        self.corrections: list[CorrectionOfAnotherSubject] = []
+        self.corrections: list[CorrectionOfAnotherSubjectFound] = []
 
     @classmethod
     async def run(cls, *answers: list[dict[str, Any]], asked: uuid.UUID | None = None) -> Flushed:
@@ -226,7 +226,7 @@ async def test_the_batch_is_written_in_one_statement_and_its_findings_are_noted(
         ),
     ]  # fmt: skip
     assert flushed.corrections == [
-        CorrectionOfAnotherSubject(
+        CorrectionOfAnotherSubjectFound(
             found["result_id"], "S-B", corrected, "S-A", found["source_event_id"]
         )
     ]
@@ -257,7 +257,7 @@ def test_corrections_of_another_subject_are_counted_and_logged_by_ids(
     registry = CollectorRegistry()
     metrics = CrpMonitorMetrics(registry)
     assert registry.get_sample_value(COUNTER) == 0  # exported from the start
-    note = CorrectionOfAnotherSubject(uuid.uuid4(), "S-B", uuid.uuid4(), "S-A", uuid.uuid4())
+    note = CorrectionOfAnotherSubjectFound(uuid.uuid4(), "S-B", uuid.uuid4(), "S-A", uuid.uuid4())
     report_corrections_of_another_subject(metrics.count_correction_of_another_subject, [note])
     assert registry.get_sample_value(COUNTER) == 1
     [record] = caplog.records

@@ -10,13 +10,13 @@ from typing import Self
 import asyncpg
 
 from services.crp_monitor.adapters.repository import CrpSeriesRepository
-from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubject
+from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubjectFound
 from services.crp_monitor.domain.stored_results import ResultRefused, judge_stored, released
 from shared.messaging.handling import PoisonMessage
 from shared.subjects import SubjectDirectory, SubjectsUnitOfWork
 
 CancellationsCommitted = Callable[[Sequence[CancellationNoted]], None]
-CorrectionsCommitted = Callable[[Sequence[CorrectionOfAnotherSubject]], None]
+CorrectionsCommitted = Callable[[Sequence[CorrectionOfAnotherSubjectFound]], None]
 
 
 def _nobody_listens(noted: Sequence[object]) -> None:
@@ -48,7 +48,7 @@ class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
         self.crp = CrpSeriesRepository(conn)
         self._noted: list[CancellationNoted] = []  # by the handlers
         self._found: list[CancellationNoted] = []  # by the writes: kept cancellations released
-        self._corrections: list[CorrectionOfAnotherSubject] = []
+        self._corrections: list[CorrectionOfAnotherSubjectFound] = []
 
     def note(self, noted: CancellationNoted) -> None:
         self._noted.append(noted)

@@ -77,7 +77,7 @@ class CancellationNoted:
 
 
 @dataclass(frozen=True)
-class CorrectionOfAnotherSubject:
+class CorrectionOfAnotherSubjectFound:
     """A correction stored under one subject whose corrected result then arrived under another
     (the correction read first). It stands in neither series; noted to log and count once the
     unit of work that found it committed."""

@@ -18,7 +18,7 @@ from services.crp_monitor.domain.model import (
     REUSED_RESULT_ID,
     CancellationNoted,
     CancellationOutcome,
-    CorrectionOfAnotherSubject,
+    CorrectionOfAnotherSubjectFound,
 )
 
 
@@ -71,7 +71,7 @@ class StoreFindings:
     """What a batch written without a refusal noted, to report once it commits."""
 
     noted: list[CancellationNoted]
-    corrections: list[CorrectionOfAnotherSubject]
+    corrections: list[CorrectionOfAnotherSubjectFound]
 
 
 def judge_stored(rows: Sequence[StoredRow]) -> StoreFindings:
@@ -106,10 +106,10 @@ def judge_stored(rows: Sequence[StoredRow]) -> StoreFindings:
     )
 
 
-def _correction(row: StoredRow) -> CorrectionOfAnotherSubject:
+def _correction(row: StoredRow) -> CorrectionOfAnotherSubjectFound:
     # the statement names both for this kind
     assert row.corrected_result_id is not None and row.corrected_subject_id is not None
-    return CorrectionOfAnotherSubject(
+    return CorrectionOfAnotherSubjectFound(
         row.result_id, row.subject_id, row.corrected_result_id, row.corrected_subject_id,
         row.source_event_id,
     )  # fmt: skip

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from services.crp_monitor.domain.model import (
     CancellationNoted,
     CancellationOutcome,
-    CorrectionOfAnotherSubject,
+    CorrectionOfAnotherSubjectFound,
     PendingCancellations,
 )
 from shared.waiting import wait_event
@@ -54,7 +54,7 @@ def report_cancellations(
 
 
 def report_corrections_of_another_subject(
-    count: Callable[[], None], noted: Sequence[CorrectionOfAnotherSubject]
+    count: Callable[[], None], noted: Sequence[CorrectionOfAnotherSubjectFound]
 ) -> None:
     for note in noted:
         count()
