@@ -96,7 +96,7 @@ def run_service(name: str, settings: PlatformSettings) -> int:
 
 
 async def _migrate(settings: PlatformSettings) -> int:
-    from cachexia.platform import migrate_all  # noqa: PLC0415
+    from cachexia.platform import migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
 
     for service, applied in (await migrate_all(settings)).items():
         sys.stdout.write(f"{service}: {len(applied)} applied\n")

@@ -40,7 +40,7 @@ def add_message_commands(commands: Any) -> None:
 async def run_message_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
     # imported here: the other commands need not load the service
     from cachexia.platform import migrate_all  # noqa: PLC0415 - see above
-    from services.lab_ingestion.adapters.stored_messages import find_message  # noqa: PLC0415
+    from services.lab_ingestion.adapters.stored_messages import find_message  # noqa: PLC0415 - see above
     from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - see above
         checked_stored_id,
         definition,

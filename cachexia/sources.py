@@ -104,7 +104,7 @@ def _time_zone(name: str) -> str:
 
 
 async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
-    from services.lab_ingestion.adapters.sources import (  # noqa: PLC0415
+    from services.lab_ingestion.adapters.sources import (  # noqa: PLC0415 - keeps start-up lean
         Cleared,
         add_source,
         enrolled_sites,
@@ -156,7 +156,7 @@ async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
 
 
 async def _list(conn: asyncpg.Connection) -> int:
-    from services.lab_ingestion.adapters.sources import list_sources  # noqa: PLC0415
+    from services.lab_ingestion.adapters.sources import list_sources  # noqa: PLC0415 - lean start-up
 
     senders = await list_sources(conn)
     for s in senders:
@@ -170,7 +170,7 @@ async def _list(conn: asyncpg.Connection) -> int:
 
 
 async def _remove(conn: asyncpg.Connection, application: str, facility: str) -> int:
-    from services.lab_ingestion.adapters.sources import remove_source  # noqa: PLC0415
+    from services.lab_ingestion.adapters.sources import remove_source  # noqa: PLC0415 - lean start-up
 
     sender = f"{application}^{facility}"
     if not await remove_source(conn, application, facility):

@@ -70,7 +70,7 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
 
 
 async def _unlisted(conn: Any, name: str, senders: list[str]) -> list[str]:
-    from services.lab_ingestion.adapters.sources import allowed_senders  # noqa: PLC0415
+    from services.lab_ingestion.adapters.sources import allowed_senders  # noqa: PLC0415 - lean start-up
 
     return unlisted_senders(name, senders, await allowed_senders(conn))
 
@@ -79,7 +79,7 @@ def unlisted_senders(name: str, senders: list[str], allowed: set[tuple[str, str]
     """The senders a lab token is to be bound to that are not on the allow-list: it would be
     refused as them (their site would not scope its patients). ``<name>^FHIR``, the sender
     its FHIR is kept under, needs no allow-listing."""
-    from services.lab_ingestion.service_layer.senders import FHIR_FACILITY  # noqa: PLC0415
+    from services.lab_ingestion.service_layer.senders import FHIR_FACILITY  # noqa: PLC0415 - lean
 
     return [
         s for s in senders

@@ -83,7 +83,7 @@ async def _counted(running: Running, outcome: str) -> float:
 
 
 async def test_a_cancellation_read_before_its_result_is_kept_and_applied_when_it_arrives(
-    crp_monitor: Running,  # noqa: F811
+    crp_monitor: Running,  # noqa: F811 - the fixture, imported
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -122,7 +122,7 @@ async def _pending_at_least(running: Running, n: int) -> bool:
 
 
 async def test_a_cancellation_of_another_subjects_result_is_dead_lettered_not_applied(
-    crp_monitor: Running,  # noqa: F811
+    crp_monitor: Running,  # noqa: F811 - the fixture, imported
 ) -> None:
     subjects = [subject_enrolled("S-A"), subject_enrolled("S-B")]
     await record(crp_monitor.producer_pool, TRIAL_SUBJECTS, subjects, commit=True)
@@ -158,7 +158,7 @@ async def _inbox_at_least(running: Running, n: int) -> bool:
 
 
 async def test_a_kept_cancellation_naming_another_subject_neither_applies_nor_hides_one(
-    crp_monitor: Running,  # noqa: F811
+    crp_monitor: Running,  # noqa: F811 - the fixture, imported
 ) -> None:
     """Both results arrive after cancellations of their ids: R1 after a stray one (keyed by
     S-C) and its owner's, R2 after a stray one only. R1 is cancelled, R2 stands."""
@@ -182,7 +182,7 @@ async def test_a_kept_cancellation_naming_another_subject_neither_applies_nor_hi
 
 
 async def test_the_crp_api_answers_503_while_postgres_is_down_and_400_for_no_subject_id(
-    crp_monitor: Running,  # noqa: F811
+    crp_monitor: Running,  # noqa: F811 - the fixture, imported
     pg_server: EmbeddedPostgres,
 ) -> None:
     await record(crp_monitor.producer_pool, TRIAL_SUBJECTS, [subject_enrolled("S-P")], commit=True)

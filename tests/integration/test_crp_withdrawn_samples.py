@@ -22,13 +22,13 @@ from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
 from tests.factories import crp_result, subject_enrolled
 from tests.integration.messaging_fixtures import record, wait_until
 from tests.integration.test_crp_monitor_cancellations import _series, _token
-from tests.integration.test_service_runtime import Running, crp_monitor  # noqa: F401
+from tests.integration.test_service_runtime import Running, crp_monitor  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_crp_collected_after_the_withdrawal_stands_in_no_series(
-    crp_monitor: Running,  # noqa: F811
+    crp_monitor: Running,  # noqa: F811 - the fixture, imported
 ) -> None:
     now = utc_now()
     withdrawal = make_envelope(

@@ -12,7 +12,7 @@ from tests.integration.lab_fixtures import VT, frame, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab, lab  # noqa: F401  (the fixture)
 
 
-async def test_an_abandoned_frame_is_kept_and_its_resend_is_stored(lab: Lab) -> None:  # noqa: F811
+async def test_an_abandoned_frame_is_kept_and_its_resend_is_stored(lab: Lab) -> None:  # noqa: F811 - the fixture
     m1 = oru("SB-1", [obx("1988-5", "40", "mg/L")], order="ORD1")
     m2 = oru("SB-2", [obx("1988-5", "20", "mg/L")], order="ORD2")
     client = await lab.mllp()

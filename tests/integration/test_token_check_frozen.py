@@ -13,7 +13,7 @@ import pytest
 
 from shared.auth import TokenStore, new_token
 from shared.db.pool import END_BACKEND_TIMEOUT_SECONDS, create_pool
-from tests.integration.test_group_commit_hang import FreezableProxy, proxied  # noqa: F401
+from tests.integration.test_group_commit_hang import FreezableProxy, proxied  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ def test_normalising_is_idempotent(identifier: str) -> None:
 def test_a_lone_surrogate_is_hashed_and_valid_text_hashes_as_utf8() -> None:
     """JSON may carry "\\ud800"; hashing it to redact the input must not fail."""
     import hashlib  # noqa: PLC0415 - this test's own reference computation
-    import hmac  # noqa: PLC0415
+    import hmac  # noqa: PLC0415 - likewise
 
     assert len(hospital_id_hmac(KEY, "MRN\ud800")) == 64
     plain = hmac.new(KEY, b"MRN004711", hashlib.sha256).hexdigest()
