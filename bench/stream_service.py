@@ -53,7 +53,7 @@ async def noop_faust(servers: str, n: int, data: Path) -> float:
     all_seen = asyncio.Event()
 
     @app.agent(app.topic(LAB_RESULTS, key_serializer="raw", value_serializer="raw"))
-    async def count(stream):  # type: ignore[no-untyped-def]
+    async def count(stream: faust.StreamT[bytes]) -> None:
         nonlocal seen, first
         async for _ in stream:
             first = first or time.perf_counter()

@@ -129,8 +129,8 @@ class BatchAgent:
         )
         app.timer(lag_interval_seconds, name=f"{processor.consumer}.lag")(self.lag.refresh)
         # mode's handler type rejects even a handler of its own signature: hence the ignores
-        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
-        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]  # see above
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # see above
 
     def _lag_source(self) -> LagSource:
         return self._app.consumer

@@ -101,7 +101,9 @@ async def test_a_token_bound_to_several_senders_is_refused_on_fhir_and_kept(lab:
         token = await create_token(conn, "two-labs", Role.LAB, ["LIS^HOSP", "LIS^CH02LAB"])
     status, outcome = await _post(lab, token, crp_observation("TWO-1"))
     assert status == 403, outcome
-    assert outcome["issue"][0]["code"] == "forbidden"  # type: ignore[index]
+    issues = outcome["issue"]
+    assert isinstance(issues, list)
+    assert issues[0]["code"] == "forbidden"
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
     assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
 

@@ -253,7 +253,7 @@ def processor(
 ) -> BatchProcessor:
     return BatchProcessor(
         consumer=CONSUMER,
-        uow_factory=lambda: uow,  # type: ignore[arg-type, return-value]
+        uow_factory=lambda: uow,  # type: ignore[arg-type, return-value]  # the fake unit of work
         handlers=DEFAULT_HANDLERS if handlers is None else handlers,
         metrics=ConsumerMetrics(registry, SERVICE),
         max_backoff_seconds=0.01,
@@ -635,10 +635,11 @@ async def test_a_dead_letter_that_cannot_be_stored_at_all_does_not_block_the_par
         sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="invalid-envelope") == 0
     )
     [record] = [r for r in caplog.records if r.levelname == "CRITICAL"]
-    assert record.offset == garbage.offset  # type: ignore[attr-defined]
-    assert record.reason_code == "invalid-envelope"  # type: ignore[attr-defined]
-    assert record.errors == ["NotStorable()", "NotStorable()"]  # type: ignore[attr-defined]
-    assert len(record.value_sha256) == 64  # type: ignore[attr-defined]
+    logged = record.__dict__  # the extra fields
+    assert logged["offset"] == garbage.offset
+    assert logged["reason_code"] == "invalid-envelope"
+    assert logged["errors"] == ["NotStorable()", "NotStorable()"]
+    assert len(logged["value_sha256"]) == 64
 
 
 async def test_a_dead_letter_not_stored_discards_the_events_it_queued(
@@ -656,7 +657,8 @@ async def test_a_dead_letter_not_stored_discards_the_events_it_queued(
 
         def _reset(self) -> None:
             super()._reset()
-            self.dead_letters.outbox = self.outbox  # type: ignore[attr-defined]
+            assert isinstance(self.dead_letters, QueuesThenFails)
+            self.dead_letters.outbox = self.outbox
 
     uow, good = Uow(), crp_result("S-1", 1.0)
     await processor(uow, registry).process([msg(None, value=b"junk"), msg(good)])

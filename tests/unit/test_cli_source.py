@@ -107,7 +107,7 @@ async def _added(monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
         ("enrolled_sites", enrolled_sites),
     ]:
         monkeypatch.setattr(f"services.lab_ingestion.adapters.sources.{name}", fake)
-    added = await _add(None, _add_args(*extra))  # type: ignore[arg-type]
+    added = await _add(None, _add_args(*extra))
     _names_given[:] = kept["names"]
     return added
 

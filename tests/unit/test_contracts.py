@@ -170,7 +170,7 @@ def test_envelope_rejects_unknown_fields() -> None:
 def test_envelope_is_immutable() -> None:
     envelope = subject_enrolled("S-1")
     with pytest.raises(ValidationError):
-        envelope.subject_id = "S-2"  # type: ignore[misc]
+        envelope.subject_id = "S-2"  # type: ignore[misc]  # frozen: what this test tries
 
 
 @pytest.mark.parametrize(

@@ -99,8 +99,8 @@ class Uow:
 
     async def __aenter__(self) -> Uow:
         self.conn = PgLikeConnection(self.db)
-        self.outbox = OutboxWriter(self.conn)  # type: ignore[arg-type]
-        self.dead_letters = DeadLetterWriter(self.conn, self.outbox, CONSUMER)  # type: ignore[arg-type]
+        self.outbox = OutboxWriter(self.conn)
+        self.dead_letters = DeadLetterWriter(self.conn, self.outbox, CONSUMER)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -140,7 +140,7 @@ def batch_processor(
 ) -> BatchProcessor:
     return BatchProcessor(
         consumer=CONSUMER,
-        uow_factory=lambda: Uow(db),  # type: ignore[arg-type, return-value]
+        uow_factory=lambda: Uow(db),  # type: ignore[arg-type, return-value]  # a stand-in unit of work
         handlers=handlers or {},
         metrics=metrics or ConsumerMetrics(CollectorRegistry(), "crp-monitor"),
         max_backoff_seconds=0.01,

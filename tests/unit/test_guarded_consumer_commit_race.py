@@ -60,7 +60,7 @@ async def test_offsets_computed_before_a_rebalance_are_not_sent_after_it(tmp_pat
     async def slow_flush() -> None:
         await flushed.wait()
 
-    consumer.app.producer = SimpleNamespace(flush=slow_flush)  # type: ignore[assignment]  # a fake producer
+    consumer.app.producer = SimpleNamespace(flush=slow_flush)  # type: ignore[assignment, misc]  # a fake producer
     in_flight = asyncio.ensure_future(consumer.commit())
     await asyncio.sleep(0.01)
     await faked.rebalance()  # the new membership: a commit now would be accepted
@@ -110,7 +110,7 @@ async def recording_commits(tmp_path: Path) -> tuple[Faked, list[Any]]:
     async def do_commit_offsets(assignment: Any, offsets: Any) -> None:
         sent.append(offsets)
 
-    faked.kafka._coordinator._do_commit_offsets = do_commit_offsets  # type: ignore[method-assign]
+    faked.kafka._coordinator._do_commit_offsets = do_commit_offsets  # type: ignore[method-assign]  # the broker's side, faked
     await faked.kafka._client._get_conn(LEADER)
     await faked.consumer.on_partitions_assigned({TP0}, 1)
     await faked.consumer.perform_seek()

@@ -138,7 +138,7 @@ def test_a_killed_postmaster_not_reaped_yet_is_not_alive(tmp_path: Path) -> None
                 break
             time.sleep(0.01)
         (tmp_path / "postmaster.pid").write_text(f"{killed.pid}\n")
-        assert not postgres_alive(SimpleNamespace(data_dir=tmp_path))  # type: ignore[arg-type]
+        assert not postgres_alive(SimpleNamespace(data_dir=tmp_path))  # type: ignore[arg-type]  # only the field it reads
     finally:
         killed.wait()
 

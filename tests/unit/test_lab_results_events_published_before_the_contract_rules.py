@@ -27,6 +27,7 @@ import uuid
 from datetime import UTC, datetime
 
 from services.crp_monitor.domain.model import CrpMeasurement, current_series
+from shared.contracts.events.lab import LabResultRecorded
 from shared.contracts.topics import LAB_RESULTS
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.handling import PoisonMessage
@@ -57,8 +58,9 @@ def test_a_retained_final_result_that_superseded_a_final_one_is_still_decoded() 
             "an event lab-ingestion published (and its outbox retains) before the upgrade is "
             f"dead-lettered {poison.reason_code}: {poison.reason}"
         ) from None
-    assert decoded.payload.supersedes_result_id == replaced  # type: ignore[attr-defined]
-    assert decoded.payload.value == 48.0  # type: ignore[attr-defined]
+    assert isinstance(decoded.payload, LabResultRecorded)
+    assert decoded.payload.supersedes_result_id == replaced
+    assert decoded.payload.value == 48.0
 
 
 def test_crp_monitor_drops_the_result_a_final_event_supersedes_as_before() -> None:

@@ -58,7 +58,7 @@ class SessionsPool(FakePool):
         self.close_on_fetch = False
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[LockSession]:  # type: ignore[override]
+    async def acquire(self) -> AsyncIterator[LockSession]:
         self.sessions.append(LockSession(self.lock))
         yield self.sessions[-1]
 

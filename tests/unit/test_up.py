@@ -145,8 +145,8 @@ def test_the_whole_stop_is_the_deadline_plus_a_second_plus_the_infrastructure(
     up = Platform(PlatformSettings(data_dir=tmp_path, shutdown_deadline_seconds=deadline))
     up.services = [start_service(tmp_path, f"svc{i}", ignores) for i in range(3)]
     stops: list[tuple[str, float, float]] = []
-    up.broker = SlowStop(0.6, stops, "broker")  # type: ignore[assignment]
-    up.postgres = SlowStop(0.6, stops, "postgres")  # type: ignore[assignment]
+    up.broker = SlowStop(0.6, stops, "broker")  # type: ignore[assignment]  # stops, slowly
+    up.postgres = SlowStop(0.6, stops, "postgres")  # type: ignore[assignment]  # likewise
     time.sleep(0.2)  # the shells have set their trap
     started = time.monotonic()
     up._stop_everything()

@@ -58,7 +58,8 @@ LOINC_CRP = {"system": "http://loinc.org", "code": "1988-5"}
 
 def crp() -> dict[str, Any]:
     """The CRP Observation decoded as the HTTP entrypoint does (decimals kept exact)."""
-    return json.loads(CRP_OBSERVATION_JSON, parse_float=Decimal)  # type: ignore[no-any-return]
+    decoded: dict[str, Any] = json.loads(CRP_OBSERVATION_JSON, parse_float=Decimal)
+    return decoded
 
 
 def hash_identifier(value: str) -> str:

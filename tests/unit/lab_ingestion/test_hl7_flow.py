@@ -139,7 +139,9 @@ async def test_channel_is_passed_through() -> None:
     submit = FakeSubmit()
     code, _ = await acknowledger(submit).acknowledge(RAW, Channel.HL7_HTTP)
     assert code == "AA"
-    assert submit.commands[0].message.channel is Channel.HL7_HTTP  # type: ignore[union-attr]
+    [command] = submit.commands
+    assert isinstance(command, IngestLabMessage)
+    assert command.message.channel is Channel.HL7_HTTP
 
 
 @pytest.mark.parametrize(
@@ -267,7 +269,9 @@ async def test_unsupported_version_is_ar() -> None:
     assert code == "AR"
     parsed = check_ack(code, ack)
     assert field(parsed, "MSA", 2) == "CTRL0001"
-    assert submit.commands[0].code is RejectionCode.UNSUPPORTED_MESSAGE  # type: ignore[union-attr]
+    rejected = submit.commands[0]
+    assert isinstance(rejected, RecordRejectedInput)
+    assert rejected.code is RejectionCode.UNSUPPORTED_MESSAGE
     assert field(parsed, "ERR", 3, 1) == "203"  # HL7 table 0357: unsupported version id
 
 
@@ -363,7 +367,9 @@ async def test_other_separators_are_acknowledged_alike(sep: str) -> None:
     )
     assert code == "AA"
     assert field(check_ack(code, ack), "MSA", 2) == "CTRL0001"
-    assert len(submit.commands[0].message.observations) == 2  # type: ignore[union-attr]
+    ingested = submit.commands[0]
+    assert isinstance(ingested, IngestLabMessage)
+    assert len(ingested.message.observations) == 2
 
 
 async def test_submit_raising_is_ar_asking_to_resend() -> None:
