@@ -8,7 +8,7 @@ from tests.integration.lab_fixtures import CR, FS, VT, frame, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab, lab  # noqa: F401  (the fixture)
 
 
-async def test_a_frame_ended_by_fs_before_the_next_vt_is_answered(lab: Lab) -> None:  # noqa: F811
+async def test_a_frame_ended_by_fs_before_the_next_vt_is_answered(lab: Lab) -> None:  # noqa: F811 - the fixture, imported
     """``<VT>M1<FS><VT>M2<FS><CR>``: M1 was kept as an abandoned block and never answered."""
     m1 = oru("FV-1", [obx("1988-5", "40", "mg/L")], order="ORD1")
     m2 = oru("FV-2", [obx("1988-5", "20", "mg/L")], order="ORD2")
@@ -22,7 +22,7 @@ async def test_a_frame_ended_by_fs_before_the_next_vt_is_answered(lab: Lab) -> N
     assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
 
 
-async def test_an_empty_frame_is_not_answered_nor_kept(lab: Lab) -> None:  # noqa: F811
+async def test_an_empty_frame_is_not_answered_nor_kept(lab: Lab) -> None:  # noqa: F811 - the fixture, imported
     """An engine's keep-alive ``<VT><FS><CR>`` was answered AR (MSA-2 empty), which such an
     engine paired with its next message. Only the real message is answered."""
     client = await lab.mllp()
@@ -37,7 +37,7 @@ async def test_an_empty_frame_is_not_answered_nor_kept(lab: Lab) -> None:  # noq
 
 
 async def test_a_frame_over_the_limit_is_answered_and_the_connection_goes_on(
-    lab: Lab,  # noqa: F811
+    lab: Lab,  # noqa: F811 - the fixture, imported
 ) -> None:
     """Over CACHEXIA_MLLP_MAX_MESSAGE_BYTES (1 MiB) a frame was answered AR with an empty
     MSA-2 and its connection closed: the engine could not pair the AR and resent for ever."""
