@@ -3,13 +3,15 @@
 ``parse_oru`` turns one ER7 message into a ``LabMessage`` (or raises ``Hl7InputError`` with
 the HL7 error to report); ``build_ack`` writes the acknowledgement; ``redact`` removes the
 identifying fields of a message kept for inspection (PROTOCOL section 6; in
-``hl7_redaction``).
+``hl7_redaction``). Of NTE segments only whether one concerns a result is read, never their
+text (``hl7_notes``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import hl7
 import hl7.containers
@@ -39,6 +41,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
     header_of,
     read_header,
 )
+from services.lab_ingestion.adapters.hl7_notes import Notes
 from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, range_of, units_of, value_of
 from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order, order_of, report_time
 from services.lab_ingestion.adapters.hl7_redaction import (
@@ -179,13 +182,15 @@ def parse_oru(
 def _body(
     message: hl7.Message, offset: str
 ) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
-    """The patient's numbers (``_patient_identifiers``) and the observations, in one pass
-    over the segments."""
+    """The patient's numbers (``_patient_identifiers``) and the observations, each knowing
+    whether the laboratory commented on it (``hl7_notes``), in one pass over the segments."""
     observations = []
     patients = []
     order = NO_ORDER
+    notes = Notes()
     for segment in message:
         kind = str(segment[0])
+        notes.segment(kind, segment)
         if kind == "OBX":
             observations.append(_observation(segment, order, offset))
         elif kind == "OBR":
@@ -198,6 +203,10 @@ def _body(
             f"one patient per message: found {len(patients)} PID segments; "
             "send one message per patient",
         )
+    observations = [
+        replace(observation, laboratory_comment=True) if notes.commented(index) else observation
+        for index, observation in enumerate(observations)
+    ]
     return (_patient_identifiers(patients[0]) if patients else ((), [])), observations
 
 

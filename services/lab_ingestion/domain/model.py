@@ -114,6 +114,10 @@ class ObservationInput:
     # read as X because, under a key that never held anything, it changes nothing
     # (``unobtained``): left out over FHIR too, where a sent X finding nothing is refused
     read_as_not_obtained: bool = False
+    # the laboratory wrote a comment that concerns the result (HL7 NTE, FHIR
+    # Observation.note, the JSON field): its text is never read nor kept (it may name
+    # anyone), only that one was written, for a clinician to read it at the hospital
+    laboratory_comment: bool = False
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient
