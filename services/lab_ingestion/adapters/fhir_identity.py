@@ -8,9 +8,16 @@ import json
 from fhir.resources.R4B.observation import Observation
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
+from services.lab_ingestion.adapters.fhir_values import laboratory_comment
+
 # What makes one version of a result: a resend of the same is a duplicate, a correction or a
 # cancellation under the same identifier is not. No subject, performer, note or narrative
-# (they may carry PHI, and even a digest of them is not kept).
+# (they may carry PHI, and even a digest of them is not kept); of the notes only whether
+# there is one (``laboratory_comment``), and only when there is, so that the id of a version
+# without one is the id it had before notes were read (a resend of one stored then is still
+# known as such). A version that adds a note is another message (with the same id, its
+# content digest would differ, and it would be refused as a reused id, which no FHIR client
+# chose).
 _VERSION_FIELDS = frozenset({
     "identifier", "status", "code", "valueQuantity", "valueString", "valueInteger",
     "valueBoolean", "valueCodeableConcept", "effectiveDateTime", "effectivePeriod",
@@ -25,6 +32,8 @@ def version_basis(obs: Observation, result_key: str) -> str:
     look like a resend, and it would be dropped as a duplicate."""
     version = {name: _canonical(getattr(obs, name)) for name in sorted(_VERSION_FIELDS)}
     version["resultKey"] = result_key  # the id, for an Observation without an identifier
+    if laboratory_comment(obs):
+        version["laboratoryComment"] = True
     return json.dumps(version, sort_keys=True)
 
 

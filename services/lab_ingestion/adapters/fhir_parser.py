@@ -47,6 +47,7 @@ from services.lab_ingestion.adapters.fhir_status import (
 from services.lab_ingestion.adapters.fhir_unread import refuse_unread_observation
 from services.lab_ingestion.adapters.fhir_values import (
     interpretation_flag,
+    laboratory_comment,
     observation_value,
     reference_range,
 )
@@ -189,6 +190,7 @@ def _observation_input(obs: Observation, key: str, untracked: bool) -> Observati
         collected_at=_collected_at(obs),
         reported_at=_aware(obs.issued),
         unscoped_key=key if untracked else None,
+        laboratory_comment=laboratory_comment(obs),
     )
 
 

@@ -130,3 +130,11 @@ def interpretation_flag(obs: Observation) -> str | None:
             if coding.code and (not coding.system or coding.system in INTERPRETATION_SYSTEMS):
                 return str(coding.code)
     return None
+
+
+def laboratory_comment(obs: Observation) -> bool:
+    """Whether the Observation carries a note with text (``Observation.note``): a
+    laboratory's comment on the result ("platelet clumps seen"), which a clinician reads at
+    the hospital before acting on the value. Its text is never read further (it may name
+    anyone): only that there is one is carried (``ObservationInput.laboratory_comment``)."""
+    return any((note.text or "").strip() for note in obs.note or [])

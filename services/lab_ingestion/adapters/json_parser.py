@@ -104,6 +104,14 @@ class ResultIn(_Strict):
     status: JsonStatus
     collected_at: _Time | None = None
     reported_at: _Time | None = None
+    laboratory_comment: bool = Field(
+        default=False,
+        description=(
+            "true: the laboratory wrote a comment on this result (platelet clumps seen, "
+            "sample haemolysed), to be read in its own system before acting on the value; "
+            "never send the comment's text (it is not taken)"
+        ),
+    )
 
 
 class LabResultsIn(_Strict):
@@ -264,4 +272,5 @@ def _observation(result: ResultIn) -> ObservationInput:
         status=STATUS_CODES[result.status],
         collected_at=result.collected_at,
         reported_at=result.reported_at,
+        laboratory_comment=result.laboratory_comment,
     )
