@@ -1,5 +1,5 @@
 """The rows of a batch's write, as tuples in the field order of the row types (migrations
-0003, 0008) and of the key claims (0022); ids as stored: their keyed hashes."""
+0003, 0008, 0023) and of the key claims (0022); ids as stored: their keyed hashes."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
         result.analyte.value, result.loinc, result.value, result.unit, result.original_value,
         result.original_unit, result.reference_low, result.reference_high,
         result.abnormal_flag, r.status, r.collected_at, r.reported_at,
-        r.supersedes_result_id, r.cancelled_at,
+        r.supersedes_result_id, r.cancelled_at, result.laboratory_comment,
     )  # fmt: skip
 
 

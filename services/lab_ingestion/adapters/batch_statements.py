@@ -1,5 +1,5 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0022
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0023
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ WITH committed_batch AS (
     INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
-                         supersedes_result_id, cancelled_at)
+                         supersedes_result_id, cancelled_at, laboratory_comment)
     SELECT * FROM unnest($7::result_row[]) WHERE (SELECT count(*) FROM claimed_keys) >= 0
 ), cancelled AS (
     -- a cancellation withdraws the result with every earlier version of it (same patient)

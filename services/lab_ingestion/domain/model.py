@@ -270,6 +270,9 @@ class NormalisedResult:
     reference_low: float | None
     reference_high: float | None
     abnormal_flag: str | None
+    # the laboratory commented on it (``ObservationInput.laboratory_comment``): its text is
+    # never carried, only that there is one
+    laboratory_comment: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ def normalise(
         reference_low=low,
         reference_high=high,
         abnormal_flag=published_flag(observation.abnormal_flag),
+        laboratory_comment=observation.laboratory_comment,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.lab_ingestion.adapters.batch_rows import key_claims
+from services.lab_ingestion.adapters.batch_rows import key_claims, result_row
+from services.lab_ingestion.adapters.batch_statements import write_statement
 from services.lab_ingestion.domain.model import Analyte, NormalisedResult
 from services.lab_ingestion.domain.records import ResultRecord
 
@@ -38,3 +40,17 @@ def test_only_keys_the_batch_writes_as_new_are_claimed() -> None:
     new = [("LIS", "K1"), ("LIS", "unused")]
     results = [written("LIS", "K1"), written("LIS", "corrected")]
     assert key_claims(results, new, [stored(k) for k in new]) == [("LIS", "h(K1)")]
+
+
+def test_a_results_row_ends_with_whether_the_laboratory_commented() -> None:
+    """Migration 0023 added the attribute last to the row type: the write's column list
+    names it last too (a comment's text is never in the row, only that there is one)."""
+    commented = ResultRecord(
+        uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
+        replace(CRP, laboratory_comment=True), AT, None, None,
+    )  # fmt: skip
+    assert result_row(commented, str)[-1] is True
+    assert result_row(written("LIS", "K"), str)[-1] is False
+    assert "supersedes_result_id, cancelled_at, laboratory_comment)" in " ".join(
+        write_statement(None).split()
+    )

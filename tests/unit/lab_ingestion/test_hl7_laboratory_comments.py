@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
-from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.model import LabMessage, NormalisedResult
+from services.lab_ingestion.domain.normalise import normalise
 from tests.unit.lab_ingestion.hl7_samples import FAST, fake_hash
 
 HEADER = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120091512+0100||ORU^R01|NTE-1|P|2.5.1"
@@ -165,3 +166,10 @@ def test_each_result_is_flagged_when_a_note_with_text_concerns_it(
                 patient_note in _COMMENTED or order_note in _COMMENTED or note in _COMMENTED
             )
     assert comments(*segments) == expected
+
+
+def test_a_normalised_result_keeps_whether_it_was_commented() -> None:
+    noted, plain = read(PID, obr(), obx(sub_id="1"), nte("Clumps"), obx(sub_id="2")).observations
+    commented, uncommented = normalise(noted), normalise(plain)
+    assert isinstance(commented, NormalisedResult) and isinstance(uncommented, NormalisedResult)
+    assert (commented.laboratory_comment, uncommented.laboratory_comment) == (True, False)
