@@ -59,6 +59,7 @@ def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
         reported_at=_utc(record.reported_at) if record.reported_at else None,
         source=record.source[:100],
         channel=channel,
+        laboratory_comment=result.laboratory_comment,
     )
     return make_envelope(
         payload, producer=PRODUCER, subject_id=record.subject_id,

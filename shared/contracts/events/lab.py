@@ -75,7 +75,11 @@ class LabResultRecorded(EventPayload):
     what they say. Before 2026-12-03 a second final result under one key was published as
     ``final`` naming the final one it replaced (it supersedes it); before 2026-12-02 a
     correction of a result that was never stored was published naming none (it supersedes
-    nothing)."""
+    nothing).
+
+    ``laboratory_comment`` (optional, written only when true) says the laboratory commented
+    on the result, never what it wrote: events published before it was read, and those of
+    results without a comment, do not carry it."""
 
     model_config = ConfigDict(json_schema_extra=_coherence_schema)
 
@@ -99,6 +103,18 @@ class LabResultRecorded(EventPayload):
     reported_at: AwareDatetime | None = None
     source: str = Field(max_length=100, description="sending application^facility")
     channel: Channel
+    laboratory_comment: bool = Field(
+        default=False,
+        # written only when true: an event without a comment is the event it always was, and
+        # a consumer built before the field (payloads forbid unknown fields) still reads it
+        exclude_if=lambda commented: not commented,
+        description=(
+            "true: the laboratory commented on this result (platelet clumps seen, sample "
+            "haemolysed; HL7 NTE, FHIR Observation.note): read the comment in the hospital's "
+            "system before acting on the value. The text is never carried. Absent means "
+            "false: no comment, or the result was published before comments were read"
+        ),
+    )
 
     @model_validator(mode="after")
     def coherent(self) -> Self:
