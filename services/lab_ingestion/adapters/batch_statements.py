@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import uuid
 
+from services.lab_ingestion.domain.message_identity import BEFORE_COMMENTS
 from shared.messaging.outbox import OUTBOX_COLUMNS, outbox_unnest
 
-LOOKUP = """
+# a message's digest marked when it was made before comments were read (migration 0023)
+LOOKUP = f"""
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
        NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
-       m.content_digest AS digest, NULL::timestamptz AS collected_at, NULL::text AS loinc,
+       CASE WHEN m.digest_covers_comments THEN m.content_digest
+            ELSE '{BEFORE_COMMENTS}' || m.content_digest END AS digest,
+       NULL::timestamptz AS collected_at, NULL::text AS loinc,
        NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
        NULL::float8 AS reference_high, NULL::text AS abnormal_flag
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
@@ -83,7 +87,7 @@ SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                 WHERE r.source = k.source AND r.result_key = k.result_key)
     OR EXISTS (SELECT 1 FROM result_key_claims c
                 WHERE c.source = k.source AND c.result_key = k.result_key)
-"""
+"""  # noqa: S608 - only the fixed marker BEFORE_COMMENTS is interpolated
 
 BATCH_COMMITTED = "SELECT EXISTS (SELECT 1 FROM committed_batches WHERE token = $1)"
 

@@ -13,6 +13,14 @@ replaying. A message stored before held the digest of every result (``says_the_s
 The report time is not covered: written without an offset (HL7 OBR-22, ``reported_local``)
 it is read with MSH-7's offset of the moment, which a resend after a clock change changes;
 and it is no part of the result the trial decides on.
+
+Whether the laboratory commented on a result (``laboratory_comment``, never the comment's
+text) is covered, and only when it did: the same id resent with a comment added is other
+content (a reused id, not a resend whose comment would be dropped unseen), while the digest
+of a message without comments is the one made before comments were read. A message stored
+before that (migration 0023, ``messages.digest_covers_comments``) has a digest that never
+covered them, even where the laboratory had commented: its resend is still known as that
+message (``says_the_same``), as is a resend of one stored since that says nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +32,10 @@ from datetime import UTC
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
+
+# Put before a stored digest made before comments were read (by the batch read: migration
+# 0023), which is compared with this message's digest as made then
+BEFORE_COMMENTS = "before-comments:"
 
 
 def versioned_control_id(basis: str, patient_hash: str) -> str:
@@ -37,39 +49,55 @@ def versioned_control_id(basis: str, patient_hash: str) -> str:
     return "fhir-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def content_digest(message: LabMessage, patient_hmac: str) -> str:
+def content_digest(message: LabMessage, patient_hmac: str, *, comments: bool = True) -> str:
     """The digest of what the message says; a JSON body's results in any order (each has a
     ``result_id`` of its own, so their order says nothing: a resend rebuilt from an unordered
-    source is the same message). HL7 and FHIR keep their order (F then C under one key)."""
-    return _digest(message, patient_hmac, ordered=message.channel is not Channel.JSON)
+    source is the same message). HL7 and FHIR keep their order (F then C under one key).
+    ``comments=False``: as made before comments were read."""
+    ordered = message.channel is not Channel.JSON
+    return _digest(message, patient_hmac, ordered=ordered, comments=comments)
 
 
-def digest_of_every_result(message: LabMessage, patient_hmac: str) -> str:
+def digest_of_every_result(message: LabMessage, patient_hmac: str, *, comments: bool = True) -> str:
     """The digest as kept before it covered trial results only: of every result too."""
     ordered = message.channel is not Channel.JSON
-    return _digest(message, patient_hmac, ordered=ordered, every=True)
+    return _digest(message, patient_hmac, ordered=ordered, every=True, comments=comments)
 
 
 def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_hmac: str) -> bool:
     """Whether a stored message's digest is this message's (None: stored before digests were
     kept). One stored before the digest covered trial results only has that of every result
     (``digest_of_every_result``); a JSON message stored before its results' order stopped
-    counting, the digest of every result in the order sent."""
+    counting, the digest of every result in the order sent; one stored before comments were
+    read (``BEFORE_COMMENTS``), any of these as made without them."""
     if stored is None or stored == digest:
         return True
-    if stored == digest_of_every_result(message, patient_hmac):
+    comments = not stored.startswith(BEFORE_COMMENTS)
+    stored = stored.removeprefix(BEFORE_COMMENTS)
+    if not comments and stored == content_digest(message, patient_hmac, comments=False):
         return True
-    return message.channel is Channel.JSON and stored == _digest(message, patient_hmac, every=True)
+    if stored == digest_of_every_result(message, patient_hmac, comments=comments):
+        return True
+    return message.channel is Channel.JSON and stored == _digest(
+        message, patient_hmac, every=True, comments=comments
+    )
 
 
 def _digest(
-    message: LabMessage, patient_hmac: str, *, ordered: bool = True, every: bool = False
+    message: LabMessage,
+    patient_hmac: str,
+    *,
+    ordered: bool = True,
+    every: bool = False,
+    comments: bool = True,
 ) -> str:
     results = [
         [
             o.result_key, sorted([c.code, c.system or ""] for c in o.codes), o.value.strip(),
             [u.strip() for u in o.unit], o.status.strip().upper(),
             _collected(o), (o.reference_range or "").strip(), (o.abnormal_flag or "").strip(),
+            # only when true: a result without a comment has the digest it had before
+            *(["laboratory-comment"] if comments and o.laboratory_comment else []),
         ]
         for o in message.observations
         if every or identify_analyte(o.codes) is not None

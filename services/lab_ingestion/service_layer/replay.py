@@ -144,8 +144,15 @@ def _says_what_it_said(
 
 
 def _has_the_digest(message: LabMessage, patient_hmac: str, kept: str | None) -> bool:
+    """Whether ``kept`` is the copy's digest, as made now or before comments were read (a
+    rejection kept then): the redaction keeps every NTE and never empties its text, so a
+    copy says whether each result was commented on as the message did."""
     digests = (content_digest, digest_of_every_result)
-    return any(digest(message, patient_hmac) == kept for digest in digests)
+    return any(
+        digest(message, patient_hmac, comments=comments) == kept
+        for digest in digests
+        for comments in (True, False)
+    )
 
 
 @dataclass(frozen=True)
