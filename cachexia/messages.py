@@ -90,4 +90,6 @@ def _result_line(result: StoredResult) -> str:
         line += f"  corrects {result.supersedes_result_id}"
     if result.cancelled_at:
         line += f"  withdrawn {format_moment(result.cancelled_at)}"
+    if result.laboratory_comment:  # its text is not stored: the hospital's system has it
+        line += "  laboratory comment (read it in the hospital's system)"
     return line

@@ -23,6 +23,7 @@ class StoredResult:
     collected_at: datetime
     supersedes_result_id: uuid.UUID | None
     cancelled_at: datetime | None
+    laboratory_comment: bool = False  # the lab commented on it (its text is not stored)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,6 @@ SELECT message_id, source, channel, outcome, subject_id, received_at FROM messag
 """
 _RESULTS = """
 SELECT result_id, analyte, status, value, unit, collected_at, supersedes_result_id,
-       cancelled_at
+       cancelled_at, laboratory_comment
   FROM results WHERE message_id = $1 ORDER BY recorded_at
 """
