@@ -19,28 +19,34 @@ An NTE concerns what it follows (HL7 v2 ORU^R01's groups):
   sender that writes a note about the patient into every message flags every result.
 
 Other segments (TQ1, CTD, FT1, Z-segments...) leave the NTE's reference as it was. An NTE
-counts when NTE-3 holds text: blank, HL7's explicit null ``""`` or a formatting command alone
-(``\\.br\\``) is no comment; an escape that cannot be read (``\\.sp9999\\``) is taken for one
-(something was written there).
+counts when NTE-3 holds text: blank, HL7's explicit null ``""`` or formatting and highlighting
+escapes alone (``\\.br\\``, ``\\H\\``) are no comment; any other escape, readable or not
+(``\\F\\``, ``\\X41\\``, ``\\Xzz\\``), is taken for one (something was written there). The text
+is read as written, never unescaped: a note, however broken its escapes, never costs the
+message its results.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 
 import hl7
 
-from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape, bounded_unescape
 from services.lab_ingestion.adapters.hl7_fields import NULL
 
 _MESSAGE = -1  # a note before any order: every result of the message
 
 
 def has_text(nte: hl7.Segment) -> bool:
-    """Whether NTE-3 (any repetition, component or sub-component) holds text."""
+    """Whether NTE-3 (any repetition, component or sub-component) holds text. Read as
+    written, never unescaped: python-hl7 raises on some escapes (``\\.in+x\\``) and logs
+    the field around others, and a note must never cost the message its results."""
     if len(nte) <= 3:
         return False
-    return any(_is_text(nte, leaf) for leaf in _leaves(nte[3]))
+    blank = _blank_escapes(nte.esc)
+    return any(_is_text(leaf, blank) for leaf in _leaves(nte[3]))
 
 
 def _leaves(node: object) -> list[str]:
@@ -50,15 +56,18 @@ def _leaves(node: object) -> list[str]:
     return [leaf for child in node for leaf in _leaves(child)]
 
 
-def _is_text(nte: hl7.Segment, raw: str) -> bool:
-    if not raw.strip() or raw.strip() == NULL:
-        return False
-    if nte.esc not in raw:
-        return True
-    try:
-        return bool(bounded_unescape(nte, raw).strip())
-    except UnreadableEscape:
-        return True
+@functools.cache
+def _blank_escapes(esc: str) -> re.Pattern[str]:
+    """HL7's escapes that stand for no text: formatting commands and highlighting."""
+    quoted = re.escape(esc)
+    return re.compile(rf"{quoted}(?:\.(?:br|fi|nf|ce)|\.(?:sp|in|ti|sk)[^{quoted}]*|[HN]){quoted}")
+
+
+def _is_text(raw: str, blank: re.Pattern[str]) -> bool:
+    """Whether a value holds text: anything but blanks, HL7's explicit null and escapes
+    that stand for no text (any other escape, readable or not, was written for a reader)."""
+    value = raw.strip()
+    return bool(value) and value != NULL and bool(blank.sub("", value).strip())
 
 
 @dataclass

@@ -7,6 +7,8 @@ result says whether a comment concerns it (``laboratory_comment``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,17 +67,24 @@ def test_a_note_after_the_specimen_concerns_its_orders_results() -> None:
 
 
 def test_a_note_without_text_is_no_comment() -> None:
-    """Blank, HL7's explicit null, a formatting command alone, no NTE-3 at all, a source
-    (NTE-2) alone: nothing was written for anyone to read."""
+    """Blank, HL7's explicit null, formatting or highlighting escapes alone, no NTE-3 at
+    all, a source (NTE-2) alone: nothing was written for anyone to read."""
     empty = [
         "NTE|1|L|", 'NTE|1|L|""', "NTE|1||\\.br\\", "NTE|1", "NTE|1|L", "NTE|1||^~&",
-        "NTE|1||   ",
+        "NTE|1||   ", "NTE|1||\\.sp9999\\\\.in+x\\", "NTE|1||\\H\\ \\N\\",
     ]  # fmt: skip
     assert comments(PID, nte(""), obr(), nte(""), obx(), *empty) == [False]
 
 
-def test_text_in_any_repetition_or_component_or_an_unreadable_escape_is_a_comment() -> None:
-    for note in ("~see report", "^clumps", "&clumps", "\\.sp9999\\", "\\H\\CLUMPS\\N\\"):
+def test_text_in_any_repetition_or_component_or_any_other_escape_is_a_comment() -> None:
+    """An escape that stands for a character, readable or not, was written for a reader;
+    none of them costs the message its results (the note is never unescaped: python-hl7
+    raises on some, ``\\.in+x\\`` among text, and logs the field around others)."""
+    notes = [
+        "~see report", "^clumps", "&clumps", "\\H\\CLUMPS\\N\\", "\\F\\", "\\X41\\",
+        "\\Xzz\\", "\\Z12\\", "clumps \\.in+x\\", "\\C2842\\",
+    ]  # fmt: skip
+    for note in notes:
         assert comments(PID, obr(), obx(), nte(note)) == [True], note
 
 
@@ -173,3 +182,13 @@ def test_a_normalised_result_keeps_whether_it_was_commented() -> None:
     commented, uncommented = normalise(noted), normalise(plain)
     assert isinstance(commented, NormalisedResult) and isinstance(uncommented, NormalisedResult)
     assert (commented.laboratory_comment, uncommented.laboratory_comment) == (True, False)
+
+
+@FAST
+@given(text=st.text(alphabet=st.characters(blacklist_characters="\r\n|\x00"), max_size=40))
+def test_no_note_costs_the_message_its_results_or_changes_what_they_say(text: str) -> None:
+    """Whatever an NTE-3 holds (escapes broken or not, separators), the message is read as
+    without it but for the flag."""
+    plain = read(PID, obr(), obx())
+    noted = read(PID, obr(), obx(), nte(text))
+    assert replace(noted.observations[0], laboratory_comment=False) == plain.observations[0]
