@@ -20,6 +20,7 @@ from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor, unit_written
 from services.lab_ingestion.domain.unit_shapes import quoted_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
+from services.lab_ingestion.domain.unit_words import units_named
 from shared.contracts.events.lab import CANONICAL_UNITS, Analyte
 
 
@@ -115,9 +116,11 @@ def resolve_unit(
     code and unit that disagree), or a known unit this analyte is never reported in
     (creatinine ``mg/L^mg/dL``), or a unit this service does not convert (``10*9/L^%``,
     ``g/L^g/100mL``: ``unit_shapes``): then the unit is a guess, and it is rejected. The
-    same unit written another way (``K/ul``, ``g/100mL`` beside g/dL) is no other.
-    Components that are words about the unit (a description, a coding system) are passed
-    over."""
+    same unit written another way (``K/ul``, ``g/100mL`` beside g/dL) is no other. Words
+    naming a unit are that unit (``g/L^grams per deciliter``: g/dL beside g/L, refused;
+    ``mg/L^milligram per liter``: read), and a unit's words that cannot be read whole are
+    refused (``unit_words``); only text naming no unit (a description without a unit's
+    words, ``Neutrophils``; a coding system, ``UCUM``, ``L``) is passed over."""
     if isinstance(unit_components, str):
         unit_components = (unit_components,)
     given = [component.strip() for component in unit_components if component.strip()]
@@ -135,8 +138,15 @@ def resolve_unit(
         return _disagreement(analyte, given, "")
     others = [u for t in given if conversions and (u := _another_unit(t, conversions[0], accepted))]
     if others:
-        pair = f" ({_quote([conversions[0].source_text])} beside {_quote(others[:1])})"
-        return _disagreement(analyte, given, pair)
+        coded = _quote([conversions[0].source_text])
+        if others[0] == UNREAD_WORDS:
+            return Rejected(
+                RejectionCode.UNCONVERTIBLE_UNIT,
+                f"unit {_quote(given)} holds words about a unit that cannot be read as one "
+                f"unit beside {coded} for {analyte.value}: which unit the value is in cannot "
+                "be told; send one unit, its words naming that unit or none",
+            )
+        return _disagreement(analyte, given, f" ({coded} beside {others[0]})")
     if conversions:
         return conversions[0]
     return Rejected(
@@ -146,29 +156,48 @@ def resolve_unit(
     )
 
 
+# how ``_another_unit`` names a unit's words that cannot be read whole (``PLT units``,
+# ``milligrams per litre of serum``)
+UNREAD_WORDS: Final = "(unreadable unit words)"
+
+
 def _another_unit(
     text: str, conversion: UnitConversion, accepted: Mapping[str, tuple[float, float]]
 ) -> str | None:
-    """The unit an unlisted component is written as, when it is a unit other than
-    ``conversion``'s. The unit written (``unit_factors.unit_written``: all of the text, or
-    its first word before words about it, ``% (percent)``) is compared in its standard
-    form: as a listed spelling by its factor for the analyte (``K/ul``, ``micromol/L``),
-    else by its dimension and factor (``g/100mL`` is g/dL, ``1000/uL`` is 10*3/uL). A
-    unit-shaped text whose factor cannot be told (``Thou/UL``, ``mEq/L``) is another unit:
-    read as the coded one it could be a percentage or a tenfold slip published as a count,
-    while refused the laboratory is told and resends (an AE costs a resend, a misread
-    value a patient)."""
-    written = None if recognise_unit(text) else unit_written(text)  # listed: ``resolve_unit``
-    if written is None:
-        return None  # words about the unit, or a coding system
+    """How a reason names the unit an unlisted component is written as, when it is a unit
+    other than ``conversion``'s (None when it is that unit, or no unit at all). The unit
+    written (``unit_factors.unit_written``: all of the text, or its first word before words
+    about it, ``% (percent)``) and the unit its words name (``unit_words``: ``grams per
+    deciliter`` is g/dL, ``percent`` %) are compared in their standard form: as a listed
+    spelling by its factor for the analyte (``K/ul``, ``micromol/L``), else by dimension
+    and factor (``g/100mL`` is g/dL, ``1000/uL`` is 10*3/uL). A unit-shaped text whose
+    factor cannot be told (``Thou/UL``, ``mEq/L``), and a unit's words that cannot be read
+    whole (``milligrams per litre of serum``), are another unit: read as the coded one it
+    could be a percentage or a tenfold slip published as a count, while refused the
+    laboratory is told and resends (an AE costs a resend, a misread value a patient)."""
+    if recognise_unit(text):
+        return None  # listed: ``resolve_unit`` compares it
+    named = units_named(text)
+    if named is None:
+        return UNREAD_WORDS
+    written = unit_written(text)
+    for unit in named:
+        if not _same_unit(unit, conversion, accepted):
+            if unit == written:  # ``%``, ``mg/dL (born 12/03/1961)``, ``mg per dL``
+                return _quote([unit])
+            return f"words naming {_quote([recognise_unit(unit) or unit])}"
+    return None
+
+
+def _same_unit(
+    written: str, conversion: UnitConversion, accepted: Mapping[str, tuple[float, float]]
+) -> bool:
     standard = standard_form(written)
     listed = recognise_unit(written) or recognise_unit(standard)
     if listed is not None:
-        same = accepted.get(listed) == (conversion.multiplier, conversion.divisor)
-    else:
-        factor = unit_factor(standard)
-        same = factor is not None and factor == unit_factor(conversion.source_unit)
-    return None if same else written
+        return accepted.get(listed) == (conversion.multiplier, conversion.divisor)
+    factor = unit_factor(standard)
+    return factor is not None and factor == unit_factor(conversion.source_unit)
 
 
 def _disagreement(analyte: Analyte, given: Sequence[str], which: str) -> Rejected:

@@ -61,20 +61,28 @@ def unit_written(text: str) -> str | None:
     """The unit a component's text is written as: all of it (``%``, ``x 10^12/L``), or its
     first word when words follow (``% (percent)``, ``% of WBC``, ``mg/dL (milligrams per
     decilitre)``: the words describe the unit written first; ``10^9 cells/L`` is 10^9/L).
-    None for words about a unit (``milligrams per liter``, ``percent``) or a coding system,
-    and for a text opening with a number alone (``10^9 cells per litre``: it is in words).
-    A unit written out with ``per`` is that unit (``_written_per``)."""
+    None for words about a unit (``milligrams per liter``, ``percent``: read as words by
+    ``unit_words``) or a coding system, and for a text opening with a number alone (``10^9
+    cells per litre``: it is in words). A unit written out with ``per`` is that unit
+    (``_written_per``)."""
+    return unit_written_before(text)[0]
+
+
+def unit_written_before(text: str) -> tuple[str | None, str]:
+    """``unit_written``, and the text after the part it read (the words after a unit
+    written first, ``(milligrams per decilitre)``; after ``K per uL``, ``of blood``): what
+    ``unit_words`` reads as words, if they name a unit too."""
     stripped = _CELLS.sub("cells", text.strip())
     counted = re.sub(r"(?<=[0-9)])\s*cells\s*(?=/)", "", stripped)  # 10^9 cells/L: 10^9/L
     if names_a_unit(counted):
-        return counted
+        return counted, ""
     words = counted.split()
     if len(words) > 2 and words[1].casefold() == "per":
-        return _written_per(words[0], words[2])
+        return _written_per(words[0], words[2]), " ".join(words[3:])
     first = _DESCRIPTION_START.split(counted, maxsplit=1)[0]
     if first == counted or not names_a_unit(first) or not re.search(r"[^\W\d_]|%", first):
-        return None
-    return first
+        return None, counted
+    return first, counted[len(first) :]
 
 
 def _written_per(first: str, volume: str) -> str | None:

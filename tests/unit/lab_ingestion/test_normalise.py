@@ -365,7 +365,7 @@ def test_a_micro_sign_alone_is_no_enzyme_unit(unit: str, analyte: Analyte) -> No
     [
         (Analyte.CREATININE, ("", "\u00b5mol/L", "L"), 1.0, "\u00b5mol/L"),
         (Analyte.CREATININE, ("CREA-U", "micromoles per litre", "umol/L"), 1.0, "umol/L"),
-        (Analyte.PLATELETS, ("PLT units", "K/uL", "ISO+"), 88.4, "K/uL"),
+        (Analyte.PLATELETS, ("PLTU", "K/uL", "ISO+"), 88.4, "K/uL"),
         (Analyte.CRP, ("mg/dL", "mg/dL", "UCUM"), 884.0, "mg/dL"),
         (Analyte.PLATELETS, ("10*9/L", "10^3/uL"), 88.4, "10*9/L"),  # the same factor
     ],

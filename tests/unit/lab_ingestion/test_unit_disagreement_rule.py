@@ -1,10 +1,11 @@
 """The rule that tells a unit beside the unit from words about it (``unit_shapes``).
 
 A component written as a unit (``%``, ``ng/mL``, ``10*12/L``) that is not the recognised
-unit is a disagreement, refused ``unconvertible-unit``; words (``milligrams per liter``,
-``10^9 cells/L``) and coding systems (``UCUM``, ``L``, ``99LAB``) are passed over. Checked
-over every listed spelling: the rule never refuses one beside words or its own other
-spellings, and never accepts two different units.
+unit is a disagreement, refused ``unconvertible-unit``; so is one whose words name another
+unit (``milligrams per liter`` beside a count: ``test_unit_words``). Descriptions naming no
+unit (``Neutrophils``) and coding systems (``UCUM``, ``L``, ``99LAB``) are passed over.
+Checked over every listed spelling: the rule never refuses one beside such text or its own
+other spellings, and never accepts two different units.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ ACCEPTED = [
 ]
 DESCRIPTIONS = [
     *("UCUM", "L", "99LAB", "99ZZZ", "ISO+", "ANS+", "LN", "HL70396", "2.16.840.1.113883.6.8"),
-    *("milligram per litre", "milligrams per liter", "billion per litre"),
-    *("percent", "Neutrophils", "PLTU", "units per litre", "grams per decilitre"),
+    *("Neutrophils", "PLTU", "SI units", "Unified Code for Units of Measure"),
 ]
+# words naming a unit: read as that unit, so compared (never passed over as a description)
+UNIT_IN_WORDS = {
+    "milligram per litre": ("g", -3), "milligrams per liter": ("g", -3),
+    "billion per litre": ("", 9), "percent": ("", -2), "units per litre": ("U", 0),
+    "grams per decilitre": ("g", 1),
+}  # fmt: skip
 # units this service does not convert for any trial analyte, and no trial unit's same
 # factor (g/100mL is g/dL, mU/mL is U/L: ``test_unit_factors``)
 UNCONVERTIBLE = [
@@ -136,6 +142,16 @@ def test_a_unit_beside_the_unit_is_read_exactly_when_its_factor_is_the_same(
 @pytest.mark.parametrize("text", DESCRIPTIONS)
 def test_words_about_a_unit_are_no_unit(text: str) -> None:
     assert not names_a_unit(text)
+
+
+@pytest.mark.parametrize("text", sorted(UNIT_IN_WORDS))
+def test_words_naming_a_unit_are_no_unit_shape_but_are_compared(text: str) -> None:
+    assert not names_a_unit(text)  # not written as a unit, but a unit all the same:
+    for analyte in Analyte:
+        for ucum in accepted_units(analyte):
+            resolved = resolve_unit(analyte, (ucum, text, "L"))
+            same = PER_LITRE[ucum] == UNIT_IN_WORDS[text]
+            assert isinstance(resolved, UnitConversion if same else Rejected), (ucum, text)
 
 
 @pytest.mark.parametrize("text", UNCONVERTIBLE)

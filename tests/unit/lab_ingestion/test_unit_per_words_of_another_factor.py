@@ -6,7 +6,9 @@ for a million, ``mEq``) beside the coded one was ignored: ``10*9/L^% per 100 WBC
 a neutrophil percentage (62) as 62 x10^9/L, ``10*3/uL^M per uL`` millions as thousands. And a
 count's multiplier word before ``per`` (``K per L``, ``Mil per uL``) was passed over too.
 PROTOCOL 6: a unit the platform cannot convert is a rejection with a reason, never a guess.
-Only words that are no unit (``milligrams per liter``, ``billion per litre``) are passed over.
+Words that are a unit's (``milligrams per liter``, ``billion per litre``, ``percent``) are read
+as the unit they name and compared too (``test_unit_words``): only text naming no unit is
+passed over.
 """
 
 from __future__ import annotations
@@ -94,7 +96,14 @@ def test_a_per_unit_beside_a_count_is_read_exactly_when_its_factor_is_the_counts
 
 
 @pytest.mark.parametrize(
-    "text", ["milligrams per liter", "billion per litre", "cells per microlitre", "percent"]
+    ("text", "read"),
+    [
+        ("billion per litre", True),  # 10^9/L: the coded unit
+        ("milligrams per liter", False),  # a mass concentration beside a count
+        ("cells per microlitre", False),  # a thousandth of 10^9/L
+        ("percent", False),  # a differential's percentage
+    ],
 )
-def test_words_about_a_unit_with_per_are_passed_over(text: str) -> None:
-    assert isinstance(resolve_unit(Analyte.NEUTROPHILS, ("10*9/L", text)), UnitConversion)
+def test_words_naming_a_unit_with_per_are_compared_not_passed_over(text: str, read: bool) -> None:
+    resolved = resolve_unit(Analyte.NEUTROPHILS, ("10*9/L", text))
+    assert isinstance(resolved, UnitConversion if read else Rejected), resolved
