@@ -39,10 +39,17 @@ PLAUSIBILITY_CEILINGS: Final[Mapping[Analyte, float]] = MappingProxyType(
 # Plausibility floors, in the canonical unit, where a living patient has one: haemoglobin
 # (the lowest reported in survivors is about 0.7 g/dL). Below it lies a slip, not a result:
 # `1.200` g/L read with its dot as a decimal point (0.12 g/dL), or g/L values sent as g/dL's
-# tenths; each would grade as anaemia and hold a dose. Other analytes have none: a count,
-# CRP, enzyme or bilirubin near zero is real.
+# tenths; each would grade as anaemia and hold a dose. Creatinine: serum creatinine stays
+# above 0.1 mg/dL (8.84 umol/L) even in the smallest muscle mass (newborns, cachexia, about
+# 0.2 at the lowest); below it lies a mg/dL value labelled umol/L (2.4 read as 0.027 mg/dL,
+# 88x too low: Cockcroft-Gault then gives a clearance in the thousands and the renal dose
+# caps of PROTOCOL section 4 never apply). Other analytes have none: a count, CRP, enzyme
+# or bilirubin near zero is real.
 PLAUSIBILITY_FLOORS: Final[Mapping[Analyte, float]] = MappingProxyType(
-    {Analyte.HAEMOGLOBIN: 0.5}  # g/dL
+    {
+        Analyte.HAEMOGLOBIN: 0.5,  # g/dL
+        Analyte.CREATININE: 0.1,  # mg/dL (8.84 umol/L)
+    }
 )
 
 

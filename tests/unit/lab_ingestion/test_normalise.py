@@ -338,8 +338,9 @@ def test_every_listed_spelling_in_either_case_and_micro_sign_converts_by_its_fac
     analyte: Analyte, ucum: str, spelling: str
 ) -> None:
     assert recognise_unit(spelling) == ucum
-    # no platelet count measured is below 1000 /uL, no haemoglobin below 0.5 g/dL
-    count = 2000 if ucum == "/uL" else 20 if ucum == "g/L" else 2
+    # no platelet count measured is below 1000 /uL, no haemoglobin below 0.5 g/dL, no
+    # creatinine below 0.1 mg/dL (8.84 umol/L)
+    count = 2000 if ucum == "/uL" else 20 if ucum in {"g/L", "umol/L"} else 2
     result = accepted(normalise(observation(analyte, str(count), (spelling,))))
     assert result.value == pytest.approx(count * DOCUMENTED_FACTORS[analyte][ucum], rel=1e-12)
     assert result.unit == canonical_unit(analyte)
