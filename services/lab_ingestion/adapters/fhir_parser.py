@@ -46,6 +46,7 @@ from services.lab_ingestion.adapters.fhir_status import (
 )
 from services.lab_ingestion.adapters.fhir_unread import refuse_unread_observation
 from services.lab_ingestion.adapters.fhir_values import (
+    interpretation_codes,
     interpretation_flag,
     laboratory_comment,
     observation_value,
@@ -177,7 +178,6 @@ def _observations(
 
 def _observation_input(obs: Observation, key: str, untracked: bool) -> ObservationInput:
     value, unit = observation_value(obs)
-    flags = [c.code for concept in obs.interpretation or [] for c in concept.coding or [] if c.code]
     return ObservationInput(
         result_key=key,
         codes=tuple(Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
@@ -185,7 +185,7 @@ def _observation_input(obs: Observation, key: str, untracked: bool) -> Observati
         unit=unit,
         reference_range=reference_range(obs),
         abnormal_flag=interpretation_flag(obs),
-        flags=tuple(flags),  # a local code too: a local off-scale flag still marks a limit
+        flags=interpretation_codes(obs),  # HL7's, and a local off-scale one (a limit)
         status=STATUS_CODES.get(obs.status or "", obs.status or ""),
         collected_at=_collected_at(obs),
         reported_at=_aware(obs.issued),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from fhir.resources.R4B.observation import Observation, ObservationReferenceRange
 from fhir.resources.R4B.quantity import Quantity
 
+from services.lab_ingestion.domain.abnormal_flags import is_off_scale
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
 
@@ -121,10 +122,29 @@ INTERPRETATION_SYSTEMS = frozenset({
 })  # fmt: skip
 
 
+def interpretation_codes(obs: Observation) -> tuple[str, ...]:
+    """Every interpretation code that is a flag of the result, as OBX-8's repetitions are
+    (the most severe is published: ``abnormal_flags``): those of HL7's code systems or of
+    none, and an off-scale ``<`` or ``>`` of any system (a local one still marks a limit).
+    A laboratory's own code system's other codes are none (``interpretation_flag``)."""
+    return tuple(
+        str(coding.code)
+        for concept in obs.interpretation or []
+        for coding in concept.coding or []
+        if coding.code
+        and (
+            not coding.system
+            or coding.system in INTERPRETATION_SYSTEMS
+            or is_off_scale(str(coding.code))
+        )
+    )
+
+
 def interpretation_flag(obs: Observation) -> str | None:
-    """The abnormal flag published: the first interpretation code of HL7's code systems, or
-    of a coding naming none. A laboratory's own code system's code is never it: its ``N``
-    beside HL7's ``HH`` would publish a critical result as normal."""
+    """The first interpretation code of HL7's code systems, or of a coding naming none, as
+    OBX-8's first repetition (a message's identity reads it; the flag published is the
+    most severe of ``interpretation_codes``). A laboratory's own code system's code is never
+    it: its ``N`` beside HL7's ``HH`` would publish a critical result as normal."""
     for concept in obs.interpretation or []:
         for coding in concept.coding or []:
             if coding.code and (not coding.system or coding.system in INTERPRETATION_SYSTEMS):

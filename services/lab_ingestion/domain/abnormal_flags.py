@@ -1,10 +1,23 @@
 """Abnormal flags (HL7 table 0078, FHIR's ObservationInterpretation codes): what a result's
 flag may say. A flag is a code, never free text: anything else a sender writes there (a
-comment, a name, a hospital number) is not kept or published."""
+comment, a name, a hospital number) is not kept or published.
+
+A result may carry several flags (OBX-8 repeats; a FHIR Observation has several
+interpretation codings): the one published is the most severe (``SEVERITY``), never merely
+the first: ``N~LL`` published ``N`` for a critical low platelet count, ``comment~HH``
+nothing. N beside a flag of a value out of range is that flag (over-alerting is the safe
+side, and the value itself, which grades, is stored as sent); a flag below the range beside
+one above it (``L~H``, ``LL~HH``) leaves no safe one to publish, and the result is refused
+(``check_flags_agree``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
+
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from shared.contracts.events.lab import Analyte
 
 # below / above the instrument's scale: the value is a limit, not a measurement
 OFF_SCALE_FLAGS: Final = frozenset({"<", ">"})
@@ -14,6 +27,16 @@ ABNORMAL_FLAGS: Final = OFF_SCALE_FLAGS | frozenset({
     "R", "I", "MS", "VS", "SDD", "SYN-R", "SYN-S", "NS", "POS", "NEG", "IND", "DET", "ND",
     "E", "EX", "EXP", "NR", "RR", "QCF", "TOX", "CAR", "AC", "IE", "WR",
 })  # fmt: skip
+# The order in which a result's flags are published, most severe first: critical (panic)
+# low or high, and a non-numeric result's very abnormal AA; significantly low or high (v3
+# LU, HU); below or above the reference range (L, H), a threshold (LX, HX); abnormal (A).
+# Then any other code (a change, a susceptibility, a QC failure: each says more than N), in
+# the order given; normal (N) last: it is published only when nothing else is said.
+SEVERITY: Final = ("LL", "HH", "AA", "LU", "HU", "L", "H", "LX", "HX", "A")
+NORMAL: Final = "N"
+# the flags that place the value below, or above, its reference range
+LOW_FLAGS: Final = frozenset({"L", "LL", "LU"})
+HIGH_FLAGS: Final = frozenset({"H", "HH", "HU"})
 
 
 def is_off_scale(flag: str) -> bool:
@@ -24,3 +47,35 @@ def published_flag(flag: str | None) -> str | None:
     """The flag as a table code (``h`` is ``H``), or None when it is none of them."""
     code = (flag or "").strip().upper()
     return code if code in ABNORMAL_FLAGS else None
+
+
+def flag_codes(flags: Iterable[str | None]) -> tuple[str, ...]:
+    """The table codes among ``flags`` (``published_flag``), each once, in the order given."""
+    return tuple(dict.fromkeys(c for c in map(published_flag, flags) if c is not None))
+
+
+def most_severe_flag(codes: Iterable[str]) -> str | None:
+    """The flag published of a result's codes (``flag_codes``): the first in ``SEVERITY``
+    order, else the first other code, else N; None when there is no code."""
+    given = list(codes)
+    for code in SEVERITY:
+        if code in given:
+            return code
+    others = [c for c in given if c != NORMAL]
+    return others[0] if others else (NORMAL if NORMAL in given else None)
+
+
+def check_flags_agree(analyte: Analyte, codes: Iterable[str]) -> Rejected | None:
+    """Why a result's flags contradict each other (None: they do not): one below its range
+    beside one above it (``L~H``, ``LL~HH``, ``LU~H``). No flag is the safer to publish
+    (each direction misleads on the other side), so neither is: the laboratory resends."""
+    given = list(codes)
+    low = [c for c in given if c in LOW_FLAGS]
+    high = [c for c in given if c in HIGH_FLAGS]
+    if not (low and high):
+        return None
+    return Rejected(
+        RejectionCode.IMPLAUSIBLE_VALUE,
+        f"{analyte.value} result is flagged both {low[0]!r} and {high[0]!r}: a value is below "
+        "its reference range or above it, not both; send the result's one flag",
+    )

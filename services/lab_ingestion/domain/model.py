@@ -93,7 +93,7 @@ class ObservationInput:
     value: str
     unit: tuple[str, ...] = ()
     reference_range: str | None = None
-    abnormal_flag: str | None = None  # the flag published (the first the sender gave)
+    abnormal_flag: str | None = None  # the first flag the sender gave (``flags``: all)
     status: str = "F"
     collected_at: datetime | None = None
     reported_at: datetime | None = None
@@ -106,7 +106,8 @@ class ObservationInput:
     # the patient's (``scoped_to_patient``); None for a key of the lab's own
     unscoped_key: str | None = None
     # every abnormal flag the sender gave (HL7 OBX-8 repetitions, FHIR interpretation codes):
-    # an off-scale one (``<``, ``>``) makes the value a limit, not a measurement
+    # an off-scale one (``<``, ``>``) makes the value a limit, not a measurement; the most
+    # severe is published (``abnormal_flags.most_severe_flag``)
     flags: tuple[str, ...] = ()
     # the value's declared type (HL7 OBX-2), when the sender gave one: a coded answer or a
     # date is no measurement, whatever number its text starts with

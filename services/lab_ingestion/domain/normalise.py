@@ -8,6 +8,9 @@ How a number is written (a thousands separator, or a decimal mark?) is ``lab_num
 a count per microlitre has no decimals, and a platelet count there none below an analyser's
 resolution (``plausibility``).
 
+The abnormal flag published is the most severe of those given (``abnormal_flags``): OBX-8
+repeats, and ``N~LL`` is a critical result, not a normal one.
+
 A censored value (``<10``, ``>200``, or a number flagged off the instrument's scale: OBX-8 or
 a FHIR interpretation ``<`` or ``>``) is rejected, never read as its bound: the events carry a
 number, and ``<10`` read as 10 is not a CRP response, ``<0.5`` neutrophils read as 0.5 is
@@ -21,7 +24,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from services.lab_ingestion.domain.abnormal_flags import is_off_scale, published_flag
+from services.lab_ingestion.domain.abnormal_flags import (
+    check_flags_agree,
+    flag_codes,
+    is_off_scale,
+    most_severe_flag,
+)
 from services.lab_ingestion.domain.analyte_codes import LOINC_CODE, identify_analyte, other_tests
 from services.lab_ingestion.domain.analytes import (
     DEFAULT_UNIT_PARAMETERS,
@@ -93,6 +101,24 @@ def normalise(
     value = _measurement(analyte, observation, conversion)
     if isinstance(value, Rejected):
         return value
+    return _result(observation, loinc, conversion, value, params)
+
+
+def _result(
+    observation: ObservationInput,
+    loinc: str,
+    conversion: UnitConversion,
+    value: float,
+    params: UnitParameters,
+) -> NormalisedResult | Rejected:
+    """The result measured (``value``, canonical), with its reference range and the most
+    severe of its flags (``abnormal_flags``), unless its flags contradict each other."""
+    analyte = conversion.analyte
+    # every flag the sender gave (OBX-8's repetitions, FHIR's interpretation codings)
+    flags = flag_codes((observation.abnormal_flag, *observation.flags))
+    contradicted = check_flags_agree(analyte, flags)
+    if contradicted is not None:
+        return contradicted
     low, high = reference_range_of(analyte, observation.reference_range, conversion, params)
     return NormalisedResult(
         analyte=analyte,
@@ -103,7 +129,7 @@ def normalise(
         original_unit=conversion.source_text,
         reference_low=low,
         reference_high=high,
-        abnormal_flag=published_flag(observation.abnormal_flag),
+        abnormal_flag=most_severe_flag(flags),
         laboratory_comment=observation.laboratory_comment,
     )
 
