@@ -9,6 +9,13 @@ nothing. N beside a flag of a value out of range is that flag (over-alerting is 
 side, and the value itself, which grades, is stored as sent); a flag below the range beside
 one above it (``L~H``, ``LL~HH``) leaves no safe one to publish, and the result is refused
 (``check_flags_agree``).
+
+A flag is checked against the value it flags, too: ``751-8 | 450 | 10*9/L | 1.8-7.7 | LL``
+is an ANC of 450 /uL labelled 10^9/L (grade 4 published as 450 x10^9/L), told only by its
+flag. A flag below the range on a value above the range's upper limit, or above it on a
+value below its lower limit, is a unit slip (or another result's flag): refused
+(``check_flag_fits_value``), compared in the canonical unit the value and range are read
+in; without a range (or with one dropped) nothing is compared.
 """
 
 from __future__ import annotations
@@ -79,3 +86,40 @@ def check_flags_agree(analyte: Analyte, codes: Iterable[str]) -> Rejected | None
         f"{analyte.value} result is flagged both {low[0]!r} and {high[0]!r}: a value is below "
         "its reference range or above it, not both; send the result's one flag",
     )
+
+
+def check_flag_fits_value(
+    analyte: Analyte,
+    codes: Iterable[str],
+    value: float,
+    low: float | None,
+    high: float | None,
+    *,
+    unit: str,
+) -> Rejected | None:
+    """Why a result's flag contradicts its own value and reference range (None: it does
+    not): a flag below the range (``LOW_FLAGS``) on a value above the range's upper limit,
+    or one above it (``HIGH_FLAGS``) on a value below its lower limit. ``value``, ``low`` and
+    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only."""
+    for code in codes:
+        if code in LOW_FLAGS and high is not None and value > high:
+            where = "above"
+        elif code in HIGH_FLAGS and low is not None and value < low:
+            where = "below"
+        else:
+            continue
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_VALUE,
+            f"{analyte.value}: the abnormal flag {code!r} contradicts the value "
+            f"{value:.6g} {unit} {where} the reference range {_range(low, high)} {unit}: "
+            "check the unit",
+        )
+    return None
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"<{high:.6g}"
+    if high is None:
+        return f">{low:.6g}"
+    return f"{low:.6g}-{high:.6g}"

@@ -25,6 +25,7 @@ import re
 from typing import Final
 
 from services.lab_ingestion.domain.abnormal_flags import (
+    check_flag_fits_value,
     check_flags_agree,
     flag_codes,
     is_off_scale,
@@ -112,7 +113,8 @@ def _result(
     params: UnitParameters,
 ) -> NormalisedResult | Rejected:
     """The result measured (``value``, canonical), with its reference range and the most
-    severe of its flags (``abnormal_flags``), unless its flags contradict each other."""
+    severe of its flags (``abnormal_flags``), unless its flags contradict each other or its
+    value and range (a unit slip: ``LL`` on a value above the range)."""
     analyte = conversion.analyte
     # every flag the sender gave (OBX-8's repetitions, FHIR's interpretation codings)
     flags = flag_codes((observation.abnormal_flag, *observation.flags))
@@ -120,6 +122,9 @@ def _result(
     if contradicted is not None:
         return contradicted
     low, high = reference_range_of(analyte, observation.reference_range, conversion, params)
+    unfit = check_flag_fits_value(analyte, flags, value, low, high, unit=conversion.canonical_unit)
+    if unfit is not None:
+        return unfit
     return NormalisedResult(
         analyte=analyte,
         loinc=loinc,

@@ -33,7 +33,7 @@ def _message(obx: str, mrn: str = "123456") -> str:
 
 
 def _neutrophils(value_type: str, value: str) -> str:
-    return f"OBX|1|{value_type}|751-8^Neutrophils^LN||{value}|10*9/L|1.8-7.5|LL"
+    return f"OBX|1|{value_type}|751-8^Neutrophils^LN||{value}|10*9/L|1.8-7.5|A"
 
 
 def _planned_value(text: str) -> float:

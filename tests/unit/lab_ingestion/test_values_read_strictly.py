@@ -249,7 +249,7 @@ def test_a_range_bound_with_too_many_digits_drops_the_range() -> None:
 
 @pytest.mark.parametrize(
     ("flag", "published"),
-    [("H", "H"), ("h", "H"), (" LL ", "LL"), ("ZZMRN123987", None), ("DOE JOHN", None)],
+    [("H", "H"), ("h", "H"), (" HH ", "HH"), ("ZZMRN123987", None), ("DOE JOHN", None)],
 )
 def test_only_a_table_code_is_kept_as_the_flag(flag: str, published: str | None) -> None:
     result = _hl7(f"NM|1988-5^CRP^LN||12|mg/L|0-5|{flag}|||F|||{TS}")
