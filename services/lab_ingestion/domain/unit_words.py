@@ -17,10 +17,12 @@ compared, the rest passed over. So is a name of a system of units (``SI units``)
 
 The words, in any case and either number (``gram``, ``Grams``): a metric prefix (kilo,
 hecto, deci, centi, milli, micro, nano, pico, femto) before gram (gramme), mole (mol),
-katal, litre (liter), unit (``international unit``) or equivalent; ``cubic`` before a
+katal, litre (liter), unit (``international unit``, UCUM's ``enzyme unit``) or
+equivalent; ``cubic`` before a
 prefixed metre (meter: ``cubic millimetre``, a microlitre); ``percent`` (``per cent``);
 ``per`` (or ``/``) between a unit and what it is per; a count's multiplier (thousand,
-million, billion: 10^9, giga) or a power of ten (``10^9``, ``x 10E9``, ``10⁹``), and
+million, billion: 10^9, giga) or a power of ten (``10^9``, ``x 10E9``, ``10⁹``, UCUM's print
+name ``(the number ten for arbitrary powers ^ 9)``), and
 ``cells``, before what is counted; 10, 100 or 1000 before a volume (``per 100 millilitres``).
 A unit's symbol may stand among them (``mg per decilitre``, ``IU per litre``). A unit whose
 factor its words leave unknown (``milliequivalents per litre``) is no unit read.
@@ -60,6 +62,11 @@ _TOKEN: Final = re.compile(
     r"|(?P<slash>/)"
     r"|(?P<other>\S)"
 )
+# UCUM's print name of a power of ten (``10*9``), as its tools display a unit
+_UCUM_POWER: Final = re.compile(
+    r"\(?\s*the\s+number\s+ten\s+for\s+arbitrary\s+powers\s*\^\s*([0-9]{1,2})\s*\)?",
+    re.IGNORECASE,
+)
 _TENS: Final = re.compile(r"10{1,3}")  # 10, 100, 1000 before a volume: per 100 mL
 _SEPARATORS: Final = " \t-\u2013:=,;"
 
@@ -90,7 +97,7 @@ def holds_unit_words(text: str) -> bool:
     """Whether ``text`` holds a word that names a unit or joins a unit's parts (``per``,
     ``percent``, ``grams``, ``Litre``, ``thousand``, ``cubic``): a unit's symbols alone
     (``U``, ``L``, ``mg``) are read as ``unit_written`` reads them."""
-    words = (_word(m["word"]) for m in _TOKEN.finditer(powers_written_out(text)) if m["word"])
+    words = (_word(m["word"]) for m in _TOKEN.finditer(_written_out(text)) if m["word"])
     return any(word is not None and word[0] in _TRIGGERS for word in words)
 
 
@@ -119,7 +126,7 @@ _TRIGGERS: Final = frozenset({"per", "percent", "count", "cubic", "term"})
 
 def _tokens(text: str) -> list[Token] | None:
     tokens: list[Token] = []
-    for match in _TOKEN.finditer(powers_written_out(text)):
+    for match in _TOKEN.finditer(_written_out(text)):
         if match["power"]:
             tokens.append(("power", int(match["n"] or match["p"])))
         elif match["number"]:
@@ -141,7 +148,7 @@ def _word(word: str) -> Token | None:
     for singular in (folded, folded[:-1] if folded.endswith("s") else None):
         if singular is None:
             continue
-        if singular in {"per", "percent", "cent", "x", "cubic", "international"}:
+        if singular in {"per", "percent", "cent", "x", "cubic", "international", "enzyme"}:
             return (singular, singular)
         if singular == "cell":
             return ("cells", "")
@@ -181,7 +188,7 @@ def _side(tokens: list[Token]) -> str | None:
             pass  # x 10^9
         elif kind == "cells":
             pass  # 10^9 cells: a count's annotation
-        elif kind == "international" and after == ("term", "U"):
+        elif kind in {"international", "enzyme"} and after == ("term", "U"):
             term, index = "U", index + 1
         elif kind == "cubic" and after[0] == "length":
             term, index = f"{after[1]}3", index + 1
@@ -199,3 +206,9 @@ def _unbracketed(rest: str) -> str:
     if len(text) > 1 and text[0] + text[-1] in {"()", "[]"}:
         return text[1:-1]
     return text
+
+
+def _written_out(text: str) -> str:
+    """``text`` with its powers of ten as ``10^n``: written in superscript (``10⁹``) or as
+    UCUM's print name (``(the number ten for arbitrary powers ^ 9)``)."""
+    return _UCUM_POWER.sub(r" 10^\1 ", powers_written_out(text))

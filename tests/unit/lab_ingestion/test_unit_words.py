@@ -203,3 +203,42 @@ def test_words_beside_a_unit_are_read_exactly_when_they_name_its_factor(
     else:
         assert isinstance(resolved, Rejected), (analyte, pair, resolved)
         assert resolved.code is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+def _fhir(loinc: str, value: float, code: str, display: str) -> Any:
+    quantity = {"value": value, "unit": display, "system": UCUM, "code": code}
+    resource = lab_observation("OBS-94-UCUM", loinc, valueQuantity=quantity)
+    decoded = json.loads(json.dumps(resource), parse_float=decimal.Decimal)
+    return planned(parse_observation(decoded, "LIS", "HOSP"))
+
+
+@pytest.mark.parametrize(
+    ("loinc", "code", "display"),
+    [  # UCUM's print names, as UCUM tools display a unit (FHIR Quantity.unit)
+        ("751-8", "10*9/L", "(the number ten for arbitrary powers ^ 9) per liter"),
+        ("777-3", "10*3/uL", "(the number ten for arbitrary powers ^ 3) per microliter"),
+        ("1742-6", "U/L", "enzyme Unit per liter"),
+        ("1742-6", "[IU]/L", "international unit per liter"),
+        ("1975-2", "umol/L", "micromole per liter"),
+        ("718-7", "g/dL", "gram per deciliter"),
+        ("1988-5", "mg/L", "milligram per liter"),
+        ("1920-8", "ukat/L", "microkatal per liter"),
+    ],
+)
+def test_ucum_print_names_of_the_coded_unit_are_read(loinc: str, code: str, display: str) -> None:
+    result = _fhir(loinc, 2.5, code, display)
+    assert isinstance(result, list), _describe(result)
+
+
+@pytest.mark.parametrize(
+    ("loinc", "code", "display"),
+    [
+        ("751-8", "10*9/L", "(the number ten for arbitrary powers ^ 3) per liter"),
+        ("777-3", "10*3/uL", "(the number ten for arbitrary powers ^ 9) per microliter"),
+        ("1742-6", "U/L", "enzyme Unit per milliliter"),
+    ],
+)
+def test_ucum_print_names_of_another_unit_are_refused(loinc: str, code: str, display: str) -> None:
+    result = _fhir(loinc, 2.5, code, display)
+    assert isinstance(result, Rejected), _describe(result)
+    assert result.code is RejectionCode.UNCONVERTIBLE_UNIT
