@@ -1,0 +1,82 @@
+"""lab-ingestion over its real MLLP socket (PostgreSQL and Kafka behind it): frames split where
+a reader can go wrong, a sender known by its application only, and a result that cannot be
+obtained after it was reported."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.settings import PlatformSettings
+from tests.integration.lab_fixtures import CR, FS, frame, msa, obx, oru
+from tests.integration.test_lab_ingestion import Lab, running_lab
+
+pytestmark = pytest.mark.integration
+
+# how long an ACK may take to come when one is due is ``MllpClient.ack``'s 15 s; one that is
+# not due is waited for this long (a frame without its last byte is not answered at all)
+NOT_ANSWERED_SECONDS = 0.3
+
+
+@pytest.fixture
+async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
+    async with running_lab(settings, database) as lab:
+        yield lab
+
+
+async def test_a_frame_is_answered_only_once_its_end_mark_is_complete(lab: Lab) -> None:
+    """<FS> read, <CR> not yet: the frame is not complete, and nothing is answered until the
+    <CR> comes in a read of its own."""
+    client = await lab.mllp()
+    try:
+        data = frame(oru("END-1", [obx("1988-5", "20", "mg/L")]))
+        assert data.endswith(FS + CR)
+        await client.send(data[:-1])
+        early = asyncio.ensure_future(client.ack())
+        done, _ = await asyncio.wait({early}, timeout=NOT_ANSWERED_SECONDS)
+        assert not done, f"answered before the frame's <CR>: {early.result()!r}"
+        await client.send(CR)
+        assert msa(await early)[1:3] == ["AA", "END-1"]
+    finally:
+        await client.close()
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+
+
+# MSH-18 (after MSH-12's version, five empty fields) declaring UTF-8; the test's name in
+# OBX-3 holds an "ü" (no PHI), written in two bytes
+UTF_8_HEADER = "|P|2.5.1||||||UNICODE UTF-8"
+TEST_NAME = "C-reaktives Protein (Entzündung)"
+
+
+def declaring_utf_8(message: str) -> str:
+    assert message.count("|P|2.5.1") == 1
+    return message.replace("|P|2.5.1", UTF_8_HEADER).replace("^Test^LN", f"^{TEST_NAME}^LN")
+
+
+@pytest.mark.parametrize(("unit", "code"), [("mg/L", "AA"), ("furlongs", "AE")])
+async def test_a_character_split_across_tcp_reads_is_read_whole(
+    lab: Lab, unit: str, code: str
+) -> None:
+    """A read ending between the two bytes of "ü": the frame is decoded whole, in the set
+    its MSH-18 declares (a read decoded on its own had made the message invalid UTF-8, and
+    answered it AR as malformed). Refused (AE), its kept copy holds the name as written."""
+    message = declaring_utf_8(oru("UTF8-1", [obx("1988-5", "20", unit)]))
+    data = frame(message)
+    u_umlaut = "ü".encode()
+    cut = data.index(u_umlaut) + 1  # between its two bytes
+    client = await lab.mllp()
+    try:
+        await client.send(data[:cut])
+        await asyncio.sleep(0.05)  # a read of its own (not timed: no answer is awaited)
+        await client.send(data[cut:])
+        ack = await client.ack()
+    finally:
+        await client.close()
+    assert msa(ack)[1:3] == [code, "UTF8-1"], ack
+    if code == "AA":
+        assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    else:
+        kept = await lab.pool.fetchval("SELECT payload FROM rejections")
+        assert TEST_NAME in kept, kept
