@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from services.lab_ingestion.adapters.sources import add_source
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import CR, FS, frame, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab, running_lab
@@ -80,3 +81,37 @@ async def test_a_character_split_across_tcp_reads_is_read_whole(
     else:
         kept = await lab.pool.fetchval("SELECT payload FROM rejections")
         assert TEST_NAME in kept, kept
+
+
+async def test_an_allowed_application_at_another_facility_is_an_unknown_source(
+    lab: Lab,
+) -> None:
+    """The allow-list names senders (MSH-3 and MSH-4 together): LIS at HOSP is allowed, the
+    same application at another facility is not."""
+    client = await lab.mllp()
+    try:
+        ack = await client.exchange(
+            oru("ELSE-1", [obx("1988-5", "50", "mg/L")], facility="ELSEWHERE")
+        )
+    finally:
+        await client.close()
+    assert msa(ack)[1:3] == ["AR", "ELSE-1"], ack
+    assert "allow-list" in msa(ack)[3]
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+
+
+async def test_an_allowed_facility_under_another_application_is_an_unknown_source(
+    lab: Lab,
+) -> None:
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "OTHERLIS", "ELSEWHERE")  # each part allowed in another sender
+    client = await lab.mllp()
+    try:
+        ack = await client.exchange(
+            oru("ELSE-2", [obx("1988-5", "50", "mg/L")], application="OTHERLIS")
+        )
+    finally:
+        await client.close()
+    assert msa(ack)[1:3] == ["AR", "ELSE-2"], ack
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
