@@ -167,10 +167,27 @@ CONVERSIONS = [
 ]
 
 
+# more rows, over MLLP (HL7 spellings: an escaped ^, a unit in OBX-6's alternate identifier)
+MLLP_CONVERSIONS = [
+    *CONVERSIONS,
+    ("777-3", "150000", "/uL", "platelets", 150.0, "10*9/L"),
+    ("777-3", "210", "10*9/L", "platelets", 210.0, "10*9/L"),
+    ("777-3", "180", "10*3/uL", "platelets", 180.0, "10*9/L"),
+    ("1742-6", "0.5", "ukat/L", "alt", 30.0, "U/L"),
+    ("1920-8", "25", "U/L", "ast", 25.0, "U/L"),
+    ("2160-0", "88.4", "umol/L", "creatinine", 1.0, "mg/dL"),
+    ("751-8", "3.2", "10\\S\\9/L", "neutrophils", 3.2, "10*9/L"),  # 10^9/L, escaped
+    ("751-8", "3.3", "G/L", "neutrophils", 3.3, "10*9/L"),
+    ("1988-5", "7.5", "^^^mg/L^^UCUM", "crp", 7.5, "mg/L"),  # OBX-6.4, the alternate code
+]
+# a unit as its result keeps it (original_unit), where that is not the text sent
+UNIT_AS_READ = {"x10\\S\\9/L": "x10^9/L", "10\\S\\9/L": "10^9/L", "^^^mg/L^^UCUM": "mg/L"}
+
+
 async def test_every_analyte_and_unit_is_normalised_stored_and_emitted(lab: Lab) -> None:
     observations = [
         obx(loinc, value, unit, sub_id=str(i))
-        for i, (loinc, value, unit, *_) in enumerate(CONVERSIONS)
+        for i, (loinc, value, unit, *_) in enumerate(MLLP_CONVERSIONS)
     ]
     observations.append(obx("2345-7", "5.5", "mmol/L", sub_id="glucose"))  # not a trial analyte
     client = await lab.mllp()
@@ -179,18 +196,26 @@ async def test_every_analyte_and_unit_is_normalised_stored_and_emitted(lab: Lab)
     assert msa(ack)[1:3] == ["AA", "ALL-1"], ack
 
     rows = await lab.pool.fetch(
-        "SELECT result_key, analyte, value, unit FROM results ORDER BY result_key"
+        "SELECT result_id, result_key, analyte, value, unit, original_value, original_unit"
+        " FROM results ORDER BY result_key"
     )
-    assert len(rows) == len(CONVERSIONS)
+    assert len(rows) == len(MLLP_CONVERSIONS)
     by_key = {r["result_key"]: r for r in rows}  # keys are stored as their keyed hashes
-    for i, (loinc, _, _, analyte, value, unit) in enumerate(CONVERSIONS):
-        row = by_key[lab.stored_id(f"ORD1|{loinc}|{i}")]
-        assert (row["analyte"], row["unit"]) == (analyte, unit)
-        assert row["value"] == pytest.approx(value, rel=1e-6)
-    events = await lab.events(LAB_RESULTS, len(CONVERSIONS))
-    assert len(events) == len(CONVERSIONS)
+    events = await lab.events(LAB_RESULTS, len(MLLP_CONVERSIONS))
+    assert len(events) == len(MLLP_CONVERSIONS)
     assert {e.subject_id for e in events} == {SUBJECT}
     assert all(e.payload["status"] == "final" for e in events)
+    published = {str(e.payload["result_id"]): e.payload for e in events}
+    for i, (loinc, sent, unit_sent, analyte, value, unit) in enumerate(MLLP_CONVERSIONS):
+        row = by_key[lab.stored_id(f"ORD1|{loinc}|{i}")]
+        original = (sent, UNIT_AS_READ.get(unit_sent, unit_sent))
+        assert (row["analyte"], row["unit"]) == (analyte, unit)
+        assert row["value"] == pytest.approx(value, rel=1e-6)
+        assert (row["original_value"], row["original_unit"]) == original
+        event = published[str(row["result_id"])]  # what consumers read of that result
+        assert (event["analyte"], event["unit"], event["loinc"]) == (analyte, unit, loinc)
+        assert event["value"] == pytest.approx(value, rel=1e-6), (i, event)
+        assert (event["original_value"], event["original_unit"]) == original
 
 
 async def test_corrected_cancelled_and_preliminary_results(lab: Lab) -> None:
