@@ -6,34 +6,26 @@ connection closed without an ACK. Background tasks now end on their own first.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
 from services.lab_ingestion.entrypoints.mllp import shutdown_grace
-from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
-from services.lab_ingestion.service_layer.group_commit import GroupCommitter
-from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.runtime import ServiceRuntime
 from shared.service import ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import frame, obx, oru
 from tests.unit.lab_ingestion.test_mllp_listener import connect, free_port
-from tests.unit.lab_ingestion.test_mllp_shutdown_keepalive import listener_with
+from tests.unit.lab_ingestion.test_mllp_shutdown_keepalive import (
+    DUE,
+    HeldCommits,
+    listener_with,
+    until,
+)
 
 CRP = [obx("1988-5", "12", "mg/L")]
 
 
 async def test_a_commit_under_way_at_a_runtime_stop_is_answered(tmp_path: Path) -> None:
-    committed: list[Command] = []
-
-    async def process(commands: Sequence[Command]) -> list[IngestOutcome]:
-        await asyncio.sleep(0.5)  # a commit under way when SIGTERM arrives (well within grace)
-        committed.extend(commands)
-        return [IngestOutcome(accepted=True, results=1) for _ in commands]
-
-    committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
-        process, transient=TRANSIENT_DB_ERRORS
-    )
+    held = HeldCommits()  # its commit waits until the stop is under way
     settings = PlatformSettings(data_dir=tmp_path)
     definition = ServiceDefinition(
         "lab-ingestion", "lab_ingestion", tmp_path, lambda context: ServiceParts()
@@ -41,16 +33,30 @@ async def test_a_commit_under_way_at_a_runtime_stop_is_answered(tmp_path: Path) 
     runtime = ServiceRuntime(definition, settings)
     port = free_port()
     grace = shutdown_grace(settings.shutdown_deadline_seconds)  # 2 s, as bootstrap sets it
-    listener = listener_with(committer.submit, port, grace=grace)
+    listener = listener_with(held.committer.submit, port, grace=grace)
     # the two background tasks exactly as bootstrap.build hands them to the runtime
-    runtime._spawn("commit", committer.run(runtime.stopping))
+    runtime._spawn("commit", held.committer.run(runtime.stopping))
     runtime._spawn("serve_mllp", listener.serve(runtime.stopping))
 
-    reader, writer = await connect(port)
-    writer.write(frame(oru("INFLIGHT-RT", CRP)))
-    await writer.drain()
-    await asyncio.sleep(0.2)  # parsed and submitted; the commit is under way
-    await asyncio.wait_for(runtime.stop(), 10)  # SIGTERM
-    answer = await asyncio.wait_for(reader.read(), 2)
-    writer.close()
-    assert b"MSA|AA|INFLIGHT-RT" in answer, (answer, f"committed={len(committed)}")
+    stop: asyncio.Task[None] | None = None
+    writer: asyncio.StreamWriter | None = None
+    try:
+        reader, writer = await connect(port)
+        writer.write(frame(oru("INFLIGHT-RT", CRP)))
+        await writer.drain()
+        await asyncio.wait_for(held.started.wait(), DUE)  # the commit is under way
+        stop = asyncio.create_task(runtime.stop())  # SIGTERM
+        await until(runtime.stopping.is_set)
+        for _ in range(20):  # the stop's first steps taken: a cancellation would be now
+            await asyncio.sleep(0)
+        held.release.set()  # the commit ends within the grace
+        await asyncio.wait_for(asyncio.shield(stop), DUE)
+        answer = await asyncio.wait_for(reader.read(), DUE)
+    finally:
+        held.release.set()
+        if writer is not None:
+            writer.close()
+        if stop is None:
+            stop = asyncio.create_task(runtime.stop())
+        await asyncio.wait({stop}, timeout=DUE)  # nothing of it runs on into the next test
+    assert b"MSA|AA|INFLIGHT-RT" in answer, (answer, f"committed={len(held.committed)}")
