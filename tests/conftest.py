@@ -8,6 +8,7 @@ consumer groups or topics.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -22,6 +23,8 @@ from bench.infra import free_port, use_port_range
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
 
 TEST_SUBJECT_HMAC_KEY = "test-only-subject-hmac-key-0123456789abcdef"
 
@@ -39,12 +42,28 @@ def pytest_configure(config: pytest.Config) -> None:
         use_port_range(int(worker["workerid"].removeprefix("gw")), int(worker["workercount"]))
 
 
+# The session's server, stopped once at the end: a fast stop writes a checkpoint first, which
+# on a machine busy with the suite's other workers took 20 s (pg_ctl's default) and more.
+SESSION_STOP_SECONDS = 120
+DROP_SECONDS = 30
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port())
     server.start()
     yield server
-    server.stop()
+    stop_session_server(server)
+
+
+def stop_session_server(server: EmbeddedPostgres) -> None:
+    """A fast stop, given long enough; if it still fails, an immediate one (the session's
+    data is thrown away: no checkpoint is needed)."""
+    try:
+        server.stop(timeout_seconds=SESSION_STOP_SECONDS)
+    except RuntimeError as error:
+        log.warning("the test PostgreSQL did not stop in time; stopping it at once: %s", error)
+        server.stop(timeout_seconds=SESSION_STOP_SECONDS, mode="immediate")
 
 
 @pytest.fixture
@@ -56,6 +75,33 @@ async def database(pg_server: EmbeddedPostgres) -> AsyncIterator[str]:
     finally:
         await conn.close()
     yield pg_server.dsn(name)
+    await drop_test_database(pg_server.dsn("postgres"), name)
+
+
+async def drop_test_database(admin_dsn: str, name: str) -> bool:
+    """Drop a test's database once the test is done with it, so that a worker's server does
+    not grow all session (every database is written at its stop's checkpoint). Connections
+    the test left open are ended. Never fails the test: a drop that fails is logged (a test
+    may have stopped the server, say). True when the database is gone."""
+    try:
+        async with asyncio.timeout(DROP_SECONDS):
+            conn = await asyncpg.connect(admin_dsn)
+            try:
+                if conn.get_server_version().major >= 13:  # DROP DATABASE ... WITH (FORCE)
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                else:
+                    await conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        name,
+                    )
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            finally:
+                await conn.close()
+    except Exception as error:  # whatever it is: the test itself is over
+        log.warning("could not drop the test database %s: %r", name, error)
+        return False
+    return True
 
 
 @pytest.fixture

@@ -114,10 +114,16 @@ class EmbeddedPostgres:
             "-w", "-t", "60", "start",
         )  # fmt: skip
 
-    def stop(self) -> None:
-        """Stop the server, unless ``start`` found it running: another process's."""
+    def stop(self, timeout_seconds: int = 20, mode: str = "fast") -> None:
+        """Stop the server, unless ``start`` found it running: another process's.
+        ``timeout_seconds``: how long pg_ctl waits for it (a fast stop writes a checkpoint
+        first); ``mode``: pg_ctl's (``immediate`` skips the checkpoint: the next start
+        recovers)."""
         if not self.found_running and self.is_running():
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "20", "stop")
+            self._run(
+                "pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w",
+                "-t", str(timeout_seconds), "stop",
+            )  # fmt: skip
 
     def is_running(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():
