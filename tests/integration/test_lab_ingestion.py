@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from shared.auth import Role, create_token
 from shared.contracts.envelope import Envelope
 from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS, TRIAL_SUBJECTS
+from shared.messaging.relay import OutboxRelay
 from shared.runtime import ServiceRuntime
 from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings
@@ -415,25 +417,43 @@ async def test_a_training_message_is_rejected_ar_and_never_stored(lab: Lab) -> N
 
 
 async def test_committed_events_are_relayed_at_once_not_at_the_next_poll(
-    settings: PlatformSettings, database: str
+    settings: PlatformSettings, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """lab-ingestion's outbox has no NOTIFY trigger (migration 0004): the unit of work wakes
-    the relay itself. With a 10 s poll, only that wake-up publishes within seconds."""
-    slow_poll = settings.model_copy(update={"outbox_poll_seconds": 10.0})
+    the relay itself. The message is sent once the relay has found the outbox empty and
+    waits for its next poll (sent before the relay's first read, it was published by that
+    read, wake-up or not); with a 60 s poll, only the wake-up publishes it within 8 s (the
+    relay's first read comes seconds before the service is ready: a 10 s poll came within
+    the 8 s)."""
+    found_nothing: dict[int, asyncio.Event] = defaultdict(asyncio.Event)  # by relay
+    publish_batch = OutboxRelay.publish_batch
+
+    async def noting_an_empty_read(relay: OutboxRelay) -> int:
+        published = await publish_batch(relay)
+        if published == 0:  # it waits now: for a wake-up, or for its next poll
+            found_nothing[id(relay)].set()
+        return published
+
+    monkeypatch.setattr(OutboxRelay, "publish_batch", noting_an_empty_read)
+    slow_poll = settings.model_copy(update={"outbox_poll_seconds": 60.0})
     async with running_lab(slow_poll, database) as lab:
         triggers = "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'outbox'::regclass"
         assert await lab.pool.fetchval(triggers) == 0
-        await asyncio.sleep(0.5)  # the relay has found nothing and waits for its next poll
+        relay = lab.runtime.relay
+        assert relay is not None
+        await asyncio.wait_for(found_nothing[id(relay)].wait(), 30)
         client = await lab.mllp()
-        ack = await client.exchange(oru("WAKE-1", [obx("1988-5", "12", "mg/L")]))
-        await client.close()
+        try:
+            ack = await client.exchange(oru("WAKE-1", [obx("1988-5", "12", "mg/L")]))
+        finally:
+            await client.close()
         assert msa(ack)[1] == "AA", ack
 
         async def published() -> bool:
             unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
             return bool(await lab.pool.fetchval(unpublished) == 0)
 
-        await wait_until(published, timeout=4)
+        await wait_until(published, timeout=8)  # well under the poll
         assert [e.payload["analyte"] for e in await lab.events(LAB_RESULTS, 1)] == ["crp"]
 
 
