@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.lab_ingestion.adapters.sources import add_source
+from shared.contracts.topics import LAB_RESULTS
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import CR, FS, frame, msa, obx, oru
-from tests.integration.test_lab_ingestion import Lab, running_lab
+from tests.integration.test_lab_ingestion import SUBJECT, Lab, running_lab
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +116,29 @@ async def test_an_allowed_facility_under_another_application_is_an_unknown_sourc
         await client.close()
     assert msa(ack)[1:3] == ["AR", "ELSE-2"], ack
     assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"
+
+
+async def test_a_final_result_then_cannot_be_obtained_is_cancelled_over_the_socket(
+    lab: Lab,
+) -> None:
+    """F, then X under the same key (order, test and sub-id): the result is withdrawn with
+    a LabResultCancelled naming it, for the reason "cannot-be-obtained" (D says "deleted")."""
+    client = await lab.mllp()
+    try:
+        final = await client.exchange(oru("FX-1", [obx("1988-5", "40", "mg/L")]))
+        withdrawn = await client.exchange(oru("FX-2", [obx("1988-5", "", "", status="X")]))
+    finally:
+        await client.close()
+    assert msa(final)[1] == "AA", final
+    assert msa(withdrawn)[1] == "AA", withdrawn
+    assert "1 earlier result(s) cancelled" in msa(withdrawn)[3]
+
+    recorded, cancelled = await lab.events(LAB_RESULTS, 2)
+    assert recorded.event_type == "LabResultRecorded"
+    assert cancelled.event_type == "LabResultCancelled"
+    assert cancelled.subject_id == recorded.subject_id == SUBJECT
+    assert cancelled.payload["reason"] == "cannot-be-obtained"
+    assert cancelled.payload["cancelled_result_id"] == recorded.payload["result_id"]
+    stored = await lab.pool.fetch("SELECT result_id, cancelled_at FROM results")
+    assert len(stored) == 1 and stored[0]["cancelled_at"] is not None
+    assert str(stored[0]["result_id"]) == str(recorded.payload["result_id"])
