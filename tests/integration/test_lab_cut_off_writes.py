@@ -9,7 +9,6 @@ ran, and committed, once the lock went."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,6 +16,7 @@ import asyncpg
 import pytest
 
 from tests.integration.lab_fixtures import crp_observation, msa, obx, oru
+from tests.integration.messaging_fixtures import wait_until
 from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,21 @@ async def locked(database: str) -> AsyncIterator[asyncpg.Connection]:
         yield locker
     finally:
         await locker.close()
+
+
+async def _settled(lab: Lab) -> None:
+    """Until no statement runs in the database but this check's own: a cut-off write still
+    waiting for the lock (or running) once it went has then committed or ended. Not a fixed
+    sleep: a busy machine may take longer than any guess."""
+
+    async def quiet() -> bool:
+        busy = await lab.pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
+        return bool(busy == 0)
+
+    await wait_until(quiet, timeout=30)
 
 
 async def _lock_messages(locker: asyncpg.Connection) -> None:
@@ -48,7 +63,7 @@ async def test_an_mllp_message_answered_resend_is_not_stored_afterwards(
     ack = await client.exchange(oru("CUT-1", [obx("1988-5", "50", "mg/L")], order="CUT1"))
     await client.close()
     await locked.execute("ROLLBACK")  # the lock goes; the lab was told to resend
-    await asyncio.sleep(2)
+    await _settled(lab)
 
     assert msa(ack)[1:4] == ["AR", "CUT-1", "temporary internal error; nothing was stored, resend"]
     assert await lab.metric("lab_messages_rejected_total", reason="unknown") == 1
@@ -74,7 +89,7 @@ async def test_a_fhir_observation_answered_503_is_not_stored_afterwards(
         async with http.post(url, json=observation, headers=headers) as answer:
             status = answer.status
     await locked.execute("ROLLBACK")
-    await asyncio.sleep(2)
+    await _settled(lab)
 
     assert status == 503
     assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 1  # WARM-F only
