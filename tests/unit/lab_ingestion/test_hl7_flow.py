@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 
 import hl7
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -823,6 +824,79 @@ def test_arbitrary_text_gets_exactly_one_ack(text: str, prefix: str) -> None:
         assert_not_a_parser_crash(command, text_parsed=False)
     else:
         assert code == "AE"  # parsed, then rejected by the (fake) service layer
+
+
+SEGMENTS = [segment.split("|") for segment in MESSAGE.rstrip("\r").split("\r")]
+
+
+@st.composite
+def one_field_otherwise(draw: st.DrawFn) -> tuple[int, int, str, bool]:
+    """MESSAGE with one field written otherwise: (segment index, position in the segment
+    split at "|", the text written there, whether it was escaped). Three in four escaped:
+    a value a lab may write; else as drawn, separators and all."""
+    index = draw(st.sampled_from([0, 0, 0, *range(1, len(SEGMENTS))]))  # MSH most often
+    low = 2 if index == 0 else 1  # never MSH-2, the encoding characters
+    position = draw(st.integers(low, len(SEGMENTS[index])))  # or one field more
+    value = draw(
+        st.one_of(ANY_TEXT, st.sampled_from(["", "F", "C", "X", "12.5", "0", "mg/L", "ORU^R01",
+                                             "20261102083000+0100", "2.5.1", "P", "1988-5"]))
+    )  # fmt: skip
+    escaped = draw(st.integers(0, 3)) > 0
+    return index, position, esc(value) if escaped else value, escaped
+
+
+def test_a_field_written_otherwise_is_parsed_or_refused_as_a_message() -> None:
+    """Built from the valid MESSAGE, one field at a time, so that both branches are reached
+    often (arbitrary text had been refused before the service layer 200 times in 200): a
+    parsed message keeps every header field that was not changed; a refusal is the
+    header's, or a raw value's (an escaped one in a segment after MSH is never the whole
+    message's undoing); neither is a parser crash."""
+    outcomes: Counter[str] = Counter()
+
+    @FAST
+    @given(case=one_field_otherwise())
+    def check(case: tuple[int, int, str, bool]) -> None:
+        index, position, text, escaped = case
+        segments = [list(s) for s in SEGMENTS]
+        if position == len(segments[index]):
+            segments[index].append(text)
+        else:
+            segments[index][position] = text
+        raw = ("\r".join("|".join(s) for s in segments) + "\r").encode()
+        submit = FakeSubmit(
+            answering(IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no PID"))
+        )
+
+        code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
+
+        check_ack(code, ack)
+        (command,) = submit.commands
+        msh = {position + 1} if index == 0 else set()  # the MSH field changed (MSH-n)
+        if isinstance(command, RecordRejectedInput):
+            event("refused")
+            outcomes["refused"] += 1
+            assert code == "AR" and command.code in MESSAGE_LEVEL
+            assert_not_a_parser_crash(command)
+            assert index == 0 or not escaped, (segments[index], command.reason)
+            return
+        event("parsed")
+        outcomes["parsed"] += 1
+        assert isinstance(command, IngestLabMessage)
+        assert code == "AE"  # parsed, then rejected by the (fake) service layer
+        message = command.message
+        if 10 not in msh:
+            assert message.control_id == "CTRL0001"
+        if not msh & {3, 4}:
+            assert message.source == "LABSYS^NORTHLAB"
+        if index != 1:  # PID untouched
+            assert message.patient_identifier == MRN
+        keys = [o.result_key for o in message.observations]
+        if index not in {3, 4, 5}:  # the order and results untouched: read as before
+            assert keys == ["FL1|1988-5|1", "FL1|751-8|1"]
+            assert [o.value for o in message.observations] == ["12.5", "3.1"]
+
+    check()
+    assert outcomes["parsed"] >= 100 and outcomes["refused"] >= 5, outcomes
 
 
 @FAST

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.json_parser import (
     MAX_RESULTS,
+    STATUS_CODES,
     UNKNOWN_KEY,
     JsonInputError,
     LabResultsIn,
@@ -353,6 +355,132 @@ def test_mutated_results_parse_or_raise_json_input_error(field: str, value: obje
         assert isinstance(parse_lab_results(payload), LabMessage)
     except JsonInputError as exc:
         assert exc.errors
+
+
+# One field of the valid EXAMPLE written otherwise, mostly as a lab may write it: each field's
+# values that the format takes, and a few it refuses (each tagged so).
+TEXT_64 = st.text(min_size=1, max_size=64)
+SOURCE_PART = st.text(alphabet=st.characters(exclude_characters="^&~|\\"), min_size=1,
+                      max_size=49)  # fmt: skip
+
+
+@st.composite
+def iso_times(draw: st.DrawFn) -> str:
+    moment = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 12, 31)))
+    minutes = draw(st.integers(-14 * 60, 14 * 60).map(lambda m: m - m % 15))
+    return moment.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat()
+
+
+def tagged(valid: st.SearchStrategy[Any], invalid: list[Any]) -> st.SearchStrategy[Any]:
+    """(value, whether the format takes it): three in four valid."""
+    return st.one_of(
+        *[valid.map(lambda v: (v, True))] * 3, st.sampled_from(invalid).map(lambda v: (v, False))
+    )
+
+
+LONG = "x" * 65
+WRITTEN_OTHERWISE: dict[str, st.SearchStrategy[Any]] = {
+    "message_id": tagged(TEXT_64, ["", LONG, 7]),
+    "application": tagged(SOURCE_PART, ["", "LIS^2", "A|B", "x" * 50]),
+    "facility": tagged(SOURCE_PART, ["", "HOSP~2", "C\\D"]),
+    "identifier": tagged(TEXT_64, ["", LONG, 4711]),
+    "result_id": tagged(TEXT_64, ["", LONG, 1]),
+    "loinc": tagged(st.from_regex(r"[0-9]{1,7}-[0-9]", fullmatch=True), ["1988", "CRP-5", 19885]),
+    "value": tagged(st.none() | st.text(max_size=64), [12.5, LONG, 0]),
+    "unit": tagged(st.none() | st.text(max_size=64), [1, LONG]),
+    "reference_range": tagged(st.none() | st.text(max_size=64), [0, LONG]),
+    "abnormal_flag": tagged(st.none() | st.text(max_size=10), ["x" * 11, True]),
+    "status": tagged(st.sampled_from(sorted(STATUS_CODES)), ["Final", "F", "amended", ""]),
+    "collected_at": tagged(
+        st.none() | iso_times(),
+        [
+            "2026-11-20",
+            "2026-11-20T08:00:00",
+            "2026-11-20T08:00:00+15:00",
+            "2026-02-30T08:00:00Z",
+            1763625600,
+        ],
+    ),
+    "reported_at": tagged(st.none() | iso_times(), ["20261120T0800Z", "yesterday"]),
+}
+WHERE = {"application": "source", "facility": "source", "identifier": "patient"}
+
+
+def held(message: LabMessage, field: str) -> Any:
+    """What the parsed message holds of ``field``."""
+    observation = message.observations[0]
+    return {
+        "message_id": message.control_id,
+        "application": message.source_application,
+        "facility": message.source_facility,
+        "identifier": message.patient_identifier,
+        "result_id": observation.result_key,
+        "loinc": observation.codes,
+        "value": observation.value,
+        "unit": observation.unit,
+        "reference_range": observation.reference_range,
+        "abnormal_flag": observation.abnormal_flag,
+        "status": observation.status,
+        "collected_at": observation.collected_at,
+        "reported_at": observation.reported_at,
+    }[field]
+
+
+def meant(field: str, value: Any) -> Any:
+    """What a message should hold of ``field`` written as ``value`` (None: left out)."""
+    if field == "loinc":
+        return (Coding(value, "http://loinc.org"),)
+    if field == "unit":
+        return (value,) if value else ()
+    if field in {"reference_range", "abnormal_flag"}:
+        return value or None
+    if field == "status":
+        return {"final": "F", "corrected": "C", "preliminary": "P", "cancelled": "X",
+                "entered-in-error": "D"}[value]  # fmt: skip
+    if field in {"collected_at", "reported_at"}:
+        return value and datetime.fromisoformat(value)
+    return "" if field == "value" and value is None else value
+
+
+def test_one_field_written_otherwise_is_read_as_written_or_refused_by_name() -> None:
+    """Both branches, each often: a value the format takes is read as written (and nothing
+    else changes), one it refuses is refused naming that field (300 examples of arbitrary
+    JSON had reached the parsed branch none of the time)."""
+    outcomes: Counter[str] = Counter()
+
+    @given(st.sampled_from(sorted(WRITTEN_OTHERWISE)).flatmap(
+        lambda f: st.tuples(st.just(f), WRITTEN_OTHERWISE[f])))  # fmt: skip
+    @settings(max_examples=300, deadline=None)
+    def check(case: tuple[str, tuple[Any, bool]]) -> None:
+        field, (value, valid) = case
+        payload = body()
+        where = payload[WHERE[field]] if field in WHERE else payload
+        if field in RESULT_FIELDS:
+            where = payload["results"][0]
+        if value is None:
+            where.pop(field)
+        else:
+            where[field] = value
+        try:
+            message = parse_lab_results(payload)
+        except JsonInputError as exc:
+            outcomes["refused"] += 1
+            assert not valid, (field, value, exc.errors)
+            place = f"results[0].{field}" if field in RESULT_FIELDS else field
+            place = f"{WHERE[field]}.{field}" if field in WHERE else place
+            assert any(place in loc for loc, _ in exc.errors), exc.errors
+            return
+        outcomes["parsed"] += 1
+        assert valid, (field, value)
+        assert held(message, field) == meant(field, value), (field, value)
+        for other in set(WRITTEN_OTHERWISE) - {field}:  # the rest as EXAMPLE says
+            assert held(message, other) == held(EXAMPLE_MESSAGE, other), other
+
+    check()
+    assert outcomes["parsed"] >= 100 and outcomes["refused"] >= 30, outcomes
+
+
+EXAMPLE_MESSAGE = parse_lab_results(EXAMPLE)
 
 
 @given(st.binary(max_size=200))
