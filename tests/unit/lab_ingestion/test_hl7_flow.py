@@ -566,7 +566,15 @@ def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | 
         "2026-11-02T08:30:00Z",
     ]
     if hostile:
-        invalid += ["20261102083000+2400", "20261102083000-9999", "\\.br\\", "20261102|0800"]
+        invalid += [
+            "20261102083000+2400",
+            "20261102083000-9999",
+            "\\.br\\",
+            "20261102|0800",
+            "20261102083000-2400",
+            "20261102083000+2500",
+            "20261102083000+9959",
+        ]
     text = draw(st.sampled_from(invalid))
     return text, datetime(2026, 11, 2, 8, 30, tzinfo=UTC) if text == "20261102083000" else None
 
