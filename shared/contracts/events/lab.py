@@ -46,6 +46,16 @@ class ResultStatus(StrEnum):
     CORRECTED = "corrected"
 
 
+class Comparator(StrEnum):
+    """A censored value's relation to the number published (FHIR Quantity.comparator, HL7
+    SN.1): the laboratory reported a limit, not a measurement."""
+
+    BELOW = "<"
+    AT_MOST = "<="
+    ABOVE = ">"
+    AT_LEAST = ">="
+
+
 class Channel(StrEnum):
     MLLP = "mllp"
     HL7_HTTP = "hl7-http"
@@ -79,7 +89,15 @@ class LabResultRecorded(EventPayload):
 
     ``laboratory_comment`` (optional, written only when true) says the laboratory commented
     on the result, never what it wrote: events published before it was read, and those of
-    results without a comment, do not carry it."""
+    results without a comment, do not carry it.
+
+    ``comparator`` (optional, written only when set) says ``value`` is a limit the laboratory
+    could not measure beyond, not a measurement: ``<`` 0.1 neutrophils is below 0.1 x10^9/L
+    (grade 4 whatever it is), ``>`` 1000 ALT above 1000 U/L, ``<`` 5 CRP below 5 mg/L. A
+    consumer must never read such a value as its number: decide on the interval, or treat
+    the result as unknown where the interval does not decide. Absent: a measured value.
+    Events published before censored values were accepted never carry it (they were
+    refused then)."""
 
     model_config = ConfigDict(json_schema_extra=_coherence_schema)
 
@@ -113,6 +131,18 @@ class LabResultRecorded(EventPayload):
             "haemolysed; HL7 NTE, FHIR Observation.note): read the comment in the hospital's "
             "system before acting on the value. The text is never carried. Absent means "
             "false: no comment, or the result was published before comments were read"
+        ),
+    )
+
+    comparator: Comparator | None = Field(
+        default=None,
+        # written only when set: a measured value's event is the event it always was
+        exclude_if=lambda comparator: comparator is None,
+        description=(
+            "set: the laboratory reported a limit (HL7 SN `<^5`, `<5`, a value flagged off "
+            "the instrument's scale; FHIR valueQuantity.comparator): the true value is below "
+            "(<, <=) or above (>, >=) `value`, in the canonical unit. Absent: `value` was "
+            "measured"
         ),
     )
 
