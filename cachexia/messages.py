@@ -81,7 +81,8 @@ def _print(message: StoredMessage) -> None:
 
 
 def _result_line(result: StoredResult) -> str:
-    value = "-" if result.value is None else f"{result.value:g} {result.unit or ''}".strip()
+    limit = result.comparator or ""  # a censored value: "<0.1", never read as 0.1
+    value = "-" if result.value is None else f"{limit}{result.value:g} {result.unit or ''}".strip()
     line = (
         f"{result.result_id}  {result.analyte:<12} {result.status}  {value:<16} "
         f"collected {format_moment(result.collected_at)}"

@@ -23,12 +23,15 @@ async def test_guessed_values_are_refused_on_every_channel(lab: Lab) -> None:
             f"NM|751-8^Neutrophils^LN^777-3^Platelets^LN||40|10*9/L|||||F|||{TS}",
             f"CWE|1988-5^CRP^LN||10^Above 10 mg/L^99LAB|mg/L|||||F|||{TS}",
             f"ST|1988-5^CRP^LN||5^-^10|mg/L|||||F|||{TS}",
-            f"NM|751-8^Neutrophils^LN||0.5|10*9/L||<|||F|||{TS}",
+            # a limit on both ends of the scale (one flagged off-scale is a limit: accepted)
+            f"NM|751-8^Neutrophils^LN||0.5|10*9/L||<~>|||F|||{TS}",
         ])
     ]  # fmt: skip
     await client.close()
     off_scale = crp_observation("OFF-1")
     off_scale["interpretation"] = [{"coding": [{"system": V3, "code": ">"}]}]
+    # below 20 by its comparator, above the scale by its flag: no one limit
+    off_scale["valueQuantity"] = {**off_scale["valueQuantity"], "comparator": "<"}
     digits = {
         "message_id": "J-9", "source": {"application": "LIS", "facility": "HOSP"},
         "patient": {"identifier": MRN},

@@ -26,3 +26,18 @@ def test_a_commented_result_is_marked_and_the_others_are_not(
     lines = {line.split()[1]: line for line in out.splitlines() if line.startswith("  ")}
     assert "laboratory comment" in lines["platelets"]
     assert "laboratory comment" not in lines["crp"]
+
+
+def test_a_limit_is_shown_with_its_comparator_a_measured_value_without(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    limit = StoredResult(uuid.uuid4(), "neutrophils", "F", 0.1, "10*9/L", AT, None, None,
+                         comparator="<")  # fmt: skip
+    plain = StoredResult(uuid.uuid4(), "crp", "F", 12.0, "mg/L", AT, None, None)
+    message = StoredMessage(uuid.uuid4(), "LIS^HOSP", "mllp", "accepted", "S-1", AT,
+                            (limit, plain))  # fmt: skip
+    _print(message)
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("  ")}  # fmt: skip
+    assert "<0.1 10*9/L" in lines["neutrophils"]
+    assert " 12 mg/L" in lines["crp"] and "<" not in lines["crp"]

@@ -41,6 +41,7 @@ def result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
         result.original_unit, result.reference_low, result.reference_high,
         result.abnormal_flag, r.status, r.collected_at, r.reported_at,
         r.supersedes_result_id, r.cancelled_at, result.laboratory_comment,
+        result.comparator and result.comparator.value,
     )  # fmt: skip
 
 

@@ -243,6 +243,7 @@ def _content(row: asyncpg.Record) -> Content:
     return result_content(
         row["loinc"], row["value"], row["unit"], reference,
         abnormal_flag=row["abnormal_flag"], collected_at=row["collected_at"],
+        comparator=row["comparator"],
     )  # fmt: skip
 
 

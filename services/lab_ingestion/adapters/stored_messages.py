@@ -24,6 +24,7 @@ class StoredResult:
     supersedes_result_id: uuid.UUID | None
     cancelled_at: datetime | None
     laboratory_comment: bool = False  # the lab commented on it (its text is not stored)
+    comparator: str | None = None  # set: the value is a limit (``<``: below it)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,6 @@ SELECT message_id, source, channel, outcome, subject_id, received_at FROM messag
 """
 _RESULTS = """
 SELECT result_id, analyte, status, value, unit, collected_at, supersedes_result_id,
-       cancelled_at, laboratory_comment
+       cancelled_at, laboratory_comment, comparator
   FROM results WHERE message_id = $1 ORDER BY recorded_at
 """

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
-from shared.contracts.events.lab import Analyte
+from shared.contracts.events.lab import Analyte, Comparator
 
 # below / above the instrument's scale: the value is a limit, not a measurement
 OFF_SCALE_FLAGS: Final = frozenset({"<", ">"})
@@ -96,15 +96,20 @@ def check_flag_fits_value(
     high: float | None,
     *,
     unit: str,
+    comparator: Comparator | None = None,
 ) -> Rejected | None:
     """Why a result's flag contradicts its own value and reference range (None: it does
     not): a flag below the range (``LOW_FLAGS``) on a value above the range's upper limit,
     or one above it (``HIGH_FLAGS``) on a value below its lower limit. ``value``, ``low`` and
-    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only."""
+    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only. A censored
+    value (``comparator``) is a limit: ``<20`` may be low whatever the range, ``>5`` high, so
+    only the flag on the limit's other side can contradict it."""
+    below = comparator in (Comparator.BELOW, Comparator.AT_MOST)
+    above = comparator in (Comparator.ABOVE, Comparator.AT_LEAST)
     for code in codes:
-        if code in LOW_FLAGS and high is not None and value > high:
+        if code in LOW_FLAGS and high is not None and value > high and not below:
             where = "above"
-        elif code in HIGH_FLAGS and low is not None and value < low:
+        elif code in HIGH_FLAGS and low is not None and value < low and not above:
             where = "below"
         else:
             continue

@@ -48,13 +48,15 @@ _NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not know
 
 
 def content_of(result: NormalisedResult, collected_at: datetime | None) -> Content:
-    """What the trial uses of a result (its test, value and unit, reference range, abnormal
-    flag and sample), as ``content_digest`` tells a resent message: a final result that says
-    it again is a duplicate, one that says anything else is no restatement."""
+    """What the trial uses of a result (its test, value and unit, whether the value is a
+    limit, reference range, abnormal flag and sample), as ``content_digest`` tells a resent
+    message: a final result that says it again is a duplicate, one that says anything else
+    is no restatement."""
     reference = (result.reference_low, result.reference_high)
     return result_content(
         result.loinc, result.value, result.unit, reference,
         abnormal_flag=result.abnormal_flag, collected_at=collected_at,
+        comparator=result.comparator,
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
-from shared.contracts.events.lab import Analyte, Channel
+from shared.contracts.events.lab import Analyte, Channel, Comparator
 
 
 class RejectionCode(StrEnum):
@@ -274,6 +274,9 @@ class NormalisedResult:
     # the laboratory commented on it (``ObservationInput.laboratory_comment``): its text is
     # never carried, only that there is one
     laboratory_comment: bool = False
+    # set: ``value`` is a limit the laboratory reported (``<0.1``), not a measurement
+    # (``censored_values``)
+    comparator: Comparator | None = None
 
 
 @dataclass(frozen=True)

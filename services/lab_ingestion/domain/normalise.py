@@ -12,11 +12,12 @@ The abnormal flag published is the most severe of those given (``abnormal_flags`
 repeats, and ``N~LL`` is a critical result, not a normal one.
 
 A censored value (``<10``, ``>200``, or a number flagged off the instrument's scale: OBX-8 or
-a FHIR interpretation ``<`` or ``>``) is rejected, never read as its bound: the events carry a
-number, and ``<10`` read as 10 is not a CRP response, ``<0.5`` neutrophils read as 0.5 is
-grade 3 instead of 4. A negative value is no measurement of any trial analyte, nor is one
-above its plausibility ceiling (``plausibility``), and a value with more significant digits
-than a binary float keeps (15) could round across a threshold.
+a FHIR interpretation ``<`` or ``>``) is published as its limit with its comparator, never as
+the number alone (``censored_values``): ``<10`` read as 10 is not a CRP response, ``<0.5``
+neutrophils read as 0.5 is grade 3 instead of 4. A negative value is no measurement of any
+trial analyte, nor is one above its plausibility ceiling (``plausibility``; a limit
+likewise), and a value with more significant digits than a binary float keeps (15) could
+round across a threshold.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from services.lab_ingestion.domain.abnormal_flags import (
     check_flag_fits_value,
     check_flags_agree,
     flag_codes,
-    is_off_scale,
     most_severe_flag,
 )
 from services.lab_ingestion.domain.analyte_codes import LOINC_CODE, identify_analyte, other_tests
@@ -37,6 +37,12 @@ from services.lab_ingestion.domain.analytes import (
     UnitConversion,
     UnitParameters,
     resolve_unit,
+)
+from services.lab_ingestion.domain.censored_values import (
+    COMPARATOR_SPELLINGS,
+    LabValue,
+    check_limit,
+    with_off_scale_flags,
 )
 from services.lab_ingestion.domain.lab_numbers import (
     MAX_SIGNIFICANT_DIGITS,
@@ -61,7 +67,7 @@ from services.lab_ingestion.domain.reference_ranges import (
     reference_range_of,
 )
 from services.lab_ingestion.domain.shown import shown
-from shared.contracts.events.lab import Analyte
+from shared.contracts.events.lab import Analyte, Comparator
 
 __all__ = [
     "DEFAULT_UNIT_PARAMETERS", "UnitParameters", "normalise", "parse_reference_range",
@@ -99,22 +105,24 @@ def normalise(
     conversion = resolve_unit(analyte, observation.unit, params)
     if isinstance(conversion, Rejected):
         return conversion
-    value = _measurement(analyte, observation, conversion)
-    if isinstance(value, Rejected):
-        return value
-    return _result(observation, loinc, conversion, value, params)
+    measured = _measurement(analyte, observation, conversion)
+    if isinstance(measured, Rejected):
+        return measured
+    return _result(observation, loinc, conversion, measured, params)
 
 
 def _result(
     observation: ObservationInput,
     loinc: str,
     conversion: UnitConversion,
-    value: float,
+    measured: tuple[float, Comparator | None],
     params: UnitParameters,
 ) -> NormalisedResult | Rejected:
-    """The result measured (``value``, canonical), with its reference range and the most
-    severe of its flags (``abnormal_flags``), unless its flags contradict each other or its
-    value and range (a unit slip: ``LL`` on a value above the range)."""
+    """The result measured (its value in the canonical unit, or a limit and comparator), with
+    its reference range and the most severe of its flags (``abnormal_flags``), unless its
+    flags contradict each other or its value and range (a unit slip: ``LL`` on a value above
+    the range)."""
+    value, comparator = measured
     analyte = conversion.analyte
     # every flag the sender gave (OBX-8's repetitions, FHIR's interpretation codings)
     flags = flag_codes((observation.abnormal_flag, *observation.flags))
@@ -122,7 +130,9 @@ def _result(
     if contradicted is not None:
         return contradicted
     low, high = reference_range_of(analyte, observation.reference_range, conversion, params)
-    unfit = check_flag_fits_value(analyte, flags, value, low, high, unit=conversion.canonical_unit)
+    unfit = check_flag_fits_value(
+        analyte, flags, value, low, high, unit=conversion.canonical_unit, comparator=comparator
+    )
     if unfit is not None:
         return unfit
     return NormalisedResult(
@@ -136,6 +146,7 @@ def _result(
         reference_high=high,
         abnormal_flag=most_severe_flag(flags),
         laboratory_comment=observation.laboratory_comment,
+        comparator=comparator,
     )
 
 
@@ -159,11 +170,12 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
 
 def _measurement(
     analyte: Analyte, observation: ObservationInput, conversion: UnitConversion
-) -> float | Rejected:
-    """The value in the canonical unit, if the sender gave it as a measurement: of a type
-    that may hold one (OBX-2), a plain decimal (``parse_value``) whose dot is surely no
-    thousands separator, a count without decimals, not flagged off the instrument's scale,
-    and one a human body may have (``plausibility``)."""
+) -> tuple[float, Comparator | None] | Rejected:
+    """The value in the canonical unit, and its comparator when it is a limit, if the sender
+    gave it as a number: of a type that may hold one (OBX-2), a plain decimal, maybe after a
+    comparator (``parse_value``), whose dot is surely no thousands separator, a count without
+    decimals, a limit on one side only (its comparator and off-scale flags agree:
+    ``censored_values``), and one a human body may have (``plausibility``)."""
     value_type = observation.value_type.strip().upper()
     if value_type and value_type not in MEASURED_VALUE_TYPES:
         return _non_numeric(
@@ -172,24 +184,24 @@ def _measurement(
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
         return value
-    slip = check_thousandfold_slip(analyte, observation.value.strip(), value, conversion)
+    slip = check_thousandfold_slip(analyte, value.text, value.number, conversion)
     if slip is not None:
         return slip
-    off_scale = [f.strip() for f in observation.flags if is_off_scale(f)]
-    if off_scale:
-        return Rejected(
-            RejectionCode.CENSORED_VALUE,
-            f"{analyte.value} value {show_value(observation.value.strip())} is flagged "
-            f"{off_scale[0]!r}, off the instrument's scale (a limit, not a measured value)",
-        )
-    canonical = conversion.apply(value)
-    implausible = check_plausible(analyte, canonical)
-    return canonical if implausible is None else implausible
+    comparator = with_off_scale_flags(
+        analyte, value, (observation.abnormal_flag, *observation.flags)
+    )
+    if isinstance(comparator, Rejected):
+        return comparator
+    canonical = conversion.apply(value.number)
+    unfit = check_plausible(analyte, canonical) or check_limit(
+        analyte, value, comparator, canonical
+    )
+    return (canonical, comparator) if unfit is None else unfit
 
 
-def parse_value(analyte: Analyte, text: str) -> float | Rejected:
-    """A plain decimal that is not negative; a censored value (``<5``) or anything else is
-    rejected."""
+def parse_value(analyte: Analyte, text: str) -> LabValue | Rejected:
+    """A plain decimal that is not negative, maybe after a comparator (``<5``, ``>= 200``: a
+    limit, ``censored_values``); anything else is rejected."""
     stripped = text.strip()
     if not stripped:
         return _non_numeric(f"{analyte.value} value is empty")
@@ -198,13 +210,11 @@ def parse_value(analyte: Analyte, text: str) -> float | Rejected:
     match = _VALUE.fullmatch(stripped)
     if match is None:
         return _non_numeric(f"{analyte.value} value {show_value(stripped)} is not a plain decimal")
-    if match["comparator"]:
-        return Rejected(
-            RejectionCode.CENSORED_VALUE,
-            f"{analyte.value} value {show_value(stripped)} is censored (a limit, not a measured "
-            "value): send the measured value",
-        )
-    return _measured(analyte, stripped, match["number"])
+    number = _measured(analyte, stripped, match["number"])
+    if isinstance(number, Rejected):
+        return number
+    comparator = COMPARATOR_SPELLINGS[match["comparator"]] if match["comparator"] else None
+    return LabValue(number, match["number"], comparator, stripped)
 
 
 def _measured(analyte: Analyte, stripped: str, number_text: str) -> float | Rejected:

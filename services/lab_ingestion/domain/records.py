@@ -119,10 +119,13 @@ def result_content(
     *,
     abnormal_flag: str | None,
     collected_at: datetime | None,
+    comparator: str | None = None,
 ) -> Content:
     """A result's test, canonical value and unit, reference range, abnormal flag and sample,
-    as stored and as planned alike."""
-    return (loinc, value, unit, *reference, (abnormal_flag or "").strip(), collected_at)
+    as stored and as planned alike; and whether the value is a limit (``comparator``: ``<5``
+    says something else than ``5``). A measured value's content is the tuple it always was."""
+    said = (loinc, value, unit, *reference, (abnormal_flag or "").strip(), collected_at)
+    return said if comparator is None else (*said, str(comparator))
 
 
 # a result key (source, key) and whose results under it: a patient's chain there

@@ -60,6 +60,7 @@ def recorded_event(record: ResultRecord, channel: Channel) -> Envelope:
         source=record.source[:100],
         channel=channel,
         laboratory_comment=result.laboratory_comment,
+        comparator=result.comparator,
     )
     return make_envelope(
         payload, producer=PRODUCER, subject_id=record.subject_id,

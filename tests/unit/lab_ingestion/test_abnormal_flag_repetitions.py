@@ -31,6 +31,7 @@ from services.lab_ingestion.domain.abnormal_flags import (
 )
 from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import normalise
+from shared.contracts.events.lab import Comparator
 from tests.unit.lab_ingestion.fhir_samples import lab_observation
 from tests.unit.lab_ingestion.hl7_samples import one_result_oru, planned
 from tests.unit.lab_ingestion.test_normalise import observation
@@ -124,8 +125,9 @@ def test_fhir_interpretations_on_both_sides_are_refused_a_local_one_is_not_read(
 
 
 def test_fhir_a_local_off_scale_code_still_marks_a_limit() -> None:
-    result = _fhir([[{"system": LOCAL, "code": "<"}]], value=10)
-    assert isinstance(result, Rejected) and result.code is RejectionCode.CENSORED_VALUE
+    [(_, result)] = _fhir([[{"system": LOCAL, "code": "<"}]], value=10)
+    assert isinstance(result, NormalisedResult), result
+    assert (result.value, result.comparator) == (10.0, Comparator.BELOW)
 
 
 def test_the_severity_order_is_explicit_and_of_table_codes() -> None:

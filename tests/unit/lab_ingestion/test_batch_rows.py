@@ -10,6 +10,7 @@ from services.lab_ingestion.adapters.batch_rows import key_claims, result_row
 from services.lab_ingestion.adapters.batch_statements import write_statement
 from services.lab_ingestion.domain.model import Analyte, NormalisedResult
 from services.lab_ingestion.domain.records import ResultRecord
+from shared.contracts.events.lab import Comparator
 
 AT = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
 CRP = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", None, None, None)
@@ -49,8 +50,19 @@ def test_a_results_row_ends_with_whether_the_laboratory_commented() -> None:
         uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
         replace(CRP, laboratory_comment=True), AT, None, None,
     )  # fmt: skip
-    assert result_row(commented, str)[-1] is True
-    assert result_row(written("LIS", "K"), str)[-1] is False
-    assert "supersedes_result_id, cancelled_at, laboratory_comment)" in " ".join(
+    assert result_row(commented, str)[-2] is True
+    assert result_row(written("LIS", "K"), str)[-2] is False
+    assert "supersedes_result_id, cancelled_at, laboratory_comment, comparator)" in " ".join(
         write_statement(None).split()
     )
+
+
+def test_a_results_row_ends_with_the_comparator_of_a_limit() -> None:
+    """Migration 0024 added the attribute last: a limit's comparator as its text, a
+    measured value's NULL."""
+    limit = ResultRecord(
+        uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
+        replace(CRP, value=5.0, comparator=Comparator.BELOW), AT, None, None,
+    )  # fmt: skip
+    assert result_row(limit, str)[-1] == "<"
+    assert result_row(written("LIS", "K"), str)[-1] is None

@@ -30,7 +30,7 @@ from services.lab_ingestion.domain.normalise import normalise, parse_reference_r
 from services.lab_ingestion.domain.planning import plan_results
 from services.lab_ingestion.domain.plausibility import PLAUSIBILITY_CEILINGS
 from services.lab_ingestion.domain.unit_spellings import UNIT_SPELLINGS, recognise_unit
-from shared.contracts.events.lab import Analyte, Channel
+from shared.contracts.events.lab import Analyte, Channel, Comparator
 
 COLLECTED = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 LOINC_OF = {
@@ -499,25 +499,31 @@ def test_numeric_values(value: str, expected: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("analyte", "value"),
+    ("analyte", "value", "limit", "comparator"),
     [
-        (Analyte.CRP, "<10"),
-        (Analyte.CRP, "< 5"),
-        (Analyte.CRP, ">200"),
-        (Analyte.CRP, "<=5"),
-        (Analyte.CRP, ">= 10.5"),
-        (Analyte.CRP, "\u226410"),
-        (Analyte.NEUTROPHILS, "<0,5"),
+        (Analyte.CRP, "<10", 10.0, Comparator.BELOW),
+        (Analyte.CRP, "< 5", 5.0, Comparator.BELOW),
+        (Analyte.CRP, ">200", 200.0, Comparator.ABOVE),
+        (Analyte.CRP, "<=5", 5.0, Comparator.AT_MOST),
+        (Analyte.CRP, ">= 10.5", 10.5, Comparator.AT_LEAST),
+        (Analyte.CRP, "\u226410", 10.0, Comparator.AT_MOST),
+        (Analyte.CRP, "\u2265 10", 10.0, Comparator.AT_LEAST),
+        (Analyte.NEUTROPHILS, "<0,5", 0.5, Comparator.BELOW),
     ],
 )
-def test_censored_values_are_rejected_never_read_as_their_limit(
-    analyte: Analyte, value: str
+def test_censored_values_are_published_as_a_limit_never_as_a_measurement(
+    analyte: Analyte, value: str, limit: float, comparator: Comparator
 ) -> None:
     """``<10`` read as 10 is no CRP response (it is < 10), ``<0.5`` neutrophils read as 0.5
-    grades 3 instead of 4: the events carry a number, so a limit cannot pass as one."""
+    grades 3 instead of 4: a limit is published with its comparator, and the text as sent."""
     unit = ("mg/L",) if analyte is Analyte.CRP else ("10*9/L",)
-    result = rejected(normalise(observation(analyte, value, unit)), RejectionCode.CENSORED_VALUE)
-    assert "censored" in result.reason
+    result = accepted(normalise(observation(analyte, value, unit)))
+    assert (result.value, result.comparator) == (limit, comparator)
+    assert result.original_value == value
+
+
+def test_a_measured_value_has_no_comparator() -> None:
+    assert accepted(normalise(observation(Analyte.CRP, "12", ("mg/L",)))).comparator is None
 
 
 @pytest.mark.parametrize("value", ["-2", "-0.1", "- 3"])

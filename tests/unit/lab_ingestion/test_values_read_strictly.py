@@ -1,5 +1,5 @@
 """A value is published only when it was sent as one measurement of one analyte: no guess
-from a coded answer, a range, an off-scale limit, two tests' codes, a population's range or
+from a coded answer, a range, two tests' codes, a population's range or
 more digits than the published number keeps (review 35)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from services.lab_ingestion.domain.normalise import (
     parse_reference_range,
 )
 from services.lab_ingestion.domain.planning import plan_results
+from shared.contracts.events.lab import Comparator
 from tests.integration.lab_fixtures import MRN, crp_observation, oru
 
 TS = "20261120081500+0100"
@@ -116,33 +117,53 @@ def test_a_non_trial_coded_value_keeps_its_first_component() -> None:
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "comparator"),
     [
-        f"NM|751-8^Neutrophils^LN||0.5|10*9/L||<|||F|||{TS}",
-        f"NM|1988-5^CRP^LN||200|mg/L|0-5|>|||F|||{TS}",
-        f"NM|1988-5^CRP^LN||200|mg/L|0-5|H~>|||F|||{TS}",  # in a later repetition
+        (f"NM|751-8^Neutrophils^LN||0.5|10*9/L||<|||F|||{TS}", Comparator.BELOW),
+        (f"NM|1988-5^CRP^LN||200|mg/L|0-5|>|||F|||{TS}", Comparator.ABOVE),
+        # in a later repetition
+        (f"NM|1988-5^CRP^LN||200|mg/L|0-5|H~>|||F|||{TS}", Comparator.ABOVE),
+        (f"SN|1988-5^CRP^LN||<^5|mg/L|0-5|<|||F|||{TS}", Comparator.BELOW),  # both agree
     ],
 )
-def test_hl7_off_scale_flag_makes_the_value_censored(fields: str) -> None:
+def test_hl7_off_scale_flag_makes_the_value_a_limit(fields: str, comparator: Comparator) -> None:
+    result = _hl7(fields)
+    assert isinstance(result, NormalisedResult), result
+    assert result.comparator is comparator
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        f"SN|1988-5^CRP^LN||>^5|mg/L|0-5|<|||F|||{TS}",  # above 5, below the scale
+        f"NM|1988-5^CRP^LN||<5|mg/L|0-5|>|||F|||{TS}",
+        f"NM|1988-5^CRP^LN||5|mg/L|0-5|<~>|||F|||{TS}",  # below and above the scale
+    ],
+)
+def test_hl7_a_limit_on_both_sides_is_refused(fields: str) -> None:
     _rejected(_hl7(fields), RejectionCode.CENSORED_VALUE)
 
 
-def test_fhir_off_scale_interpretation_makes_the_value_censored() -> None:
+def test_fhir_off_scale_interpretation_makes_the_value_a_limit() -> None:
     resource = crp_observation("OFF-1")
     resource["interpretation"] = [{"coding": [{"system": V3, "code": "H"}]},
                                   {"coding": [{"system": V3, "code": ">"}]}]  # fmt: skip
     (observation,) = parse_observation(resource, "l", "F").observations
-    _rejected(normalise(observation), RejectionCode.CENSORED_VALUE)
+    result = normalise(observation)
+    assert isinstance(result, NormalisedResult), result
+    assert (result.comparator, result.abnormal_flag) == (Comparator.ABOVE, "H")
 
 
-def test_json_off_scale_flag_makes_the_value_censored() -> None:
+def test_json_off_scale_flag_makes_the_value_a_limit() -> None:
     message = parse_lab_results({
         "message_id": "J-OFF", "source": {"application": "LIS", "facility": "HOSP"},
         "patient": {"identifier": MRN},
         "results": [{"result_id": "R1", "loinc": "751-8", "value": "0.5", "unit": "10*9/L",
                      "abnormal_flag": "<", "status": "final",
                      "collected_at": "2026-11-20T08:00:00+01:00"}]})  # fmt: skip
-    _rejected(normalise(message.observations[0]), RejectionCode.CENSORED_VALUE)
+    result = normalise(message.observations[0])
+    assert isinstance(result, NormalisedResult), result
+    assert (result.value, result.comparator) == (0.5, Comparator.BELOW)
 
 
 def test_a_high_flag_is_published() -> None:
