@@ -10,6 +10,7 @@ from shared.contracts.envelope import Envelope, make_envelope, utc_now
 from shared.contracts.events.lab import (
     Analyte,
     Channel,
+    Comparator,
     LabResultCancelled,
     LabResultRecorded,
     ResultStatus,
@@ -28,14 +29,22 @@ def subject_enrolled(subject_id: str) -> Envelope:
     return make_envelope(payload, producer="dose-decision", subject_id=subject_id)
 
 
-def crp_result(subject_id: str, value: float, *, supersedes: uuid.UUID | None = None) -> Envelope:
+def crp_result(
+    subject_id: str,
+    value: float,
+    *,
+    supersedes: uuid.UUID | None = None,
+    comparator: Comparator | None = None,
+) -> Envelope:
+    """``comparator``: a censored value (``value`` is the limit the lab reported)."""
     payload = LabResultRecorded(
         result_id=uuid.uuid4(),
         analyte=Analyte.CRP,
         loinc="1988-5",
         value=value,
+        comparator=comparator,
         unit="mg/L",
-        original_value=str(value),
+        original_value=f"{comparator or ''}{value}",
         original_unit="mg/L",
         status=ResultStatus.CORRECTED if supersedes else ResultStatus.FINAL,
         supersedes_result_id=supersedes,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 
@@ -52,6 +54,28 @@ async def migrated_pool(
     finally:
         await conn.close()
     return await create_pool(database, service.schema, application_name, **sizes)
+
+
+async def migrate_before(
+    service: ServiceDefinition, database: str, version: int, folder: Path
+) -> None:
+    """Apply ``service``'s migrations numbered below ``version`` (copied into ``folder``) to
+    ``database``: its tables as an earlier version left them. Migrating with the service's
+    own folder then applies the rest, as an upgrade does."""
+    earlier = _copy_migrations_before(service, version, folder)
+    conn = await asyncpg.connect(database)
+    try:
+        await migrate_service(conn, service.schema, earlier, service.shared_migrations)
+    finally:
+        await conn.close()
+
+
+def _copy_migrations_before(service: ServiceDefinition, version: int, folder: Path) -> Path:
+    folder.mkdir()
+    for path in sorted(service.migrations.glob("*.sql")):
+        if int(path.name[:4]) < version:
+            shutil.copy(path, folder / path.name)
+    return folder
 
 
 def frame(message: str, encoding: str = "utf-8") -> bytes:

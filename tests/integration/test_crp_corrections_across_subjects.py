@@ -332,11 +332,15 @@ def _content_changed(result: Envelope, field: str) -> dict[str, object]:
         return {"collected_at": (collected_at + timedelta(microseconds=1)).isoformat()}
     if field == "status":  # a correction names what it supersedes (the contract)
         return {"status": "corrected", "supersedes_result_id": str(uuid.uuid4())}
+    if field == "comparator":  # the same number, now a limit: "<40" is no measured 40
+        return {"comparator": "<", "original_value": "<40.0"}
     return {"supersedes_result_id": str(uuid.uuid4())}  # another result superseded
 
 
 @pytest.mark.parametrize("same_batch", [False, True])
-@pytest.mark.parametrize("field", ["value_mg_l", "collected_at", "status", "supersedes_result_id"])
+@pytest.mark.parametrize(
+    "field", ["value_mg_l", "comparator", "collected_at", "status", "supersedes_result_id"]
+)
 async def test_a_result_under_its_subjects_result_id_with_other_content_is_dead_lettered(
     pool: asyncpg.Pool, same_batch: bool, field: str
 ) -> None:
@@ -349,6 +353,16 @@ async def test_a_result_under_its_subjects_result_id_with_other_content_is_dead_
     supersedes = uuid.uuid4() if field == "supersedes_result_id" else None
     original = crp_result("S-A", 40.0, supersedes=supersedes)
     reused = _republished(original, "S-A", **_content_changed(original, field))
+    await read_as_reused(monitor, original, reused, same_batch)
+    assert await monitor.values("S-A") == [40.0]
+
+
+async def read_as_reused(
+    monitor: Monitor, original: Envelope, reused: Envelope, same_batch: bool
+) -> None:
+    """``reused`` (``original``'s result_id with other content) read after ``original``, in
+    one batch or the next, with another subject's result: dead-lettered reused-result-id,
+    the one stored first standing, its id not kept as refused, the other result applied."""
     own = crp_result("S-B", 7.0)  # the batch's other events are applied
     if same_batch:
         await monitor.read(original, reused, own)
@@ -356,13 +370,12 @@ async def test_a_result_under_its_subjects_result_id_with_other_content_is_dead_
         await monitor.read(original)
         await monitor.read(reused, own)
     assert await monitor.dead_letters() == ["reused-result-id"]
-    assert await monitor.values("S-A") == [40.0]
     assert await monitor.values("S-B") == [7.0]
-    stored = await pool.fetchval(
+    stored = await monitor.pool.fetchval(
         "SELECT source_event_id FROM crp_results WHERE result_id = $1", _id(original)
     )
     assert stored == original.event_id
-    assert await pool.fetchval("SELECT count(*) FROM crp_refused_results") == 0
+    assert await monitor.pool.fetchval("SELECT count(*) FROM crp_refused_results") == 0
 
 
 @pytest.mark.parametrize(

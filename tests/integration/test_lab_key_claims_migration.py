@@ -9,7 +9,6 @@ patient's name and birth date was kept there for good. Now 0022 claims hashed ke
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.records import MessageRecord
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
-from tests.integration.lab_fixtures import STORED_ID, ids_as_written
+from tests.integration.lab_fixtures import STORED_ID, ids_as_written, migrate_before
 from tests.integration.test_lab_stored_ids import crp_row
 
 pytestmark = pytest.mark.integration
@@ -35,16 +34,7 @@ SURNAME, BIRTH = "DOE", "19580214"
 async def test_a_key_stored_as_written_is_claimed_as_stored_never_as_written(
     database: str, tmp_path: Path
 ) -> None:
-    before_0019 = tmp_path / "migrations"
-    before_0019.mkdir()
-    for path in sorted(definition.migrations.glob("*.sql")):
-        if int(path.name[:4]) < 19:
-            shutil.copy(path, before_0019 / path.name)
-    conn = await asyncpg.connect(database)
-    try:
-        await migrate_service(conn, definition.schema, before_0019, definition.shared_migrations)
-    finally:
-        await conn.close()
+    await migrate_before(definition, database, 19, tmp_path / "migrations")
     pool = await create_pool(database, definition.schema, "test-review85-migration")
     key = f"V5551234-{SURNAME}-{BIRTH}|1988-5|"  # an order number made of the patient's name
     try:

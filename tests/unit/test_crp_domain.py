@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.crp_monitor.domain.model import CrpMeasurement, current_series
+from shared.contracts.events.lab import Comparator
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -20,6 +21,7 @@ def measurement(
     supersedes: uuid.UUID | None = None,
     cancelled: bool = False,
     result_id: uuid.UUID | None = None,
+    comparator: Comparator | None = None,
 ) -> CrpMeasurement:
     return CrpMeasurement(
         result_id=result_id or uuid.uuid4(),
@@ -29,6 +31,7 @@ def measurement(
         status="corrected" if supersedes else "final",
         supersedes_result_id=supersedes,
         cancelled=cancelled,
+        comparator=comparator,
     )
 
 
@@ -115,6 +118,8 @@ def histories(draw: st.DrawFn) -> list[CrpMeasurement]:
                 supersedes=supersedes,
                 cancelled=draw(st.booleans()),
                 result_id=result_id,
+                # a censored value (a limit) is a result like any other in the series
+                comparator=draw(st.none() | st.sampled_from(Comparator)),
             )
         )
     return draw(st.permutations(items))

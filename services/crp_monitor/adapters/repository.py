@@ -10,40 +10,44 @@ import asyncpg
 
 from services.crp_monitor.domain.model import CrpCancellation, CrpMeasurement, PendingCancellations
 from services.crp_monitor.domain.stored_results import StoredKind, StoredRow
+from shared.contracts.events.lab import Comparator
 
 # Results are stored already cancelled when a cancellation of theirs is pending (same result
 # and subject); the pending cancellations of every result stored are then released, each
 # reported as applied or, when it named another subject, as not applied.
 # A result under the id of one stored, or earlier in this statement, under another subject
 # (a producer re-using ids) is not stored ("taken"), nor is one of the same subject whose
-# content (value, collection time, status, result superseded) differs ("reused"): the one
+# content (value, comparator, collection time, status, result superseded) differs
+# ("reused"; "5" then "<5" under one id differ: a limit is no measurement): the one
 # stored first stands, the later one is reported (and dead-lettered: the domain refuses it),
 # never dropped by ON CONFLICT unseen. Its id is not kept as refused: it is the stored
 # result's id. The same result again (a redelivery under a new event id), compared as stored
-# (float8, timestamptz; cancelled_at is no content: a result stored cancelled is the same
-# result), is a duplicate, left to ON CONFLICT.
+# (float8, timestamptz; two NULL comparators, both measured, are the same; cancelled_at is
+# no content: a result stored cancelled is the same result), is a duplicate, left to ON
+# CONFLICT.
 # A correction naming a result stored, or in this statement, under another subject is not
 # stored ("refused") and reported; nor is one naming a result refused that way (kept in
-# crp_refused_results, or refused earlier in this batch: $8), which carries the other
+# crp_refused_results, or refused earlier in this batch: $9), which carries the other
 # patient's value on. The batch is then run again event by event, so only that event is
 # dead-lettered, and one read before its result in the same batch is stored as it would be
 # alone. Corrections stored earlier under another subject that name a result stored now are
 # reported: they stand in no series (``for_subject`` marks them).
 _STORE_RESULTS = """
-WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
+WITH incoming (result_id, subject_id, value_mg_l, comparator, collected_at, status,
                supersedes_result_id, source_event_id, seq) AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::timestamptz[],
-                         $5::text[], $6::uuid[], $7::uuid[]) WITH ORDINALITY
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[],
+                         $6::text[], $7::uuid[], $8::uuid[]) WITH ORDINALITY
 ), taken AS (
     SELECT seq, kind FROM (
         -- a scalar subquery: one primary-key probe per row, where a join would let the
         -- planner hash the whole table; OFFSET 0 keeps the filter below from probing again
         SELECT i.seq, (SELECT CASE
                                   WHEN r.subject_id <> i.subject_id THEN 'taken'
-                                  WHEN (r.value_mg_l, r.collected_at, r.status,
-                                        r.supersedes_result_id)
-                                       IS DISTINCT FROM (i.value_mg_l, i.collected_at,
-                                                         i.status, i.supersedes_result_id)
+                                  WHEN (r.value_mg_l, r.comparator, r.collected_at,
+                                        r.status, r.supersedes_result_id)
+                                       IS DISTINCT FROM (i.value_mg_l, i.comparator,
+                                                         i.collected_at, i.status,
+                                                         i.supersedes_result_id)
                                   THEN 'reused'
                               END
                        FROM crp_results r WHERE r.result_id = i.result_id) AS kind
@@ -53,9 +57,10 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     SELECT i.seq, CASE WHEN o.subject_id <> i.subject_id THEN 'taken' ELSE 'reused' END
     FROM incoming i JOIN incoming o ON o.result_id = i.result_id
     WHERE o.seq < i.seq
-      AND (o.subject_id, o.value_mg_l, o.collected_at, o.status, o.supersedes_result_id)
-          IS DISTINCT FROM (i.subject_id, i.value_mg_l, i.collected_at, i.status,
-                            i.supersedes_result_id)
+      AND (o.subject_id, o.value_mg_l, o.comparator, o.collected_at, o.status,
+           o.supersedes_result_id)
+          IS DISTINCT FROM (i.subject_id, i.value_mg_l, i.comparator, i.collected_at,
+                            i.status, i.supersedes_result_id)
 ), refused AS (
     -- as in taken (none without supersedes_result_id)
     SELECT i.seq FROM incoming i
@@ -66,14 +71,14 @@ WITH incoming (result_id, subject_id, value_mg_l, collected_at, status,
     WHERE o.subject_id <> i.subject_id
     UNION
     SELECT i.seq FROM incoming i
-    WHERE i.supersedes_result_id = ANY($8::uuid[])
+    WHERE i.supersedes_result_id = ANY($9::uuid[])
        OR EXISTS (SELECT 1 FROM crp_refused_results f WHERE f.result_id = i.supersedes_result_id)
     EXCEPT  -- (applies to the whole union) a taken id is the stored result's: never kept
     SELECT seq FROM taken
 ), stored AS (
-    INSERT INTO crp_results (result_id, subject_id, value_mg_l, collected_at, status,
-                             supersedes_result_id, source_event_id, cancelled_at)
-    SELECT i.result_id, i.subject_id, i.value_mg_l, i.collected_at, i.status,
+    INSERT INTO crp_results (result_id, subject_id, value_mg_l, comparator, collected_at,
+                             status, supersedes_result_id, source_event_id, cancelled_at)
+    SELECT i.result_id, i.subject_id, i.value_mg_l, i.comparator, i.collected_at, i.status,
            i.supersedes_result_id, i.source_event_id, p.cancelled_at
     FROM incoming i
     LEFT JOIN crp_pending_cancellations p
@@ -134,6 +139,7 @@ class CrpSeriesRepository:
             [m.result_id for m, _ in pending],
             [m.subject_id for m, _ in pending],
             [m.value_mg_l for m, _ in pending],
+            [None if m.comparator is None else m.comparator.value for m, _ in pending],
             [m.collected_at for m, _ in pending],
             [m.status for m, _ in pending],
             [m.supersedes_result_id for m, _ in pending],
@@ -222,7 +228,7 @@ class CrpSeriesRepository:
 
     async def for_subject(self, subject_id: str) -> list[CrpMeasurement]:
         rows = await self._conn.fetch(
-            """SELECT result_id, subject_id, value_mg_l, collected_at, status,
+            """SELECT result_id, subject_id, value_mg_l, comparator, collected_at, status,
                       supersedes_result_id, cancelled_at IS NOT NULL AS cancelled,
                       EXISTS (SELECT 1 FROM crp_results o
                               WHERE o.result_id = r.supersedes_result_id
@@ -235,7 +241,7 @@ class CrpSeriesRepository:
                WHERE r.subject_id = $1 ORDER BY r.collected_at, r.result_id""",
             subject_id,
         )
-        return [CrpMeasurement(**dict(row)) for row in rows]
+        return [_measurement(row) for row in rows]
 
 
 async def pending_cancellations(conn: asyncpg.Connection) -> PendingCancellations:
@@ -252,3 +258,11 @@ def _stored(row: asyncpg.Record) -> StoredRow:
         StoredKind(row["kind"]), row["result_id"], row["subject_id"], row["source_event_id"],
         row["applied"], row["corrected_result_id"], row["corrected_subject_id"],
     )  # fmt: skip
+
+
+def _measurement(row: asyncpg.Record) -> CrpMeasurement:
+    fields = dict(row)
+    comparator = fields.pop("comparator")  # NULL: measured (every result stored before 0005)
+    return CrpMeasurement(
+        **fields, comparator=None if comparator is None else Comparator(comparator)
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from shared.contracts.events.lab import Comparator
 
 # why an event naming a result that another subject's events stored is refused (dead-lettered):
 # like an event under another subject's key, it is not in its subject's partition
@@ -21,7 +23,12 @@ REUSED_RESULT_ID = "reused-result-id"
 
 @dataclass(frozen=True)
 class CrpMeasurement:
-    """One CRP value in mg/L as reported by a lab (final or corrected)."""
+    """One CRP value in mg/L as reported by a lab (final or corrected).
+
+    ``comparator`` set: the lab reported a limit (a censored value, "<5 mg/L" below its
+    reporting limit), ``value_mg_l`` is that limit and the true CRP is below (<, <=) or above
+    (>, >=) it. It is never read as a measured value: whatever compares CRP with a threshold
+    or baseline decides on the interval, or takes the value as unknown. None: measured."""
 
     result_id: uuid.UUID
     subject_id: str
@@ -32,6 +39,8 @@ class CrpMeasurement:
     cancelled: bool = False
     # a correction of a result stored under another subject: another patient's value
     corrects_another_subject: bool = False
+    # keyword only: no positional argument meant for another field can land in it
+    comparator: Comparator | None = field(default=None, kw_only=True)
 
     @property
     def supersedes_itself(self) -> bool:

@@ -31,7 +31,8 @@ class StoredKind(StrEnum):
     REFUSED = "refused"
     # a result under the id of one stored (or earlier in the batch) under another subject
     TAKEN = "taken"
-    # a result under the id of its subject's stored result, with other content
+    # a result under the id of its subject's stored result, with other content (value,
+    # comparator, collection time, status, result superseded)
     REUSED = "reused"
     # a correction stored earlier under another subject, naming a result stored now
     CORRECTION_OF_ANOTHER_SUBJECT = "correction-of-another-subject"
@@ -90,7 +91,7 @@ def judge_stored(rows: Sequence[StoredRow]) -> StoreFindings:
         raise ResultRefused(
             REUSED_RESULT_ID,
             "the result_id is that of a result of the subject stored with another value, "
-            "collection time, status or superseded result",
+            "comparator, collection time, status or superseded result",
         )
     refused = [row for row in rows if row.kind is StoredKind.REFUSED]
     if refused:

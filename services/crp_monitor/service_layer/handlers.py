@@ -36,6 +36,7 @@ async def record_lab_result(uow: Any, envelope: Envelope, payload: EventPayload)
         result_id=payload.result_id,
         subject_id=envelope.subject_id,
         value_mg_l=payload.value,
+        comparator=payload.comparator,  # set: value_mg_l is a limit, not a measurement
         collected_at=payload.collected_at,
         status=payload.status.value,
         supersedes_result_id=payload.supersedes_result_id,
