@@ -1,6 +1,7 @@
 """A censored CRP (the lab reported a limit, "<5 mg/L") is kept as one, never as its bare
 number: the handler takes the payload's comparator, the write sends it as part of the
-result's content (NULL for a measured value) and the read gives it back.
+result's content (NULL for a measured value), the read gives it back and the series
+(`GET /v1/subjects/{id}/crp`) serves it beside the value, as its OpenAPI document says.
 
 Whether a result read again is the same one (a duplicate) or other content under its id
 (reused-result-id) is decided by the write's SQL on what it is sent: here, what it is sent
@@ -10,22 +11,28 @@ tests/integration/test_crp_censored_values.py."""
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from itertools import permutations
+from types import SimpleNamespace
 from typing import Any, cast
 
 import asyncpg
 import pytest
+from hypothesis import given
 
 from services.crp_monitor.adapters.repository import CrpSeriesRepository
 from services.crp_monitor.adapters.unit_of_work import CrpMonitorUnitOfWork
-from services.crp_monitor.domain.model import CrpMeasurement
+from services.crp_monitor.domain.model import CrpMeasurement, current_series
+from services.crp_monitor.entrypoints.http import OPENAPI_PATHS
 from services.crp_monitor.service_layer.handlers import record_lab_result
+from services.crp_monitor.service_layer.queries import crp_series
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events.lab import Comparator, LabResultRecorded
 from shared.messaging.handling import PoisonMessage
 from tests.factories import crp_result
 from tests.unit.test_crp_corrections_of_another_subject import FakeConnection, FakePool
+from tests.unit.test_crp_domain import histories, measurement
 
 AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 COMPARATORS = [*Comparator, None]
@@ -156,3 +163,66 @@ async def test_the_same_result_id_with_another_comparator_is_refused_as_reused(
     assert poison is not None and poison.reason_code == "reused-result-id"
     assert len(set(sent[RESULT_IDS])) == 1 and sent[VALUES] == [5.0, 5.0]
     assert sent[COMPARATOR_ARGS] == [first and first.value, then and then.value]
+
+
+class FakeRead:
+    """The read side's unit of work (nothing to commit): an enrolled subject, never
+    withdrawn, and its results."""
+
+    def __init__(self, measurements: list[CrpMeasurement]) -> None:
+        self.measurements = measurements
+        self.subjects = self
+        self.crp = self
+
+    async def enrolment(self, subject_id: str) -> SimpleNamespace:
+        return SimpleNamespace(withdrawn_at=None)
+
+    async def for_subject(self, subject_id: str) -> list[CrpMeasurement]:
+        return self.measurements
+
+
+async def _served(measurements: list[CrpMeasurement]) -> list[dict[str, Any]]:
+    body = await crp_series(lambda: nullcontext(FakeRead(measurements)), "S-0001")
+    assert body is not None
+    series: list[dict[str, Any]] = body["series"]
+    return series
+
+
+async def test_the_series_shows_each_values_comparator_beside_it() -> None:
+    censored = measurement(0, 5.0, comparator=Comparator.BELOW)
+    measured = measurement(24, 5.0)
+    above = measurement(48, 200.0, comparator=Comparator.AT_LEAST)
+    served = await _served([above, measured, censored])
+    assert [(p["crp_mg_l"], p["comparator"]) for p in served] == [
+        (5.0, "<"), (5.0, None), (200.0, ">="),
+    ]  # fmt: skip
+
+
+SERIES_SCHEMA = OPENAPI_PATHS["/v1/subjects/{subject_id}/crp"]["get"]["responses"]["200"][
+    "content"
+]["application/json"]["schema"]
+POINT_SCHEMA = SERIES_SCHEMA["properties"]["series"]["items"]
+
+
+@given(histories())
+async def test_every_value_served_keeps_its_comparator_and_is_documented(
+    items: list[CrpMeasurement],
+) -> None:
+    """Whatever the history (corrections, cancellations, censored values), each value that
+    stands is served with its own comparator, never as a bare number, in the fields the
+    OpenAPI document describes."""
+    served = await _served(items)
+    assert [(p["result_id"], p["crp_mg_l"], p["comparator"]) for p in served] == [
+        (str(m.result_id), m.value_mg_l, None if m.comparator is None else m.comparator.value)
+        for m in current_series(items)
+    ]
+    for point in served:
+        assert set(point) == set(POINT_SCHEMA["properties"]) == set(POINT_SCHEMA["required"])
+        assert point["comparator"] in POINT_SCHEMA["properties"]["comparator"]["enum"]
+
+
+def test_the_openapi_document_says_what_a_comparator_means() -> None:
+    comparator = POINT_SCHEMA["properties"]["comparator"]
+    assert comparator["enum"] == ["<", "<=", ">", ">=", None]
+    assert "limit" in comparator["description"] and "measured" in comparator["description"]
+    assert "limit" in POINT_SCHEMA["properties"]["crp_mg_l"]["description"]

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.crp_monitor.service_layer.queries import CrpSeries
 from shared.auth import Role
+from shared.contracts.events.lab import Comparator, ResultStatus
 from shared.web.app import problem, requires
 
 READERS = (Role.SITE, Role.SAFETY, Role.UNBLINDED, Role.OPS)
@@ -44,6 +45,41 @@ def can_be_subject_id(text: str) -> bool:
     return len(text) <= SUBJECT_ID_MAX_LENGTH and "\x00" not in text
 
 
+_POINT: dict[str, Any] = {
+    "type": "object",
+    "required": ["result_id", "crp_mg_l", "comparator", "collected_at", "status"],
+    "properties": {
+        "result_id": {"type": "string", "format": "uuid"},
+        "crp_mg_l": {
+            "type": "number",
+            "description": "the value in mg/L; a limit, not a measurement, when comparator is set",
+        },
+        "comparator": {
+            "enum": [*(comparator.value for comparator in Comparator), None],
+            "description": (
+                "null: crp_mg_l was measured. Set: the laboratory reported a limit (a censored "
+                "value, e.g. <5 mg/L below its reporting limit): the true CRP is below (<), at "
+                "most (<=), above (>) or at least (>=) crp_mg_l, never crp_mg_l itself"
+            ),
+        },
+        "collected_at": {"type": "string", "format": "date-time"},
+        "status": {"enum": [status.value for status in ResultStatus]},
+    },
+}
+_SERIES: dict[str, Any] = {
+    "type": "object",
+    "required": ["subject_id", "series", "assessments"],
+    "properties": {
+        "subject_id": {"type": "string"},
+        "series": {
+            "type": "array",
+            "description": "the values that stand, by collection time",
+            "items": _POINT,
+        },
+        "assessments": {"type": "array", "description": "always empty: not built yet"},
+    },
+}
+
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/subjects/{subject_id}/crp": {
         "get": {
@@ -58,7 +94,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                 }
             ],
             "responses": {
-                "200": {"description": "series"},
+                "200": {
+                    "description": "series",
+                    "content": {"application/json": {"schema": _SERIES}},
+                },
                 "400": {"description": NOT_A_SUBJECT_ID},
                 "404": {"description": "unknown"},
                 "503": {"description": "PostgreSQL unreachable; send again after Retry-After"},

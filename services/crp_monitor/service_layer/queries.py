@@ -28,6 +28,8 @@ async def crp_series(read: ReadUnitOfWork, subject_id: str) -> dict[str, Any] | 
             {
                 "result_id": str(m.result_id),
                 "crp_mg_l": m.value_mg_l,
+                # set: crp_mg_l is the limit the lab reported, not a measurement
+                "comparator": None if m.comparator is None else m.comparator.value,
                 "collected_at": m.collected_at.isoformat(),
                 "status": m.status,
             }
