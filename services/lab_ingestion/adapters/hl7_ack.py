@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.lab_ingestion.adapters.hl7_error_location import ErrorLocation
 from services.lab_ingestion.domain.model import RejectionCode
 
 
@@ -112,6 +113,7 @@ def build_ack(
     text: str = "",
     error: RejectionCode | None = None,
     condition: Condition | None = None,
+    location: ErrorLocation | None = None,
     control_id: str,
     now: datetime | None = None,
 ) -> str:
@@ -125,11 +127,12 @@ def build_ack(
     The reason is cut before it is escaped, so a cut never splits an escape sequence; MSA-3
     at the last blank within its 80 characters, marked ``...`` (``shortened``). The
     ERR segment follows the version echoed in MSH-12: ERR-1 (segment ^ sequence ^ field ^
-    code&text&HL70357) before v2.5, ERR-3/ERR-4/ERR-8 from v2.5 on; its condition is the
-    error's (``condition``, else the one of ``error``'s rejection code). An ACK holding a
-    letter beyond ASCII (echoed, or in the reason) names in MSH-18 the set it is written in
-    (``Header.charset``): without MSH-18 an HL7 message is ASCII, and a receiver reading it
-    so finds no MSA-2 matching its MSH-10.
+    code&text&HL70357) before v2.5, ERR-2/ERR-3/ERR-4/ERR-8 from v2.5 on; its condition is the
+    error's (``condition``, else the one of ``error``'s rejection code), its location
+    (``location``: ERR-1's first components, ERR-2) where the error lies, when known. An
+    ACK holding a letter beyond ASCII (echoed, or in the reason) names in MSH-18 the set it
+    is written in (``Header.charset``): without MSH-18 an HL7 message is ASCII, and a
+    receiver reading it so finds no MSA-2 matching its MSH-10.
     """
     h = header or Header()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
@@ -151,11 +154,14 @@ def build_ack(
         number, name = condition or (
             _ERROR_CODES.get(error, _INTERNAL_ERROR) if error else _INTERNAL_ERROR
         )
+        where = location.components() if location else []
         if _before_v25(h.version):
-            segments.append(f"ERR|^^^{number}&{name}&HL70357")
+            eld = [*where, "", "", ""][:3]  # segment ^ sequence ^ field ^ code
+            segments.append(f"ERR|{'^'.join(eld)}^{number}&{name}&HL70357")
         else:
             user_message = escape(text[:ERR_TEXT_LENGTH])
-            segments.append(f"ERR|||{number}^{name}^HL70357|E||||{user_message}")
+            erl = "^".join(where)
+            segments.append(f"ERR||{erl}|{number}^{name}^HL70357|E||||{user_message}")
     return "\r".join(segments) + "\r"
 
 

@@ -29,6 +29,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
     read_header,
     redact,
 )
+from services.lab_ingestion.adapters.hl7_error_location import error_location
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
@@ -197,6 +198,9 @@ class Hl7Acknowledger:
         ack = build_ack(
             replace(header or Header(), charset=charset), code, text=reason,
             error=outcome.code, condition=condition, control_id=uuid.uuid4().hex[:20],
+            location=None if code == "AA" else error_location(
+                outcome.code, outcome.failed_observation
+            ),
         )  # fmt: skip
         return code, ack
 
