@@ -5,16 +5,23 @@ sides is refused and kept; a measured value under the key of a limit is no resta
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
+from services.lab_ingestion.adapters.hl7_codec import parse_oru
+from services.lab_ingestion.adapters.sources import add_source
+from services.lab_ingestion.domain.message_identity import content_digest
 from shared.contracts.envelope import Envelope
+from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_RESULTS
+from shared.secrets import subject_hmac_key
 from tests.integration.lab_fixtures import MRN, TS, crp_observation, msa, oru
 from tests.integration.messaging_fixtures import read_topic
 from tests.integration.test_lab_ingestion import SUBJECT, Lab
 from tests.integration.test_lab_laboratory_comments import post
+from tests.integration.test_lab_replay import cli, rejection_of
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +109,31 @@ async def test_a_json_limit_is_published_with_its_comparator(lab: Lab) -> None:
     assert await post(lab, "/v1/lab-results", body) == 202
     (event,) = await events(lab, 1)
     assert (event["value"], event["comparator"]) == (3.0, "<=")
+
+
+async def test_a_censored_value_refused_before_is_replayed_and_published_as_a_limit(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rejection kept by the version that refused limits (its reason censored-value, its
+    digest made without off-scale flags) replays now: the limit is stored and published."""
+    fields = [f"NM|751-8^Neutrophils^LN||0.1|10*9/L|1.8-7.7|LL~<|||F|||{TS}"]
+    message = oru("CENS-OLD", fields, application="NEW")
+    client = await lab.mllp()
+    assert msa(await client.exchange(message))[1] == "AR"  # kept (sender not yet allowed)
+    await client.close()
+    rejection = await rejection_of(lab, "CENS-OLD")
+    key = subject_hmac_key(lab.settings)
+    parsed, _ = parse_oru(message, identify=partial(hospital_id_hmac, key))
+    as_before = content_digest(parsed, hospital_id_hmac(key, MRN), off_scale=False)
+    await lab.pool.execute(
+        "UPDATE rejections SET reason_code = 'censored-value', content_digest = $2"
+        " WHERE rejection_id = $1",
+        rejection,
+        as_before,
+    )
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "NEW", "HOSP")
+    assert await cli(lab, "replay", rejection) == 0
+    assert "stored: 1 result(s)" in capsys.readouterr().out
+    (event,) = await events(lab, 1)
+    assert (event["analyte"], event["value"], event["comparator"]) == ("neutrophils", 0.1, "<")

@@ -101,24 +101,48 @@ def check_flag_fits_value(
     """Why a result's flag contradicts its own value and reference range (None: it does
     not): a flag below the range (``LOW_FLAGS``) on a value above the range's upper limit,
     or one above it (``HIGH_FLAGS``) on a value below its lower limit. ``value``, ``low`` and
-    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only. A censored
-    value (``comparator``) is a limit: ``<20`` may be low whatever the range, ``>5`` high, so
-    only the flag on the limit's other side can contradict it."""
-    below = comparator in (Comparator.BELOW, Comparator.AT_MOST)
-    above = comparator in (Comparator.ABOVE, Comparator.AT_LEAST)
+    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only.
+
+    A censored value (``comparator``) is a limit, checked as its number is (a low flag on
+    ``<100`` x10^9/L with a range of 1.8-7.7 is a count per microlitre labelled per litre: no
+    analyser's reporting limit lies beyond the normal range on the flag's side), and where
+    the true value can never be on the flag's side: ``>5`` flagged low with a range of
+    3-10, ``<7`` flagged high with one of 5-10. A value at a limit is no contradiction."""
+    shown = f"{comparator.value if comparator else ''}{value:.6g}"
     for code in codes:
-        if code in LOW_FLAGS and high is not None and value > high and not below:
-            where = "above"
-        elif code in HIGH_FLAGS and low is not None and value < low and not above:
-            where = "below"
-        else:
+        where = _contradiction(code, value, low, high, comparator)
+        if where is None:
             continue
         return Rejected(
             RejectionCode.IMPLAUSIBLE_VALUE,
             f"{analyte.value}: the abnormal flag {code!r} contradicts the value "
-            f"{value:.6g} {unit} {where} the reference range {_range(low, high)} {unit}: "
+            f"{shown} {unit} {where} the reference range {_range(low, high)} {unit}: "
             "check the unit",
         )
+    return None
+
+
+def _contradiction(
+    code: str, value: float, low: float | None, high: float | None, comparator: Comparator | None
+) -> str | None:
+    """Where ``value`` (a limit when ``comparator``) lies that its flag ``code`` says it
+    cannot (None: it may lie where the flag says)."""
+    if code in LOW_FLAGS:
+        if high is not None and value > high:
+            return "above"
+        if comparator in (Comparator.ABOVE, Comparator.AT_LEAST):
+            bound = low if low is not None else high
+            at_least = comparator is Comparator.AT_LEAST
+            if bound is not None and (value > bound if at_least else value >= bound):
+                return "within or above"  # the true value is above the limit
+    elif code in HIGH_FLAGS:
+        if low is not None and value < low:
+            return "below"
+        if comparator in (Comparator.BELOW, Comparator.AT_MOST):
+            bound = high if high is not None else low
+            at_most = comparator is Comparator.AT_MOST
+            if bound is not None and (value < bound if at_most else value <= bound):
+                return "within or below"  # the true value is below the limit
     return None
 
 

@@ -11,8 +11,9 @@ are published with their limit as the value and the relation as ``comparator``
 
 A value is refused (``censored-value``) where what it says cannot be one limit: flagged both
 below and above the scale, or a comparator that contradicts its off-scale flag (``>5``
-flagged ``<``). A limit no human value lies beyond is refused as implausible (``<0``: below
-zero; the analyte's plausibility floor and ceiling apply to the limit itself).
+flagged ``<``). A limit no human value lies beyond, or one that says nothing, is refused as
+implausible (``<0``, ``>0``; the analyte's plausibility floor and ceiling apply to the limit
+itself), as is a flag the limit contradicts (``abnormal_flags.check_flag_fits_value``).
 """
 
 from __future__ import annotations
@@ -92,11 +93,13 @@ def check_limit(
     analyte: Analyte, value: LabValue, comparator: Comparator | None, canonical: float
 ) -> Rejected | None:
     """Why a censored value's limit is none (None: it is one, or the value is measured): no
-    lab value lies below zero, so ``<0`` (or ``<=0``) names no limit a result can be under."""
-    if is_below(comparator) and canonical <= 0:
+    lab value lies below zero, so ``<0`` (or ``<=0``) names no limit a result can be under,
+    and ``>0`` (or ``>=0``) says nothing of the value."""
+    if comparator is not None and canonical <= 0:
+        side = "below" if is_below(comparator) else "above"
         return Rejected(
             RejectionCode.IMPLAUSIBLE_VALUE,
             f"{analyte.value} value {show_value(value.written)} is a limit at or below zero: "
-            f"no {analyte.value} value lies below it",
+            f"it says nothing of where the {analyte.value} value lies ({side} it)",
         )
     return None

@@ -29,6 +29,7 @@ import hashlib
 import json
 from datetime import UTC
 
+from services.lab_ingestion.domain.abnormal_flags import is_off_scale
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
@@ -36,6 +37,12 @@ from shared.contracts.events.lab import Channel
 # Put before a stored digest made before comments were read (by the batch read: migration
 # 0023), which is compared with this message's digest as made then
 BEFORE_COMMENTS = "before-comments:"
+# What marks a trial result's off-scale flags (OBX-8 ``<``/``>`` in any repetition, FHIR and
+# JSON likewise): one in a later repetition makes the value a limit, and a message resent
+# under its id with one added or removed says something else. Only where there is one: every
+# message stored before has the digest it had (a trial result flagged off scale was refused
+# then), and a rejection kept then is replayed against its digest made without them.
+OFF_SCALE = "off-scale:"
 
 
 def versioned_control_id(basis: str, patient_hash: str) -> str:
@@ -49,19 +56,27 @@ def versioned_control_id(basis: str, patient_hash: str) -> str:
     return "fhir-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def content_digest(message: LabMessage, patient_hmac: str, *, comments: bool = True) -> str:
+def content_digest(
+    message: LabMessage, patient_hmac: str, *, comments: bool = True, off_scale: bool = True
+) -> str:
     """The digest of what the message says; a JSON body's results in any order (each has a
     ``result_id`` of its own, so their order says nothing: a resend rebuilt from an unordered
     source is the same message). HL7 and FHIR keep their order (F then C under one key).
-    ``comments=False``: as made before comments were read."""
+    ``comments=False``: as made before comments were read; ``off_scale=False``: before
+    off-scale flags were (``OFF_SCALE``)."""
     ordered = message.channel is not Channel.JSON
-    return _digest(message, patient_hmac, ordered=ordered, comments=comments)
+    return _digest(message, patient_hmac, ordered=ordered, comments=comments, off_scale=off_scale)
 
 
-def digest_of_every_result(message: LabMessage, patient_hmac: str, *, comments: bool = True) -> str:
+def digest_of_every_result(
+    message: LabMessage, patient_hmac: str, *, comments: bool = True, off_scale: bool = True
+) -> str:
     """The digest as kept before it covered trial results only: of every result too."""
     ordered = message.channel is not Channel.JSON
-    return _digest(message, patient_hmac, ordered=ordered, every=True, comments=comments)
+    return _digest(
+        message, patient_hmac, ordered=ordered, every=True, comments=comments,
+        off_scale=off_scale,
+    )  # fmt: skip
 
 
 def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_hmac: str) -> bool:
@@ -90,6 +105,7 @@ def _digest(
     ordered: bool = True,
     every: bool = False,
     comments: bool = True,
+    off_scale: bool = True,
 ) -> str:
     results = [
         [
@@ -98,6 +114,7 @@ def _digest(
             _collected(o), (o.reference_range or "").strip(), (o.abnormal_flag or "").strip(),
             # only when true: a result without a comment has the digest it had before
             *(["laboratory-comment"] if comments and o.laboratory_comment else []),
+            *(_off_scale_flags(o) if off_scale else []),
         ]
         for o in message.observations
         if every or identify_analyte(o.codes) is not None
@@ -106,6 +123,16 @@ def _digest(
         results.sort(key=lambda result: json.dumps(result, separators=(",", ":")))
     canonical = json.dumps([patient_hmac, results], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _off_scale_flags(observation: ObservationInput) -> list[str]:
+    """A trial result's off-scale flags in any repetition (``OFF_SCALE``), only when it has
+    any: none else."""
+    flags = (observation.abnormal_flag, *observation.flags)
+    found = sorted({f.strip() for f in flags if f is not None and is_off_scale(f)})
+    if not found or identify_analyte(observation.codes) is None:
+        return []
+    return [OFF_SCALE + "".join(found)]
 
 
 def _collected(observation: ObservationInput) -> str:

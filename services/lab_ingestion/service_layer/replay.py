@@ -144,14 +144,16 @@ def _says_what_it_said(
 
 
 def _has_the_digest(message: LabMessage, patient_hmac: str, kept: str | None) -> bool:
-    """Whether ``kept`` is the copy's digest, as made now or before comments were read (a
-    rejection kept then): the redaction keeps every NTE and never empties its text, so a
-    copy says whether each result was commented on as the message did."""
+    """Whether ``kept`` is the copy's digest, as made now or before comments or off-scale
+    flags were read (a rejection kept then: one refused ``censored-value`` is replayed to
+    publish its limit): the redaction keeps every NTE and never empties its text, so a copy
+    says whether each result was commented on as the message did."""
     digests = (content_digest, digest_of_every_result)
     return any(
-        digest(message, patient_hmac, comments=comments) == kept
+        digest(message, patient_hmac, comments=comments, off_scale=off_scale) == kept
         for digest in digests
         for comments in (True, False)
+        for off_scale in (True, False)
     )
 
 
