@@ -137,3 +137,12 @@ async def test_a_censored_value_refused_before_is_replayed_and_published_as_a_li
     assert "stored: 1 result(s)" in capsys.readouterr().out
     (event,) = await events(lab, 1)
     assert (event["analyte"], event["value"], event["comparator"]) == ("neutrophils", 0.1, "<")
+
+
+async def test_limits_stored_are_counted(lab: Lab) -> None:
+    fields = [f"SN|1988-5^CRP^LN||<^5|mg/L|||||F|||{TS}", f"NM|1742-6^ALT^LN||40|U/L|||||F|||{TS}"]
+    client = await lab.mllp()
+    assert msa(await client.exchange(oru("CENS-M", fields)))[1] == "AA"
+    await client.close()
+    assert await lab.metric("lab_results_stored_total", channel="mllp") == 2
+    assert await lab.metric("lab_results_limits_total", channel="mllp") == 1

@@ -8,12 +8,14 @@ measurement."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import Comparator, LabResultRecorded
 from shared.contracts.registry import decode_payload
@@ -21,6 +23,7 @@ from shared.contracts.topics import LAB_RESULTS
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import decode_message
 from tests.factories import crp_result
+from tests.unit.lab_ingestion.test_batch_ingestor import AT, FakeDatabase, ingestor, message
 
 SCHEMA = (
     Path(__file__).resolve().parents[2] / "schemas" / "lab.results.v1"
@@ -67,3 +70,16 @@ def test_the_committed_schema_makes_the_comparator_optional_and_names_its_values
     assert "comparator" not in schema["required"]
     assert schema["properties"]["comparator"]["default"] is None
     assert schema["$defs"]["Comparator"]["enum"] == ["<", "<=", ">", ">="]
+
+
+async def test_lab_ingestion_stores_publishes_and_counts_a_limit() -> None:
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    command = message("1")
+    limit = dataclasses.replace(command.message.observations[0], value="<5")
+    measured = dataclasses.replace(limit, result_key="K2", value="7")
+    lab = dataclasses.replace(command.message, observations=(limit, measured))
+    (outcome,) = await ingestor(db)([IngestLabMessage(lab, lambda: "", AT)])
+    assert (outcome.accepted, outcome.results, outcome.limits) == (True, 2, 1), outcome
+    assert [r.result.comparator for r in db.results] == [Comparator.BELOW, None]
+    payloads = [e.payload for _, e in db.events if e.event_type == "LabResultRecorded"]
+    assert [(p["value"], p.get("comparator")) for p in payloads] == [(5.0, "<"), (7.0, None)]

@@ -55,6 +55,12 @@ class LabIngestionMetrics:
             " X) under keys that never held a result: left out, nothing stored",
             ["channel"], registry=registry,
         )  # fmt: skip
+        self.limits = Counter(
+            "lab_results_limits_total",
+            "Trial results stored as a limit the laboratory reported (<0.1, >1000: a censored"
+            " value, published with its comparator), not a measurement",
+            ["channel"], registry=registry,
+        )  # fmt: skip
         self.replanned = Counter(
             "lab_batches_replanned_total",
             "Batches planned without a read whose assumptions no longer held (planned again)",

@@ -49,6 +49,7 @@ def count_outcome(
         metrics.results.labels(channel).inc(outcome.results)
         metrics.cancelled.labels(channel).inc(outcome.cancelled)
         metrics.not_obtained.labels(channel).inc(outcome.not_obtained)
+        metrics.limits.labels(channel).inc(outcome.limits)
     else:
         reason = outcome.code.value if outcome.code else "unknown"
         metrics.rejected.labels(channel, label, reason).inc(count)

@@ -93,6 +93,7 @@ class IngestOutcome:
     results: int = 0  # results stored (final, corrected, preliminary)
     cancelled: int = 0  # earlier results cancelled or deleted (X, D)
     not_obtained: int = 0  # results the lab could not obtain, left out (nothing to withdraw)
+    limits: int = 0  # of the results stored, those the lab reported as a limit (``<0.1``)
     transient: bool = False  # nothing was stored because of an internal error: resend
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it

@@ -97,9 +97,10 @@ def record_planned(
         )
         for observation, normalised in planned
     ]
+    limits = sum(1 for _, normalised in planned if normalised and normalised.comparator)
     return IngestOutcome(
         accepted=True, results=stored, cancelled=len(planned) - stored,
-        not_obtained=not_obtained,
+        not_obtained=not_obtained, limits=limits,
         result_ids=tuple(i for i in recorded if i is not None),
     )  # fmt: skip
 

@@ -32,7 +32,7 @@ def apply_transaction(
             accepted=True, duplicate=True, parts=(duplicate,) * len(command.messages)
         )
     saved = context.snapshot()
-    results, cancelled, not_obtained, parts = 0, 0, 0, []
+    results, cancelled, not_obtained, limits, parts = 0, 0, 0, 0, []
     for index, message in enumerate(command.messages):
         single = IngestLabMessage(
             message, command.redact, command.received_at, check_source=False,
@@ -48,10 +48,11 @@ def apply_transaction(
         results += outcome.results
         cancelled += outcome.cancelled
         not_obtained += outcome.not_obtained
+        limits += outcome.limits
         parts.append(outcome)
     return IngestOutcome(
         accepted=True, results=results, cancelled=cancelled, not_obtained=not_obtained,
-        parts=tuple(parts),
+        limits=limits, parts=tuple(parts),
     )  # fmt: skip
 
 
