@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.infra import free_port
 from shared.embedded.tansu import port_open
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 

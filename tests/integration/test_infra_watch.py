@@ -13,12 +13,12 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.infra import free_port
 from cachexia.infra_watch import InfrastructureWatch, postgres_alive
 from shared.contracts.topics import all_topic_names
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.messaging.kafka import ensure_topics
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,7 @@ from cachexia.rejections import run_rejection_command
 from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.domain.kept_copy import KEPT_COPY_REASON
 from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.planning import plan_results
 from services.lab_ingestion.service_layer import message_plans
 from services.lab_ingestion.service_layer.batch_reading import SOURCES_TTL_SECONDS
 from shared.contracts.topics import LAB_RESULTS
@@ -146,7 +147,7 @@ async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fix
     lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Answered AE 207 "kept, do not resend": the replay is what stores it in the end."""
-    planned = message_plans.plan_results
+    planned = plan_results
 
     def broken(message: LabMessage, *args: object, **kwargs: object) -> object:
         if message.control_id.startswith("POISON"):

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.infra import free_port
 from cachexia.cli import main
 from cachexia.errors import EXIT_USAGE, InfrastructureError
 from cachexia.up import Platform
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.settings import PlatformSettings
-from tests.conftest import free_port
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.infra import free_port
 from shared.embedded.tansu import EmbeddedTansu
-from tests.conftest import TEST_SUBJECT_HMAC_KEY, free_port
+from tests.conftest import TEST_SUBJECT_HMAC_KEY
 
 pytestmark = pytest.mark.integration
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pwd
 import subprocess
 from typing import Any
 
@@ -37,8 +38,8 @@ class Users:
 
 def users(monkeypatch: pytest.MonkeyPatch, **kwargs: bool) -> Users:
     fake = Users(**kwargs)
-    monkeypatch.setattr(postgres.pwd, "getpwnam", fake.getpwnam)
-    monkeypatch.setattr(postgres.subprocess, "run", fake.run)
+    monkeypatch.setattr(pwd, "getpwnam", fake.getpwnam)
+    monkeypatch.setattr(subprocess, "run", fake.run)
     return fake
 
 

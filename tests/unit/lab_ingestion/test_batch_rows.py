@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from services.lab_ingestion.adapters.batch_rows import key_claims, result_row
 from services.lab_ingestion.adapters.batch_statements import write_statement
-from services.lab_ingestion.domain.model import Analyte, NormalisedResult
+from services.lab_ingestion.domain.model import NormalisedResult
 from services.lab_ingestion.domain.records import ResultRecord
-from shared.contracts.events.lab import Comparator
+from shared.contracts.events.lab import Analyte, Comparator
 
 AT = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
 CRP = NormalisedResult(Analyte.CRP, "1988-5", 12.0, "mg/L", "12", "mg/L", None, None, None)

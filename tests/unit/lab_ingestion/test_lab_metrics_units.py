@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.mllp import MllpListener
@@ -33,7 +34,7 @@ from tests.unit.lab_ingestion.route_fakes import (
     lab_client,
     observation,
 )
-from tests.unit.lab_ingestion.test_mllp_listener import CountingAcknowledger, connect, free_port
+from tests.unit.lab_ingestion.test_mllp_listener import CountingAcknowledger, connect
 
 PATHS = {"/v1/hl7": "hl7-http", "/fhir/Observation": "fhir", "/fhir": "fhir",
          "/v1/lab-results": "json"}  # fmt: skip

@@ -11,6 +11,7 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
+from bench.infra import free_port
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
@@ -24,7 +25,6 @@ from services.lab_ingestion.entrypoints.mllp import (
 from services.lab_ingestion.entrypoints.mllp_streams import blocks_of
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
 from shared.contracts.events.lab import Channel
-from tests.conftest import free_port
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"

@@ -11,12 +11,12 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.mllp import STRAY_BYTES, MllpListener
 from services.lab_ingestion.entrypoints.mllp_streams import empty
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
-from tests.conftest import free_port
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit
 from tests.unit.lab_ingestion.test_mllp_ack_conformance import CR, FS, VT, body, header, msa
 

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.mllp import MllpListener
-from tests.unit.lab_ingestion.test_mllp_listener import CountingAcknowledger, connect, free_port
+from tests.unit.lab_ingestion.test_mllp_listener import CountingAcknowledger, connect
 
 STALL = 0.2
 FRAME = b"\x0bMSH|^~\\&|LIS|HOSP\r\x1c\r"

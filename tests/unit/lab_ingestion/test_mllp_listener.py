@@ -8,10 +8,10 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.mllp import MllpListener
 from shared.contracts.events.lab import Channel
-from tests.conftest import free_port
 
 MRN = "MRN0042"
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import CollectorRegistry
 
+from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.mllp import MllpListener, shutdown_grace
@@ -16,7 +17,7 @@ from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from shared.db.pool import TRANSIENT_DB_ERRORS
 from tests.integration.lab_fixtures import frame, obx, oru
-from tests.unit.lab_ingestion.test_mllp_listener import connect, free_port
+from tests.unit.lab_ingestion.test_mllp_listener import connect
 
 CRP = [obx("1988-5", "12", "mg/L")]
 

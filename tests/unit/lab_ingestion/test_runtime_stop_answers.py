@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bench.infra import free_port
 from services.lab_ingestion.entrypoints.mllp import shutdown_grace
 from shared.runtime import ServiceRuntime
 from shared.service import ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings
 from tests.integration.lab_fixtures import frame, obx, oru
-from tests.unit.lab_ingestion.test_mllp_listener import connect, free_port
+from tests.unit.lab_ingestion.test_mllp_listener import connect
 from tests.unit.lab_ingestion.test_mllp_shutdown_keepalive import (
     DUE,
     HeldCommits,
