@@ -150,7 +150,7 @@ class WithdrawnReadingLabs(FakeLabs):
     async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
         lookup = await super().lookup(message_keys, hmacs, result_keys)
         for key in result_keys:
-            versions = {self._version(r) for r in self._withdrawn(*key)}
+            versions = {self._version(r) for r in self._withdrawn_records(*key)}
             if versions:
                 lookup.withdrawn_versions[key] = frozenset(versions)
         return lookup
@@ -160,7 +160,7 @@ class WithdrawnReadingLabs(FakeLabs):
         said = content_of(r.result, r.collected_at) if r.status in "FC" else None
         return WithdrawnVersion(r.subject_id, r.result.analyte.value, said)
 
-    def _withdrawn(self, source: str, key: str) -> list[ResultRecord]:
+    def _withdrawn_records(self, source: str, key: str) -> list[ResultRecord]:
         return [r for r in self.db.results if (r.source, r.result_key) == (source, key)
                 and (r.cancelled_at is not None or r.result_id in self.db.cancelled)]  # fmt: skip
 
