@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.infra import free_port
 from cachexia.services import service_definition
 from shared.auth import Role, create_token
 from shared.contracts.envelope import Envelope
@@ -31,7 +32,6 @@ from shared.messaging.kafka import KafkaPublisher
 from shared.runtime import BackgroundTaskFailed, ServiceRuntime
 from shared.service import ServiceContext, ServiceParts
 from shared.settings import PlatformSettings
-from tests.conftest import free_port
 from tests.factories import crp_result, subject_enrolled
 from tests.integration.messaging_fixtures import (
     ends_within,
@@ -200,7 +200,7 @@ async def test_readyz_is_503_while_postgres_is_unreachable_and_healthz_still_ans
     task = asyncio.create_task(runtime.run(install_signal_handlers=False))
     base = f"http://127.0.0.1:{unreachable.crp_monitor_http_port}"
     try:
-        running = Running(runtime, None, base)  # type: ignore[arg-type]  # no producer needed
+        running = Running(runtime, None, base)  # no producer needed
         await wait_until(lambda: _ready_status(running, 503), timeout=20)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/readyz") as ready:
@@ -267,7 +267,7 @@ async def test_a_service_is_ready_only_once_its_listeners_listen(
     runtime = ServiceRuntime(dataclasses.replace(crp_monitor, build=build), settings)
     task = asyncio.create_task(runtime.run(install_signal_handlers=False))
     base = f"http://127.0.0.1:{settings.crp_monitor_http_port}"
-    running = Running(runtime, None, base)  # type: ignore[arg-type]  # no producer needed
+    running = Running(runtime, None, base)  # no producer needed
     try:
         await wait_until(lambda: _ready_status(running, 503))
         while not opened.is_set():  # every answer until then: not started
@@ -301,7 +301,7 @@ async def test_a_stop_while_a_migration_waits_for_its_lock_ends_within_the_deadl
     task = asyncio.create_task(runtime.run(install_signal_handlers=False))
     base = f"http://127.0.0.1:{settings.crp_monitor_http_port}"
     try:
-        running = Running(runtime, None, base)  # type: ignore[arg-type]  # no producer needed
+        running = Running(runtime, None, base)  # no producer needed
         await wait_until(lambda: _ready_status(running, 503))
         await asyncio.sleep(1.5)  # past the checks' cache: both dependencies answer by now
         async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as ready:

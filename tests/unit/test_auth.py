@@ -93,7 +93,7 @@ def test_token_digest_is_deterministic_and_distinguishes_tokens() -> None:
     ["", "abc", "Bearer cx_abc", "CX_abc", "cx", " cx_abc", "cx_" + "a" * 198],
 )
 async def test_tokens_that_cannot_be_valid_never_reach_the_database(token: str) -> None:
-    store = TokenStore(ForbiddenPool())  # type: ignore[arg-type]  # a fake of the pool
+    store = TokenStore(ForbiddenPool())  # a fake of the pool
     assert await store.authenticate(token) is None
 
 
@@ -109,7 +109,7 @@ async def test_a_known_token_resolves_to_its_principal() -> None:
             }
         }
     )
-    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
+    store = TokenStore(pool)  # a fake of the pool
 
     principal = await store.authenticate(token)
     assert principal == Principal(token_id, "lab-1", Role.LAB)
@@ -133,7 +133,7 @@ async def test_answers_are_cached() -> None:
             }
         }
     )
-    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
+    store = TokenStore(pool)  # a fake of the pool
 
     first = await store.authenticate(token)
     second = await store.authenticate(token)
@@ -145,7 +145,7 @@ async def test_answers_are_cached() -> None:
 
 async def test_unknown_tokens_are_cached_too() -> None:
     pool = CountingPool()
-    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
+    store = TokenStore(pool)  # a fake of the pool
     token = new_token()
     assert await store.authenticate(token) is None
     assert await store.authenticate(token) is None
@@ -154,7 +154,7 @@ async def test_unknown_tokens_are_cached_too() -> None:
 
 async def test_the_cache_is_per_token() -> None:
     pool = CountingPool()
-    store = TokenStore(pool)  # type: ignore[arg-type]  # a fake of the pool
+    store = TokenStore(pool)  # a fake of the pool
     await store.authenticate(new_token())
     await store.authenticate(new_token())
     assert len(pool.calls) == 2
@@ -162,7 +162,7 @@ async def test_the_cache_is_per_token() -> None:
 
 async def test_cached_answers_expire() -> None:
     pool = CountingPool()
-    store = TokenStore(pool, cache_seconds=0)  # type: ignore[arg-type]  # a fake of the pool
+    store = TokenStore(pool, cache_seconds=0)  # a fake of the pool
     token = new_token()
     await store.authenticate(token)
     await store.authenticate(token)
@@ -172,6 +172,6 @@ async def test_cached_answers_expire() -> None:
 async def test_a_token_bound_to_senders_resolves_with_them() -> None:
     token = new_token()
     row = {"token_id": uuid.uuid4(), "name": "lis", "role": "lab", "senders": ["LIS^HOSP"]}
-    store = TokenStore(CountingPool({token_digest(token): row}))  # type: ignore[arg-type]  # a fake pool
+    store = TokenStore(CountingPool({token_digest(token): row}))  # a fake pool
     principal = await store.authenticate(token)
     assert principal is not None and principal.senders == frozenset({"LIS^HOSP"})

@@ -63,7 +63,7 @@ def test_the_outbox_refuses_an_event_its_topic_does_not_carry() -> None:
         decided_at=dt.datetime(2026, 11, 5, tzinfo=dt.UTC),
     )  # fmt: skip
     envelope = make_envelope(dispensed, producer="dose-decision", subject_id="S-0001")
-    outbox = OutboxWriter(None)  # type: ignore[arg-type]  # add() never touches the connection
+    outbox = OutboxWriter(None)  # add() never touches the connection
     with pytest.raises(ValueError, match=r"DoseDispensed is not carried by dose\.decisions\.v1"):
         outbox.add(DOSE_DECISIONS, envelope)
     assert outbox.take_pending() == []

@@ -81,7 +81,7 @@ async def _get(app: web.Application, path: str) -> tuple[int, dict[str, str], st
 async def test_the_crp_series_is_503_with_retry_after_while_the_database_is_unreachable(
     error: BaseException, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = _app(http.routes(crp_series_query(FakePool(error))))  # type: ignore[arg-type]  # a fake of the pool
+    app = _app(http.routes(crp_series_query(FakePool(error))))  # a fake of the pool
     status, headers, body = await _get(app, "/v1/subjects/S-1/crp")
     assert (status, headers["Retry-After"]) == (503, "5")
     assert headers["Content-Type"].startswith("application/problem+json")
@@ -116,7 +116,7 @@ async def test_an_id_no_subject_can_have_is_400_and_never_reaches_the_database(
     subject_id: str,
 ) -> None:
     pool = FakePool()
-    app = _app(http.routes(crp_series_query(pool)))  # type: ignore[arg-type]  # a fake of the pool
+    app = _app(http.routes(crp_series_query(pool)))  # a fake of the pool
     status, headers, body = await _get(app, f"/v1/subjects/{subject_id}/crp")
     assert status == 400, body
     assert headers["Content-Type"].startswith("application/problem+json")
@@ -125,7 +125,7 @@ async def test_an_id_no_subject_can_have_is_400_and_never_reaches_the_database(
 
 async def test_the_longest_id_an_event_can_carry_is_asked_for_and_may_be_unknown() -> None:
     pool = FakePool()
-    app = _app(http.routes(crp_series_query(pool)))  # type: ignore[arg-type]  # a fake of the pool
+    app = _app(http.routes(crp_series_query(pool)))  # a fake of the pool
     status, _, _ = await _get(app, f"/v1/subjects/{'S' * 64}/crp")
     assert (status, pool.acquired) == (404, 1)
 

@@ -95,7 +95,7 @@ class FakeConsumer:
 
 async def read(consumer: FakeConsumer, wanted: dict[TopicPartition, int]) -> dict[Any, Readback]:
     found = await read_back_offsets(
-        consumer,  # type: ignore[arg-type]  # a hand-written fake of AIOKafkaConsumer
+        consumer,  # a hand-written fake of AIOKafkaConsumer
         wanted,
         timeout=1.0,
     )

@@ -197,7 +197,7 @@ def harness(pool: FakePool, check_broker_seconds: float = 0.05) -> Harness:
         ensured.append(1)
 
     relay = OutboxRelay(
-        pool,  # type: ignore[arg-type]  # a hand-written fake of asyncpg.Pool
+        pool,  # a hand-written fake of asyncpg.Pool
         publisher,  # type: ignore[arg-type]  # a hand-written fake of KafkaPublisher
         ensure_topics,
         OutboxMetrics(registry, "unit"),

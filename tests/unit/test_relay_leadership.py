@@ -125,7 +125,7 @@ async def test_a_batch_fetched_as_the_session_ended_is_not_published() -> None:
 async def test_a_keep_alive_without_an_answer_ends_the_session() -> None:
     session = LockSession({"free": True})
     leadership = Leadership(
-        session,  # type: ignore[arg-type]  # a hand-written fake of asyncpg.Connection
+        session,  # a hand-written fake of asyncpg.Connection
         "unit_outbox", lambda *_: None, keepalive_seconds=0.0, keepalive_timeout=0.05,
     )  # fmt: skip
     assert await leadership.acquire(asyncio.Event())
@@ -138,7 +138,7 @@ async def test_a_keep_alive_without_an_answer_ends_the_session() -> None:
 async def test_the_keep_alive_costs_one_round_trip_per_interval() -> None:
     session = LockSession({"free": True})
     leadership = Leadership(
-        session,  # type: ignore[arg-type]  # a hand-written fake of asyncpg.Connection
+        session,  # a hand-written fake of asyncpg.Connection
         "unit_outbox", lambda *_: None, keepalive_seconds=0.1,
     )  # fmt: skip
     assert await leadership.acquire(asyncio.Event())
@@ -154,7 +154,7 @@ async def test_a_session_the_pool_took_back_is_not_leading() -> None:
             raise asyncpg.InterfaceError("connection has been released back to the pool")
 
     leadership = Leadership(
-        TakenBack({"free": True}),  # type: ignore[arg-type]  # a fake asyncpg.Connection
+        TakenBack({"free": True}),  # a fake asyncpg.Connection
         "unit_outbox", lambda *_: None,
     )  # fmt: skip
     with pytest.raises(LeadershipLost):

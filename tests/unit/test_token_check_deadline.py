@@ -98,7 +98,7 @@ def test_a_token_check_gets_the_deadline_of_the_ingest() -> None:
 
 async def test_a_lookup_that_never_answers_is_cut_off_and_its_server_process_ended() -> None:
     pool = SilentPool()
-    store = TokenStore(pool, check_seconds=0.2)  # type: ignore[arg-type]  # a fake pool
+    store = TokenStore(pool, check_seconds=0.2)  # a fake pool
     error = await error_within(1.0, store.authenticate(new_token()))
     assert isinstance(error, TimeoutError)  # a passing failure: 503, never 401
     assert pool.conn.terminated, "the cut-off connection is not reused"
@@ -108,13 +108,13 @@ async def test_a_lookup_that_never_answers_is_cut_off_and_its_server_process_end
 
 async def test_a_pooled_connection_never_lent_is_cut_off_too() -> None:
     pool = SilentPool(silent_acquire=True)
-    store = TokenStore(pool, check_seconds=0.2)  # type: ignore[arg-type]  # a fake pool
+    store = TokenStore(pool, check_seconds=0.2)  # a fake pool
     assert isinstance(await error_within(1.0, store.authenticate(new_token())), TimeoutError)
 
 
 async def test_a_cut_off_check_is_not_cached() -> None:
     pool = SilentPool()
-    store = TokenStore(pool, check_seconds=0.1)  # type: ignore[arg-type]  # a fake pool
+    store = TokenStore(pool, check_seconds=0.1)  # a fake pool
     token = new_token()
     for _ in range(2):
         assert isinstance(await error_within(1.0, store.authenticate(token)), TimeoutError)
@@ -131,7 +131,7 @@ async def test_every_guarded_route_answers_503_with_retry_after_within_the_deadl
     app = build_http_app(
         service="unit", registry=registry,
         readiness=ReadinessChecks({}, ReadinessMetrics(registry, "unit")),
-        tokens=TokenStore(pool, check_seconds=0.3),  # type: ignore[arg-type]  # a fake pool
+        tokens=TokenStore(pool, check_seconds=0.3),  # a fake pool
         routes=[web.get("/guarded", requires(Role.SITE, Role.LAB)(reached))],
     )  # fmt: skip
     loop = asyncio.get_running_loop()
