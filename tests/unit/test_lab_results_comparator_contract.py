@@ -40,7 +40,9 @@ def test_a_measured_result_reads_as_one_and_carries_no_comparator() -> None:
     envelope = crp_result("S-1", 12.0)
     assert "comparator" not in envelope.payload
     consumed = ConsumedMessage(LAB_RESULTS, 0, 7, b"S-1", envelope.to_bytes())
-    assert decode_message(consumed).payload.comparator is None  # type: ignore[attr-defined]
+    payload = decode_message(consumed).payload
+    assert isinstance(payload, LabResultRecorded)
+    assert payload.comparator is None
 
 
 @pytest.mark.parametrize("comparator", ["<", "<=", ">", ">="])
@@ -50,7 +52,8 @@ def test_a_censored_result_carries_its_comparator_through_the_broker(comparator:
     assert envelope.payload["value"] == 5.0
     consumed = ConsumedMessage(LAB_RESULTS, 0, 8, b"S-1", envelope.to_bytes())
     decoded = decode_message(consumed).payload
-    assert decoded.comparator == Comparator(comparator)  # type: ignore[attr-defined]
+    assert isinstance(decoded, LabResultRecorded)
+    assert decoded.comparator == Comparator(comparator)
 
 
 @pytest.mark.parametrize("comparator", ["=", "<>", "ad", "", "lt"])

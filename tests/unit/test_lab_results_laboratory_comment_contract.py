@@ -36,14 +36,18 @@ def test_an_event_published_before_the_field_reads_as_a_result_without_a_comment
     envelope = crp_result("S-1", 12.0)
     assert "laboratory_comment" not in envelope.payload  # as every event before it
     consumed = ConsumedMessage(LAB_RESULTS, 0, 7, b"S-1", envelope.to_bytes())
-    assert decode_message(consumed).payload.laboratory_comment is False  # type: ignore[attr-defined]
+    payload = decode_message(consumed).payload
+    assert isinstance(payload, LabResultRecorded)
+    assert payload.laboratory_comment is False
 
 
 def test_a_commented_result_carries_the_flag_through_the_broker() -> None:
     envelope = _commented(crp_result("S-1", 12.0))
     assert envelope.payload["laboratory_comment"] is True
     consumed = ConsumedMessage(LAB_RESULTS, 0, 8, b"S-1", envelope.to_bytes())
-    assert decode_message(consumed).payload.laboratory_comment is True  # type: ignore[attr-defined]
+    payload = decode_message(consumed).payload
+    assert isinstance(payload, LabResultRecorded)
+    assert payload.laboratory_comment is True
 
 
 def test_an_event_without_a_comment_holds_only_the_fields_an_older_consumer_knows() -> None:
