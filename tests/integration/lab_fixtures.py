@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -160,7 +161,7 @@ def msa(ack: str) -> list[str]:
     raise AssertionError(f"no MSA in {ack!r}")
 
 
-def crp_observation(identifier: str, unit: str = "mg/L") -> dict[str, object]:
+def crp_observation(identifier: str, unit: str = "mg/L") -> dict[str, Any]:
     """A FHIR CRP Observation of the patient ``MRN`` (20 ``unit``)."""
     return {
         "resourceType": "Observation",

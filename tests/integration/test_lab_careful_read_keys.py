@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -153,7 +154,7 @@ class CommitsLate(LabIngestionUnitOfWork):
         await super().commit()
 
 
-async def waiting_for_a_lock(pool: asyncpg.Pool, done: asyncio.Future[object]) -> bool:
+async def waiting_for_a_lock(pool: asyncpg.Pool, done: asyncio.Future[Any]) -> bool:
     """Until a session of this database waits for a lock (or ``done`` is): True if one does."""
     for _ in range(200):
         if done.done():

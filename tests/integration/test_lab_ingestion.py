@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -533,7 +534,7 @@ async def test_http_channels_need_the_lab_role(lab: Lab) -> None:
             "code": "mg/dL",
         },
     }
-    body = {
+    body: dict[str, Any] = {
         "message_id": "J-1",
         "source": {"application": "LIS", "facility": "HOSP"},
         "patient": {"identifier": MRN},

@@ -42,7 +42,7 @@ async def _kept_after(lab: Lab, message: str, control_id: str) -> str:
     ack = await client.exchange(message)
     await client.close()
     assert msa(ack)[1:3] == ["AE", control_id], ack
-    payload = await lab.pool.fetchval("SELECT payload FROM rejections")
+    payload: str = await lab.pool.fetchval("SELECT payload FROM rejections")
     assert payload, "the rejection keeps a copy"
     return payload
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -48,7 +49,7 @@ async def test_every_lab_route_answers_503_when_the_token_check_hangs(
         tokens = [await create_token(conn, f"lab-{n}", Role.LAB) for n in range(3)]
     await locked.execute("BEGIN")
     await locked.execute("LOCK TABLE auth.api_tokens IN ACCESS EXCLUSIVE MODE")
-    posts = [
+    posts: list[tuple[str, dict[str, Any]]] = [
         ("/v1/lab-results", {"json": {"results": []}}),
         ("/v1/hl7", {"data": b"MSH|^~\\&|LIS|HOSP\r"}),
         ("/fhir/Observation", {"json": crp_observation("HANG-1")}),

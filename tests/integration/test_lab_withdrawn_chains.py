@@ -205,6 +205,7 @@ async def test_the_lookup_reads_each_patients_withdrawn_versions(pool: asyncpg.P
             await repository.write([])
         lookup = await repository.lookup([], [], [("LIS^HOSP", "K"), ("LIS^HOSP", "N")])
     (version,) = [v for v in lookup.withdrawn_versions[("LIS^HOSP", "K")] if v.content]
+    assert version.content is not None
     assert (version.subject_id, version.analyte, version.content[1]) == ("S-1", "crp", 40.0)
     assert WithdrawnVersion("S-2", "crp", None) in lookup.withdrawn_versions[("LIS^HOSP", "K")]
     assert ("LIS^HOSP", "N") not in lookup.withdrawn_versions

@@ -68,7 +68,7 @@ async def test_a_relay_whose_leadership_session_ended_stops_publishing(
         await asyncio.sleep(0.01)
 
     async def all_published() -> bool:
-        left = await admin.fetchval(
+        left: int = await admin.fetchval(
             "SELECT count(*) FROM producer.outbox WHERE published_at IS NULL"
         )
         return left == 0

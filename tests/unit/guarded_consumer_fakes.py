@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aiokafka.client import ConnectionGroup
+from faust.transport.conductor import Conductor
 from faust.types import TP
 
 from shared.streaming.faust_app import create_faust_app
@@ -124,8 +125,10 @@ async def _noop(*args: Any, **kwargs: Any) -> None:
 
 async def faked_consumer(tmp_path: Path) -> Faked:
     app = create_faust_app("unit-test", "127.0.0.1:1", tmp_path)
-    app.topics.add(app.topic(TOPIC))
-    await app.topics._update_indices()
+    topics = app.topics
+    assert isinstance(topics, Conductor)
+    topics.add(app.topic(TOPIC))
+    await topics._update_indices()
     consumer = app.consumer
     assert isinstance(consumer, GuardedConsumer)
     app.producer = SimpleNamespace(flush=_noop)  # type: ignore[assignment]  # a fake producer

@@ -64,7 +64,8 @@ def agent(tmp_path: Path, processor: FakeProcessor, exits: list[str]) -> BatchAg
 
 
 async def test_applied_batches_are_acknowledged(tmp_path: Path) -> None:
-    processor, exits = FakeProcessor(), []
+    processor = FakeProcessor()
+    exits: list[str] = []
     stream = FakeStream([[event(0), event(1)], [event(2)]])
     await agent(tmp_path, processor, exits)._run(stream)
     assert processor.applied == [[0, 1], [2]]
@@ -73,7 +74,8 @@ async def test_applied_batches_are_acknowledged(tmp_path: Path) -> None:
 
 
 async def test_a_batch_that_fails_is_never_acknowledged(tmp_path: Path) -> None:
-    processor, exits = FakeProcessor(fail_on=2), []
+    processor = FakeProcessor(fail_on=2)
+    exits: list[str] = []
     stream = FakeStream([[event(0), event(1)], [event(2)], [event(3)]])
     with pytest.raises(RuntimeError):
         await agent(tmp_path, processor, exits)._run(stream)

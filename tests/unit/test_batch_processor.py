@@ -450,7 +450,7 @@ async def test_events_without_a_handler_are_skipped(
     uow: FakeUnitOfWork, registry: CollectorRegistry, msg: Offsets
 ) -> None:
     enrolled, lab = subject_enrolled("S-1"), crp_result("S-1", 1.0)
-    handlers = {"SubjectEnrolled": record}
+    handlers: dict[str, EventHandler] = {"SubjectEnrolled": record}
     await processor(uow, registry, handlers).process([msg(lab), msg(enrolled, topic=SUBJECTS)])
 
     assert uow.committed.applied == [enrolled.event_id]

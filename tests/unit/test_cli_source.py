@@ -96,7 +96,8 @@ async def _added(monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
         return True
 
     async def sender_settings(conn: object, application: str, facility: str) -> Sender:
-        return kept["sender"]
+        sender: Sender = kept["sender"]
+        return sender
 
     async def enrolled_sites(conn: object) -> set[str]:
         return {"CH-01"}

@@ -11,6 +11,7 @@ import pytest
 
 import cachexia.platform as platform
 from cachexia.cli import main
+from cachexia.errors import InfrastructureError
 from cachexia.up import Platform
 from shared.secrets import KEY_FILE
 from shared.settings import PlatformSettings, load_settings
@@ -143,8 +144,17 @@ def test_external_infrastructure_without_the_key_stops_before_anything_starts(
     for name, value in infrastructure.items():
         monkeypatch.setenv(name, value)
     started: list[str] = []
-    monkeypatch.setattr("cachexia.cli.run_service", lambda *a: started.append("service") or 0)
-    monkeypatch.setattr("cachexia.up.run_platform", lambda *a: started.append("up") or 0)
+
+    def run_service(*_: object) -> int:
+        started.append("service")
+        return 0
+
+    def run_platform(*_: object) -> int:
+        started.append("up")
+        return 0
+
+    monkeypatch.setattr("cachexia.cli.run_service", run_service)
+    monkeypatch.setattr("cachexia.up.run_platform", run_platform)
     assert main(command) == 2
     assert started == []
     err = capsys.readouterr().err
@@ -166,7 +176,12 @@ def test_an_empty_key_file_stops_the_embedded_platform_before_it_starts(
 def test_a_service_that_hashes_nothing_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
     started: list[str] = []
-    monkeypatch.setattr("cachexia.cli.run_service", lambda name, s: started.append(name) or 0)
+
+    def run_service(name: str, settings: PlatformSettings) -> int:
+        started.append(name)
+        return 0
+
+    monkeypatch.setattr("cachexia.cli.run_service", run_service)
     assert main(["service", "crp-monitor"]) == 0
     assert started == ["crp-monitor"]
 
@@ -209,7 +224,7 @@ def test_wait_for_postgres_gives_up_with_the_masked_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _connect_raising(monkeypatch, ConnectionRefusedError(111, "refused"))
-    with pytest.raises(platform.InfrastructureError) as error:
+    with pytest.raises(InfrastructureError) as error:
         asyncio.run(platform.wait_for_postgres(DATABASE_URL, timeout=0))
     assert "cachexia:***@db.internal" in str(error.value)
     assert PASSWORD not in str(error.value)
@@ -275,7 +290,12 @@ def test_up_creates_the_key_on_its_first_start(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     started: list[PlatformSettings] = []
-    monkeypatch.setattr("cachexia.up.run_platform", lambda s: started.append(s) or 0)
+
+    def run_platform(settings: PlatformSettings) -> int:
+        started.append(settings)
+        return 0
+
+    monkeypatch.setattr("cachexia.up.run_platform", run_platform)
     assert main(["up"]) == 0
     assert len(started) == 1
     assert (tmp_path / "data" / KEY_FILE).stat().st_size == 64

@@ -148,9 +148,11 @@ def test_envelope_round_trips_through_bytes() -> None:
 def test_envelope_rejects_naive_datetimes() -> None:
     with pytest.raises(ValidationError, match="occurred_at"):
         Envelope(
+            event_id=uuid.uuid4(),
             event_type="SubjectEnrolled",
             schema_version=1,
             occurred_at=dt.datetime(2026, 1, 1, 12, 0),  # naive on purpose
+            recorded_at=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC),
             producer="dose-decision",
             payload={},
         )

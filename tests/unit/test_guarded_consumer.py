@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import UnknownMemberIdError
+from faust.transport.conductor import Conductor
 from faust.types import TP
 
 from shared.streaming.faust_app import create_faust_app
@@ -78,8 +79,10 @@ async def test_an_event_read_before_a_rebalance_is_never_counted_as_done_after_i
     tmp_path: Path,
 ) -> None:
     app = create_faust_app("unit-test", "127.0.0.1:1", tmp_path)
-    app.topics.add(app.topic("lab.results.v1"))  # acks are tracked for a topic the app reads
-    await app.topics._update_indices()  # what faust does as the consumer subscribes
+    topics = app.topics
+    assert isinstance(topics, Conductor)
+    topics.add(app.topic("lab.results.v1"))  # acks are tracked for a topic the app reads
+    await topics._update_indices()  # what faust does as the consumer subscribes
     consumer = app.consumer
     assert isinstance(consumer, GuardedConsumer)
     tp = TP("lab.results.v1", 0)

@@ -7,17 +7,24 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
-import shared.secrets as secrets_module
 from shared.secrets import KEY_FILE, SubjectKeyError, subject_hmac_key, subject_key_origin
 from shared.settings import PlatformSettings
 
 pytestmark = pytest.mark.usefixtures("clean_platform_environment")
 
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0aa55"
-EXTERNAL = [
+
+
+class Infrastructure(TypedDict, total=False):
+    database_url: str
+    kafka_bootstrap_servers: str
+
+
+EXTERNAL: list[Infrastructure] = [
     {"database_url": "postgresql://cachexia:secret@db:5432/cachexia"},
     {"kafka_bootstrap_servers": "kafka:9092"},
     {"database_url": "postgresql://u@db/x", "kafka_bootstrap_servers": "kafka:9092"},
@@ -26,7 +33,7 @@ EXTERNAL = [
 
 @pytest.mark.parametrize("infrastructure", EXTERNAL)
 def test_external_infrastructure_without_a_key_is_refused_naming_the_variable(
-    infrastructure: dict[str, str], tmp_path: Path
+    infrastructure: Infrastructure, tmp_path: Path
 ) -> None:
     settings = PlatformSettings(data_dir=tmp_path, **infrastructure)
     with pytest.raises(SubjectKeyError, match="CACHEXIA_SUBJECT_HMAC_KEY is not set"):
@@ -45,7 +52,7 @@ def test_a_key_file_left_in_the_data_dir_is_not_used_with_external_infrastructur
 
 
 @pytest.mark.parametrize("infrastructure", [{}, *EXTERNAL])
-def test_the_configured_key_is_used(infrastructure: dict[str, str], tmp_path: Path) -> None:
+def test_the_configured_key_is_used(infrastructure: Infrastructure, tmp_path: Path) -> None:
     settings = PlatformSettings(data_dir=tmp_path, subject_hmac_key=KEY, **infrastructure)
     assert subject_hmac_key(settings) == KEY.encode()
     assert not (tmp_path / KEY_FILE).exists()
@@ -75,7 +82,7 @@ def test_a_key_another_process_created_first_is_kept(
         Path(target).write_text(first)
         real_link(source, target)
 
-    monkeypatch.setattr(secrets_module.os, "link", link_after_the_other_process)
+    monkeypatch.setattr(os, "link", link_after_the_other_process)
     assert subject_hmac_key(PlatformSettings(data_dir=tmp_path), create=True) == first.encode()
     assert sorted(p.name for p in path.parent.iterdir()) == ["subject-hmac.key"]
 
@@ -86,7 +93,7 @@ def test_a_crash_while_writing_leaves_no_key_file(
     def crash(descriptor: int) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(secrets_module.os, "fsync", crash)
+    monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
         subject_hmac_key(PlatformSettings(data_dir=tmp_path), create=True)
     assert list((tmp_path / KEY_FILE).parent.iterdir()) == []  # next start generates anew

@@ -86,7 +86,7 @@ def _sent(draw: st.DrawFn) -> tuple[str, str, str]:
     separators, and escape sequences."""
     chosen = draw(st.lists(st.sampled_from(_CHARACTERS), min_size=6, max_size=6, unique=True))
     field, encoding = chosen[0], "".join(chosen[1 : 5 + draw(st.integers(0, 1))])
-    component, repetition, esc, subcomponent = encoding[:4]
+    component, repetition, esc, subcomponent = chosen[1:5]  # encoding's first four
     data = [c for c in "ABC12 " + _CHARACTERS if c not in chosen[:5]]
     tokens = st.one_of(
         st.sampled_from(data),
@@ -105,7 +105,8 @@ def _read(value: object, message: hl7.Message, depth: int = 3) -> Read:
     and sub-components (``depth`` levels), each value unescaped, trailing empty parts left
     out (they say nothing, and the ACK does not echo them)."""
     if depth == 0:
-        return message.unescape(str(value))
+        unescaped: str = message.unescape(str(value))
+        return unescaped
     parts = [_read(part, message, depth - 1) for part in (
         value if isinstance(value, list) else [value]
     )]  # fmt: skip

@@ -120,4 +120,5 @@ def test_fhir_answers_a_sender_gone_403_forbidden() -> None:
     refused = IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, "sender 'LIS^GONE' ...")
     response = observation_response(refused)
     assert response.status == 403
+    assert response.text is not None
     assert json.loads(response.text)["issue"][0]["code"] == "forbidden"

@@ -49,7 +49,8 @@ def _cbc_panel() -> dict[str, Any]:
 
 
 def _decoded(resource: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(resource), parse_float=decimal.Decimal)
+    decoded: dict[str, Any] = json.loads(json.dumps(resource), parse_float=decimal.Decimal)
+    return decoded
 
 
 def _bundle(kind: str) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from unittest.mock import patch
 
 from prometheus_client import CollectorRegistry
 
-from services.lab_ingestion.adapters import fhir_redaction
+from services.lab_ingestion.adapters import fhir_redaction, hl7_codec
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import hl7_flow
 from services.lab_ingestion.entrypoints.copies import LARGE_INPUT_CHARS
-from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
+from services.lab_ingestion.service_layer.commands import Command, IngestLabMessage, IngestOutcome
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.route_fakes import (
     LAB,
@@ -51,7 +51,7 @@ async def test_a_large_hl7_message_refused_by_the_service_layer_is_redacted_off_
     assert len(text) > LARGE_INPUT_CHARS
     loop_thread = threading.current_thread()
     on_loop: list[int] = []
-    real_redact = hl7_flow.redact
+    real_redact = hl7_codec.redact
 
     def watched(payload: str, identify: Any) -> str:
         if threading.current_thread() is loop_thread:
@@ -80,6 +80,7 @@ async def test_a_large_fhir_observation_refused_by_the_service_layer_is_redacted
         return real(payload, identify)
 
     def service_layer(command: Command) -> IngestOutcome:
+        assert isinstance(command, IngestLabMessage)  # one Observation
         command.redact()  # as rejections.reject does for a rejected message (on the loop)
         return IngestOutcome.rejected(
             RejectionCode.UNCONVERTIBLE_UNIT, "unit furlong cannot be converted"

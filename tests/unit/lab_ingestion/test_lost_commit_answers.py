@@ -64,7 +64,8 @@ async def run(committer: GroupCommitter[int, int], commands: list[int]) -> list[
 
 
 async def test_every_retry_of_a_batch_carries_its_token_and_it_is_settled_once() -> None:
-    recorder, settled = TokenRecorder(transient_failures=2), []
+    recorder = TokenRecorder(transient_failures=2)
+    settled: list[uuid.UUID] = []
     committer = GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, on_settled=settled.append)
     assert await run(committer, [1, 2]) == [2, 4]
     first, *retries = recorder.tokens
@@ -73,7 +74,8 @@ async def test_every_retry_of_a_batch_carries_its_token_and_it_is_settled_once()
 
 
 async def test_each_batch_has_a_token_of_its_own() -> None:
-    recorder, settled = TokenRecorder(), []
+    recorder = TokenRecorder()
+    settled: list[uuid.UUID] = []
     committer = GroupCommitter(
         recorder, transient=TRANSIENT_DB_ERRORS, max_batch=1, on_settled=settled.append
     )
@@ -82,7 +84,8 @@ async def test_each_batch_has_a_token_of_its_own() -> None:
 
 
 async def test_a_batch_given_up_is_settled() -> None:
-    recorder, settled = TokenRecorder(transient_failures=100), []
+    recorder = TokenRecorder(transient_failures=100)
+    settled: list[uuid.UUID] = []
     committer = GroupCommitter(
         recorder,
         transient=TRANSIENT_DB_ERRORS,
@@ -95,7 +98,8 @@ async def test_a_batch_given_up_is_settled() -> None:
 
 
 async def test_a_batch_split_to_isolate_a_failure_settles_its_token_and_tries_new_ones() -> None:
-    recorder, settled = TokenRecorder(poison=2), []
+    recorder = TokenRecorder(poison=2)
+    settled: list[uuid.UUID] = []
     committer = GroupCommitter(recorder, transient=TRANSIENT_DB_ERRORS, on_settled=settled.append)
     answers = await run(committer, [1, 2, 3])
     assert answers[0] == 2 and answers[2] == 6 and isinstance(answers[1], RuntimeError)
@@ -168,7 +172,7 @@ class ResettingUnitOfWork(FakeUnitOfWork):
 
     def __init__(self, db: TokenDatabase, reset: list[str]) -> None:
         super().__init__(db)
-        self.labs = TokenLabs(db)
+        self.labs: TokenLabs = TokenLabs(db)
         self._reset = reset
 
     async def commit(self) -> None:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.lab_ingestion.domain.analytes import DEFAULT_UNIT_PARAMETERS, resolve_unit
+from services.lab_ingestion.domain.analytes import (
+    DEFAULT_UNIT_PARAMETERS,
+    UnitConversion,
+    resolve_unit,
+)
 from services.lab_ingestion.domain.reference_ranges import reference_range_of
 from shared.contracts.events.lab import Analyte
 
@@ -28,6 +32,7 @@ def test_one_range_with_a_numbered_note_is_read(
     analyte: Analyte, unit: str, text: str, bounds: tuple[float | None, float | None]
 ) -> None:
     conversion = resolve_unit(analyte, (unit,))
+    assert isinstance(conversion, UnitConversion)
     assert reference_range_of(analyte, text, conversion, DEFAULT_UNIT_PARAMETERS) == bounds
 
 
@@ -46,4 +51,5 @@ def test_a_note_holding_another_range_drops_the_range(
     analyte: Analyte, unit: str, text: str
 ) -> None:
     conversion = resolve_unit(analyte, (unit,))
+    assert isinstance(conversion, UnitConversion)
     assert reference_range_of(analyte, text, conversion, DEFAULT_UNIT_PARAMETERS) == (None, None)

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ MESSAGE = join([
 ])  # fmt: skip
 
 
-def kept(**changes: object) -> KeptRejection:
+def kept(**changes: Any) -> KeptRejection:
     """The rejection of MESSAGE as the service keeps it (its copy, hash and digest)."""
     message, _ = parse_oru(MESSAGE, identify=keyed_hash)
     patient_hmac = keyed_hash("MRN77")
@@ -93,7 +94,7 @@ async def test_a_replay_ingests_the_copy_as_its_senders_message_at_its_first_arr
     # marked in the replay's own unit of work: committed with it, or not at all
     assert ingest.marks == [(rejection.rejection_id, replayed.summary, True)]
     (command,) = ingest.commands
-    assert command.received_at == AT  # type: ignore[union-attr]  # an IngestLabMessage
+    assert command.received_at == AT
     assert command.rejection_id == rejection.rejection_id  # rejected again: the same one
 
 

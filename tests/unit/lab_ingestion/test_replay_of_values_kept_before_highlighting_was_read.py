@@ -32,6 +32,7 @@ from services.lab_ingestion.adapters import hl7_escapes
 from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.records import KeptRejection
+from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from services.lab_ingestion.service_layer.replay import (
     Replayer,
     ReplayRefused,
@@ -84,6 +85,7 @@ async def test_a_bold_critical_anc_refused_before_the_fix_is_replayable_after_it
     assert replayed.settled
     assert len(ingest.commands) == 1
     (command,) = ingest.commands
+    assert isinstance(command, IngestLabMessage)
     assert command.message.observations[0].value == "0.3"  # replayed as read now
 
 

@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import product
-from typing import Any
+from typing import Any, Literal
 from unittest.mock import patch
 
 from hypothesis import HealthCheck, assume, given, reject, settings
@@ -61,6 +61,11 @@ MG_L = {"4": 4.0, "4.0": 4.0, "0.4": 4.0, "12": 12.0, "40": 40.0, "": None}
 # status, key, value, collection time ("t0"/"t1", "t0H": with abnormal flag H)
 Obs = tuple[str, str, str, str]
 Msg = tuple[str, str, tuple[Obs, ...]]  # control id, mrn, observations
+# a batch of messages, a restart, or a race: ("race", this instance's, the other's)
+Batch = list[Msg] | Literal["restart"] | tuple[Literal["race"], list[Msg], list[Msg]]
+# a drawn batch's items: ("new", a message) or ("again", n); a drawn step, as a Batch
+Item = tuple[str, Any]
+Step = list[Item] | Literal["restart"] | tuple[Literal["race"], list[Item], list[Item]]
 
 
 def command(m: Msg) -> IngestLabMessage:
@@ -366,12 +371,11 @@ step = st.one_of(
 scenarios = st.lists(step, min_size=1, max_size=8)
 
 
-def concrete(scenario: list[list[tuple[str, Any]]], *, one_observation: bool = False
-             ) -> list[list[Msg]]:  # fmt: skip
+def concrete(scenario: list[Step], *, one_observation: bool = False) -> list[Batch]:
     sent: list[Msg] = []
-    batches: list[Any] = []
+    batches: list[Batch] = []
 
-    def messages_of(batch: list[tuple[str, Any]]) -> list[Msg]:
+    def messages_of(batch: list[Item]) -> list[Msg]:
         msgs = []
         for kind, detail in batch:
             if kind == "again":
@@ -429,7 +433,7 @@ def _only_if(condition: bool) -> None:
         assume(False)
 
 
-async def run_service(batches: list[list[Msg]]) -> tuple[list[Any], tuple[Any, ...]]:
+async def run_service(batches: list[Batch]) -> tuple[list[Any], tuple[Any, ...]]:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1", "h(MRN2)": "S-2"})
     ingest, other = ingestor(db), ingestor(db)
     outcomes = []
@@ -544,7 +548,7 @@ def check(batches: list[Any]) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios)
 def test_the_result_chain_is_what_the_reference_model_says(
-    scenario: list[list[tuple[str, Any]]],
+    scenario: list[Step],
 ) -> None:
     check(concrete(scenario))
 
@@ -552,7 +556,7 @@ def test_the_result_chain_is_what_the_reference_model_says(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios)
 def test_one_message_a_batch_is_what_the_reference_model_says(
-    scenario: list[list[tuple[str, Any]]],
+    scenario: list[Step],
 ) -> None:
     check(
         [
@@ -566,14 +570,14 @@ def test_one_message_a_batch_is_what_the_reference_model_says(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios)
 def test_one_observation_a_message_is_what_the_reference_model_says(
-    scenario: list[list[tuple[str, Any]]],
+    scenario: list[Step],
 ) -> None:
     check(concrete(scenario, one_observation=True))
 
 
 # ---- defect 1: a race forks a chain and leaves a withdrawn result standing ---------------
 
-RACE_FORK = [
+RACE_FORK: list[Batch] = [
     ("race",
      [("0", "MRN1", (("F", "K1", "4", "t0"),)), ("2", "MRN1", (("X", "K1", "", "t0"),))],
      [("1", "MRN1", (("F", "K1", "4", "t0"),))]),

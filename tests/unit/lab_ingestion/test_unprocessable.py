@@ -142,7 +142,11 @@ async def test_a_kept_failure_a_replay_could_not_check_asks_for_a_resend() -> No
         ("MSH|^~\\&|LIS|HOSP", lambda number: f"hash-of-{number}"),
     ):
         ingest = FakeIngest()
-        command = IngestLabMessage(MESSAGE, lambda copy=copy: copy, AT)
+
+        def redact(copy: str = copy) -> str:
+            return copy
+
+        command = IngestLabMessage(MESSAGE, redact, AT)
         await keep_unprocessable(ingest, command, identify=identify, transient=TRANSIENT_DB_ERRORS)
         (kept,) = ingest.stored
         assert isinstance(kept, RecordRejectedInput)
