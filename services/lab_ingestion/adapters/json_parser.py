@@ -97,7 +97,13 @@ class PatientIn(_Strict):
 class ResultIn(_Strict):
     result_id: _Id = Field(description="stable across corrections and cancellations")
     loinc: _Loinc
-    value: _Short = ""
+    value: _Short = Field(
+        default="",
+        description=(
+            "as the laboratory reported it: a decimal (`12.5`), or a limit it could not "
+            "measure beyond (`<5`, `>= 200`), published as that limit with its comparator"
+        ),
+    )
     unit: _Short | None = None
     reference_range: _Short | None = None
     abnormal_flag: _Flag | None = None
