@@ -26,7 +26,8 @@ async def test_the_result_at_fault_and_its_field_are_named(lab: Lab) -> None:
     accepted = await client.exchange(oru("LOC-3", [good]))
     await client.close()
     assert msa(unit_ack)[1] == "AE" and err(unit_ack).startswith("ERR||OBX^2^6|103^"), unit_ack
-    assert err(value_ack).startswith("ERR|OBX^1^5^102&Data type error&HL70357"), value_ack
+    # the value's OBX alone: a value is refused for its type (OBX-2) or flags (OBX-8) too
+    assert err(value_ack).startswith("ERR|OBX^1^^102&Data type error&HL70357"), value_ack
     assert msa(accepted)[1] == "AA" and "\rERR|" not in accepted
 
 
@@ -40,3 +41,15 @@ async def test_the_patients_identifier_is_named_over_http(lab: Lab) -> None:
         ack = await response.text()
     assert msa(ack)[1] == "AE", ack
     assert err(ack).startswith("ERR||PID^1^3|101^Required field missing^HL70357"), ack
+
+
+async def test_a_time_from_the_order_and_a_refused_version_are_not_misplaced(lab: Lab) -> None:
+    """A collection time before 2000 taken from OBR-7 (OBX-14 empty) names the OBX alone,
+    never the empty OBX-14; a version refused names MSH-12, not the message type."""
+    old = oru("LOC-5", [obx("1988-5", "12", "mg/L", observed="")], order_time="19900101070000")
+    client = await lab.mllp()
+    time_ack = await client.exchange(old)
+    version_ack = await client.exchange(oru("LOC-6", [obx("1988-5", "12", "mg/L")], version="2.6"))
+    await client.close()
+    assert msa(time_ack)[1] == "AE" and err(time_ack).startswith("ERR||OBX^1|102^"), time_ack
+    assert err(version_ack).startswith("ERR||MSH^1^12|203^Unsupported version id"), version_ack

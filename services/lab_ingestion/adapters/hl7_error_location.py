@@ -4,11 +4,14 @@ and the field, so that the laboratory's interface analyst finds the result at fa
 reading the whole message (``OBX^2^6``: the second OBX's unit).
 
 A result's error names its OBX: the message's observations are its OBX segments in order
-(``hl7_codec``), so the observation at fault (0-based) is the OBX of that sequence. The field
-is the one each rejection is about (its value, unit, status, collection time); a rejection
-of how a result fits its stored chain (a correction of nothing, a final result of another
-sample) names the OBX alone. A malformed message, a failure of ours, or a rejection whose
-result is not known names nothing (no ERR-2 is better than a wrong one).
+(``hl7_codec``), so the observation at fault (0-based) is the OBX of that sequence (HL7's
+segment sequence is the segment's place in the message, not its set id). The field only
+where the rejection is about that one field (test code, unit, status); the OBX alone where
+the fault may lie in another (a value refused for its type, OBX-2, or for flags that
+contradict it, OBX-8; a time taken from OBR-7 or OBR-22 when OBX-14 is empty) or in how the
+result fits its stored chain (a correction of nothing, a final result of another sample). A
+malformed message, a failure of ours, or a rejection whose result is not known names nothing
+(no ERR-2 is better than a wrong one).
 """
 
 from __future__ import annotations
@@ -39,14 +42,14 @@ class ErrorLocation(NamedTuple):
 _RESULT_FIELDS: Final[Mapping[RejectionCode, int | None]] = MappingProxyType({
     RejectionCode.UNKNOWN_ANALYTE: 3,  # OBX-3 observation identifier
     RejectionCode.AMBIGUOUS_ANALYTE: 3,
-    RejectionCode.NON_NUMERIC_VALUE: 5,  # OBX-5 observation value
-    RejectionCode.CENSORED_VALUE: 5,
-    RejectionCode.IMPLAUSIBLE_VALUE: 5,
+    RejectionCode.NON_NUMERIC_VALUE: None,  # OBX-5, or its type (OBX-2)
+    RejectionCode.CENSORED_VALUE: None,  # OBX-5 and its off-scale flags (OBX-8)
+    RejectionCode.IMPLAUSIBLE_VALUE: None,  # OBX-5, its unit, range or flags (OBX-6 to 8)
     RejectionCode.UNCONVERTIBLE_UNIT: 6,  # OBX-6 units
     RejectionCode.MISSING_UNIT: 6,
     RejectionCode.UNKNOWN_STATUS: 11,  # OBX-11 observation result status
-    RejectionCode.MISSING_COLLECTION_TIME: 14,  # OBX-14 (else OBR-7): the result's own
-    RejectionCode.IMPLAUSIBLE_TIME: 14,
+    RejectionCode.MISSING_COLLECTION_TIME: None,  # OBX-14, else OBR-7
+    RejectionCode.IMPLAUSIBLE_TIME: None,  # OBX-14 or OBR-7, OBR-22 or OBX-19
     RejectionCode.UNKNOWN_CORRECTED_RESULT: None,
     RejectionCode.OTHER_PATIENTS_RESULT: None,
     RejectionCode.OTHER_ANALYTES_RESULT: None,
@@ -67,11 +70,20 @@ _MESSAGE_LOCATIONS: Final[Mapping[RejectionCode, ErrorLocation]] = MappingProxyT
 })  # fmt: skip
 
 
-def error_location(code: RejectionCode | None, observation: int | None) -> ErrorLocation | None:
+# an unsupported version is refused as an unsupported message, under its own condition
+_VERSION = ErrorLocation("MSH", 1, 12)
+
+
+def error_location(
+    code: RejectionCode | None, observation: int | None, *, version_refused: bool = False
+) -> ErrorLocation | None:
     """Where the error of ``code`` lies; ``observation``: the message's result at fault
-    (0-based), when one is. None where it cannot be told."""
+    (0-based), when one is; ``version_refused``: the message's version (MSH-12) is what was
+    refused (HL7 table 0357's 203). None where it cannot be told."""
     if code is None:
         return None
+    if code is RejectionCode.UNSUPPORTED_MESSAGE and version_refused:
+        return _VERSION
     if code in _MESSAGE_LOCATIONS:
         return _MESSAGE_LOCATIONS[code]
     if code in _RESULT_FIELDS and observation is not None and observation >= 0:

@@ -14,7 +14,12 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
-from services.lab_ingestion.adapters.hl7_ack import DATA_TYPE_ERROR, INTERNAL_ERROR, Condition
+from services.lab_ingestion.adapters.hl7_ack import (
+    DATA_TYPE_ERROR,
+    INTERNAL_ERROR,
+    UNSUPPORTED_VERSION,
+    Condition,
+)
 from services.lab_ingestion.adapters.hl7_charset import (
     UTF_8_NAME,
     DecodedMessage,
@@ -199,7 +204,8 @@ class Hl7Acknowledger:
             replace(header or Header(), charset=charset), code, text=reason,
             error=outcome.code, condition=condition, control_id=uuid.uuid4().hex[:20],
             location=None if code == "AA" else error_location(
-                outcome.code, outcome.failed_observation
+                outcome.code, outcome.failed_observation,
+                version_refused=condition == UNSUPPORTED_VERSION,
             ),
         )  # fmt: skip
         return code, ack

@@ -24,10 +24,15 @@ def _err(ack: str) -> str:
     ("code", "observation", "location"),
     [
         (RejectionCode.UNCONVERTIBLE_UNIT, 1, ErrorLocation("OBX", 2, 6)),
-        (RejectionCode.NON_NUMERIC_VALUE, 0, ErrorLocation("OBX", 1, 5)),
-        (RejectionCode.CENSORED_VALUE, 3, ErrorLocation("OBX", 4, 5)),
         (RejectionCode.UNKNOWN_STATUS, 0, ErrorLocation("OBX", 1, 11)),
-        (RejectionCode.MISSING_COLLECTION_TIME, 2, ErrorLocation("OBX", 3, 14)),
+        (RejectionCode.AMBIGUOUS_ANALYTE, 0, ErrorLocation("OBX", 1, 3)),
+        # the OBX alone where the fault may lie in another field than the one refused: a
+        # value's type (OBX-2) or flags (OBX-8), a time taken from OBR-7 or OBR-22
+        (RejectionCode.NON_NUMERIC_VALUE, 0, ErrorLocation("OBX", 1)),
+        (RejectionCode.CENSORED_VALUE, 3, ErrorLocation("OBX", 4)),
+        (RejectionCode.IMPLAUSIBLE_VALUE, 1, ErrorLocation("OBX", 2)),
+        (RejectionCode.MISSING_COLLECTION_TIME, 2, ErrorLocation("OBX", 3)),
+        (RejectionCode.IMPLAUSIBLE_TIME, 0, ErrorLocation("OBX", 1)),
         (RejectionCode.OTHER_SAMPLES_RESULT, 0, ErrorLocation("OBX", 1)),
         (RejectionCode.MISSING_PATIENT, None, ErrorLocation("PID", 1, 3)),
         (RejectionCode.MULTIPLE_PATIENTS, None, ErrorLocation("PID", 2)),
@@ -56,6 +61,12 @@ def test_nothing_is_named_where_it_cannot_be_told(
     code: RejectionCode | None, observation: int | None
 ) -> None:
     assert error_location(code, observation) is None
+
+
+def test_a_version_refused_names_msh12_another_message_type_msh9() -> None:
+    refused = RejectionCode.UNSUPPORTED_MESSAGE
+    assert error_location(refused, None, version_refused=True) == ErrorLocation("MSH", 1, 12)
+    assert error_location(refused, None) == ErrorLocation("MSH", 1, 9)
 
 
 @given(st.sampled_from(list(RejectionCode)), st.none() | st.integers(0, 10_000))
