@@ -19,6 +19,8 @@ from shared.contracts.topics import LAB_RESULTS
 from shared.secrets import subject_hmac_key
 from tests.integration.lab_fixtures import MRN, TS, crp_observation, msa, oru
 from tests.integration.messaging_fixtures import read_topic
+from tests.integration.test_lab_fhir_versions import bundle
+from tests.integration.test_lab_fhir_versions import post as fhir_post
 from tests.integration.test_lab_ingestion import SUBJECT, Lab
 from tests.integration.test_lab_laboratory_comments import post
 from tests.integration.test_lab_replay import cli, rejection_of
@@ -146,3 +148,19 @@ async def test_limits_stored_are_counted(lab: Lab) -> None:
     await client.close()
     assert await lab.metric("lab_results_stored_total", channel="mllp") == 2
     assert await lab.metric("lab_results_limits_total", channel="mllp") == 1
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch"])
+async def test_limits_in_a_bundle_are_counted_once_and_not_again_when_it_is_resent(
+    lab: Lab, kind: str
+) -> None:
+    limit = crp_observation("OBS-B-LIMIT")
+    limit["valueQuantity"] = {**limit["valueQuantity"], "value": 3, "comparator": "<"}
+    measured = {**crp_observation("OBS-B-PLAIN"), "effectiveDateTime": "2026-11-20T09:00:00+01:00"}
+    body = bundle(kind, [limit, measured])
+    assert (await fhir_post(lab, "/fhir", body))[0] == 200
+    assert (await fhir_post(lab, "/fhir", body))[0] == 200  # sent again whole: a resend
+    assert await lab.metric("lab_results_stored_total", channel="fhir") == 2
+    assert await lab.metric("lab_results_limits_total", channel="fhir") == 1
+    published = await events(lab, 2)
+    assert sorted(str(p.get("comparator")) for p in published) == ["<", "None"]
