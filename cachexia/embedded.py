@@ -75,10 +75,11 @@ def start_postgres(postgres: EmbeddedPostgres) -> None:
         raise _port_error(taken, "embedded_postgres_port") from None
 
 
-def start_broker(broker: EmbeddedTansu) -> None:
-    """Start the embedded broker; its port in use is one line."""
+def spawn_broker(broker: EmbeddedTansu) -> None:
+    """Start the embedded broker's process (``EmbeddedTansu.spawn``: from the thread it is
+    to end with); its port in use is one line."""
     try:
-        broker.start()
+        broker.spawn()
     except PortInUse as taken:
         raise _port_error(taken, "embedded_kafka_port") from None
 

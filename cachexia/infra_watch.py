@@ -28,7 +28,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from cachexia.embedded import start_broker, start_postgres
+from cachexia.embedded import spawn_broker, start_postgres
 from cachexia.errors import InfrastructureError
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
@@ -167,9 +167,15 @@ class InfrastructureWatch:
             )
 
     async def _start_broker(self) -> None:
-        assert self._broker is not None
-        await self._in_thread(start_broker, self._broker)
+        broker = self._broker
+        assert broker is not None
+        spawn_broker(broker)  # from the loop's, the main, thread: it ends with `cachexia up`
+        await self._in_thread(_wait_listening, broker)
         try:  # at once: before a client's metadata request could auto-create one
             await self._create_topics()
         except (KafkaError, OSError, TimeoutError) as failure:
             self._say(f"topics not created yet ({type(failure).__name__}); the services will")
+
+
+def _wait_listening(broker: EmbeddedTansu) -> None:
+    broker.wait_listening()

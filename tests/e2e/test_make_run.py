@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.infra import free_port
-from shared.embedded.tansu import port_open
+from shared.embedded.tansu import ending_with_starter, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -55,18 +55,25 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in SERVICES}
+def _platform_env(tmp_path: Path, kafka: int, ports: dict[str, int]) -> dict[str, str]:
+    """The environment of a platform of its own: embedded servers, free ports, data in
+    ``tmp_path``."""
     env = {
         **os.environ,
         "CACHEXIA_DATA_DIR": str(tmp_path / "data"),
         "CACHEXIA_EMBEDDED_POSTGRES_PORT": str(free_port()),
-        "CACHEXIA_EMBEDDED_KAFKA_PORT": str(free_port()),
+        "CACHEXIA_EMBEDDED_KAFKA_PORT": str(kafka),
         "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(free_port()),
         **{f"CACHEXIA_{n.upper().replace('-', '_')}_HTTP_PORT": str(p) for n, p in ports.items()},
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("DATABASE_URL", None)
+    return env
+
+
+def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in SERVICES}
+    env = _platform_env(tmp_path, free_port(), ports)
     make = subprocess.Popen(
         ["make", "-s", "run"], cwd=ROOT, env=env, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -153,3 +160,50 @@ def _wait_for(url: str, status: int, name: str, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{name}: {url} did not answer {status}")
         time.sleep(0.3)
+
+
+@pytest.mark.skipif(not ending_with_starter(), reason="no setpriv (not Linux)")
+def test_a_killed_cachexia_up_leaves_no_service_nor_broker_behind(tmp_path: Path) -> None:
+    """SIGKILL (the OOM killer) gives `cachexia up` no chance to stop anything: its services
+    and its broker end by Linux's parent-death signal (the broker left running held its port
+    against the next `make run`); PostgreSQL is left running by design (the next `cachexia
+    up` uses it), and is stopped here."""
+    kafka, ports = free_port(), {name: free_port() for name in SERVICES}
+    env = _platform_env(tmp_path, kafka, ports)
+    up = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "cachexia"), "up"], cwd=ROOT, env=env,
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    postmaster_pid = tmp_path / "data" / "postgres" / "postmaster.pid"
+    children: set[int] = set()
+    try:
+        assert up.stdout is not None
+        deadline, output = time.monotonic() + 180, []
+        for line in up.stdout:
+            output.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        assert any("LENA-CCS platform is up" in line for line in output), "".join(output)
+        children = _descendants(up.pid)
+        assert port_open("127.0.0.1", kafka)
+
+        up.send_signal(signal.SIGKILL)
+        up.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (
+            port_open("127.0.0.1", kafka) or any(_alive(pid) for pid in children)
+        ):
+            time.sleep(0.2)
+        assert not port_open("127.0.0.1", kafka), "the broker outlived `cachexia up`"
+        assert [pid for pid in children if _alive(pid)] == []
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        for pid in children:  # (none alive, unless an assertion above failed)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if postmaster_pid.exists():  # fast shutdown of the PostgreSQL left running
+            os.kill(int(postmaster_pid.read_text().split()[0]), signal.SIGINT)
+            deadline = time.monotonic() + 30
+            while postmaster_pid.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)

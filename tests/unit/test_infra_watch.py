@@ -24,19 +24,23 @@ class FakeProcess:
 
 
 class FakeBroker:
-    """Stands for EmbeddedTansu: ``start`` fails as many times as asked, then runs."""
+    """Stands for EmbeddedTansu: each ``spawn`` starts it; ``wait_listening`` fails as many
+    times as asked (the broker stopped), then it runs."""
 
     def __init__(self, failures: int = 0) -> None:
         self.process: FakeProcess | None = FakeProcess(code=-9)  # exited (killed)
         self.failures = failures
         self.starts = 0
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         self.starts += 1
+        self.process = FakeProcess()
+
+    def wait_listening(self) -> None:
         if self.failures:
             self.failures -= 1
+            self.process = FakeProcess(code=1)
             raise RuntimeError("tansu did not listen on 9092 within 20 s")
-        self.process = FakeProcess()
 
 
 class Clock:
