@@ -172,15 +172,18 @@ def test_a_service_that_stops_in_time_is_not_waited_for_longer(tmp_path: Path) -
 
 
 class ExitedBroker:
-    """Stands for the embedded broker: exited; ``start`` runs it again."""
+    """Stands for the embedded broker: exited; ``spawn`` runs it again, and it listens."""
 
     bootstrap_servers = "127.0.0.1:1"
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         self.process = subprocess.Popen(["sleep", "30"])
+
+    def wait_listening(self) -> None:
+        pass
 
     def stop(self, grace: float = 2.0) -> None:
         if self.process is not None:
@@ -211,9 +214,10 @@ async def test_the_supervisor_starts_an_embedded_broker_that_exited_again(
 
 
 class BrokerStartingSlowly:
-    """Stands for EmbeddedTansu: exited; ``start`` takes a moment before its process exists
-    (EmbeddedTansu.start: the port probe, resolving the binary, opening the log), then runs
-    one. ``stop`` is EmbeddedTansu.stop's: it ends the process it sees."""
+    """Stands for EmbeddedTansu: exited; ``spawn`` runs its process at once (on the loop's
+    thread, as `cachexia up` spawns it, so that it ends with the process), and
+    ``wait_listening`` takes a moment (the broker not yet listening, in a thread the stop
+    does not wait for). ``stop`` is EmbeddedTansu.stop's: it ends the process it sees."""
 
     bootstrap_servers = "127.0.0.1:1"
 
@@ -225,11 +229,13 @@ class BrokerStartingSlowly:
         self.go_on = threading.Event()
         self.started = threading.Event()
 
-    def start(self) -> None:
-        self.starting.set()
-        self.go_on.wait(10)
+    def spawn(self) -> None:
         self.process = subprocess.Popen(["sleep", "30"])
         self.started.set()
+
+    def wait_listening(self) -> None:
+        self.starting.set()
+        self.go_on.wait(10)
 
     def stop(self, grace: float = 2.0) -> None:
         process = self.process
@@ -242,9 +248,10 @@ class BrokerStartingSlowly:
 async def test_a_stop_during_a_restart_of_the_broker_leaves_no_broker_behind(
     tmp_path: Path,
 ) -> None:
-    """README: Ctrl-C "leaves no process behind". The restart runs in a thread that the stop
-    does not wait for: the stop sees the exited process, stops nothing, and the broker the
-    thread then starts outlives `cachexia up` (asyncio.run even waits for that thread)."""
+    """README: Ctrl-C "leaves no process behind". A restart's wait for the broker to listen
+    runs in a thread that the stop does not wait for; its process was spawned before, on the
+    loop's thread (once, the whole start ran in that thread: the stop saw the exited process,
+    stopped nothing, and the broker the thread then started outlived `cachexia up`)."""
     up = Platform(PlatformSettings(kafka_bootstrap_servers="127.0.0.1:1", data_dir=tmp_path))
     broker = BrokerStartingSlowly()
     up.broker = broker  # type: ignore[assignment]  # a hand-written fake
