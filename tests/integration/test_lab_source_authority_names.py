@@ -11,11 +11,11 @@ import pytest
 
 from cachexia.cli import main
 from services.lab_ingestion.adapters.sources import (
-    Cleared,
     add_source,
     list_sources,
     sender_settings,
 )
+from services.lab_ingestion.domain.allow_list import Cleared
 from services.lab_ingestion.domain.records import Sender
 from tests.integration.lab_fixtures import migrated_lab_pool
 

@@ -9,12 +9,12 @@ import pytest
 
 from cachexia.cli import main
 from services.lab_ingestion.adapters.sources import (
-    Cleared,
     add_source,
     list_sources,
     remove_source,
     sender_settings,
 )
+from services.lab_ingestion.domain.allow_list import Cleared
 from services.lab_ingestion.domain.records import Sender
 from shared.auth import Role, issue_token, list_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations

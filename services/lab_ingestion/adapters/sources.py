@@ -7,30 +7,12 @@ change here reaches a running service without a restart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
+from services.lab_ingestion.domain.allow_list import AllowedSender, Cleared
 from services.lab_ingestion.domain.model import authority_name
 from services.lab_ingestion.domain.records import Sender
-
-
-@dataclass(frozen=True)
-class AllowedSender:
-    application: str  # MSH-3
-    facility: str  # MSH-4
-    settings: Sender
-    added_at: datetime
-
-
-@dataclass(frozen=True)
-class Cleared:
-    """Settings to forget (their defaults apply again)."""
-
-    time_zone: bool = False
-    site_id: bool = False
-    identifier_authority: bool = False
 
 
 async def add_source(
