@@ -1,0 +1,109 @@
+"""The unit of work of the allow-list's administration (``service_layer.sender_admin``): one
+connection of its own (a command's, not the service's pool), one transaction, with the
+allow-list and the lab tokens bound on it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from services.lab_ingestion.adapters import sources
+from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
+from services.lab_ingestion.domain.records import Sender
+from shared.auth import Role, list_tokens
+
+
+class SourceRepository:
+    """``lab_ingestion.sources`` (and the sites of the subject directory's copy)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, application: str, facility: str, given: SettingsGiven) -> bool:
+        return await sources.add_source(
+            self._conn, application, facility, time_zone=given.time_zone,
+            site_id=given.site_id, identifier_authority=given.identifier_authority,
+            cleared=given.cleared,
+        )  # fmt: skip
+
+    async def settings(self, application: str, facility: str) -> Sender | None:
+        return await sources.sender_settings(self._conn, application, facility)
+
+    async def remove(self, application: str, facility: str) -> bool:
+        return await sources.remove_source(self._conn, application, facility)
+
+    async def all(self) -> list[AllowedSender]:
+        return await sources.list_sources(self._conn)
+
+    async def sites_with_subjects(self) -> set[str]:
+        return await sources.enrolled_sites(self._conn)
+
+
+class LabTokenDirectory:
+    """The lab tokens of ``auth.api_tokens`` (the platform's migrations made the schema)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def in_use(self) -> list[LabToken]:
+        return [
+            LabToken(t.name, t.senders)
+            for t in await list_tokens(self._conn)
+            if t.role is Role.LAB and t.revoked_at is None
+        ]
+
+
+class SenderAdminUnitOfWork:
+    """Connects on entry (``connect``), begins the transaction, and closes the connection on
+    exit: what was not committed is rolled back."""
+
+    sources: SourceRepository
+    tokens: LabTokenDirectory
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        self._connect = connect
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Transaction | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = self._conn = await self._connect()
+        try:
+            self._tx = conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            await self._close()
+            raise
+        self.sources = SourceRepository(conn)
+        self.tokens = LabTokenDirectory(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            tx, self._tx = self._tx, None
+            if tx is not None:
+                # a connection that is already gone committed nothing
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    await tx.rollback()
+        finally:
+            await self._close()
+
+    async def commit(self) -> None:
+        tx, self._tx = self._tx, None
+        if tx is None:
+            raise RuntimeError("nothing to commit")
+        await tx.commit()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
