@@ -7,15 +7,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import asyncpg
-
 from cachexia.tokens import SENDER_DELIMITERS_SHOWN, is_sender_part
-from shared.auth import Role, list_tokens
-from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
 
 if TYPE_CHECKING:  # the service's modules are imported only when a source command runs
     from services.lab_ingestion.domain.records import Sender
+    from services.lab_ingestion.service_layer.sender_admin import SenderAdminUnitOfWork
 
 
 def add_source_commands(commands: Any) -> None:
@@ -50,17 +47,15 @@ def add_source_commands(commands: Any) -> None:
 
 async def run_source_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
     from cachexia.platform import connect_postgres, migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
+    from services.lab_ingestion.adapters.sender_admin import SenderAdminUnitOfWork  # noqa: PLC0415 - lean start-up
 
-    await migrate_all(settings)
-    conn = await connect_postgres(settings.postgres_dsn)
-    try:
-        if args.source_command == "list":
-            return await _list(conn)
-        if args.source_command == "remove":
-            return await _remove(conn, args.application.strip(), args.facility.strip())
-        return await _add(conn, args)
-    finally:
-        await conn.close()
+    await migrate_all(settings)  # the auth schema too, whose lab tokens `remove` names
+    uow = SenderAdminUnitOfWork(lambda: connect_postgres(settings.postgres_dsn))
+    if args.source_command == "list":
+        return await _list(uow)
+    if args.source_command == "remove":
+        return await _remove(uow, args.application.strip(), args.facility.strip())
+    return await _add(uow, args)
 
 
 def _sender_arguments(parser: argparse.ArgumentParser, part: Any = str) -> None:
@@ -103,62 +98,55 @@ def _time_zone(name: str) -> str:
     return name
 
 
-async def _add(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
-    from services.lab_ingestion.adapters.sources import (  # noqa: PLC0415 - keeps start-up lean
-        Cleared,
-        add_source,
-        enrolled_sites,
-        sender_settings,
-    )
+async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
+    from services.lab_ingestion.domain.allow_list import Cleared, SettingsGiven  # noqa: PLC0415 - lean start-up
+    from services.lab_ingestion.service_layer.sender_admin import allow_sender  # noqa: PLC0415 - lean start-up
 
-    application, facility = args.application.strip(), args.facility.strip()
     site = _given(args.site)
-    authority = _names(args.identifier_authority)
-    cleared = Cleared(args.no_time_zone, args.no_site, args.no_identifier_authority)
-    added = await add_source(
-        conn, application, facility,
-        time_zone=args.time_zone, site_id=site, identifier_authority=authority, cleared=cleared,
+    given = SettingsGiven(
+        args.time_zone, site, _names(args.identifier_authority),
+        Cleared(args.no_time_zone, args.no_site, args.no_identifier_authority),
     )  # fmt: skip
-    sender = await sender_settings(conn, application, facility)
-    if site and site not in await enrolled_sites(conn):  # a typo would discard every result
-        known = ", ".join(sorted(await enrolled_sites(conn))) or "none yet"
-        sys.stderr.write(
-            f"warning: no subject of site {site} is enrolled (sites with subjects: {known}); "
-            "the sender's results are matched to that site's subjects only: check the name\n"
-        )
-    if sender is None or sender.site_id is None:  # hospital numbers: unique per hospital
-        sys.stderr.write(
-            "warning: without --site, the sender's patients are matched against every site's "
-            "subjects; hospital numbers are unique only within their hospital, so another "
-            "site's subject with the same number may be taken for its patient; give the trial "
-            "site whose patients it reports\n"
-        )
-    if (
-        sender is None or sender.time_zone is None
-    ):  # MSH-7's offset is the send time's: an hour off across a change
-        sys.stderr.write(
-            "note: without --time-zone, a collection time written without a UTC offset is read "
-            "with MSH-7's offset, which is an hour off for a sample drawn before a clock change "
-            "and sent after it; give the zone the sender writes local times in\n"
-        )
-    if (
-        sender is None or sender.identifier_authority is None
-    ):  # numbers of several authorities: no choice
-        sys.stderr.write(
-            "note: without --identifier-authority, a message naming its patient by numbers of "
-            "several assigning authorities (PID-3 CX-4, FHIR Identifier.system; say the "
-            "laboratory's own number beside the hospital's) is rejected when one of them is "
-            "enrolled; give the authority of the numbers subjects are enrolled by\n"
-        )
-    state = "allowed" if added else "already allowed"
-    sys.stdout.write(f"HL7 sender {application}^{facility}: {state}{_described(sender)}\n")
+    allowed = await allow_sender(uow, args.application.strip(), args.facility.strip(), given)
+    known = ", ".join(allowed.sites_with_subjects) or "none yet"
+    for note in allowed.notes:
+        sys.stderr.write(_NOTES[note.value].format(site=site, known=known))
+    state = "allowed" if allowed.added else "already allowed"
+    sender = f"{allowed.application}^{allowed.facility}"
+    sys.stdout.write(f"HL7 sender {sender}: {state}{_described(allowed.settings)}\n")
     return 0
 
 
-async def _list(conn: asyncpg.Connection) -> int:
-    from services.lab_ingestion.adapters.sources import list_sources  # noqa: PLC0415 - lean start-up
+# what `source add` tells of each SenderNote (by its value)
+_NOTES = {
+    "site-without-subjects": (
+        "warning: no subject of site {site} is enrolled (sites with subjects: {known}); "
+        "the sender's results are matched to that site's subjects only: check the name\n"
+    ),
+    "no-site": (
+        "warning: without --site, the sender's patients are matched against every site's "
+        "subjects; hospital numbers are unique only within their hospital, so another "
+        "site's subject with the same number may be taken for its patient; give the trial "
+        "site whose patients it reports\n"
+    ),
+    "no-time-zone": (
+        "note: without --time-zone, a collection time written without a UTC offset is read "
+        "with MSH-7's offset, which is an hour off for a sample drawn before a clock change "
+        "and sent after it; give the zone the sender writes local times in\n"
+    ),
+    "no-identifier-authority": (
+        "note: without --identifier-authority, a message naming its patient by numbers of "
+        "several assigning authorities (PID-3 CX-4, FHIR Identifier.system; say the "
+        "laboratory's own number beside the hospital's) is rejected when one of them is "
+        "enrolled; give the authority of the numbers subjects are enrolled by\n"
+    ),
+}
 
-    senders = await list_sources(conn)
+
+async def _list(uow: SenderAdminUnitOfWork) -> int:
+    from services.lab_ingestion.service_layer.sender_admin import list_senders  # noqa: PLC0415 - lean start-up
+
+    senders = await list_senders(uow)
     for s in senders:
         sys.stdout.write(
             f"{s.application}^{s.facility}  added {s.added_at:%Y-%m-%d %H:%M %Z}"
@@ -169,45 +157,39 @@ async def _list(conn: asyncpg.Connection) -> int:
     return 0
 
 
-async def _remove(conn: asyncpg.Connection, application: str, facility: str) -> int:
-    from services.lab_ingestion.adapters.sources import remove_source  # noqa: PLC0415 - lean start-up
+async def _remove(uow: SenderAdminUnitOfWork, application: str, facility: str) -> int:
+    from services.lab_ingestion.service_layer.sender_admin import remove_sender  # noqa: PLC0415 - lean start-up
 
-    sender = f"{application}^{facility}"
-    if not await remove_source(conn, application, facility):
+    removed = await remove_sender(uow, application, facility)
+    sender = removed.sender
+    if removed.removed:
+        sys.stdout.write(
+            f"HL7 sender {sender} removed; its HL7 messages (MLLP, /v1/hl7) are refused (AR) "
+            "within a few seconds, and so are the JSON and FHIR results of lab tokens bound "
+            "to it (403)\n"
+        )
+    else:
         sys.stderr.write(f"no HL7 sender {sender} is allowed\n")
-        await _warn_of_tokens(conn, sender)  # those that would deliver as it, all the same
-        return 1
-    sys.stdout.write(
-        f"HL7 sender {sender} removed; its HL7 messages (MLLP, /v1/hl7) are refused (AR) "
-        "within a few seconds, and so are the JSON and FHIR results of lab tokens bound to "
-        "it (403)\n"
-    )
-    await _warn_of_tokens(conn, sender)
-    return 0
-
-
-async def _warn_of_tokens(conn: asyncpg.Connection, sender: str) -> None:
-    """Name the lab tokens in use that deliver, or would deliver, as the sender: those bound
-    to it are refused while it is not on the allow-list (403, AR, kept ``unknown-source``);
-    those bound to no sender still deliver JSON as any, the sender's patients then matched
-    against every site's subjects."""
-    await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
-    tokens = [t for t in await list_tokens(conn) if t.role is Role.LAB and t.revoked_at is None]
-    bound = sorted({repr(t.name) for t in tokens if t.senders is not None and sender in t.senders})
-    unbound = sorted({repr(t.name) for t in tokens if t.senders is None})
+    # the lab tokens that deliver, or would deliver, as the sender: named all the same
+    bound, unbound = _shown(removed.bound_tokens), _shown(removed.unbound_tokens)
     if bound:
         sys.stderr.write(
             f"note: lab tokens bound to {sender} are refused while it is not on the allow-list "
-            f"(JSON and FHIR 403, HL7 AR; kept as unknown-source): {', '.join(bound)}; add it "
+            f"(JSON and FHIR 403, HL7 AR; kept as unknown-source): {bound}; add it "
             "again (cachexia source add) or revoke them (cachexia token revoke --name NAME)\n"
         )
     if unbound:
         sys.stderr.write(
             f"warning: lab tokens bound to no sender may still deliver JSON results as {sender}, "
-            f"its patients then matched against every site's subjects: {', '.join(unbound)}; "
+            f"its patients then matched against every site's subjects: {unbound}; "
             "revoke them (cachexia token revoke --name NAME) and create tokens bound to their "
             "senders (--sender)\n"
         )
+    return 0 if removed.removed else 1
+
+
+def _shown(names: tuple[str, ...]) -> str:
+    return ", ".join(sorted(repr(name) for name in names))
 
 
 def _given(value: str | None) -> str | None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import asyncpg
 import pytest
 
 from cachexia.cli import main
-from cachexia.sources import _add, add_source_commands
-from services.lab_ingestion.domain.records import Sender
+from cachexia.sources import _NOTES, _add, add_source_commands
+from services.lab_ingestion.service_layer.sender_admin import SenderNote
+from tests.unit.lab_ingestion.sender_admin_fakes import FakeAllowList, FakeSenderAdminUnitOfWork
 
 SENDER = ["source", "add", "--application", "LIS", "--facility", "HOSP"]
 
@@ -86,30 +86,9 @@ def _add_args(*extra: str) -> argparse.Namespace:
 async def _added(monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
     """``source add`` with the allow-list's table stood in for: the sender as given (the
     authority's names given as ``names``)."""
-    kept: dict[str, Any] = {}
-
-    async def add_source(conn: object, application: str, facility: str, **given: Any) -> bool:
-        given.pop("cleared")
-        kept["names"] = names = given.pop("identifier_authority") or ()
-        kept["sender"] = Sender(**given, identifier_authority=names[0] if names else None,
-                                other_authority_names=tuple(names[1:]))  # fmt: skip
-        return True
-
-    async def sender_settings(conn: object, application: str, facility: str) -> Sender:
-        sender: Sender = kept["sender"]
-        return sender
-
-    async def enrolled_sites(conn: object) -> set[str]:
-        return {"CH-01"}
-
-    for name, fake in [
-        ("add_source", add_source),
-        ("sender_settings", sender_settings),
-        ("enrolled_sites", enrolled_sites),
-    ]:
-        monkeypatch.setattr(f"services.lab_ingestion.adapters.sources.{name}", fake)
-    added = await _add(None, _add_args(*extra))
-    _names_given[:] = kept["names"]
+    uow = FakeSenderAdminUnitOfWork(FakeAllowList(sites={"CH-01"}))
+    added = await _add(uow, _add_args(*extra))
+    _names_given[:] = uow.sources.authorities or ()
     return added
 
 
@@ -155,3 +134,7 @@ def test_names_given_and_forgotten_at_once_are_refused(capsys: pytest.CaptureFix
         main([*SENDER, *args, "--no-identifier-authority"])
     assert exit_.value.code == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_every_note_of_source_add_is_worded() -> None:
+    assert set(_NOTES) == {note.value for note in SenderNote}
