@@ -57,10 +57,6 @@ def is_below(comparator: Comparator | None) -> bool:
     return comparator in (Comparator.BELOW, Comparator.AT_MOST)
 
 
-def is_above(comparator: Comparator | None) -> bool:
-    return comparator in (Comparator.ABOVE, Comparator.AT_LEAST)
-
-
 def with_off_scale_flags(
     analyte: Analyte, value: LabValue, flags: Iterable[str | None]
 ) -> Comparator | Rejected | None:
