@@ -77,6 +77,9 @@ class Coding:
     code: str
     system: str | None = None
     display: str | None = None
+    # a LOINC coding this service added for a local code its sender's table maps
+    # (``local_codes``), not one the sender wrote
+    translated: bool = False
 
 
 @dataclass(frozen=True)

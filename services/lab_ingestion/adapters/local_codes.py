@@ -1,0 +1,86 @@
+"""Senders' local test codes mapped to LOINC (``lab_ingestion.local_codes``, migration 0025):
+the statements ``cachexia source code`` runs, and the read the running service refreshes its
+table with (``local_code_cache``). Nothing here commits: the caller's transaction does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.lab_ingestion.domain.local_codes import LocalCode, LocalCodeTable
+
+
+@dataclass(frozen=True)
+class KeptLocalCode:
+    mapping: LocalCode
+    added_at: datetime
+
+
+async def read_local_code_table(conn: asyncpg.Connection | asyncpg.Pool) -> LocalCodeTable:
+    """Every sender's mappings, as one table."""
+    rows = await conn.fetch(
+        "SELECT application, facility, system, code, loinc FROM lab_ingestion.local_codes"
+    )
+    return LocalCodeTable(_mapping(row) for row in rows)
+
+
+async def add_local_code(conn: asyncpg.Connection, mapping: LocalCode) -> str | None:
+    """Keep the mapping (it replaces the sender's mapping of the same code); the LOINC code it
+    replaced, None if the code was not mapped. The sender must be allowed (a foreign key:
+    asyncpg.ForeignKeyViolationError otherwise)."""
+    row = await conn.fetchrow(
+        """WITH before AS (
+               SELECT loinc FROM lab_ingestion.local_codes
+                WHERE application = $1 AND facility = $2 AND system = $3 AND code = $4
+           )
+           INSERT INTO lab_ingestion.local_codes (application, facility, system, code, loinc)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (application, facility, system, code)
+           DO UPDATE SET loinc = EXCLUDED.loinc, added_at = now()
+           RETURNING (SELECT loinc FROM before) AS replaced""",
+        mapping.application, mapping.facility, mapping.system, mapping.code, mapping.loinc,
+    )  # fmt: skip
+    return row["replaced"] if row else None
+
+
+async def remove_local_code(
+    conn: asyncpg.Connection, application: str, facility: str, system: str, code: str
+) -> LocalCode | None:
+    """Forget a mapping; the one removed, None if there was none."""
+    row = await conn.fetchrow(
+        """DELETE FROM lab_ingestion.local_codes
+            WHERE application = $1 AND facility = $2 AND system = $3 AND code = $4
+        RETURNING application, facility, system, code, loinc""",
+        application, facility, system, code,
+    )  # fmt: skip
+    return _mapping(row) if row else None
+
+
+async def list_local_codes(
+    conn: asyncpg.Connection, application: str | None = None, facility: str | None = None
+) -> list[KeptLocalCode]:
+    """The mappings (of one sender when both are given), by sender, system and code."""
+    rows = await conn.fetch(
+        """SELECT application, facility, system, code, loinc, added_at
+             FROM lab_ingestion.local_codes
+             WHERE ($1::text IS NULL OR application = $1)
+               AND ($2::text IS NULL OR facility = $2)
+             ORDER BY application, facility, system, code""",
+        application, facility,
+    )  # fmt: skip
+    return [KeptLocalCode(_mapping(row), row["added_at"]) for row in rows]
+
+
+async def count_local_codes(conn: asyncpg.Connection, application: str, facility: str) -> int:
+    """How many codes the sender has mapped."""
+    count = await conn.fetchval(
+        "SELECT count(*) FROM lab_ingestion.local_codes WHERE application = $1 AND facility = $2",
+        application, facility,
+    )  # fmt: skip
+    return int(count)
+
+
+def _mapping(row: asyncpg.Record) -> LocalCode:
+    return LocalCode(row["application"], row["facility"], row["system"], row["code"], row["loinc"])

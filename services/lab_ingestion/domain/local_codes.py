@@ -1,0 +1,154 @@
+"""Laboratories' local test codes, mapped per sender to the trial's LOINC codes. Pure: no I/O.
+
+PROTOCOL section 6 names each analyte by LOINC; many hospital laboratories write only their
+own code in OBX-3 (``CRP^C-reactive protein^L``), which names no trial analyte: a message of
+such results alone is rejected ``unknown-analyte``, and beside a LOINC-coded result such a
+result is left out as another test's. An operator maps each such code of a sender, as that
+sender writes it (code and coding system), to the LOINC code of the test it is
+(``cachexia source code add``). A mapped result is read as if the sender had written the
+LOINC code beside its own (``with_local_codes``): the result key, and so every correction
+and cancellation of it, stays the sender's code; the LOINC code is what is published.
+
+A mapping adds a code and takes nothing away: a sender's LOINC code of another test beside a
+mapped local code makes the result ambiguous (rejected, as two trial codes are), never
+silently one of them. A LOINC code cannot be mapped (it names its own test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from services.lab_ingestion.domain.analyte_codes import (
+    LOINC_CODE,
+    LOINC_CODES,
+    LOINC_SYSTEMS,
+    SAME_TEST_CODES,
+    identify_analyte,
+)
+from services.lab_ingestion.domain.model import Coding
+from shared.contracts.events.lab import Analyte
+
+MAX_LOCAL_CODE_CHARS = 64  # HL7 v2.5 CWE-1 is 20; some senders write more, none this many
+TRANSLATION_SYSTEM: Final = "LN"  # the coding system of a code added for a local one
+
+# (coding system as compared: stripped, upper case, "" for none; the code as written, stripped)
+LocalKey = tuple[str, str]
+
+
+class InvalidLocalCode(ValueError):
+    """A mapping that cannot be kept: the reason says which part and why."""
+
+
+@dataclass(frozen=True)
+class LocalCode:
+    """One sender's local test code (``code`` in coding system ``system``: upper case, ""
+    when the sender writes none) and the trial's LOINC code of the same test."""
+
+    application: str  # MSH-3
+    facility: str  # MSH-4
+    system: str
+    code: str
+    loinc: str
+
+    @property
+    def analyte(self) -> Analyte:
+        return _analyte_of(self.loinc)
+
+    @property
+    def key(self) -> LocalKey:
+        return local_key(self.system, self.code)
+
+
+def local_key(system: str | None, code: str) -> LocalKey:
+    return (system or "").strip().upper(), code.strip()
+
+
+def checked_local_code(
+    application: str, facility: str, system: str, code: str, loinc: str
+) -> LocalCode:
+    """The mapping as kept (parts stripped), or InvalidLocalCode: the code must be one a
+    sender can write in OBX-3 (not blank, no HL7 separator, not a LOINC code) and the target
+    a LOINC code of a trial analyte (PROTOCOL section 6, or the same measurement's
+    ``SAME_TEST_CODES``)."""
+    system, code, loinc = system.strip().upper(), code.strip(), loinc.strip()
+    if not code:
+        raise InvalidLocalCode("the local code is blank")
+    if not system.isascii():  # compared in upper case, as PostgreSQL's upper() reads ASCII
+        raise InvalidLocalCode(f"the coding system {system!r} is not ASCII (HL7 table 0396's are)")
+    for name, text in (("local code", code), ("coding system", system)):
+        if len(text) > MAX_LOCAL_CODE_CHARS:
+            raise InvalidLocalCode(f"the {name} is longer than {MAX_LOCAL_CODE_CHARS} characters")
+        if any(c in text for c in "|^~\\&\r\n") or not text.isprintable():
+            raise InvalidLocalCode(
+                f"the {name} {text!r} holds an HL7 separator or a control character: give it "
+                "as the sender writes it in OBX-3, one component"
+            )
+    if system.lower().rstrip("/") in LOINC_SYSTEMS or (not system and LOINC_CODE.fullmatch(code)):
+        raise InvalidLocalCode(
+            f"{code!r} is a LOINC code (it names its own test): only a laboratory's own codes "
+            "are mapped"
+        )
+    if loinc not in LOINC_CODES and loinc not in SAME_TEST_CODES:
+        raise InvalidLocalCode(
+            f"{loinc!r} is not the LOINC code of a trial analyte (PROTOCOL section 6): one of "
+            + ", ".join(sorted({*LOINC_CODES, *SAME_TEST_CODES}))
+        )
+    return LocalCode(application.strip(), facility.strip(), system, code, loinc)
+
+
+class LocalCodeTable:
+    """Every sender's mappings, as last read: immutable, safe to share between messages."""
+
+    def __init__(self, codes: Iterable[LocalCode] = ()) -> None:
+        senders: dict[tuple[str, str], dict[LocalKey, str]] = {}
+        for mapping in codes:
+            sender = senders.setdefault((mapping.application, mapping.facility), {})
+            sender[mapping.key] = mapping.loinc
+        self._senders = {sender: MappingProxyType(codes) for sender, codes in senders.items()}
+        self.size = sum(len(codes) for codes in senders.values())
+
+    def of_sender(self, application: str, facility: str) -> Mapping[LocalKey, str]:
+        """The sender's mappings (empty: none)."""
+        return self._senders.get((application, facility), _NONE)
+
+    def __len__(self) -> int:
+        return self.size
+
+
+_NONE: Final[Mapping[LocalKey, str]] = MappingProxyType({})
+NO_LOCAL_CODES: Final = LocalCodeTable()
+
+
+def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) -> Sequence[Coding]:
+    """``codes`` as sent, then a translated LOINC coding for each local code ``mapped``
+    (its sender's table) maps, unless a LOINC code the sender wrote names that analyte
+    already (nothing to add: the sender's code is published). A mapped code of another
+    analyte than the sender's LOINC code, or two local codes of two analytes, leave two
+    trial analytes: the result is ambiguous, as it would be with both LOINC codes."""
+    if not mapped:
+        return codes
+    targets = [mapped.get(local_key(c.system, c.code)) for c in codes]
+    if not any(targets):
+        return codes
+    sent = identify_analyte(codes)
+    added: list[Coding] = []
+    for loinc in dict.fromkeys(t for t in targets if t):
+        if sent is not None and _analyte_of(loinc) is sent[0]:
+            continue
+        added.append(Coding(loinc, TRANSLATION_SYSTEM, translated=True))
+    return (*codes, *added) if added else codes
+
+
+def as_sent(codes: Sequence[Coding]) -> tuple[Coding, ...]:
+    """``codes`` without the translations ``with_local_codes`` added."""
+    return tuple(c for c in codes if not c.translated)
+
+
+def _analyte_of(loinc: str) -> Analyte:
+    analyte = LOINC_CODES.get(loinc) or SAME_TEST_CODES.get(loinc)
+    if analyte is None:
+        raise InvalidLocalCode(f"{loinc!r} is not the LOINC code of a trial analyte")
+    return analyte
