@@ -118,7 +118,7 @@ async def _replay(
     kept = await _kept(pool, rejection_id)
     if kept is None:
         return EXIT_USAGE
-    replayer = build_replayer(pool, settings, stored_id)
+    replayer = await build_replayer(pool, settings, stored_id)
     try:
         if dry_run:
             replayer.check(kept)

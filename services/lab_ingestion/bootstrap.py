@@ -13,6 +13,8 @@ from services.lab_ingestion.adapters.hl7_codec import (
     parse_oru,
     silence_library_logging,
 )
+from services.lab_ingestion.adapters.local_code_cache import LocalCodeCache
+from services.lab_ingestion.adapters.local_codes import read_local_code_table
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.stored_ids import (
     StoredId,
@@ -76,9 +78,11 @@ def build(context: ServiceContext) -> ServiceParts:
         ),
         on_settled=ingestor.forget_attempt,
     )  # fmt: skip
+    local_codes = LocalCodeCache(context.pool)
     acknowledger = Hl7Acknowledger(
-        committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id
-    )
+        committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id,
+        local_codes=local_codes.current,
+    )  # fmt: skip
     # at shutdown, the frames being answered get their ACK within a share of the deadline
     mllp = MllpListener(
         acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,
@@ -108,12 +112,13 @@ def build(context: ServiceContext) -> ServiceParts:
         routes=routes.routes(),
         openapi_paths=OPENAPI_PATHS,
         consumers=[subject_directory],
-        background=[commit, serve_mllp],
+        background=[commit, serve_mllp, local_codes.keep_fresh],
         addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],
         after_migrations=[  # the key is checked before anything is hashed with it
             partial(_check_key, key=subject_key, origin=subject_key_origin(settings)),
             partial(_hash_ids_stored_as_written, stored_id=stored_id),
+            local_codes.load,  # before any message is read
         ],
     )
 
@@ -146,12 +151,16 @@ async def hash_ids_left_as_written(pool: asyncpg.Pool, stored_id: StoredId) -> N
         await hash_ids_stored_as_written(conn, stored_id)
 
 
-def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings, stored_id: StoredId) -> Replayer:
+async def build_replayer(
+    pool: asyncpg.Pool, settings: PlatformSettings, stored_id: StoredId
+) -> Replayer:
     """``cachexia replay``'s replay of one kept rejection, on ``pool`` (lab-ingestion's
-    schema): the copy read as HL7 is, ingested by a batch ingestor of its own that takes
-    kept copies' hashes as computed (it writes as another instance would: chains locked,
-    the write checked; the running service's relay publishes what it stores)."""
+    schema): the copy read as HL7 is, with the senders' local codes as mapped now, ingested
+    by a batch ingestor of its own that takes kept copies' hashes as computed (it writes as
+    another instance would: chains locked, the write checked; the running service's relay
+    publishes what it stores)."""
     silence_library_logging()  # python-hl7 would log a field it cannot read, whole
+    local_codes = await read_local_code_table(pool)
     connections = ReservedConnections(pool, keep=0)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(connections, NAME, stored_id), kept_copy_hash,
@@ -162,7 +171,7 @@ def build_replayer(pool: asyncpg.Pool, settings: PlatformSettings, stored_id: St
         try:
             message, _ = parse_oru(
                 rejection.payload, Channel(rejection.channel), identify=kept_copy_hash,
-                processing_id=settings.lab_ingestion_processing_id,
+                processing_id=settings.lab_ingestion_processing_id, local_codes=local_codes,
             )  # fmt: skip
         except Hl7InputError as error:
             raise ValueError(error.reason) from None

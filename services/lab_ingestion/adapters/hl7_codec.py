@@ -10,7 +10,7 @@ text (``hl7_notes``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import hl7
@@ -50,6 +50,12 @@ from services.lab_ingestion.adapters.hl7_redaction import (
 )
 from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_ts, read_ts
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.local_codes import (
+    NO_LOCAL_CODES,
+    LocalCodeTable,
+    LocalKey,
+    with_local_codes,
+)
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
     MAX_PATIENT_NUMBERS,
@@ -92,6 +98,7 @@ def parse_oru(
     *,
     identify: Callable[[str], str] | None = None,
     processing_id: str = PRODUCTION,
+    local_codes: LocalCodeTable = NO_LOCAL_CODES,
 ) -> tuple[LabMessage, Header]:
     """Parse one ORU^R01 (and its header, for the ACK); raise Hl7InputError if unusable.
 
@@ -99,7 +106,9 @@ def parse_oru(
     number to their patient: two patients' samples drawn the same minute are two results.
     ``processing_id``: the MSH-11 this deployment takes (P: production); a training or
     debugging message is never taken for a patient's result, nor a production one by a test
-    deployment."""
+    deployment. ``local_codes``: every sender's local test codes mapped to LOINC; the
+    sender's (MSH-3, MSH-4) apply (``with_local_codes``), so that a mapped result is read
+    strictly, as every trial result is."""
     text = normalise_separators(text)
     if not text.startswith("MSH") or len(text) < 8:
         raise Hl7InputError(
@@ -149,7 +158,8 @@ def parse_oru(
             DATA_TYPE_ERROR,
         )  # fmt: skip
     try:
-        (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)))
+        mapped = local_codes.of_sender(header.sending_application, header.sending_facility)
+        (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)), mapped)
         patient = default_identifier(candidates)
         untracked = any(o.unscoped_key is not None for o in observations)
         if untracked and identify is not None and patient:  # hashed only when needed
@@ -180,7 +190,7 @@ def parse_oru(
 
 
 def _body(
-    message: hl7.Message, offset: str
+    message: hl7.Message, offset: str, mapped: Mapping[LocalKey, str]
 ) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
     """The patient's numbers (``_patient_identifiers``) and the observations, each knowing
     whether the laboratory commented on it (``hl7_notes``), in one pass over the segments."""
@@ -192,7 +202,7 @@ def _body(
         kind = str(segment[0])
         notes.segment(kind, segment)
         if kind == "OBX":
-            observations.append(_observation(segment, order, offset))
+            observations.append(_observation(segment, order, offset, mapped))
         elif kind == "OBR":
             order = order_of(segment, offset)
         elif kind == "PID":
@@ -249,8 +259,10 @@ def _holds_no_result(obx: hl7.Segment) -> bool:
     return field_value(obx, 11).strip().upper() in NO_RESULT
 
 
-def _observation(obx: hl7.Segment, order: Order, offset: str) -> ObservationInput:
-    codes = codes_of(obx)
+def _observation(
+    obx: hl7.Segment, order: Order, offset: str, mapped: Mapping[LocalKey, str]
+) -> ObservationInput:
+    codes = with_local_codes(codes_of(obx), mapped)
     # a trial result's fields are read strictly (``field_value``): its code, number, unit,
     # times, status and key, and its order's; an observation with no result (OBX-11 I, O,
     # N) is left out as another test's is, so read as leniently (its text cannot cost the

@@ -108,14 +108,14 @@ class LocalCodeTable:
             sender = senders.setdefault((mapping.application, mapping.facility), {})
             sender[mapping.key] = mapping.loinc
         self._senders = {sender: MappingProxyType(codes) for sender, codes in senders.items()}
-        self.size = sum(len(codes) for codes in senders.values())
+        self._size = sum(len(codes) for codes in senders.values())
 
     def of_sender(self, application: str, facility: str) -> Mapping[LocalKey, str]:
         """The sender's mappings (empty: none)."""
         return self._senders.get((application, facility), _NONE)
 
     def __len__(self) -> int:
-        return self.size
+        return self._size
 
 
 _NONE: Final[Mapping[LocalKey, str]] = MappingProxyType({})

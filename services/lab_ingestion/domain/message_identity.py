@@ -21,16 +21,23 @@ of a message without comments is the one made before comments were read. A messa
 before that (migration 0023, ``messages.digest_covers_comments``) has a digest that never
 covered them, even where the laboratory had commented: its resend is still known as that
 message (``says_the_same``), as is a resend of one stored since that says nothing else.
+
+The codes covered are those the sender wrote, never the LOINC codes a mapping of its local
+codes added (``local_codes``); a result of a mapped local code is a trial result. A message
+stored before its sender's code was mapped did not cover that result: its resend is still
+known as that message (``without_translations``), as a rejection kept then still replays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC
 
 from services.lab_ingestion.domain.abnormal_flags import is_off_scale
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.local_codes import as_sent
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
 
@@ -84,9 +91,31 @@ def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_
     kept). One stored before the digest covered trial results only has that of every result
     (``digest_of_every_result``); a JSON message stored before its results' order stopped
     counting, the digest of every result in the order sent; one stored before comments were
-    read (``BEFORE_COMMENTS``), any of these as made without them."""
+    read (``BEFORE_COMMENTS``), any of these as made without them; one stored before its
+    sender's local codes were mapped, any of these as made without the mapping."""
     if stored is None or stored == digest:
         return True
+    if _said_before(stored, message, patient_hmac):
+        return True
+    untranslated = without_translations(message)
+    if untranslated is message:
+        return False
+    return _said_before(stored, untranslated, patient_hmac) or stored == content_digest(
+        untranslated, patient_hmac
+    )
+
+
+def without_translations(message: LabMessage) -> LabMessage:
+    """``message`` as read without its sender's local code mappings (the same object when
+    none applied): a mapped result is then another test's, as it was before the mapping."""
+    if not any(c.translated for o in message.observations for c in o.codes):
+        return message
+    observations = tuple(replace(o, codes=as_sent(o.codes)) for o in message.observations)
+    return replace(message, observations=observations)
+
+
+def _said_before(stored: str, message: LabMessage, patient_hmac: str) -> bool:
+    """Whether ``stored`` is a digest of ``message`` as made by an earlier version."""
     comments = not stored.startswith(BEFORE_COMMENTS)
     stored = stored.removeprefix(BEFORE_COMMENTS)
     if not comments and stored == content_digest(message, patient_hmac, comments=False):
@@ -109,7 +138,8 @@ def _digest(
 ) -> str:
     results = [
         [
-            o.result_key, sorted([c.code, c.system or ""] for c in o.codes), o.value.strip(),
+            o.result_key, sorted([c.code, c.system or ""] for c in as_sent(o.codes)),
+            o.value.strip(),
             [u.strip() for u in o.unit], o.status.strip().upper(),
             _collected(o), (o.reference_range or "").strip(), (o.abnormal_flag or "").strip(),
             # only when true: a result without a comment has the digest it had before

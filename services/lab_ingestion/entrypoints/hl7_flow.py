@@ -36,6 +36,7 @@ from services.lab_ingestion.adapters.hl7_codec import (
 )
 from services.lab_ingestion.adapters.hl7_error_location import error_location
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.local_codes import NO_LOCAL_CODES, LocalCodeTable
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
 from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS, count_outcome
@@ -65,11 +66,13 @@ class Hl7Acknowledger:
         metrics: LabIngestionMetrics,
         *,
         processing_id: str = PRODUCTION,
+        local_codes: Callable[[], LocalCodeTable] = lambda: NO_LOCAL_CODES,
     ) -> None:
         self._submit = submit
         self._hash = hash_identifier
         self._metrics = metrics
         self._processing_id = processing_id  # MSH-11 of the messages this deployment takes
+        self._local_codes = local_codes  # every sender's local codes mapped, as last read
 
     async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
         """The ACK code (AA, AE, AR) and the ACK message for one inbound message."""
@@ -111,8 +114,9 @@ class Hl7Acknowledger:
         """A large message is parsed on a worker thread: the parser holds the GIL, but the
         event loop still gets its turns, and other senders' ACKs are late, never frozen."""
         parse = partial(
-            parse_oru, text, channel, identify=self._hash, processing_id=self._processing_id
-        )
+            parse_oru, text, channel, identify=self._hash, processing_id=self._processing_id,
+            local_codes=self._local_codes(),
+        )  # fmt: skip
         return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
     async def _redact(self, text: str) -> str:

@@ -46,6 +46,7 @@ from services.lab_ingestion.domain.kept_copy import (
 from services.lab_ingestion.domain.message_identity import (
     content_digest,
     digest_of_every_result,
+    without_translations,
 )
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
@@ -147,10 +148,15 @@ def _has_the_digest(message: LabMessage, patient_hmac: str, kept: str | None) ->
     """Whether ``kept`` is the copy's digest, as made now or before comments or off-scale
     flags were read (a rejection kept then: one refused ``censored-value`` is replayed to
     publish its limit): the redaction keeps every NTE and never empties its text, so a copy
-    says whether each result was commented on as the message did."""
+    says whether each result was commented on as the message did. Read without its sender's
+    local code mappings too: a rejection kept before a code was mapped (``unknown-analyte``)
+    is replayed to be read as mapped now."""
     digests = (content_digest, digest_of_every_result)
+    untranslated = without_translations(message)
+    reads = (message,) if untranslated is message else (message, untranslated)
     return any(
-        digest(message, patient_hmac, comments=comments, off_scale=off_scale) == kept
+        digest(read, patient_hmac, comments=comments, off_scale=off_scale) == kept
+        for read in reads
         for digest in digests
         for comments in (True, False)
         for off_scale in (True, False)
