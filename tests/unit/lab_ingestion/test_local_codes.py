@@ -1,0 +1,227 @@
+"""A sender's local test codes mapped to LOINC (``domain.local_codes``): what a mapping may
+be, what reading with one adds (never takes away), how the HL7 parser applies the sender's,
+and that a message or rejection kept before a mapping is still known by its digest."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.lab_ingestion.adapters.hl7_codec import Hl7InputError, parse_oru, redact
+from services.lab_ingestion.domain.analyte_codes import identify_analyte, other_tests
+from services.lab_ingestion.domain.local_codes import (
+    InvalidLocalCode,
+    LocalCodeTable,
+    as_sent,
+    checked_local_code,
+    with_local_codes,
+)
+from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
+from services.lab_ingestion.domain.model import Coding, LabMessage
+from services.lab_ingestion.domain.records import KeptRejection
+from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
+from shared.contracts.events.lab import Analyte, Channel
+from tests.unit.lab_ingestion.hl7_samples import FAST
+from tests.unit.lab_ingestion.test_replay import RecordingIngest, keyed_hash
+
+MSH = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1"
+PID = "PID|1||MRN9^^^HOSP^MR||HUBERMANN^ROSWITHA||19510317|F"
+OBR = "OBR|1|PLC1|F9|LAB^Lab panel|||20261102070000+0000"
+LOCAL_CRP = "OBX|1|NM|CRP^C-reactive protein^L||42|mg/L|0-5|H|||F"
+MESSAGE = "\r".join([MSH, PID, OBR, LOCAL_CRP])
+
+CRP_OF_LIS = checked_local_code("LIS", "HOSP", "L", "CRP", "1988-5")
+TABLE = LocalCodeTable([CRP_OF_LIS])
+
+
+def mapped(*codes: Coding, table: LocalCodeTable = TABLE) -> tuple[Coding, ...]:
+    return tuple(with_local_codes(codes, table.of_sender("LIS", "HOSP")))
+
+
+# what a mapping may be
+
+
+def test_a_mapping_is_kept_stripped_with_its_system_in_upper_case() -> None:
+    kept = checked_local_code(" LIS ", "HOSP", " 99lab ", " K-CRP ", " 30522-7 ")
+    assert (kept.application, kept.system, kept.code, kept.loinc) == (
+        "LIS", "99LAB", "K-CRP", "30522-7",
+    )  # fmt: skip
+    assert kept.analyte is Analyte.CRP
+    assert checked_local_code("LIS", "HOSP", "", "MANDIFF", "753-4").analyte is Analyte.NEUTROPHILS
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "loinc", "why"),
+    [
+        ("L", "", "1988-5", "blank"),
+        ("L", "CRP", "1968-7", "not the LOINC code of a trial analyte"),  # direct bilirubin
+        ("L", "CRP", "CRP", "not the LOINC code of a trial analyte"),
+        ("LN", "CRP", "1988-5", "is a LOINC code"),
+        ("http://loinc.org", "X", "1988-5", "is a LOINC code"),
+        ("", "1968-7", "1975-2", "is a LOINC code"),  # direct bilirubin read as total: never
+        ("L", "CRP^1", "1988-5", "HL7 separator"),
+        ("L&X", "CRP", "1988-5", "HL7 separator"),
+        ("L", "C\tRP", "1988-5", "control"),
+        ("LÄB", "CRP", "1988-5", "not ASCII"),
+        ("L", "C" * 65, "1988-5", "longer than 64"),
+    ],
+)
+def test_a_mapping_that_could_misread_a_result_is_refused_with_its_reason(
+    system: str, code: str, loinc: str, why: str
+) -> None:
+    with pytest.raises(InvalidLocalCode, match=why):
+        checked_local_code("LIS", "HOSP", system, code, loinc)
+
+
+@FAST
+@given(st.text(max_size=12), st.sampled_from("|^~\\&"), st.text(max_size=12))
+def test_a_code_holding_an_hl7_separator_is_never_kept(
+    before: str, separator: str, after: str
+) -> None:
+    with pytest.raises(InvalidLocalCode):
+        checked_local_code("LIS", "HOSP", "L", before + separator + after, "1988-5")
+
+
+@FAST
+@given(st.from_regex(r"[0-9]{1,7}-[0-9]", fullmatch=True))
+def test_a_code_written_as_loinc_without_a_system_is_never_mapped(code: str) -> None:
+    with pytest.raises(InvalidLocalCode, match="is a LOINC code"):
+        checked_local_code("LIS", "HOSP", "", code, "1988-5")
+
+
+# what reading with a mapping adds
+
+
+def test_a_mapped_local_code_gains_a_translated_loinc_coding_after_those_sent() -> None:
+    sent = Coding("CRP", "L", "C-reactive protein")
+    codes = mapped(sent)
+    assert codes == (sent, Coding("1988-5", "LN", translated=True))
+    assert identify_analyte(codes) == (Analyte.CRP, "1988-5")
+    assert as_sent(codes) == (sent,)
+
+
+def test_the_system_is_compared_without_case_the_code_as_written() -> None:
+    assert len(mapped(Coding("CRP", "l"))) == 2
+    assert mapped(Coding("crp", "L")) == (Coding("crp", "L"),)  # another code
+    assert mapped(Coding("CRP")) == (Coding("CRP"),)  # no system: another mapping's
+
+
+def test_another_senders_mapping_does_not_apply() -> None:
+    table = LocalCodeTable([checked_local_code("OTHER", "HOSP", "L", "CRP", "1988-5")])
+    assert mapped(Coding("CRP", "L"), table=table) == (Coding("CRP", "L"),)
+
+
+def test_a_loinc_code_of_the_same_analyte_sent_beside_it_is_published_as_sent() -> None:
+    """Manual neutrophils (753-4) sent beside a local code mapped to 751-8: nothing to add,
+    the sender's own code names the test."""
+    table = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", "NEUT", "751-8")])
+    codes = (Coding("NEUT", "L"), Coding("753-4", "LN"))
+    assert mapped(*codes, table=table) == codes
+
+
+def test_a_mapping_contradicting_the_senders_loinc_code_leaves_two_tests() -> None:
+    codes = mapped(Coding("CRP", "L"), Coding("777-3", "LN"))  # the sender says platelets
+    assert identify_analyte(codes) is not None and other_tests(codes)
+
+
+def test_two_local_codes_of_two_analytes_leave_two_tests() -> None:
+    table = LocalCodeTable([CRP_OF_LIS, checked_local_code("LIS", "HOSP", "99LAB", "PLT", "777-3")])
+    codes = mapped(Coding("CRP", "L"), Coding("PLT", "99LAB"), table=table)
+    assert other_tests(codes)
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["CRP", "PLT", "1988-5", "X"]),
+                          st.sampled_from(["L", "LN", "99LAB", None])), max_size=4))  # fmt: skip
+def test_a_mapping_never_removes_or_reorders_what_was_sent(
+    pairs: list[tuple[str, str | None]],
+) -> None:
+    codes = tuple(Coding(code, system) for code, system in pairs)
+    read = mapped(*codes)
+    assert read[: len(codes)] == codes
+    assert all(c.translated for c in read[len(codes) :])
+    assert as_sent(read) == codes
+
+
+# the HL7 parser applies the sender's mappings
+
+
+def test_the_parser_reads_a_mapped_local_code_as_its_analyte_under_the_senders_key() -> None:
+    message, _ = parse_oru(MESSAGE, identify=keyed_hash, local_codes=TABLE)
+    (observation,) = message.observations
+    assert identify_analyte(observation.codes) == (Analyte.CRP, "1988-5")
+    assert observation.result_key == "F9|CRP|"  # the sender's code: its corrections find it
+    unmapped, _ = parse_oru(MESSAGE, identify=keyed_hash)
+    assert identify_analyte(unmapped.observations[0].codes) is None
+
+
+def test_a_mapped_result_is_read_strictly_as_every_trial_result_is() -> None:
+    """A unit read through an escape HL7 does not define: another test's is read leniently,
+    a trial result's never (the digits around a dropped escape would join)."""
+    text = MESSAGE.replace("|mg/L|", "|mg\\Z1\\/L|")
+    parse_oru(text, identify=keyed_hash)  # another test's: read
+    with pytest.raises(Hl7InputError):
+        parse_oru(text, identify=keyed_hash, local_codes=TABLE)
+
+
+# a message or rejection kept before the mapping is still known
+
+
+def test_the_digest_covers_the_codes_as_sent() -> None:
+    message, _ = parse_oru(MESSAGE, identify=keyed_hash, local_codes=TABLE)
+    as_30522 = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", "CRP", "30522-7")])
+    other, _ = parse_oru(MESSAGE, identify=keyed_hash, local_codes=as_30522)
+    assert content_digest(message, "h") == content_digest(other, "h")
+
+
+def test_a_message_stored_before_its_code_was_mapped_is_known_when_resent() -> None:
+    before, _ = parse_oru(MESSAGE, identify=keyed_hash)
+    after, _ = parse_oru(MESSAGE, identify=keyed_hash, local_codes=TABLE)
+    stored = content_digest(before, "h")
+    assert content_digest(after, "h") != stored  # the CRP is covered now
+    assert says_the_same(stored, content_digest(after, "h"), after, "h")
+    changed, _ = parse_oru(MESSAGE.replace("|42|", "|43|"), identify=keyed_hash, local_codes=TABLE)
+    other_patient = content_digest(parse_oru(MESSAGE.replace("MRN9", "MRN8"))[0], "h2")
+    assert says_the_same(stored, content_digest(changed, "h"), changed, "h")  # not covered then
+    assert not says_the_same(other_patient, content_digest(after, "h"), after, "h")
+
+
+def _kept_before_the_mapping(text: str) -> KeptRejection:
+    message, _ = parse_oru(text, identify=keyed_hash)
+    patient_hmac = keyed_hash("MRN9")
+    return KeptRejection(
+        uuid.uuid4(), Channel.MLLP.value, "LIS^HOSP", message.control_id,
+        "unknown-analyte", "the message holds no result of a trial analyte",
+        redact(text, keyed_hash), datetime(2026, 11, 2, 9, 30, tzinfo=UTC), patient_hmac,
+        content_digest(message, patient_hmac), None, None,
+    )  # fmt: skip
+
+
+def _read_with(table: LocalCodeTable) -> Callable[[KeptRejection], LabMessage]:
+    def read(rejection: KeptRejection) -> LabMessage:
+        return parse_oru(rejection.payload, identify=keyed_hash, local_codes=table)[0]
+
+    return read
+
+
+def test_a_rejection_kept_before_its_code_was_mapped_replays_read_as_mapped() -> None:
+    kept = _kept_before_the_mapping(MESSAGE)
+    message = Replayer(_read_with(TABLE), RecordingIngest()).check(kept)
+    assert identify_analyte(message.observations[0].codes) == (Analyte.CRP, "1988-5")
+
+
+def test_a_kept_copy_that_changed_a_mapped_result_is_still_refused() -> None:
+    """Only the mapping's difference is forgiven: a copy holding another value of a result
+    the digest covered then (a LOINC CRP beside the local one) does not replay."""
+    loinc_crp = "OBX|2|NM|1988-5^CRP^LN||7|mg/L|0-5||||F"
+    kept = _kept_before_the_mapping("\r".join([MSH, PID, OBR, LOCAL_CRP, loinc_crp]))
+    Replayer(_read_with(TABLE), RecordingIngest()).check(kept)  # as kept: replays
+    changed = kept.payload.replace("||7|", "||8|")
+    with pytest.raises(ReplayRefused):
+        Replayer(_read_with(TABLE), RecordingIngest()).check(replace(kept, payload=changed))
