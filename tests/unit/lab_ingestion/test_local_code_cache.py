@@ -1,0 +1,74 @@
+"""The running service's copy of the local code mappings: read at start, re-read while it
+runs, kept as last read when a read fails, and never holding up a stop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import asyncpg
+
+from services.lab_ingestion.adapters.local_code_cache import LocalCodeCache
+
+ROW = {"application": "LIS", "facility": "HOSP", "system": "L", "code": "CRP", "loinc": "1988-5"}
+
+
+class FakeTable:
+    """``fetch`` as asyncpg answers the read: the rows kept now, or the error set."""
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        self.rows = rows
+        self.error: Exception | None = None
+        self.reads = 0
+        self.read = asyncio.Event()  # set at each read
+
+    async def reads_made(self, count: int) -> None:
+        """Once ``count`` more reads were made."""
+        target = self.reads + count
+        while self.reads < target:
+            self.read.clear()
+            await self.read.wait()
+
+    async def fetch(self, query: str, *args: Any) -> list[dict[str, str]]:
+        self.reads += 1
+        self.read.set()
+        if self.error is not None:
+            raise self.error
+        return list(self.rows)
+
+
+def cache(table: FakeTable, every: float = 0.01) -> LocalCodeCache:
+    return LocalCodeCache(cast(asyncpg.Pool, table), refresh_seconds=every)
+
+
+async def test_the_first_read_is_what_the_parser_gets() -> None:
+    table = FakeTable([ROW])
+    codes = cache(table)
+    assert len(codes.current()) == 0  # nothing before the read
+    assert (
+        await codes.load(cast(asyncpg.Connection, table)) == "lab_ingestion: 1 local codes mapped"
+    )
+    assert codes.current().of_sender("LIS", "HOSP") == {("L", "CRP"): "1988-5"}
+
+
+async def test_a_mapping_added_while_running_is_read_and_a_failed_read_keeps_the_last() -> None:
+    table = FakeTable([])
+    codes, stopping = cache(table), asyncio.Event()
+    running = asyncio.create_task(codes.keep_fresh(stopping))
+    await table.reads_made(1)
+    table.rows = [ROW]
+    await table.reads_made(2)  # the one under way may have read before the row was kept
+    assert len(codes.current()) == 1
+    table.error = OSError("connection refused")
+    await table.reads_made(2)
+    assert len(codes.current()) == 1  # the failed reads changed nothing
+    stopping.set()
+    await asyncio.wait_for(running, timeout=1)
+
+
+async def test_a_stop_ends_the_wait_at_once() -> None:
+    codes, stopping = cache(FakeTable([]), every=3600), asyncio.Event()
+    running = asyncio.create_task(codes.keep_fresh(stopping))
+    await asyncio.sleep(0)
+    stopping.set()
+    await asyncio.wait_for(running, timeout=1)
