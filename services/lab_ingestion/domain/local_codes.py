@@ -86,7 +86,7 @@ def checked_local_code(
                 f"the {name} {text!r} holds an HL7 separator or a control character: give it "
                 "as the sender writes it in OBX-3, one component"
             )
-    if system.lower().rstrip("/") in LOINC_SYSTEMS or (not system and LOINC_CODE.fullmatch(code)):
+    if _written_as_loinc(Coding(code, system)):
         raise InvalidLocalCode(
             f"{code!r} is a LOINC code (it names its own test): only a laboratory's own codes "
             "are mapped"
@@ -140,6 +140,21 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
             continue
         added.append(Coding(loinc, TRANSLATION_SYSTEM, translated=True))
     return (*codes, *added) if added else codes
+
+
+def coded_locally(codes: Sequence[Coding]) -> bool:
+    """Whether a result names its test by a laboratory's own code alone: a code in a coding
+    system that is not LOINC's (or in none, not written as a LOINC code is), and no LOINC
+    code of any test."""
+    sent = [c for c in as_sent(codes) if c.code.strip()]
+    return bool(sent) and not any(_written_as_loinc(c) for c in sent)
+
+
+def _written_as_loinc(coding: Coding) -> bool:
+    system = (coding.system or "").strip().lower().rstrip("/")
+    if system:
+        return system in LOINC_SYSTEMS
+    return LOINC_CODE.fullmatch(coding.code.strip()) is not None
 
 
 def as_sent(codes: Sequence[Coding]) -> tuple[Coding, ...]:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
+from services.lab_ingestion.domain.local_codes import coded_locally
 from services.lab_ingestion.domain.message_chains import content_of, obtains_nothing
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -78,10 +79,21 @@ def plan_results(
         if normalised is not None:
             planned.append((observation, normalised))
     if not planned:
-        return Rejected(
-            RejectionCode.UNKNOWN_ANALYTE, "the message holds no result of a trial analyte"
-        )
+        return _no_trial_result(message)
     return planned
+
+
+def _no_trial_result(message: LabMessage) -> Rejected:
+    """Why nothing of the message is the trial's: and, when a result is coded with the
+    laboratory's own codes alone, how such a code is read (the codes themselves are in the
+    kept copy, never in the reason: a sender's free text may be anything)."""
+    reason = "the message holds no result of a trial analyte"
+    if any(carries_a_result(o) and coded_locally(o.codes) for o in message.observations):
+        reason += (
+            "; a result coded with the laboratory's own code alone is read once its sender's "
+            "code is mapped to LOINC (cachexia source code add)"
+        )
+    return Rejected(RejectionCode.UNKNOWN_ANALYTE, reason)
 
 
 def _status_not_applied(observation: ObservationInput) -> Rejected:

@@ -23,7 +23,9 @@ from services.lab_ingestion.domain.local_codes import (
     with_local_codes,
 )
 from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
-from services.lab_ingestion.domain.model import Coding, LabMessage
+from services.lab_ingestion.domain.model import Coding, LabMessage, Rejected, RejectionCode
+from services.lab_ingestion.domain.normalise import DEFAULT_UNIT_PARAMETERS
+from services.lab_ingestion.domain.planning import plan_results
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
 from shared.contracts.events.lab import Analyte, Channel
@@ -225,3 +227,28 @@ def test_a_kept_copy_that_changed_a_mapped_result_is_still_refused() -> None:
     changed = kept.payload.replace("||7|", "||8|")
     with pytest.raises(ReplayRefused):
         Replayer(_read_with(TABLE), RecordingIngest()).check(replace(kept, payload=changed))
+
+
+# the rejection of a message of local codes alone says how they are read
+
+
+@pytest.mark.parametrize(
+    ("obx", "hinted"),
+    [
+        (LOCAL_CRP, True),
+        ("OBX|1|NM|CRP^C-reactive protein^99LAB||42|mg/L", True),
+        ("OBX|1|NM|CRP^C-reactive protein||42|mg/L", True),  # no system, not LOINC-shaped
+        ("OBX|1|NM|1968-7^Bilirubin direct^LN||0.2|mg/dL", False),  # another LOINC test
+        ("OBX|1|NM|CRP^CRP^L^1968-7^Bilirubin direct^LN||0.2|mg/dL", False),
+        ("OBX|1|NM|CRP^C-reactive protein^L||||||||I", False),  # pending: no result
+    ],
+)
+def test_a_message_of_local_codes_alone_is_rejected_with_how_they_are_read(
+    obx: str, hinted: bool
+) -> None:
+    message, _ = parse_oru("\r".join([MSH, PID, OBR, obx]), identify=keyed_hash)
+    rejected = plan_results(message, DEFAULT_UNIT_PARAMETERS, datetime.now(UTC))
+    assert isinstance(rejected, Rejected) and rejected.code is RejectionCode.UNKNOWN_ANALYTE
+    assert rejected.reason.startswith("the message holds no result of a trial analyte")
+    assert ("cachexia source code add" in rejected.reason) is hinted
+    assert "CRP" not in rejected.reason  # the sender's text is never quoted
