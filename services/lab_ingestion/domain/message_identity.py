@@ -24,8 +24,10 @@ message (``says_the_same``), as is a resend of one stored since that says nothin
 
 The codes covered are those the sender wrote, never the LOINC codes a mapping of its local
 codes added (``local_codes``); a result of a mapped local code is a trial result. A message
-stored before its sender's code was mapped did not cover that result: its resend is still
-known as that message (``without_translations``), as a rejection kept then still replays.
+stored before its sender's code was mapped did not cover that result, and its resend is not
+taken for it: the stored digest cannot tell whether the message held the result then (a
+result added under a reused id would be dropped as a duplicate), so the resend is refused
+as a reused id, kept and told (a rejection kept then still replays: ``replay``).
 """
 
 from __future__ import annotations
@@ -91,23 +93,16 @@ def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_
     kept). One stored before the digest covered trial results only has that of every result
     (``digest_of_every_result``); a JSON message stored before its results' order stopped
     counting, the digest of every result in the order sent; one stored before comments were
-    read (``BEFORE_COMMENTS``), any of these as made without them; one stored before its
-    sender's local codes were mapped, any of these as made without the mapping."""
+    read (``BEFORE_COMMENTS``), any of these as made without them."""
     if stored is None or stored == digest:
         return True
-    if _said_before(stored, message, patient_hmac):
-        return True
-    untranslated = without_translations(message)
-    if untranslated is message:
-        return False
-    return _said_before(stored, untranslated, patient_hmac) or stored == content_digest(
-        untranslated, patient_hmac
-    )
+    return _said_before(stored, message, patient_hmac)
 
 
 def without_translations(message: LabMessage) -> LabMessage:
     """``message`` as read without its sender's local code mappings (the same object when
-    none applied): a mapped result is then another test's, as it was before the mapping."""
+    none applied): a mapped result is then another test's, as it was before the mapping (a
+    kept copy's reading then: ``replay``)."""
     if not any(c.translated for o in message.observations for c in o.codes):
         return message
     observations = tuple(replace(o, codes=as_sent(o.codes)) for o in message.observations)
