@@ -81,7 +81,7 @@ def build(context: ServiceContext) -> ServiceParts:
     local_codes = LocalCodeCache(context.pool)
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id,
-        local_codes=local_codes.current,
+        local_codes=local_codes.table,
     )  # fmt: skip
     # at shutdown, the frames being answered get their ACK within a share of the deadline
     mllp = MllpListener(

@@ -1,8 +1,9 @@
 """The running service's copy of every sender's local code mappings (``local_codes``): read
-before the service takes a message (``load``, run once migrations are done), then re-read
-every couple of seconds (``keep_fresh``), so that ``cachexia source code add`` reaches a
-running service without a restart, as the allow-list does. The parser takes the copy as it
-is (``current``): never a database round trip per message."""
+once migrations are done (``load``), then re-read every couple of seconds (``keep_fresh``),
+so that ``cachexia source code add`` reaches a running service without a restart, as the
+allow-list does. A message is parsed with the copy as it is (``table``): never a database
+round trip per message, and never before the first read (HTTP listens before migrations
+run: a message that early waits for it, as it waits for the committer)."""
 
 from __future__ import annotations
 
@@ -24,18 +25,23 @@ class LocalCodeCache:
         self._pool = pool
         self._every = refresh_seconds
         self._table = NO_LOCAL_CODES
+        self._loaded = asyncio.Event()
 
-    def current(self) -> LocalCodeTable:
+    async def table(self) -> LocalCodeTable:
+        """The mappings as last read, once they were read at all."""
+        if not self._loaded.is_set():
+            await self._loaded.wait()
         return self._table
 
     async def load(self, conn: asyncpg.Connection) -> str:
         """The first read, on the start-up connection; what was read, for the log."""
-        self._table = await read_local_code_table(conn)
+        self._keep(await read_local_code_table(conn))
+        self._loaded.set()
         return f"lab_ingestion: {len(self._table)} local codes mapped" if self._table else ""
 
     async def keep_fresh(self, stopping: asyncio.Event) -> None:
         """Re-read until ``stopping``; a failed read keeps the copy read last (and is read
-        again at the next turn)."""
+        again at the next turn): no failure of it stops the service."""
         while True:
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=self._every)
@@ -46,12 +52,20 @@ class LocalCodeCache:
     async def _refresh(self) -> None:
         try:
             table = await read_local_code_table(self._pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # any failure: the last read stays in use
             log.warning(
                 "could not re-read the local code mappings; the last read is used",
                 extra={"error": type(exc).__name__},
             )
             return
-        if len(table) != len(self._table):
+        self._keep(table)
+
+    def _keep(self, table: LocalCodeTable) -> None:
+        if table.skipped:
+            log.error(
+                "local code mappings to no trial analyte's LOINC code are not applied",
+                extra={"skipped": table.skipped},
+            )
+        if table != self._table:
             log.info("local code mappings read", extra={"mapped": len(table)})
         self._table = table

@@ -100,15 +100,29 @@ def checked_local_code(
 
 
 class LocalCodeTable:
-    """Every sender's mappings, as last read: immutable, safe to share between messages."""
+    """Every sender's mappings, as last read: immutable, safe to share between messages. A
+    mapping to a code that names no trial analyte (kept by hand, or by a version whose
+    tables held it) is not applied, only counted (``skipped``): its results stay unread,
+    as they were before it, and no other result of the sender's is held up by it."""
 
     def __init__(self, codes: Iterable[LocalCode] = ()) -> None:
         senders: dict[tuple[str, str], dict[LocalKey, str]] = {}
+        self.skipped = 0
         for mapping in codes:
+            if mapping.loinc not in LOINC_CODES and mapping.loinc not in SAME_TEST_CODES:
+                self.skipped += 1
+                continue
             sender = senders.setdefault((mapping.application, mapping.facility), {})
             sender[mapping.key] = mapping.loinc
         self._senders = {sender: MappingProxyType(codes) for sender, codes in senders.items()}
         self._size = sum(len(codes) for codes in senders.values())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LocalCodeTable):
+            return NotImplemented
+        return self._senders == other._senders
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, so not hashable
 
     def of_sender(self, application: str, facility: str) -> Mapping[LocalKey, str]:
         """The sender's mappings (empty: none)."""

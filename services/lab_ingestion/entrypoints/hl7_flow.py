@@ -58,6 +58,11 @@ Submit = Callable[[Command], Awaitable[IngestOutcome]]
 LARGE_MESSAGE_CHARS = 64 * 1024
 
 
+async def no_local_codes() -> LocalCodeTable:
+    """No sender's local codes mapped (a deployment without the table: tests)."""
+    return NO_LOCAL_CODES
+
+
 class Hl7Acknowledger:
     def __init__(
         self,
@@ -66,7 +71,7 @@ class Hl7Acknowledger:
         metrics: LabIngestionMetrics,
         *,
         processing_id: str = PRODUCTION,
-        local_codes: Callable[[], LocalCodeTable] = lambda: NO_LOCAL_CODES,
+        local_codes: Callable[[], Awaitable[LocalCodeTable]] = no_local_codes,
     ) -> None:
         self._submit = submit
         self._hash = hash_identifier
@@ -115,7 +120,7 @@ class Hl7Acknowledger:
         event loop still gets its turns, and other senders' ACKs are late, never frozen."""
         parse = partial(
             parse_oru, text, channel, identify=self._hash, processing_id=self._processing_id,
-            local_codes=self._local_codes(),
+            local_codes=await self._local_codes(),
         )  # fmt: skip
         return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
