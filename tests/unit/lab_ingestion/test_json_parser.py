@@ -360,8 +360,9 @@ def test_mutated_results_parse_or_raise_json_input_error(field: str, value: obje
 # One field of the valid EXAMPLE written otherwise, mostly as a lab may write it: each field's
 # values that the format takes, and a few it refuses (each tagged so).
 TEXT_64 = st.text(min_size=1, max_size=64)
-SOURCE_PART = st.text(alphabet=st.characters(exclude_characters="^&~|\\"), min_size=1,
-                      max_size=49)  # fmt: skip
+# text JSON can carry: a lone surrogate (``"\\ud800"``) is refused by name, as it should be
+SOURCE_PART = st.text(alphabet=st.characters(exclude_characters="^&~|\\", codec="utf-8"),
+                      min_size=1, max_size=49)  # fmt: skip
 
 
 @st.composite
@@ -496,3 +497,12 @@ def test_input_error_from_a_plain_message() -> None:
     error = JsonInputError("the body is not valid JSON")
     assert error.errors == [("", "the body is not valid JSON")]
     assert str(error) == "the body is not valid JSON"
+
+
+def test_a_lone_surrogate_in_a_sender_name_is_refused_by_name() -> None:
+    """JSON's ``"\\ud800"`` decodes to a lone surrogate, which no text column can hold."""
+    payload = body()
+    payload["source"]["application"] = "\ud800"
+    with pytest.raises(JsonInputError) as refused:
+        parse_lab_results(payload)
+    assert [field for field, _ in refused.value.errors] == ["source.application"]
