@@ -42,7 +42,14 @@ from services.lab_ingestion.adapters.hl7_msh import (
     read_header,
 )
 from services.lab_ingestion.adapters.hl7_notes import Notes
-from services.lab_ingestion.adapters.hl7_obx import codes_of, flags_of, range_of, units_of, value_of
+from services.lab_ingestion.adapters.hl7_obx import (
+    codes_of,
+    codes_repeat_or_nest,
+    flags_of,
+    range_of,
+    units_of,
+    value_of,
+)
 from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order, order_of, report_time
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
@@ -262,7 +269,9 @@ def _holds_no_result(obx: hl7.Segment) -> bool:
 def _observation(
     obx: hl7.Segment, order: Order, offset: str, mapped: Mapping[LocalKey, str]
 ) -> ObservationInput:
-    codes = with_local_codes(codes_of(obx), mapped)
+    sent = codes_of(obx)
+    codes = with_local_codes(sent, mapped)
+    mapped_read = len(codes) > len(sent)  # a mapping of the sender's may name the test
     # a trial result's fields are read strictly (``field_value``): its code, number, unit,
     # times, status and key, and its order's; an observation with no result (OBX-11 I, O,
     # N) is left out as another test's is, so read as leniently (its text cannot cost the
@@ -311,4 +320,5 @@ def _observation(
         collected_local=local,
         reported_local=reported_local,
         unscoped_key=key if untracked else None,
+        codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
     )

@@ -94,6 +94,23 @@ def _plain_value(obx: hl7.Segment) -> str:
     )
 
 
+def codes_repeat_or_nest(obx: hl7.Segment) -> bool:
+    """Whether OBX-3 repeats, or a code or coding system in it (CWE-1, 3, 4, 6) holds
+    sub-components (``CRP&HS^hs-CRP^L``, read as ``CRP``): then which code names the test
+    is a guess (``ObservationInput.codes_repeat_or_nest``). Its texts may hold an unescaped
+    ``&`` (``Na & K``): they are not looked at."""
+    count = _repetitions(obx, 3)
+    if count > 1:
+        return True
+    if count == 0:
+        return False
+    sub = obx.separators[4] if len(obx.separators) > 4 else "&"
+    repetition = obx[3][0]
+    if isinstance(repetition, str):
+        return sub in repetition
+    return any(sub in str(repetition[i]) for i in (0, 2, 3, 5) if i < len(repetition))
+
+
 def _repetitions(segment: hl7.Segment, field: int) -> int:
     return len(segment[field]) if field < len(segment) else 0
 

@@ -141,7 +141,12 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
     (its sender's table) maps, unless a LOINC code the sender wrote names that analyte
     already (nothing to add: the sender's code is published). A mapped code of another
     analyte than the sender's LOINC code, or two local codes of two analytes, leave two
-    trial analytes: the result is ambiguous, as it would be with both LOINC codes."""
+    trial analytes: the result is ambiguous, as it would be with both LOINC codes.
+
+    Where a mapping names the test, an unmapped code written as a LOINC code is under a
+    coding system not known as LOINC's (``LNC``, ``LOINC-2.7``) is read as LOINC too (a
+    translation), so that one naming another test makes the result ambiguous rather than
+    being passed over (``other_tests``)."""
     if not mapped:
         return codes
     targets = [mapped.get(local_key(c.system, c.code)) for c in codes]
@@ -153,7 +158,24 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
         if sent is not None and _analyte_of(loinc) is sent[0]:
             continue
         added.append(Coding(loinc, TRANSLATION_SYSTEM, translated=True))
-    return (*codes, *added) if added else codes
+    if not added:
+        return codes
+    loinc_like = [
+        Coding(c.code.strip(), TRANSLATION_SYSTEM, translated=True)
+        for c, target in zip(codes, targets, strict=True)
+        if target is None and LOINC_CODE.fullmatch(c.code.strip()) and not _written_as_loinc(c)
+    ]
+    return (*codes, *added, *loinc_like)
+
+
+def translated_analyte(codes: Sequence[Coding]) -> bool:
+    """Whether the code the analyte is identified by (``identify_analyte``) is a
+    translation: the test is named by a mapping of the laboratory's own code."""
+    identified = identify_analyte(codes)
+    if identified is None:
+        return False
+    sent = identify_analyte(as_sent(codes))
+    return sent is None or sent[1] != identified[1]
 
 
 def coded_locally(codes: Sequence[Coding]) -> bool:

@@ -122,6 +122,10 @@ class ObservationInput:
     # Observation.note, the JSON field): its text is never read nor kept (it may name
     # anyone), only that one was written, for a clinician to read it at the hospital
     laboratory_comment: bool = False
+    # HL7 OBX-3 repeats, or a code or coding system in it holds sub-components: which of
+    # the codes names the test is then a guess when a mapping of a local code names it
+    # (``normalise.check_one_analyte``)
+    codes_repeat_or_nest: bool = False
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient

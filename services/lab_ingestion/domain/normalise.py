@@ -52,6 +52,7 @@ from services.lab_ingestion.domain.lab_numbers import (
     show_value,
     significant_digits,
 )
+from services.lab_ingestion.domain.local_codes import translated_analyte
 from services.lab_ingestion.domain.model import (
     NormalisedResult,
     ObservationInput,
@@ -156,11 +157,22 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
     be published as neutrophils, a direct bilirubin graded as total bilirubin. The reason
     quotes the codes written as LOINC codes are, and nothing else of the message."""
     others = other_tests(observation.codes)
+    mapped = translated_analyte(observation.codes)
     if not others:
+        if mapped and observation.codes_repeat_or_nest:
+            return Rejected(
+                RejectionCode.AMBIGUOUS_ANALYTE,
+                "the result's test is named by a mapping of the laboratory's own code, but "
+                "its OBX-3 repeats or holds sub-components: which code names the test cannot "
+                "be told; send one code (and its alternate)",
+            )
         return None
     identified = identify_analyte(observation.codes)
     assert identified is not None  # other_tests names none without a trial analyte
-    codes = ", ".join(shown(code, LOINC_CODE) for code in (identified[1], *others))
+    first = shown(identified[1], LOINC_CODE)
+    if mapped:  # the laboratory never wrote it: the platform's mapping of its own code did
+        first += " mapped from the laboratory's own code"
+    codes = ", ".join([first, *(shown(code, LOINC_CODE) for code in others)])
     return Rejected(
         RejectionCode.AMBIGUOUS_ANALYTE,
         f"the result's LOINC codes name different tests ({codes}): one test per result, "

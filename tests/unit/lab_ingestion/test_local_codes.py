@@ -267,3 +267,49 @@ def test_a_message_of_local_codes_alone_is_rejected_with_how_they_are_read(
     assert rejected.reason.startswith("the message holds no result of a trial analyte")
     assert ("cachexia source code add" in rejected.reason) is hinted
     assert "CRP" not in rejected.reason  # the sender's text is never quoted
+
+
+# where a mapping names the test, nothing else in OBX-3 may name another
+
+
+def planned(obx: str) -> object:
+    message, _ = parse_oru("\r".join([MSH, PID, OBR, obx]), identify=keyed_hash,
+                           local_codes=TABLE)  # fmt: skip
+    return plan_results(message, DEFAULT_UNIT_PARAMETERS, datetime(2026, 11, 2, 9, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("obx", "why"),
+    [
+        ("OBX|1|NM|CRP&HS^hs-CRP^L||42|mg/L", "sub-components"),  # read as CRP: another test
+        ("OBX|1|NM|CRP^C-reactive protein^L~PLT^Platelets^L||42|mg/L", "repeats"),
+        ("OBX|1|NM|CRP^CRP^L^777-3^Platelets^LNC||42|mg/L", "777-3"),  # LOINC, misspelt
+        ("OBX|1|NM|CRP^CRP^L^4711-2^CRP^99LAB||42|mg/L", "4711-2"),  # LOINC-shaped, unknown
+    ],
+)
+def test_a_mapped_code_beside_another_possible_test_is_ambiguous(obx: str, why: str) -> None:
+    rejected = planned(obx + "|0-5||||F|||20261102070000+0000")
+    assert isinstance(rejected, Rejected), rejected
+    assert rejected.code is RejectionCode.AMBIGUOUS_ANALYTE and why in rejected.reason
+    if "LOINC codes" in rejected.reason:  # the code the lab never wrote is said to be mapped
+        assert "'1988-5' mapped from the laboratory's own code" in rejected.reason
+
+
+@pytest.mark.parametrize(
+    "obx",
+    [
+        "OBX|1|NM|CRP^Na & K^L||42|mg/L",  # an unescaped & in the text names nothing
+        "OBX|1|NM|CRP^CRP^L^K17^CRP^99LAB||42|mg/L",  # another local code: its alternate
+        "OBX|1|NM|CRP^CRP^L^30522-7^hs-CRP^LNC||42|mg/L",  # a code of the same analyte
+    ],
+)
+def test_a_mapped_code_with_its_alternate_or_text_is_one_test(obx: str) -> None:
+    result = planned(obx + "|0-5||||F|||20261102070000+0000")
+    assert isinstance(result, list) and len(result) == 1, result
+
+
+def test_an_unmapped_code_with_sub_components_is_left_out_as_before() -> None:
+    message, _ = parse_oru(MESSAGE.replace("CRP^C-reactive", "CRP&HS^C-reactive"),
+                           identify=keyed_hash)  # fmt: skip
+    assert not message.observations[0].codes_repeat_or_nest  # no mapping: nothing to guess
+    assert identify_analyte(message.observations[0].codes) is None
