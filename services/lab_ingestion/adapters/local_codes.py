@@ -4,18 +4,9 @@ table with (``local_code_cache``). Nothing here commits: the caller's transactio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import asyncpg
 
-from services.lab_ingestion.domain.local_codes import LocalCode, LocalCodeTable
-
-
-@dataclass(frozen=True)
-class KeptLocalCode:
-    mapping: LocalCode
-    added_at: datetime
+from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode, LocalCodeTable
 
 
 async def read_local_code_table(conn: asyncpg.Connection | asyncpg.Pool) -> LocalCodeTable:

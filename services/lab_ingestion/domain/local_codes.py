@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
@@ -60,6 +61,14 @@ class LocalCode:
     @property
     def key(self) -> LocalKey:
         return local_key(self.system, self.code)
+
+
+@dataclass(frozen=True)
+class KeptLocalCode:
+    """A mapping as kept, with when it was last set (as operators list them)."""
+
+    mapping: LocalCode
+    added_at: datetime
 
 
 def local_key(system: str | None, code: str) -> LocalKey:
