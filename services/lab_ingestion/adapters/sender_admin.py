@@ -1,6 +1,6 @@
 """The unit of work of the allow-list's administration (``service_layer.sender_admin``): one
 connection of its own (a command's, not the service's pool), one transaction, with the
-allow-list and the lab tokens bound on it."""
+allow-list, the lab tokens and the senders' local codes bound on it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Self
 import asyncpg
 from asyncpg.transaction import Transaction
 
-from services.lab_ingestion.adapters import sources
+from services.lab_ingestion.adapters import local_codes, sources
 from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
+from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode
 from services.lab_ingestion.domain.records import Sender
 from shared.auth import Role, list_tokens
 
@@ -58,12 +59,36 @@ class LabTokenDirectory:
         ]
 
 
+class LocalCodeRepository:
+    """``lab_ingestion.local_codes``: the senders' local test codes mapped to LOINC."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, mapping: LocalCode) -> str | None:
+        return await local_codes.add_local_code(self._conn, mapping)
+
+    async def remove(
+        self, application: str, facility: str, system: str, code: str
+    ) -> LocalCode | None:
+        return await local_codes.remove_local_code(self._conn, application, facility, system, code)
+
+    async def all(
+        self, application: str | None = None, facility: str | None = None
+    ) -> list[KeptLocalCode]:
+        return await local_codes.list_local_codes(self._conn, application, facility)
+
+    async def count(self, application: str, facility: str) -> int:
+        return await local_codes.count_local_codes(self._conn, application, facility)
+
+
 class SenderAdminUnitOfWork:
     """Connects on entry (``connect``), begins the transaction, and closes the connection on
     exit: what was not committed is rolled back."""
 
     sources: SourceRepository
     tokens: LabTokenDirectory
+    codes: LocalCodeRepository
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
         self._connect = connect
@@ -80,6 +105,7 @@ class SenderAdminUnitOfWork:
             raise
         self.sources = SourceRepository(conn)
         self.tokens = LabTokenDirectory(conn)
+        self.codes = LocalCodeRepository(conn)
         return self
 
     async def __aexit__(

@@ -1,6 +1,7 @@
-"""The HL7 sender allow-list's administration (``cachexia source add | list | remove``): each
-call one transaction of its unit of work; what it did and what the operator should know are
-returned as data, for the command to word."""
+"""The HL7 sender allow-list's administration (``cachexia source add | list | remove``) and
+its senders' local test codes (``cachexia source code add | list | remove``): each call one
+transaction of its unit of work; what it did and what the operator should know are returned
+as data, for the command to word; input refused raises an error saying why."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
+from services.lab_ingestion.domain.local_codes import (
+    KeptLocalCode,
+    LocalCode,
+    checked_local_code,
+    local_key,
+)
 from services.lab_ingestion.domain.records import Sender
+from shared.contracts.events.lab import Analyte
 
 
 class AllowList(Protocol):
@@ -33,12 +41,38 @@ class LabTokens(Protocol):
         ...
 
 
+class LocalCodes(Protocol):
+    async def add(self, mapping: LocalCode) -> str | None:
+        """Keep the mapping (it replaces the sender's of the same code): the LOINC code it
+        replaced, None if the code was not mapped. The sender must be allowed."""
+        ...
+
+    async def remove(
+        self, application: str, facility: str, system: str, code: str
+    ) -> LocalCode | None:
+        """Forget a mapping (``system`` as compared: upper case, "" for none): the one
+        removed, None if there was none."""
+        ...
+
+    async def all(
+        self, application: str | None = None, facility: str | None = None
+    ) -> list[KeptLocalCode]:
+        """The mappings (of the application, the facility, when given), by sender, system
+        and code."""
+        ...
+
+    async def count(self, application: str, facility: str) -> int: ...
+
+
 class SenderAdminUnitOfWork(Protocol):
     @property
     def sources(self) -> AllowList: ...
 
     @property
     def tokens(self) -> LabTokens: ...
+
+    @property
+    def codes(self) -> LocalCodes: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -81,6 +115,47 @@ class SenderRemoved:
     removed: bool
     bound_tokens: tuple[str, ...]
     unbound_tokens: tuple[str, ...]
+    local_codes: int  # the sender's local codes' mappings, removed with it
+
+
+class SenderNotAllowed(ValueError):
+    """A local code of a sender not on the allow-list: its messages are refused, and its
+    mappings would be removed with it anyway."""
+
+    def __init__(self, application: str, facility: str) -> None:
+        self.sender = f"{application}^{facility}"
+        super().__init__(f"HL7 sender {self.sender} is not on the allow-list")
+
+
+@dataclass(frozen=True)
+class LocalCodeMapped:
+    """``replaced``: the LOINC code the sender's code was read as before; None: it was not
+    mapped (new). The same code as now: nothing changed."""
+
+    mapping: LocalCode  # as kept
+    replaced: str | None
+
+    @property
+    def analyte(self) -> Analyte:
+        return self.mapping.analyte
+
+    @property
+    def added(self) -> bool:
+        return self.replaced is None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.replaced == self.mapping.loinc
+
+
+@dataclass(frozen=True)
+class LocalCodeUnmapped:
+    """``removed``: the mapping forgotten; None: the sender kept no such mapping."""
+
+    sender: str  # MSH-3^MSH-4
+    system: str  # as compared: upper case, "" for none
+    code: str
+    removed: LocalCode | None
 
 
 async def allow_sender(
@@ -119,13 +194,56 @@ async def list_senders(uow: SenderAdminUnitOfWork) -> list[AllowedSender]:
 async def remove_sender(
     uow: SenderAdminUnitOfWork, application: str, facility: str
 ) -> SenderRemoved:
-    """Take a sender off the allow-list: its messages are then refused (AR, unknown source)
-    and kept as rejections; what it sent before stays."""
+    """Take a sender off the allow-list, its local codes' mappings with it: its messages are
+    then refused (AR, unknown source) and kept as rejections; what it sent before stays."""
     sender = f"{application}^{facility}"
     async with uow:
+        codes = await uow.codes.count(application, facility)  # removed with it (a cascade)
         removed = await uow.sources.remove(application, facility)
         tokens = await uow.tokens.in_use()
         await uow.commit()
     bound = sorted({t.name for t in tokens if t.senders is not None and sender in t.senders})
     unbound = sorted({t.name for t in tokens if t.senders is None})
-    return SenderRemoved(sender, removed, tuple(bound), tuple(unbound))
+    return SenderRemoved(sender, removed, tuple(bound), tuple(unbound), codes)
+
+
+async def map_local_code(
+    uow: SenderAdminUnitOfWork,
+    application: str,
+    facility: str,
+    system: str,
+    code: str,
+    *,
+    loinc: str,
+) -> LocalCodeMapped:
+    """Read an allowed sender's local test code as a trial analyte's LOINC code (replacing
+    its mapping of the code, if any). InvalidLocalCode: the mapping cannot be kept (checked
+    before anything is read); SenderNotAllowed: the sender is not on the allow-list."""
+    mapping = checked_local_code(application, facility, system, code, loinc)
+    async with uow:
+        if await uow.sources.settings(mapping.application, mapping.facility) is None:
+            raise SenderNotAllowed(mapping.application, mapping.facility)
+        replaced = await uow.codes.add(mapping)
+        await uow.commit()
+    return LocalCodeMapped(mapping, replaced)
+
+
+async def unmap_local_code(
+    uow: SenderAdminUnitOfWork, application: str, facility: str, system: str, code: str
+) -> LocalCodeUnmapped:
+    """Forget a sender's mapping of a local code, given as it was mapped (the system in any
+    case): the sender's results of that code then name no trial analyte again."""
+    system, code = local_key(system, code)
+    async with uow:
+        removed = await uow.codes.remove(application, facility, system, code)
+        await uow.commit()
+    return LocalCodeUnmapped(f"{application}^{facility}", system, code, removed)
+
+
+async def list_local_codes(
+    uow: SenderAdminUnitOfWork, application: str | None = None, facility: str | None = None
+) -> list[KeptLocalCode]:
+    """The local codes mapped (of the application, the facility, when given), by sender,
+    system and code."""
+    async with uow:
+        return await uow.codes.all(application, facility)

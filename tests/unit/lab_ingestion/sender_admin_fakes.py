@@ -1,5 +1,6 @@
 """Hand-written fakes behind the allow-list administration's unit of work
-(``service_layer.sender_admin``): the allow-list and the lab tokens kept in memory."""
+(``service_layer.sender_admin``): the allow-list, the lab tokens and the senders' local codes
+kept in memory."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from types import TracebackType
 from typing import Self
 
 from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
+from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode
 from services.lab_ingestion.domain.records import Sender
 
 ADDED_AT = datetime(2025, 3, 30, 8, 15, tzinfo=UTC)
@@ -66,13 +68,68 @@ class FakeLabTokens:
         return list(self.tokens)
 
 
+# a mapping's key in the table: application, facility, system (as compared) and code
+MappingKey = tuple[str, str, str, str]
+
+
+@dataclass
+class FakeLocalCodes:
+    """The mappings kept. ``allowed``: the allow-list's senders (the unit of work binds it),
+    as the table's foreign key reads them: a mapping of a sender not allowed cannot be
+    added, and is gone with its sender (a cascade)."""
+
+    kept: dict[MappingKey, KeptLocalCode] = field(default_factory=dict)
+    allowed: dict[tuple[str, str], Sender] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *mappings: LocalCode) -> FakeLocalCodes:
+        return cls({_key(m): KeptLocalCode(m, ADDED_AT) for m in mappings})
+
+    async def add(self, mapping: LocalCode) -> str | None:
+        assert (mapping.application, mapping.facility) in self.allowed, "a foreign key violation"
+        before = self._live().get(_key(mapping))
+        self.kept[_key(mapping)] = KeptLocalCode(mapping, ADDED_AT)
+        return before.mapping.loinc if before else None
+
+    async def remove(
+        self, application: str, facility: str, system: str, code: str
+    ) -> LocalCode | None:
+        gone = self._live().get((application, facility, system, code))
+        if gone is None:
+            return None
+        del self.kept[_key(gone.mapping)]
+        return gone.mapping
+
+    async def all(
+        self, application: str | None = None, facility: str | None = None
+    ) -> list[KeptLocalCode]:
+        return [
+            kept for key, kept in sorted(self._live().items())
+            if application in (None, key[0]) and facility in (None, key[1])
+        ]  # fmt: skip
+
+    async def count(self, application: str, facility: str) -> int:
+        return len(await self.all(application, facility))
+
+    def _live(self) -> dict[MappingKey, KeptLocalCode]:
+        return {key: kept for key, kept in self.kept.items() if key[:2] in self.allowed}
+
+
+def _key(mapping: LocalCode) -> MappingKey:
+    return (mapping.application, mapping.facility, *mapping.key)
+
+
 @dataclass
 class FakeSenderAdminUnitOfWork:
     sources: FakeAllowList = field(default_factory=FakeAllowList)
     tokens: FakeLabTokens = field(default_factory=FakeLabTokens)
+    codes: FakeLocalCodes = field(default_factory=FakeLocalCodes)
     commits: int = 0
     entered: int = 0
     open: bool = False
+
+    def __post_init__(self) -> None:
+        self.codes.allowed = self.sources.senders  # one allow-list, as in the database
 
     async def __aenter__(self) -> Self:
         assert not self.open, "a unit of work entered twice at once"

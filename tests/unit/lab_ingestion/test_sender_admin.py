@@ -108,7 +108,7 @@ def _tokens() -> FakeLabTokens:
 async def test_a_removed_sender_names_the_tokens_that_deliver_as_it() -> None:
     uow = FakeSenderAdminUnitOfWork(FakeAllowList({("LIS", "HOSP"): Sender()}), _tokens())
     removed = await remove_sender(uow, "LIS", "HOSP")
-    assert removed == SenderRemoved("LIS^HOSP", True, ("hosp-lis",), ("any-a", "any-b"))
+    assert removed == SenderRemoved("LIS^HOSP", True, ("hosp-lis",), ("any-a", "any-b"), 0)
     assert uow.sources.senders == {}
     assert (uow.entered, uow.commits) == (1, 1)
 
@@ -117,6 +117,6 @@ async def test_a_sender_not_allowed_is_not_removed_but_its_tokens_are_named() ->
     """A JSON or FHIR sender is never on the allow-list: its tokens are still named."""
     uow = FakeSenderAdminUnitOfWork(tokens=_tokens())
     removed = await remove_sender(uow, "LIS", "OTHER")
-    assert removed == SenderRemoved("LIS^OTHER", False, ("other-lis",), ("any-a", "any-b"))
+    assert removed == SenderRemoved("LIS^OTHER", False, ("other-lis",), ("any-a", "any-b"), 0)
     alone = await remove_sender(FakeSenderAdminUnitOfWork(), "LIS", "HOSP")
-    assert alone == SenderRemoved("LIS^HOSP", False, (), ())
+    assert alone == SenderRemoved("LIS^HOSP", False, (), (), 0)
