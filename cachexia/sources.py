@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cachexia.tokens import SENDER_DELIMITERS_SHOWN, is_sender_part
+from cachexia.sender_options import sender_arguments, sender_part
 from shared.settings import PlatformSettings
 
 if TYPE_CHECKING:  # the service's modules are imported only when a source command runs
@@ -22,7 +22,7 @@ def add_source_commands(commands: Any) -> None:
     add = source_commands.add_parser(
         "add", help="allow an HL7 sender (MSH-3 and MSH-4), or change its settings"
     )
-    _sender_arguments(add, part=_sender_part)
+    sender_arguments(add, part=sender_part)
     _setting(
         add, "--time-zone", type=_time_zone,
         help="IANA zone the sender writes times without a UTC offset in (e.g. Europe/Zurich)",
@@ -42,7 +42,7 @@ def add_source_commands(commands: Any) -> None:
     remove = source_commands.add_parser(
         "remove", help="take a sender off the allow-list (its messages are then refused, AR)"
     )
-    _sender_arguments(remove)
+    sender_arguments(remove)
 
 
 async def run_source_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
@@ -56,27 +56,6 @@ async def run_source_command(settings: PlatformSettings, args: argparse.Namespac
     if args.source_command == "remove":
         return await _remove(uow, args.application.strip(), args.facility.strip())
     return await _add(uow, args)
-
-
-def _sender_arguments(parser: argparse.ArgumentParser, part: Any = str) -> None:
-    """``part``: checks each (``remove`` takes any, so that an entry stored by an earlier
-    version that accepted anything can still be removed)."""
-    parser.add_argument("--application", required=True, type=part, help="MSH-3 sending application")
-    parser.add_argument("--facility", required=True, type=part, help="MSH-4 sending facility")
-
-
-def _sender_part(text: str) -> str:
-    """A sending application or facility that can match a message (as ``token create
-    --sender`` takes them): not blank, none of HL7's separators; MSH-3's and MSH-4's
-    namespace id is read (their first component), or their universal id when it is empty,
-    so give e.g. LIS, not LIS^1.2.3^ISO, and 1.2.3 for ^1.2.3^ISO."""
-    if not is_sender_part(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a non-blank name without {SENDER_DELIMITERS_SHOWN}, as MSH-3 "
-            "or MSH-4 names the sender: its namespace id (e.g. LIS or HOSP), or its universal "
-            "id when it has none (e.g. 1.2.756.999 for MSH-3 ^1.2.756.999^ISO)"
-        )
-    return text.strip()
 
 
 def _setting(parser: argparse.ArgumentParser, option: str, **kwargs: Any) -> None:

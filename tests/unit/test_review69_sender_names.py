@@ -21,7 +21,7 @@ import pytest
 
 from bench.infra import free_port
 from cachexia.cli import main
-from cachexia.sources import _sender_part
+from cachexia.sender_options import sender_part
 from cachexia.tokens import sender
 from services.lab_ingestion.adapters.json_parser import JsonInputError, parse_lab_results
 from tests.unit.lab_ingestion.route_fakes import JSON_BODY
@@ -74,5 +74,5 @@ def test_a_universal_id_is_a_name_a_message_can_carry() -> None:
     """A sender named by its HD universal ID only (MSH-3 ``^2.16.840.1.113883.3.72.5.20^ISO``)
     is allowed by that OID (review 68)."""
     oid = "2.16.840.1.113883.3.72.5.20"
-    assert _sender_part(oid) == oid
+    assert sender_part(oid) == oid
     assert sender(f"{oid}^1.2.756.999.1.8") == f"{oid}^1.2.756.999.1.8"

@@ -9,7 +9,7 @@ Rhapsody and Cloverleaf pass MSH-3/4 through untouched.
 
 What goes wrong: ``hl7_msh.header_of`` reads only HD.1 (``field_value(msh, 3)`` /
 ``(msh, 4)``), so such a message's sender is ``("", "")``. ``cachexia source add`` refuses a
-blank application or facility (``_sender_part``), so the laboratory can never be put on
+blank application or facility (``sender_part``), so the laboratory can never be put on
 the allow-list: every result is answered AR ``unknown-source`` (sender ``'^'``). And if it
 could, every OID-only sender would be the same source ``^``: their order numbers, result
 chains, duplicates and sites would be mixed (a second laboratory's order ``12345`` would be
