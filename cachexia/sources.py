@@ -1,4 +1,5 @@
-"""`cachexia source add | list | remove`: the HL7 senders allowed to deliver (MSH-3^MSH-4)."""
+"""`cachexia source add | list | remove`: the HL7 senders allowed to deliver (MSH-3^MSH-4);
+`cachexia source code` (``cachexia.local_codes``): their local test codes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cachexia.local_codes import add_code_commands, run_code_command
 from cachexia.sender_options import sender_arguments, sender_part
 from shared.settings import PlatformSettings
 
@@ -43,6 +45,7 @@ def add_source_commands(commands: Any) -> None:
         "remove", help="take a sender off the allow-list (its messages are then refused, AR)"
     )
     sender_arguments(remove)
+    add_code_commands(source_commands)
 
 
 async def run_source_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
@@ -51,6 +54,8 @@ async def run_source_command(settings: PlatformSettings, args: argparse.Namespac
 
     await migrate_all(settings)  # the auth schema too, whose lab tokens `remove` names
     uow = SenderAdminUnitOfWork(lambda: connect_postgres(settings.postgres_dsn))
+    if args.source_command == "code":
+        return await run_code_command(uow, args)
     if args.source_command == "list":
         return await _list(uow)
     if args.source_command == "remove":
@@ -147,6 +152,11 @@ async def _remove(uow: SenderAdminUnitOfWork, application: str, facility: str) -
             "within a few seconds, and so are the JSON and FHIR results of lab tokens bound "
             "to it (403)\n"
         )
+        if removed.local_codes:
+            sys.stdout.write(
+                f"{removed.local_codes} local code mapping(s) of {sender} removed with it; map "
+                "them again (cachexia source code add) if it is added again\n"
+            )
     else:
         sys.stderr.write(f"no HL7 sender {sender} is allowed\n")
     # the lab tokens that deliver, or would deliver, as the sender: named all the same

@@ -26,6 +26,7 @@ def clean_environment(
 
 PASSWORD = "s3cr3t-pw"
 DATABASE_URL = f"postgresql://cachexia:{PASSWORD}@db.internal:5432/cachexia"
+LOCAL_CODE = ["--application", "LIS", "--facility", "HOSP", "--code", "CRP"]
 DATABASE_COMMANDS = [
     ["token", "list"],
     ["token", "create", "--role", "lab", "--name", "lis"],
@@ -33,6 +34,9 @@ DATABASE_COMMANDS = [
     ["source", "add", "--application", "LIS", "--facility", "HOSP"],
     ["source", "list"],
     ["source", "remove", "--application", "LIS", "--facility", "HOSP"],
+    ["source", "code", "add", *LOCAL_CODE, "--loinc", "1988-5"],
+    ["source", "code", "list"],
+    ["source", "code", "remove", *LOCAL_CODE],
     ["migrate"],
 ]
 
