@@ -131,10 +131,12 @@ async def _list(uow: SenderAdminUnitOfWork) -> int:
     from services.lab_ingestion.service_layer.sender_admin import list_senders  # noqa: PLC0415 - lean start-up
 
     senders = await list_senders(uow)
-    for s in senders:
+    for listed in senders:
+        s = listed.sender
+        codes = f"; {listed.local_codes} local code(s) mapped" if listed.local_codes else ""
         sys.stdout.write(
             f"{s.application}^{s.facility}  added {s.added_at:%Y-%m-%d %H:%M %Z}"
-            f"{_described(s.settings)}\n"
+            f"{_described(s.settings)}{codes}\n"
         )
     if not senders:
         sys.stderr.write("no HL7 sender is allowed yet (cachexia source add)\n")

@@ -61,6 +61,8 @@ async def test_the_code_commands_map_list_replace_and_remove(
         ["LIS^HOSP", "L", "CRP", "1988-5", "crp"],
     ]
     assert all(line.endswith("Z") for line in listed)  # added_at in UTC
+    assert await asyncio.to_thread(cachexia, "list") == 0
+    assert capsys.readouterr().out.endswith("; 2 local code(s) mapped\n")
     assert await asyncio.to_thread(cachexia, "code", "remove", *SENDER, *crp) == 0
     out, err = capsys.readouterr()
     assert "is no longer read as LOINC 1988-5 (crp): removed" in out and "warning:" in err

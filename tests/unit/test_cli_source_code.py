@@ -10,7 +10,7 @@ import pytest
 
 from cachexia.cli import main
 from cachexia.local_codes import run_code_command
-from cachexia.sources import _remove, add_source_commands
+from cachexia.sources import _list, _remove, add_source_commands
 from services.lab_ingestion.domain.local_codes import LocalCode
 from services.lab_ingestion.domain.records import Sender
 from tests.unit.lab_ingestion.sender_admin_fakes import (
@@ -146,3 +146,11 @@ async def test_source_remove_counts_the_mappings_removed_with_the_sender(
     )
     assert await _remove(_uow(CRP), "LIS", "ZH") == 0  # none mapped: none named
     assert "local code" not in capsys.readouterr().out
+
+
+async def test_source_list_counts_each_senders_mappings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await _list(_uow(CRP, LocalCode("LIS", "HOSP", "", "HB", "718-7"))) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "LIS^HOSP  added 2025-03-30 08:15 UTC; 2 local code(s) mapped",
+        "LIS^ZH  added 2025-03-30 08:15 UTC",  # none: nothing said
+    ]

@@ -6,6 +6,7 @@ as data, for the command to word; input refused raises an error saying why."""
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -106,6 +107,12 @@ class SenderAllowed:
 
 
 @dataclass(frozen=True)
+class ListedSender:
+    sender: AllowedSender
+    local_codes: int  # its local codes mapped to LOINC
+
+
+@dataclass(frozen=True)
 class SenderRemoved:
     """``removed``: False if the sender was not on the allow-list. The lab tokens that
     deliver, or would deliver, as it (named whether or not it was removed): those bound to it
@@ -185,10 +192,13 @@ async def allow_sender(
     return SenderAllowed(application, facility, added, settings, tuple(notes), known)
 
 
-async def list_senders(uow: SenderAdminUnitOfWork) -> list[AllowedSender]:
-    """Every allowed sender with its settings, by application and facility."""
+async def list_senders(uow: SenderAdminUnitOfWork) -> list[ListedSender]:
+    """Every allowed sender with its settings and how many local codes it has mapped, by
+    application and facility."""
     async with uow:
-        return await uow.sources.all()
+        senders = await uow.sources.all()
+        codes = Counter((k.mapping.application, k.mapping.facility) for k in await uow.codes.all())
+    return [ListedSender(s, codes[s.application, s.facility]) for s in senders]
 
 
 async def remove_sender(

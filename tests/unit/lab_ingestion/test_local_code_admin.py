@@ -13,6 +13,7 @@ from services.lab_ingestion.service_layer.sender_admin import (
     LocalCodeUnmapped,
     SenderNotAllowed,
     list_local_codes,
+    list_senders,
     map_local_code,
     remove_sender,
     unmap_local_code,
@@ -113,3 +114,11 @@ async def test_a_removed_sender_counts_the_mappings_removed_with_it() -> None:
     assert (removed.removed, removed.local_codes) == (True, 2)
     assert [k.mapping for k in await uow.codes.all()] == [OTHER_CRP]
     assert (await remove_sender(uow, "LIS", "HOSP")).local_codes == 0
+
+
+async def test_listed_senders_count_their_mappings() -> None:
+    uow = _uow(CRP, HB, OTHER_CRP)
+    await unmap_local_code(uow, "LIS", "ZH", "L", "CRP")
+    listed = await list_senders(uow)
+    assert [(s.sender.facility, s.local_codes) for s in listed] == [("HOSP", 2), ("ZH", 0)]
+    assert (uow.entered, uow.open) == (2, False)

@@ -11,6 +11,7 @@ from services.lab_ingestion.domain.allow_list import (
 )
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.sender_admin import (
+    ListedSender,
     SenderAllowed,
     SenderNote,
     SenderRemoved,
@@ -89,8 +90,8 @@ async def test_the_list_is_read_in_one_unit_of_work() -> None:
     senders = {("LIS", "ZH"): Sender("Europe/Zurich"), ("AAA", "BE"): Sender()}
     uow = FakeSenderAdminUnitOfWork(FakeAllowList(senders))
     assert await list_senders(uow) == [
-        AllowedSender("AAA", "BE", Sender(), ADDED_AT),
-        AllowedSender("LIS", "ZH", Sender("Europe/Zurich"), ADDED_AT),
+        ListedSender(AllowedSender("AAA", "BE", Sender(), ADDED_AT), 0),
+        ListedSender(AllowedSender("LIS", "ZH", Sender("Europe/Zurich"), ADDED_AT), 0),
     ]
     assert uow.entered == 1 and not uow.open
 
