@@ -15,8 +15,10 @@ if TYPE_CHECKING:  # the service's modules are imported only when a code command
     from services.lab_ingestion.domain.local_codes import LocalCode
     from services.lab_ingestion.service_layer.sender_admin import SenderAdminUnitOfWork
 
-# how soon the running service reads a change (it refreshes its table of mappings)
+# how soon the running service reads a change (``local_code_cache.REFRESH_SECONDS``)
 LIVE_WITHIN = "within 2 seconds"
+# a mapping kept to a code that names no trial analyte (by hand, or by an earlier version)
+NOT_APPLIED = "not applied"
 
 
 def add_code_commands(source_commands: Any) -> None:
@@ -101,7 +103,7 @@ async def _list(uow: SenderAdminUnitOfWork, application: str | None, facility: s
         sender = f"{m.application}^{m.facility}"
         sys.stdout.write(
             f"{sender:<20} {m.system or '-':<8} {m.code:<16} {m.loinc:<8} "
-            f"{m.analyte.value:<12} added {format_moment(k.added_at)}\n"
+            f"{_analyte(m, NOT_APPLIED):<12} added {format_moment(k.added_at)}\n"
         )
     if not kept:
         of = f" of {application or '*'}^{facility or '*'}" if application or facility else ""
@@ -119,9 +121,11 @@ async def _remove(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
         sys.stderr.write(f"no {named} of {unmapped.sender} is mapped (cachexia source code list)\n")
         return EXIT_FAILURE
     sys.stdout.write(f"{_read_as(removed, 'is no longer read as')}: removed, {LIVE_WITHIN}\n")
+    if removed.applied_analyte is None:  # never applied: nothing was read through it
+        return 0
     sys.stderr.write(
         f"warning: {unmapped.sender}'s results of {named} are no longer read as "
-        f"{removed.analyte.value}: a message of such results alone is rejected "
+        f"{_analyte(removed)}: a message of such results alone is rejected "
         "(unknown-analyte), and later corrections and cancellations of results stored "
         "under it are left out as another test's; map it again to read them (cachexia "
         "source code add)\n"
@@ -133,7 +137,12 @@ def _read_as(mapping: LocalCode, read: str = "is read as") -> str:
     """``LIS^HOSP: local code CRP (system L) is read as LOINC 1988-5 (crp)``."""
     sender = f"{mapping.application}^{mapping.facility}"
     named = _named(mapping.system, mapping.code)
-    return f"{sender}: {named} {read} LOINC {mapping.loinc} ({mapping.analyte.value})"
+    return f"{sender}: {named} {read} LOINC {mapping.loinc} ({_analyte(mapping)})"
+
+
+def _analyte(mapping: LocalCode, not_applied: str = f"no trial analyte's, {NOT_APPLIED}") -> str:
+    analyte = mapping.applied_analyte
+    return analyte.value if analyte else not_applied
 
 
 def _named(system: str, code: str) -> str:

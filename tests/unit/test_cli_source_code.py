@@ -9,8 +9,9 @@ import asyncpg
 import pytest
 
 from cachexia.cli import main
-from cachexia.local_codes import run_code_command
+from cachexia.local_codes import LIVE_WITHIN, run_code_command
 from cachexia.sources import _list, _remove, add_source_commands
+from services.lab_ingestion.adapters.local_code_cache import REFRESH_SECONDS
 from services.lab_ingestion.domain.local_codes import LocalCode
 from services.lab_ingestion.domain.records import Sender
 from tests.unit.lab_ingestion.sender_admin_fakes import (
@@ -154,3 +155,25 @@ async def test_source_list_counts_each_senders_mappings(capsys: pytest.CaptureFi
         "LIS^HOSP  added 2025-03-30 08:15 UTC; 2 local code(s) mapped",
         "LIS^ZH  added 2025-03-30 08:15 UTC",  # none: nothing said
     ]
+
+
+async def test_a_mapping_kept_to_no_trial_analyte_is_listed_and_removed_as_not_applied(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Kept by hand, or by a version whose tables held its code: the service skips it; the
+    commands name it so, and removing it warns of nothing (nothing was read through it)."""
+    bilirubin = LocalCode("LIS", "HOSP", "L", "DBIL", "1968-7")  # direct: no trial analyte
+    uow = _uow(bilirubin)
+    assert await _code(uow, "list") == 0
+    assert capsys.readouterr().out.split()[4:6] == ["not", "applied"]
+    assert await _code(uow, "remove", *SENDER, "--code", "DBIL", "--system", "L") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(
+        "LIS^HOSP: local code DBIL (system L) is no longer read as LOINC 1968-7 "
+        "(no trial analyte's, not applied): removed"
+    )
+    assert err == ""
+
+
+def test_the_commands_say_how_soon_the_service_reads_a_change() -> None:
+    assert f"within {REFRESH_SECONDS:g} seconds" == LIVE_WITHIN

@@ -59,6 +59,12 @@ class LocalCode:
         return _analyte_of(self.loinc)
 
     @property
+    def applied_analyte(self) -> Analyte | None:
+        """The analyte its results are read as; None: ``loinc`` names no trial analyte (a
+        row kept by hand, or by a version whose tables held it): ``LocalCodeTable`` skips it."""
+        return LOINC_CODES.get(self.loinc) or SAME_TEST_CODES.get(self.loinc)
+
+    @property
     def key(self) -> LocalKey:
         return local_key(self.system, self.code)
 

@@ -55,7 +55,7 @@ def test_a_code_a_sender_can_write_is_kept_stripped_its_system_upper_case(
     assert kept.system == kept.system.upper()  # as PostgreSQL's upper() compares it
     assert (kept.application, kept.facility) == (application.strip(), facility.strip())
     assert kept.key == local_key(system, code)
-    assert kept.analyte is TRIAL_CODES[loinc]
+    assert kept.analyte is kept.applied_analyte is TRIAL_CODES[loinc]
     again = checked_local_code(kept.application, kept.facility, kept.system, kept.code, kept.loinc)
     assert again == kept
 
