@@ -28,7 +28,7 @@ def add_code_commands(source_commands: Any) -> None:
     )
     code_commands = code.add_subparsers(dest="code_command", required=True)
     add = code_commands.add_parser(
-        "add", help="read a sender's local test code as a LOINC code (replaces its mapping)"
+        "add", help="read a sender's local test code as a trial analyte's LOINC code"
     )
     sender_arguments(add, part=sender_part)
     _code_arguments(add)
@@ -69,6 +69,7 @@ async def run_code_command(uow: SenderAdminUnitOfWork, args: argparse.Namespace)
 async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
     from services.lab_ingestion.domain.local_codes import InvalidLocalCode  # noqa: PLC0415 - lean start-up
     from services.lab_ingestion.service_layer.sender_admin import (  # noqa: PLC0415 - lean start-up
+        MappedOtherwise,
         SenderNotAllowed,
         map_local_code,
     )
@@ -85,11 +86,14 @@ async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
             f"{error}: add it first (cachexia source add --application {application} "
             f"--facility {facility}); no local code was mapped"
         )
-    if mapped.unchanged:
-        change = ", unchanged"
-    else:
-        was = f", was {mapped.replaced}" if mapped.replaced else ""
-        change = f"{was}; live {LIVE_WITHIN}"
+    except MappedOtherwise as error:
+        return _refused(
+            f"{_read_as(error.kept)}: a mapping is not changed in place (results stored "
+            "through it keep that code, and a correction, cancellation or late copy of one "
+            "is compared with what was stored); remove it first (cachexia source code "
+            "remove), then map the code again; no local code was mapped"
+        )
+    change = ", unchanged" if mapped.unchanged else f"; live {LIVE_WITHIN}"
     sys.stdout.write(f"{_read_as(mapped.mapping)}{change}\n")
     return 0
 

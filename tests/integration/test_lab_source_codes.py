@@ -41,10 +41,12 @@ async def test_the_code_commands_map_list_replace_and_remove(
     assert await asyncio.to_thread(cachexia, "add", *SENDER, "--site", "CH-01") == 0
     capsys.readouterr()
     assert await asyncio.to_thread(cachexia, *add_crp, "30522-7") == 0
+    assert await asyncio.to_thread(cachexia, *add_crp, "1988-5") == 2  # not in place
+    assert "a mapping is not changed in place" in capsys.readouterr().err
+    assert await asyncio.to_thread(cachexia, "code", "remove", *SENDER, *crp) == 0
     assert await asyncio.to_thread(cachexia, *add_crp, "1988-5") == 0
-    assert capsys.readouterr().out.splitlines()[1] == (
-        "LIS^HOSP: local code CRP (system L) is read as LOINC 1988-5 (crp), was 30522-7; "
-        "live within 2 seconds"
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "LIS^HOSP: local code CRP (system L) is read as LOINC 1988-5 (crp); live within 2 seconds"
     )
     hb = ("--code", "HB", "--loinc", "718-7")
     assert await asyncio.to_thread(cachexia, "code", "add", *SENDER, *hb) == 0

@@ -36,7 +36,7 @@ async def _code(uow: FakeSenderAdminUnitOfWork, *args: str) -> int:
     return await run_code_command(uow, parser.parse_args(["source", "code", *args]))
 
 
-async def test_add_says_how_the_code_is_read_and_what_it_replaced(
+async def test_add_says_how_the_code_is_read_and_refuses_another_reading_in_place(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     uow = _uow()
@@ -44,12 +44,13 @@ async def test_add_says_how_the_code_is_read_and_what_it_replaced(
     assert await _code(uow, *add, "--loinc", "30522-7") == 0
     new = "LIS^HOSP: local code CRP (system L) is read as LOINC 30522-7 (crp)"
     assert capsys.readouterr().out == f"{new}; live within 2 seconds\n"
-    assert await _code(uow, *add, "--loinc", "1988-5") == 0
-    replaced = "LIS^HOSP: local code CRP (system L) is read as LOINC 1988-5 (crp), was 30522-7"
-    assert capsys.readouterr().out == f"{replaced}; live within 2 seconds\n"
-    assert await _code(uow, *add, "--loinc", "1988-5") == 0
-    unchanged = "LIS^HOSP: local code CRP (system L) is read as LOINC 1988-5 (crp), unchanged\n"
-    assert capsys.readouterr().out == unchanged
+    assert await _code(uow, *add, "--loinc", "1988-5") == 2  # never changed in place
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"cachexia: {new}: a mapping is not changed in place")
+    assert err.endswith("remove it first (cachexia source code remove), then map the code "
+                        "again; no local code was mapped\n")  # fmt: skip
+    assert await _code(uow, *add, "--loinc", "30522-7") == 0
+    assert capsys.readouterr().out == f"{new}, unchanged\n"
     assert await _code(uow, "add", *SENDER, "--code", "HB", "--loinc", "718-7") == 0
     assert "local code HB (no coding system) is read as" in capsys.readouterr().out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -134,10 +134,22 @@ class SenderNotAllowed(ValueError):
         super().__init__(f"HL7 sender {self.sender} is not on the allow-list")
 
 
+class MappedOtherwise(ValueError):
+    """A local code the sender has mapped to another LOINC code: a mapping is not changed in
+    place. Results stored through it keep the code they were published under, and what later
+    acts on one (a correction, a cancellation, a late copy of a withdrawn version) is
+    compared with what was stored: read under another code, a late copy of a cancelled
+    result would be taken for a new one. Removing the mapping first says what that costs."""
+
+    def __init__(self, kept: LocalCode) -> None:
+        self.kept = kept
+        super().__init__(f"the code is mapped to LOINC {kept.loinc}")
+
+
 @dataclass(frozen=True)
 class LocalCodeMapped:
-    """``replaced``: the LOINC code the sender's code was read as before; None: it was not
-    mapped (new). The same code as now: nothing changed."""
+    """``replaced``: the LOINC code the sender's code was read as before, the same as now
+    (nothing changed: ``MappedOtherwise`` refuses another); None: it was not mapped (new)."""
 
     mapping: LocalCode  # as kept
     replaced: str | None
@@ -226,14 +238,17 @@ async def map_local_code(
     *,
     loinc: str,
 ) -> LocalCodeMapped:
-    """Read an allowed sender's local test code as a trial analyte's LOINC code (replacing
-    its mapping of the code, if any). InvalidLocalCode: the mapping cannot be kept (checked
-    before anything is read); SenderNotAllowed: the sender is not on the allow-list."""
+    """Read an allowed sender's local test code as a trial analyte's LOINC code (the same
+    mapping again changes nothing). InvalidLocalCode: the mapping cannot be kept (checked
+    before anything is read); SenderNotAllowed: the sender is not on the allow-list;
+    MappedOtherwise: the code is mapped to another LOINC code (nothing is changed)."""
     mapping = checked_local_code(application, facility, system, code, loinc)
     async with uow:
         if await uow.sources.settings(mapping.application, mapping.facility) is None:
             raise SenderNotAllowed(mapping.application, mapping.facility)
         replaced = await uow.codes.add(mapping)
+        if replaced is not None and replaced != mapping.loinc:  # not committed: rolled back
+            raise MappedOtherwise(replace(mapping, loinc=replaced))
         await uow.commit()
     return LocalCodeMapped(mapping, replaced)
 

@@ -127,6 +127,8 @@ class FakeSenderAdminUnitOfWork:
     commits: int = 0
     entered: int = 0
     open: bool = False
+    _codes_before: dict[MappingKey, KeptLocalCode] = field(default_factory=dict)
+    _committed: bool = False
 
     def __post_init__(self) -> None:
         self.codes.allowed = self.sources.senders  # one allow-list, as in the database
@@ -135,6 +137,8 @@ class FakeSenderAdminUnitOfWork:
         assert not self.open, "a unit of work entered twice at once"
         self.entered += 1
         self.open = True
+        self._codes_before = dict(self.codes.kept)  # what a rollback restores
+        self._committed = False
         return self
 
     async def __aexit__(
@@ -144,7 +148,10 @@ class FakeSenderAdminUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.open = False
+        if not self._committed:  # rolled back, as the real one is (the mappings: the rest
+            self.codes.kept = self._codes_before  # of the fake's state is read only)
 
     async def commit(self) -> None:
         assert self.open, "committed outside the unit of work"
         self.commits += 1
+        self._committed = True

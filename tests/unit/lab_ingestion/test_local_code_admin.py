@@ -11,6 +11,7 @@ from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.sender_admin import (
     LocalCodeMapped,
     LocalCodeUnmapped,
+    MappedOtherwise,
     SenderNotAllowed,
     list_local_codes,
     list_senders,
@@ -46,15 +47,17 @@ async def test_a_new_mapping_is_kept_and_names_its_analyte() -> None:
     assert (uow.entered, uow.commits) == (1, 1)
 
 
-async def test_mapping_a_mapped_code_again_says_what_it_replaced_or_that_nothing_changed() -> None:
+async def test_mapping_a_mapped_code_again_changes_nothing_and_to_another_code_is_refused() -> None:
+    """Results stored through a mapping keep its code: what later acts on one is compared
+    with what was stored, so a mapping is never changed in place (review 101)."""
     uow = _uow(CRP)
     again = await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="1988-5")
     assert (again.added, again.unchanged, again.replaced) == (False, True, "1988-5")
-    other = await map_local_code(uow, "LIS", "HOSP", "l", "CRP", loinc="751-8")  # any case
-    assert (other.added, other.unchanged, other.replaced) == (False, False, "1988-5")
-    assert other.analyte is Analyte.NEUTROPHILS
-    assert [k.mapping.loinc for k in await uow.codes.all()] == ["751-8"]
-    assert uow.commits == 2
+    with pytest.raises(MappedOtherwise) as refused:
+        await map_local_code(uow, "LIS", "HOSP", "l", "CRP", loinc="30522-7")  # any case
+    assert refused.value.kept == CRP
+    assert [k.mapping.loinc for k in await uow.codes.all()] == ["1988-5"]
+    assert uow.commits == 1
 
 
 @pytest.mark.parametrize(
