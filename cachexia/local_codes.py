@@ -132,7 +132,8 @@ async def _remove(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
         f"{_analyte(removed)}: a message of such results alone is rejected "
         "(unknown-analyte), and later corrections and cancellations of results stored "
         "under it are left out as another test's; map it again to read them (cachexia "
-        "source code add)\n"
+        "source code add), to the same LOINC code: under another, a late copy of a result "
+        "cancelled meanwhile would be taken for a new one\n"
     )
     return 0
 

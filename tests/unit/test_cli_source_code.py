@@ -128,6 +128,8 @@ async def test_remove_warns_that_the_codes_results_are_no_longer_read(
         "removed, within 2 seconds\n"
     )
     assert err.startswith("warning: LIS^HOSP's results of local code CRP (system L) are no ")
+    assert err.endswith("to the same LOINC code: under another, a late copy of a result "
+                        "cancelled meanwhile would be taken for a new one\n")  # fmt: skip
     assert "corrections and cancellations of results stored under it are left out" in err
     assert "map it again" in err
     assert await _code(uow, *remove) == 1
