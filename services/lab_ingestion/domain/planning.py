@@ -39,6 +39,7 @@ from services.lab_ingestion.domain.result_status import (
 )
 from services.lab_ingestion.domain.sample_times import check_times, report_before_sample
 from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
+from shared.contracts.events.lab import Channel
 
 __all__ = [
     "PlannedResult",
@@ -84,11 +85,13 @@ def plan_results(
 
 
 def _no_trial_result(message: LabMessage) -> Rejected:
-    """Why nothing of the message is the trial's: and, when a result is coded with the
-    laboratory's own codes alone, how such a code is read (the codes themselves are in the
-    kept copy, never in the reason: a sender's free text may be anything)."""
+    """Why nothing of the message is the trial's: and, when an HL7 result is coded with
+    the laboratory's own codes alone, how such a code is read (only HL7's are mapped; the
+    codes themselves are in the kept copy, never in the reason: a sender's free text may be
+    anything)."""
     reason = "the message holds no result of a trial analyte"
-    if any(carries_a_result(o) and coded_locally(o.codes) for o in message.observations):
+    hl7 = message.channel in {Channel.MLLP, Channel.HL7_HTTP}
+    if hl7 and any(carries_a_result(o) and coded_locally(o.codes) for o in message.observations):
         reason += (
             "; a result coded with the laboratory's own code alone is read once its sender's "
             "code is mapped to LOINC (cachexia source code add)"

@@ -269,6 +269,16 @@ def test_a_message_of_local_codes_alone_is_rejected_with_how_they_are_read(
     assert "CRP" not in rejected.reason  # the sender's text is never quoted
 
 
+@pytest.mark.parametrize("channel", [Channel.FHIR, Channel.JSON])
+def test_a_fhir_or_json_result_of_a_local_code_is_not_told_of_mappings(channel: Channel) -> None:
+    """Only HL7's local codes are mapped: FHIR and JSON name the LOINC code."""
+    message, _ = parse_oru("\r".join([MSH, PID, OBR, LOCAL_CRP]), identify=keyed_hash)
+    rejected = plan_results(
+        replace(message, channel=channel), DEFAULT_UNIT_PARAMETERS, datetime.now(UTC)
+    )
+    assert isinstance(rejected, Rejected) and "cachexia source code" not in rejected.reason
+
+
 # where a mapping names the test, nothing else in OBX-3 may name another
 
 
