@@ -1,12 +1,18 @@
 """Senders' local test codes mapped to LOINC (``lab_ingestion.local_codes``, migration 0025):
-the statements ``cachexia source code`` runs, and the read the running service refreshes its
-table with (``local_code_cache``). Nothing here commits: the caller's transaction does."""
+the statements ``cachexia source code`` runs, the read the running service refreshes its
+table with (``local_code_cache``), and the mappings' changes a trigger records (migration
+0026). Nothing here commits: the caller's transaction does."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode, LocalCodeTable
+from services.lab_ingestion.domain.local_codes import (
+    KeptLocalCode,
+    LocalCode,
+    LocalCodeChange,
+    LocalCodeTable,
+)
 
 
 async def read_local_code_table(conn: asyncpg.Connection | asyncpg.Pool) -> LocalCodeTable:
@@ -64,6 +70,22 @@ async def list_local_codes(
     return [KeptLocalCode(_mapping(row), row["added_at"]) for row in rows]
 
 
+async def list_local_code_changes(
+    conn: asyncpg.Connection, application: str | None = None, facility: str | None = None
+) -> list[LocalCodeChange]:
+    """The mappings' changes (of the application, the facility, when given), oldest first: a
+    mapping kept before migration 0026 is there as of when it was last set."""
+    rows = await conn.fetch(
+        """SELECT application, facility, system, code, loinc, changed_at
+             FROM lab_ingestion.local_code_changes
+             WHERE ($1::text IS NULL OR application = $1)
+               AND ($2::text IS NULL OR facility = $2)
+             ORDER BY changed_at, change_id""",
+        application, facility,
+    )  # fmt: skip
+    return [_change(row) for row in rows]
+
+
 async def count_local_codes(conn: asyncpg.Connection, application: str, facility: str) -> int:
     """How many codes the sender has mapped."""
     count = await conn.fetchval(
@@ -75,3 +97,10 @@ async def count_local_codes(conn: asyncpg.Connection, application: str, facility
 
 def _mapping(row: asyncpg.Record) -> LocalCode:
     return LocalCode(row["application"], row["facility"], row["system"], row["code"], row["loinc"])
+
+
+def _change(row: asyncpg.Record) -> LocalCodeChange:
+    return LocalCodeChange(
+        row["application"], row["facility"], row["system"], row["code"], row["loinc"],
+        row["changed_at"],
+    )  # fmt: skip

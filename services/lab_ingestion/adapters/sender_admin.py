@@ -14,7 +14,7 @@ from asyncpg.transaction import Transaction
 
 from services.lab_ingestion.adapters import local_codes, sources
 from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
-from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode
+from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode, LocalCodeChange
 from services.lab_ingestion.domain.records import Sender
 from shared.auth import Role, list_tokens
 
@@ -60,7 +60,8 @@ class LabTokenDirectory:
 
 
 class LocalCodeRepository:
-    """``lab_ingestion.local_codes``: the senders' local test codes mapped to LOINC."""
+    """``lab_ingestion.local_codes``: the senders' local test codes mapped to LOINC, and
+    their changes (``local_code_changes``)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -80,6 +81,11 @@ class LocalCodeRepository:
 
     async def count(self, application: str, facility: str) -> int:
         return await local_codes.count_local_codes(self._conn, application, facility)
+
+    async def history(
+        self, application: str | None = None, facility: str | None = None
+    ) -> list[LocalCodeChange]:
+        return await local_codes.list_local_code_changes(self._conn, application, facility)
 
 
 class SenderAdminUnitOfWork:

@@ -77,6 +77,27 @@ class KeptLocalCode:
     added_at: datetime
 
 
+@dataclass(frozen=True)
+class LocalCodeChange:
+    """One change of a sender's mapping, as recorded (migration 0026): from ``changed_at``
+    the code is read as ``loinc``; None: the mapping was removed (by the command, with its
+    sender, or by hand). A result was read through its code's last change before its receipt."""
+
+    application: str
+    facility: str
+    system: str
+    code: str
+    loinc: str | None
+    changed_at: datetime
+
+    @property
+    def mapping(self) -> LocalCode | None:
+        """The mapping this change set; None: it removed one."""
+        if self.loinc is None:
+            return None
+        return LocalCode(self.application, self.facility, self.system, self.code, self.loinc)
+
+
 def local_key(system: str | None, code: str) -> LocalKey:
     return (system or "").strip().upper(), code.strip()
 

@@ -15,6 +15,7 @@ from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, Se
 from services.lab_ingestion.domain.local_codes import (
     KeptLocalCode,
     LocalCode,
+    LocalCodeChange,
     checked_local_code,
     local_key,
 )
@@ -63,6 +64,13 @@ class LocalCodes(Protocol):
         ...
 
     async def count(self, application: str, facility: str) -> int: ...
+
+    async def history(
+        self, application: str | None = None, facility: str | None = None
+    ) -> list[LocalCodeChange]:
+        """Every change of the mappings (of the application, the facility, when given),
+        removals and a sender's removal included, oldest first."""
+        ...
 
 
 class SenderAdminUnitOfWork(Protocol):
@@ -272,3 +280,12 @@ async def list_local_codes(
     system and code."""
     async with uow:
         return await uow.codes.all(application, facility)
+
+
+async def local_code_history(
+    uow: SenderAdminUnitOfWork, application: str | None = None, facility: str | None = None
+) -> list[LocalCodeChange]:
+    """What each local code was read as, from when (of the application, the facility, when
+    given), oldest first: which mapping a result was read through, for an audit."""
+    async with uow:
+        return await uow.codes.history(application, facility)

@@ -4,13 +4,14 @@ kept in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
-from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode
+from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode, LocalCodeChange
 from services.lab_ingestion.domain.records import Sender
 
 ADDED_AT = datetime(2025, 3, 30, 8, 15, tzinfo=UTC)
@@ -25,6 +26,7 @@ class FakeAllowList:
     sites: set[str] = field(default_factory=set)
     authorities: tuple[str, ...] | None = None
     gone_after_add: bool = False  # another operator removes the sender meanwhile
+    removed: Callable[[str, str], None] = lambda application, facility: None  # the cascade
 
     async def add(self, application: str, facility: str, given: SettingsGiven) -> bool:
         key = (application, facility)
@@ -51,7 +53,10 @@ class FakeAllowList:
         return self.senders.get((application, facility))
 
     async def remove(self, application: str, facility: str) -> bool:
-        return self.senders.pop((application, facility), None) is not None
+        if self.senders.pop((application, facility), None) is None:
+            return False
+        self.removed(application, facility)
+        return True
 
     async def all(self) -> list[AllowedSender]:
         return [AllowedSender(a, f, s, ADDED_AT) for (a, f), s in sorted(self.senders.items())]
@@ -74,21 +79,27 @@ MappingKey = tuple[str, str, str, str]
 
 @dataclass
 class FakeLocalCodes:
-    """The mappings kept. ``allowed``: the allow-list's senders (the unit of work binds it),
-    as the table's foreign key reads them: a mapping of a sender not allowed cannot be
-    added, and is gone with its sender (a cascade)."""
+    """The mappings kept, and their ``changes`` as the table's trigger records them (a
+    minute apart after ADDED_AT; a mapping given to ``of`` at ADDED_AT, as migration 0026
+    kept those before it). ``allowed``: the allow-list's senders (the unit of work binds
+    it), as the table's foreign key reads them: a mapping of a sender not allowed cannot be
+    added, and is gone with its sender (a cascade: ``sender_removed``)."""
 
     kept: dict[MappingKey, KeptLocalCode] = field(default_factory=dict)
     allowed: dict[tuple[str, str], Sender] = field(default_factory=dict)
+    changes: list[LocalCodeChange] = field(default_factory=list)
 
     @classmethod
     def of(cls, *mappings: LocalCode) -> FakeLocalCodes:
-        return cls({_key(m): KeptLocalCode(m, ADDED_AT) for m in mappings})
+        kept = {_key(m): KeptLocalCode(m, ADDED_AT) for m in mappings}
+        return cls(kept, changes=[LocalCodeChange(*_key(m), m.loinc, ADDED_AT) for m in mappings])
 
     async def add(self, mapping: LocalCode) -> str | None:
         assert (mapping.application, mapping.facility) in self.allowed, "a foreign key violation"
         before = self._live().get(_key(mapping))
         self.kept[_key(mapping)] = KeptLocalCode(mapping, ADDED_AT)
+        if before is None or before.mapping.loinc != mapping.loinc:
+            self._record(_key(mapping), mapping.loinc)
         return before.mapping.loinc if before else None
 
     async def remove(
@@ -98,6 +109,7 @@ class FakeLocalCodes:
         if gone is None:
             return None
         del self.kept[_key(gone.mapping)]
+        self._record(_key(gone.mapping), None)
         return gone.mapping
 
     async def all(
@@ -110,6 +122,23 @@ class FakeLocalCodes:
 
     async def count(self, application: str, facility: str) -> int:
         return len(await self.all(application, facility))
+
+    async def history(
+        self, application: str | None = None, facility: str | None = None
+    ) -> list[LocalCodeChange]:
+        return [
+            change for change in self.changes
+            if application in (None, change.application) and facility in (None, change.facility)
+        ]  # fmt: skip
+
+    def sender_removed(self, application: str, facility: str) -> None:
+        for key in [key for key in self.kept if key[:2] == (application, facility)]:
+            del self.kept[key]
+            self._record(key, None)
+
+    def _record(self, key: MappingKey, loinc: str | None) -> None:
+        at = ADDED_AT + timedelta(minutes=len(self.changes))
+        self.changes.append(LocalCodeChange(*key, loinc, at))
 
     def _live(self) -> dict[MappingKey, KeptLocalCode]:
         return {key: kept for key, kept in self.kept.items() if key[:2] in self.allowed}
@@ -128,16 +157,19 @@ class FakeSenderAdminUnitOfWork:
     entered: int = 0
     open: bool = False
     _codes_before: dict[MappingKey, KeptLocalCode] = field(default_factory=dict)
+    _changes_before: list[LocalCodeChange] = field(default_factory=list)
     _committed: bool = False
 
     def __post_init__(self) -> None:
         self.codes.allowed = self.sources.senders  # one allow-list, as in the database
+        self.sources.removed = self.codes.sender_removed
 
     async def __aenter__(self) -> Self:
         assert not self.open, "a unit of work entered twice at once"
         self.entered += 1
         self.open = True
         self._codes_before = dict(self.codes.kept)  # what a rollback restores
+        self._changes_before = list(self.codes.changes)
         self._committed = False
         return self
 
@@ -148,8 +180,9 @@ class FakeSenderAdminUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.open = False
-        if not self._committed:  # rolled back, as the real one is (the mappings: the rest
-            self.codes.kept = self._codes_before  # of the fake's state is read only)
+        if not self._committed:  # rolled back, as the real one is (the mappings and their
+            self.codes.kept = self._codes_before  # changes: the rest of the fake's state is
+            self.codes.changes = self._changes_before  # read only)
 
     async def commit(self) -> None:
         assert self.open, "committed outside the unit of work"

@@ -1,6 +1,6 @@
-"""Senders' local test codes in the service layer (``cachexia source code add | list |
-remove``): refused input never reaches the unit of work; a sender not allowed is refused as
-such, not by the table's foreign key; what changed is returned as data."""
+"""Senders' local test codes in the service layer (``cachexia source code add | list
+[--history] | remove``): refused input never reaches the unit of work; a sender not allowed is
+refused as such, not by the table's foreign key; what changed is returned as data."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.lab_ingestion.service_layer.sender_admin import (
     SenderNotAllowed,
     list_local_codes,
     list_senders,
+    local_code_history,
     map_local_code,
     remove_sender,
     unmap_local_code,
@@ -125,3 +126,32 @@ async def test_listed_senders_count_their_mappings() -> None:
     listed = await list_senders(uow)
     assert [(s.sender.facility, s.local_codes) for s in listed] == [("HOSP", 2), ("ZH", 0)]
     assert (uow.entered, uow.open) == (2, False)
+
+
+async def test_the_history_is_every_change_oldest_first_of_every_sender_or_of_those_named() -> None:
+    """As the table's trigger records them (migration 0026): a mapping kept before, an add, a
+    removal, a sender's removal (a cascade); the same mapping again, and another refused
+    (rolled back), record nothing. Read in a unit of work that commits nothing."""
+    uow = _uow(CRP)
+    await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="1988-5")  # again
+    await map_local_code(uow, "LIS", "ZH", "L", "CRP", loinc="30522-7")
+    with pytest.raises(MappedOtherwise):
+        await map_local_code(uow, "LIS", "ZH", "L", "CRP", loinc="1988-5")
+    await unmap_local_code(uow, "LIS", "ZH", "L", "CRP")
+    await map_local_code(uow, "LIS", "HOSP", "", "HB", loinc="718-7")
+    await remove_sender(uow, "LIS", "HOSP")
+    entered, commits = uow.entered, uow.commits
+    history = await local_code_history(uow)
+    assert [(c.facility, c.code, c.mapping) for c in history] == [
+        ("HOSP", "CRP", CRP),
+        ("ZH", "CRP", OTHER_CRP),
+        ("ZH", "CRP", None),  # removed
+        ("HOSP", "HB", HB),
+        ("HOSP", "CRP", None),  # with its sender
+        ("HOSP", "HB", None),
+    ]
+    assert [c.loinc for c in await local_code_history(uow, "LIS", "ZH")] == ["30522-7", None]
+    in_hosp = await local_code_history(uow, facility="HOSP")
+    assert [c.loinc for c in in_hosp] == ["1988-5", "718-7", None, None]
+    assert await local_code_history(uow, "LAB") == []
+    assert (uow.entered - entered, uow.commits - commits, uow.open) == (4, 0, False)
