@@ -1,5 +1,6 @@
-"""`cachexia source code add | list | remove`: a sender's local test codes, read as the trial's
-LOINC codes (services/lab_ingestion/domain/local_codes.py says how)."""
+"""`cachexia source code add | list [--history] | remove`: a sender's local test codes, read as
+the trial's LOINC codes (services/lab_ingestion/domain/local_codes.py says how), and what each
+was read as, from when."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cachexia.rejections import format_moment
 from cachexia.sender_options import sender_arguments, sender_part
 
 if TYPE_CHECKING:  # the service's modules are imported only when a code command runs
-    from services.lab_ingestion.domain.local_codes import LocalCode
+    from services.lab_ingestion.domain.local_codes import LocalCode, LocalCodeChange
     from services.lab_ingestion.service_layer.sender_admin import SenderAdminUnitOfWork
 
 # how soon the running service reads a change (``local_code_cache.REFRESH_SECONDS``)
@@ -39,6 +40,12 @@ def add_code_commands(source_commands: Any) -> None:
     )  # fmt: skip
     listed = code_commands.add_parser("list", help="the local codes mapped, by sender")
     sender_arguments(listed, part=str.strip, required=False)
+    listed.add_argument(
+        "--history", action="store_true",
+        help="every change of the mappings instead, oldest first: what each code was read "
+        "as from when, and when it was removed (a mapping kept before the record began: as "
+        "of when it was last set)",
+    )  # fmt: skip
     remove = code_commands.add_parser(
         "remove", help="forget a mapping: the code's results name no trial analyte again"
     )
@@ -60,7 +67,8 @@ def _code_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run_code_command(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
     if args.code_command == "list":
-        return await _list(uow, args.application or None, args.facility or None)
+        show = _history if args.history else _list
+        return await show(uow, args.application or None, args.facility or None)
     if args.code_command == "remove":
         return await _remove(uow, args)
     return await _add(uow, args)
@@ -104,14 +112,29 @@ async def _list(uow: SenderAdminUnitOfWork, application: str | None, facility: s
     kept = await list_local_codes(uow, application, facility)
     for k in kept:
         m = k.mapping
-        sender = f"{m.application}^{m.facility}"
         sys.stdout.write(
-            f"{sender:<20} {m.system or '-':<8} {m.code:<16} {m.loinc:<8} "
-            f"{_analyte(m, NOT_APPLIED):<12} added {format_moment(k.added_at)}\n"
+            f"{_columns(m)} {m.loinc:<8} {_analyte(m, NOT_APPLIED):<12} "
+            f"added {format_moment(k.added_at)}\n"
         )
     if not kept:
-        of = f" of {application or '*'}^{facility or '*'}" if application or facility else ""
+        of = _of(application, facility)
         sys.stderr.write(f"no local code{of} is mapped (cachexia source code add)\n")
+    return 0
+
+
+async def _history(
+    uow: SenderAdminUnitOfWork, application: str | None, facility: str | None
+) -> int:
+    from services.lab_ingestion.service_layer.sender_admin import local_code_history  # noqa: PLC0415 - lean start-up
+
+    changes = await local_code_history(uow, application, facility)
+    for change in changes:
+        m = change.mapping
+        what = f"mapped to {m.loinc} ({_analyte(m, NOT_APPLIED)})" if m else "removed"
+        sys.stdout.write(f"{format_moment(change.changed_at)}  {_columns(change)} {what}\n")
+    if not changes:
+        of = _of(application, facility)
+        sys.stderr.write(f"no change of a local code mapping{of} is recorded\n")
     return 0
 
 
@@ -148,6 +171,17 @@ def _read_as(mapping: LocalCode, read: str = "is read as") -> str:
 def _analyte(mapping: LocalCode, not_applied: str = f"no trial analyte's, {NOT_APPLIED}") -> str:
     analyte = mapping.applied_analyte
     return analyte.value if analyte else not_applied
+
+
+def _columns(mapping: LocalCode | LocalCodeChange) -> str:
+    """The sender, system and code, in the columns ``list`` lines up."""
+    sender = f"{mapping.application}^{mapping.facility}"
+    return f"{sender:<20} {mapping.system or '-':<8} {mapping.code:<16}"
+
+
+def _of(application: str | None, facility: str | None) -> str:
+    """`` of LIS^*``: the senders a listing was narrowed to ("": all)."""
+    return f" of {application or '*'}^{facility or '*'}" if application or facility else ""
 
 
 def _named(system: str, code: str) -> str:

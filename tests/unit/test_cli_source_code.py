@@ -1,5 +1,5 @@
-"""`cachexia source code add | list | remove`: what the operator is told, on the service layer's
-fakes; input refused is one line and exit 2, a mapping not kept exit 1."""
+"""`cachexia source code add | list [--history] | remove`: what the operator is told, on the
+service layer's fakes; input refused is one line and exit 2, a mapping not kept exit 1."""
 
 from __future__ import annotations
 
@@ -180,3 +180,31 @@ async def test_a_mapping_kept_to_no_trial_analyte_is_listed_and_removed_as_not_a
 
 def test_the_commands_say_how_soon_the_service_reads_a_change() -> None:
     assert f"within {REFRESH_SECONDS:g} seconds" == LIVE_WITHIN
+
+
+async def test_list_history_has_a_line_a_change_oldest_first_of_every_sender_or_of_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dbil = LocalCode("LIS", "HOSP", "L", "DBIL", "1968-7")  # kept by hand: no trial analyte
+    uow = _uow(CRP, dbil)  # kept before the record began: as of when they were set
+    assert await _code(uow, "add", "--application", "LIS", "--facility", "ZH",
+                       "--code", "HB", "--loinc", "718-7") == 0  # fmt: skip
+    assert await _code(uow, "remove", *SENDER, "--code", "CRP", "--system", "L") == 0
+    capsys.readouterr()
+    assert await _code(uow, "list", "--history") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "2025-03-30 08:15:00Z  LIS^HOSP             L        CRP              "
+        "mapped to 1988-5 (crp)",
+        "2025-03-30 08:15:00Z  LIS^HOSP             L        DBIL             "
+        "mapped to 1968-7 (not applied)",
+        "2025-03-30 08:17:00Z  LIS^ZH               -        HB               "
+        "mapped to 718-7 (haemoglobin)",
+        "2025-03-30 08:18:00Z  LIS^HOSP             L        CRP              removed",
+    ]
+    assert await _code(uow, "list", "--history", "--facility", " ZH ") == 0
+    assert [line.split()[2] for line in capsys.readouterr().out.splitlines()] == ["LIS^ZH"]
+    assert await _code(uow, "list", "--history", "--application", "LAB") == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "no change of a local code mapping of LAB^* is recorded\n")
+    assert await _code(_uow(), "list", "--history") == 0
+    assert capsys.readouterr() == ("", "no change of a local code mapping is recorded\n")
