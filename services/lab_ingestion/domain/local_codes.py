@@ -122,10 +122,10 @@ def checked_local_code(
                 f"the {name} {text!r} holds an HL7 separator or a control character: give it "
                 "as the sender writes it in OBX-3, one component"
             )
-    if _written_as_loinc(Coding(code, system)):
+    if _written_as_loinc(Coding(code, system)) or LOINC_CODE.fullmatch(code):
         raise InvalidLocalCode(
-            f"{code!r} is a LOINC code (it names its own test): only a laboratory's own codes "
-            "are mapped"
+            f"{code!r} is a LOINC code, or written as one, under any coding system (LN, LNC, "
+            "99LAB, ...): it names its own test; only a laboratory's own codes are mapped"
         )
     if loinc not in LOINC_CODES and loinc not in SAME_TEST_CODES:
         raise InvalidLocalCode(
@@ -182,7 +182,8 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
     Where a mapping names the test, an unmapped code written as a LOINC code is under a
     coding system not known as LOINC's (``LNC``, ``LOINC-2.7``) is read as LOINC too (a
     translation), so that one naming another test makes the result ambiguous rather than
-    being passed over (``other_tests``)."""
+    being passed over (``other_tests``); one of the mapped analyte is not (it adds nothing,
+    and could be taken for the code to publish instead of the operator's)."""
     if not mapped:
         return codes
     targets = [mapped.get(local_key(c.system, c.code)) for c in codes]
@@ -196,10 +197,14 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
         added.append(Coding(loinc, TRANSLATION_SYSTEM, translated=True))
     if not added:
         return codes
+    mapped_analytes = {_analyte_of(t) for t in targets if t}
     loinc_like = [
         Coding(c.code.strip(), TRANSLATION_SYSTEM, translated=True)
         for c, target in zip(codes, targets, strict=True)
-        if target is None and LOINC_CODE.fullmatch(c.code.strip()) and not _written_as_loinc(c)
+        if target is None
+        and LOINC_CODE.fullmatch(c.code.strip())
+        and not _written_as_loinc(c)
+        and _analyte_or_none(c.code.strip()) not in mapped_analytes
     ]
     return (*codes, *added, *loinc_like)
 
@@ -232,6 +237,17 @@ def _written_as_loinc(coding: Coding) -> bool:
 def as_sent(codes: Sequence[Coding]) -> tuple[Coding, ...]:
     """``codes`` without the translations ``with_local_codes`` added."""
     return tuple(c for c in codes if not c.translated)
+
+
+def mapped_codes(codes: Sequence[Coding]) -> frozenset[str]:
+    """The LOINC codes a mapping added (``with_local_codes``): the translations that are not
+    a code the sender wrote under another system's name (those are read as LOINC only)."""
+    sent = {c.code.strip() for c in as_sent(codes)}
+    return frozenset(c.code for c in codes if c.translated and c.code not in sent)
+
+
+def _analyte_or_none(loinc: str) -> Analyte | None:
+    return LOINC_CODES.get(loinc) or SAME_TEST_CODES.get(loinc)
 
 
 def _analyte_of(loinc: str) -> Analyte:

@@ -52,7 +52,7 @@ from services.lab_ingestion.domain.lab_numbers import (
     show_value,
     significant_digits,
 )
-from services.lab_ingestion.domain.local_codes import translated_analyte
+from services.lab_ingestion.domain.local_codes import mapped_codes, translated_analyte
 from services.lab_ingestion.domain.model import (
     NormalisedResult,
     ObservationInput,
@@ -169,10 +169,12 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
         return None
     identified = identify_analyte(observation.codes)
     assert identified is not None  # other_tests names none without a trial analyte
-    first = shown(identified[1], LOINC_CODE)
-    if mapped:  # the laboratory never wrote it: the platform's mapping of its own code did
-        first += " mapped from the laboratory's own code"
-    codes = ", ".join([first, *(shown(code, LOINC_CODE) for code in others)])
+    by_mapping = mapped_codes(observation.codes)  # the laboratory never wrote these
+    codes = ", ".join(
+        shown(code, LOINC_CODE)
+        + (" mapped from the laboratory's own code" if code in by_mapping else "")
+        for code in (identified[1], *others)
+    )
     return Rejected(
         RejectionCode.AMBIGUOUS_ANALYTE,
         f"the result's LOINC codes name different tests ({codes}): one test per result, "

@@ -67,6 +67,8 @@ def test_a_mapping_is_kept_stripped_with_its_system_in_upper_case() -> None:
         ("LN", "CRP", "1988-5", "is a LOINC code"),
         ("http://loinc.org", "X", "1988-5", "is a LOINC code"),
         ("", "1968-7", "1975-2", "is a LOINC code"),  # direct bilirubin read as total: never
+        ("LNC", "1968-7", "1975-2", "is a LOINC code"),  # under a misspelt system too
+        ("99LAB", "4711-2", "1988-5", "is a LOINC code"),  # written as one: read as one
         ("L", "CRP^1", "1988-5", "HL7 separator"),
         ("L&X", "CRP", "1988-5", "HL7 separator"),
         ("L", "C\tRP", "1988-5", "control"),
@@ -323,3 +325,23 @@ def test_an_unmapped_code_with_sub_components_is_left_out_as_before() -> None:
                            identify=keyed_hash)  # fmt: skip
     assert not message.observations[0].codes_repeat_or_nest  # no mapping: nothing to guess
     assert identify_analyte(message.observations[0].codes) is None
+
+
+def test_a_code_of_the_mapped_analyte_under_another_system_is_not_published_instead() -> None:
+    """Manual neutrophils mapped (753-4); the alternate 751-8 under ``LNC`` names the same
+    analyte: it adds nothing, and the operator's code is the one published."""
+    table = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", "NEUT", "753-4")])
+    codes = mapped(Coding("NEUT", "L"), Coding("751-8", "LNC"), table=table)
+    assert identify_analyte(codes) == (Analyte.NEUTROPHILS, "753-4")
+    assert not other_tests(codes)
+
+
+def test_the_ambiguity_reason_marks_the_code_the_mapping_supplied_wherever_it_stands() -> None:
+    """The lab wrote 777-3 (platelets) as the alternate of its own CRP code: 777-3 is its,
+    1988-5 the mapping's, whichever the reason names first."""
+    rejected = planned(
+        "OBX|1|NM|CRP^CRP^L^777-3^Platelets^LN||42|mg/L|0-5||||F|||20261102070000+0000"
+    )
+    assert isinstance(rejected, Rejected) and rejected.code is RejectionCode.AMBIGUOUS_ANALYTE
+    assert "'1988-5' mapped from the laboratory's own code" in rejected.reason
+    assert "'777-3' mapped" not in rejected.reason
