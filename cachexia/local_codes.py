@@ -103,6 +103,14 @@ async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
         )
     change = ", unchanged" if mapped.unchanged else f"; live {LIVE_WITHIN}"
     sys.stdout.write(f"{_read_as(mapped.mapping)}{change}\n")
+    if mapped.earlier is not None:
+        earlier = mapped.earlier
+        sys.stderr.write(
+            f"warning: {_named(earlier.system, earlier.code)} was read as LOINC {earlier.loinc}"
+            f" (set {format_moment(earlier.changed_at)}): results stored through that mapping "
+            "keep that code, and a late copy of one cancelled since is taken for a new one "
+            "(cachexia source code list --history)\n"
+        )
     return 0
 
 

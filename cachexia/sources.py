@@ -157,7 +157,8 @@ async def _remove(uow: SenderAdminUnitOfWork, application: str, facility: str) -
         if removed.local_codes:
             sys.stdout.write(
                 f"{removed.local_codes} local code mapping(s) of {sender} removed with it; map "
-                "them again (cachexia source code add) if it is added again\n"
+                "them again (cachexia source code add) if it is added again, each to the same "
+                "LOINC code (cachexia source code list --history)\n"
             )
     else:
         sys.stderr.write(f"no HL7 sender {sender} is allowed\n")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from cachexia.cli import main
-from services.lab_ingestion.adapters.local_codes import list_local_code_changes
+from services.lab_ingestion.adapters.local_codes import add_local_code, list_local_code_changes
 from services.lab_ingestion.bootstrap import definition
+from services.lab_ingestion.domain.local_codes import LocalCode, checked_local_code
 from shared.db.migrations import migrate_service
 from tests.integration.lab_fixtures import migrate_before
 
@@ -154,3 +156,49 @@ async def test_the_mappings_kept_before_the_migration_begin_the_record(
         ("HB", "718-7", later),
     ]
     assert (await _changes(database))[2:] == [("ZH", "", "HB", None)]
+
+
+async def test_a_truncation_is_recorded_as_every_mapping_removed(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRUNCATE fires no row trigger: a statement trigger records what it takes."""
+    monkeypatch.setenv("DATABASE_URL", database)
+    assert await asyncio.to_thread(_cachexia, "add", *SENDER) == 0
+    assert (
+        await asyncio.to_thread(_cachexia, "code", "add", *SENDER, *CRP, "--loinc", "1988-5") == 0
+    )
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("TRUNCATE lab_ingestion.local_codes")
+    finally:
+        await conn.close()
+    assert await _changes(database) == [("HOSP", "L", "CRP", "1988-5"), ("HOSP", "L", "CRP", None)]
+
+
+async def test_two_adds_of_one_code_at_once_never_change_it_in_place(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second waits for the first's insert, then is told what it kept (a mapping is
+    never changed in place: review 103 found the second overwrote the first)."""
+    monkeypatch.setenv("DATABASE_URL", database)
+    assert await asyncio.to_thread(_cachexia, "add", *SENDER) == 0
+    first, second = await asyncpg.connect(database), await asyncpg.connect(database)
+    try:
+        crp = partial(checked_local_code, "LIS", "HOSP", "L", "CRP")
+        async with first.transaction():
+            assert await add_local_code(first, crp("1988-5")) is None
+            waiting = asyncio.ensure_future(_add_in_a_transaction(second, crp("30522-7")))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # held by the first's uncommitted insert
+        assert await waiting == "1988-5"
+        kept = await first.fetchval("SELECT loinc FROM lab_ingestion.local_codes")
+        assert kept == "1988-5"
+    finally:
+        await first.close()
+        await second.close()
+    assert await _changes(database) == [("HOSP", "L", "CRP", "1988-5")]
+
+
+async def _add_in_a_transaction(conn: asyncpg.Connection, mapping: LocalCode) -> str | None:
+    async with conn.transaction():
+        return await add_local_code(conn, mapping)

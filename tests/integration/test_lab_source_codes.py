@@ -43,6 +43,7 @@ async def test_the_code_commands_map_list_replace_and_remove(
     assert await asyncio.to_thread(cachexia, *add_crp, "30522-7") == 0
     assert await asyncio.to_thread(cachexia, *add_crp, "1988-5") == 2  # not in place
     assert "a mapping is not changed in place" in capsys.readouterr().err
+    assert await _kept(database) == [LocalCode("LIS", "HOSP", "L", "CRP", "30522-7")]
     assert await asyncio.to_thread(cachexia, "code", "remove", *SENDER, *crp) == 0
     assert await asyncio.to_thread(cachexia, *add_crp, "1988-5") == 0
     assert capsys.readouterr().out.splitlines()[-1] == (

@@ -208,3 +208,18 @@ async def test_list_history_has_a_line_a_change_oldest_first_of_every_sender_or_
     assert (out, err) == ("", "no change of a local code mapping of LAB^* is recorded\n")
     assert await _code(_uow(), "list", "--history") == 0
     assert capsys.readouterr() == ("", "no change of a local code mapping is recorded\n")
+
+
+async def test_add_warns_when_the_code_was_read_as_another_loinc_code_before(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uow = _uow()
+    crp = ("--code", "CRP", "--system", "L")
+    assert await _code(uow, "add", *SENDER, *crp, "--loinc", "30522-7") == 0
+    assert await _code(uow, "remove", *SENDER, *crp) == 0
+    capsys.readouterr()
+    assert await _code(uow, "add", *SENDER, *crp, "--loinc", "1988-5") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("LIS^HOSP: local code CRP (system L) is read as LOINC 1988-5 (crp)")
+    assert err.startswith("warning: local code CRP (system L) was read as LOINC 30522-7 (set ")
+    assert "a late copy of one cancelled since is taken for a new one" in err

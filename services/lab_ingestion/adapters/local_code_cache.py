@@ -61,7 +61,7 @@ class LocalCodeCache:
         self._keep(table)
 
     def _keep(self, table: LocalCodeTable) -> None:
-        if table.skipped:
+        if table.skipped and table.skipped != self._table.skipped:  # once, not every read
             log.error(
                 "local code mappings to no trial analyte's LOINC code are not applied",
                 extra={"skipped": table.skipped},

@@ -24,22 +24,30 @@ async def read_local_code_table(conn: asyncpg.Connection | asyncpg.Pool) -> Loca
 
 
 async def add_local_code(conn: asyncpg.Connection, mapping: LocalCode) -> str | None:
-    """Keep the mapping (it replaces the sender's mapping of the same code); the LOINC code it
-    replaced, None if the code was not mapped. The sender must be allowed (a foreign key:
+    """Keep the mapping if the sender's code is not mapped; the LOINC code it is mapped to
+    already (left as it is, whatever ``mapping`` says), None if it was not and now is. A
+    mapping is never changed here: a concurrent add of the same code waits for the other's
+    insert, then reads what it kept. The sender must be allowed (a foreign key:
     asyncpg.ForeignKeyViolationError otherwise)."""
-    row = await conn.fetchrow(
-        """WITH before AS (
-               SELECT loinc FROM lab_ingestion.local_codes
+    for _ in range(3):  # a kept row removed between the two statements: insert again
+        inserted = await conn.fetchval(
+            """INSERT INTO lab_ingestion.local_codes (application, facility, system, code, loinc)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (application, facility, system, code) DO NOTHING
+               RETURNING true""",
+            mapping.application, mapping.facility, mapping.system, mapping.code, mapping.loinc,
+        )  # fmt: skip
+        if inserted:
+            return None
+        kept = await conn.fetchval(
+            """SELECT loinc FROM lab_ingestion.local_codes
                 WHERE application = $1 AND facility = $2 AND system = $3 AND code = $4
-           )
-           INSERT INTO lab_ingestion.local_codes (application, facility, system, code, loinc)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (application, facility, system, code)
-           DO UPDATE SET loinc = EXCLUDED.loinc, added_at = now()
-           RETURNING (SELECT loinc FROM before) AS replaced""",
-        mapping.application, mapping.facility, mapping.system, mapping.code, mapping.loinc,
-    )  # fmt: skip
-    return row["replaced"] if row else None
+                  FOR UPDATE""",
+            mapping.application, mapping.facility, mapping.system, mapping.code,
+        )  # fmt: skip
+        if kept is not None:
+            return str(kept)
+    raise RuntimeError("the local code's mapping changed three times while it was added")
 
 
 async def remove_local_code(

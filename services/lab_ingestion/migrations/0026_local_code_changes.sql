@@ -41,6 +41,18 @@ END $$;
 CREATE TRIGGER local_codes_recorded AFTER INSERT OR UPDATE OR DELETE ON local_codes
     FOR EACH ROW EXECUTE FUNCTION record_local_code_change();
 
+-- TRUNCATE fires no row trigger: every mapping it takes is recorded as removed
+CREATE FUNCTION record_local_codes_truncated() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO local_code_changes (application, facility, system, code, loinc)
+    SELECT application, facility, system, code, NULL FROM local_codes;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER local_codes_truncation_recorded BEFORE TRUNCATE ON local_codes
+    FOR EACH STATEMENT EXECUTE FUNCTION record_local_codes_truncated();
+
 -- the mappings kept before this migration, as they stand
 INSERT INTO local_code_changes (changed_at, application, facility, system, code, loinc)
 SELECT added_at, application, facility, system, code, loinc FROM local_codes;

@@ -45,8 +45,9 @@ class LabTokens(Protocol):
 
 class LocalCodes(Protocol):
     async def add(self, mapping: LocalCode) -> str | None:
-        """Keep the mapping (it replaces the sender's of the same code): the LOINC code it
-        replaced, None if the code was not mapped. The sender must be allowed."""
+        """Keep the mapping if the code is not mapped: None; else the LOINC code it is mapped
+        to, left as it is (a mapping is never changed in place). The sender must be
+        allowed."""
         ...
 
     async def remove(
@@ -157,10 +158,13 @@ class MappedOtherwise(ValueError):
 @dataclass(frozen=True)
 class LocalCodeMapped:
     """``replaced``: the LOINC code the sender's code was read as before, the same as now
-    (nothing changed: ``MappedOtherwise`` refuses another); None: it was not mapped (new)."""
+    (nothing changed: ``MappedOtherwise`` refuses another); None: it was not mapped (new).
+    ``earlier``: a new mapping's code was mapped before, to another LOINC code (the last
+    such change): results stored then keep that code."""
 
     mapping: LocalCode  # as kept
     replaced: str | None
+    earlier: LocalCodeChange | None = None
 
     @property
     def analyte(self) -> Analyte:
@@ -255,10 +259,27 @@ async def map_local_code(
         if await uow.sources.settings(mapping.application, mapping.facility) is None:
             raise SenderNotAllowed(mapping.application, mapping.facility)
         replaced = await uow.codes.add(mapping)
-        if replaced is not None and replaced != mapping.loinc:  # not committed: rolled back
+        if replaced is not None and replaced != mapping.loinc:  # nothing was written
             raise MappedOtherwise(replace(mapping, loinc=replaced))
+        earlier = None if replaced else await _mapped_otherwise_before(uow, mapping)
         await uow.commit()
-    return LocalCodeMapped(mapping, replaced)
+    return LocalCodeMapped(mapping, replaced, earlier)
+
+
+async def _mapped_otherwise_before(
+    uow: SenderAdminUnitOfWork, mapping: LocalCode
+) -> LocalCodeChange | None:
+    """The last time the code was mapped to another LOINC code than ``mapping``'s, if ever
+    (``local_code_changes``): results stored through that mapping keep its code."""
+    changes = await uow.codes.history(mapping.application, mapping.facility)
+    return next(
+        (
+            change for change in reversed(changes)
+            if change.mapping is not None and change.mapping.key == mapping.key
+            and change.loinc != mapping.loinc
+        ),
+        None,
+    )  # fmt: skip
 
 
 async def unmap_local_code(

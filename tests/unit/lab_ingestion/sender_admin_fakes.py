@@ -97,10 +97,11 @@ class FakeLocalCodes:
     async def add(self, mapping: LocalCode) -> str | None:
         assert (mapping.application, mapping.facility) in self.allowed, "a foreign key violation"
         before = self._live().get(_key(mapping))
+        if before is not None:  # never changed here: the code kept is said
+            return before.mapping.loinc
         self.kept[_key(mapping)] = KeptLocalCode(mapping, ADDED_AT)
-        if before is None or before.mapping.loinc != mapping.loinc:
-            self._record(_key(mapping), mapping.loinc)
-        return before.mapping.loinc if before else None
+        self._record(_key(mapping), mapping.loinc)
+        return None
 
     async def remove(
         self, application: str, facility: str, system: str, code: str

@@ -881,7 +881,7 @@ def test_a_field_written_otherwise_is_parsed_or_refused_as_a_message() -> None:
     @FAST
     @given(case=one_field_otherwise())
     @example(case=(1, 3, "1988", False))  # a hospital number found inside a result key
-    # refusals drawn at random are about one in fifteen: these three always reach that branch
+    # refusals drawn at random are about one in fifteen: these three always reach the branch
     @example(case=(0, 8, "ADT^A01", False))  # MSH-9: not an ORU^R01
     @example(case=(0, 11, "9.9", False))  # MSH-12: no version taken
     @example(case=(0, 9, "", False))  # MSH-10: no control id
@@ -927,7 +927,9 @@ def test_a_field_written_otherwise_is_parsed_or_refused_as_a_message() -> None:
             assert [o.value for o in message.observations] == ["12.5", "3.1"]
 
     check()
-    assert outcomes["parsed"] >= 100 and outcomes["refused"] >= 3, outcomes
+    # the three examples, and random draws too (about one in fifteen; never fewer than six
+    # in thirty seeds tried)
+    assert outcomes["parsed"] >= 100 and outcomes["refused"] >= 5, outcomes
 
 
 @FAST

@@ -155,3 +155,18 @@ async def test_the_history_is_every_change_oldest_first_of_every_sender_or_of_th
     assert [c.loinc for c in in_hosp] == ["1988-5", "718-7", None, None]
     assert await local_code_history(uow, "LAB") == []
     assert (uow.entered - entered, uow.commits - commits, uow.open) == (4, 0, False)
+
+
+async def test_a_code_mapped_again_to_another_loinc_code_says_when_it_was_read_otherwise() -> None:
+    """Removed, then mapped to another LOINC code: results stored through the earlier
+    mapping keep its code (the history says so); mapped again as before, nothing to say."""
+    uow = _uow()
+    first = await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="30522-7")
+    assert first.earlier is None
+    await unmap_local_code(uow, "LIS", "HOSP", "L", "CRP")
+    other = await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="1988-5")
+    assert other.earlier is not None and other.earlier.loinc == "30522-7"
+    await unmap_local_code(uow, "LIS", "HOSP", "L", "CRP")
+    await map_local_code(uow, "LIS", "HOSP", "L", "HB", loinc="718-7")  # another code
+    again = await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="1988-5")
+    assert again.earlier is not None and again.earlier.loinc == "30522-7"  # still stored
