@@ -76,7 +76,7 @@ async def run_code_command(uow: SenderAdminUnitOfWork, args: argparse.Namespace)
 
 async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
     from services.lab_ingestion.domain.local_codes import InvalidLocalCode  # noqa: PLC0415 - lean start-up
-    from services.lab_ingestion.service_layer.sender_admin import (  # noqa: PLC0415 - lean start-up
+    from services.lab_ingestion.service_layer.local_code_admin import (  # noqa: PLC0415 - lean start-up
         MappedOtherwise,
         SenderNotAllowed,
         map_local_code,
@@ -115,7 +115,7 @@ async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
 
 
 async def _list(uow: SenderAdminUnitOfWork, application: str | None, facility: str | None) -> int:
-    from services.lab_ingestion.service_layer.sender_admin import list_local_codes  # noqa: PLC0415 - lean start-up
+    from services.lab_ingestion.service_layer.local_code_admin import list_local_codes  # noqa: PLC0415 - lean start-up
 
     kept = await list_local_codes(uow, application, facility)
     for k in kept:
@@ -133,7 +133,7 @@ async def _list(uow: SenderAdminUnitOfWork, application: str | None, facility: s
 async def _history(
     uow: SenderAdminUnitOfWork, application: str | None, facility: str | None
 ) -> int:
-    from services.lab_ingestion.service_layer.sender_admin import local_code_history  # noqa: PLC0415 - lean start-up
+    from services.lab_ingestion.service_layer.local_code_admin import local_code_history  # noqa: PLC0415 - lean start-up
 
     changes = await local_code_history(uow, application, facility)
     for change in changes:
@@ -147,7 +147,7 @@ async def _history(
 
 
 async def _remove(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
-    from services.lab_ingestion.service_layer.sender_admin import unmap_local_code  # noqa: PLC0415 - lean start-up
+    from services.lab_ingestion.service_layer.local_code_admin import unmap_local_code  # noqa: PLC0415 - lean start-up
 
     unmapped = await unmap_local_code(uow, args.application, args.facility, args.system, args.code)
     named = _named(unmapped.system, unmapped.code)

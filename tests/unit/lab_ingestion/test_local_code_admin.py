@@ -8,17 +8,19 @@ import pytest
 
 from services.lab_ingestion.domain.local_codes import InvalidLocalCode, KeptLocalCode, LocalCode
 from services.lab_ingestion.domain.records import Sender
-from services.lab_ingestion.service_layer.sender_admin import (
+from services.lab_ingestion.service_layer.local_code_admin import (
     LocalCodeMapped,
     LocalCodeUnmapped,
     MappedOtherwise,
     SenderNotAllowed,
     list_local_codes,
-    list_senders,
     local_code_history,
     map_local_code,
-    remove_sender,
     unmap_local_code,
+)
+from services.lab_ingestion.service_layer.sender_admin import (
+    list_senders,
+    remove_sender,
 )
 from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.sender_admin_fakes import (
