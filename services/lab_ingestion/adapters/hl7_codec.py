@@ -29,7 +29,7 @@ from services.lab_ingestion.adapters.hl7_ack import (
     build_ack,
 )
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
-from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
+from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_msh import (
     MAX_PARTS,
     PRODUCTION,
@@ -42,26 +42,17 @@ from services.lab_ingestion.adapters.hl7_msh import (
     read_header,
 )
 from services.lab_ingestion.adapters.hl7_notes import Notes
-from services.lab_ingestion.adapters.hl7_obx import (
-    codes_of,
-    codes_repeat_or_nest,
-    flags_of,
-    range_of,
-    units_of,
-    value_of,
-)
-from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order, order_of, report_time
+from services.lab_ingestion.adapters.hl7_observation import read_observation
+from services.lab_ingestion.adapters.hl7_order import NO_ORDER, order_of
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
 )
-from services.lab_ingestion.adapters.hl7_time import key_time, offset_of, parse_ts, read_ts
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.adapters.hl7_time import offset_of, parse_ts
 from services.lab_ingestion.domain.local_codes import (
     NO_LOCAL_CODES,
     LocalCodeTable,
     LocalKey,
-    with_local_codes,
 )
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
@@ -73,7 +64,6 @@ from services.lab_ingestion.domain.model import (
     patient_number_type,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
-from services.lab_ingestion.domain.result_status import NO_RESULT
 from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, VERSION, shown
 from shared.contracts.events.lab import Channel
 
@@ -209,7 +199,7 @@ def _body(
         kind = str(segment[0])
         notes.segment(kind, segment)
         if kind == "OBX":
-            observations.append(_observation(segment, order, offset, mapped))
+            observations.append(read_observation(segment, order, offset, mapped))
         elif kind == "OBR":
             order = order_of(segment, offset)
         elif kind == "PID":
@@ -259,66 +249,3 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
         if value or authority or universal or kind:
             candidates.append(IdentifierCandidate(value, authority, kind, universal))
     return tuple(candidates), numbers
-
-
-def _holds_no_result(obx: hl7.Segment) -> bool:
-    """Whether OBX-11 says the observation holds no result (``NO_RESULT``)."""
-    return field_value(obx, 11).strip().upper() in NO_RESULT
-
-
-def _observation(
-    obx: hl7.Segment, order: Order, offset: str, mapped: Mapping[LocalKey, str]
-) -> ObservationInput:
-    sent = codes_of(obx)
-    codes = with_local_codes(sent, mapped)
-    mapped_read = len(codes) > len(sent)  # a mapping of the sender's may name the test
-    # a trial result's fields are read strictly (``field_value``): its code, number, unit,
-    # times, status and key, and its order's; an observation with no result (OBX-11 I, O,
-    # N) is left out as another test's is, so read as leniently (its text cannot cost the
-    # message's other results)
-    trial = identify_analyte(codes) is not None and not _holds_no_result(obx)
-    if trial:
-        if order.unreadable:
-            raise UnreadableEscape(order.unreadable)
-        codes_of(obx, strict=True)  # raises on a code read through a dropped escape
-    unit = units_of(obx, trial=trial)
-    # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
-    collected_text = field_value(obx, 14, strict=trial)
-    if collected_text:
-        collected, local = read_ts(collected_text, offset)
-    else:
-        collected_text, (collected, local) = order.text, order.time
-    # the release time: OBR-22 (``order_of``); OBX-19, the analysis time in v2.5 (no field
-    # of v2.3 or v2.4), only when OBR-22 is empty. Without an offset, read as OBX-14 is
-    if order.reported_text:
-        reported, reported_local = order.reported
-    else:
-        _, (reported, reported_local) = report_time(obx, 19, offset)
-    order_key = order.key
-    untracked = not order_key
-    if untracked:  # no order number: the collection time tells one order from the next
-        order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
-    value_type = field_value(obx, 2, strict=trial).upper()
-    value = value_of(obx, value_type, trial=trial)
-    if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
-        later = later_repetitions(obx, 5, 4, strict=trial)
-        value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])
-    key = f"{order_key}|{codes[0].code}|{field_value(obx, 4, strict=trial)}"
-    return ObservationInput(
-        result_key=key,
-        codes=tuple(c for c in codes if c.code),
-        value=value,
-        unit=unit,
-        reference_range=range_of(obx, trial=trial),
-        abnormal_flag=field_value(obx, 8, strict=trial) or None,
-        flags=flags_of(obx, strict=trial),
-        value_type=value_type,
-        # empty stays empty: the service rejects an unknown status
-        status=field_value(obx, 11, strict=trial),
-        collected_at=collected,
-        reported_at=reported,
-        collected_local=local,
-        reported_local=reported_local,
-        unscoped_key=key if untracked else None,
-        codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
-    )
