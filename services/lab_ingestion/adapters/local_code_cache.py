@@ -63,8 +63,9 @@ class LocalCodeCache:
     def _keep(self, table: LocalCodeTable) -> None:
         if table.skipped and table.skipped != self._table.skipped:  # once, not every read
             log.error(
-                "local code mappings to no trial analyte's LOINC code are not applied",
-                extra={"skipped": table.skipped},
+                "local code mappings that would misread a result are not applied (a target "
+                "of no trial analyte, or a LOINC code as the local code)",
+                extra={"skipped": len(table.skipped)},
             )
         if table != self._table:
             log.info("local code mappings read", extra={"mapped": len(table)})

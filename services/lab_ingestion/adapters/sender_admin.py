@@ -104,7 +104,9 @@ class SenderAdminUnitOfWork:
     async def __aenter__(self) -> Self:
         conn = self._conn = await self._connect()
         try:
-            self._tx = conn.transaction()
+            # read committed whatever the server's default: an add of a code another
+            # transaction is adding waits for it, then reads what it kept (``add_local_code``)
+            self._tx = conn.transaction(isolation="read_committed")
             await self._tx.start()
         except BaseException:
             await self._close()

@@ -122,10 +122,11 @@ def checked_local_code(
                 f"the {name} {text!r} holds an HL7 separator or a control character: give it "
                 "as the sender writes it in OBX-3, one component"
             )
-    if _written_as_loinc(Coding(code, system)) or LOINC_CODE.fullmatch(code):
+    if names_its_own_test(Coding(code, system)):
         raise InvalidLocalCode(
-            f"{code!r} is a LOINC code, or written as one, under any coding system (LN, LNC, "
-            "99LAB, ...): it names its own test; only a laboratory's own codes are mapped"
+            f"{code!r} is a LOINC code (under LOINC's coding system, under none written as one "
+            "is, or a LOINC code with its check digit under any other: LNC, 99LAB, ...): it "
+            "names its own test; only a laboratory's own codes are mapped"
         )
     if loinc not in LOINC_CODES and loinc not in SAME_TEST_CODES:
         raise InvalidLocalCode(
@@ -137,21 +138,25 @@ def checked_local_code(
 
 class LocalCodeTable:
     """Every sender's mappings, as last read: immutable, safe to share between messages. A
-    mapping to a code that names no trial analyte (kept by hand, or by a version whose
-    tables held it) is not applied, only counted (``skipped``): its results stay unread,
-    as they were before it, and no other result of the sender's is held up by it."""
+    mapping ``checked_local_code`` would refuse (kept by hand, or by a version whose tables
+    held its code: a target that names no trial analyte, a local code that is a LOINC code)
+    is not applied, only kept apart (``skipped``): its results stay unread, as they were
+    before it, and no other result of the sender's is held up by it."""
 
     def __init__(self, codes: Iterable[LocalCode] = ()) -> None:
         senders: dict[tuple[str, str], dict[LocalKey, str]] = {}
-        self.skipped = 0
+        skipped = []
         for mapping in codes:
-            if mapping.loinc not in LOINC_CODES and mapping.loinc not in SAME_TEST_CODES:
-                self.skipped += 1
+            if mapping.applied_analyte is None or names_its_own_test(
+                Coding(mapping.code, mapping.system)
+            ):
+                skipped.append(mapping)
                 continue
             sender = senders.setdefault((mapping.application, mapping.facility), {})
             sender[mapping.key] = mapping.loinc
         self._senders = {sender: MappingProxyType(codes) for sender, codes in senders.items()}
         self._size = sum(len(codes) for codes in senders.values())
+        self.skipped = frozenset(skipped)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LocalCodeTable):
@@ -202,7 +207,7 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
         Coding(c.code.strip(), TRANSLATION_SYSTEM, translated=True)
         for c, target in zip(codes, targets, strict=True)
         if target is None
-        and LOINC_CODE.fullmatch(c.code.strip())
+        and is_loinc_code(c.code.strip())
         and not _written_as_loinc(c)
         and _analyte_or_none(c.code.strip()) not in mapped_analytes
     ]
@@ -224,7 +229,28 @@ def coded_locally(codes: Sequence[Coding]) -> bool:
     system that is not LOINC's (or in none, not written as a LOINC code is), and no LOINC
     code of any test."""
     sent = [c for c in as_sent(codes) if c.code.strip()]
-    return bool(sent) and not any(_written_as_loinc(c) for c in sent)
+    return bool(sent) and not any(names_its_own_test(c) for c in sent)
+
+
+def names_its_own_test(coding: Coding) -> bool:
+    """Whether a code is LOINC's, never a laboratory's own: under LOINC's coding system, or
+    under none and written as a LOINC code is (as ``analyte_codes`` reads such a code), or
+    under any other a LOINC code with its check digit (``is_loinc_code``: ``1968-7`` under
+    ``LNC`` is direct bilirubin; ``100-1`` under ``L`` is the laboratory's own)."""
+    return _written_as_loinc(coding) or is_loinc_code(coding.code.strip())
+
+
+def is_loinc_code(code: str) -> bool:
+    """Whether ``code`` is written as a LOINC code is and its check digit is right (LOINC's
+    mod 10 algorithm, Luhn's: ``1988-5``)."""
+    if LOINC_CODE.fullmatch(code) is None:
+        return False
+    number, check = code.split("-")
+    total = 0
+    for position, digit in enumerate(reversed(number)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value // 10 + value % 10
+    return (10 - total % 10) % 10 == int(check)
 
 
 def _written_as_loinc(coding: Coding) -> bool:

@@ -173,7 +173,7 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
     codes = ", ".join(
         shown(code, LOINC_CODE)
         + (" mapped from the laboratory's own code" if code in by_mapping else "")
-        for code in (identified[1], *others)
+        for code in dict.fromkeys((identified[1], *others))  # each once
     )
     return Rejected(
         RejectionCode.AMBIGUOUS_ANALYTE,

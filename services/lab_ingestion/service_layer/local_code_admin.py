@@ -109,6 +109,7 @@ async def _mapped_otherwise_before(
             change for change in reversed(changes)
             if change.mapping is not None and change.mapping.key == mapping.key
             and change.loinc != mapping.loinc
+            and change.mapping.applied_analyte is not None  # else nothing was read through it
         ),
         None,
     )  # fmt: skip

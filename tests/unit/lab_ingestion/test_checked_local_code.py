@@ -19,6 +19,7 @@ from services.lab_ingestion.domain.local_codes import (
     MAX_LOCAL_CODE_CHARS,
     InvalidLocalCode,
     checked_local_code,
+    is_loinc_code,
     local_key,
 )
 
@@ -49,7 +50,9 @@ loinc_shaped = st.from_regex(LOINC_CODE, fullmatch=True)
 def test_a_code_a_sender_can_write_is_kept_stripped_its_system_upper_case(
     code: str, system: str, loinc: str, application: str, facility: str
 ) -> None:
-    assume(system.strip() or not LOINC_CODE.fullmatch(code.strip()))  # else a LOINC code
+    # else a LOINC code: under no system written as one, under any a valid one
+    assume(not is_loinc_code(code.strip()))
+    assume(system.strip() or not LOINC_CODE.fullmatch(code.strip()))
     kept = checked_local_code(application, facility, system, code, loinc)
     assert (kept.code, kept.system, kept.loinc) == (code.strip(), system.strip().upper(), loinc)
     assert kept.system == kept.system.upper()  # as PostgreSQL's upper() compares it
@@ -80,3 +83,27 @@ def test_any_code_of_the_loinc_system_is_refused(
 def test_a_target_not_a_trial_analytes_loinc_code_is_refused(code: str, loinc: str) -> None:
     with pytest.raises(InvalidLocalCode, match="not the LOINC code of a trial analyte"):
         checked_local_code("LIS", "HOSP", "L", code, loinc)
+
+
+@given(systems, st.sampled_from(sorted({*TRIAL_CODES, "1968-7", "2345-7", "11502-2"})))
+def test_a_loinc_code_with_its_check_digit_is_refused_under_any_system(
+    system: str, code: str
+) -> None:
+    """``1968-7`` (direct bilirubin) under ``LNC`` or ``99LAB`` is still direct bilirubin."""
+    with pytest.raises(InvalidLocalCode, match="is a LOINC code"):
+        checked_local_code("LIS", "HOSP", system, code, "1975-2")
+
+
+@given(st.from_regex(r"[0-9]{1,7}", fullmatch=True))
+def test_a_code_shaped_as_loinc_with_a_wrong_check_digit_is_a_laboratorys_own(
+    number: str,
+) -> None:
+    """Exactly one check digit makes a LOINC code of a number: under a system of its own,
+    each of the nine others is the laboratory's code (``100-1^Haemoglobin^L``)."""
+    right = [d for d in "0123456789" if is_loinc_code(f"{number}-{d}")]
+    assert len(right) == 1
+    for digit in "0123456789":
+        code = f"{number}-{digit}"
+        if digit == right[0]:
+            continue
+        assert checked_local_code("LIS", "HOSP", "L", code, "718-7").code == code

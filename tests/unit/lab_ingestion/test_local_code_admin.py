@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.lab_ingestion.domain.local_codes import InvalidLocalCode, KeptLocalCode, LocalCode
+from services.lab_ingestion.domain.local_codes import (
+    InvalidLocalCode,
+    KeptLocalCode,
+    LocalCode,
+    LocalCodeChange,
+)
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.local_code_admin import (
     LocalCodeMapped,
@@ -172,3 +177,12 @@ async def test_a_code_mapped_again_to_another_loinc_code_says_when_it_was_read_o
     await map_local_code(uow, "LIS", "HOSP", "L", "HB", loinc="718-7")  # another code
     again = await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="1988-5")
     assert again.earlier is not None and again.earlier.loinc == "30522-7"  # still stored
+
+
+async def test_an_earlier_mapping_that_was_never_applied_is_not_warned_of() -> None:
+    """A hand-made mapping to no trial analyte's code read nothing: no result keeps it."""
+    uow = _uow()
+    uow.codes.changes.append(LocalCodeChange("LIS", "HOSP", "L", "CRP", "9999-9", ADDED_AT))
+    uow.codes.changes.append(LocalCodeChange("LIS", "HOSP", "L", "CRP", None, ADDED_AT))
+    mapped = await map_local_code(uow, "LIS", "HOSP", "L", "CRP", loinc="1988-5")
+    assert mapped.earlier is None

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any, cast
 
 import asyncpg
+import pytest
 
 from services.lab_ingestion.adapters.local_code_cache import LocalCodeCache
 
@@ -61,7 +62,7 @@ async def test_a_mapping_to_no_trial_analyte_is_skipped_and_the_others_applied()
     codes = cache(table)
     await codes.load(cast(asyncpg.Connection, table))
     read = await codes.table()
-    assert (len(read), read.skipped) == (1, 1)
+    assert (len(read), len(read.skipped)) == (1, 1)
     assert read.of_sender("LIS", "HOSP") == {("L", "CRP"): "1988-5"}
 
 
@@ -88,3 +89,20 @@ async def test_a_stop_ends_the_wait_at_once() -> None:
     await asyncio.sleep(0)
     stopping.set()
     await asyncio.wait_for(running, timeout=1)
+
+
+async def test_a_skipped_row_is_logged_when_it_appears_not_at_every_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = {**ROW, "code": "X", "loinc": "1968-7"}
+    table = FakeTable([bad])
+    codes, stopping = cache(table), asyncio.Event()
+    await codes.load(cast(asyncpg.Connection, table))
+    running = asyncio.create_task(codes.keep_fresh(stopping))
+    await table.reads_made(3)
+    table.rows = [{**bad, "code": "Y"}]  # another bad row: said again
+    await table.reads_made(3)
+    stopping.set()
+    await running
+    said = [r for r in caplog.records if "would misread a result" in r.getMessage()]
+    assert len(said) == 2

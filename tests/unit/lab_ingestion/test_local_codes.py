@@ -68,7 +68,7 @@ def test_a_mapping_is_kept_stripped_with_its_system_in_upper_case() -> None:
         ("http://loinc.org", "X", "1988-5", "is a LOINC code"),
         ("", "1968-7", "1975-2", "is a LOINC code"),  # direct bilirubin read as total: never
         ("LNC", "1968-7", "1975-2", "is a LOINC code"),  # under a misspelt system too
-        ("99LAB", "4711-2", "1988-5", "is a LOINC code"),  # written as one: read as one
+        ("99LAB", "777-3", "1988-5", "is a LOINC code"),  # platelets' code, check digit and all
         ("L", "CRP^1", "1988-5", "HL7 separator"),
         ("L&X", "CRP", "1988-5", "HL7 separator"),
         ("L", "C\tRP", "1988-5", "control"),
@@ -296,7 +296,7 @@ def planned(obx: str) -> object:
         ("OBX|1|NM|CRP&HS^hs-CRP^L||42|mg/L", "sub-components"),  # read as CRP: another test
         ("OBX|1|NM|CRP^C-reactive protein^L~PLT^Platelets^L||42|mg/L", "repeats"),
         ("OBX|1|NM|CRP^CRP^L^777-3^Platelets^LNC||42|mg/L", "777-3"),  # LOINC, misspelt
-        ("OBX|1|NM|CRP^CRP^L^4711-2^CRP^99LAB||42|mg/L", "4711-2"),  # LOINC-shaped, unknown
+        ("OBX|1|NM|CRP^CRP^L^1968-7^Bili direct^99LAB||42|mg/L", "1968-7"),  # a LOINC code
     ],
 )
 def test_a_mapped_code_beside_another_possible_test_is_ambiguous(obx: str, why: str) -> None:
@@ -312,6 +312,7 @@ def test_a_mapped_code_beside_another_possible_test_is_ambiguous(obx: str, why: 
     [
         "OBX|1|NM|CRP^Na & K^L||42|mg/L",  # an unescaped & in the text names nothing
         "OBX|1|NM|CRP^CRP^L^K17^CRP^99LAB||42|mg/L",  # another local code: its alternate
+        "OBX|1|NM|CRP^CRP^L^4711-2^CRP^99LAB||42|mg/L",  # shaped as LOINC, no LOINC code
         "OBX|1|NM|CRP^CRP^L^30522-7^hs-CRP^LNC||42|mg/L",  # a code of the same analyte
     ],
 )
