@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from services.lab_ingestion.adapters.base64_text import masked_base64
 from services.lab_ingestion.adapters.hl7_pid3 import Separators
 from services.lab_ingestion.adapters.scrub import REDACTED
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.local_codes import NONE, LocalKey, with_local_codes
 from services.lab_ingestion.domain.model import Coding
 
 # Segments about the patient or the people around them: a line that is no segment after one
@@ -95,33 +97,41 @@ def kept_lines(lines: list[str], field: str) -> list[str]:
     return [" ".join(pieces) for pieces in kept]
 
 
-def mask_documents(name: str, fields: list[str], separators: Separators) -> None:
+def mask_documents(
+    name: str, fields: list[str], separators: Separators, mapped: Mapping[LocalKey, str] = NONE
+) -> None:
     """A kept segment's fields without documents, in place: OBX-5 of an ED or RP value as
     its codes only, and each run of base64 text as ``[redacted]`` in every field but those
-    ``read_fields`` names."""
+    ``read_fields`` names (``mapped``: the sender's local code mappings)."""
     if name == "MSH":
         return
     if name == "OBX" and len(fields) > 5 and fields[5]:
         fields[5] = _document_codes(fields[2].strip().upper(), fields[5], separators)
-    read = read_fields(name, fields, separators)
+    read = read_fields(name, fields, separators, mapped)
     for index in range(1, len(fields)):
         if fields[index] and index not in read:
             fields[index] = masked_base64(fields[index])
 
 
-def read_fields(name: str, fields: list[str], separators: Separators) -> frozenset[int]:
+def read_fields(
+    name: str, fields: list[str], separators: Separators, mapped: Mapping[LocalKey, str] = NONE
+) -> frozenset[int]:
     """The fields no base64 is looked for in: PID-3 (hashed), the ids and times of an order
     (a message id or order number may be a long mix of letters and digits, and is what a
-    replay finds the message by) and what a trial analyte's OBX is read from (changed, the
-    copy would no longer say what the message did, and could not be replayed)."""
-    if name == "OBX" and len(fields) > 3 and _names_a_trial_analyte(fields[3], separators):
+    replay finds the message by) and what a trial analyte's OBX is read from, one named by
+    the sender's local code mappings too (changed, the copy would no longer say what the
+    message did, and could not be replayed)."""
+    if name == "OBX" and len(fields) > 3 and _names_a_trial_analyte(fields[3], separators, mapped):
         return _TRIAL_OBX_FIELDS
     return _READ_FIELDS.get(name, frozenset())
 
 
-def _names_a_trial_analyte(codes: str, separators: Separators) -> bool:
-    """Whether OBX-3, as written, names a trial analyte (``identify_analyte``): its
-    identifier and alternate identifier of every repetition, each with its coding system."""
+def _names_a_trial_analyte(
+    codes: str, separators: Separators, mapped: Mapping[LocalKey, str]
+) -> bool:
+    """Whether OBX-3, as written, names a trial analyte (``identify_analyte``), itself or by
+    a mapping of a local code (``with_local_codes``): its identifier and alternate identifier
+    of every repetition, each with its coding system."""
     _, component, repetition, _, sub = separators
     codings = []
     for item in codes.split(repetition):
@@ -130,7 +140,7 @@ def _names_a_trial_analyte(codes: str, separators: Separators) -> bool:
             if first < len(parts) and parts[first]:
                 system = parts[first + 2] if first + 2 < len(parts) else ""
                 codings.append(Coding(parts[first], system or None))
-    return identify_analyte(codings) is not None
+    return identify_analyte(with_local_codes(codings, mapped)) is not None
 
 
 def _document_codes(value_type: str, value: str, separators: Separators) -> str:

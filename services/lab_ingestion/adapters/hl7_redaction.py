@@ -43,7 +43,7 @@ fields are replaced whole: nothing personal is kept, at the cost of the clinical
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from services.lab_ingestion.adapters.hl7_kept_lines import (
     kept_lines,
@@ -60,6 +60,7 @@ from services.lab_ingestion.adapters.scrub import (
     REDACTED,
 )
 from services.lab_ingestion.domain.authority_names import is_oid
+from services.lab_ingestion.domain.local_codes import NONE, LocalKey
 from services.lab_ingestion.domain.matching import numbers_masked
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
@@ -93,7 +94,9 @@ _RUN_IN_FIELDS = {**_ID_FIELDS, "OBX": (4,)}
 _SENDER_FIELDS = (2, 3)  # MSH-3 and MSH-4 (MSH-1 is the separator): who sent the message
 
 
-def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
+def redact(
+    text: str, hash_identifier: Callable[[str], str], mapped: Mapping[LocalKey, str] = NONE
+) -> str:
     """The message without identifying data: PID-3 replaced by ``HMAC:`` and the keyed hash
     of the patient's identifier; every other PID field blanked but PID-1 and the codes of
     PID-8/24/30; PV1-19/50 (visit numbers) blanked; NK1, GT1, IN1-3 and MRG segments
@@ -104,7 +107,8 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
     other occurrence of a removed value replaced case-insensitively as a whole word (``LE`` does
     not hit ``LENA``, ``8000`` not ``18000``), a copy of the hashed identifier by its hash.
     A message whose separators cannot be read as the parser reads them, or that has no MSH
-    segment, keeps nothing but its segment names."""
+    segment, keeps nothing but its segment names. ``mapped``: the sender's local code
+    mappings (a result they name is a trial result, whose read fields are kept whole)."""
     lines = [segment_text(raw) for raw in normalise_separators(text).split("\r")]
     separators = _separators(lines)
     if separators is None or not any(line[:3].upper() == "MSH" for line in lines):
@@ -141,7 +145,7 @@ def redact(text: str, hash_identifier: Callable[[str], str]) -> str:
                 fields[index] = ""
         if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
             fields[8] = masked_flags(fields[8], separators)
-        mask_documents(name, fields, separators)
+        mask_documents(name, fields, separators, mapped)
         scrubbed.extend(_to_scrub(name, fields, separators, senders))
     scrub_fields(text, secrets, scrubbed, separators)
     ids = [

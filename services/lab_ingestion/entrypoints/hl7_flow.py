@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -36,7 +36,12 @@ from services.lab_ingestion.adapters.hl7_codec import (
 )
 from services.lab_ingestion.adapters.hl7_error_location import error_location
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
-from services.lab_ingestion.domain.local_codes import NO_LOCAL_CODES, LocalCodeTable
+from services.lab_ingestion.domain.local_codes import (
+    NO_LOCAL_CODES,
+    NONE,
+    LocalCodeTable,
+    LocalKey,
+)
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
 from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS, count_outcome
@@ -94,11 +99,13 @@ class Hl7Acknowledger:
         text, received_at = decoded.text, utc_now()
         # HTTP answers in UTF-8; MLLP in the set the message was read in (``MllpServer``)
         charset = decoded.charset if channel is Channel.MLLP else UTF_8_NAME
+        local_codes = await self._local_codes()  # the parse and the kept copy read the same
         reject = partial(self._reject, text, channel=channel, received_at=received_at,
-                         permitted_senders=permitted_senders, charset=charset)  # fmt: skip
+                         permitted_senders=permitted_senders, charset=charset,
+                         local_codes=local_codes)  # fmt: skip
         try:
             _check_charset(decoded)
-            message, header = await self._parse(text, channel)
+            message, header = await self._parse(text, channel, local_codes)
         except Hl7InputError as error:
             return await reject(error)
         except Exception as exc:  # a parser defect: the input is still answered and kept
@@ -109,27 +116,30 @@ class Hl7Acknowledger:
                 condition=INTERNAL_ERROR,  # our own defect, whatever the message holds
             )  # fmt: skip
             return await reject(unparseable)
-        copy = await redacted_off_loop(partial(redact, text, self._hash), len(text))
+        mapped = local_codes.of_sender(message.source_application, message.source_facility)
+        copy = await redacted_off_loop(partial(redact, text, self._hash, mapped), len(text))
         command = IngestLabMessage(message, copy, received_at, permitted_senders=permitted_senders)
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
         return (*self._ack(header, outcome, charset=charset), outcome.transient)
 
-    async def _parse(self, text: str, channel: Channel) -> tuple[LabMessage, Header]:
+    async def _parse(
+        self, text: str, channel: Channel, local_codes: LocalCodeTable
+    ) -> tuple[LabMessage, Header]:
         """A large message is parsed on a worker thread: the parser holds the GIL, but the
         event loop still gets its turns, and other senders' ACKs are late, never frozen."""
         parse = partial(
             parse_oru, text, channel, identify=self._hash, processing_id=self._processing_id,
-            local_codes=await self._local_codes(),
+            local_codes=local_codes,
         )  # fmt: skip
         return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
-    async def _redact(self, text: str) -> str:
+    async def _redact(self, text: str, mapped: Mapping[LocalKey, str] = NONE) -> str:
         """As ``_parse``: a large message is redacted on a worker thread (its scrubbing is
-        about a second a megabyte)."""
+        about a second a megabyte). ``mapped``: the sender's local code mappings."""
         if len(text) > LARGE_MESSAGE_CHARS:
-            return await asyncio.to_thread(redact, text, self._hash)
-        return redact(text, self._hash)
+            return await asyncio.to_thread(redact, text, self._hash, mapped)
+        return redact(text, self._hash, mapped)
 
     async def _reject(
         self,
@@ -140,11 +150,12 @@ class Hl7Acknowledger:
         received_at: datetime,
         permitted_senders: frozenset[str] | None,
         charset: str | None,
+        local_codes: LocalCodeTable,
     ) -> tuple[str, str, bool]:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
-        redacted = await self._redact(text)
+        redacted = await self._redact(text, local_codes.of_sender(*sender) if sender else NONE)
         kept_header = read_header(redacted)  # MSH-10 with any hospital number scrubbed
         command = RecordRejectedInput(
             channel, error.code, error.reason, redacted, received_at,

@@ -5,7 +5,7 @@ and that a message or rejection kept before a mapping is still known by its dige
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -18,6 +18,7 @@ from services.lab_ingestion.domain.analyte_codes import identify_analyte, other_
 from services.lab_ingestion.domain.local_codes import (
     InvalidLocalCode,
     LocalCodeTable,
+    LocalKey,
     as_sent,
     checked_local_code,
     with_local_codes,
@@ -346,3 +347,39 @@ def test_the_ambiguity_reason_marks_the_code_the_mapping_supplied_wherever_it_st
     assert isinstance(rejected, Rejected) and rejected.code is RejectionCode.AMBIGUOUS_ANALYTE
     assert "'1988-5' mapped from the laboratory's own code" in rejected.reason
     assert "'777-3' mapped" not in rejected.reason
+
+
+# the kept copy keeps a mapped result's read fields whole, as a LOINC-coded one's
+
+
+LONG_TEXT = "CReactiveProteinSerumPlasma2x"  # base64-like: masked outside read fields
+
+
+def test_a_mapped_results_read_fields_are_kept_whole_in_the_copy() -> None:
+    text = MESSAGE.replace("C-reactive protein", LONG_TEXT)
+    assert LONG_TEXT not in redact(text, keyed_hash)  # another test's: masked
+    mapped = TABLE.of_sender("LIS", "HOSP")
+    assert LONG_TEXT in redact(text, keyed_hash, mapped)
+
+
+def test_a_rejection_kept_after_the_mapping_replays_with_its_mapped_result() -> None:
+    """A long local code looks like base64: masked as another test's code, the copy would
+    name no trial analyte and could not be replayed; kept whole as a mapped one's, it is."""
+    table = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", LONG_TEXT, "1988-5")])
+    text = MESSAGE.replace("CRP^C-reactive protein^L", f"{LONG_TEXT}^CRP^L")
+    message, _ = parse_oru(text, identify=keyed_hash, local_codes=table)
+    patient_hmac = keyed_hash("MRN9")
+
+    def kept(mapped: Mapping[LocalKey, str]) -> KeptRejection:
+        return KeptRejection(
+            uuid.uuid4(), Channel.MLLP.value, "LIS^HOSP", message.control_id,
+            "unknown-source", "sender not allowed", redact(text, keyed_hash, mapped),
+            datetime(2026, 11, 2, 9, 30, tzinfo=UTC), patient_hmac,
+            content_digest(message, patient_hmac), None, None,
+        )  # fmt: skip
+
+    replayer = Replayer(_read_with(table), RecordingIngest())
+    replayed = replayer.check(kept(table.of_sender("LIS", "HOSP")))
+    assert identify_analyte(replayed.observations[0].codes) == (Analyte.CRP, "1988-5")
+    with pytest.raises(ReplayRefused):  # as the copy was redacted before: not replayable
+        replayer.check(kept({}))
