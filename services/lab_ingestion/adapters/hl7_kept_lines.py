@@ -34,7 +34,7 @@ from services.lab_ingestion.adapters.base64_text import masked_base64
 from services.lab_ingestion.adapters.hl7_pid3 import Separators
 from services.lab_ingestion.adapters.scrub import REDACTED
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.local_codes import NONE, LocalKey, with_local_codes
+from services.lab_ingestion.domain.local_codes import NO_MAPPINGS, LocalKey, with_local_codes
 from services.lab_ingestion.domain.model import Coding
 
 # Segments about the patient or the people around them: a line that is no segment after one
@@ -98,7 +98,10 @@ def kept_lines(lines: list[str], field: str) -> list[str]:
 
 
 def mask_documents(
-    name: str, fields: list[str], separators: Separators, mapped: Mapping[LocalKey, str] = NONE
+    name: str,
+    fields: list[str],
+    separators: Separators,
+    mapped: Mapping[LocalKey, str] = NO_MAPPINGS,
 ) -> None:
     """A kept segment's fields without documents, in place: OBX-5 of an ED or RP value as
     its codes only, and each run of base64 text as ``[redacted]`` in every field but those
@@ -114,7 +117,10 @@ def mask_documents(
 
 
 def read_fields(
-    name: str, fields: list[str], separators: Separators, mapped: Mapping[LocalKey, str] = NONE
+    name: str,
+    fields: list[str],
+    separators: Separators,
+    mapped: Mapping[LocalKey, str] = NO_MAPPINGS,
 ) -> frozenset[int]:
     """The fields no base64 is looked for in: PID-3 (hashed), the ids and times of an order
     (a message id or order number may be a long mix of letters and digits, and is what a

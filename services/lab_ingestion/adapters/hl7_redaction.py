@@ -60,7 +60,7 @@ from services.lab_ingestion.adapters.scrub import (
     REDACTED,
 )
 from services.lab_ingestion.domain.authority_names import is_oid
-from services.lab_ingestion.domain.local_codes import NONE, LocalKey
+from services.lab_ingestion.domain.local_codes import NO_MAPPINGS, LocalKey
 from services.lab_ingestion.domain.matching import numbers_masked
 
 _LINE_BREAKS = re.compile(r"(?:[\r\n][ \t]*)+")
@@ -95,7 +95,7 @@ _SENDER_FIELDS = (2, 3)  # MSH-3 and MSH-4 (MSH-1 is the separator): who sent th
 
 
 def redact(
-    text: str, hash_identifier: Callable[[str], str], mapped: Mapping[LocalKey, str] = NONE
+    text: str, hash_identifier: Callable[[str], str], mapped: Mapping[LocalKey, str] = NO_MAPPINGS
 ) -> str:
     """The message without identifying data: PID-3 replaced by ``HMAC:`` and the keyed hash
     of the patient's identifier; every other PID field blanked but PID-1 and the codes of

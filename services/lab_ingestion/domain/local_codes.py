@@ -167,13 +167,13 @@ class LocalCodeTable:
 
     def of_sender(self, application: str, facility: str) -> Mapping[LocalKey, str]:
         """The sender's mappings (empty: none)."""
-        return self._senders.get((application, facility), NONE)
+        return self._senders.get((application, facility), NO_MAPPINGS)
 
     def __len__(self) -> int:
         return self._size
 
 
-NONE: Final[Mapping[LocalKey, str]] = MappingProxyType({})  # a sender with no mapping
+NO_MAPPINGS: Final[Mapping[LocalKey, str]] = MappingProxyType({})  # a sender with no mapping
 NO_LOCAL_CODES: Final = LocalCodeTable()
 
 

@@ -38,7 +38,7 @@ from services.lab_ingestion.adapters.hl7_error_location import error_location
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.local_codes import (
     NO_LOCAL_CODES,
-    NONE,
+    NO_MAPPINGS,
     LocalCodeTable,
     LocalKey,
 )
@@ -134,7 +134,7 @@ class Hl7Acknowledger:
         )  # fmt: skip
         return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
-    async def _redact(self, text: str, mapped: Mapping[LocalKey, str] = NONE) -> str:
+    async def _redact(self, text: str, mapped: Mapping[LocalKey, str] = NO_MAPPINGS) -> str:
         """As ``_parse``: a large message is redacted on a worker thread (its scrubbing is
         about a second a megabyte). ``mapped``: the sender's local code mappings."""
         if len(text) > LARGE_MESSAGE_CHARS:
@@ -155,7 +155,9 @@ class Hl7Acknowledger:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
-        redacted = await self._redact(text, local_codes.of_sender(*sender) if sender else NONE)
+        redacted = await self._redact(
+            text, local_codes.of_sender(*sender) if sender else NO_MAPPINGS
+        )
         kept_header = read_header(redacted)  # MSH-10 with any hospital number scrubbed
         command = RecordRejectedInput(
             channel, error.code, error.reason, redacted, received_at,
