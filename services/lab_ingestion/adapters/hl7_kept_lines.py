@@ -65,9 +65,13 @@ _Z_SEGMENT = re.compile(r"Z[A-Z0-9]{2}")
 # application ^ type of data ^ subtype. The components kept when they read as codes.
 _DOCUMENT_CODES = {"ED": (1, 2, 3), "RP": (2, 3)}
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,31}")  # application, pdf, Base64, TEXT
-# What a trial result is read from: of its OBX the value type, codes, sub-id, value, unit,
-# range, flags, status and collection time; of an order its ids (the result keys) and times.
-_TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 5, 6, 7, 8, 11, 14})
+# What a trial result is read from and no base64 can be part of: of its OBX the value type,
+# codes (not their texts: ``_masked_code_texts``), sub-id, status and collection time; of an
+# order its ids (the result keys) and times. Its value, unit and range are searched: base64
+# there is no measurement (the result is refused anyway), and may be a report naming the
+# patient, one decode away.
+_TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 11, 14})
+_CODE_TEXTS = (1, 4, 8)  # CWE-2 text, CWE-5 alternate text, CWE-9 original text (0-based)
 _READ_FIELDS = {"PID": frozenset({3}), "ORC": frozenset({2, 3, 9}),
                 "OBR": frozenset({2, 3, 7, 8, 22})}  # fmt: skip
 
@@ -114,6 +118,22 @@ def mask_documents(
     for index in range(1, len(fields)):
         if fields[index] and index not in read:
             fields[index] = masked_base64(fields[index])
+    if name == "OBX" and 3 in read:
+        fields[3] = _masked_code_texts(fields[3], separators)
+
+
+def _masked_code_texts(codes: str, separators: Separators) -> str:
+    """OBX-3 with base64 masked in its texts, never in its codes and coding systems (what
+    a replay reads back, and the content digest covers)."""
+    _, component, repetition, _, _ = separators
+    items = []
+    for item in codes.split(repetition):
+        parts = item.split(component)
+        for index in _CODE_TEXTS:
+            if index < len(parts):
+                parts[index] = masked_base64(parts[index])
+        items.append(component.join(parts))
+    return repetition.join(items)
 
 
 def read_fields(

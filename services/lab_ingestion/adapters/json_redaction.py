@@ -29,8 +29,6 @@ from services.lab_ingestion.adapters.redaction import (
     kept_code,
     scrubbed_copy,
 )
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.model import Coding
 from shared.jsonlog import is_phi_field
 
 DROPPED_KEY = "_dropped_fields"  # where the dropped keys are named (never their values)
@@ -45,7 +43,9 @@ _CODES: dict[str, Callable[[str], bool]] = {
     "status": STATUS_CODES.__contains__,
     "loinc": lambda text: re.fullmatch(LOINC_CODE_PATTERN, text) is not None,
 }
-_FREE_TEXT = frozenset({"value", "unit", "reference_range"})  # a result's: base64 looked for
+# a result's fields base64 is looked for in, a trial result's too (base64 there is no
+# measurement, and may be a report naming the patient, one decode away: review 105)
+_FREE_TEXT = frozenset({"value", "unit", "reference_range"})
 
 
 def redact_json(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class _JsonRedactor:
             elif key == "source":
                 out[key] = self.fields(value, _SOURCE_FIELDS, "source")
             elif key == "results" and isinstance(value, list):
-                out[key] = [self.fields(r, _RESULT_FIELDS, f"results[{i}]", _free_text(r))
+                out[key] = [self.fields(r, _RESULT_FIELDS, f"results[{i}]", _FREE_TEXT)
                             for i, r in enumerate(value)]  # fmt: skip
             elif key in _TOP_FIELDS:
                 out[key] = self.scalar(value, str(key))
@@ -160,13 +160,6 @@ class _JsonRedactor:
         self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
         if phi or is_phi_field(str(key)):
             self.secrets.strings(value, as_name="name" in str(key).lower())
-
-
-def _free_text(result: object) -> frozenset[str]:
-    """The fields of a result base64 is looked for in: none of a trial result's."""
-    loinc = result.get("loinc") if isinstance(result, dict) else None
-    trial = isinstance(loinc, str) and identify_analyte([Coding(loinc.strip())]) is not None
-    return frozenset() if trial else _FREE_TEXT
 
 
 def _is_identifier(value: object) -> bool:

@@ -40,23 +40,28 @@ def test_base64_in_a_fhir_observations_unit_and_code_text_is_not_kept() -> None:
     assert REPORT not in json.dumps(redact_fhir(observation, _hash))
 
 
-def test_what_a_trial_fhir_observation_is_read_from_is_kept() -> None:
+def test_base64_in_a_trial_fhir_observations_value_is_not_kept_its_code_is() -> None:
+    """Review 105: a trial Observation's value was kept as sent, a base64 report naming the
+    patient too (one decode away). Base64 is no measurement: masked as in any value."""
     observation = {"resourceType": "Observation", "status": "final",
                    "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
-                   "valueString": REPORT}  # fmt: skip
+                   "valueString": REPORT,
+                   "referenceRange": [{"text": REPORT}]}  # fmt: skip
     kept = redact_fhir(observation, _hash)
-    assert kept["valueString"] == REPORT
+    assert REPORT not in json.dumps(kept)
+    assert kept["code"] == observation["code"] and kept["status"] == "final"
 
 
 def test_base64_in_a_json_results_value_is_not_kept() -> None:
-    """A result of a test the trial does not follow (the reviewer's CRP changed: a trial
-    result's value is kept as sent, as HL7's OBX-5 of a trial analyte is)."""
+    """A result of a test the trial does not follow."""
     body = copy.deepcopy(JSON_BODY)
     body["results"][0].update(loinc="11502-2", value=REPORT, reference_range=REPORT)
     assert REPORT not in json.dumps(redact_json(body, hash_identifier))
 
 
-def test_a_json_trial_results_value_is_kept_as_sent() -> None:
+def test_base64_in_a_json_trial_results_value_is_not_kept() -> None:
+    """Review 105: as in FHIR and HL7, a trial result's base64 value is no measurement."""
     body = copy.deepcopy(JSON_BODY)
     body["results"][0]["value"] = REPORT
-    assert redact_json(body, hash_identifier)["results"][0]["value"] == REPORT
+    kept = redact_json(body, hash_identifier)["results"][0]
+    assert REPORT not in json.dumps(kept) and kept["loinc"] == "1988-5"

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from services.lab_ingestion.adapters.hl7_codec import Hl7InputError, parse_oru, redact
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.analyte_codes import identify_analyte, other_tests
 from services.lab_ingestion.domain.local_codes import (
     InvalidLocalCode,
@@ -28,9 +30,16 @@ from services.lab_ingestion.domain.model import Coding, LabMessage, Rejected, Re
 from services.lab_ingestion.domain.normalise import DEFAULT_UNIT_PARAMETERS
 from services.lab_ingestion.domain.planning import plan_results
 from services.lab_ingestion.domain.records import KeptRejection
+from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
+from services.lab_ingestion.service_layer.commands import (
+    IngestLabMessage,
+    IngestOutcome,
+    RecordRejectedInput,
+)
 from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
 from shared.contracts.events.lab import Analyte, Channel
 from tests.unit.lab_ingestion.hl7_samples import FAST
+from tests.unit.lab_ingestion.route_fakes import FakeSubmit
 from tests.unit.lab_ingestion.test_replay import RecordingIngest, keyed_hash
 
 MSH = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1"
@@ -352,14 +361,14 @@ def test_the_ambiguity_reason_marks_the_code_the_mapping_supplied_wherever_it_st
 # the kept copy keeps a mapped result's read fields whole, as a LOINC-coded one's
 
 
-LONG_TEXT = "CReactiveProteinSerumPlasma2x"  # base64-like: masked outside read fields
+LONG_TEXT = "CReactiveProteinSerumPlasma2x"  # a long local code, base64-like: masked if no code
 
 
-def test_a_mapped_results_read_fields_are_kept_whole_in_the_copy() -> None:
-    text = MESSAGE.replace("C-reactive protein", LONG_TEXT)
+def test_a_mapped_results_code_is_kept_whole_in_the_copy() -> None:
+    table = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", LONG_TEXT, "1988-5")])
+    text = MESSAGE.replace("CRP^C-reactive protein^L", f"{LONG_TEXT}^CRP^L")
     assert LONG_TEXT not in redact(text, keyed_hash)  # another test's: masked
-    mapped = TABLE.of_sender("LIS", "HOSP")
-    assert LONG_TEXT in redact(text, keyed_hash, mapped)
+    assert LONG_TEXT in redact(text, keyed_hash, table.of_sender("LIS", "HOSP"))
 
 
 def test_a_rejection_kept_after_the_mapping_replays_with_its_mapped_result() -> None:
@@ -383,3 +392,38 @@ def test_a_rejection_kept_after_the_mapping_replays_with_its_mapped_result() -> 
     assert identify_analyte(replayed.observations[0].codes) == (Analyte.CRP, "1988-5")
     with pytest.raises(ReplayRefused):  # as the copy was redacted before: not replayable
         replayer.check(kept({}))
+
+
+# the HL7 flow parses and keeps the copy with the same sender's mappings
+
+
+async def _mapping_table() -> LocalCodeTable:
+    return LocalCodeTable([checked_local_code("LIS", "HOSP", "L", LONG_TEXT, "1988-5")])
+
+
+def _flow(submit: FakeSubmit) -> Hl7Acknowledger:
+    metrics = LabIngestionMetrics(CollectorRegistry())
+    return Hl7Acknowledger(submit, keyed_hash, metrics, local_codes=_mapping_table)
+
+
+async def test_the_flow_reads_a_mapped_code_and_keeps_it_whole_in_the_copy() -> None:
+    text = MESSAGE.replace("CRP^C-reactive protein^L", f"{LONG_TEXT}^CRP^L")
+    submit = FakeSubmit(lambda _: IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, "no"))
+    await _flow(submit).acknowledge(text.encode(), Channel.MLLP)
+    (command,) = submit.commands
+    assert isinstance(command, IngestLabMessage)
+    assert identify_analyte(command.message.observations[0].codes) == (Analyte.CRP, "1988-5")
+    assert LONG_TEXT in command.redact()
+
+
+async def test_a_message_refused_at_parse_is_kept_with_its_senders_mappings() -> None:
+    """Refused before the service layer (here: an unsupported version) the copy is made in
+    the flow too, with the mappings of the sender its header names."""
+    text = MESSAGE.replace("CRP^C-reactive protein^L", f"{LONG_TEXT}^CRP^L").replace(
+        "|P|2.5.1", "|P|2.2"
+    )
+    submit = FakeSubmit()
+    await _flow(submit).acknowledge(text.encode(), Channel.MLLP)
+    (command,) = submit.commands
+    assert isinstance(command, RecordRejectedInput)
+    assert LONG_TEXT in command.redacted_payload

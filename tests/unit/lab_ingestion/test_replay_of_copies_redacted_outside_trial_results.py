@@ -115,12 +115,15 @@ def test_a_rejection_kept_with_the_digest_of_every_result_and_a_redacted_report_
         Replayer(read_copy, RecordingIngest()).check(rejection)
 
 
-def test_base64_like_text_where_a_trial_result_is_read_from_is_kept() -> None:
-    """A trial result's OBX-5 is what the digest covers: kept as sent (and refused, not
-    numeric); a test the trial does not follow has its base64 text replaced."""
+def test_base64_text_in_a_trial_result_is_masked_but_in_its_codes() -> None:
+    """Review 105: base64 in a trial result's OBX-5 (``HUBERMANN ROSWITHA 19510317``, one
+    decode away) was kept, since the digest covers the value; such a value is no
+    measurement (the result is refused, and would be again on replay), so it is masked as
+    in any other result, and so is base64 in OBX-3's texts. The codes and systems, what a
+    replay reads back, are kept."""
     value = "SFVCRVJNQU5OIFJPU1dJVEhBIDE5NTEwMzE3"
-    crp = f"OBX|1|ST|1988-5^CRP^LN||{value}|mg/L|||||F"
+    crp = f"OBX|1|ST|1988-5^{value}^LN||{value}|mg/L|||||F"
     other = f"OBX|2|ST|SPECID^Specimen id^L||{value}||||||F"
     kept = redact("\r".join([MSH, PID, OBR, crp, other]), keyed_hash).split("\r")
-    assert kept[3] == crp
+    assert kept[3] == "OBX|1|ST|1988-5^[redacted]^LN||[redacted]|mg/L|||||F"
     assert kept[4] == "OBX|2|ST|SPECID^Specimen id^L||[redacted]||||||F"
