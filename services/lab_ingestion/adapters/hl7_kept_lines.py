@@ -157,16 +157,21 @@ def _names_a_trial_analyte(
 ) -> bool:
     """Whether OBX-3, as written, names a trial analyte (``identify_analyte``), itself or by
     a mapping of a local code (``with_local_codes``): its identifier and alternate identifier
-    of every repetition, each with its coding system."""
+    of every repetition, each with its coding system; HL7's explicit null ``""`` read as
+    nothing, as the parser reads it."""
     _, component, repetition, _, sub = separators
     codings = []
     for item in codes.split(repetition):
-        parts = [part.split(sub)[0].strip() for part in item.split(component)]
+        parts = [_not_null(part.split(sub)[0].strip()) for part in item.split(component)]
         for first in (0, 3):
             if first < len(parts) and parts[first]:
                 system = parts[first + 2] if first + 2 < len(parts) else ""
                 codings.append(Coding(parts[first], system or None))
     return identify_analyte(with_local_codes(codings, mapped)) is not None
+
+
+def _not_null(part: str) -> str:
+    return "" if part == '""' else part
 
 
 def _document_codes(value_type: str, value: str, separators: Separators) -> str:

@@ -427,3 +427,13 @@ async def test_a_message_refused_at_parse_is_kept_with_its_senders_mappings() ->
     (command,) = submit.commands
     assert isinstance(command, RecordRejectedInput)
     assert LONG_TEXT in command.redacted_payload
+
+
+def test_an_explicitly_null_coding_system_is_none_in_the_copy_as_in_the_parse() -> None:
+    """``""`` is HL7's explicit null: the parser reads no system, and so does the copy's
+    lookup, so a mapping of a code sent without one keeps it whole there too."""
+    table = LocalCodeTable([checked_local_code("LIS", "HOSP", "", LONG_TEXT, "1988-5")])
+    text = MESSAGE.replace("CRP^C-reactive protein^L", f'{LONG_TEXT}^CRP^""')
+    message, _ = parse_oru(text, identify=keyed_hash, local_codes=table)
+    assert identify_analyte(message.observations[0].codes) == (Analyte.CRP, "1988-5")
+    assert LONG_TEXT in redact(text, keyed_hash, table.of_sender("LIS", "HOSP"))
