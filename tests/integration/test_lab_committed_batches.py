@@ -1,5 +1,6 @@
-"""Migration 0020 on real PostgreSQL: a batch's write stores its attempt token, so that a
-retry after a lost commit answer can tell whether the batch committed (review 58).
+"""Migrations 0020 and 0027 on real PostgreSQL: a batch's write stores its attempt token and
+the attempt's id, so that a retry after a lost commit answer can tell whether the batch
+committed (review 58), and by which attempt (review 107).
 
 The retry's own write is the backstop for a commit still landing when the retry asked: the
 token's primary key makes it wait for that commit, and refuses it if it committed."""
@@ -14,7 +15,7 @@ import asyncpg
 import pytest
 
 from services.lab_ingestion.adapters.batch_statements import PRUNE_ONE_WRITE_IN
-from services.lab_ingestion.adapters.repository import LabRepository
+from services.lab_ingestion.adapters.repository import UNKNOWN_ATTEMPT, LabRepository
 from services.lab_ingestion.domain.model import StaleBatch
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 from tests.integration.test_lab_repository import NOW, message_with_result
@@ -29,27 +30,30 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-async def write(conn: asyncpg.Connection, n: int, token: uuid.UUID | None) -> None:
-    """Message ``n`` with its result, written under ``token``."""
+async def write(
+    conn: asyncpg.Connection, n: int, token: uuid.UUID | None, attempt: uuid.UUID | None = None
+) -> None:
+    """Message ``n`` with its result, written under ``token`` by ``attempt``."""
     repository = LabRepository(conn, STORED_ID)
     message, result = message_with_result(n)
     repository.stage([message], [result], [], [], NOW)
     if token is not None:
-        repository.stage_batch_token(token)
+        repository.stage_batch_token(token, attempt or uuid.uuid4())
     await repository.write([])
 
 
 async def test_a_write_stores_its_token_and_a_second_under_it_is_refused(
     pool: asyncpg.Pool,
 ) -> None:
-    token = uuid.uuid4()
+    token, attempt = uuid.uuid4(), uuid.uuid4()
     async with pool.acquire() as conn:
         repository = LabRepository(conn, STORED_ID)
-        assert not await repository.batch_committed(token)
-        await write(conn, 1, token)
-        assert await repository.batch_committed(token)
+        assert await repository.committed_attempt(token) is None
+        await write(conn, 1, token, attempt)
+        assert await repository.committed_attempt(token) == attempt
         with pytest.raises(StaleBatch):
             await write(conn, 2, token)
+        assert await repository.committed_attempt(token) == attempt  # the first's, still
         await write(conn, 3, None)  # not from the group committer: no token
         assert await conn.fetchval("SELECT count(*) FROM committed_batches") == 1
         assert await conn.fetchval("SELECT count(*) FROM messages") == 2
@@ -61,13 +65,13 @@ async def test_a_retry_writing_while_the_earlier_commit_lands_waits_for_it(
 ) -> None:
     """The earlier attempt (the careful path: its transaction open) has written; the
     retry's write under the same token waits, and is refused if the earlier one commits,
-    stored if it rolls back."""
-    token = uuid.uuid4()
+    stored if it rolls back; the token then names the attempt that committed."""
+    token, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with pool.acquire() as earlier, pool.acquire() as retry:
         transaction = earlier.transaction()
         await transaction.start()
-        await write(earlier, 1, token)
-        retried = asyncio.create_task(write(retry, 2, token))
+        await write(earlier, 1, token, first)
+        retried = asyncio.create_task(write(retry, 2, token, second))
         await asyncio.sleep(0.3)
         assert not retried.done()  # waiting on the token's primary key
         await (transaction.commit() if landed else transaction.rollback())
@@ -77,6 +81,8 @@ async def test_a_retry_writing_while_the_earlier_commit_lands_waits_for_it(
         else:
             await retried
         assert await retry.fetchval("SELECT count(*) FROM messages") == 1
+        committed = await LabRepository(retry, STORED_ID).committed_attempt(token)
+        assert committed == (first if landed else second)
 
 
 def token_that_prunes(prunes: bool) -> uuid.UUID:
@@ -105,5 +111,5 @@ async def test_tokens_older_than_an_hour_are_pruned_by_one_write_in_many(
         assert await conn.fetchval(old) == 20
         await write(conn, 2, token_that_prunes(True))
         assert await conn.fetchval(old) == 0
-        assert await LabRepository(conn, STORED_ID).batch_committed(recent)
+        assert await LabRepository(conn, STORED_ID).committed_attempt(recent) == UNKNOWN_ATTEMPT
         assert await conn.fetchval("SELECT count(*) FROM committed_batches") == 3

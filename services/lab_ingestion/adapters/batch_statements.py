@@ -90,7 +90,7 @@ SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                 WHERE c.source = k.source AND c.result_key = k.result_key)
 """  # noqa: S608 - only the fixed marker BEFORE_COMMENTS is interpolated
 
-BATCH_COMMITTED = "SELECT EXISTS (SELECT 1 FROM committed_batches WHERE token = $1)"
+COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"
 
 # Tokens are kept an hour, far beyond any retry (5 s), and pruned by one write in
 # PRUNE_ONE_WRITE_IN (chosen by its random token): pruning in every write made each 6%
@@ -106,9 +106,11 @@ _PRUNE_TOKENS = """
 
 _WRITE = f"""
 WITH committed_batch AS (
-    -- the batch's attempt token (none: not from the group committer): a retry's write waits
-    -- here for an earlier attempt still committing, and is refused if that one committed
-    INSERT INTO committed_batches (token) SELECT $12::uuid WHERE $12::uuid IS NOT NULL{{prune}}
+    -- the batch's attempt token (none: not from the group committer) and this attempt's id:
+    -- a retry's write waits here for an earlier attempt still committing, and is refused if
+    -- that one committed (migrations 0020, 0027)
+    INSERT INTO committed_batches (token, attempt)
+    SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL{{prune}}
 ), guard AS (
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AS current

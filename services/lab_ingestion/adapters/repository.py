@@ -16,7 +16,7 @@ from services.lab_ingestion.adapters.batch_rows import (
     result_row,
 )
 from services.lab_ingestion.adapters.batch_statements import (
-    BATCH_COMMITTED,
+    COMMITTED_ATTEMPT,
     LOOKUP,
     write_statement,
 )
@@ -44,6 +44,9 @@ STALE_BATCH_SQLSTATE = "LI409"  # raised by assert_batch_current (migration 0002
 DUPLICATE_MESSAGE_CONSTRAINT = "messages_source_control_id_key"
 # an earlier attempt at the batch committed (migration 0020): its answer was lost
 COMMITTED_BATCH_CONSTRAINT = "committed_batches_pkey"
+# the attempt of a committed batch written before attempts were recorded (migration 0027):
+# the nil UUID, which no attempt draws, so that no kept plan is taken for its answer
+UNKNOWN_ATTEMPT = uuid.UUID(int=0)
 # a chain that another writer changed meanwhile (migration 0009), or a key another writer
 # wrote as new at the same moment (0022): planned again from a read
 CHAIN_CONSTRAINTS = frozenset(
@@ -78,11 +81,16 @@ class LabRepository:
         writer (another instance) that was changing chains committed. Needs a transaction."""
         await self._conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
 
-    async def batch_committed(self, token: uuid.UUID) -> bool:
-        """Whether a batch's write under the group committer's ``token`` committed
-        (migration 0020): an attempt whose commit answer was lost, told from one that
-        stored nothing. One probe of the table's primary key."""
-        return bool(await self._conn.fetchval(BATCH_COMMITTED, token))
+    async def committed_attempt(self, token: uuid.UUID) -> uuid.UUID | None:
+        """The attempt whose write under the group committer's ``token`` committed
+        (migrations 0020, 0027), None when none did: an attempt whose commit answer was
+        lost, told from one that stored nothing. ``UNKNOWN_ATTEMPT`` for a row written
+        before attempts were recorded. One probe of the table's primary key."""
+        row = await self._conn.fetchrow(COMMITTED_ATTEMPT, token)
+        if row is None:
+            return None
+        attempt: uuid.UUID | None = row["attempt"]
+        return UNKNOWN_ATTEMPT if attempt is None else attempt
 
     async def lookup(
         self,
@@ -128,12 +136,14 @@ class LabRepository:
             assumptions or BatchAssumptions(),
         )  # fmt: skip
 
-    def stage_batch_token(self, token: uuid.UUID) -> None:
-        """Store the group committer's attempt token with the staged batch, in its write: a
-        retry tells by it whether an attempt whose answer was lost committed."""
+    def stage_batch_token(self, token: uuid.UUID, attempt: uuid.UUID) -> None:
+        """Store the group committer's token (the same for every retry of the batch) and
+        this attempt's id with the staged batch, in its write: a retry tells by them whether
+        an attempt whose answer was lost committed, and which one."""
         if self._staged is None:
             raise RuntimeError("no batch staged")
         self._staged.token = token
+        self._staged.attempt = attempt
 
     def discard(self) -> None:
         self._staged = None
@@ -184,6 +194,7 @@ class LabRepository:
             staged.token,
             [source for source, _ in claims],
             [key for _, key in claims],
+            staged.attempt,
         )
 
 
@@ -256,6 +267,7 @@ class StagedBatch:
     cancelled_at: datetime | None
     assumptions: BatchAssumptions
     token: uuid.UUID | None = None  # the group committer's attempt token (migration 0020)
+    attempt: uuid.UUID | None = None  # this attempt's id under the token (migration 0027)
 
 
 @dataclass

@@ -42,6 +42,12 @@ MIN_ATTEMPT_SECONDS = 0.5
 LOST_ANSWERS_KEPT = 8
 
 
+class CommitAnswerLost(Exception):
+    """A batch's attempt committed, but what it planned is not known here: its callers are
+    told to resend (each resend is then answered as stored), never what another attempt
+    planned."""
+
+
 class Batch(list[C]):
     """A batch's commands, with the token every attempt at it carries (a list still, for a
     ``process`` that needs no token)."""
@@ -58,16 +64,18 @@ def attempt_token(commands: Sequence[object]) -> uuid.UUID | None:
 
 
 class LostCommitAnswers(Generic[R]):
-    """The outcomes of attempts that failed while their commit was under way, by token: the
-    database may have committed them. Bounded: forgotten when the batch is answered or given
-    up, and only the newest ``keep`` are kept."""
+    """The outcomes of attempts that failed while their commit was under way, by token and
+    attempt: the database may have committed one of them, and which one it was is what the
+    retry answers (attempts plan a batch afresh, and two may plan it differently: review
+    107). Bounded: forgotten when the batch is answered or given up, and only the newest
+    ``keep`` tokens are kept (a batch is retried for seconds, so its attempts are few)."""
 
     def __init__(self, keep: int = LOST_ANSWERS_KEPT) -> None:
         self._keep = keep
-        self._outcomes: OrderedDict[uuid.UUID, list[R]] = OrderedDict()
+        self._outcomes: OrderedDict[uuid.UUID, dict[uuid.UUID, list[R]]] = OrderedDict()
 
-    def remember(self, token: uuid.UUID, outcomes: list[R]) -> None:
-        self._outcomes[token] = outcomes
+    def remember(self, token: uuid.UUID, attempt: uuid.UUID, outcomes: list[R]) -> None:
+        self._outcomes.setdefault(token, {})[attempt] = outcomes
         self._outcomes.move_to_end(token)
         while len(self._outcomes) > self._keep:
             self._outcomes.popitem(last=False)
@@ -75,8 +83,9 @@ class LostCommitAnswers(Generic[R]):
     def holds(self, token: uuid.UUID | None) -> bool:
         return token is not None and token in self._outcomes
 
-    def take(self, token: uuid.UUID) -> list[R] | None:
-        return self._outcomes.pop(token, None)
+    def take(self, token: uuid.UUID, attempt: uuid.UUID) -> list[R] | None:
+        """The outcomes ``attempt`` planned (None: not kept); the token's others are moot."""
+        return self._outcomes.pop(token, {}).get(attempt)
 
     def forget(self, token: uuid.UUID | None) -> None:
         if token is not None:
@@ -192,6 +201,10 @@ class GroupCommitter(Generic[C, R]):
                             extra={"error": type(exc).__name__})  # fmt: skip
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+            except CommitAnswerLost as exc:  # stored: a resend is answered as stored
+                log.error("a batch committed but its answer is unknown; answered resend")
+                self._fail(batch, exc)
+                return
             except Exception as exc:
                 if len(batch) == 1:
                     # the type only: an error's text can quote the data (asyncpg's DETAIL)

@@ -40,9 +40,11 @@ takes no lock: a careful batch's write is also refused (and the batch read again
 it writes, read as holding no row at all, holds one by then (``BatchContext.assumptions``).
 
 A batch from the group committer carries an attempt token, which its write stores (migration
-0020). An attempt that fails while committing keeps its outcomes (``LostCommitAnswers``); its
-retry first asks whether the token was committed, and if so answers those outcomes, neither
-planning nor writing again: its messages were sent once, not resent.
+0020) and its attempt's id (0027). An attempt that fails while committing keeps its outcomes
+(``LostCommitAnswers``); its retry first asks whether the token was committed, and by which
+attempt, and if so answers that attempt's outcomes, neither planning nor writing again: its
+messages were sent once, not resent. Attempts plan afresh and may plan differently (the
+allow-list re-read meanwhile), so only the committed attempt's plan is ever answered.
 """
 
 from __future__ import annotations
@@ -65,7 +67,11 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
-from services.lab_ingestion.service_layer.group_commit import LostCommitAnswers, attempt_token
+from services.lab_ingestion.service_layer.group_commit import (
+    CommitAnswerLost,
+    LostCommitAnswers,
+    attempt_token,
+)
 from services.lab_ingestion.service_layer.identification import (
     identify_commands,
     is_unresolved,
@@ -151,8 +157,13 @@ class BatchIngestor:
         if token is None or not self._lost_answers.holds(token):
             return None
         async with self._uow_factory() as uow:
-            committed = await uow.labs.batch_committed(token)
-        return self._lost_answers.take(token) if committed else None
+            attempt = await uow.labs.committed_attempt(token)
+        if attempt is None:
+            return None
+        answered = self._lost_answers.take(token, attempt)
+        if answered is None:  # not an attempt of ours that reached its commit
+            raise CommitAnswerLost
+        return answered
 
     async def _ingest(
         self,
@@ -163,6 +174,7 @@ class BatchIngestor:
         then: BeforeCommit | None,
     ) -> list[IngestOutcome]:
         committing: list[IngestOutcome] | None = None
+        attempt = uuid.uuid4()  # which attempt committed is what a retry answers
         try:
             async with self._uow_factory() as uow:
                 allowed = await self._reader.allowed_sources(uow)
@@ -174,7 +186,7 @@ class BatchIngestor:
                     await uow.serialise_chains()  # before reading the chains it may change
                     context = await self._reader.load(uow, ingests, allowed)
                 outcomes = [self._apply(context, command) for command in commands]
-                await self._store(uow, context, token)
+                await self._store(uow, context, token, attempt)
                 if then is not None:  # before the commit, in its transaction
                     then(uow, outcomes)
                 committing = outcomes
@@ -183,7 +195,7 @@ class BatchIngestor:
             raise
         except BaseException:  # a reset or a timeout too: the commit may have landed
             if committing is not None and token is not None:
-                self._lost_answers.remember(token, committing)
+                self._lost_answers.remember(token, attempt, committing)
             raise
         self._lost_answers.forget(token)  # committed now: what an earlier attempt kept is moot
         return outcomes
@@ -232,13 +244,15 @@ class BatchIngestor:
             return _unplanned(context, command, plan)
         return record_planned(context, command, plan, subject_id=subject_id, digest=digest)
 
-    async def _store(self, uow: Any, context: BatchContext, token: uuid.UUID | None) -> None:
+    async def _store(
+        self, uow: Any, context: BatchContext, token: uuid.UUID | None, attempt: uuid.UUID
+    ) -> None:
         uow.labs.stage(
             context.messages, context.results, context.cancellations, context.rejections,
             utc_now(), assumptions=context.assumptions(),
         )  # fmt: skip
         if token is not None:  # a batch from the group committer
-            uow.labs.stage_batch_token(token)
+            uow.labs.stage_batch_token(token, attempt)
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
 

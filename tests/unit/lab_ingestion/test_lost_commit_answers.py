@@ -16,6 +16,7 @@ from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.service_layer.commands import IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import (
     Batch,
+    CommitAnswerLost,
     GroupCommitter,
     LostCommitAnswers,
     attempt_token,
@@ -116,12 +117,25 @@ def test_a_batch_is_still_a_list_of_its_commands() -> None:
 def test_lost_answers_keep_only_the_newest() -> None:
     kept: LostCommitAnswers[int] = LostCommitAnswers(keep=2)
     tokens = [uuid.uuid4() for _ in range(3)]
+    attempt = uuid.uuid4()
     for n, token in enumerate(tokens):
-        kept.remember(token, [n])
+        kept.remember(token, attempt, [n])
     assert not kept.holds(tokens[0]) and kept.holds(tokens[1]) and kept.holds(tokens[2])
     kept.forget(tokens[1])
-    assert kept.take(tokens[2]) == [2] and not kept.holds(tokens[2])
+    assert kept.take(tokens[2], attempt) == [2] and not kept.holds(tokens[2])
     assert not kept.holds(None)
+
+
+def test_lost_answers_are_taken_for_the_attempt_that_committed() -> None:
+    """Each attempt at a batch keeps its own plan; the one that committed is answered, and
+    the token's others go with it (review 107)."""
+    kept: LostCommitAnswers[int] = LostCommitAnswers()
+    token, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    kept.remember(token, first, [1])
+    kept.remember(token, second, [2])
+    assert kept.take(token, first) == [1] and not kept.holds(token)
+    kept.remember(token, second, [2])
+    assert kept.take(token, uuid.uuid4()) is None and not kept.holds(token)
 
 
 # --- the ingestor ------------------------------------------------------------------------
@@ -129,15 +143,21 @@ def test_lost_answers_keep_only_the_newest() -> None:
 
 @dataclass
 class TokenDatabase(FakeDatabase):
-    """The fake database with migration 0020's table: a write stores its batch's token,
-    and one under a token stored before is refused (the primary key)."""
+    """The fake database with migrations 0020 and 0027's table: a write stores its batch's
+    token with its attempt, and one under a token stored before is refused (the primary
+    key)."""
 
-    tokens: set[uuid.UUID] = field(default_factory=set)
+    tokens: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # -> attempt
     writes: int = 0
     token_reads: int = 0
     # tokens committed by a write whose commit is still landing: a read does not see them
     # yet, a write under one waits for it and is refused
-    landing: set[uuid.UUID] = field(default_factory=set)
+    landing: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+    def land(self, token: uuid.UUID) -> None:
+        """The commit still landing under ``token`` lands."""
+        if token in self.landing:
+            self.tokens[token] = self.landing.pop(token)
 
 
 class TokenLabs(FakeLabs):
@@ -145,30 +165,32 @@ class TokenLabs(FakeLabs):
         super().__init__(db)
         self.tokens = db
         self.token: uuid.UUID | None = None
+        self.attempt: uuid.UUID | None = None
 
-    def stage_batch_token(self, token: uuid.UUID) -> None:
-        self.token = token
+    def stage_batch_token(self, token: uuid.UUID, attempt: uuid.UUID) -> None:
+        self.token, self.attempt = token, attempt
 
-    async def batch_committed(self, token: uuid.UUID) -> bool:
+    async def committed_attempt(self, token: uuid.UUID) -> uuid.UUID | None:
         self.tokens.token_reads += 1
-        return token in self.tokens.tokens
+        return self.tokens.tokens.get(token)
 
     def write(self) -> None:
         db = self.tokens
         db.writes += 1
-        if self.token in db.landing:  # the earlier attempt's commit lands meanwhile
-            db.landing.discard(self.token)
-            db.tokens.add(self.token)
+        if self.token is not None:  # the earlier attempt's commit lands meanwhile
+            db.land(self.token)
         if self.token in db.tokens:
             raise StaleBatch("an earlier attempt at the batch committed")
         super().write()
-        if self.token is not None:
-            db.tokens.add(self.token)
+        if self.token is not None and self.attempt is not None:
+            db.tokens[self.token] = self.attempt
 
 
 class ResettingUnitOfWork(FakeUnitOfWork):
     """Its commit fails with a reset, once, as ``db.reset`` says: "after" the write landed
-    (the answer lost), "landing" (it lands while the retry already asks), or "before"."""
+    (the answer lost), "landing" (it lands while the retry already asks), "before", or
+    "cut-off" (cut off while waiting for a commit still landing, which lands: review
+    107)."""
 
     def __init__(self, db: TokenDatabase, reset: list[str]) -> None:
         super().__init__(db)
@@ -179,18 +201,31 @@ class ResettingUnitOfWork(FakeUnitOfWork):
         when = self._reset.pop() if self._reset else None
         if when == "before":
             raise ConnectionResetError("reset before COMMIT")
+        if when == "cut-off":
+            assert self.labs.token is not None
+            self.labs.tokens.land(self.labs.token)
+            raise ConnectionResetError("lock wait cut off")
         await super().commit()
         if when == "landing":
             db = self.labs.tokens
             assert self.labs.token is not None
-            db.tokens.discard(self.labs.token)
-            db.landing.add(self.labs.token)
+            db.landing[self.labs.token] = db.tokens.pop(self.labs.token)
         if when is not None:
             raise ConnectionResetError("reset after COMMIT")
 
 
 def ingestor(db: TokenDatabase, reset: list[str]) -> BatchIngestor:
     return BatchIngestor(lambda: ResettingUnitOfWork(db, reset), lambda i: f"h({i})")
+
+
+async def warmed() -> tuple[TokenDatabase, list[str], BatchIngestor]:
+    """A database, its resets to come, and an ingestor that stored message "0": MRN1 is
+    remembered, so batches of it take the fast path."""
+    db = TokenDatabase(enrolled={"h(MRN1)": "S-1"})
+    reset: list[str] = []
+    ingest = ingestor(db, reset)
+    await ingest([message("0")])
+    return db, reset, ingest
 
 
 async def attempts(ingest: BatchIngestor, commands: list[Any]) -> list[IngestOutcome]:
@@ -221,10 +256,7 @@ async def test_a_retry_whose_write_meets_the_landing_commit_answers_what_was_sto
     """The retry asks while the earlier attempt's commit is still landing (not committed
     yet): it plans afresh, its write waits for the token and is refused, and it asks
     again."""
-    db = TokenDatabase(enrolled={"h(MRN1)": "S-1"})
-    reset: list[str] = []
-    ingest = ingestor(db, reset)
-    await ingest([message("0")])
+    db, reset, ingest = await warmed()
     reset.append("landing")
     (outcome,) = await attempts(ingest, [message("1")])
     assert outcome.accepted and not outcome.duplicate and outcome.results == 1
@@ -233,10 +265,7 @@ async def test_a_retry_whose_write_meets_the_landing_commit_answers_what_was_sto
 
 
 async def test_a_batch_whose_commit_never_landed_is_planned_afresh() -> None:
-    db = TokenDatabase(enrolled={"h(MRN1)": "S-1"})
-    reset: list[str] = []
-    ingest = ingestor(db, reset)
-    await ingest([message("0")])
+    db, reset, ingest = await warmed()
     reset.append("before")
     (outcome,) = await attempts(ingest, [message("1")])
     assert outcome.accepted and not outcome.duplicate and outcome.results == 1
@@ -244,10 +273,7 @@ async def test_a_batch_whose_commit_never_landed_is_planned_afresh() -> None:
 
 
 async def test_outcomes_kept_for_a_retry_are_forgotten_once_answered_or_given_up() -> None:
-    db = TokenDatabase(enrolled={"h(MRN1)": "S-1"})
-    reset: list[str] = []
-    ingest = ingestor(db, reset)
-    await ingest([message("0")])
+    db, reset, ingest = await warmed()
     reset.append("before")
     batch = Batch([message("1")], uuid.uuid4())
     with pytest.raises(ConnectionResetError):
@@ -264,4 +290,47 @@ async def test_commands_without_a_token_are_planned_as_before() -> None:
     """A replay, or a rejection kept on its own: no token is written and none is asked."""
     db = TokenDatabase(enrolled={"h(MRN1)": "S-1"})
     (outcome,) = await ingestor(db, [])([message("1")])
-    assert outcome.results == 1 and db.tokens == set() and db.token_reads == 0
+    assert outcome.results == 1 and db.tokens == {} and db.token_reads == 0
+
+
+async def test_a_retry_answers_the_plan_of_the_attempt_that_committed() -> None:
+    """Review 107: the first attempt's commit is still landing when the second asks (not
+    committed yet), so the second plans afresh (new result ids); it is cut off while its
+    write waits for the landing commit, which then lands. The third answers the first
+    attempt's plan, the one stored, never the second's."""
+    db, reset, ingest = await warmed()
+    reset.extend(["cut-off", "landing"])  # popped from the end: landing first
+    (outcome,) = await attempts(ingest, [message("1")])
+    stored = [r.result_id for r in db.results if r.result_key == "K-1"]
+    assert outcome.accepted and not outcome.duplicate and outcome.results == 1
+    assert list(outcome.result_ids) == stored and len(stored) == 1
+
+
+async def test_a_batch_committed_by_an_attempt_not_kept_is_answered_resend() -> None:
+    """The token committed, but by no attempt whose plan was kept: its callers are told to
+    resend (each resend then answered as stored), never another attempt's plan."""
+    db, reset, ingest = await warmed()
+    reset.append("before")
+    batch = Batch([message("1")], uuid.uuid4())
+    with pytest.raises(ConnectionResetError):
+        await ingest(batch)  # its plan kept, nothing written
+    db.tokens[batch.token] = uuid.uuid4()  # committed by an attempt not kept here
+    writes = db.writes
+    with pytest.raises(CommitAnswerLost):
+        await ingest(batch)
+    assert db.writes == writes and db.token_reads == 1  # asked, neither planned nor wrote
+
+
+async def test_the_committer_answers_a_lost_commit_answer_with_resend() -> None:
+    async def process(commands: Sequence[int]) -> list[int]:
+        raise CommitAnswerLost
+
+    failed: list[int] = []
+
+    async def keep(command: int) -> int:
+        failed.append(command)
+        return -1
+
+    committer = GroupCommitter(process, transient=TRANSIENT_DB_ERRORS, on_failure=keep)
+    answers = await run(committer, [1, 2])
+    assert all(isinstance(a, CommitAnswerLost) for a in answers) and failed == []
