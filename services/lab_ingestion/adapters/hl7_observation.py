@@ -14,6 +14,7 @@ from services.lab_ingestion.adapters.hl7_obx import (
     codes_of,
     codes_repeat_or_nest,
     flags_of,
+    key_code,
     range_of,
     units_of,
     value_of,
@@ -68,7 +69,7 @@ def read_observation(
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         later = later_repetitions(obx, 5, 4, strict=trial)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])
-    key = f"{order_key}|{codes[0].code}|{field_value(obx, 4, strict=trial)}"
+    key = f"{order_key}|{key_code(sent)}|{field_value(obx, 4, strict=trial)}"
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import hl7
 
@@ -83,6 +84,15 @@ def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
                 system = field_value(obx, 3, repeat, first + 2, strict=strict) or None
                 codes.append(Coding(code, system, field_value(obx, 3, repeat, first + 1) or None))
     return codes
+
+
+def key_code(codes: Sequence[Coding]) -> str:
+    """The code a result key names the test by: the first code the sender wrote in OBX-3
+    (``codes_of``), its identifier, else its alternate identifier (``^Neut^^751-8^Neut^LN``:
+    every such result of an order was keyed by "" alone, and the second refused as the
+    first's test changed); never a translation a mapping of the sender's added, so that
+    corrections find the result. "" when OBX-3 holds no code."""
+    return next((c.code for c in codes if c.code and not c.translated), "")
 
 
 def _plain_value(obx: hl7.Segment) -> str:

@@ -87,8 +87,9 @@ class ObservationInput:
     """One result as a lab sent it, before any interpretation.
 
     ``result_key`` identifies the result across its corrections and cancellations within a
-    source (HL7: filler order number + OBX-3 identifier + OBX-4 sub-id; FHIR: the
-    Observation's identifier or id).
+    source (HL7: filler order number + OBX-3's first code, its identifier else its alternate
+    identifier, as sent (``hl7_obx.key_code``) + OBX-4 sub-id; FHIR: the Observation's
+    identifier or id).
     """
 
     result_key: str
