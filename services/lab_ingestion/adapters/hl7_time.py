@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+from services.lab_ingestion.domain.sample_times import MAX_UTC_OFFSET
+
 # YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], nested as the standard writes it: a
 # fraction only after the seconds (no decimal hour or minute: 2026112008.5 is no time)
 _TS = re.compile(
@@ -82,13 +84,15 @@ def read_ts(value: str, default_offset: str = "") -> tuple[datetime | None, date
 
 
 def _instant(written: datetime, offset: str) -> datetime | None:
-    """A time as written at a UTC offset (``+0100``), in UTC; None for an offset beyond
-    +/-14:59."""
+    """A time as written at a UTC offset (``+0100``), in UTC; None (unusable, as a month 13
+    is) for an offset beyond +/-14:00 (``MAX_UTC_OFFSET``: ``+1459`` was read, 15 hours off;
+    JSON and FHIR refuse it too) or with minutes beyond 59."""
     sign = 1 if offset[0] == "+" else -1
     hours, minutes = int(offset[1:3]), int(offset[3:5])
-    if hours > 14 or minutes > 59:
+    shift = timedelta(hours=hours, minutes=minutes)
+    if minutes > 59 or shift > MAX_UTC_OFFSET:
         return None
-    local = written.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+    local = written.replace(tzinfo=timezone(sign * shift))
     try:
         return local.astimezone(UTC)
     except OverflowError:  # year 1 or 9999: kept as written, the plausibility check rejects it

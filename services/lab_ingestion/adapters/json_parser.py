@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
+from services.lab_ingestion.domain.sample_times import MAX_UTC_OFFSET
 from shared.contracts.events.lab import Channel
 
 LOINC_SYSTEM = "http://loinc.org"
@@ -50,7 +51,6 @@ _Flag = Annotated[str, StringConstraints(max_length=10)]
 # seconds), "2026" (seconds after 1970) and an offset up to 23:59
 _ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
                        r"(?:Z|[+-][0-9]{2}:[0-9]{2})")  # fmt: skip
-_MAX_OFFSET = timedelta(hours=14)  # no time zone is further from UTC (as FHIR R4 allows)
 
 
 def _iso_time(value: object) -> object:
@@ -64,7 +64,7 @@ def _iso_time(value: object) -> object:
     except ValueError:
         raise ValueError("is no date and time (a month, day or hour out of range)") from None
     offset = moment.utcoffset()
-    if offset is None or abs(offset) > _MAX_OFFSET:
+    if offset is None or abs(offset) > MAX_UTC_OFFSET:
         raise ValueError("its UTC offset is beyond +/-14:00, which no time zone has")
     return moment
 

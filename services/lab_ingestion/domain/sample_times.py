@@ -24,6 +24,9 @@ from services.lab_ingestion.domain.result_status import (
 # the future would stay the "latest" value for every decision until then.
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(hours=1)
+# No time zone is further from UTC (Kiribati's +14:00; FHIR R4's dateTime allows no more): a
+# time written further from it is refused on every channel, never read 15 hours off
+MAX_UTC_OFFSET = timedelta(hours=14)
 
 
 def check_times(observation: ObservationInput, received_at: datetime) -> Rejected | None:

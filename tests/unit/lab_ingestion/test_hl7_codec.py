@@ -1128,6 +1128,8 @@ def test_parse_oru_of_arbitrary_text_raises_only_hl7_input_error(text: str, pref
         ("20261102083000.5+0000", datetime(2026, 11, 2, 8, 30, 0, 500000, tzinfo=UTC)),
         ("20261102083000.1234-0500", datetime(2026, 11, 2, 13, 30, 0, 123400, tzinfo=UTC)),
         ("20261102083059.07+0000", datetime(2026, 11, 2, 8, 30, 59, 70000, tzinfo=UTC)),
+        ("20261102083000+1400", utc(2026, 11, 1, 18, 30)),  # Kiribati: the furthest zone
+        ("20261102083000-1400", utc(2026, 11, 2, 22, 30)),
     ],
 )
 def test_parse_ts_with_offset_is_aware_utc(value: str, expected: datetime) -> None:
@@ -1164,7 +1166,19 @@ def test_parse_ts_unusable_values_are_none(value: str) -> None:
     assert parse_ts(value) is None
 
 
-@pytest.mark.parametrize("value", ["20261102083000+2400", "20261102083000-9999"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20261102083000+2400",
+        "20261102083000-9999",
+        # beyond +/-14:00, which no zone is (JSON and FHIR refuse it): +1459 was read
+        "20261102083000+1459",
+        "20261102083000-1459",
+        "20261102083000+1401",
+        "20261102083000+1500",
+        "20261102083000+0060",  # minute 60
+    ],
+)
 def test_parse_ts_out_of_range_offset_is_none(value: str) -> None:
     assert parse_ts(value) is None
 
@@ -1251,6 +1265,7 @@ def test_parse_ts_month_or_day_00_is_invalid(value: str) -> None:
         ("20261102083000", "", None),
         ("20261102", "+0100", None),
         ("20261102083000", "+2400", None),
+        ("20261102083000", "+1459", None),  # MSH-7's offset beyond +/-14:00 too
     ],
 )
 def test_parse_ts_without_offset_takes_the_senders(

@@ -553,6 +553,8 @@ def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | 
             text += "." + digits
             value = value.replace(microsecond=int(digits.ljust(6, "0")))
         text += f"{'+' if sign > 0 else '-'}{hours:02d}{minutes:02d}"
+        if hours * 60 + minutes > 14 * 60:  # +1415: beyond any zone, no time (JSON's rule)
+            return text, None
         return text, value.replace(tzinfo=offset).astimezone(UTC)
     invalid = [
         "",
