@@ -48,9 +48,10 @@ _Loinc = Annotated[str, StringConstraints(max_length=20, pattern=LOINC_CODE_PATT
 _Flag = Annotated[str, StringConstraints(max_length=10)]
 
 # a date and time of day with its UTC offset; pydantic alone also took "1763625600" (Unix
-# seconds), "2026" (seconds after 1970) and an offset up to 23:59
+# seconds), "2026" (seconds after 1970) and an offset up to 23:59; the offset's minutes
+# are 00-59 (Python carries "+00:60" into the hour, as +01:00: HL7's +0060 is refused)
 _ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
-                       r"(?:Z|[+-][0-9]{2}:[0-9]{2})")  # fmt: skip
+                       r"(?:Z|[+-][0-9]{2}:[0-5][0-9])")  # fmt: skip
 
 
 def _iso_time(value: object) -> object:

@@ -33,13 +33,14 @@ def _json_reads(sign: str, hours: int, minutes: int) -> bool:
 @example("+", 14, 1)
 @example("-", 14, 59)
 @example("-", 13, 59)
+@example("+", 0, 60)
+@example("+", 0, 99)
 def test_hl7_reads_an_offset_exactly_when_json_does(sign: str, hours: int, minutes: int) -> None:
-    """Minutes beyond 59 aside: HL7 refuses ``+0060``; Python's ISO reading, JSON's, carries
-    them into the hour (``+00:60`` is ``+01:00``)."""
+    """Minutes beyond 59 too: both refuse ``+0060`` (Python's ISO reading alone carries
+    them into the hour: ``+00:60`` is ``+01:00``)."""
     read = parse_ts(f"20261120080000{sign}{hours:02d}{minutes:02d}") is not None
     assert read == (minutes <= 59 and hours * 60 + minutes <= 14 * 60)
-    if minutes <= 59:
-        assert read == _json_reads(sign, hours, minutes)
+    assert read == _json_reads(sign, hours, minutes)
 
 
 def _crp(control_id: str, offset: str) -> str:

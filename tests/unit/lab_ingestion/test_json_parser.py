@@ -152,6 +152,7 @@ def test_error_message_lists_location_and_problem() -> None:
     [
         "2026-11-20T08:00:00+20:00",  # no zone is 20 hours from UTC: a typo for +02:00
         "2026-11-20T08:00:00-23:59",
+        "2026-11-20T08:00:00+00:60",  # read as +01:00 by Python: no such offset
         "1763625600",  # digits were read as Unix seconds
         "2026",  # and this as 2026 seconds after 1970
         "20261120",
