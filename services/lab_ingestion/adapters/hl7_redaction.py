@@ -19,7 +19,10 @@ segment before it, else ``[redacted]``; a document in OBX-5 (ED, RP) keeps only 
 and base64 text anywhere but where a trial result or a message is read from is replaced
 (``hl7_kept_lines``). A
 patient's number run into the message id or an order number (``ORD4711815``) is masked as
-the accepted path masks it.
+the accepted path masks it. What an escape sequence HL7 does not define holds (a site's
+``\\Z..\\``, a ``\\C`` that is no hex, one never closed) is masked, its code letter kept
+(``\\Z[redacted]\\``: ``hl7_scrub_fields.masked_escapes``), and so is a hex escape whose
+digits spell a birth date or number as written (``\\X19510317\\``).
 
 Also searched for: a birth date YYYYMMDD in every spelling ``scrub.date_spellings`` lists
 (``DD.MM.YYYY``, ``MM/DD/YYYY``...), a phone as its digits only (``079 123 45 67`` ->

@@ -5,22 +5,46 @@ fields to search; this replaces each copy as a whole word in any case, through
 ``scrub.Scrubber`` (bounded time), a few thousand characters of fields at a time, and then
 in each field holding escape sequences as it reads, so that a copy spelled with other
 escapes is found too. ``masked_flags`` keeps only the codes of the abnormal flags (OBX-8).
+
+First, the content of every escape sequence that is not one HL7 defines with a well-formed
+body (``masked_escapes``) is masked: a site's own ``\\Z..\\``, a ``\\C`` or ``\\M``
+that is no hex, anything else between escape characters. Its code letter runs into the
+value (``\\ZMRN4711\\``), so no copy there is a whole word, and python-hl7 reads such a
+sequence as nothing, so no copy is found as it reads either; what a site defines a local
+escape to hold cannot be known to be harmless.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
-from services.lab_ingestion.adapters.scrub import FOLDED_LETTERS, REDACTED, Scrubber
+from services.lab_ingestion.adapters.scrub import (
+    FOLDED_LETTERS,
+    MIN_DIGITS_ONLY,
+    REDACTED,
+    Scrubber,
+)
 from services.lab_ingestion.domain.abnormal_flags import published_flag
 
 Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
 _BATCH = 4096  # characters of fields scrubbed in one call
-# HL7 escape sequences, never broken by a replacement: \T\, \XC2B5\, \.br\, \H\ ...
-_KEPT_ESCAPES = r"(?:[FSTREHN]|[XCM][0-9A-Fa-f]*|\.[a-z]{2}[+-]?[0-9]*)"
+# The escape sequences HL7 defines, with a well-formed body (v2.5.1 section 2.7; \P\,
+# truncation, from v2.7): separators and the escape character, highlighting, hex bytes in
+# pairs, the character set switches \Cxxyy\ and \Mxxyy\ or \Mxxyyzz\ (hex), and the
+# formatting commands, those that take one with a count of at most three digits (more is
+# refused when a value is read: ``hl7_escapes.MAX_FORMATTING_REPEAT``). Kept as written,
+# and never broken by a replacement; any other sequence's content is masked.
+_DEFINED_ESCAPES = (
+    r"(?:[FSTREPHN]|X(?:[0-9A-Fa-f]{2})+|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4}(?:[0-9A-Fa-f]{2})?"
+    r"|\.(?:br|fi|nf|ce)|\.(?:sp|in|ti|sk)(?:[+-]?[0-9]{1,3})?)"
+)
+_DEFINED_ESCAPE = re.compile(_DEFINED_ESCAPES)
+_ESCAPE_CODE = re.compile(r"[A-Za-z.]")  # what a masked sequence keeps: its kind (Z, C, X)
+# a secret a hex escape's digits may spell as written (a birth date, a number, a phone)
+_HEX_SECRET = re.compile(f"[0-9a-f]{{{MIN_DIGITS_ONLY},}}")
 
 
 def scrub_fields(
@@ -31,12 +55,16 @@ def scrub_fields(
     *,
     run_in: bool = False,
 ) -> None:
-    """Replace every copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole),
-    then in each value that holds escapes, as it reads (``_scrub_decoded``). ``run_in``:
+    """Mask what escapes HL7 does not define hold (``masked_escapes``), then replace every
+    copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole), then in each value
+    that holds escapes, as it reads (``_scrub_decoded``). ``run_in``:
     ids, where a copy run into other letters or digits is found too, and where what a
     redaction wrote (``[redacted]``, a masked number's hash) is never cut."""
+    spelled_in_hex = [key for key in secrets if _HEX_SECRET.fullmatch(key)]
+    for fields, index in scrubbed:
+        fields[index] = masked_escapes(fields[index], separators, spelled_in_hex)
     escape = separators[3]
-    kept = f"{re.escape(escape)}{_KEPT_ESCAPES}{re.escape(escape)}"
+    kept = f"{re.escape(escape)}{_DEFINED_ESCAPES}{re.escape(escape)}"
     if run_in:  # a number masked in an id (``#``, maybe escaped, and 12 hex digits)
         sign = f"(?:#|{re.escape(escape)}[FSTRE]{re.escape(escape)})"
         kept = f"{sign}[0-9a-f]{{12}}|HMAC:[0-9a-f]{{64}}|{re.escape(REDACTED)}|{kept}"
@@ -80,6 +108,36 @@ def masked_flags(value: str, separators: Separators) -> str:
     )
 
 
+def masked_escapes(value: str, separators: Separators, in_hex: Collection[str] = ()) -> str:
+    """``value`` with the content of every escape sequence that is not one HL7 defines with a
+    well-formed body (``_DEFINED_ESCAPE``) replaced by ``REDACTED``, after its code letter
+    (``\\ZMRN4711\\`` as ``\\Z[redacted]\\``, ``\\X0\\`` as ``\\X[redacted]\\``),
+    of one never closed, whatever it is, and of a hex one whose digits hold a secret of
+    ``in_hex`` as written (``\\X19510317\\``: lower case, hex digits only). Sequences are
+    read within each component and subcomponent, as the parser reads them: the separators
+    stay where they were, so the copy reads as the message did (python-hl7 reads a sequence
+    it does not define as nothing)."""
+    _, component, repetition, escape, sub = separators
+    if escape not in value:
+        return value
+    between = "|".join(re.escape(s) for s in (component, repetition, sub))
+    pieces = re.split(f"({between})", value)
+    for at in range(0, len(pieces), 2):  # odd ones are the separators
+        parts = pieces[at].split(escape)
+        never_closed = len(parts) % 2 == 0
+        for index in range(1, len(parts), 2):
+            body = parts[index]
+            if (
+                (never_closed and index == len(parts) - 1)
+                or not _DEFINED_ESCAPE.fullmatch(body)
+                or (body[:1] in ("X", "C", "M") and any(s in body.lower() for s in in_hex))
+            ):
+                code = body[:1] if _ESCAPE_CODE.fullmatch(body[:1]) else ""
+                parts[index] = body if body == code else code + REDACTED
+        pieces[at] = escape.join(parts)
+    return "".join(pieces)
+
+
 def _scrub_decoded(
     values: list[tuple[list[str], int]], scrub: Callable[[str], str], separators: Separators
 ) -> None:
@@ -90,10 +148,29 @@ def _scrub_decoded(
         value = fields[index]
         if separators[3] not in value:
             continue
-        decoded = decoded_text(value, separators)
+        decoded = _as_it_reads(value, separators)
         cleaned = scrub(decoded) if decoded != value else decoded
         if cleaned != decoded:
             fields[index] = REDACTED if cleaned == REDACTED else escaped_text(cleaned, separators)
+
+
+def _as_it_reads(value: str, separators: Separators) -> str:
+    """``decoded_text``; where python-hl7 cannot read the value (``\\X00\\``, a NUL, or a
+    formatting count over the limit beside a number in hex), as it reads without each
+    sequence it cannot read on its own, so that what the others spell is searched all the
+    same. The value as written when it still cannot be read."""
+    decoded = decoded_text(value, separators)
+    if decoded != value:  # read: each sequence was replaced by what it stands for
+        return decoded
+    escape = separators[3]
+    parts = value.split(escape)
+    readable = [parts[0]]
+    for index in range(1, len(parts) - 1, 2):  # the closed sequences (python-hl7 drops the rest)
+        sequence = f"{escape}{parts[index]}{escape}"
+        if decoded_text(sequence, separators) != sequence:
+            readable.append(sequence)
+        readable.append(parts[index + 1])
+    return decoded_text("".join(readable), separators)
 
 
 def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:

