@@ -71,3 +71,18 @@ async def test_a_trial_value_refused_for_its_escape_keeps_no_name_inside_it(
     kept = await _kept(lab, capsys, message, "AR")
     assert "WYSSIGMANN" not in kept, kept
     assert "||1\\Z[redacted]\\2|mg/L|" in kept, kept
+
+
+@pytest.mark.parametrize("birth", ["1958-02-14", "14.02.1958", "1958/02/14"])
+async def test_a_birth_date_not_written_as_yyyymmdd_is_not_kept_elsewhere(
+    lab: Lab, capsys: pytest.CaptureFixture[str], birth: str
+) -> None:
+    """PID-7 written as an ISO or European date (converters from FHIR or web forms write
+    it so): PID-7 is blanked, and its copies in a note, in any common spelling, go too;
+    the note's lab values stay."""
+    spellings = ("14.02.1958", "1958-02-14", "14.2.1958", "19580214", "14.02.58", "02/14/1958")
+    note = f"NTE|1||Pat. geb. {birth} ({' / '.join(spellings)}); CRP 14.02, Hb 14.2"
+    kept = await _kept(lab, capsys, _message("R108-D", CRP_FURLONGS, note, birth=birth))
+    leaks = [v for v in (birth, *spellings) if v in kept]
+    assert not leaks, (leaks, kept)
+    assert "; CRP 14.02, Hb 14.2" in kept, kept

@@ -24,16 +24,19 @@ the accepted path masks it. What an escape sequence HL7 does not define holds (a
 (``\\Z[redacted]\\``: ``hl7_scrub_fields.masked_escapes``), and so is a hex escape whose
 digits spell a birth date or number as written (``\\X19510317\\``).
 
-Also searched for: a birth date YYYYMMDD in every spelling ``scrub.date_spellings`` lists
-(``DD.MM.YYYY``, ``MM/DD/YYYY``...), a phone as its digits only (``079 123 45 67`` ->
-``0791234567``), a number written in groups also as its digits (``756.1234.5678.97`` as
-``7561234567897``), a patient number as it is hashed (``ZZMRN 123987`` as ``ZZMRN123987``), each
-part of a double name (``MÜLLER-MEIER``) and the words of the patient's street line
-(``scrub.street_words``; another person's address is searched as whole lines only, since
-every word searched for may wipe a note's ordinary word: "5 INSURED WAY"). A birth date is
-also found as the date of a timestamp (``195103170800``). In ids (MSH-10, ORC-2/3,
-OBR-2/3, OBX-4) a name's word of three letters or more and a birth date's spellings are found
-run into other letters or digits too (``ZWYSSIGMANN19510317`` -> ``[redacted]``), even inside
+Also searched for: a birth date (written as HL7's ``YYYYMMDD`` or as ``1958-02-14``,
+``14.02.1958``, ``1958/02/14``...: ``hl7_secrets.written_dates``) in every spelling
+``scrub.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``...), a phone
+as its digits only (``079 123 45 67`` -> ``0791234567``), a number written in groups also
+as its digits (``756.1234.5678.97`` as ``7561234567897``), a patient number as it is
+hashed (``ZZMRN 123987`` as ``ZZMRN123987``), each part of a double name
+(``MÜLLER-MEIER``) and the words of the patient's street line (``scrub.street_words``;
+another person's address is searched as whole lines only, since every word searched for
+may wipe a note's ordinary word: "5 INSURED WAY"). A birth date is also found as the date
+of a timestamp (``195103170800``). In ids (MSH-10, ORC-2/3, OBR-2/3, OBX-4) a name's word
+of three letters or more and a birth date's spellings (but ``D.M.YYYY`` and ``DD.MM.YY``,
+which may be part of another date there) are found run into other letters or digits too
+(``ZWYSSIGMANN19510317`` -> ``[redacted]``), even inside
 a longer digit run (``X195103170`` -> ``X[redacted]0``). Limits: elsewhere a birth date run
 into another number or word (``A19510317``) is not found; a phone written with a country code
 (``+41 79 123 45 67``) is not turned into its national form (``079...``) nor the other way

@@ -41,6 +41,9 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
+# A date written otherwise than as HL7's DTM (``written_dates``): a time may follow.
+_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d\d)\2(\d\d)(?![0-9])", re.ASCII)
+_DAY_FIRST = re.compile(r"(\d\d?)([./-])(\d\d?)\2(\d{4})(?![0-9])", re.ASCII)
 # Street, other designation, city, postal code.
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
@@ -114,9 +117,8 @@ def _collect_secrets(
         _add(secrets, value, 3)
         _add(secrets, grouped_digits(value) or "", 6)  # 756.1234.5678.97 as 7561234567897
     for value in values(_DATE_FIELDS, (0,)):
-        day = value[:8]
-        if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD[HHMM...]
-            for variant in (value, *date_spellings(day[:4], day[4:6], day[6:])):
+        for year, month, day in written_dates(value):
+            for variant in (value, *date_spellings(year, month, day)):
                 _add(secrets, variant, 8)
                 people.append(variant)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
@@ -128,6 +130,33 @@ def _collect_secrets(
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
+
+
+def written_dates(value: str) -> list[tuple[str, str, str]]:
+    """The date a date field holds as (year, month, day), two digits each but the year's
+    four: as HL7 writes it (a DTM, ``YYYYMMDD`` and maybe a time, read as before, without a
+    check), or as converters from FHIR and web forms do, a time maybe after it: year first
+    with dashes, slashes or dots (``1958-02-14``, ``1958/02/14``), day first with dots,
+    dashes or slashes (``14.02.1958``, ``14.2.1958``, ``14/02/1958``), month first with
+    slashes (``02/14/1958``): an ambiguous one (``02/03/1958``) read both ways. Each read
+    has a month of 1 to 12 and a day of 1 to 31; none for anything else (a year alone,
+    ``195802``: too short a number to search for)."""
+    text = value.strip()
+    if len(text) >= 8 and text[:8].isascii() and text[:8].isdigit():  # YYYYMMDD[HHMM...]
+        return [(text[:4], text[4:6], text[6:8])]
+    found = []
+    if year_first := _YEAR_FIRST.match(text):
+        found.append(year_first.group(1, 3, 4))
+    elif day_first := _DAY_FIRST.match(text):
+        first, separator, second, year = day_first.groups()
+        found.append((year, second, first))
+        if separator == "/":
+            found.append((year, first, second))
+    return [
+        (year, month.zfill(2), day.zfill(2))
+        for year, month, day in found
+        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+    ]
 
 
 def _collect_every_value(fields: list[str], separators: Separators, secrets: Secrets) -> None:

@@ -131,15 +131,23 @@ _STREET_TYPES = frozenset({
     "van", "der", "den", "des", "del", "della", "les", "bei", "chez",
 })  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
-# what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time)
-_DATE_SPELLING = re.compile(r"\d{8}\d*|\d{4}-\d\d-\d\d|\d\d[./-]\d\d[./-]\d{4}", re.ASCII)
+# what ``date_spellings`` writes with two-digit day and month and four-digit year (and a
+# YYYYMMDD birth date followed by its time): searched for run into ids too. D.M.YYYY and
+# DD.MM.YY are not: run into other digits they may be part of another date (14.3.1961).
+_DATE_SPELLING = re.compile(r"\d{8}\d*|\d{4}[-/]\d\d[-/]\d\d|\d\d[./-]\d\d[./-]\d{4}", re.ASCII)
 
 
 def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
-    """The ways a date is commonly written, searched for by every redactor: YYYYMMDD,
-    YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY, DD-MM-YYYY and MM/DD/YYYY."""
-    return (f"{year}{month}{day}", f"{year}-{month}-{day}", f"{day}.{month}.{year}",
-            f"{day}/{month}/{year}", f"{day}-{month}-{year}", f"{month}/{day}/{year}")  # fmt: skip
+    """The ways a date is commonly written, searched for by every redactor (digits, as
+    given: ``"1958", "02", "14"``): YYYYMMDD, YYYY-MM-DD, YYYY/MM/DD, DD.MM.YYYY, D.M.YYYY
+    (``14.2.1958``), DD.MM.YY (``14.02.58``), DD/MM/YYYY, DD-MM-YYYY and MM/DD/YYYY. Each
+    has a separator or eight digits, so that none is a lab value."""
+    short = f"{day.lstrip('0') or '0'}.{month.lstrip('0') or '0'}.{year}"
+    return tuple(dict.fromkeys((
+        f"{year}{month}{day}", f"{year}-{month}-{day}", f"{year}/{month}/{day}",
+        f"{day}.{month}.{year}", short, f"{day}.{month}.{year[-2:]}", f"{day}/{month}/{year}",
+        f"{day}-{month}-{year}", f"{month}/{day}/{year}",
+    )))  # fmt: skip
 
 
 def run_in_secrets(values: Iterable[str]) -> set[str]:
