@@ -9,6 +9,7 @@ prints are checked."""
 from __future__ import annotations
 
 import argparse
+import re
 import uuid
 
 import pytest
@@ -86,3 +87,26 @@ async def test_a_birth_date_not_written_as_yyyymmdd_is_not_kept_elsewhere(
     leaks = [v for v in (birth, *spellings) if v in kept]
     assert not leaks, (leaks, kept)
     assert "; CRP 14.02, Hb 14.2" in kept, kept
+
+
+@pytest.mark.parametrize(
+    ("phone", "note"),
+    [
+        ("^PRN^PH^^^031^9998877", "Rueckruf an Patientin unter 0319998877"),  # XTN-6, -7
+        ("^PRN^PH^^41^31^9998877", "Rueckruf unter 031 999 88 77 oder +41 31 999 88 77"),
+        ("0319998877", "Rueckruf unter 031 999 88 77, 031.999.88.77 oder 0041 31 999 88 77"),
+        ("0319998877", "Rueckruf unter +41 (0)31 999-88-77 oder (031) 999 88 77"),
+    ],
+    ids=["area-and-local", "country-area-local", "spaced-and-dotted", "parentheses"],
+)
+async def test_a_phone_is_not_kept_elsewhere_however_it_is_written(
+    lab: Lab, capsys: pytest.CaptureFixture[str], phone: str, note: str
+) -> None:
+    """PID-13 as v2.5.1 writes it (area code in XTN-6, local number in XTN-7) or as one
+    number; the note writes it as one dials it, in groups, with a country code or not.
+    Its lab values stay."""
+    values = "; CRP 12.5 mg/L, Tc 250 000/uL, 06.12.2026"
+    message = _message("R108-T", CRP_FURLONGS, f"NTE|1||{note}{values}", phone=phone)
+    kept = await _kept(lab, capsys, message)
+    assert "9998877" not in re.sub(r"[ ./()+-]", "", kept), kept
+    assert values in kept, kept

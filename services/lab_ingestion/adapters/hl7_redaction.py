@@ -27,23 +27,23 @@ digits spell a birth date or number as written (``\\X19510317\\``).
 Also searched for: a birth date (written as HL7's ``YYYYMMDD`` or as ``1958-02-14``,
 ``14.02.1958``, ``1958/02/14``...: ``hl7_secrets.written_dates``) in every spelling
 ``scrub.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``...), a phone
-as its digits only (``079 123 45 67`` -> ``0791234567``), a number written in groups also
-as its digits (``756.1234.5678.97`` as ``7561234567897``), a patient number as it is
-hashed (``ZZMRN 123987`` as ``ZZMRN123987``), each part of a double name
-(``MÜLLER-MEIER``) and the words of the patient's street line (``scrub.street_words``;
-another person's address is searched as whole lines only, since every word searched for
-may wipe a note's ordinary word: "5 INSURED WAY"). A birth date is also found as the date
-of a timestamp (``195103170800``). In ids (MSH-10, ORC-2/3, OBR-2/3, OBX-4) a name's word
-of three letters or more and a birth date's spellings (but ``D.M.YYYY`` and ``DD.MM.YY``,
-which may be part of another date there) are found run into other letters or digits too
-(``ZWYSSIGMANN19510317`` -> ``[redacted]``), even inside
-a longer digit run (``X195103170`` -> ``X[redacted]0``). Limits: elsewhere a birth date run
-into another number or word (``A19510317``) is not found; a phone written with a country code
-(``+41 79 123 45 67``) is not turned into its national form (``079...``) nor the other way
-round; a number written with a blank in a note but not in PID-3 is not found; other spellings
-(``4 March 1961``, ``079-123 45 67``) are not found. Where the scrubber gives up (more than
-``scrub.MAX_SECRETS`` secrets, or too many candidate copies in a few KB of fields), those
-fields are replaced whole: nothing personal is kept, at the cost of the clinical text.
+(one number, or XTN-6 and -7 put together) as its digits, in text grouped in any way and
+after any country code (``phone_numbers``: ``031 999 88 77``, ``+41 (0)31 999-88-77``;
+seven digits or more), a number written in groups also as its digits (``756.1234.5678.97``
+as ``7561234567897``), a patient number as it is hashed (``ZZMRN 123987`` as
+``ZZMRN123987``), each part of a double name (``MÜLLER-MEIER``) and the words of the
+patient's street line (``scrub.street_words``; another person's address is searched as
+whole lines only, since every word searched for may wipe a note's ordinary word: "5 INSURED
+WAY"). A birth date is also found as the date of a timestamp (``195103170800``). In ids
+(MSH-10, ORC-2/3, OBR-2/3, OBX-4) a name's word of three letters or more and a birth date's
+spellings (but ``D.M.YYYY`` and ``DD.MM.YY``, which may be part of another date there) are
+found run into other letters or digits too (``ZWYSSIGMANN19510317`` -> ``[redacted]``), even
+inside a longer digit run (``X195103170`` -> ``X[redacted]0``). Limits: elsewhere a birth
+date run into another number or word (``A19510317``) is not found; a number but a phone
+written with a blank in a note but not in PID-3 is not found; other spellings (``4 March
+1961``) are not found. Where the scrubber gives up (more than ``scrub.MAX_SECRETS``
+secrets, or too many candidate copies in a few KB of fields), those fields are replaced
+whole: nothing personal is kept, at the cost of the clinical text.
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ def redact(
         return _withheld_lines(lines)
     field = separators[0]
     segments = [(line[:3].upper(), line.split(field)) for line in kept_lines(lines, field)]
-    secrets, numbers, named, run_in = secrets_and_numbers(segments, separators, hash_identifier)
+    secrets, numbers, named, run_in, phones = secrets_and_numbers(
+        segments, separators, hash_identifier
+    )
     _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
     kept = [
         (name, fields[:1] if name.startswith("Z") else fields)  # a site's own: name only
@@ -153,7 +155,7 @@ def redact(
             fields[8] = masked_flags(fields[8], separators)
         mask_documents(name, fields, separators, mapped)
         scrubbed.extend(_to_scrub(name, fields, separators, senders))
-    scrub_fields(text, secrets, scrubbed, separators)
+    scrub_fields(text, secrets, scrubbed, separators, phones=phones)
     ids = [
         (fields, index)
         for name, fields in kept

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
 from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
+from services.lab_ingestion.adapters.phone_numbers import phone_spans
 from services.lab_ingestion.adapters.scrub import (
     FOLDED_LETTERS,
     MIN_DIGITS_ONLY,
@@ -54,10 +55,12 @@ def scrub_fields(
     separators: Separators,
     *,
     run_in: bool = False,
+    phones: Collection[str] = (),
 ) -> None:
     """Mask what escapes HL7 does not define hold (``masked_escapes``), then replace every
-    copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole), then in each value
-    that holds escapes, as it reads (``_scrub_decoded``). ``run_in``:
+    copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole), and of each of
+    ``phones`` (digits) written in groups (``phone_spans``), then in each value that holds
+    escapes, as it reads (``_scrub_decoded``). ``run_in``:
     ids, where a copy run into other letters or digits is found too, and where what a
     redaction wrote (``[redacted]``, a masked number's hash) is never cut."""
     spelled_in_hex = [key for key in secrets if _HEX_SECRET.fullmatch(key)]
@@ -69,7 +72,7 @@ def scrub_fields(
         sign = f"(?:#|{re.escape(escape)}[FSTRE]{re.escape(escape)})"
         kept = f"{sign}[0-9a-f]{{12}}|HMAC:[0-9a-f]{{64}}|{re.escape(REDACTED)}|{kept}"
     protected = re.compile(kept)
-    markers = _markers(text, [replacement for _, replacement in secrets.values()])
+    markers = _markers(text, [REDACTED, *(replacement for _, replacement in secrets.values())])
     scrubber = Scrubber(
         {value: markers.get(replacement, "") for value, replacement in secrets.values()},
         min_length=2,
@@ -77,14 +80,16 @@ def scrub_fields(
         fill=True,
         run_in=run_in,
     )
-    if scrubber and "" in markers.values():
+    if (scrubber or phones) and "" in markers.values():
         for fields, index in scrubbed:  # adversarial: no character left to mark copies with
             fields[index] = REDACTED
-    elif scrubber:
+    elif scrubber or phones:
         runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
         replacements = {marker: replacement for replacement, marker in markers.items()}
+        # the message's own separators never part a phone's groups (an escape is never cut)
+        numbers = functools.partial(phone_spans, phones=phones, excluded="".join(separators))
         scrub = functools.partial(
-            _replaced, scrubber=scrubber, runs=runs, replacements=replacements
+            _replaced, scrubber=scrubber, runs=runs, replacements=replacements, phones=numbers
         )
         _scrub_in_batches(scrubbed, scrub)
         _scrub_decoded(scrubbed, scrub, separators)
@@ -182,15 +187,29 @@ def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
 
 
 def _replaced(
-    text: str, *, scrubber: Scrubber, runs: re.Pattern[str], replacements: Mapping[str, str]
+    text: str,
+    *,
+    scrubber: Scrubber,
+    runs: re.Pattern[str],
+    replacements: Mapping[str, str],
+    phones: Callable[[str], list[tuple[int, int]]],
 ) -> str:
     """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
     (same length), where it writes the replacement's marker over each character of each copy
-    it finds; the marked runs are then replaced in the original text, whose other characters
-    are kept."""
+    it finds, and so is each phone ``phones`` finds marked, where no copy of a secret that
+    its hash replaces is; the marked runs are then replaced in the original text, whose
+    other characters are kept."""
     marked = scrubber(text.translate(FOLDED_LETTERS))
     if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
         return REDACTED
+    spans = phones(text)
+    if spans:
+        marker = next(m for m, replacement in replacements.items() if replacement == REDACTED)
+        characters = list(marked)
+        for start, end in spans:
+            if all(c == marker or c not in replacements for c in characters[start:end]):
+                characters[start:end] = marker * (end - start)
+        marked = "".join(characters)
     pieces: list[str] = []
     position = 0
     for run in runs.finditer(marked):

@@ -1,7 +1,8 @@
 """The values of a rejected HL7 v2 message that identify its patient or the people around
 them (names, identifiers, birth dates, addresses, phones), collected to be removed from the
 kept copy wherever they occur (``hl7_redaction``), with the forms they may also be written in
-(a name's parts, a number's digits, a date's spellings, a street's words)."""
+(a name's parts, a number's digits, a date's spellings, a street's words, a phone's digits
+however grouped: ``phone_numbers``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
     patient_numbers,
 )
 from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets
+from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.scrub import (
     FOLDED_LETTERS,
     REDACTED,
@@ -46,7 +48,8 @@ _YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d\d)\2(\d\d)(?![0-9])", re.ASCII)
 _DAY_FIRST = re.compile(r"(\d\d?)([./-])(\d\d?)\2(\d{4})(?![0-9])", re.ASCII)
 # Street, other designation, city, postal code.
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
-# XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted).
+# XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted) as written and
+# as digits; and each number as one, XTN-6 and -7 (area code, local number) put together.
 _PHONE_FIELDS = {"PID": (13, 14), "NK1": (5, 6, 31, 40, 41), "GT1": (6, 7, 31)}
 
 
@@ -54,11 +57,13 @@ def secrets_and_numbers(
     segments: list[tuple[str, list[str]]],
     separators: Separators,
     hash_identifier: Callable[[str], str],
-) -> tuple[Secrets, PatientNumbers, list[str], Secrets]:
+) -> tuple[Secrets, PatientNumbers, list[str], Secrets, frozenset[str]]:
     """Every value removed from the message (whose copies are scrubbed), each PID's
-    patient numbers as kept, every number PID-3 names (kept or dropped), and the names'
-    words and birth dates' spellings searched for run into ids (``run_in_secrets``)."""
+    patient numbers as kept, every number PID-3 names (kept or dropped), the names'
+    words and birth dates' spellings searched for run into ids (``run_in_secrets``), and
+    the digits of the phones' forms, searched for in groups (``phone_numbers``)."""
     secrets: Secrets = {}
+    phones: set[str] = set()
     people: list[str] = []  # names and date spellings, as written
     numbers: PatientNumbers = []
     named: list[str] = []
@@ -75,7 +80,7 @@ def secrets_and_numbers(
                 _add_number(secrets, number.value, number.hashed or REDACTED)
             for other in dropped:
                 _add_number(secrets, other, REDACTED)
-        _collect_secrets(name, fields, separators, secrets, people)
+        _collect_secrets(name, fields, separators, secrets, people, phones=phones)
     run_in: Secrets = {}
     for value in people:  # as it reads too (M\XFC\LLER as MÜLLER)
         for text in {value, decoded_text(value, separators)}:
@@ -87,7 +92,7 @@ def secrets_and_numbers(
             # highlighting (\H\HUBER\N\) read as nothing, as a note's plain copy writes it
             plain = decoded_text(value, separators, highlight_as_nothing=True)
             _add(secrets, plain, 2, replacement)
-    return secrets, numbers, named, run_in
+    return secrets, numbers, named, run_in, frozenset(phones)
 
 
 def _collect_secrets(
@@ -96,18 +101,24 @@ def _collect_secrets(
     separators: Separators,
     secrets: dict[str, tuple[str, str]],
     people: list[str],
+    *,
+    phones: set[str],
 ) -> None:
-    """Record the values this segment holds that must not appear anywhere else."""
+    """Record the values this segment holds that must not appear anywhere else, and the
+    digits of each phone's forms (``phone_numbers``)."""
 
-    def values(table: Mapping[str, tuple[int, ...]], components: tuple[int, ...]) -> Iterator[str]:
-        _, component, repetition, _, sub = separators
+    def items(table: Mapping[str, tuple[int, ...]]) -> Iterator[list[str]]:
+        _, component, repetition, _, _ = separators
         for index in table.get(name, ()):
             if index < len(fields) and not (name == "PID" and index == 3):
                 for item in fields[index].split(repetition):
-                    parts = item.split(component)
-                    for c in components:
-                        if c < len(parts):
-                            yield from (s.strip() for s in parts[c].split(sub))
+                    yield item.split(component)
+
+    def values(table: Mapping[str, tuple[int, ...]], components: tuple[int, ...]) -> Iterator[str]:
+        for parts in items(table):
+            for c in components:
+                if c < len(parts):
+                    yield from (s.strip() for s in parts[c].split(separators[4]))
 
     for value in values(_NAME_FIELDS, (0, 1, 2)):  # family, given, further given names
         people.append(value)
@@ -130,6 +141,8 @@ def _collect_secrets(
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
+    for parts in items(_PHONE_FIELDS):  # one number, however a note writes it
+        phones |= phone_numbers(parts)
 
 
 def written_dates(value: str) -> list[tuple[str, str, str]]:
