@@ -88,6 +88,18 @@ SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                 WHERE r.source = k.source AND r.result_key = k.result_key)
     OR EXISTS (SELECT 1 FROM result_key_claims c
                 WHERE c.source = k.source AND c.result_key = k.result_key)
+UNION ALL
+-- a replay's ($6) only: when each key's chain last changed, the latest arrival of a message
+-- that stored a version there (any patient's, any status) or withdrawal of one (in the
+-- collected_at column): a kept message is applied as of when it first arrived
+SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.changed_at, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL
+  FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
+  CROSS JOIN LATERAL (
+      SELECT max(greatest(m.received_at, r.cancelled_at)) AS changed_at
+        FROM results r JOIN messages m ON m.message_id = r.message_id
+       WHERE r.source = k.source AND r.result_key = k.result_key) AS c
+ WHERE $6::boolean AND c.changed_at IS NOT NULL
 """  # noqa: S608 - only the fixed marker BEFORE_COMMENTS is interpolated
 
 COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"

@@ -97,13 +97,16 @@ class LabRepository:
         message_keys: Sequence[SourceKey],
         hospital_id_hmacs: Sequence[str],
         result_keys: Sequence[SourceKey],
+        *,
+        change_times: bool = False,
     ) -> BatchLookup:
         """In one round trip: which messages were stored before, the subjects (with their
         sites) enrolled under each hash, and the head of each (source, result key)'s chain:
         its newest standing final or corrected result that no standing result supersedes,
         with what it and the chain's earlier standing versions say (and each patient's newest
         standing preliminary result there, which only a cancellation acts on), and what the
-        key's withdrawn versions said, each patient's; and which keys hold any row at all."""
+        key's withdrawn versions said, each patient's; and which keys hold any row at all.
+        ``change_times`` (a replay's): when each key's chain last changed, too."""
         stored_control_ids = [self._stored_id(k[1]) for k in message_keys]
         stored_keys = [self._stored_id(k[1]) for k in result_keys]
         rows = await self._conn.fetch(
@@ -113,6 +116,7 @@ class LabRepository:
             list(set(hospital_id_hmacs)),
             [k[0] for k in result_keys],
             stored_keys,
+            change_times,
         )
         control_ids = dict(zip(stored_control_ids, (k[1] for k in message_keys), strict=True))
         keys = dict(zip(stored_keys, (k[1] for k in result_keys), strict=True))
@@ -218,6 +222,8 @@ def _read_lookup(
             versions.setdefault((row["key1"], keys[row["key2"]]), set()).add(_content(row))
         elif kind == "held":  # the key holds a row, whatever it is
             lookup.held.add((row["key1"], keys[row["key2"]]))
+        elif kind == "changed":  # (the time, in the collected_at column)
+            lookup.changed_at[(row["key1"], keys[row["key2"]])] = row["collected_at"]
         elif kind == "preliminary":
             patient_key = (row["key1"], keys[row["key2"]], row["subject_id"])
             lookup.preliminary[patient_key] = _earlier(row, None)
@@ -284,3 +290,5 @@ class BatchLookup:
     withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
     # the result keys that hold any row at all, of any patient and status
     held: set[SourceKey] = field(default_factory=set)
+    # when each key's chain last changed (read for a replay only, ``change_times``)
+    changed_at: dict[SourceKey, datetime] = field(default_factory=dict)

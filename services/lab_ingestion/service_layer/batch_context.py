@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from services.lab_ingestion.domain.message_chains import obtains_nothing
@@ -59,6 +60,10 @@ class BatchContext:
     assumed_unused: list[SourceKey] = field(default_factory=list)
     # the result keys the careful path's read found holding no row at all, for anyone
     read_empty: frozenset[SourceKey] = frozenset()
+    # a replay's (None: a live batch's): when each key's chain last changed, as stored or as
+    # this batch left it; its messages are applied as of when they first arrived. A replay
+    # on the fast path reads none: its write is refused where a key holds any row
+    changed_at: dict[SourceKey, datetime] | None = None
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -68,6 +73,7 @@ class BatchContext:
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
             self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
             list(self.assumed_unused), self.read_empty,
+            None if self.changed_at is None else dict(self.changed_at),
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

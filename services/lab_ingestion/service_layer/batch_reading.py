@@ -61,16 +61,24 @@ class BatchReader:
         return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
 
     async def load(
-        self, uow: Any, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
+        self,
+        uow: Any,
+        ingests: list[IngestLabMessage],
+        allowed: dict[SourceKey, Sender],
+        *,
+        replaying: bool = False,
     ) -> BatchContext:
-        """A batch context as the database holds it now (the caller holds the chain lock)."""
+        """A batch context as the database holds it now (the caller holds the chain lock);
+        ``replaying``: with when each result key's chain last changed (``replayed_chains``)."""
         messages = [c.message for c in ingests]
         hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
         # a Bundle's other Observations too: sent again whole, it is a resend (``resent_whole``)
         siblings = [m for c in ingests for m in c.bundle]
         message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
-        lookup = await uow.labs.lookup(message_keys, list(hmacs.values()), result_keys)
+        lookup = await uow.labs.lookup(
+            message_keys, list(hmacs.values()), result_keys, change_times=replaying
+        )
         self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn)
         return BatchContext(
             allowed=allowed,
@@ -84,6 +92,7 @@ class BatchReader:
             stored_known=frozenset(lookup.known),
             withdrawn_versions=dict(lookup.withdrawn_versions),
             read_empty=frozenset(result_keys) - lookup.held,
+            changed_at=dict(lookup.changed_at) if replaying else None,
         )
 
     def _remember(

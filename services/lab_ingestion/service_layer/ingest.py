@@ -184,7 +184,9 @@ class BatchIngestor:
                     context = self._reader.assume(ingests, allowed)
                 else:
                     await uow.serialise_chains()  # before reading the chains it may change
-                    context = await self._reader.load(uow, ingests, allowed)
+                    context = await self._reader.load(
+                        uow, ingests, allowed, replaying=self._reads_kept_copies
+                    )
                 outcomes = [self._apply(context, command) for command in commands]
                 await self._store(uow, context, token, attempt)
                 if then is not None:  # before the commit, in its transaction

@@ -63,6 +63,7 @@ class FakeDatabase:
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
     cancelled: set[uuid.UUID] = field(default_factory=set)
+    withdrawn_at: dict[uuid.UUID, datetime] = field(default_factory=dict)  # when cancelled
     events: list[tuple[str, Any]] = field(default_factory=list)  # committed outbox events
     time_zone: str | None = None  # of the sender LIS^HOSP
     identifier_authority: str | None = None  # of the sender LIS^HOSP
@@ -101,14 +102,28 @@ class FakeDatabase:
         ]
         return found[-1] if found else None
 
-    def cancel_chains(self, result_ids: Any) -> None:
+    def cancel_chains(self, result_ids: Any, at: datetime | None = None) -> None:
         """As the write statement: a cancellation withdraws every stored version (same
         patient); rows the same write adds are not seen (the statement's snapshot)."""
         chains = {(r.source, r.result_key, r.subject_id) for r in self.results
                   if r.result_id in set(result_ids)}  # fmt: skip
-        self.cancelled.update(
+        withdrawn = {
             r.result_id for r in self.results if (r.source, r.result_key, r.subject_id) in chains
-        )
+        }
+        for result_id in withdrawn - self.cancelled:
+            self.withdrawn_at[result_id] = at or datetime.now(UTC)
+        self.cancelled.update(withdrawn)
+
+    def changed_at(self, source: str, key: str) -> datetime | None:
+        """As the lookup's change times: the latest arrival of a message that stored a
+        version under the key, or withdrawal of one (None: the key holds no row)."""
+        arrivals = {m.message_id: m.received_at for m in self.messages.values()}
+        times = [
+            max(arrivals[r.message_id], self.withdrawn_at.get(r.result_id, arrivals[r.message_id]))
+            for r in self.results
+            if (r.source, r.result_key) == (source, key)
+        ]
+        return max(times, default=None)
 
 
 class FakeLabs:
@@ -127,7 +142,9 @@ class FakeLabs:
         )
         return {("LIS", "HOSP"): sender}
 
-    async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
+    async def lookup(
+        self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
+    ) -> BatchLookup:
         self._db.lookups += 1
         self._db.unlocked_lookups += not self._db.locked
         lookup = BatchLookup()
@@ -146,6 +163,9 @@ class FakeLabs:
                     head.result_id, head.subject_id, head.result.analyte.value,
                     head.collected_at, content, self._versions(source, key) - {content},
                 )  # fmt: skip
+            changed = self._db.changed_at(source, key) if change_times else None
+            if changed is not None:
+                lookup.changed_at[(source, key)] = changed
             withdrawn = self._withdrawn(source, key)
             if withdrawn:
                 lookup.withdrawn_versions[(source, key)] = withdrawn
@@ -181,19 +201,20 @@ class FakeLabs:
         )  # fmt: skip
 
     def stage(
-        self, messages: Any, results: Any, cancellations: Any, *_: Any, assumptions: Any = None
+        self, messages: Any, results: Any, cancellations: Any, *rest: Any, assumptions: Any = None
     ) -> None:
-        self._staged = (messages, results, cancellations, assumptions)
+        cancelled_at = rest[1] if len(rest) > 1 else None
+        self._staged = (messages, results, cancellations, assumptions, cancelled_at)
 
     def write(self) -> None:
-        messages, results, cancellations, assumed = self._staged
+        messages, results, cancellations, assumed, cancelled_at = self._staged
         if any((m.source, m.control_id) in self._db.messages for m in messages) or (
             assumed is not None and not self._holds(assumed)
         ):
             self._db.refused += 1
             raise StaleBatch("refused")
         self._db.messages.update({(m.source, m.control_id): m for m in messages})
-        self._db.cancel_chains(cancellations)  # as the statement: committed rows only
+        self._db.cancel_chains(cancellations, cancelled_at)  # as the statement: committed only
         self._db.results.extend(results)
 
     def _holds(self, assumed: BatchAssumptions) -> bool:

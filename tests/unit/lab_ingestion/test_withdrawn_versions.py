@@ -147,8 +147,10 @@ class WithdrawnReadingLabs(FakeLabs):
     versions (each patient's); the guard (``FakeLabs._holds``, as migration 0018's) assumes
     no key new where a result was ever stored."""
 
-    async def lookup(self, message_keys: Any, hmacs: Any, result_keys: Any) -> BatchLookup:
-        lookup = await super().lookup(message_keys, hmacs, result_keys)
+    async def lookup(
+        self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
+    ) -> BatchLookup:
+        lookup = await super().lookup(message_keys, hmacs, result_keys, change_times=change_times)
         for key in result_keys:
             versions = {self._version(r) for r in self._withdrawn_records(*key)}
             if versions:
