@@ -26,6 +26,8 @@ from services.lab_ingestion.domain.records import (
     PatientKey,
     WithdrawnVersion,
 )
+from services.lab_ingestion.domain.replayed_chains import FirstArrival, changed_since_kept
+from services.lab_ingestion.domain.result_status import status_of
 
 PlannedResult = tuple[ObservationInput, NormalisedResult | None]  # None: a cancellation
 
@@ -39,6 +41,7 @@ def check_earlier_results(
     *,
     contents: Mapping[SourceKey, Content] | None = None,
     withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]] | None = None,
+    replayed: FirstArrival | None = None,
 ) -> list[PlannedResult] | Rejected:
     """The message's results to record, or why the message is rejected.
 
@@ -72,6 +75,10 @@ def check_earlier_results(
     message's own observations are taken in order (an F then its C in one message). A key
     that holds only a preliminary result of the patient (``preliminaries``: each patient's
     newest under a key) can be cancelled, not corrected.
+
+    A replayed message (``replayed``: when it first arrived) is applied as of then: under a
+    key whose chain changed since, only a duplicate passes (left out), and any other result
+    rejects the message (``replayed_chains``).
     """
     chains = MessageChains(
         message, subject_id, heads, preliminaries or {}, dict(contents or {}), withdrawn or {}
@@ -79,6 +86,9 @@ def check_earlier_results(
     kept: list[PlannedResult] = []
     for observation, normalised in planned:
         verdict = chains.check(observation, normalised)
+        key = (message.source, observation.result_key)
+        if verdict is not False and replayed is not None and replayed.moved_on(key):
+            verdict = changed_since_kept(status_of(observation))
         if isinstance(verdict, Rejected):
             return verdict.at(_position(message, observation))
         if verdict:

@@ -46,7 +46,8 @@ class RejectionCode(StrEnum):
     OTHER_SAMPLES_RESULT = "result-of-another-sample"
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
     # a FHIR version that repeats an earlier version its chain moved past; an HL7 or JSON
-    # final result restating a withdrawn one (a late copy)
+    # final result restating a withdrawn one (a late copy); a replayed result whose chain
+    # changed since its message was kept (``replayed_chains``)
     AMBIGUOUS_VERSION = "ambiguous-version"
     # about a subject withdrawn from the trial, and whose it is cannot be told safely
     SUBJECT_WITHDRAWN = "subject-withdrawn"

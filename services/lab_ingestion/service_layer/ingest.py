@@ -106,7 +106,8 @@ class BatchIngestor:
         # told how many messages about patients not enrolled each batch discarded
         # (``late_enrolments``)
         self._on_discarded = on_discarded
-        # a replay's: patient identifiers are kept copies' keyed hashes (``kept_copy``)
+        # a replay's: patient identifiers are kept copies' keyed hashes (``kept_copy``), and
+        # messages are applied as of when they first arrived (``replayed_chains``)
         self._reads_kept_copies = reads_kept_copies
         self._hash = hash_identifier
         self._params = params or UnitParameters()

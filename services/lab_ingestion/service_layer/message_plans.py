@@ -8,6 +8,7 @@ from datetime import datetime
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import check_earlier_results, plan_results
+from services.lab_ingestion.domain.replayed_chains import FirstArrival
 from services.lab_ingestion.domain.result_status import status_of
 from services.lab_ingestion.domain.unobtained import as_not_obtained, not_obtained_count
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -38,9 +39,12 @@ def plan_message(
     planned = plan_results(sited, params, received_at)
     if isinstance(planned, Rejected):
         return planned
+    # a replay's message is applied as of when it first arrived (``replayed_chains``)
+    replayed = None if context.changed_at is None else FirstArrival(received_at, context.changed_at)
     checked = check_earlier_results(
         sited, planned, subject_id, context.latest, context.preliminary,
         contents=head_contents(context, sited), withdrawn=context.withdrawn_versions,
+        replayed=replayed,
     )  # fmt: skip
     # on assumptions, read first before rejecting, or before answering a message as a
     # restatement (only its id is written, and the write's guard checks result keys)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
@@ -97,12 +98,28 @@ def record_planned(
         )
         for observation, normalised in planned
     ]
+    if context.changed_at is not None:  # a replay's batch: its later messages see the change
+        _note_changed(context.changed_at, message.source, planned, command.received_at)
     limits = sum(1 for _, normalised in planned if normalised and normalised.comparator)
     return IngestOutcome(
         accepted=True, results=stored, cancelled=len(planned) - stored,
         not_obtained=not_obtained, limits=limits,
         result_ids=tuple(i for i in recorded if i is not None),
     )  # fmt: skip
+
+
+def _note_changed(
+    changed_at: dict[tuple[str, str], datetime],
+    source: str,
+    planned: list[PlannedResult],
+    received_at: datetime,
+) -> None:
+    """When the keys a message changes changed, as the lookup reads it once stored: a
+    version at its message's arrival, a withdrawal when it is written (now)."""
+    now = utc_now()
+    for observation, normalised in planned:
+        at, key = received_at if normalised is not None else now, (source, observation.result_key)
+        changed_at[key] = max(at, changed_at.get(key, at))
 
 
 def head_contents(context: BatchContext, message: LabMessage) -> dict[tuple[str, str], Content]:

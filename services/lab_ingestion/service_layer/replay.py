@@ -6,8 +6,11 @@ HL7 message (MLLP or ``POST /v1/hl7``) whose copy reads back as the message it w
 message id, the same patient's keyed hash, the same content digest, all recorded when it was
 rejected (a redaction that changed what the message says is caught here). It then takes the
 path every message takes: the allow-list as it is now, the subject as enrolled now, a
-message stored since is a duplicate, chains checked. A replay that stores nothing for want of
-an enrolled patient, or is rejected again, leaves the rejection open.
+message stored since is a duplicate, chains checked, as of when it first arrived: under a
+result key whose chain changed since (the lab corrected, cancelled or sent the result again
+meanwhile), a result that would change it is not applied over the newer version, and the
+replay is rejected again, ``ambiguous-version`` (``replayed_chains``). A replay that stores
+nothing for want of an enrolled patient, or is rejected again, leaves the rejection open.
 
 A rejected HL7 message is known by its copy's MSH-10 (``kept_message_id``), never by more than
 the copy shows: a name, birth date or visit number its redaction scrubbed from the message id
