@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -143,10 +143,9 @@ async def test_rejections_are_listed_and_shown_without_sql(
     assert "NEW-4" in shown and "HMAC:" in shown and MRN not in shown
 
 
-async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fixed(
-    lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Answered AE 207 "kept, do not resend": the replay is what stores it in the end."""
+def poisoned(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """A defect of the service that fails every message whose id starts with POISON (AE
+    207, kept as ``processing-failed``), until the function returned is called."""
     planned = plan_results
 
     def broken(message: LabMessage, *args: object, **kwargs: object) -> object:
@@ -155,6 +154,14 @@ async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fix
         return planned(message, *args, **kwargs)  # type: ignore[arg-type]  # passed through
 
     monkeypatch.setattr(message_plans, "plan_results", broken)
+    return lambda: monkeypatch.setattr(message_plans, "plan_results", planned)
+
+
+async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fixed(
+    lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answered AE 207 "kept, do not resend": the replay is what stores it in the end."""
+    fix = poisoned(monkeypatch)
     client = await lab.mllp()
     ack = await client.exchange(oru("POISON-1", [obx("1988-5", "42", "mg/L")]))
     await client.close()
@@ -164,7 +171,7 @@ async def test_a_message_the_service_failed_on_is_replayed_once_the_fault_is_fix
         "SELECT reason_code FROM rejections WHERE rejection_id = $1", rejection
     )
     assert code == "processing-failed"
-    monkeypatch.setattr(message_plans, "plan_results", planned)  # the fault is fixed
+    fix()  # the fault is fixed
     assert await cli(lab, "replay", rejection) == 0
     assert "stored: 1 result(s)" in capsys.readouterr().out
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
