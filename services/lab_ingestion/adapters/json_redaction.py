@@ -43,6 +43,8 @@ _CODES: dict[str, Callable[[str], bool]] = {
     "status": STATUS_CODES.__contains__,
     "loinc": lambda text: re.fullmatch(LOINC_CODE_PATTERN, text) is not None,
 }
+# a dropped key whose value is searched for as a name's (its parts too, from two letters)
+_NAME_KEY = re.compile(r"name|given|family|surname|maiden", re.IGNORECASE)
 # a result's fields base64 is looked for in, a trial result's too (base64 there is no
 # measurement, and may be a report naming the patient, one decode away: review 105)
 _FREE_TEXT = frozenset({"value", "unit", "reference_range"})
@@ -159,7 +161,7 @@ class _JsonRedactor:
         replaced wherever else it occurs."""
         self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
         if phi or is_phi_field(str(key)):
-            self.secrets.strings(value, as_name="name" in str(key).lower())
+            self.secrets.strings(value, as_name=_NAME_KEY.search(str(key)) is not None)
 
 
 def _is_identifier(value: object) -> bool:

@@ -5,7 +5,8 @@ A rejected input is kept for inspection and replay, but never with a person's id
 the hospital identifier is replaced by its keyed hash and demographics are dropped, and
 every removed value (names, reference displays, birth dates, phones, identifiers) becomes a
 secret: any copy of it found in another string of the payload (a note, a narrative, a
-message id) is replaced too, as a whole word, whatever its case; a hashed number run into
+message id) is replaced too, as a whole word, whatever its case (a name's parts from two
+letters, as in HL7 copies: ``Wu``; other values from three); a hashed number run into
 an id (``MSG4711815``) is masked there as the accepted path masks it. Where a code belongs
 (an abnormal flag, a status), only a code is kept (``kept_code``): free text there (a name)
 is replaced by ``REDACTED``. Every redaction is best effort on malformed input and never
@@ -33,9 +34,12 @@ from services.lab_ingestion.domain.matching import grouped_digits, numbers_maske
 from shared.contracts.identity import normalise_hospital_identifier
 
 REDACTED = "[redacted]"
-_MIN_SECRET = 3
-# name parts that identify nobody; a whole display is a secret all the same
-_NOT_A_NAME = frozenset({"patient", "unknown", "anonymous", "test", "the", "and", "mrs", "von"})
+_MIN_SECRET = 3  # a removed value, an identifier (a shorter one would hit ordinary text)
+# a name's part, as HL7's (``hl7_secrets``): Wu, Li, Xu, Ng, Le, Vu and Ho are surnames
+_MIN_NAME_PART = 2
+# name parts that identify nobody (and titles); a whole display is a secret all the same
+_NOT_A_NAME = frozenset({"patient", "unknown", "anonymous", "test", "the", "and", "mrs", "von",
+                         "dr", "mr", "ms", "jr", "sr"})  # fmt: skip
 _NAME_PART = re.compile(r"[^\s,;:/()\[\]\"]+")
 _HYPHENS = re.compile(r"-+")  # a part of a double name: "Müller" of "Müller-Meier"
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -69,22 +73,24 @@ def kept_code(value: object, is_code: Callable[[str], bool]) -> Any:
 
 
 def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
-    """Replace every whole-word copy (any case) of a secret of 3+ characters in any string.
+    """Replace every whole-word copy (any case) of a secret in any string: one replaced by
+    ``REDACTED`` from two characters (``Secrets`` keeps only a name's parts that short), an
+    identifier (replaced by its hash) from three.
 
     Matching is by ``Scrubber``: bounded, linear time (a pathological string is replaced
-    whole), whole words only ("Rubin" leaves "Bilirubin" alone). A string equal to a
-    replacement (an identifier's hash) is left as it is, and a hash inside a longer string
-    is matched as itself, so that no name is found inside it. A number whose digits are a
-    secret (an identifier sent as a number) becomes its replacement.
+    whole), whole words only ("Rubin" leaves "Bilirubin" alone, "Ho" "Hospital"). A string
+    equal to a replacement (an identifier's hash) is left as it is, and a hash inside a
+    longer string is matched as itself, so that no name is found inside it. A number whose
+    digits are a secret (an identifier sent as a number) becomes its replacement.
     """
-    found = {s: r for s, r in secrets.items() if len(s.strip()) >= _MIN_SECRET}
+    found = {s: r for s, r in secrets.items() if len(s.strip()) >= _min_length(r)}
     if not found:
         return node
     keep = set(secrets.values())
     replacements = {r: r for r in keep if r != REDACTED and len(r) >= _MIN_SECRET}
     for secret, replacement in found.items():
         replacements.setdefault(secret, replacement)
-    scrub = Scrubber(replacements)
+    scrub = Scrubber(replacements, min_length=_MIN_NAME_PART)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
@@ -100,6 +106,10 @@ def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
         return value
 
     return walk(node)
+
+
+def _min_length(replacement: str) -> int:
+    return _MIN_NAME_PART if replacement == REDACTED else _MIN_SECRET
 
 
 class Secrets(dict[str, str]):
@@ -133,15 +143,18 @@ class Secrets(dict[str, str]):
 
     def name(self, value: object) -> None:
         """A removed name or display: the whole of it and each of its parts (a double
-        name's both whole and split)."""
+        name's both whole and split) from two letters, as HL7's (``Wu``; not an initial,
+        a title or a word such as "unknown": ``_NOT_A_NAME``)."""
         self.text(value)
         if isinstance(value, str):
             self.people += [value, _plain_letters(value)]
             for part in _name_parts(value):
-                if len(part.strip(".'-")) >= _MIN_SECRET and part.lower() not in _NOT_A_NAME:
-                    self.setdefault(part, REDACTED)
-                    # also as often written without its marks ("İbrahim" as "IBRAHIM")
-                    self.setdefault(_plain_letters(part), REDACTED)
+                bare = part.strip(".'-")
+                if len(bare) >= _MIN_NAME_PART and bare.lower() not in _NOT_A_NAME:
+                    for spelling in {part, bare}:  # "Li." found as "Li" too
+                        self.setdefault(spelling, REDACTED)
+                        # also as often written without its marks ("İbrahim" as "IBRAHIM")
+                        self.setdefault(_plain_letters(spelling), REDACTED)
 
     def strings(self, node: object, *, as_name: bool) -> None:
         """Every string below a removed node."""

@@ -71,12 +71,13 @@ class Scrubber:
         self._protected = protected  # spans never touched (HL7 escape sequences)
         self._fill = fill
         self._run_in = run_in
+        self._min_length = min_length
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
 
     def __call__(self, text: str) -> str:
-        if not self._secrets or len(text) < MIN_LENGTH:
+        if not self._secrets or len(text) < self._min_length:
             return text
         if self._too_many:
             return REDACTED

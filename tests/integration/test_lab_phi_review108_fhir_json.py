@@ -1,0 +1,108 @@
+"""Review 108: personal values FHIR and JSON inputs kept where none may be, through the real
+HTTP endpoints: a name of two letters in kept copies (HL7's are searched from two letters).
+
+Each input names the enrolled patient (``MRN``) with a CRP in a unit the trial cannot
+convert (``furlongs``: 422, kept), so what is checked is what the kept copy holds and what
+``cachexia rejection show`` prints of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from cachexia.rejections import run_rejection_command
+from tests.integration.lab_fixtures import MRN
+from tests.integration.test_lab_ingestion import Lab
+
+pytestmark = pytest.mark.integration
+
+COLLECTED = "2026-11-20T08:00:00+01:00"
+
+
+async def shown(lab: Lab, capsys: pytest.CaptureFixture[str]) -> str:
+    """What `cachexia rejection show` prints for every rejection."""
+    out = []
+    for (rejection_id,) in await lab.pool.fetch("SELECT rejection_id FROM rejections"):
+        args = argparse.Namespace(command="rejection", rejection_command="show",
+                                  rejection_id=uuid.UUID(str(rejection_id)))  # fmt: skip
+        assert await run_rejection_command(lab.settings, args) == 0
+        out.append(capsys.readouterr().out)
+    return "\n".join(out)
+
+
+async def post(lab: Lab, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    content_type = "application/json" if path.startswith("/v1") else "application/fhir+json"
+    headers = {"Authorization": f"Bearer {lab.lab_token}", "Content-Type": content_type}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{lab.http}{path}", data=json.dumps(body), headers=headers) as answer,
+    ):
+        return answer.status, await answer.text()
+
+
+# --- a name of two letters (Wu, Li, Xu, Ng, Le, Vu, Ho) ----------------------------------
+
+
+async def test_a_fhir_patient_named_by_two_letters_is_scrubbed_from_the_copy(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A contained Patient Wu Li: its name is removed, and so are its copies in the
+    Observation's code text and a component's value; the result's unit, code, status and
+    flag (``H``, ``L``: no name) are kept as sent."""
+    code = {"coding": [{"system": "http://loinc.org", "code": "1988-5"}], "text": "CRP - Wu, Li"}
+    flags = [{"coding": [{"code": "H"}]}, {"coding": [{"code": "L"}]}]
+    observation: dict[str, Any] = {
+        "resourceType": "Observation", "status": "final",
+        "identifier": [{"system": "urn:lab", "value": "R108-F2"}],
+        "contained": [{"resourceType": "Patient", "id": "p1",
+                       "identifier": [{"system": "urn:hosp", "value": MRN}],
+                       "name": [{"family": "Wu", "given": ["Li"]}]}],
+        "subject": {"reference": "#p1"},
+        "code": code, "effectiveDateTime": COLLECTED,
+        "valueQuantity": {"value": 20, "unit": "furlongs"}, "interpretation": flags,
+        "component": [{"code": {"text": "drawn by"}, "valueString": "li"}],
+    }  # fmt: skip
+    status, answer = await post(lab, "/fhir/Observation", observation)
+    assert status == 422, answer
+    payload = await lab.pool.fetchval("SELECT payload FROM rejections")
+    kept = json.loads(payload)
+    assert "name" not in kept["contained"][0]
+    assert kept["code"]["text"] == "CRP - [redacted], [redacted]", payload
+    assert kept["component"][0]["valueString"] == "[redacted]", payload
+    assert kept["code"]["coding"] == code["coding"]
+    assert kept["valueQuantity"] == {"value": 20, "unit": "furlongs"}
+    assert kept["interpretation"] == flags
+    assert kept["status"] == "final"
+    for text in (payload, await shown(lab, capsys)):
+        assert not re.search(r"\b(?:wu|li)\b", text, re.IGNORECASE), text
+
+
+async def test_a_json_patient_named_by_two_letters_is_scrubbed_from_the_copy(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The JSON format's patient fields it has not (refused, kept without them): their
+    two-letter name parts are scrubbed from a result's id and reference range."""
+    body = {
+        "message_id": "R108-J2",
+        "source": {"application": "LIS", "facility": "HOSP"},
+        "patient": {"identifier": MRN, "family": "Ng", "given": "Vu"},
+        "results": [{"result_id": "R1-Ng", "loinc": "1988-5", "value": "12", "unit": "furlongs",
+                     "reference_range": "see Vu Ng", "status": "final",
+                     "collected_at": COLLECTED}],
+    }  # fmt: skip
+    status, answer = await post(lab, "/v1/lab-results", body)
+    assert status == 400, answer  # fields the schema has not: refused, kept
+    payload = await lab.pool.fetchval("SELECT payload FROM rejections")
+    result = json.loads(payload)["results"][0]
+    assert result["reference_range"] == "see [redacted] [redacted]", payload
+    assert result["unit"] == "furlongs" and result["status"] == "final"
+    assert result["result_id"] == "R1-[redacted]", payload
+    for text in (payload, await shown(lab, capsys)):
+        assert not re.search(r"\b(?:ng|vu)\b", text, re.IGNORECASE), text
