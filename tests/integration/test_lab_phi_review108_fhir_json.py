@@ -106,3 +106,32 @@ async def test_a_json_patient_named_by_two_letters_is_scrubbed_from_the_copy(
     assert result["result_id"] == "R1-[redacted]", payload
     for text in (payload, await shown(lab, capsys)):
         assert not re.search(r"\b(?:ng|vu)\b", text, re.IGNORECASE), text
+
+
+# --- free text where a resource's type belongs -------------------------------------------
+
+
+async def test_free_text_where_a_bundle_entrys_resource_type_belongs_is_not_kept(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A transaction entry whose resourceType is a name and a birth date (a broken converter
+    writing a display there), and a contained resource's: masked as a status that is no code
+    is; the entry's Observation keeps its type."""
+    text = "Hubermann Roswitha 17.03.1951"
+    crp = {"resourceType": "Observation", "status": "final",
+           "contained": [{"resourceType": "Roswitha Hubermann", "id": "x"}]}  # fmt: skip
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": text, "status": "final"},
+         "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": "urn:uuid:2", "resource": crp,
+         "request": {"method": "POST", "url": "Observation"}},
+    ]}  # fmt: skip
+    status, answer = await post(lab, "/fhir", bundle)
+    assert 400 <= status < 500 and "Hubermann" not in answer, answer
+    payload = await lab.pool.fetchval("SELECT payload FROM rejections")
+    entries = json.loads(payload)["entry"]
+    assert entries[0]["resource"]["resourceType"] == "[redacted]", payload
+    assert entries[1]["resource"]["resourceType"] == "Observation"
+    assert entries[1]["resource"]["contained"] == [{"resourceType": "[redacted]", "id": "x"}]
+    for kept in (payload, await shown(lab, capsys)):
+        assert "Hubermann" not in kept and "Roswitha" not in kept, kept

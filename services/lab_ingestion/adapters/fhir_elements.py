@@ -7,7 +7,9 @@ define is dropped, choice types (``valueQuantity``) and primitive extensions (``
 being elements like any other; so is a structure where a primitive belongs, and a bare value
 where a structure belongs (but for an identifier, or a reference to a person, which the
 redaction hashes). A resource of a type R4 does not know keeps only what every resource may
-have (id, meta, narrative, contained resources, extensions). Every string of what is dropped
+have (id, meta, narrative, contained resources, extensions), and its ``resourceType`` only
+when that is the name of a resource type (free text there, a name, is ``REDACTED``, not
+searched for elsewhere, as a status that is no code). Every string of what is dropped
 becomes a secret, so that its copies elsewhere are scrubbed.
 
 Extensions are free-form: each keeps its ``url`` (and those of its parts), never a value; the
@@ -50,7 +52,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from fhir_core.types import Base64Binary
 
 from services.lab_ingestion.adapters.base64_text import masked_base64
-from services.lab_ingestion.adapters.redaction import REDACTED, Secrets, copy_json
+from services.lab_ingestion.adapters.redaction import REDACTED, Secrets, copy_json, kept_code
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import Coding
 from shared.jsonlog import is_phi_field
@@ -110,9 +112,8 @@ class _Pruner:
     def resource(self, node: dict[Any, Any]) -> dict[Any, Any]:
         model = resource_model(node.get("resourceType"))
         out = self.element(node, model or DomainResource)
-        kind = node.get("resourceType")
-        if model is None and _is_type(kind):
-            out["resourceType"] = kind  # unknown to R4: what every resource may have
+        if model is None and "resourceType" in out:  # free text there (a name) is masked
+            out["resourceType"] = kept_code(out["resourceType"], _is_resource_type)
         return out
 
     def element(self, node: dict[Any, Any], model: Model) -> dict[Any, Any]:
@@ -211,6 +212,10 @@ def _names_a_trial_analyte(code: object) -> bool:
 
 def _is_trial_read(name: str) -> bool:
     return name in _TRIAL_READS or name.startswith("effective")
+
+
+def _is_resource_type(name: str) -> bool:
+    return resource_model(name) is not None
 
 
 def _is_type(value: object) -> bool:
