@@ -1,5 +1,6 @@
 """Review 108: personal values FHIR and JSON inputs kept where none may be, through the real
-HTTP endpoints: a name of two letters in kept copies (HL7's are searched from two letters).
+HTTP endpoints: a name of two letters in kept copies (HL7's are searched from two letters),
+free text where a resource's type belongs, a JSON sender named by the patient's number.
 
 Each input names the enrolled patient (``MRN``) with a CRP in a unit the trial cannot
 convert (``furlongs``: 422, kept), so what is checked is what the kept copy holds and what
@@ -18,8 +19,10 @@ import aiohttp
 import pytest
 
 from cachexia.rejections import run_rejection_command
+from shared.contracts.topics import LAB_REJECTED
 from tests.integration.lab_fixtures import MRN
 from tests.integration.test_lab_ingestion import Lab
+from tests.integration.test_lab_phi_sweep import every_row
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +138,58 @@ async def test_free_text_where_a_bundle_entrys_resource_type_belongs_is_not_kept
     assert entries[1]["resource"]["contained"] == [{"resourceType": "[redacted]", "id": "x"}]
     for kept in (payload, await shown(lab, capsys)):
         assert "Hubermann" not in kept and "Roswitha" not in kept, kept
+
+
+# --- a JSON sender named by the patient's hospital number ----------------------------------
+
+SENDERS_WITH_THE_NUMBER = [("LIS-MRN4711", "HOSP"), ("LISmrn4711", "HOSP"), ("LIS", "MRN4711")]
+
+
+def json_body(message_id: str, application: str, facility: str) -> dict[str, Any]:
+    return {"message_id": message_id,
+            "source": {"application": application, "facility": facility},
+            "patient": {"identifier": MRN},
+            "results": [{"result_id": "R1", "loinc": "1988-5", "value": "12", "unit": "mg/L",
+                         "status": "final", "collected_at": COLLECTED}]}  # fmt: skip
+
+
+async def test_a_json_sender_that_holds_the_patients_number_is_refused_and_kept_without_it(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token bound to no sender delivers JSON as any sender; one named by the patient's
+    hospital number (as written, run into it, in any case) is no sender's name: the message
+    is refused (422, kept), nothing is stored or published, and neither its kept copy, its
+    source, reason nor its ``lab.rejected.v1`` event holds the number."""
+    for n, (application, facility) in enumerate(SENDERS_WITH_THE_NUMBER):
+        body = json_body(f"R108-J{n}", application, facility)
+        status, answer = await post(lab, "/v1/lab-results", body)
+        assert status == 422, answer
+        assert "hospital number" in answer and MRN.lower() not in answer.lower(), answer
+    events = await lab.events(LAB_REJECTED, len(SENDERS_WITH_THE_NUMBER))
+    tables = await every_row(lab)
+    assert not tables["messages"] and not tables["results"], tables
+    leaks = {table for table, text in tables.items() if MRN.lower() in text.lower()}
+    assert not leaks, {table: tables[table] for table in leaks}
+    for event in events:
+        assert MRN.lower() not in json.dumps(event.payload).lower(), event.payload
+    assert MRN.lower() not in (await shown(lab, capsys)).lower()
+
+
+async def test_an_invalid_json_body_keeps_no_number_run_into_its_sender(lab: Lab) -> None:
+    """Refused for what is wrong with it (400, kept under its copy's sender): a number run
+    into the sender's name is masked there, as in a message id."""
+    body = json_body("R108-J9", "LISMRN4711", "HOSP")
+    del body["results"]
+    status, answer = await post(lab, "/v1/lab-results", body)
+    assert status == 400, answer
+    row = await lab.pool.fetchrow("SELECT source, reason, payload FROM rejections")
+    assert row is not None and row["source"].startswith("LIS#"), row
+    assert not any(MRN.lower() in str(value).lower() for value in row.values()), row
+
+
+async def test_a_json_sender_that_holds_no_patients_number_still_delivers(lab: Lab) -> None:
+    """As documented: a token bound to no sender delivers as any sender, listed or not."""
+    for n, application in enumerate(["LIS", "LIS-4712", "MRN471"]):
+        body = json_body(f"R108-K{n}", application, "HOSP")
+        status, answer = await post(lab, "/v1/lab-results", body)
+        assert status == 202, answer

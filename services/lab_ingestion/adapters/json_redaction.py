@@ -1,9 +1,10 @@
 """Redaction of the platform's JSON lab-result format (``POST /v1/lab-results``): the copy
-kept with a rejection holds only the schema's fields, the hospital identifier hashed, and no
-key the schema does not know by its name (it may be PHI). Base64 text in a result's value,
-unit or reference range (``base64_text``: a printed report one decode away) is replaced,
-but in a trial result's (its LOINC code names a trial analyte): what a trial result is read
-from is kept as sent.
+kept with a rejection holds only the schema's fields, the hospital identifier hashed (masked
+where run into an id or the sender's name: what an unlisted sender's rejection is listed
+under), and no key the schema does not know by its name (it may be PHI). Base64 text in a
+result's value, unit or reference range (``base64_text``: a printed report one decode away)
+is replaced, but in a trial result's (its LOINC code names a trial analyte): what a trial
+result is read from is kept as sent.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ _CODES: dict[str, Callable[[str], bool]] = {
     "status": STATUS_CODES.__contains__,
     "loinc": lambda text: re.fullmatch(LOINC_CODE_PATTERN, text) is not None,
 }
+# ids some labs build from the patient's number or name, and the sender's name (a token bound
+# to no sender names any: what an unlisted sender's rejection is kept and announced under)
+_IDS = frozenset({"message_id", "result_id", *_SOURCE_FIELDS})
 # a dropped key whose value is searched for as a name's (its parts too, from two letters)
 _NAME_KEY = re.compile(r"name|given|family|surname|maiden", re.IGNORECASE)
 # a result's fields base64 is looked for in, a trial result's too (base64 there is no
@@ -90,8 +94,7 @@ class _JsonRedactor:
                 self.drop(key, value, "")
         if self.dropped:
             out[DROPPED_KEY] = self.dropped[:_MAX_DROPPED]
-        ids = frozenset({"message_id", "result_id"})  # built from the MRN by some labs
-        return scrubbed_copy(out, self.secrets, self.hash_identifier, ids)
+        return scrubbed_copy(out, self.secrets, self.hash_identifier, _IDS)
 
     def patient(self, value: object) -> Any:
         """Only the identifier, hashed; a bare identifier (a string or a number) is hashed

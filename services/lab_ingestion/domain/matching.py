@@ -38,10 +38,7 @@ def mask_identifier_in_id(
     stored and published). A number gives way to a prefix of its keyed hash, so that two
     patients' ids stay two ids, a resend still finds its message and a correction its
     result."""
-    numbers = {c.value for c in message.identifier_candidates}
-    numbers.update(also)
-    numbers.add(message.patient_identifier or "")
-    masked = numbers_masked(numbers, identify)
+    masked = numbers_masked(patient_numbers(message, also), identify)
     if masked is _unchanged:
         return message
     observations = tuple(_masked_keys(o, masked) for o in message.observations)
@@ -51,6 +48,21 @@ def mask_identifier_in_id(
     ):
         return message  # (the common case)
     return replace(message, control_id=control_id, observations=observations)
+
+
+def patient_numbers(message: LabMessage, also: Iterable[str] = ()) -> set[str]:
+    """Every number the message names its patient by: its candidates and ``also``."""
+    numbers = {c.value for c in message.identifier_candidates}
+    numbers.update(also)
+    numbers.add(message.patient_identifier or "")
+    return numbers
+
+
+def holds_a_number(text: str, numbers: Iterable[str]) -> bool:
+    """Whether one of ``numbers`` is in ``text`` as ``numbers_masked`` finds it (in any case,
+    run into other characters, normalised, as its digits)."""
+    upper = text.upper()
+    return any(form in upper for form in _forms(numbers))
 
 
 def _masked_keys(observation: ObservationInput, masked: Callable[[str], str]) -> ObservationInput:
@@ -73,16 +85,7 @@ def numbers_masked(
     ``ORD#c3d33d695dec``; ``mark`` is how ``#`` is written: escaped where it is a
     separator). Numbers shorter than MIN_MASKED_LENGTH are left, and digits of fewer than
     MIN_MASKED_DIGITS: they would be found inside unrelated ids."""
-    ordered = sorted({n.strip() for n in numbers})  # (in order: the same forms each time)
-    forms: dict[str, str] = {}  # a form in upper case -> the number whose hash replaces it
-    for number in ordered:
-        for form in (number, normalise_hospital_identifier(number)):
-            if len(form) >= MIN_MASKED_LENGTH:
-                forms.setdefault(form.upper(), number)
-    for number in ordered:  # where no number is written so (``setdefault``)
-        digits = grouped_digits(number) or ""
-        if len(digits) >= MIN_MASKED_DIGITS:
-            forms.setdefault(digits, number)
+    forms = _forms(numbers)
     if not forms:
         return _unchanged
 
@@ -102,6 +105,22 @@ def numbers_masked(
         return pattern.sub(masked_match, text)
 
     return masked
+
+
+def _forms(numbers: Iterable[str]) -> dict[str, str]:
+    """Each form a number is searched for in (in upper case) -> the number whose hash
+    replaces it."""
+    ordered = sorted({n.strip() for n in numbers})  # (in order: the same forms each time)
+    forms: dict[str, str] = {}
+    for number in ordered:
+        for form in (number, normalise_hospital_identifier(number)):
+            if len(form) >= MIN_MASKED_LENGTH:
+                forms.setdefault(form.upper(), number)
+    for number in ordered:  # where no number is written so (``setdefault``)
+        digits = grouped_digits(number) or ""
+        if len(digits) >= MIN_MASKED_DIGITS:
+            forms.setdefault(digits, number)
+    return forms
 
 
 def _unchanged(text: str) -> str:

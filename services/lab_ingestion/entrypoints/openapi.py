@@ -274,7 +274,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                     " unparseable body is kept by its length and SHA-256 only); or"
                     f" {_UNREADABLE}"
                 ),
-                "422": _problem("unusable result, kept as a rejection"),
+                "422": _problem(
+                    "unusable result, or a source not on the allow-list that holds the"
+                    " patient's hospital number; kept as a rejection"
+                ),
                 **_PROBLEM_ERRORS,
                 "403": _problem(
                     "the token lacks the role lab, or it is bound to other senders than the"

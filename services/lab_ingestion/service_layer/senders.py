@@ -10,7 +10,8 @@ from services.lab_ingestion.domain.kept_copy import (
     NOT_THE_TOKENS,
     is_kept_copy_identifier,
 )
-from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.matching import holds_a_number, patient_numbers
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
@@ -18,6 +19,7 @@ from services.lab_ingestion.service_layer.commands import (
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.identification import is_unresolved
+from shared.contracts.events.lab import Channel
 
 
 def early_answer(
@@ -27,15 +29,11 @@ def early_answer(
     on. ``reads_kept_copies``: a replay's, whose patient identifiers are kept copies' keyed
     hashes (``kept_copy``)."""
     message = command.message
-    sender = (message.source_application, message.source_facility)
-    if command.check_source and sender not in context.allowed:
-        reason = _unknown_sender(message.source, command.permitted_senders)
-        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, reason)
-    if not _permitted(command.permitted_senders, message.source):
-        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _not_permitted(message.source))
-    gone = _unconfigured(context, command.permitted_senders, message.source, message.configured_as)
-    if gone is not None:
-        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, _not_configured(gone))
+    refused = _sender_refused(context, command)
+    if refused is not None:
+        return IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, refused)
+    if _named_by_its_patient(context, message):
+        return IngestOutcome.rejected(RejectionCode.MALFORMED, NUMBER_IN_SENDER)
     if not reads_kept_copies and any(
         is_kept_copy_identifier(c.value) for c in message.identifier_candidates
     ):
@@ -45,6 +43,37 @@ def early_answer(
             RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
         )
     return None
+
+
+def _sender_refused(context: BatchContext, command: IngestLabMessage) -> str | None:
+    """Why the message's sender may not deliver (``unknown-source``), or None."""
+    message = command.message
+    sender = (message.source_application, message.source_facility)
+    if command.check_source and sender not in context.allowed:
+        return _unknown_sender(message.source, command.permitted_senders)
+    if not _permitted(command.permitted_senders, message.source):
+        return _not_permitted(message.source)
+    gone = _unconfigured(context, command.permitted_senders, message.source, message.configured_as)
+    return None if gone is None else _not_configured(gone)
+
+
+NUMBER_IN_SENDER = (
+    "source (application^facility) holds the patient's hospital number: a sender is named "
+    "by its system, never by a patient's number (resend under the system's own name)"
+)
+
+
+def _named_by_its_patient(context: BatchContext, message: LabMessage) -> bool:
+    """A JSON body's sender not on the allow-list (what a token bound to no sender wrote)
+    whose application or facility holds a number the patient is named by: no sender's name,
+    and it would be stored and published as the message's ``source`` (masked, as a message
+    id is, it would be another sender). A listed sender's name is the operator's; HL7's
+    sender is always listed, FHIR's is its token's name (``<token name>^FHIR``)."""
+    sender = (message.source_application, message.source_facility)
+    if message.channel is not Channel.JSON or sender in context.allowed:
+        return False
+    numbers = patient_numbers(message)
+    return any(holds_a_number(part, numbers) for part in sender)
 
 
 def rejection_of_input(
