@@ -193,3 +193,22 @@ async def test_a_json_sender_that_holds_no_patients_number_still_delivers(lab: L
         body = json_body(f"R108-K{n}", application, "HOSP")
         status, answer = await post(lab, "/v1/lab-results", body)
         assert status == 202, answer
+
+
+async def test_a_fhir_copy_keeps_no_number_run_into_its_meta_source(lab: Lab) -> None:
+    """FHIR names no sender (a push is its token's, ``<token name>^FHIR``); ``meta.source``,
+    the sending system as the lab names it, is read by nobody and kept in the copy, a
+    number run into it masked as in an id."""
+    observation = {
+        "resourceType": "Observation", "status": "final", "meta": {"source": "urn:lis:LISMRN4711"},
+        "identifier": [{"system": "urn:lab", "value": "R108-F9"}],
+        "subject": {"identifier": {"system": "urn:hosp", "value": MRN}},
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
+        "effectiveDateTime": COLLECTED, "valueQuantity": {"value": 20, "unit": "furlongs"},
+    }  # fmt: skip
+    status, answer = await post(lab, "/fhir/Observation", observation)
+    assert status == 422, answer
+    row = await lab.pool.fetchrow("SELECT source, payload FROM rejections")
+    assert row is not None and row["source"].endswith("^FHIR"), row
+    assert json.loads(row["payload"])["meta"]["source"].startswith("urn:lis:LIS#"), row
+    assert MRN.lower() not in row["payload"].lower(), row

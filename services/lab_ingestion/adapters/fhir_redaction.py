@@ -60,7 +60,9 @@ _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_au
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
 _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
-_ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE})  # where a number is masked
+# where a number is masked: ids, URLs, identifiers and ``meta.source`` (the sending system,
+# which a lab may name by the patient's number, as it does ids: read by nobody here)
+_ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE, "source"})
 # where a name's word or a birth date is found run in too (a URL's last segment): not an
 # extension's or a profile's ``url``, whose words a short name would cut
 _RUN_IN_KEYS = _ID_KEYS - {"url"}

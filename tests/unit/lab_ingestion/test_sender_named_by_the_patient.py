@@ -5,7 +5,7 @@ A token bound to no sender delivers JSON as any sender, and the body's ``source`
 holding the patient's number (``LIS-MRN4711``) is refused (``malformed-message``, 422, kept),
 its kept copy's and its rejection's sender masked as a message id is. An allow-listed
 sender's name is the operator's, never refused; HL7's sender is always allow-listed, FHIR's
-is its token's name.
+is its token's name; FHIR's ``meta.source`` (read by nobody) is masked in a kept copy.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.redaction import dump_json
 from services.lab_ingestion.domain.matching import holds_a_number
@@ -26,7 +27,7 @@ from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from services.lab_ingestion.service_layer.senders import NUMBER_IN_SENDER
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED
-from tests.unit.lab_ingestion.route_fakes import JSON_BODY, hash_identifier
+from tests.unit.lab_ingestion.route_fakes import JSON_BODY, hash_identifier, observation
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor, message
 
 NUMBER = "MRN4711"
@@ -109,3 +110,12 @@ def test_a_json_copy_masks_a_number_run_into_its_sender() -> None:
     source = redact_json(payload, hash_identifier)["source"]
     assert source == {"application": f"LIS#{hash_identifier(NUMBER)[:12]}",
                       "facility": f"HOSP-{hash_identifier(NUMBER)}"}  # fmt: skip
+
+
+def test_a_fhir_copy_masks_a_number_run_into_its_meta_source() -> None:
+    """FHIR's own name for the sending system, read by nobody here (the sender is the
+    token's): kept, with a number run into it masked as in an id."""
+    resource = observation(meta={"source": f"urn:lis:LIS{NUMBER}#v1"},
+                           subject={"identifier": {"value": NUMBER}})  # fmt: skip
+    source = redact_fhir(resource, hash_identifier)["meta"]["source"]
+    assert source == f"urn:lis:LIS#{hash_identifier(NUMBER)[:12]}#v1"
