@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from cachexia.rejections import run_rejection_command
+from shared.contracts.topics import LAB_REJECTED
 from tests.integration.lab_fixtures import MRN, TS, msa
 from tests.integration.test_lab_ingestion import Lab
 
@@ -110,3 +111,18 @@ async def test_a_phone_is_not_kept_elsewhere_however_it_is_written(
     kept = await _kept(lab, capsys, message)
     assert "9998877" not in re.sub(r"[ ./()+-]", "", kept), kept
     assert values in kept, kept
+
+
+async def test_a_number_run_into_an_unknown_sender_is_not_kept(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MSH-3/4 of a sender not on the allow-list are anyone's to write: the patient's number
+    run into them (``LIS4711...``) was kept in the copy, and so in the rejection's source,
+    its reason, ``rejection list`` and the ``lab.rejected.v1`` event built from the copy."""
+    message = _message("R108-S", CRP_FURLONGS).replace("|LIS|HOSP|", f"|LIS{MRN}|HOSP{MRN}|", 1)
+    kept = await _kept(lab, capsys, message, answer="AR")
+    row = await lab.pool.fetchrow("SELECT source, reason FROM rejections")
+    (event,) = await lab.events(LAB_REJECTED, 1)
+    shown = f"{kept}\n{row['source']}\n{row['reason']}\n{event.payload}"
+    assert MRN not in shown, shown
+    assert row["source"].startswith("LIS#") and "^HOSP#" in row["source"]

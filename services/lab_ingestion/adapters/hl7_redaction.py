@@ -126,7 +126,9 @@ def redact(
     secrets, numbers, named, run_in, phones = secrets_and_numbers(
         segments, separators, hash_identifier
     )
-    _mask_numbers_in_ids(segments, numbers_masked(named, hash_identifier, _hash_sign(separators)))
+    _mask_numbers_in_ids(
+        segments, numbers_masked(named, hash_identifier, _hash_sign(separators)), separators
+    )
     kept = [
         (name, fields[:1] if name.startswith("Z") else fields)  # a site's own: name only
         for name, fields in segments
@@ -253,15 +255,37 @@ def _withheld(line: str) -> str:
 
 
 def _mask_numbers_in_ids(
-    segments: list[tuple[str, list[str]]], masked: Callable[[str], str]
+    segments: list[tuple[str, list[str]]], masked: Callable[[str], str], separators: Separators
 ) -> None:
     """Every PID-3 number inside MSH-10 or an order number, masked as ``parse_oru`` masks
     the message id and result keys of an accepted message (the rejection keeps MSH-10 as
-    its control id): a number run into other characters is no whole word to scrub."""
+    its control id): a number run into other characters is no whole word to scrub. So in
+    MSH-3/4 (review 108: an unknown sender ``LISMRN4711`` was kept, and with it the
+    rejection's source and its ``lab.rejected.v1`` event), an OID universal id aside."""
     for name, fields in segments:
         for index in _ID_FIELDS.get(name, ()):
             if index < len(fields) and fields[index]:
                 fields[index] = masked(fields[index])
+        if name == "MSH":
+            for index in _SENDER_FIELDS:
+                if index < len(fields) and fields[index]:
+                    fields[index] = _masked_sender(fields[index], separators, masked)
+
+
+def _masked_sender(value: str, separators: Separators, masked: Callable[[str], str]) -> str:
+    """An HD with a patient's number masked in each part but an OID universal id (HD.2),
+    which is the sender's name and whose arcs may be any number (``_sender_parts``)."""
+    _, component, repetition, _, _ = separators
+    parts = re.split(f"({re.escape(component)}|{re.escape(repetition)})", value)
+    position = 0
+    for at, part in enumerate(parts):
+        if part == repetition:
+            position = 0
+        elif part == component:
+            position += 1
+        elif part and not (position == 1 and is_oid(part.strip())):
+            parts[at] = masked(part)
+    return "".join(parts)
 
 
 def _separators(lines: list[str]) -> Separators | None:

@@ -831,3 +831,18 @@ def test_a_body_without_an_msh_segment_keeps_nothing_but_segment_names(encoding:
         assert line == REDACTED or re.fullmatch(rf"[A-Z][A-Z0-9]{{2}} {re.escape(REDACTED)}", line)
     if encoding == "headless":
         assert out.split("\r")[0] == f"PID {REDACTED}"
+
+
+def test_a_number_run_into_msh_3_or_4_is_masked_but_an_oid_sender_kept() -> None:
+    """Review 108: an unknown sender's fields are anyone's to write; the patient's number run
+    into them is masked as in MSH-10. A universal id that is an OID is the sender's name and
+    kept whole, whatever number an arc of it is."""
+    pid = seg("PID", {1: "1", 3: "113883^^^HOSP^MR"})
+    text = join([
+        msh(app="LIS113883X^2.16.840.1.113883.3.72^ISO", facility="HOSP113883"),
+        pid, seg("OBR", {1: "1", 3: "ORD1"}),
+    ])  # fmt: skip
+    sender = redact(text, fake_hash).split("\r")[0].split("|")
+    assert "113883X" not in sender[2] and sender[2].startswith("LIS#")
+    assert sender[2].endswith("^2.16.840.1.113883.3.72^ISO")
+    assert sender[3].startswith("HOSP#") and "113883" not in sender[3]
