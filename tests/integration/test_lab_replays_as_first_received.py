@@ -159,3 +159,20 @@ async def test_a_replay_that_changes_nothing_of_a_chain_changed_since_settles(
     assert "already stored" in capsys.readouterr().out
     assert await standing_values(lab) == left
     assert await stored(lab) == before
+
+
+async def test_kept_messages_replayed_in_arrival_order_cancel_then_start_a_new_chain(
+    lab: Lab, fix: Callable[[], None]
+) -> None:
+    """Review 110: F 20 stored; the lab's X and then its new F 30 both fail (AE 207, kept);
+    the fault fixed, both are replayed in the order they arrived: the X withdraws 20 as of
+    when it arrived, and the F 30, which arrived after it, starts the new chain (the X's
+    withdrawal was stamped with the replay's time, after the F 30 arrived, which was then
+    refused as older than the chain)."""
+    acks = await send(lab, ("M-1", "F", "20"), ("POISON-2", "X", ""), ("POISON-3", "F", "30"))
+    assert acks == ["AA", "AE", "AE"]
+    fix()
+    assert await replay(lab, "POISON-2") == 0
+    assert await standing_values(lab) == []
+    assert await replay(lab, "POISON-3") == 0
+    assert await standing_values(lab) == [30.0]

@@ -261,7 +261,10 @@ def _mask_numbers_in_ids(
     the message id and result keys of an accepted message (the rejection keeps MSH-10 as
     its control id): a number run into other characters is no whole word to scrub. So in
     MSH-3/4 (review 108: an unknown sender ``LISMRN4711`` was kept, and with it the
-    rejection's source and its ``lab.rejected.v1`` event), an OID universal id aside."""
+    rejection's source and its ``lab.rejected.v1`` event), an OID universal id aside: every
+    sender's, as the allow-list is not known here (an allowed sender whose name holds its
+    patient's number, run in, is kept masked, and such a copy does not replay: the lab
+    resends; review 110)."""
     for name, fields in segments:
         for index in _ID_FIELDS.get(name, ()):
             if index < len(fields) and fields[index]:

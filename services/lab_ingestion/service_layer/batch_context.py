@@ -64,6 +64,11 @@ class BatchContext:
     # this batch left it; its messages are applied as of when they first arrived. A replay
     # on the fast path reads none: its write is refused where a key holds any row
     changed_at: dict[SourceKey, datetime] | None = None
+    # when the batch's withdrawals happen (``cancelled_at``): now for a live batch; for a
+    # replay, when its message first arrived, as its versions count (review 110: a replayed
+    # cancellation counted from the replay, after a kept final the lab sent later, which
+    # was then refused as older than the chain)
+    withdrawn_at: datetime | None = None
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -73,7 +78,7 @@ class BatchContext:
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
             self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
             list(self.assumed_unused), self.read_empty,
-            None if self.changed_at is None else dict(self.changed_at),
+            None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

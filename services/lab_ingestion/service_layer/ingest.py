@@ -188,6 +188,8 @@ class BatchIngestor:
                     context = await self._reader.load(
                         uow, ingests, allowed, replaying=self._reads_kept_copies
                     )
+                if self._reads_kept_copies:  # withdrawn as of when the message arrived
+                    context.withdrawn_at = max((c.received_at for c in ingests), default=None)
                 outcomes = [self._apply(context, command) for command in commands]
                 await self._store(uow, context, token, attempt)
                 if then is not None:  # before the commit, in its transaction
@@ -252,7 +254,7 @@ class BatchIngestor:
     ) -> None:
         uow.labs.stage(
             context.messages, context.results, context.cancellations, context.rejections,
-            utc_now(), assumptions=context.assumptions(),
+            context.withdrawn_at or utc_now(), assumptions=context.assumptions(),
         )  # fmt: skip
         if token is not None:  # a batch from the group committer
             uow.labs.stage_batch_token(token, attempt)

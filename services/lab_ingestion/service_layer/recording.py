@@ -114,12 +114,11 @@ def _note_changed(
     planned: list[PlannedResult],
     received_at: datetime,
 ) -> None:
-    """When the keys a message changes changed, as the lookup reads it once stored: a
-    version at its message's arrival, a withdrawal when it is written (now)."""
-    now = utc_now()
-    for observation, normalised in planned:
-        at, key = received_at if normalised is not None else now, (source, observation.result_key)
-        changed_at[key] = max(at, changed_at.get(key, at))
+    """When the keys a replayed message changes changed, as the lookup reads it once
+    stored: at its message's first arrival, a version or a withdrawal (``withdrawn_at``)."""
+    for observation, _ in planned:
+        key = (source, observation.result_key)
+        changed_at[key] = max(received_at, changed_at.get(key, received_at))
 
 
 def head_contents(context: BatchContext, message: LabMessage) -> dict[tuple[str, str], Content]:
@@ -225,7 +224,7 @@ def withdraw(
     own = {record.result_id for record in context.results}
     stored = {result_id for result_id in results if result_id not in own}
     chain = (*key, subject_id)
-    now = utc_now()
+    now = context.withdrawn_at or utc_now()
     for index, record in enumerate(context.results):
         if (record.source, record.result_key, record.subject_id) != chain:
             continue

@@ -232,3 +232,24 @@ def test_the_refusal_says_what_changed_and_asks_the_laboratory(status: str) -> N
     rejected = changed_since_kept(status)
     assert isinstance(rejected, Rejected) and rejected.code is RejectionCode.AMBIGUOUS_VERSION
     assert CHANGED in rejected.reason and "ask the laboratory" in rejected.reason
+
+
+@pytest.mark.parametrize("how", ["one batch", "one at a time"])
+async def test_kept_messages_replayed_in_arrival_order_cancel_then_start_a_new_chain(
+    how: str,
+) -> None:
+    """Review 110: F 20 stored; the lab's X and then its new F 30 both failed and were
+    kept. Replayed in the order they arrived, the X withdraws 20 as of when it arrived (not
+    when it was replayed, which is after the F 30 arrived), and the F 30 starts the new
+    chain, as live ingestion would have done."""
+    db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
+    await lab_sends(db, sent("M-1", "F", "20", BEFORE))
+    cancel, new_final = sent("POISON-2", "X", "", KEPT), sent("POISON-3", "F", "30", SINCE)
+    if how == "one batch":
+        outcomes = await replayer(db)([cancel, new_final])
+    else:
+        (first,) = await replayer(db)([cancel])
+        (second,) = await replayer(db)([new_final])
+        outcomes = [first, second]
+    assert all(o.accepted for o in outcomes), [(o.code, o.reason) for o in outcomes]
+    assert standing(db) == 30.0
