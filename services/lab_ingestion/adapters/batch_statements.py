@@ -15,7 +15,8 @@ SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS 
        NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
        CASE WHEN m.digest_covers_comments THEN m.content_digest
             ELSE '{BEFORE_COMMENTS}' || m.content_digest END AS digest,
-       NULL::timestamptz AS collected_at, NULL::text AS loinc,
+       m.received_at AS collected_at,  -- when it was received, in that column
+       NULL::text AS loinc,
        NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
        NULL::float8 AS reference_high, NULL::text AS abnormal_flag, NULL::text AS comparator
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)

@@ -213,7 +213,9 @@ def _read_lookup(
     for row in rows:
         kind = row["kind"]
         if kind == "message":
-            lookup.known[(row["key1"], control_ids[row["key2"]])] = row["digest"]
+            key = (row["key1"], control_ids[row["key2"]])
+            lookup.known[key] = row["digest"]
+            lookup.received[key] = row["collected_at"]  # (the time it was received)
         elif kind == "subject":
             _read_subject(lookup, row)
         elif kind == "result":  # a chain's head, with what it says
@@ -279,6 +281,7 @@ class StagedBatch:
 @dataclass
 class BatchLookup:
     known: dict[SourceKey, str | None] = field(default_factory=dict)  # -> content digest
+    received: dict[SourceKey, datetime] = field(default_factory=dict)  # -> when it came in
     subjects: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
     # subjects withdrawn from the trial, by hash: their earlier results may still be
     # corrected or cancelled (never taken for enrolled: only the careful path reads them)

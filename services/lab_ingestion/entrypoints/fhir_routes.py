@@ -130,6 +130,9 @@ class FhirRoutes:
         self, bundle: ParsedBundle, redacted: RedactedFhir, sender: FhirSender, source: str
     ) -> web.Response:
         siblings = bundle.messages  # one tuple for every entry (a property builds a new one)
+        # one time for every entry: what the Bundle's earlier send stored was received
+        # before it, what its own entries store is not (``bundle_resends``)
+        received_at = utc_now()
 
         async def one(entry: BundleEntry) -> IngestOutcome | None:
             payload = partial(redacted.entry, entry.index)
@@ -140,7 +143,9 @@ class FhirRoutes:
                     configured_as=sender.configured_as,
                 )  # fmt: skip
             if entry.message is not None:
-                return await self._intake.ingest(entry.message, payload, source, bundle=siblings)
+                return await self._intake.ingest(
+                    entry.message, payload, source, bundle=siblings, received_at=received_at
+                )
             return None  # a Patient: used for matching, never stored
 
         outcomes = await asyncio.gather(*(one(entry) for entry in bundle.entries))

@@ -5,6 +5,7 @@ resends), count the outcome, and keep an input refused at the edge as a rejectio
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
@@ -41,13 +42,15 @@ class LabIntake:
         *,
         permitted_senders: frozenset[str] | None = None,
         bundle: tuple[LabMessage, ...] = (),
+        received_at: datetime | None = None,
     ) -> IngestOutcome:
         """HTTP callers are authenticated by token, so the HL7 sender allow-list is not used
         (a token bound to senders is checked instead). The metric's source label is the
-        authenticated caller: bounded, unlike the body's."""
+        authenticated caller: bounded, unlike the body's. ``received_at``: a batch Bundle's,
+        the same for each of its entries (now, by default)."""
         command = IngestLabMessage(
-            message, redact, utc_now(), check_source=False, permitted_senders=permitted_senders,
-            bundle=bundle,
+            message, redact, received_at or utc_now(), check_source=False,
+            permitted_senders=permitted_senders, bundle=bundle,
         )  # fmt: skip
         return await self.submit_counted(command, message.channel, source)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.lab_ingestion.domain.bundle_resends import BundleVersions
 from services.lab_ingestion.domain.message_chains import obtains_nothing
 from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import (
@@ -48,14 +49,15 @@ class BatchContext:
     stored_preliminary: dict[PatientKey, EarlierResult] = field(default_factory=dict)
     # subjects withdrawn from the trial, by HMAC (read on the careful path only)
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
-    # the messages ``known`` held as read, before this batch stored any (``resent_whole``)
-    stored_known: frozenset[SourceKey] = frozenset()
+    # when each message in ``known`` was received: as read, or this batch's (a Bundle's
+    # stale version is a resend only beside versions received before it: ``bundle_resends``)
+    received: dict[SourceKey, datetime] = field(default_factory=dict)
     # each key's versions cancellations withdrew, each patient's (a final result restating
     # one is a late copy), as stored (careful path only) or as this batch left them
     withdrawn_versions: dict[SourceKey, frozenset[WithdrawnVersion]] = field(default_factory=dict)
-    # whether a batch Bundle (by the identity of its first and last messages, and their
-    # number) is sent again whole, as answered when the batch held so many events
-    resent_bundles: dict[tuple[int, int, int], tuple[int, bool]] = field(default_factory=dict)
+    # each Bundle's versions by result key (by the identity of its first and last messages,
+    # and their number), indexed once per batch (``bundle_resends``)
+    bundles: dict[tuple[int, int, int], BundleVersions] = field(default_factory=dict)
     # result keys planned without a read as never having held anything (``unobtained``)
     assumed_unused: list[SourceKey] = field(default_factory=list)
     # the result keys the careful path's read found holding no row at all, for anyone
@@ -76,7 +78,7 @@ class BatchContext:
             self.hmacs, self.assumed, list(self.messages), list(self.results),
             list(self.cancellations), list(self.rejections), list(self.events),
             dict(self.preliminary), dict(self.stored_preliminary), self.withdrawn,
-            self.stored_known, dict(self.withdrawn_versions), dict(self.resent_bundles),
+            dict(self.received), dict(self.withdrawn_versions), self.bundles,
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
         )  # fmt: skip

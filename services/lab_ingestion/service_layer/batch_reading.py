@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from services.lab_ingestion.domain.model import StaleBatch
+from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
@@ -73,8 +73,7 @@ class BatchReader:
         messages = [c.message for c in ingests]
         hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
-        # a Bundle's other Observations too: sent again whole, it is a resend (``resent_whole``)
-        siblings = [m for c in ingests for m in c.bundle]
+        siblings = _bundle_siblings(ingests, frozenset(result_keys))
         message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
         lookup = await uow.labs.lookup(
             message_keys, list(hmacs.values()), result_keys, change_times=replaying
@@ -89,7 +88,7 @@ class BatchReader:
             preliminary=dict(lookup.preliminary),
             stored_preliminary=lookup.preliminary,
             withdrawn=lookup.withdrawn,
-            stored_known=frozenset(lookup.known),
+            received=dict(lookup.received),
             withdrawn_versions=dict(lookup.withdrawn_versions),
             read_empty=frozenset(result_keys) - lookup.held,
             changed_at=dict(lookup.changed_at) if replaying else None,
@@ -116,6 +115,22 @@ class BatchReader:
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
         return {identifier: self._hash(identifier)
                 for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
+
+
+def _bundle_siblings(
+    ingests: Sequence[IngestLabMessage], result_keys: frozenset[SourceKey]
+) -> list[LabMessage]:
+    """The other versions, in the Bundles of the batch's messages, of the results the batch
+    reads: whether they were stored before tells a Bundle sent again whole
+    (``bundle_resends``). Each Bundle once, though each of its entries in the batch holds it
+    (entries x entries work otherwise)."""
+    bundles = {id(c.bundle): c.bundle for c in ingests if c.bundle}
+    return [
+        m
+        for bundle in bundles.values()
+        for m in bundle
+        if any((m.source, o.result_key) in result_keys for o in m.observations)
+    ]
 
 
 def messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:

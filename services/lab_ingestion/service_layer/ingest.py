@@ -207,7 +207,7 @@ class BatchIngestor:
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
         if isinstance(command, IngestTransaction):
-            return apply_transaction(context, command, self._apply, self._params)
+            return apply_transaction(context, command, self._apply)
         if isinstance(command, RecordRejectedInput):
             code, reason = rejection_of_input(context, command)
             reject(context, command, code, reason)
@@ -237,8 +237,11 @@ class BatchIngestor:
         if key in context.known:  # a stored message's id: a resend, or a reused id
             same = says_the_same(context.known[key], digest, message, patient_hmac)
             moved_on = check_repeated_version(message, context.latest, self._params, subject_id)
-            resend = bundle_resent(context, command.bundle, self._params)
-            if same and moved_on is not None and not resend:
+            if (
+                same
+                and moved_on is not None
+                and not bundle_resent(context, command, self._params, subject_id)
+            ):  # a stale version, unless its Bundle is sent again whole for its results
                 reject(context, command, moved_on.code, moved_on.reason)
                 return IngestOutcome.rejected(moved_on.code, moved_on.reason)
             return resent(context, command, same=same)

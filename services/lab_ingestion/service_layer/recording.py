@@ -52,6 +52,7 @@ def keep_message(
     """An enrolled subject's message, kept so that a resend is known as a duplicate."""
     message = command.message
     context.known[(message.source, message.control_id)] = digest
+    context.received[(message.source, message.control_id)] = command.received_at
     message_id = uuid.uuid4()
     context.messages.append(
         MessageRecord(

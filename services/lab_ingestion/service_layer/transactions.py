@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.domain.bundle_resends import BundleVersions, resent_in_bundle
+from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.domain.normalise import UnitParameters
-from services.lab_ingestion.domain.planning import check_repeated_version
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -20,17 +20,12 @@ Apply = Callable[[BatchContext, Command], IngestOutcome]
 
 
 def apply_transaction(
-    context: BatchContext, command: IngestTransaction, apply: Apply, params: UnitParameters
+    context: BatchContext, command: IngestTransaction, apply: Apply
 ) -> IngestOutcome:
     """Every message of the transaction (``apply``: one message's way), or none: the first
     rejection undoes the rest. A transaction stored before, sent again whole (its answer was
-    lost), is a duplicate: its first versions are not judged against the later ones it
-    stored itself."""
-    if resent_whole(context, command.messages, params):
-        duplicate = IngestOutcome(accepted=True, duplicate=True)
-        return IngestOutcome(
-            accepted=True, duplicate=True, parts=(duplicate,) * len(command.messages)
-        )
+    lost), is answered as a resend message by message: its first versions are not judged
+    against the later ones it stored itself (``bundle_resent``)."""
     saved = context.snapshot()
     results, cancelled, not_obtained, limits, parts = 0, 0, 0, 0, []
     for index, message in enumerate(command.messages):
@@ -57,36 +52,22 @@ def apply_transaction(
 
 
 def bundle_resent(
-    context: BatchContext, messages: tuple[LabMessage, ...], params: UnitParameters
+    context: BatchContext, command: IngestLabMessage, params: UnitParameters, subject_id: str
 ) -> bool:
-    """``resent_whole`` for a batch Bundle's entry, answered once per Bundle while the batch
-    changes no chain: each entry of a Bundle sent again whole asks it, and checking the whole
-    Bundle for each would cost entries x entries work on the event loop. A chain's head
-    changes only with an event (a result recorded, a published result cancelled), so the
-    answer holds while the batch's events are as many as when it was given."""
-    if not messages:
+    """Whether the message of ``command``, a stored version whose chain moved on, is a
+    resend in the Bundle it came in (``resent_in_bundle``: for each of its results, every
+    version the Bundle holds of it received before, its last the chain's head). The Bundle's
+    versions are indexed once per batch, whichever of its entries asks first."""
+    bundle = command.bundle
+    if not bundle:
         return False
-    # the Bundle by its messages (each entry's command may hold a tuple of its own of them)
-    bundle = (id(messages[0]), id(messages[-1]), len(messages))
-    events = len(context.events)
-    cached = context.resent_bundles.get(bundle)
-    if cached is not None and cached[0] == events:
-        return cached[1]
-    answer = resent_whole(context, messages, params)
-    context.resent_bundles[bundle] = (events, answer)
-    return answer
-
-
-def resent_whole(
-    context: BatchContext, messages: tuple[LabMessage, ...], params: UnitParameters
-) -> bool:
-    """Whether a Bundle is sent again whole: every Observation of it read as stored before
-    (``BatchContext.stored_known``: not one this batch stored, a new sibling of the Bundle
-    included), none twice in it (its second copy would be known from its first), and for
-    each result key the Bundle's last version of it the one its chain holds now (a Bundle
-    of one stale version, with or without others, is no resend of it)."""
-    keys = [(m.source, m.control_id) for m in messages]
-    if not keys or len(set(keys)) < len(keys) or not all(k in context.stored_known for k in keys):
-        return False
-    last = {(m.source, o.result_key): m for m in messages for o in m.observations}
-    return all(check_repeated_version(m, context.latest, params) is None for m in last.values())
+    # the Bundle by its messages (each entry's command holds the same tuple of them)
+    key = (id(bundle[0]), id(bundle[-1]), len(bundle))
+    versions = context.bundles.get(key)
+    if versions is None or versions.received_at != command.received_at:
+        versions = BundleVersions.of(bundle, command.received_at)
+        context.bundles[key] = versions
+    return resent_in_bundle(
+        command.message, versions, context.received, context.latest, params,
+        subject_id=subject_id,
+    )  # fmt: skip

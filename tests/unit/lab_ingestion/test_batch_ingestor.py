@@ -150,6 +150,7 @@ class FakeLabs:
         lookup = BatchLookup()
         lookup.known = {k: self._db.messages[k].content_digest for k in message_keys
                         if k in self._db.messages}  # fmt: skip
+        lookup.received = {k: self._db.messages[k].received_at for k in lookup.known}
         lookup.subjects = {h: self._db.enrolled_under(h) for h in hmacs
                            if self._db.enrolled_under(h)}  # fmt: skip
         lookup.withdrawn = {h: (self._db.withdrawn[h],) for h in hmacs if h in self._db.withdrawn}
