@@ -108,15 +108,30 @@ class _Identifier:
     ) -> None:
         self._authorities = authorities
         self._hash = hash_identifier
+        self._bundles: dict[int, tuple[LabMessage, ...]] = {}  # by the sent tuple's identity
 
     def command(self, command: Command) -> Command:
         if isinstance(command, IngestLabMessage):
             message = self.message(command.message)
-            return command if message is command.message else command.for_message(message)
+            bundle = self.bundle(command.bundle)
+            if message is command.message and bundle is command.bundle:
+                return command
+            return replace(command.for_message(message), bundle=bundle)
         if isinstance(command, IngestTransaction):
             messages = tuple(self.message(m) for m in command.messages)
             return replace(command, messages=messages)
         return command
+
+    def bundle(self, bundle: tuple[LabMessage, ...]) -> tuple[LabMessage, ...]:
+        """A batch Bundle's messages as its entries are identified (its versions are known
+        by the ids its entries are stored under), once per Bundle: each entry holds it."""
+        found = self._bundles.get(id(bundle))
+        if found is None:
+            found = tuple(self.message(m) for m in bundle)
+            if all(a is b for a, b in zip(found, bundle, strict=True)):
+                found = bundle
+            self._bundles[id(bundle)] = found
+        return found
 
     def message(self, message: LabMessage) -> LabMessage:
         names = self._authorities.get(message.settings_key)

@@ -15,7 +15,7 @@ from services.lab_ingestion.domain import bundle_resends, planning
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer import ingest, transactions
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
-from tests.unit.lab_ingestion.route_fakes import bundle, observation
+from tests.unit.lab_ingestion.route_fakes import MRN, PATIENT, PATIENT_URL, bundle, observation
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -173,3 +173,16 @@ async def test_a_bundle_sent_twice_in_one_batch_is_a_resend_the_second_time() ->
     both = await store(batch_commands(resources) + batch_commands(resources, AGAIN))
     assert answers(both) == ["stored", "stored", "duplicate", "duplicate"]
     assert len(db.results) == 2
+
+
+async def test_a_batch_bundle_of_a_sender_with_an_authority_is_known_by_its_chosen_number() -> None:
+    """The sender's authority chooses the patient's number among the Patient's (the parser
+    could not): the Bundle's versions are known by the ids its entries were stored under."""
+    db = FakeDatabase(enrolled={"h(MRN-4711-0815)": "S-1"}, identifier_authority="urn:hosp")
+    store = ingestor(db)
+    numbers = [{"system": "urn:region", "value": "R-77"}, {"system": "urn:hosp", "value": MRN}]
+    resources = [{**PATIENT, "identifier": numbers}]
+    for resource in (version("V-1", 20), version("V-1", 4, "corrected")):
+        resources.append({**resource, "subject": {"reference": PATIENT_URL}})
+    assert answers(await store(batch_commands(resources))) == ["stored", "stored"]
+    assert answers(await store(batch_commands(resources, AGAIN))) == ["duplicate", "duplicate"]
