@@ -47,12 +47,14 @@ class RejectionStore:
 
     async def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
         """How a replay went; ``settled``: the message is stored (or was already), so the
-        rejection is closed (replayed_at), else it stays open for another replay."""
+        rejection is closed (replayed_at), else it stays open for another replay. A closed
+        one keeps its mark: a second replay run at the same time, which found the first's
+        message stored, never makes it "already stored: the lab resent it"."""
         await self._conn.execute(
             """UPDATE rejections
                   SET replay_outcome = $2,
                       replayed_at = CASE WHEN $3 THEN now() ELSE replayed_at END
-                WHERE rejection_id = $1""",
+                WHERE rejection_id = $1 AND replayed_at IS NULL""",
             rejection_id, outcome, settled,
         )  # fmt: skip
 
