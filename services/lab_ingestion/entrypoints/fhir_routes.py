@@ -21,6 +21,7 @@ from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
+from services.lab_ingestion.adapters.fhir_transaction_copy import copy_without
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.copies import LARGE_INPUT_CHARS, redacted_off_loop
@@ -122,7 +123,10 @@ class FhirRoutes:
     ) -> web.Response:
         outcome = IngestOutcome(accepted=True)  # only Patients: nothing to store
         if bundle.messages:
-            command = IngestTransaction(bundle.messages, redacted.whole, utc_now())
+            without = partial(copy_without, redacted.whole, bundle, self._hash)
+            command = IngestTransaction(
+                bundle.messages, redacted.whole, utc_now(), redact_without=without
+            )
             outcome = await self._intake.submit_counted(command, Channel.FHIR, source)
         return fhir.transaction_response(bundle, outcome)
 

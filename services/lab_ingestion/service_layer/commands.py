@@ -78,6 +78,9 @@ class IngestTransaction:
     redact: Callable[[], str]
     received_at: datetime
     rejection_id: uuid.UUID = field(default_factory=uuid.uuid4)  # as IngestLabMessage's
+    # the copy without the entries of the messages at the positions given (their patients not
+    # enrolled: nothing of theirs is kept), None: ``redact`` only
+    redact_without: Callable[[frozenset[int]], str] | None = None
 
 
 Command = IngestLabMessage | IngestTransaction | RecordRejectedInput

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
 
 from services.lab_ingestion.domain.bundle_resends import BundleVersions, resent_in_bundle
-from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
@@ -15,6 +18,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
 )
 from services.lab_ingestion.service_layer.rejections import reject
+from services.lab_ingestion.service_layer.subjects import subject_of
 
 Apply = Callable[[BatchContext, Command], IngestOutcome]
 
@@ -38,7 +42,9 @@ def apply_transaction(
             context.restore(saved)
             code = outcome.code or RejectionCode.MALFORMED
             reason = f"transaction rejected: {outcome.reason}"
-            reject(context, single, code, reason)
+            reject(
+                context, replace(single, redact=_kept_copy(context, command, index)), code, reason
+            )
             return IngestOutcome(accepted=False, code=code, reason=reason, failed_part=index)
         results += outcome.results
         cancelled += outcome.cancelled
@@ -49,6 +55,29 @@ def apply_transaction(
         accepted=True, results=results, cancelled=cancelled, not_obtained=not_obtained,
         limits=limits, parts=tuple(parts),
     )  # fmt: skip
+
+
+def _kept_copy(context: BatchContext, command: IngestTransaction, failed: int) -> Callable[[], str]:
+    """The rejected transaction's copy, without the entries of patients not enrolled: had it
+    been stored, their messages would have been discarded with nothing of them kept."""
+    absent = frozenset(
+        index
+        for index, message in enumerate(command.messages)
+        if index != failed and _nobodys(context, message, command.received_at)
+    )
+    if not absent or command.redact_without is None:
+        return command.redact
+    return partial(command.redact_without, absent)
+
+
+def _nobodys(context: BatchContext, message: LabMessage, received_at: datetime) -> bool:
+    """Whether the message is about nobody the trial follows (discarded when stored); one
+    without a number to match by is kept (it may be rejected for that)."""
+    identifier = message.patient_identifier
+    patient_hmac = context.hmacs.get(identifier) if identifier else None
+    return (
+        patient_hmac is not None and subject_of(context, message, patient_hmac, received_at) is None
+    )
 
 
 def bundle_resent(
