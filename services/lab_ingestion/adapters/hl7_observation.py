@@ -69,7 +69,11 @@ def read_observation(
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         later = later_repetitions(obx, 5, 4, strict=trial)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])
-    key = f"{order_key}|{key_code(sent)}|{field_value(obx, 4, strict=trial)}"
+    code, sub_id = key_code(sent), field_value(obx, 4, strict=trial)
+    key = f"{order_key}|{code}|{sub_id}"
+    # keyed by OBX-3's identifier alone before (``ORDER||`` where it was empty or ""): the
+    # key its results stored then are under (``legacy_keys``)
+    legacy = f"{order_key}||{sub_id}" if code and not sent[0].code else None
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
@@ -87,4 +91,5 @@ def read_observation(
         reported_local=reported_local,
         unscoped_key=key if untracked else None,
         codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
+        legacy_key=legacy,
     )

@@ -71,9 +71,11 @@ def _masked_keys(observation: ObservationInput, masked: Callable[[str], str]) ->
     unscoped = (
         masked(observation.unscoped_key) if observation.unscoped_key else observation.unscoped_key
     )
-    if key == observation.result_key and unscoped == observation.unscoped_key:
+    legacy = observation.legacy_key and masked(observation.legacy_key)
+    kept = (observation.result_key, observation.unscoped_key, observation.legacy_key)
+    if (key, unscoped, legacy) == kept:
         return observation
-    return replace(observation, result_key=key, unscoped_key=unscoped)
+    return replace(observation, result_key=key, unscoped_key=unscoped, legacy_key=legacy)
 
 
 def numbers_masked(

@@ -90,7 +90,9 @@ class ObservationInput:
     ``result_key`` identifies the result across its corrections and cancellations within a
     source (HL7: filler order number + OBX-3's first code, its identifier else its alternate
     identifier, as sent (``hl7_obx.key_code``) + OBX-4 sub-id; FHIR: the Observation's
-    identifier or id).
+    identifier or id). ``legacy_key``: an HL7 result's key as made before 7a953a8, where that
+    differs (OBX-3's identifier empty: ``ORDER||``); unscoped as ``unscoped_key`` is
+    (``legacy_keys``).
     """
 
     result_key: str
@@ -128,6 +130,7 @@ class ObservationInput:
     # the codes names the test is then a guess when a mapping of a local code names it
     # (``normalise.check_one_analyte``)
     codes_repeat_or_nest: bool = False
+    legacy_key: str | None = None
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient

@@ -113,8 +113,12 @@ def _status_not_applied(observation: ObservationInput) -> Rejected:
 
 
 def needs_earlier_result(message: LabMessage) -> bool:
-    """A correction or cancellation names the result it replaces: it needs a lookup."""
-    return any(status_of(o) in NEEDS_EARLIER_RESULT for o in message.observations)
+    """A correction or cancellation names the result it replaces: it needs a lookup; so does
+    a result whose key changed in 7a953a8 (``legacy_keys``: stored under its old key?)."""
+    return any(
+        status_of(o) in NEEDS_EARLIER_RESULT or o.legacy_key is not None
+        for o in message.observations
+    )
 
 
 def check_repeated_version(

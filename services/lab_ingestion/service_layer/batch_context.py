@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.lab_ingestion.domain.bundle_resends import BundleVersions
+from services.lab_ingestion.domain.legacy_keys import analytes_held
 from services.lab_ingestion.domain.message_chains import obtains_nothing
 from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import (
@@ -90,6 +91,15 @@ class BatchContext:
             key, ResultStatusCode.CANNOT_OBTAIN.value, self.latest, self.preliminary,
             self.withdrawn_versions,
         )  # fmt: skip
+
+    def unused(self, key: SourceKey) -> bool:
+        """Whether the careful path's read found ``key`` holding no row, for anyone, and the
+        batch stored nothing there since (on assumptions: never, nothing was read)."""
+        return key in self.read_empty and self.never_held(key)
+
+    def analytes_held(self, key: SourceKey) -> set[str]:
+        """The analytes of what ``key`` holds, as read or as the batch left it."""
+        return analytes_held(key, self.latest, self.preliminary, self.withdrawn_versions)
 
     def restore(self, saved: BatchContext) -> None:
         self.__dict__.update(saved.__dict__)

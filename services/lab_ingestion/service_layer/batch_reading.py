@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -73,6 +74,12 @@ class BatchReader:
         messages = [c.message for c in ingests]
         hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
+        # and the keys results stored before 7a953a8 are under (``legacy_keys``)
+        result_keys += [
+            (m.source, legacy)
+            for m in messages if has_legacy_keys(m)
+            for o in m.observations if (legacy := legacy_key_of(o)) is not None
+        ]  # fmt: skip
         siblings = _bundle_siblings(ingests, frozenset(result_keys))
         message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
         lookup = await uow.labs.lookup(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import check_earlier_results, plan_results
@@ -29,6 +30,7 @@ def plan_message(
     the chains they continue, and whether any it leaves out says again what its chain
     holds (none left: a resend, unless it held only results that cannot be obtained,
     ``obtains_nothing``); or why they cannot be used."""
+    message = on_legacy_keys(message, context.unused, context.analytes_held)
     sited = in_sender_time(context, message, received_at)
     if isinstance(sited, Rejected):
         return sited
