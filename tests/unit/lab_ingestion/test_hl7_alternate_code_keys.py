@@ -2,7 +2,8 @@
 identifier, else its alternate identifier (``hl7_obx.key_code``). Keyed by the identifier
 alone, every result of an order whose code was only in the alternate triplet had one key
 (``ORD1||``), and the second was refused as the first's test changed; a key whose identifier
-is written stays as it was (stored chains are found by it)."""
+is written stays as it was (stored chains are found by it), one whose identifier is empty
+keeps the key it had (``legacy_keys``: results stored under it are found by it)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ TABLE = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", "CRP", "1988-5")]
 def keys(*obx: str, obr: str = ORDER) -> list[str]:
     message, _ = parse_oru("\r".join([MSH, PID, obr, *obx]), local_codes=TABLE)
     return [o.result_key for o in message.observations]
+
+
+def legacy_keys(*obx: str) -> list[str | None]:
+    message, _ = parse_oru("\r".join([MSH, PID, ORDER, *obx]), local_codes=TABLE)
+    return [o.legacy_key for o in message.observations]
 
 
 @pytest.mark.parametrize(
@@ -82,11 +88,19 @@ async def test_both_are_stored_and_a_correction_finds_its_result() -> None:
         ("751-8^Neut^LN", "ORD1|751-8|"),
         ("751-8^Neut^LN^NEUT^Neut^L", "ORD1|751-8|"),
         ("NEUT^Neut^L^751-8^Neut^LN", "ORD1|NEUT|"),  # the identifier, not the LOINC code
-        ('""^Neut^^751-8^Neut^LN', "ORD1|751-8|"),  # HL7's explicit null is no code
     ],
 )
 def test_a_key_whose_identifier_is_written_is_unchanged(obx3: str, expected: str) -> None:
     assert keys(f"OBX|1|NM|{obx3}||0.4|10*9/L|||||F|||{TS}") == [expected]
+    assert legacy_keys(f"OBX|1|NM|{obx3}||0.4|10*9/L|||||F|||{TS}") == [None]
+
+
+@pytest.mark.parametrize("obx3", ["^Neut^^751-8^Neut^LN", '""^Neut^^751-8^Neut^LN'])
+def test_a_key_whose_identifier_is_empty_changed_and_keeps_its_old_one(obx3: str) -> None:
+    """HL7's explicit null is no code: keyed by the alternate code now, ``ORD1||`` before,
+    which results stored then are found by (``legacy_keys``)."""
+    assert keys(f"OBX|1|NM|{obx3}||0.4|10*9/L|||||F|||{TS}") == ["ORD1|751-8|"]
+    assert legacy_keys(f"OBX|1|NM|{obx3}||0.4|10*9/L|||||F|||{TS}") == ["ORD1||"]
 
 
 def test_a_mapped_local_code_in_the_alternate_identifier_keys_as_sent() -> None:
