@@ -88,6 +88,18 @@ def on_legacy_keys(
     return replace(message, observations=tuple(observations))
 
 
+def keyed_before(message: LabMessage) -> LabMessage | None:
+    """``message`` with each result keyed as before 7a953a8 (None: no key of it changed), as
+    the digest of a message stored then was made (``says_the_same``)."""
+    if not has_legacy_keys(message):
+        return None
+    observations = tuple(
+        o if (legacy := legacy_key_of(o)) is None else _under(o, legacy)
+        for o in message.observations
+    )
+    return replace(message, observations=observations)
+
+
 def _under(observation: ObservationInput, legacy: str) -> ObservationInput:
     """``observation`` keyed by its legacy key (``legacy``, made the patient's as its key)."""
     unscoped = observation.legacy_key if observation.unscoped_key is not None else None

@@ -39,6 +39,7 @@ from datetime import UTC
 
 from services.lab_ingestion.domain.abnormal_flags import is_off_scale
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.legacy_keys import keyed_before
 from services.lab_ingestion.domain.local_codes import as_sent
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput
 from shared.contracts.events.lab import Channel
@@ -93,10 +94,14 @@ def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_
     kept). One stored before the digest covered trial results only has that of every result
     (``digest_of_every_result``); a JSON message stored before its results' order stopped
     counting, the digest of every result in the order sent; one stored before comments were
-    read (``BEFORE_COMMENTS``), any of these as made without them."""
-    if stored is None or stored == digest:
+    read (``BEFORE_COMMENTS``), any of these as made without them; an HL7 message stored
+    before 7a953a8 changed its result keys, any of these made with its keys as they were."""
+    if stored is None or stored == digest or _said_before(stored, message, patient_hmac):
         return True
-    return _said_before(stored, message, patient_hmac)
+    before = keyed_before(message)  # stored before 7a953a8 changed its keys (``legacy_keys``)
+    return before is not None and (
+        stored == content_digest(before, patient_hmac) or _said_before(stored, before, patient_hmac)
+    )
 
 
 def without_translations(message: LabMessage) -> LabMessage:

@@ -12,7 +12,7 @@ import pytest
 from services.lab_ingestion.adapters import hl7_observation
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.domain.legacy_keys import legacy_key_of
-from services.lab_ingestion.domain.model import Coding
+from services.lab_ingestion.domain.model import Coding, RejectionCode
 from services.lab_ingestion.domain.planning import needs_earlier_result
 from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.hl7_ingest import ingest_hl7
@@ -213,3 +213,16 @@ def test_without_an_order_number_the_old_key_is_the_patients_as_the_key_is() -> 
     whose = fake_hash("MRN9")[:16]
     assert observation.result_key == f"@2026-11-20T07:15:00+00:00|751-8||{whose}"
     assert legacy_key_of(observation) == f"@2026-11-20T07:15:00+00:00|||{whose}"
+
+
+async def test_the_stored_message_resent_under_its_own_id_is_known_as_itself(
+    monkeypatch: pytest.MonkeyPatch, db: FakeDatabase
+) -> None:
+    """Its digest was made with the old key: the resend is answered as a duplicate, not
+    refused as a reused id; another message under that id still is."""
+    await stored_before_the_upgrade(monkeypatch, db, msg("ALT-1", obx()))
+    again = await ingest_hl7(db, msg("ALT-1", obx()))
+    assert again.accepted and again.duplicate, again
+    other = await ingest_hl7(db, msg("ALT-1", obx(value="0.7")))
+    assert other.code is RejectionCode.REUSED_MESSAGE_ID, other
+    assert len(db.results) == 1
