@@ -43,19 +43,38 @@ def has_legacy_keys(message: LabMessage) -> bool:
     return any(o.legacy_key is not None for o in message.observations)
 
 
+def may_take_legacy_key(observation: ObservationInput) -> bool:
+    """Whether the observation could be planned under its legacy key: a trial result's,
+    with a result (an untracked test's, or an ``I``, never is: review 111, such a message
+    took the careful path for nothing)."""
+    return (
+        observation.legacy_key is not None
+        and carries_a_result(observation)
+        and identify_analyte(observation.codes) is not None
+    )
+
+
 def analytes_held(
     key: SourceKey,
+    subject_id: str,
     heads: Mapping[SourceKey, EarlierResult],
     preliminaries: Mapping[PatientKey, EarlierResult],
     withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
 ) -> set[str]:
-    """The analytes of what ``key`` holds, as read or as the batch left it: its chain's
-    head, its preliminary and its withdrawn versions, anyone's."""
-    held = {version.analyte for version in withdrawn.get(key, ())}
-    held.update(p.analyte for k, p in preliminaries.items() if k[:2] == key)
+    """The analytes of what ``key`` holds for ``subject_id``, as read or as the batch left
+    it: its standing versions (the chain's head, its preliminaries), else its withdrawn
+    ones; none when any of those is another patient's (review 111: a legacy key whose head
+    is now another analyte's, or another patient's, is not taken: the result keeps its own
+    key, as before the upgrade)."""
+    standing: list[EarlierResult | WithdrawnVersion] = [
+        p for k, p in preliminaries.items() if k[:2] == key
+    ]
     if key in heads:
-        held.add(heads[key].analyte)
-    return held
+        standing.append(heads[key])
+    versions = standing or list(withdrawn.get(key, ()))
+    if any(version.subject_id != subject_id for version in versions):
+        return set()
+    return {version.analyte for version in versions}
 
 
 def on_legacy_keys(
@@ -64,8 +83,8 @@ def on_legacy_keys(
     analytes: Callable[[SourceKey], set[str]],
 ) -> LabMessage:
     """``message`` with each result that has a legacy key planned under it where its own key
-    holds no row (``unused``) and the legacy key holds a result of its analyte
-    (``analytes``), the first such result of the message alone; else as read."""
+    holds no row (``unused``) and the legacy key holds a result of its analyte for its
+    patient (``analytes``), the first such result of the message alone; else as read."""
     if not has_legacy_keys(message):
         return message
     taken: set[str] = set()
@@ -77,7 +96,7 @@ def on_legacy_keys(
             legacy is not None
             and legacy not in taken
             and identified is not None
-            and carries_a_result(observation)
+            and may_take_legacy_key(observation)
             and unused((message.source, observation.result_key))
             and identified[0].value in analytes((message.source, legacy))
         ):

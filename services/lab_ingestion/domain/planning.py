@@ -15,6 +15,7 @@ from datetime import datetime
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
+from services.lab_ingestion.domain.legacy_keys import may_take_legacy_key
 from services.lab_ingestion.domain.local_codes import coded_locally
 from services.lab_ingestion.domain.message_chains import content_of, obtains_nothing
 from services.lab_ingestion.domain.model import (
@@ -116,8 +117,7 @@ def needs_earlier_result(message: LabMessage) -> bool:
     """A correction or cancellation names the result it replaces: it needs a lookup; so does
     a result whose key changed in 7a953a8 (``legacy_keys``: stored under its old key?)."""
     return any(
-        status_of(o) in NEEDS_EARLIER_RESULT or o.legacy_key is not None
-        for o in message.observations
+        status_of(o) in NEEDS_EARLIER_RESULT or may_take_legacy_key(o) for o in message.observations
     )
 
 

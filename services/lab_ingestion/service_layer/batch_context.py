@@ -97,9 +97,12 @@ class BatchContext:
         batch stored nothing there since (on assumptions: never, nothing was read)."""
         return key in self.read_empty and self.never_held(key)
 
-    def analytes_held(self, key: SourceKey) -> set[str]:
-        """The analytes of what ``key`` holds, as read or as the batch left it."""
-        return analytes_held(key, self.latest, self.preliminary, self.withdrawn_versions)
+    def analytes_held(self, key: SourceKey, subject_id: str) -> set[str]:
+        """The analytes of what ``key`` holds for ``subject_id``, as read or as the batch
+        left it (``legacy_keys.analytes_held``)."""
+        return analytes_held(
+            key, subject_id, self.latest, self.preliminary, self.withdrawn_versions
+        )
 
     def restore(self, saved: BatchContext) -> None:
         self.__dict__.update(saved.__dict__)

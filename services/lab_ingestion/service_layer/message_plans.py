@@ -30,7 +30,9 @@ def plan_message(
     the chains they continue, and whether any it leaves out says again what its chain
     holds (none left: a resend, unless it held only results that cannot be obtained,
     ``obtains_nothing``); or why they cannot be used."""
-    message = on_legacy_keys(message, context.unused, context.analytes_held)
+    message = on_legacy_keys(
+        message, context.unused, lambda key: context.analytes_held(key, subject_id)
+    )
     sited = in_sender_time(context, message, received_at)
     if isinstance(sited, Rejected):
         return sited
