@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -36,7 +37,15 @@ MAX_RESULTS = 1000
 _MAX_ERRORS = 20
 UNKNOWN_KEY = "<unknown element>"  # in place of a key's name that may be PHI
 
-_Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+def _not_blank(value: str) -> str:
+    """An id of blanks alone (" ", a tab) was stored as one (review 112)."""
+    if not value.strip():
+        raise ValueError("must hold a character that is no blank")
+    return value
+
+
+_Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_blank)]
 # no "^": the source is application^facility, and "A^B"+"C" would be the sender "A"+"B^C";
 # nor HL7's other separators (& ~ | \): a sender is named as MSH-3^MSH-4 can name it, so that
 # `cachexia source add` and `token create --sender` can name it too

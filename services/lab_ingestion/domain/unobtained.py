@@ -41,6 +41,7 @@ from shared.contracts.events.lab import Channel
 _REPORTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value})
 _VALUED = _REPORTED | {ResultStatusCode.CORRECTED.value}
 _ACTING_ON_A_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
+_CANNOT_OBTAIN = ResultStatusCode.CANNOT_OBTAIN.value
 
 SourceKey = tuple[str, str]
 
@@ -123,17 +124,20 @@ def _is_trial_result(observation: ObservationInput) -> bool:
 
 def _changes_nothing_if_unused(observation: ObservationInput, channel: Channel) -> bool:
     """Reported final or preliminary without a value (``holds_no_value``); or a correction
-    or withdrawal (C, X, D, W) under a key of the lab's own order number (never one made of
-    the collection time, which another report may read otherwise; never over FHIR, where a
-    key finding nothing may be another token's) whose value is empty, says it was not
-    obtained, or that is named by a same-measurement code alone (a manual count, never
-    stored before such codes were read: a CBC's is often empty). Under a key that never held
-    anything it has nothing to record, void or withdraw."""
+        or withdrawal (C, X, D, W) under a key of the lab's own order number (never one made of
+        the collection time, which another report may read otherwise; never over FHIR, where a
+        key finding nothing may be another token's; over JSON only a cancellation, X: each
+    ``result_id`` is one result, and its entered-in-error or correction always names it, review
+    112) whose value is empty, says it was not
+        obtained, or that is named by a same-measurement code alone (a manual count, never
+        stored before such codes were read: a CBC's is often empty). Under a key that never held
+        anything it has nothing to record, void or withdraw."""
     if holds_no_value(observation):
         return True
     if (
         status_of(observation) not in _ACTING_ON_A_RESULT
         or channel is Channel.FHIR
+        or (channel is Channel.JSON and status_of(observation) != _CANNOT_OBTAIN)
         or observation.unscoped_key is not None
     ):
         return False

@@ -191,8 +191,8 @@ def decode_json(raw: bytes, nameable: Callable[[str], bool] = lambda _key: False
     cannot be told (a second ``status`` or ``valueQuantity`` silently replaced the first).
     The key is named in the reason only when ``nameable`` says it is the format's own
     element name; any other key may be a person's detail."""
-    try:
-        text = raw.decode("utf-8")
+    try:  # a leading byte-order mark is read past (RFC 8259 8.1; review 112: a 400)
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UnreadableBody(
             400, f"body is not UTF-8 (invalid byte at offset {exc.start}); {fingerprint(raw)}"
