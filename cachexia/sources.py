@@ -160,6 +160,8 @@ async def _remove(uow: SenderAdminUnitOfWork, application: str, facility: str) -
                 "them again (cachexia source code add) if it is added again, each to the same "
                 "LOINC code (cachexia source code list --history)\n"
             )
+        else:
+            sys.stdout.write(f"{sender} had no local code mappings\n")
     else:
         sys.stderr.write(f"no HL7 sender {sender} is allowed\n")
     # the lab tokens that deliver, or would deliver, as the sender: named all the same

@@ -148,8 +148,8 @@ async def test_source_remove_counts_the_mappings_removed_with_the_sender(
     assert "\n2 local code mapping(s) of LIS^HOSP removed with it; map them again" in (
         capsys.readouterr().out
     )
-    assert await _remove(_uow(CRP), "LIS", "ZH") == 0  # none mapped: none named
-    assert "local code" not in capsys.readouterr().out
+    assert await _remove(_uow(CRP), "LIS", "ZH") == 0  # none mapped: said so (review 116)
+    assert "\nLIS^ZH had no local code mappings\n" in capsys.readouterr().out
 
 
 async def test_source_list_counts_each_senders_mappings(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.infra import free_port
@@ -152,3 +152,21 @@ async def test_every_mllp_ack_is_timed_a_frame_too_large_and_one_without_vt_too(
         stopping.set()
         await serving
     assert registry.get_sample_value("lab_ack_latency_seconds_count", {"channel": "mllp"}) == 2
+
+
+def test_resend_answers_fall_in_their_own_ack_latency_buckets() -> None:
+    """Review 116: a "resend" answer after the 5 s retry window (or about 10 s behind a failing
+    batch) fell in `+Inf` with every hang; the buckets now reach 30 s."""
+    registry = CollectorRegistry()
+    metrics = LabIngestionMetrics(registry)
+    for seconds in (5.1, 10.2, 45.0):
+        metrics.ack_latency.labels("mllp").observe(seconds)
+    buckets = {
+        sample.labels["le"]: sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        if family.name == "lab_ack_latency_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket")
+    }
+    assert (buckets["5.0"], buckets["7.5"], buckets["15.0"], buckets["30.0"]) == (0, 1, 2, 2)
+    assert buckets["+Inf"] == 3
