@@ -6,7 +6,7 @@ too. A response Bundle has exactly one entry per request entry, in order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,12 +19,18 @@ from services.lab_ingestion.adapters.fhir_outcome import (
     operation_outcome,
 )
 from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.entrypoints.outcomes import ANSWER_LOST_TEXT
 from services.lab_ingestion.service_layer.commands import IngestOutcome
 
 FHIR_JSON = "application/fhir+json"
 MAX_REASON = 500  # characters of a stored rejection reason
 RETRY_AFTER = {"Retry-After": "5"}
 TRANSIENT_TEXT = "temporary internal error; nothing was stored, resend later"
+# a Bundle's entries, some stored with their answers lost (``ANSWER_LOST_TEXT``), the others not
+PARTLY_LOST_TEXT = (
+    "temporary internal error; some entries were stored but their answers were lost, the"
+    " others not: resend it to learn what was stored"
+)
 PATIENT_TEXT = "Patient used for matching only; it is not stored"
 _ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                 413: "too-costly", 503: "transient"}  # fmt: skip
@@ -77,8 +83,18 @@ def invalid(error: FhirInputError, status: int = 400) -> web.Response:
     return fhir_json(operation_outcome(error.issues), status)
 
 
-def unavailable() -> web.Response:
-    return fhir_error(503, "Service Unavailable", TRANSIENT_TEXT)
+def unavailable(*outcomes: IngestOutcome) -> web.Response:
+    """503, saying what ``outcomes`` (transient ones) stored (none given: nothing)."""
+    return fhir_error(503, "Service Unavailable", transient_text(outcomes))
+
+
+def transient_text(outcomes: Iterable[IngestOutcome]) -> str:
+    """What transient ``outcomes`` stored: nothing (``TRANSIENT_TEXT``), or something whose
+    answer was lost (``ANSWER_LOST_TEXT``), or, of several, some of them."""
+    lost = [outcome.answer_lost for outcome in outcomes if outcome.transient]
+    if lost and all(lost):
+        return ANSWER_LOST_TEXT
+    return PARTLY_LOST_TEXT if any(lost) else TRANSIENT_TEXT
 
 
 def rejection_of(error: FhirInputError) -> tuple[RejectionCode, str]:
@@ -163,7 +179,7 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
     """201 Created only with a stored result to name (FHIR: its Location); any other
     accepted Observation created nothing (200)."""
     if outcome.transient:
-        return 503, Issue("error", "transient", TRANSIENT_TEXT)
+        return 503, Issue("error", "transient", transient_text([outcome]))
     if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # the token's sender is not configured
         return 403, Issue("error", "forbidden", outcome_reason(outcome))
     if not outcome.accepted:

@@ -155,7 +155,7 @@ class FhirRoutes:
         outcomes = await asyncio.gather(*(one(entry) for entry in bundle.entries))
         handled = [outcome for outcome in outcomes if outcome is not None]
         if handled and all(outcome.transient for outcome in handled):
-            return fhir.unavailable()
+            return fhir.unavailable(*handled)
         return await asyncio.to_thread(fhir.batch_response, bundle, outcomes)  # one per entry
 
     async def _fhir_rejected(
@@ -179,7 +179,7 @@ class FhirRoutes:
             Channel.FHIR, code, reason, payload, source, configured_as=configured_as
         )
         if outcome.transient:
-            return fhir.unavailable()
+            return fhir.unavailable(outcome)
         if outcome.code is RejectionCode.UNKNOWN_SOURCE and code is not outcome.code:
             return fhir.observation_response(outcome)  # 403: the token's sender is gone
         return fhir.invalid(error, status)
@@ -187,7 +187,7 @@ class FhirRoutes:
     async def _unreadable_fhir(self, error: UnreadableBody, source: str) -> web.Response:
         outcome = await self._intake.keep_unreadable(Channel.FHIR, error, source)
         if outcome.transient:
-            return closing(fhir.unavailable())
+            return closing(fhir.unavailable(outcome))
         issue_code = "too-costly" if error.status == 413 else "structure"
         return closing(
             fhir.fhir_json(

@@ -44,7 +44,11 @@ from services.lab_ingestion.domain.local_codes import (
 )
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
-from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS, count_outcome
+from services.lab_ingestion.entrypoints.outcomes import (
+    MESSAGE_REJECTIONS,
+    count_outcome,
+    failed_outcome,
+)
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
@@ -196,14 +200,11 @@ class Hl7Acknowledger:
     async def _submit_or_error(self, command: Command) -> IngestOutcome:
         try:
             return await self._submit(command)
-        except Exception as exc:  # nothing was stored: the sender must try again
+        except Exception as exc:  # the sender must try again (stored, or nothing was)
             # the type only: an error's text can quote the input (asyncpg's DETAIL)
             log.error("could not process an HL7 message; answered AR to resend",
                       extra={"error": type(exc).__name__})  # fmt: skip
-            return IngestOutcome(
-                accepted=False, transient=True,
-                reason="temporary internal error; nothing was stored, resend",
-            )  # fmt: skip
+            return failed_outcome(exc, "temporary internal error; nothing was stored, resend")
 
     @staticmethod
     def _ack(

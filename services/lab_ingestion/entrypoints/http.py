@@ -130,6 +130,6 @@ class LabRoutes:
     ) -> web.Response:
         outcome = await self._intake.keep_unreadable(channel, error, source)
         if outcome.transient:
-            return closing(unavailable_problem())
+            return closing(unavailable_problem(outcome))
         title = "Payload Too Large" if error.status == 413 else "Unreadable body"
         return closing(problem(error.status, title, error.reason))

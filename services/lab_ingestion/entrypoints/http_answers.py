@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def json_answer(outcome: IngestOutcome) -> web.Response:
     if outcome.transient:
-        return unavailable_problem()
+        return unavailable_problem(outcome)
     if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # a sender the token is not for
         return problem(403, "Sender not permitted", fhir.outcome_reason(outcome))
     if not outcome.accepted:
@@ -47,8 +47,11 @@ def closing(response: web.Response) -> web.Response:
     return response
 
 
-def unavailable_problem() -> web.Response:
-    response = problem(503, "Service Unavailable", fhir.TRANSIENT_TEXT)
+def unavailable_problem(outcome: IngestOutcome | None = None) -> web.Response:
+    """503 with Retry-After, saying what ``outcome`` stored (none given: nothing)."""
+    response = problem(
+        503, "Service Unavailable", fhir.transient_text([outcome] if outcome else [])
+    )
     response.headers.update(fhir.RETRY_AFTER)
     return response
 

@@ -1,6 +1,7 @@
 """What every HTTP channel of lab-ingestion does with an input: hand its command to the
-service layer (an internal error is answered as transient: nothing was stored, the sender
-resends), count the outcome, and keep an input refused at the edge as a rejection."""
+service layer (an internal error is answered as transient: nothing was stored, or, its
+commit's answer lost, stored without knowing what; the sender resends), count the outcome,
+and keep an input refused at the edge as a rejection."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from services.lab_ingestion.entrypoints.hl7_flow import Submit
 from services.lab_ingestion.entrypoints.http_answers import (
     log_internal_error,
 )
-from services.lab_ingestion.entrypoints.outcomes import count_outcome
+from services.lab_ingestion.entrypoints.outcomes import count_outcome, failed_outcome
 from services.lab_ingestion.entrypoints.request_body import (
     UnreadableBody,
 )
@@ -59,9 +60,10 @@ class LabIntake:
     ) -> IngestOutcome:
         try:
             outcome = await self._submit(command)
-        except Exception as error:  # nothing was stored: the sender must try again
-            log_internal_error(error, channel, source)
-            outcome = IngestOutcome(accepted=False, reason=fhir.TRANSIENT_TEXT, transient=True)
+        except Exception as error:  # the sender must try again (stored, or nothing was)
+            outcome = failed_outcome(error, fhir.TRANSIENT_TEXT)
+            if not outcome.answer_lost:  # else logged by the group committer
+                log_internal_error(error, channel, source)
         # every counter counts messages: a transaction's Observations, even rejected ones
         messages = len(command.messages) if isinstance(command, IngestTransaction) else 1
         count_outcome(self._metrics, channel.value, source, outcome, messages=messages)

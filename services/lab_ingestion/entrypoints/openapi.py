@@ -112,7 +112,10 @@ _FHIR_ERRORS: dict[str, Any] = {
     "405": _not_allowed(_OUTCOME),
     "413": _fhir(f"{_TOO_LARGE} (issue code too-costly)"),
     "503": _resend(
-        _fhir("temporary internal error, nothing was stored: resend (issue code transient)")
+        _fhir(
+            "temporary internal error, nothing was stored: resend; or stored, but its answer"
+            " was lost: resend it to learn what was stored (issue code transient)"
+        )
     ),
 }
 _PROBLEM_ERRORS: dict[str, Any] = {
@@ -120,7 +123,12 @@ _PROBLEM_ERRORS: dict[str, Any] = {
     "403": _problem("the token lacks the role lab"),
     "405": _not_allowed({_TEXT: {"schema": {"type": "string"}}}),
     "413": _problem(_TOO_LARGE),
-    "503": _resend(_problem("temporary internal error, nothing was stored: resend")),
+    "503": _resend(
+        _problem(
+            "temporary internal error, nothing was stored: resend; or stored, but its answer"
+            " was lost: resend it to learn what was stored"
+        )
+    ),
 }
 
 # the request model's own JSON Schema; its $id makes its "#/$defs/..." references its own

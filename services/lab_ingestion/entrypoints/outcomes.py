@@ -12,6 +12,7 @@ from aiohttp import web
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.service_layer.commands import IngestOutcome
+from services.lab_ingestion.service_layer.group_commit import CommitAnswerLost
 from shared.contracts.events.lab import Channel
 from shared.web.app import Handler
 
@@ -21,6 +22,25 @@ MESSAGE_REJECTIONS = {
     RejectionCode.WRONG_PROCESSING_ID,
     RejectionCode.UNKNOWN_SOURCE,
 }
+
+# A batch whose commit landed but whose answer was lost, the plan of the attempt that
+# committed not known here (``CommitAnswerLost``): stored (the message, or its rejection),
+# but what was stored cannot be told; its resend is answered as stored (AR / 503 still: the
+# lab resends it to learn). Within MSA-3's 80 characters.
+ANSWER_LOST_TEXT = "stored, but its answer was lost; resend it to learn what was stored"
+# lab_messages_rejected_total's reason for it (bounded, told from "unknown": nothing stored)
+ANSWER_LOST_REASON = "answer-lost"
+
+
+def failed_outcome(error: Exception, nothing_stored: str) -> IngestOutcome:
+    """The answer to a command the service layer failed on (``error``): ``nothing_stored``
+    (the channel's text), or, when its commit landed with its answer lost, that it is stored
+    and its resend tells what was."""
+    if isinstance(error, CommitAnswerLost):
+        return IngestOutcome(
+            accepted=False, transient=True, answer_lost=True, reason=ANSWER_LOST_TEXT
+        )
+    return IngestOutcome(accepted=False, transient=True, reason=nothing_stored)
 
 
 def count_outcome(
@@ -51,8 +71,14 @@ def count_outcome(
         metrics.not_obtained.labels(channel).inc(outcome.not_obtained)
         metrics.limits.labels(channel).inc(outcome.limits)
     else:
-        reason = outcome.code.value if outcome.code else "unknown"
+        reason = outcome.code.value if outcome.code else _uncoded_reason(outcome)
         metrics.rejected.labels(channel, label, reason).inc(count)
+
+
+def _uncoded_reason(outcome: IngestOutcome) -> str:
+    """A failure's reason: "unknown" (nothing stored: an internal error, an outage), or
+    ``ANSWER_LOST_REASON`` (stored, its answer lost)."""
+    return ANSWER_LOST_REASON if outcome.answer_lost else "unknown"
 
 
 def timed(metrics: LabIngestionMetrics, channel: Channel, handler: Handler) -> Handler:

@@ -97,7 +97,11 @@ class IngestOutcome:
     cancelled: int = 0  # earlier results cancelled or deleted (X, D)
     not_obtained: int = 0  # results the lab could not obtain, left out (nothing to withdraw)
     limits: int = 0  # of the results stored, those the lab reported as a limit (``<0.1``)
-    transient: bool = False  # nothing was stored because of an internal error: resend
+    transient: bool = False  # not answered because of an internal error: resend
+    # transient, and stored: the batch's commit landed but its answer was lost, and what the
+    # attempt that committed stored is not known here (``CommitAnswerLost``): its resend is
+    # answered as stored. Otherwise a transient outcome stored nothing
+    answer_lost: bool = False
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it
     failed_observation: int | None = None  # of a rejected message: its result at fault

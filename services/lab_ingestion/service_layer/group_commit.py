@@ -44,8 +44,8 @@ LOST_ANSWERS_KEPT = 8
 
 class CommitAnswerLost(Exception):
     """A batch's attempt committed, but what it planned is not known here: its callers are
-    told to resend (each resend is then answered as stored), never what another attempt
-    planned."""
+    told that it is stored, its answer lost, and to resend to learn what was stored (each
+    resend is then answered as stored), never what another attempt planned."""
 
 
 class Batch(list[C]):
