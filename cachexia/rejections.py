@@ -48,7 +48,11 @@ def add_rejection_commands(commands: Any) -> None:
     )
     replay.add_argument("rejection_id", type=_rejection_id)
     replay.add_argument(
-        "--dry-run", action="store_true", help="check that it can be replayed; store nothing"
+        "--dry-run",
+        action="store_true",
+        help="make every check the replay would (its copy, the allow-list, the patient's"
+        " enrolment, its results' chains since it was kept) and say which refuses it;"
+        " write nothing",
     )
 
 
@@ -120,12 +124,11 @@ async def _replay(
         return EXIT_USAGE
     replayer = await build_replayer(pool, settings, stored_id)
     try:
-        if dry_run:
-            replayer.check(kept)
-            sys.stdout.write(f"{rejection_id}: its copy reads back as the message; replayable\n")
-            return 0
-        await hash_ids_left_as_written(pool, stored_id)
-        replayed = await replayer.replay(kept)  # the rejection marked in the replay's commit
+        if dry_run:  # every check the replay makes, nothing written
+            replayed = await replayer.dry_run(kept)
+        else:
+            await hash_ids_left_as_written(pool, stored_id)
+            replayed = await replayer.replay(kept)  # the rejection marked in its commit
     except ReplayRefused as refused:
         sys.stderr.write(f"cachexia: {rejection_id} is not replayed: {refused}\n")
         return EXIT_FAILURE

@@ -123,5 +123,9 @@ class Ingest(Protocol):
     """A batch ingestor (``BatchIngestor``): the outcomes of ``commands``, in their order."""
 
     async def __call__(
-        self, commands: Sequence[Command], *, before_commit: BeforeCommit | None = None
+        self,
+        commands: Sequence[Command],
+        *,
+        before_commit: BeforeCommit | None = None,
+        dry_run: bool = False,
     ) -> list[IngestOutcome]: ...

@@ -115,10 +115,19 @@ class BatchIngestor:
         self._lost_answers: LostCommitAnswers[IngestOutcome] = LostCommitAnswers()
 
     async def __call__(
-        self, commands: Sequence[Command], *, before_commit: BeforeCommit | None = None
+        self,
+        commands: Sequence[Command],
+        *,
+        before_commit: BeforeCommit | None = None,
+        dry_run: bool = False,
     ) -> list[IngestOutcome]:
         """``before_commit``: told the outcomes in the unit of work that commits them (each
-        attempt's, of which one commits)."""
+        attempt's, of which one commits). ``dry_run``: the outcomes the commands would have
+        now, planned from a read as on the careful path (every check a write's plan makes),
+        in a unit of work rolled back before anything is staged: nothing written, no event,
+        ``before_commit`` never told."""
+        if dry_run:
+            return await self._ingest(commands, fast=False, token=None, then=None, write=False)
         outcomes = await self._outcomes(commands, before_commit)
         discarded = sum(
             1 for o in outcomes for part in o.parts or (o,) if part.accepted and not part.enrolled
@@ -173,6 +182,7 @@ class BatchIngestor:
         fast: bool,
         token: uuid.UUID | None,
         then: BeforeCommit | None,
+        write: bool = True,
     ) -> list[IngestOutcome]:
         committing: list[IngestOutcome] | None = None
         attempt = uuid.uuid4()  # which attempt committed is what a retry answers
@@ -191,6 +201,8 @@ class BatchIngestor:
                 if self._reads_kept_copies:  # withdrawn as of when the message arrived
                     context.withdrawn_at = max((c.received_at for c in ingests), default=None)
                 outcomes = [self._apply(context, command) for command in commands]
+                if not write:  # a dry run: the unit of work rolls back, the lock with it
+                    return outcomes
                 await self._store(uow, context, token, attempt)
                 if then is not None:  # before the commit, in its transaction
                     then(uow, outcomes)

@@ -182,11 +182,7 @@ class Replayer:
         """Ingest the rejection's checked copy as its sender's message, and mark the
         rejection with how it went in the ingest's unit of work (``mark_replay``): the
         replay and its mark are committed together, or neither is."""
-        message = self.check(rejection)
-        command = IngestLabMessage(
-            message, lambda: rejection.payload, rejection.received_at,
-            inherited_rejection_id=rejection.rejection_id,  # rejected again: the same one
-        )  # fmt: skip
+        command = self._command(rejection)
 
         def mark(uow: Any, outcomes: Sequence[IngestOutcome]) -> None:
             (outcome,) = outcomes
@@ -195,6 +191,23 @@ class Replayer:
 
         (outcome,) = await self.ingest([command], before_commit=mark)
         return _replayed(outcome)
+
+    async def dry_run(self, rejection: KeptRejection) -> Replayed:
+        """What ``replay`` would do now, with nothing written (no row, no event, no mark on
+        the rejection): the copy checked, then planned as the replay would be, from a read
+        (the allow-list, the subject, the stored messages, the chains as of when it first
+        arrived: ``ambiguous-version``). ``settled``: the replay would close the rejection;
+        the summary says so, or which check would refuse it."""
+        (outcome,) = await self.ingest([self._command(rejection)], dry_run=True)
+        return Replayed(outcome, _replayed(outcome).settled, _dry_run_summary(outcome))
+
+    def _command(self, rejection: KeptRejection) -> IngestLabMessage:
+        """The rejection's checked copy as its sender's message, as first received."""
+        message = self.check(rejection)
+        return IngestLabMessage(
+            message, lambda: rejection.payload, rejection.received_at,
+            inherited_rejection_id=rejection.rejection_id,  # rejected again: the same one
+        )  # fmt: skip
 
 
 def rejection_control_id(channel: Channel, copy: str, sent: str) -> str:
@@ -271,6 +284,19 @@ def _is_hl7_hash(number: str) -> bool:
 
 def _replayed(outcome: IngestOutcome) -> Replayed:
     return Replayed(outcome, outcome.accepted and outcome.enrolled, _summary(outcome))
+
+
+def _dry_run_summary(outcome: IngestOutcome) -> str:
+    if outcome.transient:
+        return "not checked: a passing failure; try again"
+    if not outcome.accepted:
+        code = outcome.code.value if outcome.code else ""
+        return f"not replayable now: it would be rejected again: {code}: {outcome.reason}"
+    if outcome.duplicate:
+        return "replayable: already stored (the lab resent it); the replay would close it"
+    if not outcome.enrolled:
+        return "not replayable yet: the patient is not enrolled (yet); nothing would be stored"
+    return f"replayable: it would store {outcome.results} result(s), cancel {outcome.cancelled}"
 
 
 def _summary(outcome: IngestOutcome) -> str:

@@ -17,7 +17,7 @@ from services.lab_ingestion.domain.kept_copy import (
     kept_copy_hash,
 )
 from services.lab_ingestion.domain.message_identity import content_digest
-from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import BeforeCommit, Command, IngestOutcome
 from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
@@ -60,18 +60,25 @@ def read_copy(rejection: KeptRejection) -> LabMessage:
 
 
 class RecordingIngest:
-    """Stores every command; is its own unit of work, keeping the replay marks staged."""
+    """Stores every command (a dry run's apart: it stores nothing); is its own unit of work,
+    keeping the replay marks staged. Each command's outcome is ``outcome``."""
 
-    def __init__(self) -> None:
+    def __init__(self, outcome: IngestOutcome | None = None) -> None:
+        self.outcome = outcome or IngestOutcome(accepted=True, results=1)
         self.commands: list[Command] = []
+        self.dry_runs: list[Command] = []
         self.marks: list[tuple[uuid.UUID, str, bool]] = []
 
     async def __call__(
-        self, commands: Sequence[Command], *, before_commit: BeforeCommit | None = None
+        self,
+        commands: Sequence[Command],
+        *,
+        before_commit: BeforeCommit | None = None,
+        dry_run: bool = False,
     ) -> list[IngestOutcome]:
-        self.commands.extend(commands)
-        outcomes = [IngestOutcome(accepted=True, results=1)]
-        if before_commit is not None:
+        (self.dry_runs if dry_run else self.commands).extend(commands)
+        outcomes = [self.outcome for _ in commands]
+        if before_commit is not None and not dry_run:
             before_commit(self, outcomes)
         return outcomes
 
@@ -96,6 +103,42 @@ async def test_a_replay_ingests_the_copy_as_its_senders_message_at_its_first_arr
     (command,) = ingest.commands
     assert command.received_at == AT
     assert command.rejection_id == rejection.rejection_id  # rejected again: the same one
+
+
+@pytest.mark.parametrize(
+    ("outcome", "settled", "said"),
+    [
+        (IngestOutcome(accepted=True, results=1), True, "replayable: it would store 1 result"),
+        (IngestOutcome(accepted=True, duplicate=True), True, "replayable: already stored"),
+        (IngestOutcome(accepted=True, enrolled=False), False, "not replayable yet: the patient"),
+        (
+            IngestOutcome.rejected(RejectionCode.AMBIGUOUS_VERSION, "changed since"),
+            False, "not replayable now: it would be rejected again: ambiguous-version: changed",
+        ),
+        (
+            IngestOutcome.rejected(RejectionCode.UNKNOWN_SOURCE, "sender not allowed"),
+            False, "not replayable now: it would be rejected again: unknown-source",
+        ),
+    ],
+)  # fmt: skip
+async def test_a_dry_run_plans_the_replay_and_marks_nothing(
+    outcome: IngestOutcome, settled: bool, said: str
+) -> None:
+    """Review 110 (2): the replay's own plan, from the ingestor's dry run (nothing written),
+    never the copy's check alone; the rejection is not marked."""
+    rejection, ingest = kept(), RecordingIngest(outcome)
+    checked = await Replayer(read_copy, ingest).dry_run(rejection)
+    assert (checked.settled, checked.summary.startswith(said)) == (settled, True), checked
+    assert ingest.marks == [] and ingest.commands == []
+    (command,) = ingest.dry_runs  # as the replay would ingest it
+    assert command.received_at == AT and command.rejection_id == rejection.rejection_id
+
+
+async def test_a_dry_run_refuses_what_the_copys_check_refuses() -> None:
+    ingest = RecordingIngest()
+    with pytest.raises(ReplayRefused, match="already replayed"):
+        await Replayer(read_copy, ingest).dry_run(kept(replayed_at=AT))
+    assert ingest.dry_runs == []
 
 
 @pytest.mark.parametrize(
