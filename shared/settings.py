@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.protocol import DEFAULT_PROTOCOL_FILE, Protocol, ProtocolFileError, load_protocol
+
 SERVICE_NAMES: tuple[str, ...] = (
     "lab-ingestion",
     "crp-monitor",
@@ -59,6 +61,9 @@ class PlatformSettings(BaseSettings):
     )
 
     data_dir: Path = Path(".data")
+    # the trial protocol's parameters (shared.protocol): read and checked whole at start, so
+    # a missing or faulty file stops every process before it takes or decides anything
+    protocol_file: Path = DEFAULT_PROTOCOL_FILE
     kafka_bootstrap_servers: str = Field(
         default="",
         validation_alias=AliasChoices(
@@ -141,6 +146,24 @@ class PlatformSettings(BaseSettings):
             raise ValueError("is empty: name the platform's data directory, or unset it (.data)")
         return value
 
+    @field_validator("protocol_file", mode="before")
+    @classmethod
+    def _named_protocol_file(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                f"is empty: name the trial's protocol file, or unset it ({DEFAULT_PROTOCOL_FILE})"
+            )
+        return value
+
+    @field_validator("protocol_file")
+    @classmethod
+    def _usable_protocol_file(cls, value: Path) -> Path:
+        try:
+            load_protocol(value)
+        except ProtocolFileError as error:
+            raise ValueError(str(error)) from None
+        return value
+
     @field_validator("subject_hmac_key")
     @classmethod
     def _strong_key(cls, value: SecretStr) -> SecretStr:
@@ -158,6 +181,11 @@ class PlatformSettings(BaseSettings):
         # it, another key; processes that disagree are stopped by its fingerprint
         # (``shared.key_fingerprint``)
         return value
+
+    def protocol(self) -> Protocol:
+        """The protocol in ``protocol_file``, read now (and checked again: ProtocolFileError
+        should it have changed into a faulty one since the settings were read)."""
+        return load_protocol(self.protocol_file)
 
     @property
     def uses_embedded_kafka(self) -> bool:
