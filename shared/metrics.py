@@ -1,11 +1,14 @@
 """Prometheus metrics, one object per component, each built from an injected registry.
 
 Names end in ``_total`` (counters), ``_seconds`` (durations, ages) or ``_bytes``; gauges that
-count things carry the unit in the name (``_events``, ``_messages``). One name is an
-exception: ``cachexia_ready`` (a 0/1 gauge per dependency, 1 when it answers) has no unit to
+count things carry the unit in the name (``_events``, ``_messages``). Two names are
+exceptions: ``cachexia_ready`` (a 0/1 gauge per dependency, 1 when it answers) has no unit to
 end in, and ``_ready_total`` or ``_ready_bool`` would misname it; operators' dashboards, the
-alerts (``CachexiaNotReady``) and probes use it under this name, so it is kept. Labels are
-few and bounded: service, topic, partition, reason code, consumer, dependency.
+alerts (``CachexiaNotReady``) and probes use it under this name, so it is kept. And
+``cachexia_protocol_info`` (always 1) names in its ``version`` label the trial protocol
+version whose parameters the service applies: an info metric, named as Prometheus names
+them. Labels are few and bounded: service, topic, partition, reason code, consumer,
+dependency, protocol version.
 """
 
 from __future__ import annotations
@@ -149,3 +152,16 @@ class ReadinessMetrics:
 
     def set_ready(self, dependency: str, ok: bool) -> None:
         self.ready.labels(self._service, dependency).set(1 if ok else 0)
+
+
+class ProtocolMetrics:
+    """``cachexia_protocol_info``: which protocol version's parameters the service applies
+    (one sample, 1, set at start; a dashboard joins it to tell which version decided)."""
+
+    def __init__(self, registry: CollectorRegistry, service: str, version: str) -> None:
+        self.info = Gauge(
+            "cachexia_protocol_info",
+            "1, labelled with the trial protocol version whose parameters the service applies",
+            ["service", "version"], registry=registry,
+        )  # fmt: skip
+        self.info.labels(service, version).set(1)

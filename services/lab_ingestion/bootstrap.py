@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from services.lab_ingestion.adapters.stored_ids import (
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.kept_copy import kept_copy_hash
 from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.http import LabRoutes
@@ -40,12 +42,16 @@ from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import TRANSIENT_DB_ERRORS, ReservedConnections
 from shared.key_fingerprint import check_key_fingerprint
+from shared.metrics import ProtocolMetrics
+from shared.protocol import Protocol
 from shared.secrets import subject_hmac_key, subject_key_origin
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings, host_port
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
 
 NAME = "lab-ingestion"
+
+log = logging.getLogger(__name__)
 
 
 def build(context: ServiceContext) -> ServiceParts:
@@ -55,6 +61,12 @@ def build(context: ServiceContext) -> ServiceParts:
     hasher = partial(hospital_id_hmac, subject_key)
     stored_id = stored_id_hasher(subject_key)
     metrics = LabIngestionMetrics(context.registry)
+    protocol = settings.protocol()  # checked when the settings were read: read as it is now
+    ProtocolMetrics(context.registry, NAME, protocol.version)
+    log.info(
+        "protocol %s: its parameters are applied", protocol.version,
+        extra={"protocol_version": protocol.version, "protocol_file": str(settings.protocol_file)},
+    )  # fmt: skip
     discards = DiscardClock()
     connections = ReservedConnections(context.pool, keep=1)
     ingestor = BatchIngestor(
@@ -63,6 +75,7 @@ def build(context: ServiceContext) -> ServiceParts:
             context.outbox_written,
         ),
         hasher,
+        params=unit_parameters(protocol),
         on_replan=metrics.replanned.inc,
         on_discarded=discards.note,
     )  # fmt: skip
@@ -123,6 +136,11 @@ def build(context: ServiceContext) -> ServiceParts:
     )
 
 
+def unit_parameters(protocol: Protocol) -> UnitParameters:
+    """The unit conversions' laboratory conventions the protocol sets (its [lab_ingestion])."""
+    return UnitParameters(crp_nmol_per_mg_l=protocol.lab_ingestion.crp_nmol_per_mg_l)
+
+
 async def _check_key(conn: asyncpg.Connection, key: bytes, origin: str) -> str:
     recorded = await check_key_fingerprint(conn, key, origin)
     return "subject_key: the patient-matching key's fingerprint recorded" if recorded else ""
@@ -164,7 +182,7 @@ async def build_replayer(
     connections = ReservedConnections(pool, keep=0)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(connections, NAME, stored_id), kept_copy_hash,
-        reads_kept_copies=True,
+        params=unit_parameters(settings.protocol()), reads_kept_copies=True,
     )  # fmt: skip
 
     def read_copy(rejection: KeptRejection) -> LabMessage:

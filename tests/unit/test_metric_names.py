@@ -8,17 +8,18 @@ from prometheus_client import CollectorRegistry
 import shared.metrics
 from services.crp_monitor.adapters.metrics import CrpMonitorMetrics
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
-from shared.metrics import ConsumerMetrics, OutboxMetrics, ReadinessMetrics
+from shared.metrics import ConsumerMetrics, OutboxMetrics, ProtocolMetrics, ReadinessMetrics
 
 UNITS = ("_total", "_seconds", "_bytes", "_events", "_messages")
-# a 0/1 gauge; operators use the name (see the module's docstring)
-DOCUMENTED_EXCEPTIONS = {"cachexia_ready"}
+# a 0/1 gauge; operators use the name; an info metric (see the module's docstring)
+DOCUMENTED_EXCEPTIONS = {"cachexia_ready", "cachexia_protocol_info"}
 
 
 def exposed_names() -> set[str]:
     registry = CollectorRegistry()
     for metrics in (ConsumerMetrics, OutboxMetrics, ReadinessMetrics):
         metrics(registry, "test")
+    ProtocolMetrics(registry, "test", "LENA-CCS-1")
     LabIngestionMetrics(registry)
     CrpMonitorMetrics(registry)
     return {
