@@ -8,12 +8,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
 
 from shared.messaging import relay as relay_module
+from shared.messaging import relay_leadership
 from shared.messaging.relay_leadership import Leadership, LeadershipLost
 from tests.unit.test_relay import FakeConnection, FakePool, OutboxRow, harness, outbox
 
@@ -135,17 +137,22 @@ async def test_a_keep_alive_without_an_answer_ends_the_session() -> None:
     assert session.terminated, "a session that may still hold the lock was kept"
 
 
-async def test_the_keep_alive_costs_one_round_trip_per_interval() -> None:
+async def test_the_keep_alive_costs_one_round_trip_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the module's clock, not the wall's: on a loaded machine 35 sleeps of 10 ms took longer
+    now = [0.0]
+    monkeypatch.setattr(relay_leadership, "time", SimpleNamespace(monotonic=lambda: now[0]))
     session = LockSession({"free": True})
     leadership = Leadership(
         session,  # a hand-written fake of asyncpg.Connection
         "unit_outbox", lambda *_: None, keepalive_seconds=0.1,
     )  # fmt: skip
     assert await leadership.acquire(asyncio.Event())
-    for _ in range(35):  # a batch every 10 ms for 0.35 s
+    for tick in range(35):  # a batch every 10 ms for 0.35 s
+        now[0] = tick * 0.01
         await leadership.keep_alive()
-        await asyncio.sleep(0.01)
-    assert 2 <= session.keepalives <= 4, session.keepalives
+    assert session.keepalives == 3  # at 0.1, 0.2 and about 0.3 s
 
 
 async def test_a_session_the_pool_took_back_is_not_leading() -> None:
