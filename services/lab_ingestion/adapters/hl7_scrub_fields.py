@@ -87,12 +87,29 @@ def scrub_fields(
         runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
         replacements = {marker: replacement for replacement, marker in markers.items()}
         # the message's own separators never part a phone's groups (an escape is never cut)
-        numbers = functools.partial(phone_spans, phones=phones, excluded="".join(separators))
+        numbers = functools.partial(
+            _phones_outside, protected=protected, phones=phones, excluded="".join(separators)
+        )
         scrub = functools.partial(
             _replaced, scrubber=scrubber, runs=runs, replacements=replacements, phones=numbers
         )
         _scrub_in_batches(scrubbed, scrub)
         _scrub_decoded(scrubbed, scrub, separators)
+
+
+def _phones_outside(
+    text: str, *, protected: re.Pattern[str], phones: Collection[str], excluded: str
+) -> list[tuple[int, int]]:
+    """``phone_spans``, but those that would cut an escape sequence kept whole (a phone
+    is found run into letters, so also after an escape's code letter: ``\\X0311234567\\``
+    is masked whole beforehand when its digits hold the number, ``masked_escapes``)."""
+    spans = phone_spans(text, phones, excluded)
+    if not spans:
+        return spans
+    inside = bytearray(len(text) + 1)
+    for match in protected.finditer(text):
+        inside[match.start() + 1 : match.end()] = b"\x01" * (len(match.group()) - 1)
+    return [(start, end) for start, end in spans if not inside[start] and not inside[end]]
 
 
 def masked_flags(value: str, separators: Separators) -> str:

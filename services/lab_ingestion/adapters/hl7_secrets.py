@@ -129,8 +129,10 @@ def _collect_secrets(
         _add(secrets, grouped_digits(value) or "", 6)  # 756.1234.5678.97 as 7561234567897
     for value in values(_DATE_FIELDS, (0,)):
         for year, month, day in written_dates(value):
-            for variant in (value, *date_spellings(year, month, day)):
-                _add(secrets, variant, 8)
+            _add(secrets, value, 8)
+            people.append(value)
+            for variant in date_spellings(year, month, day):  # D.M.YY: six characters
+                _add(secrets, variant, 6)
                 people.append(variant)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)

@@ -8,8 +8,9 @@ note writes it as a person dials it: ``0319998877``, ``031 999 88 77``, ``031.99
 gives the digits of the forms a number is written in (national, with its trunk prefix 0,
 and its subscriber part, which follows a country code); ``phone_spans`` finds them in text
 whose digits are grouped by blanks, dots, dashes, slashes or parentheses, as whole groups
-(``99 88 77`` does not hit ``199 88 77``), a country code before them (``+41`` or ``0041``,
-also run into the number: ``+41319998877``) left as written. Only forms of
+(``99 88 77`` does not hit ``199 88 77``), run into letters or not (``Tel0319998877``), a
+country code before them (``+41`` or ``0041``, also run into the number: ``+41319998877``)
+left as written. Only forms of
 ``MIN_PHONE_DIGITS`` digits or more are searched: fewer are lab values, counts and postal
 codes. Linear in the text: each run of grouped digits is searched with ``str.find``.
 """
@@ -44,8 +45,10 @@ def phone_numbers(components: Sequence[str]) -> set[str]:
 def phone_spans(text: str, phones: Collection[str], excluded: str = "") -> list[tuple[int, int]]:
     """Where in ``text`` each of ``phones`` (digits) is written, its groups of digits split
     by any of ``_SEPARATORS`` but those ``excluded`` (the message's own separators): from
-    its first digit to its last, each end at a group's end, none run into a letter or digit
-    (a country code before it excepted: ``+41`` or ``0041``, apart or run into it)."""
+    its first digit to its last, each end at a group's end, none run into another digit (a
+    country code before it excepted: ``+41`` or ``0041``, apart or run into it); run into
+    letters it is found (``Tel0311234567``, ``Tel.031 123 45 67``: letters never extend a
+    number)."""
     spans: list[tuple[int, int]] = []
     if not phones:
         return spans
@@ -61,8 +64,8 @@ def phone_spans(text: str, phones: Collection[str], excluded: str = "") -> list[
                 after = positions[end - 1] + 1
                 whole = (
                     (end == len(digits) or group_of[end] == end)
-                    and (first == 0 or not text[first - 1].isalnum())
-                    and (after == len(text) or not text[after].isalnum())
+                    and (first == 0 or not text[first - 1].isdigit())
+                    and (after == len(text) or not text[after].isdigit())
                     and _begins_a_number(digits[group_of[found] : found], text[first - 1 : first])
                 )
                 if whole:

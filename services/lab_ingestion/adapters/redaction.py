@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.scrub import (
     MIN_DIGITS_ONLY,
     Scrubber,
@@ -43,6 +44,8 @@ _NOT_A_NAME = frozenset({"patient", "unknown", "anonymous", "test", "the", "and"
 _NAME_PART = re.compile(r"[^\s,;:/()\[\]\"]+")
 _HYPHENS = re.compile(r"-+")  # a part of a double name: "Müller" of "Müller-Meier"
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+# a value written as a phone number is (digits, maybe grouped, maybe after +)
+_PHONE = re.compile(r"\+?[0-9][0-9 ./()-]*[0-9]", re.ASCII)
 
 
 def copy_json(node: object) -> Any:
@@ -90,7 +93,8 @@ def scrub_secrets(node: Any, secrets: Mapping[str, str]) -> Any:
     replacements = {r: r for r in keep if r != REDACTED and len(r) >= _MIN_SECRET}
     for secret, replacement in found.items():
         replacements.setdefault(secret, replacement)
-    scrub = Scrubber(replacements, min_length=_MIN_NAME_PART)
+    phones = secrets.phones if isinstance(secrets, Secrets) else ()
+    scrub = Scrubber(replacements, min_length=_MIN_NAME_PART, numbers=phones)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
@@ -114,11 +118,14 @@ def _min_length(replacement: str) -> int:
 
 class Secrets(dict[str, str]):
     """Removed text -> what replaces its other copies (a keyed hash or ``REDACTED``); and
-    the names and dates among it (``people``), searched for run into ids too."""
+    the names and dates among it (``people``), searched for run into ids too; and the
+    digits of the phone numbers among it (``phones``), also found run into letters
+    (``Tel0311234567``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.people: list[str] = []
+        self.phones: set[str] = set()
 
     def text(self, value: object) -> None:
         """A removed value; a date also in the other ways it is commonly written."""
@@ -133,6 +140,10 @@ class Secrets(dict[str, str]):
             for variant in date_spellings(*date.groups()):
                 self.setdefault(variant, REDACTED)
                 self.people.append(variant)
+        elif _PHONE.fullmatch(value.strip()):  # its national forms (``phone_numbers``)
+            for form in phone_numbers([value.strip()]):
+                self.setdefault(form, REDACTED)
+                self.phones.add(form)
 
     def street(self, value: object) -> None:
         """A removed street line: the whole of it and its words (``street_words``)."""

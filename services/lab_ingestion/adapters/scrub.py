@@ -28,7 +28,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+
+from services.lab_ingestion.adapters.word_dates import Date, date_spans
 
 REDACTED = "[redacted]"
 MIN_LENGTH = 3
@@ -51,22 +53,31 @@ class Scrubber:
         protected: re.Pattern[str] | None = None,
         fill: bool = False,
         run_in: bool = False,
+        numbers: Collection[str] = (),
     ) -> None:
         """``protected``: spans (HL7 escape sequences) a match may hold whole but never cut.
         ``fill``: each replacement is one character, written over every character of the
         copy (whose length may differ from the secret's: ``ß`` for ``SS``). ``run_in``: a
         copy is found run into letters or digits too (``ROE19510317``), for ids only
-        (``run_in_secrets``): in free text that would cut words and units."""
+        (``run_in_secrets``): in free text that would cut words and units. ``numbers``:
+        secrets (a phone's digits) also found run into letters, never into digits
+        (``Tel0311234567``): letters never extend a number."""
         kept: dict[str, str] = {}
         for secret, replacement in replacements.items():
             value = secret.strip()
             if _worth_searching(value, min_length):
                 kept.setdefault(value, replacement)
         self._secrets = sorted(
-            ((_folded(value)[0], replacement, bool(_DATE.fullmatch(value)))
+            ((_folded(value)[0], replacement, _kind(value, numbers))
              for value, replacement in kept.items()),
             key=lambda item: len(item[0]), reverse=True,
         )  # fmt: skip
+        # a birth date (as YYYYMMDD among the secrets) is also found with its month in words
+        self._dates: dict[Date, str] = {}
+        for value, replacement in kept.items():
+            if len(value) == 8 and _DATE.fullmatch(value):
+                date = (int(value[:4]), int(value[4:6]), int(value[6:]))
+                self._dates.setdefault(date, replacement)
         self._too_many = len(self._secrets) > MAX_SECRETS
         self._protected = protected  # spans never touched (HL7 escape sequences)
         self._fill = fill
@@ -95,27 +106,46 @@ class Scrubber:
                 inside[match.start() + 1 : match.end()] = b"\x01" * (len(match.group()) - 1)
         spans: list[Span] = []
         budget = MAX_CANDIDATES
-        for needle, replacement, is_date in self._secrets:
+        for found, found_end, replacement, kind in self._candidates(folded):
+            budget -= 1
+            if budget < 0:
+                return None
+            span = _original_span(folded, origin, found, found_end)
+            if span is None:
+                continue
+            start, end = span
+            # a copy may hold a whole escape sequence (M\XFC\LLER), never cut one
+            cuts = inside[start] or inside[end]
+            if not cuts and self._found(text, start, end, kind) and not any(taken[start:end]):
+                spans.append((start, end, self._replacement(replacement, end - start)))
+                taken[start:end] = b"\x01" * (end - start)
+        return spans
+
+    def _candidates(self, folded: str) -> Iterator[tuple[int, int, str, int]]:
+        """Where in the folded text a copy may be: (start, end, replacement, ``_kind``). A
+        birth date with its month in words first (``word_dates``), so that a word of one
+        that is also a name ("Mai") leaves none of the date; then each secret, longest
+        first."""
+        for start, end, date in date_spans(folded, self._dates):
+            yield start, end, self._dates[date], _WORD_DATE
+        for needle, replacement, kind in self._secrets:
             found = folded.find(needle)
             while found != -1:
-                budget -= 1
-                if budget < 0:
-                    return None
-                span = _original_span(folded, origin, found, found + len(needle))
-                if span is not None:
-                    start, end = span
-                    # a copy may hold a whole escape sequence (M\XFC\LLER), never cut one
-                    cuts = inside[start] or inside[end]
-                    whole = (
-                        self._run_in
-                        or _whole_word(text, start, end)
-                        or (is_date and _dated(text, start, end))
-                    )
-                    if whole and not cuts and not any(taken[start:end]):
-                        spans.append((start, end, self._replacement(replacement, end - start)))
-                        taken[start:end] = b"\x01" * (end - start)
+                yield found, found + len(needle), replacement, kind
                 found = folded.find(needle, found + 1)
-        return spans
+
+    def _found(self, text: str, start: int, end: int, kind: int) -> bool:
+        """Whether a copy at ``text[start:end]`` counts: a whole word; in an id run into
+        anything (a date with a short part, or in words, not into digits: ``_date_bounded``);
+        one of ``numbers``, also run into letters; a date, also as a timestamp's (``_dated``)."""
+        if kind == _WORD_DATE:
+            return (_digits_bounded if self._run_in else _whole_word)(text, start, end)
+        return (
+            (self._run_in and (kind != _SHORT_DATE or _date_bounded(text, start, end)))
+            or _whole_word(text, start, end)
+            or (kind == _NUMBER and _digits_bounded(text, start, end))
+            or (kind == _TIMESTAMP_DATE and _dated(text, start, end))
+        )
 
     def _replacement(self, replacement: str, length: int) -> str:
         return replacement * length if self._fill else replacement
@@ -132,22 +162,28 @@ _STREET_TYPES = frozenset({
     "van", "der", "den", "des", "del", "della", "les", "bei", "chez",
 })  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
-# what ``date_spellings`` writes with two-digit day and month and four-digit year (and a
-# YYYYMMDD birth date followed by its time): searched for run into ids too. D.M.YYYY and
-# DD.MM.YY are not: run into other digits they may be part of another date (14.3.1961).
-_DATE_SPELLING = re.compile(r"\d{8}\d*|\d{4}[-/]\d\d[-/]\d\d|\d\d[./-]\d\d[./-]\d{4}", re.ASCII)
+# what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time): searched
+# for run into ids too. D.M.YYYY, DD.MM.YY and D.M.YY only where no digit runs on into
+# them (``_date_bounded``): there they may be part of another date (14.2.1958 holds
+# 4.2.1958).
+_DATE_SPELLING = re.compile(
+    r"\d{8}\d*|\d{4}[-/]\d\d[-/]\d\d|\d\d[./-]\d\d[./-]\d{4}|\d\d?\.\d\d?\.\d\d(?:\d\d)?",
+    re.ASCII,
+)
 
 
 def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
     """The ways a date is commonly written, searched for by every redactor (digits, as
     given: ``"1958", "02", "14"``): YYYYMMDD, YYYY-MM-DD, YYYY/MM/DD, DD.MM.YYYY, D.M.YYYY
-    (``14.2.1958``), DD.MM.YY (``14.02.58``), DD/MM/YYYY, DD-MM-YYYY and MM/DD/YYYY. Each
-    has a separator or eight digits, so that none is a lab value."""
-    short = f"{day.lstrip('0') or '0'}.{month.lstrip('0') or '0'}.{year}"
+    (``14.2.1958``), DD.MM.YY (``14.02.58``), D.M.YY (``4.2.58``), DD/MM/YYYY, DD-MM-YYYY
+    and MM/DD/YYYY. Each has two separators or eight digits, so that none is a lab value.
+    (The Scrubber also finds the date with its month in words: ``word_dates``.)"""
+    d, m = day.lstrip("0") or "0", month.lstrip("0") or "0"
     return tuple(dict.fromkeys((
         f"{year}{month}{day}", f"{year}-{month}-{day}", f"{year}/{month}/{day}",
-        f"{day}.{month}.{year}", short, f"{day}.{month}.{year[-2:]}", f"{day}/{month}/{year}",
-        f"{day}-{month}-{year}", f"{month}/{day}/{year}",
+        f"{day}.{month}.{year}", f"{d}.{m}.{year}", f"{day}.{month}.{year[-2:]}",
+        f"{d}.{m}.{year[-2:]}", f"{day}/{month}/{year}", f"{day}-{month}-{year}",
+        f"{month}/{day}/{year}",
     )))  # fmt: skip
 
 
@@ -233,6 +269,42 @@ _DATE = re.compile(
     re.ASCII,
 )
 _TIME_AFTER_DATE = re.compile(r"\d|T\d", re.ASCII)
+# a date with a one-digit day or month, or a two-digit year (D.M.YYYY, DD.MM.YY, D.M.YY)
+_SHORT_DATE_SPELLING = re.compile(r"\d\d?\.\d\d?\.\d\d(?:\d\d)?", re.ASCII)
+
+# what a secret is, for where its copies are found (``_kind``)
+_TEXT, _NUMBER, _TIMESTAMP_DATE, _SHORT_DATE, _WORD_DATE = range(5)
+
+
+def _kind(value: str, numbers: Collection[str]) -> int:
+    """A date a timestamp may begin with (``_DATE``), a date of ``_SHORT_DATE_SPELLING``
+    that is not DD.MM.YYYY, one of ``numbers`` (ASCII digits only), or any other text."""
+    if _DATE.fullmatch(value):
+        return _TIMESTAMP_DATE
+    if _SHORT_DATE_SPELLING.fullmatch(value) and not re.fullmatch(r"\d\d\.\d\d\.\d{4}", value):
+        return _SHORT_DATE
+    return _NUMBER if value.isascii() and value.isdigit() and value in numbers else _TEXT
+
+
+def _digits_bounded(text: str, start: int, end: int) -> bool:
+    """No digit runs on across either end: a number run into letters (``Tel0311234567``,
+    ``MRN4711815``) is the number, run into digits it is another."""
+    return not (start > 0 and text[start - 1].isdigit()) and not (
+        end < len(text) and text[end].isdigit()
+    )
+
+
+def _date_bounded(text: str, start: int, end: int) -> bool:
+    """A date with a short part run into an id: run into letters or other separators
+    (``DOE4.2.1958``, ``MSG-4.2.58-01``), never into digits, nor into its own separator
+    and a digit, where it is part of another date or number (``14.2.1958`` holds
+    ``4.2.1958``, ``1.4.2.58``)."""
+    if not _digits_bounded(text, start, end):
+        return False
+    separator = text[start + 1 : end].lstrip("0123456789")[:1]
+    before = start > 1 and text[start - 1] == separator and text[start - 2].isdigit()
+    after = end + 1 < len(text) and text[end] == separator and text[end + 1].isdigit()
+    return not before and not after
 
 
 def _dated(text: str, start: int, end: int) -> bool:

@@ -64,11 +64,12 @@ def test_the_number_is_replaced_from_its_first_digit_to_its_last(note: str, kept
     [
         "1031 123 45 67",  # more digits in its first group
         "031 123 45 678",  # and in its last
-        "X0311234567 and 0311234567Y",  # run into letters
+        "10311234567 and 03112345670",  # run into other digits (run into letters it is
+        # the number: fix111, ``test_phone_run_into_letters``)
         "031 12 34 56, 123 45 6",  # too few digits
         "CRP 12.5 mg/L, Tc 250 000/uL, Lc 9.9 G/L, 06.12.2026 08:15, range 3.5-5.0",
     ],
-    ids=["longer-first-group", "longer-last-group", "run-in", "other-number", "lab-values"],
+    ids=["longer-first-group", "longer-last-group", "run-in-digits", "other-number", "lab-values"],
 )
 def test_what_is_not_the_number_is_kept(note: str) -> None:
     assert _kept_note("0311234567", note) == f"NTE|1||{note}"
