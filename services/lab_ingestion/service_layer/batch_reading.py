@@ -22,6 +22,7 @@ from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
     IngestTransaction,
+    RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.identification import identifiers_to_hash
 
@@ -149,4 +150,15 @@ def messages_of(commands: Sequence[Command]) -> list[IngestLabMessage]:
         if isinstance(c, IngestTransaction)
         for m in c.messages
     ]
+    # a failed transaction kept: who its patients are decides what of its copy is kept
+    ingests += [
+        IngestLabMessage(m, _nothing, c.received_at, check_source=False)
+        for c in commands
+        if isinstance(c, RecordRejectedInput) and c.redact_without is not None
+        for m in c.messages
+    ]
     return ingests
+
+
+def _nothing() -> str:
+    return ""

@@ -68,6 +68,11 @@ class RecordRejectedInput:
     # of a message read before it failed: what a replay checks its copy against
     patient_hmac: str | None = None
     content_digest: str | None = None
+    # of a FHIR transaction the service failed on (``unprocessable``): its messages, and its
+    # copy without the entries of those at the positions given (``IngestTransaction``'s),
+    # kept instead of ``redacted_payload`` when some patients are not enrolled
+    messages: tuple[LabMessage, ...] = ()
+    redact_without: Callable[[frozenset[int]], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,11 @@ from services.lab_ingestion.service_layer.recording import record_planned, resen
 from services.lab_ingestion.service_layer.rejections import reject
 from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import subject_or_answer
-from services.lab_ingestion.service_layer.transactions import apply_transaction, bundle_resent
+from services.lab_ingestion.service_layer.transactions import (
+    apply_transaction,
+    bundle_resent,
+    failed_transaction_copy,
+)
 from shared.contracts.envelope import utc_now
 
 # the careful path is refused only when another instance wrote the same message or chain
@@ -221,6 +225,7 @@ class BatchIngestor:
         if isinstance(command, IngestTransaction):
             return apply_transaction(context, command, self._apply)
         if isinstance(command, RecordRejectedInput):
+            command = failed_transaction_copy(context, command)
             code, reason = rejection_of_input(context, command)
             reject(context, command, code, reason)
             return IngestOutcome.rejected(code, reason)
@@ -291,6 +296,8 @@ def _fast_path_applies(commands: Sequence[Command]) -> bool:
     for command in commands:
         if isinstance(command, IngestTransaction):
             return False
+        if isinstance(command, RecordRejectedInput) and command.redact_without is not None:
+            return False  # a failed transaction's copy: its patients' enrolment is read
         if isinstance(command, IngestLabMessage) and needs_earlier_result(command.message):
             return False
     return True

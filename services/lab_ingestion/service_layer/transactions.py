@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -16,11 +17,15 @@ from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
     IngestOutcome,
     IngestTransaction,
+    RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.rejections import reject
 from services.lab_ingestion.service_layer.subjects import subject_of
 
 Apply = Callable[[BatchContext, Command], IngestOutcome]
+log = logging.getLogger(__name__)
+# what a failed transaction's copy is, when the copy without some entries cannot be made
+COPY_NOT_MADE = "(payload not kept: it could not be redacted)"
 
 
 def apply_transaction(
@@ -68,6 +73,29 @@ def _kept_copy(context: BatchContext, command: IngestTransaction, failed: int) -
     if not absent or command.redact_without is None:
         return command.redact
     return partial(command.redact_without, absent)
+
+
+def failed_transaction_copy(
+    context: BatchContext, command: RecordRejectedInput
+) -> RecordRejectedInput:
+    """A transaction the service failed on (``unprocessable``), kept as processing-failed
+    as a rejected one is: without the entries of patients not enrolled (fix111: it kept
+    its whole copy). The enrolments are the batch's, read for its messages."""
+    if command.redact_without is None:
+        return command
+    absent = frozenset(
+        index
+        for index, message in enumerate(command.messages)
+        if _nobodys(context, message, command.received_at)
+    )
+    if not absent:
+        return replace(command, redact_without=None)
+    try:
+        payload = command.redact_without(absent)
+    except Exception as exc:  # never keep more than a rejected transaction would
+        log.error("redacting a failed transaction failed", extra={"error": type(exc).__name__})
+        payload = COPY_NOT_MADE
+    return replace(command, redacted_payload=payload, redact_without=None)
 
 
 def _nobodys(context: BatchContext, message: LabMessage, received_at: datetime) -> bool:

@@ -7,19 +7,27 @@ inspected and replayed (``cachexia replay``) once the fault is fixed; its ACK (A
 207) tells the lab. One whose copy could not be kept, or a FHIR or JSON input (whose kept copy
 is never replayed: it holds the patient's hash in its ids too), cannot be replayed: the lab
 is asked to resend it once the fault is fixed.
+
+A FHIR transaction's copy leaves out the entries of its patients who are not enrolled, as a
+rejected transaction's does (``transactions.failed_transaction_copy``: the batch that keeps
+it reads their enrolments). Should that batch fail too (the read may be what fails), the
+copy leaves out every patient's entries (who is enrolled is not known), and failing that the
+rejection is kept without its copy.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from services.lab_ingestion.domain.message_identity import content_digest
-from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
     IngestOutcome,
+    IngestTransaction,
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.group_commit import TransientErrors
@@ -59,26 +67,42 @@ async def keep_unprocessable(
     (``identify``: the keyed hash of a patient's number, for what a replay checks). A
     ``transient`` error (the storage's, see ``group_commit.TransientErrors``) is raised: the
     payload is not what failed."""
-    try:
-        (outcome,) = await ingest([as_rejection(command, keep_payload=True, identify=identify)])
-    except transient:
-        raise
-    except Exception as exc:  # the payload itself may be what fails
-        log.error("keeping a failed message's payload failed", extra={"error": type(exc).__name__})
-        (outcome,) = await ingest([as_rejection(command, keep_payload=False)])
+    attempts = [as_rejection(command, keep_payload=True, identify=identify)]
+    if isinstance(command, IngestTransaction) and command.redact_without is not None:
+        attempts.append(as_rejection(command, keep_payload=True, enrolment_unknown=True))
+    for attempt in attempts:
+        try:
+            (outcome,) = await ingest([attempt])
+        except transient:
+            raise
+        except Exception as exc:  # the payload itself (or reading who it is about) may fail
+            log.error(
+                "keeping a failed message's payload failed", extra={"error": type(exc).__name__}
+            )
+        else:
+            return outcome
+    (outcome,) = await ingest([as_rejection(command, keep_payload=False)])
     return outcome
 
 
 def as_rejection(
-    command: Command, *, keep_payload: bool, identify: Callable[[str], str] | None = None
+    command: Command,
+    *,
+    keep_payload: bool,
+    identify: Callable[[str], str] | None = None,
+    enrolment_unknown: bool = False,
 ) -> RecordRejectedInput:
     """The command as a rejection, still checked as the command would have been: a sender
     not on the allow-list, or not one the caller's token may deliver as, is answered as
-    such (AR unknown-source), never kept as the service's own failure."""
+    such (AR unknown-source), never kept as the service's own failure. A transaction's
+    copy is left to the batch to cut (its patients not enrolled: ``messages`` and
+    ``redact_without``), or, ``enrolment_unknown``, cut of every patient's entries."""
     sender: tuple[str, str] | None = None
     permitted: frozenset[str] | None = None
     configured_as: tuple[str, str] | None = None
     patient_hmac = digest = None
+    messages: tuple[LabMessage, ...] = ()
+    redact_without: Callable[[frozenset[int]], str] | None = None
     if isinstance(command, RecordRejectedInput):
         channel, source, control_id = command.channel, command.source, command.control_id
         sender, permitted = command.sender, command.permitted_senders
@@ -100,7 +124,14 @@ def as_rejection(
         channel, control_id = Channel.FHIR, None
         source = command.messages[0].source if command.messages else None
         configured_as = command.messages[0].configured_as if command.messages else None
-        payload = _redacted(command.redact) if keep_payload else NOT_KEPT
+        redact = command.redact
+        if keep_payload and command.redact_without is not None:
+            if enrolment_unknown:
+                everyone = frozenset(range(len(command.messages)))
+                redact = partial(command.redact_without, everyone)
+            else:
+                messages, redact_without = command.messages, command.redact_without
+        payload = _redacted(redact) if keep_payload else NOT_KEPT
     kept = payload not in (NOT_KEPT, "")
     checkable = None not in (patient_hmac, digest) and REDACTED not in (control_id or "")
     return RecordRejectedInput(
@@ -109,6 +140,7 @@ def as_rejection(
         permitted_senders=permitted, configured_as=configured_as,
         patient_hmac=patient_hmac if kept else None,
         content_digest=digest if kept else None,
+        messages=messages if kept else (), redact_without=redact_without if kept else None,
     )  # fmt: skip
 
 
