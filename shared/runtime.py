@@ -15,7 +15,7 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -28,7 +28,7 @@ from shared.listening import listen_error, listener_failure
 from shared.messaging.kafka import kafka_reachable
 from shared.messaging.relay import OutboxRelay
 from shared.metrics import ReadinessMetrics, new_registry
-from shared.service import ServiceContext, ServiceDefinition, ServiceParts
+from shared.service import ConsumerDefinition, ServiceContext, ServiceDefinition, ServiceParts
 from shared.service_messaging import ServiceMessaging
 from shared.settings import PlatformSettings, host_port
 from shared.shutdown import (
@@ -38,13 +38,17 @@ from shared.shutdown import (
     run_bounded,
 )
 from shared.startup import StartAborted, abandon_start, retry_dependency
-from shared.web.app import HANDLER_ARGS, ReadinessChecks, build_http_app
+from shared.waiting import wait_event
+from shared.web.app import HANDLER_ARGS, Check, ReadinessChecks, build_http_app
 
 log = logging.getLogger(__name__)
 
 # Background tasks get this long to end on their own once stopping (a batch being committed,
 # the MLLP listener's grace for its ACKs) before they are cancelled
 TASKS_END_SECONDS = 2.5
+# how long start-up waits for a consumer's first look at whether it has caught up before the
+# listeners open (it goes on watching in the background: ``shared.streaming.catch_up``)
+FIRST_CATCH_UP_LOOK_SECONDS = 5.0
 
 
 class BackgroundTaskFailed(Exception):
@@ -54,6 +58,13 @@ class BackgroundTaskFailed(Exception):
     escape ``asyncio.run``, so the process exits with status 1 and its supervisor
     (``cachexia up``, the container's restart policy) starts it again.
     """
+
+
+def _as_check(flag: Callable[[], bool]) -> Check:
+    async def check() -> bool:
+        return flag()
+
+    return check
 
 
 class ServiceRuntime:
@@ -150,6 +161,9 @@ class ServiceRuntime:
             self.name, self.settings, self.pool, self.registry, self._outbox_written.set
         )
         self.parts = self.definition.build(context)
+        self._readiness.checks.update(
+            {name: _as_check(flag) for name, flag in self.parts.readiness.items()}
+        )
         await self._start_http(self.parts)
         applied = await retry_dependency(self.stopping, "postgres", self._migrate)
         if applied:
@@ -157,6 +171,7 @@ class ServiceRuntime:
         await retry_dependency(self.stopping, "kafka", self.messaging.ensure_topics)
         self._start_relay(schema)
         await self.messaging.start_consumers(list(self.parts.consumers))
+        await self._watch_catch_up(self.parts.consumers)
         for task in self.parts.background:
             self._spawn(str(getattr(task, "__name__", "background")), task(self.stopping))
         self._spawn("topic-watch", self.messaging.watch_topics(self.stopping))
@@ -164,6 +179,19 @@ class ServiceRuntime:
             await listening()
         self.started.set()
         log.info("service started", extra={"addresses": self.addresses()})
+
+    async def _watch_catch_up(self, consumers: list[ConsumerDefinition]) -> None:
+        """Watch each consumer that asks to be told when it has applied what its topics hold
+        now (``ConsumerDefinition.on_caught_up``), and give the first look a moment before
+        the listeners open: topics empty at start are caught up before any answer."""
+        tried: list[asyncio.Event] = []
+        for consumer in consumers:
+            if consumer.on_caught_up is not None:
+                tried.append(asyncio.Event())
+                watching = self.messaging.watch_catch_up(consumer, self.stopping, tried[-1])
+                self._spawn(f"{consumer.name}-catch-up", watching)
+        for event in tried:
+            await wait_event(event, FIRST_CATCH_UP_LOOK_SECONDS)
 
     async def _migrate(self) -> list[str]:
         assert self.pool is not None

@@ -48,6 +48,9 @@ class ConsumerDefinition:
     # how long a batch waits to fill (None: the platform's consumer_batch_window_seconds);
     # faust's take_events also wakes the idle agent this often, which costs CPU
     batch_window_seconds: float | None = None
+    # told once the consumer's group has applied everything its topics held when the
+    # service started (``shared.streaming.catch_up``); the runtime watches only then
+    on_caught_up: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_window_seconds is not None and not 0 < self.batch_window_seconds <= 5:
@@ -70,6 +73,9 @@ class ServiceParts:
     # each returns once a listener a background task opens takes connections: the service
     # says it started (ready) only after all have (a stop request ends the wait)
     listening: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # readiness of the service's own, by name, beside PostgreSQL's and Kafka's: /readyz is
+    # not ready while one says False (lab-ingestion's subject directory catching up)
+    readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
     # data changes a migration left to the service (they need what only it holds, such as a
     # key): run once the schema is migrated, on the migration's connection, before anything
     # else starts; each returns what it did, for the log (empty: nothing to do)

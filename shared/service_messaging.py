@@ -20,6 +20,7 @@ from shared.metrics import ConsumerMetrics, OutboxMetrics
 from shared.service import ConsumerDefinition
 from shared.settings import PlatformSettings
 from shared.shutdown import ShutdownBudget, run_bounded
+from shared.streaming.catch_up import caught_up_watcher
 from shared.streaming.faust_app import BatchAgent, create_faust_app
 from shared.waiting import wait_event
 
@@ -113,6 +114,16 @@ class ServiceMessaging:
             ),
             shutdown_deadline_seconds=self.settings.shutdown_deadline_seconds,
         )
+
+    async def watch_catch_up(
+        self, consumer: ConsumerDefinition, stopping: asyncio.Event, tried: asyncio.Event
+    ) -> None:
+        """Tell ``consumer.on_caught_up`` once its group has applied what its topics held
+        now (``shared.streaming.catch_up``; ``tried``: set after the first look); then wait
+        for ``stopping``."""
+        assert consumer.on_caught_up is not None
+        watch = caught_up_watcher(self.settings.kafka_servers, consumer.name, consumer.topics)
+        await watch(consumer.on_caught_up, stopping, tried)
 
     async def stop_consumers(self, budget: ShutdownBudget) -> None:
         """First in a shutdown: no new batch starts, and faust leaves its group."""

@@ -9,6 +9,7 @@ two handlers (``shared.subject_handlers``, free of the driver) live in the share
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,9 +122,15 @@ SUBJECT_DIRECTORY_WINDOW_SECONDS = 0.25
 
 
 def subject_directory_consumer(
-    service: str, pool: asyncpg.Pool, handlers: dict[str, EventHandler] | None = None
+    service: str,
+    pool: asyncpg.Pool,
+    handlers: dict[str, EventHandler] | None = None,
+    *,
+    on_caught_up: Callable[[], None] | None = None,
 ) -> ConsumerDefinition:
-    """A consumer of `trial.subjects.v1` that keeps the service's subject directory."""
+    """A consumer of `trial.subjects.v1` that keeps the service's subject directory;
+    ``on_caught_up``: told once it holds what the topic held at start
+    (``shared.streaming.catch_up``)."""
 
     def uow() -> SubjectsUnitOfWork:
         return SubjectsUnitOfWork(pool, service)
@@ -134,4 +141,5 @@ def subject_directory_consumer(
         handlers={**SUBJECT_HANDLERS, **(handlers or {})},
         uow_factory=uow,
         batch_window_seconds=SUBJECT_DIRECTORY_WINDOW_SECONDS,
+        on_caught_up=on_caught_up,
     )
