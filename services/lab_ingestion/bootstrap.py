@@ -32,9 +32,13 @@ from services.lab_ingestion.entrypoints.http import LabRoutes
 from services.lab_ingestion.entrypoints.mllp import MllpListener, shutdown_grace
 from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
+from services.lab_ingestion.service_layer.directory_gate import DirectoryGate
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
-from services.lab_ingestion.service_layer.late_enrolments import DiscardClock, enrolment_reader
+from services.lab_ingestion.service_layer.late_enrolments import (
+    DiscardedNumbers,
+    enrolment_reader,
+)
 from services.lab_ingestion.service_layer.replay import Replayer
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.contracts.events.lab import Channel
@@ -67,7 +71,10 @@ def build(context: ServiceContext) -> ServiceParts:
         "protocol %s: its parameters are applied", protocol.version,
         extra={"protocol_version": protocol.version, "protocol_file": str(settings.protocol_file)},
     )  # fmt: skip
-    discards = DiscardClock()
+    discards = DiscardedNumbers()
+    # until the subject directory has read what was enrolled before the start, a patient not
+    # found is answered "resend", not discarded (directory_gate); the runtime opens it
+    directory = DirectoryGate()
     connections = ReservedConnections(context.pool, keep=1)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(
@@ -77,7 +84,7 @@ def build(context: ServiceContext) -> ServiceParts:
         hasher,
         params=unit_parameters(protocol),
         on_replan=metrics.replanned.inc,
-        on_discarded=discards.note,
+        on_discarded=discards.note, directory_caught_up=directory.is_open,
     )  # fmt: skip
     # One committer: batches are planned and written one after the other, so a correction
     # never races the result it corrects (two concurrent batches would each see the chain as
@@ -116,11 +123,13 @@ def build(context: ServiceContext) -> ServiceParts:
         finally:
             await connections.close()  # before the runtime closes the pool
 
-    # enrolments read late, with results discarded meanwhile, are reported (late_enrolments)
+    # enrolments read after results for their number were discarded are reported
+    # (late_enrolments)
     read_enrolment = enrolment_reader(discards, metrics.late_enrolments.inc)
     subject_directory = subject_directory_consumer(
-        NAME, context.pool, {SubjectEnrolled.event_type: read_enrolment}
-    )
+        NAME, context.pool, {SubjectEnrolled.event_type: read_enrolment},
+        on_caught_up=directory.caught_up,
+    )  # fmt: skip
     return ServiceParts(
         routes=routes.routes(),
         openapi_paths=OPENAPI_PATHS,
@@ -128,6 +137,7 @@ def build(context: ServiceContext) -> ServiceParts:
         background=[commit, serve_mllp, local_codes.keep_fresh],
         addresses={"mllp": host_port(settings.bind_host, settings.lab_ingestion_mllp_port)},
         listening=[mllp.listening],
+        readiness={"subject_directory": directory.is_open},
         after_migrations=[  # the key is checked before anything is hashed with it
             partial(_check_key, key=subject_key, origin=subject_key_origin(settings)),
             partial(_hash_ids_stored_as_written, stored_id=stored_id),

@@ -42,10 +42,17 @@ class LabIngestionMetrics:
         )  # fmt: skip
         self.late_enrolments = Counter(
             "lab_late_enrolments_total",
-            "Enrolments read over 30 s after they were recorded, while messages about"
-            " patients not enrolled were discarded (resend that subject's results)",
+            "Enrolments read after messages about their hospital number were discarded as"
+            " not enrolled, since they were recorded (resend that subject's results)",
             registry=registry,
         )
+        self.resend_asked = Counter(
+            "lab_messages_resend_asked_total",
+            "Messages answered resend (MLLP AR, HTTP 503), nothing stored, for a passing"
+            " condition of the service's own, by reason: subject-directory-catching-up (a"
+            " patient not found before the subject directory caught up at start-up)",
+            ["channel", "reason"], registry=registry,
+        )  # fmt: skip
         self.results = Counter(
             "lab_results_stored_total", "Trial results stored", ["channel"], registry=registry
         )

@@ -56,10 +56,15 @@ def count_outcome(
     count = len(outcome.parts) or messages
     # a sender not (yet) checked against the allow-list is not a label: MSH-3^MSH-4 of
     # anyone who can reach the port would make the metric's series unbounded
-    unchecked = outcome.transient or outcome.code is RejectionCode.UNKNOWN_SOURCE
+    # (a message answered "resend" for a reason of the service's own was matched, after
+    # its sender was checked)
+    failed = outcome.transient and outcome.resend_reason is None
+    unchecked = failed or outcome.code is RejectionCode.UNKNOWN_SOURCE
     label = "unknown" if unchecked else source
     metrics.received.labels(channel, label).inc(count)
-    if outcome.accepted:
+    if outcome.resend_reason is not None:  # not the sender's doing, nor a failure: a wait
+        metrics.resend_asked.labels(channel, outcome.resend_reason.value).inc(count)
+    elif outcome.accepted:
         metrics.accepted.labels(channel, label).inc(count)
         for part in outcome.parts or (outcome,):  # a transaction's messages, one by one
             if part.duplicate:

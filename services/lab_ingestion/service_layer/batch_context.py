@@ -72,6 +72,12 @@ class BatchContext:
     # cancellation counted from the replay, after a kept final the lab sent later, which
     # was then refused as older than the chain)
     withdrawn_at: datetime | None = None
+    # the subject directory held, when the batch began, every enrolment recorded before the
+    # service started (``directory_gate``): a patient not found is nobody's, not yet read
+    directory_complete: bool = True
+    # the keyed hashes of the numbers whose messages the batch discarded as not enrolled
+    # (``late_enrolments``); kept across a transaction's undoing: told once too often is safe
+    discarded: list[str] = field(default_factory=list)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -82,6 +88,7 @@ class BatchContext:
             dict(self.received), dict(self.withdrawn_versions), self.bundles,
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
+            self.directory_complete, self.discarded,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

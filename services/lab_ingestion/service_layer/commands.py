@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -91,6 +92,13 @@ class IngestTransaction:
 Command = IngestLabMessage | IngestTransaction | RecordRejectedInput
 
 
+class ResendReason(StrEnum):
+    """Why a message was answered "resend" though the service works: a metric's label."""
+
+    # its patient not found before the subject directory caught up at start-up
+    DIRECTORY_CATCHING_UP = "subject-directory-catching-up"
+
+
 @dataclass(frozen=True)
 class IngestOutcome:
     accepted: bool
@@ -107,6 +115,7 @@ class IngestOutcome:
     # attempt that committed stored is not known here (``CommitAnswerLost``): its resend is
     # answered as stored. Otherwise a transient outcome stored nothing
     answer_lost: bool = False
+    resend_reason: ResendReason | None = None  # of a transient one the service chose
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it
     failed_observation: int | None = None  # of a rejected message: its result at fault

@@ -6,7 +6,8 @@ authority (and, when the parser could not choose, its result keys scoped to the 
 message left without a number it can be matched by is *unresolved*. An unresolved message is
 never matched by a guess: if none of its numbers names a subject it could be about (enrolled,
 or withdrawn and the message theirs or not to be told: ``subject_of``) the patient is not the
-trial's and the message is discarded like any other such patient's (nothing kept); if one
+trial's and the message is discarded like any other such patient's (nothing kept; or,
+while the subject directory catches up at start-up, answered "resend": ``directory_gate``); if one
 does, the message is rejected with the reason, kept for the lab to correct.
 """
 
@@ -35,7 +36,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     IngestTransaction,
 )
-from services.lab_ingestion.service_layer.subjects import subject_of
+from services.lab_ingestion.service_layer.subjects import not_enrolled, subject_of
 
 SourceKey = tuple[str, str]
 Hash = Callable[[str], str]
@@ -74,12 +75,14 @@ def unresolved_outcome(
     unseen)."""
     sender = context.allowed.get(message.settings_key)
     enrolled = has_missing_number(message.identifier_candidates)
+    hmacs = []
     for candidate in _numbers(message):
         patient_hmac = context.hmacs.get(candidate.value) or hash_identifier(candidate.value)
+        hmacs.append(patient_hmac)
         if subject_of(context, message, patient_hmac, received_at) is not None:
             enrolled = True
     if not enrolled:
-        return IngestOutcome(accepted=True, enrolled=False)
+        return not_enrolled(context, hmacs)
     reason = resolve_patient_identifier(message, sender.identifier_authorities if sender else ())
     if isinstance(reason, Rejected):
         return IngestOutcome.rejected(reason.code, reason.reason)

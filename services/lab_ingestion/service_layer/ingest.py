@@ -6,6 +6,8 @@ Rules (issue 3, PROTOCOL section 6):
 - The patient identifier is hashed at once; a message about a patient who is not enrolled
   is counted and discarded before its results are looked at: nothing of it is kept (no
   rejection, not even its message id: resent once the enrolment reached us, it is stored).
+  Until the subject directory has caught up at start-up, such a message is answered
+  "resend" instead, nothing kept either (``directory_gate``).
 - Observations of analytes the trial does not use are ignored. A trial result that cannot be
   used (unit, value, collection time, status) rejects the whole message (AE): the lab fixes
   and resends it, and no half of a message is ever stored.
@@ -103,13 +105,17 @@ class BatchIngestor:
         on_replan: Callable[[], None] = lambda: None,
         *,
         reads_kept_copies: bool = False,
-        on_discarded: Callable[[int], None] = lambda count: None,
+        on_discarded: Callable[[Sequence[str]], None] = lambda hmacs: None,
+        directory_caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self._uow_factory = uow_factory
         self._on_replan = on_replan
-        # told how many messages about patients not enrolled each batch discarded
-        # (``late_enrolments``)
+        # told the keyed hashes of the numbers whose messages each batch discarded as not
+        # enrolled (``late_enrolments``)
         self._on_discarded = on_discarded
+        # whether the subject directory holds what was enrolled before the service started
+        # (``directory_gate``); until then a patient not found is answered "resend"
+        self._directory_caught_up = directory_caught_up
         # a replay's: patient identifiers are kept copies' keyed hashes (``kept_copy``), and
         # messages are applied as of when they first arrived (``replayed_chains``)
         self._reads_kept_copies = reads_kept_copies
@@ -132,13 +138,7 @@ class BatchIngestor:
         ``before_commit`` never told."""
         if dry_run:
             return await self._ingest(commands, fast=False, token=None, then=None, write=False)
-        outcomes = await self._outcomes(commands, before_commit)
-        discarded = sum(
-            1 for o in outcomes for part in o.parts or (o,) if part.accepted and not part.enrolled
-        )
-        if discarded:
-            self._on_discarded(discarded)
-        return outcomes
+        return await self._outcomes(commands, before_commit)
 
     async def _outcomes(
         self, commands: Sequence[Command], before_commit: BeforeCommit | None
@@ -190,6 +190,9 @@ class BatchIngestor:
     ) -> list[IngestOutcome]:
         committing: list[IngestOutcome] | None = None
         attempt = uuid.uuid4()  # which attempt committed is what a retry answers
+        # read before the directory is: opened after, the read holds what it waited for
+        complete = self._directory_caught_up()
+        discarded: list[str] = []
         try:
             async with self._uow_factory() as uow:
                 allowed = await self._reader.allowed_sources(uow)
@@ -204,6 +207,7 @@ class BatchIngestor:
                     )
                 if self._reads_kept_copies:  # withdrawn as of when the message arrived
                     context.withdrawn_at = max((c.received_at for c in ingests), default=None)
+                context.directory_complete, discarded = complete, context.discarded
                 outcomes = [self._apply(context, command) for command in commands]
                 if not write:  # a dry run: the unit of work rolls back, the lock with it
                     return outcomes
@@ -215,10 +219,14 @@ class BatchIngestor:
         except StaleBatch:  # refused by the write: nothing of it was stored
             raise
         except BaseException:  # a reset or a timeout too: the commit may have landed
-            if committing is not None and token is not None:
-                self._lost_answers.remember(token, attempt, committing)
+            if committing is not None:
+                self._on_discarded(discarded)  # discarded if it did: told once too often
+                if token is not None:
+                    self._lost_answers.remember(token, attempt, committing)
             raise
         self._lost_answers.forget(token)  # committed now: what an earlier attempt kept is moot
+        if discarded:
+            self._on_discarded(discarded)
         return outcomes
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:

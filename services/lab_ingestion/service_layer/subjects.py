@@ -14,6 +14,7 @@ from services.lab_ingestion.domain.sample_times import in_site_time, plausible_r
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
+from services.lab_ingestion.service_layer.directory_gate import not_found_while_catching_up
 from services.lab_ingestion.service_layer.recording import resent
 from services.lab_ingestion.service_layer.rejections import reject
 
@@ -57,6 +58,18 @@ def subject_of(
     return subject_with_withdrawn(sited, active, withdrawn, heads, site, received_at=received_at)
 
 
+def not_enrolled(context: BatchContext, hmacs: list[str]) -> IngestOutcome:
+    """The answer to a message about nobody enrolled under ``hmacs`` as the batch read
+    them: discarded, nothing of it kept, not even its message id, so that a resend after
+    the enrolment reached us is stored, not taken for a duplicate; but answered "resend"
+    (nothing kept either) while the directory may still lack an enrolment recorded before
+    the service started (``directory_gate``)."""
+    if not context.directory_complete:
+        return not_found_while_catching_up()
+    context.discarded.extend(hmacs)
+    return IngestOutcome(accepted=True, enrolled=False)
+
+
 @functools.cache
 def site_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)  # names are checked when a sender is added
@@ -70,9 +83,7 @@ def subject_or_answer(
     message = command.message
     subject_id = subject_of(context, message, patient_hmac, command.received_at)
     if subject_id is None:
-        # not enrolled: discarded, nothing of it kept, not even its message id, so that a
-        # resend after the enrolment reached us is stored, not taken for a duplicate
-        return IngestOutcome(accepted=True, enrolled=False)
+        return not_enrolled(context, [patient_hmac])
     if not isinstance(subject_id, Rejected):
         return subject_id
     if context.assumed:  # read first: the message may be stored already

@@ -32,9 +32,10 @@ def apply_transaction(
     context: BatchContext, command: IngestTransaction, apply: Apply
 ) -> IngestOutcome:
     """Every message of the transaction (``apply``: one message's way), or none: the first
-    rejection undoes the rest. A transaction stored before, sent again whole (its answer was
-    lost), is answered as a resend message by message: its first versions are not judged
-    against the later ones it stored itself (``bundle_resent``)."""
+    rejection undoes the rest, and so does a message answered "resend" (the whole
+    transaction is, nothing of it kept). A transaction stored before, sent again whole (its
+    answer was lost), is answered as a resend message by message: its first versions are not
+    judged against the later ones it stored itself (``bundle_resent``)."""
     saved = context.snapshot()
     results, cancelled, not_obtained, limits, parts = 0, 0, 0, 0, []
     for index, message in enumerate(command.messages):
@@ -43,6 +44,9 @@ def apply_transaction(
             inherited_rejection_id=command.rejection_id, bundle=command.messages,
         )  # fmt: skip
         outcome = apply(context, single)
+        if outcome.transient:  # answered "resend" (``directory_gate``): nothing of it kept
+            context.restore(saved)
+            return replace(outcome, failed_part=index)
         if not outcome.accepted:
             context.restore(saved)
             code = outcome.code or RejectionCode.MALFORMED

@@ -1,9 +1,12 @@
-"""Enrolments read late while results were discarded as not enrolled (review 63): reported,
-never silent. Nothing of a patient not enrolled is kept, so the discards are counted by minute
-only, and a late enrolment with discards in between asks for that subject's results again."""
+"""Enrolments read after results for their number were discarded as not enrolled (reviews 63,
+114): reported, never silent, however soon the enrolment is read. Nothing of a patient not
+enrolled is kept: discards are remembered in memory only, by a digest of the number's keyed
+hash, bounded; an enrolment read after its own number was discarded since it was recorded asks
+for that subject's results again."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,8 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.late_enrolments import (
-    LATE_AFTER_SECONDS,
-    DiscardClock,
+    CLOCK_MARGIN_SECONDS,
+    DiscardedNumbers,
     enrolment_reader,
 )
 from shared.contracts.envelope import utc_now
@@ -26,6 +29,9 @@ from tests.unit.test_batch_processor import SUBJECTS, Offsets, processor
 from tests.unit.test_batch_processor import FakeUnitOfWork as FakeConsumerUnitOfWork
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SUBJECT = "S-0042"
+NUMBER = hashlib.sha256(SUBJECT.encode()).hexdigest()  # its enrolment's (``subject_enrolled``)
+OTHER = hashlib.sha256(b"another patient").hexdigest()
 
 
 class Clock:
@@ -36,40 +42,57 @@ class Clock:
         return self.at.timestamp()
 
 
-def clock_at(at: datetime) -> tuple[Clock, DiscardClock]:
+def clock_at(at: datetime, **kwargs: Any) -> tuple[Clock, DiscardedNumbers]:
     clock = Clock(at)
-    return clock, DiscardClock(clock)
+    return clock, DiscardedNumbers(clock, **kwargs)
 
 
-def test_discards_are_counted_from_a_minute_on() -> None:
+def test_discards_are_counted_by_number_from_when_given_on() -> None:
     clock, discards = clock_at(NOW - timedelta(hours=1))
-    discards.note(2)
+    discards.note([NUMBER, OTHER])
     clock.at = NOW - timedelta(minutes=10)
-    discards.note()
-    discards.note(0)
+    discards.note([NUMBER])
+    discards.note([])
     clock.at = NOW
-    assert discards.since(NOW - timedelta(minutes=30)) == 1
-    assert discards.since(NOW - timedelta(minutes=10, seconds=-20)) == 1  # its minute counts
-    assert discards.since(NOW - timedelta(minutes=5)) == 0
-    assert discards.since(NOW - timedelta(minutes=59, seconds=59)) == 3
+    assert discards.since(NUMBER, NOW - timedelta(minutes=30)) == 1
+    assert discards.since(NUMBER, NOW - timedelta(hours=2)) == 2
+    assert discards.since(OTHER, NOW - timedelta(minutes=30)) == 0
+    assert discards.since(hashlib.sha256(b"nobody").hexdigest(), NOW - timedelta(days=1)) == 0
+    # a discard just before the time given counts (the enrolling host's clock may run ahead)
+    margin = timedelta(seconds=CLOCK_MARGIN_SECONDS - 1)
+    assert discards.since(NUMBER, NOW - timedelta(minutes=10) + margin) == 1
+    assert discards.since(NUMBER, NOW - timedelta(minutes=10) + 2 * margin) == 0
 
 
 def test_discards_are_known_from_this_process_on_and_for_a_week() -> None:
     clock, discards = clock_at(NOW - timedelta(days=8))
-    assert discards.since(NOW - timedelta(days=9)) == 0
-    discards.note()
+    discards.note([NUMBER])
     clock.at = NOW
-    discards.note(2)
-    assert discards.since(NOW - timedelta(days=9)) == 2  # the first is beyond the week kept
-    assert discards.since(NOW - timedelta(days=6)) == 2
+    assert discards.since(NUMBER, NOW - timedelta(days=9)) == 0  # beyond the week kept
+    discards.note([NUMBER, NUMBER])
+    assert discards.since(NUMBER, NOW - timedelta(days=9)) == 2
+    assert len(discards) == 1
 
 
-def test_a_week_of_minutes_at_most_is_kept() -> None:
-    clock, discards = clock_at(NOW)
-    for minute in range(8 * 24 * 60):
-        clock.at = NOW + timedelta(minutes=minute)
-        discards.note()
-    assert len(discards._minutes) == 7 * 24 * 60 + 1
+def test_the_numbers_remembered_are_bounded_the_least_recently_discarded_forgotten() -> None:
+    clock, discards = clock_at(NOW, max_numbers=3)
+    numbers = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(5)]
+    for n in numbers:
+        clock.at += timedelta(seconds=1)
+        discards.note([n])
+    discards.note([numbers[2]])  # discarded again: remembered longer
+    clock.at += timedelta(seconds=1)
+    discards.note([hashlib.sha256(b"5").hexdigest()])
+    assert len(discards) == 3
+    known = [n for n in numbers if discards.since(n, NOW - timedelta(hours=1))]
+    assert known == [numbers[2], numbers[4]]
+
+
+def test_only_a_digest_of_the_number_is_remembered() -> None:
+    _, discards = clock_at(NOW)
+    discards.note([NUMBER])
+    assert all(len(key) == 16 for key in discards._times)  # never the keyed hash whole
+    assert discards.since(NUMBER[:16] + "0" * 48, NOW - timedelta(minutes=1)) == 1  # safe side
 
 
 class Directory:
@@ -85,10 +108,12 @@ class Uow:
         self.subjects = Directory()
 
 
-async def read(recorded_ago: timedelta, discards: DiscardClock) -> tuple[Uow, list[int], datetime]:
+async def read(
+    recorded_ago: timedelta, discards: DiscardedNumbers
+) -> tuple[Uow, list[int], datetime]:
     late: list[int] = []
     handler = enrolment_reader(discards, lambda: late.append(1), now=lambda: NOW)
-    envelope = subject_enrolled("S-0042")
+    envelope = subject_enrolled(SUBJECT)
     envelope = envelope.model_copy(update={"recorded_at": NOW - recorded_ago})
     uow = Uow()
     payload = SubjectEnrolled.model_validate(envelope.payload)
@@ -96,57 +121,61 @@ async def read(recorded_ago: timedelta, discards: DiscardClock) -> tuple[Uow, li
     return uow, late, envelope.recorded_at
 
 
-async def test_an_enrolment_read_late_with_discards_meanwhile_is_reported(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize("recorded_ago", [timedelta(seconds=1), timedelta(hours=1)])
+async def test_an_enrolment_read_after_its_number_was_discarded_is_reported_however_soon(
+    recorded_ago: timedelta, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock, discards = clock_at(NOW - timedelta(hours=2))
-    clock.at = NOW - timedelta(minutes=30)
-    discards.note(5)  # a result of the subject may be among them
+    """Review 114: a restart read the enrolment 0.24 s after a discard of its number; only
+    enrolments read over 30 s after they were recorded were reported."""
+    clock, discards = clock_at(NOW - recorded_ago / 2)  # after the enrolment was recorded
+    discards.note([NUMBER, NUMBER, OTHER])
     clock.at = NOW
     with caplog.at_level(logging.WARNING):
-        uow, late, recorded_at = await read(timedelta(hours=1), discards)
-    assert uow.subjects.enrolled == ["S-0042"]  # kept as every service keeps it
+        uow, late, recorded_at = await read(recorded_ago, discards)
+    assert uow.subjects.enrolled == [SUBJECT]  # kept as every service keeps it
     assert late == [1]
     (record,) = caplog.records
     fields: dict[str, Any] = record.__dict__
+    assert "read late" in record.getMessage()
     assert "resend this subject's results" in record.getMessage()
     assert (fields["subject_id"], fields["site_id"], fields["discarded_meanwhile"]) == (
-        "S-0042", "CH-01", 5,
+        SUBJECT, "CH-01", 2,
     )  # fmt: skip
     assert fields["recorded_at"] == recorded_at.isoformat()
-    assert fields["late_seconds"] == 3600.0
+    assert fields["late_seconds"] == recorded_ago.total_seconds()
+    assert NUMBER not in record.getMessage() and NUMBER[:16] not in str(fields)
 
 
 @pytest.mark.parametrize(
-    ("recorded_ago", "discarded"),
+    ("discarded", "discarded_ago"),
     [
-        (timedelta(seconds=LATE_AFTER_SECONDS), 5),  # on time: the directory trails a little
-        (timedelta(hours=1), 0),  # late, but nothing was discarded meanwhile
+        ([OTHER], timedelta(minutes=1)),  # others' numbers only
+        ([NUMBER], timedelta(hours=2)),  # its number, before the enrolment was recorded
+        ([], timedelta(0)),
     ],
 )
-async def test_an_enrolment_on_time_or_without_discards_is_not_reported(
-    recorded_ago: timedelta, discarded: int, caplog: pytest.LogCaptureFixture
+async def test_an_enrolment_whose_number_was_not_discarded_since_is_not_reported(
+    discarded: list[str], discarded_ago: timedelta, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock, discards = clock_at(NOW - timedelta(hours=2))
-    clock.at = NOW - timedelta(seconds=10)  # after each enrolment was recorded
+    clock, discards = clock_at(NOW - discarded_ago)
     discards.note(discarded)
     clock.at = NOW
     with caplog.at_level(logging.WARNING):
-        uow, late, _ = await read(recorded_ago, discards)
-    assert uow.subjects.enrolled == ["S-0042"]
+        uow, late, _ = await read(timedelta(hours=1), discards)
+    assert uow.subjects.enrolled == [SUBJECT]
     assert late == [] and caplog.records == []
 
 
-async def test_the_ingestor_tells_how_many_messages_it_discarded_as_not_enrolled() -> None:
+async def test_the_ingestor_tells_the_numbers_it_discarded_as_not_enrolled() -> None:
     db = FakeDatabase(enrolled={"h(MRN1)": "S-1"})
-    told: list[int] = []
+    told: list[list[str]] = []
     ingest = BatchIngestor(
         lambda: FakeUnitOfWork(db), lambda identifier: f"h({identifier})",
-        on_discarded=told.append,
+        on_discarded=lambda hmacs: told.append(list(hmacs)),
     )  # fmt: skip
     await ingest([message("1", mrn="MRN9"), message("2"), message("3", mrn="MRN8")])
     await ingest([message("4")])  # enrolled: nothing discarded, nothing told
-    assert told == [2]
+    assert told == [["h(MRN9)", "h(MRN8)"]]
 
 
 class SubjectsUow(FakeConsumerUnitOfWork):
@@ -162,13 +191,13 @@ async def test_a_late_enrolment_is_reported_once_whatever_retries_its_batch_took
     """Review 66: the report is made inside the consumer's transaction, and a batch is
     applied again after a failed commit (or event by event): it was counted and logged once
     per attempt."""
-    discards = DiscardClock()
-    discards.note(3)
+    discards = DiscardedNumbers()
+    discards.note([NUMBER])
     late: list[int] = []
     reader = enrolment_reader(discards, lambda: late.append(1))
     handlers = {**SUBJECT_HANDLERS, SubjectEnrolled.event_type: reader}
-    envelope = subject_enrolled("S-0042")
-    envelope = envelope.model_copy(update={"recorded_at": utc_now() - timedelta(seconds=35)})
+    envelope = subject_enrolled(SUBJECT)
+    envelope = envelope.model_copy(update={"recorded_at": utc_now() - timedelta(seconds=5)})
     uow = SubjectsUow(failing_commits=failing_commits)
     with caplog.at_level(logging.WARNING):
         await processor(uow, CollectorRegistry(), handlers).process_until_done(
