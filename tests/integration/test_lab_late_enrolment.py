@@ -3,10 +3,10 @@
 The enrolling service recorded the enrolment, but lab-ingestion read it late (here its relay
 ran a minute later: a broker outage, a relay backlog). A result for the subject arriving in
 between is answered as about a patient not enrolled and discarded: nothing of a patient not
-enrolled may be kept, so it cannot be held back. It is not silent: the late enrolment, with
-discards meanwhile, is counted (`lab_late_enrolments_total`, alert LabLateEnrolment) and
-logged with the subject, so the site's laboratories are asked to resend; the resent result
-is stored and published.
+enrolled may be kept, so it cannot be held back. It is not silent: the enrolment, read after
+a discard of its number, however soon, is counted (`lab_late_enrolments_total`, alert
+LabLateEnrolment) and logged with the subject, so the site's laboratories are asked to
+resend; the resent result is stored and published.
 """
 
 from __future__ import annotations
@@ -61,6 +61,31 @@ async def test_an_enrolment_read_late_after_a_discard_is_reported_and_the_resend
     await client.close()
     (event,) = [e for e in await lab.events(LAB_RESULTS, 1) if e.subject_id == NEW_SUBJECT]
     assert event.payload["value"] == 85.0
+
+
+async def test_an_enrolment_read_soon_after_its_number_was_discarded_is_reported_too(
+    lab: Lab, database: str
+) -> None:
+    """Review 114: only enrolments read over 30 s after they were recorded were reported; one
+    read a second after a discard of its own number lost that result silently."""
+    enrolment = subject_enrolled(NEW_SUBJECT)
+    hmac = hospital_id_hmac(subject_hmac_key(lab.settings), NEW_MRN)
+    enrolment = enrolment.model_copy(
+        update={"payload": {**enrolment.payload, "hospital_id_hmac": hmac}}
+    )
+    enroller = await migrated_pool(database, "enroller")
+    await record(enroller, TRIAL_SUBJECTS, [enrolment], commit=True)  # recorded now
+    client = await lab.mllp()
+    result = oru("SOON-1", [obx("1988-5", "85", "mg/L")], mrn=NEW_MRN, order="ORD-SOON")
+    assert msa(await client.exchange(result))[1:4] == [
+        "AA", "SOON-1", "accepted; patient not enrolled, discarded",
+    ]  # fmt: skip
+    await client.close()
+
+    async def reported() -> bool:
+        return await lab.metric("lab_late_enrolments_total") == 1
+
+    await relay_until(lab, enroller, reported)  # read within a second or two
 
 
 async def test_an_enrolment_read_on_time_is_not_reported(lab: Lab, database: str) -> None:
