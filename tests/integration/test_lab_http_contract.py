@@ -83,7 +83,8 @@ def _hl7(control_id: str, unit: str = "mg/L") -> bytes:
 
 def _answered_alike(path: str, body: bytes) -> list[Probe]:
     """What every secured POST route answers the same way: 401, 403, 400 for a body that
-    cannot be read, 413 (plain or once decoded) and 405."""
+    cannot be read, 413 (plain or once decoded), 415 for a body of another media type and
+    405."""
     gzipped = {"Content-Encoding": "gzip"}
     return [
         Probe(path, body, token=None),
@@ -92,6 +93,7 @@ def _answered_alike(path: str, body: bytes) -> list[Probe]:
         Probe(path, b"\x1f\x8b not gzip at all", gzipped),
         Probe(path, b"\x1f\x8b not gzip at all", {"Content-Encoding": "x-gzip"}),
         Probe(path, b" " * (LIMIT + 1)),
+        Probe(path, body, {"Content-Type": "application/xml"}),  # 415
         Probe(path, gzip.compress(b" " * (LIMIT + 1)), gzipped),
         Probe(path, method="GET"),
         Probe(path, method="PUT"),

@@ -7,7 +7,6 @@ key that held a result to the careful path, on databases upgraded from before to
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -133,7 +132,7 @@ async def post_json(lab: Lab, message_id: str, status: str) -> int:
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     async with (
         aiohttp.ClientSession(headers=headers) as http,
-        http.post(f"{lab.http}/v1/lab-results", data=json.dumps(body)) as response,
+        http.post(f"{lab.http}/v1/lab-results", json=body) as response,
     ):
         return response.status
 

@@ -29,6 +29,7 @@ from services.lab_ingestion.entrypoints.http_answers import (
     closing,
 )
 from services.lab_ingestion.entrypoints.http_intake import LabIntake
+from services.lab_ingestion.entrypoints.media_types import FHIR_RULE, check_media_type
 from services.lab_ingestion.entrypoints.request_body import (
     UnreadableBody,
     decode_json,
@@ -70,6 +71,7 @@ class FhirRoutes:
         source = f"{principal.name}^{FHIR_FACILITY}"
         try:
             raw = await read_body(request)
+            check_media_type(request.headers.getall("Content-Type", []), FHIR_RULE, raw)
             body = decode_json(raw, is_element_name)
         except UnreadableBody as error:
             return await self._unreadable_fhir(error, source)
@@ -188,9 +190,12 @@ class FhirRoutes:
         outcome = await self._intake.keep_unreadable(Channel.FHIR, error, source)
         if outcome.transient:
             return closing(fhir.unavailable(outcome))
-        issue_code = "too-costly" if error.status == 413 else "structure"
-        return closing(
-            fhir.fhir_json(
-                operation_outcome([("error", issue_code, error.reason, None)]), error.status
-            )
+        issue_code = _ISSUE_CODES.get(error.status, "structure")
+        answer = fhir.fhir_json(
+            operation_outcome([("error", issue_code, error.reason, None)]), error.status
         )
+        return answer if error.status == 415 else closing(answer)  # 415: the body was read
+
+
+# an unreadable body's issue: too large, of a format not supported, or else not readable
+_ISSUE_CODES = {413: "too-costly", 415: "not-supported"}

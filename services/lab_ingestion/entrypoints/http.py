@@ -38,6 +38,11 @@ from services.lab_ingestion.entrypoints.http_answers import (
     unavailable_problem,
 )
 from services.lab_ingestion.entrypoints.http_intake import LabIntake
+from services.lab_ingestion.entrypoints.media_types import (
+    HL7_RULE,
+    JSON_RULE,
+    check_media_type,
+)
 from services.lab_ingestion.entrypoints.outcomes import timed
 from services.lab_ingestion.entrypoints.request_body import (
     UnreadableBody,
@@ -89,6 +94,7 @@ class LabRoutes:
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:
         try:
             raw = await read_body(request)
+            check_media_type(request.headers.getall("Content-Type", []), HL7_RULE, raw)
         except UnreadableBody as error:
             source = f"{request[PRINCIPAL_KEY].name}^http"
             return await self._unreadable_problem(Channel.HL7_HTTP, error, source)
@@ -104,6 +110,7 @@ class LabRoutes:
         source = f"{principal.name}^http"
         try:
             raw = await read_body(request)
+            check_media_type(request.headers.getall("Content-Type", []), JSON_RULE, raw)
             body = decode_json(raw, is_schema_key)
         except UnreadableBody as error:
             return await self._unreadable_problem(Channel.JSON, error, source)
@@ -131,5 +138,7 @@ class LabRoutes:
         outcome = await self._intake.keep_unreadable(channel, error, source)
         if outcome.transient:
             return closing(unavailable_problem(outcome))
+        if error.status == 415:  # the body was read whole: the connection can carry another
+            return problem(415, "Unsupported Media Type", error.reason)
         title = "Payload Too Large" if error.status == 413 else "Unreadable body"
         return closing(problem(error.status, title, error.reason))

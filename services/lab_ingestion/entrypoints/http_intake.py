@@ -94,8 +94,7 @@ class LabIntake:
     async def keep_unreadable(
         self, channel: Channel, error: UnreadableBody, source: str
     ) -> IngestOutcome:
-        """An unreadable body is rejected with its reason but no payload (it cannot be
-        redacted); the reason names its length and digest instead."""
-        return await self.record_rejection(
-            channel, RejectionCode.MALFORMED, error.reason, "", source
-        )
+        """An unreadable body (or one of a media type the route does not take) is rejected
+        with its reason but no payload (it cannot be redacted); the reason names its length
+        and digest instead."""
+        return await self.record_rejection(channel, error.code, error.reason, "", source)

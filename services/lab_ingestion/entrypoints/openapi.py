@@ -59,6 +59,12 @@ _UNREADABLE = (
     " answer closes the connection"
 )
 
+_UNSUPPORTED = (
+    "a body declared (Content-Type) as another media type than the route takes (none, or"
+    " application/octet-stream, is read as the route's own; JSON only in UTF-8), kept as"
+    " a rejection (unsupported-message-type) by its length and SHA-256 only"
+)
+
 
 def _fhir(description: str) -> dict[str, Any]:
     return {"description": f"{description} (OperationOutcome)", "content": _OUTCOME}
@@ -111,6 +117,10 @@ _FHIR_ERRORS: dict[str, Any] = {
     ),
     "405": _not_allowed(_OUTCOME),
     "413": _fhir(f"{_TOO_LARGE} (issue code too-costly)"),
+    "415": _fhir(
+        f"{_UNSUPPORTED}: FHIR JSON only (application/fhir+json, application/json); FHIR XML"
+        " is not supported (issue code not-supported)"
+    ),
     "503": _resend(
         _fhir(
             "temporary internal error, nothing was stored: resend; or stored, but its answer"
@@ -123,6 +133,11 @@ _PROBLEM_ERRORS: dict[str, Any] = {
     "403": _problem("the token lacks the role lab"),
     "405": _not_allowed({_TEXT: {"schema": {"type": "string"}}}),
     "413": _problem(_TOO_LARGE),
+    "415": _problem(
+        f"{_UNSUPPORTED}: /v1/lab-results takes application/json or application/*+json,"
+        " /v1/hl7 ER7 (x-application/hl7-v2+er7, application/hl7-v2, application/x-hl7,"
+        " text/plain)"
+    ),
     "503": _resend(
         _problem(
             "temporary internal error, nothing was stored: resend; or stored, but its answer"

@@ -24,14 +24,21 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from services.lab_ingestion.domain.model import RejectionCode
+
 
 class UnreadableBody(Exception):
-    """The body could not be read (413) or decoded (400); ``reason`` says why, specifically."""
+    """The body could not be read (413), decoded (400) or is of a media type the route does
+    not take (415, ``media_types``); ``reason`` says why, specifically, and ``code`` is what
+    it is kept as."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(
+        self, status: int, reason: str, code: RejectionCode = RejectionCode.MALFORMED
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code = code
 
 
 class _NotJsonConstant(ValueError):

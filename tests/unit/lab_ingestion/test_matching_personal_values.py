@@ -6,7 +6,6 @@ the number's replacement, in every channel.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
@@ -55,7 +54,7 @@ async def test_a_json_hospital_number_written_in_groups_is_masked_as_its_digits(
     body["results"][0]["result_id"] = f"{MRN}-R1"
     submit = FakeSubmit()
     async with lab_client(submit) as client:
-        answer = await client.post("/v1/lab-results", data=json.dumps(body), headers=LAB)
+        answer = await client.post("/v1/lab-results", json=body, headers=LAB)
         assert answer.status == 202, await answer.text()
     (ingest,) = submit.ingests
     assert stored_ids(ingest.message) == [f"{mark(GROUPED)}-3", f"{mark(GROUPED)}-R1"]

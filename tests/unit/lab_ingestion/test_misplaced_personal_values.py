@@ -63,9 +63,7 @@ async def test_a_resource_type_inside_an_element_is_not_quoted_in_reason_or_answ
             "resourceType": misplaced}  # fmt: skip
     submit = FakeSubmit()
     async with lab_client(submit) as client:
-        answer = await client.post(
-            "/fhir/Observation", data=json.dumps(observation(code=code)), headers=LAB
-        )
+        answer = await client.post("/fhir/Observation", json=observation(code=code), headers=LAB)
         status, text = answer.status, await answer.text()
     assert status == 400
     (rejection,) = submit.rejections
