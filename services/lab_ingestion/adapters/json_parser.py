@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.lab_ingestion.domain.abnormal_flags import published_flag
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from services.lab_ingestion.domain.sample_times import MAX_UTC_OFFSET
 from shared.contracts.events.lab import Channel
@@ -54,7 +55,23 @@ _SourcePart = Annotated[str, StringConstraints(min_length=1, max_length=49, patt
 _Short = Annotated[str, StringConstraints(max_length=64)]
 LOINC_CODE_PATTERN = r"^[0-9]{1,7}-[0-9]$"
 _Loinc = Annotated[str, StringConstraints(max_length=20, pattern=LOINC_CODE_PATTERN)]
-_Flag = Annotated[str, StringConstraints(max_length=10)]
+
+
+def _flag_code(value: str) -> str:
+    """A flag is a code of HL7 table 0078 or FHIR's ObservationInterpretation, in any case
+    (``published_flag``), as OBX-8's codes are read; blank is none. A word (``Low``,
+    ``High``, ``Critical``) was taken and silently dropped (no code: neither stored nor
+    published), so a critical result went out unflagged; ``Critical`` names no side to map
+    it to. The value is never quoted (free text there may name a person)."""
+    if value.strip() and published_flag(value) is None:
+        raise ValueError(
+            "must be an abnormal flag code of HL7 table 0078 (L, H, LL, HH, N, A, <, >, ...), "
+            "not a word such as Low, High or Critical"
+        )
+    return value
+
+
+_Flag = Annotated[str, StringConstraints(max_length=10), AfterValidator(_flag_code)]
 
 # a date and time of day with its UTC offset; pydantic alone also took "1763625600" (Unix
 # seconds), "2026" (seconds after 1970) and an offset up to 23:59; the offset's minutes

@@ -23,6 +23,7 @@ from services.lab_ingestion.adapters.json_parser import (
     parse_lab_results,
 )
 from services.lab_ingestion.adapters.json_redaction import redact_json
+from services.lab_ingestion.domain.abnormal_flags import ABNORMAL_FLAGS, published_flag
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from shared.contracts.events.lab import Channel
 
@@ -381,6 +382,10 @@ def tagged(valid: st.SearchStrategy[Any], invalid: list[Any]) -> st.SearchStrate
 
 
 LONG = "x" * 65
+# a flag is a code of table 0078 (or ObservationInterpretation), in any case, maybe padded
+FLAG_CODES = st.tuples(
+    st.sampled_from(sorted(ABNORMAL_FLAGS)), st.booleans(), st.sampled_from(["", " "])
+).map(lambda t: (t[0].lower() if t[1] else t[0]) + t[2])
 WRITTEN_OTHERWISE: dict[str, st.SearchStrategy[Any]] = {
     "message_id": tagged(TEXT_64, ["", LONG, 7]),
     "application": tagged(SOURCE_PART, ["", "LIS^2", "A|B", "x" * 50]),
@@ -391,7 +396,9 @@ WRITTEN_OTHERWISE: dict[str, st.SearchStrategy[Any]] = {
     "value": tagged(st.none() | st.text(max_size=64), [12.5, LONG, 0]),
     "unit": tagged(st.none() | st.text(max_size=64), [1, LONG]),
     "reference_range": tagged(st.none() | st.text(max_size=64), [0, LONG]),
-    "abnormal_flag": tagged(st.none() | st.text(max_size=10), ["x" * 11, True]),
+    "abnormal_flag": tagged(
+        st.none() | st.just("") | FLAG_CODES, ["x" * 11, True, "Low", "High", "Critical", "hi"]
+    ),
     "status": tagged(st.sampled_from(sorted(STATUS_CODES)), ["Final", "F", "amended", ""]),
     "collected_at": tagged(
         st.none() | iso_times(),
@@ -507,3 +514,26 @@ def test_a_lone_surrogate_in_a_sender_name_is_refused_by_name() -> None:
     with pytest.raises(JsonInputError) as refused:
         parse_lab_results(payload)
     assert [field for field, _ in refused.value.errors] == ["source.application"]
+
+
+@pytest.mark.parametrize("flag", ["Low", "High", "Critical", "Crit", "Abnormal", '""', "Meier A"])
+def test_a_flag_written_as_a_word_is_refused_naming_the_field(flag: str) -> None:
+    """HL7's OBX-8 is read as table 0078 codes; a JSON word was taken and then dropped (no
+    code: neither stored nor published), so a critical result went out unflagged."""
+    payload = json.loads(EXAMPLE)
+    payload["results"][0]["abnormal_flag"] = flag
+    with pytest.raises(JsonInputError) as raised:
+        parse_lab_results(payload)
+    assert [loc for loc, _ in raised.value.errors] == ["results[0].abnormal_flag"]
+    (_, reason), *_ = raised.value.errors
+    assert reason.startswith("must be an abnormal flag code of HL7 table 0078")
+    assert "Meier" not in reason  # never quoted: free text there may name a person
+
+
+@given(FLAG_CODES)
+def test_every_flag_code_is_taken_as_written_and_published_as_its_code(flag: str) -> None:
+    payload = json.loads(EXAMPLE)
+    payload["results"][0]["abnormal_flag"] = flag
+    observation = parse_lab_results(payload).observations[0]
+    assert observation.abnormal_flag == flag  # as written: the content digest reads it so
+    assert published_flag(observation.abnormal_flag) in ABNORMAL_FLAGS
