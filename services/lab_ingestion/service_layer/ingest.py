@@ -51,10 +51,12 @@ allow-list re-read meanwhile), so only the committed attempt's plan is ever answ
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from services.lab_ingestion.domain.json_wording import for_json
 from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
 from services.lab_ingestion.domain.model import Rejected, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
@@ -90,6 +92,7 @@ from services.lab_ingestion.service_layer.transactions import (
     failed_transaction_copy,
 )
 from shared.contracts.envelope import utc_now
+from shared.contracts.events.lab import Channel
 
 # the careful path is refused only when another instance wrote the same message or chain
 # between its read and its write; each refusal is read again, and the next attempt sees it
@@ -230,6 +233,12 @@ class BatchIngestor:
         return outcomes
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
+        outcome = self._applied(context, command)
+        if outcome.reason and _from_json(command):  # told as kept (``rejections.reject``)
+            return dataclasses.replace(outcome, reason=for_json(outcome.reason))
+        return outcome
+
+    def _applied(self, context: BatchContext, command: Command) -> IngestOutcome:
         if isinstance(command, IngestTransaction):
             return apply_transaction(context, command, self._apply)
         if isinstance(command, RecordRejectedInput):
@@ -288,6 +297,13 @@ class BatchIngestor:
             uow.labs.stage_batch_token(token, attempt)
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
+
+
+def _from_json(command: Command) -> bool:
+    """Whether ``command`` is a JSON sender's (whose answer names JSON's fields)."""
+    if isinstance(command, IngestLabMessage):
+        return command.message.channel is Channel.JSON
+    return isinstance(command, RecordRejectedInput) and command.channel is Channel.JSON
 
 
 def _unplanned(

@@ -241,9 +241,11 @@ def resent(context: BatchContext, command: IngestLabMessage, *, same: bool) -> I
     content under a stored message's id is a reused id, never dropped."""
     if same:
         return IngestOutcome(accepted=True, duplicate=True)
-    reason = (
-        "this message id (MSH-10) was used before for a message with other results, values "
-        "or statuses: send every message, a correction too, under an id of its own"
-    )
-    reject(context, command, RejectionCode.REUSED_MESSAGE_ID, reason)
-    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, reason)
+    reject(context, command, RejectionCode.REUSED_MESSAGE_ID, REUSED_ID_REASON)
+    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, REUSED_ID_REASON)
+
+
+REUSED_ID_REASON = (
+    "this message id (MSH-10) was used before for a message with other results, values "
+    "or statuses: send every message, a correction too, under an id of its own"
+)

@@ -39,9 +39,7 @@ def early_answer(
     ):
         return IngestOutcome.rejected(RejectionCode.KEPT_COPY, KEPT_COPY_REASON)
     if not (message.patient_identifier or "").strip() and not is_unresolved(message):
-        return IngestOutcome.rejected(
-            RejectionCode.MISSING_PATIENT, "no patient identifier (PID-3)"
-        )
+        return IngestOutcome.rejected(RejectionCode.MISSING_PATIENT, NO_PATIENT_REASON)
     return None
 
 
@@ -57,6 +55,7 @@ def _sender_refused(context: BatchContext, command: IngestLabMessage) -> str | N
     return None if gone is None else _not_configured(gone)
 
 
+NO_PATIENT_REASON = "no patient identifier (PID-3)"
 NUMBER_IN_SENDER = (
     "source (application^facility) holds the patient's hospital number: a sender is named "
     "by its system, never by a patient's number (resend under the system's own name)"
