@@ -37,6 +37,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
     Hl7InputError,
     check_control_id,
     check_processing,
+    check_senders,
     check_size,
     header_of,
     read_header,
@@ -128,6 +129,7 @@ def parse_oru(
             condition=_unreadable_value(exc),
         ) from None
     check_control_id(msh, header)
+    check_senders(msh, header)
     if message_type != "ORU" or header.trigger != "R01":
         raise Hl7InputError(
             RejectionCode.UNSUPPORTED_MESSAGE,
@@ -235,8 +237,9 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
     candidates, numbers = [], []
     for repeat in range(1, max(count, 1) + 1):
         # read strictly: an escape python-hl7 drops would join the digits around it into
-        # another number, perhaps another enrolled patient's
-        value = field_value(pid, 3, repeat, hex_text=True, strict=True)
+        # another number, perhaps another enrolled patient's; and as one value: CX-1 has no
+        # sub-components, and ``MRN4711&5`` read as its first is another patient's number
+        value = field_value(pid, 3, repeat, hex_text=True, strict=True, single=True)
         if value:
             numbers.append(value)
             if not value.isascii():  # also as the message id reads it: one byte a character

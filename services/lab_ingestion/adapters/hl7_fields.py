@@ -7,12 +7,20 @@ from typing import Any
 import hl7
 
 from services.lab_ingestion.adapters.hl7_escapes import (
+    UnreadableEscape,
     bounded_unescape,
     check_defined_escapes,
     decode_hex_runs,
 )
 
 NULL = '""'  # HL7's explicit null
+
+
+class NestedValue(UnreadableEscape):
+    """A component of one value (a patient's number, an order number, a code) written with
+    sub-components: an unescaped ``&`` (``MRN4711&5``). Read as its first sub-component it
+    is another value (another patient's number), so it is not read: the message is
+    malformed, as one with an escape it cannot be read by (``field_value``'s ``single``)."""
 
 
 def field_value(
@@ -25,6 +33,7 @@ def field_value(
     subcomponent: int = 1,
     strict: bool = False,
     highlight_as_nothing: bool = False,
+    single: bool = False,
 ) -> str:
     """Field/repetition/component (1-based) of a parsed segment, unescaped; "" if absent or
     HL7's explicit null ``""`` (an OBR-3 of ``""`` is no order number: the placer's is used).
@@ -38,6 +47,9 @@ def field_value(
     trial result's number and the patient's numbers are read from, where a dropped
     character is another value (another patient). ``highlight_as_nothing``: HL7's
     highlighting escapes read as nothing (``bounded_unescape``), for a trial result's value.
+    ``single``: the component holds one value (HL7's data type has no sub-components there:
+    CX-1, EI-1, a code): one written with sub-components raises NestedValue, even a trailing
+    empty one, rather than being read as its first (``MRN4711&5`` as MRN4711).
     """
     if field >= len(segment):
         return ""
@@ -50,14 +62,7 @@ def field_value(
     elif component > len(node):
         return ""
     else:
-        node = node[component - 1]
-        if subcomponent > 1:
-            if isinstance(node, str) or subcomponent > len(node):
-                return ""
-            node = node[subcomponent - 1]
-        while not isinstance(node, str):
-            node = node[0] if len(node) else ""
-        value = node
+        value = _component_value(segment, field, node[component - 1], subcomponent, single)
     if value.strip() == NULL:  # HL7's explicit null ("the value is deleted"): no value, never text
         return ""
     esc = segment.esc
@@ -68,6 +73,40 @@ def field_value(
             value = decode_hex_runs(value, esc)
         value = bounded_unescape(segment, value, highlight_as_nothing=highlight_as_nothing)
     return str(value).strip()
+
+
+def nested_value(segment: hl7.Segment, field: int) -> str | None:
+    """Why a field whose components hold one value each (MSH-3's HD) cannot be read: a
+    component of its first repetition written with sub-components (``LIS&OTHER``); None
+    when none is. Nothing is unescaped (``field_value``'s ``single``, for every component)."""
+    if field >= len(segment) or not len(segment[field]):
+        return None
+    node = segment[field][0]
+    if isinstance(node, str):
+        return None
+    if any(not isinstance(value, str) and len(value) > 1 for value in node):
+        return _nested(segment, field)
+    return None
+
+
+def _nested(segment: hl7.Segment, field: int) -> str:
+    """The reason (it fits MSA-3's 80 characters, and quotes nothing of the value)."""
+    return f"{segment[0]}-{field} holds sub-components where one value belongs: it cannot be read"
+
+
+def _component_value(
+    segment: hl7.Segment, field: int, node: Any, subcomponent: int, single: bool
+) -> str:
+    """A component's first sub-component, or the one ``subcomponent`` names, as written."""
+    if single and not isinstance(node, str) and len(node) > 1:
+        raise NestedValue(_nested(segment, field))
+    if subcomponent > 1:
+        if isinstance(node, str) or subcomponent > len(node):
+            return ""
+        node = node[subcomponent - 1]
+    while not isinstance(node, str):
+        node = node[0] if len(node) else ""
+    return str(node)
 
 
 def repeats(segment: hl7.Segment, field: int) -> bool:

@@ -15,7 +15,7 @@ from services.lab_ingestion.adapters.hl7_ack import (
 )
 from services.lab_ingestion.adapters.hl7_echo import in_default_encoding
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
-from services.lab_ingestion.adapters.hl7_fields import field_value
+from services.lab_ingestion.adapters.hl7_fields import field_value, nested_value
 from services.lab_ingestion.adapters.hl7_redaction import normalise_separators
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.domain.shown import PROCESSING_CODE, shown
@@ -85,6 +85,16 @@ def check_control_id(msh: hl7.Segment, header: Header) -> None:
             header,
             DATA_TYPE_ERROR,  # a length beyond the field's (v2.5.1 has no 104 "value too long")
         )
+
+
+def check_senders(msh: hl7.Segment, header: Header) -> None:
+    """MSH-3 and MSH-4 (HD: namespace id, universal id, its type) hold no sub-components:
+    ``LIS&OTHER`` read as its first would be sender LIS, whose site its patients would be
+    matched at. Such a header is malformed."""
+    for field in (3, 4):
+        reason = nested_value(msh, field)
+        if reason is not None:
+            raise Hl7InputError(RejectionCode.MALFORMED, reason, header, DATA_TYPE_ERROR)
 
 
 def check_processing(processing: tuple[str, str], header: Header, processing_id: str) -> None:

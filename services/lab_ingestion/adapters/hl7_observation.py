@@ -46,10 +46,13 @@ def read_observation(
     if trial:
         if order.unreadable:
             raise UnreadableEscape(order.unreadable)
-        codes_of(obx, strict=True)  # raises on a code read through a dropped escape
+        # raises on a code read through a dropped escape, or, unless a mapping of the
+        # sender's names the test (``codes_repeat_or_nest`` then refuses it), on a code with
+        # sub-components (``777-3&751-8``: read as its first, another test's)
+        codes_of(obx, strict=True, single=not mapped_read)
     unit = units_of(obx, trial=trial)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
-    collected_text = field_value(obx, 14, strict=trial)
+    collected_text = field_value(obx, 14, strict=trial, single=trial)
     if collected_text:
         collected, local = read_ts(collected_text, offset)
     else:
@@ -64,12 +67,12 @@ def read_observation(
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
         order_key = f"@{key_time(collected_text, collected, local)}"  # parse_oru adds whose
-    value_type = field_value(obx, 2, strict=trial).upper()
+    value_type = field_value(obx, 2, strict=trial, single=trial).upper()
     value = value_of(obx, value_type, trial=trial)
     if repeats(obx, 5):  # "5~50": two values, no number (a trial result is then rejected)
         later = later_repetitions(obx, 5, 4, strict=trial)
         value = "~".join([value, *("^".join(p).rstrip("^") for p in later)])
-    code, sub_id = key_code(sent), field_value(obx, 4, strict=trial)
+    code, sub_id = key_code(sent), field_value(obx, 4, strict=trial, single=trial)
     key = f"{order_key}|{code}|{sub_id}"
     # keyed by OBX-3's identifier alone before (``ORDER||`` where it was empty or ""): the
     # key its results stored then are under (``legacy_keys``)
@@ -84,7 +87,7 @@ def read_observation(
         flags=flags_of(obx, strict=trial),
         value_type=value_type,
         # empty stays empty: the service rejects an unknown status
-        status=field_value(obx, 11, strict=trial),
+        status=field_value(obx, 11, strict=trial, single=trial),
         collected_at=collected,
         reported_at=reported,
         collected_local=local,

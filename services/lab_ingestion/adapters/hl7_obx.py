@@ -71,18 +71,20 @@ def range_of(obx: hl7.Segment, *, trial: bool = False) -> str | None:
     return first or None
 
 
-def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
+def codes_of(obx: hl7.Segment, *, strict: bool = False, single: bool = False) -> list[Coding]:
     """OBX-3's identifier and alternate identifier, of every repetition (OBX-3 does not
     repeat: a sender that repeats it may name another test, and the result is then not one).
     ``strict``: codes and coding systems read as ``field_value`` reads them strictly (a
-    trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is."""
+    trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is. ``single``:
+    a code or coding system written with sub-components raises (``field_value``)."""
     codes = []
     for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
         for first in (1, 4):  # identifier ^ text ^ coding system, twice
-            code = field_value(obx, 3, repeat, first, strict=strict)
+            code = field_value(obx, 3, repeat, first, strict=strict, single=single)
             if code or (repeat == 1 and first == 1):
-                system = field_value(obx, 3, repeat, first + 2, strict=strict) or None
-                codes.append(Coding(code, system, field_value(obx, 3, repeat, first + 1) or None))
+                system = field_value(obx, 3, repeat, first + 2, strict=strict, single=single)
+                text = field_value(obx, 3, repeat, first + 1) or None
+                codes.append(Coding(code, system or None, text))
     return codes
 
 

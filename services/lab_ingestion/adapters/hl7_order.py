@@ -19,7 +19,8 @@ class Order(NamedTuple):
     """An OBR's order number (filler, else placer), its time (OBR-7) as written and as
     read, why a trial result cannot take those two (an escape the strict reading refuses:
     ``ORD\\Q\\1`` would be the key of order ORD1's results, a time read through a dropped
-    escape another time; another test's result reads them as before), and its results'
+    escape another time; so would ``ORD1&2``, an EI-1 or a time written with sub-components,
+    read as its first; another test's result reads them as before), and its results'
     report time (OBR-22) as written and as read (``report_time``)."""
 
     key: str
@@ -40,8 +41,10 @@ def order_of(obr: hl7.Segment, offset: str) -> Order:
     an offset is read as OBR-7's is (``offset``, then the sender's zone); one that cannot
     be read, an escape in it too, is no time: a report time refuses no result."""
     try:
-        key = field_value(obr, 3, strict=True) or field_value(obr, 2, strict=True)
-        text = field_value(obr, 7, strict=True)
+        key = field_value(obr, 3, strict=True, single=True) or field_value(
+            obr, 2, strict=True, single=True
+        )
+        text = field_value(obr, 7, strict=True, single=True)
         unreadable = None
     except UnreadableEscape as exc:
         key = field_value(obr, 3) or field_value(obr, 2)

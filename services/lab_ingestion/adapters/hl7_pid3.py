@@ -45,12 +45,20 @@ def patient_numbers(
     authority or a patient number type without a number is kept empty (it says the number
     is missing).
     Other numbers (national, account, visit) are dropped (the second list). Every copy of a
-    number elsewhere in the message gives way to its hash, or is scrubbed."""
+    number elsewhere in the message gives way to its hash, or is scrubbed.
+    A number written with sub-components (``MRN4711&5``: an unescaped ``&``, which the
+    parser refuses) is hashed whole, as written, never as its first part (the hash a
+    replay of the copy would match another patient by); its parts are dropped numbers
+    (scrubbed wherever they are written)."""
     _, component, repetition, _, sub = separators
     kept, dropped = [], []
     for item in value.split(repetition):
         parts = [*item.split(component), "", "", "", ""]
-        number = decoded_text(parts[0].split(sub)[0], separators).strip()  # as parse_oru reads it
+        written = [decoded_text(part, separators).strip() for part in parts[0].split(sub)]
+        number = written[0]  # as parse_oru reads it
+        if len(written) > 1:
+            number = sub.join(written) if any(written) else ""
+            dropped += [part for part in written if part]
         number = "" if number == '""' else number
         kind = patient_number_type(decoded_text(parts[4].split(sub)[0], separators))
         authority = _showable_authority(parts[3], separators)
