@@ -54,8 +54,7 @@ def subject_with_withdrawn(
     enrolment its samples fit. ``message``: its times read in the site's zone. A collection
     time missing or implausible (``received_at``: when the message arrived) is rejected as
     planning rejects it, before any is used. None: nobody's (discarded)."""
-    eligible = {w.subject.subject_id: w for w in withdrawn
-                if site_id is None or w.subject.site_id == site_id}  # fmt: skip
+    eligible = {w.subject.subject_id: w for w in withdrawn_at_site(withdrawn, site_id)}
     observations = [
         o for o in message.observations
         if identify_analyte(o.codes) is not None and carries_a_result(o)
@@ -84,6 +83,15 @@ def subject_with_withdrawn(
     ]  # fmt: skip
     fits = [_fitting(at, active, eligible.values()) for at in samples]
     return _sole_enrolment(owner if owner is not None else active, active, fits)
+
+
+def withdrawn_at_site(
+    withdrawn: Iterable[WithdrawnSubject], site_id: str | None
+) -> list[WithdrawnSubject]:
+    """The subjects withdrawn under a number at the sender's site (every site's when the
+    sender has none): hospital numbers are unique only within their hospital, and another
+    site's withdrawn patient says nothing of whose a message of this site's is."""
+    return [w for w in withdrawn if site_id is None or w.subject.site_id == site_id]
 
 
 def _sole_enrolment(

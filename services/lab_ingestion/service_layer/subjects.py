@@ -11,7 +11,7 @@ from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
 from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
 from services.lab_ingestion.domain.sample_times import in_site_time, plausible_report_times
-from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn
+from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn, withdrawn_at_site
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from services.lab_ingestion.service_layer.directory_gate import not_found_while_catching_up
@@ -39,11 +39,13 @@ def subject_of(
     sender's site, unless subjects withdrawn under it (read on the careful path only) may
     own it (``subject_with_withdrawn``); a rejection when that cannot be told, or when its
     collection times cannot be read or are missing or implausible (never discarded unseen);
-    None: nobody's."""
+    None: nobody's. Only subjects withdrawn at the sender's site are looked at (numbers are
+    unique only within a hospital): another site's patient with the number is no reason to
+    reject a message about this site's patient who is not enrolled, nor to keep its copy."""
     sender = context.allowed.get(message.settings_key)
     site = sender.site_id if sender else None
     active = match_subject(context.subjects.get(patient_hmac, ()), site)
-    withdrawn = context.withdrawn.get(patient_hmac)
+    withdrawn = withdrawn_at_site(context.withdrawn.get(patient_hmac, ()), site)
     if isinstance(active, Rejected) or not withdrawn:
         return active
     sited = in_sender_time(context, message, received_at)
