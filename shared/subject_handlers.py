@@ -14,12 +14,23 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events.trial import SubjectEnrolled, SubjectWithdrawn
 from shared.messaging.handling import EventHandler, PoisonMessage
 
+# a subject enrolled again after its withdrawal: not applied, dead-lettered
+ENROLLED_AFTER_WITHDRAWAL = "enrolled-after-withdrawal"
+
 
 async def register_subject(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+    """Keep the enrolment. One of a subject withdrawn before it was enrolled (again) is
+    a contract violation (a withdrawal is final; a re-screened patient gets a new subject
+    id): it is not applied, the withdrawal stands, and it is dead-lettered, seen."""
     assert isinstance(payload, SubjectEnrolled)
     if envelope.subject_id is None:
         raise PoisonMessage("missing-subject", "an enrolment without subject_id")
-    await uow.subjects.enrol(envelope.subject_id, payload)
+    if not await uow.subjects.enrol(envelope.subject_id, payload):
+        raise PoisonMessage(
+            ENROLLED_AFTER_WITHDRAWAL,
+            "an enrolment of a subject after its withdrawal: the withdrawal stands (a "
+            "re-screened patient is enrolled under a new subject id)",
+        )
 
 
 async def withdraw_subject(uow: Any, envelope: Envelope, payload: EventPayload) -> None:

@@ -41,10 +41,14 @@ class SubjectDirectory:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> None:
+    async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> bool:
         """Keep (or update) an enrolment; a withdrawal read before it still stands (the
-        earliest, if the subject's row has one too)."""
-        await self._conn.execute(
+        earliest, if the subject's row has one too). False, and nothing changed, for an
+        enrolment of a subject withdrawn before it (``enrolled_at`` after the withdrawal):
+        a withdrawal is final, and a re-screened patient is enrolled under a new subject id
+        (the caller makes it seen). An enrolment read again (a replay, a correction of it)
+        is enrolled when the withdrawal was, and updates the row as before."""
+        applied = await self._conn.fetchval(
             """WITH early AS (
                    DELETE FROM early_withdrawals WHERE subject_id = $1 RETURNING withdrawn_at
                )
@@ -55,7 +59,10 @@ class SubjectDirectory:
                    site_timezone = EXCLUDED.site_timezone,
                    hospital_id_hmac = EXCLUDED.hospital_id_hmac, day1 = EXCLUDED.day1,
                    withdrawn_at = LEAST(enrolled_subjects.withdrawn_at,
-                                        EXCLUDED.withdrawn_at)""",
+                                        EXCLUDED.withdrawn_at)
+               WHERE enrolled_subjects.withdrawn_at IS NULL
+                  OR enrolled_subjects.withdrawn_at >= EXCLUDED.enrolled_at
+               RETURNING true""",
             subject_id,
             enrolled.site_id,
             enrolled.site_timezone,
@@ -63,6 +70,7 @@ class SubjectDirectory:
             enrolled.day1,
             enrolled.enrolled_at,
         )
+        return bool(applied)
 
     async def withdraw(self, subject_id: str, at: datetime) -> None:
         """Withdraw an enrolled subject; one whose enrolment has not been read yet (the

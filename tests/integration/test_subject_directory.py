@@ -108,3 +108,29 @@ async def test_an_enrolment_is_read_with_its_withdrawal_and_a_lone_withdrawal_is
         await directory.enrol("S-3", ENROLMENT)
         assert await directory.enrolment("S-3") == Enrolment("S-3", EARLIER)
         assert await directory.enrolment("S-5") is None
+
+
+async def test_an_enrolment_after_the_subjects_withdrawal_is_not_applied(
+    pool: asyncpg.Pool,
+) -> None:
+    """A withdrawal is final (a re-screened patient gets a new subject id): an enrolment
+    of the subject dated after it changes nothing and says so (the handler dead-letters
+    it, in every service keeping the directory: lab-ingestion, crp-monitor); the first
+    enrolment read again still updates the row."""
+    async with pool.acquire() as conn:
+        directory = SubjectDirectory(conn)
+        assert await directory.enrol("S-6", ENROLMENT)
+        await directory.withdraw("S-6", EARLIER)
+        again = ENROLMENT.model_copy(update={"enrolled_at": LATER, "hospital_id_hmac": "b" * 64})
+        assert not await directory.enrol("S-6", again)
+        row = await conn.fetchrow("SELECT * FROM enrolled_subjects WHERE subject_id = 'S-6'")
+        assert (row["enrolled_at"], row["withdrawn_at"], row["hospital_id_hmac"]) == (
+            AT, EARLIER, "a" * 64,
+        )  # fmt: skip
+        moved = ENROLMENT.model_copy(update={"site_id": "CH-02"})  # the first, corrected
+        assert await directory.enrol("S-6", moved)
+        assert await directory.enrolment("S-6") == Enrolment("S-6", EARLIER)
+        assert (
+            await conn.fetchval("SELECT site_id FROM enrolled_subjects WHERE subject_id = 'S-6'")
+            == "CH-02"
+        )

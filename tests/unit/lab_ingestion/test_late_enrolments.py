@@ -99,8 +99,9 @@ class Directory:
     def __init__(self) -> None:
         self.enrolled: list[str] = []
 
-    async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> None:
+    async def enrol(self, subject_id: str, enrolled: SubjectEnrolled) -> bool:
         self.enrolled.append(subject_id)
+        return True
 
 
 class Uow:
