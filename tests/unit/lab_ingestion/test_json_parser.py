@@ -361,7 +361,8 @@ def test_mutated_results_parse_or_raise_json_input_error(field: str, value: obje
 
 # One field of the valid EXAMPLE written otherwise, mostly as a lab may write it: each field's
 # values that the format takes, and a few it refuses (each tagged so).
-TEXT_64 = st.text(min_size=1, max_size=64)
+# an id holds a character that is no blank (review 112: blanks alone are refused by name)
+TEXT_64 = st.text(min_size=1, max_size=64).filter(str.strip)
 # text JSON can carry: a lone surrogate (``"\\ud800"``) is refused by name, as it should be
 SOURCE_PART = st.text(alphabet=st.characters(exclude_characters="^&~|\\", codec="utf-8"),
                       min_size=1, max_size=49)  # fmt: skip
@@ -387,11 +388,11 @@ FLAG_CODES = st.tuples(
     st.sampled_from(sorted(ABNORMAL_FLAGS)), st.booleans(), st.sampled_from(["", " "])
 ).map(lambda t: (t[0].lower() if t[1] else t[0]) + t[2])
 WRITTEN_OTHERWISE: dict[str, st.SearchStrategy[Any]] = {
-    "message_id": tagged(TEXT_64, ["", LONG, 7]),
+    "message_id": tagged(TEXT_64, ["", " ", "\t", LONG, 7]),
     "application": tagged(SOURCE_PART, ["", "LIS^2", "A|B", "x" * 50]),
     "facility": tagged(SOURCE_PART, ["", "HOSP~2", "C\\D"]),
-    "identifier": tagged(TEXT_64, ["", LONG, 4711]),
-    "result_id": tagged(TEXT_64, ["", LONG, 1]),
+    "identifier": tagged(TEXT_64, ["", "\r", LONG, 4711]),
+    "result_id": tagged(TEXT_64, ["", " ", LONG, 1]),
     "loinc": tagged(st.from_regex(r"[0-9]{1,7}-[0-9]", fullmatch=True), ["1988", "CRP-5", 19885]),
     "value": tagged(st.none() | st.text(max_size=64), [12.5, LONG, 0]),
     "unit": tagged(st.none() | st.text(max_size=64), [1, LONG]),
