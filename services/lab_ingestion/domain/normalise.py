@@ -68,6 +68,10 @@ from services.lab_ingestion.domain.reference_ranges import (
     reference_range_of,
 )
 from services.lab_ingestion.domain.shown import shown
+from services.lab_ingestion.domain.unit_slips import (
+    check_flag_fits_any_range,
+    check_range_fits_unit,
+)
 from shared.contracts.events.lab import Analyte, Comparator
 
 __all__ = [
@@ -116,31 +120,40 @@ def _result(
     observation: ObservationInput,
     loinc: str,
     conversion: UnitConversion,
-    measured: tuple[float, Comparator | None],
+    measured: tuple[float, Comparator | None, float],
     params: UnitParameters,
 ) -> NormalisedResult | Rejected:
     """The result measured (its value in the canonical unit, or a limit and comparator), with
     its reference range and the most severe of its flags (``abnormal_flags``), unless its
     flags contradict each other or its value and range (a unit slip: ``LL`` on a value above
-    the range)."""
-    value, comparator = measured
+    the range), or its range and flag tell its unit label is wrong (``unit_slips``)."""
+    value, comparator, number = measured
     analyte = conversion.analyte
     # every flag the sender gave (OBX-8's repetitions, FHIR's interpretation codings)
     flags = flag_codes((observation.abnormal_flag, *observation.flags))
     contradicted = check_flags_agree(analyte, flags)
     if contradicted is not None:
         return contradicted
-    low, high = reference_range_of(analyte, observation.reference_range, conversion, params)
-    unfit = check_flag_fits_value(
-        analyte, flags, value, low, high, unit=conversion.canonical_unit, comparator=comparator
+    unit = conversion.canonical_unit
+    mislabelled = check_range_fits_unit(
+        analyte, observation.reference_range, conversion, number, params
     )
+    if mislabelled is not None:
+        return mislabelled
+    low, high = reference_range_of(analyte, observation.reference_range, conversion, params)
+    if low is None and high is None:
+        unfit = check_flag_fits_any_range(analyte, flags, value, unit=unit, comparator=comparator)
+    else:
+        unfit = check_flag_fits_value(
+            analyte, flags, value, low, high, unit=unit, comparator=comparator
+        )
     if unfit is not None:
         return unfit
     return NormalisedResult(
         analyte=analyte,
         loinc=loinc,
         value=value,
-        unit=conversion.canonical_unit,
+        unit=unit,
         original_value=observation.value.strip(),
         original_unit=conversion.source_text,
         reference_low=low,
@@ -184,12 +197,13 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
 
 def _measurement(
     analyte: Analyte, observation: ObservationInput, conversion: UnitConversion
-) -> tuple[float, Comparator | None] | Rejected:
+) -> tuple[float, Comparator | None, float] | Rejected:
     """The value in the canonical unit, and its comparator when it is a limit, if the sender
     gave it as a number: of a type that may hold one (OBX-2), a plain decimal, maybe after a
     comparator (``parse_value``), whose dot is surely no thousands separator, a count without
     decimals, a limit on one side only (its comparator and off-scale flags agree:
-    ``censored_values``), and one a human body may have (``plausibility``)."""
+    ``censored_values``), and one a human body may have (``plausibility``). With them, the
+    number as written (in the unit written)."""
     value_type = observation.value_type.strip().upper()
     if value_type and value_type not in MEASURED_VALUE_TYPES:
         return _non_numeric(
@@ -210,7 +224,7 @@ def _measurement(
     unfit = check_plausible(analyte, canonical) or check_limit(
         analyte, value, comparator, canonical
     )
-    return (canonical, comparator) if unfit is None else unfit
+    return (canonical, comparator, value.number) if unfit is None else unfit
 
 
 def parse_value(analyte: Analyte, text: str) -> LabValue | Rejected:

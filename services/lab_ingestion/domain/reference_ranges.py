@@ -114,22 +114,35 @@ def reference_range_of(
     separator, or decimals?; ``1.5-4.0``: a unit mislabelled), or whose limits lie where no
     laboratory's do (``150-400`` next to a count per microlitre: 0.15-0.4 x10^9/L; see
     plausibility.py), is dropped rather than misread (LLN and ULN grade toxicity)."""
-    texts, tail = _parse_range(text)
-    conversion = value_unit
-    if (unit := range_unit(text)) is None and tail.strip():
+    written = written_range(analyte, text, value_unit, params)
+    if written is None:
         return None, None
-    if unit is not None:
-        own = resolve_unit(analyte, (unit,), params)
-        if isinstance(own, Rejected):
-            return None, None
-        conversion = own
-    if conversion.source_unit == "/uL" and DECIMALS.search(text or ""):
-        return None, None  # 150.000-400.000 /uL: a count has no decimals (as for the value)
-    low, high = _read_bounds(texts, conversion)
+    (low, high), conversion = written
     low, high = _convert(conversion, low), _convert(conversion, high)
     if not plausible_reference_range(analyte, low, high):
         return None, None
     return low, high
+
+
+def written_range(
+    analyte: Analyte, text: str | None, value_unit: UnitConversion, params: UnitParameters
+) -> tuple[Bounds, UnitConversion] | None:
+    """The range's bounds as written (not converted) and the unit they are read in: its
+    own, or else the value's. None when it cannot be read surely (``reference_range_of``:
+    words that are no unit after it, a unit that cannot be converted, a count per
+    microlitre with decimals); whether its limits are a laboratory's is not asked here."""
+    texts, tail = _parse_range(text)
+    conversion = value_unit
+    if (unit := range_unit(text)) is None and tail.strip():
+        return None
+    if unit is not None:
+        own = resolve_unit(analyte, (unit,), params)
+        if isinstance(own, Rejected):
+            return None
+        conversion = own
+    if conversion.source_unit == "/uL" and DECIMALS.search(text or ""):
+        return None  # 150.000-400.000 /uL: a count has no decimals (as for the value)
+    return _read_bounds(texts, conversion), conversion
 
 
 def _bound(number: str | None, conversion: UnitConversion | None) -> float | None:

@@ -4,7 +4,8 @@
 10^9/L (grade 4 missed), which only its flag tells. A flag below the range (L, LL, LU) on a
 value above the range's upper limit, or above it (H, HH, HU) on a value below its lower
 limit, is compared in the canonical unit the value and range are both read in; without a
-range (none, or one dropped) there is nothing to compare, and the result is read.
+range (none, or one dropped) the flag is compared with every laboratory's limits of normal
+(``unit_slips``: test_unit_slips).
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def test_a_flag_on_the_other_side_of_the_range_is_refused(
     [
         ("751-8^ANC^LN", "0.45", "10*9/L", "1.8-7.7", "LL"),  # the same count, right unit
         ("751-8^ANC^LN", "450", "/uL", "1.8-7.7 10*9/L", "LL"),  # per microlitre, said so
-        ("751-8^ANC^LN", "450", "10*9/L", "", "LL"),  # no range: nothing compared
-        ("751-8^ANC^LN", "450", "10*9/L", "0-5 (adult)", "LL"),  # a range dropped: likewise
+        ("751-8^ANC^LN", "4.5", "10*9/L", "", "L"),  # no range: some laboratory's allows it
+        ("751-8^ANC^LN", "1.2", "10*9/L", "0-5 (adult)", "LL"),  # a range dropped: likewise
         ("777-3^PLT^LN", "200", "10*9/L", "150-400", "N~LL"),  # inside it: over-alerting
         ("777-3^PLT^LN", "400", "10*9/L", "150-400", "L"),  # at the limit: not above it
         ("777-3^PLT^LN", "150", "10*9/L", "150-400", "H"),

@@ -699,10 +699,15 @@ def test_missing_collection_time_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("flag", "expected"), [(" H ", "H"), ("LL", "LL"), ("", None), (None, None)]
+    ("value", "flag", "expected"),
+    [("12.5", " H ", "H"), ("0.5", "LL", "LL"), ("12.5", "", None), ("12.5", None, None)],
 )
-def test_abnormal_flag_is_passed_through(flag: str | None, expected: str | None) -> None:
-    assert accepted(normalise(observation(abnormal_flag=flag))).abnormal_flag == expected
+def test_abnormal_flag_is_passed_through(
+    value: str, flag: str | None, expected: str | None
+) -> None:
+    # (a low flag on CRP 12.5 mg/L, above every laboratory's LLN, is refused: unit_slips)
+    result = accepted(normalise(observation(value=value, abnormal_flag=flag)))
+    assert result.abnormal_flag == expected
 
 
 # --- reference ranges -----------------------------------------------------------------------

@@ -36,13 +36,12 @@ ALT, BILI, CREA = Analyte.ALT, Analyte.BILIRUBIN, Analyte.CREATININE
         (Analyte.CRP, "0.4", "mg/L", "0-1", (0.0, 1.0)),  # high-sensitivity CRP
         # the range written in another unit than the value's: dropped
         (P, "250000", "/uL", "150-400", (None, None)),  # x10^3/uL: LLN 0.15
-        (N, "3.2", "10*9/L", "1500-7500", (None, None)),  # per microlitre
-        (HB, "13.5", "g/dL", "120-160", (None, None)),  # g/L
-        (HB, "13.5", "g/dL", "7.4-9.9", (None, None)),  # mmol/L
-        (ALT, "0.5", "ukat/L", "0-50", (None, None)),  # U/L: ULN 3000, no grade ever
-        (ALT, "30", "U/L", "0-0.85", (None, None)),  # ukat/L: every result grade 4
-        (BILI, "0.6", "mg/dL", "3-21", (None, None)),  # umol/L
-        (CREA, "0.9", "mg/dL", "60-110", (None, None)),  # umol/L
+        # (where the value could be in the range's unit too, the result is refused:
+        # test_unit_slips; here it could not be, and only the range is dropped)
+        (N, "3.2", "10*9/L", "1500-7500", (None, None)),  # per microlitre: 3.2 /uL no count
+        (HB, "1.5", "g/dL", "120-160", (None, None)),  # g/L: 1.5 g/L no human value
+        (ALT, "0.5", "ukat/L", "0-5000000", (None, None)),  # no laboratory's in any unit
+        (CREA, "0.9", "mg/dL", "60-110", (None, None)),  # umol/L: 0.9 umol/L no human value
         (Analyte.CRP, "12", "mg/L", "0-5000", (None, None)),
         (N, "3.2", "10*9/L", "-2-7.5", (None, None)),  # a count below zero
     ],
