@@ -107,7 +107,12 @@ def _fractional_count(analyte: Analyte, number: str) -> Rejected | None:
 
 
 def significant_digits(number: str) -> int:
-    """Digits from the first non-zero one on (``0.0012`` has 2, ``1.500`` has 4)."""
+    """Digits from the first non-zero one on, but for zeros ending the decimals: they say
+    nothing about the number's exactness (``0.0012`` has 2, ``1.500`` 2, ``150`` 3;
+    ``12.500000000000000000`` 3, a number a float keeps exactly, where
+    ``0.30000000000000004`` has 17)."""
+    if "." in number or "," in number:
+        number = number.rstrip("0")
     return len("".join(c for c in number if c.isdigit()).lstrip("0"))
 
 

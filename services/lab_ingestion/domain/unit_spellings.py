@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from services.lab_ingestion.domain.unit_shapes import powers_written_out
+
 # UCUM code -> the local spellings also accepted for it (matched after removing whitespace
 # and writing both micro signs as "u"). Spellings written in one case throughout also match
 # in the other case, unless that would make them another unit (G/L is giga, g/L is gram).
@@ -81,10 +83,11 @@ _EXACT, _FOLDED = _build_indexes()
 def recognise_unit(text: str) -> str | None:
     """The UCUM code a unit spelling stands for, or None if it is not a known spelling. A
     micro sign stands for a spelling's micro u only, never for the U of units: ``µ/L``
-    (nothing before the litre) is no U/L, whatever the case of the rest."""
-    compact = _count_word_as_listed(
-        "".join(text.split()).replace("\u00d7", "x").replace("\u00b3", "3")
-    )
+    (nothing before the litre) is no U/L, whatever the case of the rest. A power of ten in
+    superscript digits is the caret's (``10⁹/L`` is 10^9/L, ``x10³/mm³`` x10^3/mm3: read
+    digit by digit, ``10³`` was ``103``); a cubed millimetre's ³ is its 3."""
+    written = powers_written_out("".join(text.split()).replace("\u00d7", "x"))
+    compact = _count_word_as_listed(written.replace("\u00b3", "3"))
     micro = [i for i, c in enumerate(compact) if c in _MICRO_SIGNS]
     spelled = "".join("u" if c in _MICRO_SIGNS else c for c in compact)
     if spelled in _EXACT:
