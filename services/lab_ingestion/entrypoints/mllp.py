@@ -4,8 +4,9 @@ Messages on one connection are answered in order; a message split across TCP rea
 reassembled by the stream reader; a frame ends at <FS><CR>, or at an <FS> followed directly
 by the <VT> of the next frame (``mllp_streams.frame_end``: both are answered); a frame
 without its start byte is answered AR and kept;
-a connection closed in the middle of a frame leaves a rejection record (nobody is left to
-answer). A block is delimited by <VT> (0x0B, never a byte of a valid message's text): what
+a connection closed or reset in the middle of a frame leaves a rejection record (nobody is
+left to answer), and so does one ended for a frame that stalled or took too long
+(``mllp_watch``). A block is delimited by <VT> (0x0B, never a byte of a valid message's text): what
 precedes a frame's last <VT> (stray bytes, a block abandoned for a new one) is kept as a
 rejection and not answered (its sender moved on), and the last block is answered, unless it
 is empty (a keep-alive: counted, neither answered nor kept). A block over the size limit is
@@ -41,9 +42,11 @@ from services.lab_ingestion.entrypoints.mllp_streams import (
     frame_end,
     header_line,
     keep_alive,
+    peer_gone,
     read_frame,
     skip_block,
 )
+from services.lab_ingestion.entrypoints.mllp_watch import FrameWatch
 from shared.contracts.events.lab import Channel
 from shared.listening import BindFailed
 
@@ -61,8 +64,11 @@ MAX_CONNECTIONS = 32
 YIELD_SLOT_AFTER_IDLE_SECONDS = 10.0
 # A frame begun and then not continued for this long (a stalled or hostile sender) ends its
 # connection, kept as a truncated frame; an idle connection between frames may wait for ever
-# (as long as its peer is there: ``mllp_streams.keep_alive``).
+# (as long as its peer is there: ``mllp_streams.keep_alive``). So does a frame not ended
+# within the deadline of its first byte (one trickled a byte at a time never stalls; no lab
+# engine takes minutes to send a megabyte on a LAN). Settings: ``mllp_frame_*_seconds``.
 FRAME_STALL_SECONDS = 60.0
+FRAME_DEADLINE_SECONDS = 300.0
 # At shutdown, frames being answered (the committer still commits what was submitted) get
 # their ACK for at most this share of the shutdown deadline, and at most this long.
 SHUTDOWN_GRACE_SHARE = 0.25
@@ -74,6 +80,7 @@ NO_START_BLOCK = "MLLP frame does not start with <VT> (0x0B)"
 TOO_LARGE = "message larger than {limit} bytes"
 # a block over the limit not answered is kept (its copy empty) with why, as any other
 TRUNCATED = "connection closed in the middle of an MLLP frame (truncated message)"
+RESET = "connection reset in the middle of an MLLP frame (truncated message)"
 LARGER = "; it was larger than {limit} bytes"
 
 
@@ -93,6 +100,7 @@ class MllpListener:
         *,
         max_connections: int = MAX_CONNECTIONS,
         frame_stall_seconds: float = FRAME_STALL_SECONDS,
+        frame_deadline_seconds: float = FRAME_DEADLINE_SECONDS,
         shutdown_grace_seconds: float = SHUTDOWN_GRACE_MAX_SECONDS,
         yield_slot_after_idle_seconds: float = YIELD_SLOT_AFTER_IDLE_SECONDS,
     ) -> None:
@@ -105,11 +113,10 @@ class MllpListener:
         self._max_connections = max_connections
         self._yield_slot_after = yield_slot_after_idle_seconds
         self._last_active: dict[asyncio.Task[None], float] = {}  # opened, or last ACK sent
-        self._stall = frame_stall_seconds
-        # each open connection's streams, for the stall sweep (no timer per frame: the hot
-        # path pays nothing), and the connections it closed
+        # each open connection's streams, for the sweep of frames that take too long (no
+        # timer per frame: the hot path pays a clock read), which keeps each one's clock
         self._streams: dict[asyncio.Task[None], tuple[HL7StreamReader, HL7StreamWriter]] = {}
-        self._stalled: set[asyncio.Task[None]] = set()
+        self._watch = FrameWatch(frame_stall_seconds, frame_deadline_seconds, time.monotonic)
         # connections discarding a block over the limit, and how much of it so far (the
         # stall sweep sees it grow; such a connection is not idle)
         self._skipping: dict[asyncio.Task[None], int] = {}
@@ -180,6 +187,7 @@ class MllpListener:
             self._connections.add(task)
             self._streams[task] = (reader, writer)
             self._last_active[task] = asyncio.get_running_loop().time()
+            self._watch.watch(task)
         keep_alive(writer)
         try:
             await self._converse(reader, writer)
@@ -193,7 +201,7 @@ class MllpListener:
             if task is not None:
                 self._connections.discard(task)
                 self._streams.pop(task, None)
-                self._stalled.discard(task)
+                self._watch.forget(task)
                 self._last_active.pop(task, None)
             writer.close()
 
@@ -216,13 +224,19 @@ class MllpListener:
         return True
 
     async def _converse(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # a connection's own task
+
+        def came() -> None:
+            self._watch.on_data(task, lambda: begun_frame(reader) > 0)
+
         while not self._stopping:  # at shutdown, the frame being answered is the last
             try:
-                frame = await read_frame(reader, self._limit)
+                frame = await read_frame(reader, self._limit, came)
             except asyncio.IncompleteReadError as incomplete:
                 if incomplete.partial.strip():  # being kept: its slot is not given up
                     with self._answering_a_frame():
-                        await self._keep_truncated(incomplete.partial)
+                        await self._keep_truncated(incomplete.partial, reader)
                 return
             except asyncio.LimitOverrunError:
                 if await self._over_the_limit(reader, writer):
@@ -264,6 +278,7 @@ class MllpListener:
 
         def skipped(size: int) -> None:
             self._skipping[task] += size
+            self._watch.on_data(task, lambda: True)
 
         try:
             ending = await skip_block(reader, skipped)
@@ -281,7 +296,7 @@ class MllpListener:
                 await self._answer(writer, ack, started, decode_message(msh).codec)
                 return True
             if ending is Skipped.TRUNCATED:
-                unanswered = self._stalled_reason() if task in self._stalled else TRUNCATED
+                unanswered = self._truncated_reason(reader)
             else:  # a new block began
                 unanswered = STRAY_BYTES if no_start_block else ABANDONED_BLOCK
             await self._acknowledger.reject_frame(
@@ -289,12 +304,14 @@ class MllpListener:
             )
         return ending is not Skipped.TRUNCATED
 
-    def _stalled_reason(self) -> str:
-        return f"MLLP frame not continued for {self._stall:.0f} s (connection closed)"
+    def _truncated_reason(self, reader: HL7StreamReader) -> str:
+        """Why a frame was cut short: the sweep ended it, or the peer reset or closed."""
+        task = asyncio.current_task()
+        cut = self._watch.cut(task) if task is not None else None
+        return cut or (RESET if peer_gone(reader) else TRUNCATED)
 
-    async def _keep_truncated(self, partial: bytes) -> None:
-        stalled = asyncio.current_task() in self._stalled
-        reason = self._stalled_reason() if stalled else TRUNCATED
+    async def _keep_truncated(self, partial: bytes, reader: HL7StreamReader) -> None:
+        reason = self._truncated_reason(reader)
         block = await self._keep_unanswered(partial)
         if block.strip(LINE_NOISE):
             await self._acknowledger.reject_frame(block, RejectionCode.MALFORMED, reason)
@@ -329,7 +346,8 @@ class MllpListener:
 
     @contextlib.contextmanager
     def _answering_a_frame(self) -> Iterator[None]:
-        """From a complete frame to its ACK sent: a shutdown lets this finish (grace)."""
+        """From a complete frame to its ACK sent: a shutdown lets this finish (grace). The
+        frame's clock stops meanwhile; the next frame is timed from its end."""
         task = asyncio.current_task()
         if task is not None:
             self._answering.add(task)
@@ -338,6 +356,8 @@ class MllpListener:
         finally:
             if task is not None:
                 self._answering.discard(task)
+                if (streams := self._streams.get(task)) is not None:
+                    self._watch.frame_done(task, begun_frame(streams[0]) > 0)
 
     async def _answer(
         self, writer: HL7StreamWriter, ack: str, started: float, charset: str = "utf-8"
@@ -349,25 +369,26 @@ class MllpListener:
         self._metrics.ack_latency.labels(Channel.MLLP.value).observe(time.perf_counter() - started)
 
     async def _sweep_stalled_frames(self) -> None:
-        """Every stall period, close each connection whose frame has begun and not grown
-        since the last look: its reader then ends with the partial frame, which is kept."""
-        seen: dict[asyncio.Task[None], tuple[int, int]] = {}
+        """Every few seconds, close each connection whose frame has not been continued for
+        the stall period or not ended within the deadline (``mllp_watch``): its reader then
+        ends with the partial frame, which is kept. A block over the limit being discarded
+        has begun too; a connection answering a frame is not looked at."""
         while True:
-            await asyncio.sleep(self._stall)
-            buffered = {
-                task: (begun_frame(reader), self._skipping.get(task, 0))
-                for task, (reader, _) in self._streams.items()
-            }  # a block over the limit being discarded has begun, and grows as it comes
-            for task, size in buffered.items():
-                if any(size) and seen.get(task) == size:
-                    self._stalled.add(task)
-                    self._streams[task][1].close()
-            seen = buffered
+            await asyncio.sleep(self._watch.interval)
+            for task, (reader, writer) in list(self._streams.items()):
+                if task in self._answering:
+                    continue
+                begun = task in self._skipping or begun_frame(reader) > 0
+                if self._watch.overdue(task, begun) is not None:
+                    writer.close()
 
     @staticmethod
     async def _send(writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
         """The ACK in the character set the message was read in (``decode_message``), so
         that MSA-2 is the sender's MSH-10 byte for byte (a character the set lacks, in our
-        own text, becomes ?)."""
+        own text, becomes ?). Not sent when the peer is gone (reset: what it sent before is
+        still read, and its last frame kept)."""
+        if writer.transport.is_closing():
+            return
         writer.writeblock(ack.encode(charset, errors="replace"))
         await writer.drain()

@@ -81,16 +81,22 @@ def frame_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int] | No
     return None
 
 
-async def read_frame(reader: HL7StreamReader, limit: int) -> bytes:
+def _nothing() -> None:
+    pass
+
+
+async def read_frame(
+    reader: HL7StreamReader, limit: int, came: Callable[[], None] = _nothing
+) -> bytes:
     """The next frame off ``reader``, its end (``frame_end``) consumed and left out, as
     ``StreamReader.readuntil`` reads up to one separator (it takes no choice of two before
     Python 3.13): LimitOverrunError, nothing consumed, when more than ``limit`` bytes come
     before an end; IncompleteReadError, the bytes buffered consumed, at the end of the
-    stream. Reads the reader's buffer as ``readuntil`` and python-hl7's ``readblock`` do."""
+    stream, a reset connection's too (``peer_gone`` tells it: what it sent is kept as a
+    closed one's, not dropped). ``came`` is told each time data came. Reads the reader's
+    buffer as ``readuntil`` and python-hl7's ``readblock`` do."""
     scanned = 0
     while True:
-        if reader._exception is not None:
-            raise reader._exception
         buffer = reader._buffer
         end = frame_end(buffer, scanned)
         if end is not None:
@@ -104,11 +110,27 @@ async def read_frame(reader: HL7StreamReader, limit: int) -> bytes:
         scanned = max(len(buffer) - 1, 0)  # an <FS> last is looked at again
         if scanned > limit:
             raise asyncio.LimitOverrunError("no frame end within the limit", scanned)
-        if reader._eof:
+        if reader._eof or reader._exception is not None:
             partial = bytes(buffer)
             buffer.clear()
             raise asyncio.IncompleteReadError(partial, None)
-        await reader._wait_for_data("read_frame")
+        await _wait_for_data(reader, "read_frame")
+        came()
+
+
+async def _wait_for_data(reader: HL7StreamReader, name: str) -> None:
+    """Wait for data, the end of the stream or its reset (the reader's exception is left
+    set for the caller to read what was buffered before it)."""
+    try:
+        await reader._wait_for_data(name)
+    except Exception:
+        if reader._exception is None:
+            raise
+
+
+def peer_gone(reader: HL7StreamReader) -> bool:
+    """Whether the connection was reset (or failed) rather than closed."""
+    return reader._exception is not None
 
 
 def frames_of(data: bytes) -> tuple[list[bytes], bytes]:
@@ -133,12 +155,11 @@ async def skip_block(reader: HL7StreamReader, skipped: Callable[[int], None]) ->
     """Discard the block at the start of ``reader``'s buffer (one over the size limit) up
     to its end, holding no more of it than the reader buffers (the transport is paused
     beyond twice the limit): at its frame's end (``frame_end``, consumed), at a <VT> that
-    begins another block (left for ``read_frame``), or at the end of the stream.
+    begins another block (left for ``read_frame``), or at the end of the stream (or its
+    reset).
     ``skipped`` is told each amount discarded, as it is (a stalled sender is found by it)."""
     vt_from = 1 if reader._buffer.startswith(START_BLOCK) else 0  # past the block's own
     while True:
-        if reader._exception is not None:
-            raise reader._exception
         buffer = reader._buffer
         end = frame_end(buffer)
         vt = buffer.find(START_BLOCK, vt_from)
@@ -146,7 +167,7 @@ async def skip_block(reader: HL7StreamReader, skipped: Callable[[int], None]) ->
             ending, size, consumed = Skipped.ENDED, end[0], end[1]
         elif vt != -1:
             ending, size, consumed = Skipped.ABANDONED, vt, vt
-        elif reader._eof:
+        elif reader._eof or reader._exception is not None:
             ending, size = Skipped.TRUNCATED, len(buffer)
             consumed = size
         else:  # an <FS> last waits for the byte after it
@@ -158,7 +179,7 @@ async def skip_block(reader: HL7StreamReader, skipped: Callable[[int], None]) ->
         if ending is not None:
             return ending
         vt_from = 0
-        await reader._wait_for_data("skip_block")
+        await _wait_for_data(reader, "skip_block")
 
 
 def header_line(head: bytes) -> bytes:
