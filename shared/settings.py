@@ -97,6 +97,17 @@ class PlatformSettings(BaseSettings):
         "(embedded infrastructure only)",
     )
     mllp_max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1024 * 1024)
+    # lab-ingestion's listeners, against senders that hold their slot without finishing: an
+    # MLLP frame begun and not continued for the stall period, or not ended within the
+    # deadline of its first byte, ends its connection; an HTTP push's body not received in
+    # full within its deadline is answered 408, and at most so many HTTP pushes are read and
+    # processed at once (beyond, 503 with Retry-After at once, the body not read)
+    mllp_frame_stall_seconds: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
+    mllp_frame_deadline_seconds: float = Field(
+        default=300.0, gt=0, le=24 * 3600, allow_inf_nan=False
+    )
+    lab_ingestion_http_body_seconds: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
+    lab_ingestion_http_max_requests: int = Field(default=32, ge=1, le=10_000)
     ingest_batch_size: int = Field(default=256, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_deadline_seconds: float = Field(default=8.0, gt=0, le=60)

@@ -108,10 +108,14 @@ def build(context: ServiceContext) -> ServiceParts:
         acknowledger, metrics, settings.bind_host, settings.lab_ingestion_mllp_port,
         settings.mllp_max_message_bytes,
         shutdown_grace_seconds=shutdown_grace(settings.shutdown_deadline_seconds),
+        frame_stall_seconds=settings.mllp_frame_stall_seconds,
+        frame_deadline_seconds=settings.mllp_frame_deadline_seconds,
     )  # fmt: skip
     routes = LabRoutes(
         committer.submit, acknowledger, hasher, metrics,
         processing_id=settings.lab_ingestion_processing_id,
+        body_seconds=settings.lab_ingestion_http_body_seconds,
+        max_requests=settings.lab_ingestion_http_max_requests,
     )  # fmt: skip
 
     async def serve_mllp(stopping: asyncio.Event) -> None:

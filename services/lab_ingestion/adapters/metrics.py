@@ -50,7 +50,8 @@ class LabIngestionMetrics:
             "lab_messages_resend_asked_total",
             "Messages answered resend (MLLP AR, HTTP 503), nothing stored, for a passing"
             " condition of the service's own, by reason: subject-directory-catching-up (a"
-            " patient not found before the subject directory caught up at start-up)",
+            " patient not found before the subject directory caught up at start-up),"
+            " too-many-requests (an HTTP push beyond the cap of those received at once)",
             ["channel", "reason"], registry=registry,
         )  # fmt: skip
         self.results = Counter(

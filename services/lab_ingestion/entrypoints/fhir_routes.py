@@ -31,6 +31,7 @@ from services.lab_ingestion.entrypoints.http_answers import (
 from services.lab_ingestion.entrypoints.http_intake import LabIntake
 from services.lab_ingestion.entrypoints.media_types import FHIR_RULE, check_media_type
 from services.lab_ingestion.entrypoints.request_body import (
+    BODY_SECONDS,
     UnreadableBody,
     decode_json,
     fingerprint,
@@ -55,9 +56,14 @@ T = TypeVar("T")
 
 class FhirRoutes:
     def __init__(
-        self, intake: LabIntake, hash_identifier: Callable[[str], str], processing_id: str
+        self,
+        intake: LabIntake,
+        hash_identifier: Callable[[str], str],
+        processing_id: str,
+        body_seconds: float = BODY_SECONDS,
     ) -> None:
         self._intake = intake
+        self._body_seconds = body_seconds
         self._hash = hash_identifier
         self._processing_id = processing_id  # P: FHIR test data (HTEST) is refused
 
@@ -70,7 +76,7 @@ class FhirRoutes:
         principal = request[PRINCIPAL_KEY]
         source = f"{principal.name}^{FHIR_FACILITY}"
         try:
-            raw = await read_body(request)
+            raw = await read_body(request, self._body_seconds)
             check_media_type(request.headers.getall("Content-Type", []), FHIR_RULE, raw)
             body = decode_json(raw, is_element_name)
         except UnreadableBody as error:
@@ -197,5 +203,6 @@ class FhirRoutes:
         return answer if error.status == 415 else closing(answer)  # 415: the body was read
 
 
-# an unreadable body's issue: too large, of a format not supported, or else not readable
-_ISSUE_CODES = {413: "too-costly", 415: "not-supported"}
+# an unreadable body's issue: too large, not come in time, of a format not supported, or
+# else not readable
+_ISSUE_CODES = {413: "too-costly", 408: "timeout", 415: "not-supported"}

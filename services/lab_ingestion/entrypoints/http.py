@@ -5,7 +5,8 @@ the service layer, render its outcome. Input that cannot be used is kept as a re
 (redacted, with a specific reason), and an internal error is answered 503 with Retry-After:
 nothing was stored, so the sender resends. FHIR routes answer in FHIR (OperationOutcome),
 the others in problem+json. The FHIR routes are in ``fhir_routes``, what every channel does
-with its input in ``http_intake``.
+with its input in ``http_intake``; how many are taken at once and how long a body may take
+to come, in ``http_limits`` and ``request_body``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from services.lab_ingestion.entrypoints.http_answers import (
     unavailable_problem,
 )
 from services.lab_ingestion.entrypoints.http_intake import LabIntake
+from services.lab_ingestion.entrypoints.http_limits import MAX_REQUESTS, RequestLimit
 from services.lab_ingestion.entrypoints.media_types import (
     HL7_RULE,
     JSON_RULE,
@@ -45,6 +47,7 @@ from services.lab_ingestion.entrypoints.media_types import (
 )
 from services.lab_ingestion.entrypoints.outcomes import timed
 from services.lab_ingestion.entrypoints.request_body import (
+    BODY_SECONDS,
     UnreadableBody,
     decode_json,
     fingerprint,
@@ -67,24 +70,31 @@ class LabRoutes:
         metrics: LabIngestionMetrics,
         *,
         processing_id: str = PRODUCTION,
+        body_seconds: float = BODY_SECONDS,
+        max_requests: int = MAX_REQUESTS,
     ) -> None:
         self._acknowledger = acknowledger
         self._hash = hash_identifier
         self._metrics = metrics
         self._intake = LabIntake(submit, metrics)
-        self._fhir = FhirRoutes(self._intake, hash_identifier, processing_id)
+        self._body_seconds = body_seconds
+        self._limit = RequestLimit(max_requests, metrics)
+        self._fhir = FhirRoutes(self._intake, hash_identifier, processing_id, body_seconds)
 
     def routes(self) -> list[web.RouteDef]:
         lab = requires(Role.LAB)
         lab_fhir = requires(Role.LAB, render=fhir.fhir_error)
         time = partial(timed, self._metrics)  # every answer: 401, 403 and 503 too
+        hl7, json, fhir_ = (partial(self._limit.guard, c) for c in
+                            (Channel.HL7_HTTP, Channel.JSON, Channel.FHIR))  # fmt: skip
         return [
-            web.post("/v1/hl7", time(Channel.HL7_HTTP, lab(self.post_hl7))),
+            web.post("/v1/hl7", time(Channel.HL7_HTTP, lab(hl7(self.post_hl7)))),
             web.post(
-                "/fhir/Observation", time(Channel.FHIR, lab_fhir(self._fhir.post_observation))
+                "/fhir/Observation",
+                time(Channel.FHIR, lab_fhir(fhir_(self._fhir.post_observation))),
             ),
-            web.post("/fhir", time(Channel.FHIR, lab_fhir(self._fhir.post_bundle))),
-            web.post("/v1/lab-results", time(Channel.JSON, lab(self.post_json))),
+            web.post("/fhir", time(Channel.FHIR, lab_fhir(fhir_(self._fhir.post_bundle)))),
+            web.post("/v1/lab-results", time(Channel.JSON, lab(json(self.post_json)))),
             web.get("/fhir/metadata", capability_statement),  # no token: FHIR clients ask first
             # README: FHIR paths always answer an OperationOutcome, 404 and 405 too
             web.route("*", "/fhir", fhir.fhir_fallback),
@@ -93,7 +103,7 @@ class LabRoutes:
 
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:
         try:
-            raw = await read_body(request)
+            raw = await read_body(request, self._body_seconds)
             check_media_type(request.headers.getall("Content-Type", []), HL7_RULE, raw)
         except UnreadableBody as error:
             source = f"{request[PRINCIPAL_KEY].name}^http"
@@ -109,7 +119,7 @@ class LabRoutes:
         principal = request[PRINCIPAL_KEY]
         source = f"{principal.name}^http"
         try:
-            raw = await read_body(request)
+            raw = await read_body(request, self._body_seconds)
             check_media_type(request.headers.getall("Content-Type", []), JSON_RULE, raw)
             body = decode_json(raw, is_schema_key)
         except UnreadableBody as error:
@@ -140,5 +150,8 @@ class LabRoutes:
             return closing(unavailable_problem(outcome))
         if error.status == 415:  # the body was read whole: the connection can carry another
             return problem(415, "Unsupported Media Type", error.reason)
-        title = "Payload Too Large" if error.status == 413 else "Unreadable body"
+        title = _TITLES.get(error.status, "Unreadable body")
         return closing(problem(error.status, title, error.reason))
+
+
+_TITLES = {413: "Payload Too Large", 408: "Request Timeout"}

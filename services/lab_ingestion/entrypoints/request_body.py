@@ -8,7 +8,10 @@ members. A body that cannot be read or decoded cannot be redacted either, so it 
 stored: the rejection keeps an empty payload, and its reason names the body's length and
 SHA-256 so that the sender can tell which of its messages it was. A JSON body whose object
 names one key twice is such a body too: which value was meant cannot be told, and a copy
-of the one value decoding keeps could not be redacted of the other.
+of the one value decoding keeps could not be redacted of the other. A body not received in
+full within ``body_seconds`` of its reading begun (a stalled or trickling sender, which
+would hold its memory and its slot for ever: aiohttp's server times no body out) is such a
+body too, answered 408: the reason names what came of it, by length and SHA-256.
 """
 
 from __future__ import annotations
@@ -65,21 +68,23 @@ _RAW_WBITS = -zlib.MAX_WBITS  # bare deflate, which some clients send as "deflat
 # 100,000 empty ones fit in 2 MiB, and each member costs a decompressor
 MAX_GZIP_MEMBERS = 64
 _GZIP_FEED_BYTES = 64 * 1024  # what a member is decoded from at a time
+# how long a body may take to arrive, from its reading begun: 2 MiB at 35 KB/s (a LAN, or a
+# slow link, sends it in seconds); ``lab_ingestion_http_body_seconds``
+BODY_SECONDS = 60.0
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request, body_seconds: float = BODY_SECONDS) -> bytes:
     """The body, decoded from its Content-Encoding, at most ``client_max_size`` bytes once
-    decoded; or ``UnreadableBody``. After one, the connection cannot be trusted to carry
-    another request (aiohttp closes it): its answer should say ``Connection: close``."""
+    decoded, received in full within ``body_seconds``; or ``UnreadableBody``. After one,
+    the connection cannot be trusted to carry another request (aiohttp closes it): its
+    answer should say ``Connection: close``."""
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in READABLE_ENCODINGS:
         shown = encoding if encoding.isascii() and encoding.isalnum() and len(encoding) < 20 else ""
         raise UnreadableBody(400, f"content encoding {shown!r} is not supported: send "
                                   "identity, gzip or deflate")  # fmt: skip
     try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:  # the bytes sent, before any decoding
-        raise _too_large(request, None) from None
+        raw = await _read_within(request, body_seconds)
     except RequestPayloadError as error:  # e.g. a corrupt gzip Content-Encoding
         raise UnreadableBody(
             400,
@@ -92,6 +97,28 @@ async def read_body(request: web.Request) -> bytes:
     if decoded is None:
         raise _too_large(request, encoding)
     return decoded
+
+
+async def _read_within(request: web.Request, seconds: float) -> bytes:
+    """The body as sent (``request.read`` as aiohttp does it, but what came is kept when
+    the deadline passes, to be named): 413 past ``client_max_size`` bytes, 408 when it has
+    not all come within ``seconds``."""
+    limit, body = request.client_max_size, bytearray()
+    try:
+        async with asyncio.timeout(seconds):
+            while chunk := await request.content.readany():
+                body += chunk
+                if len(body) > limit:  # the bytes sent, before any decoding
+                    raise _too_large(request, None)
+    except TimeoutError:
+        declared = request.content_length
+        told = f"; Content-Length {declared}" if declared is not None else ""
+        raise UnreadableBody(
+            408,
+            f"body not received in full within {seconds:g} s (connection closed{told}): "
+            f"the first {fingerprint(bytes(body))} came",
+        ) from None
+    return bytes(body)
 
 
 def _too_large(request: web.Request, decoded_from: str | None) -> UnreadableBody:

@@ -17,7 +17,9 @@ from prometheus_client import CollectorRegistry
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.http import LabRoutes
+from services.lab_ingestion.entrypoints.http_limits import MAX_REQUESTS
 from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
+from services.lab_ingestion.entrypoints.request_body import BODY_SECONDS
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
@@ -121,11 +123,18 @@ async def lab_client(
     submit: FakeSubmit,
     acknowledger: Hl7Acknowledger | None = None,
     tokens: TokenStore | None = None,
+    *,
+    body_seconds: float = BODY_SECONDS,
+    max_requests: int = MAX_REQUESTS,
+    registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    registry = CollectorRegistry()
+    registry = registry or CollectorRegistry()
     metrics = LabIngestionMetrics(registry)
     hl7 = acknowledger or Hl7Acknowledger(submit, hash_identifier, metrics)
-    routes = LabRoutes(submit, hl7, hash_identifier, metrics)
+    routes = LabRoutes(
+        submit, hl7, hash_identifier, metrics, body_seconds=body_seconds,
+        max_requests=max_requests,
+    )  # fmt: skip
     app = build_http_app(
         service="lab-ingestion",
         registry=registry,
