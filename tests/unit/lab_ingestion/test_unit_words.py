@@ -199,7 +199,11 @@ def test_words_beside_a_unit_are_read_exactly_when_they_name_its_factor(
     resolved = resolve_unit(analyte, [*pair, "L"])
     if same:
         assert isinstance(resolved, UnitConversion), (analyte, pair, resolved)
-        assert resolved.source_unit == ucum
+        # the code, or words that are themselves a unit of its factor (`giga/L`: 10*9/L)
+        assert PER_LITRE[resolved.source_unit] == PER_LITRE[ucum], (pair, resolved)
+        alone = resolve_unit(analyte, [ucum])
+        assert isinstance(alone, UnitConversion)
+        assert (resolved.multiplier, resolved.divisor) == (alone.multiplier, alone.divisor)
     else:
         assert isinstance(resolved, Rejected), (analyte, pair, resolved)
         assert resolved.code is RejectionCode.UNCONVERTIBLE_UNIT
