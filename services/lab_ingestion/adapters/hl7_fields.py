@@ -89,6 +89,21 @@ def nested_value(segment: hl7.Segment, field: int) -> str | None:
     return None
 
 
+def refuse_nested(segment: hl7.Segment, field: int, components: tuple[int, ...]) -> None:
+    """Raise NestedValue when one of ``components`` (1-based) of any repetition of the
+    field is written with sub-components (an unescaped ``&``, even a trailing empty part):
+    checked before the field is read at all, whatever it then names."""
+    for node in segment[field] if field < len(segment) else ():
+        if isinstance(node, str):
+            continue
+        if any(
+            not isinstance(node[c - 1], str) and len(node[c - 1]) > 1
+            for c in components
+            if c <= len(node)
+        ):
+            raise NestedValue(_nested(segment, field))
+
+
 def _nested(segment: hl7.Segment, field: int) -> str:
     """The reason (it fits MSA-3's 80 characters, and quotes nothing of the value)."""
     return f"{segment[0]}-{field} holds sub-components where one value belongs: it cannot be read"

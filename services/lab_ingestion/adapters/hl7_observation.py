@@ -16,6 +16,7 @@ from services.lab_ingestion.adapters.hl7_obx import (
     flags_of,
     key_code,
     range_of,
+    refuse_nested_codes,
     units_of,
     value_of,
 )
@@ -35,6 +36,7 @@ def _holds_no_result(obx: hl7.Segment) -> bool:
 def read_observation(
     obx: hl7.Segment, order: Order, offset: str, mapped: Mapping[LocalKey, str]
 ) -> ObservationInput:
+    refuse_nested_codes(obx)  # any OBX's: ``4548-4&1988-5`` may hide a CRP (review 118)
     sent = codes_of(obx)
     codes = with_local_codes(sent, mapped)
     mapped_read = len(codes) > len(sent)  # a mapping of the sender's may name the test
@@ -46,10 +48,7 @@ def read_observation(
     if trial:
         if order.unreadable:
             raise UnreadableEscape(order.unreadable)
-        # raises on a code read through a dropped escape, or, unless a mapping of the
-        # sender's names the test (``codes_repeat_or_nest`` then refuses it), on a code with
-        # sub-components (``777-3&751-8``: read as its first, another test's)
-        codes_of(obx, strict=True, single=not mapped_read)
+        codes_of(obx, strict=True)  # raises on a code read through a dropped escape
     unit = units_of(obx, trial=trial)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
     collected_text = field_value(obx, 14, strict=trial, single=trial)

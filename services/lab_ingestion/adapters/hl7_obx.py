@@ -12,6 +12,7 @@ from services.lab_ingestion.adapters.hl7_fields import (
     has_subcomponents,
     later_repetitions,
     later_subcomponents,
+    refuse_nested,
     repeats,
     whole_value,
 )
@@ -71,18 +72,32 @@ def range_of(obx: hl7.Segment, *, trial: bool = False) -> str | None:
     return first or None
 
 
-def codes_of(obx: hl7.Segment, *, strict: bool = False, single: bool = False) -> list[Coding]:
+# OBX-3's identifiers and coding systems (CWE-1, 3, 4, 6): one value each
+CODE_COMPONENTS = (1, 3, 4, 6)
+
+
+def refuse_nested_codes(obx: hl7.Segment) -> None:
+    """Raise NestedValue (the message is malformed) when an identifier or coding system of
+    OBX-3, of either triplet and any repetition, holds an unescaped ``&`` (``4548-4&1988-5``):
+    read as its first part it names another test, and a CRP behind it would be left out
+    unseen. Checked for every OBX, before it is known to be a trial result's: which test it
+    is cannot be told. Its texts (CWE-2, 5, 9) may hold one (``Na & K``: a name, never read
+    to tell the test, read as its first part as before)."""
+    refuse_nested(obx, 3, CODE_COMPONENTS)
+
+
+def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
     """OBX-3's identifier and alternate identifier, of every repetition (OBX-3 does not
     repeat: a sender that repeats it may name another test, and the result is then not one).
     ``strict``: codes and coding systems read as ``field_value`` reads them strictly (a
-    trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is. ``single``:
-    a code or coding system written with sub-components raises (``field_value``)."""
+    trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is. Sub-components
+    in a code or coding system are refused before (``refuse_nested_codes``)."""
     codes = []
     for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
         for first in (1, 4):  # identifier ^ text ^ coding system, twice
-            code = field_value(obx, 3, repeat, first, strict=strict, single=single)
+            code = field_value(obx, 3, repeat, first, strict=strict)
             if code or (repeat == 1 and first == 1):
-                system = field_value(obx, 3, repeat, first + 2, strict=strict, single=single)
+                system = field_value(obx, 3, repeat, first + 2, strict=strict)
                 text = field_value(obx, 3, repeat, first + 1) or None
                 codes.append(Coding(code, system or None, text))
     return codes
@@ -108,9 +123,10 @@ def _plain_value(obx: hl7.Segment) -> str:
 
 def codes_repeat_or_nest(obx: hl7.Segment) -> bool:
     """Whether OBX-3 repeats, or a code or coding system in it (CWE-1, 3, 4, 6) holds
-    sub-components (``CRP&HS^hs-CRP^L``, read as ``CRP``): then which code names the test
-    is a guess (``ObservationInput.codes_repeat_or_nest``). Its texts may hold an unescaped
-    ``&`` (``Na & K``): they are not looked at."""
+    sub-components (``CRP&HS^hs-CRP^L``, read as ``CRP``; refused before the OBX is read
+    since review 118, ``refuse_nested_codes``): then which code names the test is a guess
+    (``ObservationInput.codes_repeat_or_nest``). Its texts may hold an unescaped ``&``
+    (``Na & K``): they are not looked at."""
     count = _repetitions(obx, 3)
     if count > 1:
         return True

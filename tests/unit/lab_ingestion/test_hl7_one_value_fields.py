@@ -82,9 +82,10 @@ def test_a_value_written_with_sub_components_is_malformed(
 
 def test_another_tests_fields_are_read_as_before() -> None:
     """Only a trial result's fields are read as one value: another test's are read
-    leniently, as always (its reading cannot cost the message's trial results)."""
+    leniently, as always (its reading cannot cost the message's trial results). Its OBX-3
+    codes excepted (review 118): which test it is cannot be told then (below)."""
     text = message().replace(
-        "OBX|1|", "OBX|1|NM|4548-4&X^HbA1c^LN|1&2|6|%||||F&C|||20261120&0815\rOBX|2|"
+        "OBX|1|", "OBX|1|NM|4548-4^HbA1c^LN|1&2|6|%||||F&C|||20261120&0815\rOBX|2|"
     )
     parsed, _ = parse_oru(text, identify=hashed)
     assert parsed.patient_identifier == "MRN4711"
@@ -118,3 +119,67 @@ def test_a_patient_number_with_a_sub_component_separator_never_names_a_patient(
     with pytest.raises(Hl7InputError) as caught:
         parse_oru(message(pid3=f"{number}^^^HOSP^{kind}"), identify=hashed)
     assert caught.value.code is RejectionCode.MALFORMED
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "4548-4&1988-5^CRP^LN",  # a CRP behind HbA1c's code: read as HbA1c, left out unseen
+        "XCRP&1988-5^CRP^LN",  # behind a code that names nothing
+        "4548-4^HbA1c^LN&X",  # another test's coding system
+        "4548-4^HbA1c^LN^CRP&1^C-reactive^L",  # its alternate code
+        "4548-4^HbA1c^LN^^^L&",  # its alternate coding system, a trailing empty part
+        "4548-4^HbA1c^LN~X&1988-5^CRP^LN",  # a later repetition
+        "&1988-5",  # an empty first part
+    ],
+)
+def test_any_obx_code_written_with_sub_components_is_malformed(code: str) -> None:
+    """Review 118: ``4548-4&1988-5^CRP^LN`` was read as HbA1c (its first part), so not as a
+    trial result, and left out: the CRP of 85 lost, the message answered AA beside another
+    result. Which test an OBX is cannot be told then: the message is malformed, whatever
+    the parts are, for every OBX, trial result's or not."""
+    assert refused(message(code=code)).reason.startswith("OBX-3")
+    beside = message().replace("OBX|1|", "OBX|1|NM|751-8^Neut^LN||2.1|10*9/L\rOBX|2|")
+    assert refused(beside.replace("1988-5^CRP^LN", code)).reason.startswith("OBX-3")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "1988-5^CRP & hsCRP^LN",  # a name: never read to tell the test
+        "1988-5^CRP \\T\\ hsCRP^LN",  # escaped, as HL7 writes it
+        "1988-5^CRP^LN^^^^2.68^^CRP&hs",  # CWE-9, the original text
+        "1988-5\\T\\1^CRP^LN",  # an escaped & in a code: one value (no trial code)
+    ],
+)
+def test_an_ampersand_in_obx3_text_or_escaped_is_read(code: str) -> None:
+    """A text (CWE-2, 5, 9) may hold an unescaped ``&`` (``Na & K``): labs write them,
+    and no text decides which test a result is. An escaped one is a character of a value."""
+    parsed, _ = parse_oru(message(code=code), identify=hashed)
+    assert len(parsed.observations) == 1
+
+
+_PART = st.text(string.ascii_uppercase + string.digits + "-.", max_size=8)
+
+
+@given(
+    parts=st.lists(_PART, min_size=2, max_size=3),
+    component=st.sampled_from([1, 3, 4, 6]),
+    repetition=st.sampled_from([1, 2]),
+    trial_first=st.booleans(),
+)
+def test_an_ampersand_in_any_obx3_code_or_system_never_passes(
+    parts: list[str], component: int, repetition: int, trial_first: bool
+) -> None:
+    """Whatever its parts (a trial code, another test's, empty ones), an OBX-3 identifier
+    or coding system (either triplet, any repetition) written with ``&`` is never read:
+    parse_oru refuses the message malformed, so it is never answered AA."""
+    components = ["1988-5", "CRP", "LN", "", "", ""]
+    if trial_first:
+        parts = ["1988-5", *parts[1:]]
+    components[component - 1] = "&".join(parts)
+    written = "^".join(components).rstrip("^")
+    code = written if repetition == 1 else f"751-8^Neut^LN~{written}"
+    beside = message().replace("OBX|1|", "OBX|1|NM|751-8^Neut^LN||2.1|10*9/L\rOBX|2|")
+    for text in (message(code=code), beside.replace("1988-5^CRP^LN", code, 1)):
+        refused(text)

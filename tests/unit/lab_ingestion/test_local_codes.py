@@ -303,7 +303,6 @@ def planned(obx: str) -> object:
 @pytest.mark.parametrize(
     ("obx", "why"),
     [
-        ("OBX|1|NM|CRP&HS^hs-CRP^L||42|mg/L", "sub-components"),  # read as CRP: another test
         ("OBX|1|NM|CRP^C-reactive protein^L~PLT^Platelets^L||42|mg/L", "repeats"),
         ("OBX|1|NM|CRP^CRP^L^777-3^Platelets^LNC||42|mg/L", "777-3"),  # LOINC, misspelt
         ("OBX|1|NM|CRP^CRP^L^1968-7^Bili direct^99LAB||42|mg/L", "1968-7"),  # a LOINC code
@@ -331,11 +330,19 @@ def test_a_mapped_code_with_its_alternate_or_text_is_one_test(obx: str) -> None:
     assert isinstance(result, list) and len(result) == 1, result
 
 
-def test_an_unmapped_code_with_sub_components_is_left_out_as_before() -> None:
-    message, _ = parse_oru(MESSAGE.replace("CRP^C-reactive", "CRP&HS^C-reactive"),
-                           identify=keyed_hash)  # fmt: skip
-    assert not message.observations[0].codes_repeat_or_nest  # no mapping: nothing to guess
-    assert identify_analyte(message.observations[0].codes) is None
+@pytest.mark.parametrize("mapped", [True, False])
+def test_a_code_with_sub_components_is_malformed_mapped_or_not(mapped: bool) -> None:
+    """``CRP&HS`` (read as ``CRP``) was left out unmapped and refused ambiguous mapped;
+    since review 118 an OBX-3 code with sub-components refuses the message as malformed,
+    whatever it names (``4548-4&1988-5`` hid a CRP)."""
+    with pytest.raises(Hl7InputError) as caught:
+        parse_oru(
+            MESSAGE.replace("CRP^C-reactive", "CRP&HS^C-reactive"),
+            identify=keyed_hash,
+            local_codes=TABLE if mapped else LocalCodeTable([]),
+        )
+    assert caught.value.code is RejectionCode.MALFORMED
+    assert caught.value.reason.startswith("OBX-3 holds sub-components")
 
 
 def test_a_code_of_the_mapped_analyte_under_another_system_is_not_published_instead() -> None:
