@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,9 @@ from prometheus_client import CollectorRegistry
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.late_enrolments import (
     CLOCK_MARGIN_SECONDS,
+    MAX_NUMBERS,
+    NONE_DISCARDED,
+    Discarded,
     DiscardedNumbers,
     enrolment_reader,
 )
@@ -54,23 +58,23 @@ def test_discards_are_counted_by_number_from_when_given_on() -> None:
     discards.note([NUMBER])
     discards.note([])
     clock.at = NOW
-    assert discards.since(NUMBER, NOW - timedelta(minutes=30)) == 1
-    assert discards.since(NUMBER, NOW - timedelta(hours=2)) == 2
-    assert discards.since(OTHER, NOW - timedelta(minutes=30)) == 0
-    assert discards.since(hashlib.sha256(b"nobody").hexdigest(), NOW - timedelta(days=1)) == 0
+    assert discards.since(NUMBER, NOW - timedelta(minutes=30)) == Discarded(1, 1)
+    assert discards.since(NUMBER, NOW - timedelta(hours=2)) == Discarded(2, 2)
+    assert not discards.since(OTHER, NOW - timedelta(minutes=30))
+    assert not discards.since(hashlib.sha256(b"nobody").hexdigest(), NOW - timedelta(days=1))
     # a discard just before the time given counts (the enrolling host's clock may run ahead)
     margin = timedelta(seconds=CLOCK_MARGIN_SECONDS - 1)
-    assert discards.since(NUMBER, NOW - timedelta(minutes=10) + margin) == 1
-    assert discards.since(NUMBER, NOW - timedelta(minutes=10) + 2 * margin) == 0
+    assert discards.since(NUMBER, NOW - timedelta(minutes=10) + margin) == Discarded(1, 1)
+    assert discards.since(NUMBER, NOW - timedelta(minutes=10) + 2 * margin) == NONE_DISCARDED
 
 
 def test_discards_are_known_from_this_process_on_and_for_a_week() -> None:
     clock, discards = clock_at(NOW - timedelta(days=8))
     discards.note([NUMBER])
     clock.at = NOW
-    assert discards.since(NUMBER, NOW - timedelta(days=9)) == 0  # beyond the week kept
+    assert not discards.since(NUMBER, NOW - timedelta(days=9))  # beyond the week kept
     discards.note([NUMBER, NUMBER])
-    assert discards.since(NUMBER, NOW - timedelta(days=9)) == 2
+    assert discards.since(NUMBER, NOW - timedelta(days=9)) == Discarded(2, 2)
     assert len(discards) == 1
 
 
@@ -91,8 +95,56 @@ def test_the_numbers_remembered_are_bounded_the_least_recently_discarded_forgott
 def test_only_a_digest_of_the_number_is_remembered() -> None:
     _, discards = clock_at(NOW)
     discards.note([NUMBER])
-    assert all(len(key) == 16 for key in discards._times)  # never the keyed hash whole
-    assert discards.since(NUMBER[:16] + "0" * 48, NOW - timedelta(minutes=1)) == 1  # safe side
+    # never the keyed hash whole: its first 64 bits, as a number
+    assert [d for d in discards._digests if d] == [int(NUMBER[:16], 16)]
+    assert discards.since(NUMBER[:16] + "0" * 48, NOW - timedelta(minutes=1))  # safe side
+
+
+def test_a_count_of_a_run_begun_before_the_time_given_is_a_range() -> None:
+    """Per number only its first and last discard and their count are kept (review 118:
+    a deque of times per number took 100 MB at the bound): discards since a time between
+    them are at least one (the last) and at most all but the first."""
+    clock, discards = clock_at(NOW - timedelta(hours=3))
+    for hours in (3, 2, 1, 0):
+        clock.at = NOW - timedelta(hours=hours)
+        discards.note([NUMBER])
+    assert discards.since(NUMBER, NOW - timedelta(hours=4)) == Discarded(4, 4)  # exact
+    assert discards.since(NUMBER, NOW - timedelta(hours=1, minutes=30)) == Discarded(1, 3)
+    assert not discards.since(NUMBER, NOW + timedelta(minutes=2))
+
+
+def test_a_number_discarded_again_after_a_week_starts_a_new_run() -> None:
+    clock, discards = clock_at(NOW - timedelta(days=10))
+    discards.note([NUMBER, NUMBER])
+    clock.at = NOW - timedelta(days=1)
+    discards.note([NUMBER])
+    clock.at = NOW
+    assert discards.since(NUMBER, NOW - timedelta(days=30)) == Discarded(1, 1)
+
+
+def test_numbers_last_discarded_over_a_week_ago_are_dropped() -> None:
+    clock, discards = clock_at(NOW - timedelta(days=8))
+    discards.note([NUMBER])
+    clock.at = NOW
+    discards.note([OTHER])  # over an hour later: the table is pruned
+    assert len(discards) == 1 and discards.since(OTHER, NOW - timedelta(minutes=1))
+
+
+def test_the_bound_costs_a_few_megabytes() -> None:
+    """SPEC: each service under 150 MB. Review 118: 100,000 numbers took 100 MB."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        _, discards = clock_at(NOW)
+        for n in range(MAX_NUMBERS + 1000):  # over the bound: the table is rebuilt once
+            discards.note([f"{n:016x}"])
+        for n in range(0, 1000, 7):
+            discards.note([f"{n:016x}"])
+        used, peak = (m - base for m in tracemalloc.get_traced_memory())
+    finally:
+        tracemalloc.stop()
+    assert MAX_NUMBERS * 15 // 16 <= len(discards) <= MAX_NUMBERS
+    assert used < 10_000_000 and peak < 20_000_000, (used, peak)
 
 
 class Directory:
@@ -142,6 +194,7 @@ async def test_an_enrolment_read_after_its_number_was_discarded_is_reported_howe
     assert (fields["subject_id"], fields["site_id"], fields["discarded_meanwhile"]) == (
         SUBJECT, "CH-01", 2,
     )  # fmt: skip
+    assert fields["discarded_at_most"] == 2  # both since: the count is exact
     assert fields["recorded_at"] == recorded_at.isoformat()
     assert fields["late_seconds"] == recorded_ago.total_seconds()
     assert NUMBER not in record.getMessage() and NUMBER[:16] not in str(fields)
@@ -207,3 +260,19 @@ async def test_a_late_enrolment_is_reported_once_whatever_retries_its_batch_took
     assert uow.commits == 1
     warnings = [r for r in caplog.records if "read late" in r.getMessage()]
     assert (len(late), len(warnings)) == (1, 1)
+
+
+async def test_a_count_known_as_a_range_is_logged_as_one(caplog: pytest.LogCaptureFixture) -> None:
+    """A run of discards begun before the enrolment: at least one since, at most all but
+    the first; the log says how to read the two fields."""
+    clock, discards = clock_at(NOW - timedelta(hours=3))
+    for ago in (timedelta(hours=3), timedelta(minutes=40), timedelta(minutes=20)):
+        clock.at = NOW - ago
+        discards.note([NUMBER])
+    clock.at = NOW
+    with caplog.at_level(logging.WARNING):
+        _, late, _ = await read(timedelta(hours=1), discards)
+    (record,) = caplog.records
+    assert late == [1]
+    assert (record.__dict__["discarded_meanwhile"], record.__dict__["discarded_at_most"]) == (1, 2)
+    assert "at least that many" in record.getMessage()
