@@ -5,8 +5,9 @@ A note writes a date as a person reads it: ``14 Feb 1958``, ``14. Februar 1958``
 ``14FEB1958``, ``1958 Feb 14``. The trial's sites are Swiss, so month names are searched in
 English, German, French and Italian, in full and in their usual abbreviations (a dot after
 one is a separator), with or without accents (``fevrier``), the day maybe with its ordinal
-(``1st``, ``1er``, ``1°``) and a leading zero, the year in four digits or two. Only a date
-that is one of the given dates is found: a collection date written so is kept.
+(``1st``, ``1er``, ``1°``) and a leading zero, the year in four digits or two; two never
+after a comma nor before a unit (``CRP 14 Feb, 58 mg/L``, ``14 Feb 58 g/L``: values). Only a
+date that is one of the given dates is found: a collection date written so is kept.
 
 ``date_spans`` reads the text as ``scrub`` searches it (case folded, accents decomposed),
 with one regular expression of fixed parts and bounded repeats: linear in the text, and run
@@ -52,17 +53,35 @@ _MONTH = "|".join(re.escape(name) for name in sorted(MONTH_OF, key=len, reverse=
 _DAY = r"0?[1-9]|[12][0-9]|3[01]"
 _ORDINAL = r"(?:st|nd|rd|th|er|°|o)?"
 _SEPARATOR = r"[ \t.,/-]"
+_SHORT_SEPARATOR = r"[ \t./-]"  # before a two-digit year: never a comma (review 118)
+# a unit after a number: a two-digit "year" followed by one is a value ("14 Feb 58 mg/L")
+_UNIT = (
+    r"[ \t]*(?:[mμunpkf]?mol\b|[mμunpk]?g\b|[mμunpk]?g/|[mkμ]?i?u\b|[mkμ]?i?u/|units?\b|%"
+    r"|x ?10|10[*^]|[mμfd]?l\b|/|mmhg|mm\b|cm\b|kg\b|sec\b|s\b|min\b|h\b)"
+)
+
+
+def _year(n: int, at_least: int) -> str:
+    """The year of form ``n`` after ``at_least`` separators: four digits, or two after no
+    comma and before no unit. ``CRP 14 Feb, 58 mg/L`` and ``since Feb 14, 58 units`` are
+    values: with a birth date of 14 Feb 1958, both were kept as the birth date (review 118)."""
+    return (
+        rf"(?:{_SEPARATOR}{{{at_least},3}}(?P<y{n}>[0-9]{{4}})"
+        rf"|{_SHORT_SEPARATOR}{{{at_least},3}}(?P<s{n}>[0-9]{{2}})(?![0-9]|{_UNIT}))(?![0-9])"
+    )
+
+
 _PATTERN = re.compile(
     # 14 Feb 1958, 14. Februar 1958, 14-FEB-58, 14FEB1958
-    rf"(?<![0-9])(?P<d1>{_DAY}){_ORDINAL}{_SEPARATOR}{{0,3}}(?P<m1>{_MONTH})"
-    rf"{_SEPARATOR}{{0,3}}(?P<y1>[0-9]{{4}}|[0-9]{{2}})(?![0-9])"
+    rf"(?<![0-9])(?P<d1>{_DAY}){_ORDINAL}{_SEPARATOR}{{0,3}}(?P<m1>{_MONTH}){_year(1, 0)}"
     # February 14, 1958; Feb. 14th 1958 (a day and year never run together: "Feb 1958")
-    rf"|(?P<m2>{_MONTH}){_SEPARATOR}{{0,3}}(?P<d2>{_DAY}){_ORDINAL}"
-    rf"{_SEPARATOR}{{1,3}}(?P<y2>[0-9]{{4}}|[0-9]{{2}})(?![0-9])"
+    rf"|(?P<m2>{_MONTH}){_SEPARATOR}{{0,3}}(?P<d2>{_DAY}){_ORDINAL}{_year(2, 1)}"
     # 1958 Feb 14, 1958-FEB-14
     rf"|(?<![0-9])(?P<y3>[0-9]{{4}}){_SEPARATOR}{{0,3}}(?P<m3>{_MONTH})"
     rf"{_SEPARATOR}{{0,3}}(?P<d3>{_DAY})(?![0-9]){_ORDINAL}"
 )
+
+_PARTS = (("y1", "s1", "y2", "s2", "y3"), ("m1", "m2", "m3"), ("d1", "d2", "d3"))
 
 
 def date_spans(folded: str, dates: Collection[Date]) -> Iterator[tuple[int, int, Date]]:
@@ -76,8 +95,7 @@ def date_spans(folded: str, dates: Collection[Date]) -> Iterator[tuple[int, int,
     found = _PATTERN.search(folded)
     while found is not None:
         year, month, day = (
-            next(g for g in found.group(f"{part}1", f"{part}2", f"{part}3") if g is not None)
-            for part in "ymd"
+            next(g for g in found.group(*names) if g is not None) for names in _PARTS
         )
         key = (year if len(year) == 4 else f"*{year}", MONTH_OF[month], int(day))
         date = wanted.get(key)

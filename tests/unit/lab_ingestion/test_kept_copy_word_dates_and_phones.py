@@ -52,6 +52,8 @@ def in_words(draw: st.DrawFn, date: dt.date) -> str:
     form = draw(st.sampled_from(["{d} {m} {y}", "{m} {d}, {y}", "{d}-{m}-{y}", "{d}{m}{y}"]))
     if form != "{d} {m} {y}":
         day = day.rstrip(".")
+    if ", " in form:  # after a comma two digits are a value ("14 Feb, 58 mg/L", review 118)
+        year = str(date.year)
     if "{d}{m}" in form:
         month = month.rstrip(".")
     return form.format(d=day, m=month, y=year)
@@ -150,6 +152,26 @@ def test_the_examples_of_the_brief_are_scrubbed(written: str) -> None:
     birth = dt.date(1958, 2, 14)
     for copy in COPIES:
         assert copy(birth, f"born {written}!") == f"born {REDACTED}!", (copy, written)
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["CRP 14 Feb, 58 mg/L", "since Feb 14, 58 units given", "Feb 14, 58", "14 Feb, 58",
+     "CRP 14 Feb 58 mg/L", "14-Feb-58 %", "Hb 14 Feb 58 g/L", "14 Feb 58 x10*9/L",
+     "Feb 14 58 µmol/L", "14 Feb 58 U/L"],
+)  # fmt: skip
+def test_two_digits_after_a_comma_or_before_a_unit_are_a_value(note: str) -> None:
+    """Review 118: with a birth date of 14 Feb 1958, ``CRP 14 Feb, 58 mg/L`` was kept as
+    ``CRP [redacted] mg/L``: a two-digit year never follows a comma nor precedes a unit."""
+    for copy in COPIES:
+        assert copy(dt.date(1958, 2, 14), note) == note, (copy, note)
+
+
+@pytest.mark.parametrize(
+    "note", ["14 Feb 58, seen", "14-FEB-58 Luzern", "Feb 14 58: ok", "14 Feb 58 Mutter"]
+)
+def test_two_digits_before_other_words_are_still_the_year(note: str) -> None:
+    assert REDACTED in hl7_note(dt.date(1958, 2, 14), note)
 
 
 def test_a_date_in_words_next_to_another_is_found() -> None:
