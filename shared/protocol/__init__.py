@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
     "DEFAULT_PROTOCOL_FILE",
@@ -35,6 +35,8 @@ DEFAULT_PROTOCOL_FILE = Path(__file__).resolve().parent / "LENA-CCS-1.toml"
 VERSION_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,30}[A-Za-z0-9])?"
 
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# the CRP factor's plausible values (nmol/L per mg/L): 9.524 from CRP's molar mass
+CRP_NMOL_PER_MG_L_WINDOW = (8.0, 11.0)
 
 
 class ProtocolFileError(ValueError):
@@ -51,6 +53,20 @@ class LabIngestionProtocol(_Section):
     section 6)."""
 
     crp_nmol_per_mg_l: PositiveFinite  # CRP nmol/L divided by this is mg/L
+
+    @field_validator("crp_nmol_per_mg_l")
+    @classmethod
+    def _plausible_crp_factor(cls, value: float) -> float:
+        """Review 118: 0.105 (the inverse convention), 1e-300 or 1e300 loaded, and 95.24
+        nmol/L would have been stored as 907 mg/L. The factor follows from CRP's molar mass
+        (about 105 kDa per pentamer: 9.524); assays' conventions differ by a few percent."""
+        low, high = CRP_NMOL_PER_MG_L_WINDOW
+        if not low <= value <= high:
+            raise ValueError(
+                f"must lie between {low:g} and {high:g} nmol/L per mg/L (CRP's molar mass "
+                "gives 9.524; 0.105, its inverse, is mg/L per nmol/L)"
+            )
+        return value
 
 
 class Protocol(_Section):
@@ -99,6 +115,8 @@ def _fault(error: Any) -> str:
     if error["type"] == "missing":
         return f"{key}: missing"
     given = error.get("input")
+    if error["type"] == "value_error":  # a check of ours: its own words, no "Value error, "
+        error = {**error, "msg": str(error["ctx"]["error"])}
     shown = f" (given {_shown(given)})" if isinstance(given, str | int | float | bool) else ""
     return f"{key}: {error['msg']}{shown}"
 

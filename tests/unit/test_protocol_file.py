@@ -126,16 +126,32 @@ def test_a_factor_not_positive_and_finite_is_refused(
     assert "greater than 0" in message or "finite" in message, message
 
 
-POSITIVE = st.floats(min_value=0.0, exclude_min=True, allow_infinity=False)
+PLAUSIBLE = st.floats(min_value=8.0, max_value=11.0)
 
 
-@given(factor=POSITIVE | st.integers(1, 10**15))
-def test_a_positive_finite_factor_is_read_exactly(
+@given(factor=PLAUSIBLE | st.integers(8, 11))
+def test_a_plausible_factor_is_read_exactly(
     tmp_path_factory: pytest.TempPathFactory, factor: float
 ) -> None:
     text = GOOD.format(version="LENA-CCS-T", factor=_toml_float(factor))
     protocol = load_protocol(written(tmp_path_factory.mktemp("p"), text))
     assert protocol.lab_ingestion.crp_nmol_per_mg_l == factor
+
+
+@given(
+    factor=st.floats(min_value=0.0, max_value=8.0, exclude_min=True, exclude_max=True)
+    | st.floats(min_value=11.0, exclude_min=True, allow_infinity=False)
+    | st.sampled_from([0.105, 1e-300, 1e300, 95.24, 7.99, 11.01])
+)
+def test_an_implausible_factor_is_refused_naming_the_key_and_the_window(
+    tmp_path_factory: pytest.TempPathFactory, factor: float
+) -> None:
+    """Review 118: 0.105 (the inverse convention: 95.24 nmol/L stored as 907 mg/L), 1e-300
+    and 1e300 loaded. CRP's molar mass gives 9.524; 8 to 11 is taken."""
+    text = GOOD.format(version="LENA-CCS-T", factor=_toml_float(factor))
+    message = refusal(written(tmp_path_factory.mktemp("p"), text))
+    assert "lab_ingestion.crp_nmol_per_mg_l: must lie between 8 and 11 nmol/L per mg/L" in message
+    assert "9.524" in message and "Value error" not in message, message
 
 
 def _toml_float(value: float) -> str:
