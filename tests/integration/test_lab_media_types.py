@@ -60,8 +60,6 @@ async def _rejections(lab: Lab) -> list[Any]:
         ("/v1/lab-results", "text/html; charset=utf-8"),
         ("/v1/lab-results", "application/x-www-form-urlencoded"),
         ("/v1/lab-results", "multipart/form-data; boundary=x"),
-        ("/v1/lab-results", "text/plain"),  # the ER7 type: an HL7 message to the wrong route
-        ("/v1/lab-results", "application/json; charset=iso-8859-1"),
         ("/v1/hl7", "application/json"),
         ("/v1/hl7", "application/hl7v2+xml"),
     ],
@@ -128,6 +126,14 @@ async def test_the_token_is_checked_before_the_media_type(lab: Lab) -> None:
         ("/v1/hl7", "x-application/hl7-v2+er7", 200),
         ("/v1/hl7", "text/plain; charset=iso-8859-1", 200),  # MSH-18 names the set
         ("/v1/hl7", None, 200),
+        # review 118: what real senders declare (a body of ASCII in ISO-8859-1 reads the same)
+        ("/v1/lab-results", "application/json; charset=us-ascii", 202),
+        ("/v1/lab-results", "application/json, application/json", 202),  # folded by a proxy
+        ("/v1/lab-results", "text/json", 202),
+        ("/v1/lab-results", "text/plain; charset=ISO-8859-1", 202),  # Mirth's, StringEntity's
+        ("/v1/lab-results", "application/json; charset=iso-8859-1", 202),
+        ("/fhir/Observation", "application/fhir+json; charset=us-ascii", 201),
+        ("/fhir/Observation", "text/plain; charset=ISO-8859-1", 201),
     ],
 )
 async def test_the_routes_own_media_types_and_none_are_read(
@@ -156,3 +162,21 @@ async def _post_any(
         http.post(f"{lab.http}{path}", data=body, headers=headers) as answer,
     ):
         return answer.status, answer.content_type, await answer.read()
+
+
+@pytest.mark.parametrize("path", ["/v1/lab-results", "/fhir/Observation"])
+async def test_a_body_beyond_ascii_declared_iso_8859_1_is_refused_415(lab: Lab, path: str) -> None:
+    """Its ``é`` (0xE9) would be misread as UTF-8: refused saying so, kept by its digest."""
+    if path == "/v1/lab-results":
+        payload: dict[str, Any] = json.loads(_json_body("LAT-1"))
+        payload["results"][0]["comment"] = "Probe hämolytisch"
+    else:
+        payload = crp_observation("LAT-1")
+        payload["note"] = [{"text": "Probe hämolytisch"}]
+    body = json.dumps(payload, ensure_ascii=False).encode("latin-1")
+    status, _, answer = await _post(lab, path, body, "text/plain; charset=ISO-8859-1")
+    assert status == 415, answer
+    text = json.dumps(answer)
+    assert "beyond ASCII, which would be misread" in text, answer
+    (kept,) = await _rejections(lab)
+    assert kept["reason_code"] == REFUSED and kept["payload"] == ""

@@ -5,9 +5,15 @@ form, a multipart upload, JSON sent to the HL7 route) is refused with a reason n
 media type the route takes, rather than answered as an invalid message of the route's own
 format. A body declaring no type, or ``application/octet-stream`` (RFC 9110 8.3: what a
 recipient may take a body without one to be; what HTTP libraries send for bytes), is read
-as the route's own format: it is validated as strictly as any. JSON is UTF-8 (RFC 8259
-8.1; FHIR's too): a ``charset`` other than ``utf-8`` is refused. HL7 takes ER7 and
-``text/plain``; its character set is MSH-18's, so a ``charset`` is not checked there.
+as the route's own format: it is validated as strictly as any. The JSON and FHIR routes
+take ``text/json`` and ``text/plain`` too (Mirth's and Java's StringEntity's default): the
+body is parsed as JSON and refused 400 if it is none. JSON is UTF-8 (RFC 8259 8.1; FHIR's
+too): ``utf-8`` and ``us-ascii`` (a subset) are taken; a body declared in another character
+set (``ISO-8859-1``) is taken when it is pure ASCII (read the same in either), refused when
+it holds another byte (it would be misread). HL7 takes ER7 and ``text/plain``; its character
+set is MSH-18's, so a ``charset`` is not checked there. Repeated ``Content-Type`` headers,
+or one a proxy folded (``application/json, application/json``), are taken when they all
+name the same type and character set (review 118).
 
 The refusal is an ``UnreadableBody`` (415): kept as a rejection by the body's length and
 SHA-256 only, never its content (the route's redaction cannot vouch for another format).
@@ -38,8 +44,10 @@ class MediaRule:
     told: tuple[tuple[frozenset[str], str], ...] = ()
 
 
+# what senders declare JSON as: text/json, and text/plain (a Java StringEntity's default)
+JSON_AS_TEXT = frozenset({"text/json", "text/plain"})
 JSON_RULE = MediaRule(
-    frozenset({"application/json"}),
+    frozenset({"application/json", *JSON_AS_TEXT}),
     "JSON (application/json)",
     subtype_suffix="+json",
 )
@@ -47,7 +55,9 @@ FHIR_XML = frozenset(
     {"application/fhir+xml", "application/xml+fhir", "application/xml", "text/xml"}
 )
 FHIR_RULE = MediaRule(
-    frozenset({"application/fhir+json", "application/json", "application/json+fhir"}),
+    frozenset(
+        {"application/fhir+json", "application/json", "application/json+fhir", *JSON_AS_TEXT}
+    ),
     "FHIR JSON (application/fhir+json or application/json)",
     told=((FHIR_XML, "FHIR XML is not supported: only JSON is"),),
 )
@@ -62,17 +72,23 @@ HL7_RULE = MediaRule(
 )
 
 
+UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})  # ASCII is UTF-8
+_WIDE_CHARSETS = ("utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs-4", "iso-10646-ucs")
+
+
 def check_media_type(declared: list[str], rule: MediaRule, raw: bytes) -> None:
     """Nothing when the body's ``Content-Type`` header(s) (``declared``) name a type the
     route takes, or none; else ``UnreadableBody`` (415) naming what the route takes."""
-    values = [value for value in declared if value.strip()]
+    values = [value for header in declared for value in _folded(header) if value.strip()]
     if not values:
         return
-    if len(set(values)) > 1:
-        _refuse(raw, "the body declares more than one Content-Type", rule)
-    media, params = _parsed(values[0])
-    if media is None:
+    parsed = [_parsed(value) for value in values]
+    if any(media is None for media, _ in parsed):
         _refuse(raw, "its Content-Type is no media type (type/subtype)", rule)
+    if len({(media, _charset(params)) for media, params in parsed}) > 1:
+        _refuse(raw, "the body declares more than one Content-Type", rule)
+    media, params = parsed[0]
+    assert media is not None
     shown = media if _TOKEN.fullmatch(media.replace("/", "", 1)) else "another type"
     if media != UNDECLARED and not _taken(media, rule):
         for types, words in rule.told:
@@ -80,10 +96,26 @@ def check_media_type(declared: list[str], rule: MediaRule, raw: bytes) -> None:
                 _refuse(raw, f"{words} (the body is declared {shown})", rule)
         _refuse(raw, f"the body is declared {shown}", rule)
     charset = params.get("charset", "utf-8").lower()
-    if rule.utf8_only and charset not in ("utf-8", "utf8"):
-        why = "JSON is UTF-8 (RFC 8259)"
-        named = charset if _TOKEN.fullmatch(charset) else "another"
-        _refuse(raw, f"{why}: the body is declared in the character set {named}", rule)
+    if not rule.utf8_only or charset in UTF8_CHARSETS:
+        return
+    named = charset if _TOKEN.fullmatch(charset) else "another"
+    why = f"JSON is UTF-8 (RFC 8259): the body is declared in the character set {named}"
+    if charset.startswith(_WIDE_CHARSETS):  # two or four bytes a character: never ASCII text
+        _refuse(raw, why, rule)
+    if not raw.isascii():  # ISO-8859-1's é is no UTF-8: read either way, one is wrong
+        _refuse(raw, f"{why} and holds bytes beyond ASCII, which would be misread", rule)
+
+
+def _charset(params: dict[str, str]) -> str:
+    """The declared character set, UTF-8 for none and for ASCII (which is UTF-8)."""
+    charset = params.get("charset", "utf-8").lower()
+    return "utf-8" if charset in UTF8_CHARSETS else charset
+
+
+def _folded(header: str) -> list[str]:
+    """A header's values: a proxy may fold repeated headers into one, joined by commas
+    (outside a quoted parameter)."""
+    return re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', header)
 
 
 def _taken(media: str, rule: MediaRule) -> bool:

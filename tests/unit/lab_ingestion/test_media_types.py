@@ -32,6 +32,18 @@ BODY = b'{"message_id": "M-1"}'
         (FHIR_RULE, ["application/json+fhir"]),
         (HL7_RULE, ["x-application/hl7-v2+er7"]),
         (HL7_RULE, ["text/plain; charset=iso-8859-1"]),  # MSH-18 names the set
+        # review 118: what real senders declare
+        (JSON_RULE, ["application/json; charset=us-ascii"]),  # ASCII is UTF-8
+        (JSON_RULE, ["application/json", "application/json; charset=utf-8"]),  # one meaning
+        (JSON_RULE, ["application/json, application/json"]),  # folded by a proxy
+        (JSON_RULE, ["application/json; charset=UTF8", "application/json;charset=ascii"]),
+        (JSON_RULE, ["text/json"]),
+        (JSON_RULE, ["text/plain; charset=ISO-8859-1"]),  # Mirth's, Java StringEntity's
+        (JSON_RULE, ["application/json; charset=latin-1"]),  # a body of ASCII: read the same
+        (FHIR_RULE, ["application/fhir+json; charset=us-ascii"]),
+        (FHIR_RULE, ["application/fhir+json", "application/fhir+json; fhirVersion=4.0"]),
+        (FHIR_RULE, ["text/plain; charset=ISO-8859-1"]),
+        (FHIR_RULE, ["text/json"]),
     ],
 )
 def test_the_routes_own_types_and_none_are_taken(rule: MediaRule, declared: list[str]) -> None:
@@ -42,10 +54,12 @@ def test_the_routes_own_types_and_none_are_taken(rule: MediaRule, declared: list
     ("rule", "declared", "said"),
     [
         (JSON_RULE, ["application/xml"], "declared application/xml"),
-        (JSON_RULE, ["text/plain"], "declared text/plain"),
         (JSON_RULE, ["application/x-www-form-urlencoded"], "x-www-form-urlencoded"),
         (JSON_RULE, ["multipart/form-data; boundary=xyz"], "multipart/form-data"),
-        (JSON_RULE, ["application/json; charset=latin-1"], "character set latin-1"),
+        (JSON_RULE, ["application/json; charset=utf-16"], "character set utf-16"),
+        (JSON_RULE, ["application/json, text/html"], "more than one Content-Type"),  # folded
+        (JSON_RULE, ["application/json", "application/json; charset=latin-1"], "more than one"),
+        (FHIR_RULE, ["application/fhir+json", "text/xml"], "more than one Content-Type"),
         (JSON_RULE, ["json"], "no media type"),
         (JSON_RULE, ["application/json", "text/html"], "more than one Content-Type"),
         (FHIR_RULE, ["application/fhir+xml"], "FHIR XML is not supported: only JSON is"),
@@ -73,3 +87,20 @@ def test_a_declared_type_is_quoted_only_when_it_reads_as_one(declared: str) -> N
     with pytest.raises(UnreadableBody) as raised:
         check_media_type([declared], JSON_RULE, BODY)
     assert "uster" not in raised.value.reason
+
+
+@pytest.mark.parametrize("rule", [JSON_RULE, FHIR_RULE])
+@pytest.mark.parametrize(
+    "declared", ["text/plain; charset=ISO-8859-1", "application/json; charset=windows-1252"]
+)
+def test_a_body_beyond_ascii_in_another_character_set_is_refused(
+    rule: MediaRule, declared: str
+) -> None:
+    """Review 118: an ISO-8859-1 body is taken when it is pure ASCII (read the same as
+    UTF-8); one holding another byte (``é`` as 0xE9) would be misread: 415, saying so."""
+    body = '{"note": "Fieber, Müdigkeit"}'.encode("latin-1")
+    with pytest.raises(UnreadableBody) as raised:
+        check_media_type([declared], rule, body)
+    assert raised.value.status == 415
+    assert "holds bytes beyond ASCII, which would be misread" in raised.value.reason
+    check_media_type([declared], rule, '{"note": "Fieber"}'.encode("latin-1"))
