@@ -56,11 +56,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from services.lab_ingestion.domain.json_wording import for_json
 from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
 from services.lab_ingestion.domain.model import Rejected, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import check_repeated_version, needs_earlier_result
+from services.lab_ingestion.domain.reason_wording import worded
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
 from services.lab_ingestion.service_layer.commands import (
@@ -234,8 +234,8 @@ class BatchIngestor:
 
     def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
         outcome = self._applied(context, command)
-        if outcome.reason and _from_json(command):  # told as kept (``rejections.reject``)
-            return dataclasses.replace(outcome, reason=for_json(outcome.reason))
+        if outcome.reason:  # a JSON or FHIR sender's words, as kept (``rejections.reject``)
+            return dataclasses.replace(outcome, reason=worded(outcome.reason, _channel(command)))
         return outcome
 
     def _applied(self, context: BatchContext, command: Command) -> IngestOutcome:
@@ -299,11 +299,13 @@ class BatchIngestor:
             uow.outbox.add(topic, envelope)
 
 
-def _from_json(command: Command) -> bool:
-    """Whether ``command`` is a JSON sender's (whose answer names JSON's fields)."""
+def _channel(command: Command) -> Channel:
+    """The channel ``command``'s sender speaks (its answer names that format's fields)."""
     if isinstance(command, IngestLabMessage):
-        return command.message.channel is Channel.JSON
-    return isinstance(command, RecordRejectedInput) and command.channel is Channel.JSON
+        return command.message.channel
+    if isinstance(command, RecordRejectedInput):
+        return command.channel
+    return Channel.FHIR  # a transaction Bundle
 
 
 def _unplanned(

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hashlib
 
-from services.lab_ingestion.domain.json_wording import for_json
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.reason_wording import worded
 from services.lab_ingestion.domain.records import RejectionRecord
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
@@ -45,8 +45,7 @@ def reject(
         patient_hmac = context.hmacs.get(message.patient_identifier or "")
         if patient_hmac is not None:  # what a replay of the kept copy must find again
             digest = content_digest(message, patient_hmac)
-    if channel is Channel.JSON:  # its sender has no MSH-10 or OBX-4 (``json_wording``)
-        reason = for_json(reason)
+    reason = worded(reason, channel)  # a JSON or FHIR sender has no MSH-10 or OBX-4
     if _refused_for_its_token(command, source):  # a replay could not check the token again
         patient_hmac = digest = None
     listed = listed_sender(context, command, source)
