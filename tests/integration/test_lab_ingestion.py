@@ -642,7 +642,8 @@ async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: La
             outcome = await response.json()
         assert outcome["resourceType"] == "OperationOutcome"
         assert outcome["issue"][0]["code"] == "processing"
-        assert outcome["issue"][0]["expression"] == ["Bundle.entry[1].resource"]  # the U/L one
+        # the U/L one, and its element the reason names (the unit)
+        assert outcome["issue"][0]["expression"] == ["Bundle.entry[1].resource.valueQuantity"]
         assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
         assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 1
 

@@ -19,6 +19,7 @@ from services.lab_ingestion.adapters.fhir_outcome import (
     operation_outcome,
 )
 from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.reason_wording import fhir_element
 from services.lab_ingestion.entrypoints.outcomes import ANSWER_LOST_TEXT
 from services.lab_ingestion.service_layer.commands import IngestOutcome
 
@@ -111,11 +112,11 @@ def outcome_reason(outcome: IngestOutcome) -> str:
     return f"{outcome.code.value}: {outcome.reason}" if outcome.code else outcome.reason
 
 
-def observation_response(outcome: IngestOutcome, expression: str | None = None) -> web.Response:
-    """The answer to ``POST /fhir/Observation`` (``expression``: where the issue lies); a
-    create (201) names the stored result in its ``Location``."""
+def observation_response(outcome: IngestOutcome) -> web.Response:
+    """The answer to ``POST /fhir/Observation``; a create (201) names the stored result in
+    its ``Location``."""
     status, issue = _result(outcome)
-    response = fhir_json(operation_outcome([issue._replace(expression=expression)]), status)
+    response = fhir_json(operation_outcome([issue]), status)
     if (location := _location(status, outcome)) is not None:
         response.headers["Location"] = location
     return response
@@ -133,7 +134,9 @@ def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Re
     (each Observation's own result: 201 stored, 200 withdrawn, duplicate or patient not
     enrolled)."""
     if outcome.transient or not outcome.accepted:
-        return observation_response(outcome, _failed_entry(bundle, outcome))
+        status, issue = _result(outcome)  # where: the entry, and its element if one is named
+        entry = _in_entry(_failed_entry(bundle, outcome), issue.expression)
+        return fhir_json(operation_outcome([issue._replace(expression=entry)]), status)
     parts = iter(outcome.parts)
     entries = [_unstored(e) if e.message is None else _entry(next(parts)) for e in bundle.entries]
     return fhir_json(_response_bundle("transaction-response", entries))
@@ -147,6 +150,15 @@ def _failed_entry(bundle: ParsedBundle, outcome: IngestOutcome) -> str | None:
     if part is None or not 0 <= part < len(observations):
         return None
     return f"Bundle.entry[{observations[part]}].resource"
+
+
+def _in_entry(entry: str | None, element: str | None) -> str | None:
+    """``Bundle.entry[i].resource``, and the Observation's element there when the reason
+    names one (``Observation.effective[x]``: ``Bundle.entry[i].resource.effective[x]``);
+    None when which entry failed is not known."""
+    if entry is None or element is None:
+        return entry
+    return entry + element.removeprefix("Observation")
 
 
 Entry = tuple[int, list[Issue], str | None]  # a response entry: status, issues, location
@@ -180,10 +192,12 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
     accepted Observation created nothing (200)."""
     if outcome.transient:
         return 503, Issue("error", "transient", transient_text([outcome]))
+    # where the issue lies: the one Observation element its reason names (``fhir_element``)
+    element = fhir_element(outcome.reason)
     if outcome.code is RejectionCode.UNKNOWN_SOURCE:  # the token's sender is not configured
-        return 403, Issue("error", "forbidden", outcome_reason(outcome))
+        return 403, Issue("error", "forbidden", outcome_reason(outcome), element)
     if not outcome.accepted:
-        return 422, Issue("error", "processing", outcome_reason(outcome))
+        return 422, Issue("error", "processing", outcome_reason(outcome), element)
     if outcome.result_ids:
         return 201, _info("accepted and stored")
     return 200, _info(_nothing_created(outcome))
