@@ -58,6 +58,9 @@ LOINC_OID: Final = "2.16.840.1.113883.6.1"
 LOINC_SYSTEMS: Final = frozenset(
     {"ln", "loinc", "http://loinc.org", LOINC_OID, f"urn:oid:{LOINC_OID}"}
 )
+# UMLS's abbreviation of LOINC, which some laboratory systems write in CWE-3: LOINC's only
+# where the code is a LOINC code with its check digit right (``is_loinc_code``)
+UMLS_LOINC: Final = "lnc"
 
 
 def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
@@ -106,4 +109,24 @@ def _names_a_loinc_test(coding: Coding) -> bool:
 
 def _is_loinc(coding: Coding) -> bool:
     system = (coding.system or "").strip().lower().rstrip("/")
-    return not system or system in LOINC_SYSTEMS
+    return not system or loinc_system(system, coding.code.strip())
+
+
+def loinc_system(system: str, code: str) -> bool:
+    """Whether a coding system (lower case, written) is LOINC's for ``code``: one of
+    ``LOINC_SYSTEMS``, or UMLS's ``LNC`` under a LOINC code with its check digit right
+    (``1988-5^CRP^LNC`` is CRP; ``1988-4`` under ``LNC`` is no LOINC code)."""
+    return system in LOINC_SYSTEMS or (system == UMLS_LOINC and is_loinc_code(code))
+
+
+def is_loinc_code(code: str) -> bool:
+    """Whether ``code`` is written as a LOINC code is and its check digit is right (LOINC's
+    mod 10 algorithm, Luhn's: ``1988-5``)."""
+    if LOINC_CODE.fullmatch(code) is None:
+        return False
+    number, check = code.split("-")
+    total = 0
+    for position, digit in enumerate(reversed(number)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value // 10 + value % 10
+    return (10 - total % 10) % 10 == int(check)

@@ -25,9 +25,10 @@ from typing import Final
 from services.lab_ingestion.domain.analyte_codes import (
     LOINC_CODE,
     LOINC_CODES,
-    LOINC_SYSTEMS,
     SAME_TEST_CODES,
     identify_analyte,
+    is_loinc_code,
+    loinc_system,
 )
 from services.lab_ingestion.domain.model import Coding
 from shared.contracts.events.lab import Analyte
@@ -125,7 +126,7 @@ def checked_local_code(
     if names_its_own_test(Coding(code, system)):
         raise InvalidLocalCode(
             f"{code!r} is a LOINC code (under LOINC's coding system, under none written as one "
-            "is, or a LOINC code with its check digit under any other: LNC, 99LAB, ...): it "
+            "is, or a LOINC code with its check digit under any other: 99LAB, L, ...): it "
             "names its own test; only a laboratory's own codes are mapped"
         )
     if loinc not in LOINC_CODES and loinc not in SAME_TEST_CODES:
@@ -185,7 +186,7 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
     trial analytes: the result is ambiguous, as it would be with both LOINC codes.
 
     Where a mapping names the test, an unmapped code written as a LOINC code is under a
-    coding system not known as LOINC's (``LNC``, ``LOINC-2.7``) is read as LOINC too (a
+    coding system not known as LOINC's (``99LAB``, ``LOINC-2.7``) is read as LOINC too (a
     translation), so that one naming another test makes the result ambiguous rather than
     being passed over (``other_tests``); one of the mapped analyte is not (it adds nothing,
     and could be taken for the code to publish instead of the operator's)."""
@@ -236,27 +237,14 @@ def names_its_own_test(coding: Coding) -> bool:
     """Whether a code is LOINC's, never a laboratory's own: under LOINC's coding system, or
     under none and written as a LOINC code is (as ``analyte_codes`` reads such a code), or
     under any other a LOINC code with its check digit (``is_loinc_code``: ``1968-7`` under
-    ``LNC`` is direct bilirubin; ``100-1`` under ``L`` is the laboratory's own)."""
+    ``99LAB`` is direct bilirubin; ``100-1`` under ``L`` is the laboratory's own)."""
     return _written_as_loinc(coding) or is_loinc_code(coding.code.strip())
-
-
-def is_loinc_code(code: str) -> bool:
-    """Whether ``code`` is written as a LOINC code is and its check digit is right (LOINC's
-    mod 10 algorithm, Luhn's: ``1988-5``)."""
-    if LOINC_CODE.fullmatch(code) is None:
-        return False
-    number, check = code.split("-")
-    total = 0
-    for position, digit in enumerate(reversed(number)):
-        value = int(digit) * (2 if position % 2 == 0 else 1)
-        total += value // 10 + value % 10
-    return (10 - total % 10) % 10 == int(check)
 
 
 def _written_as_loinc(coding: Coding) -> bool:
     system = (coding.system or "").strip().lower().rstrip("/")
     if system:
-        return system in LOINC_SYSTEMS
+        return loinc_system(system, coding.code.strip())
     return LOINC_CODE.fullmatch(coding.code.strip()) is not None
 
 

@@ -14,12 +14,12 @@ from services.lab_ingestion.domain.analyte_codes import (
     LOINC_CODES,
     LOINC_SYSTEMS,
     SAME_TEST_CODES,
+    is_loinc_code,
 )
 from services.lab_ingestion.domain.local_codes import (
     MAX_LOCAL_CODE_CHARS,
     InvalidLocalCode,
     checked_local_code,
-    is_loinc_code,
     local_key,
 )
 

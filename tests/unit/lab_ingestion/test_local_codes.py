@@ -346,10 +346,10 @@ def test_a_code_with_sub_components_is_malformed_mapped_or_not(mapped: bool) -> 
 
 
 def test_a_code_of_the_mapped_analyte_under_another_system_is_not_published_instead() -> None:
-    """Manual neutrophils mapped (753-4); the alternate 751-8 under ``LNC`` names the same
+    """Manual neutrophils mapped (753-4); the alternate 751-8 under ``99LAB`` names the same
     analyte: it adds nothing, and the operator's code is the one published."""
     table = LocalCodeTable([checked_local_code("LIS", "HOSP", "L", "NEUT", "753-4")])
-    codes = mapped(Coding("NEUT", "L"), Coding("751-8", "LNC"), table=table)
+    codes = mapped(Coding("NEUT", "L"), Coding("751-8", "99LAB"), table=table)
     assert identify_analyte(codes) == (Analyte.NEUTROPHILS, "753-4")
     assert not other_tests(codes)
 
