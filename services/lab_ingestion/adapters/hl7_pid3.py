@@ -16,6 +16,12 @@ from services.lab_ingestion.domain.model import patient_number_type
 
 Separators = tuple[str, str, str, str, str]  # field, component, repetition, escape, sub
 
+# the PID fields holding the patient's numbers, in the order the parser reads them: PID-3,
+# then PID-2 (the external id of v2.3 and v2.4) as more of PID-3's repetitions; a kept copy
+# keeps both as it keeps PID-3 (hashed), so that its replay reads the patient as the
+# message named them
+PATIENT_NUMBER_FIELDS = (3, 2)
+
 
 @dataclass
 class KeptNumber:

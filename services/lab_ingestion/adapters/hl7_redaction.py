@@ -57,6 +57,7 @@ from services.lab_ingestion.adapters.hl7_kept_lines import (
     segment_text,
 )
 from services.lab_ingestion.adapters.hl7_pid3 import (
+    PATIENT_NUMBER_FIELDS,
     Separators,
     drop_personal_parts,
 )
@@ -134,7 +135,7 @@ def redact(
         for name, fields in segments
         if name not in _DROPPED_SEGMENTS
     ]
-    for _, kept_numbers in numbers:
+    for _, _, kept_numbers in numbers:
         for number in kept_numbers:
             drop_personal_parts(number.authority, separators[3], secrets)
     senders: list[tuple[list[str], int, list[str]]] = []  # MSH-3/4 scrubbed part by part
@@ -142,7 +143,7 @@ def redact(
     # subcomponents (a short name misplaced in CX-4 as a word of its own)
     scrubbed: list[tuple[list[str], int]] = [
         (number.authority, index)
-        for _, kept_numbers in numbers
+        for _, _, kept_numbers in numbers
         for number in kept_numbers
         for index, part in enumerate(number.authority)
         if part
@@ -167,8 +168,8 @@ def redact(
     scrub_fields(text, run_in, ids, separators, run_in=True)  # ROE19510317 as [redacted]
     for fields, index, parts in senders:
         fields[index] = "".join(parts)
-    for fields, kept_numbers in numbers:
-        fields[3] = separators[2].join(number.joined(separators) for number in kept_numbers)
+    for fields, index, kept_numbers in numbers:
+        fields[index] = separators[2].join(number.joined(separators) for number in kept_numbers)
     return "\r".join(field.join(fields) for _, fields in kept)
 
 
@@ -182,7 +183,7 @@ def _to_scrub(
     (the separators themselves), MSH-3/MSH-4 as ``_sender_parts``."""
     first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
     for index in range(first, len(fields)):
-        if not fields[index] or (name == "PID" and index == 3):
+        if not fields[index] or (name == "PID" and index in PATIENT_NUMBER_FIELDS):
             continue
         if name == "MSH" and index in _SENDER_FIELDS:
             yield from _sender_parts(fields, index, separators, senders)
@@ -228,7 +229,9 @@ def _blank_pid(fields: list[str]) -> None:
     """PID with every field blanked but its set id, PID-3 and the codes it may keep."""
     for index in range(1, len(fields)):
         value = fields[index]
-        kept = (index == 1 and value.isascii() and value.isdigit()) or index == 3
+        kept = (index == 1 and value.isascii() and value.isdigit()) or (
+            index in PATIENT_NUMBER_FIELDS
+        )
         if not kept and value not in _KEPT_PID_CODES.get(index, ()):
             fields[index] = ""
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
+    PATIENT_NUMBER_FIELDS,
     KeptNumber,
     Separators,
     decoded_text,
@@ -28,7 +29,8 @@ from services.lab_ingestion.adapters.scrub import (
 from services.lab_ingestion.domain.matching import grouped_digits
 from shared.contracts.identity import normalise_hospital_identifier
 
-PatientNumbers = list[tuple[list[str], list[KeptNumber]]]  # each PID's fields, its PID-3
+# each PID's fields, the index of PID-3 or PID-2 (``PATIENT_NUMBER_FIELDS``), its numbers kept
+PatientNumbers = list[tuple[list[str], int, list[KeptNumber]]]
 
 _NAME_PARTS = re.compile(r"[\s-]+")  # "MÜLLER-MEIER" is "MÜLLER" and "MEIER" too
 # Where the values whose copies are scrubbed from the rest of the message are read (v2.5.1):
@@ -72,9 +74,11 @@ def secrets_and_numbers(
         if name.startswith("Z") and previous in PERSON_SEGMENTS:
             _collect_every_value(fields, separators, secrets)
         previous = name
-        if name == "PID" and len(fields) > 3 and fields[3]:
-            kept_numbers, dropped = patient_numbers(fields[3], separators, hash_identifier)
-            numbers.append((fields, kept_numbers))
+        for index in PATIENT_NUMBER_FIELDS if name == "PID" else ():
+            if index >= len(fields) or not fields[index]:
+                continue
+            kept_numbers, dropped = patient_numbers(fields[index], separators, hash_identifier)
+            numbers.append((fields, index, kept_numbers))
             named += [number.value for number in kept_numbers] + dropped
             for number in kept_numbers:
                 _add_number(secrets, number.value, number.hashed or REDACTED)
@@ -110,7 +114,7 @@ def _collect_secrets(
     def items(table: Mapping[str, tuple[int, ...]]) -> Iterator[list[str]]:
         _, component, repetition, _, _ = separators
         for index in table.get(name, ()):
-            if index < len(fields) and not (name == "PID" and index == 3):
+            if index < len(fields) and not (name == "PID" and index in PATIENT_NUMBER_FIELDS):
                 for item in fields[index].split(repetition):
                     yield item.split(component)
 
