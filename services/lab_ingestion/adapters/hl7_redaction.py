@@ -93,8 +93,10 @@ _DROPPED_SEGMENTS = frozenset({"NK1", "GT1", "IN1", "IN2", "IN3", "MRG"})
 MAX_WITHHELD_LINES = 200  # of a message whose separators are unreadable
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 # MSH-10 (the message id), ORC-2/3 and OBR-2/3 (placer and filler order numbers, which make
-# the result keys): ids some systems build from the patient's number
-_ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3)}
+# the result keys) and SPM-2/3 (the specimen's ids, often an accession number: review 119,
+# a name and birth date run into SPM-2 were kept): ids some systems build from the
+# patient's number
+_ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3), "SPM": (2, 3)}
 # and OBX-4 (the sub-id, in the result key): where a name's word or a birth date is found
 # run into other letters or digits too (``ZWYSSIGMANN19510317``), not only as a whole word
 _RUN_IN_FIELDS = {**_ID_FIELDS, "OBX": (4,)}

@@ -81,3 +81,15 @@ def test_pid2_of_another_number_type_is_dropped_and_scrubbed() -> None:
     assert parsed.patient_identifier == "MRN4711"
     kept = redact(text, lambda _: HASH)
     assert "AN998877" not in kept
+
+
+def test_a_name_or_number_run_into_the_specimens_id_is_not_kept() -> None:
+    """SPM is read since review 119 (SPM-17); SPM-2, the specimen's id, is masked as the
+    order numbers are: a patient's number or name and birth date run into it."""
+    text = message("PID|1||MRN4711^^^HOSP^MR||DOE^JOHN||19580214|M") + (
+        "SPM|1|XMRN4711-01&LAB^DOE19580214||119297000^Blood^SCT|||||||||||||20261120081500+0100\r"
+    )
+    kept = redact(text, lambda _: HASH)
+    spm = next(line for line in kept.split("\r") if line.startswith("SPM"))
+    assert "MRN4711" not in spm and "19580214" not in spm and "DOE" not in spm
+    assert spm.split("|")[17] == "20261120081500+0100"  # read: kept as written
