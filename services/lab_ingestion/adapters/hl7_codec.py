@@ -28,6 +28,7 @@ from services.lab_ingestion.adapters.hl7_ack import (
     Header,
     build_ack,
 )
+from services.lab_ingestion.adapters.hl7_collection import specimen_time
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_msh import (
@@ -161,7 +162,9 @@ def parse_oru(
         mapped = local_codes.of_sender(header.sending_application, header.sending_facility)
         (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)), mapped)
         patient = default_identifier(candidates)
-        untracked = any(o.unscoped_key is not None for o in observations)
+        untracked = any(
+            o.unscoped_key is not None or o.legacy_unscoped is not None for o in observations
+        )
         if untracked and identify is not None and patient:  # hashed only when needed
             observations = list(scoped_to_patient(observations, identify(patient)))
         message = LabMessage(
@@ -194,19 +197,31 @@ def _body(
 ) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
     """The patient's numbers (``_patient_identifiers``) and the observations, each knowing
     whether the laboratory commented on it (``hl7_notes``), in one pass over the segments."""
-    observations = []
     patients = []
-    order = NO_ORDER
+    orders, specimens = [NO_ORDER], [list[str]()]  # each OBR's, and its SPMs' SPM-17.1
+    results: list[tuple[int, hl7.Segment]] = []  # each OBX, with the index of its order
+    orc = None  # the ORC opening the next OBR's order
     notes = Notes()
     for segment in message:
         kind = str(segment[0])
         notes.segment(kind, segment)
         if kind == "OBX":
-            observations.append(read_observation(segment, order, offset, mapped))
+            results.append((len(orders) - 1, segment))
         elif kind == "OBR":
-            order = order_of(segment, offset)
+            orders.append(order_of(segment, offset, orc))
+            specimens.append([])
+            orc = None
+        elif kind == "ORC":
+            orc = segment
+        elif kind == "SPM":  # v2.5.1: the SPECIMEN group follows its order's observations
+            if time := specimen_time(segment):
+                specimens[-1].append(time)
         elif kind == "PID":
             patients.append(segment)
+    observations = [
+        read_observation(obx, orders[at], offset, mapped, tuple(specimens[at]))
+        for at, obx in results
+    ]
     if len(patients) > 1:
         raise Hl7InputError(
             RejectionCode.MULTIPLE_PATIENTS,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import hl7
 
+from services.lab_ingestion.adapters.hl7_collection import collection_time
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
 from services.lab_ingestion.adapters.hl7_obx import (
@@ -34,8 +35,13 @@ def _holds_no_result(obx: hl7.Segment) -> bool:
 
 
 def read_observation(
-    obx: hl7.Segment, order: Order, offset: str, mapped: Mapping[LocalKey, str]
+    obx: hl7.Segment,
+    order: Order,
+    offset: str,
+    mapped: Mapping[LocalKey, str],
+    specimens: tuple[str, ...] = (),
 ) -> ObservationInput:
+    """``specimens``: SPM-17.1 of each SPM of the observation's order (``hl7_collection``)."""
     refuse_nested_codes(obx)  # any OBX's: ``4548-4&1988-5`` may hide a CRP (review 118)
     sent = codes_of(obx)
     codes = with_local_codes(sent, mapped)
@@ -50,12 +56,12 @@ def read_observation(
             raise UnreadableEscape(order.unreadable)
         codes_of(obx, strict=True)  # raises on a code read through a dropped escape
     unit = units_of(obx, trial=trial)
-    # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7)
-    collected_text = field_value(obx, 14, strict=trial, single=trial)
-    if collected_text:
-        collected, local = read_ts(collected_text, offset)
-    else:
-        collected_text, (collected, local) = order.text, order.time
+    # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7), but
+    # a date alone that OBR-7 or SPM-17 agrees with; checked against SPM-17
+    written = field_value(obx, 14, strict=trial, single=trial)
+    collected_text, (collected, local), conflict = collection_time(
+        written, order, specimens, offset
+    )
     # the release time: OBR-22 (``order_of``); OBX-19, the analysis time in v2.5 (no field
     # of v2.3 or v2.4), only when OBR-22 is empty. Without an offset, read as OBX-14 is
     if order.reported_text:
@@ -74,8 +80,14 @@ def read_observation(
     code, sub_id = key_code(sent), field_value(obx, 4, strict=trial, single=trial)
     key = f"{order_key}|{code}|{sub_id}"
     # keyed by OBX-3's identifier alone before (``ORDER||`` where it was empty or ""): the
-    # key its results stored then are under (``legacy_keys``)
+    # key its results stored then are under (``legacy_keys``); an order numbered in ORC
+    # alone, by the collection time as read before review 119 (OBX-14, else OBR-7)
     legacy = f"{order_key}||{sub_id}" if code and not sent[0].code else None
+    legacy_unscoped = None
+    if order.from_orc:
+        before = written or order.text
+        legacy_unscoped = f"@{key_time(before, *read_ts(before, offset))}|{code}|{sub_id}"
+        legacy = legacy_unscoped
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
@@ -94,4 +106,6 @@ def read_observation(
         unscoped_key=key if untracked else None,
         codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
         legacy_key=legacy,
+        legacy_unscoped=legacy_unscoped,
+        time_conflict=conflict if trial else None,
     )

@@ -1,5 +1,5 @@
-"""What an OBR gives the results that follow it: the order number, the order's time, and
-the time its results were released."""
+"""What an OBR (and the ORC opening its order) gives the results that follow it: the order
+number, the order's time, and the time its results were released."""
 
 from __future__ import annotations
 
@@ -29,29 +29,48 @@ class Order(NamedTuple):
     unreadable: str | None
     reported_text: str = ""
     reported: Time = (None, None)
+    # the order number is the ORC's (OBR-2 and OBR-3 empty): results of such an order were
+    # keyed by their collection time before review 119 (``hl7_observation``: legacy keys)
+    from_orc: bool = False
 
 
 NO_ORDER = Order("", "", (None, None), None)
 
 
-def order_of(obr: hl7.Segment, offset: str) -> Order:
-    """OBR-22 (Results Rpt/Status Chng - Date/Time, in every version from 2.3 to 2.5.1) is
+def order_of(obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None) -> Order:
+    """The order number: OBR-3 (filler), else OBR-2 (placer), else, both empty, the ORC's
+    that opens the order (``orc``: the ORC right before the OBR), ORC-3 else ORC-2, as HL7
+    allows (an order number may be given in ORC alone); each read strictly and as one value
+    (an escape dropped or a sub-component ``&`` would make it another order's number).
+
+    OBR-22 (Results Rpt/Status Chng - Date/Time, in every version from 2.3 to 2.5.1) is
     when the results were released: what FHIR's ``Observation.issued`` and JSON's
     ``reported_at`` say (the v2-to-FHIR mapping takes ``issued`` from it). A time without
     an offset is read as OBR-7's is (``offset``, then the sender's zone); one that cannot
     be read, an escape in it too, is no time: a report time refuses no result."""
+    segments = (obr,) if orc is None else (obr, orc)
     try:
-        key = field_value(obr, 3, strict=True, single=True) or field_value(
-            obr, 2, strict=True, single=True
-        )
+        key = _order_number(segments, strict=True)
         text = field_value(obr, 7, strict=True, single=True)
         unreadable = None
     except UnreadableEscape as exc:
-        key = field_value(obr, 3) or field_value(obr, 2)
+        key = _order_number(segments, strict=False)
         text = field_value(obr, 7)
         unreadable = str(exc)
+    from_orc = bool(key) and not _order_number((obr,), strict=False)
     reported_text, reported = report_time(obr, 22, offset)
-    return Order(key, text, read_ts(text, offset), unreadable, reported_text, reported)
+    return Order(
+        key, text, read_ts(text, offset), unreadable, reported_text, reported, from_orc=from_orc
+    )
+
+
+def _order_number(segments: tuple[hl7.Segment, ...], *, strict: bool) -> str:
+    """The first order number of the segments (OBR, then ORC): field 3 (filler), else 2."""
+    for segment in segments:
+        for field in (3, 2):
+            if number := field_value(segment, field, strict=strict, single=strict):
+                return number
+    return ""
 
 
 def report_time(segment: hl7.Segment, field: int, offset: str) -> tuple[str, Time]:

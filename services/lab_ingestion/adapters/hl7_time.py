@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+from services.lab_ingestion.domain.collection_times import DATE_DIGITS, WrittenTime
 from services.lab_ingestion.domain.sample_times import MAX_UTC_OFFSET
 
 # YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], nested as the standard writes it: a
@@ -97,3 +98,37 @@ def _instant(written: datetime, offset: str) -> datetime | None:
         return local.astimezone(UTC)
     except OverflowError:  # year 1 or 9999: kept as written, the plausibility check rejects it
         return local
+
+
+def written_time(value: str) -> WrittenTime | None:
+    """An HL7 DTM written to a day's precision at least, as written (``collection_times``),
+    with its offset; None when it is no such time (a month alone, a month 13, an offset
+    beyond +/-14:00 or with minutes beyond 59)."""
+    match = _TS.match(value.strip())
+    if not match or match.group(3) is None:
+        return None
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
+    fraction = match.group(7) or ""
+    try:
+        written = datetime(
+            year, month, day, hour, minute, second, int(fraction.ljust(6, "0")[:6] or 0)
+        )
+    except ValueError:
+        return None
+    digits = DATE_DIGITS + 2 * sum(1 for g in match.groups()[3:6] if g is not None)
+    digits += len(fraction)
+    offset = match.group(8)
+    if offset is None:
+        return WrittenTime(written, digits, None)
+    delta = offset_delta(offset)
+    return None if delta is None else WrittenTime(written, digits, delta)
+
+
+def offset_delta(offset: str) -> timedelta | None:
+    """``+0100`` as a timedelta; None when it is no offset or beyond ``MAX_UTC_OFFSET``."""
+    if not _OFFSET.fullmatch(offset):
+        return None
+    sign = 1 if offset[0] == "+" else -1
+    hours, minutes = int(offset[1:3]), int(offset[3:5])
+    shift = timedelta(hours=hours, minutes=minutes)
+    return None if minutes > 59 or shift > MAX_UTC_OFFSET else sign * shift

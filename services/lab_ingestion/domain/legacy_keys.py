@@ -9,6 +9,12 @@ A cancellation of it under the new key would find nothing (answered "not obtaine
 the result stands), a correction would be refused, and the final resent would be stored a
 second time.
 
+So since review 119 for an order numbered in ORC alone (OBR-2 and OBR-3 empty): its results
+were keyed by their collection time (``@20261120071500|1988-5|``, made the patient's), now by
+the ORC's number; the key made of the collection time is its legacy key
+(``ObservationInput.legacy_unscoped``, made the patient's as a time key is), found only when
+the resend or correction carries the collection time the stored result was keyed by.
+
 Such a result always takes the careful path (``needs_earlier_result``), whose read takes
 in its legacy key too; where its own key holds no row and its legacy key holds a result of
 its analyte, it is planned under the legacy key (``on_legacy_keys``): its chain goes on
@@ -122,4 +128,8 @@ def keyed_before(message: LabMessage) -> LabMessage | None:
 def _under(observation: ObservationInput, legacy: str) -> ObservationInput:
     """``observation`` keyed by its legacy key (``legacy``, made the patient's as its key)."""
     unscoped = observation.legacy_key if observation.unscoped_key is not None else None
-    return replace(observation, result_key=legacy, unscoped_key=unscoped, legacy_key=None)
+    unscoped = observation.legacy_unscoped or unscoped
+    return replace(
+        observation, result_key=legacy, unscoped_key=unscoped, legacy_key=None,
+        legacy_unscoped=None,
+    )  # fmt: skip

@@ -72,10 +72,17 @@ def _masked_keys(observation: ObservationInput, masked: Callable[[str], str]) ->
         masked(observation.unscoped_key) if observation.unscoped_key else observation.unscoped_key
     )
     legacy = observation.legacy_key and masked(observation.legacy_key)
-    kept = (observation.result_key, observation.unscoped_key, observation.legacy_key)
-    if (key, unscoped, legacy) == kept:
+    legacy_unscoped = observation.legacy_unscoped and masked(observation.legacy_unscoped)
+    kept = (
+        observation.result_key, observation.unscoped_key, observation.legacy_key,
+        observation.legacy_unscoped,
+    )  # fmt: skip
+    if (key, unscoped, legacy, legacy_unscoped) == kept:
         return observation
-    return replace(observation, result_key=key, unscoped_key=unscoped, legacy_key=legacy)
+    return replace(
+        observation, result_key=key, unscoped_key=unscoped, legacy_key=legacy,
+        legacy_unscoped=legacy_unscoped,
+    )  # fmt: skip
 
 
 def numbers_masked(

@@ -131,6 +131,14 @@ class ObservationInput:
     # (``normalise.check_one_analyte``)
     codes_repeat_or_nest: bool = False
     legacy_key: str | None = None
+    # HL7: the legacy key (``legacy_key``) is one of the collection time, before it is made
+    # the patient's (``scoped_to_patient``): an order numbered in ORC alone was keyed so
+    # before review 119
+    legacy_unscoped: str | None = None
+    # HL7: why the collection times written for the result disagree (OBX-14 or OBR-7 and
+    # the specimen's SPM-17; a date in OBX-14 and OBR-7): the result is refused
+    # (``normalise``), never placed at one of them
+    time_conflict: str | None = None
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient

@@ -103,10 +103,9 @@ def normalise(
     ambiguous = check_one_analyte(observation)
     if ambiguous is not None:
         return ambiguous
-    if observation.collected_at is None:
-        return Rejected(
-            RejectionCode.MISSING_COLLECTION_TIME, f"{analyte.value} result has no collection time"
-        )
+    untimed = _untimed(observation, analyte)
+    if untimed is not None:
+        return untimed
     conversion = resolve_unit(analyte, observation.unit, params)
     if isinstance(conversion, Rejected):
         return conversion
@@ -114,6 +113,20 @@ def normalise(
     if isinstance(measured, Rejected):
         return measured
     return _result(observation, loinc, conversion, measured, params)
+
+
+def _untimed(observation: ObservationInput, analyte: Analyte) -> Rejected | None:
+    """Why the result cannot be placed in time: its collection times written disagree
+    (``ObservationInput.time_conflict``), or it has none."""
+    if observation.time_conflict is not None:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_TIME, f"{analyte.value} result: {observation.time_conflict}"
+        )
+    if observation.collected_at is None:
+        return Rejected(
+            RejectionCode.MISSING_COLLECTION_TIME, f"{analyte.value} result has no collection time"
+        )
+    return None
 
 
 def _result(

@@ -195,10 +195,16 @@ def scoped_to_patient(
     """Result keys without an order number (HL7: the collection time) made the patient's:
     two patients' samples drawn the same minute are two results."""
     whose = patient_hash[:16]
-    return tuple(
-        o if o.unscoped_key is None else replace(o, result_key=f"{o.unscoped_key}|{whose}")
-        for o in observations
-    )
+    return tuple(_scoped(o, whose) for o in observations)
+
+
+def _scoped(o: ObservationInput, whose: str) -> ObservationInput:
+    """The observation's keys of a collection time made the patient's (``whose``)."""
+    if o.unscoped_key is not None:
+        o = replace(o, result_key=f"{o.unscoped_key}|{whose}")
+    if o.legacy_unscoped is not None:  # an ORC-numbered order's key before review 119
+        o = replace(o, legacy_key=f"{o.legacy_unscoped}|{whose}")
+    return o
 
 
 def has_missing_number(candidates: Sequence[IdentifierCandidate]) -> bool:

@@ -205,8 +205,8 @@ def test_several_obr_groups_each_observation_keyed_and_timed_by_its_group() -> N
         # no OBX-14: the OBR-7 of its own group
         ("FILL-A|1988-5|2", "13.0", "F", utc(2026, 11, 2, 7, 0)),
         ("FILL-B|751-8|", "3.1", "C", utc(2026, 11, 2, 8, 0)),
-        # an unusable OBX-14 (date only) is no collection time: no fallback to OBR-7
-        ("FILL-B|777-3|", "210", "F", None),
+        # a date alone in OBX-14: OBR-7 of that day where the date is written (review 119)
+        ("FILL-B|777-3|", "210", "F", utc(2026, 11, 2, 8, 0)),
         # no filler order: the placer order; OBR-7 date only: no collection time
         ("PLC|2160-0|", "88", "X", None),
         # no filler nor placer: never the OBR set id; no time from the previous group
@@ -1291,7 +1291,9 @@ def timed(msh7: str, obr7: str, obx14: str, obx19: str = "") -> str:
         ("20261102091500+0100", "20261102060000+0000", "20261102081500", utc(2026, 11, 2, 7, 15)),
         # OBX-14 present but unusable: no collection time, never OBR-7 instead
         ("20261102091500", "20261102060000+0000", "20261102081500", None),
-        ("20261102091500+0000", "20261102060000+0000", "20261102", None),
+        # a date alone: OBR-7 of that day instead (review 119); of another day, refused
+        ("20261102091500+0000", "20261102060000+0000", "20261102", utc(2026, 11, 2, 6, 0)),
+        ("20261102091500+0000", "20261102060000+0000", "20261101", None),
         ("20261102091500+0000", "20261102060000+0000", "20261302081500+0000", None),
         # no OBX-14: OBR-7, also in the sender's zone
         ("20261102091500-0300", "20261102060000", "", utc(2026, 11, 2, 9, 0)),

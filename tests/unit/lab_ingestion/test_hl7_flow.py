@@ -19,7 +19,9 @@ from prometheus_client import CollectorRegistry
 
 from services.lab_ingestion.adapters.hl7_ack import escape
 from services.lab_ingestion.adapters.hl7_codec import MAX_PARTS, read_header
+from services.lab_ingestion.adapters.hl7_time import written_time
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
+from services.lab_ingestion.domain.collection_times import DATE_DIGITS, HOUR_DIGITS, agree
 from services.lab_ingestion.domain.matching import MIN_MASKED_LENGTH
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import LARGE_MESSAGE_CHARS, Hl7Acknowledger
@@ -532,6 +534,16 @@ class Expected:
     other_numbers: tuple[str, ...] = ()  # PID-3's other repetitions (unescaped)
 
 
+def _dated(obx14: str, obr7: str) -> bool:
+    """Whether OBX-14 is a date alone that OBR-7, a time of that day, gives way to (the
+    agreement rule has tests of its own: ``test_collection_times``)."""
+    dated, timed = written_time(obx14), written_time(obr7)
+    return (
+        dated is not None and dated.digits == DATE_DIGITS and timed is not None
+        and timed.digits >= HOUR_DIGITS and agree(dated, timed, timedelta(0))
+    )  # fmt: skip
+
+
 @st.composite
 def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | None]:
     if draw(st.booleans()):
@@ -627,12 +639,13 @@ def oru_messages(draw: st.DrawFn, hostile: bool = False) -> tuple[bytes, Expecte
                 f"|{status}|||{obx14}"
             )
             observations.append(
-                # OBX-14 when present, even unusable; OBR-7 only without it
+                # OBX-14 when present, even unusable; OBR-7 only without it, or beside a
+                # date alone in OBX-14 that it agrees with (review 119)
                 (
                     f"{filler}|{code}|{sub_id}",
                     value.strip(),
                     status,
-                    obx_time if obx14 else obr_time,
+                    obx_time if obx14 and not _dated(obx14, obr7) else obr_time,
                 )
             )
     if hostile:
