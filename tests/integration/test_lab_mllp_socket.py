@@ -142,3 +142,19 @@ async def test_a_final_result_then_cannot_be_obtained_is_cancelled_over_the_sock
     stored = await lab.pool.fetch("SELECT result_id, cancelled_at FROM results")
     assert len(stored) == 1 and stored[0]["cancelled_at"] is not None
     assert str(stored[0]["result_id"]) == str(recorded.payload["result_id"])
+
+
+async def test_garbage_then_a_message_each_get_exactly_one_ack(lab: Lab) -> None:
+    """Review 117: a frame without a <VT> answered twice passed every MLLP test, which read
+    the ACKs they expected and no further. Each frame gets one ACK, and nothing more comes."""
+    client = await lab.mllp()
+    try:
+        await client.send(b"this is not MLLP" + FS + CR)
+        first = msa(await client.ack())
+        after = msa(await client.exchange(oru("AFTER-1", [obx("1988-5", "20", "mg/L")])))
+        with pytest.raises(TimeoutError):  # nothing more is sent
+            await asyncio.wait_for(client.reader.read(1), 1.5)
+    finally:
+        await client.close()
+    assert first[1] == "AR" and "VT" in first[3]
+    assert after[1:3] == ["AA", "AFTER-1"], after
