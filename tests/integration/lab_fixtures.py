@@ -177,3 +177,25 @@ def crp_observation(identifier: str, unit: str = "mg/L") -> dict[str, Any]:
             "code": unit,
         },
     }
+
+
+# lab-ingestion's own schema: every table of it is searched by ``tables_holding``
+LAB_SCHEMA = "lab_ingestion"
+
+
+async def tables_holding(pool: asyncpg.Pool, needle: str) -> list[str]:
+    """The tables of lab-ingestion's schema with a row holding ``needle`` in any column (the
+    row read as text: text, json and every other column, bytea in hex)."""
+    tables = await pool.fetch(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
+        LAB_SCHEMA,
+    )
+    names = [row["table_name"] for row in tables]
+    assert {"messages", "results", "rejections", "outbox"} <= set(names), names
+    found = []
+    for name in names:
+        query = f'SELECT count(*) FROM "{LAB_SCHEMA}"."{name}" AS r WHERE strpos(r::text, $1) > 0'
+        if await pool.fetchval(query, needle):
+            found.append(name)
+    return found

@@ -37,6 +37,7 @@ from tests.integration.lab_fixtures import (
     msa,
     obx,
     oru,
+    tables_holding,
 )
 from tests.integration.messaging_fixtures import (
     ends_within,
@@ -326,14 +327,33 @@ async def test_duplicate_message_is_acknowledged_again_and_stored_once(lab: Lab)
 async def test_patient_not_enrolled_is_acknowledged_counted_and_discarded(lab: Lab) -> None:
     client = await lab.mllp()
     ack = await client.exchange(oru("NE-1", [obx("1988-5", "50", "mg/L")], mrn="MRN9999"))
+    # the subject's result after it: once it is published, the relay went past the first
+    later = await client.exchange(oru("NE-2", [obx("1988-5", "51", "mg/L")], order="ORD2"))
     await client.close()
-    assert msa(ack)[1] == "AA"
-    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
-    assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 0
+    assert msa(ack)[1] == "AA" and "not enrolled" in msa(ack)[3], ack
+    assert msa(later)[1:3] == ["AA", "NE-2"]
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 1
     async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
         metrics = await response.text()
     assert 'lab_unmatched_patient_total{channel="mllp"} 1.0' in metrics
-    assert "MRN9999" not in await _everything_stored(lab.pool)
+    await assert_nothing_kept_of(lab, "MRN9999", published=1)
+
+
+async def assert_nothing_kept_of(lab: Lab, number: str, published: int) -> None:
+    """Nothing of a patient not enrolled (review 117: a copy kept "for inspection" passed):
+    no rejection kept, neither the number nor its keyed hash in any table of the service's
+    schema, nothing on lab.rejected.v1, and neither in any result event (``published``:
+    the results the test's subject was sent after the patient's, so that the relay ran)."""
+    keyed = hospital_id_hmac(subject_hmac_key(lab.settings), number)
+    assert await lab.pool.fetch("SELECT reason_code, reason FROM rejections") == []
+    for trace in (number, keyed):
+        assert await tables_holding(lab.pool, trace) == [], trace
+    results = await read_topic(lab.settings.kafka_servers, LAB_RESULTS, published)
+    assert len(results) == published
+    assert await read_topic(lab.settings.kafka_servers, LAB_REJECTED, 0) == []
+    for trace in (number, keyed):
+        assert not [event for event in results if trace.encode() in event], trace
 
 
 async def test_a_sender_of_another_site_is_not_matched_to_this_sites_subject(lab: Lab) -> None:
