@@ -70,8 +70,13 @@ def oru(i: int) -> bytes:
     return b"\x0b" + "\r".join(segments).encode() + b"\r\x1c\r"
 
 
+def sendable(n: int) -> int:
+    """How many of ``n`` messages ``push`` sends: as many over each of the CONNECTIONS."""
+    return n // CONNECTIONS * CONNECTIONS
+
+
 async def push(port: int, first: int, n: int) -> Pushed:
-    """N messages over CONNECTIONS connections."""
+    """``sendable(n)`` messages over CONNECTIONS connections, as many over each."""
     latencies: list[float] = []
     acked_at: list[float] = []
     errors = 0
@@ -96,7 +101,9 @@ async def push(port: int, first: int, n: int) -> Pushed:
         *(connection(range(first + c * per, first + (c + 1) * per)) for c in range(CONNECTIONS))
     )
     elapsed = time.perf_counter() - started
-    return Pushed(elapsed, latencies, errors, stalled_seconds([started, *acked_at]))
+    return Pushed(
+        elapsed, latencies, errors, stalled_seconds([started, *acked_at]), per * CONNECTIONS
+    )
 
 
 async def prepare(settings: PlatformSettings) -> None:
@@ -173,7 +180,7 @@ async def measure(
                 schedstats(pg_pids()),
             )
             pushed = await push(port, r * per_round, per_round)
-            tallies[name].add(per_round, pushed, cpu_of(pids[name]) - before)
+            tallies[name].add(pushed, cpu_of(pids[name]) - before)
             tallies[name].add_scheduling(
                 scheduling_since(loop), scheduling_since(client), scheduling_since(pg)
             )
@@ -216,8 +223,9 @@ async def main(n: int, rounds: int) -> None:
             await push(bare_port, 10_000_000, 800)  # warm-up
             await push(settings.lab_ingestion_mllp_port, 10_000_000, 800)
             await push(durable_port, 10_000_000, 800)
-            print(f"{n} ORU^R01 messages per server in {rounds} alternating rounds, "
-                  f"{CONNECTIONS} connections, one client process")  # fmt: skip
+            sent = sendable(n // rounds) * rounds  # as many in each round, on each connection
+            print(f"{sent} ORU^R01 messages per server (of {n} asked) in {rounds} alternating "
+                  f"rounds, {CONNECTIONS} connections, one client process")  # fmt: skip
             before = cpu_seconds(service.pid, broker, postgres)
             tallies = await measure(
                 {BARE: bare_port, SERVICE: settings.lab_ingestion_mllp_port, DURABLE: durable_port},
@@ -225,7 +233,7 @@ async def main(n: int, rounds: int) -> None:
                 partial(postgres_pids, postgres), n, rounds,
             )  # fmt: skip
             after = cpu_seconds(service.pid, broker, postgres)
-            summarise(n - n % rounds, tallies, before, after)
+            summarise(tallies, before, after)
             rss, peak = rss_mb(service.pid)
             print(f"lab-ingestion RSS {rss:.0f} MB (peak {peak:.0f} MB; bar < 150 MB)")
         finally:

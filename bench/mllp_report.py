@@ -20,6 +20,7 @@ class Pushed:
     latencies: list[float]
     errors: int
     stalled: float  # seconds in which no connection received an ACK for over STALL_SECONDS
+    sent: int  # messages sent (each waited for its ACK): what a rate is of
 
 
 def stalled_seconds(acked_at: list[float]) -> float:
@@ -46,6 +47,7 @@ class Tally:
     """What one server did over all rounds."""
 
     elapsed: float = 0.0
+    sent: int = 0  # messages, over all rounds
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     cpu: float = 0.0
@@ -55,13 +57,15 @@ class Tally:
     client_waiting: float = 0.0  # the load client, in the run queue
     postgres_waiting: float = 0.0  # PostgreSQL's processes, in the run queue
 
-    def add(self, n: int, pushed: Pushed, cpu: float) -> None:
+    def add(self, pushed: Pushed, cpu: float) -> None:
+        """A round: its rate is of the messages it sent (not of those asked for)."""
         self.elapsed += pushed.elapsed
+        self.sent += pushed.sent
         self.latencies += pushed.latencies
         self.errors += pushed.errors
         self.stalled += pushed.stalled
         self.cpu += cpu
-        self.rates.append(n / pushed.elapsed)
+        self.rates.append(pushed.sent / pushed.elapsed)
 
     def add_scheduling(self, loop: Scheduling, client: Scheduling, postgres: Scheduling) -> None:
         self.loop_on_cpu += loop.on_cpu
@@ -69,9 +73,9 @@ class Tally:
         self.postgres_waiting += postgres.waiting
 
 
-def summarise(
-    n: int, tallies: dict[str, Tally], before: dict[str, float], after: dict[str, float]
-) -> None:
+def summarise(tallies: dict[str, Tally], before: dict[str, float], after: dict[str, float]) -> None:
+    """Every figure per message sent: each server was sent as many (``Tally.sent``)."""
+    (n,) = {tally.sent for tally in tallies.values()}
     reference = report(
         BARE, n, tallies[BARE].elapsed, tallies[BARE].latencies, tallies[BARE].errors
     )
