@@ -26,6 +26,19 @@ def key_claims(
     )
 
 
+def identifier_rows(
+    results: Sequence[ResultRecord], stored_id: StoredId, claimed: set[SourceKey]
+) -> list[tuple[str, str, str]]:
+    """Each written result's other identifiers, as stored (migration 0028): the source, the
+    identifier's key and the key the result is stored under; each once, sorted. Each also
+    claims its key (0022) unless the batch claims it as a result's own: a batch taking it
+    for holding no row is then refused and reads it (``result_identifiers``)."""
+    rows = {
+        (r.source, stored_id(k), stored_id(r.result_key)) for r in results for k in r.other_keys
+    }
+    return sorted(row for row in rows if row[1] != row[2] and (row[0], row[1]) not in claimed)
+
+
 def message_row(m: MessageRecord, stored_id: StoredId) -> tuple[Any, ...]:
     return (
         m.message_id, m.source, stored_id(m.control_id), m.channel, m.outcome, m.subject_id,

@@ -103,6 +103,24 @@ SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.change
  WHERE $6::boolean AND c.changed_at IS NOT NULL
 """  # noqa: S608 - only the fixed marker BEFORE_COMMENTS is interpolated
 
+# The stored result each key names: results under the key, else the result one of whose
+# other identifiers it is (migration 0028); with the analytes of the rows stored there.
+# LATERAL ... LIMIT 1: index probes per key, never a scan.
+STORED_RESULTS = """
+SELECT k.source, k.key, n.result_key, a.analytes
+  FROM unnest($1::text[], $2::text[]) AS k(source, key)
+ CROSS JOIN LATERAL (
+       SELECT coalesce(
+           (SELECT r.result_key FROM results r
+             WHERE r.source = k.source AND r.result_key = k.key LIMIT 1),
+           (SELECT i.result_key FROM result_identifiers i
+             WHERE i.source = k.source AND i.identifier_key = k.key)) AS result_key) AS n
+ CROSS JOIN LATERAL (
+       SELECT array_agg(DISTINCT r.analyte) AS analytes FROM results r
+        WHERE r.source = k.source AND r.result_key = n.result_key) AS a
+ WHERE n.result_key IS NOT NULL
+"""
+
 COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"
 
 # Tokens are kept an hour, far beyond any retry (5 s), and pruned by one write in
@@ -136,6 +154,19 @@ WITH committed_batch AS (
     INSERT INTO result_key_claims (source, result_key)
     SELECT * FROM unnest($13::text[], $14::text[]) WHERE (SELECT current FROM guard)
     RETURNING 1
+), result_identifiers_written AS (
+    -- a FHIR result's other identifiers, each naming the key it is stored under (0028);
+    -- each claims its key too (unless a result of the batch claims it above): a batch that
+    -- took it for new is refused, and reads which result it names (review 121)
+    INSERT INTO result_identifiers (source, identifier_key, result_key)
+    SELECT * FROM unnest($16::text[], $17::text[], $18::text[])
+     WHERE (SELECT count(*) FROM claimed_keys) >= 0
+    ON CONFLICT DO NOTHING
+), identifier_claims AS (
+    INSERT INTO result_key_claims (source, result_key)
+    SELECT * FROM unnest($16::text[], $17::text[])
+     WHERE (SELECT count(*) FROM claimed_keys) >= 0
+    ON CONFLICT DO NOTHING
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
                           result_count, received_at, content_digest)

@@ -33,7 +33,10 @@ from services.lab_ingestion.adapters.fhir_patient import (
     SubjectsDisagree,
     subject_identifiers,
 )
-from services.lab_ingestion.adapters.fhir_patient_numbers import TooManyIdentifiers
+from services.lab_ingestion.adapters.fhir_patient_numbers import (
+    IDENTIFIER_TYPES,
+    TooManyIdentifiers,
+)
 from services.lab_ingestion.adapters.fhir_screening import (
     refuse_focus,
     refuse_test_data,
@@ -63,6 +66,13 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
+from services.lab_ingestion.domain.result_identifiers import (
+    MAX_RESULT_IDENTIFIERS,
+    ORDER_NUMBER_TYPES,
+    IdentifierKeys,
+    ResultIdentifier,
+    identifier_keys,
+)
 from shared.contracts.events.lab import Channel
 
 Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
@@ -146,7 +156,8 @@ def _map_message(
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     refuse_unread_observation(obs, where)
-    key, untracked = _result_key(obs, where)
+    keys, untracked = _result_key(obs, where)
+    key = keys.key
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
     # no patient chosen (numbers of several authorities): the id is made again once the
@@ -159,7 +170,7 @@ def _map_message(
         source_facility=facility,
         control_id=versioned_control_id(basis, whose),
         patient_identifier=patient,
-        observations=_observations(obs, key, untracked, whose),
+        observations=_observations(obs, keys, untracked, whose),
         identifier_candidates=candidates,
         control_id_basis=basis,
     )
@@ -168,18 +179,21 @@ def _map_message(
 
 
 def _observations(
-    obs: Observation, key: str, untracked: bool, whose: str
+    obs: Observation, keys: IdentifierKeys, untracked: bool, whose: str
 ) -> tuple[ObservationInput, ...]:
     """The result; an untracked key made the patient's once the patient is chosen (else
     ``patient_identity.identified`` makes it so)."""
-    observation = _observation_input(obs, key, untracked)
+    observation = _observation_input(obs, keys, untracked)
     return scoped_to_patient([observation], whose) if untracked and whose else (observation,)
 
 
-def _observation_input(obs: Observation, key: str, untracked: bool) -> ObservationInput:
+def _observation_input(obs: Observation, keys: IdentifierKeys, untracked: bool) -> ObservationInput:
     value, unit = observation_value(obs)
+    key = keys.key
     return ObservationInput(
         result_key=key,
+        other_keys=keys.others,
+        keys_before=keys.before,
         codes=tuple(Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
         value=value,
         unit=unit,
@@ -194,16 +208,24 @@ def _observation_input(obs: Observation, key: str, untracked: bool) -> Observati
     )
 
 
-def _result_key(obs: Observation, where: str) -> tuple[str, bool]:
-    """The key a result's corrections and resends find it by, and whether it is untracked.
+def _result_key(obs: Observation, where: str) -> tuple[IdentifierKeys, bool]:
+    """The keys a result's corrections and resends find it by, and whether it is untracked.
 
-    The lab's identifier when it gives one. Without one the key is the collection time and
-    the test, made the patient's (``scoped_to_patient``), as for HL7 results without an
-    order number: never the resource id, which a create ignores (FHIR), so a resend or a
-    changed final under a new id would stand beside the first."""
-    for ident in obs.identifier or []:
-        if ident.value:
-            return (f"{ident.system}|{ident.value}" if ident.system else ident.value), False
+    The lab's identifiers when it gives any, the key chosen whatever their order, an order
+    number's (FILL, PLAC) with the test (``result_identifiers``). Without one the key is the
+    collection time and the test, made the patient's (``scoped_to_patient``), as for HL7
+    results without an order number: never the resource id, which a create ignores (FHIR),
+    so a resend or a changed final under a new id would stand beside the first."""
+    identifiers = obs.identifier or []
+    if len(identifiers) > MAX_RESULT_IDENTIFIERS:
+        raise input_error(
+            "too-costly",
+            f"{len(identifiers)} identifiers of one result; at most {MAX_RESULT_IDENTIFIERS} "
+            "are read", f"{where}.identifier",
+        )  # fmt: skip
+    keys = identifier_keys([_identifier(i) for i in identifiers], _test_code(obs))
+    if keys is not None:
+        return keys, False
     collected = _collected_at(obs)
     if collected is None:
         raise input_error(
@@ -211,7 +233,18 @@ def _result_key(obs: Observation, where: str) -> tuple[str, bool]:
             "give an identifier, or effective[x] with a time and UTC offset", f"{where}.identifier",
             RejectionCode.MISSING_COLLECTION_TIME,
         )  # fmt: skip
-    return f"@{collected.astimezone(UTC).isoformat()}|{_test_code(obs)}", True
+    return IdentifierKeys(
+        f"@{collected.astimezone(UTC).isoformat()}|{_test_code(obs)}", (), ()
+    ), True
+
+
+def _identifier(ident: Any) -> ResultIdentifier:
+    """An Observation identifier, typed when HL7 table 0203 types it (one of its codings)."""
+    codings = (ident.type.coding or []) if ident.type is not None else []
+    types = sorted(
+        c.code for c in codings if c.code in ORDER_NUMBER_TYPES and c.system in IDENTIFIER_TYPES
+    )
+    return ResultIdentifier(types[0] if types else "", ident.system, ident.value or "")
 
 
 def _test_code(obs: Observation) -> str:

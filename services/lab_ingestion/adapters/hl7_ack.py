@@ -89,6 +89,7 @@ _ERROR_CODES = {
     RejectionCode.AMBIGUOUS_IDENTIFIER: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_ANALYTES_RESULT: ("205", "Duplicate key identifier"),
     RejectionCode.OTHER_SAMPLES_RESULT: ("205", "Duplicate key identifier"),
+    RejectionCode.CONFLICTING_IDENTIFIERS: ("205", "Duplicate key identifier"),
     RejectionCode.REUSED_MESSAGE_ID: ("205", "Duplicate key identifier"),
     RejectionCode.AMBIGUOUS_VERSION: ("205", "Duplicate key identifier"),  # a late copy
     RejectionCode.SUBJECT_WITHDRAWN: ("204", "Unknown key identifier"),

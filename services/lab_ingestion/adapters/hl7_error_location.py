@@ -54,6 +54,7 @@ _RESULT_FIELDS: Final[Mapping[RejectionCode, int | None]] = MappingProxyType({
     RejectionCode.OTHER_PATIENTS_RESULT: None,
     RejectionCode.OTHER_ANALYTES_RESULT: None,
     RejectionCode.OTHER_SAMPLES_RESULT: None,
+    RejectionCode.CONFLICTING_IDENTIFIERS: None,
     RejectionCode.AMBIGUOUS_VERSION: None,
 })  # fmt: skip
 

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from services.lab_ingestion.adapters.batch_rows import (
+    identifier_rows,
     key_claims,
     message_row,
     rejection_row,
@@ -18,10 +19,11 @@ from services.lab_ingestion.adapters.batch_rows import (
 from services.lab_ingestion.adapters.batch_statements import (
     COMMITTED_ATTEMPT,
     LOOKUP,
+    STORED_RESULTS,
     write_statement,
 )
 from services.lab_ingestion.adapters.sources import sender_of
-from services.lab_ingestion.adapters.stored_ids import StoredId
+from services.lab_ingestion.adapters.stored_ids import RESOLVED, StoredId
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
@@ -37,6 +39,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnVersion,
     result_content,
 )
+from services.lab_ingestion.domain.result_identifiers import StoredResult
 from shared.messaging.outbox import OutgoingEvent, outbox_rows
 
 SourceKey = tuple[str, str]
@@ -122,6 +125,26 @@ class LabRepository:
         keys = dict(zip(stored_keys, (k[1] for k in result_keys), strict=True))
         return _read_lookup(rows, control_ids, keys)
 
+    def stored_key(self, key: str) -> str:
+        """A result key as stored: its keyed hash."""
+        return self._stored_id(key)
+
+    resolved_prefix = RESOLVED  # a key known as stored only is planned behind it
+
+    async def stored_results(self, keys: Sequence[SourceKey]) -> dict[SourceKey, StoredResult]:
+        """The stored result each (source, key) names, as its key (results stored under it)
+        or one of its other identifiers (migration 0028): the key it is stored under (as
+        stored) and the analytes of its rows; keys naming none are left out."""
+        stored = [self._stored_id(k[1]) for k in keys]
+        rows = await self._conn.fetch(STORED_RESULTS, [k[0] for k in keys], stored)
+        written = dict(zip(stored, (k[1] for k in keys), strict=True))
+        return {
+            (row["source"], written[row["key"]]): StoredResult(
+                row["result_key"], frozenset(row["analytes"] or ())
+            )
+            for row in rows
+        }
+
     def stage(
         self,
         messages: Sequence[MessageRecord],
@@ -182,6 +205,7 @@ class LabRepository:
         assumed = staged.assumptions
         new_keys = [(k[0], self._stored_id(k[1])) for k in assumed.new_result_keys]
         claims = key_claims(staged.results, assumed.new_result_keys, new_keys)
+        identifiers = identifier_rows(staged.results, self._stored_id, set(claims))
         await self._conn.execute(
             write_statement(staged.token),
             [h for h, _ in assumed.subjects],
@@ -199,6 +223,9 @@ class LabRepository:
             [source for source, _ in claims],
             [key for _, key in claims],
             staged.attempt,
+            [i[0] for i in identifiers],
+            [i[1] for i in identifiers],
+            [i[2] for i in identifiers],
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 
 import asyncpg
@@ -28,6 +29,16 @@ _HASHING_LOCK = (0x4C41, 0x4944)
 _CHUNK = 5000
 
 StoredId = Callable[[str], str]
+# what a result key known only as stored is written behind while a batch plans under it (a
+# FHIR result named by an identifier stored with it, ``result_identifiers``): the stored
+# form is then taken as it is, never hashed again. A NUL no id a sender wrote starts with.
+RESOLVED = "\x00stored:"
+_STORED = re.compile(r"#[0-9a-f]{32}")
+
+
+def resolved_key(stored_key: str) -> str:
+    """The key of a result known by its stored form alone, as a batch plans under it."""
+    return RESOLVED + stored_key
 
 
 def stored_id_hasher(subject_key: bytes) -> StoredId:
@@ -37,6 +48,8 @@ def stored_id_hasher(subject_key: bytes) -> StoredId:
     key = hmac.digest(subject_key, _PURPOSE, hashlib.sha256)
 
     def stored(text: str) -> str:
+        if text.startswith(RESOLVED) and _STORED.fullmatch(text[len(RESOLVED) :]):
+            return text[len(RESOLVED) :]  # a key read as stored (``resolved_key``)
         # surrogatepass: a JSON id may hold a lone surrogate ("\ud800"); it is still an id
         digest = hmac.digest(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256)
         return STORED_ID_PREFIX + digest.hex()[:_TOKEN_HEX]

@@ -77,11 +77,15 @@ def _masked_keys(observation: ObservationInput, masked: Callable[[str], str]) ->
         observation.result_key, observation.unscoped_key, observation.legacy_key,
         observation.legacy_unscoped,
     )  # fmt: skip
-    if (key, unscoped, legacy, legacy_unscoped) == kept:
+    others = tuple(masked(k) for k in observation.other_keys)  # its other identifiers
+    before = tuple(masked(k) for k in observation.keys_before)
+    if (key, unscoped, legacy, legacy_unscoped) == kept and (others, before) == (
+        observation.other_keys, observation.keys_before,
+    ):  # fmt: skip
         return observation
     return replace(
         observation, result_key=key, unscoped_key=unscoped, legacy_key=legacy,
-        legacy_unscoped=legacy_unscoped,
+        legacy_unscoped=legacy_unscoped, other_keys=others, keys_before=before,
     )  # fmt: skip
 
 

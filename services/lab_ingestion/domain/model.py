@@ -44,6 +44,8 @@ class RejectionCode(StrEnum):
     # a final result under a key whose final result it does not restate (another sample, or a
     # changed value, which only a correction may bring)
     OTHER_SAMPLES_RESULT = "result-of-another-sample"
+    # a FHIR result whose identifiers name different stored results (``result_identifiers``)
+    CONFLICTING_IDENTIFIERS = "conflicting-result-identifiers"
     REUSED_MESSAGE_ID = "reused-message-id"  # a stored message's id, with other content
     # a FHIR version that repeats an earlier version its chain moved past; an HL7 or JSON
     # final result restating a withdrawn one (a late copy); a replayed result whose chain
@@ -139,6 +141,13 @@ class ObservationInput:
     # the specimen's SPM-17; a date in OBX-14 and OBR-7): the result is refused
     # (``normalise``), never placed at one of them
     time_conflict: str | None = None
+    # FHIR: the keys of the result's other identifiers (stored with it, by which a later
+    # version finds it), and its order numbers' keys as made before review 121 (where a
+    # result stored then is); why its identifiers name different stored results, which
+    # refuses it (``result_identifiers``)
+    other_keys: tuple[str, ...] = ()
+    keys_before: tuple[str, ...] = ()
+    key_conflict: str | None = None
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient

@@ -61,7 +61,8 @@ def plan_results(
     for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None or not carries_a_result(observation):
             continue  # another test's, or no result (pending, not asked): left out
-        ambiguous = check_one_analyte(observation)  # a cancellation too: of which test?
+        # a cancellation too: of which test? of which stored result?
+        ambiguous = check_one_analyte(observation) or _conflicting_keys(observation)
         if ambiguous is not None:
             return ambiguous.at(index)
         status = status_of(observation)
@@ -83,6 +84,13 @@ def plan_results(
     if not planned:
         return _no_trial_result(message)
     return planned
+
+
+def _conflicting_keys(observation: ObservationInput) -> Rejected | None:
+    """Why the result's identifiers cannot tell which stored result it is a version of."""
+    if observation.key_conflict is None:
+        return None
+    return Rejected(RejectionCode.CONFLICTING_IDENTIFIERS, f"result: {observation.key_conflict}")
 
 
 def _no_trial_result(message: LabMessage) -> Rejected:
@@ -115,9 +123,13 @@ def _status_not_applied(observation: ObservationInput) -> Rejected:
 
 def needs_earlier_result(message: LabMessage) -> bool:
     """A correction or cancellation names the result it replaces: it needs a lookup; so does
-    a result whose key changed in 7a953a8 (``legacy_keys``: stored under its old key?)."""
+    a result whose key changed in 7a953a8 (``legacy_keys``: stored under its old key?), and a
+    FHIR result of several identifiers, or of an order number (``result_identifiers``)."""
     return any(
-        status_of(o) in NEEDS_EARLIER_RESULT or may_take_legacy_key(o) for o in message.observations
+        status_of(o) in NEEDS_EARLIER_RESULT
+        or may_take_legacy_key(o)
+        or bool(o.other_keys or o.keys_before)  # which stored result do they name?
+        for o in message.observations
     )
 
 

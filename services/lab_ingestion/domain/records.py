@@ -36,6 +36,8 @@ class ResultRecord:
     reported_at: datetime | None
     supersedes_result_id: uuid.UUID | None
     cancelled_at: datetime | None = None
+    # FHIR: the keys of its other identifiers, stored with it (``result_identifiers``)
+    other_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ from services.lab_ingestion.service_layer.identification import (
 from services.lab_ingestion.service_layer.message_plans import plan_message
 from services.lab_ingestion.service_layer.recording import record_planned, resent
 from services.lab_ingestion.service_layer.rejections import reject
+from services.lab_ingestion.service_layer.result_keys import keyed_as_stored
 from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import subject_or_answer
 from services.lab_ingestion.service_layer.transactions import (
@@ -205,6 +206,9 @@ class BatchIngestor:
                     context = self._reader.assume(ingests, allowed)
                 else:
                     await uow.serialise_chains()  # before reading the chains it may change
+                    # each FHIR result under the stored result its identifiers name
+                    commands = await keyed_as_stored(uow.labs, commands)
+                    ingests = messages_of(commands)
                     context = await self._reader.load(
                         uow, ingests, allowed, replaying=self._reads_kept_copies
                     )

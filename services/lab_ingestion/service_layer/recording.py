@@ -168,6 +168,7 @@ def record_result(
     record = ResultRecord(
         result_id, message_id, subject_id, message.source, observation.result_key, status,
         normalised, observation.collected_at, observation.reported_at, previous,
+        other_keys=observation.other_keys,
     )  # fmt: skip
     context.results.append(record)
     content = content_of(normalised, record.collected_at)

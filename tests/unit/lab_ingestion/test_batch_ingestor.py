@@ -41,6 +41,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnSubject,
     WithdrawnVersion,
 )
+from services.lab_ingestion.domain.result_identifiers import StoredResult
 from services.lab_ingestion.service_layer.commands import (
     IngestLabMessage,
     IngestTransaction,
@@ -141,6 +142,29 @@ class FakeLabs:
             db.time_zone, db.sender_site, db.identifier_authority, db.other_authority_names
         )
         return {("LIS", "HOSP"): sender}
+
+    resolved_prefix = ""  # keys are kept as written here: a stored key is a written one
+
+    def stored_key(self, key: str) -> str:
+        return key
+
+    async def stored_results(self, keys: Any) -> dict[tuple[str, str], StoredResult]:
+        """As migration 0028's read: results under the key, else the result whose other
+        identifier it is; with the analytes stored there."""
+        found = {}
+        for source, key in keys:
+            under = next(
+                (r.result_key for r in self._db.results
+                 if r.source == source and key in (r.result_key, *r.other_keys)),
+                None,
+            )  # fmt: skip
+            if under is not None:
+                analytes = frozenset(
+                    r.result.analyte.value for r in self._db.results
+                    if (r.source, r.result_key) == (source, under)
+                )  # fmt: skip
+                found[(source, key)] = StoredResult(under, analytes)
+        return found
 
     async def lookup(
         self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
