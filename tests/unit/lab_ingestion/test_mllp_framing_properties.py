@@ -69,6 +69,10 @@ class RecordingWriter:
     def __init__(self, log: list[Call]) -> None:
         self.log = log
         self.closed = False
+        self.transport = self  # the listener asks whether its peer is gone (a reset)
+
+    def is_closing(self) -> bool:
+        return self.closed
 
     def writeblock(self, data: bytes) -> None:
         self.log.append(("sent", data.decode("ascii")))
