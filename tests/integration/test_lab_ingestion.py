@@ -652,7 +652,7 @@ async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: La
         {"resource": crp_observation("T-2", "U/L")},  # CRP in U/L cannot be converted
     ]
     invalid = {"resource": {**crp_observation("T-3", "mg/L"), "valueQuantity": {"value": "x"}}}
-    specimen = {"resource": {"resourceType": "Specimen", "id": "s1"}}
+    other = {"resource": {"resourceType": "Medication", "id": "m1"}}
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     async with aiohttp.ClientSession() as http:
         transaction = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
@@ -675,7 +675,7 @@ async def test_fhir_transaction_is_all_or_nothing_and_batch_is_per_entry(lab: La
         assert expressions == [["Bundle.entry[2].resource.valueQuantity.value"]]
         assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 2
 
-        batch = {"resourceType": "Bundle", "type": "batch", "entry": [*entries, invalid, specimen]}
+        batch = {"resourceType": "Bundle", "type": "batch", "entry": [*entries, invalid, other]}
         async with http.post(f"{lab.http}/fhir", json=batch, headers=headers) as response:
             assert response.status == 200, await response.text()
             response_bundle = await response.json()

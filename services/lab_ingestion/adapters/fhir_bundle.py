@@ -4,6 +4,9 @@ on its own), parsed entry by entry and in order.
 - An Observation entry becomes a ``LabMessage``.
 - A Patient entry only resolves the Observations' ``subject.reference`` (patient matching);
   it is never stored.
+- A lab report's other resources (a DiagnosticReport, Specimen, Organization,
+  Practitioner(Role), Encounter, ServiceRequest: ``fhir_context``) are read as context
+  (a Specimen's collection time, a void report) and never stored (review 121).
 - An Observation entry's request, when given, is a POST (a create); another method cannot be
   used.
 - A modifier extension or implicit rules on a Patient entry, or on the entry or request of
@@ -26,6 +29,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 
+from services.lab_ingestion.adapters.fhir_context import CONTEXT_TYPES, BundleContext
 from services.lab_ingestion.adapters.fhir_outcome import (
     FhirInputError,
     all_errors,
@@ -56,7 +60,10 @@ from services.lab_ingestion.domain.model import LabMessage
 TRANSACTION = "transaction"
 BATCH = "batch"
 BUNDLE_TYPES = frozenset({TRANSACTION, BATCH})
-_ACCEPTED = "only Observation (and Patient, to match the patient) can be posted"
+_ACCEPTED = (
+    "only Observation (and Patient, to match the patient, and a lab report's "
+    f"{', '.join(sorted(CONTEXT_TYPES))} as context) can be posted"
+)
 # A laboratory's Bundle holds a panel or a day's results, not thousands: parsing about 1 ms
 # an entry, a bigger one would hold the service for seconds
 MAX_BUNDLE_ENTRIES = 1000
@@ -68,16 +75,18 @@ class BundleEntry:
     (``error``), an Observation of no trial analyte or with no result yet (``ignored``, as
     an HL7 message's other observations are: beyond FHIR validity and a test-data label,
     nothing else of it is checked, a focus neither), or none of these: a Patient, used for
-    matching only."""
+    matching only, or another resource of a lab report read as context (``context``: its
+    type)."""
 
     index: int
     message: LabMessage | None = None
     error: FhirInputError | None = None
     ignored: bool = False
+    context: str | None = None
 
     @property
     def is_patient(self) -> bool:
-        return self.message is None and self.error is None and not self.ignored
+        return self.message is None and self.error is None and not self.ignored and not self.context
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ def parse_bundle(
     refuse_test_data(bundle, "Bundle", processing_id)
     entries = _bundle_entries(bundle)
     patients = BundlePatients()
+    context = BundleContext()
     parsed: dict[int, BundleEntry] = {}
     observations: list[tuple[int, Observation, dict[str, Any], str]] = []
     for index, entry in enumerate(entries):
@@ -115,7 +125,13 @@ def parse_bundle(
         resource = entry.get("resource")
         try:
             refuse_test_data(resource, where, processing_id)  # a test patient's too
-            if _resource_type(resource, where) == "Patient":
+            kind = _resource_type(resource, where)
+            if kind in CONTEXT_TYPES:
+                context.add(kind, entry, index)
+                parsed[index] = BundleEntry(index, context=kind)
+                _add_no_patient(patients, entry.get("fullUrl"), resource)
+                continue
+            if kind == "Patient":
                 patient = validate_resource(Patient, resource, where)
                 refuse_unread_entry(entry, f"Bundle.entry[{index}]")
                 refuse_unread_resource(patient, where, "patient")
@@ -141,9 +157,11 @@ def parse_bundle(
         try:
             refuse_unread_entry(entry, f"Bundle.entry[{index}]")
             refuse_focus(entry["resource"], where)
+            context.refuse_if_voided(entry, observation, where)
             message = observation_message(
                 observation, where, patients.entry(entry.get("fullUrl")), source_application,
                 source_facility, identify=identify, configured_as=configured_as,
+                specimens=context.specimens,
             )  # fmt: skip
             parsed[index] = BundleEntry(index, message=message)
         except FhirInputError as exc:
@@ -206,12 +224,13 @@ def _check_create(request: object, where: str) -> None:
 
 
 def _resource_type(resource: object, where: str) -> str:
-    """Observation or Patient; anything else is an input error."""
+    """Observation, Patient or a context resource (``CONTEXT_TYPES``); anything else is an
+    input error."""
     if not isinstance(resource, dict):
         code = "required" if resource is None else "structure"
         raise input_error(code, f"the entry has no resource; {_ACCEPTED}", where)
     kind = resource.get("resourceType")
-    if kind in ("Observation", "Patient"):
+    if kind in ("Observation", "Patient") or kind in CONTEXT_TYPES:
         return str(kind)
     if isinstance(kind, str) and _is_fhir_resource_type(kind):
         raise input_error(

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
+from services.lab_ingestion.adapters.fhir_collection import Specimens, aware, collection_time
 from services.lab_ingestion.adapters.fhir_conditional import UnresolvableReference
 from services.lab_ingestion.adapters.fhir_identity import version_basis
 from services.lab_ingestion.adapters.fhir_outcome import (
@@ -116,9 +117,13 @@ def observation_message(
     *,
     identify: Identify | None = None,
     configured_as: tuple[str, str] | None = None,
+    specimens: Specimens | None = None,
 ) -> LabMessage:
+    """``specimens``: the collection times of a Bundle's Specimen entries, by reference."""
     try:
-        message = _map_message(obs, where, patients, app, facility, identify=identify)
+        message = _map_message(
+            obs, where, patients, app, facility, identify=identify, specimens=specimens or {}
+        )
     except FhirInputError:
         raise
     except TooManyIdentifiers as exc:
@@ -144,6 +149,7 @@ def _map_message(
     facility: str,
     *,
     identify: Identify | None,
+    specimens: Specimens,
 ) -> LabMessage:
     if not obs.status:
         raise input_error("required", "status is required", f"{where}.status")
@@ -156,7 +162,7 @@ def _map_message(
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     refuse_unread_observation(obs, where)
-    keys, untracked = _result_key(obs, where)
+    keys, untracked = _result_key(obs, where, specimens)
     key = keys.key
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
@@ -170,7 +176,7 @@ def _map_message(
         source_facility=facility,
         control_id=versioned_control_id(basis, whose),
         patient_identifier=patient,
-        observations=_observations(obs, keys, untracked, whose),
+        observations=_observations(obs, keys, untracked, whose, specimens),
         identifier_candidates=candidates,
         control_id_basis=basis,
     )
@@ -179,17 +185,20 @@ def _map_message(
 
 
 def _observations(
-    obs: Observation, keys: IdentifierKeys, untracked: bool, whose: str
+    obs: Observation, keys: IdentifierKeys, untracked: bool, whose: str, specimens: Specimens
 ) -> tuple[ObservationInput, ...]:
     """The result; an untracked key made the patient's once the patient is chosen (else
     ``patient_identity.identified`` makes it so)."""
-    observation = _observation_input(obs, keys, untracked)
+    observation = _observation_input(obs, keys, untracked, specimens)
     return scoped_to_patient([observation], whose) if untracked and whose else (observation,)
 
 
-def _observation_input(obs: Observation, keys: IdentifierKeys, untracked: bool) -> ObservationInput:
+def _observation_input(
+    obs: Observation, keys: IdentifierKeys, untracked: bool, specimens: Specimens
+) -> ObservationInput:
     value, unit = observation_value(obs)
     key = keys.key
+    collected_at, conflict = collection_time(obs, specimens)
     return ObservationInput(
         result_key=key,
         other_keys=keys.others,
@@ -201,14 +210,15 @@ def _observation_input(obs: Observation, keys: IdentifierKeys, untracked: bool) 
         abnormal_flag=interpretation_flag(obs),
         flags=interpretation_codes(obs),  # HL7's, and a local off-scale one (a limit)
         status=STATUS_CODES.get(obs.status or "", obs.status or ""),
-        collected_at=_collected_at(obs),
-        reported_at=_aware(obs.issued),
+        collected_at=collected_at,
+        time_conflict=conflict,
+        reported_at=aware(obs.issued),
         unscoped_key=key if untracked else None,
         laboratory_comment=laboratory_comment(obs),
     )
 
 
-def _result_key(obs: Observation, where: str) -> tuple[IdentifierKeys, bool]:
+def _result_key(obs: Observation, where: str, specimens: Specimens) -> tuple[IdentifierKeys, bool]:
     """The keys a result's corrections and resends find it by, and whether it is untracked.
 
     The lab's identifiers when it gives any, the key chosen whatever their order, an order
@@ -226,11 +236,12 @@ def _result_key(obs: Observation, where: str) -> tuple[IdentifierKeys, bool]:
     keys = identifier_keys([_identifier(i) for i in identifiers], _test_code(obs))
     if keys is not None:
         return keys, False
-    collected = _collected_at(obs)
+    collected = collection_time(obs, specimens)[0]
     if collected is None:
         raise input_error(
             "required", "without an identifier a result is tracked by its collection time: "
-            "give an identifier, or effective[x] with a time and UTC offset", f"{where}.identifier",
+            "give an identifier, or effective[x] (or its Specimen's collection time) with a time "
+            "and UTC offset", f"{where}.identifier",
             RejectionCode.MISSING_COLLECTION_TIME,
         )  # fmt: skip
     return IdentifierKeys(
@@ -259,17 +270,3 @@ def _test_code(obs: Observation) -> str:
     )
     identified = identify_analyte(codings)
     return identified[1] if identified else next((c.code for c in codings), "")
-
-
-def _collected_at(obs: Observation) -> datetime | None:
-    if obs.effectiveDateTime is not None:
-        return _aware(obs.effectiveDateTime)
-    if obs.effectivePeriod is not None:
-        return _aware(obs.effectivePeriod.start)
-    return _aware(obs.effectiveInstant)
-
-
-def _aware(value: object) -> datetime | None:
-    if isinstance(value, datetime) and value.utcoffset() is not None:
-        return value
-    return None

@@ -24,6 +24,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
+from services.lab_ingestion.adapters.fhir_context import (
+    COLLECTION_KEPT,
+    CONTEXT_IDENTIFIERS,
+    CONTEXT_KEPT,
+    context_type,
+)
 from services.lab_ingestion.adapters.fhir_elements import (
     DETAIL_TEXT,
     NAME_TEXT,
@@ -108,9 +114,9 @@ class _FhirRedactor:
             return copy_json(node) if hashed is None else hashed
         if key == "interpretation":  # an abnormal flag (Observation's, a component's)
             return self.flag(node)
-        kind = person_type(node)
-        if kind is not None:
-            return self.person(node, PERSON_KEPT[kind])
+        resource = self.kept_resource(node)
+        if resource is not None:
+            return resource
         if key in PERSON_REFS or self.is_person_reference(node):
             return self.reference(node)
         if _has_free_display(node, key):  # "Blood of John Smith": its copies are scrubbed
@@ -153,6 +159,38 @@ class _FhirRedactor:
                         self.secrets.street(line)  # the patient's street lines: words too
             elif is_phi_field(str(name)):
                 self.names(value)
+        return out
+
+    def kept_resource(self, node: dict[Any, Any]) -> dict[Any, Any] | None:
+        """What a resource about a person, or a lab report's context resource, keeps; None
+        for any other node."""
+        kind = person_type(node)
+        if kind is not None:
+            return self.person(node, PERSON_KEPT[kind])
+        context = context_type(node)
+        return None if context is None else self.context(node, CONTEXT_KEPT[context])
+
+    def context(self, resource: dict[Any, Any], kept: frozenset[str]) -> dict[Any, Any]:
+        """A lab report's context resource (``fhir_context``): identifiers hashed, what
+        tells the results, tests, times and statuses kept, anything else dropped: a
+        report's printed form (its base64 data never read) and its conclusion, a
+        practitioner's name, a specimen's collector (their texts are secrets)."""
+        out = {}
+        for name, value in resource.items():
+            if name in CONTEXT_IDENTIFIERS:
+                out[name] = self.identifier(value)
+            elif name == "collection" and isinstance(value, dict):
+                out[name] = {k: self.node(v, k) for k, v in value.items() if k in COLLECTION_KEPT}
+                self.texts({k: v for k, v in value.items() if k not in COLLECTION_KEPT})
+            elif name in _COMMON or name in kept:
+                out[name] = self.node(value, name)
+            elif name == "presentedForm":
+                for form in dicts_in(value if isinstance(value, list) else [value]):
+                    self.texts(form.get("title"))
+            elif name == "name":
+                self.names(value, NAME_TEXT)
+            else:
+                self.texts(value)
         return out
 
     def flag(self, concept: dict[Any, Any]) -> dict[Any, Any]:

@@ -33,7 +33,7 @@ FOCUS_TEXT = (
     "relative, a specimen); only a subject's own result is stored"
 )
 TIME_TEXT = "a FHIR date and time is a JSON string; a number is not read as a time"
-# the times an Observation is read by (``fhir_parser._collected_at``, ``issued``)
+# the times an Observation is read by (``fhir_collection.collection_time``, ``issued``)
 _TIMES = ("effectiveDateTime", "effectiveInstant", "issued")
 
 
@@ -87,6 +87,31 @@ def screen_times(resource: object, where: str) -> None:
     period = resource.get("effectivePeriod")
     if isinstance(period, dict):
         times += [(f"effectivePeriod.{name}", period.get(name)) for name in ("start", "end")]
+    contained = resource.get("contained")
+    for index, inner in enumerate(contained if isinstance(contained, list) else []):
+        times += [(f"contained[{index}].{p}", v) for p, v in _specimen_times(inner)]
     for path, value in times:
         if value is not None and not isinstance(value, str):
             raise input_error("structure", TIME_TEXT, f"{where}.{path}")
+
+
+def screen_specimen_times(resource: object, where: str) -> None:
+    """``screen_times`` for a Specimen entry: its collection time is read (review 121)."""
+    for path, value in _specimen_times(resource):
+        if value is not None and not isinstance(value, str):
+            raise input_error("structure", TIME_TEXT, f"{where}.{path}")
+
+
+def _specimen_times(resource: object) -> list[tuple[str, object]]:
+    """A Specimen's collection times (``collectedDateTime``, ``collectedPeriod.start``)."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Specimen":
+        return []
+    collection = resource.get("collection")
+    if not isinstance(collection, dict):
+        return []
+    period = collection.get("collectedPeriod")
+    start = period.get("start") if isinstance(period, dict) else None
+    return [
+        ("collection.collectedDateTime", collection.get("collectedDateTime")),
+        ("collection.collectedPeriod.start", start),
+    ]

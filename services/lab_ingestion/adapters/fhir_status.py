@@ -1,14 +1,16 @@
 """A FHIR R4 Observation's status as HL7 OBX-11 writes it, and whether an Observation would
 become a trial result (one that would not is ignored, as an HL7 message's other
 observations are). A trial analyte in a component (a CBC panel's neutrophil count) makes
-the Observation one too: it is refused (``fhir_unread``), never ignored as another test's."""
+the Observation one too: it is refused (``fhir_unread``), never ignored as another test's. So
+is a trial analyte's LOINC code under a coding system that is not LOINC's (a misspelt
+``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121)."""
 
 from __future__ import annotations
 
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.observation import Observation
 
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import identify_analyte, trial_code_elsewhere
 from services.lab_ingestion.domain.model import Coding
 from services.lab_ingestion.domain.result_status import NO_RESULT
 
@@ -35,7 +37,11 @@ def of_a_trial_analyte(observation: Observation) -> bool:
         return True
     if STATUS_CODES.get(observation.status or "") in NO_RESULT:
         return False
-    return names_a_trial_analyte(observation.code) or bool(trial_components(observation))
+    return (
+        names_a_trial_analyte(observation.code)
+        or bool(trial_components(observation))
+        or trial_code_elsewhere(_codings(observation.code)) is not None
+    )
 
 
 def trial_components(observation: Observation) -> list[int]:
@@ -48,5 +54,8 @@ def trial_components(observation: Observation) -> list[int]:
 
 
 def names_a_trial_analyte(concept: CodeableConcept) -> bool:
-    codings = [Coding(c.code, c.system, c.display) for c in concept.coding or [] if c.code]
-    return identify_analyte(codings) is not None
+    return identify_analyte(_codings(concept)) is not None
+
+
+def _codings(concept: CodeableConcept) -> list[Coding]:
+    return [Coding(c.code, c.system, c.display) for c in concept.coding or [] if c.code]

@@ -36,15 +36,19 @@ LOINC_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
 # count or a concentration of the same substance), in another unit kind or by another method:
 # total bilirubin and haemoglobin in moles (the umol/L and mmol/L PROTOCOL section 6
 # converts), the manual counts a smear review reports (often the most severe neutropenias),
-# ALT and AST by the IFCC method with P-5'-P. Beside that analyte's own code they name the
-# same test; alone they identify the analyte too (the unit is checked as for any result),
-# and the result is published under the code the laboratory sent.
+# ALT and AST by the IFCC method with P-5'-P, CRP and hs-CRP in moles (the nmol/L PROTOCOL
+# section 6 converts; the Swiss ch-lab-order compendium codes CRP so). Beside that
+# analyte's own code they name the same test; alone they identify the analyte too (the unit
+# is checked as for any result), and the result is published under the code the laboratory
+# sent.
 SAME_TEST_CODES: Final[Mapping[str, Analyte]] = MappingProxyType(
     {
         "14631-6": Analyte.BILIRUBIN,  # Bilirubin.total [Moles/volume] in Serum or Plasma
         "59260-0": Analyte.HAEMOGLOBIN,  # Hemoglobin [Moles/volume] in Blood
         "753-4": Analyte.NEUTROPHILS,  # Neutrophils [#/volume] in Blood by Manual count
         "778-1": Analyte.PLATELETS,  # Platelets [#/volume] in Blood by Manual count
+        "76485-2": Analyte.CRP,  # C reactive protein [Moles/volume] in Serum or Plasma
+        "76486-0": Analyte.CRP,  # the same by High sensitivity method
         "1743-4": Analyte.ALT,  # ALT [Enzymatic activity/volume] by With P-5'-P
         "30239-8": Analyte.AST,  # AST [Enzymatic activity/volume] by With P-5'-P
     }
@@ -92,6 +96,22 @@ def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
         for coding in codes
         if _names_a_loinc_test(coding) and _analyte_of_code(coding.code.strip()) is not analyte
     )
+
+
+def trial_code_elsewhere(codes: Sequence[Coding]) -> str | None:
+    """A trial analyte's LOINC code written under a coding system that is not LOINC's (a
+    misspelt ``https://loinc.org``, ``LOINC-2.7``, a local system's name), when no coding
+    names a trial analyte: the code, else None. The code is LOINC's, with its check digit
+    (every code of the tables has it right), so the result may well be the trial's: which
+    system was meant cannot be told, and it is refused rather than left out as another
+    test's."""
+    if identify_analyte(codes) is not None:
+        return None
+    for coding in codes:
+        code = coding.code.strip()
+        if not _is_loinc(coding) and _analyte_of_code(code) is not None:
+            return code
+    return None
 
 
 def _analyte_of_code(code: str) -> Analyte | None:

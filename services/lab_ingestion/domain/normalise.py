@@ -106,13 +106,23 @@ def normalise(
     untimed = _untimed(observation, analyte)
     if untimed is not None:
         return untimed
-    conversion = resolve_unit(analyte, observation.unit, params)
+    conversion = _unit_of(analyte, observation, params)
     if isinstance(conversion, Rejected):
         return conversion
     measured = _measurement(analyte, observation, conversion)
     if isinstance(measured, Rejected):
         return measured
     return _result(observation, loinc, conversion, measured, params)
+
+
+def _unit_of(
+    analyte: Analyte, observation: ObservationInput, params: UnitParameters
+) -> UnitConversion | Rejected:
+    """The value's unit; an empty value is refused as empty, not as missing its unit (a
+    FHIR dataAbsentReason alone was told its valueQuantity had no unit: review 121)."""
+    if not observation.value.strip():
+        return _non_numeric(f"{analyte.value} value is empty")
+    return resolve_unit(analyte, observation.unit, params)
 
 
 def _untimed(observation: ObservationInput, analyte: Analyte) -> Rejected | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.analyte_codes import identify_analyte, trial_code_elsewhere
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
 from services.lab_ingestion.domain.legacy_keys import may_take_legacy_key
 from services.lab_ingestion.domain.local_codes import coded_locally
@@ -104,6 +104,13 @@ def _no_trial_result(message: LabMessage) -> Rejected:
         reason += (
             "; a result coded with the laboratory's own code alone is read once its sender's "
             "code is mapped to LOINC (cachexia source code add)"
+        )
+    if message.channel is Channel.FHIR and any(
+        trial_code_elsewhere(o.codes) for o in message.observations
+    ):
+        reason += (
+            "; a trial analyte's LOINC code is read under LOINC's coding system "
+            "(http://loinc.org) only: which system was meant cannot be told"
         )
     return Rejected(RejectionCode.UNKNOWN_ANALYTE, reason)
 

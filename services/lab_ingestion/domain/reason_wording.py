@@ -50,6 +50,7 @@ _JSON: Final[Phrases] = (
 _IDENTIFIER: Final = "identifier (Observation.identifier)"
 _TIME: Final = "(Observation.effective[x])"
 _QUANTITY: Final = "(Observation.valueQuantity)"
+_VALUE: Final = "(Observation.value[x]: a valueQuantity, with its unit)"
 _HOLDS: Final = "result holds"
 _ISSUED: Final = "an issued time (Observation.issued)"
 _SUBJECT: Final = "Observation.subject: its identifier, or its Patient's"
@@ -93,7 +94,9 @@ _FHIR: Final[Phrases] = (
     ("collection time is more than", f"collection time {_TIME} is more than"),
     ("report time is more than", "report time (Observation.issued) is more than"),
     ("before the collection time:", f"before the collection time {_TIME}:"),
-    ("no unit given for", f"no unit {_QUANTITY} given for"),
+    # a valueString or valueInteger has no unit (review 121): where the value is sent
+    ("no unit given for", f"no unit {_VALUE} given for"),
+    (" value is empty", f" value {_VALUE} is empty"),
     (" cannot be converted to ", f" {_QUANTITY} cannot be converted to "),
     (" names units that disagree for", f" {_QUANTITY} names units that disagree for"),
     (" holds words about a unit", f" {_QUANTITY} holds words about a unit"),

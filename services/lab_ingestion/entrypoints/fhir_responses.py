@@ -33,6 +33,7 @@ PARTLY_LOST_TEXT = (
     " others not: resend it to learn what was stored"
 )
 PATIENT_TEXT = "Patient used for matching only; it is not stored"
+CONTEXT_TEXT = "{} read as the report's context only; it is not stored"
 _ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                 413: "too-costly", 503: "transient"}  # fmt: skip
 # the FHIR paths this service serves and their methods (a GET route takes HEAD too)
@@ -214,7 +215,10 @@ def _nothing_created(outcome: IngestOutcome) -> str:
 
 
 def _unstored(entry: BundleEntry) -> Entry:
-    """A Patient's entry, or an Observation's of no trial analyte: nothing to store."""
+    """A Patient's entry, a lab report's context entry, or an Observation's of no trial
+    analyte: nothing to store."""
+    if entry.context is not None:
+        return 200, [_info(CONTEXT_TEXT.format(entry.context))], None
     return 200, [_info(IGNORED_TEXT if entry.ignored else PATIENT_TEXT)], None
 
 

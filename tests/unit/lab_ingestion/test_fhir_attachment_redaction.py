@@ -29,7 +29,7 @@ def test_a_reports_presented_form_keeps_only_what_identifies_nobody() -> None:
               "code": {"text": f"Laboratory report ({TITLE})"},
               "presentedForm": [_attachment()]}  # fmt: skip
     kept = redact_fhir(report, _hash)
-    assert kept["presentedForm"] == [{"contentType": "application/pdf", "language": "de"}]
+    assert "presentedForm" not in kept  # the printed report: never kept (review 121)
     assert kept["code"]["text"] == "Laboratory report ([redacted])"
 
 

@@ -17,7 +17,7 @@ from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from tests.unit.lab_ingestion.route_fakes import MRN, PATIENT, PATIENT_URL, bundle, observation
 
 INVALID = observation(valueQuantity={"value": "n/a"})
-SPECIMEN = {"resourceType": "Specimen", "id": "s1"}
+OTHER_RESOURCE = {"resourceType": "Medication", "id": "m1"}
 
 
 def parse(body: dict[str, Any]) -> Any:
@@ -44,19 +44,19 @@ def test_an_observation_before_its_patient_is_matched() -> None:
 
 
 def test_another_resource_type_is_not_supported_in_a_batch_entry() -> None:
-    (entry,) = parse(bundle(BATCH, SPECIMEN)).entries
+    (entry,) = parse(bundle(BATCH, OTHER_RESOURCE)).entries
     assert entry.error is not None
     (issue,) = entry.error.issues
     assert (issue.code, issue.expression) == (
         "not-supported",
         "Bundle.entry[0].resource.resourceType",
     )
-    assert "Specimen" in issue.diagnostics
+    assert "Medication" in issue.diagnostics
 
 
 def test_a_transaction_fails_on_any_invalid_or_unsupported_entry() -> None:
     with pytest.raises(FhirInputError) as exc:
-        parse(bundle(TRANSACTION, observation(), INVALID, SPECIMEN))
+        parse(bundle(TRANSACTION, observation(), INVALID, OTHER_RESOURCE))
     assert [(i.code, i.expression) for i in exc.value.issues] == [  # in entry order
         ("invalid", "Bundle.entry[1].resource.valueQuantity.value"),
         ("not-supported", "Bundle.entry[2].resource.resourceType"),

@@ -259,7 +259,7 @@ async def test_an_invalid_transaction_is_400_and_one_rejection_of_the_whole_bund
 
 
 async def test_an_unsupported_resource_fails_a_transaction_and_one_batch_entry() -> None:
-    specimen = {"resourceType": "Specimen", "id": "s1"}
+    specimen = {"resourceType": "Medication", "id": "m1"}
     submit = FakeSubmit()
     status, outcome, _ = await post(submit, "/fhir", bundle("transaction", observation(), specimen))
     assert status == 400
@@ -272,7 +272,7 @@ async def test_an_unsupported_resource_fails_a_transaction_and_one_batch_entry()
     assert statuses(body) == ["200 OK", "400 Bad Request", "201 Created"]
     patient, unsupported = (body["entry"][i]["response"]["outcome"]["issue"][0] for i in (0, 1))
     assert patient["severity"] == "information" and "matching" in patient["diagnostics"]
-    assert unsupported["code"] == "not-supported" and "Specimen" in unsupported["diagnostics"]
+    assert unsupported["code"] == "not-supported" and "Medication" in unsupported["diagnostics"]
     assert [r.code for r in submit.rejections] == [RejectionCode.UNSUPPORTED_MESSAGE]
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from services.lab_ingestion.domain import chain_refusals, withdrawn_chains
 from services.lab_ingestion.domain.analytes import resolve_unit
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.normalise import parse_value
 from services.lab_ingestion.domain.reason_wording import (
     fhir_element,
     for_fhir,
@@ -127,7 +128,9 @@ def test_fhir_tells_a_reused_version_by_the_observation_and_its_issued_time() ->
         (withdrawn_chains.nothing_to_change("C", frozenset()), "Observation.identifier"),
         (Rejected(RejectionCode.MISSING_PATIENT, senders.NO_PATIENT_REASON), "Observation.subject"),
         (resolve_unit(Analyte.CRP, ("mm[Hg]",)), "Observation.valueQuantity"),
-        (resolve_unit(Analyte.CRP, ()), "Observation.valueQuantity"),
+        # no unit: a valueString or valueInteger has none either (review 121)
+        (resolve_unit(Analyte.CRP, ()), "Observation.value[x]"),
+        (parse_value(Analyte.CRP, ""), "Observation.value[x]"),
         (resolve_unit(Analyte.CRP, ("mg/L", "mg/dL")), "Observation.valueQuantity"),
         (Rejected(RejectionCode.MISSING_COLLECTION_TIME, "crp result has no collection time"),
          "Observation.effective[x]"),

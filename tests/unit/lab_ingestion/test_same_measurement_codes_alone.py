@@ -37,6 +37,7 @@ RECEIVED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 # each analyte's main code (the protocol's table), a value and unit it takes
 MAIN = {a: next(c for c, b in LOINC_CODES.items() if b is a) for a in Analyte}
 VALUE_IN = {
+    Analyte.CRP: ("95.24", "nmol/L"),
     Analyte.NEUTROPHILS: ("0.3", "10*9/L"),
     Analyte.PLATELETS: ("20", "10*3/uL"),
     Analyte.HAEMOGLOBIN: ("4.2", "mmol/L"),
@@ -54,8 +55,11 @@ def _result(*codes: Coding) -> ObservationInput:
 
 
 def test_every_same_test_code_is_checked_and_listed() -> None:
-    """The codes accepted alone: the review's four and ALT/AST by the IFCC P-5'-P method."""
-    assert set(SAME_TEST_CODES) == {"14631-6", "59260-0", "753-4", "778-1", "1743-4", "30239-8"}
+    """The codes accepted alone: the review's four, ALT/AST by the IFCC P-5'-P method, and
+    CRP and hs-CRP in moles (review 121)."""
+    assert set(SAME_TEST_CODES) == {
+        "14631-6", "59260-0", "753-4", "778-1", "1743-4", "30239-8", "76485-2", "76486-0"
+    }  # fmt: skip
     assert set(SAME_TEST_CODES.values()) <= set(VALUE_IN)
 
 
@@ -115,3 +119,22 @@ def test_a_fhir_bilirubin_in_moles_alone_is_total_bilirubin() -> None:
     [(_, result)] = planned
     assert isinstance(result, NormalisedResult)
     assert (result.analyte, result.loinc, result.value) == (Analyte.BILIRUBIN, "14631-6", 2.0)
+
+
+@pytest.mark.parametrize("code", ["76485-2", "76486-0"])
+def test_crp_in_moles_alone_is_crp_converted_from_nmol_per_litre(code: str) -> None:
+    """Review 121: CRP in nmol/L under its moles code (the Swiss ch-lab-order compendium's)
+    was unknown-analyte alone and silently ignored in a Bundle."""
+    result = normalise(
+        ObservationInput(
+            "ORD1|x|",
+            (Coding(code, "http://loinc.org"),),
+            "95.24",
+            ("nmol/L",),
+            status="F",
+            collected_at=COLLECTED,
+        )
+    )
+    assert isinstance(result, NormalisedResult), result
+    assert result.analyte is Analyte.CRP and result.loinc == code
+    assert result.unit == "mg/L" and result.value == pytest.approx(10.0)
