@@ -1,0 +1,54 @@
+"""Review 121: a FHIR Observation's collection time from its Specimen where effective[x]
+gives none (or a date alone), refused when the two disagree beyond their precision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.observation import Observation
+
+from services.lab_ingestion.adapters.fhir_collection import TIME_CONFLICT, collection_time
+
+
+def _obs(effective: str | None, specimen: str | None) -> Observation:
+    resource: dict[str, Any] = {"resourceType": "Observation", "status": "final",
+                                "code": {"text": "CRP"}}  # fmt: skip
+    if effective:
+        resource["effectiveDateTime"] = effective
+    if specimen:
+        resource["contained"] = [{"resourceType": "Specimen", "id": "sp1",
+                                  "collection": {"collectedDateTime": specimen}}]  # fmt: skip
+        resource["specimen"] = {"reference": "#sp1"}
+    return Observation.model_validate(resource)
+
+
+@pytest.mark.parametrize(
+    ("effective", "specimen", "taken", "conflict"),
+    [
+        (None, "2026-11-20T06:30:00+01:00", "2026-11-20T06:30:00+01:00", None),
+        ("2026-11-20", "2026-11-20T06:30:00+01:00", "2026-11-20T06:30:00+01:00", None),
+        ("2026-11-20T06:30:00+01:00", "2026-11-20T05:30:00Z", "2026-11-20T06:30:00+01:00", None),
+        ("2026-11-20T06:30:00+01:00", "2026-11-20", "2026-11-20T06:30:00+01:00", None),
+        ("2026-11-20T12:00:00+01:00", "2026-11-20T06:30:00+01:00", "2026-11-20T12:00:00+01:00",
+         TIME_CONFLICT),
+        ("2026-11-21", "2026-11-20T06:30:00+01:00", "2026-11-20T06:30:00+01:00", TIME_CONFLICT),
+        ("2026-11-20T06:30:00+01:00", None, "2026-11-20T06:30:00+01:00", None),
+    ],
+)  # fmt: skip
+def test_the_specimens_time_fills_in_and_must_agree(
+    effective: str | None, specimen: str | None, taken: str, conflict: str | None
+) -> None:
+    collected, why = collection_time(_obs(effective, specimen))
+    assert collected is not None and collected.isoformat() == taken
+    assert why == conflict
+
+
+def test_a_bundle_specimen_is_found_by_its_reference() -> None:
+    obs = Observation.model_validate({"resourceType": "Observation", "status": "final",
+                                      "code": {"text": "CRP"},
+                                      "specimen": {"reference": "urn:uuid:sp"}})  # fmt: skip
+    sampled = datetime(2026, 11, 20, 6, 30, tzinfo=timezone(timedelta(hours=1)))
+    collected, why = collection_time(obs, {"urn:uuid:sp": sampled})
+    assert collected == sampled and why is None
