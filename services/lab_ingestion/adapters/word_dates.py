@@ -6,7 +6,8 @@ A note writes a date as a person reads it: ``14 Feb 1958``, ``14. Februar 1958``
 English, German, French and Italian, in full and in their usual abbreviations (a dot after
 one is a separator), with or without accents (``fevrier``), the day maybe with its ordinal
 (``1st``, ``1er``, ``1°``) and a leading zero, the year in four digits or two; two never
-after a comma nor before a unit (``CRP 14 Feb, 58 mg/L``, ``14 Feb 58 g/L``: values). Only a
+after a comma nor before a unit word (``CRP 14 Feb, 58 mg/L``, ``14 Feb 58 g/L``: values;
+``14 Feb 58 u. wohnhaft``, ``14-FEB-58/ female``: birth dates). Only a
 date that is one of the given dates is found: a collection date written so is kept.
 
 ``date_spans`` reads the text as ``scrub`` searches it (case folded, accents decomposed),
@@ -54,10 +55,19 @@ _DAY = r"0?[1-9]|[12][0-9]|3[01]"
 _ORDINAL = r"(?:st|nd|rd|th|er|°|o)?"
 _SEPARATOR = r"[ \t.,/-]"
 _SHORT_SEPARATOR = r"[ \t./-]"  # before a two-digit year: never a comma (review 118)
-# a unit after a number: a two-digit "year" followed by one is a value ("14 Feb 58 mg/L")
+# a unit after a number: a two-digit "year" followed by one is a value ("14 Feb 58 mg/L").
+# Only a unit word counts: a quotient (mg/L, g/dL, U/L, ukat/L, mL/min, mm/h, /uL), a unit of
+# two letters or more (mmol, mg, IU, UI, fL, mmHg, units, min), a percent or a power of ten;
+# never one letter ("58 u. wohnhaft", "58 s. Vorbefund", "58 h. Meier", "58 l. Arm") nor a
+# bare slash ("14-FEB-58/ female"): those are a birth date's words (review 120)
+_UNIT_WORD = (
+    r"(?:[mμunpkf]?mol|[mμunpkf]g|[mk]?iu|[mk]?ui|mu|[mμun]?kat|[mμufdn]l|units?|unites?"
+    r"|mmhg|mm|cm|kg|sec|min)"
+)
+_DENOMINATOR = r"(?:[mμufdn]?l|[mμ]?mol|min|kg|g|d|h|24 ?h|mm3|hpf)\b"
 _UNIT = (
-    r"[ \t]*(?:[mμunpkf]?mol\b|[mμunpk]?g\b|[mμunpk]?g/|[mkμ]?i?u\b|[mkμ]?i?u/|units?\b|%"
-    r"|x ?10|10[*^]|[mμfd]?l\b|/|mmhg|mm\b|cm\b|kg\b|sec\b|s\b|min\b|h\b)"
+    rf"[ \t]*(?:(?:{_UNIT_WORD}|giga|g|u|l)[ \t]*/[ \t]*{_DENOMINATOR}"  # mg/L, U/L, G/L
+    rf"|{_UNIT_WORD}\b|/(?:[mμufdn]?l|mm3|hpf)\b|%|[x\u00d7][ \t]*10|10[ \t]*[*^])"
 )
 
 
