@@ -108,18 +108,23 @@ def check_count_per_microlitre(analyte: Analyte, cells_per_microlitre: float) ->
 # unit: each window takes every adult reference range in use (sexes, ages, ethnic benign
 # neutropenia, high-sensitivity CRP) with room to spare, and leaves out the range read in
 # another unit: x1000 (a count's range per microlitre, 150-400 next to 250000 /uL), x10
-# (g/L for g/dL), x60 (ukat/L for U/L), x17 (umol/L for mg/dL), x88 (creatinine in umol/L),
-# x1.6 (haemoglobin in mmol/L). A product decision, as the ceilings above; LLN and ULN grade
-# toxicity (PROTOCOL section 5), so a range outside them is not used (the protocol's
-# defaults are).
+# (g/L for g/dL; CRP mg/dL for mg/L), x60 (ukat/L for U/L), x17 (umol/L for mg/dL), x88
+# (creatinine in umol/L), x1.6 (haemoglobin in mmol/L), x9.5 (CRP nmol/L). A window holds
+# at most one reading of a limit read in two units, or a slip is not told by its range
+# (review 120: CRP's ULN window of 0.1-100 mg/L held <0.5 in mg/L and in mg/dL alike, and
+# 32 mg/L sent as 3.2 mg/L with its mg/dL range was published). CRP's ULNs are 1 (hs-CRP),
+# 3, 5, 6, 8 or 10 mg/L, 0.3 to 1.0 mg/dL, 47.6 to 95 nmol/L; only where two units'
+# laboratories write the same limit (<1 mg/L, <1.0 mg/dL) is the range no help. A product
+# decision, as the ceilings above; LLN and ULN grade toxicity (PROTOCOL section 5), so a
+# range outside them is not used (the protocol's defaults are).
 REFERENCE_LIMIT_WINDOWS: Final[
     Mapping[Analyte, tuple[tuple[float, float], tuple[float, float]]]
 ] = MappingProxyType(
     {  # analyte: ((lowest LLN, highest LLN), (lowest ULN, highest ULN))
-        Analyte.CRP: ((0.0, 5.0), (0.1, 100.0)),  # mg/L
+        Analyte.CRP: ((0.0, 5.0), (0.95, 10.0)),  # mg/L
         Analyte.NEUTROPHILS: ((0.5, 5.0), (3.0, 20.0)),  # x10^9/L
         Analyte.PLATELETS: ((50.0, 300.0), (200.0, 1000.0)),  # x10^9/L
-        Analyte.HAEMOGLOBIN: ((9.0, 17.0), (12.0, 22.0)),  # g/dL
+        Analyte.HAEMOGLOBIN: ((9.5, 15.0), (13.5, 21.0)),  # g/dL
         Analyte.ALT: ((0.0, 50.0), (10.0, 200.0)),  # U/L
         Analyte.AST: ((0.0, 50.0), (10.0, 200.0)),  # U/L
         Analyte.BILIRUBIN: ((0.0, 1.5), (0.3, 5.0)),  # mg/dL (total)

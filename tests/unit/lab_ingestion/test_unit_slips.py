@@ -67,7 +67,7 @@ def test_the_finding_an_anc_per_microlitre_with_its_range_is_refused() -> None:
         ("777-3^PLT^LN", "4500", "/uL", "150-400", ""),  # 4.5 x10^9/L, or 4500?
         ("1975-2^BILI^LN", "10", "umol/L", "0.2-1.2", "H"),  # mg/dL: 10 mg/dL, or 0.58?
         ("1975-2^BILI^LN", "1.5", "mg/dL", "3-21", "N"),
-        ("1988-5^CRP^LN", "12", "mg/L", "0-0.05", "H"),  # a range in mg/dL: 120 mg/L?
+        ("1988-5^CRP^LN", "12", "mg/L", "0-0.5", "H"),  # a range in mg/dL: 120 mg/L?
         ("718-7^HB^LN", "13.5", "g/dL", "120-160", "N"),  # 13.5 g/L is 1.35 g/dL
         ("718-7^HB^LN", "13.5", "g/dL", "7.4-9.9", "N"),  # mmol/L
         ("1742-6^ALT^LN", "30", "U/L", "0-0.85", "N"),  # ukat/L: 30 ukat/L is 1800 U/L
@@ -90,7 +90,7 @@ def test_a_range_in_another_unit_the_value_may_be_in_is_refused(
         ("2160-0^CREA^LN", "9.5", "umol/L", "", "HH", "upper limit of normal (0.4 mg/dL)"),
         # a range dropped (several sexes' ranges): the same
         ("2160-0^CREA^LN", "45", "mg/dL", "0.6-1.1 (F), 0.7-1.3 (M)", "L", "(1.5 mg/dL)"),
-        ("1988-5^CRP^LN", "<0.05", "mg/L", "", "H", "upper limit of normal (0.1 mg/L)"),
+        ("1988-5^CRP^LN", "<0.5", "mg/L", "", "H", "upper limit of normal (0.95 mg/L)"),
         ("751-8^ANC^LN", "<100", "10*9/L", "", "L", "upper limit of normal (20 10*9/L)"),
         ("751-8^ANC^LN", ">8", "10*9/L", "", "L", "lower limit of normal (5 10*9/L)"),
     ],
@@ -124,7 +124,7 @@ def test_without_a_range_a_flag_no_laboratorys_range_allows_is_refused(
         ("751-8^ANC^LN", "1.2", "10*9/L", "", "L", (1.2, None, None)),
         ("2160-0^CREA^LN", "0.6", "mg/dL", "", "H", (0.6, None, None)),  # a ULN 0.5 exists?
         ("777-3^PLT^LN", "20", "10*9/L", "", "LL", (20, None, None)),
-        ("1988-5^CRP^LN", "<0.2", "mg/L", "", "H", (0.2, None, None)),
+        ("1988-5^CRP^LN", "<2", "mg/L", "", "H", (2, None, None)),  # a hs-CRP ULN of 1
     ],
 )
 def test_a_consistent_result_is_read(
