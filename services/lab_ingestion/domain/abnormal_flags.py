@@ -15,7 +15,12 @@ is an ANC of 450 /uL labelled 10^9/L (grade 4 published as 450 x10^9/L), told on
 flag. A flag below the range on a value above the range's upper limit, or above it on a
 value below its lower limit, is a unit slip (or another result's flag): refused
 (``check_flag_fits_value``), compared in the canonical unit the value and range are read
-in; without a range (or with one dropped) nothing is compared.
+in; without a range (or with one dropped) every laboratory's limits are
+(``unit_slips.check_flag_fits_any_range``). N alone says the value lies within its range:
+one below half its lower limit or above twice its upper limit (more than a laboratory's
+borderline N explains) is a unit slip too (review 120: ``751-8 | 450 | 10*9/L | 1.8-7.7 |
+N``, an ANC of 450 /uL, was published as 450 x10^9/L; ``1742-6 | 45 | ukat/L | <50 U/L | N``
+as ALT 2700 U/L). Beside a flag out of range (``N~H``, ``N~A``) N says nothing checked.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ NORMAL: Final = "N"
 # the flags that place the value below, or above, its reference range
 LOW_FLAGS: Final = frozenset({"L", "LL", "LU"})
 HIGH_FLAGS: Final = frozenset({"H", "HH", "HU"})
+# how far outside its range a value flagged N may lie: half the lower limit, twice the upper
+# (a laboratory flags a borderline value N, and a range's limits are rounded; a unit slip
+# is x10 or more, haemoglobin's mmol/L x1.6 aside, told by its range)
+NORMAL_MARGIN: Final = 2.0
 
 
 def is_off_scale(flag: str) -> bool:
@@ -107,10 +116,15 @@ def check_flag_fits_value(
     ``<100`` x10^9/L with a range of 1.8-7.7 is a count per microlitre labelled per litre: no
     analyser's reporting limit lies beyond the normal range on the flag's side), and where
     the true value can never be on the flag's side: ``>5`` flagged low with a range of
-    3-10, ``<7`` flagged high with one of 5-10. A value at a limit is no contradiction."""
+    3-10, ``<7`` flagged high with one of 5-10. A value at a limit is no contradiction.
+    N alone on a value far outside the range (``far_from_normal``) is one."""
     shown = f"{comparator.value if comparator else ''}{value:.6g}"
-    for code in codes:
-        where = _contradiction(code, value, low, high, comparator)
+    given = list(codes)
+    for code in given:
+        if code == NORMAL:
+            where = far_from_normal(given, value, low, high, comparator)
+        else:
+            where = _contradiction(code, value, low, high, comparator)
         if where is None:
             continue
         return Rejected(
@@ -119,6 +133,33 @@ def check_flag_fits_value(
             f"{shown} {unit} {where} the reference range {_range(low, high)} {unit}: "
             "check the unit",
         )
+    return None
+
+
+def far_from_normal(
+    codes: Iterable[str],
+    value: float,
+    low: float | None,
+    high: float | None,
+    comparator: Comparator | None = None,
+) -> str | None:
+    """Where ``value`` (a limit when ``comparator``) lies that a result's N flag says it
+    cannot: below half ``low`` or above twice ``high`` (``NORMAL_MARGIN``), all of the true
+    value when censored (``<0.1`` with a lower limit of 1.8). None: it may be normal, or N
+    is not alone (a flag of ``SEVERITY`` beside it is the one published)."""
+    given = list(codes)
+    if NORMAL not in given or any(code in SEVERITY for code in given):
+        return None
+    at_most = comparator in (Comparator.BELOW, Comparator.AT_MOST)
+    at_least = comparator in (Comparator.ABOVE, Comparator.AT_LEAST)
+    if low is not None and low > 0 and not at_least:
+        floor = low / NORMAL_MARGIN
+        if value < floor or (comparator is Comparator.BELOW and value <= floor):
+            return "far below"
+    if high is not None and not at_most:
+        ceiling = high * NORMAL_MARGIN
+        if value > ceiling or (comparator is Comparator.ABOVE and value >= ceiling):
+            return "far above"
     return None
 
 

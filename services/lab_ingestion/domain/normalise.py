@@ -159,7 +159,12 @@ def _result(
         return contradicted
     unit = conversion.canonical_unit
     mislabelled = check_range_fits_unit(
-        analyte, observation.reference_range, conversion, number, params
+        analyte,
+        observation.reference_range,
+        conversion,
+        number,
+        params,
+        as_written=observation.value,
     )
     if mislabelled is not None:
         return mislabelled

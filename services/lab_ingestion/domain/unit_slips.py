@@ -26,7 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.lab_ingestion.domain.abnormal_flags import HIGH_FLAGS, LOW_FLAGS
+from services.lab_ingestion.domain.abnormal_flags import (
+    HIGH_FLAGS,
+    LOW_FLAGS,
+    NORMAL,
+    far_from_normal,
+)
 from services.lab_ingestion.domain.analytes import UnitConversion, UnitParameters, accepted_units
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.plausibility import (
@@ -45,10 +50,13 @@ def check_range_fits_unit(
     value_unit: UnitConversion,
     number: float,
     params: UnitParameters,
+    *,
+    as_written: str,
 ) -> Rejected | None:
     """Why the reference range ``text`` says the value's unit label is wrong (None: it does
-    not). ``number`` is the value as written, in ``value_unit``. The reason quotes lab
-    numbers and the service's own unit codes only."""
+    not). ``number`` is the value read, in ``value_unit``; ``as_written`` its digits as sent
+    (``4.0`` has decimals: no count per microlitre, though its number is whole). The reason
+    quotes lab numbers and the service's own unit codes only."""
     written = written_range(analyte, text, value_unit, params)
     if written is None:
         return None
@@ -62,7 +70,7 @@ def check_range_fits_unit(
         if _factor(other) == _factor(value_unit):
             continue
         converted = (_apply(other, low), _apply(other, high))
-        if plausible_reference_range(analyte, *converted) and _may_be_in(other, number):
+        if plausible_reference_range(analyte, *converted) and _may_be_in(other, number, as_written):
             unit = value_unit.source_unit
             return Rejected(
                 RejectionCode.IMPLAUSIBLE_VALUE,
@@ -88,13 +96,21 @@ def check_flag_fits_any_range(
     ``unit``. A low flag (``LOW_FLAGS``) says the value is below the laboratory's LLN: one
     above the highest LLN of any laboratory (or, a ``<`` limit, above the highest ULN: no
     reporting limit lies there) is not; a high flag likewise below the lowest ULN (a ``>``
-    limit: below the lowest LLN)."""
+    limit: below the lowest LLN). N alone says the value is normal in some laboratory's
+    range: one below half the lowest LLN or above twice the highest ULN is not."""
     (lowest_lln, highest_lln), (lowest_uln, highest_uln) = REFERENCE_LIMIT_WINDOWS[analyte]
     below = comparator in (Comparator.BELOW, Comparator.AT_MOST)
     above = comparator in (Comparator.ABOVE, Comparator.AT_LEAST)
     shown = f"{comparator.value if comparator else ''}{value:.6g}"
-    for code in codes:
-        if code in LOW_FLAGS:
+    given = list(codes)
+    for code in given:
+        if code == NORMAL:
+            far = far_from_normal(given, value, lowest_lln, highest_uln, comparator)
+            if far is None:
+                continue
+            wrong, where = True, far
+            limit, name = (lowest_lln, "lower") if far == "far below" else (highest_uln, "upper")
+        elif code in LOW_FLAGS:
             limit, name = (highest_uln, "upper") if below else (highest_lln, "lower")
             wrong = value >= limit if comparator is Comparator.ABOVE else value > limit
             where = "above"
@@ -114,14 +130,20 @@ def check_flag_fits_any_range(
     return None
 
 
-def _may_be_in(unit: UnitConversion, number: float) -> bool:
+def _may_be_in(unit: UnitConversion, number: float, as_written: str) -> bool:
     """Whether ``number`` may be a value in ``unit``: a human value, and in a count per
-    microlitre a whole count an analyser reports."""
+    microlitre a whole count an analyser reports, written without decimals (review 120:
+    ``4.0 | 10*9/L | 1800-7700`` was refused as maybe 4 /uL, ``4.2`` read)."""
     if unit.source_unit == "/uL" and (
-        not number.is_integer() or check_count_per_microlitre(unit.analyte, number) is not None
+        _has_decimals(as_written) or check_count_per_microlitre(unit.analyte, number) is not None
     ):
         return False
     return is_plausible(unit.analyte, unit.apply(number))
+
+
+def _has_decimals(written: str) -> bool:
+    """Whether a number as written has a decimal separator (a dot, or a comma)."""
+    return "." in written or "," in written
 
 
 def _factor(conversion: UnitConversion) -> tuple[float, float]:

@@ -64,14 +64,25 @@ def _published(result: Any) -> str | None:
         ("A~L", "L"),
         ("LL~A~N", "LL"),
         ("ll~n", "LL"),
-        ("N", "N"),
-        ("N~W", "W"),  # a worse delta says more than normal
         ("LL^Critical low^HL70078~N", "LL"),  # a coded repetition: its code
         ("", None),
     ],
 )
 def test_hl7_the_most_severe_repetition_is_published(obx8: str, flag: str | None) -> None:
     assert _published(_hl7("12", "10*9/L", "150-400", obx8)) == flag
+
+
+@pytest.mark.parametrize(
+    ("obx8", "flag"),
+    [
+        ("N", "N"),
+        ("N~W", "W"),  # a worse delta says more than normal
+    ],
+)
+def test_hl7_n_alone_or_beside_another_code_on_a_normal_count(obx8: str, flag: str) -> None:
+    """N alone on a count far below its range (12 beside 150-400) is refused (review 120:
+    ``unit_slips``); on a normal count it is published, or the code beside it."""
+    assert _published(_hl7("200", "10*9/L", "150-400", obx8)) == flag
 
 
 def test_hl7_comment_then_hh_publishes_hh() -> None:
@@ -105,8 +116,6 @@ def _fhir(codings: list[list[dict[str, str]]], value: float = 12) -> Any:
         ([[{"system": V3, "code": "N"}], [{"system": V3, "code": "LL"}]], "LL"),
         ([[{"system": V3, "code": "N"}, {"system": V2, "code": "LL"}]], "LL"),
         ([[{"code": "L"}], [{"system": V3, "code": "LL"}]], "LL"),
-        # a laboratory's own system's codes are never published, however severe they look
-        ([[{"system": LOCAL, "code": "HH"}], [{"system": V3, "code": "N"}]], "N"),
         ([[{"system": LOCAL, "code": "N"}], [{"system": V3, "code": "LL"}]], "LL"),
         ([[{"system": LOCAL, "code": "LL"}]], None),
     ],
@@ -115,6 +124,13 @@ def test_fhir_the_most_severe_interpretation_is_published(
     codings: list[list[dict[str, str]]], flag: str | None
 ) -> None:
     assert _published(_fhir(codings)) == flag
+
+
+def test_fhir_a_local_code_is_never_published_however_severe_it_looks() -> None:
+    """A laboratory's own system's codes are never published: N (on a normal count: review
+    120 refuses N alone far outside every laboratory's range)."""
+    codings = [[{"system": LOCAL, "code": "HH"}], [{"system": V3, "code": "N"}]]
+    assert _published(_fhir(codings, value=200)) == "N"
 
 
 def test_fhir_interpretations_on_both_sides_are_refused_a_local_one_is_not_read() -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.domain.abnormal_flags import HIGH_FLAGS, LOW_FLAGS
+from services.lab_ingestion.domain.abnormal_flags import HIGH_FLAGS, LOW_FLAGS, NORMAL_MARGIN
 from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import normalise
 from shared.contracts.events.lab import Analyte
@@ -98,6 +98,8 @@ def test_a_flag_is_refused_exactly_when_the_value_is_on_the_other_side(
     )
     result = normalise(sent)
     contradicts = (flag in LOW_FLAGS and value > high) or (flag in HIGH_FLAGS and value < low)
+    # N alone: far outside the range, beyond a borderline N (review 120)
+    contradicts |= flag == "N" and (value < low / NORMAL_MARGIN or value > high * NORMAL_MARGIN)
     if contradicts:
         assert isinstance(result, Rejected), (value, low, high, flag)
         assert result.code is RejectionCode.IMPLAUSIBLE_VALUE

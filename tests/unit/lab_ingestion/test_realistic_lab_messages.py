@@ -57,7 +57,7 @@ def test_a_common_unit_spelling_is_accepted(
 def test_an_hl7_nm_value_with_a_trailing_decimal_point_is_accepted() -> None:
     """HL7 v2 NM: an optional sign, digits and an optional decimal point: ``12.`` is an NM
     of 12 (instruments that print a fixed point write it so)."""
-    text = message("CRP^CRP^L^1988-5^CRP^LN", "12.", "mg/L", "0.0-5.0")
+    text = message("CRP^CRP^L^1988-5^CRP^LN", "12.", "mg/L", "0.0-8.0")  # flagged N
     lab_message, _ = parse_oru(text, identify=lambda s: "h" * 64)
     planned = plan_results(lab_message, DEFAULT_UNIT_PARAMETERS, RECEIVED)
     assert isinstance(planned, list), planned
