@@ -103,22 +103,19 @@ SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.change
  WHERE $6::boolean AND c.changed_at IS NOT NULL
 """  # noqa: S608 - only the fixed marker BEFORE_COMMENTS is interpolated
 
-# The stored result each key names: results under the key, else the result one of whose
-# other identifiers it is (migration 0028); with the analytes of the rows stored there.
-# LATERAL ... LIMIT 1: index probes per key, never a scan.
+# The stored result each key names: results stored under that very key (never through
+# result_identifiers, another result's other identifiers: review 122), with the analytes of
+# its rows and the hospital numbers' hashes of their subjects. Index probes per key.
 STORED_RESULTS = """
-SELECT k.source, k.key, n.result_key, a.analytes
+SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
   FROM unnest($1::text[], $2::text[]) AS k(source, key)
  CROSS JOIN LATERAL (
-       SELECT coalesce(
-           (SELECT r.result_key FROM results r
-             WHERE r.source = k.source AND r.result_key = k.key LIMIT 1),
-           (SELECT i.result_key FROM result_identifiers i
-             WHERE i.source = k.source AND i.identifier_key = k.key)) AS result_key) AS n
- CROSS JOIN LATERAL (
-       SELECT array_agg(DISTINCT r.analyte) AS analytes FROM results r
-        WHERE r.source = k.source AND r.result_key = n.result_key) AS a
- WHERE n.result_key IS NOT NULL
+       SELECT array_agg(DISTINCT r.analyte) AS analytes,
+              array_agg(DISTINCT s.hospital_id_hmac)
+                  FILTER (WHERE s.hospital_id_hmac IS NOT NULL) AS patients
+         FROM results r LEFT JOIN enrolled_subjects s ON s.subject_id = r.subject_id
+        WHERE r.source = k.source AND r.result_key = k.key) AS a
+ WHERE a.analytes IS NOT NULL
 """
 
 COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"

@@ -132,15 +132,17 @@ class LabRepository:
     resolved_prefix = RESOLVED  # a key known as stored only is planned behind it
 
     async def stored_results(self, keys: Sequence[SourceKey]) -> dict[SourceKey, StoredResult]:
-        """The stored result each (source, key) names, as its key (results stored under it)
-        or one of its other identifiers (migration 0028): the key it is stored under (as
-        stored) and the analytes of its rows; keys naming none are left out."""
+        """The stored result each (source, key) is the own key of (results stored under it):
+        the key as stored, the analytes of its rows and their patients' hashes; keys naming
+        none are left out."""
         stored = [self._stored_id(k[1]) for k in keys]
         rows = await self._conn.fetch(STORED_RESULTS, [k[0] for k in keys], stored)
         written = dict(zip(stored, (k[1] for k in keys), strict=True))
         return {
             (row["source"], written[row["key"]]): StoredResult(
-                row["result_key"], frozenset(row["analytes"] or ())
+                row["result_key"],
+                frozenset(row["analytes"] or ()),
+                frozenset(row["patients"] or ()),
             )
             for row in rows
         }

@@ -1,22 +1,21 @@
-"""Which of a FHIR result's identifiers keys it, and which stored result they name (pure).
+"""Which of a FHIR result's identifiers keys it, and which stored result a version names
+(pure).
 
-FHIR gives ``Observation.identifier`` no order. Keyed by the first identifier, a result
-resent with its identifiers in another order was stored and published a second time, and
-a correction or cancellation listing a new identifier first was refused while its final
-stood (review 121). So the key is chosen whatever the order: an identifier typed FILL
-(HL7 table 0203: the filler's order number), then PLAC (the placer's), then the others, in
-the sorted order of ``system|value``. An order number names the order, not the result: as
-HL7 keys by the order AND the test, a FILL or PLAC identifier is keyed with the test's code
-(two tests of one accession number are two results); an untyped identifier is the result's
-own id, keyed as it is written.
+The key (review 124): an identifier typed FILL (HL7 table 0203: the filler's order number),
+else PLAC (the placer's), keyed with the test's code (two tests of one accession number are
+two results); else the FIRST untyped identifier as sent, the result's own id, keyed as it is
+written. Untyped identifiers are often shared (a visit, an accession or a panel number), so
+the first one sent is the lab's result id, as before review 121.
 
-A result's other identifiers (``ObservationInput.other_keys``) are stored with it, hashed
-as its key is (``result_identifiers``, migration 0028), so that a later version naming it
-by any of them finds it: the service reads which stored result each identifier names and
-plans the version under that result's key (``choose_key``); identifiers naming different
-stored results are refused. A result stored before review 121 is under its first
-identifier's key, as written then (an order number without the test: ``keys_before``):
-found too, an order number's only where it holds a result of the same analyte.
+A version whose key names no stored result may be a resend or correction listing its
+identifiers in another order (review 121): it is matched to a stored result through one of
+its other identifiers only when that identifier is the stored result's OWN key (the one it
+is stored under, never one of its other identifiers) and that result is of the same analyte
+and the same patient (``choose_key``); any other hit is ignored, the version is a new
+result. A shared visit or accession number must never make one result a version of another
+(review 122: a day-2 CRP corrected, superseded or withdrew day 1's). Two stored results
+named -> refused (``key_conflict``). A result stored before review 121 under an order
+number without the test (``keys_before``) is found the same way.
 """
 
 from __future__ import annotations
@@ -61,8 +60,8 @@ class IdentifierKeys:
 
 
 def identifier_keys(identifiers: Sequence[ResultIdentifier], test: str) -> IdentifierKeys | None:
-    """The keys of a result's identifiers (None: it has none with a value), the same for
-    any order of them."""
+    """The keys of a result's identifiers (None: it has none with a value): its key an order
+    number's (FILL, then PLAC) whatever their order, else its first untyped one's as sent."""
     named = [i for i in identifiers if i.value]
     if not named:
         return None
@@ -73,7 +72,7 @@ def identifier_keys(identifiers: Sequence[ResultIdentifier], test: str) -> Ident
             for kind in ORDER_NUMBER_TYPES
             if any(i.type_code == kind for i in named)
         ),
-        keys[0],
+        named[0].key(test),  # untyped only: the first as sent
     )
     before = sorted({i.written for i in named if i.type_code in ORDER_NUMBER_TYPES} - set(keys))
     return IdentifierKeys(chosen, tuple(k for k in keys if k != chosen), tuple(before))
@@ -81,11 +80,13 @@ def identifier_keys(identifiers: Sequence[ResultIdentifier], test: str) -> Ident
 
 @dataclass(frozen=True)
 class StoredResult:
-    """The stored result an identifier's key names: the key it is stored under, as stored
-    (its keyed hash), and the analytes of the rows there."""
+    """The stored result a key names (results stored under that very key): the key as stored
+    (its keyed hash), the analytes of the rows there, and the keyed hashes of the hospital
+    numbers of their subjects (the patients)."""
 
     stored_key: str
     analytes: frozenset[str]
+    patients: frozenset[str] = frozenset()
 
 
 def keys_to_read(observation: ObservationInput) -> tuple[str, ...]:
@@ -97,25 +98,27 @@ def choose_key(
     observation: ObservationInput,
     found: Mapping[str, StoredResult],
     stored_form: Mapping[str, str],
-    resolved: str,
+    patient: str | None,
 ) -> ObservationInput:
-    """The observation keyed as the stored result its identifiers name (``found``: what
-    each of its keys names; ``stored_form``: each key's keyed hash), as sent when none
-    does; with ``key_conflict`` when they name different stored results. ``resolved``:
-    the marker a key only known by its hash is written behind (``stored_ids``)."""
-    if not observation.other_keys and not observation.keys_before:
-        named = found.get(observation.result_key)
-        if named is None or named.stored_key == stored_form[observation.result_key]:
-            return observation  # (the common case)
+    """The observation keyed as the stored result it is a version of (``found``: the stored
+    result each of its keys is the own key of; ``stored_form``: each key's keyed hash;
+    ``patient``: the keyed hash of its patient's number), as sent when its own key names
+    one or no other key may; with ``key_conflict`` when two stored results may be it."""
+    if observation.result_key in found or not found:
+        return observation  # (the common case)
     identified = identify_analyte(observation.codes)
     analyte = identified[0].value if identified else None
-    targets: dict[str, str] = {}  # stored key -> a key of the observation naming it
-    for key in (observation.result_key, *observation.other_keys):
-        if (named := found.get(key)) is not None:
-            targets.setdefault(named.stored_key, key)
-    for key in observation.keys_before:
+    if analyte is None or patient is None:
+        return observation
+    targets: dict[str, str] = {}  # stored key -> the key of the observation naming it
+    for key in (*observation.other_keys, *observation.keys_before):
         named = found.get(key)
-        if named is not None and analyte is not None and named.analytes == {analyte}:
+        if (
+            named is not None
+            and named.stored_key == stored_form[key]  # its own key, not another identifier
+            and named.analytes == {analyte}
+            and named.patients == {patient}
+        ):
             targets.setdefault(named.stored_key, key)
     if not targets:
         return observation
@@ -127,10 +130,6 @@ def choose_key(
                 "with the identifiers of one result"
             ),
         )
-    ((stored, key),) = targets.items()
-    by_hash = {stored_form[k]: k for k in keys_to_read(observation)}
-    under = by_hash.get(stored, resolved + stored)
-    if under == observation.result_key:
-        return observation
+    ((_, under),) = targets.items()
     others = tuple(k for k in (observation.result_key, *observation.other_keys) if k != under)
     return replace(observation, result_key=under, other_keys=others)

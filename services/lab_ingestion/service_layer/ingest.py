@@ -207,7 +207,7 @@ class BatchIngestor:
                 else:
                     await uow.serialise_chains()  # before reading the chains it may change
                     # each FHIR result under the stored result its identifiers name
-                    commands = await keyed_as_stored(uow.labs, commands)
+                    commands = await keyed_as_stored(uow.labs, commands, self._hash)
                     ingests = messages_of(commands)
                     context = await self._reader.load(
                         uow, ingests, allowed, replaying=self._reads_kept_copies

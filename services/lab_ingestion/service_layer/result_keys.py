@@ -1,10 +1,11 @@
-"""FHIR results planned under the key of the stored result their identifiers name
-(``result_identifiers``): read on the careful path, under the chain lock, before the batch's
-chains are read."""
+"""FHIR results planned under the key of the stored result they are a version of when their
+own key names none (``result_identifiers.choose_key``: another of their identifiers is that
+result's own key, of the same analyte and patient): read on the careful path, under the
+chain lock, before the batch's chains are read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,9 +26,12 @@ from shared.contracts.events.lab import Channel
 SourceKey = tuple[str, str]
 
 
-async def keyed_as_stored(labs: Any, commands: Sequence[Command]) -> list[Command]:
-    """The commands with each FHIR result keyed as the stored result it names (the same
-    commands when none may be named by another key than its own, the common case)."""
+async def keyed_as_stored(
+    labs: Any, commands: Sequence[Command], hash_identifier: Callable[[str], str]
+) -> list[Command]:
+    """The commands with each FHIR result keyed as the stored result it is a version of (the
+    same commands when none is named by another key than its own, the common case);
+    ``hash_identifier``: the keyed hash a patient's number is matched by."""
     keys = sorted(
         {(m.source, k) for m in _messages(commands) for o in _named(m) for k in keys_to_read(o)}
     )
@@ -37,13 +41,14 @@ async def keyed_as_stored(labs: Any, commands: Sequence[Command]) -> list[Comman
     if not found:
         return list(commands)  # every result is new
     stored = {key: labs.stored_key(key) for _, key in keys}
-    resolved: str = labs.resolved_prefix
 
     def rekeyed(message: LabMessage) -> LabMessage:
         if not _named(message):
             return message
+        number = message.patient_identifier
+        patient = hash_identifier(number) if number else None
         observations = tuple(
-            choose_key(o, _found(message.source, o, found), stored, resolved)
+            choose_key(o, _found(message.source, o, found), stored, patient)
             if _may_be_named(message, o) else o
             for o in message.observations
         )  # fmt: skip

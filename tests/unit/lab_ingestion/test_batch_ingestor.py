@@ -149,21 +149,18 @@ class FakeLabs:
         return key
 
     async def stored_results(self, keys: Any) -> dict[tuple[str, str], StoredResult]:
-        """As migration 0028's read: results under the key, else the result whose other
-        identifier it is; with the analytes stored there."""
+        """As the repository's read: results stored under the key itself, with the analytes
+        and the patients' hashes stored there."""
         found = {}
         for source, key in keys:
-            under = next(
-                (r.result_key for r in self._db.results
-                 if r.source == source and key in (r.result_key, *r.other_keys)),
-                None,
-            )  # fmt: skip
-            if under is not None:
-                analytes = frozenset(
-                    r.result.analyte.value for r in self._db.results
-                    if (r.source, r.result_key) == (source, under)
-                )  # fmt: skip
-                found[(source, key)] = StoredResult(under, analytes)
+            rows = [r for r in self._db.results if (r.source, r.result_key) == (source, key)]
+            if rows:
+                subjects = {r.subject_id for r in rows}
+                patients = frozenset(
+                    h for h, s in self._db.enrolled.items() if s in subjects
+                ) | frozenset(h for h, e in self._db.more_enrolled if e.subject_id in subjects)
+                analytes = frozenset(r.result.analyte.value for r in rows)
+                found[(source, key)] = StoredResult(key, analytes, patients)
         return found
 
     async def lookup(

@@ -27,12 +27,19 @@ identifiers = st.lists(
 
 
 @given(identifiers, st.randoms(use_true_random=False))
-def test_any_order_of_the_identifiers_gives_the_same_keys(
+def test_the_key_is_an_order_numbers_whatever_the_order_else_the_first_untyped_as_sent(
     ids: list[ResultIdentifier], rnd: object
 ) -> None:
-    shuffled = list(ids)
-    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
-    assert identifier_keys(ids, "1988-5") == identifier_keys(shuffled, "1988-5")
+    keys = identifier_keys(ids, "1988-5")
+    assert keys is not None
+    typed = [i for i in ids if i.type_code]
+    if typed:  # an order number keys it, whatever the order
+        shuffled = list(ids)
+        rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+        assert identifier_keys(shuffled, "1988-5") == keys
+    else:  # the first untyped one as sent (review 124), never the sorted first
+        assert keys.key == ids[0].key("1988-5")
+    assert keys.key not in keys.others
 
 
 def test_a_filler_number_keys_before_a_placer_number_and_with_the_test() -> None:
@@ -50,7 +57,18 @@ def test_a_filler_number_keys_before_a_placer_number_and_with_the_test() -> None
     assert keys.before == ("urn:f|F1", "urn:p|P1")
 
 
+def test_a_shared_number_sorting_first_never_keys_a_result() -> None:
+    """review 122: ``urn:a|ACC-6`` (a panel's accession number) sorts first"""
+    keys = identifier_keys(
+        [ResultIdentifier("", "urn:lab:result", "R-HB-2"), ResultIdentifier("", "urn:a", "ACC-6")],
+        "718-7",
+    )
+    assert keys is not None
+    assert (keys.key, keys.others) == ("urn:lab:result|R-HB-2", ("urn:a|ACC-6",))
+
+
 CRP = (Coding("1988-5", "http://loinc.org"),)
+ME, OTHER = "hmac-me", "hmac-other"
 
 
 def crp(key: str, *others: str, before: tuple[str, ...] = ()) -> ObservationInput:
@@ -60,21 +78,45 @@ def crp(key: str, *others: str, before: tuple[str, ...] = ()) -> ObservationInpu
 STORED = {k: f"#{k}" for k in ("a", "b", "c")}
 
 
-def test_a_version_goes_under_the_stored_result_another_identifier_names() -> None:
-    chosen = choose_key(crp("a", "b"), {"b": StoredResult("#b", frozenset({"crp"}))}, STORED, "~")
+def stored(key: str, analyte: str = "crp", patient: str = ME) -> StoredResult:
+    return StoredResult(f"#{key}", frozenset({analyte}), frozenset({patient}))
+
+
+def test_a_version_goes_under_the_stored_result_its_other_identifier_keys() -> None:
+    """identifiers swapped: the other one is the stored result's own key"""
+    chosen = choose_key(crp("a", "b"), {"b": stored("b")}, STORED, ME)
     assert (chosen.result_key, chosen.other_keys) == ("b", ("a",))
-    # known by its stored form alone (an identifier stored with it)
-    chosen = choose_key(crp("a"), {"a": StoredResult("#z", frozenset({"crp"}))}, STORED, "~")
-    assert chosen.result_key == "~#z"
+
+
+def test_a_version_whose_own_key_names_a_result_stays_under_it() -> None:
+    found = {"a": stored("a"), "b": stored("b")}
+    assert choose_key(crp("a", "b"), found, STORED, ME).result_key == "a"
+
+
+def test_another_analytes_or_patients_or_unknown_patients_result_is_never_named() -> None:
+    """review 122: a shared accession or visit number names no other result"""
+    for found, patient in (
+        ({"b": stored("b", analyte="haemoglobin")}, ME),
+        ({"b": stored("b", patient=OTHER)}, ME),
+        ({"b": stored("b")}, None),
+        ({"b": StoredResult("#b", frozenset({"crp"}), frozenset({ME, OTHER}))}, ME),
+    ):
+        chosen = choose_key(crp("a", "b"), found, STORED, patient)
+        assert (chosen.result_key, chosen.key_conflict) == ("a", None)
+
+
+def test_a_result_found_only_under_another_key_than_its_identifiers_is_not_named() -> None:
+    """only a stored result's own key names it, never an identifier stored with it"""
+    chosen = choose_key(crp("a", "b"), {"b": stored("z")}, STORED, ME)
+    assert chosen.result_key == "a"
 
 
 def test_identifiers_of_two_stored_results_conflict() -> None:
-    found = {k: StoredResult(f"#{k}", frozenset({"crp"})) for k in ("a", "b")}
-    assert choose_key(crp("a", "b"), found, STORED, "~").key_conflict is not None
+    found = {k: stored(k) for k in ("b", "c")}
+    assert choose_key(crp("a", "b", "c"), found, STORED, ME).key_conflict is not None
 
 
 def test_an_order_number_before_review_121_is_found_for_its_analyte_only() -> None:
-    other = {"c": StoredResult("#c", frozenset({"neutrophils"}))}
-    assert choose_key(crp("a", before=("c",)), other, STORED, "~").result_key == "a"
-    same = {"c": StoredResult("#c", frozenset({"crp"}))}
-    assert choose_key(crp("a", before=("c",)), same, STORED, "~").result_key == "c"
+    other = {"c": stored("c", analyte="neutrophils")}
+    assert choose_key(crp("a", before=("c",)), other, STORED, ME).result_key == "a"
+    assert choose_key(crp("a", before=("c",)), {"c": stored("c")}, STORED, ME).result_key == "c"
