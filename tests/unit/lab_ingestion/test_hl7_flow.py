@@ -532,6 +532,7 @@ class Expected:
     patient: str | None
     observations: list[tuple[str, str, str, datetime | None]]
     other_numbers: tuple[str, ...] = ()  # PID-3's other repetitions (unescaped)
+    echoed: str = ""  # MSA-2: MSH-10 as sent (trimmed), its explicit null `""` too
 
 
 def _dated(obx14: str, obr7: str) -> bool:
@@ -591,6 +592,10 @@ def timestamps(draw: st.DrawFn, hostile: bool = False) -> tuple[str, datetime | 
         ]
     text = draw(st.sampled_from(invalid))
     return text, datetime(2026, 11, 2, 8, 30, tzinfo=UTC) if text == "20261102083000" else None
+
+
+def _null_read(text: str) -> str:
+    return "" if text.strip() == '""' else text.strip()
 
 
 @st.composite
@@ -658,7 +663,9 @@ def oru_messages(draw: st.DrawFn, hostile: bool = False) -> tuple[bytes, Expecte
         cut = draw(st.integers(len(segments[0]) + 1, len(text)))
         text = text[:cut]
     supported = message_type.startswith("ORU^R01") and version in SUPPORTED
-    cid = control_id.strip()
+    # HL7's explicit null `""` is no value ("the value is deleted"): an MSH-10 or sender so
+    # written reads as empty (hl7_fields.NULL)
+    cid = _null_read(control_id)
     rejection = (
         RejectionCode.UNSUPPORTED_MESSAGE
         if not supported
@@ -668,7 +675,7 @@ def oru_messages(draw: st.DrawFn, hostile: bool = False) -> tuple[bytes, Expecte
     )
     expected = Expected(
         control_id=cid,
-        source=f"{app.strip()}^{facility.strip()}",
+        source=f"{_null_read(app)}^{_null_read(facility)}",
         usable=rejection is None,
         readable=True,
         rejection=rejection,
@@ -677,6 +684,7 @@ def oru_messages(draw: st.DrawFn, hostile: bool = False) -> tuple[bytes, Expecte
         patient=mrn,
         observations=observations,
         other_numbers=tuple(i.strip() for i in other_ids),
+        echoed=control_id.strip(),
     )
     encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16"])) if hostile else "utf-8"
     expected.readable = encoding == "utf-8"
@@ -694,7 +702,7 @@ def test_generated_oru_is_acknowledged_once_and_parsed_faithfully(
     code, ack = run(acknowledger(submit).acknowledge(raw, Channel.MLLP))
 
     parsed = check_ack(code, ack)
-    assert field(parsed, "MSA", 2).strip() == expected.control_id  # as sent, blanks too
+    assert field(parsed, "MSA", 2).strip() == expected.echoed  # as sent, blanks too
     assert len(submit.commands) == 1
     command = submit.commands[0]
     if expected.usable:
@@ -756,7 +764,7 @@ def test_hostile_oru_always_gets_exactly_one_ack(
     if isinstance(command, RecordRejectedInput):  # refused, whatever the service answered
         assert_not_a_parser_crash(command)
     if expected.readable:
-        assert field(parsed, "MSA", 2).strip() == expected.control_id  # as sent, blanks too
+        assert field(parsed, "MSA", 2).strip() == expected.echoed  # as sent, blanks too
     else:  # UTF-16: not HL7 once decoded, so there is no MSH-10 to echo
         assert field(parsed, "MSA", 2) == ""
         assert isinstance(command, RecordRejectedInput)
