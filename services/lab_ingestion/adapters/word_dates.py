@@ -56,18 +56,22 @@ _ORDINAL = r"(?:st|nd|rd|th|er|°|o)?"
 _SEPARATOR = r"[ \t.,/-]"
 _SHORT_SEPARATOR = r"[ \t./-]"  # before a two-digit year: never a comma (review 118)
 # a unit after a number: a two-digit "year" followed by one is a value ("14 Feb 58 mg/L").
-# Only a unit word counts: a quotient (mg/L, g/dL, U/L, ukat/L, mL/min, mm/h, /uL), a unit of
-# two letters or more (mmol, mg, IU, UI, fL, mmHg, units, min), a percent or a power of ten;
+# Only a unit word counts: a quotient (mg/L, g/dL, U/L, ukat/L, mL/min, mm/h, /uL), an amount
+# alone (mmol, mg, ug, units, mmHg), a percent or a power of ten;
 # never one letter ("58 u. wohnhaft", "58 s. Vorbefund", "58 h. Meier", "58 l. Arm") nor a
 # bare slash ("14-FEB-58/ female"): those are a birth date's words (review 120)
 _UNIT_WORD = (
     r"(?:[mμunpkf]?mol|[mμunpkf]g|[mk]?iu|[mk]?ui|mu|[mμun]?kat|[mμufdn]l|units?|unites?"
     r"|mmhg|mm|cm|kg|sec|min)"
 )
+# alone (no slash), only a word no one's initials are: `MM`, `CM`, `ML`, `DL`, `UI`, `KG` after
+# a two-digit year are a name's initials as often as units (review 122: the text is folded, so
+# case cannot tell them)
+_BARE_UNIT_WORD = r"(?:[mμunp]?mol|[mμunp]g|units?|unites?|mmhg)"
 _DENOMINATOR = r"(?:[mμufdn]?l|[mμ]?mol|min|kg|g|d|h|24 ?h|mm3|hpf)\b"
 _UNIT = (
     rf"[ \t]*(?:(?:{_UNIT_WORD}|giga|g|u|l)[ \t]*/[ \t]*{_DENOMINATOR}"  # mg/L, U/L, G/L
-    rf"|{_UNIT_WORD}\b|/(?:[mμufdn]?l|mm3|hpf)\b|%|[x\u00d7][ \t]*10|10[ \t]*[*^])"
+    rf"|{_BARE_UNIT_WORD}\b|/(?:[mμufdn]?l|mm3|hpf)\b|%|[x\u00d7][ \t]*10|10[ \t]*[*^])"
 )
 
 

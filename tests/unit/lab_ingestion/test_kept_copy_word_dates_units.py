@@ -23,9 +23,11 @@ BIRTH = dt.date(1958, 2, 14)
 UNITS = [
     "mg/L", "mg/dl", "mg/dL", "mmol/l", "µmol/L", "umol/L", "nmol/L", "g/L", "g/dl", "U/L",
     "IU/L", "UI/L", "mU/L", "ukat/L", "µkat/L", "%", "x10^9/L", "x 10*9/L", "10*9/L", "10^9/L",
-    "G/L", "/uL", "/µl", "mL/min", "ml/min/1.73m2", "mm/h", "fL", "pg", "mmHg", "units",
+    "G/L", "/uL", "/µl", "mL/min", "ml/min/1.73m2", "mm/h", "pg", "mmHg", "units",
     "mmol", "mg",
 ]  # fmt: skip
+# alone, two letters that are a name's initials as often as a unit (review 122): the date stays
+INITIALS = ["MM", "CM", "ML", "DL", "UI", "KG", "FL", "IU", "min."]
 WORDS = [
     "u. wohnhaft in Bern", "s. Vorbefund", "h. Meier", "l. Arm", "r. Knie", "d. h. ok",
     "/ female", "/ 65 y", "/F", "/ m", "u wohnhaft", "s Vorbefund", "m", "w", "J.", "a.",
@@ -97,3 +99,11 @@ def test_a_two_digit_year_followed_by_a_real_unit_is_kept(
 ) -> None:
     note = f"CRP {data.draw(two_digit_date(birth))} {unit}"
     assert copy(birth, note) == note  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("initials", INITIALS)
+def test_a_birth_date_before_initials_that_spell_a_unit_is_redacted(initials: str) -> None:
+    """Review 122: `geb. 14 Feb 58 MM` kept the birth date (MM read as millimetres)."""
+    for copy in COPIES:
+        kept = copy(BIRTH, f"geb. 14 Feb 58 {initials} (Visum)")
+        assert "58" not in kept and "Feb" not in kept, (copy, kept)
