@@ -130,7 +130,7 @@ def check_flag_fits_value(
         return Rejected(
             RejectionCode.IMPLAUSIBLE_VALUE,
             f"{analyte.value}: the abnormal flag {code!r} contradicts the value "
-            f"{shown} {unit} {where} the reference range {_range(low, high)} {unit}: "
+            f"{shown} {unit} {where} the reference range {range_text(low, high)} {unit}: "
             "check the unit",
         )
     return None
@@ -187,7 +187,8 @@ def _contradiction(
     return None
 
 
-def _range(low: float | None, high: float | None) -> str:
+def range_text(low: float | None, high: float | None) -> str:
+    """A reference range as a reason writes it: ``<5``, ``>0.5``, ``1.8-7.7``."""
     if low is None:
         return f"<{high:.6g}"
     if high is None:

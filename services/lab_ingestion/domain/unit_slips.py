@@ -31,6 +31,7 @@ from services.lab_ingestion.domain.abnormal_flags import (
     LOW_FLAGS,
     NORMAL,
     far_from_normal,
+    range_text,
 )
 from services.lab_ingestion.domain.analytes import UnitConversion, UnitParameters, accepted_units
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
@@ -74,9 +75,9 @@ def check_range_fits_unit(
             unit = value_unit.source_unit
             return Rejected(
                 RejectionCode.IMPLAUSIBLE_VALUE,
-                f"{analyte.value}: the reference range {_bounds(low, high)} read in the "
+                f"{analyte.value}: the reference range {range_text(low, high)} read in the "
                 f"value's unit {unit} is no laboratory's, but is one in {code} "
-                f"({_bounds(*converted)} {other.canonical_unit}): the value {number:.6g} "
+                f"({range_text(*converted)} {other.canonical_unit}): the value {number:.6g} "
                 f"may be in {code} too ({other.apply(number):.6g} {other.canonical_unit}, "
                 f"not {value_unit.apply(number):.6g} {other.canonical_unit}); check the unit",
             )
@@ -152,11 +153,3 @@ def _factor(conversion: UnitConversion) -> tuple[float, float]:
 
 def _apply(conversion: UnitConversion, bound: float | None) -> float | None:
     return None if bound is None else conversion.apply(bound)
-
-
-def _bounds(low: float | None, high: float | None) -> str:
-    if low is None:
-        return f"<{high:.6g}"
-    if high is None:
-        return f">{low:.6g}"
-    return f"{low:.6g}-{high:.6g}"
