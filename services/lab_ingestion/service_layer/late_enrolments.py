@@ -13,8 +13,9 @@ Instead each discard is noted in memory only, by a short digest of the number's 
 and its time (``DiscardedNumbers``: bounded, a week at most, never stored or logged; per
 number its first and last discard and how many, so a count is a range), and an enrolment
 read, however soon, after its own number was discarded since the enrolment was
-recorded (less a margin for the clocks of two hosts) is logged with the subject, its site and
-since when, and counted (``lab_late_enrolments_total``, alert ``LabLateEnrolment``): the
+recorded (less how far the enrolling host's clock was seen to run ahead of this one,
+``EnrollingClockLead``, and a margin) is logged with the subject, its site and since when, and
+counted (``lab_late_enrolments_total``, alert ``LabLateEnrolment``): the
 site's laboratories are asked to resend that subject's results sent since then, whatever
 their collection time (a screening or day-1 sample taken before the enrolment is often the
 one). A digest shared by two numbers only reports once too often. A restart forgets the
@@ -33,7 +34,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.contracts.base import EventPayload
@@ -52,6 +53,10 @@ DIGEST_CHARS = 16  # of the keyed hash (hex): 64 bits, enough to tell numbers ap
 CLOCK_MARGIN_SECONDS = 60.0
 REMEMBERED_REPORTS = 1000  # enrolments reported, by event id: retries report nothing again
 PRUNE_SECONDS = 3600.0  # how often numbers last discarded over a week ago are dropped
+LEAD_KEPT = timedelta(days=1)  # how long a lead of the enrolling host's clock seen is trusted
+# a lead beyond this is a broken clock (or a forged time), not taken further: each enrolment
+# would otherwise ask for every discard of a week
+MAX_LEAD = timedelta(hours=1)
 _EMPTY = 0  # no digest: a digest of 0 is taken as 1 (``_digest``)
 
 
@@ -183,6 +188,33 @@ def _digest(hmac: str) -> int:
     return int(hmac[:DIGEST_CHARS], 16) or 1
 
 
+class EnrollingClockLead:
+    """How far the enrolling host's clock was seen to run ahead of this one. An enrolment
+    cannot be read before it was recorded: one whose recording time is later than the time
+    it is read shows that clock ahead by at least as much. The largest lead seen in the last
+    day is taken off each enrolment's recording time before discards are counted from it
+    (review 122: with the enrolling clock over the 60 s margin ahead, discards of a number
+    after its real enrolment fell before its recording time, and the late enrolment went
+    unreported). A lead shows only once an enrolment is read sooner than the lead after it
+    was recorded (the first read after a restart, too): until then the margin alone covers
+    it. A clock behind only widens the window: reported once too often rather than never.
+    A lead is taken up to an hour (``MAX_LEAD``)."""
+
+    def __init__(self, now: Callable[[], datetime] = utc_now) -> None:
+        self._now = now
+        self._lead = timedelta(0)
+        self._seen: datetime | None = None  # when the lead in use was last seen
+
+    def recorded_here(self, recorded_at: datetime) -> datetime:
+        """``recorded_at`` (the enrolling host's clock) as this host's clock tells it, as
+        far as the leads seen show."""
+        read_at = self._now()
+        lead = min(max(recorded_at - read_at, timedelta(0)), MAX_LEAD)
+        if self._seen is None or lead >= self._lead or read_at - self._seen > LEAD_KEPT:
+            self._lead, self._seen = lead, read_at
+        return recorded_at - self._lead
+
+
 def enrolment_reader(
     discards: DiscardedNumbers,
     on_late: Callable[[], None],
@@ -194,30 +226,39 @@ def enrolment_reader(
     discarded since it was recorded is reported, once per event however often its batch is
     applied (a batch is applied again after a failed commit, or event by event)."""
     reported: OrderedDict[uuid.UUID, None] = OrderedDict()
+    clock_lead = EnrollingClockLead(now)
 
     async def read_enrolment(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
         await register_subject(uow, envelope, payload)
         assert isinstance(payload, SubjectEnrolled)
         if envelope.event_id in reported:
             return
-        discarded = discards.since(payload.hospital_id_hmac, envelope.recorded_at)
+        recorded_here = clock_lead.recorded_here(envelope.recorded_at)
+        discarded = discards.since(payload.hospital_id_hmac, recorded_here)
         if not discarded:  # none this process knows of: nothing to ask the laboratories for
             return
         reported[envelope.event_id] = None
         while len(reported) > REMEMBERED_REPORTS:
             reported.popitem(last=False)
         on_late()
-        late = (now() - envelope.recorded_at).total_seconds()
+        late = (now() - recorded_here).total_seconds()
         log.warning(
             "an enrolment was read late, after results for its patient were discarded as not "
             "enrolled: ask the site's laboratories to resend this subject's results sent "
-            "since it was recorded, whatever their collection time (discarded_meanwhile: "
+            "since resend_since, when it was recorded (by this host's clock, less a margin), "
+            "whatever their collection time (discarded_meanwhile: "
             "at least that many of its messages were discarded since, at most "
             "discarded_at_most)",
             extra={
                 "subject_id": envelope.subject_id, "site_id": payload.site_id,
                 "recorded_at": envelope.recorded_at.isoformat(),
+                "resend_since": (
+                    recorded_here - timedelta(seconds=CLOCK_MARGIN_SECONDS)
+                ).isoformat(),
                 "late_seconds": round(late, 1), "discarded_meanwhile": discarded.at_least,
+                "enrolling_clock_ahead_seconds": round(
+                    (envelope.recorded_at - recorded_here).total_seconds(), 1
+                ),
                 "discarded_at_most": discarded.at_most,
             },
         )  # fmt: skip

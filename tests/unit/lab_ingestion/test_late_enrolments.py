@@ -276,3 +276,100 @@ async def test_a_count_known_as_a_range_is_logged_as_one(caplog: pytest.LogCaptu
     assert late == [1]
     assert (record.__dict__["discarded_meanwhile"], record.__dict__["discarded_at_most"]) == (1, 2)
     assert "at least that many" in record.getMessage()
+
+
+class Reading:
+    """One reader of enrolments, its clock at ``now``, on the discards of ``clock``."""
+
+    def __init__(self, clock: Clock, discards: DiscardedNumbers) -> None:
+        self.clock = clock
+        self.late: list[int] = []
+        self.read = enrolment_reader(
+            discards, lambda: self.late.append(1), now=lambda: self.clock.at
+        )
+
+    async def enrolment(self, subject: str, recorded_at: datetime) -> None:
+        envelope = subject_enrolled(subject).model_copy(update={"recorded_at": recorded_at})
+        payload = SubjectEnrolled.model_validate(envelope.payload)
+        await self.read(Uow(), envelope, payload)
+
+
+AHEAD = timedelta(minutes=5)  # the enrolling host's clock, against lab-ingestion's
+
+
+async def test_a_discard_after_the_enrolment_counts_with_the_enrolling_clock_ahead(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review 122: the enrolling host's clock 5 min ahead of lab-ingestion's put the
+    enrolment's recording time after a discard of its number that came after it (the
+    directory's lag), beyond the 60 s margin: the late enrolment went unreported."""
+    enrolled = NOW - timedelta(seconds=10)  # by this host's clock
+    clock, discards = clock_at(NOW - timedelta(seconds=5))
+    discards.note([NUMBER])
+    clock.at = NOW
+    reading = Reading(clock, discards)
+    with caplog.at_level(logging.WARNING):
+        await reading.enrolment(SUBJECT, enrolled + AHEAD)
+    assert reading.late == [1]
+    (record,) = caplog.records
+    fields: dict[str, Any] = record.__dict__
+    assert fields["enrolling_clock_ahead_seconds"] == (AHEAD - timedelta(seconds=10)).seconds
+    assert fields["late_seconds"] == 0  # read when it was recorded, as far as can be told
+    margin = timedelta(seconds=CLOCK_MARGIN_SECONDS)
+    assert fields["resend_since"] == (NOW - margin).isoformat()  # this host's clock
+
+
+async def test_a_lead_over_an_hour_is_taken_as_an_hour() -> None:
+    """A recording time years ahead (a broken clock) would ask for every discard of the
+    week for each enrolment of the next day."""
+    clock, discards = clock_at(NOW - timedelta(hours=2))
+    discards.note([NUMBER])
+    clock.at = NOW
+    reading = Reading(clock, discards)
+    await reading.enrolment("S-0001", NOW + timedelta(days=400))
+    await reading.enrolment(SUBJECT, NOW)
+    assert reading.late == []  # the discard 2 h before: beyond the hour's lead
+
+
+async def test_a_lead_seen_once_counts_for_an_enrolment_read_late() -> None:
+    """An enrolment read promptly shows the lead; one read ten minutes late (a broker
+    outage) shows none of it, and its discards since the real enrolment count all the same."""
+    clock, discards = clock_at(NOW)
+    reading = Reading(clock, discards)
+    await reading.enrolment("S-0001", NOW + AHEAD)  # read as soon as recorded
+    enrolled = NOW + timedelta(hours=1)  # the second, by this host's clock
+    clock.at = enrolled + timedelta(minutes=2)
+    discards.note([NUMBER])  # after it was enrolled: the directory was behind
+    clock.at = enrolled + timedelta(minutes=10)
+    await reading.enrolment(SUBJECT, enrolled + AHEAD)
+    assert reading.late == [1]
+
+
+async def test_a_lead_is_trusted_for_a_day_only() -> None:
+    clock, discards = clock_at(NOW)
+    reading = Reading(clock, discards)
+    await reading.enrolment("S-0001", NOW + AHEAD)
+    enrolled = NOW + timedelta(days=2)
+    clock.at = enrolled + timedelta(minutes=2)
+    discards.note([NUMBER])
+    clock.at = enrolled + timedelta(minutes=10)
+    await reading.enrolment(SUBJECT, enrolled + AHEAD)  # the lead seen is two days old
+    assert reading.late == []  # the margin alone: as before a lead was ever seen
+
+
+async def test_a_clock_behind_only_widens_the_window() -> None:
+    """The enrolling clock 5 min behind: a discard 4 min before the real enrolment counts
+    (told once too often), one before that does not (as for a clock in step)."""
+    enrolled = NOW - timedelta(seconds=10)
+    clock, discards = clock_at(enrolled - timedelta(minutes=4))
+    discards.note([NUMBER])
+    clock.at = NOW
+    reading = Reading(clock, discards)
+    await reading.enrolment(SUBJECT, enrolled - AHEAD)
+    assert reading.late == [1]
+    clock, discards = clock_at(enrolled - timedelta(minutes=7))
+    discards.note([NUMBER])
+    clock.at = NOW
+    reading = Reading(clock, discards)
+    await reading.enrolment(SUBJECT, enrolled - AHEAD)
+    assert reading.late == []
