@@ -252,7 +252,10 @@ class ServiceRuntime:
             routes=parts.routes,
             openapi_paths=parts.openapi_paths,
         )
-        self._http = web.AppRunner(app, access_log=None, handle_signals=False, **HANDLER_ARGS)
+        self._http = web.AppRunner(
+            app, access_log=None, handle_signals=False, **HANDLER_ARGS,
+            keepalive_timeout=self.settings.http_header_seconds,
+        )  # fmt: skip
         await self._http.setup()
         host, port = self.settings.bind_host, self.settings.http_port(self.name)
         site = web.TCPSite(self._http, host, port, reuse_address=True)

@@ -108,6 +108,10 @@ class PlatformSettings(BaseSettings):
     )
     lab_ingestion_http_body_seconds: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
     lab_ingestion_http_max_requests: int = Field(default=32, ge=1, le=10_000)
+    # every service's HTTP listener: a connection's request line and headers must come within
+    # this long of its opening or of its last answer (aiohttp's keep-alive timer), and an idle
+    # kept-alive connection is closed after it
+    http_header_seconds: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
     ingest_batch_size: int = Field(default=256, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_deadline_seconds: float = Field(default=8.0, gt=0, le=60)

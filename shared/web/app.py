@@ -33,7 +33,11 @@ ErrorRenderer = Callable[[int, str, str], web.Response]
 
 # the request handler's settings (``AppRunner``, ``TestServer``): aiohttp does not decode
 # Content-Encoding itself (it took a truncated gzip body for a whole one); a route that
-# reads a body decodes it strictly (lab-ingestion's ``request_body.read_body``)
+# reads a body decodes it strictly (lab-ingestion's ``request_body.read_body``). The runtime
+# adds ``keepalive_timeout`` (``http_header_seconds``): aiohttp's keep-alive timer, armed when a
+# connection opens and after each answer and not reset by what arrives, is the only limit on
+# a request's headers (review 113: trickled headers held a connection for aiohttp's default
+# hour)
 HANDLER_ARGS: dict[str, Any] = {"auto_decompress": False}
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)

@@ -25,6 +25,7 @@ from tests.integration.test_lab_ingestion import Lab, running_lab
 pytestmark = pytest.mark.integration
 
 BODY_SECONDS = 2.0
+HEADER_SECONDS = 2.5
 MAX_REQUESTS = 2
 STALL_SECONDS = 1.5
 FRAME_DEADLINE_SECONDS = 4.0
@@ -39,6 +40,7 @@ STALLED_HL7 = {"Content-Type": "x-application/hl7-v2+er7", "Content-Length": "10
 async def lab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
     limited = settings.model_copy(update={
         "lab_ingestion_http_body_seconds": BODY_SECONDS,
+        "http_header_seconds": HEADER_SECONDS,
         "lab_ingestion_http_max_requests": MAX_REQUESTS,
         "mllp_frame_stall_seconds": STALL_SECONDS,
         "mllp_frame_deadline_seconds": FRAME_DEADLINE_SECONDS,
@@ -114,6 +116,49 @@ async def test_a_stalled_or_trickling_body_is_cut_off_at_its_deadline_and_kept(l
     assert status == 408, head
     reasons = await _reasons(lab)
     assert len(reasons) == 2 and "sha256" in reasons[-1] and "Content-Length" not in reasons[-1]
+
+
+async def test_headers_that_trickle_end_their_connection_at_the_header_deadline(
+    lab: Lab,
+) -> None:
+    """Review 113 left it: a header line every 0.2 s held the connection for aiohttp's default
+    hour (3,630 s), however many came. Now the connection ends once its headers have not all
+    come within the header deadline; a request on a kept-alive connection is served, and the
+    connection then closed when idle as long."""
+    port = lab.settings.lab_ingestion_http_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /v1/hl7 HTTP/1.1\r\nHost: lab\r\n")
+    started = time.monotonic()
+
+    async def trickle() -> None:
+        for n in range(1000):
+            writer.write(f"X-Trickle-{n}: a\r\n".encode())
+            await writer.drain()
+            await asyncio.sleep(0.2)
+
+    trickling = asyncio.ensure_future(trickle())
+    try:
+        rest = await asyncio.wait_for(reader.read(), HEADER_SECONDS + SLACK_SECONDS)
+    finally:
+        trickling.cancel()
+        writer.close()
+    took = time.monotonic() - started
+    assert rest == b"" and HEADER_SECONDS - 0.1 <= took <= HEADER_SECONDS + SLACK_SECONDS, took
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(2):  # a request, then another on the same connection, each in time
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: lab\r\n\r\n")
+            status, head = await _answer(reader, SLACK_SECONDS)
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            assert status == 200, head
+            await asyncio.sleep(HEADER_SECONDS / 2)
+        answered = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), HEADER_SECONDS + SLACK_SECONDS) == b""
+        assert time.monotonic() - answered >= HEADER_SECONDS / 2 - 0.1
+    finally:
+        writer.close()
 
 
 async def test_beyond_the_cap_a_push_is_answered_503_at_once_without_reading_it(

@@ -143,6 +143,8 @@ def test_settings_are_frozen() -> None:
         ("CACHEXIA_OUTBOX_RETENTION_HOURS", "nan", "finite"),
         ("CACHEXIA_OUTBOX_RETENTION_HOURS", "1e300", "less than or equal"),
         ("CACHEXIA_LAB_INGESTION_PROCESSING_ID", "D", "'P' or 'T'"),
+        ("CACHEXIA_HTTP_HEADER_SECONDS", "0", "greater than 0"),
+        ("CACHEXIA_HTTP_HEADER_SECONDS", "inf", "finite"),
         ("CACHEXIA_SUBJECT_HMAC_KEY", "   ", "at least 32"),
         ("CACHEXIA_SUBJECT_HMAC_KEY", "a", "at least 32"),
         ("CACHEXIA_SUBJECT_HMAC_KEY", "a" * 64, "at least 32"),  # one character repeated
@@ -178,6 +180,7 @@ def test_a_value_that_would_fail_later_stops_start_up_naming_the_variable(
         ("DATABASE_URL", "postgresql://postgres@/cachexia?host=/tmp/pg&port=55432"),
         ("CACHEXIA_OUTBOX_RETENTION_HOURS", "720"),
         ("CACHEXIA_LAB_INGESTION_PROCESSING_ID", "T"),
+        ("CACHEXIA_HTTP_HEADER_SECONDS", "15"),
         ("CACHEXIA_SUBJECT_HMAC_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
     ],
 )
