@@ -9,6 +9,7 @@ names the variable.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.protocol import DEFAULT_PROTOCOL_FILE, Protocol, ProtocolFileError, load_protocol
+from shared.unknown_settings import unknown_variable_lines
 
 SERVICE_NAMES: tuple[str, ...] = (
     "lab-ingestion",
@@ -245,7 +247,10 @@ class PlatformSettings(BaseSettings):
 
 
 def load_settings() -> PlatformSettings:
-    """Read settings from the environment; on error print which variable is wrong and exit."""
+    """Read settings from the environment; on error print which variable is wrong and exit.
+    A variable of the prefix that names no setting is named on standard error (a misspelt
+    name would otherwise leave its setting at its default without a word)."""
+    sys.stderr.write(unknown_variable_lines(os.environ, PlatformSettings))
     try:
         return PlatformSettings()
     except ValidationError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from cachexia.supervision import SUPERVISOR_PID_VARIABLE
 from shared.settings import (
     DEFAULT_HTTP_PORTS,
     SERVICE_NAMES,
@@ -235,3 +236,35 @@ def test_invalid_log_level_exits(
         load_settings()
     assert info.value.code == 2
     assert "log_level" in capsys.readouterr().err.lower()
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_meant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 123: ``CACHEXIA_EMBEDED_POSTGRES_PORT`` was ignored without a word (the
+    default port used)."""
+    monkeypatch.setenv("CACHEXIA_EMBEDED_POSTGRES_PORT", "25432")
+    monkeypatch.setenv("CACHEXIA_NOTHING_LIKE_IT", "s3cr3t-value")
+    settings = load_settings()
+    err = capsys.readouterr().err
+    assert settings.embedded_postgres_port == 55432  # still ignored: a warning, not a stop
+    assert (
+        "cachexia: warning: CACHEXIA_EMBEDED_POSTGRES_PORT is no setting and is ignored "
+        "(did you mean CACHEXIA_EMBEDDED_POSTGRES_PORT?)"
+    ) in err
+    assert "CACHEXIA_NOTHING_LIKE_IT is no setting and is ignored\n" in err
+    assert "s3cr3t-value" not in err and "25432" not in err  # values never shown
+
+
+def test_every_setting_and_alias_and_the_supervisor_variable_are_known(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("CACHEXIA_LOG_LEVEL", "cachexia_topic_partitions", "CACHEXIA_DATABASE_URL",
+                 "CACHEXIA_KAFKA_BOOTSTRAP_SERVERS", SUPERVISOR_PID_VARIABLE,
+                 "CACHEXIA_CRP_MONITOR_HTTP_PORT"):  # fmt: skip
+        monkeypatch.setenv(name, {"CACHEXIA_LOG_LEVEL": "INFO"}.get(name, "3"))
+    monkeypatch.setenv("CACHEXIA_DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("CACHEXIA_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    load_settings()
+    assert "warning" not in capsys.readouterr().err
