@@ -105,12 +105,18 @@ def trial_code_elsewhere(codes: Sequence[Coding]) -> str | None:
     (every code of the tables has it right), so the result may well be the trial's: which
     system was meant cannot be told, and it is refused rather than left out as another
     test's."""
+    coding = trial_coding_elsewhere(codes)
+    return None if coding is None else coding.code.strip()
+
+
+def trial_coding_elsewhere(codes: Sequence[Coding]) -> Coding | None:
+    """The coding ``trial_code_elsewhere`` finds (its code and the system written), else
+    None."""
     if identify_analyte(codes) is not None:
         return None
     for coding in codes:
-        code = coding.code.strip()
-        if not _is_loinc(coding) and _analyte_of_code(code) is not None:
-            return code
+        if not _is_loinc(coding) and _analyte_of_code(coding.code.strip()) is not None:
+            return coding
     return None
 
 
