@@ -5,7 +5,9 @@ a final result never supersedes a final or corrected one, nor brings back one a 
 withdrew (``chain_checks.check_earlier_results``).
 A trial result that cannot be used rejects the whole message; observations of analytes the
 trial does not follow are ignored, as are those whose status says they hold no result
-(``result_status.NO_RESULT``: pending, order detail only, not asked).
+(``result_status.NO_RESULT``: pending, order detail only, not asked). An HL7 result whose only
+trial code is a trial analyte's LOINC code under another system's name (``99LAB``) is no
+other test's: it is a trial result that cannot be used (``_trial_code_misfiled``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from services.lab_ingestion.domain.analyte_codes import identify_analyte, trial_code_elsewhere
+from services.lab_ingestion.domain.analyte_codes import (
+    LOINC_CODES,
+    LOINC_OID,
+    SAME_TEST_CODES,
+    identify_analyte,
+    trial_code_elsewhere,
+    trial_coding_elsewhere,
+)
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
 from services.lab_ingestion.domain.legacy_keys import may_take_legacy_key
 from services.lab_ingestion.domain.local_codes import coded_locally
@@ -39,8 +48,10 @@ from services.lab_ingestion.domain.result_status import (
     status_of,
 )
 from services.lab_ingestion.domain.sample_times import check_times, report_before_sample
-from services.lab_ingestion.domain.shown import RESULT_STATUS, shown
+from services.lab_ingestion.domain.shown import CODING_SYSTEM, RESULT_STATUS, shown
 from shared.contracts.events.lab import Channel
+
+_HL7 = frozenset({Channel.MLLP, Channel.HL7_HTTP})
 
 __all__ = [
     "PlannedResult",
@@ -60,6 +71,9 @@ def plan_results(
     planned: list[PlannedResult] = []
     for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None or not carries_a_result(observation):
+            misfiled = _trial_code_misfiled(message, observation)
+            if misfiled is not None:  # which test it is cannot be told: refused
+                return misfiled.at(index)
             continue  # another test's, or no result (pending, not asked): left out
         # a cancellation too: of which test? of which stored result?
         ambiguous = check_one_analyte(observation) or _conflicting_keys(observation)
@@ -74,9 +88,7 @@ def plan_results(
         implausible = check_times(observation, received_at) or report_before_sample(
             observation, received_at
         )
-        if implausible is not None:
-            return implausible.at(index)
-        normalised = normalise(observation, params)
+        normalised = implausible or normalise(observation, params)
         if isinstance(normalised, Rejected):
             return normalised.at(index)
         if normalised is not None:
@@ -84,6 +96,31 @@ def plan_results(
     if not planned:
         return _no_trial_result(message)
     return planned
+
+
+def _trial_code_misfiled(message: LabMessage, observation: ObservationInput) -> Rejected | None:
+    """Why an HL7 result whose only trial code is a trial analyte's LOINC code under a coding
+    system that is not LOINC's (``99LAB``, ``LOINC-2.7``: ``trial_coding_elsewhere``), and
+    no mapping of the sender's names the test, cannot be used: it may well be the trial's
+    (a lost CRP of 85 was answered AA), and is refused as FHIR refuses one (review 125).
+    Only the LOINC code (of the protocol's tables) is quoted, the system as ``shown``
+    quotes one. Looked for only where no coding names a trial analyte, and the result
+    holds one (as over FHIR: a cancellation or a preliminary result too)."""
+    if message.channel not in _HL7 or not carries_a_result(observation):
+        return None
+    coding = trial_coding_elsewhere(observation.codes)
+    if coding is None:
+        return None
+    code = coding.code.strip()
+    analyte = LOINC_CODES.get(code) or SAME_TEST_CODES.get(code)
+    named = f" ({analyte.value})" if analyte is not None else ""
+    return Rejected(
+        RejectionCode.UNKNOWN_ANALYTE,
+        f"LOINC code {code!r}{named} under coding system "
+        f"{shown((coding.system or '').strip(), CODING_SYSTEM)} is not read: OBX-3 is read as "
+        f"LOINC under LN, LOINC, LNC (check digit right) or {LOINC_OID} only, and which "
+        "test was meant cannot be told",
+    )
 
 
 def _conflicting_keys(observation: ObservationInput) -> Rejected | None:
@@ -99,7 +136,7 @@ def _no_trial_result(message: LabMessage) -> Rejected:
     codes themselves are in the kept copy, never in the reason: a sender's free text may be
     anything)."""
     reason = "the message holds no result of a trial analyte"
-    hl7 = message.channel in {Channel.MLLP, Channel.HL7_HTTP}
+    hl7 = message.channel in _HL7
     if hl7 and any(carries_a_result(o) and coded_locally(o.codes) for o in message.observations):
         reason += (
             "; a result coded with the laboratory's own code alone is read once its sender's "

@@ -44,6 +44,7 @@ HL7_ONLY = {
     "as the sender writes it in OBX-3": "cachexia local-code add: an operator's command",
     "its message id (MSH-10) held a personal value": "replay of an HL7 kept copy",
     "result status 'U'": "HL7's final-without-values: no JSON or FHIR status maps to it",
+    "is not read: OBX-3 is read as": "planning gives it to HL7 only; FHIR's names loinc.org",
 }
 JSON_ONLY_HL7 = {
     **HL7_ONLY,
