@@ -1,8 +1,8 @@
-"""The twenty-third session (fixer 125) over the real MLLP socket (PostgreSQL, broker): an OBX whose only trial code is
-CRP's LOINC code under a local coding system's name (``1988-5^CRP^99LAB``), beside a good
-haemoglobin, was left out and the message answered AA (a CRP of 85 never reached the trial).
-It is refused as any unusable trial result of a message is: AE at that OBX's OBX-3, kept,
-nothing of the message stored; the same code under LN is stored."""
+"""Over the real MLLP socket (PostgreSQL, broker; twenty-third session): an OBX whose only
+trial code is CRP's LOINC code under a local coding system's name (``1988-5^CRP^99LAB``),
+beside a good haemoglobin, was left out and the message answered AA (a CRP of 85 never
+reached the trial). It is refused as any unusable trial result of a message is: AE at that
+OBX's OBX-3, kept, nothing of the message stored; the same code under LN is stored."""
 
 from __future__ import annotations
 

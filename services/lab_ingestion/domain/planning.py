@@ -102,7 +102,8 @@ def _trial_code_misfiled(message: LabMessage, observation: ObservationInput) -> 
     """Why an HL7 result whose only trial code is a trial analyte's LOINC code under a coding
     system that is not LOINC's (``99LAB``, ``LOINC-2.7``: ``trial_coding_elsewhere``), and
     no mapping of the sender's names the test, cannot be used: it may well be the trial's
-    (a lost CRP of 85 was answered AA), and is refused as FHIR refuses one (twenty-third session).
+    (a lost CRP of 85 was answered AA), and is refused as FHIR refuses one (twenty-third
+    session).
     Only the LOINC code (of the protocol's tables) is quoted, the system as ``shown``
     quotes one. Looked for only where no coding names a trial analyte, and the result
     holds one (as over FHIR: a cancellation or a preliminary result too)."""

@@ -176,10 +176,13 @@ def not_obtained_count(
     of the same message withdraws that F (an X said again after it is not counted)."""
     held: set[str] = set()
     counted: set[str] = set()
+    # by identity (equal observations may differ in what became of them), looked up once:
+    # scanning both per observation took 0.9 s of a 3,100-result cancellation (review 124)
+    left_out_ids, recorded_ids = {id(o) for o in left_out}, {id(o) for o in recorded}
     for observation in observations:
         key = observation.result_key
-        if any(observation is o for o in left_out) and key not in held:
+        if id(observation) in left_out_ids and key not in held:
             counted.add(key)
-        elif any(observation is o for o in recorded):
+        elif id(observation) in recorded_ids:
             held.add(key)
     return len(counted)

@@ -1,10 +1,10 @@
 """An HL7 OBX whose only trial code is a trial analyte's LOINC code under a coding system that
-is not LOINC's (``1988-5^CRP^99LAB``, ``LOINC-2.7``) and no mapping of the sender's names the
-test (twenty-third session): it was left out as another test's and the message answered AA, a CRP of 85
-lost. It is a trial result that cannot be used, as over FHIR (review 121): the message is
-refused ``unknown-analyte`` at that OBX, as one of two results with a unit that cannot be
-converted refuses it; the reason quotes the code, and the system only in a coding system's
-shape, and says which names are read as LOINC's."""
+is not LOINC's (``1988-5^CRP^99LAB``, ``LOINC-2.7``) and no mapping of the sender's names
+the test (twenty-third session): it was left out as another test's and the message answered
+AA, a CRP of 85 lost. It is a trial result that cannot be used, as over FHIR (review 121):
+the message is refused ``unknown-analyte`` at that OBX, as one of two results with a unit
+that cannot be converted refuses it; the reason quotes the code, and the system only in a
+coding system's shape, and says which names are read as LOINC's."""
 
 from __future__ import annotations
 
