@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import asyncpg
 
-from shared.db.pool import ReservedConnections
+from shared.db.pool import ReservedConnections, broken_connection
 
 
 class Role(StrEnum):
@@ -171,8 +171,11 @@ class TokenStore:
                 " WHERE token_sha256 = $1 AND revoked_at IS NULL",
                 digest,
             )
-        except BaseException:
+        except BaseException as exc:
+            broken = await broken_connection(conn, exc)  # ended by the server: transient
             await self._connections.release(conn, failed=True)  # cut off: ended (_end)
+            if broken is not None:
+                raise broken from exc
             raise
         await self._connections.release(conn)
         return row

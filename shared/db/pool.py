@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
@@ -25,6 +26,17 @@ _END_BACKEND = """
 SELECT pg_terminate_backend($1, $2) OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)
 """
 
+# How long a connection whose statement failed with asyncpg's InternalClientError is watched
+# for its end (``broken_connection``): the server's end of the session follows its last
+# message at once, so a connection still open after this is taken to be healthy
+BROKEN_WAIT_SECONDS = 0.25
+
+
+class BrokenConnectionError(asyncpg.InterfaceError):  # type: ignore[misc]
+    """The connection broke under a statement, reported by asyncpg as its own protocol error
+    (``broken_connection``): nothing about the work, which a fresh connection may do."""
+
+
 # Errors after which the same work may succeed later, because they come from the database or
 # the network rather than from the work itself; anything else is a bug or bad data, and
 # retrying it would only fail again (a consumer dead-letters it, lab-ingestion keeps the
@@ -34,7 +46,7 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     ConnectionError,
     asyncio.TimeoutError,
-    asyncpg.InterfaceError,
+    asyncpg.InterfaceError,  # BrokenConnectionError too (``broken_connection``)
     # 08: connection exceptions (the server refused or dropped the connection)
     asyncpg.PostgresConnectionError,
     # 57: operator intervention: a statement_timeout (57014), a shutdown or crash (57P01,
@@ -64,6 +76,63 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     # not listed: 54 (a statement too large or complex: the work's), XX (internal error or
     # corruption: an operator's), 42, 22, 23 (our SQL or the data)
 )
+
+
+async def broken_connection(
+    conn: asyncpg.Connection | None, error: BaseException | None
+) -> BrokenConnectionError | None:
+    """What to raise instead of ``error`` if it is asyncpg's report of a connection that the
+    server ended; None otherwise. Await it before the connection is released.
+
+    PostgreSQL ends a session (``pg_terminate_backend``, a restart or fail-over, an idle
+    timeout) with a FATAL error message and then closes the socket. When that message reaches
+    a connection that is between statements, asyncpg takes it for a protocol error and
+    puts the connection into a state waiting for a sync point that never comes; the next
+    statement, sent before the socket's end has been read, fails with ``InternalClientError:
+    cannot switch to state N; another operation (2) is in progress`` (before it is sent).
+    Taken for the work's own error, it would be kept as a permanent failure; it is the
+    connection's: reported as ``BrokenConnectionError`` (transient), once the connection has
+    closed. (A caller that cannot tell where it broke still treats a commit under way as
+    possibly landed, as after any other lost connection.) An InternalClientError on a
+    connection that stays open is a fault of the driver or of its use (two tasks on one
+    connection): left as it is, a permanent failure, so that it is not retried for ever.
+    Either way the connection is terminated, never reused: its protocol state is out of
+    step."""
+    if conn is None or not isinstance(error, asyncpg.InternalClientError):
+        return None
+    closed = await _ends_within(conn, BROKEN_WAIT_SECONDS)
+    with contextlib.suppress(asyncpg.InterfaceError):  # the pool took it back already
+        conn.terminate()
+    if not closed:
+        return None
+    broken = BrokenConnectionError("the connection was closed in the middle of an operation")
+    broken.__cause__ = error
+    return broken
+
+
+async def _ends_within(conn: asyncpg.Connection, seconds: float) -> bool:
+    """Whether ``conn`` is closed, or closes within ``seconds`` (its socket's end read)."""
+    ended = asyncio.Event()
+
+    def on_end(_: object) -> None:
+        ended.set()
+
+    try:
+        conn.add_termination_listener(on_end)
+    except asyncpg.InterfaceError:  # a broken one that the pool took back already
+        return True
+    try:
+        if not conn.is_closed():
+            async with asyncio.timeout(seconds):
+                await ended.wait()
+    except TimeoutError:
+        return False
+    except asyncpg.InterfaceError:  # taken back by the pool meanwhile: it closed
+        return True
+    finally:
+        with contextlib.suppress(asyncpg.InterfaceError):
+            conn.remove_termination_listener(on_end)
+    return True
 
 
 async def create_pool(

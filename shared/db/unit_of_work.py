@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -10,6 +9,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
+from shared.db.pool import broken_connection
 from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxWriter
@@ -66,9 +66,12 @@ class PostgresUnitOfWork:
         try:
             self._tx = self._conn.transaction()
             await self._tx.start()
-        except BaseException:
+        except BaseException as exc:
+            broken = await broken_connection(self._conn, exc)
             await self._pool.release(self._conn)
             self._conn = None
+            if broken is not None:
+                raise broken from exc
             raise
         self.bind(self.connection)
         return self
@@ -79,6 +82,8 @@ class PostgresUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # a connection that the server ended, reported as asyncpg's own error: transient
+        broken = await broken_connection(self._conn, exc)
         try:
             if self._tx is not None:
                 await self.rollback()
@@ -86,6 +91,8 @@ class PostgresUnitOfWork:
             if self._conn is not None:
                 await self._pool.release(self._conn)
             self._conn = None
+        if broken is not None:
+            raise broken from exc
 
     async def flush(self) -> None:
         """Write what repositories buffered (batched inserts); override and call super()."""
@@ -102,5 +109,9 @@ class PostgresUnitOfWork:
         tx, self._tx = self._tx, None
         if tx is not None:
             # a connection that is already gone committed nothing
-            with contextlib.suppress(asyncpg.InterfaceError):
+            try:
                 await tx.rollback()
+            except asyncpg.InterfaceError:
+                pass
+            except asyncpg.InternalClientError:  # its protocol is out of step: ended, and
+                self.connection.terminate()  # the transaction with it; never reused

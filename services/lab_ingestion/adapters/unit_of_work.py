@@ -28,7 +28,7 @@ import asyncpg
 from services.lab_ingestion.adapters.rejections import RejectionStore
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.stored_ids import StoredId
-from shared.db.pool import ReservedConnections
+from shared.db.pool import ReservedConnections, broken_connection
 from shared.db.unit_of_work import PostgresUnitOfWork
 from shared.messaging.outbox import OutboxWriter
 
@@ -71,6 +71,8 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # a connection that the server ended, reported as asyncpg's own error: transient
+        broken = None if exc is None else await broken_connection(self._conn, exc)
         rolled_back = False
         try:
             if exc_type is not asyncio.CancelledError:  # cut off (a timeout, a stop): the
@@ -86,6 +88,8 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
                 failed = exc_type is not None or not rolled_back  # ending the chain lock
                 await self._connections.release(self._conn, failed=failed)
             self._conn = None
+        if broken is not None:
+            raise broken from exc
 
     async def serialise_chains(self) -> None:
         """Begin a transaction holding the chain lock (before the batch reads anything)."""

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
-from shared.db.pool import TRANSIENT_DB_ERRORS
+from shared.db.pool import TRANSIENT_DB_ERRORS, BrokenConnectionError
 
 
 class Recorder:
@@ -165,8 +165,9 @@ class FailsOnce:
         asyncpg.exceptions.LockNotAvailableError("lock timeout"),
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         TimeoutError(),
+        BrokenConnectionError("the connection was closed in the middle of an operation"),
     ],
-    ids=["deadlock", "lock-timeout", "starting", "cut-off"],
+    ids=["deadlock", "lock-timeout", "starting", "cut-off", "ended-between-statements"],
 )
 async def test_the_storage_errors_the_composition_root_names_are_retried(
     error: BaseException,
