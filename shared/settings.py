@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.protocol import DEFAULT_PROTOCOL_FILE, Protocol, ProtocolFileError, load_protocol
@@ -199,6 +207,38 @@ class PlatformSettings(BaseSettings):
         # (``shared.key_fingerprint``)
         return value
 
+    @model_validator(mode="after")
+    def _a_port_per_listener(self) -> PlatformSettings:
+        # two listeners of one platform on one port: the second cannot listen, and a check
+        # of the first's address would find the other (review 123)
+        first_of: dict[int, str] = {}
+        for field, port in self.listener_ports().items():
+            if port in first_of:
+                raise PydanticCustomError(
+                    "port_shared",
+                    "{first} and {second} are both {port}: each listener needs a port of its own",
+                    {
+                        "first": setting_variable(first_of[port]),
+                        "second": setting_variable(field),
+                        "port": port,
+                    },
+                )
+            first_of[port] = field
+        return self
+
+    def listener_ports(self) -> dict[str, int]:
+        """The port setting of every listener of the platform: the services' HTTP ports,
+        lab-ingestion's MLLP port, and the embedded PostgreSQL's and broker's when used."""
+        unused = {
+            "embedded_postgres_port": not self.uses_embedded_postgres,
+            "embedded_kafka_port": not self.uses_embedded_kafka,
+        }
+        return {
+            field: getattr(self, field)
+            for field in type(self).model_fields
+            if field.endswith("_port") and not unused.get(field, False)
+        }
+
     def protocol(self) -> Protocol:
         """The protocol in ``protocol_file``, read now (and checked again: ProtocolFileError
         should it have changed into a faulty one since the settings were read)."""
@@ -254,7 +294,10 @@ def load_settings() -> PlatformSettings:
     try:
         return PlatformSettings()
     except ValidationError as exc:
-        lines = [f"  {_variable(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        lines = [  # a whole-settings error (no location) names its variables itself
+            f"  {_variable(err['loc'])}: {err['msg']}" if err["loc"] else f"  {err['msg']}"
+            for err in exc.errors()
+        ]
         sys.stderr.write("cachexia: invalid settings\n" + "\n".join(lines) + "\n")
         raise SystemExit(2) from exc
 

@@ -87,8 +87,9 @@ async def test_a_listeners_port_in_use_names_the_address_and_its_setting(held_po
 
 
 async def test_two_settings_of_the_one_port_are_both_named(held_port: int) -> None:
-    settings = PlatformSettings(
-        lab_ingestion_http_port=held_port, lab_ingestion_mllp_port=held_port
+    # refused when the settings are read (test_settings.py); a copy is not validated
+    settings = PlatformSettings(lab_ingestion_mllp_port=held_port).model_copy(
+        update={"lab_ingestion_http_port": held_port}
     )
     error = await _bind_error("127.0.0.1", held_port)
     assert str(listener_failure(settings, "lab-ingestion", error)).endswith(

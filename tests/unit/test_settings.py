@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from cachexia.supervision import SUPERVISOR_PID_VARIABLE
@@ -15,6 +18,7 @@ from shared.settings import (
     PlatformSettings,
     load_settings,
     masked_url,
+    setting_variable,
 )
 
 SPEC_HTTP_PORTS = {
@@ -268,3 +272,50 @@ def test_every_setting_and_alias_and_the_supervisor_variable_are_known(
     monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
     load_settings()
     assert "warning" not in capsys.readouterr().err
+
+
+LISTENER_VARIABLES = [
+    "CACHEXIA_EMBEDDED_POSTGRES_PORT",
+    "CACHEXIA_EMBEDDED_KAFKA_PORT",
+    "CACHEXIA_LAB_INGESTION_MLLP_PORT",
+    *(f"CACHEXIA_{name.upper().replace('-', '_')}_HTTP_PORT" for name in SERVICE_NAMES),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pair=st.lists(st.sampled_from(LISTENER_VARIABLES), min_size=2, max_size=2, unique=True),
+    port=st.integers(min_value=1024, max_value=65535),
+)
+def test_two_listeners_on_one_port_stop_start_up_naming_both(pair: list[str], port: int) -> None:
+    """Review 123: two services given one HTTP port were both shown "[up]" at one URL (one
+    of them exiting "address already in use", again and again)."""
+    environment = dict.fromkeys(pair, str(port))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for variable, value in environment.items():
+            monkeypatch.setenv(variable, value)
+        stderr = io.StringIO()
+        monkeypatch.setattr("sys.stderr", stderr)
+        with pytest.raises(SystemExit) as info:
+            load_settings()
+    assert info.value.code == 2
+    err = stderr.getvalue()
+    assert err.startswith("cachexia: invalid settings\n")
+    assert all(variable in err for variable in pair), err
+    assert f"are both {port}: each listener needs a port of its own" in err
+
+
+def test_every_listener_port_is_checked() -> None:
+    assert sorted(
+        setting_variable(field) for field in PlatformSettings().listener_ports()
+    ) == sorted(LISTENER_VARIABLES)
+
+
+def test_an_embedded_servers_port_is_free_to_share_when_it_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db:5432/cachexia")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_POSTGRES_PORT", "8081")  # nothing listens on it
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_KAFKA_PORT", "2575")
+    load_settings()
