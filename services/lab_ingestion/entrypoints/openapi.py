@@ -58,7 +58,12 @@ _UNREADABLE = (
     " deflate, or a corrupt one), kept as a rejection by its length and SHA-256 only; the"
     " answer closes the connection"
 )
-
+_TIMED_OUT = (
+    "the body not received in full within CACHEXIA_LAB_INGESTION_HTTP_BODY_SECONDS (60 s by"
+    " default) of its reading beginning: it stalled or trickled; kept as a rejection"
+    " (malformed-message) by the length and SHA-256 of what came; the answer closes the"
+    " connection"
+)
 _UNSUPPORTED = (
     "a body declared (Content-Type) as another media type than the route takes (none, or"
     " application/octet-stream, is read as the route's own; JSON only in UTF-8), kept as"
@@ -116,6 +121,7 @@ _FHIR_ERRORS: dict[str, Any] = {
         " rejection; issue code forbidden)"
     ),
     "405": _not_allowed(_OUTCOME),
+    "408": _fhir(f"{_TIMED_OUT} (issue code timeout)"),
     "413": _fhir(f"{_TOO_LARGE} (issue code too-costly)"),
     "415": _fhir(
         f"{_UNSUPPORTED}: FHIR JSON only (application/fhir+json, application/json); FHIR XML"
@@ -132,6 +138,7 @@ _PROBLEM_ERRORS: dict[str, Any] = {
     "401": _unauthorised(_problem("no or unknown bearer token")),
     "403": _problem("the token lacks the role lab"),
     "405": _not_allowed({_TEXT: {"schema": {"type": "string"}}}),
+    "408": _problem(_TIMED_OUT),
     "413": _problem(_TOO_LARGE),
     "415": _problem(
         f"{_UNSUPPORTED}: /v1/lab-results takes application/json or application/*+json,"

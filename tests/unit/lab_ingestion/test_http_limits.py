@@ -11,9 +11,11 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
+from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from tests.unit.lab_ingestion.route_fakes import LAB, LAB_TOKEN, FakeSubmit, lab_client
 
 HL7 = "x-application/hl7-v2+er7"
@@ -141,3 +143,35 @@ async def test_beyond_the_cap_a_push_is_answered_503_at_once_in_its_route_format
     )
     assert busy == 1
     assert [r.reason for r in submit.rejections if "at once" in r.reason] == []  # none kept
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/v1/hl7", HL7),
+        ("/v1/lab-results", "application/json"),
+        ("/fhir/Observation", "application/fhir+json"),
+        ("/fhir", "application/fhir+json"),
+    ],
+)
+async def test_the_408_of_a_stalled_body_is_in_the_openapi_document(
+    path: str, media_type: str
+) -> None:
+    """Review 123: /openapi.json left the 408 out; it lists it, in the format answered."""
+    async with lab_client(FakeSubmit(), body_seconds=0.2) as client:
+        reader, writer = await begin_post(client, path, b"{", {
+            "Content-Type": media_type, "Content-Length": "1000",
+        })  # fmt: skip
+        status, head, body = await answer(reader)
+        writer.close()
+    assert status == 408
+    answered = next(
+        line.split(":", 1)[1].split(";")[0].strip()
+        for line in head.split("\r\n")
+        if line.startswith("content-type:")
+    )
+    documented = OPENAPI_PATHS[path]["post"]["responses"]["408"]
+    assert answered in documented["content"], (answered, documented)
+    if answered == "application/fhir+json":
+        assert body["issue"][0]["code"] == "timeout"
+        assert "issue code timeout" in documented["description"]
