@@ -66,8 +66,8 @@ async def publish(servers: str, subject_id: str, event: bytes) -> None:
     """Send the event keyed by subject, to the topic the platform created (a topic created
     by the send itself would get the broker's partition count, not the platform's)."""
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", request_timeout_ms=5000)
-    await producer.start()
-    try:
+    try:  # stopped when its start fails too (a broker not there): else "Unclosed ..." at exit
+        await producer.start()
         await producer.client.force_metadata_update()
         if TOPIC not in producer.client.cluster.topics():
             raise PlatformNotUp(f"the broker at {servers} has no {TOPIC}: start `make run`")

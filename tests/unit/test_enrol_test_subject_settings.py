@@ -3,7 +3,12 @@ stops it with the variable named, not a validation traceback quoting the value."
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+from typing import Any
+
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from tools.enrol_test_subject import main
 
@@ -23,3 +28,39 @@ def test_a_bad_setting_stops_it_naming_the_variable(
     assert "ninety-ninety-two" not in err
     assert "Traceback" not in err
     assert "MRN123" not in out + err
+
+
+class RecordedProducer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka is untyped
+    """The real producer, remembering whether it was stopped."""
+
+    made: list[RecordedProducer] = []
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.stopped = False
+        RecordedProducer.made.append(self)
+
+    async def stop(self) -> None:
+        self.stopped = True
+        await super().stop()
+
+
+@pytest.mark.usefixtures("clean_platform_environment")
+def test_a_broker_not_there_is_one_line_and_the_producer_is_closed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Review 123: the line was followed by aiokafka's "Unclosed AIOKafkaProducer" (its
+    start failed, and it was never stopped)."""
+    with socket.socket() as unused:  # a port nothing listens on: refused at once
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_KAFKA_PORT", str(port))
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("tools.enrol_test_subject.subject_hmac_key", lambda _: b"k" * 64)
+    monkeypatch.setattr("tools.enrol_test_subject.AIOKafkaProducer", RecordedProducer)
+    RecordedProducer.made.clear()
+    assert main(["S-001", "MRN123"]) == 1
+    out, _ = capsys.readouterr()
+    assert out == f"the broker at 127.0.0.1:{port} did not take it: KafkaConnectionError\n"
+    (producer,) = RecordedProducer.made
+    assert producer.stopped
