@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 
 from cachexia.embedded import PlatformLock, spawn_broker, start_postgres, stop_servers
 from cachexia.infra_watch import InfrastructureWatch
@@ -31,6 +30,7 @@ from cachexia.platform import (
     wait_for_kafka,
     wait_for_postgres,
 )
+from cachexia.service_check import ServiceState, check_ports_free, service_state
 from cachexia.service_processes import ServiceProcess
 from cachexia.supervision import supervised_env
 from shared.embedded.postgres import EmbeddedPostgres
@@ -42,6 +42,8 @@ from shared.waiting import wait_event
 # A service's stop ends within its shutdown deadline (each step bounded, shared/shutdown.py);
 # this long past the deadline it is killed, before its own watchdog (deadline + 2 s) would
 SERVICE_EXIT_SLACK_SECONDS = 1.0
+# how long the banner waits for the services to be up (or to exit) before it is shown
+ANNOUNCE_WAIT_SECONDS = 60.0
 
 
 def say(text: str) -> None:
@@ -65,6 +67,8 @@ class Platform:
             return await self._run_holding_the_lock()
 
     async def _run_holding_the_lock(self) -> int:
+        # a service port in use: one line, nothing started (not a service restarted forever)
+        check_ports_free(self.settings, [s.name for s in self.services])
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -152,29 +156,37 @@ class Platform:
             service.start(env)
 
     async def _announce(self) -> None:
+        """The banner, once every service is up or has exited, or at the latest after
+        ANNOUNCE_WAIT_SECONDS: a service not up is shown so, with why (service_check)."""
         host = self.settings.bind_host
-        http_at = {s.name: host_port(host, self.settings.http_port(s.name)) for s in self.services}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ANNOUNCE_WAIT_SECONDS
         pending = {s.name: s for s in self.services}
-        state = dict.fromkeys(pending, "starting")
-        while pending and time.monotonic() < deadline and not self.stopping.is_set():
+        state = dict.fromkeys(pending, ServiceState(False, "not started"))
+        while pending and not self.stopping.is_set():
             for name, service in list(pending.items()):
-                if service.process is not None and service.process.poll() is not None:
-                    state[name] = "exited"  # the supervisor says why, and restarts it
-                elif await asyncio.to_thread(_answers, f"http://{http_at[name]}/healthz"):
-                    state[name] = "up"
-                if state[name] != "starting":
+                state[name] = await asyncio.to_thread(service_state, service, self.settings)
+                if state[name].up or state[name].final:  # an exit: the supervisor restarts it
                     del pending[name]
+            if not pending or time.monotonic() >= deadline:
+                break
             await asyncio.sleep(0.2)
+        not_up = [name for name, seen in state.items() if not seen.up]
         say("")
-        say("LENA-CCS platform is up")
+        if not_up:
+            say(
+                f"LENA-CCS platform is NOT up: {len(not_up)} of {len(state)} services are not "
+                "(see below, and their logs)"
+            )
+        else:
+            say("LENA-CCS platform is up")
         say(f"  PostgreSQL      {masked_url(self.postgres_dsn)}")
         say(f"  Kafka           {self.settings.kafka_servers}")
         say(f"  lab-ingestion   MLLP {host_port(host, self.settings.lab_ingestion_mllp_port)}")
         for service in self.services:
+            http_at = host_port(host, self.settings.http_port(service.name))
             say(
-                f"  {service.name:<15} http://{http_at[service.name]}  "
-                f"(/healthz /readyz /metrics) [{state[service.name]}]"
+                f"  {service.name:<15} http://{http_at}  (/healthz /readyz /metrics) "
+                f"{state[service.name].shown()}"
             )
         say(f"  logs            {self.logs}")
         say("Press Ctrl-C to stop.")
@@ -234,14 +246,6 @@ class Platform:
             service.stop_by(deadline)
         stop_servers(self.broker, self.postgres)
         say("stopped")
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own loopback URL
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def run_platform(settings: PlatformSettings) -> int:

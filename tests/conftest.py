@@ -22,7 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from bench.infra import free_port, use_port_range
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
-from shared.settings import PlatformSettings
+from shared.settings import SERVICE_NAMES, PlatformSettings, setting_variable
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +165,20 @@ def clean_platform_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         if name.startswith("CACHEXIA_") or name in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def own_service_ports(
+    clean_platform_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Free ports for every service's listeners, in the environment: `cachexia up` checks
+    them free before it starts anything, and a platform running on the defaults (`make run`)
+    must not fail a test of it."""
+    ports = {
+        setting_variable(f"{name.replace('-', '_')}_http_port"): str(free_port())
+        for name in SERVICE_NAMES
+    }
+    ports[setting_variable("lab_ingestion_mllp_port")] = str(free_port())
+    for variable, port in ports.items():
+        monkeypatch.setenv(variable, port)
+    return ports

@@ -83,7 +83,7 @@ def test_a_second_cachexia_up_refuses_in_one_line_and_touches_nothing(
 
 
 def test_a_postgres_found_running_is_used_and_never_stopped(
-    clean_platform_environment: None,
+    own_service_ports: dict[str, str],
     running_postgres: EmbeddedPostgres,
     held_port: int,
     data_dir: Path,
@@ -104,7 +104,7 @@ def test_a_postgres_found_running_is_used_and_never_stopped(
 
 
 async def test_the_lock_is_held_while_cachexia_up_runs_and_released_when_it_stops(
-    clean_platform_environment: None, silent_port: int, tmp_path: Path
+    own_service_ports: dict[str, str], silent_port: int, tmp_path: Path
 ) -> None:
     settings = PlatformSettings(
         database_url=f"postgresql://u:p@127.0.0.1:{silent_port}/db",

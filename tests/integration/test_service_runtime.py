@@ -390,6 +390,7 @@ async def test_sigterm_while_a_service_connects_to_a_silent_database_ends_it_in_
     assert "stopped before start-up completed" in output
 
 
+@pytest.mark.usefixtures("own_service_ports")  # `cachexia up` checks them free first
 async def test_ctrl_c_while_up_waits_for_infrastructure_stops_it_without_a_traceback(
     silent_port: int, tmp_path: Path
 ) -> None:

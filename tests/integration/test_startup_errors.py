@@ -129,19 +129,45 @@ def test_a_bind_host_that_is_no_host_is_a_settings_error(env: dict[str, str]) ->
     assert variable.startswith("  CACHEXIA_BIND_HOST: ") and "an IP address" in variable
 
 
-async def test_up_says_why_a_service_exited(env: dict[str, str], held_port: int) -> None:
+async def test_up_says_why_a_service_exited(env: dict[str, str]) -> None:
     """`cachexia up` runs the services in the background (their output goes to log files):
-    the service's one line is in what up says when the service exits."""
-    env = {**env, "CACHEXIA_LAB_INGESTION_HTTP_PORT": str(held_port)}
-    expected = (
-        f"lab-ingestion exited with 2: lab-ingestion cannot listen on 127.0.0.1:{held_port} "
-        "(address already in use); stop what holds it or set CACHEXIA_LAB_INGESTION_HTTP_PORT; "
-        "restarting in 1 s"  # 1, 2, 4 ... 30 s, anew once it ran a minute
+    the service's one line is in what up says when the service exits, and in the banner,
+    which shows it not up (review 123: "[up]" whatever happened)."""
+    env = {**env, "CACHEXIA_BIND_HOST": "192.0.2.1"}  # TEST-NET-1: no address of this machine
+    port = env["CACHEXIA_LAB_INGESTION_HTTP_PORT"]
+    why = (
+        f"lab-ingestion cannot listen on 192.0.2.1:{port} (not an address of this machine); "
+        "set CACHEXIA_BIND_HOST"
     )
+    expected = f"lab-ingestion exited with 2: {why}; restarting in 1 s"  # 1, 2, 4 ... 30 s
     said = await _until_said(["up"], env, expected, SERVICE_TIMEOUT_SECONDS)
     assert any(line.startswith(expected) for line in said), said
-    announced = f"  lab-ingestion   http://127.0.0.1:{held_port}  (/healthz /readyz /metrics)"
-    assert f"{announced} [exited]" in said, said
+    announced = f"  lab-ingestion   http://192.0.2.1:{port}  (/healthz /readyz /metrics)"
+    assert f"{announced} [not up: exited with 2: {why}]" in said, said
+    assert (
+        "LENA-CCS platform is NOT up: 5 of 5 services are not (see below, and their logs)" in said
+    )
+    assert "LENA-CCS platform is up" not in said
+
+
+def test_up_refuses_a_service_port_in_use_before_starting_anything(
+    env: dict[str, str], held_port: int, tmp_path: Path
+) -> None:
+    """Another program on a service's port (review 123: it answered /healthz, and the banner
+    sent integrators to it): one line, exit 2, nothing started."""
+    env = {**env, "CACHEXIA_CRP_MONITOR_HTTP_PORT": str(held_port)}
+    done = subprocess.run(
+        [sys.executable, "-m", "cachexia.cli", "up"],
+        env=_environment(env), capture_output=True, text=True, check=False,
+        timeout=SERVICE_TIMEOUT_SECONDS,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-1500:]
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"cachexia: crp-monitor cannot listen on 127.0.0.1:{held_port} (address already in "
+        "use); stop what holds it or set CACHEXIA_CRP_MONITOR_HTTP_PORT\n"
+    )
+    assert not (tmp_path / "logs").exists()  # no service was started
 
 
 async def _until_said(

@@ -16,7 +16,7 @@ KEY = "test-only-subject-hmac-key-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def environment(
-    clean_platform_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    own_service_ports: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", KEY)  # one server external: a key given

@@ -54,6 +54,7 @@ async def test_waiting_for_kafka_ends_when_asked_to_stop(monkeypatch: pytest.Mon
     assert attempts >= 2
 
 
+@pytest.mark.usefixtures("own_service_ports")
 async def test_a_stop_while_waiting_for_infrastructure_stops_the_platform(
     silent_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
