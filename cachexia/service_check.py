@@ -156,7 +156,11 @@ def check_ports_free(settings: PlatformSettings, services: list[str]) -> None:
     """InfrastructureError (exit 2, one line naming the variable) when a port a service is
     to listen on is in use now: nothing started, rather than a service exiting and restarted
     again and again (or another program's answer taken for it). Other bind errors (not an
-    address of this machine) are left to the service, which names them."""
+    address of this machine) are left to the service, which names them. Two listeners given
+    one port (``PlatformSettings.shared_port``) are refused first, naming both variables."""
+    shared = settings.shared_port()
+    if shared is not None:
+        raise InfrastructureError(shared, EXIT_USAGE)
     for name in services:
         ports = [settings.http_port(name)]
         if name == "lab-ingestion":

@@ -16,15 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import (
-    AliasChoices,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.protocol import DEFAULT_PROTOCOL_FILE, Protocol, ProtocolFileError, load_protocol
@@ -207,24 +199,20 @@ class PlatformSettings(BaseSettings):
         # (``shared.key_fingerprint``)
         return value
 
-    @model_validator(mode="after")
-    def _a_port_per_listener(self) -> PlatformSettings:
-        # two listeners of one platform on one port: the second cannot listen, and a check
-        # of the first's address would find the other (review 123)
+    def shared_port(self) -> str | None:
+        """Why two listeners of the platform would be on one port, else None: the second
+        cannot listen, and a check of the first's address would find the other (review
+        123). Asked by ``cachexia up``, which runs them all on one host; a service run alone
+        (a container of its own) may well use a port another service's setting names."""
         first_of: dict[int, str] = {}
         for field, port in self.listener_ports().items():
             if port in first_of:
-                raise PydanticCustomError(
-                    "port_shared",
-                    "{first} and {second} are both {port}: each listener needs a port of its own",
-                    {
-                        "first": setting_variable(first_of[port]),
-                        "second": setting_variable(field),
-                        "port": port,
-                    },
+                return (
+                    f"{setting_variable(first_of[port])} and {setting_variable(field)} are "
+                    f"both {port}: each listener needs a port of its own"
                 )
             first_of[port] = field
-        return self
+        return None
 
     def listener_ports(self) -> dict[str, int]:
         """The port setting of every listener of the platform: the services' HTTP ports,

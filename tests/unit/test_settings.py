@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -11,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
+from cachexia.errors import InfrastructureError
+from cachexia.service_check import check_ports_free
 from cachexia.supervision import SUPERVISOR_PID_VARIABLE
 from shared.settings import (
     DEFAULT_HTTP_PORTS,
@@ -287,22 +288,22 @@ LISTENER_VARIABLES = [
     pair=st.lists(st.sampled_from(LISTENER_VARIABLES), min_size=2, max_size=2, unique=True),
     port=st.integers(min_value=1024, max_value=65535),
 )
-def test_two_listeners_on_one_port_stop_start_up_naming_both(pair: list[str], port: int) -> None:
+def test_two_listeners_on_one_port_stop_cachexia_up_naming_both(pair: list[str], port: int) -> None:
     """Review 123: two services given one HTTP port were both shown "[up]" at one URL (one
-    of them exiting "address already in use", again and again)."""
+    of them exiting "address already in use", again and again). ``cachexia up`` runs every
+    listener on one host: it refuses them before it starts anything (exit 2); the settings
+    alone are not refused (a service run in a container of its own may use a port another
+    service's setting names)."""
     environment = dict.fromkeys(pair, str(port))
     with pytest.MonkeyPatch.context() as monkeypatch:
         for variable, value in environment.items():
             monkeypatch.setenv(variable, value)
-        stderr = io.StringIO()
-        monkeypatch.setattr("sys.stderr", stderr)
-        with pytest.raises(SystemExit) as info:
-            load_settings()
-    assert info.value.code == 2
-    err = stderr.getvalue()
-    assert err.startswith("cachexia: invalid settings\n")
-    assert all(variable in err for variable in pair), err
-    assert f"are both {port}: each listener needs a port of its own" in err
+        settings = load_settings()
+    with pytest.raises(InfrastructureError) as info:
+        check_ports_free(settings, [])
+    assert info.value.exit_code == 2
+    assert all(variable in str(info.value) for variable in pair), info.value
+    assert f"are both {port}: each listener needs a port of its own" in str(info.value)
 
 
 def test_every_listener_port_is_checked() -> None:
