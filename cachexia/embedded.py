@@ -16,9 +16,10 @@ import threading
 from pathlib import Path
 
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
+from shared.addresses import host_port
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu, PortInUse
-from shared.settings import host_port, setting_variable
+from shared.settings import setting_variable
 
 LOCK_FILE = "platform.lock"
 BROKER_STOP_GRACE_SECONDS = 1.0  # memory storage: nothing to flush, SIGKILL after this

@@ -13,12 +13,13 @@ import asyncpg
 
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
 from cachexia.services import service_definition
+from shared.addresses import masked_url
 from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
 from shared.key_fingerprint import check_key_fingerprint
 from shared.messaging.kafka import ensure_topics, kafka_reachable
 from shared.secrets import subject_key_origin
-from shared.settings import SERVICE_NAMES, PlatformSettings, masked_url
+from shared.settings import SERVICE_NAMES, PlatformSettings
 
 T = TypeVar("T")
 

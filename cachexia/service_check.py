@@ -24,8 +24,9 @@ from typing import Literal
 
 from cachexia.errors import EXIT_USAGE, InfrastructureError
 from cachexia.service_processes import ServiceProcess
+from shared.addresses import host_port
 from shared.listening import listen_error
-from shared.settings import PlatformSettings, host_port
+from shared.settings import PlatformSettings
 
 _TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 _LISTEN = "0A"  # a socket's state in /proc/net/tcp: TCP_LISTEN

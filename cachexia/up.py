@@ -33,10 +33,11 @@ from cachexia.platform import (
 from cachexia.service_check import ServiceState, check_ports_free, service_state
 from cachexia.service_processes import ServiceProcess
 from cachexia.supervision import supervised_env
+from shared.addresses import host_port, masked_url
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.tansu import EmbeddedTansu
 from shared.secrets import subject_hmac_key
-from shared.settings import SERVICE_NAMES, PlatformSettings, host_port, masked_url
+from shared.settings import SERVICE_NAMES, PlatformSettings
 from shared.waiting import wait_event
 
 # A service's stop ends within its shutdown deadline (each step bounded, shared/shutdown.py);

@@ -7,7 +7,8 @@ import errno
 import os
 import socket
 
-from shared.settings import PlatformSettings, host_port, setting_variable
+from shared.addresses import host_port
+from shared.settings import PlatformSettings, setting_variable
 
 
 class ListenError(Exception):

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from shared.addresses import host_port
 from shared.auth import TokenStore
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool, postgres_reachable
@@ -30,7 +31,7 @@ from shared.messaging.relay import OutboxRelay
 from shared.metrics import ReadinessMetrics, new_registry
 from shared.service import ConsumerDefinition, ServiceContext, ServiceDefinition, ServiceParts
 from shared.service_messaging import ServiceMessaging
-from shared.settings import PlatformSettings, host_port
+from shared.settings import PlatformSettings
 from shared.shutdown import (
     WATCHDOG_MARGIN_SECONDS,
     ShutdownBudget,

@@ -41,6 +41,7 @@ from services.lab_ingestion.service_layer.late_enrolments import (
 )
 from services.lab_ingestion.service_layer.replay import Replayer
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
+from shared.addresses import host_port
 from shared.contracts.events.lab import Channel
 from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
@@ -50,7 +51,7 @@ from shared.metrics import ProtocolMetrics
 from shared.protocol import Protocol
 from shared.secrets import subject_hmac_key, subject_key_origin
 from shared.service import ServiceContext, ServiceDefinition, ServiceParts
-from shared.settings import PlatformSettings, host_port
+from shared.settings import PlatformSettings
 from shared.subjects import SUBJECT_MIGRATION_SET, subject_directory_consumer
 
 NAME = "lab-ingestion"

@@ -13,12 +13,12 @@ from pydantic import SecretStr, ValidationError
 from cachexia.errors import InfrastructureError
 from cachexia.service_check import check_ports_free
 from cachexia.supervision import SUPERVISOR_PID_VARIABLE
+from shared.addresses import masked_url
 from shared.settings import (
     DEFAULT_HTTP_PORTS,
     SERVICE_NAMES,
     PlatformSettings,
     load_settings,
-    masked_url,
     setting_variable,
 )
 
