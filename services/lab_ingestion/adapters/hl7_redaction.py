@@ -35,7 +35,8 @@ as ``7561234567897``), a patient number as it is hashed (``ZZMRN 123987`` as
 patient's street line (``scrub.street_words``; another person's address is searched as
 whole lines only, since every word searched for may wipe a note's ordinary word: "5 INSURED
 WAY"). A birth date is also found as the date of a timestamp (``195103170800``). In ids
-(MSH-10, ORC-2/3, OBR-2/3, OBX-4) a name's word of three letters or more and a birth date's
+(MSH-10, ORC-2/3, OBR-2/3, SPM-2/3, OBX-4) and in the sender's name (MSH-3/4 but an OID:
+``hl7_sender_fields``) a name's word of three letters or more and a birth date's
 spellings (but ``D.M.YYYY`` and ``DD.MM.YY``, which may be part of another date there) are
 found run into other letters or digits too (``ZWYSSIGMANN19510317`` -> ``[redacted]``), even
 inside a longer digit run (``X195103170`` -> ``X[redacted]0``). Limits: elsewhere a birth
@@ -63,10 +64,16 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
 )
 from services.lab_ingestion.adapters.hl7_scrub_fields import masked_flags, scrub_fields
 from services.lab_ingestion.adapters.hl7_secrets import secrets_and_numbers
+from services.lab_ingestion.adapters.hl7_sender_fields import (
+    SENDER_FIELDS,
+    SplitSender,
+    join_senders,
+    masked_sender,
+    sender_parts,
+)
 from services.lab_ingestion.adapters.scrub import (
     REDACTED,
 )
-from services.lab_ingestion.domain.authority_names import is_oid
 from services.lab_ingestion.domain.local_codes import NO_MAPPINGS, LocalKey
 from services.lab_ingestion.domain.matching import numbers_masked
 
@@ -100,7 +107,6 @@ _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3), "SPM": (2, 3)}
 # and OBX-4 (the sub-id, in the result key): where a name's word or a birth date is found
 # run into other letters or digits too (``ZWYSSIGMANN19510317``), not only as a whole word
 _RUN_IN_FIELDS = {**_ID_FIELDS, "OBX": (4,)}
-_SENDER_FIELDS = (2, 3)  # MSH-3 and MSH-4 (MSH-1 is the separator): who sent the message
 
 
 def redact(
@@ -140,7 +146,9 @@ def redact(
     for _, _, kept_numbers in numbers:
         for number in kept_numbers:
             drop_personal_parts(number.authority, separators[3], secrets)
-    senders: list[tuple[list[str], int, list[str]]] = []  # MSH-3/4 scrubbed part by part
+    senders: list[SplitSender] = []  # MSH-3/4 scrubbed part by part (an OID kept whole)
+    # and MSH-3/4's values (its parts but an OID), run-in scrubbed as ids are (LIS19580214)
+    sender_values: list[tuple[list[str], int]] = []
     # (fields, index) of every value to scrub: the kept fields, and each kept authority's
     # subcomponents (a short name misplaced in CX-4 as a word of its own)
     scrubbed: list[tuple[list[str], int]] = [
@@ -159,7 +167,7 @@ def redact(
         if name == "OBX" and len(fields) > 8:  # abnormal flags: only codes
             fields[8] = masked_flags(fields[8], separators)
         mask_documents(name, fields, separators, mapped)
-        scrubbed.extend(_to_scrub(name, fields, separators, senders))
+        scrubbed.extend(_to_scrub(name, fields, separators, senders, sender_values))
     scrub_fields(text, secrets, scrubbed, separators, phones=phones)
     ids = [
         (fields, index)
@@ -167,9 +175,9 @@ def redact(
         for index in _RUN_IN_FIELDS.get(name, ())
         if index < len(fields) and fields[index]
     ]
+    ids += [(fields, index) for fields, index in sender_values if fields[index]]
     scrub_fields(text, run_in, ids, separators, run_in=True)  # ROE19510317 as [redacted]
-    for fields, index, parts in senders:
-        fields[index] = "".join(parts)
+    join_senders(senders)
     for fields, index, kept_numbers in numbers:
         fields[index] = separators[2].join(number.joined(separators) for number in kept_numbers)
     return "\r".join(field.join(fields) for _, fields in kept)
@@ -179,52 +187,22 @@ def _to_scrub(
     name: str,
     fields: list[str],
     separators: Separators,
-    senders: list[tuple[list[str], int, list[str]]],
+    senders: list[SplitSender],
+    sender_values: list[tuple[list[str], int]],
 ) -> Iterator[tuple[list[str], int]]:
     """The values of a kept segment to scrub: its fields but PID-3 (hashed) and MSH-1/MSH-2
-    (the separators themselves), MSH-3/MSH-4 as ``_sender_parts``."""
+    (the separators themselves), MSH-3/MSH-4 as ``sender_parts`` (also put in
+    ``sender_values``, to be scrubbed as ids are)."""
     first = 2 if name == "MSH" else 1 if _SEGMENT_ID.fullmatch(fields[0]) else 0
     for index in range(first, len(fields)):
         if not fields[index] or (name == "PID" and index in PATIENT_NUMBER_FIELDS):
             continue
-        if name == "MSH" and index in _SENDER_FIELDS:
-            yield from _sender_parts(fields, index, separators, senders)
+        if name == "MSH" and index in SENDER_FIELDS:
+            whole_words, run_in = sender_parts(fields, index, separators, senders)
+            sender_values.extend(run_in)
+            yield from whole_words
         else:
             yield fields, index
-
-
-def _sender_parts(
-    fields: list[str],
-    index: int,
-    separators: Separators,
-    senders: list[tuple[list[str], int, list[str]]],
-) -> list[tuple[list[str], int]]:
-    """What of MSH-3 or MSH-4 (an HD) is scrubbed: the whole field, unless a universal id
-    (HD.2) in it is an OID (``is_oid``). That OID is the sender's name, not the patient's (a
-    sender named by it alone is known, allow-listed and replayed by it), and an arc of it
-    may be any number: 113883, HL7's root, is in every HL7 OID, and a patient whose number
-    it is must not have the sender renamed ``2.16.840.1.HMAC:...``. It is kept as written;
-    the namespace id, the id's type and anything else there are scrubbed as before (anyone
-    who reaches the port writes those fields: a name there is no sender's). The field is
-    put together again (``senders``) once scrubbed."""
-    _, component, repetition, _, _ = separators
-    parts = re.split(f"({re.escape(component)}|{re.escape(repetition)})", fields[index])
-    position, kept = 0, set()
-    for at, part in enumerate(parts):
-        if part == repetition:
-            position = 0
-        elif part == component:
-            position += 1
-        elif position == 1 and is_oid(part.strip()):
-            kept.add(at)
-    if not kept:
-        return [(fields, index)]
-    senders.append((fields, index, parts))
-    return [
-        (parts, at)
-        for at, part in enumerate(parts)
-        if part and at % 2 == 0 and at not in kept  # separators are odd
-    ]
 
 
 def _blank_pid(fields: list[str]) -> None:
@@ -275,25 +253,9 @@ def _mask_numbers_in_ids(
             if index < len(fields) and fields[index]:
                 fields[index] = masked(fields[index])
         if name == "MSH":
-            for index in _SENDER_FIELDS:
+            for index in SENDER_FIELDS:
                 if index < len(fields) and fields[index]:
-                    fields[index] = _masked_sender(fields[index], separators, masked)
-
-
-def _masked_sender(value: str, separators: Separators, masked: Callable[[str], str]) -> str:
-    """An HD with a patient's number masked in each part but an OID universal id (HD.2),
-    which is the sender's name and whose arcs may be any number (``_sender_parts``)."""
-    _, component, repetition, _, _ = separators
-    parts = re.split(f"({re.escape(component)}|{re.escape(repetition)})", value)
-    position = 0
-    for at, part in enumerate(parts):
-        if part == repetition:
-            position = 0
-        elif part == component:
-            position += 1
-        elif part and not (position == 1 and is_oid(part.strip())):
-            parts[at] = masked(part)
-    return "".join(parts)
+                    fields[index] = masked_sender(fields[index], separators, masked)
 
 
 def _separators(lines: list[str]) -> Separators | None:
