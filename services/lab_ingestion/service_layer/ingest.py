@@ -248,12 +248,12 @@ class BatchIngestor:
         if isinstance(command, RecordRejectedInput):
             command = failed_transaction_copy(context, command)
             code, reason = rejection_of_input(context, command)
-            reject(context, command, code, reason)
-            return IngestOutcome.rejected(code, reason)
+            return IngestOutcome.rejected(code, reject(context, command, code, reason))
         outcome = early_answer(context, command, reads_kept_copies=self._reads_kept_copies)
         if outcome is not None:
-            if not outcome.accepted and outcome.code is not None:
-                reject(context, command, outcome.code, outcome.reason)
+            if not outcome.accepted and outcome.code is not None:  # answered as kept
+                reason = reject(context, command, outcome.code, outcome.reason)
+                return dataclasses.replace(outcome, reason=reason)
             return outcome
         return self._accept(context, command)
 
@@ -261,8 +261,9 @@ class BatchIngestor:
         message = command.message
         if is_unresolved(message):  # no number to match by: discarded or rejected
             outcome = unresolved_outcome(context, message, self._hash, command.received_at)
-            if outcome.code is not None:
-                reject(context, command, outcome.code, outcome.reason)
+            if outcome.code is not None:  # answered as kept
+                reason = reject(context, command, outcome.code, outcome.reason)
+                outcome = dataclasses.replace(outcome, reason=reason)
             return outcome
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
@@ -280,8 +281,8 @@ class BatchIngestor:
                 and moved_on is not None
                 and not bundle_resent(context, command, self._params, subject_id)
             ):  # a stale version, unless its Bundle is sent again whole for its results
-                reject(context, command, moved_on.code, moved_on.reason)
-                return IngestOutcome.rejected(moved_on.code, moved_on.reason)
+                reason = reject(context, command, moved_on.code, moved_on.reason)
+                return IngestOutcome.rejected(moved_on.code, reason)
             return resent(context, command, same=same)
         plan = plan_message(
             context, message, subject_id, command.received_at, command.bundle, params=self._params
@@ -316,8 +317,8 @@ def _unplanned(
     context: BatchContext, command: IngestLabMessage, rejected: Rejected
 ) -> IngestOutcome:
     """A message whose results cannot be recorded: rejected."""
-    reject(context, command, rejected.code, rejected.reason)
-    return IngestOutcome.rejected(rejected.code, rejected.reason, observation=rejected.observation)
+    reason = reject(context, command, rejected.code, rejected.reason)
+    return IngestOutcome.rejected(rejected.code, reason, observation=rejected.observation)
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:

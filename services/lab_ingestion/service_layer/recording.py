@@ -242,8 +242,8 @@ def resent(context: BatchContext, command: IngestLabMessage, *, same: bool) -> I
     content under a stored message's id is a reused id, never dropped."""
     if same:
         return IngestOutcome(accepted=True, duplicate=True)
-    reject(context, command, RejectionCode.REUSED_MESSAGE_ID, REUSED_ID_REASON)
-    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, REUSED_ID_REASON)
+    reason = reject(context, command, RejectionCode.REUSED_MESSAGE_ID, REUSED_ID_REASON)
+    return IngestOutcome.rejected(RejectionCode.REUSED_MESSAGE_ID, reason)
 
 
 REUSED_ID_REASON = (

@@ -30,7 +30,10 @@ def reject(
     command: IngestLabMessage | RecordRejectedInput,
     code: RejectionCode,
     reason: str,
-) -> None:
+) -> str:
+    """Keep ``command`` as rejected, and say why as it is kept: the reason naming the
+    sender as the kept copy does (``rejection_source``). The answer says that too (an
+    interface engine logs its ACKs): never the name the copy scrubbed."""
     patient_hmac: str | None = None
     digest: str | None = None
     if isinstance(command, RecordRejectedInput):
@@ -52,6 +55,7 @@ def reject(
     shown_source = rejection_source(channel, code, payload, source, listed=listed)
     if shown_source != source and source:  # the reason names the sender as the copy does
         reason = reason.replace(repr(source), repr(shown_source))
+    answered = reason
     if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):
         payload, reason = _bounded_copy(payload, reason)
     record = RejectionRecord(
@@ -60,6 +64,7 @@ def reject(
     )  # fmt: skip
     context.rejections.append(record)
     context.events.append((LAB_REJECTED, rejected_event(record)))
+    return answered
 
 
 def _refused_for_its_token(

@@ -95,5 +95,5 @@ def subject_or_answer(
         # stored before: a resend (a lost ACK) is a duplicate, whatever the subject
         # directory says since (a withdrawal, a second enrolment)
         return resent(context, command, same=True)
-    reject(context, command, subject_id.code, subject_id.reason)
-    return IngestOutcome.rejected(subject_id.code, subject_id.reason)
+    reason = reject(context, command, subject_id.code, subject_id.reason)
+    return IngestOutcome.rejected(subject_id.code, reason)

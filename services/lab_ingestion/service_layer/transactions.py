@@ -50,9 +50,11 @@ def apply_transaction(
         if not outcome.accepted:
             context.restore(saved)
             code = outcome.code or RejectionCode.MALFORMED
-            reason = f"transaction rejected: {outcome.reason}"
-            reject(
-                context, replace(single, redact=_kept_copy(context, command, index)), code, reason
+            reason = reject(
+                context,
+                replace(single, redact=_kept_copy(context, command, index)),
+                code,
+                f"transaction rejected: {outcome.reason}",
             )
             return IngestOutcome(accepted=False, code=code, reason=reason, failed_part=index)
         results += outcome.results
