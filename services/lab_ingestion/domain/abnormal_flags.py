@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from services.lab_ingestion.domain.lab_numbers import is_showable
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from shared.contracts.events.lab import Analyte, Comparator
 
@@ -106,11 +107,13 @@ def check_flag_fits_value(
     *,
     unit: str,
     comparator: Comparator | None = None,
+    as_written: str | None = None,
 ) -> Rejected | None:
     """Why a result's flag contradicts its own value and reference range (None: it does
     not): a flag below the range (``LOW_FLAGS``) on a value above the range's upper limit,
     or one above it (``HIGH_FLAGS``) on a value below its lower limit. ``value``, ``low`` and
-    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only.
+    ``high`` are in the same (canonical) unit; the reason quotes lab numbers only, the value
+    only when its text as sent (``as_written``) is one a reason may quote (``value_words``).
 
     A censored value (``comparator``) is a limit, checked as its number is (a low flag on
     ``<100`` x10^9/L with a range of 1.8-7.7 is a count per microlitre labelled per litre: no
@@ -118,7 +121,6 @@ def check_flag_fits_value(
     the true value can never be on the flag's side: ``>5`` flagged low with a range of
     3-10, ``<7`` flagged high with one of 5-10. A value at a limit is no contradiction.
     N alone on a value far outside the range (``far_from_normal``) is one."""
-    shown = f"{comparator.value if comparator else ''}{value:.6g}"
     given = list(codes)
     for code in given:
         if code == NORMAL:
@@ -129,8 +131,9 @@ def check_flag_fits_value(
             continue
         return Rejected(
             RejectionCode.IMPLAUSIBLE_VALUE,
-            f"{analyte.value}: the abnormal flag {code!r} contradicts the value "
-            f"{shown} {unit} {where} the reference range {range_text(low, high)} {unit}: "
+            f"{analyte.value}: the abnormal flag {code!r} contradicts the value"
+            f"{value_words(value, unit, comparator, as_written)} {where} the reference range "
+            f"{range_text(low, high)} {unit}: "
             "check the unit",
         )
     return None
@@ -185,6 +188,19 @@ def _contradiction(
             if bound is not None and (value < bound if at_most else value <= bound):
                 return "within or below"  # the true value is below the limit
     return None
+
+
+def value_words(
+    value: float, unit: str, comparator: Comparator | None, as_written: str | None
+) -> str:
+    """`` <100 10*9/L``: the value (in ``unit``) as a reason quotes it after "the value", or
+    nothing when the text sent (``as_written``; None: a number the service read) is no lab
+    number a reason may quote: a birth date, phone or AHV number read as a platelet count
+    per microlitre (``01021958`` /uL is 1021.958 x10^9/L) is a human value, and is quoted
+    in no reason, not even rounded."""
+    if as_written is not None and not is_showable(as_written.strip()):
+        return ""
+    return f" {comparator.value if comparator else ''}{value:.6g} {unit}"
 
 
 def range_text(low: float | None, high: float | None) -> str:

@@ -47,6 +47,9 @@ MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) k
 _SHOWABLE_VALUE: Final = re.compile(
     r"(?:<=|>=|<|>|=|\u2264|\u2265)?\s?[+-]?[0-9]{1,6}(?:[.,][0-9]{1,6})?"
 )
+# at most seven digits in all: a birth date (19580214, 14021958, 1958.0214 with a dot put
+# in), a phone number (10 digits) or an AHV number (13) has more
+_SHOWABLE_DIGITS: Final = 7
 
 
 def read_decimal(number: str) -> float | None:
@@ -116,9 +119,17 @@ def significant_digits(number: str) -> int:
     return len("".join(c for c in number if c.isdigit()).lstrip("0"))
 
 
+def is_showable(value: str) -> bool:
+    """Whether a reason may quote the value as written (or a number read from it): one lab
+    number (a comparator and sign allowed) of at most seven digits, never the shape of a
+    birth date, phone or AHV number."""
+    return bool(_SHOWABLE_VALUE.fullmatch(value)) and (
+        sum(c.isdigit() for c in value) <= _SHOWABLE_DIGITS
+    )
+
+
 def show_value(value: str) -> str:
-    """The value itself if it is one number (a comparator and sign allowed); otherwise only
-    its length."""
-    if _SHOWABLE_VALUE.fullmatch(value):
+    """The value itself if it is showable (``is_showable``); otherwise only its length."""
+    if is_showable(value):
         return repr(value)
     return f"(text of {len(value)} characters)"

@@ -170,10 +170,19 @@ def _result(
         return mislabelled
     low, high = reference_range_of(analyte, observation.reference_range, conversion, params)
     if low is None and high is None:
-        unfit = check_flag_fits_any_range(analyte, flags, value, unit=unit, comparator=comparator)
+        unfit = check_flag_fits_any_range(
+            analyte, flags, value, unit=unit, comparator=comparator, as_written=observation.value
+        )
     else:
         unfit = check_flag_fits_value(
-            analyte, flags, value, low, high, unit=unit, comparator=comparator
+            analyte,
+            flags,
+            value,
+            low,
+            high,
+            unit=unit,
+            comparator=comparator,
+            as_written=observation.value,
         )
     if unfit is not None:
         return unfit

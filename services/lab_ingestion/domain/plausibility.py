@@ -63,7 +63,9 @@ def is_plausible(analyte: Analyte, canonical_value: float) -> bool:
 
 def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None:
     """Why a value in the analyte's canonical unit is no human value (None: it may be one).
-    The reason quotes the converted number: a lab number, never a sender's text."""
+    The reason names the analyte and the bound, never the value: a number no body has may
+    be no measurement at all but a birth date, phone or AHV number sent in the value field
+    (review 125: ``19580214`` mg/L was quoted in the answer, the rejection and its event)."""
     if is_plausible(analyte, canonical_value):
         return None
     ceiling = PLAUSIBILITY_CEILINGS[analyte]
@@ -71,13 +73,13 @@ def check_plausible(analyte: Analyte, canonical_value: float) -> Rejected | None
     if canonical_value < ceiling:
         return Rejected(
             RejectionCode.IMPLAUSIBLE_VALUE,
-            f"{analyte.value} {canonical_value:.15g} {unit} is below any human value "
-            f"({PLAUSIBILITY_FLOORS[analyte]:g}): check the unit and the decimal point",
+            f"{analyte.value} value is below any human value "
+            f"({PLAUSIBILITY_FLOORS[analyte]:g} {unit}): check the unit and the decimal point",
         )
     return Rejected(
         RejectionCode.IMPLAUSIBLE_VALUE,
-        f"{analyte.value} {canonical_value:.15g} {unit} is above any human value "
-        f"({ceiling:g}): check the unit and the decimal point",
+        f"{analyte.value} value is above any human value ({ceiling:g} {unit}): check the "
+        "unit and the decimal point",
     )
 
 
@@ -92,13 +94,17 @@ LOWEST_COUNTS_PER_MICROLITRE: Final[Mapping[Analyte, float]] = MappingProxyType(
 
 def check_count_per_microlitre(analyte: Analyte, cells_per_microlitre: float) -> Rejected | None:
     """Why a whole count per microlitre is no count measured (None: it may be one). The
-    reason quotes the number read: a lab number, never a sender's text."""
+    reason quotes the count only when it is a whole number under the floor (three digits
+    at most: no birth date, phone or AHV number); a count with decimals is refused before
+    (``lab_numbers``), and any other is described without its number."""
     lowest = LOWEST_COUNTS_PER_MICROLITRE.get(analyte)
     if lowest is None or not 0 < cells_per_microlitre < lowest:
         return None
+    whole = cells_per_microlitre.is_integer()
+    count = f" {cells_per_microlitre:.0f}" if whole else ""
     return Rejected(
         RejectionCode.IMPLAUSIBLE_VALUE,
-        f"{analyte.value} {cells_per_microlitre:.15g} per microlitre is below any "
+        f"{analyte.value}{count} per microlitre is below any "
         f"{analyte.value} count measured ({lowest:g} /uL): counts per microlitre are whole "
         "cells, check the unit",
     )

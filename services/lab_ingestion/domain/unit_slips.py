@@ -32,8 +32,10 @@ from services.lab_ingestion.domain.abnormal_flags import (
     NORMAL,
     far_from_normal,
     range_text,
+    value_words,
 )
 from services.lab_ingestion.domain.analytes import UnitConversion, UnitParameters, accepted_units
+from services.lab_ingestion.domain.lab_numbers import is_showable
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.plausibility import (
     REFERENCE_LIMIT_WINDOWS,
@@ -57,7 +59,8 @@ def check_range_fits_unit(
     """Why the reference range ``text`` says the value's unit label is wrong (None: it does
     not). ``number`` is the value read, in ``value_unit``; ``as_written`` its digits as sent
     (``4.0`` has decimals: no count per microlitre, though its number is whole). The reason
-    quotes lab numbers and the service's own unit codes only."""
+    quotes lab numbers and the service's own unit codes only: the value's numbers only when
+    ``as_written`` is one a reason may quote (``lab_numbers.is_showable``)."""
     written = written_range(analyte, text, value_unit, params)
     if written is None:
         return None
@@ -72,14 +75,18 @@ def check_range_fits_unit(
             continue
         converted = (_apply(other, low), _apply(other, high))
         if plausible_reference_range(analyte, *converted) and _may_be_in(other, number, as_written):
-            unit = value_unit.source_unit
+            unit, canonical = value_unit.source_unit, other.canonical_unit
+            readings = (
+                f" {number:.6g} may be in {code} too ({other.apply(number):.6g} {canonical}, "
+                f"not {value_unit.apply(number):.6g} {canonical})"
+                if is_showable(as_written.strip())
+                else f" may be in {code} too"
+            )
             return Rejected(
                 RejectionCode.IMPLAUSIBLE_VALUE,
                 f"{analyte.value}: the reference range {range_text(low, high)} read in the "
                 f"value's unit {unit} is no laboratory's, but is one in {code} "
-                f"({range_text(*converted)} {other.canonical_unit}): the value {number:.6g} "
-                f"may be in {code} too ({other.apply(number):.6g} {other.canonical_unit}, "
-                f"not {value_unit.apply(number):.6g} {other.canonical_unit}); check the unit",
+                f"({range_text(*converted)} {canonical}): the value{readings}; check the unit",
             )
     return None
 
@@ -91,18 +98,19 @@ def check_flag_fits_any_range(
     *,
     unit: str,
     comparator: Comparator | None = None,
+    as_written: str | None = None,
 ) -> Rejected | None:
     """Why a result without a reference range has a flag no laboratory's range allows (None:
     some laboratory's may). ``value`` (a limit when ``comparator``) is in the canonical
-    ``unit``. A low flag (``LOW_FLAGS``) says the value is below the laboratory's LLN: one
-    above the highest LLN of any laboratory (or, a ``<`` limit, above the highest ULN: no
-    reporting limit lies there) is not; a high flag likewise below the lowest ULN (a ``>``
-    limit: below the lowest LLN). N alone says the value is normal in some laboratory's
-    range: one below half the lowest LLN or above twice the highest ULN is not."""
+    ``unit``, quoted when its text as sent (``as_written``) may be (``value_words``). A low
+    flag (``LOW_FLAGS``) says the value is below the laboratory's LLN: one above the highest
+    LLN of any laboratory (or, a ``<`` limit, above the highest ULN: no reporting limit lies
+    there) is not; a high flag likewise below the lowest ULN (a ``>`` limit: below the lowest
+    LLN). N alone says the value is normal in some laboratory's range: one below half the
+    lowest LLN or above twice the highest ULN is not."""
     (lowest_lln, highest_lln), (lowest_uln, highest_uln) = REFERENCE_LIMIT_WINDOWS[analyte]
     below = comparator in (Comparator.BELOW, Comparator.AT_MOST)
     above = comparator in (Comparator.ABOVE, Comparator.AT_LEAST)
-    shown = f"{comparator.value if comparator else ''}{value:.6g}"
     given = list(codes)
     for code in given:
         if code == NORMAL:
@@ -124,8 +132,9 @@ def check_flag_fits_any_range(
         if wrong:
             return Rejected(
                 RejectionCode.IMPLAUSIBLE_VALUE,
-                f"{analyte.value}: the abnormal flag {code!r} contradicts the value {shown} "
-                f"{unit}, {where} every laboratory's {name} limit of normal ({limit:g} "
+                f"{analyte.value}: the abnormal flag {code!r} contradicts the value"
+                f"{value_words(value, unit, comparator, as_written)}, {where} every "
+                f"laboratory's {name} limit of normal ({limit:g} "
                 f"{unit}), and no reference range is read: check the unit",
             )
     return None

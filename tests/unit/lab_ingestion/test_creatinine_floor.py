@@ -24,7 +24,7 @@ def test_the_finding_a_mg_dl_value_labelled_umol_l_is_refused() -> None:
     assert isinstance(result, Rejected), result
     assert result.code is RejectionCode.IMPLAUSIBLE_VALUE
     assert result.reason == (
-        "creatinine 0.0271493212669683 mg/dL is below any human value (0.1): "
+        "creatinine value is below any human value (0.1 mg/dL): "
         "check the unit and the decimal point"
     )
 
@@ -45,7 +45,7 @@ def test_creatinine_below_the_floor_is_refused(
     result = planned(one_result_oru(f"{code}^Creatinine^LN", value, "^".join(unit)))
     assert isinstance(result, Rejected), result
     assert result.code is RejectionCode.IMPLAUSIBLE_VALUE
-    assert "below any human value (0.1)" in result.reason
+    assert "below any human value (0.1 mg/dL)" in result.reason
 
 
 @pytest.mark.parametrize(

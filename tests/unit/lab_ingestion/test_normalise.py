@@ -554,8 +554,8 @@ def test_a_value_above_any_human_value_is_rejected_at_its_ceiling_not_below(
     result = rejected(
         normalise(observation(analyte, f"{ceiling}.1", unit)), RejectionCode.IMPLAUSIBLE_VALUE
     )
-    assert result.reason == (
-        f"{analyte.value} {ceiling}.1 {unit[0]} is above any human value ({ceiling}): "
+    assert result.reason == (  # the value is not quoted: it may be a birth date (review 125)
+        f"{analyte.value} value is above any human value ({ceiling} {unit[0]}): "
         "check the unit and the decimal point"
     )
 
@@ -580,8 +580,9 @@ def test_haemoglobin_below_any_living_patient_is_rejected(
         normalise(observation(Analyte.HAEMOGLOBIN, value, (unit,))),
         RejectionCode.IMPLAUSIBLE_VALUE,
     )
+    assert float(canonical) < 0.5
     assert result.reason == (
-        f"haemoglobin {float(canonical):.15g} g/dL is below any human value (0.5): "
+        "haemoglobin value is below any human value (0.5 g/dL): "
         "check the unit and the decimal point"
     )
 
