@@ -180,3 +180,35 @@ async def test_a_body_beyond_ascii_declared_iso_8859_1_is_refused_415(lab: Lab, 
     assert "beyond ASCII, which would be misread" in text, answer
     (kept,) = await _rejections(lab)
     assert kept["reason_code"] == REFUSED and kept["payload"] == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/v1/hl7", "text/mrn4711-19580214"),
+        ("/v1/lab-results", "application/x-mrn4711"),
+        ("/fhir/Observation", "application/19580214+xml"),
+        ("/v1/lab-results", "application/json; charset=mrn4711-19580214"),
+    ],
+)
+async def test_a_declared_type_no_list_names_is_quoted_nowhere(
+    lab: Lab, path: str, content_type: str
+) -> None:
+    """Review 125: a token-shaped Content-Type (``text/mrn4711-19580214``) was quoted in the
+    415, the kept rejection and its lab.rejected.v1 event; a type (or character set) of no
+    known list is told by its length."""
+    if path == "/v1/hl7":
+        body = oru("MT-PHI", [obx("1988-5", "12.5", "mg/L")]).encode()
+    elif path == "/v1/lab-results":
+        payload: dict[str, Any] = json.loads(_json_body("MT-PHI"))
+        payload["results"][0]["comment"] = "Probe hämolytisch"  # beyond ASCII
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    else:
+        body = json.dumps(crp_observation("MT-PHI")).encode()
+    status, _, answer = await _post(lab, path, body, content_type)
+    assert status == 415, answer
+    (kept,) = await _rejections(lab)
+    (event,) = await lab.events("lab.rejected.v1", 1)
+    for said in (json.dumps(answer), kept["reason"], json.dumps(event.payload)):
+        assert "4711" not in said and "19580214" not in said, said
+        assert "another media type (" in said or "another character set (" in said, said

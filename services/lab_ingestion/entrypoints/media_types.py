@@ -17,6 +17,8 @@ name the same type and character set (review 118).
 
 The refusal is an ``UnreadableBody`` (415): kept as a rejection by the body's length and
 SHA-256 only, never its content (the route's redaction cannot vouch for another format).
+The reason names the declared type (and character set) only when it is one of a known list
+(``NAMED_TYPES``, ``NAMED_CHARSETS``); any other is told by its length.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.request_body import UnreadableBody, fingerprint
 
 UNDECLARED = "application/octet-stream"
-_TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}")  # RFC 9110's token, shown when short
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,20 @@ HL7_RULE = MediaRule(
 UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})  # ASCII is UTF-8
 _WIDE_CHARSETS = ("utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs-4", "iso-10646-ucs")
 
+# The media types and character sets a refusal names (the routes' own, the formats senders
+# mistake for them, the common ones): the header is the sender's text, and a token-shaped
+# one may be anything (``text/mrn4711-19580214``: review 125), so any other is told by its
+# length only, as the route's reasons tell a sender's text.
+NAMED_TYPES = frozenset({
+    *JSON_RULE.accepted, *FHIR_RULE.accepted, *ER7_TYPES, *FHIR_XML, UNDECLARED,
+    "application/hl7v2+xml", "text/html", "multipart/form-data",
+    "application/x-www-form-urlencoded", "text/csv", "application/pdf",
+})  # fmt: skip
+NAMED_CHARSETS = frozenset({
+    *UTF8_CHARSETS, "utf-16", "utf-16le", "utf-16be", "utf-32", "utf-32le", "utf-32be",
+    "ucs-2", "iso-8859-1", "iso-8859-15", "latin-1", "latin1", "windows-1252", "cp1252",
+})  # fmt: skip
+
 
 def check_media_type(declared: list[str], rule: MediaRule, raw: bytes) -> None:
     """Nothing when the body's ``Content-Type`` header(s) (``declared``) name a type the
@@ -89,7 +104,7 @@ def check_media_type(declared: list[str], rule: MediaRule, raw: bytes) -> None:
         _refuse(raw, "the body declares more than one Content-Type", rule)
     media, params = parsed[0]
     assert media is not None
-    shown = media if _TOKEN.fullmatch(media.replace("/", "", 1)) else "another type"
+    shown = media if media in NAMED_TYPES else f"another media type ({len(media)} characters)"
     if media != UNDECLARED and not _taken(media, rule):
         for types, words in rule.told:
             if media in types:
@@ -98,8 +113,12 @@ def check_media_type(declared: list[str], rule: MediaRule, raw: bytes) -> None:
     charset = params.get("charset", "utf-8").lower()
     if not rule.utf8_only or charset in UTF8_CHARSETS:
         return
-    named = charset if _TOKEN.fullmatch(charset) else "another"
-    why = f"JSON is UTF-8 (RFC 8259): the body is declared in the character set {named}"
+    named = (
+        f"the character set {charset}"
+        if charset in NAMED_CHARSETS
+        else f"another character set ({len(charset)} characters)"
+    )
+    why = f"JSON is UTF-8 (RFC 8259): the body is declared in {named}"
     if charset.startswith(_WIDE_CHARSETS):  # two or four bytes a character: never ASCII text
         _refuse(raw, why, rule)
     if not raw.isascii():  # ISO-8859-1's é is no UTF-8: read either way, one is wrong

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.media_types import (
     FHIR_RULE,
     HL7_RULE,
     JSON_RULE,
+    NAMED_TYPES,
     MediaRule,
     check_media_type,
 )
@@ -104,3 +107,50 @@ def test_a_body_beyond_ascii_in_another_character_set_is_refused(
     assert raised.value.status == 415
     assert "holds bytes beyond ASCII, which would be misread" in raised.value.reason
     check_media_type([declared], rule, '{"note": "Fieber"}'.encode("latin-1"))
+
+
+PHI_TOKENS = st.from_regex(r"(mrn|pid|ahv)?[0-9]{4,13}(-[0-9]{8})?", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rule=st.sampled_from([JSON_RULE, FHIR_RULE, HL7_RULE]),
+    kind=st.sampled_from(["text", "application", "x-application", "mrn4711"]),
+    subtype=st.tuples(st.sampled_from(["", "x-", "vnd."]), PHI_TOKENS).map("".join),
+)
+def test_a_declared_type_of_no_known_list_is_told_by_its_length(
+    rule: MediaRule, kind: str, subtype: str
+) -> None:
+    """Review 125: ``text/mrn4711-19580214`` was quoted in the 415's reason, the kept
+    rejection and its lab.rejected.v1 event: any token-shaped type was. A type the list
+    does not name is told by its length."""
+    declared = f"{kind}/{subtype}"
+    with pytest.raises(UnreadableBody) as raised:
+        check_media_type([declared], rule, BODY)
+    reason = raised.value.reason
+    assert subtype not in reason and kind not in reason.split("; this route")[0]
+    assert f"another media type ({len(declared)} characters)" in reason
+
+
+@settings(max_examples=100, deadline=None)
+@given(rule=st.sampled_from([JSON_RULE, FHIR_RULE]), charset=PHI_TOKENS)
+def test_a_declared_character_set_of_no_known_list_is_told_by_its_length(
+    rule: MediaRule, charset: str
+) -> None:
+    body = '{"note": "Müdigkeit"}'.encode("latin-1")
+    with pytest.raises(UnreadableBody) as raised:
+        check_media_type([f"application/json; charset={charset}"], rule, body)
+    assert charset not in raised.value.reason
+    assert f"another character set ({len(charset)} characters)" in raised.value.reason
+
+
+@pytest.mark.parametrize(
+    "declared",
+    sorted(
+        NAMED_TYPES - JSON_RULE.accepted - {"application/octet-stream", "application/fhir+json"}
+    ),
+)
+def test_a_known_type_is_named(declared: str) -> None:
+    with pytest.raises(UnreadableBody) as raised:
+        check_media_type([declared], JSON_RULE, BODY)
+    assert f"declared {declared};" in raised.value.reason
