@@ -52,7 +52,7 @@ def _digit_runs(reason: str) -> list[str]:
     return [re.sub(r"[^0-9]", "", run) for run in re.findall(r"[0-9][0-9.,e+-]*", reason)]
 
 
-def _quotes(reason: str, digits: str) -> bool:
+def quotes(reason: str, digits: str) -> bool:
     significant = digits.lstrip("0")
     return any(significant[:6] in run for run in _digit_runs(reason) if len(run) >= 6)
 
@@ -79,7 +79,7 @@ def test_no_reason_quotes_a_phi_shaped_value(
         observation(analyte, value, (unit,), abnormal_flag=flag, reference_range=reference_range)
     )
     if isinstance(result, Rejected):
-        assert digits not in result.reason and not _quotes(result.reason, digits), result
+        assert digits not in result.reason and not quotes(result.reason, digits), result
 
 
 def test_the_finding_a_birth_date_above_any_crp_is_refused_without_it() -> None:
