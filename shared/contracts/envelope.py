@@ -21,22 +21,51 @@ def utc_now() -> datetime:
 class Envelope(BaseModel):
     """Metadata plus a payload; the payload is validated against its registered model.
 
-    ``event_id`` and ``recorded_at`` are required: decoding must never make them up, or a
-    redelivered event would get a new id and pass every inbox (``make_envelope`` draws them
-    for a new event)."""
+    Every field SPEC section 2 lists is required, ``subject_id``, ``correlation_id`` and
+    ``causation_id`` too (null where empty): every event ever published carries all ten
+    (``to_bytes`` writes every field, as it has since the first envelope). ``event_id`` and
+    ``recorded_at`` must never be made up by decoding, or a redelivered event would get a
+    new id and pass every inbox (``make_envelope`` draws them for a new event)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event_id: uuid.UUID
-    event_type: str = Field(min_length=1, max_length=100)
-    schema_version: int = Field(ge=1)
-    occurred_at: AwareDatetime
-    recorded_at: AwareDatetime
-    producer: str = Field(min_length=1, max_length=100)
-    subject_id: str | None = Field(default=None, max_length=64)
-    correlation_id: uuid.UUID | None = None
-    causation_id: uuid.UUID | None = None
-    payload: dict[str, Any]
+    event_id: uuid.UUID = Field(
+        description="the event's id: a redelivery carries the same one (consumers' inboxes)"
+    )
+    event_type: str = Field(
+        min_length=1, max_length=100, description="the payload model's name (its schema's)"
+    )
+    schema_version: int = Field(ge=1, description="the payload model's version")
+    occurred_at: AwareDatetime = Field(
+        description=(
+            "when what the event records happened, as its payload's description says "
+            "(LabResultRecorded: the specimen's collection time; LabResultCancelled, "
+            "LabMessageRejected, MessageDeadLettered: when the event was built)"
+        )
+    )
+    recorded_at: AwareDatetime = Field(description="when the producer built the event")
+    producer: str = Field(min_length=1, max_length=100, description="the producing service")
+    subject_id: str | None = Field(
+        max_length=64,
+        description=(
+            "the trial subject the event is about, and the topic key; null for an event "
+            "about no subject (a lab rejection; a dead letter of a message without a "
+            "readable subject key)"
+        ),
+    )
+    correlation_id: uuid.UUID | None = Field(
+        description=(
+            "what the event belongs to: its cause's correlation id (else its cause's "
+            "event id), or the input it came from (lab-ingestion: the stored message's or "
+            "the rejection's id); null when none"
+        )
+    )
+    causation_id: uuid.UUID | None = Field(
+        description="the event_id of the event that caused this one; null when none did"
+    )
+    payload: dict[str, Any] = Field(
+        description="the payload, valid against the schema of event_type and schema_version"
+    )
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

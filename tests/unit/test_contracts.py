@@ -154,6 +154,9 @@ def test_envelope_rejects_naive_datetimes() -> None:
             occurred_at=dt.datetime(2026, 1, 1, 12, 0),  # naive on purpose
             recorded_at=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC),
             producer="dose-decision",
+            subject_id="S-1",
+            correlation_id=None,
+            causation_id=None,
             payload={},
         )
     raw = json.loads(subject_enrolled("S-1").to_bytes())
