@@ -137,7 +137,7 @@ class LabResultRecorded(EventPayload):
             "ObservationInterpretation code in upper case: LL, HH, AA, LU, HU, L, H, LX, HX, A "
             "in that order, then any other code (`<`, `>`: off the instrument's scale, "
             "`comparator` is set), N only when nothing else was said; null when the "
-            "laboratory sent no code. Information only: `value` grades"
+            "laboratory sent no code"
         ),
     )
     status: ResultStatus = Field(description="final or corrected (the ResultStatus definition)")
@@ -152,8 +152,7 @@ class LabResultRecorded(EventPayload):
         description=(
             "the specimen's collection time, in UTC (a local time the sender wrote without "
             "an offset is read in the sender's configured time zone, else with MSH-7's "
-            "offset); the envelope's "
-            "`occurred_at` is the same time"
+            "offset); the envelope's `occurred_at` is the same time"
         )
     )
     reported_at: AwareDatetime | None = Field(
@@ -167,7 +166,8 @@ class LabResultRecorded(EventPayload):
         max_length=100,
         description=(
             "the sender the result is kept under, `application^facility` (HL7 MSH-3^MSH-4; "
-            "for FHIR and JSON the allowed sender the caller's token delivers as)"
+            "for FHIR and JSON the allowed sender the caller's token delivers as); cut to 100 "
+            "characters"
         ),
     )
     channel: Channel = Field(description="how the result came in")
