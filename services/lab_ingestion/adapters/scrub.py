@@ -162,12 +162,14 @@ _STREET_TYPES = frozenset({
     "van", "der", "den", "des", "del", "della", "les", "bei", "chez",
 })  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
-# what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time): searched
+# what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time; DDMMYY,
+# YYMMDD and MMDDYY in six digits): searched
 # for run into ids too. D.M.YYYY, DD.MM.YY and D.M.YY only where no digit runs on into
 # them (``_date_bounded``): there they may be part of another date (14.2.1958 holds
 # 4.2.1958).
 _DATE_SPELLING = re.compile(
-    r"\d{8}\d*|\d{4}[-/]\d\d[-/]\d\d|\d\d[./-]\d\d[./-]\d{4}|\d\d?\.\d\d?\.\d\d(?:\d\d)?",
+    r"\d{6}|\d{8}\d*|\d{4}[-/]\d\d[-/]\d\d|\d\d[./-]\d\d[./-]\d{4}"
+    r"|\d\d?\.\d\d?\.\d\d(?:\d\d)?",
     re.ASCII,
 )
 
@@ -175,15 +177,24 @@ _DATE_SPELLING = re.compile(
 def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
     """The ways a date is commonly written, searched for by every redactor (digits, as
     given: ``"1958", "02", "14"``): YYYYMMDD, YYYY-MM-DD, YYYY/MM/DD, DD.MM.YYYY, D.M.YYYY
-    (``14.2.1958``), DD.MM.YY (``14.02.58``), D.M.YY (``4.2.58``), DD/MM/YYYY, DD-MM-YYYY
-    and MM/DD/YYYY. Each has two separators or eight digits, so that none is a lab value.
-    (The Scrubber also finds the date with its month in words: ``word_dates``.)"""
-    d, m = day.lstrip("0") or "0", month.lstrip("0") or "0"
+    (``14.2.1958``), DD.MM.YY (``14.02.58``), D.M.YY (``4.2.58``), DD/MM/YYYY, DD-MM-YYYY,
+    MM/DD/YYYY, MM-DD-YYYY, and in digits only DDMMYYYY (``14021958``), MMDDYYYY
+    (``02141958``), DDMMYY (``140258``), YYMMDD (``580214``) and MMDDYY (``021458``), as
+    labs and forms run them into ids (``LIS14021958``). Each has two separators or six
+    digits or more, so that none is a lab value; a six-digit one may be another number
+    that happens to be this patient's date (an order or a time of day ``140258``): that
+    copy is then cut and not replayed, the lab resends, and no birth date is ever kept.
+    With the day first and the month first both searched, a day up to 12 is found either
+    way round (3 February 1958 as ``03021958`` and ``02031958``). (The Scrubber also finds
+    the date with its month in words: ``word_dates``.)"""
+    d, m, yy = day.lstrip("0") or "0", month.lstrip("0") or "0", year[-2:]
     return tuple(dict.fromkeys((
         f"{year}{month}{day}", f"{year}-{month}-{day}", f"{year}/{month}/{day}",
-        f"{day}.{month}.{year}", f"{d}.{m}.{year}", f"{day}.{month}.{year[-2:]}",
-        f"{d}.{m}.{year[-2:]}", f"{day}/{month}/{year}", f"{day}-{month}-{year}",
-        f"{month}/{day}/{year}",
+        f"{day}.{month}.{year}", f"{d}.{m}.{year}", f"{day}.{month}.{yy}",
+        f"{d}.{m}.{yy}", f"{day}/{month}/{year}", f"{day}-{month}-{year}",
+        f"{month}/{day}/{year}", f"{month}-{day}-{year}",
+        f"{day}{month}{year}", f"{month}{day}{year}", f"{day}{month}{yy}", f"{yy}{month}{day}",
+        f"{month}{day}{yy}",
     )))  # fmt: skip
 
 
