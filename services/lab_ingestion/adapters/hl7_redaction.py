@@ -26,7 +26,8 @@ digits spell a birth date or number as written (``\\X19510317\\``).
 
 Also searched for: a birth date (written as HL7's ``YYYYMMDD`` or as ``1958-02-14``,
 ``14.02.1958``, ``1958/02/14``...: ``hl7_secrets.written_dates``) in every spelling
-``scrub.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``...), a phone
+``scrub.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``, ``DDMMYYYY``,
+``DDMMYY``, ``YYMMDD``...), a phone
 (one number, or XTN-6 and -7 put together) as its digits, in text grouped in any way and
 after any country code (``phone_numbers``: ``031 999 88 77``, ``+41 (0)31 999-88-77``;
 seven digits or more), a number written in groups also as its digits (``756.1234.5678.97``

@@ -157,9 +157,9 @@ def written_dates(value: str) -> list[tuple[str, str, str]]:
     check), or as converters from FHIR and web forms do, a time maybe after it: year first
     with dashes, slashes or dots (``1958-02-14``, ``1958/02/14``), day first with dots,
     dashes or slashes (``14.02.1958``, ``14.2.1958``, ``14/02/1958``), month first with
-    slashes (``02/14/1958``): an ambiguous one (``02/03/1958``) read both ways. Each read
-    has a month of 1 to 12 and a day of 1 to 31; none for anything else (a year alone,
-    ``195802``: too short a number to search for)."""
+    slashes or dashes (``02/14/1958``, ``02-14-1958``): an ambiguous one (``02/03/1958``,
+    ``02-03-1958``) read both ways. Each read has a month of 1 to 12 and a day of 1 to 31;
+    none for anything else (a year alone, ``195802``: too short a number to search for)."""
     text = value.strip()
     if len(text) >= 8 and text[:8].isascii() and text[:8].isdigit():  # YYYYMMDD[HHMM...]
         return [(text[:4], text[4:6], text[6:8])]
@@ -169,7 +169,7 @@ def written_dates(value: str) -> list[tuple[str, str, str]]:
     elif day_first := _DAY_FIRST.match(text):
         first, separator, second, year = day_first.groups()
         found.append((year, second, first))
-        if separator == "/":
+        if separator in "/-":  # month first too, as US forms write it
             found.append((year, first, second))
     return [
         (year, month.zfill(2), day.zfill(2))

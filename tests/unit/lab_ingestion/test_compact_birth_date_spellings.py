@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_redaction import redact
+from services.lab_ingestion.adapters.hl7_secrets import written_dates
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.scrub import REDACTED, date_spellings
 from tests.unit.lab_ingestion.hl7_samples import FAST
@@ -25,7 +26,8 @@ HASH = "a" * 64
 # the spellings added: DDMMYYYY, MMDDYYYY, DDMMYY, YYMMDD, MMDDYY, MM-DD-YYYY
 COMPACT = ["%d%m%Y", "%m%d%Y", "%d%m%y", "%y%m%d", "%m%d%y", "%m-%d-%Y"]
 # how PID-7 may hold the birth date (``hl7_secrets.written_dates``)
-PID7_FORMS = ["%Y%m%d", "%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d%H%M"]
+PID7_FORMS = ["%Y%m%d", "%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%m-%d-%Y",
+              "%Y%m%d%H%M"]  # fmt: skip
 BIRTHS = st.dates(min_value=dt.date(1920, 1, 1), max_value=dt.date(2006, 12, 31))
 
 
@@ -139,3 +141,13 @@ def test_a_six_digit_spelling_is_a_whole_word_in_text_and_found_run_into_ids() -
         "NTE|1||Tc 1402580 /uL, lot 5802141\r"
     )
     assert _last_line(redact(text, hashed)) == "NTE|1||Tc 1402580 /uL, lot 5802141"
+
+
+def test_a_pid7_written_month_first_with_dashes_is_read_and_searched_for() -> None:
+    """``02-14-1958`` (a US form) was read as day 2 of month 14, no date: blanked in PID-7
+    and kept everywhere else; an ambiguous one is read both ways, as with slashes."""
+    assert written_dates("02-14-1958") == [("1958", "02", "14")]
+    assert written_dates("02-03-1958") == [("1958", "03", "02"), ("1958", "02", "03")]
+    kept = hl7_copy("02-14-1958", "14021958")
+    assert kept["NTE-3"] == f"DOB {REDACTED}, CRP 12.5 mg/L", kept
+    assert kept["MSH-10"] == REDACTED and kept["MSH-3"] == f"LIS{REDACTED}", kept
