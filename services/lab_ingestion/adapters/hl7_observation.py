@@ -18,6 +18,7 @@ from services.lab_ingestion.adapters.hl7_obx import (
     key_code,
     range_of,
     refuse_nested_codes,
+    unit_split,
     units_of,
     value_of,
 )
@@ -55,7 +56,7 @@ def read_observation(
         if order.unreadable:
             raise UnreadableEscape(order.unreadable)
         codes_of(obx, strict=True)  # raises on a code read through a dropped escape
-    unit = units_of(obx, trial=trial)
+    unit, split = unit_split(obx) if trial else (units_of(obx), None)
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7), but
     # a date alone that OBR-7 or SPM-17 agrees with; checked against SPM-17
     written = field_value(obx, 14, strict=trial, single=trial)
@@ -93,6 +94,7 @@ def read_observation(
         codes=tuple(c for c in codes if c.code),
         value=value,
         unit=unit,
+        unit_split=split,
         reference_range=range_of(obx, trial=trial),
         abnormal_flag=field_value(obx, 8, strict=trial) or None,
         flags=flags_of(obx, strict=trial),

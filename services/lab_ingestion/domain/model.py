@@ -101,6 +101,10 @@ class ObservationInput:
     codes: tuple[Coding, ...]
     value: str
     unit: tuple[str, ...] = ()
+    # HL7: a bare power base and the OBX-6 component after it (``x10`` and ``12/L``) that a
+    # caret written unescaped split, joined no unit listed: the result is refused
+    # (``unit_carets``); one listed (``x10^9/L``) is read joined, in ``unit``
+    unit_split: tuple[str, str] | None = None
     reference_range: str | None = None
     abnormal_flag: str | None = None  # the first flag the sender gave (``flags``: all)
     status: str = "F"

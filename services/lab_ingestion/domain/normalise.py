@@ -68,6 +68,7 @@ from services.lab_ingestion.domain.reference_ranges import (
     reference_range_of,
 )
 from services.lab_ingestion.domain.shown import shown
+from services.lab_ingestion.domain.unit_carets import split_unit_refusal
 from services.lab_ingestion.domain.unit_slips import (
     check_flag_fits_any_range,
     check_range_fits_unit,
@@ -119,9 +120,12 @@ def _unit_of(
     analyte: Analyte, observation: ObservationInput, params: UnitParameters
 ) -> UnitConversion | Rejected:
     """The value's unit; an empty value is refused as empty, not as missing its unit (a
-    FHIR dataAbsentReason alone was told its valueQuantity had no unit: review 121)."""
+    FHIR dataAbsentReason alone was told its valueQuantity had no unit: review 121); an HL7
+    unit split by an unescaped caret into no listed unit, by its cause (``unit_carets``)."""
     if not observation.value.strip():
         return _non_numeric(f"{analyte.value} value is empty")
+    if observation.unit_split is not None:  # which unit was meant is a guess
+        return split_unit_refusal(analyte, observation.unit_split)
     return resolve_unit(analyte, observation.unit, params)
 
 
