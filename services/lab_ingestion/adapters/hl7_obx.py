@@ -17,7 +17,12 @@ from services.lab_ingestion.adapters.hl7_fields import (
     whole_value,
 )
 from services.lab_ingestion.domain.model import Coding
-from services.lab_ingestion.domain.unit_carets import SplitUnit, is_power_base, rejoined
+from services.lab_ingestion.domain.unit_carets import (
+    SplitUnit,
+    is_power_base,
+    range_split,
+    rejoined,
+)
 
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 # HL7 SN.1 (comparator): one of these or empty; anything else there is no comparator
@@ -95,8 +100,12 @@ def range_of(obx: hl7.Segment, *, trial: bool = False) -> str | None:
     """OBX-7, the reference range. A trial result's repetitions are kept, joined by ``~``
     (``<33 U/L (F)~<41 U/L (M)``: one range per sex, which the normaliser reads as none):
     read as its first alone, the women's range would grade every patient. Another test's
-    is read as before (its first repetition: a stored message's resend stays a duplicate)."""
+    is read as before (its first repetition: a stored message's resend stays a duplicate).
+    A trial result's split by a unit's plain caret (``1.8-7.5 x10^9/L``) is read whole, as
+    written escaped (``unit_carets.range_split``): its first component alone held no unit."""
     first = field_value(obx, 7, hex_text=True, strict=trial)
+    if trial and range_split(first, field_value(obx, 7, 1, 2, hex_text=True, strict=True)):
+        first = whole_value(obx, 7, strict=True) or first
     if trial and repeats(obx, 7):
         later = later_repetitions(obx, 7, 1, strict=True)
         first = "~".join([first, *(parts[0] for parts in later)])

@@ -30,12 +30,26 @@ from shared.contracts.events.lab import Analyte
 # a power of ten's base without its exponent: no unit alone, the start of one split
 _POWER_BASE: Final = re.compile(r"\s*[xX\u00d7]?\s*10[eE]?\s*")
 
+# a reference range's text ending in one (``1.8-7.5 x10``, ``150-400x10``, ``1.8-7.5 10``)
+_ENDS_IN_POWER_BASE: Final = re.compile(r"(?:(?:^|\s)[xX\u00d7]?|[xX\u00d7])\s*10[eE]?\s*$")
+
 SplitUnit = tuple[str, str]  # the power base and the component after it
 
 
 def is_power_base(component: str) -> bool:
     """Whether ``component`` is a power of ten's base alone (``x10``, ``10``, ``10E``)."""
     return _POWER_BASE.fullmatch(component) is not None
+
+
+def range_split(first: str, second: str) -> bool:
+    """Whether OBX-7 (a string: no components in HL7) was split by a unit's plain caret:
+    its first component ends in a bare power base and the next starts with the exponent
+    (``1.8-7.5 x10`` and ``9/L``). Cheap: most ranges end in no 10 at all."""
+    return (
+        first.rstrip().endswith(("10", "10E", "10e"))
+        and second[:1].isdigit()
+        and _ENDS_IN_POWER_BASE.search(first) is not None
+    )
 
 
 def rejoined(components: Sequence[str]) -> tuple[list[str], SplitUnit | None]:

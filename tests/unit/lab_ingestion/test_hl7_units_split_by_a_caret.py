@@ -62,7 +62,7 @@ def _outcome(obx3: str, value: str, obx6: str, obx7: str = "") -> object:
     result = _planned(obx3, value, obx6, obx7)
     if isinstance(result, Rejected):
         return ("refused", result.code)
-    return (result.value, result.unit, result.original_unit)
+    return (result.value, result.unit, result.original_unit, result.reference_low)
 
 
 @pytest.mark.parametrize(
@@ -196,3 +196,25 @@ def test_a_power_base_before_anything_unlisted_is_refused(rest: str) -> None:
     outcome = _outcome(ANC, "0.7", obx6)
     if split is not None:
         assert outcome == ("refused", RejectionCode.UNCONVERTIBLE_UNIT), obx6
+
+
+@pytest.mark.parametrize(
+    ("value", "obx7"),
+    [
+        ("0.7", "1.8-7.5 x10^9/L"),  # read whole: its first component alone held no unit
+        ("0.7", "1.8-7.5x10^9/L"),
+        ("0.7", "1.8-7.5 10^9/L"),
+        ("450", "1800-7700 x10^9/L"),
+        ("450", "1.8-7.7 x10^3/uL"),
+        ("0.7", "0 - 10^mg/L"),  # no exponent after the 10: read as before
+    ],
+)
+def test_a_range_split_by_a_units_caret_is_read_as_written_escaped(value: str, obx7: str) -> None:
+    unescaped = _outcome(ANC, value, "x10^9/L", obx7)
+    assert unescaped == _outcome(ANC, value, "x10\\S\\9/L", _escaped(obx7))
+
+
+def test_a_range_split_by_a_units_caret_is_the_results_range() -> None:
+    result = _planned(ANC, "0.7", "x10^9/L", "1.8-7.5 x10^9/L")
+    assert isinstance(result, NormalisedResult)
+    assert (result.reference_low, result.reference_high) == (1.8, 7.5)
