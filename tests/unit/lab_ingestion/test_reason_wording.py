@@ -45,6 +45,7 @@ HL7_ONLY = {
     "its message id (MSH-10) held a personal value": "replay of an HL7 kept copy",
     "result status 'U'": "HL7's final-without-values: no JSON or FHIR status maps to it",
     "is not read: OBX-3 is read as": "planning gives it to HL7 only; FHIR's names loinc.org",
+    "as two components, no unit the service": "an HL7 OBX-6 split by a plain caret (unit_split)",
 }
 JSON_ONLY_HL7 = {
     **HL7_ONLY,
