@@ -15,6 +15,7 @@ from enum import StrEnum
 import asyncpg
 
 from shared.db.pool import ReservedConnections, broken_connection
+from shared.site_ids import site_id_problem
 
 
 class Role(StrEnum):
@@ -42,6 +43,9 @@ class Principal:
     role: Role
     # the senders (application^facility) a lab token may deliver as; None: any
     senders: frozenset[str] | None = None
+    # the site whose subjects a site token reads (shared.subject_access); None for the other
+    # roles, and for a site token created before tokens named their site: it reads none
+    site: str | None = None
 
 
 def new_token() -> str:
@@ -66,32 +70,60 @@ class TokenRecord:
     name: str
     role: Role
     senders: tuple[str, ...] | None
+    site: str | None
     created_at: datetime
     revoked_at: datetime | None
 
 
 async def issue_token(
-    conn: asyncpg.Connection, name: str, role: Role, senders: Sequence[str] | None = None
+    conn: asyncpg.Connection,
+    name: str,
+    role: Role,
+    senders: Sequence[str] | None = None,
+    *,
+    site: str | None = None,
 ) -> IssuedToken:
     """Store a new token's digest; return the token itself and its id (to revoke it by).
-    ``senders`` binds a lab token to the senders it may deliver results as."""
-    if senders is not None and role is not Role.LAB:
-        raise ValueError("only a lab token delivers results: --sender needs --role lab")
+    ``senders`` binds a lab token to the senders it may deliver results as; ``site`` (which
+    a site token needs, and no other has) binds a site token to the site whose subjects it
+    reads."""
+    check_binding(role, senders, site)
     issued = IssuedToken(new_token(), uuid.uuid4())
     await conn.execute(
-        """INSERT INTO auth.api_tokens (token_id, name, role, token_sha256, senders)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """INSERT INTO auth.api_tokens (token_id, name, role, token_sha256, senders, site)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         issued.token_id, name, role.value, token_digest(issued.token),
-        sorted(set(senders)) if senders is not None else None,
+        sorted(set(senders)) if senders is not None else None, site,
     )  # fmt: skip
     return issued
 
 
+def check_binding(role: Role, senders: Sequence[str] | None, site: str | None) -> None:
+    """ValueError, saying which option is wrong, when a token of ``role`` cannot be bound so."""
+    if senders is not None and role is not Role.LAB:
+        raise ValueError("only a lab token delivers results: --sender needs --role lab")
+    if site is not None and role is not Role.SITE:
+        raise ValueError(
+            "--site binds a site token to its site's subjects: use it with --role site"
+        )
+    if site is None and role is Role.SITE:
+        raise ValueError(
+            "a site token reads only its own site's subjects: name the site with --site SITE"
+        )
+    if site is not None and (problem := site_id_problem(site)) is not None:
+        raise ValueError(problem)
+
+
 async def create_token(
-    conn: asyncpg.Connection, name: str, role: Role, senders: Sequence[str] | None = None
+    conn: asyncpg.Connection,
+    name: str,
+    role: Role,
+    senders: Sequence[str] | None = None,
+    *,
+    site: str | None = None,
 ) -> str:
     """As ``issue_token``; the token alone."""
-    return (await issue_token(conn, name, role, senders)).token
+    return (await issue_token(conn, name, role, senders, site=site)).token
 
 
 async def revoke_tokens(
@@ -111,8 +143,8 @@ async def revoke_tokens(
 
 async def list_tokens(conn: asyncpg.Connection) -> list[TokenRecord]:
     rows = await conn.fetch(
-        """SELECT token_id, name, role, senders, created_at, revoked_at FROM auth.api_tokens
-            ORDER BY created_at, token_id"""
+        """SELECT token_id, name, role, senders, site, created_at, revoked_at
+             FROM auth.api_tokens ORDER BY created_at, token_id"""
     )
     return [_token_record(r) for r in rows]
 
@@ -121,7 +153,8 @@ def _token_record(row: asyncpg.Record) -> TokenRecord:
     senders = row["senders"]
     return TokenRecord(
         row["token_id"], row["name"], Role(row["role"]),
-        tuple(senders) if senders is not None else None, row["created_at"], row["revoked_at"],
+        tuple(senders) if senders is not None else None, row["site"], row["created_at"],
+        row["revoked_at"],
     )  # fmt: skip
 
 
@@ -167,7 +200,7 @@ class TokenStore:
         conn = await self._connections.acquire()
         try:
             row: asyncpg.Record | None = await conn.fetchrow(
-                "SELECT token_id, name, role, senders FROM auth.api_tokens"
+                "SELECT token_id, name, role, senders, site FROM auth.api_tokens"
                 " WHERE token_sha256 = $1 AND revoked_at IS NULL",
                 digest,
             )
@@ -185,5 +218,5 @@ def _principal(row: asyncpg.Record) -> Principal:
     senders = row["senders"]
     return Principal(
         row["token_id"], row["name"], Role(row["role"]),
-        frozenset(senders) if senders is not None else None,
+        frozenset(senders) if senders is not None else None, row["site"],
     )  # fmt: skip

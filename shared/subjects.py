@@ -31,10 +31,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Enrolment:
-    """A subject as the directory knows it: enrolled, and withdrawn at ``withdrawn_at``."""
+    """A subject as the directory knows it: enrolled at ``site_id``, and withdrawn at
+    ``withdrawn_at``."""
 
     subject_id: str
     withdrawn_at: datetime | None  # None: in the trial
+    site_id: str  # the trial site it is enrolled at (whose site tokens read it)
 
 
 class SubjectDirectory:
@@ -107,9 +109,10 @@ class SubjectDirectory:
         """The subject's enrolment, withdrawn or not; None when none was read (a withdrawal
         read before its enrolment is no enrolment)."""
         row = await self._conn.fetchrow(
-            "SELECT withdrawn_at FROM enrolled_subjects WHERE subject_id = $1", subject_id
+            "SELECT withdrawn_at, site_id FROM enrolled_subjects WHERE subject_id = $1",
+            subject_id,
         )
-        return None if row is None else Enrolment(subject_id, row["withdrawn_at"])
+        return None if row is None else Enrolment(subject_id, row["withdrawn_at"], row["site_id"])
 
 
 class SubjectsUnitOfWork(PostgresUnitOfWork):

@@ -104,9 +104,9 @@ async def test_an_enrolment_is_read_with_its_withdrawal_and_a_lone_withdrawal_is
         await directory.withdraw("S-3", EARLIER)
         assert await directory.enrolment("S-3") is None
         await directory.enrol("S-4", ENROLMENT)
-        assert await directory.enrolment("S-4") == Enrolment("S-4", None)
+        assert await directory.enrolment("S-4") == Enrolment("S-4", None, "CH-01")
         await directory.enrol("S-3", ENROLMENT)
-        assert await directory.enrolment("S-3") == Enrolment("S-3", EARLIER)
+        assert await directory.enrolment("S-3") == Enrolment("S-3", EARLIER, "CH-01")
         assert await directory.enrolment("S-5") is None
 
 
@@ -129,7 +129,7 @@ async def test_an_enrolment_after_the_subjects_withdrawal_is_not_applied(
         )  # fmt: skip
         moved = ENROLMENT.model_copy(update={"site_id": "CH-02"})  # the first, corrected
         assert await directory.enrol("S-6", moved)
-        assert await directory.enrolment("S-6") == Enrolment("S-6", EARLIER)
+        assert await directory.enrolment("S-6") == Enrolment("S-6", EARLIER, "CH-02")
         assert (
             await conn.fetchval("SELECT site_id FROM enrolled_subjects WHERE subject_id = 'S-6'")
             == "CH-02"

@@ -106,6 +106,7 @@ async def test_a_known_token_resolves_to_its_principal() -> None:
                 "name": "lab-1",
                 "role": "lab",
                 "senders": None,
+                "site": None,
             }
         }
     )
@@ -130,6 +131,7 @@ async def test_answers_are_cached() -> None:
                 "name": "n",
                 "role": "ops",
                 "senders": None,
+                "site": None,
             }
         }
     )
@@ -171,7 +173,29 @@ async def test_cached_answers_expire() -> None:
 
 async def test_a_token_bound_to_senders_resolves_with_them() -> None:
     token = new_token()
-    row = {"token_id": uuid.uuid4(), "name": "lis", "role": "lab", "senders": ["LIS^HOSP"]}
+    row = {
+        "token_id": uuid.uuid4(), "name": "lis", "role": "lab", "senders": ["LIS^HOSP"],
+        "site": None,
+    }  # fmt: skip
     store = TokenStore(CountingPool({token_digest(token): row}))  # a fake pool
     principal = await store.authenticate(token)
     assert principal is not None and principal.senders == frozenset({"LIS^HOSP"})
+
+
+async def test_a_site_token_resolves_with_its_site_and_an_old_one_with_none() -> None:
+    """The site is read with the token (one lookup, cached as before); a site token stored
+    before tokens named their site resolves with none (it then reads no subject)."""
+    bound, old = new_token(), new_token()
+    rows = {
+        token_digest(bound): {"token_id": uuid.uuid4(), "name": "site CH-01", "role": "site",
+                              "senders": None, "site": "CH-01"},
+        token_digest(old): {"token_id": uuid.uuid4(), "name": "site", "role": "site",
+                            "senders": None, "site": None},
+    }  # fmt: skip
+    pool = CountingPool(rows)
+    store = TokenStore(pool)  # a fake pool
+    principal = await store.authenticate(bound)
+    assert principal is not None and principal.site == "CH-01"
+    assert "site" in pool.calls[0][0]
+    unbound = await store.authenticate(old)
+    assert unbound is not None and unbound.role is Role.SITE and unbound.site is None

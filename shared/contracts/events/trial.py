@@ -10,6 +10,9 @@ from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import EventPayload
 
+# the longest site id an enrolment carries (a site token names one: shared.site_ids)
+SITE_ID_MAX_LENGTH = 32
+
 
 class Arm(StrEnum):
     A = "A"
@@ -22,7 +25,7 @@ class SubjectEnrolled(EventPayload):
 
     event_type = "SubjectEnrolled"
 
-    site_id: str = Field(max_length=32)
+    site_id: str = Field(max_length=SITE_ID_MAX_LENGTH)
     site_timezone: str = Field(max_length=64, description="IANA zone, e.g. Europe/Zurich")
     hospital_id_hmac: str = Field(
         pattern=r"^[0-9a-f]{64}$",
@@ -46,7 +49,7 @@ class SubjectRandomised(EventPayload):
     event_type = "SubjectRandomised"
 
     randomisation_id: uuid.UUID
-    site_id: str = Field(max_length=32)
+    site_id: str = Field(max_length=SITE_ID_MAX_LENGTH)
     arm: Arm
     allocation_number: int = Field(ge=1)
     block_number: int = Field(ge=1)

@@ -49,7 +49,7 @@ class FakeTokens(TokenStore):
     def __init__(self) -> None:  # the real store's pool and cache are not needed
         self._principals = {
             LAB_TOKEN: Principal(uuid.uuid4(), "central-lab", Role.LAB),
-            SITE_TOKEN: Principal(uuid.uuid4(), "site", Role.SITE),
+            SITE_TOKEN: Principal(uuid.uuid4(), "site", Role.SITE, site="CH-01"),
         }
 
     async def authenticate(self, token: str) -> Principal | None:
