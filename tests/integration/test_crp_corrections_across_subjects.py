@@ -29,6 +29,7 @@ from shared.contracts.events.lab import LabResultRecorded
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
+from shared.subject_access import EVERY_SITE
 from tests.factories import crp_cancelled, crp_result
 from tests.integration.lab_fixtures import migrated_pool
 
@@ -78,7 +79,7 @@ class Monitor:
         await self.processor.process(messages)
 
     async def values(self, subject_id: str) -> list[float]:
-        body = await crp_series_query(self.pool)(subject_id)
+        body = await crp_series_query(self.pool)(subject_id, EVERY_SITE)
         return [] if body is None else [point["crp_mg_l"] for point in body["series"]]
 
     async def dead_letters(self) -> list[str]:

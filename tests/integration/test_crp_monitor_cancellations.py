@@ -52,7 +52,7 @@ async def _stored(running: Running, result_id: uuid.UUID) -> bool:
 async def _token(running: Running) -> str:
     assert running.runtime.pool is not None
     async with running.runtime.pool.acquire() as conn:
-        return await create_token(conn, f"reader-{uuid.uuid4().hex[:6]}", Role.SITE)
+        return await create_token(conn, f"reader-{uuid.uuid4().hex[:6]}", Role.SITE, site="CH-01")
 
 
 async def _get(running: Running, path: str, token: str) -> tuple[int, dict[str, str], object]:

@@ -112,7 +112,7 @@ async def running_lab(settings: PlatformSettings, database: str) -> AsyncIterato
         async with runtime.pool.acquire() as conn:
             await add_source(conn, "LIS", "HOSP")
             lab_token = await create_token(conn, "central-lab", Role.LAB)
-            site_token = await create_token(conn, "site", Role.SITE)
+            site_token = await create_token(conn, "site", Role.SITE, site="CH-01")
         producer = await migrated_pool(database, "producer")
         closing.append(producer)
         enrolment = subject_enrolled(SUBJECT)

@@ -118,7 +118,7 @@ async def test_crp_series_needs_a_token_with_a_reading_role(crp_monitor: Running
     pool = crp_monitor.runtime.pool
     assert pool is not None
     async with pool.acquire() as conn:
-        site = await create_token(conn, "site-1", Role.SITE)
+        site = await create_token(conn, "site-1", Role.SITE, site="CH-01")
         lab = await create_token(conn, "lab-1", Role.LAB)
     url = f"{crp_monitor.base_url}/v1/subjects/S-2/crp"
     async with aiohttp.ClientSession() as http:

@@ -30,6 +30,7 @@ from services.crp_monitor.service_layer.queries import crp_series
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events.lab import Comparator, LabResultRecorded
 from shared.messaging.handling import PoisonMessage
+from shared.subject_access import EVERY_SITE
 from tests.factories import crp_result
 from tests.unit.test_crp_corrections_of_another_subject import FakeConnection, FakePool
 from tests.unit.test_crp_domain import histories, measurement
@@ -175,14 +176,14 @@ class FakeRead:
         self.crp = self
 
     async def enrolment(self, subject_id: str) -> SimpleNamespace:
-        return SimpleNamespace(withdrawn_at=None)
+        return SimpleNamespace(withdrawn_at=None, site_id="CH-01")
 
     async def for_subject(self, subject_id: str) -> list[CrpMeasurement]:
         return self.measurements
 
 
 async def _served(measurements: list[CrpMeasurement]) -> list[dict[str, Any]]:
-    body = await crp_series(lambda: nullcontext(FakeRead(measurements)), "S-0001")
+    body = await crp_series(lambda: nullcontext(FakeRead(measurements)), "S-0001", EVERY_SITE)
     assert body is not None
     series: list[dict[str, Any]] = body["series"]
     return series

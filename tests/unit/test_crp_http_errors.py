@@ -5,6 +5,7 @@ bug is still 500. The real aiohttp app with a fake pool and token store (no data
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,9 +18,10 @@ from pydantic import ValidationError
 
 from services.crp_monitor.bootstrap import crp_series_query
 from services.crp_monitor.entrypoints import http
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.contracts.envelope import Envelope
 from shared.metrics import ReadinessMetrics
+from shared.subject_access import SITE_NOT_NAMED
 from shared.web.app import ReadinessChecks, build_http_app, requires
 from tests.factories import subject_enrolled
 from tests.unit.lab_ingestion.route_fakes import SITE_TOKEN, FakeTokens
@@ -138,3 +140,22 @@ def test_the_route_allows_exactly_the_subject_ids_the_envelope_allows() -> None:
         Envelope.model_validate({**enrolled, "subject_id": longest + "S"})
     assert http.can_be_subject_id(longest) and not http.can_be_subject_id(longest + "S")
     assert not http.can_be_subject_id("S\x00")
+
+
+async def test_a_site_token_naming_no_site_is_403_and_never_reaches_the_database() -> None:
+    """Made before tokens named their site: it reads no subject, fail closed."""
+    pool = FakePool()
+    tokens = FakeTokens()
+    tokens._principals["cx_old"] = Principal(uuid.uuid4(), "old", Role.SITE)  # no site
+    registry = CollectorRegistry()
+    app = build_http_app(
+        service="unit", registry=registry, tokens=tokens,
+        readiness=ReadinessChecks({}, ReadinessMetrics(registry, "unit")),
+        routes=http.routes(crp_series_query(pool)),  # a fake of the pool
+    )  # fmt: skip
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get(
+            "/v1/subjects/S-1/crp", headers={"Authorization": "Bearer cx_old"}
+        )
+        body = await response.json(content_type=None)
+    assert (response.status, body["detail"], pool.acquired) == (403, SITE_NOT_NAMED, 0)

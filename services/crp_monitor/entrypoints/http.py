@@ -12,7 +12,8 @@ from aiohttp import web
 from services.crp_monitor.service_layer.queries import CrpSeries
 from shared.auth import Role
 from shared.contracts.events.lab import Comparator, ResultStatus
-from shared.web.app import problem, requires
+from shared.subject_access import SITE_NOT_NAMED, SiteNotNamed, subject_scope
+from shared.web.app import PRINCIPAL_KEY, problem, requires
 
 READERS = (Role.SITE, Role.SAFETY, Role.UNBLINDED, Role.OPS)
 # The longest subject id an event can carry (the envelope's subject_id, shared/contracts)
@@ -26,11 +27,15 @@ def routes(crp_series: CrpSeries) -> list[web.RouteDef]:
 
     @requires(*READERS)
     async def get_crp(request: web.Request) -> web.StreamResponse:
+        try:  # a site token reads its own site's subjects only
+            scope = subject_scope(request[PRINCIPAL_KEY])
+        except SiteNotNamed:
+            return problem(403, "Forbidden", SITE_NOT_NAMED)
         subject_id = request.match_info["subject_id"]
         if not can_be_subject_id(subject_id):
             return problem(400, "Bad Request", NOT_A_SUBJECT_ID)
-        body = await crp_series(subject_id)
-        if body is None:
+        body = await crp_series(subject_id, scope)
+        if body is None:  # unknown, or another site's: the same answer, nothing leaks
             return problem(404, "Not Found", f"no subject {subject_id!r}")
         return web.json_response(body)
 
@@ -99,7 +104,18 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "content": {"application/json": {"schema": _SERIES}},
                 },
                 "400": {"description": NOT_A_SUBJECT_ID},
-                "404": {"description": "unknown"},
+                "403": {
+                    "description": (
+                        "a token of another role, or a site token that names no site "
+                        "(made before tokens named their site): create a new one with --site"
+                    )
+                },
+                "404": {
+                    "description": (
+                        "unknown; for a site token also a subject of another site, or one "
+                        "whose enrolment crp-monitor has not read yet (the same answer)"
+                    )
+                },
                 "503": {"description": "PostgreSQL unreachable; send again after Retry-After"},
             },
         }
