@@ -10,6 +10,7 @@ from typing import Any
 from shared.auth import Role, TokenRecord, issue_token, list_tokens, revoke_tokens
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
+from shared.site_ids import site_id_problem
 
 
 def add_token_commands(commands: Any) -> None:
@@ -24,7 +25,14 @@ def add_token_commands(commands: Any) -> None:
         help="a lab token may deliver results only as this sender (MSH-3^MSH-4, or a JSON "
         "body's source); repeat for several; without it, as any sender",
     )  # fmt: skip
-    token_commands.add_parser("list", help="every token's id, name, role, senders and state")
+    create.add_argument(
+        "--site", type=site, metavar="SITE",
+        help="the trial site whose subjects a site token reads (as enrolments name it, e.g. "
+        "CH-01); required for --role site, refused for the other roles",
+    )  # fmt: skip
+    token_commands.add_parser(
+        "list", help="every token's id, name, role, senders or site, and state"
+    )
     revoke = token_commands.add_parser("revoke", help="revoke tokens (refused within 30 s)")
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=uuid.UUID, dest="token_id", help="one token (see list)")
@@ -34,6 +42,15 @@ def add_token_commands(commands: Any) -> None:
 def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if getattr(args, "senders", None) and args.role != Role.LAB.value:
         parser.error("--sender binds a lab token: use it with --role lab")
+    if getattr(args, "token_command", None) != "create":
+        return
+    if args.site is not None and args.role != Role.SITE.value:
+        parser.error("--site binds a site token to its site's subjects: use it with --role site")
+    if args.site is None and args.role == Role.SITE.value:
+        parser.error(
+            "a site token reads only its own site's subjects: name the site with --site SITE "
+            "(e.g. --site CH-01)"
+        )
 
 
 async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
@@ -53,7 +70,7 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
             )
         if args.senders and (unlisted := await _unlisted(conn, args.name, args.senders)):
             return _refuse_unlisted(unlisted)
-        issued = await issue_token(conn, args.name, Role(args.role), args.senders)
+        issued = await issue_token(conn, args.name, Role(args.role), args.senders, site=args.site)
     finally:
         await conn.close()
     sys.stdout.write(f"{issued.token}\n")
@@ -120,6 +137,14 @@ def is_sender_part(text: str) -> bool:
     return bool(text.strip()) and not any(c in text for c in SENDER_DELIMITERS)
 
 
+def site(text: str) -> str:
+    """A trial site's id as enrolments name it (``shared.site_ids``), spaces at its ends
+    dropped."""
+    if (problem := site_id_problem(text.strip())) is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.strip()
+
+
 def _name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("a token needs a name (e.g. the laboratory's)")
@@ -129,12 +154,26 @@ def _name(text: str) -> str:
 def _print_tokens(tokens: list[TokenRecord]) -> int:
     for t in tokens:
         state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M %Z}" if t.revoked_at else "in use"
-        senders = ",".join(t.senders) if t.senders is not None else "any sender"
         sys.stdout.write(
             f"{t.token_id}  {t.role.value:<9} {t.name!r}  created {t.created_at:%Y-%m-%d %H:%M %Z}"
-            f"  {state}" + (f"  senders: {senders}" if t.role is Role.LAB else "") + "\n"
+            f"  {state}{_binding(t)}\n"
         )
     return 0
+
+
+def _binding(token: TokenRecord) -> str:
+    """What a lab token delivers as, or whose subjects a site token reads."""
+    if token.role is Role.LAB:
+        return "  senders: " + (
+            ",".join(token.senders) if token.senders is not None else "any sender"
+        )
+    if token.role is Role.SITE:
+        return f"  site: {token.site}" if token.site is not None else f"  site: none ({NO_SITE})"
+    return ""
+
+
+# a site token created before tokens named their site (auth migration 0003) reads nothing
+NO_SITE = "reads no subject: create a new one with --site"
 
 
 def _report_revoked(revoked: int) -> int:

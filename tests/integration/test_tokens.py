@@ -25,7 +25,7 @@ async def test_a_token_is_rotated_under_its_name_and_the_old_one_revoked_by_id(
         await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
         old = await issue_token(conn, "hosp-lis", Role.LAB, ["LIS^HOSP"])
         new = await issue_token(conn, "hosp-lis", Role.LAB, ["LIS^HOSP"])
-        other = await issue_token(conn, "site", Role.SITE)
+        other = await issue_token(conn, "site", Role.SITE, site="CH-01")
     finally:
         await conn.close()
 
@@ -53,3 +53,39 @@ async def test_a_token_is_rotated_under_its_name_and_the_old_one_revoked_by_id(
         assert ["  revoked " in line for line in lines] == [True, True, False]
     finally:
         await pool.close()
+
+
+async def test_a_site_token_is_created_bound_to_its_site_and_listed_with_it(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`token create --role site --site CH-01` stores the site, the token resolves with it,
+    and `token list` shows it; a site token stored before the site column names none, and the
+    list says it reads no subject. The table refuses a site on another role's token."""
+    monkeypatch.setenv("DATABASE_URL", database)
+    conn = await asyncpg.connect(database)
+    try:
+        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
+        await conn.execute(
+            "INSERT INTO auth.api_tokens (token_id, name, role, token_sha256)"
+            " VALUES (gen_random_uuid(), 'old site', 'site', '\\x00'::bytea)"
+        )  # as stored before auth migration 0003
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO auth.api_tokens (token_id, name, role, token_sha256, site)"
+                " VALUES (gen_random_uuid(), 'ops', 'ops', '\\x01'::bytea, 'CH-01')"
+            )
+    finally:
+        await conn.close()
+    create = ["token", "create", "--role", "site", "--name", "site CH-01", "--site", " CH-01 "]
+    assert await asyncio.to_thread(main, create) == 0
+    token = capsys.readouterr().out.strip()
+    pool = await asyncpg.create_pool(database, min_size=1, max_size=2)
+    try:
+        principal = await TokenStore(pool, cache_seconds=0).authenticate(token)
+    finally:
+        await pool.close()
+    assert principal is not None and (principal.role, principal.site) == (Role.SITE, "CH-01")
+    assert await asyncio.to_thread(main, ["token", "list"]) == 0
+    listed = {line.split("'")[1]: line for line in capsys.readouterr().out.splitlines()}
+    assert listed["site CH-01"].endswith("in use  site: CH-01")
+    assert "site: none (reads no subject: create a new one with --site)" in listed["old site"]
