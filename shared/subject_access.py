@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 
 SITE_NOT_NAMED = "this site token names no site: create a new one with --site"
 

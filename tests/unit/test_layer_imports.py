@@ -24,6 +24,7 @@ SHARED = (
     "shared.errors",
     "shared.messaging.handling",
     "shared.subject_handlers",
+    "shared.subject_access",
 )
 # Modules that may load a driver, with the reason. None: keep it so.
 EXEMPT: dict[str, str] = {}
