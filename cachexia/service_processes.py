@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachexia.infra_watch import Restarts
+from shared.unknown_settings import WARNING
 
 SERVICE_KILLED_WAIT_SECONDS = 1.0  # SIGKILL is not refused: only reaping is left
 # how much of a log's end is read for the line a service wrote on its way out
@@ -44,12 +45,16 @@ class ServiceProcess:
 
     def exit_reason(self) -> str | None:
         """The one line (``cachexia: ...``) this run of the service wrote on its way out,
-        such as a port in use, if it wrote one."""
+        such as a port in use, if it wrote one (never a warning such as an unknown
+        variable's, which says nothing of why it ended: review 128)."""
         with contextlib.suppress(OSError), self.log_file.open("rb") as log:
             end = log.seek(0, os.SEEK_END)
             log.seek(max(self.log_start, end - EXIT_REASON_TAIL_BYTES))
             lines = log.read().decode(errors="replace").splitlines()
-            said = [line for line in lines if line.startswith("cachexia: ")]
+            said = [
+                line for line in lines
+                if line.startswith("cachexia: ") and not line.startswith(WARNING)
+            ]  # fmt: skip
             return said[-1].removeprefix("cachexia: ") if said else None
         return None
 

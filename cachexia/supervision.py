@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 
-SUPERVISOR_PID_VARIABLE = "CACHEXIA_SUPERVISOR_PID"
+from shared.unknown_settings import SUPERVISOR_PID
+
+SUPERVISOR_PID_VARIABLE = SUPERVISOR_PID  # named here for the processes it starts
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 

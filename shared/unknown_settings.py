@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings
 
 PREFIX = "CACHEXIA_"
 # set by `cachexia up` for the processes it starts (``cachexia.supervision``), not settings
-PROCESS_VARIABLES = frozenset({"CACHEXIA_SUPERVISOR_PID"})
+SUPERVISOR_PID = "CACHEXIA_SUPERVISOR_PID"
+PROCESS_VARIABLES = frozenset({SUPERVISOR_PID})
+WARNING = "cachexia: warning: "
 
 
 def setting_names(settings: type[BaseSettings]) -> frozenset[str]:
@@ -48,9 +50,13 @@ def _nearest(name: str, known: frozenset[str]) -> str | None:
 
 
 def unknown_variable_lines(environ: Mapping[str, str], settings: type[BaseSettings]) -> str:
-    """One warning line per unknown variable (its value never shown), or nothing."""
+    """One warning line per unknown variable (its value never shown), or nothing; nothing in
+    a process `cachexia up` started, which has said them in its terminal once (its services'
+    logs are JSON lines but for the one line a service that cannot start leaves)."""
+    if SUPERVISOR_PID in environ:
+        return ""
     lines = []
     for name, nearest in unknown_variables(environ, settings):
         hint = f" (did you mean {nearest}?)" if nearest else ""
-        lines.append(f"cachexia: warning: {name} is no setting and is ignored{hint}\n")
+        lines.append(f"{WARNING}{name} is no setting and is ignored{hint}\n")
     return "".join(lines)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -49,11 +51,21 @@ DROP_SECONDS = 30
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port())
-    server.start()
-    yield server
-    stop_session_server(server)
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    """The session's server, its data in a folder of its own under the system's temporary
+    folder, not pytest's: PostgreSQL runs as its own system user, which must traverse every
+    parent folder, and each new pytest run of the same user (another terminal, a second
+    checkout) sets pytest's root folder back to 0700: this run's server then aborted with
+    "could not open file .../global/pg_control: Permission denied" and every later test
+    of its worker failed at set-up."""
+    folder = Path(tempfile.mkdtemp(prefix="cachexia-test-pg-"))
+    server = EmbeddedPostgres(folder / "data", free_port())
+    try:
+        server.start()
+        yield server
+        stop_session_server(server)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def stop_session_server(server: EmbeddedPostgres) -> None:

@@ -161,6 +161,21 @@ def test_a_service_that_exited_is_shown_with_its_code_and_its_line(
     assert seen.final and seen.shown() == f"[not up: exited with 2: {line[10:]}]"
 
 
+def test_a_warning_is_never_shown_as_why_a_service_exited(
+    processes: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Review 128: a service killed after its start-up warning about an unknown variable
+    was shown as `exited with -9: warning: CACHEXIA_LOG_FORMAT is no setting ...`."""
+    settings = settings_for(tmp_path)
+    warning = "cachexia: warning: CACHEXIA_LOG_FORMAT is no setting and is ignored"
+    exited = run(processes, tmp_path, "crp-monitor", ["sh", "-c", f"echo '{warning}' >> "
+                 f"{tmp_path / 'crp-monitor.log'}; kill -9 $$"])  # fmt: skip
+    assert exited.process is not None
+    exited.process.wait()
+    assert exited.exit_reason() is None
+    assert service_state(exited, settings).shown() == "[not up: exited with -9]"
+
+
 async def test_the_banner_never_says_up_for_a_service_that_is_not(
     processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
