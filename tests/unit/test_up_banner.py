@@ -148,15 +148,23 @@ def test_lab_ingestion_is_not_up_while_another_program_holds_its_mllp_port(
         )
 
 
+def exited_after(
+    processes: list[subprocess.Popen[bytes]], tmp_path: Path, line: str, ending: str
+) -> ServiceProcess:
+    """crp-monitor's stand-in, ended by ``ending`` once it wrote ``line`` to its log."""
+    exited = run(processes, tmp_path, "crp-monitor", ["sh", "-c", f"echo '{line}' >> "
+                 f"{tmp_path / 'crp-monitor.log'}; {ending}"])  # fmt: skip
+    assert exited.process is not None
+    exited.process.wait()
+    return exited
+
+
 def test_a_service_that_exited_is_shown_with_its_code_and_its_line(
     processes: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     settings = settings_for(tmp_path)
     line = "cachexia: crp-monitor cannot listen on 127.0.0.1:1 (address already in use)"
-    exited = run(processes, tmp_path, "crp-monitor", ["sh", "-c", f"echo '{line}' >> "
-                 f"{tmp_path / 'crp-monitor.log'}; exit 2"])  # fmt: skip
-    assert exited.process is not None
-    exited.process.wait()
+    exited = exited_after(processes, tmp_path, line, "exit 2")
     seen = service_state(exited, settings)
     assert seen.final and seen.shown() == f"[not up: exited with 2: {line[10:]}]"
 
@@ -168,10 +176,7 @@ def test_a_warning_is_never_shown_as_why_a_service_exited(
     was shown as `exited with -9: warning: CACHEXIA_LOG_FORMAT is no setting ...`."""
     settings = settings_for(tmp_path)
     warning = "cachexia: warning: CACHEXIA_LOG_FORMAT is no setting and is ignored"
-    exited = run(processes, tmp_path, "crp-monitor", ["sh", "-c", f"echo '{warning}' >> "
-                 f"{tmp_path / 'crp-monitor.log'}; kill -9 $$"])  # fmt: skip
-    assert exited.process is not None
-    exited.process.wait()
+    exited = exited_after(processes, tmp_path, warning, "kill -9 $$")
     assert exited.exit_reason() is None
     assert service_state(exited, settings).shown() == "[not up: exited with -9]"
 
