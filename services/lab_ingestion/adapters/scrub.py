@@ -53,13 +53,17 @@ class Scrubber:
         protected: re.Pattern[str] | None = None,
         fill: bool = False,
         run_in: bool = False,
+        words_run_in: bool = True,
         numbers: Collection[str] = (),
     ) -> None:
         """``protected``: spans (HL7 escape sequences) a match may hold whole but never cut.
         ``fill``: each replacement is one character, written over every character of the
         copy (whose length may differ from the secret's: ``ß`` for ``SS``). ``run_in``: a
         copy is found run into letters or digits too (``ROE19510317``), for ids only
-        (``run_in_secrets``): in free text that would cut words and units. ``numbers``:
+        (``run_in_secrets``): in free text that would cut words and units;
+        ``words_run_in=False``: a secret with a letter in it (a name's word) is found in an
+        id where no letter runs on only (``JOHN2`` but not ``STJOHNS``: a sender's name,
+        whose everyday words hold names). ``numbers``:
         secrets (a phone's digits) also found run into letters, never into digits
         (``Tel0311234567``): letters never extend a number."""
         kept: dict[str, str] = {}
@@ -82,6 +86,7 @@ class Scrubber:
         self._protected = protected  # spans never touched (HL7 escape sequences)
         self._fill = fill
         self._run_in = run_in
+        self._words_run_in = words_run_in
         self._min_length = min_length
 
     def __bool__(self) -> bool:
@@ -136,12 +141,13 @@ class Scrubber:
 
     def _found(self, text: str, start: int, end: int, kind: int) -> bool:
         """Whether a copy at ``text[start:end]`` counts: a whole word; in an id run into
-        anything (a date with a short part, or in words, not into digits: ``_date_bounded``);
+        anything (a date with a short part, in six digits or in words, not into digits:
+        ``_runs_in``);
         one of ``numbers``, also run into letters; a date, also as a timestamp's (``_dated``)."""
         if kind == _WORD_DATE:
             return (_digits_bounded if self._run_in else _whole_word)(text, start, end)
         return (
-            (self._run_in and (kind != _SHORT_DATE or _date_bounded(text, start, end)))
+            (self._run_in and _runs_in(kind, text, start, end, words=self._words_run_in))
             or _whole_word(text, start, end)
             or (kind == _NUMBER and _digits_bounded(text, start, end))
             or (kind == _TIMESTAMP_DATE and _dated(text, start, end))
@@ -166,7 +172,7 @@ _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
 # YYMMDD and MMDDYY in six digits): searched
 # for run into ids too. D.M.YYYY, DD.MM.YY and D.M.YY only where no digit runs on into
 # them (``_date_bounded``): there they may be part of another date (14.2.1958 holds
-# 4.2.1958).
+# 4.2.1958); six digits likewise (``_runs_in``: 20261120140258 holds 140258).
 _DATE_SPELLING = re.compile(
     r"\d{6}|\d{8}\d*|\d{4}[-/]\d\d[-/]\d\d|\d\d[./-]\d\d[./-]\d{4}"
     r"|\d\d?\.\d\d?\.\d\d(?:\d\d)?",
@@ -181,9 +187,9 @@ def date_spellings(year: str, month: str, day: str) -> tuple[str, ...]:
     MM/DD/YYYY, MM-DD-YYYY, and in digits only DDMMYYYY (``14021958``), MMDDYYYY
     (``02141958``), DDMMYY (``140258``), YYMMDD (``580214``) and MMDDYY (``021458``), as
     labs and forms run them into ids (``LIS14021958``). Each has two separators or six
-    digits or more, so that none is a lab value; a six-digit one may be another number
-    that happens to be this patient's date (an order or a time of day ``140258``): that
-    copy is then cut and not replayed, the lab resends, and no birth date is ever kept.
+    digits or more, so that none is a lab value; a six-digit one is found in an id only
+    where no digit runs on (``Scrubber._found``): inside a longer number it is as likely
+    another number (a time of day ``140258`` in a timestamp).
     With the day first and the month first both searched, a day up to 12 is found either
     way round (3 February 1958 as ``03021958`` and ``02031958``). (The Scrubber also finds
     the date with its month in words: ``word_dates``.)"""
@@ -284,17 +290,46 @@ _TIME_AFTER_DATE = re.compile(r"\d|T\d", re.ASCII)
 _SHORT_DATE_SPELLING = re.compile(r"\d\d?\.\d\d?\.\d\d(?:\d\d)?", re.ASCII)
 
 # what a secret is, for where its copies are found (``_kind``)
-_TEXT, _NUMBER, _TIMESTAMP_DATE, _SHORT_DATE, _WORD_DATE = range(5)
+_TEXT, _NUMBER, _TIMESTAMP_DATE, _SHORT_DATE, _WORD_DATE, _SIX_DIGITS, _LETTERS = range(7)
 
 
 def _kind(value: str, numbers: Collection[str]) -> int:
     """A date a timestamp may begin with (``_DATE``), a date of ``_SHORT_DATE_SPELLING``
-    that is not DD.MM.YYYY, one of ``numbers`` (ASCII digits only), or any other text."""
+    that is not DD.MM.YYYY, one of ``numbers`` (ASCII digits only), six other digits (a
+    six-digit date spelling), text with a letter (a name's word), or any other text."""
     if _DATE.fullmatch(value):
         return _TIMESTAMP_DATE
     if _SHORT_DATE_SPELLING.fullmatch(value) and not re.fullmatch(r"\d\d\.\d\d\.\d{4}", value):
         return _SHORT_DATE
-    return _NUMBER if value.isascii() and value.isdigit() and value in numbers else _TEXT
+    if not (value.isascii() and value.isdigit()):
+        return _LETTERS if any(c.isalpha() for c in value) else _TEXT
+    if value in numbers:
+        return _NUMBER
+    return _SIX_DIGITS if len(value) == MIN_DIGITS_ONLY else _TEXT
+
+
+def _runs_in(kind: int, text: str, start: int, end: int, *, words: bool) -> bool:
+    """Whether a copy run into an id counts: a date with a short part where no digit or
+    its own separator and a digit runs on (``_date_bounded``); six digits (DDMMYY, YYMMDD,
+    MMDDYY) where no digit runs on (``LIS140258``, ``X-140258``), never inside a longer
+    run of digits: a time of day in a timestamp-built order number (``20261120140258``:
+    14:02:58) reads as a DDMMYY date one time in five, some patient's birth date often
+    enough, and an id so cut would not replay (review 128). A name's word (``_LETTERS``)
+    anywhere, or where no letter runs on unless ``words`` (a sender's name). Anything else
+    anywhere: an eight-digit date inside digits too (``X195103170``, an id built of a
+    number and the birth date, ``4711819510317``), as a valid eight-digit date of the
+    patient's is a hundred times rarer by chance than six digits, and ids are built of
+    birth dates so; a copy so cut is answered "resend", never kept to replay
+    (``unprocessable``)."""
+    if kind == _LETTERS and not words:
+        return not (start > 0 and text[start - 1].isalpha()) and not (
+            end < len(text) and text[end].isalpha()
+        )
+    if kind == _SHORT_DATE:
+        return _date_bounded(text, start, end)
+    if kind == _SIX_DIGITS:
+        return _digits_bounded(text, start, end)
+    return True
 
 
 def _digits_bounded(text: str, start: int, end: int) -> bool:

@@ -45,7 +45,7 @@ def hl7_copy(birth: str, spelled: str) -> dict[str, str]:
     text = (
         f"MSH|^~\\&|LIS{spelled}|HOSP|CACHEXIA|TRIAL|20261120080000||ORU^R01|{spelled}|P|2.5.1\r"
         f"PID|1||MRN123^^^HOSP^MR||Zwyssigmann^Hortensia||{birth}|F\r"
-        f"OBR|1|ORD{spelled}|{spelled}7|1988-5^CRP^LN\r"
+        f"OBR|1|ORD{spelled}|{spelled}-7|1988-5^CRP^LN\r"
         f"OBX|1|ST|1988-5^CRP^LN|1|geb. {spelled}|mg/L|||||F\r"
         f"NTE|1||DOB {spelled}, CRP 12.5 mg/L\r"
     )
@@ -131,10 +131,10 @@ def test_a_day_up_to_twelve_is_searched_both_ways_round() -> None:
 
 def test_a_six_digit_spelling_is_a_whole_word_in_text_and_found_run_into_ids() -> None:
     """In free text a six-digit spelling is found whole only (``1402580`` is another
-    number), in an id run into anything, as the eight-digit ones are."""
+    number), in an id run into letters or separators, never into digits (review 128)."""
     kept = hl7_copy("19580214", "140258")
     assert kept["MSH-10"] == REDACTED and kept["OBR-2"] == f"ORD{REDACTED}"
-    assert kept["OBR-3"] == f"{REDACTED}7"
+    assert kept["OBR-3"] == f"{REDACTED}-7"
     text = (
         "MSH|^~\\&|LIS|HOSP|CACHEXIA|TRIAL|20261120080000||ORU^R01|M1|P|2.5.1\r"
         "PID|1||MRN123^^^HOSP^MR||Roe^Ann||19580214|F\r"
@@ -151,3 +151,61 @@ def test_a_pid7_written_month_first_with_dashes_is_read_and_searched_for() -> No
     kept = hl7_copy("02-14-1958", "14021958")
     assert kept["NTE-3"] == f"DOB {REDACTED}, CRP 12.5 mg/L", kept
     assert kept["MSH-10"] == REDACTED and kept["MSH-3"] == f"LIS{REDACTED}", kept
+
+
+SIX_DIGIT_FORMS = ["%d%m%y", "%y%m%d", "%m%d%y"]
+
+
+@FAST
+@given(
+    birth=BIRTHS,
+    form=st.sampled_from(SIX_DIGIT_FORMS),
+    before=st.text("0123456789", max_size=8),
+    after=st.text("0123456789", max_size=8),
+)
+def test_a_six_digit_spelling_inside_a_longer_number_in_an_id_is_kept(
+    birth: dt.date, form: str, before: str, after: str
+) -> None:
+    """Review 128: a timestamp-built filler order number ``20261120140258`` holds 14:02:58,
+    the DDMMYY of 14 February 1958; cut, the kept copy did not replay. Inside a longer run
+    of digits six digits are another number; an eight-digit date is still found there."""
+    if not before and not after:
+        return
+    number = f"{before}{birth.strftime(form)}{after}"
+    text = (
+        "MSH|^~\\&|LIS|HOSP|CACHEXIA|TRIAL|20261120080000||ORU^R01|M1|P|2.5.1\r"
+        f"PID|1||MRN123^^^HOSP^MR||Roe^Ann||{birth:%Y%m%d}|F\r"
+        f"OBR|1|ORD1|{number}|1988-5^CRP^LN\r"
+    )
+    obr = redact(text, hashed).split("\r")[-1].split("|")
+    long_date = any(birth.strftime(f) in number for f in ("%Y%m%d", "%d%m%Y", "%m%d%Y"))
+    assert obr[3] == number or long_date, obr[3]
+
+
+@FAST
+@given(
+    birth=BIRTHS,
+    form=st.sampled_from(SIX_DIGIT_FORMS),
+    before=st.sampled_from(["", "LIS", "X-", "ORD/", "A"]),
+    after=st.sampled_from(["", "X", "-1", "/A", "Z"]),
+)
+def test_a_six_digit_spelling_beside_letters_or_separators_in_an_id_is_cut(
+    birth: dt.date, form: str, before: str, after: str
+) -> None:
+    spelled = birth.strftime(form)
+    text = (
+        "MSH|^~\\&|LIS|HOSP|CACHEXIA|TRIAL|20261120080000||ORU^R01|M1|P|2.5.1\r"
+        f"PID|1||MRN123^^^HOSP^MR||Roe^Ann||{birth:%Y%m%d}|F\r"
+        f"OBR|1|ORD1|{before}{spelled}{after}|1988-5^CRP^LN\r"
+    )
+    obr = redact(text, hashed).split("\r")[-1].split("|")
+    assert obr[3] == f"{before}{REDACTED}{after}", obr[3]
+
+
+def test_a_timestamp_order_number_holding_the_birth_date_as_ddmmyy_is_kept() -> None:
+    text = (
+        "MSH|^~\\&|LIS|HOSP|CACHEXIA|TRIAL|20261120080000||ORU^R01|M1|P|2.5.1\r"
+        "PID|1||MRN123^^^HOSP^MR||Roe^Ann||19580214|F\r"
+        "OBR|1|PLC1|20261120140258|1988-5^CRP^LN\r"
+    )
+    assert redact(text, hashed).split("\r")[-1] == "OBR|1|PLC1|20261120140258|1988-5^CRP^LN"
