@@ -36,11 +36,13 @@ as ``7561234567897``), a patient number as it is hashed (``ZZMRN 123987`` as
 patient's street line (``scrub.street_words``; another person's address is searched as
 whole lines only, since every word searched for may wipe a note's ordinary word: "5 INSURED
 WAY"). A birth date is also found as the date of a timestamp (``195103170800``). In ids
-(MSH-10, ORC-2/3, OBR-2/3, SPM-2/3, OBX-4) and in the sender's name (MSH-3/4 but an OID:
-``hl7_sender_fields``) a name's word of three letters or more and a birth date's
-spellings (but ``D.M.YYYY`` and ``DD.MM.YY``, which may be part of another date there) are
-found run into other letters or digits too (``ZWYSSIGMANN19510317`` -> ``[redacted]``), even
-inside a longer digit run (``X195103170`` -> ``X[redacted]0``). Limits: elsewhere a birth
+(MSH-10, ORC-2/3, OBR-2/3, SPM-2/3, OBX-4) a name's word of three letters or more and a
+birth date's spellings are found run into other letters or digits too
+(``ZWYSSIGMANN19510317`` -> ``[redacted]``), an eight-digit one even inside a longer digit
+run (``X195103170`` -> ``X[redacted]0``; a short or six-digit one never: it may be part of
+another date or number there); in the sender's name (MSH-3/4 but an OID:
+``hl7_sender_fields``) too, but a name's word only where no letter runs on (``JOHN2`` is
+cut, ``STJOHNS`` is not: everyday hospital names hold names). Limits: elsewhere a birth
 date run into another number or word (``A19510317``) is not found; a number but a phone
 written with a blank in a note but not in PID-3 is not found; other spellings (``4 March
 1961``) are not found. Where the scrubber gives up (more than ``scrub.MAX_SECRETS``
@@ -149,6 +151,7 @@ def redact(
             drop_personal_parts(number.authority, separators[3], secrets)
     senders: list[SplitSender] = []  # MSH-3/4 scrubbed part by part (an OID kept whole)
     # and MSH-3/4's values (its parts but an OID), run-in scrubbed as ids are (LIS19580214)
+    # but a name's word where no letter runs on only (STJOHNS holds John)
     sender_values: list[tuple[list[str], int]] = []
     # (fields, index) of every value to scrub: the kept fields, and each kept authority's
     # subcomponents (a short name misplaced in CX-4 as a word of its own)
@@ -176,8 +179,9 @@ def redact(
         for index in _RUN_IN_FIELDS.get(name, ())
         if index < len(fields) and fields[index]
     ]
-    ids += [(fields, index) for fields, index in sender_values if fields[index]]
     scrub_fields(text, run_in, ids, separators, run_in=True)  # ROE19510317 as [redacted]
+    sender_ids = [(fields, index) for fields, index in sender_values if fields[index]]
+    scrub_fields(text, run_in, sender_ids, separators, run_in=True, words_run_in=False)
     join_senders(senders)
     for fields, index, kept_numbers in numbers:
         fields[index] = separators[2].join(number.joined(separators) for number in kept_numbers)

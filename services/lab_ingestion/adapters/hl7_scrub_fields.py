@@ -55,6 +55,7 @@ def scrub_fields(
     separators: Separators,
     *,
     run_in: bool = False,
+    words_run_in: bool = True,
     phones: Collection[str] = (),
 ) -> None:
     """Mask what escapes HL7 does not define hold (``masked_escapes``), then replace every
@@ -62,7 +63,8 @@ def scrub_fields(
     ``phones`` (digits) written in groups (``phone_spans``), then in each value that holds
     escapes, as it reads (``_scrub_decoded``). ``run_in``:
     ids, where a copy run into other letters or digits is found too, and where what a
-    redaction wrote (``[redacted]``, a masked number's hash) is never cut."""
+    redaction wrote (``[redacted]``, a masked number's hash) is never cut;
+    ``words_run_in=False``: a name's word only where no letter runs on (a sender's name)."""
     spelled_in_hex = [key for key in secrets if _HEX_SECRET.fullmatch(key)]
     for fields, index in scrubbed:
         fields[index] = masked_escapes(fields[index], separators, spelled_in_hex)
@@ -79,6 +81,7 @@ def scrub_fields(
         protected=protected,
         fill=True,
         run_in=run_in,
+        words_run_in=words_run_in,
     )
     if (scrubber or phones) and "" in markers.values():
         for fields, index in scrubbed:  # adversarial: no character left to mark copies with

@@ -1,15 +1,20 @@
 """MSH-3 and MSH-4 (who sent a message) in the redacted copy of a rejected HL7 message.
 
 An HD's namespace id and the id's type are what anyone who reaches the port wrote: they are
-scrubbed as the message's ids are, a removed value's copy as a whole word, a patient's
-number, a name's word or a birth date's spelling run into other letters or digits too
-(``LISMRN4711``, ``LIS19580214``, ``QUIXANOLAB``: review 108, review 125). A universal id
-(HD.2) that is an OID (``is_oid``) is kept as written: it is the sender's name, not the
-patient's (a sender named by it alone is known, allow-listed and replayed by it), and an arc
-of it may be any number (113883, HL7's root, is in every HL7 OID). Every sender's name is
-scrubbed so, as the allow-list is not known where the copy is made: a listed sender whose
-name holds its patient's name or birth date is kept masked, and such a copy does not replay
-(the lab resends); the rejection still names a listed sender as configured.
+scrubbed much as the message's ids are, a removed value's copy as a whole word, a patient's
+number or a birth date's spelling run into other letters or digits too (``LISMRN4711``,
+``LIS19580214``: review 108, review 125), but a name's word only where no letter runs on
+(``JOHN2``, ``DOE-LAB``; ``hl7_redaction``): a hospital's name holds everyday names run in
+(``KANTONSSPITAL`` holds Anton, ``STJOHNS`` John, ``INSELSPITAL`` Els), and a sender so cut
+is no longer the sender the allow-list names (its copy would not replay, its rejection
+would name no sender one could add: review 128). A universal id (HD.2) that is an OID
+(``is_oid``) is kept as written: it is the sender's name, not the patient's (a sender named
+by it alone is known, allow-listed and replayed by it), and an arc of it may be any number
+(113883, HL7's root, is in every HL7 OID). Every sender's name is scrubbed so, as the
+allow-list is not known where the copy is made: a listed sender whose name holds its
+patient's number, name or birth date is kept masked, and such a copy does not replay: the
+lab is answered "resend" (``unprocessable``); the rejection still names a listed sender as
+configured.
 """
 
 from __future__ import annotations
