@@ -24,6 +24,7 @@ from services.lab_ingestion.adapters.stored_ids import (
 )
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.kept_copy import kept_copy_hash
+from services.lab_ingestion.domain.local_codes import LocalCodeTable
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.records import KeptRejection
@@ -39,7 +40,7 @@ from services.lab_ingestion.service_layer.late_enrolments import (
     DiscardedNumbers,
     enrolment_reader,
 )
-from services.lab_ingestion.service_layer.replay import Replayer
+from services.lab_ingestion.service_layer.replay import ReadCopy, Replayer
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.addresses import host_port
 from shared.contracts.events.lab import Channel
@@ -91,15 +92,20 @@ def build(context: ServiceContext) -> ServiceParts:
     # never races the result it corrects (two concurrent batches would each see the chain as
     # it was before both; other instances are held off by the chain lock, see ingest.py).
     # Overlapping writes measured no faster on two cores.
+    local_codes = LocalCodeCache(context.pool)
+
+    async def copy_reader() -> ReadCopy:  # a failed message's copy read as a replay reads it
+        return kept_copy_reader(settings.lab_ingestion_processing_id, await local_codes.table())
+
     committer: GroupCommitter[Command, IngestOutcome] = GroupCommitter(
         ingestor, transient=TRANSIENT_DB_ERRORS, max_batch=settings.ingest_batch_size,
         concurrency=1,
         on_failure=partial(
-            keep_unprocessable, ingestor, identify=hasher, transient=TRANSIENT_DB_ERRORS
+            keep_unprocessable, ingestor, identify=hasher, transient=TRANSIENT_DB_ERRORS,
+            copy_reader=copy_reader,
         ),
         on_settled=ingestor.forget_attempt,
     )  # fmt: skip
-    local_codes = LocalCodeCache(context.pool)
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id,
         local_codes=local_codes.table,
@@ -200,17 +206,26 @@ async def build_replayer(
         params=unit_parameters(settings.protocol()), reads_kept_copies=True,
     )  # fmt: skip
 
+    return Replayer(kept_copy_reader(settings.lab_ingestion_processing_id, local_codes), ingestor)
+
+
+def kept_copy_reader(processing_id: str, local_codes: LocalCodeTable) -> ReadCopy:
+    """A kept copy read as ``cachexia replay`` reads it: as HL7, its patient's number the
+    keyed hash it holds, with the senders' local codes ``local_codes`` (ValueError: why it
+    cannot be read). The service reads a failed message's copy so too, before it tells the
+    lab not to resend it (``unprocessable.will_replay``)."""
+
     def read_copy(rejection: KeptRejection) -> LabMessage:
         try:
             message, _ = parse_oru(
                 rejection.payload, Channel(rejection.channel), identify=kept_copy_hash,
-                processing_id=settings.lab_ingestion_processing_id, local_codes=local_codes,
+                processing_id=processing_id, local_codes=local_codes,
             )  # fmt: skip
         except Hl7InputError as error:
             raise ValueError(error.reason) from None
         return message
 
-    return Replayer(read_copy, ingestor)
+    return read_copy
 
 
 definition = ServiceDefinition(
