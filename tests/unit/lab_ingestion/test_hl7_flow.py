@@ -877,12 +877,13 @@ def one_field_otherwise(draw: st.DrawFn) -> tuple[int, int, str, bool]:
 
 
 def masked_in(key: str, before: str, case: tuple[int, int, str, bool]) -> bool:
-    """Whether ``key`` is ``before`` with the patient's number (PID-3 made, say, "1988")
+    """Whether ``key`` is ``before`` with the patient's number (PID-3, or PID-2 as read under
+    PID-3's rules since the twenty-second session, made, say, "1988")
     written as ``#`` and a 12-character hash prefix where it was found, and nothing else
     changed: no hospital number is stored in a key (``matching.numbers_masked``)."""
     index, position, text, _ = case
     written = text.split("^")[0].strip()
-    if (index, position) != (1, 3):
+    if (index, position) not in {(1, 2), (1, 3)}:
         return False
     for number in (written, normalise_hospital_identifier(written)):  # as matched, either
         if len(number) >= 4 and number.upper() in before.upper():
@@ -904,6 +905,7 @@ def test_a_field_written_otherwise_is_parsed_or_refused_as_a_message() -> None:
     @FAST
     @given(case=one_field_otherwise())
     @example(case=(1, 3, "1988", False))  # a hospital number found inside a result key
+    @example(case=(1, 2, "1988", False))  # PID-2's too (a draw found it, fixer 134)
     # refusals drawn at random are about one in fifteen: these three always reach the branch
     @example(case=(0, 8, "ADT^A01", False))  # MSH-9: not an ORU^R01
     @example(case=(0, 11, "9.9", False))  # MSH-12: no version taken
