@@ -42,14 +42,16 @@ THOUSANDS_DOT: Final = re.compile(r"\+?[1-9][0-9]{0,2}\.[0-9]{3}")
 # or comma, or a unit mislabelled /uL for 10^3/uL)
 DECIMALS: Final = re.compile(r"[.,][0-9]")
 MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
-# one lab number, maybe censored (<5, >= 200, 1,5, 250.000): a reason quotes nothing else
+# one lab number, maybe censored (<5, >= 200, 1,5, 1.500): a reason quotes nothing else
 # (digits and signs in another shape may be a misplaced birth date, phone or AHV number)
 _SHOWABLE_VALUE: Final = re.compile(
     r"(?:<=|>=|<|>|=|\u2264|\u2265)?\s?[+-]?[0-9]{1,6}(?:[.,][0-9]{1,6})?"
 )
-# at most seven digits in all: a birth date (19580214, 14021958, 1958.0214 with a dot put
-# in), a phone number (10 digits) or an AHV number (13) has more
-_SHOWABLE_DIGITS: Final = 7
+# at most five digits in all: a birth date has six (140258, 580214, 021458: DDMMYY, YYMMDD,
+# MMDDYY, which kept copies scrub as birth dates; 14.0258 or 140.258 with a dot put in) or
+# eight (19580214), a phone number ten and an AHV number thirteen (review 128: platelets
+# 140258 /uL were quoted as 140.258 10*9/L, the birth date with a dot)
+_SHOWABLE_DIGITS: Final = 5
 
 
 def read_decimal(number: str) -> float | None:
@@ -121,8 +123,11 @@ def significant_digits(number: str) -> int:
 
 def is_showable(value: str) -> bool:
     """Whether a reason may quote the value as written (or a number read from it): one lab
-    number (a comparator and sign allowed) of at most seven digits, never the shape of a
-    birth date, phone or AHV number."""
+    number (a comparator and sign allowed) of at most five digits in all (``<5``, ``12.5``,
+    ``0.45``, ``1.500``, ``7700``), never the shape of a birth date (six digits at least:
+    ``140258`` is 14.02.58), phone or AHV number. A lab number of six digits or more
+    (``250000`` /uL, ``250.000``) is not quoted either: its digits cannot be told from a
+    birth date's, and the reason says why the value is refused without them."""
     return bool(_SHOWABLE_VALUE.fullmatch(value)) and (
         sum(c.isdigit() for c in value) <= _SHOWABLE_DIGITS
     )

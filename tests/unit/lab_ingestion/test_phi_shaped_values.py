@@ -24,12 +24,17 @@ DAYS, MONTHS, YEARS = st.integers(1, 28), st.integers(1, 12), st.integers(1900, 
 
 @st.composite
 def phi_numbers(draw: st.DrawFn) -> str:
-    """A birth date (YYYYMMDD, DDMMYYYY), a Swiss phone number or an AHV number."""
+    """A birth date (YYYYMMDD, DDMMYYYY; DDMMYY, YYMMDD, MMDDYY: review 128, the six-digit
+    spellings kept copies scrub), a Swiss phone number or an AHV number."""
     day, month, year = draw(DAYS), draw(MONTHS), draw(YEARS)
+    short = year % 100
     return draw(
         st.sampled_from([
             f"{year:04d}{month:02d}{day:02d}",
             f"{day:02d}{month:02d}{year:04d}",
+            f"{day:02d}{month:02d}{short:02d}",
+            f"{short:02d}{month:02d}{day:02d}",
+            f"{month:02d}{day:02d}{short:02d}",
             f"07{draw(st.integers(5, 9))}{draw(st.integers(0, 9_999_999)):07d}",
             f"756{draw(st.integers(0, 9_999_999_999)):010d}",
         ])
@@ -53,8 +58,10 @@ def _digit_runs(reason: str) -> list[str]:
 
 
 def quotes(reason: str, digits: str) -> bool:
-    significant = digits.lstrip("0")
-    return any(significant[:6] in run for run in _digit_runs(reason) if len(run) >= 6)
+    """Whether the reason holds the number's first six significant digits (a float's
+    ``.6g``), or all of them when it has fewer (``021458`` quoted as 21458)."""
+    significant = digits.lstrip("0")[:6]
+    return any(significant in run for run in _digit_runs(reason) if len(run) >= len(significant))
 
 
 @settings(max_examples=400, deadline=None)
@@ -103,7 +110,23 @@ def test_a_lab_number_is_still_quoted() -> None:
     result = normalise(observation(Analyte.NEUTROPHILS, "450", ("10*9/L",), abnormal_flag="LL"))
     assert isinstance(result, Rejected)
     assert "contradicts the value 450 10*9/L, above" in result.reason
-    assert show_value("250.000") == "'250.000'" and show_value("<0.5") == "'<0.5'"
+    for value in ("<5", "12.5", "0.45", "1.500", "<0.5", "7700", ">= 200", "1,5"):
+        assert show_value(value) == repr(value)
+
+
+def test_a_six_digit_birth_date_read_as_a_platelet_count_is_not_quoted() -> None:
+    """Review 128: 140258 /uL (the fixture's birth date, 1958-02-14, as DDMMYY) flagged H was
+    refused "the abnormal flag 'H' contradicts the value 140.258 10*9/L": the date with a
+    dot put in, in the ACK, the kept rejection and its event."""
+    result = normalise(observation(Analyte.PLATELETS, "140258", ("/uL",), abnormal_flag="H"))
+    assert isinstance(result, Rejected), result
+    assert "contradicts the value, below every laboratory's upper limit" in result.reason
+    assert "140" not in result.reason and "258" not in result.reason
+
+
+def test_six_digits_are_not_shown_with_or_without_a_dot() -> None:
+    for value in ("140258", "14.0258", "140.258", "<580214", "021458", "250.000", "250000"):
+        assert show_value(value) == f"(text of {len(value)} characters)"
 
 
 def test_a_value_of_eight_digits_with_a_dot_put_in_is_not_shown() -> None:
