@@ -16,7 +16,7 @@ from services.lab_ingestion.adapters.hl7_obx import (
     codes_repeat_or_nest,
     flags_of,
     key_code,
-    range_of,
+    ranges_of,
     refuse_nested_codes,
     unit_split,
     units_of,
@@ -89,13 +89,15 @@ def read_observation(
         before = written or order.text
         legacy_unscoped = f"@{key_time(before, *read_ts(before, offset))}|{code}|{sub_id}"
         legacy = legacy_unscoped
+    reference_range, range_before = ranges_of(obx, trial=trial)
     return ObservationInput(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
         value=value,
         unit=unit,
         unit_split=split,
-        reference_range=range_of(obx, trial=trial),
+        reference_range=reference_range,
+        range_before=range_before,
         abnormal_flag=field_value(obx, 8, strict=trial) or None,
         flags=flags_of(obx, strict=trial),
         value_type=value_type,

@@ -19,6 +19,8 @@ from services.lab_ingestion.adapters.hl7_fields import (
 from services.lab_ingestion.domain.model import Coding
 from services.lab_ingestion.domain.unit_carets import (
     SplitUnit,
+    ends_in_power_base,
+    first_split,
     is_power_base,
     range_split,
     rejoined,
@@ -61,8 +63,9 @@ def units_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str, ...]:
 def unit_split(obx: hl7.Segment) -> tuple[tuple[str, ...], SplitUnit | None]:
     """A trial result's OBX-6 components (``units_of``), with a unit whose caret was written
     unescaped read joined (``unit_carets.rejoined``: ``x10`` and ``9/L`` are ``x10^9/L``),
-    and the first bare power base and component after it that are no listed unit joined
-    (the result is then refused, ``unit_carets.split_unit_refusal``)."""
+    and the first bare power base and component after it that are no listed unit joined,
+    else the first in a later repetition, which is not read joined (the result is then
+    refused, ``unit_carets.split_unit_refusal``)."""
     return _units_split(obx, trial=True)
 
 
@@ -82,6 +85,9 @@ def _units_split(obx: hl7.Segment, *, trial: bool) -> tuple[tuple[str, ...], Spl
     if repeats(obx, 6):
         later = later_repetitions(obx, 6, 6, strict=trial)
         units += tuple(part for parts in later for part in parts if part)
+        if trial and split is None:  # a caret split a repetition: refused by its cause
+            splits = (first_split(p) for p in later if _caret_splits(obx, list(p)))
+            split = next((s for s in splits if s is not None), None)
     if trial:
         units += tuple(later_subcomponents(obx, 6, width, strict=True))
     return units, split
@@ -96,20 +102,35 @@ def _caret_splits(obx: hl7.Segment, read: list[str]) -> bool:
     return any(is_power_base(c) for c in read)
 
 
-def range_of(obx: hl7.Segment, *, trial: bool = False) -> str | None:
-    """OBX-7, the reference range. A trial result's repetitions are kept, joined by ``~``
-    (``<33 U/L (F)~<41 U/L (M)``: one range per sex, which the normaliser reads as none):
-    read as its first alone, the women's range would grade every patient. Another test's
-    is read as before (its first repetition: a stored message's resend stays a duplicate).
-    A trial result's split by a unit's plain caret (``1.8-7.5 x10^9/L``) is read whole, as
-    written escaped (``unit_carets.range_split``): its first component alone held no unit."""
+def ranges_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str | None, str | None]:
+    """OBX-7, the reference range; and, where a unit's caret split it (below), as read
+    before eae8c09 (None: the same), its first component alone: the digest of a message
+    stored then was made of that (``message_identity.ranges_read_before``).
+
+    A trial result's repetitions are kept, joined by ``~`` (``<33 U/L (F)~<41 U/L (M)``:
+    one range per sex, which the normaliser reads as none): read as its first alone, the
+    women's range would grade every patient. Another test's is read as before (its first
+    repetition: a stored message's resend stays a duplicate). A trial result's split by a
+    unit's plain caret (``1.8-7.5 x10^9/L``) is read whole, as written escaped
+    (``unit_carets.range_split``): its first component alone held no unit. Its second
+    component is looked at only when the first ends in a power base, the one case the
+    rejoin needs, and only to tell whether it starts with an exponent: the range is then
+    read whole, strictly. A second component the range is not joined with is never read
+    strictly (``0-10^\\Zab\\`` is the range 0-10 it always was, and so is
+    ``0 - 10^\\Zab\\``: no exponent there)."""
     first = field_value(obx, 7, hex_text=True, strict=trial)
-    if trial and range_split(first, field_value(obx, 7, 1, 2, hex_text=True, strict=True)):
-        first = whole_value(obx, 7, strict=True) or first
+    before = None
+    if (
+        trial
+        and ends_in_power_base(first)
+        and range_split(first, field_value(obx, 7, 1, 2, hex_text=True))
+    ):
+        before, first = first, whole_value(obx, 7, strict=True) or first
     if trial and repeats(obx, 7):
-        later = later_repetitions(obx, 7, 1, strict=True)
-        first = "~".join([first, *(parts[0] for parts in later)])
-    return first or None
+        later = [parts[0] for parts in later_repetitions(obx, 7, 1, strict=True)]
+        first = "~".join([first, *later])
+        before = None if before is None else "~".join([before, *later])
+    return first or None, None if before == first else before
 
 
 # OBX-3's identifiers and coding systems (CWE-1, 3, 4, 6): one value each

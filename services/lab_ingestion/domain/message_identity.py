@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 
@@ -95,13 +96,39 @@ def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_
     (``digest_of_every_result``); a JSON message stored before its results' order stopped
     counting, the digest of every result in the order sent; one stored before comments were
     read (``BEFORE_COMMENTS``), any of these as made without them; an HL7 message stored
-    before 7a953a8 changed its result keys, any of these made with its keys as they were."""
+    before 7a953a8 changed its result keys, any of these made with its keys as they were;
+    one stored before eae8c09 read a range split by a unit's caret whole, any of these made
+    with that range as read then (``ranges_read_before``). Only looked at when the digest
+    made now differs: a resend's usual path costs nothing more."""
     if stored is None or stored == digest or _said_before(stored, message, patient_hmac):
         return True
-    before = keyed_before(message)  # stored before 7a953a8 changed its keys (``legacy_keys``)
-    return before is not None and (
+    return any(
         stored == content_digest(before, patient_hmac) or _said_before(stored, before, patient_hmac)
+        for before in _read_before(message)
     )
+
+
+def ranges_read_before(message: LabMessage) -> LabMessage | None:
+    """``message`` with each trial result's OBX-7 as read before eae8c09 (None: none read
+    otherwise): a range a unit's plain caret split (``1.8-7.5 x10^9/L``) was read as its
+    first component alone (``1.8-7.5 x10``, ``ObservationInput.range_before``), and a
+    message stored or a rejection kept then was digested so; its resend after the upgrade
+    (a lost ACK) is the same message, and its kept copy replays."""
+    if not any(o.range_before is not None for o in message.observations):
+        return None
+    observations = tuple(
+        o if o.range_before is None else replace(o, reference_range=o.range_before)
+        for o in message.observations
+    )
+    return replace(message, observations=observations)
+
+
+def _read_before(message: LabMessage) -> Iterator[LabMessage]:
+    """``message`` as earlier versions read it, where they read it otherwise: keyed as
+    before 7a953a8 (``legacy_keys``), its ranges as before eae8c09, and both."""
+    keyed = keyed_before(message)
+    both = None if keyed is None else ranges_read_before(keyed)
+    yield from (r for r in (keyed, ranges_read_before(message), both) if r is not None)
 
 
 def without_translations(message: LabMessage) -> LabMessage:

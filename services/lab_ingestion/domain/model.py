@@ -106,6 +106,10 @@ class ObservationInput:
     # (``unit_carets``); one listed (``x10^9/L``) is read joined, in ``unit``
     unit_split: tuple[str, str] | None = None
     reference_range: str | None = None
+    # HL7: OBX-7 as read before eae8c09 (its first component alone), where a unit's plain
+    # caret split it and it is read whole now (``1.8-7.5 x10`` of ``1.8-7.5 x10^9/L``): a
+    # message stored then was digested so (``message_identity.ranges_read_before``)
+    range_before: str | None = None
     abnormal_flag: str | None = None  # the first flag the sender gave (``flags``: all)
     status: str = "F"
     collected_at: datetime | None = None

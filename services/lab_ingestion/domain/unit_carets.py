@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Final
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
@@ -41,15 +42,21 @@ def is_power_base(component: str) -> bool:
     return _POWER_BASE.fullmatch(component) is not None
 
 
-def range_split(first: str, second: str) -> bool:
-    """Whether OBX-7 (a string: no components in HL7) was split by a unit's plain caret:
-    its first component ends in a bare power base and the next starts with the exponent
-    (``1.8-7.5 x10`` and ``9/L``). Cheap: most ranges end in no 10 at all."""
+def ends_in_power_base(first: str) -> bool:
+    """Whether OBX-7's first component ends in a bare power base (``1.8-7.5 x10``): the only
+    case in which a unit's plain caret may have split it, and its second component is read
+    (``range_split``). Cheap: most ranges end in no 10 at all."""
     return (
         first.rstrip().endswith(("10", "10E", "10e"))
-        and second[:1].isdigit()
         and _ENDS_IN_POWER_BASE.search(first) is not None
     )
+
+
+def range_split(first: str, second: str) -> bool:
+    """Whether OBX-7 (a string: no components in HL7) was split by a unit's plain caret:
+    its first component ends in a bare power base (``ends_in_power_base``) and the next
+    starts with the exponent (``1.8-7.5 x10`` and ``9/L``)."""
+    return second[:1].isdigit() and ends_in_power_base(first)
 
 
 def rejoined(components: Sequence[str]) -> tuple[list[str], SplitUnit | None]:
@@ -74,12 +81,32 @@ def rejoined(components: Sequence[str]) -> tuple[list[str], SplitUnit | None]:
     return out, split
 
 
+def first_split(components: Sequence[str]) -> SplitUnit | None:
+    """The first bare power base in ``components`` and the non-empty component after it,
+    listed spelling or not (None: there is none): in a repetition of OBX-6, which is not
+    read joined (``split_unit_refusal``)."""
+    for component, after in pairwise(components):
+        if after.strip() and is_power_base(component):
+            return component.strip(), after.strip()
+    return None
+
+
 def split_unit_refusal(analyte: Analyte, split: SplitUnit) -> Rejected:
-    """The refusal of a result whose OBX-6 a caret split into no listed unit: the rest
-    after the base quoted as a unit is (``unit_shapes.quoted_unit``: a sender's free text
-    there may be a misplaced name or date, shown then by its length only)."""
+    """The refusal of a result whose OBX-6 a caret split: into no listed unit, or in a
+    repetition of OBX-6 (``10*9/L~x10^9/L``: OBX-6 does not repeat, and only its first is
+    read joined; read apart, its parts were told as disagreeing units, ``'10*9/L' beside
+    '9/L'``, a reason that hid the cause). The rest after the base quoted as a unit is
+    (``unit_shapes.quoted_unit``: a sender's free text there may be a misplaced name or
+    date, shown then by its length only)."""
     base, rest = split
     after = quoted_unit([rest], listed=lambda c: recognise_unit(c) is not None)
+    if recognise_unit(f"{base}^{rest}") is not None:
+        return Rejected(
+            RejectionCode.UNCONVERTIBLE_UNIT,
+            f"unit of {analyte.value}: OBX-6 holds {base!r} and {after} as two components "
+            "in a repetition of OBX-6, where a unit is not read joined: write a caret in a "
+            "unit as \\S\\",
+        )
     return Rejected(
         RejectionCode.UNCONVERTIBLE_UNIT,
         f"unit of {analyte.value}: OBX-6 holds {base!r} and {after} as two components, "

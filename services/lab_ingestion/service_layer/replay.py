@@ -24,8 +24,10 @@ digest of that reading: its copy replays when, read with its highlighting as ``_
 says what the message said then (``highlighting_as_read_before``); it is replayed as read
 now. The digest covers trial results only (``content_digest``): a copy whose redaction
 changed another result (a printed report, a pointer, base64 text) replays; a rejection kept
-before that holds the digest of every result, and replays when its copy changed none. Any
-other difference is refused as before.
+before that holds the digest of every result, and replays when its copy changed none. One
+kept before eae8c09 read a trial result's OBX-7 split by a unit's plain caret
+(``1.8-7.5 x10^9/L``) as its first component alone: its copy replays when so read it has
+the digest kept. Any other difference is refused as before.
 
 FHIR and JSON copies are not replayed: their copies hold the hash wherever the input held
 the patient's number, ids included, so they cannot be read back as what was sent; the lab
@@ -49,6 +51,7 @@ from services.lab_ingestion.domain.kept_copy import (
 from services.lab_ingestion.domain.message_identity import (
     content_digest,
     digest_of_every_result,
+    ranges_read_before,
     without_translations,
 )
 from services.lab_ingestion.domain.model import LabMessage
@@ -153,10 +156,12 @@ def _has_the_digest(message: LabMessage, patient_hmac: str, kept: str | None) ->
     publish its limit): the redaction keeps every NTE and never empties its text, so a copy
     says whether each result was commented on as the message did. Read without its sender's
     local code mappings too: a rejection kept before a code was mapped (``unknown-analyte``)
-    is replayed to be read as mapped now."""
+    is replayed to be read as mapped now. And with a range a unit's plain caret split read
+    as its first component alone (``ranges_read_before``: a rejection kept before eae8c09)."""
     digests = (content_digest, digest_of_every_result)
     untranslated = without_translations(message)
-    reads = (message,) if untranslated is message else (message, untranslated)
+    reads = [message] if untranslated is message else [message, untranslated]
+    reads += [before for read in reads if (before := ranges_read_before(read)) is not None]
     return any(
         digest(read, patient_hmac, comments=comments, off_scale=off_scale) == kept
         for read in reads

@@ -46,6 +46,7 @@ HL7_ONLY = {
     "result status 'U'": "HL7's final-without-values: no JSON or FHIR status maps to it",
     "is not read: OBX-3 is read as": "planning gives it to HL7 only; FHIR's names loinc.org",
     "as two components, no unit the service": "an HL7 OBX-6 split by a plain caret (unit_split)",
+    "as two components in a repetition of OBX-6": "an HL7 OBX-6 repetition split by a caret",
 }
 JSON_ONLY_HL7 = {
     **HL7_ONLY,

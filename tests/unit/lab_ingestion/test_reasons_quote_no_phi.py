@@ -41,7 +41,7 @@ def test_a_unit_that_may_be_a_birth_date_or_phone_is_not_quoted(unit: str) -> No
 @pytest.mark.parametrize(
     ("analyte", "value", "unit"),
     [(Analyte.CRP, "<0", "mg/L"), (Analyte.CRP, "-3", "mg/L"),
-     (Analyte.PLATELETS, "250.000", "/uL")],
+     (Analyte.PLATELETS, "25.000", "/uL")],  # 250.000: six digits, a birth date's (review 128)
 )  # fmt: skip
 def test_a_lab_number_is_still_quoted(analyte: Analyte, value: str, unit: str) -> None:
     result = normalise(observation(analyte, value=value, unit=(unit,)))
