@@ -120,3 +120,20 @@ async def test_the_finding_a_birth_date_as_crp_is_refused_without_it(lab: Lab) -
     assert await lab.pool.fetchval("SELECT reason FROM rejections") == expected
     (event,) = await lab.events("lab.rejected.v1", 1)
     assert event.payload["reason"] == expected
+
+
+async def test_a_six_digit_birth_date_as_a_platelet_count_is_refused_without_it(lab: Lab) -> None:
+    """Review 128: PID-7 19580214, OBX-5 140258 /uL (the birth date as DDMMYY) flagged H was
+    refused "the abnormal flag 'H' contradicts the value 140.258 10*9/L", the date with a
+    dot, in MSA-3, ERR-8, the kept rejection and its event."""
+    client = await lab.mllp()
+    try:
+        ack = await client.exchange(_hl7("PHI-6", "777-3", "140258", "/uL", "H", "19580214"))
+    finally:
+        await client.close()
+    assert msa(ack)[1] == "AE", ack
+    reason = await lab.pool.fetchval("SELECT reason FROM rejections")
+    assert "contradicts the value, below every laboratory's upper limit" in reason, reason
+    (event,) = await lab.events("lab.rejected.v1", 1)
+    for said in (ack, reason, json.dumps(event.payload)):
+        assert "140.258" not in said and "140258" not in said, said
