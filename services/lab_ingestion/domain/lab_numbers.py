@@ -81,7 +81,10 @@ def check_thousandfold_slip(
     """Why a plain decimal ``number`` (read as ``value``, in ``conversion``'s unit) may be
     a thousand times off (None: it cannot be)."""
     if conversion.source_unit == "/uL":
-        return _fractional_count(analyte, number) or check_count_per_microlitre(analyte, value)
+        shown = is_showable(number.strip())
+        return _fractional_count(analyte, number) or check_count_per_microlitre(
+            analyte, value, shown=shown
+        )
     if thousands_dot_is_ambiguous(number, conversion):
         return Rejected(
             RejectionCode.NON_NUMERIC_VALUE,

@@ -92,15 +92,19 @@ LOWEST_COUNTS_PER_MICROLITRE: Final[Mapping[Analyte, float]] = MappingProxyType(
 )
 
 
-def check_count_per_microlitre(analyte: Analyte, cells_per_microlitre: float) -> Rejected | None:
+def check_count_per_microlitre(
+    analyte: Analyte, cells_per_microlitre: float, *, shown: bool = True
+) -> Rejected | None:
     """Why a whole count per microlitre is no count measured (None: it may be one). The
     reason quotes the count only when it is a whole number under the floor (three digits
-    at most: no birth date, phone or AHV number); a count with decimals is refused before
-    (``lab_numbers``), and any other is described without its number."""
+    at most: no birth date, phone or AHV number) and its text as written may be quoted
+    (``shown``: ``000101``, a birth date as YYMMDD, is no count of 101 to quote, review
+    128); a count with decimals is refused before (``lab_numbers``), and any other is
+    described without its number."""
     lowest = LOWEST_COUNTS_PER_MICROLITRE.get(analyte)
     if lowest is None or not 0 < cells_per_microlitre < lowest:
         return None
-    whole = cells_per_microlitre.is_integer()
+    whole = cells_per_microlitre.is_integer() and shown
     count = f" {cells_per_microlitre:.0f}" if whole else ""
     return Rejected(
         RejectionCode.IMPLAUSIBLE_VALUE,

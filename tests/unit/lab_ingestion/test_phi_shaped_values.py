@@ -139,3 +139,12 @@ def test_a_count_below_the_platelet_floor_is_quoted_only_whole() -> None:
     assert whole is not None and whole.reason.startswith("platelets 250 per microlitre")
     fraction = check_count_per_microlitre(Analyte.PLATELETS, 195.80214)
     assert fraction is not None and "195" not in fraction.reason
+
+
+def test_a_six_digit_birth_date_below_the_platelet_floor_is_not_quoted() -> None:
+    """``000101`` (1 January 2000 as YYMMDD) per microlitre is 101 cells, below any count
+    measured: the reason said "platelets 101 per microlitre" (review 128)."""
+    result = normalise(observation(Analyte.PLATELETS, "000101", ("/uL",)))
+    assert isinstance(result, Rejected), result
+    assert result.reason.startswith("platelets per microlitre is below"), result.reason
+    assert "101" not in result.reason
