@@ -38,6 +38,8 @@ async def test_a_message_stored_before_the_upgrade_and_resent_is_a_duplicate(
         with monkeypatch.context() as before:
             _as_before_eae8c09(before)
             stored = await client.exchange(oru("R128-UP", [ANC]))
+        # a row stored before migration 0029 (it took false)
+        await lab.pool.execute("UPDATE messages SET digest_reads_split_ranges = false")
         resent = await client.exchange(oru("R128-UP", [ANC]))  # upgraded; its ACK was lost
     finally:
         await client.close()
@@ -47,6 +49,26 @@ async def test_a_message_stored_before_the_upgrade_and_resent_is_a_duplicate(
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
     assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
     assert len(await lab.events(LAB_RESULTS, 1)) == 1
+
+
+async def test_a_range_cut_short_stored_since_and_sent_whole_is_another_message(
+    lab: Lab,
+) -> None:
+    """Review 129: stored since the upgrade with OBX-7 `1.8-7.5 x10` (no range), the same
+    MSH-10 with `1.8-7.5 x10^9/L` was answered "duplicate" and the range dropped."""
+    short = obx("26499-4", "2.5", "10*9/L", ref="1.8-7.5 x10")
+    client = await lab.mllp()
+    try:
+        stored = await client.exchange(oru("R129-RG", [short]))
+        whole = await client.exchange(oru("R129-RG", [ANC]))
+    finally:
+        await client.close()
+    assert msa(stored)[1] == "AA", stored
+    assert msa(whole)[1] == "AE" and "MSH-10" in msa(whole)[3], whole
+    assert (
+        await lab.pool.fetchval("SELECT reason_code FROM rejections WHERE control_id = 'R129-RG'")
+        == "reused-message-id"
+    )
 
 
 async def test_a_rejection_kept_before_the_upgrade_replays(

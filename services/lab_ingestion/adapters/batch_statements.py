@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import uuid
 
-from services.lab_ingestion.domain.message_identity import BEFORE_COMMENTS
+from services.lab_ingestion.domain.message_identity import BEFORE_COMMENTS, BEFORE_SPLIT_RANGES
 from shared.messaging.outbox import OUTBOX_COLUMNS, outbox_unnest
 
-# a message's digest marked when it was made before comments were read (migration 0023)
+# a message's digest marked when it was made before comments were read (migration 0023),
+# and when it was made before split ranges were read whole (migration 0029)
 LOOKUP = f"""
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
        NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
-       CASE WHEN m.digest_covers_comments THEN m.content_digest
-            ELSE '{BEFORE_COMMENTS}' || m.content_digest END AS digest,
+       CASE WHEN m.digest_reads_split_ranges THEN '' ELSE '{BEFORE_SPLIT_RANGES}' END
+       || CASE WHEN m.digest_covers_comments THEN m.content_digest
+               ELSE '{BEFORE_COMMENTS}' || m.content_digest END AS digest,
        m.received_at AS collected_at,  -- when it was received, in that column
        NULL::text AS loinc,
        NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
@@ -101,7 +103,7 @@ SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.change
         FROM results r JOIN messages m ON m.message_id = r.message_id
        WHERE r.source = k.source AND r.result_key = k.result_key) AS c
  WHERE $6::boolean AND c.changed_at IS NOT NULL
-"""  # noqa: S608 - only the fixed marker BEFORE_COMMENTS is interpolated
+"""  # noqa: S608 - only the fixed markers BEFORE_COMMENTS and BEFORE_SPLIT_RANGES are interpolated
 
 # The stored result each key names: results stored under that very key (never through
 # result_identifiers, another result's other identifiers: review 122), with the analytes of

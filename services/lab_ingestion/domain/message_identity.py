@@ -54,6 +54,11 @@ BEFORE_COMMENTS = "before-comments:"
 # message stored before has the digest it had (a trial result flagged off scale was refused
 # then), and a rejection kept then is replayed against its digest made without them.
 OFF_SCALE = "off-scale:"
+# Put before a stored digest made before a trial result's OBX-7 split by a unit's plain caret
+# was read whole (migration 0029): only such a digest is compared with the message's ranges
+# as read then (``ranges_read_before``; review 129: a message stored since whose range was
+# cut short after its power base, resent whole under its id, passed for a duplicate)
+BEFORE_SPLIT_RANGES = "before-split-ranges:"
 
 
 def versioned_control_id(basis: str, patient_hash: str) -> str:
@@ -97,14 +102,19 @@ def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_
     counting, the digest of every result in the order sent; one stored before comments were
     read (``BEFORE_COMMENTS``), any of these as made without them; an HL7 message stored
     before 7a953a8 changed its result keys, any of these made with its keys as they were;
-    one stored before eae8c09 read a range split by a unit's caret whole, any of these made
-    with that range as read then (``ranges_read_before``). Only looked at when the digest
-    made now differs: a resend's usual path costs nothing more."""
-    if stored is None or stored == digest or _said_before(stored, message, patient_hmac):
+    one stored before eae8c09 read a range split by a unit's caret whole
+    (``BEFORE_SPLIT_RANGES``), any of these made with that range as read then
+    (``ranges_read_before``). Only looked at when the digest made now differs: a resend's
+    usual path costs nothing more."""
+    if stored is None:
+        return True
+    split_ranges_before = stored.startswith(BEFORE_SPLIT_RANGES)
+    stored = stored.removeprefix(BEFORE_SPLIT_RANGES)
+    if stored == digest or _said_before(stored, message, patient_hmac):
         return True
     return any(
         stored == content_digest(before, patient_hmac) or _said_before(stored, before, patient_hmac)
-        for before in _read_before(message)
+        for before in _read_before(message, ranges=split_ranges_before)
     )
 
 
@@ -123,10 +133,14 @@ def ranges_read_before(message: LabMessage) -> LabMessage | None:
     return replace(message, observations=observations)
 
 
-def _read_before(message: LabMessage) -> Iterator[LabMessage]:
+def _read_before(message: LabMessage, *, ranges: bool = True) -> Iterator[LabMessage]:
     """``message`` as earlier versions read it, where they read it otherwise: keyed as
-    before 7a953a8 (``legacy_keys``), its ranges as before eae8c09, and both."""
+    before 7a953a8 (``legacy_keys``), and, when ``ranges``, its ranges as before eae8c09, and
+    both."""
     keyed = keyed_before(message)
+    if not ranges:
+        yield from (r for r in (keyed,) if r is not None)
+        return
     both = None if keyed is None else ranges_read_before(keyed)
     yield from (r for r in (keyed, ranges_read_before(message), both) if r is not None)
 
