@@ -124,18 +124,19 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedTansu]:
     tansu.kill()
 
 
+def free_listener_ports() -> dict[str, int]:
+    """A free port for every service's listener, by setting: each service's HTTP port and
+    lab-ingestion's MLLP port."""
+    fields = [f"{name.replace('-', '_')}_http_port" for name in SERVICE_NAMES]
+    return {field: free_port() for field in [*fields, "lab_ingestion_mllp_port"]}
+
+
 @pytest.fixture
 def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSettings:
     return PlatformSettings(
         database_url=database,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         data_dir=tmp_path / "data",
-        lab_ingestion_http_port=free_port(),
-        lab_ingestion_mllp_port=free_port(),
-        crp_monitor_http_port=free_port(),
-        dose_decision_http_port=free_port(),
-        safety_alerting_http_port=free_port(),
-        outcome_scoring_http_port=free_port(),
         # the embedded broker holds a group's first join for half the session timeout: 3 s
         # makes every service start in a test 1.5 s sooner than 6 s did (heartbeats: 1 s)
         kafka_session_timeout_seconds=3,
@@ -143,7 +144,7 @@ def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSe
         shutdown_deadline_seconds=5,
         # external infrastructure: the key must be given (never one per data directory)
         subject_hmac_key=TEST_SUBJECT_HMAC_KEY,
-    )
+    ).model_copy(update=free_listener_ports())
 
 
 @pytest.fixture
@@ -186,11 +187,7 @@ def own_service_ports(
     """Free ports for every service's listeners, in the environment: `cachexia up` checks
     them free before it starts anything, and a platform running on the defaults (`make run`)
     must not fail a test of it."""
-    ports = {
-        setting_variable(f"{name.replace('-', '_')}_http_port"): str(free_port())
-        for name in SERVICE_NAMES
-    }
-    ports[setting_variable("lab_ingestion_mllp_port")] = str(free_port())
+    ports = {setting_variable(field): str(port) for field, port in free_listener_ports().items()}
     for variable, port in ports.items():
         monkeypatch.setenv(variable, port)
     return ports

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 import cachexia.up as up_module
-from bench.infra import free_port
 from cachexia.errors import InfrastructureError
 from cachexia.service_check import check_ports_free, service_state
 from cachexia.service_processes import ServiceProcess
 from cachexia.up import Platform
 from shared.settings import PlatformSettings
+from tests.conftest import free_listener_ports
 
 # a service's stand-in: answers /healthz naming SERVICE on HTTP_PORT (and listens on
 # MLLP_PORT when given), as the real one does
@@ -44,15 +44,7 @@ HTTPServer(("127.0.0.1", http_port), Health).serve_forever()
 
 
 def settings_for(tmp_path: Path) -> PlatformSettings:
-    return PlatformSettings(
-        data_dir=tmp_path,
-        lab_ingestion_http_port=free_port(),
-        lab_ingestion_mllp_port=free_port(),
-        crp_monitor_http_port=free_port(),
-        dose_decision_http_port=free_port(),
-        safety_alerting_http_port=free_port(),
-        outcome_scoring_http_port=free_port(),
-    )
+    return PlatformSettings(data_dir=tmp_path).model_copy(update=free_listener_ports())
 
 
 @pytest.fixture
