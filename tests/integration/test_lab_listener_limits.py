@@ -70,6 +70,16 @@ async def _answer(reader: asyncio.StreamReader, timeout: float) -> tuple[int, by
     return int(head.split(b" ", 2)[1]), head
 
 
+async def _ended(reader: asyncio.StreamReader, timeout: float) -> bool:
+    """Whether the server ended the connection within ``timeout``: its end read, or a reset
+    (a byte the client still trickled reached the closed socket, which answers RST: CI saw
+    it once)."""
+    try:
+        return await asyncio.wait_for(reader.read(), timeout) == b""
+    except ConnectionResetError:
+        return True
+
+
 async def _reasons(lab: Lab) -> list[str]:
     return [r["reason"] for r in await lab.pool.fetch("SELECT reason FROM rejections")]
 
@@ -241,7 +251,7 @@ async def test_mllp_frames_stalled_trickled_or_reset_are_ended_and_kept(lab: Lab
     try:
         assert await asyncio.wait_for(stalled_reader.read(), 10) == b""
         stall_took = time.monotonic() - last_byte
-        assert await asyncio.wait_for(trickled_reader.read(), 15) == b""
+        assert await _ended(trickled_reader, 15)
         deadline_took = time.monotonic() - began
     finally:
         trickling.cancel()
