@@ -157,16 +157,18 @@ async def test_headers_that_trickle_end_their_connection_at_the_header_deadline(
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        for _ in range(2):  # a request, then another on the same connection, each in time
+        for pause in (HEADER_SECONDS / 2, 0):  # a request, another on the connection in time
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: lab\r\n\r\n")
             status, head = await _answer(reader, SLACK_SECONDS)
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             await reader.readexactly(length)
+            answered = time.monotonic()  # the idle time is counted from the answer
             assert status == 200, head
-            await asyncio.sleep(HEADER_SECONDS / 2)
-        answered = time.monotonic()
+            await asyncio.sleep(pause)
         assert await asyncio.wait_for(reader.read(), HEADER_SECONDS + SLACK_SECONDS) == b""
-        assert time.monotonic() - answered >= HEADER_SECONDS / 2 - 0.1
+        # closed idle, not at once: the answer was read after it was sent (a busy machine's
+        # lateness), so the deadline is held to half its length
+        assert time.monotonic() - answered >= HEADER_SECONDS / 2
     finally:
         writer.close()
 
