@@ -14,11 +14,31 @@ dependency, protocol version.
 from __future__ import annotations
 
 import contextlib
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+Metric = TypeVar("Metric", Counter, Gauge, Histogram)
+
+
+class LabelledChildren:
+    """Each metric's child per label values, looked up once. prometheus_client's ``labels``
+    takes a lock and rebuilds the child's key on every call (about 2 us, four times the
+    ``inc`` itself), which a hot path pays per message. Bounded as the labels are."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], object] = {}
+
+    def of(self, metric: Metric, *values: str) -> Metric:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child  # type: ignore[return-value]  # stored as metric.labels(*values) made it
 
 
 def new_registry() -> CollectorRegistry:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from shared.contracts.events.lab import Channel
+from shared.metrics import LabelledChildren
+
 # Up to 30 s: a "resend" answer comes after a batch's 5 s retry window, 10.5 s behind a
 # failing batch (README: Lab ingestion); a top bucket of 5 s hid those among real hangs.
 ACK_BUCKETS = (
@@ -95,3 +98,8 @@ class LabIngestionMetrics:
             "Time from a complete MLLP frame, or the start of an HTTP request, to its answer",
             ["channel"], buckets=ACK_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.child = LabelledChildren().of  # a labelled series, looked up once
+        for channel in Channel:  # every channel's series shown from the start, at 0
+            for per_channel in (self.duplicates, self.unmatched, self.results, self.cancelled,
+                                self.not_obtained, self.limits):  # fmt: skip
+                self.child(per_channel, channel.value)

@@ -88,8 +88,13 @@ def as_not_obtained(
     read so only beside a result of its Bundle that acts, never alone."""
     if message.channel is Channel.FHIR and len(bundle) < 2:
         return message, ()
-    trial = [(index, o) for index, o in enumerate(message.observations)
-             if _is_trial_result(o)]  # fmt: skip
+    candidates = [
+        (index, o)
+        for index, o in enumerate(message.observations)
+        if _is_trial_result(o) and _changes_nothing_if_unused(o, message.channel)
+    ]
+    if not candidates:  # most messages: every result records or acts on something
+        return message, ()
     # a Bundle's other entries count only as the same patient's (another's may be discarded)
     same_patient = [m for m in bundle or (message,)
                     if m.patient_identifier == message.patient_identifier]  # fmt: skip
@@ -98,14 +103,13 @@ def as_not_obtained(
     uses = Counter(o.result_key for _, o in together)
     unused = {
         index
-        for index, o in trial
-        if _changes_nothing_if_unused(o, message.channel)
-        and uses[o.result_key] == 1
-        and never_held((message.source, o.result_key))
+        for index, o in candidates
+        if uses[o.result_key] == 1 and never_held((message.source, o.result_key))
     }
     # one that changes nothing never acts: it need not be told apart from the others
-    acting = any(_acts(o, never_held((source, o.result_key))) for source, o in together)
-    if not unused or not acting:  # alone: refused as before, the lab is told
+    if not unused or not any(
+        _acts(o, never_held((source, o.result_key))) for source, o in together
+    ):  # alone: refused as before, the lab is told
         return message, ()
     cannot_obtain = ResultStatusCode.CANNOT_OBTAIN.value
     observations = tuple(

@@ -366,7 +366,8 @@ class MllpListener:
         await self._send(writer, ack, charset)
         if (task := asyncio.current_task()) in self._last_active:
             self._last_active[task] = asyncio.get_running_loop().time()
-        self._metrics.ack_latency.labels(Channel.MLLP.value).observe(time.perf_counter() - started)
+        latency = self._metrics.child(self._metrics.ack_latency, Channel.MLLP.value)
+        latency.observe(time.perf_counter() - started)
 
     async def _sweep_stalled_frames(self) -> None:
         """Every few seconds, close each connection whose frame has not been continued for

@@ -61,23 +61,26 @@ def count_outcome(
     failed = outcome.transient and outcome.resend_reason is None
     unchecked = failed or outcome.code is RejectionCode.UNKNOWN_SOURCE
     label = "unknown" if unchecked else source
-    metrics.received.labels(channel, label).inc(count)
+    child = metrics.child
+    child(metrics.received, channel, label).inc(count)
     if outcome.resend_reason is not None:  # not the sender's doing, nor a failure: a wait
-        metrics.resend_asked.labels(channel, outcome.resend_reason.value).inc(count)
+        child(metrics.resend_asked, channel, outcome.resend_reason.value).inc(count)
     elif outcome.accepted:
-        metrics.accepted.labels(channel, label).inc(count)
+        child(metrics.accepted, channel, label).inc(count)
         for part in outcome.parts or (outcome,):  # a transaction's messages, one by one
             if part.duplicate:
-                metrics.duplicates.labels(channel).inc()
+                child(metrics.duplicates, channel).inc()
             if not part.enrolled:
-                metrics.unmatched.labels(channel).inc()
-        metrics.results.labels(channel).inc(outcome.results)
-        metrics.cancelled.labels(channel).inc(outcome.cancelled)
-        metrics.not_obtained.labels(channel).inc(outcome.not_obtained)
-        metrics.limits.labels(channel).inc(outcome.limits)
+                child(metrics.unmatched, channel).inc()
+        for counter, counted in (
+            (metrics.results, outcome.results), (metrics.cancelled, outcome.cancelled),
+            (metrics.not_obtained, outcome.not_obtained), (metrics.limits, outcome.limits),
+        ):  # fmt: skip
+            if counted:  # each channel's series exists from the start (``LabIngestionMetrics``)
+                child(counter, channel).inc(counted)
     else:
         reason = outcome.code.value if outcome.code else _uncoded_reason(outcome)
-        metrics.rejected.labels(channel, label, reason).inc(count)
+        child(metrics.rejected, channel, label, reason).inc(count)
 
 
 def _uncoded_reason(outcome: IngestOutcome) -> str:

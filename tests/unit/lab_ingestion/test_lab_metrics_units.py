@@ -170,3 +170,37 @@ def test_resend_answers_fall_in_their_own_ack_latency_buckets() -> None:
     }
     assert (buckets["5.0"], buckets["7.5"], buckets["15.0"], buckets["30.0"]) == (0, 1, 2, 2)
     assert buckets["+Inf"] == 3
+
+
+def test_every_channels_per_result_counters_are_shown_at_zero_from_the_start() -> None:
+    """A series that appears only with its first event hides it from ``rate()`` and
+    ``increase()``: each channel's counts are exposed at 0 before any message."""
+    exposed = generate_latest(_fresh_registry()).decode()
+    for channel in ("mllp", "hl7-http", "fhir", "json"):
+        for name in ("lab_results_stored_total", "lab_results_cancelled_total",
+                     "lab_results_not_obtained_total", "lab_results_limits_total",
+                     "lab_messages_duplicate_total", "lab_unmatched_patient_total"):  # fmt: skip
+            assert _sample(exposed, name, channel=channel) == 0
+
+
+def test_counts_go_to_the_series_of_their_own_labels() -> None:
+    """Series looked up once per label values (``LabelledChildren``) still count apart."""
+    registry = CollectorRegistry()
+    metrics = LabIngestionMetrics(registry)
+    stored = IngestOutcome(accepted=True, results=2)
+    count_outcome(metrics, "mllp", "LIS^HOSP", stored)
+    count_outcome(metrics, "mllp", "LIS^HOSP", stored)
+    count_outcome(metrics, "fhir", "lab^FHIR", IngestOutcome(accepted=True, results=1))
+    exposed = generate_latest(registry).decode()
+    received = "lab_messages_received_total"
+    assert _sample(exposed, received, channel="mllp", source="LIS^HOSP") == 2
+    assert _sample(exposed, received, channel="fhir", source="lab^FHIR") == 1
+    assert _sample(exposed, "lab_results_stored_total", channel="mllp") == 4
+    assert _sample(exposed, "lab_results_stored_total", channel="fhir") == 1
+    assert _sample(exposed, "lab_results_stored_total", channel="json") == 0
+
+
+def _fresh_registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    LabIngestionMetrics(registry)
+    return registry
