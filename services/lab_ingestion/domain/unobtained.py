@@ -3,8 +3,10 @@
 
 - a result reported final or preliminary without a value: an empty one (a CBC's
   manual-differential field) or one made only of what laboratory systems write for a count
-  they could not make (``CLUMPED``, ``TNP``, ``QNS``, ``See comment``, ``Pending``): they mean
-  what ``X`` means;
+  they could not make (``CLUMPED``, ``TNP``, ``QNS``, ``See comment``, ``Pending``, and the
+  German, French and Italian of the trial's Swiss laboratories: ``Thrombozytenaggregate``,
+  ``folgt``, ``n.b.``, ``voir commentaire``, ``vedi commento``, ``---``: ``unobtained_words``):
+  they mean what ``X`` means;
 - a correction or withdrawal (``C``, ``X``, ``D``, ``W``) of such a field, or of one named by
   a same-measurement code alone (a manual count), when the lab corrects or withdraws its
   whole order; only under a key of the lab's own order number (never one made of the
@@ -20,7 +22,6 @@ its key holds (alone, it is refused as before: the lab is told).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
@@ -36,7 +37,10 @@ from services.lab_ingestion.domain.result_status import (
     carries_a_result,
     status_of,
 )
+from services.lab_ingestion.domain.unobtained_words import says_not_obtained
 from shared.contracts.events.lab import Channel
+
+__all__ = ["as_not_obtained", "holds_no_value", "not_obtained_count", "says_not_obtained"]
 
 _REPORTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value})
 _VALUED = _REPORTED | {ResultStatusCode.CORRECTED.value}
@@ -44,25 +48,6 @@ _ACTING_ON_A_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 _CANNOT_OBTAIN = ResultStatusCode.CANNOT_OBTAIN.value
 
 SourceKey = tuple[str, str]
-
-
-# what laboratory systems write for a result they could not obtain (any case); a value is
-# read so only when it is made of these alone (``says_not_obtained``): ``NONE SEEN`` or
-# ``NIL`` for neutrophils is a zero count, ``NONE SEEN - see comment`` too
-_NOT_OBTAINED = re.compile(
-    r"\b(?:clump\w*|clott?ed|not (?:performed|done|reported)|tnp|qns|quantity not sufficient"
-    r"|insufficient|see (?:comment|note|below)|pending|to follow|cancell?ed"
-    r"|unable to (?:count|report|perform|measure|process)|h(?:a)?emoly[sz]\w*|lip(?:a)?emic)\b",
-    re.IGNORECASE,
-)
-_BETWEEN_PHRASES = re.compile(r"[\s,;:.()/-]*")
-
-
-def says_not_obtained(value: str) -> bool:
-    """A value made only of what laboratory systems write for a result they could not
-    obtain (``CLUMPED``, ``TNP``, ``See comment``, ``Pending``, ``CLUMPED - see comment``)."""
-    phrases = _NOT_OBTAINED.split(value)
-    return len(phrases) > 1 and all(_BETWEEN_PHRASES.fullmatch(rest) for rest in phrases)
 
 
 def holds_no_value(observation: ObservationInput) -> bool:

@@ -1,0 +1,81 @@
+"""What laboratory systems write for a result they could not obtain, in the trial's
+languages: English, and the German, French and Italian of its Swiss laboratories (CH-01:
+Synlab, Unilabs, Viollier, Dr. Risch, i.s.h.med write ``Thrombozytenaggregate``, ``folgt``,
+``n.b.``, ``voir commentaire``, ``vedi commento``, ``---``; review 130). Pure: no I/O.
+
+A value is read so only when it is made of these alone, give or take separators
+(``says_not_obtained``): any other word may carry a finding (``NONE SEEN - see comment`` is
+a zero count). Never a wording of a zero or undetectable count (``NONE SEEN``, ``NIL``,
+``n.n.``, ``nicht nachweisbar``, ``negativ``, ``non détectable``, ``non rilevabile``,
+``keine``, ``0``): that is a result, grade 4 for neutrophils, and stays refused so the lab
+is told.
+
+Any case; an accented letter also as its plain letter (``coagule``), an umlaut also as
+``ae``/``oe``/``ue`` (``haemolytisch``, ``durchgefuehrt``); abbreviations with or without
+their dots (``n.b.``, ``nb``, ``s. Bemerkung``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+# each letter written with an accent may come without it; an umlaut also as two letters
+_PLAIN_SPELLINGS: Final = {
+    "ä": "(?:ä|ae|a)", "ö": "(?:ö|oe|o)", "ü": "(?:ü|ue|u)",
+    "é": "[ée]", "è": "[èe]", "à": "[àa]",
+}  # fmt: skip
+
+# a sample's word before its state (``Probe hämolytisch``, ``échantillon coagulé``)
+_SAMPLE = r"(?:(?:probe|material|blut|serum|plasma|échantillon|campione)\s+)?"
+
+_PHRASES: Final = (
+    # English
+    r"clump\w*", r"clott?ed", r"not (?:performed|done|reported)", r"tnp", r"qns",
+    r"quantity not sufficient", r"insufficient", r"see (?:comment|note|below)", r"pending",
+    r"to follow", r"cancell?ed", r"unable to (?:count|report|perform|measure|process)",
+    r"h(?:a)?emoly[sz]\w*", r"lip(?:a)?emic", r"icteric", r"n\s?/\s?a",
+    # German
+    r"(?:(?:wert|befund|resultat|ergebnis)\s+)?folgt(?:\s+noch)?",
+    r"n\.?\s?b\.?",  # nicht bestimmt / bestimmbar
+    r"nicht (?:bestimmt|bestimmbar|messbar|gemessen|durchgeführt|auswertbar)",
+    r"(?:siehe|s\.?|vgl\.?)\s*(?:bemerkung|kommentar|befund|text|anmerkung)",
+    r"(?:(?:thrombo(?:zyten)?|plättchen|plt)[\s-]?)?aggregat(?:e|en|ion)?",
+    rf"{_SAMPLE}(?:verklumpt|geronnen|hämolytisch|hämolysiert|lipämisch|ikterisch)",
+    r"(?:material|probe)(?:menge)? (?:ungenügend|nicht ausreichend)",
+    r"(?:ungenügend|zu wenig) material", r"storniert", r"ausstehend",
+    # French
+    r"(?:voir|cf\.?)\s*(?:commentaire|remarque|note|ci-dessous)",
+    r"(?:agrégats?|amas)(?:\s+plaquettaires?)?",
+    rf"{_SAMPLE}(?:coagulée?|hémolysée?|lipémique|ictérique)",
+    r"non (?:effectuée?|réalisée?|fait)", r"à suivre", r"en cours", r"annulée?",
+    r"quantité insuffisante", r"insuffisante?",
+    # Italian
+    r"vedi (?:commento|nota)", r"aggregat[io](?:\s+piastrinic[io])?",
+    rf"{_SAMPLE}(?:coagulato|emolizzato|lipemico|itterico)", r"non eseguit[oa]",
+    r"in corso", r"annullat[oa]", r"materiale insufficiente", r"insufficiente",
+    # a value made only of dashes (``-``, ``---``): nothing was written
+    r"[-\u2013\u2014]+",
+)  # fmt: skip
+
+
+def _spelled(phrase: str) -> str:
+    """``phrase`` with each accented letter also matching its plain spellings, and each
+    space any run of whitespace."""
+    return "".join(_PLAIN_SPELLINGS.get(c, r"\s+" if c == " " else c) for c in phrase)
+
+
+# a phrase stands alone: neither a letter nor a digit touches it (``n.b.`` ends in a dot)
+_NOT_OBTAINED: Final = re.compile(
+    r"(?<!\w)(?:" + "|".join(_spelled(p) for p in _PHRASES) + r")(?!\w)", re.IGNORECASE
+)
+_BETWEEN_PHRASES: Final = re.compile(r"[\s,;:.()/\u2013\u2014-]*")
+
+
+def says_not_obtained(value: str) -> bool:
+    """A value made only of what laboratory systems write for a result they could not
+    obtain (``CLUMPED``, ``TNP``, ``See comment``, ``Pending``, ``CLUMPED - see comment``,
+    ``Thrombozytenaggregate``, ``n.b.``, ``voir commentaire``, ``---``)."""
+    phrases = _NOT_OBTAINED.split(unicodedata.normalize("NFC", value))
+    return len(phrases) > 1 and all(_BETWEEN_PHRASES.fullmatch(rest) for rest in phrases)
