@@ -14,6 +14,10 @@ the extreme ones: ALT ``1.500`` U/L read as 1.5 is a normal result for a grade-4
   readings are human values (ALT ``1.500`` U/L, platelets ``2.100`` x10^3/uL: no analyser
   reports a count to thousandths, and 2,100 is a count), it cannot be told
   (``thousands_dot_is_ambiguous``).
+- An apostrophe (``'`` or U+2019) is the Swiss thousands separator (``95'000``,
+  ``1'234.5``): read so only where it cannot be anything else, each one followed by a group
+  of exactly three digits and no decimal mark before it (``12'34``, ``1'2345``, ``1.234'5``
+  are refused as before: ``without_thousands_apostrophes``).
 - Counts per microlitre have no decimals at all: ``1.5`` /uL is a unit mislabelled for
   10^3/uL, read as cells it is grade-4 neutropenia; and a platelet count there none below an
   analyser's resolution (``plausibility``).
@@ -41,6 +45,13 @@ THOUSANDS_DOT: Final = re.compile(r"\+?[1-9][0-9]{0,2}\.[0-9]{3}")
 # any decimal separator before a digit: no count per microlitre has one (a thousands dot
 # or comma, or a unit mislabelled /uL for 10^3/uL)
 DECIMALS: Final = re.compile(r"[.,][0-9]")
+# 95'000, 1'234'567, 1\u2019234.5: digits grouped in thousands with an apostrophe (ASCII or
+# U+2019, the Swiss thousands separator), as a whole number: a group never starts with 0, no
+# digit, decimal mark or apostrophe before it, exactly three digits after each apostrophe
+_APOSTROPHES: Final = "'\u2019"
+_THOUSANDS_APOSTROPHE: Final = re.compile(
+    f"(?<![0-9.,{_APOSTROPHES}])[1-9][0-9]{{0,2}}(?:[{_APOSTROPHES}][0-9]{{3}})+(?![0-9])"
+)
 MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
 # one lab number, maybe censored (<5, >= 200, 1,5, 1.500): a reason quotes nothing else
 # (digits and signs in another shape may be a misplaced birth date, phone or AHV number)
@@ -64,6 +75,15 @@ def read_decimal(number: str) -> float | None:
             return None
         number = f"{whole}.{fraction}"
     return float(number)
+
+
+def without_thousands_apostrophes(text: str) -> str:
+    """``text`` with the apostrophes of a number grouped in thousands with them taken out
+    (``95'000`` is ``95000``, ``<1\u2019000`` is ``<1000``); any other apostrophe is left, and
+    the value it is in refused as before (``12'34``, ``1'2345``: no group of three)."""
+    if not any(apostrophe in text for apostrophe in _APOSTROPHES):
+        return text
+    return _THOUSANDS_APOSTROPHE.sub(lambda m: re.sub(f"[{_APOSTROPHES}]", "", m[0]), text)
 
 
 def thousands_dot_is_ambiguous(number: str, conversion: UnitConversion) -> bool:

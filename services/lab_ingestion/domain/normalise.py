@@ -51,6 +51,7 @@ from services.lab_ingestion.domain.lab_numbers import (
     read_decimal,
     show_value,
     significant_digits,
+    without_thousands_apostrophes,
 )
 from services.lab_ingestion.domain.local_codes import mapped_codes, translated_analyte
 from services.lab_ingestion.domain.model import (
@@ -270,13 +271,14 @@ def _measurement(
 
 def parse_value(analyte: Analyte, text: str) -> LabValue | Rejected:
     """A plain decimal that is not negative, maybe after a comparator (``<5``, ``>= 200``: a
-    limit, ``censored_values``); anything else is rejected."""
+    limit, ``censored_values``), maybe grouped in thousands with apostrophes (``95'000``:
+    ``lab_numbers``); anything else is rejected."""
     stripped = text.strip()
     if not stripped:
         return _non_numeric(f"{analyte.value} value is empty")
     if len(stripped) > _MAX_VALUE_LENGTH:
         return _non_numeric(f"{analyte.value} value is too long ({len(stripped)} characters)")
-    match = _VALUE.fullmatch(stripped)
+    match = _VALUE.fullmatch(without_thousands_apostrophes(stripped))
     if match is None:
         return _non_numeric(f"{analyte.value} value {show_value(stripped)} is not a plain decimal")
     number = _measured(analyte, stripped, match["number"])

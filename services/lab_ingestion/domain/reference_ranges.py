@@ -15,6 +15,7 @@ from services.lab_ingestion.domain.lab_numbers import (
     read_decimal,
     significant_digits,
     thousands_dot_is_ambiguous,
+    without_thousands_apostrophes,
 )
 from services.lab_ingestion.domain.model import Rejected
 from services.lab_ingestion.domain.plausibility import plausible_reference_range
@@ -72,10 +73,11 @@ def range_unit(text: str | None) -> str | None:
 
 def _parse_range(text: str | None) -> tuple[BoundTexts, str]:
     """The bounds as written and the text after them; none for anything else, nor for a
-    text listing several ranges (``_holds_another_range``)."""
+    text listing several ranges (``_holds_another_range``). A bound grouped in thousands
+    with apostrophes (``150'000-450'000``) is read as the value is (``lab_numbers``)."""
     if text is None or len(text) > _MAX_RANGE_LENGTH:
         return (None, None), ""
-    texts, rest = _bounds_as_written(text)
+    texts, rest = _bounds_as_written(without_thousands_apostrophes(text))
     if _holds_another_range(rest):
         return (None, None), ""
     return texts, rest
