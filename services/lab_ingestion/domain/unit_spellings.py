@@ -31,6 +31,8 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             *("10e9/L", "G/L", "G/l", "Giga/L", "Gpt/L", "Gpt/l", "/nL"),
             # a litre written l beside a giga written in its own case, and Epic's x10(9)
             *("Giga/l", "x10E9/l", "10E9/l", "x10(9)/L", "x10(9)/l"),
+            # German laboratories' Milliarden pro Liter (review 130)
+            *("Mrd/L", "Mrd/l", "Mrd./L", "Mrd./l"),
         ),
         "10*3/uL": (
             *("x10*3/uL", "10^3/uL", "x10^3/uL", "10E3/uL", "x10E3/uL", "x10e3/uL"),
@@ -59,7 +61,7 @@ UNIT_SPELLINGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 # spelled by them), as listed: THOU/uL and Thou/uL are thou/uL, GPT/l is Gpt/l. Not a lone
 # letter (G/L is giga, g/L gram; K/uL and k/uL are listed as they are written)
 COUNT_WORDS: Final[Mapping[str, str]] = MappingProxyType(
-    {w.casefold(): w for w in ("thou", "Thousand", "Tsd", "Giga", "Gpt")}
+    {w.casefold(): w for w in ("thou", "Thousand", "Tsd", "Giga", "Gpt", "Mrd")}
 )
 _COUNT_WORD: Final = re.compile(r"([^\W\d_]+)(/.*)", re.DOTALL)
 _MICRO_SIGNS: Final = ("\u00b5", "\u03bc")  # MICRO SIGN and GREEK SMALL LETTER MU
