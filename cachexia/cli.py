@@ -10,6 +10,7 @@ from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
 from cachexia.messages import add_message_commands, run_message_command
 from cachexia.rejections import add_rejection_commands, run_rejection_command
 from cachexia.sources import add_source_commands, run_source_command
+from cachexia.terminal import terminal_safe_output
 from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
 from shared.jsonlog import configure_logging
 from shared.secrets import SubjectKeyError, subject_hmac_key
@@ -35,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_token_arguments(parser, args)
     settings = load_settings()
+    if args.command in ("up", "service"):  # logs (JSON lines, escaped) and our own banner
+        return _answered(args, settings)
+    # the operator commands print what came from the network: never as terminal controls
+    with terminal_safe_output():
+        return _answered(args, settings)
+
+
+def _answered(args: argparse.Namespace, settings: PlatformSettings) -> int:
     try:
         return _run(args, settings)
     except SubjectKeyError as error:

@@ -85,6 +85,7 @@ def _time_zone(name: str) -> str:
 async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
     from services.lab_ingestion.domain.allow_list import Cleared, SettingsGiven  # noqa: PLC0415 - lean start-up
     from services.lab_ingestion.service_layer.sender_admin import allow_sender  # noqa: PLC0415 - lean start-up
+    from services.lab_ingestion.service_layer.senders import FHIR_FACILITY  # noqa: PLC0415 - lean start-up
 
     site = _given(args.site)
     given = SettingsGiven(
@@ -97,7 +98,11 @@ async def _add(uow: SenderAdminUnitOfWork, args: argparse.Namespace) -> int:
         sys.stderr.write(_NOTES[note.value].format(site=site, known=known))
     state = "allowed" if allowed.added else "already allowed"
     sender = f"{allowed.application}^{allowed.facility}"
-    sys.stdout.write(f"HL7 sender {sender}: {state}{_described(allowed.settings)}\n")
+    if allowed.facility == FHIR_FACILITY:  # a FHIR token's settings, never an MLLP sender
+        kind, state = "FHIR token", f"{state} (its FHIR's settings; no HL7 sender is opened)"
+    else:
+        kind = "HL7 sender"
+    sys.stdout.write(f"{kind} {sender}: {state}{_described(allowed.settings)}\n")
     return 0
 
 

@@ -145,3 +145,20 @@ async def test_once_bound_a_token_corrects_what_it_stored_before(lab: Lab) -> No
         ("central-lab^FHIR", "C", 25.0, True),
     ]
     assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+
+
+async def test_a_fhir_tokens_allow_list_entry_never_opens_mllp(lab: Lab) -> None:
+    """Review 132: `source add hub FHIR` (the README's way to give a FHIR token its site)
+    also let anyone send HL7 as MSH-3 ``hub``, MSH-4 ``FHIR``, with that site's patients."""
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "hub", "FHIR", site_id="CH-01")
+    client = await lab.mllp()
+    try:
+        fields = msa(await client.exchange(oru("HUB-MLLP-1", [obx("1988-5", "50", "mg/L")],
+                                               application="hub", facility="FHIR")))  # fmt: skip
+    finally:
+        await client.close()
+    assert fields[1] == "AR", fields
+    assert "FHIR token's entry" in fields[3], fields
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
+    assert await lab.pool.fetchval("SELECT reason_code FROM rejections") == "unknown-source"

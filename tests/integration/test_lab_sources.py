@@ -99,6 +99,11 @@ async def test_the_source_commands_add_list_forget_and_remove(
         assert await list_sources(conn) == []
     finally:
         await conn.close()
+    # a FHIR token's entry is said to be one: it opens no HL7 sender (review 132)
+    fhir = ("--application", "hub", "--facility", "FHIR", "--site", "CH-01")
+    assert await asyncio.to_thread(cachexia, "add", *fhir) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FHIR token hub^FHIR: allowed (its FHIR's settings; no HL7 sender"), out
 
 
 async def test_a_lab_token_is_bound_only_to_allowed_senders_or_its_own_fhir_name(

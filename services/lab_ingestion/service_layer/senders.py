@@ -47,8 +47,8 @@ def _sender_refused(context: BatchContext, command: IngestLabMessage) -> str | N
     """Why the message's sender may not deliver (``unknown-source``), or None."""
     message = command.message
     sender = (message.source_application, message.source_facility)
-    if command.check_source and sender not in context.allowed:
-        return _unknown_sender(message.source, command.permitted_senders)
+    if command.check_source and not _listed_hl7_sender(context, sender):
+        return _unknown_hl7_sender(context, sender, message.source, command.permitted_senders)
     if not _permitted(command.permitted_senders, message.source):
         return _not_permitted(message.source)
     gone = _unconfigured(context, command.permitted_senders, message.source, message.configured_as)
@@ -80,9 +80,9 @@ def rejection_of_input(
 ) -> tuple[RejectionCode, str]:
     """Why an input refused at the edge is kept: its own reason, unless its sender may not
     deliver at all (that is then the reason)."""
-    if command.sender is not None and command.sender not in context.allowed:
-        return RejectionCode.UNKNOWN_SOURCE, _unknown_sender(
-            command.source, command.permitted_senders
+    if command.sender is not None and not _listed_hl7_sender(context, command.sender):
+        return RejectionCode.UNKNOWN_SOURCE, _unknown_hl7_sender(
+            context, command.sender, command.source, command.permitted_senders
         )
     if not _permitted(command.permitted_senders, command.source):
         return RejectionCode.UNKNOWN_SOURCE, _not_permitted(command.source)
@@ -90,6 +90,27 @@ def rejection_of_input(
     if gone is not None:
         return RejectionCode.UNKNOWN_SOURCE, _not_configured(gone)
     return command.code, command.reason
+
+
+def _listed_hl7_sender(context: BatchContext, sender: tuple[str, str]) -> bool:
+    """On the allow-list as an HL7 sender: ``<token name>^FHIR`` is a FHIR token's entry (its
+    site, zone and authority), never an MLLP sender's (review 132: listing it for a token
+    opened MLLP to anyone writing MSH-3 ``<token name>``, MSH-4 ``FHIR``)."""
+    return sender in context.allowed and sender[1] != FHIR_FACILITY
+
+
+def _unknown_hl7_sender(
+    context: BatchContext,
+    sender: tuple[str, str],
+    source: str | None,
+    permitted: frozenset[str] | None,
+) -> str:
+    if sender in context.allowed:  # a FHIR token's entry (``_listed_hl7_sender``)
+        return (
+            f"sender {source!r} (MSH-3^MSH-4) is a FHIR token's entry on the allow-list "
+            f"(facility {FHIR_FACILITY}), not an HL7 sender"
+        )
+    return _unknown_sender(source, permitted)
 
 
 def _unknown_sender(source: str | None, permitted: frozenset[str] | None) -> str:
