@@ -9,18 +9,30 @@
 - when both are written they must agree to the coarser of their precisions (a date: that
   day, where it is written), by the rule HL7's OBX-14 and SPM-17 follow
   (``collection_times.agree``): a sample is not drawn at two times, so when they disagree
-  the result is refused (``implausible-time``) rather than one of them picked.
+  the result is refused (``implausible-time``) rather than one of them picked;
+- else the DiagnosticReport listing it (its ``result[]``) gives it, by its ``effective[x]``
+  ("usually the time of specimen collection": HL7's OBR-7, which a result without OBX-14
+  takes): ``effectiveDateTime``, or ``effectivePeriod.start``. A report's time is checked as
+  a Specimen's is: the Observation's and its Specimen's times must agree with it (lie in its
+  ``effectivePeriod``); one written as a date alone places nothing, as a Specimen's does;
+  two reports listing the Observation at different times refuse it (review 131).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.specimen import Specimen
 
-from services.lab_ingestion.domain.collection_times import DATE_DIGITS, WrittenTime, agree
+from services.lab_ingestion.domain.collection_times import (
+    DATE_DIGITS,
+    WrittenTime,
+    agree,
+    within,
+)
 
 SECOND_DIGITS = 14  # YYYYMMDDhhmmss
 MICROSECOND_DIGITS = 20
@@ -28,6 +40,15 @@ TIME_CONFLICT = (
     "the collection time in Observation.effective[x] is not its specimen's "
     "(Specimen.collection.collectedDateTime) beyond the precision written: which is right "
     "cannot be told"
+)
+REPORT_CONFLICT = (
+    "the collection time in Observation.effective[x] (or its Specimen's) is not its "
+    "DiagnosticReport's (DiagnosticReport.effective[x]) beyond the precision written: which "
+    "is right cannot be told"
+)
+REPORTS_CONFLICT = (
+    "the DiagnosticReports listing this Observation (their result[]) give different "
+    "collection times (DiagnosticReport.effective[x]): which is right cannot be told"
 )
 
 Specimens = Mapping[str, object]  # a reference to a Specimen entry -> its collection time
@@ -44,20 +65,39 @@ def specimen_time(specimen: Specimen) -> object:
     return collection.collectedPeriod.start if collection.collectedPeriod is not None else None
 
 
+@dataclass(frozen=True)
+class ReportTimes:
+    """What the DiagnosticReport(s) listing an Observation say of its times, as the model
+    reads them (a datetime, a date, a partial date's text, None): ``effective[x]`` from
+    ``start`` to ``end`` (``effectiveDateTime``: both), and ``issued``. ``ambiguous``: two
+    reports list it at different collection times."""
+
+    start: object = None
+    end: object = None
+    issued: object = None
+    ambiguous: bool = False
+
+
+NO_REPORT = ReportTimes()
+
+
 def collection_time(
-    obs: Observation, specimens: Specimens | None = None
+    obs: Observation, specimens: Specimens | None = None, report: ReportTimes = NO_REPORT
 ) -> tuple[datetime | None, str | None]:
     """The collection time (None: none with a time and offset) and why the result is
     refused when the times written disagree (None: they do not)."""
     effective = _effective(obs)
-    taken = aware(effective)
     sampled = _specimen_of(obs, specimens or {})
-    if sampled is None:
-        return taken, None
+    taken = aware(effective) or aware(sampled) or aware(report.start)
     first, second = _written(effective), _written(sampled)
     if first is not None and second is not None and not agree(first, second):
-        return taken or aware(sampled), TIME_CONFLICT
-    return (taken if taken is not None else aware(sampled)), None
+        return taken, TIME_CONFLICT
+    if report.ambiguous:
+        return taken, REPORTS_CONFLICT
+    start, end = _written(report.start), _written(report.end)
+    if any(w is not None and not within(w, start, end) for w in (first, second)):
+        return taken, REPORT_CONFLICT
+    return taken, None
 
 
 def aware(value: object) -> datetime | None:

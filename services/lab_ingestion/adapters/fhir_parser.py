@@ -21,7 +21,13 @@ from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
-from services.lab_ingestion.adapters.fhir_collection import Specimens, aware, collection_time
+from services.lab_ingestion.adapters.fhir_collection import (
+    NO_REPORT,
+    ReportTimes,
+    Specimens,
+    aware,
+    collection_time,
+)
 from services.lab_ingestion.adapters.fhir_conditional import UnresolvableReference
 from services.lab_ingestion.adapters.fhir_identity import version_basis
 from services.lab_ingestion.adapters.fhir_outcome import (
@@ -77,6 +83,7 @@ from services.lab_ingestion.domain.result_identifiers import (
 from shared.contracts.events.lab import Channel
 
 Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
+Times = tuple[Specimens, ReportTimes]  # what a Bundle's context says of an Observation's times
 
 
 # --- mapping ------------------------------------------------------------------------------
@@ -118,12 +125,15 @@ def observation_message(
     identify: Identify | None = None,
     configured_as: tuple[str, str] | None = None,
     specimens: Specimens | None = None,
+    report: ReportTimes = NO_REPORT,
 ) -> LabMessage:
-    """``specimens``: the collection times of a Bundle's Specimen entries, by reference."""
+    """``specimens``: the collection times of a Bundle's Specimen entries, by reference;
+    ``report``: the times of the DiagnosticReport listing the Observation."""
     try:
         message = _map_message(
-            obs, where, patients, app, facility, identify=identify, specimens=specimens or {}
-        )
+            obs, where, patients, app, facility, identify=identify,
+            times=(specimens or {}, report),
+        )  # fmt: skip
     except FhirInputError:
         raise
     except TooManyIdentifiers as exc:
@@ -149,7 +159,7 @@ def _map_message(
     facility: str,
     *,
     identify: Identify | None,
-    specimens: Specimens,
+    times: Times,
 ) -> LabMessage:
     if not obs.status:
         raise input_error("required", "status is required", f"{where}.status")
@@ -162,7 +172,7 @@ def _map_message(
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     refuse_unread_observation(obs, where)
-    keys, untracked = _result_key(obs, where, specimens)
+    keys, untracked = _result_key(obs, where, times)
     key = keys.key
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
@@ -176,7 +186,7 @@ def _map_message(
         source_facility=facility,
         control_id=versioned_control_id(basis, whose),
         patient_identifier=patient,
-        observations=_observations(obs, keys, untracked, whose, specimens),
+        observations=_observations(obs, keys, untracked, whose, times),
         identifier_candidates=candidates,
         control_id_basis=basis,
     )
@@ -185,20 +195,22 @@ def _map_message(
 
 
 def _observations(
-    obs: Observation, keys: IdentifierKeys, untracked: bool, whose: str, specimens: Specimens
+    obs: Observation, keys: IdentifierKeys, untracked: bool, whose: str, times: Times
 ) -> tuple[ObservationInput, ...]:
     """The result; an untracked key made the patient's once the patient is chosen (else
     ``patient_identity.identified`` makes it so)."""
-    observation = _observation_input(obs, keys, untracked, specimens)
+    observation = _observation_input(obs, keys, untracked, times)
     return scoped_to_patient([observation], whose) if untracked and whose else (observation,)
 
 
 def _observation_input(
-    obs: Observation, keys: IdentifierKeys, untracked: bool, specimens: Specimens
+    obs: Observation, keys: IdentifierKeys, untracked: bool, times: Times
 ) -> ObservationInput:
     value, unit = observation_value(obs)
     key = keys.key
-    collected_at, conflict = collection_time(obs, specimens)
+    collected_at, conflict = collection_time(obs, *times)
+    # the report's issued where the Observation has none, as HL7 takes OBR-22 (review 131)
+    issued = obs.issued if obs.issued is not None else times[1].issued
     return ObservationInput(
         result_key=key,
         other_keys=keys.others,
@@ -212,13 +224,13 @@ def _observation_input(
         status=STATUS_CODES.get(obs.status or "", obs.status or ""),
         collected_at=collected_at,
         time_conflict=conflict,
-        reported_at=aware(obs.issued),
+        reported_at=aware(issued),
         unscoped_key=key if untracked else None,
         laboratory_comment=laboratory_comment(obs),
     )
 
 
-def _result_key(obs: Observation, where: str, specimens: Specimens) -> tuple[IdentifierKeys, bool]:
+def _result_key(obs: Observation, where: str, times: Times) -> tuple[IdentifierKeys, bool]:
     """The keys a result's corrections and resends find it by, and whether it is untracked.
 
     The lab's identifiers when it gives any, the key chosen whatever their order, an order
@@ -236,12 +248,12 @@ def _result_key(obs: Observation, where: str, specimens: Specimens) -> tuple[Ide
     keys = identifier_keys([_identifier(i) for i in identifiers], _test_code(obs))
     if keys is not None:
         return keys, False
-    collected = collection_time(obs, specimens)[0]
+    collected = collection_time(obs, *times)[0]
     if collected is None:
         raise input_error(
             "required", "without an identifier a result is tracked by its collection time: "
-            "give an identifier, or effective[x] (or its Specimen's collection time) with a time "
-            "and UTC offset", f"{where}.identifier",
+            "give an identifier, or effective[x] (or its Specimen's collection time, or its "
+            "DiagnosticReport's effective[x]) with a time and UTC offset", f"{where}.identifier",
             RejectionCode.MISSING_COLLECTION_TIME,
         )  # fmt: skip
     return IdentifierKeys(

@@ -102,6 +102,20 @@ def screen_specimen_times(resource: object, where: str) -> None:
             raise input_error("structure", TIME_TEXT, f"{where}.{path}")
 
 
+def screen_report_times(resource: object, where: str) -> None:
+    """``screen_times`` for a DiagnosticReport entry: its ``effective[x]`` and ``issued``
+    are read as its results' (review 131)."""
+    if not isinstance(resource, dict):
+        return
+    period = resource.get("effectivePeriod")
+    times = [(name, resource.get(name)) for name in ("effectiveDateTime", "issued")]
+    if isinstance(period, dict):
+        times += [(f"effectivePeriod.{name}", period.get(name)) for name in ("start", "end")]
+    for path, value in times:
+        if value is not None and not isinstance(value, str):
+            raise input_error("structure", TIME_TEXT, f"{where}.{path}")
+
+
 def _specimen_times(resource: object) -> list[tuple[str, object]]:
     """A Specimen's collection times (``collectedDateTime``, ``collectedPeriod.start``)."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Specimen":

@@ -34,23 +34,47 @@ class WrittenTime:
 
 def agree(first: WrittenTime, second: WrittenTime, default: timedelta | None = None) -> bool:
     """Whether the two times can be one: the spans they write overlap (module docstring)."""
+    return _not_before(first, second, default) and _not_before(second, first, default)
+
+
+def within(
+    time: WrittenTime,
+    start: WrittenTime | None,
+    end: WrittenTime | None,
+    default: timedelta | None = None,
+) -> bool:
+    """Whether ``time`` can lie from ``start`` to ``end`` (None: open on that side), each to
+    the precision written: a FHIR ``effectivePeriod``. With ``start`` and ``end`` one time,
+    whether ``time`` agrees with it (``agree``)."""
+    return (start is None or _not_before(time, start, default)) and (
+        end is None or _not_before(end, time, default)
+    )
+
+
+def _not_before(first: WrittenTime, second: WrittenTime, default: timedelta | None) -> bool:
+    """Whether the span ``first`` writes ends after the one ``second`` writes starts, in
+    every reading of their offsets."""
+    return all(
+        _span(first, a)[1] > _span(second, b)[0] for a, b in _readings(first, second, default)
+    )
+
+
+def _readings(
+    first: WrittenTime, second: WrittenTime, default: timedelta | None
+) -> list[tuple[timedelta, timedelta]]:
+    """The offsets the two are read at: their own; a time without one in the other's (and
+    in the default offset, when there is one); two without one as written."""
     if first.offset is not None and second.offset is not None:
-        readings = [(first.offset, second.offset)]
-    elif first.offset is None and second.offset is None:
-        readings = [(timedelta(0), timedelta(0))]  # both in the sender's zone: as written
-    else:
-        known = first.offset if first.offset is not None else second.offset
-        assert known is not None
-        readings = [
-            (first.offset if first.offset is not None else o,
-             second.offset if second.offset is not None else o)
-            for o in (known, *([default] if default is not None else []))
-        ]  # fmt: skip
-    return all(_overlap(_span(first, a), _span(second, b)) for a, b in readings)
-
-
-def _overlap(first: tuple[datetime, datetime], second: tuple[datetime, datetime]) -> bool:
-    return first[0] < second[1] and second[0] < first[1]
+        return [(first.offset, second.offset)]
+    if first.offset is None and second.offset is None:
+        return [(timedelta(0), timedelta(0))]  # both in the sender's zone: as written
+    known = first.offset if first.offset is not None else second.offset
+    assert known is not None
+    return [
+        (first.offset if first.offset is not None else o,
+         second.offset if second.offset is not None else o)
+        for o in (known, *([default] if default is not None else []))
+    ]  # fmt: skip
 
 
 def _span(time: WrittenTime, offset: timedelta) -> tuple[datetime, datetime]:

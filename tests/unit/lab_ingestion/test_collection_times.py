@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.lab_ingestion.adapters.hl7_collection import collection_time
 from services.lab_ingestion.adapters.hl7_order import NO_ORDER, Order
 from services.lab_ingestion.adapters.hl7_time import read_ts, written_time
-from services.lab_ingestion.domain.collection_times import WrittenTime, agree
+from services.lab_ingestion.domain.collection_times import WrittenTime, agree, within
 
 PLUS_ONE = timedelta(hours=1)
 
@@ -32,6 +32,20 @@ def test_precision_and_offsets_written() -> None:
     assert w("20261120081500.25-0500").digits == 16
     assert written_time("202611") is None  # a month is no day
     assert written_time("20261120081500+1500") is None  # beyond +14:00
+
+
+def test_a_time_within_a_period_to_the_precision_written() -> None:
+    """A FHIR DiagnosticReport.effectivePeriod (review 131): open where a bound is not
+    given; one time as both bounds is ``agree``."""
+    start, end = w("20261120070000+0100"), w("20261120090000+0100")
+    assert within(w("20261120080000+0100"), start, end)
+    assert within(w("20261120070000+0100"), start, end)
+    assert not within(w("20261120090001+0100"), start, end)
+    assert not within(w("20261120065959+0100"), start, end)
+    assert within(w("20261120"), start, end) and within(w("20261120"), None, None)
+    assert within(w("20261121100000+0100"), start, None)
+    assert not within(w("20261121100000+0100"), None, end)
+    assert within(w("20261120"), w("20261120081500+0100"), w("20261120081500+0100"))
 
 
 def test_times_agree_at_the_coarser_precision() -> None:

@@ -64,3 +64,26 @@ def test_string_times_are_read() -> None:
     read = parse_observation(crp_observation(issued="2026-11-20T09:00:00Z"), "lab", "FHIR")
     assert read.observations[0].collected_at is not None
     assert read.observations[0].reported_at is not None
+
+
+@pytest.mark.parametrize(
+    ("times", "path"),
+    [
+        ({"effectiveDateTime": 1763625600}, "effectiveDateTime"),
+        ({"effectivePeriod": {"start": 1763625600}}, "effectivePeriod.start"),
+        ({"issued": 1763625600}, "issued"),
+    ],
+)
+def test_a_number_for_a_reports_time_is_invalid_at_its_path(
+    times: dict[str, Any], path: str
+) -> None:
+    """A DiagnosticReport's times are its results' (review 131): screened as theirs."""
+    report = {"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "lab"},
+              "result": [{"reference": "urn:uuid:crp"}], **times}  # fmt: skip
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"fullUrl": "urn:uuid:rep", "resource": report},
+        {"fullUrl": "urn:uuid:crp", "resource": crp_observation()},
+    ]}  # fmt: skip
+    error = parse_bundle(bundle, "lab", "FHIR").entries[0].error
+    assert error is not None
+    assert [i.expression for i in error.issues] == [f"Bundle.entry[0].resource.{path}"]
