@@ -10,8 +10,10 @@
   used by many laboratory integration engines, fetches ``metadata`` before its first
   request by default and fails when it is not there. It is answered without a token.
 
-The Location names the stored result (``Observation/<result id>``); an answer that created
-nothing (a resend, a patient not enrolled) has none.
+The Location names the stored result and its version (``Observation/<result id>/_history/1``:
+a stored result is never updated, a change is a new one), with ``ETag: W/"1"`` (a
+response entry's ``etag``; review 131); an answer that created nothing (a resend, a patient
+not enrolled) has none.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ async def test_a_created_observation_is_answered_with_its_location(lab: Lab) -> 
         ) as created:
             assert created.status == 201, await created.text()
             location = created.headers.get("Location")
+            etag = created.headers.get("ETag")
         async with http.post(f"{lab.http}/fhir", json=bundle, headers=auth) as batch:
             entry = (await batch.json())["entry"][0]["response"]
     assert entry["status"].startswith("201")
@@ -44,7 +47,10 @@ async def test_a_created_observation_is_answered_with_its_location(lab: Lab) -> 
     )
     assert "Observation/" in entry.get("location", ""), entry
     stored = {str(r["result_id"]) for r in await lab.pool.fetch("SELECT result_id FROM results")}
-    assert {location.removeprefix("Observation/"), entry["location"].split("/")[1]} == stored
+    ids = {location.split("/")[1], entry["location"].split("/")[1]}
+    assert ids == stored
+    assert {location, entry["location"]} == {f"Observation/{i}/_history/1" for i in ids}
+    assert etag == entry["etag"] == 'W/"1"'
 
 
 async def test_a_resend_creates_nothing_and_has_no_location(lab: Lab) -> None:

@@ -106,6 +106,15 @@ def _answered_alike(path: str, body: bytes) -> list[Probe]:
     ]
 
 
+def _fhir_alike(path: str, body: bytes) -> list[Probe]:
+    """What the FHIR routes answer besides: 406 to a request taking XML alone."""
+    return [
+        *_answered_alike(path, body),
+        Probe(path, body, {"Accept": "application/fhir+xml"}),
+        Probe(path, body, {"Content-Type": "application/fhir+json"}, url=f"{path}?_format=xml"),
+    ]
+
+
 def _probes() -> list[Probe]:
     """Requests for every answer but 503, in an order that makes each (a resend after the
     first)."""
@@ -120,12 +129,12 @@ def _probes() -> list[Probe]:
         Probe("/fhir/Observation", json.dumps(crp_observation("CT-F2", "U/L")).encode()),  # 422
         Probe("/fhir/Observation", b'{"resourceType": "Observation"}'),  # 400
         Probe("/fhir/Observation", not_json),  # 400
-        *_answered_alike("/fhir/Observation", json.dumps(crp_observation("CT-F3")).encode()),
+        *_fhir_alike("/fhir/Observation", json.dumps(crp_observation("CT-F3")).encode()),
         Probe("/fhir", _bundle("batch", crp_observation("CT-B1"))),  # 200
         Probe("/fhir", _bundle("transaction", crp_observation("CT-B2"))),  # 200
         Probe("/fhir", _bundle("transaction", crp_observation("CT-B3", "U/L"))),  # 422
         Probe("/fhir", json.dumps(crp_observation("CT-B4")).encode()),  # 400: not a Bundle
-        *_answered_alike("/fhir", _bundle("batch", crp_observation("CT-B5"))),
+        *_fhir_alike("/fhir", _bundle("batch", crp_observation("CT-B5"))),
         *(
             Probe("/fhir/{path}", method=m.upper(), operation=m, url="/fhir/Patient/1")
             for m in ("get", "put", "post", "delete", "patch")

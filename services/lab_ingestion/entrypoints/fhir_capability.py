@@ -1,5 +1,6 @@
 """``GET /fhir/metadata``: what lab-ingestion's FHIR endpoint does, as a FHIR R4
-CapabilityStatement (static; FHIR clients ask for it before their first request).
+CapabilityStatement (static; FHIR clients ask for it before their first request). Its
+``format`` is JSON alone: a request taking XML alone is answered 406 (``fhir_accept``).
 
 Answered without a token: it says nothing of any patient or result."""
 
@@ -42,7 +43,17 @@ CAPABILITY_STATEMENT: dict[str, Any] = {
                 ],
                 "description": "Authorization: Bearer <lab token> (role lab)",
             },
-            "resource": [{"type": "Observation", "interaction": [{"code": "create"}]}],
+            # a create is answered with its version (Location .../_history/1, ETag W/"1"):
+            # a stored result is never updated, nor read back (review 131)
+            "resource": [
+                {
+                    "type": "Observation",
+                    "interaction": [{"code": "create"}],
+                    "versioning": "versioned",
+                    "readHistory": False,
+                    "updateCreate": False,
+                }
+            ],
             "interaction": [{"code": "transaction"}, {"code": "batch"}],
         }
     ],

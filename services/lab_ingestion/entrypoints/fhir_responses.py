@@ -35,9 +35,14 @@ PARTLY_LOST_TEXT = (
 PATIENT_TEXT = "Patient used for matching only; it is not stored"
 CONTEXT_TEXT = "{} read as the report's context only; it is not stored"
 _ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-                413: "too-costly", 503: "transient"}  # fmt: skip
-# the FHIR paths this service serves and their methods (a GET route takes HEAD too)
-FHIR_METHODS = {"/fhir": "POST", "/fhir/Observation": "POST", "/fhir/metadata": "GET, HEAD"}
+                406: "not-supported", 413: "too-costly", 503: "transient"}  # fmt: skip
+# the FHIR paths this service serves and their methods (a GET route takes HEAD too); each
+# with a trailing slash too: many engines' base URL ends in one (review 131)
+SERVED = {"/fhir": "POST", "/fhir/Observation": "POST", "/fhir/metadata": "GET, HEAD"}
+FHIR_METHODS = {**SERVED, **{f"{path}/": methods for path, methods in SERVED.items()}}
+# a stored result is never updated (a change is a new result): each is version 1
+VERSION = "1"
+ETAG = f'W/"{VERSION}"'
 # a token bound to several senders, none <token name>^FHIR (``senders.fhir_sender_known``): 403
 SEVERAL_SENDERS = input_error(
     "forbidden", "this token is bound to several senders and a FHIR resource names none: "
@@ -120,13 +125,17 @@ def observation_response(outcome: IngestOutcome) -> web.Response:
     response = fhir_json(operation_outcome([issue]), status)
     if (location := _location(status, outcome)) is not None:
         response.headers["Location"] = location
+        response.headers["ETag"] = ETAG
     return response
 
 
 def _location(status: int, outcome: IngestOutcome) -> str | None:
-    """``Observation/<stored result id>`` of a create (201: ``_result``); None for any other
-    answer (a duplicate, a patient not enrolled, a withdrawal: nothing was created)."""
-    return f"Observation/{outcome.result_ids[0]}" if status == 201 else None
+    """``Observation/<stored result id>/_history/1`` of a create (201: ``_result``; FHIR R4
+    http.html#create: the new logical id and version id); None for any other answer (a
+    duplicate, a patient not enrolled, a withdrawal: nothing was created)."""
+    if status != 201:
+        return None
+    return f"Observation/{outcome.result_ids[0]}/_history/{VERSION}"
 
 
 def transaction_response(bundle: ParsedBundle, outcome: IngestOutcome) -> web.Response:
@@ -235,7 +244,7 @@ def _response_bundle(kind: str, entries: Sequence[Entry]) -> dict[str, Any]:
         bundle["entry"] = [
             {"response": {
                 "status": _REASONS[status],
-                **({"location": location} if location else {}),
+                **({"location": location, "etag": ETAG} if location else {}),
                 "outcome": operation_outcome(issues),
             }}
             for status, issues, location in entries

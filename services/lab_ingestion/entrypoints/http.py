@@ -30,6 +30,7 @@ from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
+from services.lab_ingestion.entrypoints.fhir_accept import answered_in_json
 from services.lab_ingestion.entrypoints.fhir_capability import capability_statement
 from services.lab_ingestion.entrypoints.fhir_routes import FhirRoutes
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
@@ -87,15 +88,25 @@ class LabRoutes:
         time = partial(timed, self._metrics)  # every answer: 401, 403 and 503 too
         hl7, json, fhir_ = (partial(self._limit.guard, c) for c in
                             (Channel.HL7_HTTP, Channel.JSON, Channel.FHIR))  # fmt: skip
+        observation, bundle = (
+            time(Channel.FHIR, lab_fhir(answered_in_json(fhir_(handler))))
+            for handler in (self._fhir.post_observation, self._fhir.post_bundle)
+        )
+        metadata = answered_in_json(capability_statement)  # no token: FHIR clients ask first
         return [
             web.post("/v1/hl7", time(Channel.HL7_HTTP, lab(hl7(self.post_hl7)))),
-            web.post(
-                "/fhir/Observation",
-                time(Channel.FHIR, lab_fhir(fhir_(self._fhir.post_observation))),
-            ),
-            web.post("/fhir", time(Channel.FHIR, lab_fhir(fhir_(self._fhir.post_bundle)))),
             web.post("/v1/lab-results", time(Channel.JSON, lab(json(self.post_json)))),
-            web.get("/fhir/metadata", capability_statement),  # no token: FHIR clients ask first
+            # each FHIR path with a trailing slash too (a base URL ending in one): the same
+            # handler, its token, role and limits (review 131)
+            *(
+                route
+                for slash in ("", "/")
+                for route in (
+                    web.post(f"/fhir/Observation{slash}", observation),
+                    web.post(f"/fhir{slash}", bundle),
+                    web.get(f"/fhir/metadata{slash}", metadata),
+                )
+            ),
             # README: FHIR paths always answer an OperationOutcome, 404 and 405 too
             web.route("*", "/fhir", fhir.fhir_fallback),
             web.route("*", "/fhir/{rest:.*}", fhir.fhir_fallback),

@@ -108,6 +108,11 @@ def _not_allowed(content: dict[str, Any], methods: str = "POST") -> dict[str, An
     }
 
 
+_NOT_ACCEPTABLE = (
+    "Accept allows XML alone (application/fhir+xml, application/xml), or _format asks for"
+    " XML: only JSON is answered; the body is not read, nothing is kept (issue code"
+    " not-supported)"
+)
 _FHIR_ERRORS: dict[str, Any] = {
     "400": _fhir(
         "invalid or unparseable body; the issues name each location (expression); kept as a"
@@ -121,6 +126,7 @@ _FHIR_ERRORS: dict[str, Any] = {
         " rejection; issue code forbidden)"
     ),
     "405": _not_allowed(_OUTCOME),
+    "406": _fhir(_NOT_ACCEPTABLE),
     "408": _fhir(f"{_TIMED_OUT} (issue code timeout)"),
     "413": _fhir(f"{_TOO_LARGE} (issue code too-costly)"),
     "415": _fhir(
@@ -206,15 +212,23 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             **_SECURED,
             "summary": "One FHIR R4 Observation",
+            "description": "POST /fhir/Observation/ (a trailing slash) is the same route.",
             "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},
             "responses": {
                 "201": {
                     **_fhir("accepted and stored"),
                     "headers": {
                         "Location": {
-                            "description": "Observation/<id>: the stored result's id",
+                            "description": (
+                                "Observation/<id>/_history/1: the stored result's id and"
+                                " version (a stored result is never updated)"
+                            ),
                             "schema": {"type": "string"},
-                        }
+                        },
+                        "ETag": {
+                            "description": 'W/"1": the version',
+                            "schema": {"type": "string"},
+                        },
                     },
                 },
                 "200": _fhir(
@@ -239,10 +253,12 @@ OPENAPI_PATHS: dict[str, Any] = {
                 " entry on its own: valid Observations are ingested, each invalid entry is"
                 " answered 400 in its response entry and kept as its own rejection. The"
                 " response Bundle has one entry per request entry, in order: 201 Created"
-                " (stored; response.location Observation/<id> of the stored result), 200 OK"
+                " (stored; response.location Observation/<id>/_history/1 of the stored result,"
+                ' response.etag W/"1"), 200 OK'
                 " (duplicate, patient not enrolled, an earlier result withdrawn, an"
                 " Observation of no trial analyte, or a Patient entry),"
-                " 400, 422 or 503, each with an OperationOutcome."
+                " 400, 422 or 503, each with an OperationOutcome. POST /fhir/ (a trailing"
+                " slash) is the same route."
             ),
             "requestBody": {"content": {_FHIR: {"schema": {"type": "object"}}}},
             "responses": {
@@ -260,7 +276,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "The FHIR endpoint's CapabilityStatement (no token)",
             "description": (
                 "A static FHIR 4.0.1 CapabilityStatement: JSON, Observation create, the"
-                " transaction and batch interactions, bearer-token security."
+                " transaction and batch interactions, bearer-token security. GET"
+                " /fhir/metadata/ (a trailing slash) is the same route."
             ),
             "responses": {
                 "200": {
@@ -273,7 +290,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                             }
                         }
                     },
-                }
+                },
+                "406": _fhir(_NOT_ACCEPTABLE),
             },
         },
         **{method: _METADATA_NOT_ALLOWED for method in ("put", "post", "delete", "patch")},

@@ -51,7 +51,7 @@ async def test_a_withdrawal_is_200_saying_the_earlier_result_was_withdrawn() -> 
     (stored,) = await ingest([_fhir("v1", "F")])
     created = fhir.observation_response(stored)
     assert created.status == 201
-    assert created.headers["Location"] == f"Observation/{stored.result_ids[0]}"
+    assert created.headers["Location"] == f"Observation/{stored.result_ids[0]}/_history/1"
     (withdrawn,) = await ingest([_fhir("v2", "X")])  # cancelled
     response = fhir.observation_response(withdrawn)
     assert response.status == 200
