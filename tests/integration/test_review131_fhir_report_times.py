@@ -95,8 +95,18 @@ async def test_a_report_period_gives_its_start_and_holds_its_results(lab: Lab) -
     ]  # fmt: skip
 
 
-async def test_an_observation_time_the_report_contradicts_is_refused(lab: Lab) -> None:
+async def test_an_observations_own_time_is_not_checked_against_its_report(lab: Lab) -> None:
+    """As HL7 never checks a full OBX-14 against OBR-7: a cumulative report lists samples
+    drawn at several times."""
     crp = _crp(effectiveDateTime="2026-11-20T12:00:00+01:00", issued="2026-11-20T13:00:00+01:00")
+    status, body = await _post(lab, "/fhir", _report_bundle("batch", crp, REPORT))
+    assert status == 200, body
+    assert body["entry"][2]["response"]["status"].startswith("201"), body
+    assert await _times(lab) == [("2026-11-20T11:00:00+00:00", "2026-11-20T12:00:00+00:00")]
+
+
+async def test_a_date_the_report_contradicts_is_refused(lab: Lab) -> None:
+    crp = _crp(effectiveDateTime="2026-11-21")
     status, body = await _post(lab, "/fhir", _report_bundle("batch", crp, REPORT))
     assert status == 200, body
     answer = body["entry"][2]["response"]
@@ -126,7 +136,7 @@ async def test_a_report_dated_only_places_no_result(lab: Lab) -> None:
     same_day = _crp(effectiveDateTime="2026-11-20T07:30:00+01:00")
     status, body = await _post(lab, "/fhir", _report_bundle("transaction", same_day, dated))
     assert status == 200, body
-    other_day = _crp("R131-3", effectiveDateTime="2026-11-21T07:30:00+01:00")
+    other_day = _crp("R131-3", effectiveDateTime="2026-11-21")
     status, body = await _post(lab, "/fhir", _report_bundle("transaction", other_day, dated))
     assert 400 <= status < 500, body
     assert await _count(lab, "results") == 1

@@ -12,10 +12,13 @@
   the result is refused (``implausible-time``) rather than one of them picked;
 - else the DiagnosticReport listing it (its ``result[]``) gives it, by its ``effective[x]``
   ("usually the time of specimen collection": HL7's OBR-7, which a result without OBX-14
-  takes): ``effectiveDateTime``, or ``effectivePeriod.start``. A report's time is checked as
-  a Specimen's is: the Observation's and its Specimen's times must agree with it (lie in its
-  ``effectivePeriod``); one written as a date alone places nothing, as a Specimen's does;
-  two reports listing the Observation at different times refuse it (review 131).
+  takes): ``effectiveDateTime``, or ``effectivePeriod.start``; only there: an Observation
+  with a time of its own, or its Specimen's, is not checked against its report (as HL7 never
+  checks a full OBX-14 against OBR-7: a cumulative report lists samples drawn at several
+  times). Where the report places it, a date the Observation or its Specimen gives must agree
+  with the report (lie in its ``effectivePeriod``); a report dated without a time places
+  nothing, as a Specimen so dated does; two reports listing it at different times refuse it
+  (review 131).
 """
 
 from __future__ import annotations
@@ -42,9 +45,8 @@ TIME_CONFLICT = (
     "cannot be told"
 )
 REPORT_CONFLICT = (
-    "the collection time in Observation.effective[x] (or its Specimen's) is not its "
-    "DiagnosticReport's (DiagnosticReport.effective[x]) beyond the precision written: which "
-    "is right cannot be told"
+    "the collection date in Observation.effective[x] (or its Specimen's) is not its "
+    "DiagnosticReport's (DiagnosticReport.effective[x]): which is right cannot be told"
 )
 REPORTS_CONFLICT = (
     "the DiagnosticReports listing this Observation (their result[]) give different "
@@ -88,16 +90,18 @@ def collection_time(
     refused when the times written disagree (None: they do not)."""
     effective = _effective(obs)
     sampled = _specimen_of(obs, specimens or {})
-    taken = aware(effective) or aware(sampled) or aware(report.start)
+    own = aware(effective) or aware(sampled)
     first, second = _written(effective), _written(sampled)
     if first is not None and second is not None and not agree(first, second):
-        return taken, TIME_CONFLICT
+        return own or aware(report.start), TIME_CONFLICT
+    if own is not None:  # its report's time is not needed, nor checked (see the module)
+        return own, None
     if report.ambiguous:
-        return taken, REPORTS_CONFLICT
+        return None, REPORTS_CONFLICT
     start, end = _written(report.start), _written(report.end)
     if any(w is not None and not within(w, start, end) for w in (first, second)):
-        return taken, REPORT_CONFLICT
-    return taken, None
+        return aware(report.start), REPORT_CONFLICT
+    return aware(report.start), None
 
 
 def aware(value: object) -> datetime | None:
