@@ -25,6 +25,7 @@ from shared.addresses import host_port
 from shared.auth import TokenStore
 from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool, postgres_reachable
+from shared.db.pooled import pooled
 from shared.listening import listen_error, listener_failure
 from shared.messaging.kafka import kafka_reachable
 from shared.messaging.relay import OutboxRelay
@@ -196,7 +197,7 @@ class ServiceRuntime:
 
     async def _migrate(self) -> list[str]:
         assert self.pool is not None
-        async with self.pool.acquire() as conn:
+        async with pooled(self.pool) as conn:  # an ended session: retried, as a lost one
             applied = await migrate_service(
                 conn,
                 self.definition.schema,

@@ -21,6 +21,7 @@ from services.crp_monitor.service_layer.reporting import (
     watch_pending_cancellations,
 )
 from shared.contracts.topics import LAB_RESULTS, TRIAL_SUBJECTS
+from shared.db.pooled import pooled
 from shared.service import ConsumerDefinition, ServiceContext, ServiceDefinition, ServiceParts
 from shared.subjects import SUBJECT_MIGRATION_SET
 
@@ -41,7 +42,7 @@ def build(context: ServiceContext) -> ServiceParts:
         )
 
     async def read_pending() -> PendingCancellations:
-        async with context.pool.acquire() as conn:
+        async with pooled(context.pool) as conn:
             return await pending_cancellations(conn)
 
     async def show_pending(stopping: asyncio.Event) -> None:

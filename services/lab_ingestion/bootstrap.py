@@ -47,6 +47,7 @@ from shared.contracts.events.lab import Channel
 from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
 from shared.db.pool import TRANSIENT_DB_ERRORS, ReservedConnections
+from shared.db.pooled import pooled
 from shared.key_fingerprint import check_key_fingerprint
 from shared.metrics import ProtocolMetrics
 from shared.protocol import Protocol
@@ -177,7 +178,7 @@ async def checked_stored_id(pool: asyncpg.Pool, settings: PlatformSettings) -> S
     (never created: SubjectKeyError) and checked against the fingerprint the platform
     recorded (SubjectKeyMismatch), as the service checks it at its start."""
     key = subject_hmac_key(settings)
-    async with pool.acquire() as conn:
+    async with pooled(pool) as conn:
         await check_key_fingerprint(conn, key, subject_key_origin(settings), record=False)
     return stored_id_hasher(key)
 
@@ -186,7 +187,7 @@ async def hash_ids_left_as_written(pool: asyncpg.Pool, stored_id: StoredId) -> N
     """What the service does at its start before it reads or writes ids: those an earlier
     version stored as written are hashed (``cachexia replay`` and ``message show``
     may run before the upgraded service ever started)."""
-    async with pool.acquire() as conn:
+    async with pooled(pool) as conn:
         await hash_ids_stored_as_written(conn, stored_id)
 
 
@@ -199,7 +200,8 @@ async def build_replayer(
     another instance would: chains locked, the write checked; the running service's relay
     publishes what it stores)."""
     silence_library_logging()  # python-hl7 would log a field it cannot read, whole
-    local_codes = await read_local_code_table(pool)
+    async with pooled(pool) as conn:
+        local_codes = await read_local_code_table(conn)
     connections = ReservedConnections(pool, keep=0)
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(connections, NAME, stored_id), kept_copy_hash,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 
+from shared.db.pooled import PooledQueries
 from shared.messaging.kafka import Delivery
 from shared.messaging.read_back import Readback
 
@@ -32,9 +33,9 @@ class PublishedPositions:
     def __bool__(self) -> bool:
         return bool(self._last)
 
-    async def load(self, pool: asyncpg.Pool) -> None:
+    async def load(self, db: PooledQueries) -> None:
         """What the outbox's marks say (after a restart, or another leader's publishing)."""
-        rows = await pool.fetch(_LAST_PUBLISHED)
+        rows = await db.fetch(_LAST_PUBLISHED)
         self._last = {
             (r["topic"], r["partition"]): (r["kafka_offset"], str(r["event_id"])) for r in rows
         }

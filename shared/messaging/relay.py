@@ -46,6 +46,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from shared.db.pool import TRANSIENT_DB_ERRORS
+from shared.db.pooled import PooledQueries, pooled
 from shared.messaging.kafka import Delivery, KafkaPublisher, Record
 from shared.messaging.published_positions import PublishedPositions
 from shared.messaging.relay_leadership import Leadership, LeadershipLost
@@ -100,6 +101,9 @@ class OutboxRelay:
         wakeup: asyncio.Event | None = None,
     ) -> None:
         self._pool = pool
+        # every statement on a connection of its own, a session the server ended reported
+        # as a lost connection (BrokenConnectionError: transient), as in a unit of work
+        self._db = PooledQueries(pool)
         self._publisher = publisher
         self._ensure_topics = ensure_topics
         self._metrics = metrics
@@ -149,7 +153,7 @@ class OutboxRelay:
         open (``relay_leadership``); once it is gone, LeadershipLost ends this round and
         ``run`` competes for leadership again."""
         await self._publisher.start()
-        async with self._pool.acquire() as conn:
+        async with pooled(self._pool) as conn:
             leadership = Leadership(conn, self._settings.channel, self._on_notify)
             try:
                 if not await leadership.acquire(stopping):
@@ -183,7 +187,7 @@ class OutboxRelay:
             await self.republish_if_broker_lost_data()
             if not self._publisher.trusted():
                 raise BrokerUnconfirmed()
-        rows = await self._pool.fetch(_FETCH, self._settings.batch_size)
+        rows = await self._db.fetch(_FETCH, self._settings.batch_size)
         if not rows:
             return 0
         started = time.perf_counter()
@@ -220,12 +224,12 @@ class OutboxRelay:
         a fraction of a second). If PostgreSQL crashes before that, the batch is published
         again and the consumers' inboxes drop it. The services' own writes stay durable,
         and do not queue behind the relay's flushes. One statement, one round trip."""
-        await self._pool.execute(
+        await self._db.execute(
             _MARK, ids, [d.partition for d in deliveries], [d.offset for d in deliveries]
         )
 
     async def _load_last_published(self) -> None:
-        await self._last_published.load(self._pool)
+        await self._last_published.load(self._db)
         self._next_broker_check = 0.0
 
     async def _housekeeping(self) -> None:
@@ -236,14 +240,14 @@ class OutboxRelay:
         now = time.monotonic()
         if now >= self._next_backlog:
             self._next_backlog = now + self._settings.backlog_every_seconds
-            row = await self._pool.fetchrow(_BACKLOG)
+            row = await self._db.fetchrow(_BACKLOG)
             if row is not None:
                 self._metrics.set_backlog(row["n"], float(row["age"]))
         if now >= self._next_broker_check:
             await self.republish_if_broker_lost_data()
         if now >= self._next_purge:
             self._next_purge = now + 600
-            await self._pool.execute(_PURGE, self._settings.retention_seconds)
+            await self._db.execute(_PURGE, self._settings.retention_seconds)
 
     async def republish_if_broker_lost_data(self) -> int:
         """Queue every retained event again if the broker no longer holds what we published.
@@ -286,7 +290,7 @@ class OutboxRelay:
         await self._ensure_topics()
         self._publisher.forget_partitions()
         self._confirm_leading()
-        result = await self._pool.execute(_REQUEUE)
+        result = await self._db.execute(_REQUEUE)
         self._last_published.clear()
         requeued = int(result.split()[-1])
         self._metrics.count_republished(requeued)

@@ -42,7 +42,18 @@ class OutboxRow:
 
 
 class FakeConnection:
-    """The relay's listening session: leadership is always granted."""
+    """The relay's listening session: leadership is always granted. Lent outside it (a
+    test calling the relay's steps one by one) it answers their statements from ``pool``."""
+
+    pool: FakePool | None = None
+
+    async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
+        assert self.pool is not None
+        return await self.pool.fetch(query, *args)
+
+    async def fetchrow(self, query: str) -> dict[str, Any]:
+        assert self.pool is not None
+        return await self.pool.fetchrow(query)
 
     async def fetchval(self, query: str, *args: object) -> bool:
         del query, args
@@ -55,8 +66,9 @@ class FakeConnection:
         del channel, callback
 
     async def execute(self, query: str, *args: object) -> str:
-        del query, args
-        return "SELECT 1"
+        if query in ("SELECT 1", "SELECT pg_advisory_unlock_all()") or self.pool is None:
+            return "SELECT 1"
+        return await self.pool.execute(query, *args)
 
     def terminate(self) -> None:
         pass
@@ -65,18 +77,41 @@ class FakeConnection:
         return False
 
 
+class Statements:
+    """A connection lent for one of the relay's statements (``shared.db.pooled``): the
+    pool's outbox answers it."""
+
+    def __init__(self, pool: FakePool) -> None:
+        self.fetch, self.fetchrow, self.execute = pool.fetch, pool.fetchrow, pool.execute
+
+
 class FakePool:
     """An outbox table in memory, answering the relay's statements; ``failures`` are raised
-    by the next calls of ``fetch``, one each, the way a crashed backend answers."""
+    by the next calls of ``fetch``, one each, the way a crashed backend answers. The first
+    connection lent is the relay's listening session (``new_session``), the ones lent while
+    it is held are for its statements."""
 
     def __init__(self, rows: list[OutboxRow], failures: Sequence[BaseException] = ()) -> None:
         self.rows = rows
         self.failures = list(failures)
         self.requeues = 0
+        self._session_held = False
+
+    def new_session(self) -> FakeConnection:
+        return FakeConnection()
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[FakeConnection]:
-        yield FakeConnection()
+    async def acquire(self) -> AsyncIterator[FakeConnection | Statements]:
+        if self._session_held:
+            yield Statements(self)
+            return
+        self._session_held = True
+        try:
+            session = self.new_session()
+            session.pool = self
+            yield session
+        finally:
+            self._session_held = False
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
         if self.failures:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,12 +34,11 @@ class LockSession(FakeConnection):
         return self.lock["free"]
 
     async def execute(self, query: str, *args: object) -> str:
-        del args
         if query == "SELECT 1":
             self.keepalives += 1
             if self.hang:
                 await asyncio.Event().wait()  # a session cut off silently: no answer
-        return "SELECT 1"
+        return await super().execute(query, *args)
 
     def is_closed(self) -> bool:
         return self.closed
@@ -59,10 +57,9 @@ class SessionsPool(FakePool):
         self.sessions: list[LockSession] = []
         self.close_on_fetch = False
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[LockSession]:
+    def new_session(self) -> LockSession:
         self.sessions.append(LockSession(self.lock))
-        yield self.sessions[-1]
+        return self.sessions[-1]
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
         rows = await super().fetch(query, *args)

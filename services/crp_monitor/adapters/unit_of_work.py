@@ -12,6 +12,7 @@ import asyncpg
 from services.crp_monitor.adapters.repository import CrpSeriesRepository
 from services.crp_monitor.domain.model import CancellationNoted, CorrectionOfAnotherSubjectFound
 from services.crp_monitor.domain.stored_results import ResultRefused, judge_stored, released
+from shared.db.pooled import pooled
 from shared.messaging.handling import PoisonMessage
 from shared.subjects import SubjectDirectory, SubjectsUnitOfWork
 
@@ -76,14 +77,15 @@ class CrpMonitorUnitOfWork(SubjectsUnitOfWork):
 class CrpReadUnitOfWork:
     """The read side's unit of work: one connection of the pool, with the subject directory
     and the CRP series bound on it. It writes nothing, so it has nothing to commit: each read
-    is one statement, as the route always read them."""
+    is one statement, as the route always read them. A session the server ended under it is
+    raised as BrokenConnectionError (``shared.db.pooled``): the route answers 503, never 500."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._lent = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Self:
-        conn = await self._lent.enter_async_context(self._pool.acquire())
+        conn = await self._lent.enter_async_context(pooled(self._pool))
         self.subjects = SubjectDirectory(conn)
         self.crp = CrpSeriesRepository(conn)
         return self

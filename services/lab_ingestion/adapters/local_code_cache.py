@@ -14,6 +14,7 @@ import asyncpg
 
 from services.lab_ingestion.adapters.local_codes import read_local_code_table
 from services.lab_ingestion.domain.local_codes import NO_LOCAL_CODES, LocalCodeTable
+from shared.db.pooled import pooled
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ class LocalCodeCache:
 
     async def _refresh(self) -> None:
         try:
-            table = await read_local_code_table(self._pool)
+            async with pooled(self._pool) as conn:
+                table = await read_local_code_table(conn)
         except Exception as exc:  # any failure: the last read stays in use
             log.warning(
                 "could not re-read the local code mappings; the last read is used",

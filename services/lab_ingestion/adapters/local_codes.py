@@ -15,7 +15,7 @@ from services.lab_ingestion.domain.local_codes import (
 )
 
 
-async def read_local_code_table(conn: asyncpg.Connection | asyncpg.Pool) -> LocalCodeTable:
+async def read_local_code_table(conn: asyncpg.Connection) -> LocalCodeTable:
     """Every sender's mappings, as one table."""
     rows = await conn.fetch(
         "SELECT application, facility, system, code, loinc FROM lab_ingestion.local_codes"

@@ -4,6 +4,8 @@ runs, kept as last read when a read fails, and never holding up a stop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import asyncpg
@@ -15,7 +17,8 @@ ROW = {"application": "LIS", "facility": "HOSP", "system": "L", "code": "CRP", "
 
 
 class FakeTable:
-    """``fetch`` as asyncpg answers the read: the rows kept now, or the error set."""
+    """``fetch`` as asyncpg answers the read: the rows kept now, or the error set; also the
+    pool that lends the connection."""
 
     def __init__(self, rows: list[dict[str, str]]) -> None:
         self.rows = rows
@@ -29,6 +32,11 @@ class FakeTable:
         while self.reads < target:
             self.read.clear()
             await self.read.wait()
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[FakeTable]:
+        """A pooled connection: the table answers its reads."""
+        yield self
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, str]]:
         self.reads += 1
