@@ -56,8 +56,9 @@ def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
 async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
     from cachexia.platform import connect_postgres, migrate_all  # noqa: PLC0415 - keeps start-up lean
 
-    if args.token_command == "create" and args.senders:  # noqa: S105 - a command's name
-        await migrate_all(settings)  # the allow-list the senders are checked against
+    if args.token_command == "create" and (args.senders or args.site):  # noqa: S105 - a command's name
+        # the allow-list the senders are checked against, the enrolments the site is
+        await migrate_all(settings)
     conn = await connect_postgres(settings.postgres_dsn)
     try:
         await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
@@ -71,6 +72,7 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
         if args.senders and (unlisted := await _unlisted(conn, args.name, args.senders)):
             return _refuse_unlisted(unlisted)
         issued = await issue_token(conn, args.name, Role(args.role), args.senders, site=args.site)
+        known = await _sites_with_subjects(conn) if args.site is not None else None
     finally:
         await conn.close()
     sys.stdout.write(f"{issued.token}\n")
@@ -78,12 +80,31 @@ async def run_token_command(settings: PlatformSettings, args: argparse.Namespace
         f"Token id {issued.token_id}. Keep this token now: only its hash is stored; it cannot "
         "be shown again.\n"
     )
+    if known is not None and args.site not in known:
+        sys.stderr.write(
+            SITE_WITHOUT_SUBJECTS.format(site=args.site, known=", ".join(known) or "none yet")
+        )
     if args.role == Role.LAB.value and not args.senders:
         sys.stderr.write(
             "This lab token may deliver results under any sender's name; bind it to its "
             "senders with --sender APPLICATION^FACILITY.\n"
         )
     return 0
+
+
+# as `source add --site` warns (cachexia.sources): a misspelt site reads nothing, unannounced
+SITE_WITHOUT_SUBJECTS = (
+    "warning: no subject of site {site} is enrolled (sites with subjects: {known}); the "
+    "token reads that site's subjects only: check the name\n"
+)
+
+
+async def _sites_with_subjects(conn: Any) -> list[str]:
+    """The sites with an enrolled subject, sorted: ``source add``'s check (lab-ingestion's
+    copy of the subject directory)."""
+    from services.lab_ingestion.adapters.sources import enrolled_sites  # noqa: PLC0415 - lean start-up
+
+    return sorted(await enrolled_sites(conn))
 
 
 async def _unlisted(conn: Any, name: str, senders: list[str]) -> list[str]:

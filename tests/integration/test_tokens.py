@@ -89,3 +89,38 @@ async def test_a_site_token_is_created_bound_to_its_site_and_listed_with_it(
     listed = {line.split("'")[1]: line for line in capsys.readouterr().out.splitlines()}
     assert listed["site CH-01"].endswith("in use  site: CH-01")
     assert "site: none (reads no subject: create a new one with --site)" in listed["old site"]
+
+
+async def test_a_site_token_for_a_site_without_subjects_is_created_with_a_warning(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt site makes a token that reads nothing: `token create --site` warns as
+    `source add --site` does (the same check: lab-ingestion's copy of the enrolments), and
+    still creates it (the site's first subject may not be enrolled yet)."""
+    monkeypatch.setenv("DATABASE_URL", database)
+
+    def create(site: str) -> tuple[int, str, str]:
+        argv = ["token", "create", "--role", "site", "--name", f"site {site}", "--site", site]
+        code = main(argv)
+        said = capsys.readouterr()
+        return code, said.out.strip(), said.err
+
+    code, token, err = await asyncio.to_thread(create, "CH-01")  # nothing enrolled yet
+    assert code == 0 and token.startswith("cx_")
+    assert "warning: no subject of site CH-01 is enrolled (sites with subjects: none yet)" in err
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(
+            """INSERT INTO lab_ingestion.enrolled_subjects (subject_id, site_id, site_timezone,
+                                                            hospital_id_hmac, day1, enrolled_at)
+               VALUES ('S-1', 'CH-01', 'Europe/Zurich', 'h(MRN1)', '2026-11-02', now()),
+                      ('S-2', 'DE-02', 'Europe/Berlin', 'h(MRN2)', '2026-11-02', now())"""
+        )
+    finally:
+        await conn.close()
+    code, token, err = await asyncio.to_thread(create, "CH-1")  # a typo
+    assert code == 0 and token.startswith("cx_")
+    assert "warning: no subject of site CH-1 is enrolled (sites with subjects: CH-01, DE-02)" in err
+    assert "check the name" in err
+    code, token, err = await asyncio.to_thread(create, "CH-01")
+    assert code == 0 and token.startswith("cx_") and "warning" not in err
