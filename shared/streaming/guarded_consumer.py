@@ -58,6 +58,7 @@ from faust.transport.consumer import RecordMap, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerMessage, Message
 
+from shared.streaming.event_path import fetch_position_known
 from shared.streaming.fetch_reconnects import sending_a_commit, watch_fetch_reconnects
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,14 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         if uncommitted:
             await self._thread.seek_to_beginning(*uncommitted)
         return committed
+
+    def verify_event_path(self, now: float, tp: TP) -> None:
+        """faust's livelock check of ``tp``, once its fetch position is known: faust reads
+        it unchecked, and aiokafka's assertion would crash the consumer
+        (``shared.streaming.event_path``)."""
+        kafka_consumer = self._thread._consumer
+        if kafka_consumer is None or fetch_position_known(kafka_consumer, tp):
+            super().verify_event_path(now, tp)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.assignment_epoch += 1
