@@ -173,6 +173,8 @@ class ServiceRuntime:
         await retry_dependency(self.stopping, "kafka", self.messaging.ensure_topics)
         self._start_relay(schema)
         await self.messaging.start_consumers(list(self.parts.consumers))
+        if self.parts.consumers:
+            self._spawn("faust-consumers", self.messaging.watch_consumers(self.stopping))
         await self._watch_catch_up(self.parts.consumers)
         for task in self.parts.background:
             self._spawn(str(getattr(task, "__name__", "background")), task(self.stopping))

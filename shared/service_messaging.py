@@ -27,6 +27,12 @@ from shared.waiting import wait_event
 log = logging.getLogger(__name__)
 
 TOPIC_WATCH_SECONDS = 5.0
+CONSUMER_WATCH_SECONDS = 1.0
+
+
+class ConsumerCrashed(Exception):
+    """faust's consumer crashed (mode's ``Service.crash``: a task of it raised). It fetches
+    nothing more, and the service would stay up and ready while applying nothing."""
 
 
 class ServiceMessaging:
@@ -93,6 +99,19 @@ class ServiceMessaging:
         for consumer in consumers:
             self._agents.append(self._agent(self._faust, consumer, metrics))
         await self._faust.start()
+
+    async def watch_consumers(self, stopping: asyncio.Event) -> None:
+        """Until ``stopping``; raises ConsumerCrashed once faust's app, its consumer or the
+        consumer's thread has crashed: mode logs the crash and goes on without them, so the
+        runtime stops the service (``ServiceRuntime._on_task_done``) to be started again.
+        Named by the reason's type only (a message can quote data)."""
+        app = self._faust
+        while app is not None and not await wait_event(stopping, CONSUMER_WATCH_SECONDS):
+            consumer = app.consumer
+            for service in (app, consumer, getattr(consumer, "_thread", None)):
+                if service is not None and service.crashed:
+                    reason = type(service.crash_reason).__name__
+                    raise ConsumerCrashed(f"faust's {type(service).__name__} crashed: {reason}")
 
     def _agent(
         self, app: faust.App, consumer: ConsumerDefinition, metrics: ConsumerMetrics
