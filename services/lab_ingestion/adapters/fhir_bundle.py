@@ -117,7 +117,7 @@ def parse_bundle(
     refuse_test_data(bundle, "Bundle", processing_id)
     entries = _bundle_entries(bundle)
     patients = BundlePatients()
-    context = BundleContext()
+    context = BundleContext.of(entries)  # every Observation, which a report may name
     parsed: dict[int, BundleEntry] = {}
     observations: list[tuple[int, Observation, dict[str, Any], str]] = []
     for index, entry in enumerate(entries):

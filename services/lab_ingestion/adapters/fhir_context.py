@@ -8,10 +8,14 @@ Encounter and the ServiceRequest. Of these:
 
 - a Specimen gives the collection time of the Observations naming it (``fhir_collection``),
   by its ``fullUrl`` or ``Specimen/id``;
-- a DiagnosticReport gives the Observations its ``result[]`` lists (by their ``fullUrl`` or
-  ``Observation/id``) its ``effective[x]`` as their collection time where they give none
-  (``fhir_collection``), and its ``issued`` as their report time where they have no
-  ``issued`` (HL7's OBR-7 and OBR-22; review 131);
+- a DiagnosticReport gives the Observations its ``result[]`` lists its ``effective[x]`` as
+  their collection time where they give none (``fhir_collection``), and its ``issued`` as
+  their report time where they have no ``issued`` (HL7's OBR-7 and OBR-22; review 131); only
+  to an Observation its reference resolves to alone, as a Patient reference is resolved (an
+  absolute one by the ``fullUrl`` it names; a relative one from a report of a server's URL by
+  that server's URL of it, else by the one Observation of that id), and whose ``subject``
+  is written as the report's (review 134: another server's or patient's report placed a
+  result);
 - a DiagnosticReport whose status is ``entered-in-error`` or ``cancelled`` says its results
   are void: an Observation it lists that still holds a result (final, preliminary,
   corrected...) contradicts it, and is refused (which is right cannot be told); one that is
@@ -26,6 +30,7 @@ Specimen is validated against its model. Their redacted copies keep little
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +40,11 @@ from fhir.resources.R4B.specimen import Specimen
 
 from services.lab_ingestion.adapters.fhir_collection import NO_REPORT, ReportTimes, specimen_time
 from services.lab_ingestion.adapters.fhir_outcome import input_error, validate_resource
+from services.lab_ingestion.adapters.fhir_patient import (
+    relative_reference,
+    server_base,
+    without_history,
+)
 from services.lab_ingestion.adapters.fhir_screening import (
     screen_report_times,
     screen_specimen_times,
@@ -90,8 +100,30 @@ class BundleContext:
 
     specimens: dict[str, object] = field(default_factory=dict)  # reference -> collection time
     voided: set[str] = field(default_factory=set)  # Observations a void report lists
-    # reference to an Observation -> the times of each report listing it
-    reports: dict[str, list[ReportTimes]] = field(default_factory=dict)
+    reports: list[_Report] = field(default_factory=list)
+    # every Observation entry's fullUrl (without history) and Observation/id, claimed how often
+    observation_urls: Counter[str] = field(default_factory=Counter)
+    observation_ids: Counter[str] = field(default_factory=Counter)
+    local_observation_ids: Counter[str] = field(default_factory=Counter)  # of no server URL
+
+    @classmethod
+    def of(cls, entries: list[Any]) -> BundleContext:
+        """A Bundle's context, knowing every Observation entry (read or not), which a
+        report's reference may name."""
+        context = cls()
+        for entry in entries:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and resource.get("resourceType") == "Observation":
+                context._claim_observation(entry.get("fullUrl"), resource.get("id"))
+        return context
+
+    def _claim_observation(self, full_url: object, resource_id: object) -> None:
+        if isinstance(full_url, str) and full_url:
+            self.observation_urls[without_history(full_url)] += 1
+        if isinstance(resource_id, str) and resource_id:
+            self.observation_ids[f"Observation/{resource_id}"] += 1
+            if not (isinstance(full_url, str) and full_url.startswith(("http://", "https://"))):
+                self.local_observation_ids[f"Observation/{resource_id}"] += 1
 
     def add(self, kind: str, entry: dict[str, Any], index: int) -> None:
         """Read the context entry ``index`` (a resource of ``kind``, one of
@@ -117,15 +149,23 @@ class BundleContext:
             listed = {ref.reference for ref in report.result or [] if ref.reference}
             if report.status in VOIDING_STATUSES:
                 self.voided.update(listed)
-            times = _report_times(report)
-            for reference in listed:
-                self.reports.setdefault(reference, []).append(times)
+            subject = report.subject.reference if report.subject is not None else None
+            self.reports.append(
+                _Report(server_base(entry.get("fullUrl")), subject, listed, _report_times(report))
+            )
 
     def report_of(self, entry: dict[str, Any], obs: Observation) -> ReportTimes:
         """The times the DiagnosticReports listing the Observation of ``entry`` give it:
         ambiguous when two give different collection times; no report time when two give
         different ones (which is the result's is not known)."""
-        found = {t for name in _observation_names(entry, obs) for t in self.reports.get(name, [])}
+        subject = obs.subject.reference if obs.subject is not None else None
+        found = {
+            report.times
+            for report in self.reports
+            if report.subject is not None
+            and report.subject == subject
+            and any(self._names_it(report, reference, entry, obs) for reference in report.listed)
+        }
         if not found:
             return NO_REPORT
         effective = {(t.start, t.end) for t in found if t.start is not None or t.end is not None}
@@ -135,6 +175,29 @@ class BundleContext:
         start, end = effective.pop() if effective else (None, None)
         return ReportTimes(start, end, issued.pop() if len(issued) == 1 else None)
 
+    def _names_it(
+        self, report: _Report, reference: str, entry: dict[str, Any], obs: Observation
+    ) -> bool:
+        """Whether the report's ``reference`` resolves to the Observation of ``entry``, and
+        to it alone."""
+        full_url = entry.get("fullUrl")
+        own_url = without_history(full_url) if isinstance(full_url, str) and full_url else None
+        if "://" in reference or reference.startswith("urn:"):
+            target = without_history(reference)
+            return target == own_url and self.observation_urls[target] == 1
+        key = relative_reference(reference)
+        if obs.id is None and report.base is None:
+            return False
+        if report.base is None:  # a report of no server URL: the one Observation of that id
+            return key == f"Observation/{obs.id}" and self.observation_ids[key] == 1
+        target = f"{report.base}/{key}"
+        if self.observation_urls[target] > 0:  # that server's Observation of that id
+            return target == own_url and self.observation_urls[target] == 1
+        local = own_url is None or not own_url.startswith(("http://", "https://"))
+        return (  # else the one of that id of no server URL, never another server's
+            local and key == f"Observation/{obs.id}" and self.local_observation_ids[key] == 1
+        )
+
     def refuse_if_voided(self, entry: dict[str, Any], obs: Observation, where: str) -> None:
         """Raise ``FhirInputError`` for an Observation holding a result that a void
         DiagnosticReport lists."""
@@ -142,6 +205,17 @@ class BundleContext:
             return
         if _observation_names(entry, obs) & self.voided:
             raise input_error("business-rule", VOID_REPORT_TEXT, f"{where}.status")
+
+
+@dataclass(frozen=True)
+class _Report:
+    """A DiagnosticReport entry: its server's base URL (None: a urn), its ``subject``
+    reference as written, the references of its ``result[]``, and its times."""
+
+    base: str | None
+    subject: str | None
+    listed: set[str]
+    times: ReportTimes
 
 
 def context_type(node: dict[Any, Any]) -> str | None:

@@ -97,7 +97,7 @@ def _referenced_type(reference: str) -> str | None:
     path, conditional, _query = reference.partition("?")
     if conditional:
         return path.rstrip("/").rsplit("/", 1)[-1] or None
-    parts = [part for part in _without_history(path).split("/") if part]
+    parts = [part for part in without_history(path).split("/") if part]
     return parts[-2] if len(parts) >= 2 else None
 
 
@@ -161,7 +161,7 @@ class BundlePatients:
         may name too: it has no patient numbers."""
         url = full_url if isinstance(full_url, str) and full_url else None
         if url is not None:
-            _claim(self._absolute, _without_history(url), numbers)
+            _claim(self._absolute, without_history(url), numbers)
         if url is not None and _is_server_url(url):
             _claim(self._any, relative_reference(url), numbers)
         elif url is not None and not url.startswith("urn:") and "/" in url:  # "Patient/1"
@@ -175,7 +175,7 @@ class BundlePatients:
         """The Patients as the entry of ``full_url`` sees them."""
         view = BundlePatients()
         view._absolute, view._local, view._any = self._absolute, self._local, self._any
-        view._base = _server_base(full_url)
+        view._base = server_base(full_url)
         return view
 
     def resolve(self, reference: str) -> Candidates:
@@ -185,7 +185,7 @@ class BundlePatients:
     def find(self, reference: str) -> PatientNumbers | None:
         """The numbers of the entry the reference names: () when it is no Patient or two
         entries claim it; None when no entry of the Bundle is named."""
-        keys, key = self._absolute, _without_history(reference)
+        keys, key = self._absolute, without_history(reference)
         if not ("://" in reference or reference.startswith("urn:")):
             key = relative_reference(reference)
             if self._base is None:
@@ -210,16 +210,16 @@ def _is_server_url(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
-def _without_history(url: str) -> str:
+def without_history(url: str) -> str:
     parts = url.split("/")
     return "/".join(parts[: parts.index("_history")]) if "_history" in parts else url
 
 
-def _server_base(full_url: object) -> str | None:
+def server_base(full_url: object) -> str | None:
     """``https://host/fhir`` of ``https://host/fhir/Observation/1``; None for a urn."""
     if not isinstance(full_url, str) or not _is_server_url(full_url):
         return None
-    parts = _without_history(full_url).rstrip("/").split("/")
+    parts = without_history(full_url).rstrip("/").split("/")
     return "/".join(parts[:-2]) if len(parts) > 4 else None
 
 

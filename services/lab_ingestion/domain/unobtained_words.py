@@ -39,7 +39,8 @@ _PHRASES: Final = (
     # German
     r"(?:(?:wert|befund|resultat|ergebnis)\s+)?folgt(?:\s+noch)?",
     r"n\.?\s?b\.?",  # nicht bestimmt / bestimmbar
-    r"nicht (?:bestimmt|bestimmbar|messbar|gemessen|durchgeführt|auswertbar)",
+    # never "nicht messbar": also a value beyond the measuring range, a finding (review 134)
+    r"nicht (?:bestimmt|bestimmbar|gemessen|durchgeführt|auswertbar)",
     r"(?:siehe|s\.?|vgl\.?)\s*(?:bemerkung|kommentar|befund|text|anmerkung)",
     r"(?:(?:thrombo(?:zyten)?|plättchen|plt)[\s-]?)?aggregat(?:e|en|ion)?",
     rf"{_SAMPLE}(?:verklumpt|geronnen|hämolytisch|hämolysiert|lipämisch|ikterisch)",
@@ -55,9 +56,10 @@ _PHRASES: Final = (
     r"vedi (?:commento|nota)", r"aggregat[io](?:\s+piastrinic[io])?",
     rf"{_SAMPLE}(?:coagulato|emolizzato|lipemico|itterico)", r"non eseguit[oa]",
     r"in corso", r"annullat[oa]", r"materiale insufficiente", r"insufficiente",
-    # a value made only of dashes (``-``, ``---``): nothing was written
-    r"[-\u2013\u2014]+",
 )  # fmt: skip
+# a value made only of a run of dashes (``-``, ``---``): nothing was written; never ``(-)``,
+# ``-/-`` or ``- -``, which German and Swiss laboratories write for "negative" (review 134)
+_ONLY_DASHES: Final = re.compile(r"[-\u2013\u2014]+")
 
 
 def _spelled(phrase: str) -> str:
@@ -77,5 +79,7 @@ def says_not_obtained(value: str) -> bool:
     """A value made only of what laboratory systems write for a result they could not
     obtain (``CLUMPED``, ``TNP``, ``See comment``, ``Pending``, ``CLUMPED - see comment``,
     ``Thrombozytenaggregate``, ``n.b.``, ``voir commentaire``, ``---``)."""
+    if _ONLY_DASHES.fullmatch(value.strip()):
+        return True
     phrases = _NOT_OBTAINED.split(unicodedata.normalize("NFC", value))
     return len(phrases) > 1 and all(_BETWEEN_PHRASES.fullmatch(rest) for rest in phrases)
