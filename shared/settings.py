@@ -102,6 +102,14 @@ class PlatformSettings(BaseSettings):
     mllp_frame_deadline_seconds: float = Field(
         default=300.0, gt=0, le=24 * 3600, allow_inf_nan=False
     )
+    # an MLLP ACK not taken by its peer within this long (one that never reads) ends its
+    # connection: its slot is freed for the laboratories (the message is stored already)
+    mllp_send_seconds: float = Field(default=20.0, gt=0, le=3600, allow_inf_nan=False)
+    # what an MLLP input from a sender not on the allow-list, or naming none, may leave: its
+    # copy up to so many characters (beyond, its length and SHA-256), and so many kept
+    # rejections a minute per peer address (beyond, only counted: still answered)
+    mllp_unlisted_copy_chars: int = Field(default=4096, ge=0, le=64 * 1024)
+    mllp_unlisted_copies_per_minute: int = Field(default=60, ge=0, le=100_000)
     lab_ingestion_http_body_seconds: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
     lab_ingestion_http_max_requests: int = Field(default=32, ge=1, le=10_000)
     # every service's HTTP listener: a connection's request line and headers must come within

@@ -41,6 +41,7 @@ from services.lab_ingestion.service_layer.late_enrolments import (
     enrolment_reader,
 )
 from services.lab_ingestion.service_layer.replay import ReadCopy, Replayer
+from services.lab_ingestion.service_layer.unlisted_copies import UnlistedCopies
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.addresses import host_port
 from shared.contracts.events.lab import Channel
@@ -79,6 +80,11 @@ def build(context: ServiceContext) -> ServiceParts:
     # found is answered "resend", not discarded (directory_gate); the runtime opens it
     directory = DirectoryGate()
     connections = ReservedConnections(context.pool, keep=1)
+    # what an MLLP input from a sender not on the allow-list, or naming none, may leave
+    unlisted = UnlistedCopies(
+        settings.mllp_unlisted_copy_chars, settings.mllp_unlisted_copies_per_minute,
+        on_not_kept=metrics.unlisted_not_kept.inc,
+    )  # fmt: skip
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(
             connections, NAME, stored_id, metrics.commit_duration.observe,
@@ -88,6 +94,7 @@ def build(context: ServiceContext) -> ServiceParts:
         params=unit_parameters(protocol),
         on_replan=metrics.replanned.inc,
         on_discarded=discards.note, directory_caught_up=directory.is_open,
+        unlisted_copies=unlisted,
     )  # fmt: skip
     # One committer: batches are planned and written one after the other, so a correction
     # never races the result it corrects (two concurrent batches would each see the chain as
@@ -109,7 +116,8 @@ def build(context: ServiceContext) -> ServiceParts:
     )  # fmt: skip
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id,
-        local_codes=local_codes.table,
+        local_codes=local_codes.table, listed=ingestor.listed,
+        unlisted_copy_chars=settings.mllp_unlisted_copy_chars,
     )  # fmt: skip
     # at shutdown, the frames being answered get their ACK within a share of the deadline
     mllp = MllpListener(
@@ -118,6 +126,7 @@ def build(context: ServiceContext) -> ServiceParts:
         shutdown_grace_seconds=shutdown_grace(settings.shutdown_deadline_seconds),
         frame_stall_seconds=settings.mllp_frame_stall_seconds,
         frame_deadline_seconds=settings.mllp_frame_deadline_seconds,
+        send_seconds=settings.mllp_send_seconds,
     )  # fmt: skip
     routes = LabRoutes(
         committer.submit, acknowledger, hasher, metrics,

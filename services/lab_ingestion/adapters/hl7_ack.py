@@ -105,6 +105,9 @@ _SHORTEST_CUT_SHARE = 0.5
 _ESCAPE_SEQUENCE = re.compile(r"\\[^\\\s]{1,32}\\")
 _LONGEST_SEQUENCE = 34  # its backslashes and at most 32 characters between them
 ERR_TEXT_LENGTH = 200  # ERR-8 (user message, v2.5+)
+# what an ACK echoes of the inbound MSH, at most (HL7 v2.5.1 lengths): MSH-3 to MSH-6 are HD
+# (227), MSH-10 is ST (199 at most), MSH-11 PT (3), MSH-12 VID (60), MSH-9's trigger ID (3)
+HD_LENGTH, ST_LENGTH, PT_LENGTH, VID_LENGTH, TRIGGER_LENGTH = 227, 199, 3, 60, 3
 
 
 def build_ack(
@@ -123,7 +126,10 @@ def build_ack(
     Its MSH-3/MSH-4 are the message's MSH-5/MSH-6 (HL7 v2.5.1 chapter 2: the receiving
     application and facility answer as themselves; an engine that routes by them finds its
     ACK under the name it addressed), ours when the sender left them empty; its MSH-5/MSH-6
-    are the message's MSH-3/MSH-4.
+    are the message's MSH-3/MSH-4. Each value echoed is cut to its HL7 length (``bounded``:
+    an HD 227 characters, MSH-10 199): an ACK is never hundreds of kilobytes, whatever the
+    sender wrote (a peer that never reads its ACKs would hold its connection's slot with a
+    few frames; review 132).
 
     The reason is cut before it is escaped, so a cut never splits an escape sequence; MSA-3
     at the last blank within its 80 characters, marked ``...`` (``shortened``). The
@@ -137,16 +143,17 @@ def build_ack(
     """
     h = header or Header()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S+0000")
-    version = escape(h.version) or "2.5.1"
+    version = bounded(escape(h.version), VID_LENGTH) or "2.5.1"
     msh = [
         "MSH", "^~\\&",
         _echoed(h.echoed_receiving_application, h.receiving_application) or OUR_APPLICATION,
         _echoed(h.echoed_receiving_facility, h.receiving_facility) or OUR_FACILITY,
         _echoed(h.echoed_application, h.sending_application),
         _echoed(h.echoed_facility, h.sending_facility), stamp, "", _message_type(h),
-        control_id, escape(h.processing_id) or "P", version,
+        control_id, bounded(escape(h.processing_id), PT_LENGTH) or "P", version,
     ]  # fmt: skip
     echo = h.control_id_sent if h.control_id_sent is not None else escape(h.control_id)
+    echo = bounded(echo, ST_LENGTH)
     msa = ["MSA", code, echo, escape(shortened(text, MSA3_LENGTH))]
     if h.charset is not None and not all(part.isascii() for part in (*msh, *msa, text)):
         msh += ["", "", "", "", "", h.charset]  # MSH-13 to MSH-17 empty, MSH-18
@@ -186,7 +193,17 @@ def shortened(text: str, length: int) -> str:
 
 
 def _echoed(hd: str | None, namespace: str) -> str:
-    return hd if hd is not None else escape(namespace)
+    return bounded(hd if hd is not None else escape(namespace), HD_LENGTH)
+
+
+def bounded(written: str, length: int) -> str:
+    """A value as written in the ACK (escaped) in at most ``length`` characters, never cut
+    inside an escape sequence: an odd number of backslashes left means the cut split one,
+    which is then left out whole."""
+    if len(written) <= length:
+        return written
+    cut = written[:length]
+    return cut[: cut.rfind("\\")] if cut.count("\\") % 2 else cut
 
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -195,7 +212,7 @@ _DIGITS = re.compile(r"[0-9]+")
 def _message_type(h: Header) -> str:
     """MSH-9: ACK, the trigger echoed, and from v2.3.1 on the message structure (v2.3's
     MSH-9 has two components)."""
-    trigger = escape(h.trigger) or "R01"
+    trigger = bounded(escape(h.trigger), TRIGGER_LENGTH) or "R01"
     return f"ACK^{trigger}" if h.version == "2.3" else f"ACK^{trigger}^ACK"
 
 

@@ -93,6 +93,18 @@ class LabIngestionMetrics:
             " keep-alive): not answered, nothing stored",
             registry=registry,
         )
+        self.send_timeouts = Counter(
+            "lab_mllp_send_timeouts_total",
+            "MLLP connections aborted because their peer did not take an ACK within the send"
+            " deadline (a peer that does not read its ACKs; its message was stored)",
+            registry=registry,
+        )
+        self.unlisted_not_kept = Counter(
+            "lab_mllp_unlisted_not_kept_total",
+            "MLLP inputs from a sender not on the allow-list, or naming none, answered but"
+            " not kept: their peer address had left its budget of kept rejections a minute",
+            registry=registry,
+        )
         self.ack_latency = Histogram(
             "lab_ack_latency_seconds",
             "Time from a complete MLLP frame, or the start of an HTTP request, to its answer",

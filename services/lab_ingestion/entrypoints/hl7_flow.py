@@ -7,6 +7,7 @@ layer answered, and the service layer answers only after the batch committed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -53,14 +54,17 @@ from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
     IngestOutcome,
+    Received,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.unlisted_copies import MAX_CHARS
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 
 log = logging.getLogger(__name__)
 
 Submit = Callable[[Command], Awaitable[IngestOutcome]]
+Listed = Callable[[tuple[str, str]], bool | None]  # a sender on the allow-list? (None: unknown)
 
 
 # beyond this, parsing takes tens of milliseconds (python-hl7: about 5 us a separator)
@@ -81,20 +85,33 @@ class Hl7Acknowledger:
         *,
         processing_id: str = PRODUCTION,
         local_codes: Callable[[], Awaitable[LocalCodeTable]] = no_local_codes,
+        listed: Listed = lambda sender: None,
+        unlisted_copy_chars: int = MAX_CHARS,
     ) -> None:
         self._submit = submit
         self._hash = hash_identifier
         self._metrics = metrics
         self._processing_id = processing_id  # MSH-11 of the messages this deployment takes
         self._local_codes = local_codes  # every sender's local codes mapped, as last read
+        # an MLLP input whose copy will not be kept (``unlisted_copies``) is not redacted
+        self._listed = listed
+        self._unlisted_copy_chars = unlisted_copy_chars
 
-    async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
-        """The ACK code (AA, AE, AR) and the ACK message for one inbound message."""
-        code, ack, _ = await self.acknowledge_outcome(raw, channel)
+    async def acknowledge(
+        self, raw: bytes, channel: Channel, *, peer: str | None = None
+    ) -> tuple[str, str]:
+        """The ACK code (AA, AE, AR) and the ACK message for one inbound message. ``peer``:
+        the MLLP peer's address (``unlisted_copies``)."""
+        code, ack, _ = await self.acknowledge_outcome(raw, channel, peer=peer)
         return code, ack
 
     async def acknowledge_outcome(
-        self, raw: bytes, channel: Channel, permitted_senders: frozenset[str] | None = None
+        self,
+        raw: bytes,
+        channel: Channel,
+        permitted_senders: frozenset[str] | None = None,
+        *,
+        peer: str | None = None,
     ) -> tuple[str, str, bool]:
         """As ``acknowledge``, and whether nothing was stored because the service failed
         (an AR to resend, which HTTP answers 503). ``permitted_senders``: those the HTTP
@@ -106,7 +123,7 @@ class Hl7Acknowledger:
         local_codes = await self._local_codes()  # the parse and the kept copy read the same
         reject = partial(self._reject, text, channel=channel, received_at=received_at,
                          permitted_senders=permitted_senders, charset=charset,
-                         local_codes=local_codes)  # fmt: skip
+                         local_codes=local_codes, peer=peer)  # fmt: skip
         try:
             _check_charset(decoded)
             message, header = await self._parse(text, channel, local_codes)
@@ -120,9 +137,17 @@ class Hl7Acknowledger:
                 condition=INTERNAL_ERROR,  # our own defect, whatever the message holds
             )  # fmt: skip
             return await reject(unparseable)
-        mapped = local_codes.of_sender(message.source_application, message.source_facility)
-        copy = await redacted_off_loop(partial(redact, text, self._hash, mapped), len(text))
-        command = IngestLabMessage(message, copy, received_at, permitted_senders=permitted_senders)
+        sender = (message.source_application, message.source_facility)
+        received = self._received(text, channel)
+        if self._kept(received, sender):
+            mapped = local_codes.of_sender(*sender)
+            copy = await redacted_off_loop(partial(redact, text, self._hash, mapped), len(text))
+        else:  # an unknown sender's copy not kept: not made
+            copy = _no_copy
+        command = IngestLabMessage(
+            message, copy, received_at, permitted_senders=permitted_senders, peer=peer,
+            received=received,
+        )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
         return (*self._ack(header, outcome, charset=charset), outcome.transient)
@@ -155,19 +180,21 @@ class Hl7Acknowledger:
         permitted_senders: frozenset[str] | None,
         charset: str | None,
         local_codes: LocalCodeTable,
+        peer: str | None,
     ) -> tuple[str, str, bool]:
         header = error.header or read_header(text)
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
-        redacted = await self._redact(
+        received = self._received(text, channel)
+        redacted = "" if not self._kept(received, sender) else await self._redact(
             text, local_codes.of_sender(*sender) if sender else NO_MAPPINGS
-        )
+        )  # fmt: skip
         kept_header = read_header(redacted)  # MSH-10 with any hospital number scrubbed
         command = RecordRejectedInput(
             channel, error.code, error.reason, redacted, received_at,
             source=source, control_id=kept_header.control_id if kept_header else None,
             sender=sender if channel is Channel.MLLP else None,  # HTTP callers hold a token
-            permitted_senders=permitted_senders,
+            permitted_senders=permitted_senders, peer=peer, received=received,
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, _label(source, command, outcome), outcome)
@@ -182,20 +209,39 @@ class Hl7Acknowledger:
         *,
         condition: Condition | None = None,
         header_from: bytes | None = None,
+        peer: str | None = None,
     ) -> str:
         """Keep a broken MLLP frame and answer AR (header echoed when it can be read: from
         ``header_from`` when given, the MSH of a frame over the size limit, which is not
         kept; in the character set it is read in). ``condition``: HL7 table 0357's, when
-        finer than ``code``'s."""
+        finer than ``code``'s. A frame names no sender: its copy is bounded as an unknown
+        sender's (not made when it would not be kept)."""
         decoded = decode_message(raw)
-        redacted = await self._redact(decoded.text)
-        command = RecordRejectedInput(Channel.MLLP, code, reason, redacted, utc_now())
+        received = self._received(decoded.text, Channel.MLLP)
+        redacted = "" if not self._kept(received, None) else await self._redact(decoded.text)
+        command = RecordRejectedInput(
+            Channel.MLLP, code, reason, redacted, utc_now(), peer=peer, received=received
+        )
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
         answered = decoded if header_from is None else decode_message(header_from)
         condition = condition if outcome.code is code else None
         header = read_header(answered.text)
         return self._ack(header, outcome, condition, charset=answered.charset)[1]
+
+    def _received(self, text: str, channel: Channel) -> Received | None:
+        """An MLLP input longer than an unknown sender's copy may be, as received (its
+        length and SHA-256, which its rejection names if its copy is not kept)."""
+        if channel is not Channel.MLLP or len(text) <= self._unlisted_copy_chars:
+            return None
+        return Received(len(text), hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest())
+
+    def _kept(self, received: Received | None, sender: tuple[str, str] | None) -> bool:
+        """Whether an input's copy may be kept, so is to be made: not when it is longer
+        than an unknown sender's may be (``received``) and its sender is not on the
+        allow-list as last read, or names none (the service layer decides otherwise;
+        redacting a megabyte takes a second of CPU, review 132)."""
+        return received is None or (sender is not None and self._listed(sender) is not False)
 
     async def _submit_or_error(self, command: Command) -> IngestOutcome:
         try:
@@ -232,6 +278,10 @@ class Hl7Acknowledger:
             ),
         )  # fmt: skip
         return code, ack
+
+
+def _no_copy() -> str:
+    return ""
 
 
 def _check_charset(decoded: DecodedMessage) -> None:

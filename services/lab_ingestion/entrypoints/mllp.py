@@ -11,7 +11,9 @@ precedes a frame's last <VT> (stray bytes, a block abandoned for a new one) is k
 rejection and not answered (its sender moved on), and the last block is answered, unless it
 is empty (a keep-alive: counted, neither answered nor kept). A block over the size limit is
 discarded up to its end, never held whole, and answered AR echoing its MSH; the connection
-goes on with the next frame. At
+goes on with the next frame. An ACK its peer does not take within the send deadline (one
+that never reads) ends the connection, aborted: a connection being answered is never swept
+nor idle, and would hold its slot for good. At
 shutdown, a frame being answered gets its ACK (within a grace period); then the
 connections close. TCP keepalive finds a peer that vanished without closing its connection.
 """
@@ -42,6 +44,7 @@ from services.lab_ingestion.entrypoints.mllp_streams import (
     frame_end,
     header_line,
     keep_alive,
+    peer_address,
     peer_gone,
     read_frame,
     skip_block,
@@ -69,6 +72,12 @@ YIELD_SLOT_AFTER_IDLE_SECONDS = 10.0
 # engine takes minutes to send a megabyte on a LAN). Settings: ``mllp_frame_*_seconds``.
 FRAME_STALL_SECONDS = 60.0
 FRAME_DEADLINE_SECONDS = 300.0
+# An ACK not taken by its peer within this long ends its connection (aborted): a peer that
+# sends frames and never reads their ACKs would otherwise hold its slot for good, being
+# answered, and 32 such would lock every laboratory out (review 132). The message is stored
+# by then: a lab's resend is answered as a duplicate. Setting: ``mllp_send_seconds``.
+SEND_SECONDS = 20.0
+SEND_TIMED_OUT = "MLLP connection aborted: its ACK not taken within the send deadline"
 # At shutdown, frames being answered (the committer still commits what was submitted) get
 # their ACK for at most this share of the shutdown deadline, and at most this long.
 SHUTDOWN_GRACE_SHARE = 0.25
@@ -103,6 +112,7 @@ class MllpListener:
         frame_deadline_seconds: float = FRAME_DEADLINE_SECONDS,
         shutdown_grace_seconds: float = SHUTDOWN_GRACE_MAX_SECONDS,
         yield_slot_after_idle_seconds: float = YIELD_SLOT_AFTER_IDLE_SECONDS,
+        send_seconds: float = SEND_SECONDS,
     ) -> None:
         self._acknowledger = acknowledger
         self._metrics = metrics
@@ -123,6 +133,8 @@ class MllpListener:
         # connections between a complete frame and its ACK sent: at shutdown they finish
         self._answering: set[asyncio.Task[None]] = set()
         self._grace = shutdown_grace_seconds
+        self._send_seconds = send_seconds
+        self._peers: dict[asyncio.Task[None], str | None] = {}  # each connection's address
         self._stopping = False
         self._listening = asyncio.Event()
 
@@ -187,6 +199,7 @@ class MllpListener:
             self._connections.add(task)
             self._streams[task] = (reader, writer)
             self._last_active[task] = asyncio.get_running_loop().time()
+            self._peers[task] = peer_address(writer)
             self._watch.watch(task)
         keep_alive(writer)
         try:
@@ -203,6 +216,7 @@ class MllpListener:
                 self._streams.pop(task, None)
                 self._watch.forget(task)
                 self._last_active.pop(task, None)
+                self._peers.pop(task, None)
             writer.close()
 
     def _free_a_slot(self) -> bool:
@@ -291,7 +305,7 @@ class MllpListener:
                 started = time.perf_counter()
                 ack = await self._acknowledger.reject_frame(
                     b"", RejectionCode.MALFORMED, TOO_LARGE.format(limit=self._limit),
-                    condition=INTERNAL_ERROR, header_from=msh,
+                    condition=INTERNAL_ERROR, header_from=msh, peer=self._peer(),
                 )  # fmt: skip
                 await self._answer(writer, ack, started, decode_message(msh).codec)
                 return True
@@ -300,8 +314,9 @@ class MllpListener:
             else:  # a new block began
                 unanswered = STRAY_BYTES if no_start_block else ABANDONED_BLOCK
             await self._acknowledger.reject_frame(
-                b"", RejectionCode.MALFORMED, unanswered + LARGER.format(limit=self._limit)
-            )
+                b"", RejectionCode.MALFORMED, unanswered + LARGER.format(limit=self._limit),
+                peer=self._peer(),
+            )  # fmt: skip
         return ending is not Skipped.TRUNCATED
 
     def _truncated_reason(self, reader: HL7StreamReader) -> str:
@@ -314,7 +329,9 @@ class MllpListener:
         reason = self._truncated_reason(reader)
         block = await self._keep_unanswered(partial)
         if block.strip(LINE_NOISE):
-            await self._acknowledger.reject_frame(block, RejectionCode.MALFORMED, reason)
+            await self._acknowledger.reject_frame(
+                block, RejectionCode.MALFORMED, reason, peer=self._peer()
+            )
 
     async def _answer_frame(self, writer: HL7StreamWriter, frame: bytes) -> None:
         started = time.perf_counter()
@@ -324,10 +341,12 @@ class MllpListener:
             log.debug("MLLP empty frame: not answered")
             return
         if block.startswith(START_BLOCK):
-            _, ack = await self._acknowledger.acknowledge(block[1:], Channel.MLLP)
+            _, ack = await self._acknowledger.acknowledge(
+                block[1:], Channel.MLLP, peer=self._peer()
+            )
         else:  # no <VT> in the frame at all
             ack = await self._acknowledger.reject_frame(
-                block, RejectionCode.MALFORMED, NO_START_BLOCK
+                block, RejectionCode.MALFORMED, NO_START_BLOCK, peer=self._peer()
             )
         codec = decode_message(block.removeprefix(START_BLOCK)).codec  # as the acknowledger's
         await self._answer(writer, ack, started, codec)
@@ -341,7 +360,9 @@ class MllpListener:
             kept = piece
             if len(piece) > self._limit:  # buffered before a frame over the limit: not kept
                 kept, reason = b"", reason + LARGER.format(limit=self._limit)
-            await self._acknowledger.reject_frame(kept, RejectionCode.MALFORMED, reason)
+            await self._acknowledger.reject_frame(
+                kept, RejectionCode.MALFORMED, reason, peer=self._peer()
+            )
         return block
 
     @contextlib.contextmanager
@@ -373,7 +394,8 @@ class MllpListener:
         """Every few seconds, close each connection whose frame has not been continued for
         the stall period or not ended within the deadline (``mllp_watch``): its reader then
         ends with the partial frame, which is kept. A block over the limit being discarded
-        has begun too; a connection answering a frame is not looked at."""
+        has begun too; a connection answering a frame is not looked at (its ACK's send is
+        bounded by the send deadline instead: ``_send``)."""
         while True:
             await asyncio.sleep(self._watch.interval)
             for task, (reader, writer) in list(self._streams.items()):
@@ -383,13 +405,25 @@ class MllpListener:
                 if self._watch.overdue(task, begun) is not None:
                     writer.close()
 
-    @staticmethod
-    async def _send(writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
+    async def _send(self, writer: HL7StreamWriter, ack: str, charset: str = "utf-8") -> None:
         """The ACK in the character set the message was read in (``decode_message``), so
         that MSA-2 is the sender's MSH-10 byte for byte (a character the set lacks, in our
         own text, becomes ?). Not sent when the peer is gone (reset: what it sent before is
-        still read, and its last frame kept)."""
+        still read, and its last frame kept). Not taken within the send deadline (a peer
+        that does not read), the connection is aborted (ConnectionAbortedError ends it)."""
         if writer.transport.is_closing():
             return
         writer.writeblock(ack.encode(charset, errors="replace"))
-        await writer.drain()
+        try:
+            async with asyncio.timeout(self._send_seconds):
+                await writer.drain()
+        except TimeoutError:
+            writer.transport.abort()  # what is buffered is dropped: no ACK will be read
+            self._metrics.send_timeouts.inc()
+            log.warning(SEND_TIMED_OUT, extra={"send_seconds": self._send_seconds})
+            raise ConnectionAbortedError(SEND_TIMED_OUT) from None
+
+    def _peer(self) -> str | None:
+        """The address of the connection being served (None: not known)."""
+        task = asyncio.current_task()
+        return self._peers.get(task) if task is not None else None

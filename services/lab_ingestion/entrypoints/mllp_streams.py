@@ -46,6 +46,13 @@ def keep_alive(writer: HL7StreamWriter) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
+def peer_address(writer: HL7StreamWriter) -> str | None:
+    """The peer's IP address (None: not known): what an unknown sender may keep is counted
+    by it (``unlisted_copies``)."""
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
+
+
 def blocks_of(data: bytes) -> list[bytes]:
     """``data`` cut before each <VT> (line noise, or a <VT> alone, is no piece): stray
     bytes before the first, each block from its <VT>; the last piece is the block to answer

@@ -24,6 +24,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnSubject,
     WithdrawnVersion,
 )
+from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
 
 SourceKey = tuple[str, str]
 
@@ -78,6 +79,8 @@ class BatchContext:
     # the keyed hashes of the numbers whose messages the batch discarded as not enrolled
     # (``late_enrolments``); kept across a transaction's undoing: told once too often is safe
     discarded: list[str] = field(default_factory=list)
+    # what an MLLP input from a sender not on the allow-list may leave (``unlisted_copies``)
+    unlisted: UnlistedCopies = NO_BUDGET
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -88,7 +91,7 @@ class BatchContext:
             dict(self.received), dict(self.withdrawn_versions), self.bundles,
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
-            self.directory_complete, self.discarded,
+            self.directory_complete, self.discarded, self.unlisted,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

@@ -49,6 +49,13 @@ class BatchReader:
             self._sources_read_at = now
         return self._sources
 
+    def listed(self, sender: SourceKey) -> bool | None:
+        """Whether ``sender`` is on the allow-list as last read, if that read is fresh
+        (within ``SOURCES_TTL_SECONDS``, as a batch would use it); None: not known."""
+        if self._sources is None or time.monotonic() - self._sources_read_at > SOURCES_TTL_SECONDS:
+            return None
+        return sender in self._sources
+
     def assume(
         self, ingests: list[IngestLabMessage], allowed: dict[SourceKey, Sender]
     ) -> BatchContext:

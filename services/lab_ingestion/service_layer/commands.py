@@ -15,6 +15,16 @@ from shared.contracts.events.lab import Channel
 
 
 @dataclass(frozen=True)
+class Received:
+    """An MLLP input longer than an unknown sender's copy may be (``unlisted_copies``), as
+    received: its length and SHA-256, what its rejection names when its copy is not kept
+    (its entrypoint does not even make the copy when it knows that already)."""
+
+    chars: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class IngestLabMessage:
     """Store a parsed message's trial results (or its rejection) durably."""
 
@@ -30,6 +40,11 @@ class IngestLabMessage:
     # the Observations of the FHIR Bundle it came in, itself among them (those of a trial
     # analyte): a Bundle sent again whole is a resend of every one of them
     bundle: tuple[LabMessage, ...] = ()
+    # the MLLP peer's address: what it may keep when its sender is not on the allow-list is
+    # counted by it (``unlisted_copies``); and a large input as received (its copy not
+    # made when ``redact`` gives "")
+    peer: str | None = None
+    received: Received | None = None
 
     @cached_property
     def rejection_id(self) -> uuid.UUID:
@@ -74,6 +89,8 @@ class RecordRejectedInput:
     # kept instead of ``redacted_payload`` when some patients are not enrolled
     messages: tuple[LabMessage, ...] = ()
     redact_without: Callable[[frozenset[int]], str] | None = None
+    peer: str | None = None  # as IngestLabMessage's
+    received: Received | None = None  # as IngestLabMessage's (not made: ``redacted_payload`` "")
 
 
 @dataclass(frozen=True)

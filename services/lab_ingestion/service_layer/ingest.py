@@ -92,6 +92,7 @@ from services.lab_ingestion.service_layer.transactions import (
     bundle_resent,
     failed_transaction_copy,
 )
+from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 
@@ -111,6 +112,7 @@ class BatchIngestor:
         reads_kept_copies: bool = False,
         on_discarded: Callable[[Sequence[str]], None] = lambda hmacs: None,
         directory_caught_up: Callable[[], bool] = lambda: True,
+        unlisted_copies: UnlistedCopies = NO_BUDGET,
     ) -> None:
         self._uow_factory = uow_factory
         self._on_replan = on_replan
@@ -123,6 +125,7 @@ class BatchIngestor:
         # a replay's: patient identifiers are kept copies' keyed hashes (``kept_copy``), and
         # messages are applied as of when they first arrived (``replayed_chains``)
         self._reads_kept_copies = reads_kept_copies
+        self._unlisted = unlisted_copies  # what an unknown MLLP sender may leave
         self._hash = hash_identifier
         self._params = params or UnitParameters()
         self._reader = BatchReader(hash_identifier)
@@ -163,6 +166,11 @@ class BatchIngestor:
                 if answered is not None:
                     return answered
         return await self._ingest(commands, fast=last, token=token, then=before_commit)
+
+    def listed(self, sender: tuple[str, str]) -> bool | None:
+        """Whether an MLLP sender is on the allow-list, as the last batch read it (None: not
+        read lately): its entrypoint need not redact a copy that will not be kept."""
+        return self._reader.listed(sender)
 
     def forget_attempt(self, token: uuid.UUID) -> None:
         """The group committer will not try ``token`` again: its kept outcomes can go."""
@@ -215,6 +223,7 @@ class BatchIngestor:
                 if self._reads_kept_copies:  # withdrawn as of when the message arrived
                     context.withdrawn_at = max((c.received_at for c in ingests), default=None)
                 context.directory_complete, discarded = complete, context.discarded
+                context.unlisted = self._unlisted
                 outcomes = [self._apply(context, command) for command in commands]
                 if not write:  # a dry run: the unit of work rolls back, the lock with it
                     return outcomes

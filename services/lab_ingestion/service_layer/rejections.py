@@ -11,7 +11,11 @@ from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.domain.reason_wording import worded
 from services.lab_ingestion.domain.records import RejectionRecord
 from services.lab_ingestion.service_layer.batch_context import BatchContext
-from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
+from services.lab_ingestion.service_layer.commands import (
+    IngestLabMessage,
+    Received,
+    RecordRejectedInput,
+)
 from services.lab_ingestion.service_layer.events import rejected_event
 from services.lab_ingestion.service_layer.rejection_sources import (
     listed_sender,
@@ -20,9 +24,6 @@ from services.lab_ingestion.service_layer.rejection_sources import (
 from services.lab_ingestion.service_layer.replay import rejection_control_id
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED
-
-# what a sender not on the allow-list may leave of a message over MLLP (a real ORU: a few KiB)
-MAX_UNLISTED_COPY_CHARS = 64 * 1024
 
 
 def reject(
@@ -57,7 +58,14 @@ def reject(
         reason = reason.replace(repr(source), repr(shown_source))
     answered = reason
     if channel is Channel.MLLP and not _from_a_listed_sender(context, command, code):
-        payload, reason = _bounded_copy(payload, reason)
+        # anyone who reaches the port: a peer beyond its budget leaves nothing (answered)
+        if not context.unlisted.admit(command.peer, command.rejection_id):
+            return answered
+        payload, reason = _bounded_copy(
+            payload, reason, context.unlisted.max_chars, command.received
+        )
+    elif command.received is not None and not payload:  # listed since its entrypoint looked
+        payload, reason = _bounded_copy(payload, reason, 0, command.received)
     record = RejectionRecord(
         command.rejection_id, channel.value, shown_source, control_id, code, reason, payload,
         received_at, patient_hmac, digest,
@@ -89,14 +97,22 @@ def _from_a_listed_sender(
     return True  # a parsed message that got past the allow-list
 
 
-def _bounded_copy(payload: str, reason: str) -> tuple[str, str]:
-    """A large message from a sender not on the allow-list (anyone who reaches the MLLP port)
-    is kept as its length and digest: a megabyte a message, kept without limit, would fill
-    the database's disk and stop ingestion for every lab."""
-    if len(payload) <= MAX_UNLISTED_COPY_CHARS:
+def _bounded_copy(
+    payload: str, reason: str, max_chars: int, received: Received | None
+) -> tuple[str, str]:
+    """A message over ``max_chars`` from a sender not on the allow-list (anyone who reaches
+    the MLLP port) is kept as its length and digest: a megabyte a message, kept without
+    limit, would fill the database's disk and stop ingestion for every lab. The length and
+    digest are of the input as received when known (``received``: a lab can check its own
+    copy against them), else of the copy; an empty copy with ``received`` was not made."""
+    made = bool(payload) or received is None
+    if made and len(payload) <= max_chars:
         return payload, reason
-    digest = hashlib.sha256(payload.encode()).hexdigest()
+    if received is not None:
+        size, digest = received.chars, received.sha256
+    else:
+        size, digest = len(payload), hashlib.sha256(payload.encode()).hexdigest()
     return "", (
-        f"{reason} (its copy of {len(payload)} characters, SHA-256 {digest}, is not kept: "
+        f"{reason} (its copy of {size} characters, SHA-256 {digest}, is not kept: "
         "larger than a sender not on the allow-list may leave)"
     )

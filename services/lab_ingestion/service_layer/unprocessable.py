@@ -149,6 +149,10 @@ def as_rejection(
                 messages, redact_without = command.messages, command.redact_without
         payload = _redacted(redact) if keep_payload else NOT_KEPT
     kept = payload not in (NOT_KEPT, "")
+    # an MLLP input's peer, and as received: bounded as the batch would have (``rejections``)
+    peer, received = (None, None) if isinstance(command, IngestTransaction) else (
+        command.peer, command.received
+    )  # fmt: skip
     checkable = None not in (patient_hmac, digest) and REDACTED not in (control_id or "")
     if checkable and kept and read_copy is not None and isinstance(command, IngestLabMessage):
         as_kept = KeptRejection(
@@ -163,6 +167,7 @@ def as_rejection(
         patient_hmac=patient_hmac if kept else None,
         content_digest=digest if kept else None,
         messages=messages if kept else (), redact_without=redact_without if kept else None,
+        peer=peer, received=received,
     )  # fmt: skip
 
 

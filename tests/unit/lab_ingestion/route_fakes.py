@@ -106,7 +106,12 @@ class FakeAcknowledger(Hl7Acknowledger):
         self.failed = failed
 
     async def acknowledge_outcome(
-        self, raw: bytes, channel: object, permitted_senders: frozenset[str] | None = None
+        self,
+        raw: bytes,
+        channel: object,
+        permitted_senders: frozenset[str] | None = None,
+        *,
+        peer: str | None = None,
     ) -> tuple[str, str, bool]:
         return self.code, self.ack, self.failed
 

@@ -33,7 +33,7 @@ class RecordingAcknowledger:
         self.kept: list[tuple[bytes, str]] = []
         self._answer_seconds = answer_seconds
 
-    async def acknowledge(self, raw: bytes, channel: object) -> tuple[str, str]:
+    async def acknowledge(self, raw: bytes, channel: object, **_: object) -> tuple[str, str]:
         await asyncio.sleep(self._answer_seconds)
         self.answered.append(raw)
         return "AA", ACK

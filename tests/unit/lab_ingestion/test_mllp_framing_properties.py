@@ -42,7 +42,7 @@ class RecordingAcknowledger:
     def __init__(self, log: list[Call]) -> None:
         self.log = log
 
-    async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
+    async def acknowledge(self, raw: bytes, channel: Channel, **_: object) -> tuple[str, str]:
         assert channel is Channel.MLLP
         call: Call = ("acknowledge", raw)
         self.log.append(call)
@@ -56,6 +56,7 @@ class RecordingAcknowledger:
         *,
         condition: object = None,
         header_from: bytes | None = None,
+        peer: str | None = None,
     ) -> str:
         assert code is RejectionCode.MALFORMED
         call: Call = ("reject", raw, reason, header_from)

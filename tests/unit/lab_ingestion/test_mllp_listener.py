@@ -17,7 +17,7 @@ MRN = "MRN0042"
 
 
 class DefectiveAcknowledger:
-    async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
+    async def acknowledge(self, raw: bytes, channel: Channel, **_: object) -> tuple[str, str]:
         raise KeyError(MRN)
 
 
@@ -53,7 +53,7 @@ class CountingAcknowledger:
     def __init__(self) -> None:
         self.frames: list[tuple[bytes, str]] = []
 
-    async def acknowledge(self, raw: bytes, channel: Channel) -> tuple[str, str]:
+    async def acknowledge(self, raw: bytes, channel: Channel, **_: object) -> tuple[str, str]:
         return "AA", "MSH|^~\\&|ACK\rMSA|AA|1\r"
 
     async def reject_frame(self, raw: bytes, code: object, reason: str, **_: object) -> str:

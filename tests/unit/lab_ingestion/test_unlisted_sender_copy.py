@@ -13,7 +13,10 @@ from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
-from services.lab_ingestion.service_layer.rejections import MAX_UNLISTED_COPY_CHARS, reject
+from services.lab_ingestion.service_layer.rejections import reject
+from services.lab_ingestion.service_layer.unlisted_copies import (
+    MAX_CHARS as MAX_UNLISTED_COPY_CHARS,
+)
 from shared.contracts.events.lab import Channel
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
