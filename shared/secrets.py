@@ -15,12 +15,10 @@ the one the platform's data was hashed with.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
+from shared.secret_files import create_secret_file
 from shared.settings import (
     SUBJECT_HMAC_KEY_MIN_DISTINCT,
     SUBJECT_HMAC_KEY_MIN_LENGTH,
@@ -65,7 +63,7 @@ def subject_hmac_key(settings: PlatformSettings, *, create: bool = False) -> byt
                 f"default, .data, is relative to the current directory) or {KEY_VARIABLE} to "
                 "the platform's key"
             )
-        _create_key_file(path)
+        create_secret_file(path, secrets.token_hex(32))
     return _read_key_file(path)
 
 
@@ -74,38 +72,6 @@ def subject_key_origin(settings: PlatformSettings) -> str:
     if settings.subject_hmac_key.get_secret_value():
         return KEY_VARIABLE
     return str((settings.data_dir / KEY_FILE).resolve())
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a new key to a temporary file, flush it to disk, then link it into place: the
-    key file is complete or absent, and a key another process created first is kept."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".subject-hmac-")
-    try:  # mkstemp: mode 0600
-        with os.fdopen(descriptor, "w") as key_file:
-            key_file.write(secrets.token_hex(32))
-            key_file.flush()
-            os.fsync(key_file.fileno())
-        try:
-            os.link(temporary, path)  # fails if it exists: never replaces a key in use
-        except FileExistsError:
-            pass
-        except OSError:  # a file system without hard links
-            if not path.exists():
-                os.replace(temporary, path)
-        _sync_directory(path.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-
-
-def _sync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system can open a directory
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def _read_key_file(path: Path) -> bytes:
