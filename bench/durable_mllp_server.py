@@ -7,12 +7,16 @@ after the commit; no matching, results, outbox, relay or metrics. Its rate again
 server shows what a durable ACK itself costs on the machine, apart from what lab-ingestion
 does for the trial (a diagnostic next to the bar, not a bar).
 
-    python bench/durable_mllp_server.py PORT POSTGRES_DSN
+    DATABASE_URL=postgresql://... python bench/durable_mllp_server.py PORT
+
+The DSN comes from the environment, not the command line, which every local user may
+read: it holds the embedded PostgreSQL's password (review 132).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 
@@ -70,4 +74,4 @@ async def main(port: int, dsn: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
+    asyncio.run(main(int(sys.argv[1]), os.environ["DATABASE_URL"]))

@@ -93,6 +93,7 @@ class Infrastructure:
 def embedded_infrastructure() -> Iterator[Infrastructure]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
+        data.chmod(0o711)  # as root PostgreSQL runs as its own user, which must pass through
         postgres = EmbeddedPostgres(data / "pg", free_port())
         broker = EmbeddedTansu(free_port(), data / "tansu.log")
         postgres.start()

@@ -211,8 +211,8 @@ async def main(n: int, rounds: int) -> None:
             )  # fmt: skip
             durable = subprocess.Popen(
                 [sys.executable, str(ROOT / "bench" / "durable_mllp_server.py"),
-                 str(durable_port), postgres.dsn()],
-                env=env,
+                 str(durable_port)],
+                env={**env, "DATABASE_URL": postgres.dsn()},
             )  # fmt: skip
             processes = [bare, service, durable]
             wait_for(bare_port)

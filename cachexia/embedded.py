@@ -18,6 +18,7 @@ from pathlib import Path
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE, InfrastructureError
 from shared.addresses import host_port
 from shared.embedded.postgres import EmbeddedPostgres
+from shared.embedded.system_user import SystemUserCannotReach
 from shared.embedded.tansu import EmbeddedTansu, PortInUse
 from shared.settings import setting_variable
 
@@ -69,11 +70,14 @@ def _in_use(data_dir: Path, holder: str) -> str:
 
 
 def start_postgres(postgres: EmbeddedPostgres) -> None:
-    """Start (or find running) the embedded PostgreSQL; its port in use is one line."""
+    """Start (or find running) the embedded PostgreSQL; its port in use, or a data
+    directory its system user cannot reach (review 132: never opened for it), is one line."""
     try:
         postgres.start()
     except PortInUse as taken:
         raise _port_error(taken, "embedded_postgres_port") from None
+    except SystemUserCannotReach as closed:
+        raise InfrastructureError(str(closed), EXIT_USAGE) from None
 
 
 def spawn_broker(broker: EmbeddedTansu) -> None:

@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.addresses import check_host_port, check_postgres_url, is_bind_host
+from shared.embedded.password import PASSWORD_FILE, read_password, user_part
 from shared.protocol import DEFAULT_PROTOCOL_FILE, Protocol, ProtocolFileError, load_protocol
 from shared.unknown_settings import unknown_variable_lines
 
@@ -256,10 +257,12 @@ class PlatformSettings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
-        """The URL to connect with (it may hold a password: print ``masked_url`` of it)."""
+        """The URL to connect with (it may hold a password: print ``masked_url`` of it). The
+        embedded server's carries the password in the data directory (review 132)."""
         if url := _secret_text(self.database_url):
             return url
-        return f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/cachexia"
+        user = user_part(read_password(self.data_dir / PASSWORD_FILE))
+        return f"postgresql://{user}@127.0.0.1:{self.embedded_postgres_port}/cachexia"
 
     def http_port(self, service: str) -> int:
         port: int = getattr(self, f"{service.replace('-', '_')}_http_port")

@@ -8,6 +8,7 @@ consumer groups or topics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -50,22 +51,37 @@ SESSION_STOP_SECONDS = 120
 DROP_SECONDS = 30
 
 
+@contextlib.contextmanager
+def server_folder_made() -> Iterator[Path]:
+    """A folder for an embedded PostgreSQL's data under the system's temporary folder, not
+    pytest's: as root PostgreSQL runs as its own system user, which must pass through every
+    parent folder, and pytest's folders are 0700 (each new pytest run of the same user sets
+    its root folder back to 0700; the server then aborted with "could not open file
+    .../global/pg_control: Permission denied"). EmbeddedPostgres opens no folder itself
+    (review 132): this one, the test's own, lets other users through (0711)."""
+    folder = Path(tempfile.mkdtemp(prefix="cachexia-test-pg-"))
+    try:
+        folder.chmod(0o711)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def server_folder() -> Iterator[Path]:
+    """A folder to keep an embedded PostgreSQL's data in (``server_folder_made``)."""
+    with server_folder_made() as folder:
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[EmbeddedPostgres]:
-    """The session's server, its data in a folder of its own under the system's temporary
-    folder, not pytest's: PostgreSQL runs as its own system user, which must traverse every
-    parent folder, and each new pytest run of the same user (another terminal, a second
-    checkout) sets pytest's root folder back to 0700: this run's server then aborted with
-    "could not open file .../global/pg_control: Permission denied" and every later test
-    of its worker failed at set-up."""
-    folder = Path(tempfile.mkdtemp(prefix="cachexia-test-pg-"))
-    server = EmbeddedPostgres(folder / "data", free_port())
-    try:
+    """The session's server, its data in a folder of its own (``server_folder_made``)."""
+    with server_folder_made() as folder:
+        server = EmbeddedPostgres(folder / "data", free_port())
         server.start()
         yield server
         stop_session_server(server)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def stop_session_server(server: EmbeddedPostgres) -> None:

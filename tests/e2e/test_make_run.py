@@ -55,12 +55,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _platform_env(tmp_path: Path, kafka: int, ports: dict[str, int]) -> dict[str, str]:
+def _platform_env(server_folder: Path, kafka: int, ports: dict[str, int]) -> dict[str, str]:
     """The environment of a platform of its own: embedded servers, free ports, data in
-    ``tmp_path``."""
+    ``server_folder``."""
     env = {
         **os.environ,
-        "CACHEXIA_DATA_DIR": str(tmp_path / "data"),
+        "CACHEXIA_DATA_DIR": str(server_folder / "data"),
         "CACHEXIA_EMBEDDED_POSTGRES_PORT": str(free_port()),
         "CACHEXIA_EMBEDDED_KAFKA_PORT": str(kafka),
         "CACHEXIA_LAB_INGESTION_MLLP_PORT": str(free_port()),
@@ -71,9 +71,9 @@ def _platform_env(tmp_path: Path, kafka: int, ports: dict[str, int]) -> dict[str
     return env
 
 
-def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
+def test_make_run_comes_up_and_stops_cleanly(server_folder: Path) -> None:
     ports = {name: free_port() for name in SERVICES}
-    env = _platform_env(tmp_path, free_port(), ports)
+    env = _platform_env(server_folder, free_port(), ports)
     make = subprocess.Popen(
         ["make", "-s", "run"], cwd=ROOT, env=env, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -95,7 +95,7 @@ def test_make_run_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
         _an_hl7_sender_can_be_allowed_and_heard(env)
 
         processes = _descendants(make.pid)
-        postmaster = (tmp_path / "data" / "postgres" / "postmaster.pid").read_text().split()[0]
+        postmaster = (server_folder / "data" / "postgres" / "postmaster.pid").read_text().split()[0]
         processes.add(int(postmaster))
         assert len(processes) >= 7  # cachexia up, the broker, five services (+ PostgreSQL)
 
@@ -163,18 +163,18 @@ def _wait_for(url: str, status: int, name: str, timeout: float = 60) -> None:
 
 
 @pytest.mark.skipif(not ending_with_starter(), reason="no setpriv (not Linux)")
-def test_a_killed_cachexia_up_leaves_no_service_nor_broker_behind(tmp_path: Path) -> None:
+def test_a_killed_cachexia_up_leaves_no_service_nor_broker_behind(server_folder: Path) -> None:
     """SIGKILL (the OOM killer) gives `cachexia up` no chance to stop anything: its services
     and its broker end by Linux's parent-death signal (the broker left running held its port
     against the next `make run`); PostgreSQL is left running by design (the next `cachexia
     up` uses it), and is stopped here."""
     kafka, ports = free_port(), {name: free_port() for name in SERVICES}
-    env = _platform_env(tmp_path, kafka, ports)
+    env = _platform_env(server_folder, kafka, ports)
     up = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "cachexia"), "up"], cwd=ROOT, env=env,
         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    postmaster_pid = tmp_path / "data" / "postgres" / "postmaster.pid"
+    postmaster_pid = server_folder / "data" / "postgres" / "postmaster.pid"
     children: set[int] = set()
     try:
         assert up.stdout is not None

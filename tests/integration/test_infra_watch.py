@@ -55,9 +55,9 @@ async def test_a_killed_broker_is_started_again_with_every_topic(broker: Embedde
 
 
 async def test_a_killed_postgresql_is_started_again_with_what_it_had_committed(
-    tmp_path: Path,
+    server_folder: Path,
 ) -> None:
-    server = EmbeddedPostgres(tmp_path / "pg" / "data", free_port())
+    server = EmbeddedPostgres(server_folder / "pg" / "data", free_port())
     server.start()
     try:
         conn = await asyncpg.connect(server.dsn("postgres"))

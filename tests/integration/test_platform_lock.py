@@ -19,11 +19,13 @@ from cachexia.errors import EXIT_USAGE, InfrastructureError
 from cachexia.up import Platform
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.settings import PlatformSettings
+from tests.conftest import server_folder_made
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("platform") / "data"
+def data_dir() -> Iterator[Path]:
+    with server_folder_made() as folder:  # the embedded PostgreSQL's user must pass through
+        yield folder / "data"
 
 
 @pytest.fixture(scope="module")

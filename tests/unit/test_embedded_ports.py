@@ -4,11 +4,14 @@ port), starts nothing on it and leaves no traceback."""
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 
 import pytest
 
+from bench.infra import free_port
 from cachexia.cli import main
 
 KEY = "test-only-subject-hmac-key-0123456789abcdef"
@@ -16,9 +19,9 @@ KEY = "test-only-subject-hmac-key-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def environment(
-    own_service_ports: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    own_service_ports: dict[str, str], monkeypatch: pytest.MonkeyPatch, server_folder: Path
 ) -> None:
-    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(server_folder / "data"))
     monkeypatch.setenv("CACHEXIA_SUBJECT_HMAC_KEY", KEY)  # one server external: a key given
 
 
@@ -40,7 +43,7 @@ def test_the_embedded_postgres_port_in_use_is_one_line_naming_its_setting(
     held_port: int,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    server_folder: Path,
 ) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("CACHEXIA_EMBEDDED_POSTGRES_PORT", str(held_port))
@@ -49,4 +52,22 @@ def test_the_embedded_postgres_port_in_use_is_one_line_naming_its_setting(
         f"cachexia: the embedded PostgreSQL cannot listen on 127.0.0.1:{held_port} (address "
         "already in use); stop what holds it or set CACHEXIA_EMBEDDED_POSTGRES_PORT\n"
     )
-    assert not (tmp_path / "data" / "postgres" / "PG_VERSION").exists()  # checked first
+    assert not (server_folder / "data" / "postgres" / "PG_VERSION").exists()  # checked first
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a system user is used as root only")
+def test_a_data_directory_the_postgres_user_cannot_reach_is_one_line_and_left_closed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`make run` as root from a project in /root (0700): the folder is named, not opened to
+    every user (review 132)."""
+    private = tmp_path / "root"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(private / "lena" / ".data"))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_POSTGRES_PORT", str(free_port()))
+    assert main(["up"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "cannot reach" in err and "chmod o+x" in err and "CACHEXIA_DATA_DIR" in err
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.embedded import postgres
+from shared.embedded import system_user
 
 
 class Users:
@@ -45,13 +45,13 @@ def users(monkeypatch: pytest.MonkeyPatch, **kwargs: bool) -> Users:
 
 def test_an_existing_user_is_not_created_again(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = users(monkeypatch, exists=True, created_by_another=False, useradd_fails=False)
-    postgres._ensure_system_user()
+    system_user.ensure_system_user()
     assert fake.useradds == 0
 
 
 def test_a_missing_user_is_created(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = users(monkeypatch, exists=False, created_by_another=False, useradd_fails=False)
-    postgres._ensure_system_user()
+    system_user.ensure_system_user()
     assert fake.useradds == 1 and fake.exists
 
 
@@ -59,7 +59,7 @@ def test_a_user_another_process_created_meanwhile_is_no_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = users(monkeypatch, exists=False, created_by_another=True, useradd_fails=True)
-    postgres._ensure_system_user()
+    system_user.ensure_system_user()
     assert fake.useradds == 1
 
 
@@ -68,4 +68,4 @@ def test_a_user_that_cannot_be_created_is_said_with_the_reason(
 ) -> None:
     users(monkeypatch, exists=False, created_by_another=False, useradd_fails=True)
     with pytest.raises(RuntimeError, match=r"cannot create the system user .*user exists"):
-        postgres._ensure_system_user()
+        system_user.ensure_system_user()
