@@ -162,9 +162,7 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         """A new cluster whose superuser has the password (created now unless kept from an
         earlier cluster), given to initdb in a file only the server's user can read."""
-        create_secret_file(self.password_file, new_password())
-        password = self.password
-        assert password, f"{self.password_file} is empty"  # created just now, or kept
+        password = self._kept_password()
         descriptor, handed = tempfile.mkstemp(dir=self.data_dir.parent, prefix=".pwfile-")
         try:  # mkstemp: 0600; the server's user's for initdb to read
             with os.fdopen(descriptor, "w") as pwfile:
@@ -178,6 +176,17 @@ class EmbeddedPostgres:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(handed)
+
+    def _kept_password(self) -> str:
+        """The password file's password, the file created first unless there."""
+        create_secret_file(self.password_file, new_password())
+        password = self.password
+        if password is None:
+            raise RuntimeError(
+                f"the embedded PostgreSQL's password file {self.password_file} is empty or "
+                "unreadable (edited by hand?): restore it, or delete it to have one generated"
+            )
+        return password
 
     def _trusts(self) -> bool:
         return trusts((self.data_dir / "pg_hba.conf").read_text())
@@ -200,9 +209,7 @@ class EmbeddedPostgres:
         if not self._trusts():
             return
         log.warning("embedded postgres trusted local connections: setting its password")
-        create_secret_file(self.password_file, new_password())
-        password = self.password
-        assert password, f"{self.password_file} is empty"
+        password = self._kept_password()
         self._psql("postgres", f"ALTER ROLE postgres PASSWORD '{scram_verifier(password)}'")
         (self.data_dir / "pg_hba.conf").write_text(PG_HBA)  # the same file: owner and mode kept
         self._run("pg_ctl", "-D", str(self.data_dir), "reload")

@@ -99,7 +99,7 @@ async def proxied(
     await migrated.close()
     proxy = FreezableProxy(pg_server.host, pg_server.port)
     port = await proxy.start()
-    user = urlparse(pg_server.tcp_dsn()).username
+    user = urlparse(pg_server.tcp_dsn()).netloc.rpartition("@")[0]  # with its password
     name = urlparse(database).path.lstrip("/")
     yield f"postgresql://{user}@127.0.0.1:{port}/{name}", proxy
     await proxy.close()
