@@ -3,15 +3,21 @@
 
 Its processes get the user's own group and no supplementary groups: started from root with
 only ``user=``, they kept root's group (gid 0) and read files only root's group may read
-(review 132). Nothing here widens a folder's permissions: a data directory (or the
-PostgreSQL binaries) the user cannot reach is refused, naming the folder in the way
-(``SystemUserCannotReach``).
+(review 132). A folder in the way of the data directory or the PostgreSQL binaries (a project
+in /root, 0700) is opened for passage only (``o+x``: others may pass through it to what they
+are allowed to read, never list it; before, every parent was given ``g+rx,o+rx`` silently), and
+only when root owns it; each folder so opened is said on stderr, and one that cannot be is
+refused, naming it (``SystemUserCannotReach``): `make run` must start on a fresh machine, from
+wherever the project was cloned.
 """
 
 from __future__ import annotations
 
+import os
 import pwd
+import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ SYSTEM_USER = "embedded_postgres"
 
 
 class SystemUserCannotReach(RuntimeError):
-    """A folder the system user must reach is closed to it; nothing was changed."""
+    """A folder the system user must reach is closed to it and cannot be opened for it."""
 
 
 def ensure_system_user() -> None:
@@ -58,18 +64,34 @@ def as_system_user() -> dict[str, Any]:
 
 
 def check_reachable(path: Path, what: str, remedy: str) -> None:
-    """SystemUserCannotReach, naming the first folder in the way and the permission it
-    lacks, unless the system user can reach ``path`` (search every folder above it). Asks
-    the kernel as that user (``test -x``): ACLs and groups count as they will."""
+    """Let the system user reach ``path``: each folder above it that it cannot pass through
+    (asked of the kernel as that user, ``test -x``: ACLs and groups count as they will) is
+    given ``o+x`` when root owns it, and said; SystemUserCannotReach, naming the folder in
+    the way, when one cannot be opened so."""
     if _reaches(path):
         return
-    blocking = next((f for f in reversed(path.parents) if not _reaches(f)), path)
+    for folder in reversed(path.parents):
+        if _reaches(folder):
+            continue
+        status = folder.stat()
+        if status.st_uid != os.geteuid():  # another's folder: never ours to open
+            raise SystemUserCannotReach(_closed(folder, path, what, remedy))
+        folder.chmod(stat.S_IMODE(status.st_mode) | stat.S_IXOTH)
+        sys.stderr.write(
+            f"note: let other users pass through {folder} (o+x: search only, not listing) so "
+            f"that the embedded PostgreSQL's system user {SYSTEM_USER} reaches {what} {path}\n"
+        )
+    if not _reaches(path):
+        blocking = next((f for f in reversed(path.parents) if not _reaches(f)), path)
+        raise SystemUserCannotReach(_closed(blocking, path, what, remedy))
+
+
+def _closed(blocking: Path, path: Path, what: str, remedy: str) -> str:
     status = blocking.stat()
-    owner = _user_name(status.st_uid)
-    raise SystemUserCannotReach(
+    return (
         f"the embedded PostgreSQL runs as the system user {SYSTEM_USER}, which cannot reach "
-        f"{what} {path}: {blocking} (owner {owner}, mode {status.st_mode & 0o7777:04o}) "
-        f"does not let other users through. Nothing was changed: either allow it yourself "
+        f"{what} {path}: {blocking} (owner {_user_name(status.st_uid)}, mode "
+        f"{status.st_mode & 0o7777:04o}) does not let other users through: allow it "
         f"(chmod o+x {blocking}) or {remedy}"
     )
 

@@ -197,18 +197,31 @@ def private_folder() -> Iterator[Path]:
 
 
 @only_as_root
-def test_a_data_folder_the_server_cannot_reach_is_named_and_left_closed(
-    private_folder: Path,
+def test_a_data_folder_the_server_cannot_reach_is_opened_for_passage_only(
+    private_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert stat.S_IMODE(private_folder.stat().st_mode) == 0o700
     server = EmbeddedPostgres(private_folder / "lena" / ".data" / "postgres", free_port())
+    server.start()
+    try:
+        assert stat.S_IMODE(private_folder.stat().st_mode) == 0o701  # passage, not listing
+        assert f"let other users pass through {private_folder}" in capsys.readouterr().err
+        assert (server.data_dir / "PG_VERSION").exists()
+    finally:
+        server.stop()
+
+
+@only_as_root
+def test_a_folder_root_does_not_own_is_named_and_left_closed(private_folder: Path) -> None:
+    owned = private_folder / "theirs"
+    owned.mkdir(mode=0o700)
+    os.chown(owned, 65534, 65534)  # nobody's: never root's to open
+    server = EmbeddedPostgres(owned / "lena" / ".data" / "postgres", free_port())
     with pytest.raises(SystemUserCannotReach) as refused:
         server.start()
     message = str(refused.value)
-    assert f"{private_folder} (owner root, mode 0700)" in message, message
-    assert f"chmod o+x {private_folder}" in message and "CACHEXIA_DATA_DIR" in message
-    assert stat.S_IMODE(private_folder.stat().st_mode) == 0o700
-    assert not (server.data_dir / "PG_VERSION").exists() and not server.password_file.exists()
+    assert f"chmod o+x {owned}" in message and "CACHEXIA_DATA_DIR" in message, message
+    assert stat.S_IMODE(owned.stat().st_mode) == 0o700
 
 
 def _rules(server: EmbeddedPostgres) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.infra import free_port
 from cachexia.cli import main
+from shared.embedded.system_user import check_reachable, ensure_system_user
 
 KEY = "test-only-subject-hmac-key-0123456789abcdef"
 
@@ -56,18 +56,16 @@ def test_the_embedded_postgres_port_in_use_is_one_line_naming_its_setting(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a system user is used as root only")
-def test_a_data_directory_the_postgres_user_cannot_reach_is_one_line_and_left_closed(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_a_data_directory_the_postgres_user_cannot_reach_is_opened_for_passage_and_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """`make run` as root from a project in /root (0700): the folder is named, not opened to
-    every user (review 132)."""
+    """`make run` as root from a project in /root (0700): the folder is opened for passage
+    only (o+x, never listing) and said, not opened to every user silently (review 132)."""
     private = tmp_path / "root"
-    private.mkdir(mode=0o700)
-    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(private / "lena" / ".data"))
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("CACHEXIA_EMBEDDED_POSTGRES_PORT", str(free_port()))
-    assert main(["up"]) == 2
+    (private / "lena").mkdir(parents=True)
+    private.chmod(0o700)
+    ensure_system_user()
+    check_reachable(private / "lena", "the folder of the PostgreSQL data", "move it")
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert "cannot reach" in err and "chmod o+x" in err and "CACHEXIA_DATA_DIR" in err
-    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    assert f"let other users pass through {private} (o+x: search only" in err, err
+    assert stat.S_IMODE(private.stat().st_mode) == 0o701
