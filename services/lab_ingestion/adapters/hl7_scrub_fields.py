@@ -7,11 +7,7 @@ in each field holding escape sequences as it reads, so that a copy spelled with 
 escapes is found too. ``masked_flags`` keeps only the codes of the abnormal flags (OBX-8).
 
 First, the content of every escape sequence that is not one HL7 defines with a well-formed
-body (``masked_escapes``) is masked: a site's own ``\\Z..\\``, a ``\\C`` or ``\\M``
-that is no hex, anything else between escape characters. Its code letter runs into the
-value (``\\ZMRN4711\\``), so no copy there is a whole word, and python-hl7 reads such a
-sequence as nothing, so no copy is found as it reads either; what a site defines a local
-escape to hold cannot be known to be harmless.
+body is masked (``hl7_escape_masks.masked_escapes``: a site's own ``\\Z..\\``...).
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
+from services.lab_ingestion.adapters.hl7_escape_masks import DEFINED_ESCAPES, masked_escapes
 from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
 from services.lab_ingestion.adapters.phone_numbers import phone_spans
 from services.lab_ingestion.adapters.scrub import (
@@ -27,23 +24,12 @@ from services.lab_ingestion.adapters.scrub import (
     MIN_DIGITS_ONLY,
     REDACTED,
     Scrubber,
+    strictly_inside,
 )
 from services.lab_ingestion.domain.abnormal_flags import published_flag
 
 Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)
 _BATCH = 4096  # characters of fields scrubbed in one call
-# The escape sequences HL7 defines, with a well-formed body (v2.5.1 section 2.7; \P\,
-# truncation, from v2.7): separators and the escape character, highlighting, hex bytes in
-# pairs, the character set switches \Cxxyy\ and \Mxxyy\ or \Mxxyyzz\ (hex), and the
-# formatting commands, those that take one with a count of at most three digits (more is
-# refused when a value is read: ``hl7_escapes.MAX_FORMATTING_REPEAT``). Kept as written,
-# and never broken by a replacement; any other sequence's content is masked.
-_DEFINED_ESCAPES = (
-    r"(?:[FSTREPHN]|X(?:[0-9A-Fa-f]{2})+|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4}(?:[0-9A-Fa-f]{2})?"
-    r"|\.(?:br|fi|nf|ce)|\.(?:sp|in|ti|sk)(?:[+-]?[0-9]{1,3})?)"
-)
-_DEFINED_ESCAPE = re.compile(_DEFINED_ESCAPES)
-_ESCAPE_CODE = re.compile(r"[A-Za-z.]")  # what a masked sequence keeps: its kind (Z, C, X)
 # a secret a hex escape's digits may spell as written (a birth date, a number, a phone)
 _HEX_SECRET = re.compile(f"[0-9a-f]{{{MIN_DIGITS_ONLY},}}")
 
@@ -69,7 +55,7 @@ def scrub_fields(
     for fields, index in scrubbed:
         fields[index] = masked_escapes(fields[index], separators, spelled_in_hex)
     escape = separators[3]
-    kept = f"{re.escape(escape)}{_DEFINED_ESCAPES}{re.escape(escape)}"
+    kept = f"{re.escape(escape)}{DEFINED_ESCAPES}{re.escape(escape)}"
     if run_in:  # a number masked in an id (``#``, maybe escaped, and 12 hex digits)
         sign = f"(?:#|{re.escape(escape)}[FSTRE]{re.escape(escape)})"
         kept = f"{sign}[0-9a-f]{{12}}|HMAC:[0-9a-f]{{64}}|{re.escape(REDACTED)}|{kept}"
@@ -109,10 +95,8 @@ def _phones_outside(
     spans = phone_spans(text, phones, excluded)
     if not spans:
         return spans
-    inside = bytearray(len(text) + 1)
-    for match in protected.finditer(text):
-        inside[match.start() + 1 : match.end()] = b"\x01" * (len(match.group()) - 1)
-    return [(start, end) for start, end in spans if not inside[start] and not inside[end]]
+    inside = strictly_inside(protected, text)
+    return [(start, end) for start, end in spans if not inside(start) and not inside(end)]
 
 
 def masked_flags(value: str, separators: Separators) -> str:
@@ -131,36 +115,6 @@ def masked_flags(value: str, separators: Separators) -> str:
         component.join(sub.join(map(kept, part.split(sub))) for part in item.split(component))
         for item in value.split(repetition)
     )
-
-
-def masked_escapes(value: str, separators: Separators, in_hex: Collection[str] = ()) -> str:
-    """``value`` with the content of every escape sequence that is not one HL7 defines with a
-    well-formed body (``_DEFINED_ESCAPE``) replaced by ``REDACTED``, after its code letter
-    (``\\ZMRN4711\\`` as ``\\Z[redacted]\\``, ``\\X0\\`` as ``\\X[redacted]\\``),
-    of one never closed, whatever it is, and of a hex one whose digits hold a secret of
-    ``in_hex`` as written (``\\X19510317\\``: lower case, hex digits only). Sequences are
-    read within each component and subcomponent, as the parser reads them: the separators
-    stay where they were, so the copy reads as the message did (python-hl7 reads a sequence
-    it does not define as nothing)."""
-    _, component, repetition, escape, sub = separators
-    if escape not in value:
-        return value
-    between = "|".join(re.escape(s) for s in (component, repetition, sub))
-    pieces = re.split(f"({between})", value)
-    for at in range(0, len(pieces), 2):  # odd ones are the separators
-        parts = pieces[at].split(escape)
-        never_closed = len(parts) % 2 == 0
-        for index in range(1, len(parts), 2):
-            body = parts[index]
-            if (
-                (never_closed and index == len(parts) - 1)
-                or not _DEFINED_ESCAPE.fullmatch(body)
-                or (body[:1] in ("X", "C", "M") and any(s in body.lower() for s in in_hex))
-            ):
-                code = body[:1] if _ESCAPE_CODE.fullmatch(body[:1]) else ""
-                parts[index] = body if body == code else code + REDACTED
-        pieces[at] = escape.join(parts)
-    return "".join(pieces)
 
 
 def _scrub_decoded(

@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import Hl7InputError, parse_oru, redact
-from services.lab_ingestion.adapters.hl7_scrub_fields import masked_escapes
+from services.lab_ingestion.adapters.hl7_escape_masks import masked_escapes
 from tests.unit.lab_ingestion.hl7_samples import FAST, fake_hash
 
 MSH = "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1"
