@@ -31,6 +31,7 @@ from services.lab_ingestion.adapters.scrub import (
     street_words,
 )
 from services.lab_ingestion.domain.abnormal_flags import published_flag
+from services.lab_ingestion.domain.literal_patterns import literal_spans
 from services.lab_ingestion.domain.matching import grouped_digits, numbers_masked
 from shared.contracts.identity import normalise_hospital_identifier
 
@@ -209,7 +210,7 @@ def scrubbed_copy(
     run_in_keys = id_keys if run_in_keys is None else run_in_keys
     hashed = {s: r for s, r in secrets.items() if r != REDACTED and len(r) >= _MIN_SECRET}
     masked = numbers_masked(hashed, hash_identifier)
-    hashes = re.compile("|".join(re.escape(h) for h in set(hashed.values())) or "(?!)")
+    hashes = literal_spans(hashed.values())  # (no alternation: thousands were slow)
     written = re.compile(rf"#[0-9a-f]{{12}}|[0-9a-f]{{64}}|{re.escape(REDACTED)}")
     run_in = Scrubber(dict.fromkeys(run_in_secrets(secrets.people), REDACTED),
                       protected=written, run_in=True)  # fmt: skip
@@ -230,12 +231,16 @@ def scrubbed_copy(
     return scrubbed
 
 
-def _masked_between(text: str, hashes: re.Pattern[str], masked: Callable[[str], str]) -> str:
+def _masked_between(
+    text: str,
+    hashes: Callable[[str], Iterator[tuple[int, int]]],
+    masked: Callable[[str], str],
+) -> str:
     """``text`` masked but for the hashes in it (a number's digits may be found in one)."""
     pieces, position = [], 0
-    for found in hashes.finditer(text):
-        pieces += [masked(text[position : found.start()]), found.group()]
-        position = found.end()
+    for start, end in hashes(text):
+        pieces += [masked(text[position:start]), text[start:end]]
+        position = end
     return "".join([*pieces, masked(text[position:])])
 
 

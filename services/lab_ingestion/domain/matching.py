@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from services.lab_ingestion.domain.literal_patterns import literal_pattern
 from services.lab_ingestion.domain.model import (
     LabMessage,
     ObservationInput,
@@ -101,6 +102,14 @@ def numbers_masked(
     forms = _forms(numbers)
     if not forms:
         return _unchanged
+    order = {form: index for index, form in enumerate(forms)}
+    starting = literal_pattern(forms)  # (forms are upper case, searched in the upper case)
+    # each form found at a position and the shorter forms it starts with
+    found_at = literal_pattern(forms, around="(?=({}))")
+    prefixes = {
+        form: [form[:n] for n in range(1, len(form)) if form[:n] in order] for form in forms
+    }
+    patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
 
     def masked_match(match: re.Match[str]) -> str:
         # a case-insensitive match can be a form whose upper case is another (the Kelvin
@@ -110,11 +119,18 @@ def numbers_masked(
 
     def masked(text: str) -> str:
         upper = text.upper()
-        found = [form for form in forms if form in upper]
-        if not found:
-            return text  # (the common case, checked without a pattern)
-        longest_first = sorted(found, key=len, reverse=True)
-        pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
+        if not starting.search(upper):
+            return text  # (the common case)
+        found = set()
+        for longest in found_at.finditer(upper):
+            found.add(longest.group(1))
+            found.update(prefixes[longest.group(1)])
+        # longest first (in the forms' order at one length), as each form in the text
+        longest_first = tuple(sorted(found, key=lambda form: (-len(form), order[form])))
+        pattern = patterns.get(longest_first)
+        if pattern is None:  # one per set of forms found: a text of its own each is rare
+            pattern = re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE)
+            patterns[longest_first] = pattern
         return pattern.sub(masked_match, text)
 
     return masked
