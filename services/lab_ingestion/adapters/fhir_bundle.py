@@ -30,6 +30,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.resource import Resource
 
 from services.lab_ingestion.adapters.fhir_context import CONTEXT_TYPES, BundleContext
+from services.lab_ingestion.adapters.fhir_limits import refuse_too_many, refuse_too_many_in_all
 from services.lab_ingestion.adapters.fhir_outcome import (
     FhirInputError,
     all_errors,
@@ -124,7 +125,7 @@ def parse_bundle(
         where = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource")
         try:
-            refuse_test_data(resource, where, processing_id)  # a test patient's too
+            _screen(resource, where, processing_id)
             kind = _resource_type(resource, where)
             if kind in CONTEXT_TYPES:
                 context.add(kind, entry, index)
@@ -184,6 +185,13 @@ def _add_no_patient(patients: BundlePatients, full_url: object, resource: object
         patients.add(full_url, None, NO_PATIENT)
 
 
+def _screen(resource: object, where: str, processing_id: str) -> None:
+    """Refuse an entry's resource labelled test data (a test patient's too) or holding more
+    contained resources or identifiers than a laboratory's does (``fhir_limits``)."""
+    refuse_test_data(resource, where, processing_id)
+    refuse_too_many(resource, where)
+
+
 def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
     if not isinstance(bundle, dict):
         raise input_error("structure", "expected a JSON object", "Bundle")
@@ -195,6 +203,7 @@ def _bundle_entries(bundle: object) -> list[dict[str, Any]]:
             "too-costly", f"a Bundle holds at most {MAX_BUNDLE_ENTRIES} entries: split it",
             "Bundle.entry",
         )  # fmt: skip
+    refuse_too_many_in_all(bundle, "Bundle.entry")
     # the envelope is validated without its resources, which are validated one by one
     envelope = dict(bundle)
     if entries:

@@ -30,6 +30,7 @@ from services.lab_ingestion.adapters.fhir_collection import (
 )
 from services.lab_ingestion.adapters.fhir_conditional import UnresolvableReference
 from services.lab_ingestion.adapters.fhir_identity import version_basis
+from services.lab_ingestion.adapters.fhir_limits import refuse_too_many
 from services.lab_ingestion.adapters.fhir_outcome import (
     FhirInputError,
     input_error,
@@ -105,6 +106,7 @@ def parse_observation(
     this deployment's (P: production, which refuses test data). ``configured_as``: the
     sender whose configuration applies (``LabMessage.configured_as``)."""
     refuse_test_data(resource, "Observation", processing_id)
+    refuse_too_many(resource, "Observation")
     screen_times(resource, "Observation")
     observation = validate_resource(Observation, resource, "Observation")
     if of_a_trial_analyte(observation):  # one of another test is answered as ignored
