@@ -65,6 +65,8 @@ _IDENTIFIER_FIELDS = frozenset({"id", "extension", "use", "type", "system", "per
 _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_authority``
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
+# a person's resource and its logical id in a reference or URL (a type segment of its own)
+_PERSON_ID = re.compile(r"(?<![^/])(Patient|RelatedPerson|Person|Coverage)/([^/?#|]+)", re.I)
 _IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
 # where a number is masked: ids, URLs, identifiers and ``meta.source`` (the sending system,
 # which a lab may name by the patient's number, as it does ids: read by nobody here)
@@ -280,7 +282,7 @@ class _FhirRedactor:
         base, mark, query = text.partition("?")
         if not mark:
             if "=" not in text:
-                return text
+                return self.person_ids(text)
             base, query = "", text
         params, whole = [], False
         for param in query.split("&"):
@@ -294,7 +296,16 @@ class _FhirRedactor:
             if identifier:
                 identifier = self.secrets.hashed(identifier, self.hash_identifier)
             params.append(f"{name}={system}{bar}{identifier}")
-        return REDACTED if whole else f"{base}{mark}{'&'.join(params)}"
+        return REDACTED if whole else f"{self.person_ids(base)}{mark}{'&'.join(params)}"
+
+    def person_ids(self, text: str) -> str:
+        """A reference or URL with the logical id of a person's resource (``Patient/MRN4711``,
+        ``.../Patient/MRN4711/_history/2``: a hospital number may be one) replaced by its
+        keyed hash, as an identifier is: its copies too (the resource's own ``id``, a
+        Bundle entry's ``fullUrl`` and request), so that references still match."""
+        return _PERSON_ID.sub(
+            lambda found: f"{found[1]}/{self.secrets.hashed(found[2], self.hash_identifier)}", text
+        )
 
 
 def _has_free_display(node: dict[Any, Any], key: object) -> bool:
