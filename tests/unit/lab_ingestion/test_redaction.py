@@ -118,7 +118,7 @@ def test_the_display_of_any_reference_to_the_patient_is_dropped() -> None:
     )
     redacted = redact_fhir(resource, hash_identifier)
     assert redacted["performer"] == [
-        {"reference": "Patient/pat-1"}, {"reference": "Practitioner/p1"}
+        {"reference": f"Patient/{hash_identifier('pat-1')}"}, {"reference": "Practitioner/p1"}
     ]  # fmt: skip
     assert "Jane" not in text_of(redacted) and "Roe" not in text_of(redacted)
 
@@ -332,7 +332,7 @@ def test_a_bare_identifier_or_unknown_element_under_the_subject_is_not_kept() ->
     resource["specimen"] = {"reference": "Specimen/1", "display": f"drawn for {MRN}"}
     redacted = redact_fhir(resource, hash_identifier)
     assert redacted["subject"] == hash_identifier(MRN)
-    assert redacted["performer"] == [{"reference": "Patient/1"}]
+    assert redacted["performer"] == [{"reference": f"Patient/{hash_identifier('1')}"}]
     assert MRN not in text_of(redacted)
 
 
@@ -387,7 +387,7 @@ def test_related_person_and_coverage_are_redacted_like_a_patient() -> None:
     person, cover = redacted["entry"][1]["resource"], redacted["entry"][2]["resource"]
     assert set(person) == {"resourceType", "id", "patient", "identifier", "gender"}
     assert cover["subscriberId"] == hash_identifier("SUB-998877")
-    assert cover["subscriber"] == {"reference": "RelatedPerson/rp"}
+    assert cover["subscriber"] == {"reference": f"RelatedPerson/{hash_identifier('rp')}"}
     assert cover["beneficiary"] == {"identifier": {"value": hash_identifier(MRN)}}
     assert cover["payor"] == [{}]  # a display alone: free text, not kept
     text = text_of(redacted)
@@ -439,7 +439,7 @@ def test_an_element_a_datatype_does_not_define_is_dropped() -> None:
         note=[{"text": "John Smith", "authorString": "Dr Who", "ordered_by": "Jane"}],
     )
     redacted = redact_fhir(resource, hash_identifier)
-    assert redacted["subject"] == {"reference": "Patient/p1"}
+    assert redacted["subject"] == {"reference": f"Patient/{hash_identifier('p1')}"}
     assert redacted["valueQuantity"] == {"value": 1.5, "unit": "mg/dL"}
     assert redacted["code"] == {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]}
     assert redacted["note"] == [{"text": REDACTED}]
