@@ -20,12 +20,11 @@ from services.lab_ingestion.adapters.hl7_escape_masks import DEFINED_ESCAPES, ma
 from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
 from services.lab_ingestion.adapters.phone_numbers import phone_spans
 from services.lab_ingestion.adapters.scrub import (
-    FOLDED_LETTERS,
     MIN_DIGITS_ONLY,
     REDACTED,
     Scrubber,
-    strictly_inside,
 )
+from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS, strictly_inside
 from services.lab_ingestion.domain.abnormal_flags import published_flag
 
 Secrets = dict[str, tuple[str, str]]  # lower case -> (value, replacement)

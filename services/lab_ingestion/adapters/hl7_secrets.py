@@ -20,12 +20,12 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
 from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.scrub import (
-    FOLDED_LETTERS,
     REDACTED,
     date_spellings,
     run_in_secrets,
     street_words,
 )
+from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS
 from services.lab_ingestion.domain.matching import grouped_digits
 from shared.contracts.identity import normalise_hospital_identifier
 

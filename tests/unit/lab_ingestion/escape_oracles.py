@@ -14,7 +14,8 @@ from hl7.util import unescape
 
 from services.lab_ingestion.adapters.hl7_escapes import MAX_FORMATTING_REPEAT, UnreadableEscape
 from services.lab_ingestion.adapters.hl7_pid3 import Separators
-from services.lab_ingestion.adapters.scrub import REDACTED, _fold_character
+from services.lab_ingestion.adapters.scrub import REDACTED
+from services.lab_ingestion.adapters.text_positions import fold_character
 
 _REPEATING = (".sp", ".in", ".ti", ".sk")
 _DEFINED_ESCAPE = re.compile(
@@ -88,13 +89,13 @@ def old_masked_escapes(value: str, separators: Separators, in_hex: Collection[st
 
 
 def old_folded(text: str) -> tuple[str, list[int] | None]:
-    """``scrub._folded``: a Python step per character."""
+    """``text_positions.folded_text``: a Python step per character."""
     if text.isascii():
         return text.lower(), None
     pieces: list[str] = []
     origin: list[int] = []
     for index, character in enumerate(text):
-        folded = _fold_character(character)
+        folded = fold_character(character)
         pieces.append(folded)
         origin += [index] * len(folded)
     return "".join(pieces), origin

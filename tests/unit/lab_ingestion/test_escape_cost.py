@@ -29,7 +29,7 @@ from services.lab_ingestion.adapters.hl7_escapes import (
     decode_hex_runs,
 )
 from services.lab_ingestion.adapters.hl7_pid3 import escaped_text
-from services.lab_ingestion.adapters.scrub import _folded, strictly_inside
+from services.lab_ingestion.adapters.text_positions import folded_text, strictly_inside
 from tests.unit.lab_ingestion.escape_oracles import (
     old_bounded_unescape,
     old_decode_hex_runs,
@@ -154,7 +154,7 @@ def test_a_line_break_escape_repeated_past_the_limit_is_refused() -> None:
 @FAST
 @given(text=st.text(max_size=40) | ESCAPE_TEXT)
 def test_text_is_folded_as_before(text: str) -> None:
-    folded, origin = _folded(text)
+    folded, origin = folded_text(text)
     old, old_origin = old_folded(text)
     assert folded == old
     positions = range(len(folded))
