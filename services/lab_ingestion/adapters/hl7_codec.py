@@ -45,7 +45,7 @@ from services.lab_ingestion.adapters.hl7_msh import (
 )
 from services.lab_ingestion.adapters.hl7_notes import Notes
 from services.lab_ingestion.adapters.hl7_observation import read_observation
-from services.lab_ingestion.adapters.hl7_order import NO_ORDER, order_of
+from services.lab_ingestion.adapters.hl7_order import NO_ORDER, cancelled_without_results, order_of
 from services.lab_ingestion.adapters.hl7_pid3 import PATIENT_NUMBER_FIELDS
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
@@ -63,6 +63,7 @@ from services.lab_ingestion.domain.model import (
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
+    Place,
     RejectionCode,
     patient_number_type,
 )
@@ -160,7 +161,9 @@ def parse_oru(
         )  # fmt: skip
     try:
         mapped = local_codes.of_sender(header.sending_application, header.sending_facility)
-        (candidates, numbers), observations = _body(parsed, offset_of(field_value(msh, 7)), mapped)
+        (candidates, numbers), observations, cancelled = _body(
+            parsed, offset_of(field_value(msh, 7)), mapped
+        )
         patient = default_identifier(candidates)
         untracked = any(
             o.unscoped_key is not None or o.legacy_unscoped is not None for o in observations
@@ -175,6 +178,7 @@ def parse_oru(
             patient_identifier=patient,
             observations=tuple(observations),
             identifier_candidates=candidates,
+            cancelled_order=cancelled,
         )
         if identify is not None:  # the ACK still echoes MSH-10 as sent (header)
             message = mask_identifier_in_id(message, identify, numbers)
@@ -194,13 +198,19 @@ def parse_oru(
 
 def _body(
     message: hl7.Message, offset: str, mapped: Mapping[LocalKey, str]
-) -> tuple[tuple[tuple[IdentifierCandidate, ...], list[str]], list[ObservationInput]]:
-    """The patient's numbers (``_patient_identifiers``) and the observations, each knowing
-    whether the laboratory commented on it (``hl7_notes``), in one pass over the segments."""
+) -> tuple[
+    tuple[tuple[IdentifierCandidate, ...], list[str]],
+    list[ObservationInput],
+    tuple[str, Place] | None,
+]:
+    """The patient's numbers (``_patient_identifiers``), the observations, each knowing
+    whether the laboratory commented on it (``hl7_notes``), and the first order cancelled
+    as a whole with no OBX under it (``order_status``), in one pass over the segments."""
     patients = []
     orders, specimens = [NO_ORDER], [list[str]()]  # each OBR's, and its SPMs' SPM-17.1
+    openings: list[tuple[hl7.Segment, int] | None] = [None]  # each OBR's ORC, its sequence
     results: list[tuple[int, hl7.Segment]] = []  # each OBX, with the index of its order
-    orc = None  # the ORC opening the next OBR's order
+    orc, orcs = None, 0  # the ORC opening the next OBR's order; ORC segments so far
     notes = Notes()
     for segment in message:
         kind = str(segment[0])
@@ -208,11 +218,12 @@ def _body(
         if kind == "OBX":
             results.append((len(orders) - 1, segment))
         elif kind == "OBR":
-            orders.append(order_of(segment, offset, orc))
+            orders.append(order_of(segment, offset, orc, len(orders)))
+            openings.append(None if orc is None else (orc, orcs))
             specimens.append([])
             orc = None
         elif kind == "ORC":
-            orc = segment
+            orc, orcs = segment, orcs + 1
         elif kind == "SPM":  # v2.5.1: the SPECIMEN group follows its order's observations
             if time := specimen_time(segment):
                 specimens[-1].append(time)
@@ -232,7 +243,8 @@ def _body(
         replace(observation, laboratory_comment=True) if notes.commented(index) else observation
         for index, observation in enumerate(observations)
     ]
-    return (_patient_identifiers(patients[0]) if patients else ((), [])), observations
+    identifiers = _patient_identifiers(patients[0]) if patients else ((), [])
+    return identifiers, observations, cancelled_without_results(orders, openings, results)
 
 
 def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:

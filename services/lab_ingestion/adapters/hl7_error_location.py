@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from services.lab_ingestion.domain.model import RejectionCode
+from services.lab_ingestion.domain.model import Place, RejectionCode
 
 
 class ErrorLocation(NamedTuple):
@@ -76,13 +76,20 @@ _VERSION = ErrorLocation("MSH", 1, 12)
 
 
 def error_location(
-    code: RejectionCode | None, observation: int | None, *, version_refused: bool = False
+    code: RejectionCode | None,
+    observation: int | None,
+    *,
+    version_refused: bool = False,
+    place: Place | None = None,
 ) -> ErrorLocation | None:
     """Where the error of ``code`` lies; ``observation``: the message's result at fault
     (0-based), when one is; ``version_refused``: the message's version (MSH-12) is what was
-    refused (HL7 table 0357's 203). None where it cannot be told."""
+    refused (HL7 table 0357's 203); ``place``: the field at fault, when it is no OBX's (an
+    order's status, OBR-25 or ORC-1: ``order_status``). None where it cannot be told."""
     if code is None:
         return None
+    if place is not None:
+        return ErrorLocation(*place)
     if code is RejectionCode.UNSUPPORTED_MESSAGE and version_refused:
         return _VERSION
     if code in _MESSAGE_LOCATIONS:

@@ -11,6 +11,8 @@ import hl7
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_time import read_ts
+from services.lab_ingestion.domain.model import Place
+from services.lab_ingestion.domain.order_status import cancelled_order
 
 Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
 
@@ -32,12 +34,18 @@ class Order(NamedTuple):
     # the order number is the ORC's (OBR-2 and OBR-3 empty): results of such an order were
     # keyed by their collection time before review 119 (``hl7_observation``: legacy keys)
     from_orc: bool = False
+    # OBR-25 (result status of the order, HL7 table 0123), as written (upper case), and
+    # which OBR of the message this is (1-based): ``order_status``
+    status: str = ""
+    sequence: int = 0
 
 
 NO_ORDER = Order("", "", (None, None), None)
 
 
-def order_of(obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None) -> Order:
+def order_of(
+    obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None, sequence: int = 0
+) -> Order:
     """The order number: OBR-3 (filler), else OBR-2 (placer), else, both empty, the ORC's
     that opens the order (``orc``: the ORC right before the OBR), ORC-3 else ORC-2, as HL7
     allows (an order number may be given in ORC alone); each read strictly and as one value
@@ -47,7 +55,10 @@ def order_of(obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None) -> O
     when the results were released: what FHIR's ``Observation.issued`` and JSON's
     ``reported_at`` say (the v2-to-FHIR mapping takes ``issued`` from it). A time without
     an offset is read as OBR-7's is (``offset``, then the sender's zone); one that cannot
-    be read, an escape in it too, is no time: a report time refuses no result."""
+    be read, an escape in it too, is no time: a report time refuses no result.
+
+    OBR-25 (the order's result status) is read as written, one field an OBR; ``sequence``:
+    which OBR of the message it is (1-based), where a rejection of its status points."""
     segments = (obr,) if orc is None else (obr, orc)
     try:
         key = _order_number(segments, strict=True)
@@ -60,8 +71,9 @@ def order_of(obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None) -> O
     from_orc = bool(key) and not _order_number((obr,), strict=False)
     reported_text, reported = report_time(obr, 22, offset)
     return Order(
-        key, text, read_ts(text, offset), unreadable, reported_text, reported, from_orc=from_orc
-    )
+        key, text, read_ts(text, offset), unreadable, reported_text, reported, from_orc=from_orc,
+        status=field_value(obr, 25).strip().upper(), sequence=sequence,
+    )  # fmt: skip
 
 
 def _order_number(segments: tuple[hl7.Segment, ...], *, strict: bool) -> str:
@@ -82,3 +94,24 @@ def report_time(segment: hl7.Segment, field: int, offset: str) -> tuple[str, Tim
     except UnreadableEscape:
         return field_value(segment, field) or "?", (None, None)
     return text, read_ts(text, offset)
+
+
+def cancelled_without_results(
+    orders: list[Order],
+    openings: list[tuple[hl7.Segment, int] | None],
+    results: list[tuple[int, hl7.Segment]],
+) -> tuple[str, Place] | None:
+    """The first order (OBR) with no OBX under it that its OBR-25 or ORC-1 cancels as a
+    whole (``order_status.cancelled_order``); an order with results costs nothing here."""
+    with_results = {at for at, _ in results}
+    for at in range(1, len(orders)):
+        if at in with_results:
+            continue
+        opening = openings[at]
+        control = "" if opening is None else field_value(opening[0], 1)
+        said = cancelled_order(
+            orders[at].status, control, at, None if opening is None else opening[1]
+        )
+        if said is not None:
+            return said
+    return None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import NamedTuple
 
 from shared.contracts.events.lab import Analyte, Channel, Comparator
 
@@ -156,6 +157,11 @@ class ObservationInput:
     other_keys: tuple[str, ...] = ()
     keys_before: tuple[str, ...] = ()
     key_conflict: str | None = None
+    # HL7: its order's result status (OBR-25, HL7 table 0123), as written, and which OBR of
+    # the message that is (1-based): an order cancelled or deleted (X, D) contradicts a
+    # result holding a value (``order_status``)
+    order_status: str = ""
+    order_sequence: int = 0
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient
@@ -284,6 +290,9 @@ class LabMessage:
     # one the message is kept under: a bound token's FHIR is kept under ``<token>^FHIR``
     # whatever its binding, so that its results' keys never change (``senders.fhir_configured_as``)
     configured_as: tuple[str, str] | None = None
+    # HL7: an order cancelled as a whole with no OBX under it: what says so (``OBR-25 X``,
+    # ``ORC-1 OC``) and where (``order_status.cancelled_order``)
+    cancelled_order: tuple[str, Place] | None = None
 
     @property
     def source(self) -> str:
@@ -316,11 +325,22 @@ class NormalisedResult:
     comparator: Comparator | None = None
 
 
+class Place(NamedTuple):
+    """A field of an HL7 message a rejection names when no OBX is at fault (an order's
+    status): segment id, its sequence among the message's segments of that id (1-based),
+    and the field."""
+
+    segment: str
+    sequence: int
+    field: int
+
+
 @dataclass(frozen=True)
 class Rejected:
     code: RejectionCode
     reason: str
     observation: int | None = None  # the message's observation at fault (0-based), if one is
+    place: Place | None = None  # HL7: the field at fault, when it is no OBX's
 
     def at(self, index: int | None) -> Rejected:
         """This rejection, naming the message's observation (0-based) that caused it."""

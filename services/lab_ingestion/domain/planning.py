@@ -35,6 +35,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, check_one_analyte, normalise
+from services.lab_ingestion.domain.order_status import cancelled_order_refusal, order_contradicts
 from services.lab_ingestion.domain.records import (
     EarlierResult,
 )
@@ -80,8 +81,9 @@ def plan_results(
         if ambiguous is not None:
             return ambiguous.at(index)
         status = status_of(observation)
-        if status not in KNOWN_STATUSES:
-            return _status_not_applied(observation).at(index)
+        refused = _status_refused(observation, status)
+        if refused is not None:
+            return refused.at(index)
         if status in CANCELLING:  # withdraws a stored result, whatever time it repeats
             planned.append((observation, None))
             continue
@@ -135,7 +137,11 @@ def _no_trial_result(message: LabMessage) -> Rejected:
     """Why nothing of the message is the trial's: and, when an HL7 result is coded with
     the laboratory's own codes alone, how such a code is read (only HL7's are mapped; the
     codes themselves are in the kept copy, never in the reason: a sender's free text may be
-    anything)."""
+    anything). An HL7 order cancelled as a whole with nothing under it is refused for what
+    it is (``order_status``): the lab would take "no trial result" for of no interest."""
+    cancelled = cancelled_order_refusal(message)
+    if cancelled is not None:
+        return cancelled
     reason = "the message holds no result of a trial analyte"
     hl7 = message.channel in _HL7
     if hl7 and any(carries_a_result(o) and coded_locally(o.codes) for o in message.observations):
@@ -151,6 +157,14 @@ def _no_trial_result(message: LabMessage) -> Rejected:
             "(http://loinc.org) only: which system was meant cannot be told"
         )
     return Rejected(RejectionCode.UNKNOWN_ANALYTE, reason)
+
+
+def _status_refused(observation: ObservationInput, status: str) -> Rejected | None:
+    """Why a result's status (as read: ``status``) is not applied: none the platform
+    applies, or one holding a value under an order cancelled (OBR-25 X over OBX-11 F)."""
+    if status not in KNOWN_STATUSES:
+        return _status_not_applied(observation)
+    return order_contradicts(observation, status)
 
 
 def _status_not_applied(observation: ObservationInput) -> Rejected:

@@ -274,7 +274,7 @@ class Hl7Acknowledger:
             error=outcome.code, condition=condition, control_id=uuid.uuid4().hex[:20],
             location=None if code == "AA" else error_location(
                 outcome.code, outcome.failed_observation,
-                version_refused=condition == UNSUPPORTED_VERSION,
+                version_refused=condition == UNSUPPORTED_VERSION, place=outcome.failed_place,
             ),
         )  # fmt: skip
         return code, ack

@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
-from services.lab_ingestion.domain.model import LabMessage, RejectionCode
+from services.lab_ingestion.domain.model import LabMessage, Place, RejectionCode
 from shared.contracts.events.lab import Channel
 
 
@@ -136,13 +136,22 @@ class IngestOutcome:
     parts: tuple[IngestOutcome, ...] = ()  # of an accepted transaction: one per message
     failed_part: int | None = None  # of a rejected transaction: the message that failed it
     failed_observation: int | None = None  # of a rejected message: its result at fault
+    failed_place: Place | None = None  # of a rejected HL7 message: the field at fault, no OBX's
     result_ids: tuple[uuid.UUID, ...] = ()  # the results it stored (a FHIR create's Location)
 
     @classmethod
     def rejected(
-        cls, code: RejectionCode, reason: str, *, observation: int | None = None
+        cls,
+        code: RejectionCode,
+        reason: str,
+        *,
+        observation: int | None = None,
+        place: Place | None = None,
     ) -> IngestOutcome:
-        return cls(accepted=False, code=code, reason=reason, failed_observation=observation)
+        return cls(
+            accepted=False, code=code, reason=reason, failed_observation=observation,
+            failed_place=place,
+        )  # fmt: skip
 
 
 # stages, in the batch's unit of work, what is written with the batch's outcomes (a replay's

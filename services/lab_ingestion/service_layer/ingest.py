@@ -327,7 +327,9 @@ def _unplanned(
 ) -> IngestOutcome:
     """A message whose results cannot be recorded: rejected."""
     reason = reject(context, command, rejected.code, rejected.reason)
-    return IngestOutcome.rejected(rejected.code, reason, observation=rejected.observation)
+    return IngestOutcome.rejected(
+        rejected.code, reason, observation=rejected.observation, place=rejected.place
+    )
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:
