@@ -33,9 +33,16 @@ def err(ack: str) -> str:
     return next(segment for segment in ack.split("\r") if segment.startswith("ERR"))
 
 
-async def _rejections(lab: Lab) -> list[tuple[str, str]]:
-    rows = await lab.pool.fetch("SELECT reason_code, reason FROM rejections ORDER BY received_at")
-    return [(r["reason_code"], r["reason"]) for r in rows]
+async def _rejections(lab: Lab) -> list[tuple[str, str, str]]:
+    rows = await lab.pool.fetch(
+        "SELECT reason_code, reason, payload FROM rejections ORDER BY received_at"
+    )
+    return [(r["reason_code"], r["reason"], r["payload"]) for r in rows]
+
+
+def _order_lines(payload: str) -> list[str]:
+    """The kept copy's ORC and OBR lines: what a replay reads the order's status from."""
+    return [line for line in payload.split("\r") if line[:3] in {"ORC", "OBR"}]
 
 
 async def _standing(lab: Lab) -> list[tuple[str, float, str]]:
@@ -72,10 +79,12 @@ async def test_an_order_cancelled_as_a_whole_without_results_is_refused_and_kept
     # the CRP stored under the order still stands, nothing else was stored
     assert await _standing(lab) == [("crp", 7.0, "F"), ("crp", 50.0, "F")]
     rejections = await _rejections(lab)
-    assert [code for code, _ in rejections] == [
+    assert [code for code, _, _ in rejections] == [
         "unknown-result-status", "unknown-result-status", "unknown-analyte",
     ]  # fmt: skip
     assert "OBR-25 X" in rejections[0][1] and "ORC-1 CA" in rejections[1][1]
+    orc, obr = _order_lines(rejections[0][2])
+    assert orc.startswith("ORC|OC|") and obr.endswith("|X"), (orc, obr)
     events = await lab.events(LAB_RESULTS, 2)
     assert [e.payload["value"] for e in events] == [50.0, 7.0]
     rejected = await lab.events(LAB_REJECTED, 3)
@@ -103,6 +112,8 @@ async def test_a_final_result_under_a_cancelled_order_is_refused_and_kept(lab: L
     await client.close()
     assert await _standing(lab) == [("crp", 55.0, "F")]
     rejections = await _rejections(lab)
-    assert [code for code, _ in rejections] == ["unknown-result-status"] * 2
+    assert [code for code, _, _ in rejections] == ["unknown-result-status"] * 2
+    orc, obr = _order_lines(rejections[0][2])
+    assert orc.startswith("ORC|OC|") and obr.endswith("|X"), (orc, obr)
     events = await lab.events(LAB_RESULTS, 1)
     assert [e.payload["value"] for e in events] == [55.0]

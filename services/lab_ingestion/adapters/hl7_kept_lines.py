@@ -67,13 +67,13 @@ _DOCUMENT_CODES = {"ED": (1, 2, 3), "RP": (2, 3)}
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,31}")  # application, pdf, Base64, TEXT
 # What a trial result is read from and no base64 can be part of: of its OBX the value type,
 # codes (not their texts: ``_masked_code_texts``), sub-id, status and collection time; of an
-# order its ids (the result keys) and times. Its value, unit and range are searched: base64
-# there is no measurement (the result is refused anyway), and may be a report naming the
-# patient, one decode away.
+# order its ids (the result keys), times and status (ORC-1, OBR-25: ``order_status``). Its
+# value, unit and range are searched: base64 there is no measurement (the result is refused
+# anyway), and may be a report naming the patient, one decode away.
 _TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 11, 14})
 _CODE_TEXTS = (1, 4, 8)  # CWE-2 text, CWE-5 alternate text, CWE-9 original text (0-based)
-_READ_FIELDS = {"PID": frozenset({2, 3}), "ORC": frozenset({2, 3, 9}),
-                "OBR": frozenset({2, 3, 7, 8, 22}), "SPM": frozenset({17})}  # fmt: skip
+_READ_FIELDS = {"PID": frozenset({2, 3}), "ORC": frozenset({1, 2, 3, 9}),
+                "OBR": frozenset({2, 3, 7, 8, 22, 25}), "SPM": frozenset({17})}  # fmt: skip
 
 
 def segment_text(line: str) -> str:

@@ -47,6 +47,10 @@ HL7_ONLY = {
     "is not read: OBX-3 is read as": "planning gives it to HL7 only; FHIR's names loinc.org",
     "as two components, no unit the service": "an HL7 OBX-6 split by a plain caret (unit_split)",
     "as two components in a repetition of OBX-6": "an HL7 OBX-6 repetition split by a caret",
+    "contradicts OBX-11": "an HL7 order's status (OBR-25): JSON and FHIR have none read",
+    "send OBX-11 X or D per result": "an HL7 order cancelled whole (OBR-25, ORC-1): likewise",
+    "OBR-25 {status}": "what says an HL7 order is cancelled, in the reason above",
+    "ORC-1 {control}": "likewise",
 }
 JSON_ONLY_HL7 = {
     **HL7_ONLY,
