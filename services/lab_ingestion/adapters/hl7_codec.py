@@ -45,7 +45,12 @@ from services.lab_ingestion.adapters.hl7_msh import (
 )
 from services.lab_ingestion.adapters.hl7_notes import Notes
 from services.lab_ingestion.adapters.hl7_observation import read_observation
-from services.lab_ingestion.adapters.hl7_order import NO_ORDER, cancelled_without_results, order_of
+from services.lab_ingestion.adapters.hl7_order import (
+    NO_ORDER,
+    cancelled_without_results,
+    order_of,
+    placed,
+)
 from services.lab_ingestion.adapters.hl7_pid3 import PATIENT_NUMBER_FIELDS
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
@@ -63,7 +68,7 @@ from services.lab_ingestion.domain.model import (
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
-    Place,
+    OrderCancelled,
     RejectionCode,
     patient_number_type,
 )
@@ -201,14 +206,13 @@ def _body(
 ) -> tuple[
     tuple[tuple[IdentifierCandidate, ...], list[str]],
     list[ObservationInput],
-    tuple[str, Place] | None,
+    OrderCancelled | None,
 ]:
     """The patient's numbers (``_patient_identifiers``), the observations, each knowing
     whether the laboratory commented on it (``hl7_notes``), and the first order cancelled
     as a whole with no OBX under it (``order_status``), in one pass over the segments."""
     patients = []
     orders, specimens = [NO_ORDER], [list[str]()]  # each OBR's, and its SPMs' SPM-17.1
-    openings: list[tuple[hl7.Segment, int] | None] = [None]  # each OBR's ORC, its sequence
     results: list[tuple[int, hl7.Segment]] = []  # each OBX, with the index of its order
     orc, orcs = None, 0  # the ORC opening the next OBR's order; ORC segments so far
     notes = Notes()
@@ -218,8 +222,7 @@ def _body(
         if kind == "OBX":
             results.append((len(orders) - 1, segment))
         elif kind == "OBR":
-            orders.append(order_of(segment, offset, orc, len(orders)))
-            openings.append(None if orc is None else (orc, orcs))
+            orders.append(placed(order_of(segment, offset, orc), len(orders), orc, orcs))
             specimens.append([])
             orc = None
         elif kind == "ORC":
@@ -244,7 +247,7 @@ def _body(
         for index, observation in enumerate(observations)
     ]
     identifiers = _patient_identifiers(patients[0]) if patients else ((), [])
-    return identifiers, observations, cancelled_without_results(orders, openings, results)
+    return identifiers, observations, cancelled_without_results(orders, results)
 
 
 def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:

@@ -112,6 +112,5 @@ def read_observation(
         legacy_key=legacy,
         legacy_unscoped=legacy_unscoped,
         time_conflict=conflict if trial else None,
-        order_status=order.status,
-        order_sequence=order.sequence,
+        order_cancelled=order.cancelled,
     )

@@ -11,7 +11,7 @@ import hl7
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_time import read_ts
-from services.lab_ingestion.domain.model import Place
+from services.lab_ingestion.domain.model import OrderCancelled
 from services.lab_ingestion.domain.order_status import cancelled_order
 
 Time = tuple[datetime | None, datetime | None]  # instant, and local time as written (read_ts)
@@ -34,18 +34,18 @@ class Order(NamedTuple):
     # the order number is the ORC's (OBR-2 and OBR-3 empty): results of such an order were
     # keyed by their collection time before review 119 (``hl7_observation``: legacy keys)
     from_orc: bool = False
-    # OBR-25 (result status of the order, HL7 table 0123), as written (upper case), and
-    # which OBR of the message this is (1-based): ``order_status``
+    # OBR-25 (result status of the order, HL7 table 0123), as written (upper case); which
+    # OBR of the message this is (1-based); what says it is cancelled as a whole, if
+    # anything (``placed``: ``order_status``)
     status: str = ""
     sequence: int = 0
+    cancelled: OrderCancelled | None = None
 
 
 NO_ORDER = Order("", "", (None, None), None)
 
 
-def order_of(
-    obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None, sequence: int = 0
-) -> Order:
+def order_of(obr: hl7.Segment, offset: str, orc: hl7.Segment | None = None) -> Order:
     """The order number: OBR-3 (filler), else OBR-2 (placer), else, both empty, the ORC's
     that opens the order (``orc``: the ORC right before the OBR), ORC-3 else ORC-2, as HL7
     allows (an order number may be given in ORC alone); each read strictly and as one value
@@ -57,8 +57,7 @@ def order_of(
     an offset is read as OBR-7's is (``offset``, then the sender's zone); one that cannot
     be read, an escape in it too, is no time: a report time refuses no result.
 
-    OBR-25 (the order's result status) is read as written, one field an OBR; ``sequence``:
-    which OBR of the message it is (1-based), where a rejection of its status points."""
+    OBR-25 (the order's result status) is read as written (``placed`` reads what it says)."""
     segments = (obr,) if orc is None else (obr, orc)
     try:
         key = _order_number(segments, strict=True)
@@ -72,7 +71,7 @@ def order_of(
     reported_text, reported = report_time(obr, 22, offset)
     return Order(
         key, text, read_ts(text, offset), unreadable, reported_text, reported, from_orc=from_orc,
-        status=field_value(obr, 25).strip().upper(), sequence=sequence,
+        status=field_value(obr, 25).strip().upper(),
     )  # fmt: skip
 
 
@@ -96,22 +95,21 @@ def report_time(segment: hl7.Segment, field: int, offset: str) -> tuple[str, Tim
     return text, read_ts(text, offset)
 
 
+def placed(order: Order, sequence: int, orc: hl7.Segment | None, opening: int) -> Order:
+    """``order`` as the message's ``sequence``-th OBR (1-based), opened by ``orc`` (the
+    ``opening``-th ORC of the message) or by none, knowing whether it is cancelled as a
+    whole (``order_status.cancelled_order``): ORC-1 is read only when OBR-25 is empty."""
+    control = field_value(orc, 1) if orc is not None and not order.status else ""
+    cancelled = cancelled_order(order.status, control, sequence, None if orc is None else opening)
+    return order._replace(sequence=sequence, cancelled=cancelled)
+
+
 def cancelled_without_results(
-    orders: list[Order],
-    openings: list[tuple[hl7.Segment, int] | None],
-    results: list[tuple[int, hl7.Segment]],
-) -> tuple[str, Place] | None:
-    """The first order (OBR) with no OBX under it that its OBR-25 or ORC-1 cancels as a
-    whole (``order_status.cancelled_order``); an order with results costs nothing here."""
+    orders: list[Order], results: list[tuple[int, hl7.Segment]]
+) -> OrderCancelled | None:
+    """The first order (OBR) cancelled as a whole with no OBX under it (``placed``)."""
     with_results = {at for at, _ in results}
-    for at in range(1, len(orders)):
-        if at in with_results:
-            continue
-        opening = openings[at]
-        control = "" if opening is None else field_value(opening[0], 1)
-        said = cancelled_order(
-            orders[at].status, control, at, None if opening is None else opening[1]
-        )
-        if said is not None:
-            return said
+    for at, order in enumerate(orders):
+        if order.cancelled is not None and at not in with_results:
+            return order.cancelled
     return None

@@ -157,11 +157,10 @@ class ObservationInput:
     other_keys: tuple[str, ...] = ()
     keys_before: tuple[str, ...] = ()
     key_conflict: str | None = None
-    # HL7: its order's result status (OBR-25, HL7 table 0123), as written, and which OBR of
-    # the message that is (1-based): an order cancelled or deleted (X, D) contradicts a
-    # result holding a value (``order_status``)
-    order_status: str = ""
-    order_sequence: int = 0
+    # HL7: what says its order is cancelled or deleted as a whole (OBR-25 X, D; ORC-1 OC, CA,
+    # ... when OBR-25 is empty), if anything: it contradicts a result holding a value
+    # (``order_status``)
+    order_cancelled: OrderCancelled | None = None
 
 
 # Identifier types (HL7 table 0203) of a patient's record number: medical record, patient
@@ -292,7 +291,7 @@ class LabMessage:
     configured_as: tuple[str, str] | None = None
     # HL7: an order cancelled as a whole with no OBX under it: what says so (``OBR-25 X``,
     # ``ORC-1 OC``) and where (``order_status.cancelled_order``)
-    cancelled_order: tuple[str, Place] | None = None
+    cancelled_order: OrderCancelled | None = None
 
     @property
     def source(self) -> str:
@@ -333,6 +332,15 @@ class Place(NamedTuple):
     segment: str
     sequence: int
     field: int
+
+
+class OrderCancelled(NamedTuple):
+    """What says an HL7 order is cancelled as a whole (``OBR-25 X``, ``ORC-1 OC``), what
+    that means (``order cancelled``), and where (``order_status``)."""
+
+    said: str
+    meaning: str
+    place: Place
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ from services.lab_ingestion.adapters.hl7_ack import MSA3_LENGTH
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.adapters.hl7_error_location import ErrorLocation, error_location
 from services.lab_ingestion.domain.message_identity import content_digest
-from services.lab_ingestion.domain.model import LabMessage, Place, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    OrderCancelled,
+    Place,
+    Rejected,
+    RejectionCode,
+)
 from services.lab_ingestion.domain.normalise import DEFAULT_UNIT_PARAMETERS
 from services.lab_ingestion.domain.planning import plan_results
 
@@ -47,19 +53,23 @@ def plan(*segments: str) -> Rejected | list[object]:
 
 
 def test_an_order_cancelled_with_no_result_under_it_is_read_with_where_it_says_so() -> None:
-    assert message("ORC|OC|7001", obr("7001", "X")).cancelled_order == (
-        "OBR-25 X", Place("OBR", 1, 25),
-    )  # fmt: skip
+    assert message("ORC|OC|7001", obr("7001", "X")).cancelled_order == OrderCancelled(
+        "OBR-25 X", "order cancelled", Place("OBR", 1, 25)
+    )
     # OBR-25 empty: ORC-1 says it, of the ORC opening the order (the second ORC here)
-    second = message("ORC|RE|7000", obr("7000", "F"), CRP.format(value="9", status="F"),
-                     "ORC|CA|7001", obr("7001"))  # fmt: skip
-    assert second.cancelled_order == ("ORC-1 CA", Place("ORC", 2, 1))
-    assert message("ORC|oc|7001", obr("7001", "d")).cancelled_order == (
-        "OBR-25 D", Place("OBR", 1, 25),
+    second = message(
+        "ORC|RE|7000", obr("7000", "F"), CRP.format(value="9", status="F"),
+        "ORC|DC|7001", obr("7001"),
     )  # fmt: skip
-    # an order with results under it, or one not cancelled, says nothing of the kind
+    assert second.cancelled_order == OrderCancelled("ORC-1 DC", "order stopped", Place("ORC", 2, 1))
+    assert message("ORC|oc|7001", obr("7001", "d")).cancelled_order == OrderCancelled(
+        "OBR-25 D", "order deleted", Place("OBR", 1, 25)
+    )
+    # an order with results under it, or one not cancelled, says nothing of the kind; nor
+    # does ORC-1 where OBR-25 says something else (the order's own status is read first)
     assert message("ORC|OC|7001", obr("7001", "X"), GLUCOSE).cancelled_order is None
     assert message("ORC|RE|7001", obr("7001", "F")).cancelled_order is None
+    assert message("ORC|OC|7001", obr("7001", "F")).cancelled_order is None
     assert message(obr("7001", "P")).cancelled_order is None
 
 
@@ -81,23 +91,39 @@ def test_an_order_cancelled_as_a_whole_is_refused_for_what_it_is() -> None:
     assert isinstance(pending, Rejected) and pending.code is RejectionCode.UNKNOWN_ANALYTE
 
 
-@pytest.mark.parametrize("order", ["X", "D"])
+@pytest.mark.parametrize(
+    ("control", "order", "said", "place"),
+    [
+        ("OC", "X", "OBR-25 X (order cancelled)", Place("OBR", 2, 25)),
+        ("RE", "D", "OBR-25 D (order deleted)", Place("OBR", 2, 25)),
+        ("OC", "", "ORC-1 OC (order cancelled)", Place("ORC", 2, 1)),
+        ("CA", "", "ORC-1 CA (order cancelled)", Place("ORC", 2, 1)),
+        ("DC", "", "ORC-1 DC (order stopped)", Place("ORC", 2, 1)),
+    ],
+)
 @pytest.mark.parametrize("status", ["F", "C", "P", "R"])
 def test_a_result_holding_a_value_under_a_cancelled_order_is_refused(
-    order: str, status: str
+    control: str, order: str, said: str, place: Place, status: str
 ) -> None:
     first = ("ORC|RE|7000", obr("7000"), CRP.format(value="9", status="F"))
-    refused = plan(*first, "ORC|OC|7002", obr("7002", order), CRP.format(value="53", status=status))
+    then = (f"ORC|{control}|7002", obr("7002", order), CRP.format(value="53", status=status))
+    refused = plan(*first, *then)
     assert isinstance(refused, Rejected), refused
     assert refused.code is RejectionCode.UNKNOWN_STATUS
-    assert refused.observation == 1 and refused.place == Place("OBR", 2, 25)
-    assert f"OBR-25 {order}" in refused.reason and f"OBX-11 {status}" in refused.reason
-    assert "cannot be told" in refused.reason
+    assert refused.observation == 1 and refused.place == place
+    assert refused.reason.startswith(f"{said} contradicts OBX-11 {status}:"), refused.reason
+    assert "cannot be told" in refused.reason and len(refused.reason) <= MSA3_LENGTH
 
 
-@pytest.mark.parametrize(("order", "status"), [("P", "F"), ("F", "P"), ("", "F"), ("X", "X")])
-def test_an_order_status_lagging_its_results_is_as_before(order: str, status: str) -> None:
-    planned = plan("ORC|OC|7001", obr("7001", order), CRP.format(value="53", status=status))
+@pytest.mark.parametrize(
+    ("control", "order", "status"),
+    [("OC", "P", "F"), ("RE", "F", "P"), ("RE", "", "F"), ("OC", "X", "X"), ("OC", "", "D")],
+)
+def test_an_order_status_lagging_its_results_is_as_before(
+    control: str, order: str, status: str
+) -> None:
+    observation = CRP.format(value="" if status in "XD" else "53", status=status)
+    planned = plan(f"ORC|{control}|7001", obr("7001", order), observation)
     assert not isinstance(planned, Rejected), planned
     assert len(planned) == 1
 
@@ -118,8 +144,8 @@ def test_reasons_fit_msa3_and_name_the_field() -> None:
 
 def test_the_order_status_is_no_part_of_the_content_digest() -> None:
     """A message stored before (OBR-25 not read) keeps its digest: its resend is known."""
-    sent = message("ORC|RE|7001", obr("7001", "P"), CRP.format(value="53", status="F"))
+    sent = message("ORC|RE|7001", obr("7001", "X"), CRP.format(value="53", status="F"))
     (observation,) = sent.observations
-    assert observation.order_status == "P" and observation.order_sequence == 1
-    before = replace(sent, observations=(replace(observation, order_status="", order_sequence=0),))
+    assert observation.order_cancelled is not None
+    before = replace(sent, observations=(replace(observation, order_cancelled=None),))
     assert content_digest(sent, "hmac") == content_digest(before, "hmac")
