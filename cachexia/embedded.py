@@ -71,8 +71,8 @@ def _in_use(data_dir: Path, holder: str) -> str:
 
 def start_postgres(postgres: EmbeddedPostgres) -> None:
     """Start (or find running) the embedded PostgreSQL; its port in use, or a data
-    directory its system user cannot reach through a folder root does not own (one of root's
-is opened for passage only, and said: review 132), is one line."""
+        directory its system user cannot reach through a folder root does not own (one of root's
+    is opened for passage only, and said: review 132), is one line."""
     try:
         postgres.start()
     except PortInUse as taken:

@@ -157,7 +157,12 @@ class InfrastructureWatch:
     async def _start_postgres(self) -> None:
         postgres = self._postgres
         assert postgres is not None
-        await self._in_thread(start_postgres, postgres)
+        try:
+            await self._in_thread(start_postgres, postgres)
+        except Exception:
+            if not postgres.found_running:
+                raise
+            # (a server found running that then failed: asking it for its password too)
         if postgres.found_running:
             # pg_ctl counts a killed postmaster that its parent has not reaped (a zombie) as
             # running; PostgreSQL will not start while that pid is there. Still ours.

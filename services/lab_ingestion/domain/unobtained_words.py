@@ -32,10 +32,10 @@ _SAMPLE = r"(?:(?:probe|material|blut|serum|plasma|échantillon|campione)\s+)?"
 
 _PHRASES: Final = (
     # English
-    r"clump\w*", r"clott?ed", r"not (?:performed|done|reported)", r"tnp", r"qns",
+    r"clump(?:ed|s|ing)?", r"clott?ed", r"not (?:performed|done|reported)", r"tnp", r"qns",
     r"quantity not sufficient", r"insufficient", r"see (?:comment|note|below)", r"pending",
     r"to follow", r"cancell?ed", r"unable to (?:count|report|perform|measure|process)",
-    r"h(?:a)?emoly[sz]\w*", r"lip(?:a)?emic", r"icteric", r"n\s?/\s?a",
+    r"h(?:a)?emoly(?:[sz]ed|[sz]is|tic|[sz]e)", r"lip(?:a)?emic", r"icteric", r"n\s?/\s?a",
     # German
     r"(?:(?:wert|befund|resultat|ergebnis)\s+)?folgt(?:\s+noch)?",
     r"n\.?\s?b\.?",  # nicht bestimmt / bestimmbar
