@@ -31,6 +31,10 @@ Phrases = tuple[tuple[str, str], ...]  # (as the rules write it, as the channel 
 _JSON: Final[Phrases] = (
     ("this message id (MSH-10)", "this message_id"),
     ("results under one order and test", "results under one result_id"),
+    (
+        "under the order number and sub-id (OBX-4) of the result it corrects",
+        "under the result_id of the result it corrects",
+    ),
     ("give each a sub-id (OBX-4) of its own", "give each a result_id of its own"),
     ("(OBX-11 C; status corrected)", "(status corrected)"),
     ("is corrected with status C)", "is corrected with status corrected)"),
@@ -69,6 +73,10 @@ _FHIR: Final[Phrases] = (
         _REUSED_VERSION,
     ),
     ("results under one order and test", f"results under one {_IDENTIFIER}"),
+    (
+        "under the order number and sub-id (OBX-4) of the result it corrects",
+        f"under the {_IDENTIFIER} of the result it corrects",
+    ),
     ("give each a sub-id (OBX-4) of its own", "give each an identifier of its own"),
     ("(OBX-11 C; status corrected)", "(Observation.status corrected or amended)"),
     ("is corrected with status C)", "is corrected with Observation.status corrected)"),

@@ -60,6 +60,14 @@ def withdrawn_result() -> Rejected:
     )
 
 
+# review 133: labs followed "send the final result first" for a correction whose original was
+# stored under another filler number or OBX-4 sub-id, leaving two final results of one sample
+CORRECTED_UNDER_ITS_KEY = (
+    "a correction goes under the order number and sub-id (OBX-4) of the result it corrects,"
+    " never as a new final result under others: that would leave two results of one sample"
+)
+
+
 def nothing_to_change(status: str, gone: frozenset[Content | None]) -> Rejected:
     """A correction or cancellation with no result of the patient standing under its key:
     none was ever stored, or (a correction) the one stored was withdrawn."""
@@ -75,5 +83,8 @@ def nothing_to_change(status: str, gone: frozenset[Content | None]) -> Rejected:
             "test): send the final result first"
         )
         if action == "correction":  # the lab's first report may have had no value
-            reason += " (a count first reported without a value, e.g. CLUMPED, is sent as final)"
+            reason += (
+                " (a count first reported without a value, e.g. CLUMPED, is sent as final;"
+                f" {CORRECTED_UNDER_ITS_KEY})"
+            )
     return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, reason)
