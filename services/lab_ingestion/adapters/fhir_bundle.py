@@ -162,7 +162,7 @@ def parse_bundle(
             message = observation_message(
                 observation, where, patients.entry(entry.get("fullUrl")), source_application,
                 source_facility, identify=identify, configured_as=configured_as,
-                specimens=context.specimens, report=context.report_of(entry, observation),
+                specimens=context.specimens, report=context.report_of(entry, observation, patients),
             )  # fmt: skip
             parsed[index] = BundleEntry(index, message=message)
         except FhirInputError as exc:

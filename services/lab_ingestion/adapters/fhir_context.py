@@ -41,10 +41,12 @@ from fhir.resources.R4B.specimen import Specimen
 from services.lab_ingestion.adapters.fhir_collection import NO_REPORT, ReportTimes, specimen_time
 from services.lab_ingestion.adapters.fhir_outcome import input_error, validate_resource
 from services.lab_ingestion.adapters.fhir_patient import (
+    BundlePatients,
     relative_reference,
     server_base,
     without_history,
 )
+from services.lab_ingestion.adapters.fhir_patient_numbers import NO_PATIENT
 from services.lab_ingestion.adapters.fhir_screening import (
     screen_report_times,
     screen_specimen_times,
@@ -150,11 +152,14 @@ class BundleContext:
             if report.status in VOIDING_STATUSES:
                 self.voided.update(listed)
             subject = report.subject.reference if report.subject is not None else None
+            full_url = entry.get("fullUrl")
             self.reports.append(
-                _Report(server_base(entry.get("fullUrl")), subject, listed, _report_times(report))
+                _Report(server_base(full_url), full_url, subject, listed, _report_times(report))
             )
 
-    def report_of(self, entry: dict[str, Any], obs: Observation) -> ReportTimes:
+    def report_of(
+        self, entry: dict[str, Any], obs: Observation, patients: BundlePatients | None = None
+    ) -> ReportTimes:
         """The times the DiagnosticReports listing the Observation of ``entry`` give it:
         ambiguous when two give different collection times; no report time when two give
         different ones (which is the result's is not known)."""
@@ -162,8 +167,7 @@ class BundleContext:
         found = {
             report.times
             for report in self.reports
-            if report.subject is not None
-            and report.subject == subject
+            if not _of_another_patient(report, subject, entry.get("fullUrl"), patients)
             and any(self._names_it(report, reference, entry, obs) for reference in report.listed)
         }
         if not found:
@@ -209,13 +213,31 @@ class BundleContext:
 
 @dataclass(frozen=True)
 class _Report:
-    """A DiagnosticReport entry: its server's base URL (None: a urn), its ``subject``
-    reference as written, the references of its ``result[]``, and its times."""
+    """A DiagnosticReport entry: its server's base URL (None: a urn), its ``fullUrl``, its
+    ``subject`` reference as written, the references of its ``result[]``, and its times."""
 
     base: str | None
+    full_url: object
     subject: str | None
     listed: set[str]
     times: ReportTimes
+
+
+def _of_another_patient(
+    report: _Report, subject: str | None, full_url: object, patients: BundlePatients | None
+) -> bool:
+    """Whether the report's ``subject`` and the Observation's name different patients: both
+    references, resolved in the Bundle (each from its own entry) to different Patients, or,
+    where either resolves to none, written differently. A subject given by identifier alone,
+    or none, tells nothing against the report (review 135)."""
+    if report.subject is None or subject is None or report.subject == subject:
+        return False
+    if patients is not None:
+        of_report = patients.entry(report.full_url).find(report.subject)
+        of_result = patients.entry(full_url).find(subject)
+        if of_report not in (None, NO_PATIENT) and of_result not in (None, NO_PATIENT):
+            return of_report != of_result  # each one Patient's numbers
+    return True
 
 
 def context_type(node: dict[Any, Any]) -> str | None:

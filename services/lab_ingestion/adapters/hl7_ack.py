@@ -108,6 +108,10 @@ ERR_TEXT_LENGTH = 200  # ERR-8 (user message, v2.5+)
 # what an ACK echoes of the inbound MSH, at most (HL7 v2.5.1 lengths): MSH-3 to MSH-6 are HD
 # (227), MSH-10 is ST (199 at most), MSH-11 PT (3), MSH-12 VID (60), MSH-9's trigger ID (3)
 HD_LENGTH, ST_LENGTH, PT_LENGTH, VID_LENGTH, TRIGGER_LENGTH = 227, 199, 3, 60, 3
+# an echo is its value as sent rewritten in the default separators: a character may become an
+# escape of three (``^`` as ``\S\``), so a value of its HL7 length as sent fits in three times it
+# (review 135: an MSH-10 of 199 holding carets was cut, and the lab could not match its ACK)
+ESCAPED = 3
 
 
 def build_ack(
@@ -127,7 +131,8 @@ def build_ack(
     application and facility answer as themselves; an engine that routes by them finds its
     ACK under the name it addressed), ours when the sender left them empty; its MSH-5/MSH-6
     are the message's MSH-3/MSH-4. Each value echoed is cut to its HL7 length (``bounded``:
-    an HD 227 characters, MSH-10 199): an ACK is never hundreds of kilobytes, whatever the
+    an HD 227 characters, MSH-10 199, as sent: three times that as escaped): an ACK is never
+    hundreds of kilobytes, whatever the
     sender wrote (a peer that never reads its ACKs would hold its connection's slot with a
     few frames; review 132).
 
@@ -153,7 +158,7 @@ def build_ack(
         control_id, bounded(escape(h.processing_id), PT_LENGTH) or "P", version,
     ]  # fmt: skip
     echo = h.control_id_sent if h.control_id_sent is not None else escape(h.control_id)
-    echo = bounded(echo, ST_LENGTH)
+    echo = bounded(echo, ESCAPED * ST_LENGTH)
     msa = ["MSA", code, echo, escape(shortened(text, MSA3_LENGTH))]
     if h.charset is not None and not all(part.isascii() for part in (*msh, *msa, text)):
         msh += ["", "", "", "", "", h.charset]  # MSH-13 to MSH-17 empty, MSH-18
@@ -193,7 +198,7 @@ def shortened(text: str, length: int) -> str:
 
 
 def _echoed(hd: str | None, namespace: str) -> str:
-    return bounded(hd if hd is not None else escape(namespace), HD_LENGTH)
+    return bounded(hd if hd is not None else escape(namespace), ESCAPED * HD_LENGTH)
 
 
 def bounded(written: str, length: int) -> str:

@@ -2,7 +2,8 @@
 
 OBR-25 (result status of the order, HL7 table 0123) and ORC-1 (order control, table 0119)
 speak of the whole order: OBR-25 X (no results available, order cancelled) or D (deleted),
-and, OBR-25 empty, ORC-1 CA, OC, CR (cancelled) or DC, OD, DR (discontinued). Results are
+and, OBR-25 empty, ORC-1 CA, OC, CR (cancelled). Never ORC-1 DC, OD, DR (discontinued: work
+on the order stopped, and what was reported before stays valid; review 135). Results are
 withdrawn one by one (OBX-11 X, D, W: a result's key is a keyed hash of ``order|test|sub-id``,
 so an order's stored results cannot be found by the order alone), and what an order's status
 says is never applied to them; two cases are refused instead (``unknown-result-status``, ERR
@@ -37,14 +38,11 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.result_status import EMITTED
 
-_CANCELLED, _STOPPED = "order cancelled", "order stopped"
+_CANCELLED = "order cancelled"
 # OBR-25 of an order cancelled (X: no results available, order cancelled) or deleted (D)
 CANCELLED_STATUSES: Final = {"X": _CANCELLED, "D": "order deleted"}
-# ORC-1 of an order cancelled or discontinued, requested (CA, DC) or done (OC, CR, OD, DR)
-CANCELLING_CONTROLS: Final = {
-    "CA": _CANCELLED, "OC": _CANCELLED, "CR": _CANCELLED,
-    "DC": _STOPPED, "OD": _STOPPED, "DR": _STOPPED,
-}  # fmt: skip
+# ORC-1 of an order cancelled, requested (CA) or done (OC, CR)
+CANCELLING_CONTROLS: Final = {"CA": _CANCELLED, "OC": _CANCELLED, "CR": _CANCELLED}
 # result statuses holding a value (R and S are read as P: ``result_status.status_of``)
 _HOLDING_A_VALUE: Final = EMITTED | {ResultStatusCode.PRELIMINARY.value}
 

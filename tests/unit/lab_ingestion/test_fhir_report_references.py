@@ -92,3 +92,30 @@ def test_a_report_of_another_patient_places_nothing() -> None:
         ("urn:uuid:ra", _report("urn:uuid:pa", "urn:uuid:ob")),
         ("urn:uuid:ob", _crp("crp", "B-1", "urn:uuid:pb")),
     ) == [None]
+
+
+def test_a_subject_written_another_way_or_by_identifier_alone_still_takes_the_reports_time() -> (
+    None
+):
+    """Review 135: the report's subject compared as written refused results whose subject
+    names the same Patient otherwise, or by identifier alone, or a report with no subject."""
+    placed = datetime.fromisoformat(WHEN)
+    by_identifier = {"identifier": {"system": "urn:hosp", "value": "MRN-A"}}
+    report = _report("unused", "urn:uuid:oa")
+    report["subject"] = by_identifier
+    crp = _crp("crp", "A-1", "unused")
+    crp["subject"] = by_identifier
+    assert _collected(("urn:uuid:ra", report), ("urn:uuid:oa", crp)) == [placed]
+    no_subject = _report("unused", "urn:uuid:oa")
+    del no_subject["subject"]
+    assert _collected(
+        ("urn:uuid:pa", _patient("pa", "MRN-A")),
+        ("urn:uuid:ra", no_subject),
+        ("urn:uuid:oa", _crp("crp", "A-1", "urn:uuid:pa")),
+    ) == [placed]
+    assert _collected(  # one Patient entry, named relatively by one and absolutely by the other
+        ("https://a.example/fhir/Patient/p1", _patient("p1", "MRN-A")),
+        ("https://a.example/fhir/DiagnosticReport/r1", _report("Patient/p1", "Observation/1")),
+        ("https://a.example/fhir/Observation/1",
+         _crp("1", "A-1", "https://a.example/fhir/Patient/p1")),
+    ) == [placed]  # fmt: skip

@@ -105,8 +105,9 @@ async def test_an_ack_not_taken_within_the_deadline_aborts_its_connection_and_fr
 
 def test_an_ack_echoes_no_more_of_the_msh_than_its_fields_hold() -> None:
     """A 600 KB MSH-5 (and MSH-3, MSH-10, MSH-12) made a 600 KB ACK: a few frames of a peer
-    that never reads filled its connection's buffers. Each echo is cut to its HL7 length,
-    never inside an escape sequence."""
+    that never reads filled its connection's buffers. Each echo is cut to three times its HL7
+    length (a value of that length as sent, each character escaped), never inside an escape
+    sequence."""
     huge = "R" * 600_000
     header = Header(
         sending_application=huge, sending_facility="LAB", receiving_application=huge,
@@ -114,11 +115,20 @@ def test_an_ack_echoes_no_more_of_the_msh_than_its_fields_hold() -> None:
         version=huge, trigger=huge, processing_id=huge,
     )  # fmt: skip
     ack = build_ack(header, "AR", text="x" * 10_000, control_id="1")
-    assert len(ack) < 2_000
+    assert len(ack) < 4_500
     msh, msa = ack.split("\r")[:2]
     fields = msh.split("|")
-    assert fields[2] == fields[3] == fields[4] == "R" * 227
-    assert 220 <= len(fields[5]) <= 227 and fields[5].count("\\") % 2 == 0  # none cut
-    assert msa.split("|")[2] == "R" * 199
+    assert fields[2] == fields[3] == fields[4] == "R" * 3 * 227
+    assert 3 * 220 <= len(fields[5]) <= 3 * 227 and fields[5].count("\\") % 2 == 0  # none cut
+    assert msa.split("|")[2] == "R" * 3 * 199
+
+
+def test_an_msh10_of_its_full_length_is_echoed_whole_though_escaped() -> None:
+    """Review 135: a 190-character MSH-10 holding carets (another separator set), rewritten
+    in the default separators, was cut, and the lab could not match its ACK."""
+    sent = ("A^" * 95)[:190]
+    escaped = sent.replace("^", "\\S\\")
+    ack = build_ack(Header(control_id=sent, control_id_sent=escaped), "AA", control_id="1")
+    assert ack.split("\r")[1].split("|")[2] == escaped
     short = build_ack(Header(sending_application="LIS", control_id="MSG-1"), "AA", control_id="1")
     assert "|LIS|" in short and "MSA|AA|MSG-1" in short

@@ -59,9 +59,14 @@ def test_an_order_cancelled_with_no_result_under_it_is_read_with_where_it_says_s
     # OBR-25 empty: ORC-1 says it, of the ORC opening the order (the second ORC here)
     second = message(
         "ORC|RE|7000", obr("7000", "F"), CRP.format(value="9", status="F"),
-        "ORC|DC|7001", obr("7001"),
+        "ORC|CA|7001", obr("7001"),
     )  # fmt: skip
-    assert second.cancelled_order == OrderCancelled("ORC-1 DC", "order stopped", Place("ORC", 2, 1))
+    assert second.cancelled_order == OrderCancelled(
+        "ORC-1 CA", "order cancelled", Place("ORC", 2, 1)
+    )
+    # discontinued (DC, OD, DR): work stopped, what was reported stays valid (review 135)
+    for control in ("DC", "OD", "DR"):
+        assert message(f"ORC|{control}|7001", obr("7001")).cancelled_order is None
     assert message("ORC|oc|7001", obr("7001", "d")).cancelled_order == OrderCancelled(
         "OBR-25 D", "order deleted", Place("OBR", 1, 25)
     )
@@ -79,9 +84,9 @@ def test_an_order_cancelled_as_a_whole_is_refused_for_what_it_is() -> None:
     assert refused.code is RejectionCode.UNKNOWN_STATUS
     assert refused.place == Place("OBR", 1, 25) and refused.observation is None
     assert "OBR-25 X" in refused.reason and "OBX-11 X or D" in refused.reason
-    by_control = plan("ORC|DC|7001", obr("7001"))
+    by_control = plan("ORC|CR|7001", obr("7001"))
     assert isinstance(by_control, Rejected) and by_control.place == Place("ORC", 1, 1)
-    assert "ORC-1 DC" in by_control.reason
+    assert "ORC-1 CR" in by_control.reason
     # another test's result under it: no trial result, as before
     other = plan("ORC|OC|7001", obr("7001", "X"), GLUCOSE)
     assert isinstance(other, Rejected) and other.code is RejectionCode.UNKNOWN_ANALYTE
@@ -98,7 +103,6 @@ def test_an_order_cancelled_as_a_whole_is_refused_for_what_it_is() -> None:
         ("RE", "D", "OBR-25 D (order deleted)", Place("OBR", 2, 25)),
         ("OC", "", "ORC-1 OC (order cancelled)", Place("ORC", 2, 1)),
         ("CA", "", "ORC-1 CA (order cancelled)", Place("ORC", 2, 1)),
-        ("DC", "", "ORC-1 DC (order stopped)", Place("ORC", 2, 1)),
     ],
 )
 @pytest.mark.parametrize("status", ["F", "C", "P", "R"])
@@ -149,3 +153,11 @@ def test_the_order_status_is_no_part_of_the_content_digest() -> None:
     assert observation.order_cancelled is not None
     before = replace(sent, observations=(replace(observation, order_cancelled=None),))
     assert content_digest(sent, "hmac") == content_digest(before, "hmac")
+
+
+@pytest.mark.parametrize("control", ["DC", "OD", "DR"])
+def test_a_result_under_a_discontinued_order_is_read_as_its_own_status_says(control: str) -> None:
+    """Review 135: a discontinued order (work on it stopped) keeps what was reported before."""
+    planned = plan(f"ORC|{control}|7002", obr("7002"), CRP.format(value="53", status="F"))
+    assert not isinstance(planned, Rejected), planned
+    assert len(planned) == 1
