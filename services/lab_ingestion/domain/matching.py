@@ -102,6 +102,8 @@ def numbers_masked(
     forms = _forms(numbers)
     if not forms:
         return _unchanged
+    if len(forms) <= FEW_FORMS:  # a message's own numbers: no pattern to build (hot path)
+        return _few_masked(forms, identify, mark)
     order = {form: index for index, form in enumerate(forms)}
     starting = literal_pattern(forms)  # (forms are upper case, searched in the upper case)
     # each form found at a position and the shorter forms it starts with
@@ -131,6 +133,33 @@ def numbers_masked(
         if pattern is None:  # one per set of forms found: a text of its own each is rare
             pattern = re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE)
             patterns[longest_first] = pattern
+        return pattern.sub(masked_match, text)
+
+    return masked
+
+
+# up to this many forms each is looked for with ``in`` (compiling the patterns of many costs
+# more than it saves: every message's parse masks its patient's few numbers)
+FEW_FORMS = 16
+
+
+def _few_masked(
+    forms: dict[str, str], identify: Callable[[str], str], mark: str
+) -> Callable[[str], str]:
+    """``numbers_masked`` for a few forms: each looked for in the text, a pattern compiled
+    only for a text holding one."""
+
+    def masked_match(match: re.Match[str]) -> str:
+        number = forms.get(match.group(0).upper(), match.group(0))
+        return f"{mark}{identify(number)[:12]}"
+
+    def masked(text: str) -> str:
+        upper = text.upper()
+        found = [form for form in forms if form in upper]
+        if not found:
+            return text  # (the common case, checked without a pattern)
+        longest_first = sorted(found, key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
         return pattern.sub(masked_match, text)
 
     return masked
