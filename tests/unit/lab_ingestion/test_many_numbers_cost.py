@@ -51,8 +51,10 @@ def _seconds(patients: int) -> float:
 
 
 def test_a_copy_naming_thousands_of_patients_is_redacted_in_linear_time() -> None:
-    small, large = _seconds(2000), _seconds(8000)
-    assert large < 6 * small + 0.1, f"{large:.2f} s for 8,000 Patients, {small:.2f} s for 2,000"
+    # eight times the Patients: linear is about 8x, the quadratic redaction was about 60x; a
+    # loaded machine (four test workers on two cores) stretches one run more than the other
+    small, large = _seconds(1000), _seconds(8000)
+    assert large < 24 * small + 0.1, f"{large:.2f} s for 8,000 Patients, {small:.2f} s for 1,000"
     assert large < 3.0
 
 
