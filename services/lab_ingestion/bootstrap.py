@@ -30,7 +30,8 @@ from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from services.lab_ingestion.entrypoints.http import LabRoutes
-from services.lab_ingestion.entrypoints.mllp import MllpListener, shutdown_grace
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp_limits import shutdown_grace
 from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.directory_gate import DirectoryGate

@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 from fhir.resources.R4B.patient import Patient
 
-from services.lab_ingestion.domain.model import (
+from services.lab_ingestion.domain.model import IdentifierCandidate
+from services.lab_ingestion.domain.number_types import (
     MAX_PATIENT_NUMBERS,
     MEDICAL_RECORD,
-    IdentifierCandidate,
     patient_number_type,
 )
 

@@ -64,14 +64,13 @@ from services.lab_ingestion.domain.local_codes import (
 )
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.model import (
-    MAX_PATIENT_NUMBERS,
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
     OrderCancelled,
     RejectionCode,
-    patient_number_type,
 )
+from services.lab_ingestion.domain.number_types import MAX_PATIENT_NUMBERS, patient_number_type
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
 from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, VERSION, shown
 from shared.contracts.events.lab import Channel

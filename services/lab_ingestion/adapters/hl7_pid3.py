@@ -12,7 +12,7 @@ import hl7
 from services.lab_ingestion.adapters.hl7_escapes import bounded_unescape, decode_hex_runs
 from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS
 from services.lab_ingestion.domain.authority_names import showable_authority
-from services.lab_ingestion.domain.model import patient_number_type
+from services.lab_ingestion.domain.number_types import patient_number_type
 
 Separators = tuple[str, str, str, str, str]  # field, component, repetition, escape, sub
 

@@ -40,7 +40,6 @@ from services.lab_ingestion.domain.authority_names import (
 )
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
-    MEDICAL_RECORD,
     IdentifierCandidate,
     LabMessage,
     ObservationInput,
@@ -48,6 +47,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
     authority_name,
 )
+from services.lab_ingestion.domain.number_types import MEDICAL_RECORD
 from shared.contracts.identity import normalise_hospital_identifier
 
 

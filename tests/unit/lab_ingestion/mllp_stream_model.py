@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from services.lab_ingestion.entrypoints.mllp import (
+from services.lab_ingestion.entrypoints.mllp_limits import (
     ABANDONED_BLOCK,
     LARGER,
     NO_START_BLOCK,

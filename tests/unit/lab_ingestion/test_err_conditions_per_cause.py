@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from services.lab_ingestion.adapters.hl7_codec import MAX_PARTS
-from services.lab_ingestion.domain.model import MAX_PATIENT_NUMBERS
+from services.lab_ingestion.domain.number_types import MAX_PATIENT_NUMBERS
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit

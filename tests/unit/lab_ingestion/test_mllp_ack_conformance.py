@@ -16,11 +16,11 @@ from services.lab_ingestion.adapters.hl7_codec import parse_oru
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
-from services.lab_ingestion.entrypoints.mllp import (
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp_limits import (
     ABANDONED_BLOCK,
     NO_START_BLOCK,
     STRAY_BYTES,
-    MllpListener,
 )
 from services.lab_ingestion.entrypoints.mllp_streams import blocks_of
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput

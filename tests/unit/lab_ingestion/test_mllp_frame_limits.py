@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
-from services.lab_ingestion.entrypoints.mllp import RESET, MllpListener
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp_limits import RESET
 from tests.unit.lab_ingestion.test_mllp_listener import connect
 
 FRAME_HEAD = b"\x0bMSH|^~\\&|LIS|HOSP\rPID|1||"

@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
-from services.lab_ingestion.entrypoints.mllp import ABANDONED_BLOCK, STRAY_BYTES, MllpListener
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp_limits import ABANDONED_BLOCK, STRAY_BYTES
 from services.lab_ingestion.entrypoints.mllp_streams import Skipped, header_line, skip_block
 from services.lab_ingestion.service_layer.commands import RecordRejectedInput
 from tests.unit.lab_ingestion.route_fakes import FakeSubmit

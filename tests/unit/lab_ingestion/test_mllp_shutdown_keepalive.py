@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 from bench.infra import free_port
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger
-from services.lab_ingestion.entrypoints.mllp import MllpListener, shutdown_grace
+from services.lab_ingestion.entrypoints.mllp import MllpListener
+from services.lab_ingestion.entrypoints.mllp_limits import shutdown_grace
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from shared.db.pool import TRANSIENT_DB_ERRORS
@@ -190,7 +191,7 @@ async def test_accepted_connections_have_tcp_keepalive() -> None:
     try:
         _, writer = await connect(port)
         await asyncio.sleep(0.1)
-        ((_, server_side),) = listener._streams.values()  # the accepted connection
+        ((_, server_side),) = listener._open.streams.values()  # the accepted connection
         sock = server_side.get_extra_info("socket")
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         if hasattr(socket, "TCP_KEEPIDLE"):  # Linux

@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 from bench.infra import free_port
-from services.lab_ingestion.entrypoints.mllp import shutdown_grace
+from services.lab_ingestion.entrypoints.mllp_limits import shutdown_grace
 from shared.runtime import ServiceRuntime
 from shared.service import ServiceDefinition, ServiceParts
 from shared.settings import PlatformSettings
