@@ -26,14 +26,14 @@ digits spell a birth date or number as written (``\\X19510317\\``).
 
 Also searched for: a birth date (written as HL7's ``YYYYMMDD`` or as ``1958-02-14``,
 ``14.02.1958``, ``1958/02/14``...: ``hl7_secrets.written_dates``) in every spelling
-``scrub.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``, ``DDMMYYYY``,
+``secret_spellings.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``, ``DDMMYYYY``,
 ``DDMMYY``, ``YYMMDD``...), a phone
 (one number, or XTN-6 and -7 put together) as its digits, in text grouped in any way and
 after any country code (``phone_numbers``: ``031 999 88 77``, ``+41 (0)31 999-88-77``;
 seven digits or more), a number written in groups also as its digits (``756.1234.5678.97``
 as ``7561234567897``), a patient number as it is hashed (``ZZMRN 123987`` as
 ``ZZMRN123987``), each part of a double name (``MÜLLER-MEIER``) and the words of the
-patient's street line (``scrub.street_words``; another person's address is searched as
+patient's street line (``secret_spellings.street_words``; another person's address is searched as
 whole lines only, since every word searched for may wipe a note's ordinary word: "5 INSURED
 WAY"). A birth date is also found as the date of a timestamp (``195103170800``). In ids
 (MSH-10, ORC-2/3, OBR-2/3, SPM-2/3, OBX-4) a name's word of three letters or more and a

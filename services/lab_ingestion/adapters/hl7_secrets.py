@@ -19,8 +19,8 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
 )
 from services.lab_ingestion.adapters.hl7_scrub_fields import Secrets
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
-from services.lab_ingestion.adapters.scrub import (
-    REDACTED,
+from services.lab_ingestion.adapters.scrub import REDACTED
+from services.lab_ingestion.adapters.secret_spellings import (
     date_spellings,
     run_in_secrets,
     street_words,

@@ -23,9 +23,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
-from services.lab_ingestion.adapters.scrub import (
-    MIN_DIGITS_ONLY,
-    Scrubber,
+from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
+from services.lab_ingestion.adapters.secret_spellings import (
     date_spellings,
     run_in_secrets,
     street_words,

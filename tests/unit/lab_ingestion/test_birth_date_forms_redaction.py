@@ -1,7 +1,7 @@
 """A birth date written otherwise than as HL7's ``YYYYMMDD`` (review 108): PID-7 (and
 NK1-16, GT1-8, IN1-18) as converters from FHIR and web forms write it (``1958-02-14``,
 ``14.02.1958``, ``1958/02/14``) is read as the date it is, and its copies are searched for
-in every spelling ``scrub.date_spellings`` lists; before, it was blanked in its field and
+in every spelling ``secret_spellings.date_spellings`` lists; before, it was blanked in its field and
 kept everywhere else."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import redact
 from services.lab_ingestion.adapters.hl7_secrets import written_dates
-from services.lab_ingestion.adapters.scrub import date_spellings
+from services.lab_ingestion.adapters.secret_spellings import date_spellings
 from tests.unit.lab_ingestion.hl7_samples import FAST, fake_hash, join, msh, seg
 
 NOTE_SPELLINGS = ("14.02.1958", "1958-02-14", "1958/02/14", "14.2.1958", "14.02.58",

@@ -4,7 +4,7 @@ dashes (``02-14-1958``), is scrubbed from a kept copy as the other spellings are
 free text (NTE, OBX-5, a FHIR ``valueString``, a JSON ``value``), run into letters or
 digits in ids (MSH-10, MSH-3, order numbers, a FHIR id or identifier, a JSON
 ``message_id``, ``result_id`` or ``source``). Fixer 128 and review 126: ``DDMMYYYY`` was
-not among ``scrub.date_spellings``, so ``LIS14021958`` or a bare ``14021958`` was kept.
+not among ``secret_spellings.date_spellings``, so ``LIS14021958`` or a bare ``14021958`` was kept.
 A day up to 12 is searched both ways round (``03021958`` and ``02031958``)."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_redaction import redact
 from services.lab_ingestion.adapters.hl7_secrets import written_dates
 from services.lab_ingestion.adapters.json_redaction import redact_json
-from services.lab_ingestion.adapters.scrub import REDACTED, date_spellings
+from services.lab_ingestion.adapters.scrub import REDACTED
+from services.lab_ingestion.adapters.secret_spellings import date_spellings
 from tests.unit.lab_ingestion.hl7_samples import FAST
 
 HASH = "a" * 64

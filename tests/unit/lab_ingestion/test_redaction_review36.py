@@ -14,7 +14,7 @@ import pytest
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
 from services.lab_ingestion.adapters.json_redaction import redact_json
-from services.lab_ingestion.adapters.scrub import date_spellings
+from services.lab_ingestion.adapters.secret_spellings import date_spellings
 from services.lab_ingestion.domain.matching import numbers_masked
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.records import KeptRejection

@@ -25,7 +25,7 @@ from services.lab_ingestion.service_layer.rejection_sources import rejection_sou
 from shared.contracts.events.lab import Channel
 
 OID = "2.16.840.1.113883.3.72.5.20"
-# the spellings searched for run into an id (``scrub.run_in_secrets``)
+# the spellings searched for run into an id (``secret_spellings.run_in_secrets``)
 SPELLINGS = {
     "YYYYMMDD": "{y}{m}{d}",
     "DD.MM.YYYY": "{d}.{m}.{y}",
