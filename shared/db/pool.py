@@ -8,6 +8,9 @@ import logging
 
 import asyncpg
 
+# the errors after which the same work may succeed later (the storage's faults, not the
+# work's): ``shared.db.faults``, imported from here by most callers
+from shared.db.faults import TRANSIENT_DB_ERRORS as TRANSIENT_DB_ERRORS
 from shared.db.migrations import quote_schema
 
 log = logging.getLogger(__name__)
@@ -35,47 +38,6 @@ BROKEN_WAIT_SECONDS = 0.25
 class BrokenConnectionError(asyncpg.InterfaceError):  # type: ignore[misc]
     """The connection broke under a statement, reported by asyncpg as its own protocol error
     (``broken_connection``): nothing about the work, which a fresh connection may do."""
-
-
-# Errors after which the same work may succeed later, because they come from the database or
-# the network rather than from the work itself; anything else is a bug or bad data, and
-# retrying it would only fail again (a consumer dead-letters it, lab-ingestion keeps the
-# message as its own failure). By PostgreSQL's SQLSTATE classes:
-TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
-    # the network blinked, the connection broke or never opened (asyncpg's own errors too)
-    OSError,
-    ConnectionError,
-    asyncio.TimeoutError,
-    asyncpg.InterfaceError,  # BrokenConnectionError too (``broken_connection``)
-    # 08: connection exceptions (the server refused or dropped the connection)
-    asyncpg.PostgresConnectionError,
-    # 57: operator intervention: a statement_timeout (57014), a shutdown or crash (57P01,
-    # 57P02), a server still starting (57P03), the database dropped (57P04) or an
-    # idle_session_timeout (57P05)
-    asyncpg.exceptions.OperatorInterventionError,
-    # 55P03: a lock waited for longer than lock_timeout (set for application roles so that a
-    # migration cannot pile every writer up behind it): nothing was done, and the same work
-    # succeeds once the other writer lets go. The rest of class 55 is a bug of ours
-    asyncpg.exceptions.LockNotAvailableError,
-    # 53: out of disk (53100), memory (53200), connections (53300) or a server limit (53400);
-    # the server's state, not the work's
-    asyncpg.exceptions.InsufficientResourcesError,
-    # 25006: read-only after a fail-over to a replica; 25P03 and 25P04: the session was ended
-    # because our transaction idled or ran too long (a stalled client, a slow disk). The
-    # rest of class 25 is a bug of ours (a transaction used wrongly)
-    asyncpg.exceptions.ReadOnlySQLTransactionError,
-    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
-    asyncpg.exceptions.TransactionTimeoutError,
-    # 58: the server's own I/O failed (58030) or its files are missing
-    asyncpg.exceptions.PostgresSystemError,
-    # 40001, 40P01: two transactions collided (serialization failure, deadlock), and one
-    # was rolled back to let the other through. 40002 is a constraint checked at commit:
-    # the data's fault, like any other constraint violation
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    # not listed: 54 (a statement too large or complex: the work's), XX (internal error or
-    # corruption: an operator's), 42, 22, 23 (our SQL or the data)
-)
 
 
 async def broken_connection(
