@@ -14,7 +14,8 @@ Framework-agnostic: the faust agent (or any other consumer) hands over a list of
   ``dead-letter-not-stored``, and the batch goes on: the message is unprocessable anyway, it
   stays in Kafka at the logged position, and a partition blocked behind it would stop every
   later event of the trial (the process would exit, restart and fail on it forever).
-- Transient infrastructure errors are retried with back-off and never dead-letter anything.
+- Transient infrastructure errors (``TRANSIENT_DB_ERRORS``: the storage's faults, a grant revoked
+  or a table renamed by a migration too) are retried with back-off and never dead-letter anything.
 - A handler's failure is dead-lettered ``handler-error`` with its type and SQLSTATE only
   (``error_kind``), never the exception's text: asyncpg's message and DETAIL quote row
   values, and the reason is stored and published on the dead-letter topic. A

@@ -558,6 +558,54 @@ async def test_a_lock_timeout_in_a_handler_is_retried_not_dead_lettered(
     assert sample(registry, "cachexia_batch_retries_total") == 1
 
 
+def server_error(sqlstate: str) -> BaseException:
+    """What asyncpg raises for a server error with this SQLSTATE."""
+    error = asyncpg.PostgresError.new({"C": sqlstate, "M": "server says no", "S": "ERROR"})
+    assert error.sqlstate == sqlstate
+    return error
+
+
+# review 145: faults of the database or its deployment that no event causes: a grant revoked
+# (42501), a table a migration renamed (42P01), a corrupted page (XX001), a feature not
+# supported (0A000). Dead-lettered, every event the consumer met meanwhile would be lost to it
+STORAGE_FAULTS = ["42501", "42P01", "XX001", "0A000"]
+
+
+@pytest.mark.parametrize("sqlstate", STORAGE_FAULTS)
+async def test_a_storage_fault_in_a_handler_is_retried_not_dead_lettered(
+    uow: FakeUnitOfWork, registry: CollectorRegistry, msg: Offsets, sqlstate: str
+) -> None:
+    event = crp_result("S-1", 1.0)
+    calls = 0
+
+    async def revoked(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:  # until an operator restores the grant
+            raise server_error(sqlstate)
+        uow.apply(envelope.event_id)
+
+    handlers: dict[str, EventHandler] = {"LabResultRecorded": revoked}
+    await processor(uow, registry, handlers).process_until_done([msg(event)], never)
+    assert calls == 3
+    assert uow.committed.applied == [event.event_id]
+    assert uow.committed.dead_letters == [], f"{sqlstate} was dead-lettered"
+    assert uow.savepoints == 0, "a storage fault must not trigger the per-event re-run"
+    assert sample(registry, "cachexia_batch_retries_total") == 2
+
+
+@pytest.mark.parametrize("sqlstate", STORAGE_FAULTS)
+async def test_a_storage_fault_storing_a_dead_letter_retries_the_batch(
+    registry: CollectorRegistry, msg: Offsets, sqlstate: str
+) -> None:
+    """Not stored "in plain form", nor skipped as not storable: retried as it is."""
+    garbage = msg(None, value=b"garbage")
+    uow = FakeUnitOfWork(dead_letter_failures={garbage.offset: [server_error(sqlstate)]})
+    await processor(uow, registry).process_until_done([garbage], never)
+    assert [(d.message, d.plain) for d in uow.committed.dead_letters] == [(garbage, False)]
+    assert sample(registry, "cachexia_batch_retries_total") == 1
+
+
 # --- known metric bugs ------------------------------------------------------------------------
 
 

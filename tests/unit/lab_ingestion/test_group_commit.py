@@ -145,6 +145,19 @@ async def test_when_the_failure_handler_fails_too_the_caller_gets_an_error() -> 
     assert isinstance(outcomes[0], RuntimeError)
 
 
+# review 145: faults of the database or its deployment, which no datum of a message causes
+# (a grant revoked, a table renamed by a migration, corruption, a feature not supported, the
+# schema or role gone), were handed to ``on_failure``: kept as the message's own failure
+STORAGE_FAULTS = ["42501", "42P01", "42703", "XX000", "XX001", "0A000", "3F000", "28000"]
+
+
+def server_error(sqlstate: str) -> BaseException:
+    """What asyncpg raises for a server error with this SQLSTATE."""
+    error = asyncpg.PostgresError.new({"C": sqlstate, "M": "server says no", "S": "ERROR"})
+    assert error.sqlstate == sqlstate
+    return error
+
+
 class FailsOnce:
     """A batch processor that raises ``error`` on its first attempt, then commits."""
 
@@ -166,8 +179,10 @@ class FailsOnce:
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         TimeoutError(),
         BrokenConnectionError("the connection was closed in the middle of an operation"),
+        *(server_error(sqlstate) for sqlstate in STORAGE_FAULTS),
     ],
-    ids=["deadlock", "lock-timeout", "starting", "cut-off", "ended-between-statements"],
+    ids=["deadlock", "lock-timeout", "starting", "cut-off", "ended-between-statements",
+         *STORAGE_FAULTS],
 )
 async def test_the_storage_errors_the_composition_root_names_are_retried(
     error: BaseException,
@@ -188,3 +203,65 @@ async def test_the_storage_errors_the_composition_root_names_are_retried(
 async def test_an_attempt_cut_off_is_retried_whatever_errors_the_storage_names() -> None:
     committer = GroupCommitter(FailsOnce(TimeoutError()), transient=())
     assert await run_with(committer, [1]) == [2]
+
+
+class FailsUntil:
+    """A batch processor that raises ``error`` until ``seconds`` have passed, then commits."""
+
+    def __init__(self, error: BaseException, seconds: float) -> None:
+        self.error = error
+        self.until = asyncio.get_running_loop().time() + seconds
+        self.attempts = 0
+
+    async def __call__(self, commands: Sequence[int]) -> list[int]:
+        self.attempts += 1
+        if asyncio.get_running_loop().time() < self.until:
+            raise self.error
+        return [c * 2 for c in commands]
+
+
+@pytest.mark.parametrize("sqlstate", ["42501", "XX001", "0A000"])
+async def test_a_storage_fault_that_lasts_is_answered_resend_and_never_kept(
+    sqlstate: str,
+) -> None:
+    """Review 145: a batch of one failing on a fault of the storage (a grant revoked) was
+    kept as the message's own failure at once (AE "do not resend"); it is retried to the
+    deadline, then its caller gets the error (answered AR / 503: nothing stored)."""
+    kept: list[int] = []
+
+    async def keep(command: int) -> int:
+        kept.append(command)
+        return -command
+
+    failing = FailsUntil(server_error(sqlstate), seconds=60)
+    committer = GroupCommitter(
+        failing, transient=TRANSIENT_DB_ERRORS, on_failure=keep, give_up_after_seconds=0.3
+    )
+    [outcome] = await run_with(committer, [1])
+    assert isinstance(outcome, asyncpg.PostgresError)
+    assert outcome.sqlstate == sqlstate
+    assert kept == []
+    assert failing.attempts > 1
+
+
+async def test_a_fault_that_clears_just_before_the_deadline_is_ridden_out() -> None:
+    """Review 145: the committer gave up as soon as its next back-off would pass the
+    deadline (at 3.2 s of the 5 s it promises). The last sleep is cut to what is left
+    and a last attempt is made at the deadline: back-offs of 0.05, 0.1, 0.2, 0.4 s end at
+    0.75 s, and a fault that clears at 0.9 s of a 1 s window is ridden out."""
+    failing = FailsUntil(server_error("57P03"), seconds=0.9)
+    committer = GroupCommitter(failing, transient=TRANSIENT_DB_ERRORS, give_up_after_seconds=1.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await run_with(committer, [1]) == [2]
+    assert loop.time() - started < 1.0 + 0.3
+
+
+async def test_a_fault_that_outlasts_the_window_is_given_up_soon_after_it() -> None:
+    failing = FailsUntil(server_error("57P03"), seconds=60)
+    committer = GroupCommitter(failing, transient=TRANSIENT_DB_ERRORS, give_up_after_seconds=1.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    [outcome] = await run_with(committer, [1])
+    assert isinstance(outcome, asyncpg.exceptions.CannotConnectNowError)
+    assert 1.0 <= loop.time() - started < 1.0 + 0.3
