@@ -96,4 +96,3 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     # 2F, 38, 39 (a routine's), and 24, 25, 2D, 34, 3B, 40002, 55 but 55P03 (our misuse of
     # a transaction or cursor)
 )
-

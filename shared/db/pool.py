@@ -8,12 +8,14 @@ import logging
 
 import asyncpg
 
-# the errors after which the same work may succeed later (the storage's faults, not the
-# work's): ``shared.db.faults``, imported from here by most callers
-from shared.db.faults import TRANSIENT_DB_ERRORS as TRANSIENT_DB_ERRORS
+from shared.db import faults
 from shared.db.migrations import quote_schema
 
 log = logging.getLogger(__name__)
+
+# The errors after which the same work may succeed later, the storage's faults rather than
+# the work's (``shared.db.faults``); most callers import them from here.
+TRANSIENT_DB_ERRORS = faults.TRANSIENT_DB_ERRORS
 
 # A database that accepts connections but never answers (a hung server, a host whose packets
 # are dropped) would hold a caller for asyncpg's connect timeout of 60 s; these bound opening

@@ -8,6 +8,7 @@ token's primary key makes it wait for that commit, and refuses it if it committe
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,7 +17,9 @@ import pytest
 
 from services.lab_ingestion.adapters.batch_statements import PRUNE_ONE_WRITE_IN
 from services.lab_ingestion.adapters.repository import UNKNOWN_ATTEMPT, LabRepository
+from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.model import StaleBatch
+from shared.db.pool import ReservedConnections
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
 from tests.integration.test_lab_repository import NOW, message_with_result
 
@@ -93,7 +96,23 @@ def token_that_prunes(prunes: bool) -> uuid.UUID:
             return token
 
 
-async def test_tokens_older_than_an_hour_are_pruned_by_one_write_in_many(
+async def commit(pool: asyncpg.Pool, n: int, token: uuid.UUID) -> None:
+    """Message ``n`` with its result, committed by the unit of work under ``token``."""
+    connections = ReservedConnections(pool)
+    try:
+        async with LabIngestionUnitOfWork(connections, "lab-ingestion", STORED_ID) as uow:
+            message, result = message_with_result(n)
+            uow.labs.stage([message], [result], [], [], NOW)
+            uow.labs.stage_batch_token(token, uuid.uuid4())
+            await uow.commit()
+    finally:
+        await connections.close()
+
+
+OLD_TOKENS = "SELECT count(*) FROM committed_batches WHERE committed_at < now() - interval '1 h'"
+
+
+async def test_tokens_older_than_an_hour_are_pruned_after_one_write_in_many(
     pool: asyncpg.Pool,
 ) -> None:
     async with pool.acquire() as conn:
@@ -106,10 +125,47 @@ async def test_tokens_older_than_an_hour_are_pruned_by_one_write_in_many(
         await conn.execute(
             "INSERT INTO committed_batches VALUES ($1, now() - interval '59 minutes')", recent
         )
-        old = "SELECT count(*) FROM committed_batches WHERE committed_at < now() - interval '1 h'"
-        await write(conn, 1, token_that_prunes(False))
-        assert await conn.fetchval(old) == 20
-        await write(conn, 2, token_that_prunes(True))
-        assert await conn.fetchval(old) == 0
+    await commit(pool, 1, token_that_prunes(False))
+    assert await pool.fetchval(OLD_TOKENS) == 20
+    await commit(pool, 2, token_that_prunes(True))
+    assert await pool.fetchval(OLD_TOKENS) == 0
+    async with pool.acquire() as conn:
         assert await LabRepository(conn, STORED_ID).committed_attempt(recent) == UNKNOWN_ATTEMPT
-        assert await conn.fetchval("SELECT count(*) FROM committed_batches") == 3
+    assert await pool.fetchval("SELECT count(*) FROM committed_batches") == 3
+
+
+async def test_a_prune_that_fails_is_ignored_and_the_write_stands(
+    database: str, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review 145: the prune was part of the write, and DELETE revoked on the table made
+    one write in 64 fail (the message answered AE, never stored). It runs after the
+    commit, and its failure is logged by its type and ignored."""
+    role = f"app_{uuid.uuid4().hex[:10]}"
+    await pool.execute(
+        f"CREATE ROLE {role} NOLOGIN; GRANT ALL ON SCHEMA lab_ingestion, public TO {role};"
+        f" GRANT ALL ON ALL TABLES IN SCHEMA lab_ingestion, public TO {role};"
+        f" GRANT ALL ON ALL FUNCTIONS IN SCHEMA lab_ingestion, public TO {role};"
+        f" REVOKE DELETE ON committed_batches FROM {role};"
+        """INSERT INTO committed_batches (token, committed_at)
+           SELECT gen_random_uuid(), now() - interval '2 hours' FROM generate_series(1, 3)"""
+    )
+    as_role = await asyncpg.create_pool(
+        database, min_size=1, max_size=2,
+        server_settings={"search_path": "lab_ingestion,public"},
+        setup=lambda conn: conn.execute(f"SET ROLE {role}"),  # each time it is lent
+    )  # fmt: skip
+    try:
+        token = token_that_prunes(True)
+        with caplog.at_level(logging.WARNING):
+            await commit(as_role, 1, token)
+        assert await pool.fetchval("SELECT count(*) FROM messages") == 1
+        async with pool.acquire() as conn:
+            assert await LabRepository(conn, STORED_ID).committed_attempt(token) is not None
+        assert await pool.fetchval(OLD_TOKENS) == 3  # left for a later prune
+        [warning] = [r for r in caplog.records if r.getMessage().startswith("pruning old")]
+        assert warning.__dict__["error"] == "InsufficientPrivilegeError (SQLSTATE 42501)"
+        await commit(as_role, 2, token_that_prunes(False))  # the connection still serves
+        assert await pool.fetchval("SELECT count(*) FROM messages") == 2
+    finally:
+        await as_role.close()
+        await pool.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")

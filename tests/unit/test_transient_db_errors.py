@@ -124,7 +124,7 @@ def test_every_code_asyncpg_knows_is_classed_by_its_sqlstate_class() -> None:
     """The tuple names asyncpg's exception classes; it must say what the SQLSTATE classes
     of ``STORAGE_SQLSTATE_CLASSES`` (and the single codes of ``STORAGE_SQLSTATES``) say,
     for every code PostgreSQL defines (asyncpg's map of them)."""
-    known = type(asyncpg.PostgresError)._message_map  # noqa: SLF001 - asyncpg's code table
+    known = type(asyncpg.PostgresError)._message_map  # asyncpg's code table
     assert len(known) > 200
     wrong = sorted(
         code

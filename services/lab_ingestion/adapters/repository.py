@@ -20,7 +20,8 @@ from services.lab_ingestion.adapters.batch_statements import (
     COMMITTED_ATTEMPT,
     LOOKUP,
     STORED_RESULTS,
-    write_statement,
+    WRITE,
+    prunes,
 )
 from services.lab_ingestion.adapters.sources import sender_of
 from services.lab_ingestion.adapters.stored_ids import RESOLVED, StoredId
@@ -67,6 +68,7 @@ class LabRepository:
         self._conn = conn
         self._stored_id = stored_id
         self._staged: StagedBatch | None = None
+        self.prune_due = False  # old attempt tokens, after the last write's commit (its own)
 
     async def allowed_sources(self) -> dict[SourceKey, Sender]:
         """The allow-list: each sender with the time zone of its local times, its site and
@@ -202,6 +204,7 @@ class LabRepository:
             if error.sqlstate != STALE_BATCH_SQLSTATE:
                 raise
             raise StaleBatch("the batch's assumptions no longer hold") from error
+        self.prune_due = prunes(staged.token)
 
     async def _execute_write(self, staged: StagedBatch, outbox: list[OutgoingEvent]) -> None:
         assumed = staged.assumptions
@@ -209,7 +212,7 @@ class LabRepository:
         claims = key_claims(staged.results, assumed.new_result_keys, new_keys)
         identifiers = identifier_rows(staged.results, self._stored_id, set(claims))
         await self._conn.execute(
-            write_statement(staged.token),
+            WRITE,
             [h for h, _ in assumed.subjects],
             [s.subject_id if s else None for _, s in assumed.subjects],
             [s.site_id if s else None for _, s in assumed.subjects],

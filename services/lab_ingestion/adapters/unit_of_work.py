@@ -17,6 +17,8 @@ changing chains, so that it reads every chain as the last writer left it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -25,12 +27,16 @@ from typing import Self
 
 import asyncpg
 
+from services.lab_ingestion.adapters.batch_statements import PRUNE_TOKENS
 from services.lab_ingestion.adapters.rejections import RejectionStore
 from services.lab_ingestion.adapters.repository import LabRepository
 from services.lab_ingestion.adapters.stored_ids import StoredId
 from shared.db.pool import ReservedConnections, broken_connection
 from shared.db.unit_of_work import PostgresUnitOfWork
+from shared.errors import error_kind
 from shared.messaging.outbox import OutboxWriter
+
+log = logging.getLogger(__name__)
 
 
 class LabIngestionUnitOfWork(PostgresUnitOfWork):
@@ -122,6 +128,24 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         self._observe_commit(time.perf_counter() - started)
         if events:
             self._outbox_written()
+        if self.labs.prune_due:
+            await self._prune_tokens()
+
+    async def _prune_tokens(self) -> None:
+        """Drop attempt tokens older than an hour, after the batch committed, in a statement
+        of its own: housekeeping whose failure (a DELETE revoked, a lost connection) is
+        logged by its type and ignored, never the lab's write's (review 145); a later
+        prune catches up. A connection that failed other than by the server's answer is
+        ended: its protocol state is unknown."""
+        self.labs.prune_due = False
+        try:
+            await self.connection.execute(PRUNE_TOKENS)
+        except Exception as exc:
+            log.warning("pruning old batch tokens failed; ignored",
+                        extra={"error": error_kind(exc)})  # fmt: skip
+            if not isinstance(exc, asyncpg.PostgresError):
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    self.connection.terminate()
 
     async def rollback(self) -> None:
         """Drop what was staged (and end the chain lock's transaction, if one is open)."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.lab_ingestion.adapters.batch_rows import key_claims, result_row
-from services.lab_ingestion.adapters.batch_statements import write_statement
+from services.lab_ingestion.adapters.batch_statements import WRITE
 from services.lab_ingestion.domain.model import NormalisedResult
 from services.lab_ingestion.domain.records import ResultRecord
 from shared.contracts.events.lab import Analyte, Comparator
@@ -53,7 +53,7 @@ def test_a_results_row_ends_with_whether_the_laboratory_commented() -> None:
     assert result_row(commented, str)[-2] is True
     assert result_row(written("LIS", "K"), str)[-2] is False
     assert "supersedes_result_id, cancelled_at, laboratory_comment, comparator)" in " ".join(
-        write_statement(None).split()
+        WRITE.split()
     )
 
 

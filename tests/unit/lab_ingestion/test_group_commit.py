@@ -153,8 +153,8 @@ STORAGE_FAULTS = ["42501", "42P01", "42703", "XX000", "XX001", "0A000", "3F000",
 
 def server_error(sqlstate: str) -> BaseException:
     """What asyncpg raises for a server error with this SQLSTATE."""
-    error = asyncpg.PostgresError.new({"C": sqlstate, "M": "server says no", "S": "ERROR"})
-    assert error.sqlstate == sqlstate
+    error: BaseException = asyncpg.PostgresError.new({"C": sqlstate, "M": "no", "S": "ERROR"})
+    assert getattr(error, "sqlstate", None) == sqlstate
     return error
 
 
@@ -181,8 +181,14 @@ class FailsOnce:
         BrokenConnectionError("the connection was closed in the middle of an operation"),
         *(server_error(sqlstate) for sqlstate in STORAGE_FAULTS),
     ],
-    ids=["deadlock", "lock-timeout", "starting", "cut-off", "ended-between-statements",
-         *STORAGE_FAULTS],
+    ids=[
+        "deadlock",
+        "lock-timeout",
+        "starting",
+        "cut-off",
+        "ended-between-statements",
+        *STORAGE_FAULTS,
+    ],
 )
 async def test_the_storage_errors_the_composition_root_names_are_retried(
     error: BaseException,
