@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from aiokafka.errors import KafkaError
 
+from shared.db.faults import DEPLOYMENT_DB_ERRORS
 from shared.db.pool import TRANSIENT_DB_ERRORS
 from shared.errors import error_kind
 from shared.shutdown import ShutdownBudget, run_bounded
@@ -38,6 +39,8 @@ async def retry_dependency(
             raise StartAborted
         try:
             return await attempt()
+        except DEPLOYMENT_DB_ERRORS:
+            raise  # a migration's SQL or grants, a role or database gone: said at once
         except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
             if stopping.is_set():
                 raise StartAborted from exc

@@ -96,3 +96,21 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     # 2F, 38, 39 (a routine's), and 24, 25, 2D, 34, 3B, 40002, 55 but 55P03 (our misuse of
     # a transaction or cursor)
 )
+
+# Of those, the faults of the deployment rather than of an outage: a migration's SQL or its
+# grants, a role, schema or database gone, a server of another version or its configuration.
+# Met while running, they are retried and answered resend (above); met at start-up, while
+# the service migrates and checks its dependencies, they stop it at once with their kind
+# named (``shared.startup.retry_dependency``): waiting would only hide them from whoever
+# deploys it, behind a log of "waiting for a dependency" that is answering.
+DEPLOYMENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    pg.SyntaxOrAccessError,
+    pg.InvalidSchemaNameError,
+    pg.InvalidCatalogNameError,
+    pg.InvalidAuthorizationSpecificationError,
+    pg.InvalidRoleSpecificationError,
+    pg.FeatureNotSupportedError,
+    pg.InvalidSQLStatementNameError,
+    pg.InternalServerError,
+    pg.ConfigFileError,
+)

@@ -53,3 +53,24 @@ async def test_a_dependency_waited_for_is_logged_by_its_errors_type_and_code(
     assert record.__dict__["dependency"] == "postgres"
     assert record.__dict__["error"] == logged
     assert SECRET not in repr(record.__dict__)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("42501", asyncpg.exceptions.InsufficientPrivilegeError),
+        ("42601", asyncpg.exceptions.PostgresSyntaxError),
+        ("3D000", asyncpg.exceptions.InvalidCatalogNameError),
+        ("28P01", asyncpg.exceptions.InvalidPasswordError),
+    ],
+)
+async def test_a_fault_of_the_deployment_stops_the_start_at_once(
+    code: str, error: type[asyncpg.PostgresError]
+) -> None:
+    """Retried while running (review 145: never the message's fault), but at start-up a
+    migration's grant or SQL, or a database or role gone, is said at once, not waited for."""
+    fault = error.new({"S": "ERROR", "C": code, "M": "denied"})
+    with pytest.raises(error):
+        await asyncio.wait_for(
+            retry_dependency(asyncio.Event(), "postgres", failing_once(fault)), timeout=5
+        )
