@@ -77,6 +77,9 @@ class ConsumerMetrics:
             "cachexia_batch_retries_total", "Batches retried after a transient error",
             ["service"], registry=registry,
         )  # fmt: skip
+        # at 0 from the start: increase() misses a series' first sample, and a consumer stuck
+        # retrying from its first batch on must alert (CachexiaConsumerRetrying)
+        self.batch_retries.labels(service)
         self.handler_duration = Histogram(
             "cachexia_handler_duration_seconds", "Time to apply one batch of events",
             ["service", "consumer"], buckets=LATENCY_BUCKETS, registry=registry,

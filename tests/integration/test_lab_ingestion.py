@@ -336,7 +336,7 @@ async def test_patient_not_enrolled_is_acknowledged_counted_and_discarded(lab: L
     assert await lab.pool.fetchval("SELECT count(*) FROM messages") == 1
     async with aiohttp.ClientSession() as http, http.get(f"{lab.http}/metrics") as response:
         metrics = await response.text()
-    assert 'lab_unmatched_patient_total{channel="mllp"} 1.0' in metrics
+    assert 'lab_unmatched_patient_total{channel="mllp",source="LIS^HOSP"} 1.0' in metrics
     await assert_nothing_kept_of(lab, "MRN9999", published=1)
 
 

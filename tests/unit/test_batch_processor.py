@@ -744,3 +744,12 @@ async def test_a_dead_letter_stored_before_is_not_counted_again(
     assert (
         sample(registry, "cachexia_dead_letters_total", topic=LAB, reason="invalid-envelope") == 0
     )
+
+
+def test_the_batch_retry_count_is_shown_at_zero_before_any_batch() -> None:
+    """Review 149: the series appeared with the first retry, which increase() does not count,
+    so a consumer stuck retrying from its first batch on never raised its alert."""
+    registry = CollectorRegistry()
+    ConsumerMetrics(registry, SERVICE)
+    retries = registry.get_sample_value("cachexia_batch_retries_total", {"service": SERVICE})
+    assert retries == 0

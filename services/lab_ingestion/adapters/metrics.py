@@ -7,7 +7,7 @@ per HTTP request (README: Metrics).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.contracts.events.lab import Channel
 from shared.metrics import LabelledChildren
@@ -39,9 +39,10 @@ class LabIngestionMetrics:
             "Messages received again (under their own id or restating stored results)",
             ["channel"], registry=registry,
         )  # fmt: skip
+        # source as lab_messages_accepted_total's: a sender on the allow-list (bounded)
         self.unmatched = Counter(
             "lab_unmatched_patient_total", "Messages about patients not enrolled (discarded)",
-            ["channel"], registry=registry,
+            ["channel", "source"], registry=registry,
         )  # fmt: skip
         self.late_enrolments = Counter(
             "lab_late_enrolments_total",
@@ -87,6 +88,13 @@ class LabIngestionMetrics:
             " the count is the number of batches",
             buckets=ACK_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.last_commit = Gauge(
+            "lab_last_commit_timestamp_seconds",
+            "Unix time of the last batch commit that wrote something (results, rejections,"
+            " their events): 0 since the start until one did. Messages arriving while it"
+            " stays old mean the database takes no writes (readiness only reads)",
+            registry=registry,
+        )
         self.empty_frames = Counter(
             "lab_mllp_empty_frames_total",
             "MLLP frames with nothing but blanks between <VT> and <FS> (an engine's"
@@ -105,6 +113,26 @@ class LabIngestionMetrics:
             " not kept: their peer address had left its budget of kept rejections a minute",
             registry=registry,
         )
+        self.connections_open = Gauge(
+            "lab_mllp_connections_open", "MLLP connections open", registry=registry
+        )
+        self.connections_refused = Counter(
+            "lab_mllp_connections_refused_total",
+            "MLLP connections closed at once: the connection cap reached, none idle long"
+            " enough to give up its slot (the peer retries)",
+            registry=registry,
+        )
+        self.connections_evicted = Counter(
+            "lab_mllp_connections_evicted_total",
+            "Idle MLLP connections closed to give their slot to a new one at the cap",
+            registry=registry,
+        )
+        self.connection_errors = Counter(
+            "lab_mllp_connection_errors_total",
+            "MLLP connections closed on an internal error (a defect): the frame being read"
+            " or answered gets no ACK, and its lab resends it",
+            registry=registry,
+        )
         self.ack_latency = Histogram(
             "lab_ack_latency_seconds",
             "Time from a complete MLLP frame, or the start of an HTTP request, to its answer",
@@ -112,6 +140,6 @@ class LabIngestionMetrics:
         )  # fmt: skip
         self.child = LabelledChildren().of  # a labelled series, looked up once
         for channel in Channel:  # every channel's series shown from the start, at 0
-            for per_channel in (self.duplicates, self.unmatched, self.results, self.cancelled,
+            for per_channel in (self.duplicates, self.results, self.cancelled,
                                 self.not_obtained, self.limits):  # fmt: skip
                 self.child(per_channel, channel.value)

@@ -147,6 +147,7 @@ class MllpListener:
             writer.close()
             return
         if len(self._open) >= self._max_connections and not self._free_a_slot():
+            self._metrics.connections_refused.inc()
             log.warning("MLLP connection refused: too many open, none idle",
                         extra={"limit": self._max_connections})  # fmt: skip
             writer.close()
@@ -154,18 +155,21 @@ class MllpListener:
         task = asyncio.current_task()
         if task is not None:
             self._open.open(task, reader, writer)
+            self._metrics.connections_open.set(len(self._open))
         keep_alive(writer)
         try:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
             pass
         except Exception as exc:  # a defect: no ACK for this frame, the sender resends it
+            self._metrics.connection_errors.inc()
             # the type only: an error's text can quote the input
             log.error("MLLP connection closed on an internal error",
                       extra={"error": type(exc).__name__})  # fmt: skip
         finally:
             if task is not None:
                 self._open.close(task)
+                self._metrics.connections_open.set(len(self._open))
             writer.close()
 
     def _free_a_slot(self) -> bool:
@@ -173,6 +177,7 @@ class MllpListener:
         idle = self._open.free_a_slot(self._yield_slot_after)
         if idle is None:
             return False
+        self._metrics.connections_evicted.inc()
         log.info("MLLP connection closed: idle longest, its slot taken by a new one",
                  extra={"idle_seconds": round(idle, 1)})  # fmt: skip
         return True

@@ -67,11 +67,14 @@ def count_outcome(
         child(metrics.resend_asked, channel, outcome.resend_reason.value).inc(count)
     elif outcome.accepted:
         child(metrics.accepted, channel, label).inc(count)
+        # looked up even at 0: a sender's series exists from its first accepted message, so
+        # increase() sees its first message about a patient not enrolled (the share alert)
+        unmatched = child(metrics.unmatched, channel, label)
         for part in outcome.parts or (outcome,):  # a transaction's messages, one by one
             if part.duplicate:
                 child(metrics.duplicates, channel).inc()
             if not part.enrolled:
-                child(metrics.unmatched, channel).inc()
+                unmatched.inc()
         for counter, counted in (
             (metrics.results, outcome.results), (metrics.cancelled, outcome.cancelled),
             (metrics.not_obtained, outcome.not_obtained), (metrics.limits, outcome.limits),
