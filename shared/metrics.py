@@ -1,13 +1,13 @@
 """Prometheus metrics, one object per component, each built from an injected registry.
 
 Names end in ``_total`` (counters), ``_seconds`` (durations, ages) or ``_bytes``; gauges that
-count things carry the unit in the name (``_events``, ``_messages``). Two names are
-exceptions: ``cachexia_ready`` (a 0/1 gauge per dependency, 1 when it answers) has no unit to
-end in, and ``_ready_total`` or ``_ready_bool`` would misname it; operators' dashboards, the
-alerts (``CachexiaNotReady``) and probes use it under this name, so it is kept. And
-``cachexia_protocol_info`` (always 1) names in its ``version`` label the trial protocol
-version whose parameters the service applies: an info metric, named as Prometheus names
-them. Labels are few and bounded: service, topic, partition, reason code, consumer,
+count things carry the unit in the name (``_events``, ``_messages``, ``_connections``). Two
+names are exceptions: ``cachexia_ready`` (a 0/1 gauge per dependency, 1 when it answers) has
+no unit to end in, and ``_ready_total`` or ``_ready_bool`` would misname it; operators'
+dashboards, the alerts (``CachexiaNotReady``) and probes use it under this name, so it is
+kept. And ``cachexia_protocol_info`` (always 1) names in its ``version`` label the trial
+protocol version whose parameters the service applies: an info metric, named as Prometheus
+names them. Labels are few and bounded: service, topic, partition, reason code, consumer,
 dependency, protocol version.
 """
 

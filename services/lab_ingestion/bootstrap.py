@@ -86,6 +86,7 @@ def build(context: ServiceContext) -> ServiceParts:
         settings.mllp_unlisted_copy_chars, settings.mllp_unlisted_copies_per_minute,
         on_not_kept=metrics.unlisted_not_kept.inc,
     )  # fmt: skip
+
     def written() -> None:  # a batch's write committed: the relay wakes; the write-health
         context.outbox_written()  # gauge moves (once a batch, not a message)
         metrics.last_commit.set_to_current_time()

@@ -50,13 +50,13 @@ async def writes_refused(pool: asyncpg.Pool) -> AsyncIterator[None]:
 
 async def test_writes_refused_stop_the_last_commit_clock_and_count_resends(lab: Lab) -> None:
     assert await lab.metric(LAST_COMMIT) == 0  # nothing written since the start
-    assert await lab.metric("lab_mllp_connections_open") == 0
+    assert await lab.metric("lab_mllp_open_connections") == 0
     client = await lab.mllp()
     before = time.time()
     assert msa(await client.exchange(oru("W-1", [obx("1988-5", "12", "mg/L")])))[1] == "AA"
     committed = await lab.metric(LAST_COMMIT)
     assert before - 1 <= committed <= time.time() + 1
-    assert await lab.metric("lab_mllp_connections_open") == 1
+    assert await lab.metric("lab_mllp_open_connections") == 1
     async with writes_refused(lab.pool):
         answer = await client.exchange(oru("W-2", [obx("1988-5", "13", "mg/L")], order="O2"))
         assert msa(answer)[1] == "AR"

@@ -10,7 +10,7 @@ from services.crp_monitor.adapters.metrics import CrpMonitorMetrics
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from shared.metrics import ConsumerMetrics, OutboxMetrics, ProtocolMetrics, ReadinessMetrics
 
-UNITS = ("_total", "_seconds", "_bytes", "_events", "_messages")
+UNITS = ("_total", "_seconds", "_bytes", "_events", "_messages", "_connections")
 # a 0/1 gauge; operators use the name; an info metric (see the module's docstring)
 DOCUMENTED_EXCEPTIONS = {"cachexia_ready", "cachexia_protocol_info"}
 

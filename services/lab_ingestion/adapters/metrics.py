@@ -114,7 +114,7 @@ class LabIngestionMetrics:
             registry=registry,
         )
         self.connections_open = Gauge(
-            "lab_mllp_connections_open", "MLLP connections open", registry=registry
+            "lab_mllp_open_connections", "MLLP connections open", registry=registry
         )
         self.connections_refused = Counter(
             "lab_mllp_connections_refused_total",

@@ -16,7 +16,7 @@ from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.test_mllp_listener import CountingAcknowledger, connect
 
 FRAME = b"\x0bMSH|^~\\&|LIS|HOSP\r\x1c\r"
-NAMES = ("lab_mllp_connections_open", "lab_mllp_connections_refused_total",
+NAMES = ("lab_mllp_open_connections", "lab_mllp_connections_refused_total",
          "lab_mllp_connections_evicted_total", "lab_mllp_connection_errors_total")  # fmt: skip
 
 
@@ -43,15 +43,15 @@ async def test_open_connections_and_refusals_at_the_cap_are_counted() -> None:
     value = registry.get_sample_value
     try:
         held = [await connect(port) for _ in range(2)]
-        await _until(lambda: value("lab_mllp_connections_open") == 2)
+        await _until(lambda: value("lab_mllp_open_connections") == 2)
         reader, writer = await connect(port)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # refused: closed at once
         writer.close()
         assert value("lab_mllp_connections_refused_total") == 1
-        assert value("lab_mllp_connections_open") == 2
+        assert value("lab_mllp_open_connections") == 2
         for _, w in held:
             w.close()
-        await _until(lambda: value("lab_mllp_connections_open") == 0)
+        await _until(lambda: value("lab_mllp_open_connections") == 0)
     finally:
         stopping.set()
         await serving
@@ -71,7 +71,7 @@ async def test_a_connection_closed_on_an_internal_error_is_counted() -> None:
         await writer.drain()
         assert await asyncio.wait_for(reader.read(), 5) == b""  # no ACK: the lab resends
         writer.close()
-        await _until(lambda: registry.get_sample_value("lab_mllp_connections_open") == 0)
+        await _until(lambda: registry.get_sample_value("lab_mllp_open_connections") == 0)
         assert registry.get_sample_value("lab_mllp_connection_errors_total") == 1
     finally:
         stopping.set()
@@ -84,7 +84,8 @@ def _registry_with_metrics() -> tuple[CollectorRegistry, LabIngestionMetrics]:
 
 
 async def _until(condition: object, seconds: float = 5.0) -> None:
+    """Poll ``condition`` (a metric's value, set by the listener's tasks: no event to await)."""
     assert callable(condition)
     async with asyncio.timeout(seconds):
-        while not condition():
+        while not condition():  # noqa: ASYNC110  # a metric's value: there is no event
             await asyncio.sleep(0.02)
