@@ -87,13 +87,15 @@ def build(context: ServiceContext) -> ServiceParts:
         on_not_kept=metrics.unlisted_not_kept.inc,
     )  # fmt: skip
 
-    def written() -> None:  # a batch's write committed: the relay wakes; the write-health
-        context.outbox_written()  # gauge moves (once a batch, not a message)
+    def committed(seconds: float) -> None:  # every write committed, events or none (a
+        # preliminary result publishes none): timed, and the write-health gauge moves, once a
+        # batch, not a message (review 151: it stood still on writes without events)
+        metrics.commit_duration.observe(seconds)
         metrics.last_commit.set_to_current_time()
 
     ingestor = BatchIngestor(
         lambda: LabIngestionUnitOfWork(
-            connections, NAME, stored_id, metrics.commit_duration.observe, written
+            connections, NAME, stored_id, committed, context.outbox_written
         ),
         hasher,
         params=unit_parameters(protocol),

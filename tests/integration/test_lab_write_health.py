@@ -66,3 +66,17 @@ async def test_writes_refused_stop_the_last_commit_clock_and_count_resends(lab: 
         # what the runbook warns of: readiness reads, it does not write
         assert await lab.metric("cachexia_ready", dependency="postgres") == 1
     await client.close()
+
+
+async def test_a_write_that_publishes_nothing_moves_the_last_commit_clock(lab: Lab) -> None:
+    """A preliminary result is stored, never published: its commit is a write all the same,
+    and the clock the alert LabNothingCommitted reads must move (review 151: it stood at 0
+    while preliminaries, not-obtained results and their cancellations were written)."""
+    client = await lab.mllp()
+    before = time.time()
+    preliminary = oru("P-1", [obx("1988-5", "12", "mg/L", status="P")], order="PO1")
+    assert msa(await client.exchange(preliminary))[1] == "AA"
+    assert await lab.pool.fetchval("SELECT count(*) FROM outbox") == 0  # nothing published
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    assert before - 1 <= await lab.metric(LAST_COMMIT) <= time.time() + 1
+    await client.close()
