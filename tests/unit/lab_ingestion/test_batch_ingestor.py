@@ -22,7 +22,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.repository import BatchLookup
+from services.lab_ingestion.adapters.batch_lookup import BatchLookup
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,

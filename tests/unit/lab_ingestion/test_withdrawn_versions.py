@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.repository import BatchLookup
+from services.lab_ingestion.adapters.batch_lookup import BatchLookup
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
