@@ -186,3 +186,23 @@ async def _read_back(servers: str, position: dict[tuple[str, int], int]) -> dict
         return await publisher.read_back(position)
     finally:
         await publisher.stop()
+
+
+async def test_one_subjects_events_are_published_in_the_order_they_were_committed(
+    database: str, broker: EmbeddedTansu
+) -> None:
+    """A correction or a cancellation never reaches a consumer before the result it changes
+    (review 147: the relay reading its outbox newest first survived every test)."""
+    pool = await migrated_pool(database, "order")
+    events = [crp_result("S-7", 30.0 + i) for i in range(5)]
+    for event in events:  # five commits, one after the other, before the relay runs
+        await record(pool, LAB_RESULTS, [event], commit=True)
+
+    await run_relay_until_idle(make_relay(pool, broker.bootstrap_servers, "order"))
+
+    published = [
+        Envelope.from_bytes(v).event_id
+        for v in await read_topic(broker.bootstrap_servers, LAB_RESULTS, len(events))
+    ]
+    assert published == [e.event_id for e in events]
+    await pool.close()

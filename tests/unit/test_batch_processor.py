@@ -753,3 +753,27 @@ def test_the_batch_retry_count_is_shown_at_zero_before_any_batch() -> None:
     ConsumerMetrics(registry, SERVICE)
     retries = registry.get_sample_value("cachexia_batch_retries_total", {"service": SERVICE})
     assert retries == 0
+
+
+async def test_a_lock_timeout_during_the_isolated_rerun_is_retried_not_dead_lettered() -> None:
+    """The batch holds a poison event, so it is re-run event by event; an innocent event
+    meeting a lock timeout then is retried, never dead-lettered (review 147: an enrolment so
+    lost would have its patient's results discarded as not enrolled)."""
+    uow, registry, msg = FakeUnitOfWork(), CollectorRegistry(), Offsets()
+    poison, innocent = crp_result("S-1", 1.0), crp_result("S-2", 2.0)
+    calls = 0
+
+    async def handler(uow: Any, envelope: Envelope, payload: EventPayload) -> None:
+        nonlocal calls
+        if envelope.event_id == poison.event_id:
+            raise ValueError("a defect this event triggers")
+        calls += 1
+        if calls == 2:  # the isolated re-run meets a migration holding the table's lock
+            raise asyncpg.exceptions.LockNotAvailableError("canceling statement: lock timeout")
+        uow.apply(envelope.event_id)
+
+    await processor(uow, registry, {"LabResultRecorded": handler}).process_until_done(
+        [msg(innocent), msg(poison)], never
+    )
+    assert uow.committed.applied == [innocent.event_id]
+    assert [d.message.offset for d in uow.committed.dead_letters] == [2]  # the poison only

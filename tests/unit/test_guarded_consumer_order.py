@@ -4,6 +4,7 @@ one, and the old positions would deliver its later events before its earlier one
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,34 @@ async def test_the_coordination_connection_opened_again_is_suspect_and_carries_n
     refuse_commits_without_membership(coordinator)  # installed at the assignment already
     with pytest.raises(UnknownMemberIdError):  # aiokafka's retry of that commit
         await coordinator._do_commit_offsets(None, {TP0: 6})
+
+
+async def test_a_seek_of_an_earlier_assignment_does_not_set_the_new_ones_offsets(
+    tmp_path: Path,
+) -> None:
+    """A seek begun in an earlier assignment (the old log's committed offset, before a broker
+    restart) answered after a rebalance must not overwrite the new assignment's offsets:
+    faust would drop the new log's events below it (review 147)."""
+    faked = await faked_consumer(tmp_path)
+    consumer = faked.consumer
+    await consumer.on_partitions_assigned({TP0}, 1)
+    gate = asyncio.Event()
+    calls = 0
+    thread: Any = consumer._thread
+
+    async def seek_to_committed() -> dict[Any, int | None]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the old assignment's seek: answered late, with the old log's offset
+            await gate.wait()
+            return {TP0: 5}
+        return {TP0: None}  # the restarted broker holds nothing committed
+
+    thread.seek_to_committed = seek_to_committed
+    old_seek = asyncio.create_task(consumer.perform_seek())
+    await asyncio.sleep(0)
+    await faked.rebalance()  # revoked and assigned again; the new assignment seeks
+    gate.set()
+    await old_seek
+    assert consumer._read_offset.get(TP0) is None
+    assert TP0 not in consumer._committed_offset

@@ -271,3 +271,55 @@ async def test_a_fault_that_outlasts_the_window_is_given_up_soon_after_it() -> N
     [outcome] = await run_with(committer, [1])
     assert isinstance(outcome, asyncpg.exceptions.CannotConnectNowError)
     assert 1.0 <= loop.time() - started < 1.0 + 0.3
+
+
+class BackAfterTwoResets:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, commands: Sequence[int]) -> list[int]:
+        self.calls += 1
+        if self.calls <= 2:
+            raise ConnectionResetError("reset")
+        await asyncio.sleep(0.1)  # a commit takes a round trip or two
+        return [c * 2 for c in commands]
+
+
+async def test_a_last_try_near_the_deadline_still_gets_time_to_commit() -> None:
+    """The last try after a back-off is given at least MIN_ATTEMPT_SECONDS, however little
+    of the deadline is left: a database back after a blink commits the batch (review 147)."""
+    # tries at 0 s and 0.05 s fail; the third starts at about 0.15 s, 0.05 s before the deadline
+    committer: GroupCommitter[int, int] = GroupCommitter(
+        BackAfterTwoResets(), transient=TRANSIENT_DB_ERRORS, give_up_after_seconds=0.2
+    )
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(committer.run(stopping))
+    try:
+        assert await asyncio.wait_for(committer.submit(21), 3) == 42
+    finally:
+        stopping.set()
+        await asyncio.wait_for(worker, 3)
+
+
+async def slow(commands: Sequence[int]) -> list[int]:
+    await asyncio.sleep(0.05)
+    return [c * 2 for c in commands]
+
+
+async def test_a_command_submitted_during_the_stop_is_refused_not_left_waiting() -> None:
+    """Submitted while the committer finishes its last batch (an HTTP request at the stop):
+    refused "shutting down", never left waiting for ever (review 147)."""
+    committer: GroupCommitter[int, int] = GroupCommitter(
+        slow, transient=TRANSIENT_DB_ERRORS, max_batch=1, concurrency=1
+    )
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(committer.run(stopping))
+    first = asyncio.create_task(committer.submit(1))
+    await asyncio.sleep(0.01)  # the batch of 1 is being committed
+    stopping.set()
+    await asyncio.sleep(0)  # the end-of-work mark is queued
+    late = asyncio.create_task(committer.submit(2))  # an HTTP request arriving at the stop
+    assert await first == 2
+    await asyncio.wait_for(worker, 2)
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await asyncio.wait_for(late, 2)
