@@ -699,6 +699,20 @@ def test_missing_collection_time_is_rejected() -> None:
     assert "crp" in result.reason
 
 
+@pytest.mark.parametrize("analyte", [Analyte.CRP, Analyte.NEUTROPHILS])
+def test_a_result_whose_collection_times_disagree_is_refused(analyte: Analyte) -> None:
+    """The adapters mark OBX-14 or OBR-7 against SPM-17 (FHIR: effective against the
+    Specimen's collection) that disagree; the result is placed at neither (a dosing window,
+    the 72-hour CRP window), refused with the adapter's words (review 146: dropping this
+    check survived every unit test)."""
+    conflict = "the collection time in OBX-14 is not the specimen's (SPM-17)"
+    value, unit = ("12.5", ("mg/L",)) if analyte is Analyte.CRP else ("1.2", ("10*9/L",))
+    sent = dataclasses.replace(observation(analyte, value, unit), time_conflict=conflict)
+    result = rejected(normalise(sent), RejectionCode.IMPLAUSIBLE_TIME)
+    assert conflict in result.reason
+    accepted(normalise(observation(analyte, value, unit)))  # the same without the conflict
+
+
 @pytest.mark.parametrize(
     ("value", "flag", "expected"),
     [("12.5", " H ", "H"), ("0.5", "LL", "LL"), ("12.5", "", None), ("12.5", None, None)],
