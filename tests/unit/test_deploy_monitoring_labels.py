@@ -192,3 +192,21 @@ def test_every_lab_sender_alert_groups_by_sender_and_the_unmatched_count_has_it(
     for name in ("LabSenderResultsRejected", "LabSenderSilent", "LabUnmatchedPatientsRising",
                  "LabProcessingFailed"):  # fmt: skip
         assert "source" in " ".join(re.findall(r"by \(([^)]*)\)", rules[name]["expr"])), name
+
+
+def test_any_refused_change_of_a_stored_result_pages_and_lost_results_are_watched() -> None:
+    """A correction or cancellation refused leaves the stored value counting for dose
+    decisions: any one pages (an order cancelled as a whole, OBR-25 X, is refused
+    unknown-result-status), kept shown; results refused for their times or their patient
+    are among the per-sender reasons."""
+    rules = {rule["alert"]: rule for rule in alert_rules()}
+    changes = rules["LabChangeOfAStoredResultRefused"]
+    for code in (RejectionCode.UNKNOWN_STATUS, RejectionCode.UNKNOWN_CORRECTED_RESULT,
+                 RejectionCode.OTHER_PATIENTS_RESULT, RejectionCode.OTHER_SAMPLES_RESULT,
+                 RejectionCode.OTHER_ANALYTES_RESULT):  # fmt: skip
+        assert code.value in changes["expr"], code
+    assert "> 0" in changes["expr"] and "keep_firing_for" in changes
+    assert changes["labels"]["severity"] == "critical"
+    for code in (RejectionCode.MISSING_COLLECTION_TIME, RejectionCode.IMPLAUSIBLE_TIME,
+                 RejectionCode.AMBIGUOUS_PATIENT):  # fmt: skip
+        assert code.value in rules["LabSenderResultsRejected"]["expr"], code
