@@ -1,14 +1,17 @@
 """What laboratory systems write for a result they could not obtain, in the trial's
 languages: English, and the German, French and Italian of its Swiss laboratories (CH-01:
 Synlab, Unilabs, Viollier, Dr. Risch, i.s.h.med write ``Thrombozytenaggregate``, ``folgt``,
-``n.b.``, ``voir commentaire``, ``vedi commento``, ``---``; review 130). Pure: no I/O.
+``n.b.``, ``voir commentaire``, ``vedi commento``, ``---``; review 130), and as German,
+Austrian, French, Italian, Belgian, Dutch and Swedish laboratory systems write it
+(``entfällt``, ``Gerinnsel``, ``Ininterprétable``, ``Non valutabile``, ``volgt``, ``zie
+opm.``, ``ej utfört``; review 152). Pure: no I/O.
 
 A value is read so only when it is made of these alone, give or take separators
 (``says_not_obtained``): any other word may carry a finding (``NONE SEEN - see comment`` is
 a zero count). Never a wording of a zero or undetectable count (``NONE SEEN``, ``NIL``,
 ``n.n.``, ``nicht nachweisbar``, ``negativ``, ``non détectable``, ``non rilevabile``,
-``keine``, ``0``): that is a result, grade 4 for neutrophils, and stays refused so the lab
-is told.
+``niet aantoonbaar``, ``ej påvisbar``, ``keine``, ``kein``, ``0``): that is a result, grade
+4 for neutrophils, and stays refused so the lab is told.
 
 Any case; an accented letter also as its plain letter (``coagule``), an umlaut also as
 ``ae``/``oe``/``ue`` (``haemolytisch``, ``durchgefuehrt``); abbreviations with or without
@@ -46,16 +49,23 @@ _PHRASES: Final = (
     rf"{_SAMPLE}(?:verklumpt|geronnen|hämolytisch|hämolysiert|lipämisch|ikterisch)",
     r"(?:material|probe)(?:menge)? (?:ungenügend|nicht ausreichend)",
     r"(?:ungenügend|zu wenig) material", r"storniert", r"ausstehend",
+    # never "kein" or "keine" alone: a zero count (review 152)
+    r"entfällt", r"kein material", r"gerinnsel",
     # French
     r"(?:voir|cf\.?)\s*(?:commentaire|remarque|note|ci-dessous)",
     r"(?:agrégats?|amas)(?:\s+plaquettaires?)?",
     rf"{_SAMPLE}(?:coagulée?|hémolysée?|lipémique|ictérique)",
     r"non (?:effectuée?|réalisée?|fait)", r"à suivre", r"en cours", r"annulée?",
     r"quantité insuffisante", r"insuffisante?",
+    r"ininterprétable", r"non (?:réalisable|dosable)", r"prélèvement non conforme",
     # Italian
     r"vedi (?:commento|nota)", r"aggregat[io](?:\s+piastrinic[io])?",
     rf"{_SAMPLE}(?:coagulato|emolizzato|lipemico|itterico)", r"non eseguit[oa]",
     r"in corso", r"annullat[oa]", r"materiale insufficiente", r"insufficiente",
+    r"non (?:valutabile|eseguibile)", r"vedi referto",
+    # Dutch and Swedish (review 152: Belgian and Dutch GLIMS, Swedish Flexlab); never
+    # "niet aantoonbaar" or "ej påvisbar" (not detectable: a zero count)
+    r"volgt", r"niet bepaald", r"zie (?:opmerking|opm\.?)", r"ej utfört", r"se kommentar",
 )  # fmt: skip
 # a value made only of a run of dashes (``-``, ``---``): nothing was written; never ``(-)``,
 # ``-/-`` or ``- -``, which German and Swiss laboratories write for "negative" (review 134)
