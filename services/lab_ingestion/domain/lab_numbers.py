@@ -18,6 +18,9 @@ the extreme ones: ALT ``1.500`` U/L read as 1.5 is a normal result for a grade-4
   ``1'234.5``): read so only where it cannot be anything else, each one followed by a group
   of exactly three digits and no decimal mark before it (``12'34``, ``1'2345``, ``1.234'5``
   are refused as before: ``without_thousands_apostrophes``).
+- A space (or a no-break space, U+00A0, U+202F) is the French thousands separator
+  (``142 000`` /mm3): read as the apostrophe is, one kind of space throughout a number
+  (``1 5``, ``12 34``, ``1,5 000`` are refused as before; review 152).
 - Counts per microlitre have no decimals at all: ``1.5`` /uL is a unit mislabelled for
   10^3/uL, read as cells it is grade-4 neutropenia; and a platelet count there none below an
   analyser's resolution (``plausibility``).
@@ -52,6 +55,15 @@ _APOSTROPHES: Final = "'\u2019"
 _THOUSANDS_APOSTROPHE: Final = re.compile(
     f"(?<![0-9.,{_APOSTROPHES}])[1-9][0-9]{{0,2}}(?:[{_APOSTROPHES}][0-9]{{3}})+(?![0-9])"
 )
+# 142 000, 1\u00a0800, 150\u202f000: digits grouped in thousands with a space (U+0020, or
+# the no-break spaces U+00A0 and U+202F French typesetting puts there), read as the Swiss
+# apostrophe is; one kind of space throughout, none after a digit before the first group
+_SPACES: Final = " \u00a0\u202f"
+_THOUSANDS_SPACE: Final = re.compile(
+    f"(?<![0-9.,{_APOSTROPHES}])(?<![0-9][{_SPACES}])"
+    f"[1-9][0-9]{{0,2}}([{_SPACES}])[0-9]{{3}}(?:\\1[0-9]{{3}})*(?![0-9])"
+)
+_SEPARATORS: Final = _APOSTROPHES + _SPACES
 MAX_SIGNIFICANT_DIGITS: Final = 15  # what a binary float (the events' number) keeps exactly
 # one lab number, maybe censored (<5, >= 200, 1,5, 1.500): a reason quotes nothing else
 # (digits and signs in another shape may be a misplaced birth date, phone or AHV number)
@@ -78,12 +90,16 @@ def read_decimal(number: str) -> float | None:
 
 
 def without_thousands_apostrophes(text: str) -> str:
-    """``text`` with the apostrophes of a number grouped in thousands with them taken out
-    (``95'000`` is ``95000``, ``<1\u2019000`` is ``<1000``); any other apostrophe is left, and
-    the value it is in refused as before (``12'34``, ``1'2345``: no group of three)."""
-    if not any(apostrophe in text for apostrophe in _APOSTROPHES):
+    """``text`` with the apostrophes or spaces of a number grouped in thousands with them
+    taken out (``95'000`` is ``95000``, ``<1\u2019000`` is ``<1000``, the French ``142 000``
+    ``142000``, ``150\u00a0000-400\u00a0000`` ``150000-400000``); any other apostrophe or
+    space is left, and the value it is in refused as before (``12'34``, ``1'2345``, ``1 5``,
+    ``12 34``: no group of three). A text with neither is returned as it is, unsearched."""
+    if not any(separator in text for separator in _SEPARATORS):
         return text
-    return _THOUSANDS_APOSTROPHE.sub(lambda m: re.sub(f"[{_APOSTROPHES}]", "", m[0]), text)
+    if any(apostrophe in text for apostrophe in _APOSTROPHES):
+        text = _THOUSANDS_APOSTROPHE.sub(lambda m: re.sub(f"[{_APOSTROPHES}]", "", m[0]), text)
+    return _THOUSANDS_SPACE.sub(lambda m: m[0].replace(m[1], ""), text)
 
 
 def thousands_dot_is_ambiguous(number: str, conversion: UnitConversion) -> bool:
