@@ -19,7 +19,7 @@ from typing import Final
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor, unit_written
 from services.lab_ingestion.domain.unit_shapes import quoted_unit
-from services.lab_ingestion.domain.unit_spellings import recognise_unit
+from services.lab_ingestion.domain.unit_spellings import capitals_readings, recognise_unit
 from services.lab_ingestion.domain.unit_words import units_named
 from shared.contracts.events.lab import CANONICAL_UNITS, Analyte
 
@@ -127,7 +127,7 @@ def resolve_unit(
     if not given:
         return Rejected(RejectionCode.MISSING_UNIT, f"no unit given for {analyte.value}")
     accepted = accepted_units(analyte, params)
-    recognised = [(text, ucum) for text, ucum in ((t, recognise_unit(t)) for t in given) if ucum]
+    recognised = [(t, ucum) for t in given if (ucum := _analyte_unit(t, accepted)) is not None]
     conversions = [
         UnitConversion(analyte, text, ucum, *accepted[ucum])
         for text, ucum in recognised
@@ -154,6 +154,20 @@ def resolve_unit(
         f"unit {_quote(given)} cannot be converted to "
         f"{canonical_unit(analyte)} for {analyte.value}",
     )
+
+
+def _analyte_unit(text: str, accepted: Mapping[str, tuple[float, float]]) -> str | None:
+    """The UCUM code ``text`` stands for (``recognise_unit``). A unit written in capitals
+    throughout whose exact reading is one the analyte is never reported in is read in
+    another case when that is one of the analyte's, and only one: UK laboratory systems
+    write units in capitals, and haemoglobin's ``G/L`` is gram per litre (never giga, a
+    count); the platelets' and neutrophils' ``G/L`` is giga per litre, read exactly, and
+    their ``g/l`` (its case says gram) is refused (review 152)."""
+    ucum = recognise_unit(text)
+    if ucum is None or ucum in accepted:
+        return ucum
+    readings = capitals_readings(text) & accepted.keys()
+    return next(iter(readings)) if len(readings) == 1 else ucum
 
 
 # how ``_another_unit`` names a unit's words that cannot be read whole (``PLT units``,

@@ -65,6 +65,16 @@ COUNT_WORDS: Final[Mapping[str, str]] = MappingProxyType(
 )
 _COUNT_WORD: Final = re.compile(r"([^\W\d_]+)(/.*)", re.DOTALL)
 _MICRO_SIGNS: Final = ("\u00b5", "\u03bc")  # MICRO SIGN and GREEK SMALL LETTER MU
+# an enzyme's activity depends on the temperature it is measured at: IFCC's reference
+# procedures (and so the protocol's ULN multiples) are at 37 °C, which German and Austrian
+# laboratories write after the unit (``U/l 37°C``, ``U/L (37°C)``, ``IU/L @37C``; review
+# 152). Never 25 or 30 °C, the older methods': their values are not 37 °C's, and are refused.
+ENZYME_UNITS: Final = frozenset({"U/L", "ukat/L"})
+_AT_37_C: Final = re.compile(
+    r"(?P<unit>.*?[^\s(@])\s*(?:\(\s*@?\s*37\s*(?:°\s*C|\u2103|C)\s*\)"
+    r"|(?:\s+|\s*@\s*)37\s*(?:°\s*C|\u2103|C))\s*",
+    re.DOTALL,
+)
 
 
 def _build_indexes() -> tuple[Mapping[str, str], Mapping[str, tuple[str, ...]]]:
@@ -87,7 +97,29 @@ def recognise_unit(text: str) -> str | None:
     micro sign stands for a spelling's micro u only, never for the U of units: ``µ/L``
     (nothing before the litre) is no U/L, whatever the case of the rest. A power of ten in
     superscript digits is the caret's (``10⁹/L`` is 10^9/L, ``x10³/mm³`` x10^3/mm3: read
-    digit by digit, ``10³`` was ``103``); a cubed millimetre's ³ is its 3."""
+    digit by digit, ``10³`` was ``103``); a cubed millimetre's ³ is its 3. An enzyme unit
+    may end in its measurement temperature, 37 °C (``_AT_37_C``)."""
+    ucum = _listed_unit(text)
+    if ucum is None and "37" in text and (match := _AT_37_C.fullmatch(text)) is not None:
+        enzyme = _listed_unit(match["unit"])
+        return enzyme if enzyme in ENZYME_UNITS else None
+    return ucum
+
+
+def capitals_readings(text: str) -> frozenset[str]:
+    """The UCUM codes a unit written in capitals throughout (``G/L``, ``MG/DL``), as UK
+    laboratory systems write units, stands for in any case: ``G/L`` is giga (10*9/L) or
+    gram (g/L) per litre. Empty for a unit with a lower-case letter (``g/l`` is gram, its
+    case says so) or a micro sign, or none listed. Only where the exact reading
+    (``recognise_unit``) is a unit the analyte is never reported in does a caller choose
+    among them (``analytes.resolve_unit``)."""
+    compact = "".join(text.split())
+    if compact != compact.upper() or any(c in _MICRO_SIGNS for c in compact):
+        return frozenset()
+    return frozenset(_EXACT[s] for s in _FOLDED.get(compact.lower(), ()))
+
+
+def _listed_unit(text: str) -> str | None:
     written = powers_written_out("".join(text.split()).replace("\u00d7", "x"))
     compact = _count_word_as_listed(written.replace("\u00b3", "3"))
     micro = [i for i, c in enumerate(compact) if c in _MICRO_SIGNS]

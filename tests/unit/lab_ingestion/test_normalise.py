@@ -278,13 +278,12 @@ def test_milli_micro_and_nano_moles_are_never_confused() -> None:
 def test_giga_and_gram_are_never_confused() -> None:
     assert recognise_unit("G/L") == "10*9/L"
     assert recognise_unit("g/L") == "g/L"
-    rejected(
-        normalise(observation(Analyte.HAEMOGLOBIN, "135", ("G/L",))),
-        RejectionCode.UNCONVERTIBLE_UNIT,
-    )
-    rejected(
-        normalise(observation(Analyte.PLATELETS, "150", ("g/L",))), RejectionCode.UNCONVERTIBLE_UNIT
-    )
+    # haemoglobin's all-caps G/L is gram per litre (UK systems write units in capitals;
+    # review 152), never giga: a count per litre is no haemoglobin unit
+    read = normalise(observation(Analyte.HAEMOGLOBIN, "135", ("G/L",)))
+    assert isinstance(read, NormalisedResult) and (read.value, read.unit) == (13.5, "g/dL")
+    for analyte, unit in ((Analyte.HAEMOGLOBIN, "Giga/L"), (Analyte.PLATELETS, "g/L")):
+        rejected(normalise(observation(analyte, "150", (unit,))), RejectionCode.UNCONVERTIBLE_UNIT)
 
 
 # PROTOCOL section 6, as documented: each analyte's units and their factor to its canonical
