@@ -16,7 +16,9 @@ from services.lab_ingestion.domain.unit_shapes import powers_written_out
 
 # UCUM code -> the local spellings also accepted for it (matched after removing whitespace
 # and writing both micro signs as "u"). Spellings written in one case throughout also match
-# in the other case, unless that would make them another unit (G/L is giga, g/L is gram).
+# in the other case, unless that would make them another unit (G/L is giga, g/L is gram;
+# a unit in capitals an analyte is never reported in is read in another case for it, as
+# haemoglobin's G/L: ``capitals_readings``).
 # A micro sign matches only a micro "u" (a lower-case u starting a unit: uL, umol, ukat).
 # "mc" is micro as US hospitals write it (ISMP's error-prone abbreviations: no u, no µ);
 # "Giga/L" is the French laboratories' G/L, "UI/L" the unite/unita/unidad internacional.
