@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 LATIN_1, UTF_8 = ("8859/1", "latin-1"), ("UNICODE UTF-8", "utf-8")
 # the wordings of review 152's laboratories for a count they could not make
 NOT_OBTAINED = (
-    ("Ininterprétable", LATIN_1), ("Non réalisable", LATIN_1), ("Non dosable", LATIN_1),
+    ("Ininterprétable", LATIN_1), ("Non réalisable", LATIN_1),
     ("Prélèvement non conforme", LATIN_1), ("Non valutabile", UTF_8),
     ("Non eseguibile", UTF_8), ("Vedi referto", UTF_8), ("entfällt", LATIN_1),
     ("kein Material", LATIN_1), ("Gerinnsel", LATIN_1), ("volgt", UTF_8),
@@ -168,3 +168,17 @@ async def test_uk_capitals_g_per_l_is_haemoglobin_grams(lab: Lab) -> None:
         ("haemoglobin", 9.8, "g/dL"), ("neutrophils", 0.4, "10*9/L"),
         ("platelets", 142.0, "10*9/L"),
     ]  # fmt: skip
+
+
+async def test_an_undetectable_or_flagged_text_is_refused_not_left_out(lab: Lab) -> None:
+    """Review 154: `Non dosable` is below what the assay measures (a finding, as `nicht
+    messbar` is), and `volgt` flagged LL says it was measured: both refused, so that the lab
+    is told, never dropped beside a stored CRP with AA."""
+    crp = "NM|1988-5^CRP^LN||12|mg/L|<5|H|||F"
+    for control_id, anc in (
+        ("R154-1", "ST|751-8^PNN^LN||Non dosable|G/L|1.8-7.5||||F"),
+        ("R154-2", "ST|751-8^Neutrophils^LN||volgt|10*9/L|1.8-7.7|LL|||F"),
+    ):
+        answer = await _send(lab, _message(control_id, UTF_8[0], anc, crp))
+        assert answer[1] == "AE", answer
+        assert await _stored(lab, control_id) == []

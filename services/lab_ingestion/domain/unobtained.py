@@ -48,17 +48,30 @@ _ACTING_ON_A_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 _CANNOT_OBTAIN = ResultStatusCode.CANNOT_OBTAIN.value
 
 SourceKey = tuple[str, str]
+# Flags that say the result was measured: beyond the instrument's scale (``<``, ``>``) or
+# critically low or high (``LL``, ``HH``). A text saying it could not be obtained beside one
+# contradicts itself ("volgt" flagged LL: review 154): refused, so that the lab is told,
+# never left out as nothing. Other flags (L, H, A, W: an analyser's warning beside clumped
+# platelets) leave it read as not obtained.
+_MEASURED_FLAGS = frozenset({"<", ">", "LL", "HH"})
 
 
 def holds_no_value(observation: ObservationInput) -> bool:
     """A trial result reported as final or preliminary with no value: an empty one, or one
-    saying it could not be obtained (``says_not_obtained``)."""
+    saying it could not be obtained (``says_not_obtained``); never one its flags say was
+    measured beyond its scale or critically low or high (``_MEASURED_FLAGS``)."""
     value = observation.value.strip()
     return (
         status_of(observation) in _REPORTED
         and (not value or says_not_obtained(value))
         and identify_analyte(observation.codes) is not None
+        and _MEASURED_FLAGS.isdisjoint(_flags_of(observation))
     )
+
+
+def _flags_of(observation: ObservationInput) -> set[str]:
+    given = (*observation.flags, observation.abnormal_flag or "")
+    return {flag.strip().upper() for flag in given}
 
 
 def as_not_obtained(

@@ -57,7 +57,9 @@ _PHRASES: Final = (
     rf"{_SAMPLE}(?:coagulée?|hémolysée?|lipémique|ictérique)",
     r"non (?:effectuée?|réalisée?|fait)", r"à suivre", r"en cours", r"annulée?",
     r"quantité insuffisante", r"insuffisante?",
-    r"ininterprétable", r"non (?:réalisable|dosable)", r"prélèvement non conforme",
+    # never "non dosable" or "indosable": below what the assay measures, a finding (review
+    # 154: "CRP non dosable" is an undetectable CRP, as "nicht messbar" is)
+    r"ininterprétable", r"non réalisable", r"prélèvement non conforme",
     # Italian
     r"vedi (?:commento|nota)", r"aggregat[io](?:\s+piastrinic[io])?",
     rf"{_SAMPLE}(?:coagulato|emolizzato|lipemico|itterico)", r"non eseguit[oa]",

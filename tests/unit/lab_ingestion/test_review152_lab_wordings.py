@@ -29,13 +29,13 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import normalise, parse_reference_range, parse_value
 from services.lab_ingestion.domain.unit_spellings import capitals_readings, recognise_unit
-from services.lab_ingestion.domain.unobtained import says_not_obtained
+from services.lab_ingestion.domain.unobtained import holds_no_value, says_not_obtained
 from shared.contracts.events.lab import Analyte
 
 COLLECTED = datetime(2026, 11, 20, 8, tzinfo=UTC) - timedelta(hours=1)
 
 NEW_WORDINGS = (
-    "Ininterprétable", "ininterpretable", "Non réalisable", "non realisable", "Non dosable",
+    "Ininterprétable", "ininterpretable", "Non réalisable", "non realisable",
     "Prélèvement non conforme", "prelevement non conforme", "Non valutabile",
     "Non eseguibile", "Vedi referto", "entfällt", "entfaellt", "kein Material", "Gerinnsel",
     "volgt", "niet bepaald", "zie opmerking", "zie opm.", "zie opm", "ej utfört", "ej utfort",
@@ -46,6 +46,8 @@ STILL_REFUSED = (
     "keine", "kein", "kein Nachweis", "keine Zellen", "none seen", "NONE SEEN", "nil", "0",
     "negativ", "niet aantoonbaar", "ej påvisbar", "non rilevabile", "non détectable",
     "kein Material 0", "volgt 0", "0 - zie opm.", "Gerinnsel 12", "entfällt keine",
+    # below what the assay measures: an undetectable CRP, a finding (review 154)
+    "Non dosable", "non dosable", "indosable", "Indosable",
 )  # fmt: skip
 
 
@@ -167,3 +169,23 @@ def test_capitals_never_confuse_milli_micro_nano_or_another_unit(
     analyte: Analyte, unit: str
 ) -> None:
     assert isinstance(resolve_unit(analyte, (unit,)), Rejected)
+
+
+@pytest.mark.parametrize(
+    ("flags", "not_obtained"),
+    [((), True), (("L",), True), (("A",), True), (("W",), True), (("N",), True),
+     (("LL",), False), (("HH",), False), (("<",), False), ((">",), False),
+     (("A", "LL"), False), (("ll",), False)],
+)  # fmt: skip
+def test_a_text_of_no_value_flagged_as_measured_is_no_value_left_out(
+    flags: tuple[str, ...], not_obtained: bool
+) -> None:
+    """`volgt` (to follow) flagged LL says two things: refused so that the lab is told, never
+    left out as nothing (review 154: a grade-4 ANC so flagged was dropped with AA); an
+    analyser's warning (A, W) or a plain L beside clumped platelets leaves it not obtained."""
+    observation = ObservationInput(
+        result_key="ORD1^751-8^1", codes=(Coding("751-8", "LN"),), value="volgt",
+        unit=("10*9/L",), abnormal_flag=flags[0] if flags else None, flags=flags,
+        collected_at=COLLECTED,
+    )  # fmt: skip
+    assert holds_no_value(observation) is not_obtained
