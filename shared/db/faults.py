@@ -30,6 +30,36 @@ STORAGE_SQLSTATE_CLASSES = frozenset(
 )
 STORAGE_SQLSTATES = frozenset({"25006", "25P03", "25P04", "40001", "40003", "40P01", "55P03"})
 
+# The faults of the deployment rather than of an outage (among TRANSIENT_DB_ERRORS below): a
+# migration's SQL or its grants, a role, schema or database gone, a server of another version
+# or its configuration. Met while running, they are retried and answered resend; met at
+# start-up, while the service migrates and checks its dependencies, they stop it at once with
+# their kind named (``shared.startup.retry_dependency``): waiting would only hide them from
+# whoever deploys it, behind a log of "waiting for a dependency" that is answering.
+DEPLOYMENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    # 42: syntax error or access rule violation: a grant revoked (42501, or a row-level
+    # security policy), a table or column renamed or dropped by a migration half applied
+    # or not yet applied (42P01, 42703), a function missing (42883). Our SQL passes data as
+    # parameters only, so no datum can cause one: the deployment's, until an operator
+    # restores the grant or finishes the migration
+    pg.SyntaxOrAccessError,
+    # 3F, 3D: the schema or the database is gone; 28: the role may no longer log in
+    # (28000, a password changed: 28P01); 0P: a role to switch to is gone
+    pg.InvalidSchemaNameError,
+    pg.InvalidCatalogNameError,
+    pg.InvalidAuthorizationSpecificationError,
+    pg.InvalidRoleSpecificationError,
+    # 0A: a feature not supported here, such as a cached plan whose table a migration
+    # changed (asyncpg's InvalidCachedStatementError) or a server of another version; 26: a
+    # prepared statement the server no longer holds (a connection pooler in between)
+    pg.FeatureNotSupportedError,
+    pg.InvalidSQLStatementNameError,
+    # XX: the server's internal error, or its data or an index corrupted (XX001, XX002):
+    # an operator's to repair; F0: its configuration file
+    pg.InternalServerError,
+    pg.ConfigFileError,
+)
+
 # Errors after which the same work may succeed later, because they come from the database,
 # its deployment or the network rather than from the work itself; anything else is a bug or
 # bad data, and retrying it would only fail again (a consumer dead-letters it, lab-ingestion
@@ -68,49 +98,13 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     pg.SerializationError,
     pg.DeadlockDetectedError,
     pg.StatementCompletionUnknownError,
-    # 42: syntax error or access rule violation: a grant revoked (42501, or a row-level
-    # security policy), a table or column renamed or dropped by a migration half applied
-    # or not yet applied (42P01, 42703), a function missing (42883). Our SQL passes data as
-    # parameters only, so no datum can cause one: the deployment's, until an operator
-    # restores the grant or finishes the migration
-    pg.SyntaxOrAccessError,
-    # 3F, 3D: the schema or the database is gone; 28: the role may no longer log in
-    # (28000, a password changed: 28P01); 0P: a role to switch to is gone
-    pg.InvalidSchemaNameError,
-    pg.InvalidCatalogNameError,
-    pg.InvalidAuthorizationSpecificationError,
-    pg.InvalidRoleSpecificationError,
-    # 0A: a feature not supported here, such as a cached plan whose table a migration
-    # changed (asyncpg's InvalidCachedStatementError) or a server of another version; 26: a
-    # prepared statement the server no longer holds (a connection pooler in between)
-    pg.FeatureNotSupportedError,
-    pg.InvalidSQLStatementNameError,
-    # XX: the server's internal error, or its data or an index corrupted (XX001, XX002):
-    # an operator's to repair; F0: its configuration file; 72: a snapshot too old
-    pg.InternalServerError,
-    pg.ConfigFileError,
+    # the deployment's faults (above): a grant, a migration, a role or database gone
+    *DEPLOYMENT_DB_ERRORS,
+    # 72: a snapshot too old
     pg.SnapshotTooOldError,
     # not listed, the work's own: 22 (data exception), 23 (integrity constraint violation),
     # 21, 27, 44 (the data, through a constraint or trigger), 54 (a statement too large or
     # complex for a server limit: made by the work), P0 (a RAISE of a trigger or function),
     # 2F, 38, 39 (a routine's), and 24, 25, 2D, 34, 3B, 40002, 55 but 55P03 (our misuse of
     # a transaction or cursor)
-)
-
-# Of those, the faults of the deployment rather than of an outage: a migration's SQL or its
-# grants, a role, schema or database gone, a server of another version or its configuration.
-# Met while running, they are retried and answered resend (above); met at start-up, while
-# the service migrates and checks its dependencies, they stop it at once with their kind
-# named (``shared.startup.retry_dependency``): waiting would only hide them from whoever
-# deploys it, behind a log of "waiting for a dependency" that is answering.
-DEPLOYMENT_DB_ERRORS: tuple[type[BaseException], ...] = (
-    pg.SyntaxOrAccessError,
-    pg.InvalidSchemaNameError,
-    pg.InvalidCatalogNameError,
-    pg.InvalidAuthorizationSpecificationError,
-    pg.InvalidRoleSpecificationError,
-    pg.FeatureNotSupportedError,
-    pg.InvalidSQLStatementNameError,
-    pg.InternalServerError,
-    pg.ConfigFileError,
 )
