@@ -46,6 +46,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/ingest_mllp.py
 	PYTHONPATH=. $(BIN)/python bench/fuzz_inputs.py
 	PYTHONPATH=. $(BIN)/python bench/crash_test.py
+	PYTHONPATH=. $(BIN)/python bench/redaction_cost.py
 
 # Re-pin the full dependency set after changing pyproject.toml.
 lock:

@@ -183,6 +183,22 @@ def observation(**changes: Any) -> dict[str, Any]:
     return resource
 
 
+def observation_naming_patients(patients: int) -> dict[str, Any]:
+    """A CRP Observation of ``patients`` contained Patients, each with its own number
+    (``M00000``...): what made a kept copy's redaction quadratic (review 132)."""
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
+        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN123"}},
+        "valueQuantity": {"value": 12.5, "unit": "mg/L"},
+        "contained": [
+            {"resourceType": "Patient", "id": f"p{i}", "identifier": [{"value": f"M{i:05d}"}]}
+            for i in range(patients)
+        ],
+    }
+
+
 def bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
     entries = []
     for resource in resources:

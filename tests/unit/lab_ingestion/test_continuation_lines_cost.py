@@ -1,13 +1,11 @@
-"""The cost of joining continuation lines to the person segment before them
+"""Continuation lines joined to the person segment before them
 (``hl7_kept_lines.kept_lines``): rebuilding the segment for each line was quadratic, a 1 MB
 frame (the default MLLP limit) of one-character lines after PID taking about 6 s of CPU on
-a worker thread holding the GIL (every other sender's ACK waits). Measured as the ratio of
-a 1 MB frame's time to a 250 KB one's (linear: about 4, quadratic: about 16), so that a
-loaded machine slows both alike."""
+a worker thread holding the GIL (every other sender's ACK waits). That cost is copying in C,
+which no count of Python steps sees: ``bench/redaction_cost.py`` times a 1 MB frame against
+a 250 KB one (linear: about 4 times). Here: what such a frame's copy keeps."""
 
 from __future__ import annotations
-
-import time
 
 from services.lab_ingestion.adapters.hl7_redaction import redact
 
@@ -16,18 +14,10 @@ PID = "PID|1||MRN9^^^HOSP^MR||HUBERMANN^ROSWITHA||19510317|F"
 OBX = "OBX|1|NM|1988-5^CRP^LN||42|mg/L|||||F"
 
 
-def _seconds(lines: int) -> float:
-    text = "\r".join([MSH, PID, *["x"] * lines, OBX])
-    best = float("inf")
-    for _ in range(2):  # the faster of two: a pause of the machine is not the code's
-        started = time.perf_counter()
-        kept = redact(text, lambda _: "ab" * 32)
-        best = min(best, time.perf_counter() - started)
-        assert kept.split("\r")[-1] == OBX
-    return best
-
-
-def test_a_megabyte_of_continuation_lines_is_redacted_in_linear_time() -> None:
-    small, large = _seconds(125_000), _seconds(500_000)  # 250 KB, 1 MB
-    assert large < 8 * small + 0.05, f"{large:.2f} s for 1 MB, {small:.2f} s for 250 KB"
-    assert large < 5.0, f"{large:.1f} s to redact a 1 MB message"
+def test_a_megabyte_of_continuation_lines_is_kept_as_one_redacted_person_segment() -> None:
+    text = "\r".join([MSH, PID, *["x"] * 500_000, OBX])  # 1 MB
+    kept = redact(text, lambda _: "ab" * 32).split("\r")
+    assert kept[0] == MSH
+    assert kept[-1] == OBX
+    assert len(kept) == 3, "the lines after PID belong to it"
+    assert kept[1] == f"PID|1||HMAC:{'ab' * 32}^^^HOSP^MR|||||"  # the person's text cleared

@@ -3,59 +3,55 @@ Observation of 1.2 MB with 16,000 contained Patients took 31 s, because every nu
 were looked for in every string, a pattern compiled for each, and the hashes written in
 found by an alternation of thousands. Now one pattern finds the numbers (a trie) and the
 hashes are looked up in a set, and what is masked is what was (the former functions are
-the oracle). Costs are compared at two sizes (linear: about 4 times, quadratic: 16)."""
+the oracle). Costs are compared at two sizes as Python steps (``tests.python_steps``), which
+no load of the machine changes."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable, Iterable
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters import redaction
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.domain.literal_patterns import literal_pattern, literal_spans
 from services.lab_ingestion.domain.matching import _forms, _unchanged, numbers_masked
+from tests.python_steps import StepBudgetExceeded, python_steps
 from tests.unit.lab_ingestion.hl7_samples import FAST
+from tests.unit.lab_ingestion.route_fakes import observation_naming_patients
 
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _observation(patients: int) -> dict[str, object]:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5"}]},
-        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN123"}},
-        "valueQuantity": {"value": 12.5, "unit": "mg/L"},
-        "contained": [
-            {"resourceType": "Patient", "id": f"p{i}", "identifier": [{"value": f"M{i:05d}"}]}
-            for i in range(patients)
-        ],
-    }
-
-
-def _seconds(patients: int) -> float:
-    body = _observation(patients)
-    best = float("inf")
-    for _ in range(2):  # the faster of two: a pause of the machine is not the code's
-        started = time.process_time()
-        kept = redact_fhir(body, _hash)
-        best = min(best, time.process_time() - started)
+def _steps(patients: int, budget: int | None = None) -> int:
+    body = observation_naming_patients(patients)
+    kept: list[object] = []
+    steps = python_steps(lambda: kept.append(redact_fhir(body, _hash)), budget)
     assert "M00042" not in str(kept)
-    return best
+    return steps
 
 
 def test_a_copy_naming_thousands_of_patients_is_redacted_in_linear_time() -> None:
-    # eight times the Patients: linear is about 8x, the quadratic redaction was about 60x; a
-    # loaded machine (four test workers on two cores) stretches one run more than the other
-    small, large = _seconds(1000), _seconds(8000)
-    assert large < 24 * small + 0.1, f"{large:.2f} s for 8,000 Patients, {small:.2f} s for 1,000"
-    assert large < 3.0
+    """Three times the Patients, at most four times the Python steps (linear: about 3; the
+    former redaction: about 9, its numbers' forms looked for in every string, below); the
+    seconds are measured by ``bench/redaction_cost.py``."""
+    small = _steps(1000)
+    _steps(3000, budget=4 * small)
+
+
+def test_the_linear_bound_tells_the_former_redaction_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redaction, "numbers_masked", _old_numbers_masked)
+    small = _steps(300)
+    with pytest.raises(StepBudgetExceeded):
+        _steps(900, budget=4 * small)
 
 
 # --- the same output as before ------------------------------------------------------------
