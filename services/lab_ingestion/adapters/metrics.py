@@ -90,9 +90,10 @@ class LabIngestionMetrics:
         )  # fmt: skip
         self.last_commit = Gauge(
             "lab_last_commit_timestamp_seconds",
-            "Unix time of the last batch commit that wrote something (results, rejections,"
-            " their events): 0 since the start until one did. Messages arriving while it"
-            " stays old mean the database takes no writes (readiness only reads)",
+            "Unix time of the last batch commit (every one writes: a result, a preliminary or"
+            " not-obtained one, a kept rejection): 0 since the start until the first. Messages"
+            " arriving while it stays old mean the database takes no writes (readiness only"
+            " reads)",
             registry=registry,
         )
         self.empty_frames = Counter(
