@@ -6,7 +6,8 @@ on its own), parsed entry by entry and in order.
   it is never stored.
 - A lab report's other resources (a DiagnosticReport, Specimen, Organization,
   Practitioner(Role), Encounter, ServiceRequest: ``fhir_context``) are read as context
-  (a Specimen's collection time, a void report) and never stored (review 121).
+  (a Specimen's collection time, a void report) and never stored (review 121); a trial
+  result contained in a DiagnosticReport or an Observation is refused (review 157).
 - An Observation entry's request, when given, is a POST (a create); another method cannot be
   used.
 - A modifier extension or implicit rules on a Patient entry, or on the entry or request of
@@ -77,7 +78,8 @@ class BundleEntry:
     an HL7 message's other observations are: beyond FHIR validity and a test-data label,
     nothing else of it is checked, a focus neither), or none of these: a Patient, used for
     matching only, or another resource of a lab report read as context (``context``: its
-    type)."""
+    type; ``ignored`` too when it is a DiagnosticReport containing Observations, of other
+    tests: one of a trial analyte is refused, ``fhir_context``)."""
 
     index: int
     message: LabMessage | None = None
@@ -128,8 +130,8 @@ def parse_bundle(
             _screen(resource, where, processing_id)
             kind = _resource_type(resource, where)
             if kind in CONTEXT_TYPES:
-                context.add(kind, entry, index)
-                parsed[index] = BundleEntry(index, context=kind)
+                ignored = context.add(kind, entry, index)  # a report's others' Observations
+                parsed[index] = BundleEntry(index, ignored=ignored, context=kind)
                 _add_no_patient(patients, entry.get("fullUrl"), resource)
                 continue
             if kind == "Patient":

@@ -16,6 +16,11 @@ Encounter and the ServiceRequest. Of these:
   that server's URL of it, else by the one Observation of that id), and whose ``subject``
   is written as the report's (review 134: another server's or patient's report placed a
   result);
+- a DiagnosticReport containing an Observation that would be a trial result (``contained``,
+  listed in ``result[]`` as ``#id`` or not) is refused, as a trial result in a component is
+  (``fhir_unread``; review 157: a grade-4 neutrophil count answered "context only"), after
+  it is read (a void report still voids the entries it lists); one containing only other
+  tests' Observations is read, and they are ignored;
 - a DiagnosticReport whose status is ``entered-in-error`` or ``cancelled`` says its results
   are void: an Observation it lists that still holds a result (final, preliminary,
   corrected...) contradicts it, and is refused (which is right cannot be told); one that is
@@ -55,6 +60,7 @@ from services.lab_ingestion.adapters.fhir_status import STATUS_CODES
 from services.lab_ingestion.adapters.fhir_unread import (
     MODIFIER_TEXT,
     RULES_TEXT,
+    refuse_contained_results,
     refuse_unread_entry,
 )
 from services.lab_ingestion.domain.result_status import CANCELLING
@@ -127,9 +133,10 @@ class BundleContext:
             if not (isinstance(full_url, str) and full_url.startswith(("http://", "https://"))):
                 self.local_observation_ids[f"Observation/{resource_id}"] += 1
 
-    def add(self, kind: str, entry: dict[str, Any], index: int) -> None:
+    def add(self, kind: str, entry: dict[str, Any], index: int) -> bool:
         """Read the context entry ``index`` (a resource of ``kind``, one of
-        ``CONTEXT_TYPES``); raises ``FhirInputError`` when it cannot be read safely."""
+        ``CONTEXT_TYPES``); raises ``FhirInputError`` when it cannot be read safely. True
+        for a DiagnosticReport containing Observations (of other tests: ignored)."""
         where = f"Bundle.entry[{index}].resource"
         resource = entry["resource"]
         refuse_unread_entry(entry, f"Bundle.entry[{index}]")
@@ -156,6 +163,9 @@ class BundleContext:
             self.reports.append(
                 _Report(server_base(full_url), full_url, subject, listed, _report_times(report))
             )
+            refuse_contained_results(report, where)  # once read: a void one still voids
+            return any(isinstance(inner, Observation) for inner in report.contained or [])
+        return False
 
     def report_of(
         self, entry: dict[str, Any], obs: Observation, patients: BundlePatients | None = None

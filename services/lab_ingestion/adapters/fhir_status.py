@@ -3,11 +3,14 @@ become a trial result (one that would not is ignored, as an HL7 message's other
 observations are). A trial analyte in a component (a CBC panel's neutrophil count) makes
 the Observation one too: it is refused (``fhir_unread``), never ignored as another test's. So
 is a trial analyte's LOINC code under a coding system that is not LOINC's (a misspelt
-``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121)."""
+``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121), and
+an Observation contained in it that would be a trial result (a panel's member carried in
+``contained``, whatever the panel's own status: the member has its own; review 157)."""
 
 from __future__ import annotations
 
 from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.observation import Observation
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte, trial_code_elsewhere
@@ -32,7 +35,12 @@ OBSERVATION_STATUSES = frozenset({*STATUS_CODES, "unknown"})
 def of_a_trial_analyte(observation: Observation) -> bool:
     """Whether a code of the Observation, or of one of its components, names a trial analyte
     and it may hold a result (no code: it is checked, and refused, as any Observation is;
-    ``registered``: no result yet, ignored as HL7's pending results are)."""
+    ``registered``: no result yet, ignored as HL7's pending results are), or it contains an
+    Observation that would be one (``trial_contained``)."""
+    return _holds_trial_result(observation) or trial_contained(observation) is not None
+
+
+def _holds_trial_result(observation: Observation) -> bool:
     if observation.code is None:
         return True
     if STATUS_CODES.get(observation.status or "") in NO_RESULT:
@@ -42,6 +50,27 @@ def of_a_trial_analyte(observation: Observation) -> bool:
         or bool(trial_components(observation))
         or trial_code_elsewhere(_codings(observation.code)) is not None
     )
+
+
+def trial_contained(resource: DomainResource) -> str | None:
+    """The path (``contained[1]``, ``contained[1].contained[0]``) of the first Observation
+    contained in ``resource``, or in an Observation it contains, that would be a trial
+    result as an Observation entry (``_holds_trial_result``); None when there is none. Other
+    contained resources (a Patient, a Specimen) are not looked into: what they contain is no
+    result of the report. An explicit stack: no recursion, however deep."""
+    stack: list[tuple[str, DomainResource]] = [("", resource)]
+    while stack:
+        prefix, holder = stack.pop()
+        found = [
+            (f"{prefix}contained[{index}]", inner)
+            for index, inner in enumerate(holder.contained or [])
+            if isinstance(inner, Observation)
+        ]
+        for path, inner in found:
+            if _holds_trial_result(inner):
+                return path
+        stack.extend((f"{path}.", inner) for path, inner in reversed(found))
+    return None
 
 
 def trial_components(observation: Observation) -> list[int]:

@@ -7,32 +7,39 @@ reference ranges and components, on the Patient its subject is matched by (conta
 Bundle entry: "identity unverified" would make the match a guess), and on the Bundle entry
 or request that carries either. A trial result in a component (a CBC panel's neutrophil
 count) is refused too: components are not read, and ignoring the Observation as another
-test's would lose the result behind a success answer. The extension's url is not quoted:
-it is the sender's text.
+test's would lose the result behind a success answer; so is an Observation of a trial
+analyte contained in the Observation or in a DiagnosticReport (a panel's member, a report's
+result carried in ``contained``; review 157): contained resources are not read as results.
+The extension's url is not quoted: it is the sender's text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
 from services.lab_ingestion.adapters.fhir_outcome import input_error
-from services.lab_ingestion.adapters.fhir_status import trial_components
+from services.lab_ingestion.adapters.fhir_status import trial_components, trial_contained
 
 MODIFIER_TEXT = "a modifier extension is not understood: it may change what the {} means"
 RULES_TEXT = "implicitRules are not understood: the {} cannot be read safely"
 COMPONENT_TEXT = (
     "trial results in Observation.component are not read: send each as its own Observation"
 )
+CONTAINED_TEXT = (
+    "a trial result in a contained Observation is not read: send each result as its own "
+    "Observation (its own Bundle entry)"
+)
 
 
 def refuse_unread_observation(obs: Observation, where: str) -> None:
     """Raise ``FhirInputError`` for what the Observation says that is not read: modifier
     extensions and implicit rules (its own, its ranges', its components', a contained
-    Patient's), a trial result in a component, and a value beside a dataAbsentReason
-    (invariant obs-6: the lab itself marks the value as not there)."""
+    Patient's), a trial result in a component or a contained Observation, and a value beside
+    a dataAbsentReason (invariant obs-6: the lab itself marks the value as not there)."""
     refuse_unread_resource(obs, where, "result")
     modified = [
         (f"{where}.{name}[{index}]", element.modifierExtension)
@@ -52,6 +59,7 @@ def refuse_unread_observation(obs: Observation, where: str) -> None:
         raise input_error(
             "not-supported", COMPONENT_TEXT, f"{where}.component[{components[0]}].code"
         )
+    refuse_contained_results(obs, where)
     if obs.dataAbsentReason is not None and _has_value(obs):
         raise input_error(
             "invariant", "obs-6: a value beside a dataAbsentReason (the lab says the value "
@@ -65,6 +73,13 @@ def refuse_unread_resource(resource: Observation | Patient, where: str, what: st
         raise input_error("not-supported", RULES_TEXT.format(what), f"{where}.implicitRules")
     if resource.modifierExtension:
         raise input_error("not-supported", MODIFIER_TEXT.format(what), f"{where}.modifierExtension")
+
+
+def refuse_contained_results(resource: DomainResource, where: str) -> None:
+    """Raise ``FhirInputError`` for an Observation contained in ``resource`` (an Observation,
+    a DiagnosticReport) that would be a trial result (``fhir_status.trial_contained``)."""
+    if (path := trial_contained(resource)) is not None:
+        raise input_error("not-supported", CONTAINED_TEXT, f"{where}.{path}")
 
 
 def refuse_unread_entry(entry: dict[str, Any], where: str) -> None:

@@ -227,11 +227,15 @@ def _unstored(entry: BundleEntry) -> Entry:
     """A Patient's entry, a lab report's context entry, or an Observation's of no trial
     analyte: nothing to store."""
     if entry.context is not None:
-        return 200, [_info(CONTEXT_TEXT.format(entry.context))], None
+        text = CONTEXT_TEXT.format(entry.context)
+        return 200, [_info(f"{text}; {CONTAINED_IGNORED_TEXT}" if entry.ignored else text)], None
     return 200, [_info(IGNORED_TEXT if entry.ignored else PATIENT_TEXT)], None
 
 
 IGNORED_TEXT = "no result (yet) of an analyte the trial follows: ignored, nothing stored"
+CONTAINED_IGNORED_TEXT = (
+    "its contained Observations hold no result (yet) of an analyte the trial follows: ignored"
+)
 
 
 def _info(text: str) -> Issue:
