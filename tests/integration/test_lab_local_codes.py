@@ -61,7 +61,8 @@ async def test_a_mapped_local_code_is_read_as_its_loinc_and_a_kept_rejection_rep
     lab: Lab, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = await exchange(lab, oru("LOCAL-0", [LOCAL_CRP]))
-    assert before[1] == "AE" and "no result of a trial analyte" in before[3], before
+    # named CRP, refused by its name (review 155; MSA-3 shows the instruction, ERR the rest)
+    assert before[1] == "AE" and before[3].startswith("send the CRP (by its name"), before
     kept = await rejection_of(lab, "LOCAL-0")
 
     await map_code(lab, "L", "CRP", "1988-5")
@@ -77,16 +78,21 @@ async def test_a_mapped_local_code_is_read_as_its_loinc_and_a_kept_rejection_rep
 
 
 async def test_a_local_code_beside_loinc_results_is_no_longer_left_out(lab: Lab) -> None:
+    """Before its mapping a CRP under its laboratory's own code beside a platelet count was
+    left out, the message answered AA; named CRP, it refuses the message (review 155)."""
     platelets = f"NM|777-3^Platelets^LN||250|10*9/L|150-400||||F|||{TS}"
-    assert (await exchange(lab, oru("MIXED-0", [platelets, LOCAL_CRP])))[1] == "AA"
-    assert [e["analyte"] for e in await events(lab, 1)] == ["platelets"]  # CRP left out
+    refused = await exchange(lab, oru("MIXED-0", [platelets, LOCAL_CRP]))
+    assert refused[1] == "AE", refused
+    reason = await lab.pool.fetchval("SELECT reason FROM rejections")
+    assert "or have the trial map the code (cachexia source code add)" in reason
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
 
     await map_code(lab, "l", " CRP ", "1988-5")  # the system compared in upper case
     await until_live(lab)
     answer = await exchange(lab, oru("MIXED-1", [platelets, LOCAL_CRP], order="ORD2"))
     assert answer[1] == "AA", answer
-    published = [e["analyte"] for e in await events(lab, 4)]
-    assert published == ["platelets", "crp", "platelets", "crp"]
+    published = [e["analyte"] for e in await events(lab, 3)]
+    assert published == ["crp", "platelets", "crp"]  # until_live's CRP, then MIXED-1's
 
 
 async def test_a_mapping_that_contradicts_the_senders_loinc_code_is_ambiguous(lab: Lab) -> None:

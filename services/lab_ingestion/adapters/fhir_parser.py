@@ -53,6 +53,7 @@ from services.lab_ingestion.adapters.fhir_screening import (
 from services.lab_ingestion.adapters.fhir_status import (
     OBSERVATION_STATUSES,
     STATUS_CODES,
+    names_of,
     of_a_trial_analyte,
 )
 from services.lab_ingestion.adapters.fhir_unread import refuse_unread_observation
@@ -229,6 +230,7 @@ def _observation_input(
         reported_at=aware(issued),
         unscoped_key=key if untracked else None,
         laboratory_comment=laboratory_comment(obs),
+        names=names_of(obs.code),
     )
 
 

@@ -3,9 +3,11 @@ become a trial result (one that would not is ignored, as an HL7 message's other
 observations are). A trial analyte in a component (a CBC panel's neutrophil count) makes
 the Observation one too: it is refused (``fhir_unread``), never ignored as another test's. So
 is a trial analyte's LOINC code under a coding system that is not LOINC's (a misspelt
-``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121), and
+``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121);
 an Observation contained in it that would be a trial result (a panel's member carried in
-``contained``, whatever the panel's own status: the member has its own; review 157)."""
+``contained``, whatever the panel's own status: the member has its own; review 157); and an
+Observation named as a trial analyte (``CRP``) under a code the trial does not list, holding
+a measurement (``analyte_names``: review 155)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.observation import Observation
 
+from services.lab_ingestion.adapters.fhir_values import observation_value
 from services.lab_ingestion.domain.analyte_codes import identify_analyte, trial_code_elsewhere
+from services.lab_ingestion.domain.analyte_names import unlisted_analyte
 from services.lab_ingestion.domain.model import Coding
 from services.lab_ingestion.domain.result_status import NO_RESULT
 
@@ -49,6 +53,7 @@ def _holds_trial_result(observation: Observation) -> bool:
         names_a_trial_analyte(observation.code)
         or bool(trial_components(observation))
         or trial_code_elsewhere(_codings(observation.code)) is not None
+        or _named_unlisted(observation)
     )
 
 
@@ -71,6 +76,22 @@ def trial_contained(resource: DomainResource) -> str | None:
                 return path
         stack.extend((f"{path}.", inner) for path, inner in reversed(found))
     return None
+
+
+def _named_unlisted(observation: Observation) -> bool:
+    """Whether the Observation is named as a trial analyte, coded as none, and holds a
+    measurement (``unlisted_analyte``): it is refused, never ignored."""
+    assert observation.code is not None
+    status = STATUS_CODES.get(observation.status or "", observation.status or "")
+    codes, names = _codings(observation.code), names_of(observation.code)
+    value = observation_value(observation)[0]
+    return unlisted_analyte(codes, names, value, "", status) is not None
+
+
+def names_of(concept: CodeableConcept) -> tuple[str, ...]:
+    """What the sender named the test: ``code.text`` and each coding's display."""
+    texts = [concept.text, *(c.display for c in concept.coding or [])]
+    return tuple(text.strip() for text in texts if text and text.strip())
 
 
 def trial_components(observation: Observation) -> list[int]:

@@ -16,6 +16,7 @@ from services.lab_ingestion.adapters.hl7_obx import (
     codes_repeat_or_nest,
     flags_of,
     key_code,
+    names_of,
     ranges_of,
     refuse_nested_codes,
     unit_split,
@@ -113,4 +114,6 @@ def read_observation(
         legacy_unscoped=legacy_unscoped,
         time_conflict=conflict if trial else None,
         order_cancelled=order.cancelled,
+        # a trial result's name says nothing more: read for the others' only
+        names=() if trial else names_of(obx),
     )

@@ -164,6 +164,22 @@ def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
     return codes
 
 
+# OBX-3's texts (CWE-2, 5; CWE-9, the original text): what the sender names the test
+NAME_COMPONENTS = (2, 5, 9)
+
+
+def names_of(obx: hl7.Segment) -> tuple[str, ...]:
+    """OBX-3's texts, of every repetition, that are not empty (``CRP``, ``C-reactive
+    protein``): read leniently, only to tell a trial analyte sent under a code the trial
+    does not read (``analyte_names``)."""
+    return tuple(
+        text
+        for repeat in range(1, max(_repetitions(obx, 3), 1) + 1)
+        for component in NAME_COMPONENTS
+        if (text := field_value(obx, 3, repeat, component, hex_text=True).strip())
+    )
+
+
 def key_code(codes: Sequence[Coding]) -> str:
     """The code a result key names the test by: the first code the sender wrote in OBX-3
     (``codes_of``), its identifier, else its alternate identifier (``^Neut^^751-8^Neut^LN``:

@@ -160,6 +160,10 @@ class ObservationInput:
     # ... when OBR-25 is empty), if anything: it contradicts a result holding a value
     # (``order_status``)
     order_cancelled: OrderCancelled | None = None
+    # what the sender named the test (HL7 OBX-3's texts, FHIR code.text and the codings'
+    # display): read only to refuse a trial analyte coded as none (``analyte_names``),
+    # never kept, stored or quoted
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ A trial result that cannot be used rejects the whole message; observations of an
 trial does not follow are ignored, as are those whose status says they hold no result
 (``result_status.NO_RESULT``: pending, order detail only, not asked). An HL7 result whose only
 trial code is a trial analyte's LOINC code under another system's name (``99LAB``) is no
-other test's: it is a trial result that cannot be used (``_trial_code_misfiled``).
+other test's: it is a trial result that cannot be used (``_trial_code_misfiled``); nor is a
+result of any channel named as a trial analyte (``CRP``) under a code the trial does not list
+(``analyte_names``: review 155).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from services.lab_ingestion.domain.analyte_codes import (
     trial_code_elsewhere,
     trial_coding_elsewhere,
 )
+from services.lab_ingestion.domain.analyte_names import unlisted_refusal
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
 from services.lab_ingestion.domain.legacy_keys import may_take_legacy_key
 from services.lab_ingestion.domain.local_codes import coded_locally
@@ -72,8 +75,10 @@ def plan_results(
     planned: list[PlannedResult] = []
     for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None or not carries_a_result(observation):
-            misfiled = _trial_code_misfiled(message, observation)
-            if misfiled is not None:  # which test it is cannot be told: refused
+            misfiled = _trial_code_misfiled(message, observation) or unlisted_refusal(
+                observation, message.channel
+            )
+            if misfiled is not None:  # a trial result that cannot be read: refused
                 return misfiled.at(index)
             continue  # another test's, or no result (pending, not asked): left out
         # a cancellation too: of which test? of which stored result?

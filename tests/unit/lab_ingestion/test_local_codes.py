@@ -273,12 +273,16 @@ def test_a_kept_copy_that_changed_a_mapped_result_is_still_refused() -> None:
 def test_a_message_of_local_codes_alone_is_rejected_with_how_they_are_read(
     obx: str, hinted: bool
 ) -> None:
+    """Named as CRP (review 155), such a result is refused by its name, saying so too."""
     message, _ = parse_oru("\r".join([MSH, PID, OBR, obx]), identify=keyed_hash)
     rejected = plan_results(message, DEFAULT_UNIT_PARAMETERS, datetime.now(UTC))
     assert isinstance(rejected, Rejected) and rejected.code is RejectionCode.UNKNOWN_ANALYTE
-    assert rejected.reason.startswith("the message holds no result of a trial analyte")
+    assert rejected.reason.startswith(
+        ("the message holds no result of a trial analyte", "send the CRP (by its name in OBX-3)")
+    )
     assert ("cachexia source code add" in rejected.reason) is hinted
-    assert "CRP" not in rejected.reason  # the sender's text is never quoted
+    # the sender's text is never quoted (the code, a name)
+    assert "'CRP'" not in rejected.reason and "reactive" not in rejected.reason
 
 
 @pytest.mark.parametrize("channel", [Channel.FHIR, Channel.JSON])

@@ -51,6 +51,7 @@ HL7_ONLY = {
     "send OBX-11 X or D per result": "an HL7 order cancelled whole (OBR-25, ORC-1): likewise",
     "OBR-25 {status}": "what says an HL7 order is cancelled, in the reason above",
     "ORC-1 {control}": "likewise",
+    " in OBX-3": "where an HL7 result's name is read; FHIR's and JSON's are said by channel",
 }
 JSON_ONLY_HL7 = {
     **HL7_ONLY,
