@@ -63,6 +63,7 @@ from services.lab_ingestion.adapters.fhir_values import (
     laboratory_comment,
     observation_value,
     reference_range,
+    value_not_a_number,
 )
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
@@ -221,6 +222,7 @@ def _observation_input(
         codes=tuple(Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
         value=value,
         unit=unit,
+        not_a_number=value_not_a_number(obs),
         reference_range=reference_range(obs),
         abnormal_flag=interpretation_flag(obs),
         flags=interpretation_codes(obs),  # HL7's, and a local off-scale one (a limit)

@@ -14,6 +14,8 @@ from services.lab_ingestion.domain.unit_spellings import recognise_unit
 
 
 def observation_value(obs: Observation) -> tuple[str, tuple[str, ...]]:
+    """The value as text and its unit's spellings; "" for a value of no single number
+    (``value_not_a_number`` tells it) and for none."""
     if obs.valueQuantity is not None:
         quantity = obs.valueQuantity
         text = _decimal(quantity.value)
@@ -29,6 +31,35 @@ def observation_value(obs: Observation) -> tuple[str, tuple[str, ...]]:
         codes = [c.code for c in concept.coding or [] if c.code]
         return (codes[0] if codes else concept.text or ""), ()
     return "", ()
+
+
+# value[x] types holding no single number, as a reason names them (valueInteger is one: what
+# it lacks is a unit, and it is refused for that)
+_NOT_NUMBERS = (
+    ("valueRange", "a Range"), ("valueRatio", "a Ratio"), ("valueSampledData", "SampledData"),
+    ("valueTime", "a time"), ("valueDateTime", "a dateTime"), ("valuePeriod", "a Period"),
+    ("valueCodeableConcept", "a code"), ("valueBoolean", "a boolean"),
+)  # fmt: skip
+NOT_ONE_NUMBER = (
+    "not one number: send the measurement in valueQuantity.value (a limit with "
+    "valueQuantity.comparator)"
+)
+
+
+def value_not_a_number(obs: Observation) -> str | None:
+    """What the Observation's value is when it is there but is no single number, naming its
+    type and element (``ObservationInput.not_a_number``: the result is refused with it):
+    a Range, Ratio, SampledData, time, dateTime, Period, code or boolean, or a Quantity with
+    a comparator and no value (review 157: each was read as empty, so left out as not
+    obtained beside another result). None for a number, a text, and for a Quantity of
+    neither value nor comparator, which is empty (as an empty OBX-5)."""
+    quantity = obs.valueQuantity
+    if quantity is not None and quantity.value is None and quantity.comparator:
+        return f"a comparator without a number (Observation.valueQuantity), {NOT_ONE_NUMBER}"
+    for element, kind in _NOT_NUMBERS:
+        if getattr(obs, element) is not None:
+            return f"{kind} (Observation.{element}), {NOT_ONE_NUMBER}"
+    return None
 
 
 # UCUM named by its address or its OID: its codes are the computable unit

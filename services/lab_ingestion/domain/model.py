@@ -129,6 +129,10 @@ class ObservationInput:
     # the value's declared type (HL7 OBX-2), when the sender gave one: a coded answer or a
     # date is no measurement, whatever number its text starts with
     value_type: str = ""
+    # what the value sent is when it is there but is no single number, as the sender's
+    # format says it (FHIR: ``a Range (Observation.valueRange), not one number: ...``): the
+    # result is refused with it (``normalise``), never read as empty (``unobtained``)
+    not_a_number: str | None = None
     # read as X because, under a key that never held anything, it changes nothing
     # (``unobtained``): left out over FHIR too, where a sent X finding nothing is refused
     read_as_not_obtained: bool = False

@@ -120,9 +120,12 @@ def normalise(
 def _unit_of(
     analyte: Analyte, observation: ObservationInput, params: UnitParameters
 ) -> UnitConversion | Rejected:
-    """The value's unit; an empty value is refused as empty, not as missing its unit (a
+    """The value's unit; a value of no single number is refused as such (a FHIR Range was
+    told it was empty: review 157) and an empty one as empty, not as missing its unit (a
     FHIR dataAbsentReason alone was told its valueQuantity had no unit: review 121); an HL7
     unit split by an unescaped caret into no listed unit, by its cause (``unit_carets``)."""
+    if observation.not_a_number is not None:
+        return _non_numeric(f"{analyte.value} value is {observation.not_a_number}")
     if not observation.value.strip():
         return _non_numeric(f"{analyte.value} value is empty")
     if observation.unit_split is not None:  # which unit was meant is a guess

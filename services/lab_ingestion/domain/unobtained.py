@@ -59,11 +59,14 @@ _MEASURED_FLAGS = frozenset({"<", ">", "LL", "HH"})
 def holds_no_value(observation: ObservationInput) -> bool:
     """A trial result reported as final or preliminary with no value: an empty one, or one
     saying it could not be obtained (``says_not_obtained``); never one its flags say was
-    measured beyond its scale or critically low or high (``_MEASURED_FLAGS``)."""
+    measured beyond its scale or critically low or high (``_MEASURED_FLAGS``), nor one whose
+    value is there but is no single number (a FHIR Range: ``not_a_number``, review 157),
+    refused as such."""
     value = observation.value.strip()
+    empty = not value and observation.not_a_number is None
     return (
         status_of(observation) in _REPORTED
-        and (not value or says_not_obtained(value))
+        and (empty or says_not_obtained(value))
         and identify_analyte(observation.codes) is not None
         and _MEASURED_FLAGS.isdisjoint(_flags_of(observation))
     )
