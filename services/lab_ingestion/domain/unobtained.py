@@ -48,20 +48,21 @@ _ACTING_ON_A_RESULT = CANCELLING | {ResultStatusCode.CORRECTED.value}
 _CANNOT_OBTAIN = ResultStatusCode.CANNOT_OBTAIN.value
 
 SourceKey = tuple[str, str]
-# Flags that say the result was measured: beyond the instrument's scale (``<``, ``>``) or
-# critically low or high (``LL``, ``HH``). A text saying it could not be obtained beside one
+# Flags that say the result was measured: beyond the instrument's scale (``<``, ``>``),
+# critically low or high (``LL``, ``HH``) or critically abnormal (``AA``, HL7 table 0078's
+# "very abnormal": review 157). A text saying it could not be obtained beside one
 # contradicts itself ("volgt" flagged LL: review 154): refused, so that the lab is told,
 # never left out as nothing. Other flags (L, H, A, W: an analyser's warning beside clumped
 # platelets) leave it read as not obtained.
-_MEASURED_FLAGS = frozenset({"<", ">", "LL", "HH"})
+_MEASURED_FLAGS = frozenset({"<", ">", "LL", "HH", "AA"})
 
 
 def holds_no_value(observation: ObservationInput) -> bool:
     """A trial result reported as final or preliminary with no value: an empty one, or one
     saying it could not be obtained (``says_not_obtained``); never one its flags say was
-    measured beyond its scale or critically low or high (``_MEASURED_FLAGS``), nor one whose
-    value is there but is no single number (a FHIR Range: ``not_a_number``, review 157),
-    refused as such."""
+    measured beyond its scale, critically low or high or critically abnormal
+    (``_MEASURED_FLAGS``), nor one whose value is there but is no single number (a FHIR
+    Range: ``not_a_number``, review 157), refused as such."""
     value = observation.value.strip()
     empty = not value and observation.not_a_number is None
     return (

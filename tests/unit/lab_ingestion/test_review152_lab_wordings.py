@@ -175,7 +175,9 @@ def test_capitals_never_confuse_milli_micro_nano_or_another_unit(
     ("flags", "not_obtained"),
     [((), True), (("L",), True), (("A",), True), (("W",), True), (("N",), True),
      (("LL",), False), (("HH",), False), (("<",), False), ((">",), False),
-     (("A", "LL"), False), (("ll",), False)],
+     (("A", "LL"), False), (("ll",), False),
+     # critically abnormal (table 0078's very abnormal): judged, so measured (review 157)
+     (("AA",), False), (("aa",), False), (("N", "AA"), False)],
 )  # fmt: skip
 def test_a_text_of_no_value_flagged_as_measured_is_no_value_left_out(
     flags: tuple[str, ...], not_obtained: bool
