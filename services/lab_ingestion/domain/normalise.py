@@ -85,12 +85,12 @@ _VALUE: Final = re.compile(rf"(?P<comparator>{LOWER_THAN}|{GREATER_THAN})?\s*(?P
 _MAX_VALUE_LENGTH: Final = 32
 # HL7 OBX-2 value types whose text may be a measurement (SN: read as structured numeric)
 MEASURED_VALUE_TYPES: Final = frozenset({"NM", "SN", "ST", "TX", "FT"})
-# HL7 table 0125 (value types, v2.3 to 2.5.1): the only OBX-2 text a reason quotes; anything
-# else there (a name, a number) is told by its length
+# HL7 table 0125 (value types, v2.3 to 2.5.1; NR, a numeric range, since v2.4): the only
+# OBX-2 text a reason quotes; anything else there (a name, a number) is told by its length
 HL7_VALUE_TYPES: Final = frozenset({
     "AD", "CE", "CF", "CK", "CN", "CNE", "CP", "CWE", "CX", "DR", "DT", "DTM", "ED", "FT",
-    "ID", "IS", "MA", "MO", "NA", "NM", "PN", "RP", "SN", "ST", "TM", "TN", "TS", "TX", "XAD",
-    "XCN", "XON", "XPN", "XTN",
+    "ID", "IS", "MA", "MO", "NA", "NM", "NR", "PN", "RP", "SN", "ST", "TM", "TN", "TS", "TX",
+    "XAD", "XCN", "XON", "XPN", "XTN",
 })  # fmt: skip
 
 
@@ -121,13 +121,19 @@ def _unit_of(
     analyte: Analyte, observation: ObservationInput, params: UnitParameters
 ) -> UnitConversion | Rejected:
     """The value's unit; a value of no single number is refused as such (a FHIR Range was
-    told it was empty: review 157) and an empty one as empty, not as missing its unit (a
-    FHIR dataAbsentReason alone was told its valueQuantity had no unit: review 121); an HL7
-    unit split by an unescaped caret into no listed unit, by its cause (``unit_carets``)."""
+    told it was empty, a coded value, FHIR's or of an OBX-2 CE, that it had no unit: review
+    157) and an empty one as empty, not as missing its unit (a FHIR dataAbsentReason alone
+    was told its valueQuantity had no unit: review 121); an HL7 unit split by an unescaped
+    caret into no listed unit, by its cause (``unit_carets``)."""
     if observation.not_a_number is not None:
         return _non_numeric(f"{analyte.value} value is {observation.not_a_number}")
     if not observation.value.strip():
         return _non_numeric(f"{analyte.value} value is empty")
+    value_type = observation.value_type.strip().upper()
+    if value_type and value_type not in MEASURED_VALUE_TYPES:
+        return _non_numeric(
+            f"{analyte.value} value is of type {_show_value_type(value_type)} (OBX-2), not a number"
+        )
     if observation.unit_split is not None:  # which unit was meant is a guess
         return split_unit_refusal(analyte, observation.unit_split)
     return resolve_unit(analyte, observation.unit, params)
@@ -244,16 +250,11 @@ def _measurement(
     analyte: Analyte, observation: ObservationInput, conversion: UnitConversion
 ) -> tuple[float, Comparator | None, float] | Rejected:
     """The value in the canonical unit, and its comparator when it is a limit, if the sender
-    gave it as a number: of a type that may hold one (OBX-2), a plain decimal, maybe after a
-    comparator (``parse_value``), whose dot is surely no thousands separator, a count without
-    decimals, a limit on one side only (its comparator and off-scale flags agree:
-    ``censored_values``), and one a human body may have (``plausibility``). With them, the
-    number as written (in the unit written)."""
-    value_type = observation.value_type.strip().upper()
-    if value_type and value_type not in MEASURED_VALUE_TYPES:
-        return _non_numeric(
-            f"{analyte.value} value is of type {_show_value_type(value_type)} (OBX-2), not a number"
-        )
+    gave it as a number (of a type that may hold one, OBX-2: ``_unit_of``): a plain decimal,
+    maybe after a comparator (``parse_value``), whose dot is surely no thousands separator, a
+    count without decimals, a limit on one side only (its comparator and off-scale flags
+    agree: ``censored_values``), and one a human body may have (``plausibility``). With
+    them, the number as written (in the unit written)."""
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
         return value

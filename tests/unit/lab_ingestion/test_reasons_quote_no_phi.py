@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
-from services.lab_ingestion.domain.model import Rejected
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.planning import plan_results
 from shared.contracts.events.lab import Analyte
@@ -86,8 +86,21 @@ def test_an_obx2_that_is_no_value_type_is_not_quoted(value_type: str) -> None:
     assert "characters" in result.reason
 
 
-@pytest.mark.parametrize("value_type", ["CWE", "DT", "XPN"])
+@pytest.mark.parametrize("value_type", ["CWE", "DT", "XPN", "NR"])
 def test_an_obx2_value_type_is_quoted(value_type: str) -> None:
     result = normalise(replace(observation(), value_type=value_type))
     assert isinstance(result, Rejected)
     assert f"'{value_type}'" in result.reason
+
+
+@pytest.mark.parametrize("value_type", ["CE", "CWE", "DT", "NR"])
+def test_an_obx2_type_of_no_number_is_told_before_a_missing_unit(value_type: str) -> None:
+    """A coded value has no unit: what is wrong is that it is no number (review 157: it was
+    told it had no unit); an empty one is told empty."""
+    coded = replace(observation(value="260385009", unit=()), value_type=value_type)
+    result = normalise(coded)
+    assert isinstance(result, Rejected)
+    assert result.code is RejectionCode.NON_NUMERIC_VALUE, result
+    assert result.reason == f"crp value is of type '{value_type}' (OBX-2), not a number"
+    empty = normalise(replace(coded, value=""))
+    assert isinstance(empty, Rejected) and empty.reason == "crp value is empty", empty
