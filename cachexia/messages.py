@@ -39,7 +39,7 @@ def add_message_commands(commands: Any) -> None:
 
 async def run_message_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
     # imported here: the other commands need not load the service
-    from cachexia.platform import migrate_all  # noqa: PLC0415 - see above
+    from cachexia.schema_check import check_schema_current  # noqa: PLC0415 - see above
     from services.lab_ingestion.adapters.stored_messages import find_message  # noqa: PLC0415 - see above
     from services.lab_ingestion.bootstrap import (  # noqa: PLC0415 - see above
         checked_stored_id,
@@ -48,7 +48,8 @@ async def run_message_command(settings: PlatformSettings, args: argparse.Namespa
     )
     from shared.db.pool import create_pool  # noqa: PLC0415 - see above
 
-    await migrate_all(settings)  # connects first: an unreachable database is one line
+    # never migrates (only `cachexia migrate` does); connects first: unreachable, one line
+    await check_schema_current(settings, [definition.name])
     pool = await create_pool(settings.postgres_dsn, definition.schema, "cachexia", max_size=2)
     try:
         stored_id = await checked_stored_id(pool, settings)  # the platform's key, or exit 2

@@ -57,11 +57,12 @@ def add_rejection_commands(commands: Any) -> None:
 
 
 async def run_rejection_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    from cachexia.platform import migrate_all  # noqa: PLC0415 - keeps `service` start-up lean
+    from cachexia.schema_check import check_schema_current  # noqa: PLC0415 - keeps `service` start-up lean
     from services.lab_ingestion.bootstrap import definition  # noqa: PLC0415 - likewise
     from shared.db.pool import create_pool  # noqa: PLC0415 - likewise
 
-    await migrate_all(settings)  # connects first: an unreachable database is one line
+    # never migrates (only `cachexia migrate` does); connects first: unreachable, one line
+    await check_schema_current(settings, [definition.name])
     pool = await create_pool(settings.postgres_dsn, definition.schema, "cachexia", max_size=2)
     try:
         if args.command == "replay":

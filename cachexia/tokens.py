@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from shared.auth import Role, TokenRecord, issue_token, list_tokens, revoke_tokens
-from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
 from shared.settings import PlatformSettings
 from shared.site_ids import site_id_problem
 
@@ -54,14 +53,15 @@ def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
 
 
 async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    from cachexia.platform import connect_postgres, migrate_all  # noqa: PLC0415 - keeps start-up lean
+    from cachexia.platform import connect_postgres  # noqa: PLC0415 - keeps start-up lean
+    from cachexia.schema_check import check_schema_current  # noqa: PLC0415 - likewise
 
-    if args.token_command == "create" and (args.senders or args.site):  # noqa: S105 - a command's name
-        # the allow-list the senders are checked against, the enrolments the site is
-        await migrate_all(settings)
+    # the tokens' schema (and lab-ingestion's allow-list the senders are checked against, its
+    # enrolments the site is) at this version's migrations: never migrated here
+    reads_lab = args.token_command == "create" and (args.senders or args.site)  # noqa: S105 - a command's name
+    await check_schema_current(settings, ["lab-ingestion"] if reads_lab else [])
     conn = await connect_postgres(settings.postgres_dsn)
     try:
-        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
         command = args.token_command
         if command == "list":
             return _print_tokens(await list_tokens(conn))

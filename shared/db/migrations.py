@@ -108,8 +108,26 @@ async def apply_migrations(
                     migration.name,
                     migration.checksum,
                 )
-                applied_now.append(f"{migration.set_name}/{migration.version:04d}_{migration.name}")
+                applied_now.append(_named(migration.set_name, migration.version, migration.name))
     return applied_now
+
+
+def service_schemas(
+    schema: str, service_folder: Path, extra_sets: tuple[MigrationSet, ...] = ()
+) -> list[tuple[str, list[MigrationSet]]]:
+    """What ``migrate_service`` migrates, in its order: each schema with its sets."""
+    return [
+        (AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)]),
+        (SUBJECT_KEY_SCHEMA, [MigrationSet("subject_key", SUBJECT_KEY_MIGRATIONS)]),
+        (
+            schema,
+            [
+                MigrationSet("platform", PLATFORM_MIGRATIONS),
+                *extra_sets,
+                MigrationSet("service", service_folder),
+            ],
+        ),
+    ]
 
 
 async def migrate_service(
@@ -120,12 +138,63 @@ async def migrate_service(
 ) -> list[str]:
     """The auth and subject_key schemas (platform-wide), then the platform's messaging
     tables, shared sets the service uses and the service's own tables."""
-    applied = await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
-    applied += await apply_migrations(
-        conn, SUBJECT_KEY_SCHEMA, [MigrationSet("subject_key", SUBJECT_KEY_MIGRATIONS)]
-    )
-    sets = [MigrationSet("platform", PLATFORM_MIGRATIONS), *extra_sets]
-    applied += await apply_migrations(
-        conn, schema, [*sets, MigrationSet("service", service_folder)]
-    )
+    applied: list[str] = []
+    for target, sets in service_schemas(schema, service_folder, extra_sets):
+        applied += await apply_migrations(conn, target, sets)
     return applied
+
+
+@dataclass(frozen=True)
+class SchemaDifference:
+    """How a schema's recorded migrations differ from the code's (nothing changed to
+    learn it): ``missing``, the code's not applied yet (``apply_migrations`` would apply
+    them); ``unknown``, applied by another (a newer) version, which the code does not have;
+    ``edited``, applied, and changed in the code since."""
+
+    schema: str
+    missing: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    edited: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> bool:
+        return not (self.missing or self.unknown or self.edited)
+
+
+async def schema_difference(
+    conn: asyncpg.Connection, schema: str, sets: list[MigrationSet]
+) -> SchemaDifference:
+    """Compare ``schema``'s record of applied migrations with ``sets``; reads only (no
+    lock, no table created: a schema never migrated lacks every migration)."""
+    quoted = quote_schema(schema)
+    recorded = await conn.fetchval(
+        "SELECT to_regclass($1) IS NOT NULL", f"{quoted}.schema_migrations"
+    )
+    rows = (
+        await conn.fetch(
+            f"SELECT set_name, version, name, checksum FROM {quoted}.schema_migrations"
+        )
+        if recorded
+        else []
+    )
+    done = {(r["set_name"], r["version"]): r for r in rows}
+    known: set[tuple[str, int]] = set()
+    missing, edited = [], []
+    for migration_set in sets:
+        for migration in migration_set.load():
+            key = (migration.set_name, migration.version)
+            known.add(key)
+            if key not in done:
+                missing.append(_named(migration.set_name, migration.version, migration.name))
+            elif done[key]["checksum"] != migration.checksum:
+                edited.append(_named(migration.set_name, migration.version, migration.name))
+    unknown = [
+        _named(r["set_name"], r["version"], r["name"])
+        for key, r in sorted(done.items())
+        if key not in known
+    ]
+    return SchemaDifference(schema, tuple(missing), tuple(unknown), tuple(edited))
+
+
+def _named(set_name: str, version: int, name: str) -> str:
+    return f"{set_name}/{version:04d}_{name}"

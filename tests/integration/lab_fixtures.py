@@ -46,6 +46,19 @@ async def migrated_lab_pool(database: str, application_name: str, **sizes: int) 
     return await migrated_pool(definition, database, application_name, **sizes)
 
 
+async def migrate_lab(database: str) -> None:
+    """lab-ingestion's migrations (the platform-wide ones with them) applied to ``database``,
+    as `cachexia migrate` or the service's start applies them: the operator commands only
+    check that they are (review 156)."""
+    conn = await asyncpg.connect(database)
+    try:
+        await migrate_service(
+            conn, definition.schema, definition.migrations, definition.shared_migrations
+        )
+    finally:
+        await conn.close()
+
+
 async def migrated_pool(
     service: ServiceDefinition, database: str, application_name: str, **sizes: int
 ) -> asyncpg.Pool:

@@ -19,7 +19,7 @@ from services.lab_ingestion.adapters.local_codes import add_local_code, list_loc
 from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.local_codes import LocalCode, checked_local_code
 from shared.db.migrations import migrate_service
-from tests.integration.lab_fixtures import migrate_before
+from tests.integration.lab_fixtures import migrate_before, migrate_lab
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +52,7 @@ async def test_the_commands_changes_are_recorded_once_each_and_listed(
     database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database)
+    await migrate_lab(database)  # the commands never migrate (review 156)
 
     async def cachexia(*args: str) -> int:
         return await asyncio.to_thread(_cachexia, *args)
@@ -102,6 +103,7 @@ async def test_a_hand_made_statement_is_recorded_and_one_that_changes_nothing_is
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database)
+    await migrate_lab(database)  # the commands never migrate (review 156)
     assert await asyncio.to_thread(_cachexia, "add", *SENDER) == 0  # the tables, the sender
     conn = await asyncpg.connect(database)
     try:
@@ -163,6 +165,7 @@ async def test_a_truncation_is_recorded_as_every_mapping_removed(
 ) -> None:
     """TRUNCATE fires no row trigger: a statement trigger records what it takes."""
     monkeypatch.setenv("DATABASE_URL", database)
+    await migrate_lab(database)  # the commands never migrate (review 156)
     assert await asyncio.to_thread(_cachexia, "add", *SENDER) == 0
     assert (
         await asyncio.to_thread(_cachexia, "code", "add", *SENDER, *CRP, "--loinc", "1988-5") == 0
@@ -181,6 +184,7 @@ async def test_two_adds_of_one_code_at_once_never_change_it_in_place(
     """The second waits for the first's insert, then is told what it kept (a mapping is
     never changed in place: review 103 found the second overwrote the first)."""
     monkeypatch.setenv("DATABASE_URL", database)
+    await migrate_lab(database)  # the commands never migrate (review 156)
     assert await asyncio.to_thread(_cachexia, "add", *SENDER) == 0
     first, second = await asyncpg.connect(database), await asyncpg.connect(database)
     try:

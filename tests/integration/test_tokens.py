@@ -10,6 +10,7 @@ import pytest
 from cachexia.cli import main
 from shared.auth import Role, TokenStore, issue_token
 from shared.db.migrations import AUTH_MIGRATIONS, AUTH_SCHEMA, MigrationSet, apply_migrations
+from tests.integration.lab_fixtures import migrate_lab
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +63,9 @@ async def test_a_site_token_is_created_bound_to_its_site_and_listed_with_it(
     and `token list` shows it; a site token stored before the site column names none, and the
     list says it reads no subject. The table refuses a site on another role's token."""
     monkeypatch.setenv("DATABASE_URL", database)
+    await migrate_lab(database)  # --site reads its enrolments; the commands never migrate
     conn = await asyncpg.connect(database)
     try:
-        await apply_migrations(conn, AUTH_SCHEMA, [MigrationSet("auth", AUTH_MIGRATIONS)])
         await conn.execute(
             "INSERT INTO auth.api_tokens (token_id, name, role, token_sha256)"
             " VALUES (gen_random_uuid(), 'old site', 'site', '\\x00'::bytea)"
@@ -98,6 +99,7 @@ async def test_a_site_token_for_a_site_without_subjects_is_created_with_a_warnin
     `source add --site` does (the same check: lab-ingestion's copy of the enrolments), and
     still creates it (the site's first subject may not be enrolled yet)."""
     monkeypatch.setenv("DATABASE_URL", database)
+    await migrate_lab(database)  # the commands never migrate (review 156)
 
     def create(site: str) -> tuple[int, str, str]:
         argv = ["token", "create", "--role", "site", "--name", f"site {site}", "--site", site]

@@ -65,7 +65,7 @@ async def test_the_listing_shows_utc_times_that_since_takes_back(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(rejection_store, "RejectionStore", OneRejection)
-    monkeypatch.setattr("cachexia.platform.migrate_all", _nothing)
+    monkeypatch.setattr("cachexia.schema_check.check_schema_current", _nothing)
     monkeypatch.setattr("shared.db.pool.create_pool", _no_connection)
     settings: Any = SimpleNamespace(postgres_dsn="unused")  # read by the replaced pool only
     assert await run_rejection_command(settings, list_arguments("--limit", "1")) == 0

@@ -61,7 +61,7 @@ def test_a_listed_senders_escape_sequence_is_shown_not_obeyed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(rejection_store, "RejectionStore", EscapingRejection)
-    monkeypatch.setattr("cachexia.platform.migrate_all", _nothing)
+    monkeypatch.setattr("cachexia.schema_check.check_schema_current", _nothing)
     monkeypatch.setattr("shared.db.pool.create_pool", _no_connection)
     settings = SimpleNamespace(postgres_dsn="unused")  # read by the replaced pool only
     monkeypatch.setattr(cli, "load_settings", lambda: settings)
