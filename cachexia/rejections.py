@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the service's modules are imported only when these commands
 
     from services.lab_ingestion.domain.records import KeptRejection
 
+MAX_LIMIT = 10_000  # rejections `rejection list --limit` shows at most
 SINCE_HELP = (
     "received at or after TIME, ISO 8601: as listed (2026-12-04 02:29:48Z), with an offset"
     " (2026-12-04T08:00+01:00), or without one (2026-12-04 08:00; a date alone is its"
@@ -77,11 +78,14 @@ async def run_rejection_command(settings: PlatformSettings, args: argparse.Names
 async def _list(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
 
-    async with pool.acquire() as conn:
-        found = await RejectionStore(conn).newest(
-            source=args.source, reason_code=args.reason, since=args.since,
-            open_only=args.open, limit=args.limit,
-        )  # fmt: skip
+    filters = {
+        "source": args.source, "reason_code": args.reason, "since": args.since,
+        "open_only": args.open,
+    }  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        store = RejectionStore(conn)  # the count of the same snapshot as the listing
+        found = await store.newest(**filters, limit=args.limit)
+        matching = await store.count(**filters) if len(found) == args.limit else len(found)
     for kept in found:
         state = "replayed" if kept.replayed_at else "open"
         sys.stdout.write(
@@ -91,7 +95,18 @@ async def _list(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
         )
     if not found:
         sys.stderr.write("no rejection matches\n")
+    elif matching > len(found):  # review 156: an open one hidden by 55 newer went unseen
+        sys.stderr.write(cut_listing(len(found), matching))
     return 0
+
+
+def cut_listing(shown: int, matching: int) -> str:
+    """The last line of a listing cut at its limit: how many more match, and how to see them."""
+    return (
+        f"{shown} of {matching} matching rejections shown, the newest first; list more with "
+        f"--limit N (up to {MAX_LIMIT}), or narrow the listing with --open, --reason CODE, "
+        "--source APP^FAC or --since TIME\n"
+    )
 
 
 async def _show(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> int:
@@ -184,6 +199,6 @@ def _reason_code(text: str) -> str:
 
 
 def _count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 10_000:
-        raise argparse.ArgumentTypeError(f"{text!r}: a number from 1 to 10000")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number from 1 to {MAX_LIMIT}")
     return int(text)

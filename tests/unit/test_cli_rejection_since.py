@@ -49,13 +49,24 @@ class OneRejection:
     async def newest(self, **_: Any) -> list[KeptRejection]:
         return [KEPT]
 
+    async def count(self, **_: Any) -> int:
+        return 1
+
+
+class NoStatements:
+    """The connection: the store above sends no statement; its snapshot is taken."""
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, **_: Any) -> AsyncIterator[None]:
+        yield None
+
 
 class NoConnection:
     """The pool: the store above needs no connection."""
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[None]:
-        yield None
+    async def acquire(self) -> AsyncIterator[NoStatements]:
+        yield NoStatements()
 
     async def close(self) -> None:
         pass

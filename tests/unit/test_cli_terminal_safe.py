@@ -56,6 +56,9 @@ class EscapingRejection:
     async def newest(self, **_: Any) -> list[Any]:
         return [dataclasses.replace(KEPT, source="LIS\x1b]0;x\x07^HOSP")]
 
+    async def count(self, **_: Any) -> int:
+        return 1
+
 
 def test_a_listed_senders_escape_sequence_is_shown_not_obeyed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -11,6 +11,11 @@ from services.lab_ingestion.domain.records import KeptRejection
 
 _COLUMNS = """rejection_id, channel, source, control_id, reason_code, reason, payload,
               received_at, patient_hmac, content_digest, replayed_at, replay_outcome"""
+# the filters of a listing: $1 source, $2 reason code, $3 received since, $4 open only
+_MATCHING = """($1::text IS NULL OR source = $1)
+               AND ($2::text IS NULL OR reason_code = $2)
+               AND ($3::timestamptz IS NULL OR received_at >= $3)
+               AND (NOT $4 OR replayed_at IS NULL)"""
 
 
 class RejectionStore:
@@ -35,15 +40,26 @@ class RejectionStore:
     ) -> list[KeptRejection]:
         """The newest rejections first, those matching every filter given."""
         rows = await self._conn.fetch(
-            f"""SELECT {_COLUMNS} FROM rejections
-                 WHERE ($1::text IS NULL OR source = $1)
-                   AND ($2::text IS NULL OR reason_code = $2)
-                   AND ($3::timestamptz IS NULL OR received_at >= $3)
-                   AND (NOT $4 OR replayed_at IS NULL)
+            f"""SELECT {_COLUMNS} FROM rejections WHERE {_MATCHING}
                  ORDER BY received_at DESC LIMIT $5""",  # noqa: S608 - fixed column list
             source, reason_code, since, open_only, limit,
         )  # fmt: skip
         return [_kept(row) for row in rows]
+
+    async def count(
+        self,
+        *,
+        source: str | None = None,
+        reason_code: str | None = None,
+        since: datetime | None = None,
+        open_only: bool = False,
+    ) -> int:
+        """How many rejections match every filter given (``newest`` shows at most its limit)."""
+        count: int = await self._conn.fetchval(
+            f"SELECT count(*) FROM rejections WHERE {_MATCHING}",  # noqa: S608 - fixed text
+            source, reason_code, since, open_only,
+        )  # fmt: skip
+        return count
 
     async def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
         """How a replay went; ``settled``: the message is stored (or was already), so the
