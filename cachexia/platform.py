@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -16,6 +17,7 @@ from cachexia.services import service_definition
 from shared.addresses import masked_url
 from shared.contracts.topics import all_topic_names
 from shared.db.migrations import migrate_service
+from shared.embedded.password import PASSWORD_FILE, read_password
 from shared.key_fingerprint import check_key_fingerprint
 from shared.messaging.kafka import ensure_topics, kafka_reachable
 from shared.secrets import subject_key_origin
@@ -27,12 +29,25 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 # what asyncpg raises for a URL it cannot use (parsed only when connecting)
 _MALFORMED = (ValueError, OverflowError, asyncpg.ClientConfigurationError)
 _UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# the server's answer to a password (or a user) it does not take: class 28
+_REFUSED = asyncpg.InvalidAuthorizationSpecificationError
+
+
+async def connect_platform(
+    settings: PlatformSettings, timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> asyncpg.Connection:
+    """A connection to the settings' database (``connect_postgres``); on embedded
+    infrastructure a refused password names the file it was read from (review 156)."""
+    password_file = settings.data_dir / PASSWORD_FILE if settings.uses_embedded_postgres else None
+    return await connect_postgres(settings.postgres_dsn, timeout, password_file=password_file)
 
 
 async def connect_postgres(
-    dsn: str, timeout: float = CONNECT_TIMEOUT_SECONDS
+    dsn: str, timeout: float = CONNECT_TIMEOUT_SECONDS, *, password_file: Path | None = None
 ) -> asyncpg.Connection:
-    """A connection, or InfrastructureError naming the database (password masked)."""
+    """A connection, or InfrastructureError naming the database (password masked).
+    ``password_file``: where the embedded server's password in ``dsn`` was read from, named
+    when the server refuses it."""
     try:
         return await asyncpg.connect(dsn, timeout=timeout)
     except _MALFORMED as exc:
@@ -41,6 +56,10 @@ async def connect_postgres(
             "correct DATABASE_URL (postgresql://user:password@host:port/database)",
             EXIT_USAGE,
         ) from exc
+    except _REFUSED as exc:  # it answered: running, but not for this password
+        if password_file is None:
+            raise InfrastructureError(_unreachable(dsn, exc)) from exc
+        raise InfrastructureError(_password_refused(dsn, exc, password_file)) from exc
     except _UNREACHABLE as exc:
         raise InfrastructureError(_unreachable(dsn, exc)) from exc
 
@@ -70,6 +89,25 @@ def _unreachable(dsn: str, exc: BaseException) -> str:
         "the platform with `make run` (or `cachexia up`); if it runs on moved ports, export "
         "the same CACHEXIA_EMBEDDED_POSTGRES_PORT here; or check DATABASE_URL if it points "
         "at your own server"
+    )
+
+
+def _password_refused(dsn: str, exc: BaseException, password_file: Path) -> str:
+    """Run from another directory, an operator command reads another data directory: the
+    server runs, and refuses the password found there, or none (review 156)."""
+    path = password_file.resolve()
+    if not path.exists():
+        read = f"no password: {path} does not exist"
+    elif read_password(path) is None:
+        read = f"no password: {path} is empty or cannot be read"
+    else:
+        read = f"the password in {path} is refused"
+    return (
+        f"the embedded PostgreSQL at {masked_url(dsn)} refused this command "
+        f"({_reason(exc, dsn)}): {read}; this command's data directory is "
+        f"{path.parent.parent}, not the platform's: run it from the directory `make run` was "
+        "started in, or set CACHEXIA_DATA_DIR to the platform's data directory (the default, "
+        ".data, is relative to the current directory)"
     )
 
 
@@ -151,7 +189,7 @@ async def create_topics(settings: PlatformSettings) -> list[str]:
 
 
 async def migrate_all(settings: PlatformSettings) -> dict[str, list[str]]:
-    conn = await connect_postgres(settings.postgres_dsn)
+    conn = await connect_platform(settings)
     try:
         applied = {}
         for name in SERVICE_NAMES:
@@ -167,7 +205,7 @@ async def migrate_all(settings: PlatformSettings) -> dict[str, list[str]]:
 async def check_subject_key(settings: PlatformSettings, key: bytes) -> bool:
     """Record the patient-matching key's fingerprint on a new platform (True), else check
     it: SubjectKeyMismatch if the platform's data was hashed with another key."""
-    conn = await connect_postgres(settings.postgres_dsn)
+    conn = await connect_platform(settings)
     try:
         return await check_key_fingerprint(conn, key, subject_key_origin(settings))
     finally:

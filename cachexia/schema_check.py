@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cachexia.errors import EXIT_USAGE, InfrastructureError
-from cachexia.platform import connect_postgres
+from cachexia.platform import connect_platform
 from cachexia.services import service_definition
 from shared.db.migrations import (
     AUTH_MIGRATIONS,
@@ -42,7 +42,7 @@ async def check_schema_current(settings: PlatformSettings, services: Iterable[st
         targets.update(
             service_schemas(definition.schema, definition.migrations, definition.shared_migrations)
         )
-    conn = await connect_postgres(settings.postgres_dsn)
+    conn = await connect_platform(settings)
     try:
         differences = [await schema_difference(conn, s, sets) for s, sets in targets.items()]
     finally:

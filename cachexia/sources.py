@@ -49,14 +49,14 @@ def add_source_commands(commands: Any) -> None:
 
 
 async def run_source_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    from cachexia.platform import connect_postgres  # noqa: PLC0415 - keeps `service` start-up lean
+    from cachexia.platform import connect_platform  # noqa: PLC0415 - keeps `service` start-up lean
     from cachexia.schema_check import check_schema_current  # noqa: PLC0415 - likewise
     from services.lab_ingestion.adapters.sender_admin import SenderAdminUnitOfWork  # noqa: PLC0415 - lean start-up
 
     # the allow-list's schema and the auth schema, whose lab tokens `remove` names: at this
     # version's migrations, never migrated here (only `cachexia migrate` does)
     await check_schema_current(settings, ["lab-ingestion"])
-    uow = SenderAdminUnitOfWork(lambda: connect_postgres(settings.postgres_dsn))
+    uow = SenderAdminUnitOfWork(lambda: connect_platform(settings))
     if args.source_command == "code":
         return await run_code_command(uow, args)
     if args.source_command == "list":

@@ -53,14 +53,14 @@ def check_token_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
 
 
 async def run_token_command(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    from cachexia.platform import connect_postgres  # noqa: PLC0415 - keeps start-up lean
+    from cachexia.platform import connect_platform  # noqa: PLC0415 - keeps start-up lean
     from cachexia.schema_check import check_schema_current  # noqa: PLC0415 - likewise
 
     # the tokens' schema (and lab-ingestion's allow-list the senders are checked against, its
     # enrolments the site is) at this version's migrations: never migrated here
     reads_lab = args.token_command == "create" and (args.senders or args.site)  # noqa: S105 - a command's name
     await check_schema_current(settings, ["lab-ingestion"] if reads_lab else [])
-    conn = await connect_postgres(settings.postgres_dsn)
+    conn = await connect_platform(settings)
     try:
         command = args.token_command
         if command == "list":

@@ -93,6 +93,28 @@ def test_the_embedded_database_not_running_says_to_start_it(
     assert "`make run`" in err
 
 
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
+def test_the_embedded_database_refusing_the_password_names_the_data_directory(
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Review 156: run from another directory, the commands read no password (the platform's
+    is in its data directory) and said "could not be reached; start the platform"."""
+    _connect_raising(monkeypatch, asyncpg.InvalidPasswordError("password authentication failed"))
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("cachexia: the embedded PostgreSQL at postgresql://postgres@127.0.0.1:")
+    assert "refused this command (InvalidPasswordError: password authentication failed)" in err
+    password_file = tmp_path / "data" / "secrets" / "postgres-password"
+    assert f"no password: {password_file} does not exist" in err
+    assert f"this command's data directory is {tmp_path / 'data'}, not the platform's" in err
+    assert "set CACHEXIA_DATA_DIR to the platform's data directory" in err
+    assert "start the platform" not in err
+
+
 @pytest.mark.parametrize(
     "error",
     [
