@@ -10,7 +10,10 @@ every service would match results for that hospital number to the test subject.
     PYTHONPATH=. .venv/bin/python tools/enrol_test_subject.py S-001 MRN123 --site CH-01
 
 It reads the same settings as `make run` (``CACHEXIA_EMBEDDED_KAFKA_PORT``,
-``CACHEXIA_DATA_DIR`` for the key, ...): export the ones you changed.
+``CACHEXIA_DATA_DIR`` for the key, ...): export the ones you changed. Like every process
+that hashes hospital identifiers, it first compares its key with the fingerprint the
+platform recorded in its database (``shared.key_fingerprint``), and stops on a difference:
+under another key the subject would match none of its results (review 156).
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ import datetime as dt
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from cachexia.errors import InfrastructureError
+from cachexia.platform import connect_platform
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events.trial import SubjectEnrolled
 from shared.contracts.identity import hospital_id_hmac
-from shared.secrets import SubjectKeyError, subject_hmac_key
-from shared.settings import load_settings
+from shared.key_fingerprint import check_key_fingerprint
+from shared.secrets import SubjectKeyError, subject_hmac_key, subject_key_origin
+from shared.settings import PlatformSettings, load_settings
 
 TOPIC = "trial.subjects.v1"
 
@@ -59,7 +66,29 @@ def enrolment(args: argparse.Namespace, key: bytes) -> bytes:
 
 
 class PlatformNotUp(Exception):
-    """The broker answers but has no subjects topic: the platform never started on it."""
+    """The broker answers but has no subjects topic, or the database has no record of the
+    key: the platform never started on them."""
+
+
+async def check_key(settings: PlatformSettings, key: bytes) -> None:
+    """The services' check (``check_key_fingerprint``), as an operator command makes it: the
+    key compared with the one the platform recorded, never recorded here; SubjectKeyMismatch
+    on a difference, SubjectKeyError when none is recorded yet."""
+    conn = await connect_platform(settings)
+    try:
+        await check_key_fingerprint(conn, key, subject_key_origin(settings), record=False)
+    except asyncpg.UndefinedTableError:  # not migrated: the platform never started on it
+        raise PlatformNotUp(
+            "the database has no record of the platform's patient-matching key: start `make run`"
+        ) from None
+    finally:
+        await conn.close()
+
+
+async def enrol(settings: PlatformSettings, args: argparse.Namespace, key: bytes) -> None:
+    """Check the key, then publish the enrolment hashed under it."""
+    await check_key(settings, key)
+    await publish(settings.kafka_servers, args.subject_id, enrolment(args, key))
 
 
 async def publish(servers: str, subject_id: str, event: bytes) -> None:
@@ -84,11 +113,13 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         ZoneInfo(args.time_zone)
-        event = enrolment(args, subject_hmac_key(settings))
-        asyncio.run(publish(settings.kafka_servers, args.subject_id, event))
+        asyncio.run(enrol(settings, args, subject_hmac_key(settings)))
     except (SubjectKeyError, ZoneInfoNotFoundError, ValueError, PlatformNotUp) as error:
-        print(f"refused: {error}")
+        print(f"refused: {error}")  # another key than the platform's: SubjectKeyMismatch
         return 2
+    except InfrastructureError as error:  # PostgreSQL not reached, or refusing us
+        print(error)
+        return error.exit_code
     except (KafkaError, OSError) as error:
         print(f"the broker at {settings.kafka_servers} did not take it: {type(error).__name__}")
         return 1

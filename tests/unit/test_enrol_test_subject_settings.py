@@ -57,6 +57,7 @@ def test_a_broker_not_there_is_one_line_and_the_producer_is_closed(
     monkeypatch.setenv("CACHEXIA_EMBEDDED_KAFKA_PORT", str(port))
     monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path))
     monkeypatch.setattr("tools.enrol_test_subject.subject_hmac_key", lambda _: b"k" * 64)
+    monkeypatch.setattr("tools.enrol_test_subject.check_key", _key_checked)
     monkeypatch.setattr("tools.enrol_test_subject.AIOKafkaProducer", RecordedProducer)
     RecordedProducer.made.clear()
     assert main(["S-001", "MRN123"]) == 1
@@ -64,3 +65,31 @@ def test_a_broker_not_there_is_one_line_and_the_producer_is_closed(
     assert out == f"the broker at 127.0.0.1:{port} did not take it: KafkaConnectionError\n"
     (producer,) = RecordedProducer.made
     assert producer.stopped
+
+
+async def _key_checked(*_: object) -> None:
+    """The key's fingerprint check (tests/integration/test_enrol_test_subject.py): passed."""
+
+
+def _unused_port() -> int:
+    with socket.socket() as unused:  # a port nothing listens on: refused at once
+        unused.bind(("127.0.0.1", 0))
+        return int(unused.getsockname()[1])
+
+
+@pytest.mark.usefixtures("clean_platform_environment")
+def test_postgres_not_there_is_one_line_and_nothing_is_sent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The key is checked against the platform's database first (review 156)."""
+    port = _unused_port()
+    monkeypatch.setenv("CACHEXIA_EMBEDDED_POSTGRES_PORT", str(port))
+    monkeypatch.setenv("CACHEXIA_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("tools.enrol_test_subject.subject_hmac_key", lambda _: b"k" * 64)
+    monkeypatch.setattr("tools.enrol_test_subject.AIOKafkaProducer", RecordedProducer)
+    RecordedProducer.made.clear()
+    assert main(["S-001", "MRN123"]) == 1
+    out, _ = capsys.readouterr()
+    assert out.startswith(f"PostgreSQL at postgresql://postgres@127.0.0.1:{port}/cachexia could")
+    assert out.count("\n") == 1
+    assert RecordedProducer.made == []
