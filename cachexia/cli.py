@@ -13,7 +13,7 @@ from cachexia.sources import add_source_commands, run_source_command
 from cachexia.terminal import terminal_safe_output
 from cachexia.tokens import add_token_commands, check_token_arguments, run_token_command
 from shared.jsonlog import configure_logging
-from shared.secrets import SubjectKeyError, subject_hmac_key
+from shared.secrets import SubjectKeyError, existing_subject_hmac_key, subject_hmac_key
 from shared.settings import SERVICE_NAMES, PlatformSettings, load_settings
 
 # the services that hash hospital identifiers: only they need (and should be given) the key
@@ -56,9 +56,10 @@ def _answered(args: argparse.Namespace, settings: PlatformSettings) -> int:
 
 def _run(args: argparse.Namespace, settings: PlatformSettings) -> int:
     # before anything starts: no key, or an unusable key file, stops us here. Only `up` may
-    # create the key: another command run elsewhere would hash under a key of its own
+    # create the key (another command run elsewhere would hash under a key of its own), and
+    # creates it once its ports are found free and the embedded servers started (up.py)
     if args.command == "up":
-        subject_hmac_key(settings, create=True)
+        existing_subject_hmac_key(settings)
     elif args.command in COMMANDS_WITH_SUBJECT_KEY or (
         args.command == "service" and args.name in SERVICES_WITH_SUBJECT_KEY
     ):

@@ -120,7 +120,8 @@ class Platform:
             f"topics ready ({len(created)} created, "
             f"{self.settings.topic_partitions} partitions each)"
         )
-        # created once, before the services share it (_child_env)
+        # created once, before the services share it (_child_env); only now, the ports found
+        # free and the servers started: a start that fails on a port leaves no key (review 156)
         key = self.subject_key = subject_hmac_key(self.settings, create=True)
         # cut short, a service's migration rolls back (one transaction each)
         applied = await unless_stopped(lambda: migrate_all(self.settings), self.stopping)

@@ -67,6 +67,16 @@ def subject_hmac_key(settings: PlatformSettings, *, create: bool = False) -> byt
     return _read_key_file(path)
 
 
+def existing_subject_hmac_key(settings: PlatformSettings) -> bytes | None:
+    """The key as ``subject_hmac_key`` reads it, checked; None when `cachexia up` is to
+    create it (embedded infrastructure, no key file yet): it checks the key before it starts
+    anything and creates it only once its ports are found free (review 156)."""
+    check_subject_hmac_key(settings)
+    if settings.subject_hmac_key.get_secret_value() or (settings.data_dir / KEY_FILE).exists():
+        return subject_hmac_key(settings)
+    return None
+
+
 def subject_key_origin(settings: PlatformSettings) -> str:
     """Where this process's key comes from, for a message (never the key itself)."""
     if settings.subject_hmac_key.get_secret_value():

@@ -202,3 +202,32 @@ async def _until_said(
                 os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
     return said
+
+
+def test_up_on_a_new_data_directory_creates_nothing_in_it_before_its_port_check(
+    env: dict[str, str], held_port: int, tmp_path: Path
+) -> None:
+    """Review 156: embedded, `cachexia up` created the patient-matching key in a new data
+    directory before it found a service's port in use. Only the directory's lock is taken
+    first (a second `up` on a running platform's directory is told so, not that its ports
+    are in use)."""
+    embedded = {
+        name: value for name, value in env.items()
+        if name not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "CACHEXIA_SUBJECT_HMAC_KEY")
+    }  # fmt: skip
+    data_dir = tmp_path / "new-data"
+    embedded |= {
+        "CACHEXIA_DATA_DIR": str(data_dir),
+        "CACHEXIA_CRP_MONITOR_HTTP_PORT": str(held_port),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cachexia.cli", "up"],
+        env=_environment(embedded), capture_output=True, text=True, check=False,
+        timeout=SERVICE_TIMEOUT_SECONDS,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-1500:]
+    assert done.stderr == (
+        f"cachexia: crp-monitor cannot listen on 127.0.0.1:{held_port} (address already in "
+        "use); stop what holds it or set CACHEXIA_CRP_MONITOR_HTTP_PORT\n"
+    )
+    assert [p.name for p in data_dir.iterdir()] == ["platform.lock"]  # no key, no secrets

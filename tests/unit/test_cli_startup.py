@@ -4,6 +4,7 @@ traceback or the password; the patient-matching key is checked before anything s
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 import asyncpg
@@ -312,9 +313,11 @@ def test_only_up_creates_the_key_another_command_stops_naming_the_file(
     assert "CACHEXIA_SUBJECT_HMAC_KEY" in err
 
 
-def test_up_creates_the_key_on_its_first_start(
+def test_up_checks_the_key_and_leaves_its_creation_to_the_platform(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Review 156: created here, before the platform checked its ports, a start that failed
+    on a port in use left a key in a new data directory."""
     started: list[PlatformSettings] = []
 
     def run_platform(settings: PlatformSettings) -> int:
@@ -324,4 +327,40 @@ def test_up_creates_the_key_on_its_first_start(
     monkeypatch.setattr("cachexia.up.run_platform", run_platform)
     assert main(["up"]) == 0
     assert len(started) == 1
-    assert (tmp_path / "data" / KEY_FILE).stat().st_size == 64
+    assert not (tmp_path / "data" / KEY_FILE).exists()
+
+
+def test_up_with_an_unusable_key_file_stops_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "data" / KEY_FILE
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("short")
+    monkeypatch.setattr("cachexia.up.run_platform", lambda *_: pytest.fail("started"))
+    assert main(["up"]) == 2
+    assert f"the patient-matching key file {key_file} holds too short" in capsys.readouterr().err
+
+
+async def _returning(value: object, *_: object, **__: object) -> object:
+    return value
+
+
+async def test_up_creates_the_key_on_its_first_start_once_its_servers_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The embedded servers, topics, migrations and the key's record: as if done."""
+    for name in ("start_postgres", "spawn_broker"):
+        monkeypatch.setattr(f"cachexia.up.{name}", lambda *_: None)
+    monkeypatch.setattr("cachexia.up.EmbeddedPostgres.create_database", lambda *_: None)
+    monkeypatch.setattr("cachexia.up.EmbeddedTansu.wait_listening", lambda *_: None)
+    done: list[tuple[str, object]] = [
+        ("wait_for_postgres", None), ("wait_for_kafka", None), ("create_topics", []),
+        ("migrate_all", {}), ("check_subject_key", True),
+    ]  # fmt: skip
+    for name, value in done:
+        monkeypatch.setattr(f"cachexia.up.{name}", functools.partial(_returning, value))
+    platform = Platform(load_settings())
+    await platform._start_infrastructure()
+    key = (tmp_path / "data" / KEY_FILE).read_text()
+    assert len(key) == 64
+    assert platform.subject_key == key.encode()
