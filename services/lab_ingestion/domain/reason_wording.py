@@ -49,6 +49,8 @@ _JSON: Final[Phrases] = (
     ("(OBX-11 F)", "(status final)"),
     ("no patient identifier (PID-3)", "no patient identifier (patient.identifier)"),
     ("(MSH-3^MSH-4)", "(source.application^source.facility)"),
+    ("under the order and test it was stored under", "under the result_id it was stored under"),
+    ("with status X, without a value", "with status cancelled, without a value"),
 )
 
 _IDENTIFIER: Final = "identifier (Observation.identifier)"
@@ -56,6 +58,7 @@ _TIME: Final = "(Observation.effective[x])"
 _QUANTITY: Final = "(Observation.valueQuantity)"
 _VALUE: Final = "(Observation.value[x]: a valueQuantity, with its unit)"
 _HOLDS: Final = "result holds"
+_STORED_UNDER: Final = f"under the {_IDENTIFIER} it was stored under"
 _ISSUED: Final = "an issued time (Observation.issued)"
 _SUBJECT: Final = "Observation.subject: its identifier, or its Patient's"
 _MR: Final = "Observation.subject's Patient.identifier of type MR"
@@ -96,6 +99,8 @@ _FHIR: Final[Phrases] = (
     ("(PID-3 MR, or the number of the", f"({_MR}, or the number of the"),
     ("(PID-3 MR)", f"({_MR})"),
     ("(MSH-3^MSH-4)", "(the token's sender)"),
+    ("under the order and test it was stored under", _STORED_UNDER),
+    ("with status X, without a value", "with status cancelled, without a value (no value[x])"),
     # what a reason speaks of without naming a field: the element that holds it
     ("has no collection time", f"has no collection time {_TIME}"),
     ("collection time is before", f"collection time {_TIME} is before"),

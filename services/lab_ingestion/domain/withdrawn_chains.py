@@ -68,15 +68,27 @@ CORRECTED_UNDER_ITS_KEY = (
 )
 
 
+# a cancellation (X, D, W) finding nothing of the patient's, none ever withdrawn: "send the
+# final result first" cannot be followed for a test never resulted (review 157)
+NOTHING_TO_WITHDRAW = (
+    "cancellation of nothing stored under this order and test: withdraw a result under the "
+    "order and test it was stored under (a test never resulted is sent with status X, "
+    "without a value)"
+)
+
+
 def nothing_to_change(status: str, gone: frozenset[Content | None]) -> Rejected:
     """A correction or cancellation with no result of the patient standing under its key:
-    none was ever stored, or (a correction) the one stored was withdrawn."""
+    none was ever stored (a cancellation is told where to withdraw, and how a test never
+    resulted is sent), or (a correction) the one stored was withdrawn."""
     action = "cancellation" if status in CANCELLING else "correction"
     if gone:
         reason = (
             f"{action} of a withdrawn result: a new result needs an order number of its own "
             "(this order and test held a result, since cancelled, which nothing brings back)"
         )
+    elif action == "cancellation":  # review 157: no final result comes for a test not done
+        reason = NOTHING_TO_WITHDRAW
     else:
         reason = (
             f"{action} of a result that is not stored (no final result under this order and "

@@ -128,7 +128,9 @@ def test_a_cancellation_where_the_patient_held_no_result_is_still_rejected() -> 
         checked = check(crp("", "D"), withdrawn=withdrawn)
         assert isinstance(checked, Rejected), withdrawn
         assert checked.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
-        assert checked.reason.endswith("send the final result first")
+        # where to withdraw, and how a test never resulted is sent (review 157)
+        assert checked.reason.startswith("cancellation of nothing stored under this order")
+        assert "send the final result first" not in checked.reason
 
 
 def test_a_correction_of_a_withdrawn_result_never_asks_for_the_final_result_first() -> None:
