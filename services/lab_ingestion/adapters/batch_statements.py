@@ -120,6 +120,18 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
  WHERE a.analytes IS NOT NULL
 """
 
+# The senders under whose names each of the subjects ($1) holds a standing result (any
+# status) under each key ($2: keyed hashes), whatever the source: asked only for a FHIR
+# `cancelled` without a value (``fhir_cancellations``). Probes of each subject's results
+# (results_by_subject), never a scan of every sender's.
+HOLDING_SENDERS = """
+SELECT r.subject_id, r.result_key, array_agg(DISTINCT r.source) AS sources
+  FROM results r
+ WHERE r.subject_id = ANY($1::text[]) AND r.result_key = ANY($2::text[])
+   AND r.cancelled_at IS NULL
+ GROUP BY r.subject_id, r.result_key
+"""
+
 COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"
 
 # Tokens are kept an hour, far beyond any retry (5 s), and pruned after one write in

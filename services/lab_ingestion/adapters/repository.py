@@ -19,6 +19,7 @@ from services.lab_ingestion.adapters.batch_rows import (
 )
 from services.lab_ingestion.adapters.batch_statements import (
     COMMITTED_ATTEMPT,
+    HOLDING_SENDERS,
     LOOKUP,
     STORED_RESULTS,
     WRITE,
@@ -140,6 +141,18 @@ class LabRepository:
                 frozenset(row["analytes"] or ()),
                 frozenset(row["patients"] or ()),
             )
+            for row in rows
+        }
+
+    async def holding_senders(
+        self, subject_ids: Sequence[str], keys: Sequence[str]
+    ) -> dict[tuple[str, str], frozenset[str]]:
+        """The senders under whose names each subject holds a standing result under each
+        result key (as written), whatever the sender; pairs holding none are left out."""
+        stored = {self._stored_id(key): key for key in keys}
+        rows = await self._conn.fetch(HOLDING_SENDERS, list(set(subject_ids)), list(stored))
+        return {
+            (row["subject_id"], stored[row["result_key"]]): frozenset(row["sources"])
             for row in rows
         }
 

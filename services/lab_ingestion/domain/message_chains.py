@@ -16,6 +16,7 @@ from services.lab_ingestion.domain.chain_refusals import (
     changed_final,
     nothing_to_apply,
 )
+from services.lab_ingestion.domain.fhir_cancellations import cancelled_before_resulting
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
@@ -125,8 +126,7 @@ class MessageChains:
             self.just_cancelled.add(seen.key)
             return False
         if seen.status in CANCELLING and (
-            seen.key in self.just_cancelled
-            or self._obtains_nothing(seen, observation.read_as_not_obtained)
+            seen.key in self.just_cancelled or self._obtains_nothing(seen, observation)
         ):
             # the key's last observation in this message, said again; or nothing to withdraw
             return False
@@ -169,14 +169,20 @@ class MessageChains:
             return own_preliminary or self.preliminaries.get((*key, self.subject_id))
         return head
 
-    def _obtains_nothing(self, seen: _Observed, read_as_not_obtained: bool) -> bool:
+    def _obtains_nothing(self, seen: _Observed, observation: ObservationInput) -> bool:
         """An X under a key where nothing was ever stored (``obtains_nothing``), nor added by
-        this message: nothing to withdraw, nothing to record. Not a FHIR `cancelled` sent
-        alone: a FHIR result is kept under its token's name (review 67), so one finding
-        nothing may be meant for a result sent under another (a replaced token's, or over
-        HL7): refused (the lab is told), never taken as a no-op; one read as X beside a
-        result of its Bundle that acts (``unobtained``) is left out."""
-        if self.message.channel is Channel.FHIR and not read_as_not_obtained:
+        this message: nothing to withdraw, nothing to record. Over FHIR only a `cancelled`
+        without a value (a test cancelled before it was resulted: ``fhir_cancellations``),
+        or one read as X beside a result of its Bundle that acts (``unobtained``): a FHIR
+        result is kept under its token's name (review 67), so a `cancelled` with a value, or
+        an `entered-in-error`, finding nothing may be meant for a result sent under another
+        (a replaced token's, or over HL7): refused (the lab is told), never taken as a no-op
+        (one whose patient holds a result under its identifier under another sender's name
+        is refused before: ``fhir_cancellations.cancelled_elsewhere``)."""
+        channel = self.message.channel
+        if channel is Channel.FHIR and not (
+            observation.read_as_not_obtained or cancelled_before_resulting(observation, channel)
+        ):
             return False
         if seen.key in self.own or seen.key in self.own_preliminary:
             return False

@@ -220,6 +220,8 @@ def _nothing_created(outcome: IngestOutcome) -> str:
         return "accepted; the patient is not enrolled, so nothing was stored"
     if outcome.cancelled:  # entered-in-error or cancelled: the earlier result withdrawn
         return "accepted; the earlier result under this identifier was withdrawn: none stored"
+    if outcome.not_obtained:  # cancelled (or without a value) where nothing was ever held
+        return NOT_OBTAINED_TEXT
     return "accepted; no result was stored under this identifier: nothing changed"
 
 
@@ -235,6 +237,12 @@ def _unstored(entry: BundleEntry) -> Entry:
 IGNORED_TEXT = "no result (yet) of an analyte the trial follows: ignored, nothing stored"
 CONTAINED_IGNORED_TEXT = (
     "its contained Observations hold no result (yet) of an analyte the trial follows: ignored"
+)
+# a test cancelled before it was resulted, or a result without a value, under an identifier
+# that never held a result: left out as HL7's X there is (``fhir_cancellations``)
+NOT_OBTAINED_TEXT = (
+    "accepted; no result obtained (cancelled, or without a value) and none was ever stored "
+    "under this identifier: nothing to withdraw, nothing stored"
 )
 
 

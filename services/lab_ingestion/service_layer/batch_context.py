@@ -81,6 +81,10 @@ class BatchContext:
     discarded: list[str] = field(default_factory=list)
     # what an MLLP input from a sender not on the allow-list may leave (``unlisted_copies``)
     unlisted: UnlistedCopies = NO_BUDGET
+    # the senders under whose names a patient holds a standing result under a FHIR
+    # `cancelled`'s key, by subject id and key (careful path, such cancellations only:
+    # ``fhir_cancellations.cancelled_elsewhere``)
+    held_elsewhere: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -91,7 +95,7 @@ class BatchContext:
             dict(self.received), dict(self.withdrawn_versions), self.bundles,
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
-            self.directory_complete, self.discarded, self.unlisted,
+            self.directory_complete, self.discarded, self.unlisted, self.held_elsewhere,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from services.lab_ingestion.domain.fhir_cancellations import cancelled_before_resulting
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
@@ -94,6 +95,7 @@ class BatchReader:
             message_keys, list(hmacs.values()), result_keys, change_times=replaying
         )
         self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn)
+        held_elsewhere = await _holding_senders(uow, messages, lookup.subjects.values())
         return BatchContext(
             allowed=allowed,
             known=lookup.known,
@@ -107,6 +109,7 @@ class BatchReader:
             withdrawn_versions=dict(lookup.withdrawn_versions),
             read_empty=frozenset(result_keys) - lookup.held,
             changed_at=dict(lookup.changed_at) if replaying else None,
+            held_elsewhere=held_elsewhere,
         )
 
     def _remember(
@@ -130,6 +133,25 @@ class BatchReader:
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
         return {identifier: self._hash(identifier)
                 for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
+
+
+async def _holding_senders(
+    uow: Any, messages: Sequence[LabMessage], enrolled: Iterable[tuple[EnrolledSubject, ...]]
+) -> Mapping[tuple[str, str], frozenset[str]]:
+    """Under which senders' names the batch's patients hold a standing result under the key
+    of a FHIR `cancelled` without a value (``fhir_cancellations.cancelled_elsewhere``); one
+    more read, only for a batch holding such a cancellation."""
+    keys = sorted({
+        o.result_key for m in messages for o in m.observations
+        if cancelled_before_resulting(o, m.channel)
+    })  # fmt: skip
+    subject_ids = sorted({subject.subject_id for subjects in enrolled for subject in subjects})
+    if not keys or not subject_ids:
+        return {}
+    held: Mapping[tuple[str, str], frozenset[str]] = await uow.labs.holding_senders(
+        subject_ids, keys
+    )
+    return held
 
 
 def _bundle_siblings(

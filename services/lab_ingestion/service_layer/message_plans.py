@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.lab_ingestion.domain.fhir_cancellations import cancelled_elsewhere
 from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
@@ -43,6 +44,11 @@ def plan_message(
     planned = plan_results(sited, params, received_at)
     if isinstance(planned, Rejected):
         return planned
+    # a FHIR `cancelled` finding nothing under its token's name, while the patient's result
+    # under its identifier stands under another sender's: refused, never left out
+    elsewhere = cancelled_elsewhere(sited, subject_id, context.held_elsewhere, context.never_held)
+    if elsewhere is not None:
+        return elsewhere
     # a replay's message is applied as of when it first arrived (``replayed_chains``)
     replayed = None if context.changed_at is None else FirstArrival(received_at, context.changed_at)
     checked = check_earlier_results(

@@ -163,6 +163,22 @@ class FakeLabs:
                 found[(source, key)] = StoredResult(key, analytes, patients)
         return found
 
+    async def holding_senders(
+        self, subject_ids: Any, keys: Any
+    ) -> dict[tuple[str, str], frozenset[str]]:
+        """As the repository's read: the senders under whose names each subject holds a
+        standing result under each key."""
+        held: dict[tuple[str, str], frozenset[str]] = {}
+        for r in self._db.results:
+            pair = (r.subject_id, r.result_key)
+            if (
+                r.subject_id in subject_ids
+                and r.result_key in keys
+                and (r.result_id not in self._db.cancelled)
+            ):
+                held[pair] = held.get(pair, frozenset()) | {r.source}
+        return held
+
     async def lookup(
         self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
     ) -> BatchLookup:

@@ -29,6 +29,11 @@ result standing".
 Suggested fix: over FHIR read as X only Observations *without a value* (never a sent
 ``cancelled``/``entered-in-error``), and in a batch Bundle only beside a sibling that is
 stored (or not at all: entries are independent submissions).
+
+Since review 157 a ``cancelled`` *without a value* finding nothing is a test cancelled
+before it was resulted, left out alone too (``fhir_cancellations``; refused where the
+patient's result under its identifier stands under another sender's name): the siblings
+below are judged on an ``entered-in-error``, which alone is still refused.
 """
 
 from __future__ import annotations
@@ -54,24 +59,24 @@ async def _batch(db: FakeDatabase, *resources: dict[str, Any]) -> list[Any]:
     return [(await ingestor(db)([c]))[0] for c in commands]  # independent submissions
 
 
-async def test_a_cancelled_entry_alone_is_refused() -> None:
-    """The baseline: the same ``cancelled`` CRP alone in a batch Bundle is refused."""
+async def test_a_withdrawal_entry_alone_is_refused() -> None:
+    """The baseline: the same ``entered-in-error`` CRP alone in a batch Bundle is refused."""
     db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
-    (alone,) = await _batch(db, _observation("CRP-9", "1988-5", status="cancelled"))
+    (alone,) = await _batch(db, _observation("CRP-9", "1988-5", status="entered-in-error"))
     assert not alone.accepted
 
 
-async def test_a_cancelled_entry_beside_a_refused_sibling_is_refused_as_alone() -> None:
+async def test_a_withdrawal_entry_beside_a_refused_sibling_is_refused_as_alone() -> None:
     db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
     refused_sibling, cancelled = await _batch(
         db,
         _observation("ANC-1", "751-8", **_quantity(0.3, "mg")),  # a unit not converted
-        _observation("CRP-9", "1988-5", status="cancelled"),
+        _observation("CRP-9", "1988-5", status="entered-in-error"),
     )
     assert not refused_sibling.accepted and db.results == []
     assert not cancelled.accepted, (
-        f"the batch entry `cancelled` CRP finding nothing was answered accepted ({cancelled}) "
-        f"because its sibling 'records a value', though that sibling was refused "
+        f"the batch entry `entered-in-error` CRP finding nothing was answered accepted "
+        f"({cancelled}) because its sibling 'records a value', though that sibling was refused "
         f"({refused_sibling.code}): alone it is refused unknown-corrected-result; nothing in "
         "the Bundle acted"
     )
@@ -103,18 +108,18 @@ async def test_an_entered_in_error_for_a_result_under_the_old_token_is_not_dropp
     )
 
 
-async def test_a_cancelled_observation_beside_another_patients_discarded_one_is_refused() -> None:
+async def test_a_withdrawal_beside_another_patients_discarded_one_is_refused() -> None:
     """A transaction whose only "acting" Observation is another patient's, not enrolled
-    (discarded: nothing stored), accepts the subject's ``cancelled`` CRP that finds nothing
+    (discarded: nothing stored), accepts the subject's ``entered-in-error`` CRP that finds nothing
     as done; alone it is refused. Nothing in the Bundle was stored or withdrawn."""
     db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
     other = _observation("ANC-7", "751-8", **_quantity(0.3, "10*9/L"))
     other["subject"] = {"identifier": {"system": "urn:hosp", "value": "MRN0000"}}
-    new = _bundle("transaction", other, _observation("CRP-9", "1988-5", status="cancelled"))
+    new = _bundle("transaction", other, _observation("CRP-9", "1988-5", status="entered-in-error"))
     (outcome,) = await ingestor(db)([IngestTransaction(new.messages, lambda: "", AT)])
     assert db.results == []
     assert not outcome.accepted, (
-        f"the subject's `cancelled` CRP finding nothing was accepted ({outcome}) beside an "
+        f"the subject's `entered-in-error` CRP finding nothing was accepted ({outcome}) beside an "
         "Observation of a patient not enrolled, discarded: nothing in the Bundle acted, and "
         "alone it is refused unknown-corrected-result"
     )

@@ -81,12 +81,14 @@ async def test_a_cbc_transaction_stores_its_anc_beside_a_manual_count_not_done(
     )
 
 
-async def test_a_cancelled_manual_count_refuses_its_transaction_the_lab_is_told() -> None:
-    """A FHIR `cancelled` finding nothing may be meant for a result kept under another
-    token's name (reviews 72, 73): refused, beside an ANC too; a manual count not done is
-    sent as a final Observation with a dataAbsentReason (above), which is left out."""
+async def test_a_cancelled_manual_count_is_left_out_beside_the_anc() -> None:
+    """A FHIR `cancelled` without a value finding nothing is a test cancelled before it was
+    resulted (review 157): left out, as a final Observation with a dataAbsentReason (above)
+    is; the ANC is stored. (Reviews 72, 73 refused it: it may be meant for a result kept
+    under another token's name; that case is still refused, ``fhir_cancellations``.)"""
     cancelled = _observation(2, "753-4", status="cancelled")
     bundle = parsed_bundle("transaction", ANC, cancelled)
     db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
     (outcome,) = await ingestor(db)([IngestTransaction(bundle.messages, lambda: "", AT)])
-    assert not outcome.accepted and db.results == []
+    assert outcome.accepted, (outcome.code, outcome.reason)
+    assert [r.result.value for r in db.results if r.result is not None] == [0.3]

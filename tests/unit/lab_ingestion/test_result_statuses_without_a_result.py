@@ -288,28 +288,27 @@ def _cancelled_platelets() -> dict[str, Any]:
     )  # fmt: skip
 
 
-async def test_a_fhir_cancelled_observation_never_stored_alone_is_refused() -> None:
-    """Over FHIR a `cancelled` that finds nothing, sent alone, is refused, not a no-op
-    (review 67): a FHIR result is kept under its token's name, so one finding nothing may
-    be meant for a result sent under another (a replaced token's, or over HL7). The
-    transaction is refused whole and kept; the lab is told."""
+async def test_a_fhir_cancelled_observation_never_stored_alone_is_left_out() -> None:
+    """Over FHIR a `cancelled` without a value that finds nothing, sent alone, is a test
+    cancelled before it was resulted (review 157): accepted with nothing stored, as HL7's X
+    there is. (Review 67 refused it: it may be meant for a result sent under another
+    token's name; where the patient's result under its identifier stands under another
+    sender's name it still is: ``fhir_cancellations``.)"""
     db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
     parsed = parse_bundle(
         bundle(TRANSACTION, _cancelled_platelets()), "LIS", "HOSP", lambda i: f"h({i})"
     )
     (outcome,) = await ingestor(db)([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
-    assert not outcome.accepted
-    assert outcome.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
+    assert outcome.accepted and outcome.not_obtained == 1, (outcome.code, outcome.reason)
     assert db.results == []
 
 
 @pytest.mark.parametrize("code", ["778-1", "777-3"])
-async def test_a_fhir_cancelled_observation_never_stored_beside_a_result_is_refused(
+async def test_a_fhir_cancelled_observation_never_stored_beside_a_result_is_left_out(
     code: str,
 ) -> None:
-    """Beside a result of its transaction too (reviews 72 and 73): a FHIR result is kept
-    under its token's name, so a `cancelled` finding nothing may be meant for a result kept
-    under another token's, a manual count's (778-1) as a protocol code's; the lab is told."""
+    """Beside a result of its transaction too (reviews 72, 73 refused it; review 157): the
+    result is stored, a manual count's (778-1) cancellation left out as a protocol code's."""
     db = FakeDatabase(enrolled={f"h({MRN})": "S-1"})
     cancelled = _cancelled_platelets()
     cancelled["code"] = {"coding": [{"system": "http://loinc.org", "code": code}]}
@@ -317,5 +316,5 @@ async def test_a_fhir_cancelled_observation_never_stored_beside_a_result_is_refu
         bundle(TRANSACTION, observation(), cancelled), "LIS", "HOSP", lambda i: f"h({i})"
     )
     (outcome,) = await ingestor(db)([IngestTransaction(parsed.messages, lambda: "", RECEIVED)])
-    assert outcome.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
-    assert db.results == []
+    assert outcome.accepted, (outcome.code, outcome.reason)
+    assert len(db.results) == 1
