@@ -20,7 +20,7 @@ from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor, unit_written
 from services.lab_ingestion.domain.unit_shapes import quoted_unit
 from services.lab_ingestion.domain.unit_spellings import capitals_readings, recognise_unit
-from services.lab_ingestion.domain.unit_words import units_named
+from services.lab_ingestion.domain.unit_words import holds_unit_words, units_named
 from shared.contracts.events.lab import CANONICAL_UNITS, Analyte
 
 
@@ -117,10 +117,13 @@ def resolve_unit(
     (creatinine ``mg/L^mg/dL``), or a unit this service does not convert (``10*9/L^%``,
     ``g/L^g/100mL``: ``unit_shapes``): then the unit is a guess, and it is rejected. The
     same unit written another way (``K/ul``, ``g/100mL`` beside g/dL) is no other. Words
-    naming a unit are that unit (``g/L^grams per deciliter``: g/dL beside g/L, refused;
-    ``mg/L^milligram per liter``: read), and a unit's words that cannot be read whole are
-    refused (``unit_words``); only text naming no unit (a description without a unit's
-    words, ``Neutrophils``; a coding system, ``UCUM``, ``L``) is passed over."""
+    naming a unit are that unit, in English, German, French or Italian
+    (``g/L^grams per deciliter``, ``mg/L^Milligramm pro Deziliter``: refused;
+    ``mg/L^milligram per liter``: read), a unit's symbol after a word is compared
+    (``mg/L^CRP (mg/dL)``: refused), a local code spelling a unit too (``MGDL^mg/L``:
+    refused), and a unit's words that cannot be read whole are refused (``unit_words``);
+    only text naming no unit (a description without a unit's words or symbol,
+    ``Neutrophils``, ``hs-CRP``; a coding system, ``UCUM``, ``L``) is passed over."""
     if isinstance(unit_components, str):
         unit_components = (unit_components,)
     given = [component.strip() for component in unit_components if component.strip()]
@@ -199,7 +202,9 @@ def _another_unit(
         if not _same_unit(unit, conversion, accepted):
             if unit == written:  # ``%``, ``mg/dL (born 12/03/1961)``, ``mg per dL``
                 return _quote([unit])
-            return f"words naming {_quote([recognise_unit(unit) or unit])}"
+            # ``Milligramm pro Deziliter``; a symbol after a word, ``CRP (mg/dL)``; ``MGDL``
+            what = "words" if holds_unit_words(text) else "text"
+            return f"{what} naming {_quote([recognise_unit(unit) or unit])}"
     return None
 
 

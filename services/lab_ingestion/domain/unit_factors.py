@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Final
 
 from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out
+from services.lab_ingestion.domain.unit_vocabulary import PER_WORDS, folded, volume_symbol
 
 Dimension = tuple[tuple[str, int], ...]  # base unit -> power, sorted
 Factor = tuple[Dimension, Fraction]
@@ -44,16 +45,15 @@ _MOLAR: Final = re.compile(r"(?P<prefix>[umnp])M")
 _POWER: Final = re.compile(r"x?10(?:[*^eE](?P<n>[0-9]{1,2})|\((?P<p>[0-9]{1,2})\))|(?P<z>10{1,3})")
 # a count's multiplier word, in any case (``K`` and ``G`` only as listed spellings write them)
 _COUNT_WORDS: Final = {"k": 3, "thou": 3, "thousand": 3, "tsd": 3, "giga": 9, "gpt": 9}
-# a count's annotation, UCUM's {cells} or a word: factor 1 (10^9 cells/L is 10^9/L)
-_CELLS: Final = re.compile(r"(?<![^\W\d_])\{?cells?\}?(?![^\W\d_])", re.IGNORECASE)
+# a count's annotation, UCUM's {cells} or a word (Zellen, cellules): factor 1 (10^9 cells/L
+# is 10^9/L)
+_CELLS: Final = re.compile(
+    r"(?<![^\W\d_])\{?(?:cells?|zellen?|cellules?|cellul[ae])\}?(?![^\W\d_])", re.IGNORECASE
+)
 # a count's multiplier written before "per" (Mil per uL, M per uL: a million, 1000 times a
 # thousand); M and G only in UCUM's case (m is milli, g a gram)
 _PER_COUNT_WORDS: Final = {**_COUNT_WORDS, "mil": 6, "million": 6}
 _PER_COUNT_LETTERS: Final = {"M": 6, "G": 9}
-_VOLUMES: Final = {
-    "litre": "L", "liter": "L", "decilitre": "dL", "deciliter": "dL",
-    "millilitre": "mL", "milliliter": "mL", "microlitre": "uL", "microliter": "uL",
-}  # fmt: skip
 _DESCRIPTION_START: Final = re.compile(r"[\s(\[]")
 
 
@@ -77,7 +77,7 @@ def unit_written_before(text: str) -> tuple[str | None, str]:
     if names_a_unit(counted):
         return counted, ""
     words = counted.split()
-    if len(words) > 2 and words[1].casefold() == "per":
+    if len(words) > 2 and folded(words[1]) in PER_WORDS:
         return _written_per(words[0], words[2]), " ".join(words[3:])
     first = _DESCRIPTION_START.split(counted, maxsplit=1)[0]
     if first == counted or not names_a_unit(first) or not re.search(r"[^\W\d_]|%", first):
@@ -87,11 +87,12 @@ def unit_written_before(text: str) -> tuple[str | None, str]:
 
 def _written_per(first: str, volume: str) -> str | None:
     """``<unit> per <volume>`` as ``unit/volume`` (``IU per litre``, ``K per uL``,
-    ``% per 100 WBC``), when its first word is a unit or a count's multiplier: compared,
-    and refused when its factor cannot be told, since what the first word measures (a
-    percentage, a million) is then not the coded unit's. None when the first word is no
-    unit (``milligrams per liter``, ``billion per litre``: words about one)."""
-    per = _VOLUMES.get(volume.casefold(), volume)
+    ``% per 100 WBC``; ``mg pro l``, ``mg par litre``: ``unit_vocabulary``), when its first
+    word is a unit or a count's multiplier: compared, and refused when its factor cannot be
+    told, since what the first word measures (a percentage, a million) is then not the coded
+    unit's. None when the first word is no unit (``milligrams per liter``, ``billion per
+    litre``: words about one)."""
+    per = volume_symbol(volume) or volume
     power = _PER_COUNT_LETTERS.get(first) or _PER_COUNT_WORDS.get(first.casefold())
     if power is not None:
         return standard_form(f"10^{power}/{per}")

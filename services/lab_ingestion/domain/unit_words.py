@@ -11,18 +11,25 @@ written as a unit is; and words that name a unit only in part (``milligrams per 
 serum``, ``PLT units``, ``Mikroliter per litre``) cannot be told from another unit and are
 never guessed at: ``units_named`` says so (None), and the result is refused.
 
-A text holding none of these words (``Neutrophils``, ``UCUM``, ``99LAB``, ``% of WBC``,
-``CREA-U``) is read as before (``unit_factors.unit_written``): a unit written first is
-compared, the rest passed over. So is a name of a system of units (``SI units``).
+The words are English, German, French and Italian (the trial's Swiss sites write all
+three: ``Milligramm pro Deziliter``, ``milligrammes par décilitre``, ``milligrammi al
+decilitro``; review 155 found them passed over, ``mg/L^Milligramm pro Deziliter`` stored
+1.2 mg/L, 12 measured): ``unit_vocabulary`` lists them. A label before the unit is no
+unit's word (``Einheit: mg/l``, ``Unit mg/dL``; ``Einheiten pro Liter`` is U/L).
 
-The words, in any case and either number (``gram``, ``Grams``): a metric prefix (kilo,
-hecto, deci, centi, milli, micro, nano, pico, femto) before gram (gramme), mole (mol),
-katal, litre (liter), unit (``international unit``, UCUM's ``enzyme unit``) or
-equivalent; ``cubic`` before a
-prefixed metre (meter: ``cubic millimetre``, a microlitre); ``percent`` (``per cent``);
-``per`` (or ``/``) between a unit and what it is per; a count's multiplier (thousand,
-million, billion: 10^9, giga) or a power of ten (``10^9``, ``x 10E9``, ``10⁹``, UCUM's print
-name ``(the number ten for arbitrary powers ^ 9)``), and
+A text holding none of these words (``Neutrophils``, ``UCUM``, ``99LAB``, ``% of WBC``,
+``CREA-U``, ``hs-CRP``) is read as before (``unit_factors.unit_written``): a unit written
+first is compared; and so is every unit's symbol it holds after a word (``CRP (mg/dL)``,
+``S-CRP mg/dl``: ``unit_symbols``), and a local code that runs a unit together (``MGDL``).
+So is a name of a system of units (``SI units``, ``SI-Einheiten``): none. ``per`` and the
+words for it alone, beside no unit's symbol, are a description's (``per adulti``).
+
+The words, in any case and either number (``gram``, ``Grams``): a metric prefix before
+gram, mole, katal, litre, unit (``international unit``, UCUM's ``enzyme unit``) or
+equivalent; ``cubic`` before a prefixed metre (``cubic millimetre``, a microlitre; ``cube``
+after it); ``percent`` (``per cent``); ``per`` (or ``/``) between a unit and what it is per;
+a count's multiplier (thousand, million, billion: 10^9, giga) or a power of ten (``10^9``,
+``x 10E9``, ``10⁹``, UCUM's print name ``(the number ten for arbitrary powers ^ 9)``), and
 ``cells``, before what is counted; 10, 100 or 1000 before a volume (``per 100 millilitres``).
 A unit's symbol may stand among them (``mg per decilitre``, ``IU per litre``). A unit whose
 factor its words leave unknown (``milliequivalents per litre``) is no unit read.
@@ -36,23 +43,15 @@ from typing import Final
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
 from services.lab_ingestion.domain.unit_factors import unit_written_before as _written_first
 from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out
+from services.lab_ingestion.domain.unit_symbols import symbols_in, units_spelled
+from services.lab_ingestion.domain.unit_vocabulary import Token, folded, word_token
 
-_PREFIX_WORDS: Final = {
-    "": "", "kilo": "k", "hecto": "h", "deci": "d", "centi": "c", "milli": "m", "micro": "u",
-    "nano": "n", "pico": "p", "femto": "f",
-}  # fmt: skip
-_BASE_WORDS: Final = {
-    "gram": "g", "gramme": "g", "mole": "mol", "mol": "mol", "katal": "kat", "litre": "L",
-    "liter": "L", "unit": "U", "equivalent": "eq",
-}  # fmt: skip
-_LENGTH_WORDS: Final = {"metre": "m", "meter": "m"}  # a length: only cubed (a volume)
-# a count's multiplier written as a word: its power of ten (a billion is 10^9, as laboratories
-# and UCUM's print names write it)
-_COUNT_WORDS: Final = {"thousand": 3, "million": 6, "billion": 9, "giga": 9}
 # a name of a system of units (a coding system's, a unit's kind): plainly no unit
 _NO_UNIT: Final = frozenset({
     "unified code for units of measure", "units of measure", "si units", "si unit",
     "conventional units", "conventional unit", "international system of units",
+    "si-einheiten", "si einheiten", "si-einheit", "si einheit", "konventionelle einheiten",
+    "unites si", "unite si", "unites conventionnelles", "unita si", "unita convenzionali",
 })  # fmt: skip
 _TOKEN: Final = re.compile(
     r"(?P<power>[x\u00d7]?\s*10(?:\s*[*^]\s*|[eE])(?P<n>[0-9]{1,2})(?![0-9])"
@@ -69,36 +68,66 @@ _UCUM_POWER: Final = re.compile(
 )
 _TENS: Final = re.compile(r"10{1,3}")  # 10, 100, 1000 before a volume: per 100 mL
 _SEPARATORS: Final = " \t-\u2013:=,;"
-
-Token = tuple[str, str | int]  # (kind, a unit's symbol or a power of ten)
+# a label before the unit: ``Einheit: mg/l``, ``Unit mg/dL`` (the word alone is the enzyme's
+# unit: ``Einheiten pro Liter``, ``units per litre``)
+_LABEL: Final = re.compile(
+    r"\s*(?:units?|(?:ma(?:ss|\u00df))?einheit|unit[e\u00e9]|unit[a\u00e0])(?![^\W\d_])"
+    r"(?:\s*(?P<colon>[:=])\s*|\s+)",
+    re.IGNORECASE,
+)
+# a hyphen between two words (``pour-cent``, ``Milligramm-pro-Liter``): a space
+_HYPHEN: Final = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 
 
 def units_named(text: str) -> tuple[str, ...] | None:
     """The units ``text`` names, to be compared with the coded unit: none for a text that
     names none (a description, a coding system); the unit written first (``unit_written``)
     and the unit its words after it name (``mg/dL (milligrams per decilitre)``: both); the
-    unit its words name (``grams per deciliter``: ``g/dL``). None when it holds a unit's
-    words that cannot be read whole as one unit: which unit it is cannot be told."""
+    unit its words name (``grams per deciliter``, ``Milligramm pro Deziliter``: ``g/dL``,
+    ``mg/dL``); the units' symbols written after a word (``CRP (mg/dL)``: ``unit_symbols``);
+    the unit a local code runs together (``MGDL``). None when it holds a unit's words that
+    cannot be read whole as one unit, or a code spelling two: which unit, cannot be told."""
+    text = _unlabelled(text)
     first, rest = _written_first(text)
-    if not holds_unit_words(text) or " ".join(text.casefold().split()) in _NO_UNIT:
+    if " ".join(folded(text).split()) in _NO_UNIT:
         return (first,) if first else ()
+    if not holds_unit_words(text):
+        # ``mg/dL (CRP in mg/L)``: both; ``CRP (mg/dL)``; a code, ``MGDL``
+        return (first, *symbols_in(rest)) if first else symbols_in(rest) or _spelled(text)
     whole = unit_in_words(text)
     if whole is not None:
         return (whole,)
     if first is None:
         return None
+    return _after_first(first, rest)
+
+
+def _after_first(first: str, rest: str) -> tuple[str, ...] | None:
+    """The units ``first`` and the text after it (``rest``) name."""
     if not holds_unit_words(rest):
-        return (first,)  # ``K per uL of blood``, ``% per 100 WBC``: the rest names none
+        return (first, *symbols_in(rest))  # ``K per uL of blood``: the rest names none
     described = unit_in_words(_unbracketed(rest))
     return None if described is None else (first, described)
 
 
 def holds_unit_words(text: str) -> bool:
-    """Whether ``text`` holds a word that names a unit or joins a unit's parts (``per``,
-    ``percent``, ``grams``, ``Litre``, ``thousand``, ``cubic``): a unit's symbols alone
-    (``U``, ``L``, ``mg``) are read as ``unit_written`` reads them."""
-    words = (_word(m["word"]) for m in _TOKEN.finditer(_written_out(text)) if m["word"])
-    return any(word is not None and word[0] in _TRIGGERS for word in words)
+    """Whether ``text`` holds a word that names a unit (``percent``, ``grams``, ``Litre``,
+    ``Deziliter``, ``thousand``, ``cubic``), or one that joins a unit's parts (``per``,
+    ``pro``, ``par``, ``al``) beside a unit's symbol or a power of ten (``10^9 per L``,
+    ``per cent``): a unit's symbols alone (``U``, ``L``, ``mg``) are read as ``unit_written``
+    reads them, and a joining word beside no unit is a description's (Italian's ``per``:
+    ``per adulti``)."""
+    joined = beside = False
+    for match in _TOKEN.finditer(_written_out(text)):
+        if match["power"]:
+            beside = True
+        elif match["word"]:
+            token = word_token(match["word"])
+            if token is not None and token[0] in _TRIGGERS:
+                return True
+            joined = joined or (token is not None and token[0] == "per")
+            beside = beside or (token or _symbol(match["word"]) or ("",))[0] in _BESIDE
+    return joined and beside
 
 
 def unit_in_words(text: str) -> str | None:
@@ -121,7 +150,8 @@ def unit_in_words(text: str) -> str | None:
     return unit if unit_factor(unit) is not None else None
 
 
-_TRIGGERS: Final = frozenset({"per", "percent", "count", "cubic", "term"})
+_TRIGGERS: Final = frozenset({"percent", "count", "cubic", "cube", "term"})
+_BESIDE: Final = frozenset({"term", "cent"})  # a unit's symbol, or cent: ``per cent``
 
 
 def _tokens(text: str) -> list[Token] | None:
@@ -135,33 +165,11 @@ def _tokens(text: str) -> list[Token] | None:
             tokens.append(("number", match["number"]))
         elif match["slash"]:
             tokens.append(("per", "/"))
-        elif match["word"] and (token := _word(match["word"]) or _symbol(match["word"])):
+        elif match["word"] and (token := word_token(match["word"]) or _symbol(match["word"])):
             tokens.append(token)
         else:
             return None
     return tokens
-
-
-def _word(word: str) -> Token | None:
-    """A unit's word (either number, any case) as a token, or None."""
-    folded = word.casefold()
-    for singular in (folded, folded[:-1] if folded.endswith("s") else None):
-        if singular is None:
-            continue
-        if singular in {"per", "percent", "cent", "x", "cubic", "international", "enzyme"}:
-            return (singular, singular)
-        if singular == "cell":
-            return ("cells", "")
-        if singular in _COUNT_WORDS:
-            return ("count", _COUNT_WORDS[singular])
-        for name, prefix in _PREFIX_WORDS.items():
-            if singular.startswith(name):
-                base = singular[len(name) :]
-                if base in _BASE_WORDS:
-                    return ("term", prefix + _BASE_WORDS[base])
-                if base in _LENGTH_WORDS:
-                    return ("length", prefix + _LENGTH_WORDS[base])
-    return None
 
 
 def _symbol(word: str) -> Token | None:
@@ -192,6 +200,10 @@ def _side(tokens: list[Token]) -> str | None:
             term, index = "U", index + 1
         elif kind == "cubic" and after[0] == "length":
             term, index = f"{after[1]}3", index + 1
+        elif kind == "length" and after[0] == "cube":
+            term, index = f"{value}3", index + 1  # millimètre cube, millimetro cubo
+        elif kind == "term" and value == "U" and after[0] == "international":
+            term, index = "U", index + 1  # unités internationales, unità internazionali
         elif kind == "term":
             term = str(value)
         else:
@@ -210,5 +222,22 @@ def _unbracketed(rest: str) -> str:
 
 def _written_out(text: str) -> str:
     """``text`` with its powers of ten as ``10^n``: written in superscript (``10⁹``) or as
-    UCUM's print name (``(the number ten for arbitrary powers ^ 9)``)."""
-    return _UCUM_POWER.sub(r" 10^\1 ", powers_written_out(text))
+    UCUM's print name (``(the number ten for arbitrary powers ^ 9)``); a hyphen between
+    words a space (``pour-cent``)."""
+    return _HYPHEN.sub(" ", _UCUM_POWER.sub(r" 10^\1 ", powers_written_out(text)))
+
+
+def _unlabelled(text: str) -> str:
+    """``text`` without a label before its unit (``Einheit: mg/l``, ``Unit (mg/dL)``): a
+    label's word before a unit's symbol, or before a colon."""
+    label = _LABEL.match(text)
+    if label is None:
+        return text
+    after = _unbracketed(text[label.end() :])
+    return after if after and (label["colon"] or names_a_unit(after)) else text
+
+
+def _spelled(code: str) -> tuple[str, ...] | None:
+    """The unit a local code spells (``units_spelled``): None when it spells two."""
+    units = units_spelled(code)
+    return None if len(units) > 1 else tuple(units)

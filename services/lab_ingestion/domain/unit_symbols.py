@@ -1,0 +1,113 @@
+"""A unit's symbol written among words, and a local code that spells a unit. Pure: no I/O.
+
+A unit text was compared only when it opened with a unit (``mg/dL (milligrams...)``); a
+unit written after a word was passed over with the word, and the coded unit used alone:
+``mg/L^CRP (mg/dL)^L``, ``mg/L^S-CRP mg/dl``, ``mg/L^Einheit mg/dl`` stored 1.2 mg/L
+(12 mg/L measured), ``mg/dl^CRP (mg/l)`` 12 mg/L (review 155). So every symbol a text holds
+(``symbols_in``: ``mg/dl``, ``(mmol/l)``, ``[10*9/L]``, ``%``) is compared with the coded
+unit. A symbol is a unit's shape (``unit_shapes.names_a_unit``) whose letters are all a
+unit's (``mg``, ``dL``, ``µmol``, ``x``, ``E``) or a count's (``K``, ``Tsd``, ``Giga``), or a
+spelling the service lists; never one letter alone (``Typ E``, ``Vitamin D``: words) nor a
+date or a number alone (``12/03/1961``). ``Thrombozyten/Leukozyten`` is no symbol.
+
+A laboratory's local unit code (OBX-6.1 in its own coding system) runs a unit together:
+``MGDL^mg/L^99LAB`` is mg/dL beside the text mg/L, two units (``units_spelled``). A code that
+spells a prefixed mass, amount, katal or unit (or a power of ten: ``109L``) and a prefixed
+litre is that unit (``MGDL``, ``MG_DL``, ``UMOLL``, ``GDL``, ``10E9L``); one spelling two
+units (``GML``: g/mL or gm/L) cannot be told.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
+from services.lab_ingestion.domain.unit_shapes import UNIT_WORDS, names_a_unit
+from services.lab_ingestion.domain.unit_spellings import COUNT_WORDS, recognise_unit
+
+_LETTERS: Final = re.compile(r"[^\W\d_]+")
+# a count's words among a symbol's letters (K/uL, Tsd/µl, Giga/l, cells/uL, Mio/µl)
+_COUNT_LETTERS: Final = frozenset(COUNT_WORDS) | {"k", "mio", "mil", "cells", "cell"}
+_OPENERS: Final = "([{"
+_CLOSERS: Final = ")]}"
+_TRAILING: Final = ",;:."
+
+_CODE_PREFIXES: Final = {"": "", "k": "k", "d": "d", "c": "c", "m": "m", "u": "u", "mc": "u",
+                         "n": "n", "p": "p", "f": "f"}  # fmt: skip
+_CODE_BASES: Final = {"g": "g", "gm": "g", "mol": "mol", "kat": "kat", "eq": "eq", "u": "U",
+                      "iu": "U"}  # fmt: skip
+_CODE_TOPS: Final = {p + b: _CODE_PREFIXES[p] + s for p in _CODE_PREFIXES
+                     for b, s in _CODE_BASES.items()}  # fmt: skip
+_CODE_BOTTOMS: Final = {p + "l": _CODE_PREFIXES[p] + "L" for p in ("", "d", "c", "m", "u", "mc")}
+_CODE_POWER: Final = re.compile(r"x?10(?:[e^*])?(?P<n>[0-9])")
+_CODE: Final = re.compile(r"[a-z0-9]+(?:[_.\-][a-z0-9]+)?")
+_CODE_SEPARATORS: Final = re.compile(r"[_.\-]|per")
+_MAX_CODE: Final = 16
+
+
+def symbols_in(text: str) -> tuple[str, ...]:
+    """The units' symbols ``text`` holds, each as written without the brackets or the
+    punctuation around it (``CRP (mg/dL)``: ``mg/dL``; ``Einheit: mg/l,``: ``mg/l``)."""
+    found = (_symbol(chunk) for chunk in text.split())
+    return tuple(symbol for symbol in found if symbol is not None)
+
+
+def units_spelled(code: str) -> frozenset[str]:
+    """The units a local unit code runs together (``MGDL``: ``mg/dL``): none when it
+    spells none, two when it can be read as either (``GML``: ``g/mL``, ``g/L``)."""
+    compact = code.strip().casefold()
+    if len(compact) > _MAX_CODE or not _CODE.fullmatch(compact):
+        return frozenset()
+    readings = (_reading(top, bottom) for top, bottom in _splits(compact))
+    units = {unit for unit in readings if unit is not None}
+    if len({unit_factor(unit) for unit in units}) == 1:
+        return frozenset(sorted(units)[:1])  # one unit written two ways (``u``, ``mc``)
+    return frozenset(units)
+
+
+def _symbol(chunk: str) -> str | None:
+    """``chunk`` as a symbol, bare of brackets around it (``(x10(9)/L)``: ``x10(9)/L``); the
+    first bare form whose factor is known is taken, else the first shaped as a unit."""
+    trimmed = chunk.rstrip(_TRAILING)
+    bare = trimmed.lstrip(_OPENERS).rstrip(_CLOSERS).rstrip(_TRAILING)
+    forms = [bare, trimmed.lstrip(_OPENERS), trimmed.rstrip(_CLOSERS), trimmed]
+    shaped = [form for form in forms if _is_symbol(form)]
+    known = [form for form in shaped if recognise_unit(form) or _factor_known(form)]
+    chosen = known or shaped
+    return chosen[0] if chosen else None
+
+
+def _is_symbol(text: str) -> bool:
+    letters = [word.casefold() for word in _LETTERS.findall(text)]
+    if not names_a_unit(text) or not (letters or "%" in text):
+        return False
+    if len(text) == 1 and text != "%":
+        return False  # one letter: a word's (Typ E), never taken for a unit
+    words = all(w in UNIT_WORDS or w in _COUNT_LETTERS for w in letters)
+    return words or recognise_unit(text) is not None
+
+
+def _factor_known(text: str) -> bool:
+    return unit_factor(standard_form(text)) is not None
+
+
+def _splits(code: str) -> list[tuple[str, str]]:
+    """Each way ``code`` is a top and a bottom: at its separator (``mg_dl``, ``mgperdl``)
+    or, run together, at every letter."""
+    parts = _CODE_SEPARATORS.split(code)
+    if len(parts) == 2:
+        return [(parts[0], parts[1])]
+    if len(parts) > 2:
+        return []
+    return [(code[:cut], code[cut:]) for cut in range(1, len(code))]
+
+
+def _reading(top: str, bottom: str) -> str | None:
+    volume = _CODE_BOTTOMS.get(bottom)
+    if volume is None:
+        return None
+    if power := _CODE_POWER.fullmatch(top):
+        return f"10^{power['n']}/{volume}"
+    unit = _CODE_TOPS.get(top)
+    return None if unit is None else f"{unit}/{volume}"
