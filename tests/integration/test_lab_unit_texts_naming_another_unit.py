@@ -4,7 +4,8 @@ code spelling another unit, was answered AA / 201 and the value stored in the co
 ten times off (``mg/L^Milligramm pro Deziliter^L``: 1.2 mg/L stored, 12 measured;
 ``mg/L^CRP (mg/dL)^L``, ``MGDL^mg/L^99LAB``, ``mg/dl^CRP (mg/l)``). Each is now refused
 unconvertible-unit (AE, 422) and nothing stored; texts naming the coded unit, and texts
-naming none, are stored as before."""
+naming none, are stored as before. And CRP ``0,150`` mg/dL, refused as a possible thousands
+separator, is 0.15 mg/dL (1.5 mg/L): no thousands group is led by a lone 0."""
 
 from __future__ import annotations
 
@@ -91,3 +92,18 @@ async def test_a_fhir_display_naming_another_unit_is_refused(lab: Lab) -> None:
     assert stored == 201
     rows = await lab.pool.fetch("SELECT value, unit FROM results")
     assert [tuple(r) for r in rows] == [(1.2, "mg/L")]
+
+
+async def test_a_decimal_comma_after_a_lone_zero_is_read_over_mllp(lab: Lab) -> None:
+    client = await lab.mllp()
+    try:
+        read = await client.exchange(oru("C155-1", [obx("1988-5", "0,150", "mg/dL")]))
+        refused = await client.exchange(
+            oru("C155-2", [obx("1988-5", "1,500", "mg/L")], order="ORD2")
+        )
+    finally:
+        await client.close()
+    assert msa(read)[1] == "AA", read
+    assert msa(refused)[1] == "AE", refused
+    rows = await lab.pool.fetch("SELECT value, unit, original_value FROM results")
+    assert [tuple(r) for r in rows] == [(1.5, "mg/L", "0,150")]

@@ -7,7 +7,8 @@ English-speaking ones ``1,500``, and either may write one and a half to thousand
 the wrong way, the value is a thousand times off, and the values that carry a separator are
 the extreme ones: ALT ``1.500`` U/L read as 1.5 is a normal result for a grade-4 one.
 
-- A comma so placed is never read (``read_decimal``).
+- A comma so placed is never read (``read_decimal``), but after a lone 0 or more than three
+  digits, which no thousands group is (``0,150`` is 0.15, as ``0.150`` is).
 - A dot so placed is read as a decimal point only where the thousands reading is no human
   value, above the analyte's plausibility ceiling (``plausibility``): CRP ``1.500`` mg/L can
   only be 1.5 (1500 mg/L is no CRP), creatinine ``1.200`` mg/dL only 1.2; where both
@@ -45,6 +46,8 @@ NUMBER: Final = r"[+-]?(?:[0-9]+(?:\.[0-9]*|,[0-9]+)?|\.[0-9]+)"
 # 1.500, 25.000, +250.000: a number grouped in thousands with a dot. A group never starts
 # with 0 (0.583 is a decimal), and one dot means one to three digits before it.
 THOUSANDS_DOT: Final = re.compile(r"\+?[1-9][0-9]{0,2}\.[0-9]{3}")
+# 1,500, +25,000: the same with a comma (0,150 and 1234,567 are decimals, as with a dot)
+THOUSANDS_COMMA: Final = re.compile(r"[+-]?[1-9][0-9]{0,2},[0-9]{3}")
 # any decimal separator before a digit: no count per microlitre has one (a thousands dot
 # or comma, or a unit mislabelled /uL for 10^3/uL)
 DECIMALS: Final = re.compile(r"[.,][0-9]")
@@ -81,12 +84,12 @@ _SHOWABLE_DIGITS: Final = 5
 def read_decimal(number: str) -> float | None:
     """A regex-checked number (``NUMBER``) with ``.`` or a lone decimal comma; None if the
     comma is ambiguous: ``1,500`` may be one and a half or fifteen hundred, so three digits
-    after a comma are not read as decimals."""
+    after a comma are not read as decimals where what is before it may lead a number
+    grouped in thousands (``THOUSANDS_COMMA``); ``0,150`` can only be 0.15 (review 155)."""
     if "," in number:
-        whole, _, fraction = number.partition(",")
-        if len(fraction) == 3:
+        if THOUSANDS_COMMA.fullmatch(number):
             return None
-        number = f"{whole}.{fraction}"
+        number = number.replace(",", ".")
     return float(number)
 
 
