@@ -79,6 +79,36 @@ def _print(message: StoredMessage) -> None:
         sys.stdout.write(f"{name + ':':<10}{value}\n")
     for result in message.results:
         sys.stdout.write(f"  {_result_line(result)}\n")
+    for line in _withdrawal_lines(message):
+        sys.stdout.write(f"{line}\n")
+
+
+def _withdrawal_lines(message: StoredMessage) -> list[str]:
+    """What the message's cancellations withdrew (review 156: one that withdrew a CRP and
+    one under an order number that never held a result were shown alike): each result,
+    with the message that had stored it; or, plainly, that one withdrew nothing. Nothing of
+    a message without a cancellation, or stored before they were counted (migration 0030)."""
+    asked, withdrew = message.cancellations or 0, message.withdrew
+    if not withdrew:
+        if not asked:
+            return []
+        return [
+            f"{'withdrew:':<10}nothing (its {asked} cancellation(s), X, D or W, found no "
+            "result standing under the key sent, order number and test or result id: none "
+            "was ever stored there, or it was withdrawn before)"
+        ]
+    lines = [f"{'withdrew:':<10}{len(withdrew)} result(s)"]
+    lines += [
+        f"  {w.result_id}  {w.analyte:<12} {w.status}  stored by message {w.message_id}"
+        for w in withdrew
+    ]
+    found = len({w.result_key for w in withdrew})  # a cancellation withdraws a whole chain
+    if asked > found:
+        lines.append(
+            f"  {asked - found} of its {asked} cancellation(s) withdrew nothing: no result "
+            "stood under the key sent, or it was withdrawn before"
+        )
+    return lines
 
 
 def _result_line(result: StoredResult) -> str:
@@ -90,8 +120,10 @@ def _result_line(result: StoredResult) -> str:
     )
     if result.supersedes_result_id:
         line += f"  corrects {result.supersedes_result_id}"
-    if result.cancelled_at:
-        line += f"  withdrawn {format_moment(result.cancelled_at)}"
+    if result.cancelled_at and result.cancelled_by:
+        line += f"  withdrawn {format_moment(result.cancelled_at)} by message {result.cancelled_by}"
+    elif result.cancelled_at:  # before migration 0030, or by hand
+        line += f"  withdrawn {format_moment(result.cancelled_at)} (by no message on record)"
     if result.laboratory_comment:  # its text is not stored: the hospital's system has it
         line += "  laboratory comment (read it in the hospital's system)"
     return line

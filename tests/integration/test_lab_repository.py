@@ -30,6 +30,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    Withdrawal,
 )
 from services.lab_ingestion.service_layer.events import recorded_event, rejected_event
 from shared.contracts.envelope import Envelope
@@ -82,7 +83,8 @@ async def scans_of_results(conn: asyncpg.Connection, n: int, cancel: list[uuid.U
         before = await conn.fetchval(count)
         repository = LabRepository(conn, STORED_ID)
         message, result = message_with_result(n)
-        repository.stage([message], [result], cancel, [], NOW)
+        withdrawals = [Withdrawal(result_id, message.message_id) for result_id in cancel]
+        repository.stage([message], [result], withdrawals, [], NOW)
         await repository.write([])
         after = await conn.fetchval(count)
     return int(after - before)
@@ -331,11 +333,16 @@ async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws
             corrected.result_id, "S-1", "crp", NOW, content
         )
         cancel_message, _ = message_with_result(3)
-        repository.stage([cancel_message], [], [corrected.result_id], [], NOW)
+        withdrawal = Withdrawal(corrected.result_id, cancel_message.message_id)
+        repository.stage([cancel_message], [], [withdrawal], [], NOW)
         await repository.write([])
-        rows = await conn.fetch("SELECT result_id, cancelled_at FROM results")
+        rows = await conn.fetch("SELECT result_id, cancelled_at, cancelled_by_message FROM results")
     cancelled = {r["result_id"] for r in rows if r["cancelled_at"] is not None}
     assert cancelled == {final.result_id, corrected.result_id, preliminary.result_id}
+    # each names the message that withdrew it (migration 0030); the other patient's none
+    by = {r["result_id"]: r["cancelled_by_message"] for r in rows}
+    assert {by[i] for i in cancelled} == {cancel_message.message_id}
+    assert by[other.result_id] is None
 
 
 async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result(

@@ -1,5 +1,6 @@
 """The rows of a batch's write, as tuples in the field order of the row types (migrations
-0003, 0008, 0023) and of the key claims (0022); ids as stored: their keyed hashes."""
+0003, 0008, 0023, 0024, 0030) and of the key claims (0022); ids as stored: their keyed
+hashes."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def identifier_rows(
 def message_row(m: MessageRecord, stored_id: StoredId) -> tuple[Any, ...]:
     return (
         m.message_id, m.source, stored_id(m.control_id), m.channel, m.outcome, m.subject_id,
-        m.result_count, m.received_at, m.content_digest,
+        m.result_count, m.received_at, m.content_digest, m.cancellations,
     )  # fmt: skip
 
 
@@ -54,7 +55,7 @@ def result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
         result.original_unit, result.reference_low, result.reference_high,
         result.abnormal_flag, r.status, r.collected_at, r.reported_at,
         r.supersedes_result_id, r.cancelled_at, result.laboratory_comment,
-        result.comparator and result.comparator.value,
+        result.comparator and result.comparator.value, r.cancelled_by,
     )  # fmt: skip
 
 

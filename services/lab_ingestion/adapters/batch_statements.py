@@ -189,22 +189,30 @@ WITH committed_batch AS (
     ON CONFLICT DO NOTHING
 ), new_messages AS (
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
-                          result_count, received_at, content_digest)
+                          result_count, received_at, content_digest, cancellations)
     SELECT * FROM unnest($6::message_row[])
      WHERE (SELECT current FROM guard)
 ), new_results AS (
     INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
-                         supersedes_result_id, cancelled_at, laboratory_comment, comparator)
+                         supersedes_result_id, cancelled_at, laboratory_comment, comparator,
+                         cancelled_by_message)
     SELECT * FROM unnest($7::result_row[]) WHERE (SELECT count(*) FROM claimed_keys) >= 0
 ), cancelled AS (
-    -- a cancellation withdraws the result with every earlier version of it (same patient)
-    UPDATE results SET cancelled_at = $9
-     WHERE cardinality($8::uuid[]) > 0 AND cancelled_at IS NULL
-       AND (source, result_key, subject_id) IN (
-           SELECT c.source, c.result_key, c.subject_id FROM results c
-            WHERE c.result_id = ANY($8::uuid[]))
+    -- a cancellation withdraws the result with every earlier version of it (same patient),
+    -- each naming the message whose cancellation it is ($19, beside its result id in $8;
+    -- migration 0030): set with cancelled_at, by the one writer that withdraws the row (a
+    -- row another instance withdrew meanwhile is left as it withdrew it). A chain named
+    -- twice is the first message's
+    UPDATE results r SET cancelled_at = $9, cancelled_by_message = w.message_id
+      FROM (SELECT DISTINCT ON (c.source, c.result_key, c.subject_id)
+                   c.source, c.result_key, c.subject_id, k.message_id
+              FROM unnest($8::uuid[], $19::uuid[]) WITH ORDINALITY AS k(result_id, message_id, n)
+              JOIN results c ON c.result_id = k.result_id
+             ORDER BY c.source, c.result_key, c.subject_id, k.n) AS w
+     WHERE cardinality($8::uuid[]) > 0 AND r.cancelled_at IS NULL
+       AND (r.source, r.result_key, r.subject_id) = (w.source, w.result_key, w.subject_id)
 ), new_rejections AS (
     INSERT INTO rejections (rejection_id, channel, source, control_id, reason_code, reason,
                             payload, received_at, patient_hmac, content_digest)

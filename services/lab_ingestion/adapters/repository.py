@@ -34,6 +34,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    Withdrawal,
 )
 from services.lab_ingestion.domain.result_identifiers import StoredResult
 from shared.messaging.outbox import OutgoingEvent, outbox_rows
@@ -160,13 +161,14 @@ class LabRepository:
         self,
         messages: Sequence[MessageRecord],
         results: Sequence[ResultRecord],
-        cancellations: Sequence[uuid.UUID],
+        cancellations: Sequence[Withdrawal],
         rejections: Sequence[RejectionRecord],
         cancelled_at: datetime,
         *,
         assumptions: BatchAssumptions | None = None,
     ) -> None:
-        """Keep a batch's writes until the unit of work commits them. A batch planned
+        """Keep a batch's writes until the unit of work commits them (``cancellations``: stored
+        results whose chains are withdrawn, each by its message's cancellation). A batch planned
         without a lookup names its ``assumptions``, one planned from a lookup the keys it
         read holding no row; they are checked by the write itself, before it inserts."""
         self._staged = StagedBatch(
@@ -227,7 +229,7 @@ class LabRepository:
             [key for _, key in new_keys],
             [message_row(m, self._stored_id) for m in staged.messages],
             [result_row(r, self._stored_id) for r in staged.results],
-            staged.cancellations,
+            [c.result_id for c in staged.cancellations],
             staged.cancelled_at,
             [rejection_row(r) for r in staged.rejections],
             outbox_rows(outbox),
@@ -238,6 +240,7 @@ class LabRepository:
             [i[0] for i in identifiers],
             [i[1] for i in identifiers],
             [i[2] for i in identifiers],
+            [c.message_id for c in staged.cancellations],
         )
 
 
@@ -245,7 +248,7 @@ class LabRepository:
 class StagedBatch:
     messages: list[MessageRecord]
     results: list[ResultRecord]
-    cancellations: list[uuid.UUID]
+    cancellations: list[Withdrawal]
     rejections: list[RejectionRecord]
     cancelled_at: datetime | None
     assumptions: BatchAssumptions

@@ -21,6 +21,9 @@ class MessageRecord:
     result_count: int
     received_at: datetime
     content_digest: str | None = None  # what the message said (``content_digest``)
+    # how many of its trial results asked to withdraw one (X, D, W), as the lab sent them,
+    # whether or not they found anything: one that withdrew nothing is told as such
+    cancellations: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,17 @@ class ResultRecord:
     cancelled_at: datetime | None = None
     # FHIR: the keys of its other identifiers, stored with it (``result_identifiers``)
     other_keys: tuple[str, ...] = ()
+    # the message whose cancellation withdrew it, with ``cancelled_at`` (``Withdrawal``)
+    cancelled_by: uuid.UUID | None = None
+
+
+class Withdrawal(NamedTuple):
+    """A stored result a cancellation withdraws, with every version of its chain (same key
+    and patient), and the message whose cancellation it is: the write names that message on
+    every version it withdraws (``results.cancelled_by_message``)."""
+
+    result_id: uuid.UUID
+    message_id: uuid.UUID
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from services.lab_ingestion.domain.model import ObservationInput, ResultStatusCode
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.model import LabMessage, ObservationInput, ResultStatusCode
 
 EMITTED = frozenset({ResultStatusCode.FINAL.value, ResultStatusCode.CORRECTED.value})
 CANCELLING = frozenset({
@@ -42,3 +43,14 @@ def carries_a_result(observation: ObservationInput) -> bool:
     """Whether the observation holds a result at all (``NO_RESULT``: no value, left out as
     another test's observation is: nothing of it is checked, stored or published)."""
     return status_of(observation) not in NO_RESULT
+
+
+def cancellations_asked(message: LabMessage) -> int:
+    """How many of the message's trial results ask to withdraw one (``CANCELLING``; FHIR and
+    JSON statuses read as these), as the lab sent them, whether or not they find anything:
+    a cancellation that withdrew nothing is told as such (``cachexia message show``)."""
+    return sum(
+        1
+        for o in message.observations
+        if status_of(o) in CANCELLING and identify_analyte(o.codes) is not None
+    )

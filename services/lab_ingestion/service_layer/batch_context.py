@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    Withdrawal,
     WithdrawnSubject,
     WithdrawnVersion,
 )
@@ -41,7 +41,7 @@ class BatchContext:
     assumed: bool = False  # planned without a read: the write must check the assumptions
     messages: list[MessageRecord] = field(default_factory=list)
     results: list[ResultRecord] = field(default_factory=list)
-    cancellations: list[uuid.UUID] = field(default_factory=list)
+    cancellations: list[Withdrawal] = field(default_factory=list)  # stored chains withdrawn
     rejections: list[RejectionRecord] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
     # each patient's newest standing preliminary result under a key (only a cancellation

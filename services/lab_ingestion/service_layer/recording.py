@@ -23,9 +23,14 @@ from services.lab_ingestion.domain.records import (
     EarlierResult,
     MessageRecord,
     ResultRecord,
+    Withdrawal,
     WithdrawnVersion,
 )
-from services.lab_ingestion.domain.result_status import EMITTED, status_of
+from services.lab_ingestion.domain.result_status import (
+    EMITTED,
+    cancellations_asked,
+    status_of,
+)
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from services.lab_ingestion.service_layer.events import cancelled_event, recorded_event
@@ -49,7 +54,8 @@ class PlannedMessage(NamedTuple):
 def keep_message(
     context: BatchContext, command: IngestLabMessage, subject_id: str, results: int, digest: str
 ) -> uuid.UUID:
-    """An enrolled subject's message, kept so that a resend is known as a duplicate."""
+    """An enrolled subject's message, kept so that a resend is known as a duplicate, with
+    how many of its trial results asked to withdraw one (``cancellations_asked``)."""
     message = command.message
     context.known[(message.source, message.control_id)] = digest
     context.received[(message.source, message.control_id)] = command.received_at
@@ -57,7 +63,7 @@ def keep_message(
     context.messages.append(
         MessageRecord(
             message_id, message.source, message.control_id, message.channel.value, "accepted",
-            subject_id, results, command.received_at, digest,
+            subject_id, results, command.received_at, digest, cancellations_asked(message),
         )
     )  # fmt: skip
     return message_id
@@ -149,7 +155,7 @@ def record_result(
         preliminary = context.preliminary.pop((*key, subject_id), None)
         stored_preliminary = context.stored_preliminary.pop((*key, subject_id), None)
         stored = [previous, stored_preliminary.result_id if stored_preliminary else None]
-        withdraw(context, key, subject_id, [i for i in stored if i is not None])
+        withdraw(context, key, subject_id, [i for i in stored if i is not None], message_id)
         _remember_withdrawn(context, key, subject_id, head, [preliminary, stored_preliminary])
         if previous is not None:  # a preliminary result alone was never emitted: no event
             del context.latest[key]
@@ -215,10 +221,15 @@ def _said_before(head: EarlierResult | None, content: Content) -> frozenset[Cont
 
 
 def withdraw(
-    context: BatchContext, key: tuple[str, str], subject_id: str, results: list[uuid.UUID]
+    context: BatchContext,
+    key: tuple[str, str],
+    subject_id: str,
+    results: list[uuid.UUID],
+    message_id: uuid.UUID,
 ) -> None:
     """Withdraw a result with every version of it (same key and patient), preliminary ones
-    included. ``results``: versions known by id (the chain's head, its stored preliminary).
+    included, by the message ``message_id``'s cancellation: each version names it.
+    ``results``: versions known by id (the chain's head, its stored preliminary).
 
     The versions this batch is about to store are marked here; stored versions are cancelled
     by the write, which finds the whole chain from any stored id of it but sees only rows
@@ -231,10 +242,12 @@ def withdraw(
         if (record.source, record.result_key, record.subject_id) != chain:
             continue
         if record.cancelled_at is None:
-            context.results[index] = dataclasses.replace(record, cancelled_at=now)
+            context.results[index] = dataclasses.replace(
+                record, cancelled_at=now, cancelled_by=message_id
+            )
         if record.supersedes_result_id is not None and record.supersedes_result_id not in own:
             stored.add(record.supersedes_result_id)
-    context.cancellations.extend(sorted(stored))
+    context.cancellations.extend(Withdrawal(i, message_id) for i in sorted(stored))
 
 
 def resent(context: BatchContext, command: IngestLabMessage, *, same: bool) -> IngestOutcome:

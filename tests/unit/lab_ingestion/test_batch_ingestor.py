@@ -65,6 +65,7 @@ class FakeDatabase:
     results: list[ResultRecord] = field(default_factory=list)
     cancelled: set[uuid.UUID] = field(default_factory=set)
     withdrawn_at: dict[uuid.UUID, datetime] = field(default_factory=dict)  # when cancelled
+    withdrawn_by: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # by which message
     events: list[tuple[str, Any]] = field(default_factory=list)  # committed outbox events
     time_zone: str | None = None  # of the sender LIS^HOSP
     identifier_authority: str | None = None  # of the sender LIS^HOSP
@@ -103,16 +104,23 @@ class FakeDatabase:
         ]
         return found[-1] if found else None
 
-    def cancel_chains(self, result_ids: Any, at: datetime | None = None) -> None:
+    def cancel_chains(self, withdrawals: Any, at: datetime | None = None) -> None:
         """As the write statement: a cancellation withdraws every stored version (same
-        patient); rows the same write adds are not seen (the statement's snapshot)."""
-        chains = {(r.source, r.result_key, r.subject_id) for r in self.results
-                  if r.result_id in set(result_ids)}  # fmt: skip
+        patient), each naming the message whose cancellation it is (a chain named twice:
+        the first's); rows the same write adds are not seen (the statement's snapshot)."""
+        chains: dict[tuple[str, str, str], uuid.UUID] = {}
+        for withdrawal in withdrawals:
+            for r in self.results:
+                if r.result_id == withdrawal.result_id:
+                    chains.setdefault((r.source, r.result_key, r.subject_id), withdrawal.message_id)
         withdrawn = {
-            r.result_id for r in self.results if (r.source, r.result_key, r.subject_id) in chains
+            r.result_id: chains[(r.source, r.result_key, r.subject_id)]
+            for r in self.results
+            if (r.source, r.result_key, r.subject_id) in chains
         }
-        for result_id in withdrawn - self.cancelled:
+        for result_id in withdrawn.keys() - self.cancelled:
             self.withdrawn_at[result_id] = at or datetime.now(UTC)
+            self.withdrawn_by[result_id] = withdrawn[result_id]
         self.cancelled.update(withdrawn)
 
     def changed_at(self, source: str, key: str) -> datetime | None:

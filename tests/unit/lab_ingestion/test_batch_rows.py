@@ -6,10 +6,10 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.lab_ingestion.adapters.batch_rows import key_claims, result_row
+from services.lab_ingestion.adapters.batch_rows import key_claims, message_row, result_row
 from services.lab_ingestion.adapters.batch_statements import WRITE
 from services.lab_ingestion.domain.model import NormalisedResult
-from services.lab_ingestion.domain.records import ResultRecord
+from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
 from shared.contracts.events.lab import Analyte, Comparator
 
 AT = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
@@ -50,9 +50,9 @@ def test_a_results_row_ends_with_whether_the_laboratory_commented() -> None:
         uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
         replace(CRP, laboratory_comment=True), AT, None, None,
     )  # fmt: skip
-    assert result_row(commented, str)[-2] is True
-    assert result_row(written("LIS", "K"), str)[-2] is False
-    assert "supersedes_result_id, cancelled_at, laboratory_comment, comparator)" in " ".join(
+    assert result_row(commented, str)[-3] is True
+    assert result_row(written("LIS", "K"), str)[-3] is False
+    assert "supersedes_result_id, cancelled_at, laboratory_comment, comparator," in " ".join(
         WRITE.split()
     )
 
@@ -64,5 +64,19 @@ def test_a_results_row_ends_with_the_comparator_of_a_limit() -> None:
         uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
         replace(CRP, value=5.0, comparator=Comparator.BELOW), AT, None, None,
     )  # fmt: skip
-    assert result_row(limit, str)[-1] == "<"
+    assert result_row(limit, str)[-2] == "<"
+    assert result_row(written("LIS", "K"), str)[-2] is None
+
+
+def test_a_results_row_ends_with_the_message_that_withdrew_it() -> None:
+    """Migration 0030 added the attribute last: a result the batch stores and withdraws
+    names the message whose cancellation withdrew it; a standing one none. A message's row
+    ends with how many of its results asked to withdraw one."""
+    by = uuid.uuid4()
+    gone = replace(written("LIS", "K"), cancelled_at=AT, cancelled_by=by)
+    assert result_row(gone, str)[-1] == by
     assert result_row(written("LIS", "K"), str)[-1] is None
+    assert "comparator, cancelled_by_message)" in " ".join(WRITE.split())
+    cancelling = MessageRecord(by, "LIS", "M-1", "mllp", "accepted", "S-1", 0, AT, "d", 2)
+    assert message_row(cancelling, str)[-1] == 2
+    assert "content_digest, cancellations)" in " ".join(WRITE.split())
