@@ -120,16 +120,15 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
  WHERE a.analytes IS NOT NULL
 """
 
-# The senders under whose names each of the subjects ($1) holds a standing result (any
-# status) under each key ($2: keyed hashes), whatever the source: asked only for a FHIR
+# The standing results (any status) of the subjects ($1) of the analytes ($2), whatever the
+# sender, with their keys' parts (migration 0031; keyed hashes): asked only for a FHIR
 # `cancelled` without a value (``fhir_cancellations``). Probes of each subject's results
 # (results_by_subject), never a scan of every sender's.
-HOLDING_SENDERS = """
-SELECT r.subject_id, r.result_key, array_agg(DISTINCT r.source) AS sources
+STANDING_RESULTS = """
+SELECT DISTINCT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts
   FROM results r
- WHERE r.subject_id = ANY($1::text[]) AND r.result_key = ANY($2::text[])
+ WHERE r.subject_id = ANY($1::text[]) AND r.analyte = ANY($2::text[])
    AND r.cancelled_at IS NULL
- GROUP BY r.subject_id, r.result_key
 """
 
 COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"
@@ -197,7 +196,7 @@ WITH committed_batch AS (
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
                          supersedes_result_id, cancelled_at, laboratory_comment, comparator,
-                         cancelled_by_message)
+                         cancelled_by_message, identifier_parts)
     SELECT * FROM unnest($7::result_row[]) WHERE (SELECT count(*) FROM claimed_keys) >= 0
 ), cancelled AS (
     -- a cancellation withdraws the result with every earlier version of it (same patient),

@@ -19,14 +19,15 @@ from services.lab_ingestion.adapters.batch_rows import (
 )
 from services.lab_ingestion.adapters.batch_statements import (
     COMMITTED_ATTEMPT,
-    HOLDING_SENDERS,
     LOOKUP,
+    STANDING_RESULTS,
     STORED_RESULTS,
     WRITE,
     prunes,
 )
 from services.lab_ingestion.adapters.sources import sender_of
 from services.lab_ingestion.adapters.stored_ids import RESOLVED, StoredId
+from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,
@@ -145,17 +146,26 @@ class LabRepository:
             for row in rows
         }
 
-    async def holding_senders(
-        self, subject_ids: Sequence[str], keys: Sequence[str]
-    ) -> dict[tuple[str, str], frozenset[str]]:
-        """The senders under whose names each subject holds a standing result under each
-        result key (as written), whatever the sender; pairs holding none are left out."""
-        stored = {self._stored_id(key): key for key in keys}
-        rows = await self._conn.fetch(HOLDING_SENDERS, list(set(subject_ids)), list(stored))
-        return {
-            (row["subject_id"], stored[row["result_key"]]): frozenset(row["sources"])
-            for row in rows
-        }
+    async def standing_results(
+        self, subject_ids: Sequence[str], analytes: Sequence[str]
+    ) -> dict[str, list[StandingResult]]:
+        """Each subject's standing results of ``analytes``, whatever the sender, with their
+        keys and keys' parts as stored; subjects holding none are left out."""
+        rows = await self._conn.fetch(
+            STANDING_RESULTS, sorted(set(subject_ids)), sorted(set(analytes))
+        )
+        standing: dict[str, list[StandingResult]] = {}
+        for row in rows:
+            parts = row["identifier_parts"]
+            standing.setdefault(row["subject_id"], []).append(
+                StandingResult(
+                    row["source"],
+                    row["result_key"],
+                    row["analyte"],
+                    None if parts is None else frozenset(parts),
+                )
+            )
+        return standing
 
     def stage(
         self,

@@ -6,17 +6,22 @@ nothing to record (review 157: beside a grade-4 ANC a transaction was refused wh
 "send the final result first", which no laboratory can follow for a test never resulted).
 
 A FHIR result is kept under its token's name, so a cancellation finding nothing under it may
-be meant for a result kept under another (a token replaced under a new name; its bound
-sender's during the window the tokens' upgrade note names: reviews 67, 72, 73). Where the
-patient holds a result under the same identifier under another sender's name, it is refused
-(``cancelled_elsewhere``, naming those senders), never left out while that result stands.
-A ``cancelled`` carrying a value, and an ``entered-in-error`` (FHIR's withdrawal of a
-released result), finding nothing are refused as before (``withdrawn_chains``).
+be meant for a result kept under another key: a token replaced under a new name (reviews
+67, 72, 73), or a result the lab sent over HL7 (review 165: a CRP of order ORD7 stored as
+``ORD7|1988-5|``, cancelled over FHIR as ``ORD7|1988-5``). Where the patient holds a
+standing result of the same analyte, under any sender (its own token's under another key),
+whose key shares an identifier with the cancellation's keys (``identifier_parts``: the
+parts of a key other than the test's code), or one stored before its parts were kept, it is
+refused (``cancelled_elsewhere``, naming those senders), never left out while that result
+stands. A ``cancelled`` carrying a value, and an ``entered-in-error`` (FHIR's withdrawal of
+a released result), finding nothing are refused as before (``withdrawn_chains``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import (
@@ -30,6 +35,7 @@ from services.lab_ingestion.domain.result_status import status_of
 from shared.contracts.events.lab import Channel
 
 SourceKey = tuple[str, str]
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # a FHIR identifier's system (a URI)
 SubjectKey = tuple[str, str]  # a subject id and a result key
 _NAMED = 3  # other senders named in a reason at most
 
@@ -45,6 +51,63 @@ def cancelled_before_resulting(observation: ObservationInput, channel: Channel) 
     )
 
 
+def identifier_parts(keys: Iterable[str], codes: Iterable[str], channel: Channel) -> frozenset[str]:
+    """The identifiers result keys are made of: their ``|``-separated parts without the
+    test's ``codes`` and empty ones; of an HL7 key (order number, code, OBX-4 sub-id) its
+    sub-id, and none of one made of the collection time (``@...``: no order number); of a
+    FHIR key its identifier's system (``urn:sys|ORD7|1988-5``: ``ORD7``)."""
+    tests = {code for code in codes if code}
+    parts: set[str] = set()
+    for key in keys:
+        split = key.split("|")
+        if channel in (Channel.MLLP, Channel.HL7_HTTP):
+            if split[0].startswith("@"):
+                continue
+            split = split[:2] if len(split) >= 3 else split
+        elif channel is Channel.FHIR and len(split) > 1 and _URI.match(split[0]):
+            split = split[1:]
+        parts.update(p for p in split if p and p not in tests)
+    return frozenset(parts)
+
+
+def observation_parts(observation: ObservationInput, channel: Channel) -> frozenset[str]:
+    """The identifiers of every key a result is stored or named under (``identifier_parts``)."""
+    keys = (observation.result_key, *observation.other_keys, *observation.keys_before)
+    return identifier_parts(keys, (c.code for c in observation.codes), channel)
+
+
+@dataclass(frozen=True)
+class StandingResult:
+    """A patient's standing (not withdrawn) result as stored: its sender, key, analyte and
+    the parts of its key (``identifier_parts``; None: stored before they were kept); key
+    and parts as stored (keyed hashes)."""
+
+    source: str
+    stored_key: str
+    analyte: str
+    parts: frozenset[str] | None
+
+
+def sharing_senders(
+    source: str,
+    analyte: str,
+    stored_keys: frozenset[str],
+    stored_parts: frozenset[str],
+    standing: Iterable[StandingResult],
+) -> frozenset[str]:
+    """The senders holding a standing result of ``analyte`` that a FHIR ``cancelled`` from
+    ``source`` (its keys and their parts as stored) may be meant for: under another sender's
+    name, or its own under another key, whose key is one of its keys or shares a part with
+    them, or whose parts are not known."""
+    return frozenset(
+        r.source
+        for r in standing
+        if r.analyte == analyte
+        and not (r.source == source and r.stored_key in stored_keys)
+        and (r.stored_key in stored_keys or r.parts is None or not r.parts.isdisjoint(stored_parts))
+    )
+
+
 def cancelled_elsewhere(
     message: LabMessage,
     subject_id: str,
@@ -52,13 +115,13 @@ def cancelled_elsewhere(
     never_held: Callable[[SourceKey], bool],
 ) -> Rejected | None:
     """Why a FHIR ``cancelled`` without a value that finds nothing under its token's name
-    (``never_held``) is not left out: the patient holds a standing result under the same
-    identifier under another sender's name (``held``: the senders holding one, by subject
-    and result key). None: there is none (or it is no such cancellation)."""
+    (``never_held``) is not left out: the patient holds a standing result it may be meant
+    for (``held``: the senders holding one, by subject and result key: ``sharing_senders``).
+    None: there is none (or it is no such cancellation)."""
     for index, observation in enumerate(message.observations):
         if not cancelled_before_resulting(observation, message.channel):
             continue
-        others = held.get((subject_id, observation.result_key), frozenset()) - {message.source}
+        others = held.get((subject_id, observation.result_key), frozenset())
         if others and never_held((message.source, observation.result_key)):
             return _held_elsewhere(others).at(index)
     return None
@@ -71,9 +134,10 @@ def _held_elsewhere(others: frozenset[str]) -> Rejected:
     more = f" and {len(others) - _NAMED} more" if len(others) > _NAMED else ""
     return Rejected(
         RejectionCode.UNKNOWN_CORRECTED_RESULT,
-        f"send the cancellation with the token the result is stored under (sender {names}"
-        f"{more}), or ask the trial's operator: the patient's result under this identifier "
-        "(Observation.identifier) stands under another sender's name, none under this "
-        "token's (a token replaced under a new name?); it is not left out as a test never "
-        "resulted while that result stands",
+        f"send the cancellation the way the result was sent (sender {names}{more}: over "
+        "HL7 as an OBX-11 X, or with the token it is stored under), or ask the trial's "
+        "operator: the patient's result of this test sharing an identifier with this one "
+        "(Observation.identifier) stands under another sender's name or key, none under "
+        "this token's and key; it is not left out as a test never resulted while that "
+        "result stands",
     )

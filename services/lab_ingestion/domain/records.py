@@ -43,6 +43,8 @@ class ResultRecord:
     other_keys: tuple[str, ...] = ()
     # the message whose cancellation withdrew it, with ``cancelled_at`` (``Withdrawal``)
     cancelled_by: uuid.UUID | None = None
+    # the identifiers its keys are made of (``fhir_cancellations.identifier_parts``)
+    identifier_parts: frozenset[str] = frozenset()
 
 
 class Withdrawal(NamedTuple):

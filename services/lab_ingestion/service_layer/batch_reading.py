@@ -14,7 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from services.lab_ingestion.domain.fhir_cancellations import cancelled_before_resulting
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.fhir_cancellations import (
+    StandingResult,
+    cancelled_before_resulting,
+    observation_parts,
+    sharing_senders,
+)
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
@@ -26,6 +32,7 @@ from services.lab_ingestion.service_layer.commands import (
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.identification import identifiers_to_hash
+from shared.contracts.events.lab import Channel
 
 SourceKey = tuple[str, str]
 SOURCES_TTL_SECONDS = 2.0
@@ -138,19 +145,30 @@ class BatchReader:
 async def _holding_senders(
     uow: Any, messages: Sequence[LabMessage], enrolled: Iterable[tuple[EnrolledSubject, ...]]
 ) -> Mapping[tuple[str, str], frozenset[str]]:
-    """Under which senders' names the batch's patients hold a standing result under the key
-    of a FHIR `cancelled` without a value (``fhir_cancellations.cancelled_elsewhere``); one
-    more read, only for a batch holding such a cancellation."""
-    keys = sorted({
-        o.result_key for m in messages for o in m.observations
+    """The senders holding, for each of the batch's patients, a standing result a FHIR
+    `cancelled` without a value may be meant for, by subject and the cancellation's key
+    (``fhir_cancellations.sharing_senders``); one more read (the patients' standing results
+    of the analytes cancelled), only for a batch holding such a cancellation."""
+    cancelled = [
+        (m.source, o, identified[0].value)
+        for m in messages for o in m.observations
         if cancelled_before_resulting(o, m.channel)
-    })  # fmt: skip
+        and (identified := identify_analyte(o.codes)) is not None
+    ]  # fmt: skip
     subject_ids = sorted({subject.subject_id for subjects in enrolled for subject in subjects})
-    if not keys or not subject_ids:
+    if not cancelled or not subject_ids:
         return {}
-    held: Mapping[tuple[str, str], frozenset[str]] = await uow.labs.holding_senders(
-        subject_ids, keys
+    standing: Mapping[str, Sequence[StandingResult]] = await uow.labs.standing_results(
+        subject_ids, [analyte for _, _, analyte in cancelled]
     )
+    held: dict[tuple[str, str], frozenset[str]] = {}
+    for source, o, analyte in cancelled:
+        keys = frozenset(map(uow.labs.stored_key, (o.result_key, *o.other_keys, *o.keys_before)))
+        parts = frozenset(uow.labs.stored_key(p) for p in observation_parts(o, Channel.FHIR))
+        for subject_id, results in standing.items():
+            senders = sharing_senders(source, analyte, keys, parts, results)
+            if senders:
+                held[(subject_id, o.result_key)] = senders
     return held
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
@@ -175,6 +176,7 @@ def record_result(
         result_id, message_id, subject_id, message.source, observation.result_key, status,
         normalised, observation.collected_at, observation.reported_at, previous,
         other_keys=observation.other_keys,
+        identifier_parts=observation_parts(observation, message.channel),
     )  # fmt: skip
     context.results.append(record)
     content = content_of(normalised, record.collected_at)

@@ -23,6 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.batch_lookup import BatchLookup
+from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,
@@ -171,21 +172,23 @@ class FakeLabs:
                 found[(source, key)] = StoredResult(key, analytes, patients)
         return found
 
-    async def holding_senders(
-        self, subject_ids: Any, keys: Any
-    ) -> dict[tuple[str, str], frozenset[str]]:
-        """As the repository's read: the senders under whose names each subject holds a
-        standing result under each key."""
-        held: dict[tuple[str, str], frozenset[str]] = {}
+    async def standing_results(
+        self, subject_ids: Any, analytes: Any
+    ) -> dict[str, list[StandingResult]]:
+        """As the repository's read: each subject's standing results of the analytes, with
+        their keys' parts (keys as written here)."""
+        standing: dict[str, list[StandingResult]] = {}
         for r in self._db.results:
-            pair = (r.subject_id, r.result_key)
             if (
                 r.subject_id in subject_ids
-                and r.result_key in keys
-                and (r.result_id not in self._db.cancelled)
+                and r.result.analyte.value in analytes
+                and r.result_id not in self._db.cancelled
             ):
-                held[pair] = held.get(pair, frozenset()) | {r.source}
-        return held
+                found = StandingResult(
+                    r.source, r.result_key, r.result.analyte.value, r.identifier_parts
+                )
+                standing.setdefault(r.subject_id, []).append(found)
+        return standing
 
     async def lookup(
         self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
