@@ -105,3 +105,37 @@ async def test_a_fhir_crp_under_an_unlisted_code_is_refused_never_ignored(lab: L
     assert [r["analyte"] for r in rows] == ["neutrophils"]
     reasons = await lab.pool.fetch("SELECT reason_code FROM rejections")
     assert [r["reason_code"] for r in reasons] == ["unknown-analyte"] * 2
+
+
+ABOUT_A_CRP = [
+    f"NM|CAR^CRP/Albumin^99LAB||0.45||||||F|||{TS}",
+    f"NM|CRPV^CRP Vorwert^99LAB||12|mg/L|||||F|||{TS}",
+    f"ST|CRPT^CRP Messzeit^99LAB||08:15||||||F|||{TS}",
+    f"NM|CRPDIL^CRP dilution^99LAB||10||||||F|||{TS}",
+]
+
+
+async def test_a_test_about_a_crp_beside_a_grade_4_count_leaves_the_message_stored(
+    lab: Lab,
+) -> None:
+    """Review 165: a grade-4 neutrophil count and a CRP under their listed codes, with a
+    result about a CRP (a ratio, a previous value, a time, a dilution) under the laboratory's
+    own code, were answered AE, nothing stored: the count lost. Such a name is another
+    test's, left out as before; the count and the CRP are stored."""
+    anc = obx("751-8", "0.3", "10*9/L")
+    listed = f"NM|1988-5^CRP^LN||45|mg/L|0-5|H|||F|||{TS}"
+    client = await lab.mllp()
+    try:
+        acks = [
+            await client.exchange(oru(f"R165-{n}", [anc, listed, about], order=f"ORD165{n}"))
+            for n, about in enumerate(ABOUT_A_CRP)
+        ]
+    finally:
+        await client.close()
+    for n, ack in enumerate(acks):
+        assert msa(ack)[1:] == ["AA", f"R165-{n}", "accepted; 2 result(s) stored"], ack
+    rows = await lab.pool.fetch("SELECT analyte, value FROM results ORDER BY analyte")
+    assert [(r["analyte"], r["value"]) for r in rows] == [("crp", 45)] * 4 + [
+        ("neutrophils", 0.3)
+    ] * 4
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0

@@ -12,14 +12,27 @@ is the protocol's decision (PROTOCOL section 6).
 
 Only CRP is told by its name: the names of the other analytes are shared by tests the trial
 does not follow (a neutrophil percentage, MCH and HbA1c, direct bilirubin, creatinine in
-urine), and refusing those would refuse every such message. A name is CRP's when one of
-its words is ``CRP`` (``hsCRP`` too), never inside another word (``CRPX``), or when it
-spells the protein out; not when a word says it is about a CRP rather than one (a comment,
-a note, an interpretation, a ratio). Only a result holding a measurement is refused: a
-numeric type (HL7 NM, SN), or a text whose value is a number (with a comparator, a unit
-after it); a coded or free-text answer (``CRP comment``, FT ``see report``), a result
-with no value and a cancellation (nothing was stored under such a code) are left out as
-before. An order's name (OBR-4) is never read: it names what was asked, not a result.
+urine), and refusing those would refuse every such message. A name is CRP's only when,
+after the words a CRP is qualified with are taken away, nothing else is left (an
+allow-list, review 165): the name itself (``CRP``, ``hsCRP``, ``CRPhs``, ``hs-CRP``, the
+protein spelt out in English, German, French, Italian), a specimen prefix (``S-CRP``,
+``P-``, ``B-``, ``Se-``, ``Pl-``, ``VB-``), a unit (``CRP (mg/L)``), specimen words (serum,
+plasma, whole or capillary blood, ``Vollblut``, ``kapillär``, ``sang total``), method words
+(POC, point of care, quantitative, high sensitivity, ``hochsensitiv``, cardio,
+turbidimetric) and the words of a LOINC long name (``C reactive protein [Mass/volume] in
+Serum or Plasma by High sensitivity method``). Any other word makes it another test's, left
+out as before: a previous value, a ratio (``CRP/Albumin``), a time, a dilution, a trend, a
+quality control, a lot, a limit, a risk category, an antibody, a comment, a device's name;
+never ``CRP`` inside another word (``CRPX``). Every name a result carries must be CRP's (a
+display saying ``CRP Vorwert`` beside ``CRP`` makes it no CRP): refusing a message for a
+result the trial does not follow would lose the results beside it.
+
+Only a result holding a measurement is refused: a plain decimal number, maybe after a
+comparator (``45``, ``<5``, ``5,2``, ``>200``, ``95'000``), of a numeric type (HL7 NM, SN)
+or a text (ST, TX, FT; no type: FHIR, JSON); a time (``08:15``), a date, a ratio or titre
+(``1:10``), a number with words after it, a coded or free-text answer (``see report``), a
+result with no value and a cancellation (nothing was stored under such a code) are left out
+as before. An order's name (OBR-4) is never read: it names what was asked, not a result.
 """
 
 from __future__ import annotations
@@ -36,8 +49,10 @@ from services.lab_ingestion.domain.analyte_codes import (
     identify_analyte,
     trial_coding_elsewhere,
 )
+from services.lab_ingestion.domain.lab_numbers import NUMBER, without_thousands_apostrophes
 from services.lab_ingestion.domain.local_codes import coded_locally, names_its_own_test
 from services.lab_ingestion.domain.model import Coding, ObservationInput, Rejected, RejectionCode
+from services.lab_ingestion.domain.reference_ranges import GREATER_THAN, LOWER_THAN
 from services.lab_ingestion.domain.result_status import CANCELLING, NO_RESULT
 from services.lab_ingestion.domain.shown import CODING_SYSTEM, shown
 from shared.contracts.events.lab import Analyte, Channel
@@ -52,55 +67,51 @@ _CRP_WORDS: Final = frozenset({"crp", "hscrp", "crphs"})
 _REACTIVE: Final = frozenset(
     {"reactive", "reaktive", "reaktives", "reaktiven", "reattiva", "reactiva", "reativa"}
 )
-# words that make a name one about a CRP, not of a CRP's value
-_ABOUT: Final = frozenset(
+_PROTEIN: Final = frozenset({"protein", "proteine", "proteina"})
+# the only other words a CRP's name may hold: its specimen, its method, a LOINC long name's
+_QUALIFIERS: Final = frozenset(
     {
-        "comment", "comments", "kommentar", "commentaire", "commento", "remark", "note",
-        "notes", "nota", "notiz", "bemerkung", "remarque", "hinweis", "info", "text",
-        "interpretation", "interpretazione", "beurteilung", "ratio", "quotient",
-        "verhaltnis", "rapport", "rapporto",
+        "serum", "plasma", "blood", "whole", "capillary", "venous", "vollblut", "kapillar",
+        "kapillarblut", "sang", "total", "capillaire", "sangue", "intero", "capillare",
+        "poc", "poct", "point", "of", "care", "quant", "quantitative", "quantitativ",
+        "quantitatif", "quantitativa", "hs", "high", "sensitivity", "sensitive",
+        "hochsensitiv", "ultrasensible", "cardio", "turbidimetric", "turbidimetrisch",
+        "mass", "moles", "volume", "in", "or", "by", "method",
     }
 )  # fmt: skip
+# a specimen prefix before ``CRP`` (``S-CRP``, ``Pl-hsCRP``: Swiss and Scandinavian
+# laboratories) and a unit CRP is measured in (``CRP (mg/L)``), after accents and case went
+_PREFIX: Final = re.compile(r"(?<![a-z0-9])(?:s|p|b|se|pl|vb)\s*-(?=\s*(?:hs\s*-?\s*)?crp)")
+_UNIT: Final = re.compile(r"(?<![a-z0-9])(?:mg|nmol)\s*/\s*d?l(?![a-z0-9])")
 _MAX_NAME: Final = 200  # a test's name is short; past this a text is read no further
 _WORD: Final = re.compile(r"[a-z0-9]+")
 
-# HL7 OBX-2 types declaring a number; a text type (or none: FHIR, JSON) holds one when its
-# value is a number, maybe after a comparator and before a unit (``<5``, ``12,5 mg/L``)
-_NUMERIC_TYPES: Final = frozenset({"NM", "SN"})
-_TEXT_TYPES: Final = frozenset({"", "ST", "TX", "FT"})
-# a decimal comma, an apostrophe grouping thousands (``95'000``; Swiss, also as U+2019)
-_NUMBER_FIRST: Final = re.compile(
-    r"(?:<=|>=|<|>|=|\u2264|\u2265)?\s*[0-9]+(?:[.,'\u2019][0-9]+)*(?:\s*\S+)?"
-)
+# HL7 OBX-2 types a measurement is sent as (SN as its joined text: ``<^5`` is ``<5``);
+# no type: FHIR, JSON
+_MEASURED_TYPES: Final = frozenset({"", "NM", "SN", "ST", "TX", "FT"})
+_MEASUREMENT: Final = re.compile(rf"(?:{LOWER_THAN}|{GREATER_THAN}|=)?\s*{NUMBER}")
 _MAX_VALUE: Final = 40
 
 
 def named_analyte(names: Iterable[str]) -> Analyte | None:
-    """The trial analyte the names a sender gave a result say it is (CRP only), unless a
-    name says it is about one (``CRP comment``, ``CRP/albumin ratio``)."""
-    found = None
-    for name in names:
-        words = _words(name)
-        if _ABOUT.intersection(words):
-            return None
-        if found is None and _names_crp(words):
-            found = Analyte.CRP
-    return found
+    """CRP when the names a sender gave a result are all CRP's (``CRP``, ``S-CRP``, ``hs-CRP
+    (mg/L)``, ``CRP POC kapillär``), and there is one; None when any says something else
+    (``CRP Vorwert``, ``CRP/Albumin``, ``Procalcitonin``)."""
+    given = [name for name in names if name.strip()]
+    if given and all(_names_crp(name) for name in given):
+        return Analyte.CRP
+    return None
 
 
 def holds_a_measurement(value: str, value_type: str) -> bool:
-    """Whether a result's value is a measurement: of a numeric type, or text that is a
-    number (``holds_a_measurement("45", "NM")``; ``"see comment"`` as FT is none)."""
+    """Whether a result's value is a measurement: a plain decimal number, maybe after a
+    comparator, as a numeric type or text (``holds_a_measurement("45", "NM")``; ``"08:15"``,
+    ``"1:10"``, ``"12 mg/L"``, ``"see comment"`` are none)."""
     text = value.strip()
-    kind = value_type.strip().upper()
-    if not text:
-        return False
-    if kind in _NUMERIC_TYPES:
-        return True
     return (
-        kind in _TEXT_TYPES
-        and len(text) <= _MAX_VALUE
-        and _NUMBER_FIRST.fullmatch(text) is not None
+        value_type.strip().upper() in _MEASURED_TYPES
+        and 0 < len(text) <= _MAX_VALUE
+        and _MEASUREMENT.fullmatch(without_thousands_apostrophes(text)) is not None
     )
 
 
@@ -165,21 +176,36 @@ def _system(system: str) -> str:
     return f"system {shown(system, CODING_SYSTEM)}"
 
 
+def _names_crp(name: str) -> bool:
+    """Whether ``name`` is CRP's and nothing else: its words, once a specimen prefix and a
+    unit are taken away, are CRP's name and qualifiers (``_QUALIFIERS``) only."""
+    words = _words(name)
+    named, index = False, 0
+    while index < len(words):
+        if words[index] in _CRP_WORDS:
+            named, index = True, index + 1
+        elif _spelt_out(words[index : index + 3]):
+            named, index = True, index + 3
+        elif words[index] in _QUALIFIERS:
+            index += 1
+        else:
+            return False
+    return named
+
+
 def _words(name: str) -> list[str]:
-    """A name's words, without accents and case (``Protéine C-réactive``: protein, c,
-    reactive)."""
+    """A name's words, without accents and case, a specimen prefix or a unit (``Protéine
+    C-réactive``: proteine, c, reactive; ``P-CRP (mg/L)``: crp)."""
     decomposed = unicodedata.normalize("NFKD", name[:_MAX_NAME])
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return _WORD.findall(plain)
+    return _WORD.findall(_UNIT.sub(" ", _PREFIX.sub(" ", plain)))
 
 
-def _names_crp(words: Sequence[str]) -> bool:
-    if _CRP_WORDS.intersection(words):
-        return True
-    for index in range(len(words) - 2):
-        first, second, third = words[index : index + 3]
-        if first == "c" and second in _REACTIVE and third.startswith("prote"):
-            return True  # C-reactive protein, C-reaktives Protein
-        if first.startswith("prote") and second == "c" and third in _REACTIVE:
-            return True  # protéine C réactive, proteina C reattiva
-    return False
+def _spelt_out(words: Sequence[str]) -> bool:
+    """C-reactive protein, C-reaktives Protein; protéine C réactive, proteina C reattiva."""
+    if len(words) < 3:
+        return False
+    first, second, third = words
+    return (first == "c" and second in _REACTIVE and third in _PROTEIN) or (
+        first in _PROTEIN and second == "c" and third in _REACTIVE
+    )

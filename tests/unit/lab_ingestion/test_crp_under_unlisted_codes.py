@@ -43,11 +43,22 @@ NAMES = [
     "CRP", "hs-CRP", "hsCRP", "C-reactive protein", "C-reaktives Protein",
     "protéine C réactive", "proteina C reattiva", "CRP (POC, capillary)", "POC CRP",
     "C reactive protein [Mass/volume] in Capillary blood",
+    # review 165: specimen prefixes, a unit in brackets, specimen and method words
+    "S-CRP", "P-CRP", "B-CRP", "Se-CRP", "Pl-CRP", "VB-CRP", "CRP (mg/L)", "CRPhs", "CRP hs",
+    "CRP, quantitativ", "CRP hochsensitiv", "CRP Vollblut kapillär", "CRP sang total",
+    "CRP point of care", "CRP cardio", "CRP turbidimetric", "CRP Serum", "hs-CRP [mg/dL]",
+    "C reactive protein [Mass/volume] in Serum or Plasma by High sensitivity method",
 ]  # fmt: skip
 NOT_NAMES = [
     "CRPX", "Procalcitonin", "Protein C activity", "Protein C antigen", "CRP comment",
     "Kommentar CRP", "CRP/Albumin ratio", "Note on hs-CRP", "Interpretation CRP", "ACRP",
     "Neutrophils", "",
+    # review 165: a word the rule does not know makes the name another test's (a previous
+    # value, a ratio, a time, a dilution, a quality control, a device: left out as before)
+    "CRP/Albumin", "CRP/ALB", "CAR (CRP/Albumin)", "CRP Vorwert", "CRP Messzeit",
+    "CRP dilution", "CRP delta", "CRP Trend", "CRP Referenz", "CRP Grenzwert", "CRP QC",
+    "CRP lot", "CRP/PCT", "Anti-CRP", "hsCRP risk category", "CRP Afinion", "CRP 2",
+    "C-reactive protein ratio",
 ]  # fmt: skip
 
 
@@ -82,7 +93,7 @@ def test_crp_inside_another_word_never_names_it(word: str) -> None:
 @given(
     st.sampled_from(NAMES),
     st.text(alphabet=" -_/(),.:", min_size=1, max_size=3),
-    st.sampled_from(["POC", "Kapillar", "capillaire", "Afinion", "mg/L", "quant"]),
+    st.sampled_from(["POC", "Kapillar", "capillaire", "mg/L", "quant"]),
 )
 @FAST
 def test_a_crp_name_with_words_around_it_is_still_crp(name: str, gap: str, word: str) -> None:
@@ -93,8 +104,11 @@ def test_a_crp_name_with_words_around_it_is_still_crp(name: str, gap: str, word:
 @pytest.mark.parametrize(
     ("value", "kind", "measured"),
     [
-        ("45", "NM", True), ("<5", "SN", True), ("12,5", "ST", True), ("12.5 mg/L", "", True),
+        ("45", "NM", True), ("<5", "SN", True), ("12,5", "ST", True), ("12.5 mg/L", "", False),
         ("<5", "", True), ("95'000", "TX", True), ("see comment", "FT", False),
+        (">200", "", True), ("5,2", "ST", True), ("08:15", "ST", False), ("08:15", "NM", False),
+        ("1:10", "SN", False), ("1:10", "ST", False), ("2026-11-20", "ST", False),
+        ("2026-11-20", "NM", False), ("12 mg/L", "NM", False),
         ("Kontrolle in 24h", "TX", False), ("24h Kontrolle", "ST", False),
         ("POS", "CWE", False), ("45", "CE", False), ("", "NM", False), ("  ", "ST", False),
     ],
@@ -107,7 +121,8 @@ def test_only_a_measurement_is_held_to_be_a_result(value: str, kind: str, measur
 @FAST
 def test_a_text_is_a_measurement_only_when_it_starts_with_its_number(text: str, kind: str) -> None:
     if holds_a_measurement(text, kind):
-        assert text.strip().lstrip("<>=≤≥ ")[:1].isdigit()
+        assert text.strip().lstrip("<>=≤≥ +-.")[:1].isdigit()
+        assert not set(text) & set(":/ abcdefghijklmnopqrstuvwxyz")
 
 
 def test_codes_the_trial_reads_are_never_refused_by_a_name() -> None:
@@ -151,9 +166,9 @@ def test_the_reason_quotes_a_loinc_code_and_says_it_is_not_mapped() -> None:
 
 
 def test_a_local_code_is_never_quoted_and_its_mapping_is_offered() -> None:
-    rejected = planned(ANC, crp("CRPPOC^CRP Afinion^L"))
+    rejected = planned(ANC, crp("CRPPOC^CRP kapillär^L"))
     assert isinstance(rejected, Rejected)
-    assert "CRPPOC" not in rejected.reason and "Afinion" not in rejected.reason
+    assert "CRPPOC" not in rejected.reason and "kapill" not in rejected.reason
     assert rejected.reason == (
         "send the CRP (by its name in OBX-3) coded locally (system 'L') as 1988-5, or have "
         "the trial map the code (cachexia source code add): the trial does not list its code "
@@ -183,6 +198,33 @@ def test_a_mapped_local_code_is_read_as_the_crp_it_is() -> None:
 def test_comments_answers_ratios_and_other_tests_are_left_out_as_before(obx: str) -> None:
     stored = planned(ANC, obx)
     assert isinstance(stored, list) and len(stored) == 1, stored
+
+
+@pytest.mark.parametrize(
+    "obx",
+    [
+        "OBX|3|NM|CAR^CRP/Albumin^99LAB||0.45||||||F|||20261120070000+0000",
+        "OBX|3|NM|CRPV^CRP Vorwert^99LAB||12|mg/L|||||F|||20261120070000+0000",
+        "OBX|3|ST|CRPT^CRP Messzeit^99LAB||08:15||||||F|||20261120070000+0000",
+        "OBX|3|NM|CRPDIL^CRP dilution^99LAB||10||||||F|||20261120070000+0000",
+        "OBX|3|SN|CRPTI^CRP^99LAB||^1^:^10||||||F|||20261120070000+0000",
+    ],
+)
+def test_a_result_about_a_crp_beside_one_leaves_the_message_stored(obx: str) -> None:
+    """Review 165: a grade-4 neutrophil count, a CRP under its listed code, and a test about
+    a CRP (a ratio, a previous value, a time, a dilution) were answered AE, nothing stored."""
+    anc = ANC.replace("|2.1|", "|0.3|")
+    stored = planned(anc, crp("1988-5^CRP^LN"), obx)
+    assert isinstance(stored, list), stored
+    assert [r.analyte for _, r in stored if r is not None] == [Analyte.NEUTROPHILS, Analyte.CRP]
+
+
+def test_a_name_beside_the_crp_name_that_says_more_is_read_as_another_test() -> None:
+    """Every name a result carries must be a CRP's: one that says something else (a
+    previous value) makes it a result the trial does not read, left out as before."""
+    assert named_analyte(["CRP", "CRP Vorwert"]) is None
+    assert named_analyte(["CRP", "Procalcitonin"]) is None
+    assert named_analyte(["CRP", "C-reactive protein"]) is Analyte.CRP
 
 
 def test_an_order_named_crp_is_not_read() -> None:
@@ -230,6 +272,8 @@ def test_a_fhir_crp_under_an_unlisted_code_is_refused_not_ignored(resource: dict
         fhir_crp("48421-2", coding={"display": "CRP comment"}),
         fhir_crp("2345-7", coding={"display": "Glucose"}),
         fhir_crp("48421-2", coding={"display": "CRP"}, status="registered"),
+        fhir_crp("CAR", coding={"system": "urn:lab:codes"}, code={"text": "CRP/Albumin"},
+                 valueQuantity={"value": 0.45}),
         {**fhir_crp("48421-2", code={"text": "CRP"}), "valueQuantity": None,
          "valueString": "see report"},
     ],
