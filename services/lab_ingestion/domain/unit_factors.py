@@ -16,7 +16,12 @@ from fractions import Fraction
 from typing import Final
 
 from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out
-from services.lab_ingestion.domain.unit_vocabulary import PER_WORDS, folded, volume_symbol
+from services.lab_ingestion.domain.unit_vocabulary import (
+    PER_WORDS,
+    folded,
+    volume_symbol,
+    word_token,
+)
 
 Dimension = tuple[tuple[str, int], ...]  # base unit -> power, sorted
 Factor = tuple[Dimension, Fraction]
@@ -77,12 +82,23 @@ def unit_written_before(text: str) -> tuple[str | None, str]:
     if names_a_unit(counted):
         return counted, ""
     words = counted.split()
-    if len(words) > 2 and folded(words[1]) in PER_WORDS:
+    if len(words) > 2 and folded(words[1]) in PER_WORDS and per_what(words[2]):
         return _written_per(words[0], words[2]), " ".join(words[3:])
     first = _DESCRIPTION_START.split(counted, maxsplit=1)[0]
     if first == counted or not names_a_unit(first) or not re.search(r"[^\W\d_]|%", first):
         return None, counted
     return first, counted[len(first) :]
+
+
+def per_what(word: str) -> bool:
+    """Whether ``word``, after ``per`` or a word for it (``pro``, ``je``, ``par``, ``pour``,
+    ``al``), is what a unit is per: a unit's word or symbol (``Deziliter``, ``l``, ``uL``),
+    a count's word, a power of ten, or 10, 100, 1000 (``per 100 mL``). Any other word is a
+    description's (``par néphélométrie``, ``pour 37°C``, ``je nach Methode``, ``pro Test``):
+    the unit ends before it (review 166)."""
+    if names_a_unit(word) or word_token(word) is not None or _POWER.fullmatch(word):
+        return True
+    return unit_factor(standard_form(word)) is not None  # ``L``, ``l``: a litre
 
 
 def _written_per(first: str, volume: str) -> str | None:

@@ -32,6 +32,8 @@ _COUNT_LETTERS: Final = frozenset(COUNT_WORDS) | {"k", "mio", "mil", "cells", "c
 _OPENERS: Final = "([{"
 _CLOSERS: Final = ")]}"
 _TRAILING: Final = ",;:."
+_NUMBER_BEFORE: Final = re.compile(r"[0-9][.,]?[0-9]*\s*%")  # 3%, 10,5%
+_WORDS_AND_PERCENT: Final = re.compile(r"[^\W_]+|%")
 
 _CODE_PREFIXES: Final = {"": "", "k": "k", "d": "d", "c": "c", "m": "m", "u": "u", "mc": "u",
                          "n": "n", "p": "p", "f": "f"}  # fmt: skip
@@ -46,11 +48,46 @@ _CODE_SEPARATORS: Final = re.compile(r"[_.\-]|per")
 _MAX_CODE: Final = 16
 
 
-def symbols_in(text: str) -> tuple[str, ...]:
+def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:
     """The units' symbols ``text`` holds, each as written without the brackets or the
-    punctuation around it (``CRP (mg/dL)``: ``mg/dL``; ``Einheit: mg/l,``: ``mg/l``)."""
-    found = (_symbol(chunk) for chunk in text.split())
-    return tuple(symbol for symbol in found if symbol is not None)
+    punctuation around it (``CRP (mg/dL)``: ``mg/dL``; ``Einheit: mg/l,``: ``mg/l``).
+
+    A ``%`` after a number is a quantity, no unit (``CV 3%``, ``±10 %``, ``5 %``); after a
+    unit (``after_unit``: the text follows a unit already read; or a symbol before it in
+    ``text``) it names a unit only alone or directly after one word, the analyte's name
+    (``(%)``, ``Neutrophile %``), not in a description (``Hämatokrit in % separat``,
+    ``(% see NEUT%)``: review 166)."""
+    chunks = text.split()
+    found: list[str] = []
+    unit_ends = 0 if after_unit else None  # where the text after a unit read starts
+    for index, chunk in enumerate(chunks):
+        symbol = _symbol(chunk)
+        if symbol is None:
+            continue
+        if "%" not in symbol:
+            unit_ends = index + 1 if unit_ends is None else unit_ends
+        elif _quantity(chunks, index, symbol) or (
+            unit_ends is not None and not _percent_named(chunks[unit_ends:])
+        ):
+            continue
+        found.append(symbol)
+    return tuple(found)
+
+
+def _quantity(chunks: list[str], index: int, symbol: str) -> bool:
+    """Whether the ``%`` at ``chunks[index]`` follows a number (``3%``, ``±10 %``)."""
+    if symbol != "%":
+        return symbol[:-1].rstrip()[-1:].isdigit() or bool(_NUMBER_BEFORE.search(symbol))
+    before = chunks[index - 1].rstrip(_TRAILING) if index else ""
+    opened = chunks[index].lstrip(_OPENERS) != chunks[index]  # ``(%``: opens its own words
+    return not opened and before[-1:].isdigit()
+
+
+def _percent_named(after: list[str]) -> bool:
+    """Whether the words after a unit name ``%`` as one: ``%`` alone, or one word before
+    it (``(%)``, ``Neutrophile %``, ``NEUT%``)."""
+    words = _WORDS_AND_PERCENT.findall(" ".join(after))
+    return words == ["%"] or (len(words) == 2 and words[1] == "%")
 
 
 def units_spelled(code: str) -> frozenset[str]:

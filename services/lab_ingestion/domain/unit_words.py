@@ -93,7 +93,9 @@ def units_named(text: str) -> tuple[str, ...] | None:
         return (first,) if first else ()
     if not holds_unit_words(text):
         # ``mg/dL (CRP in mg/L)``: both; ``CRP (mg/dL)``; a code, ``MGDL``
-        return (first, *symbols_in(rest)) if first else symbols_in(rest) or _spelled(text)
+        if first:
+            return (first, *symbols_in(rest, after_unit=True))
+        return symbols_in(rest) or _spelled(text)
     whole = unit_in_words(text)
     if whole is not None:
         return (whole,)
@@ -105,7 +107,7 @@ def units_named(text: str) -> tuple[str, ...] | None:
 def _after_first(first: str, rest: str) -> tuple[str, ...] | None:
     """The units ``first`` and the text after it (``rest``) name."""
     if not holds_unit_words(rest):
-        return (first, *symbols_in(rest))  # ``K per uL of blood``: the rest names none
+        return (first, *symbols_in(rest, after_unit=True))  # ``K per uL of blood``
     described = unit_in_words(_unbracketed(rest))
     return None if described is None else (first, described)
 
@@ -113,21 +115,38 @@ def _after_first(first: str, rest: str) -> tuple[str, ...] | None:
 def holds_unit_words(text: str) -> bool:
     """Whether ``text`` holds a word that names a unit (``percent``, ``grams``, ``Litre``,
     ``Deziliter``, ``thousand``, ``cubic``), or one that joins a unit's parts (``per``,
-    ``pro``, ``par``, ``al``) beside a unit's symbol or a power of ten (``10^9 per L``,
-    ``per cent``): a unit's symbols alone (``U``, ``L``, ``mg``) are read as ``unit_written``
-    reads them, and a joining word beside no unit is a description's (Italian's ``per``:
-    ``per adulti``)."""
+    ``pro``, ``par``, ``al``) before what a unit is per and beside a unit's symbol or a power
+    of ten (``10^9 per L``, ``per cent``): a unit's symbols alone (``U``, ``L``, ``mg``) are
+    read as ``unit_written`` reads them, and a joining word before a description's word is a
+    description's (Italian's ``per``: ``per adulti``; ``U/l par méthode IFCC``, ``mg/l je
+    nach Methode``, ``U/l pour 37°C``: review 166)."""
     joined = beside = False
-    for match in _TOKEN.finditer(_written_out(text)):
+    matches = list(_TOKEN.finditer(_written_out(text)))
+    for index, match in enumerate(matches):
         if match["power"]:
             beside = True
         elif match["word"]:
             token = word_token(match["word"])
             if token is not None and token[0] in _TRIGGERS:
                 return True
-            joined = joined or (token is not None and token[0] == "per")
+            if token is not None and token[0] == "per":
+                joined = joined or _joins(matches[index + 1 : index + 2])
             beside = beside or (token or _symbol(match["word"]) or ("",))[0] in _BESIDE
     return joined and beside
+
+
+def _joins(following: list[re.Match[str]]) -> bool:
+    """Whether a word for ``per`` followed by ``following`` (its next token) joins a unit's
+    parts: before a unit's word or symbol, a power of ten or 10, 100, 1000."""
+    if not following:
+        return False
+    after = following[0]
+    if after["power"]:
+        return True
+    if after["number"]:
+        return _TENS.fullmatch(after["number"]) is not None
+    word = after["word"]
+    return bool(word) and (word_token(word) or _symbol(word)) is not None
 
 
 def unit_in_words(text: str) -> str | None:

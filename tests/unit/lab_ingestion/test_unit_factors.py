@@ -122,7 +122,8 @@ def test_a_date_after_the_unit_written_is_never_quoted() -> None:
         ("10^9 cells per litre", None),
         ("mg per litre", "mg/L"),
         ("IU per litre (37 C)", "IU/L"),
-        ("mg per serum volume", "mg/serum"),  # a unit, its factor unknown: refused
+        # per before a description's word: the unit ends before it (mg: refused beside mg/L)
+        ("mg per serum volume", "mg"),
         ("percent", None),
         ("UCUM", None),
     ],
