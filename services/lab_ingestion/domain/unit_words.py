@@ -68,11 +68,11 @@ _UCUM_POWER: Final = re.compile(
 )
 _TENS: Final = re.compile(r"10{1,3}")  # 10, 100, 1000 before a volume: per 100 mL
 _SEPARATORS: Final = " \t-\u2013:=,;"
-# a label before the unit: ``Einheit: mg/l``, ``Unit mg/dL`` (the word alone is the enzyme's
-# unit: ``Einheiten pro Liter``, ``units per litre``)
+# a label before the unit: ``Einheit: mg/l``, ``Einheit, U/l``, ``Unit mg/dL`` (the word
+# alone is the enzyme's unit: ``Einheiten pro Liter``, ``units per litre``)
 _LABEL: Final = re.compile(
     r"\s*(?:units?|(?:ma(?:ss|\u00df))?einheit|unit[e\u00e9]|unit[a\u00e0])(?![^\W\d_])"
-    r"(?:\s*(?P<colon>[:=])\s*|\s+)",
+    r"(?:\s*(?P<colon>[:=,])\s*|\s+)",
     re.IGNORECASE,
 )
 # a hyphen between two words (``pour-cent``, ``Milligramm-pro-Liter``): a space

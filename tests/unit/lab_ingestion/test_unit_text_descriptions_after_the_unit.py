@@ -144,3 +144,22 @@ def test_a_word_for_per_joins_a_unit_only_before_a_units_word(text: str, holds: 
 )
 def test_a_percentage_after_a_number_is_a_quantity(text: str, symbols: tuple[str, ...]) -> None:
     assert symbols_in(text) == symbols
+
+
+@pytest.mark.parametrize(
+    ("obx3", "value", "obx6", "stored"),
+    [
+        (ALT, "41", "U/L^Einheit, U/l^L", (41.0, "U/L")),
+        (CRP, "1.2", "mg/L^Einheit, mg/l^L", (1.2, "mg/L")),
+    ],
+)
+def test_a_label_before_a_comma_is_no_unit_word(
+    obx3: str, value: str, obx6: str, stored: tuple[float, str]
+) -> None:
+    """``Einheit, U/l``: a label, as ``Einheit: U/l`` is (hypothesis found it refused)."""
+    result = planned(one_result_oru(obx3, value, obx6))
+    assert isinstance(result, list), _describe(result)
+    [(_, normalised)] = result
+    assert isinstance(normalised, NormalisedResult)
+    assert normalised.value == pytest.approx(stored[0])
+    assert normalised.unit == stored[1]
