@@ -135,7 +135,8 @@ def _held_elsewhere(others: frozenset[str]) -> Rejected:
     return Rejected(
         RejectionCode.UNKNOWN_CORRECTED_RESULT,
         f"send the cancellation the way the result was sent (sender {names}{more}: over "
-        "HL7 as an OBX-11 X, or with the token it is stored under), or ask the trial's "
+        "HL7 as that result's cancellation, or with the token it is stored "
+        "under), or ask the trial's "
         "operator: the patient's result of this test sharing an identifier with this one "
         "(Observation.identifier) stands under another sender's name or key, none under "
         "this token's and key; it is not left out as a test never resulted while that "
