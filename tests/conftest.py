@@ -153,9 +153,10 @@ def settings(database: str, broker: EmbeddedTansu, tmp_path: Path) -> PlatformSe
         database_url=database,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         data_dir=tmp_path / "data",
-        # the embedded broker holds a group's first join for half the session timeout: 3 s
-        # makes every service start in a test 1.5 s sooner than 6 s did (heartbeats: 1 s)
-        kafka_session_timeout_seconds=3,
+        # the embedded broker holds a group's first join for half the session timeout (at
+        # least about 1 s): 2 s makes every service start in a test 2 s sooner than 6 s did
+        # (heartbeats every 0.67 s, from the consumer's own thread)
+        kafka_session_timeout_seconds=2,
         outbox_check_broker_seconds=0.5,
         shutdown_deadline_seconds=5,
         # external infrastructure: the key must be given (never one per data directory)

@@ -32,6 +32,7 @@ from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
 from shared.streaming.guarded_consumer import GuardedTransport
 from shared.streaming.lag import LAG_INTERVAL_SECONDS, LagMonitor, LagSource
+from shared.streaming.no_tables import TablelessManager
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def create_faust_app(
         broker_commit_interval=commit_interval_seconds,
         stream_wait_empty=False,
         producer_acks=-1,
+        TableManager=TablelessManager,  # no tables: no one-second wait for them at start
     )
     # never commit an offset of a log the broker no longer holds (see guarded_consumer)
     app.transport = GuardedTransport(app.conf.broker_consumer, app)

@@ -23,7 +23,7 @@ from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
 
-ROUNDS = 20
+ROUNDS = 6
 END_EVERY_SECONDS = 0.03
 ER7 = "x-application/hl7-v2+er7"
 # the lab fixture's other service (its relay feeds the enrolment): left alone
