@@ -84,6 +84,16 @@ class Lab:
             if sample.name == name and labels.items() <= sample.labels.items()
         )
 
+    async def post_fhir(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The status and JSON answer of a FHIR JSON ``body`` posted to ``path`` as the lab."""
+        headers = {"Authorization": f"Bearer {self.lab_token}",
+                   "Content-Type": "application/fhir+json"}  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.http}{path}", json=body, headers=headers) as answer,
+        ):
+            return answer.status, await answer.json()
+
     async def events(self, topic: str, at_least: int) -> list[Envelope]:
         values = await read_topic(self.settings.kafka_servers, topic, at_least)
         return [Envelope.from_bytes(v) for v in values]

@@ -128,6 +128,16 @@ async def test_a_stalled_or_trickling_body_is_cut_off_at_its_deadline_and_kept(l
     assert len(reasons) == 2 and "sha256" in reasons[-1] and "Content-Length" not in reasons[-1]
 
 
+async def _read_to_the_end(reader: asyncio.StreamReader, timeout: float) -> bytes:
+    """What is read until the server ends the connection. A connection ended with trickled
+    bytes the server never read still in its buffer is reset (RST), not closed (FIN): an
+    end all the same (CI saw ConnectionResetError)."""
+    try:
+        return await asyncio.wait_for(reader.read(), timeout)
+    except ConnectionResetError:
+        return b""
+
+
 async def test_headers_that_trickle_end_their_connection_at_the_header_deadline(
     lab: Lab,
 ) -> None:
@@ -148,7 +158,7 @@ async def test_headers_that_trickle_end_their_connection_at_the_header_deadline(
 
     trickling = asyncio.ensure_future(trickle())
     try:
-        rest = await asyncio.wait_for(reader.read(), HEADER_SECONDS + SLACK_SECONDS)
+        rest = await _read_to_the_end(reader, HEADER_SECONDS + SLACK_SECONDS)
     finally:
         trickling.cancel()
         writer.close()

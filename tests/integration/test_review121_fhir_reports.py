@@ -10,7 +10,6 @@ import base64
 import copy
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.integration.lab_fixtures import MRN, msa, obx, oru
@@ -48,24 +47,14 @@ def _bundle(kind: str, *entries: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
-async def _post(lab: Lab, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {lab.lab_token}",
-               "Content-Type": "application/fhir+json"}  # fmt: skip
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{lab.http}{path}", json=body, headers=headers) as answer,
-    ):
-        return answer.status, await answer.json()
-
-
 async def _count(lab: Lab, table: str) -> int:
     return int(await lab.pool.fetchval(f"SELECT count(*) FROM {table}"))
 
 
 async def test_crp_in_moles_is_stored_as_crp_over_fhir_and_hl7(lab: Lab) -> None:
-    status, _ = await _post(lab, "/fhir/Observation", _obs("M-1", "76485-2", 95.24, "nmol/L"))
+    status, _ = await lab.post_fhir("/fhir/Observation", _obs("M-1", "76485-2", 95.24, "nmol/L"))
     assert status == 201
-    status, body = await _post(lab, "/fhir", _bundle(
+    status, body = await lab.post_fhir("/fhir", _bundle(
         "transaction", ("urn:uuid:hb", _obs("M-2", "718-7", 12, "g/dL")),
         ("urn:uuid:crp", _obs("M-3", "76485-2", 190.48, "nmol/L")),
     ))  # fmt: skip
@@ -83,7 +72,7 @@ async def test_crp_in_moles_is_stored_as_crp_over_fhir_and_hl7(lab: Lab) -> None
 
 
 async def test_a_trial_code_under_a_misspelt_system_is_refused_in_a_batch(lab: Lab) -> None:
-    status, body = await _post(lab, "/fhir", _bundle(
+    status, body = await lab.post_fhir("/fhir", _bundle(
         "batch", ("urn:uuid:hb", _obs("S-1", "718-7", 12, "g/dL")),
         ("urn:uuid:crp", _obs("S-2", system="https://loinc.org")),
     ))  # fmt: skip
@@ -126,7 +115,7 @@ def _report_bundle(kind: str, report_status: str, pdf: str, **crp: Any) -> dict[
 
 async def test_the_lab_report_transaction_is_stored_with_the_specimens_time(lab: Lab) -> None:
     pdf = base64.b64encode(b"%PDF-1.4 report of SMITH JOHN").decode()
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", "final", pdf))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", "final", pdf))
     assert status == 200, body
     rows = await lab.pool.fetch("SELECT analyte, collected_at FROM results ORDER BY analyte")
     assert [r["analyte"] for r in rows] == ["crp", "haemoglobin"]
@@ -136,7 +125,9 @@ async def test_the_lab_report_transaction_is_stored_with_the_specimens_time(lab:
 
 async def test_a_void_report_refuses_its_results_and_keeps_no_printed_form(lab: Lab) -> None:
     pdf = base64.b64encode(b"%PDF-1.4 report of SMITH JOHN").decode()
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", "entered-in-error", pdf))
+    status, body = await lab.post_fhir(
+        "/fhir", _report_bundle("transaction", "entered-in-error", pdf)
+    )
     assert 400 <= status < 500, body
     assert await _count(lab, "results") == 0
     kept = "\n".join(r["payload"] for r in await lab.pool.fetch("SELECT payload FROM rejections"))
@@ -149,7 +140,7 @@ async def test_a_specimen_time_contradicting_effective_is_refused(lab: Lab) -> N
         "batch", "final", pdf, identifier=[{"system": "urn:lab", "value": "T-1"}],
         effectiveDateTime="2026-11-20T12:00:00+01:00",
     )  # fmt: skip
-    status, body = await _post(lab, "/fhir", bundle)
+    status, body = await lab.post_fhir("/fhir", bundle)
     assert status == 200, body
     crp = body["entry"][3]["response"]
     assert crp["status"].startswith("422"), crp

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.integration.lab_fixtures import MRN
@@ -70,16 +69,6 @@ def _bundle(kind: str, *resources: dict[str, Any]) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
-async def _post(lab: Lab, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {lab.lab_token}",
-               "Content-Type": "application/fhir+json"}  # fmt: skip
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{lab.http}{path}", json=body, headers=headers) as answer,
-    ):
-        return answer.status, await answer.json()
-
-
 async def _rows(lab: Lab) -> tuple[list[str], list[tuple[str, str]]]:
     results = await lab.pool.fetch("SELECT analyte FROM results ORDER BY analyte")
     rejections = await lab.pool.fetch("SELECT reason_code, reason FROM rejections")
@@ -91,7 +80,7 @@ async def test_a_contained_trial_result_fails_a_transaction_and_is_kept(
     lab: Lab, holder: Any
 ) -> None:
     crp = _obs("C-CRP", "1988-5", 80, "mg/L")
-    status, body = await _post(lab, "/fhir", _bundle("transaction", holder(_anc()), crp))
+    status, body = await lab.post_fhir("/fhir", _bundle("transaction", holder(_anc()), crp))
     assert status == 400, body
     (issue,) = body["issue"]
     assert issue["code"] == "not-supported"
@@ -106,7 +95,7 @@ async def test_a_contained_trial_result_fails_a_transaction_and_is_kept(
 @pytest.mark.parametrize("holder", [_report, _panel], ids=["report", "panel"])
 async def test_in_a_batch_only_the_entry_holding_it_is_refused(lab: Lab, holder: Any) -> None:
     crp = _obs("C-CRP", "1988-5", 80, "mg/L")
-    status, body = await _post(lab, "/fhir", _bundle("batch", holder(_anc()), crp))
+    status, body = await lab.post_fhir("/fhir", _bundle("batch", holder(_anc()), crp))
     assert status == 200, body
     answers = [e["response"] for e in body["entry"]]
     assert [a["status"][:3] for a in answers] == ["200", "400", "201"]
@@ -119,7 +108,7 @@ async def test_in_a_batch_only_the_entry_holding_it_is_refused(lab: Lab, holder:
 
 
 async def test_a_panel_posted_alone_is_refused_for_its_contained_result(lab: Lab) -> None:
-    status, body = await _post(lab, "/fhir/Observation", _panel(_anc()))
+    status, body = await lab.post_fhir("/fhir/Observation", _panel(_anc()))
     assert status == 400, body
     (issue,) = body["issue"]
     assert (issue["code"], issue["expression"]) == ("not-supported", ["Observation.contained[0]"])
@@ -128,7 +117,7 @@ async def test_a_panel_posted_alone_is_refused_for_its_contained_result(lab: Lab
 
 
 async def test_a_report_posted_to_observation_is_refused_as_another_type(lab: Lab) -> None:
-    status, body = await _post(lab, "/fhir/Observation", _report(_anc()))
+    status, body = await lab.post_fhir("/fhir/Observation", _report(_anc()))
     assert status == 400, body
     assert body["issue"][0]["expression"] == ["Observation.resourceType"]
     assert len((await _rows(lab))[1]) == 1
@@ -136,8 +125,8 @@ async def test_a_report_posted_to_observation_is_refused_as_another_type(lab: La
 
 async def test_other_tests_contained_observations_are_ignored_and_said_so(lab: Lab) -> None:
     crp = _obs("C-CRP", "1988-5", 80, "mg/L")
-    status, body = await _post(
-        lab, "/fhir", _bundle("transaction", _report(_sodium()), _panel(_sodium()), crp)
+    status, body = await lab.post_fhir(
+        "/fhir", _bundle("transaction", _report(_sodium()), _panel(_sodium()), crp)
     )
     assert status == 200, body
     answers = [e["response"] for e in body["entry"]]
@@ -152,6 +141,6 @@ async def test_an_observation_contained_in_the_patient_is_no_result(lab: Lab) ->
     crp = _obs("C-CRP", "1988-5", 80, "mg/L", subject={"reference": "urn:uuid:pat"})
     body = _bundle("transaction", crp)
     body["entry"][0]["resource"] = {**PATIENT, "contained": [_anc()]}
-    status, answer = await _post(lab, "/fhir", body)
+    status, answer = await lab.post_fhir("/fhir", body)
     assert status == 200, answer
     assert await _rows(lab) == (["crp"], [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import settings
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
@@ -83,3 +84,21 @@ def only_result(message: LabMessage | str) -> NormalisedResult:
     [(_, result)] = results
     assert isinstance(result, NormalisedResult)
     return result
+
+
+def described(result: list[PlannedResult] | Rejected) -> str:
+    """What planning made of a message, for an assertion's message."""
+    if isinstance(result, Rejected):
+        return f"rejected {result.code}: {result.reason}"
+    return "published " + ", ".join(f"{r.value} {r.unit}" for _, r in result if r is not None)
+
+
+def assert_stored_as(obx3: str, value: str, obx6: str, stored: tuple[float, str]) -> None:
+    """A message of one OBX (``one_result_oru``) is planned as one result ``stored``: its
+    canonical value and unit."""
+    result = planned(one_result_oru(obx3, value, obx6))
+    assert isinstance(result, list), described(result)
+    [(_, normalised)] = result
+    assert isinstance(normalised, NormalisedResult)
+    assert normalised.value == pytest.approx(stored[0])
+    assert normalised.unit == stored[1]

@@ -16,14 +16,17 @@ after a number is a quantity; after a unit already read, ``%`` names a unit only
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_symbols import symbols_in
 from services.lab_ingestion.domain.unit_words import holds_unit_words, units_named
-from tests.unit.lab_ingestion.hl7_samples import one_result_oru, planned
+from tests.unit.lab_ingestion.hl7_samples import (
+    assert_stored_as,
+    described,
+    one_result_oru,
+    planned,
+)
 
 CRP, ALT, HB, ANC = "1988-5^CRP^LN", "1742-6^ALT^LN", "718-7^Hb^LN", "751-8^ANC^LN"
 
@@ -67,22 +70,11 @@ STILL_REFUSED = [
 ]
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, Rejected):
-        return f"rejected {result.code}: {result.reason}"
-    return "published " + ", ".join(f"{r.value} {r.unit}" for _, r in result)
-
-
 @pytest.mark.parametrize(("obx3", "value", "obx6", "stored"), DESCRIPTIONS + PERCENTS)
 def test_a_description_or_a_quantity_after_the_unit_is_passed_over(
     obx3: str, value: str, obx6: str, stored: tuple[float, str]
 ) -> None:
-    result = planned(one_result_oru(obx3, value, obx6))
-    assert isinstance(result, list), _describe(result)
-    [(_, normalised)] = result
-    assert isinstance(normalised, NormalisedResult)
-    assert normalised.value == pytest.approx(stored[0])
-    assert normalised.unit == stored[1]
+    assert_stored_as(obx3, value, obx6, stored)
 
 
 @pytest.mark.parametrize(("obx3", "value", "obx6"), STILL_REFUSED)
@@ -90,7 +82,7 @@ def test_another_unit_named_beside_a_description_is_still_refused(
     obx3: str, value: str, obx6: str
 ) -> None:
     result = planned(one_result_oru(obx3, value, obx6))
-    assert isinstance(result, Rejected), _describe(result)
+    assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT, result.reason
 
 
@@ -157,9 +149,4 @@ def test_a_label_before_a_comma_is_no_unit_word(
     obx3: str, value: str, obx6: str, stored: tuple[float, str]
 ) -> None:
     """``Einheit, U/l``: a label, as ``Einheit: U/l`` is (hypothesis found it refused)."""
-    result = planned(one_result_oru(obx3, value, obx6))
-    assert isinstance(result, list), _describe(result)
-    [(_, normalised)] = result
-    assert isinstance(normalised, NormalisedResult)
-    assert normalised.value == pytest.approx(stored[0])
-    assert normalised.unit == stored[1]
+    assert_stored_as(obx3, value, obx6, stored)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import decimal
 import json
-from typing import Any
 
 import pytest
 from hypothesis import assume, given
@@ -25,11 +24,16 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.domain.analytes import UnitConversion, accepted_units, resolve_unit
-from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_words import units_named
 from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.fhir_samples import lab_observation
-from tests.unit.lab_ingestion.hl7_samples import one_result_oru, planned
+from tests.unit.lab_ingestion.hl7_samples import (
+    assert_stored_as,
+    described,
+    one_result_oru,
+    planned,
+)
 
 UCUM = "http://unitsofmeasure.org"
 
@@ -54,16 +58,10 @@ FINDINGS = [
 ]
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, Rejected):
-        return f"rejected {result.code}: {result.reason}"
-    return "published " + ", ".join(f"{r.value} {r.unit}" for _, r in result)
-
-
 @pytest.mark.parametrize(("value", "obx6"), FINDINGS)
 def test_a_unit_text_naming_another_unit_is_refused(value: str, obx6: str) -> None:
     result = planned(one_result_oru("1988-5^CRP^LN", value, obx6))
-    assert isinstance(result, Rejected), _describe(result)
+    assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT, result.reason
     assert "Deziliter" not in result.reason and "CRP" not in result.reason  # free text
 
@@ -83,7 +81,7 @@ def test_a_fhir_display_naming_another_unit_is_refused(code: str, display: str) 
     resource = lab_observation("OBS-163", "1988-5", valueQuantity=quantity)
     decoded = json.loads(json.dumps(resource), parse_float=decimal.Decimal)
     result = planned(parse_observation(decoded, "LIS", "HOSP"))
-    assert isinstance(result, Rejected), _describe(result)
+    assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT
 
 
@@ -123,12 +121,7 @@ def test_a_fhir_display_naming_another_unit_is_refused(code: str, display: str) 
 def test_a_unit_text_naming_the_coded_unit_or_none_is_read(
     obx3: str, value: str, obx6: str, stored: tuple[float, str]
 ) -> None:
-    result = planned(one_result_oru(obx3, value, obx6))
-    assert isinstance(result, list), _describe(result)
-    [(_, normalised)] = result
-    assert isinstance(normalised, NormalisedResult)
-    assert normalised.value == pytest.approx(stored[0])
-    assert normalised.unit == stored[1]
+    assert_stored_as(obx3, value, obx6, stored)
 
 
 @pytest.mark.parametrize(

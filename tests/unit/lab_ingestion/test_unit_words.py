@@ -22,11 +22,16 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.domain.analytes import UnitConversion, accepted_units, resolve_unit
-from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_words import units_named
 from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.fhir_samples import lab_observation
-from tests.unit.lab_ingestion.hl7_samples import one_result_oru, planned
+from tests.unit.lab_ingestion.hl7_samples import (
+    assert_stored_as,
+    described,
+    one_result_oru,
+    planned,
+)
 
 UCUM = "http://unitsofmeasure.org"
 
@@ -39,18 +44,12 @@ FINDINGS = [
 ]
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, Rejected):
-        return f"rejected {result.code}: {result.reason}"
-    return "published " + ", ".join(f"{r.value} {r.unit}" for _, r in result)
-
-
 @pytest.mark.parametrize(("obx3", "value", "obx6", "named"), FINDINGS)
 def test_words_naming_another_unit_than_the_code_are_refused(
     obx3: str, value: str, obx6: str, named: str
 ) -> None:
     result = planned(one_result_oru(obx3, value, obx6))
-    assert isinstance(result, Rejected), _describe(result)
+    assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT
     assert named in result.reason and "disagree" in result.reason, result.reason
 
@@ -64,7 +63,7 @@ def test_a_fhir_display_in_words_naming_another_unit_is_refused(
     resource = lab_observation("OBS-94", obx3.partition("^")[0], valueQuantity=quantity)
     decoded = json.loads(json.dumps(resource), parse_float=decimal.Decimal)
     result = planned(parse_observation(decoded, "LIS", "HOSP"))
-    assert isinstance(result, Rejected), _describe(result)
+    assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT
     assert named in result.reason, result.reason
 
@@ -97,12 +96,7 @@ def test_a_fhir_display_in_words_naming_another_unit_is_refused(
 def test_words_naming_the_coded_unit_are_read(
     obx3: str, value: str, obx6: str, stored: tuple[float, str]
 ) -> None:
-    result = planned(one_result_oru(obx3, value, obx6))
-    assert isinstance(result, list), _describe(result)
-    [(_, normalised)] = result
-    assert isinstance(normalised, NormalisedResult)
-    assert normalised.value == pytest.approx(stored[0])
-    assert normalised.unit == stored[1]
+    assert_stored_as(obx3, value, obx6, stored)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +225,7 @@ def _fhir(loinc: str, value: float, code: str, display: str) -> Any:
 )
 def test_ucum_print_names_of_the_coded_unit_are_read(loinc: str, code: str, display: str) -> None:
     result = _fhir(loinc, 2.5, code, display)
-    assert isinstance(result, list), _describe(result)
+    assert isinstance(result, list), described(result)
 
 
 @pytest.mark.parametrize(
@@ -244,5 +238,5 @@ def test_ucum_print_names_of_the_coded_unit_are_read(loinc: str, code: str, disp
 )
 def test_ucum_print_names_of_another_unit_are_refused(loinc: str, code: str, display: str) -> None:
     result = _fhir(loinc, 2.5, code, display)
-    assert isinstance(result, Rejected), _describe(result)
+    assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT
