@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_review121_fhir_reports import PATIENT, _obs, _post
+from tests.integration.test_review121_fhir_reports import PATIENT, _obs
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ async def test_another_servers_report_never_places_our_observation(lab: Lab) -> 
          "request": {"method": "POST", "url": resource["resourceType"]}}
         for url, resource in entries
     ]}  # fmt: skip
-    status, answer = await _post(lab, "/fhir", body)
+    status, answer = await lab.post_fhir("/fhir", body)
     assert status == 200, answer
     ours = answer["entry"][1]["response"]
     assert ours["status"].startswith("422"), ours

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_review121_fhir_reports import PATIENT, _bundle, _count, _obs, _post
+from tests.integration.test_review121_fhir_reports import PATIENT, _bundle, _count, _obs
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ async def _times(lab: Lab) -> list[tuple[str, str | None]]:
 
 
 async def test_the_reports_times_place_an_observation_without_its_own(lab: Lab) -> None:
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", _crp(), REPORT))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", _crp(), REPORT))
     assert status == 200, body
     assert await _times(lab) == [("2026-11-20T06:30:00+00:00", "2026-11-20T08:00:00+00:00")]
     stored = str(await lab.pool.fetchval("SELECT result_id FROM results"))
@@ -65,7 +65,7 @@ async def test_the_reports_times_place_an_observation_without_its_own(lab: Lab) 
 
 
 async def test_without_an_identifier_the_reports_time_keys_the_result(lab: Lab) -> None:
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", _crp(None), REPORT))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", _crp(None), REPORT))
     assert status == 200, body
     assert [t for t, _ in await _times(lab)] == ["2026-11-20T06:30:00+00:00"]
 
@@ -76,7 +76,7 @@ async def test_the_observations_own_times_come_first(lab: Lab) -> None:
         effectivePeriod={"start": "2026-11-20T07:00:00+01:00", "end": "2026-11-20T09:00:00+01:00"},
         issued="2026-11-20T09:00:00+01:00",
     )
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", crp, period))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", crp, period))
     assert status == 200, body
     assert await _times(lab) == [("2026-11-20T06:30:20+00:00", "2026-11-20T07:15:00+00:00")]
 
@@ -86,9 +86,9 @@ async def test_a_report_period_gives_its_start_and_holds_its_results(lab: Lab) -
         effectivePeriod={"start": "2026-11-20T07:00:00+01:00", "end": "2026-11-20T09:00:00+01:00"}
     )
     inside = _crp("R131-2", effectiveDateTime="2026-11-20T08:00:00+01:00")
-    status, body = await _post(lab, "/fhir", _report_bundle("batch", _crp(), period))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("batch", _crp(), period))
     assert status == 200, body
-    status, body = await _post(lab, "/fhir", _report_bundle("batch", inside, period))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("batch", inside, period))
     assert status == 200, body
     assert sorted(t for t, _ in await _times(lab)) == [
         "2026-11-20T06:00:00+00:00", "2026-11-20T07:00:00+00:00"
@@ -99,7 +99,7 @@ async def test_an_observations_own_time_is_not_checked_against_its_report(lab: L
     """As HL7 never checks a full OBX-14 against OBR-7: a cumulative report lists samples
     drawn at several times."""
     crp = _crp(effectiveDateTime="2026-11-20T12:00:00+01:00", issued="2026-11-20T13:00:00+01:00")
-    status, body = await _post(lab, "/fhir", _report_bundle("batch", crp, REPORT))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("batch", crp, REPORT))
     assert status == 200, body
     assert body["entry"][2]["response"]["status"].startswith("201"), body
     assert await _times(lab) == [("2026-11-20T11:00:00+00:00", "2026-11-20T12:00:00+00:00")]
@@ -107,7 +107,7 @@ async def test_an_observations_own_time_is_not_checked_against_its_report(lab: L
 
 async def test_a_date_the_report_contradicts_is_refused(lab: Lab) -> None:
     crp = _crp(effectiveDateTime="2026-11-21")
-    status, body = await _post(lab, "/fhir", _report_bundle("batch", crp, REPORT))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("batch", crp, REPORT))
     assert status == 200, body
     answer = body["entry"][2]["response"]
     assert answer["status"].startswith("422"), answer
@@ -120,7 +120,9 @@ async def test_a_date_the_report_contradicts_is_refused(lab: Lab) -> None:
 
 async def test_two_reports_at_different_times_refuse_their_result(lab: Lab) -> None:
     later = _report(effectiveDateTime="2026-11-20T10:30:00+01:00")
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", _crp(), REPORT, later))
+    status, body = await lab.post_fhir(
+        "/fhir", _report_bundle("transaction", _crp(), REPORT, later)
+    )
     assert 400 <= status < 500, body
     assert "different collection times" in str(body)
     assert await _count(lab, "results") == 0
@@ -129,14 +131,14 @@ async def test_two_reports_at_different_times_refuse_their_result(lab: Lab) -> N
 async def test_a_report_dated_only_places_no_result(lab: Lab) -> None:
     """As a Specimen collected on a date alone: no time to place a result by."""
     dated = _report(effectiveDateTime="2026-11-20")
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", _crp(None), dated))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", _crp(None), dated))
     assert 400 <= status < 500, body
     assert "missing-collection-time" in str(body) or "collection time" in str(body)
     assert await _count(lab, "results") == 0
     same_day = _crp(effectiveDateTime="2026-11-20T07:30:00+01:00")
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", same_day, dated))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", same_day, dated))
     assert status == 200, body
     other_day = _crp("R131-3", effectiveDateTime="2026-11-21")
-    status, body = await _post(lab, "/fhir", _report_bundle("transaction", other_day, dated))
+    status, body = await lab.post_fhir("/fhir", _report_bundle("transaction", other_day, dated))
     assert 400 <= status < 500, body
     assert await _count(lab, "results") == 1
