@@ -179,9 +179,9 @@ def redact(
         for index in _RUN_IN_FIELDS.get(name, ())
         if index < len(fields) and fields[index]
     ]
-    scrub_fields(text, run_in, ids, separators, run_in=True)  # ROE19510317 as [redacted]
     sender_ids = [(fields, index) for fields, index in sender_values if fields[index]]
-    scrub_fields(text, run_in, sender_ids, separators, run_in=True, words_run_in=False)
+    # ROE19510317 as [redacted]; in a sender's name a name's word only where no letter runs on
+    scrub_fields(text, run_in, ids, separators, run_in=True, words_apart=sender_ids)
     join_senders(senders)
     for fields, index, kept_numbers in numbers:
         fields[index] = separators[2].join(number.joined(separators) for number in kept_numbers)

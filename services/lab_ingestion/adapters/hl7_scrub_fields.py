@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from services.lab_ingestion.adapters.hl7_escape_masks import DEFINED_ESCAPES, masked_escapes
 from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
@@ -40,7 +40,7 @@ def scrub_fields(
     separators: Separators,
     *,
     run_in: bool = False,
-    words_run_in: bool = True,
+    words_apart: Sequence[tuple[list[str], int]] = (),
     phones: Collection[str] = (),
 ) -> None:
     """Mask what escapes HL7 does not define hold (``masked_escapes``), then replace every
@@ -49,9 +49,10 @@ def scrub_fields(
     escapes, as it reads (``_scrub_decoded``). ``run_in``:
     ids, where a copy run into other letters or digits is found too, and where what a
     redaction wrote (``[redacted]``, a masked number's hash) is never cut;
-    ``words_run_in=False``: a name's word only where no letter runs on (a sender's name)."""
+    ``words_apart``: more values (ids: a sender's name), scrubbed as ``scrubbed`` but where a
+    name's word counts only where no letter runs on (one scrubber built for both)."""
     spelled_in_hex = [key for key in secrets if _HEX_SECRET.fullmatch(key)]
-    for fields, index in scrubbed:
+    for fields, index in (*scrubbed, *words_apart):
         fields[index] = masked_escapes(fields[index], separators, spelled_in_hex)
     escape = separators[3]
     kept = f"{re.escape(escape)}{DEFINED_ESCAPES}{re.escape(escape)}"
@@ -66,11 +67,10 @@ def scrub_fields(
         protected=protected,
         fill=True,
         run_in=run_in,
-        words_run_in=words_run_in,
     )
     if (scrubber or phones) and "" in markers.values():
-        for fields, index in scrubbed:  # adversarial: no character left to mark copies with
-            fields[index] = REDACTED
+        for fields, index in (*scrubbed, *words_apart):  # adversarial: no character left
+            fields[index] = REDACTED  # to mark copies with
     elif scrubber or phones:
         runs = re.compile("|".join(f"{re.escape(marker)}+" for marker in markers.values()))
         replacements = {marker: replacement for replacement, marker in markers.items()}
@@ -78,11 +78,12 @@ def scrub_fields(
         numbers = functools.partial(
             _phones_outside, protected=protected, phones=phones, excluded="".join(separators)
         )
-        scrub = functools.partial(
-            _replaced, scrubber=scrubber, runs=runs, replacements=replacements, phones=numbers
-        )
-        _scrub_in_batches(scrubbed, scrub)
-        _scrub_decoded(scrubbed, scrub, separators)
+        for values, by in ((scrubbed, scrubber), (words_apart, scrubber.words_apart())):
+            scrub = functools.partial(
+                _replaced, scrubber=by, runs=runs, replacements=replacements, phones=numbers
+            )
+            _scrub_in_batches(list(values), scrub)
+            _scrub_decoded(list(values), scrub, separators)
 
 
 def _phones_outside(

@@ -25,7 +25,7 @@ from services.lab_ingestion.adapters.secret_spellings import (
     run_in_secrets,
     street_words,
 )
-from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS
+from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS, holds_letter_or_digit
 from services.lab_ingestion.domain.matching import grouped_digits
 from shared.contracts.identity import normalise_hospital_identifier
 
@@ -209,6 +209,6 @@ def _add(
     value met again in another case keeps its first replacement, unless it is the hash."""
     value = value.strip().translate(FOLDED_LETTERS)  # the text is searched folded the same way
     key = value.lower()
-    long_enough = len(value) >= min_length and any(c.isalnum() for c in value)
+    long_enough = len(value) >= min_length and holds_letter_or_digit(value)
     if long_enough and (key not in secrets or replacement != REDACTED):
         secrets[key] = (value, replacement)

@@ -25,6 +25,7 @@ the time stays bounded and nothing personal is kept.
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -32,6 +33,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from services.lab_ingestion.adapters.text_positions import (
     Origin,
     folded_text,
+    holds_letter_or_digit,
     strictly_inside,
 )
 from services.lab_ingestion.adapters.word_dates import Date, date_spans
@@ -95,6 +97,12 @@ class Scrubber:
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
+
+    def words_apart(self) -> Scrubber:
+        """This scrubber with ``words_run_in=False`` (its secrets prepared once for both)."""
+        apart = copy.copy(self)
+        apart._words_run_in = False
+        return apart
 
     def __call__(self, text: str) -> str:
         if not self._secrets or len(text) < self._min_length:
@@ -161,7 +169,7 @@ class Scrubber:
 
 
 def _worth_searching(value: str, min_length: int) -> bool:
-    if len(value) < min_length or not any(c.isalnum() for c in value):
+    if len(value) < min_length or not holds_letter_or_digit(value):
         return False
     return not (value.isdigit() and len(value) < MIN_DIGITS_ONLY)
 
@@ -190,6 +198,7 @@ _DATE = re.compile(
 _TIME_AFTER_DATE = re.compile(r"\d|T\d", re.ASCII)
 # a date with a one-digit day or month, or a two-digit year (D.M.YYYY, DD.MM.YY, D.M.YY)
 _SHORT_DATE_SPELLING = re.compile(r"\d\d?\.\d\d?\.\d\d(?:\d\d)?", re.ASCII)
+_LONG_DATE_SPELLING = re.compile(r"\d\d\.\d\d\.\d{4}")  # DD.MM.YYYY
 
 # what a secret is, for where its copies are found (``_kind``)
 _TEXT, _NUMBER, _TIMESTAMP_DATE, _SHORT_DATE, _WORD_DATE, _SIX_DIGITS, _LETTERS = range(7)
@@ -201,7 +210,7 @@ def _kind(value: str, numbers: Collection[str]) -> int:
     six-digit date spelling), text with a letter (a name's word), or any other text."""
     if _DATE.fullmatch(value):
         return _TIMESTAMP_DATE
-    if _SHORT_DATE_SPELLING.fullmatch(value) and not re.fullmatch(r"\d\d\.\d\d\.\d{4}", value):
+    if _SHORT_DATE_SPELLING.fullmatch(value) and not _LONG_DATE_SPELLING.fullmatch(value):
         return _SHORT_DATE
     if not (value.isascii() and value.isdigit()):
         return _LETTERS if any(c.isalpha() for c in value) else _TEXT

@@ -20,6 +20,18 @@ FOLDED_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s",
                                 "\u03c2": "\u03c3", "\u03a3": "\u03c3"})  # fmt: skip
 
 
+# a character str.isalnum() accepts: the regular expression engine tests the same Unicode
+# properties (every code point is checked in tests/unit/lab_ingestion/test_text_positions.py)
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
+def holds_letter_or_digit(value: str) -> bool:
+    """Whether ``value`` holds a letter or digit (a character ``str.isalnum`` accepts): one
+    search in C, about three times faster than a Python test of each character (every
+    secret of every message is tested)."""
+    return _LETTER_OR_DIGIT.search(value) is not None
+
+
 @functools.lru_cache(maxsize=4096)
 def fold_character(character: str) -> str:
     """One character as it reads: case folded, compatibility forms folded and decomposed
