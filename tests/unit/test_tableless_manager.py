@@ -3,10 +3,12 @@ channels updated, then recovery started), without faust's one-second wait for ta
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
+from faust.tables.manager import TableManager
 
 from shared.streaming.faust_app import create_faust_app
 from shared.streaming.no_tables import TablelessManager
@@ -39,3 +41,18 @@ async def test_the_table_manager_starts_without_waiting(
     monkeypatch.setattr(manager, "sleep", steps.sleep)  # faust's wait, counted
     await manager.on_start()
     assert steps.done == ["channels", "recovery"]
+
+
+FAUST_ON_START = '''    async def on_start(self) -> None:
+        """Call when table manager is starting."""
+        await self.sleep(1.0)
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+'''
+
+
+def test_faust_starts_its_table_manager_as_the_tableless_one_copies() -> None:
+    """TablelessManager.on_start is faust 0.15.3's without the sleep (review 174): a faust
+    that starts its table manager otherwise must be read again before it is taken."""
+    assert inspect.getsource(TableManager.on_start) == FAUST_ON_START
