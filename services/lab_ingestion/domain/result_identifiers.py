@@ -21,7 +21,7 @@ number without the test (``keys_before``) is found the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import ObservationInput
@@ -87,6 +87,32 @@ class StoredResult:
     stored_key: str
     analytes: frozenset[str]
     patients: frozenset[str] = frozenset()
+
+
+SourceKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class NamedResults:
+    """What a careful batch read of the stored results its FHIR identifiers name
+    (``result_keys.keyed_as_stored``): the stored result each (source, key) is the own key
+    of, each key as stored, and each observation keyed as a stored result's, with itself as
+    sent (by identity: ``as_sent``). Each result is keyed again as it is planned, beside the
+    results the batch planned before it (``result_keys.keyed_as_planned``), under any key
+    of ``to_read`` (the batch reads their chains): those found, and the keys as sent."""
+
+    found: Mapping[SourceKey, StoredResult] = field(default_factory=dict)
+    stored_form: Mapping[str, str] = field(default_factory=dict)
+    sent: Mapping[int, tuple[ObservationInput, ObservationInput]] = field(default_factory=dict)
+    to_read: tuple[SourceKey, ...] = ()
+
+    def as_sent(self, observation: ObservationInput) -> ObservationInput:
+        """``observation`` as sent, before it was keyed as a stored result."""
+        kept = self.sent.get(id(observation))
+        return kept[1] if kept is not None and kept[0] is observation else observation
+
+
+NOTHING_NAMED = NamedResults()
 
 
 def keys_to_read(observation: ObservationInput) -> tuple[str, ...]:

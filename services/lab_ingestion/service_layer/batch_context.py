@@ -24,6 +24,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnSubject,
     WithdrawnVersion,
 )
+from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
 from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
 
 SourceKey = tuple[str, str]
@@ -85,6 +86,9 @@ class BatchContext:
     # `cancelled`'s key, by subject id and key (careful path, such cancellations only:
     # ``fhir_cancellations.cancelled_elsewhere``)
     held_elsewhere: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # the stored results the batch's FHIR identifiers name, as read (careful path), by which
+    # each is keyed again beside what the batch planned (``result_keys.keyed_as_planned``)
+    named: NamedResults = NOTHING_NAMED
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -96,6 +100,7 @@ class BatchContext:
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
             self.directory_complete, self.discarded, self.unlisted, self.held_elsewhere,
+            self.named,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

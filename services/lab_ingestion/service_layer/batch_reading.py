@@ -24,6 +24,7 @@ from services.lab_ingestion.domain.fhir_cancellations import (
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
+from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -84,9 +85,12 @@ class BatchReader:
         allowed: dict[SourceKey, Sender],
         *,
         replaying: bool = False,
+        named: NamedResults = NOTHING_NAMED,
     ) -> BatchContext:
         """A batch context as the database holds it now (the caller holds the chain lock);
-        ``replaying``: with when each result key's chain last changed (``replayed_chains``)."""
+        ``replaying``: with when each result key's chain last changed (``replayed_chains``);
+        ``named``: the stored results its FHIR identifiers name, whose chains it reads too
+        (a result may be keyed as any as it is planned: ``result_keys.keyed_as_planned``)."""
         messages = [c.message for c in ingests]
         hmacs = self._hmacs(ingests)
         result_keys = [(m.source, o.result_key) for m in messages for o in m.observations]
@@ -96,6 +100,9 @@ class BatchReader:
             for m in messages if has_legacy_keys(m)
             for o in m.observations if (legacy := legacy_key_of(o)) is not None
         ]  # fmt: skip
+        if named.to_read:  # the stored results its FHIR identifiers name, each once
+            reading = set(result_keys)
+            result_keys += [key for key in named.to_read if key not in reading]
         siblings = _bundle_siblings(ingests, frozenset(result_keys))
         message_keys = list(dict.fromkeys((m.source, m.control_id) for m in messages + siblings))
         lookup = await uow.labs.lookup(
@@ -117,6 +124,7 @@ class BatchReader:
             read_empty=frozenset(result_keys) - lookup.held,
             changed_at=dict(lookup.changed_at) if replaying else None,
             held_elsewhere=held_elsewhere,
+            named=named,
         )
 
     def _remember(

@@ -84,7 +84,7 @@ from services.lab_ingestion.service_layer.identification import (
 from services.lab_ingestion.service_layer.message_plans import plan_message
 from services.lab_ingestion.service_layer.recording import record_planned, resent
 from services.lab_ingestion.service_layer.rejections import reject
-from services.lab_ingestion.service_layer.result_keys import keyed_as_stored
+from services.lab_ingestion.service_layer.result_keys import keyed_as_planned, keyed_as_stored
 from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
 from services.lab_ingestion.service_layer.subjects import subject_or_answer
 from services.lab_ingestion.service_layer.transactions import (
@@ -215,10 +215,10 @@ class BatchIngestor:
                 else:
                     await uow.serialise_chains()  # before reading the chains it may change
                     # each FHIR result under the stored result its identifiers name
-                    commands = await keyed_as_stored(uow.labs, commands, self._hash)
+                    commands, named = await keyed_as_stored(uow.labs, commands, self._hash)
                     ingests = messages_of(commands)
                     context = await self._reader.load(
-                        uow, ingests, allowed, replaying=self._reads_kept_copies
+                        uow, ingests, allowed, replaying=self._reads_kept_copies, named=named
                     )
                 if self._reads_kept_copies:  # withdrawn as of when the message arrived
                     context.withdrawn_at = max((c.received_at for c in ingests), default=None)
@@ -277,6 +277,9 @@ class BatchIngestor:
         assert message.patient_identifier is not None
         identifier = message.patient_identifier
         patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
+        # a FHIR version of a result an earlier message of the batch planned: keyed as it
+        command = keyed_as_planned(context, command, patient_hmac)
+        message = command.message
         digest = content_digest(message, patient_hmac)
         key = (message.source, message.control_id)
         subject_id = subject_or_answer(context, command, patient_hmac, digest)
