@@ -50,6 +50,7 @@ def read_lookup(
     stored -> written)."""
     lookup = BatchLookup()
     versions: dict[SourceKey, set[Content]] = {}
+    reports: dict[SourceKey, set[tuple[Content, datetime]]] = {}  # versions reported when
     cancelled: dict[SourceKey, set[WithdrawnVersion]] = {}
     for row in rows:
         kind = row["kind"]
@@ -61,8 +62,11 @@ def read_lookup(
             _read_subject(lookup, row)
         elif kind == "result":  # a chain's head, with what it says
             lookup.latest[(row["key1"], keys[row["key2"]])] = _earlier(row, _content(row))
-        elif kind == "version":  # what a standing version of a chain says
-            versions.setdefault((row["key1"], keys[row["key2"]]), set()).add(_content(row))
+        elif kind == "version":  # what a standing version of a chain says, reported when
+            key = (row["key1"], keys[row["key2"]])
+            versions.setdefault(key, set()).add(_content(row))
+            if row["reported_at"] is not None:
+                reports.setdefault(key, set()).add((_content(row), row["reported_at"]))
         elif kind == "held":  # the key holds a row, whatever it is
             lookup.held.add((row["key1"], keys[row["key2"]]))
         elif kind == "changed":  # (the time, in the collected_at column)
@@ -77,8 +81,9 @@ def read_lookup(
     lookup.withdrawn_versions = {key: frozenset(v) for key, v in cancelled.items()}
     for key, head in list(lookup.latest.items()):
         said = versions.get(key, set()) - {head.content}
-        if said:
-            lookup.latest[key] = head._replace(superseded=frozenset(said))
+        lookup.latest[key] = head._replace(
+            superseded=frozenset(said), reports=frozenset(reports.get(key, ()))
+        )
     return lookup
 
 
@@ -94,7 +99,12 @@ def _read_subject(lookup: BatchLookup, row: asyncpg.Record) -> None:
 
 def _earlier(row: asyncpg.Record, content: Content | None) -> EarlierResult:
     return EarlierResult(
-        row["result_id"], row["subject_id"], row["analyte"], row["collected_at"], content
+        row["result_id"],
+        row["subject_id"],
+        row["analyte"],
+        row["collected_at"],
+        content,
+        reported_at=row["reported_at"],
     )
 
 

@@ -20,23 +20,25 @@ SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS 
        m.received_at AS collected_at,  -- when it was received, in that column
        NULL::text AS loinc,
        NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
-       NULL::float8 AS reference_high, NULL::text AS abnormal_flag, NULL::text AS comparator
+       NULL::float8 AS reference_high, NULL::text AS abnormal_flag, NULL::text AS comparator,
+       NULL::timestamptz AS reported_at
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
 SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL,
        s.withdrawn_at,  -- in the collected_at column: NULL while the subject takes part
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[])
 UNION ALL
 SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
        NULL, head.collected_at, head.loinc, head.value, head.unit, head.reference_low,
-       head.reference_high, head.abnormal_flag, head.comparator
+       head.reference_high, head.abnormal_flag, head.comparator, head.reported_at
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT r.result_id, r.subject_id, r.analyte, r.collected_at, r.loinc, r.value, r.unit,
-             r.reference_low, r.reference_high, r.abnormal_flag, r.comparator FROM results r
+             r.reference_low, r.reference_high, r.abnormal_flag, r.comparator, r.reported_at
+        FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
          AND NOT EXISTS (SELECT 1 FROM results s
@@ -46,18 +48,19 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, 
 UNION ALL
 SELECT 'version', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, v.collected_at,
        v.loinc, v.value, v.unit, v.reference_low, v.reference_high, v.abnormal_flag,
-       v.comparator
+       v.comparator, v.reported_at
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      -- every standing final or corrected version (a delayed copy of one changes nothing)
+      -- every standing final or corrected version (a delayed copy of one changes nothing),
+      -- with its report time (a correction's copy is told by it: ``correction_resends``)
       SELECT r.collected_at, r.loinc, r.value, r.unit, r.reference_low, r.reference_high,
-             r.abnormal_flag, r.comparator FROM results r
+             r.abnormal_flag, r.comparator, r.reported_at FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
        ORDER BY r.recorded_at DESC LIMIT 100) AS v
 UNION ALL
 SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL,
-       p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       -- each patient's newest (two orders sharing a number hold two patients' results)
@@ -69,7 +72,8 @@ SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p
 UNION ALL
 SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END, k.source,
        k.result_key, NULL, w.subject_id, NULL, w.analyte, NULL, w.collected_at, w.loinc,
-       w.value, w.unit, w.reference_low, w.reference_high, w.abnormal_flag, w.comparator
+       w.value, w.unit, w.reference_low, w.reference_high, w.abnormal_flag, w.comparator,
+       NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       -- every withdrawn version, each patient's (a late copy of one must not stand again)
@@ -85,7 +89,7 @@ UNION ALL
 -- claims it; a claimed key is never read as empty, so a batch is never refused for ever on a
 -- claim whose rows are gone (deleted by hand). An index probe or two per key
 SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
  WHERE EXISTS (SELECT 1 FROM results r
                 WHERE r.source = k.source AND r.result_key = k.result_key)
@@ -96,7 +100,7 @@ UNION ALL
 -- that stored a version there (any patient's, any status) or withdrawal of one (in the
 -- collected_at column): a kept message is applied as of when it first arrived
 SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.changed_at, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT max(greatest(m.received_at, r.cancelled_at)) AS changed_at

@@ -160,6 +160,11 @@ class EarlierResult(NamedTuple):
     content: Content | None = None  # what it says (None: not read)
     # what the chain's earlier standing versions said (a delayed copy of one is no change)
     superseded: frozenset[Content] = frozenset()
+    # when the lab reported it (HL7 OBR-22, JSON ``reported_at``; None: not said), and what
+    # each of the chain's standing versions said when reported (those with a report time):
+    # a correction resent under a new message id is told so (``correction_resends``)
+    reported_at: datetime | None = None
+    reports: frozenset[tuple[Content, datetime]] = frozenset()
 
 
 class WithdrawnVersion(NamedTuple):

@@ -182,7 +182,7 @@ def record_result(
     content = content_of(normalised, record.collected_at)
     new_head = EarlierResult(
         result_id, subject_id, normalised.analyte.value, record.collected_at, content,
-        _said_before(head, content),
+        _said_before(head, content), record.reported_at, _reported(head, content, record),
     )  # fmt: skip
     if status in EMITTED:
         context.latest[key] = new_head
@@ -220,6 +220,19 @@ def _said_before(head: EarlierResult | None, content: Content) -> frozenset[Cont
         return frozenset()
     said = set(head.superseded) | ({head.content} if head.content is not None else set())
     return frozenset(said - {content})
+
+
+def _reported(
+    head: EarlierResult | None, content: Content, record: ResultRecord
+) -> frozenset[tuple[Content, datetime]]:
+    """What a chain's versions said when reported, a new head's included (those with a
+    report time: a correction resent under a new message id is told by it)."""
+    reports = set(head.reports) if head is not None else set()
+    if head is not None and head.content is not None and head.reported_at is not None:
+        reports.add((head.content, head.reported_at))
+    if record.reported_at is not None:
+        reports.add((content, record.reported_at))
+    return frozenset(reports)
 
 
 def withdraw(

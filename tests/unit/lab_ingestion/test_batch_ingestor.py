@@ -211,6 +211,7 @@ class FakeLabs:
                 lookup.latest[(source, key)] = EarlierResult(
                     head.result_id, head.subject_id, head.result.analyte.value,
                     head.collected_at, content, self._versions(source, key) - {content},
+                    head.reported_at, self._reports(source, key),
                 )  # fmt: skip
             changed = self._db.changed_at(source, key) if change_times else None
             if changed is not None:
@@ -242,12 +243,23 @@ class FakeLabs:
 
     def _versions(self, source: str, key: str) -> frozenset[Any]:
         """What every standing final or corrected version under the key says."""
+        return frozenset(content_of(r.result, r.collected_at) for r in self._standing(source, key))
+
+    def _reports(self, source: str, key: str) -> frozenset[Any]:
+        """What every standing final or corrected version under the key says, reported when
+        (those with a report time)."""
         return frozenset(
-            content_of(r.result, r.collected_at)
-            for r in self._db.results
+            (content_of(r.result, r.collected_at), r.reported_at)
+            for r in self._standing(source, key)
+            if r.reported_at is not None
+        )
+
+    def _standing(self, source: str, key: str) -> list[ResultRecord]:
+        return [
+            r for r in self._db.results
             if (r.source, r.result_key) == (source, key) and r.status in "FC"
             and r.cancelled_at is None and r.result_id not in self._db.cancelled
-        )  # fmt: skip
+        ]  # fmt: skip
 
     def stage(
         self, messages: Any, results: Any, cancellations: Any, *rest: Any, assumptions: Any = None
