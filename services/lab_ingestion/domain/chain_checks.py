@@ -59,6 +59,14 @@ def check_earlier_results(
     any other (or one under a head whose content is not known) rejects the message. A final
     result after a preliminary one alone is a new final result.
 
+    A correction of another message restating its chain (HL7 and JSON: a FHIR version's copy
+    is known by its id) is told by report times (``correction_resends``): one restating the
+    standing result is a duplicate when both were reported, and it not later (else stored,
+    as a correction always was); one restating a version replaced since is a late copy (a
+    duplicate) when reported when that version was or not after the standing result, a
+    correction back to it when reported after, and rejects the message when report times
+    cannot tell. Within one message, results under one key are taken in order as before.
+
     A patient's withdrawn chain (``withdrawn``: each key's cancelled versions, as stored or
     as this batch left them) stays withdrawn: a final or corrected result restating one of
     its versions is a late copy that rejects the message, under no chain, under the new one

@@ -16,6 +16,7 @@ from services.lab_ingestion.domain.chain_refusals import (
     changed_final,
     nothing_to_apply,
 )
+from services.lab_ingestion.domain.correction_resends import resent_correction
 from services.lab_ingestion.domain.fhir_cancellations import cancelled_before_resulting
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -92,6 +93,7 @@ class _Observed(NamedTuple):
     content: Content | None  # what it says (None: a cancellation)
     collected_at: datetime | None
     gone: frozenset[Content | None]  # what the patient's withdrawn versions under it said
+    reported_at: datetime | None  # when the lab reported it (None: not said)
 
 
 @dataclass
@@ -152,7 +154,7 @@ class MessageChains:
         return _Observed(
             key, status, self._head(key, status), analyte,
             None if normalised is None else content_of(normalised, collected_at), collected_at,
-            withdrawn_contents(versions, self.subject_id, analyte),
+            withdrawn_contents(versions, self.subject_id, analyte), observation.reported_at,
         )  # fmt: skip
 
     def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
@@ -207,7 +209,9 @@ class MessageChains:
         """Whether a result of the patient's says again what its chain says or said (True:
         a duplicate), or why it cannot be applied to the chain (a final result of another
         sample, or saying anything else, under the standing one; a correction or
-        cancellation with nothing to act on). False: it changes its chain."""
+        cancellation with nothing to act on; a correction restating a version replaced
+        since, which report times do not tell as a copy or a correction back to it). False:
+        it changes its chain."""
         if self._restates_superseded(seen):
             return True  # a delayed copy of a version its correction replaced
         refused = nothing_to_apply(seen.head, seen.status, seen.collected_at, seen.gone)
@@ -219,10 +223,18 @@ class MessageChains:
         if seen.status == ResultStatusCode.FINAL.value:
             # a duplicate of the standing result, or a change only a correction makes
             return True if said_again else changed_final(within_message=seen.key in self.own)
-        # a correction: stored (and published) even when it restates the standing result (a
-        # lab's correction may change what a result's content leaves out), but said twice in
-        # one message, it is one correction
-        return said_again and seen.key in self.own
+        if seen.key in self.own:  # said twice in one message, it is one correction
+            return said_again
+        return self._resent(seen, seen.head)
+
+    def _resent(self, seen: _Observed, head: EarlierResult) -> bool | Rejected:
+        """Whether a correction of another message than its chain's head says again what the
+        chain says or said, sent again under a new message id, late or not (True: a
+        duplicate), or cannot be told from a correction back (``correction_resends``). A
+        FHIR version's copy is known as stored (``planning.check_repeated_version``)."""
+        if self.message.control_id_basis is not None or seen.content is None:
+            return False
+        return resent_correction(head, self.said.get(seen.key), seen.content, seen.reported_at)
 
     def _restates_superseded(self, seen: _Observed) -> bool:
         """A final result saying what an earlier version of its chain said, one a

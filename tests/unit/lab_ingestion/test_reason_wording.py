@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.domain import chain_refusals, withdrawn_chains
+from services.lab_ingestion.domain import chain_refusals, correction_resends, withdrawn_chains
 from services.lab_ingestion.domain.analytes import resolve_unit
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import parse_value
@@ -68,6 +68,7 @@ def _reasons_a_message_can_get() -> list[str]:
         chain_refusals.changed_final(within_message=True).reason,
         chain_refusals.changed_final(within_message=False).reason,
         withdrawn_chains.withdrawn_result().reason,
+        correction_resends.RESTATED_VERSION,
         recording.REUSED_ID_REASON,
         senders.NO_PATIENT_REASON,
     ]

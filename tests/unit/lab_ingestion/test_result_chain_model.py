@@ -6,6 +6,10 @@ supersedes, P stored never emitted, X/D/W withdraw every version with an event, 
 acknowledged and stored once, a reused id refused) and the README's finer decisions (a final
 result restating the standing one or a superseded version is a duplicate; a changed final is
 refused `result-of-another-sample`; a late copy of a withdrawn value is `ambiguous-version`;
+a correction from another message restating its chain is told by report times (review 171:
+a copy of the standing one, or of a superseded version, reported no later than the standing
+one, is a duplicate; a superseded version reported later is applied; one report times cannot
+tell is `ambiguous-version`);
 a cancellation sent again for a withdrawn chain is a duplicate; an X under a key that never
 held anything is left out; a result key holding another patient's result is never crossed).
 
@@ -58,7 +62,8 @@ WRITTEN = {"4": ("4", "mg/L"), "4.0": ("4.0", "mg/L"), "0.4": ("0.4", "mg/dL"),
            "12": ("12", "mg/L"), "40": ("40", "mg/L"), "": ("", "")}  # fmt: skip
 MG_L = {"4": 4.0, "4.0": 4.0, "0.4": 4.0, "12": 12.0, "40": 40.0, "": None}
 
-# status, key, value, collection time ("t0"/"t1", "t0H": with abnormal flag H)
+# status, key, value, collection time ("t0"/"t1", "t0H": with abnormal flag H; "t0@2": reported
+# 2 minutes after AT, the time received)
 Obs = tuple[str, str, str, str]
 Msg = tuple[str, str, tuple[Obs, ...]]  # control id, mrn, observations
 # a batch of messages, a restart, or a race: ("race", this instance's, the other's)
@@ -75,7 +80,9 @@ def command(m: Msg) -> IngestLabMessage:
         tuple(
             ObservationInput(
                 key, CRP, WRITTEN[value][0], (WRITTEN[value][1],) if value else (),
-                status=status, collected_at=TIMES[t[:2]], abnormal_flag=t[2:] or None,
+                status=status, collected_at=TIMES[t[:2]],
+                abnormal_flag=t.partition("@")[0][2:] or None,
+                reported_at=AT + timedelta(minutes=int(t.partition("@")[2])) if "@" in t else None,
             )
             for status, key, value, t in observations
         ),
@@ -96,6 +103,13 @@ class MResult:
     content: Content
     supersedes: int | None
     cancelled: bool = False
+    reported: int | None = None  # minutes after AT (None: no report time)
+
+
+def _digested(m: Msg) -> tuple[Any, ...]:
+    """What a message's digest covers: its report times left out (``message_identity``)."""
+    _, mrn, observations = m
+    return mrn, tuple((*o[:3], o[3].partition("@")[0]) for o in observations)
 
 
 class Rejection(Exception):
@@ -133,13 +147,33 @@ class Model:
             if r.key == h.key and r.subject == h.subject and r.status in "FC" and not r.cancelled
         }  # fmt: skip
 
+    def _resent_correction(self, head: int, content: Content, reported: int | None) -> bool:
+        """Whether a correction from another message than its head's restating its chain is
+        a copy (True), a correction (False), or cannot be told (refused)."""
+        h = self.results[head]
+        if content == h.content:
+            return reported is not None and h.reported is not None and reported <= h.reported
+        if content not in self._chain(head):
+            return False
+        versions = [
+            r for r in self.results
+            if r.key == h.key and r.subject == h.subject and r.status in "FC" and not r.cancelled
+        ]  # fmt: skip
+        if reported is not None and any(
+            (r.content, r.reported) == (content, reported) for r in versions
+        ):
+            return True
+        if reported is not None and h.reported is not None:
+            return reported <= h.reported
+        raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
+
     def _ever(self, key: str) -> bool:
         return any(r.key == key for r in self.results)
 
     def ingest(self, m: Msg) -> tuple[Any, ...]:
         cid, mrn, observations = m
         if cid in self.messages and mrn in SUBJECT:
-            if self.messages[cid][0][1:] == m[1:]:
+            if _digested(self.messages[cid][0]) == _digested(m):
                 return ("dup", 0, 0, 0)
             return self._reject(RejectionCode.REUSED_MESSAGE_ID)
         if mrn not in SUBJECT:
@@ -177,7 +211,9 @@ class Model:
         not_obtained: set[str] = set()  # keys reported not obtained (counted once each)
         try:
             for status, key, value, t in observations:
-                content = (MG_L[value], t)
+                sample, _, at = t.partition("@")
+                content = (MG_L[value], sample)
+                reported = int(at) if at else None
                 gone = gone_before[(key, subject)]
                 head = self._standing(key, "FC")
                 if status in CANCELLING and head is None:
@@ -253,8 +289,14 @@ class Model:
                 if status == "C" and key in own and head_says == content:
                     left_out += 1  # the same correction said twice in one message
                     continue
+                if (  # a correction resent under a new message id (review 171)
+                    status == "C" and key not in own and head is not None
+                    and self._resent_correction(head, content, reported)
+                ):  # fmt: skip
+                    left_out += 1
+                    continue
                 just_cancelled.discard(key)
-                self.results.append(MResult(subject, key, status, content, head))
+                self.results.append(MResult(subject, key, status, content, head, False, reported))
                 stored += 1
                 if status in "FC":
                     own.add(key)
@@ -346,7 +388,7 @@ observation = st.tuples(
     st.sampled_from(["F", "F", "F", "C", "C", "P", "X", "D", "W"]),
     st.sampled_from(["K1", "K1", "K2"]),
     st.sampled_from(["4", "4", "4.0", "0.4", "12", "40"]),
-    st.sampled_from(["t0", "t0", "t0", "t1", "t0H"]),
+    st.sampled_from(["t0", "t0", "t0", "t1", "t0H", "t0@1", "t0@2", "t0@3"]),
     st.booleans(),  # a cancellation: with an empty value (else the value)
 )
 new_message = st.tuples(
@@ -622,3 +664,21 @@ def test_an_x_said_twice_under_a_key_that_never_held_anything_is_counted_once() 
         ("stored", 1, 0, 1)
     ]
     assert outcomes_of(("X", "K2", "", "t0"), ("X", "K2", "", "t0")) == [("stored", 0, 0, 1)]
+
+
+# ---- review 171: a correction resent under a new message id -------------------------------
+
+
+def test_corrections_resent_under_new_ids_are_what_the_reference_model_says() -> None:
+    """F, C, C, then the first C's copy: with report times a duplicate, without refused
+    (the model's examples rarely reach three versions of one key, then a fourth)."""
+    for times, first, again in (("@1", "@2", "@2"), ("", "", ""), ("@1", "@3", "")):
+        chain = [
+            ("0", "MRN1", (("F", "K1", "4", "t0" + times),)),
+            ("1", "MRN1", (("C", "K1", "12", "t0" + first),)),
+            ("2", "MRN1", (("C", "K1", "40", "t0@3" if times else "t0"),)),
+            ("3", "MRN1", (("C", "K1", "12", "t0" + again),)),
+            ("4", "MRN1", (("C", "K1", "40", "t0@3" if times else "t0"),)),
+        ]
+        check([[m] for m in chain])
+        check([chain])

@@ -1,0 +1,52 @@
+"""Whether a correction sent under a new message id says again what its chain holds or held
+(pure: no I/O): a resend, a correction back to an earlier value, or a message that cannot be
+told as either (review 171).
+
+An interface engine resends a correction under a new message id (HL7 MSH-10, JSON
+``message_id``), sometimes late, after a newer correction replaced it. Applied, the late copy
+of C 51 made 51 stand again over the newer C 52 (a patient-safety fault), and a copy of the
+standing correction published a second identical one. Only the report time (HL7 OBR-22,
+JSON ``reported_at``: what a result's ``reported_at`` records) tells a copy from a real
+correction: a lab's correction back to an earlier value is reported after the correction it
+replaces. A FHIR version's id is made of its content and ``issued`` time: its copies are
+known as stored (``planning.check_repeated_version``), and this rule is not asked for them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.records import Content, EarlierResult
+
+# the instruction first: MSA-3 shows 80 characters
+RESTATED_VERSION = (
+    "correct back to an older value with a report time (OBR-22) after the standing one's: "
+    "this correction says what a version under this order and test said before a later "
+    "correction replaced it, and a late resend of an older version is not applied again"
+)
+
+
+def resent_correction(
+    head: EarlierResult, standing: Content | None, content: Content, reported_at: datetime | None
+) -> Rejected | bool:
+    """Whether a correction of the patient's chain ``head`` (its content ``standing``, where
+    known), from another message than the one that stored ``head``, is a resend (True: a
+    duplicate, nothing stored), a correction to apply (False), or cannot be told (refused).
+
+    Saying what stands: a resend when both report times are known and it was not reported
+    after the standing result; else stored, as a correction always was (it may change what
+    a result's content leaves out). Saying what a version replaced since said
+    (``head.superseded``): a late copy when it was reported when that version was, or not
+    after the standing result; a correction back to that value when reported after it; and
+    refused, never applied, when report times cannot tell which."""
+    reported = head.reported_at
+    if content == standing:
+        return reported_at is not None and reported is not None and reported_at <= reported
+    if content not in head.superseded:
+        return False  # a new value
+    if reported_at is not None and (content, reported_at) in head.reports:
+        return True  # that version's copy
+    if reported_at is not None and reported is not None:
+        return reported_at <= reported
+    return Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION)

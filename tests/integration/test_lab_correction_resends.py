@@ -1,0 +1,158 @@
+"""Through real MLLP and ``POST /v1/lab-results`` (PostgreSQL and broker): a correction resent
+under a new message id (review 171). An interface engine's late copy of an older correction
+(F 50, C 51, C 52, then C 51 again) published 51 as corrected over the standing 52, and a
+copy of the standing correction published a second identical one. The report time (HL7
+OBR-22, JSON ``reported_at``) tells a resend from a correction back to an earlier value;
+without one, a restated earlier version is refused, never applied."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shared.contracts.topics import LAB_REJECTED
+from tests.integration.lab_fixtures import MRN, msa, obx, oru
+from tests.integration.test_lab_ingestion import Lab
+
+pytestmark = pytest.mark.integration
+
+STANDING = """
+SELECT r.value FROM results r
+ WHERE r.cancelled_at IS NULL AND r.status IN ('F', 'C')
+   AND NOT EXISTS (SELECT 1 FROM results s WHERE s.supersedes_result_id = r.result_id)
+"""
+EMITTED = "SELECT count(*) FROM outbox WHERE topic = 'lab.results.v1'"
+
+
+def _reported(message: str, reported: str) -> str:
+    """``message`` with its report time (OBR-22) ``reported``."""
+    obr7 = "|||20261120081500+0100\r"
+    return message.replace(obr7, obr7[:-1] + "|" * 15 + reported + "\r", 1)
+
+
+def _crp(control_id: str, value: str, status: str, reported: str | None, order: str) -> str:
+    message = oru(control_id, [obx("1988-5", value, "mg/L", status=status)], order=order)
+    return message if reported is None else _reported(message, f"20261120{reported}+0100")
+
+
+async def _send(lab: Lab, *messages: str) -> list[list[str]]:
+    client = await lab.mllp()
+    acks = []
+    for message in messages:
+        acks.append(msa(await client.exchange(message)))
+        await asyncio.sleep(0.05)  # each its own batch: the chain is read from the database
+    await client.close()
+    return acks
+
+
+async def test_a_late_copy_of_an_older_correction_never_replaces_the_newer_one(lab: Lab) -> None:
+    """F 50, C 51, C 52, then C 51's copy under a new MSH-10 with its report time: the copy
+    is a duplicate, 52 stands; a correction back to 51 reported later is applied."""
+    acks = await _send(
+        lab,
+        _crp("L-1", "50", "F", "090000", "ORDB"),
+        _crp("L-2", "51", "C", "100000", "ORDB"),
+        _crp("L-3", "52", "C", "110000", "ORDB"),
+        _crp("L-2R", "51", "C", "100000", "ORDB"),
+    )
+    assert [ack[1] for ack in acks] == ["AA"] * 4 and "duplicate" in acks[3][3], acks
+    assert await lab.pool.fetchval(EMITTED) == 3
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
+    # a copy whose report time is not later than the standing correction's is one too
+    (ack,) = await _send(lab, _crp("L-2S", "51", "C", "103000", "ORDB"))
+    assert ack[1] == "AA" and "duplicate" in ack[3], ack
+    (ack,) = await _send(lab, _crp("L-4", "51", "C", "120000", "ORDB"))
+    assert ack[1] == "AA" and "1 result(s) stored" in ack[3], ack
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [51.0]
+    # the late copy of 52 that the correction back replaced is a copy again
+    (ack,) = await _send(lab, _crp("L-3R", "52", "C", "110000", "ORDB"))
+    assert ack[1] == "AA" and "duplicate" in ack[3], ack
+    assert await lab.pool.fetchval(EMITTED) == 4
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+
+
+async def test_the_standing_correction_resent_under_a_new_id_is_a_duplicate(lab: Lab) -> None:
+    """K-2's copy with its report time says what stands: a duplicate, nothing published.
+    Without report times, a correction restating the standing result is stored as before
+    (a lab's correction may change what a result's content leaves out)."""
+    acks = await _send(
+        lab,
+        _crp("K-1", "40", "F", "090000", "ORDA"),
+        _crp("K-2", "41", "C", "100000", "ORDA"),
+        _crp("K-2R", "41", "C", "100000", "ORDA"),
+        _crp("M-1", "30", "F", None, "ORDC"),
+        _crp("M-2", "31", "C", None, "ORDC"),
+        _crp("M-2R", "31", "C", None, "ORDC"),
+    )
+    assert [ack[1] for ack in acks] == ["AA"] * 6, acks
+    assert "duplicate" in acks[2][3] and "1 result(s) stored" in acks[5][3], acks
+    assert await lab.pool.fetchval(EMITTED) == 5
+    assert sorted(r["value"] for r in await lab.pool.fetch(STANDING)) == [31.0, 41.0]
+
+
+async def test_an_older_version_restated_without_report_times_is_refused(lab: Lab) -> None:
+    """F 50, C 51, C 52, then C 51 under a new MSH-10, no report time anywhere: a late copy
+    or a correction back cannot be told apart, so it is refused (AE, kept), 52 stands."""
+    acks = await _send(
+        lab,
+        _crp("N-1", "50", "F", None, "ORDB"),
+        _crp("N-2", "51", "C", None, "ORDB"),
+        _crp("N-3", "52", "C", None, "ORDB"),
+        _crp("N-2R", "51", "C", None, "ORDB"),
+    )
+    assert [ack[1] for ack in acks] == ["AA", "AA", "AA", "AE"], acks
+    assert acks[3][3].startswith("correct back to an older value with a report time (OBR-22)")
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
+    assert await lab.pool.fetchval(EMITTED) == 3
+    kept = await lab.pool.fetchrow("SELECT reason_code, reason FROM rejections")
+    assert kept["reason_code"] == "ambiguous-version", kept
+    assert "late resend" in kept["reason"] and "OBR-22" in kept["reason"], kept
+    (event,) = await lab.events(LAB_REJECTED, 1)
+    assert event.payload["reason_code"] == "ambiguous-version"
+
+
+def _json(message_id: str, value: str, status: str, reported: str | None) -> dict[str, Any]:
+    result = {"result_id": "R-9", "loinc": "1988-5", "value": value, "unit": "mg/L",
+              "status": status, "collected_at": "2026-11-20T08:00:00+01:00"}  # fmt: skip
+    if reported is not None:
+        result["reported_at"] = f"2026-11-20T{reported}+01:00"
+    return {"message_id": message_id, "source": {"application": "LIS", "facility": "HOSP"},
+            "patient": {"identifier": MRN}, "results": [result]}  # fmt: skip
+
+
+async def _post(lab: Lab, body: dict[str, Any]) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {lab.lab_token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{lab.http}/v1/lab-results", json=body, headers=headers) as answer,
+    ):
+        return answer.status, await answer.json(content_type=None)
+
+
+async def test_json_corrections_resent_under_new_message_ids(lab: Lab) -> None:
+    """The same over JSON: the late copy of an older correction and the standing one's copy
+    are duplicates (200); the older value restated without ``reported_at`` is refused 422
+    in JSON's words; a correction back reported later is applied."""
+    answers = [
+        await _post(lab, _json(message_id, value, status, reported))
+        for message_id, value, status, reported in (
+            ("J-1", "60", "final", "09:00:00"),
+            ("J-2", "61", "corrected", "10:00:00"),
+            ("J-3", "62", "corrected", "11:00:00"),
+            ("J-2R", "61", "corrected", "10:00:00"),
+            ("J-3R", "62", "corrected", "11:00:00"),
+            ("J-2S", "61", "corrected", None),
+        )
+    ]  # fmt: skip
+    assert [status for status, _ in answers] == [202, 202, 202, 200, 200, 422], answers
+    detail = answers[5][1]["detail"]
+    assert "ambiguous-version" in detail and "(reported_at)" in detail, detail
+    assert "OBR-22" not in detail and "order and test" not in detail, detail
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [62.0]
+    assert await lab.pool.fetchval(EMITTED) == 3
+    status, answer = await _post(lab, _json("J-4", "61", "corrected", "12:00:00"))
+    assert status == 202 and answer["results_stored"] == 1, answer
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [61.0]
