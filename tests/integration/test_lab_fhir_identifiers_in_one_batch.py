@@ -132,3 +132,22 @@ async def test_a_version_stays_under_its_own_identifier_its_bundle_stored_a_resu
     assert await post(lab, "/fhir", bundle(kind, [other_sample, correction])) == (200, [201, 201])
     assert await standing_values(lab) == [20.0, 45.0]
     assert await rejection_codes(lab) == []
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch"])
+@pytest.mark.parametrize("version", sorted(AFTER_THE_FINAL))
+async def test_a_version_beside_a_withdrawn_subjects_earlier_result_is_a_version_of_it(
+    lab: Lab, kind: str, version: str
+) -> None:
+    """Review 175: the subject withdrawn on 25 November, a sample of 20 November sent late
+    is still the trial's; a version beside it in its Bundle found nothing (the planned
+    result's patient was looked up among the subjects still enrolled only): a second copy,
+    a correction refused, a withdrawal answered "not enrolled" with the value standing."""
+    await lab.pool.execute(
+        "UPDATE enrolled_subjects SET withdrawn_at = '2026-11-25T00:00:00Z'"
+        " WHERE subject_id = 'S-100'"
+    )
+    body, answer, standing = AFTER_THE_FINAL[version]
+    assert await post(lab, "/fhir", bundle(kind, [FINAL, body])) == (200, [201, answer])
+    assert await standing_values(lab) == standing
+    assert await rejection_codes(lab) == []

@@ -140,14 +140,15 @@ def _with_planned(
 ) -> StoredResult:
     """The result a key names: as stored, with the results the batch planned under it as a
     read would find them once stored (their analytes, and the keyed hashes their patients
-    are enrolled under)."""
+    are enrolled under: a subject withdrawn since too, whose sample collected before is
+    still the trial's, review 175)."""
     rows = rows or []
     subjects = {subject for _, subject in rows}
-    patients = frozenset(
-        hmac
-        for hmac, enrolled in context.subjects.items()
-        if any(s.subject_id in subjects for s in enrolled)
-    )
+    enrolled = [
+        *((hmac, s.subject_id) for hmac, active in context.subjects.items() for s in active),
+        *((hmac, w.subject.subject_id) for hmac, gone in context.withdrawn.items() for w in gone),
+    ]
+    patients = frozenset(hmac for hmac, subject in enrolled if subject in subjects)
     analytes = frozenset(analyte for analyte, _ in rows)
     if stored is None:
         return StoredResult(key, analytes, patients)
