@@ -156,3 +156,45 @@ async def test_json_corrections_resent_under_new_message_ids(lab: Lab) -> None:
     status, answer = await _post(lab, _json("J-4", "61", "corrected", "12:00:00"))
     assert status == 202 and answer["results_stored"] == 1, answer
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [61.0]
+
+
+async def test_corrections_report_times_cannot_order_are_refused_never_dropped(lab: Lab) -> None:
+    """Review 176: a correction back reported in the same minute as the standing one (OBR-22
+    to the minute), and one whose report time is OBX-19's analysis time, which a clerical
+    correction keeps, were answered AA duplicate and dropped, the older value standing. A
+    tie orders nothing: refused (AE, kept), the lab told."""
+    minute = oru("M-3", [obx("1988-5", "50", "mg/L", status="C")], order="ORDM")
+    acks = await _send(
+        lab,
+        _crp("M-1", "50", "F", "0900", "ORDM"),
+        _crp("M-2", "51", "C", "1100", "ORDM"),
+        _reported(minute, "202611201100+0100"),
+        *(
+            oru(cid, [obx("1988-5", v, "mg/L", status=s) + "|||||20261120085000+0100"],
+                order="ORDA")
+            for cid, v, s in (("A-1", "50", "F"), ("A-2", "51", "C"), ("A-3", "50", "C"))
+        ),
+    )  # fmt: skip
+    assert [ack[1] for ack in acks] == ["AA", "AA", "AE", "AA", "AA", "AE"], acks
+    assert acks[2][3].startswith("correct back to an older value"), acks[2]
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [51.0, 51.0]
+    codes = await lab.pool.fetch("SELECT reason_code FROM rejections")
+    assert [r["reason_code"] for r in codes] == ["ambiguous-version"] * 2
+
+
+async def test_a_correction_reported_before_the_standing_one_is_refused(lab: Lab) -> None:
+    """Review 176: F 50, C 52 (11:00), then the original C 51 (10:00) delivered late, then
+    C 52 resent: C 51 was applied and the resend taken for a duplicate, 51 standing. A
+    correction reported before the standing result is refused; the newest stands."""
+    acks = await _send(
+        lab,
+        _crp("O-1", "50", "F", "090000", "ORDO"),
+        _crp("O-3", "52", "C", "110000", "ORDO"),
+        _crp("O-2", "51", "C", "100000", "ORDO"),
+        _crp("O-3R", "52", "C", "110000", "ORDO"),
+    )
+    assert [ack[1] for ack in acks] == ["AA", "AA", "AE", "AA"], acks
+    assert acks[2][3].startswith("send the newest version again"), acks[2]
+    assert "duplicate" in acks[3][3], acks[3]
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
+    assert await lab.pool.fetchval(EMITTED) == 2

@@ -253,9 +253,9 @@ async def test_mllp_frames_stalled_trickled_or_reset_are_ended_and_kept(lab: Lab
     last_byte = time.monotonic()
     _reset(reset)
 
-    async def trickle() -> None:
-        while True:
-            await asyncio.sleep(0.3)
+    async def trickle() -> None:  # a byte every 0.1 s: a busy machine's lateness (CI saw a
+        while True:  # 1.2 s one with 0.3 s) must not make it a stall of 1.5 s
+            await asyncio.sleep(0.1)
             trickled.write(b"x")
             await trickled.drain()
 

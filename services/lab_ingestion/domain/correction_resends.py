@@ -25,6 +25,11 @@ RESTATED_VERSION = (
     "this correction says what a version under this order and test said before a later "
     "correction replaced it, and a late resend of an older version is not applied again"
 )
+REPORTED_BEFORE = (
+    "send the newest version again, or correct with a report time (OBR-22) after the "
+    "standing one's: this correction was reported before the result standing under this "
+    "order and test, and a correction delivered out of order is not applied over a newer one"
+)
 
 
 def resent_correction(
@@ -36,17 +41,34 @@ def resent_correction(
 
     Saying what stands: a resend when both report times are known and it was not reported
     after the standing result; else stored, as a correction always was (it may change what
-    a result's content leaves out). Saying what a version replaced since said
-    (``head.superseded``): a late copy when it was reported when that version was, or not
-    after the standing result; a correction back to that value when reported after it; and
-    refused, never applied, when report times cannot tell which."""
+    a result's content leaves out). Otherwise, with both report times known: reported after
+    the standing result, a correction (back to an earlier value, or a new one); reported
+    before it, a late copy when it says what a version replaced since said, else a
+    correction delivered out of order (refused: applied, it would stand over the newer
+    one, and a copy of the newer one would then be taken for a resend, review 176);
+    reported at the same time, a new value is applied, and an earlier version's value
+    refused (a tie orders nothing: clerical corrections keep OBX-19's analysis time, and
+    minutes are all OBR-22 may tell, review 176). Without both, an earlier version's value
+    is that version's copy when reported when it was, else refused."""
     reported = head.reported_at
-    if content == standing:
-        return reported_at is not None and reported is not None and reported_at <= reported
-    if content not in head.superseded:
-        return False  # a new value
+    restated = content in head.superseded
+    if reported_at is not None and reported is not None:
+        return _by_report_times(content == standing, restated, reported_at, reported)
+    if content == standing or not restated:
+        return False  # stored, as a correction always was; or a new value
     if reported_at is not None and (content, reported_at) in head.reports:
         return True  # that version's copy
-    if reported_at is not None and reported is not None:
-        return reported_at <= reported
     return Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION)
+
+
+def _by_report_times(
+    says_what_stands: bool, restated: bool, reported_at: datetime, standing_reported: datetime
+) -> Rejected | bool:
+    """``resent_correction`` with both report times known."""
+    if says_what_stands:
+        return reported_at <= standing_reported
+    if reported_at > standing_reported:
+        return False  # a correction back to an earlier value, or a new one
+    if reported_at < standing_reported:
+        return restated or Rejected(RejectionCode.AMBIGUOUS_VERSION, REPORTED_BEFORE)
+    return Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION) if restated else False

@@ -15,7 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.chain_checks import check_earlier_results
-from services.lab_ingestion.domain.correction_resends import RESTATED_VERSION, resent_correction
+from services.lab_ingestion.domain.correction_resends import (
+    REPORTED_BEFORE,
+    RESTATED_VERSION,
+    resent_correction,
+)
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,
@@ -170,6 +174,8 @@ def test_the_refusal_says_why_and_how_in_each_channels_words() -> None:
     for worded in (for_json(RESTATED_VERSION), for_fhir(RESTATED_VERSION)):
         assert not speaks_hl7(worded), worded
     assert "a report time (reported_at) after the standing" in for_json(RESTATED_VERSION)
+    assert REPORTED_BEFORE.startswith("send the newest version again")
+    assert "OBR-22" in REPORTED_BEFORE and not speaks_hl7(for_json(REPORTED_BEFORE))
 
 
 # --- the rule alone ------------------------------------------------------------------------
@@ -198,8 +204,11 @@ def _head(reported: datetime | None, **reports: datetime) -> EarlierResult:
         (_head(T, a=T - timedelta(hours=2)), A, T - timedelta(hours=2), True),  # A's copy
         (_head(None, a=T - timedelta(hours=2)), A, T - timedelta(hours=2), True),
         (_head(T), A, T - timedelta(hours=1), True),  # reported before the standing one
-        (_head(T), A, T, True),
+        (_head(T), A, T, "refused"),  # a tie orders nothing (review 176)
+        (_head(T, a=T), A, T, "refused"),  # clerical corrections keeping OBX-19's time
         (_head(T), A, T + timedelta(minutes=1), False),  # a correction back to A
+        (_head(T), ("d",), T, False),  # a new value at the same time
+        (_head(T), ("d",), T - timedelta(minutes=1), "refused"),  # out of order (review 176)
         (_head(None, a=T - timedelta(hours=2)), A, T, "refused"),  # cannot be told
         (_head(T), A, None, "refused"),
         (_head(None), B, None, "refused"),

@@ -69,6 +69,7 @@ def _reasons_a_message_can_get() -> list[str]:
         chain_refusals.changed_final(within_message=False).reason,
         withdrawn_chains.withdrawn_result().reason,
         correction_resends.RESTATED_VERSION,
+        correction_resends.REPORTED_BEFORE,
         recording.REUSED_ID_REASON,
         senders.NO_PATIENT_REASON,
     ]

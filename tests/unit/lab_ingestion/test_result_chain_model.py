@@ -7,9 +7,10 @@ acknowledged and stored once, a reused id refused) and the README's finer decisi
 result restating the standing one or a superseded version is a duplicate; a changed final is
 refused `result-of-another-sample`; a late copy of a withdrawn value is `ambiguous-version`;
 a correction from another message restating its chain is told by report times (review 171:
-a copy of the standing one, or of a superseded version, reported no later than the standing
-one, is a duplicate; a superseded version reported later is applied; one report times cannot
-tell is `ambiguous-version`);
+a copy of the standing one reported no later than it, or of a superseded version reported
+before it, is a duplicate; anything reported later is applied; a new value reported before
+it, a superseded one reported at the same time, or one report times cannot tell is
+`ambiguous-version`, review 176);
 a cancellation sent again for a withdrawn chain is a duplicate; an X under a key that never
 held anything is left out; a result key holding another patient's result is never crossed).
 
@@ -151,9 +152,18 @@ class Model:
         """Whether a correction from another message than its head's restating its chain is
         a copy (True), a correction (False), or cannot be told (refused)."""
         h = self.results[head]
-        if content == h.content:
-            return reported is not None and h.reported is not None and reported <= h.reported
-        if content not in self._chain(head):
+        restated = content != h.content and content in self._chain(head)
+        if reported is not None and h.reported is not None:
+            if content == h.content:
+                return reported <= h.reported
+            if reported > h.reported:
+                return False  # a correction, back or new
+            if reported < h.reported and restated:
+                return True  # a late copy
+            if reported == h.reported and not restated:
+                return False  # a new value at the same time
+            raise Rejection(RejectionCode.AMBIGUOUS_VERSION)  # out of order, or a tie
+        if content == h.content or not restated:
             return False
         versions = [
             r for r in self.results
@@ -163,8 +173,6 @@ class Model:
             (r.content, r.reported) == (content, reported) for r in versions
         ):
             return True
-        if reported is not None and h.reported is not None:
-            return reported <= h.reported
         raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
 
     def _ever(self, key: str) -> bool:
