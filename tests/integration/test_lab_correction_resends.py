@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import pytest
 
 from shared.contracts.topics import LAB_REJECTED
@@ -123,21 +122,12 @@ def _json(message_id: str, value: str, status: str, reported: str | None) -> dic
             "patient": {"identifier": MRN}, "results": [result]}  # fmt: skip
 
 
-async def _post(lab: Lab, body: dict[str, Any]) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {lab.lab_token}"}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{lab.http}/v1/lab-results", json=body, headers=headers) as answer,
-    ):
-        return answer.status, await answer.json(content_type=None)
-
-
 async def test_json_corrections_resent_under_new_message_ids(lab: Lab) -> None:
     """The same over JSON: the late copy of an older correction and the standing one's copy
     are duplicates (200); the older value restated without ``reported_at`` is refused 422
     in JSON's words; a correction back reported later is applied."""
     answers = [
-        await _post(lab, _json(message_id, value, status, reported))
+        await lab.post_lab_results(_json(message_id, value, status, reported))
         for message_id, value, status, reported in (
             ("J-1", "60", "final", "09:00:00"),
             ("J-2", "61", "corrected", "10:00:00"),
@@ -153,7 +143,7 @@ async def test_json_corrections_resent_under_new_message_ids(lab: Lab) -> None:
     assert "OBR-22" not in detail and "order and test" not in detail, detail
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [62.0]
     assert await lab.pool.fetchval(EMITTED) == 3
-    status, answer = await _post(lab, _json("J-4", "61", "corrected", "12:00:00"))
+    status, answer = await lab.post_lab_results(_json("J-4", "61", "corrected", "12:00:00"))
     assert status == 202 and answer["results_stored"] == 1, answer
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [61.0]
 

@@ -94,6 +94,15 @@ class Lab:
         ):
             return answer.status, await answer.json()
 
+    async def post_lab_results(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """The status and JSON answer of a lab-results ``body`` posted as the lab."""
+        headers = {"Authorization": f"Bearer {self.lab_token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.http}/v1/lab-results", json=body, headers=headers) as answer,
+        ):
+            return answer.status, await answer.json(content_type=None)
+
     async def events(self, topic: str, at_least: int) -> list[Envelope]:
         values = await read_topic(self.settings.kafka_servers, topic, at_least)
         return [Envelope.from_bytes(v) for v in values]

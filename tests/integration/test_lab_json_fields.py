@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.integration.lab_fixtures import MRN
@@ -30,18 +29,9 @@ def _body(message_id: str, value: str = "12.5", flag: str | None = None) -> dict
             "patient": {"identifier": MRN}, "results": [result]}  # fmt: skip
 
 
-async def _post(lab: Lab, body: dict[str, Any]) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {lab.lab_token}"}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{lab.http}/v1/lab-results", json=body, headers=headers) as answer,
-    ):
-        return answer.status, await answer.json(content_type=None)
-
-
 @pytest.mark.parametrize("flag", ["Critical", "High", "Low"])
 async def test_a_flag_written_as_a_word_is_refused_naming_the_field(lab: Lab, flag: str) -> None:
-    status, answer = await _post(lab, _body("F-1", flag=flag))
+    status, answer = await lab.post_lab_results(_body("F-1", flag=flag))
     assert status == 400, answer
     assert answer["detail"].startswith("results[0].abnormal_flag: must be an abnormal flag code")
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
@@ -50,14 +40,14 @@ async def test_a_flag_written_as_a_word_is_refused_naming_the_field(lab: Lab, fl
 
 
 async def test_a_flag_code_in_any_case_is_published_as_the_code(lab: Lab) -> None:
-    status, answer = await _post(lab, _body("F-2", flag="h"))
+    status, answer = await lab.post_lab_results(_body("F-2", flag="h"))
     assert status == 202 and answer["results_stored"] == 1, answer
     assert await lab.pool.fetchval("SELECT abnormal_flag FROM results") == "H"
 
 
 async def test_a_reused_message_id_is_told_as_the_message_id(lab: Lab) -> None:
-    assert (await _post(lab, _body("J-1")))[0] == 202
-    status, answer = await _post(lab, _body("J-1", value="13"))
+    assert (await lab.post_lab_results(_body("J-1")))[0] == 202
+    status, answer = await lab.post_lab_results(_body("J-1", value="13"))
     assert status == 422, answer
     assert "this message_id was used before" in answer["detail"], answer
     assert not HL7_FIELD.search(answer["detail"]), answer
@@ -68,8 +58,8 @@ async def test_a_reused_message_id_is_told_as_the_message_id(lab: Lab) -> None:
 
 
 async def test_a_changed_final_result_is_told_by_its_result_id_and_status(lab: Lab) -> None:
-    assert (await _post(lab, _body("J-2")))[0] == 202
-    status, answer = await _post(lab, _body("J-3", value="14"))
+    assert (await lab.post_lab_results(_body("J-2")))[0] == 202
+    status, answer = await lab.post_lab_results(_body("J-3", value="14"))
     assert status == 422, answer
     detail = answer["detail"]
     assert detail.startswith("results[0]: result-of-another-sample: send a changed final result "
