@@ -20,9 +20,13 @@ from services.lab_ingestion.adapters.batch_rows import result_row
 from services.lab_ingestion.adapters.stored_ids import hash_ids_stored_as_written
 from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.records import MessageRecord
-from shared.db.migrations import migrate_service
 from shared.db.pool import create_pool
-from tests.integration.lab_fixtures import STORED_ID, ids_as_written, migrate_before
+from tests.integration.lab_fixtures import (
+    STORED_ID,
+    ids_as_written,
+    migrate_before,
+    migrate_lab,
+)
 from tests.integration.test_lab_stored_ids import crp_row
 
 pytestmark = pytest.mark.integration
@@ -70,13 +74,7 @@ async def test_a_key_stored_as_written_is_claimed_as_stored_never_as_written(
                 [result_row(crp_row(message, key), ids_as_written)[:19]],
             )
         # the upgrade: every pending migration (0019-0022), then the service's start
-        conn = await asyncpg.connect(database)
-        try:
-            await migrate_service(
-                conn, definition.schema, definition.migrations, definition.shared_migrations
-            )
-        finally:
-            await conn.close()
+        await migrate_lab(database)
         async with pool.acquire() as conn:
             assert await hash_ids_stored_as_written(conn, STORED_ID) == 2
             results = [r["k"] for r in await conn.fetch("SELECT result_key AS k FROM results")]
