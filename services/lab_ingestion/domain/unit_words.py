@@ -250,8 +250,8 @@ def _unlabelled(text: str) -> str:
     """``text`` without a label before its unit (``Einheit: mg/l``, ``Unit (mg/dL)``): a
     label's word before a unit's symbol, or before a colon."""
     label = _LABEL.match(text)
-    if label is None:
-        return text
+    if label is None or unit_in_words(text) is not None:
+        return text  # no label; or its word is the unit's (``unità internazionali/litro``)
     after = _unbracketed(text[label.end() :])
     return after if after and (label["colon"] or names_a_unit(after)) else text
 
