@@ -60,9 +60,11 @@ async def test_a_late_copy_of_an_older_correction_never_replaces_the_newer_one(l
     assert [ack[1] for ack in acks] == ["AA"] * 4 and "duplicate" in acks[3][3], acks
     assert await lab.pool.fetchval(EMITTED) == 3
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
-    # a copy whose report time is not later than the standing correction's is one too
+    # 51 reported before the standing correction, at no time C 51 was: no copy of it, no
+    # correction back either (OBX-19's time beside OBR-22's, a coarser precision): refused,
+    # the lab told, never dropped (review 177)
     (ack,) = await _send(lab, _crp("L-2S", "51", "C", "103000", "ORDB"))
-    assert ack[1] == "AA" and "duplicate" in ack[3], ack
+    assert ack[1] == "AE" and ack[3].startswith("correct back to an older value"), ack
     (ack,) = await _send(lab, _crp("L-4", "51", "C", "120000", "ORDB"))
     assert ack[1] == "AA" and "1 result(s) stored" in ack[3], ack
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [51.0]
@@ -70,7 +72,7 @@ async def test_a_late_copy_of_an_older_correction_never_replaces_the_newer_one(l
     (ack,) = await _send(lab, _crp("L-3R", "52", "C", "110000", "ORDB"))
     assert ack[1] == "AA" and "duplicate" in ack[3], ack
     assert await lab.pool.fetchval(EMITTED) == 4
-    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 0
+    assert await lab.pool.fetchval("SELECT count(*) FROM rejections") == 1
 
 
 async def test_the_standing_correction_resent_under_a_new_id_is_a_duplicate(lab: Lab) -> None:
@@ -188,3 +190,24 @@ async def test_a_correction_reported_before_the_standing_one_is_refused(lab: Lab
     assert "duplicate" in acks[3][3], acks[3]
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
     assert await lab.pool.fetchval(EMITTED) == 2
+
+
+async def test_a_correction_back_timed_by_another_field_or_precision_is_refused(lab: Lab) -> None:
+    """Review 177: F 50 (OBR-22 10:00), C 52 (OBR-22 11:00), then C 50 back
+    timed only by OBX-19's 09:30, or by OBR-22 to the minute (11:00 beside 11:00:30): each
+    was taken for a late copy of F 50, answered AA duplicate, and 52 stood. Neither is a
+    copy of a version (no version said 50 at that time): refused, the lab told."""
+    obx19 = oru("X2-3", [obx("1988-5", "50", "mg/L", status="C") + "|||||20261120093000+0100"],
+                order="ORDX")  # fmt: skip
+    minute = oru("X4-3", [obx("1988-5", "50", "mg/L", status="C")], order="ORDY")
+    acks = await _send(
+        lab,
+        _crp("X2-1", "50", "F", "100000", "ORDX"),
+        _crp("X2-2", "52", "C", "110000", "ORDX"),
+        obx19,
+        _crp("X4-1", "50", "F", "100000", "ORDY"),
+        _crp("X4-2", "52", "C", "110030", "ORDY"),
+        _reported(minute, "202611201100+0100"),
+    )
+    assert [ack[1] for ack in acks] == ["AA", "AA", "AE"] * 2, acks
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0, 52.0]

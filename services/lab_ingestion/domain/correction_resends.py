@@ -53,7 +53,8 @@ def resent_correction(
     reported = head.reported_at
     restated = content in head.superseded
     if reported_at is not None and reported is not None:
-        return _by_report_times(content == standing, restated, reported_at, reported)
+        copy = (content, reported_at) in head.reports
+        return _by_report_times(content == standing, restated, copy, reported_at, reported)
     if content == standing or not restated:
         return False  # stored, as a correction always was; or a new value
     if reported_at is not None and (content, reported_at) in head.reports:
@@ -62,13 +63,25 @@ def resent_correction(
 
 
 def _by_report_times(
-    says_what_stands: bool, restated: bool, reported_at: datetime, standing_reported: datetime
+    says_what_stands: bool,
+    restated: bool,
+    copy: bool,
+    reported_at: datetime,
+    standing_reported: datetime,
 ) -> Rejected | bool:
-    """``resent_correction`` with both report times known."""
+    """``resent_correction`` with both report times known. ``copy``: a version of the chain
+    said the same, reported at the same time. An earlier version's value reported before
+    the standing result is a duplicate only as such a copy: a report time of another field
+    (OBX-19's analysis time beside OBR-22's release) or precision (a minute beside seconds)
+    orders nothing, so anything else is refused, the lab told, never dropped (review 177)."""
     if says_what_stands:
         return reported_at <= standing_reported
     if reported_at > standing_reported:
         return False  # a correction back to an earlier value, or a new one
+    if restated and copy and reported_at < standing_reported:
+        return True  # that version's late copy
+    if restated:
+        return Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION)
     if reported_at < standing_reported:
-        return restated or Rejected(RejectionCode.AMBIGUOUS_VERSION, REPORTED_BEFORE)
-    return Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION) if restated else False
+        return Rejected(RejectionCode.AMBIGUOUS_VERSION, REPORTED_BEFORE)
+    return False  # a new value at the same time

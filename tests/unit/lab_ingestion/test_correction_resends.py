@@ -85,11 +85,12 @@ async def test_a_late_copy_of_an_older_correction_is_a_duplicate(
     one_batch: bool, channel: Channel
 ) -> None:
     """F 50, C 51, C 52, then C 51 again under a new id with its report time: a duplicate,
-    52 stands, nothing published (so too one reported after C 51 but not after C 52)."""
+    52 stands, nothing published; one reported after C 51 but before C 52 is no copy of
+    C 51 and no correction back: refused (review 177), 52 stands."""
     messages = [sent(str(n), obs, channel=channel) for n, obs in enumerate((F50, C51, C52))]
     messages += [sent("3", C51, channel=channel), sent("4", ("C", "51", 15), channel=channel)]
     answers, db = await run(messages, one_batch)
-    assert answers == [ACCEPTED] * 3 + [DUPLICATE] * 2
+    assert answers == [ACCEPTED] * 3 + [DUPLICATE, REFUSED]
     assert values(db) == [52.0] and published(db) == 3
 
 
@@ -203,7 +204,9 @@ def _head(reported: datetime | None, **reports: datetime) -> EarlierResult:
         (_head(T), ("d",), None, False),  # a new value
         (_head(T, a=T - timedelta(hours=2)), A, T - timedelta(hours=2), True),  # A's copy
         (_head(None, a=T - timedelta(hours=2)), A, T - timedelta(hours=2), True),
-        (_head(T), A, T - timedelta(hours=1), True),  # reported before the standing one
+        # reported before the standing one but at no time a version was: no copy (another
+        # field's time, another precision) and no correction back (review 177)
+        (_head(T), A, T - timedelta(hours=1), "refused"),
         (_head(T), A, T, "refused"),  # a tie orders nothing (review 176)
         (_head(T, a=T), A, T, "refused"),  # clerical corrections keeping OBX-19's time
         (_head(T), A, T + timedelta(minutes=1), False),  # a correction back to A

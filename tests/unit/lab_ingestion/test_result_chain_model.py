@@ -158,22 +158,29 @@ class Model:
                 return reported <= h.reported
             if reported > h.reported:
                 return False  # a correction, back or new
-            if reported < h.reported and restated:
+            if (
+                reported < h.reported
+                and restated
+                and any((r.content, r.reported) == (content, reported) for r in self._versions(h))
+            ):
                 return True  # a late copy
             if reported == h.reported and not restated:
                 return False  # a new value at the same time
             raise Rejection(RejectionCode.AMBIGUOUS_VERSION)  # out of order, or a tie
         if content == h.content or not restated:
             return False
-        versions = [
-            r for r in self.results
-            if r.key == h.key and r.subject == h.subject and r.status in "FC" and not r.cancelled
-        ]  # fmt: skip
         if reported is not None and any(
-            (r.content, r.reported) == (content, reported) for r in versions
+            (r.content, r.reported) == (content, reported) for r in self._versions(h)
         ):
             return True
         raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
+
+    def _versions(self, h: MResult) -> list[MResult]:
+        """The versions of ``h``'s chain."""
+        return [
+            r for r in self.results
+            if r.key == h.key and r.subject == h.subject and r.status in "FC" and not r.cancelled
+        ]  # fmt: skip
 
     def _ever(self, key: str) -> bool:
         return any(r.key == key for r in self.results)
