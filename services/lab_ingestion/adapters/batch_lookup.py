@@ -20,6 +20,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnVersion,
     result_content,
 )
+from services.lab_ingestion.domain.report_fields import Report, report_field
 
 SourceKey = tuple[str, str]
 
@@ -50,7 +51,7 @@ def read_lookup(
     stored -> written)."""
     lookup = BatchLookup()
     versions: dict[SourceKey, set[Content]] = {}
-    reports: dict[SourceKey, set[tuple[Content, datetime]]] = {}  # versions reported when
+    reports: dict[SourceKey, set[Report]] = {}  # versions reported when, by which field
     cancelled: dict[SourceKey, set[WithdrawnVersion]] = {}
     for row in rows:
         kind = row["kind"]
@@ -66,7 +67,8 @@ def read_lookup(
             key = (row["key1"], keys[row["key2"]])
             versions.setdefault(key, set()).add(_content(row))
             if row["reported_at"] is not None:
-                reports.setdefault(key, set()).add((_content(row), row["reported_at"]))
+                report = (_content(row), row["reported_at"], report_field(row["report_field"]))
+                reports.setdefault(key, set()).add(report)
         elif kind == "held":  # the key holds a row, whatever it is
             lookup.held.add((row["key1"], keys[row["key2"]]))
         elif kind == "changed":  # (the time, in the collected_at column)
@@ -105,6 +107,7 @@ def _earlier(row: asyncpg.Record, content: Content | None) -> EarlierResult:
         row["collected_at"],
         content,
         reported_at=row["reported_at"],
+        report_field=report_field(row["report_field"]),
     )
 
 

@@ -1,5 +1,5 @@
 """The rows of a batch's write, as tuples in the field order of the row types (migrations
-0003, 0008, 0023, 0024, 0030, 0031) and of the key claims (0022); ids as stored: their keyed
+0003, 0008, 0023, 0024, 0030, 0031, 0032) and of the key claims (0022); ids as stored: their keyed
 hashes."""
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def result_row(r: ResultRecord, stored_id: StoredId) -> tuple[Any, ...]:
         r.supersedes_result_id, r.cancelled_at, result.laboratory_comment,
         result.comparator and result.comparator.value, r.cancelled_by,
         sorted(stored_id(part) for part in r.identifier_parts),
+        r.report_field and r.report_field.value,
     )  # fmt: skip
 
 

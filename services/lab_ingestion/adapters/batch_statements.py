@@ -1,5 +1,5 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0024
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0032
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
@@ -21,23 +21,25 @@ SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS 
        NULL::text AS loinc,
        NULL::float8 AS value, NULL::text AS unit, NULL::float8 AS reference_low,
        NULL::float8 AS reference_high, NULL::text AS abnormal_flag, NULL::text AS comparator,
-       NULL::timestamptz AS reported_at
+       NULL::timestamptz AS reported_at, NULL::text AS report_field
   FROM unnest($1::text[], $2::text[]) AS k(source, control_id)
   JOIN messages m ON m.source = k.source AND m.control_id = k.control_id
 UNION ALL
 SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL, NULL,
        s.withdrawn_at,  -- in the collected_at column: NULL while the subject takes part
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[])
 UNION ALL
 SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
        NULL, head.collected_at, head.loinc, head.value, head.unit, head.reference_low,
-       head.reference_high, head.abnormal_flag, head.comparator, head.reported_at
+       head.reference_high, head.abnormal_flag, head.comparator, head.reported_at,
+       head.report_field
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT r.result_id, r.subject_id, r.analyte, r.collected_at, r.loinc, r.value, r.unit,
-             r.reference_low, r.reference_high, r.abnormal_flag, r.comparator, r.reported_at
+             r.reference_low, r.reference_high, r.abnormal_flag, r.comparator, r.reported_at,
+             r.report_field
         FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
@@ -48,19 +50,20 @@ SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, 
 UNION ALL
 SELECT 'version', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, v.collected_at,
        v.loinc, v.value, v.unit, v.reference_low, v.reference_high, v.abnormal_flag,
-       v.comparator, v.reported_at
+       v.comparator, v.reported_at, v.report_field
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       -- every standing final or corrected version (a delayed copy of one changes nothing),
-      -- with its report time (a correction's copy is told by it: ``correction_resends``)
+      -- with its report time and its field (a correction's copy is told by them:
+      -- ``correction_resends``)
       SELECT r.collected_at, r.loinc, r.value, r.unit, r.reference_low, r.reference_high,
-             r.abnormal_flag, r.comparator, r.reported_at FROM results r
+             r.abnormal_flag, r.comparator, r.reported_at, r.report_field FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')
        ORDER BY r.recorded_at DESC LIMIT 100) AS v
 UNION ALL
 SELECT 'preliminary', k.source, k.result_key, p.result_id, p.subject_id, NULL, p.analyte, NULL,
-       p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       p.collected_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       -- each patient's newest (two orders sharing a number hold two patients' results)
@@ -73,7 +76,7 @@ UNION ALL
 SELECT CASE w.status WHEN 'P' THEN 'withdrawn preliminary' ELSE 'withdrawn' END, k.source,
        k.result_key, NULL, w.subject_id, NULL, w.analyte, NULL, w.collected_at, w.loinc,
        w.value, w.unit, w.reference_low, w.reference_high, w.abnormal_flag, w.comparator,
-       NULL
+       NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       -- every withdrawn version, each patient's (a late copy of one must not stand again)
@@ -89,7 +92,7 @@ UNION ALL
 -- claims it; a claimed key is never read as empty, so a batch is never refused for ever on a
 -- claim whose rows are gone (deleted by hand). An index probe or two per key
 SELECT 'held', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
  WHERE EXISTS (SELECT 1 FROM results r
                 WHERE r.source = k.source AND r.result_key = k.result_key)
@@ -100,7 +103,7 @@ UNION ALL
 -- that stored a version there (any patient's, any status) or withdrawal of one (in the
 -- collected_at column): a kept message is applied as of when it first arrived
 SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.changed_at, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
       SELECT max(greatest(m.received_at, r.cancelled_at)) AS changed_at
@@ -200,7 +203,7 @@ WITH committed_batch AS (
                          value, unit, original_value, original_unit, reference_low,
                          reference_high, abnormal_flag, status, collected_at, reported_at,
                          supersedes_result_id, cancelled_at, laboratory_comment, comparator,
-                         cancelled_by_message, identifier_parts)
+                         cancelled_by_message, identifier_parts, report_field)
     SELECT * FROM unnest($7::result_row[]) WHERE (SELECT count(*) FROM claimed_keys) >= 0
 ), cancelled AS (
     -- a cancellation withdraws the result with every earlier version of it (same patient),

@@ -76,6 +76,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.domain.result_identifiers import (
     MAX_RESULT_IDENTIFIERS,
     ORDER_NUMBER_TYPES,
@@ -230,6 +231,7 @@ def _observation_input(
         collected_at=collected_at,
         time_conflict=conflict,
         reported_at=aware(issued),
+        report_field=ReportField.FHIR_ISSUED,
         unscoped_key=key if untracked else None,
         laboratory_comment=laboratory_comment(obs),
         names=names_of(obs.code),

@@ -28,6 +28,7 @@ from services.lab_ingestion.adapters.hl7_time import key_time, read_ts
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.local_codes import LocalKey, with_local_codes
 from services.lab_ingestion.domain.model import ObservationInput
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.domain.result_status import NO_RESULT
 
 
@@ -66,10 +67,13 @@ def read_observation(
     )
     # the release time: OBR-22 (``order_of``); OBX-19, the analysis time in v2.5 (no field
     # of v2.3 or v2.4), only when OBR-22 is empty. Without an offset, read as OBX-14 is
+    # (which, stored with the result: times of the two order nothing against each other)
     if order.reported_text:
         reported, reported_local = order.reported
+        report_field = ReportField.OBR_22
     else:
         _, (reported, reported_local) = report_time(obx, 19, offset)
+        report_field = ReportField.OBX_19
     order_key = order.key
     untracked = not order_key
     if untracked:  # no order number: the collection time tells one order from the next
@@ -108,6 +112,7 @@ def read_observation(
         reported_at=reported,
         collected_local=local,
         reported_local=reported_local,
+        report_field=report_field,
         unscoped_key=key if untracked else None,
         codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
         legacy_key=legacy,

@@ -30,6 +30,7 @@ from pydantic import (
 
 from services.lab_ingestion.domain.abnormal_flags import published_flag
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.domain.sample_times import MAX_UTC_OFFSET
 from shared.contracts.events.lab import Channel
 
@@ -305,5 +306,6 @@ def _observation(result: ResultIn) -> ObservationInput:
         status=STATUS_CODES[result.status],
         collected_at=result.collected_at,
         reported_at=result.reported_at,
+        report_field=ReportField.JSON_REPORTED_AT,
         laboratory_comment=result.laboratory_comment,
     )

@@ -6,18 +6,25 @@ An interface engine resends a correction under a new message id (HL7 MSH-10, JSO
 ``message_id``), sometimes late, after a newer correction replaced it. Applied, the late copy
 of C 51 made 51 stand again over the newer C 52 (a patient-safety fault), and a copy of the
 standing correction published a second identical one. Only the report time (HL7 OBR-22,
-JSON ``reported_at``: what a result's ``reported_at`` records) tells a copy from a real
-correction: a lab's correction back to an earlier value is reported after the correction it
-replaces. A FHIR version's id is made of its content and ``issued`` time: its copies are
-known as stored (``planning.check_repeated_version``), and this rule is not asked for them.
+else OBX-19, JSON ``reported_at``: what a result's ``reported_at`` records) tells a copy from
+a real correction: a lab's correction back to an earlier value is reported after the
+correction it replaces; compared only with one read from the same field (``report_fields``).
+A FHIR version's id is made of its content and ``issued`` time: its copies are known as
+stored (``planning.check_repeated_version``), and this rule is not asked for them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.records import Content, EarlierResult
+from services.lab_ingestion.domain.report_fields import (
+    ReportField,
+    ordered_together,
+    reported_so,
+)
 
 # the instruction first: MSA-3 shows 80 characters
 RESTATED_VERSION = (
@@ -33,33 +40,55 @@ REPORTED_BEFORE = (
 
 
 def resent_correction(
-    head: EarlierResult, standing: Content | None, content: Content, reported_at: datetime | None
+    head: EarlierResult,
+    standing: Content | None,
+    content: Content,
+    reported_at: datetime | None,
+    field: ReportField | None = None,
 ) -> Rejected | bool:
     """Whether a correction of the patient's chain ``head`` (its content ``standing``, where
     known), from another message than the one that stored ``head``, is a resend (True: a
     duplicate, nothing stored), a correction to apply (False), or cannot be told (refused).
+    ``field``: the field its report time ``reported_at`` was read from (``report_fields``).
 
-    Saying what stands: a resend when both report times are known and it was not reported
-    after the standing result; else stored, as a correction always was (it may change what
-    a result's content leaves out). Otherwise, with both report times known: reported after
+    Report times are compared only when both are known and read from one field (or the
+    standing result's field is not known: stored before migration 0032, compared as then);
+    an analysis time (OBX-19) and a release time (OBR-22) order nothing against each other
+    (fixer 178: a first correction timed by OBX-19 before a final's OBR-22 was refused).
+
+    Saying what stands: a resend when report times compare and it was not reported after
+    the standing result; else stored, as a correction always was (it may change what a
+    result's content leaves out). Otherwise, with report times that compare: reported after
     the standing result, a correction (back to an earlier value, or a new one); reported
-    before it, a late copy when it says what a version replaced since said, else a
-    correction delivered out of order (refused: applied, it would stand over the newer
-    one, and a copy of the newer one would then be taken for a resend, review 176);
+    before it, a late copy when it says what a version replaced since said at that time,
+    else a correction delivered out of order (refused: applied, it would stand over the
+    newer one, and a copy of the newer one would then be taken for a resend, review 176);
     reported at the same time, a new value is applied, and an earlier version's value
     refused (a tie orders nothing: clerical corrections keep OBX-19's analysis time, and
-    minutes are all OBR-22 may tell, review 176). Without both, an earlier version's value
-    is that version's copy when reported when it was, else refused."""
+    minutes are all OBR-22 may tell, review 176). Without such times, a new value is applied,
+    and an earlier version's value is that version's copy when reported when it was, from
+    the same field, else refused. A refusal names the field compared."""
     reported = head.reported_at
     restated = content in head.superseded
-    if reported_at is not None and reported is not None:
-        copy = (content, reported_at) in head.reports
-        return _by_report_times(content == standing, restated, copy, reported_at, reported)
+    copy = reported_at is not None and reported_so(head.reports, content, reported_at, field)
+    compared = ordered_together(field, head.report_field)
+    if reported_at is not None and reported is not None and compared:
+        verdict = _by_report_times(content == standing, restated, copy, reported_at, reported)
+        return _naming(verdict, head.report_field or field)
     if content == standing or not restated:
         return False  # stored, as a correction always was; or a new value
-    if reported_at is not None and (content, reported_at) in head.reports:
+    if copy:
         return True  # that version's copy
-    return Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION)
+    return _naming(Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION), head.report_field)
+
+
+def _naming(verdict: Rejected | bool, field: ReportField | None) -> Rejected | bool:
+    """A refusal naming the report time's field compared, where that is OBX-19 (the reasons
+    name OBR-22, which JSON's and FHIR's words say as their own field)."""
+    if not isinstance(verdict, Rejected) or field is not ReportField.OBX_19:
+        return verdict
+    written = f"({ReportField.OBR_22.value})"
+    return replace(verdict, reason=verdict.reason.replace(written, f"({field.value})"))
 
 
 def _by_report_times(

@@ -32,6 +32,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnVersion,
     result_content,
 )
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.domain.result_status import (
     CANCELLING,
     EMITTED,
@@ -94,6 +95,7 @@ class _Observed(NamedTuple):
     collected_at: datetime | None
     gone: frozenset[Content | None]  # what the patient's withdrawn versions under it said
     reported_at: datetime | None  # when the lab reported it (None: not said)
+    report_field: ReportField | None  # the field ``reported_at`` was read from
 
 
 @dataclass
@@ -155,6 +157,7 @@ class MessageChains:
             key, status, self._head(key, status), analyte,
             None if normalised is None else content_of(normalised, collected_at), collected_at,
             withdrawn_contents(versions, self.subject_id, analyte), observation.reported_at,
+            observation.report_field,
         )  # fmt: skip
 
     def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
@@ -234,7 +237,9 @@ class MessageChains:
         FHIR version's copy is known as stored (``planning.check_repeated_version``)."""
         if self.message.control_id_basis is not None or seen.content is None:
             return False
-        return resent_correction(head, self.said.get(seen.key), seen.content, seen.reported_at)
+        return resent_correction(
+            head, self.said.get(seen.key), seen.content, seen.reported_at, seen.report_field
+        )
 
     def _restates_superseded(self, seen: _Observed) -> bool:
         """A final result saying what an earlier version of its chain said, one a

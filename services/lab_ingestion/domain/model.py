@@ -12,6 +12,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import NamedTuple
 
+from services.lab_ingestion.domain.report_fields import ReportField
 from shared.contracts.events.lab import Analyte, Channel, Comparator
 
 
@@ -119,6 +120,9 @@ class ObservationInput:
     collected_local: datetime | None = None
     # the report time (HL7 OBR-22, else OBX-19) written without a UTC offset, likewise
     reported_local: datetime | None = None
+    # the field the report time is read from: times of two fields order nothing against
+    # each other (``report_fields``; None: not known)
+    report_field: ReportField | None = None
     # HL7 without an order number: the key made of the collection time, before it is made
     # the patient's (``scoped_to_patient``); None for a key of the lab's own
     unscoped_key: str | None = None

@@ -52,6 +52,7 @@ _JSON: Final[Phrases] = (
     ("under the order and test it was stored under", "under the result_id it was stored under"),
     ("with status X, without a value", "with status cancelled, without a value"),
     ("a report time (OBR-22)", "a report time (reported_at)"),
+    ("a report time (OBX-19)", "a report time (reported_at)"),
 )
 
 _IDENTIFIER: Final = "identifier (Observation.identifier)"
@@ -103,6 +104,7 @@ _FHIR: Final[Phrases] = (
     ("under the order and test it was stored under", _STORED_UNDER),
     ("with status X, without a value", "with status cancelled, without a value (no value[x])"),
     ("a report time (OBR-22)", "an issued time (Observation.issued)"),
+    ("a report time (OBX-19)", "an issued time (Observation.issued)"),
     # what a reason speaks of without naming a field: the element that holds it
     ("has no collection time", f"has no collection time {_TIME}"),
     ("collection time is before", f"collection time {_TIME} is before"),

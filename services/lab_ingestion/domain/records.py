@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode
+from services.lab_ingestion.domain.report_fields import Report, ReportField
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class ResultRecord:
     cancelled_by: uuid.UUID | None = None
     # the identifiers its keys are made of (``fhir_cancellations.identifier_parts``)
     identifier_parts: frozenset[str] = frozenset()
+    # the field ``reported_at`` was read from (None: no report time; stored before
+    # migration 0032, not known)
+    report_field: ReportField | None = None
 
 
 class Withdrawal(NamedTuple):
@@ -160,11 +164,14 @@ class EarlierResult(NamedTuple):
     content: Content | None = None  # what it says (None: not read)
     # what the chain's earlier standing versions said (a delayed copy of one is no change)
     superseded: frozenset[Content] = frozenset()
-    # when the lab reported it (HL7 OBR-22, JSON ``reported_at``; None: not said), and what
-    # each of the chain's standing versions said when reported (those with a report time):
-    # a correction resent under a new message id is told so (``correction_resends``)
+    # when the lab reported it (HL7 OBR-22, else OBX-19, JSON ``reported_at``; None: not
+    # said), and what each of the chain's standing versions said when reported, read from
+    # which field (those with a report time): a correction resent under a new message id is
+    # told so (``correction_resends``); the field ``reported_at`` was read from (None: not
+    # known, stored before migration 0032)
     reported_at: datetime | None = None
-    reports: frozenset[tuple[Content, datetime]] = frozenset()
+    reports: frozenset[Report] = frozenset()
+    report_field: ReportField | None = None
 
 
 class WithdrawnVersion(NamedTuple):

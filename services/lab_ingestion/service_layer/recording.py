@@ -27,6 +27,7 @@ from services.lab_ingestion.domain.records import (
     Withdrawal,
     WithdrawnVersion,
 )
+from services.lab_ingestion.domain.report_fields import Report
 from services.lab_ingestion.domain.result_status import (
     EMITTED,
     cancellations_asked,
@@ -177,12 +178,14 @@ def record_result(
         normalised, observation.collected_at, observation.reported_at, previous,
         other_keys=observation.other_keys,
         identifier_parts=observation_parts(observation, message.channel),
+        report_field=observation.report_field if observation.reported_at is not None else None,
     )  # fmt: skip
     context.results.append(record)
     content = content_of(normalised, record.collected_at)
     new_head = EarlierResult(
         result_id, subject_id, normalised.analyte.value, record.collected_at, content,
         _said_before(head, content), record.reported_at, _reported(head, content, record),
+        record.report_field,
     )  # fmt: skip
     if status in EMITTED:
         context.latest[key] = new_head
@@ -224,14 +227,15 @@ def _said_before(head: EarlierResult | None, content: Content) -> frozenset[Cont
 
 def _reported(
     head: EarlierResult | None, content: Content, record: ResultRecord
-) -> frozenset[tuple[Content, datetime]]:
-    """What a chain's versions said when reported, a new head's included (those with a
-    report time: a correction resent under a new message id is told by it)."""
+) -> frozenset[Report]:
+    """What a chain's versions said when reported, read from which field, a new head's
+    included (those with a report time: a correction resent under a new message id is told
+    by it)."""
     reports = set(head.reports) if head is not None else set()
     if head is not None and head.content is not None and head.reported_at is not None:
-        reports.add((head.content, head.reported_at))
+        reports.add((head.content, head.reported_at, head.report_field))
     if record.reported_at is not None:
-        reports.add((content, record.reported_at))
+        reports.add((content, record.reported_at, record.report_field))
     return frozenset(reports)
 
 

@@ -211,7 +211,7 @@ class FakeLabs:
                 lookup.latest[(source, key)] = EarlierResult(
                     head.result_id, head.subject_id, head.result.analyte.value,
                     head.collected_at, content, self._versions(source, key) - {content},
-                    head.reported_at, self._reports(source, key),
+                    head.reported_at, self._reports(source, key), head.report_field,
                 )  # fmt: skip
             changed = self._db.changed_at(source, key) if change_times else None
             if changed is not None:
@@ -247,9 +247,9 @@ class FakeLabs:
 
     def _reports(self, source: str, key: str) -> frozenset[Any]:
         """What every standing final or corrected version under the key says, reported when
-        (those with a report time)."""
+        and read from which field (those with a report time)."""
         return frozenset(
-            (content_of(r.result, r.collected_at), r.reported_at)
+            (content_of(r.result, r.collected_at), r.reported_at, r.report_field)
             for r in self._standing(source, key)
             if r.reported_at is not None
         )

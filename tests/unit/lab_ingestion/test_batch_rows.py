@@ -7,9 +7,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.lab_ingestion.adapters.batch_rows import key_claims, message_row, result_row
-from services.lab_ingestion.adapters.batch_statements import WRITE
+from services.lab_ingestion.adapters.batch_statements import LOOKUP, WRITE
 from services.lab_ingestion.domain.model import NormalisedResult
 from services.lab_ingestion.domain.records import MessageRecord, ResultRecord
+from services.lab_ingestion.domain.report_fields import ReportField
 from shared.contracts.events.lab import Analyte, Comparator
 
 AT = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
@@ -50,8 +51,8 @@ def test_a_results_row_ends_with_whether_the_laboratory_commented() -> None:
         uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
         replace(CRP, laboratory_comment=True), AT, None, None,
     )  # fmt: skip
-    assert result_row(commented, str)[-4] is True
-    assert result_row(written("LIS", "K"), str)[-4] is False
+    assert result_row(commented, str)[-5] is True
+    assert result_row(written("LIS", "K"), str)[-5] is False
     assert "supersedes_result_id, cancelled_at, laboratory_comment, comparator," in " ".join(
         WRITE.split()
     )
@@ -64,8 +65,8 @@ def test_a_results_row_ends_with_the_comparator_of_a_limit() -> None:
         uuid.uuid4(), uuid.uuid4(), "S-1", "LIS", "K", "F",
         replace(CRP, value=5.0, comparator=Comparator.BELOW), AT, None, None,
     )  # fmt: skip
-    assert result_row(limit, str)[-3] == "<"
-    assert result_row(written("LIS", "K"), str)[-3] is None
+    assert result_row(limit, str)[-4] == "<"
+    assert result_row(written("LIS", "K"), str)[-4] is None
 
 
 def test_a_results_row_ends_with_the_message_that_withdrew_it() -> None:
@@ -74,8 +75,8 @@ def test_a_results_row_ends_with_the_message_that_withdrew_it() -> None:
     ends with how many of its results asked to withdraw one."""
     by = uuid.uuid4()
     gone = replace(written("LIS", "K"), cancelled_at=AT, cancelled_by=by)
-    assert result_row(gone, str)[-2] == by
-    assert result_row(written("LIS", "K"), str)[-2] is None
+    assert result_row(gone, str)[-3] == by
+    assert result_row(written("LIS", "K"), str)[-3] is None
     assert "comparator, cancelled_by_message," in " ".join(WRITE.split())
     cancelling = MessageRecord(by, "LIS", "M-1", "mllp", "accepted", "S-1", 0, AT, "d", 2)
     assert message_row(cancelling, str)[-1] == 2
@@ -83,9 +84,20 @@ def test_a_results_row_ends_with_the_message_that_withdrew_it() -> None:
 
 
 def test_a_results_row_ends_with_its_keys_parts_as_stored() -> None:
-    """Migration 0031 added the attribute last (the attributes before it moved one back):
+    """Migration 0031 added the attribute after these (0032 moved them one back):
     the identifiers its keys are made of, each as stored (here: written), sorted."""
     parted = replace(written("LIS", "K"), identifier_parts=frozenset({"ORD7", "A1"}))
-    assert result_row(parted, str)[-1] == ["A1", "ORD7"]
-    assert result_row(written("LIS", "K"), str)[-1] == []
-    assert "cancelled_by_message, identifier_parts)" in " ".join(WRITE.split())
+    assert result_row(parted, str)[-2] == ["A1", "ORD7"]
+    assert result_row(written("LIS", "K"), str)[-2] == []
+    assert "cancelled_by_message, identifier_parts, report_field)" in " ".join(WRITE.split())
+
+
+def test_a_results_row_ends_with_the_field_its_report_time_was_read_from() -> None:
+    """Migration 0032 added the attribute last: the field as its stored text (None without
+    a report time), which the batch read reads back with the chain's head and versions."""
+    analysed = replace(written("LIS", "K"), reported_at=AT, report_field=ReportField.OBX_19)
+    assert result_row(analysed, str)[-1] == "OBX-19"
+    assert type(result_row(analysed, str)[-1]) is str
+    assert result_row(written("LIS", "K"), str)[-1] is None
+    assert "identifier_parts, report_field)" in " ".join(WRITE.split())
+    assert "head.reported_at, head.report_field" in " ".join(LOOKUP.split())

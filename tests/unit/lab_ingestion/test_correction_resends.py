@@ -31,6 +31,7 @@ from services.lab_ingestion.domain.normalise import UnitParameters, normalise
 from services.lab_ingestion.domain.planning import content_of, plan_results
 from services.lab_ingestion.domain.reason_wording import for_fhir, for_json, speaks_hl7
 from services.lab_ingestion.domain.records import EarlierResult
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.test_batch_ingestor import AT, CRP, FakeDatabase, ingestor
@@ -43,13 +44,21 @@ REFUSED = (False, False, RejectionCode.AMBIGUOUS_VERSION)
 Obs = tuple[str, str, int | None]  # status, value (mg/L), minutes after AT it was reported
 
 
-def sent(control_id: str, *observations: Obs, channel: Channel = Channel.MLLP) -> IngestLabMessage:
+def sent(
+    control_id: str,
+    *observations: Obs,
+    channel: Channel = Channel.MLLP,
+    field: ReportField | None = None,
+) -> IngestLabMessage:
+    """``field``: the field each report time was read from (None: not known, as a result
+    stored before migration 0032)."""
     lab = LabMessage(
         channel, "LIS", "HOSP", control_id, "MRN1",
         tuple(
             ObservationInput(
                 "K", CRP, value, ("mg/L",), status=status, collected_at=AT,
                 reported_at=None if minutes is None else AT + timedelta(minutes=minutes),
+                report_field=field,
             )
             for status, value, minutes in observations
         ),
@@ -151,6 +160,33 @@ async def test_results_under_one_key_of_one_message_are_as_before(one_batch: boo
     assert values(db) == [53.0] and published(db) == 4
 
 
+@pytest.mark.parametrize("one_batch", [False, True])
+@pytest.mark.parametrize(
+    ("chain", "correction"),
+    [(ReportField.OBR_22, ReportField.OBX_19), (ReportField.OBX_19, ReportField.OBR_22)],
+)
+async def test_a_correction_timed_by_another_field_is_applied(
+    one_batch: bool, chain: ReportField, correction: ReportField
+) -> None:
+    """Fixer 178: F 50 released at 10:00 (OBR-22), then C 55 from a system that leaves
+    OBR-22 empty, timed by OBX-19's 09:30: an analysis time orders nothing against a release
+    time, and the new value is applied (it was refused as reported before F 50), as is the
+    other way round. Its copy is then a duplicate (same field, same time); C 50 back timed
+    by the final's field at another time than the final's is no copy of F 50: refused."""
+    messages = [
+        sent("1", ("F", "50", 30), field=chain),
+        sent("2", ("C", "55", 0), field=correction),
+    ]
+    messages += [
+        sent("3", ("C", "55", 0), field=correction),
+        sent("4", ("C", "50", 20), field=chain),
+    ]
+    answers, db = await run(messages, one_batch)
+    assert answers == [ACCEPTED, ACCEPTED, DUPLICATE, REFUSED]
+    assert values(db) == [55.0] and published(db) == 2
+    assert [r.report_field for r in db.results] == [chain, correction]
+
+
 def test_a_fhir_version_is_not_asked() -> None:
     """A FHIR version's copy is known by its id (made of its content and issued time): a
     correction restating an earlier version under a new one is applied as before."""
@@ -185,11 +221,15 @@ T = datetime(2026, 11, 20, 9)
 A, B, C = ("a",), ("b",), ("c",)
 
 
-def _head(reported: datetime | None, **reports: datetime) -> EarlierResult:
+def _head(
+    reported: datetime | None, field: ReportField | None = None, **reports: datetime
+) -> EarlierResult:
+    """A chain standing at C (reported at ``reported`` from ``field``), which said A and B
+    before (at ``reports``' times, from the same field)."""
     said = {"a": A, "b": B}
     return EarlierResult(
         uuid.uuid4(), "S-1", "crp", T, C, frozenset({A, B}), reported,
-        frozenset((said[name], at) for name, at in reports.items()),
+        frozenset((said[name], at, field) for name, at in reports.items()), field,
     )  # fmt: skip
 
 
@@ -220,11 +260,79 @@ def _head(reported: datetime | None, **reports: datetime) -> EarlierResult:
 def test_the_rule(
     head: EarlierResult, content: tuple[str], reported: datetime | None, verdict: object
 ) -> None:
+    """Report fields not known (results stored before migration 0032): compared as they are;
+    so too any two of one field (OBR-22 beside OBR-22, OBX-19 beside OBX-19)."""
     got = resent_correction(head, head.content, content, reported)
     if verdict == "refused":
         assert isinstance(got, Rejected) and got.code is RejectionCode.AMBIGUOUS_VERSION
     else:
         assert got is verdict
+    for field in ReportField:  # the head and its versions timed by one field, the message too
+        timed = head._replace(
+            report_field=field, reports=frozenset((c, at, field) for c, at, _ in head.reports)
+        )
+        again = resent_correction(timed, head.content, content, reported, field)
+        assert isinstance(again, Rejected) if verdict == "refused" else again is verdict
+
+
+OBR22, OBX19 = ReportField.OBR_22, ReportField.OBX_19
+
+
+@pytest.mark.parametrize(
+    ("head", "content", "reported", "field", "verdict"),
+    [
+        # fixer 178: times of two fields order nothing: a new value is applied, whenever
+        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), OBX19, False),
+        (_head(T, OBX19), ("d",), T - timedelta(minutes=30), OBR22, False),
+        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), ReportField.JSON_REPORTED_AT, False),
+        # what stands said again is stored, as without report times
+        (_head(T, OBR22), C, T - timedelta(minutes=30), OBX19, False),
+        # an earlier version's value: a duplicate only as that version's exact copy (its
+        # value, time and field), else refused, reported before or after the standing one
+        (_head(T, OBR22, a=T - timedelta(hours=1)), A, T - timedelta(hours=1), OBX19, "refused"),
+        (_head(T, OBR22), A, T + timedelta(hours=1), OBX19, "refused"),
+        (_head(T, OBR22), A, None, OBX19, "refused"),
+        # a chain whose head is timed by another field than the version copied
+        (
+            _head(T, OBR22)._replace(reports=frozenset({(A, T - timedelta(hours=1), OBX19)})),
+            A, T - timedelta(hours=1), OBX19, True,
+        ),
+        # one of the two not known (stored before migration 0032): compared, as before
+        (_head(T), ("d",), T - timedelta(minutes=30), OBX19, "refused"),
+        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), None, "refused"),
+        (_head(T, a=T - timedelta(hours=1)), A, T - timedelta(hours=1), OBX19, True),
+    ],
+)  # fmt: skip
+def test_report_times_of_two_fields_are_not_compared(
+    head: EarlierResult,
+    content: tuple[str],
+    reported: datetime | None,
+    field: ReportField,
+    verdict: object,
+) -> None:
+    got = resent_correction(head, head.content, content, reported, field)
+    if verdict == "refused":
+        assert isinstance(got, Rejected) and got.code is RejectionCode.AMBIGUOUS_VERSION
+    else:
+        assert got is verdict
+
+
+def test_a_refusal_names_the_field_compared() -> None:
+    """OBR-22 (said in JSON's and FHIR's words) unless the standing result's time, and so
+    the time compared, was OBX-19's."""
+    for head, field, named in (
+        (_head(T, OBX19), OBX19, "OBX-19"), (_head(T, OBR22), OBR22, "OBR-22"),
+        (_head(T), None, "OBR-22"), (_head(T), OBX19, "OBX-19"),
+    ):  # fmt: skip
+        before = resent_correction(head, C, ("d",), T - timedelta(minutes=1), field)
+        back = resent_correction(head, C, A, T - timedelta(minutes=1), field)
+        for refused, reason in ((before, REPORTED_BEFORE), (back, RESTATED_VERSION)):
+            assert isinstance(refused, Rejected), (head, field)
+            assert refused.reason == reason.replace("(OBR-22)", f"({named})")
+    across = resent_correction(_head(T, OBX19), C, A, T, OBR22)
+    assert isinstance(across, Rejected) and "(OBX-19) after the standing" in across.reason
+    assert "a report time (reported_at)" in for_json(across.reason)
+    assert not speaks_hl7(for_fhir(across.reason))
 
 
 # --- any chain, then a resend of any of its versions ---------------------------------------

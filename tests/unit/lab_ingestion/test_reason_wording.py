@@ -11,7 +11,7 @@ import io
 import pathlib
 import tokenize
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -29,6 +29,7 @@ from services.lab_ingestion.domain.reason_wording import (
     worded,
 )
 from services.lab_ingestion.domain.records import EarlierResult
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.service_layer import recording, senders
 from shared.contracts.events.lab import Analyte, Channel
 
@@ -70,6 +71,7 @@ def _reasons_a_message_can_get() -> list[str]:
         withdrawn_chains.withdrawn_result().reason,
         correction_resends.RESTATED_VERSION,
         correction_resends.REPORTED_BEFORE,
+        *_resends_timed_by_obx19(),
         recording.REUSED_ID_REASON,
         senders.NO_PATIENT_REASON,
     ]
@@ -84,6 +86,25 @@ def _reasons_a_message_can_get() -> list[str]:
     for status in ("C", "X", "D"):
         for gone in (frozenset(), frozenset({None})):
             reasons.append(withdrawn_chains.nothing_to_change(status, gone).reason)
+    return reasons
+
+
+def _resends_timed_by_obx19() -> list[str]:
+    """The refusals of corrections naming OBX-19, the field their report times were read
+    from (a JSON or FHIR message under a chain an HL7 message timed so gets them)."""
+    standing, older = ("crp", 52.0), ("crp", 50.0)
+    head = HEAD._replace(
+        content=standing, superseded=frozenset({older}), reported_at=AT,
+        report_field=ReportField.OBX_19,
+    )  # fmt: skip
+    reasons = []
+    for content, field in ((older, ReportField.OBX_19), (("crp", 9.0), ReportField.OBX_19),
+                           (older, ReportField.OBR_22)):  # fmt: skip
+        refused = correction_resends.resent_correction(
+            head, standing, content, AT - timedelta(hours=1), field
+        )
+        assert isinstance(refused, Rejected) and "(OBX-19)" in refused.reason, refused
+        reasons.append(refused.reason)
     return reasons
 
 
@@ -193,6 +214,7 @@ def _reason_literals() -> list[tuple[str, str]]:
         for path in sorted((ROOT / layer).glob("*.py"))
         if path.name != "reason_wording.py"  # the phrases themselves
         for literal in _literals(path)
+        if literal not in set(ReportField)  # a report time's field as stored, never a reason
     ]
 
 

@@ -10,7 +10,8 @@ a correction from another message restating its chain is told by report times (r
 a copy of the standing one reported no later than it, or of a superseded version reported
 before it, is a duplicate; anything reported later is applied; a new value reported before
 it, a superseded one reported at the same time, or one report times cannot tell is
-`ambiguous-version`, review 176);
+`ambiguous-version`, review 176; times of two fields, OBR-22 and OBX-19, are not compared,
+as if one were missing, fixer 178);
 a cancellation sent again for a withdrawn chain is a duplicate; an X under a key that never
 held anything is left out; a result key holding another patient's result is never crossed).
 
@@ -45,6 +46,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
     StaleBatch,
 )
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.test_batch_ingestor import (
@@ -64,7 +66,8 @@ WRITTEN = {"4": ("4", "mg/L"), "4.0": ("4.0", "mg/L"), "0.4": ("0.4", "mg/dL"),
 MG_L = {"4": 4.0, "4.0": 4.0, "0.4": 4.0, "12": 12.0, "40": 40.0, "": None}
 
 # status, key, value, collection time ("t0"/"t1", "t0H": with abnormal flag H; "t0@2": reported
-# 2 minutes after AT, the time received)
+# 2 minutes after AT, the time received, by OBR-22; "t0@2x": by OBX-19; "t0@2?": by a field not
+# known, as a result stored before migration 0032)
 Obs = tuple[str, str, str, str]
 Msg = tuple[str, str, tuple[Obs, ...]]  # control id, mrn, observations
 # a batch of messages, a restart, or a race: ("race", this instance's, the other's)
@@ -83,12 +86,20 @@ def command(m: Msg) -> IngestLabMessage:
                 key, CRP, WRITTEN[value][0], (WRITTEN[value][1],) if value else (),
                 status=status, collected_at=TIMES[t[:2]],
                 abnormal_flag=t.partition("@")[0][2:] or None,
-                reported_at=AT + timedelta(minutes=int(t.partition("@")[2])) if "@" in t else None,
+                reported_at=AT + timedelta(minutes=_reported(t)[0]) if "@" in t else None,
+                report_field=_reported(t)[1],
             )
             for status, key, value, t in observations
         ),
     )  # fmt: skip
     return IngestLabMessage(lab, lambda: "", AT)
+
+
+def _reported(t: str) -> tuple[int, ReportField | None]:
+    """A time's report time (minutes after AT) and the field it was read from."""
+    at = t.partition("@")[2]
+    fields = {"x": ReportField.OBX_19, "?": None}
+    return (int(at.rstrip("x?")), fields.get(at[-1:], ReportField.OBR_22)) if at else (0, None)
 
 
 # ---- the reference model ------------------------------------------------------------------
@@ -105,6 +116,7 @@ class MResult:
     supersedes: int | None
     cancelled: bool = False
     reported: int | None = None  # minutes after AT (None: no report time)
+    field: ReportField | None = None  # where the report time was read from (None: not known)
 
 
 def _digested(m: Msg) -> tuple[Any, ...]:
@@ -148,30 +160,36 @@ class Model:
             if r.key == h.key and r.subject == h.subject and r.status in "FC" and not r.cancelled
         }  # fmt: skip
 
-    def _resent_correction(self, head: int, content: Content, reported: int | None) -> bool:
+    def _resent_correction(
+        self, head: int, content: Content, reported: int | None, by: ReportField | None
+    ) -> bool:
         """Whether a correction from another message than its head's restating its chain is
-        a copy (True), a correction (False), or cannot be told (refused)."""
+        a copy (True), a correction (False), or cannot be told (refused). Report times are
+        compared only when read from one field, or one of the fields is not known (fixer
+        178); a copy is one of a version's value, time and field."""
         h = self.results[head]
         restated = content != h.content and content in self._chain(head)
-        if reported is not None and h.reported is not None:
+
+        def one_field(other: ReportField | None) -> bool:
+            return None in (by, other) or by == other
+
+        copy = reported is not None and any(
+            (r.content, r.reported) == (content, reported) and one_field(r.field)
+            for r in self._versions(h)
+        )
+        if reported is not None and h.reported is not None and one_field(h.field):
             if content == h.content:
                 return reported <= h.reported
             if reported > h.reported:
                 return False  # a correction, back or new
-            if (
-                reported < h.reported
-                and restated
-                and any((r.content, r.reported) == (content, reported) for r in self._versions(h))
-            ):
+            if reported < h.reported and restated and copy:
                 return True  # a late copy
             if reported == h.reported and not restated:
                 return False  # a new value at the same time
             raise Rejection(RejectionCode.AMBIGUOUS_VERSION)  # out of order, or a tie
         if content == h.content or not restated:
-            return False
-        if reported is not None and any(
-            (r.content, r.reported) == (content, reported) for r in self._versions(h)
-        ):
+            return False  # stored, as always; or a new value
+        if copy:
             return True
         raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
 
@@ -228,7 +246,7 @@ class Model:
             for status, key, value, t in observations:
                 sample, _, at = t.partition("@")
                 content = (MG_L[value], sample)
-                reported = int(at) if at else None
+                reported, by = _reported(t) if at else (None, None)
                 gone = gone_before[(key, subject)]
                 head = self._standing(key, "FC")
                 if status in CANCELLING and head is None:
@@ -306,12 +324,14 @@ class Model:
                     continue
                 if (  # a correction resent under a new message id (review 171)
                     status == "C" and key not in own and head is not None
-                    and self._resent_correction(head, content, reported)
+                    and self._resent_correction(head, content, reported, by)
                 ):  # fmt: skip
                     left_out += 1
                     continue
                 just_cancelled.discard(key)
-                self.results.append(MResult(subject, key, status, content, head, False, reported))
+                self.results.append(
+                    MResult(subject, key, status, content, head, False, reported, by)
+                )
                 stored += 1
                 if status in "FC":
                     own.add(key)
@@ -403,7 +423,9 @@ observation = st.tuples(
     st.sampled_from(["F", "F", "F", "C", "C", "P", "X", "D", "W"]),
     st.sampled_from(["K1", "K1", "K2"]),
     st.sampled_from(["4", "4", "4.0", "0.4", "12", "40"]),
-    st.sampled_from(["t0", "t0", "t0", "t1", "t0H", "t0@1", "t0@2", "t0@3"]),
+    st.sampled_from(
+        ["t0", "t0", "t0", "t1", "t0H", "t0@1", "t0@2", "t0@3", "t0@1x", "t0@2x", "t0@2?"]
+    ),
     st.booleans(),  # a cancellation: with an empty value (else the value)
 )
 new_message = st.tuples(
@@ -694,6 +716,22 @@ def test_corrections_resent_under_new_ids_are_what_the_reference_model_says() ->
             ("2", "MRN1", (("C", "K1", "40", "t0@3" if times else "t0"),)),
             ("3", "MRN1", (("C", "K1", "12", "t0" + again),)),
             ("4", "MRN1", (("C", "K1", "40", "t0@3" if times else "t0"),)),
+        ]
+        check([[m] for m in chain])
+        check([chain])
+
+
+def test_corrections_timed_by_two_fields_are_what_the_reference_model_says() -> None:
+    """Fixer 178: F timed by OBR-22, then a correction timed by OBX-19 before it (a new
+    value: applied), its copy, a correction back to F's value by OBX-19 (refused: no copy);
+    the other way round; and a chain of one field a result of a field not known joins."""
+    for first, then in (("@3", "@1x"), ("@2x", "@1"), ("@3?", "@1x"), ("@3", "@1?")):
+        chain = [
+            ("0", "MRN1", (("F", "K1", "4", "t0" + first),)),
+            ("1", "MRN1", (("C", "K1", "12", "t0" + then),)),
+            ("2", "MRN1", (("C", "K1", "12", "t0" + then),)),
+            ("3", "MRN1", (("C", "K1", "4", "t0" + then),)),
+            ("4", "MRN1", (("C", "K1", "4", "t0" + first),)),
         ]
         check([[m] for m in chain])
         check([chain])
