@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.topics import LAB_REJECTED
+from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from tests.integration.lab_fixtures import MRN, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab
 
@@ -211,3 +211,88 @@ async def test_a_correction_back_timed_by_another_field_or_precision_is_refused(
     )
     assert [ack[1] for ack in acks] == ["AA", "AA", "AE"] * 2, acks
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0, 52.0]
+
+
+def _analysed(control_id: str, value: str, status: str, analysed: str, order: str) -> str:
+    """A CRP timed by OBX-19 (the analysis time) alone: OBR-22 left empty."""
+    observed = obx("1988-5", value, "mg/L", status=status) + f"|||||20261120{analysed}+0100"
+    return oru(control_id, [observed], order=order)
+
+
+def _timed_both(control_id: str, value: str, status: str, order: str) -> str:
+    """A CRP released at 10:00 (OBR-22), analysed at 09:30 (OBX-19)."""
+    return _reported(_analysed(control_id, value, status, "093000", order), "20261120100000+0100")
+
+
+async def test_a_correction_timed_by_another_field_is_applied(lab: Lab) -> None:
+    """Fixer 178 (review 177): F 50 released at 10:00 (OBR-22, analysed at 09:30), then a
+    first correction C 55 from a system that leaves OBR-22 empty, timed by OBX-19's 09:30
+    or 09:40: refused as reported before the standing result, though an analysis time and
+    a release time order nothing. A new value timed by another field is applied as a
+    correction, and published; so the other way round (a chain timed by OBX-19, a
+    correction by OBR-22). Each result's stored field says where its time came from."""
+    acks = await _send(
+        lab,
+        _timed_both("Y1-1", "50", "F", "ORDY1"),
+        _analysed("Y1-2", "55", "C", "093000", "ORDY1"),
+        _timed_both("Y2-1", "50", "F", "ORDY2"),
+        _analysed("Y2-2", "56", "C", "094000", "ORDY2"),
+        _analysed("Y3-1", "50", "F", "100000", "ORDY3"),
+        _crp("Y3-2", "57", "C", "093000", "ORDY3"),
+    )
+    assert [ack[1] for ack in acks] == ["AA"] * 6, acks
+    assert all("1 result(s) stored" in ack[3] for ack in acks), acks
+    assert sorted(r["value"] for r in await lab.pool.fetch(STANDING)) == [55.0, 56.0, 57.0]
+    assert await lab.pool.fetchval(EMITTED) == 6
+    published = [e.payload for e in await lab.events(LAB_RESULTS, 6)]
+    corrected = [(p["value"], p["status"]) for p in published if p["status"] == "corrected"]
+    assert sorted(corrected) == [(55.0, "corrected"), (56.0, "corrected"), (57.0, "corrected")]
+    fields = await lab.pool.fetch("SELECT value, report_field FROM results ORDER BY value")
+    assert [(r["value"], r["report_field"]) for r in fields] == [
+        (50.0, "OBR-22"), (50.0, "OBR-22"), (50.0, "OBX-19"),
+        (55.0, "OBX-19"), (56.0, "OBX-19"), (57.0, "OBR-22"),
+    ]  # fmt: skip
+
+
+async def test_report_times_of_one_field_still_order_corrections(lab: Lab) -> None:
+    """A chain timed by OBX-19 alone is ordered by it as one timed by OBR-22 is: a late copy
+    of an older correction is a duplicate, a new value analysed before the standing one is
+    refused (the reason names OBX-19, the field compared), a correction back analysed
+    later is applied. Across fields, an earlier version's value is a duplicate only as an
+    exact copy of that version, else refused (F 50 at OBR-22 10:00, C 52 at OBX-19 09:40,
+    then C 50 at OBX-19 09:30)."""
+    acks = await _send(
+        lab,
+        _analysed("Z-1", "50", "F", "093000", "ORDZ"),
+        _analysed("Z-2", "51", "C", "094000", "ORDZ"),
+        _analysed("Z-3", "52", "C", "095000", "ORDZ"),
+        _analysed("Z-2R", "51", "C", "094000", "ORDZ"),
+        _analysed("Z-4", "53", "C", "093500", "ORDZ"),
+        _analysed("Z-5", "51", "C", "100000", "ORDZ"),
+        _timed_both("W-1", "50", "F", "ORDW"),
+        _analysed("W-2", "52", "C", "094000", "ORDW"),
+        _analysed("W-2R", "52", "C", "094000", "ORDW"),
+        _analysed("W-3", "50", "C", "093000", "ORDW"),
+    )
+    assert [ack[1] for ack in acks] == ["AA"] * 4 + ["AE", "AA"] + ["AA"] * 3 + ["AE"], acks
+    assert "duplicate" in acks[3][3] and "duplicate" in acks[8][3], acks
+    assert acks[4][3].startswith(
+        "send the newest version again, or correct with a report time (OBX-19)"
+    )
+    assert acks[9][3].startswith("correct back to an older value with a report time (OBX-19)")
+    assert sorted(r["value"] for r in await lab.pool.fetch(STANDING)) == [51.0, 52.0]
+    assert await lab.pool.fetchval(EMITTED) == 6
+
+
+async def test_results_stored_before_their_report_field_was_kept_compare_as_before(
+    lab: Lab,
+) -> None:
+    """A result stored before migration 0032 (its report field NULL, unknown): its report
+    time is compared with a correction's whatever the correction's field, as it was
+    before (a new value reported before it refused, never applied over it)."""
+    (ack,) = await _send(lab, _timed_both("V-1", "50", "F", "ORDV"))
+    assert ack[1] == "AA", ack
+    await lab.pool.execute("UPDATE results SET report_field = NULL")
+    (ack,) = await _send(lab, _analysed("V-2", "55", "C", "093000", "ORDV"))
+    assert ack[1] == "AE" and ack[3].startswith("send the newest version again"), ack
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [50.0]

@@ -32,6 +32,7 @@ from services.lab_ingestion.domain.records import (
     Sender,
     Withdrawal,
 )
+from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.service_layer.events import recorded_event, rejected_event
 from shared.contracts.envelope import Envelope
 from shared.contracts.events.lab import Analyte, Channel
@@ -497,3 +498,31 @@ async def test_migration_0016_keeps_only_table_codes_as_flags(pool: asyncpg.Pool
     kept = await pool.fetch("SELECT envelope FROM outbox ORDER BY id")
     published = [Envelope.from_bytes(bytes(r["envelope"])).payload["abnormal_flag"] for r in kept]
     assert published == ["h", None, "H", None, " > "]
+
+
+async def test_the_lookup_reads_each_versions_report_field_with_the_chains_head(
+    pool: asyncpg.Pool,
+) -> None:
+    """Migration 0032: the field each version's report time was read from is written with
+    it and read by the one lookup that reads the chain (no query more): on the head, and
+    beside each standing version's report time; NULL (not known) as stored before."""
+    at, later = datetime(2026, 11, 20, 9, tzinfo=UTC), datetime(2026, 11, 20, 10, tzinfo=UTC)
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn, STORED_ID)
+        message, final, corrected, _ = chain_of_versions()
+        final = dataclasses.replace(final, reported_at=later, report_field=ReportField.OBR_22)
+        corrected = dataclasses.replace(corrected, reported_at=at, report_field=ReportField.OBX_19)
+        repository.stage([message], [final, corrected], [], [], NOW)
+        await repository.write([])
+        head = (await repository.lookup([], [], [("LIS^HOSP", "R-1")])).latest[("LIS^HOSP", "R-1")]
+        assert (head.result_id, head.reported_at, head.report_field) == (
+            corrected.result_id, at, ReportField.OBX_19
+        )  # fmt: skip
+        content = content_of(final.result, NOW)
+        assert head.reports == {
+            (content, later, ReportField.OBR_22),
+            (content, at, ReportField.OBX_19),
+        }
+        await conn.execute("UPDATE results SET report_field = NULL")  # as stored before 0032
+        head = (await repository.lookup([], [], [("LIS^HOSP", "R-1")])).latest[("LIS^HOSP", "R-1")]
+    assert head.report_field is None and {r[2] for r in head.reports} == {None}
