@@ -15,6 +15,7 @@ import pytest
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
 from tests.integration.lab_fixtures import MRN, msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab
+from tests.integration.test_review121_fhir_reports import _obs
 
 pytestmark = pytest.mark.integration
 
@@ -296,3 +297,44 @@ async def test_results_stored_before_their_report_field_was_kept_compare_as_befo
     (ack,) = await _send(lab, _analysed("V-2", "55", "C", "093000", "ORDV"))
     assert ack[1] == "AE" and ack[3].startswith("send the newest version again"), ack
     assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [50.0]
+
+
+def _fhir(value: int, status: str, issued: str | None) -> dict[str, Any]:
+    """A FHIR CRP of order O1 with its report time (``issued``) at ``issued`` o'clock."""
+    times = {} if issued is None else {"issued": f"2026-11-20T{issued}:00:00+01:00"}
+    return _obs("O1", value=value, status=status, **times)
+
+
+async def test_a_fhir_correction_issued_before_the_standing_one_is_refused(lab: Lab) -> None:
+    """Review 181: final 50 issued 09:00, corrected 52 issued 11:00, then corrected 51
+    issued 10:00 delivered last (a POST retried after a 503): refused as delivered out of
+    order, never applied over 52; a correction back to 51 issued later is applied, and
+    the refused version sent again is refused again."""
+    for body in (_fhir(50, "final", "09"), _fhir(52, "corrected", "11")):
+        status, answer = await lab.post_fhir("/fhir/Observation", body)
+        assert status == 201, answer
+    status, answer = await lab.post_fhir("/fhir/Observation", _fhir(51, "corrected", "10"))
+    assert status == 422, answer
+    assert "issued" in str(answer) and "ambiguous-version" in str(answer), answer
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
+    status, answer = await lab.post_fhir("/fhir/Observation", _fhir(51, "corrected", "10"))
+    assert status == 422, answer
+    status, answer = await lab.post_fhir("/fhir/Observation", _fhir(51, "corrected", "12"))
+    assert status == 201, answer
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [51.0]
+    assert await lab.pool.fetchval(EMITTED) == 3  # final 50, corrected 52, corrected 51
+
+
+async def test_fhir_versions_not_issued_before_the_standing_one_are_applied(lab: Lab) -> None:
+    """A FHIR version's copy has its id (content and issued): another version is a
+    correction, back to an earlier value too, unless issued before the standing one."""
+    for body in (_fhir(50, "final", None), _fhir(52, "corrected", None)):
+        status, answer = await lab.post_fhir("/fhir/Observation", body)
+        assert status == 201, answer
+    status, answer = await lab.post_fhir("/fhir/Observation", _fhir(50, "corrected", None))
+    assert status == 201, answer
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [50.0]
+    for value in (53, 54):  # issued at the standing version's time: a tie orders nothing
+        status, answer = await lab.post_fhir("/fhir/Observation", _fhir(value, "corrected", "11"))
+        assert status == 201, answer
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [54.0]

@@ -82,6 +82,25 @@ def resent_correction(
     return _naming(Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION), head.report_field)
 
 
+def issued_before(
+    head: EarlierResult, content: Content, reported_at: datetime | None
+) -> Rejected | bool:
+    """Whether a FHIR version of the patient's chain ``head`` that is not stored yet (its
+    copies are known by their version id: content and ``issued``) is refused as issued
+    before the standing result (review 181: corrected 51 issued at 10:00, delivered after
+    corrected 52 issued at 11:00, stood over it). Otherwise it is a correction to apply
+    (False), as every FHIR version was: another version saying what an earlier one said is
+    no copy of it (a copy has that version's id), but a correction back, and a tie orders
+    nothing. Only ``issued`` times compare (a version stored before migration 0032 is
+    compared as such, as ``resent_correction`` does)."""
+    reported = head.reported_at
+    compared = ordered_together(ReportField.FHIR_ISSUED, head.report_field)
+    if reported_at is None or reported is None or not compared or reported_at >= reported:
+        return False
+    reason = RESTATED_VERSION if content in head.superseded else REPORTED_BEFORE
+    return Rejected(RejectionCode.AMBIGUOUS_VERSION, reason)
+
+
 def _naming(verdict: Rejected | bool, field: ReportField | None) -> Rejected | bool:
     """A refusal naming the report time's field compared, where that is OBX-19 (the reasons
     name OBR-22, which JSON's and FHIR's words say as their own field)."""

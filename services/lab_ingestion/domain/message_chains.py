@@ -16,7 +16,7 @@ from services.lab_ingestion.domain.chain_refusals import (
     changed_final,
     nothing_to_apply,
 )
-from services.lab_ingestion.domain.correction_resends import resent_correction
+from services.lab_ingestion.domain.correction_resends import issued_before, resent_correction
 from services.lab_ingestion.domain.fhir_cancellations import cancelled_before_resulting
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -234,9 +234,13 @@ class MessageChains:
         """Whether a correction of another message than its chain's head says again what the
         chain says or said, sent again under a new message id, late or not (True: a
         duplicate), or cannot be told from a correction back (``correction_resends``). A
-        FHIR version's copy is known as stored (``planning.check_repeated_version``)."""
-        if self.message.control_id_basis is not None or seen.content is None:
+        FHIR version's copy is known as stored (``planning.check_repeated_version``); another
+        version is judged as HL7's and JSON's are, by its ``issued`` time (review 181: a
+        correction issued before the standing one, delivered last, stood over it)."""
+        if seen.content is None:
             return False
+        if self.message.control_id_basis is not None:  # a FHIR version
+            return issued_before(head, seen.content, seen.reported_at)
         return resent_correction(
             head, self.said.get(seen.key), seen.content, seen.reported_at, seen.report_field
         )

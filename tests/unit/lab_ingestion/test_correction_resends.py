@@ -18,6 +18,7 @@ from services.lab_ingestion.domain.chain_checks import check_earlier_results
 from services.lab_ingestion.domain.correction_resends import (
     REPORTED_BEFORE,
     RESTATED_VERSION,
+    issued_before,
     resent_correction,
 )
 from services.lab_ingestion.domain.model import (
@@ -365,3 +366,29 @@ def test_a_resend_of_any_earlier_version_never_changes_the_standing_result(
     if with_times or not says_what_stands:
         assert published(after) == published(before), (chain, copied)
         assert answers[-1] in (DUPLICATE, REFUSED)
+
+
+@given(
+    st.integers(-3, 3),
+    st.booleans(),
+    st.sampled_from([ReportField.FHIR_ISSUED, None, ReportField.OBR_22]),
+    st.booleans(),
+)
+def test_a_fhir_version_is_refused_only_when_issued_before_the_standing_one(
+    hours: int, restated: bool, field: ReportField | None, timed: bool
+) -> None:
+    """Review 181: a FHIR version not stored yet is applied unless its ``issued`` time is
+    before the standing version's (of the same field, or one stored before 0032)."""
+    old, new = ("old",), ("new",)
+    head = EarlierResult(
+        uuid.uuid4(), "S-1", "crp", AT, ("standing",), frozenset({old}),
+        AT, frozenset(), field,
+    )  # fmt: skip
+    issued = AT + timedelta(hours=hours) if timed else None
+    verdict = issued_before(head, old if restated else new, issued)
+    if hours < 0 and timed and field is not ReportField.OBR_22:
+        assert isinstance(verdict, Rejected)
+        assert verdict.code is RejectionCode.AMBIGUOUS_VERSION
+        assert verdict.reason == (RESTATED_VERSION if restated else REPORTED_BEFORE)
+    else:
+        assert verdict is False
