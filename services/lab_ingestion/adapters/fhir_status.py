@@ -1,8 +1,9 @@
 """A FHIR R4 Observation's status as HL7 OBX-11 writes it, and whether an Observation would
 become a trial result (one that would not is ignored, as an HL7 message's other
 observations are). A trial analyte in a component (a CBC panel's neutrophil count) makes
-the Observation one too: it is refused (``fhir_unread``), never ignored as another test's. So
-is a trial analyte's LOINC code under a coding system that is not LOINC's (a misspelt
+the Observation one too, its code recognised as ``Observation.code`` is (review 180: a
+misspelt LOINC system, or a CRP's name under an unlisted code, left it ignored): it is
+refused (``fhir_unread``), never ignored as another test's. So is a trial analyte's LOINC code under a coding system that is not LOINC's (a misspelt
 ``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121);
 an Observation contained in it that would be a trial result (a panel's member carried in
 ``contained``, whatever the panel's own status: the member has its own; review 157); and an
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.domainresource import DomainResource
-from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.observation import Observation, ObservationComponent
 
 from services.lab_ingestion.adapters.fhir_values import observation_value
 from services.lab_ingestion.domain.analyte_codes import identify_analyte, trial_code_elsewhere
 from services.lab_ingestion.domain.analyte_names import unlisted_analyte
 from services.lab_ingestion.domain.model import Coding
 from services.lab_ingestion.domain.result_status import NO_RESULT
+
+Held = Observation | ObservationComponent  # what holds a value[x] beside its code
 
 STATUS_CODES: dict[str, str] = {
     "final": "F",
@@ -49,11 +52,8 @@ def _holds_trial_result(observation: Observation) -> bool:
         return True
     if STATUS_CODES.get(observation.status or "") in NO_RESULT:
         return False
-    return (
-        names_a_trial_analyte(observation.code)
-        or bool(trial_components(observation))
-        or trial_code_elsewhere(_codings(observation.code)) is not None
-        or _named_unlisted(observation)
+    return _names_trial_result(observation.code, observation, observation.status) or bool(
+        trial_components(observation)
     )
 
 
@@ -78,14 +78,19 @@ def trial_contained(resource: DomainResource) -> str | None:
     return None
 
 
-def _named_unlisted(observation: Observation) -> bool:
-    """Whether the Observation is named as a trial analyte, coded as none, and holds a
-    measurement (``unlisted_analyte``): it is refused, never ignored."""
-    assert observation.code is not None
-    status = STATUS_CODES.get(observation.status or "", observation.status or "")
-    codes, names = _codings(observation.code), names_of(observation.code)
-    value = observation_value(observation)[0]
-    return unlisted_analyte(codes, names, value, "", status) is not None
+def _names_trial_result(concept: CodeableConcept, holder: Held, status: str | None) -> bool:
+    """Whether a code (``Observation.code``, a component's) names a trial analyte: by a
+    code the trial lists (``identify_analyte``), by a trial analyte's LOINC code under
+    another coding system (``trial_code_elsewhere``), or by its name under a code the trial
+    does not list while ``holder`` (the Observation, the component) holds a measurement
+    (``unlisted_analyte``; ``status``: the Observation's). A component is recognised as
+    ``Observation.code`` is (review 180: a misspelt system or a name there was ignored)."""
+    codes = _codings(concept)
+    if identify_analyte(codes) is not None or trial_code_elsewhere(codes) is not None:
+        return True
+    read = STATUS_CODES.get(status or "", status or "")
+    value = observation_value(holder)[0]
+    return unlisted_analyte(codes, names_of(concept), value, "", read) is not None
 
 
 def names_of(concept: CodeableConcept) -> tuple[str, ...]:
@@ -95,16 +100,14 @@ def names_of(concept: CodeableConcept) -> tuple[str, ...]:
 
 
 def trial_components(observation: Observation) -> list[int]:
-    """The indices of the components whose code names a trial analyte."""
+    """The indices of the components whose code names a trial analyte, recognised as
+    ``Observation.code`` is (``_names_trial_result``)."""
     return [
         index
         for index, component in enumerate(observation.component or [])
-        if component.code is not None and names_a_trial_analyte(component.code)
+        if component.code is not None
+        and _names_trial_result(component.code, component, observation.status)
     ]
-
-
-def names_a_trial_analyte(concept: CodeableConcept) -> bool:
-    return identify_analyte(_codings(concept)) is not None
 
 
 def _codings(concept: CodeableConcept) -> list[Coding]:

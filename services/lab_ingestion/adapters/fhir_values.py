@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fhir.resources.R4B.observation import Observation, ObservationReferenceRange
+from fhir.resources.R4B.observation import (
+    Observation,
+    ObservationComponent,
+    ObservationReferenceRange,
+)
 from fhir.resources.R4B.quantity import Quantity
 
 from services.lab_ingestion.domain.abnormal_flags import is_off_scale
@@ -13,8 +17,11 @@ from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
 
 
-def observation_value(obs: Observation) -> tuple[str, tuple[str, ...]]:
-    """The value as text and its unit's spellings; "" for a value of no single number
+def observation_value(
+    obs: Observation | ObservationComponent,
+) -> tuple[str, tuple[str, ...]]:
+    """The value as text and its unit's spellings (of an Observation, or of a component:
+    whether it holds a measurement); "" for a value of no single number
     (``value_not_a_number`` tells it) and for none."""
     if obs.valueQuantity is not None:
         quantity = obs.valueQuantity
