@@ -18,7 +18,10 @@
   times). Where the report places it, a date the Observation or its Specimen gives must agree
   with the report (lie in its ``effectivePeriod``); a report dated without a time places
   nothing, as a Specimen so dated does; two reports listing it at different times refuse it
-  (review 131).
+  (review 131);
+- a Period that ends before it starts (FHIR invariant per-1: ``effectivePeriod``, a
+  report's, a Specimen's ``collectedPeriod``) places nothing: which end is wrong cannot be
+  told, and it is refused (``implausible-time``; review 180: it was read by its start).
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.specimen import Specimen
 
+from services.lab_ingestion.adapters.fhir_outcome import input_error
 from services.lab_ingestion.domain.collection_times import (
     DATE_DIGITS,
     WrittenTime,
     agree,
     within,
 )
+from services.lab_ingestion.domain.model import RejectionCode
 
 SECOND_DIGITS = 14  # YYYYMMDDhhmmss
 MICROSECOND_DIGITS = 20
@@ -51,6 +57,11 @@ REPORT_CONFLICT = (
 REPORTS_CONFLICT = (
     "the DiagnosticReports listing this Observation (their result[]) give different "
     "collection times (DiagnosticReport.effective[x]): which is right cannot be told"
+)
+
+REVERSED_PERIOD = (
+    "per-1: the period ends before it starts (its end is before its start, to the precision "
+    "written): when the sample was collected cannot be told"
 )
 
 Specimens = Mapping[str, object]  # a reference to a Specimen entry -> its collection time
@@ -102,6 +113,19 @@ def collection_time(
     if any(w is not None and not within(w, start, end) for w in (first, second)):
         return aware(report.start), REPORT_CONFLICT
     return aware(report.start), None
+
+
+def refuse_reversed(period: Period | None, where: str) -> None:
+    """Raise ``FhirInputError`` for a Period whose end is before its start, each to the
+    precision written (a date end on the start's day is not before it; FHIR invariant
+    per-1). ``where``: the Period's path."""
+    if period is None:
+        return
+    start, end = _written(period.start), _written(period.end)
+    if start is not None and end is not None and not within(start, None, end):
+        raise input_error(
+            "invariant", REVERSED_PERIOD, where, RejectionCode.IMPLAUSIBLE_TIME
+        )
 
 
 def aware(value: object) -> datetime | None:

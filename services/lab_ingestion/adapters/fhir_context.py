@@ -43,7 +43,12 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.specimen import Specimen
 
-from services.lab_ingestion.adapters.fhir_collection import NO_REPORT, ReportTimes, specimen_time
+from services.lab_ingestion.adapters.fhir_collection import (
+    NO_REPORT,
+    ReportTimes,
+    refuse_reversed,
+    specimen_time,
+)
 from services.lab_ingestion.adapters.fhir_outcome import input_error, validate_resource
 from services.lab_ingestion.adapters.fhir_patient import (
     BundlePatients,
@@ -150,11 +155,16 @@ class BundleContext:
         names = _names(kind, entry)
         if kind == "Specimen":
             screen_specimen_times(resource, where)
-            time = specimen_time(validate_resource(Specimen, resource, where))
+            specimen = validate_resource(Specimen, resource, where)
+            collection = specimen.collection
+            period = collection.collectedPeriod if collection is not None else None
+            refuse_reversed(period, f"{where}.collection.collectedPeriod")
+            time = specimen_time(specimen)
             self.specimens.update(dict.fromkeys(names, time))
         elif kind == "DiagnosticReport":
             screen_report_times(resource, where)
             report = validate_resource(DiagnosticReport, resource, where)
+            refuse_reversed(report.effectivePeriod, f"{where}.effectivePeriod")
             listed = {ref.reference for ref in report.result or [] if ref.reference}
             if report.status in VOIDING_STATUSES:
                 self.voided.update(listed)

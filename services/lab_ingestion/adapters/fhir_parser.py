@@ -27,6 +27,7 @@ from services.lab_ingestion.adapters.fhir_collection import (
     Specimens,
     aware,
     collection_time,
+    refuse_reversed,
 )
 from services.lab_ingestion.adapters.fhir_conditional import UnresolvableReference
 from services.lab_ingestion.adapters.fhir_identity import version_basis
@@ -177,6 +178,7 @@ def _map_message(
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
     refuse_unread_observation(obs, where)
+    refuse_reversed(obs.effectivePeriod, f"{where}.effectivePeriod")
     keys, untracked = _result_key(obs, where, times)
     key = keys.key
     candidates = subject_identifiers(obs, patients)
