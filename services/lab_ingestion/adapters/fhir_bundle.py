@@ -48,6 +48,7 @@ from services.lab_ingestion.adapters.fhir_patient_numbers import (
 from services.lab_ingestion.adapters.fhir_screening import (
     refuse_focus,
     refuse_test_data,
+    screen_decimals,
     screen_times,
 )
 from services.lab_ingestion.adapters.fhir_status import of_a_trial_analyte
@@ -148,6 +149,7 @@ def parse_bundle(
             _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
             screen_times(resource, where)
             observation = validate_resource(Observation, resource, where)
+            screen_decimals(resource, where)
             observations.append((index, observation, entry, where))
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)

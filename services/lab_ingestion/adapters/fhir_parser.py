@@ -49,6 +49,7 @@ from services.lab_ingestion.adapters.fhir_patient_numbers import (
 from services.lab_ingestion.adapters.fhir_screening import (
     refuse_focus,
     refuse_test_data,
+    screen_decimals,
     screen_times,
 )
 from services.lab_ingestion.adapters.fhir_status import (
@@ -113,6 +114,7 @@ def parse_observation(
     refuse_too_many(resource, "Observation")
     screen_times(resource, "Observation")
     observation = validate_resource(Observation, resource, "Observation")
+    screen_decimals(resource, "Observation")
     if of_a_trial_analyte(observation):  # one of another test is answered as ignored
         refuse_focus(resource, "Observation")
     return observation_message(

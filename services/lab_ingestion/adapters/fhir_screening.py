@@ -9,7 +9,10 @@ sent (the models would hide some of it: they read a number as a time):
   someone else than its subject (a donor, a relative, a fetus, a specimen), never the
   subject's own (one of no trial analyte is ignored, focus or not);
 - a time the service reads written as a JSON number: FHIR writes ``dateTime`` and
-  ``instant`` as strings, and a number would be guessed into Unix seconds or milliseconds.
+  ``instant`` as strings, and a number would be guessed into Unix seconds or milliseconds;
+- a decimal the service reads written as a JSON string (``"value": "15"``): FHIR JSON
+  writes decimals as numbers, and the models read ``"15"`` as 15 and ``"1e1"`` as 10
+  (review 180).
 
 Diagnostics never echo submitted values.
 """
@@ -33,6 +36,7 @@ FOCUS_TEXT = (
     "relative, a specimen); only a subject's own result is stored"
 )
 TIME_TEXT = "a FHIR date and time is a JSON string; a number is not read as a time"
+DECIMAL_TEXT = "a FHIR decimal is a JSON number; a string is not read as a number"
 # the times an Observation is read by (``fhir_collection.collection_time``, ``issued``)
 _TIMES = ("effectiveDateTime", "effectiveInstant", "issued")
 
@@ -93,6 +97,23 @@ def screen_times(resource: object, where: str) -> None:
     for path, value in times:
         if value is not None and not isinstance(value, str):
             raise input_error("structure", TIME_TEXT, f"{where}.{path}")
+
+
+def screen_decimals(resource: object, where: str) -> None:
+    """Raise ``FhirInputError`` for a decimal an Observation is read by (``valueQuantity``'s
+    value, a reference range's ``low`` and ``high`` values) written as a JSON string.
+    Invalid FHIR, checked on every Observation once validated (validation tells a string
+    that is no number); a component's values are not read (a trial one is refused)."""
+    if not isinstance(resource, dict):
+        return
+    quantities = [("valueQuantity", resource.get("valueQuantity"))]
+    ranges = resource.get("referenceRange")
+    for index, ref in enumerate(ranges if isinstance(ranges, list) else []):
+        if isinstance(ref, dict):
+            quantities += [(f"referenceRange[{index}].{b}", ref.get(b)) for b in ("low", "high")]
+    for path, quantity in quantities:
+        if isinstance(quantity, dict) and isinstance(quantity.get("value"), str):
+            raise input_error("structure", DECIMAL_TEXT, f"{where}.{path}.value")
 
 
 def screen_specimen_times(resource: object, where: str) -> None:
