@@ -13,6 +13,7 @@ from fhir.resources.R4B.observation import (
 from fhir.resources.R4B.quantity import Quantity
 
 from services.lab_ingestion.domain.abnormal_flags import is_off_scale
+from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
 
@@ -121,17 +122,26 @@ def reference_range(obs: Observation) -> str | None:
 def _range_unit(ref: ObservationReferenceRange) -> str | None:
     """`` unit`` as written after a range's numbers, "" for none, None when its bounds
     disagree (two units, or a unit on one bound only) or a code and display do (``10*9/L``
-    shown as ``%``, a unit this service does not list: the range is not read in either)."""
+    shown as ``%``, a unit this service does not list: the range is not read in either).
+    One unit spelt two ways (``10*9/L`` shown as ``10*3/uL``) is that unit."""
     bounds = [q for q in (ref.low, ref.high) if q is not None]
     if len({bool(_units(q)) for q in bounds}) > 1:
         return None
     written = sorted({u for q in bounds for u in _units(q)})
-    known = {ucum for u in written if (ucum := recognise_unit(u)) is not None}
+    known = sorted({ucum for u in written if (ucum := recognise_unit(u)) is not None})
     unlisted = [u for u in written if recognise_unit(u) is None and names_a_unit(u)]
-    if len(known) > 1 or (known and unlisted):  # 10*9/L shown as %: which one, cannot be told
+    if not _one_unit(known) or (known and unlisted):  # 10*9/L shown as %: which, cannot be told
         return None
     # an unknown unit is kept too: the range is then dropped, never read in the value's unit
-    return f" {known.pop()}" if known else (f" {written[0]}" if written else "")
+    return f" {known[0]}" if known else (f" {written[0]}" if written else "")
+
+
+def _one_unit(known: list[str]) -> bool:
+    """Whether listed units are one unit, spelt one way or several (``10*9/L`` and
+    ``10*3/uL``: the same factor and dimension), as a value's code and unit are compared
+    (review 180: a range so written was dropped while its value was read)."""
+    factors = {unit_factor(standard_form(unit)) for unit in known}
+    return len(known) <= 1 or (len(factors) == 1 and None not in factors)
 
 
 REFERENCE_RANGE_MEANINGS = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
