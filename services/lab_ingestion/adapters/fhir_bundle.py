@@ -38,7 +38,11 @@ from services.lab_ingestion.adapters.fhir_outcome import (
     input_error,
     validate_resource,
 )
-from services.lab_ingestion.adapters.fhir_parser import Identify, observation_message
+from services.lab_ingestion.adapters.fhir_parser import (
+    Identify,
+    observation_message,
+    validated_observation,
+)
 from services.lab_ingestion.adapters.fhir_patient import BundlePatients
 from services.lab_ingestion.adapters.fhir_patient_numbers import (
     NO_PATIENT,
@@ -48,8 +52,6 @@ from services.lab_ingestion.adapters.fhir_patient_numbers import (
 from services.lab_ingestion.adapters.fhir_screening import (
     refuse_focus,
     refuse_test_data,
-    screen_decimals,
-    screen_times,
 )
 from services.lab_ingestion.adapters.fhir_status import of_a_trial_analyte
 from services.lab_ingestion.adapters.fhir_unread import (
@@ -147,9 +149,7 @@ def parse_bundle(
                 parsed[index] = BundleEntry(index)
                 continue
             _check_create(entry.get("request"), f"Bundle.entry[{index}].request")
-            screen_times(resource, where)
-            observation = validate_resource(Observation, resource, where)
-            screen_decimals(resource, where)
+            observation = validated_observation(resource, where)
             observations.append((index, observation, entry, where))
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)

@@ -123,9 +123,7 @@ def refuse_reversed(period: Period | None, where: str) -> None:
         return
     start, end = _written(period.start), _written(period.end)
     if start is not None and end is not None and not within(start, None, end):
-        raise input_error(
-            "invariant", REVERSED_PERIOD, where, RejectionCode.IMPLAUSIBLE_TIME
-        )
+        raise input_error("invariant", REVERSED_PERIOD, where, RejectionCode.IMPLAUSIBLE_TIME)
 
 
 def aware(value: object) -> datetime | None:

@@ -112,15 +112,21 @@ def parse_observation(
     sender whose configuration applies (``LabMessage.configured_as``)."""
     refuse_test_data(resource, "Observation", processing_id)
     refuse_too_many(resource, "Observation")
-    screen_times(resource, "Observation")
-    observation = validate_resource(Observation, resource, "Observation")
-    screen_decimals(resource, "Observation")
+    observation = validated_observation(resource, "Observation")
     if of_a_trial_analyte(observation):  # one of another test is answered as ignored
         refuse_focus(resource, "Observation")
     return observation_message(
         observation, "Observation", None, source_application, source_facility,
         identify=identify, configured_as=configured_as,
     )  # fmt: skip
+
+
+def validated_observation(resource: object, where: str) -> Observation:
+    """``resource`` as an Observation, refusing what its model hides (``fhir_screening``)."""
+    screen_times(resource, where)
+    observation = validate_resource(Observation, resource, where)
+    screen_decimals(resource, where)
+    return observation
 
 
 def observation_message(

@@ -3,8 +3,9 @@ become a trial result (one that would not is ignored, as an HL7 message's other
 observations are). A trial analyte in a component (a CBC panel's neutrophil count) makes
 the Observation one too, its code recognised as ``Observation.code`` is (review 180: a
 misspelt LOINC system, or a CRP's name under an unlisted code, left it ignored): it is
-refused (``fhir_unread``), never ignored as another test's. So is a trial analyte's LOINC code under a coding system that is not LOINC's (a misspelt
-``https://loinc.org``: ``trial_code_elsewhere``), refused as no trial result (review 121);
+refused (``fhir_unread``), never ignored as another test's. So is a trial analyte's LOINC
+code under a coding system that is not LOINC's (a misspelt ``https://loinc.org``:
+``trial_code_elsewhere``), refused as no trial result (review 121);
 an Observation contained in it that would be a trial result (a panel's member carried in
 ``contained``, whatever the panel's own status: the member has its own; review 157); and an
 Observation named as a trial analyte (``CRP``) under a code the trial does not list, holding

@@ -44,9 +44,9 @@ def in_period(end: str, start: str = START) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "end",
     ["2026-11-19T08:10:00+01:00", "2026-11-20T07:59:59+01:00", "2026-11-19",
-     "2026-11-20T06:30:00+00:00"],  # fmt: skip
+     "2026-11-20T06:30:00+00:00"],
     ids=["a-day-before", "a-second-before", "the-day-before", "before-in-another-offset"],
-)
+)  # fmt: skip
 def test_a_period_ending_before_it_starts_is_refused(end: str) -> None:
     with pytest.raises(FhirInputError) as refused:
         parse(in_period(end))
