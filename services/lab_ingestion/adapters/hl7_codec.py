@@ -296,7 +296,10 @@ def _read_number(
         numbers.append(value)
         if not value.isascii():  # also as the message id reads it: one byte a character
             numbers.append(field_value(pid, field, repeat))
-    kind = patient_number_type(field_value(pid, field, repeat, 5, hex_text=True, strict=True))
+    # its type too (CX-5, an ID): ``MR&NN`` read as MR chose which number is the patient's
+    kind = patient_number_type(
+        field_value(pid, field, repeat, 5, hex_text=True, strict=True, single=True)
+    )
     if kind is None:
         return
     authority = field_value(pid, field, repeat, 4, hex_text=True, strict=True)

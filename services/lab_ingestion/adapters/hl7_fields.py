@@ -93,15 +93,8 @@ def refuse_nested(segment: hl7.Segment, field: int, components: tuple[int, ...])
     """Raise NestedValue when one of ``components`` (1-based) of any repetition of the
     field is written with sub-components (an unescaped ``&``, even a trailing empty part):
     checked before the field is read at all, whatever it then names."""
-    for node in segment[field] if field < len(segment) else ():
-        if isinstance(node, str):
-            continue
-        if any(
-            not isinstance(node[c - 1], str) and len(node[c - 1]) > 1
-            for c in components
-            if c <= len(node)
-        ):
-            raise NestedValue(_nested(segment, field))
+    if has_subcomponents(segment, field, components):
+        raise NestedValue(_nested(segment, field))
 
 
 def _nested(segment: hl7.Segment, field: int) -> str:
@@ -188,11 +181,19 @@ def whole_value(
     return text if ("^" in text or "&" in text) else None
 
 
-def has_subcomponents(segment: hl7.Segment, field: int) -> bool:
-    """Whether a component of the field's first repetition holds sub-components."""
-    if field >= len(segment) or not len(segment[field]):
-        return False
-    node = segment[field][0]
-    return not isinstance(node, str) and any(
-        not isinstance(value, str) and sum(1 for s in value if s) > 1 for value in node
-    )
+def has_subcomponents(
+    segment: hl7.Segment, field: int, components: tuple[int, ...] | None = None
+) -> bool:
+    """Whether a component (one of ``components``, 1-based; None: any) of any repetition of
+    the field is written with sub-components: an unescaped ``&``, even with nothing on one
+    side of it (``&lt;``, ``^&0.5``, ``5&``), where its first part alone reads as something
+    else (``&lt;^50`` as 50, ``&lt;0.5`` as empty: review 179)."""
+    for node in segment[field] if field < len(segment) else ():
+        if isinstance(node, str):
+            continue
+        for component, value in enumerate(node, start=1):
+            if components is not None and component not in components:
+                continue
+            if not isinstance(value, str) and len(value) > 1:
+                return True
+    return False

@@ -10,10 +10,16 @@ import hl7
 
 from services.lab_ingestion.adapters.hl7_collection import collection_time
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
-from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
+from services.lab_ingestion.adapters.hl7_fields import (
+    field_value,
+    has_subcomponents,
+    later_repetitions,
+    repeats,
+)
 from services.lab_ingestion.adapters.hl7_obx import (
     codes_of,
     codes_repeat_or_nest,
+    flag_refusal,
     flags_of,
     key_code,
     names_of,
@@ -22,6 +28,7 @@ from services.lab_ingestion.adapters.hl7_obx import (
     unit_split,
     units_of,
     value_of,
+    value_refusal,
 )
 from services.lab_ingestion.adapters.hl7_order import Order, report_time
 from services.lab_ingestion.adapters.hl7_time import key_time, read_ts
@@ -33,8 +40,10 @@ from services.lab_ingestion.domain.result_status import NO_RESULT
 
 
 def _holds_no_result(obx: hl7.Segment) -> bool:
-    """Whether OBX-11 says the observation holds no result (``NO_RESULT``)."""
-    return field_value(obx, 11).strip().upper() in NO_RESULT
+    """Whether OBX-11 says the observation holds no result (``NO_RESULT``); never one written
+    with sub-components (``I&F``, read as I: a trial result's is refused as malformed when
+    read as one value, rather than left out as pending by its first part; review 179)."""
+    return field_value(obx, 11).strip().upper() in NO_RESULT and not has_subcomponents(obx, 11)
 
 
 def read_observation(
@@ -105,6 +114,8 @@ def read_observation(
         range_before=range_before,
         abnormal_flag=field_value(obx, 8, strict=trial) or None,
         flags=flags_of(obx, strict=trial),
+        flag_refusal=flag_refusal(obx) if trial else None,
+        not_a_number=value_refusal(obx, value_type) if trial else None,
         value_type=value_type,
         # empty stays empty: the service rejects an unknown status
         status=field_value(obx, 11, strict=trial, single=trial),

@@ -50,6 +50,37 @@ def flags_of(obx: hl7.Segment, *, strict: bool = False) -> tuple[str, ...]:
     return tuple(field_value(obx, 8, r, strict=strict) for r in range(1, _repetitions(obx, 8) + 1))
 
 
+# what a trial result's field written with sub-components is told (review 179)
+_NESTED = "written with sub-components (an unescaped '&'): write '&' as \\T\\"
+
+
+def flag_refusal(obx: hl7.Segment) -> str | None:
+    """Why a trial result's abnormal flags cannot be read (None: they can): the code of an
+    OBX-8 repetition (its first component, the one read) written with sub-components,
+    even with nothing on one side of the ``&``: ``&lt;`` (an XML entity a converter left)
+    read as its first part was no flag, and a value below the scale was stored as measured
+    (review 179). Which flag was meant cannot be told: the result is refused."""
+    if has_subcomponents(obx, 8, (1,)):
+        return "its abnormal flag (OBX-8) is " + _NESTED
+    return None
+
+
+def value_refusal(obx: hl7.Segment, value_type: str) -> str | None:
+    """Why a trial result's OBX-5 holds no one number (``ObservationInput.not_a_number``: the
+    result is refused with it, never read as empty or by a part; None: its text is read):
+    a component of any repetition written with sub-components, even with nothing on one
+    side of the ``&`` (an SN ``&lt;^50`` was read as 50 without its comparator, ``&lt;0.5``
+    as empty and left out as not obtained; review 179); an SN whose first number (SN.2) is
+    empty beside a separator or second number (``^^-^0.5`` was refused as negative)."""
+    if has_subcomponents(obx, 5):
+        return _NESTED
+    if value_type == "SN":
+        _, number, separator, second = (field_value(obx, 5, 1, c) for c in range(1, 5))
+        if not number and (separator or second):
+            return "an SN without its first number (SN.2) before its separator or second number"
+    return None
+
+
 def units_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str, ...]:
     """OBX-6's components (identifier, text, coding system, and the alternate ones) that
     are not empty, of every repetition: OBX-6 does not repeat, and another unit there is
@@ -117,7 +148,12 @@ def ranges_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str | None, str
     rejoin needs, and only to tell whether it starts with an exponent: the range is then
     read whole, strictly. A second component the range is not joined with is never read
     strictly (``0-10^\\Zab\\`` is the range 0-10 it always was, and so is
-    ``0 - 10^\\Zab\\``: no exponent there)."""
+    ``0 - 10^\\Zab\\``: no exponent there). A trial result's OBX-7 written with
+    sub-components, in any component or repetition (``<41 U/L (M) & <33 U/L (F)``: read as
+    its first part, the men's limit graded every patient; review 179), is no range: dropped,
+    as a text listing several ranges is."""
+    if trial and has_subcomponents(obx, 7):
+        return None, None  # dropped, as a text listing several ranges is (review 179)
     first = field_value(obx, 7, hex_text=True, strict=trial)
     before = None
     if (
@@ -234,11 +270,21 @@ def _structured_numeric(obx: hl7.Segment, *, trial: bool) -> str:
     whole = whole_value(obx, 5, strict=trial, highlight_as_nothing=trial)
     if whole is None:  # one value alone (``12.5``): read as NM's
         return comparator
-    if has_subcomponents(obx, 5) or (trial and comparator not in SN_COMPARATORS):
-        return whole  # ``^9&5``, ``12^5``
+    nested = has_subcomponents(obx, 5) if trial else _parts_nested(obx)
+    if nested or (trial and comparator not in SN_COMPARATORS):
+        return whole  # ``^9&5``, ``&lt;^50``, ``12^5`` (refused: ``value_refusal``)
     if separator or second:
         joined = f"{comparator}{number}{separator}{second}"
         if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1
             return "^".join((comparator, number, separator, second))
         return joined
     return number if comparator == "=" and number else f"{comparator}{number}"
+
+
+def _parts_nested(obx: hl7.Segment) -> bool:
+    """Whether a component of another test's OBX-5 holds two sub-components that are not
+    empty (``^9&5``): read so since before review 179, for its digest's sake."""
+    node = obx[5][0] if len(obx) > 5 and len(obx[5]) else ""
+    return not isinstance(node, str) and any(
+        not isinstance(value, str) and sum(1 for s in value if s) > 1 for value in node
+    )

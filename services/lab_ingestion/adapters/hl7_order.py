@@ -86,10 +86,12 @@ def _order_number(segments: tuple[hl7.Segment, ...], *, strict: bool) -> str:
 
 def report_time(segment: hl7.Segment, field: int, offset: str) -> tuple[str, Time]:
     """A report time (OBR-22, OBX-19) as written and as read (``read_ts``); one holding an
-    escape the strict reading refuses (``\\Q\\``) is written but no time: never read
-    through the dropped escape as another time, and never refusing the result."""
+    escape the strict reading refuses (``\\Q\\``), or written with sub-components
+    (``20261120&0815``: a TS field has none, and its first part is another time; review
+    179), is written but no time: never read through the dropped escape or by a part as
+    another time, and never refusing the result."""
     try:
-        text = field_value(segment, field, strict=True)
+        text = field_value(segment, field, strict=True, single=True)
     except UnreadableEscape:
         return field_value(segment, field) or "?", (None, None)
     return text, read_ts(text, offset)

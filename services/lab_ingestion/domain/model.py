@@ -135,8 +135,12 @@ class ObservationInput:
     value_type: str = ""
     # what the value sent is when it is there but is no single number, as the sender's
     # format says it (FHIR: ``a Range (Observation.valueRange), not one number: ...``): the
-    # result is refused with it (``normalise``), never read as empty (``unobtained``)
+    # result is refused with it (``normalise``), never read as empty (``unobtained``); HL7:
+    # a trial result's OBX-5 written with sub-components (``hl7_obx.value_refusal``)
     not_a_number: str | None = None
+    # HL7: why its abnormal flags cannot be read (an OBX-8 code written with sub-components,
+    # ``&lt;``: ``hl7_obx.flag_refusal``); the result is refused with it, never read unflagged
+    flag_refusal: str | None = None
     # read as X because, under a key that never held anything, it changes nothing
     # (``unobtained``): left out over FHIR too, where a sent X finding nothing is refused
     read_as_not_obtained: bool = False

@@ -254,7 +254,12 @@ def _measurement(
     maybe after a comparator (``parse_value``), whose dot is surely no thousands separator, a
     count without decimals, a limit on one side only (its comparator and off-scale flags
     agree: ``censored_values``), and one a human body may have (``plausibility``). With
-    them, the number as written (in the unit written)."""
+    them, the number as written (in the unit written). Never with flags that cannot be
+    read (``flag_refusal``: ``&lt;`` may be the off-scale ``<``, or not)."""
+    if observation.flag_refusal is not None:
+        return Rejected(
+            RejectionCode.IMPLAUSIBLE_VALUE, f"{analyte.value} result: {observation.flag_refusal}"
+        )
     value = parse_value(analyte, observation.value)
     if isinstance(value, Rejected):
         return value

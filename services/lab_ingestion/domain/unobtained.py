@@ -62,11 +62,13 @@ def holds_no_value(observation: ObservationInput) -> bool:
     saying it could not be obtained (``says_not_obtained``); never one its flags say was
     measured beyond its scale, critically low or high or critically abnormal
     (``_MEASURED_FLAGS``), nor one whose value is there but is no single number (a FHIR
-    Range: ``not_a_number``, review 157), refused as such."""
+    Range: ``not_a_number``, review 157), refused as such; nor one whose flags cannot be
+    read (``flag_refusal``: ``&lt;`` may be the off-scale ``<``; review 179)."""
     value = observation.value.strip()
     empty = not value and observation.not_a_number is None
     return (
         status_of(observation) in _REPORTED
+        and observation.flag_refusal is None
         and (empty or says_not_obtained(value))
         and identify_analyte(observation.codes) is not None
         and _MEASURED_FLAGS.isdisjoint(_flags_of(observation))
