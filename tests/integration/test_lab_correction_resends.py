@@ -231,7 +231,8 @@ async def test_a_correction_timed_by_another_field_is_applied(lab: Lab) -> None:
     or 09:40: refused as reported before the standing result, though an analysis time and
     a release time order nothing. A new value timed by another field is applied as a
     correction, and published; so the other way round (a chain timed by OBX-19, a
-    correction by OBR-22). Each result's stored field says where its time came from."""
+    correction by OBR-22, released after the final's analysis). Each result's stored field
+    says where its time came from."""
     acks = await _send(
         lab,
         _timed_both("Y1-1", "50", "F", "ORDY1"),
@@ -239,7 +240,7 @@ async def test_a_correction_timed_by_another_field_is_applied(lab: Lab) -> None:
         _timed_both("Y2-1", "50", "F", "ORDY2"),
         _analysed("Y2-2", "56", "C", "094000", "ORDY2"),
         _analysed("Y3-1", "50", "F", "100000", "ORDY3"),
-        _crp("Y3-2", "57", "C", "093000", "ORDY3"),
+        _crp("Y3-2", "57", "C", "103000", "ORDY3"),
     )
     assert [ack[1] for ack in acks] == ["AA"] * 6, acks
     assert all("1 result(s) stored" in ack[3] for ack in acks), acks
@@ -283,6 +284,30 @@ async def test_report_times_of_one_field_still_order_corrections(lab: Lab) -> No
     assert acks[9][3].startswith("correct back to an older value with a report time (OBX-19)")
     assert sorted(r["value"] for r in await lab.pool.fetch(STANDING)) == [51.0, 52.0]
     assert await lab.pool.fetchval(EMITTED) == 6
+
+
+async def test_a_late_correction_timed_by_another_field_never_stands_over_a_newer_one(
+    lab: Lab,
+) -> None:
+    """Review 187: F 50 released at 10:00, C 52 released at 11:00 (OBR-22), then the earlier
+    C 51 delivered late from a system that leaves OBR-22 empty, analysed at 09:30 (OBX-19):
+    it was applied and 51 stood. An analysis before the standing correction's release
+    orders nothing: refused, 52 stands. A correction back to 50 analysed at 12:00, after
+    the standing release, is newer whatever its field: applied (it was refused)."""
+    acks = await _send(
+        lab,
+        _crp("D1-1", "50", "F", "100000", "ORDD1"),
+        _crp("D1-2", "52", "C", "110000", "ORDD1"),
+        _analysed("D1-3", "51", "C", "093000", "ORDD1"),
+    )
+    assert [ack[1] for ack in acks] == ["AA", "AA", "AE"], acks
+    assert acks[2][3].startswith("send the correction with a report time (OBR-22)"), acks
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
+    (ack,) = await _send(lab, _analysed("D1-4", "50", "C", "120000", "ORDD1"))
+    assert ack[1] == "AA" and "1 result(s) stored" in ack[3], ack
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [50.0]
+    published = [e.payload for e in await lab.events(LAB_RESULTS, 3)]
+    assert [p["value"] for p in published] == [50.0, 52.0, 50.0]
 
 
 async def test_results_stored_before_their_report_field_was_kept_compare_as_before(

@@ -331,7 +331,7 @@ async def test_the_lookup_finds_the_head_of_a_chain_and_a_cancellation_withdraws
         # with what it says, so that a final result restating it is told from a change
         content = content_of(corrected.result, NOW)
         assert lookup.latest[("LIS^HOSP", "R-1")] == EarlierResult(
-            corrected.result_id, "S-1", "crp", NOW, content
+            corrected.result_id, "S-1", "crp", NOW, content, status="C"
         )
         cancel_message, _ = message_with_result(3)
         withdrawal = Withdrawal(corrected.result_id, cancel_message.message_id)
@@ -357,7 +357,12 @@ async def test_the_head_of_a_chain_is_never_a_preliminary_or_a_superseded_result
         lookup = await repository.lookup([], [], [("LIS^HOSP", "R-1")])
     assert lookup.latest == {
         ("LIS^HOSP", "R-1"): EarlierResult(
-            corrected.result_id, "S-1", "crp", NOW, content_of(corrected.result, NOW)
+            corrected.result_id,
+            "S-1",
+            "crp",
+            NOW,
+            content_of(corrected.result, NOW),
+            status="C",
         )
     }
 

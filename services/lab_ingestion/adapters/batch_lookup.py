@@ -62,7 +62,8 @@ def read_lookup(
         elif kind == "subject":
             _read_subject(lookup, row)
         elif kind == "result":  # a chain's head, with what it says
-            lookup.latest[(row["key1"], keys[row["key2"]])] = _earlier(row, _content(row))
+            head = _earlier(row, _content(row))._replace(status=row["site_id"])  # F or C
+            lookup.latest[(row["key1"], keys[row["key2"]])] = head
         elif kind == "version":  # what a standing version of a chain says, reported when
             key = (row["key1"], keys[row["key2"]])
             versions.setdefault(key, set()).add(_content(row))

@@ -31,15 +31,16 @@ SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL,
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[])
 UNION ALL
-SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id, NULL, head.analyte,
-       NULL, head.collected_at, head.loinc, head.value, head.unit, head.reference_low,
-       head.reference_high, head.abnormal_flag, head.comparator, head.reported_at,
-       head.report_field
+SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id,
+       head.status,  -- its status (F or C), in the site_id column
+       head.analyte, NULL, head.collected_at, head.loinc, head.value, head.unit,
+       head.reference_low, head.reference_high, head.abnormal_flag, head.comparator,
+       head.reported_at, head.report_field
   FROM unnest($4::text[], $5::text[]) AS k(source, result_key)
   CROSS JOIN LATERAL (
-      SELECT r.result_id, r.subject_id, r.analyte, r.collected_at, r.loinc, r.value, r.unit,
-             r.reference_low, r.reference_high, r.abnormal_flag, r.comparator, r.reported_at,
-             r.report_field
+      SELECT r.result_id, r.subject_id, r.status, r.analyte, r.collected_at, r.loinc, r.value,
+             r.unit, r.reference_low, r.reference_high, r.abnormal_flag, r.comparator,
+             r.reported_at, r.report_field
         FROM results r
        WHERE r.source = k.source AND r.result_key = k.result_key AND r.cancelled_at IS NULL
          AND r.status IN ('F', 'C')

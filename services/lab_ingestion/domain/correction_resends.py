@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from services.lab_ingestion.domain.model import Rejected, RejectionCode
+from services.lab_ingestion.domain.model import Rejected, RejectionCode, ResultStatusCode
 from services.lab_ingestion.domain.records import Content, EarlierResult
 from services.lab_ingestion.domain.report_fields import (
     ReportField,
@@ -26,12 +26,20 @@ from services.lab_ingestion.domain.report_fields import (
     reported_so,
 )
 
+FINAL = ResultStatusCode.FINAL.value
 # the instruction first: MSA-3 shows 80 characters
 RESTATED_VERSION = (
     "correct back to an older value with a report time (OBR-22) after the standing one's: "
     "this correction says what a version under this order and test said before a later "
     "correction replaced it, and a late resend of an older version is not applied again"
 )
+UNORDERED_FIELDS = (
+    "send the correction with a report time (OBR-22) after the standing one's: its report "
+    "time is of another field than the correction standing under this order and test, "
+    "which cannot tell which is newer, and a correction delivered out of order is not "
+    "applied over a newer one"
+)
+_UNORDERED = Rejected(RejectionCode.AMBIGUOUS_VERSION, UNORDERED_FIELDS)
 REPORTED_BEFORE = (
     "send the newest version again, or correct with a report time (OBR-22) after the "
     "standing one's: this correction was reported before the result standing under this "
@@ -51,10 +59,9 @@ def resent_correction(
     duplicate, nothing stored), a correction to apply (False), or cannot be told (refused).
     ``field``: the field its report time ``reported_at`` was read from (``report_fields``).
 
-    Report times are compared only when both are known and read from one field (or the
-    standing result's field is not known: stored before migration 0032, compared as then);
-    an analysis time (OBX-19) and a release time (OBR-22) order nothing against each other
-    (fixer 178: a first correction timed by OBX-19 before a final's OBR-22 was refused).
+    Report times are compared when both are known and read from one field (or the standing
+    result's field is not known: stored before migration 0032, compared as then), or when
+    times of the two HL7 fields still order them (``_compared``).
 
     Saying what stands: a resend when report times compare and it was not reported after
     the standing result; else stored, as a correction always was (it may change what a
@@ -65,21 +72,49 @@ def resent_correction(
     newer one, and a copy of the newer one would then be taken for a resend, review 176);
     reported at the same time, a new value is applied, and an earlier version's value
     refused (a tie orders nothing: clerical corrections keep OBX-19's analysis time, and
-    minutes are all OBR-22 may tell, review 176). Without such times, a new value is applied,
-    and an earlier version's value is that version's copy when reported when it was, from
-    the same field, else refused. A refusal names the field compared."""
+    minutes are all OBR-22 may tell, review 176). Without such times, an earlier version's
+    value is that version's copy when reported when it was, from the same field, else
+    refused; a new value is applied, except against a standing correction when both carry
+    report times of fields that order nothing (``_compared``). A refusal names the
+    standing result's field."""
     reported = head.reported_at
     restated = content in head.superseded
     copy = reported_at is not None and reported_so(head.reports, content, reported_at, field)
-    compared = ordered_together(field, head.report_field)
-    if reported_at is not None and reported is not None and compared:
-        verdict = _by_report_times(content == standing, restated, copy, reported_at, reported)
-        return _naming(verdict, head.report_field or field)
+    if reported_at is not None and reported is not None:
+        if _compared(field, reported_at, head.report_field, reported):
+            verdict = _by_report_times(content == standing, restated, copy, reported_at, reported)
+            return _naming(verdict, head.report_field)
+        if not restated and content != standing and head.status != FINAL:
+            return _naming(_UNORDERED, head.report_field)  # ``_compared``
     if content == standing or not restated:
         return False  # stored, as a correction always was; or a new value
     if copy:
         return True  # that version's copy
     return _naming(Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION), head.report_field)
+
+
+def _compared(
+    field: ReportField | None,
+    reported_at: datetime,
+    standing_field: ReportField | None,
+    standing_reported: datetime,
+) -> bool:
+    """Whether a correction's report time orders it against the standing result's: of one
+    field (or the standing one's not known, as before migration 0032), or of HL7's two
+    fields where they still tell: a result is released (OBR-22) after it was analysed
+    (OBX-19), so one analysed after the other's release is newer, and one released before
+    the other's analysis older. Otherwise nothing is ordered: a new value against a
+    standing correction may be an older correction delivered late, and is refused (review
+    187: C 51 timed by OBX-19 alone stood over C 52 released at a later OBR-22), while a
+    correction of the chain's final is applied (it is newer than the final it corrects:
+    review 177)."""
+    if ordered_together(field, standing_field):
+        return True
+    if field is ReportField.OBX_19 and standing_field is ReportField.OBR_22:
+        return reported_at > standing_reported
+    if field is ReportField.OBR_22 and standing_field is ReportField.OBX_19:
+        return reported_at < standing_reported
+    return False
 
 
 def issued_before(

@@ -172,6 +172,8 @@ class EarlierResult(NamedTuple):
     reported_at: datetime | None = None
     reports: frozenset[Report] = frozenset()
     report_field: ReportField | None = None
+    # its status: F (the chain's final, which no correction replaced) or C (None: not read)
+    status: str | None = None
 
 
 class WithdrawnVersion(NamedTuple):

@@ -185,7 +185,7 @@ def record_result(
     new_head = EarlierResult(
         result_id, subject_id, normalised.analyte.value, record.collected_at, content,
         _said_before(head, content), record.reported_at, _reported(head, content, record),
-        record.report_field,
+        record.report_field, status,
     )  # fmt: skip
     if status in EMITTED:
         context.latest[key] = new_head

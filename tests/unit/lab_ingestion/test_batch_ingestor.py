@@ -212,6 +212,7 @@ class FakeLabs:
                     head.result_id, head.subject_id, head.result.analyte.value,
                     head.collected_at, content, self._versions(source, key) - {content},
                     head.reported_at, self._reports(source, key), head.report_field,
+                    head.status,
                 )  # fmt: skip
             changed = self._db.changed_at(source, key) if change_times else None
             if changed is not None:

@@ -163,23 +163,27 @@ async def test_results_under_one_key_of_one_message_are_as_before(one_batch: boo
 
 @pytest.mark.parametrize("one_batch", [False, True])
 @pytest.mark.parametrize(
-    ("chain", "correction"),
-    [(ReportField.OBR_22, ReportField.OBX_19), (ReportField.OBX_19, ReportField.OBR_22)],
+    ("chain", "correction", "final_at", "corrected_at"),
+    [
+        (ReportField.OBR_22, ReportField.OBX_19, 30, 0),
+        (ReportField.OBX_19, ReportField.OBR_22, 0, 30),
+    ],
 )
 async def test_a_correction_timed_by_another_field_is_applied(
-    one_batch: bool, chain: ReportField, correction: ReportField
+    one_batch: bool, chain: ReportField, correction: ReportField, final_at: int, corrected_at: int
 ) -> None:
     """Fixer 178: F 50 released at 10:00 (OBR-22), then C 55 from a system that leaves
-    OBR-22 empty, timed by OBX-19's 09:30: an analysis time orders nothing against a release
-    time, and the new value is applied (it was refused as reported before F 50), as is the
-    other way round. Its copy is then a duplicate (same field, same time); C 50 back timed
-    by the final's field at another time than the final's is no copy of F 50: refused."""
+    OBR-22 empty, timed by OBX-19's 09:30: an analysis before a release orders nothing, and
+    the correction of the final is applied (it was refused as reported before F 50), as is
+    the other way round (a release after the final's analysis). Its copy is then a duplicate
+    (same field, same time); C 50 back timed by the final's field at another time than the
+    final's is no copy of F 50, and orders nothing against C 55: refused."""
     messages = [
-        sent("1", ("F", "50", 30), field=chain),
-        sent("2", ("C", "55", 0), field=correction),
+        sent("1", ("F", "50", final_at), field=chain),
+        sent("2", ("C", "55", corrected_at), field=correction),
     ]
     messages += [
-        sent("3", ("C", "55", 0), field=correction),
+        sent("3", ("C", "55", corrected_at), field=correction),
         sent("4", ("C", "50", 20), field=chain),
     ]
     answers, db = await run(messages, one_batch)
@@ -230,7 +234,7 @@ def _head(
     said = {"a": A, "b": B}
     return EarlierResult(
         uuid.uuid4(), "S-1", "crp", T, C, frozenset({A, B}), reported,
-        frozenset((said[name], at, field) for name, at in reports.items()), field,
+        frozenset((said[name], at, field) for name, at in reports.items()), field, "C",
     )  # fmt: skip
 
 
@@ -282,16 +286,29 @@ OBR22, OBX19 = ReportField.OBR_22, ReportField.OBX_19
 @pytest.mark.parametrize(
     ("head", "content", "reported", "field", "verdict"),
     [
-        # fixer 178: times of two fields order nothing: a new value is applied, whenever
-        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), OBX19, False),
-        (_head(T, OBX19), ("d",), T - timedelta(minutes=30), OBR22, False),
-        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), ReportField.JSON_REPORTED_AT, False),
+        # review 187: times of two fields that order nothing: a new value against a standing
+        # correction may be an older correction delivered late: refused (it stood over C)
+        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), OBX19, "refused"),
+        (_head(T, OBR22), ("d",), T - timedelta(minutes=30), ReportField.JSON_REPORTED_AT,
+         "refused"),
+        (_head(T, OBX19), ("d",), T + timedelta(minutes=30), OBR22, "refused"),
+        # fixer 178: against the chain's final it is applied (a correction follows its final)
+        (_head(T, OBR22)._replace(status="F"), ("d",), T - timedelta(minutes=30), OBX19, False),
+        (_head(T, OBX19)._replace(status="F"), ("d",), T + timedelta(minutes=30), OBR22, False),
+        # where the two fields still tell: analysed after the standing release is newer, and
+        # released before the standing analysis older
+        (_head(T, OBR22), ("d",), T + timedelta(minutes=30), OBX19, False),
+        (_head(T, OBX19), ("d",), T - timedelta(minutes=30), OBR22, "refused"),
+        (_head(T, OBX19)._replace(status="F"), ("d",), T - timedelta(minutes=30), OBR22,
+         "refused"),
         # what stands said again is stored, as without report times
         (_head(T, OBR22), C, T - timedelta(minutes=30), OBX19, False),
         # an earlier version's value: a duplicate only as that version's exact copy (its
         # value, time and field), else refused, reported before or after the standing one
         (_head(T, OBR22, a=T - timedelta(hours=1)), A, T - timedelta(hours=1), OBX19, "refused"),
-        (_head(T, OBR22), A, T + timedelta(hours=1), OBX19, "refused"),
+        (_head(T, OBX19), A, T + timedelta(hours=1), OBR22, "refused"),
+        # analysed after the standing release: a correction back (review 187 D2)
+        (_head(T, OBR22), A, T + timedelta(hours=1), OBX19, False),
         (_head(T, OBR22), A, None, OBX19, "refused"),
         # a chain whose head is timed by another field than the version copied
         (
@@ -304,7 +321,7 @@ OBR22, OBX19 = ReportField.OBR_22, ReportField.OBX_19
         (_head(T, a=T - timedelta(hours=1)), A, T - timedelta(hours=1), OBX19, True),
     ],
 )  # fmt: skip
-def test_report_times_of_two_fields_are_not_compared(
+def test_report_times_of_two_fields_order_only_where_release_and_analysis_tell(
     head: EarlierResult,
     content: tuple[str],
     reported: datetime | None,
@@ -319,11 +336,11 @@ def test_report_times_of_two_fields_are_not_compared(
 
 
 def test_a_refusal_names_the_field_compared() -> None:
-    """OBR-22 (said in JSON's and FHIR's words) unless the standing result's time, and so
-    the time compared, was OBX-19's."""
+    """OBR-22 (said in JSON's and FHIR's words) unless the standing result's time was
+    OBX-19's (review 187: not the incoming one's, when the standing one's is not known)."""
     for head, field, named in (
         (_head(T, OBX19), OBX19, "OBX-19"), (_head(T, OBR22), OBR22, "OBR-22"),
-        (_head(T), None, "OBR-22"), (_head(T), OBX19, "OBX-19"),
+        (_head(T), None, "OBR-22"), (_head(T), OBX19, "OBR-22"),
     ):  # fmt: skip
         before = resent_correction(head, C, ("d",), T - timedelta(minutes=1), field)
         back = resent_correction(head, C, A, T - timedelta(minutes=1), field)

@@ -10,8 +10,9 @@ a correction from another message restating its chain is told by report times (r
 a copy of the standing one reported no later than it, or of a superseded version reported
 before it, is a duplicate; anything reported later is applied; a new value reported before
 it, a superseded one reported at the same time, or one report times cannot tell is
-`ambiguous-version`, review 176; times of two fields, OBR-22 and OBX-19, are not compared,
-as if one were missing, fixer 178);
+`ambiguous-version`, review 176; times of two fields, OBR-22 and OBX-19, are compared only
+where a release before an analysis or after it orders them, fixer 178 and review 187; else
+as if one were missing, but a new value against a standing correction is refused);
 a cancellation sent again for a withdrawn chain is a duplicate; an X under a key that never
 held anything is left out; a result key holding another patient's result is never crossed).
 
@@ -177,7 +178,10 @@ class Model:
             (r.content, r.reported) == (content, reported) and one_field(r.field)
             for r in self._versions(h)
         )
-        if reported is not None and h.reported is not None and one_field(h.field):
+        if reported is not None and h.reported is not None and not self._ordered(h, reported, by):
+            if not restated and content != h.content and h.status != "F":
+                raise Rejection(RejectionCode.AMBIGUOUS_VERSION)  # may be an older one
+        elif reported is not None and h.reported is not None:
             if content == h.content:
                 return reported <= h.reported
             if reported > h.reported:
@@ -192,6 +196,20 @@ class Model:
         if copy:
             return True
         raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
+
+    @staticmethod
+    def _ordered(h: MResult, reported: int, by: ReportField | None) -> bool:
+        """Whether report times order a correction against the head: of one field (or one
+        not known), or an analysis (OBX-19) after the head's release (OBR-22), or a release
+        before the head's analysis (review 187)."""
+        if None in (by, h.field) or by == h.field:
+            return True
+        assert h.reported is not None
+        if (by, h.field) == (ReportField.OBX_19, ReportField.OBR_22):
+            return reported > h.reported
+        if (by, h.field) == (ReportField.OBR_22, ReportField.OBX_19):
+            return reported < h.reported
+        return False
 
     def _versions(self, h: MResult) -> list[MResult]:
         """The versions of ``h``'s chain."""
