@@ -129,11 +129,12 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
 """
 
 # The standing results (any status) of the subjects ($1) of the analytes ($2), whatever the
-# sender, with their keys' parts (migration 0031; keyed hashes): asked only for a FHIR
-# `cancelled` without a value (``fhir_cancellations``). Probes of each subject's results
-# (results_by_subject), never a scan of every sender's.
+# sender, with their keys' parts (migration 0031; keyed hashes), statuses and collection
+# times: asked only for a result whose key holds no row (``copies_elsewhere``). Probes of
+# each subject's results (results_by_subject), never a scan of every sender's.
 STANDING_RESULTS = """
-SELECT DISTINCT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts
+SELECT DISTINCT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts, r.status,
+       r.collected_at
   FROM results r
  WHERE r.subject_id = ANY($1::text[]) AND r.analyte = ANY($2::text[])
    AND r.cancelled_at IS NULL

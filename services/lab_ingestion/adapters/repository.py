@@ -163,6 +163,8 @@ class LabRepository:
                     row["result_key"],
                     row["analyte"],
                     None if parts is None else frozenset(parts),
+                    row["status"],
+                    row["collected_at"],
                 )
             )
         return standing

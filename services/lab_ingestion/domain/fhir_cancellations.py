@@ -12,20 +12,20 @@ be meant for a result kept under another key: a token replaced under a new name 
 standing result of the same analyte, under any sender (its own token's under another key),
 whose key shares an identifier with the cancellation's keys (``identifier_parts``: the
 parts of a key other than the test's code), or one stored before its parts were kept, it is
-refused (``cancelled_elsewhere``, naming those senders), never left out while that result
-stands. A ``cancelled`` carrying a value, and an ``entered-in-error`` (FHIR's withdrawal of
+refused (naming those senders: ``copies_elsewhere``, which checks the other statuses too,
+review 181), never left out while that result stands. A ``cancelled`` carrying a value, and an ``entered-in-error`` (FHIR's withdrawal of
 a released result), finding nothing are refused as before (``withdrawn_chains``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import (
-    LabMessage,
     ObservationInput,
     Rejected,
     RejectionCode,
@@ -36,7 +36,6 @@ from shared.contracts.events.lab import Channel
 
 SourceKey = tuple[str, str]
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # a FHIR identifier's system (a URI)
-SubjectKey = tuple[str, str]  # a subject id and a result key
 _NAMED = 3  # other senders named in a reason at most
 
 
@@ -80,12 +79,15 @@ def observation_parts(observation: ObservationInput, channel: Channel) -> frozen
 class StandingResult:
     """A patient's standing (not withdrawn) result as stored: its sender, key, analyte and
     the parts of its key (``identifier_parts``; None: stored before they were kept); key
-    and parts as stored (keyed hashes)."""
+    and parts as stored (keyed hashes); its status and collection time (a final result is
+    another copy of one of the same sample only: ``copies_elsewhere``)."""
 
     source: str
     stored_key: str
     analyte: str
     parts: frozenset[str] | None
+    status: str = ResultStatusCode.FINAL.value
+    collected_at: datetime | None = None
 
 
 def sharing_senders(
@@ -108,26 +110,7 @@ def sharing_senders(
     )
 
 
-def cancelled_elsewhere(
-    message: LabMessage,
-    subject_id: str,
-    held: Mapping[SubjectKey, frozenset[str]],
-    never_held: Callable[[SourceKey], bool],
-) -> Rejected | None:
-    """Why a FHIR ``cancelled`` without a value that finds nothing under its token's name
-    (``never_held``) is not left out: the patient holds a standing result it may be meant
-    for (``held``: the senders holding one, by subject and result key: ``sharing_senders``).
-    None: there is none (or it is no such cancellation)."""
-    for index, observation in enumerate(message.observations):
-        if not cancelled_before_resulting(observation, message.channel):
-            continue
-        others = held.get((subject_id, observation.result_key), frozenset())
-        if others and never_held((message.source, observation.result_key)):
-            return _held_elsewhere(others).at(index)
-    return None
-
-
-def _held_elsewhere(others: frozenset[str]) -> Rejected:
+def held_elsewhere_reason(others: frozenset[str]) -> Rejected:
     """The instruction first (an OperationOutcome's diagnostics, as MSA-3, are read from
     the start); sender names are the operator's (allow-list entries, token names)."""
     names = ", ".join(repr(name) for name in sorted(others)[:_NAMED])

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.lab_ingestion.domain.bundle_resends import BundleVersions
+from services.lab_ingestion.domain.copies_elsewhere import NOTHING_ELSEWHERE, StoredElsewhere
 from services.lab_ingestion.domain.legacy_keys import analytes_held
 from services.lab_ingestion.domain.message_chains import obtains_nothing
 from services.lab_ingestion.domain.model import ResultStatusCode
@@ -82,10 +83,10 @@ class BatchContext:
     discarded: list[str] = field(default_factory=list)
     # what an MLLP input from a sender not on the allow-list may leave (``unlisted_copies``)
     unlisted: UnlistedCopies = NO_BUDGET
-    # the senders under whose names a patient holds a standing result under a FHIR
-    # `cancelled`'s key, by subject id and key (careful path, such cancellations only:
-    # ``fhir_cancellations.cancelled_elsewhere``)
-    held_elsewhere: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # the patients' standing results the batch's results may be copies of, under other
+    # senders' names, and those results' keys as stored (careful path, results whose keys
+    # the read found holding nothing: ``copies_elsewhere``)
+    stored_elsewhere: StoredElsewhere = NOTHING_ELSEWHERE
     # the stored results the batch's FHIR identifiers name, as read (careful path), by which
     # each is keyed again beside what the batch planned (``result_keys.keyed_as_planned``)
     named: NamedResults = NOTHING_NAMED
@@ -99,7 +100,7 @@ class BatchContext:
             dict(self.received), dict(self.withdrawn_versions), self.bundles,
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
-            self.directory_complete, self.discarded, self.unlisted, self.held_elsewhere,
+            self.directory_complete, self.discarded, self.unlisted, self.stored_elsewhere,
             self.named,
         )  # fmt: skip
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.fhir_cancellations import (
-    StandingResult,
-    cancelled_before_resulting,
-    observation_parts,
-    sharing_senders,
+from services.lab_ingestion.domain.copies_elsewhere import (
+    NOTHING_ELSEWHERE,
+    StoredElsewhere,
+    checked_elsewhere,
 )
+from services.lab_ingestion.domain.fhir_cancellations import StandingResult, observation_parts
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
@@ -33,7 +33,6 @@ from services.lab_ingestion.service_layer.commands import (
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.identification import identifiers_to_hash
-from shared.contracts.events.lab import Channel
 
 SourceKey = tuple[str, str]
 SOURCES_TTL_SECONDS = 2.0
@@ -109,7 +108,8 @@ class BatchReader:
             message_keys, list(hmacs.values()), result_keys, change_times=replaying
         )
         self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn)
-        held_elsewhere = await _holding_senders(uow, messages, lookup.subjects.values())
+        read_empty = frozenset(result_keys) - lookup.held
+        elsewhere = await _stored_elsewhere(uow, messages, lookup.subjects.values(), read_empty)
         return BatchContext(
             allowed=allowed,
             known=lookup.known,
@@ -121,9 +121,9 @@ class BatchReader:
             withdrawn=lookup.withdrawn,
             received=dict(lookup.received),
             withdrawn_versions=dict(lookup.withdrawn_versions),
-            read_empty=frozenset(result_keys) - lookup.held,
+            read_empty=read_empty,
             changed_at=dict(lookup.changed_at) if replaying else None,
-            held_elsewhere=held_elsewhere,
+            stored_elsewhere=elsewhere,
             named=named,
         )
 
@@ -150,34 +150,39 @@ class BatchReader:
                 for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
 
 
-async def _holding_senders(
-    uow: Any, messages: Sequence[LabMessage], enrolled: Iterable[tuple[EnrolledSubject, ...]]
-) -> Mapping[tuple[str, str], frozenset[str]]:
-    """The senders holding, for each of the batch's patients, a standing result a FHIR
-    `cancelled` without a value may be meant for, by subject and the cancellation's key
-    (``fhir_cancellations.sharing_senders``); one more read (the patients' standing results
-    of the analytes cancelled), only for a batch holding such a cancellation."""
-    cancelled = [
-        (m.source, o, identified[0].value)
+async def _stored_elsewhere(
+    uow: Any,
+    messages: Sequence[LabMessage],
+    enrolled: Iterable[tuple[EnrolledSubject, ...]],
+    empty: frozenset[SourceKey],
+) -> StoredElsewhere:
+    """The batch's patients' standing results its results may be copies of, or meant for,
+    under other senders' names (``copies_elsewhere``), and those results' keys and parts as
+    stored; one more read (the patients' standing results of those analytes), only for a
+    batch holding such a result whose key the read found holding no row (``empty``)."""
+    checked = [
+        (m.source, o, identified[0].value, m.channel)
         for m in messages for o in m.observations
-        if cancelled_before_resulting(o, m.channel)
+        if (m.source, o.result_key) in empty and checked_elsewhere(o, m.channel)
         and (identified := identify_analyte(o.codes)) is not None
     ]  # fmt: skip
     subject_ids = sorted({subject.subject_id for subjects in enrolled for subject in subjects})
-    if not cancelled or not subject_ids:
-        return {}
+    if not checked or not subject_ids:
+        return NOTHING_ELSEWHERE
     standing: Mapping[str, Sequence[StandingResult]] = await uow.labs.standing_results(
-        subject_ids, [analyte for _, _, analyte in cancelled]
+        subject_ids, [analyte for _, _, analyte, _ in checked]
     )
-    held: dict[tuple[str, str], frozenset[str]] = {}
-    for source, o, analyte in cancelled:
-        keys = frozenset(map(uow.labs.stored_key, (o.result_key, *o.other_keys, *o.keys_before)))
-        parts = frozenset(uow.labs.stored_key(p) for p in observation_parts(o, Channel.FHIR))
-        for subject_id, results in standing.items():
-            senders = sharing_senders(source, analyte, keys, parts, results)
-            if senders:
-                held[(subject_id, o.result_key)] = senders
-    return held
+    if not standing:
+        return NOTHING_ELSEWHERE
+    stored = uow.labs.stored_key
+    keys = {
+        (source, o.result_key): (
+            frozenset(map(stored, (o.result_key, *o.other_keys, *o.keys_before))),
+            frozenset(map(stored, observation_parts(o, channel))),
+        )
+        for source, o, _, channel in checked
+    }
+    return StoredElsewhere(standing, keys)
 
 
 def _bundle_siblings(

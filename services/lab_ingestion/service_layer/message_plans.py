@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.lab_ingestion.domain.fhir_cancellations import cancelled_elsewhere
+from services.lab_ingestion.domain.copies_elsewhere import held_elsewhere
+from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
@@ -44,9 +45,16 @@ def plan_message(
     planned = plan_results(sited, params, received_at)
     if isinstance(planned, Rejected):
         return planned
-    # a FHIR `cancelled` finding nothing under its token's name, while the patient's result
-    # under its identifier stands under another sender's: refused, never left out
-    elsewhere = cancelled_elsewhere(sited, subject_id, context.held_elsewhere, context.never_held)
+    # a result finding nothing under its own key, while the patient's result sharing its
+    # identifier stands under another sender's (another feed of the lab): refused, never
+    # stored as a second copy nor left out (``copies_elsewhere``); on assumptions only the
+    # batch's own results are known, and the write checks the stored ones
+    elsewhere = held_elsewhere(
+        sited, subject_id, context.stored_elsewhere, context.never_held, context.results,
+        lambda o: observation_parts(o, sited.channel),
+    )  # fmt: skip
+    if elsewhere is not None and context.assumed:
+        raise StaleBatch("a result must be read before it is refused as held elsewhere")
     if elsewhere is not None:
         return elsewhere
     # a replay's message is applied as of when it first arrived (``replayed_chains``)

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere, held_elsewhere
 from services.lab_ingestion.domain.fhir_cancellations import (
+    StandingResult,
     cancelled_before_resulting,
-    cancelled_elsewhere,
 )
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.domain.reason_wording import for_fhir
@@ -158,13 +159,22 @@ def test_only_a_fhir_cancelled_without_a_value_is_one_never_resulted() -> None:
 def test_the_other_senders_are_named_only_where_the_key_finds_nothing_under_its_own() -> None:
     (message,) = _bundle("batch", _cancelled()).messages
     key = message.observations[0].result_key
-    held = {("S-1", key): frozenset({"old-lab^FHIR"})}
-    refused = cancelled_elsewhere(message, "S-1", held, lambda _: True)
-    assert refused is not None and refused.observation == 0
-    assert "'old-lab^FHIR'" in for_fhir(refused.reason)
-    assert cancelled_elsewhere(message, "S-1", held, lambda _: False) is None
-    assert cancelled_elsewhere(message, "S-2", held, lambda _: True) is None
-    # its own token's name is named too (review 165): ``held`` holds it only for a result
-    # under another key sharing an identifier (``sharing_senders``)
-    own = {("S-1", key): frozenset({message.source})}
-    assert cancelled_elsewhere(message, "S-1", own, lambda _: True) is not None
+
+    def elsewhere(source: str, stored_key: str = "elsewhere") -> StoredElsewhere:
+        standing = StandingResult(source, stored_key, "platelets", None)
+        keys = {(message.source, key): (frozenset({key}), frozenset({"part"}))}
+        return StoredElsewhere({"S-1": [standing]}, keys)
+
+    def refused(stored: StoredElsewhere, subject: str = "S-1", empty: bool = True) -> Any:
+        return held_elsewhere(message, subject, stored, lambda _: empty, [], lambda _: frozenset())
+
+    held = elsewhere("old-lab^FHIR")
+    found = refused(held)
+    assert found is not None and found.observation == 0
+    assert "'old-lab^FHIR'" in for_fhir(found.reason)
+    assert refused(held, empty=False) is None
+    assert refused(held, subject="S-2") is None
+    # its own token's name is named too (review 165), for a result under another key
+    # sharing an identifier (``sharing_senders``), never its own key's
+    assert refused(elsewhere(message.source)) is not None
+    assert refused(elsewhere(message.source, key)) is None
