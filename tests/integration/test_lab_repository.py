@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -30,6 +30,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    UnheldSample,
     Withdrawal,
 )
 from services.lab_ingestion.domain.report_fields import ReportField
@@ -531,3 +532,56 @@ async def test_the_lookup_reads_each_versions_report_field_with_the_chains_head(
         await conn.execute("UPDATE results SET report_field = NULL")  # as stored before 0032
         head = (await repository.lookup([], [], [("LIS^HOSP", "R-1")])).latest[("LIS^HOSP", "R-1")]
     assert head.report_field is None and {r[2] for r in head.reports} == {None}
+
+
+def _sample(source: str, part: str = "ORD7", seconds: int = 30) -> UnheldSample:
+    """A final result of S-1's CRP from ``source`` taken for its sample's only copy."""
+    return UnheldSample(source, "S-1", "crp", NOW + timedelta(seconds=seconds), part)
+
+
+async def test_a_fast_path_final_is_refused_where_another_sender_holds_its_sample(
+    pool: asyncpg.Pool,
+) -> None:
+    """Review 181 (migration 0032): the CRP of order ORD7 stands under LIS^HOSP; a batch
+    that took the FHIR feed's copy of it for new is refused (read and planned again), one
+    of another order, of a sample taken minutes apart, or of the same sender is not."""
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn, STORED_ID)
+        message, result = message_with_result(1)
+        result = dataclasses.replace(result, identifier_parts=frozenset({"ORD7"}))
+        repository.stage([message], [result], [], [], NOW)
+        await repository.write([])
+        for n, sample, refused in [
+            (2, _sample("lab^FHIR"), True),
+            (3, _sample("lab^FHIR", part="ORD8"), False),
+            (4, _sample("lab^FHIR", seconds=120), False),
+            (5, _sample("LIS^HOSP"), False),
+        ]:
+            message, result = message_with_result(n)
+            assumed = BatchAssumptions(unheld_samples=[sample])
+            repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+            if refused:
+                with pytest.raises(StaleBatch):
+                    await repository.write([])
+            else:
+                await repository.write([])
+        stored = await conn.fetchval("SELECT count(*) FROM results")
+    assert stored == 4
+
+
+async def test_checking_a_fast_path_sample_probes_the_index_by_subject_and_time(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await fill(conn, 5000)  # S-1's results, collected now(), not at NOW
+        read = "SELECT pg_stat_get_xact_tuples_returned('results'::regclass)"
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            before = await conn.fetchval(read)
+            repository = LabRepository(conn, STORED_ID)
+            message, result = message_with_result(2000)
+            assumed = BatchAssumptions(unheld_samples=[_sample("lab^FHIR")])
+            repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+            await repository.write([])
+            rows_read = await conn.fetchval(read) - before
+    assert rows_read <= 1  # a scan of the patient's results would have read all 5,000 rows

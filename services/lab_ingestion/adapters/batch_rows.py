@@ -8,7 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.lab_ingestion.adapters.stored_ids import StoredId
-from services.lab_ingestion.domain.records import MessageRecord, RejectionRecord, ResultRecord
+from services.lab_ingestion.domain.records import (
+    MessageRecord,
+    RejectionRecord,
+    ResultRecord,
+    UnheldSample,
+)
 
 SourceKey = tuple[str, str]
 
@@ -38,6 +43,19 @@ def identifier_rows(
         (r.source, stored_id(k), stored_id(r.result_key)) for r in results for k in r.other_keys
     }
     return sorted(row for row in rows if row[1] != row[2] and (row[0], row[1]) not in claimed)
+
+
+def unheld_rows(samples: Sequence[UnheldSample], stored_id: StoredId) -> tuple[list[Any], ...]:
+    """The columns of the samples a fast-path batch took for held by no other sender
+    (migration 0032's ``assert_samples_unheld``): sources, subjects, analytes, collection
+    times and identifier parts, these as stored (keyed hashes, as ``results.identifier_parts``)."""
+    return (
+        [s.source for s in samples],
+        [s.subject_id for s in samples],
+        [s.analyte for s in samples],
+        [s.collected_at for s in samples],
+        [stored_id(s.part) for s in samples],
+    )
 
 
 def message_row(m: MessageRecord, stored_id: StoredId) -> tuple[Any, ...]:

@@ -171,7 +171,11 @@ WITH committed_batch AS (
     INSERT INTO committed_batches (token, attempt)
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
+    -- and that no other sender holds the sample of a final result taken for new ($20-$25:
+    -- the fast path's; migration 0032)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+           AND assert_samples_unheld($20::text[], $21::text[], $22::text[],
+                                     $23::timestamptz[], $24::text[], $25::interval)
            AS current
 ), claimed_keys AS (
     -- the keys written as new (taken for holding no row) claim their first write: another

@@ -16,6 +16,7 @@ from services.lab_ingestion.adapters.batch_rows import (
     message_row,
     rejection_row,
     result_row,
+    unheld_rows,
 )
 from services.lab_ingestion.adapters.batch_statements import (
     COMMITTED_ATTEMPT,
@@ -27,6 +28,7 @@ from services.lab_ingestion.adapters.batch_statements import (
 )
 from services.lab_ingestion.adapters.sources import sender_of
 from services.lab_ingestion.adapters.stored_ids import RESOLVED, StoredId
+from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
@@ -253,6 +255,8 @@ class LabRepository:
             [i[1] for i in identifiers],
             [i[2] for i in identifiers],
             [c.message_id for c in staged.cancellations],
+            *unheld_rows(assumed.unheld_samples, self._stored_id),
+            SAME_SAMPLE,
         )
 
 

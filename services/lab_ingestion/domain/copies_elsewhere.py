@@ -187,21 +187,21 @@ def _refusal(status: str, others: frozenset[str], channel: Channel) -> Rejected:
     names, more = _names(others)
     return Rejected(
         RejectionCode.AMBIGUOUS_VERSION,
-        f"this sample's result is stored already, sent by sender {names}{more} (over HL7 or "
-        "the lab's FHIR feed): correct or withdraw it through that sender; a second copy "
-        "of it is not stored (the patient's standing result of this test, collected at the "
-        "same time, shares an identifier with this one: the number of its order)",
+        f"a copy of the result sender {names}{more} holds: correct or withdraw it through "
+        "that sender (over HL7 or the lab's FHIR feed); a second copy of it is not stored "
+        "(the patient's standing result of this test, collected at the same time, shares an "
+        "identifier with this one: the number of its order)",
     )
 
 
 def _changed(others: frozenset[str], verb: str) -> str:
     names, more = _names(others)
     return (
-        f"{verb} this result through the sender that holds it (sender {names}{more}, over "
-        "HL7 or the lab's FHIR feed), or ask the trial's operator: nothing is stored under "
-        "this sender and identifier, but the patient's result of this test sharing an "
-        "identifier with this one (the number of its order) stands there; a final result "
-        "sent here first would be a second copy of it, and is refused"
+        f"{verb} it through sender {names}{more}, which holds it (over HL7 or the lab's "
+        "FHIR feed), or ask the trial's operator: nothing is stored under this sender and "
+        "identifier, but the patient's result of this test sharing an identifier with this "
+        "one (the number of its order) stands there; a final result sent here first would be "
+        "a second copy of it, and is refused"
     )
 
 

@@ -187,6 +187,19 @@ class WithdrawnVersion(NamedTuple):
     content: Content | None
 
 
+class UnheldSample(NamedTuple):
+    """A final result a batch planned without a read as the only copy of its sample: no
+    standing final or corrected result of the patient's, of its analyte, collected within
+    ``copies_elsewhere.SAME_SAMPLE`` of it, under another sender, shares this identifier
+    part (as written) with it (``copies_elsewhere``)."""
+
+    source: str
+    subject_id: str
+    analyte: str
+    collected_at: datetime
+    part: str
+
+
 @dataclass(frozen=True)
 class BatchAssumptions:
     """What a batch planned without reading the database took for granted: the one enrolled
@@ -197,3 +210,6 @@ class BatchAssumptions:
 
     subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)
+    # its final results over HL7 or FHIR, one row per identifier part: the write checks that
+    # no other sender holds their sample (review 181; migration 0032)
+    unheld_samples: list[UnheldSample] = field(default_factory=list)

@@ -8,7 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from services.lab_ingestion.domain.bundle_resends import BundleVersions
-from services.lab_ingestion.domain.copies_elsewhere import NOTHING_ELSEWHERE, StoredElsewhere
+from services.lab_ingestion.domain.copies_elsewhere import (
+    CHECKED_CHANNELS,
+    NOTHING_ELSEWHERE,
+    StoredElsewhere,
+)
 from services.lab_ingestion.domain.legacy_keys import analytes_held
 from services.lab_ingestion.domain.message_chains import obtains_nothing
 from services.lab_ingestion.domain.model import ResultStatusCode
@@ -21,6 +25,7 @@ from services.lab_ingestion.domain.records import (
     RejectionRecord,
     ResultRecord,
     Sender,
+    UnheldSample,
     Withdrawal,
     WithdrawnSubject,
     WithdrawnVersion,
@@ -148,7 +153,21 @@ class BatchContext:
         return BatchAssumptions(
             subjects=[(h, self.only_subject(h)) for h in dict.fromkeys(self.hmacs.values())],
             new_result_keys=list(keys),
+            unheld_samples=self._unheld_samples(),
         )
+
+    def _unheld_samples(self) -> list[UnheldSample]:
+        """The final results over HL7 or FHIR the batch planned without a read, each part of
+        their keys: the write refuses the batch (read and planned again, where the result is
+        refused) when another sender holds one's sample (``copies_elsewhere``)."""
+        channels = {m.message_id: m.channel for m in self.messages}
+        return [
+            UnheldSample(r.source, r.subject_id, r.result.analyte.value, r.collected_at, part)
+            for r in self.results
+            if r.status == ResultStatusCode.FINAL.value and r.supersedes_result_id is None
+            and channels.get(r.message_id) in CHECKED_CHANNELS
+            for part in sorted(r.identifier_parts)
+        ]  # fmt: skip
 
     def only_subject(self, hmac: str) -> EnrolledSubject | None:
         """The one subject enrolled under ``hmac`` (None: nobody); a batch that knows of

@@ -23,6 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.batch_lookup import BatchLookup
+from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import (
     Coding,
@@ -291,7 +292,15 @@ class FakeLabs:
         keys_new = not any(
             (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
         )
-        return subjects_hold and keys_new
+        # as migration 0032: no other sender holds the sample of a final result taken for new
+        unheld = not any(
+            r.source != u.source and r.subject_id == u.subject_id
+            and r.result.analyte.value == u.analyte and r.status in "FC"
+            and r.result_id not in self._db.cancelled and u.part in r.identifier_parts
+            and abs(r.collected_at - u.collected_at) < SAME_SAMPLE
+            for u in assumed.unheld_samples for r in self._db.results
+        )  # fmt: skip
+        return subjects_hold and keys_new and unheld
 
 
 class FakeOutbox:
