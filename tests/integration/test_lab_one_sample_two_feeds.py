@@ -43,8 +43,10 @@ def _fhir_crp(value: float | None, status: str = "final", order: str = "ORD7",
     }
 
 
-async def _hl7(lab: Lab, control_id: str, value: str, status: str = "F",
-               order: str = "ORD7", observed: str = "20261120081500+0100") -> list[str]:  # fmt: skip
+async def _hl7(
+    lab: Lab, control_id: str, value: str, status: str = "F", order: str = "ORD7",
+    observed: str = "20261120081500+0100",
+) -> list[str]:  # fmt: skip
     client = await lab.mllp()
     try:
         ack = await client.exchange(
@@ -119,9 +121,7 @@ async def test_another_sample_or_order_over_the_other_feed_is_stored(lab: Lab) -
     """The copy is refused only for the same sample: a FHIR CRP of order ORD7 collected a
     day later (another draw under the order), or of order ORD8, is a result of its own."""
     assert (await _hl7(lab, "H-1", "40"))[1] == "AA"
-    later = _fhir_crp(
-        12, effective="2026-11-21T08:15:00+01:00", issued="2026-11-21T09:00:00+01:00"
-    )
+    later = _fhir_crp(12, effective="2026-11-21T08:15:00+01:00", issued="2026-11-21T09:00:00+01:00")
     assert (await lab.post_fhir("/fhir/Observation", later))[0] == 201
     other = _fhir_crp(7, order="ORD8")
     assert (await lab.post_fhir("/fhir/Observation", other))[0] == 201

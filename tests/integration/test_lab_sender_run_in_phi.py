@@ -133,7 +133,8 @@ async def test_listed_senders_named_with_digits_or_oids_are_kept_as_they_are(lab
     bad = await client.exchange(
         oru("D2", [obx("1988-5", "high", "mg/L")], application="LIS2024", facility="HOSP01")
     )
-    oid = await client.exchange(oru("D3", [CRP], application=f"^{OID}^ISO"))
+    # another order: the same order's CRP from another sender is a copy (review 181)
+    oid = await client.exchange(oru("D3", [CRP], application=f"^{OID}^ISO", order="ORD2"))
     await client.close()
     assert msa(good)[1] == "AA" and msa(oid)[1] == "AA", (good, oid)
     assert msa(bad)[1] == "AE", bad

@@ -133,12 +133,13 @@ def planned_elsewhere(
     identified = identify_analyte(observation.codes)
     if identified is None or not parts:
         return frozenset()
+    final = status_of(observation) == _FINAL
     return frozenset(
         r.source
         for r in planned
         if r.source != source and r.subject_id == subject_id and r.status in EMITTED
         and r.result.analyte.value == identified[0].value
-        and (status_of(observation) != _FINAL or same_sample(r.collected_at, observation.collected_at))
+        and (not final or same_sample(r.collected_at, observation.collected_at))
         and not r.identifier_parts.isdisjoint(parts)
     )  # fmt: skip
 
@@ -148,6 +149,7 @@ def held_elsewhere(
     subject_id: str,
     stored: StoredElsewhere,
     never_held: Callable[[SourceKey], bool],
+    *,
     planned: Sequence[ResultRecord],
     parts_of: Callable[[ObservationInput], frozenset[str]],
 ) -> Rejected | None:

@@ -12,9 +12,11 @@ be meant for a result kept under another key: a token replaced under a new name 
 standing result of the same analyte, under any sender (its own token's under another key),
 whose key shares an identifier with the cancellation's keys (``identifier_parts``: the
 parts of a key other than the test's code), or one stored before its parts were kept, it is
-refused (naming those senders: ``copies_elsewhere``, which checks the other statuses too,
-review 181), never left out while that result stands. A ``cancelled`` carrying a value, and an ``entered-in-error`` (FHIR's withdrawal of
-a released result), finding nothing are refused as before (``withdrawn_chains``).
+refused naming those senders (``copies_elsewhere``, which checks the other statuses too:
+review 181), never left out while that result stands. A ``cancelled`` carrying a value, and
+an ``entered-in-error`` (FHIR's withdrawal of a released result), finding nothing are
+refused: naming the senders that hold a result it may be meant for (``copies_elsewhere``),
+else as before (``withdrawn_chains``).
 """
 
 from __future__ import annotations

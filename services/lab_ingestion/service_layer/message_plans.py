@@ -50,8 +50,8 @@ def plan_message(
     # stored as a second copy nor left out (``copies_elsewhere``); on assumptions only the
     # batch's own results are known, and the write checks the stored ones
     elsewhere = held_elsewhere(
-        sited, subject_id, context.stored_elsewhere, context.never_held, context.results,
-        lambda o: observation_parts(o, sited.channel),
+        sited, subject_id, context.stored_elsewhere, context.never_held,
+        planned=context.results, parts_of=lambda o: observation_parts(o, sited.channel),
     )  # fmt: skip
     if elsewhere is not None and context.assumed:
         raise StaleBatch("a result must be read before it is refused as held elsewhere")

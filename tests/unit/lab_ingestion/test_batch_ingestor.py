@@ -186,8 +186,12 @@ class FakeLabs:
                 and r.result_id not in self._db.cancelled
             ):
                 found = StandingResult(
-                    r.source, r.result_key, r.result.analyte.value, r.identifier_parts,
-                    r.status, r.collected_at,
+                    r.source,
+                    r.result_key,
+                    r.result.analyte.value,
+                    r.identifier_parts,
+                    r.status,
+                    r.collected_at,
                 )
                 standing.setdefault(r.subject_id, []).append(found)
         return standing

@@ -1,0 +1,71 @@
+"""One sample's result sent over HL7 and the lab's FHIR feed (review 181, defect 2): which
+standing results a result finding nothing under its own key is a copy of, or may be meant
+for (``copies_elsewhere``). A final result: a final or corrected result of the same analyte
+under another sender sharing an identifier, collected within a minute; a correction or
+withdrawal: any standing result so, whatever its time (it may correct the time)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.lab_ingestion.domain.copies_elsewhere import (
+    holding_senders,
+    same_sample,
+)
+from services.lab_ingestion.domain.fhir_cancellations import StandingResult
+from services.lab_ingestion.domain.model import Coding, ObservationInput
+from shared.contracts.events.lab import Channel
+
+SAMPLE = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
+LOINC = "http://loinc.org"
+FHIR_KEYS = (frozenset({"ORD7|1988-5"}), frozenset({"ORD7"}))  # as stored (hashes, here as written)
+
+
+def _crp(status: str = "F", at: datetime | None = SAMPLE) -> ObservationInput:
+    return ObservationInput("ORD7|1988-5", (Coding("1988-5", LOINC),), "4", status=status,
+                            collected_at=at)  # fmt: skip
+
+
+def _hl7(status: str = "F", at: datetime = SAMPLE, parts: set[str] | None = None) -> StandingResult:
+    """The HL7 CRP of order ORD7 standing under LIS^HOSP."""
+    kept = frozenset({"ORD7"} if parts is None else parts)
+    return StandingResult("LIS^HOSP", "ORD7|1988-5|", "crp", kept, status, at)
+
+
+def test_a_final_result_is_a_copy_of_the_same_sample_under_another_sender() -> None:
+    assert holding_senders("lab^FHIR", Channel.FHIR, _crp(), [_hl7()], FHIR_KEYS) == {"LIS^HOSP"}
+    # written to the minute by one feed, to the second by the other
+    seconds = _crp(at=SAMPLE + timedelta(seconds=30))
+    assert holding_senders("lab^FHIR", Channel.FHIR, seconds, [_hl7()], FHIR_KEYS)
+
+
+def test_another_sample_order_or_status_is_no_copy() -> None:
+    later = _hl7(at=SAMPLE + timedelta(days=1))  # another draw under the same order
+    other_order = _hl7(parts={"ORD8"})
+    preliminary = _hl7(status="P")
+    for standing in (later, other_order, preliminary):
+        assert not holding_senders("lab^FHIR", Channel.FHIR, _crp(), [standing], FHIR_KEYS)
+    # its own sender's result under another key is its own (an HL7 sub-id, a FHIR identifier)
+    own = StandingResult("lab^FHIR", "urn:x|ORD7|1988-5", "crp", frozenset({"ORD7"}), "F", SAMPLE)
+    assert not holding_senders("lab^FHIR", Channel.FHIR, _crp(), [own], FHIR_KEYS)
+    # no identifier to share (an HL7 order keyed by its collection time)
+    assert not holding_senders(
+        "LIS^HOSP", Channel.MLLP, _crp(), [_hl7()], (frozenset(), frozenset())
+    )
+
+
+def test_a_correction_or_withdrawal_names_the_holder_whatever_the_times() -> None:
+    later = _hl7(at=SAMPLE + timedelta(hours=3))
+    for status in ("C", "D", "W", "X"):
+        found = holding_senders("lab^FHIR", Channel.FHIR, _crp(status), [later], FHIR_KEYS)
+        assert found == {"LIS^HOSP"}, status
+    # an HL7 sender's results under its other keys are its own (another code or sub-id)
+    own = StandingResult("LIS^HOSP", "ORD7|NEUT|", "crp", frozenset({"ORD7"}), "F", SAMPLE)
+    assert not holding_senders("LIS^HOSP", Channel.MLLP, _crp("C"), [own], FHIR_KEYS)
+
+
+def test_times_not_known_or_not_placed_do_not_part_a_sample() -> None:
+    assert same_sample(SAMPLE, SAMPLE + timedelta(seconds=59))
+    assert not same_sample(SAMPLE, SAMPLE + timedelta(seconds=60))
+    assert same_sample(None, SAMPLE)
+    assert same_sample(SAMPLE.replace(tzinfo=None), SAMPLE + timedelta(hours=2))
