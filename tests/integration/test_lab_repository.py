@@ -542,7 +542,7 @@ def _sample(source: str, part: str = "ORD7", seconds: int = 30) -> UnheldSample:
 async def test_a_fast_path_final_is_refused_where_another_sender_holds_its_sample(
     pool: asyncpg.Pool,
 ) -> None:
-    """Review 181 (migration 0032): the CRP of order ORD7 stands under LIS^HOSP; a batch
+    """Review 181 (migration 0033): the CRP of order ORD7 stands under LIS^HOSP; a batch
     that took the FHIR feed's copy of it for new is refused (read and planned again), one
     of another order, of a sample taken minutes apart, or of the same sender is not."""
     async with pool.acquire() as conn:

@@ -1,5 +1,5 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0032
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0033
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ WITH committed_batch AS (
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
     -- and that no other sender holds the sample of a final result taken for new ($20-$25:
-    -- the fast path's; migration 0032)
+    -- the fast path's; migration 0033)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AND assert_samples_unheld($20::text[], $21::text[], $22::text[],
                                      $23::timestamptz[], $24::text[], $25::interval)

@@ -211,5 +211,5 @@ class BatchAssumptions:
     subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)
     # its final results over HL7 or FHIR, one row per identifier part: the write checks that
-    # no other sender holds their sample (review 181; migration 0032)
+    # no other sender holds their sample (review 181; migration 0033)
     unheld_samples: list[UnheldSample] = field(default_factory=list)

@@ -296,7 +296,7 @@ class FakeLabs:
         keys_new = not any(
             (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
         )
-        # as migration 0032: no other sender holds the sample of a final result taken for new
+        # as migration 0033: no other sender holds the sample of a final result taken for new
         unheld = not any(
             r.source != u.source and r.subject_id == u.subject_id
             and r.result.analyte.value == u.analyte and r.status in "FC"
