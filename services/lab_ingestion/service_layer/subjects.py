@@ -10,6 +10,11 @@ from zoneinfo import ZoneInfo
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
 from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
+from services.lab_ingestion.domain.records import EarlierResult
+from services.lab_ingestion.domain.renumbered_subjects import (
+    acts_on_stored_results,
+    of_a_subject_renumbered,
+)
 from services.lab_ingestion.domain.sample_times import in_site_time, plausible_report_times
 from services.lab_ingestion.domain.withdrawal import subject_with_withdrawn, withdrawn_at_site
 from services.lab_ingestion.service_layer.batch_context import BatchContext
@@ -41,23 +46,37 @@ def subject_of(
     collection times cannot be read or are missing or implausible (never discarded unseen);
     None: nobody's. Only subjects withdrawn at the sender's site are looked at (numbers are
     unique only within a hospital): another site's patient with the number is no reason to
-    reject a message about this site's patient who is not enrolled, nor to keep its copy."""
+    reject a message about this site's patient who is not enrolled, nor to keep its copy.
+    A correction or cancellation of nobody's number that names a result stored as a
+    subject's (whose enrolment was corrected to another number since) is refused, never
+    discarded unseen (``renumbered_subjects``; such messages take the careful path, whose
+    read holds the chains: no read is added)."""
     sender = context.allowed.get(message.settings_key)
     site = sender.site_id if sender else None
     active = match_subject(context.subjects.get(patient_hmac, ()), site)
     withdrawn = withdrawn_at_site(context.withdrawn.get(patient_hmac, ()), site)
+    if active is None and not withdrawn and acts_on_stored_results(message):
+        return of_a_subject_renumbered(message, _heads(context, None))
     if isinstance(active, Rejected) or not withdrawn:
         return active
     sited = in_sender_time(context, message, received_at)
     if isinstance(sited, Rejected):
         return sited
-    # a key's head, else a preliminary result there of one of the enrolments concerned
-    heads = dict(context.latest)
     concerned = {active, *(w.subject.subject_id for w in withdrawn)}
-    for (source, key, subject), preliminary in context.preliminary.items():
-        if subject in concerned:
-            heads.setdefault((source, key), preliminary)
+    heads = _heads(context, concerned)
     return subject_with_withdrawn(sited, active, withdrawn, heads, site, received_at=received_at)
+
+
+def _heads(
+    context: BatchContext, concerned: set[str | None] | None
+) -> dict[tuple[str, str], EarlierResult]:
+    """A key's head, else a preliminary result there of one of the subjects ``concerned``
+    (None: of anyone)."""
+    heads = dict(context.latest)
+    for (source, key, subject), preliminary in context.preliminary.items():
+        if concerned is None or subject in concerned:
+            heads.setdefault((source, key), preliminary)
+    return heads
 
 
 def not_enrolled(context: BatchContext, hmacs: list[str]) -> IngestOutcome:
