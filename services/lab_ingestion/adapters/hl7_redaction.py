@@ -19,7 +19,9 @@ segment before it, else ``[redacted]``; a document in OBX-5 (ED, RP) keeps only 
 and base64 text anywhere but where a trial result or a message is read from is replaced
 (``hl7_kept_lines``). A
 patient's number run into the message id or an order number (``ORD4711815``) is masked as
-the accepted path masks it. What an escape sequence HL7 does not define holds (a site's
+the accepted path masks it, and so is every other identifying number the message holds
+(PID-18 to 21, PV1-19/50, MRG, NK1, GT1 and IN1-2 numbers that hold a digit, every phone:
+review 185, an SSN run into MSH-10 was kept). What an escape sequence HL7 does not define holds (a site's
 ``\\Z..\\``, a ``\\C`` that is no hex, one never closed) is masked, its code letter kept
 (``\\Z[redacted]\\``: ``hl7_scrub_fields.masked_escapes``), and so is a hex escape whose
 digits spell a birth date or number as written (``\\X19510317\\``).
@@ -245,7 +247,8 @@ def _withheld(line: str) -> str:
 def _mask_numbers_in_ids(
     segments: list[tuple[str, list[str]]], masked: Callable[[str], str], separators: Separators
 ) -> None:
-    """Every PID-3 number inside MSH-10 or an order number, masked as ``parse_oru`` masks
+    """Every PID-3, 2 or 4 number (and every other identifying number and phone:
+    ``hl7_secrets``) inside MSH-10 or an order number, masked as ``parse_oru`` masks
     the message id and result keys of an accepted message (the rejection keeps MSH-10 as
     its control id): a number run into other characters is no whole word to scrub. So in
     MSH-3/4 (review 108: an unknown sender ``LISMRN4711`` was kept, and with it the

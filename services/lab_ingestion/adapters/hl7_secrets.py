@@ -7,7 +7,7 @@ however grouped: ``phone_numbers``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
@@ -45,6 +45,9 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "GT1": (2, 12, 19), "IN1": (10, 36, 49), "IN2": (1, 2, 6, 8, 10),
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
+# PID-12 county and PID-23 birth place: places of the patient's, blanked in PID, whose
+# copies (a note's "Geburtsort BERN") are scrubbed as a name's words are (review 185)
+_PLACE_FIELDS = {"PID": (12, 23)}
 # A date written otherwise than as HL7's DTM (``written_dates``): a time may follow.
 _YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d\d)\2(\d\d)(?![0-9])", re.ASCII)
 _DAY_FIRST = re.compile(r"(\d\d?)([./-])(\d\d?)\2(\d{4})(?![0-9])", re.ASCII)
@@ -61,14 +64,17 @@ def secrets_and_numbers(
     hash_identifier: Callable[[str], str],
 ) -> tuple[Secrets, PatientNumbers, list[str], Secrets, frozenset[str]]:
     """Every value removed from the message (whose copies are scrubbed), each PID's
-    patient numbers as kept, every number PID-3 names (kept or dropped), the names'
-    words and birth dates' spellings searched for run into ids (``run_in_secrets``), and
-    the digits of the phones' forms, searched for in groups (``phone_numbers``)."""
+    patient numbers as kept, every number that identifies someone (masked where run into
+    ids: PID-3, 2 and 4's, kept or dropped, and the other identifiers and phones read,
+    ``_identifying_numbers``), the names' words, places and birth dates' spellings searched
+    for run into ids (``run_in_secrets``), and the digits of the phones' forms, searched
+    for in groups (``phone_numbers``)."""
     secrets: Secrets = {}
     phones: set[str] = set()
-    people: list[str] = []  # names and date spellings, as written
+    people: list[str] = []  # names, places and date spellings, as written
     numbers: PatientNumbers = []
     named: list[str] = []
+    identifiers: list[str] = []  # the other identifiers' values, as written
     previous = ""
     for name, fields in segments:
         if name.startswith("Z") and previous in PERSON_SEGMENTS:
@@ -84,7 +90,8 @@ def secrets_and_numbers(
                 _add_number(secrets, number.value, number.hashed or REDACTED)
             for other in dropped:
                 _add_number(secrets, other, REDACTED)
-        _collect_secrets(name, fields, separators, secrets, people, phones=phones)
+        _collect_secrets(name, fields, separators, secrets, people, phones, identifiers)
+    named += _identifying_numbers(identifiers, phones)
     run_in: Secrets = {}
     for value in people:  # as it reads too (M\XFC\LLER as MÜLLER)
         for text in {value, decoded_text(value, separators)}:
@@ -105,11 +112,11 @@ def _collect_secrets(
     separators: Separators,
     secrets: dict[str, tuple[str, str]],
     people: list[str],
-    *,
     phones: set[str],
+    identifiers: list[str],
 ) -> None:
-    """Record the values this segment holds that must not appear anywhere else, and the
-    digits of each phone's forms (``phone_numbers``)."""
+    """Record the values this segment holds that must not appear anywhere else, the digits
+    of each phone's forms (``phone_numbers``) and its identifiers as written."""
 
     def items(table: Mapping[str, tuple[int, ...]]) -> Iterator[list[str]]:
         _, component, repetition, _, _ = separators
@@ -129,6 +136,7 @@ def _collect_secrets(
         for token in (value, *value.split(), *_NAME_PARTS.split(value)):
             _add(secrets, token, 2)
     for value in values(_IDENTIFIER_FIELDS, (0,)):
+        identifiers.append(value)
         _add(secrets, value, 3)
         _add(secrets, grouped_digits(value) or "", 6)  # 756.1234.5678.97 as 7561234567897
     for value in values(_DATE_FIELDS, (0,)):
@@ -138,6 +146,10 @@ def _collect_secrets(
             for variant in date_spellings(year, month, day):  # D.M.YY: six characters
                 _add(secrets, variant, 6)
                 people.append(variant)
+    for value in values(_PLACE_FIELDS, (0,)):  # whole words, and run into ids as names
+        people.append(value)
+        for token in (value, *_NAME_PARTS.split(value)):
+            _add(secrets, token, 3)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)
     if name == "PID":  # the patient's street and other designation: their words too
@@ -149,6 +161,17 @@ def _collect_secrets(
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
     for parts in items(_PHONE_FIELDS):  # one number, however a note writes it
         phones |= phone_numbers(parts)
+
+
+def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> list[str]:
+    """The identifiers other than PID-3, 2 and 4 (PID-18 to 21, PV1-19, MRG, NK1, GT1 and
+    IN1-2 numbers: ``_IDENTIFIER_FIELDS``) that hold a digit, and the phones' digits, to be
+    masked where run into ids as PID-3's numbers are (review 185: an SSN, an account or a
+    visit number run into MSH-10 or an order number was kept): a value without a digit is
+    a word, not searched for inside ids. Many are found in time linear in the ids
+    (``numbers_masked``: one trie-shaped pattern for the message, as for PID-3's many)."""
+    found = [value for value in identifiers if any("0" <= c <= "9" for c in value)]
+    return [*found, *sorted(phones)]
 
 
 def written_dates(value: str) -> list[tuple[str, str, str]]:
