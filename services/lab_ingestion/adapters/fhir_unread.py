@@ -26,6 +26,10 @@ from services.lab_ingestion.adapters.fhir_status import trial_components, trial_
 
 MODIFIER_TEXT = "a modifier extension is not understood: it may change what the {} means"
 RULES_TEXT = "implicitRules are not understood: the {} cannot be read safely"
+REPLACED_TEXT = (
+    "Patient.link replaced-by: this patient record is replaced by another, whose patient's "
+    "results cannot be told from it: send the result under the record that replaces it"
+)
 COMPONENT_TEXT = (
     "trial results in Observation.component are not read: send each as its own Observation"
 )
@@ -68,11 +72,19 @@ def refuse_unread_observation(obs: Observation, where: str) -> None:
 
 
 def refuse_unread_resource(resource: Observation | Patient, where: str, what: str) -> None:
-    """Raise ``FhirInputError`` for a resource's implicit rules or modifier extension."""
+    """Raise ``FhirInputError`` for a resource's implicit rules or modifier extension, and
+    for a Patient's link of type ``replaced-by`` (``Patient.link`` is a modifier element:
+    the record must no longer be used, the patient is another record's; review 185: one
+    whose own number names nobody was discarded as not enrolled, though the record it is
+    replaced by may be an enrolled subject's)."""
     if resource.implicitRules:
         raise input_error("not-supported", RULES_TEXT.format(what), f"{where}.implicitRules")
     if resource.modifierExtension:
         raise input_error("not-supported", MODIFIER_TEXT.format(what), f"{where}.modifierExtension")
+    if isinstance(resource, Patient):
+        for index, link in enumerate(resource.link or []):
+            if link.type == "replaced-by":
+                raise input_error("not-supported", REPLACED_TEXT, f"{where}.link[{index}].type")
 
 
 def refuse_contained_results(resource: DomainResource, where: str) -> None:
