@@ -41,9 +41,10 @@ def crp(order: str, status: str, value: str) -> list[str]:
 
 
 async def kept(lab: Lab) -> list[asyncpg.Record]:
-    return await lab.pool.fetch(
+    rows: list[asyncpg.Record] = await lab.pool.fetch(
         "SELECT control_id, reason_code, reason, payload FROM rejections ORDER BY received_at"
     )
+    return rows
 
 
 @pytest.mark.parametrize("version", ["2.4", "2.5.1"])

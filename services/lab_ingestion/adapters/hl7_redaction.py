@@ -19,12 +19,12 @@ segment before it, else ``[redacted]``; a document in OBX-5 (ED, RP) keeps only 
 and base64 text anywhere but where a trial result or a message is read from is replaced
 (``hl7_kept_lines``). A
 patient's number run into the message id or an order number (``ORD4711815``) is masked as
-the accepted path masks it, and so is every other identifying number the message holds
-(PID-18 to 21, PV1-19/50, MRG, NK1, GT1 and IN1-2 numbers that hold a digit, every phone:
-review 185, an SSN run into MSH-10 was kept). What an escape sequence HL7 does not define holds (a site's
-``\\Z..\\``, a ``\\C`` that is no hex, one never closed) is masked, its code letter kept
-(``\\Z[redacted]\\``: ``hl7_scrub_fields.masked_escapes``), and so is a hex escape whose
-digits spell a birth date or number as written (``\\X19510317\\``).
+the accepted path masks it, and so is every other identifying number the message
+holds (PID-18 to 21, PV1-19/50, MRG, NK1, GT1 and IN1-2 numbers that hold a digit, every
+phone: review 185, an SSN run into MSH-10 was kept). What an escape sequence HL7 does
+not define holds (a site's ``\\Z..\\``, a ``\\C`` that is no hex, one never closed) is
+masked, its code letter kept (``\\Z[redacted]\\``: ``hl7_scrub_fields.masked_escapes``), and
+so is a hex escape whose digits spell a birth date or number as written (``\\X19510317\\``).
 
 Also searched for: a birth date (written as HL7's ``YYYYMMDD`` or as ``1958-02-14``,
 ``14.02.1958``, ``1958/02/14``...: ``hl7_secrets.written_dates``) in every spelling

@@ -7,7 +7,7 @@ however grouped: ``phone_numbers``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
@@ -90,7 +90,9 @@ def secrets_and_numbers(
                 _add_number(secrets, number.value, number.hashed or REDACTED)
             for other in dropped:
                 _add_number(secrets, other, REDACTED)
-        _collect_secrets(name, fields, separators, secrets, people, phones, identifiers)
+        _collect_secrets(
+            name, fields, separators, secrets, people, phones=phones, identifiers=identifiers
+        )
     named += _identifying_numbers(identifiers, phones)
     run_in: Secrets = {}
     for value in people:  # as it reads too (M\XFC\LLER as MÜLLER)
@@ -112,6 +114,7 @@ def _collect_secrets(
     separators: Separators,
     secrets: dict[str, tuple[str, str]],
     people: list[str],
+    *,
     phones: set[str],
     identifiers: list[str],
 ) -> None:
@@ -146,10 +149,7 @@ def _collect_secrets(
             for variant in date_spellings(year, month, day):  # D.M.YY: six characters
                 _add(secrets, variant, 6)
                 people.append(variant)
-    for value in values(_PLACE_FIELDS, (0,)):  # whole words, and run into ids as names
-        people.append(value)
-        for token in (value, *_NAME_PARTS.split(value)):
-            _add(secrets, token, 3)
+    _collect_places(values(_PLACE_FIELDS, (0,)), secrets, people)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)
     if name == "PID":  # the patient's street and other designation: their words too
@@ -161,6 +161,16 @@ def _collect_secrets(
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
     for parts in items(_PHONE_FIELDS):  # one number, however a note writes it
         phones |= phone_numbers(parts)
+
+
+def _collect_places(places: Iterable[str], secrets: Secrets, people: list[str]) -> None:
+    """The patient's county and birth place: scrubbed as whole words, and run into ids, as
+    a name's words are (three letters or more: a two-letter county code is a word of any
+    note)."""
+    for value in places:
+        people.append(value)
+        for token in (value, *_NAME_PARTS.split(value)):
+            _add(secrets, token, 3)
 
 
 def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> list[str]:

@@ -71,11 +71,15 @@ def test_a_new_result_is_never_looked_at_and_another_test_never_counts() -> None
 
 
 def test_another_senders_key_is_not_the_stored_result() -> None:
-    message = LabMessage(Channel.MLLP, "LIS2", "HOSP", "C-1", "MRN1", sent(("K1", "C")).observations)
+    message = LabMessage(
+        Channel.MLLP, "LIS2", "HOSP", "C-1", "MRN1", sent(("K1", "C")).observations
+    )
     assert of_a_subject_renumbered(message, HEADS) is None
 
 
-def oru(control_id: str, number: str, order: str, status: str, value: str = "40") -> IngestLabMessage:
+def oru(
+    control_id: str, number: str, order: str, status: str, value: str = "40"
+) -> IngestLabMessage:
     segments = [
         f"MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|{control_id}|P|2.5.1",
         f"PID|1||{number}^^^HOSP^MR",
