@@ -228,6 +228,11 @@ class Model:
                 return ("dup", 0, 0, 0)
             return self._reject(RejectionCode.REUSED_MESSAGE_ID)
         if mrn not in SUBJECT:
+            # README (review 185): a correction or cancellation of a result stored under its
+            # key (a subject's, whose enrolment no longer names this number) is refused
+            standing = {r.key for r in self.results if not r.cancelled}
+            if any(status in "CXDW" and key in standing for status, key, _, _ in observations):
+                return self._reject(RejectionCode.OTHER_PATIENTS_RESULT)
             return ("discarded",)  # not enrolled: nothing of it kept
         subject = SUBJECT[mrn]
         # README: a C/X/D/W with an empty value under a key that never held anything, used
