@@ -310,6 +310,20 @@ async def test_a_late_correction_timed_by_another_field_never_stands_over_a_newe
     assert [p["value"] for p in published] == [50.0, 52.0, 50.0]
 
 
+async def test_a_correction_with_obr22_and_obx19_orders_against_an_obx19_chain(lab: Lab) -> None:
+    """Review 188: F 50 and C 51 timed by OBX-19 alone, then C 52 released at 10:00 (OBR-22)
+    and analysed at 09:30 (OBX-19): its analysis time, of the chain's field, orders it after
+    C 51, and it is applied (it was refused, asking for the OBX-19 it carried)."""
+    acks = await _send(
+        lab,
+        _analysed("E-1", "50", "F", "080000", "ORDE"),
+        _analysed("E-2", "51", "C", "090000", "ORDE"),
+        _reported(_analysed("E-3", "52", "C", "093000", "ORDE"), "20261120100000+0100"),
+    )
+    assert [ack[1] for ack in acks] == ["AA"] * 3, acks
+    assert [r["value"] for r in await lab.pool.fetch(STANDING)] == [52.0]
+
+
 async def test_results_stored_before_their_report_field_was_kept_compare_as_before(
     lab: Lab,
 ) -> None:

@@ -77,9 +77,12 @@ def read_observation(
     # the release time: OBR-22 (``order_of``); OBX-19, the analysis time in v2.5 (no field
     # of v2.3 or v2.4), only when OBR-22 is empty. Without an offset, read as OBX-14 is
     # (which, stored with the result: times of the two order nothing against each other)
+    analysed = None
     if order.reported_text:
         reported, reported_local = order.reported
         report_field = ReportField.OBR_22
+        if len(obx) > 19:  # OBX-19 beside it (most senders end OBX at OBX-14)
+            analysed = report_time(obx, 19, offset)[1][0]
     else:
         _, (reported, reported_local) = report_time(obx, 19, offset)
         report_field = ReportField.OBX_19
@@ -124,6 +127,7 @@ def read_observation(
         collected_local=local,
         reported_local=reported_local,
         report_field=report_field,
+        analysed_at=analysed,
         unscoped_key=key if untracked else None,
         codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
         legacy_key=legacy,

@@ -53,11 +53,16 @@ def resent_correction(
     content: Content,
     reported_at: datetime | None,
     field: ReportField | None = None,
+    *,
+    analysed_at: datetime | None = None,
 ) -> Rejected | bool:
     """Whether a correction of the patient's chain ``head`` (its content ``standing``, where
     known), from another message than the one that stored ``head``, is a resend (True: a
     duplicate, nothing stored), a correction to apply (False), or cannot be told (refused).
-    ``field``: the field its report time ``reported_at`` was read from (``report_fields``).
+    ``field``: the field its report time ``reported_at`` was read from (``report_fields``);
+    ``analysed_at``: its OBX-19 beside an OBR-22 ``reported_at``, compared instead with a
+    chain timed by OBX-19 alone (review 188: a lab that began filling OBR-22 could not
+    correct a standing correction timed by OBX-19).
 
     Report times are compared when both are known and read from one field (or the standing
     result's field is not known: stored before migration 0032, compared as then), or when
@@ -76,21 +81,27 @@ def resent_correction(
     value is that version's copy when reported when it was, from the same field, else
     refused; a new value is applied, except against a standing correction when both carry
     report times of fields that order nothing (``_compared``). A refusal names the
-    standing result's field."""
+    standing result's field, or where that is not known (stored before migration 0032) the
+    correction's own (review 188: a lab timing by OBX-19 alone was told to use OBR-22)."""
+    if head.report_field is ReportField.OBX_19 and analysed_at is not None:
+        reported_at, field = analysed_at, ReportField.OBX_19
+    field = field if reported_at is not None else None  # a field read empty names nothing
     reported = head.reported_at
     restated = content in head.superseded
     copy = reported_at is not None and reported_so(head.reports, content, reported_at, field)
     if reported_at is not None and reported is not None:
         if _compared(field, reported_at, head.report_field, reported):
             verdict = _by_report_times(content == standing, restated, copy, reported_at, reported)
-            return _naming(verdict, head.report_field)
+            return _naming(verdict, head.report_field or field)
         if not restated and content != standing and head.status != FINAL:
-            return _naming(_UNORDERED, head.report_field)  # ``_compared``
+            return _naming(_UNORDERED, head.report_field or field)  # ``_compared``
     if content == standing or not restated:
         return False  # stored, as a correction always was; or a new value
     if copy:
         return True  # that version's copy
-    return _naming(Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION), head.report_field)
+    return _naming(
+        Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION), head.report_field or field
+    )
 
 
 def _compared(

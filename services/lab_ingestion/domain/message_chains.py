@@ -96,6 +96,7 @@ class _Observed(NamedTuple):
     gone: frozenset[Content | None]  # what the patient's withdrawn versions under it said
     reported_at: datetime | None  # when the lab reported it (None: not said)
     report_field: ReportField | None  # the field ``reported_at`` was read from
+    analysed_at: datetime | None  # HL7 OBX-19 beside an OBR-22 report time (None: not said)
 
 
 @dataclass
@@ -157,7 +158,7 @@ class MessageChains:
             key, status, self._head(key, status), analyte,
             None if normalised is None else content_of(normalised, collected_at), collected_at,
             withdrawn_contents(versions, self.subject_id, analyte), observation.reported_at,
-            observation.report_field,
+            observation.report_field, observation.analysed_at,
         )  # fmt: skip
 
     def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
@@ -242,7 +243,12 @@ class MessageChains:
         if self.message.control_id_basis is not None:  # a FHIR version
             return issued_before(head, seen.content, seen.reported_at)
         return resent_correction(
-            head, self.said.get(seen.key), seen.content, seen.reported_at, seen.report_field
+            head,
+            self.said.get(seen.key),
+            seen.content,
+            seen.reported_at,
+            seen.report_field,
+            analysed_at=seen.analysed_at,
         )
 
     def _restates_superseded(self, seen: _Observed) -> bool:

@@ -123,6 +123,9 @@ class ObservationInput:
     # the field the report time is read from: times of two fields order nothing against
     # each other (``report_fields``; None: not known)
     report_field: ReportField | None = None
+    # HL7 OBX-19 (the analysis time, with its UTC offset) where OBR-22 gave the report time:
+    # a correction's is compared with a chain timed by OBX-19 alone (review 188)
+    analysed_at: datetime | None = None
     # HL7 without an order number: the key made of the collection time, before it is made
     # the patient's (``scoped_to_patient``); None for a key of the lab's own
     unscoped_key: str | None = None

@@ -337,10 +337,11 @@ def test_report_times_of_two_fields_order_only_where_release_and_analysis_tell(
 
 def test_a_refusal_names_the_field_compared() -> None:
     """OBR-22 (said in JSON's and FHIR's words) unless the standing result's time was
-    OBX-19's (review 187: not the incoming one's, when the standing one's is not known)."""
+    OBX-19's, or, where the standing one's field is not known (stored before migration
+    0032), the correction's own was (review 188)."""
     for head, field, named in (
         (_head(T, OBX19), OBX19, "OBX-19"), (_head(T, OBR22), OBR22, "OBR-22"),
-        (_head(T), None, "OBR-22"), (_head(T), OBX19, "OBR-22"),
+        (_head(T), None, "OBR-22"), (_head(T), OBX19, "OBX-19"),
     ):  # fmt: skip
         before = resent_correction(head, C, ("d",), T - timedelta(minutes=1), field)
         back = resent_correction(head, C, A, T - timedelta(minutes=1), field)
@@ -409,3 +410,19 @@ def test_a_fhir_version_is_refused_only_when_issued_before_the_standing_one(
         assert verdict.reason == (RESTATED_VERSION if restated else REPORTED_BEFORE)
     else:
         assert verdict is False
+
+
+def test_an_obx19_beside_obr22_is_compared_with_a_chain_timed_by_obx19() -> None:
+    """Review 188: F 50 and C 51 timed by OBX-19 alone (08:00, 09:00), then C 52 released at
+    10:00 (OBR-22) and analysed at 09:30 (OBX-19): its analysis time orders it after C 51,
+    and it is applied (it was refused, telling the lab to send OBX-19, which it had)."""
+    head = _head(T + timedelta(hours=1), OBX19)
+    released, analysed = T + timedelta(hours=2), T + timedelta(minutes=90)
+    assert isinstance(resent_correction(head, C, ("d",), released, OBR22), Rejected)
+    assert resent_correction(head, C, ("d",), released, OBR22, analysed_at=analysed) is False
+    earlier = T + timedelta(minutes=30)  # analysed before the standing one: refused
+    late = resent_correction(head, C, ("d",), released, OBR22, analysed_at=earlier)
+    assert isinstance(late, Rejected) and "(OBX-19)" in late.reason
+    # against a chain timed by OBR-22 the release time is compared, as ever
+    timed = _head(T + timedelta(hours=1), OBR22)
+    assert resent_correction(timed, C, ("d",), released, OBR22, analysed_at=earlier) is False
