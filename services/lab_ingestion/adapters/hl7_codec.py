@@ -255,8 +255,7 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
     or a patient number type without a number too (it says the number is missing); and
     every number of PID-3, whatever its type (none may stay in the message's id). PID-2
     (the patient's external id, v2.3 and v2.4: often the hospital's record number when a
-    laboratory writes its own in PID-3) and PID-4 (the alternate id, v2.3-2.5.1) are read
-    after PID-3 as more of its repetitions,
+    laboratory writes its own in PID-3) is read after PID-3 as more of its repetitions,
     under the same rules (``patient_identity``: types, authorities, ambiguity), so that it
     can name the patient but never choose another one (``PATIENT_NUMBER_FIELDS``).
 
@@ -267,9 +266,7 @@ def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, .
     ]
     count = sum(c for _, c in counts)
     if count > MAX_PATIENT_NUMBERS:
-        named = [f"PID-{f}" for f, c in counts if c]  # "PID-3, PID-2 and PID-4 repeat"
-        fields = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
-        fields += " repeat" if len(named) > 1 else " repeats"
+        fields = "PID-3 repeats" if counts[1][1] == 0 else "PID-3 and PID-2 repeat"
         raise Hl7InputError(
             RejectionCode.MALFORMED,
             f"{fields} {count} times; at most {MAX_PATIENT_NUMBERS} patient numbers are read",
@@ -290,7 +287,7 @@ def _read_number(
     candidates: list[IdentifierCandidate],
     numbers: list[str],
 ) -> None:
-    """One repetition of PID-3 (or PID-2, PID-4) as a candidate, its number among ``numbers``."""
+    """One repetition of PID-3 (or PID-2) as a candidate, its number among ``numbers``."""
     # read strictly: an escape python-hl7 drops would join the digits around it into
     # another number, perhaps another enrolled patient's; and as one value: CX-1 has no
     # sub-components, and ``MRN4711&5`` read as its first is another patient's number

@@ -72,7 +72,7 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,31}")  # application, pdf, Base
 # anyway), and may be a report naming the patient, one decode away.
 _TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 11, 14})
 _CODE_TEXTS = (1, 4, 8)  # CWE-2 text, CWE-5 alternate text, CWE-9 original text (0-based)
-_READ_FIELDS = {"PID": frozenset({2, 3, 4}), "ORC": frozenset({1, 2, 3, 9}),
+_READ_FIELDS = {"PID": frozenset({2, 3}), "ORC": frozenset({1, 2, 3, 9}),
                 "OBR": frozenset({2, 3, 7, 8, 22, 25}), "SPM": frozenset({17})}  # fmt: skip
 
 

@@ -17,11 +17,10 @@ from services.lab_ingestion.domain.number_types import patient_number_type
 Separators = tuple[str, str, str, str, str]  # field, component, repetition, escape, sub
 
 # the PID fields holding the patient's numbers, in the order the parser reads them: PID-3,
-# then PID-2 (the external id of v2.3 and v2.4) and PID-4 (the alternate id, kept by v2.3 to
-# 2.5.1 for backward compatibility: review 185, an enrolled subject's number there was
-# discarded as not enrolled) as more of PID-3's repetitions; a kept copy keeps them as it
-# keeps PID-3 (hashed), so that its replay reads the patient as the message named them
-PATIENT_NUMBER_FIELDS = (3, 2, 4)
+# then PID-2 (the external id of v2.3 and v2.4) as more of PID-3's repetitions; a kept copy
+# keeps both as it keeps PID-3 (hashed), so that its replay reads the patient as the
+# message named them
+PATIENT_NUMBER_FIELDS = (3, 2)
 
 
 @dataclass

@@ -94,7 +94,7 @@ def normalise_separators(text: str) -> str:
 
 # PROTOCOL section 6 names PID-5/6/7/11/13/14/19; PID-2, 4, 9, 12, 18, 20, 21, 23 and 29
 # hold identifiers, an alias, the county, birth place and death date. A redacted PID keeps
-# only its set id (PID-1, digits), PID-3, 2 and 4 (hashed) and these one-letter codes: the sex and
+# only its set id (PID-1, digits), PID-3 (hashed) and these one-letter codes: the sex and
 # the multiple-birth and death indicators. Every other field is blanked, so that a value
 # shifted by a missing separator (an address in PID-10, a next of kin run into PID) is too.
 _KEPT_PID_CODES = {8: frozenset("FMOUANX"), 24: frozenset("YN"), 30: frozenset("YN")}
@@ -213,7 +213,7 @@ def _to_scrub(
 
 
 def _blank_pid(fields: list[str]) -> None:
-    """PID with every field blanked but its set id, PID-3, 2, 4 and the codes it may keep."""
+    """PID with every field blanked but its set id, PID-3 and the codes it may keep."""
     for index in range(1, len(fields)):
         value = fields[index]
         kept = (index == 1 and value.isascii() and value.isdigit()) or (

@@ -29,7 +29,7 @@ from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS, holds
 from services.lab_ingestion.domain.matching import grouped_digits
 from shared.contracts.identity import normalise_hospital_identifier
 
-# each PID's fields, the index of PID-3, 2 or 4 (``PATIENT_NUMBER_FIELDS``), its numbers kept
+# each PID's fields, the index of PID-3 or PID-2 (``PATIENT_NUMBER_FIELDS``), its numbers kept
 PatientNumbers = list[tuple[list[str], int, list[KeptNumber]]]
 
 _NAME_PARTS = re.compile(r"[\s-]+")  # "MÜLLER-MEIER" is "MÜLLER" and "MEIER" too
