@@ -1,16 +1,13 @@
 """Review 185 through the real MLLP socket and POST /fhir/Observation, database and broker:
-the patient's number in PID-4, a correction under a number the subject's enrolment no
+an alternate id in PID-4 (review 190), a correction under a number the subject's enrolment no
 longer names, identifying numbers run into ids of a kept copy, and a FHIR Patient replaced
 by another record."""
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import pytest
 
-from services.lab_ingestion.adapters.sources import add_source
 from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_REJECTED, TRIAL_SUBJECTS
 from shared.secrets import subject_hmac_key
@@ -47,33 +44,23 @@ async def kept(lab: Lab) -> list[asyncpg.Record]:
     return rows
 
 
-@pytest.mark.parametrize("version", ["2.4", "2.5.1"])
-async def test_the_patients_number_in_pid4_is_read_under_pid3s_rules(
+@pytest.mark.parametrize("version", ["2.3", "2.5.1"])
+async def test_an_alternate_id_in_pid4_never_displaces_the_patients_number(
     lab: Lab, version: str
 ) -> None:
-    """Was "accepted; patient not enrolled, discarded" (AA, nothing kept) and, PID-3 empty,
-    "no patient identifier (PID-3)". Now: beside the laboratory's own number, two
-    authorities and none configured: refused and kept (as PID-2 is); alone: stored;
-    with the sender's authority configured: stored. Kept hashed in the copy."""
-    beside = "PID|1||L999^^^LAB^PI|MRN4711^^^HOSP^MR"
+    """Review 190: PID-4, read as one more patient number (review 185), let a typed MR there
+    displace PID-3's number (the result discarded as not enrolled) and refused an alternate
+    id beside it as ambiguous. PID-4, the alternate id HL7 defines as another number of the
+    same patient, is not read as the patient's number: PID-3 decides, as before."""
     acks = await exchange(
         lab,
-        j(msh("P6-1", version), beside, *anc("O-P6-1")),
-        j(msh("P6-2", version), "PID|1||L997|MRN4711", *anc("O-P6-2")),
-        j(msh("P6-3", version), "PID|1|||MRN4711^^^HOSP^MR", *anc("O-P6-3")),
+        j(msh("P4-1", version), "PID|1||MRN4711|OLD9999^^^^MR", *anc("O-P4-1")),
+        j(msh("P4-2", version), "PID|1||MRN4711|L997", *anc("O-P4-2")),
+        j(msh("P4-3", version), "PID|1||MRN4711^^^HOSP^MR|L997^^^LAB", *anc("O-P4-3")),
     )
-    assert [a[1] for a in acks] == ["AE", "AE", "AA"], acks
-    assert [row[:2] for row in await stored(lab, "P6-3")] == [("neutrophils", 0.3)]
-    rejections = await kept(lab)
-    assert [r["reason_code"] for r in rejections] == ["ambiguous-patient-identifier"] * 2
-    assert all("MRN4711" not in r["payload"] and "HMAC:" in r["payload"] for r in rejections)
-    async with lab.pool.acquire() as conn:
-        await add_source(conn, "LIS", "HOSP", identifier_authority="HOSP")
-    await asyncio.sleep(2.5)  # the senders are read again
-    (ack,) = await exchange(lab, j(msh("P6-4", version), beside, *anc("O-P6-4")))
-    assert ack[1] == "AA", ack
-    subjects = await lab.pool.fetch("SELECT DISTINCT subject_id FROM results")
-    assert [r["subject_id"] for r in subjects] == [SUBJECT]
+    assert [a[1] for a in acks] == ["AA"] * 3, acks
+    for control_id in ("P4-1", "P4-2", "P4-3"):
+        assert [row[:2] for row in await stored(lab, control_id)] == [("neutrophils", 0.3)]
 
 
 async def correct_the_enrolment(lab: Lab, database: str, number: str) -> None:

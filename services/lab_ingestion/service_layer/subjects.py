@@ -55,7 +55,12 @@ def subject_of(
     site = sender.site_id if sender else None
     active = match_subject(context.subjects.get(patient_hmac, ()), site)
     withdrawn = withdrawn_at_site(context.withdrawn.get(patient_hmac, ()), site)
-    if active is None and not withdrawn and acts_on_stored_results(message):
+    if (
+        active is None
+        and not withdrawn
+        and context.directory_complete
+        and acts_on_stored_results(message)
+    ):  # (until the directory caught up, nobody's number is answered "resend": review 190)
         return of_a_subject_renumbered(message, _heads(context, None))
     if isinstance(active, Rejected) or not withdrawn:
         return active

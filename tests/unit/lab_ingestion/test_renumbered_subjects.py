@@ -19,9 +19,10 @@ from services.lab_ingestion.domain.renumbered_subjects import (
     of_a_subject_renumbered,
 )
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
+from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
-from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
+from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, FakeUnitOfWork, ingestor
 
 CRP = (Coding("1988-5", "http://loinc.org"),)
 OTHER_TEST = (Coding("2345-7", "http://loinc.org"),)  # glucose: no trial analyte
@@ -110,3 +111,21 @@ async def test_after_an_enrolment_correction_the_old_numbers_corrections_are_kep
     (under_current,) = await ingest([oru("M5", "MRN4712", "ORD-A", "C", "95")])
     assert under_current.results == 1
     assert [(r.subject_id, r.status, r.result.value) for r in db.results][-1] == ("S-1", "C", 95.0)
+
+
+async def test_until_the_directory_caught_up_nobodys_correction_is_answered_resend() -> None:
+    """Review 190: at start-up, before the subject directory holds what was enrolled, the
+    subject's current number names nobody yet: its correction was refused as sent under a
+    number no enrolment names (telling the lab to use the number it had used). Until the
+    directory caught up it is answered "resend", nothing kept, as any nobody's message is."""
+    db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"})
+    (stored,) = await ingestor(db)([oru("M1", "MRN4711", "ORD-A", "F")])
+    assert stored.results == 1
+    db.enrolled = {}  # the directory has not read the corrected enrolment yet
+    starting = BatchIngestor(
+        lambda: FakeUnitOfWork(db), lambda number: f"h({number})",
+        directory_caught_up=lambda: False,
+    )  # fmt: skip
+    (answer,) = await starting([oru("M2", "MRN4712", "ORD-A", "C", "95")])
+    assert answer.transient and not answer.accepted, answer
+    assert [topic for topic, _ in db.events] == [LAB_RESULTS]
