@@ -92,7 +92,7 @@ async def test_a_test_not_obtained_is_never_sent_to_another_sample(
         oru("L-1", [obx("751-8", "0.2", "10*9/L"), obx("753-4", "", "", status="X")],
             order="LOC5")))  # fmt: skip
     alone = msa(await client.exchange(
-        oru("L-2", [obx("753-4", "", "", status="X")], order="LOC6")))  # fmt: skip
+        oru("L-2", [obx("753-4", "", "", status="X")], order="LOC5")))  # fmt: skip
     await client.close()
     assert local[1] == "AA" and alone[1] == "AA", (local, alone, await _reason(lab))
     assert await _standing(lab) == [("neutrophils", 3.1), ("neutrophils", 0.2)]
