@@ -134,8 +134,9 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
 # each subject's results (results_by_subject), never a scan of every sender's.
 STANDING_RESULTS = """
 SELECT DISTINCT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts, r.status,
-       r.collected_at
+       r.collected_at, r.value, r.unit, r.comparator, m.channel = 'fhir' AS fhir
   FROM results r
+  JOIN messages m ON m.message_id = r.message_id
  WHERE r.subject_id = ANY($1::text[]) AND r.analyte = ANY($2::text[])
    AND r.cancelled_at IS NULL
 """
@@ -172,10 +173,11 @@ WITH committed_batch AS (
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
     -- and that no other sender holds the sample of a final result taken for new ($20-$25:
-    -- the fast path's; migration 0033)
+    -- the fast path's; migrations 0033, 0034)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AND assert_samples_unheld($20::text[], $21::text[], $22::text[],
-                                     $23::timestamptz[], $24::text[], $25::interval)
+                                     $23::timestamptz[], $24::text[], $26::boolean[],
+                                     $25::interval)
            AS current
 ), claimed_keys AS (
     -- the keys written as new (taken for holding no row) claim their first write: another

@@ -28,7 +28,7 @@ from services.lab_ingestion.adapters.batch_statements import (
 )
 from services.lab_ingestion.adapters.sources import sender_of
 from services.lab_ingestion.adapters.stored_ids import RESOLVED, StoredId
-from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE
+from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE, said_by
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.records import (
@@ -167,6 +167,8 @@ class LabRepository:
                     None if parts is None else frozenset(parts),
                     row["status"],
                     row["collected_at"],
+                    row["fhir"],
+                    said_by(row["value"], row["unit"], row["comparator"]),
                 )
             )
         return standing
@@ -257,6 +259,7 @@ class LabRepository:
             [c.message_id for c in staged.cancellations],
             *unheld_rows(assumed.unheld_samples, self._stored_id),
             SAME_SAMPLE,
+            [s.fhir for s in assumed.unheld_samples],
         )
 
 

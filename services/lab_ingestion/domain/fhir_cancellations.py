@@ -39,6 +39,7 @@ from shared.contracts.events.lab import Channel
 SourceKey = tuple[str, str]
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # a FHIR identifier's system (a URI)
 _NAMED = 3  # other senders named in a reason at most
+_KEYED_BY_TIME = frozenset({Channel.MLLP, Channel.HL7_HTTP, Channel.FHIR})  # ``@...`` keys
 
 
 def cancelled_before_resulting(observation: ObservationInput, channel: Channel) -> bool:
@@ -55,15 +56,16 @@ def cancelled_before_resulting(observation: ObservationInput, channel: Channel) 
 def identifier_parts(keys: Iterable[str], codes: Iterable[str], channel: Channel) -> frozenset[str]:
     """The identifiers result keys are made of: their ``|``-separated parts without the
     test's ``codes`` and empty ones; of an HL7 key (order number, code, OBX-4 sub-id) its
-    sub-id, and none of one made of the collection time (``@...``: no order number); of a
-    FHIR key its identifier's system (``urn:sys|ORD7|1988-5``: ``ORD7``)."""
+    sub-id; of a FHIR key its identifier's system (``urn:sys|ORD7|1988-5``: ``ORD7``); none
+    of a key made of the collection time (``@...``, over HL7 and FHIR alike: no identifier,
+    only the time and the patient, review 188)."""
     tests = {code for code in codes if code}
     parts: set[str] = set()
     for key in keys:
         split = key.split("|")
+        if channel in _KEYED_BY_TIME and split[0].startswith("@"):
+            continue
         if channel in (Channel.MLLP, Channel.HL7_HTTP):
-            if split[0].startswith("@"):
-                continue
             split = split[:2] if len(split) >= 3 else split
         elif channel is Channel.FHIR and len(split) > 1 and _URI.match(split[0]):
             split = split[1:]
@@ -82,7 +84,9 @@ class StandingResult:
     """A patient's standing (not withdrawn) result as stored: its sender, key, analyte and
     the parts of its key (``identifier_parts``; None: stored before they were kept); key
     and parts as stored (keyed hashes); its status and collection time (a final result is
-    another copy of one of the same sample only: ``copies_elsewhere``)."""
+    another copy of one of the same sample only: ``copies_elsewhere``); whether a FHIR
+    token stored it, and what it says (``copies_elsewhere.said_by``: a copy saying the
+    same is a duplicate of it)."""
 
     source: str
     stored_key: str
@@ -90,6 +94,8 @@ class StandingResult:
     parts: frozenset[str] | None
     status: str = ResultStatusCode.FINAL.value
     collected_at: datetime | None = None
+    fhir: bool = False
+    said: tuple[object, ...] | None = None
 
 
 def sharing_senders(

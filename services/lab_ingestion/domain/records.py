@@ -198,6 +198,7 @@ class UnheldSample(NamedTuple):
     analyte: str
     collected_at: datetime
     part: str
+    fhir: bool = False  # sent by a FHIR token: another FHIR sender's result is no copy
 
 
 @dataclass(frozen=True)

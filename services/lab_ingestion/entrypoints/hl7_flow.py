@@ -309,9 +309,16 @@ def _label(source: str | None, command: RecordRejectedInput, outcome: IngestOutc
 
 
 def _accepted_text(outcome: IngestOutcome) -> str:
+    held = (
+        f"{outcome.held_elsewhere} result(s) already held by another sender (the lab's other "
+        "feed), not stored again"
+    )
+    if outcome.duplicate and outcome.held_elsewhere:
+        return f"accepted; {held}"
     if outcome.duplicate:
         return "duplicate message; already stored"
     if not outcome.enrolled:
         return "accepted; patient not enrolled, discarded"
     cancelled = f", {outcome.cancelled} earlier result(s) cancelled" if outcome.cancelled else ""
-    return f"accepted; {outcome.results} result(s) stored{cancelled}"
+    left_out = f"; {held}" if outcome.held_elsewhere else ""
+    return f"accepted; {outcome.results} result(s) stored{cancelled}{left_out}"

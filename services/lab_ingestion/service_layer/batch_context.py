@@ -32,6 +32,7 @@ from services.lab_ingestion.domain.records import (
 )
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
 from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
+from shared.contracts.events.lab import Channel
 
 SourceKey = tuple[str, str]
 
@@ -117,6 +118,14 @@ class BatchContext:
             self.withdrawn_versions,
         )  # fmt: skip
 
+    def unheld(self, key: SourceKey, status: str) -> bool:
+        """Whether a result of ``status`` under ``key`` finds nothing there, for anyone, as
+        far as the batch read it (``copies_elsewhere``): a final result no final or corrected
+        one (preliminaries are never published: review 188), any other nothing at all."""
+        if status == ResultStatusCode.FINAL.value:
+            return key not in self.latest and not self.withdrawn_versions.get(key)
+        return self.never_held(key)
+
     def unused(self, key: SourceKey) -> bool:
         """Whether the careful path's read found ``key`` holding no row, for anyone, and the
         batch stored nothing there since (on assumptions: never, nothing was read)."""
@@ -162,7 +171,10 @@ class BatchContext:
         refused) when another sender holds one's sample (``copies_elsewhere``)."""
         channels = {m.message_id: m.channel for m in self.messages}
         return [
-            UnheldSample(r.source, r.subject_id, r.result.analyte.value, r.collected_at, part)
+            UnheldSample(
+                r.source, r.subject_id, r.result.analyte.value, r.collected_at, part,
+                channels.get(r.message_id) is Channel.FHIR,
+            )
             for r in self.results
             if r.status == ResultStatusCode.FINAL.value and r.supersedes_result_id is None
             and channels.get(r.message_id) in CHECKED_CHANNELS

@@ -109,7 +109,14 @@ class BatchReader:
         )
         self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn)
         read_empty = frozenset(result_keys) - lookup.held
-        elsewhere = await _stored_elsewhere(uow, messages, lookup.subjects.values(), read_empty)
+        # a final result is checked where its key holds no final one (``copies_elsewhere``)
+        unfinished = frozenset(
+            key for key in result_keys
+            if key not in lookup.latest and not lookup.withdrawn_versions.get(key)
+        )  # fmt: skip
+        elsewhere = await _stored_elsewhere(
+            uow, messages, lookup.subjects.values(), read_empty | unfinished
+        )
         return BatchContext(
             allowed=allowed,
             known=lookup.known,
@@ -159,7 +166,8 @@ async def _stored_elsewhere(
     """The batch's patients' standing results its results may be copies of, or meant for,
     under other senders' names (``copies_elsewhere``), and those results' keys and parts as
     stored; one more read (the patients' standing results of those analytes), only for a
-    batch holding such a result whose key the read found holding no row (``empty``)."""
+    batch holding such a result whose key the read found holding no row, or (a final
+    result's) no final one (``empty``)."""
     checked = [
         (m.source, o, identified[0].value, m.channel)
         for m in messages for o in m.observations

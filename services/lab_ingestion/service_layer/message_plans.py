@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.lab_ingestion.domain.copies_elsewhere import held_elsewhere
+from services.lab_ingestion.domain.copies_elsewhere import held_elsewhere, said_by
 from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
@@ -17,6 +17,7 @@ from services.lab_ingestion.domain.unobtained import as_not_obtained, not_obtain
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.recording import PlannedMessage, head_contents
 from services.lab_ingestion.service_layer.subjects import in_sender_time
+from shared.contracts.events.lab import Channel
 
 
 def plan_message(
@@ -45,18 +46,24 @@ def plan_message(
     planned = plan_results(sited, params, received_at)
     if isinstance(planned, Rejected):
         return planned
-    # a result finding nothing under its own key, while the patient's result sharing its
-    # identifier stands under another sender's (another feed of the lab): refused, never
-    # stored as a second copy nor left out (``copies_elsewhere``); on assumptions only the
-    # batch's own results are known, and the write checks the stored ones
+    # a result finding nothing under its own key (a final: no final there), while the
+    # patient's result of its sample sharing its identifier stands under another sender's
+    # (another feed of the lab): refused, never stored as a second copy nor left out; a
+    # final saying the same is a duplicate, left out (``copies_elsewhere``). On assumptions
+    # only the batch's own results are known, and the write checks the stored ones
+    said = {id(o): said_by(n.value, n.unit, n.comparator) for o, n in planned if n is not None}
+    channels = {m.message_id: m.channel for m in context.messages}
     elsewhere = held_elsewhere(
-        sited, subject_id, context.stored_elsewhere, context.never_held,
-        planned=context.results, parts_of=lambda o: observation_parts(o, sited.channel),
+        sited, subject_id, context.stored_elsewhere, context.unheld,
+        planned=[(r, channels.get(r.message_id) is Channel.FHIR) for r in context.results],
+        parts_of=lambda o: observation_parts(o, sited.channel),
+        said_of=lambda o: said.get(id(o)),
     )  # fmt: skip
-    if elsewhere is not None and context.assumed:
+    if elsewhere and context.assumed:
         raise StaleBatch("a result must be read before it is refused as held elsewhere")
-    if elsewhere is not None:
+    if isinstance(elsewhere, Rejected):
         return elsewhere
+    copies = {id(sited.observations[i]) for i in elsewhere}
     # a replay's message is applied as of when it first arrived (``replayed_chains``)
     replayed = None if context.changed_at is None else FirstArrival(received_at, context.changed_at)
     checked = check_earlier_results(
@@ -73,6 +80,8 @@ def plan_message(
         raise StaleBatch("a result key's chain must be read before rejecting or dropping")
     if isinstance(checked, Rejected):
         return checked
+    held = sum(1 for o, _ in checked if id(o) in copies)
+    checked = [(o, n) for o, n in checked if id(o) not in copies]
     kept = {id(o) for o, _ in checked}
     unobtained = [
         o for o, _ in planned
@@ -82,4 +91,4 @@ def plan_message(
     restated = len(planned) - len(checked) > len(unobtained)
     recorded = [o for o, _ in checked]
     counted = not_obtained_count([o for o, _ in planned], recorded, unobtained)
-    return PlannedMessage(sited, checked, restated, counted)
+    return PlannedMessage(sited, checked, restated, counted, held)

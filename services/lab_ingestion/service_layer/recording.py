@@ -51,6 +51,7 @@ class PlannedMessage(NamedTuple):
     results: list[PlannedResult]
     restated: bool
     not_obtained: int
+    held_elsewhere: int = 0  # final results left out as another sender's (``copies_elsewhere``)
 
 
 def keep_message(
@@ -88,14 +89,15 @@ def record_planned(
     answered as a duplicate, never applied afresh to what its key holds by then (a
     cancellation, to the patient's new result). ``not_obtained``: how many results it
     left out as not obtained (counted, never stored)."""
-    message, planned, restated, not_obtained = plan
+    message, planned, restated, not_obtained, held = plan
     stored = sum(1 for _, normalised in planned if normalised is not None)
     message_id = keep_message(context, command, subject_id, stored, digest)
     if not planned:
         # a resend (under another id) counts nothing again
         return IngestOutcome(
-            accepted=True, duplicate=restated, not_obtained=0 if restated else not_obtained
-        )
+            accepted=True, duplicate=restated, not_obtained=0 if restated else not_obtained,
+            held_elsewhere=held,
+        )  # fmt: skip
     recorded = [
         record_result(
             context,
@@ -112,7 +114,7 @@ def record_planned(
     limits = sum(1 for _, normalised in planned if normalised and normalised.comparator)
     return IngestOutcome(
         accepted=True, results=stored, cancelled=len(planned) - stored,
-        not_obtained=not_obtained, limits=limits,
+        not_obtained=not_obtained, limits=limits, held_elsewhere=held,
         result_ids=tuple(i for i in recorded if i is not None),
     )  # fmt: skip
 
