@@ -166,9 +166,11 @@ def test_the_other_senders_are_named_only_where_the_key_finds_nothing_under_its_
         return StoredElsewhere({"S-1": [standing]}, keys)
 
     def refused(stored: StoredElsewhere, subject: str = "S-1", empty: bool = True) -> Any:
-        return held_elsewhere(
-            message, subject, stored, lambda _: empty, planned=[], parts_of=lambda _: frozenset()
-        )
+        found = held_elsewhere(
+            message, subject, stored, lambda *_: empty, planned=[],
+            parts_of=lambda _: frozenset(), said_of=lambda _: None,
+        )  # fmt: skip
+        return found or None
 
     held = elsewhere("old-lab^FHIR")
     found = refused(held)
