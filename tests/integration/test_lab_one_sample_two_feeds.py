@@ -9,7 +9,8 @@ holds nothing, while the patient's result of the test sharing its order number (
 final result, collected at the same time) stands under the other sender, is refused naming
 that sender (kept, ``lab.rejected.v1``): a final result as a second copy, a correction or
 withdrawal told to go through the feed that holds the result, never "send the final result
-first" (which made the copy). A final result of another sample or order is stored."""
+first" (which made the copy). A final copy saying the same is a duplicate, left out (review
+188). A final result of another sample or order is stored."""
 
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ async def test_a_fhir_copy_of_an_hl7_result_is_refused_and_its_correction_names_
     lab: Lab,
 ) -> None:
     """Input A: HL7 F 40; the FHIR correction to 4 is told to go through LIS^HOSP, never
-    "send the final result first"; the FHIR final 40 it would have sent is refused as a
-    second copy; the HL7 correction then corrects the one result."""
+    "send the final result first"; a FHIR final 41 is refused as a second copy, the FHIR
+    final 40 it would have sent is left out as a duplicate (review 188); the HL7 correction
+    then corrects the one result."""
     assert (await _hl7(lab, "H-1", "40"))[1] == "AA"
     status, outcome = await lab.post_fhir(
         "/fhir/Observation", _fhir_crp(4, "corrected", issued="2026-11-20T10:00:00+01:00")
@@ -85,10 +87,13 @@ async def test_a_fhir_copy_of_an_hl7_result_is_refused_and_its_correction_names_
     said = _diagnostics(outcome)
     assert status == 422 and "unknown-corrected-result" in said, (status, said)
     assert "'LIS^HOSP'" in said and "send the final result first" not in said, said
-    status, outcome = await lab.post_fhir("/fhir/Observation", _fhir_crp(40))
+    status, outcome = await lab.post_fhir("/fhir/Observation", _fhir_crp(41))
     said = _diagnostics(outcome)
     assert status == 422 and "ambiguous-version" in said, (status, said)
     assert "'LIS^HOSP'" in said, said
+    # saying what the HL7 result says, it is a duplicate of it (review 188): nothing stored
+    status, outcome = await lab.post_fhir("/fhir/Observation", _fhir_crp(40))
+    assert status == 200 and "another sender" in _diagnostics(outcome), outcome
     assert await _results(lab) == [("crp", 40.0, False)]
     assert await lab.pool.fetchval(REJECTED, LAB_REJECTED) == 2  # kept, and published
     assert (await _hl7(lab, "H-2", "4", "C"))[1] == "AA"
@@ -98,15 +103,19 @@ async def test_a_fhir_copy_of_an_hl7_result_is_refused_and_its_correction_names_
 async def test_an_hl7_copy_of_a_fhir_result_is_refused_on_the_fast_path_too(lab: Lab) -> None:
     """Input B: the FHIR final 40 first. The patient is known from an earlier HL7 message
     (another order), so the HL7 final takes the fast path, whose write finds the FHIR copy
-    and has it read and refused (AE naming the FHIR sender); its correction and withdrawal
+    and has it read and refused (AE naming the FHIR sender; saying 40 as the FHIR result does,
+    it is left out as a duplicate, AA: review 188); its correction and withdrawal
     over HL7 are refused likewise, never "send the final result first" nor left out as a
     test never resulted while the FHIR result stands."""
     assert (await _hl7(lab, "H-0", "3", order="ORD1", observed="20261119081500+0100"))[1] == "AA"
     status, outcome = await lab.post_fhir("/fhir/Observation", _fhir_crp(40))
     assert status == 201, outcome
     fhir = await _fhir_sender(lab)
-    final = await _hl7(lab, "H-1", "40")
+    final = await _hl7(lab, "H-1", "41")
     assert final[1] == "AE" and repr(fhir) in await _reason(lab), (final, await _reason(lab))
+    # saying what the FHIR result says, it is a duplicate of it (review 188): nothing stored
+    same = await _hl7(lab, "H-1b", "40")
+    assert same[1] == "AA" and "another sender" in same[-1], same
     corrected = await _hl7(lab, "H-2", "4", "C")
     said = await _reason(lab)
     assert corrected[1] == "AE" and repr(fhir) in said, (corrected, said)
