@@ -585,3 +585,36 @@ async def test_checking_a_fast_path_sample_probes_the_index_by_subject_and_time(
             await repository.write([])
             rows_read = await conn.fetchval(read) - before
     assert rows_read <= 1  # a scan of the patient's results would have read all 5,000 rows
+
+
+async def test_a_fast_path_final_is_no_copy_of_parts_not_known_nor_another_fhir_senders(
+    pool: asyncpg.Pool,
+) -> None:
+    """Review 188 (migration 0034): a result stored before 0031 (parts NULL) shares nothing;
+    a FHIR sender's result is never another FHIR sender's copy (the HL7 feed's is)."""
+    async with pool.acquire() as conn:
+        repository = LabRepository(conn, STORED_ID)
+        message, result = message_with_result(1)
+        result = dataclasses.replace(result, identifier_parts=frozenset({"ORD7"}))
+        repository.stage([message], [result], [], [], NOW)
+        await repository.write([])
+        await conn.execute("UPDATE messages SET channel = 'fhir'")  # a FHIR token's result
+        for n, sample, refused in [
+            (2, _sample("central^FHIR")._replace(fhir=True), False),
+            (3, _sample("LIS^HOSP2"), True),
+        ]:
+            message, result = message_with_result(n)
+            assumed = BatchAssumptions(unheld_samples=[sample])
+            repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+            if refused:
+                with pytest.raises(StaleBatch):
+                    await repository.write([])
+            else:
+                await repository.write([])
+        await conn.execute("UPDATE results SET identifier_parts = NULL")  # as before 0031
+        message, result = message_with_result(4)
+        assumed = BatchAssumptions(unheld_samples=[_sample("LIS^HOSP2")])
+        repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+        await repository.write([])
+        stored = await conn.fetchval("SELECT count(*) FROM results")
+    assert stored == 3
