@@ -24,7 +24,7 @@ from shared.auth import Role, create_token
 from tests.integration.lab_fixtures import msa, obx, oru
 from tests.integration.test_lab_fhir_cancelled_never_resulted import _observation
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_lab_one_sample_two_feeds import FILL, _fhir_crp, _hl7, _reason
+from tests.integration.test_lab_one_sample_two_feeds import _fhir_crp, _hl7, _reason
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +42,7 @@ async def _standing(lab: Lab) -> list[tuple[str, float]]:
 
 
 async def _central(lab: Lab, message: str) -> list[str]:
+    assert lab.runtime.pool is not None
     async with lab.runtime.pool.acquire() as conn:
         await add_source(conn, "LAB2", "CENTRAL")
     await asyncio.sleep(2.5)  # the allow-list is re-read within SOURCES_TTL_SECONDS
@@ -82,8 +83,10 @@ async def test_a_test_not_obtained_is_never_sent_to_another_sample(
     (X): stored, the X left out."""
     week_before = "20261113081500+0100"
     order = "LOC5" if parts_known else "CEN9"
-    central = oru("C-1", [obx("751-8", "3.1", "10*9/L", observed=week_before)],
-                  application="LAB2", facility="CENTRAL", order=order, order_time=week_before)  # fmt: skip
+    central = oru(
+        "C-1", [obx("751-8", "3.1", "10*9/L", observed=week_before)],
+        application="LAB2", facility="CENTRAL", order=order, order_time=week_before,
+    )  # fmt: skip
     assert (await _central(lab, central))[1] == "AA"
     if not parts_known:
         await lab.pool.execute("UPDATE results SET identifier_parts = NULL")
@@ -101,6 +104,7 @@ async def test_a_test_not_obtained_is_never_sent_to_another_sample(
 async def test_two_fhir_labs_results_of_one_draw_are_two_results(lab: Lab) -> None:
     """Without identifiers (keyed by the collection time), or with one accession number in
     each lab's own system: neither is a copy of the other."""
+    assert lab.runtime.pool is not None
     async with lab.runtime.pool.acquire() as conn:
         local = await create_token(conn, "local-lab", Role.LAB)
     at = {"effectiveDateTime": "2026-11-20T08:15:00+01:00"}
@@ -165,5 +169,3 @@ async def test_a_preliminary_lets_no_second_final_through(lab: Lab) -> None:
     status, _ = await lab.post_fhir("/fhir/Observation", _fhir_crp(12, **ord8))
     assert status == 200, status  # nothing created: the HL7 final is the sample's
     assert await _standing(lab) == [("crp", 40.0), ("crp", 12.0)]
-
-

@@ -166,6 +166,7 @@ def planned_elsewhere(
     observation: ObservationInput,
     parts: frozenset[str],
     planned: Iterable[tuple[ResultRecord, bool]],
+    *,
     fhir: bool,
 ) -> list[ResultRecord]:
     """The other senders' final or corrected results of the batch (each with whether a
@@ -208,7 +209,7 @@ def held_elsewhere(
         if not checked_elsewhere(observation, message.channel) or not checked(key, status):
             continue
         in_batch = planned_elsewhere(
-            message.source, subject_id, observation, parts_of(observation), planned, fhir
+            message.source, subject_id, observation, parts_of(observation), planned, fhir=fhir
         )
         mine = stored.keys.get(key, (frozenset(), frozenset()))
         mine_standing = stored.standing.get(subject_id, ())

@@ -215,7 +215,7 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
 
 def _nothing_created(outcome: IngestOutcome) -> str:
     if outcome.duplicate and outcome.held_elsewhere:
-        return "duplicate of the result another sender (the lab's other feed) holds; nothing changed"
+        return "duplicate of the result another sender (the lab's other feed) holds: none stored"
     if outcome.duplicate:
         return "duplicate of a result already stored; nothing changed"
     if not outcome.enrolled:

@@ -112,8 +112,8 @@ def test_a_final_copy_saying_the_same_is_a_duplicate_left_out() -> None:
 
     def check(said: tuple[object, ...]) -> object:
         return held_elsewhere(
-            message, "S-1", stored, lambda *_: True, planned=[], parts_of=lambda _: frozenset({"ORD7"}),
-            said_of=lambda _: said,
+            message, "S-1", stored, lambda *_: True, planned=[],
+            parts_of=lambda _: frozenset({"ORD7"}), said_of=lambda _: said,
         )  # fmt: skip
 
     assert check(said_by(4.0, "mg/L", None)) == frozenset({0})
