@@ -75,6 +75,9 @@ _ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE, "source"})
 # extension's or a profile's ``url``, whose words a short name would cut
 _RUN_IN_KEYS = _ID_KEYS - {"url"}
 _FLAG_TEXTS = frozenset({"code", "display", "text"})  # of an interpretation and its codings
+# the person a Patient's (``other``) or a Person's (``target``) link names: another record
+# of the patient, whose number is the patient's as much as the record's own (review 190)
+_LINKED = frozenset({"other", "target"})
 
 
 def redact_fhir(payload: object, hash_identifier: Callable[[str], str]) -> dict[str, Any]:
@@ -146,6 +149,8 @@ class _FhirRedactor:
         for name, value in resource.items():
             if name in _IDENTIFIER_KEYS:
                 out[name] = self.identifier(value)
+            elif name == "link" and name in kept:
+                out[name] = self.link(value)
             elif name in _COMMON or name in kept:
                 out[name] = self.node(value, name)
             elif name == "name":
@@ -161,6 +166,24 @@ class _FhirRedactor:
                         self.secrets.street(line)  # the patient's street lines: words too
             elif is_phi_field(str(name)):
                 self.names(value)
+        return out
+
+    def link(self, value: object) -> Any:
+        """A Patient's or Person's links: the record each names is reduced as a reference to
+        a person is (its identifier hashed, its display dropped); its type is kept."""
+        if isinstance(value, list | tuple):
+            return [self.link(item) for item in value]
+        if not isinstance(value, dict):
+            return self.node(value, "link")
+        out = {}
+        for name, item in value.items():
+            if name not in _LINKED:
+                out[name] = self.node(item, name)
+            elif isinstance(item, dict) and "resourceType" not in item:
+                out[name] = self.reference(item)
+            else:  # a bare identifier where the reference belongs, or no reference at all
+                hashed = self.hashed(item)
+                out[name] = self.node(item, name) if hashed is None else hashed
         return out
 
     def kept_resource(self, node: dict[Any, Any]) -> dict[Any, Any] | None:

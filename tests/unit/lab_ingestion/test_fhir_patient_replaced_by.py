@@ -5,6 +5,7 @@ replaced by MRN4711, an enrolled subject's, was discarded as not enrolled)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
+from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from tests.unit.lab_ingestion.fhir_samples import crp_observation
 
 PATIENT_URL = "urn:uuid:6b1f3a2e-0c1d-4f7e-9a3b-5d2c1e0f9a11"
@@ -56,3 +58,41 @@ def test_a_bundle_patient_replaced_by_another_is_refused() -> None:
 def test_other_links_leave_the_patient_read_by_its_own_number(kind: str) -> None:
     message = contained([{"type": kind, "other": REPLACED_BY["other"]}])
     assert message.patient_identifier == "MRN9999"
+
+
+@pytest.mark.parametrize("kind", ["replaced-by", "replaces", "seealso", "refer"])
+@pytest.mark.parametrize("reference", [None, "Patient/MRN5555"])
+def test_a_linked_records_identifier_is_hashed_in_the_kept_copy(
+    kind: str, reference: str | None
+) -> None:
+    """Review 190: ``Patient.link.other`` is a reference to a person; without a reference
+    naming a Patient, its identifier was kept in plain text (``MRN5555``), its display
+    too."""
+    other = {"identifier": {"system": "urn:hosp", "value": "MRN5555"},
+             "display": "HUBERMANN ROSWITHA", "reference": reference}  # fmt: skip
+    other = {name: value for name, value in other.items() if value is not None}
+    body = crp_observation(
+        contained=[patient([{"type": kind, "other": other}], id="c1")],
+        subject={"reference": "#c1"},
+        note=[{"text": "see MRN5555"}],
+        code={
+            "text": "CRP (Hubermann)",
+            "coding": [{"system": "http://loinc.org", "code": "1988-5"}],
+        },
+    )
+    copy = json.dumps(redact_fhir(body, lambda s: f"HMAC:{len(s)}"))
+    assert "MRN5555" not in copy and "HUBERMANN" not in copy.upper(), copy
+    link = redact_fhir(body, lambda s: f"HMAC:{len(s)}")["contained"][0]["link"][0]
+    assert link["type"] == kind
+    assert link["other"]["identifier"] == {"system": "urn:hosp", "value": "HMAC:7"}
+    assert "display" not in link["other"]
+    assert link["other"].get("reference") == (reference and "Patient/HMAC:7")
+
+
+def test_a_persons_link_target_is_reduced_as_a_reference_to_a_person() -> None:
+    person = {
+        "resourceType": "Person",
+        "link": [{"target": {"identifier": {"value": "MRN5555"}, "display": "ROSWITHA HUBERMANN"}}],
+    }
+    copy = redact_fhir(person, lambda s: f"HMAC:{len(s)}")
+    assert copy["link"] == [{"target": {"identifier": {"value": "HMAC:7"}}}], copy
