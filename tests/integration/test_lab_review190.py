@@ -4,15 +4,19 @@ results under a number an enrolment no longer names on the key of a stored resul
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import pytest
 
+from services.lab_ingestion.adapters.sources import add_source
 from shared.contracts.topics import LAB_REJECTED
 from tests.integration.lab_fixtures import crp_observation
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_lab_review185 import kept
+from tests.integration.test_lab_real_message_shapes import exchange, j
+from tests.integration.test_lab_replay import cli, rejection_of
+from tests.integration.test_lab_review185 import TS, kept
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +57,34 @@ async def test_a_linked_records_number_is_hashed_in_the_kept_copy(lab: Lab) -> N
     events = await lab.events(LAB_REJECTED, 2)
     assert all("MRN5555" not in json.dumps(e.payload) for e in events)
     assert all("MRN6666" not in json.dumps(e.payload) for e in events)
+
+
+def born_in(cid: str, place: str) -> str:
+    pid = "|".join(["PID", "1", "", "MRN4711^^^HOSP^MR", "", "DOE^JOHN", "", "19580214", "M"])
+    return j(
+        f"MSH|^~\\&|LIS|BERN|LENA|TRIAL|20261120090000+0100||ORU^R01|{cid}|P|2.5.1",
+        pid + "|" * 15 + place,
+        f"OBR|1|PLC{cid}|F{cid}|CRP^CRP panel^L|||{TS}",
+        f"OBX|1|NM|1988-5^CRP^LN||42|mg/L|0-5|H|||F|||{TS}",
+        f"NTE|1||Geburtsort {place}",
+    )
+
+
+async def test_a_birth_place_naming_the_senders_city_leaves_the_sender_whole(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LIS|BERN, not listed, sends a patient born in Bern: the rejection's source was
+    ``LIS^[redacted]``, and once LIS BERN was listed the replay failed ("unknown-source:
+    sender 'LIS^[redacted]'"). Now the source is LIS^BERN, the note's Bern scrubbed, and the
+    replay stores the result."""
+    (ack,) = await exchange(lab, born_in("BORN-1", "Bern"))
+    assert ack[1] in ("AE", "AR"), ack
+    row = await lab.pool.fetchrow("SELECT source, reason_code, payload FROM rejections")
+    assert row["source"] == "LIS^BERN" and row["reason_code"] == "unknown-source", dict(row)
+    assert "NTE|1||Geburtsort [redacted]" in row["payload"]
+    assert "|LIS|BERN|" in row["payload"]
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "LIS", "BERN")
+    await asyncio.sleep(2.5)  # the senders are read again
+    assert await cli(lab, "replay", await rejection_of(lab, "BORN-1")) == 0, capsys.readouterr()
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1

@@ -112,6 +112,11 @@ _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3), "SPM": (2, 3)}
 # and OBX-4 (the sub-id, in the result key): where a name's word or a birth date is found
 # run into other letters or digits too (``ZWYSSIGMANN19510317``), not only as a whole word
 _RUN_IN_FIELDS = {**_ID_FIELDS, "OBX": (4,)}
+# free text, where the patient's county and birth place are scrubbed as whole words (and
+# nowhere else: the sender's name, codes, units and ids often name the hospital's city):
+# a note, a result's value, OBR's danger code, clinical information and reason for study,
+# ORC's order control reason, a specimen's description
+FREE_TEXT_FIELDS = {"NTE": (3,), "OBX": (5,), "OBR": (12, 13, 31), "ORC": (16,), "SPM": (14,)}
 
 
 def redact(
@@ -137,7 +142,7 @@ def redact(
         return _withheld_lines(lines)
     field = separators[0]
     segments = [(line[:3].upper(), line.split(field)) for line in kept_lines(lines, field)]
-    secrets, numbers, named, run_in, phones = secrets_and_numbers(
+    secrets, numbers, named, run_in, phones, places = secrets_and_numbers(
         segments, separators, hash_identifier
     )
     _mask_numbers_in_ids(
@@ -175,6 +180,14 @@ def redact(
         mask_documents(name, fields, separators, mapped)
         scrubbed.extend(_to_scrub(name, fields, separators, senders, sender_values))
     scrub_fields(text, secrets, scrubbed, separators, phones=phones)
+    free_text = [
+        (fields, index)
+        for name, fields in kept
+        for index in FREE_TEXT_FIELDS.get(name, ())
+        if index < len(fields) and fields[index]
+    ]
+    if places and free_text:  # the patient's county and birth place: in free text only
+        scrub_fields(text, places, free_text, separators)
     ids = [
         (fields, index)
         for name, fields in kept

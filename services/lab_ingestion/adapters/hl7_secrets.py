@@ -46,7 +46,9 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
 # PID-12 county and PID-23 birth place: places of the patient's, blanked in PID, whose
-# copies (a note's "Geburtsort BERN") are scrubbed as a name's words are (review 185)
+# copies in free text (a note's "Geburtsort BERN") are scrubbed as whole words (review 185),
+# there only: a patient is often born in the city that names the hospital (``LIS|BERN``,
+# ``LABOR BASEL``), its codes or its order numbers (review 190)
 _PLACE_FIELDS = {"PID": (12, 23)}
 # A date written otherwise than as HL7's DTM (``written_dates``): a time may follow.
 _YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d\d)\2(\d\d)(?![0-9])", re.ASCII)
@@ -62,16 +64,18 @@ def secrets_and_numbers(
     segments: list[tuple[str, list[str]]],
     separators: Separators,
     hash_identifier: Callable[[str], str],
-) -> tuple[Secrets, PatientNumbers, list[str], Secrets, frozenset[str]]:
+) -> tuple[Secrets, PatientNumbers, list[str], Secrets, frozenset[str], Secrets]:
     """Every value removed from the message (whose copies are scrubbed), each PID's
     patient numbers as kept, every number that identifies someone (masked where run into
     ids: PID-3, 2 and 4's, kept or dropped, and the other identifiers and phones read,
-    ``_identifying_numbers``), the names' words, places and birth dates' spellings searched
-    for run into ids (``run_in_secrets``), and the digits of the phones' forms, searched
-    for in groups (``phone_numbers``)."""
+    ``_identifying_numbers``), the names' words and birth dates' spellings searched
+    for run into ids (``run_in_secrets``), the digits of the phones' forms, searched
+    for in groups (``phone_numbers``), and the patient's places (county, birth place),
+    scrubbed in free text only (``hl7_redaction.FREE_TEXT_FIELDS``)."""
     secrets: Secrets = {}
+    places: Secrets = {}
     phones: set[str] = set()
-    people: list[str] = []  # names, places and date spellings, as written
+    people: list[str] = []  # names and date spellings, as written
     numbers: PatientNumbers = []
     named: list[str] = []
     identifiers: list[str] = []  # the other identifiers' values, as written
@@ -93,6 +97,7 @@ def secrets_and_numbers(
         _collect_secrets(
             name, fields, separators, secrets, people, phones=phones, identifiers=identifiers
         )
+        _collect_places(_values(name, fields, separators, _PLACE_FIELDS, (0,)), separators, places)
     named += _identifying_numbers(identifiers, phones)
     run_in: Secrets = {}
     for value in people:  # as it reads too (M\XFC\LLER as MÜLLER)
@@ -105,7 +110,7 @@ def secrets_and_numbers(
             # highlighting (\H\HUBER\N\) read as nothing, as a note's plain copy writes it
             plain = decoded_text(value, separators, highlight_as_nothing=True)
             _add(secrets, plain, 2, replacement)
-    return secrets, numbers, named, run_in, frozenset(phones)
+    return secrets, numbers, named, run_in, frozenset(phones), places
 
 
 def _collect_secrets(
@@ -149,7 +154,6 @@ def _collect_secrets(
             for variant in date_spellings(year, month, day):  # D.M.YY: six characters
                 _add(secrets, variant, 6)
                 people.append(variant)
-    _collect_places(values(_PLACE_FIELDS, (0,)), secrets, people)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
         _add(secrets, value, 2)
     if name == "PID":  # the patient's street and other designation: their words too
@@ -163,14 +167,33 @@ def _collect_secrets(
         phones |= phone_numbers(parts)
 
 
-def _collect_places(places: Iterable[str], secrets: Secrets, people: list[str]) -> None:
-    """The patient's county and birth place: scrubbed as whole words, and run into ids, as
-    a name's words are (three letters or more: a two-letter county code is a word of any
-    note)."""
-    for value in places:
-        people.append(value)
-        for token in (value, *_NAME_PARTS.split(value)):
-            _add(secrets, token, 3)
+def _values(
+    name: str,
+    fields: list[str],
+    separators: Separators,
+    table: Mapping[str, tuple[int, ...]],
+    components: tuple[int, ...],
+) -> Iterator[str]:
+    """The given components of a segment's fields ``table`` names, each repetition's and
+    subcomponent's."""
+    _, component, repetition, _, sub = separators
+    for index in table.get(name, ()):
+        for item in fields[index].split(repetition) if index < len(fields) else ():
+            parts = item.split(component)
+            for c in components:
+                if c < len(parts):
+                    yield from (s.strip() for s in parts[c].split(sub))
+
+
+def _collect_places(places: Iterable[str], separators: Separators, found: Secrets) -> None:
+    """The patient's county and birth place, and each part of a double name (``BAD
+    RAGAZ``, ``SAINT-IMIER``), as written and as it reads (``Z\\XFC\\RICH`` as ``ZÜRICH``):
+    scrubbed as whole words in free text only (three letters or more: a two-letter county
+    code is a word of any note)."""
+    for written in places:
+        for value in {written, decoded_text(written, separators)}:
+            for token in (value, *_NAME_PARTS.split(value)):
+                _add(found, token, 3)
 
 
 def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> list[str]:

@@ -76,7 +76,38 @@ def test_a_word_without_a_digit_is_no_number_searched_for_in_ids() -> None:
 
 
 @pytest.mark.parametrize("index", [12, 23])  # county, birth place
-def test_a_place_of_the_patients_is_scrubbed_where_repeated(index: int) -> None:
+def test_a_place_of_the_patients_is_scrubbed_where_repeated_in_free_text(index: int) -> None:
+    """In a note and OBR-13 as a whole word; ids are left as they are (review 190: an id,
+    a code or the sender's name often names the hospital's city, where patients are born)."""
     kept = redact(message(pid(index, "EMMENTAL"), "EMMENTAL"), lambda _: HASH)
-    assert "EMMENTAL" not in kept.upper()
-    assert "Kommentar [redacted]." in kept
+    assert "Kommentar [redacted]." in kept and "note [redacted] x" in kept
+    assert ids_of(kept) == ["MEMMENTAL9", "PEMMENTAL", "FEMMENTAL", "PEMMENTAL", "FEMMENTALX",
+                            "SEMMENTAL"]  # fmt: skip
+    assert "PID|1||HMAC:" in kept and "EMMENTAL" not in kept.split("\r")[1]
+
+
+SENDERS = [("LIS", "BERN", "Bern"), ("USZ^Zürich", "LAB", "Zürich"),
+           ("LABOR BASEL", "HOSP", "BASEL"), ("LIS", "THUN^1.2.756^ISO", "Thun")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("application", "facility", "place"), SENDERS)
+@pytest.mark.parametrize("index", [12, 23])
+def test_a_place_of_the_patients_never_touches_the_sender_codes_or_units(
+    application: str, facility: str, place: str, index: int
+) -> None:
+    """Review 190: a birth place Bern made ``LIS|BERN`` ``LIS^[redacted]``, the rejection's
+    source no listed sender (its replay refused); ``LABOR BASEL`` ``LABOR [redacted]``."""
+    text = "\r".join([
+        f"MSH|^~\\&|{application}|{facility}|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1",
+        pid(index, place),
+        f"OBR|1|P1|F1|{place}^{place} panel^L|||20261120081500+0100",
+        f"OBX|1|ST|{place}^{place} code^L||born in {place}|{place}|||||F",
+        f"NTE|1||Geburtsort {place}, Wohnort {place}.",
+    ])  # fmt: skip
+    lines = redact(text, lambda _: HASH).split("\r")
+    assert lines[0].split("|")[2:4] == [application, facility]
+    assert lines[2].split("|")[4] == f"{place}^{place} panel^L"
+    obx = lines[3].split("|")
+    assert obx[3] == f"{place}^{place} code^L" and obx[6] == place
+    assert obx[5] == "born in [redacted]"
+    assert lines[4] == "NTE|1||Geburtsort [redacted], Wohnort [redacted]."
