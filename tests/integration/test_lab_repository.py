@@ -539,6 +539,21 @@ def _sample(source: str, part: str = "ORD7", seconds: int = 30) -> UnheldSample:
     return UnheldSample(source, "S-1", "crp", NOW + timedelta(seconds=seconds), part)
 
 
+async def _write_assuming(
+    repository: LabRepository, n: int, sample: UnheldSample, *, refused: bool
+) -> None:
+    """Message ``n``'s result written by a fast-path batch that took ``sample`` for its
+    only copy: refused (``StaleBatch``) where another sender holds it, else stored."""
+    message, result = message_with_result(n)
+    assumed = BatchAssumptions(unheld_samples=[sample])
+    repository.stage([message], [result], [], [], NOW, assumptions=assumed)
+    if refused:
+        with pytest.raises(StaleBatch):
+            await repository.write([])
+    else:
+        await repository.write([])
+
+
 async def test_a_fast_path_final_is_refused_where_another_sender_holds_its_sample(
     pool: asyncpg.Pool,
 ) -> None:
@@ -557,14 +572,7 @@ async def test_a_fast_path_final_is_refused_where_another_sender_holds_its_sampl
             (4, _sample("lab^FHIR", seconds=120), False),
             (5, _sample("LIS^HOSP"), False),
         ]:
-            message, result = message_with_result(n)
-            assumed = BatchAssumptions(unheld_samples=[sample])
-            repository.stage([message], [result], [], [], NOW, assumptions=assumed)
-            if refused:
-                with pytest.raises(StaleBatch):
-                    await repository.write([])
-            else:
-                await repository.write([])
+            await _write_assuming(repository, n, sample, refused=refused)
         stored = await conn.fetchval("SELECT count(*) FROM results")
     assert stored == 4
 
@@ -603,18 +611,8 @@ async def test_a_fast_path_final_is_no_copy_of_parts_not_known_nor_another_fhir_
             (2, _sample("central^FHIR")._replace(fhir=True), False),
             (3, _sample("LIS^HOSP2"), True),
         ]:
-            message, result = message_with_result(n)
-            assumed = BatchAssumptions(unheld_samples=[sample])
-            repository.stage([message], [result], [], [], NOW, assumptions=assumed)
-            if refused:
-                with pytest.raises(StaleBatch):
-                    await repository.write([])
-            else:
-                await repository.write([])
+            await _write_assuming(repository, n, sample, refused=refused)
         await conn.execute("UPDATE results SET identifier_parts = NULL")  # as before 0031
-        message, result = message_with_result(4)
-        assumed = BatchAssumptions(unheld_samples=[_sample("LIS^HOSP2")])
-        repository.stage([message], [result], [], [], NOW, assumptions=assumed)
-        await repository.write([])
+        await _write_assuming(repository, 4, _sample("LIS^HOSP2"), refused=False)
         stored = await conn.fetchval("SELECT count(*) FROM results")
     assert stored == 3
