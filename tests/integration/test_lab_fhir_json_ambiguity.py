@@ -195,6 +195,12 @@ async def test_a_referenced_patient_must_agree_with_the_subjects_identifier(lab:
     await _refused(lab, "/fhir", _fhir(_bundle(crp_observation("REF-2"), OTHER_MRN)), FHIR, 400,
                    "malformed-message")  # fmt: skip
     await _accepted(lab, "/fhir", _fhir(_bundle(crp_observation("REF-2b"), MRN)), FHIR, 200)
+    # the identifier spelling the Patient's number in lower case names that number (one
+    # keyed hash): stored, never refused as another patient's (review 185)
+    lower = {"reference": "#p1", "identifier": {"system": "urn:hosp", "value": MRN.lower()}}
+    spelt = crp_observation("REF-1c") | {"contained": [_contained_patient(MRN)],
+                                         "subject": lower}  # fmt: skip
+    await _accepted(lab, "/fhir/Observation", _fhir(spelt), FHIR, 201)
 
 
 # --- units: a code the service does not know is never replaced by the display -----------------

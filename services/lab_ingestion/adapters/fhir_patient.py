@@ -27,6 +27,7 @@ from services.lab_ingestion.adapters.fhir_patient_numbers import (
     patient_numbers,
 )
 from services.lab_ingestion.domain.model import IdentifierCandidate
+from shared.contracts.identity import normalise_hospital_identifier
 
 
 class SubjectsDisagree(ValueError):
@@ -126,9 +127,13 @@ def _contained_numbers(obs: Observation, local_id: str) -> PatientNumbers | None
 
 
 def _same_number(number: IdentifierCandidate, given: IdentifierCandidate) -> bool:
-    """Whether ``given`` (a subject's identifier) is ``number``: the same value, of the same
-    authority where both name one."""
-    return number.value == given.value and (
+    """Whether ``given`` (a subject's identifier) is ``number``: the same value as matching
+    reads it (``normalise_hospital_identifier``: case and white space aside, one keyed
+    hash), of the same authority where both name one."""
+    same_value = normalise_hospital_identifier(number.value) == normalise_hospital_identifier(
+        given.value
+    )
+    return same_value and (
         not number.authority_names
         or not given.authority_names
         or bool(number.authority_names & given.authority_names)

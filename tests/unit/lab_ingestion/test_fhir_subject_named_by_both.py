@@ -102,3 +102,18 @@ def test_a_subject_identifier_that_is_the_referenced_patients_national_number_is
     except FhirInputError as exc:
         pytest.fail(f"refused: {[(i.code, i.expression, i.diagnostics) for i in exc.issues]}")
     assert [c.value for c in message.identifier_candidates] == [MRN]
+
+
+@pytest.mark.parametrize("spelling", [MRN.lower(), f" {MRN[:3]} {MRN[3:]} "])
+def test_an_identifier_spelling_the_referenced_patients_number_otherwise_agrees(
+    spelling: str,
+) -> None:
+    """Matching compares hospital numbers normalised (case and white space: one hash), so
+    a subject identifier spelling the referenced Patient's number in lower case or with
+    spaces names that number (review 185: it was refused as naming another patient)."""
+    resource = _observation(
+        contained=[PATIENT_OF_TWO_AUTHORITIES],
+        subject={"reference": "#p1", "identifier": {"system": HOSPITAL, "value": spelling}},
+    )
+    message = parse_observation(resource, "LIS", "FHIR")
+    assert resolve_patient_identifier(message, None) == MRN
