@@ -57,6 +57,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 
+from services.lab_ingestion.adapters.hl7_free_text import scrub_places
 from services.lab_ingestion.adapters.hl7_kept_lines import (
     kept_lines,
     mask_documents,
@@ -112,11 +113,6 @@ _ID_FIELDS = {"MSH": (9,), "ORC": (2, 3), "OBR": (2, 3), "SPM": (2, 3)}
 # and OBX-4 (the sub-id, in the result key): where a name's word or a birth date is found
 # run into other letters or digits too (``ZWYSSIGMANN19510317``), not only as a whole word
 _RUN_IN_FIELDS = {**_ID_FIELDS, "OBX": (4,)}
-# free text, where the patient's county and birth place are scrubbed as whole words (and
-# nowhere else: the sender's name, codes, units and ids often name the hospital's city):
-# a note, a result's value, OBR's danger code, clinical information and reason for study,
-# ORC's order control reason, a specimen's description
-FREE_TEXT_FIELDS = {"NTE": (3,), "OBX": (5,), "OBR": (12, 13, 31), "ORC": (16,), "SPM": (14,)}
 
 
 def redact(
@@ -180,14 +176,7 @@ def redact(
         mask_documents(name, fields, separators, mapped)
         scrubbed.extend(_to_scrub(name, fields, separators, senders, sender_values))
     scrub_fields(text, secrets, scrubbed, separators, phones=phones)
-    free_text = [
-        (fields, index)
-        for name, fields in kept
-        for index in FREE_TEXT_FIELDS.get(name, ())
-        if index < len(fields) and fields[index]
-    ]
-    if places and free_text:  # the patient's county and birth place: in free text only
-        scrub_fields(text, places, free_text, separators)
+    scrub_places(text, places, kept, separators)  # in free text only
     ids = [
         (fields, index)
         for name, fields in kept

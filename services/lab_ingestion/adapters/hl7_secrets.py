@@ -22,8 +22,10 @@ from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.scrub import REDACTED
 from services.lab_ingestion.adapters.secret_spellings import (
     date_spellings,
+    place_spellings,
     run_in_secrets,
     street_words,
+    written_dates,
 )
 from services.lab_ingestion.adapters.text_positions import FOLDED_LETTERS, holds_letter_or_digit
 from services.lab_ingestion.domain.matching import grouped_digits
@@ -46,14 +48,16 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
 # PID-12 county and PID-23 birth place: places of the patient's, blanked in PID, whose
-# copies in free text (a note's "Geburtsort BERN") are scrubbed as whole words (review 185),
-# there only: a patient is often born in the city that names the hospital (``LIS|BERN``,
-# ``LABOR BASEL``), its codes or its order numbers (review 190)
+# copies in free text (a note's "Geburtsort BERN") are scrubbed as whole phrases (review
+# 185), there only: a patient is often born in the city that names the hospital
+# (``LIS|BERN``, ``LABOR BASEL``), its codes or its order numbers (review 190); so are an
+# address's city, postal code and a street's name or words (review 192: a patient living
+# in Bern made ``LIS|BERN`` ``LIS^[redacted]``), a street line with its house number
+# everywhere (``_ADDRESS_FIELDS``)
 _PLACE_FIELDS = {"PID": (12, 23)}
-# A date written otherwise than as HL7's DTM (``written_dates``): a time may follow.
-_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d\d)\2(\d\d)(?![0-9])", re.ASCII)
-_DAY_FIRST = re.compile(r"(\d\d?)([./-])(\d\d?)\2(\d{4})(?![0-9])", re.ASCII)
-# Street, other designation, city, postal code.
+# Street, other designation, city, postal code: a value holding a digit and a letter (a
+# street and its house number, ``Bahnhofstrasse 12``; a postcode ``LS1 4AB``) is scrubbed
+# everywhere, any other (a city, a street's name) is a place, scrubbed in free text only.
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted) as written and
 # as digits; and each number as one, XTN-6 and -7 (area code, local number) put together.
@@ -95,8 +99,9 @@ def secrets_and_numbers(
             for other in dropped:
                 _add_number(secrets, other, REDACTED)
         _collect_secrets(
-            name, fields, separators, secrets, people, phones=phones, identifiers=identifiers
-        )
+            name, fields, separators, (secrets, places), people, phones=phones,
+            identifiers=identifiers,
+        )  # fmt: skip
         _collect_places(_values(name, fields, separators, _PLACE_FIELDS, (0,)), separators, places)
     named += _identifying_numbers(identifiers, phones)
     run_in: Secrets = {}
@@ -117,14 +122,16 @@ def _collect_secrets(
     name: str,
     fields: list[str],
     separators: Separators,
-    secrets: dict[str, tuple[str, str]],
+    found: tuple[Secrets, Secrets],
     people: list[str],
     *,
     phones: set[str],
     identifiers: list[str],
 ) -> None:
-    """Record the values this segment holds that must not appear anywhere else, the digits
-    of each phone's forms (``phone_numbers``) and its identifiers as written."""
+    """Record the values this segment holds that must not appear anywhere else, the places
+    it names (scrubbed in free text only), the digits of each phone's forms
+    (``phone_numbers``) and its identifiers as written."""
+    secrets, places = found
 
     def items(table: Mapping[str, tuple[int, ...]]) -> Iterator[list[str]]:
         _, component, repetition, _, _ = separators
@@ -155,11 +162,14 @@ def _collect_secrets(
                 _add(secrets, variant, 6)
                 people.append(variant)
     for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
-        _add(secrets, value, 2)
+        if _numbered(value):  # a street and its house number: identifying anywhere
+            _add(secrets, value, 2)
+        else:  # a place (a city, a street's name): often the sender's or a code's too
+            _collect_places([value], separators, places)
     if name == "PID":  # the patient's street and other designation: their words too
         for value in values(_ADDRESS_FIELDS, (0, 1)):
             for word in street_words(decoded_text(value, separators)):
-                _add(secrets, word, 3)
+                _add(places, word, 3)
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
@@ -186,14 +196,21 @@ def _values(
 
 
 def _collect_places(places: Iterable[str], separators: Separators, found: Secrets) -> None:
-    """The patient's county and birth place, and each part of a double name (``BAD
-    RAGAZ``, ``SAINT-IMIER``), as written and as it reads (``Z\\XFC\\RICH`` as ``ZÜRICH``):
-    scrubbed as whole words in free text only (three letters or more: a two-letter county
+    """The patient's county and birth place, an address's city or street name, as written
+    and as it reads (``Z\\XFC\\RICH`` as ``ZÜRICH``): scrubbed in free text only, a place
+    of several words as its whole phrase (``BAD RAGAZ``, ``SAINT-IMIER`` also as ``SAINT
+    IMIER``: ``place_spellings``), never its single words, which are everyday words
+    (``Bad``, ``Sent``, ``bei``; review 192); three letters or more (a two-letter county
     code is a word of any note)."""
     for written in places:
         for value in {written, decoded_text(written, separators)}:
-            for token in (value, *_NAME_PARTS.split(value)):
-                _add(found, token, 3)
+            for spelling in place_spellings(value):
+                _add(found, spelling, 3)
+
+
+def _numbered(value: str) -> bool:
+    """A value holding a digit and a letter: a street and its house number, a postcode."""
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
 
 def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> list[str]:
@@ -205,33 +222,6 @@ def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> lis
     (``numbers_masked``: one trie-shaped pattern for the message, as for PID-3's many)."""
     found = [value for value in identifiers if any("0" <= c <= "9" for c in value)]
     return [*found, *sorted(phones)]
-
-
-def written_dates(value: str) -> list[tuple[str, str, str]]:
-    """The date a date field holds as (year, month, day), two digits each but the year's
-    four: as HL7 writes it (a DTM, ``YYYYMMDD`` and maybe a time, read as before, without a
-    check), or as converters from FHIR and web forms do, a time maybe after it: year first
-    with dashes, slashes or dots (``1958-02-14``, ``1958/02/14``), day first with dots,
-    dashes or slashes (``14.02.1958``, ``14.2.1958``, ``14/02/1958``), month first with
-    slashes or dashes (``02/14/1958``, ``02-14-1958``): an ambiguous one (``02/03/1958``,
-    ``02-03-1958``) read both ways. Each read has a month of 1 to 12 and a day of 1 to 31;
-    none for anything else (a year alone, ``195802``: too short a number to search for)."""
-    text = value.strip()
-    if len(text) >= 8 and text[:8].isascii() and text[:8].isdigit():  # YYYYMMDD[HHMM...]
-        return [(text[:4], text[4:6], text[6:8])]
-    found = []
-    if year_first := _YEAR_FIRST.match(text):
-        found.append(year_first.group(1, 3, 4))
-    elif day_first := _DAY_FIRST.match(text):
-        first, separator, second, year = day_first.groups()
-        found.append((year, second, first))
-        if separator in "/-":  # month first too, as US forms write it
-            found.append((year, first, second))
-    return [
-        (year, month.zfill(2), day.zfill(2))
-        for year, month, day in found
-        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31
-    ]
 
 
 def _collect_every_value(fields: list[str], separators: Separators, secrets: Secrets) -> None:

@@ -18,6 +18,12 @@ _STREET_TYPES = frozenset({
     "van", "der", "den", "des", "del", "della", "les", "bei", "chez",
 })  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
+MIN_STREET_WORD = 5  # a word of a street's name of several words searched for on its own
+_HOUSE_NUMBER = re.compile(r"\S*\d\S*")  # a word holding a digit: 5, 12b, 12-14, 5/3
+_PUNCTUATION = " ,;:./-"
+_PLACE_PARTS = re.compile(r"[\s-]+")
+# a birth date written in digits only (YYYYMMDD) with a month and day that are one
+_DATE_DIGITS = re.compile(r"(?:18|19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", re.ASCII)
 # what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time; DDMMYY,
 # YYMMDD and MMDDYY in six digits): searched
 # for run into ids too. D.M.YYYY, DD.MM.YY and D.M.YY only where no digit runs on into
@@ -71,8 +77,70 @@ def run_in_secrets(values: Iterable[str]) -> set[str]:
 
 
 def street_words(line: str) -> list[str]:
-    """The words of a street line (or its other designation) searched for on their own
-    ("ZZSTREET" of "ZZSTREET 12"), as a name's parts are: letters only, three or more, never
-    a word every address has (``_STREET_TYPES``). With no digit, no code (LOINC ``1988-5``),
-    house number or value is one; found as whole words only, none cuts a unit (``umol/L``)."""
-    return [word for word in _WORD.findall(line) if word.lower() not in _STREET_TYPES]
+    """What of a street line (or its other designation) is searched for besides the line:
+    its name without the house number when that is several words ("Bad Homburger Weg" of
+    "Bad Homburger Weg 5"), and its own words (letters only, three or more, never a word
+    every address has: ``_STREET_TYPES``): the one word a street's name is ("ZZSTREET" of
+    "ZZSTREET 12", "Dorf"), of a name of several words only those of five letters or more
+    ("Homburger", "Sonnenberg"; review 192: "Bad", "Alte", "Haus" are everyday words, and
+    every "Bad" of a note was cut). With no digit, no code (LOINC ``1988-5``), house number
+    or value is one; found as whole words only, none cuts a unit (``umol/L``)."""
+    words = [word for word in _WORD.findall(line) if word.lower() not in _STREET_TYPES]
+    name = " ".join(_HOUSE_NUMBER.sub(" ", line).split()).strip(_PUNCTUATION)
+    phrase = [name] if words and len(name.split()) > 1 else []
+    if len(words) > 1:
+        words = [word for word in words if len(word) >= MIN_STREET_WORD]
+    return list(dict.fromkeys([*phrase, *words]))
+
+
+def place_spellings(place: str) -> list[str]:
+    """A place (a city, a county, a birth place) as written and, when it is several words,
+    with them parted by a blank or a hyphen (``Bad-Homburg`` for ``Bad Homburg``,
+    ``Saint Imier`` for ``Saint-Imier``): a place is searched for as its whole phrase, never
+    as its single words (review 192: every "Bad", "Sent" or "bei" of a note was cut)."""
+    parts = [part for part in _PLACE_PARTS.split(place.strip()) if part]
+    return list(dict.fromkeys([place.strip(), " ".join(parts), "-".join(parts)]))
+
+
+# A date written otherwise than as HL7's DTM (``written_dates``): a time may follow.
+_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d\d)\2(\d\d)(?![0-9])", re.ASCII)
+_DAY_FIRST = re.compile(r"(\d\d?)([./-])(\d\d?)\2(\d{4})(?![0-9])", re.ASCII)
+
+
+def written_dates(value: str) -> list[tuple[str, str, str]]:
+    """The date a date field holds as (year, month, day), two digits each but the year's
+    four: as HL7 writes it (a DTM, ``YYYYMMDD`` and maybe a time, read as before, without a
+    check), or as converters from FHIR and web forms do, a time maybe after it: year first
+    with dashes, slashes or dots (``1958-02-14``, ``1958/02/14``), day first with dots,
+    dashes or slashes (``14.02.1958``, ``14.2.1958``, ``14/02/1958``), month first with
+    slashes or dashes (``02/14/1958``, ``02-14-1958``): an ambiguous one (``02/03/1958``,
+    ``02-03-1958``) read both ways. Each read has a month of 1 to 12 and a day of 1 to 31;
+    none for anything else (a year alone, ``195802``: too short a number to search for)."""
+    text = value.strip()
+    if len(text) >= 8 and text[:8].isascii() and text[:8].isdigit():  # YYYYMMDD[HHMM...]
+        return [(text[:4], text[4:6], text[6:8])]
+    found = []
+    if year_first := _YEAR_FIRST.match(text):
+        found.append(year_first.group(1, 3, 4))
+    elif day_first := _DAY_FIRST.match(text):
+        first, separator, second, year = day_first.groups()
+        found.append((year, second, first))
+        if separator in "/-":  # month first too, as US forms write it
+            found.append((year, first, second))
+    return [
+        (year, month.zfill(2), day.zfill(2))
+        for year, month, day in found
+        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+    ]
+
+
+def checked_dates(value: str) -> list[tuple[str, str, str]]:
+    """``written_dates`` of a value that may be anything (a FHIR or JSON detail: a phone, a
+    number): one written in digits first only when they are a date (``19510317``, not
+    ``0311234567``), for the redactors of FHIR and JSON copies, which search each removed
+    value that is a date in every spelling HL7's do (review 192: a JSON birth date written
+    ``17.03.1951`` was searched only so, and a ``collected_at`` of that day kept)."""
+    text = value.strip()
+    if text[:8].isascii() and text[:8].isdigit() and not _DATE_DIGITS.match(text):
+        return []
+    return written_dates(text)

@@ -106,8 +106,9 @@ def test_a_place_of_the_patients_never_touches_the_sender_codes_or_units(
     ])  # fmt: skip
     lines = redact(text, lambda _: HASH).split("\r")
     assert lines[0].split("|")[2:4] == [application, facility]
-    assert lines[2].split("|")[4] == f"{place}^{place} panel^L"
+    # a code's text is free text (review 192), its code and coding system are kept
+    assert lines[2].split("|")[4] == f"{place}^[redacted] panel^L"
     obx = lines[3].split("|")
-    assert obx[3] == f"{place}^{place} code^L" and obx[6] == place
+    assert obx[3] == f"{place}^[redacted] code^L" and obx[6] == place
     assert obx[5] == "born in [redacted]"
     assert lines[4] == "NTE|1||Geburtsort [redacted], Wohnort [redacted]."
