@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
@@ -70,6 +70,7 @@ _PERSONAL_URL = re.compile(
     r"|next-?of-?kin|(?<![a-z])kin(?![a-z])|relative|guardian|ssn|mrn|identifier|insur"
     r"|nationality|citizen"
 )
+_PLACE_URL = re.compile(r"birth-?place|address|residence")  # a place's extension
 _RESOURCE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _PRIMITIVE, _RESOURCE, _ENCODED = "primitive", "resource", "base64Binary"
 _GONE = object()  # what a dropped value becomes before it is left out
@@ -164,10 +165,17 @@ class _Pruner:
             elif personal and str(name).lstrip("_").startswith("value"):
                 parts = PERSON_TEXT if "name" in context else DETAIL_TEXT | PERSON_TEXT
                 for text in texts_below(value, parts):
-                    (self.secrets.name if "name" in context else self.secrets.text)(text)
+                    self._secret(context)(text)
             else:
                 self.drop(name, value, secret=not str(name).lstrip("_").startswith("value"))
         return out
+
+    def _secret(self, context: str) -> Callable[[object], None]:
+        """How an extension's removed value is searched for: a name's parts, a birth place
+        or an address as a place (in text only: review 192), anything else as written."""
+        if "name" in context:
+            return self.secrets.name
+        return self.secrets.address if _PLACE_URL.search(context) else self.secrets.text
 
     def value(self, value: object, kind: Kind, name: str, *, masked: bool = False) -> Any:
         if isinstance(value, list | tuple):

@@ -38,6 +38,7 @@ from services.lab_ingestion.adapters.fhir_elements import (
     prune,
     texts_below,
 )
+from services.lab_ingestion.adapters.fhir_links import linked_number, resource_reference
 from services.lab_ingestion.adapters.fhir_persons import (
     PERSON_KEPT,
     dicts_in,
@@ -158,19 +159,29 @@ class _FhirRedactor:
             elif name == "contact":  # next of kin: their names, phones and addresses
                 for contact in dicts_in(value if isinstance(value, list) else [value]):
                     self.names(contact.get("name"), NAME_TEXT)
-                    self.texts(contact.get("telecom"), contact.get("address"))
-            elif name in {"address", "telecom", "birthDate", "deceasedDateTime"}:
+                    self.texts(contact.get("telecom"))
+                    self.address(contact.get("address"))
+            elif name == "address":  # the patient's street lines: words too, as PID-11's
+                self.address(value, streets=person_type(resource) == "patient")
+            elif name in {"telecom", "birthDate", "deceasedDateTime"}:
                 self.texts(value)
-                if name == "address" and person_type(resource) == "patient":
-                    for line in texts_below(value, frozenset({"line"})):  # as PID-11's
-                        self.secrets.street(line)  # the patient's street lines: words too
             elif is_phi_field(str(name)):
                 self.names(value)
         return out
 
+    def address(self, value: object, *, streets: bool = False) -> None:
+        """A removed address: a street and its house number searched for everywhere, its
+        city, district, state or street's name in text only (``Secrets.address``: review
+        192, a city that names the sender); ``streets``: a street line's words too."""
+        for text in texts_below(value, DETAIL_TEXT | PERSON_TEXT):
+            self.secrets.address(text)
+        for line in texts_below(value, frozenset({"line"})) if streets else ():
+            self.secrets.street(line)
+
     def link(self, value: object) -> Any:
         """A Patient's or Person's links: the record each names is reduced as a reference to
-        a person is (its identifier hashed, its display dropped); its type is kept."""
+        a person is (its identifier hashed, its display dropped), a reference written as an
+        identifier hashed (``fhir_links``); its type is kept."""
         if isinstance(value, list | tuple):
             return [self.link(item) for item in value]
         if not isinstance(value, dict):
@@ -180,7 +191,10 @@ class _FhirRedactor:
             if name not in _LINKED:
                 out[name] = self.node(item, name)
             elif isinstance(item, dict) and "resourceType" not in item:
+                target = item.get("reference")
                 out[name] = self.reference(item)
+                if isinstance(target, str) and not resource_reference(target):
+                    out[name]["reference"] = linked_number(target, self.hash_text)
             else:  # a bare identifier where the reference belongs, or no reference at all
                 hashed = self.hashed(item)
                 out[name] = self.node(item, name) if hashed is None else hashed
@@ -278,6 +292,9 @@ class _FhirRedactor:
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             return self.secrets.hashed(str(value), self.hash_identifier)
         return None
+
+    def hash_text(self, value: str) -> str:
+        return self.secrets.hashed(value, self.hash_identifier)
 
     def is_person_reference(self, ref: dict[Any, Any]) -> bool:
         if "resourceType" in ref:  # a resource (a Group of type "person"), not a reference

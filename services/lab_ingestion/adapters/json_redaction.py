@@ -28,6 +28,7 @@ from services.lab_ingestion.adapters.redaction import (
     Secrets,
     is_flag_code,
     kept_code,
+    leaves,
     scrubbed_copy,
 )
 from shared.jsonlog import is_phi_field
@@ -49,6 +50,13 @@ _CODES: dict[str, Callable[[str], bool]] = {
 _IDS = frozenset({"message_id", "result_id", *_SOURCE_FIELDS})
 # a dropped key whose value is searched for as a name's (its parts too, from two letters)
 _NAME_KEY = re.compile(r"name|given|family|surname|maiden", re.IGNORECASE)
+# a dropped key whose value is a place or an address: a street and house number searched for
+# everywhere, a city, a street's name or words in text only, never in the sender's name, ids
+# or codes (review 192: a patient's city Bern made the source LIS^BERN LIS^[redacted])
+_PLACE_KEY = re.compile(r"address|street|city|town|zip|post|county|country|district"
+                        r"|state|place|residence", re.IGNORECASE)  # fmt: skip
+# where no place is searched for besides the ids: the result's codes and unit
+_CODED = frozenset({*_CODES, "unit"})
 # a result's fields base64 is looked for in, a trial result's too (base64 there is no
 # measurement, and may be a report naming the patient, one decode away: review 105)
 _FREE_TEXT = frozenset({"value", "unit", "reference_range"})
@@ -94,7 +102,7 @@ class _JsonRedactor:
                 self.drop(key, value, "")
         if self.dropped:
             out[DROPPED_KEY] = self.dropped[:_MAX_DROPPED]
-        return scrubbed_copy(out, self.secrets, self.hash_identifier, _IDS)
+        return scrubbed_copy(out, self.secrets, self.hash_identifier, _IDS, kept_keys=_CODED)
 
     def patient(self, value: object) -> Any:
         """Only the identifier, hashed; a bare identifier (a string or a number) is hashed
@@ -163,7 +171,10 @@ class _JsonRedactor:
         knows it: a name may be PHI); the value of a key named like a person's detail is
         replaced wherever else it occurs."""
         self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
-        if phi or is_phi_field(str(key)):
+        if (phi or is_phi_field(str(key))) and _PLACE_KEY.search(str(key)):
+            for leaf in leaves(value):
+                self.secrets.street(leaf)
+        elif phi or is_phi_field(str(key)):
             self.secrets.strings(value, as_name=_NAME_KEY.search(str(key)) is not None)
 
 

@@ -24,8 +24,11 @@ from typing import Any
 
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
+from services.lab_ingestion.adapters.place_secrets import places_scrubbed
 from services.lab_ingestion.adapters.secret_spellings import (
+    checked_dates,
     date_spellings,
+    place_spellings,
     run_in_secrets,
     street_words,
 )
@@ -43,7 +46,6 @@ _NOT_A_NAME = frozenset({"patient", "unknown", "anonymous", "test", "the", "and"
                          "dr", "mr", "ms", "jr", "sr"})  # fmt: skip
 _NAME_PART = re.compile(r"[^\s,;:/()\[\]\"]+")
 _HYPHENS = re.compile(r"-+")  # a part of a double name: "Müller" of "Müller-Meier"
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 # a value written as a phone number is (digits, maybe grouped, maybe after +)
 _PHONE = re.compile(r"\+?[0-9][0-9 ./()-]*[0-9]", re.ASCII)
 
@@ -118,14 +120,17 @@ def _min_length(replacement: str) -> int:
 
 class Secrets(dict[str, str]):
     """Removed text -> what replaces its other copies (a keyed hash or ``REDACTED``); and
-    the names and dates among it (``people``), searched for run into ids too; and the
+    the names and dates among it (``people``), searched for run into ids too; the
     digits of the phone numbers among it (``phones``), also found run into letters
-    (``Tel0311234567``)."""
+    (``Tel0311234567``); and the places (``places``: a city, a birth place, a street's name
+    or words), searched for in text only, never in codes, ids or the sender's name
+    (``place_secrets``; review 192)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.people: list[str] = []
         self.phones: set[str] = set()
+        self.places: set[str] = set()
 
     def text(self, value: object) -> None:
         """A removed value; a date also in the other ways it is commonly written."""
@@ -135,22 +140,33 @@ class Secrets(dict[str, str]):
         digits = grouped_digits(value)  # 756.1234.5678.97 also as 7561234567897
         if digits is not None and len(digits) >= MIN_DIGITS_ONLY:
             self.setdefault(digits, REDACTED)
-        date = _DATE.match(value.strip())
-        if date:
-            for variant in date_spellings(*date.groups()):
-                self.setdefault(variant, REDACTED)
-                self.people.append(variant)
-        elif _PHONE.fullmatch(value.strip()):  # its national forms (``phone_numbers``)
+        # a date as HL7's are read (``17.03.1951``, ``19510317``: review 192, only a
+        # ``1951-03-17`` was searched in its other spellings), in each of them
+        dates = checked_dates(value)
+        for variant in (v for date in dates for v in date_spellings(*date)):
+            self.setdefault(variant, REDACTED)
+            self.people.append(variant)
+        if not dates and _PHONE.fullmatch(value.strip()):  # its national forms (``phone_numbers``)
             for form in phone_numbers([value.strip()]):
                 self.setdefault(form, REDACTED)
                 self.phones.add(form)
 
     def street(self, value: object) -> None:
-        """A removed street line: the whole of it and its words (``street_words``)."""
-        self.text(value)
+        """A removed street line: the whole of it (``address``), and its name and words
+        (``street_words``) as places."""
+        self.address(value)
         if isinstance(value, str):
-            for word in street_words(value):
-                self.setdefault(word, REDACTED)
+            self.places.update(street_words(value))
+
+    def address(self, value: object) -> None:
+        """A removed part of an address: one holding a digit and a letter (a street and its
+        house number, a postcode such as ``LS1 4AB``) or no letter is searched for
+        everywhere, a word or phrase of letters (a city) in text only, as its whole phrase
+        (``place_spellings``)."""
+        if not isinstance(value, str) or not _letters_only(value):
+            self.text(value)  # (a number, a date, a phone as any removed value)
+        elif len(value.strip()) >= _MIN_SECRET:
+            self.places.update(place_spellings(value))
 
     def name(self, value: object) -> None:
         """A removed name or display: the whole of it and each of its parts (a double
@@ -198,6 +214,7 @@ def scrubbed_copy(
     hash_identifier: Callable[[str], str],
     id_keys: frozenset[str],
     run_in_keys: frozenset[str] | None = None,
+    kept_keys: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """``node`` with every copy of a secret replaced (``scrub_secrets``), and then every
     hashed number run into an id (a string under one of ``id_keys``; ``IDENTIFIER_VALUE``:
@@ -205,7 +222,8 @@ def scrubbed_copy(
     ``MSG4711815`` -> ``MSG#c3d33d695dec``), the hashes written in left whole, and a name's
     word or a date run into it (``DOE19580214``) replaced by ``REDACTED`` (``run_in_secrets``)
     under ``run_in_keys`` (all ``id_keys`` by default): in a URL, its last segment only, so
-    that no resource type (``Patient/``) or profile is cut."""
+    that no resource type (``Patient/``) or profile is cut. A place is scrubbed but under
+    ``id_keys`` and ``kept_keys`` (codes, units: ``places_scrubbed``)."""
     run_in_keys = id_keys if run_in_keys is None else run_in_keys
     hashed = {s: r for s, r in secrets.items() if r != REDACTED and len(r) >= _MIN_SECRET}
     masked = numbers_masked(hashed, hash_identifier)
@@ -226,7 +244,9 @@ def scrubbed_copy(
                 return f"{path}{slash}{run_in(last)}"
         return value
 
-    scrubbed: dict[str, Any] = walk(scrub_secrets(node, secrets), None)
+    places = places_scrubbed(scrub_secrets(node, secrets), secrets.places - secrets.keys(),
+                             id_keys | kept_keys)  # fmt: skip
+    scrubbed: dict[str, Any] = walk(places, None)
     return scrubbed
 
 
@@ -248,6 +268,11 @@ IDENTIFIER_VALUE = "identifier.value"
 
 def _id_key(parent: object, name: object) -> object:
     return IDENTIFIER_VALUE if (parent, name) == ("identifier", "value") else name
+
+
+def _letters_only(value: str) -> bool:
+    """A place's name: a letter, no digit (not a street and house number, a phone, a date)."""
+    return any(c.isalpha() for c in value) and not any(c.isdigit() for c in value)
 
 
 def _name_parts(text: str) -> list[str]:
