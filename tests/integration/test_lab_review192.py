@@ -26,8 +26,9 @@ pytestmark = pytest.mark.integration
 def living_in(cid: str) -> str:
     """A CRP from LIS|BERN (not listed) for a patient living in Bern, Bad Homburger Weg 5,
     born in Bad Homburg, the places written in notes, code texts, OBR-20 and OBX-17."""
+    address = "Bad Homburger Weg 5^^Bern^^3000^CH"
     pid = "|".join(["PID", "1", "", "MRN4711^^^HOSP^MR", "", "DOE^JOHN", "", "19580214", "M",
-                    "", "", "Bad Homburger Weg 5^^Bern^^3000^CH"]) + "|" * 12 + "Bad Homburg"  # fmt: skip
+                    "", "", address]) + "|" * 12 + "Bad Homburg"  # fmt: skip
     return j(
         f"MSH|^~\\&|LIS|BERN|LENA|TRIAL|20261120090000+0100||ORU^R01|{cid}|P|2.5.1",
         pid,
@@ -67,7 +68,8 @@ async def test_a_patients_city_naming_the_sender_leaves_the_sender_whole_and_rep
 async def test_a_linked_reference_written_as_an_identifier_is_hashed(lab: Lab) -> None:
     patient = {"resourceType": "Patient", "id": "p1",
                "identifier": [{"system": "urn:hosp", "value": "MRN4711"}],
-               "link": [{"type": "seealso", "other": {"reference": "urn:hosp|MRN6666"}}]}  # fmt: skip
+               "link": [{"type": "seealso",
+                         "other": {"reference": "urn:hosp|MRN6666"}}]}  # fmt: skip
     body = crp_observation("LINK-3", unit="furlongs") | {
         "contained": [patient], "subject": {"reference": "#p1"},
     }  # fmt: skip
@@ -102,6 +104,7 @@ async def test_a_json_copy_keeps_its_source_and_scrubs_the_birth_date_in_its_tim
     row = await lab.pool.fetchrow("SELECT source, payload FROM rejections")
     assert row["source"] == "LIS^BERN", dict(row)
     copy = json.loads(row["payload"])
-    assert copy["message_id"] == "J-BERN-1" and copy["source"] == {"application": "LIS", "facility": "BERN"}
+    assert copy["message_id"] == "J-BERN-1"
+    assert copy["source"] == {"application": "LIS", "facility": "BERN"}
     assert copy["results"][0]["collected_at"] == "[redacted]T08:00:00+01:00", copy
     assert "1951" not in row["payload"] and "Bern" not in row["payload"]

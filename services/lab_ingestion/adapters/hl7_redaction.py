@@ -27,7 +27,7 @@ masked, its code letter kept (``\\Z[redacted]\\``: ``hl7_scrub_fields.masked_esc
 so is a hex escape whose digits spell a birth date or number as written (``\\X19510317\\``).
 
 Also searched for: a birth date (written as HL7's ``YYYYMMDD`` or as ``1958-02-14``,
-``14.02.1958``, ``1958/02/14``...: ``hl7_secrets.written_dates``) in every spelling
+``14.02.1958``, ``1958/02/14``...: ``secret_spellings.written_dates``) in every spelling
 ``secret_spellings.date_spellings`` lists (``DD.MM.YYYY``, ``D.M.YYYY``, ``DD.MM.YY``, ``DDMMYYYY``,
 ``DDMMYY``, ``YYMMDD``...), a phone
 (one number, or XTN-6 and -7 put together) as its digits, in text grouped in any way and

@@ -22,6 +22,7 @@ from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.scrub import REDACTED
 from services.lab_ingestion.adapters.secret_spellings import (
     date_spellings,
+    numbered,
     place_spellings,
     run_in_secrets,
     street_words,
@@ -161,15 +162,7 @@ def _collect_secrets(
             for variant in date_spellings(year, month, day):  # D.M.YY: six characters
                 _add(secrets, variant, 6)
                 people.append(variant)
-    for value in values(_ADDRESS_FIELDS, (0, 1, 2, 4)):
-        if _numbered(value):  # a street and its house number: identifying anywhere
-            _add(secrets, value, 2)
-        else:  # a place (a city, a street's name): often the sender's or a code's too
-            _collect_places([value], separators, places)
-    if name == "PID":  # the patient's street and other designation: their words too
-        for value in values(_ADDRESS_FIELDS, (0, 1)):
-            for word in street_words(decoded_text(value, separators)):
-                _add(places, word, 3)
+    _collect_address(name, fields, separators, secrets, places)
     for value in values(_PHONE_FIELDS, (0, 3, 6, 11)):
         _add(secrets, value, 5)
         _add(secrets, "".join(c for c in value if "0" <= c <= "9"), 5)  # 079 12 -> 07912
@@ -195,6 +188,23 @@ def _values(
                     yield from (s.strip() for s in parts[c].split(sub))
 
 
+def _collect_address(
+    name: str, fields: list[str], separators: Separators, secrets: Secrets, places: Secrets
+) -> None:
+    """An address's street, other designation, city and postal code: a street and its house
+    number (a value holding a digit and a letter) searched for everywhere, any other value
+    (a city, a street's name) a place; the patient's street lines' words are places too."""
+    for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1, 2, 4)):
+        if numbered(value):  # a street and its house number: identifying anywhere
+            _add(secrets, value, 2)
+        else:  # a place (a city, a street's name): often the sender's or a code's too
+            _collect_places([value], separators, places)
+    if name == "PID":  # the patient's street and other designation: their words too
+        for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1)):
+            for word in street_words(decoded_text(value, separators)):
+                _add(places, word, 3)
+
+
 def _collect_places(places: Iterable[str], separators: Separators, found: Secrets) -> None:
     """The patient's county and birth place, an address's city or street name, as written
     and as it reads (``Z\\XFC\\RICH`` as ``ZÜRICH``): scrubbed in free text only, a place
@@ -206,11 +216,6 @@ def _collect_places(places: Iterable[str], separators: Separators, found: Secret
         for value in {written, decoded_text(written, separators)}:
             for spelling in place_spellings(value):
                 _add(found, spelling, 3)
-
-
-def _numbered(value: str) -> bool:
-    """A value holding a digit and a letter: a street and its house number, a postcode."""
-    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
 
 def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> list[str]:

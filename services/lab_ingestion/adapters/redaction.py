@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
-from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
 from services.lab_ingestion.adapters.place_secrets import places_scrubbed
+from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
 from services.lab_ingestion.adapters.secret_spellings import (
     checked_dates,
     date_spellings,
+    letters_only,
     place_spellings,
+    plain_letters,
     run_in_secrets,
     street_words,
 )
@@ -163,7 +164,7 @@ class Secrets(dict[str, str]):
         house number, a postcode such as ``LS1 4AB``) or no letter is searched for
         everywhere, a word or phrase of letters (a city) in text only, as its whole phrase
         (``place_spellings``)."""
-        if not isinstance(value, str) or not _letters_only(value):
+        if not isinstance(value, str) or not letters_only(value):
             self.text(value)  # (a number, a date, a phone as any removed value)
         elif len(value.strip()) >= _MIN_SECRET:
             self.places.update(place_spellings(value))
@@ -174,14 +175,14 @@ class Secrets(dict[str, str]):
         a title or a word such as "unknown": ``_NOT_A_NAME``)."""
         self.text(value)
         if isinstance(value, str):
-            self.people += [value, _plain_letters(value)]
+            self.people += [value, plain_letters(value)]
             for part in _name_parts(value):
                 bare = part.strip(".'-")
                 if len(bare) >= _MIN_NAME_PART and bare.lower() not in _NOT_A_NAME:
                     for spelling in {part, bare}:  # "Li." found as "Li" too
                         self.setdefault(spelling, REDACTED)
                         # also as often written without its marks ("İbrahim" as "IBRAHIM")
-                        self.setdefault(_plain_letters(spelling), REDACTED)
+                        self.setdefault(plain_letters(spelling), REDACTED)
 
     def strings(self, node: object, *, as_name: bool) -> None:
         """Every string below a removed node."""
@@ -214,6 +215,7 @@ def scrubbed_copy(
     hash_identifier: Callable[[str], str],
     id_keys: frozenset[str],
     run_in_keys: frozenset[str] | None = None,
+    *,
     kept_keys: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """``node`` with every copy of a secret replaced (``scrub_secrets``), and then every
@@ -270,25 +272,9 @@ def _id_key(parent: object, name: object) -> object:
     return IDENTIFIER_VALUE if (parent, name) == ("identifier", "value") else name
 
 
-def _letters_only(value: str) -> bool:
-    """A place's name: a letter, no digit (not a street and house number, a phone, a date)."""
-    return any(c.isalpha() for c in value) and not any(c.isdigit() for c in value)
-
-
 def _name_parts(text: str) -> list[str]:
     parts = _NAME_PART.findall(text)
     return parts + [p for part in parts if "-" in part for p in _HYPHENS.split(part)]
-
-
-_UNMARKED = str.maketrans(
-    {"\u0131": "i", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"}
-)
-
-
-def _plain_letters(text: str) -> str:
-    """``text`` without diacritics: "İbrahim" -> "Ibrahim", "Müller" -> "Muller"."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def leaves(value: object) -> Iterator[object]:

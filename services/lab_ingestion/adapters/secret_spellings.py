@@ -5,6 +5,7 @@ line's own words (``scrub.Scrubber`` finds them)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 # Words that name no street in particular: searched for alone, they would wipe ordinary
@@ -91,6 +92,27 @@ def street_words(line: str) -> list[str]:
     if len(words) > 1:
         words = [word for word in words if len(word) >= MIN_STREET_WORD]
     return list(dict.fromkeys([*phrase, *words]))
+
+
+def numbered(value: str) -> bool:
+    """A value holding a digit and a letter: a street and its house number, a postcode."""
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def letters_only(value: str) -> bool:
+    """A place's name: a letter, no digit (not a street and house number, a phone, a date)."""
+    return any(c.isalpha() for c in value) and not any(c.isdigit() for c in value)
+
+
+_UNMARKED = str.maketrans(
+    {"\u0131": "i", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"}
+)
+
+
+def plain_letters(text: str) -> str:
+    """``text`` without diacritics: "İbrahim" -> "Ibrahim", "Müller" -> "Muller"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def place_spellings(place: str) -> list[str]:

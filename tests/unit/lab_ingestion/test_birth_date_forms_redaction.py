@@ -13,8 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import redact
-from services.lab_ingestion.adapters.hl7_secrets import written_dates
-from services.lab_ingestion.adapters.secret_spellings import date_spellings
+from services.lab_ingestion.adapters.secret_spellings import date_spellings, written_dates
 from tests.unit.lab_ingestion.hl7_samples import FAST, fake_hash, join, msh, seg
 
 NOTE_SPELLINGS = ("14.02.1958", "1958-02-14", "1958/02/14", "14.2.1958", "14.02.58",

@@ -17,16 +17,15 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_redaction import redact
-from services.lab_ingestion.adapters.hl7_secrets import written_dates
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.scrub import REDACTED
-from services.lab_ingestion.adapters.secret_spellings import date_spellings
+from services.lab_ingestion.adapters.secret_spellings import date_spellings, written_dates
 from tests.unit.lab_ingestion.hl7_samples import FAST
 
 HASH = "a" * 64
 # the spellings added: DDMMYYYY, MMDDYYYY, DDMMYY, YYMMDD, MMDDYY, MM-DD-YYYY
 COMPACT = ["%d%m%Y", "%m%d%Y", "%d%m%y", "%y%m%d", "%m%d%y", "%m-%d-%Y"]
-# how PID-7 may hold the birth date (``hl7_secrets.written_dates``)
+# how PID-7 may hold the birth date (``secret_spellings.written_dates``)
 PID7_FORMS = ["%Y%m%d", "%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%m-%d-%Y",
               "%Y%m%d%H%M"]  # fmt: skip
 BIRTHS = st.dates(min_value=dt.date(1920, 1, 1), max_value=dt.date(2006, 12, 31))

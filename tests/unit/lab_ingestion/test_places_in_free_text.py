@@ -84,11 +84,13 @@ def test_a_street_line_with_its_house_number_is_scrubbed_everywhere() -> None:
     kept = message(pid(f11="Bahnhofstrasse 12^^Bern"), "Bern", "Bahnhofstrasse 12")
     assert segment(kept, "OBR")[14] == "Bern ordered by"  # no free text: the city stays
     assert segment(kept, "NTE")[3] == "[redacted]"
-    text = "\r".join([
-        "MSH|^~\\&|LIS|BERN|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1",
-        pid(f11="Bahnhofstrasse 12^^Bern"),
-        f"OBR|1|P1|F1|CRP^CRP^L|||{TS}|||||||||Bahnhofstrasse 12",
-    ])
+    text = "\r".join(
+        [
+            "MSH|^~\\&|LIS|BERN|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1",
+            pid(f11="Bahnhofstrasse 12^^Bern"),
+            f"OBR|1|P1|F1|CRP^CRP^L|||{TS}|||||||||Bahnhofstrasse 12",
+        ]
+    )
     assert "Bahnhofstrasse" not in redact(text, lambda _: HASH)
 
 
