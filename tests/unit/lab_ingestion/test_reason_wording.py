@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.domain import chain_refusals, correction_resends, withdrawn_chains
 from services.lab_ingestion.domain.analytes import resolve_unit
+from services.lab_ingestion.domain.measured_values import parse_value
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
-from services.lab_ingestion.domain.normalise import parse_value
 from services.lab_ingestion.domain.reason_wording import (
     fhir_element,
     for_fhir,

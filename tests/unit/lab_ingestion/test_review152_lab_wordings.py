@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.analytes import UnitConversion, resolve_unit
+from services.lab_ingestion.domain.measured_values import parse_value
 from services.lab_ingestion.domain.model import (
     Coding,
     NormalisedResult,
@@ -27,7 +28,7 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
-from services.lab_ingestion.domain.normalise import normalise, parse_reference_range, parse_value
+from services.lab_ingestion.domain.normalise import normalise, parse_reference_range
 from services.lab_ingestion.domain.unit_spellings import capitals_readings, recognise_unit
 from services.lab_ingestion.domain.unobtained import holds_no_value, says_not_obtained
 from shared.contracts.events.lab import Analyte

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_codec import parse_oru
+from services.lab_ingestion.domain.measured_values import parse_value
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.model import (
     Coding,
@@ -32,7 +33,7 @@ from services.lab_ingestion.domain.model import (
     ObservationInput,
     Rejected,
 )
-from services.lab_ingestion.domain.normalise import normalise, parse_reference_range, parse_value
+from services.lab_ingestion.domain.normalise import normalise, parse_reference_range
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
 from services.lab_ingestion.domain.unobtained import as_not_obtained, says_not_obtained
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
