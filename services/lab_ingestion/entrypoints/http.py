@@ -19,11 +19,11 @@ from aiohttp import web
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
 from services.lab_ingestion.adapters.json_parser import (
     JsonInputError,
-    is_schema_key,
     named_sender,
     parse_lab_results,
 )
 from services.lab_ingestion.adapters.json_redaction import redact_json
+from services.lab_ingestion.adapters.json_schema import is_schema_key
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.adapters.redaction import dump_json
 from services.lab_ingestion.domain.matching import mask_identifier_in_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.lab_ingestion.adapters.json_parser import LabResultsIn
+from services.lab_ingestion.adapters.json_schema import LabResultsIn
 
 _SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
 _FHIR = "application/fhir+json"

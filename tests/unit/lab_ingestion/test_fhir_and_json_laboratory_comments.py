@@ -9,12 +9,9 @@ from typing import Any
 import pytest
 
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
-from services.lab_ingestion.adapters.json_parser import (
-    JsonInputError,
-    LabResultsIn,
-    parse_lab_results,
-)
+from services.lab_ingestion.adapters.json_parser import JsonInputError, parse_lab_results
 from services.lab_ingestion.adapters.json_redaction import redact_json
+from services.lab_ingestion.adapters.json_schema import LabResultsIn
 from tests.unit.lab_ingestion.fhir_samples import crp_observation, parsed_bundle
 
 

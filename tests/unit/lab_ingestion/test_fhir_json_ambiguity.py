@@ -13,11 +13,8 @@ from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
-from services.lab_ingestion.adapters.json_parser import (
-    JsonInputError,
-    is_schema_key,
-    parse_lab_results,
-)
+from services.lab_ingestion.adapters.json_parser import JsonInputError, parse_lab_results
+from services.lab_ingestion.adapters.json_schema import is_schema_key
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.entrypoints.request_body import UnreadableBody, decode_json
 

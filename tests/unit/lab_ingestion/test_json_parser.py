@@ -14,15 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.json_parser import (
+from services.lab_ingestion.adapters.json_parser import JsonInputError, parse_lab_results
+from services.lab_ingestion.adapters.json_redaction import redact_json
+from services.lab_ingestion.adapters.json_schema import (
     MAX_RESULTS,
     STATUS_CODES,
     UNKNOWN_KEY,
-    JsonInputError,
     LabResultsIn,
-    parse_lab_results,
 )
-from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.domain.abnormal_flags import ABNORMAL_FLAGS, published_flag
 from services.lab_ingestion.domain.model import Coding, LabMessage
 from shared.contracts.events.lab import Channel
