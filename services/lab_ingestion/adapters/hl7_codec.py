@@ -20,7 +20,6 @@ import hl7.util
 
 from services.lab_ingestion.adapters.hl7_ack import (
     DATA_TYPE_ERROR,
-    INTERNAL_ERROR,
     REQUIRED_FIELD_MISSING,
     UNSUPPORTED_EVENT,
     UNSUPPORTED_VERSION,
@@ -51,7 +50,7 @@ from services.lab_ingestion.adapters.hl7_order import (
     order_of,
     placed,
 )
-from services.lab_ingestion.adapters.hl7_pid3 import PATIENT_NUMBER_FIELDS
+from services.lab_ingestion.adapters.hl7_patient_numbers import patient_identifiers
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -70,7 +69,6 @@ from services.lab_ingestion.domain.model import (
     OrderCancelled,
     RejectionCode,
 )
-from services.lab_ingestion.domain.number_types import MAX_PATIENT_NUMBERS, patient_number_type
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
 from services.lab_ingestion.domain.shown import EVENT, MESSAGE_TYPE, VERSION, shown
 from shared.contracts.events.lab import Channel
@@ -207,7 +205,7 @@ def _body(
     list[ObservationInput],
     OrderCancelled | None,
 ]:
-    """The patient's numbers (``_patient_identifiers``), the observations, each knowing
+    """The patient's numbers (``hl7_patient_numbers``), the observations, each knowing
     whether the laboratory commented on it (``hl7_notes``), and the first order cancelled
     as a whole with no OBX under it (``order_status``), in one pass over the segments."""
     patients = []
@@ -245,64 +243,5 @@ def _body(
         replace(observation, laboratory_comment=True) if notes.commented(index) else observation
         for index, observation in enumerate(observations)
     ]
-    identifiers = _patient_identifiers(patients[0]) if patients else ((), [])
+    identifiers = patient_identifiers(patients[0]) if patients else ((), [])
     return identifiers, observations, cancelled_without_results(orders, results)
-
-
-def _patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:
-    """PID-3's repetitions of patient number types (``patient_number_type``), each with its
-    identifier type (CX-5) and assigning authority (CX-4), a repetition naming an authority
-    or a patient number type without a number too (it says the number is missing); and
-    every number of PID-3, whatever its type (none may stay in the message's id). PID-2
-    (the patient's external id, v2.3 and v2.4: often the hospital's record number when a
-    laboratory writes its own in PID-3) is read after PID-3 as more of its repetitions,
-    under the same rules (``patient_identity``: types, authorities, ambiguity), so that it
-    can name the patient but never choose another one (``PATIENT_NUMBER_FIELDS``).
-
-    ``\\X..\\`` hex escapes are read as UTF-8 (``M\\XC39C\\LLER1`` is MÜLLER1, as the
-    enrolment's number is hashed), as the redaction reads them (``hl7_pid3``)."""
-    counts = [
-        (f, len(pid[f]) if len(pid) > f and str(pid[f]) else 0) for f in PATIENT_NUMBER_FIELDS
-    ]
-    count = sum(c for _, c in counts)
-    if count > MAX_PATIENT_NUMBERS:
-        fields = "PID-3 repeats" if counts[1][1] == 0 else "PID-3 and PID-2 repeat"
-        raise Hl7InputError(
-            RejectionCode.MALFORMED,
-            f"{fields} {count} times; at most {MAX_PATIENT_NUMBERS} patient numbers are read",
-            condition=INTERNAL_ERROR,  # our own limit (HL7 sets none)
-        )
-    candidates: list[IdentifierCandidate] = []
-    numbers: list[str] = []
-    for field, repeats in counts:
-        for repeat in range(1, max(repeats, 1) + 1):
-            _read_number(pid, field, repeat, candidates, numbers)
-    return tuple(candidates), numbers
-
-
-def _read_number(
-    pid: hl7.Segment,
-    field: int,
-    repeat: int,
-    candidates: list[IdentifierCandidate],
-    numbers: list[str],
-) -> None:
-    """One repetition of PID-3 (or PID-2) as a candidate, its number among ``numbers``."""
-    # read strictly: an escape python-hl7 drops would join the digits around it into
-    # another number, perhaps another enrolled patient's; and as one value: CX-1 has no
-    # sub-components, and ``MRN4711&5`` read as its first is another patient's number
-    value = field_value(pid, field, repeat, hex_text=True, strict=True, single=True)
-    if value:
-        numbers.append(value)
-        if not value.isascii():  # also as the message id reads it: one byte a character
-            numbers.append(field_value(pid, field, repeat))
-    # its type too (CX-5, an ID): ``MR&NN`` read as MR chose which number is the patient's
-    kind = patient_number_type(
-        field_value(pid, field, repeat, 5, hex_text=True, strict=True, single=True)
-    )
-    if kind is None:
-        return
-    authority = field_value(pid, field, repeat, 4, hex_text=True, strict=True)
-    universal = field_value(pid, field, repeat, 4, subcomponent=2, hex_text=True, strict=True)
-    if value or authority or universal or kind:
-        candidates.append(IdentifierCandidate(value, authority, kind, universal))
