@@ -92,6 +92,7 @@ class ReportTimes:
 
 
 NO_REPORT = ReportTimes()
+Times = tuple[Specimens, ReportTimes]  # what a Bundle's context says of an Observation's times
 
 
 def collection_time(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
@@ -25,6 +24,7 @@ from services.lab_ingestion.adapters.fhir_collection import (
     NO_REPORT,
     ReportTimes,
     Specimens,
+    Times,
     aware,
     collection_time,
     refuse_reversed,
@@ -42,10 +42,8 @@ from services.lab_ingestion.adapters.fhir_patient import (
     SubjectsDisagree,
     subject_identifiers,
 )
-from services.lab_ingestion.adapters.fhir_patient_numbers import (
-    IDENTIFIER_TYPES,
-    TooManyIdentifiers,
-)
+from services.lab_ingestion.adapters.fhir_patient_numbers import TooManyIdentifiers
+from services.lab_ingestion.adapters.fhir_result_keys import result_key
 from services.lab_ingestion.adapters.fhir_screening import (
     refuse_focus,
     refuse_test_data,
@@ -68,28 +66,19 @@ from services.lab_ingestion.adapters.fhir_values import (
     value_not_a_number,
 )
 from services.lab_ingestion.adapters.hl7_msh import PRODUCTION
-from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.matching import mask_identifier_in_id
 from services.lab_ingestion.domain.message_identity import versioned_control_id
 from services.lab_ingestion.domain.model import (
     Coding,
     LabMessage,
     ObservationInput,
-    RejectionCode,
 )
 from services.lab_ingestion.domain.patient_identity import default_identifier, scoped_to_patient
 from services.lab_ingestion.domain.report_fields import ReportField
-from services.lab_ingestion.domain.result_identifiers import (
-    MAX_RESULT_IDENTIFIERS,
-    ORDER_NUMBER_TYPES,
-    IdentifierKeys,
-    ResultIdentifier,
-    identifier_keys,
-)
+from services.lab_ingestion.domain.result_identifiers import IdentifierKeys
 from shared.contracts.events.lab import Channel
 
 Identify = Callable[[str], str]  # a patient identifier -> its keyed hash
-Times = tuple[Specimens, ReportTimes]  # what a Bundle's context says of an Observation's times
 
 
 # --- mapping ------------------------------------------------------------------------------
@@ -187,7 +176,7 @@ def _map_message(
         raise input_error("required", "code is required", f"{where}.code")
     refuse_unread_observation(obs, where)
     refuse_reversed(obs.effectivePeriod, f"{where}.effectivePeriod")
-    keys, untracked = _result_key(obs, where, times)
+    keys, untracked = result_key(obs, where, times)
     key = keys.key
     candidates = subject_identifiers(obs, patients)
     patient = default_identifier(candidates)
@@ -246,57 +235,3 @@ def _observation_input(
         laboratory_comment=laboratory_comment(obs),
         names=names_of(obs.code),
     )
-
-
-def _result_key(obs: Observation, where: str, times: Times) -> tuple[IdentifierKeys, bool]:
-    """The keys a result's corrections and resends find it by, and whether it is untracked.
-
-    The lab's identifiers when it gives any, the key chosen whatever their order, an order
-    number's (FILL, PLAC) with the test (``result_identifiers``). Without one the key is the
-    collection time and the test, made the patient's (``scoped_to_patient``), as for HL7
-    results without an order number: never the resource id, which a create ignores (FHIR),
-    so a resend or a changed final under a new id would stand beside the first."""
-    identifiers = obs.identifier or []
-    if len(identifiers) > MAX_RESULT_IDENTIFIERS:
-        raise input_error(
-            "too-costly",
-            f"{len(identifiers)} identifiers of one result; at most {MAX_RESULT_IDENTIFIERS} "
-            "are read", f"{where}.identifier",
-        )  # fmt: skip
-    keys = identifier_keys([_identifier(i) for i in identifiers], _test_code(obs))
-    if keys is not None:
-        return keys, False
-    collected = collection_time(obs, *times)[0]
-    if collected is None:
-        raise input_error(
-            "required", "without an identifier a result is tracked by its collection time: "
-            "give an identifier, or effective[x] (or its Specimen's collection time, or its "
-            "DiagnosticReport's effective[x]) with a time and UTC offset", f"{where}.identifier",
-            RejectionCode.MISSING_COLLECTION_TIME,
-        )  # fmt: skip
-    return IdentifierKeys(
-        f"@{collected.astimezone(UTC).isoformat()}|{_test_code(obs)}", (), ()
-    ), True
-
-
-def _identifier(ident: Any) -> ResultIdentifier:
-    """An Observation identifier, typed when HL7 table 0203 types it (one of its codings)."""
-    codings = (ident.type.coding or []) if ident.type is not None else []
-    types = sorted(
-        c.code for c in codings if c.code in ORDER_NUMBER_TYPES and c.system in IDENTIFIER_TYPES
-    )
-    return ResultIdentifier(types[0] if types else "", ident.system, ident.value or "")
-
-
-def _test_code(obs: Observation) -> str:
-    """The code an untracked key names the test by: the trial analyte's LOINC code, as
-    ``identify_analyte`` reads it, from the codings in code order. FHIR gives a coding list
-    no order, so a correction or resend listing the same codings in another order is keyed
-    as its original (the first coding's code left the wrong value standing, or stored the
-    result twice); sorted, two codes of one analyte (CRP, hs-CRP) give one key too."""
-    codings = sorted(
-        (Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
-        key=lambda c: (c.code, c.system or ""),
-    )
-    identified = identify_analyte(codings)
-    return identified[1] if identified else next((c.code for c in codings), "")
