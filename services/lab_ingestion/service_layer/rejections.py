@@ -17,11 +17,11 @@ from services.lab_ingestion.service_layer.commands import (
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.events import rejected_event
+from services.lab_ingestion.service_layer.kept_copy_text import rejection_control_id
 from services.lab_ingestion.service_layer.rejection_sources import (
     listed_sender,
     rejection_source,
 )
-from services.lab_ingestion.service_layer.replay import rejection_control_id
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED
 

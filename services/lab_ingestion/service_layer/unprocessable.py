@@ -36,13 +36,11 @@ from services.lab_ingestion.service_layer.commands import (
     RecordRejectedInput,
 )
 from services.lab_ingestion.service_layer.group_commit import TransientErrors
-from services.lab_ingestion.service_layer.replay import (
+from services.lab_ingestion.service_layer.kept_copy_text import (
     REPLAYABLE_CHANNELS,
-    ReadCopy,
-    ReplayRefused,
-    checked_copy,
     rejection_control_id,
 )
+from services.lab_ingestion.service_layer.replay import ReadCopy, ReplayRefused, checked_copy
 from shared.contracts.events.lab import Channel
 from shared.jsonlog import REDACTED
 

@@ -19,7 +19,7 @@ from services.lab_ingestion.adapters.hl7_redaction import redact
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.scrub import REDACTED, Scrubber
 from services.lab_ingestion.adapters.secret_spellings import date_spellings
-from services.lab_ingestion.service_layer.replay import kept_message_id
+from services.lab_ingestion.service_layer.kept_copy_text import kept_message_id
 from tests.python_steps import python_steps
 
 HASH = "a" * 64

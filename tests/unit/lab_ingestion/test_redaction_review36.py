@@ -19,7 +19,8 @@ from services.lab_ingestion.domain.matching import numbers_masked
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, RecordRejectedInput
-from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused, kept_message_id
+from services.lab_ingestion.service_layer.kept_copy_text import kept_message_id
+from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
 from services.lab_ingestion.service_layer.unprocessable import keep_unprocessable
 from shared.contracts.events.lab import Channel
 from shared.contracts.topics import LAB_REJECTED

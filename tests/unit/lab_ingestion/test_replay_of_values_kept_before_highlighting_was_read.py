@@ -33,11 +33,8 @@ from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
 from services.lab_ingestion.domain.message_identity import content_digest
 from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
-from services.lab_ingestion.service_layer.replay import (
-    Replayer,
-    ReplayRefused,
-    highlighting_as_read_before,
-)
+from services.lab_ingestion.service_layer.kept_copy_text import highlighting_as_read_before
+from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.test_replay import RecordingIngest, read_copy
 

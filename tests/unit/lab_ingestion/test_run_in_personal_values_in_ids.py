@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_redaction import redact
 from services.lab_ingestion.adapters.json_redaction import redact_json
-from services.lab_ingestion.service_layer.replay import kept_message_id
+from services.lab_ingestion.service_layer.kept_copy_text import kept_message_id
 
 HASH = "a" * 64
 
