@@ -48,7 +48,7 @@ class JsonInputError(ValueError):
 
 def parse_lab_results(payload: bytes | dict[str, Any]) -> LabMessage:
     """Validate a JSON body and turn it into a ``LabMessage``. The route passes the object
-    it decoded (refusing a repeated key, ``request_body.decode_json``): the bytes are not
+    it decoded (refusing a repeated key, ``json_body.decode_json``): the bytes are not
     read again, by a reader that might take them otherwise."""
     body = _validate(payload)
     return LabMessage(

@@ -29,11 +29,11 @@ from services.lab_ingestion.entrypoints.http_answers import (
     closing,
 )
 from services.lab_ingestion.entrypoints.http_intake import LabIntake
+from services.lab_ingestion.entrypoints.json_body import decode_json
 from services.lab_ingestion.entrypoints.media_types import FHIR_RULE, check_media_type
 from services.lab_ingestion.entrypoints.request_body import (
     BODY_SECONDS,
     UnreadableBody,
-    decode_json,
     fingerprint,
     read_body,
 )

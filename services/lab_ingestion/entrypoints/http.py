@@ -41,6 +41,7 @@ from services.lab_ingestion.entrypoints.http_answers import (
 )
 from services.lab_ingestion.entrypoints.http_intake import LabIntake
 from services.lab_ingestion.entrypoints.http_limits import MAX_REQUESTS, RequestLimit
+from services.lab_ingestion.entrypoints.json_body import decode_json
 from services.lab_ingestion.entrypoints.media_types import (
     HL7_RULE,
     JSON_RULE,
@@ -50,7 +51,6 @@ from services.lab_ingestion.entrypoints.outcomes import timed
 from services.lab_ingestion.entrypoints.request_body import (
     BODY_SECONDS,
     UnreadableBody,
-    decode_json,
     fingerprint,
     read_body,
 )

@@ -7,22 +7,19 @@ limit applies to the decoded body, and a gzip body may have at most ``MAX_GZIP_M
 members. A body that cannot be read or decoded cannot be redacted either, so it is never
 stored: the rejection keeps an empty payload, and its reason names the body's length and
 SHA-256 so that the sender can tell which of its messages it was. A JSON body whose object
-names one key twice is such a body too: which value was meant cannot be told, and a copy
-of the one value decoding keeps could not be redacted of the other. A body not received in
-full within ``body_seconds`` of its reading begun (a stalled or trickling sender, which
-would hold its memory and its slot for ever: aiohttp's server times no body out) is such a
-body too, answered 408: the reason names what came of it, by length and SHA-256.
+names one key twice is such a body too (``json_body``): which value was meant cannot be
+told, and a copy of the one value decoding keeps could not be redacted of the other. A body
+not received in full within ``body_seconds`` of its reading begun (a stalled or trickling
+sender, which would hold its memory and its slot for ever: aiohttp's server times no body
+out) is such a body too, answered 408: the reason names what came of it, by length and
+SHA-256.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import zlib
-from collections.abc import Callable
-from decimal import Decimal
-from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -42,19 +39,6 @@ class UnreadableBody(Exception):
         self.status = status
         self.reason = reason
         self.code = code
-
-
-class _NotJsonConstant(ValueError):
-    pass
-
-
-class _RepeatedKey(ValueError):
-    """An object names one key twice (RFC 8259: names SHOULD be unique; readers differ in
-    which value they keep, and Python's keeps the last)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__("an object names one key more than once")
-        self.key = key
 
 
 # HTTP/1.1 (RFC 9110 8.4.1.3): x-gzip is gzip
@@ -202,101 +186,6 @@ def _undecodable(raw: bytes, encoding: str, why: str) -> UnreadableBody:
     )
 
 
-# fhir.resources turns decimals into int(Decimal(...)) when it serialises them: 1e999999999
-# (11 bytes) would hold the event loop for minutes
-MAX_DECIMAL_EXPONENT = 100
-
-
-class _ExponentOutOfRange(ValueError):
-    pass
-
-
-def _decimal(text: str) -> Decimal:
-    number = Decimal(text)
-    if abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
-        raise _ExponentOutOfRange
-    return number
-
-
-def decode_json(raw: bytes, nameable: Callable[[str], bool] = lambda _key: False) -> Any:
-    """The decoded body (decimals kept exact, as sent), or ``UnreadableBody`` (400).
-
-    An object that names a key twice, at any depth, is refused: which value the sender meant
-    cannot be told (a second ``status`` or ``valueQuantity`` silently replaced the first).
-    The key is named in the reason only when ``nameable`` says it is the format's own
-    element name; any other key may be a person's detail."""
-    try:  # a leading byte-order mark is read past (RFC 8259 8.1; review 112: a 400)
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnreadableBody(
-            400, f"body is not UTF-8 (invalid byte at offset {exc.start}); {fingerprint(raw)}"
-        ) from None
-    try:
-        decoded = json.loads(
-            text,
-            parse_float=_decimal,
-            parse_constant=_no_constants,
-            object_pairs_hook=_object_of_unique_keys,
-        )
-    except json.JSONDecodeError as exc:  # its messages never quote the input
-        reason = f"body is not valid JSON: line {exc.lineno} column {exc.colno} ({exc.msg})"
-    except _NotJsonConstant:
-        reason = "body is not valid JSON: NaN and Infinity are not JSON numbers"
-    except _RepeatedKey as exc:
-        shown = f"the key {exc.key!r}" if nameable(exc.key) else "a key"
-        reason = (
-            f"body is not usable JSON: an object names {shown} more than once (which of "
-            "its values was meant cannot be told)"
-        )
-    except _ExponentOutOfRange:
-        reason = (
-            f"body is not usable JSON: a number lies beyond 1e±{MAX_DECIMAL_EXPONENT} "
-            "(no measurement does)"
-        )
-    except ValueError:
-        reason = "body is not usable JSON: a number has too many digits"
-    except RecursionError:
-        reason = "body is not usable JSON: it is nested too deeply"
-    else:
-        # only the escape can put a NUL in a string (raw control characters are invalid)
-        if "\\u0000" not in text or not _holds_nul(decoded):
-            return decoded
-        reason = "body is not usable JSON: a string holds the NUL character (\\u0000)"
-    raise UnreadableBody(400, f"{reason}; {fingerprint(raw)}")
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a decoded JSON value has a NUL in a string or key (PostgreSQL's text cannot
-    hold one, so the message could never be stored)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
-
-
-def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    decoded = dict(pairs)
-    if len(decoded) != len(pairs):
-        seen: set[str] = set()
-        for key, _value in pairs:
-            if key in seen:
-                raise _RepeatedKey(key)
-            seen.add(key)
-    return decoded
-
-
 def fingerprint(raw: bytes) -> str:
     """What identifies a body that is not stored: its length and SHA-256."""
     return f"{len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}"
-
-
-def _no_constants(name: str) -> Any:
-    raise _NotJsonConstant(name)

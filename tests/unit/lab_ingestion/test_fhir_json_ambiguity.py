@@ -16,7 +16,8 @@ from services.lab_ingestion.adapters.fhir_parser import parse_observation
 from services.lab_ingestion.adapters.json_parser import JsonInputError, parse_lab_results
 from services.lab_ingestion.adapters.json_schema import is_schema_key
 from services.lab_ingestion.domain.model import LabMessage
-from services.lab_ingestion.entrypoints.request_body import UnreadableBody, decode_json
+from services.lab_ingestion.entrypoints.json_body import decode_json
+from services.lab_ingestion.entrypoints.request_body import UnreadableBody
 
 MRN, OTHER = "MRN-4711", "MRN-0001"
 HOSP = "urn:hosp"

@@ -18,7 +18,7 @@ from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
-from services.lab_ingestion.entrypoints.request_body import decode_json
+from services.lab_ingestion.entrypoints.json_body import decode_json
 from tests.unit.lab_ingestion.fhir_samples import crp_observation
 
 
