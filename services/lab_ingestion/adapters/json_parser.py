@@ -16,23 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.lab_ingestion.adapters.json_schema import (
-    LOINC_CODE_PATTERN,
     STATUS_CODES,
     UNKNOWN_KEY,
     LabResultsIn,
-    PatientIn,
     ResultIn,
-    SourceIn,
 )
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
 from services.lab_ingestion.domain.report_fields import ReportField
 from shared.contracts.events.lab import Channel
-
-# the format's models and values as ``json_redaction`` reads them here
-__all__ = [
-    "LOINC_CODE_PATTERN", "STATUS_CODES", "UNKNOWN_KEY", "JsonInputError", "LabResultsIn",
-    "PatientIn", "ResultIn", "SourceIn", "named_sender", "parse_lab_results",
-]  # fmt: skip
 
 LOINC_SYSTEM = "http://loinc.org"
 _MAX_ERRORS = 20

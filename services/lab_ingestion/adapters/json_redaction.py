@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.lab_ingestion.adapters.base64_text import masked_base64
-from services.lab_ingestion.adapters.json_parser import (
+from services.lab_ingestion.adapters.json_schema import (
     LOINC_CODE_PATTERN,
     STATUS_CODES,
     UNKNOWN_KEY,
