@@ -129,7 +129,9 @@ def test_a_declared_type_of_no_known_list_is_told_by_its_length(
     with pytest.raises(UnreadableBody) as raised:
         check_media_type([declared], rule, BODY)
     reason = raised.value.reason
-    assert subtype not in reason and kind not in reason.split("; this route")[0]
+    # the body's digest is hex, so it may hold the digits drawn (``5029`` in ``a35029``)
+    unquoted = re.sub(r"sha256 [0-9a-f]{64}", "sha256 <digest>", reason)
+    assert subtype not in unquoted and kind not in unquoted.split("; this route")[0]
     assert f"another media type ({len(declared)} characters)" in reason
 
 
