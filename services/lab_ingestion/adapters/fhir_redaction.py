@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-from urllib.parse import unquote
 
 from services.lab_ingestion.adapters.fhir_context import (
     COLLECTION_KEPT,
@@ -38,6 +37,7 @@ from services.lab_ingestion.adapters.fhir_elements import (
     prune,
     texts_below,
 )
+from services.lab_ingestion.adapters.fhir_interpretation import kept_flag
 from services.lab_ingestion.adapters.fhir_links import linked_number, resource_reference
 from services.lab_ingestion.adapters.fhir_persons import (
     PERSON_KEPT,
@@ -47,13 +47,11 @@ from services.lab_ingestion.adapters.fhir_persons import (
     showable_authority_of,
 )
 from services.lab_ingestion.adapters.fhir_status import OBSERVATION_STATUSES
+from services.lab_ingestion.adapters.fhir_urls import redacted_url
 from services.lab_ingestion.adapters.redaction import (
     IDENTIFIER_VALUE,
-    REDACTED,
     Secrets,
     copy_json,
-    dump_json,
-    is_flag_code,
     kept_code,
     leaves,
     scrubbed_copy,
@@ -66,16 +64,12 @@ _IDENTIFIER_FIELDS = frozenset({"id", "extension", "use", "type", "system", "per
 _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_authority``
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
-# a person's resource and its logical id in a reference or URL (a type segment of its own)
-_PERSON_ID = re.compile(r"(?<![^/])(Patient|RelatedPerson|Person|Coverage)/([^/?#|]+)", re.I)
-_IDENTIFIER_PARAM = re.compile(r"(?:[\w.:-]*[.:])?identifier(?::[A-Za-z-]+)?", re.I)
 # where a number is masked: ids, URLs, identifiers and ``meta.source`` (the sending system,
 # which a lab may name by the patient's number, as it does ids: read by nobody here)
 _ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE, "source"})
 # where a name's word or a birth date is found run in too (a URL's last segment): not an
 # extension's or a profile's ``url``, whose words a short name would cut
 _RUN_IN_KEYS = _ID_KEYS - {"url"}
-_FLAG_TEXTS = frozenset({"code", "display", "text"})  # of an interpretation and its codings
 # the person a Patient's (``other``) or a Person's (``target``) link names: another record
 # of the patient, whose number is the patient's as much as the record's own (review 190)
 _LINKED = frozenset({"other", "target"})
@@ -119,7 +113,7 @@ class _FhirRedactor:
             hashed = self.hashed(node) if key in PERSON_REFS else None
             return copy_json(node) if hashed is None else hashed
         if key == "interpretation":  # an abnormal flag (Observation's, a component's)
-            return self.flag(node)
+            return kept_flag(node, self.node)
         resource = self.kept_resource(node)
         if resource is not None:
             return resource
@@ -232,22 +226,6 @@ class _FhirRedactor:
                 self.texts(value)
         return out
 
-    def flag(self, concept: dict[Any, Any]) -> dict[Any, Any]:
-        """An interpretation (a CodeableConcept) and its codings: their code, display and
-        text kept only when a flag code (``is_flag_code``: ``H``, not ``High`` nor a name),
-        else ``REDACTED`` (``kept_code``)."""
-        out = {}
-        for name, value in concept.items():
-            if name in _FLAG_TEXTS:
-                out[name] = kept_code(value, is_flag_code)
-            elif name == "coding" and isinstance(value, dict | list):
-                codings = [value] if isinstance(value, dict) else value
-                flags = [self.flag(c) if isinstance(c, dict) else self.node(c) for c in codings]
-                out[name] = flags if isinstance(value, list) else flags[0]
-            else:
-                out[name] = self.node(value, name)
-        return out
-
     def reference(self, ref: dict[Any, Any]) -> dict[Any, Any]:
         """A reference to a person: its identifier hashed, its display and anything that a
         Reference has not (or not in its shape) dropped, their texts made secrets."""
@@ -316,36 +294,7 @@ class _FhirRedactor:
                 self.secrets.text(text)
 
     def url(self, text: str) -> str:
-        """A reference or conditional URL: the identifiers of its query hashed
-        (``Patient?identifier=sys|MRN``); one with any other parameter (a search by name or
-        birth date) is replaced whole, its values made secrets."""
-        base, mark, query = text.partition("?")
-        if not mark:
-            if "=" not in text:
-                return self.person_ids(text)
-            base, query = "", text
-        params, whole = [], False
-        for param in query.split("&"):
-            name, equals, value = param.partition("=")
-            if not equals or not _IDENTIFIER_PARAM.fullmatch(unquote(name)):
-                whole = True
-                if equals and is_phi_field(unquote(name).rsplit(".", 1)[-1]):
-                    self.secrets.name(unquote(value))
-                continue
-            system, bar, identifier = unquote(value).rpartition("|")
-            if identifier:
-                identifier = self.secrets.hashed(identifier, self.hash_identifier)
-            params.append(f"{name}={system}{bar}{identifier}")
-        return REDACTED if whole else f"{self.person_ids(base)}{mark}{'&'.join(params)}"
-
-    def person_ids(self, text: str) -> str:
-        """A reference or URL with the logical id of a person's resource (``Patient/MRN4711``,
-        ``.../Patient/MRN4711/_history/2``: a hospital number may be one) replaced by its
-        keyed hash, as an identifier is: its copies too (the resource's own ``id``, a
-        Bundle entry's ``fullUrl`` and request), so that references still match."""
-        return _PERSON_ID.sub(
-            lambda found: f"{found[1]}/{self.secrets.hashed(found[2], self.hash_identifier)}", text
-        )
+        return redacted_url(text, self.secrets, self.hash_identifier)
 
 
 def _has_free_display(node: dict[Any, Any], key: object) -> bool:
@@ -354,29 +303,3 @@ def _has_free_display(node: dict[Any, Any], key: object) -> bool:
     that no result is read from. Of the datatypes, only a Reference and a Coding have a
     display, and a Coding has its code or system."""
     return "display" in node and key != "assigner" and not {"code", "system"} & node.keys()
-
-
-class RedactedFhir:
-    """The redacted copy of a FHIR body as JSON text, made once and only when a rejection
-    needs it: the whole of it, or one Bundle entry."""
-
-    def __init__(self, body: dict[str, Any], hash_identifier: Callable[[str], str]) -> None:
-        self._body = body
-        self._hash = hash_identifier
-        self._redacted: dict[str, Any] | None = None
-
-    def _value(self) -> dict[str, Any]:
-        if self._redacted is None:
-            self._redacted = redact_fhir(self._body, self._hash)
-        return self._redacted
-
-    def whole(self) -> str:
-        return dump_json(self._value())
-
-    def entry(self, index: int) -> str:
-        """One entry, redacted with what the whole Bundle tells (a Patient's name in one
-        entry is removed from the notes of another)."""
-        entries = self._value().get("entry")
-        if isinstance(entries, list) and 0 <= index < len(entries):
-            return dump_json(entries[index])
-        return ""

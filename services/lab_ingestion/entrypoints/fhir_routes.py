@@ -20,7 +20,7 @@ from services.lab_ingestion.adapters.fhir_bundle import (
 from services.lab_ingestion.adapters.fhir_elements import is_element_name
 from services.lab_ingestion.adapters.fhir_outcome import FhirInputError, operation_outcome
 from services.lab_ingestion.adapters.fhir_parser import parse_observation
-from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
+from services.lab_ingestion.adapters.fhir_redacted_copy import RedactedFhir
 from services.lab_ingestion.adapters.fhir_transaction_copy import copy_without
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir

@@ -8,7 +8,7 @@ import copy
 from typing import Any
 
 from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
-from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
+from services.lab_ingestion.adapters.fhir_redacted_copy import RedactedFhir
 from services.lab_ingestion.adapters.fhir_transaction_copy import copy_without
 from tests.unit.lab_ingestion.route_fakes import CRP, bundle
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.fhir_redaction import RedactedFhir
+from services.lab_ingestion.adapters.fhir_redacted_copy import RedactedFhir
 from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
 from services.lab_ingestion.adapters.json_parser import parse_lab_results
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
