@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
+from services.lab_ingestion.adapters.former_numbers import keep_former_number
 from services.lab_ingestion.adapters.hl7_codec import (
     Hl7InputError,
     parse_oru,
@@ -35,6 +36,7 @@ from services.lab_ingestion.entrypoints.mllp_limits import shutdown_grace
 from services.lab_ingestion.entrypoints.openapi import OPENAPI_PATHS
 from services.lab_ingestion.service_layer.commands import Command, IngestOutcome
 from services.lab_ingestion.service_layer.directory_gate import DirectoryGate
+from services.lab_ingestion.service_layer.former_numbers import keeping_former_numbers
 from services.lab_ingestion.service_layer.group_commit import GroupCommitter
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from services.lab_ingestion.service_layer.late_enrolments import (
@@ -152,8 +154,10 @@ def build(context: ServiceContext) -> ServiceParts:
             await connections.close()  # before the runtime closes the pool
 
     # enrolments read after results for their number were discarded are reported
-    # (late_enrolments)
-    read_enrolment = enrolment_reader(discards, metrics.late_enrolments.inc)
+    # (late_enrolments); a corrected enrolment's former number is kept (former_numbers)
+    read_enrolment = keeping_former_numbers(
+        enrolment_reader(discards, metrics.late_enrolments.inc), keep_former_number
+    )
     subject_directory = subject_directory_consumer(
         NAME, context.pool, {SubjectEnrolled.event_type: read_enrolment},
         on_caught_up=directory.caught_up,

@@ -1,7 +1,7 @@
 """The careful path's read of a batch (``batch_statements.LOOKUP``): its rows mapped to what
-the planning needs: messages known, subjects enrolled and withdrawn, each result key's chain
-(its head, the versions standing, those withdrawn, a preliminary), keys held, and when each
-chain last changed."""
+the planning needs: messages known, subjects enrolled and withdrawn (and those whose former
+numbers the hashes are), each result key's chain (its head, the versions standing, those
+withdrawn, a preliminary), keys held, and when each chain last changed."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ class BatchLookup:
     # subjects withdrawn from the trial, by hash: their earlier results may still be
     # corrected or cancelled (never taken for enrolled: only the careful path reads them)
     withdrawn: dict[str, tuple[WithdrawnSubject, ...]] = field(default_factory=dict)
+    # the subjects whose former number each hash is (their enrolment corrected since)
+    former: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
     latest: dict[SourceKey, EarlierResult] = field(default_factory=dict)
     # each patient's newest standing preliminary result under a key
     preliminary: dict[PatientKey, EarlierResult] = field(default_factory=dict)
@@ -61,6 +63,9 @@ def read_lookup(
             lookup.received[key] = row["collected_at"]  # (the time it was received)
         elif kind == "subject":
             _read_subject(lookup, row)
+        elif kind == "former":  # a subject's number before their enrolment was corrected
+            former = EnrolledSubject(row["key2"], row["site_id"])
+            lookup.former[row["key1"]] = (*lookup.former.get(row["key1"], ()), former)
         elif kind == "result":  # a chain's head, with what it says
             head = _earlier(row, _content(row))._replace(status=row["site_id"])  # F or C
             lookup.latest[(row["key1"], keys[row["key2"]])] = head

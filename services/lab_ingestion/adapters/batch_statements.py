@@ -31,6 +31,13 @@ SELECT 'subject', s.hospital_id_hmac, s.subject_id, NULL, NULL, s.site_id, NULL,
   FROM enrolled_subjects s
  WHERE s.hospital_id_hmac = ANY($3::text[])
 UNION ALL
+-- the subjects whose former number (migration 0035) each hash is, with their sites as
+-- they were (in the site_id column)
+SELECT 'former', f.hospital_id_hmac, f.subject_id, NULL, NULL, f.site_id, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM former_hospital_numbers f
+ WHERE f.hospital_id_hmac = ANY($3::text[])
+UNION ALL
 SELECT 'result', k.source, k.result_key, head.result_id, head.subject_id,
        head.status,  -- its status (F or C), in the site_id column
        head.analyte, NULL, head.collected_at, head.loinc, head.value, head.unit,
@@ -173,8 +180,10 @@ WITH committed_batch AS (
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
     -- and that no other sender holds the sample of a final result taken for new ($20-$25:
-    -- the fast path's; migrations 0033, 0034)
+    -- the fast path's; migrations 0033, 0034), and that no number taken for nobody's is a
+    -- subject's former one (0035)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+           AND assert_no_former_numbers($1::text[], $2::text[])
            AND assert_samples_unheld($20::text[], $21::text[], $22::text[],
                                      $23::timestamptz[], $24::text[], $26::boolean[],
                                      $25::interval)

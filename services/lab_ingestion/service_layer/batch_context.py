@@ -96,6 +96,10 @@ class BatchContext:
     # the stored results the batch's FHIR identifiers name, as read (careful path), by which
     # each is keyed again beside what the batch planned (``result_keys.keyed_as_planned``)
     named: NamedResults = NOTHING_NAMED
+    # the subjects whose former number each hash is (careful path), and their standing
+    # results a result under such a number may be of the sample of (``former_numbers``)
+    former: dict[str, tuple[EnrolledSubject, ...]] = field(default_factory=dict)
+    former_samples: StoredElsewhere = NOTHING_ELSEWHERE
 
     def snapshot(self) -> BatchContext:
         return BatchContext(
@@ -107,7 +111,7 @@ class BatchContext:
             list(self.assumed_unused), self.read_empty,
             None if self.changed_at is None else dict(self.changed_at), self.withdrawn_at,
             self.directory_complete, self.discarded, self.unlisted, self.stored_elsewhere,
-            self.named,
+            self.named, self.former, self.former_samples,
         )  # fmt: skip
 
     def never_held(self, key: SourceKey) -> bool:

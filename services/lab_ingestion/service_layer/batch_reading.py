@@ -47,6 +47,7 @@ class BatchReader:
         self._sources_read_at = 0.0
         self._enrolled: dict[str, tuple[EnrolledSubject, ...]] = {}  # by HMAC, as last read
         self._withdrawn: set[str] = set()  # HMACs a withdrawn subject was enrolled under
+        self._former: set[str] = set()  # HMACs that were a subject's before a correction
 
     async def allowed_sources(self, uow: Any) -> dict[SourceKey, Sender]:
         """The allow-list, re-read at most every few seconds (a new sender is live within
@@ -75,6 +76,8 @@ class BatchReader:
             raise StaleBatch("several subjects share an identifier: read before matching")
         if not self._withdrawn.isdisjoint(hmacs.values()):
             raise StaleBatch("a withdrawn subject's identifier: read before matching")
+        if not self._former.isdisjoint(hmacs.values()):
+            raise StaleBatch("a subject's former identifier: read before matching")
         return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
 
     async def load(
@@ -107,7 +110,7 @@ class BatchReader:
         lookup = await uow.labs.lookup(
             message_keys, list(hmacs.values()), result_keys, change_times=replaying
         )
-        self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn)
+        self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn, lookup.former)
         read_empty = frozenset(result_keys) - lookup.held
         # a final result is checked where its key holds no final one (``copies_elsewhere``)
         unfinished = frozenset(
@@ -132,6 +135,10 @@ class BatchReader:
             changed_at=dict(lookup.changed_at) if replaying else None,
             stored_elsewhere=elsewhere,
             named=named,
+            former=lookup.former,
+            former_samples=await _former_samples(
+                uow, ingests, hmacs, lookup.subjects, lookup.former
+            ),
         )
 
     def _remember(
@@ -139,18 +146,20 @@ class BatchReader:
         hmacs: Iterable[str],
         subjects: Mapping[str, tuple[EnrolledSubject, ...]],
         withdrawn: Mapping[str, object],
+        former: Mapping[str, object],
     ) -> None:
-        """Who is enrolled under each hash read, for the fast path; and who withdrawn
-        (read again each time, never assumed)."""
+        """Who is enrolled under each hash read, for the fast path; and who withdrawn, and
+        whose former number it is (read again each time, never assumed)."""
         for hmac in hmacs:
             if hmac in subjects:
                 self._enrolled[hmac] = subjects[hmac]
             else:
                 self._enrolled.pop(hmac, None)
-            if hmac in withdrawn:
-                self._withdrawn.add(hmac)
-            else:
-                self._withdrawn.discard(hmac)
+            for known, found in ((self._withdrawn, withdrawn), (self._former, former)):
+                if hmac in found:
+                    known.add(hmac)
+                else:
+                    known.discard(hmac)
 
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
         return {identifier: self._hash(identifier)
@@ -189,6 +198,44 @@ async def _stored_elsewhere(
             frozenset(map(stored, observation_parts(o, channel))),
         )
         for source, o, _, channel in checked
+    }
+    return StoredElsewhere(standing, keys)
+
+
+async def _former_samples(
+    uow: Any,
+    ingests: Sequence[IngestLabMessage],
+    hmacs: Mapping[str, str],
+    enrolled: Mapping[str, object],
+    former: Mapping[str, tuple[EnrolledSubject, ...]],
+) -> StoredElsewhere:
+    """The standing results of the subjects whose former numbers the batch's messages name
+    (no enrolled subject's now), of those messages' analytes, and those messages' results'
+    keys and parts as stored (``former_numbers``); one more read, only for a batch holding
+    such a message (rare: after an enrolment's correction)."""
+    under_former = [
+        (m, subjects)
+        for m in (c.message for c in ingests)
+        for number in identifiers_to_hash(m)
+        if (h := hmacs.get(number)) is not None and h not in enrolled
+        and (subjects := former.get(h))
+    ]  # fmt: skip
+    checked = [
+        (m, o, identified[0].value)
+        for m, _ in under_former for o in m.observations
+        if (identified := identify_analyte(o.codes)) is not None
+    ]  # fmt: skip
+    if not checked:
+        return NOTHING_ELSEWHERE
+    subject_ids = sorted({s.subject_id for _, subjects in under_former for s in subjects})
+    standing = await uow.labs.standing_results(subject_ids, [a for _, _, a in checked])
+    stored = uow.labs.stored_key
+    keys = {
+        (m.source, o.result_key): (
+            frozenset(map(stored, (o.result_key, *o.other_keys, *o.keys_before))),
+            frozenset(map(stored, observation_parts(o, m.channel))),
+        )
+        for m, o, _ in checked
     }
     return StoredElsewhere(standing, keys)
 

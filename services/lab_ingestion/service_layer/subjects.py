@@ -7,6 +7,7 @@ import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.lab_ingestion.domain.former_numbers import former_at_site, of_a_former_number
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
 from services.lab_ingestion.domain.model import LabMessage, Rejected, StaleBatch
@@ -50,18 +51,16 @@ def subject_of(
     A correction or cancellation of nobody's number that names a result stored as a
     subject's (whose enrolment was corrected to another number since) is refused, never
     discarded unseen (``renumbered_subjects``; such messages take the careful path, whose
-    read holds the chains: no read is added)."""
+    read holds the chains: no read is added); so is any trial result under a subject's
+    former number whose order or sample holds a stored subject's result (``former_numbers``:
+    the fast path's write refuses a batch taking a former number for nobody's)."""
     sender = context.allowed.get(message.settings_key)
     site = sender.site_id if sender else None
     active = match_subject(context.subjects.get(patient_hmac, ()), site)
     withdrawn = withdrawn_at_site(context.withdrawn.get(patient_hmac, ()), site)
-    if (
-        active is None
-        and not withdrawn
-        and context.directory_complete
-        and acts_on_stored_results(message)
-    ):  # (until the directory caught up, nobody's number is answered "resend": review 190)
-        return of_a_subject_renumbered(message, _heads(context, None))
+    if active is None and not withdrawn and context.directory_complete:
+        # (until the directory caught up, nobody's number is answered "resend": review 190)
+        return _of_a_renumbered_subject(context, message, patient_hmac, site)
     if isinstance(active, Rejected) or not withdrawn:
         return active
     sited = in_sender_time(context, message, received_at)
@@ -70,6 +69,22 @@ def subject_of(
     concerned = {active, *(w.subject.subject_id for w in withdrawn)}
     heads = _heads(context, concerned)
     return subject_with_withdrawn(sited, active, withdrawn, heads, site, received_at=received_at)
+
+
+def _of_a_renumbered_subject(
+    context: BatchContext, message: LabMessage, patient_hmac: str, site: str | None
+) -> Rejected | None:
+    """The rejection of a message of a number naming nobody enrolled that acts on a result
+    stored as a subject's (``renumbered_subjects``), or, under a subject's former number,
+    whose order or sample holds a stored subject's result (``former_numbers``); None when
+    it is nobody's."""
+    refused = None
+    if acts_on_stored_results(message):
+        refused = of_a_subject_renumbered(message, _heads(context, None))
+    former = former_at_site(context.former.get(patient_hmac, ()), site)
+    if refused is None and former:
+        refused = of_a_former_number(message, former, _heads(context, None), context.former_samples)
+    return refused
 
 
 def _heads(

@@ -62,6 +62,7 @@ class FakeDatabase:
     enrolled: dict[str, str] = field(default_factory=dict)  # hmac -> subject at SITE
     more_enrolled: list[tuple[str, EnrolledSubject]] = field(default_factory=list)  # by hmac
     withdrawn: dict[str, WithdrawnSubject] = field(default_factory=dict)  # by hmac
+    former: dict[str, str] = field(default_factory=dict)  # hmac -> subject at SITE it was of
     sender_site: str | None = None  # of the sender LIS^HOSP
     messages: dict[tuple[str, str], MessageRecord] = field(default_factory=dict)
     results: list[ResultRecord] = field(default_factory=list)
@@ -208,6 +209,8 @@ class FakeLabs:
         lookup.subjects = {h: self._db.enrolled_under(h) for h in hmacs
                            if self._db.enrolled_under(h)}  # fmt: skip
         lookup.withdrawn = {h: (self._db.withdrawn[h],) for h in hmacs if h in self._db.withdrawn}
+        lookup.former = {h: (EnrolledSubject(self._db.former[h], SITE),) for h in hmacs
+                         if h in self._db.former}  # fmt: skip
         for source, key in result_keys:
             if any((r.source, r.result_key) == (source, key) for r in self._db.results):
                 lookup.held.add((source, key))  # any row, of any patient and status
@@ -304,7 +307,9 @@ class FakeLabs:
             and abs(r.collected_at - u.collected_at) < SAME_SAMPLE
             for u in assumed.unheld_samples for r in self._db.results
         )  # fmt: skip
-        return subjects_hold and keys_new and unheld
+        # as migration 0035: no number taken for nobody's is a subject's former one
+        no_former = not any(s is None and h in self._db.former for h, s in assumed.subjects)
+        return subjects_hold and keys_new and unheld and no_former
 
 
 class FakeOutbox:
