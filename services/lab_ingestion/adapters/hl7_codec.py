@@ -50,7 +50,7 @@ from services.lab_ingestion.adapters.hl7_order import (
     order_of,
     placed,
 )
-from services.lab_ingestion.adapters.hl7_patient_numbers import patient_identifiers
+from services.lab_ingestion.adapters.hl7_patient_numbers import read_patient_numbers
 from services.lab_ingestion.adapters.hl7_redaction import (
     normalise_separators,
     redact,
@@ -163,7 +163,7 @@ def parse_oru(
         )  # fmt: skip
     try:
         mapped = local_codes.of_sender(header.sending_application, header.sending_facility)
-        (candidates, numbers), observations, cancelled = _body(
+        (candidates, numbers, alternates), observations, cancelled = _body(
             parsed, offset_of(field_value(msh, 7)), mapped
         )
         patient = default_identifier(candidates)
@@ -181,6 +181,7 @@ def parse_oru(
             observations=tuple(observations),
             identifier_candidates=candidates,
             cancelled_order=cancelled,
+            alternate_candidates=alternates,
         )
         if identify is not None:  # the ACK still echoes MSH-10 as sent (header)
             message = mask_identifier_in_id(message, identify, numbers)
@@ -201,7 +202,7 @@ def parse_oru(
 def _body(
     message: hl7.Message, offset: str, mapped: Mapping[LocalKey, str]
 ) -> tuple[
-    tuple[tuple[IdentifierCandidate, ...], list[str]],
+    tuple[tuple[IdentifierCandidate, ...], list[str], tuple[IdentifierCandidate, ...]],
     list[ObservationInput],
     OrderCancelled | None,
 ]:
@@ -243,5 +244,5 @@ def _body(
         replace(observation, laboratory_comment=True) if notes.commented(index) else observation
         for index, observation in enumerate(observations)
     ]
-    identifiers = patient_identifiers(patients[0]) if patients else ((), [])
+    identifiers = read_patient_numbers(patients[0]) if patients else ((), [], ())
     return identifiers, observations, cancelled_without_results(orders, results)

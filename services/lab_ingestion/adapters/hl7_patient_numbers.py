@@ -1,20 +1,23 @@
-"""PID-3 (and PID-2) of an HL7 ORU^R01 read as the patient's numbers (``hl7_codec``): each
-repetition of a patient number type as a candidate for the patient, every number as one the
-message's id may not keep (``patient_identity``, ``matching``)."""
+"""The patient's numbers as an ORU's PID names them: PID-3's repetitions (and PID-2's) as
+the candidates the patient is matched by, every number PID-3 holds (none may stay in the
+message's id), and PID-4's apart (``read_patient_numbers``)."""
 
 from __future__ import annotations
 
 import hl7
 
 from services.lab_ingestion.adapters.hl7_ack import INTERNAL_ERROR
+from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value
 from services.lab_ingestion.adapters.hl7_msh import Hl7InputError
-from services.lab_ingestion.adapters.hl7_pid3 import PATIENT_NUMBER_FIELDS
+from services.lab_ingestion.adapters.hl7_pid3 import ALTERNATE_ID_FIELD, PATIENT_NUMBER_FIELDS
 from services.lab_ingestion.domain.model import IdentifierCandidate, RejectionCode
 from services.lab_ingestion.domain.number_types import MAX_PATIENT_NUMBERS, patient_number_type
 
 
-def patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ...], list[str]]:
+def read_patient_numbers(
+    pid: hl7.Segment,
+) -> tuple[tuple[IdentifierCandidate, ...], list[str], tuple[IdentifierCandidate, ...]]:
     """PID-3's repetitions of patient number types (``patient_number_type``), each with its
     identifier type (CX-5) and assigning authority (CX-4), a repetition naming an authority
     or a patient number type without a number too (it says the number is missing); and
@@ -25,7 +28,12 @@ def patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ..
     can name the patient but never choose another one (``PATIENT_NUMBER_FIELDS``).
 
     ``\\X..\\`` hex escapes are read as UTF-8 (``M\\XC39C\\LLER1`` is MÜLLER1, as the
-    enrolment's number is hashed), as the redaction reads them (``hl7_pid3``)."""
+    enrolment's number is hashed), as the redaction reads them (``hl7_pid3``).
+
+    PID-4 (the alternate patient id, v2.3-2.5.1), its first ``MAX_PATIENT_NUMBERS``
+    repetitions, is read apart, the same way (the third tuple): never the patient's number
+    (review 190), only a reason to refuse a message whose PID-3 names nobody
+    (``alternate_ids``)."""
     counts = [
         (f, len(pid[f]) if len(pid) > f and str(pid[f]) else 0) for f in PATIENT_NUMBER_FIELDS
     ]
@@ -42,7 +50,22 @@ def patient_identifiers(pid: hl7.Segment) -> tuple[tuple[IdentifierCandidate, ..
     for field, repeats in counts:
         for repeat in range(1, max(repeats, 1) + 1):
             _read_number(pid, field, repeat, candidates, numbers)
-    return tuple(candidates), numbers
+    return tuple(candidates), numbers, _alternates(pid)
+
+
+def _alternates(pid: hl7.Segment) -> tuple[IdentifierCandidate, ...]:
+    """PID-4's repetitions of patient number types holding a number, read as PID-3's are;
+    one that cannot be read so (an undefined escape, sub-components) is left out: PID-4 was
+    never read, and it never makes a message malformed."""
+    field = ALTERNATE_ID_FIELD
+    repeats = len(pid[field]) if len(pid) > field and str(pid[field]) else 0
+    alternates: list[IdentifierCandidate] = []
+    for repeat in range(1, min(repeats, MAX_PATIENT_NUMBERS) + 1):
+        try:
+            _read_number(pid, field, repeat, alternates, [])
+        except UnreadableEscape:
+            continue
+    return tuple(c for c in alternates if c.value)
 
 
 def _read_number(
@@ -52,7 +75,8 @@ def _read_number(
     candidates: list[IdentifierCandidate],
     numbers: list[str],
 ) -> None:
-    """One repetition of PID-3 (or PID-2) as a candidate, its number among ``numbers``."""
+    """One repetition of PID-3 (or PID-2, PID-4) as a candidate, its number among
+    ``numbers``."""
     # read strictly: an escape python-hl7 drops would join the digits around it into
     # another number, perhaps another enrolled patient's; and as one value: CX-1 has no
     # sub-components, and ``MRN4711&5`` read as its first is another patient's number

@@ -21,6 +21,9 @@ Separators = tuple[str, str, str, str, str]  # field, component, repetition, esc
 # keeps both as it keeps PID-3 (hashed), so that its replay reads the patient as the
 # message named them
 PATIENT_NUMBER_FIELDS = (3, 2)
+# PID-4, the alternate patient id (v2.3-2.5.1): read apart, never as the patient's number
+# (review 190), and blanked in a kept copy as PID's other fields are
+ALTERNATE_ID_FIELD = 4
 
 
 @dataclass

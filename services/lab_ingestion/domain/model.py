@@ -236,6 +236,10 @@ class LabMessage:
     # HL7: an order cancelled as a whole with no OBX under it: what says so (``OBR-25 X``,
     # ``ORC-1 OC``) and where (``order_status.cancelled_order``)
     cancelled_order: OrderCancelled | None = None
+    # HL7: PID-4's numbers (the alternate patient id, v2.3-2.5.1) of patient number types,
+    # never the patient's number: read only to refuse a message whose PID-3 names nobody
+    # while one of them names a subject (``alternate_ids``)
+    alternate_candidates: tuple[IdentifierCandidate, ...] = field(default=())
 
     @property
     def source(self) -> str:

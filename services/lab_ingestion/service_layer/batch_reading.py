@@ -32,7 +32,10 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
-from services.lab_ingestion.service_layer.identification import identifiers_to_hash
+from services.lab_ingestion.service_layer.identification import (
+    alternates_to_hash,
+    identifiers_to_hash,
+)
 
 SourceKey = tuple[str, str]
 SOURCES_TTL_SECONDS = 2.0
@@ -162,8 +165,13 @@ class BatchReader:
                     known.discard(hmac)
 
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
-        return {identifier: self._hash(identifier)
-                for c in ingests for identifier in identifiers_to_hash(c.message)}  # fmt: skip
+        """Each number's keyed hash: the numbers the messages are matched by, and PID-4's
+        (``alternate_ids``: checked, as any, by the fast path's write, in its round trip)."""
+        return {
+            identifier: self._hash(identifier)
+            for c in ingests
+            for identifier in (*identifiers_to_hash(c.message), *alternates_to_hash(c.message))
+        }
 
 
 async def _stored_elsewhere(

@@ -36,7 +36,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestOutcome,
     IngestTransaction,
 )
-from services.lab_ingestion.service_layer.subjects import not_enrolled, subject_of
+from services.lab_ingestion.service_layer.subjects import named_in_pid4, not_enrolled, subject_of
 
 SourceKey = tuple[str, str]
 Hash = Callable[[str], str]
@@ -82,6 +82,9 @@ def unresolved_outcome(
         if subject_of(context, message, patient_hmac, received_at) is not None:
             enrolled = True
     if not enrolled:
+        refused = named_in_pid4(context, message)
+        if refused is not None:
+            return IngestOutcome.rejected(refused.code, refused.reason)
         return not_enrolled(context, hmacs)
     reason = resolve_patient_identifier(message, sender.identifier_authorities if sender else ())
     if isinstance(reason, Rejected):
@@ -99,6 +102,12 @@ def identifiers_to_hash(message: LabMessage) -> list[str]:
     if message.patient_identifier:
         return [message.patient_identifier]
     return [c.value for c in _numbers(message)]
+
+
+def alternates_to_hash(message: LabMessage) -> list[str]:
+    """PID-4's numbers: never the patient's, but one naming a subject while PID-3 names
+    nobody refuses the message (``subjects.named_in_pid4``)."""
+    return [c.value for c in message.alternate_candidates]
 
 
 def _numbers(message: LabMessage) -> list[IdentifierCandidate]:

@@ -7,6 +7,7 @@ import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.lab_ingestion.domain.alternate_ids import alternate_numbers, named_only_in_pid4
 from services.lab_ingestion.domain.former_numbers import former_at_site, of_a_former_number
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
@@ -111,6 +112,26 @@ def not_enrolled(context: BatchContext, hmacs: list[str]) -> IngestOutcome:
     return IngestOutcome(accepted=True, enrolled=False)
 
 
+def named_in_pid4(context: BatchContext, message: LabMessage) -> Rejected | None:
+    """The rejection of a message whose PID-3 names nobody while one of its PID-4 numbers of
+    the sender's authority names a subject enrolled (or withdrawn) at the sender's site
+    (``alternate_ids``: never matched by it); None when none does. Not before the directory
+    caught up: the message is answered "resend" then, as any nobody's."""
+    if not message.alternate_candidates or not context.directory_complete:
+        return None
+    sender = context.allowed.get(message.settings_key)
+    site = sender.site_id if sender else None
+    names = sender.identifier_authorities if sender else ()
+    for number in alternate_numbers(message, names):
+        hmac = context.hmacs.get(number)
+        if hmac is not None and (
+            match_subject(context.subjects.get(hmac, ()), site) is not None
+            or withdrawn_at_site(context.withdrawn.get(hmac, ()), site)
+        ):
+            return named_only_in_pid4()
+    return None
+
+
 @functools.cache
 def site_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)  # names are checked when a sender is added
@@ -123,6 +144,8 @@ def subject_or_answer(
     rejected, or, stored before, a duplicate."""
     message = command.message
     subject_id = subject_of(context, message, patient_hmac, command.received_at)
+    if subject_id is None:
+        subject_id = named_in_pid4(context, message)
     if subject_id is None:
         return not_enrolled(context, [patient_hmac])
     if not isinstance(subject_id, Rejected):

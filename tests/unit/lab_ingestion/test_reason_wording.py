@@ -53,6 +53,7 @@ HL7_ONLY = {
     "OBR-25 {status}": "what says an HL7 order is cancelled, in the reason above",
     "ORC-1 {control}": "likewise",
     " in OBX-3": "where an HL7 result's name is read; FHIR's and JSON's are said by channel",
+    "but PID-4 (the alternate patient id": "only HL7 messages have a PID-4 (alternate_ids)",
 }
 JSON_ONLY_HL7 = {
     **HL7_ONLY,
