@@ -534,9 +534,12 @@ async def test_the_lookup_reads_each_versions_report_field_with_the_chains_head(
     assert head.report_field is None and {r[2] for r in head.reports} == {None}
 
 
-def _sample(source: str, part: str = "ORD7", seconds: int = 30) -> UnheldSample:
-    """A final result of S-1's CRP from ``source`` taken for its sample's only copy."""
-    return UnheldSample(source, "S-1", "crp", NOW + timedelta(seconds=seconds), part)
+def _sample(
+    source: str, part: str = "ORD7", seconds: int = 30, channel: str = "fhir"
+) -> UnheldSample:
+    """A final result of S-1's CRP from ``source`` (over ``channel``) taken for its sample's
+    only copy."""
+    return UnheldSample(source, "S-1", "crp", NOW + timedelta(seconds=seconds), part, channel)
 
 
 async def _write_assuming(
@@ -559,7 +562,9 @@ async def test_a_fast_path_final_is_refused_where_another_sender_holds_its_sampl
 ) -> None:
     """Review 181 (migration 0033): the CRP of order ORD7 stands under LIS^HOSP; a batch
     that took the FHIR feed's copy of it for new is refused (read and planned again), one
-    of another order, of a sample taken minutes apart, or of the same sender is not."""
+    of another order, of a sample taken minutes apart, or of the same sender is not; nor
+    (review 192, migration 0036) another HL7 sender's, over MLLP or POST /v1/hl7 (its
+    order numbers are its own), nor a JSON result."""
     async with pool.acquire() as conn:
         repository = LabRepository(conn, STORED_ID)
         message, result = message_with_result(1)
@@ -571,10 +576,13 @@ async def test_a_fast_path_final_is_refused_where_another_sender_holds_its_sampl
             (3, _sample("lab^FHIR", part="ORD8"), False),
             (4, _sample("lab^FHIR", seconds=120), False),
             (5, _sample("LIS^HOSP"), False),
+            (6, _sample("LAB2^CENTRAL", channel="mllp"), False),
+            (7, _sample("LAB2^CENTRAL", channel="hl7-http"), False),
+            (8, _sample("LAB2^CENTRAL", channel="json"), False),
         ]:
             await _write_assuming(repository, n, sample, refused=refused)
         stored = await conn.fetchval("SELECT count(*) FROM results")
-    assert stored == 4
+    assert stored == 7
 
 
 async def test_checking_a_fast_path_sample_probes_the_index_by_subject_and_time(
@@ -608,11 +616,11 @@ async def test_a_fast_path_final_is_no_copy_of_parts_not_known_nor_another_fhir_
         await repository.write([])
         await conn.execute("UPDATE messages SET channel = 'fhir'")  # a FHIR token's result
         for n, sample, refused in [
-            (2, _sample("central^FHIR")._replace(fhir=True), False),
-            (3, _sample("LIS^HOSP2"), True),
+            (2, _sample("central^FHIR"), False),
+            (3, _sample("LIS^HOSP2", channel="mllp"), True),
         ]:
             await _write_assuming(repository, n, sample, refused=refused)
         await conn.execute("UPDATE results SET identifier_parts = NULL")  # as before 0031
-        await _write_assuming(repository, 4, _sample("LIS^HOSP2"), refused=False)
+        await _write_assuming(repository, 4, _sample("LIS^HOSP2", channel="mllp"), refused=False)
         stored = await conn.fetchval("SELECT count(*) FROM results")
     assert stored == 3

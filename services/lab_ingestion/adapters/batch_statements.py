@@ -1,5 +1,5 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0033
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0036
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
@@ -135,17 +135,24 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
  WHERE a.analytes IS NOT NULL
 """
 
-# The standing results (any status) of the subjects ($1) of the analytes ($2), whatever the
-# sender, with their keys' parts (migration 0031; keyed hashes), statuses and collection
-# times: asked only for a result whose key holds no row (``copies_elsewhere``). Probes of
-# each subject's results (results_by_subject), never a scan of every sender's.
+# The results (any status, standing or withdrawn) of the subjects ($1) of the analytes ($2),
+# whatever the sender, with their keys' parts (migration 0031; keyed hashes), statuses,
+# collection times, the channel their message came over, and whether each is its chain's
+# head (a standing final or corrected result no standing one supersedes; the partial index
+# results_superseded_once): asked only for a result whose key holds no row
+# (``copies_elsewhere``). Probes of each subject's results (results_by_subject), never a
+# scan of every sender's.
 STANDING_RESULTS = """
 SELECT DISTINCT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts, r.status,
-       r.collected_at, r.value, r.unit, r.comparator, m.channel = 'fhir' AS fhir
+       r.collected_at, r.value, r.unit, r.comparator, m.channel,
+       r.cancelled_at IS NOT NULL AS withdrawn,
+       r.cancelled_at IS NULL AND r.status IN ('F', 'C') AND NOT EXISTS (
+           SELECT 1 FROM results s
+            WHERE s.supersedes_result_id = r.result_id
+              AND s.cancelled_at IS NULL AND s.status IN ('F', 'C')) AS head
   FROM results r
   JOIN messages m ON m.message_id = r.message_id
  WHERE r.subject_id = ANY($1::text[]) AND r.analyte = ANY($2::text[])
-   AND r.cancelled_at IS NULL
 """
 
 COMMITTED_ATTEMPT = "SELECT attempt FROM committed_batches WHERE token = $1"
@@ -179,14 +186,14 @@ WITH committed_batch AS (
     INSERT INTO committed_batches (token, attempt)
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
-    -- and that no other sender holds the sample of a final result taken for new ($20-$25:
-    -- the fast path's; migrations 0033, 0034), and that no number taken for nobody's is a
-    -- subject's former one (0035)
+    -- and that the lab's other feed holds not the sample of a final result taken for new
+    -- ($20-$26: the fast path's; migrations 0033, 0034, 0036), and that no number taken for
+    -- nobody's is a subject's former one (0035)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AND assert_no_former_numbers($1::text[], $2::text[])
-           AND assert_samples_unheld($20::text[], $21::text[], $22::text[],
-                                     $23::timestamptz[], $24::text[], $26::boolean[],
-                                     $25::interval)
+           AND assert_samples_unheld_across_feeds($20::text[], $21::text[], $22::text[],
+                                                  $23::timestamptz[], $24::text[],
+                                                  $26::text[], $25::interval)
            AS current
 ), claimed_keys AS (
     -- the keys written as new (taken for holding no row) claim their first write: another

@@ -148,18 +148,21 @@ class LabRepository:
             for row in rows
         }
 
-    async def standing_results(
+    async def subjects_results(
         self, subject_ids: Sequence[str], analytes: Sequence[str]
-    ) -> dict[str, list[StandingResult]]:
-        """Each subject's standing results of ``analytes``, whatever the sender, with their
-        keys and keys' parts as stored; subjects holding none are left out."""
+    ) -> tuple[dict[str, list[StandingResult]], dict[str, list[StandingResult]]]:
+        """Each subject's standing results of ``analytes``, and its withdrawn ones, whatever
+        the sender, with their keys and keys' parts as stored; subjects holding none are
+        left out."""
         rows = await self._conn.fetch(
             STANDING_RESULTS, sorted(set(subject_ids)), sorted(set(analytes))
         )
         standing: dict[str, list[StandingResult]] = {}
+        withdrawn: dict[str, list[StandingResult]] = {}
         for row in rows:
             parts = row["identifier_parts"]
-            standing.setdefault(row["subject_id"], []).append(
+            found = withdrawn if row["withdrawn"] else standing
+            found.setdefault(row["subject_id"], []).append(
                 StandingResult(
                     row["source"],
                     row["result_key"],
@@ -167,11 +170,12 @@ class LabRepository:
                     None if parts is None else frozenset(parts),
                     row["status"],
                     row["collected_at"],
-                    row["fhir"],
+                    row["channel"],
                     said_by(row["value"], row["unit"], row["comparator"]),
+                    row["head"],
                 )
             )
-        return standing
+        return standing, withdrawn
 
     def stage(
         self,
@@ -259,7 +263,7 @@ class LabRepository:
             [c.message_id for c in staged.cancellations],
             *unheld_rows(assumed.unheld_samples, self._stored_id),
             SAME_SAMPLE,
-            [s.fhir for s in assumed.unheld_samples],
+            [s.channel for s in assumed.unheld_samples],
         )
 
 

@@ -10,8 +10,9 @@ So a trial result over HL7 or FHIR finding nothing under its own key (a final re
 final or corrected result there, only preliminaries at most), while the patient holds a
 standing result of the same analyte, of the same sample (collected within ``SAME_SAMPLE``
 of it: both times as stored; an order number may hold several samples, as OBX-4 sub-ids,
-and each is a result of its own), under another sender (or, for a change, under another of
-its own keys), whose key shares an identifier with its keys
+and each is a result of its own), over the other feed (``across_feeds``: HL7 for a FHIR
+result, FHIR for an HL7 one; or, for a FHIR token's change, under another of its own
+keys), whose key shares an identifier with its keys
 (``fhir_cancellations.identifier_parts``: the order number, a FHIR identifier without its
 system), is never stored beside it (review 188 for the limits):
 
@@ -24,20 +25,26 @@ system), is never stored beside it (review 188 for the limits):
   two published finals of one sample from two senders (review 188).
 - a correction or a withdrawal (``C``, ``X``, ``D``, ``W``) finding nothing under its key is
   refused naming those senders, never told "send the final result first", which would make
-  the second copy (review 181). A FHIR ``cancelled`` without a value is review 165's case
+  the second copy (review 181). Unless it says what the holder's chain says already
+  (review 192: both feeds sent the same correction): a correction saying what the head of
+  each such chain says (``StandingResult.head``), and a withdrawal finding no such standing
+  result but such a withdrawn one (``StoredElsewhere.withdrawn``), are duplicates, left
+  out as a final copy is. A FHIR ``cancelled`` without a value is review 165's case
   (``fhir_cancellations``): refused while a result it may be meant for stands, whatever its
   time, or stored before its parts were kept; else left out, as an HL7 ``X`` is. A FHIR
   token's own results under other keys count too (review 165: a token's keys changed with
   its identifiers); an HL7 sender's do not (its keys tell its own results apart: another
   test code or OBX-4 sub-id of the order).
 
-Never counted (review 188): a result stored before migration 0031 (its parts not known:
-they share nothing here), a key made of the collection time (no identifier), and between
-two FHIR senders (each identifier system is its sender's namespace, and the systems are not
-kept: ``urn:a|1001`` and ``urn:b|1001`` would share ``1001``); the rule is for a lab's HL7
-feed and its FHIR feed, and for two HL7 senders of one order number.
-JSON results are keyed by the lab's own ``result_id``, never an order number: not checked.
-Results planned earlier in the same batch count as stored ones do.
+Never counted (reviews 188, 192): a result stored before migration 0031 (its parts not
+known: they share nothing here), a key made of the collection time (no identifier), and
+results of two senders over the same kind of feed: two FHIR senders (each identifier system
+is its sender's namespace, and the systems are not kept: ``urn:a|1001`` and ``urn:b|1001``
+would share ``1001``) as two HL7 senders (two laboratories' order numbers coincide: each
+sender's numbers are its own). The rule is for a lab's HL7 feed and its FHIR feed only.
+JSON results are keyed by the lab's own ``result_id``, never an order number: not checked,
+never a copy. Results planned earlier in the same batch count as stored ones do (a
+correction or withdrawal finding one is refused, never taken for a duplicate).
 """
 
 from __future__ import annotations
@@ -47,17 +54,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.copy_refusals import copy_refusal
 from services.lab_ingestion.domain.fhir_cancellations import (
     StandingResult,
     cancelled_before_resulting,
-    held_elsewhere_reason,
     sharing_senders,
 )
 from services.lab_ingestion.domain.model import (
     LabMessage,
     ObservationInput,
     Rejected,
-    RejectionCode,
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.records import ResultRecord
@@ -69,20 +75,24 @@ Said = tuple[object, ...]
 # two collection times of one sample: as written to the minute by one feed, to the second by
 # the other (08:15 and 08:15:30), never two draws of one order
 SAME_SAMPLE = timedelta(seconds=60)
-CHECKED_CHANNELS = frozenset({Channel.FHIR, Channel.MLLP, Channel.HL7_HTTP})
-_NAMED = 3  # other senders named in a reason at most
+HL7_CHANNELS = frozenset({Channel.MLLP, Channel.HL7_HTTP})  # MLLP and POST /v1/hl7
+CHECKED_CHANNELS = HL7_CHANNELS | {Channel.FHIR}
 _FINAL = ResultStatusCode.FINAL.value
+_CORRECTED = ResultStatusCode.CORRECTED.value
+_NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
 class StoredElsewhere:
     """What the careful path read for the batch's checked results (none on the fast path,
     whose write checks its final results: ``BatchAssumptions.unheld_samples``): each
-    patient's standing results of their analytes, by subject id, and each checked result's
-    keys and their parts as stored (keyed hashes), by its sender and key."""
+    patient's standing results of their analytes, and withdrawn ones, by subject id, and
+    each checked result's keys and their parts as stored (keyed hashes), by its sender and
+    key."""
 
     standing: Mapping[str, Sequence[StandingResult]] = field(default_factory=dict)
     keys: Mapping[SourceKey, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
+    withdrawn: Mapping[str, Sequence[StandingResult]] = field(default_factory=dict)
 
 
 NOTHING_ELSEWHERE = StoredElsewhere()
@@ -92,6 +102,15 @@ def said_by(value: float | None, unit: str | None, comparator: object | None) ->
     """What a copy must say again to be a duplicate of a result of the same sample: its
     canonical value and unit, and whether the value is a limit."""
     return (value, unit, None if comparator is None else str(comparator))
+
+
+def across_feeds(channel: str | None, other: str | None) -> bool:
+    """Whether results that came over ``channel`` and ``other`` are a laboratory's two
+    feeds, one over HL7 (MLLP, ``POST /v1/hl7``) and one over FHIR: never two HL7 senders,
+    nor two FHIR senders, nor a JSON result (review 192)."""
+    return (channel in HL7_CHANNELS and other == Channel.FHIR) or (
+        channel == Channel.FHIR and other in HL7_CHANNELS
+    )
 
 
 def checked_elsewhere(observation: ObservationInput, channel: Channel) -> bool:
@@ -122,8 +141,9 @@ def copies_of(
 ) -> list[StandingResult]:
     """The standing results ``observation`` (from ``source``) is another copy of, or may be
     meant for (module docstring): of its analyte and sample, never stored before their parts
-    were kept nor another FHIR sender's, whose key is one of its keys or shares a part with
-    them; ``stored``: its keys and their parts as stored."""
+    were kept, over the other feed (``across_feeds``) or, for a FHIR token's change, its
+    own under another key, whose key is one of its keys or shares a part with them;
+    ``stored``: its keys and their parts as stored."""
     identified = identify_analyte(observation.codes)
     keys, parts = stored
     if identified is None or not parts:
@@ -134,9 +154,8 @@ def copies_of(
         r for r in standing
         if r.analyte == identified[0].value and r.parts is not None
         and same_sample(r.collected_at, observation.collected_at)
-        and not (fhir and r.fhir and r.source != source)
-        and not (final and (r.source == source or r.status not in EMITTED))
-        and not (not fhir and r.source == source)  # an HL7 sender's other keys: its own
+        and (across_feeds(channel, r.channel) if r.source != source else fhir and not final)
+        and not (final and r.status not in EMITTED)
         and not (r.source == source and r.stored_key in keys)
         and (r.stored_key in keys or not r.parts.isdisjoint(parts))
     ]  # fmt: skip
@@ -165,25 +184,55 @@ def planned_elsewhere(
     subject_id: str,
     observation: ObservationInput,
     parts: frozenset[str],
-    planned: Iterable[tuple[ResultRecord, bool]],
+    planned: Iterable[tuple[ResultRecord, str | None]],
     *,
-    fhir: bool,
+    channel: Channel,
 ) -> list[ResultRecord]:
-    """The other senders' final or corrected results of the batch (each with whether a
-    FHIR token sent it), planned before this one, of the same patient, analyte and sample,
-    sharing an identifier (``parts`` as written), never another FHIR sender's: the batch's
-    own results count as stored ones do."""
+    """The other feed's final or corrected results of the batch (each with the channel its
+    message came over), planned before this one, of the same patient, analyte and sample,
+    sharing an identifier (``parts`` as written): the batch's own results count as stored
+    ones do."""
     identified = identify_analyte(observation.codes)
     if identified is None or not parts:
         return []
     return [
-        r for r, by_fhir in planned
+        r for r, by in planned
         if r.source != source and r.subject_id == subject_id and r.status in EMITTED
-        and not (fhir and by_fhir)
+        and across_feeds(channel, by)
         and r.result.analyte.value == identified[0].value
         and same_sample(r.collected_at, observation.collected_at)
         and not r.identifier_parts.isdisjoint(parts)
     ]  # fmt: skip
+
+
+def says_again(
+    observation: ObservationInput,
+    said: Said | None,
+    copies: Sequence[StandingResult],
+    withdrawn: Sequence[StandingResult],
+    in_batch: Sequence[ResultRecord],
+) -> bool:
+    """Whether a result finding nothing under its own key says what the other feed's
+    result of its sample says already (module docstring), a duplicate to leave out:
+    ``copies``, the standing results it is a copy of or may be meant for (``copies_of``),
+    ``withdrawn``, the withdrawn ones so, ``in_batch``, the batch's (``planned_elsewhere``).
+
+    A final result saying what one of them says (any version: a delayed copy of the
+    original); a correction saying what the head of each chain among ``copies`` says
+    (review 192); a withdrawal finding only withdrawn ones (the chain withdrawn already)."""
+    status = status_of(observation)
+    if status == _FINAL:
+        return said is not None and (
+            any(c.said == said for c in copies)
+            or any(said_by(r.result.value, r.result.unit, r.result.comparator) == said
+                   for r in in_batch)
+        )  # fmt: skip
+    if in_batch:  # the batch's own versions: what its chain says by then is not known here
+        return False
+    if status == _CORRECTED:
+        heads = [c for c in copies if c.head and c.status in EMITTED]
+        return said is not None and bool(heads) and all(c.said == said for c in heads)
+    return status in CANCELLING and not copies and bool(withdrawn)
 
 
 def held_elsewhere(
@@ -192,79 +241,46 @@ def held_elsewhere(
     stored: StoredElsewhere,
     checked: Callable[[SourceKey, str], bool],
     *,
-    planned: Sequence[tuple[ResultRecord, bool]],
+    planned: Sequence[tuple[ResultRecord, str | None]],
     parts_of: Callable[[ObservationInput], frozenset[str]],
     said_of: Callable[[ObservationInput], Said | None],
 ) -> Rejected | frozenset[int]:
     """Why one of the message's results, finding nothing under its own key (``checked``:
     whether its key, for its status, holds nothing), is refused: the patient holds a result
-    under another sender's name it is a copy of, or may be meant for (``holding_senders``,
-    ``planned_elsewhere``); else the positions of its final results that are duplicates of
-    such a result (``said_of``: what each says), to leave out."""
+    over the other feed it is a copy of, or may be meant for (``holding_senders``,
+    ``planned_elsewhere``; ``planned``: the batch's results, each with its channel); else
+    the positions of its results that are duplicates of such a result (``says_again``;
+    ``said_of``: what each says), to leave out."""
     duplicates: set[int] = set()
-    fhir = message.channel is Channel.FHIR
+    source, channel = message.source, message.channel
     for index, observation in enumerate(message.observations):
         status = status_of(observation)
-        key = (message.source, observation.result_key)
-        if not checked_elsewhere(observation, message.channel) or not checked(key, status):
+        key = (source, observation.result_key)
+        if not checked_elsewhere(observation, channel) or not checked(key, status):
             continue
         in_batch = planned_elsewhere(
-            message.source, subject_id, observation, parts_of(observation), planned, fhir=fhir
+            source, subject_id, observation, parts_of(observation), planned, channel=channel
         )
-        mine = stored.keys.get(key, (frozenset(), frozenset()))
-        mine_standing = stored.standing.get(subject_id, ())
-        if status == _FINAL:
-            copies = copies_of(message.source, message.channel, observation, mine_standing, mine)
-            said = said_of(observation)
-            if said is not None and (
-                any(c.said == said for c in copies)
-                or any(said_by(r.result.value, r.result.unit, r.result.comparator) == said
-                       for r in in_batch)
-            ):  # fmt: skip
+        mine = stored.keys.get(key, _NO_KEYS)
+        standing = stored.standing.get(subject_id, ())
+        copies = copies_of(source, channel, observation, standing, mine)
+        # the other feed's only (a FHIR token's own results under other keys: review 165's)
+        if not cancelled_before_resulting(observation, channel) and all(
+            c.source != source for c in copies
+        ):
+            withdrawn = stored.withdrawn.get(subject_id, ())
+            gone = [
+                g for g in copies_of(source, channel, observation, withdrawn, mine)
+                if g.source != source
+            ]  # fmt: skip
+            if says_again(observation, said_of(observation), copies, gone, in_batch):
                 duplicates.add(index)
                 continue
+        if status == _FINAL:
             others = frozenset(c.source for c in copies)
         else:
-            others = holding_senders(
-                message.source, message.channel, observation, mine_standing, mine
-            )
+            others = holding_senders(source, channel, observation, standing, mine)
         others |= {r.source for r in in_batch}
         if others:
-            return _refusal(status, others, message.channel).at(index)
+            return copy_refusal(status, others, channel).at(index)
     return frozenset(duplicates)
-
-
-def _refusal(status: str, others: frozenset[str], channel: Channel) -> Rejected:
-    """The instruction first (an OperationOutcome's diagnostics, as MSA-3, are read from
-    the start); sender names are the operator's (allow-list entries, token names)."""
-    if status == ResultStatusCode.CANNOT_OBTAIN.value and channel is Channel.FHIR:
-        return held_elsewhere_reason(others)  # review 165's words
-    if status in CANCELLING:
-        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "withdraw"))
-    if status == ResultStatusCode.CORRECTED.value:
-        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "correct"))
-    names, more = _names(others)
-    return Rejected(
-        RejectionCode.AMBIGUOUS_VERSION,
-        f"a copy of the result sender {names}{more} holds: correct or withdraw it through "
-        "that sender (over HL7 or the lab's FHIR feed); a second copy of it is not stored "
-        "(the patient's standing result of this test, collected at the same time, shares an "
-        "identifier with this one: the number of its order)",
-    )
-
-
-def _changed(others: frozenset[str], verb: str) -> str:
-    names, more = _names(others)
-    return (
-        f"{verb} it through sender {names}{more}, which holds it (over HL7 or the lab's "
-        "FHIR feed), or ask the trial's operator: nothing is stored under this sender and "
-        "identifier, but the patient's result of this test sharing an identifier with this "
-        "one (the number of its order) stands there; a final result sent here first would be "
-        "a second copy of it, and is refused"
-    )
-
-
-def _names(others: frozenset[str]) -> tuple[str, str]:
-    names = ", ".join(repr(name) for name in sorted(others)[:_NAMED])
-    more = f" and {len(others) - _NAMED} more" if len(others) > _NAMED else ""
-    return names, more

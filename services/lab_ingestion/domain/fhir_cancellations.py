@@ -81,12 +81,15 @@ def observation_parts(observation: ObservationInput, channel: Channel) -> frozen
 
 @dataclass(frozen=True)
 class StandingResult:
-    """A patient's standing (not withdrawn) result as stored: its sender, key, analyte and
-    the parts of its key (``identifier_parts``; None: stored before they were kept); key
+    """A patient's standing (not withdrawn) result as stored (or, in
+    ``copies_elsewhere.StoredElsewhere.withdrawn``, a withdrawn one): its sender, key, analyte
+    and the parts of its key (``identifier_parts``; None: stored before they were kept); key
     and parts as stored (keyed hashes); its status and collection time (a final result is
-    another copy of one of the same sample only: ``copies_elsewhere``); whether a FHIR
-    token stored it, and what it says (``copies_elsewhere.said_by``: a copy saying the
-    same is a duplicate of it)."""
+    another copy of one of the same sample only: ``copies_elsewhere``); the channel its
+    message came over (a copy is another feed's: HL7 or FHIR), what it says
+    (``copies_elsewhere.said_by``: a copy saying the same is a duplicate of it), and whether
+    it is its chain's head (a final or corrected result no standing one supersedes: what
+    the chain says now)."""
 
     source: str
     stored_key: str
@@ -94,8 +97,9 @@ class StandingResult:
     parts: frozenset[str] | None
     status: str = ResultStatusCode.FINAL.value
     collected_at: datetime | None = None
-    fhir: bool = False
+    channel: str = Channel.MLLP.value
     said: tuple[object, ...] | None = None
+    head: bool = True
 
 
 def sharing_senders(

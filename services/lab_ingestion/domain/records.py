@@ -190,15 +190,16 @@ class WithdrawnVersion(NamedTuple):
 class UnheldSample(NamedTuple):
     """A final result a batch planned without a read as the only copy of its sample: no
     standing final or corrected result of the patient's, of its analyte, collected within
-    ``copies_elsewhere.SAME_SAMPLE`` of it, under another sender, shares this identifier
-    part (as written) with it (``copies_elsewhere``)."""
+    ``copies_elsewhere.SAME_SAMPLE`` of it, over the lab's other feed (``channel``: the one
+    its message came over; HL7 for a FHIR result, FHIR for an HL7 one), shares this
+    identifier part (as written) with it (``copies_elsewhere``)."""
 
     source: str
     subject_id: str
     analyte: str
     collected_at: datetime
     part: str
-    fhir: bool = False  # sent by a FHIR token: another FHIR sender's result is no copy
+    channel: str = "mllp"  # ``Channel``'s value: MLLP, POST /v1/hl7 or FHIR
 
 
 @dataclass(frozen=True)
@@ -212,5 +213,5 @@ class BatchAssumptions:
     subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)
     # its final results over HL7 or FHIR, one row per identifier part: the write checks that
-    # no other sender holds their sample (review 181; migration 0033)
+    # the lab's other feed holds not their sample (review 181; migrations 0033, 0034, 0036)
     unheld_samples: list[UnheldSample] = field(default_factory=list)

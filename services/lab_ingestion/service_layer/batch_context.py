@@ -32,7 +32,6 @@ from services.lab_ingestion.domain.records import (
 )
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
 from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
-from shared.contracts.events.lab import Channel
 
 SourceKey = tuple[str, str]
 
@@ -171,17 +170,17 @@ class BatchContext:
 
     def _unheld_samples(self) -> list[UnheldSample]:
         """The final results over HL7 or FHIR the batch planned without a read, each part of
-        their keys: the write refuses the batch (read and planned again, where the result is
-        refused) when another sender holds one's sample (``copies_elsewhere``)."""
+        their keys, with their message's channel: the write refuses the batch (read and
+        planned again, where the result is refused) when the lab's other feed holds one's
+        sample (``copies_elsewhere``)."""
         channels = {m.message_id: m.channel for m in self.messages}
         return [
             UnheldSample(
-                r.source, r.subject_id, r.result.analyte.value, r.collected_at, part,
-                channels.get(r.message_id) is Channel.FHIR,
+                r.source, r.subject_id, r.result.analyte.value, r.collected_at, part, channel
             )
             for r in self.results
             if r.status == ResultStatusCode.FINAL.value and r.supersedes_result_id is None
-            and channels.get(r.message_id) in CHECKED_CHANNELS
+            and (channel := channels.get(r.message_id, "")) in CHECKED_CHANNELS
             for part in sorted(r.identifier_parts)
         ]  # fmt: skip
 

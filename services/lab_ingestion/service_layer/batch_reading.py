@@ -20,7 +20,7 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
     checked_elsewhere,
 )
-from services.lab_ingestion.domain.fhir_cancellations import StandingResult, observation_parts
+from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
@@ -181,10 +181,11 @@ async def _stored_elsewhere(
     empty: frozenset[SourceKey],
 ) -> StoredElsewhere:
     """The batch's patients' standing results its results may be copies of, or meant for,
-    under other senders' names (``copies_elsewhere``), and those results' keys and parts as
-    stored; one more read (the patients' standing results of those analytes), only for a
-    batch holding such a result whose key the read found holding no row, or (a final
-    result's) no final one (``empty``)."""
+    under other senders' names (``copies_elsewhere``), and their withdrawn ones (a
+    withdrawal of one withdrawn already is a duplicate), and those results' keys and parts
+    as stored; one more read (the patients' results of those analytes), only for a batch
+    holding such a result whose key the read found holding no row, or (a final result's) no
+    final one (``empty``)."""
     checked = [
         (m.source, o, identified[0].value, m.channel)
         for m in messages for o in m.observations
@@ -194,10 +195,9 @@ async def _stored_elsewhere(
     subject_ids = sorted({subject.subject_id for subjects in enrolled for subject in subjects})
     if not checked or not subject_ids:
         return NOTHING_ELSEWHERE
-    standing: Mapping[str, Sequence[StandingResult]] = await uow.labs.standing_results(
-        subject_ids, [analyte for _, _, analyte, _ in checked]
-    )
-    if not standing:
+    analytes = [analyte for _, _, analyte, _ in checked]
+    standing, withdrawn = await uow.labs.subjects_results(subject_ids, analytes)
+    if not standing and not withdrawn:
         return NOTHING_ELSEWHERE
     stored = uow.labs.stored_key
     keys = {
@@ -207,7 +207,7 @@ async def _stored_elsewhere(
         )
         for source, o, _, channel in checked
     }
-    return StoredElsewhere(standing, keys)
+    return StoredElsewhere(standing, keys, withdrawn)
 
 
 async def _former_samples(

@@ -127,7 +127,7 @@ class IngestOutcome:
     cancelled: int = 0  # earlier results cancelled or deleted (X, D)
     not_obtained: int = 0  # results the lab could not obtain, left out (nothing to withdraw)
     limits: int = 0  # of the results stored, those the lab reported as a limit (``<0.1``)
-    # final results left out as duplicates of another sender's (``copies_elsewhere``)
+    # results left out as duplicates of the lab's other feed's (``copies_elsewhere``)
     held_elsewhere: int = 0
     transient: bool = False  # not answered because of an internal error: resend
     # transient, and stored: the batch's commit landed but its answer was lost, and what the

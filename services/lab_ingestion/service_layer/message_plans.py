@@ -17,7 +17,6 @@ from services.lab_ingestion.domain.unobtained import as_not_obtained, not_obtain
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.recording import PlannedMessage, head_contents
 from services.lab_ingestion.service_layer.subjects import in_sender_time
-from shared.contracts.events.lab import Channel
 
 
 def plan_message(
@@ -47,15 +46,15 @@ def plan_message(
     if isinstance(planned, Rejected):
         return planned
     # a result finding nothing under its own key (a final: no final there), while the
-    # patient's result of its sample sharing its identifier stands under another sender's
-    # (another feed of the lab): refused, never stored as a second copy nor left out; a
-    # final saying the same is a duplicate, left out (``copies_elsewhere``). On assumptions
-    # only the batch's own results are known, and the write checks the stored ones
+    # patient's result of its sample sharing its identifier stands over the lab's other feed
+    # (HL7 or FHIR): refused, never stored as a second copy nor left out; one saying what
+    # that result says is a duplicate, left out (``copies_elsewhere``). On assumptions only
+    # the batch's own results are known, and the write checks the stored ones
     said = {id(o): said_by(n.value, n.unit, n.comparator) for o, n in planned if n is not None}
     channels = {m.message_id: m.channel for m in context.messages}
     elsewhere = held_elsewhere(
         sited, subject_id, context.stored_elsewhere, context.unheld,
-        planned=[(r, channels.get(r.message_id) is Channel.FHIR) for r in context.results],
+        planned=[(r, channels.get(r.message_id)) for r in context.results],
         parts_of=lambda o: observation_parts(o, sited.channel),
         said_of=lambda o: said.get(id(o)),
     )  # fmt: skip
@@ -63,13 +62,17 @@ def plan_message(
         raise StaleBatch("a result must be read before it is refused as held elsewhere")
     if isinstance(elsewhere, Rejected):
         return elsewhere
-    copies = {id(sited.observations[i]) for i in elsewhere}
+    left_out = [sited.observations[i] for i in elsewhere]
+    copies = {id(o) for o in left_out}
+    # a correction or withdrawal left out so never reaches its own (empty) key's chain,
+    # which would refuse it as changing nothing (review 192)
+    changes = {id(o) for o in left_out if status_of(o) != ResultStatusCode.FINAL}
     # a replay's message is applied as of when it first arrived (``replayed_chains``)
     replayed = None if context.changed_at is None else FirstArrival(received_at, context.changed_at)
     checked = check_earlier_results(
-        sited, planned, subject_id, context.latest, context.preliminary,
-        contents=head_contents(context, sited), withdrawn=context.withdrawn_versions,
-        replayed=replayed,
+        sited, [p for p in planned if id(p[0]) not in changes], subject_id, context.latest,
+        context.preliminary, contents=head_contents(context, sited),
+        withdrawn=context.withdrawn_versions, replayed=replayed,
     )  # fmt: skip
     # on assumptions, read first before rejecting, or before answering a message as a
     # restatement (only its id is written, and the write's guard checks result keys)
@@ -80,12 +83,13 @@ def plan_message(
         raise StaleBatch("a result key's chain must be read before rejecting or dropping")
     if isinstance(checked, Rejected):
         return checked
-    held = sum(1 for o, _ in checked if id(o) in copies)
+    held = sum(1 for o, _ in checked if id(o) in copies) + len(changes)
     checked = [(o, n) for o, n in checked if id(o) not in copies]
     kept = {id(o) for o, _ in checked}
     unobtained = [
         o for o, _ in planned
-        if id(o) not in kept and status_of(o) == ResultStatusCode.CANNOT_OBTAIN
+        if id(o) not in kept and id(o) not in copies
+        and status_of(o) == ResultStatusCode.CANNOT_OBTAIN
         and context.never_held((sited.source, o.result_key))
     ]  # fmt: skip
     restated = len(planned) - len(checked) > len(unobtained)

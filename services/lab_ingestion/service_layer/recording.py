@@ -51,7 +51,7 @@ class PlannedMessage(NamedTuple):
     results: list[PlannedResult]
     restated: bool
     not_obtained: int
-    held_elsewhere: int = 0  # final results left out as another sender's (``copies_elsewhere``)
+    held_elsewhere: int = 0  # results left out as the other feed's (``copies_elsewhere``)
 
 
 def keep_message(

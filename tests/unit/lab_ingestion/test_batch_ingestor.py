@@ -23,7 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.batch_lookup import BatchLookup
-from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE
+from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE, across_feeds, said_by
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import (
     Coding,
@@ -174,18 +174,22 @@ class FakeLabs:
                 found[(source, key)] = StoredResult(key, analytes, patients)
         return found
 
-    async def standing_results(
+    async def subjects_results(
         self, subject_ids: Any, analytes: Any
-    ) -> dict[str, list[StandingResult]]:
-        """As the repository's read: each subject's standing results of the analytes, with
-        their keys' parts (keys as written here)."""
+    ) -> tuple[dict[str, list[StandingResult]], dict[str, list[StandingResult]]]:
+        """As the repository's read: each subject's standing results of the analytes, and
+        its withdrawn ones, with their keys' parts (keys as written here), channels and
+        whether each heads its chain."""
+        channels = {m.message_id: m.channel for m in self._db.messages.values()}
+        superseding = {
+            r.supersedes_result_id for r in self._db.results
+            if r.status in ("F", "C") and r.result_id not in self._db.cancelled
+        }  # fmt: skip
         standing: dict[str, list[StandingResult]] = {}
+        withdrawn: dict[str, list[StandingResult]] = {}
         for r in self._db.results:
-            if (
-                r.subject_id in subject_ids
-                and r.result.analyte.value in analytes
-                and r.result_id not in self._db.cancelled
-            ):
+            if r.subject_id in subject_ids and r.result.analyte.value in analytes:
+                gone = r.result_id in self._db.cancelled
                 found = StandingResult(
                     r.source,
                     r.result_key,
@@ -193,9 +197,12 @@ class FakeLabs:
                     r.identifier_parts,
                     r.status,
                     r.collected_at,
+                    channels.get(r.message_id, "mllp"),
+                    said_by(r.result.value, r.result.unit, r.result.comparator),
+                    not gone and r.status in ("F", "C") and r.result_id not in superseding,
                 )
-                standing.setdefault(r.subject_id, []).append(found)
-        return standing
+                (withdrawn if gone else standing).setdefault(r.subject_id, []).append(found)
+        return standing, withdrawn
 
     async def lookup(
         self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
@@ -299,9 +306,12 @@ class FakeLabs:
         keys_new = not any(
             (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
         )
-        # as migration 0033: no other sender holds the sample of a final result taken for new
+        # as migration 0036: the lab's other feed holds not the sample of a final result
+        # taken for new
+        channels = {m.message_id: m.channel for m in self._db.messages.values()}
         unheld = not any(
             r.source != u.source and r.subject_id == u.subject_id
+            and across_feeds(u.channel, channels.get(r.message_id))
             and r.result.analyte.value == u.analyte and r.status in "FC"
             and r.result_id not in self._db.cancelled and u.part in r.identifier_parts
             and abs(r.collected_at - u.collected_at) < SAME_SAMPLE

@@ -77,7 +77,7 @@ def test_parts_not_known_and_another_fhir_sender_share_nothing() -> None:
     for status in ("F", "C", "X"):
         assert not holding_senders("LIS^HOSP", Channel.MLLP, _crp(status), [unknown], FHIR_KEYS)
     other_fhir = StandingResult("central^FHIR", "x", "crp", frozenset({"ORD7"}), "F", SAMPLE,
-                                fhir=True)  # fmt: skip
+                                channel="fhir")  # fmt: skip
     assert not holding_senders("lab^FHIR", Channel.FHIR, _crp(), [other_fhir], FHIR_KEYS)
     # the HL7 feed's copy of it is one
     assert holding_senders("LIS^HOSP", Channel.MLLP, _crp(), [other_fhir], FHIR_KEYS)
@@ -107,7 +107,7 @@ def test_a_final_copy_saying_the_same_is_a_duplicate_left_out() -> None:
     """Review 188: the HL7 panel's ANC saying what the FHIR feed's says is left out (its
     position returned), the message's other results kept; saying else: refused."""
     message = LabMessage(Channel.MLLP, "LIS", "HOSP", "H-1", "MRN1", (_crp(),))
-    held = replace(_hl7(), source="lab^FHIR", fhir=True, said=said_by(4.0, "mg/L", None))
+    held = replace(_hl7(), source="lab^FHIR", channel="fhir", said=said_by(4.0, "mg/L", None))
     stored = StoredElsewhere({"S-1": [held]}, {("LIS^HOSP", "ORD7|1988-5"): FHIR_KEYS})
 
     def check(said: tuple[object, ...]) -> object:

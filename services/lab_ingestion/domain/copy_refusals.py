@@ -1,0 +1,49 @@
+"""The words a result refused as another feed's copy is answered with (pure: no I/O): the
+instruction first (an OperationOutcome's diagnostics, as MSA-3, are read from the start);
+sender names are the operator's (allow-list entries, token names). The rule itself:
+``copies_elsewhere``."""
+
+from __future__ import annotations
+
+from services.lab_ingestion.domain.fhir_cancellations import held_elsewhere_reason
+from services.lab_ingestion.domain.model import Rejected, RejectionCode, ResultStatusCode
+from services.lab_ingestion.domain.result_status import CANCELLING
+from shared.contracts.events.lab import Channel
+
+_NAMED = 3  # other senders named in a reason at most
+
+
+def copy_refusal(status: str, others: frozenset[str], channel: Channel) -> Rejected:
+    """Why a result of ``status`` over ``channel`` is refused while ``others`` hold the
+    result it is a copy of, or may be meant for."""
+    if status == ResultStatusCode.CANNOT_OBTAIN.value and channel is Channel.FHIR:
+        return held_elsewhere_reason(others)  # review 165's words
+    if status in CANCELLING:
+        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "withdraw"))
+    if status == ResultStatusCode.CORRECTED.value:
+        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "correct"))
+    names, more = _names(others)
+    return Rejected(
+        RejectionCode.AMBIGUOUS_VERSION,
+        f"a copy of the result sender {names}{more} holds: correct or withdraw it through "
+        "that sender (over HL7 or the lab's FHIR feed); a second copy of it is not stored "
+        "(the patient's standing result of this test, collected at the same time, shares an "
+        "identifier with this one: the number of its order)",
+    )
+
+
+def _changed(others: frozenset[str], verb: str) -> str:
+    names, more = _names(others)
+    return (
+        f"{verb} it through sender {names}{more}, which holds it (over HL7 or the lab's "
+        "FHIR feed), or ask the trial's operator: nothing is stored under this sender and "
+        "identifier, but the patient's result of this test sharing an identifier with this "
+        "one (the number of its order) stands there; a final result sent here first would be "
+        "a second copy of it, and is refused"
+    )
+
+
+def _names(others: frozenset[str]) -> tuple[str, str]:
+    names = ", ".join(repr(name) for name in sorted(others)[:_NAMED])
+    more = f" and {len(others) - _NAMED} more" if len(others) > _NAMED else ""
+    return names, more
