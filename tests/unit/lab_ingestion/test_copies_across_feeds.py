@@ -13,7 +13,6 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from services.lab_ingestion.domain.analytes import Analyte
 from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
     across_feeds,
@@ -33,7 +32,7 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
 )
 from services.lab_ingestion.domain.records import ResultRecord
-from shared.contracts.events.lab import Channel
+from shared.contracts.events.lab import Analyte, Channel
 
 SAMPLE = datetime(2026, 11, 20, 7, 15, tzinfo=UTC)
 LOINC = "http://loinc.org"
@@ -76,11 +75,11 @@ def test_two_hl7_laboratories_under_coinciding_order_numbers_hold_no_copy() -> N
     assert copies_of("LAB2^CENTRAL", Channel.HL7_HTTP, _crp(), [fhir], KEYS) == [fhir]
     message = LabMessage(Channel.MLLP, "LAB2", "CENTRAL", "C-1", "MRN1", (_crp("F", "38"),))
     stored = StoredElsewhere({"S-1": [_held()]}, {("LAB2^CENTRAL", "ORD1|1988-5|"): KEYS})
-    found = held_elsewhere(
+    left_out = held_elsewhere(
         message, "S-1", stored, lambda *_: True, planned=[], parts_of=lambda _: frozenset({"ORD1"}),
         said_of=lambda _: said_by(38.0, "mg/L", None),
     )  # fmt: skip
-    assert found == frozenset()
+    assert left_out == frozenset()
 
 
 def test_the_batchs_own_results_of_another_hl7_laboratory_are_no_copy() -> None:
