@@ -236,7 +236,7 @@ async def _former_samples(
     if not checked:
         return NOTHING_ELSEWHERE
     subject_ids = sorted({s.subject_id for _, subjects in under_former for s in subjects})
-    standing = await uow.labs.standing_results(subject_ids, [a for _, _, a in checked])
+    standing, _ = await uow.labs.subjects_results(subject_ids, [a for _, _, a in checked])
     stored = uow.labs.stored_key
     keys = {
         (m.source, o.result_key): (
