@@ -1,9 +1,12 @@
-"""`cachexia rejection list | show` and `cachexia replay`: lab-ingestion's kept rejections.
+"""`cachexia rejection list | show | close` and `cachexia replay`: lab-ingestion's kept
+rejections.
 
 A rejection keeps its input's redacted copy (no PHI), so listing and showing them is safe.
 `replay` ingests a kept HL7 message again once its cause is fixed (a sender added to the
 allow-list, a patient enrolled, a fault of the service fixed): see
 services/lab_ingestion/service_layer/replay.py for what is replayed and what is refused.
+`close` takes one that no replay settles off the open list (a FHIR or JSON input the
+laboratory resent, a test message), saying why from a fixed list.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cachexia.errors import EXIT_FAILURE, EXIT_USAGE
+from services.lab_ingestion.domain.closing_reasons import CLOSING_REASONS
 from shared.settings import PlatformSettings
 
 if TYPE_CHECKING:  # the service's modules are imported only when these commands run
@@ -40,10 +44,20 @@ def add_rejection_commands(commands: Any) -> None:
         "--reason", type=_reason_code, help="only this reason code (e.g. unknown-source)"
     )
     listing.add_argument("--since", type=parse_moment, metavar="TIME", help=SINCE_HELP)
-    listing.add_argument("--open", action="store_true", help="only those not yet replayed")
+    listing.add_argument(
+        "--open", action="store_true", help="only those neither replayed nor closed"
+    )
     listing.add_argument("--limit", type=_count, default=50, help="at most this many (50)")
     show = rejection_commands.add_parser("show", help="one rejection with its redacted copy")
     show.add_argument("rejection_id", type=_rejection_id)
+    close = rejection_commands.add_parser(
+        "close", help="take an open rejection that no replay settles off the open list"
+    )
+    close.add_argument("rejection_id", type=_rejection_id)
+    close.add_argument(
+        "--as", dest="closed_as", required=True, choices=sorted(CLOSING_REASONS),
+        help="why: " + "; ".join(f"{name}: {why}" for name, why in CLOSING_REASONS.items()),
+    )  # fmt: skip
     replay = commands.add_parser(
         "replay", help="ingest a kept HL7 rejection again, once its cause is fixed"
     )
@@ -70,6 +84,8 @@ async def run_rejection_command(settings: PlatformSettings, args: argparse.Names
             return await _replay(pool, settings, args.rejection_id, dry_run=args.dry_run)
         if args.rejection_command == "show":
             return await _show(pool, args.rejection_id)
+        if args.rejection_command == "close":
+            return await _close(pool, args.rejection_id, args.closed_as)
         return await _list(pool, args)
     finally:
         await pool.close()
@@ -87,7 +103,7 @@ async def _list(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
         found = await store.newest(**filters, limit=args.limit)
         matching = await store.count(**filters) if len(found) == args.limit else len(found)
     for kept in found:
-        state = "replayed" if kept.replayed_at else "open"
+        state = _state(kept)
         sys.stdout.write(
             f"{kept.rejection_id}  {format_moment(kept.received_at)}  {kept.channel:<8} "
             f"{kept.source or '-':<20} {kept.reason_code:<28} {state}"
@@ -118,10 +134,34 @@ async def _show(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> int:
         ("channel", kept.channel), ("source", kept.source), ("message id", kept.control_id),
         ("reason", f"{kept.reason_code}: {kept.reason}"),
         ("replayed", kept.replayed_at or "no"), ("last replay", kept.replay_outcome or "-"),
+        ("closed", f"{kept.closed_at} ({kept.closed_as})" if kept.closed_at else "no"),
     ):  # fmt: skip
         sys.stdout.write(f"{name + ':':<13}{value}\n")
     sys.stdout.write("copy (redacted):\n" + kept.payload.replace("\r", "\n") + "\n")
     return 0
+
+
+def _state(kept: KeptRejection) -> str:
+    if kept.replayed_at:
+        return "replayed"
+    return f"closed ({kept.closed_as})" if kept.closed_at else "open"
+
+
+async def _close(pool: asyncpg.Pool, rejection_id: uuid.UUID, closed_as: str) -> int:
+    from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
+
+    async with pool.acquire() as conn, conn.transaction():
+        store = RejectionStore(conn)
+        closed = await store.close(rejection_id, closed_as)
+        kept = await store.get(rejection_id) if closed is None else None
+    if closed is not None:
+        sys.stdout.write(f"{rejection_id}: closed as {closed_as}\n")
+        return 0
+    if kept is None:
+        sys.stderr.write(f"cachexia: no rejection {rejection_id}\n")
+        return EXIT_USAGE
+    sys.stderr.write(f"cachexia: {rejection_id} is not open: {_state(kept)}\n")
+    return EXIT_FAILURE
 
 
 async def _replay(

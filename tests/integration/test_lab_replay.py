@@ -211,3 +211,82 @@ async def test_a_replay_and_its_mark_on_the_rejection_commit_together_or_not_at_
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
     replayed_at, outcome = await lab.pool.fetchrow(mark, rejection)
     assert replayed_at is not None and outcome.startswith("stored: 1 result(s)")
+
+
+def _closing(rejection_id: uuid.UUID, closed_as: str) -> argparse.Namespace:
+    return argparse.Namespace(
+        command="rejection", rejection_command="close", rejection_id=rejection_id,
+        closed_as=closed_as,
+    )  # fmt: skip
+
+
+async def _open_listing(lab: Lab, capsys: pytest.CaptureFixture[str]) -> str:
+    listing = argparse.Namespace(
+        command="rejection", rejection_command="list", source=None, reason=None, since=None,
+        open=True, limit=100,
+    )  # fmt: skip
+    capsys.readouterr()
+    assert await run_rejection_command(lab.settings, listing) == 0
+    return capsys.readouterr().out
+
+
+async def test_a_rejection_no_replay_settles_is_closed_by_an_operator(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 197: a JSON (or FHIR) rejection is never replayed, so `rejection list --open`
+    listed it forever, even after the lab resent the input. `rejection close --as resent`
+    takes it off the open list; it is then neither closed again nor replayed, and a
+    replayed rejection is not closed (it is settled already)."""
+    result = {"result_id": "R-C1", "loinc": "1988-5", "value": "42", "unit": "mg/furlong",
+              "status": "final", "collected_at": "2026-11-20T08:00:00+01:00"}  # fmt: skip
+    body = {"message_id": "JSON-CLOSE-1", "source": {"application": "LIS", "facility": "HOSP"},
+            "patient": {"identifier": MRN}, "results": [result]}  # fmt: skip
+    status, _ = await lab.post_lab_results(body)
+    assert status == 422
+    found = await lab.pool.fetchval(  # a JSON rejection keeps no control id
+        "SELECT rejection_id FROM rejections WHERE channel = 'json' AND reason_code = $1",
+        "unconvertible-unit",
+    )
+    refused = uuid.UUID(str(found))
+    hl7_refused = await unknown_senders_rejection(lab, "NEW-CLOSE-1")
+    assert str(refused) in await _open_listing(lab, capsys)
+
+    assert await run_rejection_command(lab.settings, _closing(refused, "resent")) == 0
+    assert capsys.readouterr().out == f"{refused}: closed as resent\n"
+    listed = await _open_listing(lab, capsys)
+    assert str(refused) not in listed and str(hl7_refused) in listed
+    assert await cli(lab, "rejection", refused, sub="show") == 0
+    assert "(resent)" in capsys.readouterr().out
+    row = await lab.pool.fetchrow(
+        "SELECT closed_at, closed_as, replayed_at FROM rejections WHERE rejection_id = $1",
+        refused,
+    )
+    assert row["closed_at"] is not None and row["closed_as"] == "resent"
+    assert row["replayed_at"] is None
+
+    # closed once: closing again fails, saying how it stands; an unknown id is a usage error
+    assert await run_rejection_command(lab.settings, _closing(refused, "not-needed")) == 1
+    assert "is not open: closed (resent)" in capsys.readouterr().err
+    assert await run_rejection_command(lab.settings, _closing(uuid.uuid4(), "resent")) == 2
+
+    # an HL7 rejection closed is not replayed, even once its cause is fixed
+    assert await run_rejection_command(lab.settings, _closing(hl7_refused, "not-needed")) == 0
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "NEW", "HOSP")
+    await asyncio.sleep(SOURCES_TTL_SECONDS + 0.5)
+    assert await cli(lab, "replay", hl7_refused) == 1
+    assert "closed by an operator" in capsys.readouterr().err
+    assert await lab.pool.fetchval("SELECT replayed_at FROM rejections WHERE rejection_id = $1",
+                                   hl7_refused) is None  # fmt: skip
+
+    # a replayed rejection is settled: not closed
+    client = await lab.mllp()
+    await client.exchange(oru("NEW-CLOSE-2", [obx("1988-5", "42", "mg/L")], application="NEW3"))
+    await client.close()
+    replayed = await rejection_of(lab, "NEW-CLOSE-2")
+    async with lab.pool.acquire() as conn:
+        await add_source(conn, "NEW3", "HOSP")
+    await asyncio.sleep(SOURCES_TTL_SECONDS + 0.5)
+    assert await cli(lab, "replay", replayed) == 0
+    assert await run_rejection_command(lab.settings, _closing(replayed, "resent")) == 1
+    assert "is not open: replayed" in capsys.readouterr().err

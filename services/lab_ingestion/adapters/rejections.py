@@ -10,12 +10,14 @@ import asyncpg
 from services.lab_ingestion.domain.records import KeptRejection
 
 _COLUMNS = """rejection_id, channel, source, control_id, reason_code, reason, payload,
-              received_at, patient_hmac, content_digest, replayed_at, replay_outcome"""
+              received_at, patient_hmac, content_digest, replayed_at, replay_outcome,
+              closed_at, closed_as"""
 # the filters of a listing: $1 source, $2 reason code, $3 received since, $4 open only
+# (neither replayed nor closed by an operator)
 _MATCHING = """($1::text IS NULL OR source = $1)
                AND ($2::text IS NULL OR reason_code = $2)
                AND ($3::timestamptz IS NULL OR received_at >= $3)
-               AND (NOT $4 OR replayed_at IS NULL)"""
+               AND (NOT $4 OR (replayed_at IS NULL AND closed_at IS NULL))"""
 
 
 class RejectionStore:
@@ -61,6 +63,17 @@ class RejectionStore:
         )  # fmt: skip
         return count
 
+    async def close(self, rejection_id: uuid.UUID, closed_as: str) -> datetime | None:
+        """Close an open rejection (neither replayed nor closed) for ``closed_as``
+        (``CLOSING_REASONS``): when, or None when it is not open."""
+        closed: datetime | None = await self._conn.fetchval(
+            """UPDATE rejections SET closed_at = now(), closed_as = $2
+                WHERE rejection_id = $1 AND replayed_at IS NULL AND closed_at IS NULL
+               RETURNING closed_at""",
+            rejection_id, closed_as,
+        )  # fmt: skip
+        return closed
+
     async def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
         """How a replay went; ``settled``: the message is stored (or was already), so the
         rejection is closed (replayed_at), else it stays open for another replay. A closed
@@ -70,7 +83,7 @@ class RejectionStore:
             """UPDATE rejections
                   SET replay_outcome = $2,
                       replayed_at = CASE WHEN $3 THEN now() ELSE replayed_at END
-                WHERE rejection_id = $1 AND replayed_at IS NULL""",
+                WHERE rejection_id = $1 AND replayed_at IS NULL AND closed_at IS NULL""",
             rejection_id, outcome, settled,
         )  # fmt: skip
 
@@ -80,4 +93,5 @@ def _kept(row: asyncpg.Record) -> KeptRejection:
         row["rejection_id"], row["channel"], row["source"], row["control_id"],
         row["reason_code"], row["reason"], row["payload"], row["received_at"],
         row["patient_hmac"], row["content_digest"], row["replayed_at"], row["replay_outcome"],
+        row["closed_at"], row["closed_as"],
     )  # fmt: skip

@@ -93,6 +93,9 @@ class KeptRejection:
     content_digest: str | None
     replayed_at: datetime | None
     replay_outcome: str | None
+    # an operator's closing (``cachexia rejection close``): when, and why (``closing_reasons``)
+    closed_at: datetime | None = None
+    closed_as: str | None = None
 
 
 class EnrolledSubject(NamedTuple):

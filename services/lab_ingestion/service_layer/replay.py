@@ -85,6 +85,11 @@ def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
     """The kept copy read back as the message it was, or ReplayRefused saying why not."""
     if rejection.replayed_at is not None:
         raise ReplayRefused(f"already replayed at {rejection.replayed_at:%Y-%m-%d %H:%M:%S %Z}")
+    if rejection.closed_at is not None:
+        raise ReplayRefused(
+            f"closed by an operator at {rejection.closed_at:%Y-%m-%d %H:%M:%S %Z} "
+            f"({rejection.closed_as})"
+        )
     if rejection.channel not in REPLAYABLE_CHANNELS:
         raise ReplayRefused(
             f"a {rejection.channel} input is not replayed (its copy holds the patient's hash "
