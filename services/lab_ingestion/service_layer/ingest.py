@@ -51,18 +51,16 @@ allow-list re-read meanwhile), so only the committed attempt's plan is ever answ
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from services.lab_ingestion.domain.message_identity import content_digest, says_the_same
-from services.lab_ingestion.domain.model import Rejected, StaleBatch
+from services.lab_ingestion.domain.model import StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
-from services.lab_ingestion.domain.planning import check_repeated_version, needs_earlier_result
-from services.lab_ingestion.domain.reason_wording import worded
+from services.lab_ingestion.domain.planning import needs_earlier_result
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.batch_reading import BatchReader, messages_of
+from services.lab_ingestion.service_layer.command_outcomes import CommandApplier
 from services.lab_ingestion.service_layer.commands import (
     BeforeCommit,
     Command,
@@ -78,23 +76,10 @@ from services.lab_ingestion.service_layer.group_commit import (
 )
 from services.lab_ingestion.service_layer.identification import (
     identify_commands,
-    is_unresolved,
-    unresolved_outcome,
 )
-from services.lab_ingestion.service_layer.message_plans import plan_message
-from services.lab_ingestion.service_layer.recording import record_planned, resent
-from services.lab_ingestion.service_layer.rejections import reject
-from services.lab_ingestion.service_layer.result_keys import keyed_as_planned, keyed_as_stored
-from services.lab_ingestion.service_layer.senders import early_answer, rejection_of_input
-from services.lab_ingestion.service_layer.subjects import subject_or_answer
-from services.lab_ingestion.service_layer.transactions import (
-    apply_transaction,
-    bundle_resent,
-    failed_transaction_copy,
-)
+from services.lab_ingestion.service_layer.result_keys import keyed_as_stored
 from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
 from shared.contracts.envelope import utc_now
-from shared.contracts.events.lab import Channel
 
 # the careful path is refused only when another instance wrote the same message or chain
 # between its read and its write; each refusal is read again, and the next attempt sees it
@@ -127,7 +112,9 @@ class BatchIngestor:
         self._reads_kept_copies = reads_kept_copies
         self._unlisted = unlisted_copies  # what an unknown MLLP sender may leave
         self._hash = hash_identifier
-        self._params = params or UnitParameters()
+        self._applier = CommandApplier(
+            hash_identifier, params or UnitParameters(), reads_kept_copies=reads_kept_copies
+        )
         self._reader = BatchReader(hash_identifier)
         self._lost_answers: LostCommitAnswers[IngestOutcome] = LostCommitAnswers()
 
@@ -224,7 +211,7 @@ class BatchIngestor:
                     context.withdrawn_at = max((c.received_at for c in ingests), default=None)
                 context.directory_complete, discarded = complete, context.discarded
                 context.unlisted = self._unlisted
-                outcomes = [self._apply(context, command) for command in commands]
+                outcomes = [self._applier.apply(context, command) for command in commands]
                 if not write:  # a dry run: the unit of work rolls back, the lock with it
                     return outcomes
                 await self._store(uow, context, token, attempt)
@@ -245,64 +232,6 @@ class BatchIngestor:
             self._on_discarded(discarded)
         return outcomes
 
-    def _apply(self, context: BatchContext, command: Command) -> IngestOutcome:
-        outcome = self._applied(context, command)
-        if outcome.reason:  # a JSON or FHIR sender's words, as kept (``rejections.reject``)
-            return dataclasses.replace(outcome, reason=worded(outcome.reason, _channel(command)))
-        return outcome
-
-    def _applied(self, context: BatchContext, command: Command) -> IngestOutcome:
-        if isinstance(command, IngestTransaction):
-            return apply_transaction(context, command, self._apply)
-        if isinstance(command, RecordRejectedInput):
-            command = failed_transaction_copy(context, command)
-            code, reason = rejection_of_input(context, command)
-            return IngestOutcome.rejected(code, reject(context, command, code, reason))
-        outcome = early_answer(context, command, reads_kept_copies=self._reads_kept_copies)
-        if outcome is not None:
-            if not outcome.accepted and outcome.code is not None:  # answered as kept
-                reason = reject(context, command, outcome.code, outcome.reason)
-                return dataclasses.replace(outcome, reason=reason)
-            return outcome
-        return self._accept(context, command)
-
-    def _accept(self, context: BatchContext, command: IngestLabMessage) -> IngestOutcome:
-        message = command.message
-        if is_unresolved(message):  # no number to match by: discarded or rejected
-            outcome = unresolved_outcome(context, message, self._hash, command.received_at)
-            if outcome.code is not None:  # answered as kept
-                reason = reject(context, command, outcome.code, outcome.reason)
-                outcome = dataclasses.replace(outcome, reason=reason)
-            return outcome
-        assert message.patient_identifier is not None
-        identifier = message.patient_identifier
-        patient_hmac = context.hmacs.get(identifier) or self._hash(identifier)
-        # a FHIR version of a result an earlier message of the batch planned: keyed as it
-        command = keyed_as_planned(context, command, patient_hmac)
-        message = command.message
-        digest = content_digest(message, patient_hmac)
-        key = (message.source, message.control_id)
-        subject_id = subject_or_answer(context, command, patient_hmac, digest)
-        if isinstance(subject_id, IngestOutcome):
-            return subject_id
-        if key in context.known:  # a stored message's id: a resend, or a reused id
-            same = says_the_same(context.known[key], digest, message, patient_hmac)
-            moved_on = check_repeated_version(message, context.latest, self._params, subject_id)
-            if (
-                same
-                and moved_on is not None
-                and not bundle_resent(context, command, self._params, subject_id)
-            ):  # a stale version, unless its Bundle is sent again whole for its results
-                reason = reject(context, command, moved_on.code, moved_on.reason)
-                return IngestOutcome.rejected(moved_on.code, reason)
-            return resent(context, command, same=same)
-        plan = plan_message(
-            context, message, subject_id, command.received_at, command.bundle, params=self._params
-        )
-        if isinstance(plan, Rejected):
-            return _unplanned(context, command, plan)
-        return record_planned(context, command, plan, subject_id=subject_id, digest=digest)
-
     async def _store(
         self, uow: Any, context: BatchContext, token: uuid.UUID | None, attempt: uuid.UUID
     ) -> None:
@@ -314,25 +243,6 @@ class BatchIngestor:
             uow.labs.stage_batch_token(token, attempt)
         for topic, envelope in context.events:
             uow.outbox.add(topic, envelope)
-
-
-def _channel(command: Command) -> Channel:
-    """The channel ``command``'s sender speaks (its answer names that format's fields)."""
-    if isinstance(command, IngestLabMessage):
-        return command.message.channel
-    if isinstance(command, RecordRejectedInput):
-        return command.channel
-    return Channel.FHIR  # a transaction Bundle
-
-
-def _unplanned(
-    context: BatchContext, command: IngestLabMessage, rejected: Rejected
-) -> IngestOutcome:
-    """A message whose results cannot be recorded: rejected."""
-    reason = reject(context, command, rejected.code, rejected.reason)
-    return IngestOutcome.rejected(
-        rejected.code, reason, observation=rejected.observation, place=rejected.place
-    )
 
 
 def _fast_path_applies(commands: Sequence[Command]) -> bool:

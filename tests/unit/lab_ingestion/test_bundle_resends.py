@@ -13,7 +13,7 @@ from unittest.mock import patch
 from services.lab_ingestion.adapters.fhir_bundle import parse_bundle
 from services.lab_ingestion.domain import bundle_resends, planning
 from services.lab_ingestion.domain.model import RejectionCode
-from services.lab_ingestion.service_layer import ingest, transactions
+from services.lab_ingestion.service_layer import command_outcomes, transactions
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from tests.unit.lab_ingestion.route_fakes import MRN, PATIENT, PATIENT_URL, bundle, observation
 from tests.unit.lab_ingestion.test_batch_ingestor import FakeDatabase, ingestor
@@ -69,7 +69,7 @@ async def test_a_batch_bundle_sent_again_whole_is_checked_once_per_bundle() -> N
 
     with (
         patch.object(bundle_resends, "check_repeated_version", counted),
-        patch.object(ingest, "check_repeated_version", counted),
+        patch.object(command_outcomes, "check_repeated_version", counted),
     ):
         again = await store(batch_commands(resources, AGAIN))
     assert all(o.accepted and o.duplicate for o in again)
