@@ -9,16 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
 from services.lab_ingestion.adapters.hl7_ack import (
     DATA_TYPE_ERROR,
     INTERNAL_ERROR,
-    UNSUPPORTED_VERSION,
     Condition,
 )
 from services.lab_ingestion.adapters.hl7_charset import (
@@ -30,12 +27,10 @@ from services.lab_ingestion.adapters.hl7_codec import (
     PRODUCTION,
     Header,
     Hl7InputError,
-    build_ack,
     parse_oru,
     read_header,
     redact,
 )
-from services.lab_ingestion.adapters.hl7_error_location import error_location
 from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.local_codes import (
     NO_LOCAL_CODES,
@@ -45,11 +40,8 @@ from services.lab_ingestion.domain.local_codes import (
 )
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
-from services.lab_ingestion.entrypoints.outcomes import (
-    MESSAGE_REJECTIONS,
-    count_outcome,
-    failed_outcome,
-)
+from services.lab_ingestion.entrypoints.hl7_answers import hl7_answer
+from services.lab_ingestion.entrypoints.outcomes import count_outcome, failed_outcome
 from services.lab_ingestion.service_layer.commands import (
     Command,
     IngestLabMessage,
@@ -150,7 +142,7 @@ class Hl7Acknowledger:
         )  # fmt: skip
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, message.source, outcome)
-        return (*self._ack(header, outcome, charset=charset), outcome.transient)
+        return (*hl7_answer(header, outcome, charset=charset), outcome.transient)
 
     async def _parse(
         self, text: str, channel: Channel, local_codes: LocalCodeTable
@@ -199,7 +191,7 @@ class Hl7Acknowledger:
         outcome = await self._submit_or_error(command)
         count_outcome(self._metrics, channel.value, _label(source, command, outcome), outcome)
         condition = error.condition if outcome.code is error.code else None
-        return (*self._ack(header, outcome, condition, charset=charset), outcome.transient)
+        return (*hl7_answer(header, outcome, condition, charset=charset), outcome.transient)
 
     async def reject_frame(
         self,
@@ -227,7 +219,7 @@ class Hl7Acknowledger:
         answered = decoded if header_from is None else decode_message(header_from)
         condition = condition if outcome.code is code else None
         header = read_header(answered.text)
-        return self._ack(header, outcome, condition, charset=answered.charset)[1]
+        return hl7_answer(header, outcome, condition, charset=answered.charset)[1]
 
     def _received(self, text: str, channel: Channel) -> Received | None:
         """An MLLP input longer than an unknown sender's copy may be, as received (its
@@ -251,33 +243,6 @@ class Hl7Acknowledger:
             log.error("could not process an HL7 message; answered AR to resend",
                       extra={"error": type(exc).__name__})  # fmt: skip
             return failed_outcome(exc, "temporary internal error; nothing was stored, resend")
-
-    @staticmethod
-    def _ack(
-        header: Header | None,
-        outcome: IngestOutcome,
-        condition: Condition | None = None,
-        *,
-        charset: str | None,
-    ) -> tuple[str, str]:
-        """``charset``: the table 0211 name of the set the ACK is sent in (None: ASCII)."""
-        if outcome.accepted:
-            code, reason = "AA", _accepted_text(outcome)
-        else:
-            # AR also when the system failed (HL7 original mode: rejected for reasons
-            # unrelated to the content, so senders resend it); AE means the content is unusable
-            rejected = outcome.transient or outcome.code in MESSAGE_REJECTIONS
-            code = "AR" if rejected else "AE"
-            reason = outcome.reason
-        ack = build_ack(
-            replace(header or Header(), charset=charset), code, text=reason,
-            error=outcome.code, condition=condition, control_id=uuid.uuid4().hex[:20],
-            location=None if code == "AA" else error_location(
-                outcome.code, outcome.failed_observation,
-                version_refused=condition == UNSUPPORTED_VERSION, place=outcome.failed_place,
-            ),
-        )  # fmt: skip
-        return code, ack
 
 
 def _no_copy() -> str:
@@ -306,19 +271,3 @@ def _label(source: str | None, command: RecordRejectedInput, outcome: IngestOutc
     )
     allowed = outcome.code is not None and outcome.code is not RejectionCode.UNKNOWN_SOURCE
     return source if source and checked and allowed else "unknown"
-
-
-def _accepted_text(outcome: IngestOutcome) -> str:
-    held = (
-        f"{outcome.held_elsewhere} result(s) already held by another sender (the lab's other "
-        "feed), not stored again"
-    )
-    if outcome.duplicate and outcome.held_elsewhere:
-        return f"accepted; {held}"
-    if outcome.duplicate:
-        return "duplicate message; already stored"
-    if not outcome.enrolled:
-        return "accepted; patient not enrolled, discarded"
-    cancelled = f", {outcome.cancelled} earlier result(s) cancelled" if outcome.cancelled else ""
-    left_out = f"; {held}" if outcome.held_elsewhere else ""
-    return f"accepted; {outcome.results} result(s) stored{cancelled}{left_out}"
