@@ -27,6 +27,7 @@ from services.lab_ingestion.domain.report_fields import (
 )
 
 FINAL = ResultStatusCode.FINAL.value
+CORRECTED = ResultStatusCode.CORRECTED.value
 # the instruction first: MSA-3 shows 80 characters
 RESTATED_VERSION = (
     "correct back to an older value with a report time (OBR-22) after the standing one's: "
@@ -40,6 +41,11 @@ UNORDERED_FIELDS = (
     "applied over a newer one"
 )
 _UNORDERED = Rejected(RejectionCode.AMBIGUOUS_VERSION, UNORDERED_FIELDS)
+UNTIMED_CORRECTION = (
+    "send the correction again with a report time (OBR-22): the correction standing under "
+    "this order and test has one, and a correction without one cannot be told from an older "
+    "correction delivered late, which is not applied over a newer one"
+)
 REPORTED_BEFORE = (
     "send the newest version again, or correct with a report time (OBR-22) after the "
     "standing one's: this correction was reported before the result standing under this "
@@ -80,7 +86,8 @@ def resent_correction(
     minutes are all OBR-22 may tell, review 176). Without such times, an earlier version's
     value is that version's copy when reported when it was, from the same field, else
     refused; a new value is applied, except against a standing correction when both carry
-    report times of fields that order nothing (``_compared``). A refusal names the
+    report times of fields that order nothing (``_compared``), or when the standing
+    correction carries one and it none (``untimed_over_timed``). A refusal names the
     standing result's field, or where that is not known (stored before migration 0032) the
     correction's own (review 188: a lab timing by OBX-19 alone was told to use OBR-22)."""
     if head.report_field is ReportField.OBX_19 and analysed_at is not None:
@@ -95,6 +102,9 @@ def resent_correction(
             return _naming(verdict, head.report_field or field)
         if not restated and content != standing and head.status != FINAL:
             return _naming(_UNORDERED, head.report_field or field)  # ``_compared``
+    untimed = untimed_over_timed(head, standing, content, reported_at)
+    if untimed is not None:
+        return untimed
     if content == standing or not restated:
         return False  # stored, as a correction always was; or a new value
     if copy:
@@ -102,6 +112,25 @@ def resent_correction(
     return _naming(
         Rejected(RejectionCode.AMBIGUOUS_VERSION, RESTATED_VERSION), head.report_field or field
     )
+
+
+def untimed_over_timed(
+    head: EarlierResult, standing: Content | None, content: Content, reported_at: datetime | None
+) -> Rejected | None:
+    """Why a correction without a report time saying something new is not applied over a
+    standing correction that has one (review 197: F 50 at 09:00, C 52 at 11:00, then C 51
+    with no OBR-22 stood over 52): which is newer cannot be told, as between fields that
+    order nothing (review 187). None: it has one, the chain is untimed (a sender that never
+    times its results), or the standing version is the final, which a correction follows;
+    what stands said again is judged as before. HL7, JSON and FHIR alike."""
+    if reported_at is not None or head.reported_at is None or head.status != CORRECTED:
+        return None
+    if content == standing:
+        return None
+    reason = RESTATED_VERSION if content in head.superseded else UNTIMED_CORRECTION
+    verdict = _naming(Rejected(RejectionCode.AMBIGUOUS_VERSION, reason), head.report_field)
+    assert isinstance(verdict, Rejected)
+    return verdict
 
 
 def _compared(
@@ -138,7 +167,12 @@ def issued_before(
     (False), as every FHIR version was: another version saying what an earlier one said is
     no copy of it (a copy has that version's id), but a correction back, and a tie orders
     nothing. Only ``issued`` times compare (a version stored before migration 0032 is
-    compared as such, as ``resent_correction`` does)."""
+    compared as such, as ``resent_correction`` does). A version without ``issued`` saying
+    something new over a standing correction that has one is refused
+    (``untimed_over_timed``)."""
+    untimed = untimed_over_timed(head, head.content, content, reported_at)
+    if untimed is not None:
+        return untimed
     reported = head.reported_at
     compared = ordered_together(ReportField.FHIR_ISSUED, head.report_field)
     if reported_at is None or reported is None or not compared or reported_at >= reported:

@@ -246,7 +246,11 @@ def _head(
         (_head(T), C, T + timedelta(hours=1), False),  # a new correction saying it again
         (_head(T), C, None, False),  # no report time: stored, as always
         (_head(None), C, T, False),
-        (_head(T), ("d",), None, False),  # a new value
+        # a new value without a report time over a timed standing correction: which is
+        # newer cannot be told (review 197: C 51 untimed stood over C 52 of 11:00)
+        (_head(T), ("d",), None, "refused"),
+        (_head(None), ("d",), None, False),  # over an untimed chain: a new value, applied
+        (_head(T)._replace(status="F"), ("d",), None, False),  # correcting the final
         (_head(T, a=T - timedelta(hours=2)), A, T - timedelta(hours=2), True),  # A's copy
         (_head(None, a=T - timedelta(hours=2)), A, T - timedelta(hours=2), True),
         # reported before the standing one but at no time a version was: no copy (another
