@@ -9,12 +9,14 @@ trial does not follow are ignored, as are those whose status says they hold no r
 trial code is a trial analyte's LOINC code under another system's name (``99LAB``) is no
 other test's: it is a trial result that cannot be used (``_trial_code_misfiled``); nor is a
 result of any channel named as a trial analyte (``CRP``) under a code the trial does not list
-(``analyte_names``: review 155).
+(``analyte_names``: review 155), nor a JSON result whose ``loinc`` is no LOINC code as written,
+nor a JSON correction or withdrawal of the patient's stored trial result under a code of no
+trial analyte (``json_codes``: review 197).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from services.lab_ingestion.domain.analyte_codes import (
@@ -27,6 +29,7 @@ from services.lab_ingestion.domain.analyte_codes import (
 )
 from services.lab_ingestion.domain.analyte_names import unlisted_refusal
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
+from services.lab_ingestion.domain.json_codes import misfiled_change, unreadable_loinc
 from services.lab_ingestion.domain.legacy_keys import may_take_legacy_key
 from services.lab_ingestion.domain.local_codes import coded_locally
 from services.lab_ingestion.domain.message_chains import content_of, obtains_nothing
@@ -69,14 +72,22 @@ __all__ = [
 
 
 def plan_results(
-    message: LabMessage, params: UnitParameters, received_at: datetime
+    message: LabMessage,
+    params: UnitParameters,
+    received_at: datetime,
+    held: Callable[[str], EarlierResult | None] = lambda key: None,
 ) -> list[PlannedResult] | Rejected:
-    """Each trial observation with its normalised value (None for a cancellation)."""
+    """Each trial observation with its normalised value (None for a cancellation).
+    ``held``: the patient's trial result a result key holds (as read: a correction or
+    cancellation is always read first), which a JSON one under a wrong code would leave
+    standing (``json_codes``)."""
     planned: list[PlannedResult] = []
     for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None or not carries_a_result(observation):
-            misfiled = _trial_code_misfiled(message, observation) or unlisted_refusal(
-                observation, message.channel
+            misfiled = (
+                _trial_code_misfiled(message, observation)
+                or unlisted_refusal(observation, message.channel)
+                or _json_code_refused(message, observation, held)
             )
             if misfiled is not None:  # a trial result that cannot be read: refused
                 return misfiled.at(index)
@@ -129,6 +140,21 @@ def _trial_code_misfiled(message: LabMessage, observation: ObservationInput) -> 
         f"LOINC under LN, LOINC, LNC (check digit right) or {LOINC_OID} only, and which "
         "test was meant cannot be told",
     )
+
+
+def _json_code_refused(
+    message: LabMessage,
+    observation: ObservationInput,
+    held: Callable[[str], EarlierResult | None],
+) -> Rejected | None:
+    """Why a JSON result is not left out as another test's (``json_codes``, review 197): a
+    correction or withdrawal whose ``result_id`` holds the patient's trial result, whatever
+    its ``loinc`` says; a ``loinc`` that is no LOINC code as written."""
+    if message.channel is not Channel.JSON or not observation.codes:
+        return None
+    code = observation.codes[0].code.strip()
+    status = status_of(observation)
+    return misfiled_change(code, status, held(observation.result_key)) or unreadable_loinc(code)
 
 
 def _conflicting_keys(observation: ObservationInput) -> Rejected | None:

@@ -1,0 +1,129 @@
+"""A JSON result the trial would lose as another test's (pure: no I/O): one whose ``loinc``
+is no LOINC code as written, and a correction or withdrawal of a stored trial result under a
+``loinc`` that names no trial analyte (review 197).
+
+The JSON format names a result's test by one ``loinc`` code and no name: a result under a
+code the trial does not list is another test's, left out beside the trial results of its
+message (README). But a code whose check digit is wrong (``1988-6``), or a trial analyte's
+code written with leading zeros (``01988-5``, ``0751-8``), is no LOINC code at all: the
+value may well be the trial's, and left out it was lost with a 202. It is refused
+``unknown-analyte`` (``unreadable_loinc``), naming the code to send where its number is a
+trial analyte's, as HL7 refuses a CRP it cannot read (review 155). A valid LOINC code of
+another test (``26464-8``) stays another test's.
+
+A JSON ``result_id`` is one result, which a correction or withdrawal always names (review
+112): one whose ``result_id`` holds the patient's trial result, under a ``loinc`` naming no
+trial analyte, was left out, the stored CRP standing (``results_cancelled`` 0). It is
+refused ``result-of-another-analyte`` (``misfiled_change``), as one under another trial
+analyte's code is, whatever its ``loinc`` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from services.lab_ingestion.domain.analyte_codes import (
+    LOINC_CODE,
+    LOINC_CODES,
+    SAME_TEST_CODES,
+    is_loinc_code,
+)
+from services.lab_ingestion.domain.model import Rejected, RejectionCode, ResultStatusCode
+from services.lab_ingestion.domain.records import EarlierResult
+from shared.contracts.events.lab import Analyte
+
+# each trial analyte's code by its number (``1988`` -> ``1988-5``): the code a sender meant
+# when it wrote the number with a wrong check digit or with leading zeros
+_BY_NUMBER: Final[Mapping[str, str]] = MappingProxyType(
+    {code.split("-")[0]: code for code in (*LOINC_CODES, *SAME_TEST_CODES)}
+)
+# how a reason names a JSON status that changes a stored result
+_CHANGES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        ResultStatusCode.CORRECTED.value: "correction (status corrected)",
+        ResultStatusCode.CANNOT_OBTAIN.value: "cancellation (status cancelled)",
+        ResultStatusCode.DELETED.value: "withdrawal (status entered-in-error)",
+    }
+)
+
+
+def meant_code(code: str) -> str | None:
+    """The trial analyte's code whose number ``code`` writes (``1988-6``, ``01988-5``:
+    ``1988-5``), when ``code`` is written otherwise; None: no trial analyte's number, or
+    the code itself."""
+    if LOINC_CODE.fullmatch(code) is None:
+        return None
+    meant = _BY_NUMBER.get(code.split("-", maxsplit=1)[0].lstrip("0"))
+    return None if meant == code else meant
+
+
+def unreadable_loinc(code: str) -> Rejected | None:
+    """Why a JSON ``loinc`` cannot be read (None: a LOINC code as LOINC writes it, or the
+    leading zeros of a code of no trial analyte, which is another test's either way): its
+    check digit is wrong, or it is a trial analyte's code written with leading zeros.
+    The code is quoted (the format's pattern lets only a LOINC code's shape through)."""
+    wrong_digit = not is_loinc_code(code)
+    meant = meant_code(code)
+    if not wrong_digit and meant is None:
+        return None
+    why = "its check digit is wrong" if wrong_digit else "it is written with leading zeros"
+    if meant is None:
+        instruction = "send each result with its LOINC code"
+        after = "which test was meant cannot be told (it may be a trial result)"
+    elif wrong_digit:
+        instruction = (
+            f"send the result with loinc {meant} ({_analyte(meant).value}) if that is its test"
+        )
+        after = "which test was meant cannot be told"
+    else:
+        instruction = f"send the result with loinc {meant} ({_analyte(meant).value})"
+        after = "a code is read only as LOINC writes it"
+    return Rejected(
+        RejectionCode.UNKNOWN_ANALYTE,
+        f"{instruction}: loinc {code!r} is no LOINC code ({why}), and {after}",
+    )
+
+
+def misfiled_change(code: str, status: str, held: EarlierResult | None) -> Rejected | None:
+    """Why a JSON correction or withdrawal (``status``) under a ``loinc`` (``code``) that
+    names no trial analyte is not left out: its ``result_id`` holds the patient's trial
+    result ``held`` (the chain's head, else a preliminary one), which it would leave
+    standing. None: it changes no stored result (it holds nothing, or another patient's)."""
+    change = _CHANGES.get(status)
+    if held is None or change is None:
+        return None
+    stored = _stored_code(held)
+    return Rejected(
+        RejectionCode.OTHER_ANALYTES_RESULT,
+        f"send the {change} with loinc {stored}, the test it changes: the result under this "
+        f"result_id is {held.analyte}, and under loinc {code!r}, no trial analyte's, it would "
+        "be left out while that result stands",
+    )
+
+
+def _stored_code(held: EarlierResult) -> str:
+    """The LOINC code the held result was stored under, else its analyte's first listed."""
+    stored = held.content[0] if held.content else None
+    if isinstance(stored, str) and stored:
+        return stored
+    return next(code for code, analyte in LOINC_CODES.items() if analyte.value == held.analyte)
+
+
+def _analyte(code: str) -> Analyte:
+    return LOINC_CODES.get(code) or SAME_TEST_CODES[code]
+
+
+def patients_result(
+    key: tuple[str, str],
+    subject_id: str,
+    heads: Mapping[tuple[str, str], EarlierResult],
+    preliminaries: Mapping[tuple[str, str, str], EarlierResult],
+) -> EarlierResult | None:
+    """The patient's trial result a key holds, as read or as the batch left it: the chain's
+    head, else the patient's newest preliminary result there (None: nothing of theirs)."""
+    head = heads.get(key)
+    if head is not None and head.subject_id == subject_id:
+        return head
+    return preliminaries.get((*key, subject_id))
