@@ -57,7 +57,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 
-from services.lab_ingestion.adapters.hl7_free_text import scrub_places
 from services.lab_ingestion.adapters.hl7_kept_lines import (
     kept_lines,
     mask_documents,
@@ -68,6 +67,7 @@ from services.lab_ingestion.adapters.hl7_pid3 import (
     Separators,
     drop_personal_parts,
 )
+from services.lab_ingestion.adapters.hl7_places import scrub_places
 from services.lab_ingestion.adapters.hl7_scrub_fields import masked_flags, scrub_fields
 from services.lab_ingestion.adapters.hl7_secrets import secrets_and_numbers
 from services.lab_ingestion.adapters.hl7_sender_fields import (
@@ -176,7 +176,7 @@ def redact(
         mask_documents(name, fields, separators, mapped)
         scrubbed.extend(_to_scrub(name, fields, separators, senders, sender_values))
     scrub_fields(text, secrets, scrubbed, separators, phones=phones)
-    scrub_places(text, places, kept, separators)  # in free text only
+    scrub_places(text, places, kept, separators)  # but where the copy is read back
     ids = [
         (fields, index)
         for name, fields in kept

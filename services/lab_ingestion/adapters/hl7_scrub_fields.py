@@ -121,16 +121,38 @@ def _scrub_decoded(
     values: list[tuple[list[str], int]], scrub: Callable[[str], str], separators: Separators
 ) -> None:
     """A copy spelled with other escapes (``M\\XC3BC\\LLER`` for MÜLLER, a number written
-    in hex) is found in the value as it reads; a value where one is found is written again,
-    escaped. Few values hold escapes: each is scrubbed on its own."""
+    in hex) is found in each piece of a value (a repetition's component's sub-component)
+    that holds escapes, as it reads; a piece where one is found is written again, escaped,
+    and the value's separators are kept where they were (review 199: a whole field read
+    and escaped again ran OBX-3's components into one, ``1988-5\\S\\CRP [redacted]\\S\\LN``,
+    and the copy did not replay). Few pieces hold escapes: scrubbed a batch at a time
+    (``_scrub_in_batches``), but one whose reading holds a line break (``\\.br\\``, the
+    batches' own separator) on its own."""
+    escape = separators[3]
+    parted = re.compile(f"([{re.escape(''.join(separators[1:3]) + separators[4])}])")
+    split: list[tuple[list[str], int, list[str]]] = []
+    read: list[tuple[list[str], int, str]] = []  # (a value's parts, a piece's place, as read)
     for fields, index in values:
-        value = fields[index]
-        if separators[3] not in value:
+        if escape not in fields[index]:
             continue
-        decoded = _as_it_reads(value, separators)
-        cleaned = scrub(decoded) if decoded != value else decoded
-        if cleaned != decoded:
-            fields[index] = REDACTED if cleaned == REDACTED else escaped_text(cleaned, separators)
+        parts = parted.split(fields[index])  # pieces at even places, separators between
+        split.append((fields, index, parts))
+        for at in range(0, len(parts), 2):
+            piece = parts[at]
+            if escape in piece and (reading := _as_it_reads(piece, separators)) != piece:
+                read.append((parts, at, reading))
+    if not read:
+        return
+    cleaned = [[reading] for _, _, reading in read]
+    _scrub_in_batches([(piece, 0) for piece in cleaned if "\r" not in piece[0]], scrub)
+    for piece in cleaned:
+        if "\r" in piece[0]:
+            piece[0] = scrub(piece[0])
+    for (parts, at, reading), (done,) in zip(read, cleaned, strict=True):
+        if done != reading:
+            parts[at] = REDACTED if done == REDACTED else escaped_text(done, separators)
+    for fields, index, parts in split:
+        fields[index] = "".join(parts)
 
 
 def _as_it_reads(value: str, separators: Separators) -> str:

@@ -49,16 +49,16 @@ _IDENTIFIER_FIELDS = {"PID": (2, 3, 4, 18, 19, 20, 21), "PV1": (19, 50), "NK1": 
                       "MRG": (1, 2, 3, 4, 5, 6)}  # fmt: skip
 _DATE_FIELDS = {"PID": (7, 29), "NK1": (16,), "GT1": (8,), "IN1": (18,)}
 # PID-12 county and PID-23 birth place: places of the patient's, blanked in PID, whose
-# copies in free text (a note's "Geburtsort BERN") are scrubbed as whole phrases (review
-# 185), there only: a patient is often born in the city that names the hospital
-# (``LIS|BERN``, ``LABOR BASEL``), its codes or its order numbers (review 190); so are an
-# address's city, postal code and a street's name or words (review 192: a patient living
-# in Bern made ``LIS|BERN`` ``LIS^[redacted]``), a street line with its house number
-# everywhere (``_ADDRESS_FIELDS``)
+# copies (a note's "Geburtsort BERN") are scrubbed as whole phrases (review 185) everywhere
+# but where the copy is read back (``hl7_places.PLACES_KEPT``): a patient is often born in
+# the city that names the hospital (``LIS|BERN``, ``LABOR BASEL``), its codes or its order
+# numbers (review 190); so are an address's city, postal code and a street's name or words
+# (review 192: a patient living in Bern made ``LIS|BERN`` ``LIS^[redacted]``), a street
+# line with its house number everywhere (``_ADDRESS_FIELDS``)
 _PLACE_FIELDS = {"PID": (12, 23)}
 # Street, other designation, city, postal code: a value holding a digit and a letter (a
 # street and its house number, ``Bahnhofstrasse 12``; a postcode ``LS1 4AB``) is scrubbed
-# everywhere, any other (a city, a street's name) is a place, scrubbed in free text only.
+# everywhere, and so is an e-mail; any other (a city, a street's name) is a place.
 _ADDRESS_FIELDS = {"PID": (11,), "NK1": (4, 32), "GT1": (5,), "IN1": (19,)}
 # XTN-1 (v2.3 number), XTN-4 (e-mail), XTN-7 (local), XTN-12 (unformatted) as written and
 # as digits; and each number as one, XTN-6 and -7 (area code, local number) put together.
@@ -75,8 +75,9 @@ def secrets_and_numbers(
     ids: PID-3, 2 and 4's, kept or dropped, and the other identifiers and phones read,
     ``_identifying_numbers``), the names' words and birth dates' spellings searched
     for run into ids (``run_in_secrets``), the digits of the phones' forms, searched
-    for in groups (``phone_numbers``), and the patient's places (county, birth place),
-    scrubbed in free text only (``hl7_redaction.FREE_TEXT_FIELDS``)."""
+    for in groups (``phone_numbers``), and the patient's places (county, birth place,
+    cities, streets' names), scrubbed but where the copy is read back
+    (``hl7_places.PLACES_KEPT``)."""
     secrets: Secrets = {}
     places: Secrets = {}
     phones: set[str] = set()
@@ -130,7 +131,7 @@ def _collect_secrets(
     identifiers: list[str],
 ) -> None:
     """Record the values this segment holds that must not appear anywhere else, the places
-    it names (scrubbed in free text only), the digits of each phone's forms
+    it names (``hl7_places``), the digits of each phone's forms
     (``phone_numbers``) and its identifiers as written."""
     secrets, places = found
 
@@ -192,30 +193,44 @@ def _collect_address(
     name: str, fields: list[str], separators: Separators, secrets: Secrets, places: Secrets
 ) -> None:
     """An address's street, other designation, city and postal code: a street and its house
-    number (a value holding a digit and a letter) searched for everywhere, any other value
-    (a city, a street's name) a place; the patient's street lines' words are places too."""
+    number (a value holding a digit and a letter) or an e-mail searched for everywhere, any
+    other value (a city, a street's name) a place; the patient's street lines' words are
+    places too."""
     for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1, 2, 4)):
-        if numbered(value):  # a street and its house number: identifying anywhere
+        if numbered(value) or "@" in value:  # a street and its house number: anywhere
             _add(secrets, value, 2)
         else:  # a place (a city, a street's name): often the sender's or a code's too
             _collect_places([value], separators, places)
     if name == "PID":  # the patient's street and other designation: their words too
         for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1)):
-            for word in street_words(decoded_text(value, separators)):
-                _add(places, word, 3)
+            for reading in _readings(value, separators):
+                for word in street_words(reading):
+                    _add(places, word, 3)
 
 
 def _collect_places(places: Iterable[str], separators: Separators, found: Secrets) -> None:
     """The patient's county and birth place, an address's city or street name, as written
-    and as it reads (``Z\\XFC\\RICH`` as ``ZÜRICH``): scrubbed in free text only, a place
+    and as it reads (``_readings``: ``Z\\XFC\\RICH`` as ``ZÜRICH``, ``\\H\\Bern\\N\\`` as
+    ``Bern``): scrubbed everywhere but where the copy is read back (``hl7_places``), a place
     of several words as its whole phrase (``BAD RAGAZ``, ``SAINT-IMIER`` also as ``SAINT
     IMIER``: ``place_spellings``), never its single words, which are everyday words
     (``Bad``, ``Sent``, ``bei``; review 192); three letters or more (a two-letter county
     code is a word of any note)."""
     for written in places:
-        for value in {written, decoded_text(written, separators)}:
+        for value in _readings(written, separators):
             for spelling in place_spellings(value):
                 _add(found, spelling, 3)
+
+
+def _readings(value: str, separators: Separators) -> set[str]:
+    """A value as written, as it reads, and as it reads with HL7's highlighting read as
+    nothing, as a note's plain copy writes it (review 199: a city ``\\H\\Bern\\N\\`` left a
+    note's ``aus Bern``)."""
+    return {
+        value,
+        decoded_text(value, separators),
+        decoded_text(value, separators, highlight_as_nothing=True),
+    }
 
 
 def _identifying_numbers(identifiers: list[str], phones: Collection[str]) -> list[str]:

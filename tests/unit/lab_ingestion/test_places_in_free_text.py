@@ -14,6 +14,13 @@
    identifier (``urn:hosp|MRN6666``) was kept as it is.
 5. A JSON birth date written ``17.03.1951`` (or ``19510317``) was not searched in its other
    spellings: a ``collected_at`` of ``1951-03-17T08:00`` was kept.
+
+Review 199: a place was then kept in every HL7 field the list of free-text fields did not
+name (PV2-12, DG1-4, OBR-18/19/39, TQ1-11, SPM-10...); it is scrubbed everywhere but where
+the copy is read back (``hl7_places.PLACES_KEPT``). A city written with highlighting was not
+found; a secret found as it reads ran a field's components into one; JSON keys holding a
+place's word (``email_address``, ``ethnicity``) made their values places; a JSON birth date
+sent as a number was not searched.
 """
 
 from __future__ import annotations
@@ -22,9 +29,18 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_codec import redact
+from services.lab_ingestion.adapters.hl7_pid3 import decoded_text
+from services.lab_ingestion.adapters.hl7_places import (
+    CODE_COMPONENTS,
+    CODES,
+    WHOLE,
+    kept_as_written,
+)
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from services.lab_ingestion.adapters.secret_spellings import street_words
 from tests.unit.lab_ingestion.fhir_samples import crp_observation
@@ -82,7 +98,8 @@ def test_a_place_of_the_patients_is_scrubbed_in_free_text_only(patient: str) -> 
 
 def test_a_street_line_with_its_house_number_is_scrubbed_everywhere() -> None:
     kept = message(pid(f11="Bahnhofstrasse 12^^Bern"), "Bern", "Bahnhofstrasse 12")
-    assert segment(kept, "OBR")[14] == "Bern ordered by"  # no free text: the city stays
+    # the city scrubbed everywhere but where the copy is read back (review 199)
+    assert segment(kept, "OBR")[14] == "[redacted] ordered by"
     assert segment(kept, "NTE")[3] == "[redacted]"
     text = "\r".join(
         [
@@ -214,3 +231,144 @@ def test_a_json_birth_date_in_any_spelling_is_scrubbed_from_a_collection_time(
 ) -> None:
     copy = redact_json(json_body(birth_date=birth), lambda s: "H")
     assert copy["results"][0]["collected_at"] == "[redacted]T08:00:00+01:00", copy
+
+
+# --- review 199: places scrubbed everywhere but where a copy is read back ----------------
+
+
+def redacted(*lines: str) -> dict[str, list[list[str]]]:
+    """Each kept segment's fields, by name."""
+    header = "MSH|^~\\&|LIS|BERN|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1"
+    kept: dict[str, list[list[str]]] = {}
+    for line in redact("\r".join([header, *lines]), lambda _: HASH).split("\r"):
+        kept.setdefault(line[:3], []).append(line.split("|"))
+    return kept
+
+
+THUN = "Bahnhofstrasse 12^^Thun^^3600^CH"
+WRITTEN = "Thun, Bahnhofstrasse"
+
+
+def test_a_place_in_any_free_text_field_is_scrubbed() -> None:
+    """Review 199 item 1: PV2-12, DG1-4, OBR-18/19/39, TQ1-11, SPM-10 and more kept
+    ``Thun, Bahnhofstrasse`` (only a list of free-text fields was searched)."""
+    kept = redacted(
+        pid(f11=THUN),
+        "PV1|1|O|Thun Station^^^Thun",
+        f"PV2|||R1^Hausbesuch {WRITTEN}^L|||||||||Hausbesuch {WRITTEN}",
+        f"DG1|1||D1^{WRITTEN}^L|{WRITTEN}",
+        f"OBR|1|P1|F1|CRP^CRP^L|||{TS}|||||||||||{WRITTEN}|{WRITTEN}|||||||"
+        f"A1^{WRITTEN}^B|||||||||||||^Entnahme zuhause {WRITTEN}||||^{WRITTEN}|||^{WRITTEN}",
+        f"TQ1|1||||||||||{WRITTEN}",
+        f"OBX|1|NM|1988-5^CRP^LN||42|mg/L|0-5 {WRITTEN}|H|||F|||{TS}",
+        f"NTE|1||aus Thun|C1^{WRITTEN}^L",
+        f"SPM|1|S1||BLD^{WRITTEN}^L||||SRC^{WRITTEN}^L||^Wohnung {WRITTEN}^L" + "|" * 14
+        + f"CND^{WRITTEN}^L",
+    )  # fmt: skip
+    text = "\r".join("|".join(fields) for lines in kept.values() for fields in lines)
+    assert "Thun" not in text and "Bahnhofstrasse" not in text, text
+    assert kept["PV2"][0][12] == "Hausbesuch [redacted], [redacted]"
+    assert kept["PV2"][0][3] == "R1^Hausbesuch [redacted], [redacted]^L"  # the code kept
+    assert kept["SPM"][0][10] == "^Wohnung [redacted], [redacted]^L"
+    assert kept["OBR"][0][39] == "^Entnahme zuhause [redacted], [redacted]"
+    assert kept["MSH"][0][2:4] == ["LIS", "BERN"]
+
+
+def test_a_next_of_kins_city_is_scrubbed_everywhere_but_the_header() -> None:
+    kept = redacted(pid(), "NK1|1|DOE^JANE|SPO|Seeweg 4^^Spiez", "OBR|1|P1|F1|||||||||||||||Spiez")
+    assert kept["OBR"][0][18] == "[redacted]" and "NK1" not in kept
+
+
+@pytest.mark.parametrize("field", ["f11", "f12", "f23"])
+def test_a_place_written_with_highlighting_is_found_as_it_reads(field: str) -> None:
+    """Item 2: PID-11 ``^^\\H\\Bern\\N\\`` left ``aus Bern`` in a note."""
+    value = "^^\\H\\Bern\\N\\" if field == "f11" else "\\H\\Bern\\N\\"
+    kept = redacted(pid(**{field: value}), "NTE|1||aus Bern")
+    assert kept["NTE"][0][3] == "aus [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("address", "written", "expected"),
+    [("Bahnhofstrasse 12^^Thun", "1988-5^CRP Hausbesuch Bahnhofstra\\XDF\\e 12^LN",
+      "1988-5^CRP Hausbesuch [redacted]^LN"),
+     ("^^Zürich", "1988-5^CRP Z\\XFC\\rich^LN", "1988-5^CRP [redacted]^LN"),
+     ("^^Thun", "1988-5^CRP Th\\X75\\n&x Thun^LN~1988-5^Z\\XFC\\ri^LN",
+      "1988-5^CRP [redacted]&x [redacted]^LN~1988-5^Z\\XFC\\ri^LN")],
+)  # fmt: skip
+def test_a_secret_found_as_it_reads_keeps_the_fields_components(
+    address: str, written: str, expected: str
+) -> None:
+    """Item 4: ``1988-5\\S\\CRP Hausbesuch [redacted]\\S\\LN``: the components were
+    escaped into one, and the copy did not replay."""
+    kept = redacted(pid(f11=address), f"OBX|1|NM|{written}||42|mg/L|0-5|H|||F|||{TS}")
+    assert kept["OBX"][0][3] == expected
+
+
+def test_a_name_written_with_escapes_keeps_an_order_reasons_components() -> None:
+    kept = redacted(pid(f5="MÜLLER^ANNA"), "ORC|RE|P1|F1" + "|" * 13 + "^Umzug M\\XFC\\ller")
+    assert kept["ORC"][0][16] == "^Umzug [redacted]"
+
+
+# --- review 199: a place anywhere, in a generated message --------------------------------
+
+SEP = {"component": "^", "repetition": "~", "sub": "&"}
+# each segment with as many fields as v2.5.1 gives it (MSH: as the redaction indexes it, its
+# field separator not counted: index 2 is MSH-3)
+LENGTHS = {"MSH": 20, "PV1": 52, "PV2": 49, "DG1": 21, "ORC": 31, "OBR": 50, "TQ1": 14,
+           "OBX": 25, "NTE": 4, "SPM": 29}  # fmt: skip
+BASE = {"MSH": "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1",
+        "ORC": "ORC|RE|P1|F1", "OBR": f"OBR|1|P1|F1|CRP^CRP^L|||{TS}",
+        "OBX": f"OBX|1|NM|1988-5^CRP^LN||42|mg/L|0-5|H|||F|||{TS}", "NTE": "NTE|1||Kommentar",
+        "SPM": "SPM|1|S1||BLD^Blut^L", "PV1": "PV1|1|O", "PV2": "PV2|1", "DG1": "DG1|1",
+        "TQ1": "TQ1|1"}  # fmt: skip
+PLACES = {"Thun": "Thun", "Bad Ragaz": "bad ragaz", "Saint-Imier": "SAINT IMIER",
+          "Zürich": "Z\\XFC\\rich"}  # fmt: skip
+
+
+def fields_of(line: str, length: int) -> list[str]:
+    fields = line.split("|")
+    return fields + [""] * (length + 1 - len(fields))
+
+
+@given(
+    name=st.sampled_from(sorted(LENGTHS)),
+    data=st.data(),
+    place=st.sampled_from(sorted(PLACES)),
+    patient=st.sampled_from(["f11", "f12", "f23", "nk1"]),
+    component=st.integers(0, 9),
+    before=st.sampled_from(["", "aus ", "CRP "]),
+)
+def test_a_place_anywhere_but_where_the_copy_is_read_back_is_scrubbed(
+    name: str, data: st.DataObject, place: str, patient: str, component: int, before: str
+) -> None:
+    """A place of the patient's (or a next of kin's city) written in any component of any
+    field is scrubbed, as written or as it reads (``Z\\XFC\\rich``); in a field
+    ``PLACES_KEPT`` keeps (the header, ids, a coded element's codes, a result's status and
+    times) the field is kept byte for byte."""
+    index = data.draw(st.integers(2 if name == "MSH" else 1, LENGTHS[name]), label="index")
+    assume((name, index) != ("OBX", 8))  # abnormal flags: only codes kept (``masked_flags``)
+    written = "^" * component + before + PLACES[place]
+    where = {"f11": "Hauptstrasse 5^^", "f12": "", "f23": ""}.get(patient)
+    person = [pid(**{patient: f"{where}{place}"})] if where is not None else [
+        pid(), f"NK1|1|ROE^JANE|SPO|Seeweg 4^^{place}"]  # fmt: skip
+    lines = {key: fields_of(line, LENGTHS[key]) for key, line in BASE.items()}
+    lines[name][index] = written
+    order = ["MSH", "PV1", "PV2", "DG1", "ORC", "OBR", "TQ1", "OBX", "NTE", "SPM"]
+    text = "\r".join([*("|".join(lines[key]) for key in order[:1]), *person,
+                      *("|".join(lines[key]) for key in order[1:])])  # fmt: skip
+    kept = {line[:3]: line.split("|") for line in redact(text, lambda _: HASH).split("\r")}
+    value = kept[name][index] if index < len(kept[name]) else ""
+    how = kept_as_written(name, index)
+    if how == WHOLE or (how == CODES and component in CODE_COMPONENTS):
+        assert value == written, (name, index, value)
+    else:
+        separators = ("|", "^", "~", "\\", "&")
+        reads = decoded_text(value, separators).lower()
+        assert place.lower() not in reads and place.lower().replace("-", " ") not in reads, (
+            name,
+            index,
+            value,
+        )
+    for key in order:  # no other field changed by the place
+        if key != name and key in kept:
+            assert kept[key] == lines[key][: len(kept[key])], (key, kept[key])
