@@ -172,7 +172,7 @@ class _Pruner:
 
     def _secret(self, context: str) -> Callable[[object], None]:
         """How an extension's removed value is searched for: a name's parts, a birth place
-        or an address as a place (in text only: review 192), anything else as written."""
+        or an address as a place (not in codes or ids: review 192), anything else as written."""
         if "name" in context:
             return self.secrets.name
         return self.secrets.address if _PLACE_URL.search(context) else self.secrets.text

@@ -165,7 +165,7 @@ class _FhirRedactor:
 
     def address(self, value: object, *, streets: bool = False) -> None:
         """A removed address: a street and its house number searched for everywhere, its
-        city, district, state or street's name in text only (``Secrets.address``: review
+        city, district, state or street's name but in codes and ids (``Secrets.address``: review
         192, a city that names the sender); ``streets``: a street line's words too."""
         for text in texts_below(value, DETAIL_TEXT | PERSON_TEXT):
             self.secrets.address(text)

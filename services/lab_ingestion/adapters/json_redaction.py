@@ -28,7 +28,6 @@ from services.lab_ingestion.adapters.redaction import (
     Secrets,
     is_flag_code,
     kept_code,
-    leaves,
     scrubbed_copy,
 )
 from shared.jsonlog import is_phi_field
@@ -50,11 +49,19 @@ _CODES: dict[str, Callable[[str], bool]] = {
 _IDS = frozenset({"message_id", "result_id", *_SOURCE_FIELDS})
 # a dropped key whose value is searched for as a name's (its parts too, from two letters)
 _NAME_KEY = re.compile(r"name|given|family|surname|maiden", re.IGNORECASE)
-# a dropped key whose value is a place or an address: a street and house number searched for
-# everywhere, a city, a street's name or words in text only, never in the sender's name, ids
-# or codes (review 192: a patient's city Bern made the source LIS^BERN LIS^[redacted])
-_PLACE_KEY = re.compile(r"address|street|city|town|zip|post|county|country|district"
-                        r"|state|place|residence", re.IGNORECASE)  # fmt: skip
+# dropped keys whose value is a place, by their letters and digits in lower case (``_kind``:
+# ``postalCode``, ``postal_code``): a city, a postal code without digits and letters, a birth
+# place are scrubbed but in the sender's name, ids and codes (review 192: a patient's city
+# Bern made the source LIS^BERN LIS^[redacted]). Only these: review 199, any key holding one
+# of their words (``email_address``, ``ethnicity``) made its value a place, kept in ids.
+_PLACE_KEYS = frozenset({"city", "town", "village", "municipality", "county", "district",
+                         "state", "province", "region", "canton", "country", "postalcode",
+                         "postcode", "zip", "zipcode", "birthplace", "placeofbirth"})  # fmt: skip
+# and whose value is a street line: searched for whole everywhere, its name and words as places
+_STREET_KEYS = frozenset({"address", "street", "streetaddress", "streetname", "line",
+                          "addressline", "addressline1", "addressline2", "address1",
+                          "address2", "homeaddress", "residence"})  # fmt: skip
+_NOT_KEY_TEXT = re.compile(r"[^0-9a-z]+")
 # where no place is searched for besides the ids: the result's codes and unit
 _CODED = frozenset({*_CODES, "unit"})
 # a result's fields base64 is looked for in, a trial result's too (base64 there is no
@@ -171,11 +178,38 @@ class _JsonRedactor:
         knows it: a name may be PHI); the value of a key named like a person's detail is
         replaced wherever else it occurs."""
         self.dropped.append(f"{prefix}{key if key in known else UNKNOWN_KEY}"[:100])
-        if (phi or is_phi_field(str(key))) and _PLACE_KEY.search(str(key)):
-            for leaf in leaves(value):
-                self.secrets.street(leaf)
-        elif phi or is_phi_field(str(key)):
-            self.secrets.strings(value, as_name=_NAME_KEY.search(str(key)) is not None)
+        if phi or is_phi_field(str(key)):
+            self.detail(key, value, None)
+
+    def detail(self, key: object, value: object, kind: str | None) -> None:
+        """Every value below a dropped person's detail, searched for as the nearest key
+        above it says (``_kind``): a place, a street line, a name, or any other text (an
+        e-mail, an ethnicity: everywhere)."""
+        kind = _kind(key) or kind
+        if isinstance(value, dict):
+            for name, item in value.items():
+                self.detail(name, item, kind)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.detail(key, item, kind)
+        elif kind == "place":
+            self.secrets.address(value)
+        elif kind == "street":
+            self.secrets.street(value)
+        elif kind == "name":
+            self.secrets.name(value)
+        else:
+            self.secrets.text(value)
+
+
+def _kind(key: object) -> str | None:
+    """What a detail's key says its value is: a place, a street line, a name, or nothing."""
+    letters = _NOT_KEY_TEXT.sub("", str(key).lower())
+    if letters in _PLACE_KEYS:
+        return "place"
+    if letters in _STREET_KEYS:
+        return "street"
+    return "name" if _NAME_KEY.search(str(key)) else None
 
 
 def _is_identifier(value: object) -> bool:

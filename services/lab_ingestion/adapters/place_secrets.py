@@ -1,12 +1,14 @@
-"""The patient's places in kept FHIR and JSON copies, scrubbed in text only.
+"""The patient's places in kept FHIR and JSON copies, scrubbed from every string but codes,
+coding systems, units, ids, URLs and the sender's name.
 
 A city, a birth place or a street's name (``redaction.Secrets.places``) is often the name of
 the hospital or laboratory too, of its coding systems and ids (``urn:lab:bern``, a JSON
 ``source`` of ``LIS^BERN``: what an unlisted sender's rejection is listed under), so it is
-scrubbed in every string but codes, coding systems, units, ids and URLs, as HL7 copies
-scrub it in free text only (``hl7_free_text``; review 192: a patient living in Bern made
-the JSON sender ``LIS^BERN`` ``LIS^[redacted]``). Whole phrases, any case (``scrub``).
-"""
+kept there (``CODE_KEYS`` and the ids a redactor names) and scrubbed everywhere else, as HL7
+copies scrub it everywhere but where the copy is read back (``hl7_places``; review 192: a
+patient living in Bern made the JSON sender ``LIS^BERN`` ``LIS^[redacted]``). Whole phrases,
+any case (``scrub``). Which removed values are places is the redactor's to say, from the
+element or key it was read under (a FHIR Address's, JSON's exact place keys: review 199)."""
 
 from __future__ import annotations
 

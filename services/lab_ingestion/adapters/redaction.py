@@ -28,6 +28,7 @@ from services.lab_ingestion.adapters.secret_spellings import (
     checked_dates,
     date_spellings,
     letters_only,
+    number_text,
     place_spellings,
     plain_letters,
     run_in_secrets,
@@ -124,8 +125,7 @@ class Secrets(dict[str, str]):
     the names and dates among it (``people``), searched for run into ids too; the
     digits of the phone numbers among it (``phones``), also found run into letters
     (``Tel0311234567``); and the places (``places``: a city, a birth place, a street's name
-    or words), searched for in text only, never in codes, ids or the sender's name
-    (``place_secrets``; review 192)."""
+    or words), never searched for in codes, ids or the sender's name (``place_secrets``)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,7 +134,10 @@ class Secrets(dict[str, str]):
         self.places: set[str] = set()
 
     def text(self, value: object) -> None:
-        """A removed value; a date also in the other ways it is commonly written."""
+        """A removed value; a date also in the other ways it is commonly written. A number
+        as its text (review 199: a JSON ``"birth_date": 19510317`` was never searched)."""
+        if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+            value = number_text(value)
         if not isinstance(value, str) or len(value.strip()) < _MIN_SECRET:
             return
         self.setdefault(value.strip(), REDACTED)
@@ -154,17 +157,16 @@ class Secrets(dict[str, str]):
 
     def street(self, value: object) -> None:
         """A removed street line: the whole of it (``address``), and its name and words
-        (``street_words``) as places."""
+        (``street_words``) as places (an e-mail's never)."""
         self.address(value)
-        if isinstance(value, str):
+        if isinstance(value, str) and "@" not in value:
             self.places.update(street_words(value))
 
     def address(self, value: object) -> None:
         """A removed part of an address: one holding a digit and a letter (a street and its
-        house number, a postcode such as ``LS1 4AB``) or no letter is searched for
-        everywhere, a word or phrase of letters (a city) in text only, as its whole phrase
-        (``place_spellings``)."""
-        if not isinstance(value, str) or not letters_only(value):
+        house number, a postcode ``LS1 4AB``), no letter or an e-mail searched for everywhere,
+        a word or phrase of letters (a city) as a place (``place_spellings``)."""
+        if not isinstance(value, str) or not letters_only(value) or "@" in value:
             self.text(value)  # (a number, a date, a phone as any removed value)
         elif len(value.strip()) >= _MIN_SECRET:
             self.places.update(place_spellings(value))

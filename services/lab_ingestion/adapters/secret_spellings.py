@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from decimal import Decimal
 
 # Words that name no street in particular: searched for alone, they would wipe ordinary
 # text (a "Street" in a note, "Hospital Road" hitting a sender's "HOSPITAL") and find no one.
@@ -97,6 +98,13 @@ def street_words(line: str) -> list[str]:
 def numbered(value: str) -> bool:
     """A value holding a digit and a letter: a street and its house number, a postcode."""
     return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def number_text(value: int | float | Decimal) -> str:
+    """A number as text would write it: ``19510317`` (an integral float without ``.0``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return str(value)
 
 
 def letters_only(value: str) -> bool:

@@ -309,6 +309,44 @@ def test_a_name_written_with_escapes_keeps_an_order_reasons_components() -> None
     assert kept["ORC"][0][16] == "^Umzug [redacted]"
 
 
+@pytest.mark.parametrize(
+    ("detail", "message_id", "expected"),
+    [({"email_address": "anna.muster@example.org"}, "anna.muster@example.org", "[redacted]"),
+     ({"ethnicity": "Walser"}, "Walser-1", "[redacted]-1"),
+     ({"address": "anna.muster@example.org"}, "anna.muster@example.org", "[redacted]"),
+     ({"contact_address": "Zwyssig"}, "Zwyssig-1", "[redacted]-1"),
+     ({"address": {"email": "a.b@example.org", "city": "Thun"}}, "a.b@example.org",
+      "[redacted]")],
+)  # fmt: skip
+def test_a_json_detail_is_a_place_only_under_a_place_key(
+    detail: dict[str, Any], message_id: str, expected: str
+) -> None:
+    """Item 3: any key holding ``address``, ``city``... (``email_address``, ``ethnicity``)
+    made its value a place, kept in ids."""
+    body = json_body(**detail) | {"message_id": message_id}
+    assert redact_json(body, lambda s: "H")["message_id"] == expected
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [{"city": "Thun"}, {"postal_code": "Thun"}, {"address": {"city": "Thun"}},
+     {"birth_place": "Thun"}, {"town": "Thun"}, {"county": "Thun"}],
+)  # fmt: skip
+def test_a_json_place_is_scrubbed_in_text_and_kept_in_ids(detail: dict[str, Any]) -> None:
+    body = json_body(**detail) | {"message_id": "Thun-1"}
+    body["results"][0]["reference_range"] = "Thun 0-5"
+    copy = redact_json(body, lambda s: "H")
+    assert copy["message_id"] == "Thun-1"
+    assert copy["results"][0]["reference_range"] == "[redacted] 0-5"
+
+
+@pytest.mark.parametrize("birth", [19510317, 19510317.0])
+def test_a_json_birth_date_sent_as_a_number_is_searched(birth: object) -> None:
+    """Item 5: ``"birth_date": 19510317`` was never searched (not a string)."""
+    copy = redact_json(json_body(birth_date=birth), lambda s: "H")
+    assert copy["results"][0]["collected_at"] == "[redacted]T08:00:00+01:00", copy
+
+
 # --- review 199: a place anywhere, in a generated message --------------------------------
 
 SEP = {"component": "^", "repetition": "~", "sub": "&"}
