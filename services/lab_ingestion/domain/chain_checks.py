@@ -47,7 +47,9 @@ def check_earlier_results(
 
     A correction or cancellation needs the result it acts on, and that result must be the
     same patient's: a result key that holds another patient's result (a wrong-patient fix,
-    or two orders sharing a number) is never superseded or withdrawn across patients. Nor
+    or two orders sharing a number) is never superseded or withdrawn across patients, and
+    a final or corrected result under a key holding no chain but another patient's
+    preliminary result is refused alike (review 201: ``others_preliminary``). Nor
     across analytes: an ALT value never supersedes a CRP result, nor does a cancellation
     sent as ALT withdraw it (a key holds one test; HL7 keys name it, JSON ones need not).
 

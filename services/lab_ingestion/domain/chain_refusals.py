@@ -4,10 +4,11 @@ characters)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from services.lab_ingestion.domain.model import Rejected, RejectionCode, ResultStatusCode
-from services.lab_ingestion.domain.records import Content, EarlierResult
+from services.lab_ingestion.domain.records import Content, EarlierResult, PatientKey
 from services.lab_ingestion.domain.result_status import NEEDS_EARLIER_RESULT
 from services.lab_ingestion.domain.withdrawn_chains import nothing_to_change
 
@@ -28,6 +29,23 @@ def another_chain(head: EarlierResult | None, subject_id: str, analyte: str) -> 
             "cancellation must name the same test, and a new test needs a key of its own",
         )
     return None
+
+
+def others_preliminary(
+    preliminaries: Mapping[PatientKey, EarlierResult], key: tuple[str, str], subject_id: str
+) -> EarlierResult | None:
+    """Another patient's standing preliminary result under ``key`` (each patient's newest,
+    as stored or as the batch left them), for a final or corrected result of
+    ``subject_id``'s finding no chain there: the key holds another patient's result, as
+    under their final one (review 201: the final was stored beside it, the other patient's
+    preliminary of that sample still standing). A preliminary result beside another
+    patient's is stored as before (two orders sharing a number), and a cancellation finds
+    the patient's own behind it."""
+    return next(
+        (p for (*held, subject), p in preliminaries.items()
+         if tuple(held) == key and subject != subject_id),
+        None,
+    )  # fmt: skip
 
 
 def nothing_to_apply(

@@ -15,6 +15,7 @@ from services.lab_ingestion.domain.chain_refusals import (
     another_chain,
     changed_final,
     nothing_to_apply,
+    others_preliminary,
 )
 from services.lab_ingestion.domain.correction_resends import issued_before, resent_correction
 from services.lab_ingestion.domain.fhir_cancellations import cancelled_before_resulting
@@ -138,6 +139,9 @@ class MessageChains:
         if self._late_copy(seen):
             return withdrawn_result()
         refused = another_chain(seen.head, self.subject_id, seen.analyte)
+        if refused is None and seen.head is None and seen.status in EMITTED:
+            beside = others_preliminary(self.preliminaries, seen.key, self.subject_id)
+            refused = another_chain(beside, self.subject_id, seen.analyte)
         if refused is not None:
             return refused
         restated = self._restates(seen)

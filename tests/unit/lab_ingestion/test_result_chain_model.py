@@ -14,7 +14,8 @@ it, a superseded one reported at the same time, or one report times cannot tell 
 where a release before an analysis or after it orders them, fixer 178 and review 187; else
 as if one were missing, but a new value against a standing correction is refused);
 a cancellation sent again for a withdrawn chain is a duplicate; an X under a key that never
-held anything is left out; a result key holding another patient's result is never crossed).
+held anything is left out; a result key holding another patient's result is never crossed,
+nor one holding only their preliminary result by a final or corrected one, review 201).
 
 Also races: another instance's batch committed between this batch's read and its write
 (``FakeDatabase.meanwhile``), with the chain indexes of migrations 0009/0011 added to the
@@ -324,7 +325,11 @@ class Model:
                     and (head is None or other or (content != head_says and not superseded))
                 ):  # fmt: skip
                     raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
-                if other:
+                if other or (status in "FC" and head is None and any(
+                    r.key == key and r.subject != subject and r.status == "P"
+                    and not r.cancelled for r in self.results
+                )):  # fmt: skip
+                    # review 201: another patient's standing preliminary is theirs too
                     raise Rejection(RejectionCode.OTHER_PATIENTS_RESULT)
                 if superseded:
                     left_out += 1  # a delayed copy of a version (or the head) of the chain

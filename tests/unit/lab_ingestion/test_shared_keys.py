@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.lab_ingestion.domain.model import LabMessage, ObservationInput
+from services.lab_ingestion.domain.model import LabMessage, ObservationInput, RejectionCode
 from services.lab_ingestion.service_layer.commands import IngestLabMessage
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.test_batch_ingestor import AT, CRP
@@ -16,6 +16,7 @@ from tests.unit.lab_ingestion.test_withdrawn_versions import answers, outcomes_o
 
 ACCEPTED = (True, False, None)
 DUPLICATE = (True, True, None)
+REFUSED = (False, False, RejectionCode.OTHER_PATIENTS_RESULT)
 
 
 def several(
@@ -49,12 +50,18 @@ async def test_a_cancellation_withdraws_the_patients_preliminary_behind_anothers
 async def test_a_final_and_its_cancellation_withdraw_the_patients_earlier_preliminary(
     one_batch: bool,
 ) -> None:
-    """MRN1's P 40, MRN2's P 40, then MRN1's message [F 40, X]: every version of MRN1's
-    result is withdrawn, its preliminary one too, as when all arrive in one batch."""
-    messages = [sent("1", "P"), sent("2", "P", mrn="MRN2"), several("3", ("F", "40"), ("X", ""))]
+    """MRN1's P 40, then MRN1's message [F 40, X], then MRN2's P 40: every version of
+    MRN1's result is withdrawn, its preliminary one too, as when all arrive in one batch.
+    With MRN2's P 40 standing before it, MRN1's message is refused (review 201: a final
+    under a key holding another patient's preliminary result), both preliminaries stand."""
+    messages = [sent("1", "P"), several("2", ("F", "40"), ("X", "")), sent("3", "P", mrn="MRN2")]
     outcomes, db = await outcomes_of(batches_of(messages, one_batch))
     assert answers(outcomes) == [ACCEPTED] * 3
     assert standing(db) == [("S-2", "P", 40.0)]
+    messages = [sent("1", "P"), sent("2", "P", mrn="MRN2"), several("3", ("F", "40"), ("X", ""))]
+    outcomes, db = await outcomes_of(batches_of(messages, one_batch))
+    assert answers(outcomes) == [ACCEPTED, ACCEPTED, REFUSED]
+    assert standing(db) == [("S-1", "P", 40.0), ("S-2", "P", 40.0)]
 
 
 @pytest.mark.parametrize("one_batch", [False, True])
@@ -63,11 +70,13 @@ async def test_a_cancellation_finds_the_patients_preliminary_in_its_batch_as_aft
 ) -> None:
     """MRN1's P 40, MRN2's F 40 and P 40 (two orders sharing a number), MRN2's X, MRN1's X:
     in separate batches MRN1's X withdraws its P; in one batch MRN2's P had taken MRN1's
-    place in the batch's one preliminary per key, and MRN1's X is rejected "not stored"."""
+    place in the batch's one preliminary per key, and MRN1's X is rejected "not stored".
+    MRN2's F, under a key holding MRN1's preliminary result, is refused (review 201)."""
     messages = [sent("1", "P"), sent("2", mrn="MRN2"), sent("3", "P", mrn="MRN2"),
                 sent("4", "X", mrn="MRN2"), sent("5", "X")]  # fmt: skip
     outcomes, db = await outcomes_of(batches_of(messages, one_batch))
-    assert answers(outcomes) == [ACCEPTED] * 5, [(o.code, o.reason) for o in outcomes]
+    expected = [ACCEPTED, REFUSED, ACCEPTED, ACCEPTED, ACCEPTED]
+    assert answers(outcomes) == expected, [(o.code, o.reason) for o in outcomes]
     assert standing(db) == []
 
 
