@@ -264,6 +264,8 @@ class LabRepository:
             *unheld_rows(assumed.unheld_samples, self._stored_id),
             SAME_SAMPLE,
             [s.channel for s in assumed.unheld_samples],
+            assumed.discarded,
+            [None] * len(assumed.discarded),  # taken for nobody's, each
         )
 
 

@@ -12,12 +12,20 @@ never matched: whose it is cannot be told (the subject's sample, or another pati
 alternate id happens to be a subject's number). Sent again with the subject's number in
 PID-3, it is stored. When PID-3 names a subject, PID-4 is not looked at; a PID-4 number
 naming nobody changes nothing (discarded as not enrolled, nothing kept).
+
+"PID-3 names nobody" means nobody at all at the sender's site: no subject enrolled or
+withdrawn under its number, and no subject's former number (review 201: a withdrawn
+subject's sample collected after the withdrawal, discarded under PID-3, was refused when
+PID-4 repeated the number). A subject withdrawn under a PID-4 number counts only for a
+sample collected by the withdrawal (or whose collection time is not said), as under PID-3
+(``withdrawal``): a later sample is no trial result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import (
     IdentifierCandidate,
     LabMessage,
@@ -25,6 +33,8 @@ from services.lab_ingestion.domain.model import (
     RejectionCode,
     authority_name,
 )
+from services.lab_ingestion.domain.records import WithdrawnSubject
+from services.lab_ingestion.domain.result_status import carries_a_result
 
 
 def alternate_numbers(message: LabMessage, authority_names: Sequence[str]) -> list[str]:
@@ -39,6 +49,22 @@ def alternate_numbers(message: LabMessage, authority_names: Sequence[str]) -> li
 def _of(candidate: IdentifierCandidate, wanted: set[str]) -> bool:
     names = candidate.authority_names
     return bool(candidate.value) and (not names or not wanted or bool(names & wanted))
+
+
+def names_a_subject(
+    message: LabMessage, *, enrolled: bool, withdrawn: Sequence[WithdrawnSubject]
+) -> bool:
+    """Whether a PID-4 number names a subject the message may be about: one enrolled at the
+    sender's site (``enrolled``), or one withdrawn there (``withdrawn``) when a trial result
+    of the message was collected by the withdrawal or its collection time is not said
+    (``message``: its times read in the sender's zone)."""
+    if enrolled:
+        return True
+    return bool(withdrawn) and any(
+        o.collected_at is None or any(o.collected_at <= w.withdrawn_at for w in withdrawn)
+        for o in message.observations
+        if identify_analyte(o.codes) is not None and carries_a_result(o)
+    )
 
 
 def named_only_in_pid4() -> Rejected:

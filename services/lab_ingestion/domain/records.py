@@ -218,3 +218,7 @@ class BatchAssumptions:
     # its final results over HL7 or FHIR, one row per identifier part: the write checks that
     # the lab's other feed holds not their sample (review 181; migrations 0033, 0034, 0036)
     unheld_samples: list[UnheldSample] = field(default_factory=list)
+    # the hashes of the numbers whose messages it discarded as nobody's at their senders'
+    # sites: the write checks that none is a subject's former one (migration 0035; review
+    # 201: not the numbers it took for nobody's anywhere, nor PID-4's)
+    discarded: list[str] = field(default_factory=list)

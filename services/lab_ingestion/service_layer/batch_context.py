@@ -166,6 +166,7 @@ class BatchContext:
             subjects=[(h, self.only_subject(h)) for h in dict.fromkeys(self.hmacs.values())],
             new_result_keys=list(keys),
             unheld_samples=self._unheld_samples(),
+            discarded=list(dict.fromkeys(self.discarded)),
         )
 
     def _unheld_samples(self) -> list[UnheldSample]:

@@ -22,6 +22,7 @@ from services.lab_ingestion.domain.copies_elsewhere import (
 )
 from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
+from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
@@ -32,6 +33,7 @@ from services.lab_ingestion.service_layer.commands import (
     IngestTransaction,
     RecordRejectedInput,
 )
+from services.lab_ingestion.service_layer.former_numbers import former_samples, site_of
 from services.lab_ingestion.service_layer.identification import (
     alternates_to_hash,
     identifiers_to_hash,
@@ -79,9 +81,22 @@ class BatchReader:
             raise StaleBatch("several subjects share an identifier: read before matching")
         if not self._withdrawn.isdisjoint(hmacs.values()):
             raise StaleBatch("a withdrawn subject's identifier: read before matching")
-        if not self._former.isdisjoint(hmacs.values()):
+        if any(self._under_former(c.message, hmacs, allowed) for c in ingests):
             raise StaleBatch("a subject's former identifier: read before matching")
         return BatchContext(allowed, {}, subjects, {}, hmacs, assumed=True)
+
+    def _under_former(
+        self, message: LabMessage, hmacs: Mapping[str, str], allowed: dict[SourceKey, Sender]
+    ) -> bool:
+        """Whether a number the message is matched by (PID-3's: PID-4's never, review 201)
+        was a subject's before a correction, as last read, and names nobody remembered
+        enrolled at the sender's site (another site's patient under it hides nothing)."""
+        site = site_of(message, allowed)
+        return any(
+            (h := hmacs[number]) in self._former
+            and match_subject(self._enrolled.get(h, ()), site) is None
+            for number in identifiers_to_hash(message)
+        )
 
     async def load(
         self,
@@ -139,8 +154,8 @@ class BatchReader:
             stored_elsewhere=elsewhere,
             named=named,
             former=lookup.former,
-            former_samples=await _former_samples(
-                uow, ingests, hmacs, lookup.subjects, lookup.former
+            former_samples=await former_samples(
+                uow, ingests, hmacs, lookup.subjects, lookup.former, allowed=allowed
             ),
         )
 
@@ -166,7 +181,8 @@ class BatchReader:
 
     def _hmacs(self, ingests: list[IngestLabMessage]) -> dict[str, str]:
         """Each number's keyed hash: the numbers the messages are matched by, and PID-4's
-        (``alternate_ids``: checked, as any, by the fast path's write, in its round trip)."""
+        (``alternate_ids``: their enrolment checked, as any, by the fast path's write, in
+        its round trip; never whether they are former numbers)."""
         return {
             identifier: self._hash(identifier)
             for c in ingests
@@ -208,44 +224,6 @@ async def _stored_elsewhere(
         for source, o, _, channel in checked
     }
     return StoredElsewhere(standing, keys, withdrawn)
-
-
-async def _former_samples(
-    uow: Any,
-    ingests: Sequence[IngestLabMessage],
-    hmacs: Mapping[str, str],
-    enrolled: Mapping[str, object],
-    former: Mapping[str, tuple[EnrolledSubject, ...]],
-) -> StoredElsewhere:
-    """The standing results of the subjects whose former numbers the batch's messages name
-    (no enrolled subject's now), of those messages' analytes, and those messages' results'
-    keys and parts as stored (``former_numbers``); one more read, only for a batch holding
-    such a message (rare: after an enrolment's correction)."""
-    under_former = [
-        (m, subjects)
-        for m in (c.message for c in ingests)
-        for number in identifiers_to_hash(m)
-        if (h := hmacs.get(number)) is not None and h not in enrolled
-        and (subjects := former.get(h))
-    ]  # fmt: skip
-    checked = [
-        (m, o, identified[0].value)
-        for m, _ in under_former for o in m.observations
-        if (identified := identify_analyte(o.codes)) is not None
-    ]  # fmt: skip
-    if not checked:
-        return NOTHING_ELSEWHERE
-    subject_ids = sorted({s.subject_id for _, subjects in under_former for s in subjects})
-    standing, _ = await uow.labs.subjects_results(subject_ids, [a for _, _, a in checked])
-    stored = uow.labs.stored_key
-    keys = {
-        (m.source, o.result_key): (
-            frozenset(map(stored, (o.result_key, *o.other_keys, *o.keys_before))),
-            frozenset(map(stored, observation_parts(o, m.channel))),
-        )
-        for m, o, _ in checked
-    }
-    return StoredElsewhere(standing, keys)
 
 
 def _bundle_siblings(

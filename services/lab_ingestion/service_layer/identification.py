@@ -22,6 +22,7 @@ from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
     RejectionCode,
+    StaleBatch,
 )
 from services.lab_ingestion.domain.patient_identity import (
     has_missing_number,
@@ -82,8 +83,10 @@ def unresolved_outcome(
         if subject_of(context, message, patient_hmac, received_at) is not None:
             enrolled = True
     if not enrolled:
-        refused = named_in_pid4(context, message)
+        refused = named_in_pid4(context, message, hmacs, received_at)
         if refused is not None:
+            if context.assumed:  # read first: PID-3's numbers may be former ones
+                raise StaleBatch("a message's subject must be read before rejecting it")
             return IngestOutcome.rejected(refused.code, refused.reason)
         return not_enrolled(context, hmacs)
     reason = resolve_patient_identifier(message, sender.identifier_authorities if sender else ())
@@ -106,7 +109,9 @@ def identifiers_to_hash(message: LabMessage) -> list[str]:
 
 def alternates_to_hash(message: LabMessage) -> list[str]:
     """PID-4's numbers: never the patient's, but one naming a subject while PID-3 names
-    nobody refuses the message (``subjects.named_in_pid4``)."""
+    nobody refuses the message (``subjects.named_in_pid4``); never read for a former
+    number (review 201: the fast path was refused for each message naming an enrolled
+    subject's old number there)."""
     return [c.value for c in message.alternate_candidates]
 
 

@@ -4,10 +4,16 @@ each message before planning its results."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.lab_ingestion.domain.alternate_ids import alternate_numbers, named_only_in_pid4
+from services.lab_ingestion.domain.alternate_ids import (
+    alternate_numbers,
+    named_only_in_pid4,
+    names_a_subject,
+)
 from services.lab_ingestion.domain.former_numbers import former_at_site, of_a_former_number
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.message_identity import says_the_same
@@ -54,7 +60,9 @@ def subject_of(
     discarded unseen (``renumbered_subjects``; such messages take the careful path, whose
     read holds the chains: no read is added); so is any trial result under a subject's
     former number whose order or sample holds a stored subject's result (``former_numbers``:
-    the fast path's write refuses a batch taking a former number for nobody's)."""
+    the fast path's write refuses a batch that discarded a message under a former number;
+    a former number at the sender's site counts though another site enrolled a patient
+    under it since, review 201)."""
     sender = context.allowed.get(message.settings_key)
     site = sender.site_id if sender else None
     active = match_subject(context.subjects.get(patient_hmac, ()), site)
@@ -112,24 +120,52 @@ def not_enrolled(context: BatchContext, hmacs: list[str]) -> IngestOutcome:
     return IngestOutcome(accepted=True, enrolled=False)
 
 
-def named_in_pid4(context: BatchContext, message: LabMessage) -> Rejected | None:
-    """The rejection of a message whose PID-3 names nobody while one of its PID-4 numbers of
-    the sender's authority names a subject enrolled (or withdrawn) at the sender's site
-    (``alternate_ids``: never matched by it); None when none does. Not before the directory
-    caught up: the message is answered "resend" then, as any nobody's."""
+def named_in_pid4(
+    context: BatchContext, message: LabMessage, pid3_hmacs: Sequence[str], received_at: datetime
+) -> Rejected | None:
+    """The rejection of a message whose PID-3 numbers (``pid3_hmacs``) name nobody at all at
+    the sender's site (no subject enrolled or withdrawn, no former number) while one of its
+    PID-4 numbers of the sender's authority names a subject there (``alternate_ids``:
+    enrolled, or withdrawn and a sample collected by then; never matched by it); None when
+    none does. A PID-4 number that is a PID-3 one is never a reason. Not before the
+    directory caught up: the message is answered "resend" then, as any nobody's."""
     if not message.alternate_candidates or not context.directory_complete:
         return None
     sender = context.allowed.get(message.settings_key)
     site = sender.site_id if sender else None
+    if not all(_names_nobody(context, hmac, site) for hmac in pid3_hmacs):
+        return None
     names = sender.identifier_authorities if sender else ()
+    sited: LabMessage | None = None
     for number in alternate_numbers(message, names):
         hmac = context.hmacs.get(number)
-        if hmac is not None and (
-            match_subject(context.subjects.get(hmac, ()), site) is not None
-            or withdrawn_at_site(context.withdrawn.get(hmac, ()), site)
-        ):
+        if hmac is None or hmac in pid3_hmacs:
+            continue
+        withdrawn = withdrawn_at_site(context.withdrawn.get(hmac, ()), site)
+        if withdrawn and sited is None:  # its times read in the sender's zone, once
+            read = in_sender_time(context, message, received_at)
+            sited = read if isinstance(read, LabMessage) else _times_unread(message)
+        enrolled = match_subject(context.subjects.get(hmac, ()), site) is not None
+        if names_a_subject(sited or message, enrolled=enrolled, withdrawn=withdrawn):
             return named_only_in_pid4()
     return None
+
+
+def _names_nobody(context: BatchContext, hmac: str, site: str | None) -> bool:
+    """Whether a PID-3 number names nobody at all at the sender's site: no subject enrolled
+    or withdrawn under it, and no subject's former number."""
+    return (
+        match_subject(context.subjects.get(hmac, ()), site) is None
+        and not withdrawn_at_site(context.withdrawn.get(hmac, ()), site)
+        and not former_at_site(context.former.get(hmac, ()), site)
+    )
+
+
+def _times_unread(message: LabMessage) -> LabMessage:
+    """``message`` with no collection time said (its times could not be read): a withdrawn
+    subject's sample whose time is not known is never discarded unseen."""
+    observations = tuple(replace(o, collected_at=None) for o in message.observations)
+    return replace(message, observations=observations)
 
 
 @functools.cache
@@ -145,7 +181,7 @@ def subject_or_answer(
     message = command.message
     subject_id = subject_of(context, message, patient_hmac, command.received_at)
     if subject_id is None:
-        subject_id = named_in_pid4(context, message)
+        subject_id = named_in_pid4(context, message, [patient_hmac], command.received_at)
     if subject_id is None:
         return not_enrolled(context, [patient_hmac])
     if not isinstance(subject_id, Rejected):

@@ -317,8 +317,8 @@ class FakeLabs:
             and abs(r.collected_at - u.collected_at) < SAME_SAMPLE
             for u in assumed.unheld_samples for r in self._db.results
         )  # fmt: skip
-        # as migration 0035: no number taken for nobody's is a subject's former one
-        no_former = not any(s is None and h in self._db.former for h, s in assumed.subjects)
+        # as migration 0035: no number whose messages it discarded is a subject's former one
+        no_former = not any(h in self._db.former for h in assumed.discarded)
         return subjects_hold and keys_new and unheld and no_former
 
 
