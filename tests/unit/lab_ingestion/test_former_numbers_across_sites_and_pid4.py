@@ -49,9 +49,7 @@ async def test_another_sites_enrolment_of_the_former_number_hides_nothing() -> N
     """S-1 (CH-01) stored ORD-A under MRN4711, then corrected to MRN4712; S-3 of CH-02
     enrolled under MRN4711. Another key of the sample under MRN4711 is refused."""
     other_site = [("h(MRN4711)", EnrolledSubject("S-3", "CH-02"))]
-    db = FakeDatabase(
-        enrolled={"h(MRN4711)": "S-1"}, more_enrolled=other_site, sender_site="CH-01"
-    )
+    db = FakeDatabase(enrolled={"h(MRN4711)": "S-1"}, more_enrolled=other_site, sender_site="CH-01")
     ingest = ingestor(db)
     (stored,) = await ingest([oru("M1", OLD, "ORD-A")])
     assert stored.results == 1
