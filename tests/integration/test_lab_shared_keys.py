@@ -13,7 +13,12 @@ import pytest
 
 from services.lab_ingestion.adapters.sources import add_source
 from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
-from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput
+from services.lab_ingestion.domain.model import (
+    Coding,
+    LabMessage,
+    ObservationInput,
+    RejectionCode,
+)
 from services.lab_ingestion.service_layer.commands import IngestLabMessage, IngestOutcome
 from services.lab_ingestion.service_layer.ingest import BatchIngestor
 from shared.contracts.events.lab import Channel
@@ -84,11 +89,20 @@ async def test_a_cancellation_withdraws_the_patients_preliminary_behind_anothers
 async def test_a_final_and_its_cancellation_withdraw_the_patients_earlier_preliminary(
     pool: asyncpg.Pool,
 ) -> None:
-    """MRN1's P, MRN2's P, then MRN1's [F 40, X]: every version of MRN1's result withdrawn."""
-    outcomes = await run(pool, [sent("1", "MRN1", ("P", "40")), sent("2", "MRN2", ("P", "40")),
-                                sent("3", "MRN1", ("F", "40"), ("X", ""))])  # fmt: skip
+    """MRN1's P, then MRN1's [F 40, X], then MRN2's P: every version of MRN1's result
+    withdrawn. With MRN2's P before it, MRN1's [F 40, X] is refused (review 201: a final
+    under a key holding another patient's preliminary result) and both preliminaries
+    stand."""
+    outcomes = await run(pool, [sent("1", "MRN1", ("P", "40")),
+                                sent("2", "MRN1", ("F", "40"), ("X", "")),
+                                sent("3", "MRN2", ("P", "40"))])  # fmt: skip
     assert [(o.accepted, o.code) for o in outcomes] == [(True, None)] * 3
     assert await standing(pool) == [("S-2", "P")]
+    outcomes = await run(pool, [sent("4", "MRN1", ("P", "40")), sent("5", "MRN1", ("F", "40"))])
+    assert [(o.accepted, o.code) for o in outcomes] == [
+        (True, None), (False, RejectionCode.OTHER_PATIENTS_RESULT)
+    ]  # fmt: skip
+    assert sorted(await standing(pool)) == [("S-1", "P"), ("S-2", "P")]
 
 
 # --- the careful path's cancellation, written after another instance's fast-path result ----
