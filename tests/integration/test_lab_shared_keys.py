@@ -98,7 +98,7 @@ async def test_a_final_and_its_cancellation_withdraw_the_patients_earlier_prelim
                                 sent("3", "MRN2", ("P", "40"))])  # fmt: skip
     assert [(o.accepted, o.code) for o in outcomes] == [(True, None)] * 3
     assert await standing(pool) == [("S-2", "P")]
-    outcomes = await run(pool, [sent("4", "MRN1", ("P", "40")), sent("5", "MRN1", ("F", "40"))])
+    outcomes = await run(pool, [sent("4", "MRN1", ("P", "41")), sent("5", "MRN1", ("F", "41"))])
     assert [(o.accepted, o.code) for o in outcomes] == [
         (True, None), (False, RejectionCode.OTHER_PATIENTS_RESULT)
     ]  # fmt: skip
