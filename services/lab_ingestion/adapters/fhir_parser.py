@@ -231,6 +231,7 @@ def _observation_input(
         time_conflict=conflict,
         reported_at=aware(issued),
         report_field=ReportField.FHIR_ISSUED,
+        report_time_written=issued is not None,  # read or not (without an offset: none)
         unscoped_key=key if untracked else None,
         laboratory_comment=laboratory_comment(obs),
         names=names_of(obs.code),

@@ -80,11 +80,11 @@ def read_observation(
     analysed = None
     if order.reported_text:
         reported, reported_local = order.reported
-        report_field = ReportField.OBR_22
+        report_field, report_text = ReportField.OBR_22, order.reported_text
         if len(obx) > 19:  # OBX-19 beside it (most senders end OBX at OBX-14)
             analysed = report_time(obx, 19, offset)[1][0]
     else:
-        _, (reported, reported_local) = report_time(obx, 19, offset)
+        report_text, (reported, reported_local) = report_time(obx, 19, offset)
         report_field = ReportField.OBX_19
     order_key = order.key
     untracked = not order_key
@@ -128,6 +128,7 @@ def read_observation(
         reported_local=reported_local,
         report_field=report_field,
         analysed_at=analysed,
+        report_time_written=bool(report_text),  # read or not: never untimed (review 205)
         unscoped_key=key if untracked else None,
         codes_repeat_or_nest=mapped_read and codes_repeat_or_nest(obx),
         legacy_key=legacy,

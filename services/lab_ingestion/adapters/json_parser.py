@@ -160,5 +160,6 @@ def _observation(result: ResultIn) -> ObservationInput:
         collected_at=result.collected_at,
         reported_at=result.reported_at,
         report_field=ReportField.JSON_REPORTED_AT,
+        report_time_written=result.reported_at is not None,
         laboratory_comment=result.laboratory_comment,
     )

@@ -61,6 +61,7 @@ def resent_correction(
     field: ReportField | None = None,
     *,
     analysed_at: datetime | None = None,
+    written: bool = False,
 ) -> Rejected | bool:
     """Whether a correction of the patient's chain ``head`` (its content ``standing``, where
     known), from another message than the one that stored ``head``, is a resend (True: a
@@ -68,7 +69,8 @@ def resent_correction(
     ``field``: the field its report time ``reported_at`` was read from (``report_fields``);
     ``analysed_at``: its OBX-19 beside an OBR-22 ``reported_at``, compared instead with a
     chain timed by OBX-19 alone (review 188: a lab that began filling OBR-22 could not
-    correct a standing correction timed by OBX-19).
+    correct a standing correction timed by OBX-19); ``written``: the lab wrote a report
+    time, ``reported_at`` None where it was dropped (``untimed_over_timed``).
 
     Report times are compared when both are known and read from one field (or the standing
     result's field is not known: stored before migration 0032, compared as then), or when
@@ -87,9 +89,10 @@ def resent_correction(
     value is that version's copy when reported when it was, from the same field, else
     refused; a new value is applied, except against a standing correction when both carry
     report times of fields that order nothing (``_compared``), or when the standing
-    correction carries one and it none (``untimed_over_timed``). A refusal names the
-    standing result's field, or where that is not known (stored before migration 0032) the
-    correction's own (review 188: a lab timing by OBX-19 alone was told to use OBR-22)."""
+    correction carries one and it was sent with none (``untimed_over_timed``). A refusal
+    names the standing result's field, or where that is not known (stored before migration
+    0032) the correction's own (review 188: a lab timing by OBX-19 alone was told to use
+    OBR-22)."""
     if head.report_field is ReportField.OBX_19 and analysed_at is not None:
         reported_at, field = analysed_at, ReportField.OBX_19
     field = field if reported_at is not None else None  # a field read empty names nothing
@@ -102,7 +105,7 @@ def resent_correction(
             return _naming(verdict, head.report_field or field)
         if not restated and content != standing and head.status != FINAL:
             return _naming(_UNORDERED, head.report_field or field)  # ``_compared``
-    untimed = untimed_over_timed(head, standing, content, reported_at)
+    untimed = untimed_over_timed(head, standing, content, reported_at, written=written)
     if untimed is not None:
         return untimed
     if content == standing or not restated:
@@ -115,15 +118,26 @@ def resent_correction(
 
 
 def untimed_over_timed(
-    head: EarlierResult, standing: Content | None, content: Content, reported_at: datetime | None
+    head: EarlierResult,
+    standing: Content | None,
+    content: Content,
+    reported_at: datetime | None,
+    *,
+    written: bool = False,
 ) -> Rejected | None:
-    """Why a correction without a report time saying something new is not applied over a
-    standing correction that has one (review 197: F 50 at 09:00, C 52 at 11:00, then C 51
-    with no OBR-22 stood over 52): which is newer cannot be told, as between fields that
-    order nothing (review 187). None: it has one, the chain is untimed (a sender that never
-    times its results), or the standing version is the final, which a correction follows;
-    what stands said again is judged as before. HL7, JSON and FHIR alike."""
-    if reported_at is not None or head.reported_at is None or head.status != CORRECTED:
+    """Why a correction sent without any report time saying something new is not applied
+    over a standing correction that has one (review 197: F 50 at 09:00, C 52 at 11:00, then
+    C 51 with no OBR-22 stood over 52): which is newer cannot be told, as between fields
+    that order nothing (review 187). None: it has one, the chain is untimed (a sender that
+    never times its results), or the standing version is the final, which a correction
+    follows; what stands said again is judged as before. HL7, JSON and FHIR alike.
+    ``written``: the lab wrote a report time the service dropped (unreadable, a date alone,
+    a clock change's, before 2000, in the future: README), which asking for again cannot
+    mend (review 205: a resend was refused the same way, the older correction standing):
+    judged as before, a new value applied."""
+    if written or reported_at is not None or head.reported_at is None:
+        return None
+    if head.status != CORRECTED:
         return None
     if content == standing:
         return None
@@ -158,7 +172,11 @@ def _compared(
 
 
 def issued_before(
-    head: EarlierResult, content: Content, reported_at: datetime | None
+    head: EarlierResult,
+    content: Content,
+    reported_at: datetime | None,
+    *,
+    written: bool = False,
 ) -> Rejected | bool:
     """Whether a FHIR version of the patient's chain ``head`` that is not stored yet (its
     copies are known by their version id: content and ``issued``) is refused as issued
@@ -167,10 +185,10 @@ def issued_before(
     (False), as every FHIR version was: another version saying what an earlier one said is
     no copy of it (a copy has that version's id), but a correction back, and a tie orders
     nothing. Only ``issued`` times compare (a version stored before migration 0032 is
-    compared as such, as ``resent_correction`` does). A version without ``issued`` saying
-    something new over a standing correction that has one is refused
-    (``untimed_over_timed``)."""
-    untimed = untimed_over_timed(head, head.content, content, reported_at)
+    compared as such, as ``resent_correction`` does). A version sent without ``issued``
+    (``written``: one was, and dropped) saying something new over a standing correction
+    that has one is refused (``untimed_over_timed``)."""
+    untimed = untimed_over_timed(head, head.content, content, reported_at, written=written)
     if untimed is not None:
         return untimed
     reported = head.reported_at

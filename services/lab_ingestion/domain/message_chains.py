@@ -98,6 +98,7 @@ class _Observed(NamedTuple):
     reported_at: datetime | None  # when the lab reported it (None: not said)
     report_field: ReportField | None  # the field ``reported_at`` was read from
     analysed_at: datetime | None  # HL7 OBX-19 beside an OBR-22 report time (None: not said)
+    report_time_written: bool  # a report time was sent (``reported_at`` None: dropped)
 
 
 @dataclass
@@ -162,7 +163,7 @@ class MessageChains:
             key, status, self._head(key, status), analyte,
             None if normalised is None else content_of(normalised, collected_at), collected_at,
             withdrawn_contents(versions, self.subject_id, analyte), observation.reported_at,
-            observation.report_field, observation.analysed_at,
+            observation.report_field, observation.analysed_at, observation.report_time_written,
         )  # fmt: skip
 
     def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
@@ -245,7 +246,9 @@ class MessageChains:
         if seen.content is None:
             return False
         if self.message.control_id_basis is not None:  # a FHIR version
-            return issued_before(head, seen.content, seen.reported_at)
+            return issued_before(
+                head, seen.content, seen.reported_at, written=seen.report_time_written
+            )
         return resent_correction(
             head,
             self.said.get(seen.key),
@@ -253,6 +256,7 @@ class MessageChains:
             seen.reported_at,
             seen.report_field,
             analysed_at=seen.analysed_at,
+            written=seen.report_time_written,
         )
 
     def _restates_superseded(self, seen: _Observed) -> bool:

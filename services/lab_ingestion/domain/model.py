@@ -126,6 +126,9 @@ class ObservationInput:
     # HL7 OBX-19 (the analysis time, with its UTC offset) where OBR-22 gave the report time:
     # a correction's is compared with a chain timed by OBX-19 alone (review 188)
     analysed_at: datetime | None = None
+    # the lab wrote a report time (HL7 OBR-22 or OBX-19, JSON reported_at, FHIR issued),
+    # usable or dropped (``reported_at`` None): only one never written is untimed (review 205)
+    report_time_written: bool = False
     # HL7 without an order number: the key made of the collection time, before it is made
     # the patient's (``scoped_to_patient``); None for a key of the lab's own
     unscoped_key: str | None = None
