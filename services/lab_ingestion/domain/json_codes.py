@@ -9,13 +9,15 @@ code written with leading zeros (``01988-5``, ``0751-8``), is no LOINC code at a
 value may well be the trial's, and left out it was lost with a 202. It is refused
 ``unknown-analyte`` (``unreadable_loinc``), naming the code to send where its number is a
 trial analyte's, as HL7 refuses a CRP it cannot read (review 155). A valid LOINC code of
-another test (``26464-8``) stays another test's.
+another test (``26464-8``) stays another test's. A code sent is never quoted, only its field
+(``results[1].loinc``): it may be the patient's number (review 205).
 
 A JSON ``result_id`` is one result, which a correction or withdrawal always names (review
 112): one whose ``result_id`` holds the patient's trial result, under a ``loinc`` naming no
 trial analyte, was left out, the stored CRP standing (``results_cancelled`` 0). It is
 refused ``result-of-another-analyte`` (``misfiled_change``), as one under another trial
-analyte's code is, whatever its ``loinc`` says.
+analyte's code is, whatever its ``loinc`` says; one whose ``result_id`` holds another
+patient's trial result ``result-of-another-patient``, as under the trial code (review 205).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from services.lab_ingestion.domain.analyte_codes import (
     SAME_TEST_CODES,
     is_loinc_code,
 )
+from services.lab_ingestion.domain.chain_refusals import another_chain
 from services.lab_ingestion.domain.model import Rejected, RejectionCode, ResultStatusCode
 from services.lab_ingestion.domain.records import EarlierResult
 from shared.contracts.events.lab import Analyte
@@ -59,11 +62,14 @@ def meant_code(code: str) -> str | None:
     return None if meant == code else meant
 
 
-def unreadable_loinc(code: str) -> Rejected | None:
-    """Why a JSON ``loinc`` cannot be read (None: a LOINC code as LOINC writes it, or the
-    leading zeros of a code of no trial analyte, which is another test's either way): its
-    check digit is wrong, or it is a trial analyte's code written with leading zeros.
-    The code is quoted (the format's pattern lets only a LOINC code's shape through)."""
+def unreadable_loinc(code: str, at: int) -> Rejected | None:
+    """Why the JSON ``loinc`` ``code`` of ``results[at]`` cannot be read (None: a LOINC code
+    as LOINC writes it, or the leading zeros of a code of no trial analyte, which is another
+    test's either way): its check digit is wrong, or it is a trial analyte's code written
+    with leading zeros. The code sent is never quoted, only its field: the format's pattern
+    lets any number through, the patient's too (review 205: ``4711234-0`` was stored and
+    published in the reason); a trial analyte's code to send is named as the trial lists
+    it."""
     wrong_digit = not is_loinc_code(code)
     meant = meant_code(code)
     if not wrong_digit and meant is None:
@@ -82,31 +88,36 @@ def unreadable_loinc(code: str) -> Rejected | None:
         after = "a code is read only as LOINC writes it"
     return Rejected(
         RejectionCode.UNKNOWN_ANALYTE,
-        f"{instruction}: loinc {code!r} is no LOINC code ({why}), and {after}",
+        f"{instruction}: results[{at}].loinc is no LOINC code ({why}), and {after}",
     )
 
 
-def misfiled_change(code: str, status: str, held: EarlierResult | None) -> Rejected | None:
-    """Why a JSON correction or withdrawal (``status``) under a ``loinc`` (``code``) that
-    names no trial analyte is not left out: its ``result_id`` holds the patient's trial
-    result ``held`` (the chain's head, else a preliminary one), which it would leave
-    standing. None: it changes no stored result (it holds nothing, or another patient's)."""
+def misfiled_change(
+    status: str, held: EarlierResult | None, subject_id: str, at: int
+) -> Rejected | None:
+    """Why a JSON correction or withdrawal (``status``) of ``results[at]``, under a ``loinc``
+    that names no trial analyte, is not left out: its ``result_id`` holds the trial result
+    ``held`` (``held_result``), which it would leave standing. Another patient's is refused
+    as under the trial code (review 205: left out, their result standing), never naming it.
+    None: it changes no stored result. The code sent is never quoted (``unreadable_loinc``)."""
     change = _CHANGES.get(status)
     if held is None or change is None:
         return None
+    if held.subject_id != subject_id:
+        return another_chain(held, subject_id, held.analyte)
     stored = _stored_code(held)
     return Rejected(
         RejectionCode.OTHER_ANALYTES_RESULT,
         f"send the {change} with loinc {stored}, the test it changes: the result under this "
-        f"result_id is {held.analyte}, and under loinc {code!r}, no trial analyte's, it would "
-        "be left out while that result stands",
+        f"result_id is {held.analyte}, and under results[{at}].loinc, no trial analyte's "
+        "code, it would be left out while that result stands",
     )
 
 
 def _stored_code(held: EarlierResult) -> str:
-    """The LOINC code the held result was stored under, else its analyte's first listed."""
+    """The trial code the held result was stored under, else its analyte's first listed."""
     stored = held.content[0] if held.content else None
-    if isinstance(stored, str) and stored:
+    if isinstance(stored, str) and (stored in LOINC_CODES or stored in SAME_TEST_CODES):
         return stored
     return next(code for code, analyte in LOINC_CODES.items() if analyte.value == held.analyte)
 
@@ -115,15 +126,16 @@ def _analyte(code: str) -> Analyte:
     return LOINC_CODES.get(code) or SAME_TEST_CODES[code]
 
 
-def patients_result(
+def held_result(
     key: tuple[str, str],
     subject_id: str,
     heads: Mapping[tuple[str, str], EarlierResult],
     preliminaries: Mapping[tuple[str, str, str], EarlierResult],
 ) -> EarlierResult | None:
-    """The patient's trial result a key holds, as read or as the batch left it: the chain's
-    head, else the patient's newest preliminary result there (None: nothing of theirs)."""
+    """The trial result a key holds, as read or as the batch left it: the chain's head,
+    whoever's (another patient's refuses a change: ``misfiled_change``), else the patient's
+    newest preliminary result there (None: nothing)."""
     head = heads.get(key)
-    if head is not None and head.subject_id == subject_id:
+    if head is not None:
         return head
     return preliminaries.get((*key, subject_id))

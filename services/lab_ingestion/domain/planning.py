@@ -76,18 +76,20 @@ def plan_results(
     params: UnitParameters,
     received_at: datetime,
     held: Callable[[str], EarlierResult | None] = lambda key: None,
+    *,
+    subject_id: str = "",
 ) -> list[PlannedResult] | Rejected:
     """Each trial observation with its normalised value (None for a cancellation).
-    ``held``: the patient's trial result a result key holds (as read: a correction or
-    cancellation is always read first), which a JSON one under a wrong code would leave
-    standing (``json_codes``)."""
+    ``held``: the trial result a result key holds (as read: a correction or cancellation is
+    always read first), which a JSON one of the patient ``subject_id`` under a wrong code
+    would leave standing (``json_codes.held_result``)."""
     planned: list[PlannedResult] = []
     for index, observation in enumerate(message.observations):
         if identify_analyte(observation.codes) is None or not carries_a_result(observation):
             misfiled = (
                 _trial_code_misfiled(message, observation)
                 or unlisted_refusal(observation, message.channel)
-                or _json_code_refused(message, observation, held)
+                or _json_code_refused(message, index, held, subject_id)
             )
             if misfiled is not None:  # a trial result that cannot be read: refused
                 return misfiled.at(index)
@@ -144,17 +146,21 @@ def _trial_code_misfiled(message: LabMessage, observation: ObservationInput) -> 
 
 def _json_code_refused(
     message: LabMessage,
-    observation: ObservationInput,
+    index: int,
     held: Callable[[str], EarlierResult | None],
+    subject_id: str,
 ) -> Rejected | None:
-    """Why a JSON result is not left out as another test's (``json_codes``, review 197): a
-    correction or withdrawal whose ``result_id`` holds the patient's trial result, whatever
-    its ``loinc`` says; a ``loinc`` that is no LOINC code as written."""
+    """Why the JSON result ``results[index]`` is not left out as another test's
+    (``json_codes``, review 197): a correction or withdrawal whose ``result_id`` holds a
+    trial result (the patient's, or another's: review 205), whatever its ``loinc`` says; a
+    ``loinc`` that is no LOINC code as written."""
+    observation = message.observations[index]
     if message.channel is not Channel.JSON or not observation.codes:
         return None
     code = observation.codes[0].code.strip()
-    status = status_of(observation)
-    return misfiled_change(code, status, held(observation.result_key)) or unreadable_loinc(code)
+    held_there = held(observation.result_key)
+    changed = misfiled_change(status_of(observation), held_there, subject_id, index)
+    return changed or unreadable_loinc(code, index)
 
 
 def _conflicting_keys(observation: ObservationInput) -> Rejected | None:

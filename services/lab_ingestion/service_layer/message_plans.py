@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.lab_ingestion.domain.copies_elsewhere import held_elsewhere, said_by
 from services.lab_ingestion.domain.fhir_cancellations import observation_parts
-from services.lab_ingestion.domain.json_codes import patients_result
+from services.lab_ingestion.domain.json_codes import held_result
 from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
@@ -43,13 +43,14 @@ def plan_message(
     # taken to be unused, and the write checks that (``BatchAssumptions``)
     sited, unused = as_not_obtained(sited, context.never_held, bundle)
     context.assumed_unused.extend(unused if context.assumed else ())
-    # what the patient's result keys hold (as read: a correction or cancellation is read
-    # first), which a JSON one under a wrong code would leave standing (``json_codes``)
+    # what the result keys hold (as read: a correction or cancellation is read first),
+    # which a JSON one under a wrong code would leave standing (``json_codes``)
     planned = plan_results(
         sited, params, received_at,
-        lambda key: patients_result(
+        lambda key: held_result(
             (sited.source, key), subject_id, context.latest, context.preliminary
         ),
+        subject_id=subject_id,
     )  # fmt: skip
     if isinstance(planned, Rejected):
         return planned
