@@ -16,14 +16,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from services.lab_ingestion.adapters.sources import add_source
+from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_REJECTED
-from tests.integration.lab_fixtures import MRN, msa, obx, oru
+from shared.secrets import subject_hmac_key
+from shared.settings import PlatformSettings
+from tests.integration.lab_fixtures import MRN, msa, obx, oru, payload_searched
 from tests.integration.test_lab_fhir_versions import version
-from tests.integration.test_lab_ingestion import Lab
+from tests.integration.test_lab_ingestion import Lab, running_lab
 
 pytestmark = pytest.mark.integration
 
@@ -110,14 +116,16 @@ async def test_a_json_loinc_that_is_no_loinc_code_is_refused(
 ) -> None:
     """Beside another trial result, a CRP under 1988-6 (check digit wrong) or 01988-5 (zero
     padded), a neutrophil count under 0751-8, was left out (202), its value lost: refused
-    ``unknown-analyte``, the reason naming the code to send; kept and published."""
+    ``unknown-analyte``, the reason naming the code to send (never the code sent); kept and
+    published."""
     unit = UNITS[meant]
     body = _body("Z-1", _item("N1", "777-3", "150"), _item("C1", loinc, value, unit=unit))
     status, answer = await lab.post_lab_results(body)
     assert status == 422, answer
     detail = answer["detail"]
     assert detail.startswith("results[1]: unknown-analyte: "), detail
-    assert f"loinc {meant}" in detail and repr(loinc) in detail, detail
+    assert f"loinc {meant}" in detail and "results[1].loinc is no LOINC code" in detail, detail
+    assert repr(loinc) not in detail, detail  # the code sent is never quoted (review 205)
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
     ((code, reason),) = await _kept(lab)
     assert code == "unknown-analyte" and meant in reason, reason
@@ -218,3 +226,204 @@ async def test_an_untimed_version_over_an_issued_correction_is_refused_over_fhir
     assert await _standing(lab) == [52.0]
     ((code, _),) = await _kept(lab)
     assert code == "ambiguous-version"
+
+
+# --- review 205 -----------------------------------------------------------------------------
+# 1. A correction whose report time was sent but dropped (unreadable, a date alone, in a
+#    clock change's repeated hour, before 2000, in the future) was refused as untimed, asked
+#    for a report time the lab had sent (a resend refused the same way): applied as before
+#    fixer 198. Only a correction sent with no report time at all is refused so.
+# 2. The patient's number, written as a JSON ``loinc`` (``4711234-0``), was quoted in the
+#    unknown-analyte reason, stored and published on lab.rejected.v1: no code of the sender's
+#    is quoted, only the field (``results[1].loinc``) and a trial code to send.
+# 3. A JSON change of another patient's stored trial result under a code of no trial analyte
+#    was left out (202, their result standing): refused result-of-another-patient.
+
+
+def _future(hours: int = 30) -> datetime:
+    """A time a day ahead of now: a report time dropped as in the future."""
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
+def _obx19(message: str, analysed: str) -> str:
+    """``message`` with its OBX's OBX-19 (the analysis time) ``analysed``."""
+    head, _, tail = message.partition("\rOBX|")
+    obx_segment, _, rest = tail.partition("\r")
+    return f"{head}\rOBX|{obx_segment}|||||{analysed}\r{rest}"
+
+
+@pytest.fixture
+async def zlab(settings: PlatformSettings, database: str) -> AsyncIterator[Lab]:
+    """The lab, its sender ``LIS^HOSP`` writing local times of Europe/Zurich."""
+    async with running_lab(settings, database) as lab:
+        async with lab.pool.acquire() as conn:
+            await add_source(conn, "LIS", "HOSP", time_zone="Europe/Zurich")
+        await asyncio.sleep(2.5)  # the README: a source's settings are live within 2 s
+        yield lab
+
+
+def _dst(control_id: str, value: str, status: str, released: str) -> str:
+    """A CRP drawn at 00:30 on the night the clocks go back, released at ``released``."""
+    sample = "20261025003000"
+    message = oru(control_id, [obx("1988-5", value, "mg/L", status=status, observed=sample)],
+                  order="ORDZ", order_time=sample)  # fmt: skip
+    obr7 = f"|||{sample}\r"
+    return message.replace(obr7, obr7[:-1] + "|" * 15 + released + "\r", 1)
+
+
+async def test_a_correction_released_in_the_repeated_hour_is_applied(zlab: Lab) -> None:
+    """F 50 released 01:00, C 52 01:30, C 51 released 02:30 (the hour the clocks repeat,
+    after 01:30 either way): its release time is dropped, never asked for again; applied."""
+    acks = await _send(
+        zlab,
+        _dst("Z-1", "50", "F", "20261025010000"),
+        _dst("Z-2", "52", "C", "20261025013000"),
+        _dst("Z-3", "51", "C", "20261025023000"),
+    )
+    assert [ack[1] for ack in acks] == ["AA"] * 3, acks
+    assert await _standing(zlab) == [51.0]
+    assert await _kept(zlab) == []
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["obr22-date", "obr22-before-2000", "obr22-future", "obr22-unreadable", "obx19-future"],
+)
+async def test_an_hl7_correction_whose_report_time_is_dropped_is_applied(
+    lab: Lab, written: str
+) -> None:
+    """F 50 (OBR-22 09:00), C 52 (11:00), then C 51 with a report time the service drops: it
+    was AE "send the correction again with a report time", which the lab had sent."""
+    third = oru("D-3", [obx("1988-5", "51", "mg/L", status="C")], order="ORDD")
+    future = f"{_future():%Y%m%d%H%M%S}+0000"
+    field, text = written.split("-", 1)
+    time = {"date": "20261120", "before-2000": "19991120110000+0100", "future": future,
+            "unreadable": "2026-11-20 11h"}[text]  # fmt: skip
+    third = _reported(third, time) if field == "obr22" else _obx19(third, time)
+    acks = await _send(
+        lab, _crp("D-1", "50", "F", "090000", "ORDD"), _crp("D-2", "52", "C", "110000", "ORDD"),
+        third,
+    )  # fmt: skip
+    assert [ack[1] for ack in acks] == ["AA"] * 3, acks
+    assert await _standing(lab) == [51.0]
+    assert await _kept(lab) == []
+
+
+@pytest.mark.parametrize("when", ["future", "before-2000"])
+async def test_a_json_correction_whose_reported_at_is_dropped_is_applied(
+    lab: Lab, when: str
+) -> None:
+    dropped = _future().isoformat() if when == "future" else "1999-11-20T11:00:00+01:00"
+    third = _item("R1", "1988-5", "51", "corrected")
+    third["reported_at"] = dropped
+    first = _item("R1", "1988-5", "50", "final", None, "09:00:00")
+    second = _item("R1", "1988-5", "52", "corrected", None, "11:00:00")
+    answers = [
+        await lab.post_lab_results(_body(mid, item))
+        for mid, item in (("J-1", first), ("J-2", second), ("J-3", third))
+    ]
+    assert [status for status, _ in answers] == [202] * 3, answers
+    assert await _standing(lab) == [51.0]
+
+
+@pytest.mark.parametrize("when", ["future", "before-2000"])
+async def test_a_fhir_correction_whose_issued_is_dropped_is_applied(lab: Lab, when: str) -> None:
+    third = version(51, "corrected", None)
+    third["issued"] = _future().isoformat() if when == "future" else "1999-11-20T11:00:00+01:00"
+    answers = [
+        await lab.post_fhir("/fhir/Observation", version(50, "final", "09")),
+        await lab.post_fhir("/fhir/Observation", version(52, "corrected", "11")),
+        await lab.post_fhir("/fhir/Observation", third),
+    ]
+    assert [status for status, _ in answers] == [201] * 3, answers
+    assert await _standing(lab) == [51.0]
+
+
+async def test_a_correction_sent_without_any_report_time_is_still_refused(lab: Lab) -> None:
+    """OBR-22 and OBX-19 both empty (review 197's rule stands)."""
+    acks = await _send(
+        lab,
+        _crp("E-1", "50", "F", "090000", "ORDE"),
+        _crp("E-2", "52", "C", "110000", "ORDE"),
+        _crp("E-3", "51", "C", None, "ORDE"),
+    )
+    assert [ack[1] for ack in acks] == ["AA", "AA", "AE"], acks
+    assert await _standing(lab) == [52.0]
+
+
+NUMBER = "4711234"  # a hospital number in the shape of a LOINC code's number
+
+
+async def _enrol(lab: Lab, subject: str, number: str) -> None:
+    await lab.pool.execute(
+        "INSERT INTO enrolled_subjects (subject_id, site_id, site_timezone, hospital_id_hmac,"
+        " day1, enrolled_at) VALUES ($1, 'CH-01', 'Europe/Zurich', $2, '2026-11-02', now())",
+        subject, hospital_id_hmac(subject_hmac_key(lab.settings), number),
+    )  # fmt: skip
+    await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize("status", ["final", "corrected"])
+async def test_a_loinc_written_from_the_patients_number_is_never_quoted(
+    lab: Lab, status: str
+) -> None:
+    """The patient 4711234 (enrolled), a CRP under loinc 4711234-0 beside a platelet count:
+    refused unknown-analyte (a new result) or result-of-another-analyte (a correction of the
+    CRP stored under its result_id); the number in no answer, reason nor event."""
+    await _enrol(lab, "S-101", NUMBER)
+    first = _body("PHI-1", _item("C1", "1988-5", "70"))
+    first["patient"]["identifier"] = NUMBER
+    assert (await lab.post_lab_results(first))[0] == 202
+    result_id = "C1" if status == "corrected" else "C2"  # C1 holds the CRP
+    written = _item(result_id, f"{NUMBER}-0", "80", status)
+    body = _body("PHI-2", _item("N1", "777-3", "150"), written)
+    body["patient"]["identifier"] = NUMBER
+    answer_status, answer = await lab.post_lab_results(body)
+    assert answer_status == 422, answer
+    detail = answer["detail"]
+    assert NUMBER not in detail, detail
+    assert "results[1].loinc" in detail, detail
+    if status == "final":
+        assert "unknown-analyte" in detail, detail
+    else:
+        assert "result-of-another-analyte" in detail and "loinc 1988-5" in detail, detail
+    rows = await lab.pool.fetch("SELECT reason, payload::text AS kept FROM rejections")
+    assert len(rows) == 1 and NUMBER not in rows[0]["reason"], rows
+    assert NUMBER not in rows[0]["kept"]
+    (event,) = await lab.events(LAB_REJECTED, 1)
+    assert NUMBER not in payload_searched(event.payload), event.payload
+
+
+async def test_a_check_digit_slip_is_named_by_its_field_alone(lab: Lab) -> None:
+    body = _body("PHI-3", _item("N1", "777-3", "150"), _item("X1", "4711234-0", "80"))
+    status, answer = await lab.post_lab_results(body)
+    assert status == 422, answer
+    assert answer["detail"] == (
+        "results[1]: unknown-analyte: send each result with its LOINC code: results[1].loinc "
+        "is no LOINC code (its check digit is wrong), and which test was meant cannot be told "
+        "(it may be a trial result)"
+    ), answer
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "value", "unit"),
+    [("26464-8", "corrected", "5", "10*9/L"), ("26464-8", "cancelled", "", None),
+     ("26464-8", "entered-in-error", "", None), ("1988-6", "cancelled", "", None)],
+)  # fmt: skip
+async def test_a_change_of_another_patients_result_under_another_code_is_refused(
+    lab: Lab, code: str, status: str, value: str, unit: str | None
+) -> None:
+    """Patient A stores R1 CRP 80; patient B (MRN999) changes R1 under a code of no trial
+    analyte beside a platelet count: it was 202, A's CRP standing, the change lost. Refused
+    result-of-another-patient, as under 1988-5; nothing of B's stored."""
+    await _enrol(lab, "S-102", "MRN999")
+    assert (await lab.post_lab_results(_body("A-1", _item("R1", "1988-5", "80"))))[0] == 202
+    body = _body("B-1", _item("NB", "777-3", "150"), _item("R1", code, value, status, unit))
+    body["patient"]["identifier"] = "MRN999"
+    answer_status, answer = await lab.post_lab_results(body)
+    assert answer_status == 422, answer
+    assert answer["detail"].startswith("results[1]: result-of-another-patient: "), answer
+    assert await _standing(lab) == [80.0]
+    assert await lab.pool.fetchval("SELECT count(*) FROM results") == 1
+    ((reason_code, _),) = await _kept(lab)
+    assert reason_code == "result-of-another-patient"

@@ -5,13 +5,18 @@ over a standing correction that has one, on every channel (``correction_resends`
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters.fhir_parser import parse_observation
+from services.lab_ingestion.adapters.hl7_codec import parse_oru
+from services.lab_ingestion.adapters.json_parser import parse_lab_results
 from services.lab_ingestion.domain.analyte_codes import (
     LOINC_CODES,
     SAME_TEST_CODES,
@@ -25,9 +30,9 @@ from services.lab_ingestion.domain.correction_resends import (
     untimed_over_timed,
 )
 from services.lab_ingestion.domain.json_codes import (
+    held_result,
     meant_code,
     misfiled_change,
-    patients_result,
     unreadable_loinc,
 )
 from services.lab_ingestion.domain.model import (
@@ -62,11 +67,12 @@ def _check_digit(number: int) -> int:
 @given(st.sampled_from(TRIAL_CODES), st.integers(1, 3))
 def test_a_trial_code_with_leading_zeros_names_the_code_to_send(code: str, zeros: int) -> None:
     padded = "0" * min(zeros, 8 - len(code)) + code  # the format takes 7 digits at most
-    refused = unreadable_loinc(padded)
+    refused = unreadable_loinc(padded, 1)
     assert isinstance(refused, Rejected) and refused.code is RejectionCode.UNKNOWN_ANALYTE
     assert refused.reason.startswith(f"send the result with loinc {code} (")
-    assert repr(padded) in refused.reason and "leading zeros" in refused.reason
-    assert unreadable_loinc(code) is None and meant_code(code) is None
+    assert "results[1].loinc" in refused.reason and "leading zeros" in refused.reason
+    assert padded not in refused.reason  # named by its canonical form alone (review 205)
+    assert unreadable_loinc(code, 1) is None and meant_code(code) is None
 
 
 @given(st.sampled_from(TRIAL_CODES), st.integers(1, 9))
@@ -75,10 +81,11 @@ def test_a_trial_number_with_a_wrong_check_digit_names_the_code_to_send(
 ) -> None:
     number, digit = code.split("-")
     wrong = f"{number}-{(int(digit) + shift) % 10}"
-    refused = unreadable_loinc(wrong)
+    refused = unreadable_loinc(wrong, 0)
     assert isinstance(refused, Rejected) and refused.code is RejectionCode.UNKNOWN_ANALYTE
     assert refused.reason.startswith(f"send the result with loinc {code} (")
-    assert "check digit is wrong" in refused.reason
+    assert "results[0].loinc is no LOINC code (its check digit is wrong)" in refused.reason
+    assert wrong not in refused.reason
 
 
 @given(st.integers(1, 99_999), st.integers(0, 2), st.integers(1, 9))
@@ -86,15 +93,18 @@ def test_any_code_is_refused_exactly_when_no_loinc_code_or_a_padded_trial_code(
     number: int, zeros: int, shift: int
 ) -> None:
     """A valid LOINC code of another test is another test's (left out), padded or not; a
-    wrong check digit is never read."""
+    wrong check digit is never read, and never quoted: the code may be the patient's number
+    (review 205: ``4711234-0`` was stored and published in the reason), only a trial code is
+    named."""
     right = _check_digit(number)
     valid = "0" * zeros + f"{number}-{right}"
     trial = f"{number}-{right}" in TRIAL_CODES
-    assert (unreadable_loinc(valid) is not None) is (trial and zeros > 0)
+    assert (unreadable_loinc(valid, 2) is not None) is (trial and zeros > 0)
     wrong = "0" * zeros + f"{number}-{(right + shift) % 10}"
-    refused = unreadable_loinc(wrong)
-    assert isinstance(refused, Rejected) and repr(wrong) in refused.reason
+    refused = unreadable_loinc(wrong, 2)
+    assert isinstance(refused, Rejected) and "results[2].loinc" in refused.reason
     assert not speaks_hl7(refused.reason)
+    assert all(code in TRIAL_CODES for code in re.findall(r"\d+-\d", refused.reason))
 
 
 # --- a JSON correction or withdrawal of a stored trial result under another code ------------
@@ -104,26 +114,40 @@ HEAD = EarlierResult(uuid.uuid4(), "S-1", "crp", AT, ("1988-5", 80.0))
 
 @pytest.mark.parametrize("status", ["C", "X", "D"])
 def test_a_change_of_a_held_result_under_another_code_is_refused(status: str) -> None:
-    refused = misfiled_change("26464-8", status, HEAD)
+    refused = misfiled_change(status, HEAD, "S-1", 1)
     assert isinstance(refused, Rejected)
     assert refused.code is RejectionCode.OTHER_ANALYTES_RESULT
-    assert "with loinc 1988-5" in refused.reason and "'26464-8'" in refused.reason
+    assert "with loinc 1988-5" in refused.reason and "results[1].loinc" in refused.reason
+    assert "26464" not in refused.reason  # the code sent is never quoted (review 205)
     assert not speaks_hl7(refused.reason) and for_json(refused.reason) == refused.reason
-    assert misfiled_change("26464-8", status, None) is None
+    assert misfiled_change(status, None, "S-1", 1) is None
+
+
+@pytest.mark.parametrize("status", ["C", "X", "D"])
+def test_a_change_of_another_patients_result_under_another_code_is_refused(status: str) -> None:
+    """Review 205: another patient's stored trial result under the result_id was read as
+    nothing held, and the change left out (202), their result standing."""
+    refused = misfiled_change(status, HEAD._replace(subject_id="S-2"), "S-1", 1)
+    assert isinstance(refused, Rejected)
+    assert refused.code is RejectionCode.OTHER_PATIENTS_RESULT
+    assert "crp" not in refused.reason and "1988-5" not in refused.reason  # nothing of theirs
+    assert not speaks_hl7(for_json(refused.reason))
 
 
 @pytest.mark.parametrize("status", ["F", "P"])
 def test_a_new_result_under_another_code_is_not_asked(status: str) -> None:
-    assert misfiled_change("26464-8", status, HEAD) is None
+    assert misfiled_change(status, HEAD, "S-1", 1) is None
+    assert misfiled_change(status, HEAD._replace(subject_id="S-2"), "S-1", 1) is None
 
 
-def test_only_the_patients_result_is_held() -> None:
+def test_the_chains_head_is_held_whoever_its_patient() -> None:
     key = ("LIS^HOSP", "R1")
     other = HEAD._replace(subject_id="S-2")
-    assert patients_result(key, "S-1", {key: HEAD}, {}) is HEAD
-    assert patients_result(key, "S-1", {key: other}, {}) is None
-    assert patients_result(key, "S-1", {key: other}, {(*key, "S-1"): HEAD}) is HEAD
-    assert patients_result(("LIS^HOSP", "R2"), "S-1", {key: HEAD}, {}) is None
+    assert held_result(key, "S-1", {key: HEAD}, {}) is HEAD
+    assert held_result(key, "S-1", {key: other}, {}) is other  # refused, never None (205)
+    assert held_result(key, "S-1", {}, {(*key, "S-1"): HEAD}) is HEAD
+    assert held_result(key, "S-1", {}, {(*key, "S-2"): other}) is None
+    assert held_result(("LIS^HOSP", "R2"), "S-1", {key: HEAD}, {}) is None
 
 
 def _json(*observations: ObservationInput, channel: Channel = Channel.JSON) -> LabMessage:
@@ -151,13 +175,15 @@ def test_planning_refuses_what_it_left_out_beside_a_trial_result(
 ) -> None:
     """Review 197's messages, beside a new platelet count: refused at the item, whole."""
     held = {"R1": HEAD}.get
-    planned = plan_results(_json(_item("N1", "777-3"), change), UnitParameters(), RECEIVED, held)
+    planned = plan_results(
+        _json(_item("N1", "777-3"), change), UnitParameters(), RECEIVED, held, subject_id="S-1"
+    )
     assert isinstance(planned, Rejected) and planned.code is code, planned
     assert planned.observation == 1
     # an HL7 result keyed by its own test is no JSON item: left out as before
     hl7 = plan_results(
         _json(_item("N1", "777-3"), change, channel=Channel.MLLP), UnitParameters(), RECEIVED,
-        held,
+        held, subject_id="S-1",
     )  # fmt: skip
     assert not isinstance(hl7, Rejected) and len(hl7) == 1
 
@@ -165,8 +191,9 @@ def test_planning_refuses_what_it_left_out_beside_a_trial_result(
 def test_a_valid_code_of_another_test_is_still_left_out() -> None:
     for change in (_item("R1", "26464-8", "F", "5"), _item("R2", "26464-8", "X", "")):
         planned = plan_results(
-            _json(_item("N1", "777-3"), change), UnitParameters(), RECEIVED, {"R1": HEAD}.get
-        )
+            _json(_item("N1", "777-3"), change), UnitParameters(), RECEIVED, {"R1": HEAD}.get,
+            subject_id="S-1",
+        )  # fmt: skip
         assert not isinstance(planned, Rejected) and len(planned) == 1, planned
 
 
@@ -235,3 +262,110 @@ async def test_through_the_ingestor(channel: Channel) -> None:
         answers, db = await run([sent(str(n), o, channel=channel, field=field)
                                  for n, o in enumerate(untimed)], one_batch=False)  # fmt: skip
         assert all(a[0] for a in answers) and values(db) == [51.0], answers
+
+
+# --- review 205: a report time sent but dropped is no missing one ---------------------------
+
+
+@given(
+    st.sampled_from([*ReportField, None]),
+    st.sampled_from([OLD, STANDING, NEW]),
+)
+def test_a_correction_whose_report_time_was_dropped_is_judged_as_before(
+    field: ReportField | None, content: tuple[str]
+) -> None:
+    """A report time the lab wrote but the service dropped (unreadable, a date alone, a
+    clock change's, before 2000, in the future) is no missing one: the untimed rule is not
+    asked, a new value is applied and what a replaced version said refused, as before fixer
+    198 (which asked the lab for a time it had sent, a resend refused the same way)."""
+    head = _head(T, "C", field)
+    assert untimed_over_timed(head, STANDING, content, None, written=True) is None
+    verdict = resent_correction(head, STANDING, content, None, written=True)
+    fhir = issued_before(head, content, None, written=True)
+    if content == OLD:
+        assert isinstance(verdict, Rejected) and RESTATED_VERSION[:40] in verdict.reason
+    else:
+        assert verdict is False
+    assert fhir is False
+
+
+HL7 = (
+    "MSH|^~\\&|LIS|HOSP|LENA|TRIAL|20261120090000+0100||ORU^R01|M-1|P|2.5.1\r"
+    "PID|1||MRN1^^^HOSP^MR\r"
+    "OBR|1|PLC1|ORD1|LAB^Lab panel|||20261120081500+0100{obr22}\r"
+    "OBX|1|NM|1988-5^CRP^LN||51|mg/L|||||C|||20261120081500+0100{obx19}\r"
+)
+
+
+@pytest.mark.parametrize(
+    ("obr22", "obx19", "written", "read"),
+    [
+        ("", "", False, False),
+        ('""', '""', False, False),  # HL7's explicit null: no value
+        ("20261120110000+0100", "", True, True),
+        ("20261120", "", True, False),  # a date alone: dropped
+        ("2026-11-20 11h", "", True, False),  # unreadable: dropped
+        ("", "20261120100000+0100", True, True),
+        ("", "20261120", True, False),
+    ],
+)
+def test_hl7_says_whether_a_report_time_was_written(
+    obr22: str, obx19: str, written: bool, read: bool
+) -> None:
+    text = HL7.format(
+        obr22="|" * 15 + obr22 if obr22 else "", obx19="|||||" + obx19 if obx19 else ""
+    )
+    (observation,) = parse_oru(text)[0].observations
+    assert observation.report_time_written is written
+    assert (observation.reported_at is not None) is read
+
+
+@pytest.mark.parametrize(
+    ("reported_at", "written"),
+    [(None, False), ("2026-11-20T11:00:00+01:00", True), ("1999-11-20T11:00:00+01:00", True)],
+)
+def test_json_says_whether_reported_at_was_written(reported_at: str | None, written: bool) -> None:
+    item: dict[str, object] = {"result_id": "R1", "loinc": "1988-5", "value": "51",
+                               "unit": "mg/L", "status": "corrected",
+                               "collected_at": "2026-11-20T08:00:00+01:00"}  # fmt: skip
+    if reported_at is not None:
+        item["reported_at"] = reported_at
+    body = {"message_id": "M-1", "source": {"application": "LIS", "facility": "HOSP"},
+            "patient": {"identifier": "MRN1"}, "results": [item]}  # fmt: skip
+    (observation,) = parse_lab_results(body).observations
+    assert observation.report_time_written is written
+
+
+@pytest.mark.parametrize(
+    ("issued", "written"), [(None, False), ("2026-11-20T11:00:00+01:00", True)]
+)
+def test_fhir_says_whether_issued_was_written(issued: str | None, written: bool) -> None:
+    resource = {
+        "resourceType": "Observation", "status": "corrected",
+        "identifier": [{"system": "urn:lab", "value": "OBS-1"}],
+        "code": {"coding": [{"system": LOINC, "code": "1988-5"}]},
+        "subject": {"identifier": {"system": "urn:hosp", "value": "MRN1"}},
+        "effectiveDateTime": "2026-11-20T08:00:00+01:00",
+        "valueQuantity": {"value": 51, "unit": "mg/L", "system": "http://unitsofmeasure.org",
+                          "code": "mg/L"},
+    }  # fmt: skip
+    if issued is not None:
+        resource["issued"] = issued
+    (observation,) = parse_observation(resource, "LIS", "HOSP").observations
+    assert observation.report_time_written is written
+
+
+@pytest.mark.parametrize("channel", [Channel.MLLP, Channel.JSON])
+async def test_a_dropped_report_time_through_the_ingestor(channel: Channel) -> None:
+    """F 50, C 52 reported 20 minutes later, then C 51 whose report time was written but
+    dropped: applied, 51 stands (review 205: refused as untimed); one written by no field is
+    still refused."""
+    field = ReportField.OBR_22 if channel is Channel.MLLP else ReportField.JSON_REPORTED_AT
+    versions = [("F", "50", 0), ("C", "52", 20), ("C", "51", None)]
+    chain = [sent(str(n), o, channel=channel, field=field) for n, o in enumerate(versions)]
+    (dropped,) = chain[2].message.observations
+    written = (replace(dropped, report_time_written=True),)
+    chain[2] = replace(chain[2], message=replace(chain[2].message, observations=written))
+    answers, db = await run(chain, one_batch=False)
+    assert [a[2] for a in answers] == [None, None, None], answers
+    assert values(db) == [51.0]
