@@ -1,5 +1,5 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0036
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0038
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
@@ -186,16 +186,17 @@ WITH committed_batch AS (
     INSERT INTO committed_batches (token, attempt)
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
-    -- and that the lab's other feed holds not the sample of a final result taken for new
-    -- ($20-$26: the fast path's; migrations 0033, 0034, 0036), and that no number whose
-    -- messages it discarded as nobody's at their senders' sites is a subject's former one
-    -- ($27, $28 all NULL: 0035; review 201: not $1's numbers taken for nobody's anywhere,
-    -- which missed one another site enrolled since and held PID-4's numbers)
+    -- and that the lab's other feed holds not, nor held, the sample of a final result taken
+    -- for new ($20-$26: the fast path's; migrations 0033, 0034, 0036, 0038: a withdrawn one
+    -- too), and that no number whose messages it discarded as nobody's at their senders'
+    -- sites is a subject's former one ($27, $28 all NULL: 0035; review 201: not $1's numbers
+    -- taken for nobody's anywhere, which missed one another site enrolled since and held
+    -- PID-4's numbers)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AND assert_no_former_numbers($27::text[], $28::text[])
-           AND assert_samples_unheld_across_feeds($20::text[], $21::text[], $22::text[],
-                                                  $23::timestamptz[], $24::text[],
-                                                  $26::text[], $25::interval)
+           AND assert_samples_never_held_across_feeds($20::text[], $21::text[], $22::text[],
+                                                      $23::timestamptz[], $24::text[],
+                                                      $26::text[], $25::interval)
            AS current
 ), claimed_keys AS (
     -- the keys written as new (taken for holding no row) claim their first write: another
