@@ -139,12 +139,13 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
 # whatever the sender, with their keys' parts (migration 0031; keyed hashes), statuses,
 # collection times, the channel their message came over, and whether each is its chain's
 # head (a standing final or corrected result no standing one supersedes; the partial index
-# results_superseded_once): asked only for a result whose key holds no row
-# (``copies_elsewhere``). Probes of each subject's results (results_by_subject), never a
-# scan of every sender's.
+# results_superseded_once), and their ids (one row each: a batch withdrawing a chain knows
+# its versions withdrawn by them, ``copy_outcomes``): asked only for a result whose key holds
+# no final result (``copies_elsewhere``). Probes of each subject's results
+# (results_by_subject), never a scan of every sender's.
 STANDING_RESULTS = """
-SELECT DISTINCT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts, r.status,
-       r.collected_at, r.value, r.unit, r.comparator, m.channel,
+SELECT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts, r.status,
+       r.collected_at, r.value, r.unit, r.comparator, m.channel, r.result_id,
        r.cancelled_at IS NOT NULL AS withdrawn,
        r.cancelled_at IS NULL AND r.status IN ('F', 'C') AND NOT EXISTS (
            SELECT 1 FROM results s

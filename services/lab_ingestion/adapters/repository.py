@@ -173,6 +173,7 @@ class LabRepository:
                     row["channel"],
                     said_by(row["value"], row["unit"], row["comparator"]),
                     row["head"],
+                    row["result_id"],
                 )
             )
         return standing, withdrawn

@@ -22,6 +22,7 @@ else as before (``withdrawn_chains``).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,7 +90,8 @@ class StandingResult:
     message came over (a copy is another feed's: HL7 or FHIR), what it says
     (``copies_elsewhere.said_by``: a copy saying the same is a duplicate of it), and whether
     it is its chain's head (a final or corrected result no standing one supersedes: what
-    the chain says now)."""
+    the chain says now); its id (None: not read), by which a batch withdrawing its chain
+    knows it withdrawn (``copy_outcomes.as_batch_left``)."""
 
     source: str
     stored_key: str
@@ -100,6 +102,7 @@ class StandingResult:
     channel: str = Channel.MLLP.value
     said: tuple[object, ...] | None = None
     head: bool = True
+    result_id: uuid.UUID | None = None
 
 
 def sharing_senders(
