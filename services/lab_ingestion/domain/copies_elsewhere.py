@@ -25,7 +25,11 @@ system), is never stored beside it (review 188 for the limits):
   two published finals of one sample from two senders (review 188).
 - a correction or a withdrawal (``C``, ``X``, ``D``, ``W``) finding nothing under its key is
   refused naming those senders, never told "send the final result first", which would make
-  the second copy (review 181). Unless it says what the holder's chain says already
+  the second copy (review 181). One under a key holding only a preliminary result (which it
+  would act on alone) is refused so while the other feed's final or corrected result of the
+  sample stands (review 202: a withdrawal withdrew the preliminary and left that final
+  standing), and acts on its preliminary otherwise. Unless it says what the holder's chain
+  says already
   (review 192: both feeds sent the same correction): a correction saying what the head of
   each such chain says (``StandingResult.head``), and a withdrawal finding no such standing
   result but such a withdrawn one (``StoredElsewhere.withdrawn``), are duplicates, left
@@ -35,6 +39,10 @@ system), is never stored beside it (review 188 for the limits):
   token's own results under other keys count too (review 165: a token's keys changed with
   its identifiers); an HL7 sender's do not (its keys tell its own results apart: another
   test code or OBX-4 sub-id of the order).
+- a withdrawn result stays withdrawn across the feeds as over one (review 202): a final
+  result saying what the other feed's withdrawn final or corrected result of the sample said
+  (``StoredElsewhere.withdrawn``) is its late copy, refused ``ambiguous-version``; one
+  saying anything else is a new result.
 
 Never counted (reviews 188, 192): a result stored before migration 0031 (its parts not
 known: they share nothing here), a key made of the collection time (no identifier), and
@@ -43,29 +51,24 @@ is its sender's namespace, and the systems are not kept: ``urn:a|1001`` and ``ur
 would share ``1001``) as two HL7 senders (two laboratories' order numbers coincide: each
 sender's numbers are its own). The rule is for a lab's HL7 feed and its FHIR feed only.
 JSON results are keyed by the lab's own ``result_id``, never an order number: not checked,
-never a copy. Results planned earlier in the same batch count as stored ones do (a
-correction or withdrawal finding one is refused, never taken for a duplicate).
+never a copy. Results planned earlier in the same batch count as stored ones do, those it
+withdrew as withdrawn ones (a correction or withdrawal finding a standing one is refused,
+never taken for a duplicate). What each result then becomes: ``copy_outcomes``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
-from services.lab_ingestion.domain.copy_refusals import copy_refusal
 from services.lab_ingestion.domain.fhir_cancellations import (
     StandingResult,
     cancelled_before_resulting,
     sharing_senders,
 )
-from services.lab_ingestion.domain.model import (
-    LabMessage,
-    ObservationInput,
-    Rejected,
-    ResultStatusCode,
-)
+from services.lab_ingestion.domain.model import ObservationInput, ResultStatusCode
 from services.lab_ingestion.domain.records import ResultRecord
 from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED, status_of
 from shared.contracts.events.lab import Channel
@@ -78,8 +81,6 @@ SAME_SAMPLE = timedelta(seconds=60)
 HL7_CHANNELS = frozenset({Channel.MLLP, Channel.HL7_HTTP})  # MLLP and POST /v1/hl7
 CHECKED_CHANNELS = HL7_CHANNELS | {Channel.FHIR}
 _FINAL = ResultStatusCode.FINAL.value
-_CORRECTED = ResultStatusCode.CORRECTED.value
-_NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def planned_elsewhere(
     """The other feed's final or corrected results of the batch (each with the channel its
     message came over), planned before this one, of the same patient, analyte and sample,
     sharing an identifier (``parts`` as written): the batch's own results count as stored
-    ones do."""
+    ones do, those a withdrawal earlier in it withdrew (``cancelled_at`` set) as withdrawn
+    ones."""
     identified = identify_analyte(observation.codes)
     if identified is None or not parts:
         return []
@@ -203,84 +205,3 @@ def planned_elsewhere(
         and same_sample(r.collected_at, observation.collected_at)
         and not r.identifier_parts.isdisjoint(parts)
     ]  # fmt: skip
-
-
-def says_again(
-    observation: ObservationInput,
-    said: Said | None,
-    copies: Sequence[StandingResult],
-    withdrawn: Sequence[StandingResult],
-    in_batch: Sequence[ResultRecord],
-) -> bool:
-    """Whether a result finding nothing under its own key says what the other feed's
-    result of its sample says already (module docstring), a duplicate to leave out:
-    ``copies``, the standing results it is a copy of or may be meant for (``copies_of``),
-    ``withdrawn``, the withdrawn ones so, ``in_batch``, the batch's (``planned_elsewhere``).
-
-    A final result saying what one of them says (any version: a delayed copy of the
-    original); a correction saying what the head of each chain among ``copies`` says
-    (review 192); a withdrawal finding only withdrawn ones (the chain withdrawn already)."""
-    status = status_of(observation)
-    if status == _FINAL:
-        return said is not None and (
-            any(c.said == said for c in copies)
-            or any(said_by(r.result.value, r.result.unit, r.result.comparator) == said
-                   for r in in_batch)
-        )  # fmt: skip
-    if in_batch:  # the batch's own versions: what its chain says by then is not known here
-        return False
-    if status == _CORRECTED:
-        heads = [c for c in copies if c.head and c.status in EMITTED]
-        return said is not None and bool(heads) and all(c.said == said for c in heads)
-    return status in CANCELLING and not copies and bool(withdrawn)
-
-
-def held_elsewhere(
-    message: LabMessage,
-    subject_id: str,
-    stored: StoredElsewhere,
-    checked: Callable[[SourceKey, str], bool],
-    *,
-    planned: Sequence[tuple[ResultRecord, str | None]],
-    parts_of: Callable[[ObservationInput], frozenset[str]],
-    said_of: Callable[[ObservationInput], Said | None],
-) -> Rejected | frozenset[int]:
-    """Why one of the message's results, finding nothing under its own key (``checked``:
-    whether its key, for its status, holds nothing), is refused: the patient holds a result
-    over the other feed it is a copy of, or may be meant for (``holding_senders``,
-    ``planned_elsewhere``; ``planned``: the batch's results, each with its channel); else
-    the positions of its results that are duplicates of such a result (``says_again``;
-    ``said_of``: what each says), to leave out."""
-    duplicates: set[int] = set()
-    source, channel = message.source, message.channel
-    for index, observation in enumerate(message.observations):
-        status = status_of(observation)
-        key = (source, observation.result_key)
-        if not checked_elsewhere(observation, channel) or not checked(key, status):
-            continue
-        in_batch = planned_elsewhere(
-            source, subject_id, observation, parts_of(observation), planned, channel=channel
-        )
-        mine = stored.keys.get(key, _NO_KEYS)
-        standing = stored.standing.get(subject_id, ())
-        copies = copies_of(source, channel, observation, standing, mine)
-        # the other feed's only (a FHIR token's own results under other keys: review 165's)
-        if not cancelled_before_resulting(observation, channel) and all(
-            c.source != source for c in copies
-        ):
-            withdrawn = stored.withdrawn.get(subject_id, ())
-            gone = [
-                g for g in copies_of(source, channel, observation, withdrawn, mine)
-                if g.source != source
-            ]  # fmt: skip
-            if says_again(observation, said_of(observation), copies, gone, in_batch):
-                duplicates.add(index)
-                continue
-        if status == _FINAL:
-            others = frozenset(c.source for c in copies)
-        else:
-            others = holding_senders(source, channel, observation, standing, mine)
-        others |= {r.source for r in in_batch}
-        if others:
-            return copy_refusal(status, others, channel).at(index)
-    return frozenset(duplicates)

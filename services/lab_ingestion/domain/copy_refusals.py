@@ -1,7 +1,7 @@
 """The words a result refused as another feed's copy is answered with (pure: no I/O): the
 instruction first (an OperationOutcome's diagnostics, as MSA-3, are read from the start);
 sender names are the operator's (allow-list entries, token names). The rule itself:
-``copies_elsewhere``."""
+``copies_elsewhere``, ``copy_outcomes``."""
 
 from __future__ import annotations
 
@@ -32,12 +32,25 @@ def copy_refusal(status: str, others: frozenset[str], channel: Channel) -> Rejec
     )
 
 
+def withdrawn_copy(others: frozenset[str]) -> Rejected:
+    """Why a final result saying what a result ``others`` held, since withdrawn, said is
+    refused: a late copy of it (review 202), as over one feed (``withdrawn_chains``)."""
+    names, more = _names(others)
+    return Rejected(
+        RejectionCode.AMBIGUOUS_VERSION,
+        f"this result was withdrawn through sender {names}{more} (over HL7 or the lab's FHIR "
+        "feed): a new result needs an order number of its own (the patient's result of this "
+        "test, collected at the same time and sharing an identifier with this one, said the "
+        "same and was cancelled; a late copy of it is not stored or published again)",
+    )
+
+
 def _changed(others: frozenset[str], verb: str) -> str:
     names, more = _names(others)
     return (
         f"{verb} it through sender {names}{more}, which holds it (over HL7 or the lab's "
-        "FHIR feed), or ask the trial's operator: nothing is stored under this sender and "
-        "identifier, but the patient's result of this test sharing an identifier with this "
+        "FHIR feed), or ask the trial's operator: no final result is stored under this sender "
+        "and identifier, but the patient's result of this test sharing an identifier with this "
         "one (the number of its order) stands there; a final result sent here first would be "
         "a second copy of it, and is refused"
     )

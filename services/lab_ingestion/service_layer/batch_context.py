@@ -122,12 +122,17 @@ class BatchContext:
         )  # fmt: skip
 
     def unheld(self, key: SourceKey, status: str) -> bool:
-        """Whether a result of ``status`` under ``key`` finds nothing there, for anyone, as
-        far as the batch read it (``copies_elsewhere``): a final result no final or corrected
-        one (preliminaries are never published: review 188), any other nothing at all."""
-        if status == ResultStatusCode.FINAL.value:
-            return key not in self.latest and not self.withdrawn_versions.get(key)
-        return self.never_held(key)
+        """Whether a result of ``status`` under ``key`` finds no final or corrected result
+        there, nor a withdrawn one, for anyone, as far as the batch read it
+        (``copies_elsewhere``): preliminaries are never published (review 188), and a
+        correction or withdrawal of one is checked too (review 202: a withdrawal of the
+        preliminary alone left the other feed's final standing; ``holds_preliminary``)."""
+        return key not in self.latest and not self.withdrawn_versions.get(key)
+
+    def holds_preliminary(self, key: SourceKey) -> bool:
+        """Whether a standing preliminary result is under ``key``, anyone's, as read or as
+        the batch left it."""
+        return any(held[:2] == key for held in self.preliminary)
 
     def unused(self, key: SourceKey) -> bool:
         """Whether the careful path's read found ``key`` holding no row, for anyone, and the

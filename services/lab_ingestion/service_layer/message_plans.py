@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.lab_ingestion.domain.copies_elsewhere import held_elsewhere, said_by
+from services.lab_ingestion.domain.copies_elsewhere import said_by
+from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
 from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.json_codes import held_result
 from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
@@ -54,18 +55,20 @@ def plan_message(
     )  # fmt: skip
     if isinstance(planned, Rejected):
         return planned
-    # a result finding nothing under its own key (a final: no final there), while the
-    # patient's result of its sample sharing its identifier stands over the lab's other feed
-    # (HL7 or FHIR): refused, never stored as a second copy nor left out; one saying what
-    # that result says is a duplicate, left out (``copies_elsewhere``). On assumptions only
-    # the batch's own results are known, and the write checks the stored ones
+    # a result finding no final result under its own key, while the patient's result of its
+    # sample sharing its identifier stands over the lab's other feed (HL7 or FHIR): refused,
+    # never stored as a second copy nor left out; one saying what that result says is a
+    # duplicate, left out; a final saying what a withdrawn one said is refused
+    # (``copies_elsewhere``, ``copy_outcomes``). On assumptions only the batch's own
+    # results are known, and the write checks the stored ones
     said = {id(o): said_by(n.value, n.unit, n.comparator) for o, n in planned if n is not None}
     channels = {m.message_id: m.channel for m in context.messages}
     elsewhere = held_elsewhere(
         sited, subject_id, context.stored_elsewhere, context.unheld,
         planned=[(r, channels.get(r.message_id)) for r in context.results],
         parts_of=lambda o: observation_parts(o, sited.channel),
-        said_of=lambda o: said.get(id(o)),
+        said_of=lambda o: said.get(id(o)), preliminary=context.holds_preliminary,
+        withdrawn_ids=frozenset(w.result_id for w in context.cancellations),
     )  # fmt: skip
     if elsewhere and context.assumed:
         raise StaleBatch("a result must be read before it is refused as held elsewhere")

@@ -17,11 +17,10 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
     across_feeds,
     copies_of,
-    held_elsewhere,
     planned_elsewhere,
     said_by,
-    says_again,
 )
+from services.lab_ingestion.domain.copy_outcomes import held_elsewhere, says_again
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import (
     Coding,

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
-    held_elsewhere,
     holding_senders,
     said_by,
     same_sample,
 )
+from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult, identifier_parts
 from services.lab_ingestion.domain.model import Coding, LabMessage, ObservationInput, Rejected
 from shared.contracts.events.lab import Channel

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere, held_elsewhere
+from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere
+from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
 from services.lab_ingestion.domain.fhir_cancellations import (
     StandingResult,
     cancelled_before_resulting,

@@ -1,0 +1,190 @@
+"""What a message's result finding nothing under its own key becomes beside the lab's other
+feed's results of its sample (pure: no I/O; which results those are: ``copies_elsewhere``):
+refused naming the sender holding them, left out as a duplicate of what they say, or
+stored (nothing of the sample's there).
+
+The other feed's results are taken as the batch left them, whether stored or planned
+earlier in it (review 202, defect 4): a chain the batch withdrew is withdrawn, a result
+it withdrew is no standing copy (``as_batch_left``). A final result saying what a
+withdrawn one said is that result's late copy (``withdrawn_saying``): refused
+``ambiguous-version`` as over one feed (``withdrawn_chains``), never stored and published
+again (review 202, defect 2)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
+
+from services.lab_ingestion.domain.copies_elsewhere import (
+    Said,
+    SourceKey,
+    StoredElsewhere,
+    checked_elsewhere,
+    copies_of,
+    holding_senders,
+    planned_elsewhere,
+    said_by,
+)
+from services.lab_ingestion.domain.copy_refusals import copy_refusal, withdrawn_copy
+from services.lab_ingestion.domain.fhir_cancellations import (
+    StandingResult,
+    cancelled_before_resulting,
+)
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    ObservationInput,
+    Rejected,
+    ResultStatusCode,
+)
+from services.lab_ingestion.domain.records import ResultRecord
+from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED, status_of
+
+_FINAL = ResultStatusCode.FINAL.value
+_CORRECTED = ResultStatusCode.CORRECTED.value
+_NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+
+def _holds_no_preliminary(_: SourceKey) -> bool:
+    return False
+
+
+def said_by_record(record: ResultRecord) -> Said:
+    """What a result the batch planned says (``copies_elsewhere.said_by``)."""
+    return said_by(record.result.value, record.result.unit, record.result.comparator)
+
+
+def as_batch_left(
+    standing: Iterable[StandingResult],
+    withdrawn: Iterable[StandingResult],
+    withdrawn_ids: Collection[uuid.UUID],
+) -> tuple[list[StandingResult], list[StandingResult]]:
+    """A patient's stored results (standing, withdrawn) as the batch left them: each version
+    of a chain (sender and key) one of whose versions the batch withdrew (``withdrawn_ids``:
+    a withdrawal withdraws its whole chain, and names at least its head) is withdrawn."""
+    standing, withdrawn = list(standing), list(withdrawn)
+    chains = {
+        (r.source, r.stored_key)
+        for r in standing if r.result_id is not None and r.result_id in withdrawn_ids
+    }  # fmt: skip
+    if not chains:
+        return standing, withdrawn
+    gone = [r for r in standing if (r.source, r.stored_key) in chains]
+    return [r for r in standing if (r.source, r.stored_key) not in chains], withdrawn + gone
+
+
+def withdrawn_saying(
+    said: Said | None, gone: Iterable[StandingResult], in_batch: Iterable[ResultRecord]
+) -> frozenset[str]:
+    """The senders of the other feed's withdrawn final or corrected results of the sample
+    (``gone``: stored; ``in_batch``: the batch's, withdrawn earlier in it) that said what a
+    final result says (``said``): it is their late copy. A withdrawn preliminary result was
+    never published, and is no such copy."""
+    if said is None:
+        return frozenset()
+    return frozenset(
+        {g.source for g in gone if g.status in EMITTED and g.said == said}
+        | {r.source for r in in_batch if r.status in EMITTED and said_by_record(r) == said}
+    )
+
+
+def says_again(
+    observation: ObservationInput,
+    said: Said | None,
+    copies: Sequence[StandingResult],
+    withdrawn: Sequence[StandingResult],
+    in_batch: Sequence[ResultRecord],
+    *,
+    withdrawn_in_batch: Sequence[ResultRecord] = (),
+) -> bool:
+    """Whether a result finding nothing under its own key says what the other feed's
+    result of its sample says already (``copies_elsewhere``), a duplicate to leave out:
+    ``copies``, the standing results it is a copy of or may be meant for (``copies_of``),
+    ``withdrawn``, the withdrawn ones so, ``in_batch``, the batch's standing ones
+    (``planned_elsewhere``), ``withdrawn_in_batch``, those the batch withdrew.
+
+    A final result saying what one of them says (any version: a delayed copy of the
+    original); a correction saying what the head of each chain among ``copies`` says
+    (review 192); a withdrawal finding only withdrawn ones (the chain withdrawn already)."""
+    status = status_of(observation)
+    if status == _FINAL:
+        return said is not None and (
+            any(c.said == said for c in copies) or any(said_by_record(r) == said for r in in_batch)
+        )
+    if in_batch:  # the batch's own versions: what its chain says by then is not known here
+        return False
+    if status == _CORRECTED:
+        heads = [c for c in copies if c.head and c.status in EMITTED]
+        return said is not None and bool(heads) and all(c.said == said for c in heads)
+    return status in CANCELLING and not copies and bool(withdrawn or withdrawn_in_batch)
+
+
+def held_elsewhere(
+    message: LabMessage,
+    subject_id: str,
+    stored: StoredElsewhere,
+    checked: Callable[[SourceKey, str], bool],
+    *,
+    planned: Sequence[tuple[ResultRecord, str | None]],
+    parts_of: Callable[[ObservationInput], frozenset[str]],
+    said_of: Callable[[ObservationInput], Said | None],
+    preliminary: Callable[[SourceKey], bool] = _holds_no_preliminary,
+    withdrawn_ids: Collection[uuid.UUID] = frozenset(),
+) -> Rejected | frozenset[int]:
+    """Why one of the message's results, finding nothing under its own key (``checked``:
+    whether its key holds no final or corrected result, nor a withdrawn one; ``preliminary``:
+    whether it holds a preliminary one), is refused: the patient holds a result over the
+    other feed it is a copy of, or may be meant for (``holding_senders``,
+    ``planned_elsewhere``; ``planned``: the batch's results, each with its channel), or a
+    final result is a withdrawn one's late copy (``withdrawn_saying``); else the positions
+    of its results that are duplicates of such a result (``says_again``; ``said_of``: what
+    each says), to leave out. ``withdrawn_ids``: the stored results the batch withdrew so
+    far (``as_batch_left``)."""
+    duplicates: set[int] = set()
+    source, channel = message.source, message.channel
+    standing, withdrawn = as_batch_left(
+        stored.standing.get(subject_id, ()), stored.withdrawn.get(subject_id, ()), withdrawn_ids
+    )
+    for index, observation in enumerate(message.observations):
+        status = status_of(observation)
+        key = (source, observation.result_key)
+        if not checked_elsewhere(observation, channel) or not checked(key, status):
+            continue
+        # a correction or withdrawal under a key holding only a preliminary result acts on
+        # it, unless the other feed's published result of the sample stands (review 202)
+        pending = status != _FINAL and preliminary(key)
+        batch = planned_elsewhere(
+            source, subject_id, observation, parts_of(observation), planned, channel=channel
+        )
+        in_batch = [r for r in batch if r.cancelled_at is None]
+        gone_in_batch = [r for r in batch if r.cancelled_at is not None]
+        mine = stored.keys.get(key, _NO_KEYS)
+        copies = copies_of(source, channel, observation, standing, mine)
+        if pending:
+            copies = [c for c in copies if c.source != source and c.status in EMITTED]
+        said = said_of(observation)
+        gone: list[StandingResult] = []
+        # the other feed's only (a FHIR token's own results under other keys: review 165's)
+        if not cancelled_before_resulting(observation, channel) and all(
+            c.source != source for c in copies
+        ):
+            gone = [
+                g for g in copies_of(source, channel, observation, withdrawn, mine)
+                if g.source != source
+            ]  # fmt: skip
+            # a withdrawal over a preliminary has that to withdraw: never a duplicate
+            if not (pending and status in CANCELLING) and says_again(
+                observation, said, copies, gone, in_batch, withdrawn_in_batch=gone_in_batch
+            ):
+                duplicates.add(index)
+                continue
+        if status == _FINAL or pending:
+            others = frozenset(c.source for c in copies)
+        else:
+            others = holding_senders(source, channel, observation, standing, mine)
+        others |= {r.source for r in in_batch}
+        if others:
+            return copy_refusal(status, others, channel).at(index)
+        late = withdrawn_saying(said, gone, gone_in_batch) if status == _FINAL else frozenset()
+        if late:
+            return withdrawn_copy(late).at(index)
+    return frozenset(duplicates)
