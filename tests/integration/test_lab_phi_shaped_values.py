@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -73,8 +74,18 @@ async def _post(lab: Lab, path: str, body: bytes, content_type: str) -> tuple[in
         return answer.status, await answer.text()
 
 
+# what the service writes of its own that digits drawn may happen to be found in (review 204's
+# and 194's runs: `120926` in an event's received_at): times, digests and ids it drew
+_OWN_DIGITS = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|sha256 [0-9a-f]{64}"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
+
 def _assert_not_quoted(said: str, digits: str) -> None:
-    assert digits not in said and not quotes(said, digits), said
+    searched = _OWN_DIGITS.sub("<own>", said)
+    assert digits not in searched and not quotes(searched, digits), said
 
 
 @settings(
