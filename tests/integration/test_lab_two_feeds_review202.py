@@ -292,3 +292,27 @@ async def test_on_the_careful_path_a_copy_of_a_result_the_batch_withdrew_is_refu
     assert await _rejections(lab) == ["ambiguous-version", "ambiguous-version"]
     ord7_and_ord8 = f"{WITHDRAWN.replace('NOT NULL', 'NULL')} AND collected_at > '2026-11-20'"
     assert await lab.pool.fetchval(ord7_and_ord8) == 0  # ORDQ's, of the 18th, stand
+
+
+# --- review 209: a withdrawn row under the key turned the copy rule off ----------------------
+
+
+@pytest.mark.parametrize(("resent", "answer"), [("40", "AE"), ("12", "AA")])
+async def test_a_key_whose_preliminary_was_withdrawn_still_finds_the_other_feeds_final(
+    lab: Lab, resent: str, answer: str
+) -> None:
+    """Review 209: HL7 P 12 withdrawn by X, then FHIR F 12 stored, then HL7 F 40: stored
+    beside the FHIR final (two standing finals of one sample, both published), because a
+    withdrawn row under the HL7 key, anyone's, skipped the check across feeds. F 40 is
+    refused naming the FHIR sender; F 12 is the FHIR final's duplicate, left out."""
+    assert (await _hl7(lab, "W9-1", "12", "P"))[1] == "AA"
+    assert (await _hl7(lab, "W9-2", "", "X"))[1] == "AA"
+    assert (await _post(lab, _fhir_crp(12)))[0] == 201
+    fhir = await _fhir_sender(lab)
+    sent = await _hl7(lab, "W9-3", resent)
+    assert sent[1] == answer, (sent, await _reason(lab))
+    if answer == "AE":
+        assert repr(fhir) in await _reason(lab)
+    else:
+        assert "another sender" in sent[-1], sent
+    assert await _standing(lab) == [(fhir, 12.0)]

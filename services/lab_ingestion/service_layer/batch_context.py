@@ -122,11 +122,17 @@ class BatchContext:
         )  # fmt: skip
 
     def unheld(self, key: SourceKey, status: str) -> bool:
-        """Whether a result of ``status`` under ``key`` finds no final or corrected result
-        there, nor a withdrawn one, for anyone, as far as the batch read it
-        (``copies_elsewhere``): preliminaries are never published (review 188), and a
-        correction or withdrawal of one is checked too (review 202: a withdrawal of the
-        preliminary alone left the other feed's final standing; ``holds_preliminary``)."""
+        """Whether a result of ``status`` under ``key`` finds no standing final or corrected
+        result there, for anyone, as far as the batch read it (``copies_elsewhere``):
+        preliminaries are never published (review 188), and a correction or withdrawal of
+        one is checked too (review 202: a withdrawal of the preliminary alone left the other
+        feed's final standing; ``holds_preliminary``). A withdrawn result under the key
+        stands no more: the other feed's is still looked for (review 209: a withdrawn
+        preliminary, anyone's, turned the check off, and a final of the sample was stored
+        beside the other feed's) for a final result; the key's own late copies are the chain
+        checks' to refuse, as is a change of a withdrawn result."""
+        if status == ResultStatusCode.FINAL.value:
+            return key not in self.latest
         return key not in self.latest and not self.withdrawn_versions.get(key)
 
     def holds_preliminary(self, key: SourceKey) -> bool:
