@@ -9,7 +9,10 @@ does not replay (reviews 190 and 192). Those fields are listed, and kept as writ
 anywhere else is scrubbed, as a whole phrase, in any case, as written and as it reads
 (``scrub_fields``). Review 199: the places were searched for in a list of free-text fields
 only, and a city or street written anywhere else (PV2-12, DG1-4, OBR-18/19/39, TQ1-11,
-SPM-10, a coded element's text...) was kept.
+SPM-10, a coded element's text...) was kept. Review 207: every coded element kept its codes
+(components 1, 3, 4 and 6), and plain text written in a coded field no replay reads
+(``Patient verzogen nach Thun`` in ORC-16, OBR-12/31, PV2-3, DG1-3) was kept whole; only
+OBX-3 and OBX-6 keep their codes now.
 """
 
 from __future__ import annotations
@@ -37,38 +40,32 @@ def _whole(*indexes: int) -> dict[int, Kept]:
     return dict.fromkeys(indexes, WHOLE)
 
 
-# Where a place is kept in a kept HL7 copy (field numbers, v2.5.1): what is read back, or
-# names the sender, and which no one writes prose into. Everywhere else it is scrubbed.
+# Where a place is kept in a kept HL7 copy (field numbers, v2.5.1): what a replay reads back
+# (the parser, the result key, the content digest), or names the sender. Everywhere else it
+# is scrubbed, in every component: review 207, a coded element kept its "codes" wherever
+# one was (ORC-16, OBR-12/31, PV2-3, DG1-3...), and senders write plain text there
+# (``Patient verzogen nach Thun``), kept whole as the element's code.
 PLACES_KEPT: Mapping[str, Mapping[int, Kept]] = {
     # the whole header: the sender (MSH-3/4, what a rejection is listed under and its
     # replay checked against the allow-list), the message id MSH-10, type, version
     "MSH": {EVERY_FIELD: WHOLE},
     # the patient's numbers, hashed (the rest of PID is blanked)
     "PID": _whole(2, 3),
-    # order control, placer and filler order numbers, placer group number (the result key),
-    # transaction time; order control reason, entering device, ABN code, status modifier,
-    # ABN override reason, confidentiality, order type, enterer authorization mode
-    "ORC": _whole(1, 2, 3, 4, 9) | _codes(16, 18, 20, 25, 26, 28, 29, 30),
-    # placer and filler order numbers, observation and end times, report time, result
-    # status; universal service id, danger code, reason for study, transport logistics,
-    # collector's comment, transport responsibility, planned transport comment, procedure
-    # code and modifier, supplemental service information, duplicate procedure reason,
-    # parent universal service id
-    "OBR": _whole(2, 3, 7, 8, 22, 25) | _codes(4, 12, 31, 38, 39, 40, 43, 44, 45, 46, 47, 48, 50),
+    # order control (what cancels an order), placer and filler order numbers (the result
+    # key when OBR has none); placer group number and transaction time (an id and a time)
+    "ORC": _whole(1, 2, 3, 4, 9),
+    # placer and filler order numbers (the result key), observation and end times, report
+    # time, result status
+    "OBR": _whole(2, 3, 7, 8, 22, 25),
     # value type, sub-id (the result key), abnormal flags (codes only: ``masked_flags``),
-    # status, observation and analysis times; the test (OBX-3, whose codes the replay
-    # reads), units, producer's id, method. The value and range are scrubbed: a number
-    # holds no place, and a text there is written by people.
-    "OBX": _whole(2, 4, 8, 11, 14, 19) | _codes(3, 6, 15, 17),
-    # the specimen's ids and collection time; its type, modifiers, additives, collection
-    # method, source site and modifier, collection site, role, handling and risk codes,
-    # reject reason, quality, appropriateness, condition, container type and condition,
-    # child role
-    "SPM": _whole(2, 3, 17) | _codes(4, 5, 6, 7, 8, 9, 10, 11, 15, 16, 21, 22, 23, 24, 27, 28, 29),
-    "NTE": _codes(4),  # comment type
-    "TQ1": _codes(9),  # priority
-    "PV2": _codes(3),  # admit reason
-    "DG1": _codes(3, 7, 8),  # diagnosis code, major diagnostic category, DRG
+    # status, observation and analysis times; the test (OBX-3: its codes and coding
+    # systems make the result key and the digest, its texts are read for no trial result)
+    # and the unit (OBX-6, in the digest: a place in its text is scrubbed all the same, and
+    # such a copy is refused on replay as changed). The value and range are scrubbed: a
+    # number holds no place, and a text there is written by people.
+    "OBX": _whole(2, 4, 8, 11, 14, 19) | _codes(3, 6),
+    # the specimen's ids and collection time (SPM-17, read against the result's)
+    "SPM": _whole(2, 3, 17),
 }
 
 

@@ -106,8 +106,9 @@ def test_a_place_of_the_patients_never_touches_the_sender_codes_or_units(
     ])  # fmt: skip
     lines = redact(text, lambda _: HASH).split("\r")
     assert lines[0].split("|")[2:4] == [application, facility]
-    # a code's text is free text (review 192), its code and coding system are kept
-    assert lines[2].split("|")[4] == f"{place}^[redacted] panel^L"
+    # a code's text is free text (review 192), its code and coding system kept where a
+    # replay reads them (OBX-3, OBX-6); OBR-4 is read by none (review 207)
+    assert lines[2].split("|")[4] == "[redacted]^[redacted] panel^L"
     obx = lines[3].split("|")
     assert obx[3] == f"{place}^[redacted] code^L" and obx[6] == place
     assert obx[5] == "born in [redacted]"
