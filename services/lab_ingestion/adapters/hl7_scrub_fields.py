@@ -16,8 +16,9 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
+from services.lab_ingestion.adapters.hl7_decoded_scrub import Found, scrub_decoded
 from services.lab_ingestion.adapters.hl7_escape_masks import DEFINED_ESCAPES, masked_escapes
-from services.lab_ingestion.adapters.hl7_pid3 import Separators, decoded_text, escaped_text
+from services.lab_ingestion.adapters.hl7_pid3 import Separators
 from services.lab_ingestion.adapters.phone_numbers import phone_spans
 from services.lab_ingestion.adapters.scrub import (
     MIN_DIGITS_ONLY,
@@ -46,7 +47,7 @@ def scrub_fields(
     """Mask what escapes HL7 does not define hold (``masked_escapes``), then replace every
     copy of a secret in the ``scrubbed`` values (HL7 escapes kept whole), and of each of
     ``phones`` (digits) written in groups (``phone_spans``), then in each value that holds
-    escapes, as it reads (``_scrub_decoded``). ``run_in``:
+    escapes, as it reads (``hl7_decoded_scrub``). ``run_in``:
     ids, where a copy run into other letters or digits is found too, and where what a
     redaction wrote (``[redacted]``, a masked number's hash) is never cut;
     ``words_apart``: more values (ids: a sender's name), scrubbed as ``scrubbed`` but where a
@@ -79,11 +80,11 @@ def scrub_fields(
             _phones_outside, protected=protected, phones=phones, excluded="".join(separators)
         )
         for values, by in ((scrubbed, scrubber), (words_apart, scrubber.words_apart())):
-            scrub = functools.partial(
-                _replaced, scrubber=by, runs=runs, replacements=replacements, phones=numbers
+            copies = functools.partial(
+                _copies, scrubber=by, runs=runs, replacements=replacements, phones=numbers
             )
-            _scrub_in_batches(list(values), scrub)
-            _scrub_decoded(list(values), scrub, separators)
+            _scrub_in_batches(list(values), functools.partial(_replaced, copies=copies))
+            scrub_decoded(values, copies, separators)
 
 
 def _phones_outside(
@@ -117,63 +118,6 @@ def masked_flags(value: str, separators: Separators) -> str:
     )
 
 
-def _scrub_decoded(
-    values: list[tuple[list[str], int]], scrub: Callable[[str], str], separators: Separators
-) -> None:
-    """A copy spelled with other escapes (``M\\XC3BC\\LLER`` for MÜLLER, a number written
-    in hex) is found in each piece of a value (a repetition's component's sub-component)
-    that holds escapes, as it reads; a piece where one is found is written again, escaped,
-    and the value's separators are kept where they were (review 199: a whole field read
-    and escaped again ran OBX-3's components into one, ``1988-5\\S\\CRP [redacted]\\S\\LN``,
-    and the copy did not replay). Few pieces hold escapes: scrubbed a batch at a time
-    (``_scrub_in_batches``), but one whose reading holds a line break (``\\.br\\``, the
-    batches' own separator) on its own."""
-    escape = separators[3]
-    parted = re.compile(f"([{re.escape(''.join(separators[1:3]) + separators[4])}])")
-    split: list[tuple[list[str], int, list[str]]] = []
-    read: list[tuple[list[str], int, str]] = []  # (a value's parts, a piece's place, as read)
-    for fields, index in values:
-        if escape not in fields[index]:
-            continue
-        parts = parted.split(fields[index])  # pieces at even places, separators between
-        split.append((fields, index, parts))
-        for at in range(0, len(parts), 2):
-            piece = parts[at]
-            if escape in piece and (reading := _as_it_reads(piece, separators)) != piece:
-                read.append((parts, at, reading))
-    if not read:
-        return
-    cleaned = [[reading] for _, _, reading in read]
-    _scrub_in_batches([(piece, 0) for piece in cleaned if "\r" not in piece[0]], scrub)
-    for piece in cleaned:
-        if "\r" in piece[0]:
-            piece[0] = scrub(piece[0])
-    for (parts, at, reading), (done,) in zip(read, cleaned, strict=True):
-        if done != reading:
-            parts[at] = REDACTED if done == REDACTED else escaped_text(done, separators)
-    for fields, index, parts in split:
-        fields[index] = "".join(parts)
-
-
-def _as_it_reads(value: str, separators: Separators) -> str:
-    """``decoded_text``; where python-hl7 cannot read the value (``\\X00\\``, a NUL, or a
-    formatting count over the limit beside a number in hex), as it reads without each
-    sequence it cannot read on its own, so that what the others spell is searched all the
-    same. The value as written when it still cannot be read."""
-    decoded = decoded_text(value, separators)
-    if decoded != value:  # read: each sequence was replaced by what it stands for
-        return decoded
-    escape = separators[3]
-    parts = value.split(escape)
-    readable = [parts[0]]
-    for index in range(1, len(parts) - 1, 2):  # the closed sequences (python-hl7 drops the rest)
-        sequence = f"{escape}{parts[index]}{escape}"
-        if decoded_text(sequence, separators) != sequence:
-            readable.append(sequence)
-        readable.append(parts[index + 1])
-    return decoded_text("".join(readable), separators)
-
-
 def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
     """A character the message does not hold for each replacement (none when there are
     too few such characters left)."""
@@ -182,22 +126,22 @@ def _markers(text: str, replacements: Iterable[str]) -> dict[str, str]:
     return {replacement: next(free, "") for replacement in dict.fromkeys(replacements)}
 
 
-def _replaced(
+def _copies(
     text: str,
     *,
     scrubber: Scrubber,
     runs: re.Pattern[str],
     replacements: Mapping[str, str],
     phones: Callable[[str], list[tuple[int, int]]],
-) -> str:
-    """The text with every copy of a secret replaced. ``Scrubber`` searches the folded text
-    (same length), where it writes the replacement's marker over each character of each copy
-    it finds, and so is each phone ``phones`` finds marked, where no copy of a secret that
-    its hash replaces is; the marked runs are then replaced in the original text, whose
-    other characters are kept."""
+) -> Found | None:
+    """Where each copy of a secret is in the text, with what replaces it (None: given up
+    on, nothing is kept). ``Scrubber`` searches the folded text (same length), where it
+    writes the replacement's marker over each character of each copy it finds, and so is
+    each phone ``phones`` finds marked, where no copy of a secret that its hash replaces
+    is; the marked runs are the copies."""
     marked = scrubber(text.translate(FOLDED_LETTERS))
     if marked == REDACTED or len(marked) != len(text):  # given up on: nothing is kept
-        return REDACTED
+        return None
     spans = phones(text)
     if spans:
         marker = next(m for m, replacement in replacements.items() if replacement == REDACTED)
@@ -206,11 +150,20 @@ def _replaced(
             if all(c == marker or c not in replacements for c in characters[start:end]):
                 characters[start:end] = marker * (end - start)
         marked = "".join(characters)
+    return [(run.start(), run.end(), replacements[run.group()[0]]) for run in runs.finditer(marked)]
+
+
+def _replaced(text: str, *, copies: Callable[[str], Found | None]) -> str:
+    """The text with every copy of a secret (``_copies``) replaced, its other characters
+    kept; ``REDACTED`` when given up on."""
+    found = copies(text)
+    if found is None:
+        return REDACTED
     pieces: list[str] = []
     position = 0
-    for run in runs.finditer(marked):
-        pieces += (text[position : run.start()], replacements[run.group()[0]])
-        position = run.end()
+    for start, end, replacement in found:
+        pieces += (text[position:start], replacement)
+        position = end
     pieces.append(text[position:])
     return "".join(pieces)
 
