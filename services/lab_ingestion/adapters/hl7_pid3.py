@@ -118,10 +118,14 @@ def decoded_text(text: str, separators: Separators, *, highlight_as_nothing: boo
 
 
 def escaped_text(text: str, separators: Separators) -> str:
-    """Text written as a field value in ``separators`` (python-hl7's escaping: separators,
-    line breaks and non-ASCII characters as escape sequences). What ``hl7.util.escape``
-    writes, each distinct character escaped once and the text translated (python-hl7 reads a
-    character at a time: 0.4 s for a megabyte of ``é``; review 132)."""
+    """Text written as a field value in ``separators``: separators and the escape character
+    as python-hl7's escaping writes them (``\\F\\``, ``\\S\\``...), a line break as
+    ``\\.br\\``, and any other character outside printable ASCII as the hex of its UTF-8
+    bytes (``\\X09\\`` for a tab, ``\\XE289A5\\`` for ``≥``), as ``decoded_text`` reads
+    them (review 207: python-hl7 writes a character's code point unpadded, ``\\X 9\\``,
+    ``\\X2265\\``, which reads as ``"e``). Each distinct character escaped once and the
+    text translated (python-hl7 reads a character at a time: 0.4 s for a megabyte of ``é``;
+    review 132)."""
     if not text:
         return text
     container = _escaping(separators)
@@ -131,7 +135,7 @@ def escaped_text(text: str, separators: Separators) -> str:
     table = {
         ord(character): f"{esc}{codes[character]}{esc}"
         if character in codes
-        else "%sX%2x%s" % (esc, ord(character), esc)  # noqa: UP031 - python-hl7's format
+        else f"{esc}X{character.encode('utf-8', 'surrogatepass').hex().upper()}{esc}"
         for character in set(text)
         if character in codes or not 0x20 <= ord(character) <= 0x7E
     }
