@@ -26,6 +26,7 @@ sent as a number was not searched.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -34,7 +35,8 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_codec import redact
-from services.lab_ingestion.adapters.hl7_pid3 import decoded_text
+from services.lab_ingestion.adapters.hl7_decoded_scrub import _readings, as_it_reads
+from services.lab_ingestion.adapters.hl7_pid3 import decoded_text, escaped_text
 from services.lab_ingestion.adapters.hl7_places import (
     CODE_COMPONENTS,
     CODES,
@@ -42,6 +44,7 @@ from services.lab_ingestion.adapters.hl7_places import (
     kept_as_written,
 )
 from services.lab_ingestion.adapters.json_redaction import redact_json
+from services.lab_ingestion.adapters.scrub import Scrubber
 from services.lab_ingestion.adapters.secret_spellings import street_words
 from tests.unit.lab_ingestion.fhir_samples import crp_observation
 
@@ -85,8 +88,9 @@ def test_a_place_of_the_patients_is_scrubbed_in_free_text_only(patient: str) -> 
     msh, obr, obx, spm = (segment(kept, name) for name in ("MSH", "OBR", "OBX", "SPM"))
     assert msh[2:4] == ["LIS", "BERN"] and msh[9] == "MBern9"  # sender and id whole
     assert segment(kept, "ORC")[2:4] == ["PBern", "FBern"] and obr[2:4] == ["PBern", "FBern"]
-    # codes and coding systems kept, their texts scrubbed (items 1 and 2)
-    assert obr[4] == "Bern^[redacted] panel^L^Bern2^[redacted] alt^L"
+    # codes and coding systems kept, their texts scrubbed (items 1 and 2); OBR-4, which no
+    # replay reads, scrubbed in every component (review 207)
+    assert obr[4] == "[redacted]^[redacted] panel^L^Bern2^[redacted] alt^L"
     assert obx[3] == "Bern^CRP [redacted]^L" and obx[6] == "Bern"  # the unit
     assert obx[17] == "M1^[redacted] method^L" and obx[5] == "[redacted] val"
     assert obr[13] == "[redacted] x" and obr[20:22] == ["[redacted] f20", "[redacted] f21"]
@@ -410,3 +414,205 @@ def test_a_place_anywhere_but_where_the_copy_is_read_back_is_scrubbed(
     for key in order:  # no other field changed by the place
         if key != name and key in kept:
             assert kept[key] == lines[key][: len(kept[key])], (key, kept[key])
+
+
+# --- review 207 ----------------------------------------------------------------------------
+# 1. plain text in a coded field no replay reads (ORC-16, OBR-12/31, PV2-3, DG1-3...) was
+#    kept as the element's "code"; 2. JSON place keys were matched as whole keys only
+#    (``birth_city`` made the sender ``LIS^[redacted]``); 3. each escaped piece cost a scrub
+#    call; 4. a rewritten piece's escapes were mangled (``\X 9\``, ``\X2265\``, ``_``).
+
+
+def thun_lines(note: str = "Kommentar") -> list[str]:
+    """Reasons and comments written as plain text where HL7 has a coded element."""
+    return [
+        pid(f11="Gartenweg 12^^Thun^^3600^CH", f23="Spiez"),
+        "PV2|||Sturz zuhause in Thun",
+        "DG1|1||Sturz Gartenweg Thun||||Thun|Thun",
+        "ORC|RE|P1|F1" + "|" * 13 + "Patient verzogen nach Thun",
+        f"OBR|1|P1|F1|CRP Thun^CRP^L|||{TS}|||||Infektioes, wohnt in Thun"
+        + "|" * 19
+        + "Kontrolle, Patient geboren in Spiez",
+        "TQ1|1||||||||Thun",
+        f"OBX|1|NM|1988-5^CRP Thun^LN||42|Thun^Thun^L|0-5|H|||F|||{TS}|Thun||Thun^Thun^L",
+        f"NTE|1||{note}|Thun",
+        "SPM|1|S1||Thun^Blut^L|Thun",
+    ]
+
+
+def test_only_the_coded_fields_a_replay_reads_keep_their_codes() -> None:
+    """OBX-3 (the test: its codes make the result key and the digest) and OBX-6 (the unit,
+    in the digest) keep their codes; no other coded element does."""
+    coded = {
+        (name, index)
+        for name in ("MSH", "PID", "PV2", "DG1", "ORC", "OBR", "TQ1", "OBX", "NTE", "SPM")
+        for index in range(1, 60)
+        if kept_as_written(name, index) == CODES
+    }
+    assert coded == {("OBX", 3), ("OBX", 6)}
+
+
+def test_a_place_written_as_plain_text_in_a_coded_field_is_scrubbed() -> None:
+    kept = redacted(*thun_lines())
+    obx = kept["OBX"][0]
+    # what the replay reads: OBX-3's and OBX-6's codes, whole
+    assert obx[3] == "1988-5^CRP [redacted]^LN" and obx[6] == "Thun^[redacted]^L"
+    rest = [f for name, lines in kept.items() for fields in lines for f in fields
+            if name != "OBX" or f not in (obx[3], obx[6])]  # fmt: skip
+    for place in ("Thun", "Spiez", "Gartenweg"):
+        assert not [f for f in rest if place in f], (place, kept)
+    assert kept["ORC"][0][16] == "Patient verzogen nach [redacted]"
+    assert kept["OBR"][0][12] == "Infektioes, wohnt in [redacted]"
+    assert kept["OBR"][0][31] == "Kontrolle, Patient geboren in [redacted]"
+    assert kept["OBR"][0][4] == "CRP [redacted]^CRP^L"
+    assert kept["PV2"][0][3] == "Sturz zuhause in [redacted]"
+    assert kept["DG1"][0][3] == "Sturz [redacted] [redacted]"  # the street's name too
+    assert kept["DG1"][0][7:9] == ["[redacted]", "[redacted]"]
+    assert kept["TQ1"][0][9] == "[redacted]" and kept["NTE"][0][4] == "[redacted]"
+    assert kept["SPM"][0][4:6] == ["[redacted]^Blut^L", "[redacted]"]
+    assert obx[15] == "[redacted]" and obx[17] == "[redacted]^[redacted]^L"
+
+
+def json_copy(detail: dict[str, Any], message_id: str = "J-BERN-1") -> dict[str, Any]:
+    body = json_body(**detail) | {"message_id": message_id}
+    return redact_json(body, lambda s: "H")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["birth_city", "city_of_birth", "place_of_residence", "home_city", "hometown",
+     "city_name", "ort", "wohnort", "cityOfBirth", "birthCity", "HomeTown", "PLACE-OF-BIRTH",
+     "geburtsort", "stadt", "gemeinde", "ville", "citta", "zip_code", "postalCode",
+     "residence_town", "birth_country"],
+)  # fmt: skip
+def test_a_json_place_key_is_known_by_its_words(key: str) -> None:
+    """Item 2: ``birth_city`` was no place key: the city Bern was scrubbed from the source
+    and the message id (``LIS^[redacted]``, ``J-[redacted]-1``)."""
+    copy = json_copy({key: "Bern"})
+    assert copy["source"] == {"application": "LIS", "facility": "BERN"}, key
+    assert copy["message_id"] == "J-BERN-1", key
+    assert copy["results"][0]["reference_range"] == "[redacted] 0-5", key
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [{"ethnicity": "Bern"}, {"email_address": "Bern"}, {"city_email": "Bern"},
+     {"home_city_phone": "Bern"}, {"birth_city": "bern@example.org"},
+     {"electricity": "Bern"}, {"report": "Bern"}],
+)  # fmt: skip
+def test_a_json_key_that_only_holds_a_place_word_is_no_place(detail: dict[str, Any]) -> None:
+    """A word, not a substring (``ethnicity``, ``report``); a word that says the value is
+    something else (an e-mail, a phone); a value holding ``@``: scrubbed everywhere."""
+    (value,) = detail.values()
+    assert json_copy(detail, f"{value}-1")["message_id"] == "[redacted]-1", detail
+
+
+# --- item 3: cost --------------------------------------------------------------------------
+
+
+def counted_scrubs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = Scrubber.__call__
+
+    def counting(self: Scrubber, text: str) -> str:
+        calls.append(len(text))
+        return original(self, text)
+
+    monkeypatch.setattr(Scrubber, "__call__", counting)
+    return calls
+
+
+@pytest.mark.parametrize("unit", ["x\\.br\\~", "\\XFC\\~", "Zeile \\.br\\~", "a\\H\\b\\N\\^"])
+def test_escaped_pieces_are_scrubbed_a_batch_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, unit: str
+) -> None:
+    """Item 3: a piece holding ``\\.br\\`` cost a scrub call of its own (20,000 of them
+    for this note, twice: secrets and places); the pieces are now scrubbed in batches."""
+    calls = counted_scrubs(monkeypatch)
+    note = unit * 20_000
+    kept = redacted(*thun_lines(note))
+    assert kept["NTE"][0][3] == note  # nothing to scrub: kept as written
+    assert len(calls) < 200, len(calls)
+
+
+def test_ft_values_with_line_breaks_are_scrubbed_a_batch_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """50 FT results of 40 repeated lines, each ending in ``\\.br\\``: 4,000 scrub calls
+    before; the values' readings are scrubbed a few thousand characters at a time."""
+    calls = counted_scrubs(monkeypatch)
+    value = "~".join(["Zeile\\.br\\"] * 39 + ["Zeile in Thun\\.br\\"])
+    lines = [f"OBX|{n}|FT|X{n}^Befund^L||{value}||||||F" for n in range(1, 51)]
+    kept = redacted(pid(f11="^^Thun"), *lines)
+    assert kept["OBX"][49][5] == value.replace("Thun", "[redacted]")
+    assert len(calls) < 60, len(calls)
+
+
+# --- item 4: escapes around a rewritten piece -----------------------------------------------
+
+ESCAPED_NOTE = (
+    "Patient aus Z\\XC3BC\\rich\\X09\\Tab, CRP \\XE289A5\\ 5 \\H\\kritisch\\N\\ \\.in2\\x \\.fi\\y"
+)
+
+
+def test_a_rewritten_piece_keeps_its_other_escapes_as_written() -> None:
+    """Item 4: the tab became ``\\X 9\\``, ``≥`` ``\\X2265\\`` (read back as ``"e``), the
+    highlighting literal ``_``, ``\\.in2\\`` blanks and ``\\.fi\\`` was dropped."""
+    kept = redacted(pid(f11="^^Z\\XFC\\rich"), f"NTE|1||{ESCAPED_NOTE}^Z\\XFC\\rich\\.br\\x")
+    assert kept["NTE"][0][3] == (
+        "Patient aus [redacted]\\X09\\Tab, CRP \\XE289A5\\ 5 \\H\\kritisch\\N\\ \\.in2\\x "
+        "\\.fi\\y^[redacted]\\.br\\x"
+    )
+
+
+def test_text_is_escaped_as_the_parser_reads_it() -> None:
+    separators = ("|", "^", "~", "\\", "&")
+    assert escaped_text("a\tb≥ü|\r", separators) == "a\\X09\\b\\XE289A5\\\\XC3BC\\\\F\\\\.br\\"
+
+
+@given(text=st.text(st.characters(codec="utf-8", blacklist_characters="\x00")))
+def test_escaped_text_reads_back_as_written(text: str) -> None:
+    for separators in (("|", "^", "~", "\\", "&"), ("#", "$", "*", "!", "%")):
+        assert decoded_text(escaped_text(text, separators), separators) == text
+
+
+# (``\x01`` written or spelled: the first joiner ``hl7_decoded_scrub`` would take)
+PIECE_PARTS = ["\\X01\\", "\x01", "Z\\XFC\\rich", "Z\\XC3BC\\rich", "Zürich", "\\H\\",
+               "\\N\\", "\\.br\\", "\\X09\\", "\\XE289A5\\", "\\.in2\\", "\\.fi\\", "\\E\\",
+               " ", "aus ", "x", "\\", "\\XFC", "\\S\\", "Bern"]  # fmt: skip
+PIECES = st.lists(st.sampled_from(PIECE_PARTS), max_size=6).map("".join)
+# every escape closed (one never closed is masked whole: ``masked_escapes``)
+CLOSED = st.lists(st.sampled_from(PIECE_PARTS[:-4] + PIECE_PARTS[-2:]), max_size=6).map("".join)
+
+
+@given(pieces=st.lists(PIECES, min_size=1, max_size=6))
+def test_a_value_read_at_once_reads_as_its_pieces_one_by_one(pieces: list[str]) -> None:
+    """Item 3: a value is read in one call where its pieces close every escape they open;
+    each piece reads as it did read alone."""
+    separators = ("|", "^", "~", "\\", "&")
+    alone = [as_it_reads(piece, separators) if "\\" in piece else piece for piece in pieces]
+    assert _readings(pieces, separators, "\U000f0000") == alone
+
+
+@given(pieces=st.lists(CLOSED, min_size=1, max_size=6), joints=st.lists(st.sampled_from("^~&")))
+def test_a_place_spelled_with_escapes_is_scrubbed_and_the_rest_reads_as_written(
+    pieces: list[str], joints: list[str]
+) -> None:
+    """Items 3 and 4: every copy of the city found as it reads is gone, the note keeps its
+    separators, and a piece without one reads as before."""
+    separators = ("|", "^", "~", "\\", "&")
+    note = pieces[0] + "".join(j + p for j, p in zip(joints, pieces[1:], strict=False))
+    note = f"N {note} E"  # (a note's blanks at either end are not kept)
+    kept = redacted(pid(f11="^^Z\\XFC\\rich"), f"NTE|1||{note}")["NTE"][0][3]
+    parted = re.compile(r"([\^~&])")
+    before, after = parted.split(note), parted.split(kept)
+    assert before[1::2] == after[1::2], (note, kept)  # the separators where they were
+    for piece, written in zip(before[0::2], after[0::2], strict=True):
+        if not ZURICH.search(as_it_reads(piece, separators)) and not AS_WRITTEN.search(piece):
+            assert written == piece, (piece, written)
+        else:
+            assert not ZURICH.search(decoded_text(written, separators)), (piece, written)
+
+
+ZURICH = re.compile(r"(?<![^\W_])zürich(?![^\W_])", re.IGNORECASE)  # as a whole word
+AS_WRITTEN = re.compile(r"(?<![^\W_])z(?:\\xfc\\|ü)rich(?![^\W_])", re.IGNORECASE)
