@@ -97,7 +97,12 @@ def _sequence(body: str, known: Mapping[str, str], app_map: Mapping[str, str] | 
     head = body[:3]
     if body[0] == "." and ((app_map and head in app_map) or head in known):
         character = app_map[head] if app_map and head in app_map else known[head]
-        return character * int(body[3:])
+        try:
+            return character * int(body[3:])
+        except ValueError:  # python-hl7's own error, said as what it is (``\.in:\``)
+            raise UnreadableEscape(
+                f"an HL7 formatting escape ({head}) has a count that is no number"
+            ) from None
     if body[0] != "X":
         return ""
     digits, read = body[1:], []

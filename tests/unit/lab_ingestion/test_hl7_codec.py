@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.hl7_ack import MSA3_LENGTH
+from services.lab_ingestion.adapters.hl7_ack import DATA_TYPE_ERROR, MSA3_LENGTH
 from services.lab_ingestion.adapters.hl7_codec import (
     Hl7InputError,
     build_ack,
@@ -1360,6 +1360,27 @@ def test_formatting_escapes_anywhere_raise_only_hl7_input_error(escape: str, fie
     ])  # fmt: skip
     with contextlib.suppress(Hl7InputError):  # any other exception fails the test
         parse_oru(text)
+
+
+@pytest.mark.parametrize("escape", ["\\.in:\\", "\\.in+x\\", "\\.sp x\\", "\\.ti-\\"])
+def test_a_formatting_escape_whose_count_is_no_number_is_refused_for_what_it_is(
+    escape: str,
+) -> None:
+    """A count python-hl7 cannot read (``\\.in:\\`` in MSH-3: a rare draw of the parse
+    property, last session's code too) was refused "unparseable HL7: ValueError", as a
+    parser crash is: it is refused malformed, HL7 error 102, naming the escape."""
+    text = join([
+        msh(app=f"LAB{escape}"),
+        seg("PID", {1: "1", 3: "MRN1^^^HOSP^MR"}),
+        seg("OBR", {1: "1", 2: "PL1", 3: "FL1", 4: "PANEL^Panel^L"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "1988-5^CRP^LN", 5: "5", 6: "mg/L", 11: "F",
+                    14: "20261102080000+0000"}),
+    ])  # fmt: skip
+    with pytest.raises(Hl7InputError) as refused:
+        parse_oru(text)
+    assert refused.value.code is RejectionCode.MALFORMED
+    assert refused.value.reason.startswith("an HL7 formatting escape (."), refused.value.reason
+    assert refused.value.condition == DATA_TYPE_ERROR
 
 
 def test_a_collection_time_without_offset_is_also_kept_as_written() -> None:

@@ -198,7 +198,8 @@ async def test_post_hl7_with_an_escape_in_msh11_is_an_ar_not_a_server_error() ->
     async with lab_client(FakeSubmit()) as client:
         response = await client.post("/v1/hl7", data=message.encode(), headers=LAB)
         assert response.status == 400  # malformed, as any other AR of unreadable HL7
-        assert "\rMSA|AR|C1|unparseable HL7" in await response.text()
+        # named for what it is, not as a parser crash ("unparseable HL7: ValueError")
+        assert "\rMSA|AR|C1|an HL7 formatting escape (.in)" in await response.text()
 
 
 @pytest.mark.parametrize("version", ["2.3", "2.4", "2.5.1"])
