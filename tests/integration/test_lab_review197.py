@@ -27,7 +27,8 @@ from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_REJECTED
 from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings
-from tests.integration.lab_fixtures import MRN, msa, obx, oru, payload_searched
+from tests.integration.lab_fixtures import MRN, obx, oru, payload_searched
+from tests.integration.test_lab_correction_resends import _crp, _reported, _send
 from tests.integration.test_lab_fhir_versions import version
 from tests.integration.test_lab_ingestion import Lab, running_lab
 
@@ -141,27 +142,6 @@ async def test_a_json_result_of_another_test_is_still_left_out(lab: Lab) -> None
 
 
 # --- 3: an untimed correction against a timed standing correction ---------------------------
-
-
-def _reported(message: str, reported: str) -> str:
-    """``message`` with its report time (OBR-22) ``reported``."""
-    obr7 = "|||20261120081500+0100\r"
-    return message.replace(obr7, obr7[:-1] + "|" * 15 + reported + "\r", 1)
-
-
-def _crp(control_id: str, value: str, status: str, reported: str | None, order: str) -> str:
-    message = oru(control_id, [obx("1988-5", value, "mg/L", status=status)], order=order)
-    return message if reported is None else _reported(message, f"20261120{reported}+0100")
-
-
-async def _send(lab: Lab, *messages: str) -> list[list[str]]:
-    client = await lab.mllp()
-    acks = []
-    for message in messages:
-        acks.append(msa(await client.exchange(message)))
-        await asyncio.sleep(0.05)  # each its own batch: the chain is read from the database
-    await client.close()
-    return acks
 
 
 async def test_an_untimed_correction_over_a_timed_correction_is_refused_over_hl7(
