@@ -93,6 +93,20 @@ async def _checked(lab: Lab, channel: str) -> None:
         assert event["channel"] == channel
 
 
+async def _posted_as_a_lab_does(
+    http: aiohttp.ClientSession, url: str, body: dict[str, object]
+) -> tuple[int, str]:
+    """POST ``body``, sending it again (at most twice) when answered 503 "nothing was stored,
+    resend later", as a laboratory does: on a loaded machine the group commit's deadline can
+    pass (seen once with five suites side by side), which is that answer, not a unit's."""
+    for _ in range(3):
+        async with http.post(url, json=body) as answer:
+            status, text = answer.status, await answer.text()
+        if status != 503:
+            break
+    return status, text
+
+
 async def test_the_protocol_table_over_fhir_observation(lab: Lab) -> None:
     headers = {"Authorization": f"Bearer {lab.lab_token}"}
     async with aiohttp.ClientSession(headers=headers) as http:
@@ -111,8 +125,8 @@ async def test_the_protocol_table_over_fhir_observation(lab: Lab) -> None:
                     "code": unit,
                 },
             }
-            async with http.post(f"{lab.http}/fhir/Observation", json=observation) as created:
-                assert created.status == 201, (loinc, value, unit, await created.text())
+            created = await _posted_as_a_lab_does(http, f"{lab.http}/fhir/Observation", observation)
+            assert created[0] == 201, (loinc, value, unit, created[1])
     await _checked(lab, "fhir")
 
 

@@ -21,7 +21,9 @@ from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
 
-ANSWERED_WITHIN = 6.5  # the 5 s deadline, ending the cut-off server process, and the answer
+# the 5 s deadline and the answer, with room for a loaded machine (7.3 s seen with five
+# suites side by side); the old code answered after 60 s
+ANSWERED_WITHIN = 20.0
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ async def test_every_lab_route_answers_503_when_the_token_check_hangs(
         ("/fhir/Observation", {"json": crp_observation("HANG-1")}),
     ]
     answers = []
-    limit = aiohttp.ClientTimeout(total=15)  # the old code answered after 60 s
+    limit = aiohttp.ClientTimeout(total=30)  # the old code answered after 60 s
     async with aiohttp.ClientSession(timeout=limit) as http:
         for token, (path, body) in zip(tokens, posts, strict=True):
             headers = {"Authorization": f"Bearer {token}"}
