@@ -13,6 +13,7 @@ sent to one running service.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -94,7 +95,7 @@ async def _checked(lab: Lab, channel: str) -> None:
 
 
 async def _posted_as_a_lab_does(
-    http: aiohttp.ClientSession, url: str, body: dict[str, object]
+    http: aiohttp.ClientSession, url: str, body: Mapping[str, object]
 ) -> tuple[int, str]:
     """POST ``body``, sending it again (at most twice) when answered 503 "nothing was stored,
     resend later", as a laboratory does: on a loaded machine the group commit's deadline can
