@@ -47,7 +47,8 @@ def identifier_rows(
 
 def unheld_rows(samples: Sequence[UnheldSample], stored_id: StoredId) -> tuple[list[Any], ...]:
     """The columns of the samples a fast-path batch took for held by no other sender
-    (migration 0038's ``assert_samples_never_held_across_feeds``; their channels beside):
+    (migration 0039's ``assert_samples_never_held_across_bound_feeds``; their channels and
+    laboratories beside):
     sources, subjects, analytes, collection times and identifier parts, these as stored
     (keyed hashes, as ``results.identifier_parts``)."""
     return (

@@ -1,5 +1,5 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0038
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0039
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
 
 # The results (any status, standing or withdrawn) of the subjects ($1) of the analytes ($2),
 # whatever the sender, with their keys' parts (migration 0031; keyed hashes), statuses,
-# collection times, the channel their message came over, and whether each is its chain's
+# collection times, the channel their message came over and the HL7 sender a FHIR one's
+# token was bound to (migration 0039: its laboratory), and whether each is its chain's
 # head (a standing final or corrected result no standing one supersedes; the partial index
 # results_superseded_once), and their ids (one row each: a batch withdrawing a chain knows
 # its versions withdrawn by them, ``copy_outcomes``): asked only for a result whose key holds
@@ -145,7 +146,7 @@ SELECT k.source, k.key, k.key AS result_key, a.analytes, a.patients
 # (results_by_subject), never a scan of every sender's.
 STANDING_RESULTS = """
 SELECT r.subject_id, r.source, r.result_key, r.analyte, r.identifier_parts, r.status,
-       r.collected_at, r.value, r.unit, r.comparator, m.channel, r.result_id,
+       r.collected_at, r.value, r.unit, r.comparator, m.channel, m.feed_of, r.result_id,
        r.cancelled_at IS NOT NULL AS withdrawn,
        r.cancelled_at IS NULL AND r.status IN ('F', 'C') AND NOT EXISTS (
            SELECT 1 FROM results s
@@ -188,16 +189,17 @@ WITH committed_batch AS (
     SELECT $12::uuid, $15::uuid WHERE $12::uuid IS NOT NULL
 ), guard AS (
     -- and that the lab's other feed holds not, nor held, the sample of a final result taken
-    -- for new ($20-$26: the fast path's; migrations 0033, 0034, 0036, 0038: a withdrawn one
-    -- too), and that no number whose messages it discarded as nobody's at their senders'
-    -- sites is a subject's former one ($27, $28 all NULL: 0035; review 201: not $1's numbers
+    -- for new ($20-$26, $29: the fast path's; migrations 0033, 0034, 0036, 0038: a withdrawn
+    -- one too; 0039: a FHIR result's laboratory is its token's bound HL7 sender), and that
+    -- no number whose messages it discarded as nobody's at their senders' sites is a
+    -- subject's former one ($27, $28 all NULL: 0035; review 201: not $1's numbers
     -- taken for nobody's anywhere, which missed one another site enrolled since and held
     -- PID-4's numbers)
     SELECT assert_batch_current($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
            AND assert_no_former_numbers($27::text[], $28::text[])
-           AND assert_samples_never_held_across_feeds($20::text[], $21::text[], $22::text[],
-                                                      $23::timestamptz[], $24::text[],
-                                                      $26::text[], $25::interval)
+           AND assert_samples_never_held_across_bound_feeds(
+                   $20::text[], $21::text[], $22::text[], $23::timestamptz[], $24::text[],
+                   $26::text[], $29::text[], $25::interval)
            AS current
 ), claimed_keys AS (
     -- the keys written as new (taken for holding no row) claim their first write: another
@@ -222,9 +224,11 @@ WITH committed_batch AS (
      WHERE (SELECT count(*) FROM claimed_keys) >= 0
     ON CONFLICT DO NOTHING
 ), new_messages AS (
+    -- each with its laboratory beside it ($30: a FHIR message's token's bound HL7 sender,
+    -- migration 0039; the row type stays as instances not yet upgraded write it)
     INSERT INTO messages (message_id, source, control_id, channel, outcome, subject_id,
-                          result_count, received_at, content_digest, cancellations)
-    SELECT * FROM unnest($6::message_row[])
+                          result_count, received_at, content_digest, cancellations, feed_of)
+    SELECT * FROM unnest($6::message_row[], $30::text[])
      WHERE (SELECT current FROM guard)
 ), new_results AS (
     INSERT INTO results (result_id, message_id, subject_id, source, result_key, analyte, loinc,

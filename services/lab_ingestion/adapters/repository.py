@@ -174,6 +174,7 @@ class LabRepository:
                     said_by(row["value"], row["unit"], row["comparator"]),
                     row["head"],
                     row["result_id"],
+                    row["feed_of"],
                 )
             )
         return standing, withdrawn
@@ -267,6 +268,8 @@ class LabRepository:
             [s.channel for s in assumed.unheld_samples],
             assumed.discarded,
             [None] * len(assumed.discarded),  # taken for nobody's, each
+            [s.feed_of for s in assumed.unheld_samples],
+            [m.feed_of for m in staged.messages],
         )
 
 

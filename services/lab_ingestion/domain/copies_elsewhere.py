@@ -50,6 +50,12 @@ results of two senders over the same kind of feed: two FHIR senders (each identi
 is its sender's namespace, and the systems are not kept: ``urn:a|1001`` and ``urn:b|1001``
 would share ``1001``) as two HL7 senders (two laboratories' order numbers coincide: each
 sender's numbers are its own). The rule is for a lab's HL7 feed and its FHIR feed only.
+A FHIR result's laboratory is told by its token (fixer 212): one bound to one HL7 sender is
+that laboratory's FHIR feed, compared only with that sender's HL7 results, and an HL7
+sender's results only with FHIR results of tokens bound to it, or to none (an unbound token's
+FHIR, and any stored before migration 0039, is compared with every HL7 sender's: which HL7
+laboratory a FHIR identifier belongs to cannot be told); the binding is the one the token
+had when the result was stored (``feed_of``, ``of_one_laboratory``).
 JSON results are keyed by the lab's own ``result_id``, never an order number: not checked,
 never a copy. Results planned earlier in the same batch count as stored ones do, those it
 withdrew as withdrawn ones (a correction or withdrawal finding a standing one is refused,
@@ -68,7 +74,7 @@ from services.lab_ingestion.domain.fhir_cancellations import (
     cancelled_before_resulting,
     sharing_senders,
 )
-from services.lab_ingestion.domain.model import ObservationInput, ResultStatusCode
+from services.lab_ingestion.domain.model import LabMessage, ObservationInput, ResultStatusCode
 from services.lab_ingestion.domain.records import ResultRecord
 from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED, status_of
 from shared.contracts.events.lab import Channel
@@ -114,6 +120,23 @@ def across_feeds(channel: str | None, other: str | None) -> bool:
     )
 
 
+def feed_of(message: LabMessage) -> str | None:
+    """The HL7 sender (``APPLICATION^FACILITY``) whose laboratory a FHIR message is from: the
+    one sender its token is bound to (``LabMessage.configured_as``); None for a token bound
+    to none (or to ``<token name>^FHIR``) and for any other channel's message."""
+    if message.channel is not Channel.FHIR or message.configured_as is None:
+        return None
+    return "^".join(message.configured_as)
+
+
+def of_one_laboratory(source: str, feed: str | None, other: str, other_feed: str | None) -> bool:
+    """Whether results of ``source`` and ``other`` over a laboratory's two feeds
+    (``across_feeds``) can be one laboratory's, by each one's ``feed_of`` (an HL7 result's
+    is None): a FHIR result bound to an HL7 sender is that sender's only; one bound to none
+    (or stored before migration 0039) may be any HL7 sender's (fixer 212)."""
+    return (feed is None or feed == other) and (other_feed is None or other_feed == source)
+
+
 def checked_elsewhere(observation: ObservationInput, channel: Channel) -> bool:
     """Whether a result is checked against other senders' results (module docstring); not
     one read as not obtained beside others (``unobtained``: nothing can be lost by it)."""
@@ -139,12 +162,15 @@ def copies_of(
     observation: ObservationInput,
     standing: Iterable[StandingResult],
     stored: tuple[frozenset[str], frozenset[str]],
+    *,
+    feed: str | None = None,
 ) -> list[StandingResult]:
     """The standing results ``observation`` (from ``source``) is another copy of, or may be
     meant for (module docstring): of its analyte and sample, never stored before their parts
-    were kept, over the other feed (``across_feeds``) or, for a FHIR token's change, its
-    own under another key, whose key is one of its keys or shares a part with them;
-    ``stored``: its keys and their parts as stored."""
+    were kept, over the other feed of its laboratory (``across_feeds``,
+    ``of_one_laboratory``; ``feed``: its message's ``feed_of``) or, for a FHIR token's
+    change, its own under another key, whose key is one of its keys or shares a part with
+    them; ``stored``: its keys and their parts as stored."""
     identified = identify_analyte(observation.codes)
     keys, parts = stored
     if identified is None or not parts:
@@ -155,7 +181,11 @@ def copies_of(
         r for r in standing
         if r.analyte == identified[0].value and r.parts is not None
         and same_sample(r.collected_at, observation.collected_at)
-        and (across_feeds(channel, r.channel) if r.source != source else fhir and not final)
+        and (
+            across_feeds(channel, r.channel)
+            and of_one_laboratory(source, feed, r.source, r.feed_of)
+            if r.source != source else fhir and not final
+        )
         and not (final and r.status not in EMITTED)
         and not (r.source == source and r.stored_key in keys)
         and (r.stored_key in keys or not r.parts.isdisjoint(parts))
@@ -168,16 +198,24 @@ def holding_senders(
     observation: ObservationInput,
     standing: Iterable[StandingResult],
     stored: tuple[frozenset[str], frozenset[str]],
+    *,
+    feed: str | None = None,
 ) -> frozenset[str]:
     """The senders holding a standing result ``observation`` is another copy of, or may be
     meant for (``copies_of``); a FHIR ``cancelled`` without a value: review 165's
-    (``fhir_cancellations.sharing_senders``: whatever its time, or its parts not known)."""
+    (``fhir_cancellations.sharing_senders``: whatever its time, or its parts not known),
+    never another laboratory's HL7 result than its token's (``of_one_laboratory``)."""
     identified = identify_analyte(observation.codes)
     if cancelled_before_resulting(observation, channel) and identified is not None:
         if not stored[1]:
             return frozenset()
-        return sharing_senders(source, identified[0].value, *stored, standing)
-    return frozenset(r.source for r in copies_of(source, channel, observation, standing, stored))
+        ours = [
+            r for r in standing
+            if r.channel not in HL7_CHANNELS or of_one_laboratory(source, feed, r.source, None)
+        ]  # fmt: skip
+        return sharing_senders(source, identified[0].value, *stored, ours)
+    copies = copies_of(source, channel, observation, standing, stored, feed=feed)
+    return frozenset(r.source for r in copies)
 
 
 def planned_elsewhere(
@@ -185,12 +223,15 @@ def planned_elsewhere(
     subject_id: str,
     observation: ObservationInput,
     parts: frozenset[str],
-    planned: Iterable[tuple[ResultRecord, str | None]],
+    planned: Iterable[tuple[ResultRecord, str | None, str | None]],
     *,
     channel: Channel,
+    feed: str | None = None,
 ) -> list[ResultRecord]:
     """The other feed's final or corrected results of the batch (each with the channel its
-    message came over), planned before this one, of the same patient, analyte and sample,
+    message came over and its message's ``feed_of``), planned before this one, of its
+    laboratory (``of_one_laboratory``; ``feed``: its own message's), of the same patient,
+    analyte and sample,
     sharing an identifier (``parts`` as written): the batch's own results count as stored
     ones do, those a withdrawal earlier in it withdrew (``cancelled_at`` set) as withdrawn
     ones."""
@@ -198,9 +239,9 @@ def planned_elsewhere(
     if identified is None or not parts:
         return []
     return [
-        r for r, by in planned
+        r for r, by, by_feed in planned
         if r.source != source and r.subject_id == subject_id and r.status in EMITTED
-        and across_feeds(channel, by)
+        and across_feeds(channel, by) and of_one_laboratory(source, feed, r.source, by_feed)
         and r.result.analyte.value == identified[0].value
         and same_sample(r.collected_at, observation.collected_at)
         and not r.identifier_parts.isdisjoint(parts)

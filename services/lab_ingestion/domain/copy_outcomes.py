@@ -21,6 +21,7 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
     checked_elsewhere,
     copies_of,
+    feed_of,
     holding_senders,
     planned_elsewhere,
     said_by,
@@ -124,7 +125,7 @@ def held_elsewhere(
     stored: StoredElsewhere,
     checked: Callable[[SourceKey, str], bool],
     *,
-    planned: Sequence[tuple[ResultRecord, str | None]],
+    planned: Sequence[tuple[ResultRecord, str | None, str | None]],
     parts_of: Callable[[ObservationInput], frozenset[str]],
     said_of: Callable[[ObservationInput], Said | None],
     preliminary: Callable[[SourceKey], bool] = _holds_no_preliminary,
@@ -134,13 +135,14 @@ def held_elsewhere(
     whether its key holds no final or corrected result, nor a withdrawn one; ``preliminary``:
     whether it holds a preliminary one), is refused: the patient holds a result over the
     other feed it is a copy of, or may be meant for (``holding_senders``,
-    ``planned_elsewhere``; ``planned``: the batch's results, each with its channel), or a
+    ``planned_elsewhere``; ``planned``: the batch's results, each with its channel and
+    ``feed_of``; only its laboratory's: ``of_one_laboratory``), or a
     final result is a withdrawn one's late copy (``withdrawn_saying``); else the positions
     of its results that are duplicates of such a result (``says_again``; ``said_of``: what
     each says), to leave out. ``withdrawn_ids``: the stored results the batch withdrew so
     far (``as_batch_left``)."""
     duplicates: set[int] = set()
-    source, channel = message.source, message.channel
+    source, channel, feed = message.source, message.channel, feed_of(message)
     standing, withdrawn = as_batch_left(
         stored.standing.get(subject_id, ()), stored.withdrawn.get(subject_id, ()), withdrawn_ids
     )
@@ -153,12 +155,13 @@ def held_elsewhere(
         # it, unless the other feed's published result of the sample stands (review 202)
         pending = status != _FINAL and preliminary(key)
         batch = planned_elsewhere(
-            source, subject_id, observation, parts_of(observation), planned, channel=channel
-        )
+            source, subject_id, observation, parts_of(observation), planned, channel=channel,
+            feed=feed,
+        )  # fmt: skip
         in_batch = [r for r in batch if r.cancelled_at is None]
         gone_in_batch = [r for r in batch if r.cancelled_at is not None]
         mine = stored.keys.get(key, _NO_KEYS)
-        copies = copies_of(source, channel, observation, standing, mine)
+        copies = copies_of(source, channel, observation, standing, mine, feed=feed)
         if pending:
             copies = [c for c in copies if c.source != source and c.status in EMITTED]
         said = said_of(observation)
@@ -168,7 +171,7 @@ def held_elsewhere(
             c.source != source for c in copies
         ):
             gone = [
-                g for g in copies_of(source, channel, observation, withdrawn, mine)
+                g for g in copies_of(source, channel, observation, withdrawn, mine, feed=feed)
                 if g.source != source
             ]  # fmt: skip
             # a withdrawal over a preliminary has that to withdraw: never a duplicate
@@ -180,7 +183,7 @@ def held_elsewhere(
         if status == _FINAL or pending:
             others = frozenset(c.source for c in copies)
         else:
-            others = holding_senders(source, channel, observation, standing, mine)
+            others = holding_senders(source, channel, observation, standing, mine, feed=feed)
         others |= {r.source for r in in_batch}
         if others:
             return copy_refusal(status, others, channel).at(index)

@@ -91,7 +91,9 @@ class StandingResult:
     (``copies_elsewhere.said_by``: a copy saying the same is a duplicate of it), and whether
     it is its chain's head (a final or corrected result no standing one supersedes: what
     the chain says now); its id (None: not read), by which a batch withdrawing its chain
-    knows it withdrawn (``copy_outcomes.as_batch_left``)."""
+    knows it withdrawn (``copy_outcomes.as_batch_left``); for a FHIR result, the HL7 sender
+    its token was bound to when it was stored (``copies_elsewhere.feed_of``; None: bound to
+    none, not FHIR, or stored before migration 0039)."""
 
     source: str
     stored_key: str
@@ -103,6 +105,7 @@ class StandingResult:
     said: tuple[object, ...] | None = None
     head: bool = True
     result_id: uuid.UUID | None = None
+    feed_of: str | None = None
 
 
 def sharing_senders(

@@ -25,6 +25,9 @@ class MessageRecord:
     # how many of its trial results asked to withdraw one (X, D, W), as the lab sent them,
     # whether or not they found anything: one that withdrew nothing is told as such
     cancellations: int = 0
+    # a FHIR message's laboratory: the HL7 sender its token was bound to (migration 0039;
+    # ``copies_elsewhere.feed_of``); None otherwise
+    feed_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,8 +197,9 @@ class UnheldSample(NamedTuple):
     """A final result a batch planned without a read as the only copy of its sample: no
     standing final or corrected result of the patient's, of its analyte, collected within
     ``copies_elsewhere.SAME_SAMPLE`` of it, over the lab's other feed (``channel``: the one
-    its message came over; HL7 for a FHIR result, FHIR for an HL7 one), shares this
-    identifier part (as written) with it (``copies_elsewhere``)."""
+    its message came over; HL7 for a FHIR result, FHIR for an HL7 one; ``feed_of``: a FHIR
+    result's laboratory, the HL7 sender its token is bound to, whose results alone it is
+    compared with), shares this identifier part (as written) with it (``copies_elsewhere``)."""
 
     source: str
     subject_id: str
@@ -203,6 +207,7 @@ class UnheldSample(NamedTuple):
     collected_at: datetime
     part: str
     channel: str = "mllp"  # ``Channel``'s value: MLLP, POST /v1/hl7 or FHIR
+    feed_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,7 @@ class BatchAssumptions:
     subjects: list[tuple[str, EnrolledSubject | None]] = field(default_factory=list)
     new_result_keys: list[tuple[str, str]] = field(default_factory=list)
     # its final results over HL7 or FHIR, one row per identifier part: the write checks that
-    # the lab's other feed holds not their sample (review 181; migrations 0033, 0034, 0036)
+    # the lab's other feed holds not their sample (review 181; migrations 0033-0039)
     unheld_samples: list[UnheldSample] = field(default_factory=list)
     # the hashes of the numbers whose messages it discarded as nobody's at their senders'
     # sites: the write checks that none is a subject's former one (migration 0035; review

@@ -182,17 +182,19 @@ class BatchContext:
 
     def _unheld_samples(self) -> list[UnheldSample]:
         """The final results over HL7 or FHIR the batch planned without a read, each part of
-        their keys, with their message's channel: the write refuses the batch (read and
-        planned again, where the result is refused) when the lab's other feed holds one's
-        sample (``copies_elsewhere``)."""
-        channels = {m.message_id: m.channel for m in self.messages}
+        their keys, with their message's channel and laboratory (``feed_of``): the write
+        refuses the batch (read and planned again, where the result is refused) when the
+        lab's other feed holds one's sample (``copies_elsewhere``)."""
+        messages = {m.message_id: m for m in self.messages}
         return [
             UnheldSample(
-                r.source, r.subject_id, r.result.analyte.value, r.collected_at, part, channel
+                r.source, r.subject_id, r.result.analyte.value, r.collected_at, part,
+                message.channel, message.feed_of,
             )
             for r in self.results
             if r.status == ResultStatusCode.FINAL.value and r.supersedes_result_id is None
-            and (channel := channels.get(r.message_id, "")) in CHECKED_CHANNELS
+            and (message := messages.get(r.message_id)) is not None
+            and message.channel in CHECKED_CHANNELS
             for part in sorted(r.identifier_parts)
         ]  # fmt: skip
 

@@ -62,10 +62,10 @@ def plan_message(
     # (``copies_elsewhere``, ``copy_outcomes``). On assumptions only the batch's own
     # results are known, and the write checks the stored ones
     said = {id(o): said_by(n.value, n.unit, n.comparator) for o, n in planned if n is not None}
-    channels = {m.message_id: m.channel for m in context.messages}
+    feeds = {m.message_id: (m.channel, m.feed_of) for m in context.messages}
     elsewhere = held_elsewhere(
         sited, subject_id, context.stored_elsewhere, context.unheld,
-        planned=[(r, channels.get(r.message_id)) for r in context.results],
+        planned=[(r, *feeds.get(r.message_id, (None, None))) for r in context.results],
         parts_of=lambda o: observation_parts(o, sited.channel),
         said_of=lambda o: said.get(id(o)), preliminary=context.holds_preliminary,
         withdrawn_ids=frozenset(w.result_id for w in context.cancellations),

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.copies_elsewhere import feed_of
 from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -67,6 +68,7 @@ def keep_message(
         MessageRecord(
             message_id, message.source, message.control_id, message.channel.value, "accepted",
             subject_id, results, command.received_at, digest, cancellations_asked(message),
+            feed_of(message),
         )
     )  # fmt: skip
     return message_id

@@ -23,7 +23,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.batch_lookup import BatchLookup
-from services.lab_ingestion.domain.copies_elsewhere import SAME_SAMPLE, across_feeds, said_by
+from services.lab_ingestion.domain.copies_elsewhere import (
+    SAME_SAMPLE,
+    across_feeds,
+    of_one_laboratory,
+    said_by,
+)
 from services.lab_ingestion.domain.fhir_cancellations import StandingResult
 from services.lab_ingestion.domain.model import (
     Coding,
@@ -306,12 +311,13 @@ class FakeLabs:
         keys_new = not any(
             (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
         )
-        # as migration 0036: the lab's other feed holds not the sample of a final result
-        # taken for new
-        channels = {m.message_id: m.channel for m in self._db.messages.values()}
+        # as migration 0039: the lab's other feed holds not the sample of a final result
+        # taken for new (a FHIR result's lab: its token's bound HL7 sender, or any)
+        messages = {m.message_id: m for m in self._db.messages.values()}
         unheld = not any(
             r.source != u.source and r.subject_id == u.subject_id
-            and across_feeds(u.channel, channels.get(r.message_id))
+            and (m := messages.get(r.message_id)) is not None and across_feeds(u.channel, m.channel)
+            and of_one_laboratory(u.source, u.feed_of, r.source, m.feed_of)
             and r.result.analyte.value == u.analyte and r.status in "FC"
             and r.result_id not in self._db.cancelled and u.part in r.identifier_parts
             and abs(r.collected_at - u.collected_at) < SAME_SAMPLE

@@ -87,10 +87,10 @@ def test_the_batchs_own_results_of_another_hl7_laboratory_are_no_copy() -> None:
     record = ResultRecord(uuid.uuid4(), uuid.uuid4(), "S-1", "LIS^HOSP", "ORD1|1988-5|", "F",
                           crp, SAMPLE, None, None, identifier_parts=parts)  # fmt: skip
     for channel in ("mllp", "hl7-http", "json"):
-        found = planned_elsewhere("LAB2^CENTRAL", "S-1", _crp(), parts, [(record, channel)],
+        found = planned_elsewhere("LAB2^CENTRAL", "S-1", _crp(), parts, [(record, channel, None)],
                                   channel=Channel.MLLP)  # fmt: skip
         assert found == [], channel
-    assert planned_elsewhere("lab^FHIR", "S-1", _crp(), parts, [(record, "mllp")],
+    assert planned_elsewhere("lab^FHIR", "S-1", _crp(), parts, [(record, "mllp", None)],
                              channel=Channel.FHIR) == [record]  # fmt: skip
 
 

@@ -81,7 +81,7 @@ def _check(
     message = LabMessage(channel, application, facility, "M-1", "MRN1", (_crp(key, status),))
     return held_elsewhere(
         message, "S-1", stored, lambda *_: True,
-        planned=[(r, "fhir" if r.source == FHIR_KEY[0] else "mllp") for r in planned or ()],
+        planned=[(r, "fhir" if r.source == FHIR_KEY[0] else "mllp", None) for r in planned or ()],
         parts_of=lambda _: ORD7, said_of=lambda _: said,
         preliminary=lambda _: preliminary, withdrawn_ids=withdrawn_ids,
     )  # fmt: skip
