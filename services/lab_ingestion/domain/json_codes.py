@@ -18,6 +18,11 @@ trial analyte, was left out, the stored CRP standing (``results_cancelled`` 0). 
 refused ``result-of-another-analyte`` (``misfiled_change``), as one under another trial
 analyte's code is, whatever its ``loinc`` says; one whose ``result_id`` holds another
 patient's trial result ``result-of-another-patient``, as under the trial code (review 205).
+So is a final or preliminary result under another test's valid code (``2345-7``) whose
+``result_id`` holds a trial result (task 211: a mis-coded resend or correction of the CRP
+was left out with a 202, the CRP standing); one whose ``result_id`` holds nothing is another
+test's, left out. The fast path reads no key: its write checks each such ``result_id`` holds
+nothing (``held_checked``), and a batch it refuses is read and planned again.
 """
 
 from __future__ import annotations
@@ -30,12 +35,19 @@ from services.lab_ingestion.domain.analyte_codes import (
     LOINC_CODE,
     LOINC_CODES,
     SAME_TEST_CODES,
+    identify_analyte,
     is_loinc_code,
 )
 from services.lab_ingestion.domain.chain_refusals import another_chain
-from services.lab_ingestion.domain.model import Rejected, RejectionCode, ResultStatusCode
+from services.lab_ingestion.domain.model import (
+    LabMessage,
+    Rejected,
+    RejectionCode,
+    ResultStatusCode,
+)
 from services.lab_ingestion.domain.records import EarlierResult
-from shared.contracts.events.lab import Analyte
+from services.lab_ingestion.domain.result_status import status_of
+from shared.contracts.events.lab import Analyte, Channel
 
 # each trial analyte's code by its number (``1988`` -> ``1988-5``): the code a sender meant
 # when it wrote the number with a wrong check digit or with leading zeros
@@ -49,6 +61,11 @@ _CHANGES: Final[Mapping[str, str]] = MappingProxyType(
         ResultStatusCode.CANNOT_OBTAIN.value: "cancellation (status cancelled)",
         ResultStatusCode.DELETED.value: "withdrawal (status entered-in-error)",
     }
+)
+# the JSON statuses of a new result: under a result_id holding a trial result, a resend or
+# new version of it under a wrong code (task 211)
+_NEW: Final[frozenset[str]] = frozenset(
+    {ResultStatusCode.FINAL.value, ResultStatusCode.PRELIMINARY.value}
 )
 
 
@@ -95,23 +112,58 @@ def unreadable_loinc(code: str, at: int) -> Rejected | None:
 def misfiled_change(
     status: str, held: EarlierResult | None, subject_id: str, at: int
 ) -> Rejected | None:
-    """Why a JSON correction or withdrawal (``status``) of ``results[at]``, under a ``loinc``
-    that names no trial analyte, is not left out: its ``result_id`` holds the trial result
-    ``held`` (``held_result``), which it would leave standing. Another patient's is refused
-    as under the trial code (review 205: left out, their result standing), never naming it.
-    None: it changes no stored result. The code sent is never quoted (``unreadable_loinc``)."""
-    change = _CHANGES.get(status)
-    if held is None or change is None:
+    """Why a JSON result (``status``) of ``results[at]``, under a ``loinc`` that names no
+    trial analyte, is not left out: its ``result_id`` holds the trial result ``held``
+    (``held_result``), which it would leave standing: a correction or withdrawal of it
+    (review 197), or a final or preliminary result, its resend or new version under a wrong
+    code, or another test's result under its id (task 211: left out with a 202). Another
+    patient's is refused as under the trial code (review 205: left out, their result
+    standing), never naming it. None: the ``result_id`` holds no trial result, or the status
+    none that is applied. The code sent is never quoted (``unreadable_loinc``)."""
+    if held is None or not held_checked(status):
         return None
     if held.subject_id != subject_id:
         return another_chain(held, subject_id, held.analyte)
     stored = _stored_code(held)
+    change = _CHANGES.get(status)
+    if change is None:
+        return Rejected(
+            RejectionCode.OTHER_ANALYTES_RESULT,
+            f"send a result of {held.analyte} with loinc {stored} (a change of it as "
+            "corrected), and another test's result under a result_id of its own: the result "
+            f"under this result_id is {held.analyte}, and under results[{at}].loinc, no trial "
+            "analyte's code, this one would be left out while that result stands",
+        )
     return Rejected(
         RejectionCode.OTHER_ANALYTES_RESULT,
         f"send the {change} with loinc {stored}, the test it changes: the result under this "
         f"result_id is {held.analyte}, and under results[{at}].loinc, no trial analyte's "
         "code, it would be left out while that result stands",
     )
+
+
+def held_checked(status: str) -> bool:
+    """Whether a JSON result of ``status`` under a code of no trial analyte is refused when
+    its ``result_id`` holds a trial result (``misfiled_change``): every status the platform
+    applies. On the fast path its ``result_id`` is then taken to hold nothing, which the
+    write checks (the others take the careful path, which reads it)."""
+    return status in _CHANGES or status in _NEW
+
+
+def ids_held_checked(message: LabMessage) -> list[str]:
+    """The result keys (``result_id``) of the JSON ``message``'s results of no trial analyte
+    that ``misfiled_change`` refuses where they hold a trial result (``held_checked``): the
+    fast path, which reads none, takes them to hold nothing, and its write checks that (one
+    index probe each, in its own round trip: migration 0018's ``assert_batch_current``); a
+    batch it refuses is read and planned again, and the result refused. Only JSON: an HL7
+    result is keyed by its order and test (another test's key never holds a trial result)."""
+    if message.channel is not Channel.JSON:
+        return []
+    return [
+        o.result_key
+        for o in message.observations
+        if o.codes and identify_analyte(o.codes) is None and held_checked(status_of(o))
+    ]
 
 
 def _stored_code(held: EarlierResult) -> str:

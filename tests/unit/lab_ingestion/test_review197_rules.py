@@ -135,9 +135,13 @@ def test_a_change_of_another_patients_result_under_another_code_is_refused(statu
 
 
 @pytest.mark.parametrize("status", ["F", "P"])
-def test_a_new_result_under_another_code_is_not_asked(status: str) -> None:
-    assert misfiled_change(status, HEAD, "S-1", 1) is None
-    assert misfiled_change(status, HEAD._replace(subject_id="S-2"), "S-1", 1) is None
+def test_a_new_result_under_another_code_is_refused_too(status: str) -> None:
+    """Task 211: a final or preliminary result under a result_id holding a trial result was
+    left out (the known limit); refused as a change is (``test_task211_rules``)."""
+    refused = misfiled_change(status, HEAD, "S-1", 1)
+    assert isinstance(refused, Rejected) and refused.code is RejectionCode.OTHER_ANALYTES_RESULT
+    refused = misfiled_change(status, HEAD._replace(subject_id="S-2"), "S-1", 1)
+    assert isinstance(refused, Rejected) and refused.code is RejectionCode.OTHER_PATIENTS_RESULT
 
 
 def test_the_chains_head_is_held_whoever_its_patient() -> None:
@@ -189,7 +193,9 @@ def test_planning_refuses_what_it_left_out_beside_a_trial_result(
 
 
 def test_a_valid_code_of_another_test_is_still_left_out() -> None:
-    for change in (_item("R1", "26464-8", "F", "5"), _item("R2", "26464-8", "X", "")):
+    """Under a result_id holding nothing (R2): another test's (R1, holding a CRP, refuses
+    it: task 211)."""
+    for change in (_item("R2", "26464-8", "F", "5"), _item("R2", "26464-8", "X", "")):
         planned = plan_results(
             _json(_item("N1", "777-3"), change), UnitParameters(), RECEIVED, {"R1": HEAD}.get,
             subject_id="S-1",
