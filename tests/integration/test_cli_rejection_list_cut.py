@@ -60,3 +60,33 @@ async def test_a_listing_cut_at_its_limit_says_so_and_how_to_see_the_rest(
     lines, err = await listed(capsys, "--reason", "unknown-analyte", "--limit", "5")
     assert len(lines) == 5
     assert err.startswith("5 of 55 matching rejections shown")
+
+
+@pytest.mark.usefixtures("rejections")
+@pytest.mark.parametrize(
+    "since", ["9999-12-31T23:30-01:00", "0001-01-01T00:30+01:00", "9999-12-31T23:59:59.5-00:01"]
+)
+async def test_a_since_beyond_the_calendar_in_utc_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], since: str
+) -> None:
+    """Review 214: a time that is no time in UTC (after 9999-12-31 or before 0001-01-01
+    there) was taken, and the listing's query ended in asyncpg's DataError traceback."""
+    with pytest.raises(SystemExit) as exited:
+        await asyncio.to_thread(main, ["rejection", "list", "--since", since])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1].endswith(
+        f"argument --since: {since!r} is out of range: in UTC it falls outside the years 1 to 9999"
+    )
+    assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("rejections")
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59.999999Z", "0001-01-01"])
+async def test_a_since_at_the_ends_of_the_calendar_in_utc_lists(
+    capsys: pytest.CaptureFixture[str], since: str
+) -> None:
+    lines, err = await listed(capsys, "--since", since, "--limit", "56")
+    assert len(lines) == (0 if since.startswith("9999") else 56)
+    assert err == ("no rejection matches\n" if since.startswith("9999") else "")

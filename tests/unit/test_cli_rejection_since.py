@@ -12,8 +12,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cachexia.rejections import add_rejection_commands, run_rejection_command
+from cachexia.rejections import (
+    add_rejection_commands,
+    format_moment,
+    parse_moment,
+    run_rejection_command,
+)
 from services.lab_ingestion.adapters import rejections as rejection_store
 from services.lab_ingestion.domain.records import KeptRejection
 
@@ -134,3 +141,38 @@ def test_a_misspelt_reason_code_is_a_usage_error_naming_the_codes(
         list_arguments("--reason", "unknown-sorce")
     assert exited.value.code == 2
     assert "unknown-source" in capsys.readouterr().err
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
+    offset_minutes=st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59),
+)
+def test_since_is_a_utc_time_or_a_usage_error(moment: datetime, offset_minutes: int) -> None:
+    """Review 214: ``9999-12-31T23:30-01:00`` (the year 10000 in UTC) was taken, and the
+    query failed on it with a traceback. Every time written with an offset is now either the
+    same instant in UTC or refused here as out of range."""
+    written = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).isoformat()
+    try:
+        utc = datetime.min.replace(tzinfo=UTC) + (
+            moment - datetime.min - timedelta(minutes=offset_minutes)
+        )
+    except OverflowError:
+        utc = None
+    if utc is None or not datetime.min <= utc.replace(tzinfo=None) <= datetime.max:
+        with pytest.raises(argparse.ArgumentTypeError, match="is out of range: in UTC"):
+            parse_moment(written)
+        return
+    taken = parse_moment(written)
+    assert taken == utc and taken.utcoffset() == timedelta(0)
+    assert parse_moment(format_moment(taken)) == taken.replace(microsecond=0)
+
+
+@pytest.mark.parametrize("given", ["9999-12-31T23:30-01:00", "0001-01-01T00:30+01:00"])
+def test_a_time_beyond_the_calendar_in_utc_is_one_clear_error(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        list_arguments("--since", given)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(f"{given!r} is out of range: in UTC it falls outside the years 1 to 9999")
