@@ -11,7 +11,7 @@ from services.lab_ingestion.adapters.hl7_ack import UNSUPPORTED_VERSION, Conditi
 from services.lab_ingestion.adapters.hl7_codec import Header
 from services.lab_ingestion.adapters.hl7_error_location import error_location
 from services.lab_ingestion.entrypoints.outcomes import MESSAGE_REJECTIONS
-from services.lab_ingestion.service_layer.commands import IngestOutcome
+from services.lab_ingestion.service_layer.commands import IngestOutcome, held_elsewhere_text
 
 
 def hl7_answer(
@@ -43,10 +43,7 @@ def hl7_answer(
 
 
 def _accepted_text(outcome: IngestOutcome) -> str:
-    held = (
-        f"{outcome.held_elsewhere} result(s) already held by another sender (the lab's other "
-        "feed), not stored again"
-    )
+    held = held_elsewhere_text(outcome.held_elsewhere)
     if outcome.duplicate and outcome.held_elsewhere:
         return f"accepted; {held}"
     if outcome.duplicate:

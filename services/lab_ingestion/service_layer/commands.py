@@ -156,6 +156,14 @@ class IngestOutcome:
         )  # fmt: skip
 
 
+def held_elsewhere_text(count: int) -> str:
+    """The results of a message left out as the lab's other feed's (``held_elsewhere``), as
+    the ACK and a replay of its kept copy both say it."""
+    return (
+        f"{count} result(s) already held by another sender (the lab's other feed), not stored again"
+    )
+
+
 # stages, in the batch's unit of work, what is written with the batch's outcomes (a replay's
 # mark on its rejection): committed with the batch, or not at all
 BeforeCommit = Callable[[Any, Sequence[IngestOutcome]], None]

@@ -59,6 +59,7 @@ from services.lab_ingestion.service_layer.commands import (
     Ingest,
     IngestLabMessage,
     IngestOutcome,
+    held_elsewhere_text,
 )
 from services.lab_ingestion.service_layer.kept_copy_text import (
     REPLAYABLE_CHANNELS,
@@ -236,11 +237,18 @@ def _dry_run_summary(outcome: IngestOutcome) -> str:
     if not outcome.accepted:
         code = outcome.code.value if outcome.code else ""
         return f"not replayable now: it would be rejected again: {code}: {outcome.reason}"
+    if outcome.duplicate and outcome.held_elsewhere:  # as the ACK says it (review 214)
+        return (
+            f"replayable: {held_elsewhere_text(outcome.held_elsewhere)}; the replay would close it"
+        )
     if outcome.duplicate:
         return "replayable: already stored (the lab resent it); the replay would close it"
     if not outcome.enrolled:
         return "not replayable yet: the patient is not enrolled (yet); nothing would be stored"
-    return f"replayable: it would store {outcome.results} result(s), cancel {outcome.cancelled}"
+    return (
+        f"replayable: it would store {outcome.results} result(s), cancel {outcome.cancelled}"
+        f"{_held_too(outcome)}"
+    )
 
 
 def _summary(outcome: IngestOutcome) -> str:
@@ -248,8 +256,15 @@ def _summary(outcome: IngestOutcome) -> str:
         return "not stored: a passing failure; replay it again"
     if not outcome.accepted:
         return f"rejected again: {outcome.code.value if outcome.code else ''}: {outcome.reason}"
+    if outcome.duplicate and outcome.held_elsewhere:  # as the ACK says it (review 214)
+        return held_elsewhere_text(outcome.held_elsewhere)
     if outcome.duplicate:
         return "already stored: the lab resent it"
     if not outcome.enrolled:
         return "not stored: the patient is not enrolled (yet); replay it again once they are"
-    return f"stored: {outcome.results} result(s), {outcome.cancelled} cancelled"
+    return f"stored: {outcome.results} result(s), {outcome.cancelled} cancelled{_held_too(outcome)}"
+
+
+def _held_too(outcome: IngestOutcome) -> str:
+    """Of a message stored, its results left out as the other feed's, as the ACK adds them."""
+    return f"; {held_elsewhere_text(outcome.held_elsewhere)}" if outcome.held_elsewhere else ""
