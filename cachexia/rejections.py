@@ -103,7 +103,7 @@ async def _list(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
         found = await store.newest(**filters, limit=args.limit)
         matching = await store.count(**filters) if len(found) == args.limit else len(found)
     for kept in found:
-        state = _state(kept)
+        state = kept.state.shown
         sys.stdout.write(
             f"{kept.rejection_id}  {format_moment(kept.received_at)}  {kept.channel:<8} "
             f"{kept.source or '-':<20} {kept.reason_code:<28} {state}"
@@ -141,12 +141,6 @@ async def _show(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> int:
     return 0
 
 
-def _state(kept: KeptRejection) -> str:
-    if kept.replayed_at:
-        return "replayed"
-    return f"closed ({kept.closed_as})" if kept.closed_at else "open"
-
-
 async def _close(pool: asyncpg.Pool, rejection_id: uuid.UUID, closed_as: str) -> int:
     from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
 
@@ -160,7 +154,7 @@ async def _close(pool: asyncpg.Pool, rejection_id: uuid.UUID, closed_as: str) ->
     if kept is None:
         sys.stderr.write(f"cachexia: no rejection {rejection_id}\n")
         return EXIT_USAGE
-    sys.stderr.write(f"cachexia: {rejection_id} is not open: {_state(kept)}\n")
+    sys.stderr.write(f"cachexia: {rejection_id} is not open: {kept.state.shown}\n")
     return EXIT_FAILURE
 
 

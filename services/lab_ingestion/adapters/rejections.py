@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from services.lab_ingestion.domain.records import KeptRejection
+from services.lab_ingestion.domain.rejection_states import RejectionNotOpen, RejectionState
 
 _COLUMNS = """rejection_id, channel, source, control_id, reason_code, reason, payload,
               received_at, patient_hmac, content_digest, replayed_at, replay_outcome,
@@ -74,18 +75,45 @@ class RejectionStore:
         )  # fmt: skip
         return closed
 
+    async def lock_open(self, rejection_id: uuid.UUID) -> None:
+        """Lock the rejection's row until the transaction ends, and check that it is open
+        (RejectionNotOpen: replayed, closed by an operator, or gone). An operator's close,
+        or another replay, of it waits for the transaction, then finds it as it left it."""
+        row = await self._conn.fetchrow(
+            """SELECT replayed_at, closed_at, closed_as FROM rejections
+                WHERE rejection_id = $1 FOR UPDATE""",
+            rejection_id,
+        )
+        state = _state(row)
+        if state is None or not state.open:
+            raise RejectionNotOpen(rejection_id, state)
+
     async def mark_replay(self, rejection_id: uuid.UUID, outcome: str, *, settled: bool) -> None:
         """How a replay went; ``settled``: the message is stored (or was already), so the
-        rejection is closed (replayed_at), else it stays open for another replay. A closed
-        one keeps its mark: a second replay run at the same time, which found the first's
-        message stored, never makes it "already stored: the lab resent it"."""
-        await self._conn.execute(
+        rejection is closed (replayed_at), else it stays open for another replay. One no
+        longer open is not marked, and RejectionNotOpen rolls the replay's transaction back:
+        a replay committed under an operator's close, or over another replay's mark, was
+        stored and published with its rejection saying otherwise (review 214)."""
+        marked = await self._conn.fetchval(
             """UPDATE rejections
                   SET replay_outcome = $2,
                       replayed_at = CASE WHEN $3 THEN now() ELSE replayed_at END
-                WHERE rejection_id = $1 AND replayed_at IS NULL AND closed_at IS NULL""",
+                WHERE rejection_id = $1 AND replayed_at IS NULL AND closed_at IS NULL
+               RETURNING rejection_id""",
             rejection_id, outcome, settled,
         )  # fmt: skip
+        if marked is None:
+            row = await self._conn.fetchrow(
+                "SELECT replayed_at, closed_at, closed_as FROM rejections WHERE rejection_id = $1",
+                rejection_id,
+            )
+            raise RejectionNotOpen(rejection_id, _state(row))
+
+
+def _state(row: asyncpg.Record | None) -> RejectionState | None:
+    if row is None:
+        return None
+    return RejectionState(row["replayed_at"], row["closed_at"], row["closed_as"])
 
 
 def _kept(row: asyncpg.Record) -> KeptRejection:

@@ -7,7 +7,9 @@ applies atomically: the unit of work still owns the commit, but it costs one rou
 instead of BEGIN, several statements and COMMIT. A concurrent batch that stored the same
 message first makes the statement fail on the unique key, and nothing of it is written.
 A replay's mark on its rejection (``mark_replay``) is a second statement: the write and the
-mark then go out in one transaction, committed together or not at all.
+mark then go out in one transaction, committed together or not at all, which first locks the
+rejection's row and checks it is still open (``lock_open``: an operator's close, or another
+replay, landing since the replay read it; review 214).
 
 A batch that corrects or cancels results first takes the chain lock (``serialise_chains``):
 then its reads, write and commit form one transaction, which waits for any other instance
@@ -119,6 +121,8 @@ class LabIngestionUnitOfWork(PostgresUnitOfWork):
         if marks and self._tx is None:  # the write alone is one statement: no transaction
             self._tx = self.connection.transaction()
             await self._tx.start()
+        for rejection_id, _, _ in marks:  # before the write: closed meanwhile, none of it
+            await self.rejections.lock_open(rejection_id)  # (RejectionNotOpen: rolled back)
         await self.labs.write(events)
         for rejection_id, outcome, settled in marks:
             await self.rejections.mark_replay(rejection_id, outcome, settled=settled)

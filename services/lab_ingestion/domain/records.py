@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.model import NormalisedResult, RejectionCode
+from services.lab_ingestion.domain.rejection_states import RejectionState
 from services.lab_ingestion.domain.report_fields import Report, ReportField
 
 
@@ -99,6 +100,11 @@ class KeptRejection:
     # an operator's closing (``cachexia rejection close``): when, and why (``closing_reasons``)
     closed_at: datetime | None = None
     closed_as: str | None = None
+
+    @property
+    def state(self) -> RejectionState:
+        """Open, replayed, or closed by an operator (``rejection_states``)."""
+        return RejectionState(self.replayed_at, self.closed_at, self.closed_as)
 
 
 class EnrolledSubject(NamedTuple):

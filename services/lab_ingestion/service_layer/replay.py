@@ -55,6 +55,7 @@ from services.lab_ingestion.domain.message_identity import (
 )
 from services.lab_ingestion.domain.model import LabMessage
 from services.lab_ingestion.domain.records import KeptRejection
+from services.lab_ingestion.domain.rejection_states import RejectionNotOpen
 from services.lab_ingestion.service_layer.commands import (
     Ingest,
     IngestLabMessage,
@@ -84,13 +85,8 @@ class Replayed:
 
 def checked_copy(rejection: KeptRejection, read_copy: ReadCopy) -> LabMessage:
     """The kept copy read back as the message it was, or ReplayRefused saying why not."""
-    if rejection.replayed_at is not None:
-        raise ReplayRefused(f"already replayed at {rejection.replayed_at:%Y-%m-%d %H:%M:%S %Z}")
-    if rejection.closed_at is not None:
-        raise ReplayRefused(
-            f"closed by an operator at {rejection.closed_at:%Y-%m-%d %H:%M:%S %Z} "
-            f"({rejection.closed_as})"
-        )
+    if (settled := rejection.state.why_not_open()) is not None:  # replayed, or closed
+        raise ReplayRefused(settled)
     if rejection.channel not in REPLAYABLE_CHANNELS:
         raise ReplayRefused(
             f"a {rejection.channel} input is not replayed (its copy holds the patient's hash "
@@ -193,7 +189,10 @@ class Replayer:
     async def replay(self, rejection: KeptRejection) -> Replayed:
         """Ingest the rejection's checked copy as its sender's message, and mark the
         rejection with how it went in the ingest's unit of work (``mark_replay``): the
-        replay and its mark are committed together, or neither is."""
+        replay and its mark are committed together, or neither is. The unit of work checks
+        in that transaction, the rejection's row locked, that it is still open: one closed by
+        an operator (or replayed by another replay) since ``rejection`` was read is not
+        replayed, and nothing of this replay is committed (review 214)."""
         command = self._command(rejection)
 
         def mark(uow: Any, outcomes: Sequence[IngestOutcome]) -> None:
@@ -201,7 +200,13 @@ class Replayer:
             replayed = _replayed(outcome)
             uow.mark_replay(rejection.rejection_id, replayed.summary, settled=replayed.settled)
 
-        (outcome,) = await self.ingest([command], before_commit=mark)
+        try:
+            (outcome,) = await self.ingest([command], before_commit=mark)
+        except RejectionNotOpen as settled:
+            why = settled.state.why_not_open() if settled.state is not None else None
+            raise ReplayRefused(
+                f"{why or 'no longer kept'}, while this replay ran: this replay stored nothing"
+            ) from None
         return _replayed(outcome)
 
     async def dry_run(self, rejection: KeptRejection) -> Replayed:
