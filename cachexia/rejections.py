@@ -142,19 +142,17 @@ async def _show(pool: asyncpg.Pool, rejection_id: uuid.UUID) -> int:
 
 
 async def _close(pool: asyncpg.Pool, rejection_id: uuid.UUID, closed_as: str) -> int:
-    from services.lab_ingestion.adapters.rejections import RejectionStore  # noqa: PLC0415 - lean
+    from services.lab_ingestion.adapters.rejection_admin import RejectionAdminUnitOfWork  # noqa: PLC0415 - lean
+    from services.lab_ingestion.service_layer.rejection_admin import close_rejection  # noqa: PLC0415 - lean
 
-    async with pool.acquire() as conn, conn.transaction():
-        store = RejectionStore(conn)
-        closed = await store.close(rejection_id, closed_as)
-        kept = await store.get(rejection_id) if closed is None else None
-    if closed is not None:
+    closing = await close_rejection(RejectionAdminUnitOfWork(pool), rejection_id, closed_as)
+    if closing.closed:
         sys.stdout.write(f"{rejection_id}: closed as {closed_as}\n")
         return 0
-    if kept is None:
+    if closing.found is None:
         sys.stderr.write(f"cachexia: no rejection {rejection_id}\n")
         return EXIT_USAGE
-    sys.stderr.write(f"cachexia: {rejection_id} is not open: {kept.state.shown}\n")
+    sys.stderr.write(f"cachexia: {rejection_id} is not open: {closing.found.shown}\n")
     return EXIT_FAILURE
 
 

@@ -4,15 +4,20 @@ the close as the service layer makes it."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.closing_reasons import CLOSING_REASONS
+from services.lab_ingestion.domain.records import KeptRejection
 from services.lab_ingestion.domain.rejection_states import RejectionNotOpen, RejectionState
+from services.lab_ingestion.service_layer.rejection_admin import close_rejection
 from services.lab_ingestion.service_layer.replay import Replayer, ReplayRefused
 from tests.unit.lab_ingestion.test_replay import RecordingIngest, kept, read_copy
 
@@ -79,3 +84,70 @@ async def test_a_replay_whose_rejection_was_settled_meanwhile_is_refused(
     with pytest.raises(ReplayRefused) as refused:
         await Replayer(read_copy, SettledMeanwhile(state)).replay(kept())
     assert str(refused.value) == said
+
+
+class Store:
+    """The rejections of the fake unit of work, by id."""
+
+    def __init__(self, *kept: KeptRejection) -> None:
+        self.kept = {k.rejection_id: k for k in kept}
+
+    async def get(self, rejection_id: uuid.UUID) -> KeptRejection | None:
+        return self.kept.get(rejection_id)
+
+    async def close(self, rejection_id: uuid.UUID, closed_as: str) -> datetime | None:
+        found = self.kept.get(rejection_id)
+        if found is None or not found.state.open:
+            return None
+        self.kept[rejection_id] = dataclasses.replace(found, closed_at=AT, closed_as=closed_as)
+        return AT
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: Store) -> None:
+        self.rejections = store
+        self.committed = 0
+        self.entered = 0
+
+    async def __aenter__(self) -> Self:
+        self.entered += 1
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass
+
+    async def commit(self) -> None:
+        self.committed += 1
+
+
+async def test_the_close_is_one_transaction_of_its_unit_of_work() -> None:
+    rejection = kept()
+    uow = FakeUnitOfWork(Store(rejection))
+    closing = await close_rejection(uow, rejection.rejection_id, "resent")
+    assert closing.closed and closing.closed_at == AT and closing.found is None
+    assert (uow.entered, uow.committed) == (1, 1)
+    again = await close_rejection(uow, rejection.rejection_id, "not-needed")
+    assert not again.closed and again.found == RejectionState(None, AT, "resent")
+    assert again.found is not None and again.found.shown == "closed (resent)"
+
+
+async def test_a_replayed_rejection_is_not_closed_and_an_unknown_one_is_not_found() -> None:
+    replayed = kept(replayed_at=AT)
+    uow = FakeUnitOfWork(Store(replayed))
+    closing = await close_rejection(uow, replayed.rejection_id, "not-needed")
+    assert not closing.closed and closing.found is not None
+    assert closing.found.shown == "replayed"
+    unknown = await close_rejection(uow, uuid.uuid4(), "resent")
+    assert not unknown.closed and unknown.found is None
+
+
+async def test_a_closing_reason_is_one_of_the_fixed_words() -> None:
+    uow = FakeUnitOfWork(Store(kept()))
+    with pytest.raises(ValueError, match="no closing reason"):
+        await close_rejection(uow, uuid.uuid4(), "the patient DOE asked")
+    assert uow.entered == 0
