@@ -16,6 +16,7 @@ from cachexia.rejections import run_rejection_command
 from services.lab_ingestion import bootstrap
 from services.lab_ingestion.adapters.rejections import RejectionStore
 from services.lab_ingestion.adapters.sources import add_source
+from services.lab_ingestion.domain.rejection_states import RejectionNotOpen
 from shared.contracts.topics import LAB_RESULTS
 from tests.integration.test_lab_ingestion import Lab
 from tests.integration.test_lab_replay import cli, lab, unknown_senders_rejection
@@ -133,3 +134,17 @@ async def test_a_closed_rejection_is_refused_by_a_replay_and_changed_by_nothing(
     assert "no rejection" in capsys.readouterr().err
     assert await lab.pool.fetchval("SELECT count(*) FROM results") == 0
     assert (await _state(lab, rejection))["closed_as"] == "resent"
+
+
+async def test_a_mark_that_marks_no_row_is_an_error_not_a_silent_commit(lab: Lab) -> None:
+    """The store's own check, behind the lock: a rejection no longer open is never marked, and
+    the replay's transaction is rolled back with a clear error (it was silently committed)."""
+    rejection = await _replayable(lab, "NEW-RACE-4")
+    assert await run_rejection_command(lab.settings, closing(rejection)) == 0
+    async with lab.pool.acquire() as conn:
+        with pytest.raises(RejectionNotOpen, match=r"is not open: closed by an operator at "):
+            async with conn.transaction():
+                await RejectionStore(conn).mark_replay(rejection, "stored: 1", settled=True)
+        with pytest.raises(RejectionNotOpen, match="is not open: gone"):
+            await RejectionStore(conn).lock_open(uuid.uuid4())
+    assert (await _state(lab, rejection))["replay_outcome"] is None
