@@ -45,7 +45,7 @@ _CORRECTED = ResultStatusCode.CORRECTED.value
 _NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
-def _holds_no_preliminary(_: SourceKey) -> bool:
+def _holds_no_preliminary(_: SourceKey, __: str) -> bool:
     return False
 
 
@@ -128,19 +128,19 @@ def held_elsewhere(
     planned: Sequence[tuple[ResultRecord, str | None, str | None]],
     parts_of: Callable[[ObservationInput], frozenset[str]],
     said_of: Callable[[ObservationInput], Said | None],
-    preliminary: Callable[[SourceKey], bool] = _holds_no_preliminary,
+    preliminary: Callable[[SourceKey, str], bool] = _holds_no_preliminary,
     withdrawn_ids: Collection[uuid.UUID] = frozenset(),
 ) -> Rejected | frozenset[int]:
     """Why one of the message's results, finding nothing under its own key (``checked``:
     whether its key holds no final or corrected result, nor a withdrawn one; ``preliminary``:
-    whether it holds a preliminary one), is refused: the patient holds a result over the
-    other feed it is a copy of, or may be meant for (``holding_senders``,
-    ``planned_elsewhere``; ``planned``: the batch's results, each with its channel and
-    ``feed_of``; only its laboratory's: ``of_one_laboratory``), or a
-    final result is a withdrawn one's late copy (``withdrawn_saying``); else the positions
-    of its results that are duplicates of such a result (``says_again``; ``said_of``: what
-    each says), to leave out. ``withdrawn_ids``: the stored results the batch withdrew so
-    far (``as_batch_left``)."""
+    whether it holds the patient's own preliminary one, never another patient's: review
+    209), is refused: the patient holds a result over the other feed it is a copy of, or
+    may be meant for (``holding_senders``, ``planned_elsewhere``; ``planned``: the batch's
+    results, each with its channel and ``feed_of``; only its laboratory's:
+    ``of_one_laboratory``), or a final result is a withdrawn one's late copy
+    (``withdrawn_saying``); else the positions of its results that are duplicates of such a
+    result (``says_again``; ``said_of``: what each says), to leave out. ``withdrawn_ids``:
+    the stored results the batch withdrew so far (``as_batch_left``)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
     standing, withdrawn = as_batch_left(
@@ -151,9 +151,10 @@ def held_elsewhere(
         key = (source, observation.result_key)
         if not checked_elsewhere(observation, channel) or not checked(key, status):
             continue
-        # a correction or withdrawal under a key holding only a preliminary result acts on
-        # it, unless the other feed's published result of the sample stands (review 202)
-        pending = status != _FINAL and preliminary(key)
+        # a correction or withdrawal under a key holding only the patient's preliminary
+        # result acts on it, unless the other feed's published result of the sample stands
+        # (review 202); another patient's is nothing it could act on (review 209)
+        pending = status != _FINAL and preliminary(key, subject_id)
         batch = planned_elsewhere(
             source, subject_id, observation, parts_of(observation), planned, channel=channel,
             feed=feed,

@@ -83,7 +83,7 @@ def _check(
         message, "S-1", stored, lambda *_: True,
         planned=[(r, "fhir" if r.source == FHIR_KEY[0] else "mllp", None) for r in planned or ()],
         parts_of=lambda _: ORD7, said_of=lambda _: said,
-        preliminary=lambda _: preliminary, withdrawn_ids=withdrawn_ids,
+        preliminary=lambda *_: preliminary, withdrawn_ids=withdrawn_ids,
     )  # fmt: skip
 
 
@@ -100,8 +100,9 @@ def test_a_key_holding_only_a_preliminary_is_checked_for_every_status() -> None:
     context.preliminary[(*HL7_KEY, "S-1")] = EarlierResult(uuid.uuid4(), "S-1", "crp", SAMPLE)
     for status in ("F", "C", "W", "D", "X"):
         assert context.unheld(HL7_KEY, status), status
-    assert context.holds_preliminary(HL7_KEY)
-    assert not context.holds_preliminary(FHIR_KEY)
+    assert context.holds_preliminary(HL7_KEY, "S-1")
+    assert not context.holds_preliminary(FHIR_KEY, "S-1")
+    assert not context.holds_preliminary(HL7_KEY, "S-2")  # another patient's (review 209)
     context.latest[HL7_KEY] = EarlierResult(uuid.uuid4(), "S-1", "crp", SAMPLE)
     for status in ("F", "C", "W", "D", "X"):
         assert not context.unheld(HL7_KEY, status), status
