@@ -8,7 +8,7 @@ left out), and which cannot be applied (the message is rejected whole).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from services.lab_ingestion.domain.message_chains import (
     MessageChains,
@@ -42,6 +42,7 @@ def check_earlier_results(
     contents: Mapping[SourceKey, Content] | None = None,
     withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]] | None = None,
     replayed: FirstArrival | None = None,
+    copies: Collection[int] = frozenset(),
 ) -> list[PlannedResult] | Rejected:
     """The message's results to record, or why the message is rejected.
 
@@ -89,13 +90,19 @@ def check_earlier_results(
     A replayed message (``replayed``: when it first arrived) is applied as of then: under a
     key whose chain changed since, only a duplicate passes (left out), and any other result
     rejects the message (``replayed_chains``).
+
+    ``copies``: the positions of the message's final results left out as duplicates of the
+    lab's other feed's result of their sample (``copy_outcomes.held_elsewhere``): checked
+    against their own chains as any, but never refused for another patient's preliminary
+    under their key, beside which nothing of them is stored (review 209).
     """
     chains = MessageChains(
         message, subject_id, heads, preliminaries or {}, dict(contents or {}), withdrawn or {}
     )
     kept: list[PlannedResult] = []
     for observation, normalised in planned:
-        verdict = chains.check(observation, normalised)
+        copy = bool(copies) and _position(message, observation) in copies
+        verdict = chains.check(observation, normalised, copy=copy)
         key = (message.source, observation.result_key)
         if verdict is not False and replayed is not None and replayed.moved_on(key):
             verdict = changed_since_kept(status_of(observation))

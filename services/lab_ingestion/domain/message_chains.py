@@ -120,10 +120,15 @@ class MessageChains:
     own_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
 
     def check(
-        self, observation: ObservationInput, normalised: NormalisedResult | None
+        self,
+        observation: ObservationInput,
+        normalised: NormalisedResult | None,
+        *,
+        copy: bool = False,
     ) -> Rejected | bool:
         """Whether the observation changes its chain (False: a duplicate, left out), or why
-        it cannot."""
+        it cannot. ``copy``: the other feed's result's duplicate, left out (``copy_outcomes``):
+        stored nowhere, beside no other patient's preliminary (review 209)."""
         seen = self._observe(observation, normalised)
         if cancels_withdrawn_chain(seen.status, seen.head, self.subject_id, seen.gone):
             # the patient's chain was withdrawn before: a resend that changes nothing, after
@@ -140,7 +145,7 @@ class MessageChains:
         if self._late_copy(seen):
             return withdrawn_result()
         refused = another_chain(seen.head, self.subject_id, seen.analyte)
-        if refused is None and seen.head is None and seen.status in EMITTED:
+        if refused is None and seen.head is None and seen.status in EMITTED and not copy:
             beside = others_preliminary(self.preliminaries, seen.key, self.subject_id)
             refused = another_chain(beside, self.subject_id, seen.analyte)
         if refused is not None:

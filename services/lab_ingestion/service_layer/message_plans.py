@@ -89,7 +89,7 @@ def plan_message(
     checked = check_earlier_results(
         sited, [p for p in planned if id(p[0]) not in changes], subject_id, context.latest,
         context.preliminary, contents=head_contents(context, sited),
-        withdrawn=context.withdrawn_versions, replayed=replayed,
+        withdrawn=context.withdrawn_versions, replayed=replayed, copies=elsewhere,
     )  # fmt: skip
     # on assumptions, read first before rejecting, or before answering a message as a
     # restatement (only its id is written, and the write's guard checks result keys)
