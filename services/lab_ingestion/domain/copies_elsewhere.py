@@ -42,7 +42,9 @@ system), is never stored beside it (review 188 for the limits):
 - a withdrawn result stays withdrawn across the feeds as over one (review 202): a final
   result saying what the other feed's withdrawn final or corrected result of the sample said
   (``StoredElsewhere.withdrawn``) is its late copy, refused ``ambiguous-version``; one
-  saying anything else is a new result.
+  saying anything else is a new result. A correction finding only such a withdrawn result
+  is refused ``unknown-corrected-result``, told it was withdrawn, never to send the final
+  result first (review 209: that advice led to the late copy).
 
 Never counted (reviews 188, 192): a result stored before migration 0031 (its parts not
 known: they share nothing here), a key made of the collection time (no identifier), and

@@ -26,7 +26,11 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     planned_elsewhere,
     said_by,
 )
-from services.lab_ingestion.domain.copy_refusals import copy_refusal, withdrawn_copy
+from services.lab_ingestion.domain.copy_refusals import (
+    copy_refusal,
+    withdrawn_copy,
+    withdrawn_correction,
+)
 from services.lab_ingestion.domain.fhir_cancellations import (
     StandingResult,
     cancelled_before_resulting,
@@ -137,15 +141,18 @@ def held_elsewhere(
     209), is refused: the patient holds a result over the other feed it is a copy of, or
     may be meant for (``holding_senders``, ``planned_elsewhere``; ``planned``: the batch's
     results, each with its channel and ``feed_of``; only its laboratory's:
-    ``of_one_laboratory``), or a final result is a withdrawn one's late copy
-    (``withdrawn_saying``); else the positions of its results that are duplicates of such a
-    result (``says_again``; ``said_of``: what each says), to leave out. ``withdrawn_ids``:
-    the stored results the batch withdrew so far (``as_batch_left``)."""
+    ``of_one_laboratory``), a final result is a withdrawn one's late copy
+    (``withdrawn_saying``), or a correction (not after its key's result in its message)
+    would act on a withdrawn one (``withdrawn_under``); else the positions of its results
+    that are duplicates of such a result (``says_again``; ``said_of``: what each says), to
+    leave out. ``withdrawn_ids``: the stored results the batch withdrew so far
+    (``as_batch_left``)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
     standing, withdrawn = as_batch_left(
         stored.standing.get(subject_id, ()), stored.withdrawn.get(subject_id, ()), withdrawn_ids
     )
+    keyed = [(source, o.result_key) for o in message.observations]
     for index, observation in enumerate(message.observations):
         status = status_of(observation)
         key = (source, observation.result_key)
@@ -191,4 +198,23 @@ def held_elsewhere(
         late = withdrawn_saying(said, gone, gone_in_batch) if status == _FINAL else frozenset()
         if late:
             return withdrawn_copy(late).at(index)
+        withdrawn_from = withdrawn_under(status, gone, gone_in_batch)
+        if withdrawn_from and key not in keyed[:index]:
+            return withdrawn_correction(withdrawn_from).at(index)
     return frozenset(duplicates)
+
+
+def withdrawn_under(
+    status: str, gone: Iterable[StandingResult], in_batch: Iterable[ResultRecord]
+) -> frozenset[str]:
+    """The senders of the other feed's withdrawn final or corrected results of the sample
+    (``gone``: stored; ``in_batch``: the batch's, withdrawn earlier in it) a correction
+    finding nothing under its key would act on: refused, told the result was withdrawn
+    (review 209: "send the final result first" led to a late copy). Not a withdrawal (a
+    duplicate: ``says_again``), nor a final result (``withdrawn_saying``)."""
+    if status != _CORRECTED:
+        return frozenset()
+    return frozenset(
+        {g.source for g in gone if g.status in EMITTED}
+        | {r.source for r in in_batch if r.status in EMITTED}
+    )

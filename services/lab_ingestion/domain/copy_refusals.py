@@ -45,6 +45,20 @@ def withdrawn_copy(others: frozenset[str]) -> Rejected:
     )
 
 
+def withdrawn_correction(others: frozenset[str]) -> Rejected:
+    """Why a correction finding nothing under its key is refused where the result of its
+    sample ``others`` held (the lab's other feed) was withdrawn: never "send the final
+    result first", which a late copy of the withdrawn value followed (review 209)."""
+    names, more = _names(others)
+    return Rejected(
+        RejectionCode.UNKNOWN_CORRECTED_RESULT,
+        "correction of a withdrawn result: a new result needs an order number of its own "
+        f"(this sample's result was withdrawn through sender {names}{more}, over HL7 or the "
+        "lab's FHIR feed; a correction brings nothing back, and a final saying what it said "
+        "is a late copy of it)",
+    )
+
+
 def _changed(others: frozenset[str], verb: str) -> str:
     names, more = _names(others)
     return (
