@@ -186,6 +186,7 @@ class FakeLabs:
         its withdrawn ones, with their keys' parts (keys as written here), channels and
         whether each heads its chain."""
         channels = {m.message_id: m.channel for m in self._db.messages.values()}
+        feeds = {m.message_id: m.feed_of for m in self._db.messages.values()}
         superseding = {
             r.supersedes_result_id for r in self._db.results
             if r.status in ("F", "C") and r.result_id not in self._db.cancelled
@@ -205,6 +206,8 @@ class FakeLabs:
                     channels.get(r.message_id, "mllp"),
                     said_by(r.result.value, r.result.unit, r.result.comparator),
                     not gone and r.status in ("F", "C") and r.result_id not in superseding,
+                    r.result_id,  # as the repository reads it: a batch's withdrawal finds it
+                    feeds.get(r.message_id),
                 )
                 (withdrawn if gone else standing).setdefault(r.subject_id, []).append(found)
         return standing, withdrawn

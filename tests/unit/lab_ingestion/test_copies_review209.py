@@ -65,7 +65,7 @@ def _held_elsewhere(
     ``preliminary_of``'s preliminary result."""
     return held_elsewhere(
         message, "S-1", stored, lambda *_: True,
-        planned=[(r, "fhir" if r.source == FHIR_KEY[0] else "mllp") for r in planned or ()],
+        planned=[(r, "fhir" if r.source == FHIR_KEY[0] else "mllp", None) for r in planned or ()],
         parts_of=lambda _: frozenset({"ORD7"}), said_of=lambda _: said,
         preliminary=lambda key, subject: subject == preliminary_of,
     )  # fmt: skip

@@ -208,6 +208,15 @@ async def after(stored: list[LabMessage], messages: list[LabMessage], *, batched
 @example(
     [(["A1"], "F", "20", "MRN1")], [(["B1"], "F", "20", "MRN1"), (["B1", "A1"], "C", "20", "MRN1")]
 )  # its own key planned in the batch: corrected there, not the stored result another names
+@example(
+    [(["A1"], "C", "20", "MRN1"), (["B1", "A1"], "F", "20", "MRN2")],
+    [
+        (["A1"], "P", "20", "MRN1"),
+        (["B1"], "D", "20", "MRN2"),
+        (["A1"], "F", "20", "MRN2"),
+        (["A1"], "C", "20", "MRN2"),
+    ],
+)  # a result the batch withdrew holds its sample no more: the fake reads its id too
 def test_one_batch_of_versions_is_what_one_at_a_time_is(before: Any, drawn: Any) -> None:
     stored, messages = drawn_versions(before, "s"), drawn_versions(drawn, "m")
     batched = asyncio.run(after(stored, messages, batched=True))
