@@ -46,6 +46,7 @@ _CHANGES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 _LOINC: Final = "http://loinc.org"
+_IDENTIFIER: Final = "identifier (Observation.identifier)"
 
 
 def under_untyped_key(observation: ObservationInput) -> bool:
@@ -90,13 +91,14 @@ def misfiled_under_identifier(
         return Rejected(
             RejectionCode.OTHER_ANALYTES_RESULT,
             f"send a result of {held.analyte} with Observation.code {code} (a change of it "
-            "as corrected), and another test's result under an identifier of its own: the "
-            f"result under this identifier is {held.analyte}, and under a code of no trial "
-            "analyte this one would be ignored while that result stands",
+            "with Observation.status corrected), and another test's result under an "
+            f"identifier of its own: the result under this {_IDENTIFIER} is {held.analyte}, "
+            "and under a code of no trial analyte this one would be ignored while that "
+            "result stands",
         )
     return Rejected(
         RejectionCode.OTHER_ANALYTES_RESULT,
         f"send the {change} with Observation.code {code}, the test it changes: the result "
-        f"under this identifier is {held.analyte}, and under a code of no trial analyte it "
-        "would be ignored while that result stands",
+        f"under this {_IDENTIFIER} is {held.analyte}, and under a code of no trial analyte "
+        "it would be ignored while that result stands",
     )
