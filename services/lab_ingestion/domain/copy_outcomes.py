@@ -49,7 +49,7 @@ _CORRECTED = ResultStatusCode.CORRECTED.value
 _NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
-def _holds_no_preliminary(_: SourceKey, __: str) -> bool:
+def _holds_no_preliminary(_: SourceKey, __: str | None) -> bool:
     return False
 
 
@@ -132,15 +132,15 @@ def held_elsewhere(
     planned: Sequence[tuple[ResultRecord, str | None, str | None]],
     parts_of: Callable[[ObservationInput], frozenset[str]],
     said_of: Callable[[ObservationInput], Said | None],
-    preliminary: Callable[[SourceKey, str], bool] = _holds_no_preliminary,
+    preliminary: Callable[[SourceKey, str | None], bool] = _holds_no_preliminary,
     withdrawn_ids: Collection[uuid.UUID] = frozenset(),
 ) -> Rejected | frozenset[int]:
     """Why one of the message's results, finding nothing under its own key (``checked``:
     whether its key holds no final or corrected result, nor a withdrawn one; ``preliminary``:
     whether it holds the patient's own preliminary one, never another patient's: review
-    209), is refused: the patient holds a result over the other feed it is a copy of, or
-    may be meant for (``holding_senders``, ``planned_elsewhere``; ``planned``: the batch's
-    results, each with its channel and ``feed_of``; only its laboratory's:
+    209; with None, anyone's), is refused: the patient holds a result over the other feed it
+    is a copy of, or may be meant for (``holding_senders``, ``planned_elsewhere``;
+    ``planned``: the batch's results, each with its channel and ``feed_of``; only its laboratory's:
     ``of_one_laboratory``), a final result is a withdrawn one's late copy
     (``withdrawn_saying``), or a correction (not after its key's result in its message)
     would act on a withdrawn one (``withdrawn_under``); else the positions of its results
@@ -162,6 +162,10 @@ def held_elsewhere(
         # result acts on it, unless the other feed's published result of the sample stands
         # (review 202); another patient's is nothing it could act on (review 209)
         pending = status != _FINAL and preliminary(key, subject_id)
+        # any patient's preliminary there: only the other feed's standing results are
+        # looked at, never the sender's own under other keys (review 165's), as a change
+        # planned in the batch never finds those (one batch answers as one at a time)
+        shared = status != _FINAL and preliminary(key, None)
         batch = planned_elsewhere(
             source, subject_id, observation, parts_of(observation), planned, channel=channel,
             feed=feed,
@@ -170,7 +174,7 @@ def held_elsewhere(
         gone_in_batch = [r for r in batch if r.cancelled_at is not None]
         mine = stored.keys.get(key, _NO_KEYS)
         copies = copies_of(source, channel, observation, standing, mine, feed=feed)
-        if pending:
+        if shared:
             copies = [c for c in copies if c.source != source and c.status in EMITTED]
         said = said_of(observation)
         gone: list[StandingResult] = []
@@ -188,7 +192,7 @@ def held_elsewhere(
             ):
                 duplicates.add(index)
                 continue
-        if status == _FINAL or pending:
+        if status == _FINAL or shared:
             others = frozenset(c.source for c in copies)
         else:
             others = holding_senders(source, channel, observation, standing, mine, feed=feed)

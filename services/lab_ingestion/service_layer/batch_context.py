@@ -135,12 +135,14 @@ class BatchContext:
             return key not in self.latest
         return key not in self.latest and not self.withdrawn_versions.get(key)
 
-    def holds_preliminary(self, key: SourceKey, subject_id: str) -> bool:
+    def holds_preliminary(self, key: SourceKey, subject_id: str | None) -> bool:
         """Whether ``subject_id``'s standing preliminary result is under ``key``, as read or
         as the batch left it: the one a correction or withdrawal of theirs could act on.
         Another patient's is not (review 209: a duplicate withdrawal of a result the other
         feed had withdrawn was refused while another patient's preliminary shared the
-        order)."""
+        order). With None: anyone's."""
+        if subject_id is None:
+            return any(held[:2] == key for held in self.preliminary)
         return (*key, subject_id) in self.preliminary
 
     def unused(self, key: SourceKey) -> bool:

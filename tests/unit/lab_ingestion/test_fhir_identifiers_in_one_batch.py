@@ -217,6 +217,10 @@ async def after(stored: list[LabMessage], messages: list[LabMessage], *, batched
         (["A1"], "C", "20", "MRN2"),
     ],
 )  # a result the batch withdrew holds its sample no more: the fake reads its id too
+@example(
+    [],
+    [(["A1", "C1"], "F", "20", "MRN2"), (["C1"], "P", "20", "MRN1"), (["C1"], "C", "20", "MRN2")],
+)  # a change finds its own result of the batch under another key, as a stored one
 def test_one_batch_of_versions_is_what_one_at_a_time_is(before: Any, drawn: Any) -> None:
     stored, messages = drawn_versions(before, "s"), drawn_versions(drawn, "m")
     batched = asyncio.run(after(stored, messages, batched=True))
