@@ -22,7 +22,6 @@ FHIR's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -33,7 +32,6 @@ from fhir.resources.R4B.resource import Resource
 
 from services.lab_ingestion.adapters.fhir_context import CONTEXT_TYPES, BundleContext
 from services.lab_ingestion.adapters.fhir_limits import refuse_too_many, refuse_too_many_in_all
-from services.lab_ingestion.adapters.fhir_other_tests import EntryReading, other_test
 from services.lab_ingestion.adapters.fhir_outcome import (
     FhirInputError,
     all_errors,
@@ -42,6 +40,7 @@ from services.lab_ingestion.adapters.fhir_outcome import (
 )
 from services.lab_ingestion.adapters.fhir_parser import (
     Identify,
+    observation_message,
     validated_observation,
 )
 from services.lab_ingestion.adapters.fhir_patient import BundlePatients
@@ -80,9 +79,7 @@ class BundleEntry:
     """One request entry: an Observation to ingest (``message``), an entry that cannot be used
     (``error``), an Observation of no trial analyte or with no result yet (``ignored``, as
     an HL7 message's other observations are: beyond FHIR validity and a test-data label,
-    nothing else of it is checked, a focus neither; but one under an untyped identifier is
-    a ``message`` too, read only for what that holds: ``LabMessage.other_test``), or none of
-    these: a Patient, used for
+    nothing else of it is checked, a focus neither), or none of these: a Patient, used for
     matching only, or another resource of a lab report read as context (``context``: its
     type; ``ignored`` too when it is a DiagnosticReport containing Observations, of other
     tests: one of a trial analyte is refused, ``fhir_context``)."""
@@ -106,12 +103,6 @@ class ParsedBundle:
     @property
     def messages(self) -> tuple[LabMessage, ...]:
         return tuple(e.message for e in self.entries if e.message is not None)
-
-    @property
-    def versions(self) -> tuple[LabMessage, ...]:
-        """Its trial Observations' messages (another test's is read for its key only): the
-        versions a Bundle sent again whole resends (``bundle_resends``)."""
-        return tuple(m for m in self.messages if not m.other_test)
 
 
 def parse_bundle(
@@ -164,19 +155,20 @@ def parse_bundle(
             parsed[index] = BundleEntry(index, error=exc)
         _add_no_patient(patients, entry.get("fullUrl"), resource)
     # after every Patient entry is known: an Observation may come before its Patient
-    reading = EntryReading(
-        source_application, source_facility, identify, configured_as, patients, context
-    )
     for index, observation, entry, where in observations:
-        message_of = partial(reading.message, observation, entry, where)
         if not of_a_trial_analyte(observation):
-            parsed[index] = BundleEntry(index, message=other_test(message_of), ignored=True)
+            parsed[index] = BundleEntry(index, ignored=True)
             continue
         try:
             refuse_unread_entry(entry, f"Bundle.entry[{index}]")
             refuse_focus(entry["resource"], where)
             context.refuse_if_voided(entry, observation, where)
-            parsed[index] = BundleEntry(index, message=message_of())
+            message = observation_message(
+                observation, where, patients.entry(entry.get("fullUrl")), source_application,
+                source_facility, identify=identify, configured_as=configured_as,
+                specimens=context.specimens, report=context.report_of(entry, observation, patients),
+            )  # fmt: skip
+            parsed[index] = BundleEntry(index, message=message)
         except FhirInputError as exc:
             parsed[index] = BundleEntry(index, error=exc)
     result = ParsedBundle(bundle["type"], tuple(parsed[i] for i in range(len(entries))))

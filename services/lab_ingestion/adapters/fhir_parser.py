@@ -219,7 +219,6 @@ def _observation_input(
         result_key=key,
         other_keys=keys.others,
         keys_before=keys.before,
-        untyped_key=keys.untyped,
         codes=tuple(Coding(c.code, c.system, c.display) for c in obs.code.coding or [] if c.code),
         value=value,
         unit=unit,

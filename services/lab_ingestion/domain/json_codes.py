@@ -124,7 +124,7 @@ def misfiled_change(
         return None
     if held.subject_id != subject_id:
         return another_chain(held, subject_id, held.analyte)
-    stored = stored_code(held)
+    stored = _stored_code(held)
     change = _CHANGES.get(status)
     if change is None:
         return Rejected(
@@ -166,7 +166,7 @@ def ids_held_checked(message: LabMessage) -> list[str]:
     ]
 
 
-def stored_code(held: EarlierResult) -> str:
+def _stored_code(held: EarlierResult) -> str:
     """The trial code the held result was stored under, else its analyte's first listed."""
     stored = held.content[0] if held.content else None
     if isinstance(stored, str) and (stored in LOINC_CODES or stored in SAME_TEST_CODES):

@@ -174,9 +174,6 @@ class ObservationInput:
     other_keys: tuple[str, ...] = ()
     keys_before: tuple[str, ...] = ()
     key_conflict: str | None = None
-    # FHIR: keyed by its first untyped identifier as written, without the test (another
-    # test's result may be under a trial result's key: ``other_test_keys``, task 217)
-    untyped_key: bool = False
     # HL7: what says its order is cancelled or deleted as a whole (OBR-25 X, D; ORC-1 OC, CA,
     # ... when OBR-25 is empty), if anything: it contradicts a result holding a value
     # (``order_status``)
@@ -246,10 +243,6 @@ class LabMessage:
     # never the patient's number: read only to refuse a message whose PID-3 names nobody
     # while one of them names a subject (``alternate_ids``)
     alternate_candidates: tuple[IdentifierCandidate, ...] = field(default=())
-    # FHIR: a Bundle's Observation of no trial analyte, read only for what its untyped
-    # identifier holds: refused where a trial result it would leave standing, else ignored,
-    # nothing of it stored or kept (``other_test_keys``, task 217)
-    other_test: bool = False
 
     @property
     def source(self) -> str:

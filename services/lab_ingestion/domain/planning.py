@@ -11,8 +11,7 @@ other test's: it is a trial result that cannot be used (``_trial_code_misfiled``
 result of any channel named as a trial analyte (``CRP``) under a code the trial does not list
 (``analyte_names``: review 155), nor a JSON result whose ``loinc`` is no LOINC code as written,
 nor a JSON correction or withdrawal of the patient's stored trial result under a code of no
-trial analyte (``json_codes``: review 197), nor a FHIR Observation of another test under
-the untyped identifier of a stored trial result (``other_test_keys``: task 217).
+trial analyte (``json_codes``: review 197).
 """
 
 from __future__ import annotations
@@ -43,10 +42,6 @@ from services.lab_ingestion.domain.model import (
 )
 from services.lab_ingestion.domain.normalise import UnitParameters, check_one_analyte, normalise
 from services.lab_ingestion.domain.order_status import cancelled_order_refusal, order_contradicts
-from services.lab_ingestion.domain.other_test_keys import (
-    misfiled_under_identifier,
-    under_untyped_key,
-)
 from services.lab_ingestion.domain.records import (
     EarlierResult,
 )
@@ -158,12 +153,8 @@ def _json_code_refused(
     """Why the JSON result ``results[index]`` is not left out as another test's
     (``json_codes``, review 197): a correction or withdrawal whose ``result_id`` holds a
     trial result (the patient's, or another's: review 205), whatever its ``loinc`` says; a
-    ``loinc`` that is no LOINC code as written. A FHIR Observation under an untyped
-    identifier holding a trial result likewise (``other_test_keys``, task 217)."""
+    ``loinc`` that is no LOINC code as written."""
     observation = message.observations[index]
-    if message.channel is Channel.FHIR and under_untyped_key(observation):  # task 217
-        held_there = held(observation.result_key)
-        return misfiled_under_identifier(status_of(observation), held_there, subject_id)
     if message.channel is not Channel.JSON or not observation.codes:
         return None
     code = observation.codes[0].code.strip()

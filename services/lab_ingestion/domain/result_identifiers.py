@@ -57,9 +57,6 @@ class IdentifierKeys:
     key: str  # the result's key, of the identifier chosen whatever their order
     others: tuple[str, ...]  # the keys of its other identifiers, sorted
     before: tuple[str, ...]  # its order numbers' keys as made before review 121, sorted
-    # the key is an untyped identifier's, as written: without the test, so another test's
-    # result may be keyed as a trial result is (task 217: ``other_test_keys``)
-    untyped: bool = False
 
 
 def identifier_keys(identifiers: Sequence[ResultIdentifier], test: str) -> IdentifierKeys | None:
@@ -78,8 +75,7 @@ def identifier_keys(identifiers: Sequence[ResultIdentifier], test: str) -> Ident
         named[0].key(test),  # untyped only: the first as sent
     )
     before = sorted({i.written for i in named if i.type_code in ORDER_NUMBER_TYPES} - set(keys))
-    untyped = not any(i.type_code in ORDER_NUMBER_TYPES for i in named)
-    return IdentifierKeys(chosen, tuple(k for k in keys if k != chosen), tuple(before), untyped)
+    return IdentifierKeys(chosen, tuple(k for k in keys if k != chosen), tuple(before))
 
 
 @dataclass(frozen=True)

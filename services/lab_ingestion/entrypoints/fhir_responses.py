@@ -208,8 +208,6 @@ def _result(outcome: IngestOutcome) -> tuple[int, Issue]:
         return 403, Issue("error", "forbidden", outcome_reason(outcome), element)
     if not outcome.accepted:
         return 422, Issue("error", "processing", outcome_reason(outcome), element)
-    if outcome.ignored:  # another test's Observation (``other_tests``)
-        return 200, _info(IGNORED_TEXT)
     if outcome.result_ids:
         return 201, _info("accepted and stored")
     return 200, _info(_nothing_created(outcome))

@@ -141,7 +141,7 @@ class FhirRoutes:
     async def _batch(
         self, bundle: ParsedBundle, redacted: RedactedFhir, sender: FhirSender, source: str
     ) -> web.Response:
-        siblings = bundle.versions  # one tuple for every entry (a property builds a new one)
+        siblings = bundle.messages  # one tuple for every entry (a property builds a new one)
         # one time for every entry: what the Bundle's earlier send stored was received
         # before it, what its own entries store is not (``bundle_resends``)
         received_at = utc_now()

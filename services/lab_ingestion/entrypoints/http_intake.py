@@ -65,12 +65,7 @@ class LabIntake:
             if not outcome.answer_lost:  # else logged by the group committer
                 log_internal_error(error, channel, source)
         # every counter counts messages: a transaction's Observations, even rejected ones
-        # (another test's Observation, read for its key only, is none: ``other_tests``)
-        messages = (
-            max(1, sum(not m.other_test for m in command.messages))
-            if isinstance(command, IngestTransaction)
-            else 1
-        )
+        messages = len(command.messages) if isinstance(command, IngestTransaction) else 1
         count_outcome(self._metrics, channel.value, source, outcome, messages=messages)
         return outcome
 

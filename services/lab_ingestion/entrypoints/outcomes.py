@@ -53,12 +53,7 @@ def count_outcome(
 ) -> None:
     """Count ``outcome`` once per message it is of: an accepted transaction's parts, else
     ``messages`` (a rejected transaction's Observations: none of them was stored)."""
-    if outcome.ignored:  # another test's Observation: never counted (``other_tests``)
-        return
-    parts = [part for part in outcome.parts if not part.ignored]
-    count = len(parts) if outcome.parts else messages
-    if not count:  # a transaction of other tests' Observations alone
-        return
+    count = len(outcome.parts) or messages
     # a sender not (yet) checked against the allow-list is not a label: MSH-3^MSH-4 of
     # anyone who can reach the port would make the metric's series unbounded
     # (a message answered "resend" for a reason of the service's own was matched, after
@@ -75,7 +70,7 @@ def count_outcome(
         # looked up even at 0: a sender's series exists from its first accepted message, so
         # increase() sees its first message about a patient not enrolled (the share alert)
         unmatched = child(metrics.unmatched, channel, label)
-        for part in parts or (outcome,):  # a transaction's messages, one by one
+        for part in outcome.parts or (outcome,):  # a transaction's messages, one by one
             if part.duplicate:
                 child(metrics.duplicates, channel).inc()
             if not part.enrolled:

@@ -22,7 +22,6 @@ from services.lab_ingestion.service_layer.commands import (
 )
 from services.lab_ingestion.service_layer.identification import is_unresolved, unresolved_outcome
 from services.lab_ingestion.service_layer.message_plans import plan_message
-from services.lab_ingestion.service_layer.other_tests import other_test_outcome
 from services.lab_ingestion.service_layer.recording import record_planned, resent
 from services.lab_ingestion.service_layer.rejections import reject
 from services.lab_ingestion.service_layer.result_keys import keyed_as_planned
@@ -62,8 +61,6 @@ class CommandApplier:
             command = failed_transaction_copy(context, command)
             code, reason = rejection_of_input(context, command)
             return IngestOutcome.rejected(code, reject(context, command, code, reason))
-        if command.message.other_test:  # another test's: read for its key only
-            return other_test_outcome(context, command, self._hash)
         outcome = early_answer(context, command, reads_kept_copies=self._reads_kept_copies)
         if outcome is not None:
             if not outcome.accepted and outcome.code is not None:  # answered as kept

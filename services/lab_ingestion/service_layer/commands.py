@@ -140,9 +140,6 @@ class IngestOutcome:
     failed_observation: int | None = None  # of a rejected message: its result at fault
     failed_place: Place | None = None  # of a rejected HL7 message: the field at fault, no OBX's
     result_ids: tuple[uuid.UUID, ...] = ()  # the results it stored (a FHIR create's Location)
-    # a FHIR Bundle's Observation of another test, ignored: nothing stored or kept, nor
-    # counted (``other_tests``)
-    ignored: bool = False
 
     @classmethod
     def rejected(

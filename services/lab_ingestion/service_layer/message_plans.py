@@ -8,11 +8,10 @@ from datetime import datetime
 from services.lab_ingestion.domain.copies_elsewhere import said_by
 from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
 from services.lab_ingestion.domain.fhir_cancellations import observation_parts
-from services.lab_ingestion.domain.json_codes import held_result
+from services.lab_ingestion.domain.json_codes import held_result, ids_held_checked
 from services.lab_ingestion.domain.legacy_keys import on_legacy_keys
 from services.lab_ingestion.domain.model import LabMessage, Rejected, ResultStatusCode, StaleBatch
 from services.lab_ingestion.domain.normalise import UnitParameters
-from services.lab_ingestion.domain.other_test_keys import keys_held_checked
 from services.lab_ingestion.domain.planning import check_earlier_results, plan_results
 from services.lab_ingestion.domain.replayed_chains import FirstArrival
 from services.lab_ingestion.domain.result_status import status_of
@@ -46,11 +45,10 @@ def plan_message(
     sited, unused = as_not_obtained(sited, context.never_held, bundle)
     context.assumed_unused.extend(unused if context.assumed else ())
     # a JSON result of another test is refused where its result_id holds a trial result
-    # (``json_codes``), a FHIR one where its untyped identifier does (``other_test_keys``):
-    # on assumptions the key is taken to hold nothing, and the write checks that (whether
-    # the message is refused or not: the reason may be that one)
+    # (``json_codes``): on assumptions its result_id is taken to hold nothing, and the write
+    # checks that (whether the message is refused or not: the reason may be that one)
     if context.assumed:
-        context.assumed_unused.extend((sited.source, key) for key in keys_held_checked(sited))
+        context.assumed_unused.extend((sited.source, key) for key in ids_held_checked(sited))
     # what the result keys hold (as read: a correction or cancellation is read first),
     # which a JSON one under a wrong code would leave standing (``json_codes``)
     planned = plan_results(

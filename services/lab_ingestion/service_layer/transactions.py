@@ -38,12 +38,10 @@ def apply_transaction(
     judged against the later ones it stored itself (``bundle_resent``)."""
     saved = context.snapshot()
     results, cancelled, not_obtained, limits, parts = 0, 0, 0, 0, []
-    # the versions of its trial results (another test's Observation is read for its key only)
-    versions = tuple(m for m in command.messages if not m.other_test)
     for index, message in enumerate(command.messages):
         single = IngestLabMessage(
             message, command.redact, command.received_at, check_source=False,
-            inherited_rejection_id=command.rejection_id, bundle=versions,
+            inherited_rejection_id=command.rejection_id, bundle=command.messages,
         )  # fmt: skip
         outcome = apply(context, single)
         if outcome.transient:  # answered "resend" (``directory_gate``): nothing of it kept
