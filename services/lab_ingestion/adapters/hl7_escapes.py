@@ -97,12 +97,12 @@ def _sequence(body: str, known: Mapping[str, str], app_map: Mapping[str, str] | 
     head = body[:3]
     if body[0] == "." and ((app_map and head in app_map) or head in known):
         character = app_map[head] if app_map and head in app_map else known[head]
-        try:
-            return character * int(body[3:])
-        except ValueError:  # python-hl7's own error, said as what it is (``\.in:\``)
+        count = _signed_count(body[3:])
+        if count is None:  # python-hl7's own error, said as what it is (``\.in:\``)
             raise UnreadableEscape(
                 f"an HL7 formatting escape ({head}) has a count that is no number"
-            ) from None
+            )
+        return character * count
     if body[0] != "X":
         return ""
     digits, read = body[1:], []
@@ -161,10 +161,29 @@ def _unreadable(where: str, what: str) -> str:
 
 
 def _count(text: str) -> int:
+    """A formatting escape's count as python-hl7 reads it, without its sign; 0 for no number
+    (python-hl7 raises on it: the caller answers)."""
+    count = _signed_count(text)
+    return 0 if count is None else abs(count)
+
+
+def _signed_count(text: str) -> int | None:
+    """``int(text)`` (python-hl7's reading), None where it is no number; a count of more
+    digits than Python reads (4,300) as what its digits say, one of more than three
+    significant digits as one over ``MAX_FORMATTING_REPEAT`` (review 213: ``\\.sp999...\\``
+    was refused as "a count that is no number")."""
     try:
-        return abs(int(text))  # as python-hl7 reads it
+        return int(text)
     except ValueError:
-        return 0  # python-hl7 raises on it: the caller's guard answers that
+        digits = _DIGITS.fullmatch(text)
+        if digits is None:
+            return None
+        sign = -1 if digits.group(1) == "-" else 1
+        significant = digits.group(2).lstrip("0")
+        return sign * (MAX_FORMATTING_REPEAT + 1 if len(significant) > 3 else int(significant or 0))
+
+
+_DIGITS = re.compile(r"\s*([+-]?)([0-9]+)\s*", re.ASCII)  # a count however long
 
 
 def decode_hex_runs(value: str, esc: str) -> str:
