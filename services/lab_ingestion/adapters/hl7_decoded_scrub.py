@@ -28,7 +28,7 @@ from services.lab_ingestion.adapters.scrub import REDACTED
 Found = list[tuple[int, int, str]]  # (start, end, replacement) of each copy in a text
 FindCopies = Callable[[str], Found | None]  # None: given up on, nothing of the text is kept
 BATCH = 4096  # characters of readings scrubbed in one call
-# joiners (``_joiner``): C0 and C1 controls but blanks, then supplementary private use
+# joiners (``free_joiner``): C0 and C1 controls but blanks, then supplementary private use
 _JOINERS = (range(0x01, 0x09), range(0x0E, 0x1C), range(0x7F, 0x85), range(0x86, 0xA0),
             range(0xF0000, 0x10FFFE))  # fmt: skip
 _HEX = re.compile(r"X[0-9A-Fa-f]*")  # a hex escape's body, as ``decode_hex_runs`` runs them
@@ -62,7 +62,7 @@ def scrub_decoded(
     written = [(fields, index) for fields, index in values if escape in fields[index]]
     if not written:
         return
-    joiner = _joiner([fields[index] for fields, index in written])
+    joiner = free_joiner([fields[index] for fields, index in written])
     read: list[_Read] = []
     for fields, index in written:
         parts = parted.split(fields[index])
@@ -73,7 +73,7 @@ def scrub_decoded(
         return
     texts = [joiner.join(value.readings) for value in read]
     if any(t.count(joiner) != len(v.readings) - 1 for v, t in zip(read, texts, strict=True)):
-        joiner = _joiner(texts)  # an escape spelled it: another, and the texts joined again
+        joiner = free_joiner(texts)  # an escape spelled it: another, and the texts joined again
         texts = [joiner.join(value.readings) for value in read]
     for value, found in zip(read, _found(texts, find, joiner, batch), strict=True):
         if found is None or found:
@@ -148,7 +148,7 @@ def as_it_reads(value: str, separators: Separators) -> str:
     return decoded_text("".join(readable), separators)
 
 
-def _joiner(texts: Sequence[str]) -> str:
+def free_joiner(texts: Sequence[str]) -> str:
     """A character none of ``texts`` holds, no letter, digit or blank (a word ends there,
     and no phrase, date or phone runs over it), never one ``hl7_scrub_fields`` marks copies
     with (those are private use): a control character, so that ASCII text stays ASCII (a

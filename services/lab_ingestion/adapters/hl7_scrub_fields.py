@@ -16,7 +16,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
-from services.lab_ingestion.adapters.hl7_decoded_scrub import Found, scrub_decoded
+from services.lab_ingestion.adapters.hl7_decoded_scrub import Found, free_joiner, scrub_decoded
 from services.lab_ingestion.adapters.hl7_escape_masks import DEFINED_ESCAPES, masked_escapes
 from services.lab_ingestion.adapters.hl7_pid3 import Separators
 from services.lab_ingestion.adapters.phone_numbers import phone_spans
@@ -186,10 +186,13 @@ def _scrub_in_batches(values: list[tuple[list[str], int]], scrub: Callable[[str]
 
 
 def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]) -> None:
-    """The values joined by \\r, which no secret holds and which is no letter or digit, so
-    that a match never spans two values; padded, so that the text is never too short."""
-    joined = "\r".join(fields[index] for fields, index in batch)
-    out = scrub(f"\r{joined}\r").split("\r")[1:-1]
+    """The values joined by a character none holds, no letter, digit or white space
+    (``free_joiner``), so that no copy, nor a phrase's white space, spans two values (review 213:
+    joined by a line break, ``Bad`` ending one value and ``Homburg`` beginning the next would
+    have been one copy); padded, so that the text is never too short."""
+    values = [fields[index] for fields, index in batch]
+    mark = free_joiner(values)
+    out = scrub(f"{mark}{mark.join(values)}{mark}").split(mark)[1:-1]
     if len(out) != len(batch):  # given up on: nothing of the batch is kept
         out = [REDACTED] * len(batch)
     for (fields, index), value in zip(batch, out, strict=True):

@@ -17,8 +17,10 @@ folded (full-width letters), and a letter written with a combining accent (``u``
 the same as the accented letter (``ü``); an accent is never dropped (``Muller`` is not
 ``Müller``).
 
-Each secret is found with ``str.find`` (linear in the text), never with one regular
-expression of all of them, which backtracks quadratically on adversarial input. A string
+Each secret is found with ``str.find`` (linear in the text), one of several words with any
+run of white space between them by a pattern of its own (``phrases``: linear too), never
+with one regular expression of all of them, which backtracks quadratically on adversarial
+input. A string
 that would need more work than ``MAX_CANDIDATES`` occurrences to check is replaced whole:
 the time stays bounded and nothing personal is kept.
 """
@@ -30,6 +32,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping
 
+from services.lab_ingestion.adapters.phrases import canonical, occurrences, phrase_pattern
 from services.lab_ingestion.adapters.text_positions import (
     Origin,
     folded_text,
@@ -77,9 +80,13 @@ class Scrubber:
             value = secret.strip()
             if _worth_searching(value, min_length):
                 kept.setdefault(value, replacement)
+        needles: dict[str, tuple[str, int]] = {}  # a phrase of several words as one
+        for value, replacement in kept.items():
+            needle = canonical(folded_text(value)[0])
+            needles.setdefault(needle, (replacement, _kind(value, numbers)))
         self._secrets = sorted(
-            ((folded_text(value)[0], replacement, _kind(value, numbers))
-             for value, replacement in kept.items()),
+            ((needle, replacement, kind, phrase_pattern(needle))
+             for needle, (replacement, kind) in needles.items()),
             key=lambda item: len(item[0]), reverse=True,
         )  # fmt: skip
         # a birth date (as YYYYMMDD among the secrets) is also found with its month in words
@@ -144,11 +151,9 @@ class Scrubber:
         first."""
         for start, end, date in date_spans(folded, self._dates):
             yield start, end, self._dates[date], _WORD_DATE
-        for needle, replacement, kind in self._secrets:
-            found = folded.find(needle)
-            while found != -1:
-                yield found, found + len(needle), replacement, kind
-                found = folded.find(needle, found + 1)
+        for needle, replacement, kind, phrase in self._secrets:
+            for start, end in occurrences(needle, phrase, folded):  # (``phrases``)
+                yield start, end, replacement, kind
 
     def _found(self, text: str, start: int, end: int, kind: int) -> bool:
         """Whether a copy at ``text[start:end]`` counts: a whole word; in an id run into

@@ -127,7 +127,8 @@ def place_spellings(place: str) -> list[str]:
     """A place (a city, a county, a birth place) as written and, when it is several words,
     with them parted by a blank or a hyphen (``Bad-Homburg`` for ``Bad Homburg``,
     ``Saint Imier`` for ``Saint-Imier``): a place is searched for as its whole phrase, never
-    as its single words (review 192: every "Bad", "Sent" or "bei" of a note was cut)."""
+    as its single words (review 192: every "Bad", "Sent" or "bei" of a note was cut); the
+    blank stands for any run of white space (``phrases``: two blanks, a tab, a line break)."""
     parts = [part for part in _PLACE_PARTS.split(place.strip()) if part]
     return list(dict.fromkeys([place.strip(), " ".join(parts), "-".join(parts)]))
 
