@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from services.lab_ingestion.adapters.redaction import leaves
 from services.lab_ingestion.domain.authority_names import showable_authority
 
 PERSON_KEPT = {  # what a resource about a person keeps besides its common elements and identifiers
@@ -61,3 +60,15 @@ def showable_authority_of(authority: object) -> bool:
         return False
     found = list(leaves(authority))
     return bool(found) and all(isinstance(leaf, str) and showable_authority(leaf) for leaf in found)
+
+
+def leaves(value: object) -> Iterator[object]:
+    """Every value below a JSON object's elements (not its keys)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from leaves(item)
+    else:
+        yield value

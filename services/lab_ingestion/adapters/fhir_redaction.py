@@ -42,6 +42,7 @@ from services.lab_ingestion.adapters.fhir_links import linked_number, resource_r
 from services.lab_ingestion.adapters.fhir_persons import (
     PERSON_KEPT,
     dicts_in,
+    leaves,
     person_type,
     person_urls,
     showable_authority_of,
@@ -53,7 +54,6 @@ from services.lab_ingestion.adapters.redaction import (
     Secrets,
     copy_json,
     kept_code,
-    leaves,
     scrubbed_copy,
 )
 from shared.jsonlog import is_phi_field

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
+from services.lab_ingestion.adapters.address_lines import address_line, line_places
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
     PATIENT_NUMBER_FIELDS,
@@ -194,13 +195,19 @@ def _collect_address(
 ) -> None:
     """An address's street, other designation, city and postal code: a street and its house
     number (a value holding a digit and a letter) or an e-mail searched for everywhere, any
-    other value (a city, a street's name) a place; the patient's street lines' words are
-    places too."""
+    other value (a city, a street's name) a place; a value holding a whole address line
+    by its parts (``address_lines``); the patient's street lines' words are places too."""
     for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1, 2, 4)):
         if numbered(value) or "@" in value:  # a street and its house number: anywhere
             _add(secrets, value, 2)
         else:  # a place (a city, a street's name): often the sender's or a code's too
             _collect_places([value], separators, places)
+        for reading in _readings(value, separators) if numbered(value) else ():
+            line = address_line(reading)  # a whole address on one line (review 213)
+            for part in line.numbered:  # ``Gartenweg 3``, ``3600 Thun``: anywhere
+                _add(secrets, part, 2)
+            for place in line_places(line):  # ``Thun``, a street's name: a place
+                _add(places, place, 3)
     if name == "PID":  # the patient's street and other designation: their words too
         for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1)):
             for reading in _readings(value, separators):

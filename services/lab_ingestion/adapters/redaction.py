@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from services.lab_ingestion.adapters.address_lines import address_line, line_places
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.place_secrets import places_scrubbed
 from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
@@ -165,9 +166,15 @@ class Secrets(dict[str, str]):
     def address(self, value: object) -> None:
         """A removed part of an address: one holding a digit and a letter (a street and its
         house number, a postcode ``LS1 4AB``), no letter or an e-mail searched for everywhere,
-        a word or phrase of letters (a city) as a place (``place_spellings``)."""
+        and of a line its parts (``address_lines``: ``Gartenweg 3`` everywhere, ``Thun`` of
+        ``3600 Thun`` a place), a word or phrase of letters (a city) as a place."""
         if not isinstance(value, str) or not letters_only(value) or "@" in value:
             self.text(value)  # (a number, a date, a phone as any removed value)
+            if isinstance(value, str) and "@" not in value:
+                line = address_line(value)
+                for part in line.numbered:
+                    self.text(part)
+                self.places.update(line_places(line))
         elif len(value.strip()) >= _MIN_SECRET:
             self.places.update(place_spellings(value))
 
@@ -277,18 +284,6 @@ def _id_key(parent: object, name: object) -> object:
 def _name_parts(text: str) -> list[str]:
     parts = _NAME_PART.findall(text)
     return parts + [p for part in parts if "-" in part for p in _HYPHENS.split(part)]
-
-
-def leaves(value: object) -> Iterator[object]:
-    """Every value below a JSON object's elements (not its keys)."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from leaves(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from leaves(item)
-    else:
-        yield value
 
 
 def dump_json(value: Any) -> str:
