@@ -22,6 +22,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.phi_keys import is_place_key, is_street_key
+
 REDACTED = "[redacted]"
 
 _PHI_FIELD = re.compile(
@@ -50,11 +52,15 @@ _RUN_TOGETHER = re.compile(
 
 
 def is_phi_field(name: str) -> bool:
-    """True for a field name that may hold a person's identity, however it is spelled."""
+    """True for a field name that may hold a person's identity, however it is spelled: a
+    place or an address line by its words in several languages (``birthplace``,
+    ``wohnort``, ``adresse``: ``phi_keys``, the rule kept JSON copies use)."""
     if name in _ALLOWED:
         return False
     words = re.sub(r"[^0-9A-Za-z]+", "_", _CAMEL.sub("_", name))
-    return bool(_PHI_FIELD.search(words) or _RUN_TOGETHER.search(name))
+    if _PHI_FIELD.search(words) or _RUN_TOGETHER.search(name):
+        return True
+    return is_place_key(name) or is_street_key(name)  # by words, any language (``phi_keys``)
 
 
 class JsonFormatter(logging.Formatter):

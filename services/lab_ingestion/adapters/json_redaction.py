@@ -31,6 +31,7 @@ from services.lab_ingestion.adapters.redaction import (
     scrubbed_copy,
 )
 from shared.jsonlog import is_phi_field
+from shared.phi_keys import is_place_key, is_street_key
 
 DROPPED_KEY = "_dropped_fields"  # where the dropped keys are named (never their values)
 _MAX_DROPPED = 50
@@ -49,37 +50,11 @@ _CODES: dict[str, Callable[[str], bool]] = {
 _IDS = frozenset({"message_id", "result_id", *_SOURCE_FIELDS})
 # a dropped key whose value is searched for as a name's (its parts too, from two letters)
 _NAME_KEY = re.compile(r"name|given|family|surname|maiden", re.IGNORECASE)
-# a dropped key whose value is a place, known by its words (``_key_words``: split at ``_``,
-# ``-``, blanks and camelCase, lower case): a city, a postal code without digits and
-# letters, a birth place are scrubbed but in the sender's name, ids and codes (review 192: a
-# patient's city Bern made the source LIS^BERN LIS^[redacted]). A word, never a part of one
-# (review 199: ``ethnicity`` holds "city", ``email_address`` was taken for a street line);
-# review 207: only whole keys were known, and ``birth_city``, ``city_of_birth``,
-# ``place_of_residence``, ``wohnort`` made the source LIS^[redacted] again.
-_PLACE_WORDS = frozenset({
-    "city", "town", "village", "municipality", "county", "district", "state", "province",
-    "region", "canton", "country", "postal", "postcode", "postalcode", "zip", "zipcode",
-    "place", "residence", "hometown", "birthplace", "placeofbirth", "cityofbirth",
-    "birthcity", "homecity", "birthcountry", "countryofbirth", "locality", "suburb",
-    # German, French, Italian, Spanish
-    "ort", "wohnort", "geburtsort", "heimatort", "stadt", "gemeinde", "kanton", "bezirk",
-    "dorf", "plz", "postleitzahl", "land", "ville", "commune", "lieu", "pays", "citta",
-    "comune", "luogo", "paese", "provincia", "ciudad", "municipio", "lugar", "pais",
-})  # fmt: skip
-# words that say the value is something else (an e-mail, a phone, a person's name): such a
-# key is no place key even with a place word (``city_email``); its value is scrubbed
-# everywhere. A place's name (``city_name``, ``place_name``) is a place.
-_NOT_PLACE_WORDS = frozenset({
-    "email", "mail", "phone", "telephone", "tel", "mobile", "fax", "pager", "url", "uri",
-    "web", "website", "homepage", "given", "family", "surname", "maiden", "forename",
-    "firstname", "lastname", "nickname", "fullname",
-})  # fmt: skip
-_KEY_RUNS = re.compile(r"[^\W_]+")  # a key's runs of letters and digits
-# and whose value is a street line: searched for whole everywhere, its name and words as places
-_STREET_KEYS = frozenset({"address", "street", "streetaddress", "streetname", "line",
-                          "addressline", "addressline1", "addressline2", "address1",
-                          "address2", "homeaddress", "residence"})  # fmt: skip
-_NOT_KEY_TEXT = re.compile(r"[^0-9a-z]+")
+# A dropped key whose value is a place or an address line is known by its words
+# (``shared.phi_keys``, one rule with the log formatter's): a city, a postal code without
+# digits and letters, a birth place are scrubbed but in the sender's name, ids and codes
+# (review 192: a patient's city Bern made the source LIS^BERN LIS^[redacted]); an address
+# line is searched for whole everywhere, its parts as ``address_lines`` says.
 # where no place is searched for besides the ids: the result's codes and unit
 _CODED = frozenset({*_CODES, "unit"})
 # a result's fields base64 is looked for in, a trial result's too (base64 there is no
@@ -221,30 +196,14 @@ class _JsonRedactor:
 
 
 def _kind(key: object) -> str | None:
-    """What a detail's key says its value is: a street line (the key's letters one of
-    ``_STREET_KEYS``), a place (one of its words a place word, none a word of something
-    else: ``_key_words``), a name, or nothing."""
-    if _NOT_KEY_TEXT.sub("", str(key).lower()) in _STREET_KEYS:
+    """What a detail's key says its value is: an address line, a place (``phi_keys``: by
+    the key's words, review 213: also ``adresse``, ``indirizzo``, ``direccion``...), a
+    name, or nothing."""
+    if is_street_key(key):
         return "street"
-    words = _key_words(key)
-    if not words.isdisjoint(_PLACE_WORDS) and words.isdisjoint(_NOT_PLACE_WORDS):
+    if is_place_key(key):
         return "place"
     return "name" if _NAME_KEY.search(str(key)) else None
-
-
-def _key_words(key: object) -> frozenset[str]:
-    """A key's words in lower case: split at anything but a letter or digit and where
-    camelCase starts a word (``cityOfBirth``, ``ZIPCode``, ``place-of-birth``)."""
-    words = []
-    for run in _KEY_RUNS.findall(str(key)):
-        start = 0
-        for at in range(1, len(run)):
-            before, here, after = run[at - 1], run[at], run[at + 1 : at + 2]
-            if here.isupper() and (not before.isupper() or after.islower()):
-                words.append(run[start:at])  # cityOf|Birth, ZIP|Code
-                start = at
-        words.append(run[start:])
-    return frozenset(word.lower() for word in words)
 
 
 def _is_identifier(value: object) -> bool:

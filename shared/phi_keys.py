@@ -1,0 +1,77 @@
+"""Keys (JSON keys, log fields) that name a place or an address line, known by their words in
+English, German, French, Italian and Spanish: one rule for the log formatter
+(``jsonlog.is_phi_field``) and for kept copies of JSON lab results (``json_redaction``).
+
+A key's words are split at anything but a letter or digit and where camelCase starts a word
+(``cityOfBirth``, ``ZIPCode``, ``place-of-birth``), in lower case; a word, never a part of
+one (review 199: ``ethnicity`` holds "city"). Review 213: the log rule knew only separate
+English words, so a JSON ``birthplace`` or ``hometown`` outside ``patient`` was dropped but
+not searched for elsewhere, and address keys were English only (``adresse``,
+``wohnadresse``, ``indirizzo``, ``direccion`` were not known as address lines).
+"""
+
+from __future__ import annotations
+
+import re
+
+# a place: a city, a postal code without digits and letters, a birth place
+PLACE_WORDS = frozenset({
+    "city", "town", "village", "municipality", "county", "district", "state", "province",
+    "region", "canton", "country", "postal", "postcode", "postalcode", "zip", "zipcode",
+    "place", "residence", "hometown", "birthplace", "placeofbirth", "cityofbirth",
+    "birthcity", "homecity", "birthcountry", "countryofbirth", "locality", "suburb",
+    # German, French, Italian, Spanish
+    "ort", "wohnort", "geburtsort", "heimatort", "stadt", "gemeinde", "kanton", "bezirk",
+    "dorf", "plz", "postleitzahl", "land", "ville", "commune", "lieu", "pays", "citta",
+    "comune", "luogo", "paese", "provincia", "ciudad", "municipio", "lugar", "pais",
+})  # fmt: skip
+# an address line (a street and house number, maybe the whole address on one line)
+STREET_WORDS = frozenset({
+    "address", "street", "streetaddress", "streetname", "addressline", "addressline1",
+    "addressline2", "address1", "address2", "homeaddress", "postaladdress", "mailingaddress",
+    # German, French, Italian, Spanish, Portuguese
+    "adresse", "wohnadresse", "postadresse", "heimadresse", "privatadresse", "anschrift",
+    "wohnanschrift", "postanschrift", "strasse", "straße", "strassenname", "hausadresse",
+    "domicile", "rue", "indirizzo", "residenza", "domicilio", "direccion", "dirección",
+    "calle", "endereco", "endereço", "morada",
+})  # fmt: skip
+# whole keys that are address lines though no word of theirs says so (FHIR's ``line``)
+_STREET_KEYS = frozenset({"line", "residence"})
+# words that say the value is something else (an e-mail, a phone, a person's name): such a
+# key is no place or address key even with a place word (``city_email``)
+NOT_PLACE_WORDS = frozenset({
+    "email", "mail", "phone", "telephone", "tel", "mobile", "fax", "pager", "url", "uri",
+    "web", "website", "homepage", "given", "family", "surname", "maiden", "forename",
+    "firstname", "lastname", "nickname", "fullname", "ip",
+})  # fmt: skip
+_KEY_RUNS = re.compile(r"[^\W_]+")  # a key's runs of letters and digits
+_NOT_KEY_TEXT = re.compile(r"[^0-9a-z]+")
+
+
+def key_words(key: object) -> frozenset[str]:
+    """A key's words in lower case (the module's rule)."""
+    words = []
+    for run in _KEY_RUNS.findall(str(key)):
+        start = 0
+        for at in range(1, len(run)):
+            before, here, after = run[at - 1], run[at], run[at + 1 : at + 2]
+            if here.isupper() and (not before.isupper() or after.islower()):
+                words.append(run[start:at])  # cityOf|Birth, ZIP|Code
+                start = at
+        words.append(run[start:])
+    return frozenset(word.lower() for word in words)
+
+
+def is_street_key(key: object) -> bool:
+    """A key whose value is an address line: a word of it one of ``STREET_WORDS`` (or the
+    whole key ``line``, ``residence``), none a word of something else (``email_address``)."""
+    words = key_words(key)
+    whole = _NOT_KEY_TEXT.sub("", str(key).lower()) in _STREET_KEYS
+    return (whole or not words.isdisjoint(STREET_WORDS)) and words.isdisjoint(NOT_PLACE_WORDS)
+
+
+def is_place_key(key: object) -> bool:
+    """A key whose value is a place: a word of it one of ``PLACE_WORDS``, none a word of
+    something else (a place's name, ``city_name``, is a place)."""
+    words = key_words(key)
+    return not words.isdisjoint(PLACE_WORDS) and words.isdisjoint(NOT_PLACE_WORDS)
