@@ -37,6 +37,10 @@ STREET_WORDS = frozenset({
 })  # fmt: skip
 # whole keys that are address lines though no word of theirs says so (FHIR's ``line``)
 _STREET_KEYS = frozenset({"line", "residence"})
+# words that say whose or which address line it is
+_LINE_WORDS = frozenset({"home", "postal", "mailing", "residential", "current", "main",
+                         "private", "patient", "line", "wohn", "post", "privat", "haupt",
+                         "de", "of", "domicile", "residence"})  # fmt: skip
 # words that say the value is something else (an e-mail, a phone, a person's name): such a
 # key is no place or address key even with a place word (``city_email``)
 NOT_PLACE_WORDS = frozenset({
@@ -63,11 +67,16 @@ def key_words(key: object) -> frozenset[str]:
 
 
 def is_street_key(key: object) -> bool:
-    """A key whose value is an address line: a word of it one of ``STREET_WORDS`` (or the
-    whole key ``line``, ``residence``), none a word of something else (``email_address``)."""
+    """A key whose value is an address line: a word of it one of ``STREET_WORDS`` and every
+    other word one that says whose or which line (``home_address``, ``address_line_1``,
+    ``postalAddress``), or the whole key ``line`` or ``residence``. Another word makes it a
+    detail of something else (``email_address``; ``contact_address``, review 199: its value
+    is searched for everywhere, ids included, as any other detail's)."""
     words = key_words(key)
-    whole = _NOT_KEY_TEXT.sub("", str(key).lower()) in _STREET_KEYS
-    return (whole or not words.isdisjoint(STREET_WORDS)) and words.isdisjoint(NOT_PLACE_WORDS)
+    if _NOT_KEY_TEXT.sub("", str(key).lower()) in _STREET_KEYS:
+        return True
+    rest = {word for word in words - STREET_WORDS if not word.isdigit()}
+    return not words.isdisjoint(STREET_WORDS) and rest <= _LINE_WORDS
 
 
 def is_place_key(key: object) -> bool:

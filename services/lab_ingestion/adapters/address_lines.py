@@ -12,8 +12,9 @@ number. The rule, by what a line's parts are:
 - in a part, the words (no digit) after a token holding a digit are the city after its
   postal code (``Thun`` of ``3600 Thun``, ``Bad Homburg`` of ``D-61348 Bad Homburg``) or a
   street after its number (``rue de la Paix`` of ``12 rue de la Paix``): a place, searched
-  for as its whole phrase, as PID-11's city is; a trailing code of two or three capitals
-  (a canton or state: ``Thun BE``) is searched for without it too;
+  for as its whole phrase, as PID-11's city is; after a postal code, a trailing code of two
+  or three capitals after a name in mixed case (a canton or state: ``Thun BE``) is searched
+  for without it too;
 - the words before a token holding a digit are a street's name (``Gartenweg`` of
   ``Gartenweg 3``): its words as a street's are (``street_words``: five letters or more of
   a name of several words, never ``Weg`` or ``Street``), unless they are a label
@@ -38,6 +39,7 @@ from services.lab_ingestion.adapters.secret_spellings import place_spellings, st
 _PARTS = re.compile(r"[,;\r\n]+")
 _EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
 _REGION_CODE = re.compile(r"[A-Z]{2,3}")
+_STREET_ENDS = frozenset({"st", "rd", "way", "ave", "ln", "dr", "ct", "pl", "sq", "blvd"})
 # what is written before a postal code or number and names no street
 _LABELS = frozenset({"plz", "npa", "cap", "cp", "zip", "postcode", "postleitzahl", "code",
                      "bp", "cedex", "nr", "no", "tel", "postfach", "box", "po box"})  # fmt: skip
@@ -73,7 +75,7 @@ def address_line(line: str) -> AddressLine:
             if not any(c.isalpha() for c in words):
                 continue
             if start > 0:  # after a postal code (or a house number written first)
-                found.places += _place_forms(words)
+                found.places += _place_forms(words, after=tokens[start - 1])
                 found.numbered.append(f"{tokens[start - 1]} {words}")
                 city_named = True
             elif words.lower() not in _LABELS:  # before a house number: a street's name
@@ -96,10 +98,14 @@ def _word_runs(numbers: list[bool]) -> list[tuple[int, int]]:
     return runs
 
 
-def _place_forms(words: str) -> list[str]:
-    """A city as written and without a trailing canton or state code (``Thun BE``)."""
+def _place_forms(words: str, *, after: str) -> list[str]:
+    """A city as written and, after a postal code of four digits or more, without a trailing
+    canton or state code in capitals after a name in mixed case (``3600 Thun BE``; never
+    ``5 INSURED WAY``, ``1234 Main ST``... where the last word is the street's)."""
     *name, last = words.split()
-    if name and _REGION_CODE.fullmatch(last):
+    postal = sum(c.isdigit() for c in after) >= 4
+    mixed = any(c.islower() for word in name for c in word)
+    if postal and mixed and _REGION_CODE.fullmatch(last) and last.lower() not in _STREET_ENDS:
         return [words, " ".join(name)]
     return [words]
 

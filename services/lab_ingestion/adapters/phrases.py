@@ -21,17 +21,26 @@ import functools
 import re
 from collections.abc import Iterator
 
+MAX_PHRASE_WORDS = 12  # a place, a street line, a name; longer is searched as written
+
 
 def canonical(folded: str) -> str:
     """A secret as searched: its words parted by one blank (``bad  homburg`` is
-    ``bad homburg``: one secret, one search)."""
-    return " ".join(folded.split()) if _WHITE_SPACE.search(folded) else folded
+    ``bad homburg``: one secret, one search), unless it is more than ``MAX_PHRASE_WORDS``."""
+    if not _WHITE_SPACE.search(folded):
+        return folded
+    words = folded.split()
+    return " ".join(words) if len(words) <= MAX_PHRASE_WORDS else folded
 
 
 def phrase_pattern(needle: str) -> re.Pattern[str] | None:
     """The pattern of a secret of several words (a ``canonical`` one), any run of white space
-    between its words; None for a secret of one word (searched with ``str.find``)."""
-    return _pattern(needle) if " " in needle else None
+    between its words; None for a secret of one word, or of more than ``MAX_PHRASE_WORDS``
+    (searched with ``str.find`` as written: a try of each copy of its first word costs its
+    words, and a name of 150,000 words made a note's search quadratic)."""
+    if " " not in needle or needle.count(" ") >= MAX_PHRASE_WORDS:
+        return None
+    return _pattern(needle)
 
 
 @functools.lru_cache(maxsize=4096)  # a patient's places and lines, met again in each batch

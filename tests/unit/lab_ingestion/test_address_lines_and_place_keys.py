@@ -5,7 +5,7 @@ words in several languages, one rule with the log formatter's (``shared.phi_keys
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.address_lines import address_line, line_places
@@ -29,6 +29,8 @@ from tests.unit.lab_ingestion.test_places_parted_by_white_space import _nte
          ["Lugano TI", "Lugano-TI", "Lugano", "Via Roma", "Roma"]),
         ("Gartenweg 3, PLZ 3600 Thun", ["Gartenweg 3", "PLZ 3600 Thun", "PLZ 3600", "3600 Thun"],
          ["Thun", "Gartenweg"]),
+        ("5 INSURED WAY, 1234 Main ST", ["5 INSURED WAY", "1234 Main ST"],
+         ["INSURED WAY", "INSURED-WAY", "Main ST", "Main-ST"]),
         ("Alte Bahnhofstrasse 12", ["Alte Bahnhofstrasse 12"],
          ["Alte Bahnhofstrasse", "Bahnhofstrasse"]),
     ],
@@ -53,6 +55,7 @@ words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=10).
 def test_each_part_of_any_such_line_is_found_in_a_note(
     street: str, number: int, code: int, city: str
 ) -> None:
+    assume(city.lower() not in {"crp", "plz", "wohnt"})  # (words of the note itself)
     parts = address_line(f"{street}weg {number}, {code} {city}")
     scrub = Scrubber(dict.fromkeys([*parts.numbered, *line_places(parts)], REDACTED))
     note = f"wohnt in {city}, {street}weg {number}; PLZ {code} {city}; CRP 5"
