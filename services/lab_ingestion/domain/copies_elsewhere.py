@@ -33,7 +33,10 @@ system), is never stored beside it (review 188 for the limits):
   (review 192: both feeds sent the same correction): a correction saying what the head of
   each such chain says (``StandingResult.head``), and a withdrawal finding no such standing
   result but such a withdrawn one (``StoredElsewhere.withdrawn``), are duplicates, left
-  out as a final copy is. A FHIR ``cancelled`` without a value is review 165's case
+  out as a final copy is; never a withdrawal after its key's result in its own message,
+  which acts on that result as with nothing over the other feed (task 220: HL7 F 13 then W
+  in one message, the W left out, left F 13 standing beside the FHIR feed's withdrawn 12).
+  A FHIR ``cancelled`` without a value is review 165's case
   (``fhir_cancellations``): refused while a result it may be meant for stands, whatever its
   time, or stored before its parts were kept; else left out, as an HL7 ``X`` is. A FHIR
   token's own results under other keys count too (review 165: a token's keys changed with

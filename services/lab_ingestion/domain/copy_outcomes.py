@@ -109,7 +109,9 @@ def says_again(
 
     A final result saying what one of them says (any version: a delayed copy of the
     original); a correction saying what the head of each chain among ``copies`` says
-    (review 192); a withdrawal finding only withdrawn ones (the chain withdrawn already)."""
+    (review 192); a withdrawal finding only withdrawn ones (the chain withdrawn already),
+    unless it has a result of its own to act on (``held_elsewhere``: the patient's
+    preliminary under its key, or its key's result earlier in its message: task 220)."""
     status = status_of(observation)
     if status == _FINAL:
         return said is not None and (
@@ -145,8 +147,10 @@ def held_elsewhere(
     (``withdrawn_saying``), or a correction (not after its key's result in its message)
     would act on a withdrawn one (``withdrawn_under``); else the positions of its results
     that are duplicates of such a result (``says_again``; ``said_of``: what each says), to
-    leave out. ``withdrawn_ids``: the stored results the batch withdrew so far
-    (``as_batch_left``)."""
+    leave out: never a withdrawal after its key's result in its message, which acts on that
+    result (``acts_in_message``; task 220: F 13 then W, the W left out as a duplicate of the
+    other feed's withdrawal of its 12, left F 13 standing). ``withdrawn_ids``: the stored
+    results the batch withdrew so far (``as_batch_left``)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
     standing, withdrawn = as_batch_left(
@@ -186,8 +190,10 @@ def held_elsewhere(
                 g for g in copies_of(source, channel, observation, withdrawn, mine, feed=feed)
                 if g.source != source
             ]  # fmt: skip
-            # a withdrawal over a preliminary has that to withdraw: never a duplicate
-            if not (pending and status in CANCELLING) and says_again(
+            # a withdrawal over a preliminary, or after its key's result in its message,
+            # has that to withdraw: never a duplicate (task 220)
+            acts = pending or acts_in_message(message, index, duplicates)
+            if not (acts and status in CANCELLING) and says_again(
                 observation, said, copies, gone, in_batch, withdrawn_in_batch=gone_in_batch
             ):
                 duplicates.add(index)
@@ -206,6 +212,19 @@ def held_elsewhere(
         if withdrawn_from and key not in keyed[:index]:
             return withdrawn_correction(withdrawn_from).at(index)
     return frozenset(duplicates)
+
+
+def acts_in_message(message: LabMessage, index: int, left_out: Collection[int]) -> bool:
+    """Whether the message holds, before its result at ``index``, a result under the same
+    key that the message stores (neither left out, ``left_out``, nor itself a withdrawal): a
+    withdrawal or correction there acts on that result, as when the other feed holds nothing
+    (task 220: an HL7 W after its F 13 was left out as a duplicate of the FHIR feed's
+    withdrawal of its 12, and F 13 stood)."""
+    key = message.observations[index].result_key
+    return any(
+        o.result_key == key and i not in left_out and status_of(o) not in CANCELLING
+        for i, o in enumerate(message.observations[:index])
+    )
 
 
 def withdrawn_under(
