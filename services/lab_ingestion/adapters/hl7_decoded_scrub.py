@@ -62,7 +62,11 @@ def scrub_decoded(
     written = [(fields, index) for fields, index in values if escape in fields[index]]
     if not written:
         return
-    joiner = free_joiner([fields[index] for fields, index in written])
+    try:
+        joiner = free_joiner([fields[index] for fields, index in written])
+    except NoFreeJoiner:
+        _give_up(written)
+        return
     read: list[_Read] = []
     for fields, index in written:
         parts = parted.split(fields[index])
@@ -73,12 +77,22 @@ def scrub_decoded(
         return
     texts = [joiner.join(value.readings) for value in read]
     if any(t.count(joiner) != len(v.readings) - 1 for v, t in zip(read, texts, strict=True)):
-        joiner = free_joiner(texts)  # an escape spelled it: another, and the texts joined again
+        try:  # an escape spelled it: another, and the texts joined again
+            joiner = free_joiner(texts)
+        except NoFreeJoiner:
+            _give_up([(value.fields, value.index) for value in read])
+            return
         texts = [joiner.join(value.readings) for value in read]
     for value, found in zip(read, _found(texts, find, joiner, batch), strict=True):
         if found is None or found:
             _replace(value, found, separators)
             value.fields[value.index] = "".join(value.parts)
+
+
+def _give_up(values: Sequence[tuple[list[str], int]]) -> None:
+    """Each value ``REDACTED``: nothing of values the scrubber cannot search is kept."""
+    for fields, index in values:
+        fields[index] = REDACTED
 
 
 def _replace(value: _Read, found: Found | None, separators: Separators) -> None:
@@ -148,16 +162,27 @@ def as_it_reads(value: str, separators: Separators) -> str:
     return decoded_text("".join(readable), separators)
 
 
+class NoFreeJoiner(ValueError):
+    """The texts hold every character ``free_joiner`` may join them with: the scrubber gives
+    up on them (each ``REDACTED``), never a crash (review 224: ``next()`` without a default
+    raised StopIteration, which a worker thread's future cannot carry, and the message was
+    never answered)."""
+
+
 def free_joiner(texts: Sequence[str]) -> str:
     """A character none of ``texts`` holds, no letter, digit or blank (a word ends there,
     and no phrase, date or phone runs over it), never one ``hl7_scrub_fields`` marks copies
     with (those are private use): a control character, so that ASCII text stays ASCII (a
-    private use one made every text four bytes a character, searched at half the speed)."""
-    return next(
-        c
-        for c in map(chr, itertools.chain.from_iterable(_JOINERS))
-        if not any(c in text for text in texts)
-    )
+    private use one made every text four bytes a character, searched at half the speed).
+    Raises ``NoFreeJoiner`` when the texts hold them all."""
+    free = next(
+        (c for c in map(chr, itertools.chain.from_iterable(_JOINERS))
+         if not any(c in text for text in texts)),
+        None,
+    )  # fmt: skip
+    if free is None:
+        raise NoFreeJoiner("the values hold every joining character")
+    return free
 
 
 def _found(texts: list[str], find: FindCopies, joiner: str, batch: int) -> Iterator[Found | None]:

@@ -16,7 +16,12 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
-from services.lab_ingestion.adapters.hl7_decoded_scrub import Found, free_joiner, scrub_decoded
+from services.lab_ingestion.adapters.hl7_decoded_scrub import (
+    Found,
+    NoFreeJoiner,
+    free_joiner,
+    scrub_decoded,
+)
 from services.lab_ingestion.adapters.hl7_escape_masks import DEFINED_ESCAPES, masked_escapes
 from services.lab_ingestion.adapters.hl7_pid3 import Separators
 from services.lab_ingestion.adapters.phone_numbers import phone_spans
@@ -191,8 +196,11 @@ def _scrub_batch(batch: list[tuple[list[str], int]], scrub: Callable[[str], str]
     joined by a line break, ``Bad`` ending one value and ``Homburg`` beginning the next would
     have been one copy); padded, so that the text is never too short."""
     values = [fields[index] for fields, index in batch]
-    mark = free_joiner(values)
-    out = scrub(f"{mark}{mark.join(values)}{mark}").split(mark)[1:-1]
+    try:
+        mark = free_joiner(values)
+        out = scrub(f"{mark}{mark.join(values)}{mark}").split(mark)[1:-1]
+    except NoFreeJoiner:  # values holding every joiner cannot be searched: given up on
+        out = []
     if len(out) != len(batch):  # given up on: nothing of the batch is kept
         out = [REDACTED] * len(batch)
     for (fields, index), value in zip(batch, out, strict=True):

@@ -9,9 +9,10 @@ copy ready; a small one keeps the lazy redaction.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
+
+from shared.worker_threads import on_worker_thread
 
 LARGE_INPUT_CHARS = 64 * 1024
 
@@ -25,7 +26,7 @@ async def redacted_off_loop(redact: Callable[[], str], size: int) -> Callable[[]
     if size <= LARGE_INPUT_CHARS:
         return redact
     try:
-        copy = await asyncio.to_thread(redact)
+        copy = await on_worker_thread(redact)
     except Exception as exc:
         log.warning("redacting a large input failed", extra={"error": type(exc).__name__})
         return redact

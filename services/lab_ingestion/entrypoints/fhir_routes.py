@@ -50,6 +50,7 @@ from services.lab_ingestion.service_layer.senders import (
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
 from shared.web.app import PRINCIPAL_KEY
+from shared.worker_threads import on_worker_thread
 
 T = TypeVar("T")
 
@@ -91,7 +92,7 @@ class FhirRoutes:
         options = partial(
             parse, processing_id=self._processing_id, configured_as=sender.configured_as
         )
-        return await asyncio.to_thread(options, body, sender.name, FHIR_FACILITY, self._hash)
+        return await on_worker_thread(options, body, sender.name, FHIR_FACILITY, self._hash)
 
     async def post_observation(self, request: web.Request) -> web.StreamResponse:
         read = await self._read_fhir(request)
@@ -121,7 +122,7 @@ class FhirRoutes:
             return await self._fhir_rejected(raw, body, error, source, sender.configured_as)
         redacted = RedactedFhir(body, self._hash)
         if len(raw) > LARGE_INPUT_CHARS or any(e.error is not None for e in bundle.entries):
-            await asyncio.to_thread(redacted.whole)  # redacted once, off the loop
+            await on_worker_thread(redacted.whole)  # redacted once, off the loop
         if bundle.type == TRANSACTION:
             return await self._transaction(bundle, redacted, source)
         return await self._batch(bundle, redacted, sender, source)
@@ -164,7 +165,7 @@ class FhirRoutes:
         handled = [outcome for outcome in outcomes if outcome is not None]
         if handled and all(outcome.transient for outcome in handled):
             return fhir.unavailable(*handled)
-        return await asyncio.to_thread(fhir.batch_response, bundle, outcomes)  # one per entry
+        return await on_worker_thread(fhir.batch_response, bundle, outcomes)  # one per entry
 
     async def _fhir_rejected(
         self,
@@ -180,7 +181,7 @@ class FhirRoutes:
         (``configured_as``) is gone from the allow-list, whatever else is wrong."""
         code, reason = fhir.rejection_of(error)
         if isinstance(body, dict):
-            payload = await asyncio.to_thread(RedactedFhir(body, self._hash).whole)
+            payload = await on_worker_thread(RedactedFhir(body, self._hash).whole)
         else:  # not an object: nothing the redaction can vouch for is stored
             payload, reason = "", f"{reason}; {fingerprint(raw)}"
         outcome = await self._intake.record_rejection(

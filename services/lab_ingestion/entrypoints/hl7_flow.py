@@ -6,7 +6,6 @@ layer answered, and the service layer answers only after the batch committed.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -52,6 +51,7 @@ from services.lab_ingestion.service_layer.commands import (
 from services.lab_ingestion.service_layer.unlisted_copies import MAX_CHARS
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
+from shared.worker_threads import on_worker_thread
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +153,13 @@ class Hl7Acknowledger:
             parse_oru, text, channel, identify=self._hash, processing_id=self._processing_id,
             local_codes=local_codes,
         )  # fmt: skip
-        return await asyncio.to_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
+        return await on_worker_thread(parse) if len(text) > LARGE_MESSAGE_CHARS else parse()
 
     async def _redact(self, text: str, mapped: Mapping[LocalKey, str] = NO_MAPPINGS) -> str:
         """As ``_parse``: a large message is redacted on a worker thread (its scrubbing is
         about a second a megabyte). ``mapped``: the sender's local code mappings."""
         if len(text) > LARGE_MESSAGE_CHARS:
-            return await asyncio.to_thread(redact, text, self._hash, mapped)
+            return await on_worker_thread(redact, text, self._hash, mapped)
         return redact(text, self._hash, mapped)
 
     async def _reject(

@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from services.lab_ingestion.domain.model import RejectionCode
+from shared.worker_threads import on_worker_thread
 
 
 class UnreadableBody(Exception):
@@ -77,7 +78,7 @@ async def read_body(request: web.Request, body_seconds: float = BODY_SECONDS) ->
     if encoding not in GZIP_ENCODINGS and encoding != DEFLATE:
         return raw
     decode = gunzip if encoding in GZIP_ENCODINGS else inflate
-    decoded = await asyncio.to_thread(decode, raw, request.client_max_size, encoding)
+    decoded = await on_worker_thread(decode, raw, request.client_max_size, encoding)
     if decoded is None:
         raise _too_large(request, encoding)
     return decoded
