@@ -25,12 +25,14 @@ MAX_PHRASE_WORDS = 12  # a place, a street line, a name; longer is searched as w
 
 
 def canonical(folded: str) -> str:
-    """A secret as searched: its words parted by one blank (``bad  homburg`` is
-    ``bad homburg``: one secret, one search), unless it is more than ``MAX_PHRASE_WORDS``."""
-    if not _WHITE_SPACE.search(folded):
+    """A secret as searched: each run of white space one blank (``bad  homburg`` is
+    ``bad homburg``: one secret, one search), unless it is more than ``MAX_PHRASE_WORDS``
+    words; a run at either end is kept as one blank, never dropped (a cedilla, U+00B8, folds to
+    a blank and a combining cedilla: dropping the blank searched for half a character, and
+    U+00B8 00 was never found)."""
+    if not _WHITE_SPACE.search(folded) or len(folded.split()) > MAX_PHRASE_WORDS:
         return folded
-    words = folded.split()
-    return " ".join(words) if len(words) <= MAX_PHRASE_WORDS else folded
+    return _WHITE_SPACE_RUN.sub(" ", folded)
 
 
 def phrase_pattern(needle: str) -> re.Pattern[str] | None:
@@ -45,7 +47,12 @@ def phrase_pattern(needle: str) -> re.Pattern[str] | None:
 
 @functools.lru_cache(maxsize=4096)  # a patient's places and lines, met again in each batch
 def _pattern(needle: str) -> re.Pattern[str]:
-    return re.compile(r"\s++".join(map(re.escape, needle.split(" "))))
+    """Its words literal, any run of white space between them; a blank at either end one
+    white-space character, as written (it is part of a folded character: U+00B8)."""
+    words = needle.split(" ")
+    lead, trail = words[0] == "", words[-1] == ""
+    inner = r"\s++".join(map(re.escape, words[lead : len(words) - trail]))
+    return re.compile(("\\s" if lead else "") + inner + ("\\s" if trail else ""))
 
 
 def occurrences(
@@ -66,3 +73,4 @@ def occurrences(
 
 
 _WHITE_SPACE = re.compile(r"\s")
+_WHITE_SPACE_RUN = re.compile(r"\s+")
