@@ -4,13 +4,18 @@ their cancellation sent again changes nothing (``planning.check_earlier_results`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from services.lab_ingestion.domain.model import (
     LabMessage,
     Rejected,
     RejectionCode,
+    ResultStatusCode,
 )
 from services.lab_ingestion.domain.records import Content, EarlierResult, WithdrawnVersion
 from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED
+
+SourceKey = tuple[str, str]
 
 
 def withdrawn_contents(
@@ -21,6 +26,31 @@ def withdrawn_contents(
     return frozenset(
         v.content for v in versions if v.subject_id == subject_id and v.analyte == analyte
     )
+
+
+def finds_no_chain(
+    key: SourceKey,
+    status: str,
+    subject_id: str,
+    heads: Mapping[SourceKey, EarlierResult],
+    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
+) -> bool:
+    """Whether a result of ``status`` for ``subject_id`` under ``key`` finds no chain there
+    the chain checks answer for (``check_earlier_results``), so that the lab's other feed's
+    result of its sample is looked at (``copy_outcomes.held_elsewhere``): no standing final
+    or corrected result (``heads``: anyone's; another patient's is refused
+    result-of-another-patient there, as a final is) and, for a correction or withdrawal,
+    none of the patient's own withdrawn versions (a change of those is told so, a
+    withdrawal of them is their resend). Another patient's withdrawn versions are nothing
+    the patient's change could act on (review 219: B's withdrawn result under a shared order
+    left A's HL7 W "cancellation of nothing stored" while A's FHIR final stood, and A's
+    correction "send the final result first"). A final result is compared whatever was
+    withdrawn there (review 209)."""
+    if key in heads:
+        return False
+    if status == ResultStatusCode.FINAL.value:
+        return True
+    return not any(v.subject_id == subject_id for v in withdrawn.get(key, ()))
 
 
 def cancels_withdrawn_chain(

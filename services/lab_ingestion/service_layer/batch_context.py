@@ -31,6 +31,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnVersion,
 )
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
+from services.lab_ingestion.domain.withdrawn_chains import finds_no_chain
 from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
 
 SourceKey = tuple[str, str]
@@ -121,19 +122,17 @@ class BatchContext:
             self.withdrawn_versions,
         )  # fmt: skip
 
-    def unheld(self, key: SourceKey, status: str) -> bool:
-        """Whether a result of ``status`` under ``key`` finds no standing final or corrected
-        result there, for anyone, as far as the batch read it (``copies_elsewhere``):
-        preliminaries are never published (review 188), and a correction or withdrawal of
-        one is checked too (review 202: a withdrawal of the preliminary alone left the other
-        feed's final standing; ``holds_preliminary``). A withdrawn result under the key
-        stands no more: the other feed's is still looked for (review 209: a withdrawn
-        preliminary, anyone's, turned the check off, and a final of the sample was stored
-        beside the other feed's) for a final result; the key's own late copies are the chain
-        checks' to refuse, as is a change of a withdrawn result."""
-        if status == ResultStatusCode.FINAL.value:
-            return key not in self.latest
-        return key not in self.latest and not self.withdrawn_versions.get(key)
+    def unheld(self, key: SourceKey, status: str, subject_id: str) -> bool:
+        """Whether a result of ``status`` for ``subject_id`` under ``key`` finds no standing
+        final or corrected result there, for anyone, nor (a correction or withdrawal) a
+        withdrawn one of the patient's, as far as the batch read it or left it
+        (``withdrawn_chains.finds_no_chain``): the other feed's result of its sample is
+        looked for (``copies_elsewhere``). Preliminaries are never published (review 188),
+        and a correction or withdrawal of one is checked too (review 202: a withdrawal of
+        the preliminary alone left the other feed's final standing; ``holds_preliminary``);
+        a withdrawn result, anyone's, stands no more for a final (review 209), nor another
+        patient's for a change (review 219)."""
+        return finds_no_chain(key, status, subject_id, self.latest, self.withdrawn_versions)
 
     def holds_preliminary(self, key: SourceKey, subject_id: str | None) -> bool:
         """Whether ``subject_id``'s standing preliminary result is under ``key``, as read or

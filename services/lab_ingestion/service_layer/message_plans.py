@@ -69,7 +69,8 @@ def plan_message(
     said = {id(o): said_by(n.value, n.unit, n.comparator) for o, n in planned if n is not None}
     feeds = {m.message_id: (m.channel, m.feed_of) for m in context.messages}
     elsewhere = held_elsewhere(
-        sited, subject_id, context.stored_elsewhere, context.unheld,
+        sited, subject_id, context.stored_elsewhere,
+        lambda key, status: context.unheld(key, status, subject_id),
         planned=[(r, *feeds.get(r.message_id, (None, None))) for r in context.results],
         parts_of=lambda o: observation_parts(o, sited.channel),
         said_of=lambda o: said.get(id(o)), preliminary=context.holds_preliminary,

@@ -99,13 +99,13 @@ def test_a_key_holding_only_a_preliminary_is_checked_for_every_status() -> None:
     context = BatchContext({("LIS", "HOSP"): Sender()}, {}, {}, {})
     context.preliminary[(*HL7_KEY, "S-1")] = EarlierResult(uuid.uuid4(), "S-1", "crp", SAMPLE)
     for status in ("F", "C", "W", "D", "X"):
-        assert context.unheld(HL7_KEY, status), status
+        assert context.unheld(HL7_KEY, status, "S-1"), status
     assert context.holds_preliminary(HL7_KEY, "S-1")
     assert not context.holds_preliminary(FHIR_KEY, "S-1")
     assert not context.holds_preliminary(HL7_KEY, "S-2")  # another patient's (review 209)
     context.latest[HL7_KEY] = EarlierResult(uuid.uuid4(), "S-1", "crp", SAMPLE)
     for status in ("F", "C", "W", "D", "X"):
-        assert not context.unheld(HL7_KEY, status), status
+        assert not context.unheld(HL7_KEY, status, "S-1"), status
 
 
 def test_a_withdrawal_over_a_preliminary_is_refused_while_the_other_feeds_final_stands() -> None:
