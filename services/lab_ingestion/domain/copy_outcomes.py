@@ -138,14 +138,16 @@ def held_elsewhere(
     withdrawn_ids: Collection[uuid.UUID] = frozenset(),
 ) -> Rejected | frozenset[int]:
     """Why one of the message's results, finding nothing under its own key (``checked``:
-    whether its key holds no final or corrected result, nor a withdrawn one; ``preliminary``:
+    whether its key holds no final or corrected result, nor a withdrawn one of the
+    patient's: ``withdrawn_chains.finds_no_chain``, review 219; ``preliminary``:
     whether it holds the patient's own preliminary one, never another patient's: review
     209; with None, anyone's), is refused: the patient holds a result over the other feed it
     is a copy of, or may be meant for (``holding_senders``, ``planned_elsewhere``;
     ``planned``: the batch's results, each with its channel and ``feed_of``; only its laboratory's:
     ``of_one_laboratory``), a final result is a withdrawn one's late copy
-    (``withdrawn_saying``), or a correction (not after its key's result in its message)
-    would act on a withdrawn one (``withdrawn_under``); else the positions of its results
+    (``withdrawn_saying``), or a correction would act on a withdrawn one
+    (``withdrawn_under``; not after a final or corrected result of its key the message
+    stores: ``corrects_in_message``, review 219); else the positions of its results
     that are duplicates of such a result (``says_again``; ``said_of``: what each says), to
     leave out: never a withdrawal after its key's result in its message, which acts on that
     result (``acts_in_message``; task 220: F 13 then W, the W left out as a duplicate of the
@@ -156,7 +158,6 @@ def held_elsewhere(
     standing, withdrawn = as_batch_left(
         stored.standing.get(subject_id, ()), stored.withdrawn.get(subject_id, ()), withdrawn_ids
     )
-    keyed = [(source, o.result_key) for o in message.observations]
     for index, observation in enumerate(message.observations):
         status = status_of(observation)
         key = (source, observation.result_key)
@@ -209,7 +210,7 @@ def held_elsewhere(
         if late:
             return withdrawn_copy(late).at(index)
         withdrawn_from = withdrawn_under(status, gone, gone_in_batch)
-        if withdrawn_from and key not in keyed[:index]:
+        if withdrawn_from and not corrects_in_message(message, index, duplicates):
             return withdrawn_correction(withdrawn_from).at(index)
     return frozenset(duplicates)
 
@@ -225,6 +226,27 @@ def acts_in_message(message: LabMessage, index: int, left_out: Collection[int]) 
         o.result_key == key and i not in left_out and status_of(o) not in CANCELLING
         for i, o in enumerate(message.observations[:index])
     )
+
+
+def corrects_in_message(message: LabMessage, index: int, left_out: Collection[int]) -> bool:
+    """Whether the message stores, before its result at ``index``, a final or corrected
+    result under the same key that stands when it comes (none left out, ``left_out``, nor
+    withdrawn after it in the message): a correction there corrects that result, as when
+    the other feed holds nothing (its chain's to check). A preliminary result or a
+    withdrawal before it is nothing it corrects: beside the other feed's withdrawn result
+    of the sample it is told so (review 219: P 13 then C 14 in one message was told "send
+    the final result first", in two "correction of a withdrawn result")."""
+    key = message.observations[index].result_key
+    standing = False
+    for i, observation in enumerate(message.observations[:index]):
+        if observation.result_key != key or i in left_out:
+            continue
+        status = status_of(observation)
+        if status in CANCELLING:
+            standing = False
+        elif status in EMITTED:
+            standing = True
+    return standing
 
 
 def withdrawn_under(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere, said_by
 from services.lab_ingestion.domain.copy_outcomes import acts_in_message
-from services.lab_ingestion.domain.model import LabMessage
+from services.lab_ingestion.domain.model import LabMessage, Rejected
 from services.lab_ingestion.domain.result_status import CANCELLING
 from shared.contracts.events.lab import Channel
 from tests.unit.lab_ingestion.test_copies_review202 import (
@@ -102,7 +102,10 @@ def test_a_message_holding_its_keys_result_first_is_judged_as_with_nothing_elsew
     """A message whose key's first result is a final (saying another value than the other
     feed's withdrawn one) or a preliminary, and any results after it under that key: none
     left out, none refused, as when the other feed holds nothing (its withdrawn result
-    stored, or withdrawn earlier in the batch)."""
+    stored, or withdrawn earlier in the batch); but a correction that finds no final or
+    corrected result of the message standing before it (after a preliminary alone, or a
+    withdrawal) is refused as the correction of the other feed's withdrawn result it is,
+    as in a message of its own (review 219; ``corrects_in_message``)."""
     key, other = (FHIR_KEY, HL7_KEY) if fhir else (HL7_KEY, FHIR_KEY)
     message = _message(key, first, *rest)
     alone = _held_elsewhere(message, StoredElsewhere(), said=THIRTEEN)
@@ -113,4 +116,25 @@ def test_a_message_holding_its_keys_result_first_is_judged_as_with_nothing_elsew
     else:
         found = _held_elsewhere(message, _gone(key), said=THIRTEEN)
     assert alone == frozenset()
-    assert found == alone, (first, rest, found)
+    refused_at = _uncorrected(first, rest)
+    if refused_at is None:
+        assert found == alone, (first, rest, found)
+    else:
+        assert isinstance(found, Rejected), (first, rest, found)
+        assert found.observation == refused_at, (first, rest, found)
+        assert "correction of a withdrawn result" in found.reason, found.reason
+        assert repr(other[0]) in found.reason, found.reason
+
+
+def _uncorrected(first: str, rest: list[str]) -> int | None:
+    """The position of the first correction of the statuses with no final or corrected
+    result standing before it (a withdrawal ends one; a preliminary is none)."""
+    standing = first == "F"
+    for index, status in enumerate(rest, start=1):
+        if status == "C" and not standing:
+            return index
+        if status in CANCELLING:
+            standing = False
+        elif status in ("F", "C"):
+            standing = True
+    return None
