@@ -214,12 +214,15 @@ async def _one_batch(lab: Lab, sends: list[Send], tag: str = "") -> list[Any]:
         await lock.start()
         await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
         held = asyncio.ensure_future(_hl7(lab, f"Q-1{tag}", "2", "C", **ordq))
-        await asyncio.sleep(0.5)
+        # the held batch answers "resend" past its 5 s deadline: the lock is held well
+        # under it (2.8 s for six sends failed on a loaded machine), the sends still
+        # queued in order
+        await asyncio.sleep(0.3)
         queued = []
         for send in sends:
             queued.append(asyncio.ensure_future(send()))
-            await asyncio.sleep(0.3)
-        await asyncio.sleep(0.5)
+            await asyncio.sleep(0.15)
+        await asyncio.sleep(0.3)
         await lock.rollback()
     assert (await held)[1] == "AA"
     return [await answer for answer in queued]

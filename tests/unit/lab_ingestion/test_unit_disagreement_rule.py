@@ -11,13 +11,17 @@ other spellings, and never accepts two different units.
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.analytes import UnitConversion, accepted_units, resolve_unit
 from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
-from services.lab_ingestion.domain.unit_spellings import UNIT_SPELLINGS, recognise_unit
+from services.lab_ingestion.domain.unit_spellings import (
+    UNIT_SPELLINGS,
+    capitals_readings,
+    recognise_unit,
+)
 from shared.contracts.events.lab import Analyte
 
 # (analyte, a listed spelling of a unit it is reported in, that unit's UCUM code)
@@ -75,7 +79,13 @@ def _factor(analyte: Analyte, ucum: str) -> tuple[float, float] | None:
 
 
 def _same_unit(analyte: Analyte, ucum: str, other: str) -> bool:
+    """Whether ``other`` is read as ``ucum``'s unit for the analyte: as listed, or, written
+    in capitals, in the one case its analyte reports (haemoglobin's ``G/L`` is gram per
+    litre, review 152; the property drew it beside ``g/L`` and took them for two units)."""
     listed = recognise_unit(other)
+    if listed is not None and listed not in accepted_units(analyte):
+        readings = capitals_readings(other) & accepted_units(analyte).keys()
+        listed = next(iter(readings)) if len(readings) == 1 else listed
     return listed is not None and _factor(analyte, listed) == _factor(analyte, ucum)
 
 
@@ -103,6 +113,7 @@ def test_two_spellings_of_one_unit_are_read(
     assert isinstance(resolve_unit(analyte, (spelling, "UCUM", other)), UnitConversion)
 
 
+@example(accepted=(Analyte.HAEMOGLOBIN, "g/L", "g/L"), other="G/L", words=[], other_first=False)
 @given(
     accepted=st.sampled_from(ACCEPTED),
     other=st.sampled_from(UNCONVERTIBLE)
