@@ -6,27 +6,37 @@ letters or more, so a note's ``wohnt in Thun, Gartenweg 3`` kept ``Thun`` and th
 number. The rule, by what a line's parts are:
 
 - the line is parted at commas, semicolons and line breaks;
-- a part holding a digit and a letter (a street and its house number ``Gartenweg 3``, a
-  postal code and its city ``3600 Thun``, ``CH-3600 Thun``) is searched for everywhere, as
-  a street line with its house number is;
-- in a part, the words (no digit) after a token holding a digit are the city after its
-  postal code (``Thun`` of ``3600 Thun``, ``Bad Homburg`` of ``D-61348 Bad Homburg``) or a
-  street after its number (``rue de la Paix`` of ``12 rue de la Paix``): a place, searched
-  for as its whole phrase, as PID-11's city is; after a postal code, a trailing code of two
-  or three capitals after a name in mixed case (a canton or state: ``Thun BE``) is searched
-  for without it too;
+- a token of four digits or more is a postal code (``3600``, ``CH-3600``, ``D-61348``: one
+  with a country's letters anywhere), but first on the line, where it is a house number
+  written first (``1234 Main St``), as a shorter number always is;
+- a street with its house number (``Gartenweg 3``, ``12 rue de la Paix``, a part holding
+  a digit and a letter that does not start with a postal code) is searched for everywhere,
+  the sender's name included, as a street line with its house number is;
+- a postal code with its city (``3600 Thun``, ``PLZ 3600 Thun``, ``CH-3600 Thun``) is a
+  place: scrubbed everywhere but where a copy is read back (MSH above all: a laboratory
+  may be named after its postcode and city, review 224);
+- the words after a postal code are its city (``Thun``, ``Bad Homburg``), a place; after a
+  postal code of four digits or more, a trailing code of two or three capitals after a
+  name in mixed case (a canton or state: ``Thun BE``) is searched for without it too;
+- the words after a house number written first are a street (``rue de la Paix``), a place,
+  never a city; those after a house number written after its street (``B`` of ``Haus 12
+  B``, ``Thun`` of ``Gartenweg 3 Thun``) a place, unless a unit;
 - the words before a token holding a digit are a street's name (``Gartenweg`` of
   ``Gartenweg 3``): its words as a street's are (``street_words``: five letters or more of
   a name of several words, never ``Weg`` or ``Street``), unless they are a label
-  (``PLZ 3600 Thun``, ``Postfach 12``); each name with the token after it, and each token
-  before a city with the city (``Gartenweg 3`` and ``3600 Thun`` of ``Gartenweg 3 3600
-  Thun`` written without a comma), is searched for everywhere too;
-- a part of letters alone is a place (``Thun`` of ``Gartenweg 3, Thun``), but after a part
-  naming a city after its postal code, where it is a country or state (``Schweiz`` of
-  ``..., 3600 Thun, Schweiz``), which is not searched for, as PID-11's country is not.
+  (``PLZ 3600 Thun``, ``Postfach 12``); the name with its house number is searched for
+  everywhere (``Gartenweg 3`` of ``Gartenweg 3 3600 Thun`` written without a comma);
+- a part of letters alone is a place (``Thun`` of ``Gartenweg 3, Thun``, ``Metz`` of ``12
+  rue de la Paix, Metz``), but after a part naming a city after its postal code, where it
+  is a country or state (``Schweiz`` of ``..., 3600 Thun, Schweiz``), which is not searched
+  for, as PID-11's country is not (review 224: a house number written first was taken for
+  a postal code, and ``Metz`` kept as a country).
 
-A short everyday word is never searched for alone: a place is its whole phrase, and a
-street's single words follow ``street_words``.
+No piece is searched for that is shorter than ``MIN_PIECE`` characters or holds no word of
+three letters or more other than a unit (review 224: ``12 B`` of ``Haus 12 B``, ``3 L``, ``12
+mg`` were secrets, and an order number ``12 B``, a range ``3 L``, a note's ``12 mg/L`` cut,
+so that the copy did not replay); a short everyday word is never searched for alone: a place
+is its whole phrase, and a street's single words follow ``street_words``.
 """
 
 from __future__ import annotations
@@ -39,6 +49,13 @@ from services.lab_ingestion.adapters.secret_spellings import place_spellings, st
 _PARTS = re.compile(r"[,;\r\n]+")
 _EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
 _REGION_CODE = re.compile(r"[A-Z]{2,3}")
+_PREFIXED_CODE = re.compile(r"[A-Za-z]{1,3}-\d{4,}")  # CH-3600, D-61348
+MIN_PIECE = 5  # the shortest piece of a line searched for everywhere (``Weg 3``)
+# units a house number may read as (``Gartenweg 12 mg``): no piece's word, no place
+_UNITS = frozenset({"mg", "g", "kg", "ug", "mcg", "ng", "pg", "l", "dl", "ml", "ul", "nl", "fl",
+                    "mol", "mmol", "umol", "µmol", "nmol", "pmol", "iu", "miu", "kiu", "u",
+                    "mu", "ku", "meq", "mval", "mm", "cm", "sec", "min", "mosm", "gpt", "tpt",
+                    "pct", "percent"})  # fmt: skip
 _STREET_ENDS = frozenset({"st", "rd", "way", "ave", "ln", "dr", "ct", "pl", "sq", "blvd"})
 # what is written before a postal code or number and names no street
 _LABELS = frozenset({"plz", "npa", "cap", "cp", "zip", "postcode", "postleitzahl", "code",
@@ -58,32 +75,94 @@ class AddressLine:
 def address_line(line: str) -> AddressLine:
     """An address line taken apart (the module's rule)."""
     found = AddressLine()
-    city_named = False  # a part named a city after its postal code: what follows is a country
+    city_named = False  # a postal code named a city: a part of letters after is a country
+    first_part = True
     for part in (p.strip(_EDGES) for p in _PARTS.split(line)):
         tokens = part.split()
         if not tokens:
             continue
-        numbers = [any(c.isdigit() for c in token) for token in tokens]
-        if not any(numbers):
-            if not city_named:
-                found.places.append(" ".join(tokens))
-            continue
-        if any(c.isalpha() for c in part):
-            found.numbered.append(part)
-        for start, end in _word_runs(numbers):
-            words = " ".join(tokens[start:end]).strip(_EDGES)
-            if not any(c.isalpha() for c in words):
-                continue
-            if start > 0:  # after a postal code (or a house number written first)
-                found.places += _place_forms(words, after=tokens[start - 1])
-                found.numbered.append(f"{tokens[start - 1]} {words}")
-                city_named = True
-            elif words.lower() not in _LABELS:  # before a house number: a street's name
-                found.streets.append(words)
-            if end < len(tokens):
-                found.numbered.append(f"{words} {tokens[end]}")
+        if any(c.isdigit() for c in part):
+            city_named |= _numbered_part(found, tokens, first_part=first_part)
+        elif not city_named:
+            found.places.append(" ".join(tokens))
+        first_part = False
     found.numbered = list(dict.fromkeys(found.numbered))
+    found.places = [p for p in dict.fromkeys(found.places) if _named(p, min_length=3)]
     return found
+
+
+def _numbered_part(found: AddressLine, tokens: list[str], *, first_part: bool) -> bool:
+    """A part holding a digit taken apart into ``found``; whether a postal code named a city."""
+    numbers = [any(c.isdigit() for c in token) for token in tokens]
+    postal = [_postal_code(tokens, i, first_part=first_part) for i in range(len(tokens))]
+    first = numbers.index(True)
+    part = " ".join(tokens)
+    if postal[first] and all(t.lower() in _LABELS for t in tokens[:first]):
+        _add_postal(found, part)  # ``3600 Thun``, ``PLZ 3600 Thun``: a place
+    else:
+        _add_numbered(found, part)  # a street with its house number
+    city_named = False
+    for start, end in _word_runs(numbers):
+        words = " ".join(tokens[start:end]).strip(_EDGES)
+        if not any(c.isalpha() for c in words):
+            continue
+        if start > 0 and postal[start - 1]:  # the city after its postal code
+            _add_city(found, tokens[start - 1], words)
+            city_named = True
+        elif start == 1:  # a street after its house number written first
+            found.places.append(words)
+            _add_numbered(found, f"{tokens[0]} {words}")
+        elif start > 0:  # after a house number: its letter, or a city without code
+            if words.lower() not in _UNITS:
+                found.places.append(words)
+        elif words.lower() not in _LABELS:  # before a house number: a street's name
+            found.streets.append(words)
+            if not postal[end]:
+                _add_numbered(found, f"{words} {tokens[end]}")
+    return city_named
+
+
+def _add_city(found: AddressLine, code: str, words: str) -> None:
+    """A city after its postal code: a place, and with its code (as written and as digits:
+    ``CH-3600 Thun``, ``3600 Thun``) a place too."""
+    for city in _place_forms(words, after=code):
+        found.places.append(city)
+        for written in dict.fromkeys([code, code.rsplit("-", maxsplit=1)[-1]]):
+            _add_postal(found, f"{written} {city}")
+
+
+def _postal_code(tokens: list[str], index: int, *, first_part: bool) -> bool:
+    """Whether a token is a postal code, which names the city after it: one with a country's
+    letters (``CH-3600``, ``D-61348``), or four digits or more anywhere but first on the
+    line (``3600`` of ``Gartenweg 3, 3600 Thun``, ``PLZ 3600``), where a number is a house
+    number written first (``1234 Main St``), whose words after it are a street, no city."""
+    token = tokens[index].strip(_EDGES)
+    if _PREFIXED_CODE.fullmatch(token):
+        return True
+    if not (token.isdigit() and len(token) >= 4):
+        return False
+    return index > 0 or not first_part
+
+
+def _named(text: str, *, min_length: int = MIN_PIECE) -> bool:
+    """A piece worth searching for: ``min_length`` characters or more holding a word of
+    three letters or more that is no unit (never ``12 B``, ``3 L``, ``12 mg``: a number
+    with a letter or a unit alone is in any note, range or order number)."""
+    words = (token.strip(_EDGES).lower() for token in text.split())
+    named = any(len(w) >= 3 and w.isalpha() and w not in _UNITS for w in words)
+    return named and len(text.strip()) >= min_length
+
+
+def _add_numbered(found: AddressLine, piece: str) -> None:
+    """A street with its house number: searched for everywhere (a sender's name too)."""
+    if _named(piece):
+        found.numbered.append(piece)
+
+
+def _add_postal(found: AddressLine, piece: str) -> None:
+    """A postal code with its city: a place (kept where a replay reads it, MSH above all)."""
+    if _named(piece):
+        found.places.append(piece)
 
 
 def _word_runs(numbers: list[bool]) -> list[tuple[int, int]]:

@@ -19,18 +19,24 @@ from tests.unit.lab_ingestion.test_places_parted_by_white_space import _nte
 @pytest.mark.parametrize(
     ("line", "numbered", "places"),
     [
-        ("Gartenweg 3, 3600 Thun", ["Gartenweg 3", "3600 Thun"], ["Thun", "Gartenweg"]),
-        ("Gartenweg 3, 3600 Thun, Schweiz", ["Gartenweg 3", "3600 Thun"], ["Thun", "Gartenweg"]),
-        ("Gartenweg 3 3600 Thun", ["Gartenweg 3 3600 Thun", "Gartenweg 3", "3600 Thun"],
-         ["Thun", "Gartenweg"]),
+        # (review 224: a postal code with its city is a place, kept where a replay reads it)
+        ("Gartenweg 3, 3600 Thun", ["Gartenweg 3"],
+         ["3600 Thun", "3600-Thun", "Thun", "Gartenweg"]),
+        ("Gartenweg 3, 3600 Thun, Schweiz", ["Gartenweg 3"],
+         ["3600 Thun", "3600-Thun", "Thun", "Gartenweg"]),
+        ("Gartenweg 3 3600 Thun", ["Gartenweg 3 3600 Thun", "Gartenweg 3"],
+         ["Thun", "3600 Thun", "3600-Thun", "Gartenweg"]),
         ("Gartenweg 3, Thun", ["Gartenweg 3"], ["Thun", "Gartenweg"]),
-        ("D-61348 Bad Homburg", ["D-61348 Bad Homburg"], ["Bad Homburg", "Bad-Homburg"]),
-        ("Via Roma 5, 6900 Lugano TI", ["Via Roma 5", "6900 Lugano TI"],
-         ["Lugano TI", "Lugano-TI", "Lugano", "Via Roma", "Roma"]),
-        ("Gartenweg 3, PLZ 3600 Thun", ["Gartenweg 3", "PLZ 3600 Thun", "PLZ 3600", "3600 Thun"],
-         ["Thun", "Gartenweg"]),
-        ("5 INSURED WAY, 1234 Main ST", ["5 INSURED WAY", "1234 Main ST"],
-         ["INSURED WAY", "INSURED-WAY", "Main ST", "Main-ST"]),
+        ("D-61348 Bad Homburg", [],
+         ["D-61348 Bad Homburg", "D 61348 Bad Homburg", "D-61348-Bad-Homburg", "Bad Homburg",
+          "Bad-Homburg", "61348 Bad Homburg", "61348-Bad-Homburg"]),
+        ("Via Roma 5, 6900 Lugano TI", ["Via Roma 5"],
+         ["6900 Lugano TI", "6900-Lugano-TI", "Lugano TI", "Lugano-TI", "Lugano", "6900 Lugano",
+          "6900-Lugano", "Via Roma", "Roma"]),
+        ("Gartenweg 3, PLZ 3600 Thun", ["Gartenweg 3"],
+         ["PLZ 3600 Thun", "PLZ-3600-Thun", "Thun", "3600 Thun", "3600-Thun", "Gartenweg"]),
+        ("5 INSURED WAY, 1234 Main ST", ["5 INSURED WAY"],
+         ["INSURED WAY", "INSURED-WAY", "1234 Main ST", "1234-Main-ST", "Main ST", "Main-ST"]),
         ("Alte Bahnhofstrasse 12", ["Alte Bahnhofstrasse 12"],
          ["Alte Bahnhofstrasse", "Bahnhofstrasse"]),
     ],
@@ -45,7 +51,9 @@ def test_no_short_everyday_word_of_a_line_is_a_place_alone() -> None:
     """A label before a postal code (``PLZ``) is no street, a country after the city is not
     searched, a street type (``Weg``) is never a word of its own."""
     found = line_places(address_line("Alter Weg 3, PLZ 3600 Thun, Schweiz"))
-    assert found == ["Thun", "Alter Weg", "Alter"]
+    assert found == [
+        "PLZ 3600 Thun", "PLZ-3600-Thun", "Thun", "3600 Thun", "3600-Thun", "Alter Weg", "Alter"
+    ]  # fmt: skip
 
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=10).map(str.title)
