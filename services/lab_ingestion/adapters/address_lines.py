@@ -8,7 +8,12 @@ number. The rule, by what a line's parts are:
 - the line is parted at commas, semicolons and line breaks;
 - a token of four digits or more is a postal code (``3600``, ``CH-3600``, ``D-61348``: one
   with a country's letters anywhere), but first on the line, where it is a house number
-  written first (``1234 Main St``), as a shorter number always is;
+  written first (``1234 Main St``), as a shorter number always is; but on a line that is
+  only such a number and words naming no street (``3600 Thun``), or in PID-11's city or
+  postal code component (``postal_first``), where it is the postal code (review 227);
+- a postcode of letters and digits (``SW1A 2AA``, ``K1A 0B1``, ``1012 AB`` after a postal
+  code's four digits) is searched for on its own, everywhere (review 227: only ``London SW1A
+  2AA`` was, and a note's ``SW1A 2AA`` kept);
 - a street with its house number (``Gartenweg 3``, ``12 rue de la Paix``, a part holding
   a digit and a letter that does not start with a postal code) is searched for everywhere,
   the sender's name included, as a street line with its house number is;
@@ -19,7 +24,9 @@ number. The rule, by what a line's parts are:
   postal code of four digits or more, a trailing code of two or three capitals after a
   name in mixed case (a canton or state: ``Thun BE``) is searched for without it too;
 - the words after a house number written first are a street (``rue de la Paix``), a place,
-  never a city; those after a house number written after its street (``B`` of ``Haus 12
+  never a city, searched for with its house number up to an apartment or unit word too
+  (``1234 Main St`` of ``1234 Main St Apt 5B``; review 227: only ``1234 Main St Apt`` was);
+  those after a house number written after its street (``B`` of ``Haus 12
   B``, ``Thun`` of ``Gartenweg 3 Thun``) a place, unless a unit;
 - the words before a token holding a digit are a street's name (``Gartenweg`` of
   ``Gartenweg 3``): its words as a street's are (``street_words``: five letters or more of
@@ -57,6 +64,24 @@ _UNITS = frozenset({"mg", "g", "kg", "ug", "mcg", "ng", "pg", "l", "dl", "ml", "
                     "mu", "ku", "meq", "mval", "mm", "cm", "sec", "min", "mosm", "gpt", "tpt",
                     "pct", "percent"})  # fmt: skip
 _STREET_ENDS = frozenset({"st", "rd", "way", "ave", "ln", "dr", "ct", "pl", "sq", "blvd"})
+# a street's type: a number first before one is a house number, never a postal code
+_STREET_WORDS = _STREET_ENDS | frozenset({
+    "street", "road", "avenue", "lane", "drive", "place", "square", "court", "close",
+    "boulevard", "rue", "via", "route", "chemin", "quai", "strasse", "straße",
+})  # fmt: skip
+# an apartment or unit after a street (``1234 Main St Apt 5B``): the street ends before it
+_APARTMENT = frozenset({
+    "apt", "apartment", "appt", "app", "appartement", "unit", "suite", "ste", "#", "no",
+    "wohnung", "whg", "etage", "étage", "stock", "og", "flat", "floor", "fl", "room", "rm",
+    "bldg", "building", "piano", "int",
+})  # fmt: skip
+# a postcode of letters and digits: British (``SW1A 2AA``), Canadian (``K1A 0B1``), Dutch
+# (``1012 AB``): searched for on its own, everywhere, as PID-11.5 holding one is
+_ALNUM_POSTCODES = (
+    (re.compile(r"[A-Z]{1,2}\d[A-Z\d]?"), re.compile(r"\d[A-Z]{2}")),
+    (re.compile(r"[A-Z]\d[A-Z]"), re.compile(r"\d[A-Z]\d")),
+)
+_DUTCH_LETTERS = re.compile(r"[A-Z]{2}")
 # what is written before a postal code or number and names no street
 _LABELS = frozenset({"plz", "npa", "cap", "cp", "zip", "postcode", "postleitzahl", "code",
                      "bp", "cedex", "nr", "no", "tel", "postfach", "box", "po box"})  # fmt: skip
@@ -72,15 +97,15 @@ class AddressLine:
     streets: list[str] = field(default_factory=list)
 
 
-def address_line(line: str) -> AddressLine:
-    """An address line taken apart (the module's rule)."""
+def address_line(line: str, *, postal_first: bool = False) -> AddressLine:
+    """An address line taken apart (the module's rule); ``postal_first``: a number first on
+    the line is a postal code (PID-11's city or postal code component: ``3600 Thun``)."""
     found = AddressLine()
     city_named = False  # a postal code named a city: a part of letters after is a country
-    first_part = True
-    for part in (p.strip(_EDGES) for p in _PARTS.split(line)):
-        tokens = part.split()
-        if not tokens:
-            continue
+    parts = [p.split() for p in (p.strip(_EDGES) for p in _PARTS.split(line)) if p.split()]
+    first_part = not (postal_first or _postcode_and_city(parts))
+    for tokens in parts:
+        part = " ".join(tokens)
         if any(c.isdigit() for c in part):
             city_named |= _numbered_part(found, tokens, first_part=first_part)
         elif not city_named:
@@ -95,13 +120,15 @@ def _numbered_part(found: AddressLine, tokens: list[str], *, first_part: bool) -
     """A part holding a digit taken apart into ``found``; whether a postal code named a city."""
     numbers = [any(c.isdigit() for c in token) for token in tokens]
     postal = [_postal_code(tokens, i, first_part=first_part) for i in range(len(tokens))]
+    codes = _alnum_postcodes(tokens, postal)
     first = numbers.index(True)
     part = " ".join(tokens)
     if postal[first] and all(t.lower() in _LABELS for t in tokens[:first]):
         _add_postal(found, part)  # ``3600 Thun``, ``PLZ 3600 Thun``: a place
     else:
         _add_numbered(found, part)  # a street with its house number
-    city_named = False
+    found.numbered += [f"{tokens[i]} {tokens[i + 1]}".strip(_EDGES) for i in codes]
+    city_named = bool(codes) and codes[-1] == len(tokens) - 2  # ``London SW1A 2AA``
     for start, end in _word_runs(numbers):
         words = " ".join(tokens[start:end]).strip(_EDGES)
         if not any(c.isalpha() for c in words):
@@ -110,14 +137,16 @@ def _numbered_part(found: AddressLine, tokens: list[str], *, first_part: bool) -
             _add_city(found, tokens[start - 1], words)
             city_named = True
         elif start == 1:  # a street after its house number written first
-            found.places.append(words)
-            _add_numbered(found, f"{tokens[0]} {words}")
+            street = _before_apartment(tokens[start:end])  # ``Main St`` of ``Main St Apt``
+            for name in dict.fromkeys([words, street]):
+                found.places.append(name)
+                _add_numbered(found, f"{tokens[0]} {name}")
         elif start > 0:  # after a house number: its letter, or a city without code
             if words.lower() not in _UNITS:
                 found.places.append(words)
         elif words.lower() not in _LABELS:  # before a house number: a street's name
             found.streets.append(words)
-            if not postal[end]:
+            if not postal[end] and end not in codes:  # never ``London SW1A``
                 _add_numbered(found, f"{words} {tokens[end]}")
     return city_named
 
@@ -142,6 +171,40 @@ def _postal_code(tokens: list[str], index: int, *, first_part: bool) -> bool:
     if not (token.isdigit() and len(token) >= 4):
         return False
     return index > 0 or not first_part
+
+
+def _postcode_and_city(parts: list[list[str]]) -> bool:
+    """Whether a line is a postal code with its city alone (``3600 Thun``): one part, four
+    digits or more first, then words naming no street (``1234 Main St``: a house number)."""
+    if len(parts) != 1 or len(parts[0]) < 2:
+        return False
+    first, *words = (token.strip(_EDGES) for token in parts[0])
+    return (
+        first.isdigit()
+        and len(first) >= 4
+        and all(w.isalpha() and w.lower() not in _STREET_WORDS for w in words)
+    )
+
+
+def _alnum_postcodes(tokens: list[str], postal: list[bool]) -> list[int]:
+    """The indexes of the tokens a postcode of letters and digits starts at (``SW1A 2AA``,
+    ``K1A 0B1``, a postal code then two capitals: ``1012 AB``)."""
+    found = []
+    for i in range(len(tokens) - 1):
+        head, tail = tokens[i].strip(_EDGES), tokens[i + 1].strip(_EDGES)
+        paired = any(h.fullmatch(head) and t.fullmatch(tail) for h, t in _ALNUM_POSTCODES)
+        dutch = postal[i] and head.isdigit() and len(head) == 4
+        if paired or (dutch and _DUTCH_LETTERS.fullmatch(tail)):
+            found.append(i)
+    return found
+
+
+def _before_apartment(words: list[str]) -> str:
+    """A street's words up to an apartment or unit word (``Main St`` of ``Main St Apt``)."""
+    for index, word in enumerate(words):
+        if index and word.strip(_EDGES).lower() in _APARTMENT:
+            return " ".join(words[:index]).strip(_EDGES)
+    return " ".join(words).strip(_EDGES)
 
 
 def _named(text: str, *, min_length: int = MIN_PIECE) -> bool:

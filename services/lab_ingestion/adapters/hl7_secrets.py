@@ -193,17 +193,21 @@ def _values(
 def _collect_address(
     name: str, fields: list[str], separators: Separators, secrets: Secrets, places: Secrets
 ) -> None:
-    """An address's street, other designation, city and postal code: a street and its house
-    number (a value holding a digit and a letter) or an e-mail searched for everywhere, any
-    other value (a city, a street's name) a place; a value holding a whole address line
-    by its parts (``address_lines``); the patient's street lines' words are places too."""
-    for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1, 2, 4)):
-        if numbered(value) or "@" in value:  # a street and its house number: anywhere
+    """An address's street, other designation, city and postal code: an e-mail searched for
+    everywhere; a value holding a digit and a letter taken apart as an address line is
+    (``address_lines``: a street and its house number, a postcode of letters and digits
+    everywhere, a postal code with its city a place, no short piece nor a number with a
+    letter alone: review 227, ``3600 Thun`` of PID-11.1 or 11.3 cut MSH-4 ``3600 THUN``, an
+    other designation ``12 B`` an order number ``12 B``), a number first in the city or
+    postal code component being a postal code; any other value (a city, a street's name) a
+    place; the patient's street lines' words are places too."""
+    for value, component in _address_values(name, fields, separators):
+        if "@" in value:  # an e-mail: anywhere
             _add(secrets, value, 2)
-        else:  # a place (a city, a street's name): often the sender's or a code's too
+        elif not numbered(value):  # a place (a city, a street's name): often the sender's
             _collect_places([value], separators, places)
         for reading in _readings(value, separators) if numbered(value) else ():
-            line = address_line(reading)  # a whole address on one line (review 213)
+            line = address_line(reading, postal_first=component in (2, 4))
             for part in line.numbered:  # ``Gartenweg 3``, ``3600 Thun``: anywhere
                 _add(secrets, part, 2)
             for place in line_places(line):  # ``Thun``, a street's name: a place
@@ -213,6 +217,15 @@ def _collect_address(
             for reading in _readings(value, separators):
                 for word in street_words(reading):
                     _add(places, word, 3)
+
+
+def _address_values(
+    name: str, fields: list[str], separators: Separators
+) -> Iterator[tuple[str, int]]:
+    """An address's street, other designation, city and postal code, with their component."""
+    for component in (0, 1, 2, 4):
+        for value in _values(name, fields, separators, _ADDRESS_FIELDS, (component,)):
+            yield value, component
 
 
 def _collect_places(places: Iterable[str], separators: Separators, found: Secrets) -> None:
