@@ -210,10 +210,16 @@ def _before_apartment(words: list[str]) -> str:
 def _named(text: str, *, min_length: int = MIN_PIECE) -> bool:
     """A piece worth searching for: ``min_length`` characters or more holding a word of
     three letters or more that is no unit (never ``12 B``, ``3 L``, ``12 mg``: a number
-    with a letter or a unit alone is in any note, range or order number)."""
-    words = (token.strip(_EDGES).lower() for token in text.split())
-    named = any(len(w) >= 3 and w.isalpha() and w not in _UNITS for w in words)
+    with a letter or a unit alone is in any note, range or order number); a word written
+    as a name (``Mol``, a Belgian town; ``Percent``) is a name, never read as a unit."""
+    words = [token.strip(_EDGES) for token in text.split()]
+    named = any(len(w) >= 3 and w.isalpha() and not _unit_word(w) for w in words)
     return named and len(text.strip()) >= min_length
+
+
+def _unit_word(word: str) -> bool:
+    """A unit as units are written (``mg``, ``MMOL``), never a capitalised name (``Mol``)."""
+    return word.lower() in _UNITS and not (word[0].isupper() and word[1:].islower())
 
 
 def _add_numbered(found: AddressLine, piece: str) -> None:

@@ -5,7 +5,7 @@ words in several languages, one rule with the log formatter's (``shared.phi_keys
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.address_lines import address_line, line_places
@@ -60,6 +60,8 @@ words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=10).
 
 
 @given(street=words, number=st.integers(1, 999), code=st.integers(1000, 99999), city=words)
+@example(street="Aaaweg", number=1, code=1000, city="Percent")  # a city spelled as a unit
+@example(street="Kerkstraat", number=4, code=2400, city="Mol")  # Mol, Belgium
 def test_each_part_of_any_such_line_is_found_in_a_note(
     street: str, number: int, code: int, city: str
 ) -> None:

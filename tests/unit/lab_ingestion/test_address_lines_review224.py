@@ -6,7 +6,7 @@ or a unit (``12 B``, ``3 L``, ``12 mg``), so what a replay reads stays as sent."
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.address_lines import MIN_PIECE, address_line, line_places
@@ -64,6 +64,9 @@ pieces = st.one_of(
 def test_no_piece_is_short_or_only_a_number_with_a_letter_or_unit(
     street: str, number: int, after: str, code: int, city: str, first: bool
 ) -> None:
+    # four digits and two capitals read as a Dutch postcode (``1000 IU``), searched alone as
+    # the patient's (review 227): a postcode kept is worse than a dose cut from a note
+    assume(not (len(str(number)) == 4 and len(after) == 2 and after.isupper()))
     line = (
         f"{number} {after}, {code} {city}"
         if first

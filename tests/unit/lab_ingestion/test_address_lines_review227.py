@@ -5,11 +5,11 @@ postcode is searched for on its own, and a street written first ends at its apar
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters.address_lines import _STREET_WORDS, address_line, line_places
 from services.lab_ingestion.adapters.address_lines import _UNITS as UNITS
-from services.lab_ingestion.adapters.address_lines import address_line, line_places
 from services.lab_ingestion.adapters.hl7_codec import redact
 from tests.unit.lab_ingestion.test_address_lines_review224 import HASH, TS, words
 from tests.unit.lab_ingestion.test_places_in_free_text import pid
@@ -65,6 +65,7 @@ def test_a_street_written_first_ends_at_its_apartment(
 
 @given(code=st.integers(1000, 99999), city=words)
 def test_a_postal_code_with_its_city_alone_is_a_place(code: int, city: str) -> None:
+    assume(city.lower() not in _STREET_WORDS)  # ``1000 Quai`` is a street with its number
     for line in (address_line(f"{code} {city}"), address_line(f"{code} {city}", postal_first=True)):
         assert line.numbered == [] and f"{code} {city}" in line_places(line)
 
