@@ -118,6 +118,10 @@ class MessageChains:
     just_cancelled: set[SourceKey] = field(default_factory=set)
     # the patient's preliminary result this message added under a key, standing
     own_preliminary: dict[SourceKey, EarlierResult] = field(default_factory=dict)
+    # a final left out as the other feed's duplicate, last under its key: stored nowhere, it
+    # is the head a later final of the message says again or changes, never one a
+    # correction or cancellation acts on (review 226)
+    copied: dict[SourceKey, tuple[EarlierResult, Content | None]] = field(default_factory=dict)
 
     def check(
         self,
@@ -128,7 +132,9 @@ class MessageChains:
     ) -> Rejected | bool:
         """Whether the observation changes its chain (False: a duplicate, left out), or why
         it cannot. ``copy``: the other feed's result's duplicate, left out (``copy_outcomes``):
-        stored nowhere, beside no other patient's preliminary (review 209)."""
+        stored nowhere, beside no other patient's preliminary (review 209), and nothing a
+        correction or cancellation after it in the message acts on (review 226: one was
+        planned as correcting the left-out final, and stored superseding none)."""
         seen = self._observe(observation, normalised)
         if cancels_withdrawn_chain(seen.status, seen.head, self.subject_id, seen.gone):
             # the patient's chain was withdrawn before: a resend that changes nothing, after
@@ -153,7 +159,13 @@ class MessageChains:
         restated = self._restates(seen)
         if restated is not False:
             return False if restated is True else restated
-        self._apply(seen)
+        if copy and seen.status == ResultStatusCode.FINAL.value:
+            self.copied[seen.key] = (
+                EarlierResult(_NEW, self.subject_id, seen.analyte, seen.collected_at),
+                seen.content,
+            )
+        else:
+            self._apply(seen)
         return True
 
     def _observe(
@@ -173,7 +185,10 @@ class MessageChains:
 
     def _head(self, key: SourceKey, status: str) -> EarlierResult | None:
         """The result an observation acts on: the key's head as this message left it, else
-        as stored or as the batch left it (a cancellation's: a preliminary one too)."""
+        as stored or as the batch left it (a cancellation's: a preliminary one too); a
+        final's: a copy this message left out too (``copied``)."""
+        if key in self.copied and status == ResultStatusCode.FINAL.value:
+            return self.copied[key][0]
         if key in self.own:
             own = self.own[key]
             if own is None and status in CANCELLING:
@@ -217,7 +232,13 @@ class MessageChains:
             return False
         if seen.head is None or seen.head.subject_id != self.subject_id:
             return True
-        return seen.content != self.said.get(seen.key) and not self._restates_superseded(seen)
+        return seen.content != self._said(seen) and not self._restates_superseded(seen)
+
+    def _said(self, seen: _Observed) -> Content | None:
+        """What the head ``seen`` acts on says (a final's: a copy left out, ``copied``)."""
+        if seen.key in self.copied and seen.status == ResultStatusCode.FINAL.value:
+            return self.copied[seen.key][1]
+        return self.said.get(seen.key)
 
     def _restates(self, seen: _Observed) -> bool | Rejected:
         """Whether a result of the patient's says again what its chain says or said (True:
@@ -233,10 +254,11 @@ class MessageChains:
             return refused
         if seen.head is None or seen.status not in EMITTED:
             return False
-        said_again = self.said.get(seen.key) == seen.content
+        said_again = self._said(seen) == seen.content
         if seen.status == ResultStatusCode.FINAL.value:
             # a duplicate of the standing result, or a change only a correction makes
-            return True if said_again else changed_final(within_message=seen.key in self.own)
+            within = seen.key in self.own or seen.key in self.copied
+            return True if said_again else changed_final(within_message=within)
         if seen.key in self.own:  # said twice in one message, it is one correction
             return said_again
         return self._resent(seen, seen.head)
@@ -279,6 +301,8 @@ class MessageChains:
 
     def _apply(self, seen: _Observed) -> None:
         self.just_cancelled.discard(seen.key)
+        if seen.status in EMITTED or seen.status in CANCELLING:
+            self.copied.pop(seen.key, None)  # a result stored, or none standing, after it
         if seen.status in EMITTED:
             earlier = seen.head.result_id if seen.head else _NEW
             self.own[seen.key] = EarlierResult(
