@@ -4,15 +4,13 @@ allow-list, the lab tokens and the senders' local codes bound on it."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Self
+from typing import Any
 
 import asyncpg
-from asyncpg.transaction import Transaction
 
 from services.lab_ingestion.adapters import local_codes, sources
+from services.lab_ingestion.adapters.admin_work import ReadCommittedWork
 from services.lab_ingestion.domain.allow_list import AllowedSender, LabToken, SettingsGiven
 from services.lab_ingestion.domain.local_codes import KeptLocalCode, LocalCode, LocalCodeChange
 from services.lab_ingestion.domain.records import Sender
@@ -88,56 +86,26 @@ class LocalCodeRepository:
         return await local_codes.list_local_code_changes(self._conn, application, facility)
 
 
-class SenderAdminUnitOfWork:
-    """Connects on entry (``connect``), begins the transaction, and closes the connection on
-    exit: what was not committed is rolled back."""
+class SenderAdminUnitOfWork(ReadCommittedWork):
+    """Connects on entry (``connect``) and closes the connection on exit; read committed
+    (``admin_work``): an add of a code another transaction is adding waits for it, then
+    reads what it kept (``add_local_code``)."""
 
     sources: SourceRepository
     tokens: LabTokenDirectory
     codes: LocalCodeRepository
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        super().__init__()
         self._connect = connect
-        self._conn: asyncpg.Connection | None = None
-        self._tx: Transaction | None = None
 
-    async def __aenter__(self) -> Self:
-        conn = self._conn = await self._connect()
-        try:
-            # read committed whatever the server's default: an add of a code another
-            # transaction is adding waits for it, then reads what it kept (``add_local_code``)
-            self._tx = conn.transaction(isolation="read_committed")
-            await self._tx.start()
-        except BaseException:
-            await self._close()
-            raise
+    async def _connection(self) -> Any:
+        return await self._connect()
+
+    async def _let_go(self, conn: Any) -> None:
+        await conn.close()
+
+    def _bind(self, conn: asyncpg.Connection) -> None:
         self.sources = SourceRepository(conn)
         self.tokens = LabTokenDirectory(conn)
         self.codes = LocalCodeRepository(conn)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            tx, self._tx = self._tx, None
-            if tx is not None:
-                # a connection that is already gone committed nothing
-                with contextlib.suppress(asyncpg.InterfaceError):
-                    await tx.rollback()
-        finally:
-            await self._close()
-
-    async def commit(self) -> None:
-        tx, self._tx = self._tx, None
-        if tx is None:
-            raise RuntimeError("nothing to commit")
-        await tx.commit()
-
-    async def _close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
