@@ -486,7 +486,9 @@ def test_one_field_written_otherwise_is_read_as_written_or_refused_by_name() -> 
             assert held(message, other) == held(EXAMPLE_MESSAGE, other), other
 
     check()
-    assert outcomes["parsed"] >= 100 and outcomes["refused"] >= 30, outcomes
+    # refusals are about 42 in 300 (38 to 46 in six seeds): 20 is nearly four deviations
+    # below, so the bar says both branches are reached and never fails on a draw
+    assert outcomes["parsed"] >= 100 and outcomes["refused"] >= 20, outcomes
 
 
 EXAMPLE_MESSAGE = parse_lab_results(EXAMPLE)
