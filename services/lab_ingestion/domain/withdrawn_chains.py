@@ -40,17 +40,21 @@ def finds_no_chain(
     result of its sample is looked at (``copy_outcomes.held_elsewhere``): no standing final
     or corrected result (``heads``: anyone's; another patient's is refused
     result-of-another-patient there, as a final is) and, for a correction or withdrawal,
-    none of the patient's own withdrawn versions (a change of those is told so, a
+    none of the patient's own withdrawn final or corrected versions (a change of those is told so, a
     withdrawal of them is their resend). Another patient's withdrawn versions are nothing
     the patient's change could act on (review 219: B's withdrawn result under a shared order
     left A's HL7 W "cancellation of nothing stored" while A's FHIR final stood, and A's
-    correction "send the final result first"). A final result is compared whatever was
-    withdrawn there (review 209)."""
+    correction "send the final result first"). Nor is the patient's own withdrawn
+    preliminary (never published: review 226, D5: HL7 P 12 then W, then the FHIR final 12,
+    and an HL7 W was a "duplicate" while the FHIR 12 stood), only a final or corrected one.
+    A final result is compared whatever was withdrawn there (review 209)."""
     if key in heads:
         return False
     if status == ResultStatusCode.FINAL.value:
         return True
-    return not any(v.subject_id == subject_id for v in withdrawn.get(key, ()))
+    return not any(
+        v.subject_id == subject_id and v.content is not None for v in withdrawn.get(key, ())
+    )
 
 
 def cancels_withdrawn_chain(
