@@ -151,7 +151,12 @@ def held_elsewhere(
     that are duplicates of such a result (``says_again``; ``said_of``: what each says), to
     leave out: never a withdrawal after its key's result in its message, which acts on that
     result (``acts_in_message``; task 220: F 13 then W, the W left out as a duplicate of the
-    other feed's withdrawal of its 12, left F 13 standing). ``withdrawn_ids``: the stored
+    other feed's withdrawal of its 12, left F 13 standing). The other feed's preliminary
+    results (never published) count for a change finding nothing at all, never for one
+    after its key's result in its message (review 226, D2: [F 12, C 13] was refused whole
+    beside the FHIR feed's preliminary 12) nor where that feed's published result of the
+    sample was withdrawn (D3: one batch, which never plans a preliminary elsewhere, left
+    the withdrawal out as a duplicate; the read refused it). ``withdrawn_ids``: the stored
     results the batch withdrew so far (``as_batch_left``)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
@@ -167,10 +172,14 @@ def held_elsewhere(
         # result acts on it, unless the other feed's published result of the sample stands
         # (review 202); another patient's is nothing it could act on (review 209)
         pending = status != _FINAL and preliminary(key, subject_id)
-        # any patient's preliminary there: only the other feed's standing results are
-        # looked at, never the sender's own under other keys (review 165's), as a change
-        # planned in the batch never finds those (one batch answers as one at a time)
-        shared = status != _FINAL and preliminary(key, None)
+        # any patient's preliminary there, or its key's result earlier in its message (which
+        # it acts on: review 226, D2): only the other feed's standing final or corrected
+        # results are looked at, never its preliminaries nor the sender's own under other
+        # keys (review 165's), as a change planned in the batch never finds those (one batch
+        # answers as one at a time)
+        shared = status != _FINAL and (
+            preliminary(key, None) or acts_in_message(message, index, duplicates)
+        )
         batch = planned_elsewhere(
             source, subject_id, observation, parts_of(observation), planned, channel=channel,
             feed=feed,
@@ -191,6 +200,13 @@ def held_elsewhere(
                 g for g in copies_of(source, channel, observation, withdrawn, mine, feed=feed)
                 if g.source != source
             ]  # fmt: skip
+            # the sample's published result withdrawn over the other feed: a preliminary it
+            # holds (never published) is nothing a change here is meant for, as the batch
+            # never plans one elsewhere (review 226, D3: the read refused what one batch
+            # left out as a duplicate withdrawal)
+            # (``planned_elsewhere`` finds the batch's final or corrected results only)
+            if gone_in_batch or any(g.status in EMITTED for g in gone):
+                shared, copies = True, [c for c in copies if c.status in EMITTED]
             # a withdrawal over a preliminary, or after its key's result in its message,
             # has that to withdraw: never a duplicate (task 220)
             acts = pending or acts_in_message(message, index, duplicates)
