@@ -189,13 +189,13 @@ class FakeLabs:
         feeds = {m.message_id: m.feed_of for m in self._db.messages.values()}
         superseding = {
             r.supersedes_result_id for r in self._db.results
-            if r.status in ("F", "C") and r.result_id not in self._db.cancelled
+            if r.status in ("F", "C") and not self._gone(r)
         }  # fmt: skip
         standing: dict[str, list[StandingResult]] = {}
         withdrawn: dict[str, list[StandingResult]] = {}
         for r in self._db.results:
             if r.subject_id in subject_ids and r.result.analyte.value in analytes:
-                gone = r.result_id in self._db.cancelled
+                gone = self._gone(r)
                 found = StandingResult(
                     r.source,
                     r.result_key,
@@ -211,6 +211,11 @@ class FakeLabs:
                 )
                 (withdrawn if gone else standing).setdefault(r.subject_id, []).append(found)
         return standing, withdrawn
+
+    def _gone(self, result: ResultRecord) -> bool:
+        """Withdrawn, as the repository reads ``cancelled_at``: by a later batch, or by the
+        batch that stored it (a result its own message withdrew)."""
+        return result.cancelled_at is not None or result.result_id in self._db.cancelled
 
     async def lookup(
         self, message_keys: Any, hmacs: Any, result_keys: Any, *, change_times: bool = False
@@ -314,15 +319,16 @@ class FakeLabs:
         keys_new = not any(
             (r.source, r.result_key) in set(assumed.new_result_keys) for r in self._db.results
         )
-        # as migration 0039: the lab's other feed holds not the sample of a final result
-        # taken for new (a FHIR result's lab: its token's bound HL7 sender, or any)
+        # as migration 0039: the lab's other feed holds not, nor held (0038: a withdrawn
+        # one too), the sample of a final result taken for new (a FHIR result's lab: its
+        # token's bound HL7 sender, or any)
         messages = {m.message_id: m for m in self._db.messages.values()}
         unheld = not any(
             r.source != u.source and r.subject_id == u.subject_id
             and (m := messages.get(r.message_id)) is not None and across_feeds(u.channel, m.channel)
             and of_one_laboratory(u.source, u.feed_of, r.source, m.feed_of)
             and r.result.analyte.value == u.analyte and r.status in "FC"
-            and r.result_id not in self._db.cancelled and u.part in r.identifier_parts
+            and u.part in r.identifier_parts
             and abs(r.collected_at - u.collected_at) < SAME_SAMPLE
             for u in assumed.unheld_samples for r in self._db.results
         )  # fmt: skip
