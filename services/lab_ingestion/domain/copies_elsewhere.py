@@ -64,8 +64,10 @@ had when the result was stored (``feed_of``, ``of_one_laboratory``).
 JSON results are keyed by the lab's own ``result_id``, never an order number: not checked,
 never a copy. Results planned earlier in the same batch count as stored ones do, those it
 withdrew as withdrawn ones (a correction or withdrawal finding a standing one is refused,
-never taken for a duplicate). What each result then becomes: ``copy_outcomes``.
-"""
+never taken for a duplicate), and a key whose head a withdrawal earlier in the batch took
+away (another patient's result under a shared order: review 226) is checked as one found
+holding none (``withdrawn_chains.freed_in_batch``). What each result then becomes:
+``copy_outcomes``."""
 
 from __future__ import annotations
 

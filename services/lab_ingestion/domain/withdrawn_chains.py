@@ -4,7 +4,7 @@ their cancellation sent again changes nothing (``planning.check_earlier_results`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from services.lab_ingestion.domain.model import (
     LabMessage,
@@ -13,7 +13,7 @@ from services.lab_ingestion.domain.model import (
     ResultStatusCode,
 )
 from services.lab_ingestion.domain.records import Content, EarlierResult, WithdrawnVersion
-from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED
+from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED, status_of
 
 SourceKey = tuple[str, str]
 
@@ -55,6 +55,28 @@ def finds_no_chain(
     return not any(
         v.subject_id == subject_id and v.content is not None for v in withdrawn.get(key, ())
     )
+
+
+def freed_in_batch(
+    messages: Iterable[LabMessage], heads: Collection[SourceKey]
+) -> frozenset[SourceKey]:
+    """The keys holding a chain when the batch was read (``heads``: a standing final or
+    corrected result, anyone's) that a result of the batch may find freed: the batch
+    withdraws there, and holds another result under the key. ``finds_no_chain`` was False
+    for them at the read, and may be True when that result is planned (review 226: another
+    patient's head withdrawn earlier in the batch, then the patient's result under the
+    shared order was never compared with the lab's other feed), so the other feed's results
+    are read for them too. None for a batch withdrawing nothing, or withdrawing alone."""
+    seen: dict[SourceKey, int] = {}
+    withdrawing: set[SourceKey] = set()
+    for message in messages:
+        for observation in message.observations:
+            key = (message.source, observation.result_key)
+            if key in heads:
+                seen[key] = seen.get(key, 0) + 1
+                if status_of(observation) in CANCELLING:
+                    withdrawing.add(key)
+    return frozenset(key for key in withdrawing if seen[key] > 1)
 
 
 def cancels_withdrawn_chain(

@@ -91,7 +91,8 @@ class BatchContext:
     unlisted: UnlistedCopies = NO_BUDGET
     # the patients' standing results the batch's results may be copies of, under other
     # senders' names, and those results' keys as stored (careful path, results whose keys
-    # the read found holding nothing: ``copies_elsewhere``)
+    # the read found holding nothing, or a withdrawal of the batch may free:
+    # ``copies_elsewhere``, ``withdrawn_chains.freed_in_batch``)
     stored_elsewhere: StoredElsewhere = NOTHING_ELSEWHERE
     # the stored results the batch's FHIR identifiers name, as read (careful path), by which
     # each is keyed again beside what the batch planned (``result_keys.keyed_as_planned``)

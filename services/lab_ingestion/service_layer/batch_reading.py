@@ -26,6 +26,7 @@ from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
+from services.lab_ingestion.domain.withdrawn_chains import freed_in_batch
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -131,10 +132,12 @@ class BatchReader:
         self._remember(hmacs.values(), lookup.subjects, lookup.withdrawn, lookup.former)
         read_empty = frozenset(result_keys) - lookup.held
         # a result is checked where its key holds no standing final one, a withdrawn one
-        # too (``copies_elsewhere``, ``BatchContext.unheld``: review 209)
+        # too (``copies_elsewhere``, ``BatchContext.unheld``: review 209), or none once an
+        # earlier withdrawal of the batch freed it (review 226: ``freed_in_batch``)
         unfinished = frozenset(key for key in result_keys if key not in lookup.latest)
+        freed = freed_in_batch(messages, lookup.latest.keys())
         elsewhere = await _stored_elsewhere(
-            uow, messages, lookup.subjects.values(), read_empty | unfinished
+            uow, messages, lookup.subjects.values(), read_empty | unfinished | freed
         )
         return BatchContext(
             allowed=allowed,
@@ -199,7 +202,7 @@ async def _stored_elsewhere(
     withdrawal of one withdrawn already is a duplicate), and those results' keys and parts
     as stored; one more read (the patients' results of those analytes), only for a batch
     holding such a result whose key the read found holding no row, or (a final result's) no
-    final one (``empty``)."""
+    final one, or one the batch may free before it (``empty``)."""
     checked = [
         (m.source, o, identified[0].value, m.channel)
         for m in messages for o in m.observations
