@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from services.lab_ingestion.domain.message_chains import (
-    MessageChains,
-    SourceKey,
-)
+from services.lab_ingestion.domain.chain_contents import SourceKey
+from services.lab_ingestion.domain.message_chains import MessageChains
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
+from services.lab_ingestion.domain.chain_contents import SourceKey, content_of, obtains_nothing
 from services.lab_ingestion.domain.chain_refusals import (
     another_chain,
     changed_final,
@@ -31,7 +32,6 @@ from services.lab_ingestion.domain.records import (
     EarlierResult,
     PatientKey,
     WithdrawnVersion,
-    result_content,
 )
 from services.lab_ingestion.domain.report_fields import ReportField
 from services.lab_ingestion.domain.result_status import (
@@ -47,42 +47,7 @@ from services.lab_ingestion.domain.withdrawn_chains import (
 )
 from shared.contracts.events.lab import Channel
 
-SourceKey = tuple[str, str]
 _NEW = uuid.UUID(int=0)  # a result this message itself adds (its id is not known yet)
-
-
-def content_of(result: NormalisedResult, collected_at: datetime | None) -> Content:
-    """What the trial uses of a result (its test, value and unit, whether the value is a
-    limit, reference range, abnormal flag and sample), as ``content_digest`` tells a resent
-    message: a final result that says it again is a duplicate, one that says anything else
-    is no restatement."""
-    reference = (result.reference_low, result.reference_high)
-    return result_content(
-        result.loinc, result.value, result.unit, reference,
-        abnormal_flag=result.abnormal_flag, collected_at=collected_at,
-        comparator=result.comparator,
-    )  # fmt: skip
-
-
-def obtains_nothing(
-    key: SourceKey,
-    status: str,
-    heads: Mapping[SourceKey, EarlierResult],
-    preliminaries: Mapping[PatientKey, EarlierResult],
-    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
-) -> bool:
-    """An X (table 0085: "results cannot be obtained for this observation") under a key
-    where nothing was ever stored, for any patient (``heads``, ``preliminaries`` and
-    ``withdrawn`` as ``check_earlier_results`` takes them): the first report of a result
-    that will not come (clumped platelets, a clotted sample), with nothing to withdraw. It
-    is left out, as a result the trial does not follow is: nothing is recorded for it, and a
-    final result under the key later is a new one. D and W still need the result they
-    withdraw, and an X needs one of the patient's where the key holds anything."""
-    return (
-        status == ResultStatusCode.CANNOT_OBTAIN.value
-        and key not in heads and not withdrawn.get(key)
-        and not any(held[:2] == key for held in preliminaries)
-    )  # fmt: skip
 
 
 class _Observed(NamedTuple):

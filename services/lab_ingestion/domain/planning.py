@@ -29,10 +29,10 @@ from services.lab_ingestion.domain.analyte_codes import (
 )
 from services.lab_ingestion.domain.analyte_names import unlisted_refusal
 from services.lab_ingestion.domain.chain_checks import PlannedResult, check_earlier_results
+from services.lab_ingestion.domain.chain_contents import content_of, obtains_nothing
 from services.lab_ingestion.domain.json_codes import misfiled_change, unreadable_loinc
 from services.lab_ingestion.domain.legacy_keys import may_take_legacy_key
 from services.lab_ingestion.domain.local_codes import coded_locally
-from services.lab_ingestion.domain.message_chains import content_of, obtains_nothing
 from services.lab_ingestion.domain.model import (
     LabMessage,
     NormalisedResult,

@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from services.lab_ingestion.domain.bundle_resends import BundleVersions
+from services.lab_ingestion.domain.chain_contents import obtains_nothing
 from services.lab_ingestion.domain.copies_elsewhere import (
     CHECKED_CHANNELS,
     NOTHING_ELSEWHERE,
     StoredElsewhere,
 )
 from services.lab_ingestion.domain.legacy_keys import analytes_held
-from services.lab_ingestion.domain.message_chains import obtains_nothing
 from services.lab_ingestion.domain.model import ResultStatusCode
 from services.lab_ingestion.domain.records import (
     BatchAssumptions,

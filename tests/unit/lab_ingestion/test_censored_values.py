@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.censored_values import COMPARATOR_SPELLINGS
-from services.lab_ingestion.domain.message_chains import content_of
+from services.lab_ingestion.domain.chain_contents import content_of
 from services.lab_ingestion.domain.message_identity import content_digest, digest_of_every_result
 from services.lab_ingestion.domain.model import (
     Coding,

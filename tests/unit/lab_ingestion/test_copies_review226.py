@@ -11,7 +11,7 @@ from datetime import timedelta
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.domain.message_chains import content_of
+from services.lab_ingestion.domain.chain_contents import content_of
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput, Rejected
 from services.lab_ingestion.domain.normalise import UnitParameters
 from services.lab_ingestion.domain.planning import check_earlier_results, plan_results
