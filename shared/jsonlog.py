@@ -44,6 +44,7 @@ _MAX_LIBRARY_MESSAGE = 200
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_DIGITS = re.compile(r"(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])")  # a number glued on
 _RUN_TOGETHER = re.compile(
     r"(firstname|lastname|fullname|givenname|familyname|surname|dateofbirth|birthdate|"
     r"phonenumber|streetaddress|patientname|mothersmaidenname)",
@@ -52,13 +53,15 @@ _RUN_TOGETHER = re.compile(
 
 
 def is_phi_field(name: str) -> bool:
-    """True for a field name that may hold a person's identity, however it is spelled: a
-    place or an address line by its words in several languages (``birthplace``,
-    ``wohnort``, ``adresse``: ``phi_keys``, the rule kept JSON copies use)."""
+    """True for a field name that may hold a person's identity, however it is spelled, a
+    number glued on or not (``phone2``, ``name1``; review 232); a place or an address line
+    by its words in several languages (``birthplace``, ``wohnort``, ``adresse``,
+    ``street1``: ``phi_keys``, the rule kept JSON copies use)."""
     if name in _ALLOWED:
         return False
     words = re.sub(r"[^0-9A-Za-z]+", "_", _CAMEL.sub("_", name))
-    if _PHI_FIELD.search(words) or _RUN_TOGETHER.search(name):
+    parted = _DIGITS.sub("_", words)
+    if _PHI_FIELD.search(words) or _PHI_FIELD.search(parted) or _RUN_TOGETHER.search(name):
         return True
     return is_place_key(name) or is_street_key(name)  # by words, any language (``phi_keys``)
 

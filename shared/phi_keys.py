@@ -2,12 +2,16 @@
 English, German, French, Italian and Spanish: one rule for the log formatter
 (``jsonlog.is_phi_field``) and for kept copies of JSON lab results (``json_redaction``).
 
-A key's words are split at anything but a letter or digit and where camelCase starts a word
-(``cityOfBirth``, ``ZIPCode``, ``place-of-birth``), in lower case; a word, never a part of
+A key's words are split at anything but a letter or digit, where camelCase starts a word
+(``cityOfBirth``, ``ZIPCode``, ``place-of-birth``) and where letters meet digits (a number
+is a word of its own: ``addressLine1``, ``street1``), in lower case; a word, never a part of
 one (review 199: ``ethnicity`` holds "city"). Review 213: the log rule knew only separate
 English words, so a JSON ``birthplace`` or ``hometown`` outside ``patient`` was dropped but
 not searched for elsewhere, and address keys were English only (``adresse``,
-``wohnadresse``, ``indirizzo``, ``direccion`` were not known as address lines).
+``wohnadresse``, ``indirizzo``, ``direccion`` were not known as address lines). Review 232:
+a number glued on was read as part of the word (``addressLine1`` as ``address`` and
+``line1``, ``adresse1`` as one unknown word), so such a key was no address line's; ``addr``
+(HL7 CDA's name for an address, alone or with words saying whose) is one too.
 """
 
 from __future__ import annotations
@@ -27,16 +31,17 @@ PLACE_WORDS = frozenset({
 })  # fmt: skip
 # an address line (a street and house number, maybe the whole address on one line)
 STREET_WORDS = frozenset({
-    "address", "street", "streetaddress", "streetname", "addressline", "addressline1",
-    "addressline2", "address1", "address2", "homeaddress", "postaladdress", "mailingaddress",
+    "address", "addr", "street", "streetaddress", "streetname", "addressline", "homeaddress",
+    "postaladdress", "mailingaddress",
     # German, French, Italian, Spanish, Portuguese
     "adresse", "wohnadresse", "postadresse", "heimadresse", "privatadresse", "anschrift",
     "wohnanschrift", "postanschrift", "strasse", "straße", "strassenname", "hausadresse",
     "domicile", "rue", "indirizzo", "residenza", "domicilio", "direccion", "dirección",
     "calle", "endereco", "endereço", "morada",
 })  # fmt: skip
-# whole keys that are address lines though no word of theirs says so (FHIR's ``line``)
-_STREET_KEYS = frozenset({"line", "residence"})
+# keys that are address lines though no word of theirs says so (FHIR's ``line``; with a
+# number, ``line1``, ``line_2``)
+_STREET_KEYS = frozenset({frozenset({"line"}), frozenset({"residence"})})
 # words that say whose or which address line it is
 _LINE_WORDS = frozenset({"home", "postal", "mailing", "residential", "current", "main",
                          "private", "patient", "line", "wohn", "post", "privat", "haupt",
@@ -49,7 +54,7 @@ NOT_PLACE_WORDS = frozenset({
     "firstname", "lastname", "nickname", "fullname", "ip",
 })  # fmt: skip
 _KEY_RUNS = re.compile(r"[^\W_]+")  # a key's runs of letters and digits
-_NOT_KEY_TEXT = re.compile(r"[^0-9a-z]+")
+_LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+")  # a run's letters apart from its digits
 
 
 def key_words(key: object) -> frozenset[str]:
@@ -63,20 +68,20 @@ def key_words(key: object) -> frozenset[str]:
                 words.append(run[start:at])  # cityOf|Birth, ZIP|Code
                 start = at
         words.append(run[start:])
-    return frozenset(word.lower() for word in words)
+    return frozenset(part.lower() for word in words for part in _LETTERS_OR_DIGITS.findall(word))
 
 
 def is_street_key(key: object) -> bool:
     """A key whose value is an address line: a word of it one of ``STREET_WORDS`` and every
     other word one that says whose or which line (``home_address``, ``address_line_1``,
-    ``postalAddress``), or the whole key ``line`` or ``residence``. Another word makes it a
-    detail of something else (``email_address``; ``contact_address``, review 199: its value
-    is searched for everywhere, ids included, as any other detail's)."""
-    words = key_words(key)
-    if _NOT_KEY_TEXT.sub("", str(key).lower()) in _STREET_KEYS:
+    ``postalAddress``, ``addressLine1``), or the whole key ``line`` or ``residence`` (a
+    number beside: ``line1``). A number is no word of another thing; another word makes it
+    a detail of something else (``email_address``; ``contact_address``, review 199: its
+    value is searched for everywhere, ids included, as any other detail's)."""
+    words = frozenset(word for word in key_words(key) if not word.isdigit())
+    if words in _STREET_KEYS:
         return True
-    rest = {word for word in words - STREET_WORDS if not word.isdigit()}
-    return not words.isdisjoint(STREET_WORDS) and rest <= _LINE_WORDS
+    return not words.isdisjoint(STREET_WORDS) and words - STREET_WORDS <= _LINE_WORDS
 
 
 def is_place_key(key: object) -> bool:
