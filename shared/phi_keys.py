@@ -89,3 +89,23 @@ def is_place_key(key: object) -> bool:
     something else (a place's name, ``city_name``, is a place)."""
     words = key_words(key)
     return not words.isdisjoint(PLACE_WORDS) and words.isdisjoint(NOT_PLACE_WORDS)
+
+
+# a place's words naming an area larger than a town (a state, a country): not searched for
+# (README), so no extension URL naming only such an area makes its value a place
+_AREA_WORDS = frozenset({
+    "county", "district", "state", "province", "region", "canton", "country", "birthcountry",
+    "countryofbirth", "kanton", "bezirk", "land", "pays", "paese", "provincia", "pais",
+})  # fmt: skip
+_URL_PLACE_WORDS = (PLACE_WORDS - _AREA_WORDS) | STREET_WORDS
+_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")  # a URL's scheme and host
+
+
+def is_place_url(url: str) -> bool:
+    """An extension URL naming where a person lives or was born by its words, not its
+    host's (``.../residence``, ``.../place-of-residence``, ``.../wohnort``,
+    ``.../lieuDeResidence``, ``.../patient-birthPlace``, ``.../adresse``), none a word of
+    something else (review 232: only URLs naming a person made an extension's value
+    searched for, so a ``residence`` holding ``Gartenweg 3, 3600 Thun`` stayed in a note)."""
+    words = key_words(_AUTHORITY.sub("", url))
+    return not words.isdisjoint(_URL_PLACE_WORDS) and words.isdisjoint(NOT_PLACE_WORDS)

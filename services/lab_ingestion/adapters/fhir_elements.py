@@ -14,7 +14,8 @@ becomes a secret, so that its copies elsewhere are scrubbed.
 
 Extensions are free-form: each keeps its ``url`` (and those of its parts), never a value; the
 values of one whose URL suggests a person (patient, name, birth date, address, phone,
-mother, contact...) become secrets. A narrative's ``div`` is replaced by ``NARRATIVE``.
+mother, contact...) or a place (``residence``, ``wohnort``: ``fhir_extension_urls``) become
+secrets. A narrative's ``div`` is replaced by ``NARRATIVE``.
 A note (Annotation), free text that can name or reach anyone and that no result is read
 from, keeps neither its text (replaced by ``REDACTED``) nor its author's name; their copies
 elsewhere are scrubbed. Encoded data (every base64Binary element: an Attachment's ``data``, a
@@ -52,6 +53,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from fhir_core.types import Base64Binary
 
 from services.lab_ingestion.adapters.base64_text import masked_base64
+from services.lab_ingestion.adapters.fhir_extension_urls import ExtensionUrls
 from services.lab_ingestion.adapters.redaction import REDACTED, Secrets, copy_json, kept_code
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.model import Coding
@@ -65,12 +67,6 @@ NAME_TEXT = frozenset({"family", "given", "text"})  # HumanName
 PERSON_TEXT = NAME_TEXT | {"line", "value", "display", "prefix"}
 # Address and ContactPoint: what places or reaches a person (not its `use`, `type`, `system`)
 DETAIL_TEXT = frozenset({"line", "text", "city", "district", "state", "postalCode", "value"})
-_PERSONAL_URL = re.compile(
-    r"patient|person|name|birth|dob|address|phone|telecom|email|mother|maiden|contact"
-    r"|next-?of-?kin|(?<![a-z])kin(?![a-z])|relative|guardian|ssn|mrn|identifier|insur"
-    r"|nationality|citizen"
-)
-_PLACE_URL = re.compile(r"birth-?place|address|residence")  # a place's extension
 _RESOURCE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _PRIMITIVE, _RESOURCE, _ENCODED = "primitive", "resource", "base64Binary"
 _GONE = object()  # what a dropped value becomes before it is left out
@@ -119,7 +115,7 @@ class _Pruner:
 
     def element(self, node: dict[Any, Any], model: Model) -> dict[Any, Any]:
         if model is Extension:
-            return self.extension(node, "")
+            return self.extension(node, ExtensionUrls())
         elements = _elements(model)
         trial = model is Observation and _names_a_trial_analyte(node.get("code"))
         out = {}
@@ -148,34 +144,32 @@ class _Pruner:
                     out[name] = kept
         return out
 
-    def extension(self, node: dict[Any, Any], context: str) -> dict[Any, Any]:
+    def extension(self, node: dict[Any, Any], urls: ExtensionUrls) -> dict[Any, Any]:
         """An extension's url and id, and its parts' (never a value); the values of one
-        about a person (by its or its parent's url) become secrets."""
-        url = node.get("url")
-        context = f"{context} {url}".lower() if isinstance(url, str) else context
-        personal = bool(_PERSONAL_URL.search(context))
+        about a person or a place (by its or its parent's url) become secrets."""
+        urls = urls.within(node.get("url"))
         out: dict[Any, Any] = {}
         for name, value in node.items():
             if name in {"url", "id"} and isinstance(value, str):
                 out[name] = value
             elif name == "extension":  # a complex extension's parts
                 items = value if isinstance(value, list) else [value]
-                out[name] = [self.extension(i, context) for i in items if isinstance(i, dict)]
+                out[name] = [self.extension(i, urls) for i in items if isinstance(i, dict)]
                 self.drop(name, [i for i in items if not isinstance(i, dict)])
-            elif personal and str(name).lstrip("_").startswith("value"):
-                parts = PERSON_TEXT if "name" in context else DETAIL_TEXT | PERSON_TEXT
+            elif urls.personal and str(name).lstrip("_").startswith("value"):
+                parts = PERSON_TEXT if urls.names else DETAIL_TEXT | PERSON_TEXT
                 for text in texts_below(value, parts):
-                    self._secret(context)(text)
+                    self._secret(urls)(text)
             else:
                 self.drop(name, value, secret=not str(name).lstrip("_").startswith("value"))
         return out
 
-    def _secret(self, context: str) -> Callable[[object], None]:
+    def _secret(self, urls: ExtensionUrls) -> Callable[[object], None]:
         """How an extension's removed value is searched for: a name's parts, a birth place
         or an address as a place (not in codes or ids: review 192), anything else as written."""
-        if "name" in context:
+        if urls.names:
             return self.secrets.name
-        return self.secrets.address if _PLACE_URL.search(context) else self.secrets.text
+        return self.secrets.address if urls.places else self.secrets.text
 
     def value(self, value: object, kind: Kind, name: str, *, masked: bool = False) -> Any:
         if isinstance(value, list | tuple):
