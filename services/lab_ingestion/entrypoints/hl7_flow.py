@@ -40,6 +40,11 @@ from services.lab_ingestion.domain.local_codes import (
 from services.lab_ingestion.domain.model import LabMessage, RejectionCode
 from services.lab_ingestion.entrypoints.copies import redacted_off_loop
 from services.lab_ingestion.entrypoints.hl7_answers import hl7_answer
+from services.lab_ingestion.entrypoints.hl7_failures import (
+    INTERNAL_ERROR_TEXT,
+    copy_or_not_made,
+    failed_answer,
+)
 from services.lab_ingestion.entrypoints.outcomes import count_outcome, failed_outcome
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -51,7 +56,7 @@ from services.lab_ingestion.service_layer.commands import (
 from services.lab_ingestion.service_layer.unlisted_copies import MAX_CHARS
 from shared.contracts.envelope import utc_now
 from shared.contracts.events.lab import Channel
-from shared.worker_threads import on_worker_thread
+from shared.worker_threads import failure_name, on_worker_thread
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +112,20 @@ class Hl7Acknowledger:
     ) -> tuple[str, str, bool]:
         """As ``acknowledge``, and whether nothing was stored because the service failed
         (an AR to resend, which HTTP answers 503). ``permitted_senders``: those the HTTP
-        caller's token may deliver as (None: any)."""
+        caller's token may deliver as (None: any). An internal error no step answers is
+        answered so too, never left unanswered (``hl7_failures.failed_answer``)."""
+        try:
+            return await self._acknowledge(raw, channel, permitted_senders, peer)
+        except Exception as exc:
+            return failed_answer(raw, channel, exc, self._metrics)
+
+    async def _acknowledge(
+        self,
+        raw: bytes,
+        channel: Channel,
+        permitted_senders: frozenset[str] | None,
+        peer: str | None,
+    ) -> tuple[str, str, bool]:
         decoded = decode_message(raw)
         text, received_at = decoded.text, utc_now()
         # HTTP answers in UTF-8; MLLP in the set the message was read in (``MllpServer``)
@@ -123,9 +141,9 @@ class Hl7Acknowledger:
             return await reject(error)
         except Exception as exc:  # a parser defect: the input is still answered and kept
             log.error("parsing an HL7 message failed unexpectedly",
-                      extra={"error": type(exc).__name__})  # fmt: skip
+                      extra={"error": failure_name(exc)})  # fmt: skip
             unparseable = Hl7InputError(
-                RejectionCode.MALFORMED, f"unparseable HL7: {type(exc).__name__}",
+                RejectionCode.MALFORMED, f"unparseable HL7: {failure_name(exc)}",
                 condition=INTERNAL_ERROR,  # our own defect, whatever the message holds
             )  # fmt: skip
             return await reject(unparseable)
@@ -178,8 +196,8 @@ class Hl7Acknowledger:
         source = f"{header.sending_application}^{header.sending_facility}" if header else None
         sender = (header.sending_application, header.sending_facility) if header else None
         received = self._received(text, channel)
-        redacted = "" if not self._kept(received, sender) else await self._redact(
-            text, local_codes.of_sender(*sender) if sender else NO_MAPPINGS
+        redacted = "" if not self._kept(received, sender) else await copy_or_not_made(
+            self._redact(text, local_codes.of_sender(*sender) if sender else NO_MAPPINGS)
         )  # fmt: skip
         kept_header = read_header(redacted)  # MSH-10 with any hospital number scrubbed
         command = RecordRejectedInput(
@@ -207,19 +225,26 @@ class Hl7Acknowledger:
         ``header_from`` when given, the MSH of a frame over the size limit, which is not
         kept; in the character set it is read in). ``condition``: HL7 table 0357's, when
         finer than ``code``'s. A frame names no sender: its copy is bounded as an unknown
-        sender's (not made when it would not be kept)."""
-        decoded = decode_message(raw)
-        received = self._received(decoded.text, Channel.MLLP)
-        redacted = "" if not self._kept(received, None) else await self._redact(decoded.text)
-        command = RecordRejectedInput(
-            Channel.MLLP, code, reason, redacted, utc_now(), peer=peer, received=received
-        )
-        outcome = await self._submit_or_error(command)
-        count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
-        answered = decoded if header_from is None else decode_message(header_from)
-        condition = condition if outcome.code is code else None
-        header = read_header(answered.text)
-        return hl7_answer(header, outcome, condition, charset=answered.charset)[1]
+        sender's (not made when it would not be kept). A defect: ``failed_answer``."""
+        try:
+            decoded = decode_message(raw)
+            received = self._received(decoded.text, Channel.MLLP)
+            redacted = (
+                ""
+                if not self._kept(received, None)
+                else await copy_or_not_made(self._redact(decoded.text))
+            )
+            command = RecordRejectedInput(
+                Channel.MLLP, code, reason, redacted, utc_now(), peer=peer, received=received
+            )
+            outcome = await self._submit_or_error(command)
+            count_outcome(self._metrics, Channel.MLLP.value, "unknown", outcome)
+            answered = decoded if header_from is None else decode_message(header_from)
+            condition = condition if outcome.code is code else None
+            header = read_header(answered.text)
+            return hl7_answer(header, outcome, condition, charset=answered.charset)[1]
+        except Exception as exc:  # a defect: answered resend, never left unanswered
+            return failed_answer(header_from or raw, Channel.MLLP, exc, self._metrics)[1]
 
     def _received(self, text: str, channel: Channel) -> Received | None:
         """An MLLP input longer than an unknown sender's copy may be, as received (its
@@ -242,7 +267,7 @@ class Hl7Acknowledger:
             # the type only: an error's text can quote the input (asyncpg's DETAIL)
             log.error("could not process an HL7 message; answered AR to resend",
                       extra={"error": type(exc).__name__})  # fmt: skip
-            return failed_outcome(exc, "temporary internal error; nothing was stored, resend")
+            return failed_outcome(exc, INTERNAL_ERROR_TEXT)
 
 
 def _no_copy() -> str:
