@@ -25,6 +25,7 @@ from services.lab_ingestion.adapters.fhir_transaction_copy import copy_without
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
 from services.lab_ingestion.entrypoints.copies import LARGE_INPUT_CHARS, redacted_off_loop
+from services.lab_ingestion.entrypoints.hl7_failures import copy_or_not_made
 from services.lab_ingestion.entrypoints.http_answers import (
     closing,
 )
@@ -180,8 +181,8 @@ class FhirRoutes:
         """Kept as a rejection; answered ``status``, or 403 when the token's sender
         (``configured_as``) is gone from the allow-list, whatever else is wrong."""
         code, reason = fhir.rejection_of(error)
-        if isinstance(body, dict):
-            payload = await on_worker_thread(RedactedFhir(body, self._hash).whole)
+        if isinstance(body, dict):  # a redaction that fails keeps nothing of the body
+            payload = await copy_or_not_made(on_worker_thread(RedactedFhir(body, self._hash).whole))
         else:  # not an object: nothing the redaction can vouch for is stored
             payload, reason = "", f"{reason}; {fingerprint(raw)}"
         outcome = await self._intake.record_rejection(

@@ -35,6 +35,7 @@ from services.lab_ingestion.entrypoints.fhir_capability import capability_statem
 from services.lab_ingestion.entrypoints.fhir_routes import FhirRoutes
 from services.lab_ingestion.entrypoints.hl7_flow import Hl7Acknowledger, Submit
 from services.lab_ingestion.entrypoints.http_answers import (
+    answering_defects,
     closing,
     json_answer,
     unavailable_problem,
@@ -56,7 +57,7 @@ from services.lab_ingestion.entrypoints.request_body import (
 )
 from shared.auth import Role
 from shared.contracts.events.lab import Channel
-from shared.web.app import PRINCIPAL_KEY, problem, requires
+from shared.web.app import PRINCIPAL_KEY, Handler, problem, requires
 
 ER7 = "x-application/hl7-v2+er7"
 HL7_STATUS = {"AA": 200, "AE": 422, "AR": 400}
@@ -86,7 +87,7 @@ class LabRoutes:
         lab = requires(Role.LAB)
         lab_fhir = requires(Role.LAB, render=fhir.fhir_error)
         time = partial(timed, self._metrics)  # every answer: 401, 403 and 503 too
-        hl7, json, fhir_ = (partial(self._limit.guard, c) for c in
+        hl7, json, fhir_ = (partial(self._guarded, c) for c in
                             (Channel.HL7_HTTP, Channel.JSON, Channel.FHIR))  # fmt: skip
         observation, bundle = (
             time(Channel.FHIR, lab_fhir(answered_in_json(fhir_(handler))))
@@ -111,6 +112,10 @@ class LabRoutes:
             web.route("*", "/fhir", fhir.fhir_fallback),
             web.route("*", "/fhir/{rest:.*}", fhir.fhir_fallback),
         ]
+
+    def _guarded(self, channel: Channel, handler: Handler) -> Handler:
+        """``handler`` within the request limit, a defect answered 503 (``answering_defects``)."""
+        return self._limit.guard(channel, answering_defects(channel, self._metrics, handler))
 
     async def post_hl7(self, request: web.Request) -> web.StreamResponse:
         try:

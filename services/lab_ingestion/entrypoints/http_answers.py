@@ -9,11 +9,14 @@ import traceback
 
 from aiohttp import web
 
+from services.lab_ingestion.adapters.metrics import LabIngestionMetrics
 from services.lab_ingestion.domain.model import RejectionCode
 from services.lab_ingestion.entrypoints import fhir_responses as fhir
+from services.lab_ingestion.entrypoints.outcomes import count_outcome
 from services.lab_ingestion.service_layer.commands import IngestOutcome
 from shared.contracts.events.lab import Channel
-from shared.web.app import problem
+from shared.db.faults import TRANSIENT_DB_ERRORS
+from shared.web.app import RENDER_KEY, ErrorRenderer, Handler, problem
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +71,31 @@ def log_internal_error(error: Exception, channel: Channel, source: str) -> None:
         "internal error storing a %s push from %s (%s); answered 503, nothing stored\n%s",
         channel.value, source, " <- ".join(causes), where,
     )  # fmt: skip
+
+
+def answering_defects(channel: Channel, metrics: LabIngestionMetrics, handler: Handler) -> Handler:
+    """``handler``, a defect it raises (no step of it answers that exception: a parser's or a
+    redaction's, on the worker thread too, ``shared.worker_threads``) answered 503 with
+    Retry-After in the route's error format, nothing stored, counted as a failure; never a
+    500 or a dropped connection (review 232). An HTTP answer raised, or a passing database
+    error (``answer_passing_failures``), goes on as before. Inside ``requires``."""
+
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception as error:
+            log_internal_error(error, channel, "a lab token")
+            failed = IngestOutcome(accepted=False, transient=True)
+            count_outcome(metrics, channel.value, "unknown", failed)
+            render: ErrorRenderer = request.get(RENDER_KEY, problem)
+            response = render(503, "Service Unavailable", fhir.TRANSIENT_TEXT)
+            response.headers.update(fhir.RETRY_AFTER)
+            return response
+
+    answered.__name__ = handler.__name__
+    answered.__doc__ = handler.__doc__
+    return answered
