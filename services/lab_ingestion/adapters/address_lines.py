@@ -13,7 +13,9 @@ number. The rule, by what a line's parts are:
   postal code component (``postal_first``), where it is the postal code (review 227);
 - a postcode of letters and digits (``SW1A 2AA``, ``K1A 0B1``, ``1012 AB`` after a postal
   code's four digits) is searched for on its own, everywhere (review 227: only ``London SW1A
-  2AA`` was, and a note's ``SW1A 2AA`` kept);
+  2AA`` was, and a note's ``SW1A 2AA`` kept), also written in lower case or without its
+  space (``sw1a 2aa``, ``SW1A2AA``: review 232, a FHIR ``postalCode`` or JSON ``zip`` so
+  written was searched for whole, and is taken apart as HL7's now is);
 - a street with its house number (``Gartenweg 3``, ``12 rue de la Paix``, a part holding
   a digit and a letter that does not start with a postal code) is searched for everywhere,
   the sender's name included, as a street line with its house number is;
@@ -78,9 +80,11 @@ _APARTMENT = frozenset({
 # a postcode of letters and digits: British (``SW1A 2AA``), Canadian (``K1A 0B1``), Dutch
 # (``1012 AB``): searched for on its own, everywhere, as PID-11.5 holding one is
 _ALNUM_POSTCODES = (
-    (re.compile(r"[A-Z]{1,2}\d[A-Z\d]?"), re.compile(r"\d[A-Z]{2}")),
-    (re.compile(r"[A-Z]\d[A-Z]"), re.compile(r"\d[A-Z]\d")),
+    (re.compile(r"[A-Z]{1,2}\d[A-Z\d]?", re.I), re.compile(r"\d[A-Z]{2}", re.I)),
+    (re.compile(r"[A-Z]\d[A-Z]", re.I), re.compile(r"\d[A-Z]\d", re.I)),
 )
+# the same written without its space (``SW1A2AA``, ``k1a0b1``): a token of its own
+_JOINED_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}|[A-Z]\d[A-Z]\d[A-Z]\d", re.I)
 _DUTCH_LETTERS = re.compile(r"[A-Z]{2}")
 # what is written before a postal code or number and names no street
 _LABELS = frozenset({"plz", "npa", "cap", "cp", "zip", "postcode", "postleitzahl", "code",
@@ -128,6 +132,9 @@ def _numbered_part(found: AddressLine, tokens: list[str], *, first_part: bool) -
     else:
         _add_numbered(found, part)  # a street with its house number
     found.numbered += [f"{tokens[i]} {tokens[i + 1]}".strip(_EDGES) for i in codes]
+    found.numbered += [
+        t for t in (t.strip(_EDGES) for t in tokens) if _JOINED_POSTCODE.fullmatch(t)
+    ]
     city_named = bool(codes) and codes[-1] == len(tokens) - 2  # ``London SW1A 2AA``
     for start, end in _word_runs(numbers):
         words = " ".join(tokens[start:end]).strip(_EDGES)
@@ -256,6 +263,16 @@ def _place_forms(words: str, *, after: str) -> list[str]:
     if postal and mixed and _REGION_CODE.fullmatch(last) and last.lower() not in _STREET_ENDS:
         return [words, " ".join(name)]
     return [words]
+
+
+def address_pieces(value: str, *, postal_first: bool = False) -> tuple[list[str], list[str]]:
+    """What of an address component's value holding a digit and a letter is searched for, in
+    every copy (HL7, FHIR, JSON): the line taken apart (``address_line``), never the value
+    whole: (its ``numbered`` parts, searched for everywhere; its places, ``line_places``).
+    ``postal_first``: the value is a city or postal code's (PID-11.3 or 11.5, FHIR's
+    ``city`` or ``postalCode``, a JSON place key), where a number first is a postal code."""
+    line = address_line(value, postal_first=postal_first)
+    return line.numbered, line_places(line)
 
 
 def line_places(line: AddressLine) -> list[str]:

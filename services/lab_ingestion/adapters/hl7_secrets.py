@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
-from services.lab_ingestion.adapters.address_lines import address_line, line_places
+from services.lab_ingestion.adapters.address_lines import address_pieces
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
     PATIENT_NUMBER_FIELDS,
@@ -207,10 +207,10 @@ def _collect_address(
         elif not numbered(value):  # a place (a city, a street's name): often the sender's
             _collect_places([value], separators, places)
         for reading in _readings(value, separators) if numbered(value) else ():
-            line = address_line(reading, postal_first=component in (2, 4))
-            for part in line.numbered:  # ``Gartenweg 3``, ``3600 Thun``: anywhere
+            anywhere, line_places = address_pieces(reading, postal_first=component in (2, 4))
+            for part in anywhere:  # ``Gartenweg 3``, ``SW1A 2AA``: everywhere
                 _add(secrets, part, 2)
-            for place in line_places(line):  # ``Thun``, a street's name: a place
+            for place in line_places:  # ``Thun``, ``3600 Thun``, a street's name: a place
                 _add(places, place, 3)
     if name == "PID":  # the patient's street and other designation: their words too
         for value in _values(name, fields, separators, _ADDRESS_FIELDS, (0, 1)):
