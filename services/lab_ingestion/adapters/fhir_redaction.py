@@ -64,6 +64,7 @@ _IDENTIFIER_FIELDS = frozenset({"id", "extension", "use", "type", "system", "per
 _AUTHORITY_FIELDS = frozenset({"system", "assigner"})  # kept when ``showable_authority``
 _PERSON_TARGET = re.compile(r"(?:^|/)(?:Patient|RelatedPerson|Person|Coverage)(?:[/?]|$)", re.I)
 _URL_KEYS = ("reference", "url", "ifNoneExist", "fullUrl")
+_POSTAL = frozenset({"city", "postalCode"})  # an Address's, read as PID-11.3 and 11.5 are
 # where a number is masked: ids, URLs, identifiers and ``meta.source`` (the sending system,
 # which a lab may name by the patient's number, as it does ids: read by nobody here)
 _ID_KEYS = frozenset({"id", *_URL_KEYS, IDENTIFIER_VALUE, "source"})
@@ -167,7 +168,9 @@ class _FhirRedactor:
         """A removed address: a street and its house number searched for everywhere, its
         city, district, state or street's name but in codes and ids (``Secrets.address``: review
         192, a city that names the sender); ``streets``: a street line's words too."""
-        for text in texts_below(value, DETAIL_TEXT | PERSON_TEXT):
+        for text in texts_below(value, _POSTAL, wanted=False):  # a number first: a postcode
+            self.secrets.address(text, postal_first=True)
+        for text in texts_below(value, (DETAIL_TEXT | PERSON_TEXT) - _POSTAL):
             self.secrets.address(text)
         for line in texts_below(value, frozenset({"line"})) if streets else ():
             self.secrets.street(line)

@@ -185,8 +185,8 @@ class _JsonRedactor:
         elif isinstance(value, list | tuple):
             for item in value:
                 self.detail(key, item, kind)
-        elif kind == "place":
-            self.secrets.address(value)
+        elif kind == "place":  # a city, a postal code: a number first is a postal code
+            self.secrets.address(value, postal_first=True)
         elif kind == "street":
             self.secrets.street(value)
         elif kind == "name":

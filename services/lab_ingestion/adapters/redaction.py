@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from services.lab_ingestion.adapters.address_lines import address_line, line_places
+from services.lab_ingestion.adapters.address_lines import address_pieces
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.place_secrets import places_scrubbed
 from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
@@ -30,6 +30,7 @@ from services.lab_ingestion.adapters.secret_spellings import (
     date_spellings,
     letters_only,
     number_text,
+    numbered,
     place_spellings,
     plain_letters,
     run_in_secrets,
@@ -163,20 +164,22 @@ class Secrets(dict[str, str]):
         if isinstance(value, str) and "@" not in value:
             self.places.update(street_words(value))
 
-    def address(self, value: object) -> None:
-        """A removed part of an address: one holding a digit and a letter (a street and its
-        house number, a postcode ``LS1 4AB``), no letter or an e-mail searched for everywhere,
-        and of a line its parts (``address_lines``: ``Gartenweg 3`` everywhere, ``Thun`` of
-        ``3600 Thun`` a place), a word or phrase of letters (a city) as a place."""
-        if not isinstance(value, str) or not letters_only(value) or "@" in value:
-            self.text(value)  # (a number, a date, a phone as any removed value)
-            if isinstance(value, str) and "@" not in value:
-                line = address_line(value)
-                for part in line.numbered:
-                    self.text(part)
-                self.places.update(line_places(line))
-        elif len(value.strip()) >= _MIN_SECRET:
-            self.places.update(place_spellings(value))
+    def address(self, value: object, *, postal_first: bool = False) -> None:
+        """A removed part of an address, by the rule HL7's address components follow: one
+        holding a digit and a letter taken apart as a line, never searched for whole
+        (``address_pieces``: ``Gartenweg 3`` everywhere, ``3600 Thun`` and ``Thun`` places,
+        never ``12 B`` or ``3 L``: review 232); a word or phrase of letters (a city) a
+        place; any other (a number, a date, a phone, an e-mail) as any removed value."""
+        if isinstance(value, str) and "@" not in value and numbered(value):
+            anywhere, places = address_pieces(value, postal_first=postal_first)
+            for part in anywhere:
+                self.text(part)
+            self.places.update(places)
+        elif isinstance(value, str) and "@" not in value and letters_only(value):
+            if len(value.strip()) >= _MIN_SECRET:
+                self.places.update(place_spellings(value))
+        else:
+            self.text(value)
 
     def name(self, value: object) -> None:
         """A removed name or display: the whole of it and each of its parts (a double
