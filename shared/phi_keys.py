@@ -98,6 +98,13 @@ _AREA_WORDS = frozenset({
     "countryofbirth", "kanton", "bezirk", "land", "pays", "paese", "provincia", "pais",
 })  # fmt: skip
 _URL_PLACE_WORDS = (PLACE_WORDS - _AREA_WORDS) | STREET_WORDS
+# words of a URL saying its place is a thing's, not a person's: where a specimen was taken
+# (``specimen-entnahmeOrt``, ``collection-place``), a device's address (``mac-addr``)
+_THINGS_PLACE_WORDS = frozenset({
+    "specimen", "sample", "collection", "collected", "entnahme", "probe", "device", "mac",
+    "body", "bodysite", "site", "facility", "organization", "performer", "location", "lab",
+    "laboratory", "labor", "network",
+})  # fmt: skip
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")  # a URL's scheme and host
 
 
@@ -105,7 +112,12 @@ def is_place_url(url: str) -> bool:
     """An extension URL naming where a person lives or was born by its words, not its
     host's (``.../residence``, ``.../place-of-residence``, ``.../wohnort``,
     ``.../lieuDeResidence``, ``.../patient-birthPlace``, ``.../adresse``), none a word of
-    something else (review 232: only URLs naming a person made an extension's value
-    searched for, so a ``residence`` holding ``Gartenweg 3, 3600 Thun`` stayed in a note)."""
+    something else or of a thing's place (review 232: only URLs naming a person made an
+    extension's value searched for, so a ``residence`` holding ``Gartenweg 3, 3600 Thun``
+    stayed in a note; review 240: a specimen's ``entnahmeOrt`` cut every "Notfall")."""
     words = key_words(_AUTHORITY.sub("", url))
-    return not words.isdisjoint(_URL_PLACE_WORDS) and words.isdisjoint(NOT_PLACE_WORDS)
+    return (
+        not words.isdisjoint(_URL_PLACE_WORDS)
+        and words.isdisjoint(NOT_PLACE_WORDS)
+        and words.isdisjoint(_THINGS_PLACE_WORDS)
+    )
