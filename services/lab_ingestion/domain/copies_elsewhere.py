@@ -71,7 +71,7 @@ holding none (``withdrawn_chains.freed_in_batch``). What each result then become
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -79,6 +79,7 @@ from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.fhir_cancellations import (
     StandingResult,
     cancelled_before_resulting,
+    observation_parts,
     sharing_senders,
 )
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput, ResultStatusCode
@@ -94,6 +95,7 @@ SAME_SAMPLE = timedelta(seconds=60)
 HL7_CHANNELS = frozenset({Channel.MLLP, Channel.HL7_HTTP})  # MLLP and POST /v1/hl7
 CHECKED_CHANNELS = HL7_CHANNELS | {Channel.FHIR}
 _FINAL = ResultStatusCode.FINAL.value
+_NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,28 @@ class StoredElsewhere:
     """What the careful path read for the batch's checked results (none on the fast path,
     whose write checks its final results: ``BatchAssumptions.unheld_samples``): each
     patient's standing results of their analytes, and withdrawn ones, by subject id, and
-    each checked result's keys and their parts as stored (keyed hashes), by its sender and
-    key."""
+    how a result's keys and their parts are stored (``stored_form``: the keyed hash; or, as
+    hand-written tests give them, ``keys``: by sender and key): ``keys_of``."""
 
     standing: Mapping[str, Sequence[StandingResult]] = field(default_factory=dict)
     keys: Mapping[SourceKey, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
     withdrawn: Mapping[str, Sequence[StandingResult]] = field(default_factory=dict)
+    stored_form: Callable[[str], str] | None = None
+
+    def keys_of(
+        self, source: str, observation: ObservationInput, channel: Channel
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """A result's keys and their identifier parts as stored: of all its identifiers as
+        sent, whatever key planning moved it to (review 237: a FHIR final moved onto the key
+        of a result planned earlier in its batch, ``result_keys.keyed_as_planned``, was
+        looked up under that key, found none of its parts, and was stored beside the HL7
+        final of its sample)."""
+        if self.stored_form is None:
+            return self.keys.get((source, observation.result_key), _NO_KEYS)
+        stored = self.stored_form
+        keys = (observation.result_key, *observation.other_keys, *observation.keys_before)
+        parts = observation_parts(observation, channel)
+        return frozenset(map(stored, keys)), frozenset(map(stored, parts))
 
 
 NOTHING_ELSEWHERE = StoredElsewhere()

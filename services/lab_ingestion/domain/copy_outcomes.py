@@ -186,7 +186,7 @@ def held_elsewhere(
         )  # fmt: skip
         in_batch = [r for r in batch if r.cancelled_at is None]
         gone_in_batch = [r for r in batch if r.cancelled_at is not None]
-        mine = stored.keys.get(key, _NO_KEYS)
+        mine = stored.keys_of(source, observation, channel) if standing or withdrawn else _NO_KEYS
         copies = copies_of(source, channel, observation, standing, mine, feed=feed)
         if shared:
             copies = [c for c in copies if c.source != source and c.status in EMITTED]

@@ -55,7 +55,8 @@ def of_a_former_number(
     enrolment was corrected, one of whose trial results finds a stored result under its key
     (``heads``: each key's chain head, or a standing preliminary, anyone's) or a standing
     result of one of ``subjects`` of its sample (``samples``: their standing results, and
-    each result's keys and parts as stored); None when none does (nobody's: discarded)."""
+    the keyed hash each result's keys and parts are stored as); None when none does
+    (nobody's: discarded)."""
     if not subjects:
         return None
     for observation in message.observations:
@@ -64,7 +65,7 @@ def of_a_former_number(
             continue
         key = (message.source, observation.result_key)
         if key in heads or _of_the_sample(
-            message.source, observation, identified[0].value, subjects, samples
+            message, observation, identified[0].value, subjects, samples
         ):
             return Rejected(
                 RejectionCode.OTHER_PATIENTS_RESULT,
@@ -76,13 +77,14 @@ def of_a_former_number(
 
 
 def _of_the_sample(
-    source: str,
+    message: LabMessage,
     observation: ObservationInput,
     analyte: str,
     subjects: frozenset[str],
     samples: StoredElsewhere,
 ) -> bool:
-    keys, parts = samples.keys.get((source, observation.result_key), (frozenset(), frozenset()))
+    source = message.source
+    keys, parts = samples.keys_of(source, observation, message.channel)
     return any(
         r.analyte == analyte
         and same_sample(r.collected_at, observation.collected_at)

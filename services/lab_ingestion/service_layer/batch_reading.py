@@ -20,7 +20,6 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
     checked_elsewhere,
 )
-from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.legacy_keys import has_legacy_keys, legacy_key_of
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
@@ -199,32 +198,25 @@ async def _stored_elsewhere(
 ) -> StoredElsewhere:
     """The batch's patients' standing results its results may be copies of, or meant for,
     under other senders' names (``copies_elsewhere``), and their withdrawn ones (a
-    withdrawal of one withdrawn already is a duplicate), and those results' keys and parts
-    as stored; one more read (the patients' results of those analytes), only for a batch
-    holding such a result whose key the read found holding no row, or (a final result's) no
-    final one, or one the batch may free before it (``empty``)."""
-    checked = [
-        (m.source, o, identified[0].value, m.channel)
+    withdrawal of one withdrawn already is a duplicate), and the keyed hash a result's keys
+    and parts are stored as; one more read (the patients' results of those analytes), only
+    for a batch holding such a result whose key the read found holding no row, or (a final
+    result's) no final one, or one the batch may free before it (``empty``)."""
+    analytes = [
+        identified[0].value
         for m in messages for o in m.observations
         if (m.source, o.result_key) in empty and checked_elsewhere(o, m.channel)
         and (identified := identify_analyte(o.codes)) is not None
     ]  # fmt: skip
     subject_ids = sorted({subject.subject_id for subjects in enrolled for subject in subjects})
-    if not checked or not subject_ids:
+    if not analytes or not subject_ids:
         return NOTHING_ELSEWHERE
-    analytes = [analyte for _, _, analyte, _ in checked]
     standing, withdrawn = await uow.labs.subjects_results(subject_ids, analytes)
     if not standing and not withdrawn:
         return NOTHING_ELSEWHERE
-    stored = uow.labs.stored_key
-    keys = {
-        (source, o.result_key): (
-            frozenset(map(stored, (o.result_key, *o.other_keys, *o.keys_before))),
-            frozenset(map(stored, observation_parts(o, channel))),
-        )
-        for source, o, _, channel in checked
-    }
-    return StoredElsewhere(standing, keys, withdrawn)
+    # each result's keys and parts are taken from all its identifiers as it is planned,
+    # whatever key it is planned under by then (``StoredElsewhere.keys_of``, review 237)
+    return StoredElsewhere(standing, withdrawn=withdrawn, stored_form=uow.labs.stored_key)
 
 
 def _bundle_siblings(

@@ -23,7 +23,6 @@ from typing import Any
 
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.copies_elsewhere import NOTHING_ELSEWHERE, StoredElsewhere
-from services.lab_ingestion.domain.fhir_cancellations import observation_parts
 from services.lab_ingestion.domain.former_numbers import former_at_site
 from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import LabMessage
@@ -84,15 +83,8 @@ async def former_samples(
         return NOTHING_ELSEWHERE
     subject_ids = sorted({s for _, subjects in under_former for s in subjects})
     standing, _ = await uow.labs.subjects_results(subject_ids, [a for _, _, a in checked])
-    stored = uow.labs.stored_key
-    keys = {
-        (m.source, o.result_key): (
-            frozenset(map(stored, (o.result_key, *o.other_keys, *o.keys_before))),
-            frozenset(map(stored, observation_parts(o, m.channel))),
-        )
-        for m, o, _ in checked
-    }
-    return StoredElsewhere(standing, keys)
+    # each result's keys and parts from all its identifiers (``StoredElsewhere.keys_of``)
+    return StoredElsewhere(standing, stored_form=uow.labs.stored_key)
 
 
 def site_of(message: LabMessage, allowed: Mapping[SourceKey, Sender]) -> str | None:
