@@ -62,7 +62,8 @@ FHIR, and any stored before migration 0039, is compared with every HL7 sender's:
 laboratory a FHIR identifier belongs to cannot be told); the binding is the one the token
 had when the result was stored (``feed_of``, ``of_one_laboratory``).
 JSON results are keyed by the lab's own ``result_id``, never an order number: not checked,
-never a copy. Results planned earlier in the same batch count as stored ones do, those it
+never a copy. Results planned earlier in the same batch (preliminary ones too, for a
+change: review 237) count as stored ones do, those it
 withdrew as withdrawn ones (a correction or withdrawal finding a standing one is refused,
 never taken for a duplicate), and a key whose head a withdrawal earlier in the batch took
 away (another patient's result under a shared order: review 226) is checked as one found
@@ -253,19 +254,22 @@ def planned_elsewhere(
     channel: Channel,
     feed: str | None = None,
 ) -> list[ResultRecord]:
-    """The other feed's final or corrected results of the batch (each with the channel its
-    message came over and its message's ``feed_of``), planned before this one, of its
-    laboratory (``of_one_laboratory``; ``feed``: its own message's), of the same patient,
-    analyte and sample,
-    sharing an identifier (``parts`` as written): the batch's own results count as stored
-    ones do, those a withdrawal earlier in it withdrew (``cancelled_at`` set) as withdrawn
-    ones."""
+    """The other feed's results of the batch (each with the channel its message came over
+    and its message's ``feed_of``), planned before this one, of its laboratory
+    (``of_one_laboratory``; ``feed``: its own message's), of the same patient, analyte and
+    sample, sharing an identifier (``parts`` as written): the batch's own results count as
+    stored ones do (``copies_of``: final or corrected ones for a final result, preliminary
+    ones too for a change; review 237: an HL7 X after the FHIR feed's preliminary of the
+    batch was left out, refused across batches), those a withdrawal earlier in it withdrew
+    (``cancelled_at`` set) as withdrawn ones."""
     identified = identify_analyte(observation.codes)
     if identified is None or not parts:
         return []
+    final = status_of(observation) == _FINAL
     return [
         r for r, by, by_feed in planned
-        if r.source != source and r.subject_id == subject_id and r.status in EMITTED
+        if r.source != source and r.subject_id == subject_id
+        and (r.status in EMITTED or not final)
         and across_feeds(channel, by) and of_one_laboratory(source, feed, r.source, by_feed)
         and r.result.analyte.value == identified[0].value
         and same_sample(r.collected_at, observation.collected_at)

@@ -155,8 +155,10 @@ def held_elsewhere(
     results (never published) count for a change finding nothing at all, never for one
     after its key's result in its message (review 226, D2: [F 12, C 13] was refused whole
     beside the FHIR feed's preliminary 12) nor where that feed's published result of the
-    sample was withdrawn (D3: one batch, which never plans a preliminary elsewhere, left
-    the withdrawal out as a duplicate; the read refused it). ``withdrawn_ids``: the stored
+    sample was withdrawn (D3), stored or planned earlier in the batch alike (review 237:
+    an HL7 X after the FHIR feed's preliminary of the batch was left out). Its keys and
+    parts are of all its identifiers, whatever key it was planned under
+    (``StoredElsewhere.keys_of``). ``withdrawn_ids``: the stored
     results the batch withdrew so far (``as_batch_left``)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
@@ -175,8 +177,8 @@ def held_elsewhere(
         # any patient's preliminary there, or its key's result earlier in its message (which
         # it acts on: review 226, D2): only the other feed's standing final or corrected
         # results are looked at, never its preliminaries nor the sender's own under other
-        # keys (review 165's), as a change planned in the batch never finds those (one batch
-        # answers as one at a time)
+        # keys (review 165's), stored or planned in the batch (one batch answers as one at
+        # a time)
         shared = status != _FINAL and (
             preliminary(key, None) or acts_in_message(message, index, duplicates)
         )
@@ -190,6 +192,7 @@ def held_elsewhere(
         copies = copies_of(source, channel, observation, standing, mine, feed=feed)
         if shared:
             copies = [c for c in copies if c.source != source and c.status in EMITTED]
+            in_batch = [r for r in in_batch if r.status in EMITTED]
         said = said_of(observation)
         gone: list[StandingResult] = []
         # the other feed's only (a FHIR token's own results under other keys: review 165's)
@@ -201,12 +204,12 @@ def held_elsewhere(
                 if g.source != source
             ]  # fmt: skip
             # the sample's published result withdrawn over the other feed: a preliminary it
-            # holds (never published) is nothing a change here is meant for, as the batch
-            # never plans one elsewhere (review 226, D3: the read refused what one batch
-            # left out as a duplicate withdrawal)
-            # (``planned_elsewhere`` finds the batch's final or corrected results only)
-            if gone_in_batch or any(g.status in EMITTED for g in gone):
+            # holds (never published), stored or planned in the batch, is nothing a change
+            # here is meant for (review 226, D3)
+            published = [g.status for g in gone] + [r.status for r in gone_in_batch]
+            if any(was in EMITTED for was in published):
                 shared, copies = True, [c for c in copies if c.status in EMITTED]
+                in_batch = [r for r in in_batch if r.status in EMITTED]
             # a withdrawal over a preliminary, or after its key's result in its message,
             # has that to withdraw: never a duplicate (task 220)
             acts = pending or acts_in_message(message, index, duplicates)
