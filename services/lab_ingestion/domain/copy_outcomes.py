@@ -53,6 +53,10 @@ def _holds_no_preliminary(_: SourceKey, __: str | None) -> bool:
     return False
 
 
+def _withdrew_no_preliminary(_: SourceKey, __: str) -> bool:
+    return False
+
+
 def said_by_record(record: ResultRecord) -> Said:
     """What a result the batch planned says (``copies_elsewhere.said_by``)."""
     return said_by(record.result.value, record.result.unit, record.result.comparator)
@@ -136,6 +140,7 @@ def held_elsewhere(
     said_of: Callable[[ObservationInput], Said | None],
     preliminary: Callable[[SourceKey, str | None], bool] = _holds_no_preliminary,
     withdrawn_ids: Collection[uuid.UUID] = frozenset(),
+    withdrew_preliminary: Callable[[SourceKey, str], bool] = _withdrew_no_preliminary,
 ) -> Rejected | frozenset[int]:
     """Why one of the message's results, finding nothing under its own key (``checked``:
     whether its key holds no final or corrected result, nor a withdrawn one of the
@@ -159,7 +164,10 @@ def held_elsewhere(
     an HL7 X after the FHIR feed's preliminary of the batch was left out). Its keys and
     parts are of all its identifiers, whatever key it was planned under
     (``StoredElsewhere.keys_of``). ``withdrawn_ids``: the stored
-    results the batch withdrew so far (``as_batch_left``)."""
+    results the batch withdrew so far (``as_batch_left``). ``withdrew_preliminary``: whether
+    a change (key, status) finds only the patient's withdrawn preliminary under its key
+    (``withdrawn_chains.withdrew_preliminary``): their own chain's to answer unless the
+    other feed's final or corrected result of the sample stands (review 233, D-A)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
     standing, withdrawn = as_batch_left(
@@ -190,6 +198,14 @@ def held_elsewhere(
         gone_in_batch = [r for r in batch if r.cancelled_at is not None]
         mine = stored.keys_of(source, observation, channel) if standing or withdrawn else _NO_KEYS
         copies = copies_of(source, channel, observation, standing, mine, feed=feed)
+        # the patient's own withdrawn preliminary is the chain a change acts on while nothing
+        # the other feed published stands (review 233, D-A: its preliminary refused a resent W)
+        if (
+            withdrew_preliminary(key, status)
+            and not any(c.status in EMITTED for c in copies)
+            and not any(r.status in EMITTED for r in in_batch)
+        ):  # fmt: skip
+            continue
         if shared:
             copies = [c for c in copies if c.source != source and c.status in EMITTED]
             in_batch = [r for r in in_batch if r.status in EMITTED]

@@ -57,6 +57,25 @@ def finds_no_chain(
     )
 
 
+def withdrew_preliminary(
+    key: SourceKey,
+    status: str,
+    subject_id: str,
+    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
+) -> bool:
+    """Whether a correction or withdrawal for ``subject_id`` under ``key`` finds there, of
+    the patient's withdrawn versions, only preliminary ones (``finds_no_chain`` is True for
+    it): their chain, withdrawn, that it acts on (a withdrawal of it is its resend, a
+    correction is told it was withdrawn) unless the lab's other feed holds a standing final
+    or corrected result of the sample (``copy_outcomes.held_elsewhere``; review 226, D5).
+    The other feed's preliminary never makes it a copy there (review 233, D-A: HL7 P 12 and
+    W, the FHIR preliminary 12, then the W again was refused naming the FHIR sender)."""
+    if status == ResultStatusCode.FINAL.value:
+        return False
+    own = [v for v in withdrawn.get(key, ()) if v.subject_id == subject_id]
+    return bool(own) and all(v.content is None for v in own)
+
+
 def freed_in_batch(
     messages: Iterable[LabMessage], heads: Collection[SourceKey]
 ) -> frozenset[SourceKey]:

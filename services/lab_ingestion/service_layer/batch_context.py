@@ -31,7 +31,7 @@ from services.lab_ingestion.domain.records import (
     WithdrawnVersion,
 )
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
-from services.lab_ingestion.domain.withdrawn_chains import finds_no_chain
+from services.lab_ingestion.domain.withdrawn_chains import finds_no_chain, withdrew_preliminary
 from services.lab_ingestion.service_layer.unlisted_copies import NO_BUDGET, UnlistedCopies
 
 SourceKey = tuple[str, str]
@@ -134,6 +134,12 @@ class BatchContext:
         a withdrawn result, anyone's, stands no more for a final (review 209), nor another
         patient's for a change (review 219)."""
         return finds_no_chain(key, status, subject_id, self.latest, self.withdrawn_versions)
+
+    def withdrew_preliminary(self, key: SourceKey, status: str, subject_id: str) -> bool:
+        """Whether a correction or withdrawal of ``subject_id``'s under ``key`` finds, of
+        their withdrawn versions there, only preliminary ones, as read or as the batch left
+        them (``withdrawn_chains.withdrew_preliminary``)."""
+        return withdrew_preliminary(key, status, subject_id, self.withdrawn_versions)
 
     def holds_preliminary(self, key: SourceKey, subject_id: str | None) -> bool:
         """Whether ``subject_id``'s standing preliminary result is under ``key``, as read or

@@ -75,6 +75,9 @@ def plan_message(
         parts_of=lambda o: observation_parts(o, sited.channel),
         said_of=lambda o: said.get(id(o)), preliminary=context.holds_preliminary,
         withdrawn_ids=frozenset(w.result_id for w in context.cancellations),
+        withdrew_preliminary=lambda key, status: context.withdrew_preliminary(
+            key, status, subject_id
+        ),
     )  # fmt: skip
     if elsewhere and context.assumed:
         raise StaleBatch("a result must be read before it is refused as held elsewhere")
