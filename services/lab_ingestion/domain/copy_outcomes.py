@@ -113,7 +113,8 @@ def says_again(
 
     A final result saying what one of them says (any version: a delayed copy of the
     original); a correction saying what the head of each chain among ``copies`` says
-    (review 192); a withdrawal finding only withdrawn ones (the chain withdrawn already),
+    (review 192); a withdrawal finding only withdrawn ones, a final or corrected one among
+    them (the published chain withdrawn already; a withdrawn preliminary is none: review 233),
     unless it has a result of its own to act on (``held_elsewhere``: the patient's
     preliminary under its key, or its key's result earlier in its message: task 220)."""
     status = status_of(observation)
@@ -126,7 +127,9 @@ def says_again(
     if status == _CORRECTED:
         heads = [c for c in copies if c.head and c.status in EMITTED]
         return said is not None and bool(heads) and all(c.said == said for c in heads)
-    return status in CANCELLING and not copies and bool(withdrawn or withdrawn_in_batch)
+    # a withdrawn preliminary (never published) is nothing a withdrawal repeats (review 233)
+    gone = any(w.status in EMITTED for w in withdrawn) or bool(withdrawn_in_batch)
+    return status in CANCELLING and not copies and gone
 
 
 def held_elsewhere(
