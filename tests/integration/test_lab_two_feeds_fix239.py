@@ -163,3 +163,33 @@ async def test_an_x_beside_two_withdrawn_preliminaries_is_not_told_held_by_anoth
     assert "another sender" not in answers[3][3], answers
     assert await _rejections(lab) == []
     assert await _standing(lab) == []
+
+
+@pytest.mark.parametrize(("status", "value"), [("W", "12"), ("X", "")])
+@pytest.mark.parametrize("batched", [False, True], ids=["across-batches", "one-batch"])
+async def test_a_withdrawal_beside_the_other_feeds_withdrawn_preliminary_alone(
+    lab: Lab, status: str, value: str, batched: bool
+) -> None:
+    """The FHIR preliminary 12 and its entered-in-error, then an HL7 W or X with nothing of
+    its own: no published result of the sample was withdrawn, so it repeats nothing (across
+    batches it was "1 result(s) already held by another sender"): a W is refused
+    "cancellation of nothing stored", an X a first report, alike in one batch."""
+    sends = [
+        _fhir_send(lab, _fhir_crp(12, "preliminary")),
+        _fhir_send(lab, _fhir_crp(12, "entered-in-error", issued=LATER)),
+        _hl7_send(lab, "H-1", value, status),
+    ]
+    if batched:
+        answers = await _one_batch(lab, sends)
+    else:
+        answers = [await send() for send in sends]
+    assert [answers[0][0], answers[1][0]] == [201, 200], answers
+    assert "another sender" not in answers[2][3], answers
+    if status == "W":
+        assert answers[2][1] == "AE", answers
+        assert (await _reason(lab)).startswith("cancellation of nothing stored")
+        assert await _rejections(lab) == ["unknown-corrected-result"]
+    else:
+        assert answers[2][1] == "AA", answers
+        assert await _rejections(lab) == []
+    assert await _standing(lab) == []

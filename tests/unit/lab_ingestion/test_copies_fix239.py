@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere
-from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
+from services.lab_ingestion.domain.copy_outcomes import held_elsewhere, says_again
 from services.lab_ingestion.domain.model import LabMessage, Rejected
 from services.lab_ingestion.domain.records import Sender
 from services.lab_ingestion.domain.withdrawn_chains import finds_no_chain, withdrew_preliminary
@@ -119,3 +119,22 @@ def test_the_batch_context_tells_the_patients_withdrawn_preliminary() -> None:
     assert not context.withdrew_preliminary(FHIR_KEY, "W", "S-1")
     context.withdrawn_versions[HL7_KEY] |= {_version("S-1", TWELVE)}
     assert not context.withdrew_preliminary(HL7_KEY, "W", "S-1")  # their final: the chain's
+
+
+@given(
+    st.sampled_from(["W", "D", "X"]),
+    st.lists(st.sampled_from(["P", "F", "C"]), max_size=3),
+    st.booleans(),
+)
+def test_a_withdrawal_repeats_only_a_withdrawn_published_result(
+    status: str, gone: list[str], planned: bool
+) -> None:
+    """With nothing standing over the other feed and nothing of its own: a withdrawal is a
+    duplicate only where that feed withdrew a final or corrected result of the sample
+    (stored, or earlier in the batch); a withdrawn preliminary alone was never published
+    (review 233, D-C: counted as "held by another sender")."""
+    observation = _crp(HL7_KEY, status)
+    withdrawn = [_held(FHIR_KEY, s) for s in gone]
+    in_batch = [_planned(FHIR_KEY, withdrawn=True)] if planned else []
+    found = says_again(observation, None, [], withdrawn, [], withdrawn_in_batch=in_batch)
+    assert found is (planned or bool({"F", "C"} & set(gone)))
