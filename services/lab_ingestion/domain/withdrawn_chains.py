@@ -46,7 +46,9 @@ def finds_no_chain(
     left A's HL7 W "cancellation of nothing stored" while A's FHIR final stood, and A's
     correction "send the final result first"). Nor is the patient's own withdrawn
     preliminary (never published: review 226, D5: HL7 P 12 then W, then the FHIR final 12,
-    and an HL7 W was a "duplicate" while the FHIR 12 stood), only a final or corrected one.
+    and an HL7 W was a "duplicate" while the FHIR 12 stood), only a final or corrected one:
+    the copy rule answers for that preliminary's chain only where the other feed published
+    something of the sample (``withdrew_preliminary``; review 233).
     A final result is compared whatever was withdrawn there (review 209)."""
     if key in heads:
         return False
