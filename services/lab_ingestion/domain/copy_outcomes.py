@@ -53,10 +53,6 @@ def _holds_no_preliminary(_: SourceKey, __: str | None) -> bool:
     return False
 
 
-def _withdrew_no_preliminary(_: SourceKey, __: str) -> bool:
-    return False
-
-
 def said_by_record(record: ResultRecord) -> Said:
     """What a result the batch planned says (``copies_elsewhere.said_by``)."""
     return said_by(record.result.value, record.result.unit, record.result.comparator)
@@ -128,8 +124,8 @@ def says_again(
         heads = [c for c in copies if c.head and c.status in EMITTED]
         return said is not None and bool(heads) and all(c.said == said for c in heads)
     # a withdrawn preliminary (never published) is nothing a withdrawal repeats (review 233)
-    gone = any(w.status in EMITTED for w in withdrawn) or bool(withdrawn_in_batch)
-    return status in CANCELLING and not copies and gone
+    gone = [w.status for w in withdrawn] + [r.status for r in withdrawn_in_batch]
+    return status in CANCELLING and not copies and any(was in EMITTED for was in gone)
 
 
 def held_elsewhere(
@@ -143,7 +139,7 @@ def held_elsewhere(
     said_of: Callable[[ObservationInput], Said | None],
     preliminary: Callable[[SourceKey, str | None], bool] = _holds_no_preliminary,
     withdrawn_ids: Collection[uuid.UUID] = frozenset(),
-    withdrew_preliminary: Callable[[SourceKey, str], bool] = _withdrew_no_preliminary,
+    withdrew_preliminary: Callable[[SourceKey, str], bool] = _holds_no_preliminary,
 ) -> Rejected | frozenset[int]:
     """Why one of the message's results, finding nothing under its own key (``checked``:
     whether its key holds no final or corrected result, nor a withdrawn one of the
@@ -166,11 +162,10 @@ def held_elsewhere(
     sample was withdrawn (D3), stored or planned earlier in the batch alike (review 237:
     an HL7 X after the FHIR feed's preliminary of the batch was left out). Its keys and
     parts are of all its identifiers, whatever key it was planned under
-    (``StoredElsewhere.keys_of``). ``withdrawn_ids``: the stored
-    results the batch withdrew so far (``as_batch_left``). ``withdrew_preliminary``: whether
-    a change (key, status) finds only the patient's withdrawn preliminary under its key
-    (``withdrawn_chains.withdrew_preliminary``): their own chain's to answer unless the
-    other feed's final or corrected result of the sample stands (review 233, D-A)."""
+    (``StoredElsewhere.keys_of``). ``withdrawn_ids``: the stored results the batch withdrew
+    so far (``as_batch_left``). ``withdrew_preliminary``: whether a change (key, status)
+    finds only the patient's withdrawn preliminary under its key (``withdrawn_chains``):
+    their chain's to answer unless the other feed's published result stands (review 233)."""
     duplicates: set[int] = set()
     source, channel, feed = message.source, message.channel, feed_of(message)
     standing, withdrawn = as_batch_left(
