@@ -206,6 +206,11 @@ async def after(stored: list[LabMessage], messages: list[LabMessage], *, batched
 @settings(max_examples=300, deadline=None)
 @given(versions, versions)
 @example(
+    [(["A1", "B1"], "F", "20", "MRN1")],
+    [(["C1"], "P", "20", "MRN1"), (["C1"], "D", "20", "MRN1"), (["C1"], "D", "20", "MRN1"),
+     (["C1", "B1"], "F", "20", "MRN1")],
+)  # fmt: skip  # a withdrawn preliminary's withdrawal resent: a duplicate (review 233 D-A)
+@example(
     [(["A1"], "F", "20", "MRN1")], [(["B1"], "F", "20", "MRN1"), (["B1", "A1"], "C", "20", "MRN1")]
 )  # its own key planned in the batch: corrected there, not the stored result another names
 @example(
