@@ -98,13 +98,14 @@ _AREA_WORDS = frozenset({
     "countryofbirth", "kanton", "bezirk", "land", "pays", "paese", "provincia", "pais",
 })  # fmt: skip
 _URL_PLACE_WORDS = (PLACE_WORDS - _AREA_WORDS) | STREET_WORDS
-# words of a URL saying its place is a thing's, not a person's: where a specimen was taken
-# (``specimen-entnahmeOrt``, ``collection-place``), a device's address (``mac-addr``)
+# words of an extension's own name (its URL's last segment) saying its place is a thing's, not
+# a person's: where a specimen was taken (``specimen-entnahmeOrt``, ``collection-place``), a
+# device's address (``mac-addr``); never a publisher's path (``.../lab/.../residence``)
 _THINGS_PLACE_WORDS = frozenset({
     "specimen", "sample", "collection", "collected", "entnahme", "probe", "device", "mac",
-    "body", "bodysite", "site", "facility", "organization", "performer", "location", "lab",
-    "laboratory", "labor", "network",
+    "bodysite",
 })  # fmt: skip
+_LAST_SEGMENT = re.compile(r"[^/:#?]*$")  # an extension's own name: after the last / : # ?
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")  # a URL's scheme and host
 
 
@@ -114,10 +115,13 @@ def is_place_url(url: str) -> bool:
     ``.../lieuDeResidence``, ``.../patient-birthPlace``, ``.../adresse``), none a word of
     something else or of a thing's place (review 232: only URLs naming a person made an
     extension's value searched for, so a ``residence`` holding ``Gartenweg 3, 3600 Thun``
-    stayed in a note; review 240: a specimen's ``entnahmeOrt`` cut every "Notfall")."""
+    stayed in a note; review 240: a specimen's ``entnahmeOrt`` cut every "Notfall"; review
+    242: only the extension's own name says it is a thing's, never a publisher's path)."""
     words = key_words(_AUTHORITY.sub("", url))
+    found = _LAST_SEGMENT.search(url.split("?", maxsplit=1)[0])
+    own_name = key_words(found[0] if found else "")
     return (
         not words.isdisjoint(_URL_PLACE_WORDS)
         and words.isdisjoint(NOT_PLACE_WORDS)
-        and words.isdisjoint(_THINGS_PLACE_WORDS)
+        and own_name.isdisjoint(_THINGS_PLACE_WORDS)
     )

@@ -54,7 +54,6 @@ import re
 from dataclasses import dataclass, field
 
 from services.lab_ingestion.adapters.secret_spellings import (
-    numbered,
     place_spellings,
     street_words,
 )
@@ -62,7 +61,6 @@ from services.lab_ingestion.adapters.secret_spellings import (
 _PARTS = re.compile(r"[,;\r\n]+")
 _EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
 _REGION_CODE = re.compile(r"[A-Z]{2,3}")
-_NUMBER_AND_LETTER = re.compile(r"\d+(?:[.,]\d+)?\s*([^\W\d_]+)")  # 12 B, 12 mg, 3 L
 _PREFIXED_CODE = re.compile(r"[A-Za-z]{1,3}-\d{4,}")  # CH-3600, D-61348
 MIN_PIECE = 5  # the shortest piece of a line searched for everywhere (``Weg 3``)
 # units a house number may read as (``Gartenweg 12 mg``): no piece's word, no place
@@ -268,41 +266,6 @@ def _place_forms(words: str, *, after: str) -> list[str]:
     if postal and mixed and _REGION_CODE.fullmatch(last) and last.lower() not in _STREET_ENDS:
         return [words, " ".join(name)]
     return [words]
-
-
-def address_pieces(value: str, *, postal_first: bool = False) -> tuple[list[str], list[str]]:
-    """What of an address component's value holding a digit and a letter is searched for, in
-    every copy (HL7, FHIR, JSON): the line taken apart (``address_line``), never the value
-    whole: (its ``numbered`` parts, searched for everywhere; its places, ``line_places``).
-    ``postal_first``: the value is a city or postal code's (PID-11.3 or 11.5, FHIR's
-    ``city`` or ``postalCode``, a JSON place key), where a number first is a postal code."""
-    line = address_line(value, postal_first=postal_first)
-    places = line_places(line)
-    return line.numbered, places + _parts_left_out(value, [*line.numbered, *places])
-
-
-def _parts_left_out(value: str, pieces: list[str]) -> list[str]:
-    """A part of the value holding a digit and a letter that the rules above name no piece
-    of (a postcode alone: ``CH-3600``, ``D-61348``, ``1012AB``, ``D02 X285``; a street run
-    into its number: ``Bahnhofstr.12``), searched for as a place: scrubbed everywhere but
-    where a copy is read back (review 240: once FHIR and JSON copies took addresses apart
-    by these rules, such a value, searched for whole before, was kept in a note); never a
-    piece too short or only a number with a letter or a unit (``12 B``, ``3 L``, ``12 mg``)."""
-    left = []
-    for part in (p.strip(_EDGES) for p in _PARTS.split(value)):
-        if not numbered(part) or _number_and_letter(part):
-            continue
-        if not any(p in part or part in p for p in pieces if numbered(p)):
-            left += place_spellings(part)
-    return left
-
-
-def _number_and_letter(part: str) -> bool:
-    """Too short to search for alone, or a number with one letter or a unit (``12 B``)."""
-    found = _NUMBER_AND_LETTER.fullmatch(part)
-    return len(part) < MIN_PIECE or (found is not None and (
-        len(found[1]) == 1 or _unit_word(found[1])
-    ))  # fmt: skip
 
 
 def line_places(line: AddressLine) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
-from services.lab_ingestion.adapters.address_lines import address_pieces
+from services.lab_ingestion.adapters.address_pieces import address_pieces
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
     PATIENT_NUMBER_FIELDS,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from services.lab_ingestion.adapters.address_lines import address_pieces
+from services.lab_ingestion.adapters.address_pieces import address_pieces
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.place_secrets import places_scrubbed
 from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber

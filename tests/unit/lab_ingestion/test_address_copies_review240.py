@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.address_lines import address_pieces
+from services.lab_ingestion.adapters import address_pieces as address_pieces_module
+from services.lab_ingestion.adapters.address_lines import AddressLine, address_line
+from services.lab_ingestion.adapters.address_pieces import address_pieces
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from shared.phi_keys import is_place_url
@@ -97,8 +99,13 @@ def test_a_postcode_alone_is_a_piece_of_its_own(head: str, digits: int, tail: st
 def test_a_number_with_a_letter_or_unit_is_never_a_piece(
     number: int, letter: str, blank: str
 ) -> None:
-    """``12 B``, ``3 L``, ``12 mg`` stay as sent in ids, ranges and notes (review 224)."""
-    assert address_pieces(f"{number}{blank}{letter}") == ([], [])
+    """``12 B``, ``3 L``, ``12 mg`` stay as sent in ids, ranges and notes (review 224); but
+    four digits and two letters in an address are a Dutch postcode (review 242: ``5611 MM``
+    was kept in notes), searched for as a place."""
+    value = f"{number}{blank}{letter}"
+    dutch = len(str(number)) == 4 and len(letter) == 2
+    anywhere, places = address_pieces(value)
+    assert anywhere == [] and (value in places if dutch else places == [])
 
 
 @pytest.mark.parametrize(
@@ -120,3 +127,60 @@ def test_a_things_place_is_no_persons_place(url: str) -> None:
 )  # fmt: skip
 def test_a_persons_place_url_stays_one(url: str) -> None:
     assert is_place_url(url)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("zip", "5611MM"), ("postcode", "1012ML"), ("zip", "3011DL"), ("zip", "2511 cm"),
+     ("postcode", "6511KG")],
+)  # fmt: skip
+def test_a_dutch_postcode_whose_letters_spell_a_unit_is_scrubbed(key: str, value: str) -> None:
+    """Review 242: ``5611MM`` was taken for a number with a unit and kept in notes."""
+    assert _json(key, value, f"pc {value}") == "pc [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("address", "postcode"),
+    [("Keizersgracht 1, 1012AB Amsterdam", "1012AB"), ("Gartenweg 3, CH-3600 Thun", "CH-3600"),
+     ("Stationsplein 1, 5611MM Eindhoven", "5611MM")],
+)  # fmt: skip
+def test_a_postcode_written_with_its_city_is_scrubbed_alone(address: str, postcode: str) -> None:
+    """Review 242: only the postcode with its city was searched for, so a note writing the
+    postcode alone kept it."""
+    assert _json("address", address, f"pc {postcode} ok") == "pc [redacted] ok"
+
+
+def test_taking_a_long_line_apart_reads_each_part_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 242: every part was compared with every piece (a 37 KB line took 10 s, a
+    refused message's answer waited past its deadline and nothing was kept): each part is
+    now read alone once, so the work grows with the line."""
+
+    calls = 0
+    real = address_line
+
+    def counted(line: str, *, postal_first: bool = False) -> AddressLine:
+        nonlocal calls
+        calls += 1
+        return real(line, postal_first=postal_first)
+
+    monkeypatch.setattr(address_pieces_module, "address_line", counted)
+    parts = [f"Gartenweg 3, X-1{i:04d}" for i in range(500)]
+    anywhere, places = address_pieces(", ".join(parts))
+    assert calls == 1 + len(parts) * 2  # the line once, each of its parts alone once
+    assert "X-10499" in places and anywhere == ["Gartenweg 3"]
+
+
+# a person's residence under a publisher's path of a thing's words (review 242)
+PUBLISHERS_RESIDENCE_URLS = [
+    "http://example.org/fhir/lab/StructureDefinition/residence", "urn:lab:residence",
+    "http://example.org/fhir/StructureDefinition/residence-location",
+    "http://example.org/site/StructureDefinition/wohnort",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", PUBLISHERS_RESIDENCE_URLS)
+def test_a_publishers_path_never_makes_a_residence_a_things_place(url: str) -> None:
+    """Review 242: a ``lab`` or ``site`` anywhere in the path turned a residence off."""
+    assert is_place_url(url)
+    ext = [{"url": url, "valueString": "Gartenweg 3, 3600 Thun"}]
+    assert "Gartenweg 3" not in _fhir([PATIENT], "wohnt Gartenweg 3, 3600 Thun", ext)

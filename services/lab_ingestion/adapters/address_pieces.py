@@ -1,0 +1,69 @@
+"""What of an address component's value is searched for in kept copies (HL7, FHIR, JSON):
+the line taken apart by ``address_lines``' rules, and what those rules name no piece of
+(review 240), read part by part so that the work grows with the value (review 242)."""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from services.lab_ingestion.adapters.address_lines import (
+    _EDGES,
+    _PARTS,
+    MIN_PIECE,
+    _unit_word,
+    address_line,
+    line_places,
+)
+from services.lab_ingestion.adapters.secret_spellings import numbered, place_spellings
+
+_DUTCH_POSTCODE = re.compile(r"\d{4}\s?[^\W\d_]{2}")  # 5611 MM, 1012AB, 2511 cm
+_NUMBER_AND_LETTER = re.compile(r"\d+(?:[.,]\d+)?\s*([^\W\d_]+)")  # 12 B, 12 mg, 3 L
+
+
+def address_pieces(value: str, *, postal_first: bool = False) -> tuple[list[str], list[str]]:
+    """What of an address component's value holding a digit and a letter is searched for, in
+    every copy (HL7, FHIR, JSON): the line taken apart (``address_line``), never the value
+    whole: (its ``numbered`` parts, searched for everywhere; its places, ``line_places``).
+    ``postal_first``: the value is a city or postal code's (PID-11.3 or 11.5, FHIR's
+    ``city`` or ``postalCode``, a JSON place key), where a number first is a postal code."""
+    line = address_line(value, postal_first=postal_first)
+    places = line_places(line)
+    left = _parts_left_out(value, postal_first=postal_first)
+    return line.numbered, list(dict.fromkeys([*places, *left]))
+
+
+def _parts_left_out(value: str, *, postal_first: bool) -> list[str]:
+    """What of a value holding a digit and a letter the rules above name no piece of,
+    searched for as a place (scrubbed everywhere but where a copy is read back): each token
+    holding a digit and a letter (a postcode: ``CH-3600``, ``1012AB``, ``5611MM`` of ``5611MM
+    Eindhoven``; a street run into its number: ``Bahnhofstr.12``), and a part naming no
+    piece at all, whole (``D02 X285``, ``2511 cm``); never one too short or only a number with
+    a letter or a unit (``12 B``, ``3 L``, ``12 mg``). Review 240: once FHIR and JSON copies
+    took addresses apart by these rules, such values, searched for whole before, were kept
+    in notes; review 242: linear in the value (each part is read once, alone)."""
+    left: list[str] = []
+    for part in (p.strip(_EDGES) for p in _PARTS.split(value)):
+        if not numbered(part):
+            continue
+        tokens = [token.strip(_EDGES) for token in part.split()]
+        found = [t for t in tokens if numbered(t) and not _number_and_letter(t)]
+        pairs = (f"{a} {b}" for a, b in pairwise(tokens))
+        found += [p for p in pairs if _DUTCH_POSTCODE.fullmatch(p)]  # ``1012 ab``: any case
+        alone = address_line(part, postal_first=postal_first)
+        if not found and not alone.numbered and not alone.places:
+            found = [] if _number_and_letter(part) else [part]
+        left += [spelling for piece in found for spelling in place_spellings(piece)]
+    return left
+
+
+def _number_and_letter(part: str) -> bool:
+    """Too short to search for alone, or a number with one letter or a unit (``12 B``,
+    ``12 mg``), never a Dutch postcode's four digits and two letters (``5611 MM``, review
+    242: its letters spelling a unit kept it in notes)."""
+    if _DUTCH_POSTCODE.fullmatch(part):
+        return False
+    found = _NUMBER_AND_LETTER.fullmatch(part)
+    return len(part) < MIN_PIECE or (found is not None and (
+        len(found[1]) == 1 or _unit_word(found[1])
+    ))  # fmt: skip
