@@ -105,11 +105,14 @@ def cancels_withdrawn_chain(
 ) -> bool:
     """A cancellation where the patient's chain was withdrawn before (``gone``) and nothing
     of theirs stands under the key (``head``: none, or another patient's, a wrong-patient
-    fix): a resend under a new message id, a duplicate that changes nothing."""
-    return (
-        status in CANCELLING and bool(gone)
-        and (head is None or head.subject_id != subject_id)
-    )  # fmt: skip
+    fix): a resend under a new message id, a duplicate that changes nothing. Under another
+    patient's head only a withdrawn final or corrected version is such a chain: a withdrawn
+    preliminary (None) was never published, so the cancellation is answered as with none
+    (review 244: after A's P 12 and W, A's FHIR final 12 and B's HL7 F 30 under the shared
+    order, A's W was answered "duplicate" while A's FHIR 12 stood published)."""
+    if status not in CANCELLING or not gone:
+        return False
+    return head is None or (head.subject_id != subject_id and gone != {None})
 
 
 def restates_withdrawn(
