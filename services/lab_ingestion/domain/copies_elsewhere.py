@@ -84,7 +84,6 @@ from services.lab_ingestion.domain.fhir_cancellations import (
     sharing_senders,
 )
 from services.lab_ingestion.domain.model import LabMessage, ObservationInput, ResultStatusCode
-from services.lab_ingestion.domain.records import ResultRecord
 from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED, status_of
 from shared.contracts.events.lab import Channel
 
@@ -242,36 +241,3 @@ def holding_senders(
         return sharing_senders(source, identified[0].value, *stored, ours)
     copies = copies_of(source, channel, observation, standing, stored, feed=feed)
     return frozenset(r.source for r in copies)
-
-
-def planned_elsewhere(
-    source: str,
-    subject_id: str,
-    observation: ObservationInput,
-    parts: frozenset[str],
-    planned: Iterable[tuple[ResultRecord, str | None, str | None]],
-    *,
-    channel: Channel,
-    feed: str | None = None,
-) -> list[ResultRecord]:
-    """The other feed's results of the batch (each with the channel its message came over
-    and its message's ``feed_of``), planned before this one, of its laboratory
-    (``of_one_laboratory``; ``feed``: its own message's), of the same patient, analyte and
-    sample, sharing an identifier (``parts`` as written): the batch's own results count as
-    stored ones do (``copies_of``: final or corrected ones for a final result, preliminary
-    ones too for a change; review 237: an HL7 X after the FHIR feed's preliminary of the
-    batch was left out, refused across batches), those a withdrawal earlier in it withdrew
-    (``cancelled_at`` set) as withdrawn ones."""
-    identified = identify_analyte(observation.codes)
-    if identified is None or not parts:
-        return []
-    final = status_of(observation) == _FINAL
-    return [
-        r for r, by, by_feed in planned
-        if r.source != source and r.subject_id == subject_id
-        and (r.status in EMITTED or not final)
-        and across_feeds(channel, by) and of_one_laboratory(source, feed, r.source, by_feed)
-        and r.result.analyte.value == identified[0].value
-        and same_sample(r.collected_at, observation.collected_at)
-        and not r.identifier_parts.isdisjoint(parts)
-    ]  # fmt: skip

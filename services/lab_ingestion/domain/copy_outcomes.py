@@ -23,7 +23,6 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     copies_of,
     feed_of,
     holding_senders,
-    planned_elsewhere,
     said_by,
 )
 from services.lab_ingestion.domain.copy_refusals import (
@@ -41,6 +40,7 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     ResultStatusCode,
 )
+from services.lab_ingestion.domain.planned_copies import planned_elsewhere, planned_sharing
 from services.lab_ingestion.domain.records import ResultRecord
 from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED, status_of
 
@@ -193,7 +193,8 @@ def held_elsewhere(
             feed=feed,
         )  # fmt: skip
         in_batch = [r for r in batch if r.cancelled_at is None]
-        gone_in_batch = [r for r in batch if r.cancelled_at is not None]
+        # the other feed's only, as ``gone`` (the token's own withdrawn ones: review 165's)
+        gone_in_batch = [r for r in batch if r.cancelled_at is not None and r.source != source]
         mine = stored.keys_of(source, observation, channel) if standing or withdrawn else _NO_KEYS
         copies = copies_of(source, channel, observation, standing, mine, feed=feed)
         # the patient's own withdrawn preliminary is the chain a change acts on while nothing
@@ -206,12 +207,14 @@ def held_elsewhere(
             continue
         if shared:
             copies = [c for c in copies if c.source != source and c.status in EMITTED]
-            in_batch = [r for r in in_batch if r.status in EMITTED]
+            in_batch = [r for r in in_batch if r.source != source and r.status in EMITTED]
         said = said_of(observation)
         gone: list[StandingResult] = []
         # the other feed's only (a FHIR token's own results under other keys: review 165's)
-        if not cancelled_before_resulting(observation, channel) and all(
-            c.source != source for c in copies
+        if (
+            not cancelled_before_resulting(observation, channel)
+            and all(c.source != source for c in copies)
+            and all(r.source != source for r in in_batch)  # as stored (review 241)
         ):
             gone = [
                 g for g in copies_of(source, channel, observation, withdrawn, mine, feed=feed)
@@ -236,6 +239,12 @@ def held_elsewhere(
             others = frozenset(c.source for c in copies)
         else:
             others = holding_senders(source, channel, observation, standing, mine, feed=feed)
+            if cancelled_before_resulting(observation, channel):  # as stored ones (review 241)
+                in_batch = [
+                    r for r in planned_sharing(
+                        source, subject_id, observation, parts_of(observation), planned, feed=feed
+                    ) if r.cancelled_at is None
+                ]  # fmt: skip
         others |= {r.source for r in in_batch}
         if others:
             return copy_refusal(status, others, channel).at(index)

@@ -17,7 +17,6 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     StoredElsewhere,
     across_feeds,
     copies_of,
-    planned_elsewhere,
     said_by,
 )
 from services.lab_ingestion.domain.copy_outcomes import held_elsewhere, says_again
@@ -30,6 +29,7 @@ from services.lab_ingestion.domain.model import (
     Rejected,
     RejectionCode,
 )
+from services.lab_ingestion.domain.planned_copies import planned_elsewhere
 from services.lab_ingestion.domain.records import ResultRecord
 from shared.contracts.events.lab import Analyte, Channel
 

@@ -19,7 +19,6 @@ from services.lab_ingestion.domain.copies_elsewhere import (
     feed_of,
     holding_senders,
     of_one_laboratory,
-    planned_elsewhere,
     said_by,
 )
 from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
@@ -31,6 +30,7 @@ from services.lab_ingestion.domain.model import (
     ObservationInput,
     Rejected,
 )
+from services.lab_ingestion.domain.planned_copies import planned_elsewhere
 from services.lab_ingestion.domain.records import ResultRecord
 from shared.contracts.events.lab import Analyte, Channel
 
