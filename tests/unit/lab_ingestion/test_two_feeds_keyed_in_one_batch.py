@@ -73,18 +73,6 @@ async def after(stored: list[LabMessage], sent: list[LabMessage], *, batched: bo
     return answered(outcomes), stored_state(db), standing(db)
 
 
-def own_other_key(drawn: list[Any], batched: list[Any], single: list[Any]) -> bool:
-    """Not this property's (found by it, left to another fix): the first answer differing is
-    a FHIR change after the same feed's result of the batch under another own key sharing an
-    identifier, which one at a time refuses (review 165: a token's own results under other
-    keys count) and one batch never plans elsewhere (``planned_elsewhere``: other senders)."""
-    first = next((i for i, (b, o) in enumerate(zip(batched, single, strict=True)) if b != o), None)
-    if first is None or drawn[first][0] != "fhir" or drawn[first][2][0] in ("F", "P"):
-        return False
-    ids = drawn[first][3]
-    return any(d[0] == "fhir" and d[3][0] != ids[0] and set(d[3]) & set(ids) for d in drawn[:first])
-
-
 def correction_limit(drawn: list[Any], batched: list[Any], single: list[Any]) -> bool:
     """README's known limit (``known_limit``) in a message that also stores a preliminary
     result: its correction, a duplicate of the other feed's result of the batch one at a
@@ -117,12 +105,21 @@ def correction_limit(drawn: list[Any], batched: list[Any], single: list[Any]) ->
     [],
     [("fhir", "MRN1", ("P", "12"), ("ORD7",)), ("hl7", "MRN1", [("X", "12"), ("F", "12")])],
 )  # review 237 D2: [X, F 12] was stored in one batch, refused whole one at a time
+@example(
+    [],
+    [
+        ("fhir", "MRN1", ("F", "12"), ("ORD7",)),
+        ("fhir", "MRN1", ("F", "12"), ("ORD7",)),
+        ("fhir", "MRN1", ("C", "12"), ("R-1", "ORD7")),
+        ("fhir", "MRN1", ("X", "12"), ("R-1",)),
+    ],
+)  # review 241 D3: the X under R-1 alone, after the token's own C moved onto ORD7, was left
+# out in one batch, refused one at a time naming the token (its own result under ORD7)
 def test_one_batch_of_both_feeds_keyed_as_planned_is_one_at_a_time(before: Any, drawn: Any) -> None:
     stored, sent = messages(before, "s", 0), messages(drawn, "m", 10)
     batched = asyncio.run(after(stored, sent, batched=True))
     single = asyncio.run(after(stored, sent, batched=False))
     assume(not known_limit(batched[0], single[0]))
-    assume(not own_other_key(drawn, batched[0], single[0]))
     assume(not correction_limit(drawn, batched[0], single[0]))
     assert batched[:2] == single[:2]
     if any(d[0] == "fhir" and "ORD7" not in d[3] for d in before + drawn):
