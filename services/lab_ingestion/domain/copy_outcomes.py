@@ -247,7 +247,10 @@ def held_elsewhere(
                 ]  # fmt: skip
         others |= {r.source for r in in_batch}
         if others:
-            return copy_refusal(status, others, channel).at(index)
+            stands = any(c.status in EMITTED for c in copies) or any(
+                r.status in EMITTED for r in in_batch
+            )
+            return copy_refusal(status, others, channel, published=stands).at(index)
         late = withdrawn_saying(said, gone, gone_in_batch) if status == _FINAL else frozenset()
         if late:
             return withdrawn_copy(late).at(index)

@@ -13,15 +13,22 @@ from shared.contracts.events.lab import Channel
 _NAMED = 3  # other senders named in a reason at most
 
 
-def copy_refusal(status: str, others: frozenset[str], channel: Channel) -> Rejected:
+def copy_refusal(
+    status: str, others: frozenset[str], channel: Channel, *, published: bool = True
+) -> Rejected:
     """Why a result of ``status`` over ``channel`` is refused while ``others`` hold the
-    result it is a copy of, or may be meant for."""
+    result it is a copy of, or may be meant for; ``published``: whether one of them is a
+    final or corrected result (else they hold only preliminaries: review 241, D2)."""
     if status == ResultStatusCode.CANNOT_OBTAIN.value and channel is Channel.FHIR:
         return held_elsewhere_reason(others)  # review 165's words
     if status in CANCELLING:
-        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "withdraw"))
+        return Rejected(
+            RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "withdraw", published)
+        )
     if status == ResultStatusCode.CORRECTED.value:
-        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "correct"))
+        return Rejected(
+            RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "correct", published)
+        )
     names, more = _names(others)
     return Rejected(
         RejectionCode.AMBIGUOUS_VERSION,
@@ -59,13 +66,27 @@ def withdrawn_correction(others: frozenset[str]) -> Rejected:
     )
 
 
-def _changed(others: frozenset[str], verb: str) -> str:
+def _changed(others: frozenset[str], verb: str, published: bool) -> str:
+    """A change finding nothing under its key: go through the holder. Beside a published
+    result a final sent here would be its second copy; beside only a preliminary one (never
+    published) nothing stands, and a final is no copy of it (review 241, D2: the reason
+    said the preliminary "stands there" and a final "is refused", and that final was
+    stored). The identifier shared may be the order number or another one (FHIR)."""
     names, more = _names(others)
-    return (
+    start = (
         f"{verb} it through sender {names}{more}, which holds it (over HL7 or the lab's "
         "FHIR feed), or ask the trial's operator: no final result is stored under this sender "
-        "and identifier, but the patient's result of this test sharing an identifier with this "
-        "one (the number of its order) stands there; a final result sent here first would be "
+        "and identifier, but the patient's "
+    )
+    if not published:
+        return start + (
+            "preliminary result of this test sharing an identifier with this one (an order "
+            "number or another identifier it was sent under) is held there, not published; "
+            "a change is sent the way that result was"
+        )
+    return start + (
+        "result of this test sharing an identifier with this one (an order number or another "
+        "identifier it was sent under) stands there; a final result sent here first would be "
         "a second copy of it, and is refused"
     )
 
