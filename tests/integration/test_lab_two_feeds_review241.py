@@ -5,7 +5,10 @@ answered in one commit batch as one at a time. Patient MRN4711, CRP of order ORD
 
 D1: after HL7's final (or preliminary) 12 of ORD7, or another token's FHIR final 12 of ORD7,
 in the same commit batch, the cancellation was answered 200 "nothing stored" and the 12
-stood; one at a time it is refused ``unknown-corrected-result`` naming the holder."""
+stood; one at a time it is refused ``unknown-corrected-result`` naming the holder.
+
+D2: an HL7 X beside the FHIR feed's preliminary was told that result "stands there" and that
+a final sent here "is refused"; that final is stored."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import pytest
 from shared.auth import Role, create_token
 from tests.integration.test_lab_fhir_cancelled_never_resulted import _diagnostics
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_lab_one_sample_two_feeds import _fhir_crp, _hl7
+from tests.integration.test_lab_one_sample_two_feeds import _fhir_crp, _hl7, _reason
+from tests.integration.test_lab_two_feeds_review192 import _send
 from tests.integration.test_lab_two_feeds_review202 import (
     Send,
     _fhir_send,
@@ -26,6 +30,7 @@ from tests.integration.test_lab_two_feeds_review202 import (
     _one_batch,
     _post,
 )
+from tests.integration.test_lab_two_feeds_review237 import _x
 
 pytestmark = pytest.mark.integration
 BATCHED = pytest.mark.parametrize("batched", [False, True], ids=["across", "one-batch"])
@@ -95,3 +100,26 @@ async def test_a_fhir_cancellation_under_another_token_is_refused_beside_its_res
     assert answers[1][0] == 422, (answers, held)
     assert sender in answers[1][1], (sender, answers)
     assert held == [(sender, "F", 12.0)], held
+
+
+@BATCHED
+async def test_an_hl7_x_beside_the_fhir_feeds_preliminary_is_told_it_is_held_there(
+    lab: Lab, batched: bool
+) -> None:
+    """D2: the FHIR feed's preliminary 12 of ORD7, then HL7's X of ORD7: refused naming the
+    FHIR sender, told it holds a preliminary (not that a result "stands there" nor that a
+    final "is refused"); HL7's final 12 sent next is stored."""
+    prelim = _fhir_crp(12, "preliminary")
+    x = _x("H-1")
+    if batched:
+        answers = await _one_batch(lab, [_fhir_send(lab, prelim), lambda: _send(lab, x)])
+    else:
+        answers = [await _post(lab, prelim), await _send(lab, x)]
+    assert answers[1][1] == "AE", answers
+    named = (await _fhir_sender(lab)).replace("^", "\\S\\")  # MSA-3 escapes ^ as \S\
+    assert f"withdraw it through sender '{named}'" in answers[1][3], answers
+    reason = await _reason(lab)  # MSA-3 is cut at 80 characters
+    assert "preliminary" in reason and "stands there" not in reason, reason
+    assert "is refused" not in reason and "the number of its order" not in reason, reason
+    assert (await _hl7(lab, "H-2", "12"))[1] == "AA"
+    assert ("LIS^HOSP", "F", 12.0) in await _held(lab)
