@@ -80,14 +80,14 @@ def _changed(others: frozenset[str], verb: str, published: bool) -> str:
     )
     if not published:
         return start + (
-            "preliminary result of this test sharing an identifier with this one (an order "
-            "number or another identifier it was sent under) is held there, not published; "
+            "preliminary result of this test sharing an identifier with this one (the number of "
+            "its order or another identifier it was sent under) is held there, not published; "
             "a change is sent the way that result was"
         )
     return start + (
-        "result of this test sharing an identifier with this one (an order number or another "
-        "identifier it was sent under) stands there; a final result sent here first would be "
-        "a second copy of it, and is refused"
+        "result of this test sharing an identifier with this one (the number of its order or "
+        "another identifier it was sent under) stands there; a final result sent here first "
+        "would be a second copy of it, and is refused"
     )
 
 

@@ -1,8 +1,9 @@
 """Review 241 D2: a change refused naming the other feed's sender that holds only a
 preliminary result of the sample (never published) said that result "stands there" and that
 a final sent here "would be a second copy of it, and is refused", yet that final is stored.
-The words now say what is held; and never "the number of its order" where the identifier
-shared may be another one (a FHIR identifier)."""
+The words now say what is held; and the identifier shared is "the number of its order or
+another identifier it was sent under", never the order's alone (it may be a FHIR
+identifier)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_a_change_is_told_what_the_holder_holds(
     verb = "correct" if status == "C" else "withdraw"
     assert refused.reason.startswith(f"{verb} it through sender "), refused.reason
     assert all(repr(name) in refused.reason for name in sorted(others)[:3])
-    assert "the number of its order" not in refused.reason
+    assert "its order or another identifier it was sent under" in refused.reason
     assert ("stands there" in refused.reason) is published
     assert ("is refused" in refused.reason) is published
     assert ("preliminary" in refused.reason) is not published
