@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 
+from services.lab_ingestion.domain.changes_in_message import acts_in_message, corrects_in_message
 from services.lab_ingestion.domain.copies_elsewhere import (
     Said,
     SourceKey,
@@ -251,47 +252,34 @@ def held_elsewhere(
                 r.status in EMITTED for r in in_batch
             )
             return copy_refusal(status, others, channel, published=stands).at(index)
-        late = withdrawn_saying(said, gone, gone_in_batch) if status == _FINAL else frozenset()
-        if late:
-            return withdrawn_copy(late).at(index)
-        withdrawn_from = withdrawn_under(status, gone, gone_in_batch)
-        if withdrawn_from and not corrects_in_message(message, index, duplicates):
-            return withdrawn_correction(withdrawn_from).at(index)
+        refused = _withdrawn_refusal(
+            message, index, said, gone=gone, gone_in_batch=gone_in_batch, left_out=duplicates
+        )
+        if refused is not None:
+            return refused
     return frozenset(duplicates)
 
 
-def acts_in_message(message: LabMessage, index: int, left_out: Collection[int]) -> bool:
-    """Whether the message holds, before its result at ``index``, a result under the same
-    key that the message stores (neither left out, ``left_out``, nor itself a withdrawal): a
-    withdrawal or correction there acts on that result, as when the other feed holds nothing
-    (task 220: an HL7 W after its F 13 was left out as a duplicate of the FHIR feed's
-    withdrawal of its 12, and F 13 stood)."""
-    key = message.observations[index].result_key
-    return any(
-        o.result_key == key and i not in left_out and status_of(o) not in CANCELLING
-        for i, o in enumerate(message.observations[:index])
-    )
-
-
-def corrects_in_message(message: LabMessage, index: int, left_out: Collection[int]) -> bool:
-    """Whether the message stores, before its result at ``index``, a final or corrected
-    result under the same key that stands when it comes (none left out, ``left_out``, nor
-    withdrawn after it in the message): a correction there corrects that result, as when
-    the other feed holds nothing (its chain's to check). A preliminary result or a
-    withdrawal before it is nothing it corrects: beside the other feed's withdrawn result
-    of the sample it is told so (review 219: P 13 then C 14 in one message was told "send
-    the final result first", in two "correction of a withdrawn result")."""
-    key = message.observations[index].result_key
-    standing = False
-    for i, observation in enumerate(message.observations[:index]):
-        if observation.result_key != key or i in left_out:
-            continue
-        status = status_of(observation)
-        if status in CANCELLING:
-            standing = False
-        elif status in EMITTED:
-            standing = True
-    return standing
+def _withdrawn_refusal(
+    message: LabMessage,
+    index: int,
+    said: Said | None,
+    *,
+    gone: Sequence[StandingResult],
+    gone_in_batch: Sequence[ResultRecord],
+    left_out: Collection[int],
+) -> Rejected | None:
+    """A final result saying what the other feed's withdrawn one said (a late copy), or a
+    correction of the other feed's withdrawn result (not after a result of its key its
+    message stores: ``corrects_in_message``): refused; else None."""
+    status = status_of(message.observations[index])
+    late = withdrawn_saying(said, gone, gone_in_batch) if status == _FINAL else frozenset()
+    if late:
+        return withdrawn_copy(late).at(index)
+    withdrawn_from = withdrawn_under(status, gone, gone_in_batch)
+    if withdrawn_from and not corrects_in_message(message, index, left_out):
+        return withdrawn_correction(withdrawn_from).at(index)
+    return None
 
 
 def withdrawn_under(

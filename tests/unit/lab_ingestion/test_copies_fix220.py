@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.domain.changes_in_message import acts_in_message
 from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere, said_by
-from services.lab_ingestion.domain.copy_outcomes import acts_in_message
 from services.lab_ingestion.domain.model import LabMessage, Rejected
 from services.lab_ingestion.domain.result_status import CANCELLING
 from shared.contracts.events.lab import Channel

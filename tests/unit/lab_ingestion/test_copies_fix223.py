@@ -18,8 +18,9 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.domain.changes_in_message import corrects_in_message
 from services.lab_ingestion.domain.copies_elsewhere import StoredElsewhere
-from services.lab_ingestion.domain.copy_outcomes import corrects_in_message, held_elsewhere
+from services.lab_ingestion.domain.copy_outcomes import held_elsewhere
 from services.lab_ingestion.domain.model import LabMessage, Rejected, RejectionCode
 from services.lab_ingestion.domain.records import EarlierResult, Sender, WithdrawnVersion
 from services.lab_ingestion.domain.result_status import CANCELLING, EMITTED
