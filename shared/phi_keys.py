@@ -103,7 +103,8 @@ _URL_PLACE_WORDS = (PLACE_WORDS - _AREA_WORDS) | STREET_WORDS
 # device's address (``mac-addr``); never a publisher's path (``.../lab/.../residence``)
 _THINGS_PLACE_WORDS = frozenset({
     "specimen", "sample", "collection", "collected", "entnahme", "probe", "device", "mac",
-    "bodysite",
+    "bodysite", "body", "site", "lab", "laboratory", "labor", "facility", "organization",
+    "performer", "network",
 })  # fmt: skip
 _LAST_SEGMENT = re.compile(r"[^/:#?]*$")  # an extension's own name: after the last / : # ?
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")  # a URL's scheme and host

@@ -37,8 +37,9 @@ def _parts_left_out(value: str, *, postal_first: bool) -> list[str]:
     """What of a value holding a digit and a letter the rules above name no piece of,
     searched for as a place (scrubbed everywhere but where a copy is read back): each token
     holding a digit and a letter (a postcode: ``CH-3600``, ``1012AB``, ``5611MM`` of ``5611MM
-    Eindhoven``; a street run into its number: ``Bahnhofstr.12``), and a part naming no
-    piece at all, whole (``D02 X285``, ``2511 cm``); never one too short or only a number with
+    Eindhoven``; a street run into its number: ``Bahnhofstr.12``), and a part the line rules
+    name no piece of, whole too (``D02 X285``, ``2511 cm``, ``45 W 122nd St``: review 246, only
+    its ``122nd`` was searched for); never one too short or only a number with
     a letter or a unit (``12 B``, ``3 L``, ``12 mg``). Review 240: once FHIR and JSON copies
     took addresses apart by these rules, such values, searched for whole before, were kept
     in notes; review 242: linear in the value (each part is read once, alone)."""
@@ -51,8 +52,8 @@ def _parts_left_out(value: str, *, postal_first: bool) -> list[str]:
         pairs = (f"{a} {b}" for a, b in pairwise(tokens))
         found += [p for p in pairs if _DUTCH_POSTCODE.fullmatch(p)]  # ``1012 ab``: any case
         alone = address_line(part, postal_first=postal_first)
-        if not found and not alone.numbered and not alone.places:
-            found = [] if _number_and_letter(part) else [part]
+        if not alone.numbered and not alone.places and not _number_and_letter(part):
+            found.append(part)  # named by no rule: whole too (review 246: ``45 W 122nd St``)
         left += [spelling for piece in found for spelling in place_spellings(piece)]
     return left
 

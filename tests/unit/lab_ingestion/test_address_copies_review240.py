@@ -184,3 +184,22 @@ def test_a_publishers_path_never_makes_a_residence_a_things_place(url: str) -> N
     assert is_place_url(url)
     ext = [{"url": url, "valueString": "Gartenweg 3, 3600 Thun"}]
     assert "Gartenweg 3" not in _fhir([PATIENT], "wohnt Gartenweg 3, 3600 Thun", ext)
+
+
+@pytest.mark.parametrize("street", ["45 W 122nd St", "4500 SW 8th St"])
+def test_a_street_line_no_rule_names_is_scrubbed_whole(street: str) -> None:
+    """Review 246: a token of it (``122nd``, ``4500 SW``) was searched for, and the rest of
+    the line kept in notes."""
+    assert _json("address", street, f"lives {street} now") == "lives [redacted] now"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://x.org/StructureDefinition/lab-city", "http://x.org/performer-city",
+     "http://x.org/facility-ort", "http://x.org/site-city", "http://x.org/labor-ort"],
+)  # fmt: skip
+def test_a_things_word_in_the_extensions_own_name_makes_no_persons_place(url: str) -> None:
+    """Review 246: the lab's own city in such an extension cut the lab's name from notes."""
+    assert not is_place_url(url)
+    ext = [{"url": url, "valueString": "3010 Bern"}]
+    assert _fhir([PATIENT], "Befund Labor 3010 Bern", ext) == "Befund Labor 3010 Bern"
