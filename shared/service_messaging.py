@@ -94,6 +94,7 @@ class ServiceMessaging:
             self.settings.kafka_servers,
             self.settings.data_dir,
             session_timeout_seconds=self.settings.kafka_session_timeout_seconds,
+            fetch_max_wait_seconds=self.settings.kafka_fetch_max_wait_seconds,
         )
         metrics = ConsumerMetrics(self.registry, self.name)
         for consumer in consumers:

@@ -123,6 +123,9 @@ class PlatformSettings(BaseSettings):
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_batch_window_seconds: float = Field(default=0.02, gt=0, le=5)
     kafka_session_timeout_seconds: float = Field(default=10.0, ge=1, le=300)
+    # how long the broker may hold a consumer's fetch while it has nothing (shared.streaming.
+    # fetch_wait: on the embedded broker an idle topic's next event waits for it)
+    kafka_fetch_max_wait_seconds: float = Field(default=0.1, ge=0.01, le=10, allow_inf_nan=False)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
     # after a publish, let this much time pass so that a busy service is relayed in batches

@@ -30,6 +30,7 @@ from faust.types import TP, EventT
 from shared.messaging.consumed import ConsumedMessage
 from shared.messaging.processing import BatchProcessor
 from shared.metrics import ConsumerMetrics
+from shared.streaming.fetch_wait import DEFAULT_FETCH_MAX_WAIT_SECONDS
 from shared.streaming.guarded_consumer import GuardedTransport
 from shared.streaming.lag import LAG_INTERVAL_SECONDS, LagMonitor, LagSource
 from shared.streaming.no_tables import TablelessManager
@@ -58,8 +59,10 @@ def create_faust_app(
     *,
     session_timeout_seconds: float = 10.0,
     commit_interval_seconds: float = 1.0,
+    fetch_max_wait_seconds: float = DEFAULT_FETCH_MAX_WAIT_SECONDS,
 ) -> faust.App:
-    """A faust app for one service: consumer group = service name, no web, no tables."""
+    """A faust app for one service: consumer group = service name, no web, no tables; its
+    consumer's fetch waits at most ``fetch_max_wait_seconds`` (``shared.streaming.fetch_wait``)."""
     datadir = data_dir / "faust" / service
     datadir.mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{s.strip()}" for s in bootstrap_servers.split(",") if s.strip())
@@ -83,7 +86,9 @@ def create_faust_app(
         TableManager=TablelessManager,  # no tables: no one-second wait for them at start
     )
     # never commit an offset of a log the broker no longer holds (see guarded_consumer)
-    app.transport = GuardedTransport(app.conf.broker_consumer, app)
+    transport = GuardedTransport(app.conf.broker_consumer, app)
+    transport.fetch_max_wait_seconds = fetch_max_wait_seconds
+    app.transport = transport
     return app
 
 

@@ -60,6 +60,7 @@ from faust.types import TP, ConsumerMessage, Message
 
 from shared.streaming.event_path import fetch_position_known
 from shared.streaming.fetch_reconnects import sending_a_commit, watch_fetch_reconnects
+from shared.streaming.fetch_wait import DEFAULT_FETCH_MAX_WAIT_SECONDS, FetchWaitConsumerThread
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self._fetch_reconnects = 0
         self._trusted_reconnects = 0
         self.records_withheld = 0
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     @property
     def log_may_be_new(self) -> bool:
@@ -296,6 +300,8 @@ class GuardedConsumer(faust_aiokafka.Consumer):
 
 
 class GuardedTransport(faust_aiokafka.Transport):
-    """faust's aiokafka transport, handing out ``GuardedConsumer``."""
+    """faust's aiokafka transport, handing out ``GuardedConsumer``; its consumers' fetch
+    wait is ``fetch_max_wait_seconds`` (``shared.streaming.fetch_wait``)."""
 
     Consumer = GuardedConsumer
+    fetch_max_wait_seconds = DEFAULT_FETCH_MAX_WAIT_SECONDS
