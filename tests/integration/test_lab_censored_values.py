@@ -18,7 +18,6 @@ from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import LAB_RESULTS
 from shared.secrets import subject_hmac_key
 from tests.integration.lab_fixtures import MRN, TS, crp_observation, msa, oru
-from tests.integration.messaging_fixtures import read_topic
 from tests.integration.test_lab_fhir_versions import bundle
 from tests.integration.test_lab_fhir_versions import post as fhir_post
 from tests.integration.test_lab_ingestion import SUBJECT, Lab
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 async def events(lab: Lab, at_least: int) -> list[dict[str, Any]]:
-    raw = await read_topic(lab.settings.kafka_servers, LAB_RESULTS, at_least)
+    raw = await lab.read(LAB_RESULTS, at_least)
     return [Envelope.from_bytes(value).payload for value in raw]
 
 

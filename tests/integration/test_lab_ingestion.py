@@ -43,7 +43,7 @@ from tests.integration.messaging_fixtures import (
     ends_within,
     make_relay,
     migrated_pool,
-    read_topic,
+    read_topic_to_end,
     record,
     wait_until,
 )
@@ -103,9 +103,19 @@ class Lab:
         ):
             return answer.status, await answer.json(content_type=None)
 
+    async def read(self, topic: str, at_least: int) -> list[bytes]:
+        """Every value on ``topic``, once lab-ingestion's outbox is relayed: all it ever
+        publishes of what it has committed so far (at least ``at_least`` values)."""
+        pool = self.pool
+
+        async def relayed() -> bool:
+            return not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+        await wait_until(relayed)
+        return await read_topic_to_end(self.settings.kafka_servers, topic, at_least)
+
     async def events(self, topic: str, at_least: int) -> list[Envelope]:
-        values = await read_topic(self.settings.kafka_servers, topic, at_least)
-        return [Envelope.from_bytes(v) for v in values]
+        return [Envelope.from_bytes(v) for v in await self.read(topic, at_least)]
 
 
 @pytest.fixture
@@ -368,9 +378,9 @@ async def assert_nothing_kept_of(lab: Lab, number: str, published: int) -> None:
     assert await lab.pool.fetch("SELECT reason_code, reason FROM rejections") == []
     for trace in (number, keyed):
         assert await tables_holding(lab.pool, trace) == [], trace
-    results = await read_topic(lab.settings.kafka_servers, LAB_RESULTS, published)
+    results = await lab.read(LAB_RESULTS, published)
     assert len(results) == published
-    assert await read_topic(lab.settings.kafka_servers, LAB_REJECTED, 0) == []
+    assert await lab.read(LAB_REJECTED, 0) == []
     for trace in (number, keyed):
         assert not [event for event in results if trace.encode() in event], trace
 

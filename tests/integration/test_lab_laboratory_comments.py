@@ -24,7 +24,6 @@ from shared.contracts.topics import LAB_RESULTS
 from shared.db.migrations import migrate_service
 from shared.secrets import subject_hmac_key
 from tests.integration.lab_fixtures import MRN, crp_observation, msa, obx, oru
-from tests.integration.messaging_fixtures import read_topic
 from tests.integration.test_lab_ingestion import SUBJECT, Lab
 from tests.integration.test_lab_phi_sweep import every_row
 
@@ -65,7 +64,7 @@ async def assert_the_text_is_nowhere(lab: Lab, message_id: uuid.UUID) -> None:
 
 
 async def raw_events(lab: Lab, at_least: int) -> list[bytes]:
-    return await read_topic(lab.settings.kafka_servers, LAB_RESULTS, at_least)
+    return await lab.read(LAB_RESULTS, at_least)
 
 
 async def test_a_crp_followed_by_a_note_is_published_commented_and_its_text_kept_nowhere(

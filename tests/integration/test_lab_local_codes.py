@@ -17,7 +17,6 @@ from services.lab_ingestion.domain.local_codes import checked_local_code
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import LAB_RESULTS
 from tests.integration.lab_fixtures import TS, msa, oru
-from tests.integration.messaging_fixtures import read_topic
 from tests.integration.test_lab_ingestion import SUBJECT, Lab
 from tests.integration.test_lab_replay import cli, rejection_of
 
@@ -28,7 +27,7 @@ LIVE_WITHIN_SECONDS = 20.0  # the service re-reads its mappings every 2 s
 
 
 async def events(lab: Lab, at_least: int) -> list[dict[str, Any]]:
-    raw = await read_topic(lab.settings.kafka_servers, LAB_RESULTS, at_least)
+    raw = await lab.read(LAB_RESULTS, at_least)
     return [Envelope.from_bytes(value).payload for value in raw]
 
 

@@ -15,7 +15,6 @@ import pytest
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import LAB_RESULTS
 from tests.integration.lab_fixtures import MRN, TS, msa, oru
-from tests.integration.messaging_fixtures import read_topic
 from tests.integration.test_lab_ingestion import Lab
 
 pytestmark = pytest.mark.integration
@@ -47,7 +46,7 @@ def _obx(case: tuple[str, str, str, str, str]) -> str:
 
 
 async def _published(lab: Lab, at_least: int) -> list[dict[str, Any]]:
-    raw = await read_topic(lab.settings.kafka_servers, LAB_RESULTS, at_least)
+    raw = await lab.read(LAB_RESULTS, at_least)
     return [Envelope.from_bytes(value).payload for value in raw]
 
 
