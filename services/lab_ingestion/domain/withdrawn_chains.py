@@ -49,13 +49,56 @@ def finds_no_chain(
     and an HL7 W was a "duplicate" while the FHIR 12 stood), only a final or corrected one:
     the copy rule answers for that preliminary's chain only where the other feed published
     something of the sample (``withdrew_preliminary``; review 233).
-    A final result is compared whatever was withdrawn there (review 209)."""
+    A final result is compared whatever was withdrawn there (review 209). So is a
+    withdrawal of the patient's withdrawn preliminary under another patient's head
+    (``resends_beside``): the other feed decides whether it is a resend (review 245)."""
     if key in heads:
-        return False
+        return resends_beside(heads[key], status, subject_id, withdrawn.get(key, frozenset()))
     if status == ResultStatusCode.FINAL.value:
         return True
     return not any(
         v.subject_id == subject_id and v.content is not None for v in withdrawn.get(key, ())
+    )
+
+
+def resends_beside(
+    head: EarlierResult, status: str, subject_id: str, withdrawn: frozenset[WithdrawnVersion]
+) -> bool:
+    """Whether a withdrawal for ``subject_id`` under a key another patient's result heads
+    (``head``: a wrong-patient fix) finds there, of the patient's withdrawn versions
+    (``withdrawn``, the key's), only preliminary ones: their chain, withdrawn, whose resend
+    it is unless the lab's other feed published the patient's result of the sample
+    (``copy_outcomes.held_elsewhere``, ``withdrew_preliminary``). Review 244: after A's P 12
+    and W, A's FHIR final 12 and B's HL7 F 30 under the shared order, A's HL7 W was a
+    "duplicate" while A's FHIR 12 stood (now refused naming the FHIR sender); review 245:
+    without A's FHIR 12 it was refused result-of-another-patient, telling the lab to correct
+    B's result, where it is a duplicate, as without B's. A correction there is the chain
+    checks' (another patient's result), as with nothing of the patient's withdrawn."""
+    if status not in CANCELLING or head.subject_id == subject_id:
+        return False
+    own = [v for v in withdrawn if v.subject_id == subject_id]
+    return bool(own) and all(v.content is None for v in own)
+
+
+def withdrawn_beside(
+    messages: Iterable[LabMessage],
+    heads: Mapping[SourceKey, EarlierResult],
+    withdrawn: Mapping[SourceKey, frozenset[WithdrawnVersion]],
+) -> frozenset[SourceKey]:
+    """The keys, headed by a patient's result when the batch was read (``heads``), where a
+    withdrawal of the batch may find only another patient's withdrawn preliminaries
+    (``resends_beside``, whoever its patient is: it is not matched yet), so that the other
+    feed's results of its sample are read for them too (review 245)."""
+    return frozenset(
+        key
+        for message in messages
+        for observation in message.observations
+        if status_of(observation) in CANCELLING
+        and (key := (message.source, observation.result_key)) in heads
+        and any(
+            resends_beside(heads[key], status_of(observation), v.subject_id, withdrawn[key])
+            for v in withdrawn.get(key, ())
+        )
     )
 
 
@@ -105,14 +148,14 @@ def cancels_withdrawn_chain(
 ) -> bool:
     """A cancellation where the patient's chain was withdrawn before (``gone``) and nothing
     of theirs stands under the key (``head``: none, or another patient's, a wrong-patient
-    fix): a resend under a new message id, a duplicate that changes nothing. Under another
-    patient's head only a withdrawn final or corrected version is such a chain: a withdrawn
-    preliminary (None) was never published, so the cancellation is answered as with none
-    (review 244: after A's P 12 and W, A's FHIR final 12 and B's HL7 F 30 under the shared
-    order, A's W was answered "duplicate" while A's FHIR 12 stood published)."""
-    if status not in CANCELLING or not gone:
-        return False
-    return head is None or (head.subject_id != subject_id and gone != {None})
+    fix): a resend under a new message id, a duplicate that changes nothing. Where that
+    chain held only a preliminary and the lab's other feed published the patient's result of
+    the sample, the copy rule refuses it first (``resends_beside``, ``copy_outcomes``;
+    review 244), and a resend beside nothing there is a duplicate (review 245)."""
+    return (
+        status in CANCELLING and bool(gone)
+        and (head is None or head.subject_id != subject_id)
+    )  # fmt: skip
 
 
 def restates_withdrawn(

@@ -25,7 +25,7 @@ from services.lab_ingestion.domain.matching import match_subject
 from services.lab_ingestion.domain.model import LabMessage, StaleBatch
 from services.lab_ingestion.domain.records import EnrolledSubject, Sender
 from services.lab_ingestion.domain.result_identifiers import NOTHING_NAMED, NamedResults
-from services.lab_ingestion.domain.withdrawn_chains import freed_in_batch
+from services.lab_ingestion.domain.withdrawn_chains import freed_in_batch, withdrawn_beside
 from services.lab_ingestion.service_layer.batch_context import BatchContext
 from services.lab_ingestion.service_layer.commands import (
     Command,
@@ -132,11 +132,14 @@ class BatchReader:
         read_empty = frozenset(result_keys) - lookup.held
         # a result is checked where its key holds no standing final one, a withdrawn one
         # too (``copies_elsewhere``, ``BatchContext.unheld``: review 209), or none once an
-        # earlier withdrawal of the batch freed it (review 226: ``freed_in_batch``)
+        # earlier withdrawal of the batch freed it (review 226: ``freed_in_batch``), or a
+        # withdrawal may find there only its patient's withdrawn preliminary beside another
+        # patient's result (review 245: ``withdrawn_beside``)
         unfinished = frozenset(key for key in result_keys if key not in lookup.latest)
         freed = freed_in_batch(messages, lookup.latest.keys())
+        beside = withdrawn_beside(messages, lookup.latest, lookup.withdrawn_versions)
         elsewhere = await _stored_elsewhere(
-            uow, messages, lookup.subjects.values(), read_empty | unfinished | freed
+            uow, messages, lookup.subjects.values(), read_empty | unfinished | freed | beside
         )
         return BatchContext(
             allowed=allowed,

@@ -64,20 +64,24 @@ def _head(subject_id: str) -> EarlierResult:
 def test_a_key_finds_no_chain_but_a_standing_one_or_the_patients_own_withdrawn_one(
     status: str, head_of: str | None, withdrawn_of: set[tuple[str, bool]], elsewhere: bool
 ) -> None:
-    """For S-1: a standing head (anyone's) is a chain; a withdrawn version (final, or
-    preliminary: no content) is one for a correction or withdrawal only when it is S-1's
-    own final or corrected one (review 226, D5: never a withdrawn preliminary); a final
-    looks past any withdrawn one (review 209); another key's rows never count."""
+    """For S-1: a standing head (anyone's) is a chain (not another patient's for S-1's
+    withdrawal finding only S-1's withdrawn preliminaries there: review 245); a withdrawn
+    version (final, or preliminary: no content) is one for a correction or withdrawal only
+    when it is S-1's own final or corrected one (review 226, D5: never a withdrawn
+    preliminary); a final looks past any withdrawn one (review 209); another key's rows
+    never count."""
     key = OTHER_KEY if elsewhere else HL7_KEY
     heads = {} if head_of is None else {key: _head(head_of)}
     withdrawn = {
         key: frozenset(_version(s, TWELVE if final else None) for s, final in withdrawn_of)
     }
     found = finds_no_chain(HL7_KEY, status, "S-1", heads, withdrawn)
+    own = [final for s, final in withdrawn_of if s == "S-1"]
     if elsewhere:
         assert found
-    elif head_of is not None:
-        assert not found
+    elif head_of is not None:  # but S-1's withdrawal beside its withdrawn preliminary alone
+        beside = status in CANCELLING and head_of != "S-1" and bool(own) and not any(own)
+        assert found is beside  # (review 245: ``resends_beside``)
     else:
         assert found is (status == "F" or ("S-1", True) not in withdrawn_of)
 
