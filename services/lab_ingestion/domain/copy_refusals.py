@@ -71,12 +71,14 @@ def _changed(others: frozenset[str], verb: str, published: bool) -> str:
     result a final sent here would be its second copy; beside only a preliminary one (never
     published) nothing stands, and a final is no copy of it (review 241, D2: the reason
     said the preliminary "stands there" and a final "is refused", and that final was
-    stored). The identifier shared may be the order number or another one (FHIR)."""
+    stored). The identifier shared may be the order number or another one (FHIR). Another
+    patient's final may stand under this sender and identifier (a wrong-patient fix beside
+    the patient's withdrawn preliminary: review 245), so the reason speaks of theirs."""
     names, more = _names(others)
     start = (
         f"{verb} it through sender {names}{more}, which holds it (over HL7 or the lab's "
-        "FHIR feed), or ask the trial's operator: no final result is stored under this sender "
-        "and identifier, but the patient's "
+        "FHIR feed), or ask the trial's operator: no final result of this patient's is stored "
+        "under this sender and identifier, but their "
     )
     if not published:
         return start + (
