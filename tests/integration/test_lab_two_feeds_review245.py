@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_lab_one_sample_two_feeds import _fhir_crp
+from tests.integration.test_lab_one_sample_two_feeds import _fhir_crp, _fhir_sender, _reason
 from tests.integration.test_lab_review197 import _enrol
 from tests.integration.test_lab_two_feeds_review202 import (
     LATER,
@@ -105,3 +105,23 @@ async def test_fhir_resent_entered_in_error_of_the_withdrawn_preliminary_is_a_du
     assert [a[0] for a in answers] == [201, 200, 201, 200], answers
     assert await _rejections(lab) == []
     assert [value for _, value in await _standing(lab)] == [30.0]
+
+
+@pytest.mark.parametrize("mode", ["across", "batch"])
+async def test_beside_the_other_feeds_final_the_refusal_names_its_sender(
+    lab: Lab, mode: str
+) -> None:
+    """Review 244's case (A's FHIR final 12 stands): the resent W is refused naming the FHIR
+    sender that holds A's result, not told to correct B's; nothing withdrawn."""
+    await _enrol(lab, "S-200", OTHER)
+    sends = [
+        _hl7_send(lab, "H-1", "12", "P"), _hl7_send(lab, "H-2", "12", "W"),
+        _fhir_send(lab, _fhir_crp(12)), _b_final(lab), _hl7_send(lab, "H-3", "12", "W"),
+    ]  # fmt: skip
+    answers = await _sent(lab, mode, sends)
+    assert answers[4][1] == "AE", answers
+    assert await _rejections(lab) == ["unknown-corrected-result"]
+    reason = await _reason(lab)
+    assert repr(await _fhir_sender(lab)) in reason, reason
+    assert "another patient" not in reason, reason
+    assert sorted(value for _, value in await _standing(lab)) == [12.0, 30.0]
