@@ -36,10 +36,12 @@ number. The rule, by what a line's parts are:
   (``PLZ 3600 Thun``, ``Postfach 12``); the name with its house number is searched for
   everywhere (``Gartenweg 3`` of ``Gartenweg 3 3600 Thun`` written without a comma);
 - a part of letters alone is a place (``Thun`` of ``Gartenweg 3, Thun``, ``Metz`` of ``12
-  rue de la Paix, Metz``), but after a part naming a city after its postal code, where it
-  is a country or state (``Schweiz`` of ``..., 3600 Thun, Schweiz``), which is not searched
-  for, as PID-11's country is not (review 224: a house number written first was taken for
-  a postal code, and ``Metz`` kept as a country).
+  rue de la Paix, Metz``; a word of letters may join runs of letters by hyphens: ``Saas-Fee``
+  of ``Dorfstrasse 5, Saas-Fee``, ``Chuo-ku`` of ``1-2-3 Ginza, Chuo-ku, Tokyo``, a place as
+  written and parted by a blank, review 248), but after a part naming a city after its
+  postal code, where it is a country or state (``Schweiz`` of ``..., 3600 Thun, Schweiz``),
+  which is not searched for, as PID-11's country is not (review 224: a house number written
+  first was taken for a postal code, and ``Metz`` kept as a country).
 
 No piece is searched for that is shorter than ``MIN_PIECE`` characters or holds no word of
 three letters or more other than a unit (review 224: ``12 B`` of ``Haus 12 B``, ``3 L``, ``12
@@ -192,7 +194,7 @@ def _postcode_and_city(parts: list[list[str]]) -> bool:
     return (
         first.isdigit()
         and len(first) >= 4
-        and all(w.isalpha() and w.lower() not in _STREET_WORDS for w in words)
+        and all(_letters(w) and w.lower() not in _STREET_WORDS for w in words)
     )
 
 
@@ -223,12 +225,22 @@ def _named(text: str, *, min_length: int = MIN_PIECE) -> bool:
     with a letter or a unit alone is in any note, range or order number); a word written
     as a name (``Mol``, a Belgian town; ``Percent``) is a name, never read as a unit."""
     words = [token.strip(_EDGES) for token in text.split()]
-    named = any(len(w) >= 3 and w.isalpha() and not _unit_word(w) for w in words)
+    named = any(_letters(w) and len(w.replace("-", "")) >= 3 and not _unit_word(w) for w in words)
     return named and len(text.strip()) >= min_length
 
 
+def _letters(word: str) -> bool:
+    """A word of letters: letters alone, or runs of letters joined by hyphens, letters on
+    both sides of each (``Saas-Fee``, ``Chuo-ku``; review 248: such a city was no word of
+    letters, named no place, and a note repeating it was kept)."""
+    return all(part.isalpha() for part in word.split("-"))
+
+
 def _unit_word(word: str) -> bool:
-    """A unit as units are written (``mg``, ``MMOL``), never a capitalised name (``Mol``)."""
+    """A unit as units are written (``mg``, ``MMOL``), never a capitalised name (``Mol``);
+    a hyphenated word only when each of its parts is one."""
+    if "-" in word:
+        return all(_unit_word(part) for part in word.split("-") if part)
     return word.lower() in _UNITS and not (word[0].isupper() and word[1:].islower())
 
 

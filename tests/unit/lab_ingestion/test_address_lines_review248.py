@@ -1,0 +1,105 @@
+"""Review 248: a hyphenated word of letters (``Saas-Fee``, ``Chuo-ku``) is a word of letters,
+so the city of an address written on one line is a place, searched for whole and parted by a
+blank, and a note repeating it is scrubbed; what only shares a piece of it (a sender
+``Saas-Lab``, an order ``SAAS-7``) stays as sent."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.lab_ingestion.adapters.address_lines import _letters, address_line, line_places
+from services.lab_ingestion.adapters.address_pieces import address_pieces
+from services.lab_ingestion.adapters.hl7_codec import redact
+from tests.unit.lab_ingestion.test_address_lines_review224 import HASH, TS
+from tests.unit.lab_ingestion.test_places_in_free_text import pid
+
+lower = "abcdefghijklmnopqrstuvwxyz"
+runs = st.text(alphabet=lower, min_size=2, max_size=6)
+hyphenated = st.lists(runs, min_size=2, max_size=3).map(lambda r: "-".join(r).title())
+
+
+@given(place=hyphenated)
+def test_a_hyphenated_word_of_letters_is_a_word_of_letters(place: str) -> None:
+    assert _letters(place)
+
+
+@given(text=st.text(alphabet=lower + "-0123456789/", min_size=1, max_size=12))
+def test_a_word_of_letters_has_letters_on_both_sides_of_each_hyphen(text: str) -> None:
+    parts = text.split("-")
+    assert _letters(text) == all(part and part.isalpha() for part in parts)
+
+
+@given(
+    place=hyphenated, street=st.sampled_from(["Dorfstrasse", "Gartenweg", "Rue du Midi"]),
+    number=st.integers(1, 999), code=st.sampled_from(["3906 ", "CH-3906 ", ""]),
+)  # fmt: skip
+def test_a_hyphenated_city_of_a_one_line_address_is_a_place(
+    place: str, street: str, number: int, code: str
+) -> None:
+    places = line_places(address_line(f"{street} {number}, {code}{place}"))
+    assert place in places and place.replace("-", " ") in places
+
+
+@given(place=hyphenated, number=st.integers(1, 99))
+def test_a_hyphenated_part_alone_after_a_street_written_first_is_a_place(
+    place: str, number: int
+) -> None:
+    _, places = address_pieces(f"{number}-2-3 Ginza, {place}, Tokyo")
+    assert place in places and place.replace("-", " ") in places
+
+
+@pytest.mark.parametrize("code", ["3906", "CH-3906"])
+def test_a_postal_code_with_a_hyphenated_city_alone_is_a_place(code: str) -> None:
+    for line in (
+        address_line(f"{code} Saas-Fee"),
+        address_line(f"{code} Saas-Fee", postal_first=True),
+    ):
+        assert line.numbered == [] and "Saas-Fee" in line_places(line)
+
+
+@pytest.mark.parametrize("word", ["mg-dl", "mmol-l"])
+def test_a_hyphenated_word_of_units_names_no_place(word: str) -> None:
+    assert address_line(f"Gartenweg 3, {word}").places == []
+
+
+def _message(address: str, sender: str, order: str, note: str) -> str:
+    return "\r".join([
+        f"MSH|^~\\&|{sender}|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1",
+        pid(f11=address), f"ORC|RE|{order}|F{order}", f"OBR|1|{order}|F{order}|CRP^CRP^L|||{TS}",
+        f"OBX|1|NM|1988-5^CRP^LN||3|mg/L|0-5|N|||F|||{TS}", f"NTE|1||{note}",
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("address", "note", "kept"),
+    [
+        ("Dorfstrasse 5, 3906 Saas-Fee^^^^^CH", "wohnt in Saas-Fee seit 2020",
+         "NTE|1||wohnt in [redacted] seit 2020"),
+        ("Dorfstrasse 5, Saas-Fee^^^^^CH", "aus Saas Fee", "NTE|1||aus [redacted]"),
+        ("1-2-3 Ginza, Chuo-ku, Tokyo^^^^^JP", "wohnt in Chuo-ku seit 2020",
+         "NTE|1||wohnt in [redacted] seit 2020"),
+    ],
+)  # fmt: skip
+def test_a_hyphenated_city_is_scrubbed_from_a_note(address: str, note: str, kept: str) -> None:
+    message = _message(address, "LIS|HOSP", "ORD1", note)
+    assert redact(message, lambda _: HASH).split("\r")[-1] == kept
+
+
+@pytest.mark.parametrize(
+    ("address", "sender", "order"),
+    [
+        ("Dorfstrasse 5, 3906 Saas-Fee^^^^^CH", "LIS|Saas-Lab", "SAAS-7"),
+        ("Dorfstrasse 5, Saas-Fee^^^^^CH", "SAAS|FEE-LAB", "FEE-12"),
+        ("1-2-3 Ginza, Chuo-ku, Tokyo^^^^^JP", "LIS|Chuo Lab", "KU-77"),
+    ],
+)
+def test_what_only_shares_a_piece_of_the_city_stays_as_sent(
+    address: str, sender: str, order: str
+) -> None:
+    message = _message(address, sender, order, "ok")
+    sent, kept = message.split("\r"), redact(message, lambda _: HASH).split("\r")
+    assert [s for s in kept if not s.startswith("PID")] == [
+        s for s in sent if not s.startswith("PID")
+    ]
