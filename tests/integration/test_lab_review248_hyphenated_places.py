@@ -4,7 +4,8 @@ broker: the hyphenated city of an address written on one line (HL7 PID-11.1, a J
 Chuo-ku, Tokyo``) was kept in the refused message's copy where a note repeated it (a word
 of letters holding a hyphen was no word of letters, so named no place); it is scrubbed as
 written and parted by a blank (``Saas Fee``), while a sender, an order number or an id that
-only shares a piece of it (``Saas-Lab``, ``SAAS-7``) stays as sent."""
+only shares a piece of it (``Saas-Lab``, ``SAAS-7``) stays as sent. An address part reading
+as a number and a unit (``12 mg/dL``) cuts no range or note."""
 
 from __future__ import annotations
 
@@ -105,3 +106,22 @@ async def test_fhir_identifier_sharing_a_piece_of_the_city_stays_as_sent(lab: La
     kept = json.loads(await lab.pool.fetchval("SELECT payload FROM rejections"))
     assert kept["identifier"] == [{"system": "urn:lab", "value": "SAAS-7"}], kept
     assert "Saas-Fee" not in kept["component"][0]["valueString"], kept
+
+
+# --- D2: an address part that is a number and a unit with a slash (``12 mg/dL``) ---------
+
+
+async def test_hl7_address_part_of_a_number_and_unit_leaves_range_and_note(lab: Lab) -> None:
+    message = crp("R248-3", "12 mg/dL^^Bern^^3000^CH", "limit 12 mg/dL", range_="12 mg/dL")
+    (ack,) = await exchange(lab, message)
+    assert ack[1] in ("AE", "AR"), ack
+    kept = await _kept(lab, "R248-3")
+    obx = next(s for s in kept if s.startswith("OBX"))
+    nte = next(s for s in kept if s.startswith("NTE"))
+    assert obx.split("|")[7] == "12 mg/dL", obx
+    assert nte.endswith("limit 12 mg/dL"), nte
+
+
+async def test_json_address_part_of_a_number_and_unit_leaves_the_range(lab: Lab) -> None:
+    _, _, kept = await _json(lab, {"address": "12 mg/dL, Bern"}, reference_range="< 12 mg/dL")
+    assert kept["results"][0]["reference_range"] == "< 12 mg/dL", kept

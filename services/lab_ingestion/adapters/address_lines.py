@@ -68,7 +68,7 @@ MIN_PIECE = 5  # the shortest piece of a line searched for everywhere (``Weg 3``
 # units a house number may read as (``Gartenweg 12 mg``): no piece's word, no place
 _UNITS = frozenset({"mg", "g", "kg", "ug", "mcg", "ng", "pg", "l", "dl", "ml", "ul", "nl", "fl",
                     "mol", "mmol", "umol", "µmol", "nmol", "pmol", "iu", "miu", "kiu", "u",
-                    "mu", "ku", "meq", "mval", "mm", "cm", "sec", "min", "mosm", "gpt", "tpt",
+                    "mu", "ku", "meq", "mval", "m", "mm", "cm", "sec", "min", "mosm", "gpt", "tpt",
                     "pct", "percent"})  # fmt: skip
 _STREET_ENDS = frozenset({"st", "rd", "way", "ave", "ln", "dr", "ct", "pl", "sq", "blvd"})
 # a street's type: a number first before one is a house number, never a postal code

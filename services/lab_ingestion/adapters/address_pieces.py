@@ -18,7 +18,9 @@ from services.lab_ingestion.adapters.address_lines import (
 from services.lab_ingestion.adapters.secret_spellings import numbered, place_spellings
 
 _DUTCH_POSTCODE = re.compile(r"\d{4}\s?[^\W\d_]{2}")  # 5611 MM, 1012AB, 2511 cm
-_NUMBER_AND_LETTER = re.compile(r"\d+(?:[.,]\d+)?\s*([^\W\d_]+)")  # 12 B, 12 mg, 3 L
+# a number with a letter or a unit: 12 B, 12 mg, 3 L, 12 mg/dL, 5 10*9/L, 3 mmol/L, 40 %
+_NUMBER_AND_LETTER = re.compile(r"\d+(?:[.,]\d+)?\s*([^\W\d_]+|\S*[/*^%]\S*)")
+_UNIT_SIGNS = re.compile(r"[/*^%]")
 
 
 def address_pieces(value: str, *, postal_first: bool = False) -> tuple[list[str], list[str]]:
@@ -60,11 +62,22 @@ def _parts_left_out(value: str, *, postal_first: bool) -> list[str]:
 
 def _number_and_letter(part: str) -> bool:
     """Too short to search for alone, or a number with one letter or a unit (``12 B``,
-    ``12 mg``), never a Dutch postcode's four digits and two letters (``5611 MM``, review
-    242: its letters spelling a unit kept it in notes)."""
+    ``12 mg``, and one spelled with ``/``, ``*``, ``^`` or ``%``: ``12 mg/dL``, ``5
+    10*9/L``; review 248: an address part ``12 mg/dL`` cut a range and a note reading so),
+    never a Dutch postcode's four digits and two letters (``5611 MM``, review 242: its
+    letters spelling a unit kept it in notes)."""
     if _DUTCH_POSTCODE.fullmatch(part):
         return False
     found = _NUMBER_AND_LETTER.fullmatch(part)
-    return len(part) < MIN_PIECE or (found is not None and (
-        len(found[1]) == 1 or _unit_word(found[1])
-    ))  # fmt: skip
+    return len(part) < MIN_PIECE or (found is not None and _unit_or_letter(found[1]))
+
+
+def _unit_or_letter(text: str) -> bool:
+    """One letter or a unit (``B``, ``mg``), or a unit spelled with signs, each piece
+    between them a number or a unit (``mg/dL``, ``10*9/L``, ``%``; never ``12/B``, a house
+    number with its letter, which is searched for as it was)."""
+    pieces = [piece for piece in _UNIT_SIGNS.split(text) if piece]
+    if not _UNIT_SIGNS.search(text):
+        return len(text) == 1 or _unit_word(text)
+    units = [piece for piece in pieces if not piece.isdigit()]
+    return all(_unit_word(unit) for unit in units) and bool(units or "%" in text)

@@ -1,7 +1,8 @@
 """Review 248: a hyphenated word of letters (``Saas-Fee``, ``Chuo-ku``) is a word of letters,
 so the city of an address written on one line is a place, searched for whole and parted by a
 blank, and a note repeating it is scrubbed; what only shares a piece of it (a sender
-``Saas-Lab``, an order ``SAAS-7``) stays as sent."""
+``Saas-Lab``, an order ``SAAS-7``) stays as sent. An address part that is a number with a
+unit spelled with ``/``, ``*``, ``^`` or ``%`` (``12 mg/dL``) is never searched for alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.address_lines import _letters, address_line, line_places
-from services.lab_ingestion.adapters.address_pieces import address_pieces
+from services.lab_ingestion.adapters.address_pieces import _number_and_letter, address_pieces
 from services.lab_ingestion.adapters.hl7_codec import redact
 from tests.unit.lab_ingestion.test_address_lines_review224 import HASH, TS
 from tests.unit.lab_ingestion.test_places_in_free_text import pid
@@ -64,11 +65,11 @@ def test_a_hyphenated_word_of_units_names_no_place(word: str) -> None:
     assert address_line(f"Gartenweg 3, {word}").places == []
 
 
-def _message(address: str, sender: str, order: str, note: str) -> str:
+def _message(address: str, sender: str, order: str, note: str, range_: str = "0-5") -> str:
     return "\r".join([
         f"MSH|^~\\&|{sender}|LENA|TRIAL|20261120090000+0100||ORU^R01|C1|P|2.5.1",
         pid(f11=address), f"ORC|RE|{order}|F{order}", f"OBR|1|{order}|F{order}|CRP^CRP^L|||{TS}",
-        f"OBX|1|NM|1988-5^CRP^LN||3|mg/L|0-5|N|||F|||{TS}", f"NTE|1||{note}",
+        f"OBX|1|NM|1988-5^CRP^LN||3|mg/L|{range_}|N|||F|||{TS}", f"NTE|1||{note}",
     ])  # fmt: skip
 
 
@@ -99,6 +100,30 @@ def test_what_only_shares_a_piece_of_the_city_stays_as_sent(
     address: str, sender: str, order: str
 ) -> None:
     message = _message(address, sender, order, "ok")
+    sent, kept = message.split("\r"), redact(message, lambda _: HASH).split("\r")
+    assert [s for s in kept if not s.startswith("PID")] == [
+        s for s in sent if not s.startswith("PID")
+    ]
+
+
+units = st.sampled_from(["mg/dL", "mmol/L", "10*9/L", "10^9/L", "g/L", "%", "U/L", "mg/L"])
+
+
+@given(number=st.integers(0, 9999), unit=units, blank=st.sampled_from(["", " "]))
+def test_a_number_with_a_unit_spelled_with_signs_is_never_searched_for_alone(
+    number: int, unit: str, blank: str
+) -> None:
+    assert _number_and_letter(f"{number}{blank}{unit}")
+    assert address_pieces(f"{number}{blank}{unit}") == ([], [])
+
+
+@pytest.mark.parametrize("part", ["12/BC", "12 Thun", "12 mg/Thun", "12 x/yz"])
+def test_a_number_with_words_other_than_units_is_searched_for(part: str) -> None:
+    assert not _number_and_letter(part)
+
+
+def test_an_address_part_of_a_number_and_unit_cuts_no_range_or_note() -> None:
+    message = _message("12 mg/dL^^Bern^^3000^CH", "LIS|HOSP", "ORD1", "limit 12 mg/dL", "12 mg/dL")
     sent, kept = message.split("\r"), redact(message, lambda _: HASH).split("\r")
     assert [s for s in kept if not s.startswith("PID")] == [
         s for s in sent if not s.startswith("PID")
