@@ -19,7 +19,10 @@ from services.lab_ingestion.adapters.secret_spellings import numbered, place_spe
 
 _DUTCH_POSTCODE = re.compile(r"\d{4}\s?[^\W\d_]{2}")  # 5611 MM, 1012AB, 2511 cm
 # a number with a letter or a unit: 12 B, 12 mg, 3 L, 12 mg/dL, 5 10*9/L, 3 mmol/L, 40 %
-_NUMBER_AND_LETTER = re.compile(r"\d+(?:[.,]\d+)?\s*([^\W\d_]+|\S*[/*^%]\S*)")
+# possessive: linear in the part (a sign-spelled unit let a long run of digits backtrack)
+_NUMBER_AND_LETTER = re.compile(
+    r"\d++(?:[.,]\d+)?+\s*+([^\W\d_]++|[^\s/*^%]*+(?:[/*^%][^\s/*^%]*+)++)"
+)
 _UNIT_SIGNS = re.compile(r"[/*^%]")
 
 

@@ -6,6 +6,8 @@ unit spelled with ``/``, ``*``, ``^`` or ``%`` (``12 mg/dL``) is never searched 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -128,3 +130,11 @@ def test_an_address_part_of_a_number_and_unit_cuts_no_range_or_note() -> None:
     assert [s for s in kept if not s.startswith("PID")] == [
         s for s in sent if not s.startswith("PID")
     ]
+
+
+def test_a_long_run_of_digits_is_read_in_linear_time() -> None:
+    """A unit spelled with signs let a long run of digits backtrack (seconds for 50,000)."""
+    started = time.perf_counter()
+    for part in ("1" * 50_000 + "x!", "1 " + "a/" * 25_000 + "!", "1" * 50_000 + "/" * 50_000):
+        _number_and_letter(part)
+    assert time.perf_counter() - started < 2
