@@ -192,6 +192,9 @@ class Model:
             if reported == h.reported and not restated:
                 return False  # a new value at the same time
             raise Rejection(RejectionCode.AMBIGUOUS_VERSION)  # out of order, or a tie
+        untimed = reported is None and h.reported is not None and h.status == "C"
+        if untimed and content != h.content:  # untimed over a timed correction (review 197)
+            raise Rejection(RejectionCode.AMBIGUOUS_VERSION)
         if content == h.content or not restated:
             return False  # stored, as always; or a new value
         if copy:
@@ -744,6 +747,22 @@ def test_corrections_resent_under_new_ids_are_what_the_reference_model_says() ->
             ("2", "MRN1", (("C", "K1", "40", "t0@3" if times else "t0"),)),
             ("3", "MRN1", (("C", "K1", "12", "t0" + again),)),
             ("4", "MRN1", (("C", "K1", "40", "t0@3" if times else "t0"),)),
+        ]
+        check([[m] for m in chain])
+        check([chain])
+
+
+def test_a_correction_without_a_report_time_over_a_timed_one_is_what_the_model_says() -> None:
+    """Review 197 in the model (review 250: a random draw found the model without it): F 4,
+    then [F 4, C 4 reported at 09:01], then C 12 with no report time is refused, which
+    version is newer cannot be told; said again (C 4), or with a report time, it is judged
+    as before."""
+    for then in ("12", "4", "12@2"):
+        value, _, at = then.partition("@")
+        chain = [
+            ("0", "MRN1", (("F", "K1", "4", "t0"),)),
+            ("1", "MRN1", (("F", "K1", "4", "t0"), ("C", "K1", "4", "t0@1"))),
+            ("2", "MRN1", (("C", "K1", value, "t0@" + at if at else "t0"),)),
         ]
         check([[m] for m in chain])
         check([chain])
