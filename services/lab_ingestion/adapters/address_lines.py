@@ -55,21 +55,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from services.lab_ingestion.adapters.address_words import (
+    _EDGES,
+    _REGION_CODE,
+    _UNITS,
+    _letters,
+    _named,
+    _segments,
+)
 from services.lab_ingestion.adapters.secret_spellings import (
     place_spellings,
     street_words,
 )
 
 _PARTS = re.compile(r"[,;\r\n]+")
-_EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
-_REGION_CODE = re.compile(r"[A-Z]{2,3}")
 _PREFIXED_CODE = re.compile(r"[A-Za-z]{1,3}-\d{4,}")  # CH-3600, D-61348
-MIN_PIECE = 5  # the shortest piece of a line searched for everywhere (``Weg 3``)
-# units a house number may read as (``Gartenweg 12 mg``): no piece's word, no place
-_UNITS = frozenset({"mg", "g", "kg", "ug", "mcg", "ng", "pg", "l", "dl", "ml", "ul", "nl", "fl",
-                    "mol", "mmol", "umol", "µmol", "nmol", "pmol", "iu", "miu", "kiu", "u",
-                    "mu", "ku", "meq", "mval", "m", "mm", "cm", "sec", "min", "mosm", "gpt", "tpt",
-                    "pct", "percent"})  # fmt: skip
 _STREET_ENDS = frozenset({"st", "rd", "way", "ave", "ln", "dr", "ct", "pl", "sq", "blvd"})
 # a street's type: a number first before one is a house number, never a postal code
 _STREET_WORDS = _STREET_ENDS | frozenset({
@@ -121,7 +121,8 @@ def address_line(line: str, *, postal_first: bool = False) -> AddressLine:
             found.places.append(" ".join(tokens))
         first_part = False
     found.numbered = list(dict.fromkeys(found.numbered))
-    found.places = [p for p in dict.fromkeys(found.places) if _named(p, min_length=3)]
+    places = (form for place in found.places for form in _segments(place))
+    found.places = [p for p in dict.fromkeys(places) if _named(p, min_length=3)]
     return found
 
 
@@ -219,31 +220,6 @@ def _before_apartment(words: list[str]) -> str:
     return " ".join(words).strip(_EDGES)
 
 
-def _named(text: str, *, min_length: int = MIN_PIECE) -> bool:
-    """A piece worth searching for: ``min_length`` characters or more holding a word of
-    three letters or more that is no unit (never ``12 B``, ``3 L``, ``12 mg``: a number
-    with a letter or a unit alone is in any note, range or order number); a word written
-    as a name (``Mol``, a Belgian town; ``Percent``) is a name, never read as a unit."""
-    words = [token.strip(_EDGES) for token in text.split()]
-    named = any(_letters(w) and len(w.replace("-", "")) >= 3 and not _unit_word(w) for w in words)
-    return named and len(text.strip()) >= min_length
-
-
-def _letters(word: str) -> bool:
-    """A word of letters: letters alone, or runs of letters joined by hyphens, letters on
-    both sides of each (``Saas-Fee``, ``Chuo-ku``; review 248: such a city was no word of
-    letters, named no place, and a note repeating it was kept)."""
-    return all(part.isalpha() for part in word.split("-"))
-
-
-def _unit_word(word: str) -> bool:
-    """A unit as units are written (``mg``, ``MMOL``), never a capitalised name (``Mol``);
-    a hyphenated word only when each of its parts is one."""
-    if "-" in word:
-        return all(_unit_word(part) for part in word.split("-") if part)
-    return word.lower() in _UNITS and not (word[0].isupper() and word[1:].islower())
-
-
 def _add_numbered(found: AddressLine, piece: str) -> None:
     """A street with its house number: searched for everywhere (a sender's name too)."""
     if _named(piece):
@@ -272,6 +248,9 @@ def _place_forms(words: str, *, after: str) -> list[str]:
     """A city as written and, after a postal code of four digits or more, without a trailing
     canton or state code in capitals after a name in mixed case (``3600 Thun BE``; never
     ``5 INSURED WAY``, ``1234 Main ST``... where the last word is the street's)."""
+    segments = _segments(words)
+    if len(segments) > 1:  # ``Thun (BE)``: as written, and the city before its canton
+        return segments
     *name, last = words.split()
     postal = sum(c.isdigit() for c in after) >= 4
     mixed = any(c.islower() for word in name for c in word)

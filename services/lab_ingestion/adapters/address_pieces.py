@@ -7,14 +7,8 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from services.lab_ingestion.adapters.address_lines import (
-    _EDGES,
-    _PARTS,
-    MIN_PIECE,
-    _unit_word,
-    address_line,
-    line_places,
-)
+from services.lab_ingestion.adapters.address_lines import _PARTS, address_line, line_places
+from services.lab_ingestion.adapters.address_words import _EDGES, MIN_PIECE, _unit_word
 from services.lab_ingestion.adapters.secret_spellings import numbered, place_spellings
 
 _DUTCH_POSTCODE = re.compile(r"\d{4}\s?[^\W\d_]{2}")  # 5611 MM, 1012AB, 2511 cm

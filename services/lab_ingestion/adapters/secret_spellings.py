@@ -23,7 +23,7 @@ _WORD = re.compile(r"[^\W\d_]{3,}")  # three letters or more, no digit
 MIN_STREET_WORD = 5  # a word of a street's name of several words searched for on its own
 _HOUSE_NUMBER = re.compile(r"\S*\d\S*")  # a word holding a digit: 5, 12b, 12-14, 5/3
 _PUNCTUATION = " ,;:./-"
-_PLACE_PARTS = re.compile(r"[\s-]+")
+_PLACE_PARTS = re.compile(r"[\s\-\u2010-\u2014]+")  # blanks, hyphens, dashes (U+2010-2014)
 # a birth date written in digits only (YYYYMMDD) with a month and day that are one
 _DATE_DIGITS = re.compile(r"(?:18|19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", re.ASCII)
 # what ``date_spellings`` writes (and a YYYYMMDD birth date followed by its time; DDMMYY,

@@ -19,11 +19,11 @@ from services.lab_ingestion.adapters.address_lines import (
     _APARTMENT,
     _LABELS,
     _STREET_WORDS,
-    _UNITS,
     address_line,
     line_places,
 )
 from services.lab_ingestion.adapters.address_pieces import address_pieces
+from services.lab_ingestion.adapters.address_words import _UNITS
 from services.lab_ingestion.adapters.fhir_redaction import redact_fhir
 from services.lab_ingestion.adapters.hl7_codec import redact
 from services.lab_ingestion.adapters.json_redaction import redact_json

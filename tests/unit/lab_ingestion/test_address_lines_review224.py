@@ -9,7 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.address_lines import MIN_PIECE, address_line, line_places
+from services.lab_ingestion.adapters.address_lines import address_line, line_places
+from services.lab_ingestion.adapters.address_words import MIN_PIECE
 from services.lab_ingestion.adapters.hl7_codec import redact
 from tests.unit.lab_ingestion.test_places_in_free_text import pid
 

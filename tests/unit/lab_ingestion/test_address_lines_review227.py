@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.address_lines import _STREET_WORDS, address_line, line_places
-from services.lab_ingestion.adapters.address_lines import _UNITS as UNITS
+from services.lab_ingestion.adapters.address_words import _UNITS as UNITS
 from services.lab_ingestion.adapters.hl7_codec import redact
 from tests.unit.lab_ingestion.test_address_lines_review224 import HASH, TS, words
 from tests.unit.lab_ingestion.test_places_in_free_text import pid

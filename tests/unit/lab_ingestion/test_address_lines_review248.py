@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.address_lines import _letters, address_line, line_places
+from services.lab_ingestion.adapters.address_lines import address_line, line_places
 from services.lab_ingestion.adapters.address_pieces import _number_and_letter, address_pieces
+from services.lab_ingestion.adapters.address_words import _letters
 from services.lab_ingestion.adapters.hl7_codec import redact
 from tests.unit.lab_ingestion.test_address_lines_review224 import HASH, TS
 from tests.unit.lab_ingestion.test_places_in_free_text import pid

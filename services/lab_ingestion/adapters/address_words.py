@@ -1,0 +1,67 @@
+"""The words of an address line (``address_lines``): which of them are letters, units or a
+place's name, and the forms a place written with a canton or region after it is searched for
+in (review 251)."""
+
+from __future__ import annotations
+
+import re
+
+_EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
+_REGION_CODE = re.compile(r"[A-Z]{2,3}")
+# what joins runs of letters into one word of a name: a hyphen, written as ASCII's or as a
+# dash (U+2010 to U+2014: an en dash, a non-breaking hyphen), or an apostrophe (' or U+2019)
+_JOINERS = re.compile(r"[-'\u2019\u2010-\u2014]")
+# what parts a place's words besides blanks: a canton or a region in parentheses or after a
+# slash (``Thun (BE)``, ``Saas-Fee/VS``)
+_PLACE_SIGNS = re.compile(r"[()/]")
+_PLACE_WORDS = re.compile(r"[\s()/]+")
+MIN_PIECE = 5  # the shortest piece of a line searched for everywhere (``Weg 3``)
+# units a house number may read as (``Gartenweg 12 mg``): no piece's word, no place
+_UNITS = frozenset({"mg", "g", "kg", "ug", "mcg", "ng", "pg", "l", "dl", "ml", "ul", "nl", "fl",
+                    "mol", "mmol", "umol", "µmol", "nmol", "pmol", "iu", "miu", "kiu", "u",
+                    "mu", "ku", "meq", "mval", "m", "mm", "cm", "sec", "min", "mosm", "gpt", "tpt",
+                    "pct", "percent"})  # fmt: skip
+
+
+def _named(text: str, *, min_length: int = MIN_PIECE) -> bool:
+    """A piece worth searching for: ``min_length`` characters or more holding a word of
+    three letters or more that is no unit (never ``12 B``, ``3 L``, ``12 mg``: a number
+    with a letter or a unit alone is in any note, range or order number); a word written
+    as a name (``Mol``, a Belgian town; ``Percent``) is a name, never read as a unit."""
+    words = [token.strip(_EDGES) for token in _PLACE_WORDS.split(text)]
+    named = any(
+        _letters(w) and sum(c.isalpha() for c in w) >= 3 and not _unit_word(w) for w in words
+    )
+    return named and len(text.strip()) >= min_length
+
+
+def _letters(word: str) -> bool:
+    """A word of letters: letters alone, or runs of letters joined by hyphens, letters on
+    both sides of each (``Saas-Fee``, ``Chuo-ku``; review 248: such a city was no word of
+    letters, named no place, and a note repeating it was kept), a hyphen written as a dash
+    too (``Saas`` and ``Fee`` joined by an en dash), or by apostrophes (``Cap-d'Ail``,
+    ``L'Aquila``, ``'`` written as U+2019 too; review 251: such a city named no place)."""
+    return all(part.isalpha() for part in _JOINERS.split(word))
+
+
+def _unit_word(word: str) -> bool:
+    """A unit as units are written (``mg``, ``MMOL``), never a capitalised name (``Mol``);
+    a hyphenated word only when each of its parts is one."""
+    if "-" in word:
+        return all(_unit_word(part) for part in word.split("-") if part)
+    return word.lower() in _UNITS and not (word[0].isupper() and word[1:].islower())
+
+
+def _segments(place: str) -> list[str]:
+    """A place as written and, where parentheses or a slash part it (``Thun (BE)``,
+    ``Saas-Fee/VS``, ``Biel/Bienne``; review 251: only the whole was searched for, so a note
+    naming the city alone kept it), the name before them and each other name after them of
+    ``MIN_PIECE`` letters or more (``Bienne``), never a canton or region code (``BE``) nor a
+    short word (``Oder`` of ``Frankfurt (Oder)``: the word ``oder`` of a German note)."""
+    first, *others = (part.strip(_EDGES) for part in _PLACE_SIGNS.split(place))
+    if not others:
+        return [place]
+    if place.count("(") > place.count(")"):  # its ``)`` cut as a part's edge: ``Thun (BE``
+        place += ")"
+    named = [o for o in others if len(o) >= MIN_PIECE and not _REGION_CODE.fullmatch(o)]
+    return list(dict.fromkeys(p for p in [place, first, *named] if p))
