@@ -18,6 +18,7 @@ _NUMBER_AND_LETTER = re.compile(
     r"\d++(?:[.,]\d+)?+\s*+([^\W\d_]++|[^\s/*^%]*+(?:[/*^%][^\s/*^%]*+)++)"
 )
 _UNIT_SIGNS = re.compile(r"[/*^%]")
+_UNIT_SIGN_SPLIT = re.compile(r"([/*^%])")
 
 
 def address_pieces(value: str, *, postal_first: bool = False) -> tuple[list[str], list[str]]:
@@ -47,7 +48,7 @@ def _parts_left_out(value: str, *, postal_first: bool) -> list[str]:
         if not numbered(part):
             continue
         tokens = [token.strip(_EDGES) for token in part.split()]
-        found = [t for t in tokens if numbered(t) and not _number_and_letter(t)]
+        found = [t for t in tokens if numbered(t) and not _unit_alone(t)]
         pairs = (f"{a} {b}" for a, b in pairwise(tokens))
         found += [p for p in pairs if _DUTCH_POSTCODE.fullmatch(p)]  # ``1012 ab``: any case
         alone = address_line(part, postal_first=postal_first)
@@ -69,12 +70,42 @@ def _number_and_letter(part: str) -> bool:
     return len(part) < MIN_PIECE or (found is not None and _unit_or_letter(found[1]))
 
 
+def _unit_alone(token: str) -> bool:
+    """A token never searched for alone: a number with a letter or a unit
+    (``_number_and_letter``: ``12mg``, ``10*9/L``), or a unit spelled with signs holding a
+    number (``kg/m^2`` of ``12 kg/m^2``; review 251: it was searched for and cut such a
+    unit from notes)."""
+    if token[:1].isdigit():  # ``123/G``: a number and what follows it
+        return _number_and_letter(token)
+    return _unit_or_letter(token)
+
+
 def _unit_or_letter(text: str) -> bool:
-    """One letter or a unit (``B``, ``mg``), or a unit spelled with signs, each piece
-    between them a number or a unit (``mg/dL``, ``10*9/L``, ``%``; never ``12/B``, a house
-    number with its letter, which is searched for as it was)."""
-    pieces = [piece for piece in _UNIT_SIGNS.split(text) if piece]
+    """One letter or a unit (``B``, ``mg``), or a unit spelled with signs that reads as a
+    unit as a whole (``mg/dL``, ``10*9/L``, ``U/L``, ``kg/m^2``, ``%``): it starts with a
+    number or a unit (or the power of the number before it: ``*9/L`` of ``10*9/L``), never
+    with ``/``; each piece after ``/`` is a unit, each other piece a number or a unit, and
+    ``%`` ends it. Never ``/G`` of ``123/G`` (review 251: a house number with its letter
+    after a slash, searched for as it was before review 248, whatever its letter spells),
+    ``m/2`` of ``12 m/2`` or ``/BC`` of ``12/BC``."""
     if not _UNIT_SIGNS.search(text):
         return len(text) == 1 or _unit_word(text)
-    units = [piece for piece in pieces if not piece.isdigit()]
-    return all(_unit_word(unit) for unit in units) and bool(units or "%" in text)
+    first, *rest = _UNIT_SIGN_SPLIT.split(text)  # piece, then (sign, piece) pairs
+    pairs = list(zip(rest[::2], rest[1::2], strict=True))
+    percent = pairs[-1] == ("%", "")
+    pairs = pairs[:-1] if percent else pairs
+    if not first and pairs and pairs[0][0] in "*^" and pairs[0][1].isdigit():
+        first, pairs = pairs[0][1], pairs[1:]  # the number's power: ``*9/L`` of ``10*9/L``
+    if not first:
+        return percent and not pairs  # ``40 %``; never ``/G`` of ``123/G``
+    if any(sign == "%" or not piece for sign, piece in pairs):
+        return False
+    pieces = [first, *(piece for _, piece in pairs)]
+    fit = all(_unit_word(p) if s == "/" else _unit_piece(p) for s, p in pairs)
+    return fit and _unit_piece(first) and (percent or not all(p.isdigit() for p in pieces))
+
+
+def _unit_piece(piece: str) -> bool:
+    """A piece of a unit spelled with signs: a number (``10`` and ``9`` of ``10*9/L``) or a
+    unit (``mg``)."""
+    return piece.isdigit() or _unit_word(piece)
