@@ -40,6 +40,7 @@ CITIES = [
     ("Dorfstrasse 5, Saas\u2011Fee", "Saas\u2011Fee"),  # D3: non-breaking hyphen
     ("Gartenweg 3, 3600 Thun (BE)", "Thun"),  # D4
     ("Dorfstrasse 5, Saas-Fee/VS", "Saas-Fee"),  # D4
+    ("Gartenweg 3, St.-Gallen", "St.-Gallen"),  # an abbreviation's dot before the hyphen
 ]
 
 

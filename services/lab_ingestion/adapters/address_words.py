@@ -40,8 +40,10 @@ def _letters(word: str) -> bool:
     both sides of each (``Saas-Fee``, ``Chuo-ku``; review 248: such a city was no word of
     letters, named no place, and a note repeating it was kept), a hyphen written as a dash
     too (``Saas`` and ``Fee`` joined by an en dash), or by apostrophes (``Cap-d'Ail``,
-    ``L'Aquila``, ``'`` written as U+2019 too; review 251: such a city named no place)."""
-    return all(part.isalpha() for part in _JOINERS.split(word))
+    ``L'Aquila``, ``'`` written as U+2019 too; review 251: such a city named no place); a
+    run abbreviated with a dot before its hyphen too (``St.-Gallen``)."""
+    *runs, last = _JOINERS.split(word)
+    return last.isalpha() and all(run.removesuffix(".").isalpha() for run in runs)
 
 
 def _unit_word(word: str) -> bool:

@@ -105,7 +105,8 @@ def test_runs_of_letters_joined_by_an_apostrophe_or_a_dash_are_a_word(
 @given(part=runs, joiner=st.sampled_from(JOINERS))
 def test_a_joiner_needs_letters_on_both_sides(part: str, joiner: str) -> None:
     assert not _letters(f"{part}{joiner}") and not _letters(f"{joiner}{part}")
-    assert not _letters(f"{part}{joiner}12")
+    assert not _letters(f"{part}{joiner}12") and not _letters(f"{part}.{joiner}")
+    assert _letters(f"{part}.{joiner}{part}") and not _letters(f"{part}{joiner}.{part}")
 
 
 @pytest.mark.parametrize(
@@ -117,6 +118,8 @@ def test_a_joiner_needs_letters_on_both_sides(part: str, joiner: str) -> None:
         ("Rue du Port 5, L'Isle-sur-la-Sorgue", "L'Isle-sur-la-Sorgue"),
         ("Via Roma 5, 67100 L\u2019Aquila", "L\u2019Aquila"),
         ("Dorfstrasse 5, 3906 Saas\u2013Fee", "Saas\u2013Fee"),
+        ("Gartenweg 3, St.-Gallen", "St.-Gallen"),
+        ("Gartenweg 3, 9000 St.-Gallen", "St.-Gallen"),
     ],
 )
 def test_a_city_with_an_apostrophe_or_a_dash_is_a_place(line: str, city: str) -> None:
