@@ -121,7 +121,7 @@ def address_line(line: str, *, postal_first: bool = False) -> AddressLine:
             found.places.append(" ".join(tokens))
         first_part = False
     found.numbered = list(dict.fromkeys(found.numbered))
-    places = (form for place in found.places for form in _segments(place))
+    places = (form for place in found.places for form in _segments(place, city=False))
     found.places = [p for p in dict.fromkeys(places) if _named(p, min_length=3)]
     return found
 

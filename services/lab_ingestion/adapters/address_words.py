@@ -54,16 +54,21 @@ def _unit_word(word: str) -> bool:
     return word.lower() in _UNITS and not (word[0].isupper() and word[1:].islower())
 
 
-def _segments(place: str) -> list[str]:
+def _segments(place: str, *, city: bool = True) -> list[str]:
     """A place as written and, where parentheses or a slash part it (``Thun (BE)``,
     ``Saas-Fee/VS``, ``Biel/Bienne``; review 251: only the whole was searched for, so a note
     naming the city alone kept it), the name before them and each other name after them of
     ``MIN_PIECE`` letters or more (``Bienne``), never a canton or region code (``BE``) nor a
-    short word (``Oder`` of ``Frankfurt (Oder)``: the word ``oder`` of a German note)."""
+    short word (``Oder`` of ``Frankfurt (Oder)``: the word ``oder`` of a German note).
+    ``city``: the place is a city (after its postal code), whose name before the signs is
+    searched however short (``Thun``); else that name too only of ``MIN_PIECE`` letters or
+    more (review 253: ``App. (links)``, ``Ost/West``, ``Lab (Bern)`` cut ``App``, ``Ost``,
+    ``Lab`` from every note)."""
     first, *others = (part.strip(_EDGES) for part in _PLACE_SIGNS.split(place))
     if not others:
         return [place]
     if place.count("(") > place.count(")"):  # its ``)`` cut as a part's edge: ``Thun (BE``
         place += ")"
     named = [o for o in others if len(o) >= MIN_PIECE and not _REGION_CODE.fullmatch(o)]
+    first = first if city or len(first) >= MIN_PIECE else ""
     return list(dict.fromkeys(p for p in [place, first, *named] if p))

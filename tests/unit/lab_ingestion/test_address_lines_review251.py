@@ -157,9 +157,11 @@ def test_a_city_before_its_canton_is_a_place_alone_and_the_canton_never(
     city: str, canton: str, written: str, code: str
 ) -> None:
     places = line_places(address_line(f"Gartenweg 3, {code}{written.format(city, canton)}"))
-    assert city in places and canton not in places
-    if code:
-        assert f"{code}{city}" in places
+    assert canton not in places
+    if code:  # a city after its postal code by its name alone however short
+        assert city in places and f"{code}{city}" in places
+    else:  # without one, only of five letters or more (review 253: `Lab (Bern)`)
+        assert (city in places) == (len(city) >= 5), places
 
 
 @pytest.mark.parametrize(
@@ -207,3 +209,20 @@ def test_json_and_fhir_copies_scrub_the_address_from_notes(line: str, written: s
     assert _json_range("address", line, f"aus {written}") == "aus [redacted]"
     patient = {**PATIENT, "address": [{"line": [line]}]}
     assert _fhir([patient], f"aus {written}") == "aus [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("line", "short"),
+    [("Gartenweg 3, App. (links), 3600 Thun", "App"), ("Gartenweg 3, Ost/West", "Ost"),
+     ("Gartenweg 3, Lab (Bern)", "Lab"), ("Gartenweg 3, Whg. (links)", "Whg")],
+)  # fmt: skip
+def test_a_short_word_before_a_bracket_or_slash_is_no_place_alone(line: str, short: str) -> None:
+    """Review 253: only a city after its postal code is searched by its name alone however
+    short; another part's name before the signs only of five letters or more."""
+    _, places = address_pieces(line)
+    assert short not in places, places
+
+
+def test_a_city_after_its_postal_code_is_a_place_by_its_short_name() -> None:
+    _, places = address_pieces("Gartenweg 3, 3600 Thun (BE)")
+    assert "Thun" in places and "3600 Thun" in places, places
