@@ -41,6 +41,19 @@ async def migrated_pool(dsn: str, schema: str) -> asyncpg.Pool:
     return await create_pool(dsn, schema, f"test-{schema}")
 
 
+class StoppingRelay(OutboxRelay):
+    """A relay that stops its publisher when its run ends, as a service's messaging does for
+    the service's relay (``ServiceMessaging.stop_publisher``): left running, each test's
+    producer and offsets consumer went on reconnecting to the test's stopped broker until
+    garbage collected ("Unclosed AIOKafkaProducer"), in every later test of the worker."""
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        try:
+            await super().run(stopping)
+        finally:
+            await self._publisher.stop()
+
+
 def make_relay(
     pool: asyncpg.Pool,
     servers: str,
@@ -50,7 +63,7 @@ def make_relay(
     async def topics() -> list[str]:
         return await ensure_topics(servers, all_topic_names(), 12)
 
-    return OutboxRelay(
+    return StoppingRelay(
         pool,
         KafkaPublisher(servers, client_id=f"test-{schema}"),
         topics,
