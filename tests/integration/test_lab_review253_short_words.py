@@ -41,3 +41,22 @@ async def test_a_city_after_its_postal_code_is_still_scrubbed_by_its_name(lab: L
 async def test_a_json_range_keeps_a_short_word_of_the_address(lab: Lab) -> None:
     _, _, kept = await _json(lab, {"address": "Gartenweg 3, Ost/West"}, reference_range="Ost 0-5")
     assert kept["results"][0]["reference_range"] == "Ost 0-5", kept
+
+
+# review 254: a short city followed by its canton, its postal code in a part of its own (or
+# after it), was no longer searched for alone after review 253's fix
+SHORT_CITIES = [
+    ("R254-1", "Gartenweg 3, 6300, Zug (ZG)^^^^^CH", "wohnt in Zug", "Zug"),
+    ("R254-2", "Gartenweg 3, Thun/BE, 3600^^^^^CH", "aus Thun", "Thun"),
+    ("R254-3", "Gartenweg 3, CH-6300, Zug/ZG^^^^^CH", "wohnt in Zug", "Zug"),
+]
+
+
+@pytest.mark.parametrize(("cid", "address", "note", "city"), SHORT_CITIES)
+async def test_a_short_city_before_its_canton_is_scrubbed_by_its_name(
+    lab: Lab, cid: str, address: str, note: str, city: str
+) -> None:
+    (ack,) = await exchange(lab, crp(cid, address, note))
+    assert ack[1] in ("AE", "AR"), ack
+    (nte,) = [s for s in await _kept(lab, cid) if s.startswith("NTE")]
+    assert city not in nte and "[redacted]" in nte, (address, nte)

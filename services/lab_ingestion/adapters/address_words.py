@@ -61,14 +61,16 @@ def _segments(place: str, *, city: bool = True) -> list[str]:
     ``MIN_PIECE`` letters or more (``Bienne``), never a canton or region code (``BE``) nor a
     short word (``Oder`` of ``Frankfurt (Oder)``: the word ``oder`` of a German note).
     ``city``: the place is a city (after its postal code), whose name before the signs is
-    searched however short (``Thun``); else that name too only of ``MIN_PIECE`` letters or
-    more (review 253: ``App. (links)``, ``Ost/West``, ``Lab (Bern)`` cut ``App``, ``Ost``,
-    ``Lab`` from every note)."""
+    searched however short (``Thun``); else that name only of ``MIN_PIECE`` letters or more,
+    or when a canton or region code follows it (``Zug (ZG)``, ``Thun/BE``: a city, its postal
+    code in a part of its own; review 254) (review 253: ``App. (links)``, ``Ost/West``,
+    ``Lab (Bern)`` cut ``App``, ``Ost``, ``Lab`` from every note)."""
     first, *others = (part.strip(_EDGES) for part in _PLACE_SIGNS.split(place))
     if not others:
         return [place]
     if place.count("(") > place.count(")"):  # its ``)`` cut as a part's edge: ``Thun (BE``
         place += ")"
     named = [o for o in others if len(o) >= MIN_PIECE and not _REGION_CODE.fullmatch(o)]
-    first = first if city or len(first) >= MIN_PIECE else ""
+    region = any(_REGION_CODE.fullmatch(o) for o in others)
+    first = first if city or region or len(first) >= MIN_PIECE else ""
     return list(dict.fromkeys(p for p in [place, first, *named] if p))

@@ -158,10 +158,9 @@ def test_a_city_before_its_canton_is_a_place_alone_and_the_canton_never(
 ) -> None:
     places = line_places(address_line(f"Gartenweg 3, {code}{written.format(city, canton)}"))
     assert canton not in places
-    if code:  # a city after its postal code by its name alone however short
-        assert city in places and f"{code}{city}" in places
-    else:  # without one, only of five letters or more (review 253: `Lab (Bern)`)
-        assert (city in places) == (len(city) >= 5), places
+    assert city in places, places  # its canton follows: a city however short (review 254)
+    if code:
+        assert f"{code}{city}" in places
 
 
 @pytest.mark.parametrize(
@@ -226,3 +225,12 @@ def test_a_short_word_before_a_bracket_or_slash_is_no_place_alone(line: str, sho
 def test_a_city_after_its_postal_code_is_a_place_by_its_short_name() -> None:
     _, places = address_pieces("Gartenweg 3, 3600 Thun (BE)")
     assert "Thun" in places and "3600 Thun" in places, places
+
+
+@pytest.mark.parametrize(
+    "line", ["Gartenweg 3, 6300, Zug (ZG)", "Gartenweg 3, Thun/BE, 3600", "Gartenweg 3, Zug/ZG"]
+)
+def test_a_short_name_before_a_canton_code_is_a_place(line: str) -> None:
+    """Review 254: a city with its canton, its postal code in a part of its own or none."""
+    _, places = address_pieces(line)
+    assert {"Zug", "Thun"} & set(places), places
