@@ -123,6 +123,7 @@ def build(context: ServiceContext) -> ServiceParts:
         ),
         on_settled=ingestor.forget_attempt,
     )  # fmt: skip
+    metrics.commit_waiting.set_function(lambda: committer.waiting)
     acknowledger = Hl7Acknowledger(
         committer.submit, hasher, metrics, processing_id=settings.lab_ingestion_processing_id,
         local_codes=local_codes.table, listed=ingestor.listed,

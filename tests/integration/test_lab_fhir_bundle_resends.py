@@ -5,18 +5,17 @@ stored versions stale. A Bundle that is not its earlier send again is refused as
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.repository import CHAIN_LOCK
 from shared.contracts.identity import hospital_id_hmac
 from shared.contracts.topics import TRIAL_SUBJECTS
 from shared.secrets import subject_hmac_key
 from shared.settings import PlatformSettings
 from tests.factories import subject_enrolled
+from tests.integration.lab_batches import committer_held, queued
 from tests.integration.lab_fixtures import crp_observation
 from tests.integration.messaging_fixtures import migrated_pool, record
 from tests.integration.test_lab_fhir_versions import (
@@ -117,18 +116,11 @@ async def test_a_transaction_sent_twice_into_one_commit_batch_is_a_resend_the_se
     assert (await post(lab, "/fhir/Observation", obs("Q-0", 1)))[0] == 201
     batches = "SELECT count(*) FROM committed_batches"
     before = await lab.pool.fetchval(batches)
-    async with lab.pool.acquire() as conn:
-        # a correction waits on the chain lock, holding the committer; the two sends queue
-        lock = conn.transaction()
-        await lock.start()
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
-        held = asyncio.ensure_future(post(lab, "/fhir/Observation", obs("Q-0", 2, "corrected")))
-        await asyncio.sleep(0.5)
-        first = asyncio.ensure_future(post(lab, "/fhir", body))
-        await asyncio.sleep(0.3)
-        second = asyncio.ensure_future(post(lab, "/fhir", body))
-        await asyncio.sleep(0.5)
-        await lock.rollback()
+    # a correction waits on the chain lock, holding the committer; the two sends queue
+    correction = obs("Q-0", 2, "corrected")
+    async with committer_held(lab, lambda: post(lab, "/fhir/Observation", correction)) as held:
+        first = await queued(lab, lambda: post(lab, "/fhir", body))
+        second = await queued(lab, lambda: post(lab, "/fhir", body))
     assert (await held)[0] == 201
     assert await first == (200, [201, 201])
     assert await second == (200, [200, 200])

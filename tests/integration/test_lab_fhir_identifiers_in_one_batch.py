@@ -8,12 +8,11 @@ POST /fhir (transaction, batch) and /fhir/Observation on real PostgreSQL and bro
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.repository import CHAIN_LOCK
+from tests.integration.lab_batches import committer_held, queued
 from tests.integration.lab_fixtures import crp_observation
 from tests.integration.test_lab_fhir_versions import (
     bundle,
@@ -94,20 +93,11 @@ async def test_two_posts_planned_in_one_commit_batch_answer_as_one_after_the_oth
     assert (await post(lab, "/fhir/Observation", identified("Q-0", value=1)))[0] == 201
     batches = "SELECT count(*) FROM committed_batches"
     before = await lab.pool.fetchval(batches)
-    async with lab.pool.acquire() as conn:
-        # a correction waits on the chain lock, holding the committer; the two posts queue
-        lock = conn.transaction()
-        await lock.start()
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
-        held = asyncio.ensure_future(
-            post(lab, "/fhir/Observation", identified("Q-0", status="amended", value=2))
-        )
-        await asyncio.sleep(0.5)
-        first = asyncio.ensure_future(post(lab, "/fhir/Observation", FINAL))
-        await asyncio.sleep(0.3)
-        second = asyncio.ensure_future(post(lab, "/fhir/Observation", body))
-        await asyncio.sleep(0.5)
-        await lock.rollback()
+    # a correction waits on the chain lock, holding the committer; the two posts queue
+    correction = identified("Q-0", status="amended", value=2)
+    async with committer_held(lab, lambda: post(lab, "/fhir/Observation", correction)) as held:
+        first = await queued(lab, lambda: post(lab, "/fhir/Observation", FINAL))
+        second = await queued(lab, lambda: post(lab, "/fhir/Observation", body))
     assert (await held)[0] == 201
     assert [(await first)[0], (await second)[0]] == [201, answer]
     assert await lab.pool.fetchval(batches) - before == 2  # the held one, then both posts

@@ -17,15 +17,14 @@ HL7 = LIS^HOSP over MLLP (and ``POST /v1/hl7``), FHIR = the lab's token, identif
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from services.lab_ingestion.adapters.repository import CHAIN_LOCK
 from shared.contracts.topics import LAB_REJECTED, LAB_RESULTS
+from tests.integration.lab_batches import committer_held, queued
 from tests.integration.lab_fixtures import obx, oru
 from tests.integration.test_lab_fhir_cancelled_never_resulted import _diagnostics
 from tests.integration.test_lab_ingestion import Lab
@@ -205,27 +204,14 @@ async def test_an_hl7_copy_of_a_result_withdrawn_over_fhir_is_refused(
 
 
 async def _one_batch(lab: Lab, sends: list[Send], tag: str = "") -> list[Any]:
-    """``sends`` planned in one commit batch: a correction of another order (ORDQ + ``tag``)
-    waits on the chain lock, holding the committer, while they queue."""
+    """``sends`` planned in one commit batch, in their order: a correction of another order
+    (ORDQ + ``tag``) waits on the chain lock, holding the committer, while they queue."""
     ordq = {"order": f"ORDQ{tag}", "observed": "20261118081500+0100"}
     assert (await _hl7(lab, f"Q-0{tag}", "1", **ordq))[1] == "AA"
-    async with lab.pool.acquire() as conn:
-        lock = conn.transaction()
-        await lock.start()
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
-        held = asyncio.ensure_future(_hl7(lab, f"Q-1{tag}", "2", "C", **ordq))
-        # the held batch answers "resend" past its 5 s deadline: the lock is held well
-        # under it (2.8 s for six sends failed on a loaded machine), the sends still
-        # queued in order
-        await asyncio.sleep(0.3)
-        queued = []
-        for send in sends:
-            queued.append(asyncio.ensure_future(send()))
-            await asyncio.sleep(0.15)
-        await asyncio.sleep(0.3)
-        await lock.rollback()
+    async with committer_held(lab, lambda: _hl7(lab, f"Q-1{tag}", "2", "C", **ordq)) as held:
+        queue = [await queued(lab, send) for send in sends]
     assert (await held)[1] == "AA"
-    return [await answer for answer in queued]
+    return [await answer for answer in queue]
 
 
 def _hl7_send(lab: Lab, *args: str) -> Send:

@@ -114,6 +114,12 @@ class LabIngestionMetrics:
             " not kept: their peer address had left its budget of kept rejections a minute",
             registry=registry,
         )
+        self.commit_waiting = Gauge(
+            "lab_commit_waiting_messages",
+            "Messages and HTTP pushes read and waiting for the group commit to take them into"
+            " a batch: growing while PostgreSQL (or a chain lock) holds up the writes",
+            registry=registry,
+        )
         self.connections_open = Gauge(
             "lab_mllp_open_connections", "MLLP connections open", registry=registry
         )

@@ -124,6 +124,11 @@ class GroupCommitter(Generic[C, R]):
         self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]] | None] = asyncio.Queue()
         self._closed = False
 
+    @property
+    def waiting(self) -> int:
+        """Commands submitted and not yet taken into a batch (their callers wait)."""
+        return self._queue.qsize()
+
     async def submit(self, command: C) -> R:
         if self._closed:
             raise RuntimeError("shutting down")

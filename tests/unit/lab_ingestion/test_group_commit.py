@@ -323,3 +323,30 @@ async def test_a_command_submitted_during_the_stop_is_refused_not_left_waiting()
     await asyncio.wait_for(worker, 2)
     with pytest.raises(RuntimeError, match="shutting down"):
         await asyncio.wait_for(late, 2)
+
+
+async def test_waiting_counts_the_commands_queued_for_the_next_batch() -> None:
+    """``waiting`` (the ``lab_commit_waiting_messages`` gauge) counts what is submitted and
+    not yet taken into a batch: it grows while a commit holds the committer, then drains."""
+    release = asyncio.Event()
+    batches: list[list[int]] = []
+
+    async def slow(commands: Sequence[int]) -> list[int]:
+        batches.append(list(commands))
+        await release.wait()
+        return list(commands)
+
+    committer: GroupCommitter[int, int] = GroupCommitter(slow, transient=TRANSIENT_DB_ERRORS)
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(committer.run(stopping))
+    answers = [asyncio.ensure_future(committer.submit(0))]
+    await asyncio.sleep(0.01)  # the first batch taken, its commit held
+    assert committer.waiting == 0
+    answers += [asyncio.ensure_future(committer.submit(c)) for c in (1, 2)]
+    await asyncio.sleep(0.01)
+    assert committer.waiting == 2
+    release.set()
+    assert await asyncio.gather(*answers) == [0, 1, 2]
+    assert committer.waiting == 0 and batches == [[0], [1, 2]]
+    stopping.set()
+    await asyncio.wait_for(worker, 5)
