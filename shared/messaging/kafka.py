@@ -87,22 +87,27 @@ class KafkaPublisher:
         )
         self._fence = ConnectionFence(self._producer.client)
         self._started = False
+        self._producer_started = False  # a start that failed on the offsets reader
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._key_partitions: dict[tuple[str, bytes], int] = {}
 
     async def start(self) -> None:
-        if not self._started:
+        """Start the producer, then the offsets reader; after a failed start (the relay
+        tries again), only what has not started yet is started."""
+        if self._started:
+            return
+        if not self._producer_started:
             await self._producer.start()
-            await self._offsets.start()
-            self._started = True
+            self._producer_started = True
+        await self._offsets.start()
+        self._started = True
 
     async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await asyncio.gather(
-                self._producer.stop(), self._offsets.stop(), return_exceptions=True
-            )
+        """Close both clients, started or not: a start that failed half-way (the broker
+        down) leaves connections to close (review 254). Not started again after."""
+        self._started = self._producer_started = False
+        await asyncio.gather(self._producer.stop(), self._offsets.stop(), return_exceptions=True)
 
     async def publish(self, records: Sequence[Record]) -> list[Delivery]:
         """Send all records and wait for every acknowledgement; raise if any failed.
