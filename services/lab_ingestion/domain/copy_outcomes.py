@@ -251,7 +251,7 @@ def held_elsewhere(
             stands = any(c.status in EMITTED for c in copies) or any(
                 r.status in EMITTED for r in in_batch
             )
-            return copy_refusal(status, others, channel, published=stands).at(index)
+            return copy_refusal(status, others, channel, published=stands, sender=source).at(index)
         refused = _withdrawn_refusal(
             message, index, said, gone=gone, gone_in_batch=gone_in_batch, left_out=duplicates
         )

@@ -14,21 +14,27 @@ _NAMED = 3  # other senders named in a reason at most
 
 
 def copy_refusal(
-    status: str, others: frozenset[str], channel: Channel, *, published: bool = True
+    status: str,
+    others: frozenset[str],
+    channel: Channel,
+    *,
+    published: bool = True,
+    sender: str | None = None,
 ) -> Rejected:
     """Why a result of ``status`` over ``channel`` is refused while ``others`` hold the
     result it is a copy of, or may be meant for; ``published``: whether one of them is a
-    final or corrected result (else they hold only preliminaries: review 241, D2)."""
+    final or corrected result (else they hold only preliminaries: review 241, D2);
+    ``sender``: the message's own, which may be among ``others`` (its result of the sample
+    stored under another of its identifiers: review 250, D2)."""
     if status == ResultStatusCode.CANNOT_OBTAIN.value and channel is Channel.FHIR:
         return held_elsewhere_reason(others)  # review 165's words
-    if status in CANCELLING:
-        return Rejected(
-            RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "withdraw", published)
-        )
-    if status == ResultStatusCode.CORRECTED.value:
-        return Rejected(
-            RejectionCode.UNKNOWN_CORRECTED_RESULT, _changed(others, "correct", published)
-        )
+    verb = "withdraw" if status in CANCELLING else "correct"
+    if status in CANCELLING or status == ResultStatusCode.CORRECTED.value:
+        if sender is not None and sender in others:
+            reason = _changed_own(sender, others - {sender}, verb, published)
+        else:
+            reason = _changed(others, verb, published)
+        return Rejected(RejectionCode.UNKNOWN_CORRECTED_RESULT, reason)
     names, more = _names(others)
     return Rejected(
         RejectionCode.AMBIGUOUS_VERSION,
@@ -90,6 +96,30 @@ def _changed(others: frozenset[str], verb: str, published: bool) -> str:
         "result of this test sharing an identifier with this one (the number of its order or "
         "another identifier it was sent under) stands there; a final result sent here first "
         "would be a second copy of it, and is refused"
+    )
+
+
+def _changed_own(sender: str, others: frozenset[str], verb: str, published: bool) -> str:
+    """A change finding nothing under its key while its own ``sender``'s result of the
+    sample stands, or is held, under other identifiers of its: sent again naming those,
+    never "through sender" itself (review 250, D2), the sender still named (review 165);
+    ``others``: other senders holding one too."""
+    kind = "" if published else "preliminary "
+    also = ""
+    if others:
+        names, more = _names(others)
+        also = f"; sender {names}{more} holds a result of it too (over HL7 or the lab's FHIR feed)"
+    reason = (
+        f"{verb} it under the identifiers it was first sent under, or ask the trial's "
+        "operator: nothing of this patient's is stored under this identifier, but this "
+        f"sender's ({sender!r}) own {kind}result of this test for them is stored under "
+        "others, sharing one with this result (the number of its order or another identifier "
+        "it was sent under)"
+    )
+    if not published:
+        return reason + also + "; it is not published"
+    return (
+        reason + also + ("; a final result sent here first would be a second copy, and is refused")
     )
 
 

@@ -42,6 +42,29 @@ def test_a_change_is_told_what_the_holder_holds(
     assert ("preliminary" in refused.reason) is not published
 
 
+@given(st.sampled_from(["C", "X", "W", "D"]), SENDERS, st.booleans(),
+       st.sampled_from([Channel.MLLP, Channel.HL7_HTTP, Channel.FHIR]))  # fmt: skip
+def test_a_change_beside_its_own_senders_result_is_told_to_name_its_identifiers(
+    status: str, others: frozenset[str], published: bool, channel: Channel
+) -> None:
+    """Review 250, D2: the sender's own result stored under other identifiers of its is
+    never answered "through sender" itself; other holders are still named."""
+    if status == "X" and channel is Channel.FHIR:
+        return  # a FHIR cancelled: review 165's words (``held_elsewhere_reason``)
+    sender = sorted(others)[0]
+    refused = copy_refusal(status, others, channel, published=published, sender=sender)
+    assert refused.code is RejectionCode.UNKNOWN_CORRECTED_RESULT
+    verb = "correct" if status == "C" else "withdraw"
+    assert refused.reason.startswith(f"{verb} it under the identifiers it was first sent under")
+    assert f"through sender {sender!r}" not in refused.reason, refused.reason
+    assert f"this sender's ({sender!r}) own" in refused.reason, refused.reason  # review 165
+    rest = sorted(others - {sender})
+    assert all(repr(name) in refused.reason for name in rest[:3]), refused.reason
+    assert ("holds a result of it too" in refused.reason) is bool(rest)
+    assert ("is refused" in refused.reason) is published
+    assert ("preliminary" in refused.reason) is not published
+
+
 async def _x_after_fhir(status: str, *, batched: bool) -> tuple[Any, Any]:
     """The FHIR feed's ``status`` 12 of ORD7, then HL7's X of ORD7; then HL7's final 12."""
     db = database()
