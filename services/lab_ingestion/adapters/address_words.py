@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from services.lab_ingestion.adapters.secret_spellings import place_spellings
+
 _EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
 _REGION_CODE = re.compile(r"[A-Z]{2,3}")
 # what joins runs of letters into one word of a name: a hyphen, written as ASCII's or as a
@@ -74,3 +76,16 @@ def _segments(place: str, *, city: bool = True) -> list[str]:
     region = any(_REGION_CODE.fullmatch(o) for o in others)
     first = first if city or region or len(first) >= MIN_PIECE else ""
     return list(dict.fromkeys(p for p in [place, first, *named] if p))
+
+
+def city_spellings(city: str) -> list[str]:
+    """A city's value written alone, without a digit (PID-11.3 or 11.5, the county PID-12
+    and birth place PID-23, a FHIR ``city`` or ``postalCode``, a JSON place key), as
+    searched for: as written and, where parentheses or a slash part it, by the city's name
+    before them however short (``Thun`` of ``Thun (BE)`` or ``Thun/BE``, ``Zug`` of ``Zug
+    (ZG)``) and another name of ``MIN_PIECE`` letters or more after them (``Bienne``), never
+    a canton or region code alone (``_segments``), each as ``place_spellings`` writes it
+    (review 254: only the whole phrase was, so a note repeating ``Thun`` kept it). Never a
+    street's value: its word in brackets (``links`` of ``App. (links)``) is no city."""
+    parts = [city.strip(), *_segments(city)]  # (``Thun (BE`` also as written)
+    return list(dict.fromkeys(s for part in parts for s in place_spellings(part)))

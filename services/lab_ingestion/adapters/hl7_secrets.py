@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from services.lab_ingestion.adapters.address_pieces import address_pieces
+from services.lab_ingestion.adapters.address_words import city_spellings
 from services.lab_ingestion.adapters.hl7_kept_lines import PERSON_SEGMENTS
 from services.lab_ingestion.adapters.hl7_pid3 import (
     PATIENT_NUMBER_FIELDS,
@@ -105,7 +106,8 @@ def secrets_and_numbers(
             name, fields, separators, (secrets, places), people, phones=phones,
             identifiers=identifiers,
         )  # fmt: skip
-        _collect_places(_values(name, fields, separators, _PLACE_FIELDS, (0,)), separators, places)
+        county_and_birth_place = _values(name, fields, separators, _PLACE_FIELDS, (0,))
+        _collect_places(county_and_birth_place, separators, places, city=True)
     named += _identifying_numbers(identifiers, phones)
     run_in: Secrets = {}
     for value in people:  # as it reads too (M\XFC\LLER as MÜLLER)
@@ -205,7 +207,7 @@ def _collect_address(
         if "@" in value:  # an e-mail: anywhere
             _add(secrets, value, 2)
         elif not numbered(value):  # a place (a city, a street's name): often the sender's
-            _collect_places([value], separators, places)
+            _collect_places([value], separators, places, city=component in (2, 4))
         for reading in _readings(value, separators) if numbered(value) else ():
             anywhere, line_places = address_pieces(reading, postal_first=component in (2, 4))
             for part in anywhere:  # ``Gartenweg 3``, ``SW1A 2AA``: everywhere
@@ -228,17 +230,22 @@ def _address_values(
             yield value, component
 
 
-def _collect_places(places: Iterable[str], separators: Separators, found: Secrets) -> None:
+def _collect_places(
+    places: Iterable[str], separators: Separators, found: Secrets, *, city: bool
+) -> None:
     """The patient's county and birth place, an address's city or street name, as written
     and as it reads (``_readings``: ``Z\\XFC\\RICH`` as ``ZÜRICH``, ``\\H\\Bern\\N\\`` as
     ``Bern``): scrubbed everywhere but where the copy is read back (``hl7_places``), a place
     of several words as its whole phrase (``BAD RAGAZ``, ``SAINT-IMIER`` also as ``SAINT
     IMIER``: ``place_spellings``), never its single words, which are everyday words
     (``Bad``, ``Sent``, ``bei``; review 192); three letters or more (a two-letter county
-    code is a word of any note)."""
+    code is a word of any note). ``city``: a city, county or birth place, also by its name
+    before its canton (``Thun`` of ``Thun (BE)``: ``city_spellings``; review 254), never a
+    street's (``App. (links)`` whole)."""
+    spellings = city_spellings if city else place_spellings
     for written in places:
         for value in _readings(written, separators):
-            for spelling in place_spellings(value):
+            for spelling in spellings(value):
                 _add(found, spelling, 3)
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.lab_ingestion.adapters.address_pieces import address_pieces
+from services.lab_ingestion.adapters.address_words import city_spellings
 from services.lab_ingestion.adapters.phone_numbers import phone_numbers
 from services.lab_ingestion.adapters.place_secrets import places_scrubbed
 from services.lab_ingestion.adapters.scrub import MIN_DIGITS_ONLY, Scrubber
@@ -169,15 +170,18 @@ class Secrets(dict[str, str]):
         holding a digit and a letter taken apart as a line, never searched for whole
         (``address_pieces``: ``Gartenweg 3`` everywhere, ``3600 Thun`` and ``Thun`` places,
         never ``12 B`` or ``3 L``: review 232); a word or phrase of letters (a city) a
-        place; any other (a number, a date, a phone, an e-mail) as any removed value."""
+        place, a city's (``postal_first``: a city, postal code or JSON place key's) by its
+        name before its canton too (``Zug`` of ``Zug (ZG)``: ``city_spellings``, review
+        254); any other (a number, a date, a phone, an e-mail) as any removed value."""
         if isinstance(value, str) and "@" not in value and numbered(value):
             anywhere, places = address_pieces(value, postal_first=postal_first)
             for part in anywhere:
                 self.text(part)
             self.places.update(places)
         elif isinstance(value, str) and "@" not in value and letters_only(value):
+            spellings = city_spellings if postal_first else place_spellings
             if len(value.strip()) >= _MIN_SECRET:
-                self.places.update(place_spellings(value))
+                self.places.update(p for p in spellings(value) if len(p) >= _MIN_SECRET)
         else:
             self.text(value)
 
