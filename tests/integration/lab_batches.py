@@ -17,6 +17,7 @@ T = TypeVar("T")
 CHAIN_LOCK_AWAITED = """
 SELECT count(*) FROM pg_locks
 WHERE locktype = 'advisory' AND NOT granted AND classid = $1 AND objid = $2
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 
 
@@ -51,15 +52,21 @@ async def committer_held(
         await lock.start()
         await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHAIN_LOCK)
         held = asyncio.ensure_future(correction())
-
-        async def awaited() -> bool:
-            return bool(await lab.pool.fetchval(CHAIN_LOCK_AWAITED, *CHAIN_LOCK))
-
         try:
-            await _until(awaited, held, answered="the correction never waited on the chain lock")
+            await until_chain_lock_awaited(lab, held)
             yield held
         finally:
             await lock.rollback()
+
+
+async def until_chain_lock_awaited(lab: Lab, answer: asyncio.Future[T]) -> None:
+    """Until a batch waits for the chain lock (held elsewhere); ``answer`` (the send whose
+    batch should wait) must not come first."""
+
+    async def awaited() -> bool:
+        return bool(await lab.pool.fetchval(CHAIN_LOCK_AWAITED, *CHAIN_LOCK))
+
+    await _until(awaited, answer, answered="the correction never waited on the chain lock")
 
 
 async def _until(

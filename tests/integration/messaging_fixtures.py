@@ -153,6 +153,20 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         await asyncio.sleep(0.1)
 
 
+async def until_waiting_for_a_lock(
+    observer: asyncpg.Connection | asyncpg.Pool, waiter: asyncpg.Connection
+) -> None:
+    """Until ``waiter``'s session waits for a lock it was not granted (``pg_locks``, read
+    through ``observer``, which may be in a transaction: it is no statistics snapshot)."""
+    pid = waiter.get_server_pid()
+    awaited = "SELECT count(*) FROM pg_locks WHERE pid = $1 AND NOT granted"
+
+    async def waiting() -> bool:
+        return bool(await observer.fetchval(awaited, pid))
+
+    await wait_until(waiting, timeout=10)
+
+
 async def produce_to_partition_0(servers: str, topic: str, values: list[bytes]) -> None:
     """Each value to partition 0 of ``topic``, one after the other (acks=all)."""
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")

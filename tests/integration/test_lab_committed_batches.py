@@ -21,6 +21,7 @@ from services.lab_ingestion.adapters.unit_of_work import LabIngestionUnitOfWork
 from services.lab_ingestion.domain.model import StaleBatch
 from shared.db.pool import ReservedConnections
 from tests.integration.lab_fixtures import STORED_ID, migrated_lab_pool
+from tests.integration.messaging_fixtures import until_waiting_for_a_lock
 from tests.integration.test_lab_repository import NOW, message_with_result
 
 pytestmark = pytest.mark.integration
@@ -75,8 +76,8 @@ async def test_a_retry_writing_while_the_earlier_commit_lands_waits_for_it(
         await transaction.start()
         await write(earlier, 1, token, first)
         retried = asyncio.create_task(write(retry, 2, token, second))
-        await asyncio.sleep(0.3)
-        assert not retried.done()  # waiting on the token's primary key
+        await until_waiting_for_a_lock(pool, retry)  # on the token's primary key
+        assert not retried.done()
         await (transaction.commit() if landed else transaction.rollback())
         if landed:
             with pytest.raises(StaleBatch):

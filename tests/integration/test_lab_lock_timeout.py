@@ -25,6 +25,7 @@ import pytest
 
 from services.lab_ingestion.adapters.repository import CHAIN_LOCK
 from shared.settings import PlatformSettings
+from tests.integration.lab_batches import until_chain_lock_awaited
 from tests.integration.lab_fixtures import msa, obx, oru
 from tests.integration.test_lab_ingestion import Lab, running_lab
 
@@ -60,19 +61,17 @@ async def test_a_correction_waiting_briefly_for_the_chain_lock_is_stored_and_ans
     assert msa(await client.exchange(first))[1] == "AA"
 
     # another writer of chains (a second instance, `cachexia replay`) holds the chain lock
-    # for one second
+    # for a second once the correction waits for it (over the 300 ms lock_timeout)
     locker = await asyncpg.connect(database)
     try:
         await locker.execute("SELECT pg_advisory_lock($1, $2)", *CHAIN_LOCK)
-
-        async def release_soon() -> None:
-            await asyncio.sleep(1.0)
-            await locker.execute("SELECT pg_advisory_unlock($1, $2)", *CHAIN_LOCK)
-
-        release = asyncio.create_task(release_soon())
         correction = oru("LT-2", [obx("1988-5", "45", "mg/L", status="C")], order="LTO1")
-        ack = await client.exchange(correction)
-        await release
+        answer = asyncio.ensure_future(client.exchange(correction))
+        await until_chain_lock_awaited(lab, answer)
+        await asyncio.sleep(1.0)
+        assert not answer.done(), "answered while the chain lock was held"
+        await locker.execute("SELECT pg_advisory_unlock($1, $2)", *CHAIN_LOCK)
+        ack = await answer
     finally:
         await locker.close()
     await client.close()

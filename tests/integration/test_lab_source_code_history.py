@@ -20,6 +20,7 @@ from services.lab_ingestion.bootstrap import definition
 from services.lab_ingestion.domain.local_codes import LocalCode, checked_local_code
 from shared.db.migrations import migrate_service
 from tests.integration.lab_fixtures import migrate_before, migrate_lab
+from tests.integration.messaging_fixtures import until_waiting_for_a_lock
 
 pytestmark = pytest.mark.integration
 
@@ -192,8 +193,8 @@ async def test_two_adds_of_one_code_at_once_never_change_it_in_place(
         async with first.transaction():
             assert await add_local_code(first, crp("1988-5")) is None
             waiting = asyncio.ensure_future(_add_in_a_transaction(second, crp("30522-7")))
-            await asyncio.sleep(0.3)
-            assert not waiting.done()  # held by the first's uncommitted insert
+            await until_waiting_for_a_lock(first, second)  # the first's uncommitted insert
+            assert not waiting.done()
         assert await waiting == "1988-5"
         kept = await first.fetchval("SELECT loinc FROM lab_ingestion.local_codes")
         assert kept == "1988-5"
