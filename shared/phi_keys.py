@@ -91,6 +91,13 @@ def is_place_key(key: object) -> bool:
     return not words.isdisjoint(PLACE_WORDS) and words.isdisjoint(NOT_PLACE_WORDS)
 
 
+def is_area_key(key: object) -> bool:
+    """A place key naming an area larger than a town (a district, state, canton, country:
+    ``_AREA_WORDS``): its value is searched for whole, never taken apart as a city written
+    with its canton is (review 258: ``district: "Ost/West"`` cut ``Ost`` from notes)."""
+    return not key_words(key).isdisjoint(_AREA_WORDS)
+
+
 # a place's words naming an area larger than a town (a state, a country): not searched for
 # (README), so no extension URL naming only such an area makes its value a place
 _AREA_WORDS = frozenset({

@@ -70,6 +70,21 @@ async def test_json_city_with_its_canton_is_scrubbed_by_its_name(lab: Lab) -> No
     assert kept["results"][0]["result_id"] == "ZUG-7", kept
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "word"),
+    [("district", "Ost/West", "Ost"), ("district", "Whg (Ost)", "Whg"),
+     ("region", "Nord (Bern)", "Nord"), ("canton", "Basel (Stadt)", "Stadt"),
+     ("county", "Lab (Bern)", "Lab")],
+)  # fmt: skip
+async def test_a_json_area_key_is_not_taken_apart_as_a_city(
+    lab: Lab, key: str, value: str, word: str
+) -> None:
+    """Review 258: a district, region, canton or county is searched for whole, as before
+    review 254's fix took it apart as a city (its short word cut from kept ranges)."""
+    _, _, kept = await _json(lab, {key: value}, reference_range=f"{word} 0-5")
+    assert kept["results"][0]["reference_range"] == f"{word} 0-5", kept
+
+
 async def test_fhir_city_with_its_canton_is_scrubbed_by_its_name(lab: Lab) -> None:
     address = {"line": ["Gartenweg 3"], "city": "Thun (BE)", "postalCode": "3600"}
     observation: dict[str, Any] = _observation(address, "wohnt in Thun, Kanton BE")

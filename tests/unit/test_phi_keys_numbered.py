@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.json_redaction import redact_json
 from shared.jsonlog import is_phi_field
-from shared.phi_keys import is_place_key, is_street_key, key_words
+from shared.phi_keys import is_area_key, is_place_key, is_street_key, key_words
 
 STREETS = [["address"], ["addr"], ["address", "line"], ["street"], ["street", "address"],
            ["home", "address"], ["mailing", "address", "line"], ["postal", "address"],
@@ -20,6 +20,8 @@ STREETS = [["address"], ["addr"], ["address", "line"], ["street"], ["street", "a
            ["indirizzo"], ["direccion"], ["domicilio"], ["residence"]]  # fmt: skip
 PLACES = [["city"], ["zip"], ["postal", "code"], ["birth", "place"], ["city", "of", "birth"],
           ["place", "of", "residence"], ["wohnort"], ["plz"], ["ville"], ["ciudad"]]  # fmt: skip
+AREAS = [["district"], ["state"], ["region"], ["canton"], ["kanton"], ["county"], ["country"],
+         ["birth", "country"], ["bezirk"], ["province"]]  # fmt: skip
 # the log formatter's person's details (``jsonlog._PHI_FIELD``)
 PERSONS = [["phone"], ["name"], ["given", "name"], ["mrn"], ["dob"], ["email"], ["pid"],
            ["patient", "name"], ["next", "of", "kin"], ["insurance"]]  # fmt: skip
@@ -69,6 +71,17 @@ def test_an_address_line_key_with_any_number_is_an_address_line(key: str) -> Non
 def test_a_place_key_with_any_number_is_a_place(key: str) -> None:
     assert is_place_key(key), (key, key_words(key))
     assert is_phi_field(key), key
+
+
+@given(spelled(AREAS))
+def test_an_area_key_is_a_place_searched_for_whole(key: str) -> None:
+    """Review 258: never taken apart as a city with its canton (``Ost/West`` kept ``Ost``)."""
+    assert is_place_key(key) and is_area_key(key), (key, key_words(key))
+
+
+@given(spelled(PLACES))
+def test_a_town_key_is_no_area(key: str) -> None:
+    assert not is_area_key(key), (key, key_words(key))
 
 
 @given(spelled(PERSONS, inside=False))  # (``next_of_kin`` is one phrase)

@@ -31,7 +31,7 @@ from services.lab_ingestion.adapters.redaction import (
     scrubbed_copy,
 )
 from shared.jsonlog import is_phi_field
-from shared.phi_keys import is_place_key, is_street_key
+from shared.phi_keys import is_area_key, is_place_key, is_street_key
 
 DROPPED_KEY = "_dropped_fields"  # where the dropped keys are named (never their values)
 _MAX_DROPPED = 50
@@ -186,7 +186,7 @@ class _JsonRedactor:
             for item in value:
                 self.detail(key, item, kind)
         elif kind == "place":  # a city, a postal code: a number first is a postal code
-            self.secrets.address(value, postal_first=True)
+            self.secrets.address(value, postal_first=True, city=not is_area_key(key))
         elif kind == "street":
             self.secrets.street(value)
         elif kind == "name":

@@ -165,21 +165,25 @@ class Secrets(dict[str, str]):
         if isinstance(value, str) and "@" not in value:
             self.places.update(street_words(value))
 
-    def address(self, value: object, *, postal_first: bool = False) -> None:
+    def address(
+        self, value: object, *, postal_first: bool = False, city: bool | None = None
+    ) -> None:
         """A removed part of an address, by the rule HL7's address components follow: one
         holding a digit and a letter taken apart as a line, never searched for whole
         (``address_pieces``: ``Gartenweg 3`` everywhere, ``3600 Thun`` and ``Thun`` places,
         never ``12 B`` or ``3 L``: review 232); a word or phrase of letters (a city) a
         place, a city's (``postal_first``: a city, postal code or JSON place key's) by its
         name before its canton too (``Zug`` of ``Zug (ZG)``: ``city_spellings``, review
-        254); any other (a number, a date, a phone, an e-mail) as any removed value."""
+        254; ``city``: False for an area's, a district's or a state's, whole as before,
+        review 258); any other (a number, a date, a phone, an e-mail) as any removed value."""
         if isinstance(value, str) and "@" not in value and numbered(value):
             anywhere, places = address_pieces(value, postal_first=postal_first)
             for part in anywhere:
                 self.text(part)
             self.places.update(places)
         elif isinstance(value, str) and "@" not in value and letters_only(value):
-            spellings = city_spellings if postal_first else place_spellings
+            parted = postal_first if city is None else city
+            spellings = city_spellings if parted else place_spellings
             if len(value.strip()) >= _MIN_SECRET:
                 self.places.update(p for p in spellings(value) if len(p) >= _MIN_SECRET)
         else:
