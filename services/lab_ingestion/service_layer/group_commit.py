@@ -123,11 +123,13 @@ class GroupCommitter(Generic[C, R]):
         # None marks the end of work for one committer (see run)
         self._queue: asyncio.Queue[tuple[C, asyncio.Future[R]] | None] = asyncio.Queue()
         self._closed = False
+        self._marks_queued = 0  # end-of-work marks in the queue (not commands)
 
     @property
     def waiting(self) -> int:
-        """Commands submitted and not yet taken into a batch (their callers wait)."""
-        return self._queue.qsize()
+        """Commands submitted and not yet taken into a batch (their callers wait); never the
+        end-of-work marks ``run`` queues at shutdown (review 258)."""
+        return self._queue.qsize() - self._marks_queued
 
     async def submit(self, command: C) -> R:
         if self._closed:
@@ -146,6 +148,7 @@ class GroupCommitter(Generic[C, R]):
             await stopping.wait()
             for _ in workers:
                 self._queue.put_nowait(None)  # one end-of-work mark per committer
+                self._marks_queued += 1
             await asyncio.gather(*workers)
         finally:
             self._closed = True
@@ -157,12 +160,14 @@ class GroupCommitter(Generic[C, R]):
         while True:
             item = await self._queue.get()
             if item is None:
+                self._marks_queued -= 1
                 return
             batch = [item]
             last = False
             while len(batch) < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is None:
+                    self._marks_queued -= 1
                     last = True
                     break
                 batch.append(item)
@@ -255,5 +260,7 @@ class GroupCommitter(Generic[C, R]):
     def _fail_waiting(self) -> None:
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if item is not None and not item[1].done():
+            if item is None:
+                self._marks_queued -= 1
+            elif not item[1].done():
                 item[1].set_exception(RuntimeError("shutting down"))

@@ -350,3 +350,25 @@ async def test_waiting_counts_the_commands_queued_for_the_next_batch() -> None:
     assert committer.waiting == 0 and batches == [[0], [1, 2]]
     stopping.set()
     await asyncio.wait_for(worker, 5)
+
+
+async def test_waiting_never_counts_the_end_of_work_mark() -> None:
+    """Review 258: at shutdown, behind a held commit, the mark ``run`` queues is no message."""
+    release = asyncio.Event()
+
+    async def held(commands: Sequence[int]) -> list[int]:
+        await release.wait()
+        return list(commands)
+
+    committer: GroupCommitter[int, int] = GroupCommitter(held, transient=TRANSIENT_DB_ERRORS)
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(committer.run(stopping))
+    first = asyncio.ensure_future(committer.submit(1))
+    await asyncio.sleep(0.01)
+    stopping.set()
+    await asyncio.sleep(0.01)  # the mark queued behind the held batch
+    assert committer.waiting == 0
+    release.set()
+    assert await first == 1
+    await asyncio.wait_for(worker, 5)
+    assert committer.waiting == 0
