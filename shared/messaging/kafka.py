@@ -88,6 +88,7 @@ class KafkaPublisher:
         self._fence = ConnectionFence(self._producer.client)
         self._started = False
         self._producer_started = False  # a start that failed on the offsets reader
+        self._stopped = False
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._key_partitions: dict[tuple[str, bytes], int] = {}
@@ -95,6 +96,8 @@ class KafkaPublisher:
     async def start(self) -> None:
         """Start the producer, then the offsets reader; after a failed start (the relay
         tries again), only what has not started yet is started."""
+        if self._stopped:  # aiokafka's clients are not restarted: a stop() would close none
+            raise RuntimeError("a stopped publisher is not started again (review 258)")
         if self._started:
             return
         if not self._producer_started:
@@ -107,6 +110,7 @@ class KafkaPublisher:
         """Close both clients, started or not: a start that failed half-way (the broker
         down) leaves connections to close (review 254). Not started again after."""
         self._started = self._producer_started = False
+        self._stopped = True
         await asyncio.gather(self._producer.stop(), self._offsets.stop(), return_exceptions=True)
 
     async def publish(self, records: Sequence[Record]) -> list[Delivery]:

@@ -59,3 +59,15 @@ async def test_a_stop_after_a_failed_start_closes_both_clients() -> None:
         del publisher
         gc.collect()
     assert [str(w.message) for w in caught if "Unclosed" in str(w.message)] == []
+
+
+async def test_a_stopped_publisher_is_never_started_again() -> None:
+    """Review 258: a restarted producer stayed open, since aiokafka's stop then does nothing."""
+    publisher = KafkaPublisher("127.0.0.1:9", "unit")
+    producer, offsets = Client(), Client()
+    publisher._producer, publisher._offsets = producer, offsets  # hand-written fakes
+    await publisher.start()
+    await publisher.stop()
+    with pytest.raises(RuntimeError, match="not started again"):
+        await publisher.start()
+    assert (producer.starts, offsets.starts) == (1, 1)
