@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 
 from services.lab_ingestion.adapters.address_words import (
     _EDGES,
-    _REGION_CODE,
     _UNITS,
     _letters,
     _named,
@@ -91,6 +90,8 @@ _ALNUM_POSTCODES = (
 # the same written without its space (``SW1A2AA``, ``k1a0b1``): a token of its own
 _JOINED_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}|[A-Z]\d[A-Z]\d[A-Z]\d", re.I)
 _DUTCH_LETTERS = re.compile(r"[A-Z]{2}")
+# after a postal code, a city's trailing code of capitals (``3600 Thun BE``): searched without it
+_TRAILING_CODE = re.compile(r"[A-Z]{2,3}")
 # what is written before a postal code or number and names no street
 _LABELS = frozenset({"plz", "npa", "cap", "cp", "zip", "postcode", "postleitzahl", "code",
                      "bp", "cedex", "nr", "no", "tel", "postfach", "box", "po box"})  # fmt: skip
@@ -254,7 +255,7 @@ def _place_forms(words: str, *, after: str) -> list[str]:
     *name, last = words.split()
     postal = sum(c.isdigit() for c in after) >= 4
     mixed = any(c.islower() for word in name for c in word)
-    if postal and mixed and _REGION_CODE.fullmatch(last) and last.lower() not in _STREET_ENDS:
+    if postal and mixed and _TRAILING_CODE.fullmatch(last) and last.lower() not in _STREET_ENDS:
         return [words, " ".join(name)]
     return [words]
 

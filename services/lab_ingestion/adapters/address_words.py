@@ -7,16 +7,17 @@ from __future__ import annotations
 import re
 
 from services.lab_ingestion.adapters.secret_spellings import place_spellings
+from services.lab_ingestion.domain.regions import names_region, region_after_a_blank
 
 _EDGES = " \t.,;:/-()"  # punctuation around a part or a run of words
-_REGION_CODE = re.compile(r"[A-Z]{2,3}")
 # what joins runs of letters into one word of a name: a hyphen, written as ASCII's or as a
 # dash (U+2010 to U+2014: an en dash, a non-breaking hyphen), or an apostrophe (' or U+2019)
 _JOINERS = re.compile(r"[-'\u2019\u2010-\u2014]")
-# what parts a place's words besides blanks: a canton or a region in parentheses or after a
-# slash (``Thun (BE)``, ``Saas-Fee/VS``)
-_PLACE_SIGNS = re.compile(r"[()/]")
-_PLACE_WORDS = re.compile(r"[\s()/]+")
+# what parts a place's words besides blanks: a canton or a region in parentheses, square
+# brackets or after a slash (``Thun (BE)``, ``Zug [ZG]``, ``Saas-Fee/VS``)
+_PLACE_SIGNS = re.compile(r"[()\[\]/]")
+_SIGN_EDGES = _EDGES + "[]"
+_PLACE_WORDS = re.compile(r"[\s()\[\]/]+")
 MIN_PIECE = 5  # the shortest piece of a line searched for everywhere (``Weg 3``)
 # units a house number may read as (``Gartenweg 12 mg``): no piece's word, no place
 _UNITS = frozenset({"mg", "g", "kg", "ug", "mcg", "ng", "pg", "l", "dl", "ml", "ul", "nl", "fl",
@@ -57,25 +58,42 @@ def _unit_word(word: str) -> bool:
 
 
 def _segments(place: str, *, city: bool = True) -> list[str]:
-    """A place as written and, where parentheses or a slash part it (``Thun (BE)``,
-    ``Saas-Fee/VS``, ``Biel/Bienne``; review 251: only the whole was searched for, so a note
-    naming the city alone kept it), the name before them and each other name after them of
-    ``MIN_PIECE`` letters or more (``Bienne``), never a canton or region code (``BE``) nor a
-    short word (``Oder`` of ``Frankfurt (Oder)``: the word ``oder`` of a German note).
+    """A place as written and, where parentheses, square brackets or a slash part it
+    (``Thun (BE)``, ``Zug [ZG]``, ``Saas-Fee/VS``, ``Biel/Bienne``; review 251: only the
+    whole was searched for, so a note naming the city alone kept it), the name before them
+    and each other name after them of ``MIN_PIECE`` letters or more (``Bienne``), never a
+    region (``BE``, ``Kt. BE``, ``Valais``: ``names_region``) nor a short word (``Oder`` of
+    ``Frankfurt (Oder)``: the word ``oder`` of a German note); without signs, the name before
+    a region's code written after a blank (``Thun`` of ``Thun BE``: ``_before_a_region``).
     ``city``: the place is a city (after its postal code), whose name before the signs is
     searched however short (``Thun``); else that name only of ``MIN_PIECE`` letters or more,
-    or when a canton or region code follows it (``Zug (ZG)``, ``Thun/BE``: a city, its postal
-    code in a part of its own; review 254) (review 253: ``App. (links)``, ``Ost/West``,
-    ``Lab (Bern)`` cut ``App``, ``Ost``, ``Lab`` from every note)."""
-    first, *others = (part.strip(_EDGES) for part in _PLACE_SIGNS.split(place))
+    or when a region follows it (``Zug (ZG)``, ``zug (zg)``, ``Thun (Kt. BE)``, ``Sion
+    (Valais)``, ``Zug (CH)``: a city, its postal code in a part of its own or none; reviews
+    254, 256), never before a floor or unit (``App. (OG)``, ``Whg/OG``, ``Tel/FAX``: review
+    256) or another word (review 253: ``App. (links)``, ``Ost/West``, ``Lab (Bern)`` cut
+    ``App``, ``Ost``, ``Lab`` from every note)."""
+    first, *others = (part.strip(_SIGN_EDGES) for part in _PLACE_SIGNS.split(place))
     if not others:
-        return [place]
-    if place.count("(") > place.count(")"):  # its ``)`` cut as a part's edge: ``Thun (BE``
-        place += ")"
-    named = [o for o in others if len(o) >= MIN_PIECE and not _REGION_CODE.fullmatch(o)]
-    region = any(_REGION_CODE.fullmatch(o) for o in others)
-    first = first if city or region or len(first) >= MIN_PIECE else ""
+        return _before_a_region(place)
+    for opening, closing in ("()", "[]"):
+        if place.count(opening) > place.count(closing):  # cut as a part's edge: ``Thun (BE``
+            place += closing
+    regions = [names_region(o) for o in others]
+    named = [
+        o for o, region in zip(others, regions, strict=True) if len(o) >= MIN_PIECE and not region
+    ]
+    first = first if city or any(regions) or len(first) >= MIN_PIECE else ""
     return list(dict.fromkeys(p for p in [place, first, *named] if p))
+
+
+def _before_a_region(place: str) -> list[str]:
+    """A place as written and, when its last word after a blank is a region's code in
+    capitals after a name in mixed case (``Thun BE``, ``Sion VS``: ``region_after_a_blank``;
+    review 256: only ``Thun BE`` was searched for), the name before it too."""
+    *name, last = place.split() or [""]
+    if name and region_after_a_blank(last) and any(c.islower() for w in name for c in w):
+        return [place, " ".join(name)]
+    return [place]
 
 
 def city_spellings(city: str) -> list[str]:

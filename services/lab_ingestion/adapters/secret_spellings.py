@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 
+from services.lab_ingestion.domain.regions import names_region
+
 # Words that name no street in particular: searched for alone, they would wipe ordinary
 # text (a "Street" in a note, "Hospital Road" hitting a sender's "HOSPITAL") and find no one.
 _STREET_TYPES = frozenset({
@@ -86,8 +88,14 @@ def street_words(line: str) -> list[str]:
     "ZZSTREET 12", "Dorf"), of a name of several words only those of five letters or more
     ("Homburger", "Sonnenberg"; review 192: "Bad", "Alte", "Haus" are everyday words, and
     every "Bad" of a note was cut). With no digit, no code (LOINC ``1988-5``), house number
-    or value is one; found as whole words only, none cuts a unit (``umol/L``)."""
-    words = [word for word in _WORD.findall(line) if word.lower() not in _STREET_TYPES]
+    or value is one; found as whole words only, none cuts a unit (``umol/L``). Never a
+    region's name (``Valais`` of ``Gartenweg 3, 1950, Sion (Valais)``: ``names_region``;
+    review 256), which names no one: a note's ``Kanton Valais`` stays."""
+    words = [
+        word
+        for word in _WORD.findall(line)
+        if word.lower() not in _STREET_TYPES and not names_region(word)
+    ]
     name = " ".join(_HOUSE_NUMBER.sub(" ", line).split()).strip(_PUNCTUATION)
     phrase = [name] if words and len(name.split()) > 1 else []
     if len(words) > 1:
