@@ -24,7 +24,12 @@ number. The rule, by what a line's parts are:
   may be named after its postcode and city, review 224);
 - the words after a postal code are its city (``Thun``, ``Bad Homburg``), a place; after a
   postal code of four digits or more, a trailing code of two or three capitals after a
-  name in mixed case (a canton or state: ``Thun BE``) is searched for without it too;
+  name in mixed case (a canton or state: ``Thun BE``) is searched for without it too, as
+  a region's code in capitals is after a part's name without a postal code (``Thun BE`` of
+  ``Gartenweg 3, 3600, Thun BE``: ``regions``; review 256);
+- a name before a bracket or slash (``Zug (ZG)``, ``Thun/BE``) is searched for alone only
+  when a region follows it (``regions.names_region``: ``zg``, ``Kt. BE``, ``Valais``), never
+  before a floor or unit (``App. (OG)``, ``Whg/OG``: review 256), or after a postal code;
 - the words after a house number written first are a street (``rue de la Paix``), a place,
   never a city, searched for with its house number up to an apartment or unit word too
   (``1234 Main St`` of ``1234 Main St Apt 5B``; review 227: only ``1234 Main St Apt`` was);

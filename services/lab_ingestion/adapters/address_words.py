@@ -99,10 +99,12 @@ def _before_a_region(place: str) -> list[str]:
 def city_spellings(city: str) -> list[str]:
     """A city's value written alone, without a digit (PID-11.3 or 11.5, the county PID-12
     and birth place PID-23, a FHIR ``city`` or ``postalCode``, a JSON place key), as
-    searched for: as written and, where parentheses or a slash part it, by the city's name
-    before them however short (``Thun`` of ``Thun (BE)`` or ``Thun/BE``, ``Zug`` of ``Zug
-    (ZG)``) and another name of ``MIN_PIECE`` letters or more after them (``Bienne``), never
-    a canton or region code alone (``_segments``), each as ``place_spellings`` writes it
+    searched for: as written and, where parentheses, square brackets or a slash part it, by
+    the city's name before them however short (``Thun`` of ``Thun (BE)`` or ``Thun/BE``,
+    ``Zug`` of ``Zug [ZG]``) and another name of ``MIN_PIECE`` letters or more after them
+    (``Bienne``), never a region alone (``Valais`` of ``Sion (Valais)``, ``Kt. BE``:
+    ``_segments``; review 256), and by its name before a region's code after a blank
+    (``Thun`` of ``Thun BE``), each as ``place_spellings`` writes it
     (review 254: only the whole phrase was, so a note repeating ``Thun`` kept it). Never a
     street's value: its word in brackets (``links`` of ``App. (links)``) is no city."""
     parts = [city.strip(), *_segments(city)]  # (``Thun (BE`` also as written)
