@@ -28,6 +28,9 @@ COMPONENTS = [
     ("R254-8", "Gartenweg 3^^Thun/BE^^3600^CH", "Thun"),
     ("R254-9", "Gartenweg 3^^Saas-Fee/VS^^3906^CH", "Saas-Fee"),
     ("R254-10", "Gartenweg 3^^Zug (ZG)^^^CH", "Zug"),
+    # review 258: the canton after a blank (Swiss Post's own form) or a comma
+    ("R258-1", "Gartenweg 3^^Wil SG^^9500^CH", "Wil"),
+    ("R258-2", "Gartenweg 3^^Wil, SG^^9500^CH", "Wil"),
 ]
 
 

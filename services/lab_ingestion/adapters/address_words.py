@@ -104,8 +104,12 @@ def city_spellings(city: str) -> list[str]:
     ``Zug`` of ``Zug [ZG]``) and another name of ``MIN_PIECE`` letters or more after them
     (``Bienne``), never a region alone (``Valais`` of ``Sion (Valais)``, ``Kt. BE``:
     ``_segments``; review 256), and by its name before a region's code after a blank
-    (``Thun`` of ``Thun BE``), each as ``place_spellings`` writes it
-    (review 254: only the whole phrase was, so a note repeating ``Thun`` kept it). Never a
-    street's value: its word in brackets (``links`` of ``App. (links)``) is no city."""
+    (``Thun`` of ``Thun BE``) or a comma (``Wil`` of ``Wil, SG``: review 258), each as
+    ``place_spellings`` writes it (review 254: only the whole phrase was, so a note
+    repeating ``Thun`` kept it). Never a street's value: its word in brackets (``links`` of
+    ``App. (links)``) is no city."""
     parts = [city.strip(), *_segments(city)]  # (``Thun (BE`` also as written)
+    name, comma, after = city.rpartition(",")
+    if comma and name.strip() and names_region(after.strip()):
+        parts += _segments(name.strip())
     return list(dict.fromkeys(s for part in parts for s in place_spellings(part)))

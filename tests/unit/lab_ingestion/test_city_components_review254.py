@@ -41,6 +41,23 @@ def test_a_city_with_its_canton_is_searched_for_by_its_name_never_the_code(
     assert code not in spellings, spellings
 
 
+CANTONS = ["SG", "ZH", "BE", "VS", "sg", "Kt. BE"]
+
+
+@given(city=cities, canton=st.sampled_from(CANTONS), comma=st.sampled_from([",", " ,", ", "]))
+def test_a_city_with_its_canton_after_a_comma_is_searched_for_by_its_name(
+    city: str, canton: str, comma: str
+) -> None:
+    """Review 258: ``Wil, SG`` kept ``Wil`` in notes; the canton is never searched alone."""
+    spellings = city_spellings(f"{city}{comma}{canton}")
+    assert city in spellings and canton not in spellings, spellings
+
+
+@pytest.mark.parametrize("value", ["Bern, Stadt", "Lab, Bern", "Ost, West"])
+def test_a_comma_before_no_region_parts_nothing(value: str) -> None:
+    assert value.split(",", maxsplit=1)[0] not in city_spellings(value)
+
+
 @given(city=st.one_of(cities, st.builds(lambda a, b: f"{a} {b}", names, names)))
 def test_a_city_without_signs_is_searched_for_as_any_place(city: str) -> None:
     assert city_spellings(city) == place_spellings(city)
