@@ -150,12 +150,14 @@ def written_range(
 def _bound(number: str | None, conversion: UnitConversion | None) -> float | None:
     """A range's bound, or None when it cannot be read exactly or surely (dropped, as the
     value would be rejected): in ``conversion``'s unit, a thousands dot is read as the
-    value's is (without a unit, the dot is a decimal point)."""
+    value's is (without a unit, the dot is a decimal point). ``-0`` is 0, as the value's is
+    (a float keeps the sign: a lower limit -0 was stored and published -0.0; review 259)."""
     if number is None or significant_digits(number) > MAX_SIGNIFICANT_DIGITS:
         return None
     if conversion is not None and thousands_dot_is_ambiguous(number, conversion):
         return None
-    return read_decimal(number)
+    read = read_decimal(number)
+    return None if read is None else read + 0.0
 
 
 def _holds_another_range(rest: str) -> bool:
