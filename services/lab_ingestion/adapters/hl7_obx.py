@@ -71,13 +71,16 @@ def value_refusal(obx: hl7.Segment, value_type: str) -> str | None:
     a component of any repetition written with sub-components, even with nothing on one
     side of the ``&`` (an SN ``&lt;^50`` was read as 50 without its comparator, ``&lt;0.5``
     as empty and left out as not obtained; review 179); an SN whose first number (SN.2) is
-    empty beside a separator or second number (``^^-^0.5`` was refused as negative)."""
+    empty beside a separator or second number (``^^-^0.5`` was refused as negative); an SN
+    with a component after its four (``^12^^^99``: read as 12, the 99 dropped; review 259)."""
     if has_subcomponents(obx, 5):
         return _NESTED
     if value_type == "SN":
         _, number, separator, second = (field_value(obx, 5, 1, c) for c in range(1, 5))
         if not number and (separator or second):
             return "an SN without its first number (SN.2) before its separator or second number"
+        if _beyond_sn(obx):
+            return "an SN with more than its four components (SN.1 to SN.4)"
     return None
 
 
@@ -262,7 +265,10 @@ def _structured_numeric(obx: hl7.Segment, *, trial: bool) -> str:
     stays text as sent, which is no number. So does a trial result's whose comparator is
     none of SN.1's (``12^5``, ``1^.5``, ``+^5``): joined, a digit or sign there became part
     of the number (platelets 125 for ``12^5``); another test's is read (and digested) as
-    before. A trial result's is read strictly (``field_value``)."""
+    before. A trial result's is read strictly (``field_value``). A trial result's with a
+    component after SN.4 that is not empty (``^12^^^99``) stays text as sent too: read by
+    its first four, the rest was dropped and 12 published (review 259); empty trailing
+    components (``^12^^``) are nothing."""
     comparator, number, separator, second = (
         field_value(obx, 5, 1, c, hex_text=True, strict=trial, highlight_as_nothing=trial)
         for c in range(1, 5)
@@ -271,14 +277,25 @@ def _structured_numeric(obx: hl7.Segment, *, trial: bool) -> str:
     if whole is None:  # one value alone (``12.5``): read as NM's
         return comparator
     nested = has_subcomponents(obx, 5) if trial else _parts_nested(obx)
-    if nested or (trial and comparator not in SN_COMPARATORS):
-        return whole  # ``^9&5``, ``&lt;^50``, ``12^5`` (refused: ``value_refusal``)
+    if nested or (trial and (comparator not in SN_COMPARATORS or _beyond_sn(obx))):
+        return whole  # ``^9&5``, ``&lt;^50``, ``12^5``, ``^12^^^99`` (``value_refusal``)
     if separator or second:
         joined = f"{comparator}{number}{separator}{second}"
         if _PLAIN.fullmatch(joined):  # ^1^.^5 is no 1.5: HL7 writes a decimal in Num1
             return "^".join((comparator, number, separator, second))
         return joined
     return number if comparator == "=" and number else f"{comparator}{number}"
+
+
+def _beyond_sn(obx: hl7.Segment) -> bool:
+    """Whether OBX-5's first repetition holds a component after SN.4 that is not empty (read
+    as the value's are, highlighting as nothing: ``\\H\\\\N\\`` there is empty)."""
+    node = obx[5][0] if len(obx) > 5 and len(obx[5]) else ""
+    count = 1 if isinstance(node, str) else len(node)
+    return any(
+        field_value(obx, 5, 1, c, hex_text=True, highlight_as_nothing=True)
+        for c in range(5, count + 1)
+    )
 
 
 def _parts_nested(obx: hl7.Segment) -> bool:
