@@ -25,13 +25,12 @@ from services.lab_ingestion.adapters.hl7_obx import (
     names_of,
     ranges_of,
     refuse_nested_codes,
-    unit_split,
-    units_of,
     value_of,
     value_refusal,
 )
 from services.lab_ingestion.adapters.hl7_order import Order, report_time
 from services.lab_ingestion.adapters.hl7_time import key_time, read_ts
+from services.lab_ingestion.adapters.hl7_units import UnitReading, unit_reading, units_of
 from services.lab_ingestion.domain.analyte_codes import identify_analyte
 from services.lab_ingestion.domain.local_codes import LocalKey, with_local_codes
 from services.lab_ingestion.domain.model import ObservationInput
@@ -67,7 +66,8 @@ def read_observation(
         if order.unreadable:
             raise UnreadableEscape(order.unreadable)
         codes_of(obx, strict=True)  # raises on a code read through a dropped escape
-    unit, split = unit_split(obx) if trial else (units_of(obx), None)
+    # another test's unit is read as before (never its original text: its digest's sake)
+    units = unit_reading(obx) if trial else UnitReading(units_of(obx), None, ())
     # OBX-14 when present, even if unusable (a bad OBX-14 is no licence to take OBR-7), but
     # a date alone that OBR-7 or SPM-17 agrees with; checked against SPM-17
     written = field_value(obx, 14, strict=trial, single=trial)
@@ -111,8 +111,9 @@ def read_observation(
         result_key=key,
         codes=tuple(c for c in codes if c.code),
         value=value,
-        unit=unit,
-        unit_split=split,
+        unit=units.units,
+        unit_split=units.split,
+        unit_texts=units.texts,
         reference_range=reference_range,
         range_before=range_before,
         abnormal_flag=field_value(obx, 8, strict=trial) or None,

@@ -11,20 +11,12 @@ from services.lab_ingestion.adapters.hl7_fields import (
     field_value,
     has_subcomponents,
     later_repetitions,
-    later_subcomponents,
     refuse_nested,
     repeats,
     whole_value,
 )
 from services.lab_ingestion.domain.model import Coding
-from services.lab_ingestion.domain.unit_carets import (
-    SplitUnit,
-    ends_in_power_base,
-    first_split,
-    is_power_base,
-    range_split,
-    rejoined,
-)
+from services.lab_ingestion.domain.unit_carets import ends_in_power_base, range_split
 
 _PLAIN = re.compile(r"[<>=]*[0-9]*[.,]?[0-9]+")  # what would be read as one number
 # HL7 SN.1 (comparator): one of these or empty; anything else there is no comparator
@@ -82,58 +74,6 @@ def value_refusal(obx: hl7.Segment, value_type: str) -> str | None:
         if _beyond_sn(obx):
             return "an SN with more than its four components (SN.1 to SN.4)"
     return None
-
-
-def units_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str, ...]:
-    """OBX-6's components (identifier, text, coding system, and the alternate ones) that
-    are not empty, of every repetition: OBX-6 does not repeat, and another unit there is
-    one that may disagree. A trial result's are read strictly (``field_value``), and with
-    the sub-components after the first (``mg/L&mg/dL``: no unit HL7 writes, and the second
-    may disagree, as a component or repetition may); a unit its caret split (``x10^9/L``
-    written unescaped) joined again (``unit_split``)."""
-    return _units_split(obx, trial=trial)[0]
-
-
-def unit_split(obx: hl7.Segment) -> tuple[tuple[str, ...], SplitUnit | None]:
-    """A trial result's OBX-6 components (``units_of``), with a unit whose caret was written
-    unescaped read joined (``unit_carets.rejoined``: ``x10`` and ``9/L`` are ``x10^9/L``),
-    and the first bare power base and component after it that are no listed unit joined,
-    else the first in a later repetition, which is not read joined (the result is then
-    refused, ``unit_carets.split_unit_refusal``)."""
-    return _units_split(obx, trial=True)
-
-
-def _units_split(obx: hl7.Segment, *, trial: bool) -> tuple[tuple[str, ...], SplitUnit | None]:
-    """``units_of`` and ``unit_split``: a trial result's bare power base looked for only."""
-    read = [field_value(obx, 6, 1, c, hex_text=True, strict=trial) for c in range(1, 7)]
-    split, width = None, 6
-    if trial and _caret_splits(obx, read):
-        # each unit joined shifts the CE's later components one on: all are read, joined,
-        # and the first six of them kept
-        first = obx[6][0]
-        width = 6 if isinstance(first, str) else max(6, len(first))
-        read += [field_value(obx, 6, 1, c, hex_text=True, strict=True) for c in range(7, width + 1)]
-        joined, split = rejoined(read)
-        read = joined[:6]
-    units = tuple(u for u in read if u)
-    if repeats(obx, 6):
-        later = later_repetitions(obx, 6, 6, strict=trial)
-        units += tuple(part for parts in later for part in parts if part)
-        if trial and split is None:  # a caret split a repetition: refused by its cause
-            splits = (first_split(p) for p in later if _caret_splits(obx, list(p)))
-            split = next((s for s in splits if s is not None), None)
-    if trial:
-        units += tuple(later_subcomponents(obx, 6, width, strict=True))
-    return units, split
-
-
-def _caret_splits(obx: hl7.Segment, read: list[str]) -> bool:
-    """Whether a caret (the component separator) may have split a unit in OBX-6: a bare
-    power base among its components. Cheap: a look at each of six short texts, for the
-    usual OBX-6 (``mg/L``, ``10*9/L^^UCUM``) a failed match at their first character."""
-    if len(obx.separators) > 3 and obx.separators[3] != "^":
-        return False  # another separator: no caret of a unit's splits OBX-6
-    return any(is_power_base(c) for c in read)
 
 
 def ranges_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str | None, str | None]:

@@ -106,6 +106,11 @@ class ObservationInput:
     # caret written unescaped split, joined no unit listed: the result is refused
     # (``unit_carets``); one listed (``x10^9/L``) is read joined, in ``unit``
     unit_split: tuple[str, str] | None = None
+    # HL7: a trial result's OBX-6 original text (CWE-9; CWE-10, 11 of v2.7) of every
+    # repetition, compared with ``unit`` as its components are (review 259: never read, a
+    # unit there that disagreed was passed over); apart from ``unit``, which a stored
+    # message's digest was made of: its resend stays a duplicate
+    unit_texts: tuple[str, ...] = ()
     reference_range: str | None = None
     # HL7: OBX-7 as read before eae8c09 (its first component alone), where a unit's plain
     # caret split it and it is read whole now (``1.8-7.5 x10`` of ``1.8-7.5 x10^9/L``): a

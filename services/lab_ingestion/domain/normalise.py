@@ -104,7 +104,8 @@ def _unit_of(
     told it was empty, a coded value, FHIR's or of an OBX-2 CE, that it had no unit: review
     157) and an empty one as empty, not as missing its unit (a FHIR dataAbsentReason alone
     was told its valueQuantity had no unit: review 121); an HL7 unit split by an unescaped
-    caret into no listed unit, by its cause (``unit_carets``)."""
+    caret into no listed unit, by its cause (``unit_carets``). An HL7 unit's original text
+    (``unit_texts``) is compared with its other components (review 259)."""
     if observation.not_a_number is not None:
         return non_numeric(f"{analyte.value} value is {observation.not_a_number}")
     if not observation.value.strip():
@@ -116,7 +117,7 @@ def _unit_of(
         )
     if observation.unit_split is not None:  # which unit was meant is a guess
         return split_unit_refusal(analyte, observation.unit_split)
-    return resolve_unit(analyte, observation.unit, params)
+    return resolve_unit(analyte, (*observation.unit, *observation.unit_texts), params)
 
 
 def _untimed(observation: ObservationInput, analyte: Analyte) -> Rejected | None:

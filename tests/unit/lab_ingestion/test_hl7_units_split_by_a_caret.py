@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.hl7_obx import unit_split, units_of
+from services.lab_ingestion.adapters.hl7_units import unit_split, units_of
 from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_carets import is_power_base, rejoined
 from services.lab_ingestion.domain.unit_spellings import UNIT_SPELLINGS
