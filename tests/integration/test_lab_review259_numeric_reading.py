@@ -63,6 +63,7 @@ async def _stored_as(lab: Lab, control_id: str, segment: str) -> tuple[float, st
         (CRP, "mg/dL^^UCUM^^^^^^mg/L"),  # a tenfold choice
         (ANC, "10^9/L^^UCUM^^^^^^%"),  # the unit's caret unescaped: CWE-9 one further on
         (CRP, "mg/dL~^^^^^^^^mg/L"),  # in a later repetition's original text
+        (CRP, "mg/dL^^^^^^mg/L"),  # carets miscounted: a unit in a version id's place
     ],
 )
 async def test_an_original_text_naming_another_unit_is_refused(
@@ -79,6 +80,7 @@ async def test_an_original_text_naming_another_unit_is_refused(
         ("mg/L^^UCUM^^^^^^mg/L", (1.2, "mg/L", "mg/L")),  # agreeing
         ("mg/L^^UCUM^^^^2.1^v2^mg/L", (1.2, "mg/L", "mg/L")),  # version ids: no unit
         ("mg/L^mg/L^UCUM^^^^2.1", (1.2, "mg/L", "mg/L")),
+        ("mg/L^^^^^^mg/L", (1.2, "mg/L", "mg/L")),  # misplaced, agreeing
     ],
 )
 async def test_an_original_text_naming_the_unit_is_read(

@@ -3,8 +3,9 @@
 Its components read as units: the identifier, text and coding system and the alternate
 ones (CWE-1 to 6: ``units``), and the original text, with HL7 v2.7's second alternate
 identifier and text (CWE-9 to 11: ``texts``), of every repetition. CWE-7 and 8 are coding
-system versions (``2.1``, ``v2``): never read, so never a unit nor a reason to refuse; nor
-are the OIDs after CWE-11. The original text was never read before review 259, so a unit
+system versions (``2.1``, ``v2``): never a reason to refuse, read only for a text written as
+a unit that miscounted carets put there (``_misplaced``); nor are the OIDs after CWE-11
+read. The original text was never read before review 259, so a unit
 there that disagreed was passed over (``10*9/L^^UCUM^^^^^^%`` beside a neutrophil count
 was read as 10^9/L): it is compared as the others are (``analytes.resolve_unit``), and a
 unit written there alone (``^^^^^^^^mg/dL``) is read. ``texts`` are kept apart from
@@ -26,9 +27,11 @@ from services.lab_ingestion.domain.unit_carets import (
     is_power_base,
     rejoined,
 )
+from services.lab_ingestion.domain.unit_shapes import names_a_unit
 
 UNITS = range(1, 7)  # CWE-1 to 6, as read since the start
 TEXTS = range(9, 12)  # CWE-9 (original text), 10 and 11 (v2.7: second alternate)
+VERSIONS = (7, 8)  # CWE-7, 8: coding system versions, a unit there only misplaced
 _READ = (*UNITS, *TEXTS)
 _LAST = TEXTS[-1]
 
@@ -76,13 +79,13 @@ def unit_reading(obx: hl7.Segment) -> UnitReading:
     ``split`` (the result is then refused, ``unit_carets.split_unit_refusal``)."""
     components, split, origins = _first_repetition(obx)
     units = [c for c in components[: len(UNITS)] if c]
-    texts = [c for c in components[TEXTS[0] - 1 : _LAST] if c]
+    texts = [c for c in components[TEXTS[0] - 1 : _LAST] if c] + _misplaced(obx, 1)
     unit_subs, text_subs = _subcomponents(obx, 1, origins)
     repetitions = len(obx[6]) if len(obx) > 6 else 0
     for repeat in range(2, repetitions + 1):
         parts = [_strict(obx, repeat, c) if c in _READ else "" for c in range(1, _LAST + 1)]
         units += [p for p in parts[: len(UNITS)] if p]
-        texts += [p for p in parts[TEXTS[0] - 1 :] if p]
+        texts += [p for p in parts[TEXTS[0] - 1 :] if p] + _misplaced(obx, repeat)
         if split is None and _caret_splits(obx, parts):  # refused by its cause
             split = first_split(parts[: len(UNITS)]) or first_split(parts[TEXTS[0] - 1 :])
         more_units, more_texts = _subcomponents(obx, repeat, {c: c for c in _READ})
@@ -148,6 +151,25 @@ def _subcomponents(
             if text:
                 found.append(text)
     return units, texts
+
+
+def _misplaced(obx: hl7.Segment, repeat: int) -> list[str]:
+    """A text in CWE-7 or 8 (coding system versions) written as a unit (``names_a_unit``:
+    a version id, ``2.1`` or ``v2``, never is), read leniently: a sender's miscounted carets
+    put it there (``mg/dL^^^^^^mg/L``), and a unit that disagrees is never passed over; one
+    that agrees changes nothing, and a version id refuses nothing."""
+    return [
+        text for c in VERSIONS
+        if (text := field_value(obx, 6, repeat, c, hex_text=True)) and misplaced_unit(text)
+    ]  # fmt: skip
+
+
+def misplaced_unit(text: str) -> bool:
+    """A version id's text written as a unit: ``names_a_unit`` and ``%`` or two characters
+    or more with a letter (``mg/L``, ``10*9/L``; never ``2.1``, ``v2``, ``*`` or ``x``)."""
+    stripped = text.strip()
+    worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
+    return names_a_unit(stripped) and (stripped == "%" or worded)
 
 
 def _strict(obx: hl7.Segment, repeat: int, component: int) -> str:

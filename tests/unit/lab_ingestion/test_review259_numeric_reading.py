@@ -13,10 +13,15 @@ import math
 
 import hl7
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.hl7_units import UnitReading, unit_reading, units_of
+from services.lab_ingestion.adapters.hl7_units import (
+    UnitReading,
+    misplaced_unit,
+    unit_reading,
+    units_of,
+)
 from services.lab_ingestion.domain.analytes import accepted_units, resolve_unit
 from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import DEFAULT_UNIT_PARAMETERS, normalise
@@ -108,14 +113,30 @@ def test_a_version_id_alone_is_no_unit() -> None:
     assert _refused(CRP, "12", "^^^^^^2.1") is RejectionCode.MISSING_UNIT
 
 
+@pytest.mark.parametrize("misplaced", ["^^^^^^mg/L", "^^^^^^^mg/L", "^^^^^^%^2.1"])
+def test_a_unit_miscounted_into_a_version_id_that_disagrees_is_refused(misplaced: str) -> None:
+    """``mg/dL^^^^^^mg/L``: a unit there is never passed over (read as 120 mg/L before)."""
+    assert _refused(CRP, "12", f"mg/dL{misplaced}") is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+def test_a_unit_miscounted_into_a_version_id_that_agrees_is_read() -> None:
+    assert _stored(CRP, "1.2", "mg/dL^^^^^^mg/dL") == (12.0, "mg/dL")
+
+
+@pytest.mark.parametrize("text", ["2.1", "v2", "V2.7", "2.5.1", "20200101", "*", "x", "1"])
+def test_a_version_id_is_never_a_misplaced_unit(text: str) -> None:
+    assert not misplaced_unit(text)
+
+
 _VERSION = st.text(alphabet="0123456789.vVxXeE/-* ", max_size=8)
 
 
 @FAST
 @given(unit=st.sampled_from(CRP_UNITS), seventh=_VERSION, eighth=_VERSION)
 def test_version_ids_never_change_the_reading(unit: str, seventh: str, eighth: str) -> None:
-    """Whatever CWE-7 and 8 hold (a number, a power base, a unit's shape), the result is
-    read as without them."""
+    """Whatever CWE-7 and 8 hold (a number, a power base), the result is read as without
+    them, unless it is written as a unit (miscounted carets: ``misplaced_unit``)."""
+    assume(not misplaced_unit(seventh) and not misplaced_unit(eighth))
     expected = _stored(CRP, "1.2", f"{unit}^^UCUM")
     assert _stored(CRP, "1.2", f"{unit}^^UCUM^^^^{seventh}^{eighth}") == expected
     assert _stored(CRP, "1.2", f"^^^^^^{seventh}^{eighth}^{unit}") == expected
