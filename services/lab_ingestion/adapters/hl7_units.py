@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import hl7
 
+from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
 from services.lab_ingestion.domain.unit_carets import (
     SplitUnit,
@@ -79,7 +80,8 @@ def unit_reading(obx: hl7.Segment) -> UnitReading:
     ``split`` (the result is then refused, ``unit_carets.split_unit_refusal``)."""
     components, split, origins = _first_repetition(obx)
     units = [c for c in components[: len(UNITS)] if c]
-    texts = [c for c in components[TEXTS[0] - 1 : _LAST] if c] + _misplaced(obx, 1)
+    texts = [c for c in components[TEXTS[0] - 1 : _LAST] if c]
+    texts += [c for c in components[VERSIONS[0] - 1 : VERSIONS[-1]] if misplaced_unit(c)]
     unit_subs, text_subs = _subcomponents(obx, 1, origins)
     repetitions = len(obx[6]) if len(obx) > 6 else 0
     for repeat in range(2, repetitions + 1):
@@ -95,14 +97,15 @@ def unit_reading(obx: hl7.Segment) -> UnitReading:
 
 
 def _first_repetition(obx: hl7.Segment) -> tuple[list[str], SplitUnit | None, dict[int, int]]:
-    """OBX-6's first repetition by CWE position (index 0 is CWE-1; CWE-7 and 8 empty), a
+    """OBX-6's first repetition by CWE position (index 0 is CWE-1; CWE-7 and 8 as read
+    leniently, at their place once a caret split is joined: never a unit's second half), a
     unit its caret split joined; and the CWE position each component written (1-based) of
     those read stands at. Components after CWE-6 are read leniently only to find the
     power bases, then strictly where they are read (``_strict``)."""
     node = obx[6][0] if len(obx) > 6 and len(obx[6]) else ""
     width = 1 if isinstance(node, str) else len(node)
     written = [_strict(obx, 1, c) for c in UNITS]
-    written += [field_value(obx, 6, 1, c, hex_text=True) for c in range(7, width + 1)]
+    written += [_lenient(obx, 1, c) for c in range(7, width + 1)]
     bases = [c for i, c in enumerate(written, start=1) if i in _READ]
     if not _caret_splits(obx, bases):
         origins = {c: c for c in _READ if c <= width}
@@ -124,8 +127,9 @@ def _first_repetition(obx: hl7.Segment) -> tuple[list[str], SplitUnit | None, di
 
 
 def _by_position(components: Sequence[str], kept: dict[int, int]) -> list[str]:
-    """``components`` up to CWE-11, those at no position read (CWE-7, 8) empty."""
-    wanted = set(kept.values())
+    """``components`` up to CWE-11, those at no position read empty; CWE-7 and 8 as read
+    leniently (only a unit's shape there is looked at: ``misplaced_unit``)."""
+    wanted = {*kept.values(), *VERSIONS}
     return [
         components[i - 1] if i in wanted and i <= len(components) else ""
         for i in range(1, _LAST + 1)
@@ -160,7 +164,7 @@ def _misplaced(obx: hl7.Segment, repeat: int) -> list[str]:
     that agrees changes nothing, and a version id refuses nothing."""
     return [
         text for c in VERSIONS
-        if (text := field_value(obx, 6, repeat, c, hex_text=True)) and misplaced_unit(text)
+        if (text := _lenient(obx, repeat, c)) and misplaced_unit(text)
     ]  # fmt: skip
 
 
@@ -170,6 +174,16 @@ def misplaced_unit(text: str) -> bool:
     stripped = text.strip()
     worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
     return names_a_unit(stripped) and (stripped == "%" or worded)
+
+
+def _lenient(obx: hl7.Segment, repeat: int, component: int) -> str:
+    """A component read only to be looked at (a version id, an OID after CWE-11, a power
+    base's place): an escape python-hl7 cannot read there is no text, never a reason to
+    refuse the message (review 264: ``\\.in+x\\`` in CWE-7 answered AR)."""
+    try:
+        return field_value(obx, 6, repeat, component, hex_text=True)
+    except UnreadableEscape:
+        return ""
 
 
 def _strict(obx: hl7.Segment, repeat: int, component: int) -> str:

@@ -216,3 +216,10 @@ def test_a_limit_written_minus_zero_is_zero(zero: str, high: str) -> None:
 def test_an_upper_limit_written_minus_zero_is_zero() -> None:
     low, high = parse_reference_range("<-0")
     assert low is None and high is not None and math.copysign(1, high) == 1.0
+
+
+def test_a_split_unit_is_never_read_again_in_a_version_ids_place() -> None:
+    """After a caret split is joined, CWE-7 is what stands there: never a unit's second half
+    (``3/mcL`` of the third ``10^3/mcL`` below was read as a misplaced unit)."""
+    assert _stored(ANC, "0.7", "10^3/mcL^10^3/mcL^^10^3/mcL") == (0.7, "10^3/mcL")
+    assert _stored(ANC, "0.7", "10^9/L^^UCUM^^^^2.1^v2^10*9/L") == (0.7, "10^9/L")

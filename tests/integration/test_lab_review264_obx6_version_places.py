@@ -1,0 +1,83 @@
+"""Over the real MLLP socket (PostgreSQL, broker; review 264): OBX-6's version-id places
+(CWE-7, 8) after fixer 260 and its follow-up.
+
+- D1: a unit that an unescaped caret's join moves into CWE-8 (``10^9/L^^UCUM^^^^^%``) was
+  passed over, where the same OBX-6 escaped is refused: compared at its place after the join.
+- D2: an escape python-hl7 cannot read in a component never read (CWE-7, or after CWE-11)
+  answered the whole message AR: it refuses nothing.
+- D3: a unit's second half after an unescaped caret (``9/L`` of ``10^9/L``, in a full CE)
+  sat in CWE-7 as written and was taken for a misplaced unit: the result was refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.contracts.topics import LAB_RESULTS
+from tests.integration.lab_fixtures import TS, msa, oru
+from tests.integration.test_lab_ingestion import Lab
+
+pytestmark = pytest.mark.integration
+
+CRP, ANC, PLT = "1988-5^CRP^LN", "751-8^ANC^LN", "777-3^PLT^LN"
+
+
+async def _exchange(lab: Lab, control_id: str, segments: list[str]) -> list[str]:
+    client = await lab.mllp()
+    try:
+        return msa(await client.exchange(oru(control_id, segments)))
+    finally:
+        await client.close()
+
+
+# D1: refused as the same OBX-6 escaped is
+@pytest.mark.parametrize(
+    ("code", "value", "escaped", "unescaped"),
+    [
+        (ANC, "55", "10*9/L^^UCUM^^^^^%", "10^9/L^^UCUM^^^^^%"),
+        (PLT, "250", "10*9/L^^^^^^^/uL", "10^9/L^^^^^^^/uL"),
+    ],
+)
+async def test_a_unit_a_join_moves_into_a_version_place_is_compared(
+    lab: Lab, code: str, value: str, escaped: str, unescaped: str
+) -> None:
+    first = await _exchange(lab, "R264-D1-A", [f"NM|{code}||{value}|{escaped}|||||F|||{TS}"])
+    assert first[1] == "AE", first  # the escaped form: refused, as the README says
+    second = await _exchange(lab, "R264-D1-B", [f"NM|{code}||{value}|{unescaped}|||||F|||{TS}"])
+    stored = await lab.pool.fetch("SELECT value, unit, original_unit FROM results")
+    published = await lab.events(LAB_RESULTS, len(stored)) if stored else []
+    assert second[1] == "AE" and not stored, (
+        second,
+        [tuple(r) for r in stored],
+        [e.payload["value"] for e in published],
+    )
+
+
+# D2: the message and its other result stored
+@pytest.mark.parametrize("obx6", ["mg/L^^UCUM^^^^\\.in+x\\", "mg/L^^UCUM^^^^^^^^^^^\\.sp+x\\"])
+async def test_an_unreadable_escape_in_a_component_never_read_refuses_nothing(
+    lab: Lab, obx6: str
+) -> None:
+    answer = await _exchange(
+        lab,
+        "R264-D2",
+        [f"NM|{CRP}||12|{obx6}|||||F|||{TS}", f"NM|{ANC}||5.2|10*9/L|||||F|||{TS}"],
+    )
+    count = await lab.pool.fetchval("SELECT count(*) FROM results")
+    assert answer[1] == "AA" and count == 2, (answer, count)
+
+
+# D3: read joined, as the same OBX-6 escaped (\S\) is
+@pytest.mark.parametrize(
+    ("code", "value", "obx6"),
+    [
+        (ANC, "5.2", "10^9/L^10^9/L^UCUM^10^9/L^10^9/L^L"),
+        (PLT, "250", "10^3/uL^10^3/uL^UCUM^10^3/uL^10^3/uL^L"),
+    ],
+)
+async def test_a_joined_units_second_half_is_no_misplaced_unit(
+    lab: Lab, code: str, value: str, obx6: str
+) -> None:
+    answer = await _exchange(lab, "R264-D3", [f"NM|{code}||{value}|{obx6}|||||F|||{TS}"])
+    reason = await lab.pool.fetchval("SELECT reason FROM rejections")
+    assert answer[1] == "AA", (answer, reason)
