@@ -132,9 +132,25 @@ def adversarial_name_figures() -> list[Figure]:
     return [Figure("a name of a...ab against a note of a...a, 125 KB (s)", seconds, 2.0, "s")]
 
 
+def _street_line(size: int) -> Callable[[], object]:
+    """A PID-11 street line of ``size`` characters without a blank or digit (review 262)."""
+    pid = PID + "|||" + "a/" * (size // 2) + "^^Thun^^3600^CH"
+    text = "\r".join([MSH, pid, OBR, CRP]) + "\r"
+    return lambda: redact(text, _hash)
+
+
+def street_line_figures() -> list[Figure]:
+    small, large = cpu_seconds(_street_line(15_000)), cpu_seconds(_street_line(60_000))
+    return [
+        Figure("60 KB street line without a blank or digit (s)", large, 1.0, "s"),
+        Figure("  60 KB against 15 KB (linear 4, quadratic 16)", large / small, 8.0, "x"),
+    ]
+
+
 def main() -> int:
     figures = [
         *escape_figures(),
+        *street_line_figures(),
         *continuation_figures(),
         *many_numbers_figures(),
         *adversarial_name_figures(),

@@ -92,10 +92,13 @@ def is_place_key(key: object) -> bool:
 
 
 def is_area_key(key: object) -> bool:
-    """A place key naming an area larger than a town (a district, state, canton, country:
-    ``_AREA_WORDS``): its value is searched for whole, never taken apart as a city written
-    with its canton is (review 258: ``district: "Ost/West"`` cut ``Ost`` from notes)."""
-    return not key_words(key).isdisjoint(_AREA_WORDS)
+    """A place key naming only an area larger than a town (a district, state, canton,
+    country: ``_AREA_WORDS``): its value is searched for whole, never taken apart as a city
+    written with its canton is (review 258: ``district: "Ost/West"`` cut ``Ost`` from
+    notes); a key naming a town too (``cityState``, ``wohnort_kanton``) is a city's (review
+    262: ``cityState: "Thun (BE)"`` kept ``Thun``)."""
+    words = key_words(key)
+    return not words.isdisjoint(_AREA_WORDS) and words.isdisjoint(_TOWN_WORDS)
 
 
 # a place's words naming an area larger than a town (a state, a country): not searched for
@@ -104,7 +107,8 @@ _AREA_WORDS = frozenset({
     "county", "district", "state", "province", "region", "canton", "country", "birthcountry",
     "countryofbirth", "kanton", "bezirk", "land", "pays", "paese", "provincia", "pais",
 })  # fmt: skip
-_URL_PLACE_WORDS = (PLACE_WORDS - _AREA_WORDS) | STREET_WORDS
+_TOWN_WORDS = PLACE_WORDS - _AREA_WORDS
+_URL_PLACE_WORDS = _TOWN_WORDS | STREET_WORDS
 # words of an extension's own name (its URL's last segment) saying its place is a thing's, not
 # a person's: where a specimen was taken (``specimen-entnahmeOrt``, ``collection-place``), a
 # device's address (``mac-addr``); never a publisher's path (``.../lab/.../residence``)

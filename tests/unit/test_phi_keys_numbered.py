@@ -84,6 +84,12 @@ def test_a_town_key_is_no_area(key: str) -> None:
     assert not is_area_key(key), (key, key_words(key))
 
 
+@pytest.mark.parametrize("key", ["cityState", "city_state", "countyCity", "wohnort_kanton"])
+def test_a_key_naming_a_town_and_an_area_is_a_towns(key: str) -> None:
+    """Review 262: ``cityState: "Thun (BE)"`` was searched for only whole, ``Thun`` kept."""
+    assert is_place_key(key) and not is_area_key(key)
+
+
 @given(spelled(PERSONS, inside=False))  # (``next_of_kin`` is one phrase)
 def test_a_persons_detail_with_any_number_is_redacted_in_the_logs(key: str) -> None:
     assert is_phi_field(key), key

@@ -174,19 +174,21 @@ class _JsonRedactor:
         if phi or is_phi_field(str(key)):
             self.detail(key, value, None)
 
-    def detail(self, key: object, value: object, kind: str | None) -> None:
+    def detail(self, key: object, value: object, kind: str | None, area: bool = False) -> None:
         """Every value below a dropped person's detail, searched for as the nearest key
         above it says (``_kind``): a place, a street line, a name, or any other text (an
-        e-mail, an ethnicity: everywhere)."""
-        kind = _kind(key) or kind
+        e-mail, an ethnicity: everywhere); ``area``: the nearest place key above it names
+        an area (``is_area_key``: ``{"canton": {"value": ...}}`` too, review 262)."""
+        own = _kind(key)
+        kind, area = own or kind, is_area_key(key) if own else area
         if isinstance(value, dict):
             for name, item in value.items():
-                self.detail(name, item, kind)
+                self.detail(name, item, kind, area)
         elif isinstance(value, list | tuple):
             for item in value:
-                self.detail(key, item, kind)
+                self.detail(key, item, kind, area)
         elif kind == "place":  # a city, a postal code: a number first is a postal code
-            self.secrets.address(value, postal_first=True, city=not is_area_key(key))
+            self.secrets.address(value, postal_first=True, city=not area)
         elif kind == "street":
             self.secrets.street(value)
         elif kind == "name":

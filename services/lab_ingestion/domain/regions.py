@@ -84,8 +84,11 @@ _ISO_COUNTRIES: Final = (
 # raised ground floor) and what else is written in capitals beside a part: never a region
 FLOORS_AND_UNITS: Final = frozenset({"EG", "OG", "UG", "DG", "HP", "FAX", "TEL", "WHG", "APP"})
 # what a code written after a blank may be besides a region (``Muster AG``, ``Labor SA``,
-# ``1234 Main ST``): a company's legal form, a street's type
-NOT_AFTER_A_BLANK: Final = _codes("AG SA SE NV BV KG AB AS CO SL ST RD DR CT PL SQ LN")
+# ``1234 Main ST``): a company's legal form, a street's type, a compass point that names
+# no canton (``Haus NO``, review 262; ``SO``, ``NE``, ``NW`` stay cantons: PHI first)
+NOT_AFTER_A_BLANK: Final = _codes(
+    "AG SA SE NV BV KG AB AS CO SL ST RD DR CT PL SQ LN NO SW NNE NNW SSE SSW ENE ESE WNW WSW"
+)
 OTHER_REGION_CODES: Final = (
     _codes(_US_STATES, _CANADIAN_PROVINCES, _AUSTRALIAN_STATES, _GERMAN_LAENDER,
            _ITALIAN_PROVINCES, _ISO_COUNTRIES)

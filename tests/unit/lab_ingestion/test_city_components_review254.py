@@ -53,9 +53,15 @@ def test_a_city_with_its_canton_after_a_comma_is_searched_for_by_its_name(
     assert city in spellings and canton not in spellings, spellings
 
 
-@pytest.mark.parametrize("value", ["Bern, Stadt", "Lab, Bern", "Ost, West"])
-def test_a_comma_before_no_region_parts_nothing(value: str) -> None:
-    assert value.split(",", maxsplit=1)[0] not in city_spellings(value)
+@pytest.mark.parametrize(
+    ("value", "city"),
+    [("Bern, Stadt", "Bern"), ("Thun, BE, CH", "Thun"), ("Wil SG, Schweiz", "Wil"),
+     ("Zug (ZG), Schweiz", "Zug")],
+)  # fmt: skip
+def test_a_city_values_name_before_a_comma_is_searched_for(value: str, city: str) -> None:
+    """Review 262: only the part after the last comma was looked at (``Thun, BE, CH``)."""
+    assert city in city_spellings(value)
+    assert not {"BE", "SG", "CH", "ZG"} & set(city_spellings(value))
 
 
 @given(city=st.one_of(cities, st.builds(lambda a, b: f"{a} {b}", names, names)))

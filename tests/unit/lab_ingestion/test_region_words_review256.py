@@ -200,3 +200,25 @@ def test_a_long_value_is_read_in_linear_time(text: str) -> None:
     _segments(text, city=False)
     city_spellings(text)
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [("Rue du Jura 5", "Rue du Jura"), ("Via Ticino 2", "Via Ticino"),
+     ("Jura-Strasse 5", "Jura-Strasse"), ("Rue du Valais 7", "Rue du Valais")],
+)  # fmt: skip
+def test_a_street_named_after_a_canton_is_searched_for_by_its_whole_name(
+    line: str, name: str
+) -> None:
+    """Review 262: the name went with the region's word, so a note naming the street kept
+    it; the canton's name alone is still never a street word."""
+    words = street_words(line)
+    assert name in words and not {"Jura", "Ticino", "Valais"} & set(words), words
+
+
+@pytest.mark.parametrize("code", ["NO", "SW", "NNE", "WSW"])
+def test_a_compass_point_naming_no_canton_is_no_region_after_a_blank(code: str) -> None:
+    """Review 262: ``Haus NO`` cut ``Haus`` from every note; ``SO``, ``NE``, ``NW`` stay
+    cantons (PHI first)."""
+    assert not region_after_a_blank(code)
+    assert all(region_after_a_blank(canton) for canton in ("SO", "NE", "NW"))
