@@ -2,7 +2,8 @@
 
 The first LOINC coding of a trial analyte identifies the result (a code of the protocol's
 table before one of the same measurement's other codes); any other LOINC code beside it that
-names another test (``other_tests``) leaves which test was measured a guess.
+names another test, and another trial analyte's code under any other coding system's name
+(``other_tests``), leaves which test was measured a guess.
 """
 
 from __future__ import annotations
@@ -83,10 +84,15 @@ def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
     """The LOINC codes among ``codes`` that do not name the analyte ``identify_analyte``
     takes them for: another trial analyte's (a platelet code beside a neutrophil one), or a
     test the trial does not follow (direct bilirubin 1968-7 beside total bilirubin 1975-2).
-    Any such code leaves which test was measured a guess. Two codes of one analyte (CRP and
-    hs-CRP; total bilirubin in mass and in moles, ``SAME_TEST_CODES``) name one; a local
-    code (another coding system, or none and not written as a LOINC code is) says nothing.
-    Empty: one test, or no trial analyte at all."""
+    Any such code leaves which test was measured a guess. So does another trial analyte's
+    code under a coding system that is not LOINC's (``https://loinc.org``, ``LOINC-2.7``,
+    ``99LAB``: ``names_another_trial_analyte``; review 261: platelets' ``777-3`` so written
+    beside neutrophils' ``751-8`` was passed over, the count published as neutrophils),
+    since alone it is refused as maybe the trial's (``trial_coding_elsewhere``). Two codes
+    of one analyte (CRP and hs-CRP; total bilirubin in mass and in moles,
+    ``SAME_TEST_CODES``), under any system, name one; a local code (another coding system,
+    or none and not written as a LOINC code is) that is no trial analyte's code says
+    nothing. Empty: one test, or no trial analyte at all."""
     identified = identify_analyte(codes)
     if identified is None:
         return ()
@@ -94,17 +100,27 @@ def other_tests(codes: Sequence[Coding]) -> tuple[str, ...]:
     return tuple(
         coding.code.strip()
         for coding in codes
-        if _names_a_loinc_test(coding) and _analyte_of_code(coding.code.strip()) is not analyte
+        if (_names_a_loinc_test(coding) and _analyte_of_code(coding.code.strip()) is not analyte)
+        or names_another_trial_analyte(coding, analyte)
     )
+
+
+def names_another_trial_analyte(coding: Coding, analyte: Analyte) -> bool:
+    """Whether ``coding``, under a coding system that is not LOINC's, is the LOINC code of a
+    trial analyte other than ``analyte`` (``LOINC_CODES``, ``SAME_TEST_CODES``: each code's
+    check digit is right, so it is no laboratory's own code that happens to look alike)."""
+    other = _analyte_of_code(coding.code.strip())
+    return not _is_loinc(coding) and other is not None and other is not analyte
 
 
 def trial_code_elsewhere(codes: Sequence[Coding]) -> str | None:
     """A trial analyte's LOINC code written under a coding system that is not LOINC's (a
     misspelt ``https://loinc.org``, ``LOINC-2.7``, a local system's name), when no coding
-    names a trial analyte: the code, else None. The code is LOINC's, with its check digit
-    (every code of the tables has it right), so the result may well be the trial's: which
-    system was meant cannot be told, and it is refused rather than left out as another
-    test's."""
+    names a trial analyte: the code, else None (beside a coding that names one, another
+    analyte's code so written makes the result ambiguous: ``other_tests``). The code is
+    LOINC's, with its check digit (every code of the tables has it right), so the result may
+    well be the trial's: which system was meant cannot be told, and it is refused rather
+    than left out as another test's."""
     coding = trial_coding_elsewhere(codes)
     return None if coding is None else coding.code.strip()
 

@@ -30,7 +30,12 @@ from services.lab_ingestion.domain.abnormal_flags import (
     flag_codes,
     most_severe_flag,
 )
-from services.lab_ingestion.domain.analyte_codes import LOINC_CODE, identify_analyte, other_tests
+from services.lab_ingestion.domain.analyte_codes import (
+    LOINC_CODE,
+    identify_analyte,
+    names_another_trial_analyte,
+    other_tests,
+)
 from services.lab_ingestion.domain.analytes import (
     DEFAULT_UNIT_PARAMETERS,
     UnitConversion,
@@ -50,7 +55,7 @@ from services.lab_ingestion.domain.reference_ranges import (
     range_unit,
     reference_range_of,
 )
-from services.lab_ingestion.domain.shown import shown
+from services.lab_ingestion.domain.shown import CODING_SYSTEM, shown
 from services.lab_ingestion.domain.unit_carets import split_unit_refusal
 from services.lab_ingestion.domain.unit_slips import (
     check_flag_fits_any_range,
@@ -215,9 +220,19 @@ def check_one_analyte(observation: ObservationInput) -> Rejected | None:
     identified = identify_analyte(observation.codes)
     assert identified is not None  # other_tests names none without a trial analyte
     by_mapping = mapped_codes(observation.codes)  # the laboratory never wrote these
+    elsewhere = {  # another trial analyte's code under another system's name: which one
+        c.code.strip(): (c.system or "").strip()
+        for c in reversed(observation.codes)
+        if names_another_trial_analyte(c, identified[0])
+    }
     codes = ", ".join(
         shown(code, LOINC_CODE)
         + (" mapped from the laboratory's own code" if code in by_mapping else "")
+        + (
+            f" under coding system {shown(elsewhere[code], CODING_SYSTEM)}"
+            if code in elsewhere and code not in by_mapping
+            else ""
+        )
         for code in dict.fromkeys((identified[1], *others))  # each once
     )
     return Rejected(
