@@ -16,6 +16,7 @@ from services.lab_ingestion.domain.abnormal_flags import is_off_scale
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
+from services.lab_ingestion.domain.unit_words import units_named
 
 
 def observation_value(
@@ -123,7 +124,13 @@ def _range_unit(ref: ObservationReferenceRange) -> str | None:
     """`` unit`` as written after a range's numbers, "" for none, None when its bounds
     disagree (two units, or a unit on one bound only) or a code and display do (``10*9/L``
     shown as ``%``, a unit this service does not list: the range is not read in either).
-    One unit spelt two ways (``10*9/L`` shown as ``10*3/uL``) is that unit."""
+    One unit spelt two ways (``10*9/L`` shown as ``10*3/uL``) is that unit. A display in
+    words is read as the value's is (``unit_words``): ``milligrams per decilitre``, ``mg per
+    dL``, ``mg/dL (milligrams per decilitre)`` beside code ``mg/L`` name another unit, and
+    words that cannot be read as one unit (``milligrams per litre of serum``) any unit: the
+    range is dropped (review 261: ULN 1 mg/L was published where the display said 1 mg/dL,
+    and a ULN of 0.8 so read refused the whole result as a unit slip); words naming the
+    code's unit (``milligrams per litre``), or none (``CRP``), are read as before."""
     bounds = [q for q in (ref.low, ref.high) if q is not None]
     if len({bool(_units(q)) for q in bounds}) > 1:
         return None
@@ -132,8 +139,26 @@ def _range_unit(ref: ObservationReferenceRange) -> str | None:
     unlisted = [u for u in written if recognise_unit(u) is None and names_a_unit(u)]
     if not _one_unit(known) or (known and unlisted):  # 10*9/L shown as %: which, cannot be told
         return None
+    words = [u for u in written if recognise_unit(u) is None and not names_a_unit(u)]
+    if known and not all(_words_name(text, known[0]) for text in words):
+        return None  # mg/L shown as milligrams per decilitre: which, cannot be told
     # an unknown unit is kept too: the range is then dropped, never read in the value's unit
     return f" {known[0]}" if known else (f" {written[0]}" if written else "")
+
+
+def _words_name(text: str, unit: str) -> bool:
+    """Whether a display that is not written as a unit names ``unit`` (a listed unit) or no
+    unit at all: every unit its words or symbols name (``units_named``) is ``unit``, by its
+    listed spelling or by its dimension and factor. Words that cannot be read as one unit
+    name none that can be trusted (False)."""
+    named = units_named(text)
+    return named is not None and all(_one_unit(sorted({unit, _listed(n)})) for n in named)
+
+
+def _listed(unit: str) -> str:
+    """A unit words name, as the service lists it when it does (``10^9/L`` is ``10*9/L``),
+    else in standard form (compared by its factor)."""
+    return recognise_unit(unit) or recognise_unit(standard_form(unit)) or standard_form(unit)
 
 
 def _one_unit(known: list[str]) -> bool:
