@@ -29,6 +29,7 @@ from services.lab_ingestion.adapters.fhir_collection import (
     collection_time,
     refuse_reversed,
 )
+from services.lab_ingestion.adapters.fhir_comparators import refuse_unlisted_comparators
 from services.lab_ingestion.adapters.fhir_conditional import UnresolvableReference
 from services.lab_ingestion.adapters.fhir_identity import version_basis
 from services.lab_ingestion.adapters.fhir_limits import refuse_too_many
@@ -174,6 +175,7 @@ def _map_message(
         )
     if obs.code is None:  # required by FHIR, but the models accept an explicit null
         raise input_error("required", "code is required", f"{where}.code")
+    refuse_unlisted_comparators(obs, where)  # never read as a limit (review 261)
     refuse_unread_observation(obs, where)
     refuse_reversed(obs.effectivePeriod, f"{where}.effectivePeriod")
     keys, untracked = result_key(obs, where, times)
