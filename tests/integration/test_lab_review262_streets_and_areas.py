@@ -3,8 +3,8 @@ kept copies after the region rule of review 256.
 
 - D1 (PHI): a street named after a canton (``Rue du Jura 5``, ``Via Ticino 2``, FHIR
   ``Jura-Strasse 5``) was dropped with the region's word: its whole name stayed in notes.
-- D2: an everyday word before a compass point that names no canton (``Haus NO``) was cut
-  from every note (``SO``, ``NE``, ``NW`` stay cantons: PHI first).
+- D2: an everyday word before a compass point that names no region (``Haus SW``) was cut
+  from every note (``NO``, ``SO``, ``NE``, ``NW`` stay regions: PHI first).
 - D4 (PHI): a JSON key naming a town and an area (``cityState``, ``city_state``) was read as
   an area's, so the city written with its canton was searched for only whole.
 - D5: an area key's value one level down (``{"canton": {"value": "Ost/West"}}``) was taken
@@ -62,17 +62,17 @@ async def test_a_fhir_line_named_after_a_canton_is_scrubbed(lab: Lab) -> None:
 # D2
 async def test_an_hl7_everyday_word_before_a_compass_point_stays(lab: Lab) -> None:
     note = "Haus informiert"
-    assert await _nte(lab, "D2-1", "Gartenweg 3, Haus NO, 3600 Thun^^^^^CH", note) == note
+    assert await _nte(lab, "D2-1", "Gartenweg 3, Haus SW, 3600 Thun^^^^^CH", note) == note
 
 
 async def test_a_json_everyday_word_before_a_compass_point_stays(lab: Lab) -> None:
-    _, _, copy = await _json(lab, {"address": "Gartenweg 3, Haus NO, 3600 Thun"},
+    _, _, copy = await _json(lab, {"address": "Gartenweg 3, Haus SW, 3600 Thun"},
                              reference_range="Haus informiert")  # fmt: skip
     assert copy["results"][0]["reference_range"] == "Haus informiert", copy
 
 
 async def test_a_fhir_everyday_word_before_a_compass_point_stays(lab: Lab) -> None:
-    note = await _fhir_note(lab, {"line": ["Gartenweg 3, Haus NO, 3600 Thun"]}, "Haus informiert")
+    note = await _fhir_note(lab, {"line": ["Gartenweg 3, Haus SW, 3600 Thun"]}, "Haus informiert")
     assert note == "Haus informiert", note
 
 

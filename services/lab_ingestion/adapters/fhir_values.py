@@ -136,7 +136,13 @@ def _range_unit(ref: ObservationReferenceRange) -> str | None:
         return None
     written = sorted({u for q in bounds for u in _units(q)})
     known = sorted({ucum for u in written if (ucum := recognise_unit(u)) is not None})
-    unlisted = [u for u in written if recognise_unit(u) is None and names_a_unit(u)]
+    # a unit's shape not listed, unless it names the code's unit (``Milligramm/Liter``,
+    # ``1000/µl`` beside 10*9/L: read as the value's display is; review 265)
+    unlisted = [
+        u for u in written
+        if recognise_unit(u) is None and names_a_unit(u)
+        and not (known and _words_name(u, known[0]))
+    ]  # fmt: skip
     if not _one_unit(known) or (known and unlisted):  # 10*9/L shown as %: which, cannot be told
         return None
     words = [u for u in written if recognise_unit(u) is None and not names_a_unit(u)]

@@ -97,7 +97,9 @@ def street_words(line: str) -> list[str]:
     name = " ".join(t for t in line.split() if not any(c.isdigit() for c in t)).strip(_PUNCTUATION)
     # a street named after a region (``Rue du Jura``, ``Jura-Strasse``) by its whole name
     # still (review 262: it was dropped with the region's word)
-    phrase = [name] if named and (len(name.split()) > 1 or len(words) < len(named)) else []
+    # never a region's name alone (``Jura 5``: review 265, a note's ``Kanton Jura`` stays)
+    several = len(name.split()) > 1 or (len(words) < len(named) and not names_region(name))
+    phrase = [name] if named and several else []
     if len(words) > 1:
         words = [word for word in words if len(word) >= MIN_STREET_WORD]
     return list(dict.fromkeys([*phrase, *words]))

@@ -85,9 +85,10 @@ _ISO_COUNTRIES: Final = (
 FLOORS_AND_UNITS: Final = frozenset({"EG", "OG", "UG", "DG", "HP", "FAX", "TEL", "WHG", "APP"})
 # what a code written after a blank may be besides a region (``Muster AG``, ``Labor SA``,
 # ``1234 Main ST``): a company's legal form, a street's type, a compass point that names
-# no canton (``Haus NO``, review 262; ``SO``, ``NE``, ``NW`` stay cantons: PHI first)
+# no region (``Haus SW``, review 262; ``NO`` (Norway, Novara: ``Oslo NO``, review 265),
+# ``SO``, ``NE``, ``NW`` (cantons) stay regions: PHI first)
 NOT_AFTER_A_BLANK: Final = _codes(
-    "AG SA SE NV BV KG AB AS CO SL ST RD DR CT PL SQ LN NO SW NNE NNW SSE SSW ENE ESE WNW WSW"
+    "AG SA SE NV BV KG AB AS CO SL ST RD DR CT PL SQ LN SW NNE NNW SSE SSW ENE ESE WNW WSW"
 )
 OTHER_REGION_CODES: Final = (
     _codes(_US_STATES, _CANADIAN_PROVINCES, _AUSTRALIAN_STATES, _GERMAN_LAENDER,

@@ -100,8 +100,26 @@ def units_named(text: str) -> tuple[str, ...] | None:
     if whole is not None:
         return (whole,)
     if first is None:
-        return None
+        return _words_then_symbol(text)
     return _after_first(first, rest)
+
+
+_TRAILING_BRACKET = re.compile(r"\(([^()]*)\)\s*$")  # the last bracket: one class, no nesting
+
+
+def _words_then_symbol(text: str) -> tuple[str, ...] | None:
+    """``Milligramm pro Liter (mg/l)``: the unit the words name and the unit's symbol in
+    brackets after them, both (review 265: a Swiss display, read the other way round,
+    ``mg/L (milligrams per liter)``, but not so: the range was dropped, the value refused);
+    None when either cannot be read as one unit."""
+    bracket = _TRAILING_BRACKET.search(text)
+    if bracket is None:
+        return None
+    described = unit_in_words(text[: bracket.start()])
+    symbol, after = _written_first(bracket[1].strip())
+    if described is None or symbol is None or after.strip():
+        return None
+    return (described, symbol)
 
 
 def _after_first(first: str, rest: str) -> tuple[str, ...] | None:

@@ -240,3 +240,23 @@ def test_ucum_print_names_of_another_unit_are_refused(loinc: str, code: str, dis
     result = _fhir(loinc, 2.5, code, display)
     assert isinstance(result, Rejected), described(result)
     assert result.code is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [("Milligramm pro Liter (mg/l)", ("mg/L", "mg/l")),
+     ("milligrams per litre (mg/L)", ("mg/L", "mg/L")),
+     ("Mikromol pro Liter (µmol/l)", ("umol/L", "µmol/l")),
+     ("Milligramm pro Liter (mg/dl)", ("mg/L", "mg/dl"))],
+)  # fmt: skip
+def test_words_then_a_units_symbol_in_brackets_name_both(
+    text: str, named: tuple[str, ...]
+) -> None:
+    """Review 265: a Swiss display, read the other way round (``mg/L (milligrams per
+    liter)``) but not so: the range was dropped, the value refused."""
+    assert units_named(text) == named
+
+
+@pytest.mark.parametrize("text", ["milligrams per litre of serum (mg/L)", "Liter (mg/l) x"])
+def test_words_then_a_symbol_that_cannot_be_read_name_no_unit(text: str) -> None:
+    assert units_named(text) is None
