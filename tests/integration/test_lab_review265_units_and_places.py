@@ -2,8 +2,8 @@
 what review 262's and fixer 263's changes got wrong.
 
 - D1 (PHI): ``NO`` (Norway, Novara) after a city was taken for a compass point: ``Oslo`` kept.
-- D2: a JSON city value's first comma part was searched alone (``Praxis`` of ``Praxis,
-  Bern`` cut from notes): only when a region follows it, or as the region rule parts it.
+- (review 266) a JSON city value's first comma part is its name (``Thun, Schweiz``): a
+  fix for review 265's D2 (``Praxis, Bern`` cut ``Praxis``) left it in notes; PHI first.
 - D3: a one-word street named as a canton (``Jura 5``) searched ``Jura`` alone.
 - D4: a FHIR range bound shown as words then the symbol of its code's unit (``Milligramm pro
   Liter (mg/l)``) was dropped (the laboratory's ULN lost); the value so shown was refused.
@@ -58,16 +58,15 @@ async def test_a_one_word_street_named_as_a_canton_keeps_kanton_in_notes(lab: La
     assert await _nte(lab, "R265-2", "Jura 5^^Delémont^^2800^CH", note) == note
 
 
-# D2: a JSON city value's first comma part is no city's name unless a region follows
+# review 266: a city value's first comma part is its name, the country in words after it
 @pytest.mark.parametrize(
     ("city", "note"),
-    [("Praxis, Bern", "Praxis informiert"), ("Ost, West", "Ost informiert")],
+    [("Thun, Schweiz", "wohnt in Thun"), ("Lugano, Svizzera", "residente a Lugano")],
 )
-async def test_a_json_citys_first_comma_part_stays_unless_a_region_follows(
-    lab: Lab, city: str, note: str
-) -> None:
+async def test_a_json_citys_first_comma_part_is_scrubbed(lab: Lab, city: str, note: str) -> None:
     _, _, copy = await _json(lab, {"city": city}, reference_range=note)
-    assert copy["results"][0]["reference_range"] == note, copy
+    kept = copy["results"][0]["reference_range"]
+    assert city.split(",", maxsplit=1)[0] not in kept, copy
 
 
 # D5: a range bound shown as 'Milligramm/Liter' is read, as the value's display is

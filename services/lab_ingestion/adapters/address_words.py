@@ -104,16 +104,15 @@ def city_spellings(city: str) -> list[str]:
     ``Zug`` of ``Zug [ZG]``) and another name of ``MIN_PIECE`` letters or more after them
     (``Bienne``), never a region alone (``Valais`` of ``Sion (Valais)``, ``Kt. BE``:
     ``_segments``; review 256), and by its name before a region's code after a blank
-    (``Thun`` of ``Thun BE``); before a comma followed by a region, by its name (``Wil`` of
-    ``Wil, SG``, ``Thun, BE, CH``: reviews 258, 262, 265), each as
+    (``Thun`` of ``Thun BE``); before a comma, by its name (``Wil`` of ``Wil, SG``, ``Thun``
+    of ``Thun, BE, CH`` or ``Thun, Schweiz``: reviews 258, 262, 266), each as
     ``place_spellings`` writes it (review 254: only the whole phrase was, so a note
     repeating ``Thun`` kept it). Never a street's value: its word in brackets (``links`` of
     ``App. (links)``) is no city."""
     parts = [city.strip(), *_segments(city)]  # (``Thun (BE`` also as written)
     pieces = [piece.strip() for piece in city.split(",")]
-    if len(pieces) > 1 and pieces[0]:  # before a comma: by its name when a region follows
-        # (``Thun, BE, CH``: review 262), else only as the region rule parts it (``Wil`` of
-        # ``Wil SG, Schweiz``), never a word alone (``Praxis`` of ``Praxis, Bern``: review 265)
-        named = _segments(pieces[0])
-        parts += named if any(names_region(p) for p in pieces[1:]) else named[1:]
+    if len(pieces) > 1 and pieces[0]:  # a city's value before a comma is its name (review
+        # 262: ``Thun, BE, CH``, ``Wil SG, Schweiz``; review 266: ``Thun, Schweiz``, a
+        # country in words being no region): PHI first, ``Praxis`` of ``Praxis, Bern`` too
+        parts += _segments(pieces[0])
     return list(dict.fromkeys(s for part in parts for s in place_spellings(part)))

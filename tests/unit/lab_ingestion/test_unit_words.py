@@ -249,9 +249,7 @@ def test_ucum_print_names_of_another_unit_are_refused(loinc: str, code: str, dis
      ("Mikromol pro Liter (µmol/l)", ("umol/L", "µmol/l")),
      ("Milligramm pro Liter (mg/dl)", ("mg/L", "mg/dl"))],
 )  # fmt: skip
-def test_words_then_a_units_symbol_in_brackets_name_both(
-    text: str, named: tuple[str, ...]
-) -> None:
+def test_words_then_a_units_symbol_in_brackets_name_both(text: str, named: tuple[str, ...]) -> None:
     """Review 265: a Swiss display, read the other way round (``mg/L (milligrams per
     liter)``) but not so: the range was dropped, the value refused."""
     assert units_named(text) == named
