@@ -15,8 +15,6 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.test_lab_ingestion import Lab
-from tests.integration.test_lab_real_message_shapes import exchange
-from tests.integration.test_lab_review224 import _kept, crp
 from tests.integration.test_lab_review232 import _json
 from tests.integration.test_lab_review261_codes_ranges_comparators import (
     MG_L,
@@ -25,15 +23,9 @@ from tests.integration.test_lab_review261_codes_ranges_comparators import (
     _observation,
     _stored,
 )
+from tests.integration.test_lab_review262_streets_and_areas import _nte
 
 pytestmark = pytest.mark.integration
-
-
-async def _nte(lab: Lab, cid: str, address: str, note: str) -> str:
-    (ack,) = await exchange(lab, crp(cid, address, note))
-    assert ack[1] in ("AE", "AR"), ack
-    (nte,) = [s for s in await _kept(lab, cid) if s.startswith("NTE")]
-    return nte.removeprefix("NTE|1||")
 
 
 # D1 (PHI): Norway's or Novara's NO after a blank is a region ("Thun BE" the contrast)
