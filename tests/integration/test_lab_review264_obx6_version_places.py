@@ -6,7 +6,10 @@
 - D2: an escape python-hl7 cannot read in a component never read (CWE-7, or after CWE-11)
   answered the whole message AR: it refuses nothing.
 - D3: a unit's second half after an unescaped caret (``9/L`` of ``10^9/L``, in a full CE)
-  sat in CWE-7 as written and was taken for a misplaced unit: the result was refused.
+  sat in CWE-7 as written and was taken for a misplaced unit: the result was refused; and
+  (review 268 D1) so was ``x10^9/L`` written in CWE-7 and 8 themselves.
+- Review 268 D2: a text naming a unit not written as one alone (``mg/dl (Serum)``) in CWE-7
+  or 8 was passed over, and the CRP published in the coded unit: compared, as in CWE-2.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ async def test_an_unreadable_escape_in_a_component_never_read_refuses_nothing(
     [
         (ANC, "5.2", "10^9/L^10^9/L^UCUM^10^9/L^10^9/L^L"),
         (PLT, "250", "10^3/uL^10^3/uL^UCUM^10^3/uL^10^3/uL^L"),
+        (PLT, "250", "10*9/L^^UCUM^^^^x10^9/L"),  # review 268 D1: in CWE-7 and 8 itself
     ],
 )
 async def test_a_joined_units_second_half_is_no_misplaced_unit(
@@ -81,3 +85,13 @@ async def test_a_joined_units_second_half_is_no_misplaced_unit(
     answer = await _exchange(lab, "R264-D3", [f"NM|{code}||{value}|{obx6}|||||F|||{TS}"])
     reason = await lab.pool.fetchval("SELECT reason FROM rejections")
     assert answer[1] == "AA", (answer, reason)
+
+
+# review 268 D2: a text naming a unit, not written as one alone, in a version place
+@pytest.mark.parametrize("obx6", ["mg/L^^UCUM^^^^mg/dl (Serum)", "mg/L^^UCUM^^^^^% (percent)"])
+async def test_a_text_naming_another_unit_in_a_version_place_is_refused(
+    lab: Lab, obx6: str
+) -> None:
+    answer = await _exchange(lab, "R268-D2", [f"NM|{CRP}||1.2|{obx6}|||||F|||{TS}"])
+    stored = await lab.pool.fetch("SELECT value, unit FROM results")
+    assert answer[1] == "AE" and not stored, (answer, [tuple(r) for r in stored])

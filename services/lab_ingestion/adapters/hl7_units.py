@@ -29,6 +29,8 @@ from services.lab_ingestion.domain.unit_carets import (
     rejoined,
 )
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
+from services.lab_ingestion.domain.unit_spellings import recognise_unit
+from services.lab_ingestion.domain.unit_words import units_named
 
 UNITS = range(1, 7)  # CWE-1 to 6, as read since the start
 TEXTS = range(9, 12)  # CWE-9 (original text), 10 and 11 (v2.7: second alternate)
@@ -107,7 +109,7 @@ def _first_repetition(obx: hl7.Segment) -> tuple[list[str], SplitUnit | None, di
     written = [_strict(obx, 1, c) for c in UNITS]
     written += [_lenient(obx, 1, c) for c in range(7, width + 1)]
     bases = [c for i, c in enumerate(written, start=1) if i in _READ]
-    if not _caret_splits(obx, bases):
+    if not (_caret_splits(obx, bases) or _unit_split_in_a_version_place(obx, written)):
         origins = {c: c for c in _READ if c <= width}
         for c in TEXTS:
             if c <= width:
@@ -170,10 +172,17 @@ def _misplaced(obx: hl7.Segment, repeat: int) -> list[str]:
 
 def misplaced_unit(text: str) -> bool:
     """A version id's text written as a unit: ``names_a_unit`` and ``%`` or two characters
-    or more with a letter (``mg/L``, ``10*9/L``; never ``2.1``, ``v2``, ``*`` or ``x``)."""
+    or more with a letter (``mg/L``, ``10*9/L``; never ``2.1``, ``v2``, ``*`` or ``x``); or
+    a text the domain reads a unit in (``unit_words.units_named``: a unit written first and
+    words after it, ``mg/dl (Serum)``, ``% (percent)``; a unit's words, ``Milligramm pro
+    Deziliter``; a symbol after a word, ``CRP (mg/dL)``), or unit words it cannot read whole
+    (review 268: these were passed over in CWE-7 and 8, and a CRP in mg/dL published as mg/L,
+    where the same text in CWE-2 or 9 is compared). A version id names none."""
     stripped = text.strip()
     worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
-    return names_a_unit(stripped) and (stripped == "%" or worded)
+    if not (stripped == "%" or worded):
+        return False
+    return names_a_unit(stripped) or units_named(stripped) != ()
 
 
 def _lenient(obx: hl7.Segment, repeat: int, component: int) -> str:
@@ -188,6 +197,22 @@ def _lenient(obx: hl7.Segment, repeat: int, component: int) -> str:
 
 def _strict(obx: hl7.Segment, repeat: int, component: int) -> str:
     return field_value(obx, 6, repeat, component, hex_text=True, strict=True)
+
+
+def _unit_split_in_a_version_place(obx: hl7.Segment, written: Sequence[str]) -> bool:
+    """Whether miscounted carets put a unit whose caret was written unescaped into a version
+    place: a power base in CWE-7 or 8 and the component after it joined a listed unit
+    (``10*9/L^^UCUM^^^^x10^9/L``; review 268: read apart, its ``9/L`` was told as a unit
+    disagreeing with ``10*9/L`` and the platelet count refused). A version id (``10`` then
+    ``2``) joins no listed unit and is read as before."""
+    if len(obx.separators) > 3 and obx.separators[3] != "^":
+        return False
+    return any(
+        is_power_base(written[c - 1])
+        and recognise_unit(f"{written[c - 1].strip()}^{written[c].strip()}") is not None
+        for c in VERSIONS
+        if c < len(written) and written[c].strip()
+    )
 
 
 def _caret_splits(obx: hl7.Segment, read: Sequence[str]) -> bool:

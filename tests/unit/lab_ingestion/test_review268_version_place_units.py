@@ -1,0 +1,74 @@
+"""Review 268: what miscounted carets put into OBX-6's version places (CWE-7, 8).
+
+D2: a text naming a unit that is not written as one alone (``mg/dl (Serum)``, ``% (percent)``,
+``Milligramm pro Deziliter``) was passed over there, and a CRP in mg/dL published as mg/L: it
+is compared as the same text in CWE-2 or 9 is. D1: a unit written with a plain caret there
+(``x10^9/L``) was read in halves, its ``9/L`` told as another unit: read joined, as the same
+unit written escaped is. Version ids (``2.1``, ``v2``, ``10`` then ``2``) change nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.lab_ingestion.adapters.hl7_units import misplaced_unit
+from services.lab_ingestion.domain.model import RejectionCode
+from tests.unit.lab_ingestion.hl7_samples import FAST
+from tests.unit.lab_ingestion.test_review259_numeric_reading import CRP, _refused, _stored
+
+ANC, PLT = "751-8^ANC^LN", "777-3^PLT^LN"
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "obx6"),
+    [
+        (CRP, "1.2", "mg/L^^UCUM^^^^mg/dl (Serum)"),
+        (CRP, "1.2", "mg/L^^UCUM^^^^^mg/dL (milligrams per decilitre)"),
+        (CRP, "1.2", "mg/L^^UCUM^^^^Milligramm pro Deziliter"),
+        (CRP, "1.2", "mg/L^^UCUM^^^^CRP (mg/dL)"),
+        (ANC, "55", "10*9/L^^UCUM^^^^% (percent)"),
+    ],
+)
+def test_a_text_naming_another_unit_in_a_version_place_is_refused(
+    code: str, value: str, obx6: str
+) -> None:
+    assert _refused(code, value, obx6) is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize(
+    "obx6", ["mg/L^^UCUM^^^^mg/l (Serum)", "mg/L^^UCUM^^^^^milligrams per litre"]
+)
+def test_a_text_naming_the_same_unit_in_a_version_place_is_read(obx6: str) -> None:
+    assert _stored(CRP, "1.2", obx6) == (1.2, "mg/L")
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "obx6"),
+    [
+        (PLT, "250", "10*9/L^^UCUM^^^^x10^9/L"),
+        (PLT, "250", "10\\S\\9/L^^UCUM^^^^x10^9/L"),
+        (ANC, "5.2", "10*9/L^^UCUM^^^^^10^9/L"),
+    ],
+)
+def test_a_unit_with_a_plain_caret_in_a_version_place_is_read_joined(
+    code: str, value: str, obx6: str
+) -> None:
+    number, unit = _stored(code, value, obx6)
+    assert number == float(value) and unit.startswith("10")
+
+
+def test_a_plain_caret_unit_in_a_version_place_that_disagrees_is_refused() -> None:
+    assert _refused(ANC, "5.2", "10*9/L^^UCUM^^^^x10^12/L") is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize("versions", ["10^2", "2.1^v2", "HL7 2.5^2.16.840.1.113883.6.8"])
+def test_version_ids_change_nothing(versions: str) -> None:
+    assert _stored(CRP, "1.2", f"mg/L^^UCUM^^^^{versions}") == (1.2, "mg/L")
+
+
+@FAST
+@given(st.text(alphabet="0123456789.vV", max_size=8))
+def test_a_version_number_is_never_a_misplaced_unit(text: str) -> None:
+    assert not misplaced_unit(text)
