@@ -1,9 +1,11 @@
 """A FHIR Observation's comparators, checked against R4 before its value or range is read.
 
 - ``valueQuantity.comparator`` is bound (required) to R4's QuantityComparator codes ``<``,
-  ``<=``, ``>=``, ``>`` and ``ad``. Any other code (``≤``, ``=<``, ``=``, ``lt``) is invalid
-  (400 ``code-invalid``), as a status outside R4's set is (review 261: ``≤`` was read as the
-  text ``≤5``, a limit ``<=``, where the code says nothing FHIR defines);
+  ``<=``, ``>=`` and ``>`` (R4 and R4B list these four; ``ad``, "sufficient to achieve this
+  total quantity", came with R5). Any other code (``≤``, ``=<``, ``=``, ``lt``, ``ad``) is
+  invalid (400 ``code-invalid``), as a status outside R4's set is (review 261: ``≤`` was
+  read as the text ``≤5``, a limit ``<=``, where the code says nothing FHIR defines; review
+  268: ``ad`` was taken for an R4 code and refused as non-numeric, 422);
 - a reference range's ``low`` and ``high`` are SimpleQuantities, which have no comparator
   (invariant sqty-1): a bound with one is refused (400 ``invariant``), never read as a
   plain limit (review 261: ``low`` ``>1`` was published as LLN 1), as a bound written as a
@@ -21,7 +23,7 @@ from fhir.resources.R4B.observation import Observation
 
 from services.lab_ingestion.adapters.fhir_outcome import input_error
 
-QUANTITY_COMPARATORS: Final = ("<", "<=", ">=", ">", "ad")  # R4's value set, as it lists them
+QUANTITY_COMPARATORS: Final = ("<", "<=", ">=", ">")  # R4's value set, as it lists them
 COMPARATOR_TEXT: Final = (
     "comparator is not an R4 QuantityComparator code (" + ", ".join(QUANTITY_COMPARATORS) + ")"
 )

@@ -1,10 +1,10 @@
 """FHIR comparators outside R4 are invalid, never read (review 261 D4).
 
 ``valueQuantity.comparator`` is bound to R4's QuantityComparator codes (``<``, ``<=``,
-``>=``, ``>``, ``ad``): ``≤`` was read as the limit ``<=`` (201) where a status outside R4's
-set is 400 ``code-invalid``. A reference range bound is a SimpleQuantity (no comparator,
-invariant sqty-1): ``low`` ``>1`` was published as LLN 1. Both are refused (400), on every
-Observation, and in a batch Bundle only that entry.
+``>=``, ``>``; ``ad`` came with R5, review 268): ``≤`` was read as the limit ``<=`` (201)
+where a status outside R4's set is 400 ``code-invalid``. A reference range bound is a
+SimpleQuantity (no comparator, invariant sqty-1): ``low`` ``>1`` was published as LLN 1.
+Both are refused (400), on every Observation, and in a batch Bundle only that entry.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_a_value_comparator_is_read_only_when_r4_lists_it(comparator: str) -> No
     assert diagnostics.startswith("comparator is not an R4 QuantityComparator code")
 
 
-@pytest.mark.parametrize("comparator", ["\u2264", "\u2265", "=<", "=", "<>", "lt", "LT", "~"])
+@pytest.mark.parametrize("comparator", ["\u2264", "\u2265", "=<", "=", "<>", "lt", "LT", "~", "ad"])
 def test_comparators_written_otherwise_are_invalid(comparator: str) -> None:
     code, expression, _ = _refused(_with_comparator(comparator))
     assert (code, expression) == ("code-invalid", "Observation.valueQuantity.comparator")
