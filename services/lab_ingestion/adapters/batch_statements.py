@@ -1,20 +1,26 @@
 """lab-ingestion's batch statements: the one read before a careful batch is planned, and
-the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0039
+the one write that stores a batch atomically (data-modifying CTEs; migrations 0002-0040
 define the guard function, the row types and the key claims they use)."""
 
 from __future__ import annotations
 
 import uuid
 
-from services.lab_ingestion.domain.message_identity import BEFORE_COMMENTS, BEFORE_SPLIT_RANGES
+from services.lab_ingestion.domain.message_identity import (
+    BEFORE_COMMENTS,
+    BEFORE_SECOND_ALTERNATES,
+    BEFORE_SPLIT_RANGES,
+)
 from shared.messaging.outbox import OUTBOX_COLUMNS, outbox_unnest
 
 # a message's digest marked when it was made before comments were read (migration 0023),
-# and when it was made before split ranges were read whole (migration 0029)
+# when it was made before split ranges were read whole (migration 0029), and before OBX-3's
+# second alternate coding was read (migration 0040)
 LOOKUP = f"""
 SELECT 'message' AS kind, m.source AS key1, m.control_id AS key2, NULL::uuid AS result_id,
        NULL::text AS subject_id, NULL::text AS site_id, NULL::text AS analyte,
-       CASE WHEN m.digest_reads_split_ranges THEN '' ELSE '{BEFORE_SPLIT_RANGES}' END
+       CASE WHEN m.digest_reads_second_alternates THEN '' ELSE '{BEFORE_SECOND_ALTERNATES}' END
+       || CASE WHEN m.digest_reads_split_ranges THEN '' ELSE '{BEFORE_SPLIT_RANGES}' END
        || CASE WHEN m.digest_covers_comments THEN m.content_digest
                ELSE '{BEFORE_COMMENTS}' || m.content_digest END AS digest,
        m.received_at AS collected_at,  -- when it was received, in that column
@@ -118,7 +124,7 @@ SELECT 'changed', k.source, k.result_key, NULL, NULL, NULL, NULL, NULL, c.change
         FROM results r JOIN messages m ON m.message_id = r.message_id
        WHERE r.source = k.source AND r.result_key = k.result_key) AS c
  WHERE $6::boolean AND c.changed_at IS NOT NULL
-"""  # noqa: S608 - only the fixed markers BEFORE_COMMENTS and BEFORE_SPLIT_RANGES are interpolated
+"""  # noqa: S608 - only the fixed BEFORE_* markers are interpolated
 
 # The stored result each key names: results stored under that very key (never through
 # result_identifiers, another result's other identifiers: review 122), with the analytes of

@@ -200,12 +200,16 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
     for loinc in dict.fromkeys(t for t in targets if t):
         if sent is not None and _analyte_of(loinc) is sent[0]:
             continue
-        added.append(Coding(loinc, TRANSLATION_SYSTEM, translated=True))
+        # a translation of a second alternate code alone is one (``Coding.second_alternate``)
+        second = all(c.second_alternate for c, t in zip(codes, targets, strict=True) if t == loinc)
+        added.append(Coding(loinc, TRANSLATION_SYSTEM, translated=True, second_alternate=second))
     if not added:
         return codes
     mapped_analytes = {_analyte_of(t) for t in targets if t}
     loinc_like = [
-        Coding(c.code.strip(), TRANSLATION_SYSTEM, translated=True)
+        Coding(
+            c.code.strip(), TRANSLATION_SYSTEM, translated=True, second_alternate=c.second_alternate
+        )
         for c, target in zip(codes, targets, strict=True)
         if target is None
         and is_loinc_code(c.code.strip())

@@ -59,6 +59,10 @@ OFF_SCALE = "off-scale:"
 # as read then (``ranges_read_before``; review 129: a message stored since whose range was
 # cut short after its power base, resent whole under its id, passed for a duplicate)
 BEFORE_SPLIT_RANGES = "before-split-ranges:"
+# Put before a stored digest made before OBX-3's second alternate coding (HL7 v2.7's CWE-10
+# to 12) was read (migration 0040): only such a digest is compared with the message's codes
+# as read then (``second_alternates_read_before``)
+BEFORE_SECOND_ALTERNATES = "before-second-alternates:"
 
 
 def versioned_control_id(basis: str, patient_hash: str) -> str:
@@ -104,18 +108,57 @@ def says_the_same(stored: str | None, digest: str, message: LabMessage, patient_
     before 7a953a8 changed its result keys, any of these made with its keys as they were;
     one stored before eae8c09 read a range split by a unit's caret whole
     (``BEFORE_SPLIT_RANGES``), any of these made with that range as read then
-    (``ranges_read_before``). Only looked at when the digest made now differs: a resend's
-    usual path costs nothing more."""
+    (``ranges_read_before``); one stored before OBX-3's second alternate coding was read
+    (``BEFORE_SECOND_ALTERNATES``), any of these made without it, where leaving it out
+    changes no result's test (``second_alternates_read_before``). Only looked at when the
+    digest made now differs: a resend's usual path costs nothing more."""
     if stored is None:
         return True
+    codes_before = stored.startswith(BEFORE_SECOND_ALTERNATES)
+    stored = stored.removeprefix(BEFORE_SECOND_ALTERNATES)
     split_ranges_before = stored.startswith(BEFORE_SPLIT_RANGES)
     stored = stored.removeprefix(BEFORE_SPLIT_RANGES)
-    if stored == digest or _said_before(stored, message, patient_hmac):
+    if stored == digest or _reads_as(stored, message, patient_hmac, split_ranges_before):
+        return True
+    before = second_alternates_read_before(message) if codes_before else None
+    return before is not None and (
+        stored == content_digest(before, patient_hmac)
+        or _reads_as(stored, before, patient_hmac, split_ranges_before)
+    )
+
+
+def _reads_as(stored: str, message: LabMessage, patient_hmac: str, split_ranges: bool) -> bool:
+    """Whether ``stored`` is ``message``'s digest as an earlier version made it (but the one
+    made now: ``says_the_same`` has compared it)."""
+    if _said_before(stored, message, patient_hmac):
         return True
     return any(
         stored == content_digest(before, patient_hmac) or _said_before(stored, before, patient_hmac)
-        for before in _read_before(message, ranges=split_ranges_before)
+        for before in _read_before(message, ranges=split_ranges)
     )
+
+
+def second_alternates_read_before(message: LabMessage) -> LabMessage | None:
+    """``message`` with each result's codes as read before fixer 267, without those of
+    OBX-3's second alternate triplet (HL7 v2.7's CWE-10 to 12, ``Coding.second_alternate``,
+    and the translations of such codes alone), as a message stored or a rejection kept then
+    was digested; None when no such code was read, or when leaving them out changes which
+    results are trial results or which analyte (and code) one is: a result that is a CRP
+    only by its CWE-10 was another test's then, and the digest kept then cannot tell whether
+    the message held it (its resend is refused as a reused id and kept, as a result of a
+    local code mapped since is)."""
+    if not any(c.second_alternate for o in message.observations for c in o.codes):
+        return None
+    observations = []
+    for observation in message.observations:
+        codes = tuple(c for c in observation.codes if not c.second_alternate)
+        if len(codes) == len(observation.codes):
+            observations.append(observation)
+            continue
+        if identify_analyte(codes) != identify_analyte(observation.codes):
+            return None
+        observations.append(replace(observation, codes=codes))
+    return replace(message, observations=tuple(observations))
 
 
 def ranges_read_before(message: LabMessage) -> LabMessage | None:

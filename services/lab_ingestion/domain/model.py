@@ -84,6 +84,9 @@ class Coding:
     # a LOINC coding this service added for a local code its sender's table maps
     # (``local_codes``), not one the sender wrote
     translated: bool = False
+    # HL7: from OBX-3's second alternate triplet (CWE-10 to 12, v2.7), read since fixer 267
+    # (``message_identity.second_alternates_read_before``); a translation of such a code too
+    second_alternate: bool = False
 
 
 @dataclass(frozen=True)
