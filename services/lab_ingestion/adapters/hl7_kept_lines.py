@@ -71,7 +71,10 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,31}")  # application, pdf, Base
 # value, unit and range are searched: base64 there is no measurement (the result is refused
 # anyway), and may be a report naming the patient, one decode away.
 _TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 11, 14})
-_CODE_TEXTS = (1, 4, 8)  # CWE-2 text, CWE-5 alternate text, CWE-9 original text (0-based)
+# CWE-2 text, CWE-5 alternate text, CWE-9 original text, CWE-11 second alternate text
+# (0-based); never the codes and coding systems (CWE-1, 3, 4, 6, 10, 12)
+_CODE_TEXTS = (1, 4, 8, 10)
+_TRIPLETS = (0, 3, 9)  # where each coding triplet of OBX-3 starts (0-based)
 _READ_FIELDS = {"PID": frozenset({2, 3}), "ORC": frozenset({1, 2, 3, 9}),
                 "OBR": frozenset({2, 3, 7, 8, 22, 25}), "SPM": frozenset({17})}  # fmt: skip
 
@@ -156,14 +159,15 @@ def _names_a_trial_analyte(
     codes: str, separators: Separators, mapped: Mapping[LocalKey, str]
 ) -> bool:
     """Whether OBX-3, as written, names a trial analyte (``identify_analyte``), itself or by
-    a mapping of a local code (``with_local_codes``): its identifier and alternate identifier
-    of every repetition, each with its coding system; HL7's explicit null ``""`` read as
-    nothing, as the parser reads it."""
+    a mapping of a local code (``with_local_codes``): its identifier, alternate identifier
+    and second alternate identifier (CWE-10) of every repetition, each with its coding
+    system, as ``hl7_obx.codes_of`` reads them; HL7's explicit null ``""`` read as nothing,
+    as the parser reads it."""
     _, component, repetition, _, sub = separators
     codings = []
     for item in codes.split(repetition):
         parts = [_not_null(part.split(sub)[0].strip()) for part in item.split(component)]
-        for first in (0, 3):
+        for first in _TRIPLETS:
             if first < len(parts) and parts[first]:
                 system = parts[first + 2] if first + 2 < len(parts) else ""
                 codings.append(Coding(parts[first], system or None))

@@ -29,6 +29,10 @@ WHOLE: Kept = "whole"  # the field kept as written
 # 3, 4 and 6: ``CODE_COMPONENTS``) kept, its texts (2, 5, 9) and anything else scrubbed
 CODES: Kept = "codes"
 CODE_COMPONENTS = (0, 2, 3, 5)  # 0-based
+# OBX-3's second alternate identifier and coding system (CWE-10, 12, HL7 v2.7) too: read
+# as its codes (``hl7_obx.codes_of``), in the result key and the digest; its text (CWE-11)
+# is scrubbed as the others are. OBX-6's CWE-10 and 11 are read as texts (``hl7_units``)
+_OBX3_CODE_COMPONENTS = (*CODE_COMPONENTS, 9, 11)
 EVERY_FIELD = -1  # a segment's every field
 
 
@@ -95,9 +99,10 @@ def scrub_places(
                 continue
             items = [item.split(component) for item in fields[index].split(repetition)]
             coded.append((fields, index, items))
+            codes = _OBX3_CODE_COMPONENTS if (name, index) == ("OBX", 3) else CODE_COMPONENTS
             values += [
                 (parts, c) for parts in items for c in range(len(parts))
-                if c not in CODE_COMPONENTS and parts[c]
+                if c not in codes and parts[c]
             ]  # fmt: skip
     if not values:
         return
