@@ -112,39 +112,47 @@ def ranges_of(obx: hl7.Segment, *, trial: bool = False) -> tuple[str | None, str
     return first or None, None if before == first else before
 
 
-# OBX-3's identifiers and coding systems (CWE-1, 3, 4, 6): one value each
-CODE_COMPONENTS = (1, 3, 4, 6)
+# OBX-3's identifiers and coding systems (CWE-1, 3, 4, 6; CWE-10, 12: v2.7's second
+# alternate): one value each
+CODE_COMPONENTS = (1, 3, 4, 6, 10, 12)
+# where each coding triplet starts (identifier ^ text ^ coding system): CWE-1, 4 and 10
+_TRIPLETS = (1, 4, 10)
+_SECOND_ALTERNATE = 10
 
 
 def refuse_nested_codes(obx: hl7.Segment) -> None:
     """Raise NestedValue (the message is malformed) when an identifier or coding system of
-    OBX-3, of either triplet and any repetition, holds an unescaped ``&`` (``4548-4&1988-5``):
+    OBX-3, of any triplet and any repetition, holds an unescaped ``&`` (``4548-4&1988-5``):
     read as its first part it names another test, and a CRP behind it would be left out
     unseen. Checked for every OBX, before it is known to be a trial result's: which test it
-    is cannot be told. Its texts (CWE-2, 5, 9) may hold one (``Na & K``: a name, never read
-    to tell the test, read as its first part as before)."""
+    is cannot be told. Its texts (CWE-2, 5, 9, 11) may hold one (``Na & K``: a name, never
+    read to tell the test, read as its first part as before)."""
     refuse_nested(obx, 3, CODE_COMPONENTS)
 
 
 def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
-    """OBX-3's identifier and alternate identifier, of every repetition (OBX-3 does not
-    repeat: a sender that repeats it may name another test, and the result is then not one).
-    ``strict``: codes and coding systems read as ``field_value`` reads them strictly (a
-    trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is. Sub-components
-    in a code or coding system are refused before (``refuse_nested_codes``)."""
+    """OBX-3's identifier, alternate identifier and second alternate identifier (CWE-10 to
+    12, HL7 v2.7: ``second_alternate``; never read before fixer 267, so that a platelet
+    code there beside a CRP's in CWE-1 was passed over), of every repetition (OBX-3 does
+    not repeat: a sender that repeats it may name another test, and the result is then not
+    one). ``strict``: codes and coding systems read as ``field_value`` reads them strictly
+    (a trial result's: ``1988\\Q\\-5`` is no CRP code); the display text never is.
+    Sub-components in a code or coding system are refused before (``refuse_nested_codes``)."""
     codes = []
     for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
-        for first in (1, 4):  # identifier ^ text ^ coding system, twice
+        for first in _TRIPLETS:  # identifier ^ text ^ coding system, three times
             code = field_value(obx, 3, repeat, first, strict=strict)
             if code or (repeat == 1 and first == 1):
                 system = field_value(obx, 3, repeat, first + 2, strict=strict)
                 text = field_value(obx, 3, repeat, first + 1) or None
-                codes.append(Coding(code, system or None, text))
+                second = first == _SECOND_ALTERNATE
+                codes.append(Coding(code, system or None, text, second_alternate=second))
     return codes
 
 
-# OBX-3's texts (CWE-2, 5; CWE-9, the original text): what the sender names the test
-NAME_COMPONENTS = (2, 5, 9)
+# OBX-3's texts (CWE-2, 5; CWE-9, the original text; CWE-11, v2.7's second alternate
+# text): what the sender names the test
+NAME_COMPONENTS = (2, 5, 9, 11)
 
 
 def names_of(obx: hl7.Segment) -> tuple[str, ...]:
@@ -164,8 +172,12 @@ def key_code(codes: Sequence[Coding]) -> str:
     (``codes_of``), its identifier, else its alternate identifier (``^Neut^^751-8^Neut^LN``:
     every such result of an order was keyed by "" alone, and the second refused as the
     first's test changed); never a translation a mapping of the sender's added, so that
-    corrections find the result. "" when OBX-3 holds no code."""
-    return next((c.code for c in codes if c.code and not c.translated), "")
+    corrections find the result. A second alternate identifier (CWE-10) only where no
+    repetition holds another: a result keyed before CWE-10 was read keeps its key, and one
+    keyed by "" then (``ORDER||``) is found by its legacy key (``hl7_observation``). ""
+    when OBX-3 holds no code."""
+    sent = [c for c in codes if c.code and not c.translated]
+    return next((c.code for c in sent if not c.second_alternate), sent[0].code if sent else "")
 
 
 def _plain_value(obx: hl7.Segment) -> str:
@@ -178,7 +190,7 @@ def _plain_value(obx: hl7.Segment) -> str:
 
 
 def codes_repeat_or_nest(obx: hl7.Segment) -> bool:
-    """Whether OBX-3 repeats, or a code or coding system in it (CWE-1, 3, 4, 6) holds
+    """Whether OBX-3 repeats, or a code or coding system in it (CWE-1, 3, 4, 6, 10, 12) holds
     sub-components (``CRP&HS^hs-CRP^L``, read as ``CRP``; refused before the OBX is read
     since review 118, ``refuse_nested_codes``): then which code names the test is a guess
     (``ObservationInput.codes_repeat_or_nest``). Its texts may hold an unescaped ``&``
@@ -192,7 +204,7 @@ def codes_repeat_or_nest(obx: hl7.Segment) -> bool:
     repetition = obx[3][0]
     if isinstance(repetition, str):
         return sub in repetition
-    return any(sub in str(repetition[i]) for i in (0, 2, 3, 5) if i < len(repetition))
+    return any(sub in str(repetition[c - 1]) for c in CODE_COMPONENTS if c - 1 < len(repetition))
 
 
 def _repetitions(segment: hl7.Segment, field: int) -> int:
