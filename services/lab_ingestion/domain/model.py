@@ -95,10 +95,10 @@ class ObservationInput:
 
     ``result_key`` identifies the result across its corrections and cancellations within a
     source (HL7: filler order number + OBX-3's first code, its identifier else its alternate
-    identifier, as sent (``hl7_obx.key_code``) + OBX-4 sub-id; FHIR: the Observation's
-    identifier or id). ``legacy_key``: an HL7 result's key as made before 7a953a8, where that
-    differs (OBX-3's identifier empty: ``ORDER||``); unscoped as ``unscoped_key`` is
-    (``legacy_keys``).
+    identifier, else its second alternate, as sent (``hl7_obx.key_code``) + OBX-4 sub-id;
+    FHIR: the Observation's identifier or id). ``legacy_key``: an HL7 result's key as made
+    before 7a953a8, where that differs (OBX-3's identifier empty: ``ORDER||``); unscoped as
+    ``unscoped_key`` is (``legacy_keys``).
     """
 
     result_key: str
