@@ -57,7 +57,14 @@ async def test_a_unit_a_join_moves_into_a_version_place_is_compared(
 
 
 # D2: the message and its other result stored
-@pytest.mark.parametrize("obx6", ["mg/L^^UCUM^^^^\\.in+x\\", "mg/L^^UCUM^^^^^^^^^^^\\.sp+x\\"])
+@pytest.mark.parametrize(
+    "obx6",
+    [
+        "mg/L^^UCUM^^^^\\.in+x\\",
+        "mg/L^^UCUM^^^^^^^^^^^\\.sp+x\\",
+        "mg/L^^UCUM^^^^Units 2.1",  # review 269: a coding system's name in words about units
+    ],
+)
 async def test_an_unreadable_escape_in_a_component_never_read_refuses_nothing(
     lab: Lab, obx6: str
 ) -> None:
@@ -77,6 +84,7 @@ async def test_an_unreadable_escape_in_a_component_never_read_refuses_nothing(
         (ANC, "5.2", "10^9/L^10^9/L^UCUM^10^9/L^10^9/L^L"),
         (PLT, "250", "10^3/uL^10^3/uL^UCUM^10^3/uL^10^3/uL^L"),
         (PLT, "250", "10*9/L^^UCUM^^^^x10^9/L"),  # review 268 D1: in CWE-7 and 8 itself
+        (PLT, "250", "10*9/L^^UCUM^^^^10^9/L (cells)"),  # review 269: with words after it
     ],
 )
 async def test_a_joined_units_second_half_is_no_misplaced_unit(

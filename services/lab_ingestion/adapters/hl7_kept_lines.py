@@ -71,9 +71,10 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,31}")  # application, pdf, Base
 # value, unit and range are searched: base64 there is no measurement (the result is refused
 # anyway), and may be a report naming the patient, one decode away.
 _TRIAL_OBX_FIELDS = frozenset({2, 3, 4, 11, 14})
-# CWE-2 text, CWE-5 alternate text, CWE-9 original text, CWE-11 second alternate text
-# (0-based); never the codes and coding systems (CWE-1, 3, 4, 6, 10, 12)
-_CODE_TEXTS = (1, 4, 8, 10)
+# OBX-3's codes and coding systems (CWE-1, 3, 4, 6, 10, 12; 0-based), never masked: every
+# other component is (its texts, CWE-2, 5, 9, 11, and what is never read, the versions CWE-7
+# and 8 and the OIDs after CWE-12: review 269 found base64 there kept in a trial result's)
+_CODE_PARTS = frozenset({0, 2, 3, 5, 9, 11})
 _TRIPLETS = (0, 3, 9)  # where each coding triplet of OBX-3 starts (0-based)
 _READ_FIELDS = {"PID": frozenset({2, 3}), "ORC": frozenset({1, 2, 3, 9}),
                 "OBR": frozenset({2, 3, 7, 8, 22, 25}), "SPM": frozenset({17})}  # fmt: skip
@@ -126,15 +127,15 @@ def mask_documents(
 
 
 def _masked_code_texts(codes: str, separators: Separators) -> str:
-    """OBX-3 with base64 masked in its texts, never in its codes and coding systems (what
+    """OBX-3 with base64 masked in every component but its codes and coding systems (what
     a replay reads back, and the content digest covers)."""
     _, component, repetition, _, _ = separators
     items = []
     for item in codes.split(repetition):
         parts = item.split(component)
-        for index in _CODE_TEXTS:
-            if index < len(parts):
-                parts[index] = masked_base64(parts[index])
+        for index, part in enumerate(parts):
+            if index not in _CODE_PARTS and part:
+                parts[index] = masked_base64(part)
         items.append(component.join(parts))
     return repetition.join(items)
 

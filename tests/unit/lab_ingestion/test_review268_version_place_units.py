@@ -5,6 +5,11 @@ D2: a text naming a unit that is not written as one alone (``mg/dl (Serum)``, ``
 is compared as the same text in CWE-2 or 9 is. D1: a unit written with a plain caret there
 (``x10^9/L``) was read in halves, its ``9/L`` told as another unit: read joined, as the same
 unit written escaped is. Version ids (``2.1``, ``v2``, ``10`` then ``2``) change nothing.
+
+Review 269: a unit so split with words after it (``10^9/L (cells)``) was refused by its
+``9/L (cells)``: read as one text; a coding system's name in words about units (``Units
+2.1``, ``UN/ECE Rec 20``) refused the result: it names no known unit. And base64 in a trial
+result's OBX-3 components never read (CWE-7, 8, after CWE-12) was kept in the copy.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.lab_ingestion.adapters.hl7_kept_lines import mask_documents
 from services.lab_ingestion.adapters.hl7_units import misplaced_unit
 from services.lab_ingestion.domain.model import RejectionCode
 from tests.unit.lab_ingestion.hl7_samples import FAST
@@ -72,3 +78,41 @@ def test_version_ids_change_nothing(versions: str) -> None:
 @given(st.text(alphabet="0123456789.vV", max_size=8))
 def test_a_version_number_is_never_a_misplaced_unit(text: str) -> None:
     assert not misplaced_unit(text)
+
+
+@pytest.mark.parametrize(
+    "versions", ["10^9/L (cells)", "x10^9/L (Thrombozyten)", "10^9 Zellen/L", "10^9 cells/L"]
+)
+def test_a_split_unit_with_words_in_the_version_places_is_read_as_one(versions: str) -> None:
+    assert _stored(PLT, "250", f"10*9/L^^UCUM^^^^{versions}")[0] == 250.0
+
+
+def test_a_split_unit_with_words_in_the_version_places_that_disagrees_is_refused() -> None:
+    obx6 = "10*9/L^^UCUM^^^^x10^12/L (cells)"
+    assert _refused(PLT, "250", obx6) is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [
+        "UCUM (Unified Code for Units of Measure)",
+        "The Unified Code for Units of Measure 2.1",
+        "2.1^SI-Units 1.0",
+        "Units 2.1",
+        "UN/ECE Rec 20",
+    ],
+)
+def test_a_coding_systems_name_in_a_version_place_refuses_nothing(versions: str) -> None:
+    assert _stored(CRP, "1.2", f"mg/L^mg/L^UCUM^^^^{versions}") == (1.2, "mg/L")
+
+
+_BASE64 = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3"
+
+
+def test_base64_in_obx_3_components_never_read_is_masked_in_a_trial_results_copy() -> None:
+    unread = f"^^^^{_BASE64}^{_BASE64}^^^^^{_BASE64}"  # CWE-7, 8 and 13
+    fields = ["OBX", "1", "NM", f"1988-5^CRP^LN{unread}", "", "20"]
+    mask_documents("OBX", fields, ("|", "^", "~", "\\", "&"))
+    parts = fields[3].split("^")
+    assert parts[:3] == ["1988-5", "CRP", "LN"]
+    assert _BASE64 not in fields[3], fields[3]
