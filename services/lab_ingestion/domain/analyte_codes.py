@@ -71,7 +71,16 @@ UMLS_LOINC: Final = "lnc"
 def identify_analyte(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
     """The first trial analyte among LOINC codings (a missing system counts as LOINC), and
     the code that names it: the first of the protocol's table, else the first of the same
-    measurement's other codes (``SAME_TEST_CODES``), as the laboratory sent it."""
+    measurement's other codes (``SAME_TEST_CODES``), as the laboratory sent it. OBX-3's
+    second alternate codes (``Coding.second_alternate``, read since fixer 267) only when the
+    others name none: they never change which code names a result that CWE-1 to 6 name
+    (``76485-2^CRP^LN^^^^^^^1988-5^^LN`` is published under 76485-2, as before; review 269:
+    it was taken for 1988-5, and its restatement refused as another sample's)."""
+    first = [coding for coding in codes if not coding.second_alternate]
+    return _first_trial_code(first) or _first_trial_code(codes)
+
+
+def _first_trial_code(codes: Sequence[Coding]) -> tuple[Analyte, str] | None:
     loinc = [coding.code.strip() for coding in codes if _is_loinc(coding)]
     for table in (LOINC_CODES, SAME_TEST_CODES):
         for code in loinc:
