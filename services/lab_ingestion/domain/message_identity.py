@@ -140,25 +140,38 @@ def _reads_as(stored: str, message: LabMessage, patient_hmac: str, split_ranges:
 
 def second_alternates_read_before(message: LabMessage) -> LabMessage | None:
     """``message`` with each result's codes as read before fixer 267, without those of
+    OBX-3's second alternate triplet (``without_second_alternates``), as a message stored
+    then was digested; None when no such code was read, or when leaving them out changes
+    which results are trial results or which analyte (and code) one is: a result that is a
+    CRP only by its CWE-10 was another test's then, and the digest kept then cannot tell
+    whether the message held it (its resend is refused as a reused id and kept, as a result
+    of a local code mapped since is). The codes CWE-1 to 6 name a result by are never
+    changed by CWE-10 (``identify_analyte``): only a result they name none of can change."""
+    before = without_second_alternates(message)
+    if before is None:
+        return None
+    for now, then in zip(message.observations, before.observations, strict=True):
+        if then is not now and identify_analyte(then.codes) != identify_analyte(now.codes):
+            return None
+    return before
+
+
+def without_second_alternates(message: LabMessage) -> LabMessage | None:
+    """``message`` with each result's codes as read before fixer 267: without those of
     OBX-3's second alternate triplet (HL7 v2.7's CWE-10 to 12, ``Coding.second_alternate``,
-    and the translations of such codes alone), as a message stored or a rejection kept then
-    was digested; None when no such code was read, or when leaving them out changes which
-    results are trial results or which analyte (and code) one is: a result that is a CRP
-    only by its CWE-10 was another test's then, and the digest kept then cannot tell whether
-    the message held it (its resend is refused as a reused id and kept, as a result of a
-    local code mapped since is)."""
+    and the translations of such codes alone), whatever that changes; None when no such
+    code was read. Unguarded: a replay's reading of a copy kept then (``replay``), which
+    only checks that the redaction changed nothing; a resend's is guarded
+    (``second_alternates_read_before``)."""
     if not any(c.second_alternate for o in message.observations for c in o.codes):
         return None
-    observations = []
-    for observation in message.observations:
-        codes = tuple(c for c in observation.codes if not c.second_alternate)
-        if len(codes) == len(observation.codes):
-            observations.append(observation)
-            continue
-        if identify_analyte(codes) != identify_analyte(observation.codes):
-            return None
-        observations.append(replace(observation, codes=codes))
-    return replace(message, observations=tuple(observations))
+    observations = tuple(
+        o
+        if not any(c.second_alternate for c in o.codes)
+        else replace(o, codes=tuple(c for c in o.codes if not c.second_alternate))
+        for o in message.observations
+    )
+    return replace(message, observations=observations)
 
 
 def ranges_read_before(message: LabMessage) -> LabMessage | None:

@@ -28,8 +28,8 @@ before that holds the digest of every result, and replays when its copy changed 
 kept before eae8c09 read a trial result's OBX-7 split by a unit's plain caret
 (``1.8-7.5 x10^9/L``) as its first component alone: its copy replays when so read it has
 the digest kept; one kept before OBX-3's second alternate coding (HL7 v2.7's CWE-10 to 12)
-was read, when read without it, where that changes no result's test. Any other difference
-is refused as before.
+was read, when read without it (a CRP coded there alone, refused ``unknown-analyte`` then,
+replays and is published). Any other difference is refused as before.
 
 FHIR and JSON copies are not replayed: their copies hold the hash wherever the input held
 the patient's number, ids included, so they cannot be read back as what was sent; the lab
@@ -53,7 +53,7 @@ from services.lab_ingestion.domain.message_identity import (
     content_digest,
     digest_of_every_result,
     ranges_read_before,
-    second_alternates_read_before,
+    without_second_alternates,
     without_translations,
 )
 from services.lab_ingestion.domain.model import LabMessage
@@ -164,12 +164,15 @@ def _has_the_digest(message: LabMessage, patient_hmac: str, kept: str | None) ->
     local code mappings too: a rejection kept before a code was mapped (``unknown-analyte``)
     is replayed to be read as mapped now. And with a range a unit's plain caret split read
     as its first component alone (``ranges_read_before``: a rejection kept before eae8c09).
-    And without OBX-3's second alternate codings (``second_alternates_read_before``: one
-    kept before fixer 267, where leaving them out changes no result's test)."""
+    And without OBX-3's second alternate codings (``without_second_alternates``: one kept
+    before fixer 267), whatever that changes: only the redaction is checked here, and a
+    result that is a CRP only by its CWE-10 (``unknown-analyte`` then) is replayed to be
+    read with it now, as one of a local code mapped since is. A resend's reading is guarded
+    (``second_alternates_read_before``)."""
     digests = (content_digest, digest_of_every_result)
     untranslated = without_translations(message)
     reads = [message] if untranslated is message else [message, untranslated]
-    reads += [b for read in reads if (b := second_alternates_read_before(read)) is not None]
+    reads += [b for read in reads if (b := without_second_alternates(read)) is not None]
     reads += [before for read in reads if (before := ranges_read_before(read)) is not None]
     return any(
         digest(read, patient_hmac, comments=comments, off_scale=off_scale) == kept
