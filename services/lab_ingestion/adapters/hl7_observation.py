@@ -17,6 +17,7 @@ from services.lab_ingestion.adapters.hl7_fields import (
     repeats,
 )
 from services.lab_ingestion.adapters.hl7_obx import (
+    SECOND_ALTERNATE_NAME,
     codes_of,
     codes_repeat_or_nest,
     flag_refusal,
@@ -138,4 +139,5 @@ def read_observation(
         order_cancelled=order.cancelled,
         # a trial result's name says nothing more: read for the others' only
         names=() if trial else names_of(obx),
+        second_alternate_names=() if trial else names_of(obx, SECOND_ALTERNATE_NAME),
     )

@@ -150,19 +150,21 @@ def codes_of(obx: hl7.Segment, *, strict: bool = False) -> list[Coding]:
     return codes
 
 
-# OBX-3's texts (CWE-2, 5; CWE-9, the original text; CWE-11, v2.7's second alternate
-# text): what the sender names the test
-NAME_COMPONENTS = (2, 5, 9, 11)
+# OBX-3's texts (CWE-2, 5; CWE-9, the original text): what the sender names the test
+NAME_COMPONENTS = (2, 5, 9)
+# HL7 v2.7's second alternate text (CWE-11, read since fixer 267): kept apart, as it may
+# add a refusal, never take one away (``analyte_names.unlisted_analyte``)
+SECOND_ALTERNATE_NAME = (11,)
 
 
-def names_of(obx: hl7.Segment) -> tuple[str, ...]:
+def names_of(obx: hl7.Segment, components: tuple[int, ...] = NAME_COMPONENTS) -> tuple[str, ...]:
     """OBX-3's texts, of every repetition, that are not empty (``CRP``, ``C-reactive
     protein``): read leniently, only to tell a trial analyte sent under a code the trial
-    does not read (``analyte_names``)."""
+    does not read (``analyte_names``). ``components``: CWE-2, 5 and 9, else which."""
     return tuple(
         text
         for repeat in range(1, max(_repetitions(obx, 3), 1) + 1)
-        for component in NAME_COMPONENTS
+        for component in components
         if (text := field_value(obx, 3, repeat, component, hex_text=True).strip())
     )
 

@@ -116,18 +116,28 @@ def holds_a_measurement(value: str, value_type: str) -> bool:
 
 
 def unlisted_analyte(
-    codes: Sequence[Coding], names: Iterable[str], value: str, value_type: str, status: str
+    codes: Sequence[Coding],
+    names: Iterable[str],
+    value: str,
+    value_type: str,
+    status: str,
+    *,
+    added_names: Iterable[str] = (),
 ) -> Analyte | None:
     """The trial analyte a result is by its name (``named_analyte``) when it holds a
     measurement (not pending, not a cancellation) and its codes name no trial analyte, nor
     write one's LOINC code under another system's name (refused as that:
-    ``trial_coding_elsewhere``); None otherwise."""
+    ``trial_coding_elsewhere``); None otherwise. ``added_names`` (HL7 OBX-3's second
+    alternate text, CWE-11, read since fixer 267) may add a name, never take one away: the
+    result is named by ``names`` alone, or by all of them (review 269: ``CRPX^CRP^99LAB^^^^
+    ^^^K123^CRP Notfall^99KIS`` was left out unseen, the CRP refused before)."""
     read = status.strip().upper()
     if read in NO_RESULT or read in CANCELLING or not holds_a_measurement(value, value_type):
         return None
     if identify_analyte(codes) is not None or trial_coding_elsewhere(codes) is not None:
         return None
-    return named_analyte(names)
+    names = tuple(names)
+    return named_analyte(names) or named_analyte((*names, *added_names))
 
 
 def unlisted_refusal(observation: ObservationInput, channel: Channel) -> Rejected | None:
@@ -139,7 +149,7 @@ def unlisted_refusal(observation: ObservationInput, channel: Channel) -> Rejecte
     coding system's shape (``shown``); the name never (free text may name anyone)."""
     analyte = unlisted_analyte(
         observation.codes, observation.names, observation.value, observation.value_type,
-        observation.status,
+        observation.status, added_names=observation.second_alternate_names,
     )  # fmt: skip
     if analyte is None:
         return None

@@ -188,8 +188,10 @@ class ObservationInput:
     order_cancelled: OrderCancelled | None = None
     # what the sender named the test (HL7 OBX-3's texts, FHIR code.text and the codings'
     # display): read only to refuse a trial analyte coded as none (``analyte_names``),
-    # never kept, stored or quoted
+    # never kept, stored or quoted; HL7 OBX-3's second alternate text (CWE-11) apart: it may
+    # add that refusal, never take it away (``analyte_names.unlisted_analyte``)
     names: tuple[str, ...] = ()
+    second_alternate_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

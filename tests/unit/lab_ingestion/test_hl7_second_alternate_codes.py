@@ -2,7 +2,7 @@
 CWE-12 coding system; fixer 267), passed over before: ``1988-5^CRP^LN^CRP^CRP^L^^^^777-3^
 PLT^LN`` was a CRP although the sender coded it as a platelet count too.
 
-- ``codes_of`` reads it (marked ``second_alternate``), ``names_of`` its text,
+- ``codes_of`` reads it (marked ``second_alternate``), ``names_of`` its text apart,
   ``refuse_nested_codes`` and ``codes_repeat_or_nest`` its code and coding system;
   ``key_code`` names the test by it only where no other code is written.
 - The kept copy masks base64 in CWE-11, never in CWE-10 or 12, and keeps a place there.
@@ -23,6 +23,7 @@ from services.lab_ingestion.adapters.hl7_codec import parse_oru, redact
 from services.lab_ingestion.adapters.hl7_fields import NestedValue
 from services.lab_ingestion.adapters.hl7_kept_lines import mask_documents, read_fields
 from services.lab_ingestion.adapters.hl7_obx import (
+    SECOND_ALTERNATE_NAME,
     codes_of,
     codes_repeat_or_nest,
     key_code,
@@ -83,8 +84,11 @@ def test_a_second_alternate_alone_and_in_a_repetition_is_read() -> None:
 
 @given(text=st.text(alphabet="ABCabc -+", min_size=1, max_size=12).filter(str.strip))
 @FAST
-def test_the_second_alternate_text_is_a_name(text: str) -> None:
-    assert names_of(_obx(f"X1^^99LAB^^^^^^^Y1^{text}^99LAB")) == (text.strip(),)
+def test_the_second_alternate_text_is_a_name_read_apart(text: str) -> None:
+    """Apart from CWE-2, 5 and 9: it may add a refusal, never take one away (fixer 271)."""
+    obx = _obx(f"X1^^99LAB^^^^^^^Y1^{text}^99LAB")
+    assert names_of(obx, SECOND_ALTERNATE_NAME) == (text.strip(),)
+    assert names_of(obx) == ()
 
 
 @pytest.mark.parametrize("component", [10, 12])
