@@ -189,13 +189,18 @@ def with_local_codes(codes: Sequence[Coding], mapped: Mapping[LocalKey, str]) ->
     coding system not known as LOINC's (``99LAB``, ``LOINC-2.7``) is read as LOINC too (a
     translation), so that one naming another test makes the result ambiguous rather than
     being passed over (``other_tests``); one of the mapped analyte is not (it adds nothing,
-    and could be taken for the code to publish instead of the operator's)."""
+    and could be taken for the code to publish instead of the operator's).
+
+    Whether the sender's LOINC code names the mapped analyte is told without OBX-3's second
+    alternate codes (``Coding.second_alternate``), as before fixer 267 read them: the
+    translation is added as it was then (review 269: ``CRP^C-reactive protein^L^^^^^^^1988-5^
+    CRP^LN`` stored then and resent under its id was refused as a reused id)."""
     if not mapped:
         return codes
     targets = [mapped.get(local_key(c.system, c.code)) for c in codes]
     if not any(targets):
         return codes
-    sent = identify_analyte(codes)
+    sent = identify_analyte([c for c in codes if not c.second_alternate])
     added: list[Coding] = []
     for loinc in dict.fromkeys(t for t in targets if t):
         if sent is not None and _analyte_of(loinc) is sent[0]:
