@@ -63,6 +63,7 @@ async def test_a_unit_a_join_moves_into_a_version_place_is_compared(
         "mg/L^^UCUM^^^^\\.in+x\\",
         "mg/L^^UCUM^^^^^^^^^^^\\.sp+x\\",
         "mg/L^^UCUM^^^^Units 2.1",  # review 269: a coding system's name in words about units
+        "mg/L^^UCUM^^^^10^v2",  # review 272: a version pair after a power base
     ],
 )
 async def test_an_unreadable_escape_in_a_component_never_read_refuses_nothing(
@@ -96,7 +97,15 @@ async def test_a_joined_units_second_half_is_no_misplaced_unit(
 
 
 # review 268 D2: a text naming a unit, not written as one alone, in a version place
-@pytest.mark.parametrize("obx6", ["mg/L^^UCUM^^^^mg/dl (Serum)", "mg/L^^UCUM^^^^^% (percent)"])
+@pytest.mark.parametrize(
+    "obx6",
+    [
+        "mg/L^^UCUM^^^^mg/dl (Serum)",
+        "mg/L^^UCUM^^^^^% (percent)",
+        "mg/L^^UCUM^^^^IE/l (Serum)",  # review 272: unit words not read whole, passed over
+        "mg/L^^UCUM^^^^10^mg/dL (Serum)",  # review 272: hidden behind a version number
+    ],
+)
 async def test_a_text_naming_another_unit_in_a_version_place_is_refused(
     lab: Lab, obx6: str
 ) -> None:

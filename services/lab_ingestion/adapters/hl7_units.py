@@ -22,16 +22,14 @@ import hl7
 
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
+from services.lab_ingestion.adapters.obx6_versions import misplaced_unit, version_texts
 from services.lab_ingestion.domain.unit_carets import (
     SplitUnit,
     first_split,
     is_power_base,
     rejoined,
 )
-from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
-from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
-from services.lab_ingestion.domain.unit_words import units_named
 
 UNITS = range(1, 7)  # CWE-1 to 6, as read since the start
 TEXTS = range(9, 12)  # CWE-9 (original text), 10 and 11 (v2.7: second alternate)
@@ -85,7 +83,7 @@ def unit_reading(obx: hl7.Segment) -> UnitReading:
     units = [c for c in components[: len(UNITS)] if c]
     texts = [c for c in components[TEXTS[0] - 1 : _LAST] if c]
     versions = components[VERSIONS[0] - 1 : VERSIONS[-1]]
-    texts += [c for c in _version_texts(versions) if misplaced_unit(c)]
+    texts += [c for c in version_texts(versions) if misplaced_unit(c)]
     unit_subs, text_subs = _subcomponents(obx, 1, origins)
     repetitions = len(obx[6]) if len(obx) > 6 else 0
     for repeat in range(2, repetitions + 1):
@@ -167,42 +165,7 @@ def _misplaced(obx: hl7.Segment, repeat: int) -> list[str]:
     put it there (``mg/dL^^^^^^mg/L``), and a unit that disagrees is never passed over; one
     that agrees changes nothing, and a version id refuses nothing."""
     versions = [_lenient(obx, repeat, c) for c in VERSIONS]
-    return [text for text in _version_texts(versions) if misplaced_unit(text)]
-
-
-def _version_texts(versions: Sequence[str]) -> list[str]:
-    """CWE-7 and 8 as texts to look at: one text when a power base in CWE-7 and what follows
-    it in CWE-8 are a unit an unescaped caret split (``10^9/L (cells)``, ``x10^9
-    Zellen/L``: review 269, its ``9/L (cells)`` alone was told as another unit and the
-    platelet count refused), else each."""
-    seventh, eighth = versions
-    if eighth.strip() and is_power_base(seventh):
-        return [f"{seventh.strip()}^{eighth.strip()}"]
-    return [seventh, eighth]
-
-
-def misplaced_unit(text: str) -> bool:
-    """A version id's text written as a unit: ``names_a_unit`` and ``%`` or two characters
-    or more with a letter (``mg/L``, ``10*9/L``; never ``2.1``, ``v2``, ``*`` or ``x``); or
-    a text the domain reads a known unit in (``unit_words.units_named``: a unit written
-    first and words after it, ``mg/dl (Serum)``, ``% (percent)``; a unit's words,
-    ``Milligramm pro Deziliter``; a symbol after a word, ``CRP (mg/dL)``; review 268: these
-    were passed over in CWE-7 and 8, and a CRP in mg/dL published as mg/L, where the same
-    text in CWE-2 or 9 is compared). A version id names none, nor does a coding system's
-    name with words about units that read as no unit (``Units 2.1``, ``UCUM (Unified Code
-    for Units of Measure)``, ``UN/ECE Rec 20``: review 269, these refused the result)."""
-    stripped = text.strip()
-    worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
-    if not (stripped == "%" or worded):
-        return False
-    return names_a_unit(stripped) or any(map(_known_unit, units_named(stripped) or ()))
-
-
-def _known_unit(unit: str) -> bool:
-    """Whether ``unit`` is one this service knows: a listed spelling, or one whose factor
-    its standard form tells (``unit_factors``)."""
-    standard = standard_form(unit)
-    return bool(recognise_unit(unit) or recognise_unit(standard) or unit_factor(standard))
+    return [text for text in version_texts(versions) if misplaced_unit(text)]
 
 
 def _lenient(obx: hl7.Segment, repeat: int, component: int) -> str:

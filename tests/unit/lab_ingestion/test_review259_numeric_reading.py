@@ -16,12 +16,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from services.lab_ingestion.adapters.hl7_units import (
-    UnitReading,
-    misplaced_unit,
-    unit_reading,
-    units_of,
-)
+from services.lab_ingestion.adapters.hl7_units import UnitReading, unit_reading, units_of
+from services.lab_ingestion.adapters.obx6_versions import misplaced_unit
 from services.lab_ingestion.domain.analytes import accepted_units, resolve_unit
 from services.lab_ingestion.domain.model import NormalisedResult, Rejected, RejectionCode
 from services.lab_ingestion.domain.normalise import DEFAULT_UNIT_PARAMETERS, normalise

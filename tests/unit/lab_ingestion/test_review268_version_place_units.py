@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.adapters.hl7_kept_lines import mask_documents
-from services.lab_ingestion.adapters.hl7_units import misplaced_unit
+from services.lab_ingestion.adapters.obx6_versions import misplaced_unit
 from services.lab_ingestion.domain.model import RejectionCode
 from tests.unit.lab_ingestion.hl7_samples import FAST
 from tests.unit.lab_ingestion.test_review259_numeric_reading import CRP, _refused, _stored
@@ -116,3 +116,30 @@ def test_base64_in_obx_3_components_never_read_is_masked_in_a_trial_results_copy
     parts = fields[3].split("^")
     assert parts[:3] == ["1988-5", "CRP", "LN"]
     assert _BASE64 not in fields[3], fields[3]
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "versions"),
+    [
+        (CRP, "12", "CRP (mg%)"),
+        (CRP, "12", "mg% (Serum)"),
+        (CRP, "12", "Milligramm pro Deziliter Serum"),
+        (CRP, "12", "IE/l (Serum)"),
+        (CRP, "12", "10 hoch 12 pro Liter"),
+        (PLT, "250", "10 hoch 12 pro Liter"),
+        (PLT, "250", "Tsd./\u00b5l (Zellen)"),
+        (CRP, "12", "10^mg/dL (Serum)"),
+        (CRP, "12", "x10^mg/dl Serum"),
+        (PLT, "250", "10^% (cells)"),
+    ],
+)
+def test_unit_words_or_a_unit_after_a_version_number_are_compared(
+    code: str, value: str, versions: str
+) -> None:
+    coded = "mg/L" if code == CRP else "10*9/L"
+    assert _refused(code, value, f"{coded}^^UCUM^^^^{versions}") is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize("versions", ["10^v2", "x10^v2", "10^mg/L", "10^V2.1", "10^L", "10^SI"])
+def test_a_version_pair_starting_with_a_power_base_refuses_nothing(versions: str) -> None:
+    assert _stored(CRP, "1.2", f"mg/L^^UCUM^^^^{versions}") == (1.2, "mg/L")
