@@ -109,10 +109,12 @@ def city_spellings(city: str) -> list[str]:
     ``place_spellings`` writes it (review 254: only the whole phrase was, so a note
     repeating ``Thun`` kept it). Never a street's value: its word in brackets (``links`` of
     ``App. (links)``) is no city."""
-    parts = [city.strip(), *_segments(city)]  # (``Thun (BE`` also as written)
     pieces = [piece.strip() for piece in city.split(",")]
-    if len(pieces) > 1 and pieces[0]:  # a city's value before a comma is its name (review
-        # 262: ``Thun, BE, CH``, ``Wil SG, Schweiz``; review 266: ``Thun, Schweiz``, a
-        # country in words being no region): PHI first, ``Praxis`` of ``Praxis, Bern`` too
-        parts += _segments(pieces[0])
+    # a city's value before a comma is its name (review 262: ``Thun, BE, CH``, ``Wil SG,
+    # Schweiz``; review 266: ``Thun, Schweiz``, a country in words being no region): PHI
+    # first, ``Praxis`` of ``Praxis, Bern`` too; only it is parted, so that what follows the
+    # comma is never searched alone (``Schweiz`` of ``Thun (BE), Schweiz``, ``Bienne,
+    # Schweiz`` of ``Biel/Bienne, Schweiz`` were cut from every note)
+    named = pieces[0] if len(pieces) > 1 and pieces[0] else city
+    parts = [city.strip(), *_segments(named)]  # (``Thun (BE`` also as written)
     return list(dict.fromkeys(s for part in parts for s in place_spellings(part)))

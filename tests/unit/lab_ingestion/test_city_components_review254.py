@@ -65,6 +65,20 @@ def test_a_city_values_name_before_a_comma_is_searched_for(value: str, city: str
     assert not {"BE", "SG", "CH", "ZG"} & set(city_spellings(value))
 
 
+@pytest.mark.parametrize(
+    ("value", "city", "after"),
+    [("Thun (BE), Schweiz", "Thun", "Schweiz"), ("Biel/Bienne, Schweiz", "Biel", "Bienne, Schweiz"),
+     ("Saas-Fee/VS, CH", "Saas-Fee", "VS, CH"), ("Zug [ZG], Suisse", "Zug", "Suisse")],
+)  # fmt: skip
+def test_what_follows_a_city_values_comma_is_never_searched_alone(
+    value: str, city: str, after: str
+) -> None:
+    """A country after a comma was searched alone where brackets or a slash parted the city
+    (``Schweiz`` of ``Thun (BE), Schweiz`` cut from every note): only the city's part is."""
+    spellings = city_spellings(value)
+    assert after not in spellings and {value, city} <= set(spellings), spellings
+
+
 @given(city=st.one_of(cities, st.builds(lambda a, b: f"{a} {b}", names, names)))
 def test_a_city_without_signs_is_searched_for_as_any_place(city: str) -> None:
     assert city_spellings(city) == place_spellings(city)
