@@ -2,10 +2,11 @@
 
 They are version ids (``2.1``, ``v2``, ``HL7 2.5``), never a unit nor a reason to refuse,
 except a text a sender's miscounted carets put there that names a unit (``mg/dL^^^^^^mg/L``,
-``mg/dl (Serum)``, ``Milligramm pro Deziliter``, ``IE/l (Serum)``): it is compared as the
-same text in CWE-2 or 9 is (reviews 259, 264, 268), so that a unit that disagrees is never
-passed over. A coding system's name and version (``Units 2.1``, ``UCUM (Unified Code for
-Units of Measure)``, ``UN/ECE Rec 20``; review 269: these refused the result) names none.
+``mg/dl (Serum)``, ``Milligramm pro Deziliter``, ``IE/l (Serum)``, ``(%)``): it is compared
+as the same text in CWE-2 or 9 is (reviews 259, 264, 268, 272, 273), so that a unit that
+disagrees is never passed over. A coding system's name and version (``Units 2.1``, ``UCUM
+(Unified Code for Units of Measure)``, ``UN/ECE Rec 20``, ``ISO/IEC 80000``, ``Local
+units``; reviews 269, 273: these refused the result) names none.
 A unit an unescaped caret split across the two (``10^9/L (cells)``) is read as one text
 when so joined it names a unit this service knows; else each half is looked at alone
 (``10`` then ``v2``, or ``10`` then ``mg/dL (Serum)``: review 272, the pair joined hid the
@@ -24,13 +25,21 @@ from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
 from services.lab_ingestion.domain.unit_words import units_named
 
-# the words of a units coding system's name (UCUM, SI, UN/ECE Recommendation 20, ISO+, ANSI)
+# the words of a units coding system's or standard's name (UCUM, SI, UN/ECE or UN/CEFACT
+# Recommendation 20, ISO/IEC 80000, CEN/TS, ISO+, ANSI) and of a label naming a unit table
+# (``Local units``, ``unit list 2.1``), each alone or between slashes (``ISO/IEC``,
+# ``UCUM/2.1``, ``HL7/UCUM``); "unit" and "units" name no unit there (review 273)
 _SYSTEM_WORDS: Final = frozenset(
-    {"the", "unified", "code", "codes", "for", "of", "units", "unit", "measure", "ucum", "si",
-     "si-units", "si-unit", "un/ece", "unece", "rec", "rec.", "recommendation", "iso", "iso+",
-     "ansi", "version", "hl7", "system"}
+    {"the", "unified", "code", "codes", "for", "of", "units", "unit", "measure", "measures",
+     "ucum", "si", "si-units", "si-unit", "un", "ece", "unece", "cefact", "uncefact", "rec",
+     "rec.", "recommendation", "revision", "rev", "rev.", "iso", "iso+", "iec", "cen", "ts",
+     "din", "en", "ansi", "version", "hl7", "loinc", "system", "standard", "edition", "ed.",
+     "local", "lab", "laboratory", "hospital", "table", "list", "dictionary", "catalogue",
+     "catalog"}
 )  # fmt: skip
-# a version number (``2.1``, ``v2.5.1``, ``20``) or a bracket around such words
+# what stands for no version at all (``N/A``: review 273, it refused every result)
+_NO_VERSION: Final = frozenset({"n/a", "na", "none", "unknown", "-"})
+# a version number (``2.1``, ``v2.5.1``, ``20``, ``80000-1``)
 _VERSION_WORD: Final = re.compile(r"v?\d+(?:[.\-]\d+)*", re.IGNORECASE)
 _BRACKETS: Final = re.compile(r"[()\[\],;:]")
 
@@ -49,23 +58,35 @@ def version_texts(versions: Sequence[str]) -> list[str]:
 
 
 def misplaced_unit(text: str) -> bool:
-    """Whether a version place's text is read as a unit: ``%`` or two characters or more with
-    a letter (never ``2.1``, ``*`` or ``x``), no units coding system's name (``Units 2.1``),
-    and written as a unit (``names_a_unit``: ``mg/L``, ``10*9/L``) or holding one's symbol or
-    words, read whole or not (``unit_words.units_named``: ``mg/dl (Serum)``, ``% (percent)``,
-    ``CRP (mg%)``, ``10 hoch 12 pro Liter``; review 272: unreadable words were passed over)."""
+    """Whether a version place's text is read as a unit: one holding ``%`` (``%``, ``(%)``,
+    ``20 %``: review 273, a bracketed percent was passed over and a neutrophil percentage
+    published as a count) or two characters or more with a letter (never ``2.1`` or ``*``),
+    that is no units coding system's name (``Units 2.1``, ``ISO/IEC 80000``, ``N/A``), and
+    is written as a unit (``names_a_unit``: ``mg/L``, ``10*9/L``) or holds one's symbol or
+    words, read whole or not (``unit_words.units_named``: ``mg/dl (Serum)``, ``CRP (mg%)``,
+    ``IE/l (Serum)``, ``10 hoch 12 pro Liter``; review 272: unreadable words were passed
+    over)."""
     stripped = text.strip()
     worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
-    if not (stripped == "%" or worded) or _names_a_units_system(stripped):
+    if not ("%" in stripped or worded) or _names_a_units_system(stripped):
         return False
     return names_a_unit(stripped) or units_named(stripped) != ()
 
 
 def _names_a_units_system(text: str) -> bool:
     """Whether ``text`` is a units coding system's name and version and nothing more: every
-    word one of its name's (``_SYSTEM_WORDS``) or a version number."""
-    words = _BRACKETS.sub(" ", text.casefold()).split()
-    return bool(words) and all(w in _SYSTEM_WORDS or _VERSION_WORD.fullmatch(w) for w in words)
+    word, and every part of a word between slashes, one of its name's (``_SYSTEM_WORDS``) or
+    a version number; or a word for no version (``N/A``)."""
+    folded = text.casefold()
+    if folded in _NO_VERSION:
+        return True
+    words = _BRACKETS.sub(" ", folded).split()
+    return bool(words) and all(_system_word(w) for w in words)
+
+
+def _system_word(word: str) -> bool:
+    parts = word.split("/") if "/" in word else [word]
+    return all(p in _SYSTEM_WORDS or _VERSION_WORD.fullmatch(p) for p in parts if p) and any(parts)
 
 
 def _known_unit(unit: str) -> bool:

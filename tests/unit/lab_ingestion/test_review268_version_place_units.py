@@ -143,3 +143,37 @@ def test_unit_words_or_a_unit_after_a_version_number_are_compared(
 @pytest.mark.parametrize("versions", ["10^v2", "x10^v2", "10^mg/L", "10^V2.1", "10^L", "10^SI"])
 def test_a_version_pair_starting_with_a_power_base_refuses_nothing(versions: str) -> None:
     assert _stored(CRP, "1.2", f"mg/L^^UCUM^^^^{versions}") == (1.2, "mg/L")
+
+
+@pytest.mark.parametrize(
+    ("code", "obx6"),
+    [
+        (CRP, "mg/L^^UCUM^^^^ISO/IEC 80000"),
+        (PLT, "10*9/L^^UCUM^^^^UN/CEFACT Rec 20"),
+        (PLT, "10*9/L^^UCUM^^^^2.1^ISO/IEC 80000-1"),
+        (CRP, "mg/L^^UCUM^^^^Local units"),
+        (CRP, "mg/L^^UCUM^^^^unit list 2.1"),
+        (CRP, "mg/L^^UCUM~mg/L^^UCUM^^^^CEN/TS 15"),
+        (CRP, "mg/L^^UCUM^^^^10^UN/ECE Recommendation 20 Revision 17"),
+        (CRP, "mg/L^^UCUM^^^^N/A"),
+        (CRP, "mg/L^^UCUM^^^^HL7/UCUM^UCUM/2.1"),
+    ],
+)
+def test_a_standards_or_unit_tables_label_refuses_nothing(code: str, obx6: str) -> None:
+    value = "1.2" if code == CRP else "250"
+    assert _stored(code, value, obx6)[0] == float(value)
+
+
+@pytest.mark.parametrize(
+    "obx6",
+    [
+        "10*9/L^^UCUM^^^^(%)",
+        "10*9/L^^UCUM^^^^[%]",
+        "10*9/L^^UCUM^^^^2.1^(%)",
+        "10*9/L^^UCUM^^^^20 %",
+        "10*9/L^^UCUM~10*9/L^^UCUM^^^^(%)",
+        "10*9/L^^UCUM^^^^10^9/L^(%)",
+    ],
+)
+def test_a_percent_not_alone_in_a_version_place_is_compared(obx6: str) -> None:
+    assert _refused(ANC, "3.1", obx6) is RejectionCode.UNCONVERTIBLE_UNIT
