@@ -35,10 +35,13 @@ def crp_result(
     *,
     supersedes: uuid.UUID | None = None,
     comparator: Comparator | None = None,
+    result_id: uuid.UUID | None = None,
+    collected_at: dt.datetime | None = None,
 ) -> Envelope:
-    """``comparator``: a censored value (``value`` is the limit the lab reported)."""
+    """``comparator``: a censored value (``value`` is the limit the lab reported).
+    ``result_id`` and ``collected_at``: a random id, and two hours ago, unless given."""
     payload = LabResultRecorded(
-        result_id=uuid.uuid4(),
+        result_id=uuid.uuid4() if result_id is None else result_id,
         analyte=Analyte.CRP,
         loinc="1988-5",
         value=value,
@@ -48,7 +51,7 @@ def crp_result(
         original_unit="mg/L",
         status=ResultStatus.CORRECTED if supersedes else ResultStatus.FINAL,
         supersedes_result_id=supersedes,
-        collected_at=utc_now() - dt.timedelta(hours=2),
+        collected_at=utc_now() - dt.timedelta(hours=2) if collected_at is None else collected_at,
         source="LAB^HOSP",
         channel=Channel.MLLP,
     )
