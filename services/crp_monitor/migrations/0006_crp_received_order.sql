@@ -1,0 +1,13 @@
+-- Several CRP values of one sample (one subject, one collection time: two sub-ids of one
+-- order, a re-run under a new filler order number, CRP and hs-CRP in one order) all stand in
+-- the series, and the series was ordered by collection time, then by result_id: a random
+-- uuid4, so which of them was "the newest" (PROTOCOL.md section 3) was drawn by chance
+-- (review 274). received_seq numbers the results as they are stored: the batch's statement
+-- inserts them in the order their events were read (topic offset order; one subject's events
+-- are in one partition), so the later-received value is the later point.
+-- Rows stored before this migration are numbered in their current physical order (heap
+-- order, as PostgreSQL fills the new column while it rewrites the table): their order among
+-- ties is no better known than before, but it is fixed from now on. Numbers are never
+-- reused; a rolled-back batch leaves gaps, which mean nothing. A version before this one
+-- never names the column in its INSERT, and its rows are numbered all the same.
+ALTER TABLE crp_results ADD COLUMN received_seq bigint GENERATED ALWAYS AS IDENTITY;
