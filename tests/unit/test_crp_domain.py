@@ -22,6 +22,7 @@ def measurement(
     cancelled: bool = False,
     result_id: uuid.UUID | None = None,
     comparator: Comparator | None = None,
+    received_seq: int | None = None,
 ) -> CrpMeasurement:
     return CrpMeasurement(
         result_id=result_id or uuid.uuid4(),
@@ -32,6 +33,7 @@ def measurement(
         supersedes_result_id=supersedes,
         cancelled=cancelled,
         comparator=comparator,
+        received_seq=received_seq,
     )
 
 
@@ -88,10 +90,26 @@ def test_all_cancelled_gives_an_empty_series() -> None:
     assert current_series([measurement(0, cancelled=True), measurement(1, cancelled=True)]) == []
 
 
-def test_equal_collection_times_are_ordered_deterministically() -> None:
-    a = measurement(0, result_id=uuid.UUID(int=1))
-    b = measurement(0, result_id=uuid.UUID(int=2))
-    assert current_series([b, a]) == current_series([a, b]) == [a, b]
+def test_values_of_one_sample_are_in_the_order_received_whatever_their_ids() -> None:
+    """Review 274: ordered by result id (a random uuid4), "the newest" of one sample's values
+    was drawn by chance: 9 mg/L and 80 mg/L flipped between response and non-response."""
+    first = measurement(0, 80.0, result_id=uuid.UUID(int=2), received_seq=7)
+    rerun = measurement(0, 9.0, result_id=uuid.UUID(int=1), received_seq=8)
+    assert current_series([rerun, first]) == current_series([first, rerun]) == [first, rerun]
+
+
+def test_collection_time_comes_before_arrival() -> None:
+    received_last = measurement(0, 50.0, received_seq=9)
+    later_sample = measurement(24, 20.0, received_seq=1)
+    assert current_series([later_sample, received_last]) == [received_last, later_sample]
+
+
+def test_one_not_stored_yet_comes_after_the_stored_values_of_its_sample() -> None:
+    """No received_seq: not stored yet, so received after every stored one; several such keep
+    the order given."""
+    stored = measurement(0, 80.0, received_seq=3)
+    new, newer = measurement(0, 9.0), measurement(0, 30.0)
+    assert current_series([new, stored, newer]) == [stored, new, newer]
 
 
 def test_input_is_not_modified() -> None:
@@ -108,6 +126,8 @@ def test_input_is_not_modified() -> None:
 def histories(draw: st.DrawFn) -> list[CrpMeasurement]:
     count = draw(st.integers(min_value=0, max_value=12))
     ids = [uuid.UUID(int=i + 1) for i in range(count)]
+    # stored in any order (a correction can be read before the result it names)
+    arrival = draw(st.permutations(range(1, count + 1)))
     items: list[CrpMeasurement] = []
     for i, result_id in enumerate(ids):
         supersedes = draw(st.none() | st.sampled_from(ids[:i])) if i else None
@@ -120,6 +140,7 @@ def histories(draw: st.DrawFn) -> list[CrpMeasurement]:
                 result_id=result_id,
                 # a censored value (a limit) is a result like any other in the series
                 comparator=draw(st.none() | st.sampled_from(Comparator)),
+                received_seq=arrival[i],
             )
         )
     return draw(st.permutations(items))
@@ -143,5 +164,32 @@ def test_series_never_holds_a_cancelled_or_superseded_value_and_is_sorted(
 
 
 @given(histories())
-def test_series_does_not_depend_on_arrival_order(items: list[CrpMeasurement]) -> None:
+def test_series_does_not_depend_on_the_order_given(items: list[CrpMeasurement]) -> None:
     assert current_series(items) == current_series(list(reversed(items)))
+
+
+@st.composite
+def samples(draw: st.DrawFn) -> list[CrpMeasurement]:
+    """Stored values with any ids, a few collection times (many ties), each its own number."""
+    count = draw(st.integers(min_value=0, max_value=12))
+    ids = draw(st.lists(st.uuids(), min_size=count, max_size=count, unique=True))
+    numbers = draw(
+        st.lists(st.integers(min_value=1, max_value=2**62), min_size=count, max_size=count,
+                 unique=True)
+    )  # fmt: skip
+    items = [
+        measurement(draw(st.sampled_from([0, 0.5, 24])), float(i), result_id=result_id,
+                    received_seq=number)
+        for i, (result_id, number) in enumerate(zip(ids, numbers, strict=True))
+    ]  # fmt: skip
+    return draw(st.permutations(items))
+
+
+@given(samples())
+def test_series_is_by_collection_time_then_arrival_whatever_the_ids(
+    items: list[CrpMeasurement],
+) -> None:
+    series = current_series(items)
+    assert [(m.collected_at, m.received_seq) for m in series] == sorted(
+        (m.collected_at, m.received_seq) for m in items
+    )

@@ -32,6 +32,9 @@ from shared.contracts.events.lab import Comparator
 # dead-lettered, and one read before its result in the same batch is stored as it would be
 # alone. Corrections stored earlier under another subject that name a result stored now are
 # reported: they stand in no series (``for_subject`` marks them).
+# Results are inserted in the order given ($1's), which is the order their events were read:
+# received_seq numbers them so, and of one sample's values the later received is the later
+# point of the series.
 _STORE_RESULTS = """
 WITH incoming (result_id, subject_id, value_mg_l, comparator, collected_at, status,
                supersedes_result_id, source_event_id, seq) AS (
@@ -84,6 +87,9 @@ WITH incoming (result_id, subject_id, value_mg_l, comparator, collected_at, stat
     LEFT JOIN crp_pending_cancellations p
            ON p.result_id = i.result_id AND p.subject_id = i.subject_id
     WHERE i.seq NOT IN (SELECT seq FROM refused UNION SELECT seq FROM taken)
+    -- received_seq (identity) is drawn row by row as they come out of this ordered SELECT:
+    -- in the order the events were read, whatever order the join gave
+    ORDER BY i.seq
     ON CONFLICT (result_id) DO NOTHING
     RETURNING result_id, subject_id
 ), released AS (
@@ -113,8 +119,9 @@ FROM stored s CROSS JOIN LATERAL (
 
 
 class CrpSeriesRepository:
-    """Adds are buffered and written in one statement when the unit of work flushes; what
-    the statement reports is handed back as it is (``StoredRow``)."""
+    """Adds are buffered and written in one statement when the unit of work flushes, in the
+    order added (the handlers add them in the order their events were read); what the
+    statement reports is handed back as it is (``StoredRow``)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -229,7 +236,7 @@ class CrpSeriesRepository:
     async def for_subject(self, subject_id: str) -> list[CrpMeasurement]:
         rows = await self._conn.fetch(
             """SELECT result_id, subject_id, value_mg_l, comparator, collected_at, status,
-                      supersedes_result_id, cancelled_at IS NOT NULL AS cancelled,
+                      supersedes_result_id, cancelled_at IS NOT NULL AS cancelled, received_seq,
                       EXISTS (SELECT 1 FROM crp_results o
                               WHERE o.result_id = r.supersedes_result_id
                                 AND o.subject_id <> r.subject_id)
@@ -238,7 +245,8 @@ class CrpSeriesRepository:
                                  WHERE f.result_id = r.supersedes_result_id)
                       AS corrects_another_subject
                FROM crp_results r
-               WHERE r.subject_id = $1 ORDER BY r.collected_at, r.result_id""",
+               -- of one collection time, as received (the domain orders them so too)
+               WHERE r.subject_id = $1 ORDER BY r.collected_at, r.received_seq""",
             subject_id,
         )
         return [_measurement(row) for row in rows]

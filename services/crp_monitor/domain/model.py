@@ -41,6 +41,10 @@ class CrpMeasurement:
     corrects_another_subject: bool = False
     # keyword only: no positional argument meant for another field can land in it
     comparator: Comparator | None = field(default=None, kw_only=True)
+    # the order the result was stored in, which is the order its event was read (crp_results'
+    # received_seq): of one sample's values, the later received is the later point. None: not
+    # stored yet (received after every stored one)
+    received_seq: int | None = field(default=None, kw_only=True)
 
     @property
     def supersedes_itself(self) -> bool:
@@ -119,7 +123,11 @@ def current_series(
     and so is that of every correction of it (a chain C1 -> C2 read before the result). Nor
     does a sample collected after the subject's withdrawal (``withdrawn_at``): it is no
     trial result, though lab-ingestion published it before it read the withdrawal; a
-    correction of an earlier sample keeps that sample's collection time, and stands."""
+    correction of an earlier sample keeps that sample's collection time, and stands.
+
+    Values of one collection time (several of one sample: two sub-ids, a re-run under a new
+    order number, CRP and hs-CRP) are in the order received, never by their result ids (random):
+    the later received is the later point, "the newest" of PROTOCOL.md section 3."""
     foreign = {m.result_id for m in measurements if m.corrects_another_subject}
     while (
         more := {m.result_id for m in measurements if m.supersedes_result_id in foreign} - foreign
@@ -130,4 +138,10 @@ def current_series(
     standing = [m for m in own if not m.cancelled and m.result_id not in superseded]
     if withdrawn_at is not None:
         standing = [m for m in standing if m.collected_at <= withdrawn_at]
-    return sorted(standing, key=lambda m: (m.collected_at, str(m.result_id)))
+    return sorted(standing, key=received_order)
+
+
+def received_order(m: CrpMeasurement) -> tuple[datetime, bool, int]:
+    """The series' order: by collection time, then as received (``received_seq``; one not
+    stored yet after every stored one, in the order given: the sort is stable)."""
+    return (m.collected_at, m.received_seq is None, m.received_seq or 0)
