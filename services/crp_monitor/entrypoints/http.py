@@ -78,7 +78,11 @@ _SERIES: dict[str, Any] = {
         "subject_id": {"type": "string"},
         "series": {
             "type": "array",
-            "description": "the values that stand, by collection time",
+            "description": (
+                "the values that stand, by collection time; values of one collection time "
+                "(several of one sample: a re-run, two sub-ids) in the order received, the "
+                "last received last"
+            ),
             "items": _POINT,
         },
         "assessments": {"type": "array", "description": "always empty: not built yet"},
