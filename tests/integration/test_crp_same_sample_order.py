@@ -128,16 +128,20 @@ async def test_a_batch_run_again_event_by_event_keeps_the_order_read(
     assert await monitor.values("S-R") == [80.0, 9.0, 30.0]
 
 
-async def _insert_as_before(conn: asyncpg.Connection, value: float, at: dt.datetime) -> None:
-    """A result stored as the version before 0006 stores one: no received_seq named."""
+async def _insert_as_before(
+    conn: asyncpg.Connection, value: float, at: dt.datetime, recorded: dt.datetime | None = None
+) -> None:
+    """A result stored as the version before 0006 stores one: no received_seq named (and
+    ``recorded``, the start of the batch that stored it, where it is not now)."""
     result_id = uuid.uuid4()
     await conn.execute(
         """INSERT INTO crp_results (result_id, subject_id, value_mg_l, comparator,
-                                    collected_at, status, source_event_id)
-           VALUES ($1, 'S-M', $2, NULL, $3, 'final', $1)""",
+                                    collected_at, status, source_event_id, recorded_at)
+           VALUES ($1, 'S-M', $2, NULL, $3, 'final', $1, coalesce($4, now()))""",
         result_id,
         value,
         at,
+        recorded,
     )
 
 
@@ -162,5 +166,28 @@ async def test_results_stored_before_migration_0006_are_numbered_and_older_write
         series = current_series(await CrpSeriesRepository(conn).for_subject("S-M"))
     finally:
         await conn.close()
-    # the two stored before in their physical order (here: as inserted), the later one last
+    # the two stored before in the order received (here: as inserted), the later one last
+    assert [m.value_mg_l for m in series] == [80.0, 9.0, 30.0]
+
+
+async def test_results_stored_before_migration_0006_are_numbered_as_received_not_as_placed(
+    database: str, tmp_path: Path
+) -> None:
+    """Review 277: 0006 numbered the rows stored before in the table's physical order, and a
+    re-run stored later into space a cancellation had freed (here: written first, received
+    later) was numbered first, the value received first served as the newest."""
+    await migrate_before(definition, database, 6, tmp_path / "migrations")
+    at = utc_now() - dt.timedelta(hours=2)
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(f"SET search_path TO {definition.schema}, public")
+        await _insert_as_before(conn, 9.0, at, recorded=utc_now() + dt.timedelta(seconds=5))
+        await _insert_as_before(conn, 80.0, at)
+        await migrate_service(
+            conn, definition.schema, definition.migrations, definition.shared_migrations
+        )
+        await _insert_as_before(conn, 30.0, at)  # numbered after every row numbered by 0006
+        series = current_series(await CrpSeriesRepository(conn).for_subject("S-M"))
+    finally:
+        await conn.close()
     assert [m.value_mg_l for m in series] == [80.0, 9.0, 30.0]
