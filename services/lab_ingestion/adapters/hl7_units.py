@@ -22,7 +22,7 @@ import hl7
 
 from services.lab_ingestion.adapters.hl7_escapes import UnreadableEscape
 from services.lab_ingestion.adapters.hl7_fields import field_value, later_repetitions, repeats
-from services.lab_ingestion.adapters.obx6_versions import misplaced_unit, version_texts
+from services.lab_ingestion.adapters.obx6_versions import misplaced_units, version_texts
 from services.lab_ingestion.domain.unit_carets import (
     SplitUnit,
     first_split,
@@ -83,7 +83,7 @@ def unit_reading(obx: hl7.Segment) -> UnitReading:
     units = [c for c in components[: len(UNITS)] if c]
     texts = [c for c in components[TEXTS[0] - 1 : _LAST] if c]
     versions = components[VERSIONS[0] - 1 : VERSIONS[-1]]
-    texts += [c for c in version_texts(versions) if misplaced_unit(c)]
+    texts += [u for c in version_texts(versions) for u in misplaced_units(c)]
     unit_subs, text_subs = _subcomponents(obx, 1, origins)
     repetitions = len(obx[6]) if len(obx) > 6 else 0
     for repeat in range(2, repetitions + 1):
@@ -165,7 +165,7 @@ def _misplaced(obx: hl7.Segment, repeat: int) -> list[str]:
     put it there (``mg/dL^^^^^^mg/L``), and a unit that disagrees is never passed over; one
     that agrees changes nothing, and a version id refuses nothing."""
     versions = [_lenient(obx, repeat, c) for c in VERSIONS]
-    return [text for text in version_texts(versions) if misplaced_unit(text)]
+    return [u for text in version_texts(versions) for u in misplaced_units(text)]
 
 
 def _lenient(obx: hl7.Segment, repeat: int, component: int) -> str:

@@ -20,57 +20,86 @@ from collections.abc import Sequence
 from typing import Final
 
 from services.lab_ingestion.domain.unit_carets import is_power_base
-from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
+from services.lab_ingestion.domain.unit_factors import standard_form
 from services.lab_ingestion.domain.unit_shapes import names_a_unit
 from services.lab_ingestion.domain.unit_spellings import recognise_unit
 from services.lab_ingestion.domain.unit_words import units_named
 
 # the words of a units coding system's or standard's name (UCUM, SI, UN/ECE or UN/CEFACT
 # Recommendation 20, ISO/IEC 80000, CEN/TS, ISO+, ANSI) and of a label naming a unit table
-# (``Local units``, ``unit list 2.1``), each alone or between slashes (``ISO/IEC``,
-# ``UCUM/2.1``, ``HL7/UCUM``); "unit" and "units" name no unit there (review 273)
+# (``Local units``, ``unit list 2.1``, ``Lokale Einheiten``, ``unités locales``, ``unità
+# SI``: review 276, the Swiss sites' languages), each alone or between slashes
+# (``ISO/IEC``, ``UCUM/2.1``, ``HL7/UCUM``); "unit" and its translations name no unit there
 _SYSTEM_WORDS: Final = frozenset(
     {"the", "unified", "code", "codes", "for", "of", "units", "unit", "measure", "measures",
      "ucum", "si", "si-units", "si-unit", "un", "ece", "unece", "cefact", "uncefact", "rec",
      "rec.", "recommendation", "revision", "rev", "rev.", "iso", "iso+", "iec", "cen", "ts",
      "din", "en", "ansi", "version", "hl7", "loinc", "system", "standard", "edition", "ed.",
      "local", "lab", "laboratory", "hospital", "table", "list", "dictionary", "catalogue",
-     "catalog"}
+     "catalog", "conventional",
+     # German
+     "einheit", "einheiten", "si-einheit", "si-einheiten", "lokal", "lokale", "lokalen",
+     "labor", "liste", "tabelle", "konventionelle", "konventionell", "der", "die", "das",
+     "ausgabe",
+     # French
+     "unité", "unités", "unite", "unites", "locale", "locales", "laboratoire", "tableau",
+     "conventionnelle", "conventionnelles", "conventionnel", "des", "de", "du", "le", "la",
+     "les", "édition",
+     # Italian
+     "unità", "unita", "locali", "laboratorio", "lista", "tabella", "convenzionale",
+     "convenzionali", "delle", "di", "il", "edizione"}
 )  # fmt: skip
 # what stands for no version at all (``N/A``: review 273, it refused every result)
 _NO_VERSION: Final = frozenset({"n/a", "na", "none", "unknown", "-"})
 # a version number (``2.1``, ``v2.5.1``, ``20``, ``80000-1``)
 _VERSION_WORD: Final = re.compile(r"v?\d+(?:[.\-]\d+)*", re.IGNORECASE)
 _BRACKETS: Final = re.compile(r"[()\[\],;:]")
+# what parts a unit from a label in a version place (``lab:mg/dL``, ``UCUM:%``, ``"%"``)
+_PUNCTUATION: Final = re.compile(r"[\s:;#\"'`]+")
 
 
 def version_texts(versions: Sequence[str]) -> list[str]:
     """CWE-7 and 8 as texts to look at: one text when a power base in CWE-7 and what follows
-    it in CWE-8 are, joined, a unit this service knows (``x10^9/L``, ``10^9/L (cells)``,
+    it in CWE-8 are, joined, a listed unit (``x10^9/L``, ``10^9/L (cells)``,
     ``x10^9 Zellen/L``: review 269, its ``9/L (cells)`` alone was told as another unit and
     the platelet count refused); else each."""
     seventh, eighth = versions
     if eighth.strip() and is_power_base(seventh):
         joined = f"{seventh.strip()}^{eighth.strip()}"
-        if any(map(_known_unit, units_named(joined) or ())):
+        # the unit the join itself makes (its power of ten), never one named further on
+        # (review 276: ``10`` then ``Local units`` joined by the ``U`` of "units")
+        if any("^" in u and _listed_unit(u) for u in units_named(joined) or ()):
             return [joined]
     return [seventh, eighth]
 
 
 def misplaced_unit(text: str) -> bool:
-    """Whether a version place's text is read as a unit: one holding ``%`` (``%``, ``(%)``,
-    ``20 %``: review 273, a bracketed percent was passed over and a neutrophil percentage
-    published as a count) or two characters or more with a letter (never ``2.1`` or ``*``),
-    that is no units coding system's name (``Units 2.1``, ``ISO/IEC 80000``, ``N/A``), and
-    is written as a unit (``names_a_unit``: ``mg/L``, ``10*9/L``) or holds one's symbol or
-    words, read whole or not (``unit_words.units_named``: ``mg/dl (Serum)``, ``CRP (mg%)``,
-    ``IE/l (Serum)``, ``10 hoch 12 pro Liter``; review 272: unreadable words were passed
-    over)."""
+    """Whether a version place's text is read as a unit (``misplaced_units``)."""
+    return bool(misplaced_units(text))
+
+
+def misplaced_units(text: str) -> list[str]:
+    """What of a version place's text is compared as a unit ([]: nothing). Nothing of a text
+    without ``%`` that is not two characters or more with a letter (``2.1``, ``*``), nor of
+    a units coding system's name (``Units 2.1``, ``ISO/IEC 80000``, ``N/A``). The text
+    itself where it is written as a unit (``names_a_unit``: ``mg/L``, ``10*9/L``) or holds
+    one's symbol or words, read whole or not (``unit_words.units_named``: ``mg/dl (Serum)``,
+    ``CRP (mg%)``, ``IE/l (Serum)``, ``10 hoch 12 pro Liter``; review 272: unreadable words
+    were passed over). Else each part a punctuation mark or blank sets apart that is written
+    as a unit (``mg/dL`` of ``lab:mg/dL``), and ``%`` for a percent in it (``UCUM:%``,
+    ``HL7 %``, ``"%"``; reviews 273, 276: a neutrophil percentage was published as a
+    count)."""
     stripped = text.strip()
     worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
     if not ("%" in stripped or worded) or _names_a_units_system(stripped):
-        return False
-    return names_a_unit(stripped) or units_named(stripped) != ()
+        return []
+    if names_a_unit(stripped) or units_named(stripped) != ():
+        return [stripped]
+    parts = [p for p in _PUNCTUATION.split(stripped) if p]
+    found = [p for p in parts if names_a_unit(p) and not _names_a_units_system(p)]
+    if "%" in stripped and not any("%" in p for p in found):
+        found.append("%")
+    return found
 
 
 def _names_a_units_system(text: str) -> bool:
@@ -89,8 +118,8 @@ def _system_word(word: str) -> bool:
     return all(p in _SYSTEM_WORDS or _VERSION_WORD.fullmatch(p) for p in parts if p) and any(parts)
 
 
-def _known_unit(unit: str) -> bool:
-    """Whether ``unit`` is one this service knows: a listed spelling, or one whose factor
-    its standard form tells (``unit_factors``)."""
-    standard = standard_form(unit)
-    return bool(recognise_unit(unit) or recognise_unit(standard) or unit_factor(standard))
+def _listed_unit(unit: str) -> bool:
+    """Whether ``unit`` is a listed spelling (``unit_spellings``), as written or in its
+    standard form (``x10^9/L``; never a bare power of ten, ``x10^20``, whose factor alone
+    is known: review 276)."""
+    return bool(recognise_unit(unit) or recognise_unit(standard_form(unit)))

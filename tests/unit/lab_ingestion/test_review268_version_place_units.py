@@ -177,3 +177,40 @@ def test_a_standards_or_unit_tables_label_refuses_nothing(code: str, obx6: str) 
 )
 def test_a_percent_not_alone_in_a_version_place_is_compared(obx6: str) -> None:
     assert _refused(ANC, "3.1", obx6) is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize(
+    ("code", "obx6"),
+    [
+        (CRP, "mg/L^^UCUM^^^^Lokale Einheiten"),
+        (PLT, "10*9/L^^UCUM^^^^2.1^unités locales"),
+        (ANC, "10*9/L^^UCUM^^^^unità SI 2.1"),
+        (CRP, "mg/L^^UCUM~mg/L^^UCUM^^^^Einheiten v2"),
+        (CRP, "mg/L^^UCUM^^^^liste des unités"),
+        (CRP, "mg/L^^UCUM^^^^10^Local units"),
+        (CRP, "mg/L^^UCUM^^^^10^SI-Einheiten 2.1"),
+        (CRP, "mg/L^^UCUM^^^^x10^20 \u00e9dition"),
+    ],
+)
+def test_a_unit_tables_label_in_any_language_refuses_nothing(code: str, obx6: str) -> None:
+    value = "1.2" if code == CRP else "3.1"
+    assert _stored(code, value, obx6)[0] == float(value)
+
+
+@pytest.mark.parametrize(
+    ("code", "obx6"),
+    [
+        (ANC, "10*9/L^^UCUM^^^^UCUM:%"),
+        (ANC, "10*9/L^^UCUM^^^^ISO:%"),
+        (ANC, "10*9/L^^UCUM^^^^2.1^v2:%"),
+        (ANC, '10*9/L^^UCUM^^^^"%"'),
+        (ANC, "10*9/L^^UCUM^^^^#%"),
+        (ANC, "10*9/L^^UCUM^^^^HL7 %"),
+        (ANC, "10*9/L^^UCUM~10*9/L^^UCUM^^^^SI;%"),
+        (CRP, "mg/L^^UCUM^^^^lab:mg/dL"),
+        (CRP, "mg/L^^UCUM^^^^2.1^SI:mg/dL"),
+    ],
+)
+def test_a_unit_after_a_label_in_a_version_place_is_compared(code: str, obx6: str) -> None:
+    value = "12" if code == CRP else "3.1"
+    assert _refused(code, value, obx6) is RejectionCode.UNCONVERTIBLE_UNIT
