@@ -66,6 +66,7 @@ async def test_a_unit_a_join_moves_into_a_version_place_is_compared(
         "mg/L^^UCUM^^^^10^v2",  # review 272: a version pair after a power base
         "mg/L^^UCUM^^^^ISO/IEC 80000",  # review 273: a standard's label refused the result
         "mg/L^^UCUM^^^^10^Lokale Einheiten",  # review 276: a label in German, after a base
+        "mg/L^^UCUM^^^^Rev. E",  # review 278: a revision letter was read as a unit
     ],
 )
 async def test_an_unreadable_escape_in_a_component_never_read_refuses_nothing(
@@ -108,6 +109,7 @@ async def test_a_joined_units_second_half_is_no_misplaced_unit(
         "mg/L^^UCUM^^^^10^mg/dL (Serum)",  # review 272: hidden behind a version number
         "mg/L^^UCUM^^^^(%)",  # review 273: a percent in brackets was passed over
         "mg/L^^UCUM^^^^lab:mg/dL",  # review 276: a unit after a label and a colon
+        "mg/L^^UCUM^^^^Labor,mg/dL",  # review 278: and a comma
     ],
 )
 async def test_a_text_naming_another_unit_in_a_version_place_is_refused(

@@ -36,7 +36,7 @@ _SYSTEM_WORDS: Final = frozenset(
      "rec.", "recommendation", "revision", "rev", "rev.", "iso", "iso+", "iec", "cen", "ts",
      "din", "en", "ansi", "version", "hl7", "loinc", "system", "standard", "edition", "ed.",
      "local", "lab", "laboratory", "hospital", "table", "list", "dictionary", "catalogue",
-     "catalog", "conventional",
+     "catalog", "conventional", "lis", "molis", "swisslab", "lauris", "cgm",
      # German
      "einheit", "einheiten", "si-einheit", "si-einheiten", "lokal", "lokale", "lokalen",
      "labor", "liste", "tabelle", "konventionelle", "konventionell", "der", "die", "das",
@@ -55,7 +55,7 @@ _NO_VERSION: Final = frozenset({"n/a", "na", "none", "unknown", "-"})
 _VERSION_WORD: Final = re.compile(r"v?\d+(?:[.\-]\d+)*", re.IGNORECASE)
 _BRACKETS: Final = re.compile(r"[()\[\],;:]")
 # what parts a unit from a label in a version place (``lab:mg/dL``, ``UCUM:%``, ``"%"``)
-_PUNCTUATION: Final = re.compile(r"[\s:;#\"'`]+")
+_PUNCTUATION: Final = re.compile(r"[\s:;#\"'`,_=\u201e\u201c\u201d\u00ab\u00bb\u2019]+")
 
 
 def version_texts(versions: Sequence[str]) -> list[str]:
@@ -85,19 +85,28 @@ def misplaced_units(text: str) -> list[str]:
     itself where it is written as a unit (``names_a_unit``: ``mg/L``, ``10*9/L``) or holds
     one's symbol or words, read whole or not (``unit_words.units_named``: ``mg/dl (Serum)``,
     ``CRP (mg%)``, ``IE/l (Serum)``, ``10 hoch 12 pro Liter``; review 272: unreadable words
-    were passed over). Else each part a punctuation mark or blank sets apart that is written
-    as a unit (``mg/dL`` of ``lab:mg/dL``), and ``%`` for a percent in it (``UCUM:%``,
-    ``HL7 %``, ``"%"``; reviews 273, 276: a neutrophil percentage was published as a
+    were passed over). Else each part of two characters or more a punctuation mark or blank
+    sets apart that is written as a unit (``mg/dL`` of ``lab:mg/dL``, ``Labor,mg/dL``). And
+    ``%`` for a percent in it that neither reading holds (``UCUM:%``, ``HL7 %``, ``"%"``,
+    ``10*9/L im Serum %``; reviews 273, 276, 278: a neutrophil percentage was published as a
     count)."""
     stripped = text.strip()
     worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
     if not ("%" in stripped or worded) or _names_a_units_system(stripped):
         return []
-    if names_a_unit(stripped) or units_named(stripped) != ():
-        return [stripped]
-    parts = [p for p in _PUNCTUATION.split(stripped) if p]
-    found = [p for p in parts if names_a_unit(p) and not _names_a_units_system(p)]
-    if "%" in stripped and not any("%" in p for p in found):
+    named = units_named(stripped)
+    if names_a_unit(stripped) or named != ():
+        found = [stripped]
+        # a percent the reading of the whole passes over (``10*9/L im Serum %``: review 278)
+        named_percent = any("%" in unit for unit in named or ())
+        read_percent = named is None or named_percent or names_a_unit(stripped)
+    else:
+        # a part of two characters or more, or ``%`` (never a revision letter, ``Rev. E``:
+        # review 278, ``E`` was read as a unit and every result refused)
+        parts = [p for p in _PUNCTUATION.split(stripped) if len(p) > 1 or p == "%"]
+        found = [p for p in parts if names_a_unit(p) and not _names_a_units_system(p)]
+        read_percent = any("%" in p for p in found)
+    if "%" in stripped and not read_percent:
         found.append("%")
     return found
 

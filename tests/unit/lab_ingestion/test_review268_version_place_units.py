@@ -214,3 +214,26 @@ def test_a_unit_tables_label_in_any_language_refuses_nothing(code: str, obx6: st
 def test_a_unit_after_a_label_in_a_version_place_is_compared(code: str, obx6: str) -> None:
     value = "12" if code == CRP else "3.1"
     assert _refused(code, value, obx6) is RejectionCode.UNCONVERTIBLE_UNIT
+
+
+@pytest.mark.parametrize(
+    "versions", ["Rev. E", "2.1^Version M", "Liste G", "lab:M", "HL7 v2.5 E", "MOLIS", "Molis 8"]
+)
+def test_a_revision_letter_or_a_lab_systems_name_refuses_nothing(versions: str) -> None:
+    assert _stored(CRP, "1.2", f"mg/L^^UCUM^^^^{versions}") == (1.2, "mg/L")
+
+
+@pytest.mark.parametrize(
+    ("code", "obx6"),
+    [
+        (ANC, "10*9/L^^UCUM^^^^10*9/L im Serum %"),
+        (ANC, "10*9/L^^UCUM^^^^2.1^10*9/L de la liste %"),
+        (CRP, "mg/L^^UCUM^^^^Labor,mg/dL"),
+        (CRP, "mg/L^^UCUM^^^^2.1_mg/dL"),
+        (CRP, "mg/L^^UCUM^^^^lab=mg/dL"),
+        (CRP, "mg/L^^UCUM^^^^\u201emg/dL\u201c"),
+    ],
+)
+def test_a_percent_after_words_or_a_unit_after_a_comma_is_compared(code: str, obx6: str) -> None:
+    value = "12" if code == CRP else "3.1"
+    assert _refused(code, value, obx6) is RejectionCode.UNCONVERTIBLE_UNIT
