@@ -58,6 +58,23 @@ async def _kept(lab: Lab) -> list[tuple[str, str, str]]:
     return [(row["control_id"], row["reason_code"], row["reason"]) for row in rows]
 
 
+async def _before_then_now(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, first: str, then: str
+) -> tuple[str, str]:
+    """``first`` as the version before the upgrade read it, ``then`` after it (the message
+    row stored before took false in migration 0040)."""
+    client = await lab.mllp()
+    try:
+        with monkeypatch.context() as before:
+            before.setattr(hl7_observation, "codes_of", _codes_as_before)
+            stored = await client.exchange(first)
+        await lab.pool.execute("UPDATE messages SET digest_reads_second_alternates = false")
+        again = await client.exchange(then)
+    finally:
+        await client.close()
+    return stored, again
+
+
 async def test_another_trial_code_in_cwe_10_is_ambiguous_as_in_cwe_4(lab: Lab) -> None:
     client = await lab.mllp()
     try:
@@ -96,16 +113,8 @@ async def test_a_message_stored_before_the_upgrade_and_resent_is_a_duplicate(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     message = oru("F267-UP", [_crp("1988-5^CRP^LN^^^^^^^CRP^C-reactive protein^99LAB")])
-    client = await lab.mllp()
-    try:
-        with monkeypatch.context() as before:
-            before.setattr(hl7_observation, "codes_of", _codes_as_before)
-            stored = await client.exchange(message)
-        # a row stored before migration 0040 (it took false)
-        await lab.pool.execute("UPDATE messages SET digest_reads_second_alternates = false")
-        resent = await client.exchange(message)  # upgraded; its ACK was lost
-    finally:
-        await client.close()
+    # stored before migration 0040, resent once upgraded: its ACK was lost
+    stored, resent = await _before_then_now(lab, monkeypatch, message, message)
     assert msa(stored)[1:3] == ["AA", "F267-UP"], stored
     assert msa(resent)[1:3] == ["AA", "F267-UP"], resent
     assert "duplicate" in msa(resent)[3], resent
@@ -140,15 +149,7 @@ async def test_a_crp_only_by_its_cwe_10_stored_before_is_no_duplicate(
             _crp("CRPV^CRP Vorwert^99LAB^^^^^^^1988-5^^LN"),
         ],
     )
-    client = await lab.mllp()
-    try:
-        with monkeypatch.context() as before:
-            before.setattr(hl7_observation, "codes_of", _codes_as_before)
-            stored = await client.exchange(message)
-        await lab.pool.execute("UPDATE messages SET digest_reads_second_alternates = false")
-        resent = await client.exchange(message)
-    finally:
-        await client.close()
+    stored, resent = await _before_then_now(lab, monkeypatch, message, message)
     assert msa(stored)[1] == "AA", stored
     assert msa(resent)[1] == "AE" and "MSH-10" in msa(resent)[3], resent
     assert [k[:2] for k in await _kept(lab)] == [("F267-WAS", "reused-message-id")]

@@ -26,30 +26,14 @@ from services.lab_ingestion.adapters import hl7_observation
 from tests.integration.lab_fixtures import TS, msa, oru
 from tests.integration.test_lab_ingestion import Lab
 from tests.integration.test_lab_local_codes import map_code, until_live
-from tests.integration.test_lab_second_alternate_codes import _codes_as_before, _kept
+from tests.integration.test_lab_second_alternate_codes import (
+    _before_then_now,
+    _codes_as_before,
+    _crp,
+    _kept,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def _crp(obx3: str, value: str = "20") -> str:
-    return f"NM|{obx3}||{value}|mg/L|0-5||||F|||{TS}"
-
-
-async def _before_then_now(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch, first: str, then: str
-) -> tuple[str, str]:
-    """``first`` as the version before the upgrade read it, ``then`` after it (the message
-    row stored before took false in migration 0040)."""
-    client = await lab.mllp()
-    try:
-        with monkeypatch.context() as before:
-            before.setattr(hl7_observation, "codes_of", _codes_as_before)
-            stored = await client.exchange(first)
-        await lab.pool.execute("UPDATE messages SET digest_reads_second_alternates = false")
-        again = await client.exchange(then)
-    finally:
-        await client.close()
-    return stored, again
 
 
 async def test_a_final_restated_under_a_new_id_after_the_upgrade_is_the_same_result(
