@@ -6,7 +6,7 @@
   refused: a label of "unit" words, system names and words naming no unit is no unit.
 - O2, O3: a revision or period id of a letter and digits (``Version M1``, ``Rev: L2``,
   ``Q1/2024``) was read as a unit: a version id, never a unit.
-- P1: a unit after a quote, angle bracket, arrow or full-width colon (``Labor ‚mg/dL‘``,
+- P1: a unit after a quote, angle bracket, arrow or full-width colon (``mg/dL`` in quotes,
   ``<mg/dL>``) was passed over and a CRP in mg/dL published as mg/L: compared.
 """
 
