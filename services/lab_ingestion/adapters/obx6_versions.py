@@ -64,10 +64,11 @@ def misplaced_units(text: str) -> list[str]:
     text itself too where a part's words name a unit that cannot be read whole
     (``milligrams per litre of serum``, ``10 hoch 12 pro Liter``: review 272, passed
     over); else each part naming a unit, apart from what sets it apart (``mg/dL`` of
-    ``lab:mg/dL``, ``mg/dL`` in single quotes, ``<mg/dL>``, ``IE/l`` of ``IE/l (Serum)``: review
-    279). And ``%`` (or ``‰``) for a percent sign in any form that no reading holds
-    (``UCUM:%``, ``HL7 %``, a full-width ``%``, ``10*9/L im Serum %``; reviews 273, 276, 278: a
-    neutrophil percentage was published as a count)."""
+    ``lab:mg/dL``, ``mg/dL`` in single quotes, ``<mg/dL>``, ``IE/l`` of ``IE/l (Serum)``:
+    review 279), a percent's word as ``%`` (``Labor: pourcentage``). And ``%`` (per mille
+    ``10*-3``) for a percent sign in any form that no reading holds (``UCUM:%``, ``HL7 %``,
+    a full-width ``%``, ``10*9/L im Serum %``; reviews 273, 276, 278: a neutrophil
+    percentage was published as a count)."""
     stripped = text.strip()
     signs = [u for c in stripped if (u := percent_unit(c))]
     worded = len(stripped) > 1 and any(c.isalpha() for c in stripped)
