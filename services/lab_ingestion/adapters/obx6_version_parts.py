@@ -65,7 +65,8 @@ _NO_VERSION: Final = frozenset({"n/a", "na", "none", "unknown", "-"})
 # refused), alone or between slashes (``Q1/2024``, ``2024/Q1``)
 _VERSION_ID: Final = re.compile(r"(?:v?|[^\W\d_])\d+(?:[.\-]\d+)*", re.IGNORECASE)
 _LETTERS: Final = re.compile(r"[^\W\d_]+")
-_HYPHEN: Final = re.compile(r"(?<=[^\W\d_])-(?=[^\W_])|(?<=\d)-(?=[^\W\d_])")
+# a hyphen joining words, numbers or brackets (never a minus after an operator: ``10*-3``)
+_HYPHEN: Final = re.compile(r"(?<=[^*^/])-")
 _WORD_PIECES: Final = re.compile(r"[-/]")
 _UNIT_KINDS: Final = frozenset({"percent", "cent", "count", "term", "length"})
 # a percent's word in the trial's languages, by its stem (``Perzent``, ``Prozentsatz``,
@@ -116,8 +117,8 @@ def names_no_unit(part: str) -> bool:
         return True  # brackets or operators alone: ``/`` of ``units / list``, ``-``
     if no_version(core) or (len(core) == 1 and core.isalpha()):
         return True
-    pieces = [p for p in _WORD_PIECES.split(core) if p]
-    if pieces and all(_VERSION_ID.fullmatch(p) for p in core.split("/")):
+    pieces = [_core(p) for p in _WORD_PIECES.split(core) if _core(p)]
+    if pieces and all(_VERSION_ID.fullmatch(_core(p)) for p in core.split("/")):
         return True
     return bool(pieces) and all(_label_word(p) or _VERSION_ID.fullmatch(p) for p in pieces)
 
@@ -131,9 +132,15 @@ def names_unit(part: str) -> bool:
     if any(percent_unit(c) for c in core):
         return True
     if names_a_unit(core):
-        # a hyphen between words joins no unit's parts (``Swiss-Q1/2024``; ``10*-3`` is one)
+        # written as a unit with a unit's term or a number in it (never ``Nexus/Lab``, a
+        # laboratory system's name); a hyphen between words joins no unit's parts
+        # (``Swiss-Q1/2024``; ``10*-3`` is one)
         pieces = _HYPHEN.split(core)
-        return len(pieces) == 1 or any(names_unit(p) for p in pieces)
+        if len(pieces) > 1:
+            return any(names_unit(p) for p in pieces)
+        return any(c.isdigit() for c in core) or any(
+            names_a_unit(w) or _unit_word(w) for w in _LETTERS.findall(core)
+        )
     return any(_unit_word(w) for w in _LETTERS.findall(core) if len(w) > 1)
 
 

@@ -181,3 +181,18 @@ def test_separators_are_told_by_category() -> None:
         assert unicodedata.category(character)[0] in "PS", character
         assert parts(f"a{character}b") == ["a", "b"], character
     assert parts("10*-3/L \u00b5mol/L") == ["10*-3/L", "\u00b5mol/L"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Nexus/Lab", []),  # a laboratory system's name: words between slashes, no unit's term
+        ("Swiss-Q1/2024", []),  # a hyphen joins words, never a unit's parts
+        ("nov.-2024/Q1", []),
+        ("10*-3/L", ["10*-3/L"]),  # a minus after an operator is the unit's
+        ("Labor-mg/dL", ["Labor-mg/dL"]),
+        ("units/L", ["units/L"]),
+    ],
+)
+def test_a_text_written_as_a_unit_holds_a_units_term(text: str, found: list[str]) -> None:
+    assert misplaced_units(text) == found
