@@ -10,6 +10,15 @@ unit's (``mg``, ``dL``, ``µmol``, ``x``, ``E``) or a count's (``K``, ``Tsd``, `
 spelling the service lists; never one letter alone (``Typ E``, ``Vitamin D``: words) nor a
 date or a number alone (``12/03/1961``). ``Thrombozyten/Leukozyten`` is no symbol.
 
+A symbol glued to a label by punctuation (``CRP:mg/dL``, ``CRP;mg/dL``, ``mg/dL,Serum``,
+``Labor,mg/dL``, ``lab=mg/dL``, ``2.1_mg/dL``, ``"mg/dL"``, ``„mg/dL“``) was passed over
+with the label, and the coded unit used alone (task 280): a word that is no symbol whole is
+split at a label's punctuation (a colon, semicolon, equals sign, underscore, quotes, or a
+comma or apostrophe not between two digits: ``10,5%`` and ``1'000/µl`` are numbers) and
+each part looked at as a word is. A ``%`` is a quantity only after a number (``±10 %``,
+``3%``), never after a word ending in a digit (``HL7 %``); a per mille sign (``‰``, ``‱``)
+is read as ``%`` is, a unit of its own.
+
 A laboratory's local unit code (OBX-6.1 in its own coding system) runs a unit together:
 ``MGDL^mg/L^99LAB`` is mg/dL beside the text mg/L, two units (``units_spelled``). A code that
 spells a prefixed mass, amount, katal or unit (or a power of ten: ``109L``) and a prefixed
@@ -32,8 +41,17 @@ _COUNT_LETTERS: Final = frozenset(COUNT_WORDS) | {"k", "mio", "mil", "cells", "c
 _OPENERS: Final = "([{"
 _CLOSERS: Final = ")]}"
 _TRAILING: Final = ",;:."
-_NUMBER_BEFORE: Final = re.compile(r"[0-9][.,]?[0-9]*\s*%")  # 3%, 10,5%
-_WORDS_AND_PERCENT: Final = re.compile(r"[^\W_]+|%")
+_PERCENT_SIGNS: Final = ("%", "\u2030", "\u2031")  # percent, per mille, per ten thousand
+_NUMBER_BEFORE: Final = re.compile(r"[0-9][.,]?[0-9]*\s*[%\u2030\u2031]")  # 3%, 10,5%
+_WORDS_AND_PERCENT: Final = re.compile(r"[^\W_]+|[%\u2030\u2031]")
+# a number before a percent (``3``, ``±10``, ``10,5``, ``0.5-1``), never a word (``HL7``)
+_NUMBER: Final = re.compile(r"[\u00b1+\-\u2212~<>\u2264\u2265\u2248]?[0-9]+(?:[.,\-\u2013][0-9]+)*")
+# what glues a label to a unit's symbol: a colon, semicolon, equals sign, underscore,
+# quotes; a comma or apostrophe only where not between digits (``10,5``, Swiss ``1'000``)
+_GLUE: Final = re.compile(
+    r"[:;=_\"`\u201a\u201e\u201c\u201d\u2018\u00ab\u00bb\u2039\u203a]+"
+    r"|(?<![0-9])[,'\u2019]|[,'\u2019](?![0-9])"
+)
 
 _CODE_PREFIXES: Final = {"": "", "k": "k", "d": "d", "c": "c", "m": "m", "u": "u", "mc": "u",
                          "n": "n", "p": "p", "f": "f"}  # fmt: skip
@@ -57,14 +75,14 @@ def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:
     ``text``) it names a unit only alone or directly after one word, the analyte's name
     (``(%)``, ``Neutrophile %``), not in a description (``Hämatokrit in % separat``,
     ``(% see NEUT%)``: review 166)."""
-    chunks = text.split()
+    chunks = _words(text)
     found: list[str] = []
     unit_ends = 0 if after_unit else None  # where the text after a unit read starts
     for index, chunk in enumerate(chunks):
         symbol = _symbol(chunk)
         if symbol is None:
             continue
-        if "%" not in symbol:
+        if not _percent(symbol):
             unit_ends = index + 1 if unit_ends is None else unit_ends
         elif _quantity(chunks, index, symbol) or (
             unit_ends is not None and not _percent_named(chunks[unit_ends:])
@@ -74,20 +92,39 @@ def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _words(text: str) -> list[str]:
+    """``text``'s blank-separated words, each that is no symbol whole split at a label's
+    punctuation (``CRP:mg/dL``: ``CRP``, ``mg/dL``; ``"%"``: ``%``); never a local code
+    that spells a unit (``MG_DL``: ``units_spelled``)."""
+    words: list[str] = []
+    for chunk in text.split():
+        glued = _GLUE.search(chunk) and _symbol(chunk) is None
+        if glued and not units_spelled(chunk):  # ``MG_DL``: a local code, read whole
+            words += [part for part in _GLUE.split(chunk) if part]
+        else:
+            words.append(chunk)
+    return words
+
+
+def _percent(symbol: str) -> bool:
+    return any(sign in symbol for sign in _PERCENT_SIGNS)
+
+
 def _quantity(chunks: list[str], index: int, symbol: str) -> bool:
-    """Whether the ``%`` at ``chunks[index]`` follows a number (``3%``, ``±10 %``)."""
-    if symbol != "%":
+    """Whether the ``%`` at ``chunks[index]`` follows a number (``3%``, ``±10 %``), never
+    a word that ends in a digit (``HL7 %``: a label's, the ``%`` a unit)."""
+    if symbol not in _PERCENT_SIGNS:
         return symbol[:-1].rstrip()[-1:].isdigit() or bool(_NUMBER_BEFORE.search(symbol))
-    before = chunks[index - 1].rstrip(_TRAILING) if index else ""
+    before = chunks[index - 1].rstrip(_TRAILING).lstrip(_OPENERS) if index else ""
     opened = chunks[index].lstrip(_OPENERS) != chunks[index]  # ``(%``: opens its own words
-    return not opened and before[-1:].isdigit()
+    return not opened and _NUMBER.fullmatch(before) is not None
 
 
 def _percent_named(after: list[str]) -> bool:
     """Whether the words after a unit name ``%`` as one: ``%`` alone, or one word before
     it (``(%)``, ``Neutrophile %``, ``NEUT%``)."""
     words = _WORDS_AND_PERCENT.findall(" ".join(after))
-    return words == ["%"] or (len(words) == 2 and words[1] == "%")
+    return len(words) in (1, 2) and words[-1] in _PERCENT_SIGNS
 
 
 def units_spelled(code: str) -> frozenset[str]:
@@ -116,6 +153,8 @@ def _symbol(chunk: str) -> str | None:
 
 
 def _is_symbol(text: str) -> bool:
+    if text in _PERCENT_SIGNS:
+        return True  # ``%``; a per mille, ``‰``, is no unit's shape but a unit still
     letters = [word.casefold() for word in _LETTERS.findall(text)]
     if not names_a_unit(text) or not (letters or "%" in text):
         return False
