@@ -29,6 +29,7 @@ units (``GML``: g/mL or gm/L) cannot be told.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
@@ -53,6 +54,9 @@ _GLUE: Final = re.compile(
     r"|(?<![0-9])[,'\u2019]|[,'\u2019](?![0-9])"
 )
 
+# the full-width forms of ASCII (U+FF01-FF5E) and the small forms (U+FE50-FE6B)
+_COMPATIBLE: Final = re.compile(r"[\uff01-\uff5e\ufe50-\ufe6b]")
+
 _CODE_PREFIXES: Final = {"": "", "k": "k", "d": "d", "c": "c", "m": "m", "u": "u", "mc": "u",
                          "n": "n", "p": "p", "f": "f"}  # fmt: skip
 _CODE_BASES: Final = {"g": "g", "gm": "g", "mol": "mol", "kat": "kat", "eq": "eq", "u": "U",
@@ -64,6 +68,17 @@ _CODE_POWER: Final = re.compile(r"x?10(?:[e^*])?(?P<n>[0-9])")
 _CODE: Final = re.compile(r"[a-z0-9]+(?:[_.\-][a-z0-9]+)?")
 _CODE_SEPARATORS: Final = re.compile(r"[_.\-]|per")
 _MAX_CODE: Final = 16
+
+
+def compatible_form(text: str) -> str:
+    """``text`` with its full-width and small forms (the full-width percent sign, U+FF05;
+    the small one, U+FE6A; full-width letters and solidus) in their plain ones, and the
+    Arabic percent sign (U+066A) as ``%``: Unicode's compatibility mapping (NFKC) of those
+    characters alone, since NFKC of the whole text would write a power of ten's superscripts
+    as digits (``10⁹/L`` as ``109/L``) and the micro sign as a Greek mu (task 280: a
+    full-width percent beside 10*9/L published a neutrophil percentage as a count)."""
+    plain = _COMPATIBLE.sub(lambda m: unicodedata.normalize("NFKC", m[0]), text)
+    return plain.replace("\u066a", "%")
 
 
 def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:

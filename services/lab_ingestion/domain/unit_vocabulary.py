@@ -14,7 +14,8 @@ mg/L, 12 mg/L measured). So each word is read whatever its language, case, accen
   équivalent, equivalente); a prefixed metre (Meter, mètre, metro) cubed, ``cubic`` or
   ``Kubik-`` before it, ``cube`` or ``cubo`` after it;
 - ``per`` and the words for it: pro, je, par, pour, al (``/`` too);
-- percent: Prozent, pourcent, percento; ``per``, ``pour`` before cent, cento;
+- percent: Prozent, pourcent, percento, pct; percentage, Prozentsatz, pourcentage,
+  percentuale; ``per``, ``pour`` before cent, cento;
 - a count's multiplier: thousand (Tausend, mille, millier, mila, Tsd), million (Millionen,
   milione, Mio), billion (10^9: Milliarde, milliard, miliardo, Mrd, giga); cells (Zellen,
   cellules, cellule) before what is counted; international (internationale, internazionale)
@@ -52,7 +53,15 @@ COUNT_WORDS: Final = {
 }  # fmt: skip
 # ``per`` in the trial's languages; ``per`` itself is also Italian's
 PER_WORDS: Final = frozenset({"per", "pro", "je", "par", "pour", "al"})
-_PERCENT: Final = frozenset({"percent", "prozent", "pourcent", "percento"})
+# percent, and its nouns (``percentage``, ``Prozentsatz``, ``pourcentage``, ``percentuale``)
+# and abbreviation (``pct``; never ``PCT``, procalcitonin's: ``word_token``): task 280,
+# ``10*9/L^Prozentsatz`` published a neutrophil percentage as a count
+_PERCENT: Final = frozenset({
+    "percent", "prozent", "pourcent", "percento", "percentage", "percentages",
+    "prozentsatz", "prozentsatze", "pourcentage", "pourcentages", "percentuale",
+    "percentuali", "pct",
+})  # fmt: skip
+_CAPITALS_ANOTHER: Final = frozenset({"pct"})  # PCT: procalcitonin, no percent
 _CENT: Final = frozenset({"cent", "cento"})
 _CUBIC: Final = frozenset({"cubic", "kubik"})  # before a length
 _CUBE: Final = frozenset({"cube", "cubo", "cubi"})  # after a length
@@ -78,6 +87,8 @@ def word_token(word: str) -> Token | None:
     (``cells``, ""), (``international``, ...), (``x``, "x"), (``count``, a power of ten),
     (``term``, a unit's symbol: ``mg``, ``mm3``) or (``length``, a metre's: ``mm``)."""
     plain = folded(word)
+    if plain in _CAPITALS_ANOTHER and word.isupper():
+        return None
     for words, kind in _JOINING:  # as written: ``als`` is no ``al``
         if plain in words:
             return (kind, plain)

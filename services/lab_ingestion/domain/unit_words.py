@@ -43,7 +43,11 @@ from typing import Final
 from services.lab_ingestion.domain.unit_factors import standard_form, unit_factor
 from services.lab_ingestion.domain.unit_factors import unit_written_before as _written_first
 from services.lab_ingestion.domain.unit_shapes import names_a_unit, powers_written_out
-from services.lab_ingestion.domain.unit_symbols import symbols_in, units_spelled
+from services.lab_ingestion.domain.unit_symbols import (
+    compatible_form,
+    symbols_in,
+    units_spelled,
+)
 from services.lab_ingestion.domain.unit_vocabulary import Token, folded, word_token
 
 # a name of a system of units (a coding system's, a unit's kind): plainly no unit
@@ -87,7 +91,7 @@ def units_named(text: str) -> tuple[str, ...] | None:
     ``mg/dL``); the units' symbols written after a word (``CRP (mg/dL)``: ``unit_symbols``);
     the unit a local code runs together (``MGDL``). None when it holds a unit's words that
     cannot be read whole as one unit, or a code spelling two: which unit, cannot be told."""
-    text = _unlabelled(text)
+    text = _unlabelled(compatible_form(text))
     first, rest = _written_first(text)
     if " ".join(folded(text).split()) in _NO_UNIT:
         return (first,) if first else ()
