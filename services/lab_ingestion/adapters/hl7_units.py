@@ -142,12 +142,20 @@ def _subcomponents(
     obx: hl7.Segment, repeat: int, origins: dict[int, int]
 ) -> tuple[list[str], list[str]]:
     """The sub-components after the first of a repetition's components read (``origins``:
-    written component to CWE position), strictly: a unit's (CWE-1 to 6), and a text's."""
+    written component to CWE position), strictly: a unit's (CWE-1 to 6), and a text's; and
+    of CWE-7 and 8, leniently, a text there written as a unit (``misplaced_units``: the
+    ``mg/dL`` of ``2.1&mg/dL`` was never read, where CWE-9's is: task 280)."""
     node = obx[6][repeat - 1] if len(obx) > 6 and len(obx[6]) >= repeat else ""
     units: list[str] = []
     texts: list[str] = []
     for component, value in enumerate([] if isinstance(node, str) else node, start=1):
-        if component not in origins or isinstance(value, str):
+        if isinstance(value, str):
+            continue
+        if component in VERSIONS and component not in origins:
+            for sub in range(2, len(value) + 1):
+                texts += misplaced_units(_lenient(obx, repeat, component, sub))
+            continue
+        if component not in origins:
             continue
         found = units if origins[component] in UNITS else texts
         for sub in range(2, len(value) + 1):
@@ -168,12 +176,12 @@ def _misplaced(obx: hl7.Segment, repeat: int) -> list[str]:
     return [u for text in version_texts(versions) for u in misplaced_units(text)]
 
 
-def _lenient(obx: hl7.Segment, repeat: int, component: int) -> str:
+def _lenient(obx: hl7.Segment, repeat: int, component: int, subcomponent: int = 1) -> str:
     """A component read only to be looked at (a version id, an OID after CWE-11, a power
     base's place): an escape python-hl7 cannot read there is no text, never a reason to
     refuse the message (review 264: ``\\.in+x\\`` in CWE-7 answered AR)."""
     try:
-        return field_value(obx, 6, repeat, component, hex_text=True)
+        return field_value(obx, 6, repeat, component, hex_text=True, subcomponent=subcomponent)
     except UnreadableEscape:
         return ""
 
