@@ -48,11 +48,13 @@ _WORDS_AND_PERCENT: Final = re.compile(r"[^\W_]+|[%\u2030\u2031]")
 # a number before a percent (``3``, ``±10``, ``10,5``, ``0.5-1``), never a word (``HL7``)
 _NUMBER: Final = re.compile(r"[\u00b1+\-\u2212~<>\u2264\u2265\u2248]?[0-9]+(?:[.,\-\u2013][0-9]+)*")
 # what glues a label to a unit's symbol: a colon, semicolon, equals sign, underscore,
-# quotes; a comma or apostrophe only where not between digits (``10,5``, Swiss ``1'000``)
+# quotes; and a comma or apostrophe, except between a number's digits (``10,5``, Swiss
+# ``1'000``; never ``2.1,10*9/l`` nor ``HL7,10*9/l``: a version's, a label's)
 _GLUE: Final = re.compile(
-    r"[:;=_\"`\u201a\u201e\u201c\u201d\u2018\u00ab\u00bb\u2039\u203a]+"
-    r"|(?<![0-9])[,'\u2019]|[,'\u2019](?![0-9])"
+    r"[:;=_,\"'`\u201a\u201e\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a]"
 )
+_IN_NUMBERS: Final = frozenset(",'\u2019")
+_WHOLE_NUMBER_END: Final = re.compile(r"(?:^|[^\w.])[0-9]+$")  # the 10 of 10,5: not HL7, 2.1
 
 # the full-width forms of ASCII (U+FF01-FF5E) and the small forms (U+FE50-FE6B)
 _COMPATIBLE: Final = re.compile(r"[\uff01-\uff5e\ufe50-\ufe6b]")
@@ -90,7 +92,7 @@ def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:
     ``text``) it names a unit only alone or directly after one word, the analyte's name
     (``(%)``, ``Neutrophile %``), not in a description (``Hämatokrit in % separat``,
     ``(% see NEUT%)``: review 166)."""
-    chunks = _words(text)
+    chunks, glued = _words(text)
     found: list[str] = []
     unit_ends = 0 if after_unit else None  # where the text after a unit read starts
     for index, chunk in enumerate(chunks):
@@ -99,7 +101,7 @@ def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:
             continue
         if not _percent(symbol):
             unit_ends = index + 1 if unit_ends is None else unit_ends
-        elif _quantity(chunks, index, symbol) or (
+        elif _quantity(chunks, index, symbol, glued=index in glued) or (
             unit_ends is not None and not _percent_named(chunks[unit_ends:])
         ):
             continue
@@ -107,30 +109,53 @@ def symbols_in(text: str, *, after_unit: bool = False) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str) -> tuple[list[str], set[int]]:
     """``text``'s blank-separated words, each that is no symbol whole split at a label's
-    punctuation (``CRP:mg/dL``: ``CRP``, ``mg/dL``; ``"%"``: ``%``); never a local code
-    that spells a unit (``MG_DL``: ``units_spelled``)."""
+    punctuation (``CRP:mg/dL``: ``CRP``, ``mg/dL``; ``"%"``: ``%``), never a local code
+    that spells a unit (``MG_DL``: ``units_spelled``); and which of them such punctuation
+    sets apart from the word before (``%`` of ``2.1:%``, ``2.1: %``, ``"%"``: no number's
+    quantity)."""
     words: list[str] = []
+    glued: set[int] = set()
     for chunk in text.split():
-        glued = _GLUE.search(chunk) and _symbol(chunk) is None
-        if glued and not units_spelled(chunk):  # ``MG_DL``: a local code, read whole
-            words += [part for part in _GLUE.split(chunk) if part]
-        else:
-            words.append(chunk)
-    return words
+        cuts = [m.start() for m in _GLUE.finditer(chunk) if not _in_a_number(chunk, m.start())]
+        if not cuts or _symbol(chunk) is not None or units_spelled(chunk):
+            words.append(chunk)  # ``MG_DL``: a local code, read whole
+            continue
+        starts = [0, *(cut + 1 for cut in cuts)]
+        for start, end in zip(starts, [*cuts, len(chunk)], strict=True):
+            if start:
+                glued.add(len(words))
+            if end > start:
+                words.append(chunk[start:end])
+        if cuts[-1] == len(chunk) - 1:
+            glued.add(len(words))  # ``2.1:`` before ``%``
+    return words, glued
+
+
+def _in_a_number(chunk: str, at: int) -> bool:
+    """Whether the punctuation at ``chunk[at]`` is a number's: a comma or apostrophe
+    between a whole number's digits (``10,5``, ``1'000``)."""
+    return (
+        chunk[at] in _IN_NUMBERS
+        and chunk[at + 1 : at + 2].isdigit()
+        and _WHOLE_NUMBER_END.search(chunk[:at]) is not None
+    )
 
 
 def _percent(symbol: str) -> bool:
     return any(sign in symbol for sign in _PERCENT_SIGNS)
 
 
-def _quantity(chunks: list[str], index: int, symbol: str) -> bool:
+def _quantity(chunks: list[str], index: int, symbol: str, *, glued: bool) -> bool:
     """Whether the ``%`` at ``chunks[index]`` follows a number (``3%``, ``±10 %``), never
-    a word that ends in a digit (``HL7 %``: a label's, the ``%`` a unit)."""
+    a word that ends in a digit (``HL7 %``: a label's, the ``%`` a unit) nor a number a
+    label's punctuation sets apart (``2.1:%``, ``glued``)."""
     if symbol not in _PERCENT_SIGNS:
         return symbol[:-1].rstrip()[-1:].isdigit() or bool(_NUMBER_BEFORE.search(symbol))
-    before = chunks[index - 1].rstrip(_TRAILING).lstrip(_OPENERS) if index else ""
+    if glued or not index:
+        return False  # ``2.1:%``, ``Version 2.1: %``: a label's number, set apart
+    before = chunks[index - 1].rstrip(_TRAILING).lstrip(_OPENERS)
     opened = chunks[index].lstrip(_OPENERS) != chunks[index]  # ``(%``: opens its own words
     return not opened and _NUMBER.fullmatch(before) is not None
 

@@ -72,13 +72,14 @@ _UCUM_POWER: Final = re.compile(
 )
 _TENS: Final = re.compile(r"10{1,3}")  # 10, 100, 1000 before a volume: per 100 mL
 _SEPARATORS: Final = " \t-\u2013:=,;"
-# a label before the unit: ``Einheit: mg/l``, ``Einheit, U/l``, ``Unit mg/dL`` (the word
+# a label before the unit: ``Einheit: mg/l``, ``Einheit; U/l``, ``Unit mg/dL`` (the word
 # alone is the enzyme's unit: ``Einheiten pro Liter``, ``units per litre``)
 _LABEL: Final = re.compile(
     r"\s*(?:units?|(?:ma(?:ss|\u00df))?einheit|unit[e\u00e9]|unit[a\u00e0])(?![^\W\d_])"
-    r"(?:\s*(?P<colon>[:=,])\s*|\s+)",
+    r"(?:\s*(?P<colon>[:=,;_])\s*|\s+)",
     re.IGNORECASE,
 )
+_QUOTES: Final = "\"'`\u201a\u201e\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a"
 # a hyphen between two words (``pour-cent``, ``Milligramm-pro-Liter``): a space
 _HYPHEN: Final = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 
@@ -275,7 +276,8 @@ def _unlabelled(text: str) -> str:
     if label is None or unit_in_words(text) is not None:
         return text  # no label; or its word is the unit's (``unità internazionali/litro``)
     after = _unbracketed(text[label.end() :])
-    return after if after and (label["colon"] or names_a_unit(after)) else text
+    quoted = after.strip(_QUOTES)  # ``Einheit „mg/l“``
+    return after if after and (label["colon"] or names_a_unit(quoted)) else text
 
 
 def _spelled(code: str) -> tuple[str, ...] | None:
