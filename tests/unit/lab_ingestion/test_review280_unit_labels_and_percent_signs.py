@@ -13,14 +13,15 @@ of CWE-7 or 8 (``2.1&mg/dL``) was never read, where CWE-9's is: it is, as the fi
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from services.lab_ingestion.domain.analytes import UnitConversion, resolve_unit
-from services.lab_ingestion.domain.model import Analyte, Rejected, RejectionCode
+from services.lab_ingestion.domain.model import Rejected, RejectionCode
 from services.lab_ingestion.domain.unit_symbols import compatible_form, symbols_in
 from services.lab_ingestion.domain.unit_vocabulary import word_token
 from services.lab_ingestion.domain.unit_words import units_named
+from shared.contracts.events.lab import Analyte
 from tests.unit.lab_ingestion.hl7_samples import (
     assert_stored_as,
     described,
@@ -107,7 +108,10 @@ def test_the_pure_rules() -> None:
     assert symbols_in("\u2030") == ("\u2030",)
     assert symbols_in("CV 3 \u2030") == ()
     assert symbols_in("10,5%") == symbols_in("\u00b110 %") == symbols_in("CV=3 %") == ()
-    assert symbols_in("1'000/\u00b5l") == ()  # Swiss thousands: never split, 000/µl
+    assert symbols_in("1'000/\u00b5l") == symbols_in("1,000/\u00b5l") == ()  # never 000/µl
+    assert symbols_in("2.1,10*9/l") == symbols_in("HL7,10*9/l") == ("10*9/l",)
+    assert symbols_in("2.1: %") == symbols_in('2.1 "%"') == ("%",)
+    assert symbols_in("CV: 3 %") == symbols_in("(\u00b110,5 %)") == ()
     assert units_named("MG_DL") == ("mg/dL",)
     assert units_named("Prozentsatz") == ("%",)
     assert word_token("PCT") is None and word_token("pct") == ("percent", "pct")
@@ -132,7 +136,7 @@ def test_text_without_compatibility_forms_is_left_as_written(text: str) -> None:
 LABELS = [
     "CRP", "S-CRP", "hs-CRP", "NEUT", "Neutrophile", "PLT", "Hb", "ALAT", "Kreatinin",
     "Labor", "lab", "Lab", "Einheit", "unité", "unità", "Resultat", "Serum", "Plasma",
-    "HUG", "CHUV", "USZ", "Insel", "KSSG", "2.1", "v2.5", "HL7", "LIS", "MOLIS",
+    "HUG", "CHUV", "USZ", "Insel", "KSSG", "2.1", "v2.5", "HL7", "LIS", "Swisslab",
 ]  # fmt: skip
 GLUES = [":", ";", ",", "=", "_", ": ", "; ", ", ", "=", ":: ", " = "]
 QUOTES = [('"', '"'), ("\u201e", "\u201c"), ("\u00ab", "\u00bb"), ("'", "'"), ("", "")]
@@ -145,6 +149,38 @@ SYMBOLS = {
 }  # fmt: skip
 
 
+@example(  # hypothesis found it refused: ``Einheit`` before a semicolon was read as a unit
+    coded=(Analyte.NEUTROPHILS, "10*9/L"),
+    label="Einheit",
+    glue=";",
+    quotes=('"', '"'),
+    symbol="10*9/l",
+    label_first=True,
+)
+@example(  # hypothesis found it read: the version id's 2.1 taken for the percent's number
+    coded=(Analyte.CRP, "mg/L"),
+    label="2.1",
+    glue=":",
+    quotes=('"', '"'),
+    symbol="%",
+    label_first=True,
+)
+@example(  # found read: a comma after a word's or version's digit taken for a decimal comma
+    coded=(Analyte.CRP, "mg/L"),
+    label="HL7",
+    glue=",",
+    quotes=("", ""),
+    symbol="10*9/l",
+    label_first=True,
+)
+@example(  # found read: the % after ``2.1:`` and a blank taken for 2.1's quantity
+    coded=(Analyte.CRP, "mg/L"),
+    label="2.1",
+    glue=": ",
+    quotes=("", ""),
+    symbol="%",
+    label_first=True,
+)
 @given(
     coded=st.sampled_from(CODED),
     label=st.sampled_from(LABELS),
@@ -176,6 +212,7 @@ def test_a_unit_glued_to_a_label_is_read_exactly_when_it_names_the_codes_factor(
         assert resolved.code is RejectionCode.UNCONVERTIBLE_UNIT
 
 
+@example(label="CRP", number="0", blank="", glue="=")  # found: a glued 0% is a quantity
 @given(
     label=st.sampled_from(LABELS),
     number=st.from_regex(r"(\u00b1|<|>)?[0-9]{1,3}([.,][0-9]{1,2})?", fullmatch=True),
