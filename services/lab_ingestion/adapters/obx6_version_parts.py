@@ -71,7 +71,11 @@ _WORD_PIECES: Final = re.compile(r"[-/]")
 _UNIT_KINDS: Final = frozenset({"percent", "cent", "count", "term", "length"})
 # a percent's word in the trial's languages, by its stem (``Perzent``, ``Prozentsatz``,
 # ``pourcentage``, ``percentuale``), or abbreviated
-_PERCENT_WORD: Final = re.compile(r"(?:per|pro|pour|por)[cz]ent\w*|pct", re.IGNORECASE)
+# (never ``percentile``, ``Perzentile``, ``prozentual``, nor ``PCT`` in capitals,
+# procalcitonin: review 282)
+_PERCENT_WORD: Final = re.compile(
+    r"(?:per|pro|pour|por)[cz]ent(?:o|s|satz|satze|age|ages|uale|uali)?|pct", re.IGNORECASE
+)
 _PAIRS: Final = ("()", "[]", "{}")
 
 
@@ -154,9 +158,7 @@ def compared(part: str) -> str:
     """A part naming a unit as it is compared: without the brackets around it, a percent
     in any form written ``%`` (a full-width one too), a percent's word ``%``."""
     core = _core(part)
-    if not written_as_unit(core) and any(
-        _PERCENT_WORD.fullmatch(w) for w in _LETTERS.findall(core)
-    ):
+    if not written_as_unit(core) and any(_percent_word(w) for w in _LETTERS.findall(core)):
         return "%"
     return "".join(percent_unit(c) or c for c in core)
 
@@ -192,9 +194,16 @@ def _unit_word(word: str) -> bool:
     label's (``units``, ``Einheiten``, ``CGM``)."""
     if _label_word(word):
         return False
-    if _PERCENT_WORD.fullmatch(folded(word)):
+    if _percent_word(word):
         return True
     token = word_token(word)
     if token is not None:
         return token[0] in _UNIT_KINDS
     return names_a_unit(word) or unit_factor(standard_form(word)) is not None
+
+
+def _percent_word(word: str) -> bool:
+    """Whether ``word`` is a percent's word (``Perzent``, ``pourcentage``, ``pct``)."""
+    if word.isupper() and word.casefold() == "pct":
+        return False  # PCT: procalcitonin
+    return _PERCENT_WORD.fullmatch(folded(word)) is not None

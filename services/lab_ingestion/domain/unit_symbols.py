@@ -46,7 +46,10 @@ _PERCENT_SIGNS: Final = ("%", "\u2030", "\u2031")  # percent, per mille, per ten
 _NUMBER_BEFORE: Final = re.compile(r"[0-9][.,]?[0-9]*\s*[%\u2030\u2031]")  # 3%, 10,5%
 _WORDS_AND_PERCENT: Final = re.compile(r"[^\W_]+|[%\u2030\u2031]")
 # a number before a percent (``3``, ``±10``, ``10,5``, ``0.5-1``), never a word (``HL7``)
-_NUMBER: Final = re.compile(r"[\u00b1+\-\u2212~<>\u2264\u2265\u2248]?[0-9]+(?:[.,\-\u2013][0-9]+)*")
+# (a sign of one or two characters: ``±``, ``+/-``, ``+-``; review 282: ``+/-3 %`` was a unit)
+_NUMBER: Final = re.compile(
+    r"(?:\+/-|\+-|-/\+|[\u00b1+\-\u2212~<>\u2264\u2265\u2248])?[0-9]+(?:[.,\-\u2013][0-9]+)*"
+)
 # what glues a label to a unit's symbol: a colon, semicolon, equals sign, underscore,
 # quotes; and a comma or apostrophe, except between a number's digits (``10,5``, Swiss
 # ``1'000``; never ``2.1,10*9/l`` nor ``HL7,10*9/l``: a version's, a label's)
@@ -54,7 +57,10 @@ _GLUE: Final = re.compile(
     r"[:;=_,\"'`\u201a\u201e\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a]"
 )
 _IN_NUMBERS: Final = frozenset(",'\u2019")
-_WHOLE_NUMBER_END: Final = re.compile(r"(?:^|[^\w.])[0-9]+$")  # the 10 of 10,5: not HL7, 2.1
+_IN_RATIOS: Final = ":"  # a dilution's or a time's (``1:10``, ``08:15``): review 282
+# a code's words joined by underscores (``CRP_MG_L``, ``HB_G_DL``, ``MG_L_1``): a local
+# code, read whole, never cut into units (review 282: ``MG`` of ``CRP_MG_L`` was refused)
+_CODE_WORDS: Final = re.compile(r"[^\W_]+(?:_[^\W_]+)+")
 
 # the full-width forms of ASCII (U+FF01-FF5E) and the small forms (U+FE50-FE6B)
 _COMPATIBLE: Final = re.compile(r"[\uff01-\uff5e\ufe50-\ufe6b]")
@@ -118,7 +124,7 @@ def _words(text: str) -> tuple[list[str], set[int]]:
     words: list[str] = []
     glued: set[int] = set()
     for chunk in text.split():
-        cuts = [m.start() for m in _GLUE.finditer(chunk) if not _in_a_number(chunk, m.start())]
+        cuts = _cuts(chunk)
         if not cuts or _symbol(chunk) is not None or units_spelled(chunk):
             words.append(chunk)  # ``MG_DL``: a local code, read whole
             continue
@@ -133,14 +139,48 @@ def _words(text: str) -> tuple[list[str], set[int]]:
     return words, glued
 
 
-def _in_a_number(chunk: str, at: int) -> bool:
-    """Whether the punctuation at ``chunk[at]`` is a number's: a comma or apostrophe
-    between a whole number's digits (``10,5``, ``1'000``)."""
-    return (
-        chunk[at] in _IN_NUMBERS
-        and chunk[at + 1 : at + 2].isdigit()
-        and _WHOLE_NUMBER_END.search(chunk[:at]) is not None
-    )
+def _cuts(chunk: str) -> list[int]:
+    """Where a label's punctuation parts ``chunk``: at each glue mark but a number's
+    (``_kept_whole``), and at an underscore only outside a code's words, what other marks
+    leave of the chunk being letters and digits joined by underscores (``CRP_MG_L`` of
+    ``CRP:CRP_MG_L``; ``mg/dL_Serum`` is cut)."""
+    marks = [m.start() for m in _GLUE.finditer(chunk) if chunk[m.start()] != "_"]
+    cuts = [at for at in marks if not _kept_whole(chunk, at)]
+    starts, ends = [0, *(at + 1 for at in cuts)], [*cuts, len(chunk)]
+    for start, end in zip(starts, ends, strict=True):
+        piece = chunk[start:end]
+        if "_" in piece and _CODE_WORDS.fullmatch(piece) is None:
+            cuts += [start + i for i, c in enumerate(piece) if c == "_"]
+    return sorted(cuts)
+
+
+def _kept_whole(chunk: str, at: int) -> bool:
+    """Whether the punctuation at ``chunk[at]`` is a number's, no label's glue: a comma or
+    apostrophe between a whole number's digits (``10,5``, ``1'000``), a colon between
+    digits (``1:10``)."""
+    mark = chunk[at]
+    if not _ascii_digit(chunk[at + 1 : at + 2]):
+        return False
+    if mark == _IN_RATIOS:
+        return _ascii_digit(chunk[at - 1 : at])
+    return mark in _IN_NUMBERS and _whole_number_before(chunk, at)
+
+
+def _ascii_digit(character: str) -> bool:
+    return len(character) == 1 and "0" <= character <= "9"
+
+
+def _whole_number_before(chunk: str, at: int) -> bool:
+    """Whether digits end at ``at`` that start the chunk or follow a mark other than a
+    letter's, digit's, underscore or period (the 10 of ``10,5``; never ``HL7,`` nor
+    ``2.1,``). Looks back over the digits alone, so a long run of numbers is read once."""
+    start = at
+    while start and _ascii_digit(chunk[start - 1]):
+        start -= 1
+    if start == at:
+        return False
+    before = chunk[start - 1] if start else ""
+    return not before or not (before.isalnum() or before in "_.")
 
 
 def _percent(symbol: str) -> bool:

@@ -276,8 +276,11 @@ def _unlabelled(text: str) -> str:
     if label is None or unit_in_words(text) is not None:
         return text  # no label; or its word is the unit's (``unità internazionali/litro``)
     after = _unbracketed(text[label.end() :])
-    quoted = after.strip(_QUOTES)  # ``Einheit „mg/l“``
-    return after if after and (label["colon"] or names_a_unit(quoted)) else text
+    quoted = after.strip(_QUOTES)  # ``Einheit „mg/l“``: read without its quotes (review
+    # 282: ``Einheit "IE/l"`` was passed over with them, where ``Einheit IE/l`` is refused)
+    if after and names_a_unit(quoted):
+        return quoted
+    return after if after and label["colon"] else text
 
 
 def _spelled(code: str) -> tuple[str, ...] | None:
